@@ -1,0 +1,1 @@
+"""Adaptive traffic-signal control service."""

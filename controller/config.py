@@ -1,0 +1,179 @@
+"""config.toml -> validated, frozen dataclasses. Errors name the file and the field."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from controller.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    site: str = "city"
+    instance: str = "ctl-1"
+    policy: str = "webster"
+    tick_s: float = 1.0
+    intersections: str = "intersections/city"
+    feed_stale_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: bool = False
+    username: str = "controller"
+    password: str = ""
+    keepalive_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class PcuConfig:
+    car: float = 1.0
+    bus: float = 2.0
+    truck: float = 2.5
+    motorcycle: float = 0.4
+
+    def factor(self, vehicle_class: str) -> float:
+        return float(getattr(self, vehicle_class, 1.0))
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    min_green_s: float = 7.0
+    max_green_s: float = 60.0
+    yellow_s: float = 3.0
+    all_red_s: float = 0.0
+    cycle_min_s: float = 30.0
+    cycle_max_s: float = 150.0
+    max_red_s: float = 150.0
+    ped_walk_s: float = 5.0
+    ped_speed_mps: float = 1.2
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    stop_setback_m: float = 1.0
+    advance_dist_m: float = 80.0
+    loop_length_m: float = 1.0
+    vehicle_spacing_m: float = 7.5
+
+
+@dataclass(frozen=True)
+class SaturationConfig:
+    through_pcu_h_lane: float = 1800.0
+    left_pcu_h_lane: float = 1600.0
+    right_pcu_h_lane: float = 1550.0
+
+
+@dataclass(frozen=True)
+class EstimationConfig:
+    flow_window_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class WebsterConfig:
+    period_s: float = 300.0
+    lost_time_per_phase_s: float = 3.0
+    max_flow_ratio: float = 0.9
+
+
+@dataclass(frozen=True)
+class RoadsideConfig:
+    backup_s: float = 30.0
+    plan_ttl_s: float = 20.0
+    refresh_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    port: int = 9108
+
+
+@dataclass(frozen=True)
+class Config:
+    service: ServiceConfig = ServiceConfig()
+    broker: BrokerConfig = BrokerConfig()
+    pcu: PcuConfig = PcuConfig()
+    timing: TimingConfig = TimingConfig()
+    detectors: DetectorConfig = DetectorConfig()
+    saturation: SaturationConfig = SaturationConfig()
+    estimation: EstimationConfig = EstimationConfig()
+    webster: WebsterConfig = WebsterConfig()
+    roadside: RoadsideConfig = RoadsideConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    source: str = "<defaults>"
+
+
+# Values that must be strictly positive; the rest only non-negative.
+_POSITIVE = {
+    "tick_s", "feed_stale_s", "min_green_s", "max_green_s", "cycle_min_s", "cycle_max_s",
+    "max_red_s", "ped_speed_mps", "advance_dist_m", "loop_length_m", "vehicle_spacing_m",
+    "through_pcu_h_lane", "left_pcu_h_lane", "right_pcu_h_lane", "period_s", "backup_s",
+    "flow_window_s", "plan_ttl_s", "refresh_s",
+    "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s",
+}
+
+
+def _section(cls: type, raw: Any, path: str, name: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(path, name, f"must be a table, got {type(raw).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(path, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+    values = {}
+    for key, value in raw.items():
+        field_name = f"{name}.{key}"
+        want = hints[key]
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if want is bool and not isinstance(value, bool):
+            raise ConfigError(path, field_name, f"must be true or false, got {value!r}")
+        if want is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(path, field_name, f"must be an integer, got {value!r}")
+        if want is float:
+            if not isinstance(value, float) or not math.isfinite(value):
+                raise ConfigError(path, field_name, f"must be a finite number, got {value!r}")
+            if key in _POSITIVE and value <= 0:
+                raise ConfigError(path, field_name, f"must be > 0, got {value}")
+            if value < 0:
+                raise ConfigError(path, field_name, f"must be >= 0, got {value}")
+        if want is str and not isinstance(value, str):
+            raise ConfigError(path, field_name, f"must be a string, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate config.toml. `None` gives the built-in defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(p), "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), "-", f"malformed TOML: {exc}") from None
+    sections = {}
+    hints = get_type_hints(Config)
+    for key, value in raw.items():
+        if key not in hints or key == "source":
+            raise ConfigError(str(p), key, "unknown section")
+        sections[key] = _section(hints[key], value, str(p), key)
+    cfg = Config(**sections, source=str(p))
+    t = cfg.timing
+    if t.min_green_s > t.max_green_s:
+        raise ConfigError(str(p), "timing.min_green_s", f"{t.min_green_s} > timing.max_green_s {t.max_green_s}")
+    if t.cycle_min_s > t.cycle_max_s:
+        raise ConfigError(str(p), "timing.cycle_min_s", f"{t.cycle_min_s} > timing.cycle_max_s {t.cycle_max_s}")
+    if cfg.webster.max_flow_ratio >= 1.0:
+        raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    return cfg

@@ -1,0 +1,138 @@
+"""One control tick: step(state, snapshots, statuses, now_s) -> (state, result). Pure.
+
+Per junction: fold the detector snapshots into the estimate, read the roadside status, ask
+the policy for a wish, pass it through the safety gate, and re-send the plan in force often
+enough that the roadside controller does not fall back. A junction whose feed went stale gets
+no commands: its roadside controller reverts to its local plan after its backup time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from controller.core import estimation
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies import Policy
+from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
+from controller.model import Command, CyclePlan, CycleWish, Refusal, SignalStatus, Snapshot
+
+if TYPE_CHECKING:
+    from controller.config import Config
+
+
+@dataclass(frozen=True)
+class JunctionState:
+    estimate: Estimate
+    policy_state: Any
+    command: Command | None = None  # the command in force, as last sent
+    sent_s: float = float("-inf")
+    seq: int = 0
+    plans: int = 0
+    status: SignalStatus | None = None
+    red_since_s: tuple[float, ...] = ()
+    stale: bool = True
+
+
+@dataclass(frozen=True)
+class CoreState:
+    t_s: float
+    junctions: Mapping[str, JunctionState]
+
+
+@dataclass(frozen=True)
+class TickResult:
+    commands: tuple[Command, ...] = ()
+    new_plans: int = 0  # commands that carry a new decision (not refreshes)
+    refusals: tuple[Refusal, ...] = ()
+    clips: tuple[tuple[str, str], ...] = ()  # (junction, what the gate changed)
+    stale: tuple[str, ...] = ()  # junctions without a fresh feed (left to their local plan)
+
+
+class Core:
+    """Static wiring of the pure core: junction layouts, one policy, timing parameters."""
+
+    def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: "Config") -> None:
+        self.layouts = dict(layouts)
+        self.policy = policy
+        self.flow_window_s = cfg.estimation.flow_window_s
+        self.feed_stale_s = cfg.service.feed_stale_s
+        self.plan_ttl_s = cfg.roadside.plan_ttl_s
+        self.refresh_s = cfg.roadside.refresh_s
+
+    def initial_state(self, now_s: float) -> CoreState:
+        return CoreState(now_s, {
+            jid: JunctionState(Estimate.empty(lay, now_s), self.policy.init(lay, now_s),
+                               red_since_s=tuple(now_s for _ in lay.junction.movements))
+            for jid, lay in self.layouts.items()
+        })
+
+    def step(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
+             now_s: float) -> tuple[CoreState, TickResult]:
+        snaps: dict[str, list[Snapshot]] = {}
+        for s in snapshots:
+            snaps.setdefault(s.junction, []).append(s)
+        latest_status = {s.junction: s for s in statuses}
+        out_states: dict[str, JunctionState] = {}
+        commands, refusals, clips, stale = [], [], [], []
+        new_plans = 0
+        for jid, lay in self.layouts.items():
+            js = state.junctions[jid]
+            est = js.estimate
+            for s in snaps.get(jid, ()):
+                est = estimation.update(lay, est, s, self.flow_window_s)
+            status = latest_status.get(jid, js.status)
+            red_since = _red_since(lay, status, js.red_since_s, now_s)
+            js = replace(js, estimate=est, status=status, red_since_s=red_since)
+            if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
+                stale.append(jid)
+                out_states[jid] = replace(js, command=None, stale=True)
+                continue
+            view = _view(status, red_since, now_s)
+            pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
+            js = replace(js, policy_state=pstate, stale=False)
+            outcome: GateOutcome | None = None
+            if wish is not None:
+                plan_id = f"{jid}-{self.policy.name}-{js.plans + 1}"
+                if isinstance(wish, CycleWish):
+                    outcome = gate_cycle(lay.junction, wish, plan_id=plan_id, seq=js.seq + 1, now_s=now_s,
+                                         ttl_s=self.plan_ttl_s)
+                elif view is None:
+                    outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
+                else:
+                    outcome = gate_phase(lay.junction, wish, view, plan_id=plan_id, seq=js.seq + 1,
+                                         now_s=now_s, ttl_s=self.plan_ttl_s)
+            if outcome is not None and outcome.command is not None:
+                commands.append(outcome.command)
+                new_plans += 1
+                clips.extend((jid, c) for c in outcome.clipped)
+                js = replace(js, command=outcome.command, sent_s=now_s, seq=js.seq + 1, plans=js.plans + 1)
+            else:
+                if outcome is not None:
+                    refusals.append(Refusal(jid, outcome.refused))
+                if js.command is not None and now_s - js.sent_s >= self.refresh_s:
+                    cmd = replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + self.plan_ttl_s)
+                    commands.append(cmd)
+                    js = replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
+            out_states[jid] = js
+        return CoreState(now_s, out_states), TickResult(tuple(commands), new_plans, tuple(refusals),
+                                                        tuple(clips), tuple(stale))
+
+
+def _red_since(lay: Layout, status: SignalStatus | None, prev: tuple[float, ...], now_s: float) -> tuple[float, ...]:
+    if status is None or status.in_intergreen:
+        return prev
+    served = set(lay.junction.served_movements(status.phase))
+    return tuple(now_s if m.id in served else t for m, t in zip(lay.junction.movements, prev))
+
+
+def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
+    if status is None:
+        return None
+    elapsed = 0.0 if status.in_intergreen else status.time_in_phase_s + max(0.0, now_s - status.t_s)
+    return SignalView(status.phase, status.in_intergreen, elapsed, red_since)
+
+
+def is_cycle(cmd: Command) -> bool:
+    return isinstance(cmd, CyclePlan)

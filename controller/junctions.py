@@ -1,0 +1,213 @@
+"""Intersection TOML files -> validated Intersection models.
+
+One human-editable file per signalised junction (written by `import-net`, edited by traffic
+engineers). Loading checks everything that the safety gate later relies on; every error names
+the file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from controller.errors import JunctionError
+from controller.model import Detector, Intersection, Movement, Phase
+
+_PHASE_LETTERS = frozenset("GgrsO")  # green stages only: no yellow inside a stage
+_TURNS = ("left", "through", "right", "uturn")
+_KINDS = ("stop", "advance")
+
+
+class _Fields:
+    """Typed access to one TOML table, raising JunctionError(path, 'prefix.key', ...)."""
+
+    def __init__(self, path: str, prefix: str, table: Any) -> None:
+        if not isinstance(table, dict):
+            raise JunctionError(path, prefix or "-", f"must be a table, got {type(table).__name__}")
+        self.path, self.prefix, self.table = path, prefix, table
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def get(self, key: str, default: Any = ...) -> Any:
+        if key not in self.table:
+            if default is ...:
+                raise JunctionError(self.path, self.name(key), "missing")
+            return default
+        return self.table[key]
+
+    def str(self, key: str, default: Any = ...) -> str:
+        v = self.get(key, default)
+        if not isinstance(v, str) or not v:
+            raise JunctionError(self.path, self.name(key), f"must be a non-empty string, got {v!r}")
+        return v
+
+    def num(self, key: str, default: Any = ..., *, positive: bool = False) -> float:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise JunctionError(self.path, self.name(key), f"must be a finite number, got {v!r}")
+        if v < 0 or (positive and v == 0):
+            raise JunctionError(self.path, self.name(key), f"must be {'>' if positive else '>='} 0, got {v}")
+        return float(v)
+
+    def int(self, key: str) -> int:
+        v = self.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise JunctionError(self.path, self.name(key), f"must be a non-negative integer, got {v!r}")
+        return v
+
+    def strs(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        v = self.get(key, default)
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise JunctionError(self.path, self.name(key), f"must be a list of strings, got {v!r}")
+        return tuple(v)
+
+    def ints(self, key: str) -> tuple[int, ...]:
+        v = self.get(key)
+        if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            raise JunctionError(self.path, self.name(key), f"must be a list of integers, got {v!r}")
+        return tuple(v)
+
+    def tables(self, key: str) -> list[_Fields]:
+        v = self.get(key)
+        if not isinstance(v, list) or not v:
+            raise JunctionError(self.path, self.name(key), "must be a non-empty array of tables")
+        return [_Fields(self.path, f"{self.name(key)}[{i}]", t) for i, t in enumerate(v)]
+
+
+def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
+    """Validate one junction's parsed TOML. Raises JunctionError naming the field."""
+    f = _Fields(path, "", raw)
+    jid = f.str("id")
+    n_links = f.int("n_links")
+
+    movements = []
+    for mf in f.tables("movements"):
+        turn = mf.str("turn")
+        if turn not in _TURNS:
+            raise JunctionError(path, mf.name("turn"), f"must be one of {_TURNS}, got {turn!r}")
+        links = mf.ints("links")
+        bad = [i for i in links if not 0 <= i < n_links]
+        if bad or not links:
+            raise JunctionError(path, mf.name("links"), f"link indices must be in 0..{n_links - 1}, got {list(links)}")
+        lanes = mf.strs("lanes")
+        if not lanes:
+            raise JunctionError(path, mf.name("lanes"), "at least one lane")
+        movements.append(Movement(
+            id=mf.str("id"), approach=mf.str("approach"), turn=turn, from_edge=mf.str("from_edge"),
+            lanes=lanes, links=links, sat_flow_pcu_h=mf.num("sat_flow_pcu_h", positive=True),
+            storage_pcu=mf.num("storage_pcu", positive=True), conflicts=mf.strs("conflicts", []),
+        ))
+    ids = [m.id for m in movements]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise JunctionError(path, "movements.id", f"duplicate movement ids {dupes}")
+    known = set(ids)
+    conflict_pairs: set[frozenset[str]] = set()
+    for i, m in enumerate(movements):
+        for other in m.conflicts:
+            if other not in known:
+                raise JunctionError(path, f"movements[{i}].conflicts", f"unknown movement {other!r}")
+            if other == m.id:
+                raise JunctionError(path, f"movements[{i}].conflicts", "a movement cannot conflict with itself")
+            conflict_pairs.add(frozenset((m.id, other)))
+    # Conflicts are symmetric whichever side the engineer wrote them on.
+    movements = [
+        Movement(**{**m.__dict__, "conflicts": tuple(sorted(
+            next(iter(p - {m.id})) for p in conflict_pairs if m.id in p))})
+        for m in movements
+    ]
+
+    phases = []
+    for k, pf in enumerate(f.tables("phases")):
+        state = pf.str("state")
+        if len(state) != n_links:
+            raise JunctionError(path, pf.name("state"), f"has {len(state)} links, n_links is {n_links}")
+        odd = sorted(set(state) - _PHASE_LETTERS)
+        if odd:
+            raise JunctionError(path, pf.name("state"), f"letters {odd} not allowed in a green stage (use G, g, r)")
+        lo, hi = pf.num("min_green_s", positive=True), pf.num("max_green_s", positive=True)
+        if lo > hi:
+            raise JunctionError(path, pf.name("min_green_s"), f"{lo} > max_green_s {hi}")
+        base = pf.num("base_green_s", positive=True)
+        phases.append(Phase(index=k, state=state, min_green_s=lo, max_green_s=hi, base_green_s=base))
+        if not any(c in "Gg" for c in state):
+            raise JunctionError(path, pf.name("state"), "a green stage with no green link")
+
+    lanes_known = {lane for m in movements for lane in m.lanes}
+    detectors = []
+    seen_det: set[str] = set()
+    for df in f.tables("detectors"):
+        kind = df.str("kind")
+        if kind not in _KINDS:
+            raise JunctionError(path, df.name("kind"), f"must be one of {_KINDS}, got {kind!r}")
+        lane = df.str("lane")
+        if lane not in lanes_known:
+            raise JunctionError(path, df.name("lane"), f"unknown lane {lane!r} (not an incoming lane of any movement)")
+        did = df.str("id")
+        if did in seen_det:
+            raise JunctionError(path, df.name("id"), f"duplicate detector id {did!r}")
+        seen_det.add(did)
+        detectors.append(Detector(id=did, lane=lane, kind=kind, pos_m=df.num("pos_m"),
+                                  dist_to_stop_m=df.num("dist_to_stop_m")))
+
+    junction = Intersection(
+        id=jid, n_links=n_links, movements=tuple(movements), phases=tuple(phases),
+        detectors=tuple(detectors), yellow_s=f.num("yellow_s"), all_red_s=f.num("all_red_s", 0.0),
+        cycle_min_s=f.num("cycle_min_s", positive=True), cycle_max_s=f.num("cycle_max_s", positive=True),
+        max_red_s=f.num("max_red_s", positive=True), base_offset_s=f.num("base_offset_s", 0.0),
+        upstream=f.strs("upstream", []), downstream=f.strs("downstream", []), source=path,
+    )
+    if junction.cycle_min_s > junction.cycle_max_s:
+        raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
+    _check_consistency(junction, path)
+    return junction
+
+
+def _check_consistency(j: Intersection, path: str) -> None:
+    """No conflicting greens in any phase, and every movement served by some phase."""
+    for k in range(len(j.phases)):
+        served = j.served_movements(k)
+        for a, b in combinations(served, 2):
+            if b in j.movement(a).conflicts:
+                raise JunctionError(path, f"phases[{k}].state", f"conflicting greens: movements {a} and {b}")
+    served_any = {m for k in range(len(j.phases)) for m in j.served_movements(k)}
+    for i, m in enumerate(j.movements):
+        if m.id not in served_any:
+            raise JunctionError(path, f"movements[{i}]", f"movement {m.id} is never served by any phase")
+
+
+def load_intersection(path: str | Path) -> Intersection:
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JunctionError(str(p), "-", "file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise JunctionError(str(p), "-", f"malformed TOML: {exc}") from None
+    return parse_intersection(raw, str(p))
+
+
+def load_intersections(folder: str | Path) -> dict[str, Intersection]:
+    """Every *.toml in the folder, keyed by junction id; neighbour ids must be known."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise JunctionError(str(d), "-", "not a folder of junction TOML files")
+    files = sorted(d.glob("*.toml"))
+    if not files:
+        raise JunctionError(str(d), "-", "no junction TOML files in folder")
+    junctions: dict[str, Intersection] = {}
+    for fp in files:
+        j = load_intersection(fp)
+        if j.id in junctions:
+            raise JunctionError(str(fp), "id", f"junction {j.id!r} also defined in {junctions[j.id].source}")
+        junctions[j.id] = j
+    for j in junctions.values():
+        for key in ("upstream", "downstream"):
+            for n in getattr(j, key):
+                if n not in junctions:
+                    raise JunctionError(j.source, key, f"unknown neighbour junction {n!r}")
+    return junctions

@@ -1,0 +1,196 @@
+"""The neutral data model: frozen dataclasses, no behaviour beyond derived views.
+
+Everything the controller knows about a junction comes from an Intersection (loaded from
+intersections/<name>/<tls>.toml); everything it knows about traffic comes from Snapshots of
+detector readings; everything it knows about the signals comes from SignalStatus reports.
+Times are seconds (`*_s`), distances metres (`*_m`), flows PCU per hour (`*_pcu_h`).
+
+Signal states follow SUMO's per-link letters, one character per controlled link:
+'G' protected green, 'g' permissive green, 'y' yellow, 'r' red.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+GREEN = frozenset("Gg")
+VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
+
+Mode = Literal["local", "adaptive", "manual"]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """An induction loop on one incoming lane. `pos_m` is from the lane's start (SUMO's pos);
+    `dist_to_stop_m` is how far upstream of the stop line it sits."""
+
+    id: str
+    lane: str
+    kind: Literal["stop", "advance"]
+    pos_m: float
+    dist_to_stop_m: float
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Vehicles from one approach making one turn, and the signal links that serve them."""
+
+    id: str
+    approach: str  # compass point the vehicles come from: N, E, S, W (NE, ... on odd angles)
+    turn: Literal["left", "through", "right", "uturn"]
+    from_edge: str
+    lanes: tuple[str, ...]
+    links: tuple[int, ...]
+    sat_flow_pcu_h: float  # whole movement, all its lanes
+    storage_pcu: float  # how many PCU fit between the stop line and the advance detector(s)
+    conflicts: tuple[str, ...]  # movement ids that must never be green together with this one
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A green stage: which links are green. Intergreens are derived, never listed."""
+
+    index: int
+    state: str
+    min_green_s: float
+    max_green_s: float
+    base_green_s: float  # the green of the network's own fixed-time program
+
+    def green_links(self) -> frozenset[int]:
+        return frozenset(i for i, c in enumerate(self.state) if c in GREEN)
+
+
+@dataclass(frozen=True)
+class Intersection:
+    id: str
+    n_links: int
+    movements: tuple[Movement, ...]
+    phases: tuple[Phase, ...]
+    detectors: tuple[Detector, ...]
+    yellow_s: float
+    all_red_s: float
+    cycle_min_s: float
+    cycle_max_s: float
+    max_red_s: float
+    base_offset_s: float
+    upstream: tuple[str, ...] = ()
+    downstream: tuple[str, ...] = ()
+    source: str = ""  # the file it was loaded from, for error messages
+
+    def movement(self, movement_id: str) -> Movement:
+        for m in self.movements:
+            if m.id == movement_id:
+                return m
+        raise KeyError(movement_id)
+
+    def served_movements(self, phase_index: int) -> tuple[str, ...]:
+        """Movements with at least one green link in the phase."""
+        green = self.phases[phase_index].green_links()
+        return tuple(m.id for m in self.movements if green.intersection(m.links))
+
+    def intergreen_s(self, from_phase: int, to_phase: int) -> float:
+        """Yellow then all-red for any link that goes from green to red; 0 if none does.
+
+        Derived from the link states of the two phases, not from the program's order, so an
+        acyclic policy may jump between any pair of phases."""
+        if from_phase == to_phase:
+            return 0.0
+        losing = self.phases[from_phase].green_links() - self.phases[to_phase].green_links()
+        return self.yellow_s + self.all_red_s if losing else 0.0
+
+    def base_cycle_s(self) -> float:
+        n = len(self.phases)
+        return sum(p.base_green_s for p in self.phases) + sum(
+            self.intergreen_s(i, (i + 1) % n) for i in range(n)
+        )
+
+
+@dataclass(frozen=True)
+class DetectorReading:
+    detector: str
+    counts: tuple[tuple[str, int], ...]  # (vehicle class, vehicles that entered in the period)
+    occupancy: float  # 0..1 share of the period the loop was covered
+    speed_mps: float  # mean speed of vehicles over it; -1 when none
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One junction's detector message, validated."""
+
+    junction: str
+    t_s: float
+    period_s: float
+    readings: tuple[DetectorReading, ...]
+
+
+@dataclass(frozen=True)
+class SignalStatus:
+    """What a roadside controller reports about itself."""
+
+    junction: str
+    t_s: float
+    phase: int  # the green phase in force, or the one being changed to during an intergreen
+    in_intergreen: bool
+    time_in_phase_s: float
+    plan_id: str
+    seq: int
+    mode: Mode
+    faults: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """A fixed-time plan for the roadside controller to run until it expires."""
+
+    junction: str
+    plan_id: str
+    seq: int
+    phase_order: tuple[int, ...]
+    greens_s: tuple[float, ...]  # one per entry of phase_order
+    cycle_s: float
+    offset_s: float
+    valid_from_s: float
+    expires_s: float
+
+
+@dataclass(frozen=True)
+class PhaseCommand:
+    """Acyclic control: be in (or change to) `phase` and hold it for at least `hold_s`."""
+
+    junction: str
+    plan_id: str
+    seq: int
+    phase: int
+    hold_s: float
+    valid_from_s: float
+    expires_s: float
+
+
+Command = Union[CyclePlan, PhaseCommand]
+
+
+@dataclass(frozen=True)
+class CycleWish:
+    """A policy's proposal for a cycle plan; only the safety gate makes it a CyclePlan."""
+
+    phase_order: tuple[int, ...]
+    greens_s: tuple[float, ...]
+    offset_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class PhaseWish:
+    """A policy's proposal for the next green phase (acyclic control)."""
+
+    phase: int
+    hold_s: float = 1.0
+
+
+Wish = Union[CycleWish, PhaseWish]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    junction: str
+    reason: str

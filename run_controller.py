@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Command line of the traffic-signal control service. Parses, loads, wires; no logic here.
+
+  run_controller.py run [--config config.toml]
+  run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
+  run_controller.py import-net NET.xml --out intersections/NAME/
+  run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run_controller.py", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="config.toml", help="configuration file (default: config.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="the live service over MQTT")
+    r.add_argument("--config", dest="config_run", default=None, help="configuration file")
+
+    s = sub.add_parser("simulate", help="run a SUMO scenario in closed loop and evaluate it")
+    s.add_argument("sumocfg", type=Path)
+    s.add_argument("--out", type=Path, required=True, help="output folder")
+    s.add_argument("--policy", default="fixed", help="control policy (default: fixed)")
+    s.add_argument("--intersections", type=Path, default=None,
+                   help="folder of junction TOMLs (default: imported from the scenario's network)")
+    s.add_argument("--via-mqtt", action="store_true", help="run controller and field through a Mosquitto broker")
+    s.add_argument("--traci", action="store_true", help="use traci even when libsumo is available")
+
+    i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
+    i.add_argument("net", type=Path)
+    i.add_argument("--out", type=Path, required=True)
+
+    v = sub.add_parser("validate", help="compare a policy with a baseline on a SUMO scenario")
+    v.add_argument("sumocfg", type=Path)
+    v.add_argument("--policy", required=True)
+    v.add_argument("--baseline", default="fixed")
+    v.add_argument("--out", type=Path, required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` belongs to SUMO, unchanged.
+    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    args = build_parser().parse_args(argv)
+    args.sumo_args = tuple(sumo_args)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    from controller.config import load_config
+    from controller.errors import TscError
+
+    config_path = getattr(args, "config_run", None) or args.config
+    try:
+        cfg = load_config(config_path if Path(config_path).exists() or config_path != "config.toml" else None)
+        if args.command == "import-net":
+            from sim.netimport import import_net
+
+            files = import_net(args.net, args.out, cfg)
+            print(f"wrote {len(files)} junction files to {args.out}")
+            return 0
+        if args.command == "simulate":
+            from sim import cli
+
+            return cli.simulate(args, cfg)
+        if args.command == "validate":
+            from sim import cli
+
+            return cli.validate(args, cfg)
+        if args.command == "run":
+            from controller import live
+
+            return live.main(cfg)
+    except TscError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

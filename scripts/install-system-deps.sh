@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the service and its tests need, when missing.
+set -euo pipefail
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${need[*]} — run: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The packages' own services are not wanted: tests start private instances on free ports.
+for s in mosquitto prometheus; do
+  (command -v systemctl >/dev/null && systemctl disable --now "$s" >/dev/null 2>&1) || true
+done

@@ -1,0 +1,1 @@
+"""SUMO side of the project: network import, the simulated city (field), evaluation."""

@@ -1,0 +1,70 @@
+"""The `simulate` and `validate` commands (argument handling and printing only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from controller.config import Config
+from sim.simulate import SimulateRequest, run
+
+
+def simulate(args: argparse.Namespace, cfg: Config) -> int:
+    req = SimulateRequest(sumocfg=args.sumocfg, out_dir=args.out, policy=args.policy,
+                          sumo_args=args.sumo_args, intersections=args.intersections,
+                          prefer_libsumo=not args.traci)
+    if args.via_mqtt:
+        from sim.mqtt_run import run_via_mqtt
+
+        summary = run_via_mqtt(req, cfg)
+    else:
+        summary = run(req, cfg)
+    print(format_table([summary]))
+    return 0
+
+
+def format_table(summaries: list[dict], baseline: dict | None = None) -> str:
+    """Policy comparison: delay, speed, throughput, and ratios to the baseline when given."""
+    head = f"{'policy':<14}{'delay s/veh':>12}{'speed km/h':>12}{'arrived/h':>11}{'arrived':>9}{'running':>9}{'waiting':>9}"
+    if baseline:
+        head += f"{'delay ×':>9}{'speed Δ':>9}{'thru ×':>8}"
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        v = s["vehicles"]
+        row = (f"{s['policy']:<14}{s['delay_s']:>12.1f}{s['speed_kmh']:>12.2f}{s['throughput_veh_h']:>11.0f}"
+               f"{v['arrived']:>9}{v['running']:>9}{v['waiting']:>9}")
+        if baseline:
+            row += (f"{s['delay_s'] / max(baseline['delay_s'], 1e-9):>9.2f}"
+                    f"{s['speed_kmh'] - baseline['speed_kmh']:>+9.2f}"
+                    f"{s['throughput_veh_h'] / max(baseline['throughput_veh_h'], 1e-9):>8.2f}")
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def run_in_subprocess(sumocfg: Path, out: Path, policy: str, sumo_args: tuple[str, ...] = (),
+                      config: str | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """libsumo allows one simulation per process: each run gets its own."""
+    cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_controller.py")]
+    if config:
+        cmd += ["--config", config]
+    cmd += ["simulate", str(sumocfg), "--out", str(out), "--policy", policy, *extra]
+    if sumo_args:
+        cmd += ["--", *sumo_args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+
+
+def validate(args: argparse.Namespace, cfg: Config) -> int:
+    runs = {}
+    for name in dict.fromkeys([args.baseline, args.policy]):
+        runs[name] = run_in_subprocess(args.sumocfg, args.out / name, name, args.sumo_args,
+                                       config=args.config)
+    failed = [n for n, p in runs.items() if p.wait() != 0]
+    if failed:
+        print(f"error: simulation failed for {', '.join(failed)}", file=sys.stderr)
+        return 1
+    summaries = {n: json.loads((args.out / n / "summary.json").read_text()) for n in runs}
+    print(format_table(list(summaries.values()), baseline=summaries[args.baseline]))
+    return 0

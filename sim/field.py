@@ -1,0 +1,145 @@
+"""SUMO as the city's field devices.
+
+Every simulated second it reads each junction's induction loops (counts by vehicle class from
+the vehicle's SUMO vClass, occupancy, mean speed) into the detector message of the MQTT
+contract, runs one virtual roadside controller per junction (sim/roadside.py) that applies the
+controller's plans to SUMO's traffic light, and reports each roadside status. It also keeps the
+evaluation's ground truth (vehicles over each junction's stop lines, by class), which never
+goes to the controller.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+
+from controller.core.messages import encode_detector_message, encode_status
+from controller.model import GREEN, Command, Intersection
+from sim.roadside import RoadsideController
+
+_VCLASS = {"passenger": "car", "private": "car", "taxi": "car", "evehicle": "car", "bus": "bus",
+           "coach": "bus", "trolleybus": "bus", "truck": "truck", "trailer": "truck", "delivery": "truck",
+           "motorcycle": "motorcycle", "moped": "motorcycle"}
+
+
+def vehicle_class(sumo_vclass: str) -> str:
+    return _VCLASS.get(sumo_vclass, "car")
+
+
+def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_length_m: float) -> Path:
+    """The induction loops of the junction TOMLs as a SUMO additional file."""
+    root = ET.Element("additional")
+    for j in junctions.values():
+        for d in j.detectors:
+            ET.SubElement(root, "inductionLoop", id=d.id, lane=d.lane, pos=f"{d.pos_m:.2f}",
+                          length=f"{loop_length_m:.2f}", period="86400", file="NUL")
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+class SumoField:
+    """The field side of one running SUMO simulation (libsumo or traci module passed in)."""
+
+    def __init__(self, api: ModuleType, junctions: Mapping[str, Intersection], backup_s: float) -> None:
+        self.api = api
+        self.junctions = dict(junctions)
+        self.roadside = {jid: RoadsideController(j, backup_s) for jid, j in self.junctions.items()}
+        self.crossed: dict[str, dict[str, int]] = {jid: {} for jid in self.junctions}
+        self.refusals = 0
+        self._vclass_of_type: dict[str, str] = {}
+        self._local_map: dict[str, dict[str, int | None]] = {}  # program phase state -> our phase
+        self._program: dict[str, str] = {}
+        self._applied: dict[str, str | None] = {jid: None for jid in self.junctions}
+        for jid, j in self.junctions.items():
+            self._program[jid] = api.trafficlight.getProgram(jid)
+            self._local_map[jid] = {}
+
+    # -- detectors -------------------------------------------------------------------------
+    def _class_of(self, type_id: str) -> str:
+        cls = self._vclass_of_type.get(type_id)
+        if cls is None:
+            cls = self._vclass_of_type[type_id] = vehicle_class(self.api.vehicletype.getVehicleClass(type_id))
+        return cls
+
+    def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
+        """One message per junction for the step that just ended at t_s."""
+        il = self.api.inductionloop
+        since = t_s - step_s
+        out = []
+        for jid, j in self.junctions.items():
+            dets = {}
+            crossed = self.crossed[jid]
+            for d in j.detectors:
+                counts: dict[str, int] = {}
+                for _vid, _len, entry_s, _leave, type_id in il.getVehicleData(d.id):
+                    if entry_s >= since - 1e-9:
+                        cls = self._class_of(type_id)
+                        counts[cls] = counts.get(cls, 0) + 1
+                if counts and d.kind == "stop":
+                    for cls, n in counts.items():
+                        crossed[cls] = crossed.get(cls, 0) + n
+                occ = il.getLastStepOccupancy(d.id) / 100.0
+                speed = il.getLastStepMeanSpeed(d.id)
+                dets[d.id] = (counts, min(max(occ, 0.0), 1.0), speed if speed >= 0 else -1.0)
+            out.append((jid, encode_detector_message(jid, t_s, step_s, dets)))
+        return out
+
+    # -- roadside --------------------------------------------------------------------------
+    def receive(self, cmd: Command, t_s: float) -> str:
+        rc = self.roadside.get(cmd.junction)
+        if rc is None:
+            return f"unknown junction {cmd.junction}"
+        why = rc.receive(cmd, t_s)
+        if why:
+            self.refusals += 1
+        return why
+
+    def _local_phase(self, jid: str) -> int | None:
+        """Which of our green phases SUMO's own program is showing (None in its intergreens)."""
+        state = self.api.trafficlight.getRedYellowGreenState(jid)
+        cache = self._local_map[jid]
+        if state not in cache:
+            greens = frozenset(i for i, c in enumerate(state) if c in GREEN)
+            match = None
+            if "y" not in state and "Y" not in state:
+                for p in self.junctions[jid].phases:
+                    if p.green_links() == greens:
+                        match = p.index
+                        break
+            cache[state] = match
+        return cache[state]
+
+    def actuate(self, t_s: float) -> list[bytes]:
+        """Run every roadside controller for the coming second; return their status messages."""
+        tl = self.api.trafficlight
+        statuses = []
+        for jid, rc in self.roadside.items():
+            local = rc.mode == "local"
+            phase = self._local_phase(jid) if local else None
+            spent = (t_s - tl.getNextSwitch(jid) + tl.getPhaseDuration(jid)) if local else 0.0
+            state = rc.tick(t_s, phase, spent)
+            if state is None:
+                if self._applied[jid] is not None:
+                    self._resume_program(jid, rc.green_phase())
+                    self._applied[jid] = None
+            elif state != self._applied[jid]:
+                tl.setRedYellowGreenState(jid, state)
+                self._applied[jid] = state
+            statuses.append(encode_status(rc.status(t_s)))
+        return statuses
+
+    def _resume_program(self, jid: str, phase: int | None) -> None:
+        """Back to local control, continuing the green that is showing (no cut, no intergreen skipped)."""
+        tl = self.api.trafficlight
+        tl.setProgram(jid, self._program[jid])
+        if phase is None:
+            return
+        green = self.junctions[jid].phases[phase].green_links()
+        logic = next(lg for lg in tl.getAllProgramLogics(jid) if lg.programID == self._program[jid])
+        for k, ph in enumerate(logic.phases):
+            if "y" not in ph.state and frozenset(i for i, c in enumerate(ph.state) if c in GREEN) == green:
+                tl.setPhase(jid, k)
+                return

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Build the bundled SUMO "city" scenario (seeded, byte-reproducible).
+
+    python sim/scenarios/city/build.py [--seed 42]
+
+Writes, next to this file:
+    city.net.xml   network (netconvert from plain XML nodes/edges)
+    city.add.xml   bus stops
+    city.rou.xml   vehicle types, bus lines, 07:00-09:00 morning-peak flows
+    city.sumocfg   minimal SUMO configuration referencing the three above
+
+Only SUMO's own binaries (netconvert), sumolib and the Python standard
+library are used.  The same seed always gives byte-identical files: the
+timestamped header comment netconvert writes is stripped and everything
+else is generated in a fixed order.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+HERE = Path(__file__).resolve().parent
+
+
+def sumo_home() -> str:
+    """SUMO_HOME of the pip-installed eclipse-sumo (or the environment's)."""
+    try:
+        import sumo  # eclipse-sumo wheel
+
+        return sumo.SUMO_HOME
+    except ImportError:  # pragma: no cover - fallback for system installs
+        home = os.environ.get("SUMO_HOME")
+        if not home:
+            sys.exit("cannot locate SUMO: install eclipse-sumo or set SUMO_HOME")
+        return home
+
+
+SUMO_HOME = sumo_home()
+os.environ["SUMO_HOME"] = SUMO_HOME  # sumolib + netconvert type maps / XSDs
+
+import sumolib  # noqa: E402  (needs SUMO_HOME first)
+
+# --------------------------------------------------------------------------
+# Scenario parameters
+# --------------------------------------------------------------------------
+N_COLS = 5  # signalised junction columns (west -> east)
+N_ROWS = 4  # signalised junction rows (south -> north)
+BLOCK_MIN, BLOCK_MAX = 160.0, 420.0  # block lengths between junctions (m)
+FRINGE_MIN, FRINGE_MAX = 220.0, 320.0  # entry/exit link lengths (m)
+ART_FRINGE_EXTRA = (150.0, 200.0)  # arterial entry links are longer (queue storage)
+ART_ROW = 1  # row index of the east-west main arterial
+ART_COL = 2  # column index of the north-south main arterial
+ART_LANES, STREET_LANES = 3, 2  # lanes per direction (before the left pocket)
+ART_SPEED, STREET_SPEED = 16.67, 13.89  # 60 km/h, 50 km/h
+POCKET_ART, POCKET_STREET = (50, 60), (40, 50)  # left-turn pocket length range (m)
+
+# street names (rows south->north, columns west->east)
+ROW_NAMES = ["Jianshe Lu", "Renmin Lu", "Zhongshan Lu", "Beijing Lu"]
+COL_NAMES = ["Xinhua Jie", "Wenhua Jie", "Jiefang Lu", "Heping Jie", "Dongfeng Jie"]
+
+SIM_BEGIN, DEMAND_END, SIM_END = 0, 7200, 7800
+INTERVAL = 900  # 15-minute demand slices, 07:00-09:00
+PROFILE = [0.60, 0.75, 0.90, 1.00, 1.00, 1.00, 0.85, 0.75]  # share of peak rate
+PEAK_TOTAL_VPH = 8600.0  # general traffic entering the network at the peak
+ART_ENTRY_WEIGHT = 4.0  # generation/attraction weight of an arterial end vs a street end
+INBOUND = 1.35  # W/S ends generate x1.35, E/N ends attract x1.35 -> ~1.8x W->E vs E->W
+SAME_SIDE = 0.3  # weight of OD pairs entering and leaving on the same side
+CORRIDOR = 3.0  # extra weight of end-to-end trips along a main arterial
+VCLASS_SHARES = [("car", 0.78), ("truck", 0.08), ("motorcycle", 0.14)]
+
+BUS_HEADWAY = 300  # s
+BUS_DWELL = 20  # s
+BUS_STOP_LEN = 25.0  # m
+BUS_STOP_OFFSET = 25.0  # m from the start of the edge (far-side stop)
+
+
+# --------------------------------------------------------------------------
+# Geometry
+# --------------------------------------------------------------------------
+def spacing(rng: random.Random, n: int, lo: float, hi: float, min_spread: float) -> list[float]:
+    """n seeded lengths in [lo, hi], rounded to 5 m, visibly unequal."""
+    while True:
+        vals = [5.0 * round(rng.uniform(lo, hi) / 5.0) for _ in range(n)]
+        if n < 2 or max(vals) - min(vals) >= min_spread:
+            return vals
+
+
+def jid(c: int, r: int) -> str:
+    return f"J{c}{r}"
+
+
+def build_layout(rng: random.Random) -> dict:
+    dx = spacing(rng, N_COLS - 1, BLOCK_MIN, BLOCK_MAX, 100.0)
+    dy = spacing(rng, N_ROWS - 1, BLOCK_MIN, BLOCK_MAX, 80.0)
+    fr = {side: spacing(rng, 1, FRINGE_MIN, FRINGE_MAX, 0)[0] for side in "WESN"}
+    extra = {side: spacing(rng, 1, *ART_FRINGE_EXTRA, 0)[0] for side in "WESN"}
+    xs = [fr["W"]]
+    for d in dx:
+        xs.append(xs[-1] + d)
+    ys = [fr["S"]]
+    for d in dy:
+        ys.append(ys[-1] + d)
+
+    nodes = {}  # id -> (x, y, type)
+    for c in range(N_COLS):
+        for r in range(N_ROWS):
+            nodes[jid(c, r)] = (xs[c], ys[r], "traffic_light")
+    fringe = {}  # fringe id -> (side, attached junction, road index)
+    for c in range(N_COLS):
+        art = c == ART_COL
+        nodes[f"S{c}"] = (xs[c], -extra["S"] if art else 0.0, "priority")
+        nodes[f"N{c}"] = (xs[c], ys[-1] + fr["N"] + (extra["N"] if art else 0.0), "priority")
+        fringe[f"S{c}"] = ("S", jid(c, 0), c)
+        fringe[f"N{c}"] = ("N", jid(c, N_ROWS - 1), c)
+    for r in range(N_ROWS):
+        art = r == ART_ROW
+        nodes[f"W{r}"] = (-extra["W"] if art else 0.0, ys[r], "priority")
+        nodes[f"E{r}"] = (xs[-1] + fr["E"] + (extra["E"] if art else 0.0), ys[r], "priority")
+        fringe[f"W{r}"] = ("W", jid(0, r), r)
+        fringe[f"E{r}"] = ("E", jid(N_COLS - 1, r), r)
+
+    # undirected roads: (a, b, is_arterial, name)
+    roads = []
+    for r in range(N_ROWS):
+        art = r == ART_ROW
+        chain = [f"W{r}"] + [jid(c, r) for c in range(N_COLS)] + [f"E{r}"]
+        roads += [(a, b, art, ROW_NAMES[r]) for a, b in zip(chain, chain[1:])]
+    for c in range(N_COLS):
+        art = c == ART_COL
+        chain = [f"S{c}"] + [jid(c, r) for r in range(N_ROWS)] + [f"N{c}"]
+        roads += [(a, b, art, COL_NAMES[c]) for a, b in zip(chain, chain[1:])]
+    return {"dx": dx, "dy": dy, "fringe_len": fr, "art_fringe_len": {k: fr[k] + extra[k] for k in fr}, "nodes": nodes, "fringe": fringe, "roads": roads}
+
+
+def write_plain(layout: dict, rng: random.Random, tmp: Path) -> tuple[Path, Path]:
+    nodes = layout["nodes"]
+    nod = ['<nodes>']
+    for nid, (x, y, typ) in nodes.items():
+        nod.append(f'    <node id="{nid}" x="{x:.2f}" y="{y:.2f}" type="{typ}"/>')
+    nod.append('</nodes>\n')
+    edg = ['<edges>']
+    for a, b, art, name in layout["roads"]:
+        lanes = ART_LANES if art else STREET_LANES
+        speed = ART_SPEED if art else STREET_SPEED
+        prio = 3 if art else 2
+        lo, hi = POCKET_ART if art else POCKET_STREET
+        for frm, to in ((a, b), (b, a)):
+            eid = f"{frm}_{to}"
+            attrs = (f'id="{eid}" from="{frm}" to="{to}" numLanes="{lanes}" speed="{speed}" '
+                     f'priority="{prio}" name={quoteattr(name)}')
+            if nodes[to][2] == "traffic_light":
+                # dedicated left-turn pocket on the last metres before the stop line
+                pocket = 5 * round(rng.uniform(lo, hi) / 5)
+                keep = " ".join(str(i) for i in range(lanes + 1))
+                edg.append(f'    <edge {attrs}>')
+                edg.append(f'        <split pos="-{pocket}" lanes="{keep}" id="{eid}_p" '
+                           f'idBefore="{eid}" idAfter="{eid}_t"/>')
+                edg.append('    </edge>')
+            else:
+                edg.append(f'    <edge {attrs}/>')
+    edg.append('</edges>\n')
+    nod_f, edg_f = tmp / "city.nod.xml", tmp / "city.edg.xml"
+    nod_f.write_text("\n".join(nod), encoding="utf-8")
+    edg_f.write_text("\n".join(edg), encoding="utf-8")
+    return nod_f, edg_f
+
+
+HEADER_RE = re.compile(r"<!-- generated on .*?-->\n\n?", re.S)
+
+
+def strip_header(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    path.write_text(HEADER_RE.sub("", text, count=1), encoding="utf-8")
+
+
+def run_netconvert(nod_f: Path, edg_f: Path, out: Path) -> None:
+    netconvert = sumolib.checkBinary("netconvert")
+    cmd = [
+        netconvert,
+        "--node-files", str(nod_f),
+        "--edge-files", str(edg_f),
+        "--output-file", str(out),
+        "--no-turnarounds",
+        "--tls.default-type", "static",
+        "--tls.yellow.time", "3",
+        "--tls.allred.time", "2",
+        "--junctions.corner-detail", "5",
+        "--output.street-names",
+    ]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    strip_header(out)
+
+
+# --------------------------------------------------------------------------
+# Demand
+# --------------------------------------------------------------------------
+def entry_edge(f: str, fringe: dict) -> str:
+    return f"{f}_{fringe[f][1]}"
+
+
+def exit_edge(f: str, fringe: dict) -> str:
+    return f"{fringe[f][1]}_{f}"
+
+
+def is_art_end(f: str) -> bool:
+    side, _, idx = f[0], None, int(f[1:])
+    return (side in "WE" and idx == ART_ROW) or (side in "SN" and idx == ART_COL)
+
+
+def od_weights(fringe: dict) -> dict[tuple[str, str], float]:
+    w = {}
+    for o in fringe:
+        for d in fringe:
+            if o == d:
+                continue
+            g = (ART_ENTRY_WEIGHT if is_art_end(o) else 1.0) * (INBOUND if o[0] in "WS" else 1.0)
+            a = (ART_ENTRY_WEIGHT if is_art_end(d) else 1.0) * (INBOUND if d[0] in "EN" else 1.0)
+            w[(o, d)] = g * a * (SAME_SIDE if o[0] == d[0] else 1.0)
+            if is_art_end(o) and is_art_end(d) and {o[0], d[0]} in ({"W", "E"}, {"S", "N"}):
+                w[(o, d)] *= CORRIDOR
+    return w
+
+
+def route_edges(net, frm: str, to: str, vclass: str = "passenger") -> list[str]:
+    path, _ = net.getShortestPath(net.getEdge(frm), net.getEdge(to), vClass=vclass)
+    if not path:
+        raise RuntimeError(f"no route {frm} -> {to}")
+    return [e.getID() for e in path]
+
+
+def bus_lines(layout: dict, net) -> list[dict]:
+    fringe = layout["fringe"]
+    lines = []
+    for line, a, b, name in (("1", f"W{ART_ROW}", f"E{ART_ROW}", ROW_NAMES[ART_ROW]),
+                             ("2", f"S{ART_COL}", f"N{ART_COL}", COL_NAMES[ART_COL])):
+        for direction, o, d in (("fwd", a, b), ("rev", b, a)):
+            edges = route_edges(net, entry_edge(o, fringe), exit_edge(d, fringe), "bus")
+            # one far-side stop on every block plus one on the entry link
+            stop_edges = [e for e in edges if not e.endswith("_t") and e != exit_edge(d, fringe)]
+            lines.append({"line": line, "name": name, "id": f"L{line}_{o}_{d}",
+                          "edges": edges, "stops": stop_edges})
+    return lines
+
+
+def write_additional(lines: list[dict], net, path: Path, seed: int) -> None:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<!-- city scenario bus stops; generated by build.py, seed {seed} -->',
+           '<additional xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+           'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/additional_file.xsd">']
+    for ln in lines:
+        for e in ln["stops"]:
+            lane = net.getEdge(e).getLane(0)
+            start = min(BUS_STOP_OFFSET, lane.getLength() - BUS_STOP_LEN - 5.0)
+            if e.startswith(("W", "E", "S", "N")):  # entry link: stop mid-link
+                start = round(lane.getLength() / 2 - BUS_STOP_LEN / 2, 2)
+            out.append(f'    <busStop id="bs_{e}" lane="{lane.getID()}" startPos="{start:.2f}" '
+                       f'endPos="{start + BUS_STOP_LEN:.2f}" lines="{ln["line"]}" '
+                       f'name={quoteattr(ln["name"] + " stop " + e)}/>')
+    out.append('</additional>\n')
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) -> dict:
+    fringe = layout["fringe"]
+    weights = od_weights(fringe)
+    scale = PEAK_TOTAL_VPH / sum(weights.values())
+    # every OD pair must be routable for passenger cars (and thus trucks/motorcycles)
+    for o, d in weights:
+        route_edges(net, entry_edge(o, fringe), exit_edge(d, fringe))
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<!-- city scenario demand 07:00-09:00 (t=0 is 07:00); generated by build.py, seed {seed} -->',
+           '<routes xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+           'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/routes_file.xsd">',
+           '    <vTypeDistribution id="general">',
+           '        <vType id="car" vClass="passenger" length="4.6" minGap="2.5" accel="2.6" '
+           'decel="4.5" sigma="0.5" maxSpeed="33.3" speedDev="0.1" probability="0.78" color="200,200,200"/>',
+           '        <vType id="truck" vClass="truck" length="9.0" minGap="2.5" accel="1.3" '
+           'decel="4.0" sigma="0.5" maxSpeed="25.0" speedDev="0.05" probability="0.08" color="90,120,200"/>',
+           '        <vType id="motorcycle" vClass="motorcycle" length="2.2" minGap="1.5" accel="3.0" '
+           'decel="5.0" sigma="0.5" maxSpeed="16.7" speedDev="0.1" probability="0.14" color="230,160,40"/>',
+           '    </vTypeDistribution>',
+           '    <vType id="bus" vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" '
+           'sigma="0.5" maxSpeed="16.7" personCapacity="85" color="40,170,80"/>']
+    for ln in lines:
+        out.append(f'    <route id="{ln["id"]}" edges="{" ".join(ln["edges"])}">')
+        for e in ln["stops"]:
+            out.append(f'        <stop busStop="bs_{e}" duration="{BUS_DWELL}"/>')
+        out.append('    </route>')
+
+    elems = []  # (begin, order, xml)
+    for i, ln in enumerate(lines):
+        begin = 30 + 75 * i  # stagger the four directional services
+        n = len(range(begin, DEMAND_END, BUS_HEADWAY))
+        elems.append((begin, 0, i, f'    <flow id="bus_{ln["id"]}" type="bus" route="{ln["id"]}" '
+                      f'begin="{begin}" end="{DEMAND_END}" period="{BUS_HEADWAY}" line="{ln["line"]}" '
+                      f'departLane="best" departSpeed="max"/>', n))
+    expected = 0.0
+    for k, share in enumerate(PROFILE):
+        b, e = k * INTERVAL, (k + 1) * INTERVAL
+        for j, ((o, d), w) in enumerate(sorted(weights.items())):
+            vph = w * scale * share
+            prob = vph / 3600.0
+            expected += prob * INTERVAL
+            elems.append((b, 1, j, f'    <flow id="{o}-{d}.{k}" type="general" begin="{b}" end="{e}" '
+                          f'from="{entry_edge(o, fringe)}" to="{exit_edge(d, fringe)}" '
+                          f'probability="{prob:.5f}" departLane="best" departSpeed="max"/>', 0))
+    elems.sort(key=lambda t: t[:3])
+    out += [t[3] for t in elems]
+    out.append('</routes>\n')
+    path.write_text("\n".join(out), encoding="utf-8")
+    return {"expected_general": expected, "buses": sum(t[4] for t in elems),
+            "weights": weights, "scale": scale}
+
+
+def write_sumocfg(path: Path, seed: int) -> None:
+    path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- city scenario; generated by build.py, seed {seed}. Outputs/detectors are added by `simulate`. -->
+<configuration xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/sumoConfiguration.xsd">
+    <input>
+        <net-file value="city.net.xml"/>
+        <route-files value="city.rou.xml"/>
+        <additional-files value="city.add.xml"/>
+    </input>
+    <time>
+        <begin value="{SIM_BEGIN}"/>
+        <end value="{SIM_END}"/>
+        <step-length value="1"/>
+    </time>
+    <processing>
+        <time-to-teleport value="-1"/>
+    </processing>
+    <random_number>
+        <seed value="42"/>
+    </random_number>
+</configuration>
+""", encoding="utf-8")
+
+
+def summary(layout: dict, net, info: dict) -> str:
+    tls = net.getTrafficLights()
+    lines = [f"blocks x (m): {layout['dx']}", f"blocks y (m): {layout['dy']}",
+             f"fringe links (m): {layout['fringe_len']}, arterial ends: {layout['art_fringe_len']}",
+             f"signalised junctions: {len(tls)}"]
+    for t in tls:
+        progs = t.getPrograms()
+        for p in progs.values():
+            greens = [ph for ph in p.getPhases() if "G" in ph.state and "y" not in ph.state]
+            cycle = sum(ph.duration for ph in p.getPhases())
+            lines.append(f"  {t.getID()}: {len(p.getPhases())} phases, {len(greens)} green, cycle {cycle:.0f}s")
+    lines.append(f"expected general vehicles: {info['expected_general']:.0f}, buses: {info['buses']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=42, help="RNG seed for block lengths and pockets")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    rng = random.Random(args.seed)
+    layout = build_layout(rng)
+    net_f = HERE / "city.net.xml"
+    with tempfile.TemporaryDirectory(prefix="city-build-") as tmp:
+        nod_f, edg_f = write_plain(layout, rng, Path(tmp))
+        run_netconvert(nod_f, edg_f, net_f)
+    net = sumolib.net.readNet(str(net_f), withPrograms=True)
+    lines = bus_lines(layout, net)
+    write_additional(lines, net, HERE / "city.add.xml", args.seed)
+    info = write_routes(layout, lines, net, HERE / "city.rou.xml", args.seed)
+    write_sumocfg(HERE / "city.sumocfg", args.seed)
+    if not args.quiet:
+        print(summary(layout, net, info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

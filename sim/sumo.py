@@ -1,0 +1,102 @@
+"""Starting SUMO: libsumo in-process when available (fast), traci over a socket otherwise.
+
+Also the sumocfg handling every command shares: where the network is, which additional files
+the config already loads, and how the user's own SUMO arguments win over our defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import ModuleType
+
+from controller.errors import AdapterError, DefinitionError
+
+
+def sumo_home() -> str:
+    import sumo  # the eclipse-sumo wheel
+
+    os.environ.setdefault("SUMO_HOME", sumo.SUMO_HOME)
+    return sumo.SUMO_HOME
+
+
+def sumo_binary(name: str = "sumo") -> str:
+    return str(Path(sumo_home()) / "bin" / name)
+
+
+def load_api(prefer_libsumo: bool = True) -> ModuleType:
+    """libsumo (in-process, one simulation per process) or traci (socket) as fallback."""
+    sumo_home()
+    if prefer_libsumo:
+        try:
+            import libsumo
+
+            return libsumo
+        except ImportError:
+            pass
+    import traci
+
+    return traci
+
+
+class SumoConfig:
+    """The parts of a .sumocfg this project needs, with paths made absolute."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).resolve()
+        if not self.path.is_file():
+            raise DefinitionError(str(path), "-", "SUMO config not found")
+        try:
+            root = ET.parse(self.path).getroot()
+        except ET.ParseError as exc:
+            raise DefinitionError(str(path), "-", f"malformed XML: {exc}") from None
+        self.values: dict[str, str] = {}
+        for section in root:
+            for opt in section:
+                if "value" in opt.attrib:
+                    self.values[opt.tag] = opt.attrib["value"]
+        net = self.values.get("net-file")
+        if not net:
+            raise DefinitionError(str(path), "input.net-file", "missing")
+        self.net_file = self._abs(net)
+        if not self.net_file.is_file():
+            raise DefinitionError(str(path), "input.net-file", f"{self.net_file} not found")
+
+    def _abs(self, p: str) -> Path:
+        return (self.path.parent / p).resolve()
+
+    def files(self, key: str) -> list[Path]:
+        raw = self.values.get(key, "")
+        return [self._abs(p.strip()) for p in raw.replace(";", ",").split(",") if p.strip()]
+
+    def seconds(self, key: str) -> float | None:
+        v = self.values.get(key)
+        if v is None:
+            return None
+        try:
+            return float(v)
+        except ValueError:
+            h, m, s = (v.split(":") + ["0", "0"])[:3]
+            return float(h) * 3600 + float(m) * 60 + float(s)
+
+
+def merge_args(defaults: list[str], user: list[str]) -> list[str]:
+    """Our default options, minus those the user sets, then the user's arguments unchanged.
+    (SUMO refuses an option given twice on one command line, so ours must make way.)"""
+    user_opts = {a.lstrip("-") for a in user if a.startswith("--")}
+    out, i = [], 0
+    while i < len(defaults):
+        opt = defaults[i]
+        has_value = i + 1 < len(defaults) and not defaults[i + 1].startswith("--")
+        if opt.lstrip("-") not in user_opts:
+            out.extend(defaults[i:i + 2] if has_value else [opt])
+        i += 2 if has_value else 1
+    return out + list(user)
+
+
+def check_running(api: ModuleType) -> None:
+    try:
+        api.simulation.getTime()
+    except Exception as exc:  # both libsumo and traci raise their own FatalTraCIError types
+        raise AdapterError(f"SUMO is not running: {exc}", fatal=True) from exc
