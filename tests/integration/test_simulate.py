@@ -1,0 +1,99 @@
+"""`simulate` end to end on a small grid: outputs, plausible values, figures recomputed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def simulate(cfg: Path, out: Path, policy: str, *sumo_args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "run_controller.py"), "simulate", str(cfg), "--out", str(out),
+           "--policy", policy]
+    if sumo_args:
+        cmd += ["--", *sumo_args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def runs(small_grid, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("sim")
+    result = {}
+    for policy in ("fixed", "webster", "actuated"):
+        done = simulate(small_grid, out / policy, policy)
+        assert done.returncode == 0, done.stderr
+        result[policy] = out / policy
+    return result
+
+
+@pytest.mark.parametrize("policy", ["fixed", "webster", "actuated"])
+def test_writes_three_outputs_with_plausible_values(runs, policy):
+    d = runs[policy]
+    for name in ("tripinfo.xml", "statistics.xml", "summary.json"):
+        assert (d / name).stat().st_size > 0, name
+    s = json.loads((d / "summary.json").read_text())
+    assert s["policy"] == policy
+    assert 0 < s["delay_s"] < 600
+    assert 5 < s["speed_kmh"] < 60
+    assert s["vehicles"]["arrived"] > 100
+    assert s["duration_s"] == 600
+    assert len(s["junctions"]) == 9 and all(j["veh_h"] > 0 for j in s["junctions"].values())
+
+
+def test_webster_actually_sends_plans(runs):
+    s = json.loads((runs["webster"] / "summary.json").read_text())
+    assert s["controller"]["plans_sent"] > 0 and s["controller"]["plans_refused_by_roadside"] == 0
+    fixed = json.loads((runs["fixed"] / "summary.json").read_text())
+    assert fixed["controller"]["plans_sent"] == 0
+
+
+def test_summary_recomputed_independently(runs):
+    """The convention (DESIGN.md), recomputed from SUMO's own files by a second route."""
+    d = runs["fixed"]
+    trips = [t.attrib for t in ET.parse(d / "tripinfo.xml").getroot().iter("tripinfo")]
+    stats = ET.parse(d / "statistics.xml").getroot()
+    waiting = int(stats.find("vehicles").get("waiting"))
+    waiting_delay = float(stats.find("vehicleTripStatistics").get("departDelayWaiting"))
+    arrived = [t for t in trips if float(t["arrival"]) >= 0]
+    delay = (sum(float(t["timeLoss"]) + float(t["departDelay"]) for t in trips) + waiting * waiting_delay) / (
+        len(trips) + waiting)
+    speed = 3.6 * sum(float(t["routeLength"]) for t in arrived) / sum(float(t["duration"]) for t in arrived)
+    s = json.loads((d / "summary.json").read_text())
+    assert s["delay_s"] == pytest.approx(delay, rel=1e-9)
+    assert s["speed_kmh"] == pytest.approx(speed, rel=1e-9)
+    assert s["throughput_veh_h"] == pytest.approx(len(arrived) * 3600 / 600, rel=1e-9)
+    assert s["vehicles"]["arrived"] == len(arrived)
+
+
+def test_arguments_after_double_dash_go_to_sumo_and_win(small_grid, tmp_path):
+    done = simulate(small_grid, tmp_path / "short", "fixed", "--end", "300", "--seed", "7")
+    assert done.returncode == 0, done.stderr
+    s = json.loads((tmp_path / "short" / "summary.json").read_text())
+    assert s["duration_s"] == 300
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["/nonexistent.sumocfg", "--policy", "fixed"], "nonexistent.sumocfg"),
+    (["{cfg}", "--policy", "warp_drive"], "unknown policy"),
+    (["{cfg}", "--policy", "fixed", "--", "--no-such-sumo-option"], "SUMO"),
+])
+def test_failures_exit_non_zero_with_one_line_reason(small_grid, tmp_path, args, needle):
+    args = [a.format(cfg=small_grid) for a in args]
+    cmd = [sys.executable, str(ROOT / "run_controller.py"), "simulate", args[0], "--out", str(tmp_path / "o"), *args[1:]]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and needle in last
+
+
+def test_network_without_detectors_gets_them(runs):
+    add = runs["fixed"] / "detectors.add.xml"
+    loops = ET.parse(add).getroot().findall("inductionLoop")
+    tomls = list((runs["fixed"] / "intersections").glob("*.toml"))
+    assert len(tomls) == 9 and len(loops) >= 9 * 8

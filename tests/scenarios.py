@@ -1,0 +1,52 @@
+"""Small SUMO scenarios built on the fly for tests (netgenerate + randomTrips, seeded)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sumo
+
+HOME = Path(sumo.SUMO_HOME)
+ENV = {**os.environ, "SUMO_HOME": str(HOME)}
+
+
+def run_tool(cmd: list[str], cwd: Path) -> None:
+    done = subprocess.run(cmd, env=ENV, cwd=cwd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def netgenerate(cwd: Path, name: str, *args: str) -> Path:
+    out = cwd / f"{name}.net.xml"
+    run_tool([str(HOME / "bin" / "netgenerate"), *args, "--tls.guess", "--seed", "1", "-o", str(out)], cwd)
+    return out
+
+
+def grid_net(cwd: Path, name: str = "grid", n: int = 3) -> Path:
+    return netgenerate(cwd, name, "--grid", "--grid.number", str(n), "--grid.length", "200",
+                       "--grid.attach-length", "150", "--default.lanenumber", "2", "--turn-lanes", "1",
+                       "--turn-lanes.length", "40", "--no-turnarounds", "true")
+
+
+def spider_net(cwd: Path, name: str = "spider") -> Path:
+    return netgenerate(cwd, name, "--spider", "--spider.arm-number", "5", "--spider.circle-number", "3",
+                       "--spider.space-radius", "150", "--default.lanenumber", "2")
+
+
+def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed: int = 1) -> Path:
+    """Random trips on the net and a .sumocfg running for end_s seconds."""
+    routes = cwd / f"{net.stem}.rou.xml"
+    run_tool([sys.executable, str(HOME / "tools" / "randomTrips.py"), "-n", str(net), "-o", str(routes),
+              "-b", "0", "-e", str(end_s - 60), "-p", str(period_s), "--seed", str(seed),
+              "--fringe-factor", "10", "--validate"], cwd)
+    cfg = cwd / f"{net.stem.removesuffix('.net')}.sumocfg"
+    cfg.write_text(
+        "<configuration>\n"
+        f'  <input><net-file value="{net.name}"/><route-files value="{routes.name}"/></input>\n'
+        f'  <time><begin value="0"/><end value="{end_s}"/></time>\n'
+        f'  <random_number><seed value="{seed}"/></random_number>\n'
+        "</configuration>\n")
+    return cfg

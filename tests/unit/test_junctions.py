@@ -1,0 +1,105 @@
+"""Loading junction TOMLs: every inconsistency is an error naming the file and the field."""
+
+from __future__ import annotations
+
+import pytest
+import tomli_w
+
+from controller.errors import JunctionError
+from controller.junctions import load_intersection, load_intersections, parse_intersection
+from tests.junction_fixtures import two_phase, two_phase_raw
+
+
+def test_valid_junction_loads_with_derived_views():
+    j = two_phase()
+    assert [p.index for p in j.phases] == [0, 1]
+    assert j.served_movements(0) == ("N_T", "S_T")
+    assert j.intergreen_s(0, 1) == 5.0 and j.intergreen_s(1, 1) == 0.0
+    assert j.base_cycle_s() == 30 + 25 + 2 * 5
+
+
+def _error(raw: dict) -> JunctionError:
+    with pytest.raises(JunctionError) as err:
+        parse_intersection(raw, "J.toml")
+    assert str(err.value).startswith("J.toml: ")
+    return err.value
+
+
+def test_conflicting_greens_in_one_phase():
+    raw = two_phase_raw()
+    raw["phases"][0]["state"] = "GGGr"
+    e = _error(raw)
+    assert e.field == "phases[0].state" and "conflicting greens" in e.problem
+
+
+def test_movement_never_served():
+    raw = two_phase_raw()
+    raw["phases"][1]["state"] = "rGrr"
+    e = _error(raw)
+    assert e.field == "movements[3]" and "W_T" in e.problem
+
+
+def test_min_green_above_max():
+    raw = two_phase_raw()
+    raw["phases"][1]["min_green_s"] = 70.0
+    assert _error(raw).field == "phases[1].min_green_s"
+
+
+def test_unknown_lane_in_detector():
+    raw = two_phase_raw()
+    raw["detectors"][3]["lane"] = "nowhere_0"
+    e = _error(raw)
+    assert e.field == "detectors[3].lane" and "nowhere_0" in e.problem
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda r: r.pop("id"), "id"),
+    (lambda r: r.update(n_links="four"), "n_links"),
+    (lambda r: r["phases"][0].update(state="GrG"), "phases[0].state"),
+    (lambda r: r["phases"][0].update(state="GyGr"), "phases[0].state"),
+    (lambda r: r["movements"][0].update(links=[9]), "movements[0].links"),
+    (lambda r: r["movements"][0].update(turn="sideways"), "movements[0].turn"),
+    (lambda r: r["movements"][0].update(conflicts=["X_T"]), "movements[0].conflicts"),
+    (lambda r: r["movements"][1].update(id="N_T"), "movements.id"),
+    (lambda r: r["movements"][0].update(sat_flow_pcu_h=float("nan")), "movements[0].sat_flow_pcu_h"),
+    (lambda r: r["detectors"][0].update(kind="radar"), "detectors[0].kind"),
+    (lambda r: r.update(yellow_s=-1.0), "yellow_s"),
+    (lambda r: r.update(cycle_min_s=200.0), "cycle_min_s"),
+    (lambda r: r.update(phases=[]), "phases"),
+])
+def test_each_bad_field_is_named(mutate, field):
+    raw = two_phase_raw()
+    mutate(raw)
+    assert _error(raw).field == field
+
+
+def test_conflicts_are_made_symmetric():
+    raw = two_phase_raw()
+    raw["movements"][0]["conflicts"] = ["E_T"]  # W_T written only on W's side
+    j = parse_intersection(raw, "J.toml")
+    assert j.movement("N_T").conflicts == ("E_T", "W_T")
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    p = tmp_path / "J.toml"
+    p.write_text('id = "J"\nn_links = [\n')
+    with pytest.raises(JunctionError, match=r"J\.toml: -: malformed TOML"):
+        load_intersection(p)
+
+
+def test_folder_checks_neighbours_and_duplicates(tmp_path):
+    raw = two_phase_raw()
+    raw["upstream"] = ["K"]
+    (tmp_path / "J.toml").write_text(tomli_w.dumps(raw))
+    with pytest.raises(JunctionError, match="unknown neighbour junction 'K'"):
+        load_intersections(tmp_path)
+    raw["upstream"] = []
+    (tmp_path / "J.toml").write_text(tomli_w.dumps(raw))
+    (tmp_path / "J2.toml").write_text(tomli_w.dumps(raw))
+    with pytest.raises(JunctionError, match="also defined in"):
+        load_intersections(tmp_path)
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(JunctionError, match="no junction TOML files"):
+        load_intersections(tmp_path)
