@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ class ServiceConfig:
     tick_s: float = 1.0
     intersections: str = "intersections/city"
     feed_stale_s: float = 5.0
+    realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,16 @@ class BrokerConfig:
     host: str = "127.0.0.1"
     port: int = 1883
     tls: bool = False
+    ca_file: str = ""  # CA bundle for TLS; empty: the system's store
     username: str = "controller"
     password: str = ""
+    password_env: str = "TSC_BROKER_PASSWORD"  # read when `password` is empty
+    client_id: str = ""  # empty: tsc-{site}-{instance}
     keepalive_s: float = 30.0
+    session_expiry_s: float = 3600.0  # persistent session: QoS 1 traffic survives a reconnect
+
+    def resolved_password(self) -> str:
+        return self.password or (os.environ.get(self.password_env, "") if self.password_env else "")
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ _POSITIVE = {
     "max_red_s", "ped_speed_mps", "advance_dist_m", "loop_length_m", "vehicle_spacing_m",
     "through_pcu_h_lane", "left_pcu_h_lane", "right_pcu_h_lane", "period_s", "backup_s",
     "flow_window_s", "plan_ttl_s", "refresh_s",
-    "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s",
+    "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
 }
 
 

@@ -12,6 +12,7 @@ Signal states follow SUMO's per-link letters, one character per controlled link:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Union
 
 GREEN = frozenset("Gg")
@@ -84,10 +85,21 @@ class Intersection:
                 return m
         raise KeyError(movement_id)
 
+    @cached_property
+    def detector_ids(self) -> frozenset[str]:
+        return frozenset(d.id for d in self.detectors)
+
+    @cached_property
+    def _served(self) -> tuple[tuple[str, ...], ...]:
+        out = []
+        for p in self.phases:
+            green = p.green_links()
+            out.append(tuple(m.id for m in self.movements if green.intersection(m.links)))
+        return tuple(out)
+
     def served_movements(self, phase_index: int) -> tuple[str, ...]:
         """Movements with at least one green link in the phase."""
-        green = self.phases[phase_index].green_links()
-        return tuple(m.id for m in self.movements if green.intersection(m.links))
+        return self._served[phase_index]
 
     def intergreen_s(self, from_phase: int, to_phase: int) -> float:
         """Yellow then all-red for any link that goes from green to red; 0 if none does.

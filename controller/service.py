@@ -53,21 +53,28 @@ class ControllerService:
             log.warning("feed message dropped reason=%s detail=%s count=%d", exc.reason, exc.detail,
                         self.rejected[exc.reason])
 
-    def on_detectors(self, payload: bytes) -> None:
+    def on_detectors(self, payload: bytes, junction: str | None = None) -> None:
+        """`junction`: the one the transport says sent it (its topic); the body must agree."""
         self.received += 1
         try:
             snap = decode_detector_message(payload, self.junctions, self._last_t, self._now_s)
+            if junction is not None and snap.junction != junction:
+                raise FeedError("topic_mismatch", f"{snap.junction[:40]} on {junction[:40]}'s topic")
         except FeedError as exc:
             self._reject(exc)
             return
         self._last_t[snap.junction] = snap.t_s
         self._snaps.append(snap)
 
-    def on_status(self, payload: bytes) -> None:
+    def on_status(self, payload: bytes, junction: str | None = None) -> None:
         try:
-            self._statuses.append(decode_status_message(payload, self.junctions))
+            status = decode_status_message(payload, self.junctions)
+            if junction is not None and status.junction != junction:
+                raise FeedError("topic_mismatch", f"{status.junction[:40]} on {junction[:40]}'s topic")
         except FeedError as exc:
             self._reject(exc)
+            return
+        self._statuses.append(status)
 
     def tick(self, now_s: float) -> TickResult:
         self._now_s = now_s

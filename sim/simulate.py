@@ -11,9 +11,10 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from controller.config import Config
 from controller.core.messages import decode_command
@@ -75,7 +76,70 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     return scfg, junctions, merge_args(defaults, user)
 
 
-def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None) -> dict:
+class ClosedLoop(Protocol):
+    """How the controller and the field exchange one second: in process, or through a broker
+    (sim/mqtt_run.py). The field is stepped by `run`; the loop carries the messages."""
+
+    plans_sent: int
+    rejected: Mapping[str, int]
+
+    def start(self, begin_s: float) -> None:
+        """The roadside controllers' first actuation, before the first step."""
+
+    def second(self, t_s: float) -> None:
+        """SUMO just reached t_s: feeds to the controller, its tick, plans back, actuation."""
+
+    def close(self) -> None: ...
+
+    def summary(self) -> dict:
+        """Extra entries for summary.json ({} in process)."""
+
+
+LoopFactory = Callable[[SumoField, dict, Config, str, float], ClosedLoop]
+
+
+class InProcessLoop:
+    """The controller service called directly: the reference every transport must reproduce."""
+
+    def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float) -> None:
+        self.field = field
+        self.now_s = begin_s
+        self.service = ControllerService(
+            junctions, cfg, policy, start_s=begin_s,
+            publish=lambda cmd, payload: field.receive(decode_command(payload), self.now_s))
+        self._statuses: list[bytes] = []
+
+    @property
+    def plans_sent(self) -> int:
+        return self.service.plans_sent
+
+    @property
+    def rejected(self) -> Mapping[str, int]:
+        return self.service.rejected
+
+    def start(self, begin_s: float) -> None:
+        self._statuses = self.field.actuate(begin_s)
+
+    def second(self, t_s: float) -> None:
+        self.now_s = t_s
+        service = self.service
+        service.advance_clock(t_s)
+        for _jid, payload in self.field.detector_messages(t_s):
+            service.on_detectors(payload)
+        for payload in self._statuses:
+            service.on_status(payload)
+        service.tick(t_s)
+        self._statuses = self.field.actuate(t_s)
+
+    def close(self) -> None:
+        pass
+
+    def summary(self) -> dict:
+        return {}
+
+
+def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,
+        loop_factory: LoopFactory = InProcessLoop) -> dict:
     """Run the scenario in closed loop; returns the summary (also written to summary.json)."""
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     scfg, junctions, args = prepare(req, cfg)
@@ -86,33 +150,28 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         api.start(["sumo"] + args)
     except Exception as exc:
         raise AdapterError(f"SUMO failed to start with {' '.join(args)}: {exc}", fatal=True) from None
+    loop: ClosedLoop | None = None
     try:
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
         field = SumoField(api, junctions, cfg.roadside.backup_s)
-        service = ControllerService(junctions, cfg, req.policy if controlled else "fixed",
-                                    publish=lambda cmd, payload: field.receive(decode_command(payload), now["t"]),
-                                    start_s=begin_s)
-        now = {"t": begin_s}
-        statuses = field.actuate(begin_s)
+        loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s)
+        loop.start(begin_s)
+        t = begin_s
         next_progress = begin_s + req.progress_every_s
-        while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (0 <= end_s and now["t"] < end_s):
+        while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (0 <= end_s and t < end_s):
             api.simulationStep()
-            t = now["t"] = api.simulation.getTime()
-            service.advance_clock(t)
-            for _jid, payload in field.detector_messages(t):
-                service.on_detectors(payload)
-            for payload in statuses:
-                service.on_status(payload)
-            service.tick(t)
-            statuses = field.actuate(t)
+            t = api.simulation.getTime()
+            loop.second(t)
             if t >= next_progress:
                 next_progress += req.progress_every_s
                 progress(f"[{req.policy}] t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
-                         f"arrived={api.simulation.getArrivedNumber()} plans={service.plans_sent} "
+                         f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
                          f"wall={time.perf_counter() - wall0:.0f} s")
         end_t = api.simulation.getTime()
     finally:
+        if loop is not None:
+            loop.close()
         api.close()
     wall_s = time.perf_counter() - wall0
     summary = evaluate(req.out_dir / "tripinfo.xml", req.out_dir / "statistics.xml", begin_s=begin_s,
@@ -120,8 +179,9 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     summary.update({
         "policy": req.policy, "scenario": str(req.sumocfg), "wall_s": round(wall_s, 2),
         "sumo_api": api.__name__, "junctions_controlled": len(junctions),
-        "controller": {"plans_sent": service.plans_sent, "plans_refused_by_roadside": field.refusals,
-                       "feed_rejected": dict(service.rejected)},
+        "controller": {"plans_sent": loop.plans_sent, "plans_refused_by_roadside": field.refusals,
+                       "feed_rejected": dict(loop.rejected)},
+        **loop.summary(),
     })
     write_summary(summary, req.out_dir / "summary.json")
     return summary

@@ -29,6 +29,7 @@ class Layout:
     storage_pcu: np.ndarray
     sat_flow_pcu_h: np.ndarray
     pcu_by_class: dict[str, float]
+    stop_detectors: frozenset[str]
 
     @staticmethod
     def build(junction: Intersection, cfg: "Config") -> "Layout":
@@ -49,6 +50,7 @@ class Layout:
             storage_pcu=np.array([m.storage_pcu for m in junction.movements]),
             sat_flow_pcu_h=np.array([m.sat_flow_pcu_h for m in junction.movements]),
             pcu_by_class={c: cfg.pcu.factor(c) for c in VEHICLE_CLASSES},
+            stop_detectors=frozenset(d.id for d in dets if d.kind == "stop"),
         )
 
 
@@ -73,12 +75,14 @@ class Estimate:
 def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float) -> Estimate:
     """Fold one detector message into the estimate."""
     pcu = np.zeros(len(layout.det_index))
-    crossed = dict(est.crossed_by_class)
-    stop_kind = {d.id: d.kind == "stop" for d in layout.junction.detectors}
+    crossed = None
+    factor = layout.pcu_by_class
     for r in snap.readings:
-        j = layout.det_index[r.detector]
-        pcu[j] = sum(layout.pcu_by_class[c] * n for c, n in r.counts)
-        if stop_kind[r.detector]:
+        if not r.counts:
+            continue
+        pcu[layout.det_index[r.detector]] = sum(factor[c] * n for c, n in r.counts)
+        if r.detector in layout.stop_detectors:
+            crossed = crossed if crossed is not None else dict(est.crossed_by_class)
             for c, n in r.counts:
                 crossed[c] = crossed.get(c, 0) + n
     arr = layout.adv_share @ pcu
@@ -88,6 +92,7 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float) 
     queue = np.clip(est.queue_pcu + arr - dep, 0.0, layout.storage_pcu)
     return replace(
         est, t_s=snap.t_s, arrivals_pcu=est.arrivals_pcu + arr, departures_pcu=est.departures_pcu + dep,
-        flow_pcu_h=flow, queue_pcu=queue, crossed_by_class=tuple(sorted(crossed.items())),
+        flow_pcu_h=flow, queue_pcu=queue,
+        crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
         last_feed_t_s=snap.t_s,
     )

@@ -25,7 +25,7 @@ def encode_detector_message(junction: str, t_s: float, period_s: float,
     """detectors: id -> (counts by class, occupancy 0..1, mean speed m/s or -1)."""
     body = {
         "v": MESSAGE_VERSION, "junction": junction, "t": t_s, "period_s": period_s,
-        "detectors": {d: {"counts": dict(c), "occupancy": round(o, 4), "speed_mps": round(s, 3)}
+        "detectors": {d: {"counts": c, "occupancy": o, "speed_mps": s}
                       for d, (c, o, s) in detectors.items()},
     }
     return json.dumps(body, separators=(",", ":")).encode()

@@ -59,11 +59,12 @@ ART_ROW = 1  # row index of the east-west main arterial
 ART_COL = 2  # column index of the north-south main arterial
 ART_LANES, STREET_LANES = 3, 2  # lanes per direction (before the left pocket)
 ART_SPEED, STREET_SPEED = 16.67, 13.89  # 60 km/h, 50 km/h
-POCKET_ART, POCKET_STREET = (50, 60), (40, 50)  # left-turn pocket length range (m)
+POCKET_ART, POCKET_STREET = (45, 60), (35, 50)  # usable left-pocket length range (m)
 
 # street names (rows south->north, columns west->east)
 ROW_NAMES = ["Jianshe Lu", "Renmin Lu", "Zhongshan Lu", "Beijing Lu"]
 COL_NAMES = ["Xinhua Jie", "Wenhua Jie", "Jiefang Lu", "Heping Jie", "Dongfeng Jie"]
+SIDE_NAMES = {"W": "West", "E": "East", "S": "South", "N": "North"}
 
 SIM_BEGIN, DEMAND_END, SIM_END = 0, 7200, 7800
 INTERVAL = 900  # 15-minute demand slices, 07:00-09:00
@@ -73,7 +74,17 @@ ART_ENTRY_WEIGHT = 4.0  # generation/attraction weight of an arterial end vs a s
 INBOUND = 1.35  # W/S ends generate x1.35, E/N ends attract x1.35 -> ~1.8x W->E vs E->W
 SAME_SIDE = 0.3  # weight of OD pairs entering and leaving on the same side
 CORRIDOR = 3.0  # extra weight of end-to-end trips along a main arterial
-VCLASS_SHARES = [("car", 0.78), ("truck", 0.08), ("motorcycle", 0.14)]
+# general-traffic mix (vTypeDistribution "general"): id -> (share, vType attributes)
+VTYPES = {
+    "car": (0.78, 'vClass="passenger" length="4.6" minGap="2.5" accel="2.6" decel="4.5" sigma="0.5" '
+                  'maxSpeed="33.3" speedDev="0.1" color="200,200,200"'),
+    "truck": (0.08, 'vClass="truck" length="9.0" minGap="2.5" accel="1.3" decel="4.0" sigma="0.5" '
+                    'maxSpeed="25.0" speedDev="0.05" color="90,120,200"'),
+    "motorcycle": (0.14, 'vClass="motorcycle" length="2.2" minGap="1.5" accel="3.0" decel="5.0" sigma="0.5" '
+                         'maxSpeed="16.7" speedDev="0.1" color="230,160,40"'),
+}
+BUS_VTYPE = ('vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" sigma="0.5" '
+             'maxSpeed="16.7" personCapacity="85" color="40,170,80"')
 
 BUS_HEADWAY = 300  # s
 BUS_DWELL = 20  # s
@@ -139,7 +150,18 @@ def build_layout(rng: random.Random) -> dict:
     return {"dx": dx, "dy": dy, "fringe_len": fr, "art_fringe_len": {k: fr[k] + extra[k] for k in fr}, "nodes": nodes, "fringe": fringe, "roads": roads}
 
 
-def write_plain(layout: dict, rng: random.Random, tmp: Path) -> tuple[Path, Path]:
+def draw_pockets(layout: dict, rng: random.Random) -> dict[str, float]:
+    """Usable left-pocket length (stop line to taper) for every signalised approach."""
+    pockets = {}
+    for a, b, art, _ in layout["roads"]:
+        lo, hi = POCKET_ART if art else POCKET_STREET
+        for frm, to in ((a, b), (b, a)):
+            if layout["nodes"][to][2] == "traffic_light":
+                pockets[f"{frm}_{to}"] = 5.0 * round(rng.uniform(lo, hi) / 5.0)
+    return pockets
+
+
+def write_plain(layout: dict, split_pos: dict[str, float], tmp: Path) -> tuple[Path, Path]:
     nodes = layout["nodes"]
     nod = ['<nodes>']
     for nid, (x, y, typ) in nodes.items():
@@ -150,17 +172,15 @@ def write_plain(layout: dict, rng: random.Random, tmp: Path) -> tuple[Path, Path
         lanes = ART_LANES if art else STREET_LANES
         speed = ART_SPEED if art else STREET_SPEED
         prio = 3 if art else 2
-        lo, hi = POCKET_ART if art else POCKET_STREET
         for frm, to in ((a, b), (b, a)):
             eid = f"{frm}_{to}"
             attrs = (f'id="{eid}" from="{frm}" to="{to}" numLanes="{lanes}" speed="{speed}" '
                      f'priority="{prio}" name={quoteattr(name)}')
-            if nodes[to][2] == "traffic_light":
-                # dedicated left-turn pocket on the last metres before the stop line
-                pocket = 5 * round(rng.uniform(lo, hi) / 5)
+            if eid in split_pos:
+                # dedicated left-turn pocket: one extra (leftmost) lane before the stop line
                 keep = " ".join(str(i) for i in range(lanes + 1))
                 edg.append(f'    <edge {attrs}>')
-                edg.append(f'        <split pos="-{pocket}" lanes="{keep}" id="{eid}_p" '
+                edg.append(f'        <split pos="-{split_pos[eid]:.1f}" lanes="{keep}" id="{eid}_p" '
                            f'idBefore="{eid}" idAfter="{eid}_t"/>')
                 edg.append('    </edge>')
             else:
@@ -170,6 +190,19 @@ def write_plain(layout: dict, rng: random.Random, tmp: Path) -> tuple[Path, Path
     nod_f.write_text("\n".join(nod), encoding="utf-8")
     edg_f.write_text("\n".join(edg), encoding="utf-8")
     return nod_f, edg_f
+
+
+def build_net(layout: dict, pockets: dict[str, float], out: Path) -> None:
+    """Two netconvert passes: the second moves each split so that the usable
+    pocket (after the junction area is cut off) has exactly the drawn length."""
+    split_pos = {eid: p + 12.0 for eid, p in pockets.items()}  # first guess of the cut
+    with tempfile.TemporaryDirectory(prefix="city-build-") as tmp:
+        for _ in range(2):
+            run_netconvert(*write_plain(layout, split_pos, Path(tmp)), out)
+            net = sumolib.net.readNet(str(out))
+            for eid, p in pockets.items():
+                usable = net.getEdge(f"{eid}_t").getLane(0).getLength()
+                split_pos[eid] = round(split_pos[eid] + p - usable, 1)
 
 
 HEADER_RE = re.compile(r"<!-- generated on .*?-->\n\n?", re.S)
@@ -210,7 +243,7 @@ def exit_edge(f: str, fringe: dict) -> str:
 
 
 def is_art_end(f: str) -> bool:
-    side, _, idx = f[0], None, int(f[1:])
+    side, idx = f[0], int(f[1:])
     return (side in "WE" and idx == ART_ROW) or (side in "SN" and idx == ART_COL)
 
 
@@ -260,9 +293,16 @@ def write_additional(lines: list[dict], net, path: Path, seed: int) -> None:
             start = min(BUS_STOP_OFFSET, lane.getLength() - BUS_STOP_LEN - 5.0)
             if e.startswith(("W", "E", "S", "N")):  # entry link: stop mid-link
                 start = round(lane.getLength() / 2 - BUS_STOP_LEN / 2, 2)
+            frm = e.split("_")[0]
+            if frm.startswith("J"):  # far-side stop just past the junction with a cross street
+                c, r = int(frm[1]), int(frm[2])
+                cross = COL_NAMES[c] if ln["name"] in ROW_NAMES else ROW_NAMES[r]
+                name = f"{ln['name']} / {cross}"
+            else:
+                name = f"{ln['name']} {SIDE_NAMES[frm[0]]}"
             out.append(f'    <busStop id="bs_{e}" lane="{lane.getID()}" startPos="{start:.2f}" '
                        f'endPos="{start + BUS_STOP_LEN:.2f}" lines="{ln["line"]}" '
-                       f'name={quoteattr(ln["name"] + " stop " + e)}/>')
+                       f'name={quoteattr(name)}/>')
     out.append('</additional>\n')
     path.write_text("\n".join(out), encoding="utf-8")
 
@@ -279,16 +319,10 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
            f'<!-- city scenario demand 07:00-09:00 (t=0 is 07:00); generated by build.py, seed {seed} -->',
            '<routes xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
            'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/routes_file.xsd">',
-           '    <vTypeDistribution id="general">',
-           '        <vType id="car" vClass="passenger" length="4.6" minGap="2.5" accel="2.6" '
-           'decel="4.5" sigma="0.5" maxSpeed="33.3" speedDev="0.1" probability="0.78" color="200,200,200"/>',
-           '        <vType id="truck" vClass="truck" length="9.0" minGap="2.5" accel="1.3" '
-           'decel="4.0" sigma="0.5" maxSpeed="25.0" speedDev="0.05" probability="0.08" color="90,120,200"/>',
-           '        <vType id="motorcycle" vClass="motorcycle" length="2.2" minGap="1.5" accel="3.0" '
-           'decel="5.0" sigma="0.5" maxSpeed="16.7" speedDev="0.1" probability="0.14" color="230,160,40"/>',
-           '    </vTypeDistribution>',
-           '    <vType id="bus" vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" '
-           'sigma="0.5" maxSpeed="16.7" personCapacity="85" color="40,170,80"/>']
+           '    <vTypeDistribution id="general">']
+    for vid, (share, attrs) in VTYPES.items():
+        out.append(f'        <vType id="{vid}" {attrs} probability="{share}"/>')
+    out += ['    </vTypeDistribution>', f'    <vType id="bus" {BUS_VTYPE}/>']
     for ln in lines:
         out.append(f'    <route id="{ln["id"]}" edges="{" ".join(ln["edges"])}">')
         for e in ln["stops"]:
@@ -355,6 +389,10 @@ def summary(layout: dict, net, info: dict) -> str:
             greens = [ph for ph in p.getPhases() if "G" in ph.state and "y" not in ph.state]
             cycle = sum(ph.duration for ph in p.getPhases())
             lines.append(f"  {t.getID()}: {len(p.getPhases())} phases, {len(greens)} green, cycle {cycle:.0f}s")
+    for k, share in enumerate(PROFILE):
+        hh, mm = divmod(7 * 60 + k * INTERVAL // 60, 60)
+        lines.append(f"  {hh:02d}:{mm:02d} x{share:.2f} -> {PEAK_TOTAL_VPH * share:.0f} veh/h "
+                     f"({PEAK_TOTAL_VPH * share * INTERVAL / 3600:.0f} veh)")
     lines.append(f"expected general vehicles: {info['expected_general']:.0f}, buses: {info['buses']}")
     return "\n".join(lines)
 
@@ -368,9 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     layout = build_layout(rng)
     net_f = HERE / "city.net.xml"
-    with tempfile.TemporaryDirectory(prefix="city-build-") as tmp:
-        nod_f, edg_f = write_plain(layout, rng, Path(tmp))
-        run_netconvert(nod_f, edg_f, net_f)
+    pockets = draw_pockets(layout, rng)
+    build_net(layout, pockets, net_f)
     net = sumolib.net.readNet(str(net_f), withPrograms=True)
     lines = bus_lines(layout, net)
     write_additional(lines, net, HERE / "city.add.xml", args.seed)

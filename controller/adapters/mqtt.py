@@ -1,0 +1,350 @@
+"""MQTT adapter: a paho-mqtt 2.x client that moves bytes between the broker and callables.
+
+It decides nothing. It connects (MQTT 5, persistent session: clean_start=False with a session
+expiry, so QoS 1 messages queued while it is away are delivered when it comes back), keeps its
+subscriptions across reconnects, reconnects with exponential backoff, and hands every message
+to one `on_message(topic, payload)` callable. That callable runs on paho's network thread:
+it should only queue the message for the thread that owns the service.
+
+The topic layout of the contract (docs/mqtt.md) lives in `Topics`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from controller.core.messages import MESSAGE_VERSION
+from controller.errors import AdapterError
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes], None]
+
+# Topic levels of the contract that can never be junction ids.
+RESERVED_LEVELS = frozenset({"service", "sim"})
+JUNCTION_KINDS = ("detectors", "status", "plan", "override")
+# CONNACK reason codes that retrying cannot fix (MQTT 5: 0x86, 0x87, 0x8A, 0x8C; MQTT 3: 4, 5).
+_AUTH_REFUSED = frozenset({134, 135, 138, 140, 4, 5})
+
+
+def topic_level(name: str) -> str:
+    """A junction id as one topic level: '%', '/', '+', '#' and control characters are
+    percent-encoded (SUMO ids such as 'cluster_1_2_#3more' are legal junction ids)."""
+    if not name:
+        raise AdapterError("empty name cannot be an MQTT topic level")
+    out = "".join(f"%{ord(c):02X}" if c in "%/+#" or ord(c) < 32 else c for c in name)
+    if out in RESERVED_LEVELS:
+        raise AdapterError(f"junction id {name!r} is reserved in the MQTT topic tree (docs/mqtt.md)")
+    return out
+
+
+@dataclass(frozen=True)
+class Topics:
+    """tsc/v1/{site}/{junction}/{detectors|status|plan|override}, tsc/v1/{site}/service/{instance},
+    and the lockstep clock of replays, tsc/v1/{site}/sim/{clock|ticked}."""
+
+    site: str
+
+    def __post_init__(self) -> None:
+        if not self.site or any(c in self.site for c in "/+#"):
+            raise AdapterError(f"site {self.site!r} is not a valid single MQTT topic level")
+
+    @property
+    def root(self) -> str:
+        return f"tsc/v{MESSAGE_VERSION}/{self.site}"
+
+    def junction(self, junction: str, kind: str) -> str:
+        return f"{self.root}/{topic_level(junction)}/{kind}"
+
+    def detectors(self, junction: str) -> str:
+        return self.junction(junction, "detectors")
+
+    def status(self, junction: str) -> str:
+        return self.junction(junction, "status")
+
+    def plan(self, junction: str) -> str:
+        return self.junction(junction, "plan")
+
+    def override(self, junction: str) -> str:
+        return self.junction(junction, "override")
+
+    def heartbeat(self, instance: str) -> str:
+        return f"{self.root}/service/{topic_level(instance)}"
+
+    @property
+    def clock(self) -> str:
+        return f"{self.root}/sim/clock"
+
+    @property
+    def ticked(self) -> str:
+        return f"{self.root}/sim/ticked"
+
+    def split(self, topic: str) -> tuple[str, str] | None:
+        """(junction topic level, kind) of a junction topic, else None."""
+        prefix = self.root + "/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix):].split("/")
+        if len(parts) != 2 or parts[1] not in JUNCTION_KINDS or parts[0] in RESERVED_LEVELS:
+            return None
+        return parts[0], parts[1]
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str
+    tls: bool = False
+    ca_file: str = ""  # empty: the system's CA store (when tls)
+    keepalive_s: float = 30.0
+    session_expiry_s: float = 3600.0  # 0: a clean session every time (nothing queued while away)
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    max_inflight: int = 20  # QoS 1 messages awaiting PUBACK; must not exceed the broker's receive maximum
+    connect_timeout_s: float = 10.0
+
+    @staticmethod
+    def from_config(broker, client_id: str, *, password: str | None = None) -> "MqttSettings":
+        """From config.toml's [broker] (controller.config.BrokerConfig)."""
+        return MqttSettings(host=broker.host, port=broker.port, username=broker.username,
+                            password=broker.resolved_password() if password is None else password,
+                            client_id=broker.client_id or client_id, tls=broker.tls,
+                            ca_file=broker.ca_file, keepalive_s=broker.keepalive_s,
+                            session_expiry_s=broker.session_expiry_s)
+
+    def with_identity(self, username: str, password: str, client_id: str) -> "MqttSettings":
+        return replace(self, username=username, password=password, client_id=client_id)
+
+
+class _WarnOnce:
+    """At most one warning per key per `every_s` (rate-limited logs)."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+
+    def __call__(self, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, -1e18) >= self.every_s:
+            self._last[key] = now
+            log.warning(msg, *args)
+
+
+class MqttClient:
+    """One broker connection. Thread-safe `publish`; `on_message` runs on the network thread."""
+
+    def __init__(self, settings: MqttSettings, on_message: OnMessage | None = None, *,
+                 will: tuple[str, bytes] | None = None) -> None:
+        self.settings = settings
+        self._on_message = on_message
+        self.connected = threading.Event()
+        self.refused: str = ""  # CONNACK reason when the broker refused us for good (auth, ACL)
+        self.connects = 0
+        self.disconnects = 0
+        self.received = 0
+        self.published = 0
+        self.callback_errors = 0
+        self.acks: dict[int, int] = {}  # mid -> PUBACK reason code (0 success, 135 not authorised, ...)
+        self._acks_cv = threading.Condition()
+        self._subs: dict[str, int] = {}  # topic filter -> QoS, re-sent on every (re)connect
+        self._subs_lock = threading.Lock()
+        self._sub_cv = threading.Condition()
+        self._sub_pending: set[int] = set()  # SUBSCRIBE mids awaiting their SUBACK
+        self._sub_early: set[int] = set()  # SUBACKs that beat the bookkeeping of their SUBSCRIBE
+        self._first = threading.Event()  # first CONNACK (success or refusal) seen
+        self._warn = _WarnOnce()
+        self._started = False
+
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5)
+        c.username_pw_set(settings.username, settings.password or None)
+        if settings.tls:
+            c.tls_set(ca_certs=settings.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        if will is not None:
+            c.will_set(will[0], will[1], qos=1, retain=True)
+        c.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)  # type: ignore[arg-type]
+        c.max_inflight_messages_set(settings.max_inflight)
+        c.max_queued_messages_set(0)  # unbounded: QoS 1 plans wait here while the broker is away
+        c.on_connect = self._handle_connect
+        c.on_disconnect = self._handle_disconnect
+        c.on_message = self._handle_message
+        c.on_publish = self._handle_publish
+        c.on_connect_fail = self._handle_connect_fail
+        c.on_subscribe = self._handle_subscribe
+        self._client = c
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, wait: bool = True) -> "MqttClient":
+        """Connect in the background (retrying with backoff). With `wait`, block until the first
+        CONNACK: raise AdapterError(fatal) if the broker refused the credentials, AdapterError
+        if no broker answered within connect_timeout_s."""
+        s = self.settings
+        props = Properties(PacketTypes.CONNECT)
+        if s.session_expiry_s > 0:
+            props.SessionExpiryInterval = int(s.session_expiry_s)
+        self._client.connect_async(s.host, s.port, keepalive=max(1, round(s.keepalive_s)),
+                                   clean_start=s.session_expiry_s <= 0, properties=props)
+        self._client.loop_start()
+        self._started = True
+        if wait:
+            self.wait_connected(s.connect_timeout_s)
+        return self
+
+    def wait_connected(self, timeout_s: float) -> None:
+        """Until connected and the subscriptions acknowledged (messages published by others from
+        then on reach us)."""
+        deadline = time.monotonic() + timeout_s
+        if not self._first.wait(timeout_s) and not self.connected.is_set():
+            raise AdapterError(f"no MQTT broker answered at {self.settings.host}:{self.settings.port} "
+                               f"within {timeout_s:g} s (client {self.settings.client_id})")
+        if self.refused:
+            raise AdapterError(f"broker {self.settings.host}:{self.settings.port} refused "
+                               f"user {self.settings.username!r}: {self.refused}", fatal=True)
+        with self._sub_cv:
+            if not self._sub_cv.wait_for(lambda: not self._sub_pending, max(0.0, deadline - time.monotonic())):
+                raise AdapterError(f"broker did not acknowledge the subscriptions of {self.settings.client_id}")
+
+    def close(self, flush_s: float = 2.0) -> None:
+        """Wait up to flush_s for QoS 1 messages in flight, then disconnect cleanly."""
+        if not self._started:
+            self._client.loop_stop()
+            return
+        deadline = time.monotonic() + flush_s
+        while self.connected.is_set() and self._client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        while self.connected.is_set() and self.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._started = False  # a disconnect from here on is ours: no warning
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def pending(self) -> int:
+        """QoS 1 messages not yet acknowledged by the broker (queued while disconnected included)."""
+        return len(self._client._out_messages)  # paho has no public accessor
+
+    # -- traffic ---------------------------------------------------------------------------
+    def subscribe(self, topics: Iterable[str], qos: int = 1) -> None:
+        """Subscribe now (when connected) and after every reconnect. Retained messages are sent
+        only for new subscriptions (retain handling 1), so a reconnect does not replay them."""
+        new = [t for t in topics]
+        with self._subs_lock:
+            for t in new:
+                self._subs[t] = qos
+        if self.connected.is_set():
+            self._send_subscriptions([(t, qos) for t in new])
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> int:
+        """Returns the message id. QoS 1 messages published while disconnected are kept and sent
+        after the reconnect; QoS 0 ones are dropped (feeds are periodic: the next one replaces it)."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        self.published += 1
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self._warn(f"publish{info.rc}", "mqtt publish failed client=%s topic=%s rc=%s",
+                       self.settings.client_id, topic, mqtt.error_string(info.rc))
+        return info.mid
+
+    def wait_ack(self, mid: int, timeout_s: float = 5.0) -> int | None:
+        """PUBACK reason code of a QoS 1 publish (0 = accepted, 135 = not authorised), or None."""
+        with self._acks_cv:
+            self._acks_cv.wait_for(lambda: mid in self.acks, timeout_s)
+            return self.acks.get(mid)
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+    def _send_subscriptions(self, subs: list[tuple[str, int]]) -> None:
+        for k in range(0, len(subs), 500):  # keep SUBSCRIBE packets small
+            chunk = [(t, SubscribeOptions(qos=q, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
+                     for t, q in subs[k:k + 500]]
+            rc, mid = self._client.subscribe(chunk)
+            if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                with self._sub_cv:
+                    if mid in self._sub_early:
+                        self._sub_early.discard(mid)
+                    else:
+                        self._sub_pending.add(mid)
+
+    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._sub_cv:
+            if mid in self._sub_pending:
+                self._sub_pending.discard(mid)
+            else:
+                self._sub_early.add(mid)
+            self._sub_cv.notify_all()
+
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            code = reason_code.value
+            if code in _AUTH_REFUSED:
+                self.refused = str(reason_code)
+                log.error("mqtt connection refused client=%s user=%s reason=%s", self.settings.client_id,
+                          self.settings.username, reason_code)
+                client.disconnect()  # retrying with the same credentials cannot help
+            else:
+                self._warn("connack", "mqtt connection refused client=%s reason=%s", self.settings.client_id,
+                           reason_code)
+            self._first.set()
+            return
+        self.connects += 1
+        sock = client.socket()
+        if sock is not None:
+            try:  # small messages, latency matters: no Nagle delay
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        with self._subs_lock:
+            subs = list(self._subs.items())
+        if subs:
+            self._send_subscriptions(subs)
+        self.connected.set()
+        self._first.set()
+        if self.connects > 1:
+            log.info("mqtt reconnected client=%s session_present=%s", self.settings.client_id,
+                     flags.session_present)
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        with self._sub_cv:  # re-sent, and re-counted, on the next connect
+            self._sub_pending.clear()
+            self._sub_early.clear()
+        if was:
+            self.disconnects += 1
+            if self._started:
+                self._warn("disconnect", "mqtt connection lost client=%s reason=%s; reconnecting",
+                           self.settings.client_id, reason_code)
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        self._warn("connect_fail", "mqtt broker %s:%d unreachable client=%s; retrying", self.settings.host,
+                   self.settings.port, self.settings.client_id)
+
+    def _handle_message(self, client, userdata, message) -> None:
+        self.received += 1
+        if self._on_message is None:
+            return
+        try:
+            self._on_message(message.topic, message.payload)
+        except Exception:  # a handler bug must not kill the network thread
+            self.callback_errors += 1
+            log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id,
+                          message.topic)
+
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._acks_cv:
+            self.acks[mid] = reason_code.value if reason_code is not None else 0
+            if len(self.acks) > 10000:  # keep the newest only; callers wait for fresh mids
+                for old in list(self.acks)[:5000]:
+                    del self.acks[old]
+            self._acks_cv.notify_all()

@@ -1,0 +1,350 @@
+"""`run`: the controller service on MQTT, and the clocks that drive it.
+
+`ServiceNode` binds a ControllerService to a broker. Messages arrive on paho's network thread
+and only go into an inbox; the thread that owns the node drains the inbox, validates (in the
+service), ticks and publishes plans — the service itself is never shared between threads.
+
+Two ways to drive a node:
+
+- `run_realtime`: a tick every `tick_s` of a clock (the live service; `realtime_factor` < 1
+  runs a faster clock for demos);
+- `run_lockstep`: replays. The field publishes every junction's detector message and status for
+  second t, then a clock message saying how many of each it sent; the node ticks at t once all
+  of them are in, and answers with a `ticked` message listing the plans it published
+  (docs/mqtt.md, "Lockstep"). QoS 1 redeliveries are recognised and dropped here, so a replay
+  through a broker sees exactly the inputs of an in-process replay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import signal
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
+from controller.config import Config
+from controller.core.messages import MESSAGE_VERSION
+from controller.errors import AdapterError, ConfigError
+from controller.junctions import load_intersections
+from controller.model import Command, Intersection
+from controller.service import ControllerService
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY_S = 5.0  # wall seconds between retained heartbeats
+SUMMARY_EVERY_S = 60.0  # wall seconds between summary log lines
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Service time, seconds."""
+
+    def wait_until(self, t_s: float, stop: threading.Event) -> bool:
+        """Block until service time t_s; False if `stop` was set first."""
+
+
+class ScaledClock:
+    """Service time = Unix time / factor. At factor 1 it is the wall clock; below 1 it runs
+    faster, and every process on the machine computes the same value, so a demo's SUMO field
+    and the service agree on the time without exchanging it."""
+
+    def __init__(self, factor: float = 1.0) -> None:
+        if not factor > 0:
+            raise ValueError(f"realtime factor must be > 0, got {factor}")
+        self.factor = factor
+
+    def now(self) -> float:
+        return time.time() / self.factor
+
+    def wait_until(self, t_s: float, stop: threading.Event) -> bool:
+        while True:
+            wait_s = t_s * self.factor - time.time()
+            if wait_s <= 0:
+                return not stop.is_set()
+            if stop.wait(min(wait_s, 0.5)):
+                return False
+
+
+def percentile(values, q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, math.ceil(q / 100 * len(v)) - 1))]
+
+
+class ServiceNode:
+    """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
+    heartbeat (with a Last Will saying "offline") out."""
+
+    def __init__(self, cfg: Config, junctions: Mapping[str, Intersection], settings: MqttSettings, *,
+                 policy: str | None = None, start_s: float = 0.0, lockstep: bool = False) -> None:
+        self.cfg = cfg
+        self.topics = Topics(cfg.service.site)
+        self.instance = cfg.service.instance
+        self.policy = policy or cfg.service.policy
+        try:
+            self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
+                                             start_s=start_s)
+        except ValueError as exc:  # unknown policy name
+            raise ConfigError(cfg.source, "service.policy", str(exc)) from None
+        self._junction_of_level = {topic_level(j): j for j in junctions}
+        self.lockstep = lockstep
+        self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        self.sent: list[tuple[str, int]] = []  # (junction, seq) of the plans of the last tick
+        self.unrouted = 0  # messages on topics we did not ask for
+        self.tick_durations_s: deque[float] = deque(maxlen=3600)
+        self.drain_durations_s: deque[float] = deque(maxlen=3600)
+        self.ticks = 0
+        self.now_s = start_s
+        self._next_heartbeat = 0.0
+        self._next_summary = time.monotonic() + SUMMARY_EVERY_S
+        self.client = MqttClient(settings, self._on_message,
+                                 will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")))
+
+    # -- connection -----------------------------------------------------------------------
+    def start(self, wait: bool = True) -> "ServiceNode":
+        """Connect and subscribe to every junction's detectors and status (QoS 1: a field that
+        publishes at QoS 1, like a lockstep replay, keeps it; QoS 0 feeds stay QoS 0)."""
+        topics = [self.topics.detectors(j) for j in self.service.junctions]
+        topics += [self.topics.status(j) for j in self.service.junctions]
+        if self.lockstep:
+            topics.append(self.topics.clock)
+        self.client.subscribe(topics, qos=1)
+        self.client.start(wait=wait)
+        self.heartbeat()
+        return self
+
+    def close(self) -> None:
+        if self.client.connected.is_set():
+            self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline"),
+                                qos=1, retain=True)
+        self.client.close()
+
+    # -- messages in (network thread) -----------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.clock:
+            self.inbox.put(("clock", "", payload))
+            return
+        parts = self.topics.split(topic)
+        junction = self._junction_of_level.get(parts[0]) if parts else None
+        if junction is None or parts[1] not in ("detectors", "status"):
+            self.unrouted += 1
+            return
+        self.inbox.put((parts[1], junction, payload))
+
+    def handle(self, kind: str, junction: str, payload: bytes) -> None:
+        if kind == "detectors":
+            self.service.on_detectors(payload, junction=junction)
+        elif kind == "status":
+            self.service.on_status(payload, junction=junction)
+
+    def drain(self) -> int:
+        """Validate everything that arrived (clock messages are ignored outside lockstep)."""
+        n = 0
+        get = self.inbox.get_nowait
+        while True:
+            try:
+                kind, junction, payload = get()
+            except queue.Empty:
+                return n
+            self.handle(kind, junction, payload)
+            n += 1
+
+    # -- ticks ----------------------------------------------------------------------------
+    def tick(self, now_s: float) -> None:
+        """Real-time tick: drain the inbox, run the core, publish plans."""
+        t0 = time.perf_counter()
+        self.service.advance_clock(now_s)
+        self.drain()
+        t1 = time.perf_counter()
+        self._tick(now_s)
+        self.drain_durations_s.append(t1 - t0)
+        self.tick_durations_s.append(time.perf_counter() - t0)
+
+    def _tick(self, now_s: float) -> None:
+        self.now_s = now_s
+        self.sent = []
+        self.service.tick(now_s)
+        self.ticks += 1
+        wall = time.monotonic()
+        if wall >= self._next_heartbeat:
+            self.heartbeat()
+        if wall >= self._next_summary:
+            self._next_summary = wall + SUMMARY_EVERY_S
+            log.info("service t=%.0f received=%d rejected=%s plans_sent=%d stale=%d tick_p99_ms=%.1f",
+                     now_s, self.service.received, dict(self.service.rejected), self.service.plans_sent,
+                     len(self.service.last_result.stale), 1000 * percentile(self.tick_durations_s or [0.0], 99))
+
+    def _publish_plan(self, cmd: Command, payload: bytes) -> None:
+        self.client.publish(self.topics.plan(cmd.junction), payload, qos=1)
+        self.sent.append((cmd.junction, cmd.seq))
+
+    # -- heartbeat ------------------------------------------------------------------------
+    def _heartbeat_payload(self, state: str) -> bytes:
+        body: dict[str, Any] = {"v": MESSAGE_VERSION, "instance": self.instance, "state": state}
+        if state == "online":
+            s = self.service
+            body.update(t=self.now_s, policy=self.policy, junctions=len(s.junctions),
+                        stale=len(s.last_result.stale), received=s.received, plans_sent=s.plans_sent,
+                        rejected=dict(s.rejected),
+                        tick_p99_ms=round(1000 * percentile(self.tick_durations_s, 99), 2)
+                        if self.tick_durations_s else None)
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def heartbeat(self) -> None:
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
+        self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"),
+                            qos=1, retain=True)
+
+    def stats(self) -> dict[str, Any]:
+        ticks = list(self.tick_durations_s)
+        return {
+            "received": self.service.received, "rejected": dict(self.service.rejected),
+            "plans_sent": self.service.plans_sent, "unrouted": self.unrouted, "ticks": self.ticks,
+            "reconnects": max(0, self.client.connects - 1),
+            "tick_p50_ms": round(1000 * statistics.median(ticks), 2) if ticks else None,
+            "tick_p99_ms": round(1000 * percentile(ticks, 99), 2) if ticks else None,
+        }
+
+
+def run_realtime(node: ServiceNode, clock: Clock, stop: threading.Event, *, until_s: float | None = None) -> None:
+    """Tick every cfg.service.tick_s of `clock` until `stop` is set (or service time until_s).
+    An overrun skips the ticks it missed rather than bunching them."""
+    tick_s = node.cfg.service.tick_s
+    next_s = math.floor(clock.now() / tick_s + 1) * tick_s
+    overruns = 0
+    while not stop.is_set() and (until_s is None or next_s <= until_s):
+        if not clock.wait_until(next_s, stop):
+            break
+        node.tick(next_s)
+        next_s += tick_s
+        now = clock.now()
+        if now > next_s + tick_s:
+            overruns += 1
+            if overruns == 1 or overruns % 100 == 0:
+                log.warning("tick overran: %.1f s behind, skipping ticks (overruns=%d)", now - next_s, overruns)
+            next_s = math.floor(now / tick_s + 1) * tick_s
+
+
+class LockstepError(AdapterError):
+    """A replay partner did not deliver what its barrier message announced in time."""
+
+
+def _t_of(payload: bytes) -> float | None:
+    try:
+        t = json.loads(payload).get("t")
+    except (ValueError, AttributeError):
+        return None
+    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
+
+
+def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float = 60.0) -> None:
+    """Tick when the field's clock message says so, once every message it announced is in.
+
+    Clock message: {"v":1,"t":T,"detectors":N,"status":M,"status_t":S} (or {"v":1,"end":true}).
+    The node waits for N detector messages stamped T and M statuses stamped S (one per
+    junction, duplicates dropped), feeds them to the service in junction order, ticks at T and
+    publishes {"v":1,"t":T,"plans":[[junction, seq], ...]} on the ticked topic."""
+    order = {j: k for k, j in enumerate(node.service.junctions)}
+    buffered: dict[tuple[str, float], dict[str, bytes]] = {}  # (kind, t) -> junction -> payload
+    done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
+    clocks: deque[dict] = deque()
+
+    def pull(deadline: float) -> None:
+        try:
+            kind, junction, payload = node.inbox.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+        except queue.Empty:
+            return
+        if kind == "clock":
+            try:
+                clocks.append(json.loads(payload))
+            except ValueError:
+                log.error("lockstep: malformed clock message %r", payload[:80])
+            return
+        t = _t_of(payload)
+        if t is None:  # let the service count it
+            node.handle(kind, junction, payload)
+        elif t > done_t[kind]:
+            buffered.setdefault((kind, t), {})[junction] = payload
+
+    while not stop.is_set():
+        deadline = time.monotonic() + timeout_s
+        while not clocks:
+            if stop.is_set():
+                return
+            if time.monotonic() > deadline:
+                raise LockstepError(f"lockstep: no clock message for {timeout_s:g} s")
+            pull(deadline)
+        clock = clocks.popleft()
+        if clock.get("end"):
+            return
+        t, status_t = float(clock["t"]), clock.get("status_t")
+        need = {("detectors", t): int(clock.get("detectors", 0))}
+        if status_t is not None:
+            need[("status", float(status_t))] = int(clock.get("status", 0))
+        deadline = time.monotonic() + timeout_s
+        while any(len(buffered.get(key, ())) < n for key, n in need.items()):
+            if stop.is_set():
+                return
+            if time.monotonic() > deadline:
+                have = {f"{k[0]}@{k[1]:g}": len(buffered.get(k, ())) for k in need}
+                raise LockstepError(f"lockstep t={t:g}: announced {need}, received {have} after {timeout_s:g} s")
+            pull(deadline)
+        node.service.advance_clock(t)
+        for (kind, kt) in need:
+            msgs = buffered.pop((kind, kt), {})
+            done_t[kind] = kt
+            for junction in sorted(msgs, key=lambda j: order.get(j, len(order))):
+                node.handle(kind, junction, msgs[junction])
+        for key in [k for k in buffered if k[1] <= done_t[k[0]]]:  # late duplicates
+            del buffered[key]
+        t0 = time.perf_counter()
+        node._tick(t)
+        node.tick_durations_s.append(time.perf_counter() - t0)
+        body = {"v": MESSAGE_VERSION, "t": t, "plans": [[j, seq] for j, seq in node.sent]}
+        node.client.publish(node.topics.ticked, json.dumps(body, separators=(",", ":")).encode(), qos=1)
+
+
+def resolve_intersections(cfg: Config) -> Path:
+    """cfg.service.intersections, relative to the config file's folder when not absolute."""
+    p = Path(cfg.service.intersections)
+    if not p.is_absolute() and cfg.source != "<defaults>":
+        candidate = Path(cfg.source).resolve().parent / p
+        if candidate.exists() or not p.exists():
+            return candidate
+    return p
+
+
+def main(cfg: Config) -> int:
+    """The live service: connect, then tick in real time until SIGINT or SIGTERM."""
+    junctions = load_intersections(resolve_intersections(cfg))
+    settings = MqttSettings.from_config(cfg.broker, f"tsc-{cfg.service.site}-{cfg.service.instance}")
+    clock = ScaledClock(cfg.service.realtime_factor)
+    stop = threading.Event()
+    node = ServiceNode(cfg, junctions, settings, start_s=clock.now())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        node.start(wait=False)
+        try:
+            node.client.wait_connected(settings.connect_timeout_s)
+        except AdapterError as exc:
+            if exc.fatal:
+                raise
+            log.warning("%s; ticking anyway and retrying in the background", exc)
+        log.info("service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d", cfg.service.site,
+                 node.instance, len(junctions), node.policy, settings.host, settings.port)
+        run_realtime(node, clock, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        node.close()
+    log.info("service stopped %s", json.dumps(node.stats()))
+    return 0
