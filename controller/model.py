@@ -102,14 +102,22 @@ class Intersection:
         return self._served[phase_index]
 
     def intergreen_s(self, from_phase: int, to_phase: int) -> float:
-        """Yellow then all-red for any link that goes from green to red; 0 if none does.
+        """Yellow for any link that goes from green to red, then all-red when a link that was
+        red turns green; 0 when no link loses its green.
 
         Derived from the link states of the two phases, not from the program's order, so an
         acyclic policy may jump between any pair of phases."""
         if from_phase == to_phase:
             return 0.0
-        losing = self.phases[from_phase].green_links() - self.phases[to_phase].green_links()
-        return self.yellow_s + self.all_red_s if losing else 0.0
+        a, b = self.phases[from_phase].green_links(), self.phases[to_phase].green_links()
+        if not a - b:
+            return 0.0
+        return self.yellow_s + self.all_red_between_s(from_phase, to_phase)
+
+    def all_red_between_s(self, from_phase: int, to_phase: int) -> float:
+        """All-red is needed only when a new link starts (it may conflict with one just stopped)."""
+        a, b = self.phases[from_phase].green_links(), self.phases[to_phase].green_links()
+        return self.all_red_s if b - a else 0.0
 
     def base_cycle_s(self) -> float:
         n = len(self.phases)

@@ -111,8 +111,9 @@ class RoadsideController:
     def _advance(self, now_s: float) -> None:
         st, j = self.stage, self.j
         if st.kind == "yellow" and now_s - st.start_s >= j.yellow_s:
-            st = _Stage("allred", st.phase, st.from_phase, now_s) if j.all_red_s > 0 else _Stage("green", st.phase, st.phase, now_s)
-        if st.kind == "allred" and now_s - st.start_s >= j.all_red_s:
+            all_red_s = j.all_red_between_s(st.from_phase, st.phase)
+            st = _Stage("allred", st.phase, st.from_phase, now_s) if all_red_s > 0 else _Stage("green", st.phase, st.phase, now_s)
+        if st.kind == "allred" and now_s - st.start_s >= j.all_red_between_s(st.from_phase, st.phase):
             st = _Stage("green", st.phase, st.phase, now_s)
         if st.kind == "green":
             nxt = self._next_phase(st, now_s)

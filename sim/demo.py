@@ -1,0 +1,92 @@
+"""`make demo`: the bundled city, every policy in closed loop, and a comparison table.
+
+    python -m sim.demo [--policies fixed,webster,actuated] [--jobs 2] [--out out/demo] [-- SUMO ARGS]
+
+Each policy runs in its own process (libsumo: one simulation per process), `--jobs` at a time;
+their progress lines stream as they run. The service's own policy (config.toml service.policy)
+goes through a private Mosquitto broker (`simulate --via-mqtt`), the others in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from controller.config import load_config
+from sim.cli import format_table
+from sim.simulate import POLICIES
+
+ROOT = Path(__file__).resolve().parent.parent
+CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+CITY_JUNCTIONS = ROOT / "intersections" / "city"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--policies", default=",".join(POLICIES))
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "out" / "demo")
+    ap.add_argument("--config", default=str(ROOT / "config.toml"))
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    policies = [p for p in args.policies.split(",") if p]
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        print(f"error: unknown policies {unknown}; known: {', '.join(POLICIES)}", file=sys.stderr)
+        return 2
+    mqtt_policy = cfg.service.policy if _mqtt_available() else None
+    print(f"city scenario: {CITY.relative_to(ROOT)}  junctions: {len(list(CITY_JUNCTIONS.glob('*.toml')))}"
+          f"  policies: {', '.join(policies)}  (via MQTT: {mqtt_policy or 'none'})", flush=True)
+    queue = list(policies)
+    running: dict[str, subprocess.Popen] = {}
+    failed = []
+    t0 = time.perf_counter()
+    while queue or running:
+        while queue and len(running) < args.jobs:
+            p = queue.pop(0)
+            cmd = [sys.executable, str(ROOT / "run_controller.py"), "--config", args.config, "simulate", str(CITY),
+                   "--out", str(args.out / p), "--policy", p, "--intersections", str(CITY_JUNCTIONS)]
+            if p == mqtt_policy:
+                cmd.append("--via-mqtt")
+            if sumo_args:
+                cmd += ["--", *sumo_args]
+            print(f"[demo] starting {p}", flush=True)
+            # progress lines go to stderr, straight through to the terminal
+            running[p] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=ROOT)
+        time.sleep(0.5)
+        for p, proc in list(running.items()):
+            if proc.poll() is not None:
+                del running[p]
+                if proc.returncode != 0:
+                    failed.append(p)
+                print(f"[demo] {p} finished (exit {proc.returncode}) after {time.perf_counter() - t0:.0f} s", flush=True)
+    summaries = [json.loads((args.out / p / "summary.json").read_text()) for p in policies if p not in failed]
+    base = next((s for s in summaries if s["policy"] == "fixed"), None)
+    print("\nCity, 07:00–09:00 (delay = timeLoss + departDelay over all vehicles; ratios vs fixed-time):")
+    print(format_table(summaries, baseline=base))
+    print(f"\noutputs in {args.out}/<policy>/ (tripinfo.xml, statistics.xml, summary.json)")
+    if failed:
+        print(f"error: runs failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _mqtt_available() -> bool:
+    try:
+        import sim.mqtt_run  # noqa: F401
+        from sim.broker import mosquitto_binary
+
+        return mosquitto_binary() is not None
+    except ImportError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
