@@ -133,7 +133,11 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         if lo > hi:
             raise JunctionError(path, pf.name("min_green_s"), f"{lo} > max_green_s {hi}")
         base = pf.num("base_green_s", positive=True)
-        phases.append(Phase(index=k, state=state, min_green_s=lo, max_green_s=hi, base_green_s=base))
+        ped = pf.num("ped_min_green_s", 0.0)
+        if ped > lo:
+            raise JunctionError(path, pf.name("min_green_s"), f"{lo} < ped_min_green_s {ped} (pedestrian minimum)")
+        phases.append(Phase(index=k, state=state, min_green_s=lo, max_green_s=hi, base_green_s=base,
+                            ped_min_green_s=ped))
         if not any(c in "Gg" for c in state):
             raise JunctionError(path, pf.name("state"), "a green stage with no green link")
 

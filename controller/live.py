@@ -107,7 +107,8 @@ class ServiceNode:
         self._next_heartbeat = 0.0
         self._next_summary = time.monotonic() + SUMMARY_EVERY_S
         self.client = MqttClient(settings, self._on_message,
-                                 will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")))
+                                 will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")),
+                                 on_connected=self._on_connected)
 
     # -- connection -----------------------------------------------------------------------
     def start(self, wait: bool = True) -> "ServiceNode":
@@ -129,6 +130,11 @@ class ServiceNode:
         self.client.close()
 
     # -- messages in (network thread) -----------------------------------------------------
+    def _on_connected(self, session_present: bool) -> None:
+        # The broker may have published our Last Will while we were away: say "online" again
+        # at the next tick (the heartbeat reads the service, which belongs to the tick thread).
+        self._next_heartbeat = 0.0
+
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.clock:
             self.inbox.put(("clock", "", payload))

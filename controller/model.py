@@ -57,6 +57,7 @@ class Phase:
     min_green_s: float
     max_green_s: float
     base_green_s: float  # the green of the network's own fixed-time program
+    ped_min_green_s: float = 0.0  # walk + crossing clearance of the crossings it greens
 
     def green_links(self) -> frozenset[int]:
         return frozenset(i for i, c in enumerate(self.state) if c in GREEN)

@@ -43,7 +43,7 @@ def read_net(path: str | Path) -> sumolib.net.Net:
     if not p.is_file():
         raise NetworkError(str(p), "-", "file not found")
     try:
-        return sumolib.net.readNet(str(p), withPrograms=True)
+        return sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=True)
     except Exception as exc:  # sumolib raises plain SAX/parse errors
         raise NetworkError(str(p), "-", f"not a readable SUMO network: {exc}") from None
 
@@ -104,10 +104,12 @@ def _junction_table(net, tl, cfg: Config, net_path: str, tls_of_node: dict[str, 
         raise NetworkError(net_path, f"tlLogic[{tid}]", "phases have different numbers of links")
 
     conns: list[_Conn] = []
+    crossing_m: dict[int, float] = {}  # pedestrian link -> crossing length
     nodes = set()
     for in_lane, _out_lane, link in tl.getConnections():
         edge = in_lane.getEdge()
         if edge.getFunction() in ("crossing", "walkingarea"):
+            crossing_m[link] = max(crossing_m.get(link, 0.0), _out_lane.getLength())
             continue
         nodes.add(edge.getToNode())
         direction = "s"
@@ -168,9 +170,14 @@ def _junction_table(net, tl, cfg: Config, net_path: str, tls_of_node: dict[str, 
     for ph in greens:
         state = "".join(ch if ch in "Gg" else "r" for ch in ph.state)
         base = float(ph.duration)
+        walk = [t.ped_walk_s + length / t.ped_speed_mps for i, length in crossing_m.items() if state[i] in "Gg"]
+        ped_min = round(max(walk, default=0.0), 2)
         # The network's own program must stay valid under the gate: limits widen to include it.
-        phases.append({"state": state, "min_green_s": min(t.min_green_s, base),
-                       "max_green_s": max(t.max_green_s, base), "base_green_s": base})
+        phase = {"state": state, "min_green_s": max(min(t.min_green_s, base), ped_min),
+                 "max_green_s": max(t.max_green_s, base), "base_green_s": base}
+        if ped_min:
+            phase["ped_min_green_s"] = ped_min
+        phases.append(phase)
 
     served = []
     for ph in phases:

@@ -36,6 +36,12 @@ def spider_net(cwd: Path, name: str = "spider") -> Path:
                        "--spider.space-radius", "150", "--default.lanenumber", "2")
 
 
+def pedestrian_net(cwd: Path, name: str = "ped") -> Path:
+    """A grid with sidewalks and signalised pedestrian crossings."""
+    return netgenerate(cwd, name, "--grid", "--grid.number", "3", "--grid.attach-length", "100",
+                       "--default.lanenumber", "2", "--sidewalks.guess", "--crossings.guess")
+
+
 def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed: int = 1) -> Path:
     """Random trips on the net and a .sumocfg running for end_s seconds."""
     routes = cwd / f"{net.stem}.rou.xml"

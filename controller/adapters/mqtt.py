@@ -149,9 +149,12 @@ class MqttClient:
     """One broker connection. Thread-safe `publish`; `on_message` runs on the network thread."""
 
     def __init__(self, settings: MqttSettings, on_message: OnMessage | None = None, *,
-                 will: tuple[str, bytes] | None = None) -> None:
+                 will: tuple[str, bytes] | None = None,
+                 on_connected: Callable[[bool], None] | None = None) -> None:
+        """on_connected(session_present) runs on the network thread after every (re)connect."""
         self.settings = settings
         self._on_message = on_message
+        self._on_connected = on_connected
         self.connected = threading.Event()
         self.refused: str = ""  # CONNACK reason when the broker refused us for good (auth, ACL)
         self.connects = 0
@@ -313,6 +316,12 @@ class MqttClient:
         if self.connects > 1:
             log.info("mqtt reconnected client=%s session_present=%s", self.settings.client_id,
                      flags.session_present)
+        if self._on_connected is not None:
+            try:
+                self._on_connected(bool(flags.session_present))
+            except Exception:
+                self.callback_errors += 1
+                log.exception("mqtt on_connected handler failed client=%s", self.settings.client_id)
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()

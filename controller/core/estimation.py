@@ -1,12 +1,50 @@
-"""Traffic state per movement, from detector counts only (numpy, pure).
+"""Traffic state per movement, from detector readings only (numpy, pure).
 
-Counts on a lane shared by several movements are split equally between them: the detectors
-cannot tell turning intentions apart. Arrivals are counted at the advance loops, departures at
-the stop-line loops (input-output counting), both in PCU with the class factors of config.toml.
+What the controller can know of the traffic is what two induction loops per incoming lane say
+every second: a stop-line loop and an advance loop `dist_to_stop_m` upstream, each with counts
+by vehicle class, occupancy (share of the period covered) and mean speed. From those, per lane
+and then per movement:
+
+- **arrival flow** (PCU/h): exponentially averaged counts at the advance loop (class weights
+  from config.toml [pcu]). While the advance loop is blocked by a standing queue its counts say
+  nothing of demand, so the average is held; with the advance loop faulty the stop-line counts
+  stand in (over a long window departures equal arrivals).
+- **queue** (PCU): input-output counting between the advance and the stop-line loop (arrivals
+  in, departures out), bounded by the lane storage between the two loops, and corrected by
+  occupancy where counting drifts:
+  * the stop-line loop empty for `clear_gap_s` (no vehicle over it, green or red) means no
+    queue stands at the stop line: the count is cut to the vehicles still in transit;
+  * a standing vehicle on the stop-line loop means at least one PCU waits;
+  * the advance loop standing (occupied, slow) for `standing_s` means the queue reaches it:
+    the storage is full, and vehicles that arrive meanwhile join a *hidden* queue upstream of
+    the advance loop, estimated from the held arrival flow and drained by the vehicles that
+    later cross the advance loop (bounded by `max_hidden_queue_pcu_lane`).
+- **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
+  (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
+  not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
+  shrunk toward the junction model's prior with `sat_prior_weight_s` pseudo-seconds, then
+  bounded to [`sat_min_ratio`, `sat_max_ratio`] x prior (HCM: 1/mean saturation headway).
+- **exit blockage** (0..1): the share of the recent green, with a queue, during which the
+  head vehicle stood on the stop-line loop: the signature of spill-back from downstream (or of
+  a permitted turn waiting for gaps). Policies discount a movement's service by it.
+- **detector faults**, per loop: *stuck-on* (occupancy ~1 and no count for `stuck_on_s`),
+  *stuck-off* (no count and no occupancy for `stuck_off_s` while the paired loop on the same
+  lane, or the junction's other loops on average, counted `stuck_off_ref_veh` vehicles),
+  *implausible* (more vehicles in a period than `max_lane_flow_veh_h` allows, repeatedly), and
+  *missing* (absent from the messages for `stuck_off_s`). A faulty loop is ignored; the lane
+  degrades gracefully: without the advance loop, arrivals come from the held flow; without the
+  stop-line loop, departures from the learnt saturation flow while green; with neither, the
+  queue is a pure model (flow in, saturation flow out) and the movement is flagged `blind`.
+  Faults clear by themselves once the loop reads plausibly again.
+
+Counts on a lane shared by several movements are split equally between them: loops cannot tell
+turning intentions apart. Everything here is deterministic: the same messages give the same
+estimate, bit for bit.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -15,84 +53,381 @@ import numpy as np
 from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
 
 if TYPE_CHECKING:
-    from controller.config import Config
+    from controller.config import Config, EstimationConfig
+
+FULL_OCCUPANCY = 0.99  # a loop covered for the whole period (stuck-on test)
+DEFAULT_TRANSIT_SPEED_MPS = 10.0  # when the advance loop has not measured a speed yet
+
+
+@dataclass(frozen=True)
+class EstimationParams:
+    """Physical parameters of the estimator (config.toml [estimation]); see the module doc."""
+
+    flow_window_s: float = 300.0
+    clear_gap_s: float = 3.0
+    standing_occupancy: float = 0.9
+    standing_speed_mps: float = 1.0
+    standing_s: float = 3.0
+    startup_lost_s: float = 3.0
+    sat_window_s: float = 1800.0
+    sat_prior_weight_s: float = 60.0
+    sat_min_ratio: float = 0.6
+    sat_max_ratio: float = 1.25
+    sat_min_queue_pcu: float = 2.0
+    max_hidden_queue_pcu_lane: float = 40.0
+    block_window_s: float = 30.0
+    stuck_on_s: float = 300.0
+    stuck_off_s: float = 900.0
+    stuck_off_ref_veh: float = 15.0
+    max_lane_flow_veh_h: float = 3600.0
+    implausible_window_s: float = 300.0
+    implausible_limit: float = 3.0
+    vehicle_spacing_m: float = 7.5
+
+    @staticmethod
+    def from_config(cfg: "Config") -> "EstimationParams":
+        e: EstimationConfig = cfg.estimation
+        names = {f for f in EstimationParams.__dataclass_fields__} - {"vehicle_spacing_m"}
+        return EstimationParams(**{k: getattr(e, k) for k in names if hasattr(e, k)},
+                                vehicle_spacing_m=cfg.detectors.vehicle_spacing_m)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Index arrays of one junction, computed once at start-up."""
+    """Index arrays of one junction, computed once at start-up.
+
+    Lanes are the unit of measurement (one stop-line and one advance loop each); movements
+    are what policies serve. `lane_share[m, l]` is the share of lane l's vehicles that belong
+    to movement m (1 / number of movements using the lane)."""
 
     junction: Intersection
+    params: EstimationParams
     det_index: dict[str, int]
-    adv_share: np.ndarray  # (movements, detectors): share of a detector's PCU that is a movement's arrival
-    stop_share: np.ndarray  # (movements, detectors): ... a movement's departure
-    storage_pcu: np.ndarray
-    sat_flow_pcu_h: np.ndarray
+    det_is_stop: np.ndarray  # (detectors,) bool
+    det_lane: np.ndarray  # (detectors,) lane index
+    det_pair: np.ndarray  # (detectors,) index of the other loop on the same lane, -1 if none
+    lanes: tuple[str, ...]
+    lane_share: np.ndarray  # (movements, lanes)
+    lane_stop: np.ndarray  # (lanes,) detector index of the stop-line loop, -1 if none
+    lane_adv: np.ndarray  # (lanes,) detector index of the advance loop, -1 if none
+    lane_storage_pcu: np.ndarray  # (lanes,) between the two loops
+    lane_zone_m: np.ndarray  # (lanes,) distance between the two loops
+    lane_sat_prior_pcu_h: np.ndarray  # (lanes,)
+    serves: np.ndarray  # (phases, movements) bool: movement has a green link in the phase
+    lane_green: np.ndarray  # (phases, lanes) bool: some movement on the lane is green
+    storage_pcu: np.ndarray  # (movements,)
+    sat_flow_pcu_h: np.ndarray  # (movements,) the junction model's prior
     pcu_by_class: dict[str, float]
     stop_detectors: frozenset[str]
 
+    @property
+    def adv_share(self) -> np.ndarray:
+        """(movements, detectors): share of an advance loop's PCU that is a movement's arrival."""
+        out = np.zeros((len(self.junction.movements), len(self.det_index)))
+        for li, d in enumerate(self.lane_adv):
+            if d >= 0:
+                out[:, d] = self.lane_share[:, li]
+        return out
+
+    @property
+    def stop_share(self) -> np.ndarray:
+        out = np.zeros((len(self.junction.movements), len(self.det_index)))
+        for li, d in enumerate(self.lane_stop):
+            if d >= 0:
+                out[:, d] = self.lane_share[:, li]
+        return out
+
     @staticmethod
-    def build(junction: Intersection, cfg: "Config") -> "Layout":
+    def build(junction: Intersection, cfg: "Config | None" = None,
+              params: EstimationParams | None = None) -> "Layout":
+        if params is None:
+            params = EstimationParams.from_config(cfg) if cfg is not None else EstimationParams()
+        from controller.config import PcuConfig
+
+        pcu = cfg.pcu if cfg is not None else PcuConfig()
+        movements = junction.movements
+        lanes = tuple(dict.fromkeys(lane for m in movements for lane in m.lanes))
+        lane_idx = {lane: i for i, lane in enumerate(lanes)}
+        n_m, n_l = len(movements), len(lanes)
+        users = np.zeros(n_l)
+        for m in movements:
+            for lane in m.lanes:
+                users[lane_idx[lane]] += 1
+        share = np.zeros((n_m, n_l))
+        for i, m in enumerate(movements):
+            for lane in m.lanes:
+                share[i, lane_idx[lane]] = 1.0 / users[lane_idx[lane]]
+
         dets = junction.detectors
         det_index = {d.id: i for i, d in enumerate(dets)}
-        users: dict[str, int] = {}
-        for m in junction.movements:
-            for lane in m.lanes:
-                users[lane] = users.get(lane, 0) + 1
-        n_m, n_d = len(junction.movements), len(dets)
-        adv, stop = np.zeros((n_m, n_d)), np.zeros((n_m, n_d))
-        for i, m in enumerate(junction.movements):
-            for j, d in enumerate(dets):
-                if d.lane in m.lanes:
-                    (adv if d.kind == "advance" else stop)[i, j] = 1.0 / users[d.lane]
+        lane_stop, lane_adv = np.full(n_l, -1), np.full(n_l, -1)
+        stop_dist, adv_dist = np.zeros(n_l), np.zeros(n_l)
+        for i, d in enumerate(dets):
+            li = lane_idx[d.lane]
+            if d.kind == "stop":
+                lane_stop[li], stop_dist[li] = i, d.dist_to_stop_m
+            else:
+                lane_adv[li], adv_dist[li] = i, d.dist_to_stop_m
+        det_lane = np.array([lane_idx[d.lane] for d in dets], dtype=int)
+        det_is_stop = np.array([d.kind == "stop" for d in dets], dtype=bool)
+        det_pair = np.array([(lane_adv if d.kind == "stop" else lane_stop)[lane_idx[d.lane]] for d in dets],
+                            dtype=int)
+
+        # Storage between the loops, per lane; where the model has no advance loop, the
+        # movement's storage (from the TOML) spread over its lanes.
+        mov_storage = np.array([m.storage_pcu for m in movements])
+        fallback = np.zeros(n_l)
+        for li in range(n_l):
+            col = share[:, li]
+            on = col > 0
+            fallback[li] = float(np.max(mov_storage[on] / np.maximum(share[on].sum(axis=1), 1e-9)))
+        zone_m = np.where((lane_adv >= 0) & (lane_stop >= 0), np.maximum(adv_dist - stop_dist, 0.0), 0.0)
+        zone_m = np.where(lane_adv >= 0, np.where(lane_stop >= 0, zone_m, adv_dist), 0.0)
+        storage = np.where(zone_m > 0, np.maximum(zone_m / params.vehicle_spacing_m, 1.0), fallback)
+
+        # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
+        # movements sharing the lane.
+        mov_sat = np.array([m.sat_flow_pcu_h for m in movements])
+        per_lane_equiv = mov_sat / np.maximum(share.sum(axis=1), 1e-9)
+        lane_sat = (share > 0).T.astype(float) @ per_lane_equiv / np.maximum((share > 0).sum(axis=0), 1)
+
+        n_p = len(junction.phases)
+        serves = np.zeros((n_p, n_m), dtype=bool)
+        for k, ph in enumerate(junction.phases):
+            green = ph.green_links()
+            for i, m in enumerate(movements):
+                serves[k, i] = bool(green.intersection(m.links))
+        lane_green = (serves.astype(float) @ (share > 0).astype(float)) > 0
+
         return Layout(
-            junction=junction, det_index=det_index, adv_share=adv, stop_share=stop,
-            storage_pcu=np.array([m.storage_pcu for m in junction.movements]),
-            sat_flow_pcu_h=np.array([m.sat_flow_pcu_h for m in junction.movements]),
-            pcu_by_class={c: cfg.pcu.factor(c) for c in VEHICLE_CLASSES},
+            junction=junction, params=params, det_index=det_index, det_is_stop=det_is_stop,
+            det_lane=det_lane, det_pair=det_pair, lanes=lanes, lane_share=share, lane_stop=lane_stop,
+            lane_adv=lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
+            serves=serves, lane_green=lane_green, storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
+            pcu_by_class={c: pcu.factor(c) for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in dets if d.kind == "stop"),
         )
 
 
 @dataclass(frozen=True)
+class DetectorHealth:
+    """Per-loop fault bookkeeping (arrays over the junction's detectors)."""
+
+    on_s: np.ndarray  # continuous time fully occupied without a count
+    silent_s: np.ndarray  # continuous time without count or occupancy
+    ref_veh: np.ndarray  # vehicles counted by the reference loop(s) while this one was silent
+    missing_s: np.ndarray  # continuous time absent from the messages
+    implausible: np.ndarray  # recent implausible readings (decaying count)
+    faulty: np.ndarray  # bool
+
+    @staticmethod
+    def empty(n: int) -> "DetectorHealth":
+        z = np.zeros(n)
+        return DetectorHealth(z, z, z, z, z, np.zeros(n, dtype=bool))
+
+
+@dataclass(frozen=True)
+class LaneState:
+    queue_pcu: np.ndarray  # between the loops
+    hidden_pcu: np.ndarray  # upstream of the advance loop (spill-over)
+    flow_pcu_h: np.ndarray  # arrival flow, EWMA
+    dep_flow_pcu_h: np.ndarray  # departure flow, EWMA (stand-in for arrivals)
+    green_s: np.ndarray  # time the lane has been green; 0 when red
+    stop_empty_s: np.ndarray  # continuous time with the stop-line loop empty
+    adv_standing_s: np.ndarray  # continuous time with the advance loop standing
+    adv_speed_mps: np.ndarray  # speed of vehicles passing the advance loop, EWMA
+    sat_pcu: np.ndarray  # discounted PCU discharged in saturated green
+    sat_s: np.ndarray  # discounted seconds of saturated green
+    block: np.ndarray  # exit blockage 0..1, EWMA over green with a queue
+
+    @staticmethod
+    def empty(n: int) -> "LaneState":
+        z = np.zeros(n)
+        return LaneState(z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z)
+
+
+@dataclass(frozen=True)
 class Estimate:
-    """Per-movement state. Arrays are never mutated: each update returns new ones."""
+    """Per-movement state (arrays indexed like junction.movements). Never mutated: each update
+    returns new arrays."""
 
     t_s: float
     arrivals_pcu: np.ndarray  # cumulative since start
     departures_pcu: np.ndarray  # cumulative since start
-    flow_pcu_h: np.ndarray  # arrival flow, exponentially averaged
-    queue_pcu: np.ndarray
+    flow_pcu_h: np.ndarray  # arrival (demand) flow
+    queue_pcu: np.ndarray  # waiting between the loops plus spilled over the advance loop
     crossed_by_class: tuple[tuple[str, int], ...]  # vehicles over the stop lines, cumulative
     last_feed_t_s: float | None = None
+    sat_flow_pcu_h: np.ndarray | None = None  # learnt (prior until learnt)
+    block: np.ndarray | None = None  # exit blockage 0..1
+    blind: np.ndarray | None = None  # bool: no working loop on some lane of the movement
+    lanes: LaneState | None = None
+    health: DetectorHealth | None = None
 
     @staticmethod
     def empty(layout: Layout, t_s: float) -> "Estimate":
-        z = np.zeros(len(layout.junction.movements))
-        return Estimate(t_s, z, z, z, z, tuple((c, 0) for c in VEHICLE_CLASSES))
+        n_m, n_l = len(layout.junction.movements), len(layout.lanes)
+        z = np.zeros(n_m)
+        return Estimate(t_s, z, z, z, z, tuple((c, 0) for c in VEHICLE_CLASSES), None,
+                        layout.sat_flow_pcu_h.copy(), z, np.zeros(n_m, dtype=bool), LaneState.empty(n_l),
+                        DetectorHealth.empty(len(layout.det_index)))
+
+    def faulty_detectors(self, layout: Layout) -> tuple[str, ...]:
+        if self.health is None:
+            return ()
+        ids = list(layout.det_index)
+        return tuple(ids[i] for i in np.flatnonzero(self.health.faulty))
 
 
-def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float) -> Estimate:
-    """Fold one detector message into the estimate."""
-    pcu = np.zeros(len(layout.det_index))
+def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float | None = None,
+           green_phase: int | None = None) -> Estimate:
+    """Fold one detector message into the estimate.
+
+    `green_phase`: the phase the roadside reports green now, None during an intergreen or when
+    unknown (every lane then counts as red). `flow_window_s` overrides the configured window
+    (kept for callers of the first API)."""
+    p = layout.params
+    dt = snap.period_s
+    n_d = len(layout.det_index)
+    if est.lanes is None or est.health is None:  # an estimate built by hand (tests, old callers)
+        est = replace(Estimate.empty(layout, est.t_s), arrivals_pcu=est.arrivals_pcu,
+                      departures_pcu=est.departures_pcu, flow_pcu_h=est.flow_pcu_h, queue_pcu=est.queue_pcu,
+                      crossed_by_class=est.crossed_by_class, last_feed_t_s=est.last_feed_t_s)
+
+    # -- readings -> per-detector arrays ----------------------------------------------------
+    pcu = np.zeros(n_d)
+    veh = np.zeros(n_d)
+    occ = np.zeros(n_d)
+    spd = np.full(n_d, -1.0)
+    seen = np.zeros(n_d, dtype=bool)
     crossed = None
     factor = layout.pcu_by_class
+    det_index = layout.det_index
     for r in snap.readings:
-        if not r.counts:
+        i = det_index.get(r.detector)
+        if i is None:
             continue
-        pcu[layout.det_index[r.detector]] = sum(factor[c] * n for c, n in r.counts)
-        if r.detector in layout.stop_detectors:
-            crossed = crossed if crossed is not None else dict(est.crossed_by_class)
-            for c, n in r.counts:
-                crossed[c] = crossed.get(c, 0) + n
-    arr = layout.adv_share @ pcu
-    dep = layout.stop_share @ pcu
-    alpha = min(1.0, snap.period_s / flow_window_s)
-    flow = (1 - alpha) * est.flow_pcu_h + alpha * arr * (3600.0 / snap.period_s)
-    queue = np.clip(est.queue_pcu + arr - dep, 0.0, layout.storage_pcu)
+        seen[i] = True
+        occ[i] = r.occupancy
+        spd[i] = r.speed_mps
+        if r.counts:
+            pcu[i] = sum(factor.get(c, 1.0) * n for c, n in r.counts)
+            veh[i] = sum(n for _, n in r.counts)
+            if r.detector in layout.stop_detectors:
+                crossed = crossed if crossed is not None else dict(est.crossed_by_class)
+                for c, n in r.counts:
+                    crossed[c] = crossed.get(c, 0) + n
+
+    # -- detector health ----------------------------------------------------------------------
+    h = est.health
+    max_veh = dt * p.max_lane_flow_veh_h / 3600.0 + 1.0
+    implausible_now = seen & (veh > max_veh)
+    decay = math.exp(-dt / p.implausible_window_s)
+    implausible = h.implausible * decay + implausible_now
+    on_s = np.where(seen & (occ >= FULL_OCCUPANCY) & (veh == 0), h.on_s + dt, 0.0)
+    quiet = seen & (veh == 0) & (occ <= 0.0)
+    silent_s = np.where(quiet, h.silent_s + dt, 0.0)
+    missing_s = np.where(seen, 0.0, h.missing_s + dt)
+    # Reference count: the paired loop on the same lane, else the junction's other loops on average.
+    total = float(veh.sum())
+    others_mean = (total - veh) / max(n_d - 1, 1)
+    pair = layout.det_pair
+    ref_now = np.where(pair >= 0, veh[np.maximum(pair, 0)], others_mean)
+    ref_veh = np.where(quiet, h.ref_veh + ref_now, 0.0)
+    faulty = ((on_s >= p.stuck_on_s) | ((silent_s >= p.stuck_off_s) & (ref_veh >= p.stuck_off_ref_veh))
+              | (missing_s >= p.stuck_off_s) | (implausible >= p.implausible_limit))
+    health = DetectorHealth(on_s, silent_s, ref_veh, missing_s, implausible, faulty)
+    usable = seen & ~faulty & ~implausible_now  # this period's reading can be trusted
+
+    # -- per lane ---------------------------------------------------------------------------
+    L = est.lanes
+    has_stop, has_adv = layout.lane_stop >= 0, layout.lane_adv >= 0
+    si, ai = np.maximum(layout.lane_stop, 0), np.maximum(layout.lane_adv, 0)
+    stop_ok = has_stop & usable[si]
+    adv_ok = has_adv & usable[ai]
+    stop_alive = has_stop & ~faulty[si]
+    adv_alive = has_adv & ~faulty[ai]
+
+    green = layout.lane_green[green_phase] if green_phase is not None else np.zeros(len(layout.lanes), dtype=bool)
+    green_s = np.where(green, L.green_s + dt, 0.0)
+    saturated_green = green & (L.green_s >= p.startup_lost_s)
+
+    # Standing vehicles over a loop: occupied (almost) all period, slow or uncounted.
+    def standing(idx: np.ndarray) -> np.ndarray:
+        o, v, s = occ[idx], veh[idx], spd[idx]
+        return (o >= p.standing_occupancy) & ((s < p.standing_speed_mps) | (v == 0))
+
+    adv_stand_now = adv_ok & standing(ai)
+    adv_standing_s = np.where(adv_stand_now, L.adv_standing_s + dt, 0.0)
+    adv_blocked = adv_standing_s >= p.standing_s
+    stop_stand_now = stop_ok & standing(si)
+    stop_empty_now = stop_ok & (veh[si] == 0) & (occ[si] <= 0.0)
+    stop_empty_s = np.where(stop_empty_now, L.stop_empty_s + dt, 0.0)
+
+    # Learnt saturation flow (needed for the model-based departures below).
+    prior = layout.lane_sat_prior_pcu_h
+    lane_sat = _sat_estimate(L.sat_pcu, L.sat_s, prior, p)
+
+    # Arrivals into the zone between the loops, departures over the stop line.
+    model_arr = L.flow_pcu_h * dt / 3600.0
+    arr = np.where(adv_ok, pcu[ai], model_arr)
+    capacity = lane_sat * (1.0 - L.block) * dt / 3600.0
+    model_dep = np.where(green, np.minimum(L.queue_pcu + arr, capacity), 0.0)
+    dep = np.where(stop_ok, pcu[si], model_dep)
+
+    # Demand flow: advance counts while the loop is free; departures stand in when the
+    # advance loop is dead; held otherwise (blocked advance loop or no loop at all).
+    alpha = min(1.0, dt / (flow_window_s or p.flow_window_s))
+    dep_flow = np.where(stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
+    flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * pcu[ai] * 3600.0 / dt
+    flow = np.where(adv_ok & ~adv_blocked, flow_from_adv, np.where(~adv_alive & stop_alive, dep_flow, L.flow_pcu_h))
+    adv_speed = np.where(adv_ok & (veh[ai] > 0) & (spd[ai] > p.standing_speed_mps),
+                         0.8 * L.adv_speed_mps + 0.2 * spd[ai], L.adv_speed_mps)
+
+    # Input-output counting, then the occupancy corrections.
+    storage = layout.lane_storage_pcu
+    queue = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
+    transit_pcu = flow * (layout.lane_zone_m / np.maximum(adv_speed, 1.0)) / 3600.0
+    cleared = stop_empty_s >= p.clear_gap_s
+    queue = np.where(cleared, np.minimum(queue, transit_pcu), queue)
+    queue = np.where(stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
+    queue = np.where(adv_blocked, storage, queue)
+    # Hidden queue upstream of the advance loop: grows with demand while the loop is blocked,
+    # drained by the vehicles that cross it afterwards (they come from that queue first).
+    hidden = np.where(adv_blocked, L.hidden_pcu + flow * dt / 3600.0, np.maximum(L.hidden_pcu - arr, 0.0))
+    hidden = np.where(adv_ok, hidden, np.where(adv_alive, L.hidden_pcu, 0.0))
+    hidden = np.where(cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
+
+    # Saturation flow learning: saturated green, head vehicle moving.
+    learn = saturated_green & stop_ok & (L.queue_pcu >= p.sat_min_queue_pcu) & ~stop_stand_now
+    forget = np.where(learn, math.exp(-dt / p.sat_window_s), 1.0)
+    sat_pcu = np.where(learn, L.sat_pcu * forget + pcu[si], L.sat_pcu)
+    sat_s = np.where(learn, L.sat_s * forget + dt, L.sat_s)
+
+    # Exit blockage: share of the queued green during which the head vehicle stood still.
+    queued_green = saturated_green & stop_ok & (L.queue_pcu >= 1.0)
+    b_alpha = min(1.0, dt / p.block_window_s)
+    block = np.where(queued_green, (1 - b_alpha) * L.block + b_alpha * stop_stand_now, L.block)
+
+    lanes = LaneState(queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed,
+                      sat_pcu, sat_s, block)
+
+    # -- lanes -> movements -----------------------------------------------------------------------
+    S = layout.lane_share
+    ratio = _sat_estimate(sat_pcu, sat_s, prior, p) / prior
+    n_lanes = np.maximum((S > 0).sum(axis=1), 1)
+    blind_lane = ~(stop_alive | adv_alive)
     return replace(
-        est, t_s=snap.t_s, arrivals_pcu=est.arrivals_pcu + arr, departures_pcu=est.departures_pcu + dep,
-        flow_pcu_h=flow, queue_pcu=queue,
+        est, t_s=snap.t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
+        flow_pcu_h=S @ flow, queue_pcu=S @ (queue + hidden),
         crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
-        last_feed_t_s=snap.t_s,
+        last_feed_t_s=snap.t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * ((S > 0) @ ratio) / n_lanes,
+        block=((S > 0) @ block) / n_lanes, blind=((S > 0) @ blind_lane) > 0, lanes=lanes, health=health,
     )
+
+
+def _sat_estimate(sat_pcu: np.ndarray, sat_s: np.ndarray, prior: np.ndarray, p: EstimationParams) -> np.ndarray:
+    """Shrinkage estimate of the saturation flow (PCU/h) from discharged PCU over saturated
+    seconds, with the prior worth `sat_prior_weight_s` seconds; bounded around the prior."""
+    est = (sat_pcu * 3600.0 + prior * p.sat_prior_weight_s) / (sat_s + p.sat_prior_weight_s)
+    return np.clip(est, prior * p.sat_min_ratio, prior * p.sat_max_ratio)

@@ -14,7 +14,7 @@ from controller.errors import NetworkError
 from controller.junctions import load_intersections
 from controller.model import GREEN
 from sim.netimport import import_net, read_net
-from tests.scenarios import HOME, grid_net, spider_net
+from tests.scenarios import HOME, grid_net, pedestrian_net, spider_net
 
 ROOT = Path(__file__).resolve().parents[2]
 CITY_NET = ROOT / "sim" / "scenarios" / "city" / "city.net.xml"
@@ -63,6 +63,18 @@ def test_city_has_protected_lefts_and_neighbours(tmp_path):
     assert len(junctions) >= 20
     assert any(len(j.phases) >= 4 for j in junctions.values())
     assert all(j.upstream or j.downstream for j in junctions.values())
+
+
+def test_pedestrian_minimums_from_crossings(tmp_path):
+    net = pedestrian_net(tmp_path)
+    import_net(net, tmp_path / "j", CFG)
+    junctions = load_intersections(tmp_path / "j")
+    ped_phases = [p for j in junctions.values() for p in j.phases if p.ped_min_green_s > 0]
+    assert ped_phases, "crossings should give pedestrian minimums"
+    for p in ped_phases:
+        # walk time plus a crossing of at least a few metres at 1.2 m/s
+        assert p.ped_min_green_s > CFG.timing.ped_walk_s + 2.0
+        assert p.min_green_s >= p.ped_min_green_s
 
 
 def test_missing_and_broken_nets(tmp_path):

@@ -66,6 +66,7 @@ def test_unknown_lane_in_detector():
     (lambda r: r.update(yellow_s=-1.0), "yellow_s"),
     (lambda r: r.update(cycle_min_s=200.0), "cycle_min_s"),
     (lambda r: r.update(phases=[]), "phases"),
+    (lambda r: r["phases"][0].update(ped_min_green_s=9.0), "phases[0].min_green_s"),
 ])
 def test_each_bad_field_is_named(mutate, field):
     raw = two_phase_raw()
