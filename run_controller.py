@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of junction TOMLs (default: imported from the scenario's network)")
     s.add_argument("--via-mqtt", action="store_true", help="run controller and field through a Mosquitto broker")
     s.add_argument("--traci", action="store_true", help="use traci even when libsumo is available")
+    s.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                   help="serve the controller's Prometheus metrics (in simulated time) on PORT; 0: any free port")
+    s.add_argument("--metrics-linger-s", type=float, default=0.0, metavar="S",
+                   help="keep serving the metrics this long after the run (for a last scrape)")
 
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
     i.add_argument("net", type=Path)

@@ -82,7 +82,27 @@ class SaturationConfig:
 
 @dataclass(frozen=True)
 class EstimationConfig:
+    """Detector-feed estimator (controller/core/estimation.py; the module doc explains each)."""
+
     flow_window_s: float = 300.0
+    clear_gap_s: float = 3.0
+    standing_occupancy: float = 0.9
+    standing_speed_mps: float = 1.0
+    standing_s: float = 3.0
+    startup_lost_s: float = 3.0
+    sat_window_s: float = 1800.0
+    sat_prior_weight_s: float = 60.0
+    sat_min_ratio: float = 0.6
+    sat_max_ratio: float = 1.25
+    sat_min_queue_pcu: float = 2.0
+    max_hidden_queue_pcu_lane: float = 40.0
+    block_window_s: float = 30.0
+    stuck_on_s: float = 300.0
+    stuck_off_s: float = 900.0
+    stuck_off_ref_veh: float = 15.0
+    max_lane_flow_veh_h: float = 3600.0
+    implausible_window_s: float = 300.0
+    implausible_limit: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,14 @@ class WebsterConfig:
     period_s: float = 300.0
     lost_time_per_phase_s: float = 3.0
     max_flow_ratio: float = 0.9
+
+
+@dataclass(frozen=True)
+class MaxPressureConfig:
+    horizon_s: float = 20.0  # look-ahead over which staying and switching are compared
+    wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
+    permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
+    clearance_min_pcu: float = 0.5  # a permitted turn with this queue is cleared by its protected phase
 
 
 @dataclass(frozen=True)
@@ -101,7 +129,14 @@ class RoadsideConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
+    """The Prometheus endpoint and the cadence of its figures (controller/adapters/metrics.py)."""
+
     port: int = 9108
+    addr: str = "127.0.0.1"  # 0.0.0.0 lets a Prometheus on another host scrape
+    update_s: float = 5.0  # per-junction gauges and network gains refreshed this often (service time)
+    gain_window_s: float = 900.0  # time constant of the measured green shares behind the gain estimate
+    gain_analysis_s: float = 900.0  # analysis period of the HCM incremental delay term of the gain estimate
+    throughput_window_s: float = 300.0  # stop-line crossings turned into a rate over this window
 
 
 @dataclass(frozen=True)
@@ -114,6 +149,7 @@ class Config:
     saturation: SaturationConfig = SaturationConfig()
     estimation: EstimationConfig = EstimationConfig()
     webster: WebsterConfig = WebsterConfig()
+    max_pressure: MaxPressureConfig = MaxPressureConfig()
     roadside: RoadsideConfig = RoadsideConfig()
     metrics: MetricsConfig = MetricsConfig()
     source: str = "<defaults>"
@@ -125,7 +161,11 @@ _POSITIVE = {
     "max_red_s", "ped_speed_mps", "advance_dist_m", "loop_length_m", "vehicle_spacing_m",
     "through_pcu_h_lane", "left_pcu_h_lane", "right_pcu_h_lane", "period_s", "backup_s",
     "flow_window_s", "plan_ttl_s", "refresh_s",
+    "clear_gap_s", "standing_occupancy", "standing_s", "sat_window_s", "sat_min_ratio", "sat_max_ratio",
+    "block_window_s", "stuck_on_s", "stuck_off_s", "max_lane_flow_veh_h", "implausible_window_s",
+    "implausible_limit", "horizon_s", "wait_scale_s", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
+    "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
 }
 
 
@@ -185,4 +225,6 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "timing.cycle_min_s", f"{t.cycle_min_s} > timing.cycle_max_s {t.cycle_max_s}")
     if cfg.webster.max_flow_ratio >= 1.0:
         raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    if not 0 <= cfg.metrics.port <= 65535:
+        raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
     return cfg

@@ -30,13 +30,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import MetricsServer, ServiceMetrics
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
 from controller.model import Command, Intersection
-from controller.service import ControllerService
+from controller.service import ControllerService, Observer
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +88,15 @@ class ServiceNode:
     heartbeat (with a Last Will saying "offline") out."""
 
     def __init__(self, cfg: Config, junctions: Mapping[str, Intersection], settings: MqttSettings, *,
-                 policy: str | None = None, start_s: float = 0.0, lockstep: bool = False) -> None:
+                 policy: str | None = None, start_s: float = 0.0, lockstep: bool = False,
+                 metrics: Observer | None = None) -> None:
         self.cfg = cfg
         self.topics = Topics(cfg.service.site)
         self.instance = cfg.service.instance
         self.policy = policy or cfg.service.policy
         try:
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
-                                             start_s=start_s)
+                                             start_s=start_s, metrics=metrics)
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._junction_of_level = {topic_level(j): j for j in junctions}
@@ -293,6 +297,8 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
         if clock.get("end"):
             return
         t, status_t = float(clock["t"]), clock.get("status_t")
+        if t <= done_t["detectors"]:
+            continue  # a QoS 1 redelivery (after a reconnect) of a clock already ticked
         need = {("detectors", t): int(clock.get("detectors", 0))}
         if status_t is not None:
             need[("status", float(status_t))] = int(clock.get("status", 0))
@@ -335,7 +341,14 @@ def main(cfg: Config) -> int:
     settings = MqttSettings.from_config(cfg.broker, f"tsc-{cfg.service.site}-{cfg.service.instance}")
     clock = ScaledClock(cfg.service.realtime_factor)
     stop = threading.Event()
-    node = ServiceNode(cfg, junctions, settings, start_s=clock.now())
+    registry = CollectorRegistry()  # this service's own: no global registry
+    metrics_server = MetricsServer(registry, cfg.metrics.port, cfg.metrics.addr)
+    try:
+        node = ServiceNode(cfg, junctions, settings, start_s=clock.now(),
+                           metrics=ServiceMetrics(registry, junctions, cfg))
+    except BaseException:
+        metrics_server.close()
+        raise
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         node.start(wait=False)
@@ -352,5 +365,6 @@ def main(cfg: Config) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         node.close()
+        metrics_server.close()
     log.info("service stopped %s", json.dumps(node.stats()))
     return 0

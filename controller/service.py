@@ -3,20 +3,23 @@
 Transport-agnostic: the MQTT adapter and the in-process simulation both call `on_detectors`,
 `on_status` and `tick`; commands leave through the `publish` callable passed in. A bad message
 is dropped and counted by reason; a warning per reason is logged at most once a minute.
+An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.feed import decode_detector_message, decode_status_message
 from controller.core.messages import encode_command
 from controller.core.policies import make_policy
-from controller.core.step import Core, TickResult
+from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
 from controller.model import Command, Intersection, SignalStatus, Snapshot
 
@@ -25,10 +28,24 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Command, bytes], None]
 
 
+class Observer(Protocol):
+    """What the service reports as it runs (the Prometheus exporter implements it)."""
+
+    def message_received(self, kind: str) -> None:
+        """A field message arrived: kind is "detectors" or "status"."""
+
+    def message_rejected(self, reason: str) -> None:
+        """It failed validation (FeedError.reason)."""
+
+    def tick_done(self, state: CoreState, result: TickResult, now_s: float, duration_s: float) -> None:
+        """After a tick at service time now_s that took duration_s of wall-clock time."""
+
+
 class ControllerService:
     def __init__(self, junctions: Mapping[str, Intersection], cfg: Config, policy: str, publish: Publish,
-                 start_s: float = 0.0, warn_every_s: float = 60.0) -> None:
+                 start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None) -> None:
         self.junctions = dict(junctions)
+        self.metrics = metrics
         self.cfg = cfg
         self.core = Core({jid: Layout.build(j, cfg) for jid, j in self.junctions.items()},
                          make_policy(policy, cfg), cfg)
@@ -47,6 +64,8 @@ class ControllerService:
 
     def _reject(self, exc: FeedError) -> None:
         self.rejected[exc.reason] += 1
+        if self.metrics is not None:
+            self.metrics.message_rejected(exc.reason)
         last = self._warned_s.get(exc.reason)
         if last is None or self._now_s - last >= self._warn_every_s:
             self._warned_s[exc.reason] = self._now_s
@@ -56,6 +75,8 @@ class ControllerService:
     def on_detectors(self, payload: bytes, junction: str | None = None) -> None:
         """`junction`: the one the transport says sent it (its topic); the body must agree."""
         self.received += 1
+        if self.metrics is not None:
+            self.metrics.message_received("detectors")
         try:
             snap = decode_detector_message(payload, self.junctions, self._last_t, self._now_s)
             if junction is not None and snap.junction != junction:
@@ -67,6 +88,8 @@ class ControllerService:
         self._snaps.append(snap)
 
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
+        if self.metrics is not None:
+            self.metrics.message_received("status")
         try:
             status = decode_status_message(payload, self.junctions)
             if junction is not None and status.junction != junction:
@@ -77,6 +100,7 @@ class ControllerService:
         self._statuses.append(status)
 
     def tick(self, now_s: float) -> TickResult:
+        t0 = time.perf_counter()
         self._now_s = now_s
         snaps, statuses = self._snaps, self._statuses
         self._snaps, self._statuses = [], []
@@ -87,6 +111,8 @@ class ControllerService:
             self.publish(cmd, encode_command(cmd))
         self.plans_sent += len(result.commands)
         self.last_result = result
+        if self.metrics is not None:
+            self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
 
     def advance_clock(self, now_s: float) -> None:

@@ -6,9 +6,14 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import MetricsServer
 from controller.config import Config
+from sim.report import gains_table
 from sim.simulate import SimulateRequest, run
 
 
@@ -16,13 +21,28 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
     req = SimulateRequest(sumocfg=args.sumocfg, out_dir=args.out, policy=args.policy,
                           sumo_args=args.sumo_args, intersections=args.intersections,
                           prefer_libsumo=not args.traci)
-    if args.via_mqtt:
-        from sim.mqtt_run import run_via_mqtt
+    registry = CollectorRegistry()
+    port = getattr(args, "metrics_port", None)
+    server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None
+    try:
+        if server is not None:
+            print(f"metrics (simulated time) at {server.url}", file=sys.stderr, flush=True)
+        if args.via_mqtt:
+            from sim.mqtt_run import run_via_mqtt
 
-        summary = run_via_mqtt(req, cfg)
-    else:
-        summary = run(req, cfg)
-    print(format_table([summary]))
+            summary = run_via_mqtt(req, cfg, registry=registry)
+        else:
+            summary = run(req, cfg, registry=registry)
+        print(format_table([summary]))
+        print()
+        print(gains_table([summary]), flush=True)
+        linger_s = getattr(args, "metrics_linger_s", 0.0)
+        if server is not None and linger_s > 0:
+            print(f"metrics still served at {server.url} for {linger_s:g} s", file=sys.stderr, flush=True)
+            time.sleep(linger_s)
+    finally:
+        if server is not None:
+            server.close()
     return 0
 
 

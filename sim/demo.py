@@ -18,6 +18,7 @@ from pathlib import Path
 
 from controller.config import load_config
 from sim.cli import format_table
+from sim.report import gains_table
 from sim.simulate import POLICIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     base = next((s for s in summaries if s["policy"] == "fixed"), None)
     print("\nCity, 07:00–09:00 (delay = timeLoss + departDelay over all vehicles; ratios vs fixed-time):")
     print(format_table(summaries, baseline=base))
+    print()
+    print(gains_table(summaries))
     print(f"\noutputs in {args.out}/<policy>/ (tripinfo.xml, statistics.xml, summary.json)")
     if failed:
         print(f"error: runs failed: {', '.join(failed)}", file=sys.stderr)
@@ -79,12 +82,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _mqtt_available() -> bool:
-    try:
-        import sim.mqtt_run  # noqa: F401
-        from sim.broker import mosquitto_binary
+    """Mosquitto is installed by `make setup`; without it the demo still runs, in process."""
+    from controller.errors import TscError
+    from sim.broker import find_mosquitto
 
-        return mosquitto_binary() is not None
-    except ImportError:
+    try:
+        find_mosquitto()
+        return True
+    except TscError as exc:
+        print(f"[demo] no MQTT: {exc}", file=sys.stderr)
         return False
 
 

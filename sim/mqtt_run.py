@@ -31,6 +31,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import MqttClient, topic_level
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
@@ -57,7 +60,7 @@ class MqttLoop:
 
     def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float, *,
                  broker: Broker, realtime_factor: float | None = None, timeout_s: float = 60.0,
-                 after_second: AfterSecond | None = None) -> None:
+                 after_second: AfterSecond | None = None, metrics: ServiceMetrics | None = None) -> None:
         self.field = field
         self.broker = broker
         self.topics = broker.topics
@@ -86,7 +89,7 @@ class MqttLoop:
             start_s = self.clock.now()
         ctl_cfg = broker.controller_config(cfg)
         self.node = ServiceNode(ctl_cfg, junctions, broker.settings("controller", client_id=f"tsc-{site}-replay"),
-                                policy=policy, start_s=start_s, lockstep=self.lockstep)
+                                policy=policy, start_s=start_s, lockstep=self.lockstep, metrics=metrics)
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
@@ -258,22 +261,24 @@ class MqttLoop:
 
 def run_via_mqtt(req: SimulateRequest, cfg: Config, *, realtime_factor: float | None = None,
                  after_second: AfterSecond | None = None, timeout_s: float = 60.0,
-                 progress: Callable[[str], None] | None = None) -> dict:
+                 progress: Callable[[str], None] | None = None, registry: CollectorRegistry | None = None) -> dict:
     """sim.simulate.run with controller and field talking through a private Mosquitto.
     Same outputs (tripinfo.xml, statistics.xml, summary.json) plus summary["transport"]."""
     with tempfile.TemporaryDirectory(prefix="tsc-mqtt-") as workdir:
         brokers: list[Broker] = []
 
-        def factory(field: SumoField, junctions: dict, cfg_: Config, policy: str, begin_s: float) -> MqttLoop:
+        def factory(field: SumoField, junctions: dict, cfg_: Config, policy: str, begin_s: float, *,
+                    metrics: ServiceMetrics | None = None) -> MqttLoop:
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
             broker = Broker(Path(workdir) / "broker", cfg_.service.site, junctions)
             brokers.append(broker.start())
             return MqttLoop(field, junctions, cfg_, policy, begin_s, broker=broker,
-                            realtime_factor=realtime_factor, timeout_s=timeout_s, after_second=after_second)
+                            realtime_factor=realtime_factor, timeout_s=timeout_s, after_second=after_second,
+                            metrics=metrics)
 
         try:
-            return run(req, cfg, progress=progress, loop_factory=factory)
+            return run(req, cfg, progress=progress, loop_factory=factory, registry=registry)
         except AdapterError as exc:
             if brokers:
                 log.error("broker log:\n%s", brokers[0].log_tail())

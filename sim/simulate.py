@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config
 from controller.core.messages import decode_command
 from controller.core.policies import REGISTRY
@@ -95,17 +98,19 @@ class ClosedLoop(Protocol):
         """Extra entries for summary.json ({} in process)."""
 
 
-LoopFactory = Callable[[SumoField, dict, Config, str, float], ClosedLoop]
+# (field, junctions, cfg, policy, begin_s, *, metrics: ServiceMetrics | None) -> ClosedLoop
+LoopFactory = Callable[..., ClosedLoop]
 
 
 class InProcessLoop:
     """The controller service called directly: the reference every transport must reproduce."""
 
-    def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float) -> None:
+    def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float, *,
+                 metrics: ServiceMetrics | None = None) -> None:
         self.field = field
         self.now_s = begin_s
         self.service = ControllerService(
-            junctions, cfg, policy, start_s=begin_s,
+            junctions, cfg, policy, start_s=begin_s, metrics=metrics,
             publish=lambda cmd, payload: field.receive(decode_command(payload), self.now_s))
         self._statuses: list[bytes] = []
 
@@ -139,8 +144,12 @@ class InProcessLoop:
 
 
 def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,
-        loop_factory: LoopFactory = InProcessLoop) -> dict:
-    """Run the scenario in closed loop; returns the summary (also written to summary.json)."""
+        loop_factory: LoopFactory = InProcessLoop, registry: CollectorRegistry | None = None) -> dict:
+    """Run the scenario in closed loop; returns the summary (also written to summary.json).
+
+    The controller's metrics (controller/adapters/metrics.py) go into `registry` — serve it to
+    watch the run in Grafana — or a private one; either way their run report (the online gains
+    over fixed-time) is summary["online_gains"]."""
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     scfg, junctions, args = prepare(req, cfg)
     api = load_api(req.prefer_libsumo)
@@ -155,7 +164,8 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
         field = SumoField(api, junctions, cfg.roadside.backup_s)
-        loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s)
+        metrics = ServiceMetrics(registry if registry is not None else CollectorRegistry(), junctions, cfg)
+        loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics)
         loop.start(begin_s)
         t = begin_s
         next_progress = begin_s + req.progress_every_s
@@ -182,6 +192,7 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         "controller": {"plans_sent": loop.plans_sent, "plans_refused_by_roadside": field.refusals,
                        "feed_rejected": dict(loop.rejected)},
         **loop.summary(),
+        "online_gains": metrics.report(),
     })
     write_summary(summary, req.out_dir / "summary.json")
     return summary

@@ -301,6 +301,11 @@ class MqttClient:
             self._first.set()
             return
         self.connects += 1
+        receive_max = getattr(properties, "ReceiveMaximum", None)
+        mine = self.settings.max_inflight
+        if receive_max and (mine == 0 or mine > receive_max):  # paho does not honour it by itself
+            self._warn("receive_max", "mqtt client=%s max_inflight=%d exceeds the broker's receive maximum %d",
+                       self.settings.client_id, mine, receive_max)
         sock = client.socket()
         if sock is not None:
             try:  # small messages, latency matters: no Nagle delay

@@ -115,6 +115,8 @@ class Layout:
     lane_sat_prior_pcu_h: np.ndarray  # (lanes,)
     serves: np.ndarray  # (phases, movements) bool: movement has a green link in the phase
     lane_green: np.ndarray  # (phases, lanes) bool: some movement on the lane is green
+    protected: np.ndarray  # (phases, movements) bool: served with protected green only ('G', no 'g')
+    lane_protected: np.ndarray  # (phases, lanes) bool: green, and every movement served on it protected
     storage_pcu: np.ndarray  # (movements,)
     sat_flow_pcu_h: np.ndarray  # (movements,) the junction model's prior
     pcu_by_class: dict[str, float]
@@ -181,8 +183,8 @@ class Layout:
             col = share[:, li]
             on = col > 0
             fallback[li] = float(np.max(mov_storage[on] / np.maximum(share[on].sum(axis=1), 1e-9)))
-        zone_m = np.where((lane_adv >= 0) & (lane_stop >= 0), np.maximum(adv_dist - stop_dist, 0.0), 0.0)
-        zone_m = np.where(lane_adv >= 0, np.where(lane_stop >= 0, zone_m, adv_dist), 0.0)
+        zone_m = np.where(lane_adv >= 0, np.where(lane_stop >= 0, np.maximum(adv_dist - stop_dist, 0.0), adv_dist),
+                          0.0)
         storage = np.where(zone_m > 0, np.maximum(zone_m / params.vehicle_spacing_m, 1.0), fallback)
 
         # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
@@ -198,12 +200,20 @@ class Layout:
             for i, m in enumerate(movements):
                 serves[k, i] = bool(green.intersection(m.links))
         lane_green = (serves.astype(float) @ (share > 0).astype(float)) > 0
+        protected = np.zeros((n_p, n_m), dtype=bool)
+        for k, ph in enumerate(junction.phases):
+            for i, m in enumerate(movements):
+                letters = {ph.state[li] for li in m.links} & set("Gg")
+                protected[k, i] = letters == {"G"}
+        permitted = serves & ~protected
+        lane_protected = lane_green & ~((permitted.astype(float) @ (share > 0).astype(float)) > 0)
 
         return Layout(
             junction=junction, params=params, det_index=det_index, det_is_stop=det_is_stop,
             det_lane=det_lane, det_pair=det_pair, lanes=lanes, lane_share=share, lane_stop=lane_stop,
             lane_adv=lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
-            serves=serves, lane_green=lane_green, storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
+            serves=serves, lane_green=lane_green, protected=protected, lane_protected=lane_protected,
+            storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
             pcu_by_class={c: pcu.factor(c) for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in dets if d.kind == "stop"),
         )
@@ -348,9 +358,13 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     stop_alive = has_stop & ~faulty[si]
     adv_alive = has_adv & ~faulty[ai]
 
-    green = layout.lane_green[green_phase] if green_phase is not None else np.zeros(len(layout.lanes), dtype=bool)
+    no_lane = np.zeros(len(layout.lanes), dtype=bool)
+    green = layout.lane_green[green_phase] if green_phase is not None else no_lane
     green_s = np.where(green, L.green_s + dt, 0.0)
-    saturated_green = green & (L.green_s >= p.startup_lost_s)
+    # Saturation flow and exit blockage are learnt on protected green only: a permitted turn
+    # waiting for gaps in the opposing flow is neither saturated nor blocked downstream.
+    protected = layout.lane_protected[green_phase] if green_phase is not None else no_lane
+    saturated_green = protected & (L.green_s >= p.startup_lost_s)
 
     # Standing vehicles over a loop: occupied (almost) all period, slow or uncounted.
     def standing(idx: np.ndarray) -> np.ndarray:
@@ -395,11 +409,16 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     # Hidden queue upstream of the advance loop: grows with demand while the loop is blocked,
     # drained by the vehicles that cross it afterwards (they come from that queue first).
     hidden = np.where(adv_blocked, L.hidden_pcu + flow * dt / 3600.0, np.maximum(L.hidden_pcu - arr, 0.0))
-    hidden = np.where(adv_ok, hidden, np.where(adv_alive, L.hidden_pcu, 0.0))
+    hidden = np.where(adv_ok, hidden, L.hidden_pcu)
+    # Without a working advance loop the zone cannot be told from upstream: one modelled queue,
+    # its overflow beyond the storage counted as hidden.
+    modelled = L.queue_pcu + L.hidden_pcu + arr - dep
+    queue = np.where(adv_alive, queue, np.clip(modelled, 0.0, storage))
+    hidden = np.where(adv_alive, hidden, np.maximum(modelled - storage, 0.0))
     hidden = np.where(cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
 
     # Saturation flow learning: saturated green, head vehicle moving.
-    learn = saturated_green & stop_ok & (L.queue_pcu >= p.sat_min_queue_pcu) & ~stop_stand_now
+    learn = saturated_green & stop_ok & (L.queue_pcu + L.hidden_pcu >= p.sat_min_queue_pcu) & ~stop_stand_now
     forget = np.where(learn, math.exp(-dt / p.sat_window_s), 1.0)
     sat_pcu = np.where(learn, L.sat_pcu * forget + pcu[si], L.sat_pcu)
     sat_s = np.where(learn, L.sat_s * forget + dt, L.sat_s)

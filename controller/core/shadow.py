@@ -7,7 +7,8 @@ bias cancels in the ratio:
 - fixed-time side (the "shadow"): the network's own program — each movement's green share λ and
   the base cycle C of the junction's TOML;
 - controlled side: the green share λ each movement actually received (EWMA of roadside status)
-  and the mean interval between its green onsets as its cycle;
+  and the mean interval between its green onsets as its cycle (on the fixed side likewise: the
+  base cycle over the movement's green onsets per cycle);
 - delay per PCU: Webster's uniform term C(1−λ)²/(2(1−min(x,1)λ)) plus the HCM 2000 incremental
   term 900T[(x−1)+√((x−1)²+4x/(cT))] (T = analysis period in h, c = λs capacity), x = q/(λs);
 - throughput: Σ min(q, c) — what each side could discharge of the measured demand.
@@ -36,17 +37,25 @@ def movement_delay_s(q_pcu_h: np.ndarray, s_pcu_h: np.ndarray, green_share: np.n
     return uniform + incremental
 
 
-def base_green_share(layout: Layout) -> tuple[np.ndarray, float]:
-    """Per movement, the share of the base cycle it is green, and the base cycle (s)."""
+def base_green_share(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Per movement under the base program: the share of the cycle it is green, and the mean
+    interval between its green onsets (s). A movement green in two stages separated by an
+    intergreen has two onsets per cycle — counted the way `observe` sees the roadside status,
+    where an intergreen is not green."""
     j = layout.junction
+    n = len(j.phases)
     cycle_s = j.base_cycle_s()
     share = np.zeros(len(j.movements))
+    onsets = np.zeros(len(j.movements))
+    served = [set(j.served_movements(k)) for k in range(n)]
     for k, p in enumerate(j.phases):
-        served = set(j.served_movements(k))
+        prev = (k - 1) % n
         for i, m in enumerate(j.movements):
-            if m.id in served:
+            if m.id in served[k]:
                 share[i] += p.base_green_s
-    return share / cycle_s, cycle_s
+                continuing = n > 1 and m.id in served[prev] and j.intergreen_s(prev, k) == 0
+                onsets[i] += 0 if continuing else 1
+    return share / cycle_s, cycle_s / np.maximum(onsets, 1)
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ class Gains:
 def initial(layout: Layout, now_s: float) -> ShadowState:
     share, cycle_s = base_green_share(layout)
     n = len(share)
-    return ShadowState(now_s, share, np.full(n, cycle_s), np.full(n, np.nan), np.zeros(n, dtype=bool))
+    return ShadowState(now_s, share, cycle_s, np.full(n, np.nan), np.zeros(n, dtype=bool))
 
 
 def observe(state: ShadowState, layout: Layout, status: SignalStatus | None, now_s: float,
@@ -105,7 +114,7 @@ def gains(state: ShadowState, layout: Layout, flow_pcu_h: np.ndarray, analysis_h
     s = layout.sat_flow_pcu_h
     base_share, base_cycle_s = base_green_share(layout)
     q = np.maximum(flow_pcu_h, 0.0)
-    d_fixed = movement_delay_s(q, s, base_share, np.full_like(q, base_cycle_s), analysis_h)
+    d_fixed = movement_delay_s(q, s, base_share, base_cycle_s, analysis_h)
     d_ctrl = movement_delay_s(q, s, state.green_share, state.cycle_s, analysis_h)
     total_q = float(q.sum())
     weight = q / total_q if total_q > 0 else np.full_like(q, 1.0 / max(len(q), 1))

@@ -16,7 +16,7 @@ from controller.core import estimation
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies import Policy
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
-from controller.model import Command, CyclePlan, CycleWish, Refusal, SignalStatus, Snapshot
+from controller.model import Command, CyclePlan, CycleWish, PhaseCommand, Refusal, SignalStatus, Snapshot
 
 if TYPE_CHECKING:
     from controller.config import Config
@@ -80,9 +80,12 @@ class Core:
         for jid, lay in self.layouts.items():
             js = state.junctions[jid]
             est = js.estimate
-            for s in snaps.get(jid, ()):
-                est = estimation.update(lay, est, s, self.flow_window_s)
             status = latest_status.get(jid, js.status)
+            # The status read this tick describes the signal during the period the detector
+            # messages cover: the estimator learns from green time only.
+            green_phase = status.phase if status is not None and not status.in_intergreen else None
+            for s in snaps.get(jid, ()):
+                est = estimation.update(lay, est, s, self.flow_window_s, green_phase)
             red_since = _red_since(lay, status, js.red_since_s, now_s)
             js = replace(js, estimate=est, status=status, red_since_s=red_since)
             if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
@@ -103,6 +106,9 @@ class Core:
                 else:
                     outcome = gate_phase(lay.junction, wish, view, plan_id=plan_id, seq=js.seq + 1,
                                          now_s=now_s, ttl_s=self.plan_ttl_s)
+            if outcome is not None and outcome.command is not None and _same_decision(outcome.command, js.command):
+                # An acyclic policy restates its wish every tick; the roadside already has it.
+                outcome = None
             if outcome is not None and outcome.command is not None:
                 commands.append(outcome.command)
                 new_plans += 1
@@ -132,6 +138,11 @@ def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: floa
         return None
     elapsed = 0.0 if status.in_intergreen else status.time_in_phase_s + max(0.0, now_s - status.t_s)
     return SignalView(status.phase, status.in_intergreen, elapsed, red_since)
+
+
+def _same_decision(new: Command, old: Command | None) -> bool:
+    """A PhaseCommand that repeats the one in force (same phase) carries no new decision."""
+    return (isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase)
 
 
 def is_cycle(cmd: Command) -> bool:

@@ -38,7 +38,13 @@ def _webster(cfg: "Config") -> Policy:
     return WebsterPolicy(cfg.webster.period_s, cfg.webster.lost_time_per_phase_s, cfg.webster.max_flow_ratio)
 
 
-REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster}
+def _max_pressure(cfg: "Config") -> Policy:
+    from controller.core.policies.max_pressure import MaxPressurePolicy
+    c = cfg.max_pressure
+    return MaxPressurePolicy(c.horizon_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu)
+
+
+REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure}
 
 
 def make_policy(name: str, cfg: "Config") -> Policy:

@@ -1,0 +1,527 @@
+"""Prometheus metrics of the controller service (prometheus-client), and their HTTP endpoint.
+
+`ServiceMetrics` is the service's observer (controller.service.Observer): the service calls it
+for every feed message it receives or rejects and after every tick. Everything goes into the
+`CollectorRegistry` passed in — there is no global registry, so every test, every simulated run
+and the live service each build their own. docs/metrics.md lists every metric with its unit.
+
+Cost, for a city of 20 junctions ticking at 1 Hz (about 0.7 ms a tick against 3-4 ms of tick):
+- every tick: the tick-duration histogram, the plan counters (a few commands), mode changes,
+  plan acknowledgements, and the signal state for the online gain — folded into
+  controller/core/shadow.py once per change of signal state, with the result of one
+  `shadow.observe` a second;
+- every `update_s` of service time (5 s by default), junctions staggered over the interval: the
+  per-junction gauges (queue, delay, throughput by class, degree of saturation, cycle, speed,
+  detector faults) and the network figures. Nothing is done per detector.
+
+Time: every rate and window here runs on the service clock passed to `tick_done` (`now_s`), so a
+simulated run — replayed faster than real time — exports its figures in simulated time: a
+throughput of 0.5 vehicles/s means 0.5 per simulated second. Only the tick duration (and the
+metrics' own cost) are wall-clock: they describe the process, not the traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from controller.core import shadow
+from controller.core.estimation import Layout
+from controller.errors import AdapterError
+from controller.model import VEHICLE_CLASSES, CyclePlan, Intersection, SignalStatus
+
+if TYPE_CHECKING:
+    from controller.config import Config
+    from controller.core.step import CoreState, TickResult
+
+log = logging.getLogger(__name__)
+
+PREFIX = "tsc"
+# Every reason core/feed.py and service.py give a FeedError (tests/contract/test_metrics.py checks
+# the list against the source). Pre-declared so that "rejected by reason" exists, at 0, before the
+# first bad message: an absent series and a zero are not the same thing to an alert.
+FEED_REJECT_REASONS = (
+    "oversize", "malformed_json", "wrong_type", "bad_version", "not_finite", "out_of_range",
+    "unknown_junction", "unknown_detector", "unknown_class", "negative_count", "implausible_count",
+    "future_timestamp", "stale_timestamp", "topic_mismatch",
+)
+MESSAGE_KINDS = ("detectors", "status")
+MODES = ("adaptive", "fallback", "manual")
+# Tick durations of a 20-junction city are milliseconds; a tick near its 1 s period is an alarm.
+TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
+
+
+@dataclass(frozen=True)
+class MetricsParams:
+    """config.toml [metrics]: how often and over which windows the figures are computed.
+
+    update_s: per-junction gauges and network gains are refreshed this often (service time).
+    gain_window_s: time constant of the measured green shares and cycles (controller/core/shadow.py).
+    gain_analysis_s: analysis period T of the HCM incremental delay term in the gain estimate.
+    throughput_window_s: stop-line crossings are turned into a rate over this much service time.
+    """
+
+    update_s: float = 5.0
+    gain_window_s: float = 900.0
+    gain_analysis_s: float = 900.0
+    throughput_window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        for name in ("update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"metrics {name} must be a finite number > 0, got {v!r}")
+
+    @staticmethod
+    def from_config(cfg: "Config") -> "MetricsParams":
+        m = cfg.metrics
+        return MetricsParams(update_s=m.update_s, gain_window_s=m.gain_window_s,
+                             gain_analysis_s=m.gain_analysis_s, throughput_window_s=m.throughput_window_s)
+
+
+def junction_mode(stale: bool, status_mode: str | None) -> str:
+    """adaptive: the roadside runs our plans; fallback: it runs its local plan (it says so, or
+    its feed is stale so we send nothing); manual: an operator holds it."""
+    if status_mode == "manual":
+        return "manual"
+    if stale or status_mode != "adaptive":
+        return "fallback"
+    return "adaptive"
+
+
+class _Junction:
+    """Per-junction bookkeeping of the exporter (plain mutable state, owned by one exporter)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.shadow = shadow.initial(layout, 0.0)  # its clock is set at the service's first tick
+        # The signal state not yet folded into the shadow: its last status and when it was seen.
+        self.held: SignalStatus | None = None
+        self.held_key: tuple[int, bool] | None = None
+        self.held_t_s = 0.0
+        self.held_keep = 1.0  # product of the EWMA's (1 - step) over the ticks not yet folded
+        self.c: dict[str, object] = {}  # this junction's metric children, by attribute name
+        self.by_class: dict[str, object] = {}
+        self.modes: dict[str, object] = {}
+        self.mode: str | None = None
+        self.last_plan_id: str | None = None
+        self.pending: list[int] = []  # seqs pushed, not yet reported by the roadside
+        self.faulty = np.zeros(len(layout.det_index), dtype=bool)
+        self.crossed: deque[tuple[float, dict[str, int]]] = deque()
+        self.adv_lanes = layout.lane_adv >= 0
+        self.gains: shadow.Gains | None = None
+        self.throughput_veh_s = 0.0
+        self.speed_mps = math.nan
+        self.speed_weight = 0.0
+        self.next_update_s = math.inf
+
+
+class ServiceMetrics:
+    """The service's metrics in `registry`. Thread-safe to scrape while the service ticks."""
+
+    def __init__(self, registry: CollectorRegistry, junctions: Mapping[str, Intersection], cfg: "Config",
+                 *, params: MetricsParams | None = None) -> None:
+        if not isinstance(registry, CollectorRegistry):
+            raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
+        self.registry = registry
+        self.params = params or MetricsParams.from_config(cfg)
+        self._j = {jid: _Junction(Layout.build(j, cfg)) for jid, j in junctions.items()}
+        self._started = False
+        self.updates = 0  # per-junction refreshes done
+        self._last_network_s: float | None = None
+        self._run = _RunTotals()
+        self._last_network: dict[str, float] = {}
+        self._declare(registry)
+        self._init_children()
+
+    # -- declaration --------------------------------------------------------------------------
+    def _declare(self, r: CollectorRegistry) -> None:
+        p, J, JC = PREFIX, ["junction"], ["junction", "class"]
+
+        def gauge(name: str, doc: str, labels=()) -> Gauge:
+            return Gauge(f"{p}_{name}", doc, list(labels), registry=r)
+
+        def counter(name: str, doc: str, labels=()) -> Counter:
+            return Counter(f"{p}_{name}", doc, list(labels), registry=r)
+
+        self.received = counter("feed_messages_received", "Field messages received, by kind (detectors, status).",
+                                ["kind"])
+        self.rejected = counter("feed_messages_rejected", "Field messages dropped by validation, by reason.",
+                                ["reason"])
+        self.detectors_faulty = gauge("detectors_faulty", "Induction loops currently judged faulty.", J)
+        self.detector_faults = counter("detector_faults", "Loops that turned faulty (stuck-on, stuck-off, "
+                                       "implausible, missing).", J)
+        self.tick_duration = Histogram(f"{p}_tick_duration_seconds", "Wall-clock duration of one control tick "
+                                       "(estimation, policy, safety gate, publishing).", buckets=TICK_BUCKETS_S,
+                                       registry=r)
+        self.metrics_cost = counter("metrics_update_seconds", "Wall-clock seconds spent updating these metrics.")
+        self.service_time = gauge("service_time_seconds", "The service clock (simulated seconds in a replay).")
+        self.plans_computed = counter("plans_computed", "New plan decisions brought to the safety gate.", J)
+        self.plans_refused = counter("plans_refused_by_gate", "Plan decisions the safety gate refused.", J)
+        self.plans_pushed = counter("plans_pushed", "Plan messages published to the roadside (new and refreshed).", J)
+        self.plans_acked = counter("plans_acknowledged", "Pushed plans whose seq the roadside status reported.", J)
+        self.plans_validated = counter("plans_validated", "Reserved for the SUMO twin: plans it validated.", J)
+        self.plans_twin_rejected = counter("plans_rejected_by_twin", "Reserved for the SUMO twin: plans it "
+                                           "rejected.", J)
+        self.queue = gauge("junction_queue_pcu", "Estimated queue on all approaches, PCU.", J)
+        self.delay = gauge("junction_delay_seconds", "Estimated mean delay per PCU under the control given.", J)
+        self.fixed_delay = gauge("junction_fixed_time_delay_seconds", "Estimated mean delay per PCU had the "
+                                 "fixed-time plan run (shadow).", J)
+        self.delay_gain = gauge("junction_delay_gain_ratio", "1 - delay / fixed-time delay.", J)
+        self.throughput_gain = gauge("junction_throughput_gain_ratio", "Served demand / fixed-time served "
+                                     "demand - 1.", J)
+        self.throughput = gauge("junction_throughput_vehicles_per_second", "Vehicles over the stop lines per "
+                                "second of service time, by class.", JC)
+        self.saturation = gauge("junction_degree_of_saturation_ratio", "Degree of saturation q/(λs) of the "
+                                "critical movement.", J)
+        self.cycle = gauge("junction_cycle_seconds", "Cycle length in force (plan, else measured).", J)
+        self.mode = gauge("junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).",
+                          ["junction", "mode"])
+        self.fallbacks = counter("junction_fallbacks", "Changes from adaptive or manual control to fallback.", J)
+        self.speed = gauge("junction_approach_speed_meters_per_second", "Flow-weighted speed at the advance "
+                           "loops.", J)
+        self.net_delay_gain = gauge("network_delay_gain_ratio", "Network delay gain over fixed-time "
+                                    "(demand-weighted).")
+        self.net_throughput_gain = gauge("network_throughput_gain_ratio", "Network throughput gain over "
+                                         "fixed-time.")
+        self.net_delay = gauge("network_delay_seconds", "Demand-weighted mean delay per PCU under the control given.")
+        self.net_fixed_delay = gauge("network_fixed_time_delay_seconds", "Demand-weighted mean delay per PCU "
+                                     "under the fixed-time shadow.")
+        self.net_served = gauge("network_throughput_pcu_per_second", "Demand the control given can serve, PCU/s.")
+        self.net_fixed_served = gauge("network_fixed_time_throughput_pcu_per_second", "Demand the fixed-time "
+                                      "plans could serve, PCU/s.")
+        self.net_demand = gauge("network_demand_pcu_per_second", "Measured arrival demand, PCU/s.")
+        self.net_crossings = gauge("network_throughput_vehicles_per_second", "Stop-line crossings of all "
+                                   "junctions per second of service time.")
+        self.net_speed = gauge("network_approach_speed_meters_per_second", "Flow-weighted speed at all advance "
+                               "loops.")
+
+    def _init_children(self) -> None:
+        """Create every labelled series up front (at 0) and cache the hot ones."""
+        self._received = {k: self.received.labels(kind=k) for k in MESSAGE_KINDS}
+        self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
+        names = ("detectors_faulty", "detector_faults", "plans_computed", "plans_refused", "plans_pushed",
+                 "plans_acked", "plans_validated", "plans_twin_rejected", "queue", "delay", "fixed_delay",
+                 "delay_gain", "throughput_gain", "saturation", "cycle", "fallbacks", "speed")
+        for jid, j in self._j.items():
+            j.c = {n: getattr(self, n).labels(junction=jid) for n in names}
+            j.by_class = {cls: self.throughput.labels(junction=jid, **{"class": cls}) for cls in VEHICLE_CLASSES}
+            j.modes = {m: self.mode.labels(junction=jid, mode=m) for m in MODES}
+            j.modes["fallback"].set(1.0)
+            j.c["cycle"].set(j.layout.junction.base_cycle_s())
+
+    # -- the service's observer ---------------------------------------------------------------
+    def message_received(self, kind: str) -> None:
+        child = self._received.get(kind)
+        (child or self.received.labels(kind=kind)).inc()
+
+    def message_rejected(self, reason: str) -> None:
+        child = self._rejected.get(reason)
+        if child is None:  # a reason added to the feed validation later: counted all the same
+            child = self._rejected[reason] = self.rejected.labels(reason=reason)
+        child.inc()
+
+    def plan_validated(self, junction: str) -> None:
+        """For the SUMO twin (a later issue): a plan it ran and found fit to push."""
+        self.plans_validated.labels(junction=junction).inc()
+
+    def plan_rejected_by_twin(self, junction: str) -> None:
+        """For the SUMO twin (a later issue): a plan it ran and refused."""
+        self.plans_twin_rejected.labels(junction=junction).inc()
+
+    def tick_done(self, state: "CoreState", result: "TickResult", now_s: float, duration_s: float) -> None:
+        """After each tick: the core's new state, what the tick produced, the service time and
+        the tick's wall-clock duration."""
+        t0 = time.perf_counter()
+        if not self._started:
+            self._started = True
+            n = max(len(self._j), 1)
+            for k, j in enumerate(self._j.values()):
+                j.shadow = replace(j.shadow, t_s=now_s)
+                # Stagger the refreshes over update_s: a little work every tick, no spike.
+                j.next_update_s = now_s + self.params.update_s * k / n
+        self.tick_duration.observe(duration_s)
+        self.service_time.set(now_s)
+        for cmd in result.commands:
+            j = self._j.get(cmd.junction)
+            if j is None:
+                continue
+            j.c["plans_pushed"].inc()
+            if cmd.plan_id != j.last_plan_id:
+                j.last_plan_id = cmd.plan_id
+                j.c["plans_computed"].inc()
+            j.pending.append(cmd.seq)
+            del j.pending[:-MAX_PENDING_ACKS]
+        for refusal in result.refusals:
+            j = self._j.get(refusal.junction)
+            if j is not None:
+                j.c["plans_computed"].inc()
+                j.c["plans_refused"].inc()
+        updated = False
+        for jid, js in state.junctions.items():
+            j = self._j.get(jid)
+            if j is None:
+                continue
+            status = js.status
+            if status is not None and j.pending and status.seq >= j.pending[0]:
+                if status.seq in j.pending:
+                    j.c["plans_acked"].inc()
+                j.pending = [s for s in j.pending if s > status.seq]
+            self._observe(j, status, now_s)
+            mode = junction_mode(js.stale, status.mode if status is not None else None)
+            if mode != j.mode:
+                if mode == "fallback" and j.mode is not None:
+                    j.c["fallbacks"].inc()
+                for m, child in j.modes.items():
+                    child.set(1.0 if m == mode else 0.0)
+                j.mode = mode
+            if now_s >= j.next_update_s:
+                self._update_junction(j, js, now_s)
+                updated = True
+        if updated:
+            self._network(now_s)
+        self.metrics_cost.inc(time.perf_counter() - t0)
+
+    def _observe(self, j: _Junction, status: SignalStatus | None, now_s: float) -> None:
+        """Fold the signal state into the shadow (controller/core/shadow.py) as a call of
+        `shadow.observe` every tick would, but only once per run of the same signal state: at a
+        change, the run of the old state (`_catch_up`), then the first tick of the new one,
+        which records its green onsets. In between, only the EWMA's decay is multiplied up."""
+        if status is None:  # nothing to fold: time passes (shadow.observe does the same)
+            j.shadow = replace(j.shadow, t_s=now_s)
+            return
+        key = (status.phase, status.in_intergreen)
+        w = self.params.gain_window_s
+        if key != j.held_key:
+            self._catch_up(j)
+            j.shadow = shadow.observe(j.shadow, j.layout, status, now_s, w)
+            j.held_key = key
+        else:
+            j.held_keep *= 1.0 - min(1.0, (now_s - j.held_t_s) / w)
+        j.held, j.held_t_s = status, now_s
+
+    def _catch_up(self, j: _Junction) -> None:
+        """Fold the held state's ticks since the last fold in one `shadow.observe` call, its
+        interval chosen so that the one EWMA step equals the per-tick steps it replaces."""
+        if j.held is None or j.held_keep >= 1.0:
+            return
+        w = self.params.gain_window_s
+        span_s = w * (1.0 - j.held_keep)  # observe's step is min(1, dt / window)
+        j.shadow = shadow.observe(replace(j.shadow, t_s=j.held_t_s - span_s), j.layout, j.held, j.held_t_s, w)
+        j.held_keep = 1.0
+
+    # -- every update_s, junctions staggered over the interval ------------------------------------
+    def _update_junction(self, j: _Junction, js, now_s: float) -> None:
+        """Refresh one junction's gauges from the core's estimate and the shadow."""
+        j.next_update_s = max(j.next_update_s + self.params.update_s, now_s + 1e-9)
+        self.updates += 1
+        est = js.estimate
+        self._catch_up(j)
+        g = shadow.gains(j.shadow, j.layout, est.flow_pcu_h, self.params.gain_analysis_s / 3600.0)
+        j.gains = g
+        c = j.c
+        c["queue"].set(float(np.sum(est.queue_pcu)))
+        c["delay"].set(g.delay_controlled_s)
+        c["fixed_delay"].set(g.delay_fixed_s)
+        c["delay_gain"].set(g.delay_gain)
+        c["throughput_gain"].set(g.throughput_gain)
+        c["saturation"].set(self._degree_of_saturation(j, est))
+        c["cycle"].set(self._cycle_s(j, js))
+        self._faults(j, est)
+        j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
+        j.speed_mps, j.speed_weight = self._speed(j, est)
+        c["speed"].set(j.speed_mps)
+
+    def _network(self, now_s: float) -> None:
+        """The network figures from every junction's latest refresh: delays demand-weighted,
+        served demand summed (controller/core/shadow.py defines both sides)."""
+        dt = 0.0 if self._last_network_s is None else now_s - self._last_network_s
+        self._last_network_s = now_s
+        net = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed", "served", "served_fixed", "crossings",
+                             "speed_num", "speed_den"), 0.0)
+        for j in self._j.values():
+            g = j.gains
+            if g is None:
+                continue
+            net["demand"] += g.demand_pcu_h
+            net["delay_ctrl"] += g.demand_pcu_h * g.delay_controlled_s
+            net["delay_fixed"] += g.demand_pcu_h * g.delay_fixed_s
+            net["served"] += g.throughput_controlled_pcu_h
+            net["served_fixed"] += g.throughput_fixed_pcu_h
+            net["crossings"] += j.throughput_veh_s
+            if j.speed_weight > 0:
+                net["speed_num"] += j.speed_mps * j.speed_weight
+                net["speed_den"] += j.speed_weight
+        demand = net["demand"]
+        if demand > 0:
+            delay_ctrl, delay_fixed = net["delay_ctrl"] / demand, net["delay_fixed"] / demand
+        else:  # no demand measured yet: no delay either way
+            delay_ctrl = delay_fixed = 0.0
+        delay_gain = 1.0 - delay_ctrl / delay_fixed if delay_fixed > 0 else 0.0
+        thr_gain = net["served"] / net["served_fixed"] - 1.0 if net["served_fixed"] > 0 else 0.0
+        speed = net["speed_num"] / net["speed_den"] if net["speed_den"] > 0 else math.nan
+        self.net_delay_gain.set(delay_gain)
+        self.net_throughput_gain.set(thr_gain)
+        self.net_delay.set(delay_ctrl)
+        self.net_fixed_delay.set(delay_fixed)
+        self.net_served.set(net["served"] / 3600.0)
+        self.net_fixed_served.set(net["served_fixed"] / 3600.0)
+        self.net_demand.set(demand / 3600.0)
+        self.net_crossings.set(net["crossings"])
+        self.net_speed.set(speed)
+        self._last_network = {
+            "delay_s": delay_ctrl, "delay_fixed_s": delay_fixed, "delay_gain": delay_gain,
+            "throughput_pcu_h": net["served"], "throughput_fixed_pcu_h": net["served_fixed"],
+            "throughput_gain": thr_gain, "demand_pcu_h": demand, "crossings_veh_h": net["crossings"] * 3600.0,
+            "speed_kmh": speed * 3.6 if math.isfinite(speed) else None,
+        }
+        self._run.add(net, speed, dt)
+
+    @staticmethod
+    def _degree_of_saturation(j: _Junction, est) -> float:
+        """max over movements of x = q / (λ s): demand over the capacity of the green actually
+        given (λ: measured green share, s: learnt saturation flow)."""
+        q = est.flow_pcu_h
+        if len(q) == 0:
+            return 0.0
+        s = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else j.layout.sat_flow_pcu_h
+        cap = np.clip(j.shadow.green_share, 1e-3, 1.0) * s
+        return float(np.max(q / np.maximum(cap, 1e-6)))
+
+    @staticmethod
+    def _cycle_s(j: _Junction, js) -> float:
+        """The cycle plan in force, else the measured interval between green onsets (median over
+        movements): acyclic control and the roadside's own plan have a cycle too."""
+        if isinstance(js.command, CyclePlan) and not js.stale:
+            return float(js.command.cycle_s)
+        c = j.shadow.cycle_s
+        c = c[np.isfinite(c)]
+        return float(np.median(c)) if len(c) else float(j.layout.junction.base_cycle_s())
+
+    def _faults(self, j: _Junction, est) -> None:
+        health = getattr(est, "health", None)
+        if health is None:
+            return
+        faulty = np.asarray(health.faulty, dtype=bool)
+        if faulty.shape != j.faulty.shape:
+            return
+        new = int(np.count_nonzero(faulty & ~j.faulty))
+        if new:
+            j.c["detector_faults"].inc(new)
+        j.faulty = faulty
+        j.c["detectors_faulty"].set(int(np.count_nonzero(faulty)))
+
+    def _throughput(self, j: _Junction, crossed: dict[str, int], now_s: float) -> float:
+        """Vehicles over the stop lines per second of service time, by class, over the last
+        throughput_window_s (less at the start of a run). Returns the all-class total."""
+        hist = j.crossed
+        hist.append((now_s, crossed))
+        window_s = self.params.throughput_window_s
+        while len(hist) > 1 and hist[1][0] <= now_s - window_s:
+            hist.popleft()
+        t_old, old = hist[0]
+        span = now_s - t_old
+        total = 0.0
+        for cls in VEHICLE_CLASSES:
+            rate = (crossed.get(cls, 0) - old.get(cls, 0)) / span if span > 0 else 0.0
+            j.by_class[cls].set(rate)
+            total += rate
+        return total
+
+    @staticmethod
+    def _speed(j: _Junction, est) -> tuple[float, float]:
+        """Flow-weighted mean of the advance loops' vehicle speeds (m/s), and its weight."""
+        lanes = getattr(est, "lanes", None)
+        if lanes is None or not j.adv_lanes.any():
+            return math.nan, 0.0
+        speed = lanes.adv_speed_mps[j.adv_lanes]
+        flow = lanes.flow_pcu_h[j.adv_lanes]
+        w = float(flow.sum())
+        if w <= 0:
+            return float(np.mean(speed)), 0.0
+        return float(flow @ speed / w), w
+
+    # -- the run report -----------------------------------------------------------------------
+    def report(self) -> dict:
+        """The network figures of the dashboard's overview: over the whole run (service-time
+        weighted; delays also demand-weighted) and at the last update. Plain JSON types."""
+        return {"updates": self.updates, "run": self._run.figures(), "last": dict(self._last_network)}
+
+
+class _RunTotals:
+    """Integrals over service time of the network figures, for the run report."""
+
+    def __init__(self) -> None:
+        self.t_s = 0.0
+        self.sums = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed", "served", "served_fixed", "crossings"), 0.0)
+        self.speed_t_s = 0.0
+        self.speed_sum = 0.0
+
+    def add(self, net: dict[str, float], speed_mps: float, dt: float) -> None:
+        if dt <= 0:
+            return
+        self.t_s += dt
+        for k in self.sums:
+            self.sums[k] += net[k] * dt
+        if math.isfinite(speed_mps):
+            self.speed_t_s += dt
+            self.speed_sum += speed_mps * dt
+
+    def figures(self) -> dict:
+        s, t = self.sums, self.t_s
+        if t <= 0:
+            return {"service_s": 0.0}
+        delay = s["delay_ctrl"] / s["demand"] if s["demand"] > 0 else 0.0
+        fixed = s["delay_fixed"] / s["demand"] if s["demand"] > 0 else 0.0
+        return {
+            "service_s": t,
+            "crossings_veh_h": s["crossings"] / t * 3600.0,
+            "throughput_pcu_h": s["served"] / t, "throughput_fixed_pcu_h": s["served_fixed"] / t,
+            "throughput_gain": s["served"] / s["served_fixed"] - 1.0 if s["served_fixed"] > 0 else 0.0,
+            "demand_pcu_h": s["demand"] / t,
+            "delay_s": delay, "delay_fixed_s": fixed, "delay_gain": 1.0 - delay / fixed if fixed > 0 else 0.0,
+            "speed_kmh": self.speed_sum / self.speed_t_s * 3.6 if self.speed_t_s > 0 else None,
+        }
+
+
+class MetricsServer:
+    """GET /metrics of one registry, served from a daemon thread until `close()`."""
+
+    def __init__(self, registry: CollectorRegistry, port: int, addr: str = "127.0.0.1") -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"metrics port must be an integer in 0..65535, got {port!r}")
+        try:
+            self._httpd, self._thread = start_http_server(port, addr=addr, registry=registry)
+        except OSError as exc:
+            raise AdapterError(f"metrics endpoint: cannot listen on {addr}:{port}: {exc.strerror or exc}",
+                               fatal=True) from None
+        self.addr = addr
+        self.port = int(self._httpd.server_address[1])
+        log.info("metrics endpoint up url=%s", self.url)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.addr}]" if ":" in self.addr else self.addr
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(timeout=5)
+            self._httpd = None
+
+    def __enter__(self) -> "MetricsServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,150 @@
+"""`max_pressure`: acyclic control by maximum pressure (Varaiya 2013), with switching loss.
+
+Varaiya's rule serves, at each decision, the phase k maximising
+
+    P_k = sum over movements m served by k of  s_mk * (x_m - x_down(m)),
+
+s_mk the rate at which phase k discharges movement m, x_m its queue. Applied literally at 1 Hz
+it switches whenever another phase's pressure is higher, and wastes the intergreen each time.
+Here:
+
+- x_m is the queue expected over the look-ahead `horizon_s` H if m is not served: the PCU
+  standing now plus half of those arriving in H. A movement flowing freely under green has no
+  standing queue but keeps its arrivals' pressure, so its green is not cut for nothing.
+- s_mk is the learnt saturation flow discounted by the exit blockage b_m (below), and by
+  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement.
+- A phase other than the current one only discharges after the intergreen and the start-up
+  loss; its pressure is scaled by the useful share of the horizon, (H - loss)/H, per movement
+  (a movement green in both phases loses nothing). The current phase is kept unless another's
+  scaled pressure is higher: a switch must gain more than the green it throws away.
+- Movements that have waited long weigh more: x_m (1 + red_m / `wait_scale_s`).
+
+Downstream queues. Varaiya's x_down is the queue on the link that m feeds. The junction model
+names neighbour junctions but not which exit feeds which neighbour approach, so the downstream
+term is measured at the junction's own exits: when the link m feeds is full, m's head vehicle
+stands on the stop-line loop during its protected green. The estimator's exit blockage b_m
+(share of the queued green with the head standing) discounts s_mk, so a movement feeding a
+full link loses its pressure. This sees spill-back once it reaches the junction, which is when
+serving that movement stops paying.
+
+Permitted-turn clearance. A permitted turn ('g') that crossed the stop line may be waiting
+inside the junction for a gap. Cutting it off for a conflicting phase leaves it in the box and
+can lock the junction (four waiting left-turners block all through traffic). When leaving a
+phase in which a permitted movement discharged, and the next phase would stop that movement,
+the policy goes through a phase that serves it protected, when the junction has one that keeps
+its green without an all-red (the lagging-left pattern of the network's own programs).
+
+Min/max green, intergreens and the maximum red are enforced by the safety gate; the policy also
+never asks to leave a phase before its minimum green.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+from controller.core.safety import SignalView
+from controller.model import PhaseWish
+
+
+@dataclass(frozen=True)
+class Statics:
+    """Per-junction constants the policy derives once from the junction model."""
+
+    intergreen_s: np.ndarray  # (phases, phases)
+    service: np.ndarray  # (phases, movements): 1 protected, permitted ratio, 0 not served
+    clearance: tuple[tuple[int, ...], ...]  # per phase: phases that serve its permitted movements protected
+
+
+@dataclass(frozen=True)
+class MaxPressureState:
+    statics: Statics
+    phase: int = -1  # the green phase seen last tick
+    dep_at_green_pcu: np.ndarray | None = None  # cumulative departures when that green began
+
+
+def intergreen_matrix(layout: Layout) -> np.ndarray:
+    j = layout.junction
+    n = len(j.phases)
+    return np.array([[j.intergreen_s(a, b) for b in range(n)] for a in range(n)])
+
+
+def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
+    j = layout.junction
+    ig = intergreen_matrix(layout)
+    service = np.where(layout.protected, 1.0, np.where(layout.serves, permitted_sat_ratio, 0.0))
+    clearance = []
+    for c, ph in enumerate(j.phases):
+        permitted = layout.serves[c] & ~layout.protected[c]
+        options = []
+        if permitted.any():
+            for p in range(len(j.phases)):
+                keeps_green = not (j.phases[p].green_links() - ph.green_links())  # no new link: no all-red
+                if p != c and keeps_green and layout.protected[p][permitted].any():
+                    options.append(p)
+        clearance.append(tuple(options))
+    return Statics(ig, service, tuple(clearance))
+
+
+def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: SignalView, now_s: float,
+                    horizon_s: float, wait_scale_s: float) -> np.ndarray:
+    """Scaled pressure of every phase (PCU^2/s): what it would release over the horizon."""
+    cur = signal.phase
+    x = est.queue_pcu + est.flow_pcu_h / 3600.0 * horizon_s / 2.0
+    sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
+    block = est.block if est.block is not None else 0.0
+    rate = sat * (1.0 - block) / 3600.0
+    red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
+    weight = rate * x * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
+    serves = layout.serves
+    keeps = serves[cur][None, :] & serves
+    loss = np.where(keeps, 0.0, statics.intergreen_s[cur][:, None] + layout.params.startup_lost_s)
+    useful = np.maximum(horizon_s - loss, 0.0) / horizon_s
+    return (statics.service * weight * useful).sum(axis=1)
+
+
+class MaxPressurePolicy:
+    name = "max_pressure"
+
+    def __init__(self, horizon_s: float = 20.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
+                 clearance_min_pcu: float = 0.5) -> None:
+        self.horizon_s = horizon_s
+        self.wait_scale_s = wait_scale_s
+        self.permitted_sat_ratio = permitted_sat_ratio
+        self.clearance_min_pcu = clearance_min_pcu
+
+    def init(self, layout: Layout, now_s: float) -> MaxPressureState:
+        return MaxPressureState(build_statics(layout, self.permitted_sat_ratio))
+
+    def decide(self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView | None,
+               now_s: float):
+        if signal is None:
+            return state, None
+        cur = signal.phase
+        if signal.in_intergreen:
+            return state, PhaseWish(cur)
+        if state.phase != cur or state.dep_at_green_pcu is None:
+            state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu)
+        if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
+            return state, PhaseWish(cur)
+        v = phase_pressures(state.statics, layout, est, signal, now_s, self.horizon_s, self.wait_scale_s)
+        best = int(np.argmax(v))
+        if v[best] <= v[cur]:
+            return state, PhaseWish(cur)
+        return state, PhaseWish(self._via_clearance(state, layout, est, cur, best, v))
+
+    def _via_clearance(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int,
+                       v: np.ndarray) -> int:
+        """The target, or a protected phase for permitted movements the target would cut off."""
+        options = state.statics.clearance[cur]
+        if not options:
+            return target
+        permitted = layout.serves[cur] & ~layout.protected[cur]
+        discharged = est.departures_pcu - state.dep_at_green_pcu
+        cut = permitted & ~layout.serves[target] & ((discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu))
+        if not cut.any():
+            return target
+        fitting = [p for p in options if layout.protected[p][cut].all()] or list(options)
+        return max(fitting, key=lambda p: v[p])

@@ -1,0 +1,278 @@
+"""Benchmark (a script, not a test): the controller's MQTT feed ingestion and end-to-end latency
+with N synthetic junctions, next to Mosquitto's own raw loopback rate measured in the same run.
+
+    python -m sim.bench_mqtt [--sizes 100 1000 5000] [--seconds 15]
+
+One private Mosquitto (sim/broker.py). The field is a separate process (this module with
+--feeder) so it does not share the controller's interpreter lock. Every junction is a copy of
+the bundled city's junction with the most detectors (ids made unique).
+
+- raw: a paho publisher (feeder process) -> Mosquitto -> a paho subscriber (this process) that
+  only counts, QoS 0, payloads the size of one detector message: the transport's ceiling.
+- ingest: the feeder sends 4 x N detector messages as fast as it can; the controller's
+  ServiceNode receives and validates them (ControllerService.on_detectors). Messages/s.
+- 1 Hz: every wall second the feeder publishes N detector messages, then a lockstep clock
+  message; the controller validates them all, ticks (estimation, Webster with a 5 s period so
+  every junction re-plans together every 5th tick, safety gate), publishes the plans (QoS 1) and
+  answers. Per second: validate = time spent validating the N messages; tick = core step +
+  plan publishing; e2e = first detector message of the second leaving the feeder -> last plan
+  of that tick handed to the socket. p50/p99 over the run after a 2 s warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
+from controller.config import Config, ServiceConfig, WebsterConfig
+from controller.core.messages import encode_detector_message
+from controller.junctions import load_intersections
+from controller.live import ServiceNode, percentile, run_lockstep
+from controller.model import Intersection
+
+SITE = "bench"
+BENCH_USER = "bench"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- synthetic junctions ----------------------------------------------------------------------
+def city_junction(workdir: Path, cfg: Config) -> Intersection:
+    """The bundled city's junction with the most detectors."""
+    from sim.netimport import import_net
+
+    folder = ROOT / "intersections" / "city"
+    if not any(folder.glob("*.toml")):
+        folder = workdir / "city"
+        import_net(ROOT / "sim" / "scenarios" / "city" / "city.net.xml", folder, cfg)
+    return max(load_intersections(folder).values(), key=lambda j: (len(j.detectors), j.id))
+
+
+def junction_id(k: int) -> str:
+    return f"S{k:05d}"
+
+
+def replicate(base: Intersection, n: int) -> dict[str, Intersection]:
+    out = {}
+    for k in range(n):
+        jid = junction_id(k)
+        out[jid] = replace(base, id=jid, upstream=(), downstream=(),
+                           detectors=tuple(replace(d, id=f"{jid}.{d.id}") for d in base.detectors))
+    return out
+
+
+def message_parts(jid: str, detector_ids: list[str], k: int) -> tuple[bytes, bytes]:
+    """A detector message split around its timestamp: head + b"%t" + tail."""
+    dets = {f"{jid}.{d}": ({"car": (k + i) % 3, "bus": (k + i) % 2}, 0.12, 7.5) for i, d in enumerate(detector_ids)}
+    body = encode_detector_message(jid, 123456789.0, 1.0, dets)
+    head, tail = body.split(b"123456789.0", 1)
+    return head, tail
+
+
+# -- the field process ------------------------------------------------------------------------
+def feeder(spec: dict) -> None:
+    """Runs in its own process: publishes what `spec` says, prints JSON lines of send times."""
+    s = MqttSettings(host=spec["host"], port=spec["port"], username=BENCH_USER, password=spec["password"],
+                     client_id=f"feeder-{os.getpid()}", session_expiry_s=0, max_inflight=1000)
+    client = MqttClient(s).start()
+    topics = Topics(SITE)
+    mode = spec["mode"]
+    if mode == "raw":
+        payload, topic = b"x" * spec["size"], f"{topics.root}/raw"
+        for _ in range(spec["count"]):
+            client.publish(topic, payload, qos=0)
+        client.publish(topic, b"end", qos=1)
+    else:
+        n, dets = spec["n"], spec["detectors"]
+        parts = [message_parts(junction_id(k), dets, k) for k in range(n)]
+        det_topics = [topics.detectors(junction_id(k)) for k in range(n)]
+        t0 = float(spec["t0"])
+        for r in range(spec["rounds"]):
+            t = t0 + r
+            if mode == "paced":
+                while time.time() < t:
+                    time.sleep(min(0.01, t - time.time()) if t > time.time() else 0)
+            sent_wall = time.time()
+            stamp = repr(t).encode()
+            for (head, tail), topic in zip(parts, det_topics):
+                client.publish(topic, head + stamp + tail, qos=0)
+            if mode == "paced":
+                clock = {"v": 1, "t": t, "detectors": n, "status": 0, "status_t": None}
+                client.publish(topics.clock, json.dumps(clock).encode(), qos=1)
+            print(json.dumps({"t": t, "sent_wall": sent_wall, "done_wall": time.time()}), flush=True)
+        if mode == "paced":
+            client.publish(topics.clock, b'{"v":1,"end":true}', qos=1)
+    while client.pending():
+        time.sleep(0.01)
+    client.close()
+
+
+def start_feeder(broker, spec: dict) -> subprocess.Popen:
+    spec = {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec}
+    p = subprocess.Popen([sys.executable, "-m", "sim.bench_mqtt", "--feeder"], cwd=ROOT, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    p.stdin.write(json.dumps(spec))
+    p.stdin.close()
+    return p
+
+
+# -- measurements -----------------------------------------------------------------------------
+def raw_rate(broker, size: int, count: int) -> dict:
+    lock = threading.Lock()
+    seen = {"n": 0, "first": None, "last": None}
+    done = threading.Event()
+
+    def on_message(topic: str, payload: bytes) -> None:
+        now = time.perf_counter()
+        if payload == b"end":
+            done.set()
+            return
+        with lock:
+            seen["n"] += 1
+            seen["first"] = seen["first"] or now
+            seen["last"] = now
+
+    sub = MqttClient(MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub",
+                                  session_expiry_s=0), on_message)
+    sub.subscribe([f"{broker.topics.root}/raw"], qos=0)
+    sub.start()
+    proc = start_feeder(broker, {"mode": "raw", "size": size, "count": count})
+    done.wait(120)
+    proc.wait(60)
+    sub.close()
+    span = (seen["last"] or 0) - (seen["first"] or 0)
+    return {"received": seen["n"], "sent": count, "msg_s": seen["n"] / span if span > 0 else float("nan")}
+
+
+def bench_cfg() -> Config:
+    return Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterConfig(period_s=5.0))
+
+
+def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
+    settings = broker.settings("controller", client_id=f"ctl-{len(junctions)}-{lockstep}", session_expiry_s=0)
+    return ServiceNode(bench_cfg(), junctions, settings, start_s=start_s, lockstep=lockstep).start()
+
+
+def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4) -> dict:
+    n = len(junctions)
+    node = new_node(broker, junctions, 0.0, lockstep=False)
+    node.service.advance_clock(1e9)
+    total = n * rounds
+    proc = start_feeder(broker, {"mode": "burst", "n": n, "detectors": detectors, "rounds": rounds, "t0": 1.0})
+    deadline = time.monotonic() + 120
+    while node.inbox.empty() and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    first = time.perf_counter()
+    while node.service.received < total and time.monotonic() < deadline:
+        if not node.drain():
+            time.sleep(0.0005)
+    span = time.perf_counter() - first
+    proc.wait(60)
+    stats = {"validated": node.service.received, "rejected": dict(node.service.rejected),
+             "msg_s": node.service.received / span}
+    node.close()
+    return stats
+
+
+def one_hz(broker, junctions: dict, detectors: list[str], seconds: int, warmup: int = 2) -> dict:
+    n = len(junctions)
+    t0 = float(int(time.time()) + 3)
+    node = new_node(broker, junctions, t0 - 1, lockstep=True)
+    validate_s: dict[float, float] = {}
+    ticks: dict[float, tuple[float, float, int]] = {}
+    handle, tick = node.handle, node._tick
+
+    def timed_handle(kind, junction, payload):
+        a = time.perf_counter()
+        handle(kind, junction, payload)
+        validate_s[node.service._now_s] = validate_s.get(node.service._now_s, 0.0) + time.perf_counter() - a
+
+    def timed_tick(now_s):
+        a = time.time()
+        tick(now_s)
+        ticks[now_s] = (a, time.time(), len(node.sent))
+
+    node.handle, node._tick = timed_handle, timed_tick
+    proc = start_feeder(broker, {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0})
+    error = ""
+    try:
+        run_lockstep(node, threading.Event(), timeout_s=30)
+    except Exception as exc:  # report, do not crash the table
+        error = str(exc)
+    sent = {}
+    for line in proc.stdout:
+        row = json.loads(line)
+        sent[row["t"]] = row["sent_wall"]
+    proc.wait(60)
+    node.close()
+    keep = [t for t in sorted(ticks) if t >= t0 + warmup and t in sent]
+    if not keep:
+        return {"error": error or "no ticks"}
+    val_ms = [1000 * validate_s.get(t, 0.0) for t in keep]
+    tick_ms = [1000 * (ticks[t][1] - ticks[t][0]) for t in keep]
+    e2e_ms = [1000 * (ticks[t][1] - sent[t]) for t in keep]
+    return {
+        "seconds": len(keep), "error": error, "rejected": dict(node.service.rejected),
+        "plans_per_s": sum(ticks[t][2] for t in keep) / len(keep),
+        "validate_p50": statistics.median(val_ms), "validate_p99": percentile(val_ms, 99),
+        "tick_p50": statistics.median(tick_ms), "tick_p99": percentile(tick_ms, 99),
+        "e2e_p50": statistics.median(e2e_ms), "e2e_p99": percentile(e2e_ms, 99),
+        "late": sum(1 for ms in e2e_ms if ms > 1000.0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    p.add_argument("--seconds", type=int, default=15, help="length of each 1 Hz run")
+    p.add_argument("--raw-count", type=int, default=100_000)
+    p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.feeder:
+        feeder(json.loads(sys.stdin.read()))
+        return 0
+    from sim.broker import Broker
+
+    with tempfile.TemporaryDirectory(prefix="tsc-bench-") as work:
+        base = city_junction(Path(work), Config())
+        detectors = [d.id for d in base.detectors]
+        size = len(b"".join(message_parts(junction_id(0), detectors, 0))) + 12
+        root = Topics(SITE).root
+        with Broker(Path(work) / "broker", SITE, (), extra_users={BENCH_USER: [("readwrite", f"{root}/#")]}) as broker:
+            print(f"# junction model: {base.id} of the city ({len(base.detectors)} detectors, "
+                  f"{len(base.phases)} phases); detector message {size} bytes; {os.cpu_count()} CPUs", flush=True)
+            raw = raw_rate(broker, size, args.raw_count)
+            print(f"# Mosquitto raw loopback, paho QoS 0 pub -> sub, {size} B: {raw['msg_s']:,.0f} msg/s "
+                  f"({raw['received']}/{raw['sent']} received)", flush=True)
+            head = (f"{'N':>6} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
+                    f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'late':>5}")
+            print(head)
+            print("-" * len(head), flush=True)
+            for n in args.sizes:
+                junctions = replicate(base, n)
+                ing = ingest_rate(broker, junctions, detectors)
+                hz = one_hz(broker, junctions, detectors, args.seconds)
+                if "tick_p50" not in hz:
+                    print(f"{n:>6} {ing['msg_s']:>13,.0f}  1 Hz run failed: {hz.get('error')}", flush=True)
+                    continue
+                print(f"{n:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw['msg_s']:>6.2f} | "
+                      f"{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
+                      f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
+                      f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} "
+                      f"{hz['late']:>3}/{hz['seconds']}" + (f"  ({hz['error']})" if hz["error"] else ""), flush=True)
+                if ing["rejected"] or hz["rejected"]:
+                    print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

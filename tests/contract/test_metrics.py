@@ -1,0 +1,390 @@
+"""controller/adapters/metrics.py: the Prometheus exporter, each test with its own registry.
+
+Naming follows Prometheus (prefix, base units, `_total` counters, `_seconds` durations, only the
+junction and class dimensions plus bounded enumerations); counts and gauges mean what
+docs/metrics.md says; the network gain is the demand-weighted shadow estimate of
+controller/core/shadow.py and moves with the signal; gauges refresh every `update_s` of service
+time, not every tick; the HTTP endpoint serves exactly the registry it was given.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import socket
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import prometheus_client
+import pytest
+import tomli_w
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from controller.adapters.metrics import (
+    FEED_REJECT_REASONS, MODES, MetricsParams, MetricsServer, ServiceMetrics, junction_mode,
+)
+from controller.config import Config, MetricsConfig, load_config
+from controller.core import shadow
+from controller.core.estimation import Estimate, Layout
+from controller.core.messages import encode_detector_message, encode_status
+from controller.core.step import CoreState, JunctionState, TickResult
+from controller.errors import AdapterError, ConfigError
+from controller.junctions import parse_intersection
+from controller.model import CyclePlan, Refusal, SignalStatus
+from controller.service import ControllerService
+from sim.report import gains_table
+from tests.junction_fixtures import two_phase, two_phase_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = Config()
+ALLOWED_LABELS = {"junction", "class", "reason", "kind", "mode", "le"}
+GAUGE_UNITS = ("_pcu", "_seconds", "_ratio", "_per_second")
+UNITLESS_GAUGES = {"tsc_detectors_faulty", "tsc_junction_mode"}  # a count of loops; an enumeration
+
+
+def junctions(*ids: str) -> dict:
+    out = {}
+    for jid in ids:
+        raw = two_phase_raw()
+        raw["id"] = jid
+        for d in raw["detectors"]:
+            d["id"] = f"{jid}_{d['id']}"
+        out[jid] = parse_intersection(raw, f"<{jid}>")
+    return out
+
+
+def exporter(*ids: str, **params) -> tuple[ServiceMetrics, CollectorRegistry, dict]:
+    reg = CollectorRegistry()
+    js = junctions(*ids) if ids else {"J": two_phase()}
+    return ServiceMetrics(reg, js, CFG, params=MetricsParams(**params) if params else None), reg, js
+
+
+def value(reg: CollectorRegistry, name: str, **labels) -> float | None:
+    return reg.get_sample_value(name, labels)
+
+
+def core_state(js: dict, t_s: float, **per_junction) -> CoreState:
+    """per_junction: jid -> dict of JunctionState fields (estimate given as a dict of Estimate fields)."""
+    out = {}
+    for jid, j in js.items():
+        lay = Layout.build(j, CFG)
+        fields = dict(per_junction.get(jid, {}))
+        est = replace(Estimate.empty(lay, t_s), **fields.pop("estimate", {}))
+        out[jid] = JunctionState(est, None, **{"stale": False, **fields})
+    return CoreState(t_s, out)
+
+
+def status(jid: str, t_s: float, phase: int, mode: str = "adaptive", seq: int = 0, intergreen: bool = False):
+    return SignalStatus(jid, t_s, phase, intergreen, 0.0, "p", seq, mode)
+
+
+# -- naming -------------------------------------------------------------------------------------
+def test_every_metric_follows_the_prometheus_naming_rules():
+    m, reg, js = exporter("J1", "J2")
+    m.tick_done(core_state(js, 0.0), TickResult(), 0.0, 0.002)
+    families = list(reg.collect())
+    assert len(families) >= 30
+    for fam in families:
+        assert fam.name.startswith("tsc_"), fam.name
+        labels = {k for s in fam.samples for k in s.labels}
+        assert labels <= ALLOWED_LABELS, f"{fam.name}: labels {labels - ALLOWED_LABELS}"
+        if fam.type == "counter":
+            assert {s.name for s in fam.samples} <= {f"{fam.name}_total", f"{fam.name}_created"}
+        elif fam.type == "histogram":
+            assert fam.name.endswith("_seconds"), fam.name
+        else:
+            assert fam.type == "gauge", fam.name
+            assert fam.name.endswith(GAUGE_UNITS) or fam.name in UNITLESS_GAUGES, f"{fam.name}: no unit suffix"
+
+
+def test_no_global_registry_is_touched_and_exporters_are_independent():
+    before = {f.name for f in prometheus_client.REGISTRY.collect()}
+    a, reg_a, _ = exporter("J1")
+    b, reg_b, _ = exporter("J1")  # same names, another registry: no "Duplicated timeseries"
+    a.message_rejected("malformed_json")
+    assert value(reg_a, "tsc_feed_messages_rejected_total", reason="malformed_json") == 1
+    assert value(reg_b, "tsc_feed_messages_rejected_total", reason="malformed_json") == 0
+    assert {f.name for f in prometheus_client.REGISTRY.collect()} == before
+
+
+def test_a_non_registry_is_refused_at_construction():
+    with pytest.raises(TypeError, match="CollectorRegistry"):
+        ServiceMetrics(None, {}, CFG)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="update_s"):
+        MetricsParams(update_s=0.0)
+
+
+def test_the_reject_reasons_cover_every_reason_the_validation_gives():
+    reasons = set()
+    for path in (ROOT / "controller" / "core" / "feed.py", ROOT / "controller" / "service.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FeedError" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                reasons.add(node.args[0].value)
+    assert reasons, "no FeedError reasons found: the scan is broken"
+    assert reasons <= set(FEED_REJECT_REASONS), f"undeclared reasons: {reasons - set(FEED_REJECT_REASONS)}"
+
+
+# -- feed messages through the service ------------------------------------------------------------
+def test_messages_received_and_rejected_by_reason_through_the_service():
+    reg = CollectorRegistry()
+    js = {"J": two_phase()}
+    m = ServiceMetrics(reg, js, CFG)
+    svc = ControllerService(js, CFG, "fixed", publish=lambda cmd, payload: None, metrics=m)
+    for r in FEED_REJECT_REASONS:  # every reason exists, at 0, before the first bad message
+        assert value(reg, "tsc_feed_messages_rejected_total", reason=r) == 0
+    svc.advance_clock(1.0)
+    svc.on_detectors(encode_detector_message("J", 1.0, 1.0, {"N_stop": ({"car": 1}, 0.1, 8.0)}))
+    svc.on_detectors(b"{not json")
+    svc.on_detectors(encode_detector_message("K", 1.0, 1.0, {}))
+    svc.on_detectors(encode_detector_message("J", 1.0, 1.0, {}), junction="J")  # same t again: stale
+    svc.on_status(encode_status(status("J", 1.0, 0)))
+    svc.tick(1.0)
+    assert value(reg, "tsc_feed_messages_received_total", kind="detectors") == 4
+    assert value(reg, "tsc_feed_messages_received_total", kind="status") == 1
+    assert value(reg, "tsc_feed_messages_rejected_total", reason="malformed_json") == 1
+    assert value(reg, "tsc_feed_messages_rejected_total", reason="unknown_junction") == 1
+    assert value(reg, "tsc_feed_messages_rejected_total", reason="stale_timestamp") == 1
+    assert value(reg, "tsc_tick_duration_seconds_count") == 1
+    assert value(reg, "tsc_service_time_seconds") == 1.0
+    assert sum(svc.rejected.values()) == 3
+
+
+# -- plans ----------------------------------------------------------------------------------------
+def plan(seq: int, plan_id: str = "J-webster-1") -> CyclePlan:
+    return CyclePlan("J", plan_id, seq, (0, 1), (30.0, 25.0), 65.0, 0.0, 0.0, 20.0)
+
+
+def test_plans_computed_refused_pushed_and_acknowledged():
+    m, reg, js = exporter()
+    get = lambda name: value(reg, f"tsc_plans_{name}_total", junction="J")  # noqa: E731
+    m.tick_done(core_state(js, 1.0), TickResult(commands=(plan(1),), new_plans=1), 1.0, 0.001)
+    assert (get("computed"), get("pushed"), get("acknowledged")) == (1, 1, 0)
+    # A refresh of the plan in force (same id, next seq) is pushed, not computed anew.
+    m.tick_done(core_state(js, 2.0), TickResult(commands=(plan(2),)), 2.0, 0.001)
+    assert (get("computed"), get("pushed")) == (1, 2)
+    # The roadside reports seq 2: that plan is acknowledged; seq 1 was superseded, not acknowledged.
+    st = {"J": {"status": status("J", 3.0, 0, seq=2)}}
+    m.tick_done(core_state(js, 3.0, **st), TickResult(), 3.0, 0.001)
+    m.tick_done(core_state(js, 4.0, **st), TickResult(), 4.0, 0.001)  # the same report again
+    assert get("acknowledged") == 1
+    m.tick_done(core_state(js, 5.0), TickResult(refusals=(Refusal("J", "min green"),)), 5.0, 0.001)
+    assert (get("computed"), get("refused_by_gate")) == (2, 1)
+    # Reserved for the twin: declared at 0, counted when the twin calls.
+    assert (get("validated"), get("rejected_by_twin")) == (0, 0)
+    m.plan_validated("J")
+    m.plan_rejected_by_twin("J")
+    assert (get("validated"), get("rejected_by_twin")) == (1, 1)
+
+
+# -- modes ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stale, reported, mode", [
+    (True, None, "fallback"), (False, None, "fallback"), (False, "local", "fallback"),
+    (False, "adaptive", "adaptive"), (True, "adaptive", "fallback"), (False, "manual", "manual"),
+])
+def test_junction_mode(stale, reported, mode):
+    assert junction_mode(stale, reported) == mode
+
+
+def test_mode_gauge_and_fallback_count():
+    m, reg, js = exporter()
+    modes = lambda: {k: value(reg, "tsc_junction_mode", junction="J", mode=k) for k in MODES}  # noqa: E731
+    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0}  # before the first tick
+    m.tick_done(core_state(js, 1.0, J={"stale": True}), TickResult(), 1.0, 0.001)
+    assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 0  # starting in fallback is no fallback
+    m.tick_done(core_state(js, 2.0, J={"status": status("J", 2.0, 0)}), TickResult(), 2.0, 0.001)
+    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0}
+    m.tick_done(core_state(js, 3.0, J={"status": status("J", 3.0, 0), "stale": True}), TickResult(), 3.0, 0.001)
+    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0}
+    assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
+    m.tick_done(core_state(js, 4.0, J={"status": status("J", 4.0, 0, mode="manual")}), TickResult(), 4.0, 0.001)
+    assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1}
+
+
+# -- per-junction gauges --------------------------------------------------------------------------
+def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick():
+    m, reg, js = exporter("J1", "J2", update_s=5.0)
+    seen = []
+    for t in range(0, 21):
+        q = np.full(4, float(t))
+        state = core_state(js, t, J1={"estimate": {"queue_pcu": q}}, J2={"estimate": {"queue_pcu": q}})
+        m.tick_done(state, TickResult(), float(t), 0.001)
+        seen.append((value(reg, "tsc_junction_queue_pcu", junction="J1"),
+                     value(reg, "tsc_junction_queue_pcu", junction="J2")))
+    # 2 junctions x (t = 0, 5, 10, 15, 20) for J1, staggered by 2.5 s for J2 (t = 2.5.., i.e. 3, 8, ...)
+    assert m.updates == 9
+    assert [s[0] for s in seen[:11]] == [0] * 5 + [20] * 5 + [40]
+    assert [s[1] for s in seen[:9]] == [0] * 3 + [12] * 5 + [32]
+
+
+def test_throughput_by_class_is_per_second_of_service_time():
+    m, reg, js = exporter(update_s=10.0, throughput_window_s=100.0)
+    for t in range(0, 201):
+        crossed = (("bus", t // 20), ("car", t), ("motorcycle", 0), ("truck", 0))
+        m.tick_done(core_state(js, t, J={"estimate": {"crossed_by_class": crossed}}), TickResult(), float(t), 1e-3)
+    car = value(reg, "tsc_junction_throughput_vehicles_per_second", junction="J", **{"class": "car"})
+    bus = value(reg, "tsc_junction_throughput_vehicles_per_second", junction="J", **{"class": "bus"})
+    assert car == pytest.approx(1.0) and bus == pytest.approx(0.05)
+    assert value(reg, "tsc_junction_throughput_vehicles_per_second", junction="J", **{"class": "truck"}) == 0
+    assert value(reg, "tsc_network_throughput_vehicles_per_second") == pytest.approx(1.05)
+
+
+def test_detector_faults_gauge_and_onsets():
+    m, reg, js = exporter(update_s=1.0)
+    lay = Layout.build(js["J"], CFG)
+    health = Estimate.empty(lay, 0.0).health
+    faulty = np.zeros(len(lay.det_index), dtype=bool)
+    for t, idx in enumerate(([], [0], [0, 3], [3], [3])):
+        f = faulty.copy()
+        f[idx] = True
+        m.tick_done(core_state(js, t, J={"estimate": {"health": replace(health, faulty=f)}}), TickResult(), t, 1e-3)
+    assert value(reg, "tsc_detectors_faulty", junction="J") == 1
+    assert value(reg, "tsc_detector_faults_total", junction="J") == 2
+
+
+def test_cycle_is_the_plan_in_force_else_the_measured_one():
+    m, reg, js = exporter(update_s=1.0)
+    base = js["J"].base_cycle_s()
+    assert value(reg, "tsc_junction_cycle_seconds", junction="J") == base
+    m.tick_done(core_state(js, 0.0, J={"command": replace(plan(1), cycle_s=80.0)}), TickResult(), 0.0, 1e-3)
+    assert value(reg, "tsc_junction_cycle_seconds", junction="J") == 80.0
+    # Acyclic control: the measured interval between green onsets (here a 40 s cycle).
+    for t in range(1, 800):
+        phase = 0 if (t % 40) < 20 else 1
+        m.tick_done(core_state(js, t, J={"status": status("J", t, phase)}), TickResult(), float(t), 1e-3)
+    assert value(reg, "tsc_junction_cycle_seconds", junction="J") == pytest.approx(40.0, rel=0.05)
+
+
+# -- the gain -------------------------------------------------------------------------------------
+def test_network_gain_is_the_demand_weighted_shadow_estimate_and_moves_with_the_signal():
+    m, reg, js = exporter("A", "B", update_s=1.0, gain_window_s=300.0)  # both fresh at the end
+    lays = {jid: Layout.build(j, CFG) for jid, j in js.items()}
+    ref = {jid: shadow.initial(lay, 0.0) for jid, lay in lays.items()}
+    flows = {"A": np.array([200.0, 700.0, 200.0, 700.0]), "B": np.array([500.0, 100.0, 500.0, 100.0])}
+    gains_seen = []
+    for t in range(0, 1201):
+        # first 600 s: the base program (30 s / 25 s); then more green to E/W (20 s / 40 s)
+        cycle = (30, 25) if t < 600 else (20, 40)
+        pos = t % (sum(cycle) + 10)
+        phase = 0 if pos < cycle[0] + 5 else 1
+        inter = cycle[0] <= pos < cycle[0] + 5 or pos >= sum(cycle) + 5
+        sts = {jid: status(jid, t, phase, intergreen=inter) for jid in js}
+        state = core_state(js, t, **{jid: {"status": sts[jid], "estimate": {"flow_pcu_h": flows[jid]}}
+                                     for jid in js})
+        m.tick_done(state, TickResult(), float(t), 1e-3)
+        for jid in js:  # the definition: shadow.observe every second
+            ref[jid] = shadow.observe(ref[jid], lays[jid], sts[jid], float(t), 300.0)
+        if t % 100 == 0:
+            gains_seen.append(value(reg, "tsc_network_delay_gain_ratio"))
+    g = {jid: shadow.gains(ref[jid], lays[jid], flows[jid], 900.0 / 3600.0) for jid in js}
+    demand = sum(x.demand_pcu_h for x in g.values())
+    delay = sum(x.demand_pcu_h * x.delay_controlled_s for x in g.values()) / demand
+    fixed = sum(x.demand_pcu_h * x.delay_fixed_s for x in g.values()) / demand
+    served = sum(x.throughput_controlled_pcu_h for x in g.values())
+    served_fixed = sum(x.throughput_fixed_pcu_h for x in g.values())
+    # The exporter folds a run of one signal state in one call: the same as every second.
+    assert value(reg, "tsc_network_delay_seconds") == pytest.approx(delay, rel=1e-9)
+    assert value(reg, "tsc_network_fixed_time_delay_seconds") == pytest.approx(fixed, rel=1e-9)
+    assert value(reg, "tsc_network_delay_gain_ratio") == pytest.approx(1 - delay / fixed, rel=1e-9)
+    assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(served / served_fixed - 1, abs=1e-9)
+    assert value(reg, "tsc_network_demand_pcu_per_second") == pytest.approx(demand / 3600)
+    for jid in js:
+        assert value(reg, "tsc_junction_delay_gain_ratio", junction=jid) == pytest.approx(g[jid].delay_gain, rel=1e-9)
+    # Never a constant: the gain moved when the signal timing changed.
+    assert max(gains_seen) - min(gains_seen) > 0.05, gains_seen
+    # A degree of saturation per junction, from the green actually given.
+    assert value(reg, "tsc_junction_degree_of_saturation_ratio", junction="A") > 0
+    report = m.report()
+    assert report["run"]["service_s"] == pytest.approx(1200, abs=5)
+    assert report["last"]["delay_gain"] == pytest.approx(value(reg, "tsc_network_delay_gain_ratio"))
+    table = gains_table([{"policy": "webster", "online_gains": report}])
+    assert "delay gain" in table and "webster" in table and "%" in table.splitlines()[-1]
+
+
+# -- the endpoint ---------------------------------------------------------------------------------
+def test_http_endpoint_serves_the_registry_it_was_given():
+    m, reg, js = exporter()
+    m.tick_done(core_state(js, 0.0), TickResult(), 0.0, 0.003)
+    with MetricsServer(reg, 0) as server:
+        body = urllib.request.urlopen(server.url, timeout=5).read().decode()
+    names = {f.name for f in text_string_to_metric_families(body)}
+    assert {"tsc_tick_duration_seconds", "tsc_network_delay_gain_ratio", "tsc_junction_queue_pcu"} <= names
+    assert not any(n.startswith(("python_", "process_")) for n in names)  # the private registry only
+
+
+def test_endpoint_on_a_busy_port_is_a_fatal_adapter_error_naming_it():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(AdapterError, match=f"127.0.0.1:{port}") as exc:
+            MetricsServer(CollectorRegistry(), port)
+        assert exc.value.fatal
+    with pytest.raises(ValueError, match="0..65535"):
+        MetricsServer(CollectorRegistry(), 70000)
+
+
+# -- config ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key, bad, message", [
+    ("update_s", 0.0, "metrics.update_s"), ("gain_window_s", -1.0, "metrics.gain_window_s"),
+    ("port", 70000, "metrics.port"), ("port", "x", "metrics.port"),
+])
+def test_config_names_a_bad_metrics_value(tmp_path, key, bad, message):
+    p = tmp_path / "config.toml"
+    p.write_text(tomli_w.dumps({"metrics": {key: bad}}))
+    with pytest.raises(ConfigError, match=message):
+        load_config(p)
+
+
+def test_bundled_config_sets_every_metrics_key():
+    import dataclasses
+    import tomllib
+
+    raw = tomllib.loads((ROOT / "config.toml").read_text())["metrics"]
+    assert set(raw) == {f.name for f in dataclasses.fields(MetricsConfig)}
+    cfg = load_config(ROOT / "config.toml")
+    assert MetricsParams.from_config(cfg) == MetricsParams(cfg.metrics.update_s, cfg.metrics.gain_window_s,
+                                                           cfg.metrics.gain_analysis_s, cfg.metrics.throughput_window_s)
+
+
+# -- dashboards and docs agree with the exporter --------------------------------------------------
+def exported_sample_names() -> set[str]:
+    m, reg, js = exporter("J1")
+    m.tick_done(core_state(js, 0.0), TickResult(), 0.0, 0.001)
+    return {s.name for fam in reg.collect() for s in fam.samples} | {fam.name for fam in reg.collect()}
+
+
+def test_dashboards_only_query_exported_metrics_and_are_well_formed():
+    import json
+
+    names = exported_sample_names()
+    paths = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+    assert {p.stem for p in paths} >= {"tsc-overview", "tsc-junction", "tsc-health"}
+    for path in paths:
+        dash = json.loads(path.read_text())
+        ids = [p["id"] for p in dash["panels"]]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate panel ids"
+        for p in dash["panels"]:
+            assert p["datasource"]["uid"] == "${datasource}", f"{path.name}: {p['title']}"
+            assert p["targets"], f"{path.name}: {p['title']} has no query"
+            for t in p["targets"]:
+                for used in re.findall(r"\btsc_\w+", t["expr"]):
+                    assert used in names, f"{path.name}: {p['title']}: {used} is not exported"
+        variables = {v["name"] for v in dash["templating"]["list"]}
+        assert "datasource" in variables
+        if path.stem == "tsc-junction":
+            assert "junction" in variables
+            assert all('junction=~"$junction"' in t["expr"] for p in dash["panels"] for t in p["targets"])
+
+
+def test_docs_describe_every_metric():
+    doc = (ROOT / "docs" / "metrics.md").read_text()
+    m, reg, _ = exporter("J1")
+    for fam in reg.collect():
+        shown = f"{fam.name}_total" if fam.type == "counter" else fam.name
+        assert f"`{shown}`" in doc, f"docs/metrics.md does not describe {shown}"
+    for reason in FEED_REJECT_REASONS:
+        assert f"`{reason}`" in doc

@@ -1,0 +1,339 @@
+"""controller/live.py's ServiceNode against a real Mosquitto: a feed -> plan round trip, hostile
+messages counted by reason, the heartbeat and its Last Will, and a broker restart with no plan
+lost. Ticks are driven by the test (service time is just a number here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+import tomli_w
+
+from controller.adapters.mqtt import MqttClient
+from controller.config import Config, ServiceConfig, WebsterConfig
+from controller.core.messages import decode_command, encode_detector_message, encode_status
+from controller.errors import AdapterError
+from controller.junctions import parse_intersection
+from controller.live import ServiceNode
+from controller.model import CyclePlan, SignalStatus
+from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto, free_port
+
+try:
+    find_mosquitto()
+except AdapterError:
+    pytest.skip("mosquitto is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(30)
+
+SITE = "t"
+APPROACHES = {"N": "GGrr", "S": "GGrr", "E": "rrGG", "W": "rrGG"}
+
+
+def cross(jid: str):
+    """A four-arm junction, through movements only, two phases (N-S, E-W)."""
+    return parse_intersection(cross_toml(jid), f"<{jid}>")
+
+
+def cross_toml(jid: str) -> dict:
+    movements, detectors = [], []
+    for k, a in enumerate(APPROACHES):
+        movements.append({"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"{jid}_{a}",
+                          "lanes": [f"{jid}_{a}_0"], "links": [k], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
+                          "conflicts": ["E_T", "W_T"] if a in "NS" else ["N_T", "S_T"]})
+        for kind, pos in (("stop", 99.0), ("advance", 20.0)):
+            detectors.append({"id": f"{jid}_{a}_{kind}", "kind": kind, "lane": f"{jid}_{a}_0", "pos_m": pos,
+                              "dist_to_stop_m": 100.0 - pos})
+    raw = {"id": jid, "n_links": 4, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 30.0, "cycle_max_s": 120.0,
+           "max_red_s": 120.0, "movements": movements, "detectors": detectors,
+           "phases": [{"state": "GGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+                      {"state": "rrGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]}
+    return raw
+
+
+JUNCTIONS = {j: cross(j) for j in ("J1", "J2")}
+CFG = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterConfig(period_s=2.0))
+
+
+def feed(jid: str, t_s: float, cars: int = 1) -> bytes:
+    dets = {d.id: ({"car": cars} if cars else {}, 0.1, 8.0) for d in JUNCTIONS[jid].detectors}
+    return encode_detector_message(jid, t_s, 1.0, dets)
+
+
+def status(jid: str, t_s: float) -> bytes:
+    return encode_status(SignalStatus(jid, t_s, phase=0, in_intergreen=False, time_in_phase_s=5.0,
+                                      plan_id="local", seq=0, mode="local"))
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._cv = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self._cv:
+            self.messages.append((topic, payload))
+            self._cv.notify_all()
+
+    def wait_until(self, pred, timeout_s: float = 5.0) -> bool:
+        with self._cv:
+            return self._cv.wait_for(lambda: pred(self.messages), timeout_s)
+
+
+def wait_until(pred, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return pred()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with Broker(tmp_path / "broker", SITE, JUNCTIONS) as b:
+        yield b
+
+
+@pytest.fixture
+def made():
+    clients: list = []
+    yield clients
+    for c in reversed(clients):
+        c.close()
+
+
+def start_node(made, broker, **kw) -> ServiceNode:
+    node = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER, client_id="tsc-t-ctl"), start_s=0.0, **kw)
+    made.append(node)
+    return node.start()
+
+
+def device(made, broker, jid: str, on_message=None, **kw) -> MqttClient:
+    c = MqttClient(broker.settings(field_user(jid), **kw), on_message)
+    made.append(c)
+    if on_message is not None:
+        c.subscribe([broker.topics.plan(jid)], qos=1)
+    return c.start()
+
+
+def deliver(node: ServiceNode, client: MqttClient, topic: str, payload: bytes, qos: int = 1) -> None:
+    """Publish and wait until the node's inbox has it (the broker delivered it)."""
+    before = node.client.received
+    client.publish(topic, payload, qos=qos)
+    assert wait_until(lambda: node.client.received > before), f"not delivered: {topic}"
+
+
+def test_feed_to_plan_round_trip(broker, made):
+    node = start_node(made, broker)
+    plans = Inbox()
+    j1 = device(made, broker, "J1", plans)
+    t = broker.topics
+    deliver(node, j1, t.status("J1"), status("J1", 0.0))
+    sent = []
+    for now in (1.0, 2.0, 3.0, 4.0):
+        deliver(node, j1, t.detectors("J1"), feed("J1", now, cars=2), qos=0)
+        node.tick(now)
+        sent += node.sent
+    assert node.service.received == 4 and not node.service.rejected
+    assert sent, "webster with a 2 s period should have decided a plan by t=4"
+    assert plans.wait_until(lambda m: len(m) >= 1)
+    topic, payload = plans.messages[0]
+    cmd = decode_command(payload)
+    assert topic == t.plan("J1")
+    assert isinstance(cmd, CyclePlan) and cmd.junction == "J1" and cmd.seq == 1
+    assert (cmd.junction, cmd.seq) == sent[0]
+    assert sum(cmd.greens_s) + 2 * 4.0 == pytest.approx(cmd.cycle_s)  # greens + two 3+1 s intergreens
+    # J2 sent nothing: its feed is stale, it gets no plan (its roadside keeps its local plan).
+    assert "J2" in node.service.last_result.stale
+    assert all(c.junction == "J1" for c in map(decode_command, (p for _, p in plans.messages)))
+    # J1's feed stops: once it is older than feed_stale_s the service stops commanding J1, so
+    # its roadside falls back to its local plan after its backup time.
+    for now in range(5, 5 + int(CFG.service.feed_stale_s) + 2):
+        node.tick(float(now))
+    assert "J1" in node.service.last_result.stale and node.sent == []
+
+
+def test_hostile_messages_are_counted_by_reason_and_the_service_carries_on(broker, made):
+    node = start_node(made, broker)
+    plans = Inbox()
+    j1 = device(made, broker, "J1", plans)
+    t = broker.topics
+    deliver(node, j1, t.status("J1"), status("J1", 0.0))
+    deliver(node, j1, t.detectors("J1"), feed("J1", 1.0))
+    node.tick(1.0)
+
+    good = json.loads(feed("J1", 2.0))
+    det = next(iter(good["detectors"]))
+
+    def variant(**changes) -> bytes:
+        body = json.loads(json.dumps(good))
+        for key, value in changes.items():
+            if key == "counts":
+                body["detectors"][det]["counts"] = value
+            elif key == "det":
+                body["detectors"][value] = body["detectors"].pop(det)
+            else:
+                body[key] = value
+        return json.dumps(body).encode()
+
+    hostile = {
+        "malformed_json": [feed("J1", 2.0)[:40], b"\xff\xfe\x00garbage", b""],
+        "not_finite": [feed("J1", 2.0).replace(b'"t":2.0', b'"t":NaN'),
+                       feed("J1", 2.0).replace(b'"occupancy":0.1', b'"occupancy":Infinity', 1)],
+        "negative_count": [variant(counts={"car": -3})],
+        "wrong_type": [variant(t="soon"), variant(counts={"car": "many"}), variant(detectors=[1, 2]), b"[1,2,3]",
+                       b'"just a string"'],
+        "unknown_junction": [variant(junction="J99")],
+        "unknown_detector": [variant(det="J1_X_stop")],
+        "unknown_class": [variant(counts={"spaceship": 1})],
+        "future_timestamp": [variant(t=1e9)],
+        "bad_version": [variant(v=2)],
+        "topic_mismatch": [feed("J2", 2.0)],  # J1's device speaking for J2
+        "oversize": [b'{"v":1,"junction":"J1","pad":"' + b"x" * 300_000 + b'"}'],  # over 256 KiB, under the broker limit
+    }
+    for payloads in hostile.values():
+        for p in payloads:
+            deliver(node, j1, t.detectors("J1"), p)
+    # 10 MB: over the broker's message_size_limit, so Mosquitto drops it before the service.
+    before = node.client.received
+    j1.publish(t.detectors("J1"), b"{" + b" " * (10 * 1024 * 1024) + b"}", qos=0)
+    deliver(node, j1, t.status("J1"), b'{"v":1,"junction":"J1","t":1.5,"phase":7,"mode":"local"}')
+    assert node.client.received == before + 1  # only the status after it came through
+    node.tick(2.0)  # everything is validated on the tick thread
+
+    expected = Counter({reason: len(p) for reason, p in hostile.items()})
+    expected["out_of_range"] += 1  # the status with phase 7 on a two-phase junction
+    assert node.service.rejected == expected
+    assert node.client.callback_errors == 0
+
+    # Still running, state intact: good feeds are accepted and plans flow.
+    for now in (3.0, 4.0, 5.0):
+        deliver(node, j1, t.detectors("J1"), feed("J1", now, cars=2), qos=0)
+        node.tick(now)
+    assert node.service.received == 1 + sum(expected.values()) - 1 + 3  # statuses are not counted as received
+    assert node.service.rejected == expected
+    assert plans.wait_until(lambda m: any(decode_command(p).junction == "J1" for _, p in m))
+
+
+def test_heartbeat_is_retained_and_the_last_will_says_offline(broker, made):
+    node = start_node(made, broker)
+    beats = Inbox()
+    watcher = MqttClient(broker.settings("operator"), beats)
+    made.append(watcher)
+    watcher.subscribe([broker.topics.heartbeat(CFG.service.instance)], qos=1)
+    watcher.start()  # subscribes after the node said hello: the retained heartbeat is delivered
+    assert beats.wait_until(lambda m: m and json.loads(m[-1][1])["state"] == "online")
+    hello = json.loads(beats.messages[-1][1])
+    assert hello["instance"] == CFG.service.instance and hello["junctions"] == 2
+
+    node.client._client.socket().close()  # the process "dies": no DISCONNECT, the broker sends the will
+    assert beats.wait_until(lambda m: json.loads(m[-1][1])["state"] == "offline", timeout_s=10)
+    assert wait_until(lambda: node.client.connected.is_set(), 10)
+    node.tick(1.0)  # back: the next tick says online again
+    assert beats.wait_until(lambda m: json.loads(m[-1][1])["state"] == "online")
+
+
+def test_broker_restart_mid_run_loses_no_plan(broker, made):
+    node = start_node(made, broker)
+    got: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def on_plan(topic: str, payload: bytes) -> None:
+        cmd = decode_command(payload)
+        with lock:
+            got.append((cmd.junction, cmd.seq))
+
+    t = broker.topics
+    devices = {j: device(made, broker, j, on_plan, client_id=f"dev-{j}") for j in JUNCTIONS}
+    for j, dev in devices.items():
+        deliver(node, dev, t.status(j), status(j, 0.0))
+    published: list[tuple[str, int]] = []
+    restarted = threading.Thread(target=broker.restart, kwargs={"down_s": 0.5})
+    for k in range(1, 41):
+        now = float(k)
+        for j, dev in devices.items():  # QoS 1 feeds: queued by the device while the broker is down
+            dev.publish(t.detectors(j), feed(j, now, cars=1 + k % 3), qos=1)
+        if node.client.connected.is_set():
+            assert wait_until(lambda: not node.inbox.empty(), 5)
+        node.tick(now)
+        published += node.sent
+        if k == 15:
+            restarted.start()  # goes down while plans are in flight
+        time.sleep(0.03)
+    restarted.join()
+    assert node.client.connects >= 2, "the controller should have reconnected"
+    assert all(d.connects >= 2 for d in devices.values())
+    assert len(published) >= 20
+    with lock:
+        assert wait_until(lambda: len(got) >= len(published), 10)
+    # Every plan the controller published, before, during and after the outage, reached its
+    # roadside device; QoS 1 may deliver one twice, which the roadside ignores by seq.
+    assert set(got) == set(published)
+    for j in JUNCTIONS:
+        seqs = [s for jj, s in published if jj == j]
+        assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def _run_service(tmp_path, broker, password: str) -> subprocess.Popen:
+    inter = tmp_path / "intersections"
+    inter.mkdir(exist_ok=True)
+    for j in JUNCTIONS:
+        (inter / f"{j}.toml").write_text(tomli_w.dumps(cross_toml(j)))
+    conf = tmp_path / "config.toml"
+    conf.write_text(tomli_w.dumps({
+        "service": {"site": SITE, "instance": "ctl-run", "intersections": "intersections", "tick_s": 0.2},
+        "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
+        "webster": {"period_s": 1.0},
+        "metrics": {"port": free_port()},
+    }))
+    env = {**os.environ, "TSC_BROKER_PASSWORD": password}
+    return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf), "run"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_run_command_serves_feeds_and_stops_cleanly_on_sigterm(broker, made, tmp_path):
+    t = broker.topics
+    seen = Inbox()
+    op = MqttClient(broker.settings("operator"), seen)
+    made.append(op)
+    op.subscribe([t.plan("J1"), t.heartbeat("ctl-run")], qos=1)
+    op.start()
+    proc = _run_service(tmp_path, broker, broker.users[CONTROLLER])
+    try:
+        assert seen.wait_until(lambda m: any(json.loads(p).get("state") == "online" for _, p in m), 15), \
+            proc.stderr.read() if proc.poll() is not None else "no heartbeat"
+        j1 = device(made, broker, "J1")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(tp == t.plan("J1") for tp, _ in seen.messages):
+            j1.publish(t.detectors("J1"), feed("J1", time.time(), cars=2), qos=0)  # live: wall-clock stamps
+            time.sleep(0.1)
+        assert any(tp == t.plan("J1") for tp, _ in seen.messages), "no plan from the running service"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert seen.wait_until(lambda m: json.loads(m[-1][1]).get("state") == "offline")
+    assert "service stopped" in err
+
+
+def test_run_command_exits_with_a_reason_on_bad_credentials(broker, tmp_path):
+    proc = _run_service(tmp_path, broker, "wrong-password")
+    try:
+        _out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2
+    assert "refused" in err and "controller" in err

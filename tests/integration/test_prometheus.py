@@ -1,0 +1,207 @@
+"""End to end with a real Prometheus: every PromQL expression of the Grafana dashboards returns data.
+
+A Prometheus (the Debian package, /usr/bin/prometheus) starts on a free loopback port, scraping
+the controller's metrics endpoint every second. The controller runs the bundled city through a
+private Mosquitto (`simulate --via-mqtt`, first 600 simulated seconds) with `--metrics-port`, and
+keeps serving its metrics after the run until this test has queried. Then each target of each
+panel of grafana/dashboards/*.json, with its variables substituted ($junction: a junction the
+variable's own label_values query finds), is queried through Prometheus's HTTP API; a query that
+returns nothing (or only NaN) fails the test, naming the dashboard and the panel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from controller.errors import AdapterError
+from sim.broker import find_mosquitto, free_port
+
+pytest.importorskip("sumo")
+
+ROOT = Path(__file__).resolve().parents[2]
+CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+CITY_JUNCTIONS = ROOT / "intersections" / "city"
+DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+END_S = 600
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+# Grafana's built-in interval variables, as Grafana would expand them for a 1 s scrape interval.
+BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "10m", "__interval_ms": "15000"}
+
+try:
+    find_mosquitto()
+except AdapterError:
+    pytest.skip("mosquitto is not installed (make system-deps)", allow_module_level=True)
+if not os.access(PROMETHEUS, os.X_OK):
+    pytest.skip("prometheus is not installed (make system-deps)", allow_module_level=True)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def api(base: str, path: str, **params) -> dict:
+    url = f"{base}{path}?{urllib.parse.urlencode(params, doseq=True)}"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        body = json.loads(r.read())
+    assert body.get("status") == "success", f"{url}: {body}"
+    return body["data"]
+
+
+def wait_for(what: str, check, timeout_s: float, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            pytest.fail(f"{what}: process exited with {proc.returncode} first\n{tail}")
+        try:
+            got = check()
+        except OSError:
+            got = None
+        if got:
+            return got
+        time.sleep(0.5)
+    pytest.fail(f"{what}: not within {timeout_s:g} s")
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    """A Prometheus scraping 127.0.0.1:{metrics port} every second; yields (base URL, metrics port)."""
+    work = tmp_path_factory.mktemp("prometheus")
+    metrics_port, web_port = free_port(), free_port()
+    (work / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: tsc\n    scrape_interval: 1s\n    scrape_timeout: 1s\n"
+        f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n")
+    log = work / "prometheus.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([PROMETHEUS, f"--config.file={work / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{web_port}",
+                                 "--log.level=warn"], stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        wait_for("prometheus ready", lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200,
+                 30, proc, log)
+        yield base, metrics_port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def scraped_run(prometheus, tmp_path_factory):
+    """The city through MQTT with its metrics scraped; the controller's process is still serving
+    them (lingering) when this yields, and is stopped after the module."""
+    base, metrics_port = prometheus
+    work = tmp_path_factory.mktemp("scraped_run")
+    config = work / "config.toml"
+    # The bundled config, with a Webster period short enough for plans to change in 600 s.
+    config.write_text(tomli_w.dumps({"webster": {"period_s": 60.0}, "metrics": {"update_s": 2.0}}))
+    out, log, stdout = work / "out", work / "simulate.log", work / "simulate.stdout"
+    cmd = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(config), "simulate", str(CITY),
+           "--out", str(out), "--policy", "webster", "--intersections", str(CITY_JUNCTIONS), "--via-mqtt",
+           "--metrics-port", str(metrics_port), "--metrics-linger-s", "240", "--", "--end", str(END_S)]
+    t0 = time.monotonic()
+    with open(log, "wb") as err, open(stdout, "wb") as so:
+        proc = subprocess.Popen(cmd, cwd=work, stdout=so, stderr=err)
+    try:
+        summary = wait_for("simulate wrote summary.json", lambda: (out / "summary.json").exists()
+                           and json.loads((out / "summary.json").read_text()), 200, proc, log)
+        run_s = time.monotonic() - t0
+
+        def final_scraped():
+            r = api(base, "/api/v1/query", query="max(tsc_service_time_seconds)")["result"]
+            return r and float(r[0]["value"][1]) >= END_S - 1
+
+        wait_for("prometheus scraped the end of the run", final_scraped, 30, proc, log)
+        time.sleep(2.5)  # a couple more scrapes of the final state
+        yield {"base": base, "summary": summary, "stdout": stdout, "run_s": run_s, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def panels(dashboard: dict):
+    for p in dashboard.get("panels", []):
+        yield p
+        yield from p.get("panels", [])  # collapsed rows
+
+
+def substitute(expr: str, variables: dict[str, str]) -> str:
+    def one(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in variables:
+            raise KeyError(f"unknown variable ${name} in {expr!r}")
+        return variables[name]
+
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", one, expr)
+
+
+def label_values(base: str, query: str) -> list[str]:
+    m = re.fullmatch(r"\s*label_values\(\s*([^,]+?)\s*,\s*(\w+)\s*\)\s*", query)
+    assert m, f"unsupported variable query {query!r}"
+    return api(base, f"/api/v1/label/{m.group(2)}/values", **{"match[]": m.group(1)})
+
+
+def test_every_dashboard_query_returns_data(scraped_run):
+    base = scraped_run["base"]
+    assert DASHBOARDS, "no dashboards under grafana/dashboards"
+    junction_ids = sorted(p.stem for p in CITY_JUNCTIONS.glob("*.toml"))
+    checked, failures = 0, []
+    for path in DASHBOARDS:
+        dash = json.loads(path.read_text())
+        variables = dict(BUILTINS, datasource="tsc-prometheus")
+        for var in dash.get("templating", {}).get("list", []):
+            if var["type"] != "query":
+                continue
+            query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+            values = label_values(base, query)
+            if var["name"] == "junction":  # every junction of the city is there
+                assert values == junction_ids, f"{path.name}: ${var['name']} ({query}) -> {values}"
+            assert values, f"{path.name}: variable ${var['name']} ({query}) has no values"
+            variables[var["name"]] = values[0]
+        for panel in panels(dash):
+            for target in panel.get("targets", []):
+                expr = substitute(target["expr"], variables)
+                result = api(base, "/api/v1/query", query=expr)["result"]
+                values = [float(r["value"][1]) for r in result] if isinstance(result, list) else [float(result[1])]
+                checked += 1
+                if not any(math.isfinite(v) for v in values):
+                    failures.append(f'{dash["title"]} / panel "{panel["title"]}" ({target["refId"]}): {expr} -> '
+                                    f'{"no data" if not values else values}')
+    assert checked >= 40, f"only {checked} queries found in the dashboards"
+    assert not failures, "queries without data:\n" + "\n".join(failures)
+
+
+def test_gains_are_estimated_not_constant_and_match_the_run_report(scraped_run):
+    base, summary = scraped_run["base"], scraped_run["summary"]
+    changes = api(base, "/api/v1/query", query="changes(tsc_network_delay_gain_ratio[10m])")["result"]
+    assert changes and float(changes[0]["value"][1]) >= 3, "the delay gain did not move during the run"
+    last = summary["online_gains"]["last"]
+    for metric, key in (("tsc_network_delay_gain_ratio", "delay_gain"),
+                        ("tsc_network_throughput_gain_ratio", "throughput_gain"),
+                        ("tsc_network_delay_seconds", "delay_s")):
+        got = float(api(base, "/api/v1/query", query=metric)["result"][0]["value"][1])
+        assert got == pytest.approx(last[key], rel=1e-9, abs=1e-12), metric
+    # Simulated time: the service clock ran 600 s in a fraction of that of wall time.
+    assert scraped_run["run_s"] < END_S / 3
+    stdout = scraped_run["stdout"].read_text()
+    assert "delay gain" in stdout and "webster" in stdout.splitlines()[-1], stdout
