@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, Union
+from typing import Literal, NamedTuple, Union
 
 GREEN = frozenset("Gg")
 VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
@@ -59,8 +59,12 @@ class Phase:
     base_green_s: float  # the green of the network's own fixed-time program
     ped_min_green_s: float = 0.0  # walk + crossing clearance of the crossings it greens
 
-    def green_links(self) -> frozenset[int]:
+    @cached_property
+    def _green(self) -> frozenset[int]:
         return frozenset(i for i, c in enumerate(self.state) if c in GREEN)
+
+    def green_links(self) -> frozenset[int]:
+        return self._green
 
 
 @dataclass(frozen=True)
@@ -102,23 +106,30 @@ class Intersection:
         """Movements with at least one green link in the phase."""
         return self._served[phase_index]
 
+    @cached_property
+    def _intergreens(self) -> tuple[tuple[tuple[float, float], ...], ...]:
+        """(intergreen_s, all_red_s) for every ordered pair of phases, computed once."""
+        greens = [p.green_links() for p in self.phases]
+        rows = []
+        for a in greens:
+            row = []
+            for b in greens:
+                all_red = self.all_red_s if b - a else 0.0
+                row.append((self.yellow_s + all_red if a - b else 0.0, all_red))
+            rows.append(tuple(row))
+        return tuple(rows)
+
     def intergreen_s(self, from_phase: int, to_phase: int) -> float:
         """Yellow for any link that goes from green to red, then all-red when a link that was
-        red turns green; 0 when no link loses its green.
+        red turns green; 0 when no link loses its green (and between a phase and itself).
 
         Derived from the link states of the two phases, not from the program's order, so an
         acyclic policy may jump between any pair of phases."""
-        if from_phase == to_phase:
-            return 0.0
-        a, b = self.phases[from_phase].green_links(), self.phases[to_phase].green_links()
-        if not a - b:
-            return 0.0
-        return self.yellow_s + self.all_red_between_s(from_phase, to_phase)
+        return self._intergreens[from_phase][to_phase][0]
 
     def all_red_between_s(self, from_phase: int, to_phase: int) -> float:
         """All-red is needed only when a new link starts (it may conflict with one just stopped)."""
-        a, b = self.phases[from_phase].green_links(), self.phases[to_phase].green_links()
-        return self.all_red_s if b - a else 0.0
+        return self._intergreens[from_phase][to_phase][1]
 
     def base_cycle_s(self) -> float:
         n = len(self.phases)
@@ -127,8 +138,10 @@ class Intersection:
         )
 
 
-@dataclass(frozen=True)
-class DetectorReading:
+class DetectorReading(NamedTuple):
+    """One loop's reading for one period. A NamedTuple rather than a frozen dataclass: the
+    feed builds hundreds per second and tuple construction is several times cheaper."""
+
     detector: str
     counts: tuple[tuple[str, int], ...]  # (vehicle class, vehicles that entered in the period)
     occupancy: float  # 0..1 share of the period the loop was covered
