@@ -7,7 +7,6 @@ unchanged and win over these defaults.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -197,6 +196,3 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     write_summary(summary, req.out_dir / "summary.json")
     return summary
 
-
-def summary_line(summary: dict) -> str:
-    return json.dumps({k: summary[k] for k in ("policy", "delay_s", "speed_kmh", "throughput_veh_h")})

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
 
-from controller.errors import AdapterError, DefinitionError
+from controller.errors import DefinitionError
 
 
 def sumo_home() -> str:
@@ -94,9 +94,3 @@ def merge_args(defaults: list[str], user: list[str]) -> list[str]:
         i += 2 if has_value else 1
     return out + list(user)
 
-
-def check_running(api: ModuleType) -> None:
-    try:
-        api.simulation.getTime()
-    except Exception as exc:  # both libsumo and traci raise their own FatalTraCIError types
-        raise AdapterError(f"SUMO is not running: {exc}", fatal=True) from exc
