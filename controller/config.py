@@ -114,7 +114,7 @@ class WebsterConfig:
 
 @dataclass(frozen=True)
 class MaxPressureConfig:
-    horizon_s: float = 20.0  # look-ahead over which staying and switching are compared
+    switch_service_s: float = 3.0  # service a switch is credited with, against its intergreen + start-up loss
     wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue is cleared by its protected phase
@@ -163,7 +163,7 @@ _POSITIVE = {
     "flow_window_s", "plan_ttl_s", "refresh_s",
     "clear_gap_s", "standing_occupancy", "standing_s", "sat_window_s", "sat_min_ratio", "sat_max_ratio",
     "block_window_s", "stuck_on_s", "stuck_off_s", "max_lane_flow_veh_h", "implausible_window_s",
-    "implausible_limit", "horizon_s", "wait_scale_s", "permitted_sat_ratio",
+    "implausible_limit", "switch_service_s", "wait_scale_s", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
     "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
 }

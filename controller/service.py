@@ -54,6 +54,8 @@ class ControllerService:
         self.rejected: Counter[str] = Counter()
         self.received = 0
         self.plans_sent = 0
+        self.ticks = 0
+        self.core_step_s = 0.0  # wall-clock seconds spent in core.step, summed over ticks
         self.last_result = TickResult()
         self._snaps: list[Snapshot] = []
         self._statuses: list[SignalStatus] = []
@@ -104,7 +106,10 @@ class ControllerService:
         self._now_s = now_s
         snaps, statuses = self._snaps, self._statuses
         self._snaps, self._statuses = [], []
+        t_step = time.perf_counter()
         self.state, result = self.core.step(self.state, snaps, statuses, now_s)
+        self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate
+        self.ticks += 1
         for refusal in result.refusals:
             log.info("safety gate refused junction=%s reason=%s", refusal.junction, refusal.reason)
         for cmd in result.commands:

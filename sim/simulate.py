@@ -139,7 +139,10 @@ class InProcessLoop:
         pass
 
     def summary(self) -> dict:
-        return {}
+        s = self.service
+        per = s.core_step_s / (s.ticks * len(s.junctions)) if s.ticks and s.junctions else 0.0
+        return {"decision_cost": {"core_step_s": round(s.core_step_s, 4), "ticks": s.ticks,
+                                  "junctions": len(s.junctions), "us_per_junction_tick": round(per * 1e6, 2)}}
 
 
 def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,

@@ -394,7 +394,7 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     alpha = min(1.0, dt / (flow_window_s or p.flow_window_s))
     dep_flow = np.where(stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
     flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * pcu[ai] * 3600.0 / dt
-    flow = np.where(adv_ok & ~adv_blocked, flow_from_adv, np.where(~adv_alive & stop_alive, dep_flow, L.flow_pcu_h))
+    flow = np.where(adv_ok & ~adv_stand_now & ~adv_blocked, flow_from_adv, np.where(~adv_alive & stop_alive, dep_flow, L.flow_pcu_h))
     adv_speed = np.where(adv_ok & (veh[ai] > 0) & (spd[ai] > p.standing_speed_mps),
                          0.8 * L.adv_speed_mps + 0.2 * spd[ai], L.adv_speed_mps)
 

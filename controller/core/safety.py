@@ -87,14 +87,18 @@ def _fit(greens: list[float], lo: list[float], hi: list[float], target_sum: floa
 
 
 def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_s: float,
-               ttl_s: float) -> GateOutcome:
+               ttl_s: float, view: SignalView | None = None) -> GateOutcome:
+    """A cycle plan: greens clipped to [min, max], the cycle fitted into its bounds, refused when
+    a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
+    as it stands) before the new plan first serves it."""
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
     n = len(j.phases)
     if not order or len(order) != len(greens):
         return GateOutcome(None, "phase order and greens must be non-empty and of equal length")
-    if any(not isinstance(p, int) or not 0 <= p < n for p in order) or len(set(order)) != len(order):
+    if (any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n for p in order)
+            or len(set(order)) != len(order)):
         return GateOutcome(None, f"phase order {list(order)} must list distinct phases of 0..{n - 1}")
-    if any(not math.isfinite(g) for g in greens) or not math.isfinite(wish.offset_s):
+    if any(not _finite(g) for g in greens) or not _finite(wish.offset_s):
         return GateOutcome(None, "non-finite green or offset")
     for p in order:
         why = phase_conflict(j, p)
@@ -108,8 +112,8 @@ def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_
     clipped = []
     lo = [j.phases[p].min_green_s for p in order]
     hi = [j.phases[p].max_green_s for p in order]
-    g = [min(h, max(low, x)) for x, low, h in zip(greens, lo, hi)]
-    if g != list(greens):
+    g = [min(h, max(low, float(x))) for x, low, h in zip(greens, lo, hi)]
+    if g != [float(x) for x in greens]:
         clipped.append("greens clipped to [min_green_s, max_green_s]")
     ig = cycle_length_s(j, order, tuple(0.0 for _ in order))
     cycle = sum(g) + ig
@@ -125,6 +129,14 @@ def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_
     worst = max(reds, key=reds.get)
     if reds[worst] > j.max_red_s + 1e-9:
         return GateOutcome(None, f"movement {worst} would wait {reds[worst]:.1f} s > max_red_s {j.max_red_s}")
+    if view is not None:
+        first = first_green_s(j, order, tuple(g), view)
+        for i, m in enumerate(j.movements):
+            if m.id in first and first[m.id] > 0:
+                wait = now_s - view.red_since_s[i] + first[m.id] if i < len(view.red_since_s) else first[m.id]
+                if wait > j.max_red_s + 1e-9:
+                    return GateOutcome(None, f"movement {m.id} would wait {wait:.1f} s > max_red_s "
+                                             f"{j.max_red_s} before the new plan serves it")
     plan = CyclePlan(
         junction=j.id, plan_id=plan_id, seq=seq, phase_order=order, greens_s=tuple(round(x, 3) for x in g),
         cycle_s=round(cycle, 3), offset_s=round(wish.offset_s % cycle, 3), valid_from_s=now_s,
@@ -133,14 +145,62 @@ def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_
     return GateOutcome(plan, clipped=tuple(clipped))
 
 
+def first_green_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...],
+                  view: SignalView) -> dict[str, float]:
+    """Seconds from now until each movement is first green if the roadside switches to this
+    cycle plan now (it finishes the green in force, or its intergreen, then follows the order
+    from there; sim/roadside.py). 0 for movements green now."""
+    cur = view.phase
+    out: dict[str, float] = {}
+    if view.in_intergreen:
+        t = j.yellow_s + j.all_red_s  # at most what is left of the intergreen
+        elapsed = 0.0
+    else:
+        t, elapsed = 0.0, view.green_elapsed_s
+        out.update({m: 0.0 for m in j.served_movements(cur)})
+    if cur in order:
+        k = order.index(cur)
+        for m in j.served_movements(cur):
+            out.setdefault(m, t)
+        t += max(greens_s[k], j.phases[cur].min_green_s) - elapsed
+    else:
+        k = -1
+        t += max(0.0, j.phases[cur].min_green_s - elapsed)
+    t = max(t, 0.0)
+    prev = cur
+    for step in range(1, len(order) + 1):
+        i = (k + step) % len(order)
+        p = order[i]
+        t += j.intergreen_s(prev, p)
+        for m in j.served_movements(p):
+            out.setdefault(m, t)
+        t += greens_s[i]
+        prev = p
+    return out
+
+
+# Decisions arrive once a second: a deadline must still be met if the switch comes one tick later.
+DECISION_PERIOD_S = 1.0
+
+
 def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: str, seq: int,
                now_s: float, ttl_s: float) -> GateOutcome:
-    """Acyclic command: change to or hold `wish.phase`. Enforces min/max green and max red."""
+    """Acyclic command: change to or hold `wish.phase`.
+
+    Enforced: no leaving a phase before its minimum green, no holding it past its maximum, no
+    change during an intergreen (the roadside runs it out), and the maximum red of every
+    movement. For the last, the gate keeps a feasible service plan at all times: serving the
+    waiting movements in earliest-deadline order, each phase for its minimum green after its
+    intergreen, every one must turn green before `max_red_s`. The wish is followed while such a
+    plan still exists after it (one decision period later); otherwise the plan's first phase is
+    commanded now. This holds whenever max_red_s leaves room for one round of minimum greens."""
     n = len(j.phases)
-    if not isinstance(wish.phase, int) or not 0 <= wish.phase < n:
+    if isinstance(wish.phase, bool) or not isinstance(wish.phase, int) or not 0 <= wish.phase < n:
         return GateOutcome(None, f"phase {wish.phase!r} not in 0..{n - 1}")
-    if not math.isfinite(wish.hold_s) or wish.hold_s < 0:
+    if not _finite(wish.hold_s) or wish.hold_s < 0:
         return GateOutcome(None, f"hold_s {wish.hold_s!r} must be finite and >= 0")
+    if not 0 <= view.phase < n or len(view.red_since_s) != len(j.movements):
+        return GateOutcome(None, "signal status does not match the junction model")
     why = phase_conflict(j, wish.phase)
     if why:
         return GateOutcome(None, why)
@@ -152,28 +212,72 @@ def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: s
             clipped.append("intergreen in progress: target kept")
         target = cur
     else:
+        elapsed = view.green_elapsed_s
         min_g, max_g = j.phases[cur].min_green_s, j.phases[cur].max_green_s
-        if target != cur and view.green_elapsed_s < min_g:
+        if target != cur and elapsed < min_g:
             clipped.append("min green not yet served")
             target = cur
-        elif target == cur and view.green_elapsed_s >= max_g:
+        if target == cur and elapsed >= max_g and n > 1:
             target = _most_starved_phase(j, view, now_s, exclude=cur)
             clipped.append("max green reached")
-        # Starvation guard: a movement about to exceed max red is served next.
-        if view.green_elapsed_s >= min_g:
-            served_now = set(j.served_movements(cur))
-            for i, m in enumerate(j.movements):
-                if m.id in served_now:
-                    continue
-                waited = now_s - view.red_since_s[i] + j.yellow_s + j.all_red_s
-                if waited >= j.max_red_s and m.id not in j.served_movements(target):
-                    target = _most_starved_phase(j, view, now_s, exclude=cur)
-                    clipped.append(f"movement {m.id} near max red")
-                    break
-    hold = wish.hold_s if target == wish.phase else 1.0
+        deadlines = _deadlines(j, view, cur)
+        if deadlines:
+            leave_s = now_s + (max(min_g - elapsed, DECISION_PERIOD_S) if target == cur else 0.0)
+            if not _feasible(j, deadlines, cur, leave_s, first=None if target == cur else target):
+                urgent = _edf_first(j, deadlines)
+                if urgent != target:
+                    clipped.append(f"max red: movement {min(deadlines, key=deadlines.get)} served next")
+                    target = urgent if elapsed >= min_g else cur
+    hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
     cmd = PhaseCommand(junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold,
                        valid_from_s=now_s, expires_s=now_s + ttl_s)
     return GateOutcome(cmd, clipped=tuple(clipped))
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _deadlines(j: Intersection, view: SignalView, cur: int) -> dict[str, float]:
+    """When each movement not green now must be green again at the latest."""
+    green = set(j.served_movements(cur))
+    return {m.id: view.red_since_s[i] + j.max_red_s for i, m in enumerate(j.movements) if m.id not in green}
+
+
+def _edf_first(j: Intersection, deadlines: dict[str, float], exclude: int | None = None) -> int:
+    """The phase for the most urgent movement (of those serving it: the one serving most others
+    that are urgent too, then the lowest index)."""
+    first = min(deadlines, key=lambda m: (deadlines[m], m))
+    best, best_key = 0, None
+    for k in range(len(j.phases)):
+        served = j.served_movements(k)
+        if k == exclude or first not in served:
+            continue
+        key = (-sum(1 for m in served if m in deadlines), k)
+        if best_key is None or key < best_key:
+            best, best_key = k, key
+    return best
+
+
+def _feasible(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None) -> bool:
+    """Can every waiting movement turn green before its deadline, leaving `cur` at leave_s and
+    then serving `first` (or the most urgent) and the rest in earliest-deadline order, each for
+    its minimum green?"""
+    pending = dict(deadlines)
+    t, prev = leave_s, cur
+    nxt = first
+    for _ in range(len(j.phases) + len(pending)):
+        if not pending:
+            return True
+        p = nxt if nxt is not None else _edf_first(j, pending)
+        nxt = None
+        start = t + j.intergreen_s(prev, p)
+        for m in j.served_movements(p):
+            if m in pending:
+                if start > pending.pop(m) + 1e-9:
+                    return False
+        t, prev = start + j.phases[p].min_green_s, p
+    return not pending
 
 
 def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude: int) -> int:

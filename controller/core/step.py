@@ -16,7 +16,8 @@ from controller.core import estimation
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies import Policy
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
-from controller.model import Command, CyclePlan, CycleWish, PhaseCommand, Refusal, SignalStatus, Snapshot
+from controller.model import (Command, CyclePlan, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
+                              Snapshot)
 
 if TYPE_CHECKING:
     from controller.config import Config
@@ -100,12 +101,23 @@ class Core:
                 plan_id = f"{jid}-{self.policy.name}-{js.plans + 1}"
                 if isinstance(wish, CycleWish):
                     outcome = gate_cycle(lay.junction, wish, plan_id=plan_id, seq=js.seq + 1, now_s=now_s,
-                                         ttl_s=self.plan_ttl_s)
+                                         ttl_s=self.plan_ttl_s, view=view)
                 elif view is None:
                     outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
                 else:
                     outcome = gate_phase(lay.junction, wish, view, plan_id=plan_id, seq=js.seq + 1,
                                          now_s=now_s, ttl_s=self.plan_ttl_s)
+            if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) \
+                    and view is not None:
+                # Acyclic control in force: the roadside holds its phase until told otherwise, so
+                # the gate must watch max green and max red even when the policy is silent or refused.
+                keep = gate_phase(lay.junction, PhaseWish(js.command.phase, js.command.hold_s), view,
+                                  plan_id=f"{jid}-{self.policy.name}-{js.plans + 1}", seq=js.seq + 1,
+                                  now_s=now_s, ttl_s=self.plan_ttl_s)
+                if keep.command is not None and keep.command.phase != js.command.phase:
+                    if outcome is not None:
+                        refusals.append(Refusal(jid, outcome.refused))
+                    outcome = keep
             if outcome is not None and outcome.command is not None and _same_decision(outcome.command, js.command):
                 # An acyclic policy restates its wish every tick; the roadside already has it.
                 outcome = None

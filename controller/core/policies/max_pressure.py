@@ -4,20 +4,23 @@ Varaiya's rule serves, at each decision, the phase k maximising
 
     P_k = sum over movements m served by k of  s_mk * (x_m - x_down(m)),
 
-s_mk the rate at which phase k discharges movement m, x_m its queue. Applied literally at 1 Hz
-it switches whenever another phase's pressure is higher, and wastes the intergreen each time.
-Here:
+s_mk the rate at which phase k discharges movement m, x_m its queue (PCU). Applied literally at
+1 Hz it switches whenever another phase's pressure is higher, and wastes an intergreen and a
+start-up loss each time; on a loaded grid that loss alone saturates the junction. Here:
 
-- x_m is the queue expected over the look-ahead `horizon_s` H if m is not served: the PCU
-  standing now plus half of those arriving in H. A movement flowing freely under green has no
-  standing queue but keeps its arrivals' pressure, so its green is not cut for nothing.
+- x_m is the queue standing now (estimator: between the loops plus spilled over the advance
+  loop) plus half of what arrives during `switch_service_s` T: a movement flowing under green
+  keeps some pressure although nothing stands.
 - s_mk is the learnt saturation flow discounted by the exit blockage b_m (below), and by
   `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement.
-- A phase other than the current one only discharges after the intergreen and the start-up
-  loss; its pressure is scaled by the useful share of the horizon, (H - loss)/H, per movement
-  (a movement green in both phases loses nothing). The current phase is kept unless another's
-  scaled pressure is higher: a switch must gain more than the green it throws away.
-- Movements that have waited long weigh more: x_m (1 + red_m / `wait_scale_s`).
+- A switch buys T seconds of service of the new phase at the price of its loss L (intergreen
+  from the current phase, derived per link pair, plus the start-up lost time) for every movement
+  the new phase starts; such a movement's pressure counts T / (T + L). Movements green in both
+  phases lose nothing. The current phase is kept unless another phase's discounted pressure is
+  higher, so a small T means a strong hysteresis: switching pays only against a clearly larger
+  queue (T = 3 s: about 3.7 times the current phase's pressure for a 5+3 s loss).
+- Movements that have waited long weigh more: x_m (1 + red_m / `wait_scale_s`); the gate's
+  maximum red remains the hard bound.
 
 Downstream queues. Varaiya's x_down is the queue on the link that m feeds. The junction model
 names neighbour junctions but not which exit feeds which neighbour approach, so the downstream
@@ -89,10 +92,11 @@ def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
 
 
 def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: SignalView, now_s: float,
-                    horizon_s: float, wait_scale_s: float) -> np.ndarray:
-    """Scaled pressure of every phase (PCU^2/s): what it would release over the horizon."""
+                    switch_service_s: float, wait_scale_s: float) -> np.ndarray:
+    """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
+    with each newly started movement scaled by T / (T + loss)."""
     cur = signal.phase
-    x = est.queue_pcu + est.flow_pcu_h / 3600.0 * horizon_s / 2.0
+    x = est.queue_pcu + est.flow_pcu_h / 3600.0 * switch_service_s / 2.0
     sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
     block = est.block if est.block is not None else 0.0
     rate = sat * (1.0 - block) / 3600.0
@@ -101,16 +105,16 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
     serves = layout.serves
     keeps = serves[cur][None, :] & serves
     loss = np.where(keeps, 0.0, statics.intergreen_s[cur][:, None] + layout.params.startup_lost_s)
-    useful = np.maximum(horizon_s - loss, 0.0) / horizon_s
+    useful = switch_service_s / (switch_service_s + loss)
     return (statics.service * weight * useful).sum(axis=1)
 
 
 class MaxPressurePolicy:
     name = "max_pressure"
 
-    def __init__(self, horizon_s: float = 20.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
+    def __init__(self, switch_service_s: float = 3.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
                  clearance_min_pcu: float = 0.5) -> None:
-        self.horizon_s = horizon_s
+        self.switch_service_s = switch_service_s
         self.wait_scale_s = wait_scale_s
         self.permitted_sat_ratio = permitted_sat_ratio
         self.clearance_min_pcu = clearance_min_pcu
@@ -129,7 +133,7 @@ class MaxPressurePolicy:
             state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        v = phase_pressures(state.statics, layout, est, signal, now_s, self.horizon_s, self.wait_scale_s)
+        v = phase_pressures(state.statics, layout, est, signal, now_s, self.switch_service_s, self.wait_scale_s)
         best = int(np.argmax(v))
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)

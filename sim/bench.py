@@ -1,0 +1,354 @@
+"""Traffic benchmark: every policy against fixed-time, Webster and SUMO's own adaptive controllers.
+
+    python -m sim.bench [--scenario city] [--seeds 3] [--policies max_pressure,adaptive]
+                        [--jobs 2] [--out runs/bench] [--record]
+
+Each (policy, seed) is one `run_controller.py simulate SCENARIO --policy P -- --seed N` in its
+own process (libsumo runs one simulation per process), `--jobs` at a time: the same closed loop
+as the live service (feed validation, estimation, policy, safety gate, roadside controllers).
+SUMO's `actuated` and `delay_based` run as the network's own controllers, `fixed` is the
+network's program. Every run also writes SUMO edge data (`edgedata.xml`, 15-minute bins), from
+which the benchmark derives the per-junction figures; the controller never sees them.
+
+Reported, as medians over the seeds (the evaluation convention of sim/evaluate.py):
+
+- network: delay (s/veh), speed (km/h), throughput (arrived veh/h), each policy's decision
+  cost per junction per tick (wall-clock of the core's step: estimation + policy + gate);
+- per junction, in the peak hour (the hour with the most stop-line crossings under fixed-time):
+  vehicles over the stop lines per hour at the most loaded junctions, and which of them are
+  oversaturated under fixed-time (vehicles on the approaches spend at least
+  `--oversat-wait-share` of their time standing);
+- per junction, over the run: delay (time loss on the approach links per vehicle crossing),
+  and the worst ratio to fixed-time.
+
+`--record` writes the tables and the command into BENCHMARKS.md, replacing that scenario's
+previous section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "sim" / "scenarios"
+BASELINES = ("fixed",)
+FIELD = ("actuated", "delay_based")
+
+
+def default_policies() -> list[str]:
+    from controller.core.policies import REGISTRY
+
+    return [p for p in REGISTRY if p != "fixed"]
+
+
+def scenario_config(name: str) -> Path:
+    p = Path(name)
+    if p.suffix == ".sumocfg":
+        return p.resolve()
+    cfg = SCENARIOS / name / f"{name}.sumocfg"
+    if not cfg.is_file():
+        raise SystemExit(f"error: no scenario {name!r} (looked for {cfg})")
+    return cfg
+
+
+@dataclass(frozen=True)
+class Run:
+    policy: str
+    seed: int
+    out: Path
+
+
+def _bench_additional(out: Path, bin_s: float) -> Path:
+    root = ET.Element("additional")
+    ET.SubElement(root, "edgeData", id="bench", period=f"{bin_s:g}", file="edgedata.xml")
+    path = out / "bench.add.xml"
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+def _command(cfg: Path, run: Run, config: str | None, bin_s: float) -> list[str]:
+    from sim.sumo import SumoConfig
+
+    run.out.mkdir(parents=True, exist_ok=True)
+    additional = [str(p) for p in SumoConfig(cfg).files("additional-files")]
+    additional.append(str(_bench_additional(run.out, bin_s)))
+    cmd = [sys.executable, str(ROOT / "run_controller.py")]
+    if config:
+        cmd += ["--config", config]
+    return cmd + ["simulate", str(cfg), "--out", str(run.out), "--policy", run.policy, "--",
+                  "--seed", str(run.seed), "--additional-files", ",".join(additional)]
+
+
+def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float) -> list[Run]:
+    """Run everything, `jobs` processes at a time; returns the runs that failed."""
+    pending, active, failed = list(runs), [], []
+    while pending or active:
+        while pending and len(active) < jobs:
+            r = pending.pop(0)
+            r.out.parent.mkdir(parents=True, exist_ok=True)
+            log = open(r.out.parent / f"{r.out.name}.log", "w")
+            active.append((r, subprocess.Popen(_command(cfg, r, config, bin_s), stdout=log, stderr=subprocess.STDOUT,
+                                               cwd=ROOT), log, time.perf_counter()))
+        time.sleep(0.5)
+        for item in list(active):
+            r, proc, log, t0 = item
+            if proc.poll() is None:
+                continue
+            active.remove(item)
+            log.close()
+            status = "ok" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+            print(f"  {r.policy:<12} seed {r.seed}: {status} in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
+            if proc.returncode != 0:
+                failed.append(r)
+    return failed
+
+
+# -- per-junction figures from SUMO edge data ------------------------------------------------
+
+def approach_edges(net_file: Path, junctions: dict) -> dict[str, dict[str, list[str]]]:
+    """Per junction, per incoming stop-line edge: that edge and the edges upstream of it back to
+    the previous signalised junction (through unsignalised nodes such as lane-pocket splits)."""
+    from sim.netimport import read_net
+
+    net = read_net(net_file)
+    tls_nodes = set()
+    for tl in net.getTrafficLights():
+        for conn in tl.getConnections():
+            tls_nodes.add(conn[0].getEdge().getToNode().getID())
+    out: dict[str, dict[str, list[str]]] = {}
+    for jid, j in junctions.items():
+        chains = {}
+        for edge_id in sorted({m.from_edge for m in j.movements}):
+            chain, edge = [edge_id], net.getEdge(edge_id)
+            node = edge.getFromNode()
+            while node.getID() not in tls_nodes and len(node.getIncoming()) == 1 and len(chain) < 10:
+                edge = node.getIncoming()[0]
+                if edge.getID() in chain:
+                    break
+                chain.append(edge.getID())
+                node = edge.getFromNode()
+            chains[edge_id] = chain
+        out[jid] = chains
+    return out
+
+
+def read_edgedata(path: Path) -> dict[float, dict[str, dict[str, float]]]:
+    """begin_s -> edge -> {left, entered, timeLoss, waitingTime, sampledSeconds}."""
+    out: dict[float, dict[str, dict[str, float]]] = {}
+    for _, el in ET.iterparse(path, events=("end",)):
+        if el.tag != "interval":
+            continue
+        edges = {}
+        for e in el.findall("edge"):
+            edges[e.get("id")] = {k: float(e.get(k, 0.0)) for k in
+                                  ("left", "entered", "timeLoss", "waitingTime", "sampledSeconds")}
+        out[float(el.get("begin"))] = edges
+        el.clear()
+    return out
+
+
+def junction_bins(edgedata: dict, chains: dict[str, dict[str, list[str]]]) -> dict[str, dict[float, dict[str, float]]]:
+    """junction -> bin begin -> crossings, time loss, waiting and sampled seconds on its approaches."""
+    out: dict[str, dict[float, dict[str, float]]] = {}
+    for jid, by_edge in chains.items():
+        per = {}
+        for b, edges in edgedata.items():
+            z = {"crossed": 0.0, "time_loss_s": 0.0, "waiting_s": 0.0, "sampled_s": 0.0}
+            for stop_edge, chain in by_edge.items():
+                z["crossed"] += edges.get(stop_edge, {}).get("left", 0.0)
+                for e in chain:
+                    d = edges.get(e)
+                    if d:
+                        z["time_loss_s"] += d["timeLoss"]
+                        z["waiting_s"] += d["waitingTime"]
+                        z["sampled_s"] += d["sampledSeconds"]
+            per[b] = z
+        out[jid] = per
+    return out
+
+
+def peak_window(bins_by_junction: dict[str, dict[float, dict[str, float]]], bin_s: float) -> tuple[float, float]:
+    """The hour (whole bins) with the most crossings over all junctions."""
+    totals: dict[float, float] = defaultdict(float)
+    for per in bins_by_junction.values():
+        for b, z in per.items():
+            totals[b] += z["crossed"]
+    starts = sorted(totals)
+    n = max(1, int(round(3600.0 / bin_s)))
+    best, best_sum = starts[0] if starts else 0.0, -1.0
+    for i in range(max(1, len(starts) - n + 1)):
+        s = sum(totals[b] for b in starts[i:i + n])
+        if s > best_sum:
+            best, best_sum = starts[i], s
+    return best, best + n * bin_s
+
+
+def window(per: dict[float, dict[str, float]], lo: float, hi: float) -> dict[str, float]:
+    z = defaultdict(float)
+    for b, d in per.items():
+        if lo <= b < hi:
+            for k, v in d.items():
+                z[k] += v
+    return z
+
+
+# -- report ------------------------------------------------------------------------------------
+
+def med(xs: list[float]) -> float:
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def collect(runs: list[Run], chains) -> dict:
+    """policy -> seed -> {summary, bins}."""
+    data: dict[str, dict[int, dict]] = defaultdict(dict)
+    for r in runs:
+        summary_path, ed = r.out / "summary.json", r.out / "edgedata.xml"
+        if not summary_path.is_file() or not ed.is_file():
+            continue
+        data[r.policy][r.seed] = {"summary": json.loads(summary_path.read_text()),
+                                  "bins": junction_bins(read_edgedata(ed), chains)}
+    return data
+
+
+def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_wait_share: float,
+           scenario: str, seeds: list[int], command: str) -> str:
+    base = "fixed" if "fixed" in data else next(iter(data))
+    any_seed = next(iter(data[base].values()))
+    junctions = sorted(any_seed["bins"])
+    # Peak hour: per seed, from the baseline's crossings; the median seed's window.
+    lo, hi = peak_window(any_seed["bins"], bin_s)
+
+    def per_junction(policy: str, fn) -> dict[str, float]:
+        return {j: med([fn(run["bins"][j]) for run in data[policy].values()]) for j in junctions}
+
+    peak = {p: per_junction(p, lambda per: window(per, lo, hi)["crossed"] * 3600.0 / (hi - lo)) for p in data}
+    jdelay = {p: per_junction(p, lambda per: (lambda z: z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0)(
+        window(per, float("-inf"), float("inf")))) for p in data}
+    wait_share = per_junction(base, lambda per: (lambda z: z["waiting_s"] / z["sampled_s"] if z["sampled_s"] else 0.0)(
+        window(per, lo, hi)))
+    oversat = [j for j in junctions if wait_share[j] >= oversat_wait_share]
+    loaded = sorted(junctions, key=lambda j: -peak[base][j])[:top]
+
+    def net(p: str, key: str) -> float:
+        return med([run["summary"].get(key) for run in data[p].values()])
+
+    def cost(p: str) -> float:
+        return med([run["summary"].get("decision_cost", {}).get("us_per_junction_tick") for run in data[p].values()])
+
+    b_delay, b_speed = net(base, "delay_s"), net(base, "speed_kmh")
+    field_best = min((net(p, "delay_s") for p in FIELD if p in data), default=float("nan"))
+    lines = [f"### Scenario `{scenario}` — seeds {', '.join(map(str, seeds))}", "", f"    {command}", "",
+             "Network (medians over seeds). Decision cost: core step (estimation + policy + gate) per junction "
+             "per tick, wall-clock.", "",
+             "| policy | delay s/veh | speed km/h | arrived veh/h | delay × fixed | delay × best SUMO | "
+             "speed Δ km/h | oversat. peak thru × fixed | junctions > 1.1× fixed delay (worst) | "
+             "cost µs/junction/tick |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = [p for p in ["fixed", "webster", *policies, *FIELD] if p in data]
+    order = list(dict.fromkeys(order + [p for p in data if p not in order]))
+    for p in order:
+        d, s = net(p, "delay_s"), net(p, "speed_kmh")
+        ratios = {j: jdelay[p][j] / jdelay[base][j] for j in junctions if jdelay[base][j] > 0}
+        worse = [j for j, r in ratios.items() if r > 1.1]
+        worst = max(ratios.items(), key=lambda kv: kv[1]) if ratios else ("-", float("nan"))
+        thru = (sum(peak[p][j] for j in oversat) / sum(peak[base][j] for j in oversat)) if oversat else float("nan")
+        c = cost(p)
+        lines.append(f"| {p} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
+                     f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
+                     f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |")
+    lines += ["", f"Peak hour {lo:.0f}–{hi:.0f} s (most crossings under {base}). Oversaturated under {base} "
+              f"(approach vehicles standing ≥ {oversat_wait_share:.0%} of their time): "
+              f"{', '.join(oversat) if oversat else 'none'}.", "",
+              f"Peak-hour stop-line crossings (veh/h) at the {len(loaded)} most loaded junctions "
+              f"(ratio to {base} in brackets):", "",
+              "| junction | " + " | ".join(order) + " |", "|---|" + "---:|" * len(order)]
+    for j in loaded:
+        mark = " (oversat.)" if j in oversat else ""
+        cells = [f"{peak[p][j]:.0f}" if p == base else f"{peak[p][j]:.0f} ({peak[p][j] / max(peak[base][j], 1e-9):.2f})"
+                 for p in order]
+        lines.append(f"| {j}{mark} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def record(text: str, scenario: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
+    start, end = f"<!-- bench:{scenario} -->", f"<!-- /bench:{scenario} -->"
+    block = f"{start}\n{text}{end}\n"
+    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
+    if start in old and end in old:
+        new = old[:old.index(start)] + block + old[old.index(end) + len(end) + 1:]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    path.write_text(new, encoding="utf-8")
+
+
+def get_options(args: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--scenario", default="city", help="bundled scenario name or a .sumocfg (default: city)")
+    p.add_argument("--seeds", type=int, default=3, help="SUMO seeds 1..N (default: 3)")
+    p.add_argument("--policies", default=None,
+                   help="controller policies, comma-separated (default: every registered one); fixed, "
+                        "actuated and delay_based always run")
+    p.add_argument("--jobs", type=int, default=2, help="simulations in parallel (default: 2)")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/bench/<scenario>)")
+    p.add_argument("--config", default=None, help="config.toml for the controller (default: ./config.toml)")
+    p.add_argument("--bin-s", type=float, default=900.0, help="edge-data aggregation period (default: 900)")
+    p.add_argument("--top", type=int, default=6, help="most loaded junctions listed (default: 6)")
+    p.add_argument("--oversat-wait-share", type=float, default=0.5,
+                   help="share of approach time standing that marks a junction oversaturated (default: 0.5)")
+    p.add_argument("--reuse", action="store_true", help="keep finished runs in --out instead of re-running them")
+    p.add_argument("--record", action="store_true", help="write the tables into BENCHMARKS.md")
+    return p.parse_args(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = get_options(argv)
+    from controller.config import load_config
+    from controller.junctions import load_intersections
+    from sim.netimport import import_net
+    from sim.sumo import SumoConfig
+
+    cfg_path = scenario_config(opts.scenario)
+    name = cfg_path.stem
+    policies = [p for p in (opts.policies.split(",") if opts.policies else default_policies()) if p]
+    everything = list(dict.fromkeys(["fixed", *policies, *FIELD]))
+    out = opts.out or ROOT / "runs" / "bench" / name
+    seeds = list(range(1, opts.seeds + 1))
+    runs = [Run(p, s, out / p / f"seed{s}") for p in everything for s in seeds]
+    todo = [r for r in runs if not (opts.reuse and (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file())]
+    print(f"bench {name}: {len(todo)} runs ({len(runs) - len(todo)} reused), {opts.jobs} at a time", file=sys.stderr)
+    failed = run_all(cfg_path, todo, max(1, opts.jobs), opts.config, opts.bin_s)
+
+    net_file = SumoConfig(cfg_path).net_file
+    jdir = out / "_junctions"
+    import_net(net_file, jdir, load_config(opts.config if opts.config else (ROOT / "config.toml")))
+    chains = approach_edges(net_file, load_intersections(jdir))
+    data = collect(runs, chains)
+    if not data.get("fixed"):
+        print("error: the fixed-time baseline did not run", file=sys.stderr)
+        return 1
+    shown = [a if " " not in a else repr(a) for a in (argv if argv is not None else sys.argv[1:])]
+    command = " ".join(["python -m sim.bench", *[a for a in shown if a != "--record"]])
+    text = report(data, policies, opts.bin_s, opts.top, opts.oversat_wait_share, name, seeds, command)
+    if failed:
+        text += "\nFailed runs: " + ", ".join(f"{r.policy}/seed{r.seed}" for r in failed) + "\n"
+    print(text)
+    if opts.record:
+        record(text, name)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Estimation from the detector feed only: flows, queues, saturation flow, faults (hand-built junctions)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from controller.config import Config, EstimationConfig
+from controller.core import estimation
+from controller.core.estimation import Estimate, Layout
+from controller.junctions import parse_intersection
+from controller.model import DetectorReading, Snapshot
+from tests.junction_fixtures import two_phase, two_phase_raw
+
+N = 0  # movement index of N_T in two_phase(): phase 0 serves N_T and S_T
+
+
+def reading(det: str, counts: dict | None = None, occ: float = 0.0, speed: float = -1.0) -> DetectorReading:
+    return DetectorReading(det, tuple(sorted((counts or {}).items())), occ, speed)
+
+
+def snap(t: float, *readings: DetectorReading, all_dets: tuple[str, ...] = ()) -> Snapshot:
+    given = {r.detector for r in readings}
+    quiet = tuple(reading(d) for d in all_dets if d not in given)
+    return Snapshot("J", t, 1.0, tuple(readings) + quiet)
+
+
+class Feed:
+    """Drives one junction's estimate second by second."""
+
+    def __init__(self, junction=None, cfg: Config | None = None) -> None:
+        self.j = junction or two_phase()
+        self.lay = Layout.build(self.j, cfg or Config())
+        self.est = Estimate.empty(self.lay, 0.0)
+        self.t = 0.0
+        self.dets = tuple(d.id for d in self.j.detectors)
+
+    def step(self, *readings: DetectorReading, green: int | None = None, drop: tuple[str, ...] = ()) -> Estimate:
+        self.t += 1.0
+        s = snap(self.t, *readings, all_dets=tuple(d for d in self.dets if d not in drop))
+        self.est = estimation.update(self.lay, self.est, s, green_phase=green)
+        return self.est
+
+    def q(self, movement: int = N) -> float:
+        return float(self.est.queue_pcu[movement])
+
+
+def test_arrival_flow_is_pcu_weighted_and_averaged():
+    f = Feed(cfg=Config(estimation=EstimationConfig(flow_window_s=60.0)))
+    for k in range(600):  # one bus (2 PCU) every 4 s at the N advance loop, served as it comes
+        f.step(reading("N_adv", {"bus": 1} if k % 4 == 0 else {}, 0.1, 12.0),
+               reading("N_stop", {"bus": 1} if k % 4 == 2 else {}, 0.1, 10.0), green=0)
+    assert f.est.flow_pcu_h[N] == pytest.approx(2.0 * 3600 / 4, rel=0.1)
+    assert f.est.flow_pcu_h[1] == 0.0  # E_T saw nothing
+    assert f.est.arrivals_pcu[N] == pytest.approx(300.0)
+    assert dict(f.est.crossed_by_class)["bus"] == 150
+
+
+def test_queue_by_input_output_counting_during_red_then_discharge():
+    f = Feed()
+    for _ in range(5):  # five cars pass the advance loop while N/S is red (phase 1 green)
+        f.step(reading("N_adv", {"car": 1}, 0.3, 12.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    assert f.q() == pytest.approx(5.0)
+    for _ in range(3):  # green: three leave
+        f.step(reading("N_stop", {"car": 1}, 0.5, 4.0), green=0)
+    assert f.q() == pytest.approx(2.0)
+
+
+def test_queue_is_bounded_by_storage_between_the_loops():
+    f = Feed()
+    storage = (80.0 - 2.0) / 7.5
+    for _ in range(30):
+        f.step(reading("N_adv", {"car": 1}, 0.3, 8.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    assert f.lay.lane_storage_pcu[0] == pytest.approx(storage)
+    assert f.q() == pytest.approx(storage)
+
+
+def test_empty_stop_loop_resets_a_drifted_count():
+    f = Feed()
+    for _ in range(8):  # counts drifted: 8 arrivals, the stop loop missed the departures
+        f.step(reading("N_adv", {"car": 1}, 0.3, 12.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    assert f.q() == pytest.approx(8.0)
+    for _ in range(4):  # yet the stop line is empty for 4 s: nothing is queued
+        f.step(green=0)
+    assert f.q() < 0.5
+
+
+def test_standing_advance_loop_means_full_storage_and_a_hidden_queue():
+    f = Feed(cfg=Config(estimation=EstimationConfig(flow_window_s=30.0)))
+    for _ in range(120):  # demand of one car every 2 s, served: the flow estimate learns 1800 PCU/h
+        f.step(reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
+               reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0), green=0)
+    flow = float(f.est.flow_pcu_h[N])
+    for _ in range(40):  # red; the queue reaches the advance loop: it stands, counts stop
+        f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    storage = float(f.lay.lane_storage_pcu[0])
+    hidden = float(f.est.lanes.hidden_pcu[0])
+    assert hidden > 0 and f.q() == pytest.approx(storage + hidden)
+    # vehicles kept arriving at the held demand rate while the loop stood (3 s to detect it)
+    assert hidden == pytest.approx(flow / 3600 * 37, rel=0.05)
+    assert float(f.est.flow_pcu_h[N]) == pytest.approx(flow)  # demand held, not read as zero
+
+
+def test_saturation_flow_learnt_from_saturated_green_and_bounded():
+    f = Feed()
+    # a standing queue, then 10 minutes of saturated green discharging one car every 2.4 s
+    for _ in range(12):
+        f.step(reading("N_adv", {"car": 1}, 0.5, 5.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    for k in range(600):
+        car = {"car": 1} if k % 12 in (0, 2, 5, 7, 10) else {}
+        f.step(reading("N_adv", car, 0.6, 5.0), reading("N_stop", car, 0.6, 6.0), green=0)
+        if k % 60 == 59:  # keep the queue up: it would otherwise be counted down
+            f.est = f.est.__class__(**{**f.est.__dict__, "lanes": f.est.lanes.__class__(
+                **{**f.est.lanes.__dict__, "queue_pcu": np.full(4, 8.0)})})
+    s = float(f.est.sat_flow_pcu_h[N])
+    assert 1500 < s < 1800  # moved from the 1800 prior toward the observed 1500 PCU/h
+    assert f.est.sat_flow_pcu_h[1] == pytest.approx(1800.0)  # E_T never saturated: prior kept
+    p = f.lay.params
+    assert s >= 1800 * p.sat_min_ratio
+
+
+def test_saturation_flow_never_leaves_its_bounds():
+    f = Feed()
+    for _ in range(12):
+        f.step(reading("N_adv", {"car": 1}, 0.5, 5.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    for k in range(300):  # a miscounting loop: 2 vehicles a second
+        f.step(reading("N_adv", {"car": 2}, 0.6, 5.0), reading("N_stop", {"car": 2}, 0.6, 6.0), green=0)
+    assert float(f.est.sat_flow_pcu_h[N]) == pytest.approx(1800.0 * f.lay.params.sat_max_ratio)
+
+
+def test_exit_blockage_seen_as_a_standing_head_vehicle_during_green():
+    f = Feed()
+    for _ in range(10):
+        f.step(reading("N_adv", {"car": 1}, 0.5, 5.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    for _ in range(60):  # green, queue present, nothing moves: the exit is full
+        f.step(reading("N_stop", {}, 1.0, 0.0), green=0)
+    assert f.est.block[N] > 0.8 and f.est.block[1] == 0.0
+
+
+def test_stuck_on_loop_is_flagged_and_the_lane_degrades_to_the_model():
+    f = Feed()
+    for _ in range(301):
+        f.step(reading("N_stop", {}, 1.0, 0.0), reading("N_adv", {}, 0.0, -1.0), green=1)
+    assert "N_stop" in f.est.faulty_detectors(f.lay)
+    assert not f.est.blind[N]  # the advance loop still works
+    # arrivals keep counting; departures now come from the saturation flow while green
+    q0 = f.q()
+    for _ in range(5):
+        f.step(reading("N_stop", {}, 1.0, 0.0), reading("N_adv", {"car": 1}, 0.3, 12.0), green=1)
+    assert f.q() == pytest.approx(q0 + 5.0)
+    for _ in range(10):  # 1800 PCU/h: half a PCU a second
+        f.step(reading("N_stop", {}, 1.0, 0.0), green=0)
+    assert f.q() == pytest.approx(q0 + 5.0 - 5.0)
+
+
+def test_stuck_off_loop_is_flagged_when_its_pair_keeps_counting():
+    f = Feed()
+    for k in range(901):
+        f.step(reading("N_adv", {"car": 1} if k % 10 == 0 else {}, 0.2, 12.0), green=0)
+    assert "N_stop" in f.est.faulty_detectors(f.lay)
+    # a loop that is silent because nothing comes (E) is not faulty
+    assert "E_stop" not in f.est.faulty_detectors(f.lay) and "E_adv" not in f.est.faulty_detectors(f.lay)
+    f.step(reading("N_stop", {"car": 1}, 0.4, 8.0), green=0)  # it counts again: healthy again
+    assert "N_stop" not in f.est.faulty_detectors(f.lay)
+
+
+def test_implausible_counts_are_ignored_and_repeated_ones_fault_the_loop():
+    f = Feed()
+    f.step(reading("N_adv", {"car": 9}, 0.3, 12.0), green=1)
+    assert f.q() == 0.0  # one implausible reading: dropped
+    for _ in range(3):
+        f.step(reading("N_adv", {"car": 9}, 0.3, 12.0), green=1)
+    assert "N_adv" in f.est.faulty_detectors(f.lay)
+
+
+def test_missing_loops_make_the_movement_blind_and_its_queue_a_model():
+    f = Feed(cfg=Config(estimation=EstimationConfig(flow_window_s=60.0)))
+    for k in range(120):  # learn a demand of 900 PCU/h
+        f.step(reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
+               reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0), green=0)
+    flow = float(f.est.flow_pcu_h[N])
+    for _ in range(900):
+        f.step(green=0, drop=("N_adv", "N_stop"))
+    assert f.est.blind[N] and not f.est.blind[1]
+    q0 = f.q()
+    for _ in range(40):  # red: the model queue grows with the last known demand
+        f.step(green=1, drop=("N_adv", "N_stop"))
+    assert f.q() - q0 == pytest.approx(flow / 3600 * 40, rel=0.05)
+
+
+def test_shared_lane_counts_split_between_its_movements():
+    raw = two_phase_raw()
+    raw = copy.deepcopy(raw)
+    n_right = {"id": "N_R", "approach": "N", "turn": "right", "from_edge": "eN", "lanes": ["eN_0"],
+               "links": [0], "sat_flow_pcu_h": 1550.0, "storage_pcu": 5.0, "conflicts": ["E_T", "W_T"]}
+    raw["movements"].append(n_right)
+    f = Feed(parse_intersection(raw, "shared.toml"))
+    for _ in range(4):
+        f.step(reading("N_adv", {"car": 1}, 0.3, 12.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    assert f.est.queue_pcu[0] == pytest.approx(2.0) and f.est.queue_pcu[4] == pytest.approx(2.0)
+
+
+def test_same_messages_give_the_same_estimate():
+    def run() -> Estimate:
+        f = Feed()
+        rng = np.random.default_rng(3)
+        for _ in range(200):
+            c = rng.integers(0, 2, size=4)
+            f.step(*(reading(f"{ap}_adv", {"car": int(n)}, 0.2, 10.0) for ap, n in zip("NESW", c)),
+                   green=int(f.t // 30) % 2)
+        return f.est
+
+    a, b = run(), run()
+    for field in ("queue_pcu", "flow_pcu_h", "sat_flow_pcu_h", "block"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
