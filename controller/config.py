@@ -103,6 +103,11 @@ class EstimationConfig:
     max_lane_flow_veh_h: float = 3600.0
     implausible_window_s: float = 300.0
     implausible_limit: float = 3.0
+    link_max_travel_s: float = 90.0
+    link_window_s: float = 1800.0
+    link_min_corr: float = 0.15
+    link_min_samples_s: float = 600.0
+    link_remap_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class MaxPressureConfig:
     wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue is cleared by its protected phase
+    downstream_weight: float = 0.0  # weight of Varaiya's downstream queue (learnt coupling); 0: exit blockage only
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ _POSITIVE = {
     "flow_window_s", "plan_ttl_s", "refresh_s",
     "clear_gap_s", "standing_occupancy", "standing_s", "sat_window_s", "sat_min_ratio", "sat_max_ratio",
     "block_window_s", "stuck_on_s", "stuck_off_s", "max_lane_flow_veh_h", "implausible_window_s",
-    "implausible_limit", "switch_service_s", "wait_scale_s", "permitted_sat_ratio",
+    "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
     "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
 }

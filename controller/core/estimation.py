@@ -144,9 +144,6 @@ class Layout:
               params: EstimationParams | None = None) -> "Layout":
         if params is None:
             params = EstimationParams.from_config(cfg) if cfg is not None else EstimationParams()
-        from controller.config import PcuConfig
-
-        pcu = cfg.pcu if cfg is not None else PcuConfig()
         movements = junction.movements
         lanes = tuple(dict.fromkeys(lane for m in movements for lane in m.lanes))
         lane_idx = {lane: i for i, lane in enumerate(lanes)}
@@ -214,7 +211,8 @@ class Layout:
             lane_adv=lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
             serves=serves, lane_green=lane_green, protected=protected, lane_protected=lane_protected,
             storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
-            pcu_by_class={c: pcu.factor(c) for c in VEHICLE_CLASSES},
+            # without a configuration every vehicle counts as one PCU
+            pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in dets if d.kind == "stop"),
         )
 
@@ -450,3 +448,199 @@ def _sat_estimate(sat_pcu: np.ndarray, sat_s: np.ndarray, prior: np.ndarray, p: 
     seconds, with the prior worth `sat_prior_weight_s` seconds; bounded around the prior."""
     est = (sat_pcu * 3600.0 + prior * p.sat_prior_weight_s) / (sat_s + p.sat_prior_weight_s)
     return np.clip(est, prior * p.sat_min_ratio, prior * p.sat_max_ratio)
+
+
+# -- coupling between neighbouring junctions ----------------------------------------------------
+#
+# The junction model names each junction's up- and downstream neighbours, but not which exit
+# feeds which neighbour approach, nor how long the link takes to drive. Both are learnt from the
+# detector feed: the departures over a junction's stop lines reappear, a travel time later, as
+# arrivals at the advance loops of one approach of one downstream neighbour. Movements leaving
+# in the same direction (from their approach and turn) share an exit and are learnt together;
+# the candidates are the neighbour approaches facing that direction (+-45 degrees, from the
+# approach compass points of the model). The lagged cross-covariance of the two count series
+# peaks at the right approach and at the travel time.
+
+_COMPASS_DEG = {"N": 0.0, "NE": 45.0, "E": 90.0, "SE": 135.0, "S": 180.0, "SW": 225.0, "W": 270.0, "NW": 315.0}
+_TURN_DEG = {"through": 0.0, "right": 90.0, "left": -90.0, "uturn": 180.0}
+
+
+def exit_heading_deg(approach: str, turn: str) -> float | None:
+    """Direction of travel after the junction (0 = north, clockwise), None if unknown."""
+    a = _COMPASS_DEG.get(approach.upper())
+    if a is None:
+        return None
+    return (a + 180.0 + _TURN_DEG.get(turn, 0.0)) % 360.0
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    max_travel_s: int = 90  # longest link travel time considered (lags 0..max)
+    window_s: float = 1800.0  # memory of the covariance estimates
+    min_corr: float = 0.15  # an exit is mapped to its best approach above this correlation
+    min_samples_s: float = 600.0  # ... once this much feed has been seen
+    remap_s: float = 60.0  # how often the mapping is recomputed from the covariances
+
+
+@dataclass(frozen=True)
+class LinkLayout:
+    """Static index arrays of the network coupling, built once from the junction layouts."""
+
+    params: LinkParams
+    junctions: tuple[str, ...]
+    groups: dict[str, np.ndarray]  # J -> (exits, movements) 0/1: movements leaving the same way
+    targets: dict[str, tuple[tuple[str, str], ...]]  # J -> ((downstream J', approach edge at J'), ...)
+    allowed: dict[str, np.ndarray]  # J -> (exits, targets) bool: the approach faces the exit
+    edge_movements: dict[str, dict[str, np.ndarray]]  # J' -> approach edge -> movement indices
+
+    @staticmethod
+    def build(layouts: "dict[str, Layout]", params: LinkParams | None = None) -> "LinkLayout":
+        params = params or LinkParams()
+        edge_movements, edge_deg = {}, {}
+        for jid, lay in layouts.items():
+            by_edge: dict[str, list[int]] = {}
+            for i, m in enumerate(lay.junction.movements):
+                by_edge.setdefault(m.from_edge, []).append(i)
+                edge_deg[(jid, m.from_edge)] = _COMPASS_DEG.get(m.approach.upper())
+            edge_movements[jid] = {e: np.array(ix, dtype=int) for e, ix in by_edge.items()}
+        groups, targets, allowed = {}, {}, {}
+        for jid, lay in layouts.items():
+            ms = lay.junction.movements
+            heads = [exit_heading_deg(m.approach, m.turn) for m in ms]
+            keys = list(dict.fromkeys(h if h is not None else f"?{i}" for i, h in enumerate(heads)))
+            g = np.zeros((len(keys), len(ms)))
+            for i, h in enumerate(heads):
+                g[keys.index(h if h is not None else f"?{i}"), i] = 1.0
+            tg = tuple((d, e) for d in lay.junction.downstream if d in layouts and d != jid for e in edge_movements[d])
+            ok = np.ones((len(keys), len(tg)), dtype=bool)
+            for gi, key in enumerate(keys):
+                if isinstance(key, str):
+                    continue
+                for ti, (d, e) in enumerate(tg):
+                    deg = edge_deg[(d, e)]
+                    if deg is not None:
+                        diff = abs((deg - (key + 180.0)) % 360.0)
+                        ok[gi, ti] = min(diff, 360.0 - diff) <= 45.0 + 1e-9
+            groups[jid], targets[jid], allowed[jid] = g, tg, ok
+        return LinkLayout(params, tuple(layouts), groups, targets, allowed, edge_movements)
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """What is known of one movement's exit: the neighbour approach it feeds and the travel time."""
+
+    junction: str
+    edge: str
+    travel_s: int
+    corr: float
+
+
+@dataclass(frozen=True)
+class LinkState:
+    t_s: float
+    samples_s: float
+    last_dep: dict[str, np.ndarray]  # cumulative departures seen last tick, per junction
+    last_arr: dict[str, np.ndarray]  # cumulative arrivals seen last tick, per junction
+    hist: dict[str, np.ndarray]  # J -> (movements, lags): departures, lag 0 = this tick
+    cross: dict[str, np.ndarray]  # J -> (exits, targets, lags): E[dep(t - lag) * arr(t)]
+    dep_mean: dict[str, np.ndarray]  # J -> (exits,)
+    dep_sq: dict[str, np.ndarray]
+    arr_mean: dict[str, np.ndarray]  # J -> (targets,)
+    arr_sq: dict[str, np.ndarray]
+    mapping: dict[str, tuple[Coupling | None, ...]]  # J -> per movement
+    mapped_s: float = float("-inf")
+
+    @staticmethod
+    def empty(links: LinkLayout, layouts: "dict[str, Layout]", t_s: float) -> "LinkState":
+        L = links.params.max_travel_s + 1
+        n_m = {j: len(layouts[j].junction.movements) for j in links.junctions}
+        n_g = {j: links.groups[j].shape[0] for j in links.junctions}
+        n_t = {j: len(links.targets[j]) for j in links.junctions}
+        z = lambda *shape: np.zeros(shape)  # noqa: E731
+        return LinkState(
+            t_s, 0.0, {j: z(n_m[j]) for j in n_m}, {j: z(n_m[j]) for j in n_m}, {j: z(n_m[j], L) for j in n_m},
+            {j: z(n_g[j], n_t[j], L) for j in n_m}, {j: z(n_g[j]) for j in n_m}, {j: z(n_g[j]) for j in n_m},
+            {j: z(n_t[j]) for j in n_m}, {j: z(n_t[j]) for j in n_m}, {j: (None,) * n_m[j] for j in n_m})
+
+
+def update_links(links: LinkLayout, state: LinkState, estimates: "dict[str, Estimate]", dt_s: float,
+                 now_s: float) -> LinkState:
+    """Fold one tick of every junction's departures and arrivals into the covariances."""
+    p = links.params
+    a = min(1.0, dt_s / p.window_s)
+    arr_now = {}
+    last_arr, last_dep = dict(state.last_arr), dict(state.last_dep)
+    for j in links.junctions:
+        est = estimates[j]
+        arr_now[j] = est.arrivals_pcu - state.last_arr[j]
+        last_arr[j] = est.arrivals_pcu
+    hist, cross, dm, dq, am, aq = (dict(x) for x in (state.hist, state.cross, state.dep_mean, state.dep_sq,
+                                                      state.arr_mean, state.arr_sq))
+    for j in links.junctions:
+        est = estimates[j]
+        d = est.departures_pcu - state.last_dep[j]
+        last_dep[j] = est.departures_pcu
+        h = np.empty_like(state.hist[j])
+        h[:, 1:] = state.hist[j][:, :-1]
+        h[:, 0] = d
+        hist[j] = h
+        tg = links.targets[j]
+        if not tg:
+            continue
+        g = links.groups[j]
+        gh = g @ h  # (exits, lags)
+        arr = np.array([arr_now[dj][links.edge_movements[dj][e]].sum() for dj, e in tg])
+        cross[j] = (1 - a) * state.cross[j] + a * gh[:, None, :] * arr[None, :, None]
+        dm[j] = (1 - a) * state.dep_mean[j] + a * gh[:, 0]
+        dq[j] = (1 - a) * state.dep_sq[j] + a * gh[:, 0] ** 2
+        am[j] = (1 - a) * state.arr_mean[j] + a * arr
+        aq[j] = (1 - a) * state.arr_sq[j] + a * arr * arr
+    out = LinkState(now_s, state.samples_s + dt_s, last_dep, last_arr, hist, cross, dm, dq, am, aq, state.mapping,
+                    state.mapped_s)
+    if now_s - state.mapped_s >= p.remap_s and out.samples_s >= p.min_samples_s:
+        out = replace(out, mapping={j: _map(links, out, j) for j in links.junctions}, mapped_s=now_s)
+    return out
+
+
+def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]:
+    tg = links.targets[j]
+    g = links.groups[j]
+    n_m = g.shape[1]
+    if not tg:
+        return (None,) * n_m
+    cov = s.cross[j] - s.dep_mean[j][:, None, None] * s.arr_mean[j][None, :, None]
+    sd = np.sqrt(np.maximum(s.dep_sq[j] - s.dep_mean[j] ** 2, 0.0))
+    sa = np.sqrt(np.maximum(s.arr_sq[j] - s.arr_mean[j] ** 2, 0.0))
+    corr = cov / np.maximum(sd[:, None, None] * sa[None, :, None], 1e-12)
+    corr = np.where(links.allowed[j][:, :, None], corr, -np.inf)
+    # A mapping once learnt is kept while no candidate clears the threshold (congestion blurs
+    # the platoons; the exits do not move).
+    out: list[Coupling | None] = list(s.mapping.get(j, (None,) * n_m))
+    for gi in range(g.shape[0]):
+        k = int(np.argmax(corr[gi]))
+        t, lag = divmod(k, corr.shape[2])
+        c = float(corr[gi, t, lag])
+        if c >= links.params.min_corr:
+            for m in np.flatnonzero(g[gi]):
+                out[m] = Coupling(tg[t][0], tg[t][1], lag, c)
+    return tuple(out)
+
+
+def predicted_inflow_pcu(links: LinkLayout, state: LinkState, junction: str, edge: str, horizon_s: int,
+                         upstream: tuple[str, ...]) -> np.ndarray:
+    """Arrivals expected at one approach of `junction` in each of the next horizon_s seconds, from
+    the upstream departures already on their way (each shifted by its learnt travel time)."""
+    out = np.zeros(horizon_s)
+    for u in upstream:
+        mapping = state.mapping.get(u)
+        if not mapping:
+            continue
+        for m, c in enumerate(mapping):
+            if c is None or c.junction != junction or c.edge != edge:
+                continue
+            # departed k seconds ago (lag k) arrives travel_s - k seconds from now: slot travel_s - k - 1
+            k = np.arange(0, min(c.travel_s, state.hist[u].shape[1]))
+            slot = c.travel_s - k - 1
+            ok = (slot >= 0) & (slot < horizon_s)
+            np.add.at(out, slot[ok], state.hist[u][m, k[ok]])
+    return out

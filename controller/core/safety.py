@@ -153,7 +153,7 @@ def first_green_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float
     cur = view.phase
     out: dict[str, float] = {}
     if view.in_intergreen:
-        t = j.yellow_s + j.all_red_s  # at most what is left of the intergreen
+        t = max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s)  # at most what is left of it
         elapsed = 0.0
     else:
         t, elapsed = 0.0, view.green_elapsed_s
@@ -162,25 +162,38 @@ def first_green_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float
         k = order.index(cur)
         for m in j.served_movements(cur):
             out.setdefault(m, t)
-        t += max(greens_s[k], j.phases[cur].min_green_s) - elapsed
+        t += _whole(max(greens_s[k], j.phases[cur].min_green_s)) - elapsed
     else:
         k = -1
-        t += max(0.0, j.phases[cur].min_green_s - elapsed)
+        t += max(0.0, _whole(j.phases[cur].min_green_s) - elapsed)
     t = max(t, 0.0)
     prev = cur
     for step in range(1, len(order) + 1):
         i = (k + step) % len(order)
         p = order[i]
-        t += j.intergreen_s(prev, p)
+        t += stage_intergreen_s(j, prev, p)
         for m in j.served_movements(p):
             out.setdefault(m, t)
-        t += greens_s[i]
+        t += _whole(greens_s[i])
         prev = p
     return out
 
 
 # Decisions arrive once a second: a deadline must still be met if the switch comes one tick later.
+# Roadside stages last whole periods (a zero yellow still shows for one), so the plans below
+# round every stage up.
 DECISION_PERIOD_S = 1.0
+
+
+def _whole(x_s: float) -> float:
+    return math.ceil(x_s / DECISION_PERIOD_S - 1e-9) * DECISION_PERIOD_S
+
+
+def stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
+    """The intergreen a -> b as a roadside with whole-period stages shows it."""
+    if j.intergreen_s(a, b) <= 0:
+        return 0.0
+    return max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_between_s(a, b))
 
 
 def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: str, seq: int,
@@ -222,12 +235,16 @@ def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: s
             clipped.append("max green reached")
         deadlines = _deadlines(j, view, cur)
         if deadlines:
-            leave_s = now_s + (max(min_g - elapsed, DECISION_PERIOD_S) if target == cur else 0.0)
-            if not _feasible(j, deadlines, cur, leave_s, first=None if target == cur else target):
-                urgent = _edf_first(j, deadlines)
+            if target == cur:
+                ok = _plan(j, deadlines, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None)
+            else:
+                ok = _plan(j, deadlines, cur, now_s, target)
+            if ok is None and elapsed >= min_g:
+                plan = _plan(j, deadlines, cur, now_s, None)
+                urgent = plan[0] if plan else _edf_candidates(j, deadlines)[0]
                 if urgent != target:
                     clipped.append(f"max red: movement {min(deadlines, key=deadlines.get)} served next")
-                    target = urgent if elapsed >= min_g else cur
+                    target = urgent
     hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
     cmd = PhaseCommand(junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold,
                        valid_from_s=now_s, expires_s=now_s + ttl_s)
@@ -244,40 +261,48 @@ def _deadlines(j: Intersection, view: SignalView, cur: int) -> dict[str, float]:
     return {m.id: view.red_since_s[i] + j.max_red_s for i, m in enumerate(j.movements) if m.id not in green}
 
 
-def _edf_first(j: Intersection, deadlines: dict[str, float], exclude: int | None = None) -> int:
-    """The phase for the most urgent movement (of those serving it: the one serving most others
-    that are urgent too, then the lowest index)."""
-    first = min(deadlines, key=lambda m: (deadlines[m], m))
-    best, best_key = 0, None
+def _edf_candidates(j: Intersection, pending: dict[str, float]) -> list[int]:
+    """Phases serving the most urgent pending movement: those serving more pending movements
+    first, then by the deadlines they cover, then the lowest index."""
+    first = min(pending, key=lambda m: (pending[m], m))
+    cands = []
     for k in range(len(j.phases)):
-        served = j.served_movements(k)
-        if k == exclude or first not in served:
-            continue
-        key = (-sum(1 for m in served if m in deadlines), k)
-        if best_key is None or key < best_key:
-            best, best_key = k, key
-    return best
+        served = [pending[m] for m in j.served_movements(k) if m in pending]
+        if first in j.served_movements(k):
+            cands.append((-len(served), sorted(served), k))
+    return [k for *_, k in sorted(cands)]
 
 
-def _feasible(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None) -> bool:
-    """Can every waiting movement turn green before its deadline, leaving `cur` at leave_s and
-    then serving `first` (or the most urgent) and the rest in earliest-deadline order, each for
-    its minimum green?"""
-    pending = dict(deadlines)
-    t, prev = leave_s, cur
-    nxt = first
-    for _ in range(len(j.phases) + len(pending)):
+PLAN_SEARCH_NODES = 200  # bound on the search below; past it the gate acts as if no plan existed
+
+
+def _plan(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float,
+          first: int | None) -> list[int] | None:
+    """A service order meeting every deadline, leaving `cur` at leave_s and starting with
+    `first` if given: each phase shown for its minimum green after its intergreen (rounded to
+    whole decision periods). Depth-first over the phases serving the most urgent movement at
+    each step; None when there is none."""
+
+    budget = [PLAN_SEARCH_NODES]
+
+    def search(pending: dict[str, float], t: float, prev: int, forced: int | None, depth: int) -> list[int] | None:
         if not pending:
-            return True
-        p = nxt if nxt is not None else _edf_first(j, pending)
-        nxt = None
-        start = t + j.intergreen_s(prev, p)
-        for m in j.served_movements(p):
-            if m in pending:
-                if start > pending.pop(m) + 1e-9:
-                    return False
-        t, prev = start + j.phases[p].min_green_s, p
-    return not pending
+            return []
+        budget[0] -= 1
+        if budget[0] < 0 or depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
+            return None
+        for p in ([forced] if forced is not None else _edf_candidates(j, pending)):
+            start = t + stage_intergreen_s(j, prev, p)
+            served = [m for m in j.served_movements(p) if m in pending]
+            if (not served and forced is None) or any(start > pending[m] + 1e-9 for m in served):
+                continue
+            rest = {m: d for m, d in pending.items() if m not in served}
+            tail = search(rest, start + _whole(j.phases[p].min_green_s), p, None, depth + 1)
+            if tail is not None:
+                return [p, *tail]
+        return None
+
+    return search(dict(deadlines), leave_s, cur, first, 0)
 
 
 def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude: int) -> int:

@@ -4,6 +4,11 @@ Per junction: fold the detector snapshots into the estimate, read the roadside s
 the policy for a wish, pass it through the safety gate, and re-send the plan in force often
 enough that the roadside controller does not fall back. A junction whose feed went stale gets
 no commands: its roadside controller reverts to its local plan after its backup time.
+
+Policies that coordinate junctions (`uses_network = True`) also get a NetworkView: the learnt
+coupling between neighbours (estimation.LinkState: which exit feeds which neighbour approach,
+and the travel time), every junction's estimate, and the arrivals already on their way. All
+estimates are updated before any policy decides, so every junction sees the same tick.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from controller.core import estimation
 from controller.core.estimation import Estimate, Layout
@@ -40,6 +47,42 @@ class JunctionState:
 class CoreState:
     t_s: float
     junctions: Mapping[str, JunctionState]
+    links: estimation.LinkState | None = None  # learnt coupling between neighbours (network policies)
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    """Read-only view of the neighbourhood for policies that coordinate junctions."""
+
+    links: estimation.LinkLayout
+    state: estimation.LinkState
+    estimates: Mapping[str, Estimate]
+    layouts: Mapping[str, Layout]
+
+    def exits(self, junction: str) -> tuple[estimation.Coupling | None, ...]:
+        """Per movement of `junction`: the neighbour approach its vehicles join, if learnt."""
+        return self.state.mapping.get(junction, ())
+
+    def inflow_pcu(self, junction: str, edge: str, horizon_s: int) -> np.ndarray:
+        """Arrivals expected at one approach of `junction` over the next horizon_s seconds."""
+        return estimation.predicted_inflow_pcu(self.links, self.state, junction, edge, horizon_s,
+                                               self.layouts[junction].junction.upstream)
+
+    def downstream_queue_pcu(self, junction: str) -> np.ndarray:
+        """Per movement of `junction`: Varaiya's downstream queue, the queues of the movements
+        of the neighbour approach it feeds weighted by their shares of that approach's flow (PCU);
+        0 where the exit is not learnt or leaves the controlled network."""
+        exits = self.exits(junction)
+        q = np.zeros(len(self.layouts[junction].junction.movements))
+        for i, c in enumerate(exits):
+            if c is None:
+                continue
+            ix = self.links.edge_movements[c.junction][c.edge]
+            e = self.estimates[c.junction]
+            f = e.flow_pcu_h[ix]
+            share = f / f.sum() if f.sum() > 0 else np.full(len(ix), 1.0 / len(ix))
+            q[i] = float(share @ e.queue_pcu[ix])
+        return q
 
 
 @dataclass(frozen=True)
@@ -57,6 +100,11 @@ class Core:
     def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: "Config") -> None:
         self.layouts = dict(layouts)
         self.policy = policy
+        self.uses_network = bool(getattr(policy, "uses_network", False))
+        e = cfg.estimation
+        self.links = estimation.LinkLayout.build(self.layouts, estimation.LinkParams(
+            max_travel_s=int(e.link_max_travel_s), window_s=e.link_window_s, min_corr=e.link_min_corr,
+            min_samples_s=e.link_min_samples_s, remap_s=e.link_remap_s))
         self.flow_window_s = cfg.estimation.flow_window_s
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
@@ -67,7 +115,7 @@ class Core:
             jid: JunctionState(Estimate.empty(lay, now_s), self.policy.init(lay, now_s),
                                red_since_s=tuple(now_s for _ in lay.junction.movements))
             for jid, lay in self.layouts.items()
-        })
+        }, estimation.LinkState.empty(self.links, self.layouts, now_s) if self.uses_network else None)
 
     def step(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
              now_s: float) -> tuple[CoreState, TickResult]:
@@ -78,6 +126,8 @@ class Core:
         out_states: dict[str, JunctionState] = {}
         commands, refusals, clips, stale = [], [], [], []
         new_plans = 0
+        # Pass 1: every junction's estimate and signal state.
+        updated: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             js = state.junctions[jid]
             est = js.estimate
@@ -88,13 +138,26 @@ class Core:
             for s in snaps.get(jid, ()):
                 est = estimation.update(lay, est, s, self.flow_window_s, green_phase)
             red_since = _red_since(lay, status, js.red_since_s, now_s)
-            js = replace(js, estimate=est, status=status, red_since_s=red_since)
+            updated[jid] = replace(js, estimate=est, status=status, red_since_s=red_since)
+        links, network = state.links, None
+        if self.uses_network:
+            estimates = {jid: js.estimate for jid, js in updated.items()}
+            links = links or estimation.LinkState.empty(self.links, self.layouts, now_s)
+            links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
+            network = NetworkView(self.links, links, estimates, self.layouts)
+        # Pass 2: decisions.
+        for jid, lay in self.layouts.items():
+            js = updated[jid]
+            est, status, red_since = js.estimate, js.status, js.red_since_s
             if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
                 stale.append(jid)
                 out_states[jid] = replace(js, command=None, stale=True)
                 continue
             view = _view(status, red_since, now_s)
-            pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
+            if network is not None:
+                pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
+            else:
+                pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
             js = replace(js, policy_state=pstate, stale=False)
             outcome: GateOutcome | None = None
             if wish is not None:
@@ -134,7 +197,7 @@ class Core:
                     commands.append(cmd)
                     js = replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
             out_states[jid] = js
-        return CoreState(now_s, out_states), TickResult(tuple(commands), new_plans, tuple(refusals),
+        return CoreState(now_s, out_states, links), TickResult(tuple(commands), new_plans, tuple(refusals),
                                                         tuple(clips), tuple(stale))
 
 

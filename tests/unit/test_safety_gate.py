@@ -59,8 +59,10 @@ def junctions(draw) -> Intersection:
         hi = lo + float(draw(st.integers(0, 80)))
         phases.append({"state": states[k], "min_green_s": lo, "max_green_s": hi,
                        "base_green_s": float(draw(st.integers(int(lo), int(hi))))})
-    round_s = sum(p["min_green_s"] + yellow + all_red for p in phases)
-    widest = max(p["min_green_s"] + yellow + all_red for p in phases)
+    # each stage shows for whole seconds, a zero yellow for one (sim/roadside.py)
+    stage = lambda p: math.ceil(p["min_green_s"]) + max(math.ceil(yellow), 1) + math.ceil(all_red)  # noqa: E731
+    round_s = sum(stage(p) for p in phases)
+    widest = max(stage(p) for p in phases)
     max_red = round_s + widest + 2 * TICK_S + float(draw(st.integers(0, 120)))
     cycle_min = float(draw(st.integers(10, 90)))
     cycle_max = cycle_min + float(draw(st.integers(0, 200)))
@@ -222,7 +224,7 @@ def test_whatever_the_policy_says_the_signal_shown_stays_safe(data):
     state = core.initial_state(0.0)
     rc = RoadsideController(j, backup_s=cfg.roadside.backup_s)
     status = rc.status(0.0)
-    shown: list[tuple[str, bool]] = []  # (state, adaptive) for each second
+    shown: list[tuple[str, bool, str, int]] = []  # per second: state, adaptive?, stage kind, stage phase
     for t in range(1, 500):
         now = float(t)
         state, result = core.step(state, [Snapshot("J", now, 1.0, ())], [status], now)
@@ -232,35 +234,37 @@ def test_whatever_the_policy_says_the_signal_shown_stays_safe(data):
             assert rc.receive(cmd, now) == ""  # the roadside never has to refuse what the gate let out
         phase, spent = local_program(j, now)
         s = rc.tick(now, phase, spent)
-        shown.append((s if s is not None else j.phases[phase].state, s is not None))
+        if s is None:
+            shown.append((j.phases[phase].state, False, "green", phase))
+        else:
+            shown.append((s, True, rc.stage.kind, rc.stage.phase))
         status = rc.status(now)
 
     # no conflicting greens, ever
-    for s, _ in shown:
+    for s, *_ in shown:
         green = [m.id for m, g in zip(j.movements, movement_green(j, s)) if g]
         for a, b in combinations(green, 2):
             assert b not in j.movement(a).conflicts
     # maximum red of every movement (yellow counted as red)
     for i, m in enumerate(j.movements):
         run = 0
-        for s, _ in shown:
+        for s, *_ in shown:
             run = 0 if movement_green(j, s)[i] else run + 1
             assert run <= j.max_red_s + TICK_S, f"{m.id} red {run} s > {j.max_red_s}"
-    # greens last at least their minimum and at most their maximum; intergreens in full
-    by_state = {p.state: p.index for p in j.phases}
-    k = 0
-    while k < len(shown):
-        s, adaptive = shown[k]
-        end = k
-        while end + 1 < len(shown) and shown[end + 1][0] == s:
-            end += 1
-        if adaptive and s in by_state:
-            p = j.phases[by_state[s]]
-            if end + 1 < len(shown):  # completed greens only
-                assert end - k + 1 <= p.max_green_s + TICK_S
-                nxt = next((x for x, _ in shown[end + 1:] if x in by_state), None)
-                if nxt is not None and shown[end + 1][1] and k > 0 and shown[k - 1][1]:
-                    assert end - k + 1 >= p.min_green_s - EPS
-                    gap = next(i for i in range(end + 1, len(shown)) if shown[i][0] in by_state) - end - 1
-                    assert gap >= j.intergreen_s(p.index, by_state[nxt]) - EPS
-        k = end + 1
+    # under the controller's commands: greens within [min, max], intergreens in full
+    runs = []  # (kind, phase, first second, seconds, adaptive throughout)
+    for k, (_, adaptive, kind, ph) in enumerate(shown):
+        key = ("green", ph) if kind == "green" else ("inter", -1)
+        if runs and runs[-1][:2] == key:
+            kd, p_, first, n, ad = runs[-1]
+            runs[-1] = (kd, p_, first, n + 1, ad and adaptive)
+        else:
+            runs.append((*key, k, 1, adaptive))
+    for prev, run, nxt in zip(runs, runs[1:], runs[2:]):
+        kind, p, _, n, adaptive = run
+        if kind == "green" and adaptive and prev[4] and nxt[4]:
+            assert j.phases[p].min_green_s - EPS <= n <= j.phases[p].max_green_s + TICK_S, (p, n)
+        if kind == "inter" and adaptive and prev[0] == nxt[0] == "green":
+            assert n >= j.intergreen_s(prev[1], nxt[1]) - EPS
+        if kind == "green" and nxt[0] == "green" and adaptive and nxt[4]:
+            assert j.intergreen_s(p, nxt[1]) == 0.0  # a green follows a green only where no link stops

@@ -41,7 +41,8 @@ def _webster(cfg: "Config") -> Policy:
 def _max_pressure(cfg: "Config") -> Policy:
     from controller.core.policies.max_pressure import MaxPressurePolicy
     c = cfg.max_pressure
-    return MaxPressurePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu)
+    return MaxPressurePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu,
+                             c.downstream_weight)
 
 
 REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure}

@@ -92,11 +92,13 @@ def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
 
 
 def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: SignalView, now_s: float,
-                    switch_service_s: float, wait_scale_s: float) -> np.ndarray:
+                    switch_service_s: float, wait_scale_s: float, down_pcu: np.ndarray | None = None) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss)."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * switch_service_s / 2.0
+    if down_pcu is not None:
+        x = x - down_pcu
     sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
     block = est.block if est.block is not None else 0.0
     rate = sat * (1.0 - block) / 3600.0
@@ -113,7 +115,10 @@ class MaxPressurePolicy:
     name = "max_pressure"
 
     def __init__(self, switch_service_s: float = 3.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
-                 clearance_min_pcu: float = 0.5) -> None:
+                 clearance_min_pcu: float = 0.5, downstream_weight: float = 0.0) -> None:
+        self.downstream_weight = downstream_weight
+        # Varaiya's downstream queues come from the neighbours' estimates (core NetworkView).
+        self.uses_network = downstream_weight > 0
         self.switch_service_s = switch_service_s
         self.wait_scale_s = wait_scale_s
         self.permitted_sat_ratio = permitted_sat_ratio
@@ -123,7 +128,7 @@ class MaxPressurePolicy:
         return MaxPressureState(build_statics(layout, self.permitted_sat_ratio))
 
     def decide(self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView | None,
-               now_s: float):
+               now_s: float, network=None):
         if signal is None:
             return state, None
         cur = signal.phase
@@ -133,7 +138,10 @@ class MaxPressurePolicy:
             state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        v = phase_pressures(state.statics, layout, est, signal, now_s, self.switch_service_s, self.wait_scale_s)
+        down = (self.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
+                if network is not None else None)
+        v = phase_pressures(state.statics, layout, est, signal, now_s, self.switch_service_s, self.wait_scale_s,
+                            down)
         best = int(np.argmax(v))
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
