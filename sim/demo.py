@@ -1,6 +1,9 @@
 """`make demo`: the bundled city, every policy in closed loop, and a comparison table.
 
-    python -m sim.demo [--policies fixed,webster,actuated] [--jobs 2] [--out out/demo] [-- SUMO ARGS]
+    python -m sim.demo [--policies P1,P2,...] [--jobs 2] [--out out/demo] [-- SUMO ARGS]
+
+By default: fixed-time, Webster, SUMO's actuated control and the service's own policy
+(config.toml [service] policy); `--policies all` runs every registered policy.
 
 Each policy runs in its own process (libsumo: one simulation per process), `--jobs` at a time;
 their progress lines stream as they run. The service's own policy (config.toml service.policy)
@@ -31,13 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--policies", default=",".join(POLICIES))
+    ap.add_argument("--policies", default="", help="comma-separated, or 'all' (default: see above)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "demo")
     ap.add_argument("--config", default=str(ROOT / "config.toml"))
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
-    policies = [p for p in args.policies.split(",") if p]
+    if args.policies == "all":
+        policies = list(POLICIES)
+    elif args.policies:
+        policies = [p for p in args.policies.split(",") if p]
+    else:
+        policies = list(dict.fromkeys(["fixed", "webster", "actuated", cfg.service.policy]))
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         print(f"error: unknown policies {unknown}; known: {', '.join(POLICIES)}", file=sys.stderr)
