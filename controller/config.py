@@ -17,7 +17,7 @@ from controller.errors import ConfigError
 class ServiceConfig:
     site: str = "city"
     instance: str = "ctl-1"
-    policy: str = "webster"
+    policy: str = "adaptive"
     tick_s: float = 1.0
     intersections: str = "intersections/city"
     feed_stale_s: float = 5.0
@@ -127,6 +127,23 @@ class MaxPressureConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    horizon_s: float = 90.0  # look-ahead of the schedule
+    cluster_gap_s: float = 4.0  # arrivals further apart than this start a new cluster
+    max_clusters: int = 3  # per phase; the closest clusters are merged beyond it
+    replan_s: float = 2.0  # the schedule is recomputed at most this often while a green runs
+
+
+@dataclass(frozen=True)
+class ScatsConfig:
+    ds_target: float = 0.9  # degree of saturation the critical phase is run at
+    cycle_step_s: float = 6.0  # largest cycle change per cycle
+    split_step_s: float = 4.0  # largest green change per phase per cycle
+    offsets: bool = True  # green waves: offsets after the main upstream neighbour
+    marry_flow_pcu_h: float = 600.0  # links carrying this much are married (common cycle, offsets)
+
+
+@dataclass(frozen=True)
 class RoadsideConfig:
     backup_s: float = 30.0
     plan_ttl_s: float = 20.0
@@ -156,6 +173,8 @@ class Config:
     estimation: EstimationConfig = EstimationConfig()
     webster: WebsterConfig = WebsterConfig()
     max_pressure: MaxPressureConfig = MaxPressureConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    scats: ScatsConfig = ScatsConfig()
     roadside: RoadsideConfig = RoadsideConfig()
     metrics: MetricsConfig = MetricsConfig()
     source: str = "<defaults>"
@@ -169,7 +188,7 @@ _POSITIVE = {
     "flow_window_s", "plan_ttl_s", "refresh_s",
     "clear_gap_s", "standing_occupancy", "standing_s", "sat_window_s", "sat_min_ratio", "sat_max_ratio",
     "block_window_s", "stuck_on_s", "stuck_off_s", "max_lane_flow_veh_h", "implausible_window_s",
-    "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "permitted_sat_ratio",
+    "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "replan_s", "cluster_gap_s", "ds_target", "marry_flow_pcu_h", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
     "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
 }

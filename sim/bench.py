@@ -301,7 +301,7 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
                    help="controller policies, comma-separated (default: every registered one); fixed, "
                         "actuated and delay_based always run")
     p.add_argument("--jobs", type=int, default=2, help="simulations in parallel (default: 2)")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/bench/<scenario>)")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: out/bench/<scenario>)")
     p.add_argument("--config", default=None, help="config.toml for the controller (default: ./config.toml)")
     p.add_argument("--bin-s", type=float, default=900.0, help="edge-data aggregation period (default: 900)")
     p.add_argument("--top", type=int, default=6, help="most loaded junctions listed (default: 6)")
@@ -323,10 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     name = cfg_path.stem
     policies = [p for p in (opts.policies.split(",") if opts.policies else default_policies()) if p]
     everything = list(dict.fromkeys(["fixed", *policies, *FIELD]))
-    out = opts.out or ROOT / "runs" / "bench" / name
+    out = opts.out or ROOT / "out" / "bench" / name
     seeds = list(range(1, opts.seeds + 1))
     runs = [Run(p, s, out / p / f"seed{s}") for p in everything for s in seeds]
-    todo = [r for r in runs if not (opts.reuse and (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file())]
+    done = lambda r: (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file()  # noqa: E731
+    todo = [r for r in runs if not (opts.reuse and done(r))]
     print(f"bench {name}: {len(todo)} runs ({len(runs) - len(todo)} reused), {opts.jobs} at a time", file=sys.stderr)
     failed = run_all(cfg_path, todo, max(1, opts.jobs), opts.config, opts.bin_s)
 

@@ -392,7 +392,8 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     alpha = min(1.0, dt / (flow_window_s or p.flow_window_s))
     dep_flow = np.where(stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
     flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * pcu[ai] * 3600.0 / dt
-    flow = np.where(adv_ok & ~adv_stand_now & ~adv_blocked, flow_from_adv, np.where(~adv_alive & stop_alive, dep_flow, L.flow_pcu_h))
+    flow = np.where(adv_ok & ~adv_stand_now & ~adv_blocked, flow_from_adv,
+                    np.where(~adv_alive & stop_alive, dep_flow, L.flow_pcu_h))
     adv_speed = np.where(adv_ok & (veh[ai] > 0) & (spd[ai] > p.standing_speed_mps),
                          0.8 * L.adv_speed_mps + 0.2 * spd[ai], L.adv_speed_mps)
 
@@ -608,9 +609,13 @@ def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]
     n_m = g.shape[1]
     if not tg:
         return (None,) * n_m
-    cov = s.cross[j] - s.dep_mean[j][:, None, None] * s.arr_mean[j][None, :, None]
-    sd = np.sqrt(np.maximum(s.dep_sq[j] - s.dep_mean[j] ** 2, 0.0))
-    sa = np.sqrt(np.maximum(s.arr_sq[j] - s.arr_mean[j] ** 2, 0.0))
+    # The averages start from zero: unbias them (all share one weight sequence) before
+    # combining, or independent series look correlated early on.
+    b = 1.0 - math.exp(-s.samples_s / links.params.window_s)
+    dm, am = s.dep_mean[j] / b, s.arr_mean[j] / b
+    cov = s.cross[j] / b - dm[:, None, None] * am[None, :, None]
+    sd = np.sqrt(np.maximum(s.dep_sq[j] / b - dm ** 2, 0.0))
+    sa = np.sqrt(np.maximum(s.arr_sq[j] / b - am ** 2, 0.0))
     corr = cov / np.maximum(sd[:, None, None] * sa[None, :, None], 1e-12)
     corr = np.where(links.allowed[j][:, :, None], corr, -np.inf)
     # A mapping once learnt is kept while no candidate clears the threshold (congestion blurs

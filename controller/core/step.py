@@ -14,6 +14,7 @@ estimates are updated before any policy decides, so every junction sees the same
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,8 @@ class CoreState:
     t_s: float
     junctions: Mapping[str, JunctionState]
     links: estimation.LinkState | None = None  # learnt coupling between neighbours (network policies)
+    advice: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # last coordinate() result
+    advice_t_s: float = float("-inf")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class NetworkView:
     state: estimation.LinkState
     estimates: Mapping[str, Estimate]
     layouts: Mapping[str, Layout]
+    advice: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # from the policy's coordinate()
 
     def exits(self, junction: str) -> tuple[estimation.Coupling | None, ...]:
         """Per movement of `junction`: the neighbour approach its vehicles join, if learnt."""
@@ -145,6 +149,15 @@ class Core:
             links = links or estimation.LinkState.empty(self.links, self.layouts, now_s)
             links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
             network = NetworkView(self.links, links, estimates, self.layouts)
+            coordinate = getattr(self.policy, "coordinate", None)
+            advice, advice_t = state.advice, state.advice_t_s
+            if coordinate is not None:
+                # Over the whole network, from the policy states of the last tick (the neighbours'
+                # messages), every `coordinate_period_s`: e.g. common cycles and offsets.
+                if now_s - advice_t >= getattr(self.policy, "coordinate_period_s", 0.0):
+                    advice = coordinate(network, {jid: js.policy_state for jid, js in updated.items()}, now_s)
+                    advice_t = now_s
+                network = replace(network, advice=advice)
         # Pass 2: decisions.
         for jid, lay in self.layouts.items():
             js = updated[jid]
@@ -197,7 +210,9 @@ class Core:
                     commands.append(cmd)
                     js = replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
             out_states[jid] = js
-        return CoreState(now_s, out_states, links), TickResult(tuple(commands), new_plans, tuple(refusals),
+        coordinated = network is not None and getattr(self.policy, "coordinate", None) is not None
+        advice_out = (advice, advice_t) if coordinated else ({}, float("-inf"))
+        return CoreState(now_s, out_states, links, *advice_out), TickResult(tuple(commands), new_plans, tuple(refusals),
                                                         tuple(clips), tuple(stale))
 
 

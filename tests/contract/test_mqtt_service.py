@@ -291,7 +291,9 @@ def _run_service(tmp_path, broker, password: str) -> subprocess.Popen:
         (inter / f"{j}.toml").write_text(tomli_w.dumps(cross_toml(j)))
     conf = tmp_path / "config.toml"
     conf.write_text(tomli_w.dumps({
-        "service": {"site": SITE, "instance": "ctl-run", "intersections": "intersections", "tick_s": 0.2},
+        # webster: a cyclic plan needs no roadside status first (acyclic policies wait for one)
+        "service": {"site": SITE, "instance": "ctl-run", "intersections": "intersections", "tick_s": 0.2,
+                    "policy": "webster"},
         "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
         "webster": {"period_s": 1.0},
         "metrics": {"port": free_port()},

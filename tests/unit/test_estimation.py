@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -215,3 +216,42 @@ def test_same_messages_give_the_same_estimate():
     a, b = run(), run()
     for field in ("queue_pcu", "flow_pcu_h", "sat_flow_pcu_h", "block"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_coupling_learns_which_neighbour_approach_an_exit_feeds_and_the_travel_time():
+    from controller.core.estimation import LinkLayout, LinkParams, LinkState, update_links
+
+    def junction(jid: str, up: list[str], down: list[str]):
+        raw = two_phase_raw()
+        raw.update(id=jid, upstream=up, downstream=down)
+        for m in raw["movements"]:
+            m["from_edge"] = f"{jid}_{m['from_edge']}"
+            m["lanes"] = [f"{jid}_{lane}" for lane in m["lanes"]]
+        for d in raw["detectors"]:
+            d["id"], d["lane"] = f"{jid}_{d['id']}", f"{jid}_{d['lane']}"
+        return parse_intersection(raw, f"{jid}.toml")
+
+    cfg = Config()
+    layouts = {"A": Layout.build(junction("A", [], ["B"]), cfg), "B": Layout.build(junction("B", ["A"], []), cfg)}
+    links = LinkLayout.build(layouts, LinkParams(min_samples_s=300.0, remap_s=10.0))
+    state = LinkState.empty(links, layouts, 0.0)
+    rng = np.random.default_rng(5)
+    travel = 7
+    dep_a = np.zeros(4)
+    arr_b = np.zeros(4)
+    history = []
+    for t in range(1, 901):
+        # A releases southbound platoons (N_T, index 0) at random times; B's N approach sees them later
+        d = np.zeros(4)
+        d[0] = rng.integers(0, 3) if (t // 20) % 2 == 0 and rng.random() < 0.7 else 0
+        d[1] = rng.integers(0, 2)  # E_T leaves westward: not toward B's N approach
+        history.append(d[0])
+        a = rng.integers(0, 2, size=4).astype(float) * 0.3
+        a[0] = history[-1 - travel] if len(history) > travel else 0.0
+        dep_a, arr_b = dep_a + d, arr_b + a
+        ests = {"A": replace(Estimate.empty(layouts["A"], t), departures_pcu=dep_a.copy()),
+                "B": replace(Estimate.empty(layouts["B"], t), arrivals_pcu=arr_b.copy())}
+        state = update_links(links, state, ests, 1.0, float(t))
+    c = state.mapping["A"][0]
+    assert c is not None and (c.junction, c.edge, c.travel_s) == ("B", "B_eN", travel)
+    assert state.mapping["A"][1] is None  # nothing downstream faces west

@@ -3,6 +3,19 @@
 A policy sees the junction layout, the estimate from the detectors and the signal's reported
 state; it returns a *wish* (CycleWish or PhaseWish) or None to keep what is in force. Only the
 safety gate (core/safety.py) turns a wish into a command.
+
+Acyclic policies restate their wish every tick (the core sends a command only when it changes).
+Policies that coordinate junctions set `uses_network = True` and receive `network=` (the core's
+NetworkView: neighbours' estimates, the learnt exit -> approach coupling and travel times, the
+arrivals on their way); those with a `coordinate(network, states, now_s)` method get it called
+over the whole network every `coordinate_period_s`, its result in `network.advice`.
+
+    fixed         the network's own programs (nothing sent)
+    webster       Webster (1958) cycle plans per period from the counts
+    max_pressure  acyclic, Varaiya (2013) pressure with switching loss
+    schedule      rolling-horizon cluster scheduling by dynamic programming (SURTRAC)
+    scats         cycle-by-cycle DS adaptation, married cycles and offsets (SCATS)
+    adaptive      the default: the best measured (BENCHMARKS.md)
 """
 
 from __future__ import annotations
@@ -25,7 +38,8 @@ class Policy(Protocol):
 
     def decide(self, state: Any, layout: Layout, est: Estimate, signal: SignalView | None,
                now_s: float) -> tuple[Any, Wish | None]:
-        """New state, and a wish or None (keep the command in force / send nothing)."""
+        """New state, and a wish or None (keep the command in force / send nothing). Policies
+        with `uses_network = True` also take `network=` (core.step.NetworkView)."""
 
 
 def _fixed(cfg: "Config") -> Policy:
@@ -45,7 +59,29 @@ def _max_pressure(cfg: "Config") -> Policy:
                              c.downstream_weight)
 
 
-REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure}
+def _schedule(cfg: "Config") -> Policy:
+    from controller.core.policies.schedule import SchedulePolicy
+    c = cfg.schedule
+    return SchedulePolicy(c.horizon_s, c.cluster_gap_s, c.max_clusters, c.replan_s,
+                          cfg.max_pressure.permitted_sat_ratio, cfg.max_pressure.clearance_min_pcu)
+
+
+def _scats(cfg: "Config") -> Policy:
+    from controller.core.policies.scats import ScatsPolicy
+    c = cfg.scats
+    return ScatsPolicy(c.ds_target, c.cycle_step_s, c.split_step_s, c.offsets, c.marry_flow_pcu_h)
+
+
+def _adaptive(cfg: "Config") -> Policy:
+    from controller.core.policies.adaptive import AdaptivePolicy
+    c = cfg.max_pressure
+    return AdaptivePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu,
+                          c.downstream_weight)
+
+
+REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure,
+                                                     "schedule": _schedule, "scats": _scats,
+                                                     "adaptive": _adaptive}
 
 
 def make_policy(name: str, cfg: "Config") -> Policy:

@@ -1,0 +1,235 @@
+"""`scats`: cycle-by-cycle adaptation on the degree of saturation, in the manner of SCATS.
+
+Measured from the stop-line loops over each cycle, per phase k:
+
+    DS_k = max over the movements charged to k of
+           (PCU discharged during k's green + PCU still queued when it ended) / (s_m x green_k)
+
+- cycle: toward the length that brings the critical DS to `ds_target`, C' = C x DS_crit /
+  ds_target, by at most `cycle_step_s` per cycle, within the junction's cycle bounds;
+- splits: each phase's green toward DS_k / ds_target of what it had, so that critical degrees
+  of saturation equalise, by at most `split_step_s` per phase per cycle;
+- married subsystems and offsets (`coordinate`, once a tick over the network): junctions
+  linked by learnt exits (core NetworkView) share the longest cycle any of them wants; each
+  junction's offset follows its main upstream neighbour (the one sending it most traffic) by the
+  learnt link travel time, so that the green serving the arriving platoon starts as it arrives:
+  a green wave along the heavy flows. The roadside runs plans from its current phase, so the
+  policy keeps the offset itself: once a cycle, when the first phase of its order turns green,
+  it compares when that happened with when the offset wanted it and stretches or shortens
+  that cycle's greens (within their limits; the gate checks as ever).
+
+Each movement is charged to its primary phase (protected, else longest base green). Until a
+cycle has been measured the network's own program timing is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies.schedule import primary_phases
+from controller.core.safety import SignalView
+from controller.model import CycleWish
+
+
+@dataclass(frozen=True)
+class ScatsState:
+    primary: np.ndarray  # (movements,) phase charged
+    intergreen_s: tuple[float, ...]  # order[i] -> order[i+1]
+    cycle_s: float
+    greens_s: tuple[float, ...]  # per phase, index order
+    offset_s: float
+    desired_cycle_s: float
+    green_given_s: np.ndarray  # (phases,) green shown this measurement cycle
+    dep_green_pcu: np.ndarray  # (movements,) discharged while its phase was green
+    residual_pcu: np.ndarray  # (movements,) queued when its phase's green ended
+    last_dep_pcu: np.ndarray | None = None
+    last_phase: int = -1
+    last_green: bool = False
+    cycle_start_s: float | None = None  # when the first phase last turned green (None: never seen)
+    measured: bool = False
+
+
+@dataclass(frozen=True)
+class Advice:
+    cycle_s: float
+    offset_s: float | None  # None: the junction leads its subsystem (keeps its own offset)
+
+
+def _positions(greens: tuple[float, ...], ig: tuple[float, ...]) -> np.ndarray:
+    """Start of each phase's green within the cycle (index order, phase 0 at 0)."""
+    pos = np.zeros(len(greens))
+    for k in range(1, len(greens)):
+        pos[k] = pos[k - 1] + greens[k - 1] + ig[k - 1]
+    return pos
+
+
+class ScatsPolicy:
+    name = "scats"
+    uses_network = True
+    coordinate_period_s = 10.0  # married cycles and offsets are recomputed this often
+
+    def __init__(self, ds_target: float = 0.9, cycle_step_s: float = 6.0, split_step_s: float = 4.0,
+                 coordinate_offsets: bool = True, marry_flow_pcu_h: float = 600.0) -> None:
+        self.marry_flow_pcu_h = marry_flow_pcu_h
+        self.ds_target = ds_target
+        self.cycle_step_s = cycle_step_s
+        self.split_step_s = split_step_s
+        self.coordinate_offsets = coordinate_offsets
+
+    def init(self, layout: Layout, now_s: float) -> ScatsState:
+        j = layout.junction
+        n = len(j.phases)
+        ig = tuple(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+        greens = tuple(p.base_green_s for p in j.phases)
+        cycle = sum(greens) + sum(ig)
+        return ScatsState(primary_phases(layout), ig, cycle, greens, j.base_offset_s % max(cycle, 1e-9), cycle,
+                          np.zeros(n), np.zeros(len(j.movements)), np.zeros(len(j.movements)))
+
+    # -- network-level: married cycles and offsets ------------------------------------------------
+    def coordinate(self, network, states: dict, now_s: float) -> dict[str, Advice]:
+        layouts = network.layouts
+        # Subsystems: junctions joined by learnt exits.
+        parent = {j: j for j in layouts}
+
+        def find(a: str) -> str:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        main_up: dict[str, tuple[str, int, int, int, float]] = {}  # J -> (U, travel, U's phase, J's phase, flow)
+        for u in layouts:
+            su = states.get(u)
+            if not isinstance(su, ScatsState):
+                continue
+            flow_u = network.estimates[u].flow_pcu_h
+            for m, c in enumerate(network.exits(u)):
+                if c is None or c.junction not in layouts:
+                    continue
+                sj = states.get(c.junction)
+                if not isinstance(sj, ScatsState):
+                    continue
+                ix = network.links.edge_movements[c.junction][c.edge]
+                j_phase = int(np.bincount(sj.primary[ix], weights=network.estimates[c.junction].flow_pcu_h[ix] + 1e-6,
+                                          minlength=len(sj.greens_s)).argmax())
+                key = (u, c.travel_s, int(su.primary[m]), j_phase)
+                f = float(flow_u[m])
+                best = main_up.get(c.junction)
+                # accumulate flow per (upstream, phases) candidate
+                if best is not None and best[:4] == key:
+                    main_up[c.junction] = (*key, best[4] + f)
+                elif best is None or f > best[4]:
+                    main_up[c.junction] = (*key, f)
+        # Married subsystems: the junctions chained by their main upstream links, where that link
+        # carries at least `marry_flow_pcu_h` (the arterials).
+        for j, up in main_up.items():
+            if up[4] >= self.marry_flow_pcu_h:
+                parent[find(up[0])] = find(j)
+        cycles: dict[str, float] = {}
+        for j, s in states.items():
+            if isinstance(s, ScatsState):
+                r = find(j) if self.coordinate_offsets else j
+                cycles[r] = max(cycles.get(r, 0.0), s.desired_cycle_s)
+        advice: dict[str, Advice] = {}
+        # Offsets along a tree: heaviest junctions first, each after its main upstream.
+        order = sorted(layouts, key=lambda j: -float(network.estimates[j].flow_pcu_h.sum()))
+        offsets: dict[str, float] = {}
+        for j in order:
+            s = states.get(j)
+            if not isinstance(s, ScatsState):
+                continue
+            c = cycles.get(find(j) if self.coordinate_offsets else j, s.cycle_s)
+            up = main_up.get(j) if self.coordinate_offsets else None
+            off = None
+            if up is not None and up[0] in offsets and up[4] >= self.marry_flow_pcu_h:
+                u, travel, fu, fj, _ = up
+                su = states[u]
+                pos_u, pos_j = _positions(su.greens_s, su.intergreen_s), _positions(s.greens_s, s.intergreen_s)
+                off = (offsets[u] + pos_u[fu] + travel - pos_j[fj]) % c
+            offsets[j] = off if off is not None else s.offset_s % c
+            advice[j] = Advice(c, off)
+        return advice
+
+    # -- per junction ------------------------------------------------------------------------------
+    def decide(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
+               network=None):
+        if signal is None:
+            return state, None
+        j = layout.junction
+        n = len(j.phases)
+        dep = est.departures_pcu
+        last_dep = state.last_dep_pcu if state.last_dep_pcu is not None else dep
+        green_now = not signal.in_intergreen
+        given, dep_green, residual = state.green_given_s, state.dep_green_pcu, state.residual_pcu
+        if green_now:
+            k = signal.phase
+            given = given.copy()
+            given[k] += 1.0
+            charged = state.primary == k
+            dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
+        if state.last_green and (not green_now or signal.phase != state.last_phase):
+            residual = np.where(state.primary == state.last_phase, est.queue_pcu, residual)
+        state = replace(state, last_dep_pcu=dep, last_phase=signal.phase, last_green=green_now,
+                        green_given_s=given, dep_green_pcu=dep_green, residual_pcu=residual)
+        # A new cycle begins when the first phase of the order turns green.
+        starting = green_now and signal.phase == 0 and signal.green_elapsed_s <= 1.0 + 1e-9
+        if not starting:
+            return state, None
+        if state.cycle_start_s is None:
+            return self._wish(replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s,
+                              signal)
+        cycle_seen_s = now_s - state.cycle_start_s
+        state = replace(state, cycle_start_s=now_s - signal.green_elapsed_s)
+        if cycle_seen_s < 0.5 * state.cycle_s:
+            return state, None
+        # Degree of saturation per phase over the cycle just ended.
+        sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
+        cap = sat / 3600.0 * np.maximum(given[state.primary], 1.0)
+        ds_m = (dep_green + residual) / np.maximum(cap, 1e-6)
+        ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
+        crit = float(ds.max())
+        c0 = state.cycle_s
+        desired = c0 * crit / self.ds_target if crit > 0 else j.cycle_min_s
+        desired = float(np.clip(desired, c0 - self.cycle_step_s, c0 + self.cycle_step_s))
+        desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
+        state = replace(state, desired_cycle_s=desired, measured=True, green_given_s=np.zeros(n),
+                        dep_green_pcu=np.zeros_like(dep_green), residual_pcu=np.zeros_like(residual))
+        # Splits toward equal degrees of saturation.
+        g0 = np.array(state.greens_s)
+        want = g0 * np.maximum(ds, 0.05) / self.ds_target
+        state = replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.split_step_s,
+                                                                          g0 + self.split_step_s)))
+        return self._wish(state, layout, network, now_s, signal)
+
+    def _wish(self, state: ScatsState, layout: Layout, network, now_s: float,
+              signal: SignalView) -> tuple[ScatsState, CycleWish]:
+        """The cycle plan for the cycle starting now: the married cycle, the splits scaled into it,
+        and this cycle's greens stretched or shortened toward the offset."""
+        j = layout.junction
+        adv = network.advice.get(j.id) if network is not None else None
+        cycle = adv.cycle_s if adv is not None else state.desired_cycle_s
+        follows = adv is not None and adv.offset_s is not None  # keeps an offset to an upstream neighbour
+        offset = adv.offset_s if follows else state.offset_s
+        ig = sum(state.intergreen_s)
+        mins = np.array([p.min_green_s for p in j.phases])
+        maxs = np.array([p.max_green_s for p in j.phases])
+        g = np.array(state.greens_s)
+        g = np.clip(g * max(cycle - ig, mins.sum()) / max(g.sum(), 1e-9), mins, maxs)
+        cycle = float(g.sum() + ig)
+        state = replace(state, greens_s=tuple(float(x) for x in g), cycle_s=cycle, offset_s=offset % cycle)
+        # Offset keeping: phase 0 turned green at cycle_start; it should have at `offset` (mod C).
+        this = g.copy()
+        if follows:
+            start = now_s - signal.green_elapsed_s
+            late = (start - offset) % cycle
+            shift = -late if late <= cycle / 2 else cycle - late  # < 0: shorten this cycle; > 0: stretch it
+            shift = float(np.clip(shift, -self.split_step_s, self.split_step_s))
+            room = (this - mins) if shift < 0 else (maxs - this)
+            if room.sum() > 0:
+                this = this + shift * room / room.sum()
+        else:
+            state = replace(state, offset_s=(now_s - signal.green_elapsed_s) % cycle)  # it leads: its own rhythm
+        return state, CycleWish(tuple(range(len(j.phases))), tuple(float(x) for x in this), offset % cycle)

@@ -1,0 +1,159 @@
+"""Policies on hand-built junctions: registry, decisions, and what they leave to the gate."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies import REGISTRY, make_policy
+from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.policies.scats import ScatsPolicy
+from controller.core.policies.schedule import Cluster, SchedulePolicy
+from controller.core.safety import SignalView
+from controller.junctions import parse_intersection
+from controller.model import CycleWish, PhaseWish
+from tests.junction_fixtures import two_phase, two_phase_raw
+
+CFG = Config()
+
+
+def four_phase():
+    """N/S through with permitted lefts (phase 0), N/S protected lefts (1), E/W through (2),
+    E/W protected lefts (3): the network programs' lagging-left pattern."""
+    raw = copy.deepcopy(two_phase_raw())
+    mv = lambda mid, ap, turn, link: {  # noqa: E731
+        "id": mid, "approach": ap, "turn": turn, "from_edge": f"e{ap}",
+        "lanes": [f"e{ap}_{1 if turn == 'left' else 0}"],
+        "links": [link], "sat_flow_pcu_h": 1800.0 if turn == "through" else 1600.0, "storage_pcu": 10.0}
+    ns, ew = ["N_T", "N_L", "S_T", "S_L"], ["E_T", "E_L", "W_T", "W_L"]
+    moves = [mv("N_T", "N", "through", 0), mv("N_L", "N", "left", 1), mv("E_T", "E", "through", 2),
+             mv("E_L", "E", "left", 3), mv("S_T", "S", "through", 4), mv("S_L", "S", "left", 5),
+             mv("W_T", "W", "through", 6), mv("W_L", "W", "left", 7)]
+    for m in moves:
+        m["conflicts"] = ew if m["id"] in ns else ns
+    raw.update(n_links=8, movements=moves, phases=[
+        {"state": "GgrrGgrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+        {"state": "rGrrrGrr", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0},
+        {"state": "rrGgrrGg", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+        {"state": "rrrGrrrG", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0}])
+    raw["detectors"] = [d for ap in "NESW" for lane in (0, 1) for d in (
+        {"id": f"{ap}{lane}_stop", "lane": f"e{ap}_{lane}", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+        {"id": f"{ap}{lane}_adv", "lane": f"e{ap}_{lane}", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0})]
+    return parse_intersection(raw, "four_phase.toml")
+
+
+def estimate(lay: Layout, queue: dict[str, float] | None = None, flow: dict[str, float] | None = None,
+             block: dict[str, float] | None = None, departed: dict[str, float] | None = None) -> Estimate:
+    ids = [m.id for m in lay.junction.movements]
+    vec = lambda d: np.array([float((d or {}).get(i, 0.0)) for i in ids])  # noqa: E731
+    e = Estimate.empty(lay, 0.0)
+    return replace(e, queue_pcu=vec(queue), flow_pcu_h=vec(flow), block=vec(block), departures_pcu=vec(departed),
+                   last_feed_t_s=0.0)
+
+
+def view(lay: Layout, phase: int, elapsed: float, now: float = 100.0, red_for: float = 20.0) -> SignalView:
+    served = set(lay.junction.served_movements(phase))
+    return SignalView(phase, False, elapsed, tuple(now if m.id in served else now - red_for
+                                                   for m in lay.junction.movements))
+
+
+def test_registry_has_every_policy_and_names_unknown_ones():
+    assert {"fixed", "webster", "max_pressure", "schedule", "scats", "adaptive"} <= set(REGISTRY)
+    for name in REGISTRY:
+        assert make_policy(name, CFG).name == name
+    with pytest.raises(ValueError, match="unknown policy 'nope'"):
+        make_policy("nope", CFG)
+
+
+def test_max_pressure_keeps_the_phase_until_min_green():
+    lay = Layout.build(two_phase(), CFG)
+    p = MaxPressurePolicy()
+    s = p.init(lay, 0.0)
+    est = estimate(lay, queue={"E_T": 10, "W_T": 10})
+    _, wish = p.decide(s, lay, est, view(lay, 0, elapsed=3.0), 100.0)
+    assert wish == PhaseWish(0)
+
+
+def test_max_pressure_switches_for_a_clearly_larger_queue_only():
+    lay = Layout.build(two_phase(), CFG)
+    p = MaxPressurePolicy(switch_service_s=3.0)
+    s = p.init(lay, 0.0)
+    # the other phase's queue must pay for the intergreen and start-up loss: a little more is not enough
+    _, wish = p.decide(s, lay, estimate(lay, queue={"N_T": 4, "E_T": 5}), view(lay, 0, 20.0), 100.0)
+    assert wish.phase == 0
+    _, wish = p.decide(s, lay, estimate(lay, queue={"N_T": 1, "E_T": 8, "W_T": 8}), view(lay, 0, 20.0), 100.0)
+    assert wish.phase == 1
+
+
+def test_max_pressure_discounts_a_movement_whose_exit_is_blocked():
+    lay = Layout.build(two_phase(), CFG)
+    p = MaxPressurePolicy()
+    s = p.init(lay, 0.0)
+    q = {"N_T": 1, "E_T": 8, "W_T": 8}
+    _, wish = p.decide(s, lay, estimate(lay, queue=q, block={"E_T": 0.95, "W_T": 0.95}), view(lay, 0, 20.0), 100.0)
+    assert wish.phase == 0  # the E/W exits are full: serving them releases nothing
+
+
+def test_max_pressure_clears_permitted_lefts_through_their_protected_phase():
+    lay = Layout.build(four_phase(), CFG)
+    p = MaxPressurePolicy()
+    s = p.init(lay, 0.0)
+    est0 = estimate(lay)
+    s, _ = p.decide(s, lay, est0, view(lay, 0, 0.0), 90.0)  # phase 0 begins: departures noted
+    # lefts went into the junction during phase 0; E/W now has the larger pressure
+    est = estimate(lay, queue={"E_T": 12, "W_T": 12, "N_T": 0.5}, departed={"N_L": 2.0})
+    _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 1  # the N/S protected lefts first, not straight to E/W
+    # without left-turners in the box it goes straight to E/W
+    _, wish = p.decide(s, lay, estimate(lay, queue={"E_T": 12, "W_T": 12, "N_T": 0.5}), view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 2
+
+
+def test_schedule_programme_serves_the_big_queue_first_and_extends_for_an_arriving_platoon():
+    lay = Layout.build(two_phase(), CFG)
+    p = SchedulePolicy()
+    st = p.init(lay, 0.0).statics
+    big = [[Cluster(10.0, 2.0, 4.0)], [Cluster(0.0, 15.0, 30.0)]]  # a queue now vs a few cars later
+    first, _ = p.plan(st, big, cur=0, elapsed_s=20.0, startup_s=3.0)
+    assert first == 1
+    platoon = [[Cluster(3.0, 8.0, 16.0)], [Cluster(0.0, 1.0, 2.0)]]
+    first, _ = p.plan(st, platoon, cur=0, elapsed_s=20.0, startup_s=3.0)
+    assert first == 0
+
+
+def test_scats_plans_a_cycle_within_bounds_and_lengthens_it_for_saturated_phases():
+    lay = Layout.build(two_phase(), CFG)
+    p = ScatsPolicy(cycle_step_s=6.0)
+    s = p.init(lay, 0.0)
+    # the first phase-0 green: the base program, as a cycle plan
+    s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 1.0), 0.0)
+    assert isinstance(wish, CycleWish) and wish.phase_order == (0, 1)
+    c0 = s.cycle_s
+    # one cycle with saturated discharge on both phases and queues left at the end of greens
+    t, dep = 0.0, np.zeros(4)
+    for phase, green in ((0, 30), (1, 25)):
+        for k in range(green):
+            t += 1.0
+            dep = dep + np.where(np.array([m.id for m in lay.junction.movements]) ==
+                                 ("N_T" if phase == 0 else "E_T"), 0.5, 0.0)
+            e = replace(estimate(lay, queue={"N_T": 8, "E_T": 8}), departures_pcu=dep)
+            s, _ = p.decide(s, lay, e, view(lay, phase, k + 1.0, now=t), t)
+        t += 5.0
+        s, _ = p.decide(s, lay, e, SignalView(1 - phase, True, 0.0, view(lay, 0, 0).red_since_s), t)
+    s, wish = p.decide(s, lay, e, view(lay, 0, 1.0, now=t + 1), t + 1)
+    assert isinstance(wish, CycleWish)
+    assert c0 < s.desired_cycle_s <= c0 + 6.0 + 1e-9
+    assert lay.junction.cycle_min_s <= sum(wish.greens_s) + 10.0
+
+
+def test_adaptive_is_the_measured_best_and_acyclic():
+    lay = Layout.build(two_phase(), CFG)
+    p = make_policy("adaptive", CFG)
+    s = p.init(lay, 0.0)
+    _, wish = p.decide(s, lay, estimate(lay, queue={"E_T": 9, "W_T": 9}), view(lay, 0, 30.0), 100.0)
+    assert isinstance(wish, PhaseWish) and wish.phase == 1
