@@ -16,8 +16,8 @@ Reported, as medians over the seeds (the evaluation convention of sim/evaluate.p
   cost per junction per tick (wall-clock of the core's step: estimation + policy + gate);
 - per junction, in the peak hour (the hour with the most stop-line crossings under fixed-time):
   vehicles over the stop lines per hour at the most loaded junctions, and which of them are
-  oversaturated under fixed-time (vehicles on the approaches spend at least
-  `--oversat-wait-share` of their time standing);
+  oversaturated under fixed-time (the vehicles present on one of its approaches rise by at least
+  `--oversat-growth-veh` during the peak hour: demand above what is served);
 - per junction, over the run: delay (time loss on the approach links per vehicle crossing),
   and the worst ratio to fixed-time.
 
@@ -36,7 +36,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,12 +167,14 @@ def junction_bins(edgedata: dict, chains: dict[str, dict[str, list[str]]]) -> di
             z = {"crossed": 0.0, "time_loss_s": 0.0, "waiting_s": 0.0, "sampled_s": 0.0}
             for stop_edge, chain in by_edge.items():
                 z["crossed"] += edges.get(stop_edge, {}).get("left", 0.0)
+                z[f"on:{stop_edge}"] = 0.0  # vehicle-seconds on this approach
                 for e in chain:
                     d = edges.get(e)
                     if d:
                         z["time_loss_s"] += d["timeLoss"]
                         z["waiting_s"] += d["waitingTime"]
                         z["sampled_s"] += d["sampledSeconds"]
+                        z[f"on:{stop_edge}"] += d["sampledSeconds"]
             per[b] = z
         out[jid] = per
     return out
@@ -222,7 +224,20 @@ def collect(runs: list[Run], chains) -> dict:
     return data
 
 
-def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_wait_share: float,
+def queue_growth_veh(per: dict[float, dict[str, float]], lo: float, hi: float, bin_s: float) -> float:
+    """Largest rise, over the junction's approaches, of the vehicles present on the approach from
+    the bin before the peak hour to the fullest bin within it: demand above what is served."""
+    best = 0.0
+    before = per.get(lo - bin_s)
+    if before is None:
+        return 0.0
+    for key in (k for k in before if k.startswith("on:")):
+        peak = max((z.get(key, 0.0) for b, z in per.items() if lo <= b < hi), default=0.0)
+        best = max(best, (peak - before[key]) / bin_s)
+    return best
+
+
+def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_growth_veh: float,
            scenario: str, seeds: list[int], command: str) -> str:
     base = "fixed" if "fixed" in data else next(iter(data))
     any_seed = next(iter(data[base].values()))
@@ -236,9 +251,8 @@ def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_wait
     peak = {p: per_junction(p, lambda per: window(per, lo, hi)["crossed"] * 3600.0 / (hi - lo)) for p in data}
     jdelay = {p: per_junction(p, lambda per: (lambda z: z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0)(
         window(per, float("-inf"), float("inf")))) for p in data}
-    wait_share = per_junction(base, lambda per: (lambda z: z["waiting_s"] / z["sampled_s"] if z["sampled_s"] else 0.0)(
-        window(per, lo, hi)))
-    oversat = [j for j in junctions if wait_share[j] >= oversat_wait_share]
+    oversat = [j for j in junctions if med([queue_growth_veh(run["bins"][j], lo, hi, bin_s)
+                                            for run in data[base].values()]) >= oversat_growth_veh]
     loaded = sorted(junctions, key=lambda j: -peak[base][j])[:top]
 
     def net(p: str, key: str) -> float:
@@ -269,7 +283,7 @@ def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_wait
                      f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
                      f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |")
     lines += ["", f"Peak hour {lo:.0f}–{hi:.0f} s (most crossings under {base}). Oversaturated under {base} "
-              f"(approach vehicles standing ≥ {oversat_wait_share:.0%} of their time): "
+              f"(vehicles on an approach rise by ≥ {oversat_growth_veh:g} during the peak hour): "
               f"{', '.join(oversat) if oversat else 'none'}.", "",
               f"Peak-hour stop-line crossings (veh/h) at the {len(loaded)} most loaded junctions "
               f"(ratio to {base} in brackets):", "",
@@ -293,6 +307,50 @@ def record(text: str, scenario: str, path: Path = ROOT / "BENCHMARKS.md") -> Non
     path.write_text(new, encoding="utf-8")
 
 
+def decision_scale(junctions: dict, n: int, policies: list[str], ticks: int, config: str | None) -> str:
+    """Core step cost on `n` junctions (the scenario's, replicated) fed synthetic detector
+    messages and roadside statuses: can the policy keep 1 Hz for a city of n junctions?"""
+    import numpy as np
+
+    from controller.config import load_config
+    from controller.core.estimation import Layout
+    from controller.core.policies import make_policy
+    from controller.core.step import Core
+    from controller.model import DetectorReading, SignalStatus, Snapshot
+
+    cfg = load_config(config if config else ROOT / "config.toml")
+    base = list(junctions.values())
+    layouts = {}
+    for k in range(n):
+        j = base[k % len(base)]
+        jid = f"{j.id}#{k}"
+        layouts[jid] = Layout.build(replace(j, id=jid, upstream=(), downstream=()), cfg)
+    rng = np.random.default_rng(1)
+    lines = [f"Decision cost on {n} junctions ({len(base)} of the scenario, replicated), {ticks} ticks of "
+             "synthetic feed, one core:", "", "| policy | ms per tick | µs per junction per tick |", "|---|---:|---:|"]
+    for name in policies:
+        core = Core(layouts, make_policy(name, cfg), cfg)
+        state = core.initial_state(0.0)
+        phase = {jid: 0 for jid in layouts}
+        spent = 0.0
+        for t in range(1, ticks + 1):
+            snaps, stats = [], []
+            for jid, lay in layouts.items():
+                counts = rng.random(len(lay.det_index)) < 0.25
+                snaps.append(Snapshot(jid, float(t), 1.0, tuple(
+                    DetectorReading(d, (("car", 1),) if c else (), 0.3 if c else 0.0, 10.0 if c else -1.0)
+                    for d, c in zip(lay.det_index, counts))))
+                if t % 30 == 0:
+                    phase[jid] = (phase[jid] + 1) % len(lay.junction.phases)
+                stats.append(SignalStatus(jid, float(t), phase[jid], False, float(t % 30), "p", 0, "adaptive"))
+            t0 = time.perf_counter()
+            state, _ = core.step(state, snaps, stats, float(t))
+            spent += time.perf_counter() - t0
+        per_tick = spent / ticks
+        lines.append(f"| {name} | {per_tick * 1e3:.0f} | {per_tick / n * 1e6:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
     p.add_argument("--scenario", default="city", help="bundled scenario name or a .sumocfg (default: city)")
@@ -305,10 +363,15 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=None, help="config.toml for the controller (default: ./config.toml)")
     p.add_argument("--bin-s", type=float, default=900.0, help="edge-data aggregation period (default: 900)")
     p.add_argument("--top", type=int, default=6, help="most loaded junctions listed (default: 6)")
-    p.add_argument("--oversat-wait-share", type=float, default=0.5,
-                   help="share of approach time standing that marks a junction oversaturated (default: 0.5)")
+    p.add_argument("--oversat-growth-veh", type=float, default=6.0,
+                   help="rise of the vehicles on an approach during the peak hour under fixed time that marks "
+                        "its junction oversaturated (default: 6)")
     p.add_argument("--reuse", action="store_true", help="keep finished runs in --out instead of re-running them")
     p.add_argument("--record", action="store_true", help="write the tables into BENCHMARKS.md")
+    p.add_argument("--decision-scale", type=int, default=0, metavar="N",
+                   help="instead of simulating: time the core step of each policy on N junctions "
+                        "(the scenario's, replicated) with a synthetic feed")
+    p.add_argument("--ticks", type=int, default=60, help="ticks for --decision-scale (default: 60)")
     return p.parse_args(args)
 
 
@@ -322,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg_path = scenario_config(opts.scenario)
     name = cfg_path.stem
     policies = [p for p in (opts.policies.split(",") if opts.policies else default_policies()) if p]
+    if opts.decision_scale:
+        jdir = (opts.out or ROOT / "out" / "bench" / name) / "_junctions"
+        import_net(SumoConfig(cfg_path).net_file, jdir, load_config(opts.config or ROOT / "config.toml"))
+        print(decision_scale(load_intersections(jdir), opts.decision_scale, policies, opts.ticks, opts.config))
+        return 0
     everything = list(dict.fromkeys(["fixed", *policies, *FIELD]))
     out = opts.out or ROOT / "out" / "bench" / name
     seeds = list(range(1, opts.seeds + 1))
@@ -341,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     shown = [a if " " not in a else repr(a) for a in (argv if argv is not None else sys.argv[1:])]
     command = " ".join(["python -m sim.bench", *[a for a in shown if a != "--record"]])
-    text = report(data, policies, opts.bin_s, opts.top, opts.oversat_wait_share, name, seeds, command)
+    text = report(data, policies, opts.bin_s, opts.top, opts.oversat_growth_veh, name, seeds, command)
     if failed:
         text += "\nFailed runs: " + ", ".join(f"{r.policy}/seed{r.seed}" for r in failed) + "\n"
     print(text)

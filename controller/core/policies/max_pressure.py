@@ -22,13 +22,15 @@ start-up loss each time; on a loaded grid that loss alone saturates the junction
 - Movements that have waited long weigh more: x_m (1 + red_m / `wait_scale_s`); the gate's
   maximum red remains the hard bound.
 
-Downstream queues. Varaiya's x_down is the queue on the link that m feeds. The junction model
-names neighbour junctions but not which exit feeds which neighbour approach, so the downstream
-term is measured at the junction's own exits: when the link m feeds is full, m's head vehicle
-stands on the stop-line loop during its protected green. The estimator's exit blockage b_m
-(share of the queued green with the head standing) discounts s_mk, so a movement feeding a
-full link loses its pressure. This sees spill-back once it reaches the junction, which is when
-serving that movement stops paying.
+Downstream queues. Varaiya's x_down is the queue on the link m feeds. The junction model does
+not say which exit feeds which neighbour approach; the core learns it from the feed (estimation
+coupling) and, with `downstream_weight` > 0, x_down is the fed approach's queue weighted by its
+movements' flows (core NetworkView). Measured on the city (3 seeds, median delay): weight 1
+107.6 s/veh, 0.3 81.4, 0 80.5 — so the default is 0, and the downstream state enters through
+what the junction sees at its own exits: when the link m feeds is full, m's head vehicle stands
+on the stop-line loop during its protected green. The estimator's exit blockage b_m (share of
+the queued green with the head standing) discounts s_mk, so a movement feeding a full link
+loses its pressure once spill-back reaches the junction, which is when serving it stops paying.
 
 Permitted-turn clearance. A permitted turn ('g') that crossed the stop line may be waiting
 inside the junction for a gap. Cutting it off for a conflicting phase leaves it in the box and
