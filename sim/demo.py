@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[demo] {p} finished (exit {proc.returncode}) after {time.perf_counter() - t0:.0f} s", flush=True)
     summaries = [json.loads((args.out / p / "summary.json").read_text()) for p in policies if p not in failed]
     base = next((s for s in summaries if s["policy"] == "fixed"), None)
-    print("\nCity, 07:00–09:00 (delay = timeLoss + departDelay over all vehicles; ratios vs fixed-time):")
+    horizon = " ".join(sumo_args) or "07:00–09:00"
+    print(f"\nCity, {horizon} (delay = timeLoss + departDelay over all vehicles; ratios vs fixed-time):")
     print(format_table(summaries, baseline=base))
     print()
     print(gains_table(summaries))
