@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the fixed-time baseline did not run", file=sys.stderr)
         return 1
     shown = [a if " " not in a else repr(a) for a in (argv if argv is not None else sys.argv[1:])]
-    command = " ".join(["python -m sim.bench", *[a for a in shown if a != "--record"]])
+    command = " ".join(["python -m sim.bench", *[a for a in shown if a not in ("--record", "--reuse")]])
     text = report(data, policies, opts.bin_s, opts.top, opts.oversat_growth_veh, name, seeds, command)
     if failed:
         text += "\nFailed runs: " + ", ".join(f"{r.policy}/seed{r.seed}" for r in failed) + "\n"
