@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from controller.core.estimation import EstimationParams
 from controller.errors import ConfigError
 
 
@@ -81,36 +82,6 @@ class SaturationConfig:
 
 
 @dataclass(frozen=True)
-class EstimationConfig:
-    """Detector-feed estimator (controller/core/estimation.py; the module doc explains each)."""
-
-    flow_window_s: float = 300.0
-    clear_gap_s: float = 3.0
-    standing_occupancy: float = 0.9
-    standing_speed_mps: float = 1.0
-    standing_s: float = 3.0
-    startup_lost_s: float = 3.0
-    sat_window_s: float = 1800.0
-    sat_prior_weight_s: float = 60.0
-    sat_min_ratio: float = 0.6
-    sat_max_ratio: float = 1.25
-    sat_min_queue_pcu: float = 2.0
-    max_hidden_queue_pcu_lane: float = 40.0
-    block_window_s: float = 30.0
-    stuck_on_s: float = 300.0
-    stuck_off_s: float = 900.0
-    stuck_off_ref_veh: float = 15.0
-    max_lane_flow_veh_h: float = 3600.0
-    implausible_window_s: float = 300.0
-    implausible_limit: float = 3.0
-    link_max_travel_s: float = 90.0
-    link_window_s: float = 1800.0
-    link_min_corr: float = 0.15
-    link_min_samples_s: float = 600.0
-    link_remap_s: float = 60.0
-
-
-@dataclass(frozen=True)
 class WebsterConfig:
     period_s: float = 300.0
     lost_time_per_phase_s: float = 3.0
@@ -170,7 +141,7 @@ class Config:
     timing: TimingConfig = TimingConfig()
     detectors: DetectorConfig = DetectorConfig()
     saturation: SaturationConfig = SaturationConfig()
-    estimation: EstimationConfig = EstimationConfig()
+    estimation: EstimationParams = EstimationParams()  # the core's own dataclass, validated here like the rest
     webster: WebsterConfig = WebsterConfig()
     max_pressure: MaxPressureConfig = MaxPressureConfig()
     schedule: ScheduleConfig = ScheduleConfig()

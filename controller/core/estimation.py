@@ -53,15 +53,17 @@ import numpy as np
 from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
 
 if TYPE_CHECKING:
-    from controller.config import Config, EstimationConfig
+    from controller.config import Config
 
 FULL_OCCUPANCY = 0.99  # a loop covered for the whole period (stuck-on test)
 DEFAULT_TRANSIT_SPEED_MPS = 10.0  # when the advance loop has not measured a speed yet
+DEFAULT_VEHICLE_SPACING_M = 7.5  # jam spacing of one PCU without a configuration ([detectors] default)
 
 
 @dataclass(frozen=True)
 class EstimationParams:
-    """Physical parameters of the estimator (config.toml [estimation]); see the module doc."""
+    """Parameters of the estimator and of the learnt coupling between neighbours: config.toml
+    [estimation], read and validated by controller/config.py. The module doc explains each."""
 
     flow_window_s: float = 300.0
     clear_gap_s: float = 3.0
@@ -82,14 +84,12 @@ class EstimationParams:
     max_lane_flow_veh_h: float = 3600.0
     implausible_window_s: float = 300.0
     implausible_limit: float = 3.0
-    vehicle_spacing_m: float = 7.5
-
-    @staticmethod
-    def from_config(cfg: "Config") -> "EstimationParams":
-        e: EstimationConfig = cfg.estimation
-        names = {f for f in EstimationParams.__dataclass_fields__} - {"vehicle_spacing_m"}
-        return EstimationParams(**{k: getattr(e, k) for k in names if hasattr(e, k)},
-                                vehicle_spacing_m=cfg.detectors.vehicle_spacing_m)
+    # learnt coupling between neighbours: step.Core turns these into LinkParams
+    link_max_travel_s: float = 90.0
+    link_window_s: float = 1800.0
+    link_min_corr: float = 0.15
+    link_min_samples_s: float = 600.0
+    link_remap_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,9 @@ class Layout:
         return out
 
     @staticmethod
-    def build(junction: Intersection, cfg: "Config | None" = None,
-              params: EstimationParams | None = None) -> "Layout":
-        if params is None:
-            params = EstimationParams.from_config(cfg) if cfg is not None else EstimationParams()
+    def build(junction: Intersection, cfg: "Config | None" = None) -> "Layout":
+        params = cfg.estimation if cfg is not None else EstimationParams()
+        spacing_m = cfg.detectors.vehicle_spacing_m if cfg is not None else DEFAULT_VEHICLE_SPACING_M
         movements = junction.movements
         lanes = tuple(dict.fromkeys(lane for m in movements for lane in m.lanes))
         lane_idx = {lane: i for i, lane in enumerate(lanes)}
@@ -182,7 +181,7 @@ class Layout:
             fallback[li] = float(np.max(mov_storage[on] / np.maximum(share[on].sum(axis=1), 1e-9)))
         zone_m = np.where(lane_adv >= 0, np.where(lane_stop >= 0, np.maximum(adv_dist - stop_dist, 0.0), adv_dist),
                           0.0)
-        storage = np.where(zone_m > 0, np.maximum(zone_m / params.vehicle_spacing_m, 1.0), fallback)
+        storage = np.where(zone_m > 0, np.maximum(zone_m / spacing_m, 1.0), fallback)
 
         # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
         # movements sharing the lane.

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from controller.config import Config, EstimationConfig
+from controller.config import Config
 from controller.core import estimation
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.junctions import parse_intersection
 from controller.model import DetectorReading, Snapshot
 from tests.junction_fixtures import two_phase, two_phase_raw
@@ -49,7 +49,7 @@ class Feed:
 
 
 def test_arrival_flow_is_pcu_weighted_and_averaged():
-    f = Feed(cfg=Config(estimation=EstimationConfig(flow_window_s=60.0)))
+    f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
     for k in range(600):  # one bus (2 PCU) every 4 s at the N advance loop, served as it comes
         f.step(reading("N_adv", {"bus": 1} if k % 4 == 0 else {}, 0.1, 12.0),
                reading("N_stop", {"bus": 1} if k % 4 == 2 else {}, 0.1, 10.0), green=0)
@@ -89,7 +89,7 @@ def test_empty_stop_loop_resets_a_drifted_count():
 
 
 def test_standing_advance_loop_means_full_storage_and_a_hidden_queue():
-    f = Feed(cfg=Config(estimation=EstimationConfig(flow_window_s=30.0)))
+    f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=30.0)))
     for _ in range(120):  # demand of one car every 2 s, served: the flow estimate learns 1800 PCU/h
         f.step(reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
                reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0), green=0)
@@ -177,7 +177,7 @@ def test_implausible_counts_are_ignored_and_repeated_ones_fault_the_loop():
 
 
 def test_missing_loops_make_the_movement_blind_and_its_queue_a_model():
-    f = Feed(cfg=Config(estimation=EstimationConfig(flow_window_s=60.0)))
+    f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
     for k in range(120):  # learn a demand of 900 PCU/h
         f.step(reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
                reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0), green=0)
