@@ -105,7 +105,8 @@ def build_routes(sc: RandomScenario, home: Path, net: Path, seed: int, out: Path
         parts = []
         for prefix, share, vclass in (("c", 1.0 - sc.truck_share, "passenger"), ("t", sc.truck_share, "truck")):
             f = Path(tmp) / f"{prefix}.rou.xml"
-            run([sys.executable, str(tools / "randomTrips.py"), "-n", str(net), "-r", str(f), "-b", "0",
+            run([sys.executable, str(tools / "randomTrips.py"), "-n", str(net), "-r", str(f), "-o", str(Path(tmp) / f"{prefix}.trips.xml"),
+                 "-b", "0",
                  "-e", str(sc.end_s), "--insertion-rate", *[f"{r * share:.1f}" for r in sc.profile_veh_h],
                  "--seed", str(seed + len(parts)), "--fringe-factor", str(sc.fringe_factor), "--min-distance", "300",
                  "--vehicle-class", vclass, "--prefix", prefix, "--random-depart", "--validate",
