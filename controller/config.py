@@ -90,11 +90,12 @@ class WebsterConfig:
 
 @dataclass(frozen=True)
 class MaxPressureConfig:
-    switch_service_s: float = 3.0  # service a switch is credited with, against its intergreen + start-up loss
+    switch_service_s: float = 2.0  # service a switch is credited with, against its intergreen + start-up loss
     wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue is cleared by its protected phase
     downstream_weight: float = 0.0  # weight of Varaiya's downstream queue (learnt coupling); 0: exit blockage only
+    arrival_s: float = 0.0  # seconds of measured arrival flow (halved) added to each queue; 0: the queue alone
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ and then per movement:
   in, departures out), bounded by the lane storage between the two loops, and corrected by
   occupancy where counting drifts:
   * the stop-line loop empty for `clear_gap_s` (no vehicle over it, green or red) means no
-    queue stands at the stop line: the count is cut to the vehicles still in transit;
+    queue stands at the stop line: the count is cut to the vehicles still in transit, those
+    the advance loop counted within the last zone-length / advance-speed seconds (its own
+    counts, kept for `TRANSIT_HISTORY_TICKS`; not an average flow, which would drop platoons);
   * a standing vehicle on the stop-line loop means at least one PCU waits;
   * the advance loop standing (occupied, slow) for `standing_s` means the queue reaches it:
     the storage is full, and vehicles that arrive meanwhile join a *hidden* queue upstream of
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 FULL_OCCUPANCY = 0.99  # a loop covered for the whole period (stuck-on test)
 DEFAULT_TRANSIT_SPEED_MPS = 10.0  # when the advance loop has not measured a speed yet
 DEFAULT_VEHICLE_SPACING_M = 7.5  # jam spacing of one PCU without a configuration ([detectors] default)
+TRANSIT_HISTORY_TICKS = 60  # advance-loop counts kept per lane: the longest transit between the loops
 
 
 @dataclass(frozen=True)
@@ -246,11 +249,13 @@ class LaneState:
     sat_pcu: np.ndarray  # discounted PCU discharged in saturated green
     sat_s: np.ndarray  # discounted seconds of saturated green
     block: np.ndarray  # exit blockage 0..1, EWMA over green with a queue
+    adv_recent_pcu: np.ndarray  # (TRANSIT_HISTORY_TICKS, lanes): advance-loop arrivals, row 0 = this tick
 
     @staticmethod
     def empty(n: int) -> "LaneState":
         z = np.zeros(n)
-        return LaneState(z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z)
+        return LaneState(z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z,
+                         np.zeros((TRANSIT_HISTORY_TICKS, n)))
 
 
 @dataclass(frozen=True)
@@ -399,7 +404,14 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     # Input-output counting, then the occupancy corrections.
     storage = layout.lane_storage_pcu
     queue = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
-    transit_pcu = flow * (layout.lane_zone_m / np.maximum(adv_speed, 1.0)) / 3600.0
+    # In transit: what the advance loop counted within the zone's travel time (whole ticks, this
+    # one included), read off the lane's recent counts.
+    recent = np.empty_like(L.adv_recent_pcu)
+    recent[0] = arr
+    recent[1:] = L.adv_recent_pcu[:-1]
+    travel_ticks = np.ceil(layout.lane_zone_m / np.maximum(adv_speed, 1.0) / max(dt, 1e-9)).astype(int)
+    upto = np.clip(travel_ticks, 0, TRANSIT_HISTORY_TICKS - 1)
+    transit_pcu = np.take_along_axis(np.cumsum(recent, axis=0), upto[None, :], axis=0)[0]
     cleared = stop_empty_s >= p.clear_gap_s
     queue = np.where(cleared, np.minimum(queue, transit_pcu), queue)
     queue = np.where(stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
@@ -427,7 +439,7 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     block = np.where(queued_green, (1 - b_alpha) * L.block + b_alpha * stop_stand_now, L.block)
 
     lanes = LaneState(queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed,
-                      sat_pcu, sat_s, block)
+                      sat_pcu, sat_s, block, recent)
 
     # -- lanes -> movements -----------------------------------------------------------------------
     S = layout.lane_share

@@ -83,9 +83,19 @@ def test_empty_stop_loop_resets_a_drifted_count():
     for _ in range(8):  # counts drifted: 8 arrivals, the stop loop missed the departures
         f.step(reading("N_adv", {"car": 1}, 0.3, 12.0), reading("N_stop", {}, 1.0, 0.0), green=1)
     assert f.q() == pytest.approx(8.0)
-    for _ in range(4):  # yet the stop line is empty for 4 s: nothing is queued
+    for _ in range(8):  # yet the stop line stays empty longer than the 78 m take at 12 m/s: nothing is queued
         f.step(green=0)
     assert f.q() < 0.5
+
+
+def test_empty_stop_loop_keeps_a_platoon_still_in_transit():
+    f = Feed()
+    for _ in range(60):  # a quiet minute: the average arrival flow is ~0
+        f.step(reading("N_adv", {}, 0.0, 0.0), reading("N_stop", {}, 0.0, 0.0), green=0)
+    for _ in range(3):  # a platoon of 6 crosses the advance loop at 12 m/s (78 m: 7 s to the stop line)
+        f.step(reading("N_adv", {"car": 2}, 0.4, 12.0), reading("N_stop", {}, 0.0, 0.0), green=0)
+    f.step(reading("N_adv", {}, 0.0, 12.0), reading("N_stop", {}, 0.0, 0.0), green=0)
+    assert f.q() == pytest.approx(6.0)  # the stop line has been empty for over clear_gap_s: still there
 
 
 def test_standing_advance_loop_means_full_storage_and_a_hidden_queue():

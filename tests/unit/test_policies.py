@@ -90,6 +90,18 @@ def test_max_pressure_switches_for_a_clearly_larger_queue_only():
     assert wish.phase == 1
 
 
+def test_max_pressure_weighs_arrival_flow_only_when_asked():
+    lay = Layout.build(two_phase(), CFG)
+    # phase 0 (N/S) green, nothing queued there but a steady stream arriving; 2 PCU wait on E/W
+    est = estimate(lay, queue={"E_T": 2, "W_T": 2}, flow={"N_T": 1800, "S_T": 1800})
+    p = MaxPressurePolicy()  # default: the queue present alone
+    _, wish = p.decide(p.init(lay, 0.0), lay, est, view(lay, 0, 20.0), 100.0)
+    assert wish.phase == 1  # nothing stands on N/S: serve who waits
+    p = MaxPressurePolicy(arrival_s=10.0)  # 2.5 PCU of arrivals per N/S movement keep the green
+    _, wish = p.decide(p.init(lay, 0.0), lay, est, view(lay, 0, 20.0), 100.0)
+    assert wish.phase == 0
+
+
 def test_max_pressure_discounts_a_movement_whose_exit_is_blocked():
     lay = Layout.build(two_phase(), CFG)
     p = MaxPressurePolicy()

@@ -56,7 +56,7 @@ def _max_pressure(cfg: "Config") -> Policy:
     from controller.core.policies.max_pressure import MaxPressurePolicy
     c = cfg.max_pressure
     return MaxPressurePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu,
-                             c.downstream_weight)
+                             c.downstream_weight, c.arrival_s)
 
 
 def _schedule(cfg: "Config") -> Policy:
@@ -76,7 +76,7 @@ def _adaptive(cfg: "Config") -> Policy:
     from controller.core.policies.adaptive import AdaptivePolicy
     c = cfg.max_pressure
     return AdaptivePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu,
-                          c.downstream_weight)
+                          c.downstream_weight, c.arrival_s)
 
 
 REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure,
