@@ -169,3 +169,64 @@ def test_adaptive_is_the_measured_best_and_acyclic():
     s = p.init(lay, 0.0)
     _, wish = p.decide(s, lay, estimate(lay, queue={"E_T": 9, "W_T": 9}), view(lay, 0, 30.0), 100.0)
     assert isinstance(wish, PhaseWish) and wish.phase == 1
+
+
+def test_schedule_weights_a_waited_queue_in_its_delay_not_in_its_service_time():
+    lay = Layout.build(two_phase(), CFG)
+    p = SchedulePolicy(steady_s=0.0, wait_scale_s=60.0)
+    st = p.init(lay, 0.0).statics
+    est = estimate(lay, queue={"E_T": 6.0})
+    rate = lay.sat_flow_pcu_h / 3600.0
+    arr = np.zeros((len(rate), 10))
+    weight = np.full(len(rate), 3.0)  # waited two wait scales
+    (cl,) = [c for c in p.clusters(st, lay, est, arr, rate, weight=weight) if c]
+    e_t = [m.id for m in lay.junction.movements].index("E_T")
+    assert cl[0].count_pcu == pytest.approx(6.0)
+    assert cl[0].service_s == pytest.approx(6.0 / rate[e_t])  # discharged at saturation, whatever its wait
+    assert cl[0].delay_s(10.0) == pytest.approx(3.0 * 6.0 * 10.0)
+
+
+def test_schedule_cluster_of_arrivals_waits_less_than_a_queue():
+    stream = Cluster(0.0, 5.0, 2.5, end_s=10.0)  # 5 PCU over 10 s, discharged in 2.5 s once queued
+    assert stream.delay_s(0.0) == 0.0  # served as they come
+    assert stream.finish_s(0.0) == 10.0
+    # green at 20 s: the vehicle arriving at x waits 20 - x * (1 - 2.5 / 10); mean over x in [0, 10]
+    assert stream.delay_s(20.0) == pytest.approx(5.0 * (20.0 - 3.75))
+    assert stream.finish_s(20.0) == 22.5
+
+
+def test_schedule_charges_the_clearance_detour_to_the_switch():
+    lay = Layout.build(four_phase(), CFG)
+    p = SchedulePolicy(steady_s=0.0)
+    st = p.init(lay, 0.0).statics
+    # phase 0 green; a queue on phase 2 now, a platoon for phase 0 in 14 s
+    cl = [[Cluster(14.0, 6.0, 4.0)], [], [Cluster(0.0, 3.0, 2.0)], []]
+    direct = [[-1] * 4 for _ in range(4)]
+    first, _ = p.plan(st, cl, cur=0, elapsed_s=20.0, startup_s=2.0, via=direct)
+    assert first == 2  # room to serve phase 2 and come back
+    detour = [row[:] for row in direct]
+    detour[0][2] = 1  # lefts in the box: 0 -> 1 -> 2, one more intergreen and min green
+    first, _ = p.plan(st, cl, cur=0, elapsed_s=20.0, startup_s=2.0, via=detour)
+    assert first == 0  # no longer worth it before the platoon
+
+
+def test_schedule_does_not_hold_a_green_for_a_queue_that_does_not_move():
+    lay = Layout.build(four_phase(), CFG)
+    p = SchedulePolicy(steady_s=0.0, stall_s=5.0)
+    s = p.init(lay, 0.0)
+    # protected lefts green; half a PCU on N_L that never crosses (its head waits for another
+    # phase on a shared lane), a small queue on E/W
+    est = estimate(lay, queue={"N_L": 0.5, "E_T": 1.0})
+    wishes = []
+    for k in range(1, 16):
+        s, wish = p.decide(s, lay, est, view(lay, 1, float(k), now=100.0 + k), 100.0 + k)
+        wishes.append(wish.phase)
+    assert wishes[5] == 1  # just past min green it still serves the lefts
+    assert wishes[-1] != 1  # ... but not for ever
+    # the same queue discharging keeps its green
+    s = p.init(lay, 0.0)
+    for k in range(1, 16):
+        moving = replace(est, departures_pcu=est.departures_pcu + np.where(
+            np.array([m.id for m in lay.junction.movements]) == "N_L", 0.5 * k, 0.0))
+        s, wish = p.decide(s, lay, moving, view(lay, 1, float(k), now=100.0 + k), 100.0 + k)
+    assert wish.phase == 1

@@ -63,7 +63,9 @@ def _schedule(cfg: "Config") -> Policy:
     from controller.core.policies.schedule import SchedulePolicy
     c = cfg.schedule
     return SchedulePolicy(c.horizon_s, c.cluster_gap_s, c.max_clusters, c.replan_s,
-                          cfg.max_pressure.permitted_sat_ratio, cfg.max_pressure.clearance_min_pcu)
+                          cfg.max_pressure.permitted_sat_ratio, cfg.max_pressure.clearance_min_pcu,
+                          steady_s=c.steady_s, wait_scale_s=c.wait_scale_s, min_rate_ratio=c.min_rate_ratio,
+                          cluster_max_s=c.cluster_max_s, stall_s=c.stall_s)
 
 
 def _scats(cfg: "Config") -> Policy:

@@ -1,30 +1,41 @@
 """`schedule`: rolling-horizon, schedule-driven control in the spirit of SURTRAC
 (Xie, Smith & Barlow, ICAPS 2012; Smith et al. 2013).
 
-Each junction turns what it knows of the traffic over the next `horizon_s` seconds into
-*clusters* per phase: the queue standing at the stop line (arrived now), then the vehicles
-expected at the stop line, grouped in time. Expected arrivals come from
+Each junction turns what it knows of the traffic over the coming seconds into *clusters* per
+phase (SURTRAC's jobs): the queue standing at the stop line (arrived now), then the vehicles
+expected at the stop line, grouped where they are `cluster_gap_s` apart and cut every
+`cluster_max_s` (a steady stream is not one indivisible job). Expected arrivals come from
 
 - the neighbours: the departures of the upstream junctions already on their way here, each
   shifted by the learnt link travel time (core NetworkView; SURTRAC's "outflows sent to the
-  downstream neighbours", here read from the neighbours' own detector feed by the core);
-- the advance loops, for the steady arrival flow of approaches without a learnt upstream
-  (network entries), and beyond what the upstream departures cover.
+  downstream neighbours", here read from the neighbours' own detector feed by the core), over
+  the travel time they cover;
+- the advance loops' arrival flow, over `steady_s` seconds where the upstream departures do
+  not predict them (network entries, and beyond the travel time): the queue a red phase will
+  have grown when it is served (SURTRAC's anticipated queue), and what extending a green lets
+  through. Without it the programme charged only the vehicles already seen and held greens for
+  predicted platoons while the other phases' queues grew unseen.
 
-A forward dynamic programme then orders the clusters (SURTRAC's formulation): the state is how
-many clusters of each phase have been served and which phase is green; serving the next
-cluster of a phase costs its vehicles' waiting, a switch costs the intergreen plus the start-up
-loss, every green lasts at least its minimum and at most its maximum. The schedule with the least
-total delay wins; only its first step is applied (extend the current phase, or change to the
-phase of its next cluster), and it is recomputed at the next decision point.
+A forward dynamic programme then orders the clusters (Xie, Smith & Barlow 2012): the state is
+how many clusters of each phase have been served and which phase is green; a cluster served
+from time t costs its vehicles' waiting until t (arrivals spread over the cluster, discharge at
+saturation once queued: `Cluster.delay_s`) and lasts until its queued part has discharged or
+its last vehicle has arrived; a switch costs the intergreen plus the start-up loss, and the
+permitted-turn clearance phase (as max_pressure) when the policy will insert one; every green
+lasts at least its minimum and at most its maximum. The schedule with the least total delay
+wins; only its first step is applied (extend the current phase, or change to the phase of its
+first cluster), recomputed every `replan_s` once min green is served.
 
-Replanning: at every tick once the current phase has served its minimum green (before that the
-only possible decision is to stay), at most every `replan_s` seconds in between. The amortised
-cost per junction per tick is measured by the benchmark.
-
-Each movement is charged to its primary phase (the one serving it protected, else longest in
-the base program). Clusters are capped at `max_clusters` per phase by merging the closest ones:
-the programme has prod(clusters + 1) x phases states.
+Service: the learnt saturation flow, slowed by the exit blockage (no lower than
+`min_rate_ratio`). A movement is charged to the green phase when that phase serves it (a
+permitted turn at `permitted_sat_ratio`), else to its primary phase (protected, else longest in
+the base program). A queued movement of the green phase with no vehicle over the stop line for
+`stall_s` (past the start-up loss) is blocked — its head waits for another phase on a shared
+lane, or for space downstream — and no longer holds the green: without that rule a phantom
+half-PCU on a shared lane kept a protected-left phase green to its maximum, every cycle.
+A standing queue's delay is weighted by how long it has waited (1 + red / `wait_scale_s`);
+its service time is not. Clusters are capped at `max_clusters` per phase by merging the latest
+(least certain) ones: the programme has prod(clusters + 1) x phases states.
 """
 
 from __future__ import annotations
@@ -59,6 +70,8 @@ class ScheduleState:
     switch_at_s: float = float("inf")  # when the plan switches to it
     phase: int = -1
     dep_at_green_pcu: np.ndarray | None = None
+    last_dep_pcu: np.ndarray | None = None  # cumulative departures seen at the last tick
+    last_dep_s: np.ndarray | None = None  # per movement: when it last discharged (or its green began)
 
 
 def primary_phases(layout: Layout) -> np.ndarray:
@@ -72,9 +85,27 @@ def primary_phases(layout: Layout) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Cluster:
+    """Vehicles expected at the stop line of one phase, served as a unit (SURTRAC's job)."""
+
     arrival_s: float  # when its first vehicle reaches the stop line, from now
     count_pcu: float
-    service_s: float  # time to discharge it at saturation
+    service_s: float  # time to discharge it all at saturation (queued)
+    end_s: float | None = None  # when its last vehicle arrives (None: all at arrival_s, a queue)
+    cost_pcu: float | None = None  # PCU its delay is charged for (the count weighted by waiting so far)
+
+    def finish_s(self, start_s: float) -> float:
+        """When its last vehicle has crossed, served from start_s (>= arrival_s): the queued part
+        at saturation, the rest as it arrives."""
+        end = self.arrival_s if self.end_s is None else self.end_s
+        return max(start_s + self.service_s, end)
+
+    def delay_s(self, start_s: float) -> float:
+        """Vehicle-seconds of waiting for a green starting at start_s (uniform arrivals over
+        [arrival, end], discharge at saturation once served: vehicle at arrival + x waits
+        start - arrival - x (1 - service / span))."""
+        span = 0.0 if self.end_s is None else self.end_s - self.arrival_s
+        wait = start_s - self.arrival_s - max(0.0, span - self.service_s) / 2.0
+        return (self.count_pcu if self.cost_pcu is None else self.cost_pcu) * max(0.0, wait)
 
 
 class SchedulePolicy:
@@ -83,12 +114,15 @@ class SchedulePolicy:
 
     def __init__(self, horizon_s: float = 90.0, cluster_gap_s: float = 4.0, max_clusters: int = 3,
                  replan_s: float = 2.0, permitted_sat_ratio: float = 0.4, clearance_min_pcu: float = 0.5,
-                 steady_s: float = 0.0, wait_scale_s: float = 60.0, min_rate_ratio: float = 0.3) -> None:
+                 steady_s: float = 0.0, wait_scale_s: float = 60.0, min_rate_ratio: float = 0.3,
+                 cluster_max_s: float = 10.0, stall_s: float = 5.0) -> None:
+        self.stall_s = stall_s
         self.steady_s = steady_s
         self.wait_scale_s = wait_scale_s
         self.min_rate_ratio = min_rate_ratio
         self.horizon_s = horizon_s
         self.cluster_gap_s = cluster_gap_s
+        self.cluster_max_s = cluster_max_s
         self.max_clusters = max_clusters
         self.replan_s = replan_s
         self.permitted_sat_ratio = permitted_sat_ratio
@@ -110,114 +144,138 @@ class SchedulePolicy:
     # -- clusters -----------------------------------------------------------------------------
     def arrivals(self, st: ScheduleStatics, layout: Layout, est: Estimate, network) -> np.ndarray:
         """(movements, horizon) PCU expected at the stop line in each coming second: the upstream
-        departures on their way where the exit feeding the approach is learnt; elsewhere the
-        steady arrival flow, over the first `steady_s` seconds only (beyond, the schedule would
-        plan for vehicles nobody has seen)."""
+        departures on their way where the exit feeding the approach is learnt, over the link
+        travel time they cover; beyond it, and on approaches without a learnt upstream (network
+        entries), the arrival flow measured at the advance loops, over the first `steady_s`
+        seconds (SURTRAC's anticipated arrivals)."""
         h = int(self.horizon_s)
         flow = est.flow_pcu_h / 3600.0
         out = np.zeros((len(flow), h))
-        steady = min(h, int(self.steady_s))
-        out[:, :steady] = flow[:, None]
+        out[:, :min(h, int(self.steady_s))] = flow[:, None]
         if network is None:
             return out
         jid = layout.junction.id
+        cover = _coverage_s(network, jid)
         for edge, ix in st.edges:
-            pred = network.inflow_pcu(jid, edge, h)
-            if float(pred.sum()) <= 0:
+            c = min(cover.get(edge, 0), h)
+            if c <= 0:
                 continue
+            pred = network.inflow_pcu(jid, edge, c)
             f = est.flow_pcu_h[ix]
             share = f / f.sum() if f.sum() > 0 else np.full(len(ix), 1.0 / len(ix))
-            out[ix] = share[:, None] * pred[None, :]
+            out[ix, :c] = share[:, None] * pred[None, :]
         return out
 
     def clusters(self, st: ScheduleStatics, layout: Layout, est: Estimate, arr: np.ndarray,
-                 rate: np.ndarray, weight: np.ndarray | None = None) -> list[list[Cluster]]:
-        """Per phase, its clusters in arrival order. The standing queue's count is weighted by how
-        long its movements have waited already (1 + red / wait_scale_s): waiting is not free."""
+                 rate: np.ndarray, weight: np.ndarray | None = None, primary: np.ndarray | None = None
+                 ) -> list[list[Cluster]]:
+        """Per phase, its clusters in arrival order: the standing queue (arrived now; its delay
+        weighted by how long its movements have waited already, 1 + red / wait_scale_s: waiting
+        is not free), then the arrivals grouped where they are `cluster_gap_s` apart and cut
+        every `cluster_max_s` (a steady flow is not one indivisible job), the latest merged
+        beyond `max_clusters`."""
         weight = np.ones(len(rate)) if weight is None else weight
+        primary = st.primary if primary is None else primary
         n_p = len(layout.junction.phases)
         out: list[list[Cluster]] = []
+        r_all = np.maximum(rate, 1e-3)
         for k in range(n_p):
-            ms = np.flatnonzero(st.primary == k)
+            ms = np.flatnonzero(primary == k)
             if len(ms) == 0:
                 out.append([])
                 continue
-            cl: list[list[float]] = []  # [arrival, per-movement counts...]
+            r = r_all[ms]
+            cl: list[Cluster] = []
             q = est.queue_pcu[ms]
             if q.sum() >= 0.5:
-                cl.append([0.0, *(q * weight[ms])])
+                cl.append(Cluster(0.0, float(q.sum()), float(np.max(q / r)), None, float(q @ weight[ms])))
             per_s = arr[ms]  # (ms, horizon)
             tot = per_s.sum(axis=0)
-            start, acc, last = None, np.zeros(len(ms)), -1e9
-            for t in range(per_s.shape[1]):
-                if tot[t] <= 1e-9:
-                    continue
-                if start is not None and t - last > self.cluster_gap_s:
-                    cl.append([float(start), *acc])
-                    start, acc = None, np.zeros(len(ms))
-                if start is None:
-                    start = t + 1
-                acc = acc + per_s[:, t]
-                last = t
-            if start is not None:
-                cl.append([float(start), *acc])
-            cl = [c for c in cl if sum(c[1:]) >= 0.2]
-            while len(cl) > self.max_clusters:  # merge the pair of neighbours closest in time
-                gaps = [cl[i + 1][0] - cl[i][0] for i in range(len(cl) - 1)]
-                i = int(np.argmin(gaps))
-                merged = [cl[i][0], *(np.array(cl[i][1:]) + np.array(cl[i + 1][1:]))]
-                cl[i:i + 2] = [merged]
-            r = np.maximum(rate[ms], 1e-3)
-            out.append([Cluster(c[0], float(sum(c[1:])), float(np.max(np.array(c[1:]) / r))) for c in cl])
+            groups: list[tuple[int, int]] = []  # [first second, last second]
+            start, last = -1, -1
+            for t in np.flatnonzero(tot > 1e-9):
+                if start >= 0 and (t - last > self.cluster_gap_s or t - start >= self.cluster_max_s):
+                    groups.append((start, last))
+                    start = -1
+                if start < 0:
+                    start = int(t)
+                last = int(t)
+            if start >= 0:
+                groups.append((start, last))
+            while len(groups) > self.max_clusters - len(cl):  # merge the latest: the least certain
+                (a, _), (_, b) = groups[-2], groups[-1]
+                groups[-2:] = [(a, b)]
+            for a, b in groups:
+                n = per_s[:, a:b + 1].sum(axis=1)
+                if n.sum() >= 0.2:
+                    cl.append(Cluster(float(a + 1), float(n.sum()), float(np.max(n / r)), float(b + 1)))
+            out.append(cl)
         return out
 
     # -- the programme ------------------------------------------------------------------------
     def plan(self, st: ScheduleStatics, clusters: list[list[Cluster]], cur: int, elapsed_s: float,
-             startup_s: float) -> tuple[int, float]:
-        """(phase of the first cluster served, when it starts) of the least-delay schedule."""
+             startup_s: float, via: list[list[int]] | None = None) -> tuple[int, float]:
+        """(phase of the first cluster served, when it starts) of the least-delay schedule.
+
+        Forward dynamic programme over (clusters served per phase, last phase), level by level
+        (one more cluster served per level), keeping per state the least delay (ties: the
+        earliest finish), as in Xie, Smith & Barlow (2012). The served counts are packed into one
+        integer (mixed radix) to keep the inner loop cheap. `via[a][b]`, when >= 0, is the phase
+        the permitted-turn clearance inserts between a and b: that change costs its intergreens and
+        minimum green as well."""
         n_p = len(clusters)
-        counts = tuple(len(c) for c in clusters)
-        start_state = (tuple(0 for _ in range(n_p)), cur)
-        # value: (delay, finish time, green start of the last phase, first phase, first start)
-        best = {start_state: (0.0, 0.0, -elapsed_s, -1, 0.0)}
-        frontier = [start_state]
+        counts = [len(c) for c in clusters]
         total = sum(counts)
+        if total == 0:
+            return cur, 0.0
+        stride, acc = [], 1
+        for k in range(n_p):
+            stride.append(acc)
+            acc *= counts[k] + 1
+        # per cluster: arrival, end, service, cost PCU, span correction (see Cluster.delay_s)
+        jobs = [[(c.arrival_s, c.arrival_s if c.end_s is None else c.end_s, c.service_s,
+                  c.count_pcu if c.cost_pcu is None else c.cost_pcu,
+                  0.0 if c.end_s is None else max(0.0, c.end_s - c.arrival_s - c.service_s) / 2.0)
+                 for c in cl] for cl in clusters]
+        ig = st.intergreen_s.tolist()
+        min_g, max_g = st.min_green_s.tolist(), st.max_green_s.tolist()
+        phases = [k for k in range(n_p) if counts[k]]
+        # time from leaving phase a to the green of phase b
+        change = [[ig[a][b] if via is None or via[a][b] < 0 else ig[a][via[a][b]] + min_g[via[a][b]] + ig[via[a][b]][b]
+                   for b in range(n_p)] for a in range(n_p)]
+        # state key: served * n_p + last -> (delay, finish, green start of last, first phase, first start)
+        frontier = {cur: (0.0, 0.0, -elapsed_s, -1, 0.0)}
         for _level in range(total):
-            nxt: dict = {}
-            for served, last in frontier:
-                delay, finish, green0, first, first_t = best[(served, last)]
-                for k in range(n_p):
-                    i = served[k]
+            nxt: dict[int, tuple] = {}
+            for key, (delay, finish, green0, first, first_t) in frontier.items():
+                served, last = divmod(key, n_p)
+                for k in phases:
+                    i = (served // stride[k]) % (counts[k] + 1)
                     if i >= counts[k]:
                         continue
-                    c = clusters[k][i]
+                    arr, end_arr, service, cost, adj = jobs[k][i]
                     if k == last:
-                        start = max(finish, c.arrival_s)
                         g0 = green0
+                        start = finish if finish > arr else arr
+                        end = max(start + service, end_arr, g0 + min_g[k])
+                        if start > g0 and end - g0 > max_g[k] + 1e-9:
+                            continue  # would run past max green: must switch first
                     else:
-                        leave = max(finish, green0 + st.min_green_s[last])
-                        g0 = leave + st.intergreen_s[last, k]
-                        start = max(g0 + startup_s, c.arrival_s)
-                    end = max(start + c.service_s, g0 + st.min_green_s[k])
-                    if end - g0 > st.max_green_s[k] + 1e-9 and k == last and start > g0:
-                        continue  # would run past max green: must switch first
-                    d = delay + c.count_pcu * (start - c.arrival_s)
-                    key = (served[:k] + (i + 1,) + served[k + 1:], k)
-                    f = first if first >= 0 else k
-                    ft = first_t if first >= 0 else start
-                    val = (d, end, g0, f, ft)
-                    old = nxt.get(key)
-                    if old is None or (d, end) < old[:2]:
-                        nxt[key] = val
+                        leave = max(finish, green0 + min_g[last])
+                        g0 = leave + change[last][k]
+                        start = max(g0 + startup_s, arr)
+                        end = max(start + service, end_arr, g0 + min_g[k])
+                    wait = start - arr - adj
+                    d = delay + cost * wait if wait > 0 else delay
+                    nk = (served + stride[k]) * n_p + k
+                    old = nxt.get(nk)
+                    if old is None or d < old[0] or (d == old[0] and end < old[1]):
+                        nxt[nk] = (d, end, g0, first if first >= 0 else k, first_t if first >= 0 else start)
             if not nxt:
                 break
-            best.update(nxt)
-            frontier = list(nxt)
-        finals = [best[s] for s in frontier] if total else []
-        if not finals:
-            return cur, 0.0
-        d, _, _, first, first_t = min(finals, key=lambda v: (v[0], v[1]))
-        return first, first_t
+            frontier = nxt
+        d, _, _, first, first_t = min(frontier.values(), key=lambda v: (v[0], v[1]))
+        return (cur, 0.0) if first < 0 else (first, first_t)
 
     def decide(self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView | None,
                now_s: float, network=None):
@@ -228,7 +286,10 @@ class SchedulePolicy:
         if signal.in_intergreen:
             return state, PhaseWish(cur)
         if state.phase != cur or state.dep_at_green_pcu is None:
-            state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu, planned_s=float("-inf"))
+            state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu, planned_s=float("-inf"),
+                            last_dep_pcu=est.departures_pcu, last_dep_s=np.full(len(est.queue_pcu), now_s))
+        moved = est.departures_pcu > state.last_dep_pcu
+        state = replace(state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s))
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
         if now_s - state.planned_s >= self.replan_s:
@@ -239,8 +300,28 @@ class SchedulePolicy:
             rate = sat * np.maximum(1.0 - block, self.min_rate_ratio) / 3600.0
             arr = self.arrivals(st, layout, est, network)
             red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
-            cl = self.clusters(st, layout, est, arr, rate, weight=1.0 + np.maximum(red_s, 0.0) / self.wait_scale_s)
-            first, first_t = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s)
+            # a movement the green phase serves is served by it, whichever its primary; a
+            # permitted (yielding) one at `permitted_sat_ratio` of its rate
+            primary = np.where(layout.serves[cur], cur, st.primary)
+            # ... unless it stands: queued, and nothing crossed for `stall_s` of this green past the
+            # start-up loss (its head waits for another phase on a shared lane, or for space
+            # downstream). Its queue no longer holds the green; it waits for its own phase.
+            since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+            stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.stall_s)
+            primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
+            rate = rate * np.where(st.permitted[np.maximum(primary, 0), np.arange(len(rate))],
+                                   self.permitted_sat_ratio, 1.0)
+            cl = self.clusters(st, layout, est, arr, rate, weight=1.0 + np.maximum(red_s, 0.0) / self.wait_scale_s,
+                               primary=primary)
+            # the clearance detours the schedule will take: from the current phase as it stands,
+            # from later ones wherever the permitted turns carry traffic
+            n_p = len(layout.junction.phases)
+            later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.clearance_min_pcu)
+            now_waiting = self._waiting(state, est)
+            via = [[self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)]
+                   for a in range(n_p)]
+            via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
+            first, first_t = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
             if first == cur or first < 0:
                 state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
             else:
@@ -251,15 +332,33 @@ class SchedulePolicy:
             return state, PhaseWish(target)
         return state, PhaseWish(cur)
 
-    def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
-        st = state.statics
-        options = st.clearance[cur]
-        if not options:
-            return target
+    def _waiting(self, state: ScheduleState, est: Estimate) -> np.ndarray:
+        """Movements that may stand inside the junction: discharged in this green, or queued."""
         discharged = est.departures_pcu - state.dep_at_green_pcu
-        waiting = (discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu)
+        return (discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu)
+
+    def _via(self, st: ScheduleStatics, layout: Layout, cur: int, target: int, waiting: np.ndarray) -> int:
+        """The target, or a phase serving protected the permitted movements of `cur` it would cut
+        off while some of them may wait inside the junction (as max_pressure)."""
+        options = st.clearance[cur]
+        if not options or cur == target:
+            return target
         cut = st.permitted[cur] & ~layout.serves[target] & waiting
         if not cut.any():
             return target
         fitting = [p for p in options if layout.protected[p][cut].all()] or list(options)
         return fitting[0]
+
+    def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
+        return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def _coverage_s(network, junction: str) -> dict[str, int]:
+    """Per approach edge of `junction`: how far ahead (s) the upstream departures predict its
+    arrivals, the longest learnt travel time of the exits feeding it (0: not learnt)."""
+    out: dict[str, int] = {}
+    for u in network.layouts[junction].junction.upstream:
+        for c in network.state.mapping.get(u, ()):
+            if c is not None and c.junction == junction:
+                out[c.edge] = max(out.get(c.edge, 0), int(c.travel_s))
+    return out
