@@ -43,6 +43,11 @@ can lock the junction (four waiting left-turners block all through traffic). Whe
 phase in which a permitted movement discharged, and the next phase would stop that movement,
 the policy goes through a phase that serves it protected, when the junction has one that keeps
 its green without an all-red (the lagging-left pattern of the network's own programs).
+The detour costs a yellow and the protected phase's minimum green, and is taken whenever a
+permitted turn discharged during the green (it may be waiting in the box) or is still queued.
+Measured on the city: taking it for a queued turn only gave 63.3 s/veh on seed 2 but locked the
+network on seed 1 (gridlock from t ~ 1000 s); for a turn that discharged in the last 5 s, locked
+again (548 s/veh); last 15 s, 74.1 against 72.3 with the rule here (seed 1). So the rule stays.
 
 Min/max green, intergreens and the maximum red are enforced by the safety gate; the policy also
 never asks to leave a phase before its minimum green.
