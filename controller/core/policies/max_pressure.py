@@ -10,11 +10,11 @@ start-up loss each time; on a loaded grid that loss alone saturates the junction
 
 - x_m is the queue present now (estimator: between the loops plus spilled over the advance
   loop), plus half of what the measured arrival flow brings in `arrival_s` seconds. The default
-  is 0, the queue alone, measured best: on the city (3 seeds, median delay, switch_service_s 2)
-  counting 1.5 s of arrivals gave 80.5 s/veh and 0 s 76.7 (10 s: 87.3, seed 1); replacing the
-  average flow by the upstream departures on their way (learnt coupling, next 10 s) gave 97.1
-  (seed 1). Arrivals in the pressure hold a green for traffic not yet there and delay the switch
-  for queues that are.
+  is 0, the queue alone, measured best: on the city (3 seeds, median delay, T = 3 s) counting
+  1.5 s of arrivals gave 80.5 s/veh and none 77.4 (10 s: 87.3, seed 1); replacing the average
+  flow by the upstream departures on their way (learnt coupling, next 10 s) gave 97.1 (seed 1);
+  4 s of arrivals for the green phase only, 85.1 (seed 1, T = 2 s). Arrivals in the pressure
+  hold a green for traffic not yet there and delay the switch for queues that are.
 - s_mk is the learnt saturation flow discounted by the exit blockage b_m (below), and by
   `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement.
 - A switch buys T seconds of service of the new phase at the price of its loss L (intergreen
