@@ -118,6 +118,8 @@ class ScatsConfig:
     split_step_s: float = 4.0  # largest green change per phase per cycle
     offsets: bool = True  # green waves: offsets after the main upstream neighbour
     marry_flow_pcu_h: float = 600.0  # links carrying this much are married (common cycle, offsets)
+    marry_cycle_diff_s: float = 10.0  # ... when the cycles the two junctions want differ by at most this
+    empty_gap_s: float = 1.0  # stop-line loop empty longer than this in a green: wasted green (DS)
 
 
 @dataclass(frozen=True)

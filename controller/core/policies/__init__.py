@@ -71,7 +71,8 @@ def _schedule(cfg: "Config") -> Policy:
 def _scats(cfg: "Config") -> Policy:
     from controller.core.policies.scats import ScatsPolicy
     c = cfg.scats
-    return ScatsPolicy(c.ds_target, c.cycle_step_s, c.split_step_s, c.offsets, c.marry_flow_pcu_h)
+    return ScatsPolicy(c.ds_target, c.cycle_step_s, c.split_step_s, c.offsets, c.marry_flow_pcu_h, c.empty_gap_s,
+                       c.marry_cycle_diff_s)
 
 
 def _adaptive(cfg: "Config") -> Policy:

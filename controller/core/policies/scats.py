@@ -1,22 +1,33 @@
 """`scats`: cycle-by-cycle adaptation on the degree of saturation, in the manner of SCATS.
 
-Measured from the stop-line loops over each cycle, per phase k:
+Measured from the stop-line loops over each cycle, per phase k (Sims & Dobinson 1980):
 
-    DS_k = max over the movements charged to k of
-           (PCU discharged during k's green + PCU still queued when it ended) / (s_m x green_k)
+    DS_k = max over the lanes of the movements charged to k of (g - wasted) / g
+           + max over those movements of (PCU still queued when k's green ended) / (s_m x g)
 
-- cycle: toward the length that brings the critical DS to `ds_target`, C' = C x DS_crit /
-  ds_target, by at most `cycle_step_s` per cycle, within the junction's cycle bounds;
-- splits: each phase's green toward DS_k / ds_target of what it had, so that critical degrees
-  of saturation equalise, by at most `split_step_s` per phase per cycle;
-- married subsystems and offsets (`coordinate`, once a tick over the network): junctions
-  linked by learnt exits (core NetworkView) share the longest cycle any of them wants; each
-  junction's offset follows its main upstream neighbour (the one sending it most traffic) by the
-  learnt link travel time, so that the green serving the arriving platoon starts as it arrives:
-  a green wave along the heavy flows. The roadside runs plans from its current phase, so the
-  policy keeps the offset itself: once a cycle, when the first phase of its order turns green,
-  it compares when that happened with when the offset wanted it and stretches or shortens
-  that cycle's greens (within their limits; the gate checks as ever).
+where g is the green the lane was shown and `wasted` the green seconds in which its stop-line
+loop had been empty for longer than `empty_gap_s` (the space-time gap beyond the normal gap
+between vehicles in a saturated discharge). The second term is the demand the loop cannot show:
+the green the queue left over would have needed (DS > 1: oversaturated).
+
+- cycle: each phase needs g_k x DS_k / `ds_target` of green (at least its minimum); the cycle
+  moves toward the lost time (the intergreens) plus those needs, by at most `cycle_step_s` per
+  cycle, within the junction's cycle bounds. (C x DS_max / target would lengthen the cycle for a
+  phase held at its minimum green, which a longer cycle does not give more green.)
+- splits: each phase's green toward its need, so that degrees of saturation equalise, by at
+  most `split_step_s` per phase per cycle;
+- married subsystems and offsets (`coordinate`, every `coordinate_period_s` over the network):
+  a junction marries its main upstream neighbour (the one sending it most traffic) when that
+  link carries at least `marry_flow_pcu_h` and the cycles the two want differ by at most
+  `marry_cycle_diff_s`; a subsystem runs the longest cycle any of its junctions wants. Each
+  married junction's first phase should turn green when the upstream's actually did, plus the
+  position of the upstream green feeding it, the learnt travel time, minus the position of its
+  own green: a green wave along the heavy flows. That target is a time (modulo the common
+  cycle), not `now mod C`: the cycle changes from cycle to cycle. The roadside runs plans from
+  its current phase and does not re-align offsets, so the policy keeps the offset itself: once
+  a cycle, when its first phase turns green, it stretches or shortens that cycle's greens by at
+  most `split_step_s` toward the target (transitions spread over several cycles), in proportion
+  to the splits (stretching does not go to the short phases), within their limits.
 
 Each movement is charged to its primary phase (protected, else longest base green). Until a
 cycle has been measured the network's own program timing is used.
@@ -45,6 +56,8 @@ class ScatsState:
     green_given_s: np.ndarray  # (phases,) green shown this measurement cycle
     dep_green_pcu: np.ndarray  # (movements,) discharged while its phase was green
     residual_pcu: np.ndarray  # (movements,) queued when its phase's green ended
+    lane_green_s: np.ndarray | None = None  # (lanes,) green shown to the lane this measurement cycle
+    lane_wasted_s: np.ndarray | None = None  # (lanes,) of it, with the stop-line loop in a long gap
     last_dep_pcu: np.ndarray | None = None
     last_phase: int = -1
     last_green: bool = False
@@ -55,7 +68,8 @@ class ScatsState:
 @dataclass(frozen=True)
 class Advice:
     cycle_s: float
-    offset_s: float | None  # None: the junction leads its subsystem (keeps its own offset)
+    offset_s: float | None  # when its first phase should turn green (s, any multiple of the cycle
+    # away); None: the junction leads its subsystem (keeps its own rhythm)
 
 
 def _positions(greens: tuple[float, ...], ig: tuple[float, ...]) -> np.ndarray:
@@ -72,7 +86,10 @@ class ScatsPolicy:
     coordinate_period_s = 10.0  # married cycles and offsets are recomputed this often
 
     def __init__(self, ds_target: float = 0.9, cycle_step_s: float = 6.0, split_step_s: float = 4.0,
-                 coordinate_offsets: bool = True, marry_flow_pcu_h: float = 600.0) -> None:
+                 coordinate_offsets: bool = True, marry_flow_pcu_h: float = 600.0, empty_gap_s: float = 1.0,
+                 marry_cycle_diff_s: float = 10.0) -> None:
+        self.empty_gap_s = empty_gap_s
+        self.marry_cycle_diff_s = marry_cycle_diff_s
         self.marry_flow_pcu_h = marry_flow_pcu_h
         self.ds_target = ds_target
         self.cycle_step_s = cycle_step_s
@@ -125,8 +142,15 @@ class ScatsPolicy:
                     main_up[c.junction] = (*key, f)
         # Married subsystems: the junctions chained by their main upstream links, where that link
         # carries at least `marry_flow_pcu_h` (the arterials).
+        def wanted(j: str) -> float:
+            return states[j].desired_cycle_s
+
+        def marries(j: str, up) -> bool:
+            return (up[4] >= self.marry_flow_pcu_h
+                    and abs(wanted(up[0]) - wanted(j)) <= self.marry_cycle_diff_s)
+
         for j, up in main_up.items():
-            if up[4] >= self.marry_flow_pcu_h:
+            if marries(j, up):
                 parent[find(up[0])] = find(j)
         cycles: dict[str, float] = {}
         for j, s in states.items():
@@ -144,12 +168,16 @@ class ScatsPolicy:
             c = cycles.get(find(j) if self.coordinate_offsets else j, s.cycle_s)
             up = main_up.get(j) if self.coordinate_offsets else None
             off = None
-            if up is not None and up[0] in offsets and up[4] >= self.marry_flow_pcu_h:
+            if up is not None and up[0] in offsets and marries(j, up) and states[up[0]].cycle_start_s is not None:
                 u, travel, fu, fj, _ = up
                 su = states[u]
                 pos_u, pos_j = _positions(su.greens_s, su.intergreen_s), _positions(s.greens_s, s.intergreen_s)
-                off = (offsets[u] + pos_u[fu] + travel - pos_j[fj]) % c
-            offsets[j] = off if off is not None else s.offset_s % c
+                # When j's first phase should turn green: after the upstream's, as it actually ran,
+                # by the upstream green's position, the travel time and j's own green's position.
+                # An absolute time (mod the common cycle), not a phase of the clock: the cycle
+                # length changes from cycle to cycle, so `now mod C` means nothing.
+                off = su.cycle_start_s + pos_u[fu] + travel - pos_j[fj]
+            offsets[j] = off if off is not None else 0.0
             advice[j] = Advice(c, off)
         return advice
 
@@ -164,16 +192,24 @@ class ScatsPolicy:
         last_dep = state.last_dep_pcu if state.last_dep_pcu is not None else dep
         green_now = not signal.in_intergreen
         given, dep_green, residual = state.green_given_s, state.dep_green_pcu, state.residual_pcu
+        n_l = len(layout.lanes)
+        lane_green = state.lane_green_s if state.lane_green_s is not None else np.zeros(n_l)
+        lane_wasted = state.lane_wasted_s if state.lane_wasted_s is not None else np.zeros(n_l)
         if green_now:
             k = signal.phase
             given = given.copy()
             given[k] += 1.0
+            if est.lanes is not None:
+                on = layout.lane_green[k] & (layout.lane_stop >= 0)
+                lane_green = lane_green + on
+                lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.empty_gap_s + 1e-9))
             charged = state.primary == k
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
             residual = np.where(state.primary == state.last_phase, est.queue_pcu, residual)
         state = replace(state, last_dep_pcu=dep, last_phase=signal.phase, last_green=green_now,
-                        green_given_s=given, dep_green_pcu=dep_green, residual_pcu=residual)
+                        green_given_s=given, dep_green_pcu=dep_green, residual_pcu=residual,
+                        lane_green_s=lane_green, lane_wasted_s=lane_wasted)
         # A new cycle begins when the first phase of the order turns green.
         starting = green_now and signal.phase == 0 and signal.green_elapsed_s <= 1.0 + 1e-9
         if not starting:
@@ -190,16 +226,34 @@ class ScatsPolicy:
         cap = sat / 3600.0 * np.maximum(given[state.primary], 1.0)
         ds_m = (dep_green + residual) / np.maximum(cap, 1e-6)
         ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
-        crit = float(ds.max())
+        # Space-time DS (SCATS): the share of the green the stop-line loop was in use,
+        # (g - wasted) / g, on the lanes of the movements charged to each phase.
+        lane_ds = np.where(lane_green > 0, (lane_green - lane_wasted) / np.maximum(lane_green, 1.0), -1.0)
+        # A queue left at the end of the green is demand the loop could not show: add the green
+        # it would have needed at saturation flow (DS above 1 is oversaturation).
+        left_m = residual / np.maximum(sat / 3600.0 * np.maximum(given[state.primary], 1.0), 1e-6)
+        for k in range(n):
+            lanes_k = layout.lane_green[k] & (layout.lane_share[state.primary == k].sum(axis=0) > 0) & (lane_green > 0)
+            if lanes_k.any():
+                ds[k] = float(lane_ds[lanes_k].max()) + float(left_m[state.primary == k].max(initial=0.0))
         c0 = state.cycle_s
-        desired = c0 * crit / self.ds_target if crit > 0 else j.cycle_min_s
+        lost = sum(state.intergreen_s)
+        # The green each phase needs to run at the target DS (at least its minimum), summed with
+        # the lost time: the cycle that, with splits equalising DS, brings every phase to target.
+        # (The max DS alone would lengthen the cycle for a phase held at its minimum green, which
+        # a longer cycle does not give more green: the other phases would only run emptier.)
+        mins = np.array([p.min_green_s for p in j.phases])
+        shown = np.where(given > 0, given, np.array(state.greens_s))
+        need = np.maximum(mins, shown * ds / self.ds_target)
+        desired = lost + float(need.sum())
         desired = float(np.clip(desired, c0 - self.cycle_step_s, c0 + self.cycle_step_s))
         desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
         state = replace(state, desired_cycle_s=desired, measured=True, green_given_s=np.zeros(n),
-                        dep_green_pcu=np.zeros_like(dep_green), residual_pcu=np.zeros_like(residual))
+                        dep_green_pcu=np.zeros_like(dep_green), residual_pcu=np.zeros_like(residual),
+                        lane_green_s=np.zeros(n_l), lane_wasted_s=np.zeros(n_l))
         # Splits toward equal degrees of saturation.
         g0 = np.array(state.greens_s)
-        want = g0 * np.maximum(ds, 0.05) / self.ds_target
+        want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
         state = replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.split_step_s,
                                                                           g0 + self.split_step_s)))
         return self._wish(state, layout, network, now_s, signal)
@@ -227,7 +281,9 @@ class ScatsPolicy:
             late = (start - offset) % cycle
             shift = -late if late <= cycle / 2 else cycle - late  # < 0: shorten this cycle; > 0: stretch it
             shift = float(np.clip(shift, -self.split_step_s, self.split_step_s))
-            room = (this - mins) if shift < 0 else (maxs - this)
+            # As a cycle-length change, in proportion to the splits: stretching gives the time to
+            # the phases that use it, not to the short ones furthest from their maximum.
+            room = (this - mins) if shift < 0 else np.minimum(this, maxs - this)
             if room.sum() > 0:
                 this = this + shift * room / room.sum()
         else:
