@@ -163,6 +163,30 @@ def test_scats_plans_a_cycle_within_bounds_and_lengthens_it_for_saturated_phases
     assert lay.junction.cycle_min_s <= sum(wish.greens_s) + 10.0
 
 
+def test_scats_cycle_follows_the_summed_needs_not_a_busy_phase_at_its_minimum():
+    """Space-time DS: through lanes idle most of their green, left lanes busy through their
+    minimum green. C x DS_max / target would lengthen the cycle; the summed needs shorten it."""
+    lay = Layout.build(four_phase(), CFG)
+    p = ScatsPolicy(cycle_step_s=6.0, empty_gap_s=1.0)
+    s = p.init(lay, 0.0)
+    s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 1.0), 0.0)
+    c0 = s.cycle_s
+    left_lane = np.array([name.endswith("_1") for name in lay.lanes])
+    e = estimate(lay)
+    e = replace(e, lanes=replace(e.lanes, stop_empty_s=np.where(left_lane, 0.0, 10.0)))
+    t = 0.0
+    for phase, green in ((0, 30), (1, 6), (2, 30), (3, 6)):
+        for k in range(green):
+            t += 1.0
+            s, _ = p.decide(s, lay, e, view(lay, phase, k + 1.0, now=t), t)
+        t += 5.0
+        nxt = (phase + 1) % 4
+        s, _ = p.decide(s, lay, e, SignalView(nxt, True, 0.0, view(lay, 0, 0).red_since_s), t)
+    s, wish = p.decide(s, lay, e, view(lay, 0, 1.0, now=t + 1), t + 1)
+    assert isinstance(wish, CycleWish)
+    assert c0 - 6.0 - 1e-9 <= s.desired_cycle_s < c0
+
+
 def test_adaptive_is_the_measured_best_and_acyclic():
     lay = Layout.build(two_phase(), CFG)
     p = make_policy("adaptive", CFG)
