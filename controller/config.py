@@ -102,11 +102,11 @@ class MaxPressureConfig:
 class ScheduleConfig:
     horizon_s: float = 90.0  # look-ahead of the schedule
     cluster_gap_s: float = 4.0  # arrivals further apart than this start a new cluster
-    max_clusters: int = 3  # per phase; the closest clusters are merged beyond it
-    replan_s: float = 2.0  # the schedule is recomputed at most this often while a green runs
+    max_clusters: int = 3  # per phase; the latest clusters are merged beyond it
+    replan_s: float = 1.0  # the schedule is recomputed at most this often once min green is served
     steady_s: float = 30.0  # arrivals at the advance loops' flow are anticipated this far ahead (where not predicted)
     cluster_max_s: float = 10.0  # a stream of arrivals is cut into clusters of at most this duration
-    wait_scale_s: float = 60.0  # a queue's delay weighs 1 + waited / wait_scale_s
+    wait_scale_s: float = 30.0  # a queue's delay weighs 1 + waited / wait_scale_s
     min_rate_ratio: float = 0.3  # exit blockage slows the planned discharge to no less than this share
     stall_s: float = 5.0  # a queued movement that has not discharged for this long in its green no longer holds it
 

@@ -113,8 +113,8 @@ class SchedulePolicy:
     uses_network = True
 
     def __init__(self, horizon_s: float = 90.0, cluster_gap_s: float = 4.0, max_clusters: int = 3,
-                 replan_s: float = 2.0, permitted_sat_ratio: float = 0.4, clearance_min_pcu: float = 0.5,
-                 steady_s: float = 0.0, wait_scale_s: float = 60.0, min_rate_ratio: float = 0.3,
+                 replan_s: float = 1.0, permitted_sat_ratio: float = 0.4, clearance_min_pcu: float = 0.5,
+                 steady_s: float = 30.0, wait_scale_s: float = 30.0, min_rate_ratio: float = 0.3,
                  cluster_max_s: float = 10.0, stall_s: float = 5.0) -> None:
         self.stall_s = stall_s
         self.steady_s = steady_s
