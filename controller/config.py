@@ -120,6 +120,7 @@ class ScatsConfig:
     marry_flow_pcu_h: float = 600.0  # links carrying this much are married (common cycle, offsets)
     marry_cycle_diff_s: float = 10.0  # ... when the cycles the two junctions want differ by at most this
     empty_gap_s: float = 1.0  # stop-line loop empty longer than this in a green: wasted green (DS)
+    gap_out_s: float = 3.0  # a phase ends early when its stop-line loops have been empty this long (0: never)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def _scats(cfg: "Config") -> Policy:
     from controller.core.policies.scats import ScatsPolicy
     c = cfg.scats
     return ScatsPolicy(c.ds_target, c.cycle_step_s, c.split_step_s, c.offsets, c.marry_flow_pcu_h, c.empty_gap_s,
-                       c.marry_cycle_diff_s)
+                       c.marry_cycle_diff_s, c.gap_out_s)
 
 
 def _adaptive(cfg: "Config") -> Policy:

@@ -29,6 +29,11 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   most `split_step_s` toward the target (transitions spread over several cycles), in proportion
   to the splits (stretching does not go to the short phases), within their limits.
 
+- gap-out (`gap_out_s`): within the cycle, a phase ends early once past its minimum green with
+  no queue on its movements and their stop-line loops empty for `gap_out_s`, as SCATS local
+  controllers do; the plan of the cycle under way is re-sent with that green cut. A new cycle
+  is therefore recognised by its first phase turning green, whatever the cycle's length.
+
 Each movement is charged to its primary phase (protected, else longest base green). Until a
 cycle has been measured the network's own program timing is used.
 """
@@ -63,6 +68,8 @@ class ScatsState:
     last_green: bool = False
     cycle_start_s: float | None = None  # when the first phase last turned green (None: never seen)
     measured: bool = False
+    plan_greens_s: tuple[float, ...] | None = None  # the greens sent for the cycle under way
+    gapped_phase: int = -1  # the phase ended early (gap-out) in this cycle's plan
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,8 @@ class ScatsPolicy:
 
     def __init__(self, ds_target: float = 0.9, cycle_step_s: float = 6.0, split_step_s: float = 4.0,
                  coordinate_offsets: bool = True, marry_flow_pcu_h: float = 600.0, empty_gap_s: float = 1.0,
-                 marry_cycle_diff_s: float = 10.0) -> None:
+                 marry_cycle_diff_s: float = 10.0, gap_out_s: float = 3.0) -> None:
+        self.gap_out_s = gap_out_s
         self.empty_gap_s = empty_gap_s
         self.marry_cycle_diff_s = marry_cycle_diff_s
         self.marry_flow_pcu_h = marry_flow_pcu_h
@@ -213,13 +221,14 @@ class ScatsPolicy:
         # A new cycle begins when the first phase of the order turns green.
         starting = green_now and signal.phase == 0 and signal.green_elapsed_s <= 1.0 + 1e-9
         if not starting:
-            return state, None
+            return self._gap_out(state, layout, est, signal, green_now)
         if state.cycle_start_s is None:
             return self._wish(replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s,
                               signal)
         cycle_seen_s = now_s - state.cycle_start_s
         state = replace(state, cycle_start_s=now_s - signal.green_elapsed_s)
-        if cycle_seen_s < 0.5 * state.cycle_s:
+        shortest_s = sum(p.min_green_s for p in j.phases) + sum(state.intergreen_s)
+        if cycle_seen_s < 0.5 * shortest_s:  # the same first-phase green seen again, not a new cycle
             return state, None
         # Degree of saturation per phase over the cycle just ended.
         sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
@@ -288,4 +297,30 @@ class ScatsPolicy:
                 this = this + shift * room / room.sum()
         else:
             state = replace(state, offset_s=(now_s - signal.green_elapsed_s) % cycle)  # it leads: its own rhythm
+        state = replace(state, plan_greens_s=tuple(float(x) for x in this), gapped_phase=-1)
         return state, CycleWish(tuple(range(len(j.phases))), tuple(float(x) for x in this), offset % cycle)
+
+    def _gap_out(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView, green_now: bool):
+        """SCATS local controllers end a phase early when its traffic has gone (gap-out): past its
+        minimum green, no queue on its movements and every stop-line loop on their lanes empty for
+        `gap_out_s`. The unused time is not spent: the phase's green in this cycle's plan is cut to
+        what it has had (the next cycle's offset keeping absorbs the early start)."""
+        if (self.gap_out_s <= 0 or not green_now or state.plan_greens_s is None or est.lanes is None
+                or state.gapped_phase == signal.phase):
+            return state, None
+        j, k = layout.junction, signal.phase
+        planned = state.plan_greens_s[k]
+        if signal.green_elapsed_s < j.phases[k].min_green_s or signal.green_elapsed_s >= planned - 1.0:
+            return state, None
+        charged = state.primary == k
+        lanes_k = layout.lane_green[k] & (layout.lane_share[charged].sum(axis=0) > 0) & (layout.lane_stop >= 0)
+        if not lanes_k.any() or (layout.lane_share[charged].sum(axis=0) > 0)[layout.lane_stop < 0].any():
+            return state, None  # a lane without a loop: its traffic cannot be seen to have gone
+        if float(est.queue_pcu[charged].max(initial=0.0)) >= 0.5:
+            return state, None
+        if float(est.lanes.stop_empty_s[lanes_k].min()) < self.gap_out_s - 1e-9:
+            return state, None
+        greens = list(state.plan_greens_s)
+        greens[k] = max(j.phases[k].min_green_s, float(signal.green_elapsed_s))
+        state = replace(state, plan_greens_s=tuple(greens), gapped_phase=k)
+        return state, CycleWish(tuple(range(len(j.phases))), tuple(greens), state.offset_s)
