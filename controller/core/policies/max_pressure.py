@@ -103,6 +103,19 @@ def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
     return Statics(ig, service, tuple(clearance))
 
 
+def clearance_detours(clearance: tuple[int, ...], layout: Layout, cur: int, target: int,
+                      waiting: np.ndarray) -> list[int]:
+    """Phases serving protected the permitted movements of `cur` that `target` would cut off while
+    some of them may wait inside the junction (`waiting`): [] when none is needed, else those
+    that protect all of them (or, if none does, every option). `clearance` is Statics.clearance[cur]."""
+    if not clearance or cur == target:
+        return []
+    cut = layout.serves[cur] & ~layout.protected[cur] & ~layout.serves[target] & waiting
+    if not cut.any():
+        return []
+    return [p for p in clearance if layout.protected[p][cut].all()] or list(clearance)
+
+
 def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: SignalView, now_s: float,
                     switch_service_s: float, wait_scale_s: float, down_pcu: np.ndarray | None = None,
                     arrival_s: float = 0.0) -> np.ndarray:
@@ -164,13 +177,7 @@ class MaxPressurePolicy:
     def _via_clearance(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int,
                        v: np.ndarray) -> int:
         """The target, or a protected phase for permitted movements the target would cut off."""
-        options = state.statics.clearance[cur]
-        if not options:
-            return target
-        permitted = layout.serves[cur] & ~layout.protected[cur]
         discharged = est.departures_pcu - state.dep_at_green_pcu
-        cut = permitted & ~layout.serves[target] & ((discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu))
-        if not cut.any():
-            return target
-        fitting = [p for p in options if layout.protected[p][cut].all()] or list(options)
-        return max(fitting, key=lambda p: v[p])
+        waiting = (discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu)
+        detours = clearance_detours(state.statics.clearance[cur], layout, cur, target, waiting)
+        return max(detours, key=lambda p: v[p]) if detours else target

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
-from controller.core.policies.max_pressure import build_statics
+from controller.core.policies.max_pressure import build_statics, clearance_detours
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
 
@@ -340,14 +340,8 @@ class SchedulePolicy:
     def _via(self, st: ScheduleStatics, layout: Layout, cur: int, target: int, waiting: np.ndarray) -> int:
         """The target, or a phase serving protected the permitted movements of `cur` it would cut
         off while some of them may wait inside the junction (as max_pressure)."""
-        options = st.clearance[cur]
-        if not options or cur == target:
-            return target
-        cut = st.permitted[cur] & ~layout.serves[target] & waiting
-        if not cut.any():
-            return target
-        fitting = [p for p in options if layout.protected[p][cut].all()] or list(options)
-        return fitting[0]
+        detours = clearance_detours(st.clearance[cur], layout, cur, target, waiting)
+        return detours[0] if detours else target
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
