@@ -4,6 +4,11 @@ Transport-agnostic: the MQTT adapter and the in-process simulation both call `on
 `on_status` and `tick`; commands leave through the `publish` callable passed in. A bad message
 is dropped and counted by reason; a warning per reason is logged at most once a minute.
 An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick.
+
+At construction the policy is asked, junction by junction, whether it can serve it
+(Policy.cannot_serve). A junction it refuses is logged once with the reason, kept out of the
+core (no estimate, no plans: its roadside stays on the junction's own program) and listed in
+`refused` (junction id -> reason). Its feed is still validated.
 """
 
 from __future__ import annotations
@@ -47,8 +52,16 @@ class ControllerService:
         self.junctions = dict(junctions)
         self.metrics = metrics
         self.cfg = cfg
-        self.core = Core({jid: Layout.build(j, cfg) for jid, j in self.junctions.items()},
-                         make_policy(policy, cfg), cfg)
+        chosen = make_policy(policy, cfg)
+        layouts = {jid: Layout.build(j, cfg) for jid, j in self.junctions.items()}
+        self.refused: dict[str, str] = {}  # junction id -> why the policy cannot serve it
+        for jid, lay in layouts.items():
+            why = chosen.cannot_serve(lay)
+            if why:
+                self.refused[jid] = why
+                log.warning("policy=%s refuses junction=%s reason=%s: it stays on its own program",
+                            chosen.name, jid, why)
+        self.core = Core({jid: lay for jid, lay in layouts.items() if jid not in self.refused}, chosen, cfg)
         self.state = self.core.initial_state(start_s)
         self.publish = publish
         self.rejected: Counter[str] = Counter()

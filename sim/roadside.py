@@ -34,7 +34,10 @@ class RoadsideController:
         self.last_seq = -1
         self.last_rx_s = float("-inf")
         self.faults: list[str] = []
+        # Until the first reading of SUMO's program (follow_local) the stage is unknown: it is
+        # then set from the program, its phase and the time already spent in it.
         self.stage = _Stage("green", 0, 0, 0.0)
+        self._synced = False
         self.cycle_pos = 0  # index into a cycle plan's phase_order
         self._green_sets = [p.green_links() for p in junction.phases]
 
@@ -81,12 +84,18 @@ class RoadsideController:
 
     # -- one second ----------------------------------------------------------------------
     def follow_local(self, phase: int | None, spent_s: float, now_s: float) -> None:
-        """While local, track which green stage SUMO's own program shows."""
+        """While local, track which green stage SUMO's own program shows: `phase` (None in the
+        program's intergreens), shown for `spent_s` already. The first call sets the stage from
+        the program whatever it was; later calls restart the stage clock only when the stage
+        changes (a program phase split into sub-phases with one signal state is one stage)."""
+        first = not self._synced
+        self._synced = True
         if phase is not None:
-            if self.stage.kind != "green" or self.stage.phase != phase:
-                self.stage = _Stage("green", phase, phase, now_s - spent_s)
-        elif self.stage.kind == "green":
-            self.stage = _Stage("yellow", self.stage.phase, self.stage.phase, now_s)
+            if first or self.stage.kind != "green" or self.stage.phase != phase:
+                self.stage = _Stage("green", phase, phase, now_s - max(spent_s, 0.0))
+        elif first or self.stage.kind == "green":
+            start_s = now_s - max(spent_s, 0.0) if first else now_s
+            self.stage = _Stage("yellow", self.stage.phase, self.stage.phase, start_s)
 
     def wants_control(self, now_s: float) -> bool:
         fresh = self.plan is not None and now_s <= self.plan.expires_s and now_s - self.last_rx_s <= self.backup_s

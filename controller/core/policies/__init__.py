@@ -4,6 +4,9 @@ A policy sees the junction layout, the estimate from the detectors and the signa
 state; it returns a *wish* (CycleWish or PhaseWish) or None to keep what is in force. Only the
 safety gate (core/safety.py) turns a wish into a command.
 
+A policy that cannot serve a junction says so before the run (`cannot_serve`, with the reason):
+the junction then stays on its own program. One that accepted a junction must act on it.
+
 Acyclic policies restate their wish every tick (the core sends a command only when it changes).
 Policies that coordinate junctions set `uses_network = True` and receive `network=` (the core's
 NetworkView: neighbours' estimates, the learnt exit -> approach coupling and travel times, the
@@ -32,6 +35,11 @@ if TYPE_CHECKING:
 
 class Policy(Protocol):
     name: str
+
+    def cannot_serve(self, layout: Layout) -> str:
+        """'' when the policy can control this junction, else why not, in one line naming what
+        the junction model lacks (policies/requirements.py). Asked once per junction before the
+        run; the service leaves a refused junction on its own program and says so."""
 
     def init(self, layout: Layout, now_s: float) -> Any:
         """The policy's state for one junction."""

@@ -8,6 +8,9 @@ from typing import Any
 class FixedPolicy:
     name = "fixed"
 
+    def cannot_serve(self, layout) -> str:
+        return ""  # it serves every junction by leaving it on its own program
+
     def init(self, layout, now_s: float) -> Any:
         return None
 

@@ -60,6 +60,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
 
@@ -150,6 +151,9 @@ class MaxPressurePolicy:
         self.wait_scale_s = wait_scale_s
         self.permitted_sat_ratio = permitted_sat_ratio
         self.clearance_min_pcu = clearance_min_pcu
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return acyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
         return MaxPressureState(build_statics(layout, self.permitted_sat_ratio))

@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.policies.requirements import cyclic_refusal
 from controller.core.policies.schedule import primary_phases
 from controller.core.safety import SignalView
 from controller.model import CycleWish
@@ -103,6 +104,9 @@ class ScatsPolicy:
         self.cycle_step_s = cycle_step_s
         self.split_step_s = split_step_s
         self.coordinate_offsets = coordinate_offsets
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return cyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> ScatsState:
         j = layout.junction
@@ -215,11 +219,14 @@ class ScatsPolicy:
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
             residual = np.where(state.primary == state.last_phase, est.queue_pcu, residual)
+        # A new cycle begins when the first phase of the order turns green: the first tick that
+        # sees it green after something else (another phase, an intergreen, or nothing yet).
+        # Recognised by the change, not by the reported elapsed time, which depends on when the
+        # status arrived and on how the field counts a phase's first second.
+        starting = green_now and signal.phase == 0 and not (state.last_green and state.last_phase == 0)
         state = replace(state, last_dep_pcu=dep, last_phase=signal.phase, last_green=green_now,
                         green_given_s=given, dep_green_pcu=dep_green, residual_pcu=residual,
                         lane_green_s=lane_green, lane_wasted_s=lane_wasted)
-        # A new cycle begins when the first phase of the order turns green.
-        starting = green_now and signal.phase == 0 and signal.green_elapsed_s <= 1.0 + 1e-9
         if not starting:
             return self._gap_out(state, layout, est, signal, green_now)
         if state.cycle_start_s is None:

@@ -46,6 +46,7 @@ import numpy as np
 
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.max_pressure import build_statics, clearance_detours
+from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
 
@@ -127,6 +128,9 @@ class SchedulePolicy:
         self.replan_s = replan_s
         self.permitted_sat_ratio = permitted_sat_ratio
         self.clearance_min_pcu = clearance_min_pcu
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return acyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> ScheduleState:
         j = layout.junction

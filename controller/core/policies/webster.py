@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.policies.requirements import cyclic_refusal
 from controller.model import CycleWish
 
 
@@ -65,6 +66,9 @@ class WebsterPolicy:
         self.period_s = period_s
         self.lost_time_per_phase_s = lost_time_per_phase_s
         self.max_flow_ratio = max_flow_ratio
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return cyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> WebsterState:
         return WebsterState(now_s, None, None)

@@ -1,0 +1,50 @@
+"""What a policy needs of a junction model before it can control it.
+
+Each policy's `cannot_serve(layout)` (the Policy protocol) answers from these checks, once per
+junction before the run: '' when the policy can send that junction plans the safety gate will
+accept, else one line naming what is missing. A refused junction stays on its own program.
+
+    acyclic_refusal(Layout.build(a junction whose program has one green stage))
+    -> 'one distinct green stage (1 phase(s), same greens): nothing to choose between'
+
+- acyclic policies (max_pressure, adaptive, schedule) choose among the junction's green stages:
+  at least two distinct ones, each free of conflicting greens (the gate refuses a conflicting one), and every
+  movement green in at least one of them (the gate must be able to end any movement's red);
+- cyclic policies (webster, scats) run every stage in index order each cycle: the same, and the
+  gate must accept that cycle at the stages' minimum greens (cycle bounds, maximum red).
+"""
+
+from __future__ import annotations
+
+from controller.core.estimation import Layout
+from controller.core.safety import gate_cycle, phase_conflict
+from controller.model import CycleWish
+
+
+def acyclic_refusal(layout: Layout) -> str:
+    """'' when an acyclic policy can serve the junction, else why not."""
+    j = layout.junction
+    if len({p.green_links() for p in j.phases}) < 2:
+        return f"one distinct green stage ({len(j.phases)} phase(s), same greens): nothing to choose between"
+    for k in range(len(j.phases)):
+        why = phase_conflict(j, k)
+        if why:
+            return why
+    never = [m.id for i, m in enumerate(j.movements) if not layout.serves[:, i].any()]
+    if never:
+        return f"movements green in no stage: {', '.join(never)}"
+    return ""
+
+
+def cyclic_refusal(layout: Layout) -> str:
+    """'' when a cyclic policy (all stages in index order) can serve the junction, else why not."""
+    why = acyclic_refusal(layout)
+    if why:
+        return why
+    j = layout.junction
+    n = len(j.phases)
+    wish = CycleWish(tuple(range(n)), tuple(p.min_green_s for p in j.phases), 0.0)
+    outcome = gate_cycle(j, wish, plan_id="check", seq=0, now_s=0.0, ttl_s=1.0)
+    if outcome.command is None:
+        return f"the cycle of its {n} stages at their minimum greens is refused by the safety gate: {outcome.refused}"
+    return ""
