@@ -3,7 +3,7 @@
 
   run_controller.py run [--config config.toml]
   run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
-  run_controller.py import-net NET.xml --out intersections/NAME/
+  run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
   run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
 """
 
@@ -36,10 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the controller's Prometheus metrics (in simulated time) on PORT; 0: any free port")
     s.add_argument("--metrics-linger-s", type=float, default=0.0, metavar="S",
                    help="keep serving the metrics this long after the run (for a last scrape)")
+    s.add_argument("--detectors", choices=("generated", "city"), default="generated",
+                   help="loops of the imported junctions: generated (a stop-line and an advance loop per lane, "
+                        "the default) or city (the scenario's own induction loops)")
 
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
     i.add_argument("net", type=Path)
     i.add_argument("--out", type=Path, required=True)
+    i.add_argument("--additional", default="", metavar="A.xml,B.xml",
+                   help="additional files SUMO loads with the net, in order: their signal programs replace "
+                        "the net's (the last loaded runs), their induction loops are the city's")
+    i.add_argument("--detectors", choices=("generated", "city"), default="generated",
+                   help="generated loops (default) or the city's own loops from the additional files")
 
     v = sub.add_parser("validate", help="compare a policy with a baseline on a SUMO scenario")
     v.add_argument("sumocfg", type=Path)
@@ -65,10 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(config_path if Path(config_path).exists() or config_path != "config.toml" else None)
         if args.command == "import-net":
-            from sim.netimport import import_net
+            from sim.netimport import SKIPPED_FILE, import_network
 
-            files = import_net(args.net, args.out, cfg)
-            print(f"wrote {len(files)} junction files to {args.out}")
+            additional = [Path(a) for a in args.additional.replace(";", ",").split(",") if a.strip()]
+            result = import_network(args.net, args.out, cfg, additional, args.detectors)
+            print(f"wrote {len(result.written)} junction files to {args.out}")
+            for tid, why in result.skipped:
+                print(f"skipped {tid}: {why}")
+            if result.skipped:
+                print(f"{len(result.skipped)} traffic lights stay on their own program (listed in "
+                      f"{args.out / SKIPPED_FILE})")
             return 0
         if args.command == "simulate":
             from sim import cli

@@ -16,7 +16,7 @@ from typing import Any
 from controller.errors import JunctionError
 from controller.model import Detector, Intersection, Movement, Phase
 
-_PHASE_LETTERS = frozenset("GgrsO")  # green stages only: no yellow inside a stage
+_PHASE_LETTERS = frozenset("GgrsoO")  # green stages only: no yellow inside a stage
 _TURNS = ("left", "through", "right", "uturn")
 _KINDS = ("stop", "advance")
 
@@ -71,9 +71,9 @@ class _Fields:
             raise JunctionError(self.path, self.name(key), f"must be a list of integers, got {v!r}")
         return tuple(v)
 
-    def tables(self, key: str) -> list[_Fields]:
-        v = self.get(key)
-        if not isinstance(v, list) or not v:
+    def tables(self, key: str, allow_empty: bool = False) -> list[_Fields]:
+        v = self.get(key, [] if allow_empty else ...)
+        if not isinstance(v, list) or not (v or allow_empty):
             raise JunctionError(self.path, self.name(key), "must be a non-empty array of tables")
         return [_Fields(self.path, f"{self.name(key)}[{i}]", t) for i, t in enumerate(v)]
 
@@ -128,7 +128,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
             raise JunctionError(path, pf.name("state"), f"has {len(state)} links, n_links is {n_links}")
         odd = sorted(set(state) - _PHASE_LETTERS)
         if odd:
-            raise JunctionError(path, pf.name("state"), f"letters {odd} not allowed in a green stage (use G, g, r)")
+            raise JunctionError(path, pf.name("state"), f"letters {odd} not allowed in a green stage (use G, g, s, o, O, r)")
         lo, hi = pf.num("min_green_s", positive=True), pf.num("max_green_s", positive=True)
         if lo > hi:
             raise JunctionError(path, pf.name("min_green_s"), f"{lo} > max_green_s {hi}")
@@ -144,7 +144,8 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     lanes_known = {lane for m in movements for lane in m.lanes}
     detectors = []
     seen_det: set[str] = set()
-    for df in f.tables("detectors"):
+    kinds_seen: dict[tuple[str, str], str] = {}
+    for df in f.tables("detectors", allow_empty=True):
         kind = df.str("kind")
         if kind not in _KINDS:
             raise JunctionError(path, df.name("kind"), f"must be one of {_KINDS}, got {kind!r}")
@@ -155,8 +156,18 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         if did in seen_det:
             raise JunctionError(path, df.name("id"), f"duplicate detector id {did!r}")
         seen_det.add(did)
-        detectors.append(Detector(id=did, lane=lane, kind=kind, pos_m=df.num("pos_m"),
-                                  dist_to_stop_m=df.num("dist_to_stop_m")))
+        if (lane, kind) in kinds_seen:
+            raise JunctionError(path, df.name("kind"), f"lane {lane!r} already has a {kind} loop "
+                                f"({kinds_seen[lane, kind]!r}); one of each kind per lane")
+        kinds_seen[lane, kind] = did
+        length = df.num("length_m", positive=True) if "length_m" in df.table else None
+        city = df.get("city", False)
+        if not isinstance(city, bool):
+            raise JunctionError(path, df.name("city"), f"must be true or false, got {city!r}")
+        pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
+        at_lane = df.str("at_lane", lane)
+        detectors.append(Detector(id=did, lane=lane, kind=kind, pos_m=pos, dist_to_stop_m=dist,
+                                  at_lane=at_lane, length_m=length, city=city))
 
     junction = Intersection(
         id=jid, n_links=n_links, movements=tuple(movements), phases=tuple(phases),

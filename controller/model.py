@@ -23,14 +23,27 @@ Mode = Literal["local", "adaptive", "manual"]
 
 @dataclass(frozen=True)
 class Detector:
-    """An induction loop on one incoming lane. `pos_m` is from the lane's start (SUMO's pos);
-    `dist_to_stop_m` is how far upstream of the stop line it sits."""
+    """An induction loop measuring for one incoming lane of the junction (`lane`).
+
+    It may sit upstream of that lane, on a lane that alone feeds it (`at_lane`, the SUMO lane
+    it is on; the junction lane itself by default). `pos_m` is from the start of `at_lane`
+    (SUMO's pos); `dist_to_stop_m` is how far upstream of the stop line it sits, along the path.
+    `length_m` is None for the configured loop length ([detectors] loop_length_m), shorter on a
+    lane too short for it. `city` marks the city's own loop, already in the scenario's files:
+    it is read by its id, never written again."""
 
     id: str
     lane: str
     kind: Literal["stop", "advance"]
     pos_m: float
     dist_to_stop_m: float
+    at_lane: str = ""
+    length_m: float | None = None
+    city: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.at_lane:
+            object.__setattr__(self, "at_lane", self.lane)
 
 
 @dataclass(frozen=True)

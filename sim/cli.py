@@ -20,7 +20,7 @@ from sim.simulate import SimulateRequest, run
 def simulate(args: argparse.Namespace, cfg: Config) -> int:
     req = SimulateRequest(sumocfg=args.sumocfg, out_dir=args.out, policy=args.policy,
                           sumo_args=args.sumo_args, intersections=args.intersections,
-                          prefer_libsumo=not args.traci)
+                          prefer_libsumo=not args.traci, detectors=getattr(args, "detectors", "generated"))
     registry = CollectorRegistry()
     port = getattr(args, "metrics_port", None)
     server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None

@@ -29,12 +29,20 @@ def vehicle_class(sumo_vclass: str) -> str:
 
 
 def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_length_m: float) -> Path:
-    """The induction loops of the junction TOMLs as a SUMO additional file."""
+    """The induction loops of the junction TOMLs as a SUMO additional file, each on the SUMO
+    lane it sits on (`at_lane`), with its own length when shorter than loop_length_m. The
+    city's own loops (`city = true`) are already in the scenario and are left out; a loop shared
+    by two junctions is written once."""
     root = ET.Element("additional")
+    written: set[str] = set()
     for j in junctions.values():
         for d in j.detectors:
-            ET.SubElement(root, "inductionLoop", id=d.id, lane=d.lane, pos=f"{d.pos_m:.2f}",
-                          length=f"{loop_length_m:.2f}", period="86400", file="NUL")
+            if d.city or d.id in written:
+                continue
+            written.add(d.id)
+            length = loop_length_m if d.length_m is None else d.length_m
+            ET.SubElement(root, "inductionLoop", id=d.id, lane=d.at_lane, pos=f"{d.pos_m:.2f}",
+                          length=f"{length:.2f}", period="86400", file="NUL")
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return path

@@ -27,7 +27,7 @@ from controller.service import ControllerService
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
-from sim.netimport import import_net
+from sim.netimport import import_network, read_skipped
 from sim.sumo import SumoConfig, load_api, merge_args
 
 log = logging.getLogger(__name__)
@@ -44,29 +44,40 @@ class SimulateRequest:
     intersections: Path | None = None  # junction TOMLs; imported from the network when None
     prefer_libsumo: bool = True
     progress_every_s: float = 900.0
+    detectors: str = "generated"  # or "city": the scenario's own induction loops (sim/loops.py)
 
 
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
-    """Junction models, generated additional files and the SUMO command line."""
+    """Junction models, generated additional files and the SUMO command line.
+
+    The junction models are imported from the network and the additional files SUMO will load
+    (the config's, or the user's `--additional-files`): their signal programs are the ones SUMO
+    runs, their induction loops the city's (`req.detectors == "city"` maps those instead of
+    generating loops). Traffic lights that cannot be controlled stay on their own program; each
+    is logged with the reason (skipped.txt of the junction folder)."""
     if req.policy not in POLICIES:
         raise DefinitionError("--policy", "policy", f"unknown policy {req.policy!r}; known: {', '.join(POLICIES)}")
     scfg = SumoConfig(req.sumocfg)
     out = req.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    if req.intersections is None:
-        import_net(scfg.net_file, out / "intersections", cfg)
-        junctions = load_intersections(out / "intersections")
-    else:
-        junctions = load_intersections(req.intersections)
-    extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
-    if req.policy in FIELD_POLICIES:
-        extra.append(write_baseline_programs(scfg.net_file, junctions, req.policy, out / "baseline.add.xml"))
     user = list(req.sumo_args)
     additional = [str(p) for p in scfg.files("additional-files")]
     if "--additional-files" in user:  # the user's list replaces the config's; ours still go in
         k = user.index("--additional-files")
-        additional = [a for a in user[k + 1].split(",") if a]
+        additional = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
         user = user[:k] + user[k + 2:]
+    if req.intersections is None:
+        skipped = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional],
+                                 req.detectors).skipped
+        junctions = load_intersections(out / "intersections")
+    else:
+        skipped = tuple(read_skipped(req.intersections))
+        junctions = load_intersections(req.intersections)
+    for tid, why in skipped:
+        log.warning("junction=%s stays on its own program: %s", tid, why)
+    extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
+    if req.policy in FIELD_POLICIES:
+        extra.append(write_baseline_programs(scfg.net_file, junctions, req.policy, out / "baseline.add.xml"))
     defaults = [
         "-c", str(scfg.path),
         "--additional-files", ",".join(additional + [str(p) for p in extra]),

@@ -1,0 +1,194 @@
+"""Where a junction's induction loops go: generated positions, or the city's own loops.
+
+Rules (docs/import.md explains them with figures):
+- stop-line loop: `stop_setback_m` upstream of the stop line; on a lane shorter than that, as
+  near the stop line as the lane allows, and never longer than the lane.
+- advance loop: `advance_dist_m` upstream of the stop line, measured along the path the
+  vehicles drive. When the approach lane is shorter, the loop goes upstream onto the lane that
+  feeds it, across edge boundaries, while the chain is unambiguous: exactly one lane feeds the
+  current one, that lane feeds nothing else, and the node between them is not a traffic light.
+  Where the chain branches, the loop stays at the start of the last lane of the chain (vehicles
+  from every branch cross it there). On a lane that starts at a network fringe (nothing feeds
+  it: vehicles are inserted at its start) a loop is never at the very start: it stays at least
+  one vehicle spacing into the lane, so that inserted vehicles cross it; where the lane is too
+  short for that upstream of the stop-line loop, the junction lane has no advance loop.
+- a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
+  (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
+- the city's loops (e1Detector / inductionLoop in the scenario's additional files) found on
+  a junction lane's unambiguous chain become its stop-line loop when within one vehicle of the
+  stop line, its advance loop otherwise (the one nearest the configured advance distance).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.errors import NetworkError
+
+_EPS_M = 0.01  # SUMO's lane-end check is strict; keep loops this far inside the lane
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Loop distances: config.toml [detectors]."""
+
+    stop_setback_m: float
+    advance_dist_m: float
+    loop_length_m: float
+    vehicle_spacing_m: float
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One lane of the chain upstream of a junction lane: `offset_m` from the lane's end to
+    the junction's stop line (0 for the junction lane itself)."""
+
+    lane: str
+    length_m: float
+    offset_m: float
+    fringe_start: bool  # nothing feeds this lane: vehicles enter the network on it
+
+
+@dataclass(frozen=True)
+class CityLoop:
+    id: str
+    lane: str
+    pos_m: float  # from the lane's start
+    source: str
+
+
+def _is_signalised(node) -> bool:
+    return node.getType().startswith("traffic_light")
+
+
+def upstream_chain(lane, max_m: float) -> list[Hop]:
+    """The junction lane, then the lanes that alone feed it, up to max_m upstream."""
+    chain = [Hop(lane.getID(), lane.getLength(), 0.0, not _feeders(lane))]
+    seen = {lane.getID()}
+    cur, covered = lane, lane.getLength()
+    while covered < max_m:
+        feeders = _feeders(cur)
+        if len(feeders) != 1:
+            break
+        prev = feeders[0]
+        if (prev.getID() in seen or _is_signalised(prev.getEdge().getToNode())
+                or {c.getToLane().getID() for c in prev.getOutgoing()} != {cur.getID()}):
+            break
+        seen.add(prev.getID())
+        chain.append(Hop(prev.getID(), prev.getLength(), covered, not _feeders(prev)))
+        cur, covered = prev, covered + prev.getLength()
+    return chain
+
+
+def _feeders(lane) -> list:
+    return [ln for ln in lane.getIncoming() if not ln.getID().startswith(":")
+            and ln.getEdge().getFunction() not in ("crossing", "walkingarea")]
+
+
+def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:
+    """(pos, length) clamped so that the loop lies inside the lane."""
+    length = max(0.0, min(length_m, lane_m - 2 * _EPS_M))
+    return min(max(pos_m, _EPS_M), max(lane_m - length - _EPS_M, 0.0)), length
+
+
+def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
+    """Stop-line and advance loop tables for one junction lane (sumolib Lane)."""
+    length_m = lane.getLength()
+    lane_id = lane.getID()
+    stop_pos, stop_len = _fit(length_m - p.stop_setback_m - p.loop_length_m, p.loop_length_m, length_m)
+    out = [_table(_unique(f"{tid}_{lane_id}_stop", taken), lane_id, "stop", lane_id, stop_pos,
+                  length_m - stop_pos, stop_len, p.loop_length_m)]
+    adv = _advance(lane, p, stop_pos)
+    if adv is not None:
+        hop, pos = adv
+        pos, adv_len = _fit(pos, p.loop_length_m, hop.length_m)
+        out.append(_table(_unique(f"{tid}_{lane_id}_adv", taken), lane_id, "advance", hop.lane, pos,
+                          hop.offset_m + hop.length_m - pos, adv_len, p.loop_length_m))
+    return out
+
+
+def _advance(lane, p: Placement, stop_pos_m: float) -> tuple[Hop, float] | None:
+    """(lane of the chain, position on it) of the advance loop; None when there is no room
+    for one upstream of the stop-line loop."""
+    chain = upstream_chain(lane, p.advance_dist_m)
+    hop = next((h for h in chain if h.offset_m + h.length_m >= p.advance_dist_m), chain[-1])
+    pos = max(hop.offset_m + hop.length_m - p.advance_dist_m, 0.0)
+    if hop.fringe_start:  # vehicles enter the network at the lane's start, behind a loop placed there
+        pos = max(pos, min(p.vehicle_spacing_m, hop.length_m - p.loop_length_m))
+    if hop.offset_m == 0.0:  # on the junction lane: upstream of the stop-line loop, a loop apart
+        latest = stop_pos_m - 2 * p.loop_length_m
+        if pos > latest:
+            if latest < 0 or hop.fringe_start:
+                return None
+            pos = latest
+    return hop, pos
+
+
+def _unique(did: str, taken: set[str]) -> str:
+    k, out = 2, did
+    while out in taken:
+        out, k = f"{did}{k}", k + 1
+    taken.add(out)
+    return out
+
+
+def _table(did: str, lane: str, kind: str, at_lane: str, pos_m: float, dist_m: float, length_m: float,
+           default_length_m: float) -> dict:
+    t = {"id": did, "lane": lane, "kind": kind, "pos_m": _down(pos_m), "dist_to_stop_m": round(dist_m, 2)}
+    if at_lane != lane:
+        t["at_lane"] = at_lane
+    if length_m < default_length_m:
+        t["length_m"] = _down(length_m)
+    return t
+
+
+def _down(x: float) -> float:
+    """Two decimals, never rounded up (a loop must not grow past the lane's end)."""
+    return int(max(x, 0.0) * 100) / 100
+
+
+def read_city_loops(files: list[Path], net) -> list[CityLoop]:
+    """Induction loops (e1Detector, inductionLoop) of additional files on lanes of the net."""
+    loops = []
+    for fp in files:
+        try:
+            root = ET.parse(fp).getroot()
+        except (FileNotFoundError, ET.ParseError) as exc:
+            raise NetworkError(str(fp), "-", f"cannot read additional file: {exc}") from None
+        for el in root.iter():
+            if el.tag not in ("e1Detector", "inductionLoop"):
+                continue
+            did, lane_id = el.get("id", ""), el.get("lane", "")
+            try:
+                lane = net.getLane(lane_id)
+                pos = float(el.get("pos", "0"))
+            except (KeyError, ValueError, AttributeError):
+                continue  # a loop on an unknown lane or with an unreadable position: not ours to map
+            if pos < 0:
+                pos += lane.getLength()
+            loops.append(CityLoop(did, lane_id, min(max(pos, 0.0), lane.getLength()), str(fp)))
+    return loops
+
+
+def city(lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[dict]:
+    """The city's loops on one junction lane's chain as its stop-line and advance loop."""
+    chain = upstream_chain(lane, 3 * p.advance_dist_m)
+    found = []
+    for hop in chain:
+        for loop in loops_by_lane.get(hop.lane, []):
+            found.append((hop.offset_m + hop.length_m - loop.pos_m, hop, loop))
+    near = p.stop_setback_m + p.loop_length_m + p.vehicle_spacing_m
+    stops = sorted((f for f in found if f[0] <= near), key=lambda f: f[0])
+    advs = sorted((f for f in found if f[0] > near), key=lambda f: abs(f[0] - p.advance_dist_m))
+    out = []
+    for kind, picks in (("stop", stops), ("advance", advs)):
+        if picks:
+            dist, hop, loop = picks[0]
+            t = {"id": loop.id, "lane": lane.getID(), "kind": kind, "pos_m": round(loop.pos_m, 2),
+                 "dist_to_stop_m": round(dist, 2), "city": True}
+            if hop.lane != lane.getID():
+                t["at_lane"] = hop.lane
+            out.append(t)
+    return out

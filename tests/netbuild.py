@@ -1,0 +1,86 @@
+"""Hand-built SUMO networks for importer tests: plain .nod/.edg XML through netconvert.
+
+`cross_net` is one signalised node C with four approaches, each a different case of detector
+placement (lengths in metres can be overridden per edge):
+- W: W0 -> W1 -> C, the short link W1C fed by W0W1 alone, which feeds nothing else (a chain);
+- E: E0 -> C, a long link from the fringe;
+- N: N0 -> C, a short link starting at the fringe (vehicles are inserted at its start);
+- S: S0 -> S1 <- S2, then S1 -> C: the short link S1C fed by two links (the chain branches).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.scenarios import HOME, run_tool
+
+_NODES = {"C": (0, 0, "traffic_light"), "W0": (-300, 0, "priority"), "W1": (-30, 0, "priority"),
+          "E0": (300, 0, "priority"), "N0": (0, 30, "priority"), "S0": (0, -300, "priority"),
+          "S1": (0, -30, "priority"), "S2": (100, -30, "priority")}
+_EDGES = ("W0W1", "W1C", "CW1", "W1W0", "E0C", "CE0", "N0C", "CN0", "S0S1", "S2S1", "S1C", "CS1", "S1S0")
+
+
+def _node_xml(nodes: dict[str, tuple], tl: dict[str, str] | None = None) -> str:
+    rows = []
+    for nid, (x, y, kind) in nodes.items():
+        extra = f' tl="{tl[nid]}"' if tl and nid in tl else ""
+        rows.append(f'  <node id="{nid}" x="{x}" y="{y}" type="{kind}"{extra}/>')
+    return "<nodes>\n" + "\n".join(rows) + "\n</nodes>\n"
+
+
+def _edge_xml(edges: list[tuple[str, str, str]], lengths: dict[str, float], lanes: dict[str, int]) -> str:
+    rows = []
+    for eid, a, b in edges:
+        length = f' length="{lengths[eid]}"' if eid in lengths else ""
+        rows.append(f'  <edge id="{eid}" from="{a}" to="{b}" numLanes="{lanes.get(eid, 1)}" speed="13.9"{length}/>')
+    return "<edges>\n" + "\n".join(rows) + "\n</edges>\n"
+
+
+def netconvert(cwd: Path, name: str, nodes_xml: str, edges_xml: str, *args: str) -> Path:
+    (cwd / f"{name}.nod.xml").write_text(nodes_xml)
+    (cwd / f"{name}.edg.xml").write_text(edges_xml)
+    out = cwd / f"{name}.net.xml"
+    run_tool([str(HOME / "bin" / "netconvert"), "-n", f"{name}.nod.xml", "-e", f"{name}.edg.xml",
+              "--no-turnarounds", "-o", out.name, *args], cwd)
+    return out
+
+
+def cross_net(cwd: Path, name: str = "cross", lengths: dict[str, float] | None = None, *args: str) -> Path:
+    edges = []
+    for eid in _EDGES:
+        a, b = _split(eid)
+        edges.append((eid, a, b))
+    return netconvert(cwd, name, _node_xml(_NODES), _edge_xml(edges, lengths or {}, {}), *args)
+
+
+def _split(eid: str) -> tuple[str, str]:
+    """'W0W1' -> ('W0', 'W1'), 'W1C' -> ('W1', 'C'), 'CW1' -> ('C', 'W1')."""
+    if eid.startswith("C"):
+        return "C", eid[1:]
+    if eid.endswith("C"):
+        return eid[:-1], "C"
+    return eid[:2], eid[2:]
+
+
+def cluster_net(cwd: Path, name: str = "cluster") -> Path:
+    """Two signalised nodes A and B 40 m apart, one traffic light 'J' for both (a joined
+    cluster), each with a side road; the link A -> B is internal to the cluster."""
+    nodes = {"A": (0, 0, "traffic_light"), "B": (40, 0, "traffic_light"), "W": (-300, 0, "priority"),
+             "E": (340, 0, "priority"), "AN": (0, 300, "priority"), "AS": (0, -300, "priority"),
+             "BN": (40, 300, "priority"), "BS": (40, -300, "priority")}
+    pairs = [("W", "A"), ("A", "B"), ("B", "E"), ("AN", "A"), ("A", "AS"), ("BS", "B"), ("B", "BN")]
+    edges = []
+    for a, b in pairs:
+        edges += [(f"{a}_{b}", a, b), (f"{b}_{a}", b, a)]
+    return netconvert(cwd, name, _node_xml(nodes, {"A": "J", "B": "J"}), _edge_xml(edges, {}, {}))
+
+
+def additional(cwd: Path, name: str, body: str) -> Path:
+    fp = cwd / name
+    fp.write_text(f"<additional>\n{body}\n</additional>\n")
+    return fp
+
+
+def tl_logic(tls: str, program_id: str, phases: list[tuple[float, str]], offset_s: float = 0.0) -> str:
+    rows = "\n".join(f'    <phase duration="{d:g}" state="{s}"/>' for d, s in phases)
+    return f'  <tlLogic id="{tls}" type="static" programID="{program_id}" offset="{offset_s:g}">\n{rows}\n  </tlLogic>'

@@ -1,0 +1,137 @@
+"""Detector placement by the importer, on small hand-built networks (tests/netbuild.py)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config
+from controller.junctions import load_intersections
+from sim.field import write_detector_file
+from sim.netimport import import_network, read_net
+from tests.netbuild import additional, cross_net
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = load_config(ROOT / "config.toml")
+DET = CFG.detectors
+
+
+def _import(net: Path, out: Path, **kw):
+    import_network(net, out, CFG, **kw)
+    (j,) = load_intersections(out).values()
+    return j, read_net(net)
+
+
+def _loops(j, lane: str) -> dict:
+    return {d.kind: d for d in j.detectors if d.lane == lane}
+
+
+@pytest.fixture(scope="module")
+def cross(tmp_path_factory) -> tuple:
+    work = tmp_path_factory.mktemp("cross")
+    return _import(cross_net(work), work / "j")
+
+
+def test_long_lane_loops_at_the_configured_distances(cross):
+    j, net = cross
+    lane = net.getLane("E0C_0")
+    d = _loops(j, "E0C_0")
+    assert d["stop"].at_lane == "E0C_0" and d["stop"].dist_to_stop_m == pytest.approx(DET.stop_setback_m + 1.0)
+    assert d["advance"].at_lane == "E0C_0" and d["advance"].dist_to_stop_m == pytest.approx(DET.advance_dist_m)
+    assert d["advance"].pos_m == pytest.approx(lane.getLength() - DET.advance_dist_m, abs=0.01)
+
+
+def test_advance_loop_goes_upstream_along_an_unambiguous_chain(cross):
+    j, net = cross
+    short, feeder = net.getLane("W1C_0"), net.getLane("W0W1_0")
+    assert short.getLength() < DET.advance_dist_m
+    adv = _loops(j, "W1C_0")["advance"]
+    assert adv.lane == "W1C_0" and adv.at_lane == "W0W1_0"
+    assert adv.dist_to_stop_m == pytest.approx(DET.advance_dist_m)
+    assert adv.pos_m == pytest.approx(feeder.getLength() - (DET.advance_dist_m - short.getLength()), abs=0.01)
+    # the queue storage counts the whole distance to the advance loop, shared by the lane's movements
+    movs = [m for m in j.movements if "W1C_0" in m.lanes]
+    assert sum(m.storage_pcu for m in movs) == pytest.approx(DET.advance_dist_m / DET.vehicle_spacing_m, abs=0.05)
+
+
+def test_advance_loop_stays_at_the_branch_point(cross):
+    j, net = cross
+    adv = _loops(j, "S1C_0")["advance"]  # S1C is fed by two links: the chain stops at its start
+    assert adv.at_lane == "S1C_0" and adv.pos_m < 0.1
+    assert adv.dist_to_stop_m == pytest.approx(net.getLane("S1C_0").getLength(), abs=0.05)
+
+
+def test_advance_loop_never_at_the_start_of_a_fringe_lane(cross):
+    j, net = cross
+    adv = _loops(j, "N0C_0")["advance"]  # N0C starts at the network's fringe
+    assert adv.at_lane == "N0C_0" and adv.pos_m >= DET.vehicle_spacing_m
+    assert adv.dist_to_stop_m == pytest.approx(net.getLane("N0C_0").getLength() - adv.pos_m, abs=0.01)
+
+
+def test_loops_fit_on_lanes_shorter_than_a_loop(tmp_path):
+    j, net = _import(cross_net(tmp_path, "tiny", {"W1C": 0.8, "N0C": 0.8, "S1C": 0.8}), tmp_path / "j")
+    for d in j.detectors:
+        lane_m = net.getLane(d.at_lane).getLength()
+        length = DET.loop_length_m if d.length_m is None else d.length_m
+        assert 0 <= d.pos_m and d.pos_m + length < lane_m, d
+    assert set(_loops(j, "N0C_0")) == {"stop"}  # a 0.8 m fringe lane: no room for an advance loop
+    assert _loops(j, "W1C_0")["advance"].at_lane == "W0W1_0"  # still upstream along the chain
+    assert _loops(j, "W1C_0")["advance"].dist_to_stop_m == pytest.approx(DET.advance_dist_m)
+    assert _loops(j, "S1C_0")["stop"].length_m < DET.loop_length_m
+
+
+def test_fringe_lane_too_short_for_an_advance_loop(tmp_path):
+    j, _ = _import(cross_net(tmp_path, "short", {"N0C": 9.0}), tmp_path / "j")
+    assert set(_loops(j, "N0C_0")) == {"stop"}
+    # storage: the lane itself (no advance loop), at least one PCU per movement
+    assert all(m.storage_pcu >= 1.0 for m in j.movements if "N0C_0" in m.lanes)
+
+
+def test_detector_file_uses_the_physical_lane_and_length(cross, tmp_path):
+    j, _ = cross
+    root = ET.parse(write_detector_file({j.id: j}, tmp_path / "d.xml", DET.loop_length_m)).getroot()
+    by_id = {e.get("id"): e for e in root}
+    adv = _loops(j, "W1C_0")["advance"]
+    assert by_id[adv.id].get("lane") == "W0W1_0" and float(by_id[adv.id].get("pos")) == pytest.approx(adv.pos_m)
+    assert len(by_id) == len(j.detectors)
+
+
+def _city_loops(work: Path, net: Path) -> Path:
+    return additional(work, "city_loops.add.xml", "\n".join([
+        '  <e1Detector id="up_W" lane="W0W1_0" pos="200" freq="60" file="NUL"/>',
+        '  <e1Detector id="stop_W" lane="W1C_0" pos="21" freq="60" file="NUL"/>',
+        '  <inductionLoop id="stop_E" lane="E0C_0" pos="-5" period="60" file="NUL"/>',
+        '  <e1Detector id="side" lane="S2S1_0" pos="50" freq="60" file="NUL"/>',
+        '  <e1Detector id="C_N0C_0_stop" lane="CN0_0" pos="5" freq="60" file="NUL"/>',
+    ]))
+
+
+def test_city_loops_mapped_along_the_chain(tmp_path):
+    net = cross_net(tmp_path)
+    adds = [_city_loops(tmp_path, net)]
+    j, sumo_net = _import(net, tmp_path / "j", additional=adds, detectors="city")
+    w, e = _loops(j, "W1C_0"), _loops(j, "E0C_0")
+    assert w["advance"].id == "up_W" and w["advance"].at_lane == "W0W1_0" and w["advance"].city
+    assert w["advance"].dist_to_stop_m == pytest.approx(sumo_net.getLane("W1C_0").getLength() + 70.0, abs=0.01)
+    assert w["stop"].id == "stop_W" and w["stop"].at_lane == "W1C_0"
+    assert set(e) == {"stop"} and e["stop"].dist_to_stop_m == pytest.approx(5.0)
+    # a loop on a side road is not on S1C's chain (two links feed S1C); N0C has no city loop
+    assert not _loops(j, "S1C_0") and not _loops(j, "N0C_0")
+    assert "side" not in j.detector_ids
+    # the city's loops are already in the scenario: the generated file leaves them out
+    root = ET.parse(write_detector_file({j.id: j}, tmp_path / "d.xml", DET.loop_length_m)).getroot()
+    assert len(root) == 0
+    # storage: to the advance loop where there is one
+    movs = [m for m in j.movements if "W1C_0" in m.lanes]
+    assert sum(m.storage_pcu for m in movs) == pytest.approx(w["advance"].dist_to_stop_m / DET.vehicle_spacing_m,
+                                                             abs=0.05)
+
+
+def test_generated_ids_differ_from_the_city_loops(tmp_path):
+    net = cross_net(tmp_path)
+    j, _ = _import(net, tmp_path / "j", additional=[_city_loops(tmp_path, net)])
+    stop = _loops(j, "N0C_0")["stop"]
+    assert stop.id != "C_N0C_0_stop" and stop.id.startswith("C_N0C_0_stop") and not stop.city
+    assert not any(d.city for d in j.detectors)

@@ -1,0 +1,147 @@
+"""Signal programs -> green stages: what SUMO runs, merged sub-phases, every signal letter,
+joined clusters, and junctions left on their own program with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config
+from controller.errors import NetworkError
+from controller.junctions import load_intersections
+from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
+from sim.netprogram import Program, ProgramPhase, stage_plan
+from tests.netbuild import additional, cluster_net, cross_net, tl_logic
+from tests.scenarios import grid_net
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = load_config(ROOT / "config.toml")
+# cross_net's 12 links: 0-2 from N, 3-5 from E, 6-8 from S, 9-11 from W
+NS, EW = "GGgrrrGGgrrr", "rrrGGgrrrGGg"
+
+
+def _y(state: str) -> str:
+    return state.replace("G", "y").replace("g", "y")
+
+
+def _program(*phases: tuple[float, str]) -> Program:
+    return Program("J", "p", 0.0, tuple(ProgramPhase(d, s) for d, s in phases), "test")
+
+
+# -- pure: stage_plan -------------------------------------------------------------------------
+
+def test_sub_phases_with_one_state_are_one_stage_wrapping_the_cycle():
+    plan = stage_plan(_program((10, NS), (5, NS), (3, _y(NS)), (20, EW), (2, _y(EW)), (1, _y(EW)), (7, NS)))
+    assert [(s.state, s.base_green_s) for s in plan.stages] == [(NS, 22.0), (EW, 20.0)]
+    assert plan.yellow_s == 3.0 and plan.all_red_s == 0.0 and plan.cycle_s == 48.0
+
+
+def test_a_stage_served_twice_a_cycle_is_one_phase():
+    plan = stage_plan(_program((10, NS), (3, _y(NS)), (2, "r" * 12), (20, EW), (3, _y(EW)),
+                               (15, NS), (3, _y(NS)), (5, EW), (3, _y(EW))))
+    assert [(s.state, s.base_green_s) for s in plan.stages] == [(NS, 25.0), (EW, 25.0)]
+    assert plan.all_red_s == 2.0
+
+
+def test_green_mixed_with_yellow_is_a_transition():
+    lagging = "GGgrrrrrrrrr"  # N keeps its green while S goes yellow, then N alone
+    plan = stage_plan(_program((20, NS), (3, "GGgrrryyyrrr"), (10, lagging), (3, _y(lagging)), (20, EW),
+                               (3, _y(EW))))
+    assert [s.state for s in plan.stages] == [NS, lagging, EW]
+
+
+def test_every_signal_letter():
+    # link 0: 's' (right on red) then 'G'; 1: 'u' before green; 2: always 'O'; 3: always red;
+    # 4: blinking 'o' in one phase; 5: green in every phase (never stopped)
+    plan = stage_plan(_program((20, "GrOrog"), (3, "yrOrrg"), (2, "suOrrg"), (20, "GGOrrG"), (3, "syOrrg")))
+    assert [s.state for s in plan.stages] == ["GrOrog", "GGOrrG"]
+    assert plan.free_links == frozenset({2, 5}) and plan.never_green == frozenset({2, 3, 4})
+    assert plan.yellow_s == 3.0
+
+
+def test_one_phase_program_and_malformed_programs():
+    assert len(stage_plan(_program((60, NS))).stages) == 1
+    with pytest.raises(ValueError, match="different numbers of links"):
+        stage_plan(_program((10, NS), (10, "GGr")))
+    with pytest.raises(ValueError, match="unknown signal letters"):
+        stage_plan(_program((10, NS), (10, "x" * 12)))
+
+
+# -- on networks ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cross(tmp_path_factory) -> Path:
+    return cross_net(tmp_path_factory.mktemp("cross"))
+
+
+def _one(out: Path):
+    (j,) = load_intersections(out).values()
+    return j
+
+
+def test_program_from_additional_files_last_loaded_wins(cross, tmp_path):
+    first = additional(tmp_path, "a.add.xml", tl_logic("C", "first", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))]))
+    second = additional(tmp_path, "b.add.xml", tl_logic("C", "utopia", [(40, NS), (4, _y(NS)), (1, "r" * 12),
+                                                                        (20, EW), (4, _y(EW)), (1, "r" * 12)], 7))
+    import_network(cross, tmp_path / "ab", CFG, additional=[first, second])
+    j = _one(tmp_path / "ab")
+    assert [(p.state, p.base_green_s) for p in j.phases] == [(NS, 40.0), (EW, 20.0)]
+    assert (j.yellow_s, j.all_red_s, j.base_offset_s) == (4.0, 1.0, 7.0)
+    import_network(cross, tmp_path / "ba", CFG, additional=[second, first])
+    assert [p.base_green_s for p in _one(tmp_path / "ba").phases] == [30.0, 30.0]
+    import_network(cross, tmp_path / "net", CFG)  # without: the network's own program
+    net_program = next(iter(read_net(cross).getTrafficLights()[0].getPrograms().values()))
+    assert [p.base_green_s for p in _one(tmp_path / "net").phases] == [
+        float(p.duration) for p in net_program.getPhases() if "y" not in p.state]
+
+
+def test_free_and_never_green_links_are_not_movements(cross, tmp_path):
+    # link 11 (W, left) never stopped ('O'), link 5 (E, left) never green, link 9 right on red ('s')
+    a, b = "GGgrrrGGgrrO", "rrrGGrrrrGGO"
+    prog = tl_logic("C", "p", [(20, a[:9] + "s" + a[10:]), (3, _y(a)[:9] + "s" + "rO"), (20, b), (3, _y(b)[:11] + "O")])
+    import_network(cross, tmp_path / "j", CFG, additional=[additional(tmp_path, "p.add.xml", prog)])
+    j = _one(tmp_path / "j")
+    links = {i for m in j.movements for i in m.links}
+    assert links == set(range(12)) - {5, 11}
+    assert [p.state for p in j.phases] == ["GGgrrrGGgsrO", "rrrGGrrrrGGO"]
+
+
+def test_joined_cluster_is_one_junction(tmp_path):
+    net = cluster_net(tmp_path)
+    import_network(net, tmp_path / "j", CFG)
+    j = _one(tmp_path / "j")
+    assert j.id == "J"
+    edges = {m.from_edge for m in j.movements}
+    assert {"W_A", "E_B", "A_B", "B_A", "AN_A", "BS_B"} <= edges
+    # the link inside the cluster: its loops stay on it (the walk stops at the cluster's own signal)
+    inner = {d.kind: d for d in j.detectors if d.lane == "A_B_0"}
+    assert set(inner) == {"stop", "advance"} and all(d.at_lane == "A_B_0" for d in inner.values())
+    served = {m for k in range(len(j.phases)) for m in j.served_movements(k)}
+    assert served == {m.id for m in j.movements}
+
+
+def test_uncontrollable_junctions_are_skipped_with_the_reason(tmp_path):
+    net = grid_net(tmp_path, "g", n=2)
+    tls = sorted(t.getID() for t in read_net(net).getTrafficLights())
+    n_links = {t.getID(): len(next(iter(t.getPrograms().values())).getPhases()[0].state)
+               for t in read_net(net).getTrafficLights()}
+    one, short = tls[0], tls[1]
+    body = "\n".join([tl_logic(one, "x", [(60, "G" * n_links[one])]),
+                      tl_logic(short, "x", [(30, "G" * 3), (30, "r" * 3)])])
+    result = import_network(net, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
+    reasons = dict(result.skipped)
+    assert set(reasons) == {one, short}
+    assert "1 green stage" in reasons[one] and "x.add.xml" in reasons[one]
+    assert "link" in reasons[short]
+    junctions = load_intersections(tmp_path / "j")
+    assert set(junctions) == set(tls) - {one, short}
+    assert all(one not in j.upstream + j.downstream for j in junctions.values())
+    assert dict(read_skipped(tmp_path / "j")) == reasons
+    assert (tmp_path / "j" / SKIPPED_FILE).read_text().count("\n") == 3
+
+
+def test_all_skipped_is_an_error_naming_the_reasons(cross, tmp_path):
+    body = tl_logic("C", "x", [(60, NS)])
+    with pytest.raises(NetworkError, match="no traffic light can be controlled: C: .*1 green stage"):
+        import_network(cross, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
