@@ -254,3 +254,95 @@ def test_schedule_does_not_hold_a_green_for_a_queue_that_does_not_move():
             np.array([m.id for m in lay.junction.movements]) == "N_L", 0.5 * k, 0.0))
         s, wish = p.decide(s, lay, moving, view(lay, 1, float(k), now=100.0 + k), 100.0 + k)
     assert wish.phase == 1
+
+
+def lanes_empty_for(lay: Layout, est: Estimate, seconds: dict[str, float]) -> Estimate:
+    """The estimate with each named lane's stop-line loop empty for that many seconds (others 0)."""
+    empty = np.array([float(seconds.get(lane, 0.0)) for lane in lay.lanes])
+    return replace(est, lanes=replace(est.lanes, stop_empty_s=empty))
+
+
+def test_max_pressure_clears_permitted_lefts_only_until_the_opposing_stream_shows_a_gap():
+    """A left that crossed its stop line while the opposing through kept coming may stand in the
+    junction: the policy detours through the protected lefts. Once the opposing stop-line loops
+    have shown a gap of clearance_gap_s, it has crossed: straight to E/W."""
+    lay = Layout.build(four_phase(), CFG)
+    p = MaxPressurePolicy(clearance_gap_s=4.0)
+    s, _ = p.decide(p.init(lay, 0.0), lay, estimate(lay), view(lay, 0, 0.0), 90.0)
+    q = {"E_T": 12, "W_T": 12, "N_T": 0.5}
+    s, _ = p.decide(s, lay, estimate(lay, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 10.0), 100.0)
+    s_gap, wish = p.decide(s, lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 1  # no gap seen on the opposing through lanes since they crossed
+    # the opposing through loops (eN_0, eS_0) empty for 5 s: the lefts had their gap
+    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0, "eS_0": 5.0})
+    _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 2
+    # a gap on one opposing lane only is not a gap for both lefts
+    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0})
+    _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 1
+
+
+def test_max_pressure_does_not_replay_the_lefts_stage_for_turns_that_never_discharged():
+    lay = Layout.build(four_phase(), CFG)
+    p = MaxPressurePolicy()
+    s, _ = p.decide(p.init(lay, 0.0), lay, estimate(lay), view(lay, 0, 0.0), 90.0)
+    # left-turners queued, none crossed: nothing stands in the junction
+    _, wish = p.decide(s, lay, estimate(lay, queue={"E_T": 12, "W_T": 12, "N_L": 3.0}), view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 2
+
+
+def one_stage():
+    raw = two_phase_raw()
+    raw["phases"] = [{"state": "GGGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]
+    for m in raw["movements"]:
+        m["conflicts"] = []
+    return parse_intersection(raw, "one_stage.toml")
+
+
+def test_every_policy_serves_a_plain_junction_and_says_why_it_cannot_serve_another():
+    plain = Layout.build(two_phase(), CFG)
+    single = Layout.build(one_stage(), CFG)
+    for name in REGISTRY:
+        policy = make_policy(name, CFG)
+        assert policy.cannot_serve(plain) == "", name
+        if name != "fixed":  # fixed leaves every junction on its own program: it serves them all
+            assert "one distinct green stage" in policy.cannot_serve(single), name
+
+
+def test_cyclic_policies_refuse_a_junction_whose_cycle_breaks_the_maximum_red():
+    raw = two_phase_raw()
+    raw["max_red_s"] = 10.0  # shorter than the other stage's min green plus two intergreens
+    lay = Layout.build(parse_intersection(raw, "tight.toml"), CFG)
+    for name in ("webster", "scats"):
+        why = make_policy(name, CFG).cannot_serve(lay)
+        assert "max_red_s" in why and "refused by the safety gate" in why, why
+    for name in ("max_pressure", "schedule", "adaptive"):  # they may still serve it, the gate keeps the red
+        assert make_policy(name, CFG).cannot_serve(lay) == ""
+
+
+def test_acyclic_policies_refuse_a_movement_no_stage_serves():
+    j = two_phase()
+    never = replace(j.movements[0], links=(0,))
+    j = replace(j, phases=(replace(j.phases[0], state="rrGr"), j.phases[1]), movements=(never, *j.movements[1:]))
+    why = make_policy("adaptive", CFG).cannot_serve(Layout.build(j, CFG))
+    assert why == "movements green in no stage: N_T"
+
+
+def test_scats_recognises_a_cycle_from_the_phase_change_whatever_the_elapsed_time():
+    """The first status may report phase 0 long since green (a scenario starting at 25,200 s),
+    and a tick may be missed: the new cycle is the change to phase 0, not elapsed <= 1 s."""
+    lay = Layout.build(two_phase(), CFG)
+    p = ScatsPolicy()
+    t0 = 25_200.0
+    s, wish = p.decide(p.init(lay, t0), lay, estimate(lay), view(lay, 0, 25_201.0, now=t0), t0)
+    assert isinstance(wish, CycleWish)  # first sight of phase 0 green: a plan for this cycle
+    s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 25_202.0, now=t0 + 1), t0 + 1)
+    assert wish is None  # the same green
+    t = t0 + 40.0
+    s, _ = p.decide(s, lay, estimate(lay), view(lay, 1, 5.0, now=t), t)
+    s, _ = p.decide(s, lay, estimate(lay), SignalView(0, True, 0.0, view(lay, 1, 0.0).red_since_s), t + 30)
+    # phase 0 seen green again only 3 s after it began (the status came late): a new cycle
+    s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 3.0, now=t + 38), t + 38)
+    assert isinstance(wish, CycleWish) and wish.phase_order == (0, 1)
+    assert s.measured

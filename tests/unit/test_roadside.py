@@ -50,3 +50,27 @@ def test_falls_back_to_local_without_plans():
     assert rc.mode == "adaptive"
     states = run(rc, 5, 15)
     assert rc.mode == "local" and states[-1] == "local"
+
+
+def test_stage_clock_starts_from_the_program_at_the_first_reading():
+    """A scenario that begins at 25,200 s in the program's phase 0, 4 s into it: the status says
+    4 s (not 25,200), and the clock restarts only when the program changes stage."""
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    assert rc.tick(25_200.0, 0, 4.0) is None
+    st = rc.status(25_200.0)
+    assert (st.phase, st.in_intergreen, st.time_in_phase_s) == (0, False, 4.0)
+    rc.tick(25_201.0, 0, 5.0)
+    assert rc.status(25_201.0).time_in_phase_s == 5.0
+    rc.tick(25_230.0, None, 0.0)  # the program's yellow
+    rc.tick(25_235.0, 1, 1.0)
+    st = rc.status(25_235.0)
+    assert (st.phase, st.time_in_phase_s) == (1, 1.0)
+
+
+def test_a_plan_taken_over_at_a_late_start_keeps_the_green_already_shown():
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    rc.tick(25_200.0, 0, 4.0)
+    rc.receive(cmd(1, 1, 25_201.0), 25_201.0)
+    states = [rc.tick(float(t), 0, float(t) - 25_196.0) for t in range(25_201, 25_206)]
+    # phase 0 has been green since 25,196: min green (7 s) ends at 25,203, then the yellow
+    assert states == ["GrGr", "GrGr", "yryr", "yryr", "yryr"]

@@ -72,6 +72,8 @@ class Statics:
     intergreen_s: np.ndarray  # (phases, phases)
     service: np.ndarray  # (phases, movements): 1 protected, permitted ratio, 0 not served
     clearance: tuple[tuple[int, ...], ...]  # per phase: phases that serve its permitted movements protected
+    yield_lanes: np.ndarray  # (phases, movements, lanes): for a permitted movement, the lanes of the
+    # streams it yields to (other approaches' movements green protected in the phase)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class MaxPressureState:
     statics: Statics
     phase: int = -1  # the green phase seen last tick
     dep_at_green_pcu: np.ndarray | None = None  # cumulative departures when that green began
+    last_dep_pcu: np.ndarray | None = None  # cumulative departures seen last tick
+    boxed: np.ndarray | None = None  # (movements,) a permitted turn that may stand in the junction
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -101,7 +105,38 @@ def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
                 if p != c and keeps_green and layout.protected[p][permitted].any():
                     options.append(p)
         clearance.append(tuple(options))
-    return Statics(ig, service, tuple(clearance))
+    return Statics(ig, service, tuple(clearance), yield_lanes(layout))
+
+
+def yield_lanes(layout: Layout) -> np.ndarray:
+    """(phases, movements, lanes) bool: for each movement a phase serves permitted ('g'), the
+    incoming lanes of the streams it gives way to, taken as every movement of another approach
+    the phase serves protected (the model has no conflict points inside the junction)."""
+    j = layout.junction
+    approach = np.array([m.approach for m in j.movements])
+    share = layout.lane_share > 0
+    out = np.zeros((len(j.phases), len(j.movements), len(layout.lanes)), dtype=bool)
+    for c in range(len(j.phases)):
+        for m in np.flatnonzero(layout.serves[c] & ~layout.protected[c]):
+            out[c, m] = share[layout.protected[c] & (approach != approach[m])].any(axis=0)
+    return out
+
+
+def update_boxed(boxed: np.ndarray, yield_lanes_c: np.ndarray, permitted_c: np.ndarray, discharged: np.ndarray,
+                 est: Estimate, gap_s: float) -> np.ndarray:
+    """Permitted turns that may stand inside the junction, after one more tick of phase c's green.
+
+    A permitted movement that discharged over its stop-line loop (`discharged`) may be waiting in
+    the junction for a gap in the streams it yields to (`yield_lanes_c`, Statics.yield_lanes[c]).
+    It is taken to have crossed once each of their stop-line loops has been empty for `gap_s`
+    at once (a gap it could take), or when it yields to no stream. A lane without a working
+    stop-line loop shows no gap. Without lane readings (est.lanes None) nothing is cleared."""
+    boxed = boxed | (permitted_c & discharged)
+    if est.lanes is None or not boxed.any():
+        return boxed
+    gap = est.lanes.stop_empty_s >= gap_s - 1e-9
+    clear = ~(yield_lanes_c & ~gap[None, :]).any(axis=1)  # every yielded-to lane shows the gap
+    return boxed & ~clear
 
 
 def clearance_detours(clearance: tuple[int, ...], layout: Layout, cur: int, target: int,
@@ -142,7 +177,9 @@ class MaxPressurePolicy:
     name = "max_pressure"
 
     def __init__(self, switch_service_s: float = 2.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
-                 clearance_min_pcu: float = 0.5, downstream_weight: float = 0.0, arrival_s: float = 0.0) -> None:
+                 clearance_min_pcu: float = 0.5, downstream_weight: float = 0.0, arrival_s: float = 0.0,
+                 clearance_gap_s: float = 4.0) -> None:
+        self.clearance_gap_s = clearance_gap_s
         self.downstream_weight = downstream_weight
         self.arrival_s = arrival_s
         # Varaiya's downstream queues come from the neighbours' estimates (core NetworkView).
@@ -165,8 +202,7 @@ class MaxPressurePolicy:
         cur = signal.phase
         if signal.in_intergreen:
             return state, PhaseWish(cur)
-        if state.phase != cur or state.dep_at_green_pcu is None:
-            state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu)
+        state = self._track_box(state, layout, est, cur)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
         down = (self.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
@@ -178,10 +214,20 @@ class MaxPressurePolicy:
             return state, PhaseWish(cur)
         return state, PhaseWish(self._via_clearance(state, layout, est, cur, best, v))
 
+    def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:
+        """One tick of phase `cur`'s green: a new green starts with an empty box."""
+        if state.phase != cur or state.last_dep_pcu is None:
+            zero = np.zeros(len(est.departures_pcu), dtype=bool)
+            return replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu, last_dep_pcu=est.departures_pcu,
+                           boxed=zero)
+        st = state.statics
+        boxed = update_boxed(state.boxed, st.yield_lanes[cur], layout.serves[cur] & ~layout.protected[cur],
+                             est.departures_pcu > state.last_dep_pcu, est, self.clearance_gap_s)
+        return replace(state, last_dep_pcu=est.departures_pcu, boxed=boxed)
+
     def _via_clearance(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int,
                        v: np.ndarray) -> int:
-        """The target, or a protected phase for permitted movements the target would cut off."""
-        discharged = est.departures_pcu - state.dep_at_green_pcu
-        waiting = (discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu)
-        detours = clearance_detours(state.statics.clearance[cur], layout, cur, target, waiting)
+        """The target, or a protected phase for permitted movements the target would cut off
+        while they may stand in the junction (update_boxed)."""
+        detours = clearance_detours(state.statics.clearance[cur], layout, cur, target, state.boxed)
         return max(detours, key=lambda p: v[p]) if detours else target

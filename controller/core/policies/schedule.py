@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
-from controller.core.policies.max_pressure import build_statics, clearance_detours
+from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -61,6 +61,7 @@ class ScheduleStatics:
     edges: tuple[tuple[str, np.ndarray], ...]  # approach edge -> movement indices
     clearance: tuple[tuple[int, ...], ...]
     permitted: np.ndarray  # (phases, movements) bool
+    yield_lanes: np.ndarray  # (phases, movements, lanes): max_pressure.Statics.yield_lanes
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class ScheduleState:
     dep_at_green_pcu: np.ndarray | None = None
     last_dep_pcu: np.ndarray | None = None  # cumulative departures seen at the last tick
     last_dep_s: np.ndarray | None = None  # per movement: when it last discharged (or its green began)
+    boxed: np.ndarray | None = None  # (movements,) permitted turns that may stand in the junction
 
 
 def primary_phases(layout: Layout) -> np.ndarray:
@@ -116,7 +118,8 @@ class SchedulePolicy:
     def __init__(self, horizon_s: float = 90.0, cluster_gap_s: float = 4.0, max_clusters: int = 3,
                  replan_s: float = 1.0, permitted_sat_ratio: float = 0.4, clearance_min_pcu: float = 0.5,
                  steady_s: float = 30.0, wait_scale_s: float = 30.0, min_rate_ratio: float = 0.3,
-                 cluster_max_s: float = 10.0, stall_s: float = 5.0) -> None:
+                 cluster_max_s: float = 10.0, stall_s: float = 5.0, clearance_gap_s: float = 4.0) -> None:
+        self.clearance_gap_s = clearance_gap_s
         self.stall_s = stall_s
         self.steady_s = steady_s
         self.wait_scale_s = wait_scale_s
@@ -143,7 +146,7 @@ class SchedulePolicy:
             min_green_s=np.array([p.min_green_s for p in j.phases]),
             max_green_s=np.array([p.max_green_s for p in j.phases]),
             edges=tuple((e, np.array(ix)) for e, ix in by_edge.items()), clearance=mp.clearance,
-            permitted=layout.serves & ~layout.protected))
+            permitted=layout.serves & ~layout.protected, yield_lanes=mp.yield_lanes))
 
     # -- clusters -----------------------------------------------------------------------------
     def arrivals(self, st: ScheduleStatics, layout: Layout, est: Estimate, network) -> np.ndarray:
@@ -291,9 +294,12 @@ class SchedulePolicy:
             return state, PhaseWish(cur)
         if state.phase != cur or state.dep_at_green_pcu is None:
             state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu, planned_s=float("-inf"),
-                            last_dep_pcu=est.departures_pcu, last_dep_s=np.full(len(est.queue_pcu), now_s))
+                            last_dep_pcu=est.departures_pcu, last_dep_s=np.full(len(est.queue_pcu), now_s),
+                            boxed=np.zeros(len(est.queue_pcu), dtype=bool))
         moved = est.departures_pcu > state.last_dep_pcu
-        state = replace(state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s))
+        boxed = update_boxed(state.boxed, st.yield_lanes[cur], st.permitted[cur], moved, est, self.clearance_gap_s)
+        state = replace(state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s),
+                        boxed=boxed)
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
         if now_s - state.planned_s >= self.replan_s:
@@ -337,9 +343,8 @@ class SchedulePolicy:
         return state, PhaseWish(cur)
 
     def _waiting(self, state: ScheduleState, est: Estimate) -> np.ndarray:
-        """Movements that may stand inside the junction: discharged in this green, or queued."""
-        discharged = est.departures_pcu - state.dep_at_green_pcu
-        return (discharged > 0) | (est.queue_pcu >= self.clearance_min_pcu)
+        """Permitted turns that may stand inside the junction (max_pressure.update_boxed)."""
+        return state.boxed
 
     def _via(self, st: ScheduleStatics, layout: Layout, cur: int, target: int, waiting: np.ndarray) -> int:
         """The target, or a phase serving protected the permitted movements of `cur` it would cut

@@ -1,0 +1,46 @@
+"""The service asks the policy, junction by junction, whether it can serve it, before the run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from controller.config import Config
+from controller.core.messages import encode_detector_message, encode_status
+from controller.model import SignalStatus
+from controller.service import ControllerService
+from tests.junction_fixtures import two_phase
+from tests.unit.test_policies import one_stage
+
+CFG = Config()
+
+
+def junctions():
+    return {"J": two_phase(), "S": replace(one_stage(), id="S")}
+
+
+def feed(svc: ControllerService, jid: str, t: float) -> None:
+    dets = {d.id: ({"car": 1}, 0.2, 5.0) for d in svc.junctions[jid].detectors}
+    svc.on_detectors(encode_detector_message(jid, t, 1.0, dets))
+    svc.on_status(encode_status(SignalStatus(jid, t, 0, False, t, "local", 0, "local")))
+
+
+def test_a_refused_junction_is_named_logged_and_left_on_its_own_program(caplog):
+    sent = []
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        svc = ControllerService(junctions(), CFG, "adaptive", publish=lambda cmd, payload: sent.append(cmd))
+    assert set(svc.refused) == {"S"} and "one distinct green stage" in svc.refused["S"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "junction=S" in lines[0] and "policy=adaptive" in lines[0]
+    assert set(svc.core.layouts) == {"J"}
+    for t in range(1, 40):
+        feed(svc, "J", float(t))
+        feed(svc, "S", float(t))  # its feed is still valid: not rejected
+        svc.tick(float(t))
+    assert not svc.rejected
+    assert sent and {c.junction for c in sent} == {"J"}
+
+
+def test_fixed_refuses_nothing():
+    svc = ControllerService(junctions(), CFG, "fixed", publish=lambda cmd, payload: None)
+    assert svc.refused == {} and set(svc.core.layouts) == {"J", "S"}
