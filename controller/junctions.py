@@ -71,9 +71,9 @@ class _Fields:
             raise JunctionError(self.path, self.name(key), f"must be a list of integers, got {v!r}")
         return tuple(v)
 
-    def tables(self, key: str, allow_empty: bool = False) -> list[_Fields]:
-        v = self.get(key, [] if allow_empty else ...)
-        if not isinstance(v, list) or not (v or allow_empty):
+    def tables(self, key: str) -> list[_Fields]:
+        v = self.get(key)
+        if not isinstance(v, list) or not v:
             raise JunctionError(self.path, self.name(key), "must be a non-empty array of tables")
         return [_Fields(self.path, f"{self.name(key)}[{i}]", t) for i, t in enumerate(v)]
 
@@ -145,7 +145,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     detectors = []
     seen_det: set[str] = set()
     kinds_seen: dict[tuple[str, str], str] = {}
-    for df in f.tables("detectors", allow_empty=True):
+    for df in f.tables("detectors"):
         kind = df.str("kind")
         if kind not in _KINDS:
             raise JunctionError(path, df.name("kind"), f"must be one of {_KINDS}, got {kind!r}")

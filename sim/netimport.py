@@ -1,15 +1,25 @@
 """SUMO network -> one editable TOML per signalised junction (offline: sumolib, no SUMO process).
 
-What is derived, and how:
+What is derived, and how (docs/import.md has the rules with their reasons):
+- the program: the one SUMO runs, the last loaded for the traffic light (the additional files,
+  in order, after the network's own); its stages, intergreens and link classes come from
+  sim/netprogram.py (sub-phases merged, one phase per green link set, every signal letter);
 - movements: incoming lanes grouped by (incoming edge, turn direction of SUMO's connection);
-  the approach is the compass point the vehicles come from, from the edge's last segment;
-- phases: the program's green stages (phases with a green link and no yellow); yellow_s is the
-  longest yellow phase, all_red_s the longest all-red phase of the program (config defaults when
-  the program has none);
+  the approach is the compass point the vehicles come from, from the edge's last segment.
+  Links the program never stops (green or off in every phase) and links never green in a
+  stage are no movement. One traffic light over several nodes (a joined cluster) is one
+  junction with the movements of all its nodes;
+- phases: the green stages, with min/max green from config.toml widened to include the
+  program's own greens, and pedestrian minimums from the crossings they serve;
 - conflicts: two movements conflict when no green stage of the program serves both. This is
   the most conservative reading of the program: any combination it never shows is forbidden;
-- detectors: a stop-line loop and an advance loop per incoming lane, placed from config.toml;
-- neighbours: the nearest signalised junctions up- and downstream, through unsignalised nodes.
+- detectors: a stop-line and an advance loop per incoming lane, or the city's own loops
+  (sim/loops.py); a movement's storage is the distance to its lanes' advance loops;
+- neighbours: the nearest imported junctions up- and downstream, through unsignalised nodes.
+
+A traffic light that cannot be controlled safely (no program, fewer than two green stages, a
+program that does not fit the network's links, a model that does not validate) is skipped with
+the reason: it stays on its own program, and skipped.txt in the output folder lists it.
 """
 
 from __future__ import annotations
@@ -265,18 +275,20 @@ def _conflicts(movements: list[dict], phases: list[dict]) -> None:
 
 def _detectors(net, tid: str, lanes: list[str], ctx: _Context) -> tuple[list[dict], dict[str, float]]:
     """Loop tables for the junction's lanes, and each lane's queue storage length: up to its
-    advance loop, or along its upstream chain up to the advance distance when it has none."""
+    advance loop, or along its upstream chain up to the advance distance when it has none.
+    With the city's loops, a junction the city has no loop for gets generated ones (the
+    estimator needs at least one loop per junction)."""
     p = ctx.placement
+    per_lane = {}
+    if ctx.detectors == "city":
+        per_lane = {lane_id: loops.city(net.getLane(lane_id), p, ctx.city_by_lane) for lane_id in lanes}
+    if not any(per_lane.values()):
+        per_lane = {lane_id: loops.generated(tid, net.getLane(lane_id), p, ctx.taken_ids) for lane_id in lanes}
     out, storage_m = [], {}
-    for lane_id in lanes:
-        lane = net.getLane(lane_id)
-        if ctx.detectors == "city":
-            tables = loops.city(lane, p, ctx.city_by_lane)
-        else:
-            tables = loops.generated(tid, lane, p, ctx.taken_ids)
+    for lane_id, tables in per_lane.items():
         out.extend(tables)
         adv = [d["dist_to_stop_m"] for d in tables if d["kind"] == "advance"]
-        chain = loops.upstream_chain(lane, p.advance_dist_m)
+        chain = loops.upstream_chain(net.getLane(lane_id), p.advance_dist_m)
         storage_m[lane_id] = adv[0] if adv else min(chain[-1].offset_m + chain[-1].length_m, p.advance_dist_m)
     return out, storage_m
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import filecmp
+import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +16,10 @@ from controller.config import load_config
 from controller.errors import NetworkError
 from controller.junctions import load_intersections
 from controller.model import GREEN
-from sim.netimport import import_net, read_net
+from sim.field import write_detector_file
+from sim.netimport import import_net, import_network, read_net
+from sim.netprogram import Program, ProgramPhase, stage_plan
+from sim.sumo import SumoConfig
 from tests.scenarios import HOME, grid_net, pedestrian_net, spider_net
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +109,67 @@ def test_cli_import_net(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "run_controller.py"), "import-net", str(tmp_path / "nope.xml"),
                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "nope.xml" in bad.stderr
+
+
+# -- real city networks: Bologna (../shared/networks, read-only: copied before use) -------------
+
+BOLOGNA = ROOT.parent / "shared" / "networks" / "bologna"
+_RUNTIME = r"""
+import json, sys, libsumo
+args, tls = sys.argv[1:-1], sys.argv[-1].split(",")
+libsumo.start(["sumo", *args, "--end", "2", "--no-step-log", "true"])
+libsumo.simulationStep()
+out = {}
+for t in tls:
+    pid = libsumo.trafficlight.getProgram(t)
+    logic = next(lg for lg in libsumo.trafficlight.getAllProgramLogics(t) if lg.programID == pid)
+    out[t] = {"program": pid, "states": [p.state for p in logic.phases]}
+out["_loops"] = sorted(libsumo.inductionloop.getIDList())
+libsumo.close()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module", params=["acosta", "pasubio", "joined"])
+def bologna(request, tmp_path_factory) -> Path:
+    src = BOLOGNA / request.param
+    if not src.is_dir():
+        pytest.skip(f"{src} not available")
+    work = tmp_path_factory.mktemp(request.param)
+    shutil.copytree(src, work, dirs_exist_ok=True)
+    return work / "run.sumocfg"
+
+
+def _runtime(scfg: SumoConfig, extra: list[Path], tls: list[str]) -> dict:
+    """What SUMO itself runs: active program per traffic light, and the loops it built."""
+    files = ",".join(str(p) for p in scfg.files("additional-files") + extra)
+    done = subprocess.run([sys.executable, "-c", _RUNTIME, "-n", str(scfg.net_file), "-a", files, ",".join(tls)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "SUMO_HOME": str(HOME)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("detectors", ["generated", "city"])
+def test_bologna_imports_what_sumo_runs(bologna, detectors, tmp_path):
+    scfg = SumoConfig(bologna)
+    result = import_network(scfg.net_file, tmp_path / "j", CFG, scfg.files("additional-files"), detectors)
+    junctions = load_intersections(tmp_path / "j")
+    assert not result.skipped and len(junctions) == len(read_net(scfg.net_file).getTrafficLights())
+    det_file = write_detector_file(junctions, tmp_path / "det.add.xml", CFG.detectors.loop_length_m)
+    seen = _runtime(scfg, [det_file], sorted(junctions))
+    for jid, j in junctions.items():
+        assert seen[jid]["program"] == "utopia"  # the additional file's program, not the net's
+        plan = stage_plan(Program(jid, "utopia", 0.0, tuple(ProgramPhase(1.0, s) for s in seen[jid]["states"]),
+                                  "sumo"))
+        greens = {frozenset(i for i, c in enumerate(s.state) if c in GREEN) for s in plan.stages}
+        assert {p.green_links() for p in j.phases} == greens
+        assert len(j.phases) == len(greens)  # one phase per green set: sub-phases merged
+    loops = {d.id for j in junctions.values() for d in j.detectors}
+    assert loops <= set(seen["_loops"])  # every loop exists in SUMO: ours fit, the city's are found
+    if detectors == "city":
+        assert all(d.city for j in junctions.values() for d in j.detectors)
+        assert sum(len(j.detectors) for j in junctions.values()) >= 20
+    else:
+        for j in junctions.values():
+            for lane in {ln for m in j.movements for ln in m.lanes}:
+                assert any(d.kind == "stop" and d.lane == lane for d in j.detectors)

@@ -135,3 +135,11 @@ def test_generated_ids_differ_from_the_city_loops(tmp_path):
     stop = _loops(j, "N0C_0")["stop"]
     assert stop.id != "C_N0C_0_stop" and stop.id.startswith("C_N0C_0_stop") and not stop.city
     assert not any(d.city for d in j.detectors)
+
+
+def test_junction_without_city_loops_gets_generated_ones(tmp_path):
+    net = cross_net(tmp_path)
+    side = additional(tmp_path, "side.add.xml", '  <e1Detector id="side" lane="S2S1_0" pos="50" file="NUL"/>')
+    j, _ = _import(net, tmp_path / "j", additional=[side], detectors="city")
+    assert j.detectors and not any(d.city for d in j.detectors)
+    assert {d.lane for d in j.detectors if d.kind == "stop"} == {ln for m in j.movements for ln in m.lanes}

@@ -1,0 +1,138 @@
+"""How well the estimated lane queues follow SUMO's truth, with fewer and fewer loops.
+
+    python -m sim.estimate_check SUMOCFG [--end 900] [--detectors generated|city] [-- SUMO ARGS]
+
+One SUMO run under the scenario's own signal programs: the estimate is passive, so the same
+detector readings feed every layout at once. Layouts, from the imported junction models:
+`full` (as imported), `stop` (advance loops removed), `advance` (stop-line loops removed),
+`none` (no loop, but on one lane per junction). Errors are grouped by what loops a lane has
+in the layout. Truth per junction lane: SUMO's halting vehicles (< 0.1 m/s) on the lane and
+on the lanes that alone feed it (its unambiguous upstream chain, sim/loops.py), up to three
+advance distances upstream. Printed per layout: mean absolute error and mean bias of the lane
+queue (estimated PCU minus halting vehicles), over every lane and second after the warm-up.
+A measurement, not a test: docs/import.md records its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from controller.config import load_config
+from controller.core import estimation
+from controller.core.feed import decode_detector_message
+from controller.junctions import load_intersections
+from controller.model import GREEN, Intersection, Snapshot
+from sim import loops
+from sim.field import SumoField, write_detector_file
+from sim.netimport import import_network, read_net
+from sim.sumo import SumoConfig, load_api
+
+LAYOUTS = {"full": ("stop", "advance"), "stop": ("stop",), "advance": ("advance",), "none": ()}
+
+
+def layouts(junctions: dict[str, Intersection]) -> dict[str, dict[str, Intersection]]:
+    """The junction models with only the loops of each layout's kinds. `none` keeps the loops
+    of the junction's first lane (a junction needs one loop to be estimated at all) and
+    removes every other."""
+    out = {}
+    for name, kinds in LAYOUTS.items():
+        out[name] = {}
+        for jid, j in junctions.items():
+            first = j.movements[0].lanes[0]
+            keep = tuple(d for d in j.detectors if d.kind in kinds or (not kinds and d.lane == first))
+            out[name][jid] = replace(j, detectors=keep or j.detectors)
+    return out
+
+
+def lane_kind(layout: estimation.Layout) -> list[str]:
+    """What loops each lane has: 'stop+advance', 'stop', 'advance' or 'none'."""
+    names = {(True, True): "stop+advance", (True, False): "stop", (False, True): "advance", (False, False): "none"}
+    return [names[bool(s >= 0), bool(a >= 0)] for s, a in zip(layout.lane_stop, layout.lane_adv)]
+
+
+def _phase_of(state: str, j: Intersection) -> int | None:
+    if any(c in "yYu" for c in state):
+        return None
+    greens = frozenset(i for i, c in enumerate(state) if c in GREEN)
+    return next((p.index for p in j.phases if p.green_links() == greens), None)
+
+
+def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_args: list[str]) -> dict:
+    cfg = load_config(Path(__file__).resolve().parent.parent / "config.toml")
+    scfg = SumoConfig(sumocfg)
+    work = Path(tempfile.mkdtemp(prefix="estimate_check_"))
+    additional = scfg.files("additional-files")
+    import_network(scfg.net_file, work / "j", cfg, additional, detectors)
+    full = load_intersections(work / "j")
+    variants = layouts(full)
+    lays = {v: {jid: estimation.Layout.build(j, cfg) for jid, j in js.items()} for v, js in variants.items()}
+    ests = {v: {jid: estimation.Estimate.empty(lay, 0.0) for jid, lay in ls.items()} for v, ls in lays.items()}
+    net = read_net(scfg.net_file)
+    chains = {jid: {lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), 3 * cfg.detectors.advance_dist_m)]
+                    for lane in lays["full"][jid].lanes} for jid in full}
+    det = write_detector_file(full, work / "det.add.xml", cfg.detectors.loop_length_m)
+    api = load_api(True)
+    api.start(["sumo", "-c", str(scfg.path), "--additional-files", ",".join(map(str, [*additional, det])),
+               "--end", str(end_s), "--no-step-log", "true", "--time-to-teleport", "-1", *sumo_args])
+    kinds = {v: {jid: np.array(lane_kind(lay)) for jid, lay in ls.items()} for v, ls in lays.items()}
+    err: dict[tuple[str, str], list] = {}
+    try:
+        field = SumoField(api, full, cfg.roadside.backup_s)
+        last: dict[str, float] = {}
+        t = api.simulation.getTime()
+        while t < end_s:
+            api.simulationStep()
+            t = api.simulation.getTime()
+            halting = {}
+            for jid, payload in field.detector_messages(t):
+                snap = decode_detector_message(payload, full, last, t)
+                last[jid] = t
+                phase = _phase_of(api.trafficlight.getRedYellowGreenState(jid), full[jid])
+                for v, js in variants.items():
+                    keep = js[jid].detector_ids
+                    sub = Snapshot(jid, snap.t_s, snap.period_s, tuple(r for r in snap.readings if r.detector in keep))
+                    ests[v][jid] = estimation.update(lays[v][jid], ests[v][jid], sub, green_phase=phase)
+                if t < warmup_s:
+                    continue
+                truth = np.array([sum(halting.setdefault(ln, api.lane.getLastStepHaltingNumber(ln))
+                                      for ln in chains[jid][lane]) for lane in lays["full"][jid].lanes])
+                for v in variants:
+                    ls = ests[v][jid].lanes
+                    e = ls.queue_pcu + ls.hidden_pcu - truth
+                    for k in set(kinds[v][jid]):
+                        err.setdefault((v, k), []).append(e[kinds[v][jid] == k])
+    finally:
+        api.close()
+    out = {}
+    for key, rows in sorted(err.items(), key=lambda kv: (list(LAYOUTS).index(kv[0][0]), kv[0][1])):
+        e = np.concatenate(rows)
+        out[key] = {"mae_veh": float(np.mean(np.abs(e))), "bias_veh": float(np.mean(e)), "samples": int(e.size)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("sumocfg", type=Path)
+    ap.add_argument("--end", type=float, default=900.0)
+    ap.add_argument("--warmup", type=float, default=120.0)
+    ap.add_argument("--detectors", choices=("generated", "city"), default="generated")
+    args = ap.parse_args(argv)
+    res = measure(args.sumocfg, args.end, args.detectors, args.warmup, sumo_args)
+    print(f"{args.sumocfg}  loops: {args.detectors}  end {args.end:g} s")
+    print(f"{'layout':<9}{'lanes with':<14}{'MAE veh/lane':>14}{'bias veh/lane':>15}{'samples':>10}")
+    for (v, k), r in res.items():
+        print(f"{v:<9}{k:<14}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['samples']:>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
