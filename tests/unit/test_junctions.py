@@ -67,11 +67,34 @@ def test_unknown_lane_in_detector():
     (lambda r: r.update(cycle_min_s=200.0), "cycle_min_s"),
     (lambda r: r.update(phases=[]), "phases"),
     (lambda r: r["phases"][0].update(ped_min_green_s=9.0), "phases[0].min_green_s"),
+    (lambda r: r.update(detectors=[]), "detectors"),
+    (lambda r: r["detectors"][1].update(kind="stop"), "detectors[1].kind"),
+    (lambda r: r["detectors"][0].update(at_lane=""), "detectors[0].at_lane"),
+    (lambda r: r["detectors"][0].update(length_m=0.0), "detectors[0].length_m"),
+    (lambda r: r["detectors"][0].update(city="yes"), "detectors[0].city"),
 ])
 def test_each_bad_field_is_named(mutate, field):
     raw = two_phase_raw()
     mutate(raw)
     assert _error(raw).field == field
+
+
+def test_detector_on_an_upstream_lane_and_city_loops():
+    raw = two_phase_raw()
+    raw["detectors"][1].update(at_lane="up_0", pos_m=150.0, dist_to_stop_m=80.0, length_m=0.5)
+    raw["detectors"][2].update(city=True)
+    j = parse_intersection(raw, "J.toml")
+    adv, stop = j.detectors[1], j.detectors[0]
+    assert (adv.lane, adv.at_lane, adv.pos_m, adv.length_m, adv.city) == ("eN_0", "up_0", 150.0, 0.5, False)
+    assert (stop.at_lane, stop.length_m) == ("eN_0", None)  # defaults: on its own lane, configured length
+    assert j.detectors[2].city
+
+
+def test_every_stage_letter_sumo_keeps_in_a_stage():
+    raw = two_phase_raw()
+    raw["phases"][0]["state"], raw["phases"][1]["state"] = "GsGo", "sGOG"
+    j = parse_intersection(raw, "J.toml")  # 's', 'o' and 'O' are kept as SUMO shows them
+    assert [p.green_links() for p in j.phases] == [frozenset({0, 2}), frozenset({1, 3})]
 
 
 def test_conflicts_are_made_symmetric():
