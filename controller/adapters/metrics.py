@@ -14,6 +14,15 @@ Cost, for a city of 20 junctions ticking at 1 Hz (about 0.7 ms a tick against 3-
   per-junction gauges (queue, delay, throughput by class, degree of saturation, cycle, speed,
   detector faults) and the network figures. Nothing is done per detector.
 
+Traffic figures (docs/metrics.md defines them; sim/bench_metrics.py measures them against SUMO):
+- approach speed: space-mean (journey) speed over the watched approaches by Edie's definition,
+  vehicle-distance over vehicle-time, the time read off the vehicles the estimator counts
+  between the loops; not the spot speed of the vehicles that cross a loop (`approach_traffic`);
+- measured delay: the time spent on the watched approaches beyond free flow, per PCU that
+  arrived on them (per junction passed, not per trip);
+- throughput gain: PCU measured over the stop lines against what the fixed-time plan is
+  estimated to serve of the same demand; not a number (n/a) while that plan serves it all.
+
 Time: every rate and window here runs on the service clock passed to `tick_done` (`now_s`), so a
 simulated run — replayed faster than real time — exports its figures in simulated time: a
 throughput of 0.5 vehicles/s means 0.5 per simulated second. Only the tick duration (and the
@@ -98,11 +107,100 @@ def junction_mode(stale: bool, status_mode: str | None) -> str:
     return "adaptive"
 
 
+# The fixed-time plan "cannot serve the demand" when it is estimated to leave at least this share
+# of it unserved: below, a throughput gain is not a number (n/a), not a misleading 0.
+SATURATED_SHORTFALL = 0.01
+# Cumulative per-junction quantities behind the windowed rates and the run figures (PCU): counts
+# as they stand, and integrals over service time (e.g. time_pcu_s: vehicle-seconds on the approaches).
+CUM = ("crossed_veh", "departed_pcu", "arrived_pcu", "distance_pcu_m", "time_pcu_s", "delay_pcu_s",
+       "shadow_demand_pcu", "fixed_served_pcu", "fixed_short_pcu")
+_C = {name: k for k, name in enumerate(CUM)}
+
+
+@dataclass(frozen=True)
+class ApproachTraffic:
+    """Traffic on watched approaches over an interval, from the detector feed only. Additive.
+
+    arrived_pcu: PCU counted over the advance loops.
+    distance_pcu_m: PCU-metres travelled over the approaches by them (arrivals × approach length).
+    time_pcu_s: PCU-seconds spent on the approaches.
+    delay_pcu_s: PCU-seconds spent beyond free flow (may be < 0 over a short interval, not over
+        a cycle).
+    """
+
+    arrived_pcu: float = 0.0
+    distance_pcu_m: float = 0.0
+    time_pcu_s: float = 0.0
+    delay_pcu_s: float = 0.0
+
+
+def approach_traffic(arrived_pcu: np.ndarray, length_m: np.ndarray, zone_m: np.ndarray, speed_mps: np.ndarray,
+                     counted_pcu: float, dt_s: float) -> ApproachTraffic:
+    """Edie's (1963) generalised definitions over the approaches for one interval of `dt_s`
+    seconds: space-mean speed = distance travelled / time spent, the time spent read off the
+    vehicles present (vehicle-seconds = vehicles present × duration; Little's law).
+
+    Per movement (arrays, weighted by the movement's share of watched lanes): PCU counted over
+    its advance loops in the interval, approach length L (m, to the stop line), length of the zone
+    between its loops (m), speed v (m/s) of the moving vehicles at its advance loops — free flow
+    over the part of the approach upstream of the loop, which no loop watches. `counted_pcu`: the
+    vehicles the estimator counts between the loops, queued or moving, plus its spill-over queue
+    upstream of the advance loop, now. Then, with a = arrivals:
+        distance = Σ a·L,   time = counted·dt + Σ a·(L − zone)/v,   delay = counted·dt − Σ a·zone/v.
+    Speeds below 1 m/s are taken as 1 m/s (a loop that has seen no moving vehicle yet)."""
+    a = np.maximum(np.asarray(arrived_pcu, dtype=float), 0.0)
+    v = np.maximum(np.asarray(speed_mps, dtype=float), 1.0)
+    zone = np.maximum(np.asarray(zone_m, dtype=float), 0.0)
+    length = np.maximum(np.asarray(length_m, dtype=float), zone)
+    held_pcu_s = max(float(counted_pcu), 0.0) * max(dt_s, 0.0)
+    return ApproachTraffic(float(a.sum()), float(a @ length), held_pcu_s + float(a @ ((length - zone) / v)),
+                           held_pcu_s - float(a @ (zone / v)))
+
+
+def lane_lengths_m(layout: Layout) -> np.ndarray:
+    """Per lane of `layout`: its length up to the stop line, from its loops (SUMO's pos from the
+    lane's start plus the distance to the stop line); 0 where no loop sits on the lane."""
+    out = np.zeros(len(layout.lanes))
+    for d in layout.junction.detectors:
+        li = layout.lanes.index(d.lane) if d.lane in layout.lanes else -1
+        if li >= 0:
+            out[li] = max(out[li], d.pos_m + d.dist_to_stop_m)
+    return out
+
+
+def ratio_or_none(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def throughput_gain(served_pcu: float, fixed_served_pcu: float, fixed_short_pcu: float,
+                    demand_pcu: float) -> float | None:
+    """Measured PCU over the stop lines / the fixed-time plan's estimated service of the same
+    demand − 1; None (n/a) while the fixed plan is estimated to serve it all (shortfall below
+    SATURATED_SHORTFALL of the demand): both would then serve the demand, and the figure would
+    only measure the queue's change."""
+    if demand_pcu <= 0 or fixed_served_pcu <= 0 or fixed_short_pcu < SATURATED_SHORTFALL * demand_pcu:
+        return None
+    return served_pcu / fixed_served_pcu - 1.0
+
+
 class _Junction:
     """Per-junction bookkeeping of the exporter (plain mutable state, owned by one exporter)."""
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        lane_len_m = lane_lengths_m(layout)
+        self.watched = (layout.lane_adv >= 0) & (lane_len_m > 0)  # lanes with an advance loop and a length
+        # Per movement: the share of its lanes that are watched, and share-weighted means over them.
+        on = layout.lane_share * self.watched
+        self.mov_watched = on.sum(axis=1) / np.maximum(layout.lane_share.sum(axis=1), 1e-12)
+        self.mov_weights = on / np.maximum(on.sum(axis=1, keepdims=True), 1e-12)  # (movements, lanes)
+        self.mov_len_m = self.mov_weights @ lane_len_m
+        self.mov_zone_m = self.mov_weights @ layout.lane_zone_m
+        self.last_arrivals_pcu: np.ndarray | None = None
+        self.cum = np.zeros(len(CUM))
+        self.cum_t_s: float | None = None
+        self.cum_t0_s: float | None = None
+        self.rates = np.zeros(len(CUM))  # over the last throughput_window_s, per second
         self.shadow = shadow.initial(layout, 0.0)  # its clock is set at the service's first tick
         # The signal state not yet folded into the shadow: its last status and when it was seen.
         self.held: SignalStatus | None = None
@@ -116,7 +214,7 @@ class _Junction:
         self.last_plan_id: str | None = None
         self.pending: list[int] = []  # seqs pushed, not yet reported by the roadside
         self.faulty = np.zeros(len(layout.det_index), dtype=bool)
-        self.crossed: deque[tuple[float, dict[str, int]]] = deque()
+        self.crossed: deque[tuple[float, dict[str, int], np.ndarray]] = deque()
         self.adv_lanes = layout.lane_adv >= 0
         self.gains: shadow.Gains | None = None
         self.throughput_veh_s = 0.0
@@ -173,12 +271,16 @@ class ServiceMetrics:
         self.plans_twin_rejected = counter("plans_rejected_by_twin", "Reserved for the SUMO twin: plans it "
                                            "rejected.", J)
         self.queue = gauge("junction_queue_pcu", "Estimated queue on all approaches, PCU.", J)
-        self.delay = gauge("junction_delay_seconds", "Estimated mean delay per PCU under the control given.", J)
+        self.delay = gauge("junction_delay_seconds", "Modelled mean delay per PCU under the control given "
+                           "(controlled side of the gain, controller/core/shadow.py).", J)
+        self.measured_delay = gauge("junction_measured_delay_seconds", "Measured delay per PCU over the stop "
+                                    "lines: vehicles present beyond free flow / arrival flow (Little's law).", J)
         self.fixed_delay = gauge("junction_fixed_time_delay_seconds", "Estimated mean delay per PCU had the "
                                  "fixed-time plan run (shadow).", J)
         self.delay_gain = gauge("junction_delay_gain_ratio", "1 - delay / fixed-time delay.", J)
-        self.throughput_gain = gauge("junction_throughput_gain_ratio", "Served demand / fixed-time served "
-                                     "demand - 1.", J)
+        self.throughput_gain = gauge("junction_throughput_gain_ratio", "PCU measured over the stop lines / "
+                                     "the fixed-time plan's estimated service of the same demand - 1; NaN (n/a) "
+                                     "while that plan serves it all.", J)
         self.throughput = gauge("junction_throughput_vehicles_per_second", "Vehicles over the stop lines per "
                                 "second of service time, by class.", JC)
         self.saturation = gauge("junction_degree_of_saturation_ratio", "Degree of saturation q/(λs) of the "
@@ -187,23 +289,30 @@ class ServiceMetrics:
         self.mode = gauge("junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).",
                           ["junction", "mode"])
         self.fallbacks = counter("junction_fallbacks", "Changes from adaptive or manual control to fallback.", J)
-        self.speed = gauge("junction_approach_speed_meters_per_second", "Flow-weighted speed at the advance "
-                           "loops.", J)
+        self.speed = gauge("junction_approach_speed_meters_per_second", "Space-mean (journey) speed over the "
+                           "watched approaches: vehicle-distance / vehicle-time (Edie).", J)
         self.net_delay_gain = gauge("network_delay_gain_ratio", "Network delay gain over fixed-time "
                                     "(demand-weighted).")
-        self.net_throughput_gain = gauge("network_throughput_gain_ratio", "Network throughput gain over "
-                                         "fixed-time.")
-        self.net_delay = gauge("network_delay_seconds", "Demand-weighted mean delay per PCU under the control given.")
+        self.net_throughput_gain = gauge("network_throughput_gain_ratio", "PCU measured over the stop lines / "
+                                         "the fixed-time plans' estimated service of the same demand - 1; NaN "
+                                         "(n/a) while they serve it all.")
+        self.net_delay = gauge("network_delay_seconds", "Modelled demand-weighted mean delay per PCU under the "
+                               "control given (the shadow's model).")
+        self.net_measured_delay = gauge("network_measured_delay_seconds", "Measured delay per PCU per junction "
+                                        "passed (Little's law over all watched approaches).")
+
         self.net_fixed_delay = gauge("network_fixed_time_delay_seconds", "Demand-weighted mean delay per PCU "
                                      "under the fixed-time shadow.")
-        self.net_served = gauge("network_throughput_pcu_per_second", "Demand the control given can serve, PCU/s.")
-        self.net_fixed_served = gauge("network_fixed_time_throughput_pcu_per_second", "Demand the fixed-time "
-                                      "plans could serve, PCU/s.")
+        self.net_served = gauge("network_throughput_pcu_per_second", "PCU measured over the stop lines, PCU/s.")
+        self.net_fixed_served = gauge("network_fixed_time_throughput_pcu_per_second", "What the fixed-time plans "
+                                      "are estimated to serve of the measured demand, PCU/s.")
         self.net_demand = gauge("network_demand_pcu_per_second", "Measured arrival demand, PCU/s.")
         self.net_crossings = gauge("network_throughput_vehicles_per_second", "Stop-line crossings of all "
                                    "junctions per second of service time.")
-        self.net_speed = gauge("network_approach_speed_meters_per_second", "Flow-weighted speed at all advance "
-                               "loops.")
+        self.net_speed = gauge("network_approach_speed_meters_per_second", "Space-mean (journey) speed over all "
+                               "watched approaches: vehicle-distance / vehicle-time (Edie).")
+        self.net_loop_speed = gauge("network_loop_speed_meters_per_second", "Flow-weighted spot speed of the "
+                                    "moving vehicles over the advance loops (about free flow; not a journey speed).")
 
     def _init_children(self) -> None:
         """Create every labelled series up front (at 0) and cache the hot ones."""
@@ -211,7 +320,7 @@ class ServiceMetrics:
         self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
         names = ("detectors_faulty", "detector_faults", "plans_computed", "plans_refused", "plans_pushed",
                  "plans_acked", "plans_validated", "plans_twin_rejected", "queue", "delay", "fixed_delay",
-                 "delay_gain", "throughput_gain", "saturation", "cycle", "fallbacks", "speed")
+                 "delay_gain", "throughput_gain", "saturation", "cycle", "fallbacks", "speed", "measured_delay")
         for jid, j in self._j.items():
             j.c = {n: getattr(self, n).labels(junction=jid) for n in names}
             j.by_class = {cls: self.throughput.labels(junction=jid, **{"class": cls}) for cls in VEHICLE_CLASSES}
@@ -326,28 +435,73 @@ class ServiceMetrics:
         self.updates += 1
         est = js.estimate
         self._catch_up(j)
-        g = shadow.gains(j.shadow, j.layout, est.flow_pcu_h, self.params.gain_analysis_s / 3600.0)
+        g = self._gains(j, js)
         j.gains = g
         c = j.c
         c["queue"].set(float(np.sum(est.queue_pcu)))
         c["delay"].set(g.delay_controlled_s)
         c["fixed_delay"].set(g.delay_fixed_s)
         c["delay_gain"].set(g.delay_gain)
-        c["throughput_gain"].set(g.throughput_gain)
         c["saturation"].set(self._degree_of_saturation(j, est))
         c["cycle"].set(self._cycle_s(j, js))
         self._faults(j, est)
+        self._accumulate(j, est, g, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
+        r = j.rates
+        speed = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
+        delay = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
+        gain = throughput_gain(r[_C["departed_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]],
+                               r[_C["shadow_demand_pcu"]])
+        c["speed"].set(math.nan if speed is None else speed)
+        c["measured_delay"].set(math.nan if delay is None else max(delay, 0.0))
+        c["throughput_gain"].set(math.nan if gain is None else gain)
         j.speed_mps, j.speed_weight = self._speed(j, est)
-        c["speed"].set(j.speed_mps)
+
+    def _gains(self, j: _Junction, js) -> shadow.Gains:
+        """The fixed-time shadow's figures: the core's own (its do-no-harm replay, `js.harm`)
+        when it keeps one, else the green-share estimate folded here (shadow.py's first API)."""
+        h = getattr(js, "harm", None)
+        if h is not None:
+            return h.gains
+        return shadow.gains(j.shadow, j.layout, js.estimate.flow_pcu_h, self.params.gain_analysis_s / 3600.0)
+
+    def _traffic(self, j: _Junction, est, dt_s: float) -> ApproachTraffic:
+        """The watched approaches' traffic since the last refresh (`approach_traffic`)."""
+        lanes = getattr(est, "lanes", None)
+        arrivals = np.asarray(est.arrivals_pcu, dtype=float)
+        last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
+        if lanes is None or not j.watched.any() or last is None or last.shape != arrivals.shape:
+            return ApproachTraffic()
+        w = j.watched
+        counted = float(np.sum(lanes.queue_pcu[w] + lanes.hidden_pcu[w]))
+        speed = j.mov_weights @ lanes.adv_speed_mps
+        return approach_traffic((arrivals - last) * j.mov_watched, j.mov_len_m, j.mov_zone_m, speed, counted, dt_s)
+
+    def _accumulate(self, j: _Junction, est, g: shadow.Gains, now_s: float) -> None:
+        """Add this refresh to the junction's cumulative quantities (CUM): counts as they stand,
+        rates integrated over the time since the last refresh."""
+        dt = 0.0 if j.cum_t_s is None else max(now_s - j.cum_t_s, 0.0)
+        if j.cum_t0_s is None:
+            j.cum_t0_s = now_s
+        j.cum_t_s = now_s
+        cum = j.cum
+        cum[_C["departed_pcu"]] = float(np.sum(est.departures_pcu))
+        cum[_C["crossed_veh"]] = float(sum(n for _, n in est.crossed_by_class))
+        t = self._traffic(j, est, dt)
+        demand, fixed = g.demand_pcu_h / 3600.0, g.throughput_fixed_pcu_h / 3600.0
+        for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),
+                          ("time_pcu_s", t.time_pcu_s), ("delay_pcu_s", t.delay_pcu_s),
+                          ("shadow_demand_pcu", demand * dt), ("fixed_served_pcu", fixed * dt),
+                          ("fixed_short_pcu", max(demand - fixed, 0.0) * dt)):
+            cum[_C[name]] += add
 
     def _network(self, now_s: float) -> None:
-        """The network figures from every junction's latest refresh: delays demand-weighted,
-        served demand summed (controller/core/shadow.py defines both sides)."""
+        """The network figures from every junction's latest refresh: the shadow's delays
+        demand-weighted, the measured figures summed over junctions before any ratio is taken."""
         dt = 0.0 if self._last_network_s is None else now_s - self._last_network_s
         self._last_network_s = now_s
-        net = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed", "served", "served_fixed", "crossings",
-                             "speed_num", "speed_den"), 0.0)
+        net = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed", "crossings", "speed_num", "speed_den"), 0.0)
+        rates = np.zeros(len(CUM))
         for j in self._j.values():
             g = j.gains
             if g is None:
@@ -355,9 +509,8 @@ class ServiceMetrics:
             net["demand"] += g.demand_pcu_h
             net["delay_ctrl"] += g.demand_pcu_h * g.delay_controlled_s
             net["delay_fixed"] += g.demand_pcu_h * g.delay_fixed_s
-            net["served"] += g.throughput_controlled_pcu_h
-            net["served_fixed"] += g.throughput_fixed_pcu_h
             net["crossings"] += j.throughput_veh_s
+            rates += j.rates
             if j.speed_weight > 0:
                 net["speed_num"] += j.speed_mps * j.speed_weight
                 net["speed_den"] += j.speed_weight
@@ -367,24 +520,26 @@ class ServiceMetrics:
         else:  # no demand measured yet: no delay either way
             delay_ctrl = delay_fixed = 0.0
         delay_gain = 1.0 - delay_ctrl / delay_fixed if delay_fixed > 0 else 0.0
-        thr_gain = net["served"] / net["served_fixed"] - 1.0 if net["served_fixed"] > 0 else 0.0
-        speed = net["speed_num"] / net["speed_den"] if net["speed_den"] > 0 else math.nan
+        loop_speed = net["speed_num"] / net["speed_den"] if net["speed_den"] > 0 else math.nan
+        m = measured_figures(rates, 1.0)
+        for gauge, key, scale in ((self.net_throughput_gain, "throughput_gain", 1.0),
+                                  (self.net_speed, "speed_kmh", 1 / 3.6),
+                                  (self.net_measured_delay, "measured_delay_s", 1.0),
+                                  (self.net_served, "throughput_pcu_h", 1 / 3600.0),
+                                  (self.net_fixed_served, "throughput_fixed_pcu_h", 1 / 3600.0)):
+            gauge.set(math.nan if m[key] is None else m[key] * scale)
         self.net_delay_gain.set(delay_gain)
-        self.net_throughput_gain.set(thr_gain)
         self.net_delay.set(delay_ctrl)
         self.net_fixed_delay.set(delay_fixed)
-        self.net_served.set(net["served"] / 3600.0)
-        self.net_fixed_served.set(net["served_fixed"] / 3600.0)
         self.net_demand.set(demand / 3600.0)
         self.net_crossings.set(net["crossings"])
-        self.net_speed.set(speed)
+        self.net_loop_speed.set(loop_speed)
         self._last_network = {
             "delay_s": delay_ctrl, "delay_fixed_s": delay_fixed, "delay_gain": delay_gain,
-            "throughput_pcu_h": net["served"], "throughput_fixed_pcu_h": net["served_fixed"],
-            "throughput_gain": thr_gain, "demand_pcu_h": demand, "crossings_veh_h": net["crossings"] * 3600.0,
-            "speed_kmh": speed * 3.6 if math.isfinite(speed) else None,
+            "demand_pcu_h": demand,
+            "loop_speed_kmh": loop_speed * 3.6 if math.isfinite(loop_speed) else None, **m,
         }
-        self._run.add(net, speed, dt)
+        self._run.add(net, loop_speed, dt)
 
     @staticmethod
     def _degree_of_saturation(j: _Junction, est) -> float:
@@ -422,14 +577,16 @@ class ServiceMetrics:
 
     def _throughput(self, j: _Junction, crossed: dict[str, int], now_s: float) -> float:
         """Vehicles over the stop lines per second of service time, by class, over the last
-        throughput_window_s (less at the start of a run). Returns the all-class total."""
+        throughput_window_s (less at the start of a run); the junction's cumulative quantities
+        (CUM) likewise turned into rates (`j.rates`). Returns the all-class vehicle total."""
         hist = j.crossed
-        hist.append((now_s, crossed))
+        hist.append((now_s, crossed, j.cum.copy()))
         window_s = self.params.throughput_window_s
         while len(hist) > 1 and hist[1][0] <= now_s - window_s:
             hist.popleft()
-        t_old, old = hist[0]
+        t_old, old, old_cum = hist[0]
         span = now_s - t_old
+        j.rates = (j.cum - old_cum) / span if span > 0 else np.zeros(len(CUM))
         total = 0.0
         for cls in VEHICLE_CLASSES:
             rate = (crossed.get(cls, 0) - old.get(cls, 0)) / span if span > 0 else 0.0
@@ -439,7 +596,8 @@ class ServiceMetrics:
 
     @staticmethod
     def _speed(j: _Junction, est) -> tuple[float, float]:
-        """Flow-weighted mean of the advance loops' vehicle speeds (m/s), and its weight."""
+        """Flow-weighted mean of the advance loops' moving-vehicle speeds (m/s), and its weight:
+        the loop (spot) speed, about the free-flow speed; not the journey speed."""
         lanes = getattr(est, "lanes", None)
         if lanes is None or not j.adv_lanes.any():
             return math.nan, 0.0
@@ -452,29 +610,51 @@ class ServiceMetrics:
 
     # -- the run report -----------------------------------------------------------------------
     def report(self) -> dict:
-        """The network figures of the dashboard's overview: over the whole run (service-time
-        weighted; delays also demand-weighted) and at the last update. Plain JSON types."""
-        return {"updates": self.updates, "run": self._run.figures(), "last": dict(self._last_network)}
+        """The network figures of the dashboard's overview: over the whole run and at the last
+        update. Plain JSON types; None where a figure is not defined (n/a)."""
+        cum = sum((j.cum for j in self._j.values()), np.zeros(len(CUM)))
+        spans = [j.cum_t_s - j.cum_t0_s for j in self._j.values() if j.cum_t0_s is not None]
+        run = self._run.figures()
+        run.update(measured_figures(cum, max(spans, default=0.0)))
+        return {"updates": self.updates, "run": run, "last": dict(self._last_network)}
+
+
+def measured_figures(cum: np.ndarray, span_s: float) -> dict:
+    """The measured network figures from quantities summed over junctions (CUM order): cumulative
+    ones over `span_s` of service time, or per-second rates with span_s = 1. None: undefined."""
+    c = {name: float(cum[k]) for k, name in enumerate(CUM)}
+    per_h = 3600.0 / span_s if span_s > 0 else 0.0
+    speed = ratio_or_none(c["distance_pcu_m"], c["time_pcu_s"])
+    delay = ratio_or_none(c["delay_pcu_s"], c["arrived_pcu"])
+    return {
+        "speed_kmh": None if speed is None else speed * 3.6,
+        "measured_delay_s": None if delay is None else max(delay, 0.0),
+        "crossings_veh_h": c["crossed_veh"] * per_h if span_s > 0 else None,
+        "throughput_pcu_h": c["departed_pcu"] * per_h if span_s > 0 else None,
+        "throughput_fixed_pcu_h": c["fixed_served_pcu"] * per_h if span_s > 0 else None,
+        "throughput_gain": throughput_gain(c["departed_pcu"], c["fixed_served_pcu"], c["fixed_short_pcu"],
+                                           c["shadow_demand_pcu"]),
+    }
 
 
 class _RunTotals:
-    """Integrals over service time of the network figures, for the run report."""
+    """Integrals over service time of the shadow's network figures, for the run report."""
 
     def __init__(self) -> None:
         self.t_s = 0.0
-        self.sums = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed", "served", "served_fixed", "crossings"), 0.0)
+        self.sums = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed"), 0.0)
         self.speed_t_s = 0.0
         self.speed_sum = 0.0
 
-    def add(self, net: dict[str, float], speed_mps: float, dt: float) -> None:
+    def add(self, net: dict[str, float], loop_speed_mps: float, dt: float) -> None:
         if dt <= 0:
             return
         self.t_s += dt
         for k in self.sums:
             self.sums[k] += net[k] * dt
-        if math.isfinite(speed_mps):
+        if math.isfinite(loop_speed_mps):
             self.speed_t_s += dt
-            self.speed_sum += speed_mps * dt
+            self.speed_sum += loop_speed_mps * dt
 
     def figures(self) -> dict:
         s, t = self.sums, self.t_s
@@ -484,12 +664,9 @@ class _RunTotals:
         fixed = s["delay_fixed"] / s["demand"] if s["demand"] > 0 else 0.0
         return {
             "service_s": t,
-            "crossings_veh_h": s["crossings"] / t * 3600.0,
-            "throughput_pcu_h": s["served"] / t, "throughput_fixed_pcu_h": s["served_fixed"] / t,
-            "throughput_gain": s["served"] / s["served_fixed"] - 1.0 if s["served_fixed"] > 0 else 0.0,
             "demand_pcu_h": s["demand"] / t,
             "delay_s": delay, "delay_fixed_s": fixed, "delay_gain": 1.0 - delay / fixed if fixed > 0 else 0.0,
-            "speed_kmh": self.speed_sum / self.speed_t_s * 3.6 if self.speed_t_s > 0 else None,
+            "loop_speed_kmh": self.speed_sum / self.speed_t_s * 3.6 if self.speed_t_s > 0 else None,
         }
 
 

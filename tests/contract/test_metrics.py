@@ -2,8 +2,10 @@
 
 Naming follows Prometheus (prefix, base units, `_total` counters, `_seconds` durations, only the
 junction and class dimensions plus bounded enumerations); counts and gauges mean what
-docs/metrics.md says; the network gain is the demand-weighted shadow estimate of
-controller/core/shadow.py and moves with the signal; gauges refresh every `update_s` of service
+docs/metrics.md says; the network delay gain is the demand-weighted shadow estimate of
+controller/core/shadow.py and moves with the signal; the approach speed is a journey speed (vehicle-
+distance over vehicle-time, Edie), not the loops' spot speed; the throughput gain is measured PCU
+over the fixed plan's estimated service, n/a while that plan serves the whole demand; gauges refresh every `update_s` of service
 time, not every tick; the HTTP endpoint serves exactly the registry it was given.
 """
 
@@ -24,11 +26,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.adapters.metrics import (
-    FEED_REJECT_REASONS, MODES, MetricsParams, MetricsServer, ServiceMetrics, junction_mode,
+    FEED_REJECT_REASONS, MODES, MetricsParams, MetricsServer, ServiceMetrics, approach_traffic, junction_mode,
+    lane_lengths_m, throughput_gain,
 )
 from controller.config import Config, MetricsConfig, load_config
 from controller.core import shadow
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Estimate, LaneState, Layout
 from controller.core.messages import encode_detector_message, encode_status
 from controller.core.step import CoreState, JunctionState, TickResult
 from controller.errors import AdapterError, ConfigError
@@ -283,13 +286,17 @@ def test_network_gain_is_the_demand_weighted_shadow_estimate_and_moves_with_the_
     demand = sum(x.demand_pcu_h for x in g.values())
     delay = sum(x.demand_pcu_h * x.delay_controlled_s for x in g.values()) / demand
     fixed = sum(x.demand_pcu_h * x.delay_fixed_s for x in g.values()) / demand
-    served = sum(x.throughput_controlled_pcu_h for x in g.values())
     served_fixed = sum(x.throughput_fixed_pcu_h for x in g.values())
     # The exporter folds a run of one signal state in one call: the same as every second.
     assert value(reg, "tsc_network_delay_seconds") == pytest.approx(delay, rel=1e-9)
     assert value(reg, "tsc_network_fixed_time_delay_seconds") == pytest.approx(fixed, rel=1e-9)
     assert value(reg, "tsc_network_delay_gain_ratio") == pytest.approx(1 - delay / fixed, rel=1e-9)
-    assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(served / served_fixed - 1, abs=1e-9)
+    # The fixed plans serve nearly all of this demand (A's E/W 700 PCU/h against 692 of capacity):
+    # no throughput gain can be measured, and the gauge says so (NaN, "n/a"), not 0.
+    assert sum(x.demand_pcu_h for x in g.values()) - served_fixed < 0.01 * demand
+    assert np.isnan(value(reg, "tsc_network_throughput_gain_ratio"))
+    assert np.isnan(value(reg, "tsc_junction_throughput_gain_ratio", junction="A"))
+    assert value(reg, "tsc_network_fixed_time_throughput_pcu_per_second") == pytest.approx(served_fixed / 3600)
     assert value(reg, "tsc_network_demand_pcu_per_second") == pytest.approx(demand / 3600)
     for jid in js:
         assert value(reg, "tsc_junction_delay_gain_ratio", junction=jid) == pytest.approx(g[jid].delay_gain, rel=1e-9)
@@ -300,8 +307,94 @@ def test_network_gain_is_the_demand_weighted_shadow_estimate_and_moves_with_the_
     report = m.report()
     assert report["run"]["service_s"] == pytest.approx(1200, abs=5)
     assert report["last"]["delay_gain"] == pytest.approx(value(reg, "tsc_network_delay_gain_ratio"))
+    assert report["last"]["throughput_gain"] is None and report["run"]["throughput_gain"] is None
     table = gains_table([{"policy": "webster", "online_gains": report}])
     assert "delay gain" in table and "webster" in table and "%" in table.splitlines()[-1]
+    assert "n/a" in table.splitlines()[-1]
+
+
+# -- approach speed and measured delay --------------------------------------------------------------
+def test_approach_traffic_by_hand():
+    """One 100 m lane, loops 80 m apart, 10 PCU in 100 s at 10 m/s."""
+    one = lambda x: np.array([x])  # noqa: E731
+    # Free flow: the zone holds q·zone/v = 0.1 × 80 / 10 = 0.8 PCU: the journey speed is v, no delay.
+    t = approach_traffic(one(10.0), one(100.0), one(80.0), one(10.0), counted_pcu=0.8, dt_s=100.0)
+    assert t.distance_pcu_m / t.time_pcu_s == pytest.approx(10.0)
+    assert t.delay_pcu_s == pytest.approx(0.0, abs=1e-9)
+    # A standing queue of 8 PCU between the loops: 800 PCU-s there + 10 × 20 m / 10 m/s upstream.
+    t = approach_traffic(one(10.0), one(100.0), one(80.0), one(10.0), counted_pcu=8.0, dt_s=100.0)
+    assert t.time_pcu_s == pytest.approx(820.0)
+    assert t.distance_pcu_m / t.time_pcu_s == pytest.approx(1000.0 / 820.0)
+    assert t.delay_pcu_s / t.arrived_pcu == pytest.approx((800.0 - 80.0) / 10.0)
+
+
+def test_lane_length_is_read_off_the_loops():
+    lay = Layout.build(two_phase(), CFG)
+    assert list(lane_lengths_m(lay)) == [100.0] * 4  # stop loop at pos 98 m, 2 m from the stop line
+
+
+def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_speed_mps: float,
+                 departed_pcu_s: np.ndarray | None = None, flow_pcu_h: np.ndarray | None = None):
+    """Every lane of every junction: q_pcu_s arriving, queue_pcu counted between the loops, the
+    advance loops' moving vehicles at adv_speed_mps; cumulative departures at departed_pcu_s."""
+    for t in range(seconds + 1):
+        per = {}
+        for jid, j in js.items():
+            n = len(j.movements)
+            lanes = replace(LaneState.empty(n), queue_pcu=np.full(n, queue_pcu), adv_speed_mps=np.full(n, adv_speed_mps),
+                            flow_pcu_h=np.full(n, q_pcu_s * 3600.0))
+            est = {"arrivals_pcu": np.full(n, q_pcu_s * t), "lanes": lanes,
+                   "flow_pcu_h": flow_pcu_h if flow_pcu_h is not None else np.full(n, q_pcu_s * 3600.0)}
+            if departed_pcu_s is not None:
+                est["departures_pcu"] = departed_pcu_s * t
+            per[jid] = {"estimate": est}
+        m.tick_done(core_state(js, float(t), **per), TickResult(), float(t), 1e-3)
+
+
+def test_speed_is_a_journey_speed_not_the_loops_spot_speed():
+    # 4 lanes of 100 m, zone 78 m; 0.1 PCU/s each; 5 PCU queued between the loops; 12 m/s at the loops.
+    m, reg, js = exporter(update_s=5.0, throughput_window_s=300.0)
+    feed_traffic(m, js, 600, q_pcu_s=0.1, queue_pcu=5.0, adv_speed_mps=12.0)
+    per_lane_time = 5.0 + 0.1 * (100.0 - 78.0) / 12.0  # PCU-s per s on each lane
+    speed = 0.1 * 100.0 / per_lane_time  # 1.93 m/s
+    assert value(reg, "tsc_junction_approach_speed_meters_per_second", junction="J") == pytest.approx(speed, rel=0.01)
+    assert value(reg, "tsc_network_approach_speed_meters_per_second") == pytest.approx(speed, rel=0.01)
+    # The figure the overview showed before: the spot speed of the vehicles crossing the loops.
+    assert value(reg, "tsc_network_loop_speed_meters_per_second") == pytest.approx(12.0)
+    delay = (5.0 - 0.1 * 78.0 / 12.0) / 0.1  # 43.5 s per PCU over the stop line
+    assert value(reg, "tsc_junction_measured_delay_seconds", junction="J") == pytest.approx(delay, rel=0.01)
+    assert value(reg, "tsc_network_measured_delay_seconds") == pytest.approx(delay, rel=0.01)
+    run = m.report()["run"]
+    assert run["speed_kmh"] == pytest.approx(speed * 3.6, rel=0.02)
+    assert run["loop_speed_kmh"] == pytest.approx(12.0 * 3.6)
+    assert run["measured_delay_s"] == pytest.approx(delay, rel=0.02)
+
+
+def test_free_flow_reads_the_loop_speed_and_no_delay():
+    m, reg, _ = exporter(update_s=5.0)
+    js = m_junctions = {"J": two_phase()}  # noqa: F841
+    feed_traffic(m, js, 300, q_pcu_s=0.2, queue_pcu=0.2 * 78.0 / 12.0, adv_speed_mps=12.0)
+    assert value(reg, "tsc_network_approach_speed_meters_per_second") == pytest.approx(12.0, rel=1e-6)
+    assert value(reg, "tsc_network_measured_delay_seconds") == pytest.approx(0.0, abs=1e-6)
+
+
+# -- throughput gain -------------------------------------------------------------------------------
+def test_throughput_gain_is_measured_service_over_the_fixed_plans_estimated_service():
+    # Base program 30 s / 25 s in a 65 s cycle at 1800 PCU/h: N/S capacity 830.8, E/W 692.3 PCU/h.
+    cap_ns, cap_ew = 1800 * 30 / 65, 1800 * 25 / 65
+    demand = np.array([1000.0, 500.0, 1000.0, 500.0])  # N, E, S, W: N/S above the fixed plan's capacity
+    fixed_served = 2 * cap_ns + 2 * 500.0
+    departed = np.array([950.0, 500.0, 950.0, 500.0]) / 3600.0  # the policy serves 950 PCU/h of N/S
+    m, reg, js = exporter(update_s=5.0, throughput_window_s=300.0)
+    feed_traffic(m, js, 900, q_pcu_s=0.1, queue_pcu=1.0, adv_speed_mps=12.0, departed_pcu_s=departed,
+                 flow_pcu_h=demand)
+    gain = 2900.0 / fixed_served - 1.0  # +9.0 %
+    assert value(reg, "tsc_junction_throughput_gain_ratio", junction="J") == pytest.approx(gain, rel=1e-6)
+    assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(gain, rel=1e-6)
+    assert value(reg, "tsc_network_throughput_pcu_per_second") == pytest.approx(2900.0 / 3600.0)
+    assert m.report()["run"]["throughput_gain"] == pytest.approx(gain, rel=1e-3)
+    assert throughput_gain(1000.0, 1000.0, 0.5, 1000.5) is None  # the fixed plan serves it all: n/a
+    assert throughput_gain(1100.0, 1000.0, 200.0, 1200.0) == pytest.approx(0.1)
 
 
 # -- the endpoint ---------------------------------------------------------------------------------
