@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from controller.core.estimation import EstimationParams
+from controller.core.harm import HarmParams
 from controller.errors import ConfigError
 
 
@@ -157,6 +158,7 @@ class Config:
     scats: ScatsConfig = ScatsConfig()
     roadside: RoadsideConfig = RoadsideConfig()
     metrics: MetricsConfig = MetricsConfig()
+    harm: HarmParams = HarmParams()  # the core's own dataclass (controller/core/harm.py)
     source: str = "<defaults>"
 
 
@@ -171,6 +173,7 @@ _POSITIVE = {
     "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "replan_s", "cluster_gap_s", "ds_target", "marry_flow_pcu_h", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
     "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
+    "window_s",
 }
 
 
@@ -230,6 +233,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "timing.cycle_min_s", f"{t.cycle_min_s} > timing.cycle_max_s {t.cycle_max_s}")
     if cfg.webster.max_flow_ratio >= 1.0:
         raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    if cfg.harm.hold_max_s < cfg.harm.hold_s:
+        raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
     return cfg

@@ -1,29 +1,278 @@
-"""Online estimate of the gain over fixed-time control, from the detector feed only.
+"""The fixed-time shadow: a point-queue replay of the junction's own program under the measured
+arrivals, beside the same replay of the greens actually shown. Pure, deterministic.
 
-Both sides are computed with the same delay model under the same measured demand, so the model's
-bias cancels in the ratio:
+The controller cannot run the city's fixed-time plan beside its own. It replays both, per
+movement, with the SAME arrivals and the SAME discharge model, the two sides differing only in
+the green timeline, so that the model's bias cancels in their comparison:
 
-- demand q (PCU/h) per movement: the arrival flow measured at the advance loops (estimation.py);
-- fixed-time side (the "shadow"): the network's own program — each movement's green share λ and
-  the base cycle C of the junction's TOML;
-- controlled side: the green share λ each movement actually received (EWMA of roadside status)
-  and the mean interval between its green onsets as its cycle (on the fixed side likewise: the
-  base cycle over the movement's green onsets per cycle);
-- delay per PCU: Webster's uniform term C(1−λ)²/(2(1−min(x,1)λ)) plus the HCM 2000 incremental
-  term 900T[(x−1)+√((x−1)²+4x/(cT))] (T = analysis period in h, c = λs capacity), x = q/(λs);
-- throughput: Σ min(q, c) — what each side could discharge of the measured demand.
+- arrivals a(t) (PCU): from the estimate, cumulative arrivals A(t) = D(t) + Q(t), departures
+  over the stop line (`Estimate.departures_pcu`) plus the queue standing (`Estimate.queue_pcu`,
+  hidden queue upstream of a blocked advance loop included). The stop line counts what left;
+  the queue what is still there. Unlike the advance loop's counts, this stays right while a
+  standing queue covers the advance loop. A(t) may step back when the estimator corrects its
+  queue: a(t) is the rise of A above the highest A already fed, so nothing is fed twice.
+- discharge: during green, after a start-up lost time `lost_s` at each green onset (HCM), at
+  the learnt saturation flow (`Estimate.sat_flow_pcu_h`), times `permitted_ratio` in a phase
+  that serves the movement only with permissive ('g') links, as the policies assume. Intergreens
+  discharge nothing (on both sides).
+- fixed side: the base program of the junction model (phases in index order with their
+  `base_green_s`, the derived intergreen between consecutive phases), at the position
+  (t - base_offset_s) mod base cycle, t the start of the second the status reports (SUMO's own
+  program stands there: a positive offset delays it); after a roadside hand-back the local
+  program may run shifted from it.
+- controlled side: the phase the roadside status reports green (nothing in its intergreens).
 
-gain_delay = 1 − delay_controlled / delay_fixed; gain_throughput = thru_controlled / thru_fixed − 1.
+Each side is a vertical (point) queue per movement, q' = max(0, q + a - c). Its delay is the
+integral of the queue (PCU s); the delay per PCU of a side is the integral over the arrivals,
+both summed with exponential forgetting of time constant `window_s` (the evidence window).
+Because the queue is bounded by nothing but the discharge, oversaturation shows as a growing
+integral, not as a formula that explodes at x = q/c > 1.
+
+    Program.build(layout, permitted_ratio, lost_s)       once per junction
+    start(program, now_s) -> Replay                      empty queues
+    advance(program, replay, est, status, now_s, window_s) -> Replay     every tick
+    gains(replay) -> Gains                              the two sides over the window
+    restart_evidence(replay) -> Replay                  forget the sums, align the queues
+
+The functions `movement_delay_s`, `base_green_share`, `ShadowState`, `initial`, `observe` and
+`legacy_gains` (also reached as `gains(ShadowState, layout, flow_pcu_h, analysis_h)`) below the replay are the former Webster/HCM estimate, DEPRECATED: kept only while
+controller/adapters/metrics.py still calls them (docs/harm.md).
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from controller.core.estimation import Layout
+from controller.core.estimation import Estimate, Layout
 from controller.model import SignalStatus
+
+
+@dataclass(frozen=True)
+class Gains:
+    """One junction (or a network) over the evidence window; delays per PCU, flows PCU/h.
+
+    delay_fixed_s / delay_controlled_s: mean delay per arriving PCU of the replayed fixed plan /
+    of the greens shown; throughput_*: PCU discharged per hour by each side; demand_pcu_h: the
+    measured arrivals per hour; queue_*_pcu: the replayed queues now (a backlog one side carries
+    and the other not is delay still to come); span_s: the evidence window's weight in seconds
+    (grows to window_s after a restart)."""
+
+    delay_fixed_s: float
+    delay_controlled_s: float
+    throughput_fixed_pcu_h: float
+    throughput_controlled_pcu_h: float
+    demand_pcu_h: float
+    queue_fixed_pcu: float = 0.0
+    queue_controlled_pcu: float = 0.0
+    span_s: float = 0.0
+
+    @property
+    def delay_gain(self) -> float:
+        """1 - delay_controlled / delay_fixed; 0 when the fixed side has no delay."""
+        return 1.0 - self.delay_controlled_s / self.delay_fixed_s if self.delay_fixed_s > 0 else 0.0
+
+    @property
+    def throughput_gain(self) -> float:
+        f = self.throughput_fixed_pcu_h
+        return self.throughput_controlled_pcu_h / f - 1.0 if f > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Program:
+    """Static replay data of one junction: the base program as segments of one cycle, and the
+    discharge rate factor of each phase for each movement."""
+
+    cycle_s: float
+    offset_s: float
+    ends_s: tuple[float, ...]  # end of each segment within the cycle, increasing, last = cycle_s
+    phases: tuple[int, ...]  # the green phase of each segment, -1 for an intergreen
+    service: np.ndarray  # (phases, movements): 1 protected, permitted_ratio permissive, 0 not served
+    lost_s: float
+
+    @staticmethod
+    def build(layout: Layout, permitted_ratio: float, lost_s: float) -> "Program":
+        j = layout.junction
+        n = len(j.phases)
+        ends, phases, t = [], [], 0.0
+        for k, p in enumerate(j.phases):
+            if p.base_green_s > 0:
+                t += p.base_green_s
+                ends.append(t)
+                phases.append(k)
+            ig = j.intergreen_s(k, (k + 1) % n) if n > 1 else 0.0
+            if ig > 0:
+                t += ig
+                ends.append(t)
+                phases.append(-1)
+        if t <= 0:  # no base program: the fixed side is all red (cannot happen with a valid model)
+            ends, phases, t = [1.0], [-1], 1.0
+        service = np.where(layout.protected, 1.0, np.where(layout.serves, permitted_ratio, 0.0))
+        return Program(t, j.base_offset_s, tuple(ends), tuple(phases), service, lost_s)
+
+    def phase_at(self, t_s: float) -> int:
+        """The base program's green phase during the second starting at t_s, -1 in an intergreen."""
+        pos = (t_s - self.offset_s) % self.cycle_s
+        return self.phases[min(bisect.bisect_right(self.ends_s, pos), len(self.phases) - 1)]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the replay: virtual queues and the sums over the evidence window."""
+
+    queue_pcu: np.ndarray  # (movements,)
+    green_s: np.ndarray  # (movements,) time since the movement's green onset; 0 when red
+    delay_pcu_s: np.ndarray  # (movements,) forgetting sum of queue x seconds
+    served_pcu: np.ndarray  # (movements,) forgetting sum of PCU discharged
+
+    @staticmethod
+    def empty(n: int) -> "Side":
+        z = np.zeros(n)
+        return Side(z, z, z, z)
+
+
+@dataclass(frozen=True)
+class Replay:
+    t_s: float
+    fed_pcu: np.ndarray  # (movements,) cumulative arrivals fed so far (the highest A(t) seen)
+    arrived_pcu: np.ndarray  # (movements,) forgetting sum of arrivals since the last restart
+    span_s: float  # forgetting sum of seconds since the last restart
+    agree_s: float  # ... of seconds the two sides showed the same phase
+    fixed: Side
+    controlled: Side
+    demand_pcu: float = 0.0  # forgetting sum of arrivals, never restarted (demand shifts)
+    demand_s: float = 0.0  # ... of seconds
+
+    @property
+    def demand_pcu_h(self) -> float:
+        """Measured arrivals per hour over the window, continuous across restarts."""
+        return self.demand_pcu / self.demand_s * 3600.0 if self.demand_s > 0 else 0.0
+
+    @property
+    def agreement(self) -> float:
+        """Share of the window in which the signal showed what the base program shows (1 under
+        the city's own plan when the model of that plan is right)."""
+        return self.agree_s / self.span_s if self.span_s > 0 else 1.0
+
+
+def start(program: Program, n_movements: int, now_s: float, arrived_pcu: np.ndarray | None = None) -> Replay:
+    """An empty replay at now_s; `arrived_pcu`: cumulative arrivals already counted (not fed)."""
+    fed = np.zeros(n_movements) if arrived_pcu is None else np.asarray(arrived_pcu, dtype=float)
+    z = np.zeros(n_movements)
+    return Replay(now_s, fed, z, 0.0, 0.0, Side.empty(n_movements), Side.empty(n_movements))
+
+
+def _serve(side: Side, arrivals: np.ndarray, phase: int, program: Program, sat_pcu_s: np.ndarray, dt: float,
+           keep: float) -> Side:
+    """One interval of dt seconds under `phase` (-1: intergreen): arrivals join, green discharges."""
+    if phase >= 0:
+        rate = program.service[phase] * sat_pcu_s
+        green_s = np.where(rate > 0, side.green_s + dt, 0.0)
+        capacity = rate * np.clip(green_s - program.lost_s, 0.0, dt)
+    else:
+        green_s = np.zeros_like(side.green_s)
+        capacity = green_s
+    waiting = side.queue_pcu + arrivals
+    served = np.minimum(waiting, capacity)
+    queue = waiting - served
+    return Side(queue, green_s, side.delay_pcu_s * keep + queue * dt, side.served_pcu * keep + served)
+
+
+def controlled_phase(status: SignalStatus | None) -> int:
+    """The green phase the roadside reports, -1 in its intergreens or without a status."""
+    if status is None or status.in_intergreen:
+        return -1
+    return status.phase
+
+
+def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatus | None, now_s: float,
+            window_s: float) -> Replay:
+    """Replay the interval since the last call (ending at now_s) on both sides.
+
+    The interval's signal on the controlled side is the one `status` reports; on the fixed side
+    the base program at the interval's start. Both get the arrivals the estimate added."""
+    dt = now_s - replay.t_s
+    if dt <= 0:
+        return replay
+    cumulative = est.departures_pcu + est.queue_pcu
+    fed = np.maximum(replay.fed_pcu, cumulative)
+    arrivals = fed - replay.fed_pcu
+    sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else np.zeros_like(arrivals)
+    sat_pcu_s = sat / 3600.0
+    keep = math.exp(-dt / window_s)
+    # The status read at now_s describes the signal set one tick earlier, and a program shows the
+    # position it had one tick before that (SUMO: a phase starting at 0 shows from the step to 1;
+    # measured on the bundled city: agreement 1.00 under the city's own program).
+    p_fixed = program.phase_at(now_s - 2.0 * dt)
+    p_ctrl = controlled_phase(status)
+    total = float(arrivals.sum())
+    return Replay(
+        t_s=now_s, fed_pcu=fed, arrived_pcu=replay.arrived_pcu * keep + arrivals, span_s=replay.span_s * keep + dt,
+        agree_s=replay.agree_s * keep + (dt if p_fixed == p_ctrl else 0.0),
+        fixed=_serve(replay.fixed, arrivals, p_fixed, program, sat_pcu_s, dt, keep),
+        controlled=_serve(replay.controlled, arrivals, p_ctrl, program, sat_pcu_s, dt, keep),
+        demand_pcu=replay.demand_pcu * keep + total, demand_s=replay.demand_s * keep + dt)
+
+
+def restart_evidence(replay: Replay) -> Replay:
+    """Forget the sums, and start the fixed side from the controlled side's queues: from here on
+    the evidence measures only what the two timelines do differently (after a change of mode)."""
+    n = len(replay.fed_pcu)
+    z = np.zeros(n)
+    c = replay.controlled
+    return replace(replay, arrived_pcu=z, span_s=0.0, agree_s=0.0,
+                   fixed=Side(c.queue_pcu, np.zeros(n), z, z), controlled=Side(c.queue_pcu, c.green_s, z, z))
+
+
+def gains(replay: "Replay | ShadowState", *legacy_args, **legacy_kwargs) -> Gains:
+    """The two sides of one junction over the evidence window.
+
+    Transitional: called the former way, `gains(ShadowState, layout, flow_pcu_h, analysis_h)`,
+    it returns the DEPRECATED Webster/HCM estimate (`legacy_gains`)."""
+    if isinstance(replay, ShadowState):
+        return legacy_gains(replay, *legacy_args, **legacy_kwargs)
+    arrived = float(replay.arrived_pcu.sum())
+    f, c = replay.fixed, replay.controlled
+    per_h = 3600.0 / replay.span_s if replay.span_s > 0 else 0.0
+    return Gains(
+        delay_fixed_s=float(f.delay_pcu_s.sum()) / arrived if arrived > 0 else 0.0,
+        delay_controlled_s=float(c.delay_pcu_s.sum()) / arrived if arrived > 0 else 0.0,
+        throughput_fixed_pcu_h=float(f.served_pcu.sum()) * per_h,
+        throughput_controlled_pcu_h=float(c.served_pcu.sum()) * per_h,
+        demand_pcu_h=arrived * per_h, queue_fixed_pcu=float(f.queue_pcu.sum()),
+        queue_controlled_pcu=float(c.queue_pcu.sum()), span_s=replay.span_s)
+
+
+def movement_delays_s(replay: Replay) -> tuple[np.ndarray, np.ndarray]:
+    """Per movement over the window: delay per PCU of the fixed side and of the controlled side
+    (0 where nothing arrived)."""
+    a = replay.arrived_pcu
+    safe = np.where(a > 0, a, 1.0)
+    return (np.where(a > 0, replay.fixed.delay_pcu_s / safe, 0.0),
+            np.where(a > 0, replay.controlled.delay_pcu_s / safe, 0.0))
+
+
+def total(gains_by_junction: "list[Gains] | tuple[Gains, ...]") -> Gains:
+    """Network figures: delays weighted by each junction's demand (a mean delay per PCU of the
+    network), flows and queues summed, the shortest span."""
+    g = list(gains_by_junction)
+    demand = sum(x.demand_pcu_h for x in g)
+    w = lambda attr: sum(x.demand_pcu_h * getattr(x, attr) for x in g) / demand if demand > 0 else 0.0  # noqa: E731
+    return Gains(delay_fixed_s=w("delay_fixed_s"), delay_controlled_s=w("delay_controlled_s"),
+                 throughput_fixed_pcu_h=sum(x.throughput_fixed_pcu_h for x in g),
+                 throughput_controlled_pcu_h=sum(x.throughput_controlled_pcu_h for x in g), demand_pcu_h=demand,
+                 queue_fixed_pcu=sum(x.queue_fixed_pcu for x in g),
+                 queue_controlled_pcu=sum(x.queue_controlled_pcu for x in g),
+                 span_s=min((x.span_s for x in g), default=0.0))
+
+
+# -- DEPRECATED: the former Webster (1958) + HCM 2000 estimate ------------------------------------
+# Kept only for controller/adapters/metrics.py until it reads the replay from the core state
+# (CoreState.junctions[j].harm, docs/harm.md). Its delays explode at x = q/c > 1 and its demand
+# comes from the advance loops, which a standing queue blinds.
 
 
 def movement_delay_s(q_pcu_h: np.ndarray, s_pcu_h: np.ndarray, green_share: np.ndarray, cycle_s: np.ndarray,
@@ -67,25 +316,8 @@ class ShadowState:
     was_green: np.ndarray
 
 
-@dataclass(frozen=True)
-class Gains:
-    delay_fixed_s: float  # per PCU, shadow of the fixed-time plan under measured demand
-    delay_controlled_s: float  # per PCU, same model with the greens actually given
-    throughput_fixed_pcu_h: float
-    throughput_controlled_pcu_h: float
-    demand_pcu_h: float
-
-    @property
-    def delay_gain(self) -> float:
-        return 1.0 - self.delay_controlled_s / self.delay_fixed_s if self.delay_fixed_s > 0 else 0.0
-
-    @property
-    def throughput_gain(self) -> float:
-        f = self.throughput_fixed_pcu_h
-        return self.throughput_controlled_pcu_h / f - 1.0 if f > 0 else 0.0
-
-
 def initial(layout: Layout, now_s: float) -> ShadowState:
+    """DEPRECATED: the green-share bookkeeping of `legacy_gains`."""
     share, cycle_s = base_green_share(layout)
     n = len(share)
     return ShadowState(now_s, share, cycle_s, np.full(n, np.nan), np.zeros(n, dtype=bool))
@@ -110,7 +342,8 @@ def observe(state: ShadowState, layout: Layout, status: SignalStatus | None, now
     return ShadowState(now_s, share, cycle, last, green)
 
 
-def gains(state: ShadowState, layout: Layout, flow_pcu_h: np.ndarray, analysis_h: float = 0.25) -> Gains:
+def legacy_gains(state: ShadowState, layout: Layout, flow_pcu_h: np.ndarray, analysis_h: float = 0.25) -> Gains:
+    """DEPRECATED (Webster/HCM from green shares): use the replay, `gains(replay)`."""
     s = layout.sat_flow_pcu_h
     base_share, base_cycle_s = base_green_share(layout)
     q = np.maximum(flow_pcu_h, 0.0)

@@ -5,6 +5,14 @@ the policy for a wish, pass it through the safety gate, and re-send the plan in 
 enough that the roadside controller does not fall back. A junction whose feed went stale gets
 no commands: its roadside controller reverts to its local plan after its backup time.
 
+Do no harm (controller/core/harm.py, docs/harm.md): every junction's fixed-time shadow replays
+the city's program beside the greens shown. A junction whose policy is estimated worse than that
+program for a sustained window goes to mode "fixed": the command in force is re-sent once,
+expiring at the next tick (a withdrawal), then nothing is sent, and the roadside controller runs
+its local program. The policy still decides every tick, so it comes back with a current state.
+The `fixed` policy itself is never switched. TickResult.mode_changes says who switched and why;
+`Core.report(state)` and `Core.network(state)` give the figures per junction and for the network.
+
 Policies that coordinate junctions (`uses_network = True`) also get a NetworkView: the learnt
 coupling between neighbours (estimation.LinkState: which exit feeds which neighbour approach,
 and the travel time), every junction's estimate, and the arrivals already on their way. All
@@ -20,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from controller.core import estimation
+from controller.core import estimation, harm, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies import Policy
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
@@ -42,6 +50,7 @@ class JunctionState:
     status: SignalStatus | None = None
     red_since_s: tuple[float, ...] = ()
     stale: bool = True
+    harm: harm.HarmState | None = None  # mode (policy | fixed) and the fixed-time shadow
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,8 @@ class TickResult:
     refusals: tuple[Refusal, ...] = ()
     clips: tuple[tuple[str, str], ...] = ()  # (junction, what the gate changed)
     stale: tuple[str, ...] = ()  # junctions without a fresh feed (left to their local plan)
+    fixed: tuple[str, ...] = ()  # junctions in mode "fixed" (do no harm: left to their local plan)
+    mode_changes: tuple[harm.ModeChange, ...] = ()  # switches of mode this tick, with their reason
 
 
 class Core:
@@ -113,11 +124,18 @@ class Core:
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
+        self.tick_s = cfg.service.tick_s
+        self.harm = cfg.harm
+        self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
+        self.programs = {jid: shadow.Program.build(lay, cfg.max_pressure.permitted_sat_ratio,
+                                                   cfg.estimation.startup_lost_s)
+                         for jid, lay in self.layouts.items()}
 
     def initial_state(self, now_s: float) -> CoreState:
         return CoreState(now_s, {
             jid: JunctionState(Estimate.empty(lay, now_s), self.policy.init(lay, now_s),
-                               red_since_s=tuple(now_s for _ in lay.junction.movements))
+                               red_since_s=tuple(now_s for _ in lay.junction.movements),
+                               harm=harm.initial(self.programs[jid], len(lay.junction.movements), now_s))
             for jid, lay in self.layouts.items()
         }, estimation.LinkState.empty(self.links, self.layouts, now_s) if self.uses_network else None)
 
@@ -128,7 +146,8 @@ class Core:
             snaps.setdefault(s.junction, []).append(s)
         latest_status = {s.junction: s for s in statuses}
         out_states: dict[str, JunctionState] = {}
-        commands, refusals, clips, stale = [], [], [], []
+        commands, refusals, clips, stale, fixed = [], [], [], [], []
+        mode_changes: list[harm.ModeChange] = []
         new_plans = 0
         # Pass 1: every junction's estimate and signal state.
         updated: dict[str, JunctionState] = {}
@@ -142,7 +161,9 @@ class Core:
             for s in snaps.get(jid, ()):
                 est = estimation.update(lay, est, s, self.flow_window_s, green_phase)
             red_since = _red_since(lay, status, js.red_since_s, now_s)
-            updated[jid] = replace(js, estimate=est, status=status, red_since_s=red_since)
+            hs = js.harm or harm.initial(self.programs[jid], len(lay.junction.movements), state.t_s)
+            hs = harm.observe(self.programs[jid], hs, est, status, now_s, self.harm)
+            updated[jid] = replace(js, estimate=est, status=status, red_since_s=red_since, harm=hs)
         links, network = state.links, None
         if self.uses_network:
             estimates = {jid: js.estimate for jid, js in updated.items()}
@@ -167,11 +188,25 @@ class Core:
                 out_states[jid] = replace(js, command=None, stale=True)
                 continue
             view = _view(status, red_since, now_s)
+            hs, why = harm.decide(js.harm, now_s, self.harm) if self.guarded else (js.harm, None)
+            if why is not None:
+                mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
+            js = replace(js, harm=hs)
             if network is not None:
                 pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
             else:
                 pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
             js = replace(js, policy_state=pstate, stale=False)
+            if hs.mode == "fixed":
+                # The policy's wish is not sent. On the switch, the command in force is re-sent
+                # expiring at the next tick: the roadside hands back to its program at its next green.
+                fixed.append(jid)
+                if js.command is not None:
+                    commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s,
+                                            expires_s=now_s + self.tick_s))
+                    js = replace(js, command=None, sent_s=now_s, seq=js.seq + 1)
+                out_states[jid] = js
+                continue
             outcome: GateOutcome | None = None
             if wish is not None:
                 plan_id = f"{jid}-{self.policy.name}-{js.plans + 1}"
@@ -212,8 +247,16 @@ class Core:
             out_states[jid] = js
         coordinated = network is not None and getattr(self.policy, "coordinate", None) is not None
         advice_out = (advice, advice_t) if coordinated else ({}, float("-inf"))
-        return CoreState(now_s, out_states, links, *advice_out), TickResult(tuple(commands), new_plans, tuple(refusals),
-                                                        tuple(clips), tuple(stale))
+        return CoreState(now_s, out_states, links, *advice_out), TickResult(
+            tuple(commands), new_plans, tuple(refusals), tuple(clips), tuple(stale), tuple(fixed), tuple(mode_changes))
+
+    def report(self, state: CoreState) -> dict[str, harm.JunctionReport]:
+        """Per junction: mode, reason of the last switch, switches, and the shadow's figures."""
+        return {jid: harm.report(js.harm) for jid, js in state.junctions.items() if js.harm is not None}
+
+    def network(self, state: CoreState) -> tuple[shadow.Gains, int]:
+        """Network totals of the shadow (delays demand-weighted) and the junctions in fixed mode."""
+        return harm.network(js.harm for js in state.junctions.values() if js.harm is not None)
 
 
 def _red_since(lay: Layout, status: SignalStatus | None, prev: tuple[float, ...], now_s: float) -> tuple[float, ...]:

@@ -1,45 +1,173 @@
-"""The online gain estimate: same model both sides, so equal greens give zero gain."""
+"""The fixed-time shadow: a point-queue replay, same arrivals and discharge on both sides.
+
+Hand-computed cases on the two-phase junction of tests/junction_fixtures.py: saturation flow
+1800 PCU/h (0.5 PCU/s), start-up lost time 3 s, base program N/S 30 s, intergreen 5 s, E/W 25 s,
+intergreen 5 s (cycle 65 s). A window of 1e9 s makes the forgetting sums plain sums.
+"""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from controller.config import Config
 from controller.core import shadow
-from controller.core.estimation import Layout
+from controller.core.estimation import Estimate, Layout
+from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.junction_fixtures import two_phase
+from tests.junction_fixtures import two_phase, two_phase_raw
+
+LONG = 1e9  # window: no forgetting
+N_T = 0  # movement index of N_T (N/S phase 0); E_T is 1
 
 
-def layout() -> Layout:
-    return Layout.build(two_phase(), Config())
+def layout(raw: dict | None = None) -> Layout:
+    return Layout.build(parse_intersection(raw, "j.toml") if raw else two_phase(), Config())
 
 
-def test_delay_model_matches_webster_uniform_term_when_undersaturated():
-    # C = 60 s, λ = 0.5, s = 1800, q = 360 -> x = 0.4; uniform = 60*0.25/(2*(1-0.2)) = 9.375 s
-    d = shadow.movement_delay_s(np.array([360.0]), np.array([1800.0]), np.array([0.5]), np.array([60.0]), 0.25)
-    incremental = 900 * 0.25 * ((0.4 - 1) + np.sqrt(0.36 + 4 * 0.4 / (900 * 0.25)))
-    assert d[0] == pytest.approx(9.375 + incremental)
+def program(lay: Layout, ratio: float = 0.4, lost_s: float = 3.0) -> shadow.Program:
+    return shadow.Program.build(lay, ratio, lost_s)
+
+
+def status(phase: int, t: float, intergreen: bool = False) -> SignalStatus:
+    return SignalStatus("J", t, phase, intergreen, 0.0, "p", 1, "adaptive")
+
+
+def estimate(lay: Layout, arrived: dict[int, float]) -> Estimate:
+    """An estimate whose cumulative arrivals (departures + queue) are `arrived` per movement."""
+    a = np.zeros(len(lay.junction.movements))
+    for i, v in arrived.items():
+        a[i] = v
+    e = Estimate.empty(lay, 0.0)
+    return replace(e, departures_pcu=np.zeros_like(a), queue_pcu=a)
+
+
+def run(lay, prog, phases, arrivals_at, t0=0.0):
+    """Replay one tick per entry of `phases` (the controlled side's phase, -1 intergreen);
+    arrivals_at: tick index -> {movement: cumulative arrivals}."""
+    rp = shadow.start(prog, len(lay.junction.movements), t0)
+    cum: dict[int, float] = {}
+    for k, ph in enumerate(phases):
+        cum = {**cum, **arrivals_at.get(k, {})}
+        st = status(max(ph, 0), t0 + k + 1, intergreen=ph < 0)
+        rp = shadow.advance(prog, rp, estimate(lay, cum), st, t0 + k + 1, LONG)
+    return rp
+
+
+def test_the_base_program_as_segments_of_one_cycle():
+    prog = program(layout())
+    assert prog.cycle_s == 65.0
+    assert prog.ends_s == (30.0, 35.0, 60.0, 65.0) and prog.phases == (0, -1, 1, -1)
+    assert [prog.phase_at(t) for t in (0, 29.5, 30, 34.9, 35, 59, 60, 64.9, 65, 130 + 36)] == \
+        [0, 0, -1, -1, 1, 1, -1, -1, 0, 1]
+
+
+def test_a_positive_offset_delays_the_program():
+    raw = two_phase_raw()
+    raw["base_offset_s"] = 10.0
+    prog = program(layout(raw))
+    assert prog.phase_at(10.0) == 0 and prog.phase_at(9.0) == -1 and prog.phase_at(40.0) == -1
+
+
+def test_ten_pcu_arriving_at_red_wait_the_red_the_lost_time_then_discharge():
+    # 10 PCU at the first second of a 30 s red; then 3 s lost; then 0.5 PCU/s for 20 s.
+    # Queue integral: 10 x 30 + 10 x 3 + sum_{k=1..20} (10 - 0.5 k) = 300 + 30 + 95 = 425 PCU s.
+    lay = layout()
+    rp = run(lay, program(lay), [1] * 30 + [0] * 30, {0: {N_T: 10.0}})
+    c = rp.controlled
+    assert c.delay_pcu_s[N_T] == pytest.approx(425.0)
+    assert c.served_pcu[N_T] == pytest.approx(10.0) and c.queue_pcu[N_T] == pytest.approx(0.0)
+    g = shadow.gains(rp)
+    assert g.delay_controlled_s == pytest.approx(42.5)
+    assert g.demand_pcu_h == pytest.approx(10.0 * 3600 / 60)
+
+
+def test_a_permissive_green_discharges_at_the_permitted_ratio():
+    raw = two_phase_raw()
+    raw["phases"][0]["state"] = "grgr"  # N/S permissive
+    lay = layout(raw)
+    rp = run(lay, program(lay, ratio=0.4), [0] * 13, {0: {N_T: 10.0}})
+    # 3 s lost (the arrival tick counts as green's first second), then 10 s at 0.4 x 0.5 PCU/s
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(2.0)
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(8.0)
+
+
+def test_intergreen_discharges_nothing_and_restarts_the_lost_time():
+    lay = layout()
+    rp = run(lay, program(lay), [0] * 5 + [-1] * 5 + [0] * 5, {0: {N_T: 20.0}})
+    # green: 2 s served (s 4-5) ; intergreen: 0 ; green again: 2 s served (s 14-15)
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(2.0)
+
+
+def test_oversaturation_grows_the_queue_not_a_formula():
+    # 1 PCU/s against 0.5 PCU/s of capacity, always green: the queue grows by 0.5 PCU/s
+    # after the lost time; the delay stays the finite integral of that queue.
+    lay = layout()
+    rp = run(lay, program(lay), [0] * 100, {k: {N_T: float(k + 1)} for k in range(100)})
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(100 - 0.5 * 97)
+    assert np.isfinite(shadow.gains(rp).delay_controlled_s)
+
+
+def test_arrivals_are_the_rise_of_departures_plus_queue_never_fed_twice():
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    fed = []
+    for k, a in enumerate((5.0, 3.0, 4.0, 7.0)):  # the queue estimate stepped back from 5 to 3
+        before = rp.fed_pcu[N_T]
+        rp = shadow.advance(prog, rp, estimate(lay, {N_T: a}), status(1, k + 1.0), k + 1.0, LONG)
+        fed.append(rp.fed_pcu[N_T] - before)
+    assert fed == [5.0, 0.0, 0.0, 2.0]
+    assert rp.arrived_pcu[N_T] == pytest.approx(7.0)
 
 
 def test_no_gain_while_the_signal_runs_the_base_program():
     lay = layout()
-    st = shadow.initial(lay, 0.0)
-    g = shadow.gains(st, lay, np.array([500.0, 300.0, 500.0, 300.0]))
-    assert g.delay_gain == pytest.approx(0.0) and g.throughput_gain == pytest.approx(0.0)
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    rng = np.random.default_rng(1)
+    cum = np.zeros(4)
+    for t in range(1, 400):
+        cum = cum + rng.poisson([0.15, 0.1, 0.15, 0.1])
+        ph = prog.phase_at(t - 2.0)  # what the status reports at t under the base program
+        est = replace(Estimate.empty(lay, 0.0), departures_pcu=np.zeros(4), queue_pcu=cum)
+        rp = shadow.advance(prog, rp, est, status(max(ph, 0), t, ph < 0), float(t), 300.0)
+    g = shadow.gains(rp)
+    assert g.delay_fixed_s > 0 and g.delay_gain == pytest.approx(0.0) and rp.agreement == pytest.approx(1.0)
 
 
 def test_giving_the_loaded_movements_more_green_shows_a_gain():
+    # Demand heavy on E/W (0.2 PCU/s each), light on N/S (0.05): the base program gives E/W
+    # 25 of 65 s; the controlled side a 60 s cycle of 20 s N/S, 30 s E/W with 5 s intergreens.
     lay = layout()
-    st = shadow.initial(lay, 0.0)
-    # base shares: phase 0 (N/S) 30 s, phase 1 (E/W) 25 s of a 65 s cycle; demand heavy on E/W
-    q = np.array([200.0, 700.0, 200.0, 700.0])
-    t = 0.0
-    for _ in range(20):  # a 60 s cycle: 20 s N/S, 40 s E/W
-        for phase, dur in ((0, 20), (1, 40)):
-            for _ in range(dur):
-                t += 1
-                st = shadow.observe(st, lay, SignalStatus("J", t, phase, False, 0.0, "p", 1, "adaptive"), t, 900.0)
-    g = shadow.gains(st, lay, q)
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    cum = np.zeros(4)
+    cycle = [0] * 20 + [-1] * 5 + [1] * 30 + [-1] * 5
+    for t in range(1, 1801):
+        cum = cum + np.array([0.05, 0.2, 0.05, 0.2])
+        ph = cycle[(t - 1) % 60]
+        est = replace(Estimate.empty(lay, 0.0), departures_pcu=np.zeros(4), queue_pcu=cum)
+        rp = shadow.advance(prog, rp, est, status(max(ph, 0), t, ph < 0), float(t), 900.0)
+    g = shadow.gains(rp)
     assert g.delay_gain > 0.2
-    assert g.throughput_controlled_pcu_h >= g.throughput_fixed_pcu_h
-    assert st.cycle_s == pytest.approx(np.full(4, 60.0), rel=0.05)
+    assert g.throughput_controlled_pcu_h > g.throughput_fixed_pcu_h
+    assert g.queue_controlled_pcu < g.queue_fixed_pcu
+
+
+def test_restarting_the_evidence_forgets_the_sums_and_aligns_the_queues():
+    lay = layout()
+    rp = run(lay, program(lay), [0] * 40, {0: {N_T: 30.0}})
+    assert rp.fixed.queue_pcu[N_T] != rp.controlled.queue_pcu[N_T]
+    r2 = shadow.restart_evidence(rp)
+    assert r2.span_s == 0.0 and r2.arrived_pcu.sum() == 0.0 and r2.controlled.delay_pcu_s.sum() == 0.0
+    assert np.array_equal(r2.fixed.queue_pcu, rp.controlled.queue_pcu)
+    assert np.array_equal(r2.fed_pcu, rp.fed_pcu)  # arrivals are never fed twice
+
+
+def test_network_total_weighs_delays_by_demand():
+    a = shadow.Gains(10.0, 5.0, 100.0, 100.0, 100.0)
+    b = shadow.Gains(40.0, 50.0, 300.0, 300.0, 300.0)
+    t = shadow.total([a, b])
+    assert t.delay_fixed_s == pytest.approx(32.5) and t.delay_controlled_s == pytest.approx(38.75)
+    assert t.demand_pcu_h == 400.0 and t.throughput_fixed_pcu_h == 400.0

@@ -1,0 +1,189 @@
+"""Do no harm: per junction, back to the city's fixed plan when the policy is estimated worse.
+
+Every tick the junction's fixed-time shadow (controller/core/shadow.py) replays, under the
+measured arrivals, the city's own program beside the greens actually shown. From it, a junction
+is in one of two modes:
+
+- "policy": the policy's commands go out. When, over the evidence window, the replay says the
+  greens shown cost more delay per PCU than the fixed plan would have,
+      delay_controlled > delay_fixed x (1 + margin) + margin_s,
+  with at least `min_policy_s` of evidence since the policy took over and a measured demand of
+  at least `min_demand_pcu_h`, the junction switches to "fixed".
+- "fixed": the core withdraws control (step.py: the command in force is re-sent once, expiring
+  at the next tick, then nothing), so the roadside controller runs its local program, the
+  city's plan. The policy is still asked to decide (its state stays current); its wishes are not
+  sent. Both sides of the replay now show the same plan, so the replay can give no evidence for
+  coming back. The junction returns to "policy" after a hold time, `hold_s` doubled after each
+  relapse (a switch to fixed after a return) up to `hold_max_s`, or sooner when the measured
+  demand has changed by more than `demand_shift` (a share) since the switch. A policy that then
+  stays in force for `hold_max_s` is forgiven its relapses.
+
+At each change of mode the evidence restarts (shadow.restart_evidence): the next verdict rests
+only on what the policy did since it took over.
+
+Example: demand 800 PCU/h, after 900 s under the policy the replay gives 31 s/PCU for the greens
+shown and 24 s/PCU for the fixed plan: 31 > 24 x 1.05 + 1, the junction goes to "fixed" with the
+reason "policy 29 % worse than the fixed plan over 900 s (31.0 vs 24.0 s/PCU at 800 PCU/h)",
+and comes back 900 s later (1800 s after a relapse).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+from controller.core import shadow
+from controller.core.estimation import Estimate
+from controller.model import SignalStatus
+
+Mode = Literal["policy", "fixed"]
+
+
+@dataclass(frozen=True)
+class HarmParams:
+    """config.toml [harm], validated by controller/config.py. Physical meanings in the module doc
+    and in config.toml."""
+
+    enabled: bool = True
+    window_s: float = 900.0  # time constant of the evidence (forgetting sums of the replay)
+    margin: float = 0.05  # the policy may cost this share more delay than the fixed plan ...
+    margin_s: float = 1.0  # ... plus this many seconds per PCU, before it is judged worse
+    min_policy_s: float = 900.0  # evidence gathered under the policy before it is judged
+    min_demand_pcu_h: float = 100.0  # below this measured demand a junction is never judged
+    hold_s: float = 900.0  # time in fixed mode before the policy is tried again ...
+    hold_max_s: float = 3600.0  # ... doubled after each relapse, up to this
+    demand_shift: float = 0.3  # come back sooner when the demand changed by this share since the switch
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "enabled":
+                if not isinstance(v, bool):
+                    raise ValueError(f"harm enabled must be true or false, got {v!r}")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"harm {f.name} must be a finite number >= 0, got {v!r}")
+        if self.window_s <= 0:
+            raise ValueError(f"harm window_s must be > 0, got {self.window_s!r}")
+
+
+@dataclass(frozen=True)
+class HarmState:
+    """One junction's mode and its evidence (the replay)."""
+
+    replay: shadow.Replay
+    mode: Mode = "policy"
+    since_s: float = 0.0  # when the current mode began
+    reason: str = ""  # why the last switch happened
+    switches: int = 0  # switches to fixed
+    relapses: int = 0  # switches to fixed since the policy last stayed in force hold_max_s
+    hold_s: float = 0.0  # the hold of the current fixed mode
+    demand_at_switch_pcu_h: float = 0.0
+
+    @property
+    def gains(self) -> shadow.Gains:
+        """Both sides of the replay over the evidence window (since the last change of mode)."""
+        return shadow.gains(self.replay)
+
+
+@dataclass(frozen=True)
+class ModeChange:
+    """A switch of one junction, for the service's log and the metrics."""
+
+    junction: str
+    t_s: float
+    mode: Mode
+    reason: str
+    gains: shadow.Gains
+
+
+@dataclass(frozen=True)
+class JunctionReport:
+    """What a junction's do-no-harm state says, in plain values (for status, metrics, summaries)."""
+
+    mode: Mode
+    reason: str
+    switches: int
+    since_s: float
+    delay_fixed_s: float  # per PCU over the window, replayed fixed plan
+    delay_controlled_s: float  # per PCU over the window, the greens shown
+    delay_gain: float  # 1 - controlled / fixed
+    demand_pcu_h: float
+    agreement: float  # share of the window the signal showed the base program's phase
+
+
+def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmState:
+    return HarmState(shadow.start(program, n_movements, now_s), since_s=now_s)
+
+
+def observe(program: shadow.Program, state: HarmState, est: Estimate, status: SignalStatus | None, now_s: float,
+            params: HarmParams) -> HarmState:
+    """Advance the replay by the interval ending at now_s (every tick, stale or not)."""
+    return replace(state, replay=shadow.advance(program, state.replay, est, status, now_s, params.window_s))
+
+
+def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
+    """The mode for this tick, and the reason when it changed (None when it did not)."""
+    if not params.enabled:
+        return state, None
+    if state.mode == "policy":
+        why = _worse(state, now_s, params)
+        if why is None:
+            return state, None
+        relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
+        hold = min(params.hold_s * 2.0 ** relapses, params.hold_max_s)
+        return _switch(state, "fixed", now_s, why, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold,
+                       demand_at_switch_pcu_h=state.replay.demand_pcu_h), why
+    why = _back(state, now_s, params)
+    if why is None:
+        return state, None
+    return _switch(state, "policy", now_s, why), why
+
+
+def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
+    """Why the policy is judged worse than the fixed plan, or None."""
+    if now_s - state.since_s < params.min_policy_s:
+        return None
+    g = state.gains
+    if g.demand_pcu_h < params.min_demand_pcu_h:
+        return None
+    if g.delay_controlled_s <= g.delay_fixed_s * (1.0 + params.margin) + params.margin_s:
+        return None
+    worse = g.delay_controlled_s / g.delay_fixed_s - 1.0 if g.delay_fixed_s > 0 else math.inf
+    return (f"policy {worse:.0%} worse than the fixed plan over {g.span_s:.0f} s "
+            f"({g.delay_controlled_s:.1f} vs {g.delay_fixed_s:.1f} s/PCU at {g.demand_pcu_h:.0f} PCU/h)")
+
+
+def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
+    """Why the policy is tried again, or None."""
+    held = now_s - state.since_s
+    if held >= state.hold_s:
+        return f"hold of {state.hold_s:.0f} s over"
+    d0, d = state.demand_at_switch_pcu_h, state.replay.demand_pcu_h
+    if d0 > 0 and abs(d - d0) > params.demand_shift * d0:
+        return f"demand changed by {d / d0 - 1.0:+.0%} since the switch ({d0:.0f} -> {d:.0f} PCU/h)"
+    return None
+
+
+def _switch(state: HarmState, mode: Mode, now_s: float, reason: str, **changes) -> HarmState:
+    return replace(state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason,
+                   **changes)
+
+
+def report(state: HarmState) -> JunctionReport:
+    g = state.gains
+    return JunctionReport(state.mode, state.reason, state.switches, state.since_s, g.delay_fixed_s,
+                          g.delay_controlled_s, g.delay_gain, state.replay.demand_pcu_h, state.replay.agreement)
+
+
+def network(states: Iterable[HarmState]) -> tuple[shadow.Gains, int]:
+    """Network totals (shadow.total: delays demand-weighted) and the number of junctions in
+    fixed mode."""
+    states = list(states)
+    return shadow.total([s.gains for s in states]), sum(s.mode == "fixed" for s in states)
+
+
+def reports(states: Mapping[str, HarmState]) -> dict[str, JunctionReport]:
+    return {jid: report(s) for jid, s in states.items()}
+
