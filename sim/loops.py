@@ -89,8 +89,8 @@ def _feeders(lane) -> list:
 
 def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:
     """(pos, length) clamped so that the loop lies inside the lane."""
-    length = max(0.0, min(length_m, lane_m - 2 * _EPS_M))
-    return min(max(pos_m, _EPS_M), max(lane_m - length - _EPS_M, 0.0)), length
+    length = max(0.0, min(length_m, lane_m - _EPS_M))
+    return min(max(pos_m, 0.0), max(lane_m - length - _EPS_M, 0.0)), length
 
 
 def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:

@@ -115,7 +115,7 @@ def junction_tables(net: sumolib.net.Net, cfg: Config, net_path: str, additional
     if detectors not in DETECTOR_SOURCES:
         raise NetworkError(net_path, "detectors", f"must be one of {DETECTOR_SOURCES}, got {detectors!r}")
     files = list(additional or [])
-    from_files = netprogram.additional_programs(files)
+    programs = netprogram.active_programs(net, net_path, files)
     city = loops.read_city_loops(files, net)
     by_lane: dict[str, list[loops.CityLoop]] = {}
     for loop in city:
@@ -127,7 +127,7 @@ def junction_tables(net: sumolib.net.Net, cfg: Config, net_path: str, additional
             tls_of_node[conn[0].getEdge().getToNode().getID()] = tl.getID()
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
-        program = from_files.get(tl.getID()) or netprogram.net_program(tl, net_path)
+        program = programs[tl.getID()]
         try:
             table, nodes = _junction_table(net, tl, program, ctx)
             parse_intersection(table, f"{net_path}#{tl.getID()}")

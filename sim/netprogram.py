@@ -104,6 +104,13 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
     return out
 
 
+def active_programs(net, net_path: str, additional: list[Path]) -> dict[str, Program | None]:
+    """The program SUMO starts each traffic light of a sumolib net with: the last tlLogic for it
+    in the additional files (loaded in order after the network), else the network's."""
+    from_files = additional_programs(additional)
+    return {tl.getID(): from_files.get(tl.getID()) or net_program(tl, net_path) for tl in net.getTrafficLights()}
+
+
 def merge_runs(phases: tuple[ProgramPhase, ...]) -> list[ProgramPhase]:
     """Consecutive phases with the same state as one phase (cyclic: the last joins the first)."""
     merged: list[ProgramPhase] = []
