@@ -63,7 +63,7 @@ FEED_REJECT_REASONS = (
     "future_timestamp", "stale_timestamp", "topic_mismatch",
 )
 MESSAGE_KINDS = ("detectors", "status")
-MODES = ("adaptive", "fallback", "manual")
+MODES = ("adaptive", "fallback", "manual", "fixed")
 # Tick durations of a 20-junction city are milliseconds; a tick near its 1 s period is an alarm.
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
@@ -97,11 +97,15 @@ class MetricsParams:
                              gain_analysis_s=m.gain_analysis_s, throughput_window_s=m.throughput_window_s)
 
 
-def junction_mode(stale: bool, status_mode: str | None) -> str:
+def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None) -> str:
     """adaptive: the roadside runs our plans; fallback: it runs its local plan (it says so, or
-    its feed is stale so we send nothing); manual: an operator holds it."""
+    its feed is stale so we send nothing); manual: an operator holds it; fixed: do no harm
+    withdrew our plans, the policy being estimated worse than the city's fixed plan (the core's
+    harm mode, controller/core/harm.py), so the roadside runs that plan."""
     if status_mode == "manual":
         return "manual"
+    if harm_mode == "fixed" and not stale:
+        return "fixed"
     if stale or status_mode != "adaptive":
         return "fallback"
     return "adaptive"
@@ -158,8 +162,10 @@ def approach_traffic(arrived_pcu: np.ndarray, length_m: np.ndarray, zone_m: np.n
 
 
 def lane_lengths_m(layout: Layout) -> np.ndarray:
-    """Per lane of `layout`: its length up to the stop line, from its loops (SUMO's pos from the
-    lane's start plus the distance to the stop line); 0 where no loop sits on the lane."""
+    """Per lane of `layout`: the length of its watched approach, from the start of the lane its
+    farthest loop sits on (the lane itself, or a lane upstream that alone feeds it: `at_lane`) to
+    the stop line — that loop's pos from its lane's start plus its distance to the stop line;
+    0 where no loop measures for the lane."""
     out = np.zeros(len(layout.lanes))
     for d in layout.junction.detectors:
         li = layout.lanes.index(d.lane) if d.lane in layout.lanes else -1
@@ -211,6 +217,7 @@ class _Junction:
         self.by_class: dict[str, object] = {}
         self.modes: dict[str, object] = {}
         self.mode: str | None = None
+        self.harm_switches = 0  # the core's count of do-no-harm switches, as last seen
         self.last_plan_id: str | None = None
         self.pending: list[int] = []  # seqs pushed, not yet reported by the roadside
         self.faulty = np.zeros(len(layout.det_index), dtype=bool)
@@ -289,6 +296,8 @@ class ServiceMetrics:
         self.mode = gauge("junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).",
                           ["junction", "mode"])
         self.fallbacks = counter("junction_fallbacks", "Changes from adaptive or manual control to fallback.", J)
+        self.harm_switches = counter("junction_harm_switches", "Do no harm: switches back to the fixed plan, the "
+                                     "policy being estimated worse than it (controller/core/harm.py).", J)
         self.speed = gauge("junction_approach_speed_meters_per_second", "Space-mean (journey) speed over the "
                            "watched approaches: vehicle-distance / vehicle-time (Edie).", J)
         self.net_delay_gain = gauge("network_delay_gain_ratio", "Network delay gain over fixed-time "
@@ -320,7 +329,8 @@ class ServiceMetrics:
         self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
         names = ("detectors_faulty", "detector_faults", "plans_computed", "plans_refused", "plans_pushed",
                  "plans_acked", "plans_validated", "plans_twin_rejected", "queue", "delay", "fixed_delay",
-                 "delay_gain", "throughput_gain", "saturation", "cycle", "fallbacks", "speed", "measured_delay")
+                 "delay_gain", "throughput_gain", "saturation", "cycle", "fallbacks", "speed", "measured_delay",
+                 "harm_switches")
         for jid, j in self._j.items():
             j.c = {n: getattr(self, n).labels(junction=jid) for n in names}
             j.by_class = {cls: self.throughput.labels(junction=jid, **{"class": cls}) for cls in VEHICLE_CLASSES}
@@ -386,7 +396,13 @@ class ServiceMetrics:
                     j.c["plans_acked"].inc()
                 j.pending = [s for s in j.pending if s > status.seq]
             self._observe(j, status, now_s)
-            mode = junction_mode(js.stale, status.mode if status is not None else None)
+            harm_state = getattr(js, "harm", None)
+            mode = junction_mode(js.stale, status.mode if status is not None else None,
+                                 getattr(harm_state, "mode", None))
+            switches = int(getattr(harm_state, "switches", 0))
+            if switches > j.harm_switches:
+                j.c["harm_switches"].inc(switches - j.harm_switches)
+            j.harm_switches = max(j.harm_switches, switches)
             if mode != j.mode:
                 if mode == "fallback" and j.mode is not None:
                     j.c["fallbacks"].inc()

@@ -190,21 +190,45 @@ def test_plans_computed_refused_pushed_and_acknowledged():
 ])
 def test_junction_mode(stale, reported, mode):
     assert junction_mode(stale, reported) == mode
+    assert junction_mode(stale, reported, "policy") == mode
 
 
 def test_mode_gauge_and_fallback_count():
     m, reg, js = exporter()
     modes = lambda: {k: value(reg, "tsc_junction_mode", junction="J", mode=k) for k in MODES}  # noqa: E731
-    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0}  # before the first tick
+    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0}  # before the first tick
     m.tick_done(core_state(js, 1.0, J={"stale": True}), TickResult(), 1.0, 0.001)
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 0  # starting in fallback is no fallback
     m.tick_done(core_state(js, 2.0, J={"status": status("J", 2.0, 0)}), TickResult(), 2.0, 0.001)
-    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0}
+    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0}
     m.tick_done(core_state(js, 3.0, J={"status": status("J", 3.0, 0), "stale": True}), TickResult(), 3.0, 0.001)
-    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0}
+    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0}
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
     m.tick_done(core_state(js, 4.0, J={"status": status("J", 4.0, 0, mode="manual")}), TickResult(), 4.0, 0.001)
-    assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1}
+    assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1, "fixed": 0}
+
+
+def test_do_no_harm_mode_switches_and_gains_come_from_the_core():
+    """When the core keeps a do-no-harm state per junction (`harm`: mode, switches, the shadow's
+    gains), the exporter shows its mode, counts its switches and exports its gains."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    m, reg, js = exporter(update_s=1.0)
+    gains = shadow.Gains(40.0, 50.0, 900.0, 880.0, 1000.0)  # fixed 40 s/PCU, the policy 50
+    for t, (mode, switches) in enumerate((("policy", 0), ("fixed", 1), ("fixed", 1), ("policy", 1), ("fixed", 2))):
+        state = core_state(js, float(t), J={"status": status("J", float(t), 0, mode="local" if mode == "fixed"
+                                                                       else "adaptive")})
+        base = state.junctions["J"]
+        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        fields["harm"] = SimpleNamespace(mode=mode, switches=switches, gains=gains)
+        state = replace(state, junctions={"J": SimpleNamespace(**fields)})
+        m.tick_done(state, TickResult(), float(t), 1e-3)
+        assert value(reg, "tsc_junction_mode", junction="J", mode="fixed" if mode == "fixed" else "adaptive") == 1
+    assert value(reg, "tsc_junction_harm_switches_total", junction="J") == 2
+    assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 0  # a deliberate switch, not a fallback
+    assert value(reg, "tsc_junction_delay_gain_ratio", junction="J") == pytest.approx(1 - 50.0 / 40.0)
+    assert value(reg, "tsc_network_fixed_time_delay_seconds") == pytest.approx(40.0)
 
 
 # -- per-junction gauges --------------------------------------------------------------------------
