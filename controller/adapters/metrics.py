@@ -117,7 +117,7 @@ SATURATED_SHORTFALL = 0.01
 # Cumulative per-junction quantities behind the windowed rates and the run figures (PCU): counts
 # as they stand, and integrals over service time (e.g. time_pcu_s: vehicle-seconds on the approaches).
 CUM = ("crossed_veh", "departed_pcu", "arrived_pcu", "distance_pcu_m", "time_pcu_s", "delay_pcu_s",
-       "shadow_demand_pcu", "fixed_served_pcu", "fixed_short_pcu")
+       "demand_pcu", "fixed_served_pcu", "fixed_short_pcu")
 _C = {name: k for k, name in enumerate(CUM)}
 
 
@@ -172,6 +172,14 @@ def lane_lengths_m(layout: Layout) -> np.ndarray:
         if li >= 0:
             out[li] = max(out[li], d.pos_m + d.dist_to_stop_m)
     return out
+
+
+def fixed_capacity_pcu_h(layout: Layout, sat_flow_pcu_h: np.ndarray) -> np.ndarray:
+    """Per movement, the capacity c = s·g/C of the junction's own fixed-time program (HCM): g the
+    base greens of the phases that serve it, C the base cycle, s its saturation flow (PCU/h)."""
+    greens = np.array([p.base_green_s for p in layout.junction.phases], dtype=float)
+    share = greens @ layout.serves.astype(float) / max(layout.junction.base_cycle_s(), 1e-9)
+    return np.clip(share, 0.0, 1.0) * np.asarray(sat_flow_pcu_h, dtype=float)
 
 
 def ratio_or_none(num: float, den: float) -> float | None:
@@ -461,13 +469,13 @@ class ServiceMetrics:
         c["saturation"].set(self._degree_of_saturation(j, est))
         c["cycle"].set(self._cycle_s(j, js))
         self._faults(j, est)
-        self._accumulate(j, est, g, now_s)
+        self._accumulate(j, est, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
         r = j.rates
         speed = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
         delay = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
         gain = throughput_gain(r[_C["departed_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]],
-                               r[_C["shadow_demand_pcu"]])
+                               r[_C["demand_pcu"]])
         c["speed"].set(math.nan if speed is None else speed)
         c["measured_delay"].set(math.nan if delay is None else max(delay, 0.0))
         c["throughput_gain"].set(math.nan if gain is None else gain)
@@ -493,7 +501,7 @@ class ServiceMetrics:
         speed = j.mov_weights @ lanes.adv_speed_mps
         return approach_traffic((arrivals - last) * j.mov_watched, j.mov_len_m, j.mov_zone_m, speed, counted, dt_s)
 
-    def _accumulate(self, j: _Junction, est, g: shadow.Gains, now_s: float) -> None:
+    def _accumulate(self, j: _Junction, est, now_s: float) -> None:
         """Add this refresh to the junction's cumulative quantities (CUM): counts as they stand,
         rates integrated over the time since the last refresh."""
         dt = 0.0 if j.cum_t_s is None else max(now_s - j.cum_t_s, 0.0)
@@ -504,11 +512,14 @@ class ServiceMetrics:
         cum[_C["departed_pcu"]] = float(np.sum(est.departures_pcu))
         cum[_C["crossed_veh"]] = float(sum(n for _, n in est.crossed_by_class))
         t = self._traffic(j, est, dt)
-        demand, fixed = g.demand_pcu_h / 3600.0, g.throughput_fixed_pcu_h / 3600.0
+        # The fixed program's service of the measured demand: Σ min(q, c), its shortfall Σ (q − c)⁺.
+        q = np.maximum(np.asarray(est.flow_pcu_h, dtype=float), 0.0) / 3600.0
+        sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else j.layout.sat_flow_pcu_h
+        c = fixed_capacity_pcu_h(j.layout, sat) / 3600.0
         for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),
                           ("time_pcu_s", t.time_pcu_s), ("delay_pcu_s", t.delay_pcu_s),
-                          ("shadow_demand_pcu", demand * dt), ("fixed_served_pcu", fixed * dt),
-                          ("fixed_short_pcu", max(demand - fixed, 0.0) * dt)):
+                          ("demand_pcu", float(q.sum()) * dt), ("fixed_served_pcu", float(np.minimum(q, c).sum()) * dt),
+                          ("fixed_short_pcu", float(np.maximum(q - c, 0.0).sum()) * dt)):
             cum[_C[name]] += add
 
     def _network(self, now_s: float) -> None:
@@ -649,7 +660,7 @@ def measured_figures(cum: np.ndarray, span_s: float) -> dict:
         "throughput_pcu_h": c["departed_pcu"] * per_h if span_s > 0 else None,
         "throughput_fixed_pcu_h": c["fixed_served_pcu"] * per_h if span_s > 0 else None,
         "throughput_gain": throughput_gain(c["departed_pcu"], c["fixed_served_pcu"], c["fixed_short_pcu"],
-                                           c["shadow_demand_pcu"]),
+                                           c["demand_pcu"]),
     }
 
 
