@@ -14,8 +14,10 @@ is in one of two modes:
   city's plan. The policy is still asked to decide (its state stays current); its wishes are not
   sent. Both sides of the replay now show the same plan, so the replay can give no evidence for
   coming back. The junction returns to "policy" after a hold time, `hold_s` doubled after each
-  relapse (a switch to fixed after a return) up to `hold_max_s`, or sooner when the measured
-  demand has changed by more than `demand_shift` (a share) since the switch. A policy that then
+  relapse (a switch to fixed after a return) up to `hold_max_s`, or sooner (but not before
+  `min_policy_s`, while the backlog left by the policy drains past the loops and reads as a
+  surge) when the demand measured by the advance loops has changed by more than `demand_shift`
+  (a share) since the switch. A policy that then
   stays in force for `hold_max_s` is forgiven its relapses.
 
 At each change of mode the evidence restarts (shadow.restart_evidence): the next verdict rests
@@ -79,7 +81,7 @@ class HarmState:
     switches: int = 0  # switches to fixed
     relapses: int = 0  # switches to fixed since the policy last stayed in force hold_max_s
     hold_s: float = 0.0  # the hold of the current fixed mode
-    demand_at_switch_pcu_h: float = 0.0
+    demand_at_switch_pcu_h: float = 0.0  # the advance loops' arrival flow when it switched to fixed
 
     @property
     def gains(self) -> shadow.Gains:
@@ -123,10 +125,11 @@ def observe(program: shadow.Program, state: HarmState, est: Estimate, status: Si
     return replace(state, replay=shadow.advance(program, state.replay, est, status, now_s, params.window_s))
 
 
-def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
+def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
     """The mode for this tick, and the reason when it changed (None when it did not)."""
     if not params.enabled:
         return state, None
+    demand_pcu_h = float(est.flow_pcu_h.sum())
     if state.mode == "policy":
         why = _worse(state, now_s, params)
         if why is None:
@@ -134,8 +137,8 @@ def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmStat
         relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
         hold = min(params.hold_s * 2.0 ** relapses, params.hold_max_s)
         return _switch(state, "fixed", now_s, why, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold,
-                       demand_at_switch_pcu_h=state.replay.demand_pcu_h), why
-    why = _back(state, now_s, params)
+                       demand_at_switch_pcu_h=demand_pcu_h), why
+    why = _back(state, demand_pcu_h, now_s, params)
     if why is None:
         return state, None
     return _switch(state, "policy", now_s, why), why
@@ -155,13 +158,16 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
             f"({g.delay_controlled_s:.1f} vs {g.delay_fixed_s:.1f} s/PCU at {g.demand_pcu_h:.0f} PCU/h)")
 
 
-def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
-    """Why the policy is tried again, or None."""
+def _back(state: HarmState, demand_pcu_h: float, now_s: float, params: HarmParams) -> str | None:
+    """Why the policy is tried again, or None. The demand compared is the arrival flow of the
+    advance loops (estimation.py, held while a queue covers them)."""
     held = now_s - state.since_s
     if held >= state.hold_s:
         return f"hold of {state.hold_s:.0f} s over"
-    d0, d = state.demand_at_switch_pcu_h, state.replay.demand_pcu_h
-    if d0 > 0 and abs(d - d0) > params.demand_shift * d0:
+    d0, d = state.demand_at_switch_pcu_h, demand_pcu_h
+    # Not before min_policy_s: the backlog the policy left drains past the loops first, and
+    # reads as a surge of demand while it does.
+    if held >= params.min_policy_s and d0 > 0 and abs(d - d0) > params.demand_shift * d0:
         return f"demand changed by {d / d0 - 1.0:+.0%} since the switch ({d0:.0f} -> {d:.0f} PCU/h)"
     return None
 

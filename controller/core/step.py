@@ -188,7 +188,7 @@ class Core:
                 out_states[jid] = replace(js, command=None, stale=True)
                 continue
             view = _view(status, red_since, now_s)
-            hs, why = harm.decide(js.harm, now_s, self.harm) if self.guarded else (js.harm, None)
+            hs, why = harm.decide(js.harm, est, now_s, self.harm) if self.guarded else (js.harm, None)
             if why is not None:
                 mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
             js = replace(js, harm=hs)

@@ -1,0 +1,234 @@
+"""Do no harm: the switch to the fixed plan and back, in closed loop on a hand-built junction.
+
+The city is a point queue per movement of the two-phase junction (tests/junction_fixtures.py):
+vehicles arrive at a steady rate (one PCU each), cross the advance loop and join the queue; one
+leaves every 2 s of green (1800 PCU/h) after 2 s of start-up; the loops report counts, and
+standing vehicles as full occupancy. The roadside controller is the real one (sim/roadside.py);
+its local program is the base program, re-anchored at a hand-back to the green showing, as the
+field does with SUMO's program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from controller.config import Config, load_config
+from controller.core import harm, shadow
+from controller.core.estimation import Layout
+from controller.core.harm import HarmParams
+from controller.core.policies import make_policy
+from controller.core.step import Core
+from controller.errors import ConfigError
+from controller.model import DetectorReading, PhaseWish, Snapshot
+from sim.roadside import RoadsideController
+from tests.junction_fixtures import two_phase
+
+FAST = HarmParams(window_s=300.0, min_policy_s=300.0, hold_s=300.0, hold_max_s=1200.0)
+NS_HEAVY = {"N_T": 0.1, "S_T": 0.1, "E_T": 0.05, "W_T": 0.05}  # PCU/s; the base program serves 0.21 N/S
+EW_HEAVY = {"N_T": 0.05, "S_T": 0.05, "E_T": 0.17, "W_T": 0.17}
+
+
+class WrongPhase:
+    """After `warmup_s` of sending nothing (the base program runs, the estimator learns the
+    demand), serves E/W whatever the queues say: only the safety gate's max green and max red
+    get N/S a minimum green now and then."""
+
+    name = "wrong_phase"
+
+    def __init__(self, warmup_s: float = 200.0) -> None:
+        self.warmup_s = warmup_s
+
+    def init(self, layout, now_s):
+        return None
+
+    def decide(self, state, layout, est, signal, now_s):
+        return state, (PhaseWish(1, 5.0) if now_s > self.warmup_s else None)
+
+
+class Field:
+    """One junction of point queues, its loops and its roadside controller (see module doc)."""
+
+    STORAGE_PCU = 10
+
+    def __init__(self, junction, rates_pcu_s: dict[str, float]) -> None:
+        self.j = junction
+        self.ids = [m.id for m in junction.movements]
+        self.rates = np.array([rates_pcu_s[i] for i in self.ids])
+        self.rc = RoadsideController(junction, backup_s=30.0)
+        self.program = shadow.Program.build(Layout.build(junction), 0.4, 0.0)
+        self.anchor_s = 0.0  # the local program's position is (t - anchor) mod cycle
+        n = len(self.ids)
+        self.queue, self.acc, self.dep, self.green_s = np.zeros(n, int), np.zeros(n), np.zeros(n), np.zeros(n)
+        self.signal_phase: int | None = 0  # green phase shown for the coming second
+
+    def _local(self, t: float) -> tuple[int | None, float]:
+        """The local program's green phase at t and the time spent in it; like SUMO's, at t
+        it shows the position it had at t - 1."""
+        pos = (t - 1.0 - self.anchor_s) % self.program.cycle_s
+        k = next(i for i, e in enumerate(self.program.ends_s) if pos < e)
+        start = self.program.ends_s[k - 1] if k else 0.0
+        ph = self.program.phases[k]
+        return (ph if ph >= 0 else None), pos - start
+
+    def traffic(self, t: float) -> Snapshot:
+        """The second ending at t under the signal set at t - 1; the detector message for it."""
+        served = set(self.j.served_movements(self.signal_phase)) if self.signal_phase is not None else set()
+        green = np.array([i in served for i in self.ids])
+        self.green_s = np.where(green, self.green_s + 1, 0)
+        self.acc += self.rates
+        arrived = self.acc >= 1.0
+        self.acc[arrived] -= 1.0
+        blocked = self.queue >= self.STORAGE_PCU
+        self.queue += arrived
+        self.dep = np.where(green & (self.green_s > 2) & (self.queue > 0), self.dep + 0.5, 0.0)
+        left = self.dep >= 1.0
+        self.dep[left] -= 1.0
+        self.queue -= left
+        readings = []
+        for k, ap in enumerate(i[0] for i in self.ids):
+            if blocked[k]:
+                adv = DetectorReading(f"{ap}_adv", (), 1.0, 0.0)
+            else:
+                adv = DetectorReading(f"{ap}_adv", (("car", 1),) if arrived[k] else (), 0.1 if arrived[k] else 0.0,
+                                      10.0 if arrived[k] else -1.0)
+            if left[k]:
+                stop = DetectorReading(f"{ap}_stop", (("car", 1),), 0.3, 5.0)
+            elif self.queue[k] > 0:
+                stop = DetectorReading(f"{ap}_stop", (), 1.0, 0.0)
+            else:
+                stop = DetectorReading(f"{ap}_stop", (), 0.0, -1.0)
+            readings += [adv, stop]
+        return Snapshot(self.j.id, t, 1.0, tuple(readings))
+
+    def actuate(self, t: float) -> None:
+        was_adaptive = self.rc.mode == "adaptive"
+        local_phase, spent = self._local(t)
+        if self.rc.mode == "local":
+            state = self.rc.tick(t, local_phase, spent)
+        else:
+            state = self.rc.tick(t, None, 0.0)
+        if state is None:
+            if was_adaptive:  # hand-back: the program resumes at the green showing
+                ph = self.rc.green_phase()
+                k = self.program.phases.index(ph)
+                self.anchor_s = t - 1.0 - (self.program.ends_s[k - 1] if k else 0.0)
+                local_phase, _ = self._local(t)
+            self.signal_phase = local_phase
+        else:
+            self.signal_phase = self.rc.green_phase()
+
+
+def closed_loop(policy, rates, seconds: int, params: HarmParams = FAST, *, rates_after=None, change_at=None):
+    """Run `seconds` of the loop; returns the per-second log and the core's last state."""
+    j = two_phase()
+    # a 60 s arrival-flow average: the measured demand is settled before the policy acts
+    cfg = replace(Config(), harm=params, estimation=replace(Config().estimation, flow_window_s=60.0))
+    core = Core({"J": Layout.build(j, cfg)}, policy, cfg)
+    field = Field(j, rates)
+    state = core.initial_state(0.0)
+    log = []
+    status = field.rc.status(0.0)
+    for t in range(1, seconds + 1):
+        if change_at is not None and t == change_at:
+            field.rates = np.array([rates_after[i] for i in field.ids])
+        snap = field.traffic(float(t))
+        state, result = core.step(state, [snap], [status], float(t))
+        for cmd in result.commands:
+            field.rc.receive(cmd, float(t))
+        field.actuate(float(t))
+        status = field.rc.status(float(t))
+        log.append((t, result, state.junctions["J"].harm, field.rc.mode))
+    return log, state, core
+
+
+def changes(log):
+    return [(t, c.mode, c.reason) for t, r, _, _ in log for c in r.mode_changes]
+
+
+def test_a_policy_worse_than_the_fixed_plan_goes_back_to_it_after_the_window():
+    log, state, _ = closed_loop(WrongPhase(), NS_HEAVY, 590)
+    ch = changes(log)
+    assert ch and ch[0][1] == "fixed" and "worse than the fixed plan" in ch[0][2]
+    t_switch = ch[0][0]
+    assert FAST.min_policy_s <= t_switch <= FAST.min_policy_s + 60
+    # the withdrawal: the command in force re-sent once, expiring at the next tick
+    r = log[t_switch - 1][1]
+    assert len(r.commands) == 1 and r.commands[0].expires_s == t_switch + 1.0 and r.fixed == ("J",)
+    # then nothing is sent, and the roadside runs its own program again
+    held = log[t_switch:t_switch + int(FAST.hold_s) - 1]
+    assert all(not r.commands for t, r, _, _ in held)
+    modes = [m for _, _, _, m in held]
+    assert modes[-1] == "local" and modes.index("local") < 80
+    assert state.junctions["J"].harm.mode == "fixed" and state.junctions["J"].harm.switches == 1
+
+
+def test_a_policy_better_than_the_fixed_plan_stays():
+    log, state, core = closed_loop(make_policy("max_pressure", Config()), EW_HEAVY, 1200)
+    assert changes(log) == []
+    rep = core.report(state)["J"]
+    assert rep.mode == "policy" and rep.delay_gain > 0.2 and rep.switches == 0
+
+
+def test_it_comes_back_after_the_hold_and_a_relapse_doubles_the_hold():
+    log, state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2000)
+    ch = changes(log)
+    assert [m for _, m, _ in ch[:4]] == ["fixed", "policy", "fixed", "policy"]
+    (t1, _, _), (t2, _, why2), (t3, _, _), (t4, _, _) = ch[:4]
+    assert t2 - t1 == pytest.approx(FAST.hold_s, abs=1) and "hold" in why2
+    assert t3 - t2 >= FAST.min_policy_s  # judged again on fresh evidence only
+    assert t4 - t3 == pytest.approx(2 * FAST.hold_s, abs=1)
+    # while back under the policy its commands go out again
+    assert any(r.commands for t, r, _, _ in log if t2 < t < t3)
+
+
+def test_it_comes_back_sooner_when_the_demand_turns():
+    params = replace(FAST, hold_s=5000.0, hold_max_s=5000.0)
+    heavier = {k: 2.0 * v for k, v in NS_HEAVY.items()}
+    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 1100, params, rates_after=heavier, change_at=500)
+    ch = changes(log)
+    assert ch[0][1] == "fixed" and ch[0][0] < 500
+    assert ch[1][1] == "policy" and "demand changed" in ch[1][2]
+    assert ch[0][0] + params.min_policy_s <= ch[1][0] < 1100
+
+
+def test_the_fixed_policy_is_never_switched_and_shows_no_gain():
+    log, state, core = closed_loop(make_policy("fixed", Config()), NS_HEAVY, 700)
+    assert changes(log) == []
+    rep = core.report(state)["J"]
+    assert rep.delay_gain == pytest.approx(0.0, abs=1e-9) and rep.agreement == pytest.approx(1.0, abs=1e-3)
+
+
+def test_disabled_it_never_switches():
+    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 650, replace(FAST, enabled=False))
+    assert changes(log) == []
+
+
+def test_low_demand_is_never_judged():
+    quiet = {k: 0.01 for k in NS_HEAVY}  # 36 PCU/h per movement, 144 at the junction
+    log, _, _ = closed_loop(WrongPhase(), quiet, 650, replace(FAST, min_demand_pcu_h=200.0))
+    assert changes(log) == []
+
+
+def test_network_totals_and_reports_come_from_the_core_state():
+    log, state, core = closed_loop(WrongPhase(), NS_HEAVY, 400)
+    g, n_fixed = core.network(state)
+    assert n_fixed == 1 and g.demand_pcu_h > 0
+    assert harm.report(state.junctions["J"].harm).mode == "fixed"
+
+
+def test_config_harm_section(tmp_path):
+    cfg = load_config("config.toml")
+    assert isinstance(cfg.harm, HarmParams) and cfg.harm.enabled
+    bad = tmp_path / "c.toml"
+    bad.write_text("[harm]\nhold_s = 900.0\nhold_max_s = 600.0\n")
+    with pytest.raises(ConfigError, match="harm.hold_max_s"):
+        load_config(bad)
+    bad.write_text("[harm]\nwindow_s = 0.0\n")
+    with pytest.raises(ConfigError, match="harm.window_s"):
+        load_config(bad)
+    bad.write_text("[harm]\nmargin = -0.1\n")
+    with pytest.raises(ConfigError, match="harm.margin"):
+        load_config(bad)
