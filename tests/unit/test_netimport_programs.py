@@ -145,3 +145,25 @@ def test_all_skipped_is_an_error_naming_the_reasons(cross, tmp_path):
     body = tl_logic("C", "x", [(60, NS)])
     with pytest.raises(NetworkError, match="no traffic light can be controlled: C: .*1 green stage"):
         import_network(cross, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
+
+
+def test_simulate_prepare_imports_with_the_scenario_files_and_logs_skipped(tmp_path, caplog):
+    from sim.simulate import SimulateRequest, prepare
+
+    net = grid_net(tmp_path, "g", n=2)
+    tls = sorted(t.getID() for t in read_net(net).getTrafficLights())
+    n_links = len(next(iter(read_net(net).getTrafficLights()[0].getPrograms().values())).getPhases()[0].state)
+    tl0 = read_net(net).getTrafficLights()[0].getID()
+    add = additional(tmp_path, "one.add.xml", tl_logic(tl0, "x", [(60, "G" * n_links)]))
+    cfg_file = tmp_path / "g.sumocfg"
+    cfg_file.write_text(f'<configuration><input><net-file value="{net.name}"/>'
+                        f'<additional-files value="{add.name}"/></input></configuration>')
+    with caplog.at_level("WARNING"):
+        _, junctions, args = prepare(SimulateRequest(cfg_file, tmp_path / "out"), CFG)
+    assert set(junctions) == set(tls) - {tl0}
+    assert any(tl0 in r.getMessage() and "green stage" in r.getMessage() for r in caplog.records)
+    files = args[args.index("--additional-files") + 1].split(",")
+    assert files[0] == str(add) and files[-1].endswith("detectors.add.xml")
+    # the user's --additional-files replace the config's, for the import too
+    _, junctions, _ = prepare(SimulateRequest(cfg_file, tmp_path / "out2", sumo_args=("--additional-files", "")), CFG)
+    assert set(junctions) == set(tls)
