@@ -12,6 +12,10 @@ summary.json holds both sides:
   (km/h, route length / duration of arrived vehicles), throughput (arrived veh/h); the gains are
   those of two real runs on the same seed: delay gain = 1 − delay_policy / delay_fixed,
   throughput gain = arrived_policy / arrived_fixed − 1;
+- SUMO's truth on the online figures' own ground (lane data of the junction models' approach
+  lanes, loops' feeding lanes included): space-mean speed on them (distance / vehicle-seconds)
+  and their time loss per stop-line crossing — so that an error splits into what the estimator
+  gets wrong and what the definitions differ by;
 - the online figures the controller computed from the detector feed only (summary["online_gains"]
   ["run"], controller/adapters/metrics.py; docs/metrics.md defines them): approach (journey)
   speed, the loop spot speed it replaced, measured delay per trip, vehicles leaving the
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 import shutil
 import subprocess
 import sys
@@ -79,11 +84,24 @@ def begin_s(cfg: Path) -> float:
     return float(node.get("value", 0.0)) if node is not None else 0.0
 
 
+def lane_data_file(out: Path) -> Path:
+    """An additional file asking SUMO for lane data (one row per lane and 300 s)."""
+    root = ET.Element("additional")
+    ET.SubElement(root, "laneData", id="truth", period="300", file="lanedata.xml", excludeEmpty="true")
+    path = out / "truth.add.xml"
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
 def command(run: Run, seed: int, duration_s: float | None, config: str | None) -> list[str]:
+    from sim.sumo import SumoConfig
+
     cmd = [sys.executable, str(ROOT / "run_controller.py")]
     if config:
         cmd += ["--config", config]
-    cmd += ["simulate", str(run.cfg), "--out", str(run.out), "--policy", run.policy, "--", "--seed", str(seed)]
+    additional = [str(p) for p in SumoConfig(run.cfg).files("additional-files")] + [str(lane_data_file(run.out))]
+    cmd += ["simulate", str(run.cfg), "--out", str(run.out), "--policy", run.policy, "--", "--seed", str(seed),
+            "--additional-files", ",".join(additional)]
     if duration_s is not None:
         cmd += ["--end", f"{begin_s(run.cfg) + duration_s:g}"]
     return cmd
@@ -133,7 +151,37 @@ def delay_per_passage_s(summary: dict) -> float | None:
     return summary["delay_s"] * (v["inserted"] + v.get("waiting", 0)) / n if n > 0 else None
 
 
-def compare(summary: dict, fixed: dict) -> dict:
+def approach_lanes(intersections: Path) -> set[str]:
+    """The lanes the junction models watch: every movement lane with its loops' feeding lanes."""
+    lanes: set[str] = set()
+    for path in intersections.glob("*.toml"):
+        raw = tomllib.loads(path.read_text())
+        for m in raw.get("movements", []):
+            lanes.update(m.get("lanes", []))
+        lanes.update(d["at_lane"] for d in raw.get("detectors", []) if d.get("at_lane"))
+    return lanes
+
+
+def approach_truth(out: Path, summary: dict) -> dict:
+    """SUMO's lane data summed over the approach lanes: space-mean speed (km/h) and time loss per
+    stop-line crossing (s); {} without lane data."""
+    path, lanes = out / "lanedata.xml", approach_lanes(out / "intersections")
+    if not path.is_file() or not lanes:
+        return {}
+    seconds = distance = loss = 0.0
+    for _, el in ET.iterparse(path):
+        if el.tag == "lane" and el.get("id") in lanes:
+            t = float(el.get("sampledSeconds", 0.0))
+            seconds += t
+            distance += float(el.get("speed", 0.0)) * t
+            loss += float(el.get("timeLoss", 0.0))
+        if el.tag == "interval":
+            el.clear()
+    n = crossings(summary)
+    return {"speed_kmh": distance / seconds * 3.6 if seconds > 0 else None, "delay_s": loss / n if n > 0 else None}
+
+
+def compare(summary: dict, fixed: dict, lane_truth: dict | None = None) -> dict:
     """One row: SUMO's truth and the online run figures of one run, with the gains of the pair
     (policy run, fixed run) on the same seed."""
     on = summary.get("online_gains", {}).get("run", {})
@@ -141,8 +189,10 @@ def compare(summary: dict, fixed: dict) -> dict:
     truth_dg = 1.0 - summary["delay_s"] / fixed["delay_s"] if fixed["delay_s"] > 0 else None
     truth_tg = summary["throughput_veh_h"] / fixed["throughput_veh_h"] - 1.0 if fixed["throughput_veh_h"] else None
     d, d_fixed = on.get("measured_delay_s"), on_fixed.get("measured_delay_s")
+    lane_truth = lane_truth or {}
     return {
         "speed": summary["speed_kmh"], "speed_on": on.get("speed_kmh"), "speed_loop": on.get("loop_speed_kmh"),
+        "speed_app": lane_truth.get("speed_kmh"), "delay_app": lane_truth.get("delay_s"),
         "delay": summary["delay_s"], "delay_pass": delay_per_passage_s(summary), "delay_on": d,
         "arrived": summary["throughput_veh_h"],
         "cross": crossings(summary) * 3600.0 / summary["duration_s"] if summary["duration_s"] else None,
@@ -161,18 +211,25 @@ def _err(online: float | None, truth: float | None, fmt: str) -> str:
     return f"{_f(online, fmt)} ({_f(error_pct(online, truth), '{:+.0f} %')})"
 
 
-HEAD = ("| scenario | policy | speed km/h SUMO | online (err) | loop spot speed (err) | delay s/veh SUMO "
-        "| SUMO s/passage | online s/passage (err) | crossings/h SUMO | online (err) | arrived/h SUMO "
+HEAD = ("| scenario | policy | speed km/h SUMO trips | SUMO approaches | online (err trips, approaches) "
+        "| loop spot speed (err trips) | delay s/veh SUMO | SUMO s/passage all | SUMO s/passage approaches "
+        "| online s/passage (err all, approaches) | crossings/h SUMO | online (err) | arrived/h SUMO "
         "| delay gain SUMO | shadow online | measured online | thru gain SUMO | online |")
+
+
+def _err2(online: float | None, a: float | None, b: float | None, fmt: str) -> str:
+    e = lambda truth: _f(error_pct(online, truth), "{:+.0f} %")  # noqa: E731
+    return f"{_f(online, fmt)} ({e(a)}, {e(b)})"
 
 
 def table(rows: list[tuple[str, str, dict]]) -> str:
     out = [HEAD, "|" + "---|" * 2 + "---:|" * (HEAD.count("|") - 3)]
     for scen, pol, r in rows:
         cells = [
-            scen, pol, _f(r["speed"], "{:.1f}"), _err(r["speed_on"], r["speed"], "{:.1f}"),
-            _err(r["speed_loop"], r["speed"], "{:.1f}"), _f(r["delay"], "{:.1f}"), _f(r["delay_pass"], "{:.1f}"),
-            _err(r["delay_on"], r["delay_pass"], "{:.1f}"), _f(r["cross"], "{:.0f}"),
+            scen, pol, _f(r["speed"], "{:.1f}"), _f(r["speed_app"], "{:.1f}"),
+            _err2(r["speed_on"], r["speed"], r["speed_app"], "{:.1f}"), _err(r["speed_loop"], r["speed"], "{:.1f}"),
+            _f(r["delay"], "{:.1f}"), _f(r["delay_pass"], "{:.1f}"), _f(r["delay_app"], "{:.1f}"),
+            _err2(r["delay_on"], r["delay_pass"], r["delay_app"], "{:.1f}"), _f(r["cross"], "{:.0f}"),
             _err(r["cross_on"], r["cross"], "{:.0f}"), _f(r["arrived"], "{:.0f}"),
             _f(r["dgain"], "{:+.1%}"), _f(r["dgain_on"], "{:+.1%}"), _f(r["dgain_meas"], "{:+.1%}"),
             _f(r["tgain"], "{:+.1%}"), _f(r["tgain_on"], "{:+.1%}", "n/a"),
@@ -213,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         fixed = summaries.get((r.scenario, "fixed"))
         if (r.scenario, r.policy) in summaries and fixed is not None:
-            rows.append((r.scenario, r.policy, compare(summaries[(r.scenario, r.policy)], fixed)))
+            summary = summaries[(r.scenario, r.policy)]
+            rows.append((r.scenario, r.policy, compare(summary, fixed, approach_truth(r.out, summary))))
     span = f"{duration:g} s from each scenario's begin" if duration else "each scenario's full length"
     print(f"Online figures (run means) against SUMO's truth; seed {opts.seed}, {span}.\n")
     print(table(rows))
