@@ -56,3 +56,45 @@ def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed
         f'  <random_number><seed value="{seed}"/></random_number>\n'
         "</configuration>\n")
     return cfg
+
+
+# --- whole-scenario runs (tests/integration/test_corpus.py and others) ---------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def simulate(cfg: Path, out: Path, policy: str, *sumo_args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    """`run_controller.py simulate CFG --out OUT --policy POLICY [-- SUMO_ARGS]`, output captured."""
+    cmd = [sys.executable, str(ROOT / "run_controller.py"), "simulate", str(cfg), "--out", str(out), "--policy", policy]
+    if sumo_args:
+        cmd += ["--", *sumo_args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout_s)
+
+
+def sumocfg_begin_s(cfg: Path) -> float:
+    """The scenario's begin time (s): `<time><begin value=.../>` of the .sumocfg, 0 when absent."""
+    import xml.etree.ElementTree as ET
+
+    begin = ET.parse(cfg).getroot().find("./time/begin")
+    return float(begin.get("value")) if begin is not None else 0.0
+
+
+def copy_writable(src: Path, dst: Path) -> Path:
+    """A writable copy of a (read-only) scenario folder; returns dst."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    for p in [dst, *dst.rglob("*")]:
+        p.chmod(p.stat().st_mode | 0o200)
+    return dst
+
+
+def error_line(stderr: str) -> str:
+    """The one line that says why a run failed: SUMO's first `Error:`, else the CLI's `error:`,
+    else the last line of stderr."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for prefix in ("Error:", "error:"):
+        hit = next((ln for ln in lines if ln.startswith(prefix)), None)
+        if hit:
+            return hit[:400]
+    return lines[-1][:400] if lines else "(no stderr)"
