@@ -8,8 +8,9 @@ detector readings feed every layout at once. Layouts, from the imported junction
 `none` (no loop, but on one lane per junction). Errors are grouped by what loops a lane has
 in the layout. Truth per junction lane: SUMO's halting vehicles (< 0.1 m/s) on the lane and
 on the lanes that alone feed it (its unambiguous upstream chain, sim/loops.py), up to three
-advance distances upstream. Printed per layout: mean absolute error and mean bias of the lane
-queue (estimated PCU minus halting vehicles), over every lane and second after the warm-up.
+advance distances upstream. Printed per layout and kind of lane: the mean true queue, the mean
+absolute error and the mean bias of the lane queue (estimated PCU minus halting vehicles), over
+every lane and second after the warm-up.
 A measurement, not a test: docs/import.md records its figures.
 """
 
@@ -106,13 +107,15 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
                     ls = ests[v][jid].lanes
                     e = ls.queue_pcu + ls.hidden_pcu - truth
                     for k in set(kinds[v][jid]):
-                        err.setdefault((v, k), []).append(e[kinds[v][jid] == k])
+                        on = kinds[v][jid] == k
+                        err.setdefault((v, k), []).append(np.stack([e[on], truth[on]]))
     finally:
         api.close()
     out = {}
     for key, rows in sorted(err.items(), key=lambda kv: (list(LAYOUTS).index(kv[0][0]), kv[0][1])):
-        e = np.concatenate(rows)
-        out[key] = {"mae_veh": float(np.mean(np.abs(e))), "bias_veh": float(np.mean(e)), "samples": int(e.size)}
+        e, truth = np.concatenate(rows, axis=1)
+        out[key] = {"mae_veh": float(np.mean(np.abs(e))), "bias_veh": float(np.mean(e)),
+                    "truth_veh": float(np.mean(truth)), "samples": int(e.size)}
     return out
 
 
@@ -128,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = measure(args.sumocfg, args.end, args.detectors, args.warmup, sumo_args)
     print(f"{args.sumocfg}  loops: {args.detectors}  end {args.end:g} s")
-    print(f"{'layout':<9}{'lanes with':<14}{'MAE veh/lane':>14}{'bias veh/lane':>15}{'samples':>10}")
+    print(f"{'layout':<9}{'lanes with':<14}{'halting veh/lane':>17}{'MAE veh/lane':>14}{'bias veh/lane':>15}"
+          f"{'samples':>10}")
     for (v, k), r in res.items():
-        print(f"{v:<9}{k:<14}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['samples']:>10}")
+        print(f"{v:<9}{k:<14}{r['truth_veh']:>17.2f}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['samples']:>10}")
     return 0
 
 
