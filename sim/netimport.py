@@ -197,6 +197,10 @@ def _junction_table(net, tl, program: netprogram.Program | None, ctx: _Context) 
     if top >= n_links:
         raise _Skip(f"program {program.program_id!r} ({program.source}) has {n_links} links, "
                     f"the network's connections use link {top}")
+    if plan.transition_only:
+        raise _Skip(f"program {program.program_id!r} ({program.source}) shows links "
+                    f"{sorted(plan.transition_only)} green only beside yellows, in no green stage: "
+                    "the junction model could never serve them")
     if len(plan.stages) < 2:
         raise _Skip(f"program {program.program_id!r} ({program.source}) has {len(plan.stages)} green stage(s): "
                     "nothing to switch between")

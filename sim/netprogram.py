@@ -65,6 +65,7 @@ class StagePlan:
     cycle_s: float
     free_links: frozenset[int]  # green or off in every phase: not controlled
     never_green: frozenset[int]  # never 'G'/'g' in any stage: no controlled movement
+    transition_only: frozenset[int]  # green in some phase, but in no stage (only mixed with yellow)
 
 
 def net_program(tl, net_path: str) -> Program | None:
@@ -167,8 +168,10 @@ def stage_plan(program: Program) -> StagePlan:
     free = frozenset(i for i in range(n_links) if all(p.state[i] in _FREE for p in phases))
     stages = tuple(Stage("".join(c if c in _KEPT else "r" for c in st), dur) for st, dur in by_green.values())
     greens = set().union(*by_green) if by_green else set()
+    ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
     return StagePlan(stages=stages, yellow_s=yellow_s, all_red_s=all_red_s,
                      cycle_s=sum(p.duration_s for p in phases), free_links=free,
-                     never_green=frozenset(range(n_links)) - greens)
+                     never_green=frozenset(range(n_links)) - greens,
+                     transition_only=frozenset(ever - greens - free))

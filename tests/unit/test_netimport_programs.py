@@ -49,6 +49,11 @@ def test_green_mixed_with_yellow_is_a_transition():
     plan = stage_plan(_program((20, NS), (3, "GGgrrryyyrrr"), (10, lagging), (3, _y(lagging)), (20, EW),
                                (3, _y(EW))))
     assert [s.state for s in plan.stages] == [NS, lagging, EW]
+    assert not plan.transition_only
+    # a link green only beside a yellow (here link 11) could never be served by a stage
+    ew = EW[:11] + "r"
+    odd = stage_plan(_program((20, NS), (3, "yyyrrryyyrrG"), (20, ew), (3, _y(ew))))
+    assert odd.transition_only == frozenset({11})
 
 
 def test_every_signal_letter():
@@ -127,18 +132,23 @@ def test_uncontrollable_junctions_are_skipped_with_the_reason(tmp_path):
     n_links = {t.getID(): len(next(iter(t.getPrograms().values())).getPhases()[0].state)
                for t in read_net(net).getTrafficLights()}
     one, short = tls[0], tls[1]
+    odd = tls[2]
+    ns = "G" * (n_links[odd] // 2) + "r" * (n_links[odd] - n_links[odd] // 2)
+    ew = "".join("r" if c == "G" else "G" for c in ns)[:-1] + "r"
     body = "\n".join([tl_logic(one, "x", [(60, "G" * n_links[one])]),
-                      tl_logic(short, "x", [(30, "G" * 3), (30, "r" * 3)])])
+                      tl_logic(short, "x", [(30, "G" * 3), (30, "r" * 3)]),
+                      tl_logic(odd, "x", [(30, ns), (3, "y" + ns[1:-1] + "g"), (30, ew), (3, ew.replace("G", "y"))])])
     result = import_network(net, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
     reasons = dict(result.skipped)
-    assert set(reasons) == {one, short}
+    assert set(reasons) == {one, short, odd}
+    assert "green only beside yellows" in reasons[odd]
     assert "1 green stage" in reasons[one] and "x.add.xml" in reasons[one]
     assert "link" in reasons[short]
     junctions = load_intersections(tmp_path / "j")
-    assert set(junctions) == set(tls) - {one, short}
+    assert set(junctions) == set(tls) - {one, short, odd}
     assert all(one not in j.upstream + j.downstream for j in junctions.values())
     assert dict(read_skipped(tmp_path / "j")) == reasons
-    assert (tmp_path / "j" / SKIPPED_FILE).read_text().count("\n") == 3
+    assert (tmp_path / "j" / SKIPPED_FILE).read_text().count("\n") == 4
 
 
 def test_all_skipped_is_an_error_naming_the_reasons(cross, tmp_path):
