@@ -19,7 +19,9 @@ What is derived, and how (docs/import.md has the rules with their reasons):
 
 A traffic light that cannot be controlled safely (no program, fewer than two green stages, a
 program that does not fit the network's links, a model that does not validate) is skipped with
-the reason: it stays on its own program, and skipped.txt in the output folder lists it.
+the reason: it stays on its own program, and skipped.txt in the output folder lists it (when
+no light can be controlled, no junction file is written and the scenario runs on its own
+programs).
 """
 
 from __future__ import annotations
@@ -308,7 +310,8 @@ SKIPPED_FILE = "skipped.txt"
 def import_network(net_path: str | Path, out_dir: str | Path, cfg: Config, additional: list[Path] | None = None,
                    detectors: str = "generated") -> ImportResult:
     """Write one <tls>.toml per controllable traffic light into out_dir, and skipped.txt (one
-    `id: reason` line per traffic light left on its own program) when any is left out.
+    `id: reason` line per traffic light left on its own program) when any is left out. When
+    none can be controlled, no TOML is written (and the scenario runs on its own programs).
 
     `additional`: the scenario's additional files, in SUMO's loading order: their programs
     replace the network's (the last loaded runs), their induction loops are the city's.
@@ -317,9 +320,6 @@ def import_network(net_path: str | Path, out_dir: str | Path, cfg: Config, addit
     tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if not tables:
-        raise NetworkError(str(net_path), "tlLogic", "no traffic light can be controlled: "
-                           + "; ".join(f"{tid}: {why}" for tid, why in skipped))
     written = []
     for table in tables:
         fp = out / _file_name(table["id"])
@@ -327,6 +327,8 @@ def import_network(net_path: str | Path, out_dir: str | Path, cfg: Config, addit
                   "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n")
         fp.write_text(header + tomli_w.dumps(table), encoding="utf-8")
         written.append(fp)
+    for tid, _ in skipped:  # a previous import's model of a light skipped now must not linger
+        (out / _file_name(tid)).unlink(missing_ok=True)
     (out / SKIPPED_FILE).unlink(missing_ok=True)
     if skipped:
         (out / SKIPPED_FILE).write_text(

@@ -67,9 +67,10 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         additional = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
         user = user[:k] + user[k + 2:]
     if req.intersections is None:
-        skipped = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional],
-                                 req.detectors).skipped
-        junctions = load_intersections(out / "intersections")
+        result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional],
+                                req.detectors)
+        skipped = result.skipped
+        junctions = load_intersections(out / "intersections") if result.written else {}
     else:
         skipped = tuple(read_skipped(req.intersections))
         junctions = load_intersections(req.intersections)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config
-from controller.errors import NetworkError
 from controller.junctions import load_intersections
 from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
 from sim.netprogram import Program, ProgramPhase, stage_plan
@@ -151,10 +150,14 @@ def test_uncontrollable_junctions_are_skipped_with_the_reason(tmp_path):
     assert (tmp_path / "j" / SKIPPED_FILE).read_text().count("\n") == 4
 
 
-def test_all_skipped_is_an_error_naming_the_reasons(cross, tmp_path):
+def test_all_skipped_writes_no_junction_and_removes_a_stale_one(cross, tmp_path):
+    import_network(cross, tmp_path / "j", CFG)
+    assert (tmp_path / "j" / "C.toml").is_file()
     body = tl_logic("C", "x", [(60, NS)])
-    with pytest.raises(NetworkError, match="no traffic light can be controlled: C: .*1 green stage"):
-        import_network(cross, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
+    result = import_network(cross, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
+    assert not result.written and [tid for tid, _ in result.skipped] == ["C"]
+    assert not list((tmp_path / "j").glob("*.toml"))
+    assert "1 green stage" in dict(read_skipped(tmp_path / "j"))["C"]
 
 
 def test_simulate_prepare_imports_with_the_scenario_files_and_logs_skipped(tmp_path, caplog):
