@@ -172,7 +172,7 @@ def _connections(tl, n_links: int, excluded: frozenset[int]) -> tuple[list[_Conn
         if not 0 <= link < n_links:
             raise _Skip(f"connection {in_lane.getID()}->{out_lane.getID()} has link index {link}")
         edge = in_lane.getEdge()
-        if edge.getFunction() in ("crossing", "walkingarea") or out_lane.getEdge().getFunction() == "crossing":
+        if _pedestrian(in_lane, out_lane):
             crossing_m[link] = max(crossing_m.get(link, 0.0), out_lane.getLength())
             continue
         nodes.add(edge.getToNode())
@@ -184,6 +184,11 @@ def _connections(tl, n_links: int, excluded: frozenset[int]) -> tuple[list[_Conn
                 direction = c.getDirection()
         conns.append(_Conn(edge.getID(), in_lane.getID(), in_lane.getLength(), direction, link))
     return conns, crossing_m, nodes
+
+
+def _pedestrian(in_lane, out_lane) -> bool:
+    return (in_lane.getEdge().getFunction() in ("crossing", "walkingarea")
+            or out_lane.getEdge().getFunction() == "crossing")
 
 
 def _junction_table(net, tl, program: netprogram.Program | None, ctx: _Context) -> tuple[dict, set]:
@@ -199,10 +204,10 @@ def _junction_table(net, tl, program: netprogram.Program | None, ctx: _Context) 
     if top >= n_links:
         raise _Skip(f"program {program.program_id!r} ({program.source}) has {n_links} links, "
                     f"the network's connections use link {top}")
-    if plan.transition_only:
-        raise _Skip(f"program {program.program_id!r} ({program.source}) shows links "
-                    f"{sorted(plan.transition_only)} green only beside yellows, in no green stage: "
-                    "the junction model could never serve them")
+    stranded = plan.transition_only & {link for a, b, link in tl.getConnections() if not _pedestrian(a, b)}
+    if stranded:
+        raise _Skip(f"program {program.program_id!r} ({program.source}) shows links {sorted(stranded)} "
+                    "green only beside yellows, in no green stage: the junction model could never serve them")
     if len(plan.stages) < 2:
         raise _Skip(f"program {program.program_id!r} ({program.source}) has {len(plan.stages)} green stage(s): "
                     "nothing to switch between")
