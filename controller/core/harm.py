@@ -57,6 +57,9 @@ class HarmParams:
     hold_s: float = 900.0  # time in fixed mode before the policy is tried again ...
     hold_max_s: float = 3600.0  # ... doubled after each relapse, up to this
     demand_shift: float = 0.3  # come back sooner when the demand changed by this share since the switch
+    # the replay's discharge (shadow.py), HCM's effective green g = G - l1 + e
+    startup_lost_s: float = 2.0  # l1: start-up lost time at a green's onset
+    extension_s: float = 2.0  # e: discharge goes on this long into the yellow
 
     def __post_init__(self) -> None:
         for f in fields(self):

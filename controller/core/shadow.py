@@ -11,10 +11,15 @@ the green timeline, so that the model's bias cancels in their comparison:
   the queue what is still there. Unlike the advance loop's counts, this stays right while a
   standing queue covers the advance loop. A(t) may step back when the estimator corrects its
   queue: a(t) is the rise of A above the highest A already fed, so nothing is fed twice.
-- discharge: during green, after a start-up lost time `lost_s` at each green onset (HCM), at
-  the learnt saturation flow (`Estimate.sat_flow_pcu_h`), times `permitted_ratio` in a phase
-  that serves the movement only with permissive ('g') links, as the policies assume. Intergreens
-  discharge nothing (on both sides).
+  A vehicle is counted where it enters the zone between the loops, and needs the zone's
+  length over the advance loops' measured speed to reach the stop line: its arrival at the
+  stop line, where the point queue stands, is delayed by that travel time (per movement, whole
+  ticks, at most TRANSIT_MAX_TICKS). Without it every vehicle would be charged its free travel
+  through the zone as delay, on both sides, and the ratio pulled toward 1.
+- discharge: at the learnt saturation flow (`Estimate.sat_flow_pcu_h`), times `permitted_ratio`
+  in a phase that serves the movement only with permissive ('g') links, as the policies assume,
+  from `startup_lost_s` after the green's onset until `extension_s` after its end, into the
+  intergreen (HCM's effective green g = G - l1 + e, the yellow's usable part).
 - fixed side: the base program of the junction model (phases in index order with their
   `base_green_s`, the derived intergreen between consecutive phases), at the position
   (t - base_offset_s) mod base cycle, t the start of the second the status reports (SUMO's own
@@ -28,7 +33,7 @@ both summed with exponential forgetting of time constant `window_s` (the evidenc
 Because the queue is bounded by nothing but the discharge, oversaturation shows as a growing
 integral, not as a formula that explodes at x = q/c > 1.
 
-    Program.build(layout, permitted_ratio, lost_s)       once per junction
+    Program.build(layout, permitted_ratio, startup_lost_s, extension_s)     once per junction
     start(program, now_s) -> Replay                      empty queues
     advance(program, replay, est, status, now_s, window_s) -> Replay     every tick
     gains(replay) -> Gains                              the two sides over the window
@@ -50,6 +55,7 @@ import numpy as np
 from controller.core.estimation import Estimate, Layout
 from controller.model import SignalStatus
 
+TRANSIT_MAX_TICKS = 60  # longest travel from an advance loop to the stop line (ticks), as estimation.py
 
 @dataclass(frozen=True)
 class Gains:
@@ -91,10 +97,14 @@ class Program:
     ends_s: tuple[float, ...]  # end of each segment within the cycle, increasing, last = cycle_s
     phases: tuple[int, ...]  # the green phase of each segment, -1 for an intergreen
     service: np.ndarray  # (phases, movements): 1 protected, permitted_ratio permissive, 0 not served
-    lost_s: float
+    startup_lost_s: float  # HCM l1: no discharge this long after a green's onset
+    extension_s: float  # HCM e: discharge goes on this long into the intergreen
+    zone_m: np.ndarray  # (movements,) mean distance from the advance loops to the stop-line loops
+    lane_zone_m: np.ndarray  # (lanes,)
+    lane_mean: np.ndarray  # (movements, lanes): mean over a movement's lanes
 
     @staticmethod
-    def build(layout: Layout, permitted_ratio: float, lost_s: float) -> "Program":
+    def build(layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float) -> "Program":
         j = layout.junction
         n = len(j.phases)
         ends, phases, t = [], [], 0.0
@@ -111,7 +121,19 @@ class Program:
         if t <= 0:  # no base program: the fixed side is all red (cannot happen with a valid model)
             ends, phases, t = [1.0], [-1], 1.0
         service = np.where(layout.protected, 1.0, np.where(layout.serves, permitted_ratio, 0.0))
-        return Program(t, j.base_offset_s, tuple(ends), tuple(phases), service, lost_s)
+        on = (layout.lane_share > 0).astype(float)
+        lane_mean = on / np.maximum(on.sum(axis=1, keepdims=True), 1.0)
+        return Program(t, j.base_offset_s, tuple(ends), tuple(phases), service, startup_lost_s, extension_s,
+                       lane_mean @ layout.lane_zone_m, layout.lane_zone_m, lane_mean)
+
+    def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
+        """Per movement, whole ticks from the advance loop to the stop line at the speed the
+        advance loops measure (estimation.py's default before any vehicle passed)."""
+        if est.lanes is None or not self.zone_m.any():
+            return np.zeros(len(self.zone_m), dtype=int)
+        speed = np.maximum(est.lanes.adv_speed_mps, 1.0)
+        travel_s = self.lane_mean @ (self.lane_zone_m / speed)
+        return np.clip(np.rint(travel_s / max(dt, 1e-9)), 0, TRANSIT_MAX_TICKS - 1).astype(int)
 
     def phase_at(self, t_s: float) -> int:
         """The base program's green phase during the second starting at t_s, -1 in an intergreen."""
@@ -125,13 +147,15 @@ class Side:
 
     queue_pcu: np.ndarray  # (movements,)
     green_s: np.ndarray  # (movements,) time since the movement's green onset; 0 when red
+    red_s: np.ndarray  # (movements,) time since its green ended (inf before any green)
+    rate_pcu_s: np.ndarray  # (movements,) discharge rate of its last green
     delay_pcu_s: np.ndarray  # (movements,) forgetting sum of queue x seconds
     served_pcu: np.ndarray  # (movements,) forgetting sum of PCU discharged
 
     @staticmethod
     def empty(n: int) -> "Side":
         z = np.zeros(n)
-        return Side(z, z, z, z)
+        return Side(z, z, np.full(n, np.inf), z, z, z)
 
 
 @dataclass(frozen=True)
@@ -143,6 +167,7 @@ class Replay:
     agree_s: float  # ... of seconds the two sides showed the same phase
     fixed: Side
     controlled: Side
+    pending_pcu: np.ndarray  # (TRANSIT_MAX_TICKS, movements): counted, not yet at the stop line
     demand_pcu: float = 0.0  # forgetting sum of arrivals, never restarted (demand shifts)
     demand_s: float = 0.0  # ... of seconds
 
@@ -162,23 +187,25 @@ def start(program: Program, n_movements: int, now_s: float, arrived_pcu: np.ndar
     """An empty replay at now_s; `arrived_pcu`: cumulative arrivals already counted (not fed)."""
     fed = np.zeros(n_movements) if arrived_pcu is None else np.asarray(arrived_pcu, dtype=float)
     z = np.zeros(n_movements)
-    return Replay(now_s, fed, z, 0.0, 0.0, Side.empty(n_movements), Side.empty(n_movements))
+    return Replay(now_s, fed, z, 0.0, 0.0, Side.empty(n_movements), Side.empty(n_movements),
+                  np.zeros((TRANSIT_MAX_TICKS, n_movements)))
 
 
 def _serve(side: Side, arrivals: np.ndarray, phase: int, program: Program, sat_pcu_s: np.ndarray, dt: float,
            keep: float) -> Side:
-    """One interval of dt seconds under `phase` (-1: intergreen): arrivals join, green discharges."""
-    if phase >= 0:
-        rate = program.service[phase] * sat_pcu_s
-        green_s = np.where(rate > 0, side.green_s + dt, 0.0)
-        capacity = rate * np.clip(green_s - program.lost_s, 0.0, dt)
-    else:
-        green_s = np.zeros_like(side.green_s)
-        capacity = green_s
+    """One interval of dt seconds under `phase` (-1: intergreen): arrivals join; a green
+    discharges after its start-up loss, a green just ended for its extension."""
+    rate = program.service[phase] * sat_pcu_s if phase >= 0 else np.zeros_like(sat_pcu_s)
+    green = rate > 0
+    green_s = np.where(green, side.green_s + dt, 0.0)
+    red_s = np.where(green, 0.0, np.where(side.green_s > 0, dt, side.red_s + dt))
+    last_rate = np.where(green, rate, side.rate_pcu_s)
+    capacity = np.where(green, rate * np.clip(green_s - program.startup_lost_s, 0.0, dt),
+                        last_rate * np.clip(program.extension_s - (red_s - dt), 0.0, dt))
     waiting = side.queue_pcu + arrivals
     served = np.minimum(waiting, capacity)
     queue = waiting - served
-    return Side(queue, green_s, side.delay_pcu_s * keep + queue * dt, side.served_pcu * keep + served)
+    return Side(queue, green_s, red_s, last_rate, side.delay_pcu_s * keep + queue * dt, side.served_pcu * keep + served)
 
 
 def controlled_phase(status: SignalStatus | None) -> int:
@@ -199,7 +226,12 @@ def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatu
         return replay
     cumulative = est.departures_pcu + est.queue_pcu
     fed = np.maximum(replay.fed_pcu, cumulative)
-    arrivals = fed - replay.fed_pcu
+    counted = fed - replay.fed_pcu
+    pending = replay.pending_pcu.copy()
+    pending[program.transit_ticks(est, dt), np.arange(len(counted))] += counted
+    arrivals = pending[0]  # at the stop line now
+    pending = np.roll(pending, -1, axis=0)
+    pending[-1] = 0.0
     sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else np.zeros_like(arrivals)
     sat_pcu_s = sat / 3600.0
     keep = math.exp(-dt / window_s)
@@ -213,7 +245,7 @@ def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatu
         t_s=now_s, fed_pcu=fed, arrived_pcu=replay.arrived_pcu * keep + arrivals, span_s=replay.span_s * keep + dt,
         agree_s=replay.agree_s * keep + (dt if p_fixed == p_ctrl else 0.0),
         fixed=_serve(replay.fixed, arrivals, p_fixed, program, sat_pcu_s, dt, keep),
-        controlled=_serve(replay.controlled, arrivals, p_ctrl, program, sat_pcu_s, dt, keep),
+        controlled=_serve(replay.controlled, arrivals, p_ctrl, program, sat_pcu_s, dt, keep), pending_pcu=pending,
         demand_pcu=replay.demand_pcu * keep + total, demand_s=replay.demand_s * keep + dt)
 
 
@@ -223,8 +255,8 @@ def restart_evidence(replay: Replay) -> Replay:
     n = len(replay.fed_pcu)
     z = np.zeros(n)
     c = replay.controlled
-    return replace(replay, arrived_pcu=z, span_s=0.0, agree_s=0.0,
-                   fixed=Side(c.queue_pcu, np.zeros(n), z, z), controlled=Side(c.queue_pcu, c.green_s, z, z))
+    return replace(replay, arrived_pcu=z, span_s=0.0, agree_s=0.0, fixed=replace(c, delay_pcu_s=z, served_pcu=z),
+                   controlled=replace(c, delay_pcu_s=z, served_pcu=z))
 
 
 def gains(replay: "Replay | ShadowState", *legacy_args, **legacy_kwargs) -> Gains:

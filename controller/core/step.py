@@ -128,7 +128,7 @@ class Core:
         self.harm = cfg.harm
         self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
         self.programs = {jid: shadow.Program.build(lay, cfg.max_pressure.permitted_sat_ratio,
-                                                   cfg.estimation.startup_lost_s)
+                                                   cfg.harm.startup_lost_s, cfg.harm.extension_s)
                          for jid, lay in self.layouts.items()}
 
     def initial_state(self, now_s: float) -> CoreState:

@@ -58,7 +58,7 @@ class Field:
         self.ids = [m.id for m in junction.movements]
         self.rates = np.array([rates_pcu_s[i] for i in self.ids])
         self.rc = RoadsideController(junction, backup_s=30.0)
-        self.program = shadow.Program.build(Layout.build(junction), 0.4, 0.0)
+        self.program = shadow.Program.build(Layout.build(junction), 0.4, 0.0, 0.0)
         self.anchor_s = 0.0  # the local program's position is (t - anchor) mod cycle
         n = len(self.ids)
         self.queue, self.acc, self.dep, self.green_s = np.zeros(n, int), np.zeros(n), np.zeros(n), np.zeros(n)

@@ -1,8 +1,10 @@
 """The fixed-time shadow: a point-queue replay, same arrivals and discharge on both sides.
 
 Hand-computed cases on the two-phase junction of tests/junction_fixtures.py: saturation flow
-1800 PCU/h (0.5 PCU/s), start-up lost time 3 s, base program N/S 30 s, intergreen 5 s, E/W 25 s,
-intergreen 5 s (cycle 65 s). A window of 1e9 s makes the forgetting sums plain sums.
+1800 PCU/h (0.5 PCU/s), start-up lost time 2 s, extension into the intergreen 2 s, base program
+N/S 30 s, intergreen 5 s, E/W 25 s, intergreen 5 s (cycle 65 s). A window of 1e9 s makes the
+forgetting sums plain sums. Unless a test says otherwise, the replay has no transit between the
+loops (arrivals counted are at the stop line at once).
 """
 
 from dataclasses import replace
@@ -25,8 +27,9 @@ def layout(raw: dict | None = None) -> Layout:
     return Layout.build(parse_intersection(raw, "j.toml") if raw else two_phase(), Config())
 
 
-def program(lay: Layout, ratio: float = 0.4, lost_s: float = 3.0) -> shadow.Program:
-    return shadow.Program.build(lay, ratio, lost_s)
+def program(lay: Layout, ratio: float = 0.4, transit: bool = False) -> shadow.Program:
+    prog = shadow.Program.build(lay, ratio, 2.0, 2.0)
+    return prog if transit else replace(prog, zone_m=np.zeros_like(prog.zone_m))
 
 
 def status(phase: int, t: float, intergreen: bool = False) -> SignalStatus:
@@ -70,15 +73,15 @@ def test_a_positive_offset_delays_the_program():
 
 
 def test_ten_pcu_arriving_at_red_wait_the_red_the_lost_time_then_discharge():
-    # 10 PCU at the first second of a 30 s red; then 3 s lost; then 0.5 PCU/s for 20 s.
-    # Queue integral: 10 x 30 + 10 x 3 + sum_{k=1..20} (10 - 0.5 k) = 300 + 30 + 95 = 425 PCU s.
+    # 10 PCU at the first second of a 30 s red; then 2 s lost; then 0.5 PCU/s for 20 s.
+    # Queue integral: 10 x 30 + 10 x 2 + sum_{k=1..20} (10 - 0.5 k) = 300 + 20 + 95 = 415 PCU s.
     lay = layout()
     rp = run(lay, program(lay), [1] * 30 + [0] * 30, {0: {N_T: 10.0}})
     c = rp.controlled
-    assert c.delay_pcu_s[N_T] == pytest.approx(425.0)
+    assert c.delay_pcu_s[N_T] == pytest.approx(415.0)
     assert c.served_pcu[N_T] == pytest.approx(10.0) and c.queue_pcu[N_T] == pytest.approx(0.0)
     g = shadow.gains(rp)
-    assert g.delay_controlled_s == pytest.approx(42.5)
+    assert g.delay_controlled_s == pytest.approx(41.5)
     assert g.demand_pcu_h == pytest.approx(10.0 * 3600 / 60)
 
 
@@ -87,16 +90,30 @@ def test_a_permissive_green_discharges_at_the_permitted_ratio():
     raw["phases"][0]["state"] = "grgr"  # N/S permissive
     lay = layout(raw)
     rp = run(lay, program(lay, ratio=0.4), [0] * 13, {0: {N_T: 10.0}})
-    # 3 s lost (the arrival tick counts as green's first second), then 10 s at 0.4 x 0.5 PCU/s
-    assert rp.controlled.served_pcu[N_T] == pytest.approx(2.0)
-    assert rp.controlled.queue_pcu[N_T] == pytest.approx(8.0)
+    # 2 s lost (the arrival tick counts as green's first second), then 11 s at 0.4 x 0.5 PCU/s
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(2.2)
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(7.8)
 
 
-def test_intergreen_discharges_nothing_and_restarts_the_lost_time():
+def test_discharge_goes_on_into_the_intergreen_and_restarts_after_the_lost_time():
     lay = layout()
     rp = run(lay, program(lay), [0] * 5 + [-1] * 5 + [0] * 5, {0: {N_T: 20.0}})
-    # green: 2 s served (s 4-5) ; intergreen: 0 ; green again: 2 s served (s 14-15)
-    assert rp.controlled.served_pcu[N_T] == pytest.approx(2.0)
+    # green: s 3-5 served (1.5) ; intergreen: s 6-7 (1.0) ; green again: s 13-15 (1.5)
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(4.0)
+
+
+def test_arrivals_reach_the_stop_line_a_travel_time_after_the_advance_loop():
+    # the fixture's zone is 78 m; at the estimator's default 10 m/s: 7.8 s -> 8 ticks
+    lay = layout()
+    prog = program(lay, transit=True)
+    assert prog.zone_m[N_T] == pytest.approx(78.0)
+    rp = shadow.start(prog, 4, 0.0)
+    at_stop = []
+    for k in range(12):
+        before = rp.arrived_pcu[N_T]
+        rp = shadow.advance(prog, rp, estimate(lay, {N_T: 1.0}), status(1, k + 1.0), k + 1.0, LONG)
+        at_stop.append(rp.arrived_pcu[N_T] - before)
+    assert int(np.argmax(at_stop)) == 8 and sum(at_stop) == pytest.approx(1.0)
 
 
 def test_oversaturation_grows_the_queue_not_a_formula():
@@ -104,7 +121,7 @@ def test_oversaturation_grows_the_queue_not_a_formula():
     # after the lost time; the delay stays the finite integral of that queue.
     lay = layout()
     rp = run(lay, program(lay), [0] * 100, {k: {N_T: float(k + 1)} for k in range(100)})
-    assert rp.controlled.queue_pcu[N_T] == pytest.approx(100 - 0.5 * 97)
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(100 - 0.5 * 98)
     assert np.isfinite(shadow.gains(rp).delay_controlled_s)
 
 
