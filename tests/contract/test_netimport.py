@@ -173,3 +173,16 @@ def test_bologna_imports_what_sumo_runs(bologna, detectors, tmp_path):
         for j in junctions.values():
             for lane in {ln for m in j.movements for ln in m.lanes}:
                 assert any(d.kind == "stop" and d.lane == lane for d in j.detectors)
+
+
+def test_cli_import_net_with_additional_files_prints_skipped(tmp_path):
+    from tests.netbuild import additional, cluster_net, tl_logic
+
+    net = cluster_net(tmp_path)
+    n_links = len(next(iter(read_net(net).getTrafficLights()[0].getPrograms().values())).getPhases()[0].state)
+    add = additional(tmp_path, "one.add.xml", tl_logic("J", "one", [(90, "G" * n_links)]))
+    done = subprocess.run([sys.executable, str(ROOT / "run_controller.py"), "import-net", str(net), "--out",
+                           str(tmp_path / "o"), "--additional", str(add)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 0 junction files" in done.stdout and "skipped J: program 'one'" in done.stdout
+    assert (tmp_path / "o" / "skipped.txt").is_file()
