@@ -104,3 +104,39 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
         assert s["controller"]["plans_sent"] > 0 or everything_refused, (
             f"{net} {policy}: no plan sent in {RUN_S} s, and no junction refused at start "
             f"({s.get('junctions_controlled')} junctions)")
+
+
+# --- the corpus' own program rewriting (pure, fast) ----------------------------------------------
+
+def test_sub_phases_keep_the_cycle_and_last_1_to_10_s():
+    import random
+
+    from sim.scenarios.corpus.programs import Phase, split_sub_phases
+
+    phases = [Phase(31, "GGrr"), Phase(3, "yyrr"), Phase(25, "rrGG"), Phase(4, "rryy")]
+    split = split_sub_phases(phases, random.Random(3))
+    assert sum(p.duration_s for p in split) == 63
+    assert all(1 <= p.duration_s <= 10 for p in split)
+    assert len(split) > len(phases)
+    # the same states in the same order, only cut
+    assert [s for i, s in enumerate(p.state for p in split) if i == 0 or split[i - 1].state != s] == \
+        ["GGrr", "yyrr", "rrGG", "rryy"]
+
+
+def test_first_stage_served_twice_a_cycle():
+    from sim.scenarios.corpus.programs import Phase, serve_first_stage_twice
+
+    a, ya, b, yb, c, yc = (Phase(20, "Grr"), Phase(3, "yrr"), Phase(20, "rGr"), Phase(3, "ryr"),
+                           Phase(20, "rrG"), Phase(3, "rry"))
+    assert serve_first_stage_twice([a, ya, b, yb, c, yc]) == [a, ya, b, yb, a, ya, c, yc]
+    assert serve_first_stage_twice([a, ya, b, yb]) == [a, ya, b, yb]
+
+
+def test_lettered_program_uses_every_letter():
+    from sim.scenarios.corpus.programs import Link, Phase, lettered
+
+    links = [Link(0, "n_0", "r"), Link(1, "n_0", "s"), Link(2, "e_0", "r"), Link(3, "e_0", "l")]
+    program = lettered([Phase(30, "GGrr"), Phase(3, "yyrr"), Phase(30, "rrGg"), Phase(3, "rryy")], links)
+    letters = set("".join(p.state for p in program))
+    assert {"u", "s", "o", "Y", "y", "G", "g", "r"} <= letters
+    assert all(p.state[0] == "o" for p in program)  # the link that is never green

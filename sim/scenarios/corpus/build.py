@@ -10,6 +10,7 @@ the SUMO version) and reuses it afterwards: the tests call it with pytest's cach
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import random
 import shutil
@@ -42,6 +43,7 @@ def build(net: CorpusNet, out_dir: Path) -> Path:
     return cfg
 
 
+@functools.cache
 def fingerprint() -> str:
     """Changes whenever a corpus source, the shared scenario code or SUMO's version changes."""
     h = hashlib.sha256()

@@ -56,6 +56,7 @@ def random_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, beg
         _random_trips(net, ped, tmp, seed + 100, begin_s, end_s, "--pedestrians", "--max-distance", "800",
                       "--insertion-rate", str(d.pedestrians_h), "--prefix", "ped", "--random-depart")
         (tmp / f"{ped.stem}.trips.xml").replace(ped)
+        strip_header(ped)
         return (ped.name,)
 
 
