@@ -188,24 +188,15 @@ class Core:
                 out_states[jid] = replace(js, command=None, stale=True)
                 continue
             view = _view(status, red_since, now_s)
-            hs, why = harm.decide(js.harm, est, now_s, self.harm) if self.guarded else (js.harm, None)
-            if why is not None:
-                mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
-            js = replace(js, harm=hs)
+            js = self._guard(jid, js, now_s, mode_changes)
             if network is not None:
                 pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
             else:
                 pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
             js = replace(js, policy_state=pstate, stale=False)
-            if hs.mode == "fixed":
-                # The policy's wish is not sent. On the switch, the command in force is re-sent
-                # expiring at the next tick: the roadside hands back to its program at its next green.
+            if js.harm.mode == "fixed":  # the policy's wish is not sent
                 fixed.append(jid)
-                if js.command is not None:
-                    commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s,
-                                            expires_s=now_s + self.tick_s))
-                    js = replace(js, command=None, sent_s=now_s, seq=js.seq + 1)
-                out_states[jid] = js
+                out_states[jid] = self._withdraw(js, now_s, commands)
                 continue
             outcome: GateOutcome | None = None
             if wish is not None:
@@ -249,6 +240,23 @@ class Core:
         advice_out = (advice, advice_t) if coordinated else ({}, float("-inf"))
         return CoreState(now_s, out_states, links, *advice_out), TickResult(
             tuple(commands), new_plans, tuple(refusals), tuple(clips), tuple(stale), tuple(fixed), tuple(mode_changes))
+
+    def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
+        """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""
+        if not self.guarded:
+            return js
+        hs, why = harm.decide(js.harm, js.estimate, now_s, self.harm)
+        if why is not None:
+            mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
+        return replace(js, harm=hs)
+
+    def _withdraw(self, js: JunctionState, now_s: float, commands: list[Command]) -> JunctionState:
+        """Fixed mode: the command in force, if any, is re-sent once expiring at the next tick
+        (the roadside hands back to its program at its next green); then nothing is sent."""
+        if js.command is None:
+            return js
+        commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + self.tick_s))
+        return replace(js, command=None, sent_s=now_s, seq=js.seq + 1)
 
     def report(self, state: CoreState) -> dict[str, harm.JunctionReport]:
         """Per junction: mode, reason of the last switch, switches, and the shadow's figures."""
