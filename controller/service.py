@@ -8,7 +8,9 @@ An optional `metrics` observer (controller/adapters/metrics.py) hears of every m
 At construction the policy is asked, junction by junction, whether it can serve it
 (Policy.cannot_serve). A junction it refuses is logged once with the reason, kept out of the
 core (no estimate, no plans: its roadside stays on the junction's own program) and listed in
-`refused` (junction id -> reason). Its feed is still validated.
+`refused` (junction id -> reason). Its feed is still validated. Every policy needs the
+roadside's status to act: a served junction that has reported none `roadside.backup_s` after
+the start is named in a warning, once.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class ControllerService:
         self._now_s = start_s
         self._warned_s: dict[str, float] = {}
         self._warn_every_s = warn_every_s
+        self._start_s = start_s
+        self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
 
     def _reject(self, exc: FeedError) -> None:
         self.rejected[exc.reason] += 1
@@ -129,9 +133,20 @@ class ControllerService:
             self.publish(cmd, encode_command(cmd))
         self.plans_sent += len(result.commands)
         self.last_result = result
+        if self._awaiting_status:
+            self._check_statuses(now_s)
         if self.metrics is not None:
             self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
+
+    def _check_statuses(self, now_s: float) -> None:
+        heard = {jid for jid in self._awaiting_status if self.state.junctions[jid].status is not None}
+        self._awaiting_status -= heard
+        if self._awaiting_status and now_s - self._start_s >= self.cfg.roadside.backup_s:
+            for jid in sorted(self._awaiting_status):
+                log.warning("junction=%s no roadside status %.0f s after start: the policy cannot act on it",
+                            jid, now_s - self._start_s)
+            self._awaiting_status = set()
 
     def advance_clock(self, now_s: float) -> None:
         """Let the validators know the time before a tick's messages arrive."""

@@ -44,3 +44,14 @@ def test_a_refused_junction_is_named_logged_and_left_on_its_own_program(caplog):
 def test_fixed_refuses_nothing():
     svc = ControllerService(junctions(), CFG, "fixed", publish=lambda cmd, payload: None)
     assert svc.refused == {} and set(svc.core.layouts) == {"J", "S"}
+
+
+def test_a_served_junction_without_roadside_status_is_named_once(caplog):
+    svc = ControllerService({"J": two_phase(), "K": replace(two_phase(), id="K")}, CFG, "adaptive",
+                            publish=lambda cmd, payload: None)
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        for t in range(1, 80):
+            feed(svc, "J", float(t))
+            svc.tick(float(t))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "junction=K no roadside status" in lines[0]

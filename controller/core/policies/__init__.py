@@ -63,8 +63,9 @@ def _webster(cfg: "Config") -> Policy:
 def _max_pressure(cfg: "Config") -> Policy:
     from controller.core.policies.max_pressure import MaxPressurePolicy
     c = cfg.max_pressure
-    return MaxPressurePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu,
-                             c.downstream_weight, c.arrival_s)
+    return MaxPressurePolicy(switch_service_s=c.switch_service_s, wait_scale_s=c.wait_scale_s,
+                             permitted_sat_ratio=c.permitted_sat_ratio, downstream_weight=c.downstream_weight,
+                             arrival_s=c.arrival_s)
 
 
 def _schedule(cfg: "Config") -> Policy:
@@ -86,8 +87,9 @@ def _scats(cfg: "Config") -> Policy:
 def _adaptive(cfg: "Config") -> Policy:
     from controller.core.policies.adaptive import AdaptivePolicy
     c = cfg.max_pressure
-    return AdaptivePolicy(c.switch_service_s, c.wait_scale_s, c.permitted_sat_ratio, c.clearance_min_pcu,
-                          c.downstream_weight, c.arrival_s)
+    return AdaptivePolicy(switch_service_s=c.switch_service_s, wait_scale_s=c.wait_scale_s,
+                          permitted_sat_ratio=c.permitted_sat_ratio, downstream_weight=c.downstream_weight,
+                          arrival_s=c.arrival_s)
 
 
 REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure,

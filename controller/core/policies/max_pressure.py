@@ -37,17 +37,21 @@ on the stop-line loop during its protected green. The estimator's exit blockage 
 the queued green with the head standing) discounts s_mk, so a movement feeding a full link
 loses its pressure once spill-back reaches the junction, which is when serving it stops paying.
 
-Permitted-turn clearance. A permitted turn ('g') that crossed the stop line may be waiting
-inside the junction for a gap. Cutting it off for a conflicting phase leaves it in the box and
-can lock the junction (four waiting left-turners block all through traffic). When leaving a
-phase in which a permitted movement discharged, and the next phase would stop that movement,
-the policy goes through a phase that serves it protected, when the junction has one that keeps
-its green without an all-red (the lagging-left pattern of the network's own programs).
-The detour costs a yellow and the protected phase's minimum green, and is taken whenever a
-permitted turn discharged during the green (it may be waiting in the box) or is still queued.
-Measured on the city: taking it for a queued turn only gave 63.3 s/veh on seed 2 but locked the
-network on seed 1 (gridlock from t ~ 1000 s); for a turn that discharged in the last 5 s, locked
-again (548 s/veh); last 15 s, 74.1 against 72.3 with the rule here (seed 1). So the rule stays.
+Permitted-turn clearance. A permitted turn ('g') that crossed its stop line may stand inside the
+junction waiting for a gap in the streams it yields to. Cutting it off for a conflicting phase
+leaves it in the box and can lock the junction (four waiting left-turners block all through
+traffic). So, per permitted movement of the green phase, from the loops (`update_boxed`):
+
+    a tick in which it discharged over its stop-line loop        -> it may be in the box
+    every stream it yields to (the other approaches' movements     -> it has crossed
+    green protected in the phase) with its stop-line loops empty
+    for `clearance_gap_s` at once, or no such stream
+
+When leaving the phase for one that would stop a movement that may be in the box, the policy
+goes through a phase that serves it protected, when the junction has one that keeps its green
+without an all-red (the lagging-left pattern): a yellow and that phase's minimum green. A left
+that crossed during a gap, or turns queued behind the stop line, cause no detour. Measured
+before/after on the city: docs/policies.md.
 
 Min/max green, intergreens and the maximum red are enforced by the safety gate; the policy also
 never asks to leave a phase before its minimum green.
@@ -80,7 +84,6 @@ class Statics:
 class MaxPressureState:
     statics: Statics
     phase: int = -1  # the green phase seen last tick
-    dep_at_green_pcu: np.ndarray | None = None  # cumulative departures when that green began
     last_dep_pcu: np.ndarray | None = None  # cumulative departures seen last tick
     boxed: np.ndarray | None = None  # (movements,) a permitted turn that may stand in the junction
 
@@ -177,8 +180,7 @@ class MaxPressurePolicy:
     name = "max_pressure"
 
     def __init__(self, switch_service_s: float = 2.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
-                 clearance_min_pcu: float = 0.5, downstream_weight: float = 0.0, arrival_s: float = 0.0,
-                 clearance_gap_s: float = 4.0) -> None:
+                 downstream_weight: float = 0.0, arrival_s: float = 0.0, clearance_gap_s: float = 4.0) -> None:
         self.clearance_gap_s = clearance_gap_s
         self.downstream_weight = downstream_weight
         self.arrival_s = arrival_s
@@ -187,7 +189,6 @@ class MaxPressurePolicy:
         self.switch_service_s = switch_service_s
         self.wait_scale_s = wait_scale_s
         self.permitted_sat_ratio = permitted_sat_ratio
-        self.clearance_min_pcu = clearance_min_pcu
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
@@ -218,8 +219,7 @@ class MaxPressurePolicy:
         """One tick of phase `cur`'s green: a new green starts with an empty box."""
         if state.phase != cur or state.last_dep_pcu is None:
             zero = np.zeros(len(est.departures_pcu), dtype=bool)
-            return replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu, last_dep_pcu=est.departures_pcu,
-                           boxed=zero)
+            return replace(state, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
         st = state.statics
         boxed = update_boxed(state.boxed, st.yield_lanes[cur], layout.serves[cur] & ~layout.protected[cur],
                              est.departures_pcu > state.last_dep_pcu, est, self.clearance_gap_s)

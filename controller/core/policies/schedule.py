@@ -71,7 +71,6 @@ class ScheduleState:
     next_phase: int = -1  # the plan's next phase (-1: extend the current one)
     switch_at_s: float = float("inf")  # when the plan switches to it
     phase: int = -1
-    dep_at_green_pcu: np.ndarray | None = None
     last_dep_pcu: np.ndarray | None = None  # cumulative departures seen at the last tick
     last_dep_s: np.ndarray | None = None  # per movement: when it last discharged (or its green began)
     boxed: np.ndarray | None = None  # (movements,) permitted turns that may stand in the junction
@@ -292,8 +291,8 @@ class SchedulePolicy:
         st = state.statics
         if signal.in_intergreen:
             return state, PhaseWish(cur)
-        if state.phase != cur or state.dep_at_green_pcu is None:
-            state = replace(state, phase=cur, dep_at_green_pcu=est.departures_pcu, planned_s=float("-inf"),
+        if state.phase != cur or state.last_dep_pcu is None:
+            state = replace(state, phase=cur, planned_s=float("-inf"),
                             last_dep_pcu=est.departures_pcu, last_dep_s=np.full(len(est.queue_pcu), now_s),
                             boxed=np.zeros(len(est.queue_pcu), dtype=bool))
         moved = est.departures_pcu > state.last_dep_pcu
