@@ -513,7 +513,12 @@ class ServiceMetrics:
         cum[_C["crossed_veh"]] = float(sum(n for _, n in est.crossed_by_class))
         t = self._traffic(j, est, dt)
         # The fixed program's service of the measured demand: Σ min(q, c), its shortfall Σ (q − c)⁺.
+        # Demand: the advance loops' flow, but never below the stop-line flow (what departed had
+        # arrived; an advance loop that misses vehicles joining below it would understate it).
         q = np.maximum(np.asarray(est.flow_pcu_h, dtype=float), 0.0) / 3600.0
+        lanes = getattr(est, "lanes", None)
+        if lanes is not None:
+            q = np.maximum(q, j.layout.lane_share @ lanes.dep_flow_pcu_h / 3600.0)
         sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else j.layout.sat_flow_pcu_h
         c = fixed_capacity_pcu_h(j.layout, sat) / 3600.0
         for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),

@@ -358,7 +358,8 @@ def test_lane_length_is_read_off_the_loops():
 
 
 def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_speed_mps: float,
-                 departed_pcu_s: np.ndarray | None = None, flow_pcu_h: np.ndarray | None = None):
+                 departed_pcu_s: np.ndarray | None = None, flow_pcu_h: np.ndarray | None = None,
+                 dep_flow_pcu_h: np.ndarray | None = None):
     """Every lane of every junction: q_pcu_s arriving, queue_pcu counted between the loops, the
     advance loops' moving vehicles at adv_speed_mps; cumulative departures at departed_pcu_s."""
     for t in range(seconds + 1):
@@ -367,6 +368,8 @@ def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_s
             n = len(j.movements)
             lanes = replace(LaneState.empty(n), queue_pcu=np.full(n, queue_pcu), adv_speed_mps=np.full(n, adv_speed_mps),
                             flow_pcu_h=np.full(n, q_pcu_s * 3600.0))
+            if dep_flow_pcu_h is not None:  # two_phase: one lane per movement, same order
+                lanes = replace(lanes, dep_flow_pcu_h=dep_flow_pcu_h)
             est = {"arrivals_pcu": np.full(n, q_pcu_s * t), "lanes": lanes,
                    "flow_pcu_h": flow_pcu_h if flow_pcu_h is not None else np.full(n, q_pcu_s * 3600.0)}
             if departed_pcu_s is not None:
@@ -418,6 +421,18 @@ def test_throughput_gain_is_measured_service_over_the_fixed_plans_estimated_serv
     assert value(reg, "tsc_network_throughput_pcu_per_second") == pytest.approx(2900.0 / 3600.0)
     assert m.report()["run"]["throughput_gain"] == pytest.approx(gain, rel=1e-3)
     assert throughput_gain(1000.0, 1000.0, 0.5, 1000.5) is None  # the fixed plan serves it all: n/a
+
+
+def test_throughput_gain_demand_is_never_below_what_crossed_the_stop_line():
+    # E/W advance loops miss vehicles (100 PCU/h) while 600 PCU/h cross the stop line: the fixed
+    # plan would have served those 600 too (capacity 692), so serving them is no gain.
+    cap_ns = 1800 * 30 / 65
+    flows = np.array([1000.0, 100.0, 1000.0, 100.0])
+    dep = np.array([cap_ns, 600.0, cap_ns, 600.0])
+    m, reg, js = exporter(update_s=5.0, throughput_window_s=300.0)
+    feed_traffic(m, js, 900, q_pcu_s=0.1, queue_pcu=1.0, adv_speed_mps=12.0, departed_pcu_s=dep / 3600.0,
+                 flow_pcu_h=flows, dep_flow_pcu_h=dep)
+    assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(0.0, abs=1e-9)
     assert throughput_gain(1100.0, 1000.0, 200.0, 1200.0) == pytest.approx(0.1)
 
 
