@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -96,12 +96,17 @@ class Program:
     offset_s: float
     ends_s: tuple[float, ...]  # end of each segment within the cycle, increasing, last = cycle_s
     phases: tuple[int, ...]  # the green phase of each segment, -1 for an intergreen
-    service: np.ndarray  # (phases, movements): 1 protected, permitted_ratio permissive, 0 not served
+    service_or_red: np.ndarray  # (phases + 1, movements): 1 protected, permitted_ratio permissive, 0 not
+    #                             served; the last row, index -1, all 0: an intergreen
     startup_lost_s: float  # HCM l1: no discharge this long after a green's onset
     extension_s: float  # HCM e: discharge goes on this long into the intergreen
     zone_m: np.ndarray  # (movements,) mean distance from the advance loops to the stop-line loops
     lane_zone_m: np.ndarray  # (lanes,)
     lane_mean: np.ndarray  # (movements, lanes): mean over a movement's lanes
+
+    @property
+    def no_transit(self) -> bool:
+        return not self.zone_m.any()
 
     @staticmethod
     def build(layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float) -> "Program":
@@ -121,6 +126,7 @@ class Program:
         if t <= 0:  # no base program: the fixed side is all red (cannot happen with a valid model)
             ends, phases, t = [1.0], [-1], 1.0
         service = np.where(layout.protected, 1.0, np.where(layout.serves, permitted_ratio, 0.0))
+        service = np.vstack([service, np.zeros((1, len(j.movements)))])
         on = (layout.lane_share > 0).astype(float)
         lane_mean = on / np.maximum(on.sum(axis=1, keepdims=True), 1.0)
         return Program(t, j.base_offset_s, tuple(ends), tuple(phases), service, startup_lost_s, extension_s,
@@ -129,11 +135,11 @@ class Program:
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
         """Per movement, whole ticks from the advance loop to the stop line at the speed the
         advance loops measure (estimation.py's default before any vehicle passed)."""
-        if est.lanes is None or not self.zone_m.any():
+        if est.lanes is None or self.no_transit:
             return np.zeros(len(self.zone_m), dtype=int)
         speed = np.maximum(est.lanes.adv_speed_mps, 1.0)
         travel_s = self.lane_mean @ (self.lane_zone_m / speed)
-        return np.clip(np.rint(travel_s / max(dt, 1e-9)), 0, TRANSIT_MAX_TICKS - 1).astype(int)
+        return np.minimum(np.rint(travel_s / max(dt, 1e-9)), TRANSIT_MAX_TICKS - 1).astype(int)
 
     def phase_at(self, t_s: float) -> int:
         """The base program's green phase during the second starting at t_s, -1 in an intergreen."""
@@ -143,19 +149,26 @@ class Program:
 
 @dataclass(frozen=True)
 class Side:
-    """One side of the replay: virtual queues and the sums over the evidence window."""
+    """Virtual queues and the sums over the evidence window: per movement for one side, or
+    stacked (2, movements) for both, row FIXED and row CONTROLLED (how Replay keeps them)."""
 
-    queue_pcu: np.ndarray  # (movements,)
-    green_s: np.ndarray  # (movements,) time since the movement's green onset; 0 when red
-    red_s: np.ndarray  # (movements,) time since its green ended (inf before any green)
-    rate_pcu_s: np.ndarray  # (movements,) discharge rate of its last green
-    delay_pcu_s: np.ndarray  # (movements,) forgetting sum of queue x seconds
-    served_pcu: np.ndarray  # (movements,) forgetting sum of PCU discharged
+    queue_pcu: np.ndarray
+    green_s: np.ndarray  # time since the movement's green onset; 0 when red
+    red_s: np.ndarray  # time since its green ended (inf before any green)
+    rate_pcu_s: np.ndarray  # discharge rate of its last green
+    delay_pcu_s: np.ndarray  # forgetting sum of queue x seconds
+    served_pcu: np.ndarray  # forgetting sum of PCU discharged
 
     @staticmethod
-    def empty(n: int) -> "Side":
-        z = np.zeros(n)
-        return Side(z, z, np.full(n, np.inf), z, z, z)
+    def empty(shape: tuple[int, ...]) -> "Side":
+        z = np.zeros(shape)
+        return Side(z, z, np.full(shape, np.inf), z, z, z)
+
+    def row(self, k: int) -> "Side":
+        return Side(*(getattr(self, f.name)[k] for f in fields(Side)))
+
+
+FIXED, CONTROLLED = 0, 1
 
 
 @dataclass(frozen=True)
@@ -165,11 +178,19 @@ class Replay:
     arrived_pcu: np.ndarray  # (movements,) forgetting sum of arrivals since the last restart
     span_s: float  # forgetting sum of seconds since the last restart
     agree_s: float  # ... of seconds the two sides showed the same phase
-    fixed: Side
-    controlled: Side
-    pending_pcu: np.ndarray  # (TRANSIT_MAX_TICKS, movements): counted, not yet at the stop line
+    sides: Side  # (2, movements): FIXED, CONTROLLED
+    pending_pcu: np.ndarray  # (TRANSIT_MAX_TICKS, movements) ring: counted, not yet at the stop line
+    head: int = 0  # the ring's row that reaches the stop line at the next tick
     demand_pcu: float = 0.0  # forgetting sum of arrivals, never restarted (demand shifts)
     demand_s: float = 0.0  # ... of seconds
+
+    @property
+    def fixed(self) -> Side:
+        return self.sides.row(FIXED)
+
+    @property
+    def controlled(self) -> Side:
+        return self.sides.row(CONTROLLED)
 
     @property
     def demand_pcu_h(self) -> float:
@@ -186,26 +207,24 @@ class Replay:
 def start(program: Program, n_movements: int, now_s: float, arrived_pcu: np.ndarray | None = None) -> Replay:
     """An empty replay at now_s; `arrived_pcu`: cumulative arrivals already counted (not fed)."""
     fed = np.zeros(n_movements) if arrived_pcu is None else np.asarray(arrived_pcu, dtype=float)
-    z = np.zeros(n_movements)
-    return Replay(now_s, fed, z, 0.0, 0.0, Side.empty(n_movements), Side.empty(n_movements),
+    return Replay(now_s, fed, np.zeros(n_movements), 0.0, 0.0, Side.empty((2, n_movements)),
                   np.zeros((TRANSIT_MAX_TICKS, n_movements)))
 
 
-def _serve(side: Side, arrivals: np.ndarray, phase: int, program: Program, sat_pcu_s: np.ndarray, dt: float,
-           keep: float) -> Side:
-    """One interval of dt seconds under `phase` (-1: intergreen): arrivals join; a green
-    discharges after its start-up loss, a green just ended for its extension."""
-    rate = program.service[phase] * sat_pcu_s if phase >= 0 else np.zeros_like(sat_pcu_s)
+def _serve(s: Side, arrivals: np.ndarray, rate: np.ndarray, program: Program, dt: float, keep: float) -> Side:
+    """One interval of dt seconds, both sides at once; `rate` (2, movements): the discharge rate
+    each side's signal gives (0 when red). Arrivals join; a green discharges after its start-up
+    loss, a green just ended for its extension."""
     green = rate > 0
-    green_s = np.where(green, side.green_s + dt, 0.0)
-    red_s = np.where(green, 0.0, np.where(side.green_s > 0, dt, side.red_s + dt))
-    last_rate = np.where(green, rate, side.rate_pcu_s)
-    capacity = np.where(green, rate * np.clip(green_s - program.startup_lost_s, 0.0, dt),
-                        last_rate * np.clip(program.extension_s - (red_s - dt), 0.0, dt))
-    waiting = side.queue_pcu + arrivals
+    green_s = np.where(green, s.green_s + dt, 0.0)
+    red_s = np.where(green, 0.0, np.where(s.green_s > 0, dt, s.red_s + dt))
+    last_rate = np.where(green, rate, s.rate_pcu_s)
+    usable_s = np.where(green, green_s - program.startup_lost_s, program.extension_s - red_s + dt)
+    capacity = last_rate * np.minimum(np.maximum(usable_s, 0.0), dt)
+    waiting = s.queue_pcu + arrivals
     served = np.minimum(waiting, capacity)
     queue = waiting - served
-    return Side(queue, green_s, red_s, last_rate, side.delay_pcu_s * keep + queue * dt, side.served_pcu * keep + served)
+    return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
 
 
 def controlled_phase(status: SignalStatus | None) -> int:
@@ -213,6 +232,18 @@ def controlled_phase(status: SignalStatus | None) -> int:
     if status is None or status.in_intergreen:
         return -1
     return status.phase
+
+
+def _to_stop_line(program: Program, replay: Replay, counted: np.ndarray, est: Estimate,
+                  dt: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Queue the PCU counted this tick for their transit; return those reaching the stop line
+    now, the ring and its new head."""
+    pending = replay.pending_pcu.copy()
+    rows = (replay.head + program.transit_ticks(est, dt)) % TRANSIT_MAX_TICKS
+    pending[rows, np.arange(len(counted))] += counted
+    arrivals = pending[replay.head].copy()
+    pending[replay.head] = 0.0
+    return arrivals, pending, (replay.head + 1) % TRANSIT_MAX_TICKS
 
 
 def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatus | None, now_s: float,
@@ -224,39 +255,32 @@ def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatu
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
-    cumulative = est.departures_pcu + est.queue_pcu
-    fed = np.maximum(replay.fed_pcu, cumulative)
-    counted = fed - replay.fed_pcu
-    pending = replay.pending_pcu.copy()
-    pending[program.transit_ticks(est, dt), np.arange(len(counted))] += counted
-    arrivals = pending[0]  # at the stop line now
-    pending = np.roll(pending, -1, axis=0)
-    pending[-1] = 0.0
-    sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else np.zeros_like(arrivals)
-    sat_pcu_s = sat / 3600.0
+    fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
+    arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
+    sat_pcu_s = (est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else np.zeros_like(arrivals)) / 3600.0
     keep = math.exp(-dt / window_s)
     # The status read at now_s describes the signal set one tick earlier, and a program shows the
     # position it had one tick before that (SUMO: a phase starting at 0 shows from the step to 1;
     # measured on the bundled city: agreement 1.00 under the city's own program).
     p_fixed = program.phase_at(now_s - 2.0 * dt)
     p_ctrl = controlled_phase(status)
+    rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
     total = float(arrivals.sum())
     return Replay(
         t_s=now_s, fed_pcu=fed, arrived_pcu=replay.arrived_pcu * keep + arrivals, span_s=replay.span_s * keep + dt,
         agree_s=replay.agree_s * keep + (dt if p_fixed == p_ctrl else 0.0),
-        fixed=_serve(replay.fixed, arrivals, p_fixed, program, sat_pcu_s, dt, keep),
-        controlled=_serve(replay.controlled, arrivals, p_ctrl, program, sat_pcu_s, dt, keep), pending_pcu=pending,
+        sides=_serve(replay.sides, arrivals, rate, program, dt, keep), pending_pcu=pending, head=head,
         demand_pcu=replay.demand_pcu * keep + total, demand_s=replay.demand_s * keep + dt)
 
 
 def restart_evidence(replay: Replay) -> Replay:
     """Forget the sums, and start the fixed side from the controlled side's queues: from here on
     the evidence measures only what the two timelines do differently (after a change of mode)."""
-    n = len(replay.fed_pcu)
-    z = np.zeros(n)
-    c = replay.controlled
-    return replace(replay, arrived_pcu=z, span_s=0.0, agree_s=0.0, fixed=replace(c, delay_pcu_s=z, served_pcu=z),
-                   controlled=replace(c, delay_pcu_s=z, served_pcu=z))
+    c = replay.sides
+    both = lambda a: np.stack([a[CONTROLLED], a[CONTROLLED]])  # noqa: E731
+    z = np.zeros_like(c.queue_pcu)
+    return replace(replay, arrived_pcu=np.zeros_like(replay.arrived_pcu), span_s=0.0, agree_s=0.0,
+                   sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z))
 
 
 def gains(replay: "Replay | ShadowState", *legacy_args, **legacy_kwargs) -> Gains:
