@@ -25,8 +25,9 @@ only on what the policy did since it took over.
 
 Example: demand 800 PCU/h, after 900 s under the policy the replay gives 31 s/PCU for the greens
 shown and 24 s/PCU for the fixed plan: 31 > 24 x 1.05 + 1, the junction goes to "fixed" with the
-reason "policy 29 % worse than the fixed plan over 900 s (31.0 vs 24.0 s/PCU at 800 PCU/h)",
-and comes back 900 s later (1800 s after a relapse).
+reason "policy 29% worse than the fixed plan over 569 s (31.0 vs 24.0 s/PCU at 800 PCU/h)" (569 s:
+the weight of 900 s of evidence forgotten with a 900 s time constant), and comes back 900 s
+later (1800 s after a relapse).
 """
 
 from __future__ import annotations
