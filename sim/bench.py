@@ -383,11 +383,14 @@ def main(argv: list[str] | None = None) -> int:
     from sim.sumo import SumoConfig
 
     cfg_path = scenario_config(opts.scenario)
-    name = cfg_path.stem
+    # A scenario's name: its config's stem, or its folder when the config is a generic run.sumocfg.
+    name = cfg_path.parent.name if cfg_path.stem == "run" else cfg_path.stem
     policies = [p for p in (opts.policies.split(",") if opts.policies else default_policies()) if p]
     if opts.decision_scale:
         jdir = (opts.out or ROOT / "out" / "bench" / name) / "_junctions"
-        import_net(SumoConfig(cfg_path).net_file, jdir, load_config(opts.config or ROOT / "config.toml"))
+        scfg = SumoConfig(cfg_path)
+        import_net(scfg.net_file, jdir, load_config(opts.config or ROOT / "config.toml"),
+                   scfg.files("additional-files"))
         print(decision_scale(load_intersections(jdir), opts.decision_scale, policies, opts.ticks, opts.config))
         return 0
     everything = list(dict.fromkeys(["fixed", *policies, *FIELD]))
@@ -401,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
 
     net_file = SumoConfig(cfg_path).net_file
     jdir = out / "_junctions"
-    import_net(net_file, jdir, load_config(opts.config if opts.config else (ROOT / "config.toml")))
+    import_net(net_file, jdir, load_config(opts.config if opts.config else (ROOT / "config.toml")),
+               SumoConfig(cfg_path).files("additional-files"))
     chains = approach_edges(net_file, load_intersections(jdir))
     data = collect(runs, chains)
     if not data.get("fixed"):
