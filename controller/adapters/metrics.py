@@ -117,7 +117,7 @@ SATURATED_SHORTFALL = 0.01
 # Cumulative per-junction quantities behind the windowed rates and the run figures (PCU): counts
 # as they stand, and integrals over service time (e.g. time_pcu_s: vehicle-seconds on the approaches).
 CUM = ("crossed_veh", "departed_pcu", "arrived_pcu", "distance_pcu_m", "time_pcu_s", "delay_pcu_s",
-       "demand_pcu", "fixed_served_pcu", "fixed_short_pcu")
+       "demand_pcu", "served_pcu", "fixed_served_pcu", "fixed_short_pcu")
 _C = {name: k for k, name in enumerate(CUM)}
 
 
@@ -174,12 +174,20 @@ def lane_lengths_m(layout: Layout) -> np.ndarray:
     return out
 
 
-def fixed_capacity_pcu_h(layout: Layout, sat_flow_pcu_h: np.ndarray) -> np.ndarray:
-    """Per movement, the capacity c = s·g/C of the junction's own fixed-time program (HCM): g the
-    base greens of the phases that serve it, C the base cycle, s its saturation flow (PCU/h)."""
-    greens = np.array([p.base_green_s for p in layout.junction.phases], dtype=float)
-    share = greens @ layout.serves.astype(float) / max(layout.junction.base_cycle_s(), 1e-9)
-    return np.clip(share, 0.0, 1.0) * np.asarray(sat_flow_pcu_h, dtype=float)
+def fixed_capacity_pcu_h(layout: Layout) -> np.ndarray:
+    """Per lane, the capacity c = s·g/C of the junction's own fixed-time program (HCM): g the base
+    greens of the phases in which some movement of the lane is green, plus the intergreens
+    between two consecutive phases that both green it (its links stay green while others turn
+    yellow), C the base cycle, s the lane's saturation flow in the junction model (PCU/h). Per
+    lane, not per movement: the loops count lanes, and a shared lane's count split between its
+    movements would put a departure under a movement that was red."""
+    j = layout.junction
+    n = len(j.phases)
+    green = layout.lane_green.astype(float)  # (phases, lanes)
+    g = np.array([p.base_green_s for p in j.phases], dtype=float) @ green
+    for k in range(n if n > 1 else 0):
+        g += j.intergreen_s(k, (k + 1) % n) * green[k] * green[(k + 1) % n]
+    return np.clip(g / max(j.base_cycle_s(), 1e-9), 0.0, 1.0) * layout.lane_sat_prior_pcu_h
 
 
 def ratio_or_none(num: float, den: float) -> float | None:
@@ -211,6 +219,7 @@ class _Junction:
         self.mov_len_m = self.mov_weights @ lane_len_m
         self.mov_zone_m = self.mov_weights @ layout.lane_zone_m
         self.last_arrivals_pcu: np.ndarray | None = None
+        self.fixed_capacity_pcu_h = fixed_capacity_pcu_h(layout)  # per lane
         self.cum = np.zeros(len(CUM))
         self.cum_t_s: float | None = None
         self.cum_t0_s: float | None = None
@@ -474,7 +483,7 @@ class ServiceMetrics:
         r = j.rates
         speed = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
         delay = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
-        gain = throughput_gain(r[_C["departed_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]],
+        gain = throughput_gain(r[_C["served_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]],
                                r[_C["demand_pcu"]])
         c["speed"].set(math.nan if speed is None else speed)
         c["measured_delay"].set(math.nan if delay is None else max(delay, 0.0))
@@ -512,18 +521,18 @@ class ServiceMetrics:
         cum[_C["departed_pcu"]] = float(np.sum(est.departures_pcu))
         cum[_C["crossed_veh"]] = float(sum(n for _, n in est.crossed_by_class))
         t = self._traffic(j, est, dt)
-        # The fixed program's service of the measured demand: Σ min(q, c), its shortfall Σ (q − c)⁺.
-        # Demand: the advance loops' flow, but never below the stop-line flow (what departed had
-        # arrived; an advance loop that misses vehicles joining below it would understate it).
-        q = np.maximum(np.asarray(est.flow_pcu_h, dtype=float), 0.0) / 3600.0
+        # The fixed program's service of the measured demand, per lane: Σ min(q, c), its shortfall
+        # Σ (q − c)⁺. Demand: the advance loop's flow, never below the stop-line flow (what departed
+        # had arrived; an advance loop that misses vehicles joining below it understates it).
+        # Served: the stop-line flow, smoothed as the demand is (the same lag on both sides).
         lanes = getattr(est, "lanes", None)
-        if lanes is not None:
-            q = np.maximum(q, j.layout.lane_share @ lanes.dep_flow_pcu_h / 3600.0)
-        sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else j.layout.sat_flow_pcu_h
-        c = fixed_capacity_pcu_h(j.layout, sat) / 3600.0
+        served = np.zeros(0) if lanes is None else np.maximum(lanes.dep_flow_pcu_h, 0.0) / 3600.0
+        q = np.zeros(0) if lanes is None else np.maximum(np.maximum(lanes.flow_pcu_h, 0.0) / 3600.0, served)
+        c = j.fixed_capacity_pcu_h / 3600.0 if lanes is not None else np.zeros(0)
         for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),
                           ("time_pcu_s", t.time_pcu_s), ("delay_pcu_s", t.delay_pcu_s),
-                          ("demand_pcu", float(q.sum()) * dt), ("fixed_served_pcu", float(np.minimum(q, c).sum()) * dt),
+                          ("demand_pcu", float(q.sum()) * dt), ("served_pcu", float(served.sum()) * dt),
+                          ("fixed_served_pcu", float(np.minimum(q, c).sum()) * dt),
                           ("fixed_short_pcu", float(np.maximum(q - c, 0.0).sum()) * dt)):
             cum[_C[name]] += add
 
@@ -664,7 +673,7 @@ def measured_figures(cum: np.ndarray, span_s: float) -> dict:
         "crossings_veh_h": c["crossed_veh"] * per_h if span_s > 0 else None,
         "throughput_pcu_h": c["departed_pcu"] * per_h if span_s > 0 else None,
         "throughput_fixed_pcu_h": c["fixed_served_pcu"] * per_h if span_s > 0 else None,
-        "throughput_gain": throughput_gain(c["departed_pcu"], c["fixed_served_pcu"], c["fixed_short_pcu"],
+        "throughput_gain": throughput_gain(c["served_pcu"], c["fixed_served_pcu"], c["fixed_short_pcu"],
                                            c["demand_pcu"]),
     }
 

@@ -299,8 +299,8 @@ def test_network_gain_is_the_demand_weighted_shadow_estimate_and_moves_with_the_
         phase = 0 if pos < cycle[0] + 5 else 1
         inter = cycle[0] <= pos < cycle[0] + 5 or pos >= sum(cycle) + 5
         sts = {jid: status(jid, t, phase, intergreen=inter) for jid in js}
-        state = core_state(js, t, **{jid: {"status": sts[jid], "estimate": {"flow_pcu_h": flows[jid]}}
-                                     for jid in js})
+        state = core_state(js, t, **{jid: {"status": sts[jid], "estimate": {
+            "flow_pcu_h": flows[jid], "lanes": replace(LaneState.empty(4), flow_pcu_h=flows[jid])}} for jid in js})
         m.tick_done(state, TickResult(), float(t), 1e-3)
         for jid in js:  # the definition: shadow.observe every second
             ref[jid] = shadow.observe(ref[jid], lays[jid], sts[jid], float(t), 300.0)
@@ -360,18 +360,21 @@ def test_lane_length_is_read_off_the_loops():
 def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_speed_mps: float,
                  departed_pcu_s: np.ndarray | None = None, flow_pcu_h: np.ndarray | None = None,
                  dep_flow_pcu_h: np.ndarray | None = None):
-    """Every lane of every junction: q_pcu_s arriving, queue_pcu counted between the loops, the
-    advance loops' moving vehicles at adv_speed_mps; cumulative departures at departed_pcu_s."""
+    """Every lane of every junction (two_phase: one lane per movement): q_pcu_s arriving,
+    queue_pcu counted between the loops, the advance loops' moving vehicles at adv_speed_mps;
+    cumulative departures at departed_pcu_s; the estimator's advance-loop flow_pcu_h and
+    stop-line dep_flow_pcu_h."""
     for t in range(seconds + 1):
         per = {}
         for jid, j in js.items():
             n = len(j.movements)
+            flow = flow_pcu_h if flow_pcu_h is not None else np.full(n, q_pcu_s * 3600.0)
             lanes = replace(LaneState.empty(n), queue_pcu=np.full(n, queue_pcu), adv_speed_mps=np.full(n, adv_speed_mps),
-                            flow_pcu_h=np.full(n, q_pcu_s * 3600.0))
+                            flow_pcu_h=flow)
             if dep_flow_pcu_h is not None:  # two_phase: one lane per movement, same order
                 lanes = replace(lanes, dep_flow_pcu_h=dep_flow_pcu_h)
             est = {"arrivals_pcu": np.full(n, q_pcu_s * t), "lanes": lanes,
-                   "flow_pcu_h": flow_pcu_h if flow_pcu_h is not None else np.full(n, q_pcu_s * 3600.0)}
+                   "flow_pcu_h": flow}
             if departed_pcu_s is not None:
                 est["departures_pcu"] = departed_pcu_s * t
             per[jid] = {"estimate": est}
@@ -414,7 +417,7 @@ def test_throughput_gain_is_measured_service_over_the_fixed_plans_estimated_serv
     departed = np.array([950.0, 500.0, 950.0, 500.0]) / 3600.0  # the policy serves 950 PCU/h of N/S
     m, reg, js = exporter(update_s=5.0, throughput_window_s=300.0)
     feed_traffic(m, js, 900, q_pcu_s=0.1, queue_pcu=1.0, adv_speed_mps=12.0, departed_pcu_s=departed,
-                 flow_pcu_h=demand)
+                 flow_pcu_h=demand, dep_flow_pcu_h=departed * 3600.0)
     gain = 2900.0 / fixed_served - 1.0  # +9.0 %
     assert value(reg, "tsc_junction_throughput_gain_ratio", junction="J") == pytest.approx(gain, rel=1e-6)
     assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(gain, rel=1e-6)
