@@ -1,0 +1,123 @@
+"""The do-no-harm estimate (controller/core/shadow.py) against SUMO's truth, per junction.
+
+    python -m sim.harm_check SUMOCFG --out DIR [--policy NAME] [--config config.toml]
+                             [--force-fixed J1,J2] [--against OTHER_DIR] [-- SUMO ARGS...]
+
+One `simulate` run (sim/simulate.py, in process) that also reads, every second, the core's
+replay (both sides' virtual queues, PCU) and SUMO's truth on each junction's approach lanes (the
+lanes of its movements): halting vehicles (< 0.1 m/s) and time loss (vehicles x (1 - v/v_max)).
+Their integrals over the run go to DIR/harm_check.json with the core's per-junction report and
+every switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the
+counterfactual the switch acts on). `--against` compares with a run of the fixed plan (its
+DIR): per junction the replay's gain and the truth's (time loss and halting of the two runs),
+and the network's trip delay from both summaries.
+A measurement, not a test: docs/harm.md records its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from controller.config import load_config
+from sim.simulate import InProcessLoop, SimulateRequest, run
+
+
+class _Loop(InProcessLoop):
+    """The in-process loop, plus the per-second integrals of the replay and of SUMO's lanes."""
+
+    force_fixed: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        api = self.field.api
+        self.lanes = {jid: sorted({lane for m in j.movements for lane in m.lanes})
+                      for jid, j in self.field.junctions.items()}
+        self.vmax = {lane: api.lane.getMaxSpeed(lane) for ls in self.lanes.values() for lane in ls}
+        self.sums = {jid: dict.fromkeys(("replay_fixed_pcu_s", "replay_controlled_pcu_s", "halting_veh_s",
+                                         "time_loss_veh_s"), 0.0) for jid in self.lanes}
+        self.changes: list[dict] = []
+        st = self.service.state
+        for jid in self.force_fixed:
+            js = st.junctions[jid]
+            st = replace(st, junctions={**st.junctions, jid: replace(
+                js, harm=replace(js.harm, mode="fixed", hold_s=float("inf"), since_s=float("-inf")))})
+        self.service.state = st
+
+    def second(self, t_s: float) -> None:
+        super().second(t_s)
+        api = self.field.api
+        for c in self.service.last_result.mode_changes:
+            self.changes.append({"junction": c.junction, "t_s": c.t_s, "mode": c.mode, "reason": c.reason})
+        for jid, js in self.service.state.junctions.items():
+            acc, rp = self.sums[jid], js.harm.replay
+            acc["replay_fixed_pcu_s"] += float(rp.fixed.queue_pcu.sum())
+            acc["replay_controlled_pcu_s"] += float(rp.controlled.queue_pcu.sum())
+            for lane in self.lanes[jid]:
+                acc["halting_veh_s"] += api.lane.getLastStepHaltingNumber(lane)
+                n = api.lane.getLastStepVehicleNumber(lane)
+                if n:
+                    acc["time_loss_veh_s"] += n * max(0.0, 1.0 - api.lane.getLastStepMeanSpeed(lane) / self.vmax[lane])
+
+    def summary(self) -> dict:
+        out = super().summary()
+        core, st = self.service.core, self.service.state
+        out["harm_check"] = {"junctions": {jid: {**self.sums[jid], **asdict(r)} for jid, r in core.report(st).items()},
+                             "changes": self.changes}
+        return out
+
+
+def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
+    """Per junction and for the network: the replay's gain and SUMO's, a run against a fixed one."""
+    a, f = (json.loads((d / "summary.json").read_text()) for d in (run_dir, fixed_dir))
+    ja, jf = a["harm_check"]["junctions"], f["harm_check"]["junctions"]
+    gain = lambda x, y: 1.0 - x / y if y > 0 else float("nan")  # noqa: E731
+    lines = [f"{'junction':10s} {'replay':>7s} {'timeloss':>8s} {'halting':>8s}"]
+    errors = []
+    for jid in sorted(ja):
+        x, y = ja[jid], jf[jid]
+        g = (gain(x["replay_controlled_pcu_s"], x["replay_fixed_pcu_s"]), gain(x["time_loss_veh_s"], y["time_loss_veh_s"]),
+             gain(x["halting_veh_s"], y["halting_veh_s"]))
+        errors.append(g[0] - g[1])
+        lines.append(f"{jid:10s} {g[0]:+7.2f} {g[1]:+8.2f} {g[2]:+8.2f}")
+    tot = lambda d, k: sum(v[k] for v in d.values())  # noqa: E731
+    lines.append(f"{'network':10s} {gain(tot(ja, 'replay_controlled_pcu_s'), tot(ja, 'replay_fixed_pcu_s')):+7.2f} "
+                 f"{gain(tot(ja, 'time_loss_veh_s'), tot(jf, 'time_loss_veh_s')):+8.2f} "
+                 f"{gain(tot(ja, 'halting_veh_s'), tot(jf, 'halting_veh_s')):+8.2f}   trip delay "
+                 f"{a['delay_s']:.1f} vs {f['delay_s']:.1f} s/veh: {gain(a['delay_s'], f['delay_s']):+.2f}")
+    lines.append(f"replay - time loss per junction: mean {statistics.mean(errors):+.3f}, "
+                 f"MAE {statistics.mean(map(abs, errors)):.3f}, worst {max(map(abs, errors)):.3f}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("sumocfg", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--policy", default="adaptive")
+    ap.add_argument("--config", default="config.toml")
+    ap.add_argument("--force-fixed", default="", help="junctions held in fixed mode all run (comma-separated)")
+    ap.add_argument("--against", type=Path, help="a harm_check run of the fixed plan to compare with")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    loop = type("Loop", (_Loop,), {"force_fixed": tuple(j for j in args.force_fixed.split(",") if j)})
+    summary = run(SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)), cfg, loop_factory=loop,
+                  progress=lambda line: print(line, file=sys.stderr))
+    (args.out / "harm_check.json").write_text(json.dumps(summary["harm_check"], indent=1))
+    for c in summary["harm_check"]["changes"]:
+        print(f"{c['t_s']:.0f} {c['junction']} -> {c['mode']}: {c['reason']}")
+    print(f"{args.policy}: trip delay {summary['delay_s']:.1f} s/veh")
+    if args.against:
+        print("\n".join(compare(args.out, args.against)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
