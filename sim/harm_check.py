@@ -45,7 +45,7 @@ class _Loop(InProcessLoop):
         for jid in self.force_fixed:
             js = st.junctions[jid]
             st = replace(st, junctions={**st.junctions, jid: replace(
-                js, harm=replace(js.harm, mode="fixed", hold_s=float("inf"), since_s=float("-inf")))})
+                js, harm=replace(js.harm, mode="fixed", hold_s=float("inf"), since_s=self.now_s))})
         self.service.state = st
 
     def second(self, t_s: float) -> None:
