@@ -56,11 +56,15 @@ def fingerprint() -> str:
 
 def ensure_built(cache_root: Path, name: str) -> Path:
     """The .sumocfg of network `name` under cache_root/<fingerprint>/<name>/, built if missing
-    (into a temporary folder first, so an interrupted build is never reused)."""
+    (into a temporary folder first, so an interrupted build is never reused). Builds under
+    another fingerprint are deleted."""
     final = cache_root / fingerprint() / name
     cfg = final / f"{name}.sumocfg"
     if cfg.exists():
         return cfg
+    for stale in cache_root.glob("*"):  # builds of older sources are never read again
+        if stale.is_dir() and stale.name != fingerprint():
+            shutil.rmtree(stale, ignore_errors=True)
     final.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=final.parent) as tmp:
         build(by_name()[name], Path(tmp) / name)

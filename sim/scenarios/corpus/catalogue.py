@@ -10,12 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.scenarios.corpus.demand import Demand
-from sim.scenarios.corpus.nets import SIGNAL_ALL, NetBuilder, handmade, netgenerate, roundabout, single_cross, t_corridor
+from sim.scenarios.corpus.nets import SIGNAL_ALL, NetBuilder, netgenerate, roundabout, single_cross, t_corridor
 from sim.scenarios.corpus.programs import (PostStep, city_detectors, lagging_left_program, letter_programs,
                                            subphase_programs)
 
 MIXED = (("passenger", 0.75), ("truck", 0.1), ("bus", 0.05), ("motorcycle", 0.1))
 NO_UTURN = ("--no-turnarounds",)
+
+
+def rand(iterations: int, min_m: int, max_m: int, *args: str) -> NetBuilder:
+    """netgenerate --rand: `iterations` edges added, nodes min_m..max_m apart, then `args`."""
+    return netgenerate("--rand", "--rand.iterations", str(iterations), "--rand.min-distance", str(min_m),
+                       "--rand.max-distance", str(max_m), *args)
 
 
 @dataclass(frozen=True)
@@ -34,17 +40,14 @@ class CorpusNet:
 
 CORPUS: tuple[CorpusNet, ...] = (
     CorpusNet("rand_plain", 11, "random network (--rand, 22 iterations), 2 lanes, every junction signalised by guess",
-              netgenerate("--rand", "--rand.iterations", "22", "--rand.min-distance", "90", "--rand.max-distance", "220",
-                          "-L", "2", *SIGNAL_ALL, *NO_UTURN), Demand(900)),
+              rand(22, 90, 220, "-L", "2", *SIGNAL_ALL, *NO_UTURN), Demand(900)),
     CorpusNet("rand_short_edges", 12, "random network of short edges (15-60 m), 1-3 lanes drawn at random",
-              netgenerate("--rand", "--rand.iterations", "22", "--rand.min-distance", "15", "--rand.max-distance", "60",
-                          "-L", "3", "--random-lanenumber", *SIGNAL_ALL, *NO_UTURN),
+              rand(22, 15, 60, "-L", "3", "--random-lanenumber", *SIGNAL_ALL, *NO_UTURN),
               Demand(600, min_distance_m=60)),
     CorpusNet("rand_joined", 13, "random network with close junctions joined (--junctions.join) and traffic lights "
               "clustered (--tls.join): one program for several nodes",
-              netgenerate("--rand", "--rand.iterations", "28", "--rand.min-distance", "20", "--rand.max-distance", "140",
-                          "-L", "2", "--junctions.join", "--junctions.join-dist", "18", "--tls.join",
-                          "--tls.join-dist", "45", "--tls.guess.joining", *SIGNAL_ALL, *NO_UTURN),
+              rand(28, 20, 140, "-L", "2", "--junctions.join", "--junctions.join-dist", "18", "--tls.join",
+                   "--tls.join-dist", "45", "--tls.guess.joining", *SIGNAL_ALL, *NO_UTURN),
               Demand(900, min_distance_m=100)),
     CorpusNet("rand_grid_oneway", 14, "random grid (--rand.grid) with one-way streets (bidi probability 0.6), "
               "turnarounds allowed",
@@ -54,8 +57,8 @@ CORPUS: tuple[CorpusNet, ...] = (
               netgenerate("--grid", "--grid.x-number", "3", "--grid.y-number", "2", "--grid.length", "220",
                           "--grid.attach-length", "150", "-L", "2", "--turn-lanes", "2", "--turn-lanes.length", "60",
                           *SIGNAL_ALL, *NO_UTURN), Demand(1400)),
-    CorpusNet("grid_joined_pairs", 16, "pairs of signalised junctions 30 m apart, each pair one clustered traffic light "
-              "(--tls.join), the short links inside it",
+    CorpusNet("grid_joined_pairs", 16, "pairs of signalised junctions 30 m apart, each pair one clustered traffic "
+              "light (--tls.join), the short links inside it",
               netgenerate("--grid", "--grid.x-number", "3", "--grid.y-number", "2", "--grid.x-length", "180",
                           "--grid.y-length", "30", "--grid.attach-length", "120", "-L", "2", "--tls.join",
                           "--tls.join-dist", "40", *SIGNAL_ALL, *NO_UTURN), Demand(900)),
@@ -91,9 +94,8 @@ CORPUS: tuple[CorpusNet, ...] = (
               Demand(1200), extras=(subphase_programs(),)),
     CorpusNet("rand_stage_twice", 24, "random network, programs in an additional file serving their first stage "
               "twice a cycle, in sub-phases",
-              netgenerate("--rand", "--rand.iterations", "22", "--rand.min-distance", "80", "--rand.max-distance", "200",
-                          "-L", "2", "--turn-lanes", "1", "--turn-lanes.length", "30", "--tls.layout", "incoming",
-                          *SIGNAL_ALL, *NO_UTURN),
+              rand(22, 80, 200, "-L", "2", "--turn-lanes", "1", "--turn-lanes.length", "30", "--tls.layout", "incoming",
+                   *SIGNAL_ALL, *NO_UTURN),
               Demand(900), extras=(subphase_programs("stagetwice", twice=True),)),
     CorpusNet("grid_letters", 25, "hand-edited programs with every signal letter: u (red-amber), s, o, O, Y, g; "
               "a junction flashing (one phase, all 'o'), one dark (all 'O'), a link never green",
@@ -102,8 +104,7 @@ CORPUS: tuple[CorpusNet, ...] = (
               Demand(800), extras=(letter_programs(),)),
     CorpusNet("rand_city_loops", 26, "the city's own e1 loops in an additional file: on 3/4 of the approach lanes, "
               "at the stop line, 15-120 m upstream or both, clamped on short lanes",
-              netgenerate("--rand", "--rand.iterations", "22", "--rand.min-distance", "30", "--rand.max-distance", "180",
-                          "-L", "2", *SIGNAL_ALL, *NO_UTURN),
+              rand(22, 30, 180, "-L", "2", *SIGNAL_ALL, *NO_UTURN),
               Demand(900, min_distance_m=100), extras=(city_detectors(),)),
     CorpusNet("grid_crossings", 27, "sidewalks and signalised pedestrian crossings (--crossings.guess), walking "
               "pedestrians, crossing minimum green",
@@ -117,8 +118,7 @@ CORPUS: tuple[CorpusNet, ...] = (
                                            "--crossings.guess", "--tls.scramble.time", "8", *SIGNAL_ALL, *NO_UTURN),
               Demand(600, pedestrians_h=400, min_distance_m=100)),
     CorpusNet("rand_vclasses", 29, "vehicle types of several vClasses: cars, trucks, buses, motorcycles",
-              netgenerate("--rand", "--rand.iterations", "22", "--rand.min-distance", "80", "--rand.max-distance", "200",
-                          "-L", "2", *SIGNAL_ALL, *NO_UTURN), Demand(1000, classes=MIXED)),
+              rand(22, 80, 200, "-L", "2", *SIGNAL_ALL, *NO_UTURN), Demand(1000, classes=MIXED)),
     CorpusNet("grid_actuated", 30, "the city's own programs are actuated (--tls.default-type actuated): the "
               "fixed baseline is not fixed-time",
               netgenerate("--grid", "--grid.number", "3", "--grid.length", "200", "--grid.attach-length", "120",
@@ -129,10 +129,9 @@ CORPUS: tuple[CorpusNet, ...] = (
                           *SIGNAL_ALL, *NO_UTURN), Demand(1000)),
     CorpusNet("rand_allred_grouped", 32, "all-red intervals, 4 s yellow, separate left-green phases, links "
               "grouped on one signal index (--tls.group-signals)",
-              netgenerate("--rand", "--rand.iterations", "22", "--rand.min-distance", "70", "--rand.max-distance", "200",
-                          "-L", "2", "--turn-lanes", "1", "--turn-lanes.length", "35", "--tls.allred.time", "2",
-                          "--tls.yellow.time", "4", "--tls.left-green.time", "8", "--tls.group-signals",
-                          *SIGNAL_ALL, *NO_UTURN), Demand(900)),
+              rand(22, 70, 200, "-L", "2", "--turn-lanes", "1", "--turn-lanes.length", "35", "--tls.allred.time", "2",
+                   "--tls.yellow.time", "4", "--tls.left-green.time", "8", "--tls.group-signals",
+                   *SIGNAL_ALL, *NO_UTURN), Demand(900)),
     CorpusNet("grid_late_start", 33, "a scenario that starts at 07:00 (begin 25200 s), offsets on half the "
               "signals, demand fitted to edge counts by routeSampler",
               netgenerate("--grid", "--grid.number", "3", "--grid.length", "200", "--grid.attach-length", "120",
@@ -140,8 +139,8 @@ CORPUS: tuple[CorpusNet, ...] = (
               Demand(1000, sampled=True), begin_s=25200),
     CorpusNet("rand_unsignalised_mix", 34, "random network where only the four-arm junctions are signalised "
               "(default --tls.guess threshold at 72 km/h): signals next to priority junctions, left-yield 'g' links",
-              netgenerate("--rand", "--rand.iterations", "30", "--rand.min-distance", "40", "--rand.max-distance", "160",
-                          "-L", "2", "--random-lanenumber", "--default.speed", "20", "--tls.guess", "--tls.discard-simple", *NO_UTURN),
+              rand(30, 40, 160, "-L", "2", "--random-lanenumber", "--default.speed", "20", "--tls.guess",
+                   "--tls.discard-simple", *NO_UTURN),
               Demand(1000, min_distance_m=120)),
 )
 

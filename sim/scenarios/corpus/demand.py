@@ -36,7 +36,8 @@ def _random_trips(net: Path, out: Path, tmp: Path, seed: int, begin_s: int, end_
          str(tmp / f"{out.stem}.trips.xml"), "-b", str(begin_s), "-e", str(end_s), "--seed", str(seed), *args])
 
 
-def random_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, begin_s: int, end_s: int) -> tuple[str, ...]:
+def random_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, begin_s: int,
+                  end_s: int) -> tuple[str, ...]:
     """Write {name}.rou.xml (and {name}_ped.rou.xml if d.pedestrians_h); returns the extra
     route files to load as additional files (the pedestrians')."""
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -60,7 +61,8 @@ def random_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, beg
         return (ped.name,)
 
 
-def sampled_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, begin_s: int, end_s: int) -> tuple[str, ...]:
+def sampled_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, begin_s: int,
+                   end_s: int) -> tuple[str, ...]:
     """Write {name}.rou.xml: routeSampler's choice of candidate routes matching edge counts
     drawn (seeded) for a third of the edges the candidates use, scaled so that about d.veh_h
     vehicles per hour enter."""
@@ -73,7 +75,8 @@ def sampled_demand(net: Path, out_dir: Path, name: str, d: Demand, seed: int, be
                       "--validate", "--remove-loops")
         edges = sorted({e for r in ET.parse(cand).getroot().iter("route") for e in r.get("edges").split()})
         hours = (end_s - begin_s) / 3600
-        counts = {e: rng.randint(d.veh_h // 10, d.veh_h // 4) * hours for e in rng.sample(edges, max(1, len(edges) // 3))}
+        counted = rng.sample(edges, max(1, len(edges) // 3))
+        counts = {e: rng.randint(d.veh_h // 10, d.veh_h // 4) * hours for e in counted}
         data = tmp / "counts.xml"
         data.write_text(f'<data>\n    <interval id="counts" begin="{begin_s}" end="{end_s}">\n'
                         + "".join(f'        <edge id="{e}" entered="{n:.0f}"/>\n' for e, n in sorted(counts.items()))
