@@ -265,7 +265,8 @@ def lanes_empty_for(lay: Layout, est: Estimate, seconds: dict[str, float]) -> Es
 def test_max_pressure_clears_permitted_lefts_only_until_the_opposing_stream_shows_a_gap():
     """A left that crossed its stop line while the opposing through kept coming may stand in the
     junction: the policy detours through the protected lefts. Once the opposing stop-line loops
-    have shown a gap of clearance_gap_s, it has crossed: straight to E/W."""
+    have shown a gap of clearance_gap_s with no one left waiting at its own stop line, it has
+    crossed: straight to E/W."""
     lay = Layout.build(four_phase(), CFG)
     p = MaxPressurePolicy(clearance_gap_s=4.0)
     s, _ = p.decide(p.init(lay, 0.0), lay, estimate(lay), view(lay, 0, 0.0), 90.0)
@@ -273,12 +274,18 @@ def test_max_pressure_clears_permitted_lefts_only_until_the_opposing_stream_show
     s, _ = p.decide(s, lay, estimate(lay, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 10.0), 100.0)
     s_gap, wish = p.decide(s, lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 20.0), 110.0)
     assert wish.phase == 1  # no gap seen on the opposing through lanes since they crossed
-    # the opposing through loops (eN_0, eS_0) empty for 5 s: the lefts had their gap
-    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0, "eS_0": 5.0})
+    # the opposing through loops (eN_0, eS_0) empty for 5 s, the left lanes' loops free: crossed
+    left_free = {"eN_1": 1.0, "eS_1": 1.0}
+    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}),
+                          {"eN_0": 5.0, "eS_0": 5.0, **left_free})
     _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
     assert wish.phase == 2
     # a gap on one opposing lane only is not a gap for both lefts
-    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0})
+    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0, **left_free})
+    _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
+    assert wish.phase == 1
+    # a gap, but left-turners still stand at their stop line: the box does not empty
+    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0, "eS_0": 5.0})
     _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
     assert wish.phase == 1
 

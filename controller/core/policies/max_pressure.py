@@ -45,7 +45,8 @@ traffic). So, per permitted movement of the green phase, from the loops (`update
     a tick in which it discharged over its stop-line loop        -> it may be in the box
     every stream it yields to (the other approaches' movements     -> it has crossed
     green protected in the phase) with its stop-line loops empty
-    for `clearance_gap_s` at once, or no such stream
+    for `clearance_gap_s` at once, or no such stream, and its
+    own stop-line loops empty (no one held at the line)
 
 When leaving the phase for one that would stop a movement that may be in the box, the policy
 goes through a phase that serves it protected, when the junction has one that keeps its green
@@ -125,21 +126,26 @@ def yield_lanes(layout: Layout) -> np.ndarray:
     return out
 
 
-def update_boxed(boxed: np.ndarray, yield_lanes_c: np.ndarray, permitted_c: np.ndarray, discharged: np.ndarray,
-                 est: Estimate, gap_s: float) -> np.ndarray:
+def update_boxed(boxed: np.ndarray, layout: Layout, yield_lanes_c: np.ndarray, permitted_c: np.ndarray,
+                 discharged: np.ndarray, est: Estimate, gap_s: float) -> np.ndarray:
     """Permitted turns that may stand inside the junction, after one more tick of phase c's green.
 
     A permitted movement that discharged over its stop-line loop (`discharged`) may be waiting in
     the junction for a gap in the streams it yields to (`yield_lanes_c`, Statics.yield_lanes[c]).
     It is taken to have crossed once each of their stop-line loops has been empty for `gap_s`
-    at once (a gap it could take), or when it yields to no stream. A lane without a working
-    stop-line loop shows no gap. Without lane readings (est.lanes None) nothing is cleared."""
+    at once (a gap it could take; also when it yields to no stream) while the stop-line loops
+    of its own lanes are empty (no one held at the line through the gap: the box empties). A
+    lane without a working stop-line loop shows no gap and is never empty. Without lane readings
+    (est.lanes None) nothing is cleared."""
     boxed = boxed | (permitted_c & discharged)
     if est.lanes is None or not boxed.any():
         return boxed
     gap = est.lanes.stop_empty_s >= gap_s - 1e-9
     clear = ~(yield_lanes_c & ~gap[None, :]).any(axis=1)  # every yielded-to lane shows the gap
-    return boxed & ~clear
+    # ... and no one waits at its own stop line: turners held there through a gap mean the box
+    # does not empty (its exit is full, or it is still occupied)
+    own = (layout.lane_share > 0) & ~(est.lanes.stop_empty_s > 0)[None, :]
+    return boxed & ~(clear & ~own.any(axis=1))
 
 
 def clearance_detours(clearance: tuple[int, ...], layout: Layout, cur: int, target: int,
@@ -221,7 +227,7 @@ class MaxPressurePolicy:
             zero = np.zeros(len(est.departures_pcu), dtype=bool)
             return replace(state, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
         st = state.statics
-        boxed = update_boxed(state.boxed, st.yield_lanes[cur], layout.serves[cur] & ~layout.protected[cur],
+        boxed = update_boxed(state.boxed, layout, st.yield_lanes[cur], layout.serves[cur] & ~layout.protected[cur],
                              est.departures_pcu > state.last_dep_pcu, est, self.clearance_gap_s)
         return replace(state, last_dep_pcu=est.departures_pcu, boxed=boxed)
 

@@ -296,7 +296,8 @@ class SchedulePolicy:
                             last_dep_pcu=est.departures_pcu, last_dep_s=np.full(len(est.queue_pcu), now_s),
                             boxed=np.zeros(len(est.queue_pcu), dtype=bool))
         moved = est.departures_pcu > state.last_dep_pcu
-        boxed = update_boxed(state.boxed, st.yield_lanes[cur], st.permitted[cur], moved, est, self.clearance_gap_s)
+        boxed = update_boxed(state.boxed, layout, st.yield_lanes[cur], st.permitted[cur], moved, est,
+                             self.clearance_gap_s)
         state = replace(state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s),
                         boxed=boxed)
         if signal.green_elapsed_s < st.min_green_s[cur]:
