@@ -16,7 +16,9 @@ the green timeline, so that the model's bias cancels in their comparison:
   stop line, where the point queue stands, is delayed by that travel time (per movement, whole
   ticks, at most TRANSIT_MAX_TICKS). Without it every vehicle would be charged its free travel
   through the zone as delay, on both sides, and the ratio pulled toward 1.
-- discharge: at the learnt saturation flow (`Estimate.sat_flow_pcu_h`), times `permitted_ratio`
+- discharge: at the learnt saturation flow (`Estimate.sat_flow_pcu_h`) times (1 - the exit
+  blockage the estimator measures, `Estimate.block`: spill-back from downstream slows any green),
+  times `permitted_ratio`
   in a phase that serves the movement only with permissive ('g') links, as the policies assume,
   from `startup_lost_s` after the green's onset until `extension_s` after its end, into the
   intergreen (HCM's effective green g = G - l1 + e, the yellow's usable part).
@@ -258,6 +260,8 @@ def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatu
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
     sat_pcu_s = (est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else np.zeros_like(arrivals)) / 3600.0
+    if est.block is not None:  # spill-back from downstream slows the discharge, whichever side's green
+        sat_pcu_s = sat_pcu_s * (1.0 - est.block)
     keep = math.exp(-dt / window_s)
     # The status read at now_s describes the signal set one tick earlier, and a program shows the
     # position it had one tick before that (SUMO: a phase starting at 0 shows from the step to 1;

@@ -188,3 +188,13 @@ def test_network_total_weighs_delays_by_demand():
     t = shadow.total([a, b])
     assert t.delay_fixed_s == pytest.approx(32.5) and t.delay_controlled_s == pytest.approx(38.75)
     assert t.demand_pcu_h == 400.0 and t.throughput_fixed_pcu_h == 400.0
+
+
+def test_exit_blockage_slows_the_discharge_on_both_sides():
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    est = replace(estimate(lay, {N_T: 10.0}), block=np.array([0.5, 0.0, 0.0, 0.0]))
+    for k in range(12):  # 2 s lost, then 10 s at half of 0.5 PCU/s
+        rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG)
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(2.5)
