@@ -76,7 +76,7 @@ def _bench_additional(out: Path, bin_s: float) -> Path:
     return path
 
 
-def _command(cfg: Path, run: Run, config: str | None, bin_s: float) -> list[str]:
+def _command(cfg: Path, run: Run, config: str | None, bin_s: float, end_s: float | None = None) -> list[str]:
     from sim.sumo import SumoConfig
 
     run.out.mkdir(parents=True, exist_ok=True)
@@ -85,11 +85,13 @@ def _command(cfg: Path, run: Run, config: str | None, bin_s: float) -> list[str]
     cmd = [sys.executable, str(ROOT / "run_controller.py")]
     if config:
         cmd += ["--config", config]
-    return cmd + ["simulate", str(cfg), "--out", str(run.out), "--policy", run.policy, "--",
-                  "--seed", str(run.seed), "--additional-files", ",".join(additional)]
+    cmd += ["simulate", str(cfg), "--out", str(run.out), "--policy", run.policy, "--",
+            "--seed", str(run.seed), "--additional-files", ",".join(additional)]
+    return cmd + (["--end", f"{end_s:g}"] if end_s is not None else [])
 
 
-def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float) -> list[Run]:
+def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float,
+            end_s: float | None = None) -> list[Run]:
     """Run everything, `jobs` processes at a time; returns the runs that failed."""
     pending, active, failed = list(runs), [], []
     while pending or active:
@@ -97,7 +99,7 @@ def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: fl
             r = pending.pop(0)
             r.out.parent.mkdir(parents=True, exist_ok=True)
             log = open(r.out.parent / f"{r.out.name}.log", "w")
-            active.append((r, subprocess.Popen(_command(cfg, r, config, bin_s), stdout=log, stderr=subprocess.STDOUT,
+            active.append((r, subprocess.Popen(_command(cfg, r, config, bin_s, end_s), stdout=log, stderr=subprocess.STDOUT,
                                                cwd=ROOT), log, time.perf_counter()))
         time.sleep(0.5)
         for item in list(active):
@@ -366,6 +368,9 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--oversat-growth-veh", type=float, default=6.0,
                    help="rise of the vehicles on an approach during the peak hour under fixed time that marks "
                         "its junction oversaturated (default: 6)")
+    p.add_argument("--end-s", type=float, default=None, metavar="T",
+                   help="stop every run at simulated time T (SUMO --end): a gridlocked run would otherwise never "
+                        "end; vehicles still on the network count as they stand (default: run until all arrived)")
     p.add_argument("--reuse", action="store_true", help="keep finished runs in --out instead of re-running them")
     p.add_argument("--record", action="store_true", help="write the tables into BENCHMARKS.md")
     p.add_argument("--decision-scale", type=int, default=0, metavar="N",
@@ -400,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     done = lambda r: (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file()  # noqa: E731
     todo = [r for r in runs if not (opts.reuse and done(r))]
     print(f"bench {name}: {len(todo)} runs ({len(runs) - len(todo)} reused), {opts.jobs} at a time", file=sys.stderr)
-    failed = run_all(cfg_path, todo, max(1, opts.jobs), opts.config, opts.bin_s)
+    failed = run_all(cfg_path, todo, max(1, opts.jobs), opts.config, opts.bin_s, opts.end_s)
 
     net_file = SumoConfig(cfg_path).net_file
     jdir = out / "_junctions"
