@@ -371,6 +371,8 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--end-s", type=float, default=None, metavar="T",
                    help="stop every run at simulated time T (SUMO --end): a gridlocked run would otherwise never "
                         "end; vehicles still on the network count as they stand (default: run until all arrived)")
+    p.add_argument("--single-seed", default="", metavar="P1,P2",
+                   help="policies run on seed 1 only (their rows are that seed, not a median) to save time")
     p.add_argument("--reuse", action="store_true", help="keep finished runs in --out instead of re-running them")
     p.add_argument("--record", action="store_true", help="write the tables into BENCHMARKS.md")
     p.add_argument("--decision-scale", type=int, default=0, metavar="N",
@@ -401,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     everything = list(dict.fromkeys(["fixed", *policies, *FIELD]))
     out = opts.out or ROOT / "out" / "bench" / name
     seeds = list(range(1, opts.seeds + 1))
-    runs = [Run(p, s, out / p / f"seed{s}") for p in everything for s in seeds]
+    single = set(opts.single_seed.split(",")) if opts.single_seed else set()
+    runs = [Run(p, s, out / p / f"seed{s}") for p in everything for s in (seeds[:1] if p in single else seeds)]
     done = lambda r: (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file()  # noqa: E731
     todo = [r for r in runs if not (opts.reuse and done(r))]
     print(f"bench {name}: {len(todo)} runs ({len(runs) - len(todo)} reused), {opts.jobs} at a time", file=sys.stderr)
