@@ -78,7 +78,8 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         log.warning("junction=%s stays on its own program: %s", tid, why)
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
     if req.policy in FIELD_POLICIES:
-        extra.append(write_baseline_programs(scfg.net_file, junctions, req.policy, out / "baseline.add.xml"))
+        extra.append(write_baseline_programs(scfg.net_file, junctions, req.policy, out / "baseline.add.xml",
+                                             [Path(a) for a in additional]))
     defaults = [
         "-c", str(scfg.path),
         "--additional-files", ",".join(additional + [str(p) for p in extra]),
