@@ -52,9 +52,20 @@ def layouts(junctions: dict[str, Intersection]) -> dict[str, dict[str, Intersect
 
 
 def lane_kind(layout: estimation.Layout) -> list[str]:
-    """What loops each lane has: 'stop+advance', 'stop', 'advance' or 'none'."""
-    names = {(True, True): "stop+advance", (True, False): "stop", (False, True): "advance", (False, False): "none"}
-    return [names[bool(s >= 0), bool(a >= 0)] for s, a in zip(layout.lane_stop, layout.lane_adv)]
+    """What loops each lane has: 'stop+advance', 'stop', 'advance', or none of its own:
+    'none<-movement' (borrows from a lane of the same movement with a loop), 'none<-edge' (from
+    a lane of the same approach edge), 'none' (nothing measured nearby: estimate 0)."""
+    names = {(True, True): "stop+advance", (True, False): "stop", (False, True): "advance"}
+    has = (layout.lane_stop >= 0) | (layout.lane_adv >= 0)
+    out = []
+    for li, (s, a) in enumerate(zip(layout.lane_stop, layout.lane_adv)):
+        if has[li]:
+            out.append(names[bool(s >= 0), bool(a >= 0)])
+        elif (layout.lane_same_movement[li] & has).any():
+            out.append("none<-movement")
+        else:
+            out.append("none<-edge" if (layout.lane_same_edge[li] & has).any() else "none")
+    return out
 
 
 def _phase_of(state: str, j: Intersection) -> int | None:
@@ -114,8 +125,9 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     out = {}
     for key, rows in sorted(err.items(), key=lambda kv: (list(LAYOUTS).index(kv[0][0]), kv[0][1])):
         e, truth = np.concatenate(rows, axis=1)
+        n_lanes = sum(int(np.sum(ks == key[1])) for ks in kinds[key[0]].values())
         out[key] = {"mae_veh": float(np.mean(np.abs(e))), "bias_veh": float(np.mean(e)),
-                    "truth_veh": float(np.mean(truth)), "samples": int(e.size)}
+                    "truth_veh": float(np.mean(truth)), "samples": int(e.size), "lanes": n_lanes}
     return out
 
 
@@ -131,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = measure(args.sumocfg, args.end, args.detectors, args.warmup, sumo_args)
     print(f"{args.sumocfg}  loops: {args.detectors}  end {args.end:g} s")
-    print(f"{'layout':<9}{'lanes with':<14}{'halting veh/lane':>17}{'MAE veh/lane':>14}{'bias veh/lane':>15}"
-          f"{'samples':>10}")
+    print(f"{'layout':<9}{'lanes with':<16}{'halting veh/lane':>17}{'MAE veh/lane':>14}{'bias veh/lane':>15}"
+          f"{'lanes':>7}{'samples':>10}")
     for (v, k), r in res.items():
-        print(f"{v:<9}{k:<14}{r['truth_veh']:>17.2f}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['samples']:>10}")
+        print(f"{v:<9}{k:<16}{r['truth_veh']:>17.2f}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['lanes']:>7}{r['samples']:>10}")
     return 0
 
 

@@ -116,6 +116,8 @@ class Layout:
     lane_storage_pcu: np.ndarray  # (lanes,) between the two loops
     lane_zone_m: np.ndarray  # (lanes,) distance between the two loops
     lane_sat_prior_pcu_h: np.ndarray  # (lanes,)
+    lane_same_movement: np.ndarray  # (lanes, lanes) bool: another lane of a movement that uses this one
+    lane_same_edge: np.ndarray  # (lanes, lanes) bool: another lane on the same approach edge
     serves: np.ndarray  # (phases, movements) bool: movement has a green link in the phase
     lane_green: np.ndarray  # (phases, lanes) bool: some movement on the lane is green
     protected: np.ndarray  # (phases, movements) bool: served with protected green only ('G', no 'g')
@@ -192,6 +194,14 @@ class Layout:
         per_lane_equiv = mov_sat / np.maximum(share.sum(axis=1), 1e-9)
         lane_sat = (share > 0).T.astype(float) @ per_lane_equiv / np.maximum((share > 0).sum(axis=0), 1)
 
+        # Neighbours a lane without a working loop borrows its estimate from (update()).
+        uses = share > 0
+        same_movement = (uses.T.astype(int) @ uses.astype(int)) > 0
+        lane_edge = [next(m.from_edge for m in movements if lane in m.lanes) for lane in lanes]
+        same_edge = np.array([[a == b for b in lane_edge] for a in lane_edge], dtype=bool).reshape(n_l, n_l)
+        np.fill_diagonal(same_movement, False)
+        np.fill_diagonal(same_edge, False)
+
         n_p = len(junction.phases)
         serves = np.zeros((n_p, n_m), dtype=bool)
         for k, ph in enumerate(junction.phases):
@@ -211,6 +221,7 @@ class Layout:
             junction=junction, params=params, det_index=det_index, det_is_stop=det_is_stop,
             det_lane=det_lane, det_pair=det_pair, lanes=lanes, lane_share=share, lane_stop=lane_stop,
             lane_adv=lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
+            lane_same_movement=same_movement, lane_same_edge=same_edge,
             serves=serves, lane_green=lane_green, protected=protected, lane_protected=lane_protected,
             storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
             # without a configuration every vehicle counts as one PCU
@@ -280,8 +291,10 @@ class Estimate:
     def empty(layout: Layout, t_s: float) -> "Estimate":
         n_m, n_l = len(layout.junction.movements), len(layout.lanes)
         z = np.zeros(n_m)
+        no_loop = (layout.lane_stop < 0) & (layout.lane_adv < 0)
+        blind = ((layout.lane_share > 0) @ no_loop) > 0
         return Estimate(t_s, z, z, z, z, tuple((c, 0) for c in VEHICLE_CLASSES), None,
-                        layout.sat_flow_pcu_h.copy(), z, np.zeros(n_m, dtype=bool), LaneState.empty(n_l),
+                        layout.sat_flow_pcu_h.copy(), z, blind, LaneState.empty(n_l),
                         DetectorHealth.empty(len(layout.det_index)))
 
     def faulty_detectors(self, layout: Layout) -> tuple[str, ...]:
@@ -291,168 +304,263 @@ class Estimate:
         return tuple(ids[i] for i in np.flatnonzero(self.health.faulty))
 
 
+@dataclass(frozen=True)
+class _Readings:
+    """One message as arrays over the junction's detectors."""
+
+    pcu: np.ndarray  # PCU counted in the period
+    veh: np.ndarray  # vehicles counted in the period
+    occ: np.ndarray  # occupancy 0..1
+    spd: np.ndarray  # mean speed, -1 when none passed
+    seen: np.ndarray  # bool: the loop is in the message
+    crossed: dict[str, int] | None  # vehicles over the stop lines, cumulative; None when none crossed
+
+
+@dataclass(frozen=True)
+class _LaneSignals:
+    """What this period's readings say per lane (arrays over the junction's lanes)."""
+
+    stop_ok: np.ndarray  # the stop-line loop's reading can be used now
+    adv_ok: np.ndarray  # the advance loop's reading can be used now
+    stop_alive: np.ndarray  # the lane has a stop-line loop that is not faulty
+    adv_alive: np.ndarray  # the lane has an advance loop that is not faulty
+    green: np.ndarray  # the lane is green now
+    saturated_green: np.ndarray  # protected green past the start-up loss
+    stop_stand_now: np.ndarray  # a vehicle stands on the stop-line loop
+    adv_stand_now: np.ndarray  # a vehicle stands on the advance loop
+
+
 def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float | None = None,
            green_phase: int | None = None) -> Estimate:
     """Fold one detector message into the estimate.
 
     `green_phase`: the phase the roadside reports green now, None during an intergreen or when
     unknown (every lane then counts as red). `flow_window_s` overrides the configured window
-    (kept for callers of the first API)."""
-    p = layout.params
-    dt = snap.period_s
-    n_d = len(layout.det_index)
+    (kept for callers of the first API). A junction without any loop has no measurement: its
+    estimate stays as it is (empty) and every movement is `blind`."""
     if est.lanes is None or est.health is None:  # an estimate built by hand (tests, old callers)
         est = replace(Estimate.empty(layout, est.t_s), arrivals_pcu=est.arrivals_pcu,
                       departures_pcu=est.departures_pcu, flow_pcu_h=est.flow_pcu_h, queue_pcu=est.queue_pcu,
                       crossed_by_class=est.crossed_by_class, last_feed_t_s=est.last_feed_t_s)
+    if not layout.det_index:
+        return replace(est, t_s=snap.t_s, last_feed_t_s=snap.t_s,
+                       blind=np.ones(len(layout.junction.movements), dtype=bool))
+    dt = snap.period_s
+    r = _read(layout, snap, est.crossed_by_class)
+    health, usable = _health(layout, est.health, r, dt)
+    sig = _lane_signals(layout, est.lanes, r, health.faulty, usable, green_phase)
+    lanes, arr, dep = _lanes(layout, est.lanes, r, sig, dt, flow_window_s or layout.params.flow_window_s)
+    measured = sig.stop_alive | sig.adv_alive
+    lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
 
-    # -- readings -> per-detector arrays ----------------------------------------------------
-    pcu = np.zeros(n_d)
-    veh = np.zeros(n_d)
-    occ = np.zeros(n_d)
+    # -- lanes -> movements -----------------------------------------------------------------------
+    S = layout.lane_share
+    prior = layout.lane_sat_prior_pcu_h
+    ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior
+    n_lanes = np.maximum((S > 0).sum(axis=1), 1)
+    return replace(
+        est, t_s=snap.t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
+        flow_pcu_h=S @ lanes.flow_pcu_h, queue_pcu=S @ (lanes.queue_pcu + lanes.hidden_pcu),
+        crossed_by_class=est.crossed_by_class if r.crossed is None else tuple(sorted(r.crossed.items())),
+        last_feed_t_s=snap.t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * ((S > 0) @ ratio) / n_lanes,
+        block=((S > 0) @ lanes.block) / n_lanes, blind=((S > 0) @ ~measured) > 0, lanes=lanes, health=health,
+    )
+
+
+def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int], ...]) -> _Readings:
+    """The message's readings as per-detector arrays (PCU by the configured class weights);
+    loops the junction does not know are ignored."""
+    n_d = len(layout.det_index)
+    pcu, veh, occ = np.zeros(n_d), np.zeros(n_d), np.zeros(n_d)
     spd = np.full(n_d, -1.0)
     seen = np.zeros(n_d, dtype=bool)
     crossed = None
     factor = layout.pcu_by_class
-    det_index = layout.det_index
-    for r in snap.readings:
-        i = det_index.get(r.detector)
+    for rd in snap.readings:
+        i = layout.det_index.get(rd.detector)
         if i is None:
             continue
         seen[i] = True
-        occ[i] = r.occupancy
-        spd[i] = r.speed_mps
-        if r.counts:
-            pcu[i] = sum(factor.get(c, 1.0) * n for c, n in r.counts)
-            veh[i] = sum(n for _, n in r.counts)
-            if r.detector in layout.stop_detectors:
-                crossed = crossed if crossed is not None else dict(est.crossed_by_class)
-                for c, n in r.counts:
+        occ[i] = rd.occupancy
+        spd[i] = rd.speed_mps
+        if rd.counts:
+            pcu[i] = sum(factor.get(c, 1.0) * n for c, n in rd.counts)
+            veh[i] = sum(n for _, n in rd.counts)
+            if rd.detector in layout.stop_detectors:
+                crossed = crossed if crossed is not None else dict(crossed_before)
+                for c, n in rd.counts:
                     crossed[c] = crossed.get(c, 0) + n
+    return _Readings(pcu, veh, occ, spd, seen, crossed)
 
-    # -- detector health ----------------------------------------------------------------------
-    h = est.health
+
+def _health(layout: Layout, h: DetectorHealth, r: _Readings, dt: float) -> tuple[DetectorHealth, np.ndarray]:
+    """Fault bookkeeping per loop (module doc), and which of this period's readings can be
+    trusted (seen, not faulty, not implausible)."""
+    p = layout.params
+    n_d = len(r.veh)
     max_veh = dt * p.max_lane_flow_veh_h / 3600.0 + 1.0
-    implausible_now = seen & (veh > max_veh)
-    decay = math.exp(-dt / p.implausible_window_s)
-    implausible = h.implausible * decay + implausible_now
-    on_s = np.where(seen & (occ >= FULL_OCCUPANCY) & (veh == 0), h.on_s + dt, 0.0)
-    quiet = seen & (veh == 0) & (occ <= 0.0)
+    implausible_now = r.seen & (r.veh > max_veh)
+    implausible = h.implausible * math.exp(-dt / p.implausible_window_s) + implausible_now
+    on_s = np.where(r.seen & (r.occ >= FULL_OCCUPANCY) & (r.veh == 0), h.on_s + dt, 0.0)
+    quiet = r.seen & (r.veh == 0) & (r.occ <= 0.0)
     silent_s = np.where(quiet, h.silent_s + dt, 0.0)
-    missing_s = np.where(seen, 0.0, h.missing_s + dt)
+    missing_s = np.where(r.seen, 0.0, h.missing_s + dt)
     # Reference count: the paired loop on the same lane, else the junction's other loops on average.
-    total = float(veh.sum())
-    others_mean = (total - veh) / max(n_d - 1, 1)
+    others_mean = (float(r.veh.sum()) - r.veh) / max(n_d - 1, 1)
     pair = layout.det_pair
-    ref_now = np.where(pair >= 0, veh[np.maximum(pair, 0)], others_mean)
+    ref_now = np.where(pair >= 0, r.veh[np.maximum(pair, 0)], others_mean)
     ref_veh = np.where(quiet, h.ref_veh + ref_now, 0.0)
     faulty = ((on_s >= p.stuck_on_s) | ((silent_s >= p.stuck_off_s) & (ref_veh >= p.stuck_off_ref_veh))
               | (missing_s >= p.stuck_off_s) | (implausible >= p.implausible_limit))
     health = DetectorHealth(on_s, silent_s, ref_veh, missing_s, implausible, faulty)
-    usable = seen & ~faulty & ~implausible_now  # this period's reading can be trusted
+    return health, r.seen & ~faulty & ~implausible_now
 
-    # -- per lane ---------------------------------------------------------------------------
-    L = est.lanes
+
+def _lane_signals(layout: Layout, L: LaneState, r: _Readings, faulty: np.ndarray, usable: np.ndarray,
+                  green_phase: int | None) -> _LaneSignals:
+    """Per lane: which loops work and what they show now (green, standing vehicles)."""
+    p = layout.params
     has_stop, has_adv = layout.lane_stop >= 0, layout.lane_adv >= 0
     si, ai = np.maximum(layout.lane_stop, 0), np.maximum(layout.lane_adv, 0)
-    stop_ok = has_stop & usable[si]
-    adv_ok = has_adv & usable[ai]
-    stop_alive = has_stop & ~faulty[si]
-    adv_alive = has_adv & ~faulty[ai]
-
+    stop_ok, adv_ok = has_stop & usable[si], has_adv & usable[ai]
     no_lane = np.zeros(len(layout.lanes), dtype=bool)
     green = layout.lane_green[green_phase] if green_phase is not None else no_lane
-    green_s = np.where(green, L.green_s + dt, 0.0)
     # Saturation flow and exit blockage are learnt on protected green only: a permitted turn
     # waiting for gaps in the opposing flow is neither saturated nor blocked downstream.
     protected = layout.lane_protected[green_phase] if green_phase is not None else no_lane
-    saturated_green = protected & (L.green_s >= p.startup_lost_s)
 
-    # Standing vehicles over a loop: occupied (almost) all period, slow or uncounted.
-    def standing(idx: np.ndarray) -> np.ndarray:
-        o, v, s = occ[idx], veh[idx], spd[idx]
+    def standing(idx: np.ndarray) -> np.ndarray:  # occupied (almost) all period, slow or uncounted
+        o, v, s = r.occ[idx], r.veh[idx], r.spd[idx]
         return (o >= p.standing_occupancy) & ((s < p.standing_speed_mps) | (v == 0))
 
-    adv_stand_now = adv_ok & standing(ai)
-    adv_standing_s = np.where(adv_stand_now, L.adv_standing_s + dt, 0.0)
+    return _LaneSignals(stop_ok=stop_ok, adv_ok=adv_ok, stop_alive=has_stop & ~faulty[si],
+                        adv_alive=has_adv & ~faulty[ai], green=green,
+                        saturated_green=protected & (L.green_s >= p.startup_lost_s),
+                        stop_stand_now=stop_ok & standing(si), adv_stand_now=adv_ok & standing(ai))
+
+
+def _lanes(layout: Layout, L: LaneState, r: _Readings, sig: _LaneSignals, dt: float,
+           flow_window_s: float) -> tuple[LaneState, np.ndarray, np.ndarray]:
+    """One period of every lane from its own loops: the new lane state, and the PCU that
+    arrived into the lane's zone and departed over its stop line in the period."""
+    p = layout.params
+    si, ai = np.maximum(layout.lane_stop, 0), np.maximum(layout.lane_adv, 0)
+    green_s = np.where(sig.green, L.green_s + dt, 0.0)
+    adv_standing_s = np.where(sig.adv_stand_now, L.adv_standing_s + dt, 0.0)
     adv_blocked = adv_standing_s >= p.standing_s
-    stop_stand_now = stop_ok & standing(si)
-    stop_empty_now = stop_ok & (veh[si] == 0) & (occ[si] <= 0.0)
+    stop_empty_now = sig.stop_ok & (r.veh[si] == 0) & (r.occ[si] <= 0.0)
     stop_empty_s = np.where(stop_empty_now, L.stop_empty_s + dt, 0.0)
 
-    # Learnt saturation flow (needed for the model-based departures below).
-    prior = layout.lane_sat_prior_pcu_h
-    lane_sat = _sat_estimate(L.sat_pcu, L.sat_s, prior, p)
-
-    # Arrivals into the zone between the loops, departures over the stop line.
-    model_arr = L.flow_pcu_h * dt / 3600.0
-    arr = np.where(adv_ok, pcu[ai], model_arr)
+    # Arrivals into the zone between the loops, departures over the stop line (model-based,
+    # from the held flow and the learnt saturation flow, where the loop does not work).
+    lane_sat = _sat_estimate(L.sat_pcu, L.sat_s, layout.lane_sat_prior_pcu_h, p)
+    arr = np.where(sig.adv_ok, r.pcu[ai], L.flow_pcu_h * dt / 3600.0)
     capacity = lane_sat * (1.0 - L.block) * dt / 3600.0
-    model_dep = np.where(green, np.minimum(L.queue_pcu + arr, capacity), 0.0)
-    dep = np.where(stop_ok, pcu[si], model_dep)
+    dep = np.where(sig.stop_ok, r.pcu[si], np.where(sig.green, np.minimum(L.queue_pcu + arr, capacity), 0.0))
 
     # Demand flow: advance counts while the loop is free; departures stand in when the
     # advance loop is dead; held otherwise (blocked advance loop or no loop at all).
-    alpha = min(1.0, dt / (flow_window_s or p.flow_window_s))
-    dep_flow = np.where(stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
-    flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * pcu[ai] * 3600.0 / dt
-    flow = np.where(adv_ok & ~adv_stand_now & ~adv_blocked, flow_from_adv,
-                    np.where(~adv_alive & stop_alive, dep_flow, L.flow_pcu_h))
-    adv_speed = np.where(adv_ok & (veh[ai] > 0) & (spd[ai] > p.standing_speed_mps),
-                         0.8 * L.adv_speed_mps + 0.2 * spd[ai], L.adv_speed_mps)
+    alpha = min(1.0, dt / flow_window_s)
+    dep_flow = np.where(sig.stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * r.pcu[si] * 3600.0 / dt,
+                        L.dep_flow_pcu_h)
+    flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * r.pcu[ai] * 3600.0 / dt
+    flow = np.where(sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked, flow_from_adv,
+                    np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h))
+    adv_speed = np.where(sig.adv_ok & (r.veh[ai] > 0) & (r.spd[ai] > p.standing_speed_mps),
+                         0.8 * L.adv_speed_mps + 0.2 * r.spd[ai], L.adv_speed_mps)
 
-    # Input-output counting, then the occupancy corrections.
-    storage = layout.lane_storage_pcu
-    queue = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
-    # In transit: what the advance loop counted within the zone's travel time (whole ticks, this
-    # one included), read off the lane's recent counts.
     recent = np.empty_like(L.adv_recent_pcu)
     recent[0] = arr
     recent[1:] = L.adv_recent_pcu[:-1]
+    queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked,
+                           stop_empty_s >= p.clear_gap_s, _in_transit(layout, recent, adv_speed, dt))
+    sat_pcu, sat_s, block = _learn(p, L, sig, r.pcu[si], dt)
+    return (LaneState(queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed,
+                      sat_pcu, sat_s, block, recent), arr, dep)
+
+
+def _in_transit(layout: Layout, recent: np.ndarray, adv_speed: np.ndarray, dt: float) -> np.ndarray:
+    """PCU in transit between the loops: what entered the zone within its travel time (whole
+    ticks, this one included), read off the lane's recent arrivals. A lane without advance loop
+    has no zone: only this period's arrivals."""
     travel_ticks = np.ceil(layout.lane_zone_m / np.maximum(adv_speed, 1.0) / max(dt, 1e-9)).astype(int)
     upto = np.clip(travel_ticks, 0, TRANSIT_HISTORY_TICKS - 1)
-    transit_pcu = np.take_along_axis(np.cumsum(recent, axis=0), upto[None, :], axis=0)[0]
-    cleared = stop_empty_s >= p.clear_gap_s
-    queue = np.where(cleared, np.minimum(queue, transit_pcu), queue)
-    queue = np.where(stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
-    queue = np.where(adv_blocked, storage, queue)
-    # Hidden queue upstream of the advance loop: grows with demand while the loop is blocked,
-    # drained by the vehicles that cross it afterwards (they come from that queue first).
-    hidden = np.where(adv_blocked, L.hidden_pcu + flow * dt / 3600.0, np.maximum(L.hidden_pcu - arr, 0.0))
-    hidden = np.where(adv_ok, hidden, L.hidden_pcu)
-    # Without a working advance loop the zone cannot be told from upstream: one modelled queue,
-    # its overflow beyond the storage counted as hidden.
+    return np.take_along_axis(np.cumsum(recent, axis=0), upto[None, :], axis=0)[0]
+
+
+def _queue(layout: Layout, L: LaneState, sig: _LaneSignals, arr: np.ndarray, dep: np.ndarray,
+           demand_pcu: np.ndarray, adv_blocked: np.ndarray, cleared: np.ndarray,
+           transit_pcu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Queue (PCU, within the lane's storage) and hidden queue (upstream of it) after one period.
+
+    Counted where the advance loop works: input-output between the loops, the hidden queue
+    growing by the demand while the advance loop is blocked and drained by the vehicles that
+    cross it afterwards (they come from that queue first). Modelled without a working advance
+    loop (the zone cannot be told from upstream): one queue, its overflow beyond the storage
+    counted as hidden. Both are then corrected by the stop-line loop: empty for `clear_gap_s`,
+    no queue stands (cut to the vehicles in transit, hidden queue gone); a standing vehicle on
+    it, at least one PCU waits. A blocked advance loop fills the storage."""
+    p = layout.params
+    storage = layout.lane_storage_pcu
+    counted = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
+    counted_hidden = np.where(adv_blocked, L.hidden_pcu + demand_pcu, np.maximum(L.hidden_pcu - arr, 0.0))
+    counted_hidden = np.where(sig.adv_ok, counted_hidden, L.hidden_pcu)
     modelled = L.queue_pcu + L.hidden_pcu + arr - dep
-    queue = np.where(adv_alive, queue, np.clip(modelled, 0.0, storage))
-    hidden = np.where(adv_alive, hidden, np.maximum(modelled - storage, 0.0))
+    queue = np.where(sig.adv_alive, counted, np.clip(modelled, 0.0, storage))
+    hidden = np.where(sig.adv_alive, counted_hidden, np.maximum(modelled - storage, 0.0))
+    queue = np.where(cleared, np.minimum(queue, transit_pcu), queue)
+    queue = np.where(sig.stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
+    queue = np.where(adv_blocked, storage, queue)
     hidden = np.where(cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
+    return queue, hidden
 
-    # Saturation flow learning: saturated green, head vehicle moving.
-    learn = saturated_green & stop_ok & (L.queue_pcu + L.hidden_pcu >= p.sat_min_queue_pcu) & ~stop_stand_now
+
+def _learn(p: EstimationParams, L: LaneState, sig: _LaneSignals, stop_pcu: np.ndarray,
+           dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Saturation flow (discharged PCU and seconds of saturated green, head vehicle moving,
+    with forgetting) and exit blockage (share of the queued green during which the head
+    vehicle stood), per lane."""
+    learn = (sig.saturated_green & sig.stop_ok & (L.queue_pcu + L.hidden_pcu >= p.sat_min_queue_pcu)
+             & ~sig.stop_stand_now)
     forget = np.where(learn, math.exp(-dt / p.sat_window_s), 1.0)
-    sat_pcu = np.where(learn, L.sat_pcu * forget + pcu[si], L.sat_pcu)
+    sat_pcu = np.where(learn, L.sat_pcu * forget + stop_pcu, L.sat_pcu)
     sat_s = np.where(learn, L.sat_s * forget + dt, L.sat_s)
-
-    # Exit blockage: share of the queued green during which the head vehicle stood still.
-    queued_green = saturated_green & stop_ok & (L.queue_pcu >= 1.0)
+    queued_green = sig.saturated_green & sig.stop_ok & (L.queue_pcu >= 1.0)
     b_alpha = min(1.0, dt / p.block_window_s)
-    block = np.where(queued_green, (1 - b_alpha) * L.block + b_alpha * stop_stand_now, L.block)
+    block = np.where(queued_green, (1 - b_alpha) * L.block + b_alpha * sig.stop_stand_now, L.block)
+    return sat_pcu, sat_s, block
 
-    lanes = LaneState(queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed,
-                      sat_pcu, sat_s, block, recent)
 
-    # -- lanes -> movements -----------------------------------------------------------------------
-    S = layout.lane_share
-    ratio = _sat_estimate(sat_pcu, sat_s, prior, p) / prior
-    n_lanes = np.maximum((S > 0).sum(axis=1), 1)
-    blind_lane = ~(stop_alive | adv_alive)
-    return replace(
-        est, t_s=snap.t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
-        flow_pcu_h=S @ flow, queue_pcu=S @ (queue + hidden),
-        crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
-        last_feed_t_s=snap.t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * ((S > 0) @ ratio) / n_lanes,
-        block=((S > 0) @ block) / n_lanes, blind=((S > 0) @ blind_lane) > 0, lanes=lanes, health=health,
-    )
+def _borrow(layout: Layout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
+            measured: np.ndarray) -> tuple[LaneState, np.ndarray, np.ndarray]:
+    """A lane without a working loop takes what is measured nearby: the mean per-lane arrival
+    flow, queue (with its hidden part), arrivals and departures of the measured lanes of the
+    same movement(s), else of the measured lanes of the same approach edge. Its queue is
+    split at its own storage into queue and hidden queue. With no measured lane nearby it
+    keeps its own model (held flow in, saturation flow out while green)."""
+    donors = _donor_weights(layout, measured)
+    borrow = ~measured & (donors.sum(axis=1) > 0)
+    if not borrow.any():
+        return lanes, arr, dep
+    total = donors @ (lanes.queue_pcu + lanes.hidden_pcu)
+    storage = layout.lane_storage_pcu
+    queue = np.where(borrow, np.minimum(total, storage), lanes.queue_pcu)
+    hidden = np.where(borrow, np.maximum(total - storage, 0.0), lanes.hidden_pcu)
+    flow = np.where(borrow, donors @ lanes.flow_pcu_h, lanes.flow_pcu_h)
+    return (replace(lanes, queue_pcu=queue, hidden_pcu=hidden, flow_pcu_h=flow),
+            np.where(borrow, donors @ arr, arr), np.where(borrow, donors @ dep, dep))
+
+
+def _donor_weights(layout: Layout, measured: np.ndarray) -> np.ndarray:
+    """(lanes, lanes): row i averages the lanes lane i borrows from (module doc), 0 for a
+    measured lane or one with no measured neighbour."""
+    out = np.zeros((len(measured), len(measured)))
+    for near in (layout.lane_same_movement, layout.lane_same_edge):
+        cand = near & measured[None, :]
+        n = cand.sum(axis=1)
+        take = ~measured & (n > 0) & (out.sum(axis=1) == 0)
+        out[take] = cand[take] / n[take, None]
+    return out
 
 
 def _sat_estimate(sat_pcu: np.ndarray, sat_s: np.ndarray, prior: np.ndarray, p: EstimationParams) -> np.ndarray:
