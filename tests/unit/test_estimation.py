@@ -265,3 +265,85 @@ def test_coupling_learns_which_neighbour_approach_an_exit_feeds_and_the_travel_t
     c = state.mapping["A"][0]
     assert c is not None and (c.junction, c.edge, c.travel_s) == ("B", "B_eN", travel)
     assert state.mapping["A"][1] is None  # nothing downstream faces west
+
+
+def _without(*dets: str, raw: dict | None = None):
+    raw = raw or two_phase_raw()
+    raw["detectors"] = [d for d in raw["detectors"] if d["id"] not in dets]
+    return parse_intersection(raw, "fewer.toml")
+
+
+def test_stop_line_only_lane_is_cut_by_an_empty_stop_loop():
+    f = Feed(_without("N_adv"))
+    for _ in range(20):  # red: vehicles queue and stand on the stop line; the model grows by the held demand
+        f.step(reading("N_stop", {}, 1.0, 0.0), green=1)
+    f.est = replace(f.est, lanes=replace(f.est.lanes, queue_pcu=np.array([6.0, 0.0, 0.0, 0.0])))  # a drifted model
+    f.step(reading("N_stop", {}, 1.0, 0.0), green=1)
+    assert f.q() == pytest.approx(6.0)
+    for _ in range(3):  # the stop line stays empty clear_gap_s: nothing waits there
+        f.step(reading("N_stop", {}, 0.0, -1.0), green=0)
+    assert f.q() < 0.5
+
+
+def test_stop_line_only_lane_holds_one_pcu_under_a_standing_head_vehicle():
+    f = Feed(_without("N_adv"))
+    assert f.q() == 0.0
+    f.step(reading("N_stop", {}, 1.0, 0.0), green=1)  # no demand learnt, but a vehicle stands on the stop line
+    assert f.q() == pytest.approx(1.0)
+
+
+def test_junction_without_loops_stays_empty_and_blind():
+    f = Feed(replace(two_phase(), detectors=()))  # a TOML needs loops; a model built otherwise may have none
+    assert f.est.blind.all()
+    est = f.step(green=0)
+    assert est.t_s == 1.0 and est.blind.all() and not est.queue_pcu.any() and not est.flow_pcu_h.any()
+
+
+def _two_lane_north(second_lane_movement: str) -> dict:
+    """two_phase with a second N lane eN_1 without loops: in N_T's lanes ('N_T') or in a left
+    turn of its own from the same edge ('N_L')."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    for ph in raw["phases"]:
+        ph["state"] += ph["state"][0]  # link 4 green with N_T
+    if second_lane_movement == "N_T":
+        raw["movements"][0]["lanes"].append("eN_1")
+        raw["movements"][0]["links"].append(4)
+    else:
+        raw["movements"].append({"id": "N_L", "approach": "N", "turn": "left", "from_edge": "eN", "lanes": ["eN_1"],
+                                 "links": [4], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
+                                 "conflicts": ["E_T", "W_T"]})
+    return raw
+
+
+@pytest.mark.parametrize("movement", ["N_T", "N_L"])
+def test_lane_without_loop_borrows_from_measured_lanes_of_its_movement_or_edge(movement):
+    f = Feed(parse_intersection(_two_lane_north(movement), "two_lane.toml"),
+             cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
+    lanes = f.lay.lanes
+    i0, i1 = lanes.index("eN_0"), lanes.index("eN_1")
+    for _ in range(5):  # five cars pass eN_0's advance loop during red
+        f.step(reading("N_adv", {"car": 1}, 0.3, 12.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    ls = f.est.lanes
+    assert ls.queue_pcu[i0] == pytest.approx(5.0) and ls.queue_pcu[i1] == pytest.approx(5.0)
+    assert ls.flow_pcu_h[i1] == pytest.approx(ls.flow_pcu_h[i0]) and ls.flow_pcu_h[i0] > 0
+    m = [mv.id for mv in f.j.movements].index(movement)
+    assert f.est.blind[m]  # borrowed, not measured
+    expected = 10.0 if movement == "N_T" else 5.0  # N_T sums its two lanes; N_L has the borrowed one
+    assert f.q(m) == pytest.approx(expected)
+    assert f.q(1) == 0.0  # E_T measured nothing
+
+
+def test_lane_without_loop_prefers_its_own_movement_and_keeps_its_model_when_nothing_is_near():
+    raw = _two_lane_north("N_L")
+    raw["movements"][0]["lanes"].append("eN_2")  # a third N lane, of N_T, measured
+    raw["detectors"].append({"id": "N2_adv", "lane": "eN_2", "kind": "advance", "pos_m": 20.0,
+                             "dist_to_stop_m": 80.0})
+    lay = Layout.build(parse_intersection(raw, "three_lane.toml"), Config())
+    measured = np.array([(s >= 0) or (a >= 0) for s, a in zip(lay.lane_stop, lay.lane_adv)])
+    w = estimation._donor_weights(lay, measured)
+    i = {lane: k for k, lane in enumerate(lay.lanes)}
+    assert w[i["eN_1"], i["eN_0"]] == pytest.approx(0.5) and w[i["eN_1"], i["eN_2"]] == pytest.approx(0.5)
+    measured[i["eN_0"]] = measured[i["eN_2"]] = False  # their loops fail
+    w = estimation._donor_weights(lay, measured)
+    assert not w[[i["eN_0"], i["eN_1"], i["eN_2"]]].any()  # nothing measured on eN: every N lane keeps its model
