@@ -533,20 +533,28 @@ def _learn(p: EstimationParams, L: LaneState, sig: _LaneSignals, stop_pcu: np.nd
 
 def _borrow(layout: Layout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
             measured: np.ndarray) -> tuple[LaneState, np.ndarray, np.ndarray]:
-    """A lane without a working loop takes what is measured nearby: the mean per-lane arrival
-    flow, queue (with its hidden part), arrivals and departures of the measured lanes of the
-    same movement(s), else of the measured lanes of the same approach edge. Its queue is
-    split at its own storage into queue and hidden queue. With no measured lane nearby it
-    keeps its own model (held flow in, saturation flow out while green)."""
+    """A lane without a working loop takes what is measured nearby.
+
+    1. From the measured lanes of the same movement(s), else of the same approach edge: their
+       mean per-lane arrival flow, queue (with its hidden part, split again at this lane's own
+       storage), arrivals and departures.
+    2. Nothing measured on its movement or edge, and no loop in the model at all: the mean
+       per-lane arrival flow of the junction's measured lanes is its demand, and its queue stays
+       modelled (that demand in, the saturation flow out while green). A prior, not a
+       measurement: without it the lane would read 0 for ever and never be asked for.
+    3. Otherwise (its loops failed) it keeps its own model, from its own held flow."""
+    if measured.all():
+        return lanes, arr, dep
     donors = _donor_weights(layout, measured)
     borrow = ~measured & (donors.sum(axis=1) > 0)
-    if not borrow.any():
-        return lanes, arr, dep
+    no_loop = (layout.lane_stop < 0) & (layout.lane_adv < 0)
+    prior = no_loop & ~borrow & measured.any()
+    flow = np.where(prior, lanes.flow_pcu_h[measured].mean() if measured.any() else 0.0, lanes.flow_pcu_h)
     total = donors @ (lanes.queue_pcu + lanes.hidden_pcu)
     storage = layout.lane_storage_pcu
     queue = np.where(borrow, np.minimum(total, storage), lanes.queue_pcu)
     hidden = np.where(borrow, np.maximum(total - storage, 0.0), lanes.hidden_pcu)
-    flow = np.where(borrow, donors @ lanes.flow_pcu_h, lanes.flow_pcu_h)
+    flow = np.where(borrow, donors @ lanes.flow_pcu_h, flow)
     return (replace(lanes, queue_pcu=queue, hidden_pcu=hidden, flow_pcu_h=flow),
             np.where(borrow, donors @ arr, arr), np.where(borrow, donors @ dep, dep))
 

@@ -347,3 +347,18 @@ def test_lane_without_loop_prefers_its_own_movement_and_keeps_its_model_when_not
     measured[i["eN_0"]] = measured[i["eN_2"]] = False  # their loops fail
     w = estimation._donor_weights(lay, measured)
     assert not w[[i["eN_0"], i["eN_1"], i["eN_2"]]].any()  # nothing measured on eN: every N lane keeps its model
+
+
+def test_approach_without_any_loop_takes_the_junctions_mean_demand_and_a_modelled_queue():
+    f = Feed(_without("E_stop", "E_adv"), cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
+    for k in range(120):  # N carries 900 PCU/h, served; S and W carry nothing
+        f.step(reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
+               reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0), green=0)
+    ls, e = f.est.lanes, f.lay.lanes.index("eE_0")
+    measured_flow = [ls.flow_pcu_h[f.lay.lanes.index(f"e{ap}_0")] for ap in "NSW"]
+    assert ls.flow_pcu_h[e] == pytest.approx(np.mean(measured_flow)) and ls.flow_pcu_h[e] > 0
+    assert f.est.blind[1] and f.q(1) > 0  # E is red in phase 0: its modelled queue grows
+    q_red = f.q(1)
+    for _ in range(30):  # E's green: the saturation flow empties it
+        f.step(green=1)
+    assert f.q(1) < q_red
