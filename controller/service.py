@@ -10,7 +10,8 @@ At construction the policy is asked, junction by junction, whether it can serve 
 core (no estimate, no plans: its roadside stays on the junction's own program) and listed in
 `refused` (junction id -> reason). Its feed is still validated. Every policy needs the
 roadside's status to act: a served junction that has reported none `roadside.backup_s` after
-the start is named in a warning, once.
+the start is named in a warning, once; so is one whose roadside reports an intergreen longer
+than the junction's `max_red_s` (it shows signal states the model has no stage for).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class ControllerService:
         self._warn_every_s = warn_every_s
         self._start_s = start_s
         self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
+        self._unknown_stage_warned: set[str] = set()
 
     def _reject(self, exc: FeedError) -> None:
         self.rejected[exc.reason] += 1
@@ -135,6 +137,7 @@ class ControllerService:
         self.last_result = result
         if self._awaiting_status:
             self._check_statuses(now_s)
+        self._check_stages()
         if self.metrics is not None:
             self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
@@ -147,6 +150,15 @@ class ControllerService:
                 log.warning("junction=%s no roadside status %.0f s after start: the policy cannot act on it",
                             jid, now_s - self._start_s)
             self._awaiting_status = set()
+
+    def _check_stages(self) -> None:
+        for jid, lay in self.core.layouts.items():
+            st = self.state.junctions[jid].status
+            if (st is not None and st.in_intergreen and st.time_in_phase_s > lay.junction.max_red_s
+                    and jid not in self._unknown_stage_warned):
+                self._unknown_stage_warned.add(jid)
+                log.warning("junction=%s roadside in an intergreen for %.0f s > max_red_s: it shows no stage of the "
+                            "junction model, the policy cannot act on it", jid, st.time_in_phase_s)
 
     def advance_clock(self, now_s: float) -> None:
         """Let the validators know the time before a tick's messages arrive."""

@@ -55,3 +55,15 @@ def test_a_served_junction_without_roadside_status_is_named_once(caplog):
             svc.tick(float(t))
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "junction=K no roadside status" in lines[0]
+
+
+def test_a_roadside_stuck_outside_the_models_stages_is_named_once(caplog):
+    svc = ControllerService({"J": two_phase()}, CFG, "scats", publish=lambda cmd, payload: None)
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        for t in range(1, 200):
+            dets = {d.id: ({}, 0.0, -1.0) for d in svc.junctions["J"].detectors}
+            svc.on_detectors(encode_detector_message("J", float(t), 1.0, dets))
+            svc.on_status(encode_status(SignalStatus("J", float(t), 0, True, float(t), "local", 0, "local")))
+            svc.tick(float(t))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "junction=J roadside in an intergreen" in lines[0]
