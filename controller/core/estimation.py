@@ -34,10 +34,18 @@ and then per movement:
   lane, or the junction's other loops on average, counted `stuck_off_ref_veh` vehicles),
   *implausible* (more vehicles in a period than `max_lane_flow_veh_h` allows, repeatedly), and
   *missing* (absent from the messages for `stuck_off_s`). A faulty loop is ignored; the lane
-  degrades gracefully: without the advance loop, arrivals come from the held flow; without the
-  stop-line loop, departures from the learnt saturation flow while green; with neither, the
-  queue is a pure model (flow in, saturation flow out) and the movement is flagged `blind`.
-  Faults clear by themselves once the loop reads plausibly again.
+  degrades gracefully: without the advance loop, arrivals come from the averaged departures
+  (else the held flow) into one modelled queue, still corrected by the stop-line loop (empty:
+  no queue; standing vehicle: at least one PCU); without the stop-line loop, departures from
+  the learnt saturation flow while green. Faults clear by themselves once the loop reads
+  plausibly again.
+- **lanes without a working loop** (none in the model, or all faulty) are flagged `blind` and
+  borrow from nearby: the mean per-lane flow, queue, arrivals and departures of the measured
+  lanes of the same movement, else of the same approach edge; with nothing measured there, a
+  lane with no loop at all takes the mean per-lane demand of the junction's measured lanes
+  into a modelled queue (a prior, so that it is not read as empty for ever); a lane whose loops
+  failed keeps its own held flow. A junction with no loop has no estimate (all `blind`).
+  docs/import.md measures how the estimate degrades.
 
 Counts on a lane shared by several movements are split equally between them: loops cannot tell
 turning intentions apart. Everything here is deterministic: the same messages give the same
