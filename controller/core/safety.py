@@ -214,7 +214,7 @@ def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: s
         return GateOutcome(None, f"hold_s {wish.hold_s!r} must be finite and >= 0")
     if not 0 <= view.phase < n or len(view.red_since_s) != len(j.movements):
         return GateOutcome(None, "signal status does not match the junction model")
-    why = phase_conflict(j, wish.phase)
+    why = phase_conflict(j, wish.phase) or _unserved(j)
     if why:
         return GateOutcome(None, why)
     clipped = []
@@ -249,6 +249,13 @@ def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: s
     cmd = PhaseCommand(junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold,
                        valid_from_s=now_s, expires_s=now_s + ttl_s)
     return GateOutcome(cmd, clipped=tuple(clipped))
+
+
+def _unserved(j: Intersection) -> str:
+    """'' when every movement is green in some phase; otherwise why no maximum red can be kept."""
+    served = {m for k in range(len(j.phases)) for m in j.served_movements(k)}
+    missing = [m.id for m in j.movements if m.id not in served]
+    return f"movement {missing[0]} is green in no phase: its maximum red cannot be kept" if missing else ""
 
 
 def _finite(x: object) -> bool:

@@ -268,3 +268,17 @@ def test_whatever_the_policy_says_the_signal_shown_stays_safe(data):
             assert n >= j.intergreen_s(prev[1], nxt[1]) - EPS
         if kind == "green" and nxt[0] == "green" and adaptive and nxt[4]:
             assert j.intergreen_s(p, nxt[1]) == 0.0  # a green follows a green only where no link stops
+
+
+def test_a_movement_green_in_no_phase_makes_the_gate_refuse_not_crash():
+    from dataclasses import replace
+
+    from tests.junction_fixtures import two_phase
+
+    j = two_phase()
+    broken = replace(j, phases=(j.phases[0], replace(j.phases[1], state="rrrr")))  # E_T, W_T never green
+    view = SignalView(0, False, 30.0, tuple(0.0 for _ in j.movements))
+    outcome = gate_phase(broken, PhaseWish(0, 1.0), view, plan_id="p", seq=1, now_s=100.0, ttl_s=20.0)
+    assert outcome.command is None and "green in no phase" in outcome.refused
+    ok = gate_phase(j, PhaseWish(0, 1.0), view, plan_id="p", seq=1, now_s=100.0, ttl_s=20.0)
+    assert ok.command is not None
