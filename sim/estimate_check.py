@@ -6,7 +6,7 @@ One SUMO run under the scenario's own signal programs: the estimate is passive, 
 detector readings feed every layout at once. Layouts, from the imported junction models:
 `full` (as imported), `stop` (advance loops removed), `advance` (stop-line loops removed),
 `none` (no loop, but on one lane per junction). Errors are grouped by what loops a lane has
-in the layout. Truth per junction lane: SUMO's halting vehicles (< 0.1 m/s) on the lane and
+in the layout; a lane without loop by where its estimate comes from (`lane_kind`). Truth per junction lane: SUMO's halting vehicles (< 0.1 m/s) on the lane and
 on the lanes that alone feed it (its unambiguous upstream chain, sim/loops.py), up to three
 advance distances upstream. Printed per layout and kind of lane: the mean true queue, the mean
 absolute error and the mean bias of the lane queue (estimated PCU minus halting vehicles), over
