@@ -155,7 +155,23 @@ class InProcessLoop:
         s = self.service
         per = s.core_step_s / (s.ticks * len(s.junctions)) if s.ticks and s.junctions else 0.0
         return {"decision_cost": {"core_step_s": round(s.core_step_s, 4), "ticks": s.ticks,
-                                  "junctions": len(s.junctions), "us_per_junction_tick": round(per * 1e6, 2)}}
+                                  "junctions": len(s.junctions), "us_per_junction_tick": round(per * 1e6, 2)},
+                "refused": dict(s.refused), "junction_control": junction_summary(s)}
+
+
+def junction_summary(service: ControllerService) -> dict[str, dict]:
+    """Per controlled junction at the end of the run: plans sent, and the do-no-harm state
+    (mode, switches to the fixed plan, the last reason, the replay's delays per PCU)."""
+    reports = service.core.report(service.state)
+    out = {}
+    for jid, js in service.state.junctions.items():
+        entry: dict = {"plans": js.plans}
+        r = reports.get(jid)
+        if r is not None:
+            entry.update(mode=r.mode, harm_switches=r.switches, harm_reason=r.reason,
+                         delay_fixed_s=round(r.delay_fixed_s, 2), delay_controlled_s=round(r.delay_controlled_s, 2))
+        out[jid] = entry
+    return out
 
 
 def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,
@@ -204,6 +220,7 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     summary.update({
         "policy": req.policy, "scenario": str(req.sumocfg), "wall_s": round(wall_s, 2),
         "sumo_api": api.__name__, "junctions_controlled": len(junctions),
+        "skipped": dict(read_skipped(req.intersections or req.out_dir / "intersections")),
         "controller": {"plans_sent": loop.plans_sent, "plans_refused_by_roadside": field.refusals,
                        "feed_rejected": dict(loop.rejected)},
         **loop.summary(),

@@ -53,6 +53,18 @@ def test_webster_actually_sends_plans(runs):
     assert fixed["controller"]["plans_sent"] == 0
 
 
+def test_summary_says_per_junction_what_the_controller_did(runs):
+    """Nothing skipped or refused on the grid; every junction got webster's plans, and each one's
+    do-no-harm mode and replayed delays are reported."""
+    s = json.loads((runs["webster"] / "summary.json").read_text())
+    assert s["skipped"] == {} and s["refused"] == {}
+    control = s["junction_control"]
+    assert set(control) == set(s["junctions"])
+    for jid, c in control.items():
+        assert c["plans"] > 0, jid
+        assert c["mode"] in ("policy", "fixed") and c["delay_fixed_s"] >= 0, jid
+
+
 def test_summary_recomputed_independently(runs):
     """The convention (DESIGN.md), recomputed from SUMO's own files by a second route."""
     d = runs["fixed"]
