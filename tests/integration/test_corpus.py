@@ -10,8 +10,9 @@ stays within about 5 minutes. docs/corpus.md has what each network exercises and
     TSC_CORPUS_ALL=1        every policy on every network (a long run, not for CI)
 
 A run fails when: the exit code is not 0, summary.json is missing, the delay is not finite, no
-vehicle was inserted, or a policy that sends plans sent none although it did not refuse every
-junction at start (the import's skipped.txt, or a list of refused junctions in the summary).
+vehicle was inserted, a policy that sends plans sent none although it did not refuse every
+junction at start, or it left a junction without any plan for the whole run without refusing
+it at start (summary.json's "refused", "skipped" and "junction_control").
 """
 
 from __future__ import annotations
@@ -38,9 +39,6 @@ NETWORKS = ([f"corpus/{c.name}" for c in CORPUS] + [f"bologna/{b}" for b in ("ac
             + [f"own/{o}" for o in OWN])
 OTHER_POLICIES = ("max_pressure", "schedule", "scats", "webster", "fixed", "actuated", "delay_based")
 NO_PLANS = ("fixed", *FIELD_POLICIES)  # the network's own programs, or SUMO's own actuation
-# where a summary may list the junctions a policy refused (or skipped) at start
-REFUSED_KEYS = ("junctions_refused", "refused_junctions", "junctions_skipped", "skipped_junctions", "refused",
-                "skipped")
 
 
 def cases() -> list[tuple[str, str]]:
@@ -78,21 +76,31 @@ def scenario_cfg(request, tmp_path_factory):
     return get
 
 
-def refused_by_policy(summary: dict) -> list:
-    """The junctions the policy refused or skipped at start, wherever the summary lists them."""
-    for where in (summary, summary.get("controller", {})):
-        for key in REFUSED_KEYS:
-            value = where.get(key)
-            if isinstance(value, (list, dict)):
-                return list(value)
-    return []
+def refused_by_policy(summary: dict) -> list[str]:
+    """The junctions the policy refused at start (summary["refused"]: id -> reason)."""
+    return list(summary.get("refused") or {})
+
+
+def skipped_at_import(summary: dict, out: Path) -> list[str]:
+    """The lights the import skipped with a reason (summary["skipped"], else skipped.txt)."""
+    if isinstance(summary.get("skipped"), dict):
+        return list(summary["skipped"])
+    return [tid for tid, _ in read_skipped(out / "intersections")]
 
 
 def nothing_to_control(summary: dict, out: Path) -> bool:
     """True when no junction was left to control, and each was named at start: skipped by the
-    import (out/intersections/skipped.txt) or refused by the policy (in the summary)."""
-    named = read_skipped(out / "intersections") + refused_by_policy(summary)
+    import or refused by the policy."""
+    named = skipped_at_import(summary, out) + refused_by_policy(summary)
     return bool(named) and summary.get("junctions_controlled", 0) <= len(refused_by_policy(summary))
+
+
+def silent_junctions(summary: dict) -> list[str]:
+    """Controlled junctions that got no plan in the whole run and were not refused at start
+    (from summary["junction_control"]: id -> {"plans": n, ...}; [] when the summary has none)."""
+    refused = set(refused_by_policy(summary))
+    return sorted(j for j, c in (summary.get("junction_control") or {}).items()
+                  if c.get("plans", 0) == 0 and j not in refused)
 
 
 @pytest.mark.parametrize(("net", "policy"), cases(), ids=[f"{n}-{p}" for n, p in cases()])
@@ -110,6 +118,8 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
         assert s["controller"]["plans_sent"] > 0 or nothing_to_control(s, tmp_path / "out"), (
             f"{net} {policy}: no plan sent in {RUN_S} s, and no junction refused at start "
             f"({s.get('junctions_controlled')} junctions)")
+        silent = silent_junctions(s)
+        assert not silent, f"{net} {policy}: no plan in {RUN_S} s for {', '.join(silent)}, not refused at start"
 
 
 # --- the corpus' own program rewriting (pure, fast) ----------------------------------------------
