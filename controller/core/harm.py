@@ -24,7 +24,7 @@ At each change of mode the evidence restarts (shadow.restart_evidence): the next
 only on what the policy did since it took over.
 
 Example: demand 800 PCU/h, after 900 s under the policy the replay gives 31 s/PCU for the greens
-shown and 24 s/PCU for the fixed plan: 31 > 24 x 1.1 + 1, the junction goes to "fixed" with the
+shown and 24 s/PCU for the fixed plan: 31 > 24 x 1.2 + 1, the junction goes to "fixed" with the
 reason "policy 29% worse than the fixed plan over 569 s (31.0 vs 24.0 s/PCU at 800 PCU/h)" (569 s:
 the weight of 900 s of evidence forgotten with a 900 s time constant), and comes back 900 s
 later (1800 s after a relapse).
@@ -51,7 +51,7 @@ class HarmParams:
 
     enabled: bool = True
     window_s: float = 900.0  # time constant of the evidence (forgetting sums of the replay)
-    margin: float = 0.1  # the policy may cost this share more delay than the fixed plan ...
+    margin: float = 0.2  # the policy may cost this share more delay than the fixed plan ...
     margin_s: float = 1.0  # ... plus this many seconds per PCU, before it is judged worse
     min_policy_s: float = 900.0  # evidence gathered under the policy before it is judged
     min_demand_pcu_h: float = 100.0  # below this measured demand a junction is never judged
