@@ -220,6 +220,9 @@ class _Junction:
         self.mov_zone_m = self.mov_weights @ layout.lane_zone_m
         self.last_arrivals_pcu: np.ndarray | None = None
         self.fixed_capacity_pcu_h = fixed_capacity_pcu_h(layout)  # per lane
+        # Lanes whose departures are measured: the throughput figures count only these, so a lane
+        # without a stop-line loop (its demand borrowed by the estimator) is not read as unserved.
+        self.counted = layout.lane_stop >= 0
         self.cum = np.zeros(len(CUM))
         self.cum_t_s: float | None = None
         self.cum_t0_s: float | None = None
@@ -526,9 +529,10 @@ class ServiceMetrics:
         # had arrived; an advance loop that misses vehicles joining below it understates it).
         # Served: the stop-line flow, smoothed as the demand is (the same lag on both sides).
         lanes = getattr(est, "lanes", None)
-        served = np.zeros(0) if lanes is None else np.maximum(lanes.dep_flow_pcu_h, 0.0) / 3600.0
-        q = np.zeros(0) if lanes is None else np.maximum(np.maximum(lanes.flow_pcu_h, 0.0) / 3600.0, served)
-        c = j.fixed_capacity_pcu_h / 3600.0 if lanes is not None else np.zeros(0)
+        k = j.counted
+        served = np.zeros(0) if lanes is None else np.maximum(lanes.dep_flow_pcu_h[k], 0.0) / 3600.0
+        q = np.zeros(0) if lanes is None else np.maximum(np.maximum(lanes.flow_pcu_h[k], 0.0) / 3600.0, served)
+        c = j.fixed_capacity_pcu_h[k] / 3600.0 if lanes is not None else np.zeros(0)
         for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),
                           ("time_pcu_s", t.time_pcu_s), ("delay_pcu_s", t.delay_pcu_s),
                           ("demand_pcu", float(q.sum()) * dt), ("served_pcu", float(served.sum()) * dt),
