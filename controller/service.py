@@ -131,6 +131,8 @@ class ControllerService:
         self.ticks += 1
         for refusal in result.refusals:
             log.info("safety gate refused junction=%s reason=%s", refusal.junction, refusal.reason)
+        for change in result.mode_changes:  # do no harm: rare, and what an operator must see
+            log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
         for cmd in result.commands:
             self.publish(cmd, encode_command(cmd))
         self.plans_sent += len(result.commands)
