@@ -94,9 +94,11 @@ class MaxPressureConfig:
     switch_service_s: float = 2.0  # service a switch is credited with, against its intergreen + start-up loss
     wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
-    clearance_min_pcu: float = 0.5  # a permitted turn with this queue is cleared by its protected phase
+    clearance_min_pcu: float = 0.5  # schedule only: a permitted turn with this queue will need its protected phase
     downstream_weight: float = 0.0  # weight of Varaiya's downstream queue (learnt coupling); 0: exit blockage only
     arrival_s: float = 0.0  # seconds of measured arrival flow (halved) added to each queue; 0: the queue alone
+    clearance_gap_s: float = 4.0  # a permitted turn that crossed is out of the junction once its opposing streams
+                                  # and its own stop line show no vehicle for this long
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class MetricsConfig:
     update_s: float = 5.0  # per-junction gauges and network gains refreshed this often (service time)
     gain_window_s: float = 900.0  # time constant of the measured green shares behind the gain estimate
     gain_analysis_s: float = 900.0  # analysis period of the HCM incremental delay term of the gain estimate
-    throughput_window_s: float = 300.0  # stop-line crossings turned into a rate over this window
+    throughput_window_s: float = 300.0  # crossings, approach speed, measured delay, throughput gain: over this window
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,12 @@ def test_bad_config_names_file_and_field(tmp_path, text, field):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("policy", ["max_pressure", "adaptive", "schedule"])
+def test_the_clearance_gap_of_config_reaches_every_policy_using_the_rule(tmp_path, policy):
+    from controller.core.policies import make_policy
+
+    text = (ROOT / "config.toml").read_text().replace("clearance_gap_s = 4.0", "clearance_gap_s = 7.5")
+    (tmp_path / "c.toml").write_text(text)
+    assert make_policy(policy, load_config(tmp_path / "c.toml")).clearance_gap_s == 7.5

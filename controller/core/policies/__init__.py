@@ -65,7 +65,7 @@ def _max_pressure(cfg: "Config") -> Policy:
     c = cfg.max_pressure
     return MaxPressurePolicy(switch_service_s=c.switch_service_s, wait_scale_s=c.wait_scale_s,
                              permitted_sat_ratio=c.permitted_sat_ratio, downstream_weight=c.downstream_weight,
-                             arrival_s=c.arrival_s)
+                             arrival_s=c.arrival_s, clearance_gap_s=c.clearance_gap_s)
 
 
 def _schedule(cfg: "Config") -> Policy:
@@ -74,7 +74,8 @@ def _schedule(cfg: "Config") -> Policy:
     return SchedulePolicy(c.horizon_s, c.cluster_gap_s, c.max_clusters, c.replan_s,
                           cfg.max_pressure.permitted_sat_ratio, cfg.max_pressure.clearance_min_pcu,
                           steady_s=c.steady_s, wait_scale_s=c.wait_scale_s, min_rate_ratio=c.min_rate_ratio,
-                          cluster_max_s=c.cluster_max_s, stall_s=c.stall_s)
+                          cluster_max_s=c.cluster_max_s, stall_s=c.stall_s,
+                          clearance_gap_s=cfg.max_pressure.clearance_gap_s)
 
 
 def _scats(cfg: "Config") -> Policy:
@@ -89,7 +90,7 @@ def _adaptive(cfg: "Config") -> Policy:
     c = cfg.max_pressure
     return AdaptivePolicy(switch_service_s=c.switch_service_s, wait_scale_s=c.wait_scale_s,
                           permitted_sat_ratio=c.permitted_sat_ratio, downstream_weight=c.downstream_weight,
-                          arrival_s=c.arrival_s)
+                          arrival_s=c.arrival_s, clearance_gap_s=c.clearance_gap_s)
 
 
 REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure,
