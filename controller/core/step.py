@@ -141,29 +141,12 @@ class Core:
 
     def step(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
              now_s: float) -> tuple[CoreState, TickResult]:
-        snaps: dict[str, list[Snapshot]] = {}
-        for s in snapshots:
-            snaps.setdefault(s.junction, []).append(s)
-        latest_status = {s.junction: s for s in statuses}
         out_states: dict[str, JunctionState] = {}
         commands, refusals, clips, stale, fixed = [], [], [], [], []
         mode_changes: list[harm.ModeChange] = []
         new_plans = 0
         # Pass 1: every junction's estimate and signal state.
-        updated: dict[str, JunctionState] = {}
-        for jid, lay in self.layouts.items():
-            js = state.junctions[jid]
-            est = js.estimate
-            status = latest_status.get(jid, js.status)
-            # The status read this tick describes the signal during the period the detector
-            # messages cover: the estimator learns from green time only.
-            green_phase = status.phase if status is not None and not status.in_intergreen else None
-            for s in snaps.get(jid, ()):
-                est = estimation.update(lay, est, s, self.flow_window_s, green_phase)
-            red_since = _red_since(lay, status, js.red_since_s, now_s)
-            hs = js.harm or harm.initial(self.programs[jid], len(lay.junction.movements), state.t_s)
-            hs = harm.observe(self.programs[jid], hs, est, status, now_s, self.harm)
-            updated[jid] = replace(js, estimate=est, status=status, red_since_s=red_since, harm=hs)
+        updated = self._observe(state, snapshots, statuses, now_s)
         links, network = state.links, None
         if self.uses_network:
             estimates = {jid: js.estimate for jid, js in updated.items()}
@@ -240,6 +223,30 @@ class Core:
         advice_out = (advice, advice_t) if coordinated else ({}, float("-inf"))
         return CoreState(now_s, out_states, links, *advice_out), TickResult(
             tuple(commands), new_plans, tuple(refusals), tuple(clips), tuple(stale), tuple(fixed), tuple(mode_changes))
+
+    def _observe(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
+                 now_s: float) -> dict[str, JunctionState]:
+        """Every junction's estimate, signal status, red times and do-no-harm replay, updated
+        with this tick's messages (before any policy decides)."""
+        snaps: dict[str, list[Snapshot]] = {}
+        for s in snapshots:
+            snaps.setdefault(s.junction, []).append(s)
+        latest_status = {s.junction: s for s in statuses}
+        updated: dict[str, JunctionState] = {}
+        for jid, lay in self.layouts.items():
+            js = state.junctions[jid]
+            est = js.estimate
+            status = latest_status.get(jid, js.status)
+            # The status read this tick describes the signal during the period the detector
+            # messages cover: the estimator learns from green time only.
+            green_phase = status.phase if status is not None and not status.in_intergreen else None
+            for s in snaps.get(jid, ()):
+                est = estimation.update(lay, est, s, self.flow_window_s, green_phase)
+            red_since = _red_since(lay, status, js.red_since_s, now_s)
+            hs = js.harm or harm.initial(self.programs[jid], len(lay.junction.movements), state.t_s)
+            hs = harm.observe(self.programs[jid], hs, est, status, now_s, self.harm)
+            updated[jid] = replace(js, estimate=est, status=status, red_since_s=red_since, harm=hs)
+        return updated
 
     def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
         """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""
