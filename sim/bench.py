@@ -90,30 +90,37 @@ def _command(cfg: Path, run: Run, config: str | None, bin_s: float, end_s: float
     return cmd + (["--end", f"{end_s:g}"] if end_s is not None else [])
 
 
-def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float,
-            end_s: float | None = None) -> list[Run]:
-    """Run everything, `jobs` processes at a time; returns the runs that failed."""
-    pending, active, failed = list(runs), [], []
+def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> list[int]:
+    """Run (label, command, log file) jobs, `parallel` at a time, from the project root; each
+    ending is printed with its label. Returns the indices of the jobs that failed."""
+    pending, active, failed = list(enumerate(jobs)), [], []
     while pending or active:
-        while pending and len(active) < jobs:
-            r = pending.pop(0)
-            r.out.parent.mkdir(parents=True, exist_ok=True)
-            log = open(r.out.parent / f"{r.out.name}.log", "w")
-            active.append((r, subprocess.Popen(_command(cfg, r, config, bin_s, end_s), stdout=log, stderr=subprocess.STDOUT,
-                                               cwd=ROOT), log, time.perf_counter()))
+        while pending and len(active) < parallel:
+            k, (label, cmd, log_path) = pending.pop(0)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(log_path, "w")
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            active.append((k, label, proc, log, time.perf_counter()))
         time.sleep(0.5)
         for item in list(active):
-            r, proc, log, t0 = item
+            k, label, proc, log, t0 = item
             if proc.poll() is None:
                 continue
             active.remove(item)
             log.close()
             status = "ok" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
-            print(f"  {r.policy:<12} seed {r.seed}: {status} in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
-                  flush=True)
+            print(f"  {label}: {status} in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             if proc.returncode != 0:
-                failed.append(r)
-    return failed
+                failed.append(k)
+    return sorted(failed)
+
+
+def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float,
+            end_s: float | None = None) -> list[Run]:
+    """Run everything, `jobs` processes at a time; returns the runs that failed."""
+    todo = [(f"{r.policy:<12} seed {r.seed}", _command(cfg, r, config, bin_s, end_s), r.out.parent / f"{r.out.name}.log")
+            for r in runs]
+    return [runs[k] for k in run_processes(todo, jobs)]
 
 
 # -- per-junction figures from SUMO edge data ------------------------------------------------

@@ -33,9 +33,7 @@ import argparse
 import json
 import tomllib
 import shutil
-import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,28 +106,15 @@ def command(run: Run, seed: int, duration_s: float | None, config: str | None) -
 
 
 def run_all(runs: list[Run], jobs: int, seed: int, duration_s: float | None, config: str | None) -> list[Run]:
-    """Run everything, `jobs` processes at a time; returns the runs that failed."""
-    pending, active, failed = list(runs), [], []
-    while pending or active:
-        while pending and len(active) < jobs:
-            r = pending.pop(0)
-            r.out.mkdir(parents=True, exist_ok=True)
-            log = open(r.out.parent / f"{r.out.name}.log", "w")
-            proc = subprocess.Popen(command(r, seed, duration_s, config), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-            active.append((r, proc, log, time.perf_counter()))
-        time.sleep(0.5)
-        for item in list(active):
-            r, proc, log, t0 = item
-            if proc.poll() is None:
-                continue
-            active.remove(item)
-            log.close()
-            status = "ok" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
-            print(f"  {r.scenario:<10} {r.policy:<12} {status} in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
-                  flush=True)
-            if proc.returncode != 0:
-                failed.append(r)
-    return failed
+    """Run everything, `jobs` processes at a time (sim.bench's pool); returns the runs that failed."""
+    from sim.bench import run_processes
+
+    todo = []
+    for r in runs:
+        r.out.mkdir(parents=True, exist_ok=True)
+        todo.append((f"{r.scenario:<10} {r.policy:<12}", command(r, seed, duration_s, config),
+                     r.out.parent / f"{r.out.name}.log"))
+    return [runs[k] for k in run_processes(todo, jobs)]
 
 
 def error_pct(online: float | None, truth: float | None) -> float | None:
