@@ -146,6 +146,18 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """The feed archive (controller/adapters/archive.py, docs/replay.md)."""
+
+    enabled: bool = False  # `run` records every valid detector message, status and plan sent
+    dir: str = "archive"  # root folder: {dir}/{site}/{kind}/day=YYYY-MM-DD/*.parquet
+    retention_days: int = 90  # day partitions older than this (behind the newest recorded day) are deleted
+    queue_max: int = 100000  # bounded queue between the tick and the writer; overflow is dropped and counted
+    flush_s: float = 2.0  # the writer appends to the journal this often: a kill -9 loses at most this much
+    segment_s: float = 900.0  # a journal is compacted into one Parquet file this often
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -161,6 +173,7 @@ class Config:
     roadside: RoadsideConfig = RoadsideConfig()
     metrics: MetricsConfig = MetricsConfig()
     harm: HarmParams = HarmParams()  # the core's own dataclass (controller/core/harm.py)
+    archive: ArchiveConfig = ArchiveConfig()
     source: str = "<defaults>"
 
 
@@ -175,7 +188,7 @@ _POSITIVE = {
     "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "replan_s", "cluster_gap_s", "ds_target", "marry_flow_pcu_h", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
     "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
-    "window_s",
+    "window_s", "flush_s", "segment_s", "retention_days", "queue_max",
 }
 
 
