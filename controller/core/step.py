@@ -33,7 +33,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.policies import Policy
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
 from controller.model import (Command, CyclePlan, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
-                              Snapshot)
+                              Snapshot, Wish)
 
 if TYPE_CHECKING:
     from controller.config import Config
@@ -109,6 +109,23 @@ class TickResult:
     mode_changes: tuple[harm.ModeChange, ...] = ()  # switches of mode this tick, with their reason
 
 
+@dataclass
+class _TickLog:
+    """What one tick produced, accumulated junction by junction (becomes the TickResult)."""
+
+    commands: list[Command] = dataclasses.field(default_factory=list)
+    new_plans: int = 0
+    refusals: list[Refusal] = dataclasses.field(default_factory=list)
+    clips: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    stale: list[str] = dataclasses.field(default_factory=list)
+    fixed: list[str] = dataclasses.field(default_factory=list)
+    mode_changes: list[harm.ModeChange] = dataclasses.field(default_factory=list)
+
+    def result(self) -> TickResult:
+        return TickResult(tuple(self.commands), self.new_plans, tuple(self.refusals), tuple(self.clips),
+                          tuple(self.stale), tuple(self.fixed), tuple(self.mode_changes))
+
+
 class Core:
     """Static wiring of the pure core: junction layouts, one policy, timing parameters."""
 
@@ -141,88 +158,99 @@ class Core:
 
     def step(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
              now_s: float) -> tuple[CoreState, TickResult]:
-        out_states: dict[str, JunctionState] = {}
-        commands, refusals, clips, stale, fixed = [], [], [], [], []
-        mode_changes: list[harm.ModeChange] = []
-        new_plans = 0
-        # Pass 1: every junction's estimate and signal state.
+        """One tick: update every junction from this tick's messages, coordinate the network (if
+        the policy does), then per junction decide, gate and send or refresh. Deterministic."""
         updated = self._observe(state, snapshots, statuses, now_s)
-        links, network = state.links, None
-        if self.uses_network:
-            estimates = {jid: js.estimate for jid, js in updated.items()}
-            links = links or estimation.LinkState.empty(self.links, self.layouts, now_s)
-            links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
-            network = NetworkView(self.links, links, estimates, self.layouts)
-            coordinate = getattr(self.policy, "coordinate", None)
-            advice, advice_t = state.advice, state.advice_t_s
-            if coordinate is not None:
-                # Over the whole network, from the policy states of the last tick (the neighbours'
-                # messages), every `coordinate_period_s`: e.g. common cycles and offsets.
-                if now_s - advice_t >= getattr(self.policy, "coordinate_period_s", 0.0):
-                    advice = coordinate(network, {jid: js.policy_state for jid, js in updated.items()}, now_s)
-                    advice_t = now_s
-                network = replace(network, advice=advice)
-        # Pass 2: decisions.
-        for jid, lay in self.layouts.items():
-            js = updated[jid]
-            est, status, red_since = js.estimate, js.status, js.red_since_s
-            if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
-                stale.append(jid)
-                out_states[jid] = replace(js, command=None, stale=True)
-                continue
-            view = _view(status, red_since, now_s)
-            js = self._guard(jid, js, now_s, mode_changes)
-            if network is not None:
-                pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
-            else:
-                pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
-            js = replace(js, policy_state=pstate, stale=False)
-            if js.harm.mode == "fixed":  # the policy's wish is not sent
-                fixed.append(jid)
-                out_states[jid] = self._withdraw(js, now_s, commands)
-                continue
-            outcome: GateOutcome | None = None
-            if wish is not None:
-                plan_id = f"{jid}-{self.policy.name}-{js.plans + 1}"
-                if isinstance(wish, CycleWish):
-                    outcome = gate_cycle(lay.junction, wish, plan_id=plan_id, seq=js.seq + 1, now_s=now_s,
-                                         ttl_s=self.plan_ttl_s, view=view)
-                elif view is None:
-                    outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
-                else:
-                    outcome = gate_phase(lay.junction, wish, view, plan_id=plan_id, seq=js.seq + 1,
-                                         now_s=now_s, ttl_s=self.plan_ttl_s)
-            if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) \
-                    and view is not None:
-                # Acyclic control in force: the roadside holds its phase until told otherwise, so
-                # the gate must watch max green and max red even when the policy is silent or refused.
-                keep = gate_phase(lay.junction, PhaseWish(js.command.phase, js.command.hold_s), view,
-                                  plan_id=f"{jid}-{self.policy.name}-{js.plans + 1}", seq=js.seq + 1,
-                                  now_s=now_s, ttl_s=self.plan_ttl_s)
-                if keep.command is not None and keep.command.phase != js.command.phase:
-                    if outcome is not None:
-                        refusals.append(Refusal(jid, outcome.refused))
-                    outcome = keep
-            if outcome is not None and outcome.command is not None and _same_decision(outcome.command, js.command):
-                # An acyclic policy restates its wish every tick; the roadside already has it.
-                outcome = None
-            if outcome is not None and outcome.command is not None:
-                commands.append(outcome.command)
-                new_plans += 1
-                clips.extend((jid, c) for c in outcome.clipped)
-                js = replace(js, command=outcome.command, sent_s=now_s, seq=js.seq + 1, plans=js.plans + 1)
-            else:
+        links, network, advice, advice_t = self._coordinate(state, updated, now_s)
+        log = _TickLog()
+        out_states = {jid: self._junction(jid, lay, updated[jid], network, now_s, log)
+                      for jid, lay in self.layouts.items()}
+        return CoreState(now_s, out_states, links, advice, advice_t), log.result()
+
+    def _coordinate(self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float
+                    ) -> tuple[estimation.LinkState | None, NetworkView | None, Mapping[str, Any], float]:
+        """For network policies: the learnt links updated with every junction's estimate, the
+        NetworkView, and the policy's coordinate() advice (recomputed every coordinate_period_s,
+        from the policy states of the last tick). (links, None, {}, -inf) for the others."""
+        if not self.uses_network:
+            return state.links, None, {}, float("-inf")
+        estimates = {jid: js.estimate for jid, js in updated.items()}
+        links = state.links or estimation.LinkState.empty(self.links, self.layouts, now_s)
+        links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
+        network = NetworkView(self.links, links, estimates, self.layouts)
+        coordinate = getattr(self.policy, "coordinate", None)
+        if coordinate is None:
+            return links, network, {}, float("-inf")
+        advice, advice_t = state.advice, state.advice_t_s
+        if now_s - advice_t >= getattr(self.policy, "coordinate_period_s", 0.0):
+            advice = coordinate(network, {jid: js.policy_state for jid, js in updated.items()}, now_s)
+            advice_t = now_s
+        return links, replace(network, advice=advice), advice, advice_t
+
+    def _junction(self, jid: str, lay: Layout, js: JunctionState, network: NetworkView | None, now_s: float,
+                  log: _TickLog) -> JunctionState:
+        """One junction's decision this tick: nothing on a stale feed; the policy decides in
+        every mode; in fixed mode the command in force is withdrawn; else the wish goes through
+        the gate and the result is sent, or the command in force refreshed."""
+        est = js.estimate
+        if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
+            log.stale.append(jid)
+            return replace(js, command=None, stale=True)
+        view = _view(js.status, js.red_since_s, now_s)
+        js = self._guard(jid, js, now_s, log.mode_changes)
+        if network is not None:
+            pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
+        else:
+            pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
+        js = replace(js, policy_state=pstate, stale=False)
+        if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
+            log.fixed.append(jid)
+            return self._withdraw(js, now_s, log.commands)
+        outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
+        return self._send(jid, js, outcome, now_s, log)
+
+    def _gate(self, jid: str, lay: Layout, js: JunctionState, wish: Wish | None, view: SignalView | None,
+              now_s: float, refusals: list[Refusal]) -> GateOutcome | None:
+        """The gate's outcome for the wish (None: no wish). With an acyclic command in force and
+        no accepted wish, the hold of that phase is gated too: the roadside holds its phase until
+        told otherwise, so max green and max red are watched even when the policy is silent or
+        refused; a switch the gate forces replaces the outcome (the refusal is recorded)."""
+        plan_id, seq, ttl_s = f"{jid}-{self.policy.name}-{js.plans + 1}", js.seq + 1, self.plan_ttl_s
+        outcome: GateOutcome | None = None
+        if isinstance(wish, CycleWish):
+            outcome = gate_cycle(lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view)
+        elif wish is not None and view is None:
+            outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
+        elif wish is not None and view is not None:
+            outcome = gate_phase(lay.junction, wish, view, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+        if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) \
+                and view is not None:
+            keep = gate_phase(lay.junction, PhaseWish(js.command.phase, js.command.hold_s), view,
+                              plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+            if keep.command is not None and keep.command.phase != js.command.phase:
                 if outcome is not None:
                     refusals.append(Refusal(jid, outcome.refused))
-                if js.command is not None and now_s - js.sent_s >= self.refresh_s:
-                    cmd = replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + self.plan_ttl_s)
-                    commands.append(cmd)
-                    js = replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
-            out_states[jid] = js
-        coordinated = network is not None and getattr(self.policy, "coordinate", None) is not None
-        advice_out = (advice, advice_t) if coordinated else ({}, float("-inf"))
-        return CoreState(now_s, out_states, links, *advice_out), TickResult(
-            tuple(commands), new_plans, tuple(refusals), tuple(clips), tuple(stale), tuple(fixed), tuple(mode_changes))
+                outcome = keep
+        return outcome
+
+    def _send(self, jid: str, js: JunctionState, outcome: GateOutcome | None, now_s: float,
+              log: _TickLog) -> JunctionState:
+        """Send the gated command if it carries a new decision; otherwise record the refusal (if
+        any) and re-send the command in force every refresh_s, so the roadside does not fall back."""
+        if outcome is not None and outcome.command is not None and _same_decision(outcome.command, js.command):
+            outcome = None  # an acyclic policy restates its wish every tick; the roadside already has it
+        if outcome is not None and outcome.command is not None:
+            log.commands.append(outcome.command)
+            log.new_plans += 1
+            log.clips.extend((jid, c) for c in outcome.clipped)
+            return replace(js, command=outcome.command, sent_s=now_s, seq=js.seq + 1, plans=js.plans + 1)
+        if outcome is not None:
+            log.refusals.append(Refusal(jid, outcome.refused))
+        if js.command is not None and now_s - js.sent_s >= self.refresh_s:
+            cmd = replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + self.plan_ttl_s)
+            log.commands.append(cmd)
+            return replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
+        return js
 
     def _observe(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
                  now_s: float) -> dict[str, JunctionState]:
