@@ -3,7 +3,8 @@
 Transport-agnostic: the MQTT adapter and the in-process simulation both call `on_detectors`,
 `on_status` and `tick`; commands leave through the `publish` callable passed in. A bad message
 is dropped and counted by reason; a warning per reason is logged at most once a minute.
-An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick.
+An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick;
+an optional `archive` recorder (controller/adapters/archive.py) gets every valid message and plan sent.
 
 At construction the policy is asked, junction by junction, whether it can serve it
 (Policy.cannot_serve). A junction it refuses is logged once with the reason, kept out of the
@@ -49,11 +50,24 @@ class Observer(Protocol):
         """After a tick at service time now_s that took duration_s of wall-clock time."""
 
 
+class Recorder(Protocol):
+    """Where valid field messages and sent plans are archived (controller/adapters/archive.py).
+    Calls must not block: the service calls them on the tick's thread."""
+
+    def detectors(self, snap: Snapshot, recv_s: float) -> None: ...
+
+    def status(self, st: SignalStatus, recv_s: float) -> None: ...
+
+    def plan(self, cmd: Command, payload: bytes, sent_s: float) -> None: ...
+
+
 class ControllerService:
     def __init__(self, junctions: Mapping[str, Intersection], cfg: Config, policy: str, publish: Publish,
-                 start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None) -> None:
+                 start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None,
+                 archive: Recorder | None = None) -> None:
         self.junctions = dict(junctions)
         self.metrics = metrics
+        self.archive = archive
         self.cfg = cfg
         chosen = make_policy(policy, cfg)
         layouts = {jid: Layout.build(j, cfg) for jid, j in self.junctions.items()}
@@ -107,6 +121,8 @@ class ControllerService:
             return
         self._last_t[snap.junction] = snap.t_s
         self._snaps.append(snap)
+        if self.archive is not None:
+            self.archive.detectors(snap, self._now_s)
 
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
         if self.metrics is not None:
@@ -119,6 +135,8 @@ class ControllerService:
             self._reject(exc)
             return
         self._statuses.append(status)
+        if self.archive is not None:
+            self.archive.status(status, self._now_s)
 
     def tick(self, now_s: float) -> TickResult:
         t0 = time.perf_counter()
@@ -134,7 +152,10 @@ class ControllerService:
         for change in result.mode_changes:  # do no harm: rare, and what an operator must see
             log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
         for cmd in result.commands:
-            self.publish(cmd, encode_command(cmd))
+            payload = encode_command(cmd)
+            self.publish(cmd, payload)
+            if self.archive is not None:
+                self.archive.plan(cmd, payload, now_s)
         self.plans_sent += len(result.commands)
         self.last_result = result
         if self._awaiting_status:
