@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 OnMessage = Callable[[str, bytes], None]
 
 # Topic levels of the contract that can never be junction ids.
-RESERVED_LEVELS = frozenset({"service", "sim"})
-JUNCTION_KINDS = ("detectors", "status", "plan", "override")
+RESERVED_LEVELS = frozenset({"service", "sim", "ops"})
+JUNCTION_KINDS = ("detectors", "status", "plan")
 # CONNACK reason codes that retrying cannot fix (MQTT 5: 0x86, 0x87, 0x8A, 0x8C; MQTT 3: 4, 5).
 _AUTH_REFUSED = frozenset({134, 135, 138, 140, 4, 5})
 
@@ -52,7 +52,9 @@ def topic_level(name: str) -> str:
 
 @dataclass(frozen=True)
 class Topics:
-    """tsc/v1/{site}/{junction}/{detectors|status|plan|override}, tsc/v1/{site}/service/{instance},
+    """tsc/v1/{site}/{junction}/{detectors|status|plan}, operators' overrides
+    tsc/v1/{site}/{junction}/override/{user} and the replies tsc/v1/{site}/ops/{user}, the service's
+    heartbeat tsc/v1/{site}/service/{instance} and junction table .../service/{instance}/junctions,
     and the lockstep clock of replays, tsc/v1/{site}/sim/{clock|ticked}."""
 
     site: str
@@ -77,8 +79,22 @@ class Topics:
     def plan(self, junction: str) -> str:
         return self.junction(junction, "plan")
 
-    def override(self, junction: str) -> str:
-        return self.junction(junction, "override")
+    def override(self, junction: str, user: str) -> str:
+        """Where operator `user` sends overrides for `junction` (the ACL lets only that user publish here)."""
+        return f"{self.junction(junction, 'override')}/{topic_level(user)}"
+
+    @property
+    def overrides(self) -> str:
+        """Filter: every operator's overrides for every junction."""
+        return f"{self.root}/+/override/+"
+
+    def reply(self, user: str) -> str:
+        """The service's answers to operator `user`'s overrides."""
+        return f"{self.root}/ops/{topic_level(user)}"
+
+    def junction_table(self, instance: str) -> str:
+        """The service's retained per-junction table (mode, plan, phase, queue, delay, faults)."""
+        return f"{self.heartbeat(instance)}/junctions"
 
     def heartbeat(self, instance: str) -> str:
         return f"{self.root}/service/{topic_level(instance)}"
@@ -100,6 +116,16 @@ class Topics:
         if len(parts) != 2 or parts[1] not in JUNCTION_KINDS or parts[0] in RESERVED_LEVELS:
             return None
         return parts[0], parts[1]
+
+    def split_override(self, topic: str) -> tuple[str, str] | None:
+        """(junction topic level, user topic level) of an override topic, else None."""
+        prefix = self.root + "/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix):].split("/")
+        if len(parts) != 3 or parts[1] != "override" or parts[0] in RESERVED_LEVELS or not parts[2]:
+            return None
+        return parts[0], parts[2]
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def test_field_device_cannot_publish_plans_or_other_junctions(broker, clients):
 
     forged_plan = j1.publish(t.plan("J1"), b'{"forged":"plan"}', qos=1)
     forged_feed = j1.publish(t.detectors("J2"), b'{"forged":"feed"}', qos=1)
-    forged_override = j1.publish(t.override("J1"), b'{"forged":"override"}', qos=1)
+    forged_override = j1.publish(t.override("J1", field_user("J1")), b'{"forged":"override"}', qos=1)
     own_feed = j1.publish(t.detectors("J1"), b'{"own":"feed"}', qos=1)
 
     # Mosquitto answers a refused QoS 1 publish with PUBACK reason 135 (not authorised).
@@ -112,9 +112,9 @@ def test_only_controller_publishes_plans_and_only_operators_overrides(broker, cl
     ctl = connect(clients, broker, CONTROLLER)
     op = connect(clients, broker, "operator")
     assert ctl.wait_ack(ctl.publish(t.plan("J1"), b"plan-1", qos=1)) == 0
-    assert ctl.wait_ack(ctl.publish(t.override("J1"), b"x", qos=1)) == 135
+    assert ctl.wait_ack(ctl.publish(t.override("J1", CONTROLLER), b"x", qos=1)) == 135
     assert op.wait_ack(op.publish(t.plan("J1"), b"op-plan", qos=1)) == 135
-    assert op.wait_ack(op.publish(t.override("J1"), b"override", qos=1)) == 16  # accepted; no subscriber
+    assert op.wait_ack(op.publish(t.override("J1", "operator"), b"override", qos=1)) == 16  # accepted; no subscriber
     assert ctl.wait_ack(ctl.publish(t.plan("J2"), b"plan-for-J2", qos=1)) == 0
     time.sleep(0.3)
     # J1's device reads its own plans only, even though it asked for J2's as well.
