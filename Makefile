@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test bench clean
+.PHONY: setup system-deps demo test test-fast test-slow lint bench clean
 
 setup: $(STAMP) system-deps
 
@@ -22,8 +22,27 @@ system-deps:
 demo: setup
 	$(PY) -m sim.demo
 
+# `make test` runs every part even when one fails, and fails if any failed (CI: .ci/run).
 test: setup
-	$(PY) -m pytest -q -ra
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory test-fast || status=1; \
+	$(MAKE) --no-print-directory test-slow || status=1; \
+	exit $$status
+
+# Unit, contract and short integration tests (<= 60 s).
+test-fast: setup
+	$(PY) -m pytest -q -ra -m "not slow"
+
+# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs.
+test-slow: setup
+	$(PY) -m pytest -q -ra -m slow
+
+# ruff (lint rules and format check) on the whole repo, mypy --strict on controller/core (pyproject.toml).
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) -m sim.bench_speed
