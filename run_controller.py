@@ -5,6 +5,7 @@
   run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
   run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
   run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
+  run_controller.py replay ARCHIVE [--from T] [--to T] --out DIR [--policy NAME ...] [--net NET]
 """
 
 from __future__ import annotations
@@ -39,6 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--detectors", choices=("generated", "city"), default="generated",
                    help="loops of the imported junctions: generated (a stop-line and an advance loop per lane, "
                         "the default) or city (the scenario's own induction loops)")
+
+    s.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="record the controller's feeds and plans into the archive DIR (docs/replay.md)")
+
+    rp = sub.add_parser("replay", help="rebuild a recorded window in SUMO and run policies on it (docs/replay.md)")
+    rp.add_argument("archive", type=Path, help="archive folder (a site's, or a root with one site)")
+    rp.add_argument("--from", dest="t_from", default=None, metavar="T",
+                    help="window start: seconds of the recording's clock or an ISO date-time (UTC)")
+    rp.add_argument("--to", dest="t_to", default=None, metavar="T", help="window end (exclusive), same forms")
+    rp.add_argument("--out", type=Path, required=True, help="output folder")
+    rp.add_argument("--policy", action="append", default=None, metavar="NAME",
+                    help="a policy to run on the window (repeatable); the recorded plans always run")
+    rp.add_argument("--net", type=Path, default=None,
+                    help="SUMO network (default: the one the recording names in its meta.json)")
+    rp.add_argument("--seed", type=int, default=1, help="seed of the route sampling and of SUMO")
 
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
     i.add_argument("net", type=Path)
@@ -92,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             from sim import cli
 
             return cli.validate(args, cfg)
+        if args.command == "replay":
+            from sim import cli
+
+            return cli.replay(args, cfg)
         if args.command == "run":
             from controller import live
 
