@@ -1,9 +1,16 @@
 """A virtual roadside controller: what a junction's signal cabinet does, without SUMO.
 
-It keeps its own local safety whatever the centre says: every green lasts at least its minimum,
-every change runs the yellow and all-red intergreen derived from the junction model, and a plan
-that breaks the junction's limits is refused with a reason in the status. Without fresh plans
-for `backup_s` it reverts to local control (the network's own program, run by SUMO).
+It keeps its own local safety whatever the centre says:
+- it applies only plans its PlanGuard admits (controller/roadside_agent.py: signature, (epoch,
+  seq) identity, validity window, finite values, the junction's limits), and reports the reason
+  of a refusal in its status (`faults`: "refused: <reason>");
+- every green lasts at least its minimum, every change runs the yellow and all-red intergreen
+  derived from the junction model;
+- a plan that would hold a green past its maximum, or keep a movement red past `max_red_s`
+  (for instance a hold re-sent again and again), is overridden: the roadside changes to the
+  phase serving the movement that has waited longest and says so in `faults` ("limit: ...").
+Without fresh plans for `backup_s` it reverts to local control (the network's own program,
+run by SUMO).
 
 The field adapter (sim/field.py) feeds it SUMO's program state while local and applies the
 signal state string it returns while adaptive.
@@ -13,8 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.core.safety import phase_conflict
+from controller.core.messages import PlanMessage
+from controller.core.safety import stage_intergreen_s
+from controller.core.signing import JunctionKeys
 from controller.model import GREEN, Command, CyclePlan, Intersection, PhaseCommand, SignalStatus
+from controller.roadside_agent import Admission, PlanGuard
+
+DEFAULT_MAX_SKEW_S = 2.0  # config.toml [security] clock_skew_s
+DEFAULT_MAX_VALIDITY_S = 300.0  # config.toml [security] plan_max_validity_s
 
 
 @dataclass(frozen=True)
@@ -26,12 +39,15 @@ class _Stage:
 
 
 class RoadsideController:
-    def __init__(self, junction: Intersection, backup_s: float) -> None:
+    """`keys`: the junction's plan keys; None accepts unsigned plans (in-process replays only)."""
+
+    def __init__(self, junction: Intersection, backup_s: float, keys: JunctionKeys | None = None, *,
+                 max_skew_s: float = DEFAULT_MAX_SKEW_S, max_validity_s: float = DEFAULT_MAX_VALIDITY_S) -> None:
         self.j = junction
         self.backup_s = backup_s
+        self.guard = PlanGuard(junction, keys, max_skew_s=max_skew_s, max_validity_s=max_validity_s)
         self.mode = "local"
         self.plan: Command | None = None
-        self.last_seq = -1
         self.last_rx_s = float("-inf")
         self.faults: list[str] = []
         # Until the first reading of SUMO's program (follow_local) the stage is unknown: it is
@@ -40,47 +56,51 @@ class RoadsideController:
         self._synced = False
         self.cycle_pos = 0  # index into a cycle plan's phase_order
         self._green_sets = [p.green_links() for p in junction.phases]
+        self._movement_phases = [tuple(k for k in range(len(junction.phases)) if m.id in junction.served_movements(k))
+                                 for m in junction.movements]
+        self._last_green_s: list[float] = [0.0] * len(junction.movements)  # per movement, set at the first reading
+        self._limit_s: float | None = None  # when the last limit fault was raised
+
+    @property
+    def last_seq(self) -> int:
+        return self.guard.seq
+
+    @property
+    def epoch(self) -> int:
+        return self.guard.epoch
+
+    def set_keys(self, keys: JunctionKeys | None) -> None:
+        """Provision (or rotate) the cabinet's plan keys."""
+        self.guard = _rekeyed(self.guard, keys)
 
     # -- plans in ------------------------------------------------------------------------
-    def receive(self, cmd: Command, now_s: float) -> str:
-        """Accept a plan, or return the reason it was refused ('' when accepted).
-        Re-sent plans (same or lower seq) are ignored: plans are idempotent by seq."""
-        if cmd.junction != self.j.id:
-            return self._refuse(f"plan for junction {cmd.junction}")
-        if cmd.seq <= self.last_seq:
-            return ""
-        why = self._check(cmd)
-        if why:
-            return self._refuse(why)
-        self.last_seq = cmd.seq
+    def receive(self, cmd: Command, now_s: float, epoch: int = 0) -> str:
+        """A plan handed over in process: '' when applied, else the reason it was refused
+        (always refused when the roadside holds keys: it must come signed, receive_message)."""
+        return self._take(self.guard.admit_unsigned(cmd, epoch, now_s), now_s)
+
+    def receive_message(self, payload: bytes, now_s: float, offset_s: float = 0.0) -> str:
+        """A plan message as received: '' when applied, else the reason it was refused.
+        offset_s: subtracted from the plan's times (a demo field on a shifted clock)."""
+        return self._take(self.guard.admit(payload, now_s, offset_s), now_s)
+
+    def _take(self, adm: Admission, now_s: float) -> str:
+        if adm.plan is None:
+            return self._refuse(adm.reason)
+        self._apply(adm.plan, now_s)
+        return ""
+
+    def _apply(self, msg: PlanMessage, now_s: float) -> None:
+        cmd = msg.command
         self.last_rx_s = now_s
         if isinstance(cmd, CyclePlan) and not (isinstance(self.plan, CyclePlan) and self.plan.plan_id == cmd.plan_id):
             self.cycle_pos = cmd.phase_order.index(self.stage.phase) if self.stage.phase in cmd.phase_order else 0
         self.plan = cmd
         self.faults = [f for f in self.faults if not f.startswith("refused")]
-        return ""
 
     def _refuse(self, why: str) -> str:
         self.faults = [f for f in self.faults if not f.startswith("refused")] + [f"refused: {why}"]
         return why
-
-    def _check(self, cmd: Command) -> str:
-        n = len(self.j.phases)
-        if isinstance(cmd, PhaseCommand):
-            if not 0 <= cmd.phase < n:
-                return f"phase {cmd.phase} not in 0..{n - 1}"
-            return phase_conflict(self.j, cmd.phase)
-        if len(cmd.phase_order) != len(cmd.greens_s) or not cmd.phase_order:
-            return "phase order and greens differ in length"
-        for p, g in zip(cmd.phase_order, cmd.greens_s):
-            if not 0 <= p < n:
-                return f"phase {p} not in 0..{n - 1}"
-            if g < self.j.phases[p].min_green_s - 1e-6:
-                return f"phase {p} green {g} s < min {self.j.phases[p].min_green_s} s"
-            why = phase_conflict(self.j, p)
-            if why:
-                return why
-        return ""
 
     # -- one second ----------------------------------------------------------------------
     def follow_local(self, phase: int | None, spent_s: float, now_s: float) -> None:
@@ -106,16 +126,29 @@ class RoadsideController:
     def tick(self, now_s: float, local_phase: int | None, local_spent_s: float) -> str | None:
         """The signal state to show for the next second, or None to leave SUMO's program on."""
         if self.mode == "local":
+            first = not self._synced
             self.follow_local(local_phase, local_spent_s, now_s)
+            if first:
+                self._last_green_s = [now_s] * len(self._last_green_s)
             if self.wants_control(now_s) and self.stage.kind == "green":
                 self.mode = "adaptive"
             else:
+                self._mark_green(now_s)
                 return None
         elif not self.wants_control(now_s) and self.stage.kind == "green":
             self.mode = "local"  # hand back during a green: the field resumes the program there
             return None
         self._advance(now_s)
+        self._mark_green(now_s)
+        self._expire_limit_fault(now_s)
         return self._state()
+
+    def _mark_green(self, now_s: float) -> None:
+        st = self.stage
+        if st.kind == "green":
+            for i, phases in enumerate(self._movement_phases):
+                if st.phase in phases:
+                    self._last_green_s[i] = now_s
 
     def _advance(self, now_s: float) -> None:
         st, j = self.stage, self.j
@@ -125,13 +158,54 @@ class RoadsideController:
         if st.kind == "allred" and now_s - st.start_s >= j.all_red_between_s(st.from_phase, st.phase):
             st = _Stage("green", st.phase, st.phase, now_s)
         if st.kind == "green":
-            nxt = self._next_phase(st, now_s)
+            nxt = self._keep_limits(st, self._next_phase(st, now_s), now_s)
             if nxt != st.phase and now_s - st.start_s >= j.phases[st.phase].min_green_s:
                 if j.intergreen_s(st.phase, nxt) > 0:
                     st = _Stage("yellow", nxt, st.phase, now_s)
                 else:
                     st = _Stage("green", nxt, nxt, now_s)
         self.stage = st
+
+    def _keep_limits(self, st: _Stage, nxt: int, now_s: float) -> int:
+        """The plan's next phase, unless holding the green breaks the maximum green or lets a
+        movement's red run past max_red_s (counting the intergreen to the phase serving it):
+        then the phase serving the movement that has waited longest."""
+        j = self.j
+        if nxt != st.phase or len(j.phases) < 2 or now_s - st.start_s < j.phases[st.phase].min_green_s:
+            return nxt
+        age_s = now_s - st.start_s
+        if age_s >= j.phases[st.phase].max_green_s:
+            self._limit(f"max green: phase {st.phase} ended after {age_s:.0f} s", now_s)
+            return self._longest_waiting_phase(st.phase, now_s)
+        for i, phases in enumerate(self._movement_phases):
+            if st.phase in phases or not phases:
+                continue
+            waited_s = now_s - self._last_green_s[i]
+            if waited_s + min(stage_intergreen_s(j, st.phase, p) for p in phases) >= j.max_red_s:
+                self._limit(f"max red: movement {j.movements[i].id} red {waited_s:.0f} s", now_s)
+                return self._longest_waiting_phase(st.phase, now_s)
+        return nxt
+
+    def _longest_waiting_phase(self, exclude: int, now_s: float) -> int:
+        best, best_wait = exclude, -1.0
+        for k in range(len(self.j.phases)):
+            if k == exclude:
+                continue
+            wait = max((now_s - self._last_green_s[i] for i, ph in enumerate(self._movement_phases) if k in ph),
+                       default=0.0)
+            if wait > best_wait:
+                best, best_wait = k, wait
+        return best
+
+    def _limit(self, what: str, now_s: float) -> None:
+        self.faults = [f for f in self.faults if not f.startswith("limit")] + [f"limit: {what}"]
+        self._limit_s = now_s
+
+    def _expire_limit_fault(self, now_s: float) -> None:
+        """A limit fault is reported for max_red_s after it happened."""
+        if self._limit_s is not None and now_s - self._limit_s > self.j.max_red_s:
+            self.faults = [f for f in self.faults if not f.startswith("limit")]
+            self._limit_s = None
 
     def _next_phase(self, st: _Stage, now_s: float) -> int:
         plan = self.plan
@@ -176,5 +250,15 @@ class RoadsideController:
             seq=max(self.last_seq, 0), mode=self.mode, faults=tuple(self.faults),
         )
 
+    def status_epoch(self) -> int:
+        """The epoch of the plan `status().seq` belongs to (0 before any plan)."""
+        return max(self.epoch, 0)
+
     def green_phase(self) -> int | None:
         return self.stage.phase if self.stage.kind == "green" else None
+
+
+def _rekeyed(guard: PlanGuard, keys: JunctionKeys | None) -> PlanGuard:
+    new = PlanGuard(guard.junction, keys, max_skew_s=guard.max_skew_s, max_validity_s=guard.max_validity_s)
+    new.epoch, new.seq = guard.epoch, guard.seq
+    return new
