@@ -20,7 +20,11 @@ from sim.simulate import SimulateRequest, run
 def simulate(args: argparse.Namespace, cfg: Config) -> int:
     req = SimulateRequest(sumocfg=args.sumocfg, out_dir=args.out, policy=args.policy,
                           sumo_args=args.sumo_args, intersections=args.intersections,
-                          prefer_libsumo=not args.traci, detectors=getattr(args, "detectors", "generated"))
+                          prefer_libsumo=not args.traci, detectors=getattr(args, "detectors", "generated"),
+                          record=getattr(args, "record", None))
+    if req.record is not None and args.via_mqtt:
+        print("error: --record records the in-process run; drop --via-mqtt", file=sys.stderr)
+        return 2
     registry = CollectorRegistry()
     port = getattr(args, "metrics_port", None)
     server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None
@@ -87,4 +91,19 @@ def validate(args: argparse.Namespace, cfg: Config) -> int:
         return 1
     summaries = {n: json.loads((args.out / n / "summary.json").read_text()) for n in runs}
     print(format_table(list(summaries.values()), baseline=summaries[args.baseline]))
+    return 0
+
+
+def replay(args: argparse.Namespace, cfg: Config) -> int:
+    """`replay ARCHIVE`: rebuild the window in SUMO and run the policies (sim/replay.py)."""
+    from sim.replay import ReplayRequest, run_replay
+
+    req = ReplayRequest(archive=args.archive, out_dir=args.out, t_from=args.t_from, t_to=args.t_to,
+                        policies=tuple(args.policy or ()), net=args.net, seed=args.seed)
+    result = run_replay(req, cfg)
+    print(format_table(result.summaries, baseline=result.summaries[0] if result.summaries else None))
+    if result.geh is not None:
+        print(f"GEH < 5: {result.geh.hourly_share:.0%} of hourly loop counts ({result.geh.hourly_n}), "
+              f"{result.geh.quarter_share:.0%} of 15-min counts ({result.geh.quarter_n})")
+    print(f"report: {args.out / 'report.html'}")
     return 0

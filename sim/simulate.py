@@ -7,6 +7,7 @@ unchanged and win over these defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -17,13 +18,14 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
+from controller.adapters.archive import ArchiveRecorder
 from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config
 from controller.core.messages import decode_command
 from controller.core.policies import REGISTRY
 from controller.errors import AdapterError, DefinitionError
 from controller.junctions import load_intersections
-from controller.service import ControllerService
+from controller.service import ControllerService, Recorder
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
@@ -45,6 +47,7 @@ class SimulateRequest:
     prefer_libsumo: bool = True
     progress_every_s: float = 900.0
     detectors: str = "generated"  # or "city": the scenario's own induction loops (sim/loops.py)
+    record: Path | None = None  # archive root: the controller's feeds and plans recorded there (docs/replay.md)
 
 
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
@@ -118,11 +121,11 @@ class InProcessLoop:
     """The controller service called directly: the reference every transport must reproduce."""
 
     def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float, *,
-                 metrics: ServiceMetrics | None = None) -> None:
+                 metrics: ServiceMetrics | None = None, archive: Recorder | None = None) -> None:
         self.field = field
         self.now_s = begin_s
         self.service = ControllerService(
-            junctions, cfg, policy, start_s=begin_s, metrics=metrics,
+            junctions, cfg, policy, start_s=begin_s, metrics=metrics, archive=archive,
             publish=lambda cmd, payload: field.receive(decode_command(payload), self.now_s))
         self._statuses: list[bytes] = []
 
@@ -174,6 +177,21 @@ def junction_summary(service: ControllerService) -> dict[str, dict]:
     return out
 
 
+def start_recorder(root: Path, req: SimulateRequest, cfg: Config, scfg: SumoConfig, registry: CollectorRegistry,
+                   begin_s: float, end_s: float) -> ArchiveRecorder:
+    """The feed archive of a simulated run, under root/{site}/, with what a replay needs in its
+    meta/: the network, the scenario (its additional files: signal programs) and the junction
+    models the feeds were validated against."""
+    recorder = ArchiveRecorder(root, cfg.service.site, cfg.archive, registry=registry)
+    recorder.write_meta({
+        "source": "simulate", "net_file": str(Path(scfg.net_file).resolve()), "sumocfg": str(scfg.path.resolve()),
+        "additional_files": [str(p) for p in scfg.files("additional-files")],
+        "policy": req.policy, "begin_s": begin_s, "end_s": end_s, "detectors": req.detectors,
+        "sumo_args": list(req.sumo_args),
+    }, req.intersections or req.out_dir / "intersections")
+    return recorder
+
+
 def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,
         loop_factory: LoopFactory = InProcessLoop, registry: CollectorRegistry | None = None) -> dict:
     """Run the scenario in closed loop; returns the summary (also written to summary.json).
@@ -191,12 +209,18 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     except Exception as exc:
         raise AdapterError(f"SUMO failed to start with {' '.join(args)}: {exc}", fatal=True) from None
     loop: ClosedLoop | None = None
+    recorder: ArchiveRecorder | None = None
     try:
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
         field = SumoField(api, junctions, cfg.roadside.backup_s)
-        metrics = ServiceMetrics(registry if registry is not None else CollectorRegistry(), junctions, cfg)
-        loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics)
+        registry = registry if registry is not None else CollectorRegistry()
+        metrics = ServiceMetrics(registry, junctions, cfg)
+        extra = {}
+        if req.record is not None:
+            recorder = extra["archive"] = start_recorder(req.record, req, cfg, scfg, registry, begin_s, end_s)
+        loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics,
+                            **extra)
         loop.start(begin_s)
         t = begin_s
         next_progress = begin_s + req.progress_every_s
@@ -213,6 +237,8 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     finally:
         if loop is not None:
             loop.close()
+        if recorder is not None:
+            recorder.close()
         api.close()
     wall_s = time.perf_counter() - wall0
     summary = evaluate(req.out_dir / "tripinfo.xml", req.out_dir / "statistics.xml", begin_s=begin_s,
@@ -226,6 +252,8 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         **loop.summary(),
         "online_gains": metrics.report(),
     })
+    if recorder is not None:
+        summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
     write_summary(summary, req.out_dir / "summary.json")
     return summary
 
