@@ -12,6 +12,7 @@ from typing import Any, get_type_hints
 
 from controller.core.estimation import EstimationParams
 from controller.core.harm import HarmParams
+from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
 from controller.errors import ConfigError
 
 
@@ -82,48 +83,8 @@ class SaturationConfig:
     right_pcu_h_lane: float = 1550.0
 
 
-@dataclass(frozen=True)
-class WebsterConfig:
-    period_s: float = 300.0
-    lost_time_per_phase_s: float = 3.0
-    max_flow_ratio: float = 0.9
-
-
-@dataclass(frozen=True)
-class MaxPressureConfig:
-    switch_service_s: float = 2.0  # service a switch is credited with, against its intergreen + start-up loss
-    wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
-    permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
-    clearance_min_pcu: float = 0.5  # schedule only: a permitted turn with this queue will need its protected phase
-    downstream_weight: float = 0.0  # weight of Varaiya's downstream queue (learnt coupling); 0: exit blockage only
-    arrival_s: float = 0.0  # seconds of measured arrival flow (halved) added to each queue; 0: the queue alone
-    clearance_gap_s: float = 4.0  # a permitted turn that crossed is out of the junction once its opposing streams
-                                  # and its own stop line show no vehicle for this long
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    horizon_s: float = 90.0  # look-ahead of the schedule
-    cluster_gap_s: float = 4.0  # arrivals further apart than this start a new cluster
-    max_clusters: int = 3  # per phase; the latest clusters are merged beyond it
-    replan_s: float = 1.0  # the schedule is recomputed at most this often once min green is served
-    steady_s: float = 30.0  # arrivals at the advance loops' flow are anticipated this far ahead (where not predicted)
-    cluster_max_s: float = 10.0  # a stream of arrivals is cut into clusters of at most this duration
-    wait_scale_s: float = 30.0  # a queue's delay weighs 1 + waited / wait_scale_s
-    min_rate_ratio: float = 0.3  # exit blockage slows the planned discharge to no less than this share
-    stall_s: float = 5.0  # a queued movement that has not discharged for this long in its green no longer holds it
-
-
-@dataclass(frozen=True)
-class ScatsConfig:
-    ds_target: float = 0.9  # degree of saturation the critical phase is run at
-    cycle_step_s: float = 6.0  # largest cycle change per cycle
-    split_step_s: float = 4.0  # largest green change per phase per cycle
-    offsets: bool = True  # green waves: offsets after the main upstream neighbour
-    marry_flow_pcu_h: float = 600.0  # links carrying this much are married (common cycle, offsets)
-    marry_cycle_diff_s: float = 10.0  # ... when the cycles the two junctions want differ by at most this
-    empty_gap_s: float = 1.0  # stop-line loop empty longer than this in a green: wasted green (DS)
-    gap_out_s: float = 3.0  # a phase ends early when its stop-line loops have been empty this long (0: never)
+# Kept for the callers that still import the old name (sim/bench_mqtt.py, tests/contract/test_mqtt_service.py).
+WebsterConfig = WebsterParams
 
 
 @dataclass(frozen=True)
@@ -166,10 +127,10 @@ class Config:
     detectors: DetectorConfig = DetectorConfig()
     saturation: SaturationConfig = SaturationConfig()
     estimation: EstimationParams = EstimationParams()  # the core's own dataclass, validated here like the rest
-    webster: WebsterConfig = WebsterConfig()
-    max_pressure: MaxPressureConfig = MaxPressureConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
-    scats: ScatsConfig = ScatsConfig()
+    webster: WebsterParams = WebsterParams()  # the policies' own dataclasses (controller/core/params.py)
+    max_pressure: MaxPressureParams = MaxPressureParams()
+    schedule: ScheduleParams = ScheduleParams()
+    scats: ScatsParams = ScatsParams()
     roadside: RoadsideConfig = RoadsideConfig()
     metrics: MetricsConfig = MetricsConfig()
     harm: HarmParams = HarmParams()  # the core's own dataclass (controller/core/harm.py)

@@ -24,6 +24,9 @@ def test_project_config_loads():
     ("[estimation]\nclear_gap_s = 0\n", "estimation.clear_gap_s"),
     ("[estimation]\nvehicle_spacing_m = 7.5\n", "estimation.vehicle_spacing_m"),
     ("[webster]\nmax_flow_ratio = 1.0\n", "webster.max_flow_ratio"),
+    ("[max_pressure]\nclearance_min_pcu = 0.5\n", "max_pressure.clearance_min_pcu"),
+    ("[scats]\noffsets = 1\n", "scats.offsets"),
+    ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),
     ("[nonsense]\nx = 1\n", "nonsense"),
     ("timing = 3\n", "timing"),
     ("[timing\n", "-"),
@@ -42,10 +45,45 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "absent.toml")
 
 
-@pytest.mark.parametrize("policy", ["max_pressure", "adaptive", "schedule"])
-def test_the_clearance_gap_of_config_reaches_every_policy_using_the_rule(tmp_path, policy):
+@pytest.mark.parametrize("policy, section", [
+    ("webster", "webster"), ("max_pressure", "max_pressure"), ("adaptive", "max_pressure"),
+    ("schedule", "schedule"), ("scats", "scats"),
+])
+def test_every_field_of_a_policy_section_reaches_the_policy_by_name(tmp_path, policy, section):
+    import dataclasses
+
     from controller.core.policies import make_policy
 
-    text = (ROOT / "config.toml").read_text().replace("clearance_gap_s = 4.0", "clearance_gap_s = 7.5")
-    (tmp_path / "c.toml").write_text(text)
-    assert make_policy(policy, load_config(tmp_path / "c.toml")).clearance_gap_s == 7.5
+    params_cls = type(getattr(load_config(None), section))
+    changed = {}
+    for f in dataclasses.fields(params_cls):
+        if f.type in (bool, "bool"):
+            changed[f.name] = not f.default
+        elif f.type in (int, "int"):
+            changed[f.name] = f.default + 1
+        else:
+            changed[f.name] = round(f.default * 0.5 + 0.25, 3)
+    lines = [f"[{section}]"] + [f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in changed.items()]
+    (tmp_path / "c.toml").write_text("\n".join(lines) + "\n")
+    assert make_policy(policy, load_config(tmp_path / "c.toml")).params == params_cls(**changed)
+
+
+def test_a_missing_key_keeps_the_dataclass_default(tmp_path):
+    from controller.core.params import ScheduleParams
+
+    (tmp_path / "c.toml").write_text("[schedule]\nhorizon_s = 60\n")
+    assert load_config(tmp_path / "c.toml").schedule == ScheduleParams(horizon_s=60.0)
+
+
+def test_config_toml_states_every_default():
+    """config.toml documents the dataclasses: every field, with the default value."""
+    import dataclasses
+    import tomllib
+
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    cfg = load_config(None)
+    for section, table in raw.items():
+        defaults = getattr(cfg, section)
+        for f in dataclasses.fields(defaults):
+            assert f.name in table, f"config.toml [{section}] lacks {f.name}"
+            assert table[f.name] == getattr(defaults, f.name), f"config.toml [{section}].{f.name} differs from the default"

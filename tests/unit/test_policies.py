@@ -10,6 +10,7 @@ import pytest
 
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
+from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams
 from controller.core.policies import REGISTRY, make_policy
 from controller.core.policies.max_pressure import MaxPressurePolicy
 from controller.core.policies.scats import ScatsPolicy
@@ -81,7 +82,7 @@ def test_max_pressure_keeps_the_phase_until_min_green():
 
 def test_max_pressure_switches_for_a_clearly_larger_queue_only():
     lay = Layout.build(two_phase(), CFG)
-    p = MaxPressurePolicy(switch_service_s=3.0)
+    p = MaxPressurePolicy(MaxPressureParams(switch_service_s=3.0))
     s = p.init(lay, 0.0)
     # the other phase's queue must pay for the intergreen and start-up loss: a little more is not enough
     _, wish = p.decide(s, lay, estimate(lay, queue={"N_T": 4, "E_T": 5}), view(lay, 0, 20.0), 100.0)
@@ -97,7 +98,7 @@ def test_max_pressure_weighs_arrival_flow_only_when_asked():
     p = MaxPressurePolicy()  # default: the queue present alone
     _, wish = p.decide(p.init(lay, 0.0), lay, est, view(lay, 0, 20.0), 100.0)
     assert wish.phase == 1  # nothing stands on N/S: serve who waits
-    p = MaxPressurePolicy(arrival_s=10.0)  # 2.5 PCU of arrivals per N/S movement keep the green
+    p = MaxPressurePolicy(MaxPressureParams(arrival_s=10.0))  # 2.5 PCU of arrivals per N/S movement keep the green
     _, wish = p.decide(p.init(lay, 0.0), lay, est, view(lay, 0, 20.0), 100.0)
     assert wish.phase == 0
 
@@ -140,7 +141,7 @@ def test_schedule_programme_serves_the_big_queue_first_and_extends_for_an_arrivi
 
 def test_scats_plans_a_cycle_within_bounds_and_lengthens_it_for_saturated_phases():
     lay = Layout.build(two_phase(), CFG)
-    p = ScatsPolicy(cycle_step_s=6.0)
+    p = ScatsPolicy(ScatsParams(cycle_step_s=6.0))
     s = p.init(lay, 0.0)
     # the first phase-0 green: the base program, as a cycle plan
     s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 1.0), 0.0)
@@ -167,7 +168,7 @@ def test_scats_cycle_follows_the_summed_needs_not_a_busy_phase_at_its_minimum():
     """Space-time DS: through lanes idle most of their green, left lanes busy through their
     minimum green. C x DS_max / target would lengthen the cycle; the summed needs shorten it."""
     lay = Layout.build(four_phase(), CFG)
-    p = ScatsPolicy(cycle_step_s=6.0, empty_gap_s=1.0)
+    p = ScatsPolicy(ScatsParams(cycle_step_s=6.0, empty_gap_s=1.0))
     s = p.init(lay, 0.0)
     s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 1.0), 0.0)
     c0 = s.cycle_s
@@ -197,7 +198,7 @@ def test_adaptive_is_the_measured_best_and_acyclic():
 
 def test_schedule_weights_a_waited_queue_in_its_delay_not_in_its_service_time():
     lay = Layout.build(two_phase(), CFG)
-    p = SchedulePolicy(steady_s=0.0, wait_scale_s=60.0)
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0, wait_scale_s=60.0))
     st = p.init(lay, 0.0).statics
     est = estimate(lay, queue={"E_T": 6.0})
     rate = lay.sat_flow_pcu_h / 3600.0
@@ -221,7 +222,7 @@ def test_schedule_cluster_of_arrivals_waits_less_than_a_queue():
 
 def test_schedule_charges_the_clearance_detour_to_the_switch():
     lay = Layout.build(four_phase(), CFG)
-    p = SchedulePolicy(steady_s=0.0)
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0))
     st = p.init(lay, 0.0).statics
     # phase 0 green; a queue on phase 2 now, a platoon for phase 0 in 14 s
     cl = [[Cluster(14.0, 6.0, 4.0)], [], [Cluster(0.0, 3.0, 2.0)], []]
@@ -236,7 +237,7 @@ def test_schedule_charges_the_clearance_detour_to_the_switch():
 
 def test_schedule_does_not_hold_a_green_for_a_queue_that_does_not_move():
     lay = Layout.build(four_phase(), CFG)
-    p = SchedulePolicy(steady_s=0.0, stall_s=5.0)
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0, stall_s=5.0))
     s = p.init(lay, 0.0)
     # protected lefts green; half a PCU on N_L that never crosses (its head waits for another
     # phase on a shared lane), a small queue on E/W
@@ -268,7 +269,7 @@ def test_max_pressure_clears_permitted_lefts_only_until_the_opposing_stream_show
     have shown a gap of clearance_gap_s with no one left waiting at its own stop line, it has
     crossed: straight to E/W."""
     lay = Layout.build(four_phase(), CFG)
-    p = MaxPressurePolicy(clearance_gap_s=4.0)
+    p = MaxPressurePolicy(MaxPressureParams(clearance_gap_s=4.0))
     s, _ = p.decide(p.init(lay, 0.0), lay, estimate(lay), view(lay, 0, 0.0), 90.0)
     q = {"E_T": 12, "W_T": 12, "N_T": 0.5}
     s, _ = p.decide(s, lay, estimate(lay, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 10.0), 100.0)

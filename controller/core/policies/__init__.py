@@ -23,14 +23,13 @@ over the whole network every `coordinate_period_s`, its result in `network.advic
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.params import PolicyConfig
 from controller.core.safety import SignalView
 from controller.model import Wish
 
-if TYPE_CHECKING:
-    from controller.config import Config
 
 
 class Policy(Protocol):
@@ -50,55 +49,44 @@ class Policy(Protocol):
         with `uses_network = True` also take `network=` (core.step.NetworkView)."""
 
 
-def _fixed(cfg: "Config") -> Policy:
+def _fixed(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.fixed import FixedPolicy
     return FixedPolicy()
 
 
-def _webster(cfg: "Config") -> Policy:
+def _webster(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.webster import WebsterPolicy
-    return WebsterPolicy(cfg.webster.period_s, cfg.webster.lost_time_per_phase_s, cfg.webster.max_flow_ratio)
+    return WebsterPolicy(cfg.webster)
 
 
-def _max_pressure(cfg: "Config") -> Policy:
+def _max_pressure(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.max_pressure import MaxPressurePolicy
-    c = cfg.max_pressure
-    return MaxPressurePolicy(switch_service_s=c.switch_service_s, wait_scale_s=c.wait_scale_s,
-                             permitted_sat_ratio=c.permitted_sat_ratio, downstream_weight=c.downstream_weight,
-                             arrival_s=c.arrival_s, clearance_gap_s=c.clearance_gap_s)
+    return MaxPressurePolicy(cfg.max_pressure)
 
 
-def _schedule(cfg: "Config") -> Policy:
+def _schedule(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.schedule import SchedulePolicy
-    c = cfg.schedule
-    return SchedulePolicy(c.horizon_s, c.cluster_gap_s, c.max_clusters, c.replan_s,
-                          cfg.max_pressure.permitted_sat_ratio, cfg.max_pressure.clearance_min_pcu,
-                          steady_s=c.steady_s, wait_scale_s=c.wait_scale_s, min_rate_ratio=c.min_rate_ratio,
-                          cluster_max_s=c.cluster_max_s, stall_s=c.stall_s,
-                          clearance_gap_s=cfg.max_pressure.clearance_gap_s)
+    return SchedulePolicy(cfg.schedule)
 
 
-def _scats(cfg: "Config") -> Policy:
+def _scats(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.scats import ScatsPolicy
-    c = cfg.scats
-    return ScatsPolicy(c.ds_target, c.cycle_step_s, c.split_step_s, c.offsets, c.marry_flow_pcu_h, c.empty_gap_s,
-                       c.marry_cycle_diff_s, c.gap_out_s)
+    return ScatsPolicy(cfg.scats)
 
 
-def _adaptive(cfg: "Config") -> Policy:
+def _adaptive(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.adaptive import AdaptivePolicy
-    c = cfg.max_pressure
-    return AdaptivePolicy(switch_service_s=c.switch_service_s, wait_scale_s=c.wait_scale_s,
-                          permitted_sat_ratio=c.permitted_sat_ratio, downstream_weight=c.downstream_weight,
-                          arrival_s=c.arrival_s, clearance_gap_s=c.clearance_gap_s)
+    return AdaptivePolicy(cfg.max_pressure)
 
 
-REGISTRY: dict[str, Callable[["Config"], Policy]] = {"fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure,
-                                                     "schedule": _schedule, "scats": _scats,
-                                                     "adaptive": _adaptive}
+REGISTRY: dict[str, Callable[[PolicyConfig], Policy]] = {
+    "fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure, "schedule": _schedule, "scats": _scats,
+    "adaptive": _adaptive}
 
 
-def make_policy(name: str, cfg: "Config") -> Policy:
+def make_policy(name: str, cfg: PolicyConfig) -> Policy:
+    """The policy registered under `name`, built from its section of `cfg`; ValueError naming
+    the known policies for an unknown name."""
     try:
         factory = REGISTRY[name]
     except KeyError:

@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from controller.core.params import MaxPressureParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
@@ -185,22 +186,16 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
 class MaxPressurePolicy:
     name = "max_pressure"
 
-    def __init__(self, switch_service_s: float = 2.0, wait_scale_s: float = 60.0, permitted_sat_ratio: float = 0.4,
-                 downstream_weight: float = 0.0, arrival_s: float = 0.0, clearance_gap_s: float = 4.0) -> None:
-        self.clearance_gap_s = clearance_gap_s
-        self.downstream_weight = downstream_weight
-        self.arrival_s = arrival_s
+    def __init__(self, params: MaxPressureParams = MaxPressureParams()) -> None:
+        self.params = params
         # Varaiya's downstream queues come from the neighbours' estimates (core NetworkView).
-        self.uses_network = downstream_weight > 0
-        self.switch_service_s = switch_service_s
-        self.wait_scale_s = wait_scale_s
-        self.permitted_sat_ratio = permitted_sat_ratio
+        self.uses_network = params.downstream_weight > 0
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
-        return MaxPressureState(build_statics(layout, self.permitted_sat_ratio))
+        return MaxPressureState(build_statics(layout, self.params.permitted_sat_ratio))
 
     def decide(self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView | None,
                now_s: float, network=None):
@@ -212,10 +207,10 @@ class MaxPressurePolicy:
         state = self._track_box(state, layout, est, cur)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        down = (self.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
+        down = (self.params.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
                 if network is not None else None)
-        v = phase_pressures(state.statics, layout, est, signal, now_s, self.switch_service_s, self.wait_scale_s,
-                            down, self.arrival_s)
+        v = phase_pressures(state.statics, layout, est, signal, now_s, self.params.switch_service_s, self.params.wait_scale_s,
+                            down, self.params.arrival_s)
         best = int(np.argmax(v))
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
@@ -228,7 +223,7 @@ class MaxPressurePolicy:
             return replace(state, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
         st = state.statics
         boxed = update_boxed(state.boxed, layout, st.yield_lanes[cur], layout.serves[cur] & ~layout.protected[cur],
-                             est.departures_pcu > state.last_dep_pcu, est, self.clearance_gap_s)
+                             est.departures_pcu > state.last_dep_pcu, est, self.params.clearance_gap_s)
         return replace(state, last_dep_pcu=est.departures_pcu, boxed=boxed)
 
     def _via_clearance(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int,

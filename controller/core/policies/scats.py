@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from controller.core.params import ScatsParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.policies.schedule import primary_phases
@@ -93,17 +94,8 @@ class ScatsPolicy:
     uses_network = True
     coordinate_period_s = 10.0  # married cycles and offsets are recomputed this often
 
-    def __init__(self, ds_target: float = 0.9, cycle_step_s: float = 6.0, split_step_s: float = 4.0,
-                 coordinate_offsets: bool = True, marry_flow_pcu_h: float = 600.0, empty_gap_s: float = 1.0,
-                 marry_cycle_diff_s: float = 10.0, gap_out_s: float = 3.0) -> None:
-        self.gap_out_s = gap_out_s
-        self.empty_gap_s = empty_gap_s
-        self.marry_cycle_diff_s = marry_cycle_diff_s
-        self.marry_flow_pcu_h = marry_flow_pcu_h
-        self.ds_target = ds_target
-        self.cycle_step_s = cycle_step_s
-        self.split_step_s = split_step_s
-        self.coordinate_offsets = coordinate_offsets
+    def __init__(self, params: ScatsParams = ScatsParams()) -> None:
+        self.params = params
 
     def cannot_serve(self, layout: Layout) -> str:
         return cyclic_refusal(layout)
@@ -158,8 +150,8 @@ class ScatsPolicy:
             return states[j].desired_cycle_s
 
         def marries(j: str, up) -> bool:
-            return (up[4] >= self.marry_flow_pcu_h
-                    and abs(wanted(up[0]) - wanted(j)) <= self.marry_cycle_diff_s)
+            return (up[4] >= self.params.marry_flow_pcu_h
+                    and abs(wanted(up[0]) - wanted(j)) <= self.params.marry_cycle_diff_s)
 
         for j, up in main_up.items():
             if marries(j, up):
@@ -167,7 +159,7 @@ class ScatsPolicy:
         cycles: dict[str, float] = {}
         for j, s in states.items():
             if isinstance(s, ScatsState):
-                r = find(j) if self.coordinate_offsets else j
+                r = find(j) if self.params.offsets else j
                 cycles[r] = max(cycles.get(r, 0.0), s.desired_cycle_s)
         advice: dict[str, Advice] = {}
         # Offsets along a tree: heaviest junctions first, each after its main upstream.
@@ -177,8 +169,8 @@ class ScatsPolicy:
             s = states.get(j)
             if not isinstance(s, ScatsState):
                 continue
-            c = cycles.get(find(j) if self.coordinate_offsets else j, s.cycle_s)
-            up = main_up.get(j) if self.coordinate_offsets else None
+            c = cycles.get(find(j) if self.params.offsets else j, s.cycle_s)
+            up = main_up.get(j) if self.params.offsets else None
             off = None
             if up is not None and up[0] in offsets and marries(j, up) and states[up[0]].cycle_start_s is not None:
                 u, travel, fu, fj, _ = up
@@ -214,7 +206,7 @@ class ScatsPolicy:
             if est.lanes is not None:
                 on = layout.lane_green[k] & (layout.lane_stop >= 0)
                 lane_green = lane_green + on
-                lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.empty_gap_s + 1e-9))
+                lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.params.empty_gap_s + 1e-9))
             charged = state.primary == k
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
@@ -260,9 +252,9 @@ class ScatsPolicy:
         # a longer cycle does not give more green: the other phases would only run emptier.)
         mins = np.array([p.min_green_s for p in j.phases])
         shown = np.where(given > 0, given, np.array(state.greens_s))
-        need = np.maximum(mins, shown * ds / self.ds_target)
+        need = np.maximum(mins, shown * ds / self.params.ds_target)
         desired = lost + float(need.sum())
-        desired = float(np.clip(desired, c0 - self.cycle_step_s, c0 + self.cycle_step_s))
+        desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
         desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
         state = replace(state, desired_cycle_s=desired, measured=True, green_given_s=np.zeros(n),
                         dep_green_pcu=np.zeros_like(dep_green), residual_pcu=np.zeros_like(residual),
@@ -270,8 +262,8 @@ class ScatsPolicy:
         # Splits toward equal degrees of saturation.
         g0 = np.array(state.greens_s)
         want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
-        state = replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.split_step_s,
-                                                                          g0 + self.split_step_s)))
+        state = replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.params.split_step_s,
+                                                                          g0 + self.params.split_step_s)))
         return self._wish(state, layout, network, now_s, signal)
 
     def _wish(self, state: ScatsState, layout: Layout, network, now_s: float,
@@ -296,7 +288,7 @@ class ScatsPolicy:
             start = now_s - signal.green_elapsed_s
             late = (start - offset) % cycle
             shift = -late if late <= cycle / 2 else cycle - late  # < 0: shorten this cycle; > 0: stretch it
-            shift = float(np.clip(shift, -self.split_step_s, self.split_step_s))
+            shift = float(np.clip(shift, -self.params.split_step_s, self.params.split_step_s))
             # As a cycle-length change, in proportion to the splits: stretching gives the time to
             # the phases that use it, not to the short ones furthest from their maximum.
             room = (this - mins) if shift < 0 else np.minimum(this, maxs - this)
@@ -312,7 +304,7 @@ class ScatsPolicy:
         minimum green, no queue on its movements and every stop-line loop on their lanes empty for
         `gap_out_s`. The unused time is not spent: the phase's green in this cycle's plan is cut to
         what it has had (the next cycle's offset keeping absorbs the early start)."""
-        if (self.gap_out_s <= 0 or not green_now or state.plan_greens_s is None or est.lanes is None
+        if (self.params.gap_out_s <= 0 or not green_now or state.plan_greens_s is None or est.lanes is None
                 or state.gapped_phase == signal.phase):
             return state, None
         j, k = layout.junction, signal.phase
@@ -325,7 +317,7 @@ class ScatsPolicy:
             return state, None  # a lane without a loop: its traffic cannot be seen to have gone
         if float(est.queue_pcu[charged].max(initial=0.0)) >= 0.5:
             return state, None
-        if float(est.lanes.stop_empty_s[lanes_k].min()) < self.gap_out_s - 1e-9:
+        if float(est.lanes.stop_empty_s[lanes_k].min()) < self.params.gap_out_s - 1e-9:
             return state, None
         greens = list(state.plan_greens_s)
         greens[k] = max(j.phases[k].min_green_s, float(signal.green_elapsed_s))

@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from controller.core.params import ScheduleParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.requirements import acyclic_refusal
@@ -114,29 +115,15 @@ class SchedulePolicy:
     name = "schedule"
     uses_network = True
 
-    def __init__(self, horizon_s: float = 90.0, cluster_gap_s: float = 4.0, max_clusters: int = 3,
-                 replan_s: float = 1.0, permitted_sat_ratio: float = 0.4, clearance_min_pcu: float = 0.5,
-                 steady_s: float = 30.0, wait_scale_s: float = 30.0, min_rate_ratio: float = 0.3,
-                 cluster_max_s: float = 10.0, stall_s: float = 5.0, clearance_gap_s: float = 4.0) -> None:
-        self.clearance_gap_s = clearance_gap_s
-        self.stall_s = stall_s
-        self.steady_s = steady_s
-        self.wait_scale_s = wait_scale_s
-        self.min_rate_ratio = min_rate_ratio
-        self.horizon_s = horizon_s
-        self.cluster_gap_s = cluster_gap_s
-        self.cluster_max_s = cluster_max_s
-        self.max_clusters = max_clusters
-        self.replan_s = replan_s
-        self.permitted_sat_ratio = permitted_sat_ratio
-        self.clearance_min_pcu = clearance_min_pcu
+    def __init__(self, params: ScheduleParams = ScheduleParams()) -> None:
+        self.params = params
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> ScheduleState:
         j = layout.junction
-        mp = build_statics(layout, self.permitted_sat_ratio)
+        mp = build_statics(layout, self.params.permitted_sat_ratio)
         by_edge: dict[str, list[int]] = {}
         for i, m in enumerate(j.movements):
             by_edge.setdefault(m.from_edge, []).append(i)
@@ -154,10 +141,10 @@ class SchedulePolicy:
         travel time they cover; beyond it, and on approaches without a learnt upstream (network
         entries), the arrival flow measured at the advance loops, over the first `steady_s`
         seconds (SURTRAC's anticipated arrivals)."""
-        h = int(self.horizon_s)
+        h = int(self.params.horizon_s)
         flow = est.flow_pcu_h / 3600.0
         out = np.zeros((len(flow), h))
-        out[:, :min(h, int(self.steady_s))] = flow[:, None]
+        out[:, :min(h, int(self.params.steady_s))] = flow[:, None]
         if network is None:
             return out
         jid = layout.junction.id
@@ -200,7 +187,7 @@ class SchedulePolicy:
             groups: list[tuple[int, int]] = []  # [first second, last second]
             start, last = -1, -1
             for t in np.flatnonzero(tot > 1e-9):
-                if start >= 0 and (t - last > self.cluster_gap_s or t - start >= self.cluster_max_s):
+                if start >= 0 and (t - last > self.params.cluster_gap_s or t - start >= self.params.cluster_max_s):
                     groups.append((start, last))
                     start = -1
                 if start < 0:
@@ -208,7 +195,7 @@ class SchedulePolicy:
                 last = int(t)
             if start >= 0:
                 groups.append((start, last))
-            while len(groups) > self.max_clusters - len(cl):  # merge the latest: the least certain
+            while len(groups) > self.params.max_clusters - len(cl):  # merge the latest: the least certain
                 (a, _), (_, b) = groups[-2], groups[-1]
                 groups[-2:] = [(a, b)]
             for a, b in groups:
@@ -297,17 +284,17 @@ class SchedulePolicy:
                             boxed=np.zeros(len(est.queue_pcu), dtype=bool))
         moved = est.departures_pcu > state.last_dep_pcu
         boxed = update_boxed(state.boxed, layout, st.yield_lanes[cur], st.permitted[cur], moved, est,
-                             self.clearance_gap_s)
+                             self.params.clearance_gap_s)
         state = replace(state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s),
                         boxed=boxed)
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
-        if now_s - state.planned_s >= self.replan_s:
+        if now_s - state.planned_s >= self.params.replan_s:
             sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
             block = est.block if est.block is not None else 0.0
             # a blocked exit slows the discharge, but the blockage was seen during the last green
             # and may be gone: never below `min_rate_ratio` of the saturation flow
-            rate = sat * np.maximum(1.0 - block, self.min_rate_ratio) / 3600.0
+            rate = sat * np.maximum(1.0 - block, self.params.min_rate_ratio) / 3600.0
             arr = self.arrivals(st, layout, est, network)
             red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
             # a movement the green phase serves is served by it, whichever its primary; a
@@ -317,16 +304,16 @@ class SchedulePolicy:
             # start-up loss (its head waits for another phase on a shared lane, or for space
             # downstream). Its queue no longer holds the green; it waits for its own phase.
             since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
-            stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.stall_s)
+            stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s)
             primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
             rate = rate * np.where(st.permitted[np.maximum(primary, 0), np.arange(len(rate))],
-                                   self.permitted_sat_ratio, 1.0)
-            cl = self.clusters(st, layout, est, arr, rate, weight=1.0 + np.maximum(red_s, 0.0) / self.wait_scale_s,
+                                   self.params.permitted_sat_ratio, 1.0)
+            cl = self.clusters(st, layout, est, arr, rate, weight=1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s,
                                primary=primary)
             # the clearance detours the schedule will take: from the current phase as it stands,
             # from later ones wherever the permitted turns carry traffic
             n_p = len(layout.junction.phases)
-            later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.clearance_min_pcu)
+            later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.params.clearance_min_pcu)
             now_waiting = self._waiting(state, est)
             via = [[self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)]
                    for a in range(n_p)]

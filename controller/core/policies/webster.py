@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controller.core.params import WebsterParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.requirements import cyclic_refusal
 from controller.model import CycleWish
@@ -62,10 +63,8 @@ def webster_greens(layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s
 class WebsterPolicy:
     name = "webster"
 
-    def __init__(self, period_s: float, lost_time_per_phase_s: float, max_flow_ratio: float) -> None:
-        self.period_s = period_s
-        self.lost_time_per_phase_s = lost_time_per_phase_s
-        self.max_flow_ratio = max_flow_ratio
+    def __init__(self, params: WebsterParams = WebsterParams()) -> None:
+        self.params = params
 
     def cannot_serve(self, layout: Layout) -> str:
         return cyclic_refusal(layout)
@@ -77,14 +76,14 @@ class WebsterPolicy:
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         elapsed_s = now_s - state.period_start_s
-        if elapsed_s < self.period_s:
+        if elapsed_s < self.params.period_s:
             return state, None
         # Demand seen in the period: arrivals at the advance loops, or departures when a queue
         # spilling over the advance loop hides arrivals (whichever is larger).
         arrived = est.arrivals_pcu - state.arrivals_pcu
         departed = est.departures_pcu - state.departures_pcu
         flow_pcu_h = np.maximum(arrived, departed) * 3600.0 / elapsed_s
-        _, greens = webster_greens(layout, flow_pcu_h, self.lost_time_per_phase_s, self.max_flow_ratio)
+        _, greens = webster_greens(layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio)
         n = len(layout.junction.phases)
         wish = CycleWish(tuple(range(n)), greens, layout.junction.base_offset_s)
         return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), wish

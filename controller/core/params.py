@@ -1,0 +1,86 @@
+"""The policies' parameters: one frozen dataclass per policy, the one place their defaults live.
+
+config.toml has one section per policy ([webster], [max_pressure], [schedule], [scats]); it
+documents each field, and controller/config.py validates the section into the dataclass below
+by field name (a key missing from the file keeps the default here). A policy's constructor takes
+its dataclass and nothing else.
+
+`PolicyConfig` is what `policies.make_policy` reads: any object with the four sections (the
+application's Config is one), so the core does not depend on the application's configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class WebsterParams:
+    """Webster (1958) cycle plans, config.toml [webster]."""
+
+    period_s: float = 300.0  # plans are recomputed from the counts of the last period this long
+    lost_time_per_phase_s: float = 3.0  # start-up + clearance lost time per phase
+    max_flow_ratio: float = 0.9  # cap on Y, the sum of critical flow ratios (< 1: the formula diverges at 1)
+
+
+@dataclass(frozen=True)
+class MaxPressureParams:
+    """Acyclic max-pressure with switching loss (Varaiya 2013), config.toml [max_pressure];
+    also the `adaptive` policy's."""
+
+    switch_service_s: float = 2.0  # service a switch is credited with, against its intergreen + start-up loss
+    wait_scale_s: float = 60.0  # a movement red this long counts its queue twice
+    permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
+    downstream_weight: float = 0.0  # weight of Varaiya's downstream queue (learnt coupling); 0: exit blockage only
+    arrival_s: float = 0.0  # seconds of measured arrival flow (halved) added to each queue; 0: the queue alone
+    clearance_gap_s: float = 4.0  # a permitted turn that crossed is out of the junction once the streams it
+    # yields to and its own stop line show no vehicle for this long
+
+
+@dataclass(frozen=True)
+class ScheduleParams:
+    """Rolling-horizon cluster scheduling (SURTRAC), config.toml [schedule]."""
+
+    horizon_s: float = 90.0  # look-ahead of the schedule
+    cluster_gap_s: float = 4.0  # arrivals further apart than this start a new cluster
+    max_clusters: int = 3  # per phase; the latest clusters are merged beyond it
+    replan_s: float = 1.0  # the schedule is recomputed at most this often once min green is served
+    steady_s: float = 30.0  # arrivals at the advance loops' flow are anticipated this far ahead (where not predicted)
+    cluster_max_s: float = 10.0  # a stream of arrivals is cut into clusters of at most this duration
+    wait_scale_s: float = 30.0  # a queue's delay weighs 1 + waited / wait_scale_s
+    min_rate_ratio: float = 0.3  # exit blockage slows the planned discharge to no less than this share
+    stall_s: float = 5.0  # a queued movement that has not discharged for this long in its green no longer holds it
+    permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
+    clearance_min_pcu: float = 0.5  # a permitted turn with this queue will need its protected phase
+    clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s
+
+
+@dataclass(frozen=True)
+class ScatsParams:
+    """Cycle-by-cycle degree-of-saturation adaptation (SCATS), config.toml [scats]."""
+
+    ds_target: float = 0.9  # degree of saturation the critical phase is run at
+    cycle_step_s: float = 6.0  # largest cycle change per cycle
+    split_step_s: float = 4.0  # largest green change per phase per cycle
+    offsets: bool = True  # green waves: offsets after the main upstream neighbour
+    marry_flow_pcu_h: float = 600.0  # links carrying this much are married (common cycle, offsets)
+    marry_cycle_diff_s: float = 10.0  # ... when the cycles the two junctions want differ by at most this
+    empty_gap_s: float = 1.0  # stop-line loop empty longer than this in a green: wasted green (DS)
+    gap_out_s: float = 3.0  # a phase ends early when its stop-line loops have been empty this long (0: never)
+
+
+class PolicyConfig(Protocol):
+    """The sections `make_policy` reads (controller.config.Config provides them)."""
+
+    @property
+    def webster(self) -> WebsterParams: ...
+
+    @property
+    def max_pressure(self) -> MaxPressureParams: ...
+
+    @property
+    def schedule(self) -> ScheduleParams: ...
+
+    @property
+    def scats(self) -> ScatsParams: ...
