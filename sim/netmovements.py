@@ -1,0 +1,123 @@
+"""Import, movements: a traffic light's vehicle connections -> the junction model's movements.
+
+- movements: incoming lanes grouped by (incoming edge, turn direction of SUMO's connection),
+  named by approach + turn letter (`N_T`; a second group with the same name gets `N2_T`);
+- approach: the compass point the vehicles come from, from the edge's last segment;
+- saturation flow: config.toml [saturation] per lane by turn, a lane shared by several
+  movements counted as a share of it;
+- storage: the lanes' queue storage (sim/netdetectors.py) / [detectors] vehicle_spacing_m;
+- conflicts: two movements conflict when no green stage of the program serves both, the most
+  conservative reading of the program (any combination it never shows is forbidden).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import sumolib
+
+from controller.config import Config
+from sim.netstages import NotControllable, is_pedestrian
+
+_TURN = {"s": "through", "l": "left", "L": "left", "r": "right", "R": "right", "t": "uturn"}
+_TURN_LETTER = {"through": "T", "left": "L", "right": "R", "uturn": "U"}
+_COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+
+
+@dataclass(frozen=True)
+class Conn:
+    """One controlled vehicle connection: its incoming edge and lane, SUMO's turn direction
+    letter and its signal link index."""
+
+    edge: str
+    lane: str
+    lane_length_m: float
+    direction: str
+    link: int
+
+
+@dataclass(frozen=True)
+class Connections:
+    """A traffic light's controlled links, read from the network."""
+
+    vehicle: list[Conn]  # controlled vehicle connections (links in `excluded` left out)
+    crossing_m: dict[int, float]  # pedestrian crossing length by link index
+    nodes: set[sumolib.net.node.Node]  # the nodes the traffic light controls
+
+
+def connections(tl: sumolib.net.TLS, n_links: int, excluded: frozenset[int]) -> Connections:
+    """Vehicle connections of the controlled links, crossing lengths by link, and the nodes.
+    Raises NotControllable for a link index outside the program's `n_links`."""
+    conns: list[Conn] = []
+    crossing_m: dict[int, float] = {}
+    nodes = set()
+    for in_lane, out_lane, link in tl.getConnections():
+        if not 0 <= link < n_links:
+            raise NotControllable(f"connection {in_lane.getID()}->{out_lane.getID()} has link index {link}")
+        edge = in_lane.getEdge()
+        if is_pedestrian(in_lane, out_lane):
+            crossing_m[link] = max(crossing_m.get(link, 0.0), out_lane.getLength())
+            continue
+        nodes.add(edge.getToNode())
+        if link in excluded:
+            continue
+        direction = "s"
+        for c in edge.getOutgoing().get(out_lane.getEdge(), []):
+            if c.getFromLane() is in_lane and c.getTLLinkIndex() == link:
+                direction = c.getDirection()
+        conns.append(Conn(edge.getID(), in_lane.getID(), in_lane.getLength(), direction, link))
+    return Connections(conns, crossing_m, nodes)
+
+
+def approach(edge: sumolib.net.edge.Edge) -> str:
+    """Compass point the traffic comes FROM, by the direction of travel on the edge's end."""
+    shape = edge.getShape()
+    (x0, y0), (x1, y1) = shape[-2], shape[-1]
+    heading = math.degrees(math.atan2(x1 - x0, y1 - y0)) % 360  # 0 = travelling north
+    from_deg = (heading + 180) % 360
+    return _COMPASS[int((from_deg + 22.5) // 45) % 8]
+
+
+def movements(net: sumolib.net.Net, conns: list[Conn], cfg: Config,
+              storage_m: dict[str, float]) -> list[dict[str, Any]]:
+    """Movement tables (without conflicts): (edge, turn) groups, named by approach + turn
+    letter; clashes get a suffix. `storage_m`: queue storage length by lane."""
+    groups: dict[tuple[str, str], list[Conn]] = {}
+    for c in conns:
+        groups.setdefault((c.edge, _TURN.get(c.direction, "through")), []).append(c)
+    lane_users: dict[str, int] = {}
+    for cs in groups.values():
+        for lane in {c.lane for c in cs}:
+            lane_users[lane] = lane_users.get(lane, 0) + 1
+    sat_per_lane = {"through": cfg.saturation.through_pcu_h_lane, "left": cfg.saturation.left_pcu_h_lane,
+                    "right": cfg.saturation.right_pcu_h_lane, "uturn": cfg.saturation.left_pcu_h_lane}
+    out, used_ids = [], set()
+    for (edge_id, turn), cs in sorted(groups.items()):
+        where = approach(net.getEdge(edge_id))
+        mid, k = f"{where}_{_TURN_LETTER[turn]}", 2
+        while mid in used_ids:
+            mid, k = f"{where}{k}_{_TURN_LETTER[turn]}", k + 1
+        used_ids.add(mid)
+        lanes = sorted({c.lane for c in cs})
+        share = {lane: 1.0 / lane_users[lane] for lane in lanes}
+        sat = sum(sat_per_lane[turn] * share[lane] for lane in lanes)
+        storage = sum(storage_m[lane] / cfg.detectors.vehicle_spacing_m * share[lane] for lane in lanes)
+        out.append({
+            "id": mid, "approach": where, "turn": turn, "from_edge": edge_id, "lanes": lanes,
+            "links": sorted({c.link for c in cs}), "sat_flow_pcu_h": round(sat, 1),
+            "storage_pcu": round(max(storage, 1.0), 2),
+        })
+    return out
+
+
+def add_conflicts(movement_tables: list[dict[str, Any]], phase_tables: list[dict[str, Any]]) -> None:
+    """Set each movement's `conflicts`: the movements no green stage serves together with it."""
+    served = []
+    for ph in phase_tables:
+        green = {i for i, ch in enumerate(ph["state"]) if ch in "Gg"}
+        served.append({m["id"] for m in movement_tables if green.intersection(m["links"])})
+    for m in movement_tables:
+        m["conflicts"] = sorted(o["id"] for o in movement_tables if o["id"] != m["id"]
+                                and not any(m["id"] in s and o["id"] in s for s in served))

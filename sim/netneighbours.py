@@ -1,0 +1,59 @@
+"""Import, neighbours: each junction's nearest imported junctions up- and downstream.
+
+A neighbour is the nearest signalised junction reached along the road graph through
+unsignalised nodes (up to MAX_HOPS of them), in either direction; only junctions that were
+imported (not skipped) are listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sumolib
+
+MAX_HOPS = 6  # unsignalised nodes walked through before giving up
+
+
+def tls_of_nodes(net: sumolib.net.Net) -> dict[str, str]:
+    """Traffic light id by the id of each node it controls."""
+    tls_of_node: dict[str, str] = {}
+    for tl in net.getTrafficLights():
+        for conn in tl.getConnections():
+            tls_of_node[conn[0].getEdge().getToNode().getID()] = tl.getID()
+    return tls_of_node
+
+
+def signalised_neighbours(node: sumolib.net.node.Node, tls_of_node: dict[str, str], upstream: bool,
+                          own: str) -> set[str]:
+    """Nearest signalised junctions other than `own`, walking through unsignalised nodes."""
+    found: set[str] = set()
+    frontier = [(node, 0)]
+    seen = {node.getID()}
+    while frontier:
+        n, hops = frontier.pop()
+        edges = n.getIncoming() if upstream else n.getOutgoing()
+        for e in edges:
+            nxt = e.getFromNode() if upstream else e.getToNode()
+            if nxt.getID() in seen:
+                continue
+            seen.add(nxt.getID())
+            tls = tls_of_node.get(nxt.getID())
+            if tls and tls != own:
+                found.add(tls)
+            elif not tls and hops < MAX_HOPS:
+                frontier.append((nxt, hops + 1))
+    return found
+
+
+def add_neighbours(tables: list[dict[str, Any]], nodes_of: dict[str, set[sumolib.net.node.Node]],
+                   tls_of_node: dict[str, str]) -> None:
+    """Set `upstream` and `downstream` of every junction table: the neighbours among `tables`,
+    sorted. `nodes_of`: the nodes each junction controls."""
+    kept = {t["id"] for t in tables}
+    for t in tables:
+        up: set[str] = set()
+        down: set[str] = set()
+        for n in nodes_of[t["id"]]:
+            up |= signalised_neighbours(n, tls_of_node, True, t["id"])
+            down |= signalised_neighbours(n, tls_of_node, False, t["id"])
+        t["upstream"], t["downstream"] = sorted(up & kept), sorted(down & kept)

@@ -1,0 +1,68 @@
+"""Import, stages: a traffic light's program -> the green stages of its junction model.
+
+The stages themselves come from sim/netprogram.py (sub-phases merged, one stage per green link
+set). Here: whether the program can be controlled at all, and each stage's TOML table with its
+timing limits (docs/import.md, "Stages and intergreens"):
+- min_green_s = max(min(config, program's green), pedestrian minimum);
+- max_green_s = max(config, program's green, pedestrian minimum): the program stays valid
+  under the gate;
+- pedestrian minimum = walk time + crossing length / walking speed, over the crossings the
+  stage greens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sumolib
+
+from controller.config import TimingConfig
+from sim import netprogram
+
+
+class NotControllable(Exception):
+    """This traffic light cannot be controlled safely; the message says why (it stays on its
+    own program)."""
+
+
+def is_pedestrian(in_lane: sumolib.net.lane.Lane, out_lane: sumolib.net.lane.Lane) -> bool:
+    """A connection of a crossing or walking area, not a vehicle link."""
+    return (in_lane.getEdge().getFunction() in ("crossing", "walkingarea")
+            or out_lane.getEdge().getFunction() == "crossing")
+
+
+def checked_stage_plan(tl: sumolib.net.TLS, program: netprogram.Program) -> tuple[netprogram.StagePlan, int]:
+    """The program's stage plan and its number of links. Raises NotControllable when the
+    program does not fit the network's links, shows a vehicle link green only beside yellows,
+    or has fewer than two green stages."""
+    try:
+        plan = netprogram.stage_plan(program)
+    except ValueError as exc:
+        raise NotControllable(f"program {program.program_id!r} ({program.source}): {exc}") from None
+    n_links = len(program.phases[0].state)
+    top = max((link for _, _, link in tl.getConnections()), default=-1)
+    if top >= n_links:
+        raise NotControllable(f"program {program.program_id!r} ({program.source}) has {n_links} links, "
+                              f"the network's connections use link {top}")
+    vehicle_links = {link for a, b, link in tl.getConnections() if not is_pedestrian(a, b)}
+    stranded = plan.transition_only & vehicle_links
+    if stranded:
+        raise NotControllable(f"program {program.program_id!r} ({program.source}) shows links {sorted(stranded)} "
+                              "green only beside yellows, in no green stage: the junction model could never serve them")
+    if len(plan.stages) < 2:
+        raise NotControllable(f"program {program.program_id!r} ({program.source}) has {len(plan.stages)} "
+                              "green stage(s): nothing to switch between")
+    return plan, n_links
+
+
+def phase_table(stage: netprogram.Stage, crossing_m: dict[int, float], t: TimingConfig) -> dict[str, Any]:
+    """A green stage with its limits; the network's own program must stay valid under the
+    gate, so the limits widen to include it. `crossing_m`: crossing length by link index."""
+    base = stage.base_green_s
+    walk = [t.ped_walk_s + length / t.ped_speed_mps for i, length in crossing_m.items() if stage.state[i] in "Gg"]
+    ped_min = round(max(walk, default=0.0), 2)
+    phase: dict[str, Any] = {"state": stage.state, "min_green_s": max(min(t.min_green_s, base), ped_min),
+                             "max_green_s": max(t.max_green_s, base, ped_min), "base_green_s": base}
+    if ped_min:
+        phase["ped_min_green_s"] = ped_min
+    return phase
