@@ -39,7 +39,7 @@ from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
 from controller.model import Command, Intersection
-from controller.service import ControllerService, Observer
+from controller.service import ControllerService, Observer, Recorder
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,14 @@ class ServiceNode:
 
     def __init__(self, cfg: Config, junctions: Mapping[str, Intersection], settings: MqttSettings, *,
                  policy: str | None = None, start_s: float = 0.0, lockstep: bool = False,
-                 metrics: Observer | None = None) -> None:
+                 metrics: Observer | None = None, archive: Recorder | None = None) -> None:
         self.cfg = cfg
         self.topics = Topics(cfg.service.site)
         self.instance = cfg.service.instance
         self.policy = policy or cfg.service.policy
         try:
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
-                                             start_s=start_s, metrics=metrics)
+                                             start_s=start_s, metrics=metrics, archive=archive)
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._junction_of_level = {topic_level(j): j for j in junctions}
@@ -335,6 +335,14 @@ def resolve_intersections(cfg: Config) -> Path:
     return p
 
 
+def _beside_config(cfg: Config, path: str) -> Path:
+    """A path of the config, relative to the config file's folder when not absolute."""
+    p = Path(path)
+    if p.is_absolute() or cfg.source == "<defaults>":
+        return p
+    return Path(cfg.source).resolve().parent / p
+
+
 def main(cfg: Config) -> int:
     """The live service: connect, then tick in real time until SIGINT or SIGTERM."""
     junctions = load_intersections(resolve_intersections(cfg))
@@ -343,10 +351,20 @@ def main(cfg: Config) -> int:
     stop = threading.Event()
     registry = CollectorRegistry()  # this service's own: no global registry
     metrics_server = MetricsServer(registry, cfg.metrics.port, cfg.metrics.addr)
+    recorder = None
     try:
+        if cfg.archive.enabled:  # the feed archive (docs/replay.md), off the tick's thread
+            from controller.adapters.archive import ArchiveRecorder
+
+            recorder = ArchiveRecorder(_beside_config(cfg, cfg.archive.dir), cfg.service.site, cfg.archive,
+                                       registry=registry)
+            recorder.write_meta({"source": "run", "policy": cfg.service.policy},
+                                resolve_intersections(cfg))
         node = ServiceNode(cfg, junctions, settings, start_s=clock.now(),
-                           metrics=ServiceMetrics(registry, junctions, cfg))
+                           metrics=ServiceMetrics(registry, junctions, cfg), archive=recorder)
     except BaseException:
+        if recorder is not None:
+            recorder.close()
         metrics_server.close()
         raise
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -365,6 +383,8 @@ def main(cfg: Config) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         node.close()
+        if recorder is not None:
+            recorder.close()
         metrics_server.close()
     log.info("service stopped %s", json.dumps(node.stats()))
     return 0
