@@ -119,6 +119,25 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    """Plan signatures and clock-skew limits (docs/security.md)."""
+
+    plan_keys_file: str = ""  # file of plan master keys, one "key_id hex" per line, the current first
+    plan_keys_env: str = "TSC_PLAN_KEYS"  # read when plan_keys_file is empty: "key_id:hex,key_id:hex"
+    require_signed: bool = True  # `run` refuses to start without a plan key
+    clock_skew_s: float = 1.0  # a message stamped further ahead of the receiver's clock is refused
+    plan_max_validity_s: float = 300.0  # a roadside refuses a plan valid for longer than this
+    ack_timeout_s: float = 5.0  # a plan not acknowledged by the roadside status after this is reported
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """The audit trail (controller/adapters/audit.py)."""
+
+    path: str = "audit.sqlite"  # SQLite file, relative to the config file; "" keeps no audit trail
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -135,6 +154,8 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     harm: HarmParams = HarmParams()  # the core's own dataclass (controller/core/harm.py)
     archive: ArchiveConfig = ArchiveConfig()
+    security: SecurityConfig = SecurityConfig()
+    audit: AuditConfig = AuditConfig()
     source: str = "<defaults>"
 
 
@@ -150,6 +171,7 @@ _POSITIVE = {
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
     "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
     "window_s", "flush_s", "segment_s", "retention_days", "queue_max",
+    "clock_skew_s", "plan_max_validity_s", "ack_timeout_s",
 }
 
 
