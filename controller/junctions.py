@@ -83,7 +83,25 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     f = _Fields(path, "", raw)
     jid = f.str("id")
     n_links = f.int("n_links")
+    movements = _symmetric_conflicts(_movements(f, n_links), path)
+    phases = _phases(f, n_links)
+    detectors = _detectors(f, {lane for m in movements for lane in m.lanes})
+    junction = Intersection(
+        id=jid, n_links=n_links, movements=tuple(movements), phases=tuple(phases),
+        detectors=tuple(detectors), yellow_s=f.num("yellow_s"), all_red_s=f.num("all_red_s", 0.0),
+        cycle_min_s=f.num("cycle_min_s", positive=True), cycle_max_s=f.num("cycle_max_s", positive=True),
+        max_red_s=f.num("max_red_s", positive=True), base_offset_s=f.num("base_offset_s", 0.0),
+        upstream=f.strs("upstream", []), downstream=f.strs("downstream", []), source=path,
+    )
+    if junction.cycle_min_s > junction.cycle_max_s:
+        raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
+    _check_consistency(junction, path)
+    return junction
 
+
+def _movements(f: _Fields, n_links: int) -> list[Movement]:
+    """The `movements` array, each validated; conflicts as written."""
+    path = f.path
     movements = []
     for mf in f.tables("movements"):
         turn = mf.str("turn")
@@ -101,6 +119,12 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
             lanes=lanes, links=links, sat_flow_pcu_h=mf.num("sat_flow_pcu_h", positive=True),
             storage_pcu=mf.num("storage_pcu", positive=True), conflicts=mf.strs("conflicts", []),
         ))
+    return movements
+
+
+def _symmetric_conflicts(movements: list[Movement], path: str) -> list[Movement]:
+    """The movements with unique ids, each conflict known and listed on both sides, whichever
+    side the engineer wrote it on."""
     ids = [m.id for m in movements]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -114,13 +138,16 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
             if other == m.id:
                 raise JunctionError(path, f"movements[{i}].conflicts", "a movement cannot conflict with itself")
             conflict_pairs.add(frozenset((m.id, other)))
-    # Conflicts are symmetric whichever side the engineer wrote them on.
-    movements = [
+    return [
         Movement(**{**m.__dict__, "conflicts": tuple(sorted(
             next(iter(p - {m.id})) for p in conflict_pairs if m.id in p))})
         for m in movements
     ]
 
+
+def _phases(f: _Fields, n_links: int) -> list[Phase]:
+    """The `phases` array (green stages), each validated."""
+    path = f.path
     phases = []
     for k, pf in enumerate(f.tables("phases")):
         state = pf.str("state")
@@ -128,7 +155,8 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
             raise JunctionError(path, pf.name("state"), f"has {len(state)} links, n_links is {n_links}")
         odd = sorted(set(state) - _PHASE_LETTERS)
         if odd:
-            raise JunctionError(path, pf.name("state"), f"letters {odd} not allowed in a green stage (use G, g, s, o, O, r)")
+            raise JunctionError(path, pf.name("state"),
+                                f"letters {odd} not allowed in a green stage (use G, g, s, o, O, r)")
         lo, hi = pf.num("min_green_s", positive=True), pf.num("max_green_s", positive=True)
         if lo > hi:
             raise JunctionError(path, pf.name("min_green_s"), f"{lo} > max_green_s {hi}")
@@ -140,8 +168,13 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
                             ped_min_green_s=ped))
         if not any(c in "Gg" for c in state):
             raise JunctionError(path, pf.name("state"), "a green stage with no green link")
+    return phases
 
-    lanes_known = {lane for m in movements for lane in m.lanes}
+
+def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
+    """The `detectors` array, each validated: on a known lane, unique ids, at most one loop of
+    each kind per lane."""
+    path = f.path
     detectors = []
     seen_det: set[str] = set()
     kinds_seen: dict[tuple[str, str], str] = {}
@@ -160,26 +193,20 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
             raise JunctionError(path, df.name("kind"), f"lane {lane!r} already has a {kind} loop "
                                 f"({kinds_seen[lane, kind]!r}); one of each kind per lane")
         kinds_seen[lane, kind] = did
-        length = df.num("length_m", positive=True) if "length_m" in df.table else None
-        city = df.get("city", False)
-        if not isinstance(city, bool):
-            raise JunctionError(path, df.name("city"), f"must be true or false, got {city!r}")
-        pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
-        at_lane = df.str("at_lane", lane)
-        detectors.append(Detector(id=did, lane=lane, kind=kind, pos_m=pos, dist_to_stop_m=dist,
-                                  at_lane=at_lane, length_m=length, city=city))
+        detectors.append(_detector(df, did, lane, kind))
+    return detectors
 
-    junction = Intersection(
-        id=jid, n_links=n_links, movements=tuple(movements), phases=tuple(phases),
-        detectors=tuple(detectors), yellow_s=f.num("yellow_s"), all_red_s=f.num("all_red_s", 0.0),
-        cycle_min_s=f.num("cycle_min_s", positive=True), cycle_max_s=f.num("cycle_max_s", positive=True),
-        max_red_s=f.num("max_red_s", positive=True), base_offset_s=f.num("base_offset_s", 0.0),
-        upstream=f.strs("upstream", []), downstream=f.strs("downstream", []), source=path,
-    )
-    if junction.cycle_min_s > junction.cycle_max_s:
-        raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
-    _check_consistency(junction, path)
-    return junction
+
+def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
+    """One loop's positions, length and `city` flag, validated."""
+    length = df.num("length_m", positive=True) if "length_m" in df.table else None
+    city = df.get("city", False)
+    if not isinstance(city, bool):
+        raise JunctionError(df.path, df.name("city"), f"must be true or false, got {city!r}")
+    pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
+    at_lane = df.str("at_lane", lane)
+    return Detector(id=did, lane=lane, kind=kind, pos_m=pos, dist_to_stop_m=dist,
+                    at_lane=at_lane, length_m=length, city=city)
 
 
 def _check_consistency(j: Intersection, path: str) -> None:
