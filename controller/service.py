@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from controller.config import Config
 from controller.core.estimation import Layout
@@ -31,6 +31,9 @@ from controller.core.policies import make_policy
 from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
 from controller.model import Command, Intersection, SignalStatus, Snapshot
+
+if TYPE_CHECKING:
+    from controller.operators import OperatorDesk
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +67,11 @@ class Recorder(Protocol):
 class ControllerService:
     def __init__(self, junctions: Mapping[str, Intersection], cfg: Config, policy: str, publish: Publish,
                  start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None,
-                 archive: Recorder | None = None) -> None:
+                 archive: Recorder | None = None, desk: "OperatorDesk | None" = None) -> None:
         self.junctions = dict(junctions)
         self.metrics = metrics
         self.archive = archive
+        self.desk = desk  # operator overrides (controller/operators.py), applied after the policy
         self.cfg = cfg
         chosen = make_policy(policy, cfg)
         layouts = {jid: Layout.build(j, cfg) for jid, j in self.junctions.items()}
@@ -145,6 +149,8 @@ class ControllerService:
         self._snaps, self._statuses = [], []
         t_step = time.perf_counter()
         self.state, result = self.core.step(self.state, snaps, statuses, now_s)
+        if self.desk is not None:  # overrides replace the policy's commands, through the same gate
+            self.state, result = self.desk.apply(self.core, self.state, result, now_s)
         self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate
         self.ticks += 1
         for refusal in result.refusals:
