@@ -6,6 +6,11 @@ is dropped and counted by reason; a warning per reason is logged at most once a 
 An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick;
 an optional `archive` recorder (controller/adapters/archive.py) gets every valid message and plan sent.
 
+Plans carry this run's `epoch` (docs/security.md: it grows at every start, so roadsides accept
+the new run's plans after a restart) and, with a `signer`, an HMAC signature. The `ledger`
+(controller/ledger.py) follows which plans the roadsides acknowledged and, with an `audit`
+store, records plans, acknowledgements, roadside refusals and mode changes.
+
 At construction the policy is asked, junction by junction, whether it can serve it
 (Policy.cannot_serve). A junction it refuses is logged once with the reason, kept out of the
 core (no estimate, no plans: its roadside stays on the junction's own program) and listed in
@@ -25,11 +30,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from controller.config import Config
 from controller.core.estimation import Layout
-from controller.core.feed import decode_detector_message, decode_status_message
-from controller.core.messages import encode_command
+from controller.core.feed import decode_detector_message, decode_status_report
+from controller.core.messages import Signer, encode_command
 from controller.core.policies import make_policy
 from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
+from controller.ledger import AuditSink, PlanLedger
 from controller.model import Command, Intersection, SignalStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -67,8 +73,13 @@ class Recorder(Protocol):
 class ControllerService:
     def __init__(self, junctions: Mapping[str, Intersection], cfg: Config, policy: str, publish: Publish,
                  start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None,
-                 archive: Recorder | None = None, desk: "OperatorDesk | None" = None) -> None:
+                 archive: Recorder | None = None, desk: "OperatorDesk | None" = None, epoch: int = 0,
+                 signer: Signer | None = None, audit: AuditSink | None = None) -> None:
         self.junctions = dict(junctions)
+        self.epoch = epoch
+        self.signer = signer
+        self.ledger = PlanLedger(epoch, f"controller/{cfg.service.instance}", cfg.security.ack_timeout_s, audit)
+        self._max_future_s = cfg.security.clock_skew_s
         self.metrics = metrics
         self.archive = archive
         self.desk = desk  # operator overrides (controller/operators.py), applied after the policy
@@ -94,6 +105,7 @@ class ControllerService:
         self._snaps: list[Snapshot] = []
         self._statuses: list[SignalStatus] = []
         self._last_t: dict[str, float] = {}
+        self._status_t: dict[str, float] = {}  # last accepted status time per junction
         self._now_s = start_s
         self._warned_s: dict[str, float] = {}
         self._warn_every_s = warn_every_s
@@ -117,7 +129,7 @@ class ControllerService:
         if self.metrics is not None:
             self.metrics.message_received("detectors")
         try:
-            snap = decode_detector_message(payload, self.junctions, self._last_t, self._now_s)
+            snap = decode_detector_message(payload, self.junctions, self._last_t, self._now_s, self._max_future_s)
             if junction is not None and snap.junction != junction:
                 raise FeedError("topic_mismatch", f"{snap.junction[:40]} on {junction[:40]}'s topic")
         except FeedError as exc:
@@ -132,17 +144,24 @@ class ControllerService:
         if self.metrics is not None:
             self.metrics.message_received("status")
         try:
-            status = decode_status_message(payload, self.junctions)
+            report = decode_status_report(payload, self.junctions, self._now_s, self._status_t, self._max_future_s)
+            status = report.status
             if junction is not None and status.junction != junction:
                 raise FeedError("topic_mismatch", f"{status.junction[:40]} on {junction[:40]}'s topic")
         except FeedError as exc:
             self._reject(exc)
             return
+        self._status_t[status.junction] = status.t_s
         self._statuses.append(status)
+        self.ledger.reported(report, self._now_s)
         if self.archive is not None:
             self.archive.status(status, self._now_s)
 
     def tick(self, now_s: float) -> TickResult:
+        with self.ledger.tick():
+            return self._tick(now_s)
+
+    def _tick(self, now_s: float) -> TickResult:
         t0 = time.perf_counter()
         self._now_s = now_s
         snaps, statuses = self._snaps, self._statuses
@@ -157,8 +176,10 @@ class ControllerService:
             log.info("safety gate refused junction=%s reason=%s", refusal.junction, refusal.reason)
         for change in result.mode_changes:  # do no harm: rare, and what an operator must see
             log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
+            self.ledger.mode_changed(change.junction, change.mode, change.reason, now_s)
         for cmd in result.commands:
-            payload = encode_command(cmd)
+            payload = encode_command(cmd, self.epoch, self.signer)
+            self.ledger.pushed(cmd, now_s)
             self.publish(cmd, payload)
             if self.archive is not None:
                 self.archive.plan(cmd, payload, now_s)
@@ -188,6 +209,10 @@ class ControllerService:
                 self._unknown_stage_warned.add(jid)
                 log.warning("junction=%s roadside in an intergreen for %.0f s > max_red_s: it shows no stage of the "
                             "junction model, the policy cannot act on it", jid, st.time_in_phase_s)
+
+    def unacknowledged(self) -> list[str]:
+        """Junctions whose plans the roadside has not acknowledged for security.ack_timeout_s."""
+        return self.ledger.unacknowledged(self._now_s)
 
     def advance_clock(self, now_s: float) -> None:
         """Let the validators know the time before a tick's messages arrive."""
