@@ -2,7 +2,7 @@
 
 Pure: bytes in, Snapshot/SignalStatus out, or FeedError with a short machine-readable reason
 (used as a metrics label) and a human detail. Nothing here keeps state; the caller passes the
-last accepted timestamp for the monotonicity check.
+service clock and the last accepted timestamps for the skew and monotonicity checks.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from controller.errors import FeedError
@@ -68,9 +69,11 @@ def _count_error(did: str, cls: object, n: object, max_count: float) -> None:
 
 
 def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection],
-                            last_t_s: Mapping[str, float], now_s: float) -> Snapshot:
+                            last_t_s: Mapping[str, float], now_s: float,
+                            max_future_s: float = MAX_FUTURE_S) -> Snapshot:
     """One junction's detector message -> Snapshot. Unknown detectors or junctions, negative
-    or implausible counts, non-monotonic or far-future timestamps are all refused."""
+    or implausible counts, non-monotonic timestamps or ones more than max_future_s ahead of the
+    service clock are all refused."""
     obj = _decode(payload)
     jid = obj.get("junction")
     if not isinstance(jid, str):
@@ -79,7 +82,7 @@ def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection
     if junction is None:
         raise FeedError("unknown_junction", jid[:40])
     t_s = _number(obj, "t")
-    if t_s > now_s + MAX_FUTURE_S:
+    if t_s > now_s + max_future_s:
         raise FeedError("future_timestamp", f"t={t_s} now={now_s}")
     last = last_t_s.get(jid)
     if last is not None and t_s <= last:
@@ -115,26 +118,82 @@ def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection
     return Snapshot(jid, t_s, period_s, tuple(readings))
 
 
-def decode_status_message(payload: bytes, junctions: Mapping[str, Intersection]) -> SignalStatus:
+ROADSIDE_MODES = ("local", "adaptive")  # what a roadside may say it is in
+SERVICE_MODES = ("manual",)  # set by the service (operator control): a field device cannot claim it
+MAX_TIME_IN_PHASE_S = 86_400.0
+MAX_PLAN_ID_CHARS = 128
+MAX_FAULTS = 32
+MAX_FAULT_CHARS = 256
+MAX_SEQ = 2**53  # integers a JSON number carries exactly everywhere
+
+
+@dataclass(frozen=True)
+class RoadsideReport:
+    """A validated roadside status and the epoch of the plan its `seq` belongs to (0 when the
+    roadside does not report epochs)."""
+
+    status: SignalStatus
+    epoch: int
+
+
+def _typed(obj: dict, key: str, kind: type) -> Any:
+    v = obj.get(key)
+    if type(v) is not kind:
+        raise FeedError("wrong_type", f"{key} must be {kind.__name__}, got {type(v).__name__}")
+    return v
+
+
+def _status_time(obj: dict, jid: str, now_s: float, last_t_s: Mapping[str, float], max_future_s: float) -> float:
+    t_s = _number(obj, "t")
+    if t_s > now_s + max_future_s:
+        raise FeedError("future_timestamp", f"status t={t_s} now={now_s}")
+    last = last_t_s.get(jid)
+    if last is not None and t_s < last:
+        raise FeedError("stale_timestamp", f"status t={t_s} last={last}")
+    return t_s
+
+
+def decode_status_report(payload: bytes, junctions: Mapping[str, Intersection], now_s: float = math.inf,
+                         last_t_s: Mapping[str, float] = _EMPTY, max_future_s: float = MAX_FUTURE_S) -> RoadsideReport:
+    """One roadside status -> RoadsideReport, with the rigour of the detector feed: every field
+    present with its JSON type (in_intergreen a boolean, seq and phase integers), numbers finite
+    and in range, t at most max_future_s ahead of the service clock `now_s` and not before the
+    junction's last accepted status (`last_t_s`; the caller records accepted ones, a refused one
+    moves nothing), and a mode a roadside may claim (ROADSIDE_MODES; `manual` is the service's)."""
     obj = _decode(payload)
     jid = obj.get("junction")
     junction = junctions.get(jid) if isinstance(jid, str) else None
     if junction is None:
         raise FeedError("unknown_junction", str(jid)[:40])
-    phase = obj.get("phase")
-    if isinstance(phase, bool) or not isinstance(phase, int) or not 0 <= phase < len(junction.phases):
+    t_s = _status_time(obj, jid, now_s, last_t_s, max_future_s)
+    phase = _typed(obj, "phase", int)
+    if not 0 <= phase < len(junction.phases):
         raise FeedError("out_of_range", f"phase={phase!r}")
+    in_intergreen = _typed(obj, "in_intergreen", bool)
+    time_in_phase_s = _number(obj, "time_in_phase_s", lo=0.0, hi=MAX_TIME_IN_PHASE_S)
+    plan_id = _typed(obj, "plan_id", str)
+    if len(plan_id) > MAX_PLAN_ID_CHARS:
+        raise FeedError("out_of_range", f"plan_id of {len(plan_id)} characters")
+    seq = _typed(obj, "seq", int)
+    epoch = obj.get("epoch", 0)
+    if type(epoch) is not int:
+        raise FeedError("wrong_type", "epoch must be an integer")
+    if not 0 <= seq <= MAX_SEQ or not 0 <= epoch <= MAX_SEQ:
+        raise FeedError("out_of_range", f"seq={seq} epoch={epoch}")
     mode = obj.get("mode")
-    if mode not in ("local", "adaptive", "manual"):
-        raise FeedError("out_of_range", f"mode={mode!r}")
-    faults = obj.get("faults", [])
-    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
-        raise FeedError("wrong_type", "faults must be a list of strings")
-    seq = obj.get("seq", 0)
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        raise FeedError("wrong_type", "seq must be an integer")
-    return SignalStatus(
-        junction=jid, t_s=_number(obj, "t"), phase=phase, in_intergreen=bool(obj.get("in_intergreen", False)),
-        time_in_phase_s=_number(obj, "time_in_phase_s", lo=0.0), plan_id=str(obj.get("plan_id", "")),
-        seq=seq, mode=mode, faults=tuple(faults),
-    )
+    if mode in SERVICE_MODES:
+        raise FeedError("forbidden_mode", f"mode={mode!r} is set by the service, not claimed by a roadside")
+    if mode not in ROADSIDE_MODES:
+        raise FeedError("out_of_range", f"mode={str(mode)[:20]!r}")
+    faults = _typed(obj, "faults", list)
+    if len(faults) > MAX_FAULTS or not all(type(f) is str and len(f) <= MAX_FAULT_CHARS for f in faults):
+        raise FeedError("wrong_type", f"faults must be a list of at most {MAX_FAULTS} short strings")
+    status = SignalStatus(junction=jid, t_s=t_s, phase=phase, in_intergreen=in_intergreen,
+                          time_in_phase_s=time_in_phase_s, plan_id=plan_id, seq=seq, mode=mode, faults=tuple(faults))
+    return RoadsideReport(status, epoch)
+
+
+def decode_status_message(payload: bytes, junctions: Mapping[str, Intersection], now_s: float = math.inf,
+                          last_t_s: Mapping[str, float] = _EMPTY, max_future_s: float = MAX_FUTURE_S) -> SignalStatus:
+    """decode_status_report without the epoch."""
+    return decode_status_report(payload, junctions, now_s, last_t_s, max_future_s).status
