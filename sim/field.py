@@ -171,7 +171,7 @@ class SumoField:
             last = self._status_sent.get(jid)
             if last is None or last[0] != key or t_s - last[1] >= self.status_every_s:
                 self._status_sent[jid] = (key, t_s)
-                statuses.append(encode_status(st))
+                statuses.append(encode_status(st, rc.status_epoch()))
         return statuses
 
     def _resume_program(self, jid: str, phase: int | None) -> None:
