@@ -95,7 +95,7 @@ class EstimationParams:
     max_lane_flow_veh_h: float = 3600.0
     implausible_window_s: float = 300.0
     implausible_limit: float = 3.0
-    # learnt coupling between neighbours: step.Core turns these into LinkParams
+    # learnt coupling between neighbours (LinkLayout)
     link_max_travel_s: float = 90.0
     link_window_s: float = 1800.0
     link_min_corr: float = 0.15
@@ -288,12 +288,12 @@ class Estimate:
     flow_pcu_h: np.ndarray  # arrival (demand) flow
     queue_pcu: np.ndarray  # waiting between the loops plus spilled over the advance loop
     crossed_by_class: tuple[tuple[str, int], ...]  # vehicles over the stop lines, cumulative
-    last_feed_t_s: float | None = None
-    sat_flow_pcu_h: np.ndarray | None = None  # learnt (prior until learnt)
-    block: np.ndarray | None = None  # exit blockage 0..1
-    blind: np.ndarray | None = None  # bool: no working loop on some lane of the movement
-    lanes: LaneState | None = None
-    health: DetectorHealth | None = None
+    sat_flow_pcu_h: np.ndarray  # learnt (the junction model's prior until learnt)
+    block: np.ndarray  # exit blockage 0..1
+    blind: np.ndarray  # bool: no working loop on some lane of the movement
+    lanes: LaneState
+    health: DetectorHealth
+    last_feed_t_s: float | None = None  # None: no message yet
 
     @staticmethod
     def empty(layout: Layout, t_s: float) -> "Estimate":
@@ -301,13 +301,10 @@ class Estimate:
         z = np.zeros(n_m)
         no_loop = (layout.lane_stop < 0) & (layout.lane_adv < 0)
         blind = ((layout.lane_share > 0) @ no_loop) > 0
-        return Estimate(t_s, z, z, z, z, tuple((c, 0) for c in VEHICLE_CLASSES), None,
-                        layout.sat_flow_pcu_h.copy(), z, blind, LaneState.empty(n_l),
-                        DetectorHealth.empty(len(layout.det_index)))
+        return Estimate(t_s, z, z, z, z, tuple((c, 0) for c in VEHICLE_CLASSES), layout.sat_flow_pcu_h.copy(), z,
+                        blind, LaneState.empty(n_l), DetectorHealth.empty(len(layout.det_index)))
 
     def faulty_detectors(self, layout: Layout) -> tuple[str, ...]:
-        if self.health is None:
-            return ()
         ids = list(layout.det_index)
         return tuple(ids[i] for i in np.flatnonzero(self.health.faulty))
 
@@ -338,18 +335,12 @@ class _LaneSignals:
     adv_stand_now: np.ndarray  # a vehicle stands on the advance loop
 
 
-def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float | None = None,
-           green_phase: int | None = None) -> Estimate:
-    """Fold one detector message into the estimate.
+def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | None = None) -> Estimate:
+    """Fold one detector message into the estimate (parameters: layout.params).
 
     `green_phase`: the phase the roadside reports green now, None during an intergreen or when
-    unknown (every lane then counts as red). `flow_window_s` overrides the configured window
-    (kept for callers of the first API). A junction without any loop has no measurement: its
+    unknown (every lane then counts as red). A junction without any loop has no measurement: its
     estimate stays as it is (empty) and every movement is `blind`."""
-    if est.lanes is None or est.health is None:  # an estimate built by hand (tests, old callers)
-        est = replace(Estimate.empty(layout, est.t_s), arrivals_pcu=est.arrivals_pcu,
-                      departures_pcu=est.departures_pcu, flow_pcu_h=est.flow_pcu_h, queue_pcu=est.queue_pcu,
-                      crossed_by_class=est.crossed_by_class, last_feed_t_s=est.last_feed_t_s)
     if not layout.det_index:
         return replace(est, t_s=snap.t_s, last_feed_t_s=snap.t_s,
                        blind=np.ones(len(layout.junction.movements), dtype=bool))
@@ -357,7 +348,7 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, flow_window_s: float |
     r = _read(layout, snap, est.crossed_by_class)
     health, usable = _health(layout, est.health, r, dt)
     sig = _lane_signals(layout, est.lanes, r, health.faulty, usable, green_phase)
-    lanes, arr, dep = _lanes(layout, est.lanes, r, sig, dt, flow_window_s or layout.params.flow_window_s)
+    lanes, arr, dep = _lanes(layout, est.lanes, r, sig, dt, layout.params.flow_window_s)
     measured = sig.stop_alive | sig.adv_alive
     lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
 
@@ -610,19 +601,10 @@ def exit_heading_deg(approach: str, turn: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class LinkParams:
-    max_travel_s: int = 90  # longest link travel time considered (lags 0..max)
-    window_s: float = 1800.0  # memory of the covariance estimates
-    min_corr: float = 0.15  # an exit is mapped to its best approach above this correlation
-    min_samples_s: float = 600.0  # ... once this much feed has been seen
-    remap_s: float = 60.0  # how often the mapping is recomputed from the covariances
-
-
-@dataclass(frozen=True)
 class LinkLayout:
     """Static index arrays of the network coupling, built once from the junction layouts."""
 
-    params: LinkParams
+    params: EstimationParams  # the link_* fields
     junctions: tuple[str, ...]
     groups: dict[str, np.ndarray]  # J -> (exits, movements) 0/1: movements leaving the same way
     targets: dict[str, tuple[tuple[str, str], ...]]  # J -> ((downstream J', approach edge at J'), ...)
@@ -630,8 +612,7 @@ class LinkLayout:
     edge_movements: dict[str, dict[str, np.ndarray]]  # J' -> approach edge -> movement indices
 
     @staticmethod
-    def build(layouts: "dict[str, Layout]", params: LinkParams | None = None) -> "LinkLayout":
-        params = params or LinkParams()
+    def build(layouts: "dict[str, Layout]", params: EstimationParams = EstimationParams()) -> "LinkLayout":
         edge_movements, edge_deg = {}, {}
         for jid, lay in layouts.items():
             by_edge: dict[str, list[int]] = {}
@@ -659,6 +640,11 @@ class LinkLayout:
                         ok[gi, ti] = min(diff, 360.0 - diff) <= 45.0 + 1e-9
             groups[jid], targets[jid], allowed[jid] = g, tg, ok
         return LinkLayout(params, tuple(layouts), groups, targets, allowed, edge_movements)
+
+    @property
+    def lags(self) -> int:
+        """Lags kept per departure history: 0 .. link_max_travel_s whole seconds."""
+        return int(self.params.link_max_travel_s) + 1
 
 
 @dataclass(frozen=True)
@@ -688,7 +674,7 @@ class LinkState:
 
     @staticmethod
     def empty(links: LinkLayout, layouts: "dict[str, Layout]", t_s: float) -> "LinkState":
-        L = links.params.max_travel_s + 1
+        L = links.lags
         n_m = {j: len(layouts[j].junction.movements) for j in links.junctions}
         n_g = {j: links.groups[j].shape[0] for j in links.junctions}
         n_t = {j: len(links.targets[j]) for j in links.junctions}
@@ -703,7 +689,7 @@ def update_links(links: LinkLayout, state: LinkState, estimates: "dict[str, Esti
                  now_s: float) -> LinkState:
     """Fold one tick of every junction's departures and arrivals into the covariances."""
     p = links.params
-    a = min(1.0, dt_s / p.window_s)
+    a = min(1.0, dt_s / p.link_window_s)
     arr_now = {}
     last_arr, last_dep = dict(state.last_arr), dict(state.last_dep)
     for j in links.junctions:
@@ -733,7 +719,7 @@ def update_links(links: LinkLayout, state: LinkState, estimates: "dict[str, Esti
         aq[j] = (1 - a) * state.arr_sq[j] + a * arr * arr
     out = LinkState(now_s, state.samples_s + dt_s, last_dep, last_arr, hist, cross, dm, dq, am, aq, state.mapping,
                     state.mapped_s)
-    if now_s - state.mapped_s >= p.remap_s and out.samples_s >= p.min_samples_s:
+    if now_s - state.mapped_s >= p.link_remap_s and out.samples_s >= p.link_min_samples_s:
         out = replace(out, mapping={j: _map(links, out, j) for j in links.junctions}, mapped_s=now_s)
     return out
 
@@ -746,7 +732,7 @@ def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]
         return (None,) * n_m
     # The averages start from zero: unbias them (all share one weight sequence) before
     # combining, or independent series look correlated early on.
-    b = 1.0 - math.exp(-s.samples_s / links.params.window_s)
+    b = 1.0 - math.exp(-s.samples_s / links.params.link_window_s)
     dm, am = s.dep_mean[j] / b, s.arr_mean[j] / b
     cov = s.cross[j] / b - dm[:, None, None] * am[None, :, None]
     sd = np.sqrt(np.maximum(s.dep_sq[j] / b - dm ** 2, 0.0))
@@ -760,7 +746,7 @@ def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]
         k = int(np.argmax(corr[gi]))
         t, lag = divmod(k, corr.shape[2])
         c = float(corr[gi, t, lag])
-        if c >= links.params.min_corr:
+        if c >= links.params.link_min_corr:
             for m in np.flatnonzero(g[gi]):
                 out[m] = Coupling(tg[t][0], tg[t][1], lag, c)
     return tuple(out)

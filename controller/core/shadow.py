@@ -137,7 +137,7 @@ class Program:
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
         """Per movement, whole ticks from the advance loop to the stop line at the speed the
         advance loops measure (estimation.py's default before any vehicle passed)."""
-        if est.lanes is None or self.no_transit:
+        if self.no_transit:
             return np.zeros(len(self.zone_m), dtype=int)
         speed = np.maximum(est.lanes.adv_speed_mps, 1.0)
         travel_s = self.lane_mean @ (self.lane_zone_m / speed)
@@ -259,9 +259,8 @@ def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatu
         return replay
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
-    sat_pcu_s = (est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else np.zeros_like(arrivals)) / 3600.0
-    if est.block is not None:  # spill-back from downstream slows the discharge, whichever side's green
-        sat_pcu_s = sat_pcu_s * (1.0 - est.block)
+    # spill-back from downstream slows the discharge, whichever side's green
+    sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - est.block)
     keep = math.exp(-dt / window_s)
     # The status read at now_s describes the signal set one tick earlier, and a program shows the
     # position it had one tick before that (SUMO: a phase starting at 0 shows from the step to 1;

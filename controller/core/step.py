@@ -133,11 +133,7 @@ class Core:
         self.layouts = dict(layouts)
         self.policy = policy
         self.uses_network = bool(getattr(policy, "uses_network", False))
-        e = cfg.estimation
-        self.links = estimation.LinkLayout.build(self.layouts, estimation.LinkParams(
-            max_travel_s=int(e.link_max_travel_s), window_s=e.link_window_s, min_corr=e.link_min_corr,
-            min_samples_s=e.link_min_samples_s, remap_s=e.link_remap_s))
-        self.flow_window_s = cfg.estimation.flow_window_s
+        self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -269,7 +265,7 @@ class Core:
             # messages cover: the estimator learns from green time only.
             green_phase = status.phase if status is not None and not status.in_intergreen else None
             for s in snaps.get(jid, ()):
-                est = estimation.update(lay, est, s, self.flow_window_s, green_phase)
+                est = estimation.update(lay, est, s, green_phase)
             red_since = _red_since(lay, status, js.red_since_s, now_s)
             hs = js.harm or harm.initial(self.programs[jid], len(lay.junction.movements), state.t_s)
             hs = harm.observe(self.programs[jid], hs, est, status, now_s, self.harm)

@@ -229,7 +229,7 @@ def test_same_messages_give_the_same_estimate():
 
 
 def test_coupling_learns_which_neighbour_approach_an_exit_feeds_and_the_travel_time():
-    from controller.core.estimation import LinkLayout, LinkParams, LinkState, update_links
+    from controller.core.estimation import EstimationParams, LinkLayout, LinkState, update_links
 
     def junction(jid: str, up: list[str], down: list[str]):
         raw = two_phase_raw()
@@ -243,7 +243,7 @@ def test_coupling_learns_which_neighbour_approach_an_exit_feeds_and_the_travel_t
 
     cfg = Config()
     layouts = {"A": Layout.build(junction("A", [], ["B"]), cfg), "B": Layout.build(junction("B", ["A"], []), cfg)}
-    links = LinkLayout.build(layouts, LinkParams(min_samples_s=300.0, remap_s=10.0))
+    links = LinkLayout.build(layouts, EstimationParams(link_min_samples_s=300.0, link_remap_s=10.0))
     state = LinkState.empty(links, layouts, 0.0)
     rng = np.random.default_rng(5)
     travel = 7

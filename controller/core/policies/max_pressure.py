@@ -136,10 +136,9 @@ def update_boxed(boxed: np.ndarray, layout: Layout, yield_lanes_c: np.ndarray, p
     It is taken to have crossed once each of their stop-line loops has been empty for `gap_s`
     at once (a gap it could take; also when it yields to no stream) while the stop-line loops
     of its own lanes are empty (no one held at the line through the gap: the box empties). A
-    lane without a working stop-line loop shows no gap and is never empty. Without lane readings
-    (est.lanes None) nothing is cleared."""
+    lane without a working stop-line loop shows no gap and is never empty."""
     boxed = boxed | (permitted_c & discharged)
-    if est.lanes is None or not boxed.any():
+    if not boxed.any():
         return boxed
     gap = est.lanes.stop_empty_s >= gap_s - 1e-9
     clear = ~(yield_lanes_c & ~gap[None, :]).any(axis=1)  # every yielded-to lane shows the gap
@@ -171,9 +170,7 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     if down_pcu is not None:
         x = x - down_pcu
-    sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
-    block = est.block if est.block is not None else 0.0
-    rate = sat * (1.0 - block) / 3600.0
+    rate = est.sat_flow_pcu_h * (1.0 - est.block) / 3600.0
     red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
     weight = rate * x * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
     serves = layout.serves

@@ -203,10 +203,9 @@ class ScatsPolicy:
             k = signal.phase
             given = given.copy()
             given[k] += 1.0
-            if est.lanes is not None:
-                on = layout.lane_green[k] & (layout.lane_stop >= 0)
-                lane_green = lane_green + on
-                lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.params.empty_gap_s + 1e-9))
+            on = layout.lane_green[k] & (layout.lane_stop >= 0)
+            lane_green = lane_green + on
+            lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.params.empty_gap_s + 1e-9))
             charged = state.primary == k
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
@@ -230,7 +229,7 @@ class ScatsPolicy:
         if cycle_seen_s < 0.5 * shortest_s:  # the same first-phase green seen again, not a new cycle
             return state, None
         # Degree of saturation per phase over the cycle just ended.
-        sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
+        sat = est.sat_flow_pcu_h
         cap = sat / 3600.0 * np.maximum(given[state.primary], 1.0)
         ds_m = (dep_green + residual) / np.maximum(cap, 1e-6)
         ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
@@ -304,7 +303,7 @@ class ScatsPolicy:
         minimum green, no queue on its movements and every stop-line loop on their lanes empty for
         `gap_out_s`. The unused time is not spent: the phase's green in this cycle's plan is cut to
         what it has had (the next cycle's offset keeping absorbs the early start)."""
-        if (self.params.gap_out_s <= 0 or not green_now or state.plan_greens_s is None or est.lanes is None
+        if (self.params.gap_out_s <= 0 or not green_now or state.plan_greens_s is None
                 or state.gapped_phase == signal.phase):
             return state, None
         j, k = layout.junction, signal.phase

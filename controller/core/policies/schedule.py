@@ -290,8 +290,7 @@ class SchedulePolicy:
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
         if now_s - state.planned_s >= self.params.replan_s:
-            sat = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else layout.sat_flow_pcu_h
-            block = est.block if est.block is not None else 0.0
+            sat, block = est.sat_flow_pcu_h, est.block
             # a blocked exit slows the discharge, but the blockage was seen during the last green
             # and may be gone: never below `min_rate_ratio` of the saturation flow
             rate = sat * np.maximum(1.0 - block, self.params.min_rate_ratio) / 3600.0
