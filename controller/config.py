@@ -12,6 +12,7 @@ from typing import Any, get_type_hints
 
 from controller.core.estimation import EstimationParams
 from controller.core.harm import HarmParams
+from controller.core.override import OperatorParams
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
 from controller.errors import ConfigError
 
@@ -156,11 +157,13 @@ class Config:
     archive: ArchiveConfig = ArchiveConfig()
     security: SecurityConfig = SecurityConfig()
     audit: AuditConfig = AuditConfig()
+    operators: OperatorParams = OperatorParams()  # the core's own dataclass (controller/core/override.py)
     source: str = "<defaults>"
 
 
 # Values that must be strictly positive; the rest only non-negative.
 _POSITIVE = {
+    "default_s", "max_s",
     "tick_s", "feed_stale_s", "min_green_s", "max_green_s", "cycle_min_s", "cycle_max_s",
     "max_red_s", "ped_speed_mps", "advance_dist_m", "loop_length_m", "vehicle_spacing_m",
     "through_pcu_h_lane", "left_pcu_h_lane", "right_pcu_h_lane", "period_s", "backup_s",
@@ -231,6 +234,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "timing.cycle_min_s", f"{t.cycle_min_s} > timing.cycle_max_s {t.cycle_max_s}")
     if cfg.webster.max_flow_ratio >= 1.0:
         raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    if cfg.operators.max_s < cfg.operators.default_s:
+        raise ConfigError(str(p), "operators.max_s", f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}")
     if cfg.harm.hold_max_s < cfg.harm.hold_s:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if not 0 <= cfg.metrics.port <= 65535:

@@ -26,6 +26,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from urllib.parse import unquote
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +39,8 @@ from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
+from controller.operators import AuditSink, OperatorDesk, junction_table
+from controller.adapters.operator_metrics import OperatorMetrics
 from controller.model import Command, Intersection
 from controller.service import ControllerService, Observer, Recorder
 
@@ -89,14 +92,21 @@ class ServiceNode:
 
     def __init__(self, cfg: Config, junctions: Mapping[str, Intersection], settings: MqttSettings, *,
                  policy: str | None = None, start_s: float = 0.0, lockstep: bool = False,
-                 metrics: Observer | None = None, archive: Recorder | None = None) -> None:
+                 metrics: Observer | None = None, archive: Recorder | None = None,
+                 audit: AuditSink | None = None) -> None:
         self.cfg = cfg
         self.topics = Topics(cfg.service.site)
         self.instance = cfg.service.instance
         self.policy = policy or cfg.service.policy
+        # Operators' overrides (docs/operators.md): not in replays, which have no operators.
+        self.desk = None if lockstep else OperatorDesk(
+            cfg.operators, ttl_s=cfg.roadside.plan_ttl_s, refresh_s=cfg.roadside.refresh_s,
+            tick_s=cfg.service.tick_s, reply=self._reply, audit=audit)
+        self.overrides: queue.SimpleQueue[tuple[str | None, str, str, bytes]] = queue.SimpleQueue()
+        self.ops_metrics: OperatorMetrics | None = None
         try:
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
-                                             start_s=start_s, metrics=metrics, archive=archive)
+                                             start_s=start_s, metrics=metrics, archive=archive, desk=self.desk)
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._junction_of_level = {topic_level(j): j for j in junctions}
@@ -122,6 +132,8 @@ class ServiceNode:
         topics += [self.topics.status(j) for j in self.service.junctions]
         if self.lockstep:
             topics.append(self.topics.clock)
+        else:
+            topics.append(self.topics.overrides)
         self.client.subscribe(topics, qos=1)
         self.client.start(wait=wait)
         self.heartbeat()
@@ -144,6 +156,11 @@ class ServiceNode:
             self.inbox.put(("clock", "", payload))
             return
         parts = self.topics.split(topic)
+        if parts is None and self.desk is not None:
+            who = self.topics.split_override(topic)
+            if who is not None:  # the broker let only that user publish there (sim/broker.py)
+                self.overrides.put((self._junction_of_level.get(who[0]), unquote(who[1]), topic, payload))
+                return
         junction = self._junction_of_level.get(parts[0]) if parts else None
         if junction is None or parts[1] not in ("detectors", "status"):
             self.unrouted += 1
@@ -182,7 +199,10 @@ class ServiceNode:
     def _tick(self, now_s: float) -> None:
         self.now_s = now_s
         self.sent = []
+        self._take_overrides(now_s)
         self.service.tick(now_s)
+        if self.ops_metrics is not None:
+            self.ops_metrics.update(self.service, now_s)
         self.ticks += 1
         wall = time.monotonic()
         if wall >= self._next_heartbeat:
@@ -196,6 +216,26 @@ class ServiceNode:
     def _publish_plan(self, cmd: Command, payload: bytes) -> None:
         self.client.publish(self.topics.plan(cmd.junction), payload, qos=1)
         self.sent.append((cmd.junction, cmd.seq))
+
+    # -- operators ------------------------------------------------------------------------
+    def _take_overrides(self, now_s: float) -> None:
+        while self.desk is not None:
+            try:
+                junction, user, topic, payload = self.overrides.get_nowait()
+            except queue.Empty:
+                return
+            if junction is None:  # a junction this service does not run: say so, by its topic level
+                junction = topic.split("/")[-3]
+            self.desk.submit(payload, user, junction, self.service.core, now_s)
+
+    def _reply(self, operator: str, payload: bytes) -> None:
+        self.client.publish(self.topics.reply(operator), payload, qos=1)
+
+    def junction_table(self) -> bytes:
+        table = junction_table(self.service.core, self.service.state, self.desk, self.service.refused, self.now_s)
+        body = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy,
+                "junctions": table}
+        return json.dumps(body, separators=(",", ":")).encode()
 
     # -- heartbeat ------------------------------------------------------------------------
     def _heartbeat_payload(self, state: str) -> bytes:
@@ -213,6 +253,8 @@ class ServiceNode:
         self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
         self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"),
                             qos=1, retain=True)
+        if not self.lockstep:  # the operators' console reads it (ctl status)
+            self.client.publish(self.topics.junction_table(self.instance), self.junction_table(), qos=1, retain=True)
 
     def stats(self) -> dict[str, Any]:
         ticks = list(self.tick_durations_s)
@@ -362,6 +404,7 @@ def main(cfg: Config) -> int:
                                 resolve_intersections(cfg))
         node = ServiceNode(cfg, junctions, settings, start_s=clock.now(),
                            metrics=ServiceMetrics(registry, junctions, cfg), archive=recorder)
+        node.ops_metrics = OperatorMetrics(registry, cfg.metrics.update_s)
     except BaseException:
         if recorder is not None:
             recorder.close()

@@ -1,0 +1,214 @@
+"""The operators' desk of the service: overrides in, replies out, the overrides in force.
+
+`OperatorDesk.submit` takes an override message (its operator is the broker user of the topic
+it came on: docs/mqtt.md, "Override"), admits or refuses it with the rules of
+controller/core/override.py, records the action with the operator's identity (audit store,
+log) and answers the operator with a reply. `OperatorDesk.apply` runs inside the service's
+tick, after the policy (controller/service.py): expired overrides end, and the overrides in
+force replace the policy's commands for their junctions, through the same safety gate.
+
+Not thread-safe: the thread that ticks the service calls both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from controller.core import harm
+from controller.core import override as rules
+from controller.core.override import OperatorParams, Override
+from controller.core.step import Core, CoreState, JunctionState, TickResult
+from controller.errors import FeedError
+from controller.model import Command
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[str, bytes], None]  # (operator, reply message)
+
+
+class AuditSink(Protocol):
+    """What the desk needs of the audit store (controller/adapters/audit.py AuditStore)."""
+
+    def append(self, kind: str, junction: str, actor: str, payload: Mapping[str, Any], t_s: float) -> int: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The desk's reply to one override message."""
+
+    request_id: str
+    junction: str
+    action: str
+    accepted: bool
+    reason: str  # the rule that refused it, or what was done
+    until_s: float | None = None
+
+    def encode(self, now_s: float) -> bytes:
+        return json.dumps({"v": rules.MESSAGE_VERSION, "id": self.request_id, "junction": self.junction,
+                           "action": self.action, "accepted": self.accepted, "reason": self.reason,
+                           "until": self.until_s, "t": now_s}, separators=(",", ":")).encode()
+
+
+class OperatorDesk:
+    def __init__(self, params: OperatorParams, *, ttl_s: float, refresh_s: float, tick_s: float,
+                 reply: Reply | None = None, audit: AuditSink | None = None) -> None:
+        self.params = params
+        self.ttl_s = ttl_s
+        self.refresh_s = refresh_s
+        self.tick_s = tick_s
+        self.reply = reply
+        self.audit = audit
+        self.active: dict[str, Override] = {}  # junction -> override in force
+        self._ended: dict[str, Override] = {}  # released since the last tick
+        self._sent: dict[str, tuple[Command, float]] = {}  # the overrides' last commands and when sent
+        self.rejected: dict[str, int] = {}  # malformed override messages by reason
+        self.answers: list[Answer] = []  # the last answers given (newest last, bounded)
+        self.answers_total = 0
+
+    # -- requests --------------------------------------------------------------------------
+    def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
+        """Validate, admit and answer one override message from `operator` (the broker user)."""
+        try:
+            req = rules.decode_override(payload, operator, junction, now_s)
+        except FeedError as exc:
+            self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
+            rid = _request_id(payload)
+            answer = Answer(rid, junction or "", "?", False, f"malformed override ({exc.reason}): {exc.detail}")
+            return self._answer(operator, answer, now_s)
+        lay = core.layouts.get(req.junction)
+        ov, why = rules.admit(req, lay.junction if lay is not None else None, self.params, now_s)
+        if req.action == "release" and not why:
+            answer = self._release(req.junction, operator)
+            answer = Answer(req.request_id, req.junction, "release", answer.accepted, answer.reason)
+        elif ov is None:
+            answer = Answer(req.request_id, req.junction, req.action, False, why)
+        else:
+            previous = self.active.get(req.junction)
+            self.active[req.junction] = ov
+            self._ended.pop(req.junction, None)
+            done = "renewed" if previous is not None and previous.operator == operator and \
+                previous.action == ov.action and previous.wish == ov.wish else "in force"
+            if previous is not None and previous.operator != operator:
+                done += f" (replaces {previous.operator}'s {previous.action})"
+            answer = Answer(req.request_id, req.junction, req.action, True,
+                            f"{req.action} {done} until t={ov.until_s:.0f}", ov.until_s)
+        self._record(operator, answer, req, now_s)
+        return self._answer(operator, answer, now_s)
+
+    def _release(self, junction: str, operator: str) -> Answer:
+        ov = self.active.pop(junction, None)
+        if ov is None:
+            return Answer("", junction, "release", True, "no override in force: nothing to release")
+        self._ended[junction] = ov
+        return Answer("", junction, "release", True, f"{ov.operator}'s {ov.action} released: back to the policy")
+
+    def _record(self, operator: str, answer: Answer, req: rules.OverrideRequest, now_s: float) -> None:
+        log.warning("operator=%s junction=%s action=%s accepted=%s reason=%s", operator, answer.junction,
+                    answer.action, answer.accepted, answer.reason)
+        if self.audit is not None:
+            payload = {"action": req.action, "id": req.request_id, "accepted": answer.accepted,
+                       "reason": answer.reason, "for_s": req.for_s, "phase": req.phase,
+                       "phase_order": list(req.phase_order), "greens_s": list(req.greens_s),
+                       "until": answer.until_s}
+            try:
+                self.audit.append("operator", answer.junction, operator, payload, now_s)
+            except Exception:  # an audit failure must not stop the junction being served
+                log.exception("audit store refused operator action junction=%s operator=%s", answer.junction, operator)
+
+    def _answer(self, operator: str, answer: Answer, now_s: float) -> Answer:
+        self.answers = self.answers[-99:] + [answer]
+        self.answers_total += 1
+        if self.reply is not None:
+            self.reply(operator, answer.encode(now_s))
+        return answer
+
+    # -- the tick --------------------------------------------------------------------------
+    def apply(self, core: Core, state: CoreState, result: TickResult, now_s: float) -> tuple[CoreState, TickResult]:
+        """Called by the service after core.step: end expired overrides, put the others in force."""
+        for jid, ov in list(self.active.items()):
+            if now_s >= ov.until_s:
+                del self.active[jid]
+                self._ended[jid] = ov
+                log.warning("operator=%s junction=%s action=%s expired: back to the policy", ov.operator, jid, ov.action)
+                if self.audit is not None:
+                    try:
+                        self.audit.append("operator", jid, ov.operator, {"action": "expired", "id": ov.request_id}, now_s)
+                    except Exception:
+                        log.exception("audit store refused an expiry junction=%s", jid)
+        if not self.active and not self._ended:
+            return state, result
+        junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
+        ended, self._ended = self._ended, {}
+        state, result, self._sent = rules.apply(self.active, ended, self._sent, state, junctions, result, now_s,
+                                                ttl_s=self.ttl_s, refresh_s=self.refresh_s, tick_s=self.tick_s)
+        return state, result
+
+
+def _request_id(payload: bytes) -> str:
+    try:
+        rid = json.loads(payload).get("id")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return ""
+    return rid[:64] if isinstance(rid, str) else ""
+
+
+def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refused: Mapping[str, str],
+                   now_s: float) -> dict[str, dict[str, Any]]:
+    """Per junction, what an operator's console shows (`ctl status`; docs/operators.md, "Modes"):
+
+    mode: `manual` (an operator's override in force), `adaptive` (the policy's plans), `fixed`
+    (do no harm: back on the city's program), `stale` (no fresh feed: the roadside falls back to
+    its local plan), `no-status` (the roadside never reported), `refused` (the policy cannot
+    serve it: it stays on its own program). Then the roadside's own report (its mode, plan in
+    force, phase, faults), the estimates (queue in PCU, delay per PCU over the do-no-harm
+    window) and the ages of the last detector message and status."""
+    out: dict[str, dict[str, Any]] = {}
+    active = desk.active if desk is not None else {}
+    for jid, lay in core.layouts.items():
+        js = state.junctions[jid]
+        est, st, ov = js.estimate, js.status, active.get(jid)
+        report = harm_report(js)
+        if ov is not None:
+            mode = "manual"
+        elif est.last_feed_t_s is None or now_s - est.last_feed_t_s > core.feed_stale_s:
+            mode = "stale"
+        elif report is not None and report.mode == "fixed":
+            mode = "fixed"
+        elif st is None:
+            mode = "no-status"
+        else:
+            mode = "adaptive"
+        faults = list(st.faults) if st is not None else []
+        faults += [f"detector {d} faulty" for d in est.faulty_detectors(lay)]
+        out[jid] = {
+            "mode": mode,
+            "override": None if ov is None else {"operator": ov.operator, "action": ov.action, "until": ov.until_s,
+                                                 "plan_id": ov.plan_id},
+            "plan_sent": js.command.plan_id if js.command is not None else None,
+            "roadside_mode": st.mode if st is not None else None,
+            "plan": st.plan_id if st is not None else None,
+            "phase": st.phase if st is not None else None,
+            "in_intergreen": st.in_intergreen if st is not None else None,
+            "time_in_phase_s": round(st.time_in_phase_s + max(0.0, now_s - st.t_s), 1) if st is not None else None,
+            "queue_pcu": round(float(est.queue_pcu.sum()), 1),
+            "delay_s_pcu": _finite_or_none(report.delay_controlled_s) if report is not None else None,
+            "faults": faults,
+            "feed_age_s": round(now_s - est.last_feed_t_s, 1) if est.last_feed_t_s is not None else None,
+            "status_age_s": round(now_s - st.t_s, 1) if st is not None else None,
+        }
+    for jid, why in refused.items():
+        out[jid] = {"mode": "refused", "reason": why}
+    return out
+
+
+def harm_report(js: JunctionState) -> harm.JunctionReport | None:
+    return harm.report(js.harm) if js.harm is not None else None
+
+
+def _finite_or_none(x: float) -> float | None:
+    return round(x, 1) if math.isfinite(x) else None

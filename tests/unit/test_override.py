@@ -1,0 +1,186 @@
+"""Operator overrides (controller/core/override.py, controller/operators.py) in the service's tick:
+they pass the same safety gate as the policy, refusals name the rule, they expire and release."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from controller.config import Config
+from controller.core.messages import encode_detector_message, encode_status
+from controller.core.override import OperatorParams, OverrideRequest, decode_override, encode_override
+from controller.errors import FeedError
+from controller.model import CyclePlan, PhaseCommand, SignalStatus
+from controller.operators import OperatorDesk
+from controller.service import ControllerService
+from tests.junction_fixtures import two_phase
+
+CFG = Config()
+
+
+class Rig:
+    """A service with a desk; the roadside's status is whatever the test says."""
+
+    def __init__(self, policy: str = "adaptive", params: OperatorParams = OperatorParams(), audit=None) -> None:
+        self.sent: list = []
+        self.replies: list[tuple[str, dict]] = []
+        self.desk = OperatorDesk(params, ttl_s=CFG.roadside.plan_ttl_s, refresh_s=CFG.roadside.refresh_s,
+                                 tick_s=CFG.service.tick_s, audit=audit,
+                                 reply=lambda op, payload: self.replies.append((op, json.loads(payload))))
+        self.svc = ControllerService({"J": two_phase()}, CFG, policy, publish=lambda cmd, p: self.sent.append(cmd),
+                                     desk=self.desk)
+        self.phase, self.since, self.t = 0, 0.0, 0.0
+
+    def tick(self, t: float) -> list:
+        """One second: feed, the status of the signal as commanded so far, tick."""
+        self.t = t
+        j = self.svc.junctions["J"]
+        self.svc.advance_clock(t)
+        self.svc.on_detectors(encode_detector_message("J", t, 1.0, {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors}))
+        self.svc.on_status(encode_status(SignalStatus("J", t, self.phase, False, t - self.since, "p", 0, "adaptive")))
+        before = len(self.sent)
+        self.svc.tick(t)
+        return self.sent[before:]
+
+    def follow(self, cmds: list) -> None:
+        """The roadside switches at once to the phase commanded (the test's simplification)."""
+        for c in cmds:
+            if isinstance(c, PhaseCommand) and c.phase != self.phase:
+                self.phase, self.since = c.phase, self.t
+
+    def submit(self, req: OverrideRequest, operator: str = "alice"):
+        return self.desk.submit(encode_override(req), operator, req.junction, self.svc.core, self.t)
+
+
+def hold(phase: int, for_s: float | None = 120.0, t: float = 0.0, rid: str = "r1") -> OverrideRequest:
+    return OverrideRequest("J", "alice", "hold", rid, t, for_s=for_s, phase=phase)
+
+
+def plan(greens, order=(0, 1), for_s: float | None = 300.0, t: float = 0.0) -> OverrideRequest:
+    return OverrideRequest("J", "alice", "plan", "p1", t, for_s=for_s, phase_order=tuple(order), greens_s=tuple(greens))
+
+
+def test_hold_goes_through_the_gate_min_green_then_max_green_then_back():
+    rig = Rig()
+    for t in range(1, 4):
+        rig.follow(rig.tick(float(t)))
+    rig.phase, rig.since = 0, 3.0  # phase 0 just began
+    ans = rig.submit(hold(1, for_s=300.0, t=4.0))
+    assert ans.accepted and rig.replies[-1] == ("alice", rig.replies[-1][1]) and rig.replies[-1][1]["accepted"]
+    held = []
+    for t in range(4, 200):
+        cmds = rig.tick(float(t))
+        rig.follow(cmds)
+        assert all(c.plan_id.startswith("J-manual-alice") for c in cmds), cmds  # the policy is silenced
+        held.append(rig.phase)
+    first_switch = held.index(1)
+    assert first_switch + 4 >= 7  # phase 0 kept its 7 s minimum green before the hold took it
+    # max green 60 s: the hold gives phase 0 its turn (max red), then comes back to phase 1
+    runs, k = [], 0
+    while k < len(held):
+        n = 1
+        while k + n < len(held) and held[k + n] == held[k]:
+            n += 1
+        runs.append((held[k], n))
+        k += n
+    assert all(n <= 61 for p, n in runs if p == 1)
+    assert [p for p, _ in runs[:4]] == [0, 1, 0, 1]
+    assert sum(n for p, n in runs if p == 1) > 0.75 * sum(n for _, n in runs[1:])
+
+
+def test_an_operator_plan_below_min_green_is_refused_naming_the_rule():
+    rig = Rig()
+    rig.tick(1.0)
+    ans = rig.submit(plan((5.0, 30.0)))
+    assert not ans.accepted
+    assert ans.reason == "min green 5 s < 7 s required for J phase 0 (movements N_T, S_T)"
+    assert rig.replies[-1][1]["reason"] == ans.reason and not rig.desk.active
+    assert "max green 90 s > 60 s allowed for J phase 1" in rig.submit(plan((30.0, 90.0))).reason
+    assert "cycle" in rig.submit(plan((60.0, 60.0))).reason  # 130 s > cycle_max_s 120 s
+
+
+def test_an_operator_plan_runs_as_written_and_is_refreshed():
+    rig = Rig()
+    rig.tick(1.0)
+    assert rig.submit(plan((20.0, 40.0), t=1.0)).accepted
+    cmds = [c for t in range(2, 20) for c in rig.tick(float(t))]
+    assert cmds and all(isinstance(c, CyclePlan) and c.greens_s == (20.0, 40.0) for c in cmds)
+    assert len({c.plan_id for c in cmds}) == 1
+    seqs = [c.seq for c in cmds]
+    assert seqs == sorted(set(seqs)) and 3 <= len(cmds) <= 5  # re-sent every refresh_s (5 s)
+
+
+def test_durations_default_and_maximum_from_config():
+    rig = Rig(params=OperatorParams(default_s=30.0, max_s=100.0))
+    rig.tick(1.0)
+    ans = rig.submit(hold(1, for_s=None, t=1.0))
+    assert ans.accepted and ans.until_s == pytest.approx(31.0)
+    refused = rig.submit(hold(1, for_s=101.0, t=1.0))
+    assert not refused.accepted and "operators.max_s" in refused.reason
+
+
+def test_an_override_expires_and_the_policy_takes_over_again():
+    rig = Rig()
+    rig.tick(1.0)
+    assert rig.submit(hold(1, for_s=20.0, t=1.0)).accepted
+    manual = [c for t in range(2, 21) for c in rig.tick(float(t))]
+    assert manual and all("manual" in c.plan_id for c in manual)
+    after = [c for t in range(21, 40) for c in rig.tick(float(t))]
+    assert not rig.desk.active
+    assert after and "manual" not in after[-1].plan_id
+    assert all(b.seq > a.seq for a, b in zip(manual + after, (manual + after)[1:]))
+
+
+def test_release_withdraws_the_override_and_is_recorded_with_the_operator():
+    from controller.adapters.audit import AuditStore
+
+    store = AuditStore(":memory:")
+    rig = Rig(policy="webster", audit=store)
+    rig.tick(1.0)
+    assert rig.submit(plan((20.0, 40.0), t=1.0), operator="bob").accepted
+    rig.tick(2.0)
+    rel = rig.submit(OverrideRequest("J", "bob", "release", "r9", 2.0))
+    assert rel.accepted and "released" in rel.reason
+    cmds = rig.tick(3.0)
+    assert cmds and cmds[-1].plan_id.startswith("J-manual") and cmds[-1].expires_s <= 3.0 + CFG.service.tick_s
+    actions = [(r.actor, r.payload["action"]) for r in store.query(kind="operator")]
+    assert actions == [("bob", "plan"), ("alice", "release")]
+
+
+def test_flash_and_unknown_junctions_are_refused_with_a_reason():
+    rig = Rig()
+    rig.tick(1.0)
+    flash = rig.submit(OverrideRequest("J", "alice", "flash", "f1", 1.0))
+    assert not flash.accepted and "flash" in flash.reason and "cabinet" in flash.reason
+    other = rig.desk.submit(encode_override(OverrideRequest("K", "alice", "hold", "k1", 1.0, phase=0)), "alice", "K",
+                            rig.svc.core, 1.0)
+    assert not other.accepted and "not under this service's control" in other.reason
+    bad_phase = rig.submit(hold(7, t=1.0))
+    assert not bad_phase.accepted and "phase 7 is not a phase of J" in bad_phase.reason
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda b: b.replace(b'"t":1.0', b'"t":1000.0'), "future_timestamp"),
+    (lambda b: b.replace(b'"greens_s":[20.0,40.0]', b'"greens_s":[NaN,40.0]'), "not_finite"),
+    (lambda b: b.replace(b'"junction":"J"', b'"junction":"K"'), "topic_mismatch"),
+    (lambda b: b.replace(b'"action":"plan"', b'"action":"boom"'), "out_of_range"),
+    (lambda b: b[:20], "malformed_json"),
+])
+def test_malformed_overrides_are_refused_by_reason(mutate, reason):
+    payload = mutate(encode_override(plan((20.0, 40.0), t=1.0)))
+    with pytest.raises(FeedError) as err:
+        decode_override(payload, "alice", "J", now_s=1.0)
+    assert err.value.reason == reason
+    rig = Rig()
+    rig.tick(1.0)
+    ans = rig.desk.submit(payload, "alice", "J", rig.svc.core, 1.0)
+    assert not ans.accepted and reason in ans.reason and rig.desk.rejected == {reason: 1}
+
+
+def test_the_reply_round_trips():
+    req = plan((20.0, 40.0), t=1.0)
+    back = decode_override(encode_override(req), "alice", "J", now_s=1.0)
+    assert back == req
+    assert math.isfinite(back.greens_s[0])
