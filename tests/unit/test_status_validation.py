@@ -1,0 +1,107 @@
+"""Roadside statuses are validated with the rigour of the detector feed (controller/core/feed.py),
+and through the service: a refused status moves no clock and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controller.config import Config
+from controller.core.feed import decode_status_report
+from controller.errors import FeedError
+from controller.service import ControllerService
+from tests.junction_fixtures import two_phase
+
+JUNCTIONS = {"J": two_phase()}
+GOOD = {"v": 1, "junction": "J", "t": 100.0, "phase": 1, "in_intergreen": False, "time_in_phase_s": 4.0,
+        "plan_id": "J-adaptive-3", "seq": 3, "epoch": 17, "mode": "adaptive", "faults": []}
+
+
+def body(**changes) -> bytes:
+    obj = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in obj.items() if v is not ...}).encode()
+
+
+def reason(payload: bytes, now_s: float = 100.0, last: dict | None = None) -> str:
+    with pytest.raises(FeedError) as exc:
+        decode_status_report(payload, JUNCTIONS, now_s, last or {}, 1.0)
+    return exc.value.reason
+
+
+def test_a_good_status_decodes_with_its_epoch():
+    rep = decode_status_report(body(), JUNCTIONS, 100.0, {}, 1.0)
+    assert (rep.epoch, rep.status.seq, rep.status.phase, rep.status.mode) == (17, 3, 1, "adaptive")
+    assert decode_status_report(body(epoch=...), JUNCTIONS, 100.0, {}, 1.0).epoch == 0  # epoch is optional
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"in_intergreen": "no"}, "wrong_type"),
+    ({"in_intergreen": 0}, "wrong_type"),
+    ({"in_intergreen": ...}, "wrong_type"),
+    ({"phase": 1.0}, "wrong_type"),
+    ({"phase": True}, "wrong_type"),
+    ({"phase": 2}, "out_of_range"),
+    ({"phase": -1}, "out_of_range"),
+    ({"seq": "3"}, "wrong_type"),
+    ({"seq": -1}, "out_of_range"),
+    ({"seq": 2**60}, "out_of_range"),
+    ({"epoch": 1.5}, "wrong_type"),
+    ({"time_in_phase_s": -1.0}, "out_of_range"),
+    ({"time_in_phase_s": 1e9}, "out_of_range"),
+    ({"time_in_phase_s": "4"}, "wrong_type"),
+    ({"plan_id": 3}, "wrong_type"),
+    ({"plan_id": "x" * 500}, "out_of_range"),
+    ({"faults": "none"}, "wrong_type"),
+    ({"faults": [1]}, "wrong_type"),
+    ({"faults": ["f"] * 100}, "wrong_type"),
+    ({"mode": "flashing"}, "out_of_range"),
+    ({"mode": "manual"}, "forbidden_mode"),
+    ({"t": "100"}, "wrong_type"),
+    ({"junction": "K"}, "unknown_junction"),
+    ({"v": 2}, "bad_version"),
+])
+def test_hostile_statuses_are_refused_by_reason(changes, why):
+    assert reason(body(**changes)) == why
+
+
+def test_non_finite_status_is_refused():
+    assert reason(body().replace(b'"time_in_phase_s": 4.0', b'"time_in_phase_s": NaN')) == "not_finite"
+
+
+def test_status_from_the_future_or_the_past_is_refused():
+    assert reason(body(t=100.0 + 1e9)) == "future_timestamp"
+    assert reason(body(t=101.5)) == "future_timestamp"  # beyond the 1 s skew allowed
+    decode_status_report(body(t=100.9), JUNCTIONS, 100.0, {}, 1.0)  # within it
+    assert reason(body(t=95.0), last={"J": 99.0}) == "stale_timestamp"
+
+
+def _service() -> ControllerService:
+    return ControllerService(JUNCTIONS, Config(), "fixed", publish=lambda cmd, payload: None, start_s=100.0)
+
+
+def test_a_future_status_does_not_move_the_services_clock():
+    """Issue 11: messages stamped ahead made genuine ones refused as stale. A refused one must
+    leave the last accepted time where it was."""
+    svc = _service()
+    svc.advance_clock(100.0)
+    for k in range(5):
+        svc.on_status(body(t=100.0 + 1e9 + k), "J")
+    assert svc.rejected["future_timestamp"] == 5
+    svc.on_status(body(t=100.0), "J")
+    svc.on_status(body(t=100.5), "J")
+    assert svc.rejected.get("stale_timestamp", 0) == 0 and len(svc._statuses) == 2
+
+
+def test_detectors_from_within_the_skew_do_not_lock_out_the_genuine_feed():
+    """With the clock skew bound at 1 s, a device that stamps ahead can shadow at most one
+    genuine message, not five."""
+    svc = _service()
+    svc.advance_clock(100.0)
+    det = lambda t: json.dumps({"v": 1, "junction": "J", "t": t, "period_s": 1.0, "detectors": {}}).encode()  # noqa: E731
+    svc.on_detectors(det(104.9), "J")
+    assert svc.rejected["future_timestamp"] == 1
+    for k in range(5):
+        svc.advance_clock(101.0 + k)
+        svc.on_detectors(det(101.0 + k), "J")
+    assert svc.rejected.get("stale_timestamp", 0) == 0
