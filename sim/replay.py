@@ -1,0 +1,257 @@
+"""`replay ARCHIVE`: a recorded window rebuilt as a SUMO scenario, then run under each
+requested policy and under the plans that were really in force.
+
+Steps (docs/replay.md has a worked example):
+1. The window [--from, --to) of the archive's site (whole archive by default). Times are the
+   recording's clock: seconds, or an ISO date-time (UTC). The scenario's clock is the recording's
+   minus the midnight (UTC) of the window's first day, so a simulation's recording keeps its times.
+2. The demand (sim/replay_demand.py): routeSampler on the loop counts per 60 s and class, and the
+   queues the service's estimator saw at --from as standing vehicles.
+3. Runs, one process each (libsumo: one simulation per process): `recorded` (the recorded plans
+   re-sent at their recorded times; where none were sent the junctions run their own programs,
+   as they did) and each `--policy`. Each writes the usual outputs in OUT/<policy>/, plus
+   edgedata.xml (per edge and minute: time loss, waiting) for the report.
+4. Calibration: GEH of the `recorded` run's loop counts (recorded by the same archive code)
+   against the recording (sim/replay_geh.py); report.html (sim/replay_report.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import sumolib
+
+from controller.adapters.archive import read_archive, read_meta, site_root
+from controller.config import Config
+from controller.core.policies import REGISTRY
+from controller.errors import AdapterError, DefinitionError
+from controller.junctions import load_intersections
+from controller.model import VEHICLE_CLASSES
+from sim import replay_demand as demand
+from sim.baselines import FIELD_POLICIES
+from sim.replay_geh import GehResult, compare_counts, count_sites
+
+log = logging.getLogger(__name__)
+
+RECORDED = "recorded"
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    archive: Path
+    out_dir: Path
+    t_from: str | None = None
+    t_to: str | None = None
+    policies: tuple[str, ...] = ()
+    net: Path | None = None
+    seed: int = 1
+    interval_s: float = 60.0  # routeSampler's counting interval
+    warmup_s: float = 900.0  # recorded feed before --from the queue estimate is run over
+    config: str | None = None  # config file passed to the per-policy processes
+
+
+@dataclass(frozen=True)
+class Window:
+    """[from_s, to_s) in the recording's clock; scenario time = recording time - offset_s."""
+
+    from_s: float
+    to_s: float
+    offset_s: float
+    first_s: float  # the archive's first and last reading
+    last_s: float
+
+
+@dataclass
+class ReplayResult:
+    scenario: Path
+    window: Window
+    summaries: list[dict] = field(default_factory=list)
+    geh: GehResult | None = None
+    demand: dict = field(default_factory=dict)
+
+
+def parse_time(text: str, option: str) -> float:
+    """Seconds (the recording's clock) or an ISO date-time, UTC when no zone is given."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise DefinitionError(option, "T", f"{text!r} is neither seconds nor an ISO date-time") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        return when.timestamp()
+    if not math.isfinite(value):
+        raise DefinitionError(option, "T", f"{text!r} is not a finite time")
+    return value
+
+
+def resolve_window(req: ReplayRequest, det: pa.Table) -> Window:
+    """The requested window within the recording; a clear error when it is empty or outside."""
+    if det.num_rows == 0:
+        raise AdapterError(f"archive {req.archive}: no detector readings recorded")
+    t = det["t_s"]
+    first = float(pa.compute.min(t).as_py()) - float(det["period_s"][0].as_py())
+    last = float(pa.compute.max(t).as_py())
+    t_from = parse_time(req.t_from, "--from") if req.t_from is not None else first
+    t_to = parse_time(req.t_to, "--to") if req.t_to is not None else last
+    span = f"the recording covers [{first:.0f}, {last:.0f}] s"
+    if not first <= t_from < last:
+        raise DefinitionError("--from", "T", f"{t_from:.0f} s is outside the recording; {span}")
+    if not first < t_to <= last + 1.0:
+        raise DefinitionError("--to", "T", f"{t_to:.0f} s is outside the recording; {span}")
+    if t_to - t_from < req.interval_s:
+        raise DefinitionError("--to", "T", f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than "
+                                           f"one {req.interval_s:.0f} s counting interval")
+    offset = math.floor(t_from / DAY_S) * DAY_S
+    return Window(t_from, t_to, offset, first, last)
+
+
+def policy_names(req: ReplayRequest) -> list[str]:
+    known = set(REGISTRY) | set(FIELD_POLICIES)
+    for p in req.policies:
+        if p not in known:
+            raise DefinitionError("--policy", "policy", f"unknown policy {p!r}; known: {', '.join(sorted(known))}")
+    return [RECORDED] + [p for p in dict.fromkeys(req.policies) if p != RECORDED]
+
+
+def _progress(line: str) -> None:
+    print(f"[replay] {line}", file=sys.stderr, flush=True)
+
+
+def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, window: Window) -> tuple[Path, dict]:
+    """OUT/scenario/replay.sumocfg for the window; returns it and what the demand is made of."""
+    net_file = Path(req.net or meta.get("net_file", ""))
+    if not str(net_file) or not net_file.is_file():
+        raise DefinitionError("--net", "net", f"no SUMO network: {net_file or 'none given'} (the recording's "
+                                              f"meta.json names none that exists; pass --net NET.net.xml)")
+    out = req.out_dir / "scenario"
+    out.mkdir(parents=True, exist_ok=True)
+    junctions = load_intersections(site / "meta" / "intersections")
+    net = sumolib.net.readNet(str(net_file), withInternal=False)
+    det = read_archive(site, "detectors", window.from_s, window.to_s)
+    begin = window.from_s - window.offset_s
+    n_iv = int(math.ceil((window.to_s - window.from_s) / req.interval_s))
+    counters = demand.edge_counters(junctions, net)
+    loop_counts = demand.interval_counts(det, req.interval_s, window.from_s)
+    _progress(f"demand: {len(counters)} counted edges, {n_iv} intervals of {req.interval_s:.0f} s")
+    candidates = demand.candidate_routes(net_file, out / "candidates.rou.xml", req.seed)
+    route_files = [demand.write_vtypes(out / "vtypes.add.xml")]
+    asked: dict[str, int] = {}
+    for cls in VEHICLE_CLASSES:
+        edgedata = out / f"counts_{cls}.xml"
+        asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv)
+        if asked[cls]:
+            route_files.append(demand.sample_routes(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls,
+                                                    req.seed))
+    sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or demand.read_routes(candidates)
+    before = read_archive(site, "detectors", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
+    status = read_archive(site, "status", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
+    queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}
+    queued = demand.write_queue_vehicles(out / "queues.rou.xml", queues, net, sampled, begin,
+                                         cfg.detectors.vehicle_spacing_m)
+    route_files.append(out / "queues.rou.xml")
+    info = {"counted_edges": len(counters), "vehicles_by_class": asked, "queued_vehicles": queued,
+            "queue_pcu_estimated": round(sum(queues.values()), 1), "intervals": n_iv,
+            "net_file": str(net_file)}
+    return write_sumocfg(out / "replay.sumocfg", net_file, route_files, meta.get("additional_files", []), begin,
+                         window.to_s - window.offset_s), info
+
+
+def write_sumocfg(path: Path, net_file: Path, routes: list[Path], additional: list[str], begin_s: float,
+                  end_s: float) -> Path:
+    root = ET.Element("configuration")
+    inp = ET.SubElement(root, "input")
+    ET.SubElement(inp, "net-file", value=str(net_file))
+    ET.SubElement(inp, "route-files", value=",".join(str(r) for r in routes))
+    adds = [a for a in additional if Path(a).is_file()]
+    if adds:
+        ET.SubElement(inp, "additional-files", value=",".join(adds))
+    t = ET.SubElement(root, "time")
+    ET.SubElement(t, "begin", value=f"{begin_s:.0f}")
+    ET.SubElement(t, "end", value=f"{end_s:.0f}")
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+def _edgedata_add(path: Path) -> Path:
+    root = ET.Element("additional")
+    ET.SubElement(root, "edgeData", id="tsc_replay", period="60", file=str(path.with_name("edgedata.xml")),
+                  excludeEmpty="true")
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window: Window,
+              additional: list[str]) -> subprocess.Popen:
+    """One run in its own process: `simulate` for a policy, sim.replay_recorded for the plans in force."""
+    out = req.out_dir / policy
+    out.mkdir(parents=True, exist_ok=True)
+    adds = [a for a in additional if Path(a).is_file()] + [str(_edgedata_add(out / "edgedata.add.xml"))]
+    sumo = ["--", "--seed", str(req.seed), "--additional-files", ",".join(adds)]
+    common = ["--out", str(out), "--intersections", str(site / "meta" / "intersections")]
+    if policy == RECORDED:
+        cmd = [sys.executable, "-m", "sim.replay_recorded", str(sumocfg), *common, "--archive", str(site),
+               "--from", repr(window.from_s), "--to", repr(window.to_s), "--offset", repr(window.offset_s),
+               "--record", str(out / "archive")]
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_controller.py")]
+        cmd += ["--config", req.config] if req.config else []
+        cmd += ["simulate", str(sumocfg), *common, "--policy", policy]
+    if req.config and policy == RECORDED:
+        cmd += ["--config", req.config]
+    log_file = open(out / "run.log", "w")
+    return subprocess.Popen(cmd + sumo, stdout=log_file, stderr=subprocess.STDOUT,
+                            cwd=Path(__file__).resolve().parent.parent)
+
+
+def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
+    """Rebuild the window, run every policy, compare counts, write OUT/report.html."""
+    from sim.replay_report import write_report
+
+    site = site_root(req.archive)
+    meta = read_meta(site)
+    if not (site / "meta" / "intersections").is_dir():
+        raise AdapterError(f"archive {site}: no meta/intersections (the junction models of the recording)")
+    policies = policy_names(req)
+    extent = read_archive(site, "detectors").select(["t_s", "period_s"])
+    window = resolve_window(req, extent)
+    req.out_dir.mkdir(parents=True, exist_ok=True)
+    _progress(f"window [{window.from_s:.0f}, {window.to_s:.0f}) s of {site}")
+    sumocfg, info = build_scenario(req, cfg, site, meta, window)
+    _progress(f"scenario {sumocfg}: {json.dumps(info)}")
+    result = ReplayResult(sumocfg, window, demand=info)
+    additional = list(meta.get("additional_files", []))
+    t0 = time.monotonic()
+    procs = {}
+    for k, policy in enumerate(policies):  # two at a time: the machine's cores
+        procs[policy] = start_run(req, policy, sumocfg, site, window, additional)
+        if len([p for p in procs.values() if p.poll() is None]) >= 2 or k == len(policies) - 1:
+            for name, p in procs.items():
+                if p.wait() != 0:
+                    raise AdapterError(f"replay run {name} failed: see {req.out_dir / name / 'run.log'}")
+            _progress(f"runs done: {', '.join(procs)} ({time.monotonic() - t0:.0f} s)")
+    for policy in policies:
+        result.summaries.append(json.loads((req.out_dir / policy / "summary.json").read_text()))
+    recorded = read_archive(site, "detectors", window.from_s, window.to_s)
+    rebuilt = read_archive(site_root(req.out_dir / RECORDED / "archive"), "detectors")
+    rebuilt = rebuilt.set_column(rebuilt.schema.get_field_index("t_s"), "t_s",
+                                 pa.compute.add(rebuilt["t_s"], window.offset_s))
+    junctions = load_intersections(site / "meta" / "intersections")
+    result.geh = compare_counts(recorded, rebuilt, window.from_s, window.to_s, count_sites(junctions))
+    (req.out_dir / "geh.json").write_text(json.dumps(result.geh.as_dict(), indent=1))
+    write_report(req.out_dir, result, policies, junctions)
+    return result

@@ -1,0 +1,238 @@
+"""The demand of a recorded window, rebuilt with SUMO's own tools.
+
+- Loop counts -> edge counts per `interval_s` (60 s) and vehicle class: an edge is counted by
+  the loops of one kind (stop line first, else advance) when every lane of it that cars may use
+  has one; its count is their sum. Edges without full coverage are left free.
+- Candidate routes: SUMO's randomTrips.py (routed by duarouter), seeded.
+- Routes: SUMO's routeSampler.py, once per vehicle class with counts, each class to a SUMO vType
+  of its vClass (car -> passenger, bus, truck, motorcycle).
+- The queues at the window's start: the service's own estimator (controller/core/estimation.py)
+  is run over the recorded feed and statuses before T; each lane's estimated queue becomes
+  standing vehicles on that lane at T, from the stop line back, each on a sampled route that
+  goes on from the lane.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout, update
+from controller.errors import AdapterError
+from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, Snapshot
+from sim.sumo import sumo_home
+
+log = logging.getLogger(__name__)
+
+SUMO_VCLASS = {"car": "passenger", "bus": "bus", "truck": "truck", "motorcycle": "motorcycle"}
+
+
+def vtype_id(cls: str) -> str:
+    return f"tsc_{cls}"
+
+
+@dataclass(frozen=True)
+class EdgeCounter:
+    """Which loops count an edge (their counts summed), and of which kind."""
+
+    edge: str
+    kind: str
+    detectors: tuple[str, ...]
+
+
+def edge_counters(junctions: Mapping[str, Intersection], net) -> list[EdgeCounter]:
+    """The edges whose every car lane carries a loop of one kind (stop line preferred)."""
+    by_edge: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    for j in junctions.values():
+        for d in j.detectors:
+            try:
+                lane = net.getLane(d.at_lane)
+            except KeyError:
+                continue
+            by_edge[lane.getEdge().getID()][d.kind][d.at_lane] = d.id
+    out = []
+    for edge_id, kinds in sorted(by_edge.items()):
+        car_lanes = {ln.getID() for ln in net.getEdge(edge_id).getLanes() if ln.allows("passenger")}
+        for kind in ("stop", "advance"):
+            loops = kinds.get(kind, {})
+            if car_lanes and car_lanes <= set(loops):
+                out.append(EdgeCounter(edge_id, kind, tuple(sorted(loops[ln] for ln in car_lanes))))
+                break
+    return out
+
+
+def interval_counts(det: pa.Table, interval_s: float, begin_s: float) -> dict[str, np.ndarray]:
+    """Per loop: (intervals, classes) vehicle counts, interval k = [begin + k*interval_s, ...).
+    A reading's period ends at its time t_s; it falls in the interval where its period starts."""
+    t = det["t_s"].to_numpy() - det["period_s"].to_numpy().astype(float) - begin_s
+    k = np.floor(t / interval_s + 1e-9).astype(int)
+    n = int(k.max()) + 1 if len(k) else 0
+    names = det["detector"].cast(pa.string()).to_numpy(zero_copy_only=False)
+    counts = np.stack([det[c].to_numpy().astype(np.int64) for c in VEHICLE_CLASSES], axis=1)
+    keep = (k >= 0) & (counts.sum(axis=1) > 0)
+    out: dict[str, np.ndarray] = {}
+    for name in np.unique(names):
+        out[str(name)] = np.zeros((n, len(VEHICLE_CLASSES)), dtype=np.int64)
+    for name, kk, c in zip(names[keep], k[keep], counts[keep]):
+        out[name][kk] += c
+    return out
+
+
+def write_edgedata(path: Path, counters: list[EdgeCounter], loop_counts: Mapping[str, np.ndarray], cls: str,
+                   begin_s: float, interval_s: float, n_intervals: int) -> int:
+    """SUMO edgeData (`entered`) of one vehicle class; returns the vehicles it asks for."""
+    ci = VEHICLE_CLASSES.index(cls)
+    root = ET.Element("meandata")
+    total = 0
+    for k in range(n_intervals):
+        iv = ET.SubElement(root, "interval", id=f"{cls}_{k}", begin=f"{begin_s + k * interval_s:.0f}",
+                           end=f"{begin_s + (k + 1) * interval_s:.0f}")
+        for c in counters:
+            n = sum(int(loop_counts[d][k, ci]) for d in c.detectors if d in loop_counts and k < len(loop_counts[d]))
+            ET.SubElement(iv, "edge", id=c.edge, entered=str(n))
+            total += n
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return total
+
+
+def write_vtypes(path: Path) -> Path:
+    root = ET.Element("additional")
+    for cls, vclass in SUMO_VCLASS.items():
+        ET.SubElement(root, "vType", id=vtype_id(cls), vClass=vclass)
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+def _tool(args: list[str], what: str) -> None:
+    cmd = [sys.executable, *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise AdapterError(f"{what} failed: {' | '.join(tail)} (command: {' '.join(cmd)})")
+
+
+def candidate_routes(net_file: Path, out: Path, seed: int, n_routes: int = 3000) -> Path:
+    """Candidate routes for routeSampler: randomTrips.py routed by duarouter (fringe-biased)."""
+    tools = Path(sumo_home()) / "tools"
+    _tool([str(tools / "randomTrips.py"), "-n", str(net_file), "-r", str(out), "-o", str(out.with_suffix(".trips.xml")),
+           "-b", "0", "-e", str(n_routes), "-p", "1", "--fringe-factor", "5", "--min-distance", "50",
+           "--seed", str(seed), "--validate", "--vclass", "passenger"], "randomTrips.py")
+    return out
+
+
+def sample_routes(candidates: Path, edgedata: Path, out: Path, cls: str, seed: int) -> Path:
+    """routeSampler.py: vehicles of one class whose routes match the edge counts."""
+    tools = Path(sumo_home()) / "tools"
+    _tool([str(tools / "routeSampler.py"), "-r", str(candidates), "-d", str(edgedata), "-o", str(out),
+           "--prefix", f"{cls}_", "-a", f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
+           "-s", str(seed), "--edgedata-attribute", "entered"], f"routeSampler.py ({cls})")
+    return out
+
+
+# -- the queues at T ---------------------------------------------------------------------------
+def snapshots(det: pa.Table) -> dict[str, list[Snapshot]]:
+    """The recorded detector messages, rebuilt as Snapshots per junction in time order."""
+    out: dict[str, list[Snapshot]] = defaultdict(list)
+    cols = {c: det[c].to_pylist() for c in ("t_s", "period_s", "detector", *VEHICLE_CLASSES, "occupancy", "speed_mps")}
+    cols["junction"] = det["junction"].cast(pa.string()).to_pylist()
+    rows: dict[tuple[str, float], list[DetectorReading]] = defaultdict(list)
+    period: dict[tuple[str, float], float] = {}
+    for i, jid in enumerate(cols["junction"]):
+        key = (jid, cols["t_s"][i])
+        counts = tuple((c, cols[c][i]) for c in VEHICLE_CLASSES if cols[c][i])
+        rows[key].append(DetectorReading(cols["detector"][i], counts, cols["occupancy"][i], cols["speed_mps"][i]))
+        period[key] = cols["period_s"][i]
+    for (jid, t_s), readings in sorted(rows.items(), key=lambda kv: kv[0][1]):
+        out[jid].append(Snapshot(jid, t_s, period[(jid, t_s)], tuple(readings)))
+    return out
+
+
+def green_phases(status: pa.Table) -> dict[str, list[tuple[float, int | None]]]:
+    """Per junction, (time, green phase or None in an intergreen) from the recorded statuses."""
+    out: dict[str, list[tuple[float, int | None]]] = defaultdict(list)
+    for jid, t, phase, ig in zip(status["junction"].cast(pa.string()).to_pylist(), status["t_s"].to_pylist(),
+                                 status["phase"].to_pylist(), status["in_intergreen"].to_pylist()):
+        out[jid].append((t, None if ig else phase))
+    return out
+
+
+def estimated_queues(junctions: Mapping[str, Intersection], det: pa.Table, status: pa.Table,
+                     cfg: Config) -> dict[str, float]:
+    """Lane id -> queue (PCU) the service's estimator gives at the end of the recorded feed."""
+    greens = green_phases(status)
+    queues: dict[str, float] = {}
+    for jid, snaps in snapshots(det).items():
+        j = junctions.get(jid)
+        if j is None or not snaps:
+            continue
+        layout = Layout.build(j, cfg)
+        est = Estimate.empty(layout, snaps[0].t_s - snaps[0].period_s)
+        marks = greens.get(jid, [])
+        m = 0
+        green: int | None = None
+        for s in snaps:
+            while m < len(marks) and marks[m][0] <= s.t_s:
+                green = marks[m][1]
+                m += 1
+            est = update(layout, est, s, green)
+        q = est.lanes.queue_pcu + est.lanes.hidden_pcu
+        for lane, v in zip(layout.lanes, q):
+            queues[lane] = queues.get(lane, 0.0) + float(v)
+    return queues
+
+
+def write_queue_vehicles(path: Path, queues: Mapping[str, float], net, routes: list[list[str]], depart_s: float,
+                         spacing_m: float) -> int:
+    """Standing vehicles (type car) on each lane at depart_s, from the stop line back, each on
+    the rest of a sampled route that goes on from that lane. Returns how many."""
+    through: dict[str, list[list[str]]] = defaultdict(list)
+    for r in routes:
+        for i, e in enumerate(r):
+            through[e].append(r[i:])
+    root = ET.Element("routes")
+    n = 0
+    for lane_id, q in sorted(queues.items()):
+        count = int(math.floor(q + 0.5))
+        if count <= 0:
+            continue
+        try:
+            lane = net.getLane(lane_id)
+        except KeyError:
+            continue
+        nexts = {c.getTo().getID() for c in lane.getOutgoing()}
+        edge = lane.getEdge().getID()
+        options = [r for r in through.get(edge, []) if len(r) == 1 or r[1] in nexts]
+        if not options:
+            continue
+        count = min(count, int(lane.getLength() // spacing_m))
+        for k in range(count):
+            route = options[(n + k) % len(options)]
+            pos = lane.getLength() - 1.0 - k * spacing_m
+            v = ET.SubElement(root, "vehicle", id=f"queue_{lane_id}_{k}", type=vtype_id("car"),
+                              depart=f"{depart_s:.0f}", departLane=str(lane.getIndex()), departPos=f"{pos:.1f}",
+                              departSpeed="0")
+            ET.SubElement(v, "route", edges=" ".join(route))
+        n += count
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return n
+
+
+def read_routes(path: Path) -> list[list[str]]:
+    """Edge lists of every route in a SUMO route file (vehicles' inline routes and named ones)."""
+    if not path.exists():
+        return []
+    return [r.get("edges", "").split() for r in ET.parse(path).getroot().iter("route") if r.get("edges")]
