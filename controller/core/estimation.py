@@ -63,7 +63,7 @@ import numpy as np
 from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
 
 if TYPE_CHECKING:
-    from controller.config import Config
+    from controller.core.params import LayoutConfig
 
 FULL_OCCUPANCY = 0.99  # a loop covered for the whole period (stuck-on test)
 DEFAULT_TRANSIT_SPEED_MPS = 10.0  # when the advance loop has not measured a speed yet
@@ -135,42 +135,75 @@ class Layout:
     pcu_by_class: dict[str, float]
     stop_detectors: frozenset[str]
 
-    @property
-    def adv_share(self) -> np.ndarray:
-        """(movements, detectors): share of an advance loop's PCU that is a movement's arrival."""
-        out = np.zeros((len(self.junction.movements), len(self.det_index)))
-        for li, d in enumerate(self.lane_adv):
-            if d >= 0:
-                out[:, d] = self.lane_share[:, li]
-        return out
-
-    @property
-    def stop_share(self) -> np.ndarray:
-        out = np.zeros((len(self.junction.movements), len(self.det_index)))
-        for li, d in enumerate(self.lane_stop):
-            if d >= 0:
-                out[:, d] = self.lane_share[:, li]
-        return out
-
     @staticmethod
-    def build(junction: Intersection, cfg: "Config | None" = None) -> "Layout":
+    def build(junction: Intersection, cfg: "LayoutConfig | None" = None) -> "Layout":
+        """The junction's index arrays. Without a configuration: EstimationParams' defaults,
+        every vehicle one PCU, a jam spacing of DEFAULT_VEHICLE_SPACING_M."""
         params = cfg.estimation if cfg is not None else EstimationParams()
         spacing_m = cfg.detectors.vehicle_spacing_m if cfg is not None else DEFAULT_VEHICLE_SPACING_M
         movements = junction.movements
         lanes = tuple(dict.fromkeys(lane for m in movements for lane in m.lanes))
-        lane_idx = {lane: i for i, lane in enumerate(lanes)}
-        n_m, n_l = len(movements), len(lanes)
-        users = np.zeros(n_l)
-        for m in movements:
-            for lane in m.lanes:
-                users[lane_idx[lane]] += 1
-        share = np.zeros((n_m, n_l))
-        for i, m in enumerate(movements):
-            for lane in m.lanes:
-                share[i, lane_idx[lane]] = 1.0 / users[lane_idx[lane]]
+        share = _lane_shares(junction, lanes)
+        det = _DetectorIndex.build(junction, lanes)
+        mov_storage = np.array([m.storage_pcu for m in movements])
+        zone_m = np.where(det.lane_adv >= 0, np.where(det.lane_stop >= 0,
+                                                      np.maximum(det.adv_dist_m - det.stop_dist_m, 0.0),
+                                                      det.adv_dist_m), 0.0)
+        storage = np.where(zone_m > 0, np.maximum(zone_m / spacing_m, 1.0), _spread_storage(mov_storage, share))
+        # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
+        # movements sharing the lane.
+        mov_sat = np.array([m.sat_flow_pcu_h for m in movements])
+        per_lane_equiv = mov_sat / np.maximum(share.sum(axis=1), 1e-9)
+        lane_sat = (share > 0).T.astype(float) @ per_lane_equiv / np.maximum((share > 0).sum(axis=0), 1)
+        same_movement, same_edge = _lane_neighbours(junction, lanes, share)
+        serves, protected = _phase_service(junction)
+        lane_green = (serves.astype(float) @ (share > 0).astype(float)) > 0
+        permitted = serves & ~protected
+        lane_protected = lane_green & ~((permitted.astype(float) @ (share > 0).astype(float)) > 0)
+        return Layout(
+            junction=junction, params=params, det_index=det.index, det_is_stop=det.is_stop,
+            det_lane=det.lane, det_pair=det.pair, lanes=lanes, lane_share=share, lane_stop=det.lane_stop,
+            lane_adv=det.lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
+            lane_same_movement=same_movement, lane_same_edge=same_edge,
+            serves=serves, lane_green=lane_green, protected=protected, lane_protected=lane_protected,
+            storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
+            pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
+            stop_detectors=frozenset(d.id for d in junction.detectors if d.kind == "stop"),
+        )
 
+
+def _lane_shares(junction: Intersection, lanes: tuple[str, ...]) -> np.ndarray:
+    """(movements, lanes): 1 / number of movements using the lane where the movement uses it."""
+    lane_idx = {lane: i for i, lane in enumerate(lanes)}
+    users = np.zeros(len(lanes))
+    for m in junction.movements:
+        for lane in m.lanes:
+            users[lane_idx[lane]] += 1
+    share = np.zeros((len(junction.movements), len(lanes)))
+    for i, m in enumerate(junction.movements):
+        for lane in m.lanes:
+            share[i, lane_idx[lane]] = 1.0 / users[lane_idx[lane]]
+    return share
+
+
+@dataclass(frozen=True)
+class _DetectorIndex:
+    """The junction's loops as index arrays (Layout.build)."""
+
+    index: dict[str, int]
+    is_stop: np.ndarray  # (detectors,) bool
+    lane: np.ndarray  # (detectors,) lane index
+    pair: np.ndarray  # (detectors,) index of the other loop on the same lane, -1 if none
+    lane_stop: np.ndarray  # (lanes,) detector index of the stop-line loop, -1 if none
+    lane_adv: np.ndarray  # (lanes,) detector index of the advance loop, -1 if none
+    stop_dist_m: np.ndarray  # (lanes,) distance of the stop-line loop to the stop line
+    adv_dist_m: np.ndarray  # (lanes,) distance of the advance loop to the stop line
+
+    @staticmethod
+    def build(junction: Intersection, lanes: tuple[str, ...]) -> "_DetectorIndex":
+        lane_idx = {lane: i for i, lane in enumerate(lanes)}
         dets = junction.detectors
-        det_index = {d.id: i for i, d in enumerate(dets)}
+        n_l = len(lanes)
         lane_stop, lane_adv = np.full(n_l, -1), np.full(n_l, -1)
         stop_dist, adv_dist = np.zeros(n_l), np.zeros(n_l)
         for i, d in enumerate(dets):
@@ -179,64 +212,50 @@ class Layout:
                 lane_stop[li], stop_dist[li] = i, d.dist_to_stop_m
             else:
                 lane_adv[li], adv_dist[li] = i, d.dist_to_stop_m
-        det_lane = np.array([lane_idx[d.lane] for d in dets], dtype=int)
-        det_is_stop = np.array([d.kind == "stop" for d in dets], dtype=bool)
-        det_pair = np.array([(lane_adv if d.kind == "stop" else lane_stop)[lane_idx[d.lane]] for d in dets],
-                            dtype=int)
+        return _DetectorIndex(
+            {d.id: i for i, d in enumerate(dets)}, np.array([d.kind == "stop" for d in dets], dtype=bool),
+            np.array([lane_idx[d.lane] for d in dets], dtype=int),
+            np.array([(lane_adv if d.kind == "stop" else lane_stop)[lane_idx[d.lane]] for d in dets], dtype=int),
+            lane_stop, lane_adv, stop_dist, adv_dist)
 
-        # Storage between the loops, per lane; where the model has no advance loop, the
-        # movement's storage (from the TOML) spread over its lanes.
-        mov_storage = np.array([m.storage_pcu for m in movements])
-        fallback = np.zeros(n_l)
-        for li in range(n_l):
-            col = share[:, li]
-            on = col > 0
-            fallback[li] = float(np.max(mov_storage[on] / np.maximum(share[on].sum(axis=1), 1e-9)))
-        zone_m = np.where(lane_adv >= 0, np.where(lane_stop >= 0, np.maximum(adv_dist - stop_dist, 0.0), adv_dist),
-                          0.0)
-        storage = np.where(zone_m > 0, np.maximum(zone_m / spacing_m, 1.0), fallback)
 
-        # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
-        # movements sharing the lane.
-        mov_sat = np.array([m.sat_flow_pcu_h for m in movements])
-        per_lane_equiv = mov_sat / np.maximum(share.sum(axis=1), 1e-9)
-        lane_sat = (share > 0).T.astype(float) @ per_lane_equiv / np.maximum((share > 0).sum(axis=0), 1)
+def _spread_storage(mov_storage_pcu: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Per lane, where the model has no advance loop: the movement's storage (from the TOML)
+    spread over its lanes (the largest over the movements using the lane)."""
+    out = np.zeros(share.shape[1])
+    for li in range(share.shape[1]):
+        on = share[:, li] > 0
+        out[li] = float(np.max(mov_storage_pcu[on] / np.maximum(share[on].sum(axis=1), 1e-9)))
+    return out
 
-        # Neighbours a lane without a working loop borrows its estimate from (update()).
-        uses = share > 0
-        same_movement = (uses.T.astype(int) @ uses.astype(int)) > 0
-        lane_edge = [next(m.from_edge for m in movements if lane in m.lanes) for lane in lanes]
-        same_edge = np.array([[a == b for b in lane_edge] for a in lane_edge], dtype=bool).reshape(n_l, n_l)
-        np.fill_diagonal(same_movement, False)
-        np.fill_diagonal(same_edge, False)
 
-        n_p = len(junction.phases)
-        serves = np.zeros((n_p, n_m), dtype=bool)
-        for k, ph in enumerate(junction.phases):
-            green = ph.green_links()
-            for i, m in enumerate(movements):
-                serves[k, i] = bool(green.intersection(m.links))
-        lane_green = (serves.astype(float) @ (share > 0).astype(float)) > 0
-        protected = np.zeros((n_p, n_m), dtype=bool)
-        for k, ph in enumerate(junction.phases):
-            for i, m in enumerate(movements):
-                letters = {ph.state[li] for li in m.links} & set("Gg")
-                protected[k, i] = letters == {"G"}
-        permitted = serves & ~protected
-        lane_protected = lane_green & ~((permitted.astype(float) @ (share > 0).astype(float)) > 0)
+def _lane_neighbours(junction: Intersection, lanes: tuple[str, ...], share: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(lanes, lanes) bool twice: another lane of a movement that uses this one, and another lane
+    on the same approach edge; those a lane without a working loop borrows its estimate from."""
+    n_l = len(lanes)
+    uses = share > 0
+    same_movement = (uses.T.astype(int) @ uses.astype(int)) > 0
+    lane_edge = [next(m.from_edge for m in junction.movements if lane in m.lanes) for lane in lanes]
+    same_edge = np.array([[a == b for b in lane_edge] for a in lane_edge], dtype=bool).reshape(n_l, n_l)
+    np.fill_diagonal(same_movement, False)
+    np.fill_diagonal(same_edge, False)
+    return same_movement, same_edge
 
-        return Layout(
-            junction=junction, params=params, det_index=det_index, det_is_stop=det_is_stop,
-            det_lane=det_lane, det_pair=det_pair, lanes=lanes, lane_share=share, lane_stop=lane_stop,
-            lane_adv=lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
-            lane_same_movement=same_movement, lane_same_edge=same_edge,
-            serves=serves, lane_green=lane_green, protected=protected, lane_protected=lane_protected,
-            storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
-            # without a configuration every vehicle counts as one PCU
-            pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
-            stop_detectors=frozenset(d.id for d in dets if d.kind == "stop"),
-        )
 
+def _phase_service(junction: Intersection) -> tuple[np.ndarray, np.ndarray]:
+    """(phases, movements) bool twice: the movement has a green link in the phase, and it is
+    served with protected green only ('G', no 'g')."""
+    n_p, n_m = len(junction.phases), len(junction.movements)
+    serves = np.zeros((n_p, n_m), dtype=bool)
+    protected = np.zeros((n_p, n_m), dtype=bool)
+    for k, ph in enumerate(junction.phases):
+        green = ph.green_links()
+        for i, m in enumerate(junction.movements):
+            serves[k, i] = bool(green.intersection(m.links))
+            letters = {ph.state[li] for li in m.links} & set("Gg")
+            protected[k, i] = letters == {"G"}
+    return serves, protected
 
 @dataclass(frozen=True)
 class DetectorHealth:

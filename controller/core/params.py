@@ -5,14 +5,19 @@ documents each field, and controller/config.py validates the section into the da
 by field name (a key missing from the file keeps the default here). A policy's constructor takes
 its dataclass and nothing else.
 
-`PolicyConfig` is what `policies.make_policy` reads: any object with the four sections (the
-application's Config is one), so the core does not depend on the application's configuration.
+The Protocols at the end say which sections the core reads: `PolicyConfig` (make_policy),
+`LayoutConfig` (estimation.Layout.build) and `CoreConfig` (step.Core). The application's Config
+provides them all; the core never imports it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from controller.core.estimation import EstimationParams
+    from controller.core.harm import HarmParams
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,63 @@ class PolicyConfig(Protocol):
 
     @property
     def scats(self) -> ScatsParams: ...
+
+
+class PcuFactors(Protocol):
+    """config.toml [pcu]: passenger-car units per vehicle class."""
+
+    def factor(self, vehicle_class: str) -> float: ...
+
+
+class JamSpacing(Protocol):
+    """config.toml [detectors]: what the estimator reads of it."""
+
+    @property
+    def vehicle_spacing_m(self) -> float: ...  # jam spacing of one PCU, for lane storage
+
+
+class LayoutConfig(Protocol):
+    """The sections estimation.Layout.build reads."""
+
+    @property
+    def estimation(self) -> EstimationParams: ...
+
+    @property
+    def detectors(self) -> JamSpacing: ...
+
+    @property
+    def pcu(self) -> PcuFactors: ...
+
+
+class FeedTiming(Protocol):
+    """config.toml [service]: what the core reads of it."""
+
+    @property
+    def feed_stale_s(self) -> float: ...  # a junction whose feed is older than this gets no command
+
+    @property
+    def tick_s(self) -> float: ...  # the decision period
+
+
+class PlanTiming(Protocol):
+    """config.toml [roadside]: what the core reads of it."""
+
+    @property
+    def plan_ttl_s(self) -> float: ...  # a command expires this long after it was sent
+
+    @property
+    def refresh_s(self) -> float: ...  # the command in force is re-sent this often
+
+
+class CoreConfig(LayoutConfig, PolicyConfig, Protocol):
+    """The sections step.Core reads: the estimator's (links), the service's and roadside's
+    timing, do no harm, and [max_pressure].permitted_sat_ratio for the fixed-time shadow."""
+
+    @property
+    def service(self) -> FeedTiming: ...
+
+    @property
+    def roadside(self) -> PlanTiming: ...
+
+    @property
+    def harm(self) -> HarmParams: ...

@@ -24,19 +24,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from controller.core import estimation, harm, shadow
 from controller.core.estimation import Estimate, Layout
+from controller.core.params import CoreConfig
 from controller.core.policies import Policy
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
 from controller.model import (Command, CyclePlan, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
                               Snapshot, Wish)
-
-if TYPE_CHECKING:
-    from controller.config import Config
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,7 @@ class _TickLog:
 class Core:
     """Static wiring of the pure core: junction layouts, one policy, timing parameters."""
 
-    def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: "Config") -> None:
+    def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: CoreConfig) -> None:
         self.layouts = dict(layouts)
         self.policy = policy
         self.uses_network = bool(getattr(policy, "uses_network", False))
