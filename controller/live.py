@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry
 
 from controller.adapters.metrics import MetricsServer, ServiceMetrics
+from controller.adapters.trust import Trust, open_trust
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION
@@ -86,6 +87,12 @@ def percentile(values, q: float) -> float:
     return v[min(len(v) - 1, max(0, math.ceil(q / 100 * len(v)) - 1))]
 
 
+def _trust_kwargs(trust: Trust | None) -> dict[str, Any]:
+    if trust is None:  # lockstep replays and tests: epoch 0, unsigned, no audit trail
+        return {}
+    return {"epoch": trust.epoch, "signer": trust.signer, "audit": trust.audit}
+
+
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out."""
@@ -93,7 +100,11 @@ class ServiceNode:
     def __init__(self, cfg: Config, junctions: Mapping[str, Intersection], settings: MqttSettings, *,
                  policy: str | None = None, start_s: float = 0.0, lockstep: bool = False,
                  metrics: Observer | None = None, archive: Recorder | None = None,
-                 audit: AuditSink | None = None) -> None:
+                 audit: AuditSink | None = None, trust: Trust | None = None) -> None:
+        """trust: this run's plan epoch, signer and audit store (controller/adapters/trust.py);
+        its store also takes the operators' actions."""
+        if trust is not None and audit is None:
+            audit = trust.audit
         self.cfg = cfg
         self.topics = Topics(cfg.service.site)
         self.instance = cfg.service.instance
@@ -106,7 +117,8 @@ class ServiceNode:
         self.ops_metrics: OperatorMetrics | None = None
         try:
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
-                                             start_s=start_s, metrics=metrics, archive=archive, desk=self.desk)
+                                             start_s=start_s, metrics=metrics, archive=archive, desk=self.desk,
+                                             **_trust_kwargs(trust))
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._junction_of_level = {topic_level(j): j for j in junctions}
@@ -244,7 +256,7 @@ class ServiceNode:
             s = self.service
             body.update(t=self.now_s, policy=self.policy, junctions=len(s.junctions),
                         stale=len(s.last_result.stale), received=s.received, plans_sent=s.plans_sent,
-                        rejected=dict(s.rejected),
+                        rejected=dict(s.rejected), epoch=s.epoch, unacknowledged=s.unacknowledged(),
                         tick_p99_ms=round(1000 * percentile(self.tick_durations_s, 99), 2)
                         if self.tick_durations_s else None)
         return json.dumps(body, separators=(",", ":")).encode()
@@ -394,7 +406,9 @@ def main(cfg: Config) -> int:
     registry = CollectorRegistry()  # this service's own: no global registry
     metrics_server = MetricsServer(registry, cfg.metrics.port, cfg.metrics.addr)
     recorder = None
+    trust = None
     try:
+        trust = open_trust(cfg, time.time())  # plan keys, audit store, this run's epoch (docs/security.md)
         if cfg.archive.enabled:  # the feed archive (docs/replay.md), off the tick's thread
             from controller.adapters.archive import ArchiveRecorder
 
@@ -403,11 +417,13 @@ def main(cfg: Config) -> int:
             recorder.write_meta({"source": "run", "policy": cfg.service.policy},
                                 resolve_intersections(cfg))
         node = ServiceNode(cfg, junctions, settings, start_s=clock.now(),
-                           metrics=ServiceMetrics(registry, junctions, cfg), archive=recorder)
+                           metrics=ServiceMetrics(registry, junctions, cfg), archive=recorder, trust=trust)
         node.ops_metrics = OperatorMetrics(registry, cfg.metrics.update_s)
     except BaseException:
         if recorder is not None:
             recorder.close()
+        if trust is not None:
+            trust.close()
         metrics_server.close()
         raise
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -419,8 +435,9 @@ def main(cfg: Config) -> int:
             if exc.fatal:
                 raise
             log.warning("%s; ticking anyway and retrying in the background", exc)
-        log.info("service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d", cfg.service.site,
-                 node.instance, len(junctions), node.policy, settings.host, settings.port)
+        log.info("service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s", cfg.service.site,
+                 node.instance, len(junctions), node.policy, settings.host, settings.port, trust.epoch,
+                 trust.signer is not None)
         run_realtime(node, clock, stop)
     finally:
         for sig, handler in previous.items():
@@ -428,6 +445,7 @@ def main(cfg: Config) -> int:
         node.close()
         if recorder is not None:
             recorder.close()
+        trust.close()
         metrics_server.close()
     log.info("service stopped %s", json.dumps(node.stats()))
     return 0
