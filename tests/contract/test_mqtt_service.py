@@ -298,7 +298,8 @@ def _run_service(tmp_path, broker, password: str) -> subprocess.Popen:
         "webster": {"period_s": 1.0},
         "metrics": {"port": free_port()},
     }))
-    env = {**os.environ, "TSC_BROKER_PASSWORD": password}
+    # a throw-away plan key (docs/security.md): `run` refuses to start without one
+    env = {**os.environ, "TSC_BROKER_PASSWORD": password, "TSC_PLAN_KEYS": "test:" + "ab" * 32}
     return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf), "run"],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
