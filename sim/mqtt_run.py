@@ -28,13 +28,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from controller.adapters.metrics import ServiceMetrics
+from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient, topic_level
+from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
 from controller.errors import AdapterError, FeedError
@@ -88,8 +89,13 @@ class MqttLoop:
             self.offset_s = self.clock.now() + 1.0 - begin_s  # first second one second from now
             start_s = self.clock.now()
         ctl_cfg = broker.controller_config(cfg)
+        # Plans cross the broker signed with a throw-away key the roadsides are provisioned with.
+        keyring = new_keyring("replay")
+        for jid, rc in field.roadside.items():
+            rc.set_keys(keyring.for_junction(jid))
         self.node = ServiceNode(ctl_cfg, junctions, broker.settings("controller", client_id=f"tsc-{site}-replay"),
-                                policy=policy, start_s=start_s, lockstep=self.lockstep, metrics=metrics)
+                                policy=policy, start_s=start_s, lockstep=self.lockstep, metrics=metrics,
+                                trust=Trust(epoch=1, signer=keyring.sign, audit=None))
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
@@ -210,12 +216,11 @@ class MqttLoop:
             self._plans[(jid, cmd.seq)] = payload
 
     def _apply(self, jid: str, payload: bytes, t_s: float) -> None:
+        """The junction's roadside checks the message itself (signature, identity, limits)."""
         cmd = decode_command(payload)
-        if self.offset_s:
-            cmd = replace(cmd, valid_from_s=cmd.valid_from_s - self.offset_s,
-                          expires_s=cmd.expires_s - self.offset_s)
         self._applied_seq[jid] = max(cmd.seq, self._applied_seq.get(jid, -1))
-        self.field.receive(cmd, t_s)
+        if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s):
+            self.field.refusals += 1
 
     def _second_realtime(self, t_s: float) -> None:
         if not self.clock.wait_until(self.offset_s + t_s, self._stop):
