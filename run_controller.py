@@ -6,6 +6,9 @@
   run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
   run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
   run_controller.py replay ARCHIVE [--from T] [--to T] --out DIR [--policy NAME ...] [--net NET]
+  run_controller.py field SUMOCFG [--out DIR] [--speed X] [--broker HOST:PORT] [--credentials DIR]
+  run_controller.py broker-setup --out DIR [--operators a,b] [--monitors m] [--tls-cert C --tls-key K --tls-ca CA]
+  run_controller.py ctl status|override|release ...   (docs/operators.md)
 """
 
 from __future__ import annotations
@@ -24,6 +27,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="the live service over MQTT")
     r.add_argument("--config", dest="config_run", default=None, help="configuration file")
+    from controller import ctl, liveopts
+
+    liveopts.add_options(r, speed=True)
+    f = sub.add_parser("field", help="SUMO as the live city (real time) against a broker (docs/operators.md)")
+    f.add_argument("sumocfg", type=Path)
+    f.add_argument("--out", type=Path, default=Path("out/field"), help="evaluation at the end (default: out/field)")
+    f.add_argument("--intersections", type=Path, default=None,
+                   help="junction TOMLs, the service's (default: config [service] intersections)")
+    liveopts.add_options(f, speed=True)
+    bs = sub.add_parser("broker-setup", help="write Mosquitto's passwd, acl, mosquitto.conf and credentials")
+    bs.add_argument("--out", type=Path, required=True, help="folder outside the repository")
+    bs.add_argument("--operators", default="operator", help="operator user names, comma-separated")
+    bs.add_argument("--monitors", default="monitor", help="read-only user names, comma-separated")
+    bs.add_argument("--listen", default=None, metavar="ADDR", help="listen address (default: config [broker] host)")
+    bs.add_argument("--port", type=int, default=None, help="port (default: config [broker] port)")
+    bs.add_argument("--intersections", type=Path, default=None, help="junction TOMLs (one field user each)")
+    bs.add_argument("--tls-cert", type=Path, default=None)
+    bs.add_argument("--tls-key", type=Path, default=None)
+    bs.add_argument("--tls-ca", type=Path, default=None)
+    bs.add_argument("--log-denied", action="store_true", help="log every refused publish (Mosquitto debug level)")
+    ctl.add_parser(sub)
 
     s = sub.add_parser("simulate", help="run a SUMO scenario in closed loop and evaluate it")
     s.add_argument("sumocfg", type=Path)
@@ -113,9 +137,17 @@ def main(argv: list[str] | None = None) -> int:
 
             return cli.replay(args, cfg)
         if args.command == "run":
-            from controller import live
+            from controller import live, liveopts
 
-            return live.main(cfg)
+            return live.main(liveopts.apply(cfg, args, user=cfg.broker.username))
+        if args.command in ("field", "broker-setup"):
+            from sim import field_live
+
+            return field_live.cli(args, cfg)
+        if args.command == "ctl":
+            from controller import ctl
+
+            return ctl.main(args, cfg)
     except TscError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

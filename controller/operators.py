@@ -77,8 +77,9 @@ class OperatorDesk:
             req = rules.decode_override(payload, operator, junction, now_s)
         except FeedError as exc:
             self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
-            rid = _request_id(payload)
-            answer = Answer(rid, junction or "", "?", False, f"malformed override ({exc.reason}): {exc.detail}")
+            action = _peek(payload, "action")
+            answer = Answer(_peek(payload, "id"), junction or "", action if action in rules.ACTIONS else "?", False,
+                            f"malformed override ({exc.reason}): {exc.detail}")
             return self._answer(operator, answer, now_s)
         lay = core.layouts.get(req.junction)
         ov, why = rules.admit(req, lay.junction if lay is not None else None, self.params, now_s)
@@ -96,7 +97,7 @@ class OperatorDesk:
             if previous is not None and previous.operator != operator:
                 done += f" (replaces {previous.operator}'s {previous.action})"
             answer = Answer(req.request_id, req.junction, req.action, True,
-                            f"{req.action} {done} until t={ov.until_s:.0f}", ov.until_s)
+                            f"{req.action} {done} for {ov.until_s - now_s:.0f} s", ov.until_s)
         self._record(operator, answer, req, now_s)
         return self._answer(operator, answer, now_s)
 
@@ -149,12 +150,13 @@ class OperatorDesk:
         return state, result
 
 
-def _request_id(payload: bytes) -> str:
+def _peek(payload: bytes, key: str) -> str:
+    """A string field of a message that failed validation (to address the answer), else ''."""
     try:
-        rid = json.loads(payload).get("id")
+        value = json.loads(payload).get(key)
     except (ValueError, AttributeError, UnicodeDecodeError):
         return ""
-    return rid[:64] if isinstance(rid, str) else ""
+    return value[:64] if isinstance(value, str) else ""
 
 
 def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refused: Mapping[str, str],

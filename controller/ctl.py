@@ -1,0 +1,264 @@
+"""`run_controller.py ctl`: the operators' console, over MQTT with the operator's own credentials.
+
+  ctl status [--junction J] [--watch [S]]          the junction table (mode, plan, phase, queue,
+                                                   delay, faults, feed age), refreshed every S s
+  ctl override J --hold-phase N [--for S]          hold phase N (within the safety gate) for S s
+  ctl override J --plan FILE [--for S]             run a cycle plan (TOML or JSON: phase_order,
+                                                   greens_s, offset_s) as written, or be refused
+  ctl override J --flash                           (refused: not in plan contract v1)
+  ctl release J                                    back to the service's policy
+
+Who: `--user` (default $TSC_MQTT_USER, else "operator"); password from `--credentials DIR`
+(DIR/{user}.password, what broker-setup writes) or $TSC_MQTT_PASSWORD_{USER}. A monitor user
+may run `status` only: the broker refuses its overrides.
+
+An override is answered by the service on tsc/v1/{site}/ops/{user}: accepted (until when) or
+refused with the rule. Exit codes: 0 accepted / shown, 1 refused, 3 no answer (service down?),
+2 bad input or credentials.
+
+Each command opens a short connection and closes it (the broker binds a session to the user:
+one at a time per user, so a `--watch` reconnects at every refresh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from controller import liveopts
+from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
+from controller.config import Config
+from controller.core.override import OverrideRequest, encode_override
+from controller.errors import AdapterError, ConfigError
+
+DEFAULT_USER = "operator"
+COLLECT_S = 1.5  # how long `status` listens for retained messages
+
+
+def add_parser(sub: Any) -> None:
+    c = sub.add_parser("ctl", help="operators' console: status, override, release (docs/operators.md)")
+    c.add_argument("--user", default=os.environ.get("TSC_MQTT_USER", DEFAULT_USER),
+                   help="broker user (default: $TSC_MQTT_USER or 'operator')")
+    c.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the service's answer")
+    liveopts.add_options(c, speed=True)
+    cs = c.add_subparsers(dest="ctl_command", required=True)
+    st = cs.add_parser("status", help="table of junctions")
+    st.add_argument("--junction", default=None)
+    st.add_argument("--watch", nargs="?", type=float, const=2.0, default=None, metavar="S",
+                    help="refresh every S seconds (default 2) until Ctrl-C")
+    ov = cs.add_parser("override", help="take a junction over")
+    ov.add_argument("junction")
+    what = ov.add_mutually_exclusive_group(required=True)
+    what.add_argument("--hold-phase", type=int, default=None, metavar="N")
+    what.add_argument("--plan", type=Path, default=None, metavar="FILE")
+    what.add_argument("--flash", action="store_true")
+    ov.add_argument("--for", dest="for_s", type=float, default=None, metavar="S",
+                    help="seconds (default and maximum: config [operators])")
+    rel = cs.add_parser("release", help="give a junction back to the service's policy")
+    rel.add_argument("junction")
+
+
+# -- connection -------------------------------------------------------------------------------
+def settings(cfg: Config, user: str, credentials: Path | None, timeout_s: float) -> MqttSettings:
+    b = cfg.broker
+    from controller.adapters.credentials import password_for
+
+    return MqttSettings(host=b.host, port=b.port, username=user, password=password_for(user, credentials),
+                        client_id=user, tls=b.tls, ca_file=b.ca_file, keepalive_s=b.keepalive_s,
+                        session_expiry_s=0.0, reconnect_min_s=0.2, reconnect_max_s=1.0,
+                        connect_timeout_s=timeout_s)
+
+
+class Collector:
+    """Messages by topic, the latest of each (retained state), on paho's thread."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, bytes] = {}
+        self.cv = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self.cv:
+            self.latest[topic] = payload
+            self.cv.notify_all()
+
+    def wait(self, pred: Callable[[dict[str, bytes]], bool], timeout_s: float) -> bool:
+        with self.cv:
+            return self.cv.wait_for(lambda: pred(self.latest), timeout_s)
+
+
+def snapshot(s: MqttSettings, topics: Topics, instance: str, collect_s: float = COLLECT_S) -> dict[str, Any]:
+    """The retained junction table, roadside statuses and heartbeat, as one dict."""
+    got = Collector()
+    client = MqttClient(s, got)
+    client.subscribe([topics.junction_table(instance), topics.heartbeat(instance), f"{topics.root}/+/status"], qos=1)
+    try:
+        client.start()
+        got.wait(lambda m: topics.junction_table(instance) in m, collect_s)
+        time.sleep(0.2)  # the retained statuses arrive in one burst
+    finally:
+        client.close(flush_s=0.2)
+    statuses = {}
+    for topic, payload in got.latest.items():
+        parts = topics.split(topic)
+        if parts is not None and parts[1] == "status":
+            statuses[parts[0]] = _json(payload)
+    return {"table": _json(got.latest.get(topics.junction_table(instance), b"null")),
+            "heartbeat": _json(got.latest.get(topics.heartbeat(instance), b"null")), "statuses": statuses}
+
+
+def _json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+# -- status -----------------------------------------------------------------------------------
+COLUMNS = ("JUNCTION", "MODE", "PLAN IN FORCE", "PHASE", "QUEUE PCU", "DELAY s/PCU", "FEED AGE s", "FAULTS")
+
+
+def rows(snap: dict[str, Any], now_s: float, junction: str | None = None) -> list[tuple[str, ...]]:
+    """One row per junction: the service's table, completed by the roadside statuses."""
+    table = (snap.get("table") or {}).get("junctions", {})
+    statuses = snap.get("statuses", {})
+    ids = sorted(set(table) | {st.get("junction", k) for k, st in statuses.items() if isinstance(st, dict)})
+    out = []
+    for jid in ids:
+        if junction is not None and jid != junction:
+            continue
+        t = table.get(jid, {})
+        st = next((s for s in statuses.values() if isinstance(s, dict) and s.get("junction") == jid), {})
+        mode = t.get("mode", "?")
+        ov = t.get("override")
+        if ov:
+            mode = f"manual ({ov['operator']} {ov['action']}, {max(0.0, ov['until'] - now_s):.0f} s left)"
+        elif mode == "refused":
+            mode = f"refused ({t.get('reason', '')[:40]})"
+        phase = st.get("phase", t.get("phase"))
+        inter = st.get("in_intergreen", t.get("in_intergreen"))
+        phase_s = "-" if phase is None else f"{phase}{' (intergreen)' if inter else ''}"
+        plan = st.get("plan_id", t.get("plan")) or "-"
+        rmode = st.get("mode", t.get("roadside_mode"))
+        if rmode:
+            plan = f"{plan} [{rmode}]"
+        faults = list(t.get("faults") or st.get("faults") or [])
+        out.append((jid, mode, plan, phase_s, _num(t.get("queue_pcu")), _num(t.get("delay_s_pcu")),
+                    _num(t.get("feed_age_s")), "; ".join(faults)[:60] or "-"))
+    return out
+
+
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{x:.1f}" if isinstance(x, float) else str(x)
+
+
+def format_status(snap: dict[str, Any], now_s: float, junction: str | None = None) -> str:
+    hb = snap.get("heartbeat") or {}
+    head = (f"service {hb.get('instance', '?')}: {hb.get('state', 'unknown')}"
+            f"{', policy ' + hb['policy'] if hb.get('policy') else ''}"
+            f"{', ' + str(hb.get('stale')) + ' stale' if hb.get('stale') is not None else ''}")
+    if snap.get("table") is None:
+        head += "  (no junction table: is the service running? roadside statuses only)"
+    body = rows(snap, now_s, junction)
+    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(COLUMNS)]
+    lines = [head, "  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in body]
+    if junction is not None and not body:
+        lines.append(f"(no junction {junction})")
+    return "\n".join(lines)
+
+
+# -- override ---------------------------------------------------------------------------------
+def read_plan(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], float]:
+    """phase_order, greens_s, offset_s from a TOML or JSON file; ConfigError naming the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(str(path), "-", f"cannot read: {exc.strerror}") from None
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(path), "-", f"malformed: {exc}") from None
+    order, greens = raw.get("phase_order"), raw.get("greens_s")
+    if not isinstance(order, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in order):
+        raise ConfigError(str(path), "phase_order", "must be a list of phase indices")
+    if not isinstance(greens, list) or not all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in greens):
+        raise ConfigError(str(path), "greens_s", "must be a list of seconds")
+    if len(order) != len(greens) or not order:
+        raise ConfigError(str(path), "greens_s", "one green per entry of phase_order")
+    offset = raw.get("offset_s", 0.0)
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
+        raise ConfigError(str(path), "offset_s", "must be a number")
+    return tuple(order), tuple(float(g) for g in greens), float(offset)
+
+
+def request(args: argparse.Namespace, now_s: float) -> OverrideRequest:
+    rid = secrets.token_hex(4)
+    if args.ctl_command == "release":
+        return OverrideRequest(args.junction, args.user, "release", rid, now_s)
+    if args.flash:
+        return OverrideRequest(args.junction, args.user, "flash", rid, now_s, for_s=args.for_s)
+    if args.plan is not None:
+        order, greens, offset = read_plan(args.plan)
+        return OverrideRequest(args.junction, args.user, "plan", rid, now_s, for_s=args.for_s,
+                               phase_order=order, greens_s=greens, offset_s=offset)
+    return OverrideRequest(args.junction, args.user, "hold", rid, now_s, for_s=args.for_s, phase=args.hold_phase)
+
+
+def send(s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float) -> dict[str, Any] | None:
+    """Publish the override and wait for the service's answer to it (None: none in time)."""
+    got = Collector()
+    answers: list[dict[str, Any]] = []
+
+    def on_message(topic: str, payload: bytes) -> None:
+        body = _json(payload)
+        if isinstance(body, dict) and body.get("id") == req.request_id:
+            answers.append(body)
+            got(topic, payload)
+
+    client = MqttClient(s, on_message)
+    client.subscribe([topics.reply(req.operator)], qos=1)
+    try:
+        client.start()
+        code = client.wait_ack(client.publish(topics.override(req.junction, req.operator), encode_override(req), qos=1),
+                               timeout_s)
+        if code is not None and code >= 128:
+            raise AdapterError(f"the broker refused user {req.operator!r} an override on {req.junction} "
+                               f"(reason {code}: not an operator?)", fatal=True)
+        got.wait(lambda m: bool(answers), timeout_s)
+    finally:
+        client.close(flush_s=0.2)
+    return answers[0] if answers else None
+
+
+# -- entry ------------------------------------------------------------------------------------
+def main(args: argparse.Namespace, cfg: Config) -> int:
+    from controller.live import ScaledClock
+
+    cfg = liveopts.apply(cfg, args)
+    s = settings(cfg, args.user, args.credentials, args.timeout)
+    topics, clock = Topics(cfg.service.site), ScaledClock(cfg.service.realtime_factor)
+    if args.ctl_command == "status":
+        while True:
+            text = format_status(snapshot(s, topics, cfg.service.instance), clock.now(), args.junction)
+            if args.watch is None:
+                print(text)
+                return 0
+            print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + text, flush=True)
+            time.sleep(args.watch)
+    req = request(args, clock.now())
+    answer = send(s, topics, req, args.timeout)
+    if answer is None:
+        print(f"no answer from service {cfg.service.instance} within {args.timeout:g} s (is it running?)",
+              file=sys.stderr)
+        return 3
+    verdict = "accepted" if answer.get("accepted") else "REFUSED"
+    print(f"{req.junction}: {req.action} {verdict}: {answer.get('reason', '')}")
+    return 0 if answer.get("accepted") else 1
