@@ -211,8 +211,11 @@ class ServiceNode:
     def _tick(self, now_s: float) -> None:
         self.now_s = now_s
         self.sent = []
+        answered = self.desk.answers_total if self.desk is not None else 0
         self._take_overrides(now_s)
         self.service.tick(now_s)
+        if self.desk is not None and self.desk.answers_total != answered:  # consoles see an override at once
+            self.client.publish(self.topics.junction_table(self.instance), self.junction_table(), qos=1, retain=True)
         if self.ops_metrics is not None:
             self.ops_metrics.update(self.service, now_s)
         self.ticks += 1

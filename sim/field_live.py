@@ -9,8 +9,8 @@ service listens on the broker (`run_controller.py run`), on the same clock: Unix
 by `realtime_factor` (1 / `--speed`), so both sides must run at the same speed.
 
 SUMO's time t maps to service time `offset_s + t`, with offset_s set at the start so that the
-first simulated second is one clock second away. At the end of the scenario (or on Ctrl-C) the
-evaluation is written as for `simulate` (tripinfo.xml, statistics.xml, summary.json).
+first simulated second is one clock second away. When the scenario ends, the evaluation is
+written as for `simulate` (tripinfo.xml, statistics.xml, summary.json); Ctrl-C stops without it.
 
 Credentials: one password per device user, from `{credentials}/{user}.password` (the folder
 `broker-setup` writes) or the environment variable TSC_MQTT_PASSWORD_{USER} (user upper-cased,
