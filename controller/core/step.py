@@ -13,10 +13,9 @@ its local program. The policy still decides every tick, so it comes back with a 
 The `fixed` policy itself is never switched. TickResult.mode_changes says who switched and why;
 `Core.report(state)` and `Core.network(state)` give the figures per junction and for the network.
 
-Policies that coordinate junctions (`uses_network = True`) also get a NetworkView: the learnt
-coupling between neighbours (estimation.LinkState: which exit feeds which neighbour approach,
-and the travel time), every junction's estimate, and the arrivals already on their way. All
-estimates are updated before any policy decides, so every junction sees the same tick.
+Policies that coordinate junctions (`uses_network = True`) also get a NetworkView
+(core/network.py). All estimates are updated before any policy decides, so every junction sees
+the same tick.
 """
 
 from __future__ import annotations
@@ -26,14 +25,13 @@ import dataclasses
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from controller.core import estimation, harm, shadow
 from controller.core.estimation import Estimate, Layout
+from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
-from controller.model import (Command, CyclePlan, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
+from controller.model import (Command, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
                               Snapshot, Wish)
 
 
@@ -58,42 +56,6 @@ class CoreState:
     links: estimation.LinkState | None = None  # learnt coupling between neighbours (network policies)
     advice: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # last coordinate() result
     advice_t_s: float = float("-inf")
-
-
-@dataclass(frozen=True)
-class NetworkView:
-    """Read-only view of the neighbourhood for policies that coordinate junctions."""
-
-    links: estimation.LinkLayout
-    state: estimation.LinkState
-    estimates: Mapping[str, Estimate]
-    layouts: Mapping[str, Layout]
-    advice: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # from the policy's coordinate()
-
-    def exits(self, junction: str) -> tuple[estimation.Coupling | None, ...]:
-        """Per movement of `junction`: the neighbour approach its vehicles join, if learnt."""
-        return self.state.mapping.get(junction, ())
-
-    def inflow_pcu(self, junction: str, edge: str, horizon_s: int) -> np.ndarray:
-        """Arrivals expected at one approach of `junction` over the next horizon_s seconds."""
-        return estimation.predicted_inflow_pcu(self.links, self.state, junction, edge, horizon_s,
-                                               self.layouts[junction].junction.upstream)
-
-    def downstream_queue_pcu(self, junction: str) -> np.ndarray:
-        """Per movement of `junction`: Varaiya's downstream queue, the queues of the movements
-        of the neighbour approach it feeds weighted by their shares of that approach's flow (PCU);
-        0 where the exit is not learnt or leaves the controlled network."""
-        exits = self.exits(junction)
-        q = np.zeros(len(self.layouts[junction].junction.movements))
-        for i, c in enumerate(exits):
-            if c is None:
-                continue
-            ix = self.links.edge_movements[c.junction][c.edge]
-            e = self.estimates[c.junction]
-            f = e.flow_pcu_h[ix]
-            share = f / f.sum() if f.sum() > 0 else np.full(len(ix), 1.0 / len(ix))
-            q[i] = float(share @ e.queue_pcu[ix])
-        return q
 
 
 @dataclass(frozen=True)
@@ -130,7 +92,10 @@ class Core:
     def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: CoreConfig) -> None:
         self.layouts = dict(layouts)
         self.policy = policy
-        self.uses_network = bool(getattr(policy, "uses_network", False))
+        # getattr: the scripted policies of tests/unit/test_safety_gate.py and test_harm.py do not
+        # declare the Policy protocol (its two capabilities) yet.
+        self.uses_network: bool = getattr(policy, "uses_network", False)
+        self.coordinate_period_s: float | None = getattr(policy, "coordinate_period_s", None)
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
@@ -172,12 +137,11 @@ class Core:
         links = state.links or estimation.LinkState.empty(self.links, self.layouts, now_s)
         links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
         network = NetworkView(self.links, links, estimates, self.layouts)
-        coordinate = getattr(self.policy, "coordinate", None)
-        if coordinate is None:
+        if self.coordinate_period_s is None:
             return links, network, {}, float("-inf")
         advice, advice_t = state.advice, state.advice_t_s
-        if now_s - advice_t >= getattr(self.policy, "coordinate_period_s", 0.0):
-            advice = coordinate(network, {jid: js.policy_state for jid, js in updated.items()}, now_s)
+        if now_s - advice_t >= self.coordinate_period_s:
+            advice = self.policy.coordinate(network, {jid: js.policy_state for jid, js in updated.items()}, now_s)
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
 
@@ -313,7 +277,3 @@ def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: floa
 def _same_decision(new: Command, old: Command | None) -> bool:
     """A PhaseCommand that repeats the one in force (same phase) carries no new decision."""
     return (isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase)
-
-
-def is_cycle(cmd: Command) -> bool:
-    return isinstance(cmd, CyclePlan)

@@ -9,9 +9,10 @@ the junction then stays on its own program. One that accepted a junction must ac
 
 Acyclic policies restate their wish every tick (the core sends a command only when it changes).
 Policies that coordinate junctions set `uses_network = True` and receive `network=` (the core's
-NetworkView: neighbours' estimates, the learnt exit -> approach coupling and travel times, the
-arrivals on their way); those with a `coordinate(network, states, now_s)` method get it called
-over the whole network every `coordinate_period_s`, its result in `network.advice`.
+NetworkView, core/network.py: neighbours' estimates, the learnt exit -> approach coupling and
+travel times, the arrivals on their way); those that also set `coordinate_period_s` get their
+`coordinate(network, states, now_s)` called over the whole network that often, its result in
+`network.advice`.
 
     fixed         the network's own programs (nothing sent)
     webster       Webster (1958) cycle plans per period from the counts
@@ -23,9 +24,11 @@ over the whole network every `coordinate_period_s`, its result in `network.advic
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.network import NetworkView
 from controller.core.params import PolicyConfig
 from controller.core.safety import SignalView
 from controller.model import Wish
@@ -33,20 +36,34 @@ from controller.model import Wish
 
 
 class Policy(Protocol):
+    """A control policy. Policies declare the protocol (`class X(Policy)`) and so inherit the
+    defaults of the two capabilities: `uses_network` False and no `coordinate`."""
+
     name: str
+    uses_network: bool = False  # decide() gets the core's NetworkView as `network=`
+    coordinate_period_s: float | None = None  # not None: coordinate() is called this often
 
     def cannot_serve(self, layout: Layout) -> str:
         """'' when the policy can control this junction, else why not, in one line naming what
         the junction model lacks (policies/requirements.py). Asked once per junction before the
         run; the service leaves a refused junction on its own program and says so."""
+        ...
 
     def init(self, layout: Layout, now_s: float) -> Any:
         """The policy's state for one junction."""
+        ...
 
-    def decide(self, state: Any, layout: Layout, est: Estimate, signal: SignalView | None,
-               now_s: float) -> tuple[Any, Wish | None]:
-        """New state, and a wish or None (keep the command in force / send nothing). Policies
-        with `uses_network = True` also take `network=` (core.step.NetworkView)."""
+    def decide(self, state: Any, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
+               network: NetworkView | None = None) -> tuple[Any, Wish | None]:
+        """New state, and a wish or None (keep the command in force / send nothing). `network`
+        is given to policies with `uses_network` (None otherwise)."""
+        ...
+
+    def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> Mapping[str, Any]:
+        """Advice per junction over the whole network, from every junction's policy state of
+        the last tick; the core passes it to decide() as `network.advice`. Called every
+        `coordinate_period_s` when that is not None (and the policy uses the network)."""
+        return {}
 
 
 def _fixed(cfg: PolicyConfig) -> Policy:

@@ -66,6 +66,8 @@ import numpy as np
 
 from controller.core.params import MaxPressureParams
 from controller.core.estimation import Estimate, Layout
+from controller.core.network import NetworkView
+from controller.core.policies import Policy
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -180,7 +182,7 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
     return (statics.service * weight * useful).sum(axis=1)
 
 
-class MaxPressurePolicy:
+class MaxPressurePolicy(Policy):
     name = "max_pressure"
 
     def __init__(self, params: MaxPressureParams = MaxPressureParams()) -> None:

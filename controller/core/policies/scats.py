@@ -40,15 +40,19 @@ cycle has been measured the network's own program timing is used.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from controller.core.params import ScatsParams
 from controller.core.estimation import Estimate, Layout
+from controller.core.policies import Policy
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.policies.schedule import primary_phases
 from controller.core.safety import SignalView
+from controller.core.network import NetworkView
 from controller.model import CycleWish
 
 
@@ -63,8 +67,8 @@ class ScatsState:
     green_given_s: np.ndarray  # (phases,) green shown this measurement cycle
     dep_green_pcu: np.ndarray  # (movements,) discharged while its phase was green
     residual_pcu: np.ndarray  # (movements,) queued when its phase's green ended
-    lane_green_s: np.ndarray | None = None  # (lanes,) green shown to the lane this measurement cycle
-    lane_wasted_s: np.ndarray | None = None  # (lanes,) of it, with the stop-line loop in a long gap
+    lane_green_s: np.ndarray  # (lanes,) green shown to the lane this measurement cycle
+    lane_wasted_s: np.ndarray  # (lanes,) of it, with the stop-line loop in a long gap
     last_dep_pcu: np.ndarray | None = None
     last_phase: int = -1
     last_green: bool = False
@@ -89,10 +93,10 @@ def _positions(greens: tuple[float, ...], ig: tuple[float, ...]) -> np.ndarray:
     return pos
 
 
-class ScatsPolicy:
+class ScatsPolicy(Policy):
     name = "scats"
     uses_network = True
-    coordinate_period_s = 10.0  # married cycles and offsets are recomputed this often
+    coordinate_period_s: float | None = 10.0  # married cycles and offsets are recomputed this often
 
     def __init__(self, params: ScatsParams = ScatsParams()) -> None:
         self.params = params
@@ -107,13 +111,48 @@ class ScatsPolicy:
         greens = tuple(p.base_green_s for p in j.phases)
         cycle = sum(greens) + sum(ig)
         return ScatsState(primary_phases(layout), ig, cycle, greens, j.base_offset_s % max(cycle, 1e-9), cycle,
-                          np.zeros(n), np.zeros(len(j.movements)), np.zeros(len(j.movements)))
+                          np.zeros(n), np.zeros(len(j.movements)), np.zeros(len(j.movements)),
+                          np.zeros(len(layout.lanes)), np.zeros(len(layout.lanes)))
 
     # -- network-level: married cycles and offsets ------------------------------------------------
-    def coordinate(self, network, states: dict, now_s: float) -> dict[str, Advice]:
-        layouts = network.layouts
-        # Subsystems: junctions joined by learnt exits.
-        parent = {j: j for j in layouts}
+    def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> dict[str, Advice]:
+        """Per junction run by scats: the cycle of its married subsystem and, when it follows a
+        married upstream neighbour, when its first phase should turn green (module doc)."""
+        main_up = _main_upstream(network, states)
+        root = self._subsystems(network, states, main_up)
+        cycles: dict[str, float] = {}
+        for j, s in states.items():
+            if isinstance(s, ScatsState):
+                cycles[root[j]] = max(cycles.get(root[j], 0.0), s.desired_cycle_s)
+        # Offsets along a tree: heaviest junctions first, each after its main upstream.
+        advice: dict[str, Advice] = {}
+        order = sorted(network.layouts, key=lambda j: -float(network.estimates[j].flow_pcu_h.sum()))
+        placed: set[str] = set()
+        for j in order:
+            s = states.get(j)
+            if not isinstance(s, ScatsState):
+                continue
+            up = main_up.get(j) if self.params.offsets else None
+            off = None
+            if up is not None and up.junction in placed and self._marries(states, j, up) \
+                    and states[up.junction].cycle_start_s is not None:
+                off = _offset_after(states[up.junction], s, up, states[up.junction].cycle_start_s)
+            placed.add(j)
+            advice[j] = Advice(cycles.get(root[j], s.cycle_s), off)
+        return advice
+
+    def _marries(self, states: Mapping[str, Any], j: str, up: _Upstream) -> bool:
+        """Married: the main upstream link carries at least `marry_flow_pcu_h` and the cycles the
+        two junctions want differ by at most `marry_cycle_diff_s`."""
+        return (up.flow_pcu_h >= self.params.marry_flow_pcu_h
+                and abs(states[up.junction].desired_cycle_s - states[j].desired_cycle_s)
+                <= self.params.marry_cycle_diff_s)
+
+    def _subsystems(self, network: NetworkView, states: Mapping[str, Any], main_up: Mapping[str, _Upstream]
+                    ) -> dict[str, str]:
+        """Per junction, the root of its married subsystem (itself without offsets): junctions
+        chained by married main upstream links (the arterials), by union-find."""
+        parent = {j: j for j in network.layouts}
 
         def find(a: str) -> str:
             while parent[a] != a:
@@ -121,84 +160,44 @@ class ScatsPolicy:
                 a = parent[a]
             return a
 
-        main_up: dict[str, tuple[str, int, int, int, float]] = {}  # J -> (U, travel, U's phase, J's phase, flow)
-        for u in layouts:
-            su = states.get(u)
-            if not isinstance(su, ScatsState):
-                continue
-            flow_u = network.estimates[u].flow_pcu_h
-            for m, c in enumerate(network.exits(u)):
-                if c is None or c.junction not in layouts:
-                    continue
-                sj = states.get(c.junction)
-                if not isinstance(sj, ScatsState):
-                    continue
-                ix = network.links.edge_movements[c.junction][c.edge]
-                j_phase = int(np.bincount(sj.primary[ix], weights=network.estimates[c.junction].flow_pcu_h[ix] + 1e-6,
-                                          minlength=len(sj.greens_s)).argmax())
-                key = (u, c.travel_s, int(su.primary[m]), j_phase)
-                f = float(flow_u[m])
-                best = main_up.get(c.junction)
-                # accumulate flow per (upstream, phases) candidate
-                if best is not None and best[:4] == key:
-                    main_up[c.junction] = (*key, best[4] + f)
-                elif best is None or f > best[4]:
-                    main_up[c.junction] = (*key, f)
-        # Married subsystems: the junctions chained by their main upstream links, where that link
-        # carries at least `marry_flow_pcu_h` (the arterials).
-        def wanted(j: str) -> float:
-            return states[j].desired_cycle_s
-
-        def marries(j: str, up) -> bool:
-            return (up[4] >= self.params.marry_flow_pcu_h
-                    and abs(wanted(up[0]) - wanted(j)) <= self.params.marry_cycle_diff_s)
-
         for j, up in main_up.items():
-            if marries(j, up):
-                parent[find(up[0])] = find(j)
-        cycles: dict[str, float] = {}
-        for j, s in states.items():
-            if isinstance(s, ScatsState):
-                r = find(j) if self.params.offsets else j
-                cycles[r] = max(cycles.get(r, 0.0), s.desired_cycle_s)
-        advice: dict[str, Advice] = {}
-        # Offsets along a tree: heaviest junctions first, each after its main upstream.
-        order = sorted(layouts, key=lambda j: -float(network.estimates[j].flow_pcu_h.sum()))
-        offsets: dict[str, float] = {}
-        for j in order:
-            s = states.get(j)
-            if not isinstance(s, ScatsState):
-                continue
-            c = cycles.get(find(j) if self.params.offsets else j, s.cycle_s)
-            up = main_up.get(j) if self.params.offsets else None
-            off = None
-            if up is not None and up[0] in offsets and marries(j, up) and states[up[0]].cycle_start_s is not None:
-                u, travel, fu, fj, _ = up
-                su = states[u]
-                pos_u, pos_j = _positions(su.greens_s, su.intergreen_s), _positions(s.greens_s, s.intergreen_s)
-                # When j's first phase should turn green: after the upstream's, as it actually ran,
-                # by the upstream green's position, the travel time and j's own green's position.
-                # An absolute time (mod the common cycle), not a phase of the clock: the cycle
-                # length changes from cycle to cycle, so `now mod C` means nothing.
-                off = su.cycle_start_s + pos_u[fu] + travel - pos_j[fj]
-            offsets[j] = off if off is not None else 0.0
-            advice[j] = Advice(c, off)
-        return advice
+            if self._marries(states, j, up):
+                parent[find(up.junction)] = find(j)
+        return {j: find(j) if self.params.offsets else j for j in network.layouts}
 
     # -- per junction ------------------------------------------------------------------------------
     def decide(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
-               network=None):
+               network: NetworkView | None = None) -> tuple[ScatsState, CycleWish | None]:
+        """Measure this tick's green; at the start of a cycle adapt cycle and splits and send the
+        cycle's plan; within a cycle, gap-out (module doc)."""
         if signal is None:
             return state, None
+        state, starting = self._measure(state, layout, est, signal)
+        if not starting:
+            return self._gap_out(state, layout, est, signal, not signal.in_intergreen)
+        if state.cycle_start_s is None:
+            return self._wish(replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s,
+                              signal)
+        cycle_seen_s = now_s - state.cycle_start_s
+        state = replace(state, cycle_start_s=now_s - signal.green_elapsed_s)
         j = layout.junction
-        n = len(j.phases)
+        shortest_s = sum(p.min_green_s for p in j.phases) + sum(state.intergreen_s)
+        if cycle_seen_s < 0.5 * shortest_s:  # the same first-phase green seen again, not a new cycle
+            return state, None
+        return self._wish(self._adapt(state, layout, est), layout, network, now_s, signal)
+
+    def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView
+                 ) -> tuple[ScatsState, bool]:
+        """Fold one tick (one second) into the cycle's measurements: green shown per phase and
+        lane, wasted green, discharge in green, queue left at the end of a green. True when a
+        new cycle begins: the first tick that sees the first phase green after something else
+        (another phase, an intergreen, or nothing yet); recognised by the change, not by the
+        reported elapsed time, which depends on when the status arrived."""
         dep = est.departures_pcu
         last_dep = state.last_dep_pcu if state.last_dep_pcu is not None else dep
         green_now = not signal.in_intergreen
         given, dep_green, residual = state.green_given_s, state.dep_green_pcu, state.residual_pcu
-        n_l = len(layout.lanes)
-        lane_green = state.lane_green_s if state.lane_green_s is not None else np.zeros(n_l)
-        lane_wasted = state.lane_wasted_s if state.lane_wasted_s is not None else np.zeros(n_l)
+        lane_green, lane_wasted = state.lane_green_s, state.lane_wasted_s
         if green_now:
             k = signal.phase
             given = given.copy()
@@ -210,39 +209,19 @@ class ScatsPolicy:
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
             residual = np.where(state.primary == state.last_phase, est.queue_pcu, residual)
-        # A new cycle begins when the first phase of the order turns green: the first tick that
-        # sees it green after something else (another phase, an intergreen, or nothing yet).
-        # Recognised by the change, not by the reported elapsed time, which depends on when the
-        # status arrived and on how the field counts a phase's first second.
         starting = green_now and signal.phase == 0 and not (state.last_green and state.last_phase == 0)
         state = replace(state, last_dep_pcu=dep, last_phase=signal.phase, last_green=green_now,
                         green_given_s=given, dep_green_pcu=dep_green, residual_pcu=residual,
                         lane_green_s=lane_green, lane_wasted_s=lane_wasted)
-        if not starting:
-            return self._gap_out(state, layout, est, signal, green_now)
-        if state.cycle_start_s is None:
-            return self._wish(replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s,
-                              signal)
-        cycle_seen_s = now_s - state.cycle_start_s
-        state = replace(state, cycle_start_s=now_s - signal.green_elapsed_s)
-        shortest_s = sum(p.min_green_s for p in j.phases) + sum(state.intergreen_s)
-        if cycle_seen_s < 0.5 * shortest_s:  # the same first-phase green seen again, not a new cycle
-            return state, None
-        # Degree of saturation per phase over the cycle just ended.
-        sat = est.sat_flow_pcu_h
-        cap = sat / 3600.0 * np.maximum(given[state.primary], 1.0)
-        ds_m = (dep_green + residual) / np.maximum(cap, 1e-6)
-        ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
-        # Space-time DS (SCATS): the share of the green the stop-line loop was in use,
-        # (g - wasted) / g, on the lanes of the movements charged to each phase.
-        lane_ds = np.where(lane_green > 0, (lane_green - lane_wasted) / np.maximum(lane_green, 1.0), -1.0)
-        # A queue left at the end of the green is demand the loop could not show: add the green
-        # it would have needed at saturation flow (DS above 1 is oversaturation).
-        left_m = residual / np.maximum(sat / 3600.0 * np.maximum(given[state.primary], 1.0), 1e-6)
-        for k in range(n):
-            lanes_k = layout.lane_green[k] & (layout.lane_share[state.primary == k].sum(axis=0) > 0) & (lane_green > 0)
-            if lanes_k.any():
-                ds[k] = float(lane_ds[lanes_k].max()) + float(left_m[state.primary == k].max(initial=0.0))
+        return state, starting
+
+    def _adapt(self, state: ScatsState, layout: Layout, est: Estimate) -> ScatsState:
+        """At the end of a measured cycle: the desired cycle and the splits toward equal degrees
+        of saturation (module doc); the measurements restart."""
+        j = layout.junction
+        n, n_l = len(j.phases), len(layout.lanes)
+        given = state.green_given_s
+        ds = _degrees_of_saturation(state, layout, est)
         c0 = state.cycle_s
         lost = sum(state.intergreen_s)
         # The green each phase needs to run at the target DS (at least its minimum), summed with
@@ -256,14 +235,13 @@ class ScatsPolicy:
         desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
         desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
         state = replace(state, desired_cycle_s=desired, measured=True, green_given_s=np.zeros(n),
-                        dep_green_pcu=np.zeros_like(dep_green), residual_pcu=np.zeros_like(residual),
+                        dep_green_pcu=np.zeros_like(state.dep_green_pcu),
+                        residual_pcu=np.zeros_like(state.residual_pcu),
                         lane_green_s=np.zeros(n_l), lane_wasted_s=np.zeros(n_l))
-        # Splits toward equal degrees of saturation.
         g0 = np.array(state.greens_s)
         want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
-        state = replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.params.split_step_s,
-                                                                          g0 + self.params.split_step_s)))
-        return self._wish(state, layout, network, now_s, signal)
+        return replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.params.split_step_s,
+                                                                        g0 + self.params.split_step_s)))
 
     def _wish(self, state: ScatsState, layout: Layout, network, now_s: float,
               signal: SignalView) -> tuple[ScatsState, CycleWish]:
@@ -322,3 +300,71 @@ class ScatsPolicy:
         greens[k] = max(j.phases[k].min_green_s, float(signal.green_elapsed_s))
         state = replace(state, plan_greens_s=tuple(greens), gapped_phase=k)
         return state, CycleWish(tuple(range(len(j.phases))), tuple(greens), state.offset_s)
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    """A junction's main upstream neighbour: the one sending it most traffic (learnt exits)."""
+
+    junction: str
+    travel_s: int  # learnt link travel time
+    up_phase: int  # the upstream's phase feeding the link
+    phase: int  # this junction's phase receiving it (the primary of most of the approach's flow)
+    flow_pcu_h: float  # carried by the link
+
+
+def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str, _Upstream]:
+    """Per junction, the upstream neighbour (with the phases at both ends) sending it the most
+    flow over the learnt exits; flows of exits with the same neighbour and phases add up."""
+    layouts = network.layouts
+    main_up: dict[str, _Upstream] = {}
+    for u in layouts:
+        su = states.get(u)
+        if not isinstance(su, ScatsState):
+            continue
+        flow_u = network.estimates[u].flow_pcu_h
+        for m, c in enumerate(network.exits(u)):
+            if c is None or c.junction not in layouts:
+                continue
+            sj = states.get(c.junction)
+            if not isinstance(sj, ScatsState):
+                continue
+            ix = network.links.edge_movements[c.junction][c.edge]
+            j_phase = int(np.bincount(sj.primary[ix], weights=network.estimates[c.junction].flow_pcu_h[ix] + 1e-6,
+                                      minlength=len(sj.greens_s)).argmax())
+            cand = _Upstream(u, c.travel_s, int(su.primary[m]), j_phase, float(flow_u[m]))
+            best = main_up.get(c.junction)
+            if best is not None and replace(best, flow_pcu_h=0.0) == replace(cand, flow_pcu_h=0.0):
+                main_up[c.junction] = replace(best, flow_pcu_h=best.flow_pcu_h + cand.flow_pcu_h)
+            elif best is None or cand.flow_pcu_h > best.flow_pcu_h:
+                main_up[c.junction] = cand
+    return main_up
+
+
+def _offset_after(su: ScatsState, s: ScatsState, up: _Upstream, up_cycle_start_s: float) -> float:
+    """When the junction's first phase should turn green: after the upstream's, as it actually
+    ran, by the upstream green's position, the travel time and the junction's own green's
+    position. An absolute time (mod the common cycle), not a phase of the clock: the cycle
+    length changes from cycle to cycle, so `now mod C` means nothing."""
+    pos_u, pos_j = _positions(su.greens_s, su.intergreen_s), _positions(s.greens_s, s.intergreen_s)
+    return up_cycle_start_s + float(pos_u[up.up_phase]) + up.travel_s - float(pos_j[up.phase])
+
+
+def _degrees_of_saturation(state: ScatsState, layout: Layout, est: Estimate) -> np.ndarray:
+    """Per phase, over the cycle just measured: the space-time DS (SCATS), (g - wasted) / g on the
+    lanes of the movements charged to it, plus the green the queue left at the end of its green
+    would have needed at saturation flow; by discharge over capacity where no lane was measured."""
+    n = len(layout.junction.phases)
+    given, residual = state.green_given_s, state.residual_pcu
+    lane_green, lane_wasted = state.lane_green_s, state.lane_wasted_s
+    sat = est.sat_flow_pcu_h
+    cap = sat / 3600.0 * np.maximum(given[state.primary], 1.0)
+    ds_m = (state.dep_green_pcu + residual) / np.maximum(cap, 1e-6)
+    ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
+    lane_ds = np.where(lane_green > 0, (lane_green - lane_wasted) / np.maximum(lane_green, 1.0), -1.0)
+    left_m = residual / np.maximum(sat / 3600.0 * np.maximum(given[state.primary], 1.0), 1e-6)
+    for k in range(n):
+        lanes_k = layout.lane_green[k] & (layout.lane_share[state.primary == k].sum(axis=0) > 0) & (lane_green > 0)
+        if lanes_k.any():
+            ds[k] = float(lane_ds[lanes_k].max()) + float(left_m[state.primary == k].max(initial=0.0))
+    return ds

@@ -47,6 +47,8 @@ import numpy as np
 from controller.core.params import ScheduleParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
+from controller.core.network import NetworkView
+from controller.core.policies import Policy
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -111,7 +113,7 @@ class Cluster:
         return (self.count_pcu if self.cost_pcu is None else self.cost_pcu) * max(0.0, wait)
 
 
-class SchedulePolicy:
+class SchedulePolicy(Policy):
     name = "schedule"
     uses_network = True
 

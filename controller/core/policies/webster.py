@@ -14,7 +14,10 @@ import numpy as np
 
 from controller.core.params import WebsterParams
 from controller.core.estimation import Estimate, Layout
+from controller.core.network import NetworkView
+from controller.core.policies import Policy
 from controller.core.policies.requirements import cyclic_refusal
+from controller.core.safety import SignalView
 from controller.model import CycleWish
 
 
@@ -60,7 +63,7 @@ def webster_greens(layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s
     return cycle_s, tuple(float(g) for g in share * green_total_s)
 
 
-class WebsterPolicy:
+class WebsterPolicy(Policy):
     name = "webster"
 
     def __init__(self, params: WebsterParams = WebsterParams()) -> None:
@@ -72,7 +75,8 @@ class WebsterPolicy:
     def init(self, layout: Layout, now_s: float) -> WebsterState:
         return WebsterState(now_s, None, None)
 
-    def decide(self, state: WebsterState, layout: Layout, est: Estimate, signal, now_s: float):
+    def decide(self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
+               network: NetworkView | None = None) -> tuple[WebsterState, CycleWish | None]:
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         elapsed_s = now_s - state.period_start_s
