@@ -208,16 +208,17 @@ def test_schedule_weights_a_waited_queue_in_its_delay_not_in_its_service_time():
     e_t = [m.id for m in lay.junction.movements].index("E_T")
     assert cl[0].count_pcu == pytest.approx(6.0)
     assert cl[0].service_s == pytest.approx(6.0 / rate[e_t])  # discharged at saturation, whatever its wait
-    assert cl[0].delay_s(10.0) == pytest.approx(3.0 * 6.0 * 10.0)
+    assert cl[0].job[3] == pytest.approx(3.0 * 6.0)  # charged for 3 x its PCU
 
 
 def test_schedule_cluster_of_arrivals_waits_less_than_a_queue():
     stream = Cluster(0.0, 5.0, 2.5, end_s=10.0)  # 5 PCU over 10 s, discharged in 2.5 s once queued
-    assert stream.delay_s(0.0) == 0.0  # served as they come
-    assert stream.finish_s(0.0) == 10.0
+    arrival, end, service, cost, adj = stream.job
+    assert (arrival, end, service, cost) == (0.0, 10.0, 2.5, 5.0)
     # green at 20 s: the vehicle arriving at x waits 20 - x * (1 - 2.5 / 10); mean over x in [0, 10]
-    assert stream.delay_s(20.0) == pytest.approx(5.0 * (20.0 - 3.75))
-    assert stream.finish_s(20.0) == 22.5
+    assert adj == pytest.approx(3.75)
+    queue = Cluster(0.0, 5.0, 2.5)  # the same PCU, all queued now
+    assert queue.job[1:] == (0.0, 2.5, 5.0, 0.0)  # no correction: all wait the whole red
 
 
 def test_schedule_charges_the_clearance_detour_to_the_switch():

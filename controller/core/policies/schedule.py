@@ -19,7 +19,7 @@ expected at the stop line, grouped where they are `cluster_gap_s` apart and cut 
 A forward dynamic programme then orders the clusters (Xie, Smith & Barlow 2012): the state is
 how many clusters of each phase have been served and which phase is green; a cluster served
 from time t costs its vehicles' waiting until t (arrivals spread over the cluster, discharge at
-saturation once queued: `Cluster.delay_s`) and lasts until its queued part has discharged or
+saturation once queued: `Cluster.job`) and lasts until its queued part has discharged or
 its last vehicle has arrived; a switch costs the intergreen plus the start-up loss, and the
 permitted-turn clearance phase (as max_pressure) when the policy will insert one; every green
 lasts at least its minimum and at most its maximum. The schedule with the least total delay
@@ -98,19 +98,17 @@ class Cluster:
     end_s: float | None = None  # when its last vehicle arrives (None: all at arrival_s, a queue)
     cost_pcu: float | None = None  # PCU its delay is charged for (the count weighted by waiting so far)
 
-    def finish_s(self, start_s: float) -> float:
-        """When its last vehicle has crossed, served from start_s (>= arrival_s): the queued part
-        at saturation, the rest as it arrives."""
+    @property
+    def job(self) -> tuple[float, float, float, float, float]:
+        """(arrival, last arrival, service, PCU charged, span correction) for the schedule's
+        programme: served from a green starting at start (>= arrival), it has crossed at
+        max(start + service, last arrival) and has waited cost x max(0, start - arrival - span
+        correction) vehicle-seconds (uniform arrivals over [arrival, end], discharge at saturation
+        once served: the vehicle at arrival + x waits start - arrival - x (1 - service / span))."""
         end = self.arrival_s if self.end_s is None else self.end_s
-        return max(start_s + self.service_s, end)
-
-    def delay_s(self, start_s: float) -> float:
-        """Vehicle-seconds of waiting for a green starting at start_s (uniform arrivals over
-        [arrival, end], discharge at saturation once served: vehicle at arrival + x waits
-        start - arrival - x (1 - service / span))."""
-        span = 0.0 if self.end_s is None else self.end_s - self.arrival_s
-        wait = start_s - self.arrival_s - max(0.0, span - self.service_s) / 2.0
-        return (self.count_pcu if self.cost_pcu is None else self.cost_pcu) * max(0.0, wait)
+        cost = self.count_pcu if self.cost_pcu is None else self.cost_pcu
+        adj = 0.0 if self.end_s is None else max(0.0, self.end_s - self.arrival_s - self.service_s) / 2.0
+        return self.arrival_s, end, self.service_s, cost, adj
 
 
 class SchedulePolicy(Policy):
@@ -227,11 +225,7 @@ class SchedulePolicy(Policy):
         for k in range(n_p):
             stride.append(acc)
             acc *= counts[k] + 1
-        # per cluster: arrival, end, service, cost PCU, span correction (see Cluster.delay_s)
-        jobs = [[(c.arrival_s, c.arrival_s if c.end_s is None else c.end_s, c.service_s,
-                  c.count_pcu if c.cost_pcu is None else c.cost_pcu,
-                  0.0 if c.end_s is None else max(0.0, c.end_s - c.arrival_s - c.service_s) / 2.0)
-                 for c in cl] for cl in clusters]
+        jobs = [[c.job for c in cl] for cl in clusters]
         ig = st.intergreen_s.tolist()
         min_g, max_g = st.min_green_s.tolist(), st.max_green_s.tolist()
         phases = [k for k in range(n_p) if counts[k]]
