@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test test-fast test-slow lint bench clean
+.PHONY: setup system-deps demo live test test-fast test-slow lint bench clean
 
 setup: $(STAMP) system-deps
 
@@ -21,6 +21,12 @@ system-deps:
 
 demo: setup
 	$(PY) -m sim.demo
+
+# Broker + service + SUMO field + Prometheus, live on this machine (docs/operators.md); Ctrl-C stops all.
+# SPEED=5 runs the clock five times faster.
+SPEED ?= 1
+live: setup
+	$(PY) -m sim.live_demo --speed $(SPEED)
 
 # `make test` runs every part even when one fails, and fails if any failed (CI: .ci/run).
 test: setup
