@@ -180,8 +180,10 @@ class RoadsideController:
         for i, phases in enumerate(self._movement_phases):
             if st.phase in phases or not phases:
                 continue
+            # Held one more period, the movement would turn green at now + 1 + intergreen, after a red
+            # that began one period after its last green second.
             waited_s = now_s - self._last_green_s[i]
-            if waited_s + min(stage_intergreen_s(j, st.phase, p) for p in phases) >= j.max_red_s:
+            if waited_s + min(stage_intergreen_s(j, st.phase, p) for p in phases) > j.max_red_s + 1e-9:
                 self._limit(f"max red: movement {j.movements[i].id} red {waited_s:.0f} s", now_s)
                 return self._longest_waiting_phase(st.phase, now_s)
         return nxt

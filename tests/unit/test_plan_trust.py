@@ -204,9 +204,9 @@ def test_max_red_is_kept_against_a_hold():
     rc.receive_message(signed(hold(0, 1, 0.0, ttl=200.0, hold_s=60.0)), 0.0)
     states = run(rc, 0, 60)
     first_change = states.index("yryr")
-    # E/W last green before t=0 (the first reading); yellow 3 s + all-red 2 s: green again by 40 s
-    assert first_change + 5 <= 40
-    assert states[first_change + 5] == "rGrG"
+    # E/W counted green at t=0 (the first reading), red from t=1; yellow 3 s + all-red 2 s after
+    green_again = states.index("rGrG")
+    assert green_again == first_change + 5 and green_again - 1 == 40  # red exactly max_red_s, not more
     assert any(f.startswith("limit: max red: movement E_T") for f in rc.status(60.0).faults)
 
 
