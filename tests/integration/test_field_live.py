@@ -1,0 +1,80 @@
+"""`run_controller.py field` against `run_controller.py run` through a provisioned Mosquitto, as an
+operator would start them (docs/operators.md): separate processes, credentials from the files
+broker-setup writes, signed plans, a clock 20 times real time. The field applies the service's
+plans (none refused) and writes its evaluation at the end of the scenario."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from controller.config import Config
+from controller.errors import AdapterError
+from sim.broker import CREDENTIALS_DIR, find_mosquitto, free_port, provision
+from sim.netimport import import_network
+
+pytest.importorskip("sumo")
+try:
+    find_mosquitto()
+except AdapterError:
+    pytest.skip("mosquitto is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(90)
+ROOT = Path(__file__).resolve().parents[2]
+SPEED = 20.0
+END_S = 120
+
+
+def test_field_and_service_as_separate_processes(small_grid, tmp_path):
+    inter = tmp_path / "intersections"
+    import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
+    from controller.junctions import load_intersections
+
+    junctions = sorted(load_intersections(inter))
+    broker = provision(tmp_path / "broker", Config(), junctions, operators=["alice"], monitors=[],
+                       host="127.0.0.1", port=free_port(), repo_root=ROOT)
+    conf = tmp_path / "config.toml"
+    conf.write_text(tomli_w.dumps({
+        "service": {"intersections": str(inter), "policy": "max_pressure"},
+        "broker": {"host": "127.0.0.1", "port": broker.port},
+        "metrics": {"port": free_port()},
+        "audit": {"path": str(tmp_path / "audit.sqlite")},
+    }))
+    key = subprocess.run([sys.executable, "-m", "controller.adapters.keys", "new", "k1"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.strip().replace(" ", ":")
+    env = {**os.environ, "TSC_PLAN_KEYS": key}
+    creds = str(tmp_path / "broker" / CREDENTIALS_DIR)
+    cli = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf)]
+    procs = []
+    try:
+        procs.append(subprocess.Popen([broker.binary, "-c", str(broker.conf_path)], stderr=subprocess.DEVNULL))
+        time.sleep(0.3)
+        service = subprocess.Popen(cli + ["run", "--credentials", creds, "--speed", str(SPEED)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(service)
+        field = subprocess.run(cli + ["field", str(small_grid), "--out", str(tmp_path / "field"), "--intersections",
+                                      str(inter), "--credentials", creds, "--speed", str(SPEED), "--", "--end", str(END_S)],
+                               env=env, capture_output=True, text=True, timeout=70)
+        assert field.returncode == 0, field.stderr[-2000:]
+        summary = json.loads((tmp_path / "field" / "summary.json").read_text())
+        transport = summary["transport"]["field"]
+        assert transport["plans_received"] > len(junctions)  # every junction got plans, refreshed
+        assert transport["plans_refused"] == 0, field.stderr[-2000:]
+        assert summary["transport"]["realtime_factor"] == pytest.approx(1 / SPEED)
+        service.send_signal(signal.SIGTERM)
+        _out, err = service.communicate(timeout=15)
+        assert service.returncode == 0, err[-2000:]
+        assert "signed=True" in err and "service stopped" in err
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                p.wait(10)
