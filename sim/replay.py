@@ -149,10 +149,11 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     _progress(f"demand: {len(counters)} counted edges, {n_iv} intervals of {req.interval_s:.0f} s")
     candidates = demand.candidate_routes(net_file, out / "candidates.rou.xml", req.seed)
     route_files = [demand.write_vtypes(out / "vtypes.add.xml")]
+    lags = demand.edge_lags_s(net, demand.read_routes(candidates), [c.edge for c in counters])
     asked: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
-        asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv)
+        asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv, lags)
         if asked[cls]:
             route_files.append(demand.sample_routes(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls,
                                                     req.seed))

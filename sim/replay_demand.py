@@ -89,19 +89,52 @@ def interval_counts(det: pa.Table, interval_s: float, begin_s: float) -> dict[st
     return out
 
 
+def edge_lags_s(net, routes: list[list[str]], edges: list[str]) -> dict[str, float]:
+    """Edge -> median free-flow travel time (s) from the start of the candidate routes through it
+    to the edge's end (where its loops are): how long before a count its vehicles depart."""
+    wanted = set(edges)
+    tt = {}
+    lags: dict[str, list[float]] = defaultdict(list)
+    for r in routes:
+        t = 0.0
+        for e in r:
+            if e not in tt:
+                edge = net.getEdge(e)
+                tt[e] = edge.getLength() / max(edge.getSpeed(), 1.0)
+            t += tt[e]
+            if e in wanted:
+                lags[e].append(t)
+    return {e: float(np.median(v)) for e, v in lags.items()}
+
+
 def write_edgedata(path: Path, counters: list[EdgeCounter], loop_counts: Mapping[str, np.ndarray], cls: str,
-                   begin_s: float, interval_s: float, n_intervals: int) -> int:
-    """SUMO edgeData (`entered`) of one vehicle class; returns the vehicles it asks for."""
+                   begin_s: float, interval_s: float, n_intervals: int, lags_s: Mapping[str, float]) -> int:
+    """SUMO edgeData (`entered`) of one vehicle class; returns the vehicles it asks for.
+
+    routeSampler puts a vehicle's whole route in the interval it departs in, so each edge's
+    counts are moved earlier by its lag (edge_lags_s, whole intervals): the vehicles counted at
+    t depart around t - lag. Counts that would move before the window's start stay in its first
+    interval."""
     ci = VEHICLE_CLASSES.index(cls)
-    root = ET.Element("meandata")
+    per: list[dict[str, int]] = [defaultdict(int) for _ in range(n_intervals)]
     total = 0
+    for c in counters:
+        shift = int(round(lags_s.get(c.edge, 0.0) / interval_s))
+        for d in c.detectors:
+            counts = loop_counts.get(d)
+            if counts is None:
+                continue
+            for k in range(min(n_intervals, len(counts))):
+                n = int(counts[k, ci])
+                if n:
+                    per[max(0, k - shift)][c.edge] += n
+                    total += n
+    root = ET.Element("meandata")
     for k in range(n_intervals):
         iv = ET.SubElement(root, "interval", id=f"{cls}_{k}", begin=f"{begin_s + k * interval_s:.0f}",
                            end=f"{begin_s + (k + 1) * interval_s:.0f}")
         for c in counters:
-            n = sum(int(loop_counts[d][k, ci]) for d in c.detectors if d in loop_counts and k < len(loop_counts[d]))
-            ET.SubElement(iv, "edge", id=c.edge, entered=str(n))
-            total += n
+            ET.SubElement(iv, "edge", id=c.edge, entered=str(per[k].get(c.edge, 0)))
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return total
