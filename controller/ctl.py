@@ -137,12 +137,11 @@ def rows(snap: dict[str, Any], now_s: float, junction: str | None = None) -> lis
             continue
         t = table.get(jid, {})
         st = next((s for s in statuses.values() if isinstance(s, dict) and s.get("junction") == jid), {})
-        mode = t.get("mode", "?")
-        ov = t.get("override")
-        if ov:
-            mode = f"manual ({ov['operator']} {ov['action']}, {max(0.0, ov['until'] - now_s):.0f} s left)"
-        elif mode == "refused":
-            mode = f"refused ({t.get('reason', '')[:40]})"
+        mode, ov = t.get("mode", "?"), t.get("override")
+        if ov:  # seconds left on this console's clock (the table may be a few seconds old)
+            mode = f"manual ({ov['operator']}'s {ov['action']}, {max(0.0, ov['until'] - now_s):.0f} s left)"
+        elif t.get("why"):
+            mode = f"{mode} ({t['why'][:48]})"
         phase = st.get("phase", t.get("phase"))
         inter = st.get("in_intergreen", t.get("in_intergreen"))
         phase_s = "-" if phase is None else f"{phase}{' (intergreen)' if inter else ''}"

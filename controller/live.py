@@ -121,6 +121,10 @@ class ServiceNode:
                                              **_trust_kwargs(trust))
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
+        if self.desk is not None and trust is not None and trust.audit is not None:  # overrides survive a restart
+            since_s = start_s - cfg.operators.max_s
+            self.desk.restore(trust.audit.query(kind="operator", since_t_s=since_s, limit=100000), self.service.core,
+                              start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
         self.lockstep = lockstep
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()

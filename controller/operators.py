@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,14 @@ from controller.model import Command
 log = logging.getLogger(__name__)
 
 Reply = Callable[[str, bytes], None]  # (operator, reply message)
+
+
+class AuditRecordLike(Protocol):
+    """An audit record as controller/adapters/audit.py returns it."""
+
+    junction: str
+    actor: str
+    payload: dict[str, Any]
 
 
 class AuditSink(Protocol):
@@ -128,6 +136,36 @@ class OperatorDesk:
             self.reply(operator, answer.encode(now_s))
         return answer
 
+    def restore(self, records: Iterable[AuditRecordLike], core: Core, now_s: float) -> list[str]:
+        """After a restart: put back the overrides the audit trail says are still in force
+        (accepted, neither released nor expired, `until` ahead of now), each re-admitted under
+        today's rules for the time it has left. Returns the junctions restored."""
+        last: dict[str, AuditRecordLike] = {}
+        for r in records:  # in the order they were written
+            action = r.payload.get("action")
+            if action in ("hold", "plan") and r.payload.get("accepted"):
+                last[r.junction] = r
+            elif action == "expired" or (action == "release" and r.payload.get("accepted")):
+                last.pop(r.junction, None)
+        restored = []
+        for jid, r in last.items():
+            p, until = r.payload, r.payload.get("until")
+            if not isinstance(until, (int, float)) or until <= now_s:
+                continue
+            req = rules.OverrideRequest(jid, r.actor, p["action"], str(p.get("id", "")), now_s, for_s=until - now_s,
+                                        phase=p.get("phase"), phase_order=tuple(p.get("phase_order") or ()),
+                                        greens_s=tuple(p.get("greens_s") or ()))
+            lay = core.layouts.get(jid)
+            ov, why = rules.admit(req, lay.junction if lay is not None else None, self.params, now_s)
+            if ov is None:
+                log.warning("operator=%s junction=%s override not restored: %s", r.actor, jid, why)
+                continue
+            self.active[jid] = ov
+            restored.append(jid)
+            log.warning("operator=%s junction=%s action=%s restored after a restart, %.0f s left", r.actor, jid,
+                        ov.action, ov.until_s - now_s)
+        return restored
+
     # -- the tick --------------------------------------------------------------------------
     def apply(self, core: Core, state: CoreState, result: TickResult, now_s: float) -> tuple[CoreState, TickResult]:
         """Called by the service after core.step: end expired overrides, put the others in force."""
@@ -163,32 +201,24 @@ def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refu
                    now_s: float) -> dict[str, dict[str, Any]]:
     """Per junction, what an operator's console shows (`ctl status`; docs/operators.md, "Modes"):
 
-    mode: `manual` (an operator's override in force), `adaptive` (the policy's plans), `fixed`
-    (do no harm: back on the city's program), `stale` (no fresh feed: the roadside falls back to
-    its local plan), `no-status` (the roadside never reported), `refused` (the policy cannot
-    serve it: it stays on its own program). Then the roadside's own report (its mode, plan in
-    force, phase, faults), the estimates (queue in PCU, delay per PCU over the do-no-harm
-    window) and the ages of the last detector message and status."""
+    mode (model.JUNCTION_MODES, and `refused`) with `why`: `manual` (an operator's override in
+    force), `adaptive` (the policy's plans), `fixed` (do no harm: back on the city's program),
+    `fallback` (no fresh detector feed, no roadside status yet, or the roadside says it runs its
+    local plan), `refused` (the policy cannot serve it: it stays on its own program). Then the
+    roadside's own report (its mode, plan in force, phase, faults), the estimates (queue in PCU,
+    delay per PCU over the do-no-harm window) and the ages of the last detector message and status."""
     out: dict[str, dict[str, Any]] = {}
     active = desk.active if desk is not None else {}
     for jid, lay in core.layouts.items():
         js = state.junctions[jid]
         est, st, ov = js.estimate, js.status, active.get(jid)
         report = harm_report(js)
-        if ov is not None:
-            mode = "manual"
-        elif est.last_feed_t_s is None or now_s - est.last_feed_t_s > core.feed_stale_s:
-            mode = "stale"
-        elif report is not None and report.mode == "fixed":
-            mode = "fixed"
-        elif st is None:
-            mode = "no-status"
-        else:
-            mode = "adaptive"
+        mode, why = _mode(core, js, ov, report, now_s)
         faults = list(st.faults) if st is not None else []
         faults += [f"detector {d} faulty" for d in est.faulty_detectors(lay)]
         out[jid] = {
             "mode": mode,
+            "why": why,
             "override": None if ov is None else {"operator": ov.operator, "action": ov.action, "until": ov.until_s,
                                                  "plan_id": ov.plan_id},
             "plan_sent": js.command.plan_id if js.command is not None else None,
@@ -204,8 +234,24 @@ def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refu
             "status_age_s": round(now_s - st.t_s, 1) if st is not None else None,
         }
     for jid, why in refused.items():
-        out[jid] = {"mode": "refused", "reason": why}
+        out[jid] = {"mode": "refused", "why": why}
     return out
+
+
+def _mode(core: Core, js: JunctionState, ov: Override | None, report: harm.JunctionReport | None,
+          now_s: float) -> tuple[str, str]:
+    est, st = js.estimate, js.status
+    if ov is not None:
+        return "manual", f"{ov.operator}'s {ov.action}, {max(0.0, ov.until_s - now_s):.0f} s left"
+    if est.last_feed_t_s is None or now_s - est.last_feed_t_s > core.feed_stale_s:
+        return "fallback", "no fresh detector feed"
+    if report is not None and report.mode == "fixed":
+        return "fixed", report.reason
+    if st is None:
+        return "fallback", "no roadside status yet"
+    if st.mode == "local":
+        return "fallback", "the roadside runs its local plan"
+    return "adaptive", ""
 
 
 def harm_report(js: JunctionState) -> harm.JunctionReport | None:

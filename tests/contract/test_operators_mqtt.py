@@ -98,7 +98,7 @@ def test_a_hold_travels_with_the_operators_identity_and_reaches_the_field(rig):
     row = snap["table"]["junctions"]["J1"]
     assert row["mode"] == "manual" and row["override"]["operator"] == "alice"
     text = ctl.format_status(snap, t + 10, "J1")
-    assert "manual (alice hold" in text
+    assert "manual (alice's hold" in text
 
 
 def test_a_refused_plan_names_the_rule_and_changes_nothing(rig):

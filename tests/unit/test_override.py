@@ -184,3 +184,24 @@ def test_the_reply_round_trips():
     back = decode_override(encode_override(req), "alice", "J", now_s=1.0)
     assert back == req
     assert math.isfinite(back.greens_s[0])
+
+
+def test_overrides_in_force_are_restored_from_the_audit_trail_after_a_restart():
+    from controller.adapters.audit import AuditStore
+
+    store = AuditStore(":memory:")
+    first = Rig(audit=store)
+    first.tick(1.0)
+    assert first.submit(hold(1, for_s=100.0, t=1.0)).accepted
+    assert first.submit(plan((20.0, 40.0), t=1.0)).accepted  # replaces the hold
+    assert first.submit(hold(0, for_s=5.0, t=1.0, rid="short")).accepted  # ... and this one, which will expire
+    assert not first.submit(plan((2.0, 40.0), t=1.0)).accepted  # refused: changes nothing
+
+    again = Rig(audit=store)  # a new service process on the same audit store
+    assert again.desk.restore(store.query(kind="operator"), again.svc.core, now_s=3.0) == ["J"]
+    assert again.desk.active["J"].action == "hold" and again.desk.active["J"].until_s == pytest.approx(6.0)
+    assert again.desk.restore(store.query(kind="operator"), again.svc.core, now_s=7.0) == []  # past its end
+
+    store.append("operator", "J", "bob", {"action": "release", "accepted": True}, 2.0)
+    third = Rig(audit=store)
+    assert third.desk.restore(store.query(kind="operator"), third.svc.core, now_s=3.0) == []
