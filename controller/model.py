@@ -18,7 +18,13 @@ from typing import Literal, NamedTuple, Union
 GREEN = frozenset("Gg")
 VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
 
-Mode = Literal["local", "adaptive", "manual"]
+Mode = Literal["local", "adaptive", "manual"]  # a roadside controller's mode, as its status reports it
+MODES: tuple[Mode, ...] = ("local", "adaptive", "manual")
+# The service's view of a junction (metrics, operators): adaptive (the roadside runs our plans),
+# fallback (it runs its local plan: it says so, or its feed is stale), manual (an operator holds
+# it), fixed (do no harm withdrew our plans; core/harm.py).
+JunctionMode = Literal["adaptive", "fallback", "manual", "fixed"]
+JUNCTION_MODES: tuple[JunctionMode, ...] = ("adaptive", "fallback", "manual", "fixed")
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -45,13 +45,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from controller.core import shadow
 from controller.core.estimation import Layout
 from controller.errors import AdapterError
-from controller.model import VEHICLE_CLASSES, CyclePlan, Intersection, SignalStatus
+from controller.model import JUNCTION_MODES, VEHICLE_CLASSES, CyclePlan, Intersection, SignalStatus
 
 if TYPE_CHECKING:
-    from controller.config import Config
+    from controller.config import Config, MetricsConfig
     from controller.core.step import CoreState, TickResult
 
 log = logging.getLogger(__name__)
+
+_M = TypeVar("_M", Gauge, Counter)
+_Make = Callable[..., _M]  # (name, doc, labels=()) -> the metric, in the exporter's registry
 
 PREFIX = "tsc"
 # Every reason core/feed.py and service.py give a FeedError (tests/contract/test_metrics.py checks
@@ -60,41 +63,13 @@ PREFIX = "tsc"
 FEED_REJECT_REASONS = (
     "oversize", "malformed_json", "wrong_type", "bad_version", "not_finite", "out_of_range",
     "unknown_junction", "unknown_detector", "unknown_class", "negative_count", "implausible_count",
-    "future_timestamp", "stale_timestamp", "topic_mismatch",
+    "future_timestamp", "stale_timestamp", "topic_mismatch", "forbidden_mode",
 )
 MESSAGE_KINDS = ("detectors", "status")
-MODES = ("adaptive", "fallback", "manual", "fixed")
+MODES = JUNCTION_MODES
 # Tick durations of a 20-junction city are milliseconds; a tick near its 1 s period is an alarm.
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
-
-
-@dataclass(frozen=True)
-class MetricsParams:
-    """config.toml [metrics]: how often and over which windows the figures are computed.
-
-    update_s: per-junction gauges and network gains are refreshed this often (service time).
-    gain_window_s: time constant of the measured green shares and cycles (controller/core/shadow.py).
-    gain_analysis_s: analysis period T of the HCM incremental delay term in the gain estimate.
-    throughput_window_s: stop-line crossings are turned into a rate over this much service time.
-    """
-
-    update_s: float = 5.0
-    gain_window_s: float = 900.0
-    gain_analysis_s: float = 900.0
-    throughput_window_s: float = 300.0
-
-    def __post_init__(self) -> None:
-        for name in ("update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"metrics {name} must be a finite number > 0, got {v!r}")
-
-    @staticmethod
-    def from_config(cfg: "Config") -> "MetricsParams":
-        m = cfg.metrics
-        return MetricsParams(update_s=m.update_s, gain_window_s=m.gain_window_s,
-                             gain_analysis_s=m.gain_analysis_s, throughput_window_s=m.throughput_window_s)
 
 
 def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None) -> str:
@@ -254,11 +229,16 @@ class ServiceMetrics:
     """The service's metrics in `registry`. Thread-safe to scrape while the service ticks."""
 
     def __init__(self, registry: CollectorRegistry, junctions: Mapping[str, Intersection], cfg: "Config",
-                 *, params: MetricsParams | None = None) -> None:
+                 *, params: "MetricsConfig | None" = None) -> None:
+        """`params`: the [metrics] figures' cadence and windows, cfg.metrics by default."""
         if not isinstance(registry, CollectorRegistry):
             raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
         self.registry = registry
-        self.params = params or MetricsParams.from_config(cfg)
+        self.params = params or cfg.metrics
+        for name in ("update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s"):
+            v = getattr(self.params, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"metrics {name} must be a finite number > 0, got {v!r}")
         self._j = {jid: _Junction(Layout.build(j, cfg)) for jid, j in junctions.items()}
         self._started = False
         self.updates = 0  # per-junction refreshes done
@@ -270,14 +250,21 @@ class ServiceMetrics:
 
     # -- declaration --------------------------------------------------------------------------
     def _declare(self, r: CollectorRegistry) -> None:
-        p, J, JC = PREFIX, ["junction"], ["junction", "class"]
+        """Every metric, in `r` (docs/metrics.md)."""
 
-        def gauge(name: str, doc: str, labels=()) -> Gauge:
-            return Gauge(f"{p}_{name}", doc, list(labels), registry=r)
+        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+            return Gauge(f"{PREFIX}_{name}", doc, list(labels), registry=r)
 
-        def counter(name: str, doc: str, labels=()) -> Counter:
-            return Counter(f"{p}_{name}", doc, list(labels), registry=r)
+        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+            return Counter(f"{PREFIX}_{name}", doc, list(labels), registry=r)
 
+        self._declare_service(r, gauge, counter)
+        self._declare_junctions(gauge, counter)
+        self._declare_network(gauge)
+
+    def _declare_service(self, r: CollectorRegistry, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
+        """Feed, detectors, ticks and plans."""
+        J = ["junction"]
         self.received = counter("feed_messages_received", "Field messages received, by kind (detectors, status).",
                                 ["kind"])
         self.rejected = counter("feed_messages_rejected", "Field messages dropped by validation, by reason.",
@@ -285,7 +272,7 @@ class ServiceMetrics:
         self.detectors_faulty = gauge("detectors_faulty", "Induction loops currently judged faulty.", J)
         self.detector_faults = counter("detector_faults", "Loops that turned faulty (stuck-on, stuck-off, "
                                        "implausible, missing).", J)
-        self.tick_duration = Histogram(f"{p}_tick_duration_seconds", "Wall-clock duration of one control tick "
+        self.tick_duration = Histogram(f"{PREFIX}_tick_duration_seconds", "Wall-clock duration of one control tick "
                                        "(estimation, policy, safety gate, publishing).", buckets=TICK_BUCKETS_S,
                                        registry=r)
         self.metrics_cost = counter("metrics_update_seconds", "Wall-clock seconds spent updating these metrics.")
@@ -297,6 +284,10 @@ class ServiceMetrics:
         self.plans_validated = counter("plans_validated", "Reserved for the SUMO twin: plans it validated.", J)
         self.plans_twin_rejected = counter("plans_rejected_by_twin", "Reserved for the SUMO twin: plans it "
                                            "rejected.", J)
+
+    def _declare_junctions(self, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
+        """Per junction: traffic, gains, cycle, mode."""
+        J, JC = ["junction"], ["junction", "class"]
         self.queue = gauge("junction_queue_pcu", "Estimated queue on all approaches, PCU.", J)
         self.delay = gauge("junction_delay_seconds", "Modelled mean delay per PCU under the control given "
                            "(controlled side of the gain, controller/core/shadow.py).", J)
@@ -320,6 +311,9 @@ class ServiceMetrics:
                                      "policy being estimated worse than it (controller/core/harm.py).", J)
         self.speed = gauge("junction_approach_speed_meters_per_second", "Space-mean (journey) speed over the "
                            "watched approaches: vehicle-distance / vehicle-time (Edie).", J)
+
+    def _declare_network(self, gauge: _Make[Gauge]) -> None:
+        """The network's figures."""
         self.net_delay_gain = gauge("network_delay_gain_ratio", "Network delay gain over fixed-time "
                                     "(demand-weighted).")
         self.net_throughput_gain = gauge("network_throughput_gain_ratio", "PCU measured over the stop lines / "
@@ -416,10 +410,10 @@ class ServiceMetrics:
                     j.c["plans_acked"].inc()
                 j.pending = [s for s in j.pending if s > status.seq]
             self._observe(j, status, now_s)
-            harm_state = getattr(js, "harm", None)
+            harm_state = js.harm
             mode = junction_mode(js.stale, status.mode if status is not None else None,
-                                 getattr(harm_state, "mode", None))
-            switches = int(getattr(harm_state, "switches", 0))
+                                 harm_state.mode if harm_state is not None else None)
+            switches = harm_state.switches if harm_state is not None else 0
             if switches > j.harm_switches:
                 j.c["harm_switches"].inc(switches - j.harm_switches)
             j.harm_switches = max(j.harm_switches, switches)
@@ -496,17 +490,16 @@ class ServiceMetrics:
     def _gains(self, j: _Junction, js) -> shadow.Gains:
         """The fixed-time shadow's figures: the core's own (its do-no-harm replay, `js.harm`)
         when it keeps one, else the green-share estimate folded here (shadow.py's first API)."""
-        h = getattr(js, "harm", None)
-        if h is not None:
-            return h.gains
+        if js.harm is not None:
+            return js.harm.gains
         return shadow.gains(j.shadow, j.layout, js.estimate.flow_pcu_h, self.params.gain_analysis_s / 3600.0)
 
     def _traffic(self, j: _Junction, est, dt_s: float) -> ApproachTraffic:
         """The watched approaches' traffic since the last refresh (`approach_traffic`)."""
-        lanes = getattr(est, "lanes", None)
+        lanes = est.lanes
         arrivals = np.asarray(est.arrivals_pcu, dtype=float)
         last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
-        if lanes is None or not j.watched.any() or last is None or last.shape != arrivals.shape:
+        if not j.watched.any() or last is None or last.shape != arrivals.shape:
             return ApproachTraffic()
         w = j.watched
         counted = float(np.sum(lanes.queue_pcu[w] + lanes.hidden_pcu[w]))
@@ -528,11 +521,11 @@ class ServiceMetrics:
         # Σ (q − c)⁺. Demand: the advance loop's flow, never below the stop-line flow (what departed
         # had arrived; an advance loop that misses vehicles joining below it understates it).
         # Served: the stop-line flow, smoothed as the demand is (the same lag on both sides).
-        lanes = getattr(est, "lanes", None)
+        lanes = est.lanes
         k = j.counted
-        served = np.zeros(0) if lanes is None else np.maximum(lanes.dep_flow_pcu_h[k], 0.0) / 3600.0
-        q = np.zeros(0) if lanes is None else np.maximum(np.maximum(lanes.flow_pcu_h[k], 0.0) / 3600.0, served)
-        c = j.fixed_capacity_pcu_h[k] / 3600.0 if lanes is not None else np.zeros(0)
+        served = np.maximum(lanes.dep_flow_pcu_h[k], 0.0) / 3600.0
+        q = np.maximum(np.maximum(lanes.flow_pcu_h[k], 0.0) / 3600.0, served)
+        c = j.fixed_capacity_pcu_h[k] / 3600.0
         for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),
                           ("time_pcu_s", t.time_pcu_s), ("delay_pcu_s", t.delay_pcu_s),
                           ("demand_pcu", float(q.sum()) * dt), ("served_pcu", float(served.sum()) * dt),
@@ -545,27 +538,19 @@ class ServiceMetrics:
         demand-weighted, the measured figures summed over junctions before any ratio is taken."""
         dt = 0.0 if self._last_network_s is None else now_s - self._last_network_s
         self._last_network_s = now_s
-        net = dict.fromkeys(("demand", "delay_ctrl", "delay_fixed", "crossings", "speed_num", "speed_den"), 0.0)
+        refreshed = [j for j in self._j.values() if j.gains is not None]
+        tot = shadow.total([j.gains for j in refreshed if j.gains is not None])
+        demand, delay_ctrl, delay_fixed = tot.demand_pcu_h, tot.delay_controlled_s, tot.delay_fixed_s
+        delay_gain = tot.delay_gain
         rates = np.zeros(len(CUM))
-        for j in self._j.values():
-            g = j.gains
-            if g is None:
-                continue
-            net["demand"] += g.demand_pcu_h
-            net["delay_ctrl"] += g.demand_pcu_h * g.delay_controlled_s
-            net["delay_fixed"] += g.demand_pcu_h * g.delay_fixed_s
-            net["crossings"] += j.throughput_veh_s
+        crossings = speed_num = speed_den = 0.0
+        for j in refreshed:
+            crossings += j.throughput_veh_s
             rates += j.rates
             if j.speed_weight > 0:
-                net["speed_num"] += j.speed_mps * j.speed_weight
-                net["speed_den"] += j.speed_weight
-        demand = net["demand"]
-        if demand > 0:
-            delay_ctrl, delay_fixed = net["delay_ctrl"] / demand, net["delay_fixed"] / demand
-        else:  # no demand measured yet: no delay either way
-            delay_ctrl = delay_fixed = 0.0
-        delay_gain = 1.0 - delay_ctrl / delay_fixed if delay_fixed > 0 else 0.0
-        loop_speed = net["speed_num"] / net["speed_den"] if net["speed_den"] > 0 else math.nan
+                speed_num += j.speed_mps * j.speed_weight
+                speed_den += j.speed_weight
+        loop_speed = speed_num / speed_den if speed_den > 0 else math.nan
         m = measured_figures(rates, 1.0)
         for gauge, key, scale in ((self.net_throughput_gain, "throughput_gain", 1.0),
                                   (self.net_speed, "speed_kmh", 1 / 3.6),
@@ -577,14 +562,14 @@ class ServiceMetrics:
         self.net_delay.set(delay_ctrl)
         self.net_fixed_delay.set(delay_fixed)
         self.net_demand.set(demand / 3600.0)
-        self.net_crossings.set(net["crossings"])
+        self.net_crossings.set(crossings)
         self.net_loop_speed.set(loop_speed)
         self._last_network = {
             "delay_s": delay_ctrl, "delay_fixed_s": delay_fixed, "delay_gain": delay_gain,
             "demand_pcu_h": demand,
             "loop_speed_kmh": loop_speed * 3.6 if math.isfinite(loop_speed) else None, **m,
         }
-        self._run.add(net, loop_speed, dt)
+        self._run.add(tot, loop_speed, dt)
 
     @staticmethod
     def _degree_of_saturation(j: _Junction, est) -> float:
@@ -593,8 +578,7 @@ class ServiceMetrics:
         q = est.flow_pcu_h
         if len(q) == 0:
             return 0.0
-        s = est.sat_flow_pcu_h if est.sat_flow_pcu_h is not None else j.layout.sat_flow_pcu_h
-        cap = np.clip(j.shadow.green_share, 1e-3, 1.0) * s
+        cap = np.clip(j.shadow.green_share, 1e-3, 1.0) * est.sat_flow_pcu_h
         return float(np.max(q / np.maximum(cap, 1e-6)))
 
     @staticmethod
@@ -608,10 +592,7 @@ class ServiceMetrics:
         return float(np.median(c)) if len(c) else float(j.layout.junction.base_cycle_s())
 
     def _faults(self, j: _Junction, est) -> None:
-        health = getattr(est, "health", None)
-        if health is None:
-            return
-        faulty = np.asarray(health.faulty, dtype=bool)
+        faulty = np.asarray(est.health.faulty, dtype=bool)
         if faulty.shape != j.faulty.shape:
             return
         new = int(np.count_nonzero(faulty & ~j.faulty))
@@ -643,8 +624,8 @@ class ServiceMetrics:
     def _speed(j: _Junction, est) -> tuple[float, float]:
         """Flow-weighted mean of the advance loops' moving-vehicle speeds (m/s), and its weight:
         the loop (spot) speed, about the free-flow speed; not the journey speed."""
-        lanes = getattr(est, "lanes", None)
-        if lanes is None or not j.adv_lanes.any():
+        lanes = est.lanes
+        if not j.adv_lanes.any():
             return math.nan, 0.0
         speed = lanes.adv_speed_mps[j.adv_lanes]
         flow = lanes.flow_pcu_h[j.adv_lanes]
@@ -691,12 +672,14 @@ class _RunTotals:
         self.speed_t_s = 0.0
         self.speed_sum = 0.0
 
-    def add(self, net: dict[str, float], loop_speed_mps: float, dt: float) -> None:
+    def add(self, net: shadow.Gains, loop_speed_mps: float, dt: float) -> None:
+        """Integrate the network figures `net` (shadow.total) over `dt` seconds of service time."""
         if dt <= 0:
             return
         self.t_s += dt
-        for k in self.sums:
-            self.sums[k] += net[k] * dt
+        d = net.demand_pcu_h
+        for k, v in (("demand", d), ("delay_ctrl", d * net.delay_controlled_s), ("delay_fixed", d * net.delay_fixed_s)):
+            self.sums[k] += v * dt
         if math.isfinite(loop_speed_mps):
             self.speed_t_s += dt
             self.speed_sum += loop_speed_mps * dt
@@ -707,10 +690,12 @@ class _RunTotals:
             return {"service_s": 0.0}
         delay = s["delay_ctrl"] / s["demand"] if s["demand"] > 0 else 0.0
         fixed = s["delay_fixed"] / s["demand"] if s["demand"] > 0 else 0.0
+        run = shadow.Gains(delay_fixed_s=fixed, delay_controlled_s=delay, throughput_fixed_pcu_h=0.0,
+                           throughput_controlled_pcu_h=0.0, demand_pcu_h=s["demand"] / t)
         return {
             "service_s": t,
-            "demand_pcu_h": s["demand"] / t,
-            "delay_s": delay, "delay_fixed_s": fixed, "delay_gain": 1.0 - delay / fixed if fixed > 0 else 0.0,
+            "demand_pcu_h": run.demand_pcu_h,
+            "delay_s": delay, "delay_fixed_s": fixed, "delay_gain": run.delay_gain,
             "loop_speed_kmh": self.speed_sum / self.speed_t_s * 3.6 if self.speed_t_s > 0 else None,
         }
 

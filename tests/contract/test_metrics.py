@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.adapters.metrics import (
-    FEED_REJECT_REASONS, MODES, MetricsParams, MetricsServer, ServiceMetrics, approach_traffic, junction_mode,
+    FEED_REJECT_REASONS, MODES, MetricsServer, ServiceMetrics, approach_traffic, junction_mode,
     lane_lengths_m, throughput_gain,
 )
 from controller.config import Config, MetricsConfig, load_config
@@ -62,7 +62,7 @@ def junctions(*ids: str) -> dict:
 def exporter(*ids: str, **params) -> tuple[ServiceMetrics, CollectorRegistry, dict]:
     reg = CollectorRegistry()
     js = junctions(*ids) if ids else {"J": two_phase()}
-    return ServiceMetrics(reg, js, CFG, params=MetricsParams(**params) if params else None), reg, js
+    return ServiceMetrics(reg, js, CFG, params=MetricsConfig(**params) if params else None), reg, js
 
 
 def value(reg: CollectorRegistry, name: str, **labels) -> float | None:
@@ -117,7 +117,7 @@ def test_a_non_registry_is_refused_at_construction():
     with pytest.raises(TypeError, match="CollectorRegistry"):
         ServiceMetrics(None, {}, CFG)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="update_s"):
-        MetricsParams(update_s=0.0)
+        ServiceMetrics(CollectorRegistry(), {}, CFG, params=MetricsConfig(update_s=0.0))
 
 
 def test_the_reject_reasons_cover_every_reason_the_validation_gives():
@@ -481,8 +481,7 @@ def test_bundled_config_sets_every_metrics_key():
     raw = tomllib.loads((ROOT / "config.toml").read_text())["metrics"]
     assert set(raw) == {f.name for f in dataclasses.fields(MetricsConfig)}
     cfg = load_config(ROOT / "config.toml")
-    assert MetricsParams.from_config(cfg) == MetricsParams(cfg.metrics.update_s, cfg.metrics.gain_window_s,
-                                                           cfg.metrics.gain_analysis_s, cfg.metrics.throughput_window_s)
+    assert ServiceMetrics(CollectorRegistry(), {}, cfg).params == cfg.metrics
 
 
 # -- dashboards and docs agree with the exporter --------------------------------------------------
