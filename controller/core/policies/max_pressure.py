@@ -1,46 +1,28 @@
 """`max_pressure`: acyclic control by maximum pressure (Varaiya 2013), with switching loss.
 
-Varaiya's rule serves, at each decision, the phase k maximising
+Contract: every tick, given the junction's estimate and the reported signal state, the policy
+restates a PhaseWish: the phase in force, or the phase k maximising
 
-    P_k = sum over movements m served by k of  s_mk * (x_m - x_down(m)),
+    P_k = sum over movements m served by k of  s_mk * w_m * x_m * T / (T + L_mk)
 
-s_mk the rate at which phase k discharges movement m, x_m its queue (PCU). Applied literally at
-1 Hz it switches whenever another phase's pressure is higher, and wastes an intergreen and a
-start-up loss each time; on a loaded grid that loss alone saturates the junction. Here:
+where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
+- x_m is the queue present (estimator: between the loops plus spilled over the advance loop),
+  plus half of what the measured arrival flow brings in `arrival_s` seconds, minus
+  `downstream_weight` x Varaiya's downstream queue (core NetworkView; used only when > 0);
+- s_mk is the learnt saturation flow x (1 - the exit blockage b_m the estimator measures), x
+  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement;
+- w_m = 1 + (time m has been red) / `wait_scale_s`;
+- T = `switch_service_s`, the service a switch buys; L_mk is the loss of starting m: the
+  intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
+  a movement green in both phases (T / (T + L) = 1).
+The current phase is kept unless another phase's pressure is higher, and is never left before
+its minimum green. Example: phase 0 green for 20 s with 3 PCU queued, phase 1 with 12 PCU, a
+5 s intergreen and 3 s start-up loss, T = 2 s: phase 1 weighs 12 x 2 / 10 = 2.4 < 3, so phase 0
+is kept; at 16 PCU (3.2) the policy asks for phase 1.
 
-- x_m is the queue present now (estimator: between the loops plus spilled over the advance
-  loop), plus half of what the measured arrival flow brings in `arrival_s` seconds. The default
-  is 0, the queue alone, measured best: on the city (3 seeds, median delay, T = 3 s) counting
-  1.5 s of arrivals gave 80.5 s/veh and none 77.4 (10 s: 87.3, seed 1); replacing the average
-  flow by the upstream departures on their way (learnt coupling, next 10 s) gave 97.1 (seed 1);
-  4 s of arrivals for the green phase only, 85.1 (seed 1, T = 2 s). Arrivals in the pressure
-  hold a green for traffic not yet there and delay the switch for queues that are.
-- s_mk is the learnt saturation flow discounted by the exit blockage b_m (below), and by
-  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement.
-- A switch buys T seconds of service of the new phase at the price of its loss L (intergreen
-  from the current phase, derived per link pair, plus the start-up lost time) for every movement
-  the new phase starts; such a movement's pressure counts T / (T + L). Movements green in both
-  phases lose nothing. The current phase is kept unless another phase's discounted pressure is
-  higher, so a small T means a strong hysteresis: switching pays only against a clearly larger
-  queue (T = 2 s: 5 times the current phase's pressure for a 5+3 s loss). Measured on the city
-  (3 seeds, arrival_s 0): T = 2 s 76.7 s/veh, 3 s 77.4, 5 s 80.0 (2 seeds).
-- Movements that have waited long weigh more: x_m (1 + red_m / `wait_scale_s`); the gate's
-  maximum red remains the hard bound.
-
-Downstream queues. Varaiya's x_down is the queue on the link m feeds. The junction model does
-not say which exit feeds which neighbour approach; the core learns it from the feed (estimation
-coupling) and, with `downstream_weight` > 0, x_down is the fed approach's queue weighted by its
-movements' flows (core NetworkView). Measured on the city (3 seeds, median delay): weight 1
-107.6 s/veh, 0.3 81.4, 0 80.5 — so the default is 0, and the downstream state enters through
-what the junction sees at its own exits: when the link m feeds is full, m's head vehicle stands
-on the stop-line loop during its protected green. The estimator's exit blockage b_m (share of
-the queued green with the head standing) discounts s_mk, so a movement feeding a full link
-loses its pressure once spill-back reaches the junction, which is when serving it stops paying.
-
-Permitted-turn clearance. A permitted turn ('g') that crossed its stop line may stand inside the
-junction waiting for a gap in the streams it yields to. Cutting it off for a conflicting phase
-leaves it in the box and can lock the junction (four waiting left-turners block all through
-traffic). So, per permitted movement of the green phase, from the loops (`update_boxed`):
+Permitted-turn clearance. A permitted turn that crossed its stop line may stand inside the
+junction waiting for a gap in the streams it yields to; cutting it off can lock the junction.
+Per permitted movement of the green phase, from the loops (`update_boxed`):
 
     a tick in which it discharged over its stop-line loop        -> it may be in the box
     every stream it yields to (the other approaches' movements     -> it has crossed
@@ -48,14 +30,12 @@ traffic). So, per permitted movement of the green phase, from the loops (`update
     for `clearance_gap_s` at once, or no such stream, and its
     own stop-line loops empty (no one held at the line)
 
-When leaving the phase for one that would stop a movement that may be in the box, the policy
-goes through a phase that serves it protected, when the junction has one that keeps its green
-without an all-red (the lagging-left pattern): a yellow and that phase's minimum green. A left
-that crossed during a gap, or turns queued behind the stop line, cause no detour. Measured
-before/after on the city: docs/policies.md.
+Leaving the phase for one that would stop a movement that may be in the box goes through a
+phase that serves it protected, when the junction has one that keeps its green without an
+all-red (the lagging-left pattern): a yellow and that phase's minimum green.
 
-Min/max green, intergreens and the maximum red are enforced by the safety gate; the policy also
-never asks to leave a phase before its minimum green.
+Min/max green, intergreens and the maximum red are enforced by the safety gate. The measured
+effect of each term and of its default: docs/policies.md.
 """
 
 from __future__ import annotations
