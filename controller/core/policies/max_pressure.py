@@ -16,9 +16,10 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
   a movement green in both phases (T / (T + L) = 1).
 The current phase is kept unless another phase's pressure is higher, and is never left before
-its minimum green. Example: phase 0 green for 20 s with 3 PCU queued, phase 1 with 12 PCU, a
-5 s intergreen and 3 s start-up loss, T = 2 s: phase 1 weighs 12 x 2 / 10 = 2.4 < 3, so phase 0
-is kept; at 16 PCU (3.2) the policy asks for phase 1.
+its minimum green. Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
+intergreen and a 3 s start-up loss: phase 0 green past its minimum with 3 PCU queued (w = 1),
+phase 1's movement red for 30 s (w = 1.5 with `wait_scale_s` 60) with 9 PCU: phase 1 weighs
+9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with 12 PCU (3.6) the policy asks for phase 1.
 
 Permitted-turn clearance. A permitted turn that crossed its stop line may stand inside the
 junction waiting for a gap in the streams it yields to; cutting it off can lock the junction.
