@@ -130,7 +130,7 @@ class OperatorDesk:
                 log.exception("audit store refused operator action junction=%s operator=%s", answer.junction, operator)
 
     def _answer(self, operator: str, answer: Answer, now_s: float) -> Answer:
-        self.answers = self.answers[-99:] + [answer]
+        self.answers = [*self.answers[-99:], answer]
         self.answers_total += 1
         if self.reply is not None:
             self.reply(operator, answer.encode(now_s))
@@ -167,18 +167,22 @@ class OperatorDesk:
         return restored
 
     # -- the tick --------------------------------------------------------------------------
+    def _expire(self, jid: str, ov: Override, now_s: float) -> None:
+        del self.active[jid]
+        self._ended[jid] = ov
+        log.warning("operator=%s junction=%s action=%s expired: back to the policy", ov.operator, jid, ov.action)
+        if self.audit is None:
+            return
+        try:
+            self.audit.append("operator", jid, ov.operator, {"action": "expired", "id": ov.request_id}, now_s)
+        except Exception:  # an audit failure must not stop the junction being served
+            log.exception("audit store refused an expiry junction=%s", jid)
+
     def apply(self, core: Core, state: CoreState, result: TickResult, now_s: float) -> tuple[CoreState, TickResult]:
         """Called by the service after core.step: end expired overrides, put the others in force."""
         for jid, ov in list(self.active.items()):
             if now_s >= ov.until_s:
-                del self.active[jid]
-                self._ended[jid] = ov
-                log.warning("operator=%s junction=%s action=%s expired: back to the policy", ov.operator, jid, ov.action)
-                if self.audit is not None:
-                    try:
-                        self.audit.append("operator", jid, ov.operator, {"action": "expired", "id": ov.request_id}, now_s)
-                    except Exception:
-                        log.exception("audit store refused an expiry junction=%s", jid)
+                self._expire(jid, ov, now_s)
         if not self.active and not self._ended:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}

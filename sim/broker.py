@@ -232,7 +232,7 @@ class Broker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self, timeout_s: float = 10.0) -> "Broker":
+    def start(self, timeout_s: float = 10.0) -> Broker:
         if self.running:
             return self
         if not self._written:
@@ -271,7 +271,7 @@ class Broker:
             time.sleep(down_s)
         self.start()
 
-    def __enter__(self) -> "Broker":
+    def __enter__(self) -> Broker:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -325,8 +325,9 @@ def provision(out: Path, cfg: Config, junctions: Iterable[str], *, operators: Se
     for name in [*operators, *monitors]:
         if not name or name in reserved or name.startswith("field-") or any(c in name for c in "/+#: "):
             raise ConfigError(cfg.source, "operators", f"user name {name!r} is reserved or not a plain name")
-    if set(operators) & set(monitors):
-        raise ConfigError(cfg.source, "operators", f"{sorted(set(operators) & set(monitors))} both operator and monitor")
+    both = sorted(set(operators) & set(monitors))
+    if both:
+        raise ConfigError(cfg.source, "operators", f"{both} both operator and monitor")
     broker = Broker(out, cfg.service.site, junctions, operators=operators, monitors=monitors, port=port, host=host,
                     tls=tls, bind_client_ids=True, log_denied=log_denied,
                     passwords=read_credentials(out / CREDENTIALS_DIR))

@@ -150,8 +150,8 @@ def run_field(sumocfg: Path, out_dir: Path, cfg: Config, *, intersections: Path,
 
 def cli(args, cfg: Config) -> int:
     """`field` and `broker-setup` of run_controller.py."""
-    from controller.live import resolve_intersections
     from controller.junctions import load_intersections
+    from controller.live import resolve_intersections
 
     intersections = args.intersections or resolve_intersections(cfg)
     if args.command == "broker-setup":

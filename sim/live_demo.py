@@ -80,8 +80,8 @@ class Processes:
         self.procs: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        log = open(self.work / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.work / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append((name, proc))
         return proc
 
@@ -89,7 +89,7 @@ class Processes:
         return next((f"{n} exited with {p.returncode}" for n, p in self.procs if p.poll() is not None), "")
 
     def stop(self) -> None:
-        for name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
                 try:
@@ -117,11 +117,13 @@ def banner(work: Path, conf: Path, *, metrics_port: int, prom_port: int | None, 
     lines = [
         "",
         f"live demo up (work folder {work}; logs there: broker, service.log, field.log)",
-        f"  broker      mqtt://127.0.0.1:{broker_port}   users: controller, {OPERATOR} (operator), {MONITOR} (monitor), field-*",
+        f"  broker      mqtt://127.0.0.1:{broker_port}   users: controller, {OPERATOR} (operator), "
+        f"{MONITOR} (monitor), field-*",
         f"  metrics     http://127.0.0.1:{metrics_port}/metrics",
     ]
     if prom_port:
-        lines.append(f"  prometheus  http://127.0.0.1:{prom_port}/graph?g0.expr=tsc_junction_phase   (Grafana: grafana/README.md)")
+        lines.append(f"  prometheus  http://127.0.0.1:{prom_port}/graph?g0.expr=tsc_junction_phase   "
+                     "(Grafana: grafana/README.md)")
     lines += [
         "  try:",
         f"    {rc} --user {MONITOR} status --watch",
@@ -166,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: mosquitto did not start: {broker.log_tail(5)}", file=sys.stderr)
             return 1
         run = [sys.executable, "run_controller.py", "--config", str(conf)]
-        procs.start("service", run + ["run", "--credentials", creds])
-        procs.start("field", run + ["field", str(args.sumocfg.resolve()), "--out", str(work / "field"),
-                                    "--intersections", str(args.intersections.resolve()), "--credentials", creds])
+        procs.start("service", [*run, "run", "--credentials", creds])
+        procs.start("field", [*run, "field", str(args.sumocfg.resolve()), "--out", str(work / "field"),
+                              "--intersections", str(args.intersections.resolve()), "--credentials", creds])
         if prom_port:
             procs.start("prometheus", [PROMETHEUS, f"--config.file={prometheus_config(work, metrics_port)}",
                                        f"--storage.tsdb.path={work / 'prometheus'}",

@@ -145,7 +145,7 @@ class MqttSettings:
     connect_timeout_s: float = 10.0
 
     @staticmethod
-    def from_config(broker, client_id: str, *, password: str | None = None) -> "MqttSettings":
+    def from_config(broker, client_id: str, *, password: str | None = None) -> MqttSettings:
         """From config.toml's [broker] (controller.config.BrokerConfig)."""
         return MqttSettings(host=broker.host, port=broker.port, username=broker.username,
                             password=broker.resolved_password() if password is None else password,
@@ -153,7 +153,7 @@ class MqttSettings:
                             ca_file=broker.ca_file, keepalive_s=broker.keepalive_s,
                             session_expiry_s=broker.session_expiry_s)
 
-    def with_identity(self, username: str, password: str, client_id: str) -> "MqttSettings":
+    def with_identity(self, username: str, password: str, client_id: str) -> MqttSettings:
         return replace(self, username=username, password=password, client_id=client_id)
 
 
@@ -217,7 +217,7 @@ class MqttClient:
         self._client = c
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, wait: bool = True) -> "MqttClient":
+    def start(self, wait: bool = True) -> MqttClient:
         """Connect in the background (retrying with backoff). With `wait`, block until the first
         CONNACK: raise AdapterError(fatal) if the broker refused the credentials, AdapterError
         if no broker answered within connect_timeout_s."""

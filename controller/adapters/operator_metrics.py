@@ -43,7 +43,7 @@ class OperatorMetrics:
         self._override_labels: dict[str, tuple[str, str]] = {}
         self._answers_seen = 0
 
-    def update(self, service: "ControllerService", now_s: float) -> None:
+    def update(self, service: ControllerService, now_s: float) -> None:
         """Refresh from the service's state (every update_s of service time; actions every call)."""
         desk = service.desk
         if desk is not None:

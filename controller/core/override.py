@@ -183,7 +183,8 @@ def plan_rules(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, .
     return ""
 
 
-def admit(req: OverrideRequest, j: Intersection | None, params: OperatorParams, now_s: float) -> tuple[Override | None, str]:
+def admit(req: OverrideRequest, j: Intersection | None, params: OperatorParams,
+          now_s: float) -> tuple[Override | None, str]:
     """(the override to put in force, '') or (None, the rule that refuses it). `j` is None for a
     junction the service does not control. A release is admitted as None with reason ''."""
     if j is None:
@@ -246,7 +247,7 @@ def _command(ov: Override, j: Intersection, js: JunctionState, last: tuple[Comma
     and dropped meanwhile, do not count)."""
     cur, sent_s = last if last is not None else (None, float("-inf"))
     mine = cur is not None and cur.plan_id == ov.plan_id
-    if mine and isinstance(ov.wish, CycleWish):
+    if cur is not None and mine and isinstance(ov.wish, CycleWish):
         if now_s - sent_s < refresh_s:
             return None, ""
         return replace(cur, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + ttl_s), ""

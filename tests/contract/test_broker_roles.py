@@ -155,7 +155,8 @@ def test_provision_writes_files_outside_the_repo_and_keeps_passwords(tmp_path):
     creds = read_credentials(tmp_path / "b" / "credentials")
     assert set(creds) == {CONTROLLER, "sim", "alice", "wall", field_user("J1")}
     assert (tmp_path / "b" / "credentials" / "alice.password").stat().st_mode & 0o077 == 0
-    assert "alice:" in (tmp_path / "b" / "passwd").read_text() and creds["alice"] not in (tmp_path / "b" / "passwd").read_text()
+    passwd = (tmp_path / "b" / "passwd").read_text()
+    assert "alice:" in passwd and creds["alice"] not in passwd  # hashed
     assert "use_username_as_clientid true" in b.conf_path.read_text()
     again = provision(tmp_path / "b", Config(), ["J1", "J2"], operators=["alice"], monitors=["wall"],
                       host="127.0.0.1", port=1883, repo_root=repo)

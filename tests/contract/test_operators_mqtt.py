@@ -114,7 +114,7 @@ def test_a_refused_plan_names_the_rule_and_changes_nothing(rig):
 
 
 def test_a_monitor_cannot_override_and_another_operator_cannot_sign_as_alice(rig):
-    broker, node, dev, _ = rig
+    broker, node, _dev, _ = rig
     with pytest.raises(AdapterError, match="refused user 'wall'"):
         ctl.send(settings(broker, "wall"), broker.topics, OverrideRequest("J1", "wall", "release", "w1", 1.0), 3.0)
     # bob's connection publishing on alice's override topic: refused by the broker
@@ -129,11 +129,11 @@ def test_a_monitor_cannot_override_and_another_operator_cannot_sign_as_alice(rig
 
 
 def test_release_gives_the_junction_back(rig):
-    broker, node, dev, plans = rig
+    broker, node, dev, _plans = rig
     second(broker, node, dev, 1.0)
     answer, t = ask(broker, node, dev, OverrideRequest("J1", "alice", "hold", "a2", 1.0, for_s=300.0, phase=1), 1.0)
     assert answer["accepted"]
-    answer, t = ask(broker, node, dev, OverrideRequest("J1", "bob", "release", "b2", t, ), t)
+    answer, t = ask(broker, node, dev, OverrideRequest("J1", "bob", "release", "b2", t), t)
     assert answer["accepted"] and "alice's hold released" in answer["reason"]
     assert "J1" not in node.desk.active
     beat = ctl.snapshot(settings(broker, "alice"), broker.topics, CFG.service.instance)

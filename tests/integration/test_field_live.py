@@ -57,11 +57,11 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
     try:
         procs.append(subprocess.Popen([broker.binary, "-c", str(broker.conf_path)], stderr=subprocess.DEVNULL))
         time.sleep(0.3)
-        service = subprocess.Popen(cli + ["run", "--credentials", creds, "--speed", str(SPEED)], env=env,
+        service = subprocess.Popen([*cli, "run", "--credentials", creds, "--speed", str(SPEED)], env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(service)
-        field = subprocess.run(cli + ["field", str(small_grid), "--out", str(tmp_path / "field"), "--intersections",
-                                      str(inter), "--credentials", creds, "--speed", str(SPEED), "--", "--end", str(END_S)],
+        field = subprocess.run([*cli, "field", str(small_grid), "--out", str(tmp_path / "field"), "--intersections",
+                                str(inter), "--credentials", creds, "--speed", str(SPEED), "--", "--end", str(END_S)],
                                env=env, capture_output=True, text=True, timeout=70)
         assert field.returncode == 0, field.stderr[-2000:]
         summary = json.loads((tmp_path / "field" / "summary.json").read_text())

@@ -23,7 +23,8 @@ CFG = Config()
 class Rig:
     """A service with a desk; the roadside's status is whatever the test says."""
 
-    def __init__(self, policy: str = "adaptive", params: OperatorParams = OperatorParams(), audit=None) -> None:
+    def __init__(self, policy: str = "adaptive", params: OperatorParams | None = None, audit=None) -> None:
+        params = params or OperatorParams()
         self.sent: list = []
         self.replies: list[tuple[str, dict]] = []
         self.desk = OperatorDesk(params, ttl_s=CFG.roadside.plan_ttl_s, refresh_s=CFG.roadside.refresh_s,
