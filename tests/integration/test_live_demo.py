@@ -1,0 +1,87 @@
+"""`make live` (sim/live_demo.py) on a small grid at 20x: it prints where to look, the console it
+prints works against it (a monitor's status, an operator's hold), Prometheus scrapes the
+operator metrics, and stopping it leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from controller.config import Config
+from controller.errors import AdapterError
+from sim.broker import find_mosquitto
+from sim.netimport import import_network
+
+pytest.importorskip("sumo")
+try:
+    find_mosquitto()
+except AdapterError:
+    pytest.skip("mosquitto is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(90)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_live_demo_comes_up_answers_the_console_and_stops_cleanly(small_grid, tmp_path):
+    inter = tmp_path / "intersections"
+    import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
+    work = tmp_path / "live"
+    demo = subprocess.Popen([sys.executable, "-m", "sim.live_demo", "--speed", "20", "--dir", str(work),
+                             "--sumocfg", str(small_grid), "--intersections", str(inter), "--for", "60"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = ""
+        while "Ctrl-C stops everything" not in banner:
+            line = demo.stdout.readline()
+            assert line, f"live demo ended early:\n{banner}"
+            banner += line
+        assert "metrics     http://127.0.0.1:" in banner
+        console = re.search(r"^\s+(\S+ run_controller\.py --config \S+ ctl --credentials \S+) --user wall status",
+                            banner, re.M).group(1).split()
+        status = _until(lambda: subprocess.run([*console, "--user", "wall", "status"], cwd=ROOT, capture_output=True,
+                                               text=True, timeout=30), lambda r: "adaptive" in r.stdout)
+        assert status.returncode == 0 and "service ctl-1: online" in status.stdout, status.stdout + status.stderr
+        junction = status.stdout.splitlines()[2].split()[0]
+        hold = subprocess.run([*console, "--user", "alice", "override", junction, "--hold-phase", "0", "--for", "1800"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert hold.returncode == 0 and "accepted" in hold.stdout, hold.stdout + hold.stderr
+        prom = re.search(r"prometheus  (http://127\.0\.0\.1:\d+)/", banner)
+        if prom:
+            q = urllib.parse.quote('tsc_junction_override_seconds{operator="alice"}')
+            found = _until(lambda: _query(f"{prom.group(1)}/api/v1/query?query={q}"), bool, timeout_s=20)
+            assert found, "prometheus never scraped the override"
+        demo.send_signal(signal.SIGINT)
+        out, _ = demo.communicate(timeout=30)
+        assert "live demo stopped" in out
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    left = subprocess.run(["pgrep", "-f", str(work)], capture_output=True, text=True).stdout.split()
+    assert [p for p in left if int(p) != os.getpid()] == [], "processes left running"
+
+
+def _until(call, ok, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = call()
+        if ok(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(1.0)
+
+
+def _query(url: str) -> list:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.loads(r.read())["data"]["result"]
+    except OSError:
+        return []
