@@ -125,6 +125,17 @@ class Intersection:
         """Movements with at least one green link in the phase."""
         return self._served[phase_index]
 
+    def conflicting_greens(self, phase_index: int) -> tuple[str, str] | None:
+        """The first pair of movements the phase greens together although one lists the other
+        in its `conflicts` (in the order of served_movements), None when there is none."""
+        served = self.served_movements(phase_index)
+        for i, a in enumerate(served):
+            conflicts = self.movement(a).conflicts
+            for b in served[i + 1:]:
+                if b in conflicts:
+                    return a, b
+        return None
+
     @cached_property
     def _intergreens(self) -> tuple[tuple[tuple[float, float], ...], ...]:
         """(intergreen_s, all_red_s) for every ordered pair of phases, computed once."""

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
+from controller.model import GREEN, VEHICLE_CLASSES, Intersection, Snapshot
 
 if TYPE_CHECKING:
     from controller.core.params import LayoutConfig
@@ -253,7 +253,7 @@ def _phase_service(junction: Intersection) -> tuple[np.ndarray, np.ndarray]:
         green = ph.green_links()
         for i, m in enumerate(junction.movements):
             serves[k, i] = bool(green.intersection(m.links))
-            letters = {ph.state[li] for li in m.links} & set("Gg")
+            letters = {ph.state[li] for li in m.links} & GREEN
             protected[k, i] = letters == {"G"}
     return serves, protected
 

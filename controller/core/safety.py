@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
 
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish
 
@@ -38,11 +37,8 @@ class SignalView:
 
 def phase_conflict(j: Intersection, phase: int) -> str:
     """'' if the phase's greens are conflict-free, else a description."""
-    served = j.served_movements(phase)
-    for a, b in combinations(served, 2):
-        if b in j.movement(a).conflicts:
-            return f"phase {phase} greens conflicting movements {a} and {b}"
-    return ""
+    pair = j.conflicting_greens(phase)
+    return "" if pair is None else f"phase {phase} greens conflicting movements {pair[0]} and {pair[1]}"
 
 
 def cycle_length_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...]) -> float:
