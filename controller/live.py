@@ -264,6 +264,7 @@ class ServiceNode:
             body.update(t=self.now_s, policy=self.policy, junctions=len(s.junctions),
                         stale=len(s.last_result.stale), received=s.received, plans_sent=s.plans_sent,
                         rejected=dict(s.rejected), epoch=s.epoch, unacknowledged=s.unacknowledged(),
+                        manual=sorted(self.desk.active) if self.desk is not None else [],
                         tick_p99_ms=round(1000 * percentile(self.tick_durations_s, 99), 2)
                         if self.tick_durations_s else None)
         return json.dumps(body, separators=(",", ":")).encode()
