@@ -123,9 +123,6 @@ class FeedTiming(Protocol):
     @property
     def feed_stale_s(self) -> float: ...  # a junction whose feed is older than this gets no command
 
-    @property
-    def tick_s(self) -> float: ...  # the decision period
-
 
 class PlanTiming(Protocol):
     """config.toml [roadside]: what the core reads of it."""

@@ -175,9 +175,10 @@ def first_green_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float
     return out
 
 
-# Decisions arrive once a second: a deadline must still be met if the switch comes one tick later.
-# Roadside stages last whole periods (a zero yellow still shows for one), so the plans below
-# round every stage up.
+# The core decides once a second, on 1 Hz detector and status messages (the field contract,
+# docs/mqtt.md); the one place this period is written. A deadline must still be met if the
+# switch comes one decision later. Roadside stages last whole periods (a zero yellow still shows
+# for one), so the plans below round every stage up.
 DECISION_PERIOD_S = 1.0
 
 

@@ -30,7 +30,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
-from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase
+from controller.core.safety import DECISION_PERIOD_S, GateOutcome, SignalView, gate_cycle, gate_phase
 from controller.model import (Command, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
                               Snapshot, Wish)
 
@@ -100,7 +100,6 @@ class Core:
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
-        self.tick_s = cfg.service.tick_s
         self.harm = cfg.harm
         self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
         self.programs = {jid: shadow.Program.build(lay, cfg.max_pressure.permitted_sat_ratio,
@@ -244,11 +243,11 @@ class Core:
         return replace(js, harm=hs)
 
     def _withdraw(self, js: JunctionState, now_s: float, commands: list[Command]) -> JunctionState:
-        """Fixed mode: the command in force, if any, is re-sent once expiring at the next tick
+        """Fixed mode: the command in force, if any, is re-sent once expiring at the next decision
         (the roadside hands back to its program at its next green); then nothing is sent."""
         if js.command is None:
             return js
-        commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + self.tick_s))
+        commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + DECISION_PERIOD_S))
         return replace(js, command=None, sent_s=now_s, seq=js.seq + 1)
 
     def report(self, state: CoreState) -> dict[str, harm.JunctionReport]:
