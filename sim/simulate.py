@@ -192,6 +192,24 @@ def start_recorder(root: Path, req: SimulateRequest, cfg: Config, scfg: SumoConf
     return recorder
 
 
+def step_to_end(api, loop: ClosedLoop, req: SimulateRequest, progress: Callable[[str], None], begin_s: float,
+                end_s: float, wall0: float) -> float:
+    """Step SUMO to its end time (or until no vehicle is left when it has none), one closed-loop
+    second per step, with a progress line every req.progress_every_s; returns the last time."""
+    t = begin_s
+    next_progress = begin_s + req.progress_every_s
+    while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (0 <= end_s and t < end_s):
+        api.simulationStep()
+        t = api.simulation.getTime()
+        loop.second(t)
+        if t >= next_progress:
+            next_progress += req.progress_every_s
+            progress(f"[{req.policy}] t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
+                     f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
+                     f"wall={time.perf_counter() - wall0:.0f} s")
+    return api.simulation.getTime()
+
+
 def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,
         loop_factory: LoopFactory = InProcessLoop, registry: CollectorRegistry | None = None) -> dict:
     """Run the scenario in closed loop; returns the summary (also written to summary.json).
@@ -222,18 +240,7 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics,
                             **extra)
         loop.start(begin_s)
-        t = begin_s
-        next_progress = begin_s + req.progress_every_s
-        while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (0 <= end_s and t < end_s):
-            api.simulationStep()
-            t = api.simulation.getTime()
-            loop.second(t)
-            if t >= next_progress:
-                next_progress += req.progress_every_s
-                progress(f"[{req.policy}] t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
-                         f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
-                         f"wall={time.perf_counter() - wall0:.0f} s")
-        end_t = api.simulation.getTime()
+        end_t = step_to_end(api, loop, req, progress, begin_s, end_s, wall0)
     finally:
         if loop is not None:
             loop.close()
