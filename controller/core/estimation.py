@@ -449,7 +449,8 @@ def _lane_signals(layout: Layout, L: LaneState, r: _Readings, faulty: np.ndarray
 
     def standing(idx: np.ndarray) -> np.ndarray:  # occupied (almost) all period, slow or uncounted
         o, v, s = r.occ[idx], r.veh[idx], r.spd[idx]
-        return (o >= p.standing_occupancy) & ((s < p.standing_speed_mps) | (v == 0))
+        out: np.ndarray = (o >= p.standing_occupancy) & ((s < p.standing_speed_mps) | (v == 0))
+        return out
 
     return _LaneSignals(stop_ok=stop_ok, adv_ok=adv_ok, stop_alive=has_stop & ~faulty[si],
                         adv_alive=has_adv & ~faulty[ai], green=green,
@@ -503,7 +504,8 @@ def _in_transit(layout: Layout, recent: np.ndarray, adv_speed: np.ndarray, dt: f
     has no zone: only this period's arrivals."""
     travel_ticks = np.ceil(layout.lane_zone_m / np.maximum(adv_speed, 1.0) / max(dt, 1e-9)).astype(int)
     upto = np.clip(travel_ticks, 0, TRANSIT_HISTORY_TICKS - 1)
-    return np.take_along_axis(np.cumsum(recent, axis=0), upto[None, :], axis=0)[0]
+    out: np.ndarray = np.take_along_axis(np.cumsum(recent, axis=0), upto[None, :], axis=0)[0]
+    return out
 
 
 def _queue(layout: Layout, L: LaneState, sig: _LaneSignals, arr: np.ndarray, dep: np.ndarray,
@@ -697,7 +699,10 @@ class LinkState:
         n_m = {j: len(layouts[j].junction.movements) for j in links.junctions}
         n_g = {j: links.groups[j].shape[0] for j in links.junctions}
         n_t = {j: len(links.targets[j]) for j in links.junctions}
-        z = lambda *shape: np.zeros(shape)  # noqa: E731
+
+        def z(*shape: int) -> np.ndarray:
+            return np.zeros(shape)
+
         return LinkState(
             t_s, 0.0, {j: z(n_m[j]) for j in n_m}, {j: z(n_m[j]) for j in n_m}, {j: z(n_m[j], L) for j in n_m},
             {j: z(n_g[j], n_t[j], L) for j in n_m}, {j: z(n_g[j]) for j in n_m}, {j: z(n_g[j]) for j in n_m},
@@ -746,7 +751,7 @@ def update_links(links: LinkLayout, state: LinkState, estimates: "dict[str, Esti
 def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]:
     tg = links.targets[j]
     g = links.groups[j]
-    n_m = g.shape[1]
+    n_m = int(g.shape[1])
     if not tg:
         return (None,) * n_m
     # The averages start from zero: unbias them (all share one weight sequence) before

@@ -122,7 +122,7 @@ def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_
         clipped.append(f"cycle {cycle:.1f} s brought within [{j.cycle_min_s}, {j.cycle_max_s}] s")
         cycle = sum(g) + ig
     reds = max_red_s(j, order, tuple(g))
-    worst = max(reds, key=reds.get)
+    worst = max(reds, key=lambda m: reds[m])
     if reds[worst] > j.max_red_s + 1e-9:
         return GateOutcome(None, f"movement {worst} would wait {reds[worst]:.1f} s > max_red_s {j.max_red_s}")
     if view is not None:
@@ -240,7 +240,7 @@ def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: s
                 plan = _plan(j, deadlines, cur, now_s, None)
                 urgent = plan[0] if plan else _edf_candidates(j, deadlines)[0]
                 if urgent != target:
-                    clipped.append(f"max red: movement {min(deadlines, key=deadlines.get)} served next")
+                    clipped.append(f"max red: movement {min(deadlines, key=lambda m: deadlines[m])} served next")
                     target = urgent
     hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
     cmd = PhaseCommand(junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold,

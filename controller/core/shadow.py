@@ -51,6 +51,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,8 @@ class Program:
             return np.zeros(len(self.zone_m), dtype=int)
         speed = np.maximum(est.lanes.adv_speed_mps, 1.0)
         travel_s = self.lane_mean @ (self.lane_zone_m / speed)
-        return np.minimum(np.rint(travel_s / max(dt, 1e-9)), TRANSIT_MAX_TICKS - 1).astype(int)
+        ticks: np.ndarray = np.minimum(np.rint(travel_s / max(dt, 1e-9)), TRANSIT_MAX_TICKS - 1).astype(int)
+        return ticks
 
     def phase_at(self, t_s: float) -> int:
         """The base program's green phase during the second starting at t_s, -1 in an intergreen."""
@@ -280,13 +282,16 @@ def restart_evidence(replay: Replay) -> Replay:
     """Forget the sums, and start the fixed side from the controlled side's queues: from here on
     the evidence measures only what the two timelines do differently (after a change of mode)."""
     c = replay.sides
-    both = lambda a: np.stack([a[CONTROLLED], a[CONTROLLED]])  # noqa: E731
+
+    def both(a: np.ndarray) -> np.ndarray:
+        return np.stack([a[CONTROLLED], a[CONTROLLED]])
+
     z = np.zeros_like(c.queue_pcu)
     return replace(replay, arrived_pcu=np.zeros_like(replay.arrived_pcu), span_s=0.0, agree_s=0.0,
                    sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z))
 
 
-def gains(replay: "Replay | ShadowState", *legacy_args, **legacy_kwargs) -> Gains:
+def gains(replay: "Replay | ShadowState", *legacy_args: Any, **legacy_kwargs: Any) -> Gains:
     """The two sides of one junction over the evidence window.
 
     Transitional: called the former way, `gains(ShadowState, layout, flow_pcu_h, analysis_h)`,
@@ -319,7 +324,10 @@ def total(gains_by_junction: "list[Gains] | tuple[Gains, ...]") -> Gains:
     network), flows and queues summed, the shortest span."""
     g = list(gains_by_junction)
     demand = sum(x.demand_pcu_h for x in g)
-    w = lambda attr: sum(x.demand_pcu_h * getattr(x, attr) for x in g) / demand if demand > 0 else 0.0  # noqa: E731
+
+    def w(attr: str) -> float:
+        return sum(x.demand_pcu_h * getattr(x, attr) for x in g) / demand if demand > 0 else 0.0
+
     return Gains(delay_fixed_s=w("delay_fixed_s"), delay_controlled_s=w("delay_controlled_s"),
                  throughput_fixed_pcu_h=sum(x.throughput_fixed_pcu_h for x in g),
                  throughput_controlled_pcu_h=sum(x.throughput_controlled_pcu_h for x in g), demand_pcu_h=demand,
@@ -342,7 +350,8 @@ def movement_delay_s(q_pcu_h: np.ndarray, s_pcu_h: np.ndarray, green_share: np.n
     x = q_pcu_h / np.maximum(cap, 1e-6)
     uniform = cycle_s * (1 - lam) ** 2 / (2 * (1 - np.minimum(x, 1.0) * lam) + 1e-9)
     incremental = 900 * analysis_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 4 * x / np.maximum(cap * analysis_h, 1e-6)))
-    return uniform + incremental
+    out: np.ndarray = uniform + incremental
+    return out
 
 
 def base_green_share(layout: Layout) -> tuple[np.ndarray, np.ndarray]:

@@ -184,7 +184,7 @@ class Core:
                 and view is not None:
             keep = gate_phase(lay.junction, PhaseWish(js.command.phase, js.command.hold_s), view,
                               plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
-            if keep.command is not None and keep.command.phase != js.command.phase:
+            if isinstance(keep.command, PhaseCommand) and keep.command.phase != js.command.phase:
                 if outcome is not None:
                     refusals.append(Refusal(jid, outcome.refused))
                 outcome = keep
@@ -235,7 +235,7 @@ class Core:
 
     def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
         """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""
-        if not self.guarded:
+        if not self.guarded or js.harm is None:
             return js
         hs, why = harm.decide(js.harm, js.estimate, now_s, self.harm)
         if why is not None:

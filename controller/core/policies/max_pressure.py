@@ -41,7 +41,7 @@ effect of each term and of its default: docs/policies.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -69,8 +69,9 @@ class Statics:
 class MaxPressureState:
     statics: Statics
     phase: int = -1  # the green phase seen last tick
-    last_dep_pcu: np.ndarray | None = None  # cumulative departures seen last tick
-    boxed: np.ndarray | None = None  # (movements,) a permitted turn that may stand in the junction
+    last_dep_pcu: np.ndarray | None = None  # cumulative departures seen last tick (None: none yet)
+    # (movements,) a permitted turn that may stand in the junction; set at the first green seen
+    boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -160,7 +161,8 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
     keeps = serves[cur][None, :] & serves
     loss = np.where(keeps, 0.0, statics.intergreen_s[cur][:, None] + layout.params.startup_lost_s)
     useful = switch_service_s / (switch_service_s + loss)
-    return (statics.service * weight * useful).sum(axis=1)
+    out: np.ndarray = (statics.service * weight * useful).sum(axis=1)
+    return out
 
 
 class MaxPressurePolicy(Policy):
@@ -178,7 +180,7 @@ class MaxPressurePolicy(Policy):
         return MaxPressureState(build_statics(layout, self.params.permitted_sat_ratio))
 
     def decide(self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView | None,
-               now_s: float, network=None):
+               now_s: float, network: NetworkView | None = None) -> tuple[MaxPressureState, PhaseWish | None]:
         if signal is None:
             return state, None
         cur = signal.phase

@@ -243,15 +243,17 @@ class ScatsPolicy(Policy):
         return replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.params.split_step_s,
                                                                         g0 + self.params.split_step_s)))
 
-    def _wish(self, state: ScatsState, layout: Layout, network, now_s: float,
+    def _wish(self, state: ScatsState, layout: Layout, network: NetworkView | None, now_s: float,
               signal: SignalView) -> tuple[ScatsState, CycleWish]:
         """The cycle plan for the cycle starting now: the married cycle, the splits scaled into it,
         and this cycle's greens stretched or shortened toward the offset."""
         j = layout.junction
-        adv = network.advice.get(j.id) if network is not None else None
+        adv: Advice | None = network.advice.get(j.id) if network is not None else None
         cycle = adv.cycle_s if adv is not None else state.desired_cycle_s
-        follows = adv is not None and adv.offset_s is not None  # keeps an offset to an upstream neighbour
-        offset = adv.offset_s if follows else state.offset_s
+        # it keeps an offset to an upstream neighbour, or leads (its own rhythm)
+        offset = adv.offset_s if adv is not None and adv.offset_s is not None else None
+        follows = offset is not None
+        offset = offset if offset is not None else state.offset_s
         ig = sum(state.intergreen_s)
         mins = np.array([p.min_green_s for p in j.phases])
         maxs = np.array([p.max_green_s for p in j.phases])
@@ -276,7 +278,8 @@ class ScatsPolicy(Policy):
         state = replace(state, plan_greens_s=tuple(float(x) for x in this), gapped_phase=-1)
         return state, CycleWish(tuple(range(len(j.phases))), tuple(float(x) for x in this), offset % cycle)
 
-    def _gap_out(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView, green_now: bool):
+    def _gap_out(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView, green_now: bool
+                 ) -> tuple[ScatsState, CycleWish | None]:
         """SCATS local controllers end a phase early when its traffic has gone (gap-out): past its
         minimum green, no queue on its movements and every stop-line loop on their lanes empty for
         `gap_out_s`. The unused time is not spent: the phase's green in this cycle's plan is cut to

@@ -40,7 +40,7 @@ its service time is not. Clusters are capped at `max_clusters` per phase by merg
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -74,9 +74,12 @@ class ScheduleState:
     next_phase: int = -1  # the plan's next phase (-1: extend the current one)
     switch_at_s: float = float("inf")  # when the plan switches to it
     phase: int = -1
-    last_dep_pcu: np.ndarray | None = None  # cumulative departures seen at the last tick
-    last_dep_s: np.ndarray | None = None  # per movement: when it last discharged (or its green began)
-    boxed: np.ndarray | None = None  # (movements,) permitted turns that may stand in the junction
+    last_dep_pcu: np.ndarray | None = None  # cumulative departures seen at the last tick (None: none yet)
+    # set with last_dep_pcu, at the first green seen:
+    last_dep_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per movement: when it last
+    # discharged (or its green began)
+    boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (movements,) permitted
+    # turns that may stand in the junction
 
 
 def primary_phases(layout: Layout) -> np.ndarray:
@@ -135,7 +138,7 @@ class SchedulePolicy(Policy):
             permitted=layout.serves & ~layout.protected, yield_lanes=mp.yield_lanes))
 
     # -- clusters -----------------------------------------------------------------------------
-    def arrivals(self, st: ScheduleStatics, layout: Layout, est: Estimate, network) -> np.ndarray:
+    def arrivals(self, st: ScheduleStatics, layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
         """(movements, horizon) PCU expected at the stop line in each coming second: the upstream
         departures on their way where the exit feeding the approach is learnt, over the link
         travel time they cover; beyond it, and on approaches without a learnt upstream (network
@@ -235,7 +238,7 @@ class SchedulePolicy(Policy):
         # state key: served * n_p + last -> (delay, finish, green start of last, first phase, first start)
         frontier = {cur: (0.0, 0.0, -elapsed_s, -1, 0.0)}
         for _level in range(total):
-            nxt: dict[int, tuple] = {}
+            nxt: dict[int, tuple[float, float, float, int, float]] = {}
             for key, (delay, finish, green0, first, first_t) in frontier.items():
                 served, last = divmod(key, n_p)
                 for k in phases:
@@ -267,7 +270,7 @@ class SchedulePolicy(Policy):
         return (cur, 0.0) if first < 0 else (first, first_t)
 
     def decide(self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView | None,
-               now_s: float, network=None):
+               now_s: float, network: NetworkView | None = None) -> tuple[ScheduleState, PhaseWish | None]:
         if signal is None:
             return state, None
         cur = signal.phase
@@ -338,7 +341,7 @@ class SchedulePolicy(Policy):
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
 
 
-def _coverage_s(network, junction: str) -> dict[str, int]:
+def _coverage_s(network: NetworkView, junction: str) -> dict[str, int]:
     """Per approach edge of `junction`: how far ahead (s) the upstream departures predict its
     arrivals, the longest learnt travel time of the exits feeding it (0: not learnt)."""
     out: dict[str, int] = {}
