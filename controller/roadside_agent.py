@@ -88,14 +88,19 @@ class PlanGuard:
 
     def __init__(self, junction: Intersection, keys: JunctionKeys | None, *, max_skew_s: float,
                  max_validity_s: float) -> None:
-        if keys is not None and keys.junction != junction.id:
-            raise ValueError(f"keys of junction {keys.junction!r} given to junction {junction.id!r}")
         self.junction = junction
-        self.keys = keys
+        self.keys: JunctionKeys | None = None
+        self.rekey(keys)
         self.max_skew_s = max_skew_s
         self.max_validity_s = max_validity_s
         self.epoch = -1  # identity of the last admitted plan
         self.seq = -1
+
+    def rekey(self, keys: JunctionKeys | None) -> None:
+        """Provision (or rotate) the cabinet's keys; the plan identity is kept."""
+        if keys is not None and keys.junction != self.junction.id:
+            raise ValueError(f"keys of junction {keys.junction!r} given to junction {self.junction.id!r}")
+        self.keys = keys
 
     def admit(self, payload: bytes, now_s: float, offset_s: float = 0.0) -> Admission:
         """The plan message as received. `offset_s` is subtracted from its times (a demo field

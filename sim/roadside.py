@@ -71,7 +71,7 @@ class RoadsideController:
 
     def set_keys(self, keys: JunctionKeys | None) -> None:
         """Provision (or rotate) the cabinet's plan keys."""
-        self.guard = _rekeyed(self.guard, keys)
+        self.guard.rekey(keys)
 
     # -- plans in ------------------------------------------------------------------------
     def receive(self, cmd: Command, now_s: float, epoch: int = 0) -> str:
@@ -259,8 +259,3 @@ class RoadsideController:
     def green_phase(self) -> int | None:
         return self.stage.phase if self.stage.kind == "green" else None
 
-
-def _rekeyed(guard: PlanGuard, keys: JunctionKeys | None) -> PlanGuard:
-    new = PlanGuard(guard.junction, keys, max_skew_s=guard.max_skew_s, max_validity_s=guard.max_validity_s)
-    new.epoch, new.seq = guard.epoch, guard.seq
-    return new
