@@ -82,7 +82,7 @@ class TlsFiles:
 
 
 def acl_text(topics: Topics, junctions: Iterable[str], operators: Sequence[str], monitors: Sequence[str],
-             extra_users: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:
+             extra_users: Mapping[str, Sequence[tuple[str, str]]] | None = None, replays: bool = True) -> str:
     """The Mosquitto ACL of the four roles (and `sim`), as described in the module docstring."""
     t, root = topics, topics.root
     beats = f"topic read {root}/service/+"  # everyone may watch the service heartbeats
@@ -92,7 +92,8 @@ def acl_text(topics: Topics, junctions: Iterable[str], operators: Sequence[str],
               f"topic read {root}/+/override/+", f"topic write {root}/+/plan",
               f"topic write {root}/service/#", f"topic write {root}/ops/+",
               f"topic read {t.clock}", f"topic write {t.ticked}", ""]
-    lines += [f"user {SIM}", f"topic write {t.clock}", f"topic read {t.ticked}", beats, ""]
+    if replays:  # the lockstep clock user of `simulate --via-mqtt`; a production broker has none
+        lines += [f"user {SIM}", f"topic write {t.clock}", f"topic read {t.ticked}", beats, ""]
     for op in operators:  # overrides only under the operator's own name: the broker vouches for it
         lines += [f"user {op}", f"topic write {root}/+/override/{topic_level(op)}", f"topic read {root}/#", ""]
     for mon in monitors:
@@ -164,11 +165,12 @@ class Broker:
                  message_size_limit: int = 1024 * 1024, max_inflight: int = 1000,
                  port: int | None = None, host: str = "127.0.0.1", binary: str | None = None,
                  tls: TlsFiles | None = None, bind_client_ids: bool | None = None, log_denied: bool = True,
-                 passwords: Mapping[str, str] | None = None) -> None:
+                 passwords: Mapping[str, str] | None = None, replays: bool = True) -> None:
         """extra_users: user -> [(access, topic filter)], access one of read/write/readwrite
         (benchmarks use a gateway user that publishes for many junctions from several
         connections: with extra users, client ids are not bound unless bind_client_ids=True).
-        passwords: user -> password to keep (the others are generated)."""
+        passwords: user -> password to keep (the others are generated).
+        replays: with the `sim` user of lockstep replays (not on a production broker)."""
         self.workdir = Path(workdir)
         self.topics = Topics(site)
         self.junctions = tuple(junctions)
@@ -183,7 +185,8 @@ class Broker:
         self.tls = tls
         self.bind_client_ids = not self.extra_users if bind_client_ids is None else bind_client_ids
         self.log_denied = log_denied
-        names = [CONTROLLER, SIM, *self.operators, *self.monitors, *(field_user(j) for j in self.junctions),
+        self.replays = replays
+        names = [CONTROLLER, *([SIM] if replays else []), *self.operators, *self.monitors, *(field_user(j) for j in self.junctions),
                  *self.extra_users]
         kept = dict(passwords or {})
         self.users: dict[str, str] = {u: kept.get(u) or secrets.token_urlsafe(18) for u in names}
@@ -200,7 +203,7 @@ class Broker:
         return self.workdir / "mosquitto.log"
 
     def acl(self) -> str:
-        return acl_text(self.topics, self.junctions, self.operators, self.monitors, self.extra_users)
+        return acl_text(self.topics, self.junctions, self.operators, self.monitors, self.extra_users, self.replays)
 
     def write_files(self) -> None:
         """passwd (hashed), acl and mosquitto.conf in the work folder."""
@@ -330,7 +333,7 @@ def provision(out: Path, cfg: Config, junctions: Iterable[str], *, operators: Se
         raise ConfigError(cfg.source, "operators", f"{both} both operator and monitor")
     broker = Broker(out, cfg.service.site, junctions, operators=operators, monitors=monitors, port=port, host=host,
                     tls=tls, bind_client_ids=True, log_denied=log_denied,
-                    passwords=read_credentials(out / CREDENTIALS_DIR))
+                    passwords=read_credentials(out / CREDENTIALS_DIR), replays=False)
     broker.write_files()
     broker.write_credentials()
     return broker

@@ -153,7 +153,8 @@ def test_provision_writes_files_outside_the_repo_and_keeps_passwords(tmp_path):
     b = provision(tmp_path / "b", Config(), ["J1"], operators=["alice"], monitors=["wall"], host="127.0.0.1",
                   port=1883, repo_root=repo)
     creds = read_credentials(tmp_path / "b" / "credentials")
-    assert set(creds) == {CONTROLLER, "sim", "alice", "wall", field_user("J1")}
+    assert set(creds) == {CONTROLLER, "alice", "wall", field_user("J1")}  # no replay clock user
+    assert "user sim" not in (tmp_path / "b" / "acl").read_text()
     assert (tmp_path / "b" / "credentials" / "alice.password").stat().st_mode & 0o077 == 0
     passwd = (tmp_path / "b" / "passwd").read_text()
     assert "alice:" in passwd and creds["alice"] not in passwd  # hashed
