@@ -186,8 +186,8 @@ class Broker:
         self.bind_client_ids = not self.extra_users if bind_client_ids is None else bind_client_ids
         self.log_denied = log_denied
         self.replays = replays
-        names = [CONTROLLER, *([SIM] if replays else []), *self.operators, *self.monitors, *(field_user(j) for j in self.junctions),
-                 *self.extra_users]
+        names = [CONTROLLER, *([SIM] if replays else []), *self.operators, *self.monitors,
+                 *(field_user(j) for j in self.junctions), *self.extra_users]
         kept = dict(passwords or {})
         self.users: dict[str, str] = {u: kept.get(u) or secrets.token_urlsafe(18) for u in names}
         self._proc: subprocess.Popen | None = None
