@@ -102,8 +102,7 @@ class MetricsConfig:
     port: int = 9108
     addr: str = "127.0.0.1"  # 0.0.0.0 lets a Prometheus on another host scrape
     update_s: float = 5.0  # per-junction gauges and network gains refreshed this often (service time)
-    gain_window_s: float = 900.0  # time constant of the measured green shares behind the gain estimate
-    gain_analysis_s: float = 900.0  # analysis period of the HCM incremental delay term of the gain estimate
+    gain_window_s: float = 900.0  # time constant of the measured green shares and cycles (saturation, cycle gauges)
     throughput_window_s: float = 300.0  # crossings, approach speed, measured delay, throughput gain: over this window
 
 
@@ -172,7 +171,7 @@ _POSITIVE = {
     "block_window_s", "stuck_on_s", "stuck_off_s", "max_lane_flow_veh_h", "implausible_window_s",
     "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "replan_s", "cluster_gap_s", "ds_target", "marry_flow_pcu_h", "permitted_sat_ratio",
     "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
-    "update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s",
+    "update_s", "gain_window_s", "throughput_window_s",
     "window_s", "flush_s", "segment_s", "retention_days", "queue_max",
     "clock_skew_s", "plan_max_validity_s", "ack_timeout_s",
 }

@@ -49,7 +49,7 @@ from controller.model import JUNCTION_MODES, VEHICLE_CLASSES, CyclePlan, Interse
 
 if TYPE_CHECKING:
     from controller.config import Config, MetricsConfig
-    from controller.core.step import CoreState, TickResult
+    from controller.core.step import CoreState, JunctionState, TickResult
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,8 @@ class _Junction:
         self.faulty = np.zeros(len(layout.det_index), dtype=bool)
         self.crossed: deque[tuple[float, dict[str, int], np.ndarray]] = deque()
         self.adv_lanes = layout.lane_adv >= 0
-        self.gains: shadow.Gains | None = None
+        self.gains: shadow.Gains | None = None  # the core's shadow at the last refresh (None: n/a)
+        self.refreshed = False  # refreshed at least once
         self.throughput_veh_s = 0.0
         self.speed_mps = math.nan
         self.speed_weight = 0.0
@@ -235,7 +236,7 @@ class ServiceMetrics:
             raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
         self.registry = registry
         self.params = params or cfg.metrics
-        for name in ("update_s", "gain_window_s", "gain_analysis_s", "throughput_window_s"):
+        for name in ("update_s", "gain_window_s", "throughput_window_s"):
             v = getattr(self.params, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"metrics {name} must be a finite number > 0, got {v!r}")
@@ -469,9 +470,10 @@ class ServiceMetrics:
         j.gains = g
         c = j.c
         c["queue"].set(float(np.sum(est.queue_pcu)))
-        c["delay"].set(g.delay_controlled_s)
-        c["fixed_delay"].set(g.delay_fixed_s)
-        c["delay_gain"].set(g.delay_gain)
+        j.refreshed = True
+        c["delay"].set(math.nan if g is None else g.delay_controlled_s)
+        c["fixed_delay"].set(math.nan if g is None else g.delay_fixed_s)
+        c["delay_gain"].set(math.nan if g is None else g.delay_gain)
         c["saturation"].set(self._degree_of_saturation(j, est))
         c["cycle"].set(self._cycle_s(j, js))
         self._faults(j, est)
@@ -487,12 +489,11 @@ class ServiceMetrics:
         c["throughput_gain"].set(math.nan if gain is None else gain)
         j.speed_mps, j.speed_weight = self._speed(j, est)
 
-    def _gains(self, j: _Junction, js) -> shadow.Gains:
-        """The fixed-time shadow's figures: the core's own (its do-no-harm replay, `js.harm`)
-        when it keeps one, else the green-share estimate folded here (shadow.py's first API)."""
-        if js.harm is not None:
-            return js.harm.gains
-        return shadow.gains(j.shadow, j.layout, js.estimate.flow_pcu_h, self.params.gain_analysis_s / 3600.0)
+    @staticmethod
+    def _gains(j: _Junction, js: "JunctionState") -> shadow.Gains | None:
+        """The fixed-time shadow's figures: the core's own (its do-no-harm replay, `js.harm`);
+        None (n/a) from a core state without one."""
+        return js.harm.gains if js.harm is not None else None
 
     def _traffic(self, j: _Junction, est, dt_s: float) -> ApproachTraffic:
         """The watched approaches' traffic since the last refresh (`approach_traffic`)."""
@@ -538,7 +539,7 @@ class ServiceMetrics:
         demand-weighted, the measured figures summed over junctions before any ratio is taken."""
         dt = 0.0 if self._last_network_s is None else now_s - self._last_network_s
         self._last_network_s = now_s
-        refreshed = [j for j in self._j.values() if j.gains is not None]
+        refreshed = [j for j in self._j.values() if j.refreshed]
         tot = shadow.total([j.gains for j in refreshed if j.gains is not None])
         demand, delay_ctrl, delay_fixed = tot.demand_pcu_h, tot.delay_controlled_s, tot.delay_fixed_s
         delay_gain = tot.delay_gain

@@ -41,9 +41,9 @@ integral, not as a formula that explodes at x = q/c > 1.
     gains(replay) -> Gains                              the two sides over the window
     restart_evidence(replay) -> Replay                  forget the sums, align the queues
 
-The functions `movement_delay_s`, `base_green_share`, `ShadowState`, `initial`, `observe` and
-`legacy_gains` (also reached as `gains(ShadowState, layout, flow_pcu_h, analysis_h)`) below the replay are the former Webster/HCM estimate, DEPRECATED: kept only while
-controller/adapters/metrics.py still calls them (docs/harm.md).
+Below the replay, `ShadowState` (`initial`, `observe`, `base_green_share`) follows the signal
+timing as shown: per movement, the share of time green and the interval between green onsets
+(exponentially averaged), for the metrics' degree of saturation and cycle gauges.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Any
 
 import numpy as np
 
@@ -291,13 +290,8 @@ def restart_evidence(replay: Replay) -> Replay:
                    sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z))
 
 
-def gains(replay: "Replay | ShadowState", *legacy_args: Any, **legacy_kwargs: Any) -> Gains:
-    """The two sides of one junction over the evidence window.
-
-    Transitional: called the former way, `gains(ShadowState, layout, flow_pcu_h, analysis_h)`,
-    it returns the DEPRECATED Webster/HCM estimate (`legacy_gains`)."""
-    if isinstance(replay, ShadowState):
-        return legacy_gains(replay, *legacy_args, **legacy_kwargs)
+def gains(replay: Replay) -> Gains:
+    """The two sides of one junction over the evidence window."""
     arrived = float(replay.arrived_pcu.sum())
     f, c = replay.fixed, replay.controlled
     per_h = 3600.0 / replay.span_s if replay.span_s > 0 else 0.0
@@ -336,22 +330,8 @@ def total(gains_by_junction: "list[Gains] | tuple[Gains, ...]") -> Gains:
                  span_s=min((x.span_s for x in g), default=0.0))
 
 
-# -- DEPRECATED: the former Webster (1958) + HCM 2000 estimate ------------------------------------
-# Kept only for controller/adapters/metrics.py until it reads the replay from the core state
-# (CoreState.junctions[j].harm, docs/harm.md). Its delays explode at x = q/c > 1 and its demand
-# comes from the advance loops, which a standing queue blinds.
-
-
-def movement_delay_s(q_pcu_h: np.ndarray, s_pcu_h: np.ndarray, green_share: np.ndarray, cycle_s: np.ndarray,
-                     analysis_h: float) -> np.ndarray:
-    """Mean delay per PCU (s) for each movement: Webster (1958) uniform + HCM 2000 incremental."""
-    lam = np.clip(green_share, 1e-3, 1.0)
-    cap = lam * s_pcu_h
-    x = q_pcu_h / np.maximum(cap, 1e-6)
-    uniform = cycle_s * (1 - lam) ** 2 / (2 * (1 - np.minimum(x, 1.0) * lam) + 1e-9)
-    incremental = 900 * analysis_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 4 * x / np.maximum(cap * analysis_h, 1e-6)))
-    out: np.ndarray = uniform + incremental
-    return out
+# -- The signal timing as shown: green shares and intervals between green onsets ------------------
+# For the metrics' degree of saturation and cycle gauges (controller/adapters/metrics.py).
 
 
 def base_green_share(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -385,7 +365,7 @@ class ShadowState:
 
 
 def initial(layout: Layout, now_s: float) -> ShadowState:
-    """DEPRECATED: the green-share bookkeeping of `legacy_gains`."""
+    """The base program's green shares and onset intervals, at `now_s`."""
     share, cycle_s = base_green_share(layout)
     n = len(share)
     return ShadowState(now_s, share, cycle_s, np.full(n, np.nan), np.zeros(n, dtype=bool))
@@ -408,20 +388,3 @@ def observe(state: ShadowState, layout: Layout, status: SignalStatus | None, now
     cycle = np.where(valid, (1 - 0.2) * state.cycle_s + 0.2 * interval, state.cycle_s)
     last = np.where(onset, now_s, state.last_onset_s)
     return ShadowState(now_s, share, cycle, last, green)
-
-
-def legacy_gains(state: ShadowState, layout: Layout, flow_pcu_h: np.ndarray, analysis_h: float = 0.25) -> Gains:
-    """DEPRECATED (Webster/HCM from green shares): use the replay, `gains(replay)`."""
-    s = layout.sat_flow_pcu_h
-    base_share, base_cycle_s = base_green_share(layout)
-    q = np.maximum(flow_pcu_h, 0.0)
-    d_fixed = movement_delay_s(q, s, base_share, base_cycle_s, analysis_h)
-    d_ctrl = movement_delay_s(q, s, state.green_share, state.cycle_s, analysis_h)
-    total_q = float(q.sum())
-    weight = q / total_q if total_q > 0 else np.full_like(q, 1.0 / max(len(q), 1))
-    return Gains(
-        delay_fixed_s=float(weight @ d_fixed), delay_controlled_s=float(weight @ d_ctrl),
-        throughput_fixed_pcu_h=float(np.minimum(q, base_share * s).sum()),
-        throughput_controlled_pcu_h=float(np.minimum(q, np.clip(state.green_share, 0, 1) * s).sum()),
-        demand_pcu_h=total_q,
-    )
