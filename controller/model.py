@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 GREEN = frozenset("Gg")
 VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
@@ -231,7 +231,7 @@ class PhaseCommand:
     expires_s: float
 
 
-Command = Union[CyclePlan, PhaseCommand]
+Command = CyclePlan | PhaseCommand
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ class PhaseWish:
     hold_s: float = 1.0
 
 
-Wish = Union[CycleWish, PhaseWish]
+Wish = CycleWish | PhaseWish
 
 
 @dataclass(frozen=True)

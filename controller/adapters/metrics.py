@@ -229,8 +229,8 @@ class _Junction:
 class ServiceMetrics:
     """The service's metrics in `registry`. Thread-safe to scrape while the service ticks."""
 
-    def __init__(self, registry: CollectorRegistry, junctions: Mapping[str, Intersection], cfg: "Config",
-                 *, params: "MetricsConfig | None" = None) -> None:
+    def __init__(self, registry: CollectorRegistry, junctions: Mapping[str, Intersection], cfg: Config,
+                 *, params: MetricsConfig | None = None) -> None:
         """`params`: the [metrics] figures' cadence and windows, cfg.metrics by default."""
         if not isinstance(registry, CollectorRegistry):
             raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
@@ -372,7 +372,7 @@ class ServiceMetrics:
         """For the SUMO twin (a later issue): a plan it ran and refused."""
         self.plans_twin_rejected.labels(junction=junction).inc()
 
-    def tick_done(self, state: "CoreState", result: "TickResult", now_s: float, duration_s: float) -> None:
+    def tick_done(self, state: CoreState, result: TickResult, now_s: float, duration_s: float) -> None:
         """After each tick: the core's new state, what the tick produced, the service time and
         the tick's wall-clock duration."""
         t0 = time.perf_counter()
@@ -490,7 +490,7 @@ class ServiceMetrics:
         j.speed_mps, j.speed_weight = self._speed(j, est)
 
     @staticmethod
-    def _gains(j: _Junction, js: "JunctionState") -> shadow.Gains | None:
+    def _gains(j: _Junction, js: JunctionState) -> shadow.Gains | None:
         """The fixed-time shadow's figures: the core's own (its do-no-harm replay, `js.harm`);
         None (n/a) from a core state without one."""
         return js.harm.gains if js.harm is not None else None
@@ -728,7 +728,7 @@ class MetricsServer:
             self._thread.join(timeout=5)
             self._httpd = None
 
-    def __enter__(self) -> "MetricsServer":
+    def __enter__(self) -> MetricsServer:
         return self
 
     def __exit__(self, *exc) -> None:

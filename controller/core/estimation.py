@@ -136,7 +136,7 @@ class Layout:
     stop_detectors: frozenset[str]
 
     @staticmethod
-    def build(junction: Intersection, cfg: "LayoutConfig | None" = None) -> "Layout":
+    def build(junction: Intersection, cfg: LayoutConfig | None = None) -> Layout:
         """The junction's index arrays. Without a configuration: EstimationParams' defaults,
         every vehicle one PCU, a jam spacing of DEFAULT_VEHICLE_SPACING_M."""
         params = cfg.estimation if cfg is not None else EstimationParams()
@@ -200,7 +200,7 @@ class _DetectorIndex:
     adv_dist_m: np.ndarray  # (lanes,) distance of the advance loop to the stop line
 
     @staticmethod
-    def build(junction: Intersection, lanes: tuple[str, ...]) -> "_DetectorIndex":
+    def build(junction: Intersection, lanes: tuple[str, ...]) -> _DetectorIndex:
         lane_idx = {lane: i for i, lane in enumerate(lanes)}
         dets = junction.detectors
         n_l = len(lanes)
@@ -269,7 +269,7 @@ class DetectorHealth:
     faulty: np.ndarray  # bool
 
     @staticmethod
-    def empty(n: int) -> "DetectorHealth":
+    def empty(n: int) -> DetectorHealth:
         z = np.zeros(n)
         return DetectorHealth(z, z, z, z, z, np.zeros(n, dtype=bool))
 
@@ -290,7 +290,7 @@ class LaneState:
     adv_recent_pcu: np.ndarray  # (TRANSIT_HISTORY_TICKS, lanes): advance-loop arrivals, row 0 = this tick
 
     @staticmethod
-    def empty(n: int) -> "LaneState":
+    def empty(n: int) -> LaneState:
         z = np.zeros(n)
         return LaneState(z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z,
                          np.zeros((TRANSIT_HISTORY_TICKS, n)))
@@ -315,7 +315,7 @@ class Estimate:
     last_feed_t_s: float | None = None  # None: no message yet
 
     @staticmethod
-    def empty(layout: Layout, t_s: float) -> "Estimate":
+    def empty(layout: Layout, t_s: float) -> Estimate:
         n_m, n_l = len(layout.junction.movements), len(layout.lanes)
         z = np.zeros(n_m)
         no_loop = (layout.lane_stop < 0) & (layout.lane_adv < 0)
@@ -633,7 +633,7 @@ class LinkLayout:
     edge_movements: dict[str, dict[str, np.ndarray]]  # J' -> approach edge -> movement indices
 
     @staticmethod
-    def build(layouts: "dict[str, Layout]", params: EstimationParams = EstimationParams()) -> "LinkLayout":
+    def build(layouts: dict[str, Layout], params: EstimationParams = EstimationParams()) -> LinkLayout:
         edge_movements, edge_deg = {}, {}
         for jid, lay in layouts.items():
             by_edge: dict[str, list[int]] = {}
@@ -694,7 +694,7 @@ class LinkState:
     mapped_s: float = float("-inf")
 
     @staticmethod
-    def empty(links: LinkLayout, layouts: "dict[str, Layout]", t_s: float) -> "LinkState":
+    def empty(links: LinkLayout, layouts: dict[str, Layout], t_s: float) -> LinkState:
         L = links.lags
         n_m = {j: len(layouts[j].junction.movements) for j in links.junctions}
         n_g = {j: links.groups[j].shape[0] for j in links.junctions}
@@ -709,7 +709,7 @@ class LinkState:
             {j: z(n_t[j]) for j in n_m}, {j: z(n_t[j]) for j in n_m}, {j: (None,) * n_m[j] for j in n_m})
 
 
-def update_links(links: LinkLayout, state: LinkState, estimates: "dict[str, Estimate]", dt_s: float,
+def update_links(links: LinkLayout, state: LinkState, estimates: dict[str, Estimate], dt_s: float,
                  now_s: float) -> LinkState:
     """Fold one tick of every junction's departures and arrivals into the covariances."""
     p = links.params

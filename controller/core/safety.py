@@ -153,7 +153,7 @@ def first_green_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float
         elapsed = 0.0
     else:
         t, elapsed = 0.0, view.green_elapsed_s
-        out.update({m: 0.0 for m in j.served_movements(cur)})
+        out.update(dict.fromkeys(j.served_movements(cur), 0.0))
     if cur in order:
         k = order.index(cur)
         for m in j.served_movements(cur):

@@ -111,7 +111,7 @@ class Program:
         return not self.zone_m.any()
 
     @staticmethod
-    def build(layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float) -> "Program":
+    def build(layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float) -> Program:
         j = layout.junction
         n = len(j.phases)
         ends, phases, t = [], [], 0.0
@@ -163,11 +163,11 @@ class Side:
     served_pcu: np.ndarray  # forgetting sum of PCU discharged
 
     @staticmethod
-    def empty(shape: tuple[int, ...]) -> "Side":
+    def empty(shape: tuple[int, ...]) -> Side:
         z = np.zeros(shape)
         return Side(z, z, np.full(shape, np.inf), z, z, z)
 
-    def row(self, k: int) -> "Side":
+    def row(self, k: int) -> Side:
         return Side(*(getattr(self, f.name)[k] for f in fields(Side)))
 
 
@@ -313,7 +313,7 @@ def movement_delays_s(replay: Replay) -> tuple[np.ndarray, np.ndarray]:
             np.where(a > 0, replay.controlled.delay_pcu_s / safe, 0.0))
 
 
-def total(gains_by_junction: "list[Gains] | tuple[Gains, ...]") -> Gains:
+def total(gains_by_junction: list[Gains] | tuple[Gains, ...]) -> Gains:
     """Network figures: delays weighted by each junction's demand (a mean delay per PCU of the
     network), flows and queues summed, the shortest span."""
     g = list(gains_by_junction)

@@ -20,8 +20,8 @@ the same tick.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,8 +31,7 @@ from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
 from controller.core.safety import DECISION_PERIOD_S, GateOutcome, SignalView, gate_cycle, gate_phase
-from controller.model import (Command, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus,
-                              Snapshot, Wish)
+from controller.model import Command, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus, Snapshot, Wish
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.adapters.metrics import (
-    FEED_REJECT_REASONS, MODES, MetricsServer, ServiceMetrics, approach_traffic, junction_mode,
-    lane_lengths_m, throughput_gain,
+    FEED_REJECT_REASONS,
+    MODES,
+    MetricsServer,
+    ServiceMetrics,
+    approach_traffic,
+    junction_mode,
+    lane_lengths_m,
+    throughput_gain,
 )
 from controller.config import Config, MetricsConfig, load_config
 from controller.core import shadow
@@ -38,7 +44,6 @@ from controller.errors import AdapterError, ConfigError
 from controller.junctions import parse_intersection
 from controller.model import CyclePlan, Refusal, SignalStatus
 from controller.service import ControllerService
-from sim.report import gains_table
 from tests.junction_fixtures import two_phase, two_phase_raw
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,7 +240,7 @@ def test_do_no_harm_mode_switches_and_gains_come_from_the_core():
 def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick():
     m, reg, js = exporter("J1", "J2", update_s=5.0)
     seen = []
-    for t in range(0, 21):
+    for t in range(21):
         q = np.full(4, float(t))
         state = core_state(js, t, J1={"estimate": {"queue_pcu": q}}, J2={"estimate": {"queue_pcu": q}})
         m.tick_done(state, TickResult(), float(t), 0.001)
@@ -249,7 +254,7 @@ def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick()
 
 def test_throughput_by_class_is_per_second_of_service_time():
     m, reg, js = exporter(update_s=10.0, throughput_window_s=100.0)
-    for t in range(0, 201):
+    for t in range(201):
         crossed = (("bus", t // 20), ("car", t), ("motorcycle", 0), ("truck", 0))
         m.tick_done(core_state(js, t, J={"estimate": {"crossed_by_class": crossed}}), TickResult(), float(t), 1e-3)
     car = value(reg, "tsc_junction_throughput_vehicles_per_second", junction="J", **{"class": "car"})
@@ -303,7 +308,7 @@ def test_network_gain_is_the_demand_weighted_total_of_the_cores_shadow_and_moves
     m, reg, js = exporter("A", "B", update_s=1.0, gain_window_s=300.0)  # both fresh at the end
     flows = {"A": np.array([200.0, 700.0, 200.0, 700.0]), "B": np.array([500.0, 100.0, 500.0, 100.0])}
     gains_seen = []
-    for t in range(0, 1201):
+    for t in range(1201):
         # the core's replay: the policy 10 % better than fixed at first, 20 % worse after 600 s
         ctrl = 30.0 if t < 600 else 48.0
         g = {"A": shadow.Gains(40.0, ctrl, 1750.0, 1750.0, 1800.0), "B": shadow.Gains(20.0, 20.0, 1200.0, 1200.0, 1200.0)}

@@ -34,7 +34,6 @@ from controller.core.safety import SignalView
 from controller.model import Wish
 
 
-
 class Policy(Protocol):
     """A control policy. Policies declare the protocol (`class X(Policy)`) and so inherit the
     defaults of the two capabilities: `uses_network` False and no `coordinate`."""

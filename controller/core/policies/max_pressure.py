@@ -45,9 +45,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from controller.core.params import MaxPressureParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
+from controller.core.params import MaxPressureParams
 from controller.core.policies import Policy
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
@@ -168,10 +168,11 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
 class MaxPressurePolicy(Policy):
     name = "max_pressure"
 
-    def __init__(self, params: MaxPressureParams = MaxPressureParams()) -> None:
-        self.params = params
+    def __init__(self, params: MaxPressureParams | None = None) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults."""
+        self.params = params if params is not None else MaxPressureParams()
         # Varaiya's downstream queues come from the neighbours' estimates (core NetworkView).
-        self.uses_network = params.downstream_weight > 0
+        self.uses_network = self.params.downstream_weight > 0
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
@@ -191,8 +192,9 @@ class MaxPressurePolicy(Policy):
             return state, PhaseWish(cur)
         down = (self.params.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
                 if network is not None else None)
-        v = phase_pressures(state.statics, layout, est, signal, now_s, self.params.switch_service_s, self.params.wait_scale_s,
-                            down, self.params.arrival_s)
+        p = self.params
+        v = phase_pressures(state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down,
+                            p.arrival_s)
         best = int(np.argmax(v))
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)

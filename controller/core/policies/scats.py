@@ -46,13 +46,13 @@ from typing import Any
 
 import numpy as np
 
-from controller.core.params import ScatsParams
 from controller.core.estimation import Estimate, Layout
+from controller.core.network import NetworkView
+from controller.core.params import ScatsParams
 from controller.core.policies import Policy
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.policies.schedule import primary_phases
 from controller.core.safety import SignalView
-from controller.core.network import NetworkView
 from controller.model import CycleWish
 
 
@@ -98,8 +98,9 @@ class ScatsPolicy(Policy):
     uses_network = True
     coordinate_period_s: float | None = 10.0  # married cycles and offsets are recomputed this often
 
-    def __init__(self, params: ScatsParams = ScatsParams()) -> None:
-        self.params = params
+    def __init__(self, params: ScatsParams | None = None) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults."""
+        self.params = params if params is not None else ScatsParams()
 
     def cannot_serve(self, layout: Layout) -> str:
         return cyclic_refusal(layout)

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from controller.core.params import ScheduleParams
 from controller.core.estimation import Estimate, Layout
-from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.network import NetworkView
+from controller.core.params import ScheduleParams
 from controller.core.policies import Policy
+from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -118,8 +118,9 @@ class SchedulePolicy(Policy):
     name = "schedule"
     uses_network = True
 
-    def __init__(self, params: ScheduleParams = ScheduleParams()) -> None:
-        self.params = params
+    def __init__(self, params: ScheduleParams | None = None) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults."""
+        self.params = params if params is not None else ScheduleParams()
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
@@ -306,8 +307,8 @@ class SchedulePolicy(Policy):
             primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
             rate = rate * np.where(st.permitted[np.maximum(primary, 0), np.arange(len(rate))],
                                    self.params.permitted_sat_ratio, 1.0)
-            cl = self.clusters(st, layout, est, arr, rate, weight=1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s,
-                               primary=primary)
+            weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
+            cl = self.clusters(st, layout, est, arr, rate, weight=weight, primary=primary)
             # the clearance detours the schedule will take: from the current phase as it stands,
             # from later ones wherever the permitted turns carry traffic
             n_p = len(layout.junction.phases)
@@ -316,7 +317,7 @@ class SchedulePolicy(Policy):
             via = [[self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)]
                    for a in range(n_p)]
             via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
-            first, first_t = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
+            first, _ = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
             if first == cur or first < 0:
                 state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
             else:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.core.params import WebsterParams
 from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
+from controller.core.params import WebsterParams
 from controller.core.policies import Policy
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.safety import SignalView
@@ -66,8 +66,9 @@ def webster_greens(layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(self, params: WebsterParams = WebsterParams()) -> None:
-        self.params = params
+    def __init__(self, params: WebsterParams | None = None) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults."""
+        self.params = params if params is not None else WebsterParams()
 
     def cannot_serve(self, layout: Layout) -> str:
         return cyclic_refusal(layout)
