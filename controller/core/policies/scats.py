@@ -50,8 +50,8 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import ScatsParams
 from controller.core.policies import Policy
+from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import cyclic_refusal
-from controller.core.policies.schedule import primary_phases
 from controller.core.safety import SignalView
 from controller.model import CycleWish
 
@@ -111,7 +111,7 @@ class ScatsPolicy(Policy):
         ig = tuple(j.intergreen_s(k, (k + 1) % n) for k in range(n))
         greens = tuple(p.base_green_s for p in j.phases)
         cycle = sum(greens) + sum(ig)
-        return ScatsState(primary_phases(layout), ig, cycle, greens, j.base_offset_s % max(cycle, 1e-9), cycle,
+        return ScatsState(primary_phases(layout, protected_first=True), ig, cycle, greens, j.base_offset_s % max(cycle, 1e-9), cycle,
                           np.zeros(n), np.zeros(len(j.movements)), np.zeros(len(j.movements)),
                           np.zeros(len(layout.lanes)), np.zeros(len(layout.lanes)))
 

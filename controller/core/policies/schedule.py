@@ -49,6 +49,7 @@ from controller.core.network import NetworkView
 from controller.core.params import ScheduleParams
 from controller.core.policies import Policy
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
+from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -80,15 +81,6 @@ class ScheduleState:
     # discharged (or its green began)
     boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (movements,) permitted
     # turns that may stand in the junction
-
-
-def primary_phases(layout: Layout) -> np.ndarray:
-    j = layout.junction
-    out = np.zeros(len(j.movements), dtype=int)
-    for i in range(len(j.movements)):
-        serving = [k for k in range(len(j.phases)) if layout.serves[k, i]]
-        out[i] = max(serving, key=lambda k: (layout.protected[k, i], j.phases[k].base_green_s, -k))
-    return out
 
 
 @dataclass(frozen=True)
@@ -132,7 +124,7 @@ class SchedulePolicy(Policy):
         for i, m in enumerate(j.movements):
             by_edge.setdefault(m.from_edge, []).append(i)
         return ScheduleState(ScheduleStatics(
-            intergreen_s=mp.intergreen_s, primary=primary_phases(layout), rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
+            intergreen_s=mp.intergreen_s, primary=primary_phases(layout, protected_first=True), rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
             min_green_s=np.array([p.min_green_s for p in j.phases]),
             max_green_s=np.array([p.max_green_s for p in j.phases]),
             edges=tuple((e, np.array(ix)) for e, ix in by_edge.items()), clearance=mp.clearance,

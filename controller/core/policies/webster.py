@@ -16,6 +16,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import WebsterParams
 from controller.core.policies import Policy
+from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import CycleWish
@@ -28,24 +29,13 @@ class WebsterState:
     departures_pcu: np.ndarray | None
 
 
-def primary_phase(layout: Layout) -> np.ndarray:
-    """Per movement, the phase that serves it longest in the base program: its demand is
-    charged to that phase's critical ratio."""
-    j = layout.junction
-    out = np.zeros(len(j.movements), dtype=int)
-    for i, m in enumerate(j.movements):
-        serving = [k for k in range(len(j.phases)) if m.id in j.served_movements(k)]
-        out[i] = max(serving, key=lambda k: (j.phases[k].base_green_s, -k))
-    return out
-
-
 def webster_greens(layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float,
                    max_flow_ratio: float) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order) by Webster's method."""
     j = layout.junction
     n = len(j.phases)
     ratio = flow_pcu_h / layout.sat_flow_pcu_h
-    primary = primary_phase(layout)
+    primary = primary_phases(layout, protected_first=False)
     y = np.array([ratio[primary == k].max(initial=0.0) for k in range(n)])
     total_y = float(y.sum())
     if total_y > max_flow_ratio:
