@@ -139,3 +139,35 @@ def test_release_gives_the_junction_back(rig):
     beat = ctl.snapshot(settings(broker, "alice"), broker.topics, CFG.service.instance)
     assert beat["table"]["junctions"]["J1"]["mode"] != "manual"
     assert json.loads(json.dumps(beat["heartbeat"]))["state"] == "online"
+
+
+def test_an_override_survives_a_crash_of_the_service(tmp_path):
+    """kill -9 stand-in: the first node's connection is cut without a goodbye and its store is
+    left as it was; a new node on the same audit store puts the override back."""
+    from dataclasses import replace
+
+    from controller.adapters.audit import AuditStore
+    from controller.adapters.trust import Trust
+
+    with Broker(tmp_path / "broker", SITE, JUNCTIONS, operators=("alice",)) as broker:
+        path = tmp_path / "audit.sqlite"
+        first = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0,
+                            trust=Trust(1, None, AuditStore(path))).start()
+        dev = MqttClient(broker.settings(field_user("J1"))).start()
+        try:
+            second(broker, first, dev, 1.0)
+            answer, t = ask(broker, first, dev, OverrideRequest("J1", "alice", "hold", "c1", 1.0, for_s=600.0,
+                                                                phase=1), 1.0)
+            assert answer["accepted"]
+            first.client._client.socket().close()  # gone without a DISCONNECT
+            first.client._client.loop_stop()
+            again = ServiceNode(replace(CFG), JUNCTIONS, broker.settings(CONTROLLER), start_s=t + 5,
+                                trust=Trust(2, None, AuditStore(path))).start()
+            try:
+                ov = again.desk.active["J1"]
+                assert (ov.operator, ov.action, ov.request_id) == ("alice", "hold", "c1")
+                assert ov.until_s == pytest.approx(answer["until"])  # the time it had left, no more
+            finally:
+                again.close()
+        finally:
+            dev.close(flush_s=0.2)
