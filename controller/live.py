@@ -26,23 +26,23 @@ import statistics
 import threading
 import time
 from collections import deque
-from urllib.parse import unquote
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from prometheus_client import CollectorRegistry
 
 from controller.adapters.metrics import MetricsServer, ServiceMetrics
-from controller.adapters.trust import Trust, open_trust
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
+from controller.adapters.operator_metrics import OperatorMetrics
+from controller.adapters.trust import Trust, open_trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
-from controller.operators import AuditSink, OperatorDesk, junction_table
-from controller.adapters.operator_metrics import OperatorMetrics
 from controller.model import Command, Intersection
+from controller.operators import AuditSink, OperatorDesk, junction_table
 from controller.service import ControllerService, Observer, Recorder
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class ServiceNode:
                                  on_connected=self._on_connected)
 
     # -- connection -----------------------------------------------------------------------
-    def start(self, wait: bool = True) -> "ServiceNode":
+    def start(self, wait: bool = True) -> ServiceNode:
         """Connect and subscribe to every junction's detectors and status (QoS 1: a field that
         publishes at QoS 1, like a lockstep replay, keeps it; QoS 0 feeds stay QoS 0)."""
         topics = [self.topics.detectors(j) for j in self.service.junctions]
@@ -318,6 +318,69 @@ def _t_of(payload: bytes) -> float | None:
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
 
 
+class _LockstepInbox:
+    """run_lockstep's bookkeeping: clock messages in order, field messages buffered by (kind, t)
+    until their clock asks for them, copies of consumed ones dropped."""
+
+    def __init__(self, node: ServiceNode, timeout_s: float) -> None:
+        self.node = node
+        self.timeout_s = timeout_s
+        self.order = {j: k for k, j in enumerate(node.service.junctions)}
+        self.buffered: dict[tuple[str, float], dict[str, bytes]] = {}  # (kind, t) -> junction -> payload
+        self.done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
+        self.clocks: deque[dict] = deque()
+
+    def pull(self, deadline: float) -> None:
+        try:
+            kind, junction, payload = self.node.inbox.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+        except queue.Empty:
+            return
+        if kind == "clock":
+            try:
+                self.clocks.append(json.loads(payload))
+            except ValueError:
+                log.error("lockstep: malformed clock message %r", payload[:80])
+            return
+        t = _t_of(payload)
+        if t is None:  # let the service count it
+            self.node.handle(kind, junction, payload)
+        elif t > self.done_t[kind]:
+            self.buffered.setdefault((kind, t), {})[junction] = payload
+
+    def next_clock(self, stop: threading.Event) -> dict | None:
+        """The next clock message; None when stopped."""
+        deadline = time.monotonic() + self.timeout_s
+        while not self.clocks:
+            if stop.is_set():
+                return None
+            if time.monotonic() > deadline:
+                raise LockstepError(f"lockstep: no clock message for {self.timeout_s:g} s")
+            self.pull(deadline)
+        return self.clocks.popleft()
+
+    def collect(self, need: dict[tuple[str, float], int], t: float, stop: threading.Event) -> bool:
+        """Wait until every announced message is buffered; False when stopped."""
+        deadline = time.monotonic() + self.timeout_s
+        while any(len(self.buffered.get(key, ())) < n for key, n in need.items()):
+            if stop.is_set():
+                return False
+            if time.monotonic() > deadline:
+                have = {f"{k[0]}@{k[1]:g}": len(self.buffered.get(k, ())) for k in need}
+                raise LockstepError(f"lockstep t={t:g}: announced {need}, received {have} after {self.timeout_s:g} s")
+            self.pull(deadline)
+        return True
+
+    def feed(self, need: dict[tuple[str, float], int]) -> None:
+        """Hand the announced messages to the service in junction order; drop late duplicates."""
+        for (kind, kt) in need:
+            msgs = self.buffered.pop((kind, kt), {})
+            self.done_t[kind] = kt
+            for junction in sorted(msgs, key=lambda j: self.order.get(j, len(self.order))):
+                self.node.handle(kind, junction, msgs[junction])
+        for key in [k for k in self.buffered if k[1] <= self.done_t[k[0]]]:
+            del self.buffered[key]
+
+
 def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float = 60.0) -> None:
     """Tick when the field's clock message says so, once every message it announced is in.
 
@@ -325,61 +388,21 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
     The node waits for N detector messages stamped T and M statuses stamped S (one per
     junction, duplicates dropped), feeds them to the service in junction order, ticks at T and
     publishes {"v":1,"t":T,"plans":[[junction, seq], ...]} on the ticked topic."""
-    order = {j: k for k, j in enumerate(node.service.junctions)}
-    buffered: dict[tuple[str, float], dict[str, bytes]] = {}  # (kind, t) -> junction -> payload
-    done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
-    clocks: deque[dict] = deque()
-
-    def pull(deadline: float) -> None:
-        try:
-            kind, junction, payload = node.inbox.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
-        except queue.Empty:
-            return
-        if kind == "clock":
-            try:
-                clocks.append(json.loads(payload))
-            except ValueError:
-                log.error("lockstep: malformed clock message %r", payload[:80])
-            return
-        t = _t_of(payload)
-        if t is None:  # let the service count it
-            node.handle(kind, junction, payload)
-        elif t > done_t[kind]:
-            buffered.setdefault((kind, t), {})[junction] = payload
-
+    box = _LockstepInbox(node, timeout_s)
     while not stop.is_set():
-        deadline = time.monotonic() + timeout_s
-        while not clocks:
-            if stop.is_set():
-                return
-            if time.monotonic() > deadline:
-                raise LockstepError(f"lockstep: no clock message for {timeout_s:g} s")
-            pull(deadline)
-        clock = clocks.popleft()
-        if clock.get("end"):
+        clock = box.next_clock(stop)
+        if clock is None or clock.get("end"):
             return
         t, status_t = float(clock["t"]), clock.get("status_t")
-        if t <= done_t["detectors"]:
+        if t <= box.done_t["detectors"]:
             continue  # a QoS 1 redelivery (after a reconnect) of a clock already ticked
         need = {("detectors", t): int(clock.get("detectors", 0))}
         if status_t is not None:
             need[("status", float(status_t))] = int(clock.get("status", 0))
-        deadline = time.monotonic() + timeout_s
-        while any(len(buffered.get(key, ())) < n for key, n in need.items()):
-            if stop.is_set():
-                return
-            if time.monotonic() > deadline:
-                have = {f"{k[0]}@{k[1]:g}": len(buffered.get(k, ())) for k in need}
-                raise LockstepError(f"lockstep t={t:g}: announced {need}, received {have} after {timeout_s:g} s")
-            pull(deadline)
+        if not box.collect(need, t, stop):
+            return
         node.service.advance_clock(t)
-        for (kind, kt) in need:
-            msgs = buffered.pop((kind, kt), {})
-            done_t[kind] = kt
-            for junction in sorted(msgs, key=lambda j: order.get(j, len(order))):
-                node.handle(kind, junction, msgs[junction])
-        for key in [k for k in buffered if k[1] <= done_t[k[0]]]:  # late duplicates
-            del buffered[key]
+        box.feed(need)
         t0 = time.perf_counter()
         node._tick(t)
         node.tick_durations_s.append(time.perf_counter() - t0)
@@ -443,9 +466,9 @@ def main(cfg: Config) -> int:
             if exc.fatal:
                 raise
             log.warning("%s; ticking anyway and retrying in the background", exc)
-        log.info("service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s", cfg.service.site,
-                 node.instance, len(junctions), node.policy, settings.host, settings.port, trust.epoch,
-                 trust.signer is not None)
+        log.info("service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
+                 cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port,
+                 trust.epoch, trust.signer is not None)
         run_realtime(node, clock, stop)
     finally:
         for sig, handler in previous.items():
