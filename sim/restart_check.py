@@ -1,0 +1,230 @@
+"""Kill -9 the live controller in the middle of a SUMO run, restart it, and check from SUMO's
+own signal states that every junction stayed safe and under a valid plan (issue 11).
+
+    python -m sim.restart_check --out /tmp/restart [--sumocfg sim/scenarios/city/city.sumocfg]
+        [--intersections intersections/city] [--end 900] [--speed 10] [--kill-at 300] [--down 30]
+
+A private Mosquitto, `run_controller.py field` (SUMO as the city, at --speed times real time)
+and `run_controller.py run` (the service) as separate processes, on throw-away credentials and
+plan keys. At simulated second --kill-at the service gets SIGKILL; --down simulated seconds later
+a new one starts on the same audit store. SUMO writes every junction's signal state each second
+(a SaveTLSStates timed event); `check_states` reads them against the junction models:
+
+- conflict: two conflicting movements green in the same second;
+- short_intergreen: between two green stages, fewer seconds than the model's yellow + all-red;
+- long_green: one phase green longer than its max_green_s;
+- long_red: a movement red (no green link) longer than the junction's max_red_s;
+- no_stage: signal states that are no green stage of the model for longer than an intergreen
+  (the junction runs no valid plan).
+
+It prints a table (violations per kind, junctions adaptive again after the restart) and exits
+non-zero on any violation. A benchmark script, not a test: it runs for (end / speed) seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import tomli_w
+
+from controller.adapters.audit import AuditStore
+from controller.adapters.keys import new_keyring
+from controller.junctions import load_intersections
+from controller.model import GREEN, Intersection
+from sim.broker import CONTROLLER, Broker
+from sim.sumo import SumoConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = "restart"
+KINDS = ("conflict", "short_intergreen", "long_green", "long_red", "no_stage")
+
+
+def read_states(path: Path) -> dict[str, list[str]]:
+    """SaveTLSStates output -> junction -> state string of each second, in time order."""
+    out: dict[str, dict[float, str]] = {}
+    for _event, el in ET.iterparse(path):
+        if el.tag == "tlsState":
+            out.setdefault(el.get("id", ""), {})[float(el.get("time", "0"))] = el.get("state", "")
+            el.clear()
+    return {j: [by_t[t] for t in sorted(by_t)] for j, by_t in out.items()}
+
+
+def _stages(j: Intersection, states: list[str]) -> list[tuple[int | None, int, int]]:
+    """(phase or None, first second, last second) runs: a phase while its greens show exactly."""
+    phase_of = {p.green_links(): p.index for p in j.phases}
+    runs: list[tuple[int | None, int, int]] = []
+    for t, s in enumerate(states):
+        p = phase_of.get(frozenset(i for i, c in enumerate(s) if c in GREEN))
+        if runs and runs[-1][0] == p:
+            runs[-1] = (p, runs[-1][1], t)
+        else:
+            runs.append((p, t, t))
+    return runs
+
+
+def _conflicts(j: Intersection, states: list[str]) -> list[str]:
+    found = []
+    for t, s in enumerate(states):
+        green = [m for m in j.movements if any(s[i] in GREEN for i in m.links if i < len(s))]
+        ids = {m.id for m in green}
+        bad = next((f"{m.id}+{c}" for m in green for c in m.conflicts if c in ids), None)
+        if bad:
+            found.append(f"t={t} {bad} green together")
+    return found
+
+
+def _red_runs(j: Intersection, states: list[str]) -> list[str]:
+    found = []
+    for m in j.movements:
+        run = 0
+        for t, s in enumerate(states):
+            run = 0 if any(s[i] in GREEN for i in m.links if i < len(s)) else run + 1
+            if run == int(j.max_red_s) + 1:
+                found.append(f"t={t} {m.id} red > {j.max_red_s:g} s")
+    return found
+
+
+def check_states(j: Intersection, states: list[str]) -> dict[str, list[str]]:
+    """Violations by kind (KINDS) in one junction's per-second signal states."""
+    out: dict[str, list[str]] = {k: [] for k in KINDS}
+    out["conflict"] = _conflicts(j, states)
+    out["long_red"] = _red_runs(j, states)
+    runs = _stages(j, states)
+    longest_ig_s = max((j.intergreen_s(a, b) for a in range(len(j.phases)) for b in range(len(j.phases))), default=0)
+    for k, (p, t0, t1) in enumerate(runs):
+        if p is not None and t1 - t0 + 1 > j.phases[p].max_green_s:
+            out["long_green"].append(f"t={t0} phase {p} green {t1 - t0 + 1} s > {j.phases[p].max_green_s:g} s")
+        if p is None and 0 < k < len(runs) - 1 and t1 - t0 + 1 > max(longest_ig_s, 1.0) + 1:
+            out["no_stage"].append(f"t={t0} {t1 - t0 + 1} s in no green stage")
+        if p is None or k == 0:
+            continue
+        prev = runs[k - 1] if runs[k - 1][0] is not None else (runs[k - 2] if k >= 2 else None)
+        if prev is None or prev[0] is None or prev[0] == p:
+            continue
+        gap = t0 - prev[2] - 1
+        if gap + 1e-9 < j.intergreen_s(prev[0], p):
+            out["short_intergreen"].append(f"t={t0} {prev[0]}->{p} after {gap} s < {j.intergreen_s(prev[0], p):g} s")
+    return out
+
+
+def tls_additional(junctions: Mapping[str, Intersection], dest: Path, path: Path) -> Path:
+    root = ET.Element("additional")
+    for jid in sorted(junctions):
+        ET.SubElement(root, "timedEvent", type="SaveTLSStates", source=jid, dest=str(dest))
+    path.write_bytes(ET.tostring(root))
+    return path
+
+
+def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
+    keys = out / "plan.keys"
+    ring = new_keyring("restart")
+    keys.write_text(f"restart {ring.masters['restart'].hex()}\n")
+    keys.chmod(0o600)
+    conf = out / "config.toml"
+    conf.write_text(tomli_w.dumps({
+        "service": {"site": SITE, "instance": "ctl-restart", "intersections": str(intersections.resolve())},
+        "broker": {"host": broker.host, "port": broker.port},
+        "security": {"plan_keys_file": str(keys)},
+        "audit": {"path": str(out / "audit.sqlite")},
+        "metrics": {"port": 0},
+    }))
+    return conf
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), *args], cwd=ROOT,
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
+
+
+def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen) -> None:
+    """Until SUMO has written second t_s (the states file grows as it runs)."""
+    needle = f'time="{t_s:.2f}"'.encode()
+    while field.poll() is None:
+        if states_path.exists() and needle in states_path.read_bytes()[-200_000:]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the field ended before second {t_s:g}")
+
+
+def run_check(a: argparse.Namespace) -> dict:
+    out = a.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    junctions = load_intersections(a.intersections)
+    states_path = out / "tls_states.xml"
+    extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
+    additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
+    with Broker(out / "broker", SITE, junctions) as broker:
+        creds = broker.write_credentials()
+        conf = _write_config(out, broker, a.intersections)
+        common = ["--speed", str(a.speed), "--credentials", str(creds)]
+        field = _start(["--config", str(conf), "field", str(a.sumocfg), "--out", str(out / "field"), *common, "--",
+                        "--end", str(a.end), "--additional-files", ",".join(additional)], out / "field.log")
+        services = [_start(["--config", str(conf), "run", *common], out / "service1.log")]
+        try:
+            _wait_sim_time(states_path, a.kill_at, field)
+            services[0].send_signal(signal.SIGKILL)
+            services[0].wait(10)
+            _wait_sim_time(states_path, a.kill_at + a.down, field)
+            services.append(_start(["--config", str(conf), "run", *common], out / "service2.log"))
+            field.wait(timeout=a.end / a.speed + 300)
+        finally:
+            for p in [*services, field]:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    p.wait(30)
+    return _report(junctions, read_states(states_path), out, a)
+
+
+def _report(junctions: Mapping[str, Intersection], states: dict[str, list[str]], out: Path,
+            a: argparse.Namespace) -> dict:
+    totals: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    for jid, j in sorted(junctions.items()):
+        found = check_states(j, states.get(jid, []))
+        for kind, items in found.items():
+            totals[kind] += len(items)
+            if items:
+                examples.setdefault(kind, []).extend(f"{jid} {x}" for x in items[:2])
+    store = AuditStore(out / "audit.sqlite")
+    epochs = [e for e, _, _ in store.epochs()]
+    acked_after = {r.junction for r in store.query(kind="ack", limit=10**7) if epochs and r.payload["epoch"] == epochs[-1]}
+    result = {"junctions": len(junctions), "seconds": max((len(s) for s in states.values()), default=0),
+              "violations": {k: totals[k] for k in KINDS}, "examples": examples, "epochs": epochs,
+              "acknowledged_after_restart": len(acked_after), "audit_check": store.check(),
+              "command": " ".join(sys.argv)}
+    (out / "restart_check.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sim.restart_check", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--sumocfg", type=Path, default=ROOT / "sim/scenarios/city/city.sumocfg")
+    p.add_argument("--intersections", type=Path, default=ROOT / "intersections/city")
+    p.add_argument("--end", type=float, default=900.0, help="simulated seconds")
+    p.add_argument("--speed", type=float, default=10.0, help="times real time (field and service)")
+    p.add_argument("--kill-at", type=float, default=300.0, help="simulated second of the kill -9")
+    p.add_argument("--down", type=float, default=30.0, help="simulated seconds without a service")
+    r = run_check(p.parse_args(argv))
+    print(f"{'junctions':<28}{r['junctions']}\n{'seconds checked':<28}{r['seconds']}")
+    for kind, n in r["violations"].items():
+        print(f"{kind:<28}{n}")
+    print(f"{'epochs':<28}{r['epochs']}\n{'acked after the restart':<28}{r['acknowledged_after_restart']}")
+    print(f"{'audit store':<28}{r['audit_check']}")
+    for kind, ex in r["examples"].items():
+        print(f"  {kind}: {'; '.join(ex[:4])}")
+    return 1 if any(r["violations"].values()) or r["audit_check"] != "ok" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
