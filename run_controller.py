@@ -30,23 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     from controller import ctl, liveopts
 
     liveopts.add_options(r, speed=True)
-    f = sub.add_parser("field", help="SUMO as the live city (real time) against a broker (docs/operators.md)")
-    f.add_argument("sumocfg", type=Path)
-    f.add_argument("--out", type=Path, default=Path("out/field"), help="evaluation at the end (default: out/field)")
-    f.add_argument("--intersections", type=Path, default=None,
-                   help="junction TOMLs, the service's (default: config [service] intersections)")
-    liveopts.add_options(f, speed=True)
-    bs = sub.add_parser("broker-setup", help="write Mosquitto's passwd, acl, mosquitto.conf and credentials")
-    bs.add_argument("--out", type=Path, required=True, help="folder outside the repository")
-    bs.add_argument("--operators", default="operator", help="operator user names, comma-separated")
-    bs.add_argument("--monitors", default="monitor", help="read-only user names, comma-separated")
-    bs.add_argument("--listen", default=None, metavar="ADDR", help="listen address (default: config [broker] host)")
-    bs.add_argument("--port", type=int, default=None, help="port (default: config [broker] port)")
-    bs.add_argument("--intersections", type=Path, default=None, help="junction TOMLs (one field user each)")
-    bs.add_argument("--tls-cert", type=Path, default=None)
-    bs.add_argument("--tls-key", type=Path, default=None)
-    bs.add_argument("--tls-ca", type=Path, default=None)
-    bs.add_argument("--log-denied", action="store_true", help="log every refused publish (Mosquitto debug level)")
+    liveopts.add_field_parser(sub)
+    liveopts.add_broker_setup_parser(sub)
     ctl.add_parser(sub)
 
     s = sub.add_parser("simulate", help="run a SUMO scenario in closed loop and evaluate it")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from controller.adapters.credentials import password_for
 from controller.config import Config
@@ -25,6 +26,31 @@ def add_options(p: argparse.ArgumentParser, *, speed: bool) -> None:
     if speed:
         p.add_argument("--speed", type=float, default=None, metavar="X",
                        help="run the clock X times faster than real time (default: 1 / config realtime_factor)")
+
+
+def add_field_parser(sub: Any) -> None:
+    """`field SUMOCFG` (sim/field_live.py)."""
+    f = sub.add_parser("field", help="SUMO as the live city (real time) against a broker (docs/operators.md)")
+    f.add_argument("sumocfg", type=Path)
+    f.add_argument("--out", type=Path, default=Path("out/field"), help="evaluation at the end (default: out/field)")
+    f.add_argument("--intersections", type=Path, default=None,
+                   help="junction TOMLs, the service's (default: config [service] intersections)")
+    add_options(f, speed=True)
+
+
+def add_broker_setup_parser(sub: Any) -> None:
+    """`broker-setup --out DIR` (sim/broker.py provision)."""
+    bs = sub.add_parser("broker-setup", help="write Mosquitto's passwd, acl, mosquitto.conf and credentials")
+    bs.add_argument("--out", type=Path, required=True, help="folder outside the repository")
+    bs.add_argument("--operators", default="operator", help="operator user names, comma-separated")
+    bs.add_argument("--monitors", default="monitor", help="read-only user names, comma-separated")
+    bs.add_argument("--listen", default=None, metavar="ADDR", help="listen address (default: config [broker] host)")
+    bs.add_argument("--port", type=int, default=None, help="port (default: config [broker] port)")
+    bs.add_argument("--intersections", type=Path, default=None, help="junction TOMLs (one field user each)")
+    bs.add_argument("--tls-cert", type=Path, default=None)
+    bs.add_argument("--tls-key", type=Path, default=None)
+    bs.add_argument("--tls-ca", type=Path, default=None)
+    bs.add_argument("--log-denied", action="store_true", help="log every refused publish (Mosquitto debug level)")
 
 
 def broker_address(value: str) -> tuple[str, int]:

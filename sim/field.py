@@ -60,11 +60,11 @@ class SumoField:
         self.refusals = 0
         self._local_map: dict[str, dict[str, int | None]] = {}  # program phase state -> our phase
         self._program: dict[str, str] = {}
-        self._applied: dict[str, str | None] = {jid: None for jid in self.junctions}
+        self._applied: dict[str, str | None] = dict.fromkeys(self.junctions)
         self._class_of_type: dict[str, str] = {}
         self._status_sent: dict[str, tuple[tuple, float]] = {}
         self.status_every_s = status_every_s
-        for jid, j in self.junctions.items():
+        for jid in self.junctions:
             self._program[jid] = api.trafficlight.getProgram(jid)
             self._local_map[jid] = {}
         self.subscribe()

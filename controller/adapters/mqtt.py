@@ -11,6 +11,7 @@ The topic layout of the contract (docs/mqtt.md) lives in `Topics`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -269,7 +270,7 @@ class MqttClient:
     def subscribe(self, topics: Iterable[str], qos: int = 1) -> None:
         """Subscribe now (when connected) and after every reconnect. Retained messages are sent
         only for new subscriptions (retain handling 1), so a reconnect does not replay them."""
-        new = [t for t in topics]
+        new = list(topics)
         with self._subs_lock:
             for t in new:
                 self._subs[t] = qos
@@ -334,10 +335,8 @@ class MqttClient:
                        self.settings.client_id, mine, receive_max)
         sock = client.socket()
         if sock is not None:
-            try:  # small messages, latency matters: no Nagle delay
+            with contextlib.suppress(OSError):  # small messages, latency matters: no Nagle delay
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
         with self._subs_lock:
             subs = list(self._subs.items())
         if subs:
