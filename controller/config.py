@@ -1,4 +1,13 @@
-"""config.toml -> validated, frozen dataclasses. Errors name the file and the field."""
+"""config.toml -> validated, frozen dataclasses. Errors name the file and the field.
+
+Each [section] of config.toml is one frozen dataclass, a field of `Config`; the core's sections
+are the core's own dataclasses (EstimationParams, HarmParams, the policies' in core/params.py),
+so a parameter has one definition and one default: the dataclass field. `_section` reads a table
+into its dataclass by field name: an unknown key, a value of the wrong type (bool, int, float,
+str), a non-finite or negative number (or a non-positive one, `_POSITIVE`) is a ConfigError
+naming the file and `section.key`; a missing key keeps the field's default. config.toml states
+every default (tests/unit/test_config.py checks it). Rules across fields follow in load_config.
+"""
 
 from __future__ import annotations
 
