@@ -24,7 +24,7 @@ from controller.core import override as rules
 from controller.core.override import OperatorParams, Override
 from controller.core.step import Core, CoreState, JunctionState, TickResult
 from controller.errors import FeedError
-from controller.model import Command
+from controller.model import Command, Intersection, PhaseWish
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ class OperatorDesk:
                 previous.action == ov.action and previous.wish == ov.wish else "in force"
             if previous is not None and previous.operator != operator:
                 done += f" (replaces {previous.operator}'s {previous.action})"
+            note = _hold_note(lay.junction, ov) if lay is not None else ""
             answer = Answer(req.request_id, req.junction, req.action, True,
-                            f"{req.action} {done} for {ov.until_s - now_s:.0f} s", ov.until_s)
+                            f"{req.action} {done} for {ov.until_s - now_s:.0f} s{note}", ov.until_s)
         self._record(operator, answer, req, now_s)
         return self._answer(operator, answer, now_s)
 
@@ -199,6 +200,17 @@ def _peek(payload: bytes, key: str) -> str:
     except (ValueError, AttributeError, UnicodeDecodeError):
         return ""
     return value[:64] if isinstance(value, str) else ""
+
+
+def _hold_note(j: Intersection, ov: Override) -> str:
+    """What the gate will do to a hold longer than the phase's maximum green."""
+    if not isinstance(ov.wish, PhaseWish):
+        return ""
+    max_g = j.phases[ov.wish.phase].max_green_s
+    if ov.until_s - ov.since_s <= max_g:
+        return ""
+    return (f" (phase {ov.wish.phase} green at most {max_g:g} s at a time, max red {j.max_red_s:g} s: the other "
+            "movements are served in between)")
 
 
 def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refused: Mapping[str, str],

@@ -69,6 +69,7 @@ def test_hold_goes_through_the_gate_min_green_then_max_green_then_back():
         rig.follow(rig.tick(float(t)))
     rig.phase, rig.since = 0, 3.0  # phase 0 just began
     ans = rig.submit(hold(1, for_s=300.0, t=4.0))
+    assert "phase 1 green at most 60 s at a time, max red 120 s" in ans.reason
     assert ans.accepted and rig.replies[-1] == ("alice", rig.replies[-1][1]) and rig.replies[-1][1]["accepted"]
     held = []
     for t in range(4, 200):
