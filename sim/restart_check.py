@@ -11,7 +11,8 @@ a new one starts on the same audit store. SUMO writes every junction's signal st
 (a SaveTLSStates timed event); `check_states` reads them against the junction models:
 
 - conflict: two conflicting movements green in the same second;
-- short_intergreen: between two green stages, fewer seconds than the model's yellow + all-red;
+- short_intergreen: a link leaving its green with less yellow than yellow_s, or a link turning
+  green less than all_red_s after a link of a conflicting movement was last green or yellow;
 - long_green: one phase green longer than its max_green_s;
 - long_red: a movement red (no green link) longer than the junction's max_red_s;
 - no_stage: signal states that are no green stage of the model for longer than an intergreen
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -94,11 +96,44 @@ def _red_runs(j: Intersection, states: list[str]) -> list[str]:
     return found
 
 
+def _intergreens(j: Intersection, states: list[str]) -> list[str]:
+    """A link leaving its green shows yellow for yellow_s first; a link turning green waits until
+    every link of a conflicting movement has been red (not yellow) for all_red_s."""
+    movement_of = {i: m for m in j.movements for i in m.links}
+    rivals = {i: [k for c in m.conflicts for k in j.movement(c).links] for i, m in movement_of.items()}
+    yellow_need = math.ceil(j.yellow_s - 1e-9)
+    last_busy: dict[int, int] = {}  # link -> last second green or yellow
+    yellow_run: dict[int, int] = {}
+    found = []
+    for t, s in enumerate(states):
+        bad = []
+        for i, c in enumerate(s):
+            before = states[t - 1][i] if t else c
+            if c in "yY":
+                yellow_run[i] = yellow_run.get(i, 0) + 1 if before in "yY" else 1
+            elif c not in GREEN and before in GREEN and yellow_need > 0:
+                bad.append(f"link {i} green to red without yellow")
+            elif c not in GREEN and before in "yY" and yellow_run.get(i, 0) < yellow_need:
+                bad.append(f"link {i} yellow {yellow_run.get(i, 0)} s < {j.yellow_s:g} s")
+            elif c in GREEN and t and before not in GREEN:
+                late = [k for k in rivals.get(i, ()) if k in last_busy and t - last_busy[k] - 1 < j.all_red_s - 1e-9]
+                if late:
+                    bad.append(f"link {i} green {t - last_busy[late[0]] - 1} s after link {late[0]} "
+                               f"(all-red {j.all_red_s:g} s)")
+        for i, c in enumerate(s):
+            if c in GREEN or c in "yY":
+                last_busy[i] = t
+        if bad:
+            found.append(f"t={t} " + "; ".join(bad))
+    return found
+
+
 def check_states(j: Intersection, states: list[str]) -> dict[str, list[str]]:
     """Violations by kind (KINDS) in one junction's per-second signal states."""
     out: dict[str, list[str]] = {k: [] for k in KINDS}
     out["conflict"] = _conflicts(j, states)
     out["long_red"] = _red_runs(j, states)
+    out["short_intergreen"] = _intergreens(j, states)
     runs = _stages(j, states)
     longest_ig_s = max((j.intergreen_s(a, b) for a in range(len(j.phases)) for b in range(len(j.phases))), default=0)
     for k, (p, t0, t1) in enumerate(runs):
@@ -106,14 +141,6 @@ def check_states(j: Intersection, states: list[str]) -> dict[str, list[str]]:
             out["long_green"].append(f"t={t0} phase {p} green {t1 - t0 + 1} s > {j.phases[p].max_green_s:g} s")
         if p is None and 0 < k < len(runs) - 1 and t1 - t0 + 1 > max(longest_ig_s, 1.0) + 1:
             out["no_stage"].append(f"t={t0} {t1 - t0 + 1} s in no green stage")
-        if p is None or k == 0:
-            continue
-        prev = runs[k - 1] if runs[k - 1][0] is not None else (runs[k - 2] if k >= 2 else None)
-        if prev is None or prev[0] is None or prev[0] == p:
-            continue
-        gap = t0 - prev[2] - 1
-        if gap + 1e-9 < j.intergreen_s(prev[0], p):
-            out["short_intergreen"].append(f"t={t0} {prev[0]}->{p} after {gap} s < {j.intergreen_s(prev[0], p):g} s")
     return out
 
 
