@@ -34,7 +34,7 @@ def test_each_violation_is_found():
     j = parse_intersection(raw, "t.toml")
     found = check_states(j, ["GrGr"] * 40)
     assert len(found["long_red"]) == 2 and not found["long_green"]  # E_T and W_T
-    assert kinds(["GrGr"] * 10 + ["rrrr"] * 20 + ["rGrG"] * 10) == {"no_stage": 1}
+    assert kinds(["GrGr"] * 10 + ["yryr"] * 3 + ["rrrr"] * 20 + ["rGrG"] * 10) == {"no_stage": 1}
 
 
 def test_the_roadside_under_a_resent_hold_shows_no_violation():
