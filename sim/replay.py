@@ -58,6 +58,7 @@ class ReplayRequest:
     seed: int = 1
     interval_s: float = 60.0  # routeSampler's counting interval
     warmup_s: float = 900.0  # recorded feed before --from the queue estimate is run over
+    minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation
     config: str | None = None  # config file passed to the per-policy processes
 
 
@@ -147,17 +148,18 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     counters = demand.edge_counters(junctions, net)
     loop_counts = demand.interval_counts(det, req.interval_s, window.from_s)
     _progress(f"demand: {len(counters)} counted edges, {n_iv} intervals of {req.interval_s:.0f} s")
-    candidates = demand.candidate_routes(net_file, out / "candidates.rou.xml", req.seed)
+    candidates = demand.candidate_routes(net_file, out, req.seed)
     route_files = [demand.write_vtypes(out / "vtypes.add.xml")]
-    lags = demand.edge_lags_s(net, demand.read_routes(candidates), [c.edge for c in counters])
+    candidate_edges = [r for c in candidates for r in demand.read_routes(c)]
+    lags = demand.edge_lags_s(net, candidate_edges, [c.edge for c in counters])
     asked: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv, lags)
         if asked[cls]:
             route_files.append(demand.sample_routes(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls,
-                                                    req.seed))
-    sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or demand.read_routes(candidates)
+                                                    req.seed, req.minimize_vehicles))
+    sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
     before = read_archive(site, "detectors", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
     status = read_archive(site, "status", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
     queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}

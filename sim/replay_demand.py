@@ -3,9 +3,11 @@
 - Loop counts -> edge counts per `interval_s` (60 s) and vehicle class: an edge is counted by
   the loops of one kind (stop line first, else advance) when every lane of it that cars may use
   has one; its count is their sum. Edges without full coverage are left free.
-- Candidate routes: SUMO's randomTrips.py (routed by duarouter), seeded.
-- Routes: SUMO's routeSampler.py, once per vehicle class with counts, each class to a SUMO vType
-  of its vClass (car -> passenger, bus, truck, motorcycle).
+- Candidate routes: SUMO's randomTrips.py (routed by duarouter), seeded: fringe to fringe, and
+  from anywhere.
+- Routes: SUMO's routeSampler.py (its linear programme, fewest vehicles weighed in), once per
+  vehicle class with counts, each class to a SUMO vType of its vClass (car -> passenger, bus,
+  truck, motorcycle).
 - The queues at the window's start: the service's own estimator (controller/core/estimation.py)
   is run over the recorded feed and statuses before T; each lane's estimated queue becomes
   standing vehicles on that lane at T, from the stop line back, each on a sampled route that
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -149,29 +152,68 @@ def write_vtypes(path: Path) -> Path:
     return path
 
 
-def _tool(args: list[str], what: str) -> None:
+def _tool(args: list[str], what: str) -> str:
+    """Run a SUMO tool (Python script); its output, or AdapterError with its last lines."""
     cmd = [sys.executable, *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise AdapterError(f"{what} failed: {' | '.join(tail)} (command: {' '.join(cmd)})")
+    return proc.stdout + proc.stderr
 
 
-def candidate_routes(net_file: Path, out: Path, seed: int, n_routes: int = 3000) -> Path:
-    """Candidate routes for routeSampler: randomTrips.py routed by duarouter (fringe-biased)."""
+_GEH_LINE = re.compile(r"avg interval GEH%:.*?mean ([0-9.]+)")
+
+
+def candidate_routes(net_file: Path, out_dir: Path, seed: int, n_routes: int = 3000) -> list[Path]:
+    """Candidate routes for routeSampler, from randomTrips.py routed by duarouter: one set from
+    fringe to fringe (through traffic, long routes that pass many counting sites) and one set
+    from anywhere (fringe-biased), for counts that only traffic starting inside explains."""
     tools = Path(sumo_home()) / "tools"
-    _tool([str(tools / "randomTrips.py"), "-n", str(net_file), "-r", str(out), "-o", str(out.with_suffix(".trips.xml")),
-           "-b", "0", "-e", str(n_routes), "-p", "1", "--fringe-factor", "5", "--min-distance", "50",
-           "--seed", str(seed), "--validate", "--vclass", "passenger"], "randomTrips.py")
-    return out
+    files = []
+    for name, fringe in (("fringe", "max"), ("inner", "5")):
+        out = out_dir / f"candidates_{name}.rou.xml"
+        try:
+            _tool([str(tools / "randomTrips.py"), "-n", str(net_file), "-r", str(out),
+                   "-o", str(out.with_suffix(".trips.xml")), "-b", "0", "-e", str(n_routes), "-p", "1",
+                   "--fringe-factor", fringe, "--min-distance", "50", "--seed", str(seed), "--prefix", f"{name}_",
+                   "--validate", "--vclass", "passenger"], f"randomTrips.py ({name})")
+        except AdapterError as exc:
+            if name == "inner":
+                raise
+            log.warning("no fringe-to-fringe candidates (%s): a network without fringe edges", exc)
+            continue
+        files.append(out)
+    return files
 
 
-def sample_routes(candidates: Path, edgedata: Path, out: Path, cls: str, seed: int) -> Path:
-    """routeSampler.py: vehicles of one class whose routes match the edge counts."""
+def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int,
+                  minimize_vehicles: float) -> Path:
+    """routeSampler.py: vehicles of one class whose routes match the edge counts.
+
+    Two of its methods are run and the one that meets the counts better by its own measure
+    (mean share of counts per interval with GEH < 5; fewer vehicles on a tie) is kept: random
+    sampling, and its linear programme (`--optimize full`) with `--minimize-vehicles`, which
+    weighs fewer vehicles (routes through more counting sites) against the deviation. Sampling
+    alone can multiply short routes into more vehicles than the counts call for (insertion
+    backlogs); the programme can fall short where the candidate routes fit the counts badly."""
     tools = Path(sumo_home()) / "tools"
-    _tool([str(tools / "routeSampler.py"), "-r", str(candidates), "-d", str(edgedata), "-o", str(out),
-           "--prefix", f"{cls}_", "-a", f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
-           "-s", str(seed), "--edgedata-attribute", "entered"], f"routeSampler.py ({cls})")
+    base = [str(tools / "routeSampler.py"), "-r", ",".join(str(c) for c in candidates), "-d", str(edgedata),
+            "--prefix", f"{cls}_", "-a", f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
+            "-s", str(seed), "--edgedata-attribute", "entered"]
+    tried = []
+    for name, extra in (("sampled", []), ("optimized", ["--optimize", "full", "--minimize-vehicles",
+                                                         f"{minimize_vehicles:g}"])):
+        path = out.with_name(f"{out.stem}.{name}.xml")
+        text = _tool(base + ["-o", str(path)] + extra, f"routeSampler.py ({cls}, {name})")
+        means = _GEH_LINE.findall(text)
+        n_veh = sum(1 for el in ET.parse(path).getroot() if el.tag == "vehicle")
+        tried.append((-(float(means[-1]) if means else 0.0), n_veh, name, path))
+    tried.sort()
+    best = tried[0]
+    log.info("routeSampler %s: kept %s (GEH ok %.1f %%, %d vehicles) of %s", cls, best[2], -best[0], best[1],
+             ", ".join(f"{t[2]} {-t[0]:.1f} %/{t[1]}" for t in tried))
+    best[3].replace(out)
     return out
 
 
