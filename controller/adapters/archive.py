@@ -313,13 +313,7 @@ class ArchiveRecorder:
 
     def _add(self, kind: str, obj: Any, t_recv_s: float) -> None:
         self._seq += 1
-        if kind == "detectors":
-            t_s = obj.t_s
-        elif kind == "status":
-            t_s = obj.t_s
-        else:
-            t_s = t_recv_s
-        day = day_of(t_s)
+        day = day_of(t_recv_s if kind == "plans" else obj.t_s)  # a plan's own time is when it was sent
         key = (kind, day)
         buf = self._buffers.get(key)
         if buf is None:
