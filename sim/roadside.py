@@ -18,6 +18,7 @@ signal state string it returns while adaptive.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.core.messages import PlanMessage
@@ -167,30 +168,46 @@ class RoadsideController:
         self.stage = st
 
     def _keep_limits(self, st: _Stage, nxt: int, now_s: float) -> int:
-        """The plan's next phase, unless holding the green breaks the maximum green or lets a
-        movement's red run past max_red_s (counting the intergreen to the phase serving it):
-        then the phase serving the movement that has waited longest."""
+        """The plan's next phase, unless following it breaks a hard limit: holding the green past
+        its maximum, or a movement's red past max_red_s (held one more period, or after the
+        minimum green of a phase that does not serve it: counted with the intergreens, as the
+        roadside shows them). Then the phase serving the movement that waited longest."""
         j = self.j
-        if nxt != st.phase or len(j.phases) < 2 or now_s - st.start_s < j.phases[st.phase].min_green_s:
+        if len(j.phases) < 2 or now_s - st.start_s < j.phases[st.phase].min_green_s:
             return nxt
+        late = self._late_movement(st.phase, nxt, now_s)
+        if late is not None:
+            waited_s = now_s - self._last_green_s[late]
+            self._limit(f"max red: movement {j.movements[late].id} red {waited_s:.0f} s", now_s)
+            return self._longest_waiting_phase(st.phase, now_s, among=self._movement_phases[late])
         age_s = now_s - st.start_s
-        if age_s >= j.phases[st.phase].max_green_s:
+        if nxt == st.phase and age_s >= j.phases[st.phase].max_green_s:
             self._limit(f"max green: phase {st.phase} ended after {age_s:.0f} s", now_s)
             return self._longest_waiting_phase(st.phase, now_s)
-        for i, phases in enumerate(self._movement_phases):
-            if st.phase in phases or not phases:
-                continue
-            # Held one more period, the movement would turn green at now + 1 + intergreen, after a red
-            # that began one period after its last green second.
-            waited_s = now_s - self._last_green_s[i]
-            if waited_s + min(stage_intergreen_s(j, st.phase, p) for p in phases) > j.max_red_s + 1e-9:
-                self._limit(f"max red: movement {j.movements[i].id} red {waited_s:.0f} s", now_s)
-                return self._longest_waiting_phase(st.phase, now_s)
         return nxt
 
-    def _longest_waiting_phase(self, exclude: int, now_s: float) -> int:
+    def _late_movement(self, cur: int, nxt: int, now_s: float) -> int | None:
+        """The movement that waited longest among those whose red would exceed max_red_s if the
+        roadside went to `nxt` now (None when none would). A movement last green at second L is
+        red from L + 1; a phase entered now shows its green after the intergreen."""
+        j, worst, worst_wait = self.j, None, -1.0
+        for i, phases in enumerate(self._movement_phases):
+            if not phases or cur in phases or nxt in phases:
+                continue
+            waited_s = now_s - self._last_green_s[i]
+            if nxt == cur:  # held one more period
+                more_s = 1.0 + min(stage_intergreen_s(j, cur, p) for p in phases) - 1.0
+            else:  # through nxt's minimum green first
+                more_s = (stage_intergreen_s(j, cur, nxt) + math.ceil(j.phases[nxt].min_green_s - 1e-9)
+                          + min(stage_intergreen_s(j, nxt, p) for p in phases) - 1.0)
+            if waited_s + more_s > j.max_red_s + 1e-9 and waited_s > worst_wait:
+                worst, worst_wait = i, waited_s
+        return worst
+
+    def _longest_waiting_phase(self, exclude: int, now_s: float, among: tuple[int, ...] | None = None) -> int:
+        """The phase (of `among`, default all but `exclude`) serving the movement that waited longest."""
         best, best_wait = exclude, -1.0
-        for k in range(len(self.j.phases)):
+        for k in (among if among is not None else range(len(self.j.phases))):
             if k == exclude:
                 continue
             wait = max((now_s - self._last_green_s[i] for i, ph in enumerate(self._movement_phases) if k in ph),

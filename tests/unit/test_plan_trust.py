@@ -219,3 +219,28 @@ def test_intergreen_and_min_green_hold_against_an_immediate_change():
     # phase 0 green since t=0 (min 7 s), then yellow 3 s and all-red 2 s
     assert states[:5] == ["GrGr"] * 5 and states[5:8] == ["yryr"] * 3 and states[8:10] == ["rrrr"] * 2
     assert states[10] == "rGrG"
+
+
+def test_max_red_is_kept_against_plans_alternating_between_other_phases():
+    """After a restart the service does not know how long a movement has been red: the roadside
+    does. Here W_T is green only in phase 2 and the plan alternates phases 0 and 1."""
+    from sim.restart_check import check_states
+
+    raw = two_phase_raw()
+    raw["max_red_s"] = 60.0
+    raw["phases"] = [{"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 20.0},
+                     {"state": "rGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0},
+                     {"state": "rrrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0}]
+    raw["movements"][3]["conflicts"] = ["N_T", "S_T"]
+    raw["movements"][1]["conflicts"] = ["N_T", "S_T"]
+    j = parse_intersection(raw, "three.toml")
+    rc = RoadsideController(j, backup_s=100.0)
+    states = []
+    for t in range(300):  # every second: change to the other of phases 0 and 1 (as soon as min green allows)
+        other = 1 if rc.stage.phase == 0 else 0
+        rc.receive(PhaseCommand("J", f"a{t}", t + 1, other, 7.0, float(t), t + 20.0), float(t))
+        states.append(rc.tick(float(t), 0 if rc.mode == "local" else None, float(t)) or "GrGr")
+    found = check_states(j, states)
+    assert found["long_red"] == [] and found["conflict"] == [] and found["short_intergreen"] == []
+    assert "rrrG" in states  # W_T was served, by the roadside
+    assert any(f.startswith("limit: max red: movement W_T") for f in rc.faults)
