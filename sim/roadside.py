@@ -136,13 +136,19 @@ class RoadsideController:
             else:
                 self._mark_green(now_s)
                 return None
-        elif not self.wants_control(now_s) and self.stage.kind == "green":
+        elif not self.wants_control(now_s) and self._may_hand_back(now_s):
             self.mode = "local"  # hand back during a green: the field resumes the program there
             return None
         self._advance(now_s)
         self._mark_green(now_s)
         self._expire_limit_fault(now_s)
         return self._state()
+
+    def _may_hand_back(self, now_s: float) -> bool:
+        """Back to local control only in a green short of its maximum: the program resumes that
+        green for what is left of it (sim/field.py), so it never runs past max green."""
+        st = self.stage
+        return st.kind == "green" and now_s - st.start_s < self.j.phases[st.phase].max_green_s
 
     def _mark_green(self, now_s: float) -> None:
         st = self.stage

@@ -244,3 +244,11 @@ def test_max_red_is_kept_against_plans_alternating_between_other_phases():
     assert found["long_red"] == [] and found["conflict"] == [] and found["short_intergreen"] == []
     assert "rrrG" in states  # W_T was served, by the roadside
     assert any(f.startswith("limit: max red: movement W_T") for f in rc.faults)
+
+
+def test_a_plan_lapsing_at_max_green_is_not_handed_back_in_that_green():
+    rc = RoadsideController(two_phase(), backup_s=100.0, keys=RING.for_junction("J"))
+    rc.receive_message(signed(hold(0, 1, 0.0, ttl=60.5, hold_s=60.0)), 0.0)
+    states = [rc.tick(float(t), 0 if rc.mode == "local" else None, float(t)) for t in range(0, 80)]
+    assert states[59] == "GrGr" and states[60] == "yryr"  # the roadside ends the green at 60 s itself
+    assert states[65] == "rGrG" and states[66] is None and rc.mode == "local"  # hands back in the next green
