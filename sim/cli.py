@@ -13,7 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from controller.adapters.metrics import MetricsServer
 from controller.config import Config
+from controller.junctions import load_intersections
 from sim.report import gains_table
+from sim.sumo import SumoConfig
 from sim.simulate import SimulateRequest, run
 
 
@@ -80,10 +82,29 @@ def run_in_subprocess(sumocfg: Path, out: Path, policy: str, sumo_args: tuple[st
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
 
 
+def with_edgedata(sumocfg: Path, sumo_args: tuple[str, ...], out: Path) -> tuple[str, ...]:
+    """The user's SUMO arguments plus the report's edgeData file, added to the additional files
+    SUMO would load (the user's `--additional-files`, else the config's)."""
+    from sim.replay_report import edgedata_additional  # matplotlib: only for the commands that plot
+
+    user = list(sumo_args)
+    if "--additional-files" in user:
+        k = user.index("--additional-files")
+        adds = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
+        user = user[:k] + user[k + 2:]
+    else:
+        adds = [str(p) for p in SumoConfig(sumocfg).files("additional-files")]
+    out.mkdir(parents=True, exist_ok=True)
+    return tuple(user + ["--additional-files", ",".join(adds + [str(edgedata_additional(out / "edgedata.add.xml"))])])
+
+
 def validate(args: argparse.Namespace, cfg: Config) -> int:
+    from sim.replay_report import write_report
+
     runs = {}
     for name in dict.fromkeys([args.baseline, args.policy]):
-        runs[name] = run_in_subprocess(args.sumocfg, args.out / name, name, args.sumo_args,
+        runs[name] = run_in_subprocess(args.sumocfg, args.out / name, name,
+                                       with_edgedata(args.sumocfg, args.sumo_args, args.out / name),
                                        config=args.config)
     failed = [n for n, p in runs.items() if p.wait() != 0]
     if failed:
@@ -91,6 +112,11 @@ def validate(args: argparse.Namespace, cfg: Config) -> int:
         return 1
     summaries = {n: json.loads((args.out / n / "summary.json").read_text()) for n in runs}
     print(format_table(list(summaries.values()), baseline=summaries[args.baseline]))
+    names = list(runs)
+    report = write_report(args.out, list(summaries.values()), names,
+                          load_intersections(args.out / names[-1] / "intersections"),
+                          intro=f"validate {args.sumocfg}: {args.policy} against {args.baseline}.")
+    print(f"report: {report}")
     return 0
 
 

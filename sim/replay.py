@@ -40,6 +40,7 @@ from controller.model import VEHICLE_CLASSES
 from sim import replay_demand as demand
 from sim.baselines import FIELD_POLICIES
 from sim.replay_geh import GehResult, compare_counts, count_sites
+from sim.replay_report import edgedata_additional
 
 log = logging.getLogger(__name__)
 
@@ -190,20 +191,12 @@ def write_sumocfg(path: Path, net_file: Path, routes: list[Path], additional: li
     return path
 
 
-def _edgedata_add(path: Path) -> Path:
-    root = ET.Element("additional")
-    ET.SubElement(root, "edgeData", id="tsc_replay", period="60", file=str(path.with_name("edgedata.xml")),
-                  excludeEmpty="true")
-    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
-    return path
-
-
 def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window: Window,
               additional: list[str]) -> subprocess.Popen:
     """One run in its own process: `simulate` for a policy, sim.replay_recorded for the plans in force."""
     out = req.out_dir / policy
     out.mkdir(parents=True, exist_ok=True)
-    adds = [a for a in additional if Path(a).is_file()] + [str(_edgedata_add(out / "edgedata.add.xml"))]
+    adds = [a for a in additional if Path(a).is_file()] + [str(edgedata_additional(out / "edgedata.add.xml"))]
     sumo = ["--", "--seed", str(req.seed), "--additional-files", ",".join(adds)]
     common = ["--out", str(out), "--intersections", str(site / "meta" / "intersections")]
     if policy == RECORDED:
@@ -256,5 +249,8 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     junctions = load_intersections(site / "meta" / "intersections")
     result.geh = compare_counts(recorded, rebuilt, window.from_s, window.to_s, count_sites(junctions))
     (req.out_dir / "geh.json").write_text(json.dumps(result.geh.as_dict(), indent=1))
-    write_report(req.out_dir, result, policies, junctions)
+    w = result.window
+    write_report(req.out_dir, result.summaries, policies, junctions, result.geh,
+                 f"Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} (scenario clock = recording - "
+                 f"{w.offset_s:.0f} s). Scenario: {result.scenario}. Demand: {json.dumps(result.demand)}.")
     return result

@@ -1,4 +1,4 @@
-"""OUT/report.html of a replay: PNG plots (matplotlib, no display needed) and tables.
+"""OUT/report.html of a replay or a `validate`: PNG plots (matplotlib, no display needed) and tables.
 
 - delay per junction, policy against policy (SUMO edgeData: time loss over the junction's
   incoming edges / vehicles that entered them);
@@ -26,6 +26,16 @@ from controller.model import Intersection  # noqa: E402
 from sim.replay_geh import GEH_OK, TARGET_SHARE, GehResult  # noqa: E402
 
 WORST = 5
+
+
+def edgedata_additional(path: Path) -> Path:
+    """A SUMO additional file asking for edgeData per minute (time loss, waiting time) into
+    edgedata.xml beside it: what the report's delay and queue plots read."""
+    root = ET.Element("additional")
+    ET.SubElement(root, "edgeData", id="tsc_report", period="60", file=str(path.with_name("edgedata.xml").resolve()),
+                  excludeEmpty="true")
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
 
 
 def edge_series(path: Path) -> dict[str, dict[float, tuple[float, float, float]]]:
@@ -169,8 +179,10 @@ def _geh_section(geh: GehResult) -> str:
         ["site", "from s", "length s", "recorded veh/h", "rebuilt veh/h", "GEH"], rows)
 
 
-def write_report(out: Path, result, policies: list[str], junctions: Mapping[str, Intersection]) -> Path:
-    """report.html beside the runs' folders; every image it shows is a PNG file next to it."""
+def write_report(out: Path, summaries: list[dict], policies: list[str], junctions: Mapping[str, Intersection],
+                 geh: GehResult | None = None, intro: str = "") -> Path:
+    """out/report.html, from the runs in out/<policy>/ (summary.json, tripinfo.xml, edgedata.xml);
+    every image it shows is a PNG file next to it. `intro`: plain text said first."""
     series = {p: edge_series(out / p / "edgedata.xml") for p in policies}
     delays = {p: junction_delays(series[p], junctions) for p in policies}
     worst = sorted(delays[policies[0]], key=lambda j: -delays[policies[0]][j])[:WORST]
@@ -178,23 +190,19 @@ def write_report(out: Path, result, policies: list[str], junctions: Mapping[str,
     images = [("Delay per junction", plot_delays(out, delays, policies)),
               ("Queues at the worst junctions", plot_queues(out, series, junctions, worst, policies)),
               ("Speed distribution", plot_speeds(out, speeds, policies))]
-    if result.geh is not None:
-        images.append(("Recorded against rebuilt counts", plot_counts(out, result.geh)))
-    w = result.window
+    if geh is not None:
+        images.append(("Recorded against rebuilt counts", plot_counts(out, geh)))
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Replay report</title><style>"
         "body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}</style></head><body>",
-        "<h1>Replay report</h1>",
-        f"<p>Window [{w.from_s:.0f}, {w.to_s:.0f}) s of the recording (scenario clock = recording - "
-        f"{w.offset_s:.0f} s). Scenario: {html.escape(str(result.scenario))}. Demand: "
-        f"{html.escape(str(result.demand))}.</p>",
-        "<h2>Policies</h2>", _summary_table(result.summaries),
+        "<h1>Policy comparison</h1>", f"<p>{html.escape(intro)}</p>" if intro else "",
+        "<h2>Policies</h2>", _summary_table(summaries),
     ]
     for title, name in images:
         parts += [f"<h2>{html.escape(title)}</h2>", f"<img src='{html.escape(name)}' alt='{html.escape(title)}'>"]
-    if result.geh is not None:
-        parts += ["<h2>Calibration (GEH)</h2>", _geh_section(result.geh)]
+    if geh is not None:
+        parts += ["<h2>Calibration (GEH)</h2>", _geh_section(geh)]
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")
