@@ -150,7 +150,8 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     loop_counts = demand.interval_counts(det, req.interval_s, window.from_s)
     _progress(f"demand: {len(counters)} counted edges, {n_iv} intervals of {req.interval_s:.0f} s")
     candidates = demand.candidate_routes(net_file, out, req.seed)
-    route_files = [demand.write_vtypes(out / "vtypes.add.xml")]
+    sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
+    route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
     candidate_edges = [r for c in candidates for r in demand.read_routes(c)]
     lags = demand.edge_lags_s(net, candidate_edges, [c.edge for c in counters])
     asked: dict[str, int] = {}

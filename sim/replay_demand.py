@@ -34,6 +34,8 @@ from controller.config import Config
 from controller.core.estimation import Estimate, Layout, update
 from controller.errors import AdapterError
 from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, Snapshot
+from sim.field import _VCLASS as KNOWN_VCLASSES
+from sim.field import vehicle_class
 from sim.sumo import sumo_home
 
 log = logging.getLogger(__name__)
@@ -143,10 +145,41 @@ def write_edgedata(path: Path, counters: list[EdgeCounter], loop_counts: Mapping
     return total
 
 
-def write_vtypes(path: Path) -> Path:
-    root = ET.Element("additional")
+def scenario_vtypes(sources: list[Path]) -> dict[str, list[dict[str, str]]]:
+    """Our vehicle class -> the attributes of the SUMO vTypes the recorded scenario defines for
+    it (in its route and additional files), by their vClass as the field classifies them
+    (sim/field.py); vClasses the field has no class for are left out."""
+    out: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for src in sources:
+        if not src.is_file():
+            continue
+        try:
+            for _ev, el in ET.iterparse(src):
+                if el.tag == "vType":
+                    vclass = el.get("vClass", "passenger")
+                    if vclass in KNOWN_VCLASSES:
+                        out[vehicle_class(vclass)].append(dict(el.attrib))
+                elif el.tag in ("vehicle", "trip", "flow", "route"):
+                    el.clear()
+        except ET.ParseError as exc:
+            log.warning("vTypes of %s not read: %s", src, exc)
+    return out
+
+
+def write_vtypes(path: Path, sources: list[Path]) -> Path:
+    """One vType (or vTypeDistribution) `tsc_<class>` per vehicle class: the scenario's own vTypes
+    of that class, renamed, with their probabilities, where it defines any (scenario_vtypes);
+    else SUMO's defaults for the class's vClass."""
+    found = scenario_vtypes(sources)
+    root = ET.Element("routes")
     for cls, vclass in SUMO_VCLASS.items():
-        ET.SubElement(root, "vType", id=vtype_id(cls), vClass=vclass)
+        types = found.get(cls)
+        if not types:
+            ET.SubElement(root, "vType", id=vtype_id(cls), vClass=vclass)
+            continue
+        dist = ET.SubElement(root, "vTypeDistribution", id=vtype_id(cls))
+        for k, attrs in enumerate(types):
+            ET.SubElement(dist, "vType", {**attrs, "id": f"{vtype_id(cls)}_{k}"})
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return path

@@ -186,6 +186,7 @@ def start_recorder(root: Path, req: SimulateRequest, cfg: Config, scfg: SumoConf
     recorder.write_meta({
         "source": "simulate", "net_file": str(Path(scfg.net_file).resolve()), "sumocfg": str(scfg.path.resolve()),
         "additional_files": [str(p) for p in scfg.files("additional-files")],
+        "route_files": [str(p) for p in scfg.files("route-files")],
         "policy": req.policy, "begin_s": begin_s, "end_s": end_s, "detectors": req.detectors,
         "sumo_args": list(req.sumo_args),
     }, req.intersections or req.out_dir / "intersections")

@@ -15,7 +15,7 @@ from controller.errors import DefinitionError
 from controller.model import DetectorReading, Snapshot
 from sim.cli import with_edgedata
 from sim.replay import ReplayRequest, parse_time, resolve_window
-from sim.replay_demand import EdgeCounter, interval_counts, write_edgedata
+from sim.replay_demand import EdgeCounter, interval_counts, write_edgedata, write_vtypes
 from sim.replay_geh import compare_counts, geh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +84,15 @@ def test_validate_adds_the_report_edgedata_to_the_additional_files(tmp_path):
     assert [Path(a).name for a in mine[1].split(",")] == ["x.add.xml", "edgedata.add.xml"]
     edge_data = ET.parse(tmp_path / "run" / "edgedata.add.xml").getroot().find("edgeData")
     assert edge_data.get("period") == "60" and edge_data.get("file").endswith("edgedata.xml")
+
+
+def test_each_class_gets_the_scenarios_own_vtypes_or_sumos_defaults(tmp_path):
+    city = ROOT / "sim" / "scenarios" / "city"
+    path = write_vtypes(tmp_path / "v.xml", [city / "city.rou.xml", city / "missing.xml"])
+    root = ET.parse(path).getroot()
+    car = root.find("vTypeDistribution[@id='tsc_car']")
+    assert car is not None and [v.get("length") for v in car] == ["4.6"]  # the city's own car
+    assert root.find("vTypeDistribution[@id='tsc_bus']/vType").get("vClass") == "bus"
+    plain = ET.parse(write_vtypes(tmp_path / "d.xml", [])).getroot()
+    assert {(v.get("id"), v.get("vClass")) for v in plain} == {
+        ("tsc_car", "passenger"), ("tsc_bus", "bus"), ("tsc_truck", "truck"), ("tsc_motorcycle", "motorcycle")}
