@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from controller.core.feed import RoadsideReport
 from controller.model import Command, CyclePlan
 
-
 MAX_PENDING = 1024  # unacknowledged plans remembered per junction
 
 
@@ -102,4 +101,5 @@ class PlanLedger:
 
     def unacknowledged(self, now_s: float) -> list[str]:
         """Junctions with a plan pushed at least ack_timeout_s ago and not acknowledged since."""
-        return sorted(j for j, pending in self._pending.items() if pending and pending[0][1] <= now_s - self.ack_timeout_s)
+        cutoff_s = now_s - self.ack_timeout_s
+        return sorted(j for j, pending in self._pending.items() if pending and pending[0][1] <= cutoff_s)

@@ -38,7 +38,7 @@ from controller.core.messages import PlanMessage, decode_plan
 from controller.core.safety import max_red_s, phase_conflict
 from controller.core.signing import JunctionKeys
 from controller.errors import FeedError
-from controller.model import Command, CyclePlan, Intersection, PhaseCommand
+from controller.model import Command, Intersection, PhaseCommand
 
 LIMIT_TOLERANCE_S = 0.01  # plans carry times rounded to the millisecond
 

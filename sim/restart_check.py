@@ -43,7 +43,7 @@ from controller.adapters.audit import AuditStore
 from controller.adapters.keys import new_keyring
 from controller.junctions import load_intersections
 from controller.model import GREEN, Intersection
-from sim.broker import CONTROLLER, Broker
+from sim.broker import Broker
 from sim.sumo import SumoConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,7 +224,8 @@ def _report(junctions: Mapping[str, Intersection], states: dict[str, list[str]],
                 examples.setdefault(kind, []).extend(f"{jid} {x}" for x in items[:2])
     store = AuditStore(out / "audit.sqlite")
     epochs = [e for e, _, _ in store.epochs()]
-    acked_after = {r.junction for r in store.query(kind="ack", limit=10**7) if epochs and r.payload["epoch"] == epochs[-1]}
+    acks = store.query(kind="ack", limit=10**7)
+    acked_after = {r.junction for r in acks if epochs and r.payload["epoch"] == epochs[-1]}
     result = {"junctions": len(junctions), "seconds": max((len(s) for s in states.values()), default=0),
               "violations": {k: totals[k] for k in KINDS}, "examples": examples, "epochs": epochs,
               "acknowledged_after_restart": len(acked_after), "audit_check": store.check(),

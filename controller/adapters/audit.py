@@ -79,7 +79,7 @@ class AuditRecord:
 def boot_epoch(wall_s: float) -> int:
     """The epoch of a controller without a store: its start time in whole Unix seconds (grows
     across restarts as long as the wall clock does)."""
-    return int(math.floor(wall_s))
+    return math.floor(wall_s)
 
 
 class AuditStore:
@@ -116,7 +116,7 @@ class AuditStore:
             return int(cur.lastrowid)
 
     @contextmanager
-    def batch(self) -> Iterator["AuditStore"]:
+    def batch(self) -> Iterator[AuditStore]:
         """Appends inside are one transaction: all of them, or (on error or kill) none."""
         with self._lock:
             outer = self._depth == 0

@@ -117,8 +117,8 @@ def decode_plan(payload: bytes) -> PlanMessage:
     seq = _field(obj, "seq", int)
     if seq < 0:
         raise FeedError("out_of_range", f"plan.seq={seq}")
-    common = dict(junction=_field(obj, "junction", str), plan_id=_field(obj, "plan_id", str), seq=seq,
-                  valid_from_s=_finite(obj, "valid_from"), expires_s=_finite(obj, "expires"))
+    common = {"junction": _field(obj, "junction", str), "plan_id": _field(obj, "plan_id", str), "seq": seq,
+              "valid_from_s": _finite(obj, "valid_from"), "expires_s": _finite(obj, "expires")}
     kind = obj.get("kind")
     if kind == "cycle":
         order = _field(obj, "phase_order", list)

@@ -96,7 +96,7 @@ class Keyring:
                 raise ValueError(f"key {kid!r} is {len(secret)} bytes, at least {MIN_MASTER_BYTES} required")
 
     @staticmethod
-    def from_masters(masters: Mapping[str, bytes], current: str | None = None) -> "Keyring":
+    def from_masters(masters: Mapping[str, bytes], current: str | None = None) -> Keyring:
         """`current` defaults to the first key id."""
         if not masters:
             raise ValueError("no plan key")

@@ -52,10 +52,9 @@ def test_bad_payload_is_refused_with_a_clear_error(tmp_path):
 
 def test_a_failed_batch_leaves_nothing(tmp_path):
     store = AuditStore(tmp_path / "a.sqlite")
-    with pytest.raises(RuntimeError):
-        with store.batch():
-            store.append("plan", "J1", "c", {"seq": 1}, t_s=0.0)
-            raise RuntimeError("tick failed")
+    with pytest.raises(RuntimeError), store.batch():
+        store.append("plan", "J1", "c", {"seq": 1}, t_s=0.0)
+        raise RuntimeError("tick failed")
     assert store.query() == []
 
 

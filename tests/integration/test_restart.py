@@ -70,7 +70,7 @@ class Field:
         self.broker = broker
         self.rc = {j: RoadsideController(junctions[j], backup_s=30.0, keys=keys[j]) for j in junctions}
         self.arrivals: dict[str, list[tuple[float, bytes, str]]] = {j: [] for j in junctions}  # (t, payload, refusal)
-        self.adaptive_since: dict[str, float | None] = {j: None for j in junctions}
+        self.adaptive_since: dict[str, float | None] = dict.fromkeys(junctions)
         self._inbox: dict[str, list[bytes]] = {j: [] for j in junctions}
         self._lock = threading.Lock()
         self._stop = threading.Event()

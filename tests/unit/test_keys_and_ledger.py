@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 
 from controller.adapters.audit import AuditStore
-from controller.adapters.keys import load_keyring, main as keys_main, parse_key_env
+from controller.adapters.keys import load_keyring, parse_key_env
+from controller.adapters.keys import main as keys_main
 from controller.config import Config, SecurityConfig
 from controller.core.feed import RoadsideReport
 from controller.errors import ConfigError

@@ -180,7 +180,7 @@ def test_a_hold_resent_again_and_again_ends_at_max_green():
     """Issue 11: re-sending a hold six times kept J22 on one phase for 145 s (max green 60 s)."""
     rc = roadside()
     states = []
-    for t in range(0, 150):
+    for t in range(150):
         if t % 5 == 0:  # a fresh, validly signed hold of phase 0 every 5 s
             assert rc.receive_message(signed(hold(0, t + 1, float(t), hold_s=60.0)), float(t)) == ""
         states.append(rc.tick(float(t), 0 if rc.mode == "local" else None, float(t)) or "local")
@@ -191,7 +191,7 @@ def test_a_hold_resent_again_and_again_ends_at_max_green():
         else:
             runs.append((cur, n))
             cur, n = s, 1
-    greens_of_0 = [n for s, n in runs + [(cur, n)] if s == "GrGr"]
+    greens_of_0 = [n for s, n in [*runs, (cur, n)] if s == "GrGr"]
     assert max(greens_of_0) <= 60 and len(greens_of_0) >= 2
     assert "yryr" in states  # it left through the intergreen
     assert any(f.startswith("limit: max green") for f in rc.status(150.0).faults)
@@ -249,6 +249,6 @@ def test_max_red_is_kept_against_plans_alternating_between_other_phases():
 def test_a_plan_lapsing_at_max_green_is_not_handed_back_in_that_green():
     rc = RoadsideController(two_phase(), backup_s=100.0, keys=RING.for_junction("J"))
     rc.receive_message(signed(hold(0, 1, 0.0, ttl=60.5, hold_s=60.0)), 0.0)
-    states = [rc.tick(float(t), 0 if rc.mode == "local" else None, float(t)) for t in range(0, 80)]
+    states = [rc.tick(float(t), 0 if rc.mode == "local" else None, float(t)) for t in range(80)]
     assert states[59] == "GrGr" and states[60] == "yryr"  # the roadside ends the green at 60 s itself
     assert states[65] == "rGrG" and states[66] is None and rc.mode == "local"  # hands back in the next green
