@@ -36,6 +36,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -168,12 +169,12 @@ def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
     return conf
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen:
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), *args], cwd=ROOT,
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
 
 
-def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen) -> None:
+def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes]) -> None:
     """Until SUMO has written second t_s (the states file grows as it runs)."""
     needle = f'time="{t_s:.2f}"'.encode()
     while field.poll() is None:
@@ -183,7 +184,7 @@ def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen) -> No
     raise RuntimeError(f"the field ended before second {t_s:g}")
 
 
-def run_check(a: argparse.Namespace) -> dict:
+def run_check(a: argparse.Namespace) -> dict[str, Any]:
     out = a.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     junctions = load_intersections(a.intersections)
@@ -213,7 +214,7 @@ def run_check(a: argparse.Namespace) -> dict:
 
 
 def _report(junctions: Mapping[str, Intersection], states: dict[str, list[str]], out: Path,
-            a: argparse.Namespace) -> dict:
+            a: argparse.Namespace) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     for jid, j in sorted(junctions.items()):

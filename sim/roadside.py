@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from controller.core.messages import PlanMessage
 from controller.core.safety import stage_intergreen_s
 from controller.core.signing import JunctionKeys
-from controller.model import GREEN, Command, CyclePlan, Intersection, PhaseCommand, SignalStatus
+from controller.model import GREEN, Command, CyclePlan, Intersection, Mode, PhaseCommand, SignalStatus
 from controller.roadside_agent import Admission, PlanGuard
 
 DEFAULT_MAX_SKEW_S = 2.0  # config.toml [security] clock_skew_s
@@ -47,7 +47,7 @@ class RoadsideController:
         self.j = junction
         self.backup_s = backup_s
         self.guard = PlanGuard(junction, keys, max_skew_s=max_skew_s, max_validity_s=max_validity_s)
-        self.mode = "local"
+        self.mode: Mode = "local"
         self.plan: Command | None = None
         self.last_rx_s = float("-inf")
         self.faults: list[str] = []

@@ -113,7 +113,7 @@ class AuditStore:
         with self._lock:
             cur = self._db.execute("INSERT INTO events (t_s, kind, junction, actor, payload) VALUES (?, ?, ?, ?, ?)",
                                    (float(t_s), kind, junction, actor, body))
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     @contextmanager
     def batch(self) -> Iterator[AuditStore]:

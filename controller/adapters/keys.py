@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--junction", required=True)
     args = p.parse_args(argv)
     if args.command == "new":
-        ring = new_keyring(args.key_id)
-        print(f"{args.key_id} {ring.masters[args.key_id].hex()}")
+        fresh = new_keyring(args.key_id)
+        print(f"{args.key_id} {fresh.masters[args.key_id].hex()}")
         return 0
     try:
         ring = load_keyring(load_config(args.config))

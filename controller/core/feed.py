@@ -136,14 +136,15 @@ class RoadsideReport:
     epoch: int
 
 
-def _typed(obj: dict, key: str, kind: type) -> Any:
+def _typed(obj: dict[str, Any], key: str, kind: type) -> Any:
     v = obj.get(key)
     if type(v) is not kind:
         raise FeedError("wrong_type", f"{key} must be {kind.__name__}, got {type(v).__name__}")
     return v
 
 
-def _status_time(obj: dict, jid: str, now_s: float, last_t_s: Mapping[str, float], max_future_s: float) -> float:
+def _status_time(obj: dict[str, Any], jid: str, now_s: float, last_t_s: Mapping[str, float],
+                 max_future_s: float) -> float:
     t_s = _number(obj, "t")
     if t_s > now_s + max_future_s:
         raise FeedError("future_timestamp", f"status t={t_s} now={now_s}")
@@ -161,10 +162,11 @@ def decode_status_report(payload: bytes, junctions: Mapping[str, Intersection], 
     junction's last accepted status (`last_t_s`; the caller records accepted ones, a refused one
     moves nothing), and a mode a roadside may claim (ROADSIDE_MODES; `manual` is the service's)."""
     obj = _decode(payload)
-    jid = obj.get("junction")
-    junction = junctions.get(jid) if isinstance(jid, str) else None
+    raw_jid = obj.get("junction")
+    junction = junctions.get(raw_jid) if isinstance(raw_jid, str) else None
     if junction is None:
-        raise FeedError("unknown_junction", str(jid)[:40])
+        raise FeedError("unknown_junction", str(raw_jid)[:40])
+    jid = str(raw_jid)
     t_s = _status_time(obj, jid, now_s, last_t_s, max_future_s)
     phase = _typed(obj, "phase", int)
     if not 0 <= phase < len(junction.phases):

@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from controller.errors import FeedError
 from controller.model import Command, CyclePlan, PhaseCommand, SignalStatus
@@ -63,7 +64,7 @@ def encode_command(cmd: Command, epoch: int = 0, signer: Signer | None = None) -
     return signer(raw, cmd.junction) if signer is not None else raw
 
 
-def _field(obj: dict, key: str, kind: type | tuple[type, ...]):
+def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     v = obj.get(key)
     if isinstance(v, bool) or not isinstance(v, kind):
         raise FeedError("wrong_type", f"plan.{key}")
@@ -83,7 +84,7 @@ def _as_finite(v: int | float, what: str) -> float:
     return x
 
 
-def _finite(obj: dict, key: str) -> float:
+def _finite(obj: dict[str, Any], key: str) -> float:
     return _as_finite(_field(obj, key, _NUM), f"plan.{key}")
 
 
