@@ -66,6 +66,7 @@ class TickResult:
     stale: tuple[str, ...] = ()  # junctions without a fresh feed (left to their local plan)
     fixed: tuple[str, ...] = ()  # junctions in mode "fixed" (do no harm: left to their local plan)
     mode_changes: tuple[harm.ModeChange, ...] = ()  # switches of mode this tick, with their reason
+    manual: tuple[str, ...] = ()  # junctions under an operator's override (filled by override.apply)
 
 
 @dataclass
