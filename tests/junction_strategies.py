@@ -165,8 +165,8 @@ def junctions(draw: st.DrawFn, feasible: bool | None = None, jid: str = "J") -> 
     for i, m in enumerate(movements):
         m["conflicts"] = sorted(movements[b if a == i else a]["id"] for a, b in chosen if i in (a, b))
     raw: dict[str, Any] = {
-        "id": jid, "n_links": n_links, "yellow_s": draw(st.sampled_from([0.0, 2.0, 3.0, 3.5, 4.0])),
-        "all_red_s": draw(st.sampled_from([0.0, 1.0, 1.5, 2.0])), "cycle_min_s": 1.0, "cycle_max_s": 1.0,
+        "id": jid, "n_links": n_links, "yellow_s": draw(st.sampled_from([3.0, 0.0, 2.0, 3.5, 4.0])),
+        "all_red_s": draw(st.sampled_from([1.0, 0.0, 1.5, 2.0])), "cycle_min_s": 1.0, "cycle_max_s": 1.0,
         "max_red_s": 1.0, "base_offset_s": 0.0, "phases": draw(_phases(states)), "movements": movements,
         "detectors": draw(_detectors(movements)),
     }
@@ -178,7 +178,7 @@ def junctions(draw: st.DrawFn, feasible: bool | None = None, jid: str = "J") -> 
     raw["cycle_max_s"] = math.ceil(index_cycle) + float(draw(st.integers(0, 200)))
     bound = starvation_bound_s(draft)
     if feasible is None:
-        feasible = draw(st.booleans())
+        feasible = not draw(st.booleans())
     if feasible:
         raw["max_red_s"] = bound + float(draw(st.integers(0, 120)))
     else:
@@ -225,12 +225,12 @@ class Feed:
 @st.composite
 def feeds(draw: st.DrawFn, duration_s: int) -> Feed:
     """A random feed regime over `duration_s` seconds (module doc)."""
-    gaps = draw(st.lists(st.tuples(st.integers(1, duration_s), st.integers(2, 60)), max_size=2))
+    gaps = draw(st.lists(st.tuples(st.integers(duration_s // 4, duration_s), st.integers(2, 60)), max_size=2))
     return Feed(
         seed=draw(st.integers(0, 2**32 - 1)),
-        rate_veh_s=draw(st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.9])),
+        rate_veh_s=draw(st.sampled_from([0.2, 0.5, 0.05, 0.9, 0.0])),
         heavy_approach=draw(st.integers(-1, 3)),
         stuck_loop=draw(st.sampled_from([-1, -1, 0, 3])),
         silent_loop=draw(st.sampled_from([-1, -1, 1, 5])),
-        gaps=tuple(gaps) if draw(st.integers(0, 3)) == 0 else (),
+        gaps=tuple(gaps) if draw(st.integers(0, 3)) == 3 else (),
     )

