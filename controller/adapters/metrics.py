@@ -72,12 +72,15 @@ TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
 
 
-def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None) -> str:
-    """adaptive: the roadside runs our plans; fallback: it runs its local plan (it says so, or
-    its feed is stale so we send nothing); manual: an operator holds it; fixed: do no harm
+def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None, *,
+                  manual: bool = False) -> str:
+    """manual: an operator's override is in force (TickResult.manual; it wins over the rest, as
+    its commands replace the policy's); adaptive: the roadside runs our plans; fallback: it runs
+    its local plan (it says so, or its feed is stale so we send nothing); fixed: do no harm
     withdrew our plans, the policy being estimated worse than the city's fixed plan (the core's
-    harm mode, controller/core/harm.py), so the roadside runs that plan."""
-    if status_mode == "manual":
+    harm mode, controller/core/harm.py), so the roadside runs that plan. `status_mode` is the
+    roadside's own (local | adaptive: a roadside cannot claim manual, core/feed.py)."""
+    if manual:
         return "manual"
     if harm_mode == "fixed" and not stale:
         return "fixed"
@@ -401,6 +404,7 @@ class ServiceMetrics:
                 j.c["plans_computed"].inc()
                 j.c["plans_refused"].inc()
         updated = False
+        manual = set(result.manual)
         for jid, js in state.junctions.items():
             j = self._j.get(jid)
             if j is None:
@@ -413,7 +417,7 @@ class ServiceMetrics:
             self._observe(j, status, now_s)
             harm_state = js.harm
             mode = junction_mode(js.stale, status.mode if status is not None else None,
-                                 harm_state.mode if harm_state is not None else None)
+                                 harm_state.mode if harm_state is not None else None, manual=jid in manual)
             switches = harm_state.switches if harm_state is not None else 0
             if switches > j.harm_switches:
                 j.c["harm_switches"].inc(switches - j.harm_switches)

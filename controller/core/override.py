@@ -267,7 +267,8 @@ def apply(overrides: Mapping[str, Override], ended: Mapping[str, Override], sent
     overrides' gated commands take their place. A junction whose override `ended` this tick
     keeps the policy's new command if it made one; otherwise the override's last command is
     withdrawn (re-sent once, expiring at the next tick). Sequence numbers continue the
-    junction's. Returns the new state and result, and `sent` for the overrides still in force."""
+    junction's. Returns the new state and result (its `manual`: the junctions under an override
+    in force), and `sent` for the overrides still in force."""
     commands = [c for c in result.commands if c.junction not in overrides]
     refusals = list(result.refusals)
     states = dict(state.junctions)
@@ -295,4 +296,5 @@ def apply(overrides: Mapping[str, Override], ended: Mapping[str, Override], sent
         commands.append(cmd)
         states[jid] = replace(js, command=None, sent_s=now_s, seq=cmd.seq)
     new_state = replace(state, junctions=states)
-    return new_state, replace(result, commands=tuple(commands), refusals=tuple(refusals)), out_sent
+    manual = tuple(sorted(jid for jid in overrides if jid in states))
+    return new_state, replace(result, commands=tuple(commands), refusals=tuple(refusals), manual=manual), out_sent

@@ -191,11 +191,18 @@ def test_plans_computed_refused_pushed_and_acknowledged():
 # -- modes ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("stale, reported, mode", [
     (True, None, "fallback"), (False, None, "fallback"), (False, "local", "fallback"),
-    (False, "adaptive", "adaptive"), (True, "adaptive", "fallback"), (False, "manual", "manual"),
+    (False, "adaptive", "adaptive"), (True, "adaptive", "fallback"),
 ])
 def test_junction_mode(stale, reported, mode):
     assert junction_mode(stale, reported) == mode
     assert junction_mode(stale, reported, "policy") == mode
+
+
+@pytest.mark.parametrize("stale, reported, harm_mode", [
+    (False, "adaptive", "policy"), (True, None, None), (False, "local", "fixed"), (True, "local", "fixed"),
+])
+def test_an_override_in_force_is_manual_whatever_the_roadside_says(stale, reported, harm_mode):
+    assert junction_mode(stale, reported, harm_mode, manual=True) == "manual"
 
 
 def test_mode_gauge_and_fallback_count():
@@ -209,8 +216,13 @@ def test_mode_gauge_and_fallback_count():
     m.tick_done(core_state(js, 3.0, J={"status": status("J", 3.0, 0), "stale": True}), TickResult(), 3.0, 0.001)
     assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0}
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
-    m.tick_done(core_state(js, 4.0, J={"status": status("J", 4.0, 0, mode="manual")}), TickResult(), 4.0, 0.001)
+    # An operator's override (TickResult.manual, filled by core/override.apply): the roadside
+    # still says "adaptive" (it runs our plans), the gauge says manual.
+    m.tick_done(core_state(js, 4.0, J={"status": status("J", 4.0, 0)}), TickResult(manual=("J",)), 4.0, 0.001)
     assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1, "fixed": 0}
+    m.tick_done(core_state(js, 5.0, J={"status": status("J", 5.0, 0)}), TickResult(), 5.0, 0.001)
+    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0}
+    assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
 
 
 def test_do_no_harm_mode_switches_and_gains_come_from_the_core():

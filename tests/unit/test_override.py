@@ -23,7 +23,8 @@ CFG = Config()
 class Rig:
     """A service with a desk; the roadside's status is whatever the test says."""
 
-    def __init__(self, policy: str = "adaptive", params: OperatorParams | None = None, audit=None) -> None:
+    def __init__(self, policy: str = "adaptive", params: OperatorParams | None = None, audit=None,
+                 metrics=None) -> None:
         params = params or OperatorParams()
         self.sent: list = []
         self.replies: list[tuple[str, dict]] = []
@@ -31,7 +32,7 @@ class Rig:
                                  tick_s=CFG.service.tick_s, audit=audit,
                                  reply=lambda op, payload: self.replies.append((op, json.loads(payload))))
         self.svc = ControllerService({"J": two_phase()}, CFG, policy, publish=lambda cmd, p: self.sent.append(cmd),
-                                     desk=self.desk)
+                                     desk=self.desk, metrics=metrics)
         self.phase, self.since, self.t = 0, 0.0, 0.0
 
     def tick(self, t: float) -> list:
@@ -133,6 +134,27 @@ def test_an_override_expires_and_the_policy_takes_over_again():
     assert not rig.desk.active
     assert after and "manual" not in after[-1].plan_id
     assert all(b.seq > a.seq for a, b in zip(manual + after, (manual + after)[1:]))
+
+
+def test_the_mode_gauge_says_manual_while_an_override_is_in_force():
+    from prometheus_client import CollectorRegistry
+
+    from controller.adapters.metrics import ServiceMetrics
+
+    reg = CollectorRegistry()
+    rig = Rig(metrics=ServiceMetrics(reg, {"J": two_phase()}, CFG))
+    mode = lambda: {m for m in ("adaptive", "fallback", "manual", "fixed")  # noqa: E731
+                    if reg.get_sample_value("tsc_junction_mode", {"junction": "J", "mode": m}) == 1}
+    for t in range(1, 4):
+        rig.follow(rig.tick(float(t)))
+    assert mode() == {"adaptive"} and rig.svc.last_result.manual == ()
+    assert rig.submit(hold(1, for_s=20.0, t=3.0)).accepted
+    for t in range(4, 20):
+        rig.follow(rig.tick(float(t)))
+        assert mode() == {"manual"} and rig.svc.last_result.manual == ("J",)
+    for t in range(24, 30):  # expired at 23 s: back to the policy
+        rig.follow(rig.tick(float(t)))
+    assert mode() == {"adaptive"} and rig.svc.last_result.manual == ()
 
 
 def test_release_withdraws_the_override_and_is_recorded_with_the_operator():
