@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from controller.core import harm
 from controller.core import override as rules
+from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import OperatorParams, Override
 from controller.core.step import Core, CoreState, JunctionState, TickResult
 from controller.errors import FeedError
@@ -57,7 +58,7 @@ class Answer:
     until_s: float | None = None
 
     def encode(self, now_s: float) -> bytes:
-        return json.dumps({"v": rules.MESSAGE_VERSION, "id": self.request_id, "junction": self.junction,
+        return json.dumps({"v": MESSAGE_VERSION, "id": self.request_id, "junction": self.junction,
                            "action": self.action, "accepted": self.accepted, "reason": self.reason,
                            "until": self.until_s, "t": now_s}, separators=(",", ":")).encode()
 

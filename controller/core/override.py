@@ -32,12 +32,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from controller.core.messages import MESSAGE_VERSION
 from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase, phase_conflict
 from controller.core.step import CoreState, JunctionState, TickResult
 from controller.errors import FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseCommand, PhaseWish, Refusal
 
-MESSAGE_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_FUTURE_S = 5.0  # an override stamped further ahead of the service clock is refused
 MAX_AGE_S = 60.0  # ... and one older than this (queued while the service was away) too
