@@ -17,12 +17,11 @@ from controller.adapters.mqtt import MqttClient
 from controller.config import Config, ServiceConfig
 from controller.core.messages import encode_command, encode_status
 from controller.errors import AdapterError
-from controller.junctions import parse_intersection
 from controller.live import ServiceNode
 from controller.model import PhaseCommand, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
 from sim.roadside import RoadsideController
-from tests.integration.test_restart import cross_toml
+from tests.live_fixtures import cross
 
 try:
     find_mosquitto()
@@ -41,7 +40,7 @@ def broker(tmp_path):
 
 def test_forged_plans_over_the_broker_are_refused_by_reason(broker):
     ring = new_keyring("k1")
-    rc = RoadsideController(parse_intersection(cross_toml("J1"), "<J1>"), backup_s=30.0,
+    rc = RoadsideController(cross("J1"), backup_s=30.0,
                             keys=ring.for_junction("J1"))
     got: queue.SimpleQueue[bytes] = queue.SimpleQueue()
     dev = MqttClient(broker.settings(field_user("J1")), lambda t, p: got.put(p))
@@ -82,7 +81,7 @@ def test_forged_plans_over_the_broker_are_refused_by_reason(broker):
 
 
 def test_hostile_statuses_over_the_broker_are_refused_and_the_clock_kept(broker):
-    junctions = {"J1": parse_intersection(cross_toml("J1"), "<J1>")}
+    junctions = {"J1": cross("J1")}
     cfg = Config(service=ServiceConfig(site=SITE, policy="fixed"))
     node = ServiceNode(cfg, junctions, broker.settings(CONTROLLER, client_id="tsc-tm-ctl"), start_s=1000.0)
     dev = MqttClient(broker.settings(field_user("J1")))

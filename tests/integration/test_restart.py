@@ -30,9 +30,9 @@ from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient
 from controller.core.messages import decode_plan, encode_detector_message, encode_status
 from controller.errors import AdapterError
-from controller.junctions import parse_intersection
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
 from sim.roadside import RoadsideController
+from tests.live_fixtures import cross, cross_toml
 
 try:
     find_mosquitto()
@@ -44,22 +44,6 @@ SITE = "rs"
 TICK_S = 0.5
 GOOD = ("J1", "J2", "J3")
 WRONG_KEY = "J4"
-
-
-def cross_toml(jid: str) -> dict:
-    """Four arms, through movements only, two phases (N-S, E-W)."""
-    movements, detectors = [], []
-    for k, a in enumerate("NSEW"):
-        movements.append({"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"{jid}_{a}",
-                          "lanes": [f"{jid}_{a}_0"], "links": [k], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
-                          "conflicts": ["E_T", "W_T"] if a in "NS" else ["N_T", "S_T"]})
-        for kind, pos in (("stop", 99.0), ("advance", 20.0)):
-            detectors.append({"id": f"{jid}_{a}_{kind}", "kind": kind, "lane": f"{jid}_{a}_0", "pos_m": pos,
-                              "dist_to_stop_m": 100.0 - pos})
-    return {"id": jid, "n_links": 4, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 30.0, "cycle_max_s": 120.0,
-            "max_red_s": 120.0, "movements": movements, "detectors": detectors,
-            "phases": [{"state": "GGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-                       {"state": "rrGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]}
 
 
 class Field:
@@ -160,7 +144,7 @@ def write_config(tmp_path: Path, broker: Broker, junctions: dict) -> None:
 @pytest.mark.timeout(90)
 def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
     names = (*GOOD, WRONG_KEY)
-    junctions = {j: parse_intersection(cross_toml(j), f"<{j}>") for j in names}
+    junctions = {j: cross(j) for j in names}
     ring = new_keyring("k1")
     keys = {j: ring.for_junction(j) for j in GOOD}
     keys[WRONG_KEY] = new_keyring("k1").for_junction(WRONG_KEY)  # provisioned with another master

@@ -1,0 +1,37 @@
+"""Junctions for the live tests (broker, service, roadsides): built from TOML dicts, the way
+`run` and `field` load intersections/<name>/<tls>.toml, so a test can also write them to disk.
+
+    >>> cross("J1").phases[0].state
+    'GGrr'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.junctions import parse_intersection
+from controller.model import Intersection
+
+APPROACHES = {"N": "GGrr", "S": "GGrr", "E": "rrGG", "W": "rrGG"}  # link k serves approach k
+
+
+def cross_toml(jid: str) -> dict[str, Any]:
+    """Four arms, through movements only, two phases (N-S, E-W): min green 7 s, max green 60 s,
+    yellow 3 s, all-red 1 s, max red 120 s; a stop-line and an advance loop per arm."""
+    movements, detectors = [], []
+    for k, a in enumerate(APPROACHES):
+        movements.append({"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"{jid}_{a}",
+                          "lanes": [f"{jid}_{a}_0"], "links": [k], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
+                          "conflicts": ["E_T", "W_T"] if a in "NS" else ["N_T", "S_T"]})
+        for kind, pos in (("stop", 99.0), ("advance", 20.0)):
+            detectors.append({"id": f"{jid}_{a}_{kind}", "kind": kind, "lane": f"{jid}_{a}_0", "pos_m": pos,
+                              "dist_to_stop_m": 100.0 - pos})
+    return {"id": jid, "n_links": 4, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 30.0, "cycle_max_s": 120.0,
+            "max_red_s": 120.0, "movements": movements, "detectors": detectors,
+            "phases": [{"state": "GGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+                       {"state": "rrGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]}
+
+
+def cross(jid: str) -> Intersection:
+    """cross_toml(jid) parsed as `run` parses a junction file."""
+    return parse_intersection(cross_toml(jid), f"<{jid}>")
