@@ -83,7 +83,8 @@ class OperatorDesk:
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
         """Validate, admit and answer one override message from `operator` (the broker user)."""
         try:
-            req = rules.decode_override(payload, operator, junction, now_s)
+            req = rules.decode_override(payload, operator, junction, now_s,
+                                        max_future_s=self.params.console_clock_skew_s)
         except FeedError as exc:
             self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
             action = _peek(payload, "action")

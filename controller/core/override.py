@@ -39,8 +39,7 @@ from controller.errors import FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseCommand, PhaseWish, Refusal
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_FUTURE_S = 5.0  # an override stamped further ahead of the service clock is refused
-MAX_AGE_S = 60.0  # ... and one older than this (queued while the service was away) too
+MAX_AGE_S = 60.0  # an override older than this (queued while the service was away) is refused
 ACTIONS = ("hold", "plan", "flash", "release")
 
 
@@ -50,6 +49,8 @@ class OperatorParams:
 
     default_s: float = 120.0  # an override lasts this long when the operator gives no duration
     max_s: float = 1800.0  # and never longer: keeping a junction on manual is a renewed, deliberate act
+    console_clock_skew_s: float = 5.0  # how far an operator console's clock may run ahead of the service's:
+    # an override stamped further ahead is refused (future_timestamp)
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,11 @@ def _plan_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {"phase_order": order_t, "greens_s": greens_t, "offset_s": offset}
 
 
-def decode_override(payload: bytes, operator: str, junction: str | None, now_s: float) -> OverrideRequest:
+def decode_override(payload: bytes, operator: str, junction: str | None, now_s: float, *,
+                    max_future_s: float = OperatorParams.console_clock_skew_s) -> OverrideRequest:
     """An operator message (docs/mqtt.md, "Override") into a request. `junction`: the junction
-    of the topic it came on; the body must name the same. FeedError(reason) when malformed."""
+    of the topic it came on; the body must name the same. FeedError(reason) when malformed, or
+    stamped more than `max_future_s` ahead of `now_s` or more than MAX_AGE_S behind it."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise FeedError("oversize", f"{len(payload)} bytes")
     try:
@@ -130,7 +133,7 @@ def decode_override(payload: bytes, operator: str, junction: str | None, now_s: 
     if action not in ACTIONS:
         raise FeedError("out_of_range", f"override.action={str(action)[:20]!r}, known: {', '.join(ACTIONS)}")
     t_s = float(_number(obj, "t"))
-    if t_s > now_s + MAX_FUTURE_S:
+    if t_s > now_s + max_future_s:
         raise FeedError("future_timestamp", f"t={t_s:.1f} is {t_s - now_s:.1f} s ahead")
     if t_s < now_s - MAX_AGE_S:
         raise FeedError("stale_timestamp", f"t={t_s:.1f} is {now_s - t_s:.0f} s old")

@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from controller.config import Config
+from controller.config import Config, load_config
 from controller.core.messages import encode_detector_message, encode_status
 from controller.core.override import OperatorParams, OverrideRequest, decode_override, encode_override
-from controller.errors import FeedError
+from controller.errors import ConfigError, FeedError
 from controller.model import CyclePlan, PhaseCommand, SignalStatus
 from controller.operators import OperatorDesk
 from controller.service import ControllerService
@@ -229,3 +229,21 @@ def test_overrides_in_force_are_restored_from_the_audit_trail_after_a_restart():
     store.append("operator", "J", "bob", {"action": "release", "accepted": True}, 2.0)
     third = Rig(audit=store)
     assert third.desk.restore(store.query(kind="operator"), third.svc.core, now_s=3.0) == []
+
+
+def test_the_operator_console_clock_skew_is_a_parameter(tmp_path):
+    """config.toml [operators] console_clock_skew_s: how far ahead an override may be stamped."""
+    (tmp_path / "c.toml").write_text("[operators]\nconsole_clock_skew_s = 2.0\n")
+    params = load_config(tmp_path / "c.toml").operators
+    assert params.console_clock_skew_s == 2.0
+    strict = Rig(params=params)
+    strict.tick(10.0)
+    ahead = strict.submit(hold(0, t=13.0))  # the console's clock 3 s ahead
+    assert not ahead.accepted and "future_timestamp" in ahead.reason
+    assert strict.submit(hold(0, t=11.5, rid="r2")).accepted
+    default = Rig()
+    default.tick(10.0)
+    assert default.submit(hold(0, t=13.0)).accepted  # 5 s by default
+    (tmp_path / "bad.toml").write_text("[operators]\nconsole_clock_skew_s = -1.0\n")
+    with pytest.raises(ConfigError, match="operators.console_clock_skew_s"):
+        load_config(tmp_path / "bad.toml")
