@@ -77,17 +77,15 @@ def _bench_additional(out: Path, bin_s: float) -> Path:
 
 
 def _command(cfg: Path, run: Run, config: str | None, bin_s: float, end_s: float | None = None) -> list[str]:
+    from sim.commands import simulate_command
     from sim.sumo import SumoConfig
 
     run.out.mkdir(parents=True, exist_ok=True)
     additional = [str(p) for p in SumoConfig(cfg).files("additional-files")]
     additional.append(str(_bench_additional(run.out, bin_s)))
-    cmd = [sys.executable, str(ROOT / "run_controller.py")]
-    if config:
-        cmd += ["--config", config]
-    cmd += ["simulate", str(cfg), "--out", str(run.out), "--policy", run.policy, "--",
-            "--seed", str(run.seed), "--additional-files", ",".join(additional)]
-    return cmd + (["--end", f"{end_s:g}"] if end_s is not None else [])
+    sumo_args = ["--seed", str(run.seed), "--additional-files", ",".join(additional)]
+    sumo_args += ["--end", f"{end_s:g}"] if end_s is not None else []
+    return simulate_command(cfg, run.out, run.policy, config=config, sumo_args=sumo_args)
 
 
 def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> list[int]:
@@ -98,7 +96,7 @@ def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> lis
         while pending and len(active) < parallel:
             k, (label, cmd, log_path) = pending.pop(0)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(log_path, "w")
+            log = open(log_path, "w")  # noqa: SIM115 - closed when its process ends, below
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             active.append((k, label, proc, log, time.perf_counter()))
         time.sleep(0.5)
@@ -118,8 +116,8 @@ def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> lis
 def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float,
             end_s: float | None = None) -> list[Run]:
     """Run everything, `jobs` processes at a time; returns the runs that failed."""
-    todo = [(f"{r.policy:<12} seed {r.seed}", _command(cfg, r, config, bin_s, end_s), r.out.parent / f"{r.out.name}.log")
-            for r in runs]
+    todo = [(f"{r.policy:<12} seed {r.seed}", _command(cfg, r, config, bin_s, end_s),
+             r.out.parent / f"{r.out.name}.log") for r in runs]
     return [runs[k] for k in run_processes(todo, jobs)]
 
 
@@ -196,7 +194,7 @@ def peak_window(bins_by_junction: dict[str, dict[float, dict[str, float]]], bin_
         for b, z in per.items():
             totals[b] += z["crossed"]
     starts = sorted(totals)
-    n = max(1, int(round(3600.0 / bin_s)))
+    n = max(1, round(3600.0 / bin_s))
     best, best_sum = starts[0] if starts else 0.0, -1.0
     for i in range(max(1, len(starts) - n + 1)):
         s = sum(totals[b] for b in starts[i:i + n])
@@ -340,7 +338,7 @@ def decision_scale(junctions: dict, n: int, policies: list[str], ticks: int, con
     for name in policies:
         core = Core(layouts, make_policy(name, cfg), cfg)
         state = core.initial_state(0.0)
-        phase = {jid: 0 for jid in layouts}
+        phase = dict.fromkeys(layouts, 0)
         spent = 0.0
         for t in range(1, ticks + 1):
             snaps, stats = [], []

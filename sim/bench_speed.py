@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.commands import simulate_command
 from sim.sumo import sumo_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp)
         common = ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true"]
         # One closed-loop run first: it writes the detector file the second variant reuses.
-        closed = [sys.executable, str(ROOT / "run_controller.py"), "simulate", str(args.sumocfg), "--out",
-                  str(out / "closed"), "--policy", "fixed", "--", *end]
+        closed = simulate_command(args.sumocfg, out / "closed", "fixed", sumo_args=end)
         _timed(closed)
         from sim.sumo import SumoConfig
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
     base = statistics.median(times["sumo (binary)"])
     print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  end: {args.end or 'config'}")
-    print(f"| variant | median wall s | runs | ratio to plain sumo |\n|---|---:|---:|---:|")
+    print("| variant | median wall s | runs | ratio to plain sumo |\n|---|---:|---:|---:|")
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"| {name} | {med:.2f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× |")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from controller.config import load_config
 from sim.cli import format_table
+from sim.commands import simulate_command
 from sim.report import gains_table
 from sim.simulate import POLICIES
 
@@ -60,12 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     while queue or running:
         while queue and len(running) < args.jobs:
             p = queue.pop(0)
-            cmd = [sys.executable, str(ROOT / "run_controller.py"), "--config", args.config, "simulate", str(CITY),
-                   "--out", str(args.out / p), "--policy", p, "--intersections", str(CITY_JUNCTIONS)]
-            if p == mqtt_policy:
-                cmd.append("--via-mqtt")
-            if sumo_args:
-                cmd += ["--", *sumo_args]
+            options = ["--intersections", str(CITY_JUNCTIONS), *(["--via-mqtt"] if p == mqtt_policy else [])]
+            cmd = simulate_command(CITY, args.out / p, p, config=args.config, options=options, sumo_args=sumo_args)
             print(f"[demo] starting {p}", flush=True)
             # progress lines go to stderr, straight through to the terminal
             running[p] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=ROOT)
@@ -75,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                 del running[p]
                 if proc.returncode != 0:
                     failed.append(p)
-                print(f"[demo] {p} finished (exit {proc.returncode}) after {time.perf_counter() - t0:.0f} s", flush=True)
+                elapsed_s = time.perf_counter() - t0
+                print(f"[demo] {p} finished (exit {proc.returncode}) after {elapsed_s:.0f} s", flush=True)
     summaries = [json.loads((args.out / p / "summary.json").read_text()) for p in policies if p not in failed]
     base = next((s for s in summaries if s["policy"] == "fixed"), None)
     horizon = " ".join(sumo_args) or "07:00–09:00"
