@@ -20,6 +20,7 @@ junction, and keeps it under central control for most of the run.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import pytest
@@ -35,7 +36,8 @@ from tests.safety_chain import CFG, check_max_red, check_sequence, run_chain
 DURATION_S = 240
 WARM_UP_S = 60  # not counted in the share under central control: the first plans take a while
 MIN_CENTRAL_SHARE = 0.5  # of the seconds after the warm-up, over all examples of a policy
-EXAMPLES = [pytest.param(6, id="quick"), pytest.param(40, id="thorough", marks=pytest.mark.slow)]
+SCALE = int(os.environ.get("TSC_SAFETY_EXAMPLES_X", "1"))  # more examples: TSC_SAFETY_EXAMPLES_X=10
+EXAMPLES = [pytest.param(6 * SCALE, id="quick"), pytest.param(40 * SCALE, id="thorough", marks=pytest.mark.slow)]
 
 
 def feasible(j: Intersection) -> bool:
