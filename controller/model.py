@@ -6,7 +6,7 @@ detector readings; everything it knows about the signals comes from SignalStatus
 Times are seconds (`*_s`), distances metres (`*_m`), flows PCU per hour (`*_pcu_h`).
 
 Signal states follow SUMO's per-link letters, one character per controlled link:
-'G' protected green, 'g' permissive green, 'y' yellow, 'r' red.
+'G' protected green, 'g' permissive green, 'y' yellow, 'r' red; 'o' flashing yellow (FlashCommand).
 """
 
 from __future__ import annotations
@@ -231,7 +231,22 @@ class PhaseCommand:
     expires_s: float
 
 
-Command = CyclePlan | PhaseCommand
+@dataclass(frozen=True)
+class FlashCommand:
+    """Flashing operation (an operator's `ctl override J --flash`): every link shows flashing
+    yellow, SUMO's 'o' (drivers yield as at an unsignalled junction), until the command expires
+    or another plan supersedes it. The roadside enters it from a green after that green's
+    minimum, through its yellow and all-red, and leaves it through an all-red into a green stage
+    (controller/roadside_agent.py)."""
+
+    junction: str
+    plan_id: str
+    seq: int
+    valid_from_s: float
+    expires_s: float
+
+
+Command = CyclePlan | PhaseCommand | FlashCommand
 
 
 @dataclass(frozen=True)
