@@ -12,6 +12,7 @@ every default (tests/unit/test_config.py checks it). Rules across fields follow 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import tomllib
@@ -25,13 +26,14 @@ from controller.core.override import OperatorParams
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
 from controller.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ServiceConfig:
     site: str = "city"
     instance: str = "ctl-1"
     policy: str = "adaptive"
-    tick_s: float = 1.0
     intersections: str = "intersections/city"
     feed_stale_s: float = 5.0
     realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
@@ -172,7 +174,7 @@ class Config:
 # Values that must be strictly positive; the rest only non-negative.
 _POSITIVE = {
     "default_s", "max_s",
-    "tick_s", "feed_stale_s", "min_green_s", "max_green_s", "cycle_min_s", "cycle_max_s",
+    "feed_stale_s", "min_green_s", "max_green_s", "cycle_min_s", "cycle_max_s",
     "max_red_s", "ped_speed_mps", "advance_dist_m", "loop_length_m", "vehicle_spacing_m",
     "through_pcu_h_lane", "left_pcu_h_lane", "right_pcu_h_lane", "period_s", "backup_s",
     "flow_window_s", "plan_ttl_s", "refresh_s",
@@ -184,6 +186,28 @@ _POSITIVE = {
     "window_s", "flush_s", "segment_s", "retention_days", "queue_max",
     "clock_skew_s", "plan_max_validity_s", "ack_timeout_s",
 }
+
+
+# Keys that were removed, with what replaces them. A config that still carries one loads, with a
+# warning naming the file and the key (config.toml is the users' file: a deprecation path, not
+# a refusal); its value is not read.
+_REMOVED = {
+    ("service", "tick_s"): "the service decides once per second, the period of the detector feed (1 Hz by "
+                           "contract; controller/core/safety.py DECISION_PERIOD_S); to run a demo faster than "
+                           "real time, set service.realtime_factor",
+}
+
+
+def _drop_removed(raw: dict[str, Any], path: str) -> dict[str, Any]:
+    """`raw` without the removed keys of _REMOVED, each one found logged as a deprecation."""
+    out = dict(raw)
+    for (section, key), instead in _REMOVED.items():
+        table = out.get(section)
+        if isinstance(table, dict) and key in table:
+            log.warning("%s: %s.%s is deprecated and ignored: %s. Remove it from the file.", path, section, key,
+                        instead)
+            out[section] = {k: v for k, v in table.items() if k != key}
+    return out
 
 
 def _section(cls: type, raw: Any, path: str, name: str) -> Any:
@@ -228,6 +252,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "-", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), "-", f"malformed TOML: {exc}") from None
+    raw = _drop_removed(raw, str(p))
     sections = {}
     hints = get_type_hints(Config)
     for key, value in raw.items():

@@ -6,8 +6,8 @@ service), ticks and publishes plans — the service itself is never shared betwe
 
 Two ways to drive a node:
 
-- `run_realtime`: a tick every `tick_s` of a clock (the live service; `realtime_factor` < 1
-  runs a faster clock for demos);
+- `run_realtime`: a tick every decision period of a clock (core/safety.py DECISION_PERIOD_S,
+  1 s: the feed is 1 Hz by contract; `realtime_factor` < 1 runs a faster clock for demos);
 - `run_lockstep`: replays. The field publishes every junction's detector message and status for
   second t, then a clock message saying how many of each it sent; the node ticks at t once all
   of them are in, and answers with a `ticked` message listing the plans it published
@@ -39,6 +39,7 @@ from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION
+from controller.core.safety import DECISION_PERIOD_S
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
 from controller.model import Command, Intersection
@@ -112,7 +113,7 @@ class ServiceNode:
         # Operators' overrides (docs/operators.md): not in replays, which have no operators.
         self.desk = None if lockstep else OperatorDesk(
             cfg.operators, ttl_s=cfg.roadside.plan_ttl_s, refresh_s=cfg.roadside.refresh_s,
-            tick_s=cfg.service.tick_s, reply=self._reply, audit=audit)
+            reply=self._reply, audit=audit)
         self.overrides: queue.SimpleQueue[tuple[str | None, str, str, bytes]] = queue.SimpleQueue()
         self.ops_metrics: OperatorMetrics | None = None
         try:
@@ -288,9 +289,9 @@ class ServiceNode:
 
 
 def run_realtime(node: ServiceNode, clock: Clock, stop: threading.Event, *, until_s: float | None = None) -> None:
-    """Tick every cfg.service.tick_s of `clock` until `stop` is set (or service time until_s).
-    An overrun skips the ticks it missed rather than bunching them."""
-    tick_s = node.cfg.service.tick_s
+    """Tick every DECISION_PERIOD_S (1 s) of `clock` until `stop` is set (or service time
+    until_s). An overrun skips the ticks it missed rather than bunching them."""
+    tick_s = DECISION_PERIOD_S
     next_s = math.floor(clock.now() / tick_s + 1) * tick_s
     overruns = 0
     while not stop.is_set() and (until_s is None or next_s <= until_s):

@@ -64,12 +64,11 @@ class Answer:
 
 
 class OperatorDesk:
-    def __init__(self, params: OperatorParams, *, ttl_s: float, refresh_s: float, tick_s: float,
+    def __init__(self, params: OperatorParams, *, ttl_s: float, refresh_s: float,
                  reply: Reply | None = None, audit: AuditSink | None = None) -> None:
         self.params = params
         self.ttl_s = ttl_s
         self.refresh_s = refresh_s
-        self.tick_s = tick_s
         self.reply = reply
         self.audit = audit
         self.active: dict[str, Override] = {}  # junction -> override in force
@@ -191,7 +190,7 @@ class OperatorDesk:
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
         ended, self._ended = self._ended, {}
         state, result, self._sent = rules.apply(self.active, ended, self._sent, state, junctions, result, now_s,
-                                                ttl_s=self.ttl_s, refresh_s=self.refresh_s, tick_s=self.tick_s)
+                                                ttl_s=self.ttl_s, refresh_s=self.refresh_s)
         return state, result
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.core.messages import MESSAGE_VERSION
-from controller.core.safety import GateOutcome, SignalView, gate_cycle, gate_phase, phase_conflict
+from controller.core.safety import DECISION_PERIOD_S, GateOutcome, SignalView, gate_cycle, gate_phase, phase_conflict
 from controller.core.step import CoreState, JunctionState, TickResult
 from controller.errors import FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseCommand, PhaseWish, Refusal
@@ -265,13 +265,13 @@ def _command(ov: Override, j: Intersection, js: JunctionState, last: tuple[Comma
 
 def apply(overrides: Mapping[str, Override], ended: Mapping[str, Override], sent: Sent, state: CoreState,
           junctions: Mapping[str, Intersection], result: TickResult, now_s: float, *, ttl_s: float,
-          refresh_s: float, tick_s: float) -> tuple[CoreState, TickResult, dict[str, tuple[Command, float]]]:
+          refresh_s: float) -> tuple[CoreState, TickResult, dict[str, tuple[Command, float]]]:
     """After core.step: the policy's commands for overridden junctions are dropped and the
     overrides' gated commands take their place. A junction whose override `ended` this tick
     keeps the policy's new command if it made one; otherwise the override's last command is
-    withdrawn (re-sent once, expiring at the next tick). Sequence numbers continue the
-    junction's. Returns the new state and result (its `manual`: the junctions under an override
-    in force), and `sent` for the overrides still in force."""
+    withdrawn (re-sent once, expiring at the next decision, DECISION_PERIOD_S later). Sequence
+    numbers continue the junction's. Returns the new state and result (its `manual`: the
+    junctions under an override in force), and `sent` for the overrides still in force."""
     commands = [c for c in result.commands if c.junction not in overrides]
     refusals = list(result.refusals)
     states = dict(state.junctions)
@@ -295,7 +295,7 @@ def apply(overrides: Mapping[str, Override], ended: Mapping[str, Override], sent
         if last is None:
             states[jid] = replace(js, command=None)
             continue
-        cmd = replace(last[0], seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + tick_s)
+        cmd = replace(last[0], seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + DECISION_PERIOD_S)
         commands.append(cmd)
         states[jid] = replace(js, command=None, sent_s=now_s, seq=cmd.seq)
     new_state = replace(state, junctions=states)

@@ -21,7 +21,7 @@ from controller.config import Config, ServiceConfig, WebsterConfig
 from controller.core.messages import decode_command, encode_detector_message, encode_status
 from controller.errors import AdapterError
 from controller.junctions import parse_intersection
-from controller.live import ServiceNode
+from controller.live import ScaledClock, ServiceNode
 from controller.model import CyclePlan, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto, free_port
 
@@ -282,6 +282,7 @@ def test_broker_restart_mid_run_loses_no_plan(broker, made):
 
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+RUN_FACTOR = 0.2  # wall seconds per service second of the `run` subprocess
 
 
 def _run_service(tmp_path, broker, password: str) -> subprocess.Popen:
@@ -292,8 +293,9 @@ def _run_service(tmp_path, broker, password: str) -> subprocess.Popen:
     conf = tmp_path / "config.toml"
     conf.write_text(tomli_w.dumps({
         # webster: a cyclic plan needs no roadside status first (acyclic policies wait for one)
-        "service": {"site": SITE, "instance": "ctl-run", "intersections": "intersections", "tick_s": 0.2,
-                    "policy": "webster"},
+        # a service clock 5 times real time: a tick (one service second) every 0.2 wall seconds
+        "service": {"site": SITE, "instance": "ctl-run", "intersections": "intersections",
+                    "realtime_factor": RUN_FACTOR, "policy": "webster"},
         "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
         "webster": {"period_s": 1.0},
         "metrics": {"port": free_port()},
@@ -318,7 +320,8 @@ def test_run_command_serves_feeds_and_stops_cleanly_on_sigterm(broker, made, tmp
         j1 = device(made, broker, "J1")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(tp == t.plan("J1") for tp, _ in seen.messages):
-            j1.publish(t.detectors("J1"), feed("J1", time.time(), cars=2), qos=0)  # live: wall-clock stamps
+            # live: stamped with the service's clock (every process computes the same ScaledClock)
+            j1.publish(t.detectors("J1"), feed("J1", ScaledClock(RUN_FACTOR).now(), cars=2), qos=0)
             time.sleep(0.1)
         assert any(tp == t.plan("J1") for tp, _ in seen.messages), "no plan from the running service"
         proc.send_signal(signal.SIGTERM)

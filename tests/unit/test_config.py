@@ -40,6 +40,25 @@ def test_bad_config_names_file_and_field(tmp_path, text, field):
     assert str(err.value).startswith(str(p))
 
 
+@pytest.mark.parametrize("value", ["1.0", "0.2"])
+def test_a_removed_key_loads_with_a_warning_naming_file_and_key(tmp_path, caplog, value):
+    """service.tick_s was removed (the service decides every DECISION_PERIOD_S, the 1 Hz feed's
+    period): a config still carrying it loads, its value unread, with a deprecation warning."""
+    import dataclasses
+    import logging
+
+    from controller.config import ServiceConfig
+
+    p = tmp_path / "c.toml"
+    p.write_text(f"[service]\ntick_s = {value}\nfeed_stale_s = 4.0\n")
+    with caplog.at_level(logging.WARNING, logger="controller.config"):
+        cfg = load_config(p)
+    assert cfg.service == ServiceConfig(feed_stale_s=4.0)
+    assert "tick_s" not in {f.name for f in dataclasses.fields(ServiceConfig)}
+    msg = caplog.text
+    assert str(p) in msg and "service.tick_s is deprecated and ignored" in msg and "realtime_factor" in msg
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.toml")

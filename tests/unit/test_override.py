@@ -11,6 +11,7 @@ import pytest
 from controller.config import Config, load_config
 from controller.core.messages import encode_detector_message, encode_status
 from controller.core.override import OperatorParams, OverrideRequest, decode_override, encode_override
+from controller.core.safety import DECISION_PERIOD_S
 from controller.errors import ConfigError, FeedError
 from controller.model import CyclePlan, PhaseCommand, SignalStatus
 from controller.operators import OperatorDesk
@@ -29,7 +30,7 @@ class Rig:
         self.sent: list = []
         self.replies: list[tuple[str, dict]] = []
         self.desk = OperatorDesk(params, ttl_s=CFG.roadside.plan_ttl_s, refresh_s=CFG.roadside.refresh_s,
-                                 tick_s=CFG.service.tick_s, audit=audit,
+                                 audit=audit,
                                  reply=lambda op, payload: self.replies.append((op, json.loads(payload))))
         self.svc = ControllerService({"J": two_phase()}, CFG, policy, publish=lambda cmd, p: self.sent.append(cmd),
                                      desk=self.desk, metrics=metrics)
@@ -168,7 +169,7 @@ def test_release_withdraws_the_override_and_is_recorded_with_the_operator():
     rel = rig.submit(OverrideRequest("J", "bob", "release", "r9", 2.0))
     assert rel.accepted and "released" in rel.reason
     cmds = rig.tick(3.0)
-    assert cmds and cmds[-1].plan_id.startswith("J-manual") and cmds[-1].expires_s <= 3.0 + CFG.service.tick_s
+    assert cmds and cmds[-1].plan_id.startswith("J-manual") and cmds[-1].expires_s <= 3.0 + DECISION_PERIOD_S
     actions = [(r.actor, r.payload["action"]) for r in store.query(kind="operator")]
     assert actions == [("bob", "plan"), ("alice", "release")]
 
