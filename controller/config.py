@@ -95,10 +95,6 @@ class SaturationConfig:
     right_pcu_h_lane: float = 1550.0
 
 
-# Kept for the callers that still import the old name (sim/bench_mqtt.py, tests/contract/test_mqtt_service.py).
-WebsterConfig = WebsterParams
-
-
 @dataclass(frozen=True)
 class RoadsideConfig:
     backup_s: float = 30.0

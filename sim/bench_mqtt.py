@@ -34,8 +34,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
-from controller.config import Config, ServiceConfig, WebsterConfig
+from controller.config import Config, ServiceConfig
 from controller.core.messages import encode_detector_message
+from controller.core.params import WebsterParams
 from controller.junctions import load_intersections
 from controller.live import ServiceNode, percentile, run_lockstep
 from controller.model import Intersection
@@ -154,7 +155,7 @@ def raw_rate(broker, size: int, count: int) -> dict:
 
 
 def bench_cfg() -> Config:
-    return Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterConfig(period_s=5.0))
+    return Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterParams(period_s=5.0))
 
 
 def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:

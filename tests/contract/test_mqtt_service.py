@@ -17,8 +17,9 @@ import pytest
 import tomli_w
 
 from controller.adapters.mqtt import MqttClient
-from controller.config import Config, ServiceConfig, WebsterConfig
+from controller.config import Config, ServiceConfig
 from controller.core.messages import decode_command, encode_detector_message, encode_status
+from controller.core.params import WebsterParams
 from controller.errors import AdapterError
 from controller.junctions import parse_intersection
 from controller.live import ScaledClock, ServiceNode
@@ -58,7 +59,7 @@ def cross_toml(jid: str) -> dict:
 
 
 JUNCTIONS = {j: cross(j) for j in ("J1", "J2")}
-CFG = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterConfig(period_s=2.0))
+CFG = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterParams(period_s=2.0))
 
 
 def feed(jid: str, t_s: float, cars: int = 1) -> bytes:
