@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -153,9 +153,6 @@ class MqttSettings:
                             client_id=broker.client_id or client_id, tls=broker.tls,
                             ca_file=broker.ca_file, keepalive_s=broker.keepalive_s,
                             session_expiry_s=broker.session_expiry_s)
-
-    def with_identity(self, username: str, password: str, client_id: str) -> MqttSettings:
-        return replace(self, username=username, password=password, client_id=client_id)
 
 
 class _WarnOnce:
