@@ -18,7 +18,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol
 
 from controller.core.feed import RoadsideReport
-from controller.model import Command, CyclePlan
+from controller.model import Command, CyclePlan, PhaseCommand
 
 MAX_PENDING = 1024  # unacknowledged plans remembered per junction
 
@@ -38,8 +38,10 @@ def plan_record(cmd: Command, epoch: int) -> dict[str, Any]:
     if isinstance(cmd, CyclePlan):
         rec.update(kind="cycle", phase_order=list(cmd.phase_order), greens_s=list(cmd.greens_s),
                    cycle_s=cmd.cycle_s, offset_s=cmd.offset_s)
-    else:
+    elif isinstance(cmd, PhaseCommand):
         rec.update(kind="next_phase", phase=cmd.phase, hold_s=cmd.hold_s)
+    else:
+        rec.update(kind="flash")
     return rec
 
 

@@ -22,7 +22,15 @@ Only an admitted plan moves the identity forward: a refused plan (expired, forge
 never lock the junction out of later plans.
 
 While running a plan the cabinet still enforces min green, intergreens, max green and max red
-on its own (sim/roadside.py shows how); this module only decides what to accept.
+on its own (sim/roadside.py shows how); this module decides what to accept, and the signal
+sequence of flashing operation (a `flash` plan, model.FlashCommand):
+
+- into flash: the green in force keeps its minimum green, then its yellow (`yellow_s`, the links
+  that were green) and the all-red (`all_red_s`, every link red; skipped when 0), then every
+  link flashes yellow (`flash_state`, SUMO's letter 'o');
+- out of flash (the flash plan expired, or a newer plan of another kind was admitted): every
+  link red for `flash_exit_all_red_s`, then the green of the phase the new plan asks for (the
+  phase green before the flash when there is none, and local control resumes from there).
 
 Example:
     >>> guard = PlanGuard(junction, keys, max_skew_s=2.0, max_validity_s=300.0)  # doctest: +SKIP
@@ -38,9 +46,22 @@ from controller.core.messages import PlanMessage, decode_plan
 from controller.core.safety import max_red_s, phase_conflict
 from controller.core.signing import JunctionKeys
 from controller.errors import FeedError
-from controller.model import Command, Intersection, PhaseCommand
+from controller.model import Command, FlashCommand, Intersection, PhaseCommand
 
 LIMIT_TOLERANCE_S = 0.01  # plans carry times rounded to the millisecond
+FLASHING = "o"  # SUMO's signal letter for flashing yellow ("off, blinking": drivers yield)
+
+
+def flash_state(j: Intersection) -> str:
+    """The signal state of flashing operation: every link flashing yellow."""
+    return FLASHING * j.n_links
+
+
+def flash_exit_all_red_s(j: Intersection) -> float:
+    """The all-red between flashing operation and the first green: a full intergreen of the
+    junction (yellow_s + all_red_s). A driver may enter on flashing yellow at any moment, as at
+    the very start of a yellow, and gets the same clearance time before a conflicting green."""
+    return j.yellow_s + j.all_red_s
 
 
 @dataclass(frozen=True)
@@ -50,8 +71,11 @@ class Admission:
 
 
 def check_limits(j: Intersection, cmd: Command) -> str:
-    """'' when the command respects the junction's hard limits, else the first violation."""
+    """'' when the command respects the junction's hard limits, else the first violation. A
+    flash plan has none to break: the sequence into and out of it is the cabinet's own."""
     n, tol = len(j.phases), LIMIT_TOLERANCE_S
+    if isinstance(cmd, FlashCommand):
+        return ""  # no timing in it: the cabinet runs the intergreens into and out of flash itself
     if isinstance(cmd, PhaseCommand):
         if not 0 <= cmd.phase < n:
             return f"phase {cmd.phase} not in 0..{n - 1}"

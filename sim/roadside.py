@@ -9,6 +9,13 @@ It keeps its own local safety whatever the centre says:
 - a plan that would hold a green past its maximum, or keep a movement red past `max_red_s`
   (for instance a hold re-sent again and again), is overridden: the roadside changes to the
   phase serving the movement that has waited longest and says so in `faults` ("limit: ...").
+  A green cut at its maximum is reported only when the plan does not end it itself within one
+  decision period (the service's gate cuts it at the same second; its plan may arrive a step
+  later);
+- a flash plan runs the sequence of the reference agent (controller/roadside_agent.py): the
+  green's minimum, yellow and all-red, then 'o' on every link; out of it, the all-red
+  `flash_exit_all_red_s`, then a green. The status shows the flash as an intergreen (no green
+  in force) of the phase green before it.
 Without fresh plans for `backup_s` it reverts to local control (the network's own program,
 run by SUMO).
 
@@ -19,13 +26,13 @@ signal state string it returns while adaptive.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.core.messages import PlanMessage
-from controller.core.safety import stage_intergreen_s
+from controller.core.safety import DECISION_PERIOD_S, stage_intergreen_s
 from controller.core.signing import JunctionKeys
-from controller.model import GREEN, Command, CyclePlan, Intersection, Mode, PhaseCommand, SignalStatus
-from controller.roadside_agent import Admission, PlanGuard
+from controller.model import GREEN, Command, CyclePlan, FlashCommand, Intersection, Mode, PhaseCommand, SignalStatus
+from controller.roadside_agent import Admission, PlanGuard, flash_exit_all_red_s, flash_state
 
 DEFAULT_MAX_SKEW_S = 2.0  # config.toml [security] clock_skew_s
 DEFAULT_MAX_VALIDITY_S = 300.0  # config.toml [security] plan_max_validity_s
@@ -33,10 +40,11 @@ DEFAULT_MAX_VALIDITY_S = 300.0  # config.toml [security] plan_max_validity_s
 
 @dataclass(frozen=True)
 class _Stage:
-    kind: str  # "green" | "yellow" | "allred"
-    phase: int  # green: the phase; intergreen: the phase being changed to
+    kind: str  # "green" | "yellow" | "allred" | "flash" | "clear" (the all-red out of flash)
+    phase: int  # green: the phase; intergreen, clear: the phase being changed to; flash: the last green
     from_phase: int
     start_s: float
+    to_flash: bool = False  # a yellow or all-red leading into flash
 
 
 class RoadsideController:
@@ -61,6 +69,7 @@ class RoadsideController:
                                  for m in junction.movements]
         self._last_green_s: list[float] = [0.0] * len(junction.movements)  # per movement, set at the first reading
         self._limit_s: float | None = None  # when the last limit fault was raised
+        self._cut: tuple[str, int, float] | None = None  # a max-green cut not reported yet: (what, phase, when)
 
     @property
     def last_seq(self) -> int:
@@ -98,6 +107,8 @@ class RoadsideController:
             self.cycle_pos = cmd.phase_order.index(self.stage.phase) if self.stage.phase in cmd.phase_order else 0
         self.plan = cmd
         self.faults = [f for f in self.faults if not f.startswith("refused")]
+        if self._cut is not None and not (isinstance(cmd, PhaseCommand) and cmd.phase == self._cut[1]):
+            self._cut = None  # the plan ends that green itself: the cut was the plan's, no fault
 
     def _refuse(self, why: str) -> str:
         self.faults = [f for f in self.faults if not f.startswith("refused")] + [f"refused: {why}"]
@@ -141,6 +152,7 @@ class RoadsideController:
             return None
         self._advance(now_s)
         self._mark_green(now_s)
+        self._report_cut(now_s)
         self._expire_limit_fault(now_s)
         return self._state()
 
@@ -152,26 +164,70 @@ class RoadsideController:
 
     def _mark_green(self, now_s: float) -> None:
         st = self.stage
-        if st.kind == "green":
+        if st.kind == "flash":  # every movement may go, yielding
+            self._last_green_s = [now_s] * len(self._last_green_s)
+        elif st.kind == "green":
             for i, phases in enumerate(self._movement_phases):
                 if st.phase in phases:
                     self._last_green_s[i] = now_s
 
     def _advance(self, now_s: float) -> None:
         st, j = self.stage, self.j
+        if st.kind in ("flash", "clear"):
+            st = self._advance_flash(st, now_s)
         if st.kind == "yellow" and now_s - st.start_s >= j.yellow_s:
-            all_red_s = j.all_red_between_s(st.from_phase, st.phase)
-            st = _Stage("allred", st.phase, st.from_phase, now_s) if all_red_s > 0 else _Stage("green", st.phase, st.phase, now_s)
-        if st.kind == "allred" and now_s - st.start_s >= j.all_red_between_s(st.from_phase, st.phase):
-            st = _Stage("green", st.phase, st.phase, now_s)
+            if self._all_red_s(st) > 0:
+                st = replace(st, kind="allred", start_s=now_s)
+            else:
+                st = self._after_intergreen(st, now_s)
+        if st.kind == "allred" and now_s - st.start_s >= self._all_red_s(st):
+            st = self._after_intergreen(st, now_s)
         if st.kind == "green":
-            nxt = self._keep_limits(st, self._next_phase(st, now_s), now_s)
-            if nxt != st.phase and now_s - st.start_s >= j.phases[st.phase].min_green_s:
-                if j.intergreen_s(st.phase, nxt) > 0:
-                    st = _Stage("yellow", nxt, st.phase, now_s)
-                else:
-                    st = _Stage("green", nxt, nxt, now_s)
+            st = self._advance_green(st, now_s)
         self.stage = st
+
+    def _all_red_s(self, st: _Stage) -> float:
+        return self.j.all_red_s if st.to_flash else self.j.all_red_between_s(st.from_phase, st.phase)
+
+    def _after_intergreen(self, st: _Stage, now_s: float) -> _Stage:
+        if st.to_flash and not self._flashing(now_s):  # the flash ended before it began
+            return _Stage("clear", self._exit_phase(st.from_phase), st.from_phase, now_s)
+        if st.to_flash:
+            return _Stage("flash", st.from_phase, st.from_phase, now_s)
+        return _Stage("green", st.phase, st.phase, now_s)
+
+    def _advance_green(self, st: _Stage, now_s: float) -> _Stage:
+        j = self.j
+        min_done = now_s - st.start_s >= j.phases[st.phase].min_green_s
+        if self._flashing(now_s):
+            return _Stage("yellow", st.phase, st.phase, now_s, to_flash=True) if min_done else st
+        nxt = self._keep_limits(st, self._next_phase(st, now_s), now_s)
+        if nxt != st.phase and min_done:
+            if j.intergreen_s(st.phase, nxt) > 0:
+                return _Stage("yellow", nxt, st.phase, now_s)
+            return _Stage("green", nxt, nxt, now_s)
+        return st
+
+    def _flashing(self, now_s: float) -> bool:
+        """A flash plan in force (admitted, not expired, not superseded)."""
+        return isinstance(self.plan, FlashCommand) and now_s <= self.plan.expires_s
+
+    def _advance_flash(self, st: _Stage, now_s: float) -> _Stage:
+        """Flash until the flash plan ends, then the all-red out of it, then the green of the
+        phase the plan in force asks for (the one green before the flash without one)."""
+        if st.kind == "flash" and not self._flashing(now_s):
+            return _Stage("clear", self._exit_phase(st.phase), st.phase, now_s)
+        if st.kind == "clear" and now_s - st.start_s >= flash_exit_all_red_s(self.j):
+            return _Stage("green", st.phase, st.phase, now_s)
+        return st
+
+    def _exit_phase(self, before: int) -> int:
+        plan = self.plan
+        if isinstance(plan, PhaseCommand):
+            return plan.phase
+        if isinstance(plan, CyclePlan):
+            return plan.phase_order[self.cycle_pos % len(plan.phase_order)]
+        return before
 
     def _keep_limits(self, st: _Stage, nxt: int, now_s: float) -> int:
         """The plan's next phase, unless following it breaks a hard limit: holding the green past
@@ -188,7 +244,7 @@ class RoadsideController:
             return self._longest_waiting_phase(st.phase, now_s, among=self._movement_phases[late])
         age_s = now_s - st.start_s
         if nxt == st.phase and age_s >= j.phases[st.phase].max_green_s:
-            self._limit(f"max green: phase {st.phase} ended after {age_s:.0f} s", now_s)
+            self._cut = (f"max green: phase {st.phase} ended after {age_s:.0f} s", st.phase, now_s)
             return self._longest_waiting_phase(st.phase, now_s)
         return nxt
 
@@ -226,6 +282,14 @@ class RoadsideController:
         self.faults = [f for f in self.faults if not f.startswith("limit")] + [f"limit: {what}"]
         self._limit_s = now_s
 
+    def _report_cut(self, now_s: float) -> None:
+        """A max-green cut becomes a fault when the plan has not ended that green itself within
+        one decision period (a plan admitted since, for another phase, clears it: _apply)."""
+        if self._cut is not None and now_s - self._cut[2] >= DECISION_PERIOD_S - 1e-9:
+            what, _, cut_s = self._cut
+            self._cut = None
+            self._limit(what, cut_s)
+
     def _expire_limit_fault(self, now_s: float) -> None:
         """A limit fault is reported for max_red_s after it happened."""
         if self._limit_s is not None and now_s - self._limit_s > self.j.max_red_s:
@@ -251,9 +315,13 @@ class RoadsideController:
 
     def _state(self) -> str:
         st = self.stage
-        to_green = self._green_sets[st.phase]
         if st.kind == "green":
             return self.j.phases[st.phase].state
+        if st.kind == "flash":
+            return flash_state(self.j)
+        if st.kind == "clear":
+            return "r" * self.j.n_links
+        to_green = frozenset() if st.to_flash else self._green_sets[st.phase]
         src = self.j.phases[st.from_phase].state
         out = []
         for i, ch in enumerate(src):

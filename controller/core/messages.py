@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.errors import FeedError
-from controller.model import Command, CyclePlan, PhaseCommand, SignalStatus
+from controller.model import Command, CyclePlan, FlashCommand, PhaseCommand, SignalStatus
 
 MESSAGE_VERSION = 1
 
@@ -52,14 +52,17 @@ def encode_status(status: SignalStatus, epoch: int | None = None) -> bytes:
 def encode_command(cmd: Command, epoch: int = 0, signer: Signer | None = None) -> bytes:
     """The plan message. Its identity is (epoch, seq): `epoch` is the controller's run number
     (it grows at every start, docs/security.md), seq grows within it. With `signer` the body
-    ends with the key id and the HMAC signature (core/signing.py)."""
+    ends with the key id and the HMAC signature (core/signing.py). Kinds: "cycle" (CyclePlan),
+    "next_phase" (PhaseCommand), "flash" (FlashCommand: the identity and window alone)."""
     common = {"v": MESSAGE_VERSION, "junction": cmd.junction, "plan_id": cmd.plan_id, "epoch": epoch,
               "seq": cmd.seq, "valid_from": cmd.valid_from_s, "expires": cmd.expires_s}
     if isinstance(cmd, CyclePlan):
         body = {**common, "kind": "cycle", "phase_order": list(cmd.phase_order),
                 "greens_s": list(cmd.greens_s), "cycle_s": cmd.cycle_s, "offset_s": cmd.offset_s}
-    else:
+    elif isinstance(cmd, PhaseCommand):
         body = {**common, "kind": "next_phase", "phase": cmd.phase, "hold_s": cmd.hold_s}
+    else:
+        body = {**common, "kind": "flash"}
     raw = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
     return signer(raw, cmd.junction) if signer is not None else raw
 
@@ -131,6 +134,8 @@ def decode_plan(payload: bytes) -> PlanMessage:
                                  cycle_s=_finite(obj, "cycle_s"), offset_s=_finite(obj, "offset_s"))
     elif kind == "next_phase":
         cmd = PhaseCommand(**common, phase=_field(obj, "phase", int), hold_s=_finite(obj, "hold_s"))
+    elif kind == "flash":
+        cmd = FlashCommand(**common)
     else:
         raise FeedError("wrong_type", f"plan.kind={str(kind)[:20]!r}")
     return PlanMessage(cmd, epoch)

@@ -14,7 +14,7 @@ from controller.adapters.keys import new_keyring
 from controller.core.messages import decode_plan, encode_command
 from controller.core.signing import Keyring, derive_junction_key
 from controller.junctions import parse_intersection
-from controller.model import CyclePlan, PhaseCommand
+from controller.model import CyclePlan, FlashCommand, PhaseCommand
 from controller.roadside_agent import PlanGuard, check_limits
 from sim.roadside import RoadsideController
 from tests.junction_fixtures import two_phase, two_phase_raw
@@ -173,6 +173,19 @@ def test_cycle_plan_starving_a_movement_is_refused():
     j = parse_intersection(raw, "t.toml")
     plan = CyclePlan("J", "c", 1, (0, 1), (50.0, 20.0), 80.0, 0.0, 0.0, 20.0)
     assert check_limits(j, plan) == "movement E_T red 60 s > max red 40 s"  # 50 s green + 2 intergreens
+
+
+def test_a_signed_flash_plan_is_admitted_and_checked_like_every_plan():
+    rc = roadside()
+    fl = FlashCommand("J", "J-manual-alice-f1", 4, 0.0, 20.0)
+    payload = signed(fl)
+    assert json.loads(payload)["kind"] == "flash" and decode_plan(payload).command == fl
+    assert check_limits(two_phase(), fl) == ""
+    assert rc.receive_message(encode_command(fl, 7), 0.0) == "unsigned plan"
+    assert rc.receive_message(payload.replace(b'"expires":20.0', b'"expires":99.0'), 0.0) == "bad signature"
+    assert rc.receive_message(signed(FlashCommand("J", "f", 5, 0.0, 20.0)), 21.0).startswith("expired")
+    assert rc.receive_message(payload, 0.0) == "" and rc.plan == fl
+    assert rc.receive_message(payload, 1.0).startswith("replayed")
 
 
 # -- hard limits while running ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The virtual roadside controller keeps local safety whatever it is told."""
 
-from controller.model import CyclePlan, PhaseCommand
+from controller.model import CyclePlan, FlashCommand, PhaseCommand
 from sim.roadside import RoadsideController
 from tests.junction_fixtures import two_phase
 
@@ -74,3 +74,74 @@ def test_a_plan_taken_over_at_a_late_start_keeps_the_green_already_shown():
     states = [rc.tick(float(t), 0, float(t) - 25_196.0) for t in range(25_201, 25_206)]
     # phase 0 has been green since 25,196: min green (7 s) ends at 25,203, then the yellow
     assert states == ["GrGr", "GrGr", "yryr", "yryr", "yryr"]
+
+
+def flash(seq: int, t: float, ttl: float = 20.0) -> FlashCommand:
+    return FlashCommand("J", f"f{seq}", seq, t, t + ttl)
+
+
+def test_into_flash_through_yellow_and_all_red_and_out_of_it_through_all_red_when_it_expires():
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    rc.receive(cmd(0, 1, 0.0), 0.0)
+    run(rc, 0, 3)  # phase 0 green since t=0
+    assert rc.receive(flash(2, 3.0, ttl=27.0), 3.0) == ""  # expires at t=30
+    states = run(rc, 3, 20)
+    # phase 0 keeps its min green (7 s), then its yellow (3 s) and all-red (2 s), then flashes
+    assert states[:4] == ["GrGr"] * 4 and states[4:7] == ["yryr"] * 3 and states[7:9] == ["rrrr"] * 2
+    assert set(states[9:]) == {"oooo"}
+    st = rc.status(19.0)
+    assert (st.plan_id, st.mode, st.in_intergreen, st.phase) == ("f2", "adaptive", True, 0)
+    states = run(rc, 20, 40)
+    # flashing up to its expiry (t=30), then all-red for a full intergreen (yellow + all-red,
+    # 5 s), then the phase green before the flash, and back to local control in that green
+    assert states[:11] == ["oooo"] * 11 and states[11:16] == ["rrrr"] * 5
+    assert states[16] == "GrGr" and states[17] == "local" and rc.mode == "local"
+    assert not rc.faults
+
+
+def test_out_of_flash_through_all_red_into_the_next_plans_phase():
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    rc.receive(cmd(0, 1, 0.0), 0.0)
+    run(rc, 0, 8)  # min green served: the flash starts at once
+    rc.receive(flash(2, 8.0, ttl=100.0), 8.0)
+    states = run(rc, 8, 20)
+    assert states[:3] == ["yryr"] * 3 and states[3:5] == ["rrrr"] * 2 and set(states[5:]) == {"oooo"}
+    rc.receive(cmd(1, 3, 20.0), 20.0)  # released: the policy's plan supersedes the flash
+    states = run(rc, 20, 40)
+    assert states[:5] == ["rrrr"] * 5 and set(states[5:]) == {"rGrG"}  # min green, then held
+    assert not rc.faults
+
+
+def test_a_flash_arriving_during_an_intergreen_waits_for_the_next_green_and_its_minimum():
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    rc.receive(cmd(1, 1, 0.0), 0.0)
+    states = run(rc, 0, 8)  # phase 0 (local, since t=0) to phase 1: yellow from t=7
+    assert states[7] == "yryr"
+    rc.receive(flash(2, 8.0, ttl=100.0), 8.0)
+    states = run(rc, 8, 30)
+    # yellow to t=9, all-red t=10-11, phase 1 green t=12-18 (min 7 s), yellow, all-red, flash
+    assert states[:2] == ["yryr"] * 2 and states[2:4] == ["rrrr"] * 2 and states[4:11] == ["rGrG"] * 7
+    assert states[11:14] == ["ryry"] * 3 and states[14:16] == ["rrrr"] * 2 and set(states[16:]) == {"oooo"}
+
+
+def test_a_green_the_plan_itself_ends_at_max_green_is_no_fault():
+    """The service's gate and the roadside cut a held green at the same second; the gate's
+    switch may reach the roadside one step later. That is the plan's own change, not a fault."""
+    rc = RoadsideController(two_phase(), backup_s=100.0)
+    rc.receive(PhaseCommand("J", "h1", 1, 0, 60.0, 0.0, 200.0), 0.0)
+    states = run(rc, 0, 61)
+    assert states[59] == "GrGr" and states[60] == "yryr"  # cut at 60 s by the roadside
+    rc.receive(PhaseCommand("J", "g2", 2, 1, 1.0, 61.0, 200.0), 61.0)  # the gate's switch, a step later
+    states = run(rc, 61, 120)
+    assert "rGrG" in states
+    assert not any(f.startswith("limit") for f in rc.status(120.0).faults)
+
+
+def test_a_green_cut_at_max_green_against_the_plan_is_reported():
+    rc = RoadsideController(two_phase(), backup_s=100.0)
+    rc.receive(PhaseCommand("J", "h1", 1, 0, 60.0, 0.0, 200.0), 0.0)
+    run(rc, 0, 61)
+    assert not any(f.startswith("limit") for f in rc.status(60.0).faults)  # one step of tolerance
+    rc.receive(PhaseCommand("J", "h2", 2, 0, 60.0, 61.0, 200.0), 61.0)  # the plan still holds phase 0
+    run(rc, 61, 62)
+    assert "limit: max green: phase 0 ended after 60 s" in rc.status(61.0).faults
