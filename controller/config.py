@@ -167,21 +167,34 @@ class Config:
     source: str = "<defaults>"
 
 
-# Values that must be strictly positive; the rest only non-negative.
-_POSITIVE = {
-    "default_s", "max_s",
-    "feed_stale_s", "min_green_s", "max_green_s", "cycle_min_s", "cycle_max_s",
-    "max_red_s", "ped_speed_mps", "advance_dist_m", "loop_length_m", "vehicle_spacing_m",
-    "through_pcu_h_lane", "left_pcu_h_lane", "right_pcu_h_lane", "period_s", "backup_s",
-    "flow_window_s", "plan_ttl_s", "refresh_s",
-    "clear_gap_s", "standing_occupancy", "standing_s", "sat_window_s", "sat_min_ratio", "sat_max_ratio",
-    "block_window_s", "stuck_on_s", "stuck_off_s", "max_lane_flow_veh_h", "implausible_window_s",
-    "implausible_limit", "link_max_travel_s", "link_window_s", "link_remap_s", "switch_service_s", "wait_scale_s", "replan_s", "cluster_gap_s", "ds_target", "marry_flow_pcu_h", "permitted_sat_ratio",
-    "car", "bus", "truck", "motorcycle", "max_flow_ratio", "keepalive_s", "realtime_factor",
-    "update_s", "gain_window_s", "throughput_window_s",
-    "window_s", "flush_s", "segment_s", "retention_days", "queue_max",
-    "clock_skew_s", "plan_max_validity_s", "ack_timeout_s",
-}
+# Numbers that must be strictly positive, as section.field (the name a ConfigError gives); every
+# other number (float or int) only non-negative. tests/unit/test_config.py checks that each
+# entry names a numeric field of Config.
+_POSITIVE = frozenset({
+    "service.feed_stale_s", "service.realtime_factor",
+    "broker.keepalive_s",
+    "pcu.car", "pcu.bus", "pcu.truck", "pcu.motorcycle",
+    "timing.min_green_s", "timing.max_green_s", "timing.cycle_min_s", "timing.cycle_max_s", "timing.max_red_s",
+    "timing.ped_speed_mps",
+    "detectors.advance_dist_m", "detectors.loop_length_m", "detectors.vehicle_spacing_m",
+    "saturation.through_pcu_h_lane", "saturation.left_pcu_h_lane", "saturation.right_pcu_h_lane",
+    "estimation.flow_window_s", "estimation.clear_gap_s", "estimation.standing_occupancy", "estimation.standing_s",
+    "estimation.sat_window_s", "estimation.sat_min_ratio", "estimation.sat_max_ratio", "estimation.block_window_s",
+    "estimation.stuck_on_s", "estimation.stuck_off_s", "estimation.max_lane_flow_veh_h",
+    "estimation.implausible_window_s", "estimation.implausible_limit", "estimation.link_max_travel_s",
+    "estimation.link_window_s", "estimation.link_remap_s",
+    "webster.period_s", "webster.max_flow_ratio",
+    "max_pressure.switch_service_s", "max_pressure.wait_scale_s", "max_pressure.permitted_sat_ratio",
+    "schedule.cluster_gap_s", "schedule.replan_s", "schedule.wait_scale_s", "schedule.permitted_sat_ratio",
+    "schedule.max_clusters",
+    "scats.ds_target", "scats.marry_flow_pcu_h",
+    "roadside.backup_s", "roadside.plan_ttl_s", "roadside.refresh_s",
+    "metrics.update_s", "metrics.gain_window_s", "metrics.throughput_window_s",
+    "harm.window_s",
+    "archive.retention_days", "archive.queue_max", "archive.flush_s", "archive.segment_s",
+    "security.clock_skew_s", "security.plan_max_validity_s", "security.ack_timeout_s",
+    "operators.default_s", "operators.max_s",
+})
 
 
 # Keys that were removed, with what replaces them. A config that still carries one loads, with a
@@ -207,6 +220,7 @@ def _drop_removed(raw: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def _section(cls: type, raw: Any, path: str, name: str) -> Any:
+    """The table `raw` of section `name` into its dataclass `cls`, by field name."""
     if not isinstance(raw, dict):
         raise ConfigError(path, name, f"must be a table, got {type(raw).__name__}")
     hints = get_type_hints(cls)
@@ -214,27 +228,28 @@ def _section(cls: type, raw: Any, path: str, name: str) -> Any:
     for key in raw:
         if key not in known:
             raise ConfigError(path, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
-    values = {}
-    for key, value in raw.items():
-        field_name = f"{name}.{key}"
-        want = hints[key]
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if want is bool and not isinstance(value, bool):
-            raise ConfigError(path, field_name, f"must be true or false, got {value!r}")
-        if want is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ConfigError(path, field_name, f"must be an integer, got {value!r}")
-        if want is float:
-            if not isinstance(value, float) or not math.isfinite(value):
-                raise ConfigError(path, field_name, f"must be a finite number, got {value!r}")
-            if key in _POSITIVE and value <= 0:
-                raise ConfigError(path, field_name, f"must be > 0, got {value}")
-            if value < 0:
-                raise ConfigError(path, field_name, f"must be >= 0, got {value}")
-        if want is str and not isinstance(value, str):
-            raise ConfigError(path, field_name, f"must be a string, got {value!r}")
-        values[key] = value
-    return cls(**values)
+    return cls(**{key: _value(hints[key], value, path, f"{name}.{key}") for key, value in raw.items()})
+
+
+def _value(want: Any, value: Any, path: str, field_name: str) -> Any:
+    """One value checked against its field's type (bool, int, float, str) and, for a number,
+    its sign (_POSITIVE); an int is accepted for a float field."""
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if want is bool and not isinstance(value, bool):
+        raise ConfigError(path, field_name, f"must be true or false, got {value!r}")
+    if want is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(path, field_name, f"must be an integer, got {value!r}")
+    if want is float and (not isinstance(value, float) or not math.isfinite(value)):
+        raise ConfigError(path, field_name, f"must be a finite number, got {value!r}")
+    if want is str and not isinstance(value, str):
+        raise ConfigError(path, field_name, f"must be a string, got {value!r}")
+    if want in (int, float):
+        if field_name in _POSITIVE and value <= 0:
+            raise ConfigError(path, field_name, f"must be > 0, got {value}")
+        if value < 0:
+            raise ConfigError(path, field_name, f"must be >= 0, got {value}")
+    return value
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -264,7 +279,8 @@ def load_config(path: str | Path | None) -> Config:
     if cfg.webster.max_flow_ratio >= 1.0:
         raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
     if cfg.operators.max_s < cfg.operators.default_s:
-        raise ConfigError(str(p), "operators.max_s", f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}")
+        raise ConfigError(str(p), "operators.max_s",
+                          f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}")
     if cfg.harm.hold_max_s < cfg.harm.hold_s:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if not 0 <= cfg.metrics.port <= 65535:

@@ -27,6 +27,10 @@ def test_project_config_loads():
     ("[max_pressure]\nclearance_min_pcu = 0.5\n", "max_pressure.clearance_min_pcu"),
     ("[scats]\noffsets = 1\n", "scats.offsets"),
     ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),
+    ("[harm]\nwindow_s = 0\n", "harm.window_s"),
+    ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
+    ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
+    ("[broker]\nport = -1\n", "broker.port"),
     ("[nonsense]\nx = 1\n", "nonsense"),
     ("timing = 3\n", "timing"),
     ("[timing\n", "-"),
@@ -57,6 +61,23 @@ def test_a_removed_key_loads_with_a_warning_naming_file_and_key(tmp_path, caplog
     assert "tick_s" not in {f.name for f in dataclasses.fields(ServiceConfig)}
     msg = caplog.text
     assert str(p) in msg and "service.tick_s is deprecated and ignored" in msg and "realtime_factor" in msg
+
+
+def test_the_positive_rule_is_per_section_and_names_existing_numeric_fields(tmp_path):
+    """_POSITIVE lists section.field: every entry is a number of Config (a typo or a removed
+    field fails here), and a rule on one section's field does not reach another's."""
+    import dataclasses
+    from typing import get_type_hints
+
+    from controller.config import _POSITIVE, Config
+
+    numeric = {f"{sec}.{f.name}" for sec, cls in get_type_hints(Config).items() if sec != "source"
+               for f in dataclasses.fields(cls) if get_type_hints(cls)[f.name] in (int, float)}
+    assert not _POSITIVE - numeric, sorted(_POSITIVE - numeric)
+    assert "harm.window_s" in _POSITIVE and "harm.margin_s" not in _POSITIVE
+    p = tmp_path / "c.toml"
+    p.write_text("[harm]\nmargin_s = 0\n[scats]\ngap_out_s = 0\n")  # may be 0: loads
+    assert load_config(p).harm.margin_s == 0.0
 
 
 def test_missing_file(tmp_path):
@@ -105,4 +126,5 @@ def test_config_toml_states_every_default():
         defaults = getattr(cfg, section)
         for f in dataclasses.fields(defaults):
             assert f.name in table, f"config.toml [{section}] lacks {f.name}"
-            assert table[f.name] == getattr(defaults, f.name), f"config.toml [{section}].{f.name} differs from the default"
+            assert table[f.name] == getattr(defaults, f.name), \
+                f"config.toml [{section}].{f.name} differs from the default"
