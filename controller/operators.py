@@ -145,7 +145,7 @@ class OperatorDesk:
         last: dict[str, AuditRecordLike] = {}
         for r in records:  # in the order they were written
             action = r.payload.get("action")
-            if action in ("hold", "plan") and r.payload.get("accepted"):
+            if action in ("hold", "plan", "flash") and r.payload.get("accepted"):
                 last[r.junction] = r
             elif action == "expired" or (action == "release" and r.payload.get("accepted")):
                 last.pop(r.junction, None)

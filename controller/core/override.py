@@ -11,9 +11,11 @@ command, every tick, exactly as it does for the policy:
   rule, when a green is below the phase's minimum (pedestrians included) or above its maximum,
   the cycle leaves the junction's bounds, or a movement would wait longer than max_red_s: the
   gate may clip a policy's wish, but an operator's plan runs as written or not at all.
+- `flash` for S seconds: a FlashCommand (model.py), refreshed like a plan. It carries no timing
+  for the gate to check: the roadside runs the intergreens into and out of flashing operation
+  itself (controller/roadside_agent.py: the green's minimum, yellow, all-red; out of it a full
+  intergreen of all-red before the next green).
 - `release`: the junction goes back to the service's policy at the next tick.
-- `flash`: refused: plan contract v1 has no flashing command a roadside could obey
-  (docs/operators.md).
 
 An override expires `for_s` after it was accepted (default OperatorParams.default_s, at most
 max_s) unless the operator renews it by sending it again. A new override replaces the one in
@@ -36,7 +38,7 @@ from controller.core.messages import MESSAGE_VERSION
 from controller.core.safety import DECISION_PERIOD_S, GateOutcome, SignalView, gate_cycle, gate_phase, phase_conflict
 from controller.core.step import CoreState, JunctionState, TickResult
 from controller.errors import FeedError
-from controller.model import Command, CycleWish, Intersection, PhaseCommand, PhaseWish, Refusal
+from controller.model import Command, CycleWish, FlashCommand, Intersection, PhaseCommand, PhaseWish, Refusal
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_AGE_S = 60.0  # an override older than this (queued while the service was away) is refused
@@ -49,6 +51,8 @@ class OperatorParams:
 
     default_s: float = 120.0  # an override lasts this long when the operator gives no duration
     max_s: float = 1800.0  # and never longer: keeping a junction on manual is a renewed, deliberate act
+    console_clock_skew_s: float = 5.0  # how far an operator console's clock may run ahead of the service's:
+    # an override stamped further ahead is refused (future_timestamp)
     console_clock_skew_s: float = 5.0  # how far an operator console's clock may run ahead of the service's:
     # an override stamped further ahead is refused (future_timestamp)
 
@@ -70,16 +74,21 @@ class OverrideRequest:
 
 
 @dataclass(frozen=True)
+class FlashWish:
+    """An operator's flash: every link flashing yellow (model.FlashCommand)."""
+
+
+@dataclass(frozen=True)
 class Override:
     """An accepted override in force at one junction until `until_s`."""
 
     junction: str
     operator: str
-    action: str  # hold | plan
+    action: str  # hold | plan | flash
     request_id: str
     since_s: float
     until_s: float
-    wish: PhaseWish | CycleWish
+    wish: PhaseWish | CycleWish | FlashWish
 
     @property
     def plan_id(self) -> str:
@@ -194,19 +203,19 @@ def admit(req: OverrideRequest, j: Intersection | None, params: OperatorParams,
         return None, f"junction {req.junction} is not under this service's control"
     if req.action == "release":
         return None, ""
-    if req.action == "flash":
-        return None, ("flash refused: plan contract v1 has no flashing command a roadside could obey; "
-                      f"put {j.id} to flash at its cabinet (docs/operators.md)")
     for_s = params.default_s if req.for_s is None else req.for_s
     if not 0 < for_s <= params.max_s:
         return None, f"duration {for_s:g} s outside (0, {params.max_s:g}] s (config operators.max_s)"
-    if req.action == "hold":
+    wish: PhaseWish | CycleWish | FlashWish
+    if req.action == "flash":
+        wish = FlashWish()
+    elif req.action == "hold":
         if req.phase is None or not 0 <= req.phase < len(j.phases):
             return None, f"phase {req.phase} is not a phase of {j.id} (0..{len(j.phases) - 1})"
         why = phase_conflict(j, req.phase)
         if why:
             return None, f"{j.id}: {why}"
-        wish: PhaseWish | CycleWish = PhaseWish(req.phase, for_s)
+        wish = PhaseWish(req.phase, for_s)
     else:
         why = plan_rules(j, req.phase_order, req.greens_s)
         wish = CycleWish(req.phase_order, req.greens_s, req.offset_s)
@@ -229,9 +238,12 @@ def signal_view(js: JunctionState, now_s: float) -> SignalView | None:
 
 
 def gate(ov: Override, j: Intersection, js: JunctionState, now_s: float, ttl_s: float) -> GateOutcome:
-    """The override's wish through the same safety gate as the policy's, for this tick."""
+    """The override's wish through the same safety gate as the policy's, for this tick. A flash
+    is not for the gate (it has no timing: see _command)."""
     view = signal_view(js, now_s)
     seq = js.seq + 1
+    if isinstance(ov.wish, FlashWish):
+        return GateOutcome(None, "a flash has no timing for the gate: the roadside sequences it")
     if isinstance(ov.wish, CycleWish):
         return gate_cycle(j, ov.wish, plan_id=ov.plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view)
     if view is None:
@@ -250,10 +262,12 @@ def _command(ov: Override, j: Intersection, js: JunctionState, last: tuple[Comma
     and dropped meanwhile, do not count)."""
     cur, sent_s = last if last is not None else (None, float("-inf"))
     mine = cur is not None and cur.plan_id == ov.plan_id
-    if cur is not None and mine and isinstance(ov.wish, CycleWish):
+    if cur is not None and mine and isinstance(ov.wish, (CycleWish, FlashWish)):
         if now_s - sent_s < refresh_s:
             return None, ""
         return replace(cur, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + ttl_s), ""
+    if isinstance(ov.wish, FlashWish):  # nothing to gate: the roadside runs the intergreens itself
+        return FlashCommand(j.id, ov.plan_id, js.seq + 1, now_s, now_s + ttl_s), ""
     out = gate(ov, j, js, now_s, ttl_s)
     if out.command is None:
         return None, out.refused

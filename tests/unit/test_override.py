@@ -13,7 +13,7 @@ from controller.core.messages import encode_detector_message, encode_status
 from controller.core.override import OperatorParams, OverrideRequest, decode_override, encode_override
 from controller.core.safety import DECISION_PERIOD_S
 from controller.errors import ConfigError, FeedError
-from controller.model import CyclePlan, PhaseCommand, SignalStatus
+from controller.model import CyclePlan, FlashCommand, PhaseCommand, SignalStatus
 from controller.operators import OperatorDesk
 from controller.service import ControllerService
 from tests.junction_fixtures import two_phase
@@ -174,11 +174,26 @@ def test_release_withdraws_the_override_and_is_recorded_with_the_operator():
     assert actions == [("bob", "plan"), ("alice", "release")]
 
 
-def test_flash_and_unknown_junctions_are_refused_with_a_reason():
+def test_a_flash_goes_out_refreshed_expires_and_hands_back_to_the_policy():
+    rig = Rig(params=OperatorParams(default_s=30.0))
+    rig.tick(1.0)
+    ans = rig.submit(OverrideRequest("J", "alice", "flash", "f1", 1.0))
+    assert ans.accepted and ans.until_s == 31.0 and "flash in force for 30 s" in ans.reason
+    sent = [c for t in range(2, 31) for c in rig.tick(float(t))]
+    flashes = [c for c in sent if c.junction == "J"]
+    assert flashes and all(isinstance(c, FlashCommand) and c.plan_id == "J-manual-alice-f1" for c in flashes)
+    assert flashes[0].valid_from_s == 2.0 and flashes[0].expires_s == 2.0 + CFG.roadside.plan_ttl_s
+    assert len(flashes) >= 2 and all(b.seq > a.seq for a, b in zip(flashes, flashes[1:]))  # refreshed
+    after = [c for t in range(31, 34) for c in rig.tick(float(t))]
+    assert not rig.desk.active
+    # withdrawn (re-sent once, expiring at the next decision), then the policy's plan again
+    assert isinstance(after[0], FlashCommand) and after[0].expires_s <= 32.0
+    assert isinstance(after[-1], PhaseCommand) and after[-1].plan_id.startswith("J-adaptive")
+
+
+def test_unknown_junctions_and_phases_are_refused_with_a_reason():
     rig = Rig()
     rig.tick(1.0)
-    flash = rig.submit(OverrideRequest("J", "alice", "flash", "f1", 1.0))
-    assert not flash.accepted and "flash" in flash.reason and "cabinet" in flash.reason
     other = rig.desk.submit(encode_override(OverrideRequest("K", "alice", "hold", "k1", 1.0, phase=0)), "alice", "K",
                             rig.svc.core, 1.0)
     assert not other.accepted and "not under this service's control" in other.reason
@@ -230,6 +245,29 @@ def test_overrides_in_force_are_restored_from_the_audit_trail_after_a_restart():
     store.append("operator", "J", "bob", {"action": "release", "accepted": True}, 2.0)
     third = Rig(audit=store)
     assert third.desk.restore(store.query(kind="operator"), third.svc.core, now_s=3.0) == []
+
+    assert third.submit(OverrideRequest("J", "carol", "flash", "f1", 3.0, for_s=60.0), "carol").accepted
+    fourth = Rig(audit=store)
+    assert fourth.desk.restore(store.query(kind="operator"), fourth.svc.core, now_s=10.0) == ["J"]
+    assert fourth.desk.active["J"].action == "flash" and fourth.desk.active["J"].operator == "carol"
+
+
+def test_the_operator_console_clock_skew_is_a_parameter(tmp_path):
+    """config.toml [operators] console_clock_skew_s: how far ahead an override may be stamped."""
+    (tmp_path / "c.toml").write_text("[operators]\nconsole_clock_skew_s = 2.0\n")
+    params = load_config(tmp_path / "c.toml").operators
+    assert params.console_clock_skew_s == 2.0
+    strict = Rig(params=params)
+    strict.tick(10.0)
+    ahead = strict.submit(hold(0, t=13.0))  # the console's clock 3 s ahead
+    assert not ahead.accepted and "future_timestamp" in ahead.reason
+    assert strict.submit(hold(0, t=11.5, rid="r2")).accepted
+    default = Rig()
+    default.tick(10.0)
+    assert default.submit(hold(0, t=13.0)).accepted  # 5 s by default
+    (tmp_path / "bad.toml").write_text("[operators]\nconsole_clock_skew_s = -1.0\n")
+    with pytest.raises(ConfigError, match="operators.console_clock_skew_s"):
+        load_config(tmp_path / "bad.toml")
 
 
 def test_the_operator_console_clock_skew_is_a_parameter(tmp_path):
