@@ -5,7 +5,8 @@
   ctl override J --hold-phase N [--for S]          hold phase N (within the safety gate) for S s
   ctl override J --plan FILE [--for S]             run a cycle plan (TOML or JSON: phase_order,
                                                    greens_s, offset_s) as written, or be refused
-  ctl override J --flash                           (refused: not in plan contract v1)
+  ctl override J --flash [--for S]                 flashing yellow on every link for S s (the
+                                                   roadside runs the intergreens into and out of it)
   ctl release J                                    back to the service's policy
 
 Who: `--user` (default $TSC_MQTT_USER, else "operator"); password from `--credentials DIR`
