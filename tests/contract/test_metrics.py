@@ -5,8 +5,9 @@ junction and class dimensions plus bounded enumerations); counts and gauges mean
 docs/metrics.md says; the network delay gain is the demand-weighted shadow estimate of
 controller/core/shadow.py and moves with the signal; the approach speed is a journey speed (vehicle-
 distance over vehicle-time, Edie), not the loops' spot speed; the throughput gain is measured PCU
-over the fixed plan's estimated service, n/a while that plan serves the whole demand; gauges refresh every `update_s` of service
-time, not every tick; the HTTP endpoint serves exactly the registry it was given.
+over the fixed plan's estimated service, n/a while that plan serves the whole demand; gauges
+refresh every `update_s` of service time, not every tick; the HTTP endpoint serves exactly the
+registry it was given.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def test_every_metric_follows_the_prometheus_naming_rules():
 def test_no_global_registry_is_touched_and_exporters_are_independent():
     before = {f.name for f in prometheus_client.REGISTRY.collect()}
     a, reg_a, _ = exporter("J1")
-    b, reg_b, _ = exporter("J1")  # same names, another registry: no "Duplicated timeseries"
+    _b, reg_b, _ = exporter("J1")  # same names, another registry: no "Duplicated timeseries"
     a.message_rejected("malformed_json")
     assert value(reg_a, "tsc_feed_messages_rejected_total", reason="malformed_json") == 1
     assert value(reg_b, "tsc_feed_messages_rejected_total", reason="malformed_json") == 0
@@ -323,7 +324,8 @@ def test_network_gain_is_the_demand_weighted_total_of_the_cores_shadow_and_moves
     for t in range(1201):
         # the core's replay: the policy 10 % better than fixed at first, 20 % worse after 600 s
         ctrl = 30.0 if t < 600 else 48.0
-        g = {"A": shadow.Gains(40.0, ctrl, 1750.0, 1750.0, 1800.0), "B": shadow.Gains(20.0, 20.0, 1200.0, 1200.0, 1200.0)}
+        g = {"A": shadow.Gains(40.0, ctrl, 1750.0, 1750.0, 1800.0),
+             "B": shadow.Gains(20.0, 20.0, 1200.0, 1200.0, 1200.0)}
         cycle = (30, 25) if t < 600 else (20, 40)
         pos = t % (sum(cycle) + 10)
         phase = 0 if pos < cycle[0] + 5 else 1
@@ -389,8 +391,8 @@ def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_s
         for jid, j in js.items():
             n = len(j.movements)
             flow = flow_pcu_h if flow_pcu_h is not None else np.full(n, q_pcu_s * 3600.0)
-            lanes = replace(LaneState.empty(n), queue_pcu=np.full(n, queue_pcu), adv_speed_mps=np.full(n, adv_speed_mps),
-                            flow_pcu_h=flow)
+            lanes = replace(LaneState.empty(n), queue_pcu=np.full(n, queue_pcu),
+                            adv_speed_mps=np.full(n, adv_speed_mps), flow_pcu_h=flow)
             if dep_flow_pcu_h is not None:  # two_phase: one lane per movement, same order
                 lanes = replace(lanes, dep_flow_pcu_h=dep_flow_pcu_h)
             est = {"arrivals_pcu": np.full(n, q_pcu_s * t), "lanes": lanes,
@@ -431,7 +433,7 @@ def test_free_flow_reads_the_loop_speed_and_no_delay():
 # -- throughput gain -------------------------------------------------------------------------------
 def test_throughput_gain_is_measured_service_over_the_fixed_plans_estimated_service():
     # Base program 30 s / 25 s in a 65 s cycle at 1800 PCU/h: N/S capacity 830.8, E/W 692.3 PCU/h.
-    cap_ns, cap_ew = 1800 * 30 / 65, 1800 * 25 / 65
+    cap_ns = 1800 * 30 / 65  # E/W (692.3) stays above its demand of 500
     demand = np.array([1000.0, 500.0, 1000.0, 500.0])  # N, E, S, W: N/S above the fixed plan's capacity
     fixed_served = 2 * cap_ns + 2 * 500.0
     departed = np.array([950.0, 500.0, 950.0, 500.0]) / 3600.0  # the policy serves 950 PCU/h of N/S
@@ -536,7 +538,7 @@ def test_dashboards_only_query_exported_metrics_and_are_well_formed():
 
 def test_docs_describe_every_metric():
     doc = (ROOT / "docs" / "metrics.md").read_text()
-    m, reg, _ = exporter("J1")
+    _m, reg, _ = exporter("J1")
     for fam in reg.collect():
         shown = f"{fam.name}_total" if fam.type == "counter" else fam.name
         assert f"`{shown}`" in doc, f"docs/metrics.md does not describe {shown}"

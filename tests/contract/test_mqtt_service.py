@@ -197,7 +197,8 @@ def test_hostile_messages_are_counted_by_reason_and_the_service_carries_on(broke
         "future_timestamp": [variant(t=1e9)],
         "bad_version": [variant(v=2)],
         "topic_mismatch": [feed("J2", 2.0)],  # J1's device speaking for J2
-        "oversize": [b'{"v":1,"junction":"J1","pad":"' + b"x" * 300_000 + b'"}'],  # over 256 KiB, under the broker limit
+        # over 256 KiB, under the broker limit
+        "oversize": [b'{"v":1,"junction":"J1","pad":"' + b"x" * 300_000 + b'"}'],
     }
     for payloads in hostile.values():
         for p in payloads:

@@ -111,7 +111,8 @@ class ScatsPolicy(Policy):
         ig = tuple(j.intergreen_s(k, (k + 1) % n) for k in range(n))
         greens = tuple(p.base_green_s for p in j.phases)
         cycle = sum(greens) + sum(ig)
-        return ScatsState(primary_phases(layout, protected_first=True), ig, cycle, greens, j.base_offset_s % max(cycle, 1e-9), cycle,
+        return ScatsState(primary_phases(layout, protected_first=True), ig, cycle, greens,
+                          j.base_offset_s % max(cycle, 1e-9), cycle,
                           np.zeros(n), np.zeros(len(j.movements)), np.zeros(len(j.movements)),
                           np.zeros(len(layout.lanes)), np.zeros(len(layout.lanes)))
 

@@ -124,7 +124,8 @@ class SchedulePolicy(Policy):
         for i, m in enumerate(j.movements):
             by_edge.setdefault(m.from_edge, []).append(i)
         return ScheduleState(ScheduleStatics(
-            intergreen_s=mp.intergreen_s, primary=primary_phases(layout, protected_first=True), rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
+            intergreen_s=mp.intergreen_s, primary=primary_phases(layout, protected_first=True),
+            rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
             min_green_s=np.array([p.min_green_s for p in j.phases]),
             max_green_s=np.array([p.max_green_s for p in j.phases]),
             edges=tuple((e, np.array(ix)) for e, ix in by_edge.items()), clearance=mp.clearance,
