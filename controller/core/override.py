@@ -53,8 +53,6 @@ class OperatorParams:
     max_s: float = 1800.0  # and never longer: keeping a junction on manual is a renewed, deliberate act
     console_clock_skew_s: float = 5.0  # how far an operator console's clock may run ahead of the service's:
     # an override stamped further ahead is refused (future_timestamp)
-    console_clock_skew_s: float = 5.0  # how far an operator console's clock may run ahead of the service's:
-    # an override stamped further ahead is refused (future_timestamp)
 
 
 @dataclass(frozen=True)

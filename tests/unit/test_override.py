@@ -268,21 +268,3 @@ def test_the_operator_console_clock_skew_is_a_parameter(tmp_path):
     (tmp_path / "bad.toml").write_text("[operators]\nconsole_clock_skew_s = -1.0\n")
     with pytest.raises(ConfigError, match="operators.console_clock_skew_s"):
         load_config(tmp_path / "bad.toml")
-
-
-def test_the_operator_console_clock_skew_is_a_parameter(tmp_path):
-    """config.toml [operators] console_clock_skew_s: how far ahead an override may be stamped."""
-    (tmp_path / "c.toml").write_text("[operators]\nconsole_clock_skew_s = 2.0\n")
-    params = load_config(tmp_path / "c.toml").operators
-    assert params.console_clock_skew_s == 2.0
-    strict = Rig(params=params)
-    strict.tick(10.0)
-    ahead = strict.submit(hold(0, t=13.0))  # the console's clock 3 s ahead
-    assert not ahead.accepted and "future_timestamp" in ahead.reason
-    assert strict.submit(hold(0, t=11.5, rid="r2")).accepted
-    default = Rig()
-    default.tick(10.0)
-    assert default.submit(hold(0, t=13.0)).accepted  # 5 s by default
-    (tmp_path / "bad.toml").write_text("[operators]\nconsole_clock_skew_s = -1.0\n")
-    with pytest.raises(ConfigError, match="operators.console_clock_skew_s"):
-        load_config(tmp_path / "bad.toml")
