@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -101,6 +101,26 @@ class EstimationParams:
     link_min_corr: float = 0.15
     link_min_samples_s: float = 600.0
     link_remap_s: float = 60.0
+
+
+class _LaneArrays(Protocol):
+    """The per-loop and per-lane index arrays the lane update reads: one junction's Layout, or
+    several junctions' concatenated (netestimate.NetworkLayout)."""
+
+    @property
+    def params(self) -> EstimationParams: ...
+    @property
+    def det_pair(self) -> np.ndarray: ...
+    @property
+    def lane_stop(self) -> np.ndarray: ...
+    @property
+    def lane_adv(self) -> np.ndarray: ...
+    @property
+    def lane_storage_pcu(self) -> np.ndarray: ...
+    @property
+    def lane_zone_m(self) -> np.ndarray: ...
+    @property
+    def lane_sat_prior_pcu_h(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -365,22 +385,30 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
                        blind=np.ones(len(layout.junction.movements), dtype=bool))
     dt = snap.period_s
     r = _read(layout, snap, est.crossed_by_class)
-    health, usable = _health(layout, est.health, r, dt)
-    sig = _lane_signals(layout, est.lanes, r, health.faulty, usable, green_phase)
+    n_d = len(r.veh)
+    health, usable = _health(layout, est.health, r, dt, (float(r.veh.sum()) - r.veh) / max(n_d - 1, 1))
+    no_lane = np.zeros(len(layout.lanes), dtype=bool)
+    green = layout.lane_green[green_phase] if green_phase is not None else no_lane
+    protected = layout.lane_protected[green_phase] if green_phase is not None else no_lane
+    sig = _lane_signals(layout, est.lanes, r, health.faulty, usable, green, protected)
     lanes, arr, dep = _lanes(layout, est.lanes, r, sig, dt, layout.params.flow_window_s)
-    measured = sig.stop_alive | sig.adv_alive
-    lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
+    return _to_movements(layout, est, snap.t_s, lanes, arr, dep, sig.stop_alive | sig.adv_alive, health, r.crossed)
 
-    # -- lanes -> movements -----------------------------------------------------------------------
+
+def _to_movements(layout: Layout, est: Estimate, t_s: float, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
+                  measured: np.ndarray, health: DetectorHealth, crossed: dict[str, int] | None) -> Estimate:
+    """The junction's new estimate from its lanes' period: lanes without a working loop borrow
+    (_borrow), then lanes are shared out to movements (Layout.lane_share)."""
+    lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
     S = layout.lane_share
     prior = layout.lane_sat_prior_pcu_h
     ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior
     n_lanes = np.maximum((S > 0).sum(axis=1), 1)
-    return replace(
-        est, t_s=snap.t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
+    return Estimate(
+        t_s=t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
         flow_pcu_h=S @ lanes.flow_pcu_h, queue_pcu=S @ (lanes.queue_pcu + lanes.hidden_pcu),
-        crossed_by_class=est.crossed_by_class if r.crossed is None else tuple(sorted(r.crossed.items())),
-        last_feed_t_s=snap.t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * ((S > 0) @ ratio) / n_lanes,
+        crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
+        last_feed_t_s=t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * ((S > 0) @ ratio) / n_lanes,
         block=((S > 0) @ lanes.block) / n_lanes, blind=((S > 0) @ ~measured) > 0, lanes=lanes, health=health,
     )
 
@@ -411,11 +439,12 @@ def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int],
     return _Readings(pcu, veh, occ, spd, seen, crossed)
 
 
-def _health(layout: Layout, h: DetectorHealth, r: _Readings, dt: float) -> tuple[DetectorHealth, np.ndarray]:
+def _health(layout: _LaneArrays, h: DetectorHealth, r: _Readings, dt: float,
+            others_mean: np.ndarray) -> tuple[DetectorHealth, np.ndarray]:
     """Fault bookkeeping per loop (module doc), and which of this period's readings can be
-    trusted (seen, not faulty, not implausible)."""
+    trusted (seen, not faulty, not implausible). `others_mean`: per loop, the mean count of the
+    other loops of its junction (the reference of a loop without a pair)."""
     p = layout.params
-    n_d = len(r.veh)
     max_veh = dt * p.max_lane_flow_veh_h / 3600.0 + 1.0
     implausible_now = r.seen & (r.veh > max_veh)
     implausible = h.implausible * math.exp(-dt / p.implausible_window_s) + implausible_now
@@ -424,7 +453,6 @@ def _health(layout: Layout, h: DetectorHealth, r: _Readings, dt: float) -> tuple
     silent_s = np.where(quiet, h.silent_s + dt, 0.0)
     missing_s = np.where(r.seen, 0.0, h.missing_s + dt)
     # Reference count: the paired loop on the same lane, else the junction's other loops on average.
-    others_mean = (float(r.veh.sum()) - r.veh) / max(n_d - 1, 1)
     pair = layout.det_pair
     ref_now = np.where(pair >= 0, r.veh[np.maximum(pair, 0)], others_mean)
     ref_veh = np.where(quiet, h.ref_veh + ref_now, 0.0)
@@ -434,18 +462,16 @@ def _health(layout: Layout, h: DetectorHealth, r: _Readings, dt: float) -> tuple
     return health, r.seen & ~faulty & ~implausible_now
 
 
-def _lane_signals(layout: Layout, L: LaneState, r: _Readings, faulty: np.ndarray, usable: np.ndarray,
-                  green_phase: int | None) -> _LaneSignals:
-    """Per lane: which loops work and what they show now (green, standing vehicles)."""
+def _lane_signals(layout: _LaneArrays, L: LaneState, r: _Readings, faulty: np.ndarray, usable: np.ndarray,
+                  green: np.ndarray, protected: np.ndarray) -> _LaneSignals:
+    """Per lane: which loops work and what they show now (green, standing vehicles). `green`,
+    `protected`: per lane, green now, and green with every movement on it protected (saturation
+    flow and exit blockage are learnt on protected green only: a permitted turn waiting for gaps
+    in the opposing flow is neither saturated nor blocked downstream)."""
     p = layout.params
     has_stop, has_adv = layout.lane_stop >= 0, layout.lane_adv >= 0
     si, ai = np.maximum(layout.lane_stop, 0), np.maximum(layout.lane_adv, 0)
     stop_ok, adv_ok = has_stop & usable[si], has_adv & usable[ai]
-    no_lane = np.zeros(len(layout.lanes), dtype=bool)
-    green = layout.lane_green[green_phase] if green_phase is not None else no_lane
-    # Saturation flow and exit blockage are learnt on protected green only: a permitted turn
-    # waiting for gaps in the opposing flow is neither saturated nor blocked downstream.
-    protected = layout.lane_protected[green_phase] if green_phase is not None else no_lane
 
     def standing(idx: np.ndarray) -> np.ndarray:  # occupied (almost) all period, slow or uncounted
         o, v, s = r.occ[idx], r.veh[idx], r.spd[idx]
@@ -458,7 +484,7 @@ def _lane_signals(layout: Layout, L: LaneState, r: _Readings, faulty: np.ndarray
                         stop_stand_now=stop_ok & standing(si), adv_stand_now=adv_ok & standing(ai))
 
 
-def _lanes(layout: Layout, L: LaneState, r: _Readings, sig: _LaneSignals, dt: float,
+def _lanes(layout: _LaneArrays, L: LaneState, r: _Readings, sig: _LaneSignals, dt: float,
            flow_window_s: float) -> tuple[LaneState, np.ndarray, np.ndarray]:
     """One period of every lane from its own loops: the new lane state, and the PCU that
     arrived into the lane's zone and departed over its stop line in the period."""
@@ -498,7 +524,7 @@ def _lanes(layout: Layout, L: LaneState, r: _Readings, sig: _LaneSignals, dt: fl
                       sat_pcu, sat_s, block, recent), arr, dep)
 
 
-def _in_transit(layout: Layout, recent: np.ndarray, adv_speed: np.ndarray, dt: float) -> np.ndarray:
+def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, dt: float) -> np.ndarray:
     """PCU in transit between the loops: what entered the zone within its travel time (whole
     ticks, this one included), read off the lane's recent arrivals. A lane without advance loop
     has no zone: only this period's arrivals."""
@@ -508,7 +534,7 @@ def _in_transit(layout: Layout, recent: np.ndarray, adv_speed: np.ndarray, dt: f
     return out
 
 
-def _queue(layout: Layout, L: LaneState, sig: _LaneSignals, arr: np.ndarray, dep: np.ndarray,
+def _queue(layout: _LaneArrays, L: LaneState, sig: _LaneSignals, arr: np.ndarray, dep: np.ndarray,
            demand_pcu: np.ndarray, adv_blocked: np.ndarray, cleared: np.ndarray,
            transit_pcu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Queue (PCU, within the lane's storage) and hidden queue (upstream of it) after one period.

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from controller.core import estimation, harm, shadow
+from controller.core import estimation, harm, netestimate, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
@@ -97,6 +97,7 @@ class Core:
         self.uses_network: bool = getattr(policy, "uses_network", False)
         self.coordinate_period_s: float | None = getattr(policy, "coordinate_period_s", None)
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
+        self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -217,16 +218,17 @@ class Core:
         for s in snapshots:
             snaps.setdefault(s.junction, []).append(s)
         latest_status = {s.junction: s for s in statuses}
+        now_status = {jid: latest_status.get(jid, js.status) for jid, js in state.junctions.items()}
+        # The status read this tick describes the signal during the period the detector
+        # messages cover: the estimator learns from green time only.
+        greens = {jid: st.phase if st is not None and not st.in_intergreen else None for jid, st in now_status.items()}
+        estimates = netestimate.fold(self.net, self.layouts, {jid: js.estimate for jid, js in state.junctions.items()},
+                                     snaps, greens)
         updated: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             js = state.junctions[jid]
-            est = js.estimate
-            status = latest_status.get(jid, js.status)
-            # The status read this tick describes the signal during the period the detector
-            # messages cover: the estimator learns from green time only.
-            green_phase = status.phase if status is not None and not status.in_intergreen else None
-            for s in snaps.get(jid, ()):
-                est = estimation.update(lay, est, s, green_phase)
+            est = estimates[jid]
+            status = now_status[jid]
             red_since = _red_since(lay, status, js.red_since_s, now_s)
             hs = js.harm or harm.initial(self.programs[jid], len(lay.junction.movements), state.t_s)
             hs = harm.observe(self.programs[jid], hs, est, status, now_s, self.harm)

@@ -1,0 +1,226 @@
+"""The estimator of estimation.py run over many junctions at once (numpy, pure).
+
+Every junction's loops and lanes are concatenated into one `NetworkLayout`; one tick's detector
+readings of all junctions are folded in by one pass of the lane update (estimation._health,
+_lane_signals, _lanes) over those long arrays, instead of one pass per junction. What is
+per-junction by nature stays per junction: a loop's reference count (the mean of the other
+loops of its junction), lanes borrowing from measured lanes nearby, and the lanes -> movements
+shares (estimation._to_movements). Every operation of the lane update is element-wise, so each
+junction's estimate is bit for bit the one estimation.update gives.
+
+Readings come either as Snapshots (the JSON feed, validated by core/feed.py) or as one
+`DetectorFrame` for the whole network (in-process runs, validated by core/feedarrays.py).
+
+Example: `net = NetworkLayout.build(layouts)`, then every tick
+`estimates = update_all(net, estimates, readings_for(net, snapshots, estimates), greens, 1.0)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from controller.core.estimation import update as estimation_update
+from controller.core.estimation import (
+    DetectorHealth, Estimate, EstimationParams, LaneState, Layout, _health, _lane_signals, _lanes, _Readings,
+    _to_movements,
+)
+from controller.model import Snapshot
+
+_LANE_FIELDS = ("queue_pcu", "hidden_pcu", "flow_pcu_h", "dep_flow_pcu_h", "green_s", "stop_empty_s",
+                "adv_standing_s", "adv_speed_mps", "sat_pcu", "sat_s", "block")
+_HEALTH_FIELDS = ("on_s", "silent_s", "ref_veh", "missing_s", "implausible", "faulty")
+
+
+@dataclass(frozen=True)
+class NetworkLayout:
+    """Several junctions' Layouts (sharing one EstimationParams and PCU factors, each with at
+    least one loop) concatenated: loops in junction order, then lanes in junction order. Loop
+    and lane indices (det_pair, lane_stop, lane_adv) are network-wide."""
+
+    jids: tuple[str, ...]
+    layouts: tuple[Layout, ...]
+    params: EstimationParams
+    pcu_by_class: dict[str, float]
+    det_start: np.ndarray  # (junctions + 1,) first loop of each junction
+    lane_start: np.ndarray  # (junctions + 1,) first lane of each junction
+    det_junction: np.ndarray  # (loops,) junction position
+    det_others: np.ndarray  # (loops,) other loops of the junction, at least 1
+    det_is_stop: np.ndarray  # (loops,) bool
+    det_pair: np.ndarray
+    lane_stop: np.ndarray
+    lane_adv: np.ndarray
+    lane_storage_pcu: np.ndarray
+    lane_zone_m: np.ndarray
+    lane_sat_prior_pcu_h: np.ndarray
+    green_table: np.ndarray  # flat: per junction its (phases + 1, lanes) lane_green, last row all red
+    protected_table: np.ndarray  # idem for lane_protected
+    table_start: np.ndarray  # (junctions,) where each junction's rows start in the tables
+    lane_junction: np.ndarray  # (lanes,) junction position
+    lane_local: np.ndarray  # (lanes,) lane index within its junction
+    det_offset: dict[str, int]  # junction -> its first loop
+
+    @staticmethod
+    def build(layouts: Mapping[str, Layout]) -> NetworkLayout:
+        """Raises ValueError when the layouts do not share their parameters or PCU factors, or
+        one has no loop (estimation.update handles those one by one)."""
+        jids = tuple(layouts)
+        lays = tuple(layouts[j] for j in jids)
+        if not lays or any(not lay.det_index for lay in lays):
+            raise ValueError("NetworkLayout needs junctions with at least one loop each")
+        if any(lay.params != lays[0].params or lay.pcu_by_class != lays[0].pcu_by_class for lay in lays):
+            raise ValueError("NetworkLayout needs junctions sharing estimation parameters and PCU factors")
+        n_d = np.array([len(lay.det_index) for lay in lays])
+        n_l = np.array([len(lay.lanes) for lay in lays])
+        det_start = np.concatenate(([0], np.cumsum(n_d)))
+        lane_start = np.concatenate(([0], np.cumsum(n_l)))
+
+        def shifted(arrays: list[np.ndarray], starts: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.where(a >= 0, a + s, -1) for a, s in zip(arrays, starts)]).astype(int)
+
+        ext_green = [np.vstack([lay.lane_green, np.zeros((1, len(lay.lanes)), dtype=bool)]) for lay in lays]
+        ext_prot = [np.vstack([lay.lane_protected, np.zeros((1, len(lay.lanes)), dtype=bool)]) for lay in lays]
+        sizes = np.array([g.size for g in ext_green])
+        return NetworkLayout(
+            jids=jids, layouts=lays, params=lays[0].params, pcu_by_class=dict(lays[0].pcu_by_class),
+            det_start=det_start, lane_start=lane_start,
+            det_junction=np.repeat(np.arange(len(lays)), n_d), det_others=np.repeat(np.maximum(n_d - 1, 1), n_d),
+            det_is_stop=np.concatenate([lay.det_is_stop for lay in lays]),
+            det_pair=shifted([lay.det_pair for lay in lays], det_start),
+            lane_stop=shifted([lay.lane_stop for lay in lays], det_start),
+            lane_adv=shifted([lay.lane_adv for lay in lays], det_start),
+            lane_storage_pcu=np.concatenate([lay.lane_storage_pcu for lay in lays]),
+            lane_zone_m=np.concatenate([lay.lane_zone_m for lay in lays]),
+            lane_sat_prior_pcu_h=np.concatenate([lay.lane_sat_prior_pcu_h for lay in lays]),
+            green_table=np.concatenate([g.ravel() for g in ext_green]),
+            protected_table=np.concatenate([g.ravel() for g in ext_prot]),
+            table_start=np.concatenate(([0], np.cumsum(sizes)[:-1])),
+            lane_junction=np.repeat(np.arange(len(lays)), n_l),
+            lane_local=np.concatenate([np.arange(k) for k in n_l]),
+            det_offset={j: int(s) for j, s in zip(jids, det_start[:-1])},
+        )
+
+    def lane_rows(self, green_phases: Sequence[int | None]) -> np.ndarray:
+        """(lanes,) index into green_table / protected_table for each junction's green phase
+        (None: the all-red row)."""
+        rows = np.array([len(lay.junction.phases) if g is None else g for lay, g in zip(self.layouts, green_phases)])
+        n_l = np.diff(self.lane_start)
+        lj = self.lane_junction
+        return self.table_start[lj] + rows[lj] * n_l[lj] + self.lane_local
+
+
+@dataclass(frozen=True)
+class NetworkReadings:
+    """One period of every loop of a NetworkLayout (a loop absent from the feed: not `seen`),
+    and which junctions sent a reading this period (`fresh`: junction position -> t_s)."""
+
+    pcu: np.ndarray
+    veh: np.ndarray
+    occ: np.ndarray
+    spd: np.ndarray
+    seen: np.ndarray
+    stop_counts: dict[int, dict[str, int]]  # junction position -> vehicles over its stop lines, by class
+    fresh: dict[int, float]
+
+
+def readings_from_snapshots(net: NetworkLayout, snaps: Mapping[str, Snapshot]) -> NetworkReadings:
+    """The snapshots (at most one per junction of net) as network-wide arrays, PCU summed by
+    class in the order estimation._read sums them (same floats)."""
+    n = int(net.det_start[-1])
+    pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
+    spd = np.full(n, -1.0)
+    seen = np.zeros(n, dtype=bool)
+    factor = net.pcu_by_class
+    stop_counts: dict[int, dict[str, int]] = {}
+    fresh: dict[int, float] = {}
+    pos = {j: k for k, j in enumerate(net.jids)}
+    for jid, snap in snaps.items():
+        k = pos[jid]
+        fresh[k] = snap.t_s
+        off, index = net.det_offset[jid], net.layouts[k].det_index
+        for rd in snap.readings:
+            i = index.get(rd.detector)
+            if i is None:
+                continue
+            i += off
+            seen[i] = True
+            occ[i] = rd.occupancy
+            spd[i] = rd.speed_mps
+            if rd.counts:
+                pcu[i] = sum(factor.get(c, 1.0) * c_n for c, c_n in rd.counts)
+                veh[i] = sum(c_n for _, c_n in rd.counts)
+                if net.det_is_stop[i]:
+                    crossed = stop_counts.setdefault(k, {})
+                    for c, c_n in rd.counts:
+                        crossed[c] = crossed.get(c, 0) + c_n
+    return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)
+
+
+def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: NetworkReadings,
+               green_phases: Mapping[str, int | None], period_s: float) -> dict[str, Estimate]:
+    """The new estimate of every junction that sent a reading (r.fresh), as estimation.update
+    would fold it in: one period of period_s seconds, each junction's lanes green as its
+    `green_phases` entry says (absent or None: all red). Junctions not fresh are left out."""
+    ests = [estimates[j] for j in net.jids]
+    L = LaneState(*(np.concatenate([getattr(e.lanes, f) for e in ests]) for f in _LANE_FIELDS),
+                  np.concatenate([e.lanes.adv_recent_pcu for e in ests], axis=1))
+    h = DetectorHealth(*(np.concatenate([getattr(e.health, f) for e in ests]) for f in _HEALTH_FIELDS))
+    readings = _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None)
+    totals = np.add.reduceat(r.veh, net.det_start[:-1])
+    health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - r.veh) / net.det_others)
+    rows = net.lane_rows([green_phases.get(j) for j in net.jids])
+    sig = _lane_signals(net, L, readings, health.faulty, usable, net.green_table[rows], net.protected_table[rows])
+    lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
+    measured = sig.stop_alive | sig.adv_alive
+    out = {}
+    for k, t_s in r.fresh.items():
+        a, b = int(net.lane_start[k]), int(net.lane_start[k + 1])
+        da, db = int(net.det_start[k]), int(net.det_start[k + 1])
+        lane_k = LaneState(*(getattr(lanes, f)[a:b] for f in _LANE_FIELDS), lanes.adv_recent_pcu[:, a:b])
+        health_k = DetectorHealth(*(getattr(health, f)[da:db] for f in _HEALTH_FIELDS))
+        est = ests[k]
+        crossed = r.stop_counts.get(k)
+        if crossed is not None:
+            before = dict(est.crossed_by_class)
+            for c, n in crossed.items():
+                before[c] = before.get(c, 0) + n
+            crossed = before
+        out[net.jids[k]] = _to_movements(net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b],
+                                         health_k, crossed)
+    return out
+
+
+def network_layout(layouts: Mapping[str, Layout]) -> NetworkLayout | None:
+    """The NetworkLayout of the junctions with loops, or None when there are none or they do
+    not share parameters (then every junction is updated on its own)."""
+    with_loops = {j: lay for j, lay in layouts.items() if lay.det_index}
+    try:
+        return NetworkLayout.build(with_loops)
+    except ValueError:
+        return None
+
+
+def fold(net: NetworkLayout | None, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate],
+         snaps: Mapping[str, Sequence[Snapshot]], green_phases: Mapping[str, int | None]) -> dict[str, Estimate]:
+    """Every junction's estimate with its snapshots of this tick folded in, in their order, as
+    successive estimation.update calls would give: the k-th snapshots of all junctions of `net`
+    in one update_all per period length, the junctions outside `net` one by one."""
+    out = dict(estimates)
+    rounds: dict[tuple[int, float], dict[str, Snapshot]] = {}
+    in_net = set(net.jids) if net is not None else set()
+    for jid, seq in snaps.items():
+        lay = layouts.get(jid)
+        if lay is None:
+            continue
+        if jid not in in_net:
+            for s in seq:
+                out[jid] = estimation_update(lay, out[jid], s, green_phases.get(jid))
+            continue
+        for k, s in enumerate(seq):
+            rounds.setdefault((k, s.period_s), {})[jid] = s
+    for (_k, period_s), batch in sorted(rounds.items(), key=lambda kv: kv[0][0]):
+        if net is not None:  # always: rounds only hold junctions of net
+            out.update(update_all(net, out, readings_from_snapshots(net, batch), green_phases, period_s))
+    return out
