@@ -1,7 +1,8 @@
 """Operators over a real Mosquitto: `ctl` (controller/ctl.py) against a ServiceNode. An override
 travels with the operator's credentials, passes the service's safety gate, reaches the
 junction's device as a plan, and is answered on the operator's reply topic; a refusal names the
-rule; a monitor may look but not act; the junction table is retained for `ctl status`."""
+rule; a monitor may look but not act; the junction table is retained for `ctl status`; a flash
+puts a virtual roadside (sim/roadside.py) into flashing yellow and a release takes it out."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import PhaseCommand, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.roadside import RoadsideController
 from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
 
 try:
@@ -171,3 +173,75 @@ def test_an_override_survives_a_crash_of_the_service(tmp_path):
                 again.close()
         finally:
             dev.close(flush_s=0.2)
+
+
+class Cabinet:
+    """J1's roadside over the broker: plan messages in as received, a virtual roadside
+    controller, its detector feed and status out; its signal state each second in `states`."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.rc = RoadsideController(JUNCTIONS["J1"], backup_s=CFG.roadside.backup_s)
+        self.states: list[str] = []
+        self._inbox: list[bytes] = []
+        self._lock = threading.Lock()
+        self.client = MqttClient(broker.settings(field_user("J1")), self._got)
+        self.client.subscribe([broker.topics.plan("J1")], qos=1)
+        self.client.start()
+
+    def _got(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            self._inbox.append(payload)
+
+    def second(self, node: ServiceNode, t: float) -> None:
+        with self._lock:
+            got, self._inbox = self._inbox, []
+        for payload in got:
+            self.rc.receive_message(payload, t)
+        self.states.append(self.rc.tick(t, 0 if self.rc.mode == "local" else None, t) or "local")
+        topics = self.broker.topics
+        self.client.publish(topics.detectors("J1"), feed("J1", t, cars=2), qos=1)
+        self.client.publish(topics.status("J1"), encode_status(self.rc.status(t), self.rc.status_epoch()),
+                            qos=1, retain=True)
+        time.sleep(0.05)
+        node.tick(t)
+
+    def ask(self, node: ServiceNode, req: OverrideRequest, t0: float) -> tuple[dict | None, float]:
+        with ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(ctl.send, settings(self.broker, req.operator), self.broker.topics, req, 8.0)
+            t = t0
+            while not fut.done() and t < t0 + 40:
+                t += 1.0
+                self.second(node, t)
+                time.sleep(0.1)
+            return fut.result(), t
+
+
+def test_an_operators_flash_reaches_the_roadside_and_a_release_ends_it(tmp_path):
+    with Broker(tmp_path / "broker", SITE, JUNCTIONS, operators=("alice", "bob")) as broker:
+        node = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0).start()
+        cab = Cabinet(broker)
+        try:
+            for t in range(1, 4):
+                cab.second(node, float(t))
+            answer, t = cab.ask(node, OverrideRequest("J1", "alice", "flash", "f1", 3.0, for_s=60.0), 3.0)
+            assert answer is not None and answer["accepted"] and "flash in force for 60 s" in answer["reason"]
+            for k in range(1, 16):
+                cab.second(node, t + k)
+            assert "oooo" in cab.states, cab.states
+            i = cab.states.index("oooo")
+            # out of a green through its yellow (3 s) and all-red (1 s): no green next to the flash
+            assert cab.states[i - 1] == "rrrr" and all("y" in s and "G" not in s for s in cab.states[i - 4:i - 1])
+            assert cab.rc.status(t + 15).plan_id == "J1-manual-alice-f1"
+            answer, t = cab.ask(node, OverrideRequest("J1", "bob", "release", "b1", t + 15), t + 15)
+            assert answer is not None and answer["accepted"] and "alice's flash released" in answer["reason"]
+            for k in range(1, 10):
+                cab.second(node, t + k)
+            last = len(cab.states) - 1 - cab.states[::-1].index("oooo")
+            after = cab.states[last + 1:]
+            # out of flash through a full intergreen of all-red (4 s), then a green of the policy's plan
+            assert after[:4] == ["rrrr"] * 4 and after[4] in ("GGrr", "rrGG"), after
+            assert "J1" not in node.desk.active
+        finally:
+            cab.client.close(flush_s=0.2)
+            node.close()
