@@ -28,9 +28,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from controller.config import Config
 from controller.core.estimation import Layout
+from controller.core import feedarrays
 from controller.core.feed import decode_detector_message, decode_status_report
+from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
 from controller.core.policies import make_policy
 from controller.core.step import Core, CoreState, TickResult
@@ -104,6 +108,8 @@ class ControllerService:
         self.last_result = TickResult()
         self._snaps: list[Snapshot] = []
         self._statuses: list[SignalStatus] = []
+        self._frames: list[tuple[DetectorFrame, np.ndarray]] = []  # in-process feed, with the junctions accepted
+        self._frame_static: dict[int, tuple[FrameLayout, dict[int, FeedError]]] = {}  # check_layout per layout
         self._last_t: dict[str, float] = {}
         self._status_t: dict[str, float] = {}  # last accepted status time per junction
         self._now_s = start_s
@@ -140,6 +146,29 @@ class ControllerService:
         if self.archive is not None:
             self.archive.detectors(snap, self._now_s)
 
+    def on_detector_frame(self, frame: DetectorFrame) -> None:
+        """The in-process feed: one frame stands for a detector message from each junction of
+        its layout, checked by the same rules as on_detectors (core/feedrules.py). A junction
+        refused is counted by reason as a refused message; the others go to the next tick."""
+        n = len(frame.layout.junctions)
+        self.received += n
+        if self.metrics is not None:
+            for _ in range(n):
+                self.metrics.message_received("detectors")
+        static = self._frame_static.get(id(frame.layout))
+        if static is None or static[0] is not frame.layout:  # memo per layout object
+            static = self._frame_static[id(frame.layout)] = (frame.layout, check_layout(frame.layout, self.junctions))
+        check = check_frame(frame, self.junctions, self._last_t, self._now_s, self._max_future_s, static[1])
+        for _jid, exc in check.refused:
+            self._reject(exc)
+        accepted = [int(k) for k in np.flatnonzero(check.accepted)]
+        for k in accepted:
+            self._last_t[frame.layout.junctions[k]] = frame.t_s
+        self._frames.append((frame, check.accepted))
+        if self.archive is not None:
+            for k in accepted:
+                self.archive.detectors(feedarrays.snapshot(frame, k), self._now_s)
+
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
         if self.metrics is not None:
             self.metrics.message_received("status")
@@ -164,10 +193,10 @@ class ControllerService:
     def _tick(self, now_s: float) -> TickResult:
         t0 = time.perf_counter()
         self._now_s = now_s
-        snaps, statuses = self._snaps, self._statuses
-        self._snaps, self._statuses = [], []
+        snaps, statuses, frames = self._snaps, self._statuses, self._frames
+        self._snaps, self._statuses, self._frames = [], [], []
         t_step = time.perf_counter()
-        self.state, result = self.core.step(self.state, snaps, statuses, now_s)
+        self.state, result = self.core.step(self.state, snaps, statuses, now_s, frames)
         if self.desk is not None:  # overrides replace the policy's commands, through the same gate
             self.state, result = self.desk.apply(self.core, self.state, result, now_s)
         self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate

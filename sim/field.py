@@ -15,13 +15,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
+from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.messages import encode_detector_message, encode_status
-from controller.model import GREEN, Command, Intersection
+from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from sim.roadside import RoadsideController
 
 _VCLASS = {"passenger": "car", "private": "car", "taxi": "car", "evehicle": "car", "bus": "bus",
            "coach": "bus", "trolleybus": "bus", "truck": "truck", "trailer": "truck", "delivery": "truck",
            "motorcycle": "motorcycle", "moped": "motorcycle"}
+
+
+_CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
 
 
 def vehicle_class(sumo_vclass: str) -> str:
@@ -89,9 +95,11 @@ class SumoField:
                 self.api.inductionloop.subscribe(d.id, variables)
         self._vars = variables
         self._on_loop: dict[str, frozenset[str]] = {}
+        self.frame_layout = FrameLayout.build({jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()})
 
-    def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
-        """One message per junction for the step that just ended at t_s. A vehicle is counted
+    def _read_loops(self) -> list[tuple[dict[str, int], float, float]]:
+        """The step that just ended, per loop of each junction in order (junctions, then their
+        detectors): (counts by class, occupancy 0..1, mean speed m/s or -1). A vehicle is counted
         once, in the step it enters the loop (ids on the loop now that were not there before)."""
         ids_var, occ_var, speed_var = self._vars
         results = self.api.inductionloop.getAllSubscriptionResults()
@@ -99,7 +107,6 @@ class SumoField:
         empty: frozenset[str] = frozenset()
         out = []
         for jid, j in self.junctions.items():
-            dets = {}
             crossed = self.crossed[jid]
             for d in j.detectors:
                 r = results[d.id]
@@ -119,9 +126,29 @@ class SumoField:
                     del on_loop[d.id]
                 occ = r[occ_var] / 100.0
                 speed = r[speed_var]
-                dets[d.id] = (counts, occ if occ <= 1.0 else 1.0, speed if speed >= 0 else -1.0)
+                out.append((counts, occ if occ <= 1.0 else 1.0, speed if speed >= 0 else -1.0))
+        return out
+
+    def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
+        """One message per junction (MQTT contract) for the step that just ended at t_s."""
+        loops = self._read_loops()
+        out, i = [], 0
+        for jid, j in self.junctions.items():
+            dets = {d.id: loops[i + k] for k, d in enumerate(j.detectors)}
+            i += len(j.detectors)
             out.append((jid, encode_detector_message(jid, t_s, step_s, dets)))
         return out
+
+    def detector_frame(self, t_s: float, step_s: float = 1.0) -> DetectorFrame:
+        """The same readings as detector_messages, as one array frame (core/feedarrays.py) for
+        an in-process controller: no JSON."""
+        loops = self._read_loops()
+        counts = np.zeros((len(loops), len(VEHICLE_CLASSES)), dtype=np.int64)
+        for i, (c, _, _) in enumerate(loops):
+            for cls, n in c.items():
+                counts[i, _CLASS_COLUMN[cls]] = n
+        return DetectorFrame(self.frame_layout, t_s, step_s, counts, np.array([x[1] for x in loops]),
+                             np.array([x[2] for x in loops]))
 
     # -- roadside --------------------------------------------------------------------------
     def receive(self, cmd: Command, t_s: float) -> str:

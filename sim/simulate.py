@@ -144,8 +144,7 @@ class InProcessLoop:
         self.now_s = t_s
         service = self.service
         service.advance_clock(t_s)
-        for _jid, payload in self.field.detector_messages(t_s):
-            service.on_detectors(payload)
+        service.on_detector_frame(self.field.detector_frame(t_s))  # arrays, not JSON: same rules
         for payload in self._statuses:
             service.on_status(payload)
         service.tick(t_s)

@@ -27,7 +27,8 @@ from controller.core.estimation import (
     DetectorHealth, Estimate, EstimationParams, LaneState, Layout, _health, _lane_signals, _lanes, _Readings,
     _to_movements,
 )
-from controller.model import Snapshot
+from controller.core.feedarrays import DetectorFrame, FrameLayout
+from controller.model import VEHICLE_CLASSES, Snapshot
 
 _LANE_FIELDS = ("queue_pcu", "hidden_pcu", "flow_pcu_h", "dep_flow_pcu_h", "green_s", "stop_empty_s",
                 "adv_standing_s", "adv_speed_mps", "sat_pcu", "sat_s", "block")
@@ -203,11 +204,16 @@ def network_layout(layouts: Mapping[str, Layout]) -> NetworkLayout | None:
 
 
 def fold(net: NetworkLayout | None, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate],
-         snaps: Mapping[str, Sequence[Snapshot]], green_phases: Mapping[str, int | None]) -> dict[str, Estimate]:
-    """Every junction's estimate with its snapshots of this tick folded in, in their order, as
-    successive estimation.update calls would give: the k-th snapshots of all junctions of `net`
-    in one update_all per period length, the junctions outside `net` one by one."""
+         snaps: Mapping[str, Sequence[Snapshot]], green_phases: Mapping[str, int | None],
+         frames: Sequence[tuple[NetworkReadings, float]] = ()) -> dict[str, Estimate]:
+    """Every junction's estimate with this tick's readings folded in, as successive
+    estimation.update calls would give: first the `frames` ((readings, period_s), readings of
+    junctions of `net`), then the snapshots in their order: the k-th snapshots of all junctions
+    of `net` in one update_all per period length, the junctions outside `net` one by one."""
     out = dict(estimates)
+    if net is not None:
+        for readings, period_s in frames:
+            out.update(update_all(net, out, readings, green_phases, period_s))
     rounds: dict[tuple[int, float], dict[str, Snapshot]] = {}
     in_net = set(net.jids) if net is not None else set()
     for jid, seq in snaps.items():
@@ -224,3 +230,55 @@ def fold(net: NetworkLayout | None, layouts: Mapping[str, Layout], estimates: Ma
         if net is not None:  # always: rounds only hold junctions of net
             out.update(update_all(net, out, readings_from_snapshots(net, batch), green_phases, period_s))
     return out
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Where the junctions and loops of a feedarrays.FrameLayout sit in a NetworkLayout (-1:
+    outside it). Build once per pair of layouts."""
+
+    net_junction: np.ndarray  # (frame junctions,)
+    net_loop: np.ndarray  # (frame loops,)
+    loop_junction: np.ndarray  # (frame loops,) frame junction position
+    is_stop: np.ndarray  # (frame loops,) bool: a stop-line loop of a junction of net
+
+    @staticmethod
+    def build(net: NetworkLayout, layout: FrameLayout) -> FrameIndex:
+        pos = {j: k for k, j in enumerate(net.jids)}
+        net_junction = np.array([pos.get(j, -1) for j in layout.junctions], dtype=int)
+        sizes = np.diff(layout.det_start)
+        loop_junction = np.repeat(np.arange(len(layout.junctions)), sizes)
+        net_loop = np.full(len(layout.detectors), -1, dtype=int)
+        for i, (k, did) in enumerate(zip(loop_junction, layout.detectors)):
+            nk = net_junction[k]
+            if nk >= 0:
+                local = net.layouts[nk].det_index.get(did)
+                net_loop[i] = -1 if local is None else net.det_start[nk] + local
+        is_stop = np.zeros(len(net_loop), dtype=bool)
+        is_stop[net_loop >= 0] = net.det_is_stop[net_loop[net_loop >= 0]]
+        return FrameIndex(net_junction, net_loop, loop_junction, is_stop)
+
+
+def readings_from_frame(net: NetworkLayout, index: FrameIndex, frame: DetectorFrame,
+                        accepted: np.ndarray) -> NetworkReadings:
+    """The accepted junctions' readings of a frame as network-wide arrays, PCU summed by class
+    in the order estimation._read sums them (same floats)."""
+    n = int(net.det_start[-1])
+    take = accepted[index.loop_junction] & (index.net_loop >= 0)
+    at = index.net_loop[take]
+    counts = frame.counts[take]
+    pcu_rows = np.zeros(len(counts))
+    for c in sorted(range(len(VEHICLE_CLASSES)), key=lambda k: VEHICLE_CLASSES[k]):
+        pcu_rows = pcu_rows + counts[:, c] * net.pcu_by_class.get(VEHICLE_CLASSES[c], 1.0)
+    pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
+    spd = np.full(n, -1.0)
+    seen = np.zeros(n, dtype=bool)
+    pcu[at], veh[at], occ[at], spd[at], seen[at] = (pcu_rows, counts.sum(axis=1), frame.occupancy[take],
+                                                    frame.speed_mps[take], True)
+    by_junction = np.zeros((len(frame.layout.junctions), len(VEHICLE_CLASSES)), dtype=np.int64)
+    stop = take & index.is_stop
+    np.add.at(by_junction, index.loop_junction[stop], frame.counts[stop])
+    stop_counts = {int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
+                   for k, row in enumerate(by_junction.tolist()) if any(row)}
+    fresh = {int(nk): frame.t_s for nk in index.net_junction[accepted & (index.net_junction >= 0)]}
+    return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)

@@ -25,7 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from controller.core import estimation, harm, netestimate, shadow
+import numpy as np
+
+from controller.core import estimation, feedarrays, harm, netestimate, shadow
+from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
@@ -98,6 +101,7 @@ class Core:
         self.coordinate_period_s: float | None = getattr(policy, "coordinate_period_s", None)
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
+        self._frame_index: dict[int, tuple[FrameLayout, netestimate.FrameIndex]] = {}  # memo by frame layout
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -116,10 +120,14 @@ class Core:
         }, estimation.LinkState.empty(self.links, self.layouts, now_s) if self.uses_network else None)
 
     def step(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
-             now_s: float) -> tuple[CoreState, TickResult]:
+             now_s: float, frames: Sequence[tuple[DetectorFrame, np.ndarray]] = ()) -> tuple[CoreState, TickResult]:
         """One tick: update every junction from this tick's messages, coordinate the network (if
-        the policy does), then per junction decide, gate and send or refresh. Deterministic."""
-        updated = self._observe(state, snapshots, statuses, now_s)
+        the policy does), then per junction decide, gate and send or refresh. Deterministic.
+        `frames`: validated array feeds (core/feedarrays.py) with the junctions accepted in each,
+        folded in before the snapshots."""
+        if frames:
+            snapshots = [*self._frame_snapshots(frames), *snapshots]
+        updated = self._observe(state, snapshots, statuses, now_s, frames)
         links, network, advice, advice_t = self._coordinate(state, updated, now_s)
         log = _TickLog()
         out_states = {jid: self._junction(jid, lay, updated[jid], network, now_s, log)
@@ -210,8 +218,27 @@ class Core:
             return replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
         return js
 
+    def _frame_snapshots(self, frames: Sequence[tuple[DetectorFrame, np.ndarray]]) -> list[Snapshot]:
+        """The accepted frame readings of junctions outside the network pass (no loop), as snapshots."""
+        in_net = set(self.net.jids) if self.net is not None else set()
+        return [feedarrays.snapshot(f, k) for f, accepted in frames for k, jid in enumerate(f.layout.junctions)
+                if accepted[k] and jid in self.layouts and jid not in in_net]
+
+    def _frame_readings(self, frames: Sequence[tuple[DetectorFrame, np.ndarray]]
+                        ) -> list[tuple[netestimate.NetworkReadings, float]]:
+        if self.net is None:
+            return []
+        out = []
+        for frame, accepted in frames:
+            known = self._frame_index.get(id(frame.layout))
+            if known is None or known[0] is not frame.layout:  # memo per layout object
+                known = self._frame_index[id(frame.layout)] = (
+                    frame.layout, netestimate.FrameIndex.build(self.net, frame.layout))
+            out.append((netestimate.readings_from_frame(self.net, known[1], frame, accepted), frame.period_s))
+        return out
+
     def _observe(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
-                 now_s: float) -> dict[str, JunctionState]:
+                 now_s: float, frames: Sequence[tuple[DetectorFrame, np.ndarray]] = ()) -> dict[str, JunctionState]:
         """Every junction's estimate, signal status, red times and do-no-harm replay, updated
         with this tick's messages (before any policy decides)."""
         snaps: dict[str, list[Snapshot]] = {}
@@ -223,7 +250,7 @@ class Core:
         # messages cover: the estimator learns from green time only.
         greens = {jid: st.phase if st is not None and not st.in_intergreen else None for jid, st in now_status.items()}
         estimates = netestimate.fold(self.net, self.layouts, {jid: js.estimate for jid, js in state.junctions.items()},
-                                     snaps, greens)
+                                     snaps, greens, self._frame_readings(frames))
         updated: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             js = state.junctions[jid]
