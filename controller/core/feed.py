@@ -42,7 +42,7 @@ def _reject_constant(name: str) -> float:
     raise FeedError("not_finite", name)
 
 
-def _number(obj: dict, key: str, *, lo: float = -math.inf, hi: float = math.inf) -> float:
+def _number(obj: dict[str, Any], key: str, *, lo: float = -math.inf, hi: float = math.inf) -> float:
     v = obj.get(key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise FeedError("wrong_type", f"{key} must be a number")
@@ -53,7 +53,7 @@ def _number(obj: dict, key: str, *, lo: float = -math.inf, hi: float = math.inf)
     return float(v)
 
 
-_EMPTY: dict = {}
+_EMPTY: dict[str, Any] = {}
 _NUM = (int, float)
 _CLASSES = frozenset(VEHICLE_CLASSES)
 
@@ -108,7 +108,8 @@ def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection
                 if type(n) is not int or not 0 <= n <= max_count or cls not in _CLASSES:
                     _count_error(did, cls, n, max_count)
             pairs = tuple(sorted((c, n) for c, n in counts.items() if n))
-        occupancy, speed = d.get("occupancy"), d.get("speed_mps")
+        occupancy: Any = d.get("occupancy")
+        speed: Any = d.get("speed_mps")
         # Fast path: plain numbers in range (JSON cannot carry NaN here: parse_constant refuses it).
         if type(occupancy) not in _NUM or not 0.0 <= occupancy <= 1.0:
             occupancy = _number(d, "occupancy", lo=0.0, hi=1.0)
