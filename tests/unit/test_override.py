@@ -3,6 +3,7 @@ they pass the same safety gate as the policy, refusals name the rule, they expir
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -183,7 +184,7 @@ def test_a_flash_goes_out_refreshed_expires_and_hands_back_to_the_policy():
     flashes = [c for c in sent if c.junction == "J"]
     assert flashes and all(isinstance(c, FlashCommand) and c.plan_id == "J-manual-alice-f1" for c in flashes)
     assert flashes[0].valid_from_s == 2.0 and flashes[0].expires_s == 2.0 + CFG.roadside.plan_ttl_s
-    assert len(flashes) >= 2 and all(b.seq > a.seq for a, b in zip(flashes, flashes[1:]))  # refreshed
+    assert len(flashes) >= 2 and all(b.seq > a.seq for a, b in itertools.pairwise(flashes))  # refreshed
     after = [c for t in range(31, 34) for c in rig.tick(float(t))]
     assert not rig.desk.active
     # withdrawn (re-sent once, expiring at the next decision), then the policy's plan again
