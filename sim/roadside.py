@@ -214,11 +214,13 @@ class RoadsideController:
 
     def _advance_flash(self, st: _Stage, now_s: float) -> _Stage:
         """Flash until the flash plan ends, then the all-red out of it, then the green of the
-        phase the plan in force asks for (the one green before the flash without one)."""
+        phase the plan in force at the end of the all-red asks for (every link is red: any
+        phase may start; the one green before the flash without a plan)."""
         if st.kind == "flash" and not self._flashing(now_s):
             return _Stage("clear", self._exit_phase(st.phase), st.phase, now_s)
         if st.kind == "clear" and now_s - st.start_s >= flash_exit_all_red_s(self.j):
-            return _Stage("green", st.phase, st.phase, now_s)
+            phase = self._exit_phase(st.from_phase)
+            return _Stage("green", phase, phase, now_s)
         return st
 
     def _exit_phase(self, before: int) -> int:

@@ -112,6 +112,17 @@ def test_out_of_flash_through_all_red_into_the_next_plans_phase():
     assert not rc.faults
 
 
+def test_a_plan_arriving_during_the_all_red_out_of_flash_chooses_the_first_green():
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    rc.receive(cmd(0, 1, 0.0), 0.0)
+    run(rc, 0, 8)
+    rc.receive(flash(2, 8.0, ttl=12.0), 8.0)  # expires at t=20: the all-red begins at t=21
+    run(rc, 8, 22)
+    rc.receive(cmd(1, 3, 22.0), 22.0)  # the policy's plan, a second into the all-red
+    states = run(rc, 22, 30)
+    assert states[:4] == ["rrrr"] * 4 and set(states[4:]) == {"rGrG"}
+
+
 def test_a_flash_arriving_during_an_intergreen_waits_for_the_next_green_and_its_minimum():
     rc = RoadsideController(two_phase(), backup_s=30.0)
     rc.receive(cmd(1, 1, 0.0), 0.0)
