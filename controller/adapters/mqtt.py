@@ -175,7 +175,8 @@ class MqttClient:
     def __init__(self, settings: MqttSettings, on_message: OnMessage | None = None, *,
                  will: tuple[str, bytes] | None = None,
                  on_connected: Callable[[bool], None] | None = None) -> None:
-        """on_connected(session_present) runs on the network thread after every (re)connect."""
+        """on_connected(session_present) runs on the network thread after every (re)connect,
+        before `connected` is set."""
         self.settings = settings
         self._on_message = on_message
         self._on_connected = on_connected
@@ -338,17 +339,17 @@ class MqttClient:
             subs = list(self._subs.items())
         if subs:
             self._send_subscriptions(subs)
-        self.connected.set()
-        self._first.set()
         if self.connects > 1:
             log.info("mqtt reconnected client=%s session_present=%s", self.settings.client_id,
                      flags.session_present)
-        if self._on_connected is not None:
+        if self._on_connected is not None:  # before `connected` is set: whoever waits on it sees its effect
             try:
                 self._on_connected(bool(flags.session_present))
             except Exception:
                 self.callback_errors += 1
                 log.exception("mqtt on_connected handler failed client=%s", self.settings.client_id)
+        self.connected.set()
+        self._first.set()
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()

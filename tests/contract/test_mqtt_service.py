@@ -242,6 +242,21 @@ def test_heartbeat_is_retained_and_the_last_will_says_offline(broker, made):
     assert beats.wait_until(lambda m: json.loads(m[-1][1])["state"] == "online")
 
 
+def test_the_on_connected_handler_has_run_when_connected_is_set(broker, made):
+    """A node that sees `connected` and ticks must find the handler's effect (the heartbeat due at
+    once after a reconnect): the handler runs before the event is set."""
+    ran: list[bool] = []
+
+    def slow_handler(session_present: bool) -> None:
+        time.sleep(0.3)
+        ran.append(session_present)
+
+    client = MqttClient(broker.settings("operator"), lambda topic, payload: None, on_connected=slow_handler)
+    made.append(client)
+    client.start()
+    assert client.connected.wait(10) and len(ran) == 1
+
+
 def test_broker_restart_mid_run_loses_no_plan(broker, made):
     node = start_node(made, broker)
     got: list[tuple[str, int]] = []
