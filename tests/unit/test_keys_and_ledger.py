@@ -13,8 +13,8 @@ from controller.adapters.keys import main as keys_main
 from controller.config import Config, SecurityConfig
 from controller.core.feed import RoadsideReport
 from controller.errors import ConfigError
-from controller.ledger import PlanLedger
-from controller.model import PhaseCommand, SignalStatus
+from controller.ledger import PlanLedger, plan_record
+from controller.model import CyclePlan, FlashCommand, PhaseCommand, SignalStatus
 
 A, B = "aa" * 32, "bb" * 32
 
@@ -104,3 +104,11 @@ def test_ledger_writes_plans_acks_refusals_and_modes_to_the_audit_store():
     assert kinds == [("plan", "controller/c"), ("mode", "controller/c"), ("refusal", "roadside/J"),
                      ("mode", "roadside/J"), ("ack", "roadside/J"), ("mode", "roadside/J")]
     assert store.query(kind="plan")[0].payload["epoch"] == 9
+
+
+def test_the_audit_record_of_each_plan_kind():
+    common = {"epoch": 3, "seq": 5, "plan_id": "p", "valid_from": 1.0, "expires": 21.0}
+    assert plan_record(FlashCommand("J", "p", 5, 1.0, 21.0), 3) == {**common, "kind": "flash"}
+    assert plan_record(PhaseCommand("J", "p", 5, 1, 4.0, 1.0, 21.0), 3) == {**common, "kind": "next_phase",
+                                                                           "phase": 1, "hold_s": 4.0}
+    assert plan_record(CyclePlan("J", "p", 5, (0, 1), (20.0, 20.0), 50.0, 0.0, 1.0, 21.0), 3)["kind"] == "cycle"
