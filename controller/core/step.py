@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from controller.core import estimation, feedarrays, harm, netestimate, shadow
-from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.estimation import Estimate, Layout
+from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
