@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from itertools import combinations, pairwise
 
+from hypothesis import HealthCheck, Phase, settings
+
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.policies import Policy
@@ -20,6 +22,15 @@ from sim.roadside import RoadsideController
 from tests.junction_strategies import TICK_S, Feed, starvation_bound_s, whole_s
 
 EPS = 1e-6
+
+
+def chain_settings(examples: int) -> settings:
+    """Hypothesis settings for closed-loop examples: deterministic, and no shrinking (an example
+    runs minutes of simulated time and shrinking a failure took over five minutes; a failure is
+    reported with the example as drawn)."""
+    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                    phases=(Phase.explicit, Phase.generate),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # webster's first plan comes after one period: inside a short run
 CFG = replace(Config(), webster=replace(Config().webster, period_s=60.0))
 

@@ -34,7 +34,7 @@ from controller.core.safety import (
 )
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseWish, Wish
 from tests.junction_strategies import Feed, feeds, junctions, starvation_bound_s
-from tests.safety_chain import check_sequence, run_chain
+from tests.safety_chain import chain_settings, check_sequence, run_chain
 
 EPS = 1e-3  # the gate rounds plan times to the millisecond
 SCALE = int(os.environ.get("TSC_SAFETY_EXAMPLES_X", "1"))  # more examples: TSC_SAFETY_EXAMPLES_X=10
@@ -222,15 +222,14 @@ class Scripted(Policy):
 def test_whatever_the_policy_says_the_signal_shown_stays_safe():
     stats: Counter[str] = Counter()
 
-    @settings(max_examples=25 * SCALE, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @chain_settings(25 * SCALE)
     @given(st.data())
     def one(data: st.DataObject) -> None:
         j = data.draw(junctions())
         script = data.draw(st.lists(st.tuples(wishes(j), st.integers(1, 40)), min_size=1, max_size=30))
         feed: Feed = data.draw(feeds(300))
         run = run_chain(j, Scripted(script), feed, 300)
-        check_sequence(j, run)
+        check_sequence(j, run, max_red=feasible(j) and not feed.gaps)  # why: tests/safety_chain.py
         stats["seconds"] += len(run.central)
         stats["central"] += sum(run.central)
 

@@ -24,14 +24,14 @@ import os
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from controller.core.estimation import Layout
 from controller.core.policies import REGISTRY, make_policy
 from controller.junctions import parse_intersection
 from controller.model import Intersection
 from tests.junction_strategies import Feed, feeds, junctions, starvation_bound_s
-from tests.safety_chain import CFG, check_max_red, check_sequence, run_chain
+from tests.safety_chain import CFG, chain_settings, check_max_red, check_sequence, run_chain
 
 DURATION_S = 240
 WARM_UP_S = 60  # not counted in the share under central control: the first plans take a while
@@ -48,8 +48,7 @@ def run_policy(policy: str, examples: int) -> Counter[str]:
     """Run `policy` on `examples` random junctions and feeds, check every sequence; the counts."""
     stats: Counter[str] = Counter()
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @chain_settings(examples)
     @given(j=junctions(), feed=feeds(DURATION_S))
     def run_one(j: Intersection, feed: Feed) -> None:
         why = make_policy(policy, CFG).cannot_serve(Layout.build(j, CFG))
