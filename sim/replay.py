@@ -121,12 +121,19 @@ def resolve_window(req: ReplayRequest, det: pa.Table) -> Window:
     return Window(t_from, t_to, offset, first, last)
 
 
-def policy_names(req: ReplayRequest) -> list[str]:
+def policy_names(req: ReplayRequest, recorded_policy: str | None) -> tuple[list[str], str]:
+    """The runs (`recorded` first, then the requested policies) and the calibration run: the
+    recording's own policy in closed loop when it is a controller policy (recorded plans of an
+    adaptive policy, re-sent open loop, no longer answer the queues they meet), else `recorded`."""
     known = set(REGISTRY) | set(FIELD_POLICIES)
     for p in req.policies:
         if p not in known:
             raise DefinitionError("--policy", "policy", f"unknown policy {p!r}; known: {', '.join(sorted(known))}")
-    return [RECORDED] + [p for p in dict.fromkeys(req.policies) if p != RECORDED]
+    runs = [RECORDED] + [p for p in dict.fromkeys(req.policies) if p != RECORDED]
+    calibration = recorded_policy if recorded_policy in known and recorded_policy != "fixed" else RECORDED
+    if calibration not in runs:
+        runs.append(calibration)
+    return runs, calibration
 
 
 def _progress(line: str) -> None:
@@ -159,8 +166,8 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv, lags)
         if asked[cls]:
-            route_files.append(demand.sample_routes(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls,
-                                                    req.seed, req.minimize_vehicles))
+            route_files.append(demand.sample_routes_cached(candidates, edgedata, out / f"routes_{cls}.rou.xml",
+                                                           cls, req.seed, req.minimize_vehicles))
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
     before = read_archive(site, "detectors", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
     status = read_archive(site, "status", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
@@ -193,8 +200,9 @@ def write_sumocfg(path: Path, net_file: Path, routes: list[Path], additional: li
 
 
 def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window: Window,
-              additional: list[str]) -> subprocess.Popen:
-    """One run in its own process: `simulate` for a policy, sim.replay_recorded for the plans in force."""
+              additional: list[str], record: bool) -> subprocess.Popen:
+    """One run in its own process: `simulate` for a policy, sim.replay_recorded for the plans in
+    force; `record`: its feeds go to OUT/<policy>/archive (the calibration run)."""
     out = req.out_dir / policy
     out.mkdir(parents=True, exist_ok=True)
     adds = [a for a in additional if Path(a).is_file()] + [str(edgedata_additional(out / "edgedata.add.xml"))]
@@ -202,12 +210,13 @@ def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window
     common = ["--out", str(out), "--intersections", str(site / "meta" / "intersections")]
     if policy == RECORDED:
         cmd = [sys.executable, "-m", "sim.replay_recorded", str(sumocfg), *common, "--archive", str(site),
-               "--from", repr(window.from_s), "--to", repr(window.to_s), "--offset", repr(window.offset_s),
-               "--record", str(out / "archive")]
+               "--from", repr(window.from_s), "--to", repr(window.to_s), "--offset", repr(window.offset_s)]
     else:
         cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_controller.py")]
         cmd += ["--config", req.config] if req.config else []
         cmd += ["simulate", str(sumocfg), *common, "--policy", policy]
+    if record:
+        cmd += ["--record", str(out / "archive")]
     if req.config and policy == RECORDED:
         cmd += ["--config", req.config]
     log_file = open(out / "run.log", "w")
@@ -223,7 +232,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     meta = read_meta(site)
     if not (site / "meta" / "intersections").is_dir():
         raise AdapterError(f"archive {site}: no meta/intersections (the junction models of the recording)")
-    policies = policy_names(req)
+    policies, calibration = policy_names(req, meta.get("policy"))
     extent = read_archive(site, "detectors").select(["t_s", "period_s"])
     window = resolve_window(req, extent)
     req.out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,7 +244,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     t0 = time.monotonic()
     procs = {}
     for k, policy in enumerate(policies):  # two at a time: the machine's cores
-        procs[policy] = start_run(req, policy, sumocfg, site, window, additional)
+        procs[policy] = start_run(req, policy, sumocfg, site, window, additional, record=policy == calibration)
         if len([p for p in procs.values() if p.poll() is None]) >= 2 or k == len(policies) - 1:
             for name, p in procs.items():
                 if p.wait() != 0:
@@ -244,7 +253,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     for policy in policies:
         result.summaries.append(json.loads((req.out_dir / policy / "summary.json").read_text()))
     recorded = read_archive(site, "detectors", window.from_s, window.to_s)
-    rebuilt = read_archive(site_root(req.out_dir / RECORDED / "archive"), "detectors")
+    rebuilt = read_archive(site_root(req.out_dir / calibration / "archive"), "detectors")
     rebuilt = rebuilt.set_column(rebuilt.schema.get_field_index("t_s"), "t_s",
                                  pa.compute.add(rebuilt["t_s"], window.offset_s))
     junctions = load_intersections(site / "meta" / "intersections")
@@ -252,6 +261,6 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     (req.out_dir / "geh.json").write_text(json.dumps(result.geh.as_dict(), indent=1))
     w = result.window
     write_report(req.out_dir, result.summaries, policies, junctions, result.geh,
-                 f"Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} (scenario clock = recording - "
+                 f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} (scenario clock = recording - "
                  f"{w.offset_s:.0f} s). Scenario: {result.scenario}. Demand: {json.dumps(result.demand)}.")
     return result

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -247,6 +248,24 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, s
     log.info("routeSampler %s: kept %s (GEH ok %.1f %%, %d vehicles) of %s", cls, best[2], -best[0], best[1],
              ", ".join(f"{t[2]} {-t[0]:.1f} %/{t[1]}" for t in tried))
     best[3].replace(out)
+    return out
+
+
+def sample_routes_cached(candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int,
+                         minimize_vehicles: float) -> Path:
+    """sample_routes, skipped when `out` was sampled from the same counts, candidates, seed and
+    weight (a replay run again into the same folder: routeSampler's programme takes minutes on a
+    city)."""
+    key = hashlib.sha256(edgedata.read_bytes())
+    for c in candidates:  # the routes, not the file: its header carries the date it was made
+        key.update("\n".join(" ".join(r) for r in read_routes(c)).encode())
+    key.update(f"{seed} {minimize_vehicles}".encode())
+    stamp = out.with_name(out.name + ".key")
+    if out.exists() and stamp.exists() and stamp.read_text() == key.hexdigest():
+        log.info("routeSampler %s: reusing %s (same counts and candidates)", cls, out)
+        return out
+    sample_routes(candidates, edgedata, out, cls, seed, minimize_vehicles)
+    stamp.write_text(key.hexdigest())
     return out
 
 
