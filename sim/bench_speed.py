@@ -1,10 +1,15 @@
-"""Benchmark: `simulate --policy fixed` against plain `sumo` on the same scenario.
+"""Benchmark: what the service adds to each simulated second, against plain `sumo`.
 
-    python -m sim.bench_speed [--sumocfg sim/scenarios/city/city.sumocfg] [--runs 3] [--end 7800]
+    python -m sim.bench_speed [--sumocfg sim/scenarios/city/city.sumocfg] [--runs 3] [--end 1800]
+        [--policies fixed,adaptive] [--via-mqtt adaptive] [--tree before=/tmp/e8-base] [--tree after=.]
 
-Prints a table of median wall times and ratios: plain sumo, plain sumo with the same induction
-loops, and the closed loop (libsumo + field emulator + controller + evaluation). Runs are
-interleaved so that a noisy neighbour hurts all of them alike.
+Prints a table of median wall times (whole process) and their ratio to plain `sumo` on the same
+config: plain sumo (the binary), plain sumo with the same induction loops the closed loop adds,
+then `simulate --policy P` for each policy (and `--via-mqtt` for those named) from each source
+tree given (`--tree NAME=PATH`, default: this one), so that a version before a change and one
+after it are timed in the same session. Runs are interleaved (every variant once, then again)
+so that a noisy neighbour hurts all of them alike. Every closed-loop run uses `--seed 1`
+unless the SUMO arguments after `--` say otherwise.
 """
 
 from __future__ import annotations
@@ -17,16 +22,48 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.commands import simulate_command
-from sim.sumo import sumo_binary
+from sim.sumo import SumoConfig, sumo_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str], cwd: Path) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def _trees(specs: list[str]) -> dict[str, Path]:
+    out = {}
+    for spec in specs or [f"this={ROOT}"]:
+        name, sep, path = spec.partition("=")
+        if not sep or not (Path(path) / "run_controller.py").is_file():
+            raise SystemExit(f"--tree {spec!r}: expected NAME=PATH of a source tree with run_controller.py")
+        out[name] = Path(path).resolve()
+    return out
+
+
+def variants(args: argparse.Namespace, out: Path, sumo_args: list[str]) -> dict[str, tuple[list[str], Path]]:
+    """name -> (command, working directory), in the order they are run."""
+    common = ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true"]
+    sumocfg = args.sumocfg.resolve()
+    out_v: dict[str, tuple[list[str], Path]] = {"sumo (binary)": ([sumo_binary(), "-c", str(sumocfg), *common,
+                                                                   *sumo_args], ROOT)}
+    adds = ",".join([str(p) for p in SumoConfig(sumocfg).files("additional-files")]
+                    + [str(out / "loops" / "detectors.add.xml")])
+    out_v["sumo + same loops"] = ([sumo_binary(), "-c", str(sumocfg), "--additional-files", adds, *common,
+                                   *sumo_args], ROOT)
+    for tree, path in _trees(args.tree).items():
+        for policy in args.policies.split(","):
+            for mqtt in (False, True) if policy in args.via_mqtt.split(",") else (False,):
+                name = f"{tree}: simulate --policy {policy}" + (" --via-mqtt" if mqtt else "")
+                cmd = [sys.executable, str(path / "run_controller.py"), "simulate", str(sumocfg), "--out",
+                       str(out / name.replace(" ", "_").replace(":", "")), "--policy", policy,
+                       *(["--via-mqtt"] if mqtt else []), "--", *sumo_args]
+                out_v[name] = (cmd, path)
+    return out_v
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,35 +71,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sumocfg", type=Path, default=ROOT / "sim/scenarios/city/city.sumocfg")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--end", type=float, default=None, help="simulated seconds (default: the config's end)")
-    args = ap.parse_args(argv)
-    end = ["--end", f"{args.end:g}"] if args.end else []
+    ap.add_argument("--policies", default="fixed,adaptive", help="comma-separated policies to time")
+    ap.add_argument("--via-mqtt", default="", help="comma-separated policies also timed through Mosquitto")
+    ap.add_argument("--tree", action="append", default=[], help="NAME=PATH of a source tree (repeatable)")
+    args, sumo_extra = ap.parse_known_args(argv)
+    sumo_args = ["--seed", "1", *(["--end", f"{args.end:g}"] if args.end else []), *sumo_extra]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        common = ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true"]
-        # One closed-loop run first: it writes the detector file the second variant reuses.
-        closed = simulate_command(args.sumocfg, out / "closed", "fixed", sumo_args=end)
-        _timed(closed)
-        from sim.sumo import SumoConfig
-
-        adds = ",".join([str(p) for p in SumoConfig(args.sumocfg).files("additional-files")]
-                        + [str(out / "closed" / "detectors.add.xml")])
-        variants = {
-            "sumo (binary)": [sumo_binary(), "-c", str(args.sumocfg), *common, *end],
-            "sumo + same loops": [sumo_binary(), "-c", str(args.sumocfg), "--additional-files", adds, *common, *end],
-            "simulate --policy fixed": closed,
-        }
-        times: dict[str, list[float]] = {k: [] for k in variants}
+        # A closed-loop run first, untimed: it writes the loops the second plain variant reuses.
+        _timed([sys.executable, str(ROOT / "run_controller.py"), "simulate", str(args.sumocfg.resolve()), "--out",
+                str(out / "loops"), "--policy", "fixed", "--", "--end", "1"], ROOT)
+        todo = variants(args, out, sumo_args)
+        times: dict[str, list[float]] = {k: [] for k in todo}
         for i in range(args.runs):
-            for name, cmd in variants.items():
-                times[name].append(_timed(cmd))
-            print(f"run {i + 1}/{args.runs}: " + "  ".join(f"{k}={v[-1]:.1f}s" for k, v in times.items()),
-                  file=sys.stderr, flush=True)
+            for name, (cmd, cwd) in todo.items():
+                times[name].append(_timed(cmd, cwd))
+                print(f"run {i + 1}/{args.runs} {name}: {times[name][-1]:.1f} s", file=sys.stderr, flush=True)
     base = statistics.median(times["sumo (binary)"])
-    print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  end: {args.end or 'config'}")
-    print("| variant | median wall s | runs | ratio to plain sumo |\n|---|---:|---:|---:|")
+    print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  sumo args: {' '.join(sumo_args)}")
+    print("| variant | median wall s | runs (s) | ratio to plain sumo |\n|---|---:|---|---:|")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"| {name} | {med:.2f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× |")
+        print(f"| {name} | {med:.1f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× |")
     return 0
 
 

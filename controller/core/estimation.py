@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -154,6 +155,21 @@ class Layout:
     sat_flow_pcu_h: np.ndarray  # (movements,) the junction model's prior
     pcu_by_class: dict[str, float]
     stop_detectors: frozenset[str]
+
+    @cached_property
+    def lane_uses(self) -> np.ndarray:
+        """(movements, lanes) bool: the movement uses the lane (lane_share > 0)."""
+        return self.lane_share > 0
+
+    @cached_property
+    def lane_uses_f(self) -> np.ndarray:
+        """lane_uses as 0/1 floats, for averages over a movement's lanes."""
+        return self.lane_uses.astype(float)
+
+    @cached_property
+    def movement_lane_count(self) -> np.ndarray:
+        """(movements,) lanes of each movement, at least 1."""
+        return np.maximum(self.lane_uses.sum(axis=1), 1)
 
     @staticmethod
     def build(junction: Intersection, cfg: LayoutConfig | None = None) -> Layout:
@@ -400,16 +416,16 @@ def _to_movements(layout: Layout, est: Estimate, t_s: float, lanes: LaneState, a
     """The junction's new estimate from its lanes' period: lanes without a working loop borrow
     (_borrow), then lanes are shared out to movements (Layout.lane_share)."""
     lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
-    S = layout.lane_share
+    S, uses = layout.lane_share, layout.lane_uses_f
     prior = layout.lane_sat_prior_pcu_h
     ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior
-    n_lanes = np.maximum((S > 0).sum(axis=1), 1)
+    n_lanes = layout.movement_lane_count
     return Estimate(
         t_s=t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
         flow_pcu_h=S @ lanes.flow_pcu_h, queue_pcu=S @ (lanes.queue_pcu + lanes.hidden_pcu),
         crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
-        last_feed_t_s=t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * ((S > 0) @ ratio) / n_lanes,
-        block=((S > 0) @ lanes.block) / n_lanes, blind=((S > 0) @ ~measured) > 0, lanes=lanes, health=health,
+        last_feed_t_s=t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * (uses @ ratio) / n_lanes,
+        block=(uses @ lanes.block) / n_lanes, blind=(layout.lane_uses @ ~measured) > 0, lanes=lanes, health=health,
     )
 
 
