@@ -46,9 +46,11 @@ test-slow: setup
 
 # ruff (lint rules and format check) on the whole repo, mypy --strict on controller/core (pyproject.toml).
 lint: setup
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m mypy
+	@status=0; \
+	$(PY) -m ruff check . || status=1; \
+	$(PY) -m ruff format --check . || status=1; \
+	$(PY) -m mypy || status=1; \
+	exit $$status
 
 bench: setup
 	$(PY) -m sim.bench_speed
