@@ -87,46 +87,63 @@ class SumoField:
         return cls
 
     def subscribe(self) -> None:
-        """One batched read per step instead of three calls per loop (traci's subscriptions)."""
+        """How the loops are read every step. Through traci (a socket), one batched read per
+        step: subscriptions. In-process libsumo has no socket to save, and its subscriptions
+        cost more in the step than three direct getter calls per loop (BENCHMARKS.md, E8): it
+        reads them directly."""
+        self._loop_ids = tuple(dict.fromkeys(d.id for j in self.junctions.values() for d in j.detectors))
+        self._direct = getattr(self.api, "__name__", "") == "libsumo"
         tc = self.api.constants
-        variables = (tc.LAST_STEP_VEHICLE_ID_LIST, tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED)
-        for j in self.junctions.values():
-            for d in j.detectors:
-                self.api.inductionloop.subscribe(d.id, variables)
-        self._vars = variables
+        self._vars = (tc.LAST_STEP_VEHICLE_ID_LIST, tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED)
+        if not self._direct:
+            for did in self._loop_ids:
+                self.api.inductionloop.subscribe(did, self._vars)
         self._on_loop: dict[str, frozenset[str]] = {}
+        self._loops = tuple((d.id, d.kind == "stop", self.crossed[jid])
+                            for jid, j in self.junctions.items() for d in j.detectors)
         self.frame_layout = FrameLayout.build({jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()})
+
+    def _loop_values(self) -> dict[str, tuple[tuple[str, ...], float, float]]:
+        """Every loop's last step: (vehicle ids, occupancy %, mean speed m/s or -1). SUMO derives
+        all three from the vehicles on the loop during the step: with none, occupancy is 0 and
+        speed -1 (checked on every loop and step of the bundled city, 1,800 s), so those two are
+        asked only of loops that had a vehicle."""
+        il = self.api.inductionloop
+        if self._direct:
+            ids, occ, speed = il.getLastStepVehicleIDs, il.getLastStepOccupancy, il.getLastStepMeanSpeed
+            out = {}
+            for did in self._loop_ids:
+                v = ids(did)
+                out[did] = (v, occ(did), speed(did)) if v else (v, 0.0, -1.0)
+            return out
+        iv, ov, sv = self._vars
+        return {did: (r[iv], r[ov], r[sv]) for did, r in il.getAllSubscriptionResults().items()}
 
     def _read_loops(self) -> list[tuple[dict[str, int], float, float]]:
         """The step that just ended, per loop of each junction in order (junctions, then their
         detectors): (counts by class, occupancy 0..1, mean speed m/s or -1). A vehicle is counted
         once, in the step it enters the loop (ids on the loop now that were not there before)."""
-        ids_var, occ_var, speed_var = self._vars
-        results = self.api.inductionloop.getAllSubscriptionResults()
+        values = self._loop_values()
         on_loop = self._on_loop
         empty: frozenset[str] = frozenset()
         out = []
-        for jid, j in self.junctions.items():
-            crossed = self.crossed[jid]
-            for d in j.detectors:
-                r = results[d.id]
-                ids = r[ids_var]
-                counts: dict[str, int] = {}
-                if ids:
-                    before = on_loop.get(d.id, empty)
-                    for vid in ids:
-                        if vid not in before:
-                            cls = self._class_of_vehicle(vid, d.id)
-                            counts[cls] = counts.get(cls, 0) + 1
-                    on_loop[d.id] = frozenset(ids)
-                    if counts and d.kind == "stop":
-                        for cls, n in counts.items():
-                            crossed[cls] = crossed.get(cls, 0) + n
-                elif d.id in on_loop:
-                    del on_loop[d.id]
-                occ = r[occ_var] / 100.0
-                speed = r[speed_var]
-                out.append((counts, occ if occ <= 1.0 else 1.0, speed if speed >= 0 else -1.0))
+        for did, is_stop, crossed in self._loops:
+            ids, occ, speed = values[did]
+            counts: dict[str, int] = {}
+            if ids:
+                before = on_loop.get(did, empty)
+                for vid in ids:
+                    if vid not in before:
+                        cls = self._class_of_vehicle(vid, did)
+                        counts[cls] = counts.get(cls, 0) + 1
+                on_loop[did] = frozenset(ids)
+                if counts and is_stop:
+                    for cls, n in counts.items():
+                        crossed[cls] = crossed.get(cls, 0) + n
+            elif did in on_loop:
+                del on_loop[did]
+            occ = occ / 100.0
+            out.append((counts, occ if occ <= 1.0 else 1.0, speed if speed >= 0 else -1.0))
         return out
 
     def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:

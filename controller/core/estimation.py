@@ -412,13 +412,15 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
 
 
 def _to_movements(layout: Layout, est: Estimate, t_s: float, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
-                  measured: np.ndarray, health: DetectorHealth, crossed: dict[str, int] | None) -> Estimate:
+                  measured: np.ndarray, health: DetectorHealth, crossed: dict[str, int] | None,
+                  sat_ratio: np.ndarray | None = None) -> Estimate:
     """The junction's new estimate from its lanes' period: lanes without a working loop borrow
-    (_borrow), then lanes are shared out to movements (Layout.lane_share)."""
+    (_borrow), then lanes are shared out to movements (Layout.lane_share). `sat_ratio`: per
+    lane, the learnt saturation flow over the prior (computed here when None)."""
     lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
     S, uses = layout.lane_share, layout.lane_uses_f
     prior = layout.lane_sat_prior_pcu_h
-    ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior
+    ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior if sat_ratio is None else sat_ratio
     n_lanes = layout.movement_lane_count
     return Estimate(
         t_s=t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,

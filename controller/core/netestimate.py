@@ -25,7 +25,7 @@ import numpy as np
 from controller.core.estimation import update as estimation_update
 from controller.core.estimation import (
     DetectorHealth, Estimate, EstimationParams, LaneState, Layout, _health, _lane_signals, _lanes, _Readings,
-    _to_movements,
+    _sat_estimate, _to_movements,
 )
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.model import VEHICLE_CLASSES, Snapshot
@@ -175,12 +175,16 @@ def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: Network
     sig = _lane_signals(net, L, readings, health.faulty, usable, net.green_table[rows], net.protected_table[rows])
     lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
     measured = sig.stop_alive | sig.adv_alive
+    prior = net.lane_sat_prior_pcu_h
+    sat_ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, net.params) / prior  # element-wise
+    lane_arrays = [getattr(lanes, f) for f in _LANE_FIELDS]
+    health_arrays = [getattr(health, f) for f in _HEALTH_FIELDS]
     out = {}
     for k, t_s in r.fresh.items():
         a, b = int(net.lane_start[k]), int(net.lane_start[k + 1])
         da, db = int(net.det_start[k]), int(net.det_start[k + 1])
-        lane_k = LaneState(*(getattr(lanes, f)[a:b] for f in _LANE_FIELDS), lanes.adv_recent_pcu[:, a:b])
-        health_k = DetectorHealth(*(getattr(health, f)[da:db] for f in _HEALTH_FIELDS))
+        lane_k = LaneState(*(x[a:b] for x in lane_arrays), lanes.adv_recent_pcu[:, a:b])
+        health_k = DetectorHealth(*(x[da:db] for x in health_arrays))
         est = ests[k]
         crossed = r.stop_counts.get(k)
         if crossed is not None:
@@ -189,7 +193,7 @@ def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: Network
                 before[c] = before.get(c, 0) + n
             crossed = before
         out[net.jids[k]] = _to_movements(net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b],
-                                         health_k, crossed)
+                                         health_k, crossed, sat_ratio[a:b])
     return out
 
 
