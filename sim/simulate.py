@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from controller.adapters.archive import ArchiveRecorder
 from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config
 from controller.core.messages import decode_command
@@ -31,6 +30,9 @@ from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.netimport import import_network, read_skipped
 from sim.sumo import SumoConfig, load_api, merge_args
+
+if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
+    from controller.adapters.archive import ArchiveRecorder
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,8 @@ def start_recorder(root: Path, req: SimulateRequest, cfg: Config, scfg: SumoConf
     """The feed archive of a simulated run, under root/{site}/, with what a replay needs in its
     meta/: the network, the scenario (its additional files: signal programs) and the junction
     models the feeds were validated against."""
+    from controller.adapters.archive import ArchiveRecorder
+
     recorder = ArchiveRecorder(root, cfg.service.site, cfg.archive, registry=registry)
     recorder.write_meta({
         "source": "simulate", "net_file": str(Path(scfg.net_file).resolve()), "sumocfg": str(scfg.path.resolve()),
@@ -198,7 +202,7 @@ def step_to_end(api, loop: ClosedLoop, req: SimulateRequest, progress: Callable[
     second per step, with a progress line every req.progress_every_s; returns the last time."""
     t = begin_s
     next_progress = begin_s + req.progress_every_s
-    while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (0 <= end_s and t < end_s):
+    while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (end_s >= 0 and t < end_s):
         api.simulationStep()
         t = api.simulation.getTime()
         loop.second(t)
