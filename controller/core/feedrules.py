@@ -1,5 +1,6 @@
-"""The validation rules of a detector reading, shared by the JSON feed (core/feed.py) and the
-in-process array feed (core/feedarrays.py), so both refuse the same readings for the same reason.
+"""The validation rules of a detector reading, for the JSON feed (core/feed.py) and the
+in-process array feed (core/feedarrays.py): both refuse the same readings for the same reason
+(tests/unit/test_feedarrays.py checks it rule by rule against decode_detector_message).
 
 Pure. Each check raises FeedError with the machine-readable reason used as a metrics label:
 `wrong_type`, `not_finite`, `out_of_range`, `future_timestamp`, `stale_timestamp`,
