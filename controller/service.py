@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from controller.config import Config
-from controller.core.estimation import Layout
 from controller.core import feedarrays
+from controller.core.estimation import Layout
 from controller.core.feed import decode_detector_message, decode_status_report
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
