@@ -40,13 +40,6 @@ class FeedError(TscError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
-class SafetyViolation(TscError):
-    """A plan or command breaks a hard constraint of the junction model."""
-
-    def __init__(self, junction: str, reason: str) -> None:
-        self.junction = junction
-        self.reason = reason
-        super().__init__(f"junction {junction}: {reason}")
 
 
 class AdapterError(TscError):

@@ -203,10 +203,13 @@ class ServiceNode:
             n += 1
 
     # -- ticks ----------------------------------------------------------------------------
-    def tick(self, now_s: float) -> None:
-        """Real-time tick: drain the inbox, run the core, publish plans."""
+    def tick(self, now_s: float, clock_s: float | None = None) -> None:
+        """Real-time tick at the scheduled time now_s: drain the inbox, run the core, publish plans.
+        The feed is validated against clock_s, the clock's reading when the tick starts (default
+        now_s): a tick that starts late must not make the messages it drains look as if they came
+        from the future."""
         t0 = time.perf_counter()
-        self.service.advance_clock(now_s)
+        self.service.advance_clock(now_s if clock_s is None else max(now_s, clock_s))
         self.drain()
         t1 = time.perf_counter()
         self._tick(now_s)
@@ -297,7 +300,7 @@ def run_realtime(node: ServiceNode, clock: Clock, stop: threading.Event, *, unti
     while not stop.is_set() and (until_s is None or next_s <= until_s):
         if not clock.wait_until(next_s, stop):
             break
-        node.tick(next_s)
+        node.tick(next_s, clock.now())
         next_s += tick_s
         now = clock.now()
         if now > next_s + tick_s:

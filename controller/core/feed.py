@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller.core.messages import MESSAGE_VERSION
 from controller.errors import FeedError
 from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, SignalStatus, Snapshot
 
-MESSAGE_VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_FUTURE_S = 5.0  # a feed may run this far ahead of the controller's clock
 MAX_COUNT_PER_S = 20  # more vehicles than this over one loop in one second is implausible

@@ -21,10 +21,6 @@ MESSAGE_VERSION = 1
 Signer = Callable[[bytes, str], bytes]  # (plan body, junction) -> signed payload (core/signing.Keyring.sign)
 
 
-def topic(site: str, junction: str, kind: str) -> str:
-    return f"tsc/v{MESSAGE_VERSION}/{site}/{junction}/{kind}"
-
-
 def encode_detector_message(junction: str, t_s: float, period_s: float,
                             detectors: Mapping[str, tuple[Mapping[str, int], float, float]]) -> bytes:
     """detectors: id -> (counts by class, occupancy 0..1, mean speed m/s or -1)."""

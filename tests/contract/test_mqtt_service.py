@@ -21,10 +21,10 @@ from controller.config import Config, ServiceConfig
 from controller.core.messages import decode_command, encode_detector_message, encode_status
 from controller.core.params import WebsterParams
 from controller.errors import AdapterError
-from controller.junctions import parse_intersection
 from controller.live import ScaledClock, ServiceNode
 from controller.model import CyclePlan, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto, free_port
+from tests.live_fixtures import cross, cross_toml
 
 try:
     find_mosquitto()
@@ -34,30 +34,6 @@ except AdapterError:
 pytestmark = pytest.mark.timeout(30)
 
 SITE = "t"
-APPROACHES = {"N": "GGrr", "S": "GGrr", "E": "rrGG", "W": "rrGG"}
-
-
-def cross(jid: str):
-    """A four-arm junction, through movements only, two phases (N-S, E-W)."""
-    return parse_intersection(cross_toml(jid), f"<{jid}>")
-
-
-def cross_toml(jid: str) -> dict:
-    movements, detectors = [], []
-    for k, a in enumerate(APPROACHES):
-        movements.append({"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"{jid}_{a}",
-                          "lanes": [f"{jid}_{a}_0"], "links": [k], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
-                          "conflicts": ["E_T", "W_T"] if a in "NS" else ["N_T", "S_T"]})
-        for kind, pos in (("stop", 99.0), ("advance", 20.0)):
-            detectors.append({"id": f"{jid}_{a}_{kind}", "kind": kind, "lane": f"{jid}_{a}_0", "pos_m": pos,
-                              "dist_to_stop_m": 100.0 - pos})
-    raw = {"id": jid, "n_links": 4, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 30.0, "cycle_max_s": 120.0,
-           "max_red_s": 120.0, "movements": movements, "detectors": detectors,
-           "phases": [{"state": "GGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-                      {"state": "rrGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]}
-    return raw
-
-
 JUNCTIONS = {j: cross(j) for j in ("J1", "J2")}
 CFG = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterParams(period_s=2.0))
 

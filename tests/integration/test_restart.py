@@ -41,7 +41,7 @@ except AdapterError:
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "rs"
-TICK_S = 0.5
+TICK_S = 1.0  # the service decides once per second (safety.DECISION_PERIOD_S)
 GOOD = ("J1", "J2", "J3")
 WRONG_KEY = "J4"
 
@@ -131,7 +131,7 @@ def write_config(tmp_path: Path, broker: Broker, junctions: dict) -> None:
         (inter / f"{j}.toml").write_text(tomli_w.dumps(cross_toml(j)))
     (tmp_path / "config.toml").write_text(tomli_w.dumps({
         # webster: a cycle plan goes out without waiting for a roadside status
-        "service": {"site": SITE, "instance": "ctl-rs", "intersections": "intersections", "tick_s": TICK_S,
+        "service": {"site": SITE, "instance": "ctl-rs", "intersections": "intersections",
                     "policy": "webster"},
         "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
         "webster": {"period_s": 1.0},
