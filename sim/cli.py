@@ -15,8 +15,8 @@ from controller.adapters.metrics import MetricsServer
 from controller.config import Config
 from controller.junctions import load_intersections
 from sim.report import gains_table
-from sim.sumo import SumoConfig
 from sim.simulate import SimulateRequest, run
+from sim.sumo import SumoConfig
 
 
 def simulate(args: argparse.Namespace, cfg: Config) -> int:
@@ -95,7 +95,8 @@ def with_edgedata(sumocfg: Path, sumo_args: tuple[str, ...], out: Path) -> tuple
     else:
         adds = [str(p) for p in SumoConfig(sumocfg).files("additional-files")]
     out.mkdir(parents=True, exist_ok=True)
-    return tuple(user + ["--additional-files", ",".join(adds + [str(edgedata_additional(out / "edgedata.add.xml"))])])
+    adds.append(str(edgedata_additional(out / "edgedata.add.xml")))
+    return (*user, "--additional-files", ",".join(adds))
 
 
 def validate(args: argparse.Namespace, cfg: Config) -> int:

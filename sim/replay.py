@@ -93,7 +93,7 @@ def parse_time(text: str, option: str) -> float:
         except ValueError:
             raise DefinitionError(option, "T", f"{text!r} is neither seconds nor an ISO date-time") from None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         return when.timestamp()
     if not math.isfinite(value):
         raise DefinitionError(option, "T", f"{text!r} is not a finite time")
@@ -152,7 +152,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     net = sumolib.net.readNet(str(net_file), withInternal=False)
     det = read_archive(site, "detectors", window.from_s, window.to_s)
     begin = window.from_s - window.offset_s
-    n_iv = int(math.ceil((window.to_s - window.from_s) / req.interval_s))
+    n_iv = math.ceil((window.to_s - window.from_s) / req.interval_s)
     counters = demand.edge_counters(junctions, net)
     loop_counts = demand.interval_counts(det, req.interval_s, window.from_s)
     _progress(f"demand: {len(counters)} counted edges, {n_iv} intervals of {req.interval_s:.0f} s")
@@ -219,9 +219,9 @@ def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window
         cmd += ["--record", str(out / "archive")]
     if req.config and policy == RECORDED:
         cmd += ["--config", req.config]
-    log_file = open(out / "run.log", "w")
-    return subprocess.Popen(cmd + sumo, stdout=log_file, stderr=subprocess.STDOUT,
-                            cwd=Path(__file__).resolve().parent.parent)
+    with open(out / "run.log", "w") as log_file:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd + sumo, stdout=log_file, stderr=subprocess.STDOUT,
+                                cwd=Path(__file__).resolve().parent.parent)
 
 
 def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
@@ -261,6 +261,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     (req.out_dir / "geh.json").write_text(json.dumps(result.geh.as_dict(), indent=1))
     w = result.window
     write_report(req.out_dir, result.summaries, policies, junctions, result.geh,
-                 f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} (scenario clock = recording - "
+                 f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} "
+                 f"(scenario clock = recording - "
                  f"{w.offset_s:.0f} s). Scenario: {result.scenario}. Demand: {json.dumps(result.demand)}.")
     return result

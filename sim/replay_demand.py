@@ -125,7 +125,7 @@ def write_edgedata(path: Path, counters: list[EdgeCounter], loop_counts: Mapping
     per: list[dict[str, int]] = [defaultdict(int) for _ in range(n_intervals)]
     total = 0
     for c in counters:
-        shift = int(round(lags_s.get(c.edge, 0.0) / interval_s))
+        shift = round(lags_s.get(c.edge, 0.0) / interval_s)
         for d in c.detectors:
             counts = loop_counts.get(d)
             if counts is None:
@@ -239,7 +239,7 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, s
     for name, extra in (("sampled", []), ("optimized", ["--optimize", "full", "--minimize-vehicles",
                                                          f"{minimize_vehicles:g}"])):
         path = out.with_name(f"{out.stem}.{name}.xml")
-        text = _tool(base + ["-o", str(path)] + extra, f"routeSampler.py ({cls}, {name})")
+        text = _tool([*base, "-o", str(path), *extra], f"routeSampler.py ({cls}, {name})")
         means = _GEH_LINE.findall(text)
         n_veh = sum(1 for el in ET.parse(path).getroot() if el.tag == "vehicle")
         tried.append((-(float(means[-1]) if means else 0.0), n_veh, name, path))
@@ -332,7 +332,7 @@ def write_queue_vehicles(path: Path, queues: Mapping[str, float], net, routes: l
     root = ET.Element("routes")
     n = 0
     for lane_id, q in sorted(queues.items()):
-        count = int(math.floor(q + 0.5))
+        count = math.floor(q + 0.5)
         if count <= 0:
             continue
         try:

@@ -4,9 +4,9 @@ GEH = sqrt(2 (M - C)^2 / (M + C)), M the modelled and C the counted flow in vehi
 (UK DMRB, TA 46/97; SUMO's tools/detector/validate.py computes the same). The usual acceptance
 criterion of a calibrated model: GEH < 5 for at least 85 % of the hourly counts.
 
-Counts are compared per counting site (the loops of one kind on one edge, summed) and per period of one hour and of 15 minutes from the window's
-start, as flows (veh/h); a period cut short by the window's end is scaled to an hourly flow
-over its actual length. Loop-periods with no vehicle in either are left out (trivially equal).
+Counts are compared per counting site (the loops of one kind on one edge, summed) and per period
+of one hour and of 15 minutes from the window's start, as flows (veh/h); a period cut short by
+the window's end is scaled to an hourly flow over its actual length. Loop-periods with no vehicle in either are left out (trivially equal).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _per_period(det: pa.Table, from_s: float, to_s: float, period_s: float,
         key = (str(name), int(kk))
         out[key] = out.get(key, 0) + int(n)
     for name in np.unique(names):  # loops that counted nothing in a period still count 0
-        for kk in range(int(math.ceil((to_s - from_s) / period_s))):
+        for kk in range(math.ceil((to_s - from_s) / period_s)):
             out.setdefault((str(name), kk), 0)
     return out
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from controller.model import Intersection  # noqa: E402
-from sim.replay_geh import GEH_OK, TARGET_SHARE, GehResult  # noqa: E402
+from controller.model import Intersection
+from sim.replay_geh import GEH_OK, TARGET_SHARE, GehResult
 
 WORST = 5
 

@@ -84,7 +84,7 @@ _SORT = {"detectors": ["junction", "detector", "t_s"], "status": ["junction", "t
 
 def day_of(t_s: float) -> str:
     """The UTC date (YYYY-MM-DD) of a message time in seconds since the epoch."""
-    return dt.datetime.fromtimestamp(t_s, dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(t_s, dt.UTC).strftime("%Y-%m-%d")
 
 
 class _Columns:

@@ -15,8 +15,17 @@ import pyarrow.compute as pc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from controller.adapters.archive import (JOURNAL_SUFFIX, SCHEMAS, ArchiveRecorder, _Columns, _Journal, read_archive,
-                                         read_journal, recover, site_root)
+from controller.adapters.archive import (
+    JOURNAL_SUFFIX,
+    SCHEMAS,
+    ArchiveRecorder,
+    _Columns,
+    _Journal,
+    read_archive,
+    read_journal,
+    recover,
+    site_root,
+)
 from controller.config import ArchiveConfig
 from controller.errors import AdapterError, ConfigError
 from controller.model import CyclePlan, DetectorReading, SignalStatus, Snapshot

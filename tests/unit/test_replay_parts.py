@@ -25,8 +25,8 @@ def table(rows: list[tuple[float, str, int]]) -> pa.Table:
     """Detector rows (t_s, loop, cars)."""
     cols = _Columns("detectors")
     for t_s, loop, cars in rows:
-        cols.add_detectors(Snapshot("J", t_s, 1.0, (DetectorReading(loop, (("car", cars),) if cars else (), 0.0, -1.0),)),
-                           t_s, 1, 0)
+        reading = DetectorReading(loop, (("car", cars),) if cars else (), 0.0, -1.0)
+        cols.add_detectors(Snapshot("J", t_s, 1.0, (reading,)), t_s, 1, 0)
     return pa.Table.from_batches([cols.batch()], schema=SCHEMAS["detectors"])
 
 
