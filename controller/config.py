@@ -141,7 +141,7 @@ class SecurityConfig:
 class AuditConfig:
     """The audit trail (controller/adapters/audit.py)."""
 
-    path: str = "audit.sqlite"  # SQLite file, relative to the config file; "" keeps no audit trail
+    path: str = "out/audit.sqlite"  # SQLite file, relative to the config file; "" keeps no audit trail
 
 
 @dataclass(frozen=True)
