@@ -169,7 +169,8 @@ class Layout:
     @cached_property
     def movement_lane_count(self) -> np.ndarray:
         """(movements,) lanes of each movement, at least 1."""
-        return np.maximum(self.lane_uses.sum(axis=1), 1)
+        out: np.ndarray = np.maximum(self.lane_uses.sum(axis=1), 1)
+        return out
 
     @staticmethod
     def build(junction: Intersection, cfg: LayoutConfig | None = None) -> Layout:

@@ -22,11 +22,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.core.estimation import update as estimation_update
 from controller.core.estimation import (
-    DetectorHealth, Estimate, EstimationParams, LaneState, Layout, _health, _lane_signals, _lanes, _Readings,
-    _sat_estimate, _to_movements,
+    DetectorHealth,
+    Estimate,
+    EstimationParams,
+    LaneState,
+    Layout,
+    _health,
+    _lane_signals,
+    _lanes,
+    _Readings,
+    _sat_estimate,
+    _to_movements,
 )
+from controller.core.estimation import update as estimation_update
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.model import VEHICLE_CLASSES, Snapshot
 
@@ -109,7 +118,8 @@ class NetworkLayout:
         rows = np.array([len(lay.junction.phases) if g is None else g for lay, g in zip(self.layouts, green_phases)])
         n_l = np.diff(self.lane_start)
         lj = self.lane_junction
-        return self.table_start[lj] + rows[lj] * n_l[lj] + self.lane_local
+        out: np.ndarray = self.table_start[lj] + rows[lj] * n_l[lj] + self.lane_local
+        return out
 
 
 @dataclass(frozen=True)
@@ -165,9 +175,9 @@ def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: Network
     would fold it in: one period of period_s seconds, each junction's lanes green as its
     `green_phases` entry says (absent or None: all red). Junctions not fresh are left out."""
     ests = [estimates[j] for j in net.jids]
-    L = LaneState(*(np.concatenate([getattr(e.lanes, f) for e in ests]) for f in _LANE_FIELDS),
-                  np.concatenate([e.lanes.adv_recent_pcu for e in ests], axis=1))
-    h = DetectorHealth(*(np.concatenate([getattr(e.health, f) for e in ests]) for f in _HEALTH_FIELDS))
+    L = LaneState(**{f: np.concatenate([getattr(e.lanes, f) for e in ests]) for f in _LANE_FIELDS},
+                  adv_recent_pcu=np.concatenate([e.lanes.adv_recent_pcu for e in ests], axis=1))
+    h = DetectorHealth(**{f: np.concatenate([getattr(e.health, f) for e in ests]) for f in _HEALTH_FIELDS})
     readings = _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None)
     totals = np.add.reduceat(r.veh, net.det_start[:-1])
     health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - r.veh) / net.det_others)
@@ -177,14 +187,14 @@ def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: Network
     measured = sig.stop_alive | sig.adv_alive
     prior = net.lane_sat_prior_pcu_h
     sat_ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, net.params) / prior  # element-wise
-    lane_arrays = [getattr(lanes, f) for f in _LANE_FIELDS]
-    health_arrays = [getattr(health, f) for f in _HEALTH_FIELDS]
+    lane_arrays = [(f, getattr(lanes, f)) for f in _LANE_FIELDS]
+    health_arrays = [(f, getattr(health, f)) for f in _HEALTH_FIELDS]
     out = {}
     for k, t_s in r.fresh.items():
         a, b = int(net.lane_start[k]), int(net.lane_start[k + 1])
         da, db = int(net.det_start[k]), int(net.det_start[k + 1])
-        lane_k = LaneState(*(x[a:b] for x in lane_arrays), lanes.adv_recent_pcu[:, a:b])
-        health_k = DetectorHealth(*(x[da:db] for x in health_arrays))
+        lane_k = LaneState(**{f: x[a:b] for f, x in lane_arrays}, adv_recent_pcu=lanes.adv_recent_pcu[:, a:b])
+        health_k = DetectorHealth(**{f: x[da:db] for f, x in health_arrays})
         est = ests[k]
         crossed = r.stop_counts.get(k)
         if crossed is not None:
