@@ -166,3 +166,31 @@ def test_kill_9_loses_at_most_the_last_seconds_and_never_corrupts(tmp_path: Path
     assert recovered and not list(site.rglob(f"*{JOURNAL_SUFFIX}"))
     after = read_archive(site, "detectors")
     assert after.num_rows == before.num_rows
+
+
+def test_the_service_archives_every_valid_message_and_every_plan_it_sends(tmp_path: Path) -> None:
+    from controller.config import Config
+    from controller.core.messages import encode_detector_message, encode_status
+    from controller.service import ControllerService
+    from tests.junction_fixtures import two_phase
+
+    rec = ArchiveRecorder(tmp_path, "site", ArchiveConfig(flush_s=0.05))
+    sent = []
+    svc = ControllerService({"J": two_phase()}, Config(), "max_pressure", archive=rec,
+                            publish=lambda cmd, payload: sent.append(payload))
+    loops = [d.id for d in svc.junctions["J"].detectors]
+    for t in range(1, 61):
+        svc.advance_clock(float(t))
+        svc.on_detectors(encode_detector_message("J", float(t), 1.0, {d: ({"car": t % 3}, 0.2, 5.0) for d in loops}))
+        svc.on_detectors(b'{"v": 1, "junction": "nope"}')  # invalid: dropped and counted, not archived
+        svc.on_status(encode_status(SignalStatus("J", float(t), 0, False, float(t), "local", 0, "local")))
+        svc.tick(float(t))
+    rec.close()
+    site = tmp_path / "site"
+    det = read_archive(site, "detectors")
+    assert det.num_rows == 60 * len(loops) and svc.rejected["unknown_junction"] == 60
+    assert sorted(set(det["t_s"].to_pylist())) == [float(t) for t in range(1, 61)]
+    assert sum(det["car"].to_pylist()) == sum(t % 3 for t in range(1, 61)) * len(loops)
+    assert read_archive(site, "status").num_rows == 60
+    plans = read_archive(site, "plans")
+    assert sent and plans["payload"].to_pylist() == sent
