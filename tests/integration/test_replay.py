@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import xml.etree.ElementTree as ET
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,28 @@ def test_bad_windows_give_a_clear_error(recording, tmp_path, capsys, args, messa
 def test_a_missing_archive_gives_a_clear_error(tmp_path):
     done = cli("replay", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
     assert done.returncode == 2 and "no such folder" in done.stderr
+
+
+def test_the_queues_at_t_become_standing_vehicles_on_their_lanes(recording, tmp_path):
+    """What `replay --from T` starts from: the service's estimator run over the recorded feed
+    before T; each estimated queue as cars from the stop line back, on routes that go on."""
+    import sumolib
+
+    from controller.config import Config
+    from controller.junctions import load_intersections
+    from sim.replay_demand import estimated_queues, write_queue_vehicles
+
+    site = site_root(recording)
+    junctions = load_intersections(site / "meta" / "intersections")
+    queues = estimated_queues(junctions, read_archive(site, "detectors", 0, 150),
+                              read_archive(site, "status", 0, 150), Config())
+    assert sum(queues.values()) > 5
+    net = sumolib.net.readNet(str(SPIDER.parent / "spider.net.xml"))
+    routes = [[e.getID() for e in net.getShortestPath(a, b)[0] or []]
+              for a in net.getEdges()[:20] for b in net.getEdges()[-20:]]
+    n = write_queue_vehicles(tmp_path / "q.rou.xml", queues, net, [r for r in routes if r], 150.0, 7.5)
+    vehicles = list(ET.parse(tmp_path / "q.rou.xml").getroot())
+    assert n == len(vehicles) > 0
+    for v in vehicles:
+        lane = net.getEdge(v.find("route").get("edges").split()[0]).getLanes()[int(v.get("departLane"))]
+        assert 0 <= float(v.get("departPos")) < lane.getLength() and v.get("departSpeed") == "0"
