@@ -1,0 +1,33 @@
+"""Spill-back past the approach: the part of a movement's queue that stands upstream. Pure.
+
+The estimator counts a queue between the stop-line and the advance loop, and, once the advance
+loop stands (the approach's storage is full), a *hidden* queue upstream of it
+(estimation.py: `LaneState.hidden_pcu`). A hidden queue stands on the link before the
+approach, often across the unsignalised junction at its head: it holds there traffic that never
+crosses this signal (other turns at that junction, a merge, the network's entries). A policy
+that weighs only the vehicles in its own queue under-serves a short approach whose queue has
+spilled back: the cost of that queue falls on streams the junction does not see.
+
+`upstream_queue_pcu` returns that part per movement, so that a policy can count it once more
+in its weight (each hidden PCU: itself, and the traffic it holds upstream), the rule of
+SCOOT/SCATS "exit-blocking" seen from the upstream side: a queue that reaches the upstream
+junction is served before it blocks it.
+
+Example: a 34 m approach (storage 4.5 PCU per lane) with its advance loop standing and 6 PCU
+estimated upstream of it: `Estimate.queue_pcu` says 10.5 for the lane, this function 6, and a
+policy counting both weighs the lane as 16.5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+
+
+def upstream_queue_pcu(layout: Layout, est: Estimate) -> np.ndarray:
+    """(movements,) PCU of each movement's queue standing upstream of its advance loops (the
+    hidden queue, split between the movements sharing a lane as the estimator splits it);
+    already included in `est.queue_pcu`."""
+    out: np.ndarray = layout.lane_share @ est.lanes.hidden_pcu
+    return out
