@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages: Mosquitto (the broker) and Prometheus (monitoring tests).
+# Debian packages: Mosquitto (the broker), Prometheus (monitoring tests), Chromium (replay report test).
 system-deps:
 	@bash scripts/install-system-deps.sh
 

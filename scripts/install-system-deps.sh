@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the service and its tests need, when missing.
+# Installs the Debian packages the service and its tests need, when missing:
+# mosquitto (the broker), prometheus (monitoring tests), chromium (the replay report test).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
+# Headless Chromium opens the replay report in tests (every plot image must load).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]} — run: sudo apt-get install -y ${need[*]}" >&2
