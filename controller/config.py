@@ -24,6 +24,7 @@ from controller.core.estimation import EstimationParams
 from controller.core.harm import HarmParams
 from controller.core.override import OperatorParams
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
+from controller.core.validation import ValidationParams
 from controller.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class Config:
     security: SecurityConfig = SecurityConfig()
     audit: AuditConfig = AuditConfig()
     operators: OperatorParams = OperatorParams()  # the core's own dataclass (controller/core/override.py)
+    validation: ValidationParams = ValidationParams()  # the core's own dataclass (controller/core/validation.py)
     source: str = "<defaults>"
 
 
@@ -194,6 +196,7 @@ _POSITIVE = frozenset({
     "archive.retention_days", "archive.queue_max", "archive.flush_s", "archive.segment_s",
     "security.clock_skew_s", "security.plan_max_validity_s", "security.ack_timeout_s",
     "operators.default_s", "operators.max_s",
+    "validation.horizon_s", "validation.window_s", "validation.timeout_s",
 })
 
 
@@ -283,6 +286,8 @@ def load_config(path: str | Path | None) -> Config:
                           f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}")
     if cfg.harm.hold_max_s < cfg.harm.hold_s:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
+    if not cfg.validation.margin < 1.0:
+        raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
     return cfg

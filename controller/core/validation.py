@@ -1,0 +1,154 @@
+"""The validation gate's rules (issue 14): which candidate plans go to the SUMO twin, and the
+verdict on the twin's prediction. Pure: no I/O, no clock, no SUMO.
+
+A candidate goes out only if
+1. it passes the safety gate (`safety_refusal` is ''): the same rules an operator's plan meets
+   in core/override.py (minimum and maximum greens, cycle bounds, max red of every movement);
+   a candidate refused here never reaches the twin;
+2. the twin predicted both runs (`Prediction` of the incumbent and of the candidate, same
+   demand, same seed); a twin that failed or timed out gives `unvalidated`, never `passed`;
+3. the candidate's predicted delay is no worse than the incumbent's by more than the margin,
+   over the region and at every junction of it:
+   candidate_s <= incumbent_s * (1 + margin) + slack_s.
+
+`needs_validation` says whether a change of cycle plan is large enough to be simulated
+(thresholds on cycle, split and offset); an operator's manual plan always is.
+
+    >>> p = ValidationParams(margin=0.1, slack_s=0.0)
+    >>> judge("", Prediction({"J": 100.0}), Prediction({"J": 130.0}), p).outcome
+    'rejected'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from controller.core.override import plan_rules
+from controller.core.safety import gate_cycle
+from controller.model import CycleWish, Intersection
+
+Outcome = Literal["passed", "rejected", "unvalidated"]
+
+
+@dataclass(frozen=True)
+class ValidationParams:
+    """The validation gate, config.toml [validation] (docs/validation.md)."""
+
+    enabled: bool = False  # operators' manual plans go through the twin before they are put in force
+    network: str = ""  # the city's SUMO network (.net.xml) the twin runs, relative to the config file
+    horizon_s: float = 900.0  # each twin run simulates this long
+    window_s: float = 300.0  # the recent counts projected (flat) over the horizon
+    margin: float = 0.1  # fraction: the candidate's predicted delay may exceed the incumbent's by this much
+    slack_s: float = 60.0  # and by this many vehicle-seconds more (noise of near-empty junctions)
+    cycle_change_s: float = 10.0  # a cycle change above this is validated
+    split_change_s: float = 5.0  # a change of any phase's green above this is validated
+    offset_change_s: float = 10.0  # an offset change above this (around the cycle) is validated
+    timeout_s: float = 30.0  # a twin not done after this long: verdict `unvalidated`, nothing pushed
+    seed: int = 1  # SUMO's seed, the same for the incumbent's and the candidate's run
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the twin predicts for one plan set over the horizon: per junction, the total time
+    lost (vehicle-seconds) by the vehicles on its approach lanes."""
+
+    delay_s: Mapping[str, float]
+    vehicles: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total_s(self) -> float:
+        return float(sum(self.delay_s.values()))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision on one candidate, with its reasons and the predicted figures."""
+
+    outcome: Outcome
+    reasons: tuple[str, ...]
+    incumbent: Prediction | None = None
+    candidate: Prediction | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    def figures(self) -> dict[str, Any]:
+        """The predicted figures, JSON-ready (audit store, operator replies)."""
+        def one(p: Prediction | None) -> dict[str, Any] | None:
+            if p is None:
+                return None
+            return {"total_delay_s": round(p.total_s, 1),
+                    "delay_s": {j: round(v, 1) for j, v in sorted(p.delay_s.items())},
+                    "vehicles": dict(sorted(p.vehicles.items()))}
+        return {"incumbent": one(self.incumbent), "candidate": one(self.candidate)}
+
+
+def safety_refusal(j: Intersection, wish: CycleWish, now_s: float = 0.0) -> str:
+    """'' when the cycle plan passes the safety gate as written (nothing clipped), else the rule
+    it breaks, naming the junction."""
+    why = plan_rules(j, wish.phase_order, wish.greens_s)
+    if why:
+        return f"{j.id}: {why}"
+    out = gate_cycle(j, wish, plan_id="validation", seq=0, now_s=now_s, ttl_s=1.0)
+    if out.command is None:
+        return f"{j.id}: {out.refused}"
+    return f"{j.id}: {'; '.join(out.clipped)}" if out.clipped else ""
+
+
+def _worse(name: str, inc_s: float, cand_s: float, params: ValidationParams) -> str:
+    limit_s = inc_s * (1.0 + params.margin) + params.slack_s
+    if cand_s <= limit_s:
+        return ""
+    return (f"{name}: predicted delay {cand_s:.0f} veh-s > {limit_s:.0f} veh-s allowed "
+            f"(incumbent {inc_s:.0f} veh-s, margin {params.margin:.0%} + {params.slack_s:g} veh-s)")
+
+
+def judge(safety: str, incumbent: Prediction | None, candidate: Prediction | None, params: ValidationParams,
+          failure: str = "") -> Verdict:
+    """The verdict. `safety`: safety_refusal's answer ('' = safe); `failure`: why the twin gave
+    no prediction (timeout, error), '' when it did."""
+    if safety:
+        return Verdict("rejected", (f"safety gate: {safety}",), incumbent, candidate)
+    if failure or incumbent is None or candidate is None:
+        return Verdict("unvalidated", (f"twin: {failure or 'no prediction'}",), incumbent, candidate)
+    reasons = []
+    total = _worse("region", incumbent.total_s, candidate.total_s, params)
+    if total:
+        reasons.append(total)
+    for jid in sorted(candidate.delay_s):
+        why = _worse(jid, float(incumbent.delay_s.get(jid, 0.0)), float(candidate.delay_s[jid]), params)
+        if why:
+            reasons.append(why)
+    if reasons:
+        return Verdict("rejected", tuple(reasons), incumbent, candidate)
+    return Verdict("passed", (f"predicted delay {candidate.total_s:.0f} veh-s against the incumbent's "
+                              f"{incumbent.total_s:.0f} veh-s",), incumbent, candidate)
+
+
+def _cycle_s(w: CycleWish) -> float:
+    return float(sum(w.greens_s))
+
+
+def needs_validation(incumbent: CycleWish | None, candidate: CycleWish, params: ValidationParams) -> str:
+    """Why the change from `incumbent` to `candidate` must be simulated ('' when it is below
+    every threshold). Greens are compared phase by phase; no incumbent plan: always."""
+    if incumbent is None:
+        return "no cycle plan in force"
+    if set(incumbent.phase_order) != set(candidate.phase_order):
+        return "other phases"
+    d_cycle = abs(_cycle_s(candidate) - _cycle_s(incumbent))
+    if d_cycle > params.cycle_change_s:
+        return f"cycle changes by {d_cycle:g} s > {params.cycle_change_s:g} s"
+    old = dict(zip(incumbent.phase_order, incumbent.greens_s))
+    for p, g in zip(candidate.phase_order, candidate.greens_s):
+        if abs(g - old[p]) > params.split_change_s:
+            return f"phase {p} green changes by {abs(g - old[p]):g} s > {params.split_change_s:g} s"
+    cycle = max(_cycle_s(candidate), 1e-9)
+    d_off = abs(candidate.offset_s - incumbent.offset_s) % cycle
+    d_off = min(d_off, cycle - d_off)
+    if d_off > params.offset_change_s:
+        return f"offset changes by {d_off:g} s > {params.offset_change_s:g} s"
+    return ""
