@@ -1,0 +1,186 @@
+"""The validation gate (issue 14): a candidate cycle plan is checked by the safety gate, then run
+against the plans in force in the SUMO twin, in a worker process of its own, before it may go out.
+
+`ValidationGate.start` checks the candidate with the safety gate (core/validation.py
+safety_refusal): a refused candidate gets its verdict at once and the twin never runs. Otherwise
+it starts the twin's `predict(request)` in a new process (multiprocessing, spawn; the process
+leads its own process group, so a timeout kills the twin's SUMO children too) and returns a
+`Pending`. `poll` (non-blocking, from the tick's thread) gives the verdict once the twin is done,
+or `unvalidated` once `timeout_s` has passed (the worker is killed). `validate` does both,
+blocking (tools, tests).
+
+Every verdict is appended to the audit store (kind `verdict`, actor: who asked): junction,
+candidate, incumbent, outcome, reasons, predicted figures, twin wall time. Passed and rejected
+verdicts count in the metrics plans_validated / plans_rejected_by_twin (a rejection by the
+safety gate or a timeout is not the twin's). An operator's force of a rejected plan is recorded
+by `record_force` (kind `verdict`, outcome `forced`, with the stated reason).
+
+`predict` is a picklable function (sim/twin.py predict): the controller never imports SUMO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from controller.core.validation import Prediction, ValidationParams, Verdict, judge, safety_refusal
+from controller.model import CycleWish, Intersection
+
+log = logging.getLogger(__name__)
+
+AUDIT_KIND = "verdict"
+
+
+class AuditSink(Protocol):
+    def append(self, kind: str, junction: str, actor: str, payload: Mapping[str, Any], t_s: float) -> int: ...
+
+
+class TwinMetrics(Protocol):
+    def plan_validated(self, junction: str) -> None: ...
+
+    def plan_rejected_by_twin(self, junction: str) -> None: ...
+
+
+def plan_dict(wish: CycleWish | None) -> dict[str, Any] | None:
+    """A cycle plan, JSON-ready."""
+    if wish is None:
+        return None
+    return {"phase_order": list(wish.phase_order), "greens_s": list(wish.greens_s), "offset_s": wish.offset_s}
+
+
+def _worker(predict: Callable[[Any], Any], request: Any, conn: Connection) -> None:
+    os.setpgrp()  # its own process group: a timeout kills it and the SUMO runs it started
+    try:
+        result = predict(request)
+        conn.send(("ok", result.incumbent, result.candidate, float(getattr(result, "run_s", 0.0))))
+    except Exception as exc:  # the gate reports it as `unvalidated`, naming it
+        conn.send(("error", f"{type(exc).__name__}: {exc}", None, 0.0))
+    finally:
+        conn.close()
+
+
+@dataclass
+class Pending:
+    """A twin run under way for one candidate."""
+
+    junction: str
+    who: str
+    candidate: CycleWish
+    incumbent: CycleWish | None
+    process: Any  # multiprocessing.Process
+    conn: Connection
+    started: float  # the gate's monotonic clock
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class ValidationGate:
+    """Not thread-safe: one thread starts and polls."""
+
+    def __init__(self, params: ValidationParams, predict: Callable[[Any], Any], *, audit: AuditSink | None = None,
+                 metrics: TwinMetrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.params = params
+        self.predict = predict
+        self.audit = audit
+        self.metrics = metrics
+        self.clock = clock
+        self._mp = mp.get_context("spawn")
+
+    def start(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str,
+              now_s: float) -> Pending | Verdict:
+        """The safety gate's verdict at once when it refuses the candidate, else the twin started."""
+        safety = safety_refusal(j, candidate, now_s)
+        if safety:
+            return self._done(judge(safety, None, None, self.params), j.id, who, candidate, incumbent, 0.0, now_s)
+        parent, child = self._mp.Pipe(duplex=False)
+        proc = self._mp.Process(target=_worker, args=(self.predict, request, child), daemon=True)
+        proc.start()
+        child.close()
+        return Pending(j.id, who, candidate, incumbent, proc, parent, self.clock())
+
+    def poll(self, pending: Pending, now_s: float) -> Verdict | None:
+        """The verdict once the twin is done or timed out; None while it runs."""
+        waited = self.clock() - pending.started
+        if pending.conn.poll():
+            try:
+                status, a, b, run_s = pending.conn.recv()
+            except EOFError:
+                status, a, b, run_s = "error", "the twin's worker died without an answer", None, 0.0
+            self._reap(pending)
+            if status == "ok":
+                verdict = judge("", a, b, self.params)
+            else:
+                verdict = judge("", None, None, self.params, failure=str(a))
+            return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent,
+                              run_s or waited, now_s)
+        if not pending.process.is_alive():
+            self._reap(pending)
+            verdict = judge("", None, None, self.params, failure="the twin's worker died without an answer")
+            return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent, waited,
+                              now_s)
+        if waited < self.params.timeout_s:
+            return None
+        self._kill(pending)
+        verdict = judge("", None, None, self.params,
+                        failure=f"no prediction within {self.params.timeout_s:g} s (validation.timeout_s)")
+        return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent, waited, now_s)
+
+    def validate(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str,
+                 now_s: float, poll_s: float = 0.05) -> Verdict:
+        """start, then poll until the verdict (blocking: not for the tick's thread)."""
+        out = self.start(j, candidate, incumbent, request, who, now_s)
+        while isinstance(out, Pending):
+            out.conn.poll(poll_s)
+            out = self.poll(out, now_s) or out
+        return out
+
+    def _kill(self, pending: Pending) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pending.process.pid, signal.SIGKILL)
+        self._reap(pending)
+
+    @staticmethod
+    def _reap(pending: Pending) -> None:
+        pending.process.join(timeout=5.0)
+        pending.conn.close()
+
+    def _done(self, verdict: Verdict, junction: str, who: str, candidate: CycleWish, incumbent: CycleWish | None,
+              twin_s: float, now_s: float) -> Verdict:
+        log.warning("validation junction=%s asked_by=%s outcome=%s reasons=%s", junction, who, verdict.outcome,
+                    " | ".join(verdict.reasons))
+        if self.metrics is not None and verdict.incumbent is not None and verdict.candidate is not None:
+            if verdict.passed:
+                self.metrics.plan_validated(junction)
+            elif verdict.outcome == "rejected":
+                self.metrics.plan_rejected_by_twin(junction)
+        self._audit(junction, who, {"candidate": plan_dict(candidate), "incumbent": plan_dict(incumbent),
+                                    "outcome": verdict.outcome, "reasons": list(verdict.reasons),
+                                    "predicted": verdict.figures(), "twin_s": round(twin_s, 3)}, now_s)
+        return verdict
+
+    def record_force(self, junction: str, who: str, candidate: CycleWish, verdict: Verdict, reason: str,
+                     now_s: float) -> None:
+        """An operator puts a rejected candidate in force anyway: recorded with the stated reason."""
+        if not reason.strip():
+            raise ValueError("forcing a rejected plan needs a stated reason")
+        self._audit(junction, who, {"candidate": plan_dict(candidate), "outcome": "forced", "force_reason": reason,
+                                    "overrides": verdict.outcome, "reasons": list(verdict.reasons),
+                                    "predicted": verdict.figures()}, now_s)
+
+    def _audit(self, junction: str, who: str, payload: dict[str, Any], now_s: float) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.append(AUDIT_KIND, junction, who, payload, now_s)
+        except Exception:  # an audit failure must not stop the service; it is logged loudly
+            log.exception("audit store refused a validation verdict junction=%s", junction)
+
+
+__all__ = ["AUDIT_KIND", "Pending", "Prediction", "ValidationGate", "plan_dict"]
