@@ -39,6 +39,7 @@ from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES
 from sim import replay_demand as demand
 from sim.baselines import FIELD_POLICIES
+from sim.progress import Progress
 from sim.replay_geh import GehResult, compare_counts, count_sites
 from sim.replay_report import edgedata_additional
 
@@ -243,13 +244,16 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     additional = list(meta.get("additional_files", []))
     t0 = time.monotonic()
     procs = {}
+    shown = Progress("replay runs", len(policies), 1, write=lambda line: _progress(line.split("] ", 1)[-1]))
     for k, policy in enumerate(policies):  # two at a time: the machine's cores
         procs[policy] = start_run(req, policy, sumocfg, site, window, additional, record=policy == calibration)
         if len([p for p in procs.values() if p.poll() is None]) >= 2 or k == len(policies) - 1:
             for name, p in procs.items():
                 if p.wait() != 0:
+                    shown.close()
                     raise AdapterError(f"replay run {name} failed: see {req.out_dir / name / 'run.log'}")
-            _progress(f"runs done: {', '.join(procs)} ({time.monotonic() - t0:.0f} s)")
+            shown.update(len(procs), lambda: f"runs done: {', '.join(procs)} ({time.monotonic() - t0:.0f} s)")
+    shown.close()
     for policy in policies:
         result.summaries.append(json.loads((req.out_dir / policy / "summary.json").read_text()))
     recorded = read_archive(site, "detectors", window.from_s, window.to_s)

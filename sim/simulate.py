@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.netimport import import_network, read_skipped
+from sim.progress import Progress
 from sim.sumo import SumoConfig, load_api, merge_args
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
@@ -196,21 +196,22 @@ def start_recorder(root: Path, req: SimulateRequest, cfg: Config, scfg: SumoConf
     return recorder
 
 
-def step_to_end(api, loop: ClosedLoop, req: SimulateRequest, progress: Callable[[str], None], begin_s: float,
+def step_to_end(api, loop: ClosedLoop, req: SimulateRequest, progress: Progress, begin_s: float,
                 end_s: float, wall0: float) -> float:
     """Step SUMO to its end time (or until no vehicle is left when it has none), one closed-loop
-    second per step, with a progress line every req.progress_every_s; returns the last time."""
+    second per step, reporting to `progress` (a detail every req.progress_every_s); returns the last time."""
     t = begin_s
-    next_progress = begin_s + req.progress_every_s
+
+    def detail() -> str:
+        return (f"t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
+                f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
+                f"wall={time.perf_counter() - wall0:.0f} s")
+
     while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (end_s >= 0 and t < end_s):
         api.simulationStep()
         t = api.simulation.getTime()
         loop.second(t)
-        if t >= next_progress:
-            next_progress += req.progress_every_s
-            progress(f"[{req.policy}] t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
-                     f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
-                     f"wall={time.perf_counter() - wall0:.0f} s")
+        progress.update(t - begin_s, detail)
     return api.simulation.getTime()
 
 
@@ -221,13 +222,12 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     The controller's metrics (controller/adapters/metrics.py) go into `registry` — serve it to
     watch the run in Grafana — or a private one; either way their run report (the online gains
     over fixed-time) is summary["online_gains"]."""
-    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     scfg, junctions, args = prepare(req, cfg)
     api = load_api(req.prefer_libsumo)
     controlled = req.policy not in FIELD_POLICIES
     wall0 = time.perf_counter()
     try:
-        api.start(["sumo"] + args)
+        api.start(["sumo", *args])
     except Exception as exc:
         raise AdapterError(f"SUMO failed to start with {' '.join(args)}: {exc}", fatal=True) from None
     loop: ClosedLoop | None = None
@@ -244,7 +244,13 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics,
                             **extra)
         loop.start(begin_s)
-        end_t = step_to_end(api, loop, req, progress, begin_s, end_s, wall0)
+        # a bar on a terminal when nobody asked for the lines; plain lines otherwise
+        shown = Progress(req.policy, end_s - begin_s if end_s >= 0 else -1.0, req.progress_every_s,
+                         bar=None if progress is None else False, write=progress)
+        try:
+            end_t = step_to_end(api, loop, req, shown, begin_s, end_s, wall0)
+        finally:
+            shown.close()
     finally:
         if loop is not None:
             loop.close()
