@@ -225,7 +225,7 @@ def read_prediction(lanedata: Path, approaches: Mapping[str, frozenset[str]]) ->
     delay: dict[str, float] = {}
     vehicles: dict[str, int] = {}
     for jid, lanes in approaches.items():
-        delay[jid] = sum(loss.get(ln, 0.0) for ln in lanes)
+        delay[jid] = sum(loss.get(ln, 0.0) for ln in sorted(lanes))
         vehicles[jid] = int(sum(entered.get(ln, 0.0) for ln in lanes))
     return Prediction(delay, vehicles)
 
