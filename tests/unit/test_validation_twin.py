@@ -1,0 +1,55 @@
+"""The twin's pure parts (sim/twin.py): counts projected over the horizon, plans as SUMO
+programs, and that it reads nothing of the field simulation."""
+
+from __future__ import annotations
+
+import ast
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from controller.errors import AdapterError
+from controller.model import CycleWish
+from sim.twin import plan_phases, projected_counts, write_plans
+from tests.junction_fixtures import two_phase
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_counts_are_projected_flat_without_drift():
+    out = projected_counts({"L1": (7, 0, 1, 0)}, window_s=300.0, horizon_s=900.0)
+    per = out["L1"]
+    assert per.shape == (15, 4)
+    assert per[:, 0].sum() == 21 and per[:, 2].sum() == 3  # the window's rate times the horizon
+    assert set(per[:, 0]) <= {1, 2}  # spread evenly, interval by interval
+
+
+def test_counts_of_the_wrong_shape_or_an_empty_window_are_refused():
+    with pytest.raises(ValueError, match="L1.*one per class"):
+        projected_counts({"L1": (7, 0)}, 300.0, 900.0)
+    with pytest.raises(ValueError, match="window_s"):
+        projected_counts({"L1": (7, 0, 0, 0)}, 0.0, 900.0)
+
+
+def test_a_plan_becomes_greens_yellows_and_all_reds():
+    j = two_phase()  # yellow 3 s, all-red 2 s
+    phases = plan_phases(j, CycleWish((0, 1), (30.0, 25.0)))
+    assert phases == [("GrGr", 30.0), ("yryr", 3.0), ("rrrr", 2.0), ("rGrG", 25.0), ("ryry", 3.0), ("rrrr", 2.0)]
+
+
+def test_the_program_file_names_the_junction_and_its_offset(tmp_path):
+    j = two_phase()
+    path = write_plans(tmp_path / "p.add.xml", {"J": j}, {"J": CycleWish((1, 0), (20.0, 30.0), 12.0)})
+    (tl,) = ET.parse(path).getroot()
+    assert (tl.get("id"), tl.get("programID"), tl.get("offset")) == ("J", "twin", "12")
+    assert [p.get("duration") for p in tl] == ["20", "3", "2", "30", "3", "2"]
+    with pytest.raises(AdapterError, match="K.*not in the region"):
+        write_plans(tmp_path / "q.add.xml", {"J": j}, {"K": CycleWish((0, 1), (20.0, 30.0))})
+
+
+def test_the_twin_never_reads_the_field():
+    tree = ast.parse((ROOT / "sim" / "twin.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not names & {"traci", "libsumo", "sim.field", "sim.field_live", "sim.simulate"}, names
