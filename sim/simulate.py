@@ -29,7 +29,7 @@ from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.netimport import import_network, read_skipped
 from sim.progress import Progress
-from sim.sumo import SumoConfig, load_api, merge_args
+from sim.sumo import SumoConfig, load_api, merge_args, start_command
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
     from controller.adapters.archive import ArchiveRecorder
@@ -227,7 +227,7 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
     controlled = req.policy not in FIELD_POLICIES
     wall0 = time.perf_counter()
     try:
-        api.start(["sumo", *args])
+        api.start([start_command(api), *args])
     except Exception as exc:
         raise AdapterError(f"SUMO failed to start with {' '.join(args)}: {exc}", fatal=True) from None
     loop: ClosedLoop | None = None

@@ -40,6 +40,12 @@ def load_api(prefer_libsumo: bool = True) -> ModuleType:
     return traci
 
 
+def start_command(api: ModuleType) -> str:
+    """The program name `api.start` runs: libsumo ignores it; traci launches it, so it must be
+    the wheel's binary (not necessarily on PATH)."""
+    return "sumo" if getattr(api, "__name__", "") == "libsumo" else sumo_binary()
+
+
 class SumoConfig:
     """The parts of a .sumocfg this project needs, with paths made absolute."""
 
