@@ -26,13 +26,14 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from controller.core.validation import Prediction, ValidationParams, Verdict, judge, safety_refusal
-from controller.model import CycleWish, Intersection
+from controller.core.validation import ValidationParams, Verdict, judge, safety_refusal
+from controller.model import CyclePlan, CycleWish, Intersection, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,12 @@ class ValidationGate:
                                     "predicted": verdict.figures(), "twin_s": round(twin_s, 3)}, now_s)
         return verdict
 
+    def fail(self, junction: str, who: str, candidate: CycleWish, incumbent: CycleWish | None, why: str,
+             now_s: float) -> Verdict:
+        """`unvalidated`, recorded: the twin could not even be asked (its request failed)."""
+        verdict = judge("", None, None, self.params, failure=why)
+        return self._done(verdict, junction, who, candidate, incumbent, 0.0, now_s)
+
     def record_force(self, junction: str, who: str, candidate: CycleWish, verdict: Verdict, reason: str,
                      now_s: float) -> None:
         """An operator puts a rejected candidate in force anyway: recorded with the stated reason."""
@@ -183,4 +190,65 @@ class ValidationGate:
             log.exception("audit store refused a validation verdict junction=%s", junction)
 
 
-__all__ = ["AUDIT_KIND", "Pending", "Prediction", "ValidationGate", "plan_dict"]
+
+
+# -- what the service hands the gate ---------------------------------------------------------
+class RecentCounts:
+    """The last `window_s` of loop counts by vehicle class, kept by the service from the valid
+    detector messages (`add`), for the twin's demand (`totals`)."""
+
+    def __init__(self, window_s: float, classes: tuple[str, ...]) -> None:
+        if window_s <= 0:
+            raise ValueError(f"RecentCounts window_s must be > 0, got {window_s}")
+        self.window_s = window_s
+        self.classes = classes
+        self._rows: deque[tuple[float, str, tuple[int, ...]]] = deque()
+
+    def add(self, snapshot: Snapshot) -> None:
+        for r in snapshot.readings:
+            if r.counts:
+                per = dict(r.counts)
+                self._rows.append((snapshot.t_s, r.detector, tuple(int(per.get(c, 0)) for c in self.classes)))
+        self._trim(snapshot.t_s)
+
+    def _trim(self, now_s: float) -> None:
+        while self._rows and self._rows[0][0] <= now_s - self.window_s:
+            self._rows.popleft()
+
+    def totals(self, now_s: float) -> dict[str, tuple[int, ...]]:
+        """Loop -> vehicles per class over (now_s - window_s, now_s]."""
+        self._trim(now_s)
+        out: dict[str, list[int]] = {}
+        for t_s, loop, counts in self._rows:
+            if t_s <= now_s:
+                acc = out.setdefault(loop, [0] * len(self.classes))
+                for k, n in enumerate(counts):
+                    acc[k] += n
+        return {loop: tuple(v) for loop, v in out.items()}
+
+
+RequestMaker = Callable[[Intersection, CycleWish, "CycleWish | None", Mapping[str, float], float], Any]
+
+
+@dataclass(frozen=True)
+class DeskValidation:
+    """What the operators' desk (controller/operators.py) needs to validate a manual plan: the
+    gate, and `make_request(junction, candidate, incumbent, queues_pcu per lane, now_s)`, the
+    twin's request from what the service knows (recent counts, the region around the junction)."""
+
+    gate: ValidationGate
+    make_request: RequestMaker
+
+
+def incumbent_wish(cmd: Any) -> CycleWish | None:
+    """The cycle plan in force as the twin's incumbent; None (the junction's own program) when
+    the last command was no cycle plan."""
+    if isinstance(cmd, CyclePlan):
+        return CycleWish(cmd.phase_order, cmd.greens_s, cmd.offset_s)
+    return None
+
+
+def lane_queues(layout: Any, estimate: Any) -> dict[str, float]:
+    """Lane -> estimated queue (PCU, standing and hidden) of one junction (core/estimation.py)."""
+    q = estimate.lanes.queue_pcu + estimate.lanes.hidden_pcu
+    return {lane: float(v) for lane, v in zip(layout.lanes, q)}
