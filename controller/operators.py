@@ -16,7 +16,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from controller.core import harm
@@ -24,8 +24,10 @@ from controller.core import override as rules
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import OperatorParams, Override
 from controller.core.step import Core, CoreState, JunctionState, TickResult
+from controller.core.validation import Verdict, judge
 from controller.errors import FeedError
-from controller.model import Command, Intersection, PhaseWish
+from controller.model import Command, CycleWish, Intersection, PhaseWish
+from controller.validation import DeskValidation, Pending, incumbent_wish, lane_queues
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,21 @@ class Answer:
                            "until": self.until_s, "t": now_s}, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class _Validating:
+    """A manual plan admitted by the rules, waiting for the validation gate's verdict."""
+
+    req: rules.OverrideRequest
+    ov: Override
+    pending: Pending | None = None  # None: the twin not started yet (at the next tick)
+
+
 class OperatorDesk:
     def __init__(self, params: OperatorParams, *, ttl_s: float, refresh_s: float,
-                 reply: Reply | None = None, audit: AuditSink | None = None) -> None:
+                 reply: Reply | None = None, audit: AuditSink | None = None,
+                 validation: DeskValidation | None = None) -> None:
+        """validation: manual plans go through the validation gate (controller/validation.py,
+        config [validation] enabled) before they are put in force; None: they go in at once."""
         self.params = params
         self.ttl_s = ttl_s
         self.refresh_s = refresh_s
@@ -77,6 +91,9 @@ class OperatorDesk:
         self.rejected: dict[str, int] = {}  # malformed override messages by reason
         self.answers: list[Answer] = []  # the last answers given (newest last, bounded)
         self.answers_total = 0
+        self.validation = validation
+        self.validating: dict[str, _Validating] = {}  # junction -> manual plan awaiting its verdict
+        self.verdicts: dict[str, tuple[CycleWish, Verdict]] = {}  # junction -> last verdict on a manual plan
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
@@ -97,7 +114,13 @@ class OperatorDesk:
             answer = Answer(req.request_id, req.junction, "release", answer.accepted, answer.reason)
         elif ov is None:
             answer = Answer(req.request_id, req.junction, req.action, False, why)
+        elif self.validation is not None and isinstance(ov.wish, CycleWish) and not _force_reason(payload):
+            self.validating[req.junction] = _Validating(req, ov)
+            answer = Answer(req.request_id, req.junction, req.action, False,
+                            f"validating in the SUMO twin (at most {self.validation.gate.params.timeout_s:g} s): "
+                            f"the verdict follows with id {req.request_id}")
         else:
+            self._forced(ov, _force_reason(payload), now_s)
             previous = self.active.get(req.junction)
             self.active[req.junction] = ov
             self._ended.pop(req.junction, None)
@@ -110,6 +133,68 @@ class OperatorDesk:
                             f"{req.action} {done} for {ov.until_s - now_s:.0f} s{note}", ov.until_s)
         self._record(operator, answer, req, now_s)
         return self._answer(operator, answer, now_s)
+
+    def _forced(self, ov: Override, reason: str, now_s: float) -> None:
+        """A manual plan sent with `force` and a reason past the validation gate (never past the
+        safety gate: it was admitted): recorded against the last verdict on it."""
+        if self.validation is None or not reason or not isinstance(ov.wish, CycleWish):
+            return
+        wish, last = self.verdicts.get(ov.junction, (None, None))
+        if last is None or wish != ov.wish:
+            last = judge("", None, None, self.validation.gate.params, failure="forced before any verdict")
+        self.validation.gate.record_force(ov.junction, ov.operator, ov.wish, last, reason, now_s)
+
+    def _validate(self, core: Core, state: CoreState, now_s: float) -> None:
+        """Each tick: start the twin for manual plans waiting, put in force those it passes,
+        answer the operator either way (controller/validation.py)."""
+        assert self.validation is not None
+        gate = self.validation.gate
+        for jid, v in list(self.validating.items()):
+            lay, js = core.layouts.get(jid), state.junctions.get(jid)
+            if lay is None or js is None or not isinstance(v.ov.wish, CycleWish):
+                del self.validating[jid]
+                continue
+            verdict: Verdict | None = None
+            if v.pending is None:
+                inc = incumbent_wish(js.command)
+                try:
+                    request = self.validation.make_request(lay.junction, v.ov.wish, inc,
+                                                           lane_queues(lay, js.estimate), now_s)
+                except Exception as exc:  # no twin for this junction: never in force unvalidated
+                    log.exception("validation request failed junction=%s", jid)
+                    verdict = gate.fail(jid, v.req.operator, v.ov.wish, inc, f"no twin request: {exc}", now_s)
+                else:
+                    out = gate.start(lay.junction, v.ov.wish, inc, request, v.req.operator, now_s)
+                    if isinstance(out, Pending):
+                        self.validating[jid] = v = replace(v, pending=out)
+                    else:
+                        verdict = out
+            if verdict is None and v.pending is not None:
+                verdict = gate.poll(v.pending, now_s)
+            if verdict is not None:
+                self._verdict(jid, v, verdict, now_s)
+
+    def _verdict(self, jid: str, v: _Validating, verdict: Verdict, now_s: float) -> None:
+        del self.validating[jid]
+        assert isinstance(v.ov.wish, CycleWish)
+        self.verdicts[jid] = (v.ov.wish, verdict)
+        figures = verdict.figures()
+        predicted = "" if figures["candidate"] is None else (
+            f" (predicted delay {figures['candidate']['total_delay_s']:g} veh-s, "
+            f"incumbent {figures['incumbent']['total_delay_s']:g} veh-s)")
+        if verdict.passed:
+            ov = replace(v.ov, since_s=now_s, until_s=now_s + (v.ov.until_s - v.ov.since_s))
+            self.active[jid] = ov
+            self._ended.pop(jid, None)
+            answer = Answer(v.req.request_id, jid, v.req.action, True,
+                            f"plan validated in the twin{predicted}: in force for {ov.until_s - now_s:.0f} s",
+                            ov.until_s)
+        else:
+            answer = Answer(v.req.request_id, jid, v.req.action, False,
+                            f"plan {verdict.outcome} by the validation gate: {'; '.join(verdict.reasons)}"
+                            f"{predicted}; to run it anyway send it again with force and a reason")
+        self._record(v.req.operator, answer, v.req, now_s)
+        self._answer(v.req.operator, answer, now_s)
 
     def _release(self, junction: str, operator: str) -> Answer:
         ov = self.active.pop(junction, None)
@@ -185,6 +270,8 @@ class OperatorDesk:
         for jid, ov in list(self.active.items()):
             if now_s >= ov.until_s:
                 self._expire(jid, ov, now_s)
+        if self.validating and self.validation is not None:
+            self._validate(core, state, now_s)
         if not self.active and not self._ended:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
@@ -192,6 +279,18 @@ class OperatorDesk:
         state, result, self._sent = rules.apply(self.active, ended, self._sent, state, junctions, result, now_s,
                                                 ttl_s=self.ttl_s, refresh_s=self.refresh_s)
         return state, result
+
+
+def _force_reason(payload: bytes) -> str:
+    """The stated reason of an override sent with `"force": true` (past the validation gate),
+    else '' (no force, or force without a reason: not forced)."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if not isinstance(obj, dict) or obj.get("force") is not True or not isinstance(obj.get("reason"), str):
+        return ""
+    return obj["reason"].strip()[:200]
 
 
 def _peek(payload: bytes, key: str) -> str:

@@ -1,0 +1,131 @@
+"""The validation gate in front of an operator's manual plan (controller/operators.py with a
+DeskValidation): the plan goes in force only once the twin passes it; a rejected one is never
+sent to the roadside unless the operator forces it with a reason, which is recorded. The twin is
+a stand-in (tests/twin_fakes.py) run in the gate's real worker process."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from controller.adapters.audit import AuditStore
+from controller.config import Config
+from controller.core.messages import encode_detector_message, encode_status
+from controller.core.override import OverrideRequest, encode_override
+from controller.core.validation import ValidationParams
+from controller.model import CyclePlan, SignalStatus
+from controller.operators import OperatorDesk
+from controller.service import ControllerService
+from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
+from tests import twin_fakes
+from tests.junction_fixtures import two_phase
+
+CFG = Config()
+BAD = (7.0, 50.0)  # the stand-in twin predicts these greens far worse than the plan in force
+
+
+def make_request(j, candidate, incumbent, queues_pcu, now_s):
+    assert set(queues_pcu) == {"eN_0", "eE_0", "eS_0", "eW_0"}
+    worse = candidate.greens_s == BAD
+    return {"incumbent": {j.id: 1000.0}, "candidate": {j.id: 2000.0 if worse else 950.0}}
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.sent: list = []
+        self.replies: list[dict] = []
+        self.audit = AuditStore(":memory:")
+        gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request,
+                              audit=self.audit)
+        self.desk = OperatorDesk(CFG.operators, ttl_s=CFG.roadside.plan_ttl_s, refresh_s=CFG.roadside.refresh_s,
+                                 audit=self.audit, reply=lambda op, p: self.replies.append(json.loads(p)),
+                                 validation=DeskValidation(gate, make_request))
+        self.svc = ControllerService({"J": two_phase()}, CFG, "adaptive", publish=lambda c, p: self.sent.append(c),
+                                     desk=self.desk)
+        self.t = 0.0
+
+    def tick(self) -> None:
+        self.t += 1.0
+        j = self.svc.junctions["J"]
+        self.svc.advance_clock(self.t)
+        self.svc.on_detectors(encode_detector_message("J", self.t, 1.0,
+                                                      {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors}))
+        self.svc.on_status(encode_status(SignalStatus("J", self.t, 0, False, self.t, "p", 0, "adaptive")))
+        self.svc.tick(self.t)
+
+    def submit(self, greens, rid: str, **extra) -> dict:
+        req = OverrideRequest("J", "alice", "plan", rid, self.t, for_s=300.0, phase_order=(0, 1), greens_s=greens)
+        body = {**json.loads(encode_override(req)), **extra}
+        self.desk.submit(json.dumps(body).encode(), "alice", "J", self.svc.core, self.t)
+        return self.replies[-1]
+
+    def verdict(self, rid: str) -> dict:
+        """Tick until the desk answers `rid` a second time (the verdict)."""
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            self.tick()
+            answers = [r for r in self.replies if r["id"] == rid]
+            if len(answers) >= 2:
+                return answers[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no verdict for {rid}")
+
+    def manual_plans(self, greens) -> list:
+        return [c for c in self.sent if isinstance(c, CyclePlan) and c.greens_s == greens and "manual" in c.plan_id]
+
+
+def test_a_plan_the_twin_rejects_is_answered_with_figures_and_never_sent():
+    rig = Rig()
+    rig.tick()
+    first = rig.submit(BAD, "r1")
+    assert not first["accepted"] and first["reason"].startswith("validating in the SUMO twin")
+    final = rig.verdict("r1")
+    assert not final["accepted"] and "rejected by the validation gate" in final["reason"]
+    assert "2000 veh-s" in final["reason"] and "force" in final["reason"]
+    for _ in range(5):
+        rig.tick()
+    assert rig.manual_plans(BAD) == [] and "J" not in rig.desk.active
+    (rec,) = rig.audit.query(kind=AUDIT_KIND)
+    assert (rec.actor, rec.payload["outcome"]) == ("alice", "rejected")
+
+
+def test_a_plan_the_twin_passes_goes_in_force():
+    rig = Rig()
+    rig.tick()
+    rig.submit((25.0, 30.0), "r2")
+    assert rig.manual_plans((25.0, 30.0)) == []  # not before the verdict
+    final = rig.verdict("r2")
+    assert final["accepted"] and "validated in the twin" in final["reason"]
+    rig.tick()
+    assert rig.manual_plans((25.0, 30.0)) and rig.desk.active["J"].until_s > rig.t + 290
+    ops = [r.payload["accepted"] for r in rig.audit.query(kind="operator")]
+    assert ops == [False, True]  # the 'validating' answer, then the plan in force
+
+
+def test_a_rejected_plan_forced_with_a_reason_goes_in_force_and_is_recorded():
+    rig = Rig()
+    rig.tick()
+    rig.submit(BAD, "r1")
+    rig.verdict("r1")
+    no_reason = rig.submit(BAD, "r3", force=True)  # force without a reason is no force
+    assert no_reason["reason"].startswith("validating")
+    rig.verdict("r3")
+    forced = rig.submit(BAD, "r4", force=True, reason="stadium exit, police directing")
+    assert forced["accepted"]
+    rig.tick()
+    assert rig.manual_plans(BAD)
+    rec = rig.audit.query(kind=AUDIT_KIND)[-1]
+    assert rec.payload["outcome"] == "forced" and rec.payload["overrides"] == "rejected"
+    assert rec.payload["force_reason"] == "stadium exit, police directing"
+
+
+def test_a_junction_the_twin_cannot_model_stays_off_manual():
+    rig = Rig()
+    rig.tick()
+    rig.submit((99.0, 99.0), "r5")  # the override rules (the safety gate) come before the twin
+    assert "max green" in rig.replies[-1]["reason"] and not rig.desk.validating
+    rig.desk.validation = DeskValidation(rig.desk.validation.gate, lambda *a: (_ for _ in ()).throw(OSError("x")))
+    rig.submit((25.0, 30.0), "r6")
+    final = rig.verdict("r6")
+    assert not final["accepted"] and "unvalidated" in final["reason"] and "no twin request" in final["reason"]
+    assert "J" not in rig.desk.active
