@@ -251,3 +251,34 @@ def predict(req: TwinRequest) -> TwinResult:
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
     return TwinResult(preds["incumbent"], preds["candidate"], t1 - t0, t2 - t1, info["vehicles_asked"],
                       info["queued_vehicles"], {"runs": str(run_dir)})
+
+
+@dataclass(frozen=True)
+class RequestMaker:
+    """The service's side of the gate (controller/validation.py DeskValidation.make_request): a
+    TwinRequest for a candidate at one junction, on the region of that junction and its
+    upstream and downstream neighbours, from the recent counts the service keeps
+    (`recent.totals(now_s)`, a controller.validation.RecentCounts) and the estimated queues."""
+
+    net_file: str
+    junctions: Mapping[str, Intersection]
+    recent: object  # RecentCounts: totals(now_s) -> loop -> vehicles per class
+    window_s: float
+    work_dir: str
+    horizon_s: float = 900.0
+    seed: int = 1
+
+    def region(self, jid: str) -> tuple[Intersection, ...]:
+        j = self.junctions[jid]
+        ids = [jid, *j.upstream, *j.downstream]
+        return tuple(self.junctions[i] for i in dict.fromkeys(ids) if i in self.junctions)
+
+    def __call__(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None,
+                 queues_pcu: Mapping[str, float], now_s: float) -> TwinRequest:
+        region = self.region(j.id)
+        loops = {d.id for r in region for d in r.detectors}
+        totals = self.recent.totals(now_s)  # type: ignore[attr-defined]
+        counts = {loop: c for loop, c in totals.items() if loop in loops}
+        return TwinRequest(self.net_file, region, counts, self.window_s, dict(queues_pcu),
+                           {} if incumbent is None else {j.id: incumbent}, {j.id: candidate}, self.work_dir,
+                           horizon_s=self.horizon_s, seed=self.seed)

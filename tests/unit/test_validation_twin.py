@@ -53,3 +53,28 @@ def test_the_twin_never_reads_the_field():
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not names & {"traci", "libsumo", "sim.field", "sim.field_live", "sim.simulate"}, names
+
+
+def test_the_request_covers_the_junction_and_its_neighbours_with_their_recent_counts():
+    from controller.junctions import parse_intersection
+    from controller.model import VEHICLE_CLASSES, DetectorReading, Snapshot
+    from controller.validation import RecentCounts
+    from sim.twin import RequestMaker
+    from tests.junction_fixtures import two_phase_raw
+
+    raw_k = two_phase_raw()
+    raw_k["id"] = "K"
+    for d in raw_k["detectors"]:
+        d["id"] = "K" + d["id"]
+    k = parse_intersection(raw_k, "K.toml")
+    j = two_phase()
+    recent = RecentCounts(300.0, VEHICLE_CLASSES)
+    for t in (10.0, 200.0, 400.0):
+        recent.add(Snapshot("J", t, 1.0, (DetectorReading("N_stop", (("car", 2), ("bus", 1)), 0.2, 5.0),
+                                          DetectorReading("KN_stop", (("car", 9),), 0.2, 5.0))))
+    maker = RequestMaker("net.xml", {"J": j, "K": k}, recent, 300.0, "/tmp/w", horizon_s=600.0)
+    req = maker(j, CycleWish((0, 1), (20.0, 30.0)), None, {"eN_0": 3.0}, 400.0)
+    assert [r.id for r in req.junctions] == ["J"]  # no neighbours declared
+    assert req.counts == {"N_stop": (4, 2, 0, 0)}  # 200 s and 400 s: within (100, 400]
+    assert req.incumbent == {} and req.candidate == {"J": CycleWish((0, 1), (20.0, 30.0))}
+    assert (req.horizon_s, req.queues_pcu) == (600.0, {"eN_0": 3.0})
