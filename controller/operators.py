@@ -109,6 +109,8 @@ class OperatorDesk:
             return self._answer(operator, answer, now_s)
         lay = core.layouts.get(req.junction)
         ov, why = rules.admit(req, lay.junction if lay is not None else None, self.params, now_s)
+        if ov is not None or (req.action == "release" and not why):
+            self._drop_validation(req.junction)  # a newer override (or a release) supersedes a plan being validated
         if req.action == "release" and not why:
             answer = self._release(req.junction, operator)
             answer = Answer(req.request_id, req.junction, "release", answer.accepted, answer.reason)
@@ -133,6 +135,13 @@ class OperatorDesk:
                             f"{req.action} {done} for {ov.until_s - now_s:.0f} s{note}", ov.until_s)
         self._record(operator, answer, req, now_s)
         return self._answer(operator, answer, now_s)
+
+    def _drop_validation(self, junction: str) -> None:
+        v = self.validating.pop(junction, None)
+        if v is not None and v.pending is not None and self.validation is not None:
+            self.validation.gate.cancel(v.pending)
+            log.warning("operator=%s junction=%s plan %s superseded while validating", v.req.operator, junction,
+                        v.req.request_id)
 
     def _forced(self, ov: Override, reason: str, now_s: float) -> None:
         """A manual plan sent with `force` and a reason past the validation gate (never past the

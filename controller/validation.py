@@ -142,9 +142,14 @@ class ValidationGate:
             out = self.poll(out, now_s) or out
         return out
 
+    def cancel(self, pending: Pending) -> None:
+        """Stop a twin run whose verdict is no longer wanted (its candidate was superseded)."""
+        self._kill(pending)
+
     def _kill(self, pending: Pending) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError):  # its group: the SUMO runs it started
             os.killpg(pending.process.pid, signal.SIGKILL)
+        pending.process.kill()  # itself, even before it made its group
         self._reap(pending)
 
     @staticmethod

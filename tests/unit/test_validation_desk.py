@@ -129,3 +129,21 @@ def test_a_junction_the_twin_cannot_model_stays_off_manual():
     final = rig.verdict("r6")
     assert not final["accepted"] and "unvalidated" in final["reason"] and "no twin request" in final["reason"]
     assert "J" not in rig.desk.active
+
+
+def test_a_newer_override_supersedes_a_plan_being_validated_and_stops_its_twin():
+    rig = Rig()
+    rig.desk.validation = DeskValidation(
+        ValidationGate(ValidationParams(timeout_s=20.0), twin_fakes.predict_slowly, audit=rig.audit),
+        lambda j, c, i, q, now: {"sleep_s": 60, "incumbent": {}, "candidate": {}})
+    rig.tick()
+    rig.submit((25.0, 30.0), "r7")
+    rig.tick()  # the twin starts
+    pending = rig.desk.validating["J"].pending
+    assert pending is not None and pending.process.is_alive()
+    rig.desk.submit(encode_override(OverrideRequest("J", "alice", "release", "r8", rig.t)), "alice", "J",
+                    rig.svc.core, rig.t)
+    assert not rig.desk.validating and not pending.process.is_alive()
+    for _ in range(3):
+        rig.tick()
+    assert rig.manual_plans((25.0, 30.0)) == []

@@ -1,0 +1,122 @@
+"""Gate, audit and MQTT together, through a real Mosquitto: an operator's manual plan sent on its
+override topic is answered `validating`, then with the gate's verdict; a plan the twin predicts
+worse is never published to the junction's plan topic, a plan it passes is; a rejected plan
+forced with a reason is published and the force is in the audit store. The twin is the
+stand-in of tests/twin_fakes.py in the gate's real worker process (tests/integration/test_twin.py
+runs the real SUMO twin)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from controller.adapters.audit import AuditStore
+from controller.adapters.mqtt import MqttClient
+from controller.core.messages import decode_command, encode_status
+from controller.core.override import OverrideRequest, encode_override
+from controller.core.validation import ValidationParams
+from controller.errors import AdapterError
+from controller.live import ServiceNode
+from controller.model import CyclePlan, SignalStatus
+from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
+from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from tests import twin_fakes
+from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
+
+try:
+    find_mosquitto()
+except AdapterError:
+    pytest.skip("mosquitto is not installed", allow_module_level=True)
+
+BAD = (7.0, 50.0)
+
+
+def make_request(j, candidate, incumbent, queues_pcu, now_s):
+    return {"incumbent": {j.id: 1000.0}, "candidate": {j.id: 3000.0 if candidate.greens_s == BAD else 900.0}}
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.got: list = []
+        self.lock = threading.Lock()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self.lock:
+            self.got.append((topic, payload))
+
+
+def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_path):
+    audit = AuditStore(tmp_path / "audit.sqlite")
+    gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request,
+                          audit=audit)
+    with Broker(tmp_path / "broker", SITE, JUNCTIONS, operators=("alice",)) as broker:
+        node = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0, audit=audit).start()
+        node.desk.validation = DeskValidation(gate, make_request)
+        plans, replies = Inbox(), Inbox()
+        dev = MqttClient(broker.settings(field_user("J1")), plans)
+        dev.subscribe([broker.topics.plan("J1")], qos=1)
+        ops = MqttClient(broker.settings("alice", session_expiry_s=0.0), replies)
+        ops.subscribe([broker.topics.reply("alice")], qos=1)
+        dev.start()
+        ops.start()
+        t = 0.0
+
+        def second() -> None:
+            nonlocal t
+            t += 1.0
+            dev.publish(broker.topics.detectors("J1"), feed("J1", t, cars=2), qos=1)
+            st = SignalStatus("J1", t, 0, False, t, "local", 0, "local")
+            dev.publish(broker.topics.status("J1"), encode_status(st), qos=1, retain=True)
+            time.sleep(0.05)
+            node.tick(t)
+
+        def answers(rid: str) -> list[dict]:
+            with replies.lock:
+                return [b for _, p in replies.got if (b := json.loads(p)).get("id") == rid]
+
+        def send(greens, rid: str, **extra) -> None:
+            req = OverrideRequest("J1", "alice", "plan", rid, t, for_s=120.0, phase_order=(0, 1), greens_s=greens)
+            ops.publish(broker.topics.override("J1", "alice"), json.dumps({**json.loads(encode_override(req)),
+                                                                            **extra}).encode(), qos=1)
+
+        def answer(rid: str, n: int) -> dict:
+            """The n-th answer to request rid (1: at once, 2: the verdict), ticking meanwhile."""
+            deadline = time.monotonic() + 30.0
+            while len(answers(rid)) < n and time.monotonic() < deadline:
+                second()
+            assert len(answers(rid)) >= n, (rid, answers(rid))
+            return answers(rid)[n - 1]
+
+        def manual(greens) -> list:
+            with plans.lock:
+                cmds = [decode_command(p) for _, p in plans.got]
+            return [c for c in cmds if isinstance(c, CyclePlan) and "manual" in c.plan_id and c.greens_s == greens]
+
+        try:
+            for _ in range(3):
+                second()
+            send(BAD, "b1")
+            assert answer("b1", 1)["reason"].startswith("validating in the SUMO twin")
+            rejected = answer("b1", 2)
+            assert not rejected["accepted"] and "rejected by the validation gate" in rejected["reason"]
+            for _ in range(5):
+                second()
+            assert manual(BAD) == []
+            send((25.0, 30.0), "g1")
+            assert answer("g1", 2)["accepted"]
+            send(BAD, "f1", force=True, reason="stadium exit")
+            assert answer("f1", 1)["accepted"]
+            for _ in range(5):
+                second()
+            time.sleep(0.3)
+            assert manual((25.0, 30.0)) and manual(BAD)
+        finally:
+            ops.close(flush_s=0.2)
+            dev.close(flush_s=0.2)
+            node.close()
+    outcomes = [(r.actor, r.payload["outcome"]) for r in audit.query(kind=AUDIT_KIND)]
+    assert outcomes == [("alice", "rejected"), ("alice", "passed"), ("alice", "forced")]
+    assert audit.query(kind=AUDIT_KIND)[-1].payload["force_reason"] == "stadium exit"
