@@ -274,7 +274,7 @@ def test_max_pressure_clears_permitted_lefts_only_until_the_opposing_stream_show
     s, _ = p.decide(p.init(lay, 0.0), lay, estimate(lay), view(lay, 0, 0.0), 90.0)
     q = {"E_T": 12, "W_T": 12, "N_T": 0.5}
     s, _ = p.decide(s, lay, estimate(lay, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 10.0), 100.0)
-    s_gap, wish = p.decide(s, lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 20.0), 110.0)
+    _, wish = p.decide(s, lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), view(lay, 0, 20.0), 110.0)
     assert wish.phase == 1  # no gap seen on the opposing through lanes since they crossed
     # the opposing through loops (eN_0, eS_0) empty for 5 s, the left lanes' loops free: crossed
     left_free = {"eN_1": 1.0, "eS_1": 1.0}
@@ -355,3 +355,24 @@ def test_scats_recognises_a_cycle_from_the_phase_change_whatever_the_elapsed_tim
     s, wish = p.decide(s, lay, estimate(lay), view(lay, 0, 3.0, now=t + 38), t + 38)
     assert isinstance(wish, CycleWish) and wish.phase_order == (0, 1)
     assert s.measured
+
+
+def test_max_pressure_weighs_a_shared_lane_as_one_queue():
+    """N's one lane is shared by N_T and N_L (the estimator gives each half of its 8 PCU), E_T has
+    a lane of its own with 8 PCU: the two phases must weigh the same (without the shared-lane
+    weight, N's phase weighed half and was served late: Bologna acosta's junction 273)."""
+    from controller.core.policies.max_pressure import build_statics, phase_pressures
+    from tests.unit.test_shared_lanes import _shared
+
+    lay = _shared()
+    statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
+    est = estimate(lay, queue={"N_T": 4.0, "N_L": 4.0, "E_T": 8.0})
+    phases = {m: [k for k in range(len(lay.junction.phases)) if m in lay.junction.served_movements(k)]
+              for m in ("N_T", "E_T")}
+    n_phase, e_phase = phases["N_T"][0], phases["E_T"][0]
+    sig = SignalView(n_phase, False, 20.0, tuple(100.0 for _ in lay.junction.movements))
+    p = phase_pressures(statics, lay, est, sig, 100.0, 1e9, 1e9)
+    assert np.isclose(p[n_phase], p[e_phase])
+    unweighted = phase_pressures(replace(statics, lane_weight=np.ones_like(statics.lane_weight)), lay, est, sig,
+                                 100.0, 1e9, 1e9)
+    assert np.isclose(unweighted[n_phase], unweighted[e_phase] / 2.0)

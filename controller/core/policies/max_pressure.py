@@ -51,6 +51,7 @@ from controller.core.params import MaxPressureParams
 from controller.core.policies import Policy
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
+from controller.core.shared_lanes import lane_weight
 from controller.model import PhaseWish
 
 
@@ -63,6 +64,8 @@ class Statics:
     clearance: tuple[tuple[int, ...], ...]  # per phase: phases that serve its permitted movements protected
     yield_lanes: np.ndarray  # (phases, movements, lanes): for a permitted movement, the lanes of the
     # streams it yields to (other approaches' movements green protected in the phase)
+    lane_weight: np.ndarray  # (movements,) movements sharing the movement's lanes (core/shared_lanes.py):
+    # a lane shared by k movements weighs S x Q, as a lane of its own with the same queue
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
                 if p != c and keeps_green and layout.protected[p][permitted].any():
                     options.append(p)
         clearance.append(tuple(options))
-    return Statics(ig, service, tuple(clearance), yield_lanes(layout))
+    return Statics(ig, service, tuple(clearance), yield_lanes(layout), lane_weight(layout))
 
 
 def yield_lanes(layout: Layout) -> np.ndarray:
@@ -156,7 +159,7 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
         x = x - down_pcu
     rate = est.sat_flow_pcu_h * (1.0 - est.block) / 3600.0
     red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
-    weight = rate * x * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
+    weight = rate * x * statics.lane_weight * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
     serves = layout.serves
     keeps = serves[cur][None, :] & serves
     loss = np.where(keeps, 0.0, statics.intergreen_s[cur][:, None] + layout.params.startup_lost_s)
