@@ -41,7 +41,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "sim" / "scenarios"
-BASELINES = ("fixed",)
 FIELD = ("actuated", "delay_based")
 
 
