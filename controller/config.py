@@ -288,6 +288,21 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if not cfg.validation.margin < 1.0:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
+    _check_validation_network(cfg, p)
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
     return cfg
+
+
+def _check_validation_network(cfg: Config, path: Path) -> None:
+    """[validation] enabled needs the city's SUMO network the twin runs (relative to the config file)."""
+    v = cfg.validation
+    if not v.enabled:
+        return
+    if not v.network:
+        raise ConfigError(str(path), "validation.network", "validation is enabled: name the city's SUMO network")
+    net = Path(v.network)
+    if not net.is_absolute():
+        net = path.resolve().parent / net
+    if not net.is_file():
+        raise ConfigError(str(path), "validation.network", f"no such network file: {net}")
