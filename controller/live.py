@@ -23,6 +23,7 @@ import math
 import queue
 import signal
 import statistics
+import tempfile
 import threading
 import time
 from collections import deque
@@ -42,9 +43,10 @@ from controller.core.messages import MESSAGE_VERSION
 from controller.core.safety import DECISION_PERIOD_S
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
-from controller.model import Command, Intersection
+from controller.model import VEHICLE_CLASSES, Command, Intersection
 from controller.operators import AuditSink, OperatorDesk, junction_table
 from controller.service import ControllerService, Observer, Recorder
+from controller.validation import DeskValidation, RecentCounts, ValidationGate
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,27 @@ def _trust_kwargs(trust: Trust | None) -> dict[str, Any]:
     return {"epoch": trust.epoch, "signer": trust.signer, "audit": trust.audit}
 
 
+def desk_validation(cfg: Config, junctions: Mapping[str, Intersection], audit: AuditSink | None,
+                    metrics: Any = None) -> tuple[RecentCounts | None, DeskValidation | None]:
+    """[validation] enabled (docs/validation.md): the recent-counts window the service feeds, and
+    the operators' desk's gate (the SUMO twin of sim/twin.py in a worker process, the audit
+    store, the twin metrics when `metrics` has them) with a request maker for the configured
+    network. Disabled: (None, None). The twin's work folder (its cached candidate routes) is
+    per site and instance under the system's temporary folder."""
+    v = cfg.validation
+    if not v.enabled:
+        return None, None
+    from sim.twin import RequestMaker, predict  # SUMO's tools load only when the twin is wanted
+
+    recent = RecentCounts(v.window_s, VEHICLE_CLASSES)
+    twin_metrics = metrics if hasattr(metrics, "plan_validated") else None
+    gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics)
+    work = Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}"
+    maker = RequestMaker(str(_beside_config(cfg, v.network)), dict(junctions), recent, v.window_s, str(work),
+                         horizon_s=v.horizon_s, seed=v.seed)
+    return recent, DeskValidation(gate, maker)
+
+
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out."""
@@ -111,15 +134,16 @@ class ServiceNode:
         self.instance = cfg.service.instance
         self.policy = policy or cfg.service.policy
         # Operators' overrides (docs/operators.md): not in replays, which have no operators.
+        recent, validation = (None, None) if lockstep else desk_validation(cfg, junctions, audit, metrics)
         self.desk = None if lockstep else OperatorDesk(
             cfg.operators, ttl_s=cfg.roadside.plan_ttl_s, refresh_s=cfg.roadside.refresh_s,
-            reply=self._reply, audit=audit)
+            reply=self._reply, audit=audit, validation=validation)
         self.overrides: queue.SimpleQueue[tuple[str | None, str, str, bytes]] = queue.SimpleQueue()
         self.ops_metrics: OperatorMetrics | None = None
         try:
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
                                              start_s=start_s, metrics=metrics, archive=archive, desk=self.desk,
-                                             **_trust_kwargs(trust))
+                                             recent=recent, **_trust_kwargs(trust))
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         if self.desk is not None and trust is not None and trust.audit is not None:  # overrides survive a restart

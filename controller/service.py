@@ -4,7 +4,9 @@ Transport-agnostic: the MQTT adapter and the in-process simulation both call `on
 `on_status` and `tick`; commands leave through the `publish` callable passed in. A bad message
 is dropped and counted by reason; a warning per reason is logged at most once a minute.
 An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick;
-an optional `archive` recorder (controller/adapters/archive.py) gets every valid message and plan sent.
+an optional `archive` recorder (controller/adapters/archive.py) gets every valid message and plan sent;
+an optional `recent` window (controller/validation.py RecentCounts, [validation] enabled) gets every
+valid detector message, for the validation twin's demand.
 
 Plans carry this run's `epoch` (docs/security.md: it grows at every start, so roadsides accept
 the new run's plans after a restart) and, with a `signer`, an HMAC signature. The `ledger`
@@ -74,11 +76,18 @@ class Recorder(Protocol):
     def plan(self, cmd: Command, payload: bytes, sent_s: float) -> None: ...
 
 
+class CountsWindow(Protocol):
+    """The recent loop counts the validation twin projects (controller/validation.py RecentCounts)."""
+
+    def add(self, snapshot: Snapshot) -> None: ...
+
+
 class ControllerService:
     def __init__(self, junctions: Mapping[str, Intersection], cfg: Config, policy: str, publish: Publish,
                  start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None,
                  archive: Recorder | None = None, desk: "OperatorDesk | None" = None, epoch: int = 0,
-                 signer: Signer | None = None, audit: AuditSink | None = None) -> None:
+                 signer: Signer | None = None, audit: AuditSink | None = None,
+                 recent: CountsWindow | None = None) -> None:
         self.junctions = dict(junctions)
         self.epoch = epoch
         self.signer = signer
@@ -86,6 +95,7 @@ class ControllerService:
         self._max_future_s = cfg.security.clock_skew_s
         self.metrics = metrics
         self.archive = archive
+        self.recent = recent  # the validation twin's recent counts: every valid detector message
         self.desk = desk  # operator overrides (controller/operators.py), applied after the policy
         self.cfg = cfg
         chosen = make_policy(policy, cfg)
@@ -145,6 +155,8 @@ class ControllerService:
         self._snaps.append(snap)
         if self.archive is not None:
             self.archive.detectors(snap, self._now_s)
+        if self.recent is not None:
+            self.recent.add(snap)
 
     def on_detector_frame(self, frame: DetectorFrame) -> None:
         """The in-process feed: one frame stands for a detector message from each junction of
@@ -165,9 +177,13 @@ class ControllerService:
         for k in accepted:
             self._last_t[frame.layout.junctions[k]] = frame.t_s
         self._frames.append((frame, check.accepted))
-        if self.archive is not None:
+        if self.archive is not None or self.recent is not None:
             for k in accepted:
-                self.archive.detectors(feedarrays.snapshot(frame, k), self._now_s)
+                snap = feedarrays.snapshot(frame, k)
+                if self.archive is not None:
+                    self.archive.detectors(snap, self._now_s)
+                if self.recent is not None:
+                    self.recent.add(snap)
 
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
         if self.metrics is not None:

@@ -3,10 +3,22 @@ feeds a RecentCounts from the detector messages it accepts and gives the operato
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from pathlib import Path
 
+import pytest
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import ServiceMetrics
+from controller.adapters.mqtt import MqttSettings
 from controller.config import load_config
+from controller.core.validation import ValidationParams
 from controller.errors import ConfigError
+from controller.model import VEHICLE_CLASSES, CycleWish
+from sim import twin
+from tests.contract.test_mqtt_service import CFG, JUNCTIONS, feed
+
+NET = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "spider" / "spider.net.xml"
 
 
 @pytest.mark.parametrize("network", ["", "missing.net.xml"])
@@ -31,3 +43,39 @@ def test_disabled_validation_needs_no_network(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[validation]\nenabled = false\nnetwork = "missing.net.xml"\n')
     assert not load_config(p).validation.enabled
+
+
+# -- the live service's wiring -------------------------------------------------------------
+def _node(validation: ValidationParams, lockstep: bool = False):
+    from controller.live import ServiceNode
+
+    cfg = dataclasses.replace(CFG, validation=validation)
+    metrics = ServiceMetrics(CollectorRegistry(), JUNCTIONS, cfg)
+    return ServiceNode(cfg, JUNCTIONS, MqttSettings.from_config(cfg.broker, "wiring-test"), start_s=0.0,
+                       lockstep=lockstep, metrics=metrics), metrics
+
+
+def test_enabled_validation_gives_the_desk_a_gate_and_the_service_a_counts_window():
+    node, metrics = _node(ValidationParams(enabled=True, network=str(NET), window_s=120.0, horizon_s=300.0, seed=7))
+    dv = node.desk.validation
+    assert dv is not None and dv.gate.predict is twin.predict and dv.gate.metrics is metrics
+    assert dv.make_request.net_file == str(NET) and dv.make_request.recent is node.service.recent
+    node.service.advance_clock(1.0)
+    node.service.on_detectors(feed("J1", 1.0, cars=2))
+    node.service.advance_clock(2.0)
+    node.service.on_detectors(feed("J1", 2.0, cars=3))
+    node.service.on_detectors(b"not json")  # refused: never counted
+    loops = [d.id for d in JUNCTIONS["J1"].detectors]
+    car = VEHICLE_CLASSES.index("car")
+    assert {loop: c[car] for loop, c in node.service.recent.totals(2.0).items()} == {loop: 5 for loop in loops}
+    wish = CycleWish((0, 1), (20.0, 20.0), 0.0)
+    req = dv.make_request(JUNCTIONS["J1"], wish, None, {}, 2.0)
+    assert req.candidate == {"J1": wish} and req.incumbent == {} and req.window_s == 120.0
+    assert req.horizon_s == 300.0 and req.seed == 7 and set(req.counts) == set(loops)
+
+
+def test_disabled_validation_and_lockstep_replays_build_no_gate():
+    node, _ = _node(ValidationParams())
+    assert node.desk.validation is None and node.service.recent is None
+    node, _ = _node(ValidationParams(enabled=True, network=str(NET)), lockstep=True)
+    assert node.desk is None and node.service.recent is None
