@@ -116,13 +116,13 @@ class OperatorDesk:
             answer = Answer(req.request_id, req.junction, "release", answer.accepted, answer.reason)
         elif ov is None:
             answer = Answer(req.request_id, req.junction, req.action, False, why)
-        elif self.validation is not None and isinstance(ov.wish, CycleWish) and not _force_reason(payload):
+        elif self.validation is not None and isinstance(ov.wish, CycleWish) and not req.force_reason:
             self.validating[req.junction] = _Validating(req, ov)
             answer = Answer(req.request_id, req.junction, req.action, False,
                             f"validating in the SUMO twin (at most {self.validation.gate.params.timeout_s:g} s): "
                             f"the verdict follows with id {req.request_id}")
         else:
-            self._forced(ov, _force_reason(payload), now_s)
+            self._forced(ov, req.force_reason, now_s)
             previous = self.active.get(req.junction)
             self.active[req.junction] = ov
             self._ended.pop(req.junction, None)
@@ -288,18 +288,6 @@ class OperatorDesk:
         state, result, self._sent = rules.apply(self.active, ended, self._sent, state, junctions, result, now_s,
                                                 ttl_s=self.ttl_s, refresh_s=self.refresh_s)
         return state, result
-
-
-def _force_reason(payload: bytes) -> str:
-    """The stated reason of an override sent with `"force": true` (past the validation gate),
-    else '' (no force, or force without a reason: not forced)."""
-    try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if not isinstance(obj, dict) or obj.get("force") is not True or not isinstance(obj.get("reason"), str):
-        return ""
-    return obj["reason"].strip()[:200]
 
 
 def _peek(payload: bytes, key: str) -> str:

@@ -42,6 +42,7 @@ from controller.model import Command, CycleWish, FlashCommand, Intersection, Pha
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_AGE_S = 60.0  # an override older than this (queued while the service was away) is refused
+MAX_REASON_CHARS = 200  # a force's stated reason (recorded in the audit store)
 ACTIONS = ("hold", "plan", "flash", "release")
 
 
@@ -69,6 +70,8 @@ class OverrideRequest:
     phase_order: tuple[int, ...] = ()  # plan
     greens_s: tuple[float, ...] = ()  # plan
     offset_s: float = 0.0  # plan
+    force_reason: str = ""  # plan sent with "force": true and this stated reason: past the validation
+    # gate (never past the safety gate); '' when not forced, or forced without a reason (no force)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,21 @@ def decode_override(payload: bytes, operator: str, junction: str | None, now_s: 
         fields["phase"] = int(_number(obj, "phase", integer=True))
     elif action == "plan":
         fields.update(_plan_fields(obj))
+        fields["force_reason"] = _force_reason(obj)
     return OverrideRequest(jid, operator, action, rid, t_s, **fields)
+
+
+def _force_reason(obj: Mapping[str, Any]) -> str:
+    """The stated reason of a plan sent with "force": true; '' without force or without a reason.
+    FeedError when `force` is no boolean or `reason` no string of at most MAX_REASON_CHARS."""
+    force, reason = obj.get("force", False), obj.get("reason", "")
+    if not isinstance(force, bool):
+        raise FeedError("wrong_type", "override.force must be true or false")
+    if not isinstance(reason, str):
+        raise FeedError("wrong_type", "override.reason must be a string")
+    if len(reason) > MAX_REASON_CHARS:
+        raise FeedError("out_of_range", f"override.reason: {len(reason)} characters > {MAX_REASON_CHARS}")
+    return reason.strip() if force else ""
 
 
 def _raise_not_finite(name: str) -> float:
@@ -169,6 +186,8 @@ def encode_override(req: OverrideRequest) -> bytes:
     if req.action == "plan":
         body["plan"] = {"phase_order": list(req.phase_order), "greens_s": list(req.greens_s),
                         "offset_s": req.offset_s}
+        if req.force_reason:
+            body.update(force=True, reason=req.force_reason)
     return json.dumps(body, separators=(",", ":")).encode()
 
 

@@ -3,6 +3,7 @@ they pass the same safety gate as the policy, refusals name the rule, they expir
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -269,3 +270,27 @@ def test_the_operator_console_clock_skew_is_a_parameter(tmp_path):
     (tmp_path / "bad.toml").write_text("[operators]\nconsole_clock_skew_s = -1.0\n")
     with pytest.raises(ConfigError, match="operators.console_clock_skew_s"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_a_forced_plan_carries_its_stated_reason_in_the_request():
+    req = dataclasses.replace(plan((20.0, 40.0), t=1.0), force_reason="stadium exit, police directing")
+    body = json.loads(encode_override(req))
+    assert body["force"] is True and body["reason"] == "stadium exit, police directing"
+    assert decode_override(encode_override(req), "alice", "J", now_s=1.0) == req
+    unforced = json.loads(encode_override(plan((20.0, 40.0), t=1.0)))
+    assert "force" not in unforced and "reason" not in unforced
+    for extra in ({"force": True}, {"force": True, "reason": "  "}, {"force": False, "reason": "why not"}):
+        payload = json.dumps({**unforced, **extra}).encode()  # force without a reason is no force
+        assert decode_override(payload, "alice", "J", now_s=1.0).force_reason == ""
+
+
+@pytest.mark.parametrize("extra, reason", [
+    ({"force": "yes", "reason": "x"}, "wrong_type"),
+    ({"force": True, "reason": 5}, "wrong_type"),
+    ({"force": True, "reason": "x" * 201}, "out_of_range"),
+])
+def test_a_malformed_force_is_refused_by_reason(extra, reason):
+    payload = json.dumps({**json.loads(encode_override(plan((20.0, 40.0), t=1.0))), **extra}).encode()
+    with pytest.raises(FeedError) as err:
+        decode_override(payload, "alice", "J", now_s=1.0)
+    assert err.value.reason == reason
