@@ -2,7 +2,8 @@
 
 Pure: bytes in, Snapshot/SignalStatus out, or FeedError with a short machine-readable reason
 (used as a metrics label) and a human detail. Nothing here keeps state; the caller passes the
-service clock and the last accepted timestamps for the skew and monotonicity checks.
+service clock and the last accepted timestamps for the skew and monotonicity checks. The rules
+of a detector reading live in core/feedrules.py, shared with the in-process array feed.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller.core import feedrules as rules
+from controller.core.feedrules import MAX_COUNT_PER_S, MAX_FUTURE_S  # noqa: F401 (re-exported)
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import FeedError
-from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, SignalStatus, Snapshot
+from controller.model import DetectorReading, Intersection, SignalStatus, Snapshot
 
 MAX_PAYLOAD_BYTES = 256 * 1024
-MAX_FUTURE_S = 5.0  # a feed may run this far ahead of the controller's clock
-MAX_COUNT_PER_S = 20  # more vehicles than this over one loop in one second is implausible
 
 
 def _decode(payload: bytes) -> dict[str, Any]:
@@ -43,29 +44,14 @@ def _reject_constant(name: str) -> float:
 
 
 def _number(obj: dict[str, Any], key: str, *, lo: float = -math.inf, hi: float = math.inf) -> float:
-    v = obj.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise FeedError("wrong_type", f"{key} must be a number")
-    if not math.isfinite(v):
-        raise FeedError("not_finite", key)
-    if not lo <= v <= hi:
-        raise FeedError("out_of_range", f"{key}={v}")
-    return float(v)
+    return rules.check_number(key, obj.get(key), lo, hi)
 
 
 _EMPTY: dict[str, Any] = {}
 _NUM = (int, float)
-_CLASSES = frozenset(VEHICLE_CLASSES)
-
-
-def _count_error(did: str, cls: object, n: object, max_count: float) -> None:
-    if cls not in _CLASSES:
-        raise FeedError("unknown_class", str(cls)[:20])
-    if type(n) is not int:
-        raise FeedError("wrong_type", f"{did}.counts.{cls} must be an integer")
-    if n < 0:
-        raise FeedError("negative_count", f"{did}.counts.{cls}={n}")
-    raise FeedError("implausible_count", f"{did}.counts.{cls}={n}")
+_CLASSES = rules.CLASSES
+_OCC_LO, _OCC_HI = rules.OCCUPANCY_RANGE
+_SPEED_LO, _SPEED_HI = rules.SPEED_RANGE_MPS
 
 
 def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection],
@@ -82,17 +68,13 @@ def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection
     if junction is None:
         raise FeedError("unknown_junction", jid[:40])
     t_s = _number(obj, "t")
-    if t_s > now_s + max_future_s:
-        raise FeedError("future_timestamp", f"t={t_s} now={now_s}")
-    last = last_t_s.get(jid)
-    if last is not None and t_s <= last:
-        raise FeedError("stale_timestamp", f"t={t_s} last={last}")
-    period_s = _number(obj, "period_s", lo=0.1, hi=60.0)
+    rules.check_time(t_s, last_t_s.get(jid), now_s, max_future_s)
+    period_s = rules.check_period(obj.get("period_s"))
     dets = obj.get("detectors")
     if not isinstance(dets, dict):
         raise FeedError("wrong_type", "detectors must be an object")
     known = junction.detector_ids
-    max_count = MAX_COUNT_PER_S * period_s
+    max_count = rules.max_count(period_s)
     readings = []
     for did, d in dets.items():
         if did not in known:
@@ -106,15 +88,15 @@ def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection
         if counts:
             for cls, n in counts.items():
                 if type(n) is not int or not 0 <= n <= max_count or cls not in _CLASSES:
-                    _count_error(did, cls, n, max_count)
+                    rules.count_error(did, cls, n, max_count)
             pairs = tuple(sorted((c, n) for c, n in counts.items() if n))
         occupancy: Any = d.get("occupancy")
         speed: Any = d.get("speed_mps")
         # Fast path: plain numbers in range (JSON cannot carry NaN here: parse_constant refuses it).
-        if type(occupancy) not in _NUM or not 0.0 <= occupancy <= 1.0:
-            occupancy = _number(d, "occupancy", lo=0.0, hi=1.0)
-        if type(speed) not in _NUM or not -1.0 <= speed <= 100.0:
-            speed = _number(d, "speed_mps", lo=-1.0, hi=100.0)
+        if type(occupancy) not in _NUM or not _OCC_LO <= occupancy <= _OCC_HI:
+            occupancy = rules.check_occupancy(occupancy)
+        if type(speed) not in _NUM or not _SPEED_LO <= speed <= _SPEED_HI:
+            speed = rules.check_speed(speed)
         readings.append(DetectorReading(did, pairs, float(occupancy), float(speed)))
     return Snapshot(jid, t_s, period_s, tuple(readings))
 
