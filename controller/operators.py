@@ -58,11 +58,14 @@ class Answer:
     accepted: bool
     reason: str  # the rule that refused it, or what was done
     until_s: float | None = None
+    validating: bool = False  # not yet: the verdict of the validation gate follows with the same id
 
     def encode(self, now_s: float) -> bytes:
-        return json.dumps({"v": MESSAGE_VERSION, "id": self.request_id, "junction": self.junction,
-                           "action": self.action, "accepted": self.accepted, "reason": self.reason,
-                           "until": self.until_s, "t": now_s}, separators=(",", ":")).encode()
+        body = {"v": MESSAGE_VERSION, "id": self.request_id, "junction": self.junction, "action": self.action,
+                "accepted": self.accepted, "reason": self.reason, "until": self.until_s, "t": now_s}
+        if self.validating:
+            body["validating"] = True
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class OperatorDesk:
             self.validating[req.junction] = _Validating(req, ov)
             answer = Answer(req.request_id, req.junction, req.action, False,
                             f"validating in the SUMO twin (at most {self.validation.gate.params.timeout_s:g} s): "
-                            f"the verdict follows with id {req.request_id}")
+                            f"the verdict follows with id {req.request_id}", validating=True)
         else:
             self._forced(ov, req.force_reason, now_s)
             previous = self.active.get(req.junction)

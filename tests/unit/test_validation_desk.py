@@ -79,8 +79,10 @@ def test_a_plan_the_twin_rejects_is_answered_with_figures_and_never_sent():
     rig.tick()
     first = rig.submit(BAD, "r1")
     assert not first["accepted"] and first["reason"].startswith("validating in the SUMO twin")
+    assert first["validating"] is True  # ctl waits for the verdict that follows
     final = rig.verdict("r1")
     assert not final["accepted"] and "rejected by the validation gate" in final["reason"]
+    assert "validating" not in final
     assert "2000 veh-s" in final["reason"] and "force" in final["reason"]
     for _ in range(5):
         rig.tick()
