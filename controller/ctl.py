@@ -5,6 +5,8 @@
   ctl override J --hold-phase N [--for S]          hold phase N (within the safety gate) for S s
   ctl override J --plan FILE [--for S]             run a cycle plan (TOML or JSON: phase_order,
                                                    greens_s, offset_s) as written, or be refused
+      [--force --reason TEXT]                      past a rejection by the validation gate (never
+                                                   past the safety gate); the reason is recorded
   ctl override J --flash [--for S]                 flashing yellow on every link for S s (the
                                                    roadside runs the intergreens into and out of it)
   ctl release J                                    back to the service's policy
@@ -14,7 +16,10 @@ Who: `--user` (default $TSC_MQTT_USER, else "operator"); password from `--creden
 may run `status` only: the broker refuses its overrides.
 
 An override is answered by the service on tsc/v1/{site}/ops/{user}: accepted (until when) or
-refused with the rule. Exit codes: 0 accepted / shown, 1 refused, 3 no answer (service down?),
+refused with the rule. With the validation gate on ([validation] enabled, docs/validation.md) a
+manual plan is first answered "validating": ctl then waits for the verdict, the second answer
+with the same id, up to --verdict-timeout (default [validation] timeout_s + --timeout).
+Exit codes: 0 accepted / shown, 1 refused, 3 no answer (service down?) or no verdict in time,
 2 bad input or credentials.
 
 Each command opens a short connection and closes it (the broker binds a session to the user:
@@ -38,7 +43,7 @@ from typing import Any
 from controller import liveopts
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.config import Config
-from controller.core.override import OverrideRequest, encode_override
+from controller.core.override import MAX_REASON_CHARS, OverrideRequest, encode_override
 from controller.errors import AdapterError, ConfigError
 
 DEFAULT_USER = "operator"
@@ -64,6 +69,11 @@ def add_parser(sub: Any) -> None:
     what.add_argument("--flash", action="store_true")
     ov.add_argument("--for", dest="for_s", type=float, default=None, metavar="S",
                     help="seconds (default and maximum: config [operators])")
+    ov.add_argument("--force", action="store_true",
+                    help="with --plan: put it in force even if the validation gate rejects it (needs --reason)")
+    ov.add_argument("--reason", default=None, metavar="TEXT", help="why the plan is forced (recorded)")
+    ov.add_argument("--verdict-timeout", dest="verdict_timeout_s", type=float, default=None, metavar="S",
+                    help="seconds to wait for the validation verdict (default [validation] timeout_s + --timeout)")
     rel = cs.add_parser("release", help="give a junction back to the service's policy")
     rel.add_argument("junction")
 
@@ -208,12 +218,28 @@ def request(args: argparse.Namespace, now_s: float) -> OverrideRequest:
     if args.plan is not None:
         order, greens, offset = read_plan(args.plan)
         return OverrideRequest(args.junction, args.user, "plan", rid, now_s, for_s=args.for_s,
-                               phase_order=order, greens_s=greens, offset_s=offset)
+                               phase_order=order, greens_s=greens, offset_s=offset,
+                               force_reason=force_reason(args))
     return OverrideRequest(args.junction, args.user, "hold", rid, now_s, for_s=args.for_s, phase=args.hold_phase)
 
 
-def send(s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float) -> dict[str, Any] | None:
-    """Publish the override and wait for the service's answer to it (None: none in time)."""
+def force_reason(args: argparse.Namespace) -> str:
+    """--force's stated reason; ConfigError when --force lacks a reason or a reason lacks --force."""
+    force, reason = getattr(args, "force", False), (getattr(args, "reason", None) or "").strip()
+    if force and not reason:
+        raise ConfigError("<command line>", "--reason", "--force needs a stated reason (it is recorded)")
+    if reason and not force:
+        raise ConfigError("<command line>", "--reason", "a reason goes with --force")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ConfigError("<command line>", "--reason", f"{len(reason)} characters > {MAX_REASON_CHARS}")
+    return reason
+
+
+def send(s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float,
+         verdict_s: float = 0.0) -> dict[str, Any] | None:
+    """Publish the override and wait for the service's answer to it (None: none in time). An
+    answer saying `validating` is followed by the verdict with the same id: waited for up to
+    `verdict_s` more and returned instead (the `validating` answer itself when none came)."""
     got = Collector()
     answers: list[dict[str, Any]] = []
 
@@ -233,9 +259,12 @@ def send(s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float
             raise AdapterError(f"the broker refused user {req.operator!r} an override on {req.junction} "
                                f"(reason {code}: not an operator?)", fatal=True)
         got.wait(lambda m: bool(answers), timeout_s)
+        if answers and answers[0].get("validating") is True and verdict_s > 0:
+            got.wait(lambda m: any(a.get("validating") is not True for a in answers), verdict_s)
     finally:
         client.close(flush_s=0.2)
-    return answers[0] if answers else None
+    final = [a for a in answers if a.get("validating") is not True]
+    return final[0] if final else answers[0] if answers else None
 
 
 # -- entry ------------------------------------------------------------------------------------
@@ -254,9 +283,15 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
             print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + text, flush=True)
             time.sleep(args.watch)
     req = request(args, clock.now())
-    answer = send(s, topics, req, args.timeout)
+    verdict_s = getattr(args, "verdict_timeout_s", None)
+    verdict_s = cfg.validation.timeout_s + args.timeout if verdict_s is None else verdict_s
+    answer = send(s, topics, req, args.timeout, verdict_s)
     if answer is None:
         print(f"no answer from service {cfg.service.instance} within {args.timeout:g} s (is it running?)",
+              file=sys.stderr)
+        return 3
+    if answer.get("validating") is True:
+        print(f"{req.junction}: {req.action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})",
               file=sys.stderr)
         return 3
     verdict = "accepted" if answer.get("accepted") else "REFUSED"

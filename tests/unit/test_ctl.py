@@ -4,12 +4,14 @@ credentials (controller/ctl.py, controller/liveopts.py, controller/adapters/cred
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
 from controller import ctl, liveopts
 from controller.adapters.credentials import env_name, password_for
 from controller.config import Config
+from controller.core.override import encode_override
 from controller.errors import ConfigError
 
 
@@ -81,3 +83,26 @@ def test_passwords_from_a_file_then_the_environment_never_silently_empty(tmp_pat
     with pytest.raises(ConfigError) as err:
         password_for("bob", tmp_path)
     assert "bob.password" in str(err.value) and "TSC_MQTT_PASSWORD_BOB" in str(err.value)
+
+
+def _override_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    ctl.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["ctl", "override", *argv])
+
+
+def test_a_forced_plan_carries_its_reason_and_force_needs_one(tmp_path):
+    plan = tmp_path / "p.toml"
+    plan.write_text("phase_order = [0, 1]\ngreens_s = [25, 30]\n")
+    req = ctl.request(_override_args("J1", "--plan", str(plan), "--force", "--reason", " stadium exit "), 5.0)
+    assert req.force_reason == "stadium exit" and req.greens_s == (25.0, 30.0)
+    body = json.loads(encode_override(req))
+    assert body["force"] is True and body["reason"] == "stadium exit"
+    plain = ctl.request(_override_args("J1", "--plan", str(plan)), 5.0)
+    assert plain.force_reason == "" and "force" not in json.loads(encode_override(plain))
+    for argv, rule in ((("--force",), "needs a stated reason"), (("--force", "--reason", "  "), "needs a stated"),
+                       (("--reason", "why"), "goes with --force"),
+                       (("--force", "--reason", "x" * 201), "201 characters")):
+        with pytest.raises(ConfigError, match=rule) as err:
+            ctl.request(_override_args("J1", "--plan", str(plan), *argv), 5.0)
+        assert "--reason" in str(err.value)
