@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 import shutil
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+
+from sim.commands import simulate_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "sim" / "scenarios"
@@ -94,15 +96,11 @@ def lane_data_file(out: Path) -> Path:
 def command(run: Run, seed: int, duration_s: float | None, config: str | None) -> list[str]:
     from sim.sumo import SumoConfig
 
-    cmd = [sys.executable, str(ROOT / "run_controller.py")]
-    if config:
-        cmd += ["--config", config]
     additional = [str(p) for p in SumoConfig(run.cfg).files("additional-files")] + [str(lane_data_file(run.out))]
-    cmd += ["simulate", str(run.cfg), "--out", str(run.out), "--policy", run.policy, "--", "--seed", str(seed),
-            "--additional-files", ",".join(additional)]
+    sumo_args = ["--seed", str(seed), "--additional-files", ",".join(additional)]
     if duration_s is not None:
-        cmd += ["--end", f"{begin_s(run.cfg) + duration_s:g}"]
-    return cmd
+        sumo_args += ["--end", f"{begin_s(run.cfg) + duration_s:g}"]
+    return simulate_command(run.cfg, run.out, run.policy, config=config, sumo_args=sumo_args)
 
 
 def run_all(runs: list[Run], jobs: int, seed: int, duration_s: float | None, config: str | None) -> list[Run]:

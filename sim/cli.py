@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from controller.adapters.metrics import MetricsServer
 from controller.config import Config
 from controller.junctions import load_intersections
+from sim.commands import simulate_command
 from sim.report import gains_table
 from sim.simulate import SimulateRequest, run
 from sim.sumo import SumoConfig
@@ -73,12 +74,7 @@ def format_table(summaries: list[dict], baseline: dict | None = None) -> str:
 def run_in_subprocess(sumocfg: Path, out: Path, policy: str, sumo_args: tuple[str, ...] = (),
                       config: str | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     """libsumo allows one simulation per process: each run gets its own."""
-    cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_controller.py")]
-    if config:
-        cmd += ["--config", config]
-    cmd += ["simulate", str(sumocfg), "--out", str(out), "--policy", policy, *extra]
-    if sumo_args:
-        cmd += ["--", *sumo_args]
+    cmd = simulate_command(sumocfg, out, policy, config=config, options=extra, sumo_args=sumo_args)
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
 
 

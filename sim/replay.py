@@ -39,6 +39,7 @@ from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES
 from sim import replay_demand as demand
 from sim.baselines import FIELD_POLICIES
+from sim.commands import simulate_command
 from sim.progress import Progress
 from sim.replay_geh import GehResult, compare_counts, count_sites
 from sim.replay_report import edgedata_additional
@@ -213,9 +214,7 @@ def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window
         cmd = [sys.executable, "-m", "sim.replay_recorded", str(sumocfg), *common, "--archive", str(site),
                "--from", repr(window.from_s), "--to", repr(window.to_s), "--offset", repr(window.offset_s)]
     else:
-        cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_controller.py")]
-        cmd += ["--config", req.config] if req.config else []
-        cmd += ["simulate", str(sumocfg), *common, "--policy", policy]
+        cmd = simulate_command(sumocfg, out, policy, config=req.config, options=common[2:])
     if record:
         cmd += ["--record", str(out / "archive")]
     if req.config and policy == RECORDED:

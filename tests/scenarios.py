@@ -9,6 +9,8 @@ from pathlib import Path
 
 import sumo
 
+from sim.commands import simulate_command
+
 HOME = Path(sumo.SUMO_HOME)
 ENV = {**os.environ, "SUMO_HOME": str(HOME)}
 
@@ -65,9 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def simulate(cfg: Path, out: Path, policy: str, *sumo_args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
     """`run_controller.py simulate CFG --out OUT --policy POLICY [-- SUMO_ARGS]`, output captured."""
-    cmd = [sys.executable, str(ROOT / "run_controller.py"), "simulate", str(cfg), "--out", str(out), "--policy", policy]
-    if sumo_args:
-        cmd += ["--", *sumo_args]
+    cmd = simulate_command(cfg, out, policy, sumo_args=sumo_args)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout_s)
 
 

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ import tomli_w
 
 from controller.errors import AdapterError
 from sim.broker import find_mosquitto, free_port
+from sim.commands import simulate_command
 
 pytest.importorskip("sumo")
 
@@ -116,9 +116,9 @@ def scraped_run(prometheus, tmp_path_factory):
     # The bundled config, with a Webster period short enough for plans to change in 600 s.
     config.write_text(tomli_w.dumps({"webster": {"period_s": 60.0}, "metrics": {"update_s": 2.0}}))
     out, log, stdout = work / "out", work / "simulate.log", work / "simulate.stdout"
-    cmd = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(config), "simulate", str(CITY),
-           "--out", str(out), "--policy", "webster", "--intersections", str(CITY_JUNCTIONS), "--via-mqtt",
-           "--metrics-port", str(metrics_port), "--metrics-linger-s", "240", "--", "--end", str(END_S)]
+    cmd = simulate_command(CITY, out, "webster", config=config, sumo_args=("--end", str(END_S)), options=(
+        "--intersections", str(CITY_JUNCTIONS), "--via-mqtt", "--metrics-port", str(metrics_port),
+        "--metrics-linger-s", "240"))
     t0 = time.monotonic()
     with open(log, "wb") as err, open(stdout, "wb") as so:
         proc = subprocess.Popen(cmd, cwd=work, stdout=so, stderr=err)

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from sim.commands import simulate_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def simulate(cfg: Path, out: Path, policy: str, *sumo_args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(ROOT / "run_controller.py"), "simulate", str(cfg), "--out", str(out),
-           "--policy", policy]
-    if sumo_args:
-        cmd += ["--", *sumo_args]
+    cmd = simulate_command(cfg, out, policy, sumo_args=sumo_args)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 

@@ -24,6 +24,7 @@ sumo = pytest.importorskip("sumo")
 from controller.config import load_config  # noqa: E402
 from controller.errors import AdapterError  # noqa: E402
 from sim.broker import find_mosquitto  # noqa: E402
+from sim.commands import simulate_command  # noqa: E402
 from sim.simulate import SimulateRequest  # noqa: E402
 
 try:
@@ -61,8 +62,7 @@ def grid(tmp_path_factory) -> dict[str, Path]:
 
 
 def _simulate(grid, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(grid["config"]), "simulate",
-           str(grid["sumocfg"]), "--out", str(out), "--policy", "webster", *extra]
+    cmd = simulate_command(grid["sumocfg"], out, "webster", config=grid["config"], options=extra)
     return subprocess.Popen(cmd, cwd=grid["dir"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
