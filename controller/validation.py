@@ -12,7 +12,8 @@ blocking (tools, tests).
 Every verdict is appended to the audit store (kind `verdict`, actor: who asked): junction,
 candidate, incumbent, outcome, reasons, predicted figures, twin wall time. Passed and rejected
 verdicts count in the metrics plans_validated / plans_rejected_by_twin (a rejection by the
-safety gate or a timeout is not the twin's). An operator's force of a rejected plan is recorded
+safety gate or a timeout is not the twin's); every twin started reports the wall time from its
+start to its verdict (`twin_ran`: worker start, scenario, both runs; or up to its failure or timeout). An operator's force of a rejected plan is recorded
 by `record_force` (kind `verdict`, outcome `forced`, with the stated reason).
 
 `predict` is a picklable function (sim/twin.py predict): the controller never imports SUMO.
@@ -48,6 +49,8 @@ class TwinMetrics(Protocol):
     def plan_validated(self, junction: str) -> None: ...
 
     def plan_rejected_by_twin(self, junction: str) -> None: ...
+
+    def twin_ran(self, seconds: float) -> None: ...
 
 
 def plan_dict(wish: CycleWish | None) -> dict[str, Any] | None:
@@ -119,19 +122,24 @@ class ValidationGate:
                 verdict = judge("", a, b, self.params)
             else:
                 verdict = judge("", None, None, self.params, failure=str(a))
-            return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent,
-                              run_s or waited, now_s)
+            return self._ran(verdict, pending, run_s or waited, now_s)
         if not pending.process.is_alive():
             self._reap(pending)
             verdict = judge("", None, None, self.params, failure="the twin's worker died without an answer")
-            return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent, waited,
-                              now_s)
+            return self._ran(verdict, pending, waited, now_s)
         if waited < self.params.timeout_s:
             return None
         self._kill(pending)
         verdict = judge("", None, None, self.params,
                         failure=f"no prediction within {self.params.timeout_s:g} s (validation.timeout_s)")
-        return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent, waited, now_s)
+        return self._ran(verdict, pending, waited, now_s)
+
+    def _ran(self, verdict: Verdict, pending: Pending, twin_s: float, now_s: float) -> Verdict:
+        """A verdict after the twin was started: the wall time from its start to this verdict is
+        measured (metrics), then as _done (twin_s, the twin's own run time, is audited)."""
+        if self.metrics is not None:
+            self.metrics.twin_ran(self.clock() - pending.started)
+        return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent, twin_s, now_s)
 
     def validate(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str,
                  now_s: float, poll_s: float = 0.05) -> Verdict:

@@ -69,6 +69,7 @@ MESSAGE_KINDS = ("detectors", "status")
 MODES = JUNCTION_MODES
 # Tick durations of a 20-junction city are milliseconds; a tick near its 1 s period is an alarm.
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
 
 
@@ -285,9 +286,14 @@ class ServiceMetrics:
         self.plans_refused = counter("plans_refused_by_gate", "Plan decisions the safety gate refused.", J)
         self.plans_pushed = counter("plans_pushed", "Plan messages published to the roadside (new and refreshed).", J)
         self.plans_acked = counter("plans_acknowledged", "Pushed plans whose seq the roadside status reported.", J)
-        self.plans_validated = counter("plans_validated", "Reserved for the SUMO twin: plans it validated.", J)
-        self.plans_twin_rejected = counter("plans_rejected_by_twin", "Reserved for the SUMO twin: plans it "
-                                           "rejected.", J)
+        self.plans_validated = counter("plans_validated", "Candidate plans the validation gate's SUMO twin "
+                                       "passed (docs/validation.md).", J)
+        self.plans_twin_rejected = counter("plans_rejected_by_twin", "Candidate plans the validation gate's SUMO "
+                                           "twin predicted worse than the plans in force by more than the margin.", J)
+        self.twin_run = Histogram(f"{PREFIX}_twin_run_duration_seconds", "Wall-clock time of one validation by "
+                                  "the SUMO twin, from its start to its verdict (worker, scenario, incumbent and "
+                                  "candidate runs; failures and timeouts included).",
+                                  buckets=TWIN_BUCKETS_S, registry=r)
 
     def _declare_junctions(self, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
         """Per junction: traffic, gains, cycle, mode."""
@@ -368,12 +374,16 @@ class ServiceMetrics:
         child.inc()
 
     def plan_validated(self, junction: str) -> None:
-        """For the SUMO twin (a later issue): a plan it ran and found fit to push."""
+        """The validation gate's twin ran a plan and found it fit to push."""
         self.plans_validated.labels(junction=junction).inc()
 
     def plan_rejected_by_twin(self, junction: str) -> None:
-        """For the SUMO twin (a later issue): a plan it ran and refused."""
+        """The validation gate's twin ran a plan and refused it."""
         self.plans_twin_rejected.labels(junction=junction).inc()
+
+    def twin_ran(self, seconds: float) -> None:
+        """One twin validation took `seconds` of wall-clock time from its start to its verdict."""
+        self.twin_run.observe(seconds)
 
     def tick_done(self, state: CoreState, result: TickResult, now_s: float, duration_s: float) -> None:
         """After each tick: the core's new state, what the tick produced, the service time and

@@ -24,6 +24,10 @@ class Counts:
     def __init__(self) -> None:
         self.validated: list[str] = []
         self.rejected: list[str] = []
+        self.twin_s: list[float] = []
+
+    def twin_ran(self, seconds: float) -> None:
+        self.twin_s.append(seconds)
 
     def plan_validated(self, junction: str) -> None:
         self.validated.append(junction)
@@ -117,13 +121,14 @@ def test_the_gate_rejects_what_the_twin_predicts_worse_and_records_it():
     assert rec.payload["predicted"]["candidate"]["total_delay_s"] == 300.0
     ok = gate.validate(two_phase(), cand, inc, {"incumbent": {"J": 100.0}, "candidate": {"J": 90.0}}, "alice", 6.0)
     assert ok.passed and counts.validated == ["J"]
+    assert len(counts.twin_s) == 2 and all(0 < s < 20 for s in counts.twin_s)  # each twin run's wall time
 
 
 def test_a_candidate_the_safety_gate_refuses_never_starts_the_twin():
     gate, store, counts = _gate(twin_fakes.predict_fails)
     out = gate.start(two_phase(), CycleWish((0, 1), (2.0, 25.0)), None, {}, "bob", 1.0)
     assert not isinstance(out, Pending) and out.outcome == "rejected" and "safety gate" in out.reasons[0]
-    assert counts.rejected == []  # not the twin's rejection
+    assert counts.rejected == [] and counts.twin_s == []  # not the twin's rejection: it never ran
     assert store.query(kind=AUDIT_KIND)[0].payload["outcome"] == "rejected"
 
 
@@ -131,7 +136,7 @@ def test_a_twin_that_fails_or_overruns_gives_unvalidated_and_is_killed():
     gate, store, _ = _gate(twin_fakes.predict_fails)
     v = gate.validate(two_phase(), CycleWish((0, 1), (30.0, 25.0)), None, {}, "bob", 1.0)
     assert v.outcome == "unvalidated" and "no network" in v.reasons[0]
-    gate, store, _ = _gate(twin_fakes.predict_slowly, timeout_s=1.0)
+    gate, store, counts = _gate(twin_fakes.predict_slowly, timeout_s=1.0)
     t0 = time.monotonic()
     pending = gate.start(two_phase(), CycleWish((0, 1), (30.0, 25.0)), None,
                          {"sleep_s": 60, "incumbent": {}, "candidate": {}}, "bob", 2.0)
@@ -142,6 +147,7 @@ def test_a_twin_that_fails_or_overruns_gives_unvalidated_and_is_killed():
     while gate.poll(pending, 3.0) is None:
         time.sleep(0.05)
     assert time.monotonic() - t0 < 10 and not pending.process.is_alive()
+    assert len(counts.twin_s) == 2 and all(s >= 1.0 for s in counts.twin_s)  # timeouts are measured too
     assert [r.payload["outcome"] for r in store.query(kind=AUDIT_KIND)] == ["unvalidated", "unvalidated"]
 
 

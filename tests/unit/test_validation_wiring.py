@@ -79,3 +79,26 @@ def test_disabled_validation_and_lockstep_replays_build_no_gate():
     assert node.desk.validation is None and node.service.recent is None
     node, _ = _node(ValidationParams(enabled=True, network=str(NET)), lockstep=True)
     assert node.desk is None and node.service.recent is None
+
+
+def test_the_gate_counts_its_verdicts_and_times_its_twin_in_the_service_metrics():
+    from controller.validation import ValidationGate
+    from tests import twin_fakes
+    from tests.junction_fixtures import two_phase
+
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry, {"J": two_phase()}, CFG)
+    gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request,
+                          metrics=metrics)
+    cand, inc = CycleWish((0, 1), (20.0, 35.0)), CycleWish((0, 1), (30.0, 25.0))
+    gate.validate(two_phase(), cand, inc, {"incumbent": {"J": 100.0}, "candidate": {"J": 300.0}}, "alice", 5.0)
+    gate.validate(two_phase(), cand, inc, {"incumbent": {"J": 100.0}, "candidate": {"J": 90.0}}, "alice", 6.0)
+    gate.validate(two_phase(), CycleWish((0, 1), (2.0, 25.0)), inc, {}, "alice", 7.0)  # safety gate: no twin
+    sample = registry.get_sample_value
+    assert sample("tsc_plans_rejected_by_twin_total", {"junction": "J"}) == 1.0
+    assert sample("tsc_plans_validated_total", {"junction": "J"}) == 1.0
+    assert sample("tsc_twin_run_duration_seconds_count") == 2.0
+    assert 0 < sample("tsc_twin_run_duration_seconds_sum") < 40
+    helps = {m.name: m.documentation for m in registry.collect()}
+    for name in ("tsc_plans_validated", "tsc_plans_rejected_by_twin", "tsc_twin_run_duration_seconds"):
+        assert "twin" in helps[name] and "reserved" not in helps[name].lower()
