@@ -13,8 +13,9 @@ Every verdict is appended to the audit store (kind `verdict`, actor: who asked):
 candidate, incumbent, outcome, reasons, predicted figures, twin wall time. Passed and rejected
 verdicts count in the metrics plans_validated / plans_rejected_by_twin (a rejection by the
 safety gate or a timeout is not the twin's); every twin started reports the wall time from its
-start to its verdict (`twin_ran`: worker start, scenario, both runs; or up to its failure or timeout). An operator's force of a rejected plan is recorded
-by `record_force` (kind `verdict`, outcome `forced`, with the stated reason).
+start to its verdict (`twin_ran`: worker start, scenario, both runs; or up to its failure or
+timeout). An operator's force of a rejected plan is recorded by `record_force` (kind `verdict`,
+outcome `forced`, with the stated reason).
 
 `predict` is a picklable function (sim/twin.py predict): the controller never imports SUMO.
 """

@@ -67,7 +67,7 @@ def test_enabled_validation_gives_the_desk_a_gate_and_the_service_a_counts_windo
     node.service.on_detectors(b"not json")  # refused: never counted
     loops = [d.id for d in JUNCTIONS["J1"].detectors]
     car = VEHICLE_CLASSES.index("car")
-    assert {loop: c[car] for loop, c in node.service.recent.totals(2.0).items()} == {loop: 5 for loop in loops}
+    assert {loop: c[car] for loop, c in node.service.recent.totals(2.0).items()} == dict.fromkeys(loops, 5)
     wish = CycleWish((0, 1), (20.0, 20.0), 0.0)
     req = dv.make_request(JUNCTIONS["J1"], wish, None, {}, 2.0)
     assert req.candidate == {"J1": wish} and req.incumbent == {} and req.window_s == 120.0

@@ -1,0 +1,82 @@
+"""The live wiring of the validation gate with the real SUMO twin (spider, junction A1, 300 s
+horizon): the service's recent counts (fed by the detector messages it accepts) become the twin's
+demand, an operator's plan starving A1's heaviest approach is rejected with the predicted figures
+and never sent, and the verdict is in the audit store. Built by controller/live.py
+desk_validation from a config with [validation] enabled."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from controller.adapters.audit import AuditStore
+from controller.config import load_config
+from controller.core.messages import encode_detector_message
+from controller.core.override import OverrideRequest, encode_override
+from controller.junctions import load_intersections
+from controller.live import desk_validation
+from controller.model import GREEN, CyclePlan, Intersection
+from controller.operators import OperatorDesk
+from controller.service import ControllerService
+from controller.validation import AUDIT_KIND
+from sim.netimport import import_network
+
+ROOT = Path(__file__).resolve().parents[2]
+NET = ROOT / "sim" / "scenarios" / "spider" / "spider.net.xml"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def spider(tmp_path_factory) -> dict[str, Intersection]:
+    folder = tmp_path_factory.mktemp("spider_models")
+    import_network(NET, folder, load_config(ROOT / "config.toml"))
+    return load_intersections(folder)
+
+
+def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(spider, tmp_path):
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(f'[validation]\nenabled = true\nnetwork = "{NET}"\nhorizon_s = 300.0\ntimeout_s = 90.0\n')
+    cfg = load_config(cfg_file)
+    cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, policy="webster"))
+    audit, replies, sent = AuditStore(tmp_path / "audit.sqlite"), [], []
+    recent, validation = desk_validation(cfg, spider, audit)
+    validation = dataclasses.replace(validation, make_request=dataclasses.replace(validation.make_request,
+                                                                                  work_dir=str(tmp_path / "twin")))
+    desk = OperatorDesk(cfg.operators, ttl_s=cfg.roadside.plan_ttl_s, refresh_s=cfg.roadside.refresh_s,
+                        reply=lambda op, p: replies.append(json.loads(p)), audit=audit, validation=validation)
+    svc = ControllerService(spider, cfg, "webster", publish=lambda c, p: sent.append(c), desk=desk, recent=recent)
+    j = spider["A1"]
+    heavy = j.movements[0].from_edge
+    for t in range(1, 301):  # 5 min of A1's loops: 30 cars per stop loop on the heavy approach, 10 elsewhere
+        dets = {d.id: ({"car": int(t % (10 if d.lane.startswith(heavy) else 30) == 0)}, 0.1, 8.0)
+                for d in j.detectors if d.kind == "stop"}
+        svc.advance_clock(float(t))
+        svc.on_detectors(encode_detector_message("A1", float(t), 1.0, dets))
+        svc.tick(float(t))
+    totals = recent.totals(300.0)
+    assert sum(c[0] for c in totals.values()) > 0 and set(totals) <= {d.id for d in j.detectors}
+    through = next(m for m in j.movements if m.from_edge == heavy and m.turn == "through")
+    hp = next(p.index for p in j.phases if all(p.state[k] in GREEN for k in through.links))
+    greens = tuple(p.min_green_s if p.index == hp else p.base_green_s + (10.0 if p.base_green_s > 10 else 0.0)
+                   for p in j.phases)  # the heaviest approach's phase cut to its minimum, the others longer
+    req = OverrideRequest("A1", "alice", "plan", "bad1", 300.0, for_s=600.0,
+                          phase_order=tuple(p.index for p in j.phases), greens_s=greens)
+    desk.submit(encode_override(req), "alice", "A1", svc.core, 300.0)
+    assert replies[-1]["validating"] is True
+    t, deadline = 300.0, time.monotonic() + 100
+    while len([r for r in replies if r["id"] == "bad1"]) < 2 and time.monotonic() < deadline:
+        t += 1.0
+        svc.advance_clock(t)
+        svc.tick(t)
+        time.sleep(0.1)
+    final = replies[-1]
+    assert final["id"] == "bad1" and not final["accepted"] and "rejected" in final["reason"], final
+    assert "A1: predicted delay" in final["reason"]
+    assert not [c for c in sent if isinstance(c, CyclePlan) and "manual" in c.plan_id]
+    (rec,) = audit.query(kind=AUDIT_KIND)
+    assert rec.payload["outcome"] == "rejected" and rec.payload["predicted"]["candidate"]["delay_s"]["A1"] > 0
