@@ -211,6 +211,8 @@ def read_plan(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], float]:
 
 def request(args: argparse.Namespace, now_s: float) -> OverrideRequest:
     rid = secrets.token_hex(4)
+    if getattr(args, "plan", None) is None and (getattr(args, "force", False) or getattr(args, "reason", None)):
+        raise ConfigError("<command line>", "--force", "--force and --reason go with --plan only")
     if args.ctl_command == "release":
         return OverrideRequest(args.junction, args.user, "release", rid, now_s)
     if args.flash:

@@ -106,3 +106,5 @@ def test_a_forced_plan_carries_its_reason_and_force_needs_one(tmp_path):
         with pytest.raises(ConfigError, match=rule) as err:
             ctl.request(_override_args("J1", "--plan", str(plan), *argv), 5.0)
         assert "--reason" in str(err.value)
+    with pytest.raises(ConfigError, match="go with --plan only"):
+        ctl.request(_override_args("J1", "--hold-phase", "1", "--force", "--reason", "why"), 5.0)
