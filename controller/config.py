@@ -143,6 +143,7 @@ class AuditConfig:
     """The audit trail (controller/adapters/audit.py)."""
 
     path: str = "out/audit.sqlite"  # SQLite file, relative to the config file; "" keeps no audit trail
+    checkpoint_s: float = 300.0  # learnt state (saturation flows, coupling) saved this often; 0 = never
 
 
 @dataclass(frozen=True)
