@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from controller.adapters import checkpoints
 from controller.config import Config
-from controller.core import feedarrays
+from controller.core import checkpoint, feedarrays
 from controller.core.estimation import Layout
 from controller.core.feed import decode_detector_message, decode_status_report
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
@@ -128,6 +129,8 @@ class ControllerService:
         self._start_s = start_s
         self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
         self._unknown_stage_warned: set[str] = set()
+        self._audit = audit  # learnt-state checkpoints go there every cfg.audit.checkpoint_s (0: never)
+        self._checkpoint_t_s = start_s
 
     def _reject(self, exc: FeedError) -> None:
         self.rejected[exc.reason] += 1
@@ -233,6 +236,8 @@ class ControllerService:
         if self._awaiting_status:
             self._check_statuses(now_s)
         self._check_stages()
+        if self._audit is not None and 0 < self.cfg.audit.checkpoint_s <= now_s - self._checkpoint_t_s:
+            self.checkpoint(now_s)
         if self.metrics is not None:
             self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
@@ -254,6 +259,32 @@ class ControllerService:
                 self._unknown_stage_warned.add(jid)
                 log.warning("junction=%s roadside in an intergreen for %.0f s > max_red_s: it shows no stage of the "
                             "junction model, the policy cannot act on it", jid, st.time_in_phase_s)
+
+    def checkpoint(self, now_s: float) -> None:
+        """Save the learnt state (core/checkpoint.py) to the audit store, if there is one. A failed
+        write is logged, never raised: the next one comes checkpoint_s later."""
+        self._checkpoint_t_s = now_s
+        if self._audit is None:
+            return
+        try:
+            checkpoints.save(self._audit, self.cfg.service.site, self.cfg.service.instance,
+                             checkpoint.learnt(self.core, self.state), now_s)
+        except Exception as exc:  # sqlite3 errors: the store is full, locked too long ...
+            log.warning("checkpoint of the learnt state not saved: %s", exc)
+
+    def resume(self, data: object, source: str) -> checkpoint.Restored | None:
+        """Put a checkpoint's learnt state (core/checkpoint.py) into the state, before the first
+        tick; logs what it restored and what it skipped. Data it cannot read is logged and
+        ignored (the run starts fresh): None."""
+        try:
+            restored = checkpoint.restore(self.core, self.state, data)
+        except checkpoint.CheckpointError as exc:
+            log.warning("%s: not restored, the learnt state starts fresh: %s", source, exc)
+            return None
+        self.state = restored.state
+        log.info("%s: learnt state restored: %d lanes' saturation flow, %d couplings; skipped %d: %s", source,
+                 restored.lanes, restored.couplings, len(restored.skipped), "; ".join(restored.skipped) or "-")
+        return restored
 
     def unacknowledged(self) -> list[str]:
         """Junctions whose plans the roadside has not acknowledged for security.ack_timeout_s."""
