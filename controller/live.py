@@ -34,6 +34,7 @@ from urllib.parse import unquote
 
 from prometheus_client import CollectorRegistry
 
+from controller.adapters import checkpoints
 from controller.adapters.metrics import MetricsServer, ServiceMetrics
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
 from controller.adapters.operator_metrics import OperatorMetrics
@@ -150,6 +151,10 @@ class ServiceNode:
             since_s = start_s - cfg.operators.max_s
             self.desk.restore(trust.audit.query(kind="operator", since_t_s=since_s, limit=100000), self.service.core,
                               start_s)
+        if trust is not None and trust.audit is not None:  # learnt state resumes (docs/operators.md, checkpoints)
+            last = checkpoints.latest(trust.audit, cfg.service.site)
+            if last is not None:
+                self.service.resume(last[1], f"{trust.audit.path} checkpoint #{last[0]}")
         self._junction_of_level = {topic_level(j): j for j in junctions}
         self.lockstep = lockstep
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
@@ -181,6 +186,9 @@ class ServiceNode:
         return self
 
     def close(self) -> None:
+        """Clean stop: the learnt state checkpointed (when there is an audit store), "offline"."""
+        if self.cfg.audit.checkpoint_s > 0:
+            self.service.checkpoint(self.now_s)
         if self.client.connected.is_set():
             self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline"),
                                 qos=1, retain=True)
