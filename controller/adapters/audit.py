@@ -165,6 +165,23 @@ class AuditStore:
             rows = self._db.execute(sql, args).fetchall()
         return [AuditRecord(i, t, k, j, a, json.loads(p)) for i, t, k, j, a, p in rows]
 
+    def newest(self, *, kind: str, junction: str | None = None, before_id: int | None = None,
+               limit: int = 100) -> list[AuditRecord]:
+        """Events of `kind` (and `junction`), newest first: at most `limit`, older than before_id."""
+        sql = "SELECT id, t_s, kind, junction, actor, payload FROM events WHERE kind = ?"
+        args: list[Any] = [kind]
+        if junction is not None:
+            sql += " AND junction = ?"
+            args.append(junction)
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(int(limit))
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [AuditRecord(i, t, k, j, a, json.loads(p)) for i, t, k, j, a, p in rows]
+
     def epochs(self) -> list[tuple[int, str, float]]:
         """(epoch, instance, wall_s) of every controller run, oldest first."""
         with self._lock:

@@ -25,14 +25,13 @@ def save(store: AuditSink, site: str, instance: str, learnt: dict[str, Any], t_s
 
 def latest(store: AuditStore, site: str) -> tuple[int, dict[str, Any]] | None:
     """(event id, the "learnt" data) of the newest checkpoint of `site`, None if there is none.
-    Reads the checkpoints in pages, oldest first (AuditStore has no newest-first query)."""
-    found: tuple[int, dict[str, Any]] | None = None
-    since = 0
+    Reads the checkpoints newest first, a page at a time, until one of `site`."""
+    before: int | None = None
     while True:
-        page = store.query(kind=KIND, junction="", since_id=since, limit=_PAGE)
+        page = store.newest(kind=KIND, junction="", before_id=before, limit=_PAGE)
         for rec in page:
             if rec.payload.get("site") == site:
-                found = (rec.id, rec.payload.get("learnt"))
+                return rec.id, rec.payload.get("learnt")
         if len(page) < _PAGE:
-            return found
-        since = page[-1].id
+            return None
+        before = page[-1].id

@@ -102,3 +102,15 @@ def test_store_opens_consistent_after_kill_9_while_writing(tmp_path):
     seqs = [r.payload["seq"] for r in rows]
     assert seqs == sorted(seqs) and set(seqs) == set(range(seqs[-1] + 1))
     store.append("plan", "J0", "controller/test", {"seq": -1}, t_s=0.0)  # and it takes new writes
+
+
+def test_newest_reads_one_kind_newest_first_in_pages(tmp_path):
+    store = AuditStore(tmp_path / "audit.sqlite")
+    ids = [store.append("checkpoint", "", "controller/a", {"n": n}, t_s=float(n)) for n in range(5)]
+    store.append("plan", "J1", "controller/a", {"n": 99}, t_s=9.0)
+    first = store.newest(kind="checkpoint", limit=2)
+    assert [r.payload["n"] for r in first] == [4, 3]
+    rest = store.newest(kind="checkpoint", before_id=first[-1].id, limit=10)
+    assert [r.payload["n"] for r in rest] == [2, 1, 0] and rest[-1].id == ids[0]
+    assert store.newest(kind="verdict") == []
+    store.close()

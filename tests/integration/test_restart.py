@@ -137,6 +137,7 @@ def write_config(tmp_path: Path, broker: Broker, junctions: dict) -> None:
         "webster": {"period_s": 1.0},
         "roadside": {"plan_ttl_s": 3.0, "refresh_s": TICK_S},  # a new seq every tick
         "security": {"ack_timeout_s": 2.0},
+        "audit": {"path": "audit.sqlite"},  # tmp_path/audit.sqlite, read below
         "metrics": {"port": 0},
     }))
 
