@@ -376,3 +376,29 @@ def test_max_pressure_weighs_a_shared_lane_as_one_queue():
     unweighted = phase_pressures(replace(statics, lane_weight=np.ones_like(statics.lane_weight)), lay, est, sig,
                                  100.0, 1e9, 1e9)
     assert np.isclose(unweighted[n_phase], unweighted[e_phase] / 2.0)
+
+
+def test_max_pressure_counts_a_queue_spilled_past_the_advance_loop_once_more():
+    """N's queue reaches and stands on its advance loop: the part upstream of it also blocks the
+    link before the approach, so N's phase weighs queue + that part (core/spillback.py)."""
+    from controller.core.policies.max_pressure import build_statics, phase_pressures
+    from controller.core.spillback import upstream_queue_pcu
+    from tests.unit.test_estimation import Feed, N, reading
+
+    f = Feed()
+    for _ in range(120):  # served demand, one car every 2 s
+        f.step(reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
+               reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0), green=0)
+    for _ in range(40):  # red: the queue reaches the advance loop and stands there
+        f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    lay, est = f.lay, f.est
+    up = upstream_queue_pcu(lay, est)[N]
+    assert up > 0
+    statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
+    k = next(p for p in range(len(lay.junction.phases)) if lay.junction.movements[N].id
+             in lay.junction.served_movements(p))
+    sig = SignalView(1 - k, False, 20.0, tuple(100.0 for _ in lay.junction.movements))
+    with_up = phase_pressures(statics, lay, est, sig, 100.0, 1e9, 1e9)[k]
+    no_hidden = replace(est, lanes=replace(est.lanes, hidden_pcu=np.zeros_like(est.lanes.hidden_pcu)))
+    without = phase_pressures(statics, lay, no_hidden, sig, 100.0, 1e9, 1e9)[k]
+    assert with_up == pytest.approx(without * (est.queue_pcu[N] + up) / est.queue_pcu[N])

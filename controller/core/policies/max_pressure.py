@@ -3,12 +3,16 @@
 Contract: every tick, given the junction's estimate and the reported signal state, the policy
 restates a PhaseWish: the phase in force, or the phase k maximising
 
-    P_k = sum over movements m served by k of  s_mk * w_m * x_m * T / (T + L_mk)
+    P_k = sum over movements m served by k of  s_mk * k_m * w_m * x_m * T / (T + L_mk)
 
 where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 - x_m is the queue present (estimator: between the loops plus spilled over the advance loop),
-  plus half of what the measured arrival flow brings in `arrival_s` seconds, minus
-  `downstream_weight` x Varaiya's downstream queue (core NetworkView; used only when > 0);
+  with the part spilled upstream of the advance loop counted once more (it also blocks the link
+  before the approach: core/spillback.py), plus half of what the measured arrival flow brings in
+  `arrival_s` seconds, minus `downstream_weight` x Varaiya's downstream queue (core NetworkView;
+  used only when > 0);
+- k_m is the number of movements sharing m's lanes (core/shared_lanes.py): a lane shared by k
+  movements, whose queue and saturation flow the estimator splits k ways, weighs as one queue;
 - s_mk is the learnt saturation flow x (1 - the exit blockage b_m the estimator measures), x
   `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement;
 - w_m = 1 + (time m has been red) / `wait_scale_s`;
@@ -52,6 +56,7 @@ from controller.core.policies import Policy
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
+from controller.core.spillback import upstream_queue_pcu
 from controller.model import PhaseWish
 
 
@@ -155,6 +160,9 @@ def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: Sig
     with each newly started movement scaled by T / (T + loss)."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
+    # the part standing upstream of the advance loop counts once more: it also holds, on the link
+    # before the approach, traffic this signal never serves (core/spillback.py)
+    x = x + upstream_queue_pcu(layout, est)
     if down_pcu is not None:
         x = x - down_pcu
     rate = est.sat_flow_pcu_h * (1.0 - est.block) / 3600.0
