@@ -140,8 +140,9 @@ def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) ->
             return state, None
         relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
         hold = min(params.hold_s * 2.0 ** relapses, params.hold_max_s)
-        return _switch(state, "fixed", now_s, why, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold,
-                       demand_at_switch_pcu_h=demand_pcu_h), why
+        fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold,
+                        demand_at_switch_pcu_h=demand_pcu_h)
+        return _switch(fixed, "fixed", now_s, why), why
     why = _back(state, demand_pcu_h, now_s, params)
     if why is None:
         return state, None
@@ -176,9 +177,8 @@ def _back(state: HarmState, demand_pcu_h: float, now_s: float, params: HarmParam
     return None
 
 
-def _switch(state: HarmState, mode: Mode, now_s: float, reason: str, **changes) -> HarmState:
-    return replace(state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason,
-                   **changes)
+def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:
+    return replace(state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason)
 
 
 def report(state: HarmState) -> JunctionReport:
