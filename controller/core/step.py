@@ -95,10 +95,8 @@ class Core:
     def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: CoreConfig) -> None:
         self.layouts = dict(layouts)
         self.policy = policy
-        # getattr: the scripted policies of tests/unit/test_safety_gate.py and test_harm.py do not
-        # declare the Policy protocol (its two capabilities) yet.
-        self.uses_network: bool = getattr(policy, "uses_network", False)
-        self.coordinate_period_s: float | None = getattr(policy, "coordinate_period_s", None)
+        self.uses_network: bool = policy.uses_network
+        self.coordinate_period_s: float | None = policy.coordinate_period_s
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
         self._frame_index: dict[int, tuple[FrameLayout, netestimate.FrameIndex]] = {}  # memo by frame layout

@@ -19,7 +19,7 @@ from controller.config import Config, load_config
 from controller.core import harm, shadow
 from controller.core.estimation import Layout
 from controller.core.harm import HarmParams
-from controller.core.policies import make_policy
+from controller.core.policies import Policy, make_policy
 from controller.core.step import Core
 from controller.errors import ConfigError
 from controller.model import DetectorReading, PhaseWish, Snapshot
@@ -31,7 +31,7 @@ NS_HEAVY = {"N_T": 0.1, "S_T": 0.1, "E_T": 0.05, "W_T": 0.05}  # PCU/s; the base
 EW_HEAVY = {"N_T": 0.05, "S_T": 0.05, "E_T": 0.17, "W_T": 0.17}
 
 
-class WrongPhase:
+class WrongPhase(Policy):
     """After `warmup_s` of sending nothing (the base program runs, the estimator learns the
     demand), serves E/W whatever the queues say: only the safety gate's max green and max red
     get N/S a minimum green now and then."""
