@@ -205,7 +205,7 @@ class SumoField:
             state = rc.tick(t_s, phase, spent)
             if state is None:
                 if self._applied[jid] is not None:
-                    self._resume_program(jid, rc.green_phase())
+                    self._resume_program(jid, rc.green_phase(), rc.status(t_s).time_in_phase_s)
                     self._applied[jid] = None
             elif state != self._applied[jid]:
                 tl.setRedYellowGreenState(jid, state)
@@ -218,15 +218,29 @@ class SumoField:
                 statuses.append(encode_status(st, rc.status_epoch()))
         return statuses
 
-    def _resume_program(self, jid: str, phase: int | None) -> None:
-        """Back to local control, continuing the green that is showing (no cut, no intergreen skipped)."""
+    def _resume_program(self, jid: str, phase: int | None, green_s: float = 0.0) -> None:
+        """Back to local control, continuing the green that is showing (no cut, no intergreen
+        skipped) for what is left of it: the program's green (its phases in a row showing those
+        greens, a split green being one), at most the phase's max_green_s, less the `green_s`
+        the roadside already showed it, at least 1 s. Then the program's own order."""
         tl = self.api.trafficlight
         tl.setProgram(jid, self._program[jid])
         if phase is None:
             return
         green = self.junctions[jid].phases[phase].green_links()
         logic = next(lg for lg in tl.getAllProgramLogics(jid) if lg.programID == self._program[jid])
+
+        def shows(ph) -> bool:
+            return "y" not in ph.state and frozenset(i for i, c in enumerate(ph.state) if c in GREEN) == green
+
+        n = len(logic.phases)
         for k, ph in enumerate(logic.phases):
-            if "y" not in ph.state and frozenset(i for i, c in enumerate(ph.state) if c in GREEN) == green:
-                tl.setPhase(jid, k)
+            if shows(ph):
+                last, program_green_s = k, ph.duration
+                while (last + 1) % n != k and shows(logic.phases[(last + 1) % n]):
+                    last = (last + 1) % n
+                    program_green_s += logic.phases[last].duration
+                tl.setPhase(jid, last)
+                max_green_s = self.junctions[jid].phases[phase].max_green_s
+                tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
                 return

@@ -17,7 +17,10 @@ It keeps its own local safety whatever the centre says:
   `flash_exit_all_red_s`, then a green. The status shows the flash as an intergreen (no green
   in force) of the phase green before it.
 Without fresh plans for `backup_s` it reverts to local control (the network's own program,
-run by SUMO).
+run by SUMO), at a green that is due: one whose phase served, when it began, the movement
+that had waited longest. Until one shows it runs that rule itself (after each minimum green,
+the phase serving the movement that waited longest), so the program resumes where no other
+movement is closer to its maximum red.
 
 The field adapter (sim/field.py) feeds it SUMO's program state while local and applies the
 signal state string it returns while adaptive.
@@ -70,6 +73,8 @@ class RoadsideController:
         self._last_green_s: list[float] = [0.0] * len(junction.movements)  # per movement, set at the first reading
         self._limit_s: float | None = None  # when the last limit fault was raised
         self._cut: tuple[str, int, float] | None = None  # a max-green cut not reported yet: (what, phase, when)
+        self._overridden: Command | None = None  # the plan a max-red override set aside
+        self._due: tuple[int, float, bool] = (-1, 0.0, False)  # (phase, start) of the green stage, and if it is due
 
     @property
     def last_seq(self) -> int:
@@ -148,7 +153,7 @@ class RoadsideController:
                 self._mark_green(now_s)
                 return None
         elif not self.wants_control(now_s) and self._may_hand_back(now_s):
-            self.mode = "local"  # hand back during a green: the field resumes the program there
+            self.mode = "local"  # hand back during a due green: the field resumes the program there
             return None
         self._advance(now_s)
         self._mark_green(now_s)
@@ -157,13 +162,24 @@ class RoadsideController:
         return self._state()
 
     def _may_hand_back(self, now_s: float) -> bool:
-        """Back to local control only in a green short of its maximum: the program resumes that
-        green for what is left of it (sim/field.py), so it never runs past max green."""
+        """Back to local control only in a due green (`_mark_green`) short of its maximum: the
+        program resumes that green for what is left of it (sim/field.py), so it never runs past
+        max green, and then follows its own order from the movement that had waited longest."""
         st = self.stage
-        return st.kind == "green" and now_s - st.start_s < self.j.phases[st.phase].max_green_s
+        due = self._due[:2] == (st.phase, st.start_s) and self._due[2]
+        return st.kind == "green" and due and now_s - st.start_s < self.j.phases[st.phase].max_green_s
 
     def _mark_green(self, now_s: float) -> None:
+        """Record the seconds each movement was green; at the first second of a green stage,
+        whether it is due: its phase serves a movement that waited at least as long as every
+        movement it does not serve."""
         st = self.stage
+        if st.kind == "green" and self._due[:2] != (st.phase, st.start_s):
+            served = self._movement_phases
+            waits = [(now_s - last, st.phase in served[i]) for i, last in enumerate(self._last_green_s) if served[i]]
+            due = max((w for w, mine in waits if mine), default=0.0) >= max((w for w, mine in waits if not mine),
+                                                                           default=0.0) - 1e-9
+            self._due = (st.phase, st.start_s, due)
         if st.kind == "flash":  # every movement may go, yielding
             self._last_green_s = [now_s] * len(self._last_green_s)
         elif st.kind == "green":
@@ -235,7 +251,10 @@ class RoadsideController:
         """The plan's next phase, unless following it breaks a hard limit: holding the green past
         its maximum, or a movement's red past max_red_s (held one more period, or after the
         minimum green of a phase that does not serve it: counted with the intergreens, as the
-        roadside shows them). Then the phase serving the movement that waited longest."""
+        roadside shows them). Then the phase serving the movement that waited longest, and the
+        plan is set aside until the next one (going back to it, a stale command, may trap two
+        movements near their max red). When no switch keeps every movement within max_red_s
+        (an infeasible max red), the phase serving the movement that waited longest of all."""
         j = self.j
         if len(j.phases) < 2 or now_s - st.start_s < j.phases[st.phase].min_green_s:
             return nxt
@@ -243,6 +262,9 @@ class RoadsideController:
         if late is not None:
             waited_s = now_s - self._last_green_s[late]
             self._limit(f"max red: movement {j.movements[late].id} red {waited_s:.0f} s", now_s)
+            self._overridden = self.plan
+            if not any(self._late_movement(st.phase, k, now_s) is None for k in range(len(j.phases)) if k != st.phase):
+                return self._longest_waiting_phase(st.phase, now_s)  # max red cannot be kept: serve the longest wait
             return self._longest_waiting_phase(st.phase, now_s, among=self._movement_phases[late])
         age_s = now_s - st.start_s
         if nxt == st.phase and age_s >= j.phases[st.phase].max_green_s:
@@ -300,6 +322,9 @@ class RoadsideController:
 
     def _next_phase(self, st: _Stage, now_s: float) -> int:
         plan = self.plan
+        if plan is None or plan is self._overridden:  # lapsed (on the way back to local control,
+            # _may_hand_back) or set aside by a max-red override until the next plan
+            return self._longest_waiting_phase(st.phase, now_s)
         if isinstance(plan, PhaseCommand):
             return plan.phase
         if isinstance(plan, CyclePlan):

@@ -38,12 +38,14 @@ CFG = replace(Config(), webster=replace(Config().webster, period_s=60.0))
 class LocalProgram:
     """The junction's own fixed-time program as SUMO runs it while the roadside is local: every
     stage in index order for its minimum green, then a yellow for the links that stop and the
-    all-red, in whole ticks. `resume(phase)` is sim/field.py's hand-back: the program continues
-    at the start of that green."""
+    all-red, in whole ticks. `resume(phase, now_s, green_s)` is sim/field.py's hand-back: the
+    program continues that green for what is left of it (its duration, at most the phase's max
+    green, less the `green_s` already shown, at least a tick), then its own order."""
 
     def __init__(self, j: Intersection) -> None:
         self.segments: list[tuple[str, int | None, float]] = []  # (state, green phase or None, seconds)
         n = len(j.phases)
+        self.max_green_s = [p.max_green_s for p in j.phases]
         for k, p in enumerate(j.phases):
             self.segments.append((p.state, k, whole_s(p.min_green_s)))
             nxt = (k + 1) % n
@@ -62,10 +64,12 @@ class LocalProgram:
             self.start_s += self.segments[self.pos][2]
             self.pos = (self.pos + 1) % len(self.segments)
 
-    def resume(self, phase: int | None, now_s: float) -> None:
+    def resume(self, phase: int | None, now_s: float, green_s: float) -> None:
         if phase is not None:
             self.pos = next(i for i, s in enumerate(self.segments) if s[1] == phase)
-            self.start_s = now_s
+            duration_s = self.segments[self.pos][2]
+            left_s = max(TICK_S, min(duration_s, self.max_green_s[phase]) - green_s)
+            self.start_s = now_s + left_s - duration_s
 
     @property
     def state(self) -> str:
@@ -107,7 +111,7 @@ def run_chain(j: Intersection, policy: Policy, feed: Feed, duration_s: int) -> R
         phase, spent = local.phase_and_spent(now) if rc.mode == "local" else (None, 0.0)
         shown = rc.tick(now, phase, spent)
         if shown is None and run.central and run.central[-1]:
-            local.resume(rc.green_phase(), now)  # hand-back (sim/field.py): the program continues this green
+            local.resume(rc.green_phase(), now, rc.status(now).time_in_phase_s)  # hand-back (sim/field.py)
         run.shown.append(local.state if shown is None else shown)
         run.central.append(shown is not None)
         status = rc.status(now)
@@ -203,10 +207,9 @@ def check_max_red(j: Intersection, run: Run) -> None:
 
 def check_sequence(j: Intersection, run: Run, max_red: bool = True) -> None:
     """No conflicting greens, intergreens, min/max green and, with `max_red`, max red (module
-    doc of the tests). The maximum red is not kept today through a feed outage long enough for
-    the roadside to hand back to its program, nor on a junction whose max_red_s is below the
-    starvation bound (tests/unit/test_safety_properties.py: the two xfail tests): callers pass
-    max_red=False for those."""
+    doc of the tests). Callers pass max_red=False where max_red_s cannot be promised: a
+    junction whose max_red_s is below the starvation bound, and a feed with gaps (the gate
+    plans on stale readings; tests/unit/test_safety_properties.py pins one outage that keeps it)."""
     check_no_conflicting_greens(j, run)
     check_intergreens(j, run)
     check_greens(j, run)

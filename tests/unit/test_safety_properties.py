@@ -9,10 +9,10 @@ On the signal sequence the roadside produces, whatever the policy wants:
 - a green ended under central control lasted its minimum green; a green under central control
   throughout lasted at most its maximum green (plus the tick the decision takes);
 - no movement waits longer than max_red_s (plus a tick) on a junction whose maximum red is
-  feasible (tests/junction_strategies.py, starvation_bound_s) while the feed is fresh. Two
-  cases where it does not hold today are the xfail tests at the end: a feed outage long
-  enough for the roadside to hand back to its program, and a junction whose maximum red is
-  below the starvation bound (a movement starves);
+  feasible (tests/junction_strategies.py, starvation_bound_s) while the feed is fresh. The
+  two tests at the end pin two cases the random runs do not check every time: a feed outage
+  long enough for the roadside to hand back to its program (max red still kept), and a
+  junction whose maximum red is below the starvation bound (no movement starves);
 - the roadside never has to refuse what the gate let out.
 And the gate does not buy safety by refusing: every policy but `fixed` accepts every feasible
 junction, and keeps it under central control for most of the run.
@@ -102,12 +102,12 @@ def outage_junction() -> Intersection:
     return parse_intersection(raw, "outage.toml")
 
 
-@pytest.mark.xfail(strict=True, reason="a 51 s feed outage: the roadside hands back to its program at t=83 in the "
-                   "green of phase 2, the program restarts that green (16 s) and runs its own order: N_R, last green "
-                   "at t=26, waits 72 s > max_red_s 70 s (sim/roadside.py hand-back, sim/field.py resume)")
 def test_a_feed_outage_keeps_max_red():
-    """Found by the property test above (the first outage case it found, the roadside following
-    the last command's phase before the movement due next, was fixed in sim/roadside.py)."""
+    """A 51 s feed outage: the last command (hold phase 2) lapses. The roadside hands back only
+    at a due green (its phase served the movement that had waited longest), after setting the
+    stale command aside at a max-red override; the program then resumes that green for what is
+    left of it. Found by the property test above (it handed back in phase 2's green, the
+    program restarted it and N_R waited 72 s against max_red_s 70)."""
     j = outage_junction()
     assert feasible(j)
     feed = Feed(seed=0, rate_veh_s=0.2, heavy_approach=3, stuck_loop=-1, silent_loop=5, gaps=((60, 51),))
@@ -130,10 +130,10 @@ def infeasible_junction() -> Intersection:
     return parse_intersection(raw, "infeasible.toml")
 
 
-@pytest.mark.xfail(strict=True, reason="the roadside's max-red rule (sim/roadside.py, fe9220a) overrides every "
-                   "command to phase 2 (the only one serving N_L) with phase 0 or 1, whose movements are past "
-                   "max_red_s too: N_L is never green (red 24 s > the starvation bound 22 s at t=24, and for ever)")
 def test_an_infeasible_max_red_starves_no_movement():
+    """max_red_s below one round of stages: when no switch keeps every movement within it the
+    roadside serves the movement that waited longest (it used to pick only among phases serving
+    a late movement other than the plan's, and N_L, served by phase 2 alone, was never green)."""
     j = infeasible_junction()
     assert not feasible(j)
     run = run_chain(j, make_policy("adaptive", CFG), Feed(0, 0.2, 0, -1, -1, ()), DURATION_S)
