@@ -1,6 +1,7 @@
 """The virtual roadside controller keeps local safety whatever it is told."""
 
-from controller.model import CyclePlan, FlashCommand, PhaseCommand
+from controller.junctions import parse_intersection
+from controller.model import CyclePlan, FlashCommand, Intersection, PhaseCommand
 from sim.roadside import RoadsideController
 from tests.junction_fixtures import two_phase
 
@@ -156,3 +157,41 @@ def test_a_green_cut_at_max_green_against_the_plan_is_reported():
     rc.receive(PhaseCommand("J", "h2", 2, 0, 60.0, 61.0, 200.0), 61.0)  # the plan still holds phase 0
     run(rc, 61, 62)
     assert "limit: max green: phase 0 ended after 60 s" in rc.status(61.0).faults
+
+
+def three_phase(max_red_s: float = 120.0) -> Intersection:
+    """Movements A, B, C, each served by its own phase (0, 1, 2): min green 5 s, yellow 3 s, all-red 1 s."""
+    raw = {"id": "J", "n_links": 3, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 1.0, "cycle_max_s": 120.0,
+           "max_red_s": max_red_s, "movements": [
+               {"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"e{a}", "lanes": [f"e{a}_0"],
+                "links": [i], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0} for i, a in enumerate("NES")],
+           "phases": [{"state": s, "min_green_s": 5.0, "max_green_s": 30.0, "base_green_s": 10.0}
+                      for s in ("Grr", "rGr", "rrG")],
+           "detectors": [{"id": "eN_0_stop", "lane": "eN_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}]}
+    return parse_intersection(raw, "three.toml")
+
+
+def test_hand_back_waits_for_a_green_serving_the_longest_wait():
+    """Plans lapse in a green whose phase did not serve the movement that had waited longest:
+    the roadside itself changes to the phase serving it (after the minimum green) and hands
+    back to the program only there, so the program goes on from the movement nearest max red."""
+    rc = RoadsideController(three_phase(), backup_s=10.0)
+    rc.receive(cmd(1, 1, 0.0, ttl=100.0), 0.0)
+    states = run(rc, 0, 9)  # phase 0 (local, since t=0) to phase 1: green at t=9
+    rc.receive(cmd(0, 2, 9.0, ttl=100.0), 9.0)  # back to phase 0 (green at t=18); S_T red since t=0
+    states = run(rc, 9, 40)
+    assert states[:9] == ["rGr"] * 5 + ["ryr"] * 3 + ["rrr"] and states[9:11] == ["Grr"] * 2
+    # the plan lapses at t=20 in phase 0 (not due): its minimum green, yellow, all-red, then phase 2
+    assert states[11:14] == ["Grr"] * 3 and states[14:17] == ["yrr"] * 3 and states[17] == "rrr"
+    assert states[18] == "rrG" and set(states[19:]) == {"local"}  # handed back in phase 2's green
+
+
+def test_an_infeasible_max_red_serves_the_longest_wait_in_turn():
+    """max_red_s 1 s cannot be kept: every change is a max-red override, and it goes to the
+    phase serving the movement that waited longest, whatever the plan asks, so all are served."""
+    rc = RoadsideController(three_phase(max_red_s=1.0), backup_s=100.0)
+    rc.receive(PhaseCommand("J", "h1", 1, 2, 5.0, 0.0, 200.0), 0.0)
+    states = run(rc, 0, 60)
+    greens = [s for s in states if "G" in s]
+    assert {"Grr", "rGr", "rrG"} <= set(greens)
+    assert any(f.startswith("limit: max red") for f in rc.status(59.0).faults)
