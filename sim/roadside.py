@@ -322,8 +322,9 @@ class RoadsideController:
 
     def _next_phase(self, st: _Stage, now_s: float) -> int:
         plan = self.plan
-        if plan is None or plan is self._overridden:  # lapsed (on the way back to local control,
-            # _may_hand_back) or set aside by a max-red override until the next plan
+        if plan is None or plan is self._overridden or now_s > plan.expires_s:
+            # lapsed or expired (on the way back to local control, _may_hand_back), or set aside
+            # by a max-red override until the next plan: the longest wait
             return self._longest_waiting_phase(st.phase, now_s)
         if isinstance(plan, PhaseCommand):
             return plan.phase
