@@ -208,10 +208,9 @@ def check_max_red(j: Intersection, run: Run) -> None:
 def check_sequence(j: Intersection, run: Run, max_red: bool = True) -> None:
     """No conflicting greens, intergreens, min/max green and, with `max_red`, max red (module
     doc of the tests; on a junction whose max_red_s is below the starvation bound, that bound).
-    max_red=False skips the last: tests/unit/test_safety_gate.py passes it for infeasible
-    junctions and feeds with gaps, which tests/unit/test_safety_properties.py now checks too
-    (the roadside hands back to its program at a green serving the longest wait, and serves
-    the longest wait where max_red_s cannot be kept)."""
+    Callers pass max_red=False where it is not promised: an infeasible junction under a
+    policy, and feeds with gaps (the gate plans on stale readings; module doc of
+    tests/unit/test_safety_properties.py)."""
     check_no_conflicting_greens(j, run)
     check_intergreens(j, run)
     check_greens(j, run)
