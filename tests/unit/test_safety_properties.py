@@ -10,11 +10,12 @@ On the signal sequence the roadside produces, whatever the policy wants:
   throughout lasted at most its maximum green (plus the tick the decision takes);
 - no movement waits longer than max_red_s (plus a tick) on a junction whose maximum red is
   feasible (tests/junction_strategies.py, starvation_bound_s) while the feed is fresh. Not
-  checked through feed outages: with TSC_SAFETY_EXAMPLES_X=5 an outage (seed 4898400, gap
-  (185, 51)) keeps a movement red 86 s against 84 s 23 s into the gap, before any hand-back
-  (the gate plans on stale readings). The two tests at the end pin an outage where the
-  hand-back itself broke max red, and a junction whose maximum red is below the starvation
-  bound (no movement starves);
+  checked through feed outages: with TSC_SAFETY_EXAMPLES_X=5 (schedule, thorough) an outage
+  (feed seed 4898400, gap (185, 51)) keeps E_R red 86 s against 84 s, as it did before the
+  hand-back rule: the program, resumed at t=206 in a due green, serves another stage before
+  E_R's (the roadside does not know the program's order). The two tests at the end pin an
+  outage where the hand-back broke max red, and a junction whose maximum red is below the
+  starvation bound (no movement starves);
 - the roadside never has to refuse what the gate let out, nor, with a fresh feed, override it.
 And the gate does not buy safety by refusing: every policy but `fixed` accepts every feasible
 junction, and keeps it under central control for most of the run.
