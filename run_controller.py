@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Command line of the traffic-signal control service. Parses, loads, wires; no logic here.
 
-  run_controller.py run [--config config.toml]
-  run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
-  run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
-  run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
-  run_controller.py replay ARCHIVE [--from T] [--to T] --out DIR [--policy NAME ...] [--net NET]
-  run_controller.py field SUMOCFG [--out DIR] [--speed X] [--broker HOST:PORT] [--credentials DIR]
-  run_controller.py broker-setup --out DIR [--operators a,b] [--monitors m] [--tls-cert C --tls-key K --tls-ca CA]
-  run_controller.py ctl status|override|release ...   (docs/operators.md)
+run_controller.py run [--config config.toml]
+run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
+run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
+run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
+run_controller.py replay ARCHIVE [--from T] [--to T] --out DIR [--policy NAME ...] [--net NET]
+run_controller.py field SUMOCFG [--out DIR] [--speed X] [--broker HOST:PORT] [--credentials DIR]
+run_controller.py broker-setup --out DIR [--operators a,b] [--monitors m] [--tls-cert C --tls-key K --tls-ca CA]
+run_controller.py ctl status|override|release ...   (docs/operators.md)
 """
 
 from __future__ import annotations
@@ -38,41 +38,83 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sumocfg", type=Path)
     s.add_argument("--out", type=Path, required=True, help="output folder")
     s.add_argument("--policy", default="fixed", help="control policy (default: fixed)")
-    s.add_argument("--intersections", type=Path, default=None,
-                   help="folder of junction TOMLs (default: imported from the scenario's network)")
+    s.add_argument(
+        "--intersections",
+        type=Path,
+        default=None,
+        help="folder of junction TOMLs (default: imported from the scenario's network)",
+    )
     s.add_argument("--via-mqtt", action="store_true", help="run controller and field through a Mosquitto broker")
     s.add_argument("--traci", action="store_true", help="use traci even when libsumo is available")
-    s.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
-                   help="serve the controller's Prometheus metrics (in simulated time) on PORT; 0: any free port")
-    s.add_argument("--metrics-linger-s", type=float, default=0.0, metavar="S",
-                   help="keep serving the metrics this long after the run (for a last scrape)")
-    s.add_argument("--detectors", choices=("generated", "city"), default="generated",
-                   help="loops of the imported junctions: generated (a stop-line and an advance loop per lane, "
-                        "the default) or city (the scenario's own induction loops)")
+    s.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the controller's Prometheus metrics (in simulated time) on PORT; 0: any free port",
+    )
+    s.add_argument(
+        "--metrics-linger-s",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="keep serving the metrics this long after the run (for a last scrape)",
+    )
+    s.add_argument(
+        "--detectors",
+        choices=("generated", "city"),
+        default="generated",
+        help="loops of the imported junctions: generated (a stop-line and an advance loop per lane, "
+        "the default) or city (the scenario's own induction loops)",
+    )
 
-    s.add_argument("--record", type=Path, default=None, metavar="DIR",
-                   help="record the controller's feeds and plans into the archive DIR (docs/replay.md)")
+    s.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record the controller's feeds and plans into the archive DIR (docs/replay.md)",
+    )
 
     rp = sub.add_parser("replay", help="rebuild a recorded window in SUMO and run policies on it (docs/replay.md)")
     rp.add_argument("archive", type=Path, help="archive folder (a site's, or a root with one site)")
-    rp.add_argument("--from", dest="t_from", default=None, metavar="T",
-                    help="window start: seconds of the recording's clock or an ISO date-time (UTC)")
+    rp.add_argument(
+        "--from",
+        dest="t_from",
+        default=None,
+        metavar="T",
+        help="window start: seconds of the recording's clock or an ISO date-time (UTC)",
+    )
     rp.add_argument("--to", dest="t_to", default=None, metavar="T", help="window end (exclusive), same forms")
     rp.add_argument("--out", type=Path, required=True, help="output folder")
-    rp.add_argument("--policy", action="append", default=None, metavar="NAME",
-                    help="a policy to run on the window (repeatable); the recorded plans always run")
-    rp.add_argument("--net", type=Path, default=None,
-                    help="SUMO network (default: the one the recording names in its meta.json)")
+    rp.add_argument(
+        "--policy",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a policy to run on the window (repeatable); the recorded plans always run",
+    )
+    rp.add_argument(
+        "--net", type=Path, default=None, help="SUMO network (default: the one the recording names in its meta.json)"
+    )
     rp.add_argument("--seed", type=int, default=1, help="seed of the route sampling and of SUMO")
 
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
     i.add_argument("net", type=Path)
     i.add_argument("--out", type=Path, required=True)
-    i.add_argument("--additional", default="", metavar="A.xml,B.xml",
-                   help="additional files SUMO loads with the net, in order: their signal programs replace "
-                        "the net's (the last loaded runs), their induction loops are the city's")
-    i.add_argument("--detectors", choices=("generated", "city"), default="generated",
-                   help="generated loops (default) or the city's own loops from the additional files")
+    i.add_argument(
+        "--additional",
+        default="",
+        metavar="A.xml,B.xml",
+        help="additional files SUMO loads with the net, in order: their signal programs replace "
+        "the net's (the last loaded runs), their induction loops are the city's",
+    )
+    i.add_argument(
+        "--detectors",
+        choices=("generated", "city"),
+        default="generated",
+        help="generated loops (default) or the city's own loops from the additional files",
+    )
 
     v = sub.add_parser("validate", help="compare a policy with a baseline on a SUMO scenario")
     v.add_argument("sumocfg", type=Path)
@@ -85,12 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after `--` belongs to SUMO, unchanged.
-    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
     args.sumo_args = tuple(sumo_args)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
     from controller.config import load_config
     from controller.errors import TscError
 
@@ -106,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             for tid, why in result.skipped:
                 print(f"skipped {tid}: {why}")
             if result.skipped:
-                print(f"{len(result.skipped)} traffic lights stay on their own program (listed in "
-                      f"{args.out / SKIPPED_FILE})")
+                print(
+                    f"{len(result.skipped)} traffic lights stay on their own program (listed in "
+                    f"{args.out / SKIPPED_FILE})"
+                )
             return 0
         if args.command == "simulate":
             from sim import cli

@@ -173,32 +173,76 @@ class Config:
 # Numbers that must be strictly positive, as section.field (the name a ConfigError gives); every
 # other number (float or int) only non-negative. tests/unit/test_config.py checks that each
 # entry names a numeric field of Config.
-_POSITIVE = frozenset({
-    "service.feed_stale_s", "service.realtime_factor",
-    "broker.keepalive_s",
-    "pcu.car", "pcu.bus", "pcu.truck", "pcu.motorcycle",
-    "timing.min_green_s", "timing.max_green_s", "timing.cycle_min_s", "timing.cycle_max_s", "timing.max_red_s",
-    "timing.ped_speed_mps",
-    "detectors.advance_dist_m", "detectors.loop_length_m", "detectors.vehicle_spacing_m",
-    "saturation.through_pcu_h_lane", "saturation.left_pcu_h_lane", "saturation.right_pcu_h_lane",
-    "estimation.flow_window_s", "estimation.clear_gap_s", "estimation.standing_occupancy", "estimation.standing_s",
-    "estimation.sat_window_s", "estimation.sat_min_ratio", "estimation.sat_max_ratio", "estimation.block_window_s",
-    "estimation.stuck_on_s", "estimation.stuck_off_s", "estimation.max_lane_flow_veh_h",
-    "estimation.implausible_window_s", "estimation.implausible_limit", "estimation.link_max_travel_s",
-    "estimation.link_window_s", "estimation.link_remap_s",
-    "webster.period_s", "webster.max_flow_ratio",
-    "max_pressure.switch_service_s", "max_pressure.wait_scale_s", "max_pressure.permitted_sat_ratio",
-    "schedule.cluster_gap_s", "schedule.replan_s", "schedule.wait_scale_s", "schedule.permitted_sat_ratio",
-    "schedule.max_clusters",
-    "scats.ds_target", "scats.marry_flow_pcu_h",
-    "roadside.backup_s", "roadside.plan_ttl_s", "roadside.refresh_s",
-    "metrics.update_s", "metrics.gain_window_s", "metrics.throughput_window_s",
-    "harm.window_s",
-    "archive.retention_days", "archive.queue_max", "archive.flush_s", "archive.segment_s",
-    "security.clock_skew_s", "security.plan_max_validity_s", "security.ack_timeout_s",
-    "operators.default_s", "operators.max_s",
-    "validation.horizon_s", "validation.window_s", "validation.timeout_s",
-})
+_POSITIVE = frozenset(
+    {
+        "service.feed_stale_s",
+        "service.realtime_factor",
+        "broker.keepalive_s",
+        "pcu.car",
+        "pcu.bus",
+        "pcu.truck",
+        "pcu.motorcycle",
+        "timing.min_green_s",
+        "timing.max_green_s",
+        "timing.cycle_min_s",
+        "timing.cycle_max_s",
+        "timing.max_red_s",
+        "timing.ped_speed_mps",
+        "detectors.advance_dist_m",
+        "detectors.loop_length_m",
+        "detectors.vehicle_spacing_m",
+        "saturation.through_pcu_h_lane",
+        "saturation.left_pcu_h_lane",
+        "saturation.right_pcu_h_lane",
+        "estimation.flow_window_s",
+        "estimation.clear_gap_s",
+        "estimation.standing_occupancy",
+        "estimation.standing_s",
+        "estimation.sat_window_s",
+        "estimation.sat_min_ratio",
+        "estimation.sat_max_ratio",
+        "estimation.block_window_s",
+        "estimation.stuck_on_s",
+        "estimation.stuck_off_s",
+        "estimation.max_lane_flow_veh_h",
+        "estimation.implausible_window_s",
+        "estimation.implausible_limit",
+        "estimation.link_max_travel_s",
+        "estimation.link_window_s",
+        "estimation.link_remap_s",
+        "webster.period_s",
+        "webster.max_flow_ratio",
+        "max_pressure.switch_service_s",
+        "max_pressure.wait_scale_s",
+        "max_pressure.permitted_sat_ratio",
+        "schedule.cluster_gap_s",
+        "schedule.replan_s",
+        "schedule.wait_scale_s",
+        "schedule.permitted_sat_ratio",
+        "schedule.max_clusters",
+        "scats.ds_target",
+        "scats.marry_flow_pcu_h",
+        "roadside.backup_s",
+        "roadside.plan_ttl_s",
+        "roadside.refresh_s",
+        "metrics.update_s",
+        "metrics.gain_window_s",
+        "metrics.throughput_window_s",
+        "harm.window_s",
+        "archive.retention_days",
+        "archive.queue_max",
+        "archive.flush_s",
+        "archive.segment_s",
+        "security.clock_skew_s",
+        "security.plan_max_validity_s",
+        "security.ack_timeout_s",
+        "operators.default_s",
+        "operators.max_s",
+        "validation.horizon_s",
+        "validation.window_s",
+        "validation.timeout_s",
+    }
+)
 
 
 # Keys that were removed, with what replaces them. A config that still carries one loads, with a
@@ -206,8 +250,8 @@ _POSITIVE = frozenset({
 # a refusal); its value is not read.
 _REMOVED = {
     ("service", "tick_s"): "the service decides once per second, the period of the detector feed (1 Hz by "
-                           "contract; controller/core/safety.py DECISION_PERIOD_S); to run a demo faster than "
-                           "real time, set service.realtime_factor",
+    "contract; controller/core/safety.py DECISION_PERIOD_S); to run a demo faster than "
+    "real time, set service.realtime_factor"
 }
 
 
@@ -217,8 +261,9 @@ def _drop_removed(raw: dict[str, Any], path: str) -> dict[str, Any]:
     for (section, key), instead in _REMOVED.items():
         table = out.get(section)
         if isinstance(table, dict) and key in table:
-            log.warning("%s: %s.%s is deprecated and ignored: %s. Remove it from the file.", path, section, key,
-                        instead)
+            log.warning(
+                "%s: %s.%s is deprecated and ignored: %s. Remove it from the file.", path, section, key, instead
+            )
             out[section] = {k: v for k, v in table.items() if k != key}
     return out
 
@@ -283,8 +328,9 @@ def load_config(path: str | Path | None) -> Config:
     if cfg.webster.max_flow_ratio >= 1.0:
         raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
     if cfg.operators.max_s < cfg.operators.default_s:
-        raise ConfigError(str(p), "operators.max_s",
-                          f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}")
+        raise ConfigError(
+            str(p), "operators.max_s", f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}"
+        )
     if cfg.harm.hold_max_s < cfg.harm.hold_s:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if not cfg.validation.margin < 1.0:

@@ -52,28 +52,53 @@ COLLECT_S = 1.5  # how long `status` listens for retained messages
 
 def add_parser(sub: Any) -> None:
     c = sub.add_parser("ctl", help="operators' console: status, override, release (docs/operators.md)")
-    c.add_argument("--user", default=os.environ.get("TSC_MQTT_USER", DEFAULT_USER),
-                   help="broker user (default: $TSC_MQTT_USER or 'operator')")
+    c.add_argument(
+        "--user",
+        default=os.environ.get("TSC_MQTT_USER", DEFAULT_USER),
+        help="broker user (default: $TSC_MQTT_USER or 'operator')",
+    )
     c.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the service's answer")
     liveopts.add_options(c, speed=True)
     cs = c.add_subparsers(dest="ctl_command", required=True)
     st = cs.add_parser("status", help="table of junctions")
     st.add_argument("--junction", default=None)
-    st.add_argument("--watch", nargs="?", type=float, const=2.0, default=None, metavar="S",
-                    help="refresh every S seconds (default 2) until Ctrl-C")
+    st.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=2.0,
+        default=None,
+        metavar="S",
+        help="refresh every S seconds (default 2) until Ctrl-C",
+    )
     ov = cs.add_parser("override", help="take a junction over")
     ov.add_argument("junction")
     what = ov.add_mutually_exclusive_group(required=True)
     what.add_argument("--hold-phase", type=int, default=None, metavar="N")
     what.add_argument("--plan", type=Path, default=None, metavar="FILE")
     what.add_argument("--flash", action="store_true")
-    ov.add_argument("--for", dest="for_s", type=float, default=None, metavar="S",
-                    help="seconds (default and maximum: config [operators])")
-    ov.add_argument("--force", action="store_true",
-                    help="with --plan: put it in force even if the validation gate rejects it (needs --reason)")
+    ov.add_argument(
+        "--for",
+        dest="for_s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds (default and maximum: config [operators])",
+    )
+    ov.add_argument(
+        "--force",
+        action="store_true",
+        help="with --plan: put it in force even if the validation gate rejects it (needs --reason)",
+    )
     ov.add_argument("--reason", default=None, metavar="TEXT", help="why the plan is forced (recorded)")
-    ov.add_argument("--verdict-timeout", dest="verdict_timeout_s", type=float, default=None, metavar="S",
-                    help="seconds to wait for the validation verdict (default [validation] timeout_s + --timeout)")
+    ov.add_argument(
+        "--verdict-timeout",
+        dest="verdict_timeout_s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the validation verdict (default [validation] timeout_s + --timeout)",
+    )
     rel = cs.add_parser("release", help="give a junction back to the service's policy")
     rel.add_argument("junction")
 
@@ -83,10 +108,20 @@ def settings(cfg: Config, user: str, credentials: Path | None, timeout_s: float)
     b = cfg.broker
     from controller.adapters.credentials import password_for
 
-    return MqttSettings(host=b.host, port=b.port, username=user, password=password_for(user, credentials),
-                        client_id=user, tls=b.tls, ca_file=b.ca_file, keepalive_s=b.keepalive_s,
-                        session_expiry_s=0.0, reconnect_min_s=0.2, reconnect_max_s=1.0,
-                        connect_timeout_s=timeout_s)
+    return MqttSettings(
+        host=b.host,
+        port=b.port,
+        username=user,
+        password=password_for(user, credentials),
+        client_id=user,
+        tls=b.tls,
+        ca_file=b.ca_file,
+        keepalive_s=b.keepalive_s,
+        session_expiry_s=0.0,
+        reconnect_min_s=0.2,
+        reconnect_max_s=1.0,
+        connect_timeout_s=timeout_s,
+    )
 
 
 class Collector:
@@ -122,8 +157,11 @@ def snapshot(s: MqttSettings, topics: Topics, instance: str, collect_s: float = 
         parts = topics.split(topic)
         if parts is not None and parts[1] == "status":
             statuses[parts[0]] = _json(payload)
-    return {"table": _json(got.latest.get(topics.junction_table(instance), b"null")),
-            "heartbeat": _json(got.latest.get(topics.heartbeat(instance), b"null")), "statuses": statuses}
+    return {
+        "table": _json(got.latest.get(topics.junction_table(instance), b"null")),
+        "heartbeat": _json(got.latest.get(topics.heartbeat(instance), b"null")),
+        "statuses": statuses,
+    }
 
 
 def _json(payload: bytes) -> Any:
@@ -161,8 +199,18 @@ def rows(snap: dict[str, Any], now_s: float, junction: str | None = None) -> lis
         if rmode:
             plan = f"{plan} [{rmode}]"
         faults = list(t.get("faults") or st.get("faults") or [])
-        out.append((jid, mode, plan, phase_s, _num(t.get("queue_pcu")), _num(t.get("delay_s_pcu")),
-                    _num(t.get("feed_age_s")), "; ".join(faults)[:60] or "-"))
+        out.append(
+            (
+                jid,
+                mode,
+                plan,
+                phase_s,
+                _num(t.get("queue_pcu")),
+                _num(t.get("delay_s_pcu")),
+                _num(t.get("feed_age_s")),
+                "; ".join(faults)[:60] or "-",
+            )
+        )
     return out
 
 
@@ -172,9 +220,11 @@ def _num(x: Any) -> str:
 
 def format_status(snap: dict[str, Any], now_s: float, junction: str | None = None) -> str:
     hb = snap.get("heartbeat") or {}
-    head = (f"service {hb.get('instance', '?')}: {hb.get('state', 'unknown')}"
-            f"{', policy ' + hb['policy'] if hb.get('policy') else ''}"
-            f"{', ' + str(hb.get('stale')) + ' stale' if hb.get('stale') is not None else ''}")
+    head = (
+        f"service {hb.get('instance', '?')}: {hb.get('state', 'unknown')}"
+        f"{', policy ' + hb['policy'] if hb.get('policy') else ''}"
+        f"{', ' + str(hb.get('stale')) + ' stale' if hb.get('stale') is not None else ''}"
+    )
     if snap.get("table") is None:
         head += "  (no junction table: is the service running? roadside statuses only)"
     body = rows(snap, now_s, junction)
@@ -219,9 +269,18 @@ def request(args: argparse.Namespace, now_s: float) -> OverrideRequest:
         return OverrideRequest(args.junction, args.user, "flash", rid, now_s, for_s=args.for_s)
     if args.plan is not None:
         order, greens, offset = read_plan(args.plan)
-        return OverrideRequest(args.junction, args.user, "plan", rid, now_s, for_s=args.for_s,
-                               phase_order=order, greens_s=greens, offset_s=offset,
-                               force_reason=force_reason(args))
+        return OverrideRequest(
+            args.junction,
+            args.user,
+            "plan",
+            rid,
+            now_s,
+            for_s=args.for_s,
+            phase_order=order,
+            greens_s=greens,
+            offset_s=offset,
+            force_reason=force_reason(args),
+        )
     return OverrideRequest(args.junction, args.user, "hold", rid, now_s, for_s=args.for_s, phase=args.hold_phase)
 
 
@@ -237,8 +296,9 @@ def force_reason(args: argparse.Namespace) -> str:
     return reason
 
 
-def send(s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float,
-         verdict_s: float = 0.0) -> dict[str, Any] | None:
+def send(
+    s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float, verdict_s: float = 0.0
+) -> dict[str, Any] | None:
     """Publish the override and wait for the service's answer to it (None: none in time). An
     answer saying `validating` is followed by the verdict with the same id: waited for up to
     `verdict_s` more and returned instead (the `validating` answer itself when none came)."""
@@ -255,11 +315,15 @@ def send(s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float
     client.subscribe([topics.reply(req.operator)], qos=1)
     try:
         client.start()
-        code = client.wait_ack(client.publish(topics.override(req.junction, req.operator), encode_override(req), qos=1),
-                               timeout_s)
+        code = client.wait_ack(
+            client.publish(topics.override(req.junction, req.operator), encode_override(req), qos=1), timeout_s
+        )
         if code is not None and code >= 128:
-            raise AdapterError(f"the broker refused user {req.operator!r} an override on {req.junction} "
-                               f"(reason {code}: not an operator?)", fatal=True)
+            raise AdapterError(
+                f"the broker refused user {req.operator!r} an override on {req.junction} "
+                f"(reason {code}: not an operator?)",
+                fatal=True,
+            )
         got.wait(lambda m: bool(answers), timeout_s)
         if answers and answers[0].get("validating") is True and verdict_s > 0:
             got.wait(lambda m: any(a.get("validating") is not True for a in answers), verdict_s)
@@ -289,12 +353,15 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     verdict_s = cfg.validation.timeout_s + args.timeout if verdict_s is None else verdict_s
     answer = send(s, topics, req, args.timeout, verdict_s)
     if answer is None:
-        print(f"no answer from service {cfg.service.instance} within {args.timeout:g} s (is it running?)",
-              file=sys.stderr)
+        print(
+            f"no answer from service {cfg.service.instance} within {args.timeout:g} s (is it running?)", file=sys.stderr
+        )
         return 3
     if answer.get("validating") is True:
-        print(f"{req.junction}: {req.action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})",
-              file=sys.stderr)
+        print(
+            f"{req.junction}: {req.action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})",
+            file=sys.stderr,
+        )
         return 3
     verdict = "accepted" if answer.get("accepted") else "REFUSED"
     print(f"{req.junction}: {req.action} {verdict}: {answer.get('reason', '')}")

@@ -40,8 +40,6 @@ class FeedError(TscError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
-
-
 class AdapterError(TscError):
     """An external system (SUMO, broker, metrics) failed. `fatal` says the connection is lost."""
 

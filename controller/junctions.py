@@ -87,11 +87,20 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     phases = _phases(f, n_links)
     detectors = _detectors(f, {lane for m in movements for lane in m.lanes})
     junction = Intersection(
-        id=jid, n_links=n_links, movements=tuple(movements), phases=tuple(phases),
-        detectors=tuple(detectors), yellow_s=f.num("yellow_s"), all_red_s=f.num("all_red_s", 0.0),
-        cycle_min_s=f.num("cycle_min_s", positive=True), cycle_max_s=f.num("cycle_max_s", positive=True),
-        max_red_s=f.num("max_red_s", positive=True), base_offset_s=f.num("base_offset_s", 0.0),
-        upstream=f.strs("upstream", []), downstream=f.strs("downstream", []), source=path,
+        id=jid,
+        n_links=n_links,
+        movements=tuple(movements),
+        phases=tuple(phases),
+        detectors=tuple(detectors),
+        yellow_s=f.num("yellow_s"),
+        all_red_s=f.num("all_red_s", 0.0),
+        cycle_min_s=f.num("cycle_min_s", positive=True),
+        cycle_max_s=f.num("cycle_max_s", positive=True),
+        max_red_s=f.num("max_red_s", positive=True),
+        base_offset_s=f.num("base_offset_s", 0.0),
+        upstream=f.strs("upstream", []),
+        downstream=f.strs("downstream", []),
+        source=path,
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -114,11 +123,19 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
         lanes = mf.strs("lanes")
         if not lanes:
             raise JunctionError(path, mf.name("lanes"), "at least one lane")
-        movements.append(Movement(
-            id=mf.str("id"), approach=mf.str("approach"), turn=turn, from_edge=mf.str("from_edge"),
-            lanes=lanes, links=links, sat_flow_pcu_h=mf.num("sat_flow_pcu_h", positive=True),
-            storage_pcu=mf.num("storage_pcu", positive=True), conflicts=mf.strs("conflicts", []),
-        ))
+        movements.append(
+            Movement(
+                id=mf.str("id"),
+                approach=mf.str("approach"),
+                turn=turn,
+                from_edge=mf.str("from_edge"),
+                lanes=lanes,
+                links=links,
+                sat_flow_pcu_h=mf.num("sat_flow_pcu_h", positive=True),
+                storage_pcu=mf.num("storage_pcu", positive=True),
+                conflicts=mf.strs("conflicts", []),
+            )
+        )
     return movements
 
 
@@ -139,8 +156,9 @@ def _symmetric_conflicts(movements: list[Movement], path: str) -> list[Movement]
                 raise JunctionError(path, f"movements[{i}].conflicts", "a movement cannot conflict with itself")
             conflict_pairs.add(frozenset((m.id, other)))
     return [
-        Movement(**{**m.__dict__, "conflicts": tuple(sorted(
-            next(iter(p - {m.id})) for p in conflict_pairs if m.id in p))})
+        Movement(
+            **{**m.__dict__, "conflicts": tuple(sorted(next(iter(p - {m.id})) for p in conflict_pairs if m.id in p))}
+        )
         for m in movements
     ]
 
@@ -155,8 +173,9 @@ def _phases(f: _Fields, n_links: int) -> list[Phase]:
             raise JunctionError(path, pf.name("state"), f"has {len(state)} links, n_links is {n_links}")
         odd = sorted(set(state) - _PHASE_LETTERS)
         if odd:
-            raise JunctionError(path, pf.name("state"),
-                                f"letters {odd} not allowed in a green stage (use G, g, s, o, O, r)")
+            raise JunctionError(
+                path, pf.name("state"), f"letters {odd} not allowed in a green stage (use G, g, s, o, O, r)"
+            )
         lo, hi = pf.num("min_green_s", positive=True), pf.num("max_green_s", positive=True)
         if lo > hi:
             raise JunctionError(path, pf.name("min_green_s"), f"{lo} > max_green_s {hi}")
@@ -164,8 +183,9 @@ def _phases(f: _Fields, n_links: int) -> list[Phase]:
         ped = pf.num("ped_min_green_s", 0.0)
         if ped > lo:
             raise JunctionError(path, pf.name("min_green_s"), f"{lo} < ped_min_green_s {ped} (pedestrian minimum)")
-        phases.append(Phase(index=k, state=state, min_green_s=lo, max_green_s=hi, base_green_s=base,
-                            ped_min_green_s=ped))
+        phases.append(
+            Phase(index=k, state=state, min_green_s=lo, max_green_s=hi, base_green_s=base, ped_min_green_s=ped)
+        )
         if not any(c in "Gg" for c in state):
             raise JunctionError(path, pf.name("state"), "a green stage with no green link")
     return phases
@@ -190,8 +210,11 @@ def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
             raise JunctionError(path, df.name("id"), f"duplicate detector id {did!r}")
         seen_det.add(did)
         if (lane, kind) in kinds_seen:
-            raise JunctionError(path, df.name("kind"), f"lane {lane!r} already has a {kind} loop "
-                                f"({kinds_seen[lane, kind]!r}); one of each kind per lane")
+            raise JunctionError(
+                path,
+                df.name("kind"),
+                f"lane {lane!r} already has a {kind} loop ({kinds_seen[lane, kind]!r}); one of each kind per lane",
+            )
         kinds_seen[lane, kind] = did
         detectors.append(_detector(df, did, lane, kind))
     return detectors
@@ -205,8 +228,9 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
         raise JunctionError(df.path, df.name("city"), f"must be true or false, got {city!r}")
     pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
     at_lane = df.str("at_lane", lane)
-    return Detector(id=did, lane=lane, kind=kind, pos_m=pos, dist_to_stop_m=dist,
-                    at_lane=at_lane, length_m=length, city=city)
+    return Detector(
+        id=did, lane=lane, kind=kind, pos_m=pos, dist_to_stop_m=dist, at_lane=at_lane, length_m=length, city=city
+    )
 
 
 def _check_consistency(j: Intersection, path: str) -> None:

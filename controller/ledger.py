@@ -33,11 +33,21 @@ class AuditSink(Protocol):
 
 def plan_record(cmd: Command, epoch: int) -> dict[str, Any]:
     """What the audit keeps of a plan: its identity, validity and content."""
-    rec: dict[str, Any] = {"epoch": epoch, "seq": cmd.seq, "plan_id": cmd.plan_id,
-                           "valid_from": cmd.valid_from_s, "expires": cmd.expires_s}
+    rec: dict[str, Any] = {
+        "epoch": epoch,
+        "seq": cmd.seq,
+        "plan_id": cmd.plan_id,
+        "valid_from": cmd.valid_from_s,
+        "expires": cmd.expires_s,
+    }
     if isinstance(cmd, CyclePlan):
-        rec.update(kind="cycle", phase_order=list(cmd.phase_order), greens_s=list(cmd.greens_s),
-                   cycle_s=cmd.cycle_s, offset_s=cmd.offset_s)
+        rec.update(
+            kind="cycle",
+            phase_order=list(cmd.phase_order),
+            greens_s=list(cmd.greens_s),
+            cycle_s=cmd.cycle_s,
+            offset_s=cmd.offset_s,
+        )
     elif isinstance(cmd, PhaseCommand):
         rec.update(kind="next_phase", phase=cmd.phase, hold_s=cmd.hold_s)
     else:
@@ -87,8 +97,13 @@ class PlanLedger:
                 covered += 1
             if covered:
                 self.acked += 1
-                self._append("ack", jid, who, {"epoch": report.epoch, "seq": st.seq, "plan_id": st.plan_id,
-                                                "mode": st.mode}, now_s)
+                self._append(
+                    "ack",
+                    jid,
+                    who,
+                    {"epoch": report.epoch, "seq": st.seq, "plan_id": st.plan_id, "mode": st.mode},
+                    now_s,
+                )
         refusals = tuple(f for f in st.faults if f.startswith("refused"))
         last_mode, last_refusals = self._roadside.get(jid, ("", ()))
         if refusals and refusals != last_refusals:

@@ -35,6 +35,7 @@ from urllib.parse import unquote
 from prometheus_client import CollectorRegistry
 
 from controller.adapters import checkpoints
+from controller.adapters.audit import AuditStore
 from controller.adapters.metrics import MetricsServer, ServiceMetrics
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
 from controller.adapters.operator_metrics import OperatorMetrics
@@ -97,8 +98,9 @@ def _trust_kwargs(trust: Trust | None) -> dict[str, Any]:
     return {"epoch": trust.epoch, "signer": trust.signer, "audit": trust.audit}
 
 
-def desk_validation(cfg: Config, junctions: Mapping[str, Intersection], audit: AuditSink | None,
-                    metrics: Any = None) -> tuple[RecentCounts | None, DeskValidation | None]:
+def desk_validation(
+    cfg: Config, junctions: Mapping[str, Intersection], audit: AuditSink | None, metrics: Any = None
+) -> tuple[RecentCounts | None, DeskValidation | None]:
     """[validation] enabled (docs/validation.md): the recent-counts window the service feeds, and
     the operators' desk's gate (the SUMO twin of sim/twin.py in a worker process, the audit
     store, the twin metrics when `metrics` has them) with a request maker for the configured
@@ -113,8 +115,15 @@ def desk_validation(cfg: Config, junctions: Mapping[str, Intersection], audit: A
     twin_metrics = metrics if hasattr(metrics, "plan_validated") else None
     gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics)
     work = Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}"
-    maker = RequestMaker(str(_beside_config(cfg, v.network)), dict(junctions), recent, v.window_s, str(work),
-                         horizon_s=v.horizon_s, seed=v.seed)
+    maker = RequestMaker(
+        str(_beside_config(cfg, v.network)),
+        dict(junctions),
+        recent,
+        v.window_s,
+        str(work),
+        horizon_s=v.horizon_s,
+        seed=v.seed,
+    )
     return recent, DeskValidation(gate, maker)
 
 
@@ -122,10 +131,20 @@ class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out."""
 
-    def __init__(self, cfg: Config, junctions: Mapping[str, Intersection], settings: MqttSettings, *,
-                 policy: str | None = None, start_s: float = 0.0, lockstep: bool = False,
-                 metrics: Observer | None = None, archive: Recorder | None = None,
-                 audit: AuditSink | None = None, trust: Trust | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        junctions: Mapping[str, Intersection],
+        settings: MqttSettings,
+        *,
+        policy: str | None = None,
+        start_s: float = 0.0,
+        lockstep: bool = False,
+        metrics: Observer | None = None,
+        archive: Recorder | None = None,
+        audit: AuditSink | None = None,
+        trust: Trust | None = None,
+    ) -> None:
         """trust: this run's plan epoch, signer and audit store (controller/adapters/trust.py);
         its store also takes the operators' actions."""
         if trust is not None and audit is None:
@@ -136,25 +155,24 @@ class ServiceNode:
         self.policy = policy or cfg.service.policy
         # Operators' overrides (docs/operators.md): not in replays, which have no operators.
         recent, validation = (None, None) if lockstep else desk_validation(cfg, junctions, audit, metrics)
-        self.desk = None if lockstep else OperatorDesk(
-            cfg.operators, ttl_s=cfg.roadside.plan_ttl_s, refresh_s=cfg.roadside.refresh_s,
-            reply=self._reply, audit=audit, validation=validation)
+        self.desk = None if lockstep else self._desk(audit, validation)
         self.overrides: queue.SimpleQueue[tuple[str | None, str, str, bytes]] = queue.SimpleQueue()
         self.ops_metrics: OperatorMetrics | None = None
         try:
-            self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan,
-                                             start_s=start_s, metrics=metrics, archive=archive, desk=self.desk,
-                                             recent=recent, **_trust_kwargs(trust))
+            hooks = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent}
+            self.service = ControllerService(
+                junctions,
+                cfg,
+                self.policy,
+                publish=self._publish_plan,
+                start_s=start_s,
+                **hooks,
+                **_trust_kwargs(trust),
+            )
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
-        if self.desk is not None and trust is not None and trust.audit is not None:  # overrides survive a restart
-            since_s = start_s - cfg.operators.max_s
-            self.desk.restore(trust.audit.query(kind="operator", since_t_s=since_s, limit=100000), self.service.core,
-                              start_s)
-        if trust is not None and trust.audit is not None:  # learnt state resumes (docs/operators.md, checkpoints)
-            last = checkpoints.latest(trust.audit, cfg.service.site)
-            if last is not None:
-                self.service.resume(last[1], f"{trust.audit.path} checkpoint #{last[0]}")
+        if trust is not None and trust.audit is not None:
+            self._resume(trust.audit, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
         self.lockstep = lockstep
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
@@ -166,11 +184,35 @@ class ServiceNode:
         self.now_s = start_s
         self._next_heartbeat = 0.0
         self._next_summary = time.monotonic() + SUMMARY_EVERY_S
-        self.client = MqttClient(settings, self._on_message,
-                                 will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")),
-                                 on_connected=self._on_connected)
+        self.client = MqttClient(
+            settings,
+            self._on_message,
+            will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")),
+            on_connected=self._on_connected,
+        )
 
     # -- connection -----------------------------------------------------------------------
+    def _desk(self, audit: AuditSink | None, validation: DeskValidation | None) -> OperatorDesk:
+        ops, roadside = self.cfg.operators, self.cfg.roadside
+        return OperatorDesk(
+            ops,
+            ttl_s=roadside.plan_ttl_s,
+            refresh_s=roadside.refresh_s,
+            reply=self._reply,
+            audit=audit,
+            validation=validation,
+        )
+
+    def _resume(self, audit: AuditStore, start_s: float) -> None:
+        """After a restart: the operators' overrides still in force and the learnt state of the
+        last checkpoint (docs/operators.md) come back from the audit store."""
+        if self.desk is not None:
+            since_s = start_s - self.cfg.operators.max_s
+            self.desk.restore(audit.query(kind="operator", since_t_s=since_s, limit=100000), self.service.core, start_s)
+        last = checkpoints.latest(audit, self.cfg.service.site)
+        if last is not None:
+            self.service.resume(last[1], f"{audit.path} checkpoint #{last[0]}")
+
     def start(self, wait: bool = True) -> ServiceNode:
         """Connect and subscribe to every junction's detectors and status (QoS 1: a field that
         publishes at QoS 1, like a lockstep replay, keeps it; QoS 0 feeds stay QoS 0)."""
@@ -190,8 +232,9 @@ class ServiceNode:
         if self.cfg.audit.checkpoint_s > 0:
             self.service.checkpoint(self.now_s)
         if self.client.connected.is_set():
-            self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline"),
-                                qos=1, retain=True)
+            self.client.publish(
+                self.topics.heartbeat(self.instance), self._heartbeat_payload("offline"), qos=1, retain=True
+            )
         self.client.close()
 
     # -- messages in (network thread) -----------------------------------------------------
@@ -264,9 +307,15 @@ class ServiceNode:
             self.heartbeat()
         if wall >= self._next_summary:
             self._next_summary = wall + SUMMARY_EVERY_S
-            log.info("service t=%.0f received=%d rejected=%s plans_sent=%d stale=%d tick_p99_ms=%.1f",
-                     now_s, self.service.received, dict(self.service.rejected), self.service.plans_sent,
-                     len(self.service.last_result.stale), 1000 * percentile(self.tick_durations_s or [0.0], 99))
+            log.info(
+                "service t=%.0f received=%d rejected=%s plans_sent=%d stale=%d tick_p99_ms=%.1f",
+                now_s,
+                self.service.received,
+                dict(self.service.rejected),
+                self.service.plans_sent,
+                len(self.service.last_result.stale),
+                1000 * percentile(self.tick_durations_s or [0.0], 99),
+            )
 
     def _publish_plan(self, cmd: Command, payload: bytes) -> None:
         self.client.publish(self.topics.plan(cmd.junction), payload, qos=1)
@@ -288,8 +337,13 @@ class ServiceNode:
 
     def junction_table(self) -> bytes:
         table = junction_table(self.service.core, self.service.state, self.desk, self.service.refused, self.now_s)
-        body = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy,
-                "junctions": table}
+        body = {
+            "v": MESSAGE_VERSION,
+            "instance": self.instance,
+            "t": self.now_s,
+            "policy": self.policy,
+            "junctions": table,
+        }
         return json.dumps(body, separators=(",", ":")).encode()
 
     # -- heartbeat ------------------------------------------------------------------------
@@ -297,26 +351,35 @@ class ServiceNode:
         body: dict[str, Any] = {"v": MESSAGE_VERSION, "instance": self.instance, "state": state}
         if state == "online":
             s = self.service
-            body.update(t=self.now_s, policy=self.policy, junctions=len(s.junctions),
-                        stale=len(s.last_result.stale), received=s.received, plans_sent=s.plans_sent,
-                        rejected=dict(s.rejected), epoch=s.epoch, unacknowledged=s.unacknowledged(),
-                        manual=sorted(self.desk.active) if self.desk is not None else [],
-                        tick_p99_ms=round(1000 * percentile(self.tick_durations_s, 99), 2)
-                        if self.tick_durations_s else None)
+            body.update(
+                t=self.now_s,
+                policy=self.policy,
+                junctions=len(s.junctions),
+                stale=len(s.last_result.stale),
+                received=s.received,
+                plans_sent=s.plans_sent,
+                rejected=dict(s.rejected),
+                epoch=s.epoch,
+                unacknowledged=s.unacknowledged(),
+                manual=sorted(self.desk.active) if self.desk is not None else [],
+                tick_p99_ms=round(1000 * percentile(self.tick_durations_s, 99), 2) if self.tick_durations_s else None,
+            )
         return json.dumps(body, separators=(",", ":")).encode()
 
     def heartbeat(self) -> None:
         self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
-        self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"),
-                            qos=1, retain=True)
+        self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"), qos=1, retain=True)
         if not self.lockstep:  # the operators' console reads it (ctl status)
             self.client.publish(self.topics.junction_table(self.instance), self.junction_table(), qos=1, retain=True)
 
     def stats(self) -> dict[str, Any]:
         ticks = list(self.tick_durations_s)
         return {
-            "received": self.service.received, "rejected": dict(self.service.rejected),
-            "plans_sent": self.service.plans_sent, "unrouted": self.unrouted, "ticks": self.ticks,
+            "received": self.service.received,
+            "rejected": dict(self.service.rejected),
+            "plans_sent": self.service.plans_sent,
+            "unrouted": self.unrouted,
+            "ticks": self.ticks,
             "reconnects": max(0, self.client.connects - 1),
             "tick_p50_ms": round(1000 * statistics.median(ticks), 2) if ticks else None,
             "tick_p99_ms": round(1000 * percentile(ticks, 99), 2) if ticks else None,
@@ -408,7 +471,7 @@ class _LockstepInbox:
 
     def feed(self, need: dict[tuple[str, float], int]) -> None:
         """Hand the announced messages to the service in junction order; drop late duplicates."""
-        for (kind, kt) in need:
+        for kind, kt in need:
             msgs = self.buffered.pop((kind, kt), {})
             self.done_t[kind] = kt
             for junction in sorted(msgs, key=lambda j: self.order.get(j, len(self.order))):
@@ -464,6 +527,15 @@ def _beside_config(cfg: Config, path: str) -> Path:
     return Path(cfg.source).resolve().parent / p
 
 
+def _open_archive(cfg: Config, registry: CollectorRegistry) -> Recorder:
+    """The feed archive (docs/replay.md), written off the tick's thread."""
+    from controller.adapters.archive import ArchiveRecorder
+
+    recorder = ArchiveRecorder(_beside_config(cfg, cfg.archive.dir), cfg.service.site, cfg.archive, registry=registry)
+    recorder.write_meta({"source": "run", "policy": cfg.service.policy}, resolve_intersections(cfg))
+    return recorder
+
+
 def main(cfg: Config) -> int:
     """The live service: connect, then tick in real time until SIGINT or SIGTERM."""
     junctions = load_intersections(resolve_intersections(cfg))
@@ -476,15 +548,11 @@ def main(cfg: Config) -> int:
     trust = None
     try:
         trust = open_trust(cfg, time.time())  # plan keys, audit store, this run's epoch (docs/security.md)
-        if cfg.archive.enabled:  # the feed archive (docs/replay.md), off the tick's thread
-            from controller.adapters.archive import ArchiveRecorder
-
-            recorder = ArchiveRecorder(_beside_config(cfg, cfg.archive.dir), cfg.service.site, cfg.archive,
-                                       registry=registry)
-            recorder.write_meta({"source": "run", "policy": cfg.service.policy},
-                                resolve_intersections(cfg))
-        node = ServiceNode(cfg, junctions, settings, start_s=clock.now(),
-                           metrics=ServiceMetrics(registry, junctions, cfg), archive=recorder, trust=trust)
+        recorder = _open_archive(cfg, registry) if cfg.archive.enabled else None
+        metrics = ServiceMetrics(registry, junctions, cfg)
+        node = ServiceNode(
+            cfg, junctions, settings, start_s=clock.now(), metrics=metrics, archive=recorder, trust=trust
+        )
         node.ops_metrics = OperatorMetrics(registry, cfg.metrics.update_s)
     except BaseException:
         if recorder is not None:
@@ -502,9 +570,13 @@ def main(cfg: Config) -> int:
             if exc.fatal:
                 raise
             log.warning("%s; ticking anyway and retrying in the background", exc)
-        log.info("service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
-                 cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port,
-                 trust.epoch, trust.signer is not None)
+        up = (cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port)
+        log.info(
+            "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
+            *up,
+            trust.epoch,
+            trust.signer is not None,
+        )
         run_realtime(node, clock, stop)
     finally:
         for sig, handler in previous.items():

@@ -21,11 +21,21 @@ from controller.errors import ConfigError
 
 def add_options(p: argparse.ArgumentParser, *, speed: bool) -> None:
     p.add_argument("--broker", default=None, metavar="HOST:PORT", help="broker address (default: config [broker])")
-    p.add_argument("--credentials", type=Path, default=None, metavar="DIR",
-                   help="folder of {user}.password files (broker-setup's); else config/environment")
+    p.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of {user}.password files (broker-setup's); else config/environment",
+    )
     if speed:
-        p.add_argument("--speed", type=float, default=None, metavar="X",
-                       help="run the clock X times faster than real time (default: 1 / config realtime_factor)")
+        p.add_argument(
+            "--speed",
+            type=float,
+            default=None,
+            metavar="X",
+            help="run the clock X times faster than real time (default: 1 / config realtime_factor)",
+        )
 
 
 def add_field_parser(sub: Any) -> None:
@@ -33,8 +43,12 @@ def add_field_parser(sub: Any) -> None:
     f = sub.add_parser("field", help="SUMO as the live city (real time) against a broker (docs/operators.md)")
     f.add_argument("sumocfg", type=Path)
     f.add_argument("--out", type=Path, default=Path("out/field"), help="evaluation at the end (default: out/field)")
-    f.add_argument("--intersections", type=Path, default=None,
-                   help="junction TOMLs, the service's (default: config [service] intersections)")
+    f.add_argument(
+        "--intersections",
+        type=Path,
+        default=None,
+        help="junction TOMLs, the service's (default: config [service] intersections)",
+    )
     add_options(f, speed=True)
 
 

@@ -131,7 +131,7 @@ class Intersection:
         served = self.served_movements(phase_index)
         for i, a in enumerate(served):
             conflicts = self.movement(a).conflicts
-            for b in served[i + 1:]:
+            for b in served[i + 1 :]:
                 if b in conflicts:
                     return a, b
         return None
@@ -163,9 +163,7 @@ class Intersection:
 
     def base_cycle_s(self) -> float:
         n = len(self.phases)
-        return sum(p.base_green_s for p in self.phases) + sum(
-            self.intergreen_s(i, (i + 1) % n) for i in range(n)
-        )
+        return sum(p.base_green_s for p in self.phases) + sum(self.intergreen_s(i, (i + 1) % n) for i in range(n))
 
 
 class DetectorReading(NamedTuple):

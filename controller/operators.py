@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from controller.core import harm
 from controller.core import override as rules
+from controller.core.estimation import Layout
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import OperatorParams, Override
 from controller.core.step import Core, CoreState, JunctionState, TickResult
@@ -61,8 +62,16 @@ class Answer:
     validating: bool = False  # not yet: the verdict of the validation gate follows with the same id
 
     def encode(self, now_s: float) -> bytes:
-        body = {"v": MESSAGE_VERSION, "id": self.request_id, "junction": self.junction, "action": self.action,
-                "accepted": self.accepted, "reason": self.reason, "until": self.until_s, "t": now_s}
+        body = {
+            "v": MESSAGE_VERSION,
+            "id": self.request_id,
+            "junction": self.junction,
+            "action": self.action,
+            "accepted": self.accepted,
+            "reason": self.reason,
+            "until": self.until_s,
+            "t": now_s,
+        }
         if self.validating:
             body["validating"] = True
         return json.dumps(body, separators=(",", ":")).encode()
@@ -78,9 +87,16 @@ class _Validating:
 
 
 class OperatorDesk:
-    def __init__(self, params: OperatorParams, *, ttl_s: float, refresh_s: float,
-                 reply: Reply | None = None, audit: AuditSink | None = None,
-                 validation: DeskValidation | None = None) -> None:
+    def __init__(
+        self,
+        params: OperatorParams,
+        *,
+        ttl_s: float,
+        refresh_s: float,
+        reply: Reply | None = None,
+        audit: AuditSink | None = None,
+        validation: DeskValidation | None = None,
+    ) -> None:
         """validation: manual plans go through the validation gate (controller/validation.py,
         config [validation] enabled) before they are put in force; None: they go in at once."""
         self.params = params
@@ -102,13 +118,19 @@ class OperatorDesk:
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
         """Validate, admit and answer one override message from `operator` (the broker user)."""
         try:
-            req = rules.decode_override(payload, operator, junction, now_s,
-                                        max_future_s=self.params.console_clock_skew_s)
+            req = rules.decode_override(
+                payload, operator, junction, now_s, max_future_s=self.params.console_clock_skew_s
+            )
         except FeedError as exc:
             self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
             action = _peek(payload, "action")
-            answer = Answer(_peek(payload, "id"), junction or "", action if action in rules.ACTIONS else "?", False,
-                            f"malformed override ({exc.reason}): {exc.detail}")
+            answer = Answer(
+                _peek(payload, "id"),
+                junction or "",
+                action if action in rules.ACTIONS else "?",
+                False,
+                f"malformed override ({exc.reason}): {exc.detail}",
+            )
             return self._answer(operator, answer, now_s)
         lay = core.layouts.get(req.junction)
         ov, why = rules.admit(req, lay.junction if lay is not None else None, self.params, now_s)
@@ -121,30 +143,51 @@ class OperatorDesk:
             answer = Answer(req.request_id, req.junction, req.action, False, why)
         elif self.validation is not None and isinstance(ov.wish, CycleWish) and not req.force_reason:
             self.validating[req.junction] = _Validating(req, ov)
-            answer = Answer(req.request_id, req.junction, req.action, False,
-                            f"validating in the SUMO twin (at most {self.validation.gate.params.timeout_s:g} s): "
-                            f"the verdict follows with id {req.request_id}", validating=True)
+            answer = Answer(
+                req.request_id,
+                req.junction,
+                req.action,
+                False,
+                f"validating in the SUMO twin (at most {self.validation.gate.params.timeout_s:g} s): "
+                f"the verdict follows with id {req.request_id}",
+                validating=True,
+            )
         else:
-            self._forced(ov, req.force_reason, now_s)
-            previous = self.active.get(req.junction)
-            self.active[req.junction] = ov
-            self._ended.pop(req.junction, None)
-            done = "renewed" if previous is not None and previous.operator == operator and \
-                previous.action == ov.action and previous.wish == ov.wish else "in force"
-            if previous is not None and previous.operator != operator:
-                done += f" (replaces {previous.operator}'s {previous.action})"
-            note = _hold_note(lay.junction, ov) if lay is not None else ""
-            answer = Answer(req.request_id, req.junction, req.action, True,
-                            f"{req.action} {done} for {ov.until_s - now_s:.0f} s{note}", ov.until_s)
+            answer = self._put_in_force(req, ov, operator, lay, now_s)
         self._record(operator, answer, req, now_s)
         return self._answer(operator, answer, now_s)
+
+    def _put_in_force(
+        self, req: rules.OverrideRequest, ov: Override, operator: str, lay: Layout | None, now_s: float
+    ) -> Answer:
+        """An admitted override goes in force (a force is recorded first); the answer says whether
+        it renews the operator's own or replaces another's."""
+        self._forced(ov, req.force_reason, now_s)
+        previous = self.active.get(req.junction)
+        self.active[req.junction] = ov
+        self._ended.pop(req.junction, None)
+        same = previous is not None and (previous.operator, previous.action, previous.wish) == (
+            operator,
+            ov.action,
+            ov.wish,
+        )
+        done = "renewed" if same else "in force"
+        if previous is not None and previous.operator != operator:
+            done += f" (replaces {previous.operator}'s {previous.action})"
+        note = _hold_note(lay.junction, ov) if lay is not None else ""
+        text = f"{req.action} {done} for {ov.until_s - now_s:.0f} s{note}"
+        return Answer(req.request_id, req.junction, req.action, True, text, ov.until_s)
 
     def _drop_validation(self, junction: str) -> None:
         v = self.validating.pop(junction, None)
         if v is not None and v.pending is not None and self.validation is not None:
             self.validation.gate.cancel(v.pending)
-            log.warning("operator=%s junction=%s plan %s superseded while validating", v.req.operator, junction,
-                        v.req.request_id)
+            log.warning(
+                "operator=%s junction=%s plan %s superseded while validating",
+                v.req.operator,
+                junction,
+                v.req.request_id,
+            )
 
     def _forced(self, ov: Override, reason: str, now_s: float) -> None:
         """A manual plan sent with `force` and a reason past the validation gate (never past the
@@ -170,8 +213,9 @@ class OperatorDesk:
             if v.pending is None:
                 inc = incumbent_wish(js.command)
                 try:
-                    request = self.validation.make_request(lay.junction, v.ov.wish, inc,
-                                                           lane_queues(lay, js.estimate), now_s)
+                    request = self.validation.make_request(
+                        lay.junction, v.ov.wish, inc, lane_queues(lay, js.estimate), now_s
+                    )
                 except Exception as exc:  # no twin for this junction: never in force unvalidated
                     log.exception("validation request failed junction=%s", jid)
                     verdict = gate.fail(jid, v.req.operator, v.ov.wish, inc, f"no twin request: {exc}", now_s)
@@ -191,20 +235,35 @@ class OperatorDesk:
         assert isinstance(v.ov.wish, CycleWish)
         self.verdicts[jid] = (v.ov.wish, verdict)
         figures = verdict.figures()
-        predicted = "" if figures["candidate"] is None else (
-            f" (predicted delay {figures['candidate']['total_delay_s']:g} veh-s, "
-            f"incumbent {figures['incumbent']['total_delay_s']:g} veh-s)")
+        predicted = (
+            ""
+            if figures["candidate"] is None
+            else (
+                f" (predicted delay {figures['candidate']['total_delay_s']:g} veh-s, "
+                f"incumbent {figures['incumbent']['total_delay_s']:g} veh-s)"
+            )
+        )
         if verdict.passed:
             ov = replace(v.ov, since_s=now_s, until_s=now_s + (v.ov.until_s - v.ov.since_s))
             self.active[jid] = ov
             self._ended.pop(jid, None)
-            answer = Answer(v.req.request_id, jid, v.req.action, True,
-                            f"plan validated in the twin{predicted}: in force for {ov.until_s - now_s:.0f} s",
-                            ov.until_s)
+            answer = Answer(
+                v.req.request_id,
+                jid,
+                v.req.action,
+                True,
+                f"plan validated in the twin{predicted}: in force for {ov.until_s - now_s:.0f} s",
+                ov.until_s,
+            )
         else:
-            answer = Answer(v.req.request_id, jid, v.req.action, False,
-                            f"plan {verdict.outcome} by the validation gate: {'; '.join(verdict.reasons)}"
-                            f"{predicted}; to run it anyway send it again with force and a reason")
+            answer = Answer(
+                v.req.request_id,
+                jid,
+                v.req.action,
+                False,
+                f"plan {verdict.outcome} by the validation gate: {'; '.join(verdict.reasons)}"
+                f"{predicted}; to run it anyway send it again with force and a reason",
+            )
         self._record(v.req.operator, answer, v.req, now_s)
         self._answer(v.req.operator, answer, now_s)
 
@@ -216,13 +275,26 @@ class OperatorDesk:
         return Answer("", junction, "release", True, f"{ov.operator}'s {ov.action} released: back to the policy")
 
     def _record(self, operator: str, answer: Answer, req: rules.OverrideRequest, now_s: float) -> None:
-        log.warning("operator=%s junction=%s action=%s accepted=%s reason=%s", operator, answer.junction,
-                    answer.action, answer.accepted, answer.reason)
+        log.warning(
+            "operator=%s junction=%s action=%s accepted=%s reason=%s",
+            operator,
+            answer.junction,
+            answer.action,
+            answer.accepted,
+            answer.reason,
+        )
         if self.audit is not None:
-            payload = {"action": req.action, "id": req.request_id, "accepted": answer.accepted,
-                       "reason": answer.reason, "for_s": req.for_s, "phase": req.phase,
-                       "phase_order": list(req.phase_order), "greens_s": list(req.greens_s),
-                       "until": answer.until_s}
+            payload = {
+                "action": req.action,
+                "id": req.request_id,
+                "accepted": answer.accepted,
+                "reason": answer.reason,
+                "for_s": req.for_s,
+                "phase": req.phase,
+                "phase_order": list(req.phase_order),
+                "greens_s": list(req.greens_s),
+                "until": answer.until_s,
+            }
             try:
                 self.audit.append("operator", answer.junction, operator, payload, now_s)
             except Exception:  # an audit failure must not stop the junction being served
@@ -251,9 +323,17 @@ class OperatorDesk:
             p, until = r.payload, r.payload.get("until")
             if not isinstance(until, (int, float)) or until <= now_s:
                 continue
-            req = rules.OverrideRequest(jid, r.actor, p["action"], str(p.get("id", "")), now_s, for_s=until - now_s,
-                                        phase=p.get("phase"), phase_order=tuple(p.get("phase_order") or ()),
-                                        greens_s=tuple(p.get("greens_s") or ()))
+            req = rules.OverrideRequest(
+                jid,
+                r.actor,
+                p["action"],
+                str(p.get("id", "")),
+                now_s,
+                for_s=until - now_s,
+                phase=p.get("phase"),
+                phase_order=tuple(p.get("phase_order") or ()),
+                greens_s=tuple(p.get("greens_s") or ()),
+            )
             lay = core.layouts.get(jid)
             ov, why = rules.admit(req, lay.junction if lay is not None else None, self.params, now_s)
             if ov is None:
@@ -261,8 +341,13 @@ class OperatorDesk:
                 continue
             self.active[jid] = ov
             restored.append(jid)
-            log.warning("operator=%s junction=%s action=%s restored after a restart, %.0f s left", r.actor, jid,
-                        ov.action, ov.until_s - now_s)
+            log.warning(
+                "operator=%s junction=%s action=%s restored after a restart, %.0f s left",
+                r.actor,
+                jid,
+                ov.action,
+                ov.until_s - now_s,
+            )
         return restored
 
     # -- the tick --------------------------------------------------------------------------
@@ -288,8 +373,9 @@ class OperatorDesk:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
         ended, self._ended = self._ended, {}
-        state, result, self._sent = rules.apply(self.active, ended, self._sent, state, junctions, result, now_s,
-                                                ttl_s=self.ttl_s, refresh_s=self.refresh_s)
+        state, result, self._sent = rules.apply(
+            self.active, ended, self._sent, state, junctions, result, now_s, ttl_s=self.ttl_s, refresh_s=self.refresh_s
+        )
         return state, result
 
 
@@ -309,12 +395,15 @@ def _hold_note(j: Intersection, ov: Override) -> str:
     max_g = j.phases[ov.wish.phase].max_green_s
     if ov.until_s - ov.since_s <= max_g:
         return ""
-    return (f" (phase {ov.wish.phase} green at most {max_g:g} s at a time, max red {j.max_red_s:g} s: the other "
-            "movements are served in between)")
+    return (
+        f" (phase {ov.wish.phase} green at most {max_g:g} s at a time, max red {j.max_red_s:g} s: the other "
+        "movements are served in between)"
+    )
 
 
-def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refused: Mapping[str, str],
-                   now_s: float) -> dict[str, dict[str, Any]]:
+def junction_table(
+    core: Core, state: CoreState, desk: OperatorDesk | None, refused: Mapping[str, str], now_s: float
+) -> dict[str, dict[str, Any]]:
     """Per junction, what an operator's console shows (`ctl status`; docs/operators.md, "Modes"):
 
     mode (model.JUNCTION_MODES, and `refused`) with `why`: `manual` (an operator's override in
@@ -335,8 +424,9 @@ def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refu
         out[jid] = {
             "mode": mode,
             "why": why,
-            "override": None if ov is None else {"operator": ov.operator, "action": ov.action, "until": ov.until_s,
-                                                 "plan_id": ov.plan_id},
+            "override": None
+            if ov is None
+            else {"operator": ov.operator, "action": ov.action, "until": ov.until_s, "plan_id": ov.plan_id},
             "plan_sent": js.command.plan_id if js.command is not None else None,
             "roadside_mode": st.mode if st is not None else None,
             "plan": st.plan_id if st is not None else None,
@@ -354,8 +444,9 @@ def junction_table(core: Core, state: CoreState, desk: OperatorDesk | None, refu
     return out
 
 
-def _mode(core: Core, js: JunctionState, ov: Override | None, report: harm.JunctionReport | None,
-          now_s: float) -> tuple[str, str]:
+def _mode(
+    core: Core, js: JunctionState, ov: Override | None, report: harm.JunctionReport | None, now_s: float
+) -> tuple[str, str]:
     est, st = js.estimate, js.status
     if ov is not None:
         return "manual", f"{ov.operator}'s {ov.action}, {max(0.0, ov.until_s - now_s):.0f} s left"

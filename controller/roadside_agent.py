@@ -110,8 +110,9 @@ class PlanGuard:
     """One junction's plan admission. `keys` None turns the signature check off: only for an
     in-process replay, where no message crosses a network."""
 
-    def __init__(self, junction: Intersection, keys: JunctionKeys | None, *, max_skew_s: float,
-                 max_validity_s: float) -> None:
+    def __init__(
+        self, junction: Intersection, keys: JunctionKeys | None, *, max_skew_s: float, max_validity_s: float
+    ) -> None:
         self.junction = junction
         self.keys: JunctionKeys | None = None
         self.rekey(keys)
@@ -139,8 +140,9 @@ class PlanGuard:
             return Admission(None, f"malformed plan ({exc.reason}: {exc.detail})")
         if offset_s:
             c = msg.command
-            msg = PlanMessage(replace(c, valid_from_s=c.valid_from_s - offset_s, expires_s=c.expires_s - offset_s),
-                              msg.epoch)
+            msg = PlanMessage(
+                replace(c, valid_from_s=c.valid_from_s - offset_s, expires_s=c.expires_s - offset_s), msg.epoch
+            )
         return self._admit(msg, now_s)
 
     def admit_unsigned(self, cmd: Command, epoch: int, now_s: float) -> Admission:

@@ -84,11 +84,22 @@ class CountsWindow(Protocol):
 
 
 class ControllerService:
-    def __init__(self, junctions: Mapping[str, Intersection], cfg: Config, policy: str, publish: Publish,
-                 start_s: float = 0.0, warn_every_s: float = 60.0, metrics: Observer | None = None,
-                 archive: Recorder | None = None, desk: "OperatorDesk | None" = None, epoch: int = 0,
-                 signer: Signer | None = None, audit: AuditSink | None = None,
-                 recent: CountsWindow | None = None) -> None:
+    def __init__(
+        self,
+        junctions: Mapping[str, Intersection],
+        cfg: Config,
+        policy: str,
+        publish: Publish,
+        start_s: float = 0.0,
+        warn_every_s: float = 60.0,
+        metrics: Observer | None = None,
+        archive: Recorder | None = None,
+        desk: OperatorDesk | None = None,
+        epoch: int = 0,
+        signer: Signer | None = None,
+        audit: AuditSink | None = None,
+        recent: CountsWindow | None = None,
+    ) -> None:
         self.junctions = dict(junctions)
         self.epoch = epoch
         self.signer = signer
@@ -106,8 +117,9 @@ class ControllerService:
             why = chosen.cannot_serve(lay)
             if why:
                 self.refused[jid] = why
-                log.warning("policy=%s refuses junction=%s reason=%s: it stays on its own program",
-                            chosen.name, jid, why)
+                log.warning(
+                    "policy=%s refuses junction=%s reason=%s: it stays on its own program", chosen.name, jid, why
+                )
         self.core = Core({jid: lay for jid, lay in layouts.items() if jid not in self.refused}, chosen, cfg)
         self.state = self.core.initial_state(start_s)
         self.publish = publish
@@ -139,8 +151,9 @@ class ControllerService:
         last = self._warned_s.get(exc.reason)
         if last is None or self._now_s - last >= self._warn_every_s:
             self._warned_s[exc.reason] = self._now_s
-            log.warning("feed message dropped reason=%s detail=%s count=%d", exc.reason, exc.detail,
-                        self.rejected[exc.reason])
+            log.warning(
+                "feed message dropped reason=%s detail=%s count=%d", exc.reason, exc.detail, self.rejected[exc.reason]
+            )
 
     def on_detectors(self, payload: bytes, junction: str | None = None) -> None:
         """`junction`: the one the transport says sent it (its topic); the body must agree."""
@@ -247,18 +260,29 @@ class ControllerService:
         self._awaiting_status -= heard
         if self._awaiting_status and now_s - self._start_s >= self.cfg.roadside.backup_s:
             for jid in sorted(self._awaiting_status):
-                log.warning("junction=%s no roadside status %.0f s after start: the policy cannot act on it",
-                            jid, now_s - self._start_s)
+                log.warning(
+                    "junction=%s no roadside status %.0f s after start: the policy cannot act on it",
+                    jid,
+                    now_s - self._start_s,
+                )
             self._awaiting_status = set()
 
     def _check_stages(self) -> None:
         for jid, lay in self.core.layouts.items():
             st = self.state.junctions[jid].status
-            if (st is not None and st.in_intergreen and st.time_in_phase_s > lay.junction.max_red_s
-                    and jid not in self._unknown_stage_warned):
+            if (
+                st is not None
+                and st.in_intergreen
+                and st.time_in_phase_s > lay.junction.max_red_s
+                and jid not in self._unknown_stage_warned
+            ):
                 self._unknown_stage_warned.add(jid)
-                log.warning("junction=%s roadside in an intergreen for %.0f s > max_red_s: it shows no stage of the "
-                            "junction model, the policy cannot act on it", jid, st.time_in_phase_s)
+                log.warning(
+                    "junction=%s roadside in an intergreen for %.0f s > max_red_s: it shows no stage of the "
+                    "junction model, the policy cannot act on it",
+                    jid,
+                    st.time_in_phase_s,
+                )
 
     def checkpoint(self, now_s: float) -> None:
         """Save the learnt state (core/checkpoint.py) to the audit store, if there is one. A failed
@@ -267,8 +291,13 @@ class ControllerService:
         if self._audit is None:
             return
         try:
-            checkpoints.save(self._audit, self.cfg.service.site, self.cfg.service.instance,
-                             checkpoint.learnt(self.core, self.state), now_s)
+            checkpoints.save(
+                self._audit,
+                self.cfg.service.site,
+                self.cfg.service.instance,
+                checkpoint.learnt(self.core, self.state),
+                now_s,
+            )
         except Exception as exc:  # sqlite3 errors: the store is full, locked too long ...
             log.warning("checkpoint of the learnt state not saved: %s", exc)
 
@@ -282,8 +311,14 @@ class ControllerService:
             log.warning("%s: not restored, the learnt state starts fresh: %s", source, exc)
             return None
         self.state = restored.state
-        log.info("%s: learnt state restored: %d lanes' saturation flow, %d couplings; skipped %d: %s", source,
-                 restored.lanes, restored.couplings, len(restored.skipped), "; ".join(restored.skipped) or "-")
+        log.info(
+            "%s: learnt state restored: %d lanes' saturation flow, %d couplings; skipped %d: %s",
+            source,
+            restored.lanes,
+            restored.couplings,
+            len(restored.skipped),
+            "; ".join(restored.skipped) or "-",
+        )
         return restored
 
     def unacknowledged(self) -> list[str]:

@@ -89,8 +89,15 @@ class Pending:
 class ValidationGate:
     """Not thread-safe: one thread starts and polls."""
 
-    def __init__(self, params: ValidationParams, predict: Callable[[Any], Any], *, audit: AuditSink | None = None,
-                 metrics: TwinMetrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        params: ValidationParams,
+        predict: Callable[[Any], Any],
+        *,
+        audit: AuditSink | None = None,
+        metrics: TwinMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.params = params
         self.predict = predict
         self.audit = audit
@@ -98,8 +105,9 @@ class ValidationGate:
         self.clock = clock
         self._mp = mp.get_context("spawn")
 
-    def start(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str,
-              now_s: float) -> Pending | Verdict:
+    def start(
+        self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str, now_s: float
+    ) -> Pending | Verdict:
         """The safety gate's verdict at once when it refuses the candidate, else the twin started."""
         safety = safety_refusal(j, candidate, now_s)
         if safety:
@@ -131,8 +139,13 @@ class ValidationGate:
         if waited < self.params.timeout_s:
             return None
         self._kill(pending)
-        verdict = judge("", None, None, self.params,
-                        failure=f"no prediction within {self.params.timeout_s:g} s (validation.timeout_s)")
+        verdict = judge(
+            "",
+            None,
+            None,
+            self.params,
+            failure=f"no prediction within {self.params.timeout_s:g} s (validation.timeout_s)",
+        )
         return self._ran(verdict, pending, waited, now_s)
 
     def _ran(self, verdict: Verdict, pending: Pending, twin_s: float, now_s: float) -> Verdict:
@@ -142,8 +155,16 @@ class ValidationGate:
             self.metrics.twin_ran(self.clock() - pending.started)
         return self._done(verdict, pending.junction, pending.who, pending.candidate, pending.incumbent, twin_s, now_s)
 
-    def validate(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str,
-                 now_s: float, poll_s: float = 0.05) -> Verdict:
+    def validate(
+        self,
+        j: Intersection,
+        candidate: CycleWish,
+        incumbent: CycleWish | None,
+        request: Any,
+        who: str,
+        now_s: float,
+        poll_s: float = 0.05,
+    ) -> Verdict:
         """start, then poll until the verdict (blocking: not for the tick's thread)."""
         out = self.start(j, candidate, incumbent, request, who, now_s)
         while isinstance(out, Pending):
@@ -166,34 +187,69 @@ class ValidationGate:
         pending.process.join(timeout=5.0)
         pending.conn.close()
 
-    def _done(self, verdict: Verdict, junction: str, who: str, candidate: CycleWish, incumbent: CycleWish | None,
-              twin_s: float, now_s: float) -> Verdict:
-        log.warning("validation junction=%s asked_by=%s outcome=%s reasons=%s", junction, who, verdict.outcome,
-                    " | ".join(verdict.reasons))
+    def _done(
+        self,
+        verdict: Verdict,
+        junction: str,
+        who: str,
+        candidate: CycleWish,
+        incumbent: CycleWish | None,
+        twin_s: float,
+        now_s: float,
+    ) -> Verdict:
+        log.warning(
+            "validation junction=%s asked_by=%s outcome=%s reasons=%s",
+            junction,
+            who,
+            verdict.outcome,
+            " | ".join(verdict.reasons),
+        )
         if self.metrics is not None and verdict.incumbent is not None and verdict.candidate is not None:
             if verdict.passed:
                 self.metrics.plan_validated(junction)
             elif verdict.outcome == "rejected":
                 self.metrics.plan_rejected_by_twin(junction)
-        self._audit(junction, who, {"candidate": plan_dict(candidate), "incumbent": plan_dict(incumbent),
-                                    "outcome": verdict.outcome, "reasons": list(verdict.reasons),
-                                    "predicted": verdict.figures(), "twin_s": round(twin_s, 3)}, now_s)
+        self._audit(
+            junction,
+            who,
+            {
+                "candidate": plan_dict(candidate),
+                "incumbent": plan_dict(incumbent),
+                "outcome": verdict.outcome,
+                "reasons": list(verdict.reasons),
+                "predicted": verdict.figures(),
+                "twin_s": round(twin_s, 3),
+            },
+            now_s,
+        )
         return verdict
 
-    def fail(self, junction: str, who: str, candidate: CycleWish, incumbent: CycleWish | None, why: str,
-             now_s: float) -> Verdict:
+    def fail(
+        self, junction: str, who: str, candidate: CycleWish, incumbent: CycleWish | None, why: str, now_s: float
+    ) -> Verdict:
         """`unvalidated`, recorded: the twin could not even be asked (its request failed)."""
         verdict = judge("", None, None, self.params, failure=why)
         return self._done(verdict, junction, who, candidate, incumbent, 0.0, now_s)
 
-    def record_force(self, junction: str, who: str, candidate: CycleWish, verdict: Verdict, reason: str,
-                     now_s: float) -> None:
+    def record_force(
+        self, junction: str, who: str, candidate: CycleWish, verdict: Verdict, reason: str, now_s: float
+    ) -> None:
         """An operator puts a rejected candidate in force anyway: recorded with the stated reason."""
         if not reason.strip():
             raise ValueError("forcing a rejected plan needs a stated reason")
-        self._audit(junction, who, {"candidate": plan_dict(candidate), "outcome": "forced", "force_reason": reason,
-                                    "overrides": verdict.outcome, "reasons": list(verdict.reasons),
-                                    "predicted": verdict.figures()}, now_s)
+        self._audit(
+            junction,
+            who,
+            {
+                "candidate": plan_dict(candidate),
+                "outcome": "forced",
+                "force_reason": reason,
+                "overrides": verdict.outcome,
+                "reasons": list(verdict.reasons),
+                "predicted": verdict.figures(),
+            },
+            now_s,
+        )
 
     def _audit(self, junction: str, who: str, payload: dict[str, Any], now_s: float) -> None:
         if self.audit is None:
@@ -202,8 +258,6 @@ class ValidationGate:
             self.audit.append(AUDIT_KIND, junction, who, payload, now_s)
         except Exception:  # an audit failure must not stop the service; it is logged loudly
             log.exception("audit store refused a validation verdict junction=%s", junction)
-
-
 
 
 # -- what the service hands the gate ---------------------------------------------------------

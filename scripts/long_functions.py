@@ -30,6 +30,7 @@ def long_functions(path: Path, max_lines: int) -> list[tuple[int, str, int]]:
                 visit(child, prefix + child.name + ".")
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + ".")
+
     visit(tree, "")
     return found
 

@@ -20,8 +20,9 @@ from sim.netprogram import active_programs, merge_runs
 FIELD_POLICIES = ("actuated", "delay_based")
 
 
-def write_baseline_programs(net_file: Path, junctions: Mapping[str, Intersection], kind: str, path: Path,
-                            additional: Sequence[Path] = ()) -> Path:
+def write_baseline_programs(
+    net_file: Path, junctions: Mapping[str, Intersection], kind: str, path: Path, additional: Sequence[Path] = ()
+) -> Path:
     """`additional`: the scenario's additional files in SUMO's loading order (their programs
     replace the network's)."""
     if kind not in FIELD_POLICIES:

@@ -112,15 +112,19 @@ def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> lis
     return sorted(failed)
 
 
-def run_all(cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float,
-            end_s: float | None = None) -> list[Run]:
+def run_all(
+    cfg: Path, runs: list[Run], jobs: int, config: str | None, bin_s: float, end_s: float | None = None
+) -> list[Run]:
     """Run everything, `jobs` processes at a time; returns the runs that failed."""
-    todo = [(f"{r.policy:<12} seed {r.seed}", _command(cfg, r, config, bin_s, end_s),
-             r.out.parent / f"{r.out.name}.log") for r in runs]
+    todo = [
+        (f"{r.policy:<12} seed {r.seed}", _command(cfg, r, config, bin_s, end_s), r.out.parent / f"{r.out.name}.log")
+        for r in runs
+    ]
     return [runs[k] for k in run_processes(todo, jobs)]
 
 
 # -- per-junction figures from SUMO edge data ------------------------------------------------
+
 
 def approach_edges(net_file: Path, junctions: dict) -> dict[str, dict[str, list[str]]]:
     """Per junction, per incoming stop-line edge: that edge and the edges upstream of it back to
@@ -157,8 +161,9 @@ def read_edgedata(path: Path) -> dict[float, dict[str, dict[str, float]]]:
             continue
         edges = {}
         for e in el.findall("edge"):
-            edges[e.get("id")] = {k: float(e.get(k, 0.0)) for k in
-                                  ("left", "entered", "timeLoss", "waitingTime", "sampledSeconds")}
+            edges[e.get("id")] = {
+                k: float(e.get(k, 0.0)) for k in ("left", "entered", "timeLoss", "waitingTime", "sampledSeconds")
+            }
         out[float(el.get("begin"))] = edges
         el.clear()
     return out
@@ -196,7 +201,7 @@ def peak_window(bins_by_junction: dict[str, dict[float, dict[str, float]]], bin_
     n = max(1, round(3600.0 / bin_s))
     best, best_sum = starts[0] if starts else 0.0, -1.0
     for i in range(max(1, len(starts) - n + 1)):
-        s = sum(totals[b] for b in starts[i:i + n])
+        s = sum(totals[b] for b in starts[i : i + n])
         if s > best_sum:
             best, best_sum = starts[i], s
     return best, best + n * bin_s
@@ -213,6 +218,7 @@ def window(per: dict[float, dict[str, float]], lo: float, hi: float) -> dict[str
 
 # -- report ------------------------------------------------------------------------------------
 
+
 def med(xs: list[float]) -> float:
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else float("nan")
@@ -225,8 +231,10 @@ def collect(runs: list[Run], chains) -> dict:
         summary_path, ed = r.out / "summary.json", r.out / "edgedata.xml"
         if not summary_path.is_file() or not ed.is_file():
             continue
-        data[r.policy][r.seed] = {"summary": json.loads(summary_path.read_text()),
-                                  "bins": junction_bins(read_edgedata(ed), chains)}
+        data[r.policy][r.seed] = {
+            "summary": json.loads(summary_path.read_text()),
+            "bins": junction_bins(read_edgedata(ed), chains),
+        }
     return data
 
 
@@ -243,8 +251,16 @@ def queue_growth_veh(per: dict[float, dict[str, float]], lo: float, hi: float, b
     return best
 
 
-def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_growth_veh: float,
-           scenario: str, seeds: list[int], command: str) -> str:
+def report(
+    data: dict,
+    policies: list[str],
+    bin_s: float,
+    top: int,
+    oversat_growth_veh: float,
+    scenario: str,
+    seeds: list[int],
+    command: str,
+) -> str:
     base = "fixed" if "fixed" in data else next(iter(data))
     any_seed = next(iter(data[base].values()))
     junctions = sorted(any_seed["bins"])
@@ -255,10 +271,20 @@ def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_grow
         return {j: med([fn(run["bins"][j]) for run in data[policy].values()]) for j in junctions}
 
     peak = {p: per_junction(p, lambda per: window(per, lo, hi)["crossed"] * 3600.0 / (hi - lo)) for p in data}
-    jdelay = {p: per_junction(p, lambda per: (lambda z: z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0)(
-        window(per, float("-inf"), float("inf")))) for p in data}
-    oversat = [j for j in junctions if med([queue_growth_veh(run["bins"][j], lo, hi, bin_s)
-                                            for run in data[base].values()]) >= oversat_growth_veh]
+    jdelay = {
+        p: per_junction(
+            p,
+            lambda per: (lambda z: z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0)(
+                window(per, float("-inf"), float("inf"))
+            ),
+        )
+        for p in data
+    }
+    oversat = [
+        j
+        for j in junctions
+        if med([queue_growth_veh(run["bins"][j], lo, hi, bin_s) for run in data[base].values()]) >= oversat_growth_veh
+    ]
     loaded = sorted(junctions, key=lambda j: -peak[base][j])[:top]
 
     def net(p: str, key: str) -> float:
@@ -269,13 +295,19 @@ def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_grow
 
     b_delay, b_speed = net(base, "delay_s"), net(base, "speed_kmh")
     field_best = min((net(p, "delay_s") for p in FIELD if p in data), default=float("nan"))
-    lines = [f"### Scenario `{scenario}` — seeds {', '.join(map(str, seeds))}", "", f"    {command}", "",
-             "Network (medians over seeds). Decision cost: core step (estimation + policy + gate) per junction "
-             "per tick, wall-clock.", "",
-             "| policy | delay s/veh | speed km/h | arrived veh/h | delay × fixed | delay × best SUMO | "
-             "speed Δ km/h | oversat. peak thru × fixed | junctions > 1.1× fixed delay (worst) | "
-             "cost µs/junction/tick |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### Scenario `{scenario}` — seeds {', '.join(map(str, seeds))}",
+        "",
+        f"    {command}",
+        "",
+        "Network (medians over seeds). Decision cost: core step (estimation + policy + gate) per junction "
+        "per tick, wall-clock.",
+        "",
+        "| policy | delay s/veh | speed km/h | arrived veh/h | delay × fixed | delay × best SUMO | "
+        "speed Δ km/h | oversat. peak thru × fixed | junctions > 1.1× fixed delay (worst) | "
+        "cost µs/junction/tick |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     order = [p for p in ["fixed", "webster", *policies, *FIELD] if p in data]
     order = list(dict.fromkeys(order + [p for p in data if p not in order]))
     for p in order:
@@ -285,19 +317,29 @@ def report(data: dict, policies: list[str], bin_s: float, top: int, oversat_grow
         worst = max(ratios.items(), key=lambda kv: kv[1]) if ratios else ("-", float("nan"))
         thru = (sum(peak[p][j] for j in oversat) / sum(peak[base][j] for j in oversat)) if oversat else float("nan")
         c = cost(p)
-        lines.append(f"| {p} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
-                     f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
-                     f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |")
-    lines += ["", f"Peak hour {lo:.0f}–{hi:.0f} s (most crossings under {base}). Oversaturated under {base} "
-              f"(vehicles on an approach rise by ≥ {oversat_growth_veh:g} during the peak hour): "
-              f"{', '.join(oversat) if oversat else 'none'}.", "",
-              f"Peak-hour stop-line crossings (veh/h) at the {len(loaded)} most loaded junctions "
-              f"(ratio to {base} in brackets):", "",
-              "| junction | " + " | ".join(order) + " |", "|---|" + "---:|" * len(order)]
+        lines.append(
+            f"| {p} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
+            f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
+            f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |"
+        )
+    lines += [
+        "",
+        f"Peak hour {lo:.0f}–{hi:.0f} s (most crossings under {base}). Oversaturated under {base} "
+        f"(vehicles on an approach rise by ≥ {oversat_growth_veh:g} during the peak hour): "
+        f"{', '.join(oversat) if oversat else 'none'}.",
+        "",
+        f"Peak-hour stop-line crossings (veh/h) at the {len(loaded)} most loaded junctions "
+        f"(ratio to {base} in brackets):",
+        "",
+        "| junction | " + " | ".join(order) + " |",
+        "|---|" + "---:|" * len(order),
+    ]
     for j in loaded:
         mark = " (oversat.)" if j in oversat else ""
-        cells = [f"{peak[p][j]:.0f}" if p == base else f"{peak[p][j]:.0f} ({peak[p][j] / max(peak[base][j], 1e-9):.2f})"
-                 for p in order]
+        cells = [
+            f"{peak[p][j]:.0f}" if p == base else f"{peak[p][j]:.0f} ({peak[p][j] / max(peak[base][j], 1e-9):.2f})"
+            for p in order
+        ]
         lines.append(f"| {j}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -307,7 +349,7 @@ def record(text: str, scenario: str, path: Path = ROOT / "BENCHMARKS.md") -> Non
     block = f"{start}\n{text}{end}\n"
     old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
     if start in old and end in old:
-        new = old[:old.index(start)] + block + old[old.index(end) + len(end) + 1:]
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end) + 1 :]
     else:
         new = old.rstrip("\n") + "\n\n" + block
     path.write_text(new, encoding="utf-8")
@@ -332,8 +374,13 @@ def decision_scale(junctions: dict, n: int, policies: list[str], ticks: int, con
         jid = f"{j.id}#{k}"
         layouts[jid] = Layout.build(replace(j, id=jid, upstream=(), downstream=()), cfg)
     rng = np.random.default_rng(1)
-    lines = [f"Decision cost on {n} junctions ({len(base)} of the scenario, replicated), {ticks} ticks of "
-             "synthetic feed, one core:", "", "| policy | ms per tick | µs per junction per tick |", "|---|---:|---:|"]
+    lines = [
+        f"Decision cost on {n} junctions ({len(base)} of the scenario, replicated), {ticks} ticks of "
+        "synthetic feed, one core:",
+        "",
+        "| policy | ms per tick | µs per junction per tick |",
+        "|---|---:|---:|",
+    ]
     for name in policies:
         core = Core(layouts, make_policy(name, cfg), cfg)
         state = core.initial_state(0.0)
@@ -343,9 +390,17 @@ def decision_scale(junctions: dict, n: int, policies: list[str], ticks: int, con
             snaps, stats = [], []
             for jid, lay in layouts.items():
                 counts = rng.random(len(lay.det_index)) < 0.25
-                snaps.append(Snapshot(jid, float(t), 1.0, tuple(
-                    DetectorReading(d, (("car", 1),) if c else (), 0.3 if c else 0.0, 10.0 if c else -1.0)
-                    for d, c in zip(lay.det_index, counts))))
+                snaps.append(
+                    Snapshot(
+                        jid,
+                        float(t),
+                        1.0,
+                        tuple(
+                            DetectorReading(d, (("car", 1),) if c else (), 0.3 if c else 0.0, 10.0 if c else -1.0)
+                            for d, c in zip(lay.det_index, counts)
+                        ),
+                    )
+                )
                 if t % 30 == 0:
                     phase[jid] = (phase[jid] + 1) % len(lay.junction.phases)
                 stats.append(SignalStatus(jid, float(t), phase[jid], False, float(t % 30), "p", 0, "adaptive"))
@@ -361,27 +416,48 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
     p.add_argument("--scenario", default="city", help="bundled scenario name or a .sumocfg (default: city)")
     p.add_argument("--seeds", type=int, default=3, help="SUMO seeds 1..N (default: 3)")
-    p.add_argument("--policies", default=None,
-                   help="controller policies, comma-separated (default: every registered one); fixed, "
-                        "actuated and delay_based always run")
+    p.add_argument(
+        "--policies",
+        default=None,
+        help="controller policies, comma-separated (default: every registered one); fixed, "
+        "actuated and delay_based always run",
+    )
     p.add_argument("--jobs", type=int, default=2, help="simulations in parallel (default: 2)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: out/bench/<scenario>)")
     p.add_argument("--config", default=None, help="config.toml for the controller (default: ./config.toml)")
     p.add_argument("--bin-s", type=float, default=900.0, help="edge-data aggregation period (default: 900)")
     p.add_argument("--top", type=int, default=6, help="most loaded junctions listed (default: 6)")
-    p.add_argument("--oversat-growth-veh", type=float, default=6.0,
-                   help="rise of the vehicles on an approach during the peak hour under fixed time that marks "
-                        "its junction oversaturated (default: 6)")
-    p.add_argument("--end-s", type=float, default=None, metavar="T",
-                   help="stop every run at simulated time T (SUMO --end): a gridlocked run would otherwise never "
-                        "end; vehicles still on the network count as they stand (default: run until all arrived)")
-    p.add_argument("--single-seed", default="", metavar="P1,P2",
-                   help="policies run on seed 1 only (their rows are that seed, not a median) to save time")
+    p.add_argument(
+        "--oversat-growth-veh",
+        type=float,
+        default=6.0,
+        help="rise of the vehicles on an approach during the peak hour under fixed time that marks "
+        "its junction oversaturated (default: 6)",
+    )
+    p.add_argument(
+        "--end-s",
+        type=float,
+        default=None,
+        metavar="T",
+        help="stop every run at simulated time T (SUMO --end): a gridlocked run would otherwise never "
+        "end; vehicles still on the network count as they stand (default: run until all arrived)",
+    )
+    p.add_argument(
+        "--single-seed",
+        default="",
+        metavar="P1,P2",
+        help="policies run on seed 1 only (their rows are that seed, not a median) to save time",
+    )
     p.add_argument("--reuse", action="store_true", help="keep finished runs in --out instead of re-running them")
     p.add_argument("--record", action="store_true", help="write the tables into BENCHMARKS.md")
-    p.add_argument("--decision-scale", type=int, default=0, metavar="N",
-                   help="instead of simulating: time the core step of each policy on N junctions "
-                        "(the scenario's, replicated) with a synthetic feed")
+    p.add_argument(
+        "--decision-scale",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of simulating: time the core step of each policy on N junctions "
+        "(the scenario's, replicated) with a synthetic feed",
+    )
     p.add_argument("--ticks", type=int, default=60, help="ticks for --decision-scale (default: 60)")
     return p.parse_args(args)
 
@@ -400,8 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.decision_scale:
         jdir = (opts.out or ROOT / "out" / "bench" / name) / "_junctions"
         scfg = SumoConfig(cfg_path)
-        import_net(scfg.net_file, jdir, load_config(opts.config or ROOT / "config.toml"),
-                   scfg.files("additional-files"))
+        import_net(
+            scfg.net_file, jdir, load_config(opts.config or ROOT / "config.toml"), scfg.files("additional-files")
+        )
         print(decision_scale(load_intersections(jdir), opts.decision_scale, policies, opts.ticks, opts.config))
         return 0
     everything = list(dict.fromkeys(["fixed", *policies, *FIELD]))
@@ -416,8 +493,12 @@ def main(argv: list[str] | None = None) -> int:
 
     net_file = SumoConfig(cfg_path).net_file
     jdir = out / "_junctions"
-    import_net(net_file, jdir, load_config(opts.config if opts.config else (ROOT / "config.toml")),
-               SumoConfig(cfg_path).files("additional-files"))
+    import_net(
+        net_file,
+        jdir,
+        load_config(opts.config if opts.config else (ROOT / "config.toml")),
+        SumoConfig(cfg_path).files("additional-files"),
+    )
     chains = approach_edges(net_file, load_intersections(jdir))
     data = collect(runs, chains)
     if not data.get("fixed"):

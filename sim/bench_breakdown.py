@@ -75,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         t0 = time.perf_counter()
-        run(SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)), load_config(args.config), progress=lambda line: None)
+        run(
+            SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)),
+            load_config(args.config),
+            progress=lambda line: None,
+        )
         total = time.perf_counter() - t0
     print(f"scenario: {args.sumocfg}  policy: {args.policy}  sumo args: {' '.join(sumo_args)}")
     print("| stage | wall s |\n|---|---:|")

@@ -110,8 +110,13 @@ def run_all(runs: list[Run], jobs: int, seed: int, duration_s: float | None, con
     todo = []
     for r in runs:
         r.out.mkdir(parents=True, exist_ok=True)
-        todo.append((f"{r.scenario:<10} {r.policy:<12}", command(r, seed, duration_s, config),
-                     r.out.parent / f"{r.out.name}.log"))
+        todo.append(
+            (
+                f"{r.scenario:<10} {r.policy:<12}",
+                command(r, seed, duration_s, config),
+                r.out.parent / f"{r.out.name}.log",
+            )
+        )
     return [runs[k] for k in run_processes(todo, jobs)]
 
 
@@ -174,15 +179,22 @@ def compare(summary: dict, fixed: dict, lane_truth: dict | None = None) -> dict:
     d, d_fixed = on.get("measured_delay_s"), on_fixed.get("measured_delay_s")
     lane_truth = lane_truth or {}
     return {
-        "speed": summary["speed_kmh"], "speed_on": on.get("speed_kmh"), "speed_loop": on.get("loop_speed_kmh"),
-        "speed_app": lane_truth.get("speed_kmh"), "delay_app": lane_truth.get("delay_s"),
-        "delay": summary["delay_s"], "delay_pass": delay_per_passage_s(summary), "delay_on": d,
+        "speed": summary["speed_kmh"],
+        "speed_on": on.get("speed_kmh"),
+        "speed_loop": on.get("loop_speed_kmh"),
+        "speed_app": lane_truth.get("speed_kmh"),
+        "delay_app": lane_truth.get("delay_s"),
+        "delay": summary["delay_s"],
+        "delay_pass": delay_per_passage_s(summary),
+        "delay_on": d,
         "arrived": summary["throughput_veh_h"],
         "cross": crossings(summary) * 3600.0 / summary["duration_s"] if summary["duration_s"] else None,
         "cross_on": on.get("crossings_veh_h"),
-        "dgain": truth_dg, "dgain_on": on.get("delay_gain"),
+        "dgain": truth_dg,
+        "dgain_on": on.get("delay_gain"),
         "dgain_meas": 1.0 - d / d_fixed if d is not None and d_fixed else None,
-        "tgain": truth_tg, "tgain_on": on.get("throughput_gain"),
+        "tgain": truth_tg,
+        "tgain_on": on.get("throughput_gain"),
     }
 
 
@@ -194,10 +206,12 @@ def _err(online: float | None, truth: float | None, fmt: str) -> str:
     return f"{_f(online, fmt)} ({_f(error_pct(online, truth), '{:+.0f} %')})"
 
 
-HEAD = ("| scenario | policy | speed km/h SUMO trips | SUMO approaches | online (err trips, approaches) "
-        "| loop spot speed (err trips) | delay s/veh SUMO | SUMO s/passage all | SUMO s/passage approaches "
-        "| online s/passage (err all, approaches) | crossings/h SUMO | online (err) | arrived/h SUMO "
-        "| delay gain SUMO | shadow online | measured online | thru gain SUMO | online |")
+HEAD = (
+    "| scenario | policy | speed km/h SUMO trips | SUMO approaches | online (err trips, approaches) "
+    "| loop spot speed (err trips) | delay s/veh SUMO | SUMO s/passage all | SUMO s/passage approaches "
+    "| online s/passage (err all, approaches) | crossings/h SUMO | online (err) | arrived/h SUMO "
+    "| delay gain SUMO | shadow online | measured online | thru gain SUMO | online |"
+)
 
 
 def _err2(online: float | None, a: float | None, b: float | None, fmt: str) -> str:
@@ -209,13 +223,24 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
     out = [HEAD, "|" + "---|" * 2 + "---:|" * (HEAD.count("|") - 3)]
     for scen, pol, r in rows:
         cells = [
-            scen, pol, _f(r["speed"], "{:.1f}"), _f(r["speed_app"], "{:.1f}"),
-            _err2(r["speed_on"], r["speed"], r["speed_app"], "{:.1f}"), _err(r["speed_loop"], r["speed"], "{:.1f}"),
-            _f(r["delay"], "{:.1f}"), _f(r["delay_pass"], "{:.1f}"), _f(r["delay_app"], "{:.1f}"),
-            _err2(r["delay_on"], r["delay_pass"], r["delay_app"], "{:.1f}"), _f(r["cross"], "{:.0f}"),
-            _err(r["cross_on"], r["cross"], "{:.0f}"), _f(r["arrived"], "{:.0f}"),
-            _f(r["dgain"], "{:+.1%}"), _f(r["dgain_on"], "{:+.1%}"), _f(r["dgain_meas"], "{:+.1%}"),
-            _f(r["tgain"], "{:+.1%}"), _f(r["tgain_on"], "{:+.1%}", "n/a"),
+            scen,
+            pol,
+            _f(r["speed"], "{:.1f}"),
+            _f(r["speed_app"], "{:.1f}"),
+            _err2(r["speed_on"], r["speed"], r["speed_app"], "{:.1f}"),
+            _err(r["speed_loop"], r["speed"], "{:.1f}"),
+            _f(r["delay"], "{:.1f}"),
+            _f(r["delay_pass"], "{:.1f}"),
+            _f(r["delay_app"], "{:.1f}"),
+            _err2(r["delay_on"], r["delay_pass"], r["delay_app"], "{:.1f}"),
+            _f(r["cross"], "{:.0f}"),
+            _err(r["cross_on"], r["cross"], "{:.0f}"),
+            _f(r["arrived"], "{:.0f}"),
+            _f(r["dgain"], "{:+.1%}"),
+            _f(r["dgain_on"], "{:+.1%}"),
+            _f(r["dgain_meas"], "{:+.1%}"),
+            _f(r["tgain"], "{:+.1%}"),
+            _f(r["tgain_on"], "{:+.1%}", "n/a"),
         ]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -223,11 +248,18 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
 
 def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sim.bench_metrics", description=__doc__.split("\n")[0])
-    p.add_argument("--scenarios", default="city,spider,irregular",
-                   help="bundled names or .sumocfg paths, comma-separated (default: city,spider,irregular)")
+    p.add_argument(
+        "--scenarios",
+        default="city,spider,irregular",
+        help="bundled names or .sumocfg paths, comma-separated (default: city,spider,irregular)",
+    )
     p.add_argument("--policies", default="adaptive", help="policies compared with fixed (default: adaptive)")
-    p.add_argument("--duration-s", type=float, default=1800.0,
-                   help="simulated seconds from the scenario's begin (default: 1800; 0: the scenario's own end)")
+    p.add_argument(
+        "--duration-s",
+        type=float,
+        default=1800.0,
+        help="simulated seconds from the scenario's begin (default: 1800; 0: the scenario's own end)",
+    )
     p.add_argument("--seed", type=int, default=1, help="SUMO seed, the same for every run (default: 1)")
     p.add_argument("--jobs", type=int, default=2, help="simulations in parallel (default: 2)")
     p.add_argument("--out", type=Path, default=ROOT / "out" / "bench_metrics", help="run folder")
@@ -247,8 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     todo = [r for r in runs if not (opts.reuse and (r.out / "summary.json").is_file())]
     print(f"bench_metrics: {len(todo)} runs ({len(runs) - len(todo)} reused), {opts.jobs} at a time", file=sys.stderr)
     failed = run_all(todo, max(1, opts.jobs), opts.seed, duration, opts.config)
-    summaries = {(r.scenario, r.policy): json.loads((r.out / "summary.json").read_text())
-                 for r in runs if r not in failed and (r.out / "summary.json").is_file()}
+    summaries = {
+        (r.scenario, r.policy): json.loads((r.out / "summary.json").read_text())
+        for r in runs
+        if r not in failed and (r.out / "summary.json").is_file()
+    }
     rows = []
     for r in runs:
         fixed = summaries.get((r.scenario, "fixed"))

@@ -66,8 +66,13 @@ def replicate(base: Intersection, n: int) -> dict[str, Intersection]:
     out = {}
     for k in range(n):
         jid = junction_id(k)
-        out[jid] = replace(base, id=jid, upstream=(), downstream=(),
-                           detectors=tuple(replace(d, id=f"{jid}.{d.id}") for d in base.detectors))
+        out[jid] = replace(
+            base,
+            id=jid,
+            upstream=(),
+            downstream=(),
+            detectors=tuple(replace(d, id=f"{jid}.{d.id}") for d in base.detectors),
+        )
     return out
 
 
@@ -82,8 +87,15 @@ def message_parts(jid: str, detector_ids: list[str], k: int) -> tuple[bytes, byt
 # -- the field process ------------------------------------------------------------------------
 def feeder(spec: dict) -> None:
     """Runs in its own process: publishes what `spec` says, prints JSON lines of send times."""
-    s = MqttSettings(host=spec["host"], port=spec["port"], username=BENCH_USER, password=spec["password"],
-                     client_id=f"feeder-{os.getpid()}", session_expiry_s=0, max_inflight=1000)
+    s = MqttSettings(
+        host=spec["host"],
+        port=spec["port"],
+        username=BENCH_USER,
+        password=spec["password"],
+        client_id=f"feeder-{os.getpid()}",
+        session_expiry_s=0,
+        max_inflight=1000,
+    )
     client = MqttClient(s).start()
     topics = Topics(SITE)
     mode = spec["mode"]
@@ -119,8 +131,13 @@ def feeder(spec: dict) -> None:
 
 def start_feeder(broker, spec: dict) -> subprocess.Popen:
     spec = {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec}
-    p = subprocess.Popen([sys.executable, "-m", "sim.bench_mqtt", "--feeder"], cwd=ROOT, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "sim.bench_mqtt", "--feeder"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     p.stdin.write(json.dumps(spec))
     p.stdin.close()
     return p
@@ -142,8 +159,10 @@ def raw_rate(broker, size: int, count: int) -> dict:
             seen["first"] = seen["first"] or now
             seen["last"] = now
 
-    sub = MqttClient(MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub",
-                                  session_expiry_s=0), on_message)
+    sub = MqttClient(
+        MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub", session_expiry_s=0),
+        on_message,
+    )
     sub.subscribe([f"{broker.topics.root}/raw"], qos=0)
     sub.start()
     proc = start_feeder(broker, {"mode": "raw", "size": size, "count": count})
@@ -178,8 +197,11 @@ def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4) 
             time.sleep(0.0005)
     span = time.perf_counter() - first
     proc.wait(60)
-    stats = {"validated": node.service.received, "rejected": dict(node.service.rejected),
-             "msg_s": node.service.received / span}
+    stats = {
+        "validated": node.service.received,
+        "rejected": dict(node.service.rejected),
+        "msg_s": node.service.received / span,
+    }
     node.close()
     return stats
 
@@ -222,11 +244,16 @@ def one_hz(broker, junctions: dict, detectors: list[str], seconds: int, warmup: 
     tick_ms = [1000 * (ticks[t][1] - ticks[t][0]) for t in keep]
     e2e_ms = [1000 * (ticks[t][1] - sent[t]) for t in keep]
     return {
-        "seconds": len(keep), "error": error, "rejected": dict(node.service.rejected),
+        "seconds": len(keep),
+        "error": error,
+        "rejected": dict(node.service.rejected),
         "plans_per_s": sum(ticks[t][2] for t in keep) / len(keep),
-        "validate_p50": statistics.median(val_ms), "validate_p99": percentile(val_ms, 99),
-        "tick_p50": statistics.median(tick_ms), "tick_p99": percentile(tick_ms, 99),
-        "e2e_p50": statistics.median(e2e_ms), "e2e_p99": percentile(e2e_ms, 99),
+        "validate_p50": statistics.median(val_ms),
+        "validate_p99": percentile(val_ms, 99),
+        "tick_p50": statistics.median(tick_ms),
+        "tick_p99": percentile(tick_ms, 99),
+        "e2e_p50": statistics.median(e2e_ms),
+        "e2e_p99": percentile(e2e_ms, 99),
         "late": sum(1 for ms in e2e_ms if ms > 1000.0),
     }
 
@@ -249,13 +276,21 @@ def main(argv: list[str] | None = None) -> int:
         size = len(b"".join(message_parts(junction_id(0), detectors, 0))) + 12
         root = Topics(SITE).root
         with Broker(Path(work) / "broker", SITE, (), extra_users={BENCH_USER: [("readwrite", f"{root}/#")]}) as broker:
-            print(f"# junction model: {base.id} of the city ({len(base.detectors)} detectors, "
-                  f"{len(base.phases)} phases); detector message {size} bytes; {os.cpu_count()} CPUs", flush=True)
+            print(
+                f"# junction model: {base.id} of the city ({len(base.detectors)} detectors, "
+                f"{len(base.phases)} phases); detector message {size} bytes; {os.cpu_count()} CPUs",
+                flush=True,
+            )
             raw = raw_rate(broker, size, args.raw_count)
-            print(f"# Mosquitto raw loopback, paho QoS 0 pub -> sub, {size} B: {raw['msg_s']:,.0f} msg/s "
-                  f"({raw['received']}/{raw['sent']} received)", flush=True)
-            head = (f"{'N':>6} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
-                    f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'late':>5}")
+            print(
+                f"# Mosquitto raw loopback, paho QoS 0 pub -> sub, {size} B: {raw['msg_s']:,.0f} msg/s "
+                f"({raw['received']}/{raw['sent']} received)",
+                flush=True,
+            )
+            head = (
+                f"{'N':>6} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
+                f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'late':>5}"
+            )
             print(head)
             print("-" * len(head), flush=True)
             for n in args.sizes:
@@ -265,11 +300,14 @@ def main(argv: list[str] | None = None) -> int:
                 if "tick_p50" not in hz:
                     print(f"{n:>6} {ing['msg_s']:>13,.0f}  1 Hz run failed: {hz.get('error')}", flush=True)
                     continue
-                print(f"{n:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw['msg_s']:>6.2f} | "
-                      f"{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
-                      f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
-                      f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} "
-                      f"{hz['late']:>3}/{hz['seconds']}" + (f"  ({hz['error']})" if hz["error"] else ""), flush=True)
+                print(
+                    f"{n:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw['msg_s']:>6.2f} | "
+                    f"{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
+                    f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
+                    f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} "
+                    f"{hz['late']:>3}/{hz['seconds']}" + (f"  ({hz['error']})" if hz["error"] else ""),
+                    flush=True,
+                )
                 if ing["rejected"] or hz["rejected"]:
                     print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
     return 0

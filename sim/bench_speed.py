@@ -49,19 +49,33 @@ def variants(args: argparse.Namespace, out: Path, sumo_args: list[str]) -> dict[
     """name -> (command, working directory), in the order they are run."""
     common = ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true"]
     sumocfg = args.sumocfg.resolve()
-    out_v: dict[str, tuple[list[str], Path]] = {"sumo (binary)": ([sumo_binary(), "-c", str(sumocfg), *common,
-                                                                   *sumo_args], ROOT)}
-    adds = ",".join([str(p) for p in SumoConfig(sumocfg).files("additional-files")]
-                    + [str(out / "loops" / "detectors.add.xml")])
-    out_v["sumo + same loops"] = ([sumo_binary(), "-c", str(sumocfg), "--additional-files", adds, *common,
-                                   *sumo_args], ROOT)
+    out_v: dict[str, tuple[list[str], Path]] = {
+        "sumo (binary)": ([sumo_binary(), "-c", str(sumocfg), *common, *sumo_args], ROOT)
+    }
+    adds = ",".join(
+        [str(p) for p in SumoConfig(sumocfg).files("additional-files")] + [str(out / "loops" / "detectors.add.xml")]
+    )
+    out_v["sumo + same loops"] = (
+        [sumo_binary(), "-c", str(sumocfg), "--additional-files", adds, *common, *sumo_args],
+        ROOT,
+    )
     for tree, path in _trees(args.tree).items():
         for policy in args.policies.split(","):
             for mqtt in (False, True) if policy in args.via_mqtt.split(",") else (False,):
                 name = f"{tree}: simulate --policy {policy}" + (" --via-mqtt" if mqtt else "")
-                cmd = [sys.executable, str(path / "run_controller.py"), "simulate", str(sumocfg), "--out",
-                       str(out / name.replace(" ", "_").replace(":", "")), "--policy", policy,
-                       *(["--via-mqtt"] if mqtt else []), "--", *sumo_args]
+                cmd = [
+                    sys.executable,
+                    str(path / "run_controller.py"),
+                    "simulate",
+                    str(sumocfg),
+                    "--out",
+                    str(out / name.replace(" ", "_").replace(":", "")),
+                    "--policy",
+                    policy,
+                    *(["--via-mqtt"] if mqtt else []),
+                    "--",
+                    *sumo_args,
+                ]
                 out_v[name] = (cmd, path)
     return out_v
 
@@ -79,8 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         # A closed-loop run first, untimed: it writes the loops the second plain variant reuses.
-        _timed([sys.executable, str(ROOT / "run_controller.py"), "simulate", str(args.sumocfg.resolve()), "--out",
-                str(out / "loops"), "--policy", "fixed", "--", "--end", "1"], ROOT)
+        _timed(
+            [
+                sys.executable,
+                str(ROOT / "run_controller.py"),
+                "simulate",
+                str(args.sumocfg.resolve()),
+                "--out",
+                str(out / "loops"),
+                "--policy",
+                "fixed",
+                "--",
+                "--end",
+                "1",
+            ],
+            ROOT,
+        )
         todo = variants(args, out, sumo_args)
         times: dict[str, list[float]] = {k: [] for k in todo}
         for i in range(args.runs):

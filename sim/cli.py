@@ -21,10 +21,16 @@ from sim.sumo import SumoConfig
 
 
 def simulate(args: argparse.Namespace, cfg: Config) -> int:
-    req = SimulateRequest(sumocfg=args.sumocfg, out_dir=args.out, policy=args.policy,
-                          sumo_args=args.sumo_args, intersections=args.intersections,
-                          prefer_libsumo=not args.traci, detectors=getattr(args, "detectors", "generated"),
-                          record=getattr(args, "record", None))
+    req = SimulateRequest(
+        sumocfg=args.sumocfg,
+        out_dir=args.out,
+        policy=args.policy,
+        sumo_args=args.sumo_args,
+        intersections=args.intersections,
+        prefer_libsumo=not args.traci,
+        detectors=getattr(args, "detectors", "generated"),
+        record=getattr(args, "record", None),
+    )
     if req.record is not None and args.via_mqtt:
         print("error: --record records the in-process run; drop --via-mqtt", file=sys.stderr)
         return 2
@@ -55,24 +61,37 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
 
 def format_table(summaries: list[dict], baseline: dict | None = None) -> str:
     """Policy comparison: delay, speed, throughput, and ratios to the baseline when given."""
-    head = f"{'policy':<14}{'delay s/veh':>12}{'speed km/h':>12}{'arrived/h':>11}{'arrived':>9}{'running':>9}{'waiting':>9}"
+    head = (
+        f"{'policy':<14}{'delay s/veh':>12}{'speed km/h':>12}{'arrived/h':>11}"
+        f"{'arrived':>9}{'running':>9}{'waiting':>9}"
+    )
     if baseline:
         head += f"{'delay ×':>9}{'speed Δ':>9}{'thru ×':>8}"
     lines = [head, "-" * len(head)]
     for s in summaries:
         v = s["vehicles"]
-        row = (f"{s['policy']:<14}{s['delay_s']:>12.1f}{s['speed_kmh']:>12.2f}{s['throughput_veh_h']:>11.0f}"
-               f"{v['arrived']:>9}{v['running']:>9}{v['waiting']:>9}")
+        row = (
+            f"{s['policy']:<14}{s['delay_s']:>12.1f}{s['speed_kmh']:>12.2f}{s['throughput_veh_h']:>11.0f}"
+            f"{v['arrived']:>9}{v['running']:>9}{v['waiting']:>9}"
+        )
         if baseline:
-            row += (f"{s['delay_s'] / max(baseline['delay_s'], 1e-9):>9.2f}"
-                    f"{s['speed_kmh'] - baseline['speed_kmh']:>+9.2f}"
-                    f"{s['throughput_veh_h'] / max(baseline['throughput_veh_h'], 1e-9):>8.2f}")
+            row += (
+                f"{s['delay_s'] / max(baseline['delay_s'], 1e-9):>9.2f}"
+                f"{s['speed_kmh'] - baseline['speed_kmh']:>+9.2f}"
+                f"{s['throughput_veh_h'] / max(baseline['throughput_veh_h'], 1e-9):>8.2f}"
+            )
         lines.append(row)
     return "\n".join(lines)
 
 
-def run_in_subprocess(sumocfg: Path, out: Path, policy: str, sumo_args: tuple[str, ...] = (),
-                      config: str | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+def run_in_subprocess(
+    sumocfg: Path,
+    out: Path,
+    policy: str,
+    sumo_args: tuple[str, ...] = (),
+    config: str | None = None,
+    extra: tuple[str, ...] = (),
+) -> subprocess.Popen:
     """libsumo allows one simulation per process: each run gets its own."""
     cmd = simulate_command(sumocfg, out, policy, config=config, options=extra, sumo_args=sumo_args)
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
@@ -87,7 +106,7 @@ def with_edgedata(sumocfg: Path, sumo_args: tuple[str, ...], out: Path) -> tuple
     if "--additional-files" in user:
         k = user.index("--additional-files")
         adds = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
-        user = user[:k] + user[k + 2:]
+        user = user[:k] + user[k + 2 :]
     else:
         adds = [str(p) for p in SumoConfig(sumocfg).files("additional-files")]
     out.mkdir(parents=True, exist_ok=True)
@@ -100,9 +119,13 @@ def validate(args: argparse.Namespace, cfg: Config) -> int:
 
     runs = {}
     for name in dict.fromkeys([args.baseline, args.policy]):
-        runs[name] = run_in_subprocess(args.sumocfg, args.out / name, name,
-                                       with_edgedata(args.sumocfg, args.sumo_args, args.out / name),
-                                       config=args.config)
+        runs[name] = run_in_subprocess(
+            args.sumocfg,
+            args.out / name,
+            name,
+            with_edgedata(args.sumocfg, args.sumo_args, args.out / name),
+            config=args.config,
+        )
     failed = [n for n, p in runs.items() if p.wait() != 0]
     if failed:
         print(f"error: simulation failed for {', '.join(failed)}", file=sys.stderr)
@@ -110,9 +133,13 @@ def validate(args: argparse.Namespace, cfg: Config) -> int:
     summaries = {n: json.loads((args.out / n / "summary.json").read_text()) for n in runs}
     print(format_table(list(summaries.values()), baseline=summaries[args.baseline]))
     names = list(runs)
-    report = write_report(args.out, list(summaries.values()), names,
-                          load_intersections(args.out / names[-1] / "intersections"),
-                          intro=f"validate {args.sumocfg}: {args.policy} against {args.baseline}.")
+    report = write_report(
+        args.out,
+        list(summaries.values()),
+        names,
+        load_intersections(args.out / names[-1] / "intersections"),
+        intro=f"validate {args.sumocfg}: {args.policy} against {args.baseline}.",
+    )
     print(f"report: {report}")
     return 0
 
@@ -121,12 +148,21 @@ def replay(args: argparse.Namespace, cfg: Config) -> int:
     """`replay ARCHIVE`: rebuild the window in SUMO and run the policies (sim/replay.py)."""
     from sim.replay import ReplayRequest, run_replay
 
-    req = ReplayRequest(archive=args.archive, out_dir=args.out, t_from=args.t_from, t_to=args.t_to,
-                        policies=tuple(args.policy or ()), net=args.net, seed=args.seed)
+    req = ReplayRequest(
+        archive=args.archive,
+        out_dir=args.out,
+        t_from=args.t_from,
+        t_to=args.t_to,
+        policies=tuple(args.policy or ()),
+        net=args.net,
+        seed=args.seed,
+    )
     result = run_replay(req, cfg)
     print(format_table(result.summaries, baseline=result.summaries[0] if result.summaries else None))
     if result.geh is not None:
-        print(f"GEH < 5: {result.geh.hourly_share:.0%} of hourly loop counts ({result.geh.hourly_n}), "
-              f"{result.geh.quarter_share:.0%} of 15-min counts ({result.geh.quarter_n})")
+        print(
+            f"GEH < 5: {result.geh.hourly_share:.0%} of hourly loop counts ({result.geh.hourly_n}), "
+            f"{result.geh.quarter_share:.0%} of 15-min counts ({result.geh.quarter_n})"
+        )
     print(f"report: {args.out / 'report.html'}")
     return 0

@@ -18,9 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_CONTROLLER = ROOT / "run_controller.py"
 
 
-def simulate_command(sumocfg: str | Path, out: str | Path, policy: str | None = None, *,
-                     config: str | Path | None = None, options: Sequence[str] = (),
-                     sumo_args: Sequence[str] = ()) -> list[str]:
+def simulate_command(
+    sumocfg: str | Path,
+    out: str | Path,
+    policy: str | None = None,
+    *,
+    config: str | Path | None = None,
+    options: Sequence[str] = (),
+    sumo_args: Sequence[str] = (),
+) -> list[str]:
     """The argv of `run_controller.py [--config CONFIG] simulate SUMOCFG --out OUT [--policy
     POLICY] [OPTIONS...] [-- SUMO_ARGS...]`, run by this interpreter. `options` are simulate's
     own (e.g. `--via-mqtt`, `--intersections DIR`); `sumo_args` go to SUMO and win over the

@@ -32,8 +32,8 @@ CITY_JUNCTIONS = ROOT / "intersections" / "city"
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--policies", default="", help="comma-separated, or 'all' (default: see above)")
     ap.add_argument("--jobs", type=int, default=2)
@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown policies {unknown}; known: {', '.join(POLICIES)}", file=sys.stderr)
         return 2
     mqtt_policy = cfg.service.policy if _mqtt_available() else None
-    print(f"city scenario: {CITY.relative_to(ROOT)}  junctions: {len(list(CITY_JUNCTIONS.glob('*.toml')))}"
-          f"  policies: {', '.join(policies)}  (via MQTT: {mqtt_policy or 'none'})", flush=True)
+    print(
+        f"city scenario: {CITY.relative_to(ROOT)}  junctions: {len(list(CITY_JUNCTIONS.glob('*.toml')))}"
+        f"  policies: {', '.join(policies)}  (via MQTT: {mqtt_policy or 'none'})",
+        flush=True,
+    )
     queue = list(policies)
     running: dict[str, subprocess.Popen] = {}
     failed = []

@@ -6,7 +6,8 @@ One SUMO run under the scenario's own signal programs: the estimate is passive, 
 detector readings feed every layout at once. Layouts, from the imported junction models:
 `full` (as imported), `stop` (advance loops removed), `advance` (stop-line loops removed),
 `none` (no loop, but on one lane per junction). Errors are grouped by what loops a lane has
-in the layout; a lane without loop by where its estimate comes from (`lane_kind`). Truth per junction lane: SUMO's halting vehicles (< 0.1 m/s) on the lane and
+in the layout; a lane without loop by where its estimate comes from (`lane_kind`). Truth per junction
+lane: SUMO's halting vehicles (< 0.1 m/s) on the lane and
 on the lanes that alone feed it (its unambiguous upstream chain, sim/loops.py), up to three
 advance distances upstream. Printed per layout and kind of lane: the mean true queue, the mean
 absolute error and the mean bias of the lane queue (estimated PCU minus halting vehicles), over
@@ -86,12 +87,31 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     lays = {v: {jid: estimation.Layout.build(j, cfg) for jid, j in js.items()} for v, js in variants.items()}
     ests = {v: {jid: estimation.Estimate.empty(lay, 0.0) for jid, lay in ls.items()} for v, ls in lays.items()}
     net = read_net(scfg.net_file)
-    chains = {jid: {lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), 3 * cfg.detectors.advance_dist_m)]
-                    for lane in lays["full"][jid].lanes} for jid in full}
+    chains = {
+        jid: {
+            lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), 3 * cfg.detectors.advance_dist_m)]
+            for lane in lays["full"][jid].lanes
+        }
+        for jid in full
+    }
     det = write_detector_file(full, work / "det.add.xml", cfg.detectors.loop_length_m)
     api = load_api(True)
-    api.start(["sumo", "-c", str(scfg.path), "--additional-files", ",".join(map(str, [*additional, det])),
-               "--end", str(end_s), "--no-step-log", "true", "--time-to-teleport", "-1", *sumo_args])
+    api.start(
+        [
+            "sumo",
+            "-c",
+            str(scfg.path),
+            "--additional-files",
+            ",".join(map(str, [*additional, det])),
+            "--end",
+            str(end_s),
+            "--no-step-log",
+            "true",
+            "--time-to-teleport",
+            "-1",
+            *sumo_args,
+        ]
+    )
     kinds = {v: {jid: np.array(lane_kind(lay)) for jid, lay in ls.items()} for v, ls in lays.items()}
     err: dict[tuple[str, str], list] = {}
     try:
@@ -112,8 +132,12 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
                     ests[v][jid] = estimation.update(lays[v][jid], ests[v][jid], sub, green_phase=phase)
                 if t < warmup_s:
                     continue
-                truth = np.array([sum(halting.setdefault(ln, api.lane.getLastStepHaltingNumber(ln))
-                                      for ln in chains[jid][lane]) for lane in lays["full"][jid].lanes])
+                truth = np.array(
+                    [
+                        sum(halting.setdefault(ln, api.lane.getLastStepHaltingNumber(ln)) for ln in chains[jid][lane])
+                        for lane in lays["full"][jid].lanes
+                    ]
+                )
                 for v in variants:
                     ls = ests[v][jid].lanes
                     e = ls.queue_pcu + ls.hidden_pcu - truth
@@ -126,15 +150,20 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     for key, rows in sorted(err.items(), key=lambda kv: (list(LAYOUTS).index(kv[0][0]), kv[0][1])):
         e, truth = np.concatenate(rows, axis=1)
         n_lanes = sum(int(np.sum(ks == key[1])) for ks in kinds[key[0]].values())
-        out[key] = {"mae_veh": float(np.mean(np.abs(e))), "bias_veh": float(np.mean(e)),
-                    "truth_veh": float(np.mean(truth)), "samples": int(e.size), "lanes": n_lanes}
+        out[key] = {
+            "mae_veh": float(np.mean(np.abs(e))),
+            "bias_veh": float(np.mean(e)),
+            "truth_veh": float(np.mean(truth)),
+            "samples": int(e.size),
+            "lanes": n_lanes,
+        }
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--end", type=float, default=900.0)
@@ -143,10 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = measure(args.sumocfg, args.end, args.detectors, args.warmup, sumo_args)
     print(f"{args.sumocfg}  loops: {args.detectors}  end {args.end:g} s")
-    print(f"{'layout':<9}{'lanes with':<16}{'halting veh/lane':>17}{'MAE veh/lane':>14}{'bias veh/lane':>15}"
-          f"{'lanes':>7}{'samples':>10}")
+    print(
+        f"{'layout':<9}{'lanes with':<16}{'halting veh/lane':>17}{'MAE veh/lane':>14}{'bias veh/lane':>15}"
+        f"{'lanes':>7}{'samples':>10}"
+    )
     for (v, k), r in res.items():
-        print(f"{v:<9}{k:<16}{r['truth_veh']:>17.2f}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['lanes']:>7}{r['samples']:>10}")
+        print(
+            f"{v:<9}{k:<16}{r['truth_veh']:>17.2f}{r['mae_veh']:>14.2f}{r['bias_veh']:>+15.2f}{r['lanes']:>7}{r['samples']:>10}"
+        )
     return 0
 
 

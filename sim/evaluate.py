@@ -104,17 +104,14 @@ def mean_delay_parts_s(trips: TripTotals, stats: RunStatistics) -> tuple[float, 
     return trips.time_loss_s / vehicles, (trips.depart_delay_s + waiting_delay_s) / vehicles
 
 
-def junction_rates(
-    junction_counts: Mapping[str, Mapping[str, int]], duration_s: float
-) -> dict[str, dict]:
+def junction_rates(junction_counts: Mapping[str, Mapping[str, int]], duration_s: float) -> dict[str, dict]:
     """Stop-line crossings per junction and vehicle class -> veh/h, plus the junction total."""
     rates: dict[str, dict] = {}
     for junction, by_class in junction_counts.items():
         for vclass, count in by_class.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ValueError(
-                    f"junction {junction}: class {vclass}: count must be a non-negative int,"
-                    f" got {count!r}"
+                    f"junction {junction}: class {vclass}: count must be a non-negative int, got {count!r}"
                 )
         rates[str(junction)] = {
             "veh_h": per_hour(sum(by_class.values()), duration_s),
@@ -226,9 +223,7 @@ def read_statistics(path: str | Path) -> RunStatistics:
         counts[attr] = int(value)
     trip_stats = root.find("vehicleTripStatistics")
     if trip_stats is None:
-        raise EvaluationError(
-            path, "vehicleTripStatistics", "element missing (was --tripinfo-output set?)"
-        )
+        raise EvaluationError(path, "vehicleTripStatistics", "element missing (was --tripinfo-output set?)")
     waiting_delay_s = _number(path, trip_stats, "departDelayWaiting", "vehicleTripStatistics")
     if counts["waiting"] > 0 and waiting_delay_s < 0.0:
         raise EvaluationError(

@@ -22,9 +22,20 @@ from controller.core.messages import encode_detector_message, encode_status
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from sim.roadside import RoadsideController
 
-_VCLASS = {"passenger": "car", "private": "car", "taxi": "car", "evehicle": "car", "bus": "bus",
-           "coach": "bus", "trolleybus": "bus", "truck": "truck", "trailer": "truck", "delivery": "truck",
-           "motorcycle": "motorcycle", "moped": "motorcycle"}
+_VCLASS = {
+    "passenger": "car",
+    "private": "car",
+    "taxi": "car",
+    "evehicle": "car",
+    "bus": "bus",
+    "coach": "bus",
+    "trolleybus": "bus",
+    "truck": "truck",
+    "trailer": "truck",
+    "delivery": "truck",
+    "motorcycle": "motorcycle",
+    "moped": "motorcycle",
+}
 
 
 _CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
@@ -47,8 +58,16 @@ def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_
                 continue
             written.add(d.id)
             length = loop_length_m if d.length_m is None else d.length_m
-            ET.SubElement(root, "inductionLoop", id=d.id, lane=d.at_lane, pos=f"{d.pos_m:.2f}",
-                          length=f"{length:.2f}", period="86400", file="NUL")
+            ET.SubElement(
+                root,
+                "inductionLoop",
+                id=d.id,
+                lane=d.at_lane,
+                pos=f"{d.pos_m:.2f}",
+                length=f"{length:.2f}",
+                period="86400",
+                file="NUL",
+            )
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return path
@@ -57,8 +76,9 @@ def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_
 class SumoField:
     """The field side of one running SUMO simulation (libsumo or traci module passed in)."""
 
-    def __init__(self, api: ModuleType, junctions: Mapping[str, Intersection], backup_s: float,
-                 status_every_s: float = 10.0) -> None:
+    def __init__(
+        self, api: ModuleType, junctions: Mapping[str, Intersection], backup_s: float, status_every_s: float = 10.0
+    ) -> None:
         self.api = api
         self.junctions = dict(junctions)
         self.roadside = {jid: RoadsideController(j, backup_s) for jid, j in self.junctions.items()}
@@ -99,8 +119,9 @@ class SumoField:
             for did in self._loop_ids:
                 self.api.inductionloop.subscribe(did, self._vars)
         self._on_loop: dict[str, frozenset[str]] = {}
-        self._loops = tuple((d.id, d.kind == "stop", self.crossed[jid])
-                            for jid, j in self.junctions.items() for d in j.detectors)
+        self._loops = tuple(
+            (d.id, d.kind == "stop", self.crossed[jid]) for jid, j in self.junctions.items() for d in j.detectors
+        )
         self.frame_layout = FrameLayout.build({jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()})
 
     def _loop_values(self) -> dict[str, tuple[tuple[str, ...], float, float]]:
@@ -164,8 +185,9 @@ class SumoField:
         for i, (c, _, _) in enumerate(loops):
             for cls, n in c.items():
                 counts[i, _CLASS_COLUMN[cls]] = n
-        return DetectorFrame(self.frame_layout, t_s, step_s, counts, np.array([x[1] for x in loops]),
-                             np.array([x[2] for x in loops]))
+        return DetectorFrame(
+            self.frame_layout, t_s, step_s, counts, np.array([x[1] for x in loops]), np.array([x[2] for x in loops])
+        )
 
     # -- roadside --------------------------------------------------------------------------
     def receive(self, cmd: Command, t_s: float) -> str:

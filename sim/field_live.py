@@ -50,9 +50,18 @@ class LiveFieldLoop:
     """sim.simulate.ClosedLoop for a field alone: one MQTT client per junction device, SUMO
     stepped on the clock, plans applied when they arrive."""
 
-    def __init__(self, field: SumoField, junctions: Mapping[str, object], cfg: Config, begin_s: float, *,
-                 settings_for: Callable[[str], MqttSettings], clock: ScaledClock, stop: threading.Event,
-                 keyring: object | None = None) -> None:
+    def __init__(
+        self,
+        field: SumoField,
+        junctions: Mapping[str, object],
+        cfg: Config,
+        begin_s: float,
+        *,
+        settings_for: Callable[[str], MqttSettings],
+        clock: ScaledClock,
+        stop: threading.Event,
+        keyring: object | None = None,
+    ) -> None:
         self.field = field
         self.topics = Topics(cfg.service.site)
         self.clock = clock
@@ -68,8 +77,9 @@ class LiveFieldLoop:
                 rc.set_keys(keyring.for_junction(jid))  # type: ignore[attr-defined]
         try:
             for jid in junctions:
-                dev = MqttClient(settings_for(field_user(jid)),
-                                 lambda topic, payload, jid=jid: self._inbox.put((jid, payload)))
+                dev = MqttClient(
+                    settings_for(field_user(jid)), lambda topic, payload, jid=jid: self._inbox.put((jid, payload))
+                )
                 dev.subscribe([self.topics.plan(jid)], qos=1)
                 self.devices[jid] = dev.start(wait=False)
             for dev in self.devices.values():
@@ -117,16 +127,33 @@ class LiveFieldLoop:
             dev.close(flush_s=0.5)
 
     def summary(self) -> dict:
-        return {"transport": {
-            "mode": "field-realtime", "realtime_factor": self.clock.factor, "offset_s": self.offset_s,
-            "field": {"plans_received": self.plans_received, "plans_refused": self.plans_refused,
-                      "reconnects": sum(max(0, c.connects - 1) for c in self.devices.values())},
-        }}
+        return {
+            "transport": {
+                "mode": "field-realtime",
+                "realtime_factor": self.clock.factor,
+                "offset_s": self.offset_s,
+                "field": {
+                    "plans_received": self.plans_received,
+                    "plans_refused": self.plans_refused,
+                    "reconnects": sum(max(0, c.connects - 1) for c in self.devices.values()),
+                },
+            }
+        }
 
 
-def run_field(sumocfg: Path, out_dir: Path, cfg: Config, *, intersections: Path, credentials: Path | None,
-              speed: float, stop: threading.Event, sumo_args: tuple[str, ...] = (), keyring: object | None = None,
-              progress: Callable[[str], None] | None = None) -> dict:
+def run_field(
+    sumocfg: Path,
+    out_dir: Path,
+    cfg: Config,
+    *,
+    intersections: Path,
+    credentials: Path | None,
+    speed: float,
+    stop: threading.Event,
+    sumo_args: tuple[str, ...] = (),
+    keyring: object | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Run SUMO as the field until the scenario ends or `stop` is set; returns the summary."""
     if not speed > 0:
         raise AdapterError(f"--speed must be > 0, got {speed}", fatal=True)
@@ -134,17 +161,32 @@ def run_field(sumocfg: Path, out_dir: Path, cfg: Config, *, intersections: Path,
     b = cfg.broker
 
     def settings_for(user: str) -> MqttSettings:
-        return MqttSettings(host=b.host, port=b.port, username=user, password=password_for(user, credentials),
-                            client_id=user, tls=b.tls, ca_file=b.ca_file, keepalive_s=b.keepalive_s,
-                            session_expiry_s=0.0)  # a field device's plans are only good now
+        return MqttSettings(
+            host=b.host,
+            port=b.port,
+            username=user,
+            password=password_for(user, credentials),
+            client_id=user,
+            tls=b.tls,
+            ca_file=b.ca_file,
+            keepalive_s=b.keepalive_s,
+            session_expiry_s=0.0,
+        )  # a field device's plans are only good now
 
     def factory(field: SumoField, junctions: dict, cfg_: Config, policy: str, begin_s: float, **_kw) -> LiveFieldLoop:
         log.info("field up junctions=%d broker=%s:%d speed=%g", len(junctions), b.host, b.port, speed)
-        return LiveFieldLoop(field, junctions, cfg_, begin_s, settings_for=settings_for, clock=clock, stop=stop,
-                             keyring=keyring)
+        return LiveFieldLoop(
+            field, junctions, cfg_, begin_s, settings_for=settings_for, clock=clock, stop=stop, keyring=keyring
+        )
 
-    req = SimulateRequest(sumocfg=sumocfg, out_dir=out_dir, policy="fixed", sumo_args=sumo_args,
-                          intersections=intersections, progress_every_s=300.0)
+    req = SimulateRequest(
+        sumocfg=sumocfg,
+        out_dir=out_dir,
+        policy="fixed",
+        sumo_args=sumo_args,
+        intersections=intersections,
+        progress_every_s=300.0,
+    )
     return run(req, replace(cfg), progress=progress, loop_factory=factory)
 
 
@@ -165,9 +207,17 @@ def cli(args, cfg: Config) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         keyring = _keyring(cfg)
-        summary = run_field(args.sumocfg, args.out, cfg, intersections=intersections, credentials=args.credentials,
-                            speed=1.0 / cfg.service.realtime_factor, stop=stop, sumo_args=args.sumo_args,
-                            keyring=keyring)
+        summary = run_field(
+            args.sumocfg,
+            args.out,
+            cfg,
+            intersections=intersections,
+            credentials=args.credentials,
+            speed=1.0 / cfg.service.realtime_factor,
+            stop=stop,
+            sumo_args=args.sumo_args,
+            keyring=keyring,
+        )
     except KeyboardInterrupt:
         print("field stopped", file=__import__("sys").stderr)
         return 0
@@ -175,8 +225,10 @@ def cli(args, cfg: Config) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     t = summary.get("transport", {}).get("field", {})
-    print(f"field done: {summary.get('arrived', '?')} vehicles arrived, plans received {t.get('plans_received')}, "
-          f"refused {t.get('plans_refused')}; evaluation in {args.out}")
+    print(
+        f"field done: {summary.get('arrived', '?')} vehicles arrived, plans received {t.get('plans_received')}, "
+        f"refused {t.get('plans_refused')}; evaluation in {args.out}"
+    )
     return 0
 
 
@@ -201,17 +253,30 @@ def broker_setup(args, cfg: Config, junctions: list[str]) -> int:
     tls = TlsFiles(*(p.resolve() for p in tls_parts)) if all(tls_parts) else None
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     root = Path(__file__).resolve().parent.parent
-    b = provision(args.out, cfg, junctions, operators=split(args.operators), monitors=split(args.monitors),
-                  host=args.listen or cfg.broker.host, port=args.port or cfg.broker.port, tls=tls,
-                  log_denied=args.log_denied, repo_root=root)
+    b = provision(
+        args.out,
+        cfg,
+        junctions,
+        operators=split(args.operators),
+        monitors=split(args.monitors),
+        host=args.listen or cfg.broker.host,
+        port=args.port or cfg.broker.port,
+        tls=tls,
+        log_denied=args.log_denied,
+        repo_root=root,
+    )
     out = Path(args.out).resolve()
     print(f"wrote {out}/mosquitto.conf, passwd ({len(b.users)} users), acl, {CREDENTIALS_DIR}/ (one file per user)")
-    print(f"  roles: controller; operators {', '.join(b.operators) or '-'}; monitors {', '.join(b.monitors) or '-'}; "
-          f"{len(junctions)} field devices (field-<junction>)")
+    print(
+        f"  roles: controller; operators {', '.join(b.operators) or '-'}; monitors {', '.join(b.monitors) or '-'}; "
+        f"{len(junctions)} field devices (field-<junction>)"
+    )
     print(f"start it:     mosquitto -c {out}/mosquitto.conf")
     print(f"the service:  run_controller.py run --credentials {out}/{CREDENTIALS_DIR}")
     print(f"the field:    run_controller.py field SUMOCFG --credentials {out}/{CREDENTIALS_DIR}")
-    print(f"an operator:  run_controller.py ctl --user {b.operators[0] if b.operators else 'USER'} "
-          f"--credentials {out}/{CREDENTIALS_DIR} status")
+    print(
+        f"an operator:  run_controller.py ctl --user {b.operators[0] if b.operators else 'USER'} "
+        f"--credentials {out}/{CREDENTIALS_DIR} status"
+    )
     print("give each user only its own file; never commit them")
     return 0

@@ -35,17 +35,27 @@ class _Loop(InProcessLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         api = self.field.api
-        self.lanes = {jid: sorted({lane for m in j.movements for lane in m.lanes})
-                      for jid, j in self.field.junctions.items()}
+        self.lanes = {
+            jid: sorted({lane for m in j.movements for lane in m.lanes}) for jid, j in self.field.junctions.items()
+        }
         self.vmax = {lane: api.lane.getMaxSpeed(lane) for ls in self.lanes.values() for lane in ls}
-        self.sums = {jid: dict.fromkeys(("replay_fixed_pcu_s", "replay_controlled_pcu_s", "halting_veh_s",
-                                         "time_loss_veh_s"), 0.0) for jid in self.lanes}
+        self.sums = {
+            jid: dict.fromkeys(
+                ("replay_fixed_pcu_s", "replay_controlled_pcu_s", "halting_veh_s", "time_loss_veh_s"), 0.0
+            )
+            for jid in self.lanes
+        }
         self.changes: list[dict] = []
         st = self.service.state
         for jid in self.force_fixed:
             js = st.junctions[jid]
-            st = replace(st, junctions={**st.junctions, jid: replace(
-                js, harm=replace(js.harm, mode="fixed", hold_s=float("inf"), since_s=self.now_s))})
+            st = replace(
+                st,
+                junctions={
+                    **st.junctions,
+                    jid: replace(js, harm=replace(js.harm, mode="fixed", hold_s=float("inf"), since_s=self.now_s)),
+                },
+            )
         self.service.state = st
 
     def second(self, t_s: float) -> None:
@@ -66,8 +76,10 @@ class _Loop(InProcessLoop):
     def summary(self) -> dict:
         out = super().summary()
         core, st = self.service.core, self.service.state
-        out["harm_check"] = {"junctions": {jid: {**self.sums[jid], **asdict(r)} for jid, r in core.report(st).items()},
-                             "changes": self.changes}
+        out["harm_check"] = {
+            "junctions": {jid: {**self.sums[jid], **asdict(r)} for jid, r in core.report(st).items()},
+            "changes": self.changes,
+        }
         return out
 
 
@@ -80,24 +92,31 @@ def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
     errors = []
     for jid in sorted(ja):
         x, y = ja[jid], jf[jid]
-        g = (gain(x["replay_controlled_pcu_s"], x["replay_fixed_pcu_s"]), gain(x["time_loss_veh_s"], y["time_loss_veh_s"]),
-             gain(x["halting_veh_s"], y["halting_veh_s"]))
+        g = (
+            gain(x["replay_controlled_pcu_s"], x["replay_fixed_pcu_s"]),
+            gain(x["time_loss_veh_s"], y["time_loss_veh_s"]),
+            gain(x["halting_veh_s"], y["halting_veh_s"]),
+        )
         errors.append(g[0] - g[1])
         lines.append(f"{jid:10s} {g[0]:+7.2f} {g[1]:+8.2f} {g[2]:+8.2f}")
     tot = lambda d, k: sum(v[k] for v in d.values())  # noqa: E731
-    lines.append(f"{'network':10s} {gain(tot(ja, 'replay_controlled_pcu_s'), tot(ja, 'replay_fixed_pcu_s')):+7.2f} "
-                 f"{gain(tot(ja, 'time_loss_veh_s'), tot(jf, 'time_loss_veh_s')):+8.2f} "
-                 f"{gain(tot(ja, 'halting_veh_s'), tot(jf, 'halting_veh_s')):+8.2f}   trip delay "
-                 f"{a['delay_s']:.1f} vs {f['delay_s']:.1f} s/veh: {gain(a['delay_s'], f['delay_s']):+.2f}")
-    lines.append(f"replay - time loss per junction: mean {statistics.mean(errors):+.3f}, "
-                 f"MAE {statistics.mean(map(abs, errors)):.3f}, worst {max(map(abs, errors)):.3f}")
+    lines.append(
+        f"{'network':10s} {gain(tot(ja, 'replay_controlled_pcu_s'), tot(ja, 'replay_fixed_pcu_s')):+7.2f} "
+        f"{gain(tot(ja, 'time_loss_veh_s'), tot(jf, 'time_loss_veh_s')):+8.2f} "
+        f"{gain(tot(ja, 'halting_veh_s'), tot(jf, 'halting_veh_s')):+8.2f}   trip delay "
+        f"{a['delay_s']:.1f} vs {f['delay_s']:.1f} s/veh: {gain(a['delay_s'], f['delay_s']):+.2f}"
+    )
+    lines.append(
+        f"replay - time loss per junction: mean {statistics.mean(errors):+.3f}, "
+        f"MAE {statistics.mean(map(abs, errors)):.3f}, worst {max(map(abs, errors)):.3f}"
+    )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--out", type=Path, required=True)
@@ -108,8 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     loop = type("Loop", (_Loop,), {"force_fixed": tuple(j for j in args.force_fixed.split(",") if j)})
-    summary = run(SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)), cfg, loop_factory=loop,
-                  progress=lambda line: print(line, file=sys.stderr))
+    summary = run(
+        SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)),
+        cfg,
+        loop_factory=loop,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
     (args.out / "harm_check.json").write_text(json.dumps(summary["harm_check"], indent=1))
     for c in summary["harm_check"]["changes"]:
         print(f"{c['t_s']:.0f} {c['junction']} -> {c['mode']}: {c['reason']}")

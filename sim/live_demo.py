@@ -58,8 +58,13 @@ def derived_config(work: Path, *, broker_port: int, speed: float, intersections:
 
 
 def plan_key(work: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "controller.adapters.keys", "new", "live1"], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "controller.adapters.keys", "new", "live1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = work / "plan.keys"
     key.write_text(out.stdout)
     key.chmod(0o600)
@@ -67,8 +72,10 @@ def plan_key(work: Path) -> None:
 
 def prometheus_config(work: Path, metrics_port: int) -> Path:
     path = work / "prometheus.yml"
-    path.write_text("global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: tsc\n    static_configs:\n"
-                    f"      - targets: ['127.0.0.1:{metrics_port}']\n")
+    path.write_text(
+        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: tsc\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{metrics_port}']\n"
+    )
     return path
 
 
@@ -122,8 +129,10 @@ def banner(work: Path, conf: Path, *, metrics_port: int, prom_port: int | None, 
         f"  metrics     http://127.0.0.1:{metrics_port}/metrics",
     ]
     if prom_port:
-        lines.append(f"  prometheus  http://127.0.0.1:{prom_port}/graph?g0.expr=tsc_junction_phase   "
-                     "(Grafana: grafana/README.md)")
+        lines.append(
+            f"  prometheus  http://127.0.0.1:{prom_port}/graph?g0.expr=tsc_junction_phase   "
+            "(Grafana: grafana/README.md)"
+        )
     lines += [
         "  try:",
         f"    {rc} --user {MONITOR} status --watch",
@@ -153,11 +162,21 @@ def main(argv: list[str] | None = None) -> int:
     broker_port, metrics_port = free_port(), free_port()
     prom_port = free_port() if os.access(PROMETHEUS, os.X_OK) else None
     plan_key(work)
-    conf = derived_config(work, broker_port=broker_port, speed=args.speed, intersections=args.intersections,
-                          metrics_port=metrics_port)
+    conf = derived_config(
+        work, broker_port=broker_port, speed=args.speed, intersections=args.intersections, metrics_port=metrics_port
+    )
     cfg = load_config(conf)
-    broker = provision(work / "broker", cfg, sorted(load_intersections(args.intersections)), operators=[OPERATOR],
-                       monitors=[MONITOR], host="127.0.0.1", port=broker_port, log_denied=True, repo_root=ROOT)
+    broker = provision(
+        work / "broker",
+        cfg,
+        sorted(load_intersections(args.intersections)),
+        operators=[OPERATOR],
+        monitors=[MONITOR],
+        host="127.0.0.1",
+        port=broker_port,
+        log_denied=True,
+        repo_root=ROOT,
+    )
     creds = str(work / "broker" / CREDENTIALS_DIR)
     procs = Processes(work)
     stop = {"now": False}
@@ -169,12 +188,30 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         run = [sys.executable, "run_controller.py", "--config", str(conf)]
         procs.start("service", [*run, "run", "--credentials", creds])
-        procs.start("field", [*run, "field", str(args.sumocfg.resolve()), "--out", str(work / "field"),
-                              "--intersections", str(args.intersections.resolve()), "--credentials", creds])
+        procs.start(
+            "field",
+            [
+                *run,
+                "field",
+                str(args.sumocfg.resolve()),
+                "--out",
+                str(work / "field"),
+                "--intersections",
+                str(args.intersections.resolve()),
+                "--credentials",
+                creds,
+            ],
+        )
         if prom_port:
-            procs.start("prometheus", [PROMETHEUS, f"--config.file={prometheus_config(work, metrics_port)}",
-                                       f"--storage.tsdb.path={work / 'prometheus'}",
-                                       f"--web.listen-address=127.0.0.1:{prom_port}"])
+            procs.start(
+                "prometheus",
+                [
+                    PROMETHEUS,
+                    f"--config.file={prometheus_config(work, metrics_port)}",
+                    f"--storage.tsdb.path={work / 'prometheus'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+            )
         wait_port(metrics_port, 30.0)
         (work / "credentials").symlink_to(work / "broker" / CREDENTIALS_DIR)
         print(banner(work, conf, metrics_port=metrics_port, prom_port=prom_port, broker_port=broker_port), flush=True)

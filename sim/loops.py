@@ -73,8 +73,11 @@ def upstream_chain(lane, max_m: float) -> list[Hop]:
         if len(feeders) != 1:
             break
         prev = feeders[0]
-        if (prev.getID() in seen or _is_signalised(prev.getEdge().getToNode())
-                or {c.getToLane().getID() for c in prev.getOutgoing()} != {cur.getID()}):
+        if (
+            prev.getID() in seen
+            or _is_signalised(prev.getEdge().getToNode())
+            or {c.getToLane().getID() for c in prev.getOutgoing()} != {cur.getID()}
+        ):
             break
         seen.add(prev.getID())
         chain.append(Hop(prev.getID(), prev.getLength(), covered, not _feeders(prev)))
@@ -83,8 +86,11 @@ def upstream_chain(lane, max_m: float) -> list[Hop]:
 
 
 def _feeders(lane) -> list:
-    return [ln for ln in lane.getIncoming() if not ln.getID().startswith(":")
-            and ln.getEdge().getFunction() not in ("crossing", "walkingarea")]
+    return [
+        ln
+        for ln in lane.getIncoming()
+        if not ln.getID().startswith(":") and ln.getEdge().getFunction() not in ("crossing", "walkingarea")
+    ]
 
 
 def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:
@@ -98,14 +104,34 @@ def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
     length_m = lane.getLength()
     lane_id = lane.getID()
     stop_pos, stop_len = _fit(length_m - p.stop_setback_m - p.loop_length_m, p.loop_length_m, length_m)
-    out = [_table(_unique(f"{tid}_{lane_id}_stop", taken), lane_id, "stop", lane_id, stop_pos,
-                  length_m - stop_pos, stop_len, p.loop_length_m)]
+    out = [
+        _table(
+            _unique(f"{tid}_{lane_id}_stop", taken),
+            lane_id,
+            "stop",
+            lane_id,
+            stop_pos,
+            length_m - stop_pos,
+            stop_len,
+            p.loop_length_m,
+        )
+    ]
     adv = _advance(lane, p, stop_pos)
     if adv is not None:
         hop, pos = adv
         pos, adv_len = _fit(pos, p.loop_length_m, hop.length_m)
-        out.append(_table(_unique(f"{tid}_{lane_id}_adv", taken), lane_id, "advance", hop.lane, pos,
-                          hop.offset_m + hop.length_m - pos, adv_len, p.loop_length_m))
+        out.append(
+            _table(
+                _unique(f"{tid}_{lane_id}_adv", taken),
+                lane_id,
+                "advance",
+                hop.lane,
+                pos,
+                hop.offset_m + hop.length_m - pos,
+                adv_len,
+                p.loop_length_m,
+            )
+        )
     return out
 
 
@@ -134,8 +160,9 @@ def _unique(did: str, taken: set[str]) -> str:
     return out
 
 
-def _table(did: str, lane: str, kind: str, at_lane: str, pos_m: float, dist_m: float, length_m: float,
-           default_length_m: float) -> dict:
+def _table(
+    did: str, lane: str, kind: str, at_lane: str, pos_m: float, dist_m: float, length_m: float, default_length_m: float
+) -> dict:
     t = {"id": did, "lane": lane, "kind": kind, "pos_m": _down(pos_m), "dist_to_stop_m": round(dist_m, 2)}
     if at_lane != lane:
         t["at_lane"] = at_lane
@@ -186,8 +213,14 @@ def city(lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[d
     for kind, picks in (("stop", stops), ("advance", advs)):
         if picks:
             dist, hop, loop = picks[0]
-            t = {"id": loop.id, "lane": lane.getID(), "kind": kind, "pos_m": round(loop.pos_m, 2),
-                 "dist_to_stop_m": round(dist, 2), "city": True}
+            t = {
+                "id": loop.id,
+                "lane": lane.getID(),
+                "kind": kind,
+                "pos_m": round(loop.pos_m, 2),
+                "dist_to_stop_m": round(dist, 2),
+                "city": True,
+            }
             if hop.lane != lane.getID():
                 t["at_lane"] = hop.lane
             out.append(t)

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.keys import new_keyring
+from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import MqttClient, topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
@@ -59,9 +59,20 @@ def _shift_t(payload: bytes, offset_s: float) -> bytes:
 class MqttLoop:
     """sim.simulate.ClosedLoop through a broker: controller thread + per-junction field clients."""
 
-    def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float, *,
-                 broker: Broker, realtime_factor: float | None = None, timeout_s: float = 60.0,
-                 after_second: AfterSecond | None = None, metrics: ServiceMetrics | None = None) -> None:
+    def __init__(
+        self,
+        field: SumoField,
+        junctions: dict,
+        cfg: Config,
+        policy: str,
+        begin_s: float,
+        *,
+        broker: Broker,
+        realtime_factor: float | None = None,
+        timeout_s: float = 60.0,
+        after_second: AfterSecond | None = None,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
         self.field = field
         self.broker = broker
         self.topics = broker.topics
@@ -93,22 +104,33 @@ class MqttLoop:
         keyring = new_keyring("replay")
         for jid, rc in field.roadside.items():
             rc.set_keys(keyring.for_junction(jid))
-        self.node = ServiceNode(ctl_cfg, junctions, broker.settings("controller", client_id=f"tsc-{site}-replay"),
-                                policy=policy, start_s=start_s, lockstep=self.lockstep, metrics=metrics,
-                                trust=Trust(epoch=1, signer=keyring.sign, audit=None))
+        self.node = ServiceNode(
+            ctl_cfg,
+            junctions,
+            broker.settings("controller", client_id=f"tsc-{site}-replay"),
+            policy=policy,
+            start_s=start_s,
+            lockstep=self.lockstep,
+            metrics=metrics,
+            trust=Trust(epoch=1, signer=keyring.sign, audit=None),
+        )
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
             self.node.start()
             for jid in junctions:
                 user = field_user(jid)
-                dev = MqttClient(broker.settings(user, client_id=f"{user}-{site}"),
-                                 lambda topic, payload, jid=jid: self._inbox.put(("plan", jid, payload)))
+                dev = MqttClient(
+                    broker.settings(user, client_id=f"{user}-{site}"),
+                    lambda topic, payload, jid=jid: self._inbox.put(("plan", jid, payload)),
+                )
                 dev.subscribe([self.topics.plan(jid)], qos=1)
                 self.devices[jid] = dev.start(wait=False)
             if self.lockstep:
-                self.sim = MqttClient(broker.settings(SIM, client_id=f"sim-{site}"),
-                                      lambda topic, payload: self._inbox.put(("ticked", "", payload)))
+                self.sim = MqttClient(
+                    broker.settings(SIM, client_id=f"sim-{site}"),
+                    lambda topic, payload: self._inbox.put(("ticked", "", payload)),
+                )
                 self.sim.subscribe([self.topics.ticked], qos=1)
                 self.sim.start(wait=False)
             for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
@@ -171,8 +193,13 @@ class MqttLoop:
         msgs = self.field.detector_messages(t_s)
         for jid, payload in msgs:
             self.devices[jid].publish(self.topics.detectors(jid), payload, qos=1)
-        clock = {"v": MESSAGE_VERSION, "t": t_s, "detectors": len(msgs), "status": self._n_statuses,
-                 "status_t": self._status_t}
+        clock = {
+            "v": MESSAGE_VERSION,
+            "t": t_s,
+            "detectors": len(msgs),
+            "status": self._n_statuses,
+            "status_t": self._status_t,
+        }
         self.sim.publish(self.topics.clock, json.dumps(clock, separators=(",", ":")).encode(), qos=1)
         plans = self._wait_ticked(t_s)
         for jid, seq in plans:
@@ -186,8 +213,11 @@ class MqttLoop:
         while plans is None or any(key not in self._plans for key in plans):
             if time.monotonic() > deadline:
                 missing = [k for k in plans if k not in self._plans] if plans is not None else "ticked"
-                raise AdapterError(f"lockstep t={t_s:g}: still waiting for {missing} after {self.timeout_s:g} s "
-                                   f"(broker log: {self.broker.log_tail(5)})", fatal=True)
+                raise AdapterError(
+                    f"lockstep t={t_s:g}: still waiting for {missing} after {self.timeout_s:g} s "
+                    f"(broker log: {self.broker.log_tail(5)})",
+                    fatal=True,
+                )
             try:
                 kind, jid, payload = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -234,7 +264,7 @@ class MqttLoop:
             except queue.Empty:
                 break
             self._collect_plan(jid, payload)
-        for (jid, seq) in sorted(self._plans, key=lambda k: k[1]):
+        for jid, seq in sorted(self._plans, key=lambda k: k[1]):
             self._apply(jid, self._plans.pop((jid, seq)), t_s)
         self._publish_statuses(t_s)
 
@@ -254,33 +284,61 @@ class MqttLoop:
 
     def summary(self) -> dict:
         devices = list(self.devices.values())
-        return {"transport": {
-            "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
-            "realtime_factor": None if self.lockstep else self.clock.factor,
-            "broker": f"{self.broker.host}:{self.broker.port}",
-            "controller": self.node.stats(),
-            "field": {"plans_received": self.plans_received, "plans_unreadable": self.plans_bad,
-                      "reconnects": sum(max(0, c.connects - 1) for c in devices)},
-        }}
+        return {
+            "transport": {
+                "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
+                "realtime_factor": None if self.lockstep else self.clock.factor,
+                "broker": f"{self.broker.host}:{self.broker.port}",
+                "controller": self.node.stats(),
+                "field": {
+                    "plans_received": self.plans_received,
+                    "plans_unreadable": self.plans_bad,
+                    "reconnects": sum(max(0, c.connects - 1) for c in devices),
+                },
+            }
+        }
 
 
-def run_via_mqtt(req: SimulateRequest, cfg: Config, *, realtime_factor: float | None = None,
-                 after_second: AfterSecond | None = None, timeout_s: float = 60.0,
-                 progress: Callable[[str], None] | None = None, registry: CollectorRegistry | None = None) -> dict:
+def run_via_mqtt(
+    req: SimulateRequest,
+    cfg: Config,
+    *,
+    realtime_factor: float | None = None,
+    after_second: AfterSecond | None = None,
+    timeout_s: float = 60.0,
+    progress: Callable[[str], None] | None = None,
+    registry: CollectorRegistry | None = None,
+) -> dict:
     """sim.simulate.run with controller and field talking through a private Mosquitto.
     Same outputs (tripinfo.xml, statistics.xml, summary.json) plus summary["transport"]."""
     with tempfile.TemporaryDirectory(prefix="tsc-mqtt-") as workdir:
         brokers: list[Broker] = []
 
-        def factory(field: SumoField, junctions: dict, cfg_: Config, policy: str, begin_s: float, *,
-                    metrics: ServiceMetrics | None = None) -> MqttLoop:
+        def factory(
+            field: SumoField,
+            junctions: dict,
+            cfg_: Config,
+            policy: str,
+            begin_s: float,
+            *,
+            metrics: ServiceMetrics | None = None,
+        ) -> MqttLoop:
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
             broker = Broker(Path(workdir) / "broker", cfg_.service.site, junctions)
             brokers.append(broker.start())
-            return MqttLoop(field, junctions, cfg_, policy, begin_s, broker=broker,
-                            realtime_factor=realtime_factor, timeout_s=timeout_s, after_second=after_second,
-                            metrics=metrics)
+            return MqttLoop(
+                field,
+                junctions,
+                cfg_,
+                policy,
+                begin_s,
+                broker=broker,
+                realtime_factor=realtime_factor,
+                timeout_s=timeout_s,
+                after_second=after_second,
+                metrics=metrics,
+            )
 
         try:
             return run(req, cfg, progress=progress, loop_factory=factory, registry=registry)

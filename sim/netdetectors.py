@@ -51,8 +51,9 @@ def loop_source(net: sumolib.net.Net, cfg: Config, additional: list[Path], detec
     return LoopSource(placement, detectors, by_lane, {loop.id for loop in city})
 
 
-def junction_loops(net: sumolib.net.Net, tid: str, lanes: list[str],
-                   src: LoopSource) -> tuple[list[dict[str, Any]], dict[str, float]]:
+def junction_loops(
+    net: sumolib.net.Net, tid: str, lanes: list[str], src: LoopSource
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Loop tables for the junction's lanes, and each lane's queue storage length (m): up to
     its advance loop, or along its upstream chain up to the advance distance when it has none.
     With the city's loops, a junction the city has no loop for gets generated ones (the

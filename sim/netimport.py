@@ -38,8 +38,16 @@ from controller.junctions import parse_intersection
 from sim import netdetectors, netmovements, netneighbours, netprogram, netstages
 from sim.netdetectors import DETECTOR_SOURCES
 
-__all__ = ["DETECTOR_SOURCES", "SKIPPED_FILE", "ImportResult", "import_net", "import_network", "junction_tables",
-           "read_net", "read_skipped"]
+__all__ = [
+    "DETECTOR_SOURCES",
+    "SKIPPED_FILE",
+    "ImportResult",
+    "import_net",
+    "import_network",
+    "junction_tables",
+    "read_net",
+    "read_skipped",
+]
 
 
 def read_net(path: str | Path) -> sumolib.net.Net:
@@ -62,8 +70,9 @@ class ImportResult:
     skipped: tuple[tuple[str, str], ...]  # (traffic light id, reason)
 
 
-def junction_tables(net: sumolib.net.Net, cfg: Config, net_path: str, additional: list[Path] | None = None,
-                    detectors: str = "generated") -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def junction_tables(
+    net: sumolib.net.Net, cfg: Config, net_path: str, additional: list[Path] | None = None, detectors: str = "generated"
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """The TOML tables of every signalised junction that can be controlled, sorted by id, and
     the (id, reason) of those that cannot. Raises NetworkError for an unknown `detectors`, an
     unreadable additional file, or a network without traffic lights."""
@@ -90,8 +99,13 @@ def junction_tables(net: sumolib.net.Net, cfg: Config, net_path: str, additional
     return tables, skipped
 
 
-def _junction_table(net: sumolib.net.Net, tl: sumolib.net.TLS, program: netprogram.Program | None, cfg: Config,
-                    src: netdetectors.LoopSource) -> tuple[dict[str, Any], set[sumolib.net.node.Node]]:
+def _junction_table(
+    net: sumolib.net.Net,
+    tl: sumolib.net.TLS,
+    program: netprogram.Program | None,
+    cfg: Config,
+    src: netdetectors.LoopSource,
+) -> tuple[dict[str, Any], set[sumolib.net.node.Node]]:
     """One junction's TOML table (neighbours still empty) and the nodes it controls. Raises
     NotControllable with the reason when the traffic light cannot be controlled safely."""
     if program is None:
@@ -107,12 +121,19 @@ def _junction_table(net: sumolib.net.Net, tl: sumolib.net.TLS, program: netprogr
     phases = [netstages.phase_table(st, conns.crossing_m, t) for st in plan.stages]
     netmovements.add_conflicts(movements, phases)
     table = {
-        "id": tl.getID(), "n_links": n_links,
-        "yellow_s": plan.yellow_s or t.yellow_s, "all_red_s": plan.all_red_s or t.all_red_s,
-        "cycle_min_s": t.cycle_min_s, "cycle_max_s": max(t.cycle_max_s, plan.cycle_s),
-        "max_red_s": max(t.max_red_s, plan.cycle_s), "base_offset_s": program.offset_s,
-        "upstream": [], "downstream": [],
-        "phases": phases, "movements": movements, "detectors": detectors,
+        "id": tl.getID(),
+        "n_links": n_links,
+        "yellow_s": plan.yellow_s or t.yellow_s,
+        "all_red_s": plan.all_red_s or t.all_red_s,
+        "cycle_min_s": t.cycle_min_s,
+        "cycle_max_s": max(t.cycle_max_s, plan.cycle_s),
+        "max_red_s": max(t.max_red_s, plan.cycle_s),
+        "base_offset_s": program.offset_s,
+        "upstream": [],
+        "downstream": [],
+        "phases": phases,
+        "movements": movements,
+        "detectors": detectors,
     }
     return table, conns.nodes
 
@@ -125,8 +146,13 @@ def _file_name(tid: str) -> str:
 SKIPPED_FILE = "skipped.txt"
 
 
-def import_network(net_path: str | Path, out_dir: str | Path, cfg: Config, additional: list[Path] | None = None,
-                   detectors: str = "generated") -> ImportResult:
+def import_network(
+    net_path: str | Path,
+    out_dir: str | Path,
+    cfg: Config,
+    additional: list[Path] | None = None,
+    detectors: str = "generated",
+) -> ImportResult:
     """Write one <tls>.toml per controllable traffic light into out_dir, and skipped.txt (one
     `id: reason` line per traffic light left on its own program) when any is left out. When
     none can be controlled, no TOML is written (and the scenario runs on its own programs).
@@ -141,8 +167,10 @@ def import_network(net_path: str | Path, out_dir: str | Path, cfg: Config, addit
     written = []
     for table in tables:
         fp = out / _file_name(table["id"])
-        header = (f"# Junction {table['id']}, imported from {Path(net_path).name} by import-net.\n"
-                  "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n")
+        header = (
+            f"# Junction {table['id']}, imported from {Path(net_path).name} by import-net.\n"
+            "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n"
+        )
         fp.write_text(header + tomli_w.dumps(table), encoding="utf-8")
         written.append(fp)
     for tid, _ in skipped:  # a previous import's model of a light skipped now must not linger
@@ -151,7 +179,9 @@ def import_network(net_path: str | Path, out_dir: str | Path, cfg: Config, addit
     if skipped:
         (out / SKIPPED_FILE).write_text(
             "# Traffic lights left on their own program by import-net, with the reason.\n"
-            + "".join(f"{tid}: {why}\n" for tid, why in skipped), encoding="utf-8")
+            + "".join(f"{tid}: {why}\n" for tid, why in skipped),
+            encoding="utf-8",
+        )
     return ImportResult(tuple(written), tuple(skipped))
 
 
@@ -168,7 +198,12 @@ def read_skipped(folder: str | Path) -> list[tuple[str, str]]:
     return out
 
 
-def import_net(net_path: str | Path, out_dir: str | Path, cfg: Config, additional: list[Path] | None = None,
-               detectors: str = "generated") -> list[Path]:
+def import_net(
+    net_path: str | Path,
+    out_dir: str | Path,
+    cfg: Config,
+    additional: list[Path] | None = None,
+    detectors: str = "generated",
+) -> list[Path]:
     """import_network, returning the junction files written."""
     return list(import_network(net_path, out_dir, cfg, additional, detectors).written)

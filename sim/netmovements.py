@@ -80,8 +80,9 @@ def approach(edge: sumolib.net.edge.Edge) -> str:
     return _COMPASS[int((from_deg + 22.5) // 45) % 8]
 
 
-def movements(net: sumolib.net.Net, conns: list[Conn], cfg: Config,
-              storage_m: dict[str, float]) -> list[dict[str, Any]]:
+def movements(
+    net: sumolib.net.Net, conns: list[Conn], cfg: Config, storage_m: dict[str, float]
+) -> list[dict[str, Any]]:
     """Movement tables (without conflicts): (edge, turn) groups, named by approach + turn
     letter; clashes get a suffix. `storage_m`: queue storage length by lane."""
     groups: dict[tuple[str, str], list[Conn]] = {}
@@ -91,8 +92,12 @@ def movements(net: sumolib.net.Net, conns: list[Conn], cfg: Config,
     for cs in groups.values():
         for lane in {c.lane for c in cs}:
             lane_users[lane] = lane_users.get(lane, 0) + 1
-    sat_per_lane = {"through": cfg.saturation.through_pcu_h_lane, "left": cfg.saturation.left_pcu_h_lane,
-                    "right": cfg.saturation.right_pcu_h_lane, "uturn": cfg.saturation.left_pcu_h_lane}
+    sat_per_lane = {
+        "through": cfg.saturation.through_pcu_h_lane,
+        "left": cfg.saturation.left_pcu_h_lane,
+        "right": cfg.saturation.right_pcu_h_lane,
+        "uturn": cfg.saturation.left_pcu_h_lane,
+    }
     out, used_ids = [], set()
     for (edge_id, turn), cs in sorted(groups.items()):
         where = approach(net.getEdge(edge_id))
@@ -104,11 +109,18 @@ def movements(net: sumolib.net.Net, conns: list[Conn], cfg: Config,
         share = {lane: 1.0 / lane_users[lane] for lane in lanes}
         sat = sum(sat_per_lane[turn] * share[lane] for lane in lanes)
         storage = sum(storage_m[lane] / cfg.detectors.vehicle_spacing_m * share[lane] for lane in lanes)
-        out.append({
-            "id": mid, "approach": where, "turn": turn, "from_edge": edge_id, "lanes": lanes,
-            "links": sorted({c.link for c in cs}), "sat_flow_pcu_h": round(sat, 1),
-            "storage_pcu": round(max(storage, 1.0), 2),
-        })
+        out.append(
+            {
+                "id": mid,
+                "approach": where,
+                "turn": turn,
+                "from_edge": edge_id,
+                "lanes": lanes,
+                "links": sorted({c.link for c in cs}),
+                "sat_flow_pcu_h": round(sat, 1),
+                "storage_pcu": round(max(storage, 1.0), 2),
+            }
+        )
     return out
 
 
@@ -119,5 +131,8 @@ def add_conflicts(movement_tables: list[dict[str, Any]], phase_tables: list[dict
         green = {i for i, ch in enumerate(ph["state"]) if ch in "Gg"}
         served.append({m["id"] for m in movement_tables if green.intersection(m["links"])})
     for m in movement_tables:
-        m["conflicts"] = sorted(o["id"] for o in movement_tables if o["id"] != m["id"]
-                                and not any(m["id"] in s and o["id"] in s for s in served))
+        m["conflicts"] = sorted(
+            o["id"]
+            for o in movement_tables
+            if o["id"] != m["id"] and not any(m["id"] in s and o["id"] in s for s in served)
+        )

@@ -23,8 +23,9 @@ def tls_of_nodes(net: sumolib.net.Net) -> dict[str, str]:
     return tls_of_node
 
 
-def signalised_neighbours(node: sumolib.net.node.Node, tls_of_node: dict[str, str], upstream: bool,
-                          own: str) -> set[str]:
+def signalised_neighbours(
+    node: sumolib.net.node.Node, tls_of_node: dict[str, str], upstream: bool, own: str
+) -> set[str]:
     """Nearest signalised junctions other than `own`, walking through unsignalised nodes."""
     found: set[str] = set()
     frontier = [(node, 0)]
@@ -45,8 +46,9 @@ def signalised_neighbours(node: sumolib.net.node.Node, tls_of_node: dict[str, st
     return found
 
 
-def add_neighbours(tables: list[dict[str, Any]], nodes_of: dict[str, set[sumolib.net.node.Node]],
-                   tls_of_node: dict[str, str]) -> None:
+def add_neighbours(
+    tables: list[dict[str, Any]], nodes_of: dict[str, set[sumolib.net.node.Node]], tls_of_node: dict[str, str]
+) -> None:
     """Set `upstream` and `downstream` of every junction table: the neighbours among `tables`,
     sorted. `nodes_of`: the nodes each junction controls."""
     kept = {t["id"] for t in tables}

@@ -98,10 +98,12 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
                 try:
                     phases.append(ProgramPhase(float(ph.get("duration", "")), ph.get("state", "")))
                 except ValueError:
-                    raise NetworkError(str(fp), f"tlLogic[{tid}].phase[{i}].duration",
-                                       f"not a number: {ph.get('duration')!r}") from None
-            out[tid] = Program(tid, tl.get("programID", ""), float(tl.get("offset", "0") or 0.0),
-                               tuple(phases), str(fp))
+                    raise NetworkError(
+                        str(fp), f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
+                    ) from None
+            out[tid] = Program(
+                tid, tl.get("programID", ""), float(tl.get("offset", "0") or 0.0), tuple(phases), str(fp)
+            )
     return out
 
 
@@ -171,7 +173,12 @@ def stage_plan(program: Program) -> StagePlan:
     ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
-    return StagePlan(stages=stages, yellow_s=yellow_s, all_red_s=all_red_s,
-                     cycle_s=sum(p.duration_s for p in phases), free_links=free,
-                     never_green=frozenset(range(n_links)) - greens,
-                     transition_only=frozenset(ever - greens - free))
+    return StagePlan(
+        stages=stages,
+        yellow_s=yellow_s,
+        all_red_s=all_red_s,
+        cycle_s=sum(p.duration_s for p in phases),
+        free_links=free,
+        never_green=frozenset(range(n_links)) - greens,
+        transition_only=frozenset(ever - greens - free),
+    )

@@ -27,8 +27,9 @@ class NotControllable(Exception):
 
 def is_pedestrian(in_lane: sumolib.net.lane.Lane, out_lane: sumolib.net.lane.Lane) -> bool:
     """A connection of a crossing or walking area, not a vehicle link."""
-    return (in_lane.getEdge().getFunction() in ("crossing", "walkingarea")
-            or out_lane.getEdge().getFunction() == "crossing")
+    return (
+        in_lane.getEdge().getFunction() in ("crossing", "walkingarea") or out_lane.getEdge().getFunction() == "crossing"
+    )
 
 
 def checked_stage_plan(tl: sumolib.net.TLS, program: netprogram.Program) -> tuple[netprogram.StagePlan, int]:
@@ -42,16 +43,22 @@ def checked_stage_plan(tl: sumolib.net.TLS, program: netprogram.Program) -> tupl
     n_links = len(program.phases[0].state)
     top = max((link for _, _, link in tl.getConnections()), default=-1)
     if top >= n_links:
-        raise NotControllable(f"program {program.program_id!r} ({program.source}) has {n_links} links, "
-                              f"the network's connections use link {top}")
+        raise NotControllable(
+            f"program {program.program_id!r} ({program.source}) has {n_links} links, "
+            f"the network's connections use link {top}"
+        )
     vehicle_links = {link for a, b, link in tl.getConnections() if not is_pedestrian(a, b)}
     stranded = plan.transition_only & vehicle_links
     if stranded:
-        raise NotControllable(f"program {program.program_id!r} ({program.source}) shows links {sorted(stranded)} "
-                              "green only beside yellows, in no green stage: the junction model could never serve them")
+        raise NotControllable(
+            f"program {program.program_id!r} ({program.source}) shows links {sorted(stranded)} "
+            "green only beside yellows, in no green stage: the junction model could never serve them"
+        )
     if len(plan.stages) < 2:
-        raise NotControllable(f"program {program.program_id!r} ({program.source}) has {len(plan.stages)} "
-                              "green stage(s): nothing to switch between")
+        raise NotControllable(
+            f"program {program.program_id!r} ({program.source}) has {len(plan.stages)} "
+            "green stage(s): nothing to switch between"
+        )
     return plan, n_links
 
 
@@ -61,8 +68,12 @@ def phase_table(stage: netprogram.Stage, crossing_m: dict[int, float], t: Timing
     base = stage.base_green_s
     walk = [t.ped_walk_s + length / t.ped_speed_mps for i, length in crossing_m.items() if stage.state[i] in "Gg"]
     ped_min = round(max(walk, default=0.0), 2)
-    phase: dict[str, Any] = {"state": stage.state, "min_green_s": max(min(t.min_green_s, base), ped_min),
-                             "max_green_s": max(t.max_green_s, base, ped_min), "base_green_s": base}
+    phase: dict[str, Any] = {
+        "state": stage.state,
+        "min_green_s": max(min(t.min_green_s, base), ped_min),
+        "max_green_s": max(t.max_green_s, base, ped_min),
+        "base_green_s": base,
+    }
     if ped_min:
         phase["ped_min_green_s"] = ped_min
     return phase

@@ -18,16 +18,34 @@ class Progress:
 
     bar: None chooses by the stream (a bar only on a terminal); lines go to `write`, else the stream."""
 
-    def __init__(self, label: str, total: float, every: float, *, stream: IO[str] | None = None,
-                 bar: bool | None = None, write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: float,
+        every: float,
+        *,
+        stream: IO[str] | None = None,
+        bar: bool | None = None,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self.label = label
         self.total = total
         self.every = every
         self._stream = stream if stream is not None else sys.stderr
         self._write = write or (lambda line: print(line, file=self._stream, flush=True))
         use_bar = self._stream.isatty() if bar is None else bar
-        self._bar = (tqdm(total=round(total) if total > 0 else None, desc=label, file=self._stream, unit="s",
-                          dynamic_ncols=True, leave=True) if use_bar else None)
+        self._bar = (
+            tqdm(
+                total=round(total) if total > 0 else None,
+                desc=label,
+                file=self._stream,
+                unit="s",
+                dynamic_ncols=True,
+                leave=True,
+            )
+            if use_bar
+            else None
+        )
         self._done = 0.0
         self._next_line = every
 

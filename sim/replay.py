@@ -117,8 +117,11 @@ def resolve_window(req: ReplayRequest, det: pa.Table) -> Window:
     if not first < t_to <= last + 1.0:
         raise DefinitionError("--to", "T", f"{t_to:.0f} s is outside the recording; {span}")
     if t_to - t_from < req.interval_s:
-        raise DefinitionError("--to", "T", f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than "
-                                           f"one {req.interval_s:.0f} s counting interval")
+        raise DefinitionError(
+            "--to",
+            "T",
+            f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than one {req.interval_s:.0f} s counting interval",
+        )
     offset = math.floor(t_from / DAY_S) * DAY_S
     return Window(t_from, t_to, offset, first, last)
 
@@ -146,8 +149,12 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     """OUT/scenario/replay.sumocfg for the window; returns it and what the demand is made of."""
     net_file = Path(req.net or meta.get("net_file", ""))
     if not str(net_file) or not net_file.is_file():
-        raise DefinitionError("--net", "net", f"no SUMO network: {net_file or 'none given'} (the recording's "
-                                              f"meta.json names none that exists; pass --net NET.net.xml)")
+        raise DefinitionError(
+            "--net",
+            "net",
+            f"no SUMO network: {net_file or 'none given'} (the recording's "
+            f"meta.json names none that exists; pass --net NET.net.xml)",
+        )
     out = req.out_dir / "scenario"
     out.mkdir(parents=True, exist_ok=True)
     junctions = load_intersections(site / "meta" / "intersections")
@@ -168,24 +175,40 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv, lags)
         if asked[cls]:
-            route_files.append(demand.sample_routes_cached(candidates, edgedata, out / f"routes_{cls}.rou.xml",
-                                                           cls, req.seed, req.minimize_vehicles))
+            route_files.append(
+                demand.sample_routes_cached(
+                    candidates, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, req.minimize_vehicles
+                )
+            )
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
     before = read_archive(site, "detectors", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
     status = read_archive(site, "status", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
     queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}
-    queued = demand.write_queue_vehicles(out / "queues.rou.xml", queues, net, sampled, begin,
-                                         cfg.detectors.vehicle_spacing_m)
+    queued = demand.write_queue_vehicles(
+        out / "queues.rou.xml", queues, net, sampled, begin, cfg.detectors.vehicle_spacing_m
+    )
     route_files.append(out / "queues.rou.xml")
-    info = {"counted_edges": len(counters), "vehicles_by_class": asked, "queued_vehicles": queued,
-            "queue_pcu_estimated": round(sum(queues.values()), 1), "intervals": n_iv,
-            "net_file": str(net_file)}
-    return write_sumocfg(out / "replay.sumocfg", net_file, route_files, meta.get("additional_files", []), begin,
-                         window.to_s - window.offset_s), info
+    info = {
+        "counted_edges": len(counters),
+        "vehicles_by_class": asked,
+        "queued_vehicles": queued,
+        "queue_pcu_estimated": round(sum(queues.values()), 1),
+        "intervals": n_iv,
+        "net_file": str(net_file),
+    }
+    return write_sumocfg(
+        out / "replay.sumocfg",
+        net_file,
+        route_files,
+        meta.get("additional_files", []),
+        begin,
+        window.to_s - window.offset_s,
+    ), info
 
 
-def write_sumocfg(path: Path, net_file: Path, routes: list[Path], additional: list[str], begin_s: float,
-                  end_s: float) -> Path:
+def write_sumocfg(
+    path: Path, net_file: Path, routes: list[Path], additional: list[str], begin_s: float, end_s: float
+) -> Path:
     root = ET.Element("configuration")
     inp = ET.SubElement(root, "input")
     ET.SubElement(inp, "net-file", value=str(net_file))
@@ -201,8 +224,9 @@ def write_sumocfg(path: Path, net_file: Path, routes: list[Path], additional: li
     return path
 
 
-def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window: Window,
-              additional: list[str], record: bool) -> subprocess.Popen:
+def start_run(
+    req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window: Window, additional: list[str], record: bool
+) -> subprocess.Popen:
     """One run in its own process: `simulate` for a policy, sim.replay_recorded for the plans in
     force; `record`: its feeds go to OUT/<policy>/archive (the calibration run)."""
     out = req.out_dir / policy
@@ -211,8 +235,21 @@ def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window
     sumo = ["--", "--seed", str(req.seed), "--additional-files", ",".join(adds)]
     common = ["--out", str(out), "--intersections", str(site / "meta" / "intersections")]
     if policy == RECORDED:
-        cmd = [sys.executable, "-m", "sim.replay_recorded", str(sumocfg), *common, "--archive", str(site),
-               "--from", repr(window.from_s), "--to", repr(window.to_s), "--offset", repr(window.offset_s)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sim.replay_recorded",
+            str(sumocfg),
+            *common,
+            "--archive",
+            str(site),
+            "--from",
+            repr(window.from_s),
+            "--to",
+            repr(window.to_s),
+            "--offset",
+            repr(window.offset_s),
+        ]
     else:
         cmd = simulate_command(sumocfg, out, policy, config=req.config, options=common[2:])
     if record:
@@ -220,8 +257,9 @@ def start_run(req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window
     if req.config and policy == RECORDED:
         cmd += ["--config", req.config]
     with open(out / "run.log", "w") as log_file:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cmd + sumo, stdout=log_file, stderr=subprocess.STDOUT,
-                                cwd=Path(__file__).resolve().parent.parent)
+        return subprocess.Popen(
+            cmd + sumo, stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent
+        )
 
 
 def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
@@ -257,14 +295,21 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
         result.summaries.append(json.loads((req.out_dir / policy / "summary.json").read_text()))
     recorded = read_archive(site, "detectors", window.from_s, window.to_s)
     rebuilt = read_archive(site_root(req.out_dir / calibration / "archive"), "detectors")
-    rebuilt = rebuilt.set_column(rebuilt.schema.get_field_index("t_s"), "t_s",
-                                 pa.compute.add(rebuilt["t_s"], window.offset_s))
+    rebuilt = rebuilt.set_column(
+        rebuilt.schema.get_field_index("t_s"), "t_s", pa.compute.add(rebuilt["t_s"], window.offset_s)
+    )
     junctions = load_intersections(site / "meta" / "intersections")
     result.geh = compare_counts(recorded, rebuilt, window.from_s, window.to_s, count_sites(junctions))
     (req.out_dir / "geh.json").write_text(json.dumps(result.geh.as_dict(), indent=1))
     w = result.window
-    write_report(req.out_dir, result.summaries, policies, junctions, result.geh,
-                 f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} "
-                 f"(scenario clock = recording - "
-                 f"{w.offset_s:.0f} s). Scenario: {result.scenario}. Demand: {json.dumps(result.demand)}.")
+    write_report(
+        req.out_dir,
+        result.summaries,
+        policies,
+        junctions,
+        result.geh,
+        f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} "
+        f"(scenario clock = recording - "
+        f"{w.offset_s:.0f} s). Scenario: {result.scenario}. Demand: {json.dumps(result.demand)}.",
+    )
     return result

@@ -82,8 +82,10 @@ def size(archive: Path, segment_s: float = 900.0) -> None:
             total += nbytes
             print(f"{kind:<10}{table.num_rows:>12}{nbytes:>12}{nbytes / table.num_rows:>10.2f}")
         per_day = total / span_s * 86400.0 / max(junctions, 1)
-        print(f"recording: {junctions} junctions, {span_s:.0f} s; {total} bytes; "
-              f"{per_day / 1e6:.2f} MB per junction-day at this demand")
+        print(
+            f"recording: {junctions} junctions, {span_s:.0f} s; {total} bytes; "
+            f"{per_day / 1e6:.2f} MB per junction-day at this demand"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -92,9 +94,15 @@ def cost(junctions: int, loops: int, seconds: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     feeds = []
     for j in range(junctions):  # one second of feed per junction, reused with new times
-        readings = tuple(DetectorReading(f"J{j}_L{k}", (("car", 1),) if rng.random() < 0.1 else (),
-                                         round(rng.random() * 0.3, 3), rng.choice((-1.0, 4.2, 11.0)))
-                         for k in range(loops))
+        readings = tuple(
+            DetectorReading(
+                f"J{j}_L{k}",
+                (("car", 1),) if rng.random() < 0.1 else (),
+                round(rng.random() * 0.3, 3),
+                rng.choice((-1.0, 4.2, 11.0)),
+            )
+            for k in range(loops)
+        )
         feeds.append((f"J{j}", readings))
     root = Path(tempfile.mkdtemp(prefix="archive-cost-"))
     try:
@@ -110,10 +118,14 @@ def cost(junctions: int, loops: int, seconds: int, seed: int = 1) -> None:
         wall = time.perf_counter() - wall0
         disk = sum(p.stat().st_size for p in root.rglob("*.parquet"))
         rows = junctions * loops * seconds
-        print(f"{'junctions':>10}{'loops':>7}{'feed s':>8}{'rows':>12}{'writer CPU s':>14}{'core share':>12}"
-              f"{'us/row':>8}{'wall s':>8}{'bytes/row':>10}")
-        print(f"{junctions:>10}{loops:>7}{seconds:>8}{rows:>12}{cpu:>14.2f}{cpu / seconds:>12.1%}"
-              f"{cpu / rows * 1e6:>8.2f}{wall:>8.1f}{disk / rows:>10.2f}")
+        print(
+            f"{'junctions':>10}{'loops':>7}{'feed s':>8}{'rows':>12}{'writer CPU s':>14}{'core share':>12}"
+            f"{'us/row':>8}{'wall s':>8}{'bytes/row':>10}"
+        )
+        print(
+            f"{junctions:>10}{loops:>7}{seconds:>8}{rows:>12}{cpu:>14.2f}{cpu / seconds:>12.1%}"
+            f"{cpu / rows * 1e6:>8.2f}{wall:>8.1f}{disk / rows:>10.2f}"
+        )
         print(f"dropped={rec.stats.dropped} write_errors={rec.stats.write_errors}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

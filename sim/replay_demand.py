@@ -113,8 +113,16 @@ def edge_lags_s(net, routes: list[list[str]], edges: list[str]) -> dict[str, flo
     return {e: float(np.median(v)) for e, v in lags.items()}
 
 
-def write_edgedata(path: Path, counters: list[EdgeCounter], loop_counts: Mapping[str, np.ndarray], cls: str,
-                   begin_s: float, interval_s: float, n_intervals: int, lags_s: Mapping[str, float]) -> int:
+def write_edgedata(
+    path: Path,
+    counters: list[EdgeCounter],
+    loop_counts: Mapping[str, np.ndarray],
+    cls: str,
+    begin_s: float,
+    interval_s: float,
+    n_intervals: int,
+    lags_s: Mapping[str, float],
+) -> int:
     """SUMO edgeData (`entered`) of one vehicle class; returns the vehicles it asks for.
 
     routeSampler puts a vehicle's whole route in the interval it departs in, so each edge's
@@ -137,8 +145,13 @@ def write_edgedata(path: Path, counters: list[EdgeCounter], loop_counts: Mapping
                     total += n
     root = ET.Element("meandata")
     for k in range(n_intervals):
-        iv = ET.SubElement(root, "interval", id=f"{cls}_{k}", begin=f"{begin_s + k * interval_s:.0f}",
-                           end=f"{begin_s + (k + 1) * interval_s:.0f}")
+        iv = ET.SubElement(
+            root,
+            "interval",
+            id=f"{cls}_{k}",
+            begin=f"{begin_s + k * interval_s:.0f}",
+            end=f"{begin_s + (k + 1) * interval_s:.0f}",
+        )
         for c in counters:
             ET.SubElement(iv, "edge", id=c.edge, entered=str(per[k].get(c.edge, 0)))
     ET.indent(root)
@@ -208,10 +221,35 @@ def candidate_routes(net_file: Path, out_dir: Path, seed: int, n_routes: int = 3
     for name, fringe in (("fringe", "max"), ("inner", "5")):
         out = out_dir / f"candidates_{name}.rou.xml"
         try:
-            _tool([str(tools / "randomTrips.py"), "-n", str(net_file), "-r", str(out),
-                   "-o", str(out.with_suffix(".trips.xml")), "-b", "0", "-e", str(n_routes), "-p", "1",
-                   "--fringe-factor", fringe, "--min-distance", "50", "--seed", str(seed), "--prefix", f"{name}_",
-                   "--validate", "--vclass", "passenger"], f"randomTrips.py ({name})")
+            _tool(
+                [
+                    str(tools / "randomTrips.py"),
+                    "-n",
+                    str(net_file),
+                    "-r",
+                    str(out),
+                    "-o",
+                    str(out.with_suffix(".trips.xml")),
+                    "-b",
+                    "0",
+                    "-e",
+                    str(n_routes),
+                    "-p",
+                    "1",
+                    "--fringe-factor",
+                    fringe,
+                    "--min-distance",
+                    "50",
+                    "--seed",
+                    str(seed),
+                    "--prefix",
+                    f"{name}_",
+                    "--validate",
+                    "--vclass",
+                    "passenger",
+                ],
+                f"randomTrips.py ({name})",
+            )
         except AdapterError as exc:
             if name == "inner":
                 raise
@@ -221,8 +259,9 @@ def candidate_routes(net_file: Path, out_dir: Path, seed: int, n_routes: int = 3
     return files
 
 
-def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int,
-                  minimize_vehicles: float) -> Path:
+def sample_routes(
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+) -> Path:
     """routeSampler.py: vehicles of one class whose routes match the edge counts.
 
     Two of its methods are run and the one that meets the counts better by its own measure
@@ -232,12 +271,26 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, s
     alone can multiply short routes into more vehicles than the counts call for (insertion
     backlogs); the programme can fall short where the candidate routes fit the counts badly."""
     tools = Path(sumo_home()) / "tools"
-    base = [str(tools / "routeSampler.py"), "-r", ",".join(str(c) for c in candidates), "-d", str(edgedata),
-            "--prefix", f"{cls}_", "-a", f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
-            "-s", str(seed), "--edgedata-attribute", "entered"]
+    base = [
+        str(tools / "routeSampler.py"),
+        "-r",
+        ",".join(str(c) for c in candidates),
+        "-d",
+        str(edgedata),
+        "--prefix",
+        f"{cls}_",
+        "-a",
+        f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
+        "-s",
+        str(seed),
+        "--edgedata-attribute",
+        "entered",
+    ]
     tried = []
-    for name, extra in (("sampled", []), ("optimized", ["--optimize", "full", "--minimize-vehicles",
-                                                         f"{minimize_vehicles:g}"])):
+    for name, extra in (
+        ("sampled", []),
+        ("optimized", ["--optimize", "full", "--minimize-vehicles", f"{minimize_vehicles:g}"]),
+    ):
         path = out.with_name(f"{out.stem}.{name}.xml")
         text = _tool([*base, "-o", str(path), *extra], f"routeSampler.py ({cls}, {name})")
         means = _GEH_LINE.findall(text)
@@ -245,14 +298,21 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, s
         tried.append((-(float(means[-1]) if means else 0.0), n_veh, name, path))
     tried.sort()
     best = tried[0]
-    log.info("routeSampler %s: kept %s (GEH ok %.1f %%, %d vehicles) of %s", cls, best[2], -best[0], best[1],
-             ", ".join(f"{t[2]} {-t[0]:.1f} %/{t[1]}" for t in tried))
+    log.info(
+        "routeSampler %s: kept %s (GEH ok %.1f %%, %d vehicles) of %s",
+        cls,
+        best[2],
+        -best[0],
+        best[1],
+        ", ".join(f"{t[2]} {-t[0]:.1f} %/{t[1]}" for t in tried),
+    )
     best[3].replace(out)
     return out
 
 
-def sample_routes_cached(candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int,
-                         minimize_vehicles: float) -> Path:
+def sample_routes_cached(
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+) -> Path:
     """sample_routes, skipped when `out` was sampled from the same counts, candidates, seed and
     weight (a replay run again into the same folder: routeSampler's programme takes minutes on a
     city)."""
@@ -290,14 +350,19 @@ def snapshots(det: pa.Table) -> dict[str, list[Snapshot]]:
 def green_phases(status: pa.Table) -> dict[str, list[tuple[float, int | None]]]:
     """Per junction, (time, green phase or None in an intergreen) from the recorded statuses."""
     out: dict[str, list[tuple[float, int | None]]] = defaultdict(list)
-    for jid, t, phase, ig in zip(status["junction"].cast(pa.string()).to_pylist(), status["t_s"].to_pylist(),
-                                 status["phase"].to_pylist(), status["in_intergreen"].to_pylist()):
+    for jid, t, phase, ig in zip(
+        status["junction"].cast(pa.string()).to_pylist(),
+        status["t_s"].to_pylist(),
+        status["phase"].to_pylist(),
+        status["in_intergreen"].to_pylist(),
+    ):
         out[jid].append((t, None if ig else phase))
     return out
 
 
-def estimated_queues(junctions: Mapping[str, Intersection], det: pa.Table, status: pa.Table,
-                     cfg: Config) -> dict[str, float]:
+def estimated_queues(
+    junctions: Mapping[str, Intersection], det: pa.Table, status: pa.Table, cfg: Config
+) -> dict[str, float]:
     """Lane id -> queue (PCU) the service's estimator gives at the end of the recorded feed."""
     greens = green_phases(status)
     queues: dict[str, float] = {}
@@ -321,8 +386,9 @@ def estimated_queues(junctions: Mapping[str, Intersection], det: pa.Table, statu
     return queues
 
 
-def write_queue_vehicles(path: Path, queues: Mapping[str, float], net, routes: list[list[str]], depart_s: float,
-                         spacing_m: float) -> int:
+def write_queue_vehicles(
+    path: Path, queues: Mapping[str, float], net, routes: list[list[str]], depart_s: float, spacing_m: float
+) -> int:
     """Standing vehicles (type car) on each lane at depart_s, from the stop line back, each on
     the rest of a sampled route that goes on from that lane. Returns how many."""
     through: dict[str, list[list[str]]] = defaultdict(list)
@@ -348,9 +414,16 @@ def write_queue_vehicles(path: Path, queues: Mapping[str, float], net, routes: l
         for k in range(count):
             route = options[(n + k) % len(options)]
             pos = lane.getLength() - 1.0 - k * spacing_m
-            v = ET.SubElement(root, "vehicle", id=f"queue_{lane_id}_{k}", type=vtype_id("car"),
-                              depart=f"{depart_s:.0f}", departLane=str(lane.getIndex()), departPos=f"{pos:.1f}",
-                              departSpeed="0")
+            v = ET.SubElement(
+                root,
+                "vehicle",
+                id=f"queue_{lane_id}_{k}",
+                type=vtype_id("car"),
+                depart=f"{depart_s:.0f}",
+                departLane=str(lane.getIndex()),
+                departPos=f"{pos:.1f}",
+                departSpeed="0",
+            )
             ET.SubElement(v, "route", edges=" ".join(route))
         n += count
     ET.indent(root)

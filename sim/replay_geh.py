@@ -6,7 +6,8 @@ criterion of a calibrated model: GEH < 5 for at least 85 % of the hourly counts.
 
 Counts are compared per counting site (the loops of one kind on one edge, summed) and per period
 of one hour and of 15 minutes from the window's start, as flows (veh/h); a period cut short by
-the window's end is scaled to an hourly flow over its actual length. Loop-periods with no vehicle in either are left out (trivially equal).
+the window's end is scaled to an hourly flow over its actual length. Loop-periods with no vehicle in
+either are left out (trivially equal).
 """
 
 from __future__ import annotations
@@ -69,13 +70,28 @@ class GehResult:
 
     def as_dict(self) -> dict:
         def rows(rs: list[GehRow]) -> list[dict]:
-            return [{"detector": r.detector, "period_start_s": r.period_start_s, "period_s": r.period_s,
-                     "counted_veh_h": round(r.counted_veh_h, 1), "modelled_veh_h": round(r.modelled_veh_h, 1),
-                     "geh": round(r.geh, 2)} for r in rs]
-        return {"geh_ok": GEH_OK, "target_share": TARGET_SHARE,
-                "hourly_share": self.hourly_share, "hourly_n": self.hourly_n,
-                "quarter_share": self.quarter_share, "quarter_n": self.quarter_n,
-                "hourly": rows(self.hourly), "quarter": rows(self.quarter)}
+            return [
+                {
+                    "detector": r.detector,
+                    "period_start_s": r.period_start_s,
+                    "period_s": r.period_s,
+                    "counted_veh_h": round(r.counted_veh_h, 1),
+                    "modelled_veh_h": round(r.modelled_veh_h, 1),
+                    "geh": round(r.geh, 2),
+                }
+                for r in rs
+            ]
+
+        return {
+            "geh_ok": GEH_OK,
+            "target_share": TARGET_SHARE,
+            "hourly_share": self.hourly_share,
+            "hourly_n": self.hourly_n,
+            "quarter_share": self.quarter_share,
+            "quarter_n": self.quarter_n,
+            "hourly": rows(self.hourly),
+            "quarter": rows(self.quarter),
+        }
 
 
 def count_sites(junctions: Mapping[str, Intersection]) -> dict[str, str]:
@@ -85,8 +101,9 @@ def count_sites(junctions: Mapping[str, Intersection]) -> dict[str, str]:
     return {d.id: f"{d.at_lane.rsplit('_', 1)[0]}:{d.kind}" for j in junctions.values() for d in j.detectors}
 
 
-def _per_period(det: pa.Table, from_s: float, to_s: float, period_s: float,
-                sites: Mapping[str, str]) -> dict[tuple[str, int], int]:
+def _per_period(
+    det: pa.Table, from_s: float, to_s: float, period_s: float, sites: Mapping[str, str]
+) -> dict[tuple[str, int], int]:
     if det.num_rows == 0:
         return {}
     start = det["t_s"].to_numpy() - det["period_s"].to_numpy().astype(float)
@@ -105,8 +122,9 @@ def _per_period(det: pa.Table, from_s: float, to_s: float, period_s: float,
     return out
 
 
-def compare_counts(counted: pa.Table, modelled: pa.Table, from_s: float, to_s: float,
-                   sites: Mapping[str, str] | None = None) -> GehResult:
+def compare_counts(
+    counted: pa.Table, modelled: pa.Table, from_s: float, to_s: float, sites: Mapping[str, str] | None = None
+) -> GehResult:
     """GEH per counting site (`sites`: loop -> site, count_sites(); each loop alone when None),
     hourly and per 15 min, of modelled against counted readings (same clock)."""
     result = GehResult()

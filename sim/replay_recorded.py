@@ -45,8 +45,18 @@ def recorded_plans(site: Path, from_s: float, to_s: float, offset_s: float) -> l
 class RecordedPlansLoop:
     """A ClosedLoop (sim/simulate.py) whose plans come from the recording, not from a policy."""
 
-    def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float, *,
-                 plans: list[tuple[float, Command]], metrics=None, archive=None) -> None:
+    def __init__(
+        self,
+        field: SumoField,
+        junctions: dict,
+        cfg: Config,
+        policy: str,
+        begin_s: float,
+        *,
+        plans: list[tuple[float, Command]],
+        metrics=None,
+        archive=None,
+    ) -> None:
         self.inner = InProcessLoop(field, junctions, cfg, "fixed", begin_s, metrics=metrics, archive=archive)
         self.inner.service.publish = lambda cmd, payload: None  # the recorded plans replace the policy's
         self.field = field
@@ -91,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record", type=Path, default=None)
     p.add_argument("--config", default=None)
     argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         cfg = load_config(args.config)
@@ -101,8 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         def factory(field, junctions, cfg, policy, begin_s, **kw):
             return RecordedPlansLoop(field, junctions, cfg, policy, begin_s, plans=plans, **kw)
 
-        req = SimulateRequest(sumocfg=args.sumocfg, out_dir=args.out, policy="fixed", sumo_args=tuple(sumo_args),
-                              intersections=args.intersections, record=args.record)
+        req = SimulateRequest(
+            sumocfg=args.sumocfg,
+            out_dir=args.out,
+            policy="fixed",
+            sumo_args=tuple(sumo_args),
+            intersections=args.intersections,
+            record=args.record,
+        )
         summary = run(req, cfg, loop_factory=factory)
     except TscError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -32,8 +32,14 @@ def edgedata_additional(path: Path) -> Path:
     """A SUMO additional file asking for edgeData per minute (time loss, waiting time) into
     edgedata.xml beside it: what the report's delay and queue plots read."""
     root = ET.Element("additional")
-    ET.SubElement(root, "edgeData", id="tsc_report", period="60", file=str(path.with_name("edgedata.xml").resolve()),
-                  excludeEmpty="true")
+    ET.SubElement(
+        root,
+        "edgeData",
+        id="tsc_report",
+        period="60",
+        file=str(path.with_name("edgedata.xml").resolve()),
+        excludeEmpty="true",
+    )
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return path
 
@@ -47,13 +53,17 @@ def edge_series(path: Path) -> dict[str, dict[float, tuple[float, float, float]]
         if el.tag == "interval":
             begin = float(el.get("begin", 0))
         elif el.tag == "edge":
-            out[el.get("id", "")][begin] = (float(el.get("entered", 0)), float(el.get("timeLoss", 0)),
-                                            float(el.get("waitingTime", 0)))
+            out[el.get("id", "")][begin] = (
+                float(el.get("entered", 0)),
+                float(el.get("timeLoss", 0)),
+                float(el.get("waitingTime", 0)),
+            )
     return out
 
 
-def junction_delays(series: Mapping[str, Mapping[float, tuple[float, float, float]]],
-                    junctions: Mapping[str, Intersection]) -> dict[str, float]:
+def junction_delays(
+    series: Mapping[str, Mapping[float, tuple[float, float, float]]], junctions: Mapping[str, Intersection]
+) -> dict[str, float]:
     """Junction -> mean time loss (s/veh) of the vehicles entering its incoming edges."""
     out = {}
     for jid, j in junctions.items():
@@ -64,8 +74,9 @@ def junction_delays(series: Mapping[str, Mapping[float, tuple[float, float, floa
     return out
 
 
-def junction_queue(series: Mapping[str, Mapping[float, tuple[float, float, float]]], j: Intersection,
-                   period_s: float = 60.0) -> tuple[list[float], list[float]]:
+def junction_queue(
+    series: Mapping[str, Mapping[float, tuple[float, float, float]]], j: Intersection, period_s: float = 60.0
+) -> tuple[list[float], list[float]]:
     times: dict[float, float] = defaultdict(float)
     for e in {m.from_edge for m in j.movements}:
         for t, v in series.get(e, {}).items():
@@ -107,8 +118,13 @@ def plot_delays(out: Path, delays: Mapping[str, Mapping[str, float]], policies: 
     return _save(fig, out / "delay_per_junction.png")
 
 
-def plot_queues(out: Path, series: Mapping[str, Mapping], junctions: Mapping[str, Intersection],
-                worst: list[str], policies: list[str]) -> str:
+def plot_queues(
+    out: Path,
+    series: Mapping[str, Mapping],
+    junctions: Mapping[str, Intersection],
+    worst: list[str],
+    policies: list[str],
+) -> str:
     fig, axes = plt.subplots(len(worst) or 1, 1, figsize=(8, 1.9 * max(1, len(worst))), sharex=True, squeeze=False)
     for ax, jid in zip(axes[:, 0], worst):
         for p in policies:
@@ -141,8 +157,13 @@ def plot_counts(out: Path, geh: GehResult) -> str:
         m = [r.modelled_veh_h for r in rows]
         ok = [r.geh < GEH_OK for r in rows]
         ax.scatter([x for x, k in zip(c, ok) if k], [y for y, k in zip(m, ok) if k], s=8, label=f"GEH < {GEH_OK:g}")
-        ax.scatter([x for x, k in zip(c, ok) if not k], [y for y, k in zip(m, ok) if not k], s=8, c="red",
-                   label=f"GEH >= {GEH_OK:g}")
+        ax.scatter(
+            [x for x, k in zip(c, ok) if not k],
+            [y for y, k in zip(m, ok) if not k],
+            s=8,
+            c="red",
+            label=f"GEH >= {GEH_OK:g}",
+        )
         top = max(c + m + [1.0])
         ax.plot([0, top], [0, top], "k--", lw=0.8)
         ax.set_xlabel("recorded, veh/h")
@@ -159,8 +180,18 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def _summary_table(summaries: list[dict]) -> str:
-    rows = [[s["policy"], f"{s['delay_s']:.1f}", f"{s['speed_kmh']:.2f}", f"{s['throughput_veh_h']:.0f}",
-             s["vehicles"]["arrived"], s["vehicles"]["running"], s["vehicles"]["waiting"]] for s in summaries]
+    rows = [
+        [
+            s["policy"],
+            f"{s['delay_s']:.1f}",
+            f"{s['speed_kmh']:.2f}",
+            f"{s['throughput_veh_h']:.0f}",
+            s["vehicles"]["arrived"],
+            s["vehicles"]["running"],
+            s["vehicles"]["waiting"],
+        ]
+        for s in summaries
+    ]
     return _table(["policy", "delay s/veh", "speed km/h", "arrived/h", "arrived", "running", "waiting"], rows)
 
 
@@ -169,35 +200,59 @@ def _geh_section(geh: GehResult) -> str:
         return "n/a" if math.isnan(x) else f"{x:.0%}"
 
     verdict = "meets" if geh.hourly_share >= TARGET_SHARE else "misses"
-    head = (f"<p>GEH &lt; {GEH_OK:g} for <b>{share(geh.hourly_share)}</b> of {geh.hourly_n} hourly counts "
-            f"({verdict} the {TARGET_SHARE:.0%} target) and {share(geh.quarter_share)} of {geh.quarter_n} "
-            f"15-minute counts. A site is the loops of one kind on one edge, summed.</p>")
+    head = (
+        f"<p>GEH &lt; {GEH_OK:g} for <b>{share(geh.hourly_share)}</b> of {geh.hourly_n} hourly counts "
+        f"({verdict} the {TARGET_SHARE:.0%} target) and {share(geh.quarter_share)} of {geh.quarter_n} "
+        f"15-minute counts. A site is the loops of one kind on one edge, summed.</p>"
+    )
     worst = sorted(geh.hourly, key=lambda r: -r.geh)[:30]
-    rows = [[r.detector, f"{r.period_start_s:.0f}", f"{r.period_s:.0f}", f"{r.counted_veh_h:.0f}",
-             f"{r.modelled_veh_h:.0f}", f"{r.geh:.2f}"] for r in worst]
-    return head + "<p>Worst hourly sites:</p>" + _table(
-        ["site", "from s", "length s", "recorded veh/h", "rebuilt veh/h", "GEH"], rows)
+    rows = [
+        [
+            r.detector,
+            f"{r.period_start_s:.0f}",
+            f"{r.period_s:.0f}",
+            f"{r.counted_veh_h:.0f}",
+            f"{r.modelled_veh_h:.0f}",
+            f"{r.geh:.2f}",
+        ]
+        for r in worst
+    ]
+    return (
+        head
+        + "<p>Worst hourly sites:</p>"
+        + _table(["site", "from s", "length s", "recorded veh/h", "rebuilt veh/h", "GEH"], rows)
+    )
 
 
-def write_report(out: Path, summaries: list[dict], policies: list[str], junctions: Mapping[str, Intersection],
-                 geh: GehResult | None = None, intro: str = "") -> Path:
+def write_report(
+    out: Path,
+    summaries: list[dict],
+    policies: list[str],
+    junctions: Mapping[str, Intersection],
+    geh: GehResult | None = None,
+    intro: str = "",
+) -> Path:
     """out/report.html, from the runs in out/<policy>/ (summary.json, tripinfo.xml, edgedata.xml);
     every image it shows is a PNG file next to it. `intro`: plain text said first."""
     series = {p: edge_series(out / p / "edgedata.xml") for p in policies}
     delays = {p: junction_delays(series[p], junctions) for p in policies}
     worst = sorted(delays[policies[0]], key=lambda j: -delays[policies[0]][j])[:WORST]
     speeds = {p: trip_speeds_kmh(out / p / "tripinfo.xml") for p in policies}
-    images = [("Delay per junction", plot_delays(out, delays, policies)),
-              ("Queues at the worst junctions", plot_queues(out, series, junctions, worst, policies)),
-              ("Speed distribution", plot_speeds(out, speeds, policies))]
+    images = [
+        ("Delay per junction", plot_delays(out, delays, policies)),
+        ("Queues at the worst junctions", plot_queues(out, series, junctions, worst, policies)),
+        ("Speed distribution", plot_speeds(out, speeds, policies)),
+    ]
     if geh is not None:
         images.append(("Recorded against rebuilt counts", plot_counts(out, geh)))
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Replay report</title><style>"
         "body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}</style></head><body>",
-        "<h1>Policy comparison</h1>", f"<p>{html.escape(intro)}</p>" if intro else "",
-        "<h2>Policies</h2>", _summary_table(summaries),
+        "<h1>Policy comparison</h1>",
+        f"<p>{html.escape(intro)}</p>" if intro else "",
+        "<h2>Policies</h2>",
+        _summary_table(summaries),
     ]
     for title, name in images:
         parts += [f"<h2>{html.escape(title)}</h2>", f"<img src='{html.escape(name)}' alt='{html.escape(title)}'>"]

@@ -39,10 +39,18 @@ def gains_table(summaries: list[dict]) -> str:
     widths = [max(len(h), 9) + 2 for h, *_ in COLUMNS]
     head = f"{'policy':<14}" + "".join(f"{h:>{w}}" for (h, *_), w in zip(COLUMNS, widths))
     service_s = max((s.get("online_gains", {}).get("run", {}).get("service_s", 0.0) for s in summaries), default=0.0)
-    lines = [f"Online figures from the detector feed, as on the Grafana overview "
-             f"(run means over {service_s:.0f} s of service time; docs/metrics.md):", head, "-" * len(head)]
+    lines = [
+        f"Online figures from the detector feed, as on the Grafana overview "
+        f"(run means over {service_s:.0f} s of service time; docs/metrics.md):",
+        head,
+        "-" * len(head),
+    ]
     for s in summaries:
         run = s.get("online_gains", {}).get("run", {})
-        lines.append(f"{s.get('policy', '?'):<14}" + "".join(
-            f"{_cell(fmt, run.get(key), undefined):>{w}}" for (_, key, fmt, undefined), w in zip(COLUMNS, widths)))
+        lines.append(
+            f"{s.get('policy', '?'):<14}"
+            + "".join(
+                f"{_cell(fmt, run.get(key), undefined):>{w}}" for (_, key, fmt, undefined), w in zip(COLUMNS, widths)
+            )
+        )
     return "\n".join(lines)

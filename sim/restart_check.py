@@ -119,8 +119,10 @@ def _intergreens(j: Intersection, states: list[str]) -> list[str]:
             elif c in GREEN and t and before not in GREEN:
                 late = [k for k in rivals.get(i, ()) if k in last_busy and t - last_busy[k] - 1 < j.all_red_s - 1e-9]
                 if late:
-                    bad.append(f"link {i} green {t - last_busy[late[0]] - 1} s after link {late[0]} "
-                               f"(all-red {j.all_red_s:g} s)")
+                    bad.append(
+                        f"link {i} green {t - last_busy[late[0]] - 1} s after link {late[0]} "
+                        f"(all-red {j.all_red_s:g} s)"
+                    )
         for i, c in enumerate(s):
             if c in GREEN or c in "yY":
                 last_busy[i] = t
@@ -159,19 +161,28 @@ def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
     keys.write_text(f"restart {ring.masters['restart'].hex()}\n")
     keys.chmod(0o600)
     conf = out / "config.toml"
-    conf.write_text(tomli_w.dumps({
-        "service": {"site": SITE, "instance": "ctl-restart", "intersections": str(intersections.resolve())},
-        "broker": {"host": broker.host, "port": broker.port},
-        "security": {"plan_keys_file": str(keys)},
-        "audit": {"path": str(out / "audit.sqlite")},
-        "metrics": {"port": 0},
-    }))
+    conf.write_text(
+        tomli_w.dumps(
+            {
+                "service": {"site": SITE, "instance": "ctl-restart", "intersections": str(intersections.resolve())},
+                "broker": {"host": broker.host, "port": broker.port},
+                "security": {"plan_keys_file": str(keys)},
+                "audit": {"path": str(out / "audit.sqlite")},
+                "metrics": {"port": 0},
+            }
+        )
+    )
     return conf
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), *args], cwd=ROOT,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_controller.py"), *args],
+        cwd=ROOT,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
 
 
 def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes]) -> None:
@@ -195,8 +206,23 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
         creds = broker.write_credentials()
         conf = _write_config(out, broker, a.intersections)
         common = ["--speed", str(a.speed), "--credentials", str(creds)]
-        field = _start(["--config", str(conf), "field", str(a.sumocfg), "--out", str(out / "field"), *common, "--",
-                        "--end", str(a.end), "--additional-files", ",".join(additional)], out / "field.log")
+        field = _start(
+            [
+                "--config",
+                str(conf),
+                "field",
+                str(a.sumocfg),
+                "--out",
+                str(out / "field"),
+                *common,
+                "--",
+                "--end",
+                str(a.end),
+                "--additional-files",
+                ",".join(additional),
+            ],
+            out / "field.log",
+        )
         services = [_start(["--config", str(conf), "run", *common], out / "service1.log")]
         try:
             _wait_sim_time(states_path, a.kill_at, field)
@@ -213,8 +239,9 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     return _report(junctions, read_states(states_path), out, a)
 
 
-def _report(junctions: Mapping[str, Intersection], states: dict[str, list[str]], out: Path,
-            a: argparse.Namespace) -> dict[str, Any]:
+def _report(
+    junctions: Mapping[str, Intersection], states: dict[str, list[str]], out: Path, a: argparse.Namespace
+) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     for jid, j in sorted(junctions.items()):
@@ -227,10 +254,16 @@ def _report(junctions: Mapping[str, Intersection], states: dict[str, list[str]],
     epochs = [e for e, _, _ in store.epochs()]
     acks = store.query(kind="ack", limit=10**7)
     acked_after = {r.junction for r in acks if epochs and r.payload["epoch"] == epochs[-1]}
-    result = {"junctions": len(junctions), "seconds": max((len(s) for s in states.values()), default=0),
-              "violations": {k: totals[k] for k in KINDS}, "examples": examples, "epochs": epochs,
-              "acknowledged_after_restart": len(acked_after), "audit_check": store.check(),
-              "command": " ".join(sys.argv)}
+    result = {
+        "junctions": len(junctions),
+        "seconds": max((len(s) for s in states.values()), default=0),
+        "violations": {k: totals[k] for k in KINDS},
+        "examples": examples,
+        "epochs": epochs,
+        "acknowledged_after_restart": len(acked_after),
+        "audit_check": store.check(),
+        "command": " ".join(sys.argv),
+    }
     (out / "restart_check.json").write_text(json.dumps(result, indent=1))
     return result
 

@@ -53,8 +53,15 @@ class _Stage:
 class RoadsideController:
     """`keys`: the junction's plan keys; None accepts unsigned plans (in-process replays only)."""
 
-    def __init__(self, junction: Intersection, backup_s: float, keys: JunctionKeys | None = None, *,
-                 max_skew_s: float = DEFAULT_MAX_SKEW_S, max_validity_s: float = DEFAULT_MAX_VALIDITY_S) -> None:
+    def __init__(
+        self,
+        junction: Intersection,
+        backup_s: float,
+        keys: JunctionKeys | None = None,
+        *,
+        max_skew_s: float = DEFAULT_MAX_SKEW_S,
+        max_validity_s: float = DEFAULT_MAX_VALIDITY_S,
+    ) -> None:
         self.j = junction
         self.backup_s = backup_s
         self.guard = PlanGuard(junction, keys, max_skew_s=max_skew_s, max_validity_s=max_validity_s)
@@ -68,8 +75,10 @@ class RoadsideController:
         self._synced = False
         self.cycle_pos = 0  # index into a cycle plan's phase_order
         self._green_sets = [p.green_links() for p in junction.phases]
-        self._movement_phases = [tuple(k for k in range(len(junction.phases)) if m.id in junction.served_movements(k))
-                                 for m in junction.movements]
+        self._movement_phases = [
+            tuple(k for k in range(len(junction.phases)) if m.id in junction.served_movements(k))
+            for m in junction.movements
+        ]
         self._last_green_s: list[float] = [0.0] * len(junction.movements)  # per movement, set at the first reading
         self._limit_s: float | None = None  # when the last limit fault was raised
         self._cut: tuple[str, int, float] | None = None  # a max-green cut not reported yet: (what, phase, when)
@@ -177,8 +186,10 @@ class RoadsideController:
         if st.kind == "green" and self._due[:2] != (st.phase, st.start_s):
             served = self._movement_phases
             waits = [(now_s - last, st.phase in served[i]) for i, last in enumerate(self._last_green_s) if served[i]]
-            due = max((w for w, mine in waits if mine), default=0.0) >= max((w for w, mine in waits if not mine),
-                                                                           default=0.0) - 1e-9
+            due = (
+                max((w for w, mine in waits if mine), default=0.0)
+                >= max((w for w, mine in waits if not mine), default=0.0) - 1e-9
+            )
             self._due = (st.phase, st.start_s, due)
         if st.kind == "flash":  # every movement may go, yielding
             self._last_green_s = [now_s] * len(self._last_green_s)
@@ -284,8 +295,12 @@ class RoadsideController:
             if nxt == cur:  # held one more period
                 more_s = 1.0 + min(stage_intergreen_s(j, cur, p) for p in phases) - 1.0
             else:  # through nxt's minimum green first
-                more_s = (stage_intergreen_s(j, cur, nxt) + math.ceil(j.phases[nxt].min_green_s - 1e-9)
-                          + min(stage_intergreen_s(j, nxt, p) for p in phases) - 1.0)
+                more_s = (
+                    stage_intergreen_s(j, cur, nxt)
+                    + math.ceil(j.phases[nxt].min_green_s - 1e-9)
+                    + min(stage_intergreen_s(j, nxt, p) for p in phases)
+                    - 1.0
+                )
             if waited_s + more_s > j.max_red_s + 1e-9 and waited_s > worst_wait:
                 worst, worst_wait = i, waited_s
         return worst
@@ -293,11 +308,12 @@ class RoadsideController:
     def _longest_waiting_phase(self, exclude: int, now_s: float, among: tuple[int, ...] | None = None) -> int:
         """The phase (of `among`, default all but `exclude`) serving the movement that waited longest."""
         best, best_wait = exclude, -1.0
-        for k in (among if among is not None else range(len(self.j.phases))):
+        for k in among if among is not None else range(len(self.j.phases)):
             if k == exclude:
                 continue
-            wait = max((now_s - self._last_green_s[i] for i, ph in enumerate(self._movement_phases) if k in ph),
-                       default=0.0)
+            wait = max(
+                (now_s - self._last_green_s[i] for i, ph in enumerate(self._movement_phases) if k in ph), default=0.0
+            )
             if wait > best_wait:
                 best, best_wait = k, wait
         return best
@@ -330,8 +346,11 @@ class RoadsideController:
             return plan.phase
         if isinstance(plan, CyclePlan):
             order = plan.phase_order
-            k = self.cycle_pos if order[self.cycle_pos % len(order)] == st.phase else (
-                order.index(st.phase) if st.phase in order else -1)
+            k = (
+                self.cycle_pos
+                if order[self.cycle_pos % len(order)] == st.phase
+                else (order.index(st.phase) if st.phase in order else -1)
+            )
             if k < 0:
                 self.cycle_pos = 0
                 return order[0]
@@ -366,9 +385,15 @@ class RoadsideController:
         st = self.stage
         plan = self.plan
         return SignalStatus(
-            junction=self.j.id, t_s=now_s, phase=st.phase, in_intergreen=st.kind != "green",
-            time_in_phase_s=max(0.0, now_s - st.start_s), plan_id=plan.plan_id if plan else "local",
-            seq=max(self.last_seq, 0), mode=self.mode, faults=tuple(self.faults),
+            junction=self.j.id,
+            t_s=now_s,
+            phase=st.phase,
+            in_intergreen=st.kind != "green",
+            time_in_phase_s=max(0.0, now_s - st.start_s),
+            plan_id=plan.plan_id if plan else "local",
+            seq=max(self.last_seq, 0),
+            mode=self.mode,
+            faults=tuple(self.faults),
         )
 
     def status_epoch(self) -> int:
@@ -377,4 +402,3 @@ class RoadsideController:
 
     def green_phase(self) -> int | None:
         return self.stage.phase if self.stage.kind == "green" else None
-

@@ -47,12 +47,16 @@ def main(argv: list[str] | None = None) -> int:
 
     roadside.RoadsideController._limit, roadside.RoadsideController._refuse = counted_limit, counted_refuse
     try:
-        summary = run(SimulateRequest(a.sumocfg, a.out / a.policy, policy=a.policy, sumo_args=("--end", a.end)),
-                      load_config(a.config))
+        summary = run(
+            SimulateRequest(a.sumocfg, a.out / a.policy, policy=a.policy, sumo_args=("--end", a.end)),
+            load_config(a.config),
+        )
     finally:
         roadside.RoadsideController._limit, roadside.RoadsideController._refuse = limit, refuse
-    print(f"{a.policy}: max green {counts['max green']}, max red {counts['max red']}, refused {counts['refused']}, "
-          f"delay {summary['delay_s']:.2f} s/veh")
+    print(
+        f"{a.policy}: max green {counts['max green']}, max red {counts['max red']}, refused {counts['refused']}, "
+        f"delay {summary['delay_s']:.2f} s/veh"
+    )
     for c in cases[:5]:
         print("  " + c)
     return 0

@@ -70,10 +70,9 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     if "--additional-files" in user:  # the user's list replaces the config's; ours still go in
         k = user.index("--additional-files")
         additional = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
-        user = user[:k] + user[k + 2:]
+        user = user[:k] + user[k + 2 :]
     if req.intersections is None:
-        result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional],
-                                req.detectors)
+        result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors)
         skipped = result.skipped
         junctions = load_intersections(out / "intersections") if result.written else {}
     else:
@@ -83,15 +82,30 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         log.warning("junction=%s stays on its own program: %s", tid, why)
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
     if req.policy in FIELD_POLICIES:
-        extra.append(write_baseline_programs(scfg.net_file, junctions, req.policy, out / "baseline.add.xml",
-                                             [Path(a) for a in additional]))
+        extra.append(
+            write_baseline_programs(
+                scfg.net_file, junctions, req.policy, out / "baseline.add.xml", [Path(a) for a in additional]
+            )
+        )
     defaults = [
-        "-c", str(scfg.path),
-        "--additional-files", ",".join(additional + [str(p) for p in extra]),
-        "--tripinfo-output", str(out / "tripinfo.xml"), "--tripinfo-output.write-unfinished", "true",
-        "--statistic-output", str(out / "statistics.xml"),
-        "--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true",
-        "--step-length", "1",
+        "-c",
+        str(scfg.path),
+        "--additional-files",
+        ",".join(additional + [str(p) for p in extra]),
+        "--tripinfo-output",
+        str(out / "tripinfo.xml"),
+        "--tripinfo-output.write-unfinished",
+        "true",
+        "--statistic-output",
+        str(out / "statistics.xml"),
+        "--time-to-teleport",
+        "-1",
+        "--no-step-log",
+        "true",
+        "--duration-log.disable",
+        "true",
+        "--step-length",
+        "1",
     ]
     return scfg, junctions, merge_args(defaults, user)
 
@@ -122,13 +136,28 @@ LoopFactory = Callable[..., ClosedLoop]
 class InProcessLoop:
     """The controller service called directly: the reference every transport must reproduce."""
 
-    def __init__(self, field: SumoField, junctions: dict, cfg: Config, policy: str, begin_s: float, *,
-                 metrics: ServiceMetrics | None = None, archive: Recorder | None = None) -> None:
+    def __init__(
+        self,
+        field: SumoField,
+        junctions: dict,
+        cfg: Config,
+        policy: str,
+        begin_s: float,
+        *,
+        metrics: ServiceMetrics | None = None,
+        archive: Recorder | None = None,
+    ) -> None:
         self.field = field
         self.now_s = begin_s
         self.service = ControllerService(
-            junctions, cfg, policy, start_s=begin_s, metrics=metrics, archive=archive,
-            publish=lambda cmd, payload: field.receive(decode_command(payload), self.now_s))
+            junctions,
+            cfg,
+            policy,
+            start_s=begin_s,
+            metrics=metrics,
+            archive=archive,
+            publish=lambda cmd, payload: field.receive(decode_command(payload), self.now_s),
+        )
         self._statuses: list[bytes] = []
 
     @property
@@ -158,9 +187,16 @@ class InProcessLoop:
     def summary(self) -> dict:
         s = self.service
         per = s.core_step_s / (s.ticks * len(s.junctions)) if s.ticks and s.junctions else 0.0
-        return {"decision_cost": {"core_step_s": round(s.core_step_s, 4), "ticks": s.ticks,
-                                  "junctions": len(s.junctions), "us_per_junction_tick": round(per * 1e6, 2)},
-                "refused": dict(s.refused), "junction_control": junction_summary(s)}
+        return {
+            "decision_cost": {
+                "core_step_s": round(s.core_step_s, 4),
+                "ticks": s.ticks,
+                "junctions": len(s.junctions),
+                "us_per_junction_tick": round(per * 1e6, 2),
+            },
+            "refused": dict(s.refused),
+            "junction_control": junction_summary(s),
+        }
 
 
 def junction_summary(service: ControllerService) -> dict[str, dict]:
@@ -172,40 +208,63 @@ def junction_summary(service: ControllerService) -> dict[str, dict]:
         entry: dict = {"plans": js.plans}
         r = reports.get(jid)
         if r is not None:
-            entry.update(mode=r.mode, harm_switches=r.switches, harm_reason=r.reason,
-                         delay_fixed_s=round(r.delay_fixed_s, 2), delay_controlled_s=round(r.delay_controlled_s, 2))
+            entry.update(
+                mode=r.mode,
+                harm_switches=r.switches,
+                harm_reason=r.reason,
+                delay_fixed_s=round(r.delay_fixed_s, 2),
+                delay_controlled_s=round(r.delay_controlled_s, 2),
+            )
         out[jid] = entry
     return out
 
 
-def start_recorder(root: Path, req: SimulateRequest, cfg: Config, scfg: SumoConfig, registry: CollectorRegistry,
-                   begin_s: float, end_s: float) -> ArchiveRecorder:
+def start_recorder(
+    root: Path,
+    req: SimulateRequest,
+    cfg: Config,
+    scfg: SumoConfig,
+    registry: CollectorRegistry,
+    begin_s: float,
+    end_s: float,
+) -> ArchiveRecorder:
     """The feed archive of a simulated run, under root/{site}/, with what a replay needs in its
     meta/: the network, the scenario (its additional files: signal programs) and the junction
     models the feeds were validated against."""
     from controller.adapters.archive import ArchiveRecorder
 
     recorder = ArchiveRecorder(root, cfg.service.site, cfg.archive, registry=registry)
-    recorder.write_meta({
-        "source": "simulate", "net_file": str(Path(scfg.net_file).resolve()), "sumocfg": str(scfg.path.resolve()),
-        "additional_files": [str(p) for p in scfg.files("additional-files")],
-        "route_files": [str(p) for p in scfg.files("route-files")],
-        "policy": req.policy, "begin_s": begin_s, "end_s": end_s, "detectors": req.detectors,
-        "sumo_args": list(req.sumo_args),
-    }, req.intersections or req.out_dir / "intersections")
+    recorder.write_meta(
+        {
+            "source": "simulate",
+            "net_file": str(Path(scfg.net_file).resolve()),
+            "sumocfg": str(scfg.path.resolve()),
+            "additional_files": [str(p) for p in scfg.files("additional-files")],
+            "route_files": [str(p) for p in scfg.files("route-files")],
+            "policy": req.policy,
+            "begin_s": begin_s,
+            "end_s": end_s,
+            "detectors": req.detectors,
+            "sumo_args": list(req.sumo_args),
+        },
+        req.intersections or req.out_dir / "intersections",
+    )
     return recorder
 
 
-def step_to_end(api, loop: ClosedLoop, req: SimulateRequest, progress: Progress, begin_s: float,
-                end_s: float, wall0: float) -> float:
+def step_to_end(
+    api, loop: ClosedLoop, req: SimulateRequest, progress: Progress, begin_s: float, end_s: float, wall0: float
+) -> float:
     """Step SUMO to its end time (or until no vehicle is left when it has none), one closed-loop
     second per step, reporting to `progress` (a detail every req.progress_every_s); returns the last time."""
     t = begin_s
 
     def detail() -> str:
-        return (f"t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
-                f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
-                f"wall={time.perf_counter() - wall0:.0f} s")
+        return (
+            f"t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
+            f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
+            f"wall={time.perf_counter() - wall0:.0f} s"
+        )
 
     while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (end_s >= 0 and t < end_s):
         api.simulationStep()
@@ -215,8 +274,13 @@ def step_to_end(api, loop: ClosedLoop, req: SimulateRequest, progress: Progress,
     return api.simulation.getTime()
 
 
-def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | None = None,
-        loop_factory: LoopFactory = InProcessLoop, registry: CollectorRegistry | None = None) -> dict:
+def run(
+    req: SimulateRequest,
+    cfg: Config,
+    progress: Callable[[str], None] | None = None,
+    loop_factory: LoopFactory = InProcessLoop,
+    registry: CollectorRegistry | None = None,
+) -> dict:
     """Run the scenario in closed loop; returns the summary (also written to summary.json).
 
     The controller's metrics (controller/adapters/metrics.py) go into `registry` — serve it to
@@ -241,12 +305,18 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
         extra = {}
         if req.record is not None:
             recorder = extra["archive"] = start_recorder(req.record, req, cfg, scfg, registry, begin_s, end_s)
-        loop = loop_factory(field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics,
-                            **extra)
+        loop = loop_factory(
+            field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics, **extra
+        )
         loop.start(begin_s)
         # a bar on a terminal when nobody asked for the lines; plain lines otherwise
-        shown = Progress(req.policy, end_s - begin_s if end_s >= 0 else -1.0, req.progress_every_s,
-                         bar=None if progress is None else False, write=progress)
+        shown = Progress(
+            req.policy,
+            end_s - begin_s if end_s >= 0 else -1.0,
+            req.progress_every_s,
+            bar=None if progress is None else False,
+            write=progress,
+        )
         try:
             end_t = step_to_end(api, loop, req, shown, begin_s, end_s, wall0)
         finally:
@@ -258,19 +328,31 @@ def run(req: SimulateRequest, cfg: Config, progress: Callable[[str], None] | Non
             recorder.close()
         api.close()
     wall_s = time.perf_counter() - wall0
-    summary = evaluate(req.out_dir / "tripinfo.xml", req.out_dir / "statistics.xml", begin_s=begin_s,
-                       end_s=end_t, junction_counts=field.crossed)
-    summary.update({
-        "policy": req.policy, "scenario": str(req.sumocfg), "wall_s": round(wall_s, 2),
-        "sumo_api": api.__name__, "junctions_controlled": len(junctions),
-        "skipped": dict(read_skipped(req.intersections or req.out_dir / "intersections")),
-        "controller": {"plans_sent": loop.plans_sent, "plans_refused_by_roadside": field.refusals,
-                       "feed_rejected": dict(loop.rejected)},
-        **loop.summary(),
-        "online_gains": metrics.report(),
-    })
+    summary = evaluate(
+        req.out_dir / "tripinfo.xml",
+        req.out_dir / "statistics.xml",
+        begin_s=begin_s,
+        end_s=end_t,
+        junction_counts=field.crossed,
+    )
+    summary.update(
+        {
+            "policy": req.policy,
+            "scenario": str(req.sumocfg),
+            "wall_s": round(wall_s, 2),
+            "sumo_api": api.__name__,
+            "junctions_controlled": len(junctions),
+            "skipped": dict(read_skipped(req.intersections or req.out_dir / "intersections")),
+            "controller": {
+                "plans_sent": loop.plans_sent,
+                "plans_refused_by_roadside": field.refusals,
+                "feed_rejected": dict(loop.rejected),
+            },
+            **loop.summary(),
+            "online_gains": metrics.report(),
+        }
+    )
     if recorder is not None:
         summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
     write_summary(summary, req.out_dir / "summary.json")
     return summary
-

@@ -83,7 +83,7 @@ class SumoConfig:
         try:
             return float(v)
         except ValueError:
-            h, m, s = (v.split(":") + ["0", "0"])[:3]
+            h, m, s = ([*v.split(":"), "0", "0"])[:3]
             return float(h) * 3600 + float(m) * 60 + float(s)
 
 
@@ -96,7 +96,6 @@ def merge_args(defaults: list[str], user: list[str]) -> list[str]:
         opt = defaults[i]
         has_value = i + 1 < len(defaults) and not defaults[i + 1].startswith("--")
         if opt.lstrip("-") not in user_opts:
-            out.extend(defaults[i:i + 2] if has_value else [opt])
+            out.extend(defaults[i : i + 2] if has_value else [opt])
         i += 2 if has_value else 1
     return out + list(user)
-

@@ -73,8 +73,9 @@ class TwinResult:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def projected_counts(counts: Mapping[str, tuple[int, ...]], window_s: float, horizon_s: float,
-                     interval_s: float = INTERVAL_S) -> dict[str, np.ndarray]:
+def projected_counts(
+    counts: Mapping[str, tuple[int, ...]], window_s: float, horizon_s: float, interval_s: float = INTERVAL_S
+) -> dict[str, np.ndarray]:
     """Per loop, (intervals, classes) counts over the horizon at the window's rate: interval k
     gets round(rate*(k+1)) - round(rate*k), so the total is the rate times the horizon."""
     if window_s <= 0:
@@ -84,8 +85,7 @@ def projected_counts(counts: Mapping[str, tuple[int, ...]], window_s: float, hor
     out: dict[str, np.ndarray] = {}
     for loop, per_class in counts.items():
         if len(per_class) != len(VEHICLE_CLASSES):
-            raise ValueError(f"counts of loop {loop}: {len(per_class)} values, want one per class "
-                             f"{VEHICLE_CLASSES}")
+            raise ValueError(f"counts of loop {loop}: {len(per_class)} values, want one per class {VEHICLE_CLASSES}")
         rate = np.asarray(per_class, dtype=float) / window_s
         cum = np.rint(np.outer(edges, rate)).astype(np.int64)
         out[loop] = np.diff(cum, axis=0)
@@ -129,11 +129,13 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
         n = demand.write_edgedata(edgedata, counters, loop_counts, cls, 0.0, INTERVAL_S, n_iv, lags)
         if n:
             asked += n
-            files.append(demand.sample_routes_cached(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls,
-                                                     req.seed, 0.5))
+            files.append(
+                demand.sample_routes_cached(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, 0.5)
+            )
     sampled = [r for f in files[1:] for r in demand.read_routes(f)] or cand_edges
-    queued = demand.write_queue_vehicles(out / "queues.rou.xml", req.queues_pcu, net, sampled, 0.0,
-                                         req.vehicle_spacing_m)
+    queued = demand.write_queue_vehicles(
+        out / "queues.rou.xml", req.queues_pcu, net, sampled, 0.0, req.vehicle_spacing_m
+    )
     files.append(out / "queues.rou.xml")
     return files, {"vehicles_asked": asked, "queued_vehicles": queued}
 
@@ -179,12 +181,32 @@ def _start(req: TwinRequest, routes: list[Path], plans: Mapping[str, CycleWish],
     junctions = {j.id: j for j in req.junctions}
     adds = [write_plans(out / "plans.add.xml", junctions, plans)]
     meandata = out / "lanedata.add.xml"
-    meandata.write_text(f'<additional><laneData id="twin" file="{out / "lanedata.xml"}" begin="0" '
-                        f'end="{req.horizon_s:g}" excludeEmpty="true"/></additional>')
+    meandata.write_text(
+        f'<additional><laneData id="twin" file="{out / "lanedata.xml"}" begin="0" '
+        f'end="{req.horizon_s:g}" excludeEmpty="true"/></additional>'
+    )
     adds.append(meandata)
-    cmd = [str(Path(sumo_home()) / "bin" / "sumo"), "-n", req.net_file, "-r", ",".join(map(str, routes)),
-           "-a", ",".join(map(str, adds)), "-b", "0", "-e", f"{req.horizon_s:g}", "--seed", str(req.seed),
-           "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true"]
+    cmd = [
+        str(Path(sumo_home()) / "bin" / "sumo"),
+        "-n",
+        req.net_file,
+        "-r",
+        ",".join(map(str, routes)),
+        "-a",
+        ",".join(map(str, adds)),
+        "-b",
+        "0",
+        "-e",
+        f"{req.horizon_s:g}",
+        "--seed",
+        str(req.seed),
+        "--no-step-log",
+        "true",
+        "--no-warnings",
+        "true",
+        "--duration-log.disable",
+        "true",
+    ]
     log = open(out / "sumo.log", "w")  # noqa: SIM115 - the child keeps its own descriptor
     try:
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -249,8 +271,15 @@ def predict(req: TwinRequest) -> TwinResult:
     t2 = time.monotonic()
     approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
-    return TwinResult(preds["incumbent"], preds["candidate"], t1 - t0, t2 - t1, info["vehicles_asked"],
-                      info["queued_vehicles"], {"runs": str(run_dir)})
+    return TwinResult(
+        preds["incumbent"],
+        preds["candidate"],
+        t1 - t0,
+        t2 - t1,
+        info["vehicles_asked"],
+        info["queued_vehicles"],
+        {"runs": str(run_dir)},
+    )
 
 
 @dataclass(frozen=True)
@@ -273,12 +302,27 @@ class RequestMaker:
         ids = [jid, *j.upstream, *j.downstream]
         return tuple(self.junctions[i] for i in dict.fromkeys(ids) if i in self.junctions)
 
-    def __call__(self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None,
-                 queues_pcu: Mapping[str, float], now_s: float) -> TwinRequest:
+    def __call__(
+        self,
+        j: Intersection,
+        candidate: CycleWish,
+        incumbent: CycleWish | None,
+        queues_pcu: Mapping[str, float],
+        now_s: float,
+    ) -> TwinRequest:
         region = self.region(j.id)
         loops = {d.id for r in region for d in r.detectors}
         totals = self.recent.totals(now_s)  # type: ignore[attr-defined]
         counts = {loop: c for loop, c in totals.items() if loop in loops}
-        return TwinRequest(self.net_file, region, counts, self.window_s, dict(queues_pcu),
-                           {} if incumbent is None else {j.id: incumbent}, {j.id: candidate}, self.work_dir,
-                           horizon_s=self.horizon_s, seed=self.seed)
+        return TwinRequest(
+            self.net_file,
+            region,
+            counts,
+            self.window_s,
+            dict(queues_pcu),
+            {} if incumbent is None else {j.id: incumbent},
+            {j.id: candidate},
+            self.work_dir,
+            horizon_s=self.horizon_s,
+            seed=self.seed,
+        )

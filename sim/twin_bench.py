@@ -37,19 +37,31 @@ def main(argv: list[str] | None = None) -> dict:
     import_network(args.net, args.work / "intersections", load_config(ROOT / "config.toml"))
     js = load_intersections(args.work / "intersections")
     counts = {d.id: (args.per_loop, 1, 1, 0) for j in js.values() for d in j.detectors if d.kind == "stop"}
-    inc = {jid: CycleWish(tuple(p.index for p in j.phases), tuple(p.base_green_s for p in j.phases))
-           for jid, j in js.items()}
+    inc = {
+        jid: CycleWish(tuple(p.index for p in j.phases), tuple(p.base_green_s for p in j.phases))
+        for jid, j in js.items()
+    }
     first = sorted(js)[0]
     cand = {first: CycleWish(inc[first].phase_order, tuple(g + 5.0 for g in inc[first].greens_s))}
     out = {"net": str(args.net), "junctions": len(js), "horizon_s": args.horizon, "runs": []}
     for name in ("cold", "warm"):
         t0 = time.monotonic()
-        r = predict(TwinRequest(str(args.net), tuple(js.values()), counts, 300.0, {}, inc, cand, str(args.work),
-                                horizon_s=args.horizon))
-        out["runs"].append({"call": name, "total_s": round(time.monotonic() - t0, 2), "build_s": round(r.build_s, 2),
-                            "two_runs_s": round(r.run_s, 2), "vehicles": r.vehicles_asked,
-                            "delay_incumbent_veh_s": round(r.incumbent.total_s),
-                            "delay_candidate_veh_s": round(r.candidate.total_s)})
+        r = predict(
+            TwinRequest(
+                str(args.net), tuple(js.values()), counts, 300.0, {}, inc, cand, str(args.work), horizon_s=args.horizon
+            )
+        )
+        out["runs"].append(
+            {
+                "call": name,
+                "total_s": round(time.monotonic() - t0, 2),
+                "build_s": round(r.build_s, 2),
+                "two_runs_s": round(r.run_s, 2),
+                "vehicles": r.vehicles_asked,
+                "delay_incumbent_veh_s": round(r.incumbent.total_s),
+                "delay_candidate_veh_s": round(r.candidate.total_s),
+            }
+        )
     print(json.dumps(out, indent=1))
     return out
 

@@ -11,21 +11,48 @@ from controller.model import Intersection
 def two_phase_raw() -> dict:
     """A four-arm junction with 4 links: N/S through (links 0, 2) vs E/W through (1, 3)."""
     mv = lambda mid, ap, link, conf: {  # noqa: E731
-        "id": mid, "approach": ap, "turn": "through", "from_edge": f"e{ap}", "lanes": [f"e{ap}_0"],
-        "links": [link], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0, "conflicts": conf}
-    return copy.deepcopy({
-        "id": "J", "n_links": 4, "yellow_s": 3.0, "all_red_s": 2.0, "cycle_min_s": 30.0, "cycle_max_s": 120.0,
-        "max_red_s": 120.0, "base_offset_s": 0.0, "upstream": [], "downstream": [],
-        "phases": [
-            {"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-            {"state": "rGrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 25.0},
-        ],
-        "movements": [mv("N_T", "N", 0, ["E_T", "W_T"]), mv("E_T", "E", 1, ["N_T", "S_T"]),
-                      mv("S_T", "S", 2, ["E_T", "W_T"]), mv("W_T", "W", 3, ["N_T", "S_T"])],
-        "detectors": [d for ap in "NESW" for d in (
-            {"id": f"{ap}_stop", "lane": f"e{ap}_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
-            {"id": f"{ap}_adv", "lane": f"e{ap}_0", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0})],
-    })
+        "id": mid,
+        "approach": ap,
+        "turn": "through",
+        "from_edge": f"e{ap}",
+        "lanes": [f"e{ap}_0"],
+        "links": [link],
+        "sat_flow_pcu_h": 1800.0,
+        "storage_pcu": 10.0,
+        "conflicts": conf,
+    }
+    return copy.deepcopy(
+        {
+            "id": "J",
+            "n_links": 4,
+            "yellow_s": 3.0,
+            "all_red_s": 2.0,
+            "cycle_min_s": 30.0,
+            "cycle_max_s": 120.0,
+            "max_red_s": 120.0,
+            "base_offset_s": 0.0,
+            "upstream": [],
+            "downstream": [],
+            "phases": [
+                {"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+                {"state": "rGrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 25.0},
+            ],
+            "movements": [
+                mv("N_T", "N", 0, ["E_T", "W_T"]),
+                mv("E_T", "E", 1, ["N_T", "S_T"]),
+                mv("S_T", "S", 2, ["E_T", "W_T"]),
+                mv("W_T", "W", 3, ["N_T", "S_T"]),
+            ],
+            "detectors": [
+                d
+                for ap in "NESW"
+                for d in (
+                    {"id": f"{ap}_stop", "lane": f"e{ap}_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+                    {"id": f"{ap}_adv", "lane": f"e{ap}_0", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0},
+                )
+            ],
+        }
+    )
 
 
 def two_phase() -> Intersection:

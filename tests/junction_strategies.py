@@ -73,12 +73,18 @@ def _movements(draw: st.DrawFn) -> list[dict[str, Any]]:
             width = draw(st.integers(1, n_lanes))
             first = {"right": 0, "left": n_lanes - width}.get(turn, draw(st.integers(0, n_lanes - width)))
             lanes = [f"e{ap}_{i}" for i in range(first, first + width)]
-            movements.append({
-                "id": f"{ap}_{turn[0].upper()}", "approach": ap, "turn": turn, "from_edge": f"e{ap}",
-                "lanes": lanes, "links": list(range(link, link + width)),
-                "sat_flow_pcu_h": float(draw(st.integers(1400, 1900)) * width),
-                "storage_pcu": float(draw(st.integers(2, 40))),
-            })
+            movements.append(
+                {
+                    "id": f"{ap}_{turn[0].upper()}",
+                    "approach": ap,
+                    "turn": turn,
+                    "from_edge": f"e{ap}",
+                    "lanes": lanes,
+                    "links": list(range(link, link + width)),
+                    "sat_flow_pcu_h": float(draw(st.integers(1400, 1900)) * width),
+                    "storage_pcu": float(draw(st.integers(2, 40))),
+                }
+            )
             link += width
     return movements
 
@@ -118,18 +124,25 @@ def _detectors(draw: st.DrawFn, movements: list[dict[str, Any]]) -> list[dict[st
     out: list[dict[str, Any]] = []
     for lane in lanes:
         if draw(st.integers(0, 9)) > 0:
-            out.append({"id": f"{lane}_stop", "lane": lane, "kind": "stop", "pos_m": _LANE_M - 2.0,
-                        "dist_to_stop_m": 2.0})
+            out.append(
+                {"id": f"{lane}_stop", "lane": lane, "kind": "stop", "pos_m": _LANE_M - 2.0, "dist_to_stop_m": 2.0}
+            )
         if draw(st.integers(0, 9)) > 3:
             dist = float(draw(st.integers(20, 160)))
-            adv = {"id": f"{lane}_adv", "lane": lane, "kind": "advance", "pos_m": _LANE_M - dist,
-                   "dist_to_stop_m": dist}
+            adv = {
+                "id": f"{lane}_adv",
+                "lane": lane,
+                "kind": "advance",
+                "pos_m": _LANE_M - dist,
+                "dist_to_stop_m": dist,
+            }
             if dist > _LANE_M:
                 adv.update(pos_m=2 * _LANE_M - dist, at_lane=f"{lane}_up")
             out.append(adv)
     if not out:
-        out.append({"id": f"{lanes[0]}_stop", "lane": lanes[0], "kind": "stop", "pos_m": _LANE_M - 2.0,
-                    "dist_to_stop_m": 2.0})
+        out.append(
+            {"id": f"{lanes[0]}_stop", "lane": lanes[0], "kind": "stop", "pos_m": _LANE_M - 2.0, "dist_to_stop_m": 2.0}
+        )
     return out
 
 
@@ -140,9 +153,14 @@ def _phases(draw: st.DrawFn, states: list[str]) -> list[dict[str, Any]]:
     for state in states:
         lo = float(draw(st.integers(2, 40))) / 2
         hi = lo + float(draw(st.integers(0, 80)))
-        phase = {"state": state, "min_green_s": lo, "max_green_s": hi,
-                 "base_green_s": float(draw(st.integers(math.ceil(lo), math.floor(hi))))
-                 if math.ceil(lo) <= math.floor(hi) else lo}
+        phase = {
+            "state": state,
+            "min_green_s": lo,
+            "max_green_s": hi,
+            "base_green_s": float(draw(st.integers(math.ceil(lo), math.floor(hi))))
+            if math.ceil(lo) <= math.floor(hi)
+            else lo,
+        }
         if draw(st.booleans()):
             phase["ped_min_green_s"] = lo
         phases.append(phase)
@@ -165,15 +183,23 @@ def junctions(draw: st.DrawFn, feasible: bool | None = None, jid: str = "J") -> 
     for i, m in enumerate(movements):
         m["conflicts"] = sorted(movements[b if a == i else a]["id"] for a, b in chosen if i in (a, b))
     raw: dict[str, Any] = {
-        "id": jid, "n_links": n_links, "yellow_s": draw(st.sampled_from([3.0, 0.0, 2.0, 3.5, 4.0])),
-        "all_red_s": draw(st.sampled_from([1.0, 0.0, 1.5, 2.0])), "cycle_min_s": 1.0, "cycle_max_s": 1.0,
-        "max_red_s": 1.0, "base_offset_s": 0.0, "phases": draw(_phases(states)), "movements": movements,
+        "id": jid,
+        "n_links": n_links,
+        "yellow_s": draw(st.sampled_from([3.0, 0.0, 2.0, 3.5, 4.0])),
+        "all_red_s": draw(st.sampled_from([1.0, 0.0, 1.5, 2.0])),
+        "cycle_min_s": 1.0,
+        "cycle_max_s": 1.0,
+        "max_red_s": 1.0,
+        "base_offset_s": 0.0,
+        "phases": draw(_phases(states)),
+        "movements": movements,
         "detectors": draw(_detectors(movements)),
     }
     draft = parse_intersection(raw, "random.toml")
     n_p = len(states)
     index_cycle = sum(p.min_green_s for p in draft.phases) + sum(
-        draft.intergreen_s(k, (k + 1) % n_p) for k in range(n_p))
+        draft.intergreen_s(k, (k + 1) % n_p) for k in range(n_p)
+    )
     raw["cycle_min_s"] = float(draw(st.integers(1, max(1, math.floor(index_cycle)))))
     raw["cycle_max_s"] = math.ceil(index_cycle) + float(draw(st.integers(0, 200)))
     bound = starvation_bound_s(draft)

@@ -20,16 +20,44 @@ def cross_toml(jid: str) -> dict[str, Any]:
     yellow 3 s, all-red 1 s, max red 120 s; a stop-line and an advance loop per arm."""
     movements, detectors = [], []
     for k, a in enumerate(APPROACHES):
-        movements.append({"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"{jid}_{a}",
-                          "lanes": [f"{jid}_{a}_0"], "links": [k], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
-                          "conflicts": ["E_T", "W_T"] if a in "NS" else ["N_T", "S_T"]})
+        movements.append(
+            {
+                "id": f"{a}_T",
+                "approach": a,
+                "turn": "through",
+                "from_edge": f"{jid}_{a}",
+                "lanes": [f"{jid}_{a}_0"],
+                "links": [k],
+                "sat_flow_pcu_h": 1800.0,
+                "storage_pcu": 10.0,
+                "conflicts": ["E_T", "W_T"] if a in "NS" else ["N_T", "S_T"],
+            }
+        )
         for kind, pos in (("stop", 99.0), ("advance", 20.0)):
-            detectors.append({"id": f"{jid}_{a}_{kind}", "kind": kind, "lane": f"{jid}_{a}_0", "pos_m": pos,
-                              "dist_to_stop_m": 100.0 - pos})
-    return {"id": jid, "n_links": 4, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 30.0, "cycle_max_s": 120.0,
-            "max_red_s": 120.0, "movements": movements, "detectors": detectors,
-            "phases": [{"state": "GGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-                       {"state": "rrGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]}
+            detectors.append(
+                {
+                    "id": f"{jid}_{a}_{kind}",
+                    "kind": kind,
+                    "lane": f"{jid}_{a}_0",
+                    "pos_m": pos,
+                    "dist_to_stop_m": 100.0 - pos,
+                }
+            )
+    return {
+        "id": jid,
+        "n_links": 4,
+        "yellow_s": 3.0,
+        "all_red_s": 1.0,
+        "cycle_min_s": 30.0,
+        "cycle_max_s": 120.0,
+        "max_red_s": 120.0,
+        "movements": movements,
+        "detectors": detectors,
+        "phases": [
+            {"state": "GGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+            {"state": "rrGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+        ],
+    }
 
 
 def cross(jid: str) -> Intersection:

@@ -14,9 +14,16 @@ from pathlib import Path
 
 from tests.scenarios import HOME, run_tool
 
-_NODES = {"C": (0, 0, "traffic_light"), "W0": (-300, 0, "priority"), "W1": (-30, 0, "priority"),
-          "E0": (300, 0, "priority"), "N0": (0, 30, "priority"), "S0": (0, -300, "priority"),
-          "S1": (0, -30, "priority"), "S2": (100, -30, "priority")}
+_NODES = {
+    "C": (0, 0, "traffic_light"),
+    "W0": (-300, 0, "priority"),
+    "W1": (-30, 0, "priority"),
+    "E0": (300, 0, "priority"),
+    "N0": (0, 30, "priority"),
+    "S0": (0, -300, "priority"),
+    "S1": (0, -30, "priority"),
+    "S2": (100, -30, "priority"),
+}
 _EDGES = ("W0W1", "W1C", "CW1", "W1W0", "E0C", "CE0", "N0C", "CN0", "S0S1", "S2S1", "S1C", "CS1", "S1S0")
 
 
@@ -40,8 +47,20 @@ def netconvert(cwd: Path, name: str, nodes_xml: str, edges_xml: str, *args: str)
     (cwd / f"{name}.nod.xml").write_text(nodes_xml)
     (cwd / f"{name}.edg.xml").write_text(edges_xml)
     out = cwd / f"{name}.net.xml"
-    run_tool([str(HOME / "bin" / "netconvert"), "-n", f"{name}.nod.xml", "-e", f"{name}.edg.xml",
-              "--no-turnarounds", "-o", out.name, *args], cwd)
+    run_tool(
+        [
+            str(HOME / "bin" / "netconvert"),
+            "-n",
+            f"{name}.nod.xml",
+            "-e",
+            f"{name}.edg.xml",
+            "--no-turnarounds",
+            "-o",
+            out.name,
+            *args,
+        ],
+        cwd,
+    )
     return out
 
 
@@ -65,9 +84,16 @@ def _split(eid: str) -> tuple[str, str]:
 def cluster_net(cwd: Path, name: str = "cluster") -> Path:
     """Two signalised nodes A and B 40 m apart, one traffic light 'J' for both (a joined
     cluster), each with a side road; the link A -> B is internal to the cluster."""
-    nodes = {"A": (0, 0, "traffic_light"), "B": (40, 0, "traffic_light"), "W": (-300, 0, "priority"),
-             "E": (340, 0, "priority"), "AN": (0, 300, "priority"), "AS": (0, -300, "priority"),
-             "BN": (40, 300, "priority"), "BS": (40, -300, "priority")}
+    nodes = {
+        "A": (0, 0, "traffic_light"),
+        "B": (40, 0, "traffic_light"),
+        "W": (-300, 0, "priority"),
+        "E": (340, 0, "priority"),
+        "AN": (0, 300, "priority"),
+        "AS": (0, -300, "priority"),
+        "BN": (40, 300, "priority"),
+        "BS": (40, -300, "priority"),
+    }
     pairs = [("W", "A"), ("A", "B"), ("B", "E"), ("AN", "A"), ("A", "AS"), ("BS", "B"), ("B", "BN")]
     edges = []
     for a, b in pairs:

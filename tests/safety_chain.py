@@ -28,9 +28,16 @@ def chain_settings(examples: int) -> settings:
     """Hypothesis settings for closed-loop examples: deterministic, and no shrinking (an example
     runs minutes of simulated time and shrinking a failure took over five minutes; a failure is
     reported with the example as drawn)."""
-    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                    phases=(Phase.explicit, Phase.generate),
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
 # webster's first plan comes after one period: inside a short run
 CFG = replace(Config(), webster=replace(Config().webster, period_s=60.0))
 
@@ -51,8 +58,9 @@ class LocalProgram:
             nxt = (k + 1) % n
             if j.intergreen_s(k, nxt) > 0:
                 keep = j.phases[nxt].green_links()
-                yellow = "".join(ch if (ch in GREEN and i in keep) else ("y" if ch in GREEN else "r")
-                                 for i, ch in enumerate(p.state))
+                yellow = "".join(
+                    ch if (ch in GREEN and i in keep) else ("y" if ch in GREEN else "r") for i, ch in enumerate(p.state)
+                )
                 self.segments.append((yellow, None, max(whole_s(j.yellow_s), TICK_S)))
                 if j.all_red_between_s(k, nxt) > 0:
                     all_red = "".join(ch if (ch in GREEN and i in keep) else "r" for i, ch in enumerate(p.state))
@@ -127,8 +135,11 @@ def phase_of(j: Intersection, state: str) -> int | None:
 def check_no_conflicting_greens(j: Intersection, run: Run) -> None:
     """No movement green while a conflicting one is green or yellow."""
     for t, s in enumerate(run.shown, start=1):
-        lit = {m.id: "green" if any(s[i] in GREEN for i in m.links) else "yellow"
-               for m in j.movements if any(s[i] in GREEN or s[i] == "y" for i in m.links)}
+        lit = {
+            m.id: "green" if any(s[i] in GREEN for i in m.links) else "yellow"
+            for m in j.movements
+            if any(s[i] in GREEN or s[i] == "y" for i in m.links)
+        }
         for a, b in combinations(lit, 2):
             if b in j.movement(a).conflicts and "green" in (lit[a], lit[b]):
                 raise AssertionError(f"t={t}: {a} {lit[a]} with conflicting {b} {lit[b]} ({s})")
@@ -167,15 +178,17 @@ def check_intergreens(j: Intersection, run: Run) -> None:
         if cur.phase is not None or prev.phase is None or nxt.phase is None:
             continue
         a, b, n, at = prev.phase, nxt.phase, cur.seconds, cur.first_t + 1
-        yellow = sum("y" in s for s in run.shown[cur.first_t:cur.first_t + n])
+        yellow = sum("y" in s for s in run.shown[cur.first_t : cur.first_t + n])
         assert n >= j.intergreen_s(a, b) - EPS, f"t={at}: intergreen {a}->{b} {n} s < {j.intergreen_s(a, b)} s"
         assert yellow >= min(j.yellow_s, n) - EPS, f"t={at}: yellow {yellow} s < {j.yellow_s} s"
         assert n - yellow >= j.all_red_between_s(a, b) - EPS, (
-            f"t={at}: all-red {n - yellow} s < {j.all_red_between_s(a, b)} s")
+            f"t={at}: all-red {n - yellow} s < {j.all_red_between_s(a, b)} s"
+        )
     for prev, cur in pairwise(seq):
         if prev.phase is not None and cur.phase is not None:
             assert j.intergreen_s(prev.phase, cur.phase) == 0.0, (
-                f"t={cur.first_t + 1}: green {prev.phase} -> {cur.phase} with no intergreen")
+                f"t={cur.first_t + 1}: green {prev.phase} -> {cur.phase} with no intergreen"
+            )
 
 
 def check_greens(j: Intersection, run: Run) -> None:
@@ -188,10 +201,12 @@ def check_greens(j: Intersection, run: Run) -> None:
         p, at = j.phases[st.phase], st.first_t + 1
         if st.ended_centrally:
             assert st.seconds >= p.min_green_s - EPS, (
-                f"t={at}: phase {st.phase} green {st.seconds} s < min {p.min_green_s} s")
+                f"t={at}: phase {st.phase} green {st.seconds} s < min {p.min_green_s} s"
+            )
         if st.central:
             assert st.seconds <= p.max_green_s + TICK_S + EPS, (
-                f"t={at}: phase {st.phase} green {st.seconds} s > max {p.max_green_s} s")
+                f"t={at}: phase {st.phase} green {st.seconds} s > max {p.max_green_s} s"
+            )
 
 
 def check_max_red(j: Intersection, run: Run) -> None:

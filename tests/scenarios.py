@@ -28,35 +28,93 @@ def netgenerate(cwd: Path, name: str, *args: str) -> Path:
 
 
 def grid_net(cwd: Path, name: str = "grid", n: int = 3) -> Path:
-    return netgenerate(cwd, name, "--grid", "--grid.number", str(n), "--grid.length", "200",
-                       "--grid.attach-length", "150", "--default.lanenumber", "2", "--turn-lanes", "1",
-                       "--turn-lanes.length", "40", "--no-turnarounds", "true")
+    return netgenerate(
+        cwd,
+        name,
+        "--grid",
+        "--grid.number",
+        str(n),
+        "--grid.length",
+        "200",
+        "--grid.attach-length",
+        "150",
+        "--default.lanenumber",
+        "2",
+        "--turn-lanes",
+        "1",
+        "--turn-lanes.length",
+        "40",
+        "--no-turnarounds",
+        "true",
+    )
 
 
 def spider_net(cwd: Path, name: str = "spider") -> Path:
-    return netgenerate(cwd, name, "--spider", "--spider.arm-number", "5", "--spider.circle-number", "3",
-                       "--spider.space-radius", "150", "--default.lanenumber", "2")
+    return netgenerate(
+        cwd,
+        name,
+        "--spider",
+        "--spider.arm-number",
+        "5",
+        "--spider.circle-number",
+        "3",
+        "--spider.space-radius",
+        "150",
+        "--default.lanenumber",
+        "2",
+    )
 
 
 def pedestrian_net(cwd: Path, name: str = "ped") -> Path:
     """A grid with sidewalks and signalised pedestrian crossings."""
-    return netgenerate(cwd, name, "--grid", "--grid.number", "3", "--grid.attach-length", "100",
-                       "--default.lanenumber", "2", "--sidewalks.guess", "--crossings.guess")
+    return netgenerate(
+        cwd,
+        name,
+        "--grid",
+        "--grid.number",
+        "3",
+        "--grid.attach-length",
+        "100",
+        "--default.lanenumber",
+        "2",
+        "--sidewalks.guess",
+        "--crossings.guess",
+    )
 
 
 def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed: int = 1) -> Path:
     """Random trips on the net and a .sumocfg running for end_s seconds."""
     routes = cwd / f"{net.stem}.rou.xml"
-    run_tool([sys.executable, str(HOME / "tools" / "randomTrips.py"), "-n", str(net), "-o", str(routes),
-              "-b", "0", "-e", str(end_s - 60), "-p", str(period_s), "--seed", str(seed),
-              "--fringe-factor", "10", "--validate"], cwd)
+    run_tool(
+        [
+            sys.executable,
+            str(HOME / "tools" / "randomTrips.py"),
+            "-n",
+            str(net),
+            "-o",
+            str(routes),
+            "-b",
+            "0",
+            "-e",
+            str(end_s - 60),
+            "-p",
+            str(period_s),
+            "--seed",
+            str(seed),
+            "--fringe-factor",
+            "10",
+            "--validate",
+        ],
+        cwd,
+    )
     cfg = cwd / f"{net.stem.removesuffix('.net')}.sumocfg"
     cfg.write_text(
         "<configuration>\n"
         f'  <input><net-file value="{net.name}"/><route-files value="{routes.name}"/></input>\n'
         f'  <time><begin value="0"/><end value="{end_s}"/></time>\n'
         f'  <random_number><seed value="{seed}"/></random_number>\n'
-        "</configuration>\n")
+        "</configuration>\n"
+    )
     return cfg
 
 

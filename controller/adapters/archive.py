@@ -63,19 +63,49 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 
 SCHEMAS: dict[str, pa.Schema] = {
     "detectors": pa.schema(
-        [("t_s", pa.float64()), ("recv_s", pa.float64()), ("session", pa.int64()), ("seq", pa.int64()),
-         ("junction", _DICT), ("period_s", pa.float32()), ("detector", _DICT)]
+        [
+            ("t_s", pa.float64()),
+            ("recv_s", pa.float64()),
+            ("session", pa.int64()),
+            ("seq", pa.int64()),
+            ("junction", _DICT),
+            ("period_s", pa.float32()),
+            ("detector", _DICT),
+        ]
         + [(c, pa.uint16()) for c in VEHICLE_CLASSES]
-        + [("occupancy", pa.float32()), ("speed_mps", pa.float32())]),
+        + [("occupancy", pa.float32()), ("speed_mps", pa.float32())]
+    ),
     "status": pa.schema(
-        [("t_s", pa.float64()), ("recv_s", pa.float64()), ("session", pa.int64()), ("seq", pa.int64()),
-         ("junction", _DICT), ("phase", pa.int16()), ("in_intergreen", pa.bool_()),
-         ("time_in_phase_s", pa.float32()), ("plan_id", pa.string()), ("plan_seq", pa.int64()),
-         ("mode", _DICT), ("faults", pa.string())]),
+        [
+            ("t_s", pa.float64()),
+            ("recv_s", pa.float64()),
+            ("session", pa.int64()),
+            ("seq", pa.int64()),
+            ("junction", _DICT),
+            ("phase", pa.int16()),
+            ("in_intergreen", pa.bool_()),
+            ("time_in_phase_s", pa.float32()),
+            ("plan_id", pa.string()),
+            ("plan_seq", pa.int64()),
+            ("mode", _DICT),
+            ("faults", pa.string()),
+        ]
+    ),
     "plans": pa.schema(
-        [("t_s", pa.float64()), ("recv_s", pa.float64()), ("session", pa.int64()), ("seq", pa.int64()),
-         ("junction", _DICT), ("plan_id", pa.string()), ("plan_seq", pa.int64()), ("plan_kind", _DICT),
-         ("valid_from_s", pa.float64()), ("expires_s", pa.float64()), ("payload", pa.binary())]),
+        [
+            ("t_s", pa.float64()),
+            ("recv_s", pa.float64()),
+            ("session", pa.int64()),
+            ("seq", pa.int64()),
+            ("junction", _DICT),
+            ("plan_id", pa.string()),
+            ("plan_seq", pa.int64()),
+            ("plan_kind", _DICT),
+            ("valid_from_s", pa.float64()),
+            ("expires_s", pa.float64()),
+            ("payload", pa.binary()),
+        ]
+    ),
 }
 # Compacted files are sorted so that each loop's seconds are contiguous: runs of zero counts
 # and of equal occupancy then encode to almost nothing.
@@ -100,8 +130,14 @@ class _Columns:
     def add_detectors(self, snap: Snapshot, recv_s: float, session: int, seq: int) -> None:
         c = self.cols
         n = len(snap.readings)
-        for name, value in (("t_s", snap.t_s), ("recv_s", recv_s), ("session", session), ("seq", seq),
-                            ("junction", snap.junction), ("period_s", snap.period_s)):
+        for name, value in (
+            ("t_s", snap.t_s),
+            ("recv_s", recv_s),
+            ("session", session),
+            ("seq", seq),
+            ("junction", snap.junction),
+            ("period_s", snap.period_s),
+        ):
             c[name].extend([value] * n)
         c["detector"].extend([r.detector for r in snap.readings])
         c["occupancy"].extend([r.occupancy for r in snap.readings])
@@ -120,23 +156,42 @@ class _Columns:
 
     def batch(self) -> pa.RecordBatch:
         schema = SCHEMAS[self.kind]
-        arrays = [pa.array(self.cols[f.name], type=f.type if f.type != _DICT else pa.string())
-                  for f in schema]
+        arrays = [pa.array(self.cols[f.name], type=f.type if f.type != _DICT else pa.string()) for f in schema]
         arrays = [a.dictionary_encode() if f.type == _DICT else a for a, f in zip(arrays, schema)]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _status_row(st: SignalStatus, recv_s: float, session: int, seq: int) -> dict[str, Any]:
-    return {"t_s": st.t_s, "recv_s": recv_s, "session": session, "seq": seq, "junction": st.junction,
-            "phase": st.phase, "in_intergreen": st.in_intergreen, "time_in_phase_s": st.time_in_phase_s,
-            "plan_id": st.plan_id, "plan_seq": st.seq, "mode": st.mode, "faults": ",".join(st.faults)}
+    return {
+        "t_s": st.t_s,
+        "recv_s": recv_s,
+        "session": session,
+        "seq": seq,
+        "junction": st.junction,
+        "phase": st.phase,
+        "in_intergreen": st.in_intergreen,
+        "time_in_phase_s": st.time_in_phase_s,
+        "plan_id": st.plan_id,
+        "plan_seq": st.seq,
+        "mode": st.mode,
+        "faults": ",".join(st.faults),
+    }
 
 
 def _plan_row(cmd: Command, payload: bytes, sent_s: float, session: int, seq: int) -> dict[str, Any]:
-    return {"t_s": sent_s, "recv_s": sent_s, "session": session, "seq": seq, "junction": cmd.junction,
-            "plan_id": cmd.plan_id, "plan_seq": cmd.seq,
-            "plan_kind": "cycle" if isinstance(cmd, CyclePlan) else "next_phase",
-            "valid_from_s": cmd.valid_from_s, "expires_s": cmd.expires_s, "payload": bytes(payload)}
+    return {
+        "t_s": sent_s,
+        "recv_s": sent_s,
+        "session": session,
+        "seq": seq,
+        "junction": cmd.junction,
+        "plan_id": cmd.plan_id,
+        "plan_seq": cmd.seq,
+        "plan_kind": "cycle" if isinstance(cmd, CyclePlan) else "next_phase",
+        "valid_from_s": cmd.valid_from_s,
+        "expires_s": cmd.expires_s,
+        "payload": bytes(payload),
+    }
 
 
 class _Journal:
@@ -181,8 +236,10 @@ def read_journal(path: Path, schema: pa.Schema | None = None) -> pa.Table:
 
 def _sort_indices(table: pa.Table, keys: list[str]) -> pa.Array:
     """Arrow sorts no dictionary column: the keys are sorted as plain values."""
-    plain = {k: (table[k].cast(pa.string()) if pa.types.is_dictionary(table.schema.field(k).type) else table[k])
-             for k in keys}
+    plain = {
+        k: (table[k].cast(pa.string()) if pa.types.is_dictionary(table.schema.field(k).type) else table[k])
+        for k in keys
+    }
     return pc.sort_indices(pa.table(plain), [(k, "ascending") for k in keys])
 
 
@@ -194,10 +251,15 @@ def compact_journal(journal: Path, kind: str) -> Path | None:
     if table.num_rows:
         table = table.take(_sort_indices(table, _SORT[kind]))
         tmp = target.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd", compression_level=9,
-                       use_dictionary=[f.name for f in table.schema if pa.types.is_dictionary(f.type)]
-                       + ["period_s", "session", "occupancy", "speed_mps", "plan_id", "faults", "phase"],
-                       write_statistics=["t_s"])
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            compression_level=9,
+            use_dictionary=[f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+            + ["period_s", "session", "occupancy", "speed_mps", "plan_id", "faults", "phase"],
+            write_statistics=["t_s"],
+        )
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -216,8 +278,15 @@ class ArchiveStats:
 class ArchiveRecorder:
     """Records into {root}/{site}/ off the caller's thread (see the module docstring)."""
 
-    def __init__(self, root: Path, site: str, cfg: ArchiveConfig, *, registry: CollectorRegistry | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        root: Path,
+        site: str,
+        cfg: ArchiveConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         _check(cfg)
         if not site or "/" in site or site.startswith("."):
             raise ConfigError("archive", "service.site", f"not usable as a folder name: {site!r}")
@@ -384,11 +453,11 @@ class ArchiveRecorder:
 
 class _Metrics:
     def __init__(self, registry: CollectorRegistry, q: queue.Queue) -> None:
-        self.dropped = Counter("tsc_archive_dropped", "Messages not archived: the recorder's queue was full",
-                               registry=registry)
+        self.dropped = Counter(
+            "tsc_archive_dropped", "Messages not archived: the recorder's queue was full", registry=registry
+        )
         self.rows = Counter("tsc_archive_rows", "Rows appended to the feed archive", ["kind"], registry=registry)
-        self.errors = Counter("tsc_archive_write_errors", "Archive batches lost to a failed write",
-                              registry=registry)
+        self.errors = Counter("tsc_archive_write_errors", "Archive batches lost to a failed write", registry=registry)
         depth = Gauge("tsc_archive_queue_depth", "Messages waiting for the archive writer", registry=registry)
         depth.set_function(q.qsize)
 
@@ -454,8 +523,9 @@ def read_archive(root: Path, kind: str, t_from_s: float | None = None, t_to_s: f
     time then arrival; compacted files and live journals alike (a torn journal tail is ignored)."""
     if kind not in KINDS:
         raise ValueError(f"unknown archive kind {kind!r}; known: {', '.join(KINDS)}")
-    files = _files(root, kind, day_of(t_from_s) if t_from_s is not None else None,
-                   day_of(t_to_s) if t_to_s is not None else None)
+    files = _files(
+        root, kind, day_of(t_from_s) if t_from_s is not None else None, day_of(t_to_s) if t_to_s is not None else None
+    )
     tables = []
     for f in files:
         t = pq.read_table(f) if f.suffix == PARQUET_SUFFIX else read_journal(f, SCHEMAS[kind])

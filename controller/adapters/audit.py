@@ -111,8 +111,10 @@ class AuditStore:
             raise ValueError("audit kind must be a non-empty string")
         body = json.dumps(dict(payload), separators=(",", ":"), sort_keys=True, allow_nan=False)
         with self._lock:
-            cur = self._db.execute("INSERT INTO events (t_s, kind, junction, actor, payload) VALUES (?, ?, ?, ?, ?)",
-                                   (float(t_s), kind, junction, actor, body))
+            cur = self._db.execute(
+                "INSERT INTO events (t_s, kind, junction, actor, payload) VALUES (?, ?, ?, ?, ?)",
+                (float(t_s), kind, junction, actor, body),
+            )
             return int(cur.lastrowid or 0)
 
     @contextmanager
@@ -145,8 +147,15 @@ class AuditStore:
         return epoch
 
     # -- reading ---------------------------------------------------------------------------
-    def query(self, *, kind: str | None = None, junction: str | None = None, since_id: int = 0,
-              since_t_s: float | None = None, limit: int = 1000) -> list[AuditRecord]:
+    def query(
+        self,
+        *,
+        kind: str | None = None,
+        junction: str | None = None,
+        since_id: int = 0,
+        since_t_s: float | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
         """Events in the order they were written, filtered; at most `limit` from since_id on."""
         sql = "SELECT id, t_s, kind, junction, actor, payload FROM events WHERE id > ?"
         args: list[Any] = [since_id]
@@ -165,8 +174,9 @@ class AuditStore:
             rows = self._db.execute(sql, args).fetchall()
         return [AuditRecord(i, t, k, j, a, json.loads(p)) for i, t, k, j, a, p in rows]
 
-    def newest(self, *, kind: str, junction: str | None = None, before_id: int | None = None,
-               limit: int = 100) -> list[AuditRecord]:
+    def newest(
+        self, *, kind: str, junction: str | None = None, before_id: int | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
         """Events of `kind` (and `junction`), newest first: at most `limit`, older than before_id."""
         sql = "SELECT id, t_s, kind, junction, actor, payload FROM events WHERE kind = ?"
         args: list[Any] = [kind]

@@ -19,8 +19,9 @@ _PAGE = 100
 
 def save(store: AuditSink, site: str, instance: str, learnt: dict[str, Any], t_s: float) -> int:
     """Append one checkpoint (one JSON document, one transaction); returns its event id."""
-    return store.append(KIND, "", f"controller/{instance}",
-                        {"site": site, "instance": instance, "learnt": learnt}, t_s=t_s)
+    return store.append(
+        KIND, "", f"controller/{instance}", {"site": site, "instance": instance, "learnt": learnt}, t_s=t_s
+    )
 
 
 def latest(store: AuditStore, site: str) -> tuple[int, dict[str, Any]] | None:

@@ -34,5 +34,8 @@ def password_for(user: str, folder: Path | None) -> str:
     if value:
         return value
     where = f"{folder / (user + '.password')} nor " if folder is not None else ""
-    raise ConfigError(str(folder) if folder is not None else "<environment>", user,
-                      f"no password: neither {where}${env_name(user)} is set")
+    raise ConfigError(
+        str(folder) if folder is not None else "<environment>",
+        user,
+        f"no password: neither {where}${env_name(user)} is set",
+    )

@@ -79,9 +79,12 @@ def load_keyring(cfg: Config) -> Keyring | None:
     if value.strip():
         return parse_key_env(value, sec.plan_keys_env)
     if sec.require_signed:
-        raise ConfigError(cfg.source, "security.plan_keys_file",
-                          f"no plan key: set plan_keys_file or ${sec.plan_keys_env} (docs/security.md), "
-                          "or require_signed = false for a test bench")
+        raise ConfigError(
+            cfg.source,
+            "security.plan_keys_file",
+            f"no plan key: set plan_keys_file or ${sec.plan_keys_env} (docs/security.md), "
+            "or require_signed = false for a test bench",
+        )
     return None
 
 

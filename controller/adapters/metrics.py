@@ -61,9 +61,21 @@ PREFIX = "tsc"
 # the list against the source). Pre-declared so that "rejected by reason" exists, at 0, before the
 # first bad message: an absent series and a zero are not the same thing to an alert.
 FEED_REJECT_REASONS = (
-    "oversize", "malformed_json", "wrong_type", "bad_version", "not_finite", "out_of_range",
-    "unknown_junction", "unknown_detector", "unknown_class", "negative_count", "implausible_count",
-    "future_timestamp", "stale_timestamp", "topic_mismatch", "forbidden_mode",
+    "oversize",
+    "malformed_json",
+    "wrong_type",
+    "bad_version",
+    "not_finite",
+    "out_of_range",
+    "unknown_junction",
+    "unknown_detector",
+    "unknown_class",
+    "negative_count",
+    "implausible_count",
+    "future_timestamp",
+    "stale_timestamp",
+    "topic_mismatch",
+    "forbidden_mode",
 )
 MESSAGE_KINDS = ("detectors", "status")
 MODES = JUNCTION_MODES
@@ -73,8 +85,7 @@ TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # val
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
 
 
-def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None, *,
-                  manual: bool = False) -> str:
+def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None, *, manual: bool = False) -> str:
     """manual: an operator's override is in force (TickResult.manual; it wins over the rest, as
     its commands replace the policy's); adaptive: the roadside runs our plans; fallback: it runs
     its local plan (it says so, or its feed is stale so we send nothing); fixed: do no harm
@@ -95,8 +106,18 @@ def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = 
 SATURATED_SHORTFALL = 0.01
 # Cumulative per-junction quantities behind the windowed rates and the run figures (PCU): counts
 # as they stand, and integrals over service time (e.g. time_pcu_s: vehicle-seconds on the approaches).
-CUM = ("crossed_veh", "departed_pcu", "arrived_pcu", "distance_pcu_m", "time_pcu_s", "delay_pcu_s",
-       "demand_pcu", "served_pcu", "fixed_served_pcu", "fixed_short_pcu")
+CUM = (
+    "crossed_veh",
+    "departed_pcu",
+    "arrived_pcu",
+    "distance_pcu_m",
+    "time_pcu_s",
+    "delay_pcu_s",
+    "demand_pcu",
+    "served_pcu",
+    "fixed_served_pcu",
+    "fixed_short_pcu",
+)
 _C = {name: k for k, name in enumerate(CUM)}
 
 
@@ -117,8 +138,14 @@ class ApproachTraffic:
     delay_pcu_s: float = 0.0
 
 
-def approach_traffic(arrived_pcu: np.ndarray, length_m: np.ndarray, zone_m: np.ndarray, speed_mps: np.ndarray,
-                     counted_pcu: float, dt_s: float) -> ApproachTraffic:
+def approach_traffic(
+    arrived_pcu: np.ndarray,
+    length_m: np.ndarray,
+    zone_m: np.ndarray,
+    speed_mps: np.ndarray,
+    counted_pcu: float,
+    dt_s: float,
+) -> ApproachTraffic:
     """Edie's (1963) generalised definitions over the approaches for one interval of `dt_s`
     seconds: space-mean speed = distance travelled / time spent, the time spent read off the
     vehicles present (vehicle-seconds = vehicles present × duration; Little's law).
@@ -136,8 +163,12 @@ def approach_traffic(arrived_pcu: np.ndarray, length_m: np.ndarray, zone_m: np.n
     zone = np.maximum(np.asarray(zone_m, dtype=float), 0.0)
     length = np.maximum(np.asarray(length_m, dtype=float), zone)
     held_pcu_s = max(float(counted_pcu), 0.0) * max(dt_s, 0.0)
-    return ApproachTraffic(float(a.sum()), float(a @ length), held_pcu_s + float(a @ ((length - zone) / v)),
-                           held_pcu_s - float(a @ (zone / v)))
+    return ApproachTraffic(
+        float(a.sum()),
+        float(a @ length),
+        held_pcu_s + float(a @ ((length - zone) / v)),
+        held_pcu_s - float(a @ (zone / v)),
+    )
 
 
 def lane_lengths_m(layout: Layout) -> np.ndarray:
@@ -173,8 +204,9 @@ def ratio_or_none(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def throughput_gain(served_pcu: float, fixed_served_pcu: float, fixed_short_pcu: float,
-                    demand_pcu: float) -> float | None:
+def throughput_gain(
+    served_pcu: float, fixed_served_pcu: float, fixed_short_pcu: float, demand_pcu: float
+) -> float | None:
     """Measured PCU over the stop lines / the fixed-time plan's estimated service of the same
     demand − 1; None (n/a) while the fixed plan is estimated to serve it all (shortfall below
     SATURATED_SHORTFALL of the demand): both would then serve the demand, and the figure would
@@ -233,8 +265,14 @@ class _Junction:
 class ServiceMetrics:
     """The service's metrics in `registry`. Thread-safe to scrape while the service ticks."""
 
-    def __init__(self, registry: CollectorRegistry, junctions: Mapping[str, Intersection], cfg: Config,
-                 *, params: MetricsConfig | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        junctions: Mapping[str, Intersection],
+        cfg: Config,
+        *,
+        params: MetricsConfig | None = None,
+    ) -> None:
         """`params`: the [metrics] figures' cadence and windows, cfg.metrics by default."""
         if not isinstance(registry, CollectorRegistry):
             raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
@@ -270,91 +308,163 @@ class ServiceMetrics:
     def _declare_service(self, r: CollectorRegistry, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
         """Feed, detectors, ticks and plans."""
         J = ["junction"]
-        self.received = counter("feed_messages_received", "Field messages received, by kind (detectors, status).",
-                                ["kind"])
-        self.rejected = counter("feed_messages_rejected", "Field messages dropped by validation, by reason.",
-                                ["reason"])
+        self.received = counter(
+            "feed_messages_received", "Field messages received, by kind (detectors, status).", ["kind"]
+        )
+        self.rejected = counter(
+            "feed_messages_rejected", "Field messages dropped by validation, by reason.", ["reason"]
+        )
         self.detectors_faulty = gauge("detectors_faulty", "Induction loops currently judged faulty.", J)
-        self.detector_faults = counter("detector_faults", "Loops that turned faulty (stuck-on, stuck-off, "
-                                       "implausible, missing).", J)
-        self.tick_duration = Histogram(f"{PREFIX}_tick_duration_seconds", "Wall-clock duration of one control tick "
-                                       "(estimation, policy, safety gate, publishing).", buckets=TICK_BUCKETS_S,
-                                       registry=r)
+        self.detector_faults = counter(
+            "detector_faults", "Loops that turned faulty (stuck-on, stuck-off, implausible, missing).", J
+        )
+        self.tick_duration = Histogram(
+            f"{PREFIX}_tick_duration_seconds",
+            "Wall-clock duration of one control tick (estimation, policy, safety gate, publishing).",
+            buckets=TICK_BUCKETS_S,
+            registry=r,
+        )
         self.metrics_cost = counter("metrics_update_seconds", "Wall-clock seconds spent updating these metrics.")
         self.service_time = gauge("service_time_seconds", "The service clock (simulated seconds in a replay).")
         self.plans_computed = counter("plans_computed", "New plan decisions brought to the safety gate.", J)
         self.plans_refused = counter("plans_refused_by_gate", "Plan decisions the safety gate refused.", J)
         self.plans_pushed = counter("plans_pushed", "Plan messages published to the roadside (new and refreshed).", J)
         self.plans_acked = counter("plans_acknowledged", "Pushed plans whose seq the roadside status reported.", J)
-        self.plans_validated = counter("plans_validated", "Candidate plans the validation gate's SUMO twin "
-                                       "passed (docs/validation.md).", J)
-        self.plans_twin_rejected = counter("plans_rejected_by_twin", "Candidate plans the validation gate's SUMO "
-                                           "twin predicted worse than the plans in force by more than the margin.", J)
-        self.twin_run = Histogram(f"{PREFIX}_twin_run_duration_seconds", "Wall-clock time of one validation by "
-                                  "the SUMO twin, from its start to its verdict (worker, scenario, incumbent and "
-                                  "candidate runs; failures and timeouts included).",
-                                  buckets=TWIN_BUCKETS_S, registry=r)
+        self.plans_validated = counter(
+            "plans_validated", "Candidate plans the validation gate's SUMO twin passed (docs/validation.md).", J
+        )
+        self.plans_twin_rejected = counter(
+            "plans_rejected_by_twin",
+            "Candidate plans the validation gate's SUMO "
+            "twin predicted worse than the plans in force by more than the margin.",
+            J,
+        )
+        self.twin_run = Histogram(
+            f"{PREFIX}_twin_run_duration_seconds",
+            "Wall-clock time of one validation by "
+            "the SUMO twin, from its start to its verdict (worker, scenario, incumbent and "
+            "candidate runs; failures and timeouts included).",
+            buckets=TWIN_BUCKETS_S,
+            registry=r,
+        )
 
     def _declare_junctions(self, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
         """Per junction: traffic, gains, cycle, mode."""
         J, JC = ["junction"], ["junction", "class"]
         self.queue = gauge("junction_queue_pcu", "Estimated queue on all approaches, PCU.", J)
-        self.delay = gauge("junction_delay_seconds", "Modelled mean delay per PCU under the control given "
-                           "(controlled side of the gain, controller/core/shadow.py).", J)
-        self.measured_delay = gauge("junction_measured_delay_seconds", "Measured delay per PCU over the stop "
-                                    "lines: vehicles present beyond free flow / arrival flow (Little's law).", J)
-        self.fixed_delay = gauge("junction_fixed_time_delay_seconds", "Estimated mean delay per PCU had the "
-                                 "fixed-time plan run (shadow).", J)
+        self.delay = gauge(
+            "junction_delay_seconds",
+            "Modelled mean delay per PCU under the control given "
+            "(controlled side of the gain, controller/core/shadow.py).",
+            J,
+        )
+        self.measured_delay = gauge(
+            "junction_measured_delay_seconds",
+            "Measured delay per PCU over the stop "
+            "lines: vehicles present beyond free flow / arrival flow (Little's law).",
+            J,
+        )
+        self.fixed_delay = gauge(
+            "junction_fixed_time_delay_seconds", "Estimated mean delay per PCU had the fixed-time plan run (shadow).", J
+        )
         self.delay_gain = gauge("junction_delay_gain_ratio", "1 - delay / fixed-time delay.", J)
-        self.throughput_gain = gauge("junction_throughput_gain_ratio", "PCU measured over the stop lines / "
-                                     "the fixed-time plan's estimated service of the same demand - 1; NaN (n/a) "
-                                     "while that plan serves it all.", J)
-        self.throughput = gauge("junction_throughput_vehicles_per_second", "Vehicles over the stop lines per "
-                                "second of service time, by class.", JC)
-        self.saturation = gauge("junction_degree_of_saturation_ratio", "Degree of saturation q/(λs) of the "
-                                "critical movement.", J)
+        self.throughput_gain = gauge(
+            "junction_throughput_gain_ratio",
+            "PCU measured over the stop lines / "
+            "the fixed-time plan's estimated service of the same demand - 1; NaN (n/a) "
+            "while that plan serves it all.",
+            J,
+        )
+        self.throughput = gauge(
+            "junction_throughput_vehicles_per_second",
+            "Vehicles over the stop lines per second of service time, by class.",
+            JC,
+        )
+        self.saturation = gauge(
+            "junction_degree_of_saturation_ratio", "Degree of saturation q/(λs) of the critical movement.", J
+        )
         self.cycle = gauge("junction_cycle_seconds", "Cycle length in force (plan, else measured).", J)
-        self.mode = gauge("junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).",
-                          ["junction", "mode"])
+        self.mode = gauge(
+            "junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).", ["junction", "mode"]
+        )
         self.fallbacks = counter("junction_fallbacks", "Changes from adaptive or manual control to fallback.", J)
-        self.harm_switches = counter("junction_harm_switches", "Do no harm: switches back to the fixed plan, the "
-                                     "policy being estimated worse than it (controller/core/harm.py).", J)
-        self.speed = gauge("junction_approach_speed_meters_per_second", "Space-mean (journey) speed over the "
-                           "watched approaches: vehicle-distance / vehicle-time (Edie).", J)
+        self.harm_switches = counter(
+            "junction_harm_switches",
+            "Do no harm: switches back to the fixed plan, the "
+            "policy being estimated worse than it (controller/core/harm.py).",
+            J,
+        )
+        self.speed = gauge(
+            "junction_approach_speed_meters_per_second",
+            "Space-mean (journey) speed over the watched approaches: vehicle-distance / vehicle-time (Edie).",
+            J,
+        )
 
     def _declare_network(self, gauge: _Make[Gauge]) -> None:
         """The network's figures."""
-        self.net_delay_gain = gauge("network_delay_gain_ratio", "Network delay gain over fixed-time "
-                                    "(demand-weighted).")
-        self.net_throughput_gain = gauge("network_throughput_gain_ratio", "PCU measured over the stop lines / "
-                                         "the fixed-time plans' estimated service of the same demand - 1; NaN "
-                                         "(n/a) while they serve it all.")
-        self.net_delay = gauge("network_delay_seconds", "Modelled demand-weighted mean delay per PCU under the "
-                               "control given (the shadow's model).")
-        self.net_measured_delay = gauge("network_measured_delay_seconds", "Measured delay per PCU per junction "
-                                        "passed (Little's law over all watched approaches).")
+        self.net_delay_gain = gauge("network_delay_gain_ratio", "Network delay gain over fixed-time (demand-weighted).")
+        self.net_throughput_gain = gauge(
+            "network_throughput_gain_ratio",
+            "PCU measured over the stop lines / "
+            "the fixed-time plans' estimated service of the same demand - 1; NaN "
+            "(n/a) while they serve it all.",
+        )
+        self.net_delay = gauge(
+            "network_delay_seconds",
+            "Modelled demand-weighted mean delay per PCU under the control given (the shadow's model).",
+        )
+        self.net_measured_delay = gauge(
+            "network_measured_delay_seconds",
+            "Measured delay per PCU per junction passed (Little's law over all watched approaches).",
+        )
 
-        self.net_fixed_delay = gauge("network_fixed_time_delay_seconds", "Demand-weighted mean delay per PCU "
-                                     "under the fixed-time shadow.")
+        self.net_fixed_delay = gauge(
+            "network_fixed_time_delay_seconds", "Demand-weighted mean delay per PCU under the fixed-time shadow."
+        )
         self.net_served = gauge("network_throughput_pcu_per_second", "PCU measured over the stop lines, PCU/s.")
-        self.net_fixed_served = gauge("network_fixed_time_throughput_pcu_per_second", "What the fixed-time plans "
-                                      "are estimated to serve of the measured demand, PCU/s.")
+        self.net_fixed_served = gauge(
+            "network_fixed_time_throughput_pcu_per_second",
+            "What the fixed-time plans are estimated to serve of the measured demand, PCU/s.",
+        )
         self.net_demand = gauge("network_demand_pcu_per_second", "Measured arrival demand, PCU/s.")
-        self.net_crossings = gauge("network_throughput_vehicles_per_second", "Stop-line crossings of all "
-                                   "junctions per second of service time.")
-        self.net_speed = gauge("network_approach_speed_meters_per_second", "Space-mean (journey) speed over all "
-                               "watched approaches: vehicle-distance / vehicle-time (Edie).")
-        self.net_loop_speed = gauge("network_loop_speed_meters_per_second", "Flow-weighted spot speed of the "
-                                    "moving vehicles over the advance loops (about free flow; not a journey speed).")
+        self.net_crossings = gauge(
+            "network_throughput_vehicles_per_second", "Stop-line crossings of all junctions per second of service time."
+        )
+        self.net_speed = gauge(
+            "network_approach_speed_meters_per_second",
+            "Space-mean (journey) speed over all watched approaches: vehicle-distance / vehicle-time (Edie).",
+        )
+        self.net_loop_speed = gauge(
+            "network_loop_speed_meters_per_second",
+            "Flow-weighted spot speed of the "
+            "moving vehicles over the advance loops (about free flow; not a journey speed).",
+        )
 
     def _init_children(self) -> None:
         """Create every labelled series up front (at 0) and cache the hot ones."""
         self._received = {k: self.received.labels(kind=k) for k in MESSAGE_KINDS}
         self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
-        names = ("detectors_faulty", "detector_faults", "plans_computed", "plans_refused", "plans_pushed",
-                 "plans_acked", "plans_validated", "plans_twin_rejected", "queue", "delay", "fixed_delay",
-                 "delay_gain", "throughput_gain", "saturation", "cycle", "fallbacks", "speed", "measured_delay",
-                 "harm_switches")
+        names = (
+            "detectors_faulty",
+            "detector_faults",
+            "plans_computed",
+            "plans_refused",
+            "plans_pushed",
+            "plans_acked",
+            "plans_validated",
+            "plans_twin_rejected",
+            "queue",
+            "delay",
+            "fixed_delay",
+            "delay_gain",
+            "throughput_gain",
+            "saturation",
+            "cycle",
+            "fallbacks",
+            "speed",
+            "measured_delay",
+            "harm_switches",
+        )
         for jid, j in self._j.items():
             j.c = {n: getattr(self, n).labels(junction=jid) for n in names}
             j.by_class = {cls: self.throughput.labels(junction=jid, **{"class": cls}) for cls in VEHICLE_CLASSES}
@@ -398,6 +508,36 @@ class ServiceMetrics:
                 j.next_update_s = now_s + self.params.update_s * k / n
         self.tick_duration.observe(duration_s)
         self.service_time.set(now_s)
+        self._count_plans(result)
+        updated = False
+        manual = set(result.manual)
+        for jid, js in state.junctions.items():
+            j = self._j.get(jid)
+            if j is None:
+                continue
+            status = js.status
+            if status is not None and j.pending and status.seq >= j.pending[0]:
+                if status.seq in j.pending:
+                    j.c["plans_acked"].inc()
+                j.pending = [s for s in j.pending if s > status.seq]
+            self._observe(j, status, now_s)
+            harm_state = js.harm
+            mode = junction_mode(
+                js.stale,
+                status.mode if status is not None else None,
+                harm_state.mode if harm_state is not None else None,
+                manual=jid in manual,
+            )
+            self._set_mode(j, mode, harm_state.switches if harm_state is not None else 0)
+            if now_s >= j.next_update_s:
+                self._update_junction(j, js, now_s)
+                updated = True
+        if updated:
+            self._network(now_s)
+        self.metrics_cost.inc(time.perf_counter() - t0)
+
+    def _count_plans(self, result: TickResult) -> None:
+        """Plans pushed, computed and refused in this tick; sequence numbers awaiting an ack."""
         for cmd in result.commands:
             j = self._j.get(cmd.junction)
             if j is None:
@@ -413,37 +553,19 @@ class ServiceMetrics:
             if j is not None:
                 j.c["plans_computed"].inc()
                 j.c["plans_refused"].inc()
-        updated = False
-        manual = set(result.manual)
-        for jid, js in state.junctions.items():
-            j = self._j.get(jid)
-            if j is None:
-                continue
-            status = js.status
-            if status is not None and j.pending and status.seq >= j.pending[0]:
-                if status.seq in j.pending:
-                    j.c["plans_acked"].inc()
-                j.pending = [s for s in j.pending if s > status.seq]
-            self._observe(j, status, now_s)
-            harm_state = js.harm
-            mode = junction_mode(js.stale, status.mode if status is not None else None,
-                                 harm_state.mode if harm_state is not None else None, manual=jid in manual)
-            switches = harm_state.switches if harm_state is not None else 0
-            if switches > j.harm_switches:
-                j.c["harm_switches"].inc(switches - j.harm_switches)
-            j.harm_switches = max(j.harm_switches, switches)
-            if mode != j.mode:
-                if mode == "fallback" and j.mode is not None:
-                    j.c["fallbacks"].inc()
-                for m, child in j.modes.items():
-                    child.set(1.0 if m == mode else 0.0)
-                j.mode = mode
-            if now_s >= j.next_update_s:
-                self._update_junction(j, js, now_s)
-                updated = True
-        if updated:
-            self._network(now_s)
-        self.metrics_cost.inc(time.perf_counter() - t0)
+
+    @staticmethod
+    def _set_mode(j: _Junction, mode: str, switches: int) -> None:
+        """The junction's mode gauge, its fallback count and its do-no-harm switch count."""
+        if switches > j.harm_switches:
+            j.c["harm_switches"].inc(switches - j.harm_switches)
+        j.harm_switches = max(j.harm_switches, switches)
+        if mode != j.mode:
+            if mode == "fallback" and j.mode is not None:
+                j.c["fallbacks"].inc()
+            for m, child in j.modes.items():
+                child.set(1.0 if m == mode else 0.0)
+            j.mode = mode
 
     def _observe(self, j: _Junction, status: SignalStatus | None, now_s: float) -> None:
         """Fold the signal state into the shadow (controller/core/shadow.py) as a call of
@@ -496,8 +618,9 @@ class ServiceMetrics:
         r = j.rates
         speed = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
         delay = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
-        gain = throughput_gain(r[_C["served_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]],
-                               r[_C["demand_pcu"]])
+        gain = throughput_gain(
+            r[_C["served_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]], r[_C["demand_pcu"]]
+        )
         c["speed"].set(math.nan if speed is None else speed)
         c["measured_delay"].set(math.nan if delay is None else max(delay, 0.0))
         c["throughput_gain"].set(math.nan if gain is None else gain)
@@ -541,11 +664,16 @@ class ServiceMetrics:
         served = np.maximum(lanes.dep_flow_pcu_h[k], 0.0) / 3600.0
         q = np.maximum(np.maximum(lanes.flow_pcu_h[k], 0.0) / 3600.0, served)
         c = j.fixed_capacity_pcu_h[k] / 3600.0
-        for name, add in (("arrived_pcu", t.arrived_pcu), ("distance_pcu_m", t.distance_pcu_m),
-                          ("time_pcu_s", t.time_pcu_s), ("delay_pcu_s", t.delay_pcu_s),
-                          ("demand_pcu", float(q.sum()) * dt), ("served_pcu", float(served.sum()) * dt),
-                          ("fixed_served_pcu", float(np.minimum(q, c).sum()) * dt),
-                          ("fixed_short_pcu", float(np.maximum(q - c, 0.0).sum()) * dt)):
+        for name, add in (
+            ("arrived_pcu", t.arrived_pcu),
+            ("distance_pcu_m", t.distance_pcu_m),
+            ("time_pcu_s", t.time_pcu_s),
+            ("delay_pcu_s", t.delay_pcu_s),
+            ("demand_pcu", float(q.sum()) * dt),
+            ("served_pcu", float(served.sum()) * dt),
+            ("fixed_served_pcu", float(np.minimum(q, c).sum()) * dt),
+            ("fixed_short_pcu", float(np.maximum(q - c, 0.0).sum()) * dt),
+        ):
             cum[_C[name]] += add
 
     def _network(self, now_s: float) -> None:
@@ -567,11 +695,13 @@ class ServiceMetrics:
                 speed_den += j.speed_weight
         loop_speed = speed_num / speed_den if speed_den > 0 else math.nan
         m = measured_figures(rates, 1.0)
-        for gauge, key, scale in ((self.net_throughput_gain, "throughput_gain", 1.0),
-                                  (self.net_speed, "speed_kmh", 1 / 3.6),
-                                  (self.net_measured_delay, "measured_delay_s", 1.0),
-                                  (self.net_served, "throughput_pcu_h", 1 / 3600.0),
-                                  (self.net_fixed_served, "throughput_fixed_pcu_h", 1 / 3600.0)):
+        for gauge, key, scale in (
+            (self.net_throughput_gain, "throughput_gain", 1.0),
+            (self.net_speed, "speed_kmh", 1 / 3.6),
+            (self.net_measured_delay, "measured_delay_s", 1.0),
+            (self.net_served, "throughput_pcu_h", 1 / 3600.0),
+            (self.net_fixed_served, "throughput_fixed_pcu_h", 1 / 3600.0),
+        ):
             gauge.set(math.nan if m[key] is None else m[key] * scale)
         self.net_delay_gain.set(delay_gain)
         self.net_delay.set(delay_ctrl)
@@ -580,9 +710,12 @@ class ServiceMetrics:
         self.net_crossings.set(crossings)
         self.net_loop_speed.set(loop_speed)
         self._last_network = {
-            "delay_s": delay_ctrl, "delay_fixed_s": delay_fixed, "delay_gain": delay_gain,
+            "delay_s": delay_ctrl,
+            "delay_fixed_s": delay_fixed,
+            "delay_gain": delay_gain,
             "demand_pcu_h": demand,
-            "loop_speed_kmh": loop_speed * 3.6 if math.isfinite(loop_speed) else None, **m,
+            "loop_speed_kmh": loop_speed * 3.6 if math.isfinite(loop_speed) else None,
+            **m,
         }
         self._run.add(tot, loop_speed, dt)
 
@@ -673,8 +806,9 @@ def measured_figures(cum: np.ndarray, span_s: float) -> dict:
         "crossings_veh_h": c["crossed_veh"] * per_h if span_s > 0 else None,
         "throughput_pcu_h": c["departed_pcu"] * per_h if span_s > 0 else None,
         "throughput_fixed_pcu_h": c["fixed_served_pcu"] * per_h if span_s > 0 else None,
-        "throughput_gain": throughput_gain(c["served_pcu"], c["fixed_served_pcu"], c["fixed_short_pcu"],
-                                           c["demand_pcu"]),
+        "throughput_gain": throughput_gain(
+            c["served_pcu"], c["fixed_served_pcu"], c["fixed_short_pcu"], c["demand_pcu"]
+        ),
     }
 
 
@@ -705,12 +839,19 @@ class _RunTotals:
             return {"service_s": 0.0}
         delay = s["delay_ctrl"] / s["demand"] if s["demand"] > 0 else 0.0
         fixed = s["delay_fixed"] / s["demand"] if s["demand"] > 0 else 0.0
-        run = shadow.Gains(delay_fixed_s=fixed, delay_controlled_s=delay, throughput_fixed_pcu_h=0.0,
-                           throughput_controlled_pcu_h=0.0, demand_pcu_h=s["demand"] / t)
+        run = shadow.Gains(
+            delay_fixed_s=fixed,
+            delay_controlled_s=delay,
+            throughput_fixed_pcu_h=0.0,
+            throughput_controlled_pcu_h=0.0,
+            demand_pcu_h=s["demand"] / t,
+        )
         return {
             "service_s": t,
             "demand_pcu_h": run.demand_pcu_h,
-            "delay_s": delay, "delay_fixed_s": fixed, "delay_gain": run.delay_gain,
+            "delay_s": delay,
+            "delay_fixed_s": fixed,
+            "delay_gain": run.delay_gain,
             "loop_speed_kmh": self.speed_sum / self.speed_t_s * 3.6 if self.speed_t_s > 0 else None,
         }
 
@@ -724,8 +865,9 @@ class MetricsServer:
         try:
             self._httpd, self._thread = start_http_server(port, addr=addr, registry=registry)
         except OSError as exc:
-            raise AdapterError(f"metrics endpoint: cannot listen on {addr}:{port}: {exc.strerror or exc}",
-                               fatal=True) from None
+            raise AdapterError(
+                f"metrics endpoint: cannot listen on {addr}:{port}: {exc.strerror or exc}", fatal=True
+            ) from None
         self.addr = addr
         self.port = int(self._httpd.server_address[1])
         log.info("metrics endpoint up url=%s", self.url)

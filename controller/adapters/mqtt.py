@@ -113,7 +113,7 @@ class Topics:
         prefix = self.root + "/"
         if not topic.startswith(prefix):
             return None
-        parts = topic[len(prefix):].split("/")
+        parts = topic[len(prefix) :].split("/")
         if len(parts) != 2 or parts[1] not in JUNCTION_KINDS or parts[0] in RESERVED_LEVELS:
             return None
         return parts[0], parts[1]
@@ -123,7 +123,7 @@ class Topics:
         prefix = self.root + "/"
         if not topic.startswith(prefix):
             return None
-        parts = topic[len(prefix):].split("/")
+        parts = topic[len(prefix) :].split("/")
         if len(parts) != 3 or parts[1] != "override" or parts[0] in RESERVED_LEVELS or not parts[2]:
             return None
         return parts[0], parts[2]
@@ -148,11 +148,17 @@ class MqttSettings:
     @staticmethod
     def from_config(broker, client_id: str, *, password: str | None = None) -> MqttSettings:
         """From config.toml's [broker] (controller.config.BrokerConfig)."""
-        return MqttSettings(host=broker.host, port=broker.port, username=broker.username,
-                            password=broker.resolved_password() if password is None else password,
-                            client_id=broker.client_id or client_id, tls=broker.tls,
-                            ca_file=broker.ca_file, keepalive_s=broker.keepalive_s,
-                            session_expiry_s=broker.session_expiry_s)
+        return MqttSettings(
+            host=broker.host,
+            port=broker.port,
+            username=broker.username,
+            password=broker.resolved_password() if password is None else password,
+            client_id=broker.client_id or client_id,
+            tls=broker.tls,
+            ca_file=broker.ca_file,
+            keepalive_s=broker.keepalive_s,
+            session_expiry_s=broker.session_expiry_s,
+        )
 
 
 class _WarnOnce:
@@ -172,9 +178,14 @@ class _WarnOnce:
 class MqttClient:
     """One broker connection. Thread-safe `publish`; `on_message` runs on the network thread."""
 
-    def __init__(self, settings: MqttSettings, on_message: OnMessage | None = None, *,
-                 will: tuple[str, bytes] | None = None,
-                 on_connected: Callable[[bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        on_message: OnMessage | None = None,
+        *,
+        will: tuple[str, bytes] | None = None,
+        on_connected: Callable[[bool], None] | None = None,
+    ) -> None:
         """on_connected(session_present) runs on the network thread after every (re)connect,
         before `connected` is set."""
         self.settings = settings
@@ -224,8 +235,13 @@ class MqttClient:
         props = Properties(PacketTypes.CONNECT)
         if s.session_expiry_s > 0:
             props.SessionExpiryInterval = int(s.session_expiry_s)
-        self._client.connect_async(s.host, s.port, keepalive=max(1, round(s.keepalive_s)),
-                                   clean_start=s.session_expiry_s <= 0, properties=props)
+        self._client.connect_async(
+            s.host,
+            s.port,
+            keepalive=max(1, round(s.keepalive_s)),
+            clean_start=s.session_expiry_s <= 0,
+            properties=props,
+        )
         self._client.loop_start()
         self._started = True
         if wait:
@@ -237,11 +253,16 @@ class MqttClient:
         then on reach us)."""
         deadline = time.monotonic() + timeout_s
         if not self._first.wait(timeout_s) and not self.connected.is_set():
-            raise AdapterError(f"no MQTT broker answered at {self.settings.host}:{self.settings.port} "
-                               f"within {timeout_s:g} s (client {self.settings.client_id})")
+            raise AdapterError(
+                f"no MQTT broker answered at {self.settings.host}:{self.settings.port} "
+                f"within {timeout_s:g} s (client {self.settings.client_id})"
+            )
         if self.refused:
-            raise AdapterError(f"broker {self.settings.host}:{self.settings.port} refused "
-                               f"user {self.settings.username!r}: {self.refused}", fatal=True)
+            raise AdapterError(
+                f"broker {self.settings.host}:{self.settings.port} refused "
+                f"user {self.settings.username!r}: {self.refused}",
+                fatal=True,
+            )
         with self._sub_cv:
             if not self._sub_cv.wait_for(lambda: not self._sub_pending, max(0.0, deadline - time.monotonic())):
                 raise AdapterError(f"broker did not acknowledge the subscriptions of {self.settings.client_id}")
@@ -281,8 +302,13 @@ class MqttClient:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         self.published += 1
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            self._warn(f"publish{info.rc}", "mqtt publish failed client=%s topic=%s rc=%s",
-                       self.settings.client_id, topic, mqtt.error_string(info.rc))
+            self._warn(
+                f"publish{info.rc}",
+                "mqtt publish failed client=%s topic=%s rc=%s",
+                self.settings.client_id,
+                topic,
+                mqtt.error_string(info.rc),
+            )
         return info.mid
 
     def wait_ack(self, mid: int, timeout_s: float = 5.0) -> int | None:
@@ -294,8 +320,10 @@ class MqttClient:
     # -- paho callbacks (network thread) ----------------------------------------------------
     def _send_subscriptions(self, subs: list[tuple[str, int]]) -> None:
         for k in range(0, len(subs), 500):  # keep SUBSCRIBE packets small
-            chunk = [(t, SubscribeOptions(qos=q, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
-                     for t, q in subs[k:k + 500]]
+            chunk = [
+                (t, SubscribeOptions(qos=q, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
+                for t, q in subs[k : k + 500]
+            ]
             rc, mid = self._client.subscribe(chunk)
             if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
                 with self._sub_cv:
@@ -317,20 +345,30 @@ class MqttClient:
             code = reason_code.value
             if code in _AUTH_REFUSED:
                 self.refused = str(reason_code)
-                log.error("mqtt connection refused client=%s user=%s reason=%s", self.settings.client_id,
-                          self.settings.username, reason_code)
+                log.error(
+                    "mqtt connection refused client=%s user=%s reason=%s",
+                    self.settings.client_id,
+                    self.settings.username,
+                    reason_code,
+                )
                 client.disconnect()  # retrying with the same credentials cannot help
             else:
-                self._warn("connack", "mqtt connection refused client=%s reason=%s", self.settings.client_id,
-                           reason_code)
+                self._warn(
+                    "connack", "mqtt connection refused client=%s reason=%s", self.settings.client_id, reason_code
+                )
             self._first.set()
             return
         self.connects += 1
         receive_max = getattr(properties, "ReceiveMaximum", None)
         mine = self.settings.max_inflight
         if receive_max and (mine == 0 or mine > receive_max):  # paho does not honour it by itself
-            self._warn("receive_max", "mqtt client=%s max_inflight=%d exceeds the broker's receive maximum %d",
-                       self.settings.client_id, mine, receive_max)
+            self._warn(
+                "receive_max",
+                "mqtt client=%s max_inflight=%d exceeds the broker's receive maximum %d",
+                self.settings.client_id,
+                mine,
+                receive_max,
+            )
         sock = client.socket()
         if sock is not None:
             with contextlib.suppress(OSError):  # small messages, latency matters: no Nagle delay
@@ -340,8 +378,7 @@ class MqttClient:
         if subs:
             self._send_subscriptions(subs)
         if self.connects > 1:
-            log.info("mqtt reconnected client=%s session_present=%s", self.settings.client_id,
-                     flags.session_present)
+            log.info("mqtt reconnected client=%s session_present=%s", self.settings.client_id, flags.session_present)
         if self._on_connected is not None:  # before `connected` is set: whoever waits on it sees its effect
             try:
                 self._on_connected(bool(flags.session_present))
@@ -360,12 +397,21 @@ class MqttClient:
         if was:
             self.disconnects += 1
             if self._started:
-                self._warn("disconnect", "mqtt connection lost client=%s reason=%s; reconnecting",
-                           self.settings.client_id, reason_code)
+                self._warn(
+                    "disconnect",
+                    "mqtt connection lost client=%s reason=%s; reconnecting",
+                    self.settings.client_id,
+                    reason_code,
+                )
 
     def _handle_connect_fail(self, client, userdata) -> None:
-        self._warn("connect_fail", "mqtt broker %s:%d unreachable client=%s; retrying", self.settings.host,
-                   self.settings.port, self.settings.client_id)
+        self._warn(
+            "connect_fail",
+            "mqtt broker %s:%d unreachable client=%s; retrying",
+            self.settings.host,
+            self.settings.port,
+            self.settings.client_id,
+        )
 
     def _handle_message(self, client, userdata, message) -> None:
         self.received += 1
@@ -375,8 +421,7 @@ class MqttClient:
             self._on_message(message.topic, message.payload)
         except Exception:  # a handler bug must not kill the network thread
             self.callback_errors += 1
-            log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id,
-                          message.topic)
+            log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id, message.topic)
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._acks_cv:

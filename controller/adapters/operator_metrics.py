@@ -26,17 +26,36 @@ PREFIX = "tsc"
 class OperatorMetrics:
     def __init__(self, registry: CollectorRegistry, update_s: float = 5.0) -> None:
         r = registry
-        self.phase = Gauge(f"{PREFIX}_junction_phase", "Green phase in force (or being changed to), from the "
-                           "roadside status; -1 before any status.", ["junction"], registry=r)
-        self.intergreen = Gauge(f"{PREFIX}_junction_in_intergreen", "1 while the roadside shows a yellow or "
-                                "all-red.", ["junction"], registry=r)
-        self.plan = Gauge(f"{PREFIX}_junction_plan_info", "1 for the plan the roadside reports in force "
-                          "('local': its own program) and the roadside's mode.",
-                          ["junction", "plan_id", "roadside_mode"], registry=r)
-        self.override = Gauge(f"{PREFIX}_junction_override_seconds", "Seconds left of the operator override in "
-                              "force.", ["junction", "operator", "action"], registry=r)
-        self.actions = Counter(f"{PREFIX}_operator_actions", "Operator override messages answered, by action "
-                               "and whether they were accepted.", ["action", "accepted"], registry=r)
+        self.phase = Gauge(
+            f"{PREFIX}_junction_phase",
+            "Green phase in force (or being changed to), from the roadside status; -1 before any status.",
+            ["junction"],
+            registry=r,
+        )
+        self.intergreen = Gauge(
+            f"{PREFIX}_junction_in_intergreen",
+            "1 while the roadside shows a yellow or all-red.",
+            ["junction"],
+            registry=r,
+        )
+        self.plan = Gauge(
+            f"{PREFIX}_junction_plan_info",
+            "1 for the plan the roadside reports in force ('local': its own program) and the roadside's mode.",
+            ["junction", "plan_id", "roadside_mode"],
+            registry=r,
+        )
+        self.override = Gauge(
+            f"{PREFIX}_junction_override_seconds",
+            "Seconds left of the operator override in force.",
+            ["junction", "operator", "action"],
+            registry=r,
+        )
+        self.actions = Counter(
+            f"{PREFIX}_operator_actions",
+            "Operator override messages answered, by action and whether they were accepted.",
+            ["action", "accepted"],
+            registry=r,
+        )
         self.update_s = update_s
         self._next_s = float("-inf")
         self._plan_labels: dict[str, tuple[str, str]] = {}
@@ -48,7 +67,7 @@ class OperatorMetrics:
         desk = service.desk
         if desk is not None:
             answers = desk.answers_total
-            for a in desk.answers[len(desk.answers) - min(len(desk.answers), answers - self._answers_seen):]:
+            for a in desk.answers[len(desk.answers) - min(len(desk.answers), answers - self._answers_seen) :]:
                 self.actions.labels(a.action, "true" if a.accepted else "false").inc()
             self._answers_seen = answers
         if now_s < self._next_s:
@@ -65,12 +84,14 @@ class OperatorMetrics:
             if jid not in active:
                 self.override.remove(jid, *self._override_labels.pop(jid))
         for jid, ov in active.items():
-            self._relabel(self.override, self._override_labels, jid, (ov.operator, ov.action),
-                          max(0.0, ov.until_s - now_s))
+            self._relabel(
+                self.override, self._override_labels, jid, (ov.operator, ov.action), max(0.0, ov.until_s - now_s)
+            )
 
     @staticmethod
-    def _relabel(gauge: Gauge, seen: dict[str, tuple[str, str]], jid: str, labels: tuple[str, str],
-                 value: float) -> None:
+    def _relabel(
+        gauge: Gauge, seen: dict[str, tuple[str, str]], jid: str, labels: tuple[str, str], value: float
+    ) -> None:
         old = seen.get(jid)
         if old is not None and old != labels:
             gauge.remove(jid, *old)

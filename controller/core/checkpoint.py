@@ -51,15 +51,23 @@ def learnt(core: Core, state: CoreState) -> dict[str, Any]:
     junctions: dict[str, Any] = {}
     for jid, lay in core.layouts.items():
         lanes = state.junctions[jid].estimate.lanes
-        junctions[jid] = {"lanes": {lane: [float(lanes.sat_pcu[i]), float(lanes.sat_s[i])]
-                                    for i, lane in enumerate(lay.lanes)}}
+        junctions[jid] = {
+            "lanes": {lane: [float(lanes.sat_pcu[i]), float(lanes.sat_s[i])] for i, lane in enumerate(lay.lanes)}
+        }
     links: dict[str, Any] = {}
     if state.links is not None:
         for jid, mapping in state.links.mapping.items():
             movements = core.layouts[jid].junction.movements
-            links[jid] = {movements[m].id: {"junction": c.junction, "edge": c.edge, "travel_s": int(c.travel_s),
-                                            "corr": float(c.corr)}
-                          for m, c in enumerate(mapping) if c is not None}
+            links[jid] = {
+                movements[m].id: {
+                    "junction": c.junction,
+                    "edge": c.edge,
+                    "travel_s": int(c.travel_s),
+                    "corr": float(c.corr),
+                }
+                for m, c in enumerate(mapping)
+                if c is not None
+            }
     return {"format": FORMAT, "version": VERSION, "t_s": float(state.t_s), "junctions": junctions, "links": links}
 
 
@@ -75,8 +83,9 @@ def restore(core: Core, state: CoreState, data: Any) -> Restored:
         if lay is None:
             skipped.append(f"junction {jid}: not in the junction models")
             continue
-        est, n, gone = _restore_lanes(lay, junctions[jid].estimate, _table(saved, f"junctions.{jid}.lanes", "lanes"),
-                                      jid)
+        est, n, gone = _restore_lanes(
+            lay, junctions[jid].estimate, _table(saved, f"junctions.{jid}.lanes", "lanes"), jid
+        )
         junctions[jid] = replace(junctions[jid], estimate=est)
         n_lanes += n
         skipped += gone
@@ -91,8 +100,9 @@ def _check_header(data: Any) -> None:
     if data.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint: format is {data.get('format')!r}, expected {FORMAT!r}")
     if data.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint: version {data.get('version')!r} is not supported (this code reads "
-                              f"version {VERSION})")
+        raise CheckpointError(
+            f"checkpoint: version {data.get('version')!r} is not supported (this code reads version {VERSION})"
+        )
 
 
 def _table(data: Any, where: str, key: str | None = None) -> Mapping[str, Any]:
@@ -108,8 +118,7 @@ def _figure(value: Any, where: str) -> float:
     return float(value)
 
 
-def _restore_lanes(lay: Layout, est: Estimate, saved: Mapping[str, Any], jid: str
-                   ) -> tuple[Estimate, int, list[str]]:
+def _restore_lanes(lay: Layout, est: Estimate, saved: Mapping[str, Any], jid: str) -> tuple[Estimate, int, list[str]]:
     """The estimate with the saved lanes' saturation evidence, its movements' saturation flow
     recomputed from it; (estimate, lanes restored, lanes skipped)."""
     index = {lane: i for i, lane in enumerate(lay.lanes)}
@@ -133,8 +142,9 @@ def _restore_lanes(lay: Layout, est: Estimate, saved: Mapping[str, Any], jid: st
     return replace(est, lanes=lanes, sat_flow_pcu_h=sat_flow), n, skipped
 
 
-def _restore_links(core: Core, links: estimation.LinkState | None, saved: Mapping[str, Any]
-                   ) -> tuple[estimation.LinkState | None, int, list[str]]:
+def _restore_links(
+    core: Core, links: estimation.LinkState | None, saved: Mapping[str, Any]
+) -> tuple[estimation.LinkState | None, int, list[str]]:
     """The link state with the saved couplings whose movement still exists and whose target is
     still one of its candidates; (links, couplings restored, couplings skipped)."""
     if links is None:
@@ -155,10 +165,13 @@ def _restore_links(core: Core, links: estimation.LinkState | None, saved: Mappin
             i = index.get(mid)
             if i is None:
                 skipped.append(f"coupling of junction {jid} movement {mid}: not in the junction model")
-            elif ((coupling.junction, coupling.edge) not in core.links.targets.get(jid, ())
-                  or coupling.travel_s >= core.links.lags):
-                skipped.append(f"coupling of junction {jid} movement {mid}: {coupling.junction}/{coupling.edge} "
-                               f"at {coupling.travel_s} s is no longer a candidate")
+            elif (coupling.junction, coupling.edge) not in core.links.targets.get(
+                jid, ()
+            ) or coupling.travel_s >= core.links.lags:
+                skipped.append(
+                    f"coupling of junction {jid} movement {mid}: {coupling.junction}/{coupling.edge} "
+                    f"at {coupling.travel_s} s is no longer a candidate"
+                )
             else:
                 out[i] = coupling
                 n += 1

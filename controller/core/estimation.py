@@ -183,9 +183,11 @@ class Layout:
         share = _lane_shares(junction, lanes)
         det = _DetectorIndex.build(junction, lanes)
         mov_storage = np.array([m.storage_pcu for m in movements])
-        zone_m = np.where(det.lane_adv >= 0, np.where(det.lane_stop >= 0,
-                                                      np.maximum(det.adv_dist_m - det.stop_dist_m, 0.0),
-                                                      det.adv_dist_m), 0.0)
+        zone_m = np.where(
+            det.lane_adv >= 0,
+            np.where(det.lane_stop >= 0, np.maximum(det.adv_dist_m - det.stop_dist_m, 0.0), det.adv_dist_m),
+            0.0,
+        )
         storage = np.where(zone_m > 0, np.maximum(zone_m / spacing_m, 1.0), _spread_storage(mov_storage, share))
         # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
         # movements sharing the lane.
@@ -198,12 +200,27 @@ class Layout:
         permitted = serves & ~protected
         lane_protected = lane_green & ~((permitted.astype(float) @ (share > 0).astype(float)) > 0)
         return Layout(
-            junction=junction, params=params, det_index=det.index, det_is_stop=det.is_stop,
-            det_lane=det.lane, det_pair=det.pair, lanes=lanes, lane_share=share, lane_stop=det.lane_stop,
-            lane_adv=det.lane_adv, lane_storage_pcu=storage, lane_zone_m=zone_m, lane_sat_prior_pcu_h=lane_sat,
-            lane_same_movement=same_movement, lane_same_edge=same_edge,
-            serves=serves, lane_green=lane_green, protected=protected, lane_protected=lane_protected,
-            storage_pcu=mov_storage, sat_flow_pcu_h=mov_sat,
+            junction=junction,
+            params=params,
+            det_index=det.index,
+            det_is_stop=det.is_stop,
+            det_lane=det.lane,
+            det_pair=det.pair,
+            lanes=lanes,
+            lane_share=share,
+            lane_stop=det.lane_stop,
+            lane_adv=det.lane_adv,
+            lane_storage_pcu=storage,
+            lane_zone_m=zone_m,
+            lane_sat_prior_pcu_h=lane_sat,
+            lane_same_movement=same_movement,
+            lane_same_edge=same_edge,
+            serves=serves,
+            lane_green=lane_green,
+            protected=protected,
+            lane_protected=lane_protected,
+            storage_pcu=mov_storage,
+            sat_flow_pcu_h=mov_sat,
             pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in junction.detectors if d.kind == "stop"),
         )
@@ -250,10 +267,15 @@ class _DetectorIndex:
             else:
                 lane_adv[li], adv_dist[li] = i, d.dist_to_stop_m
         return _DetectorIndex(
-            {d.id: i for i, d in enumerate(dets)}, np.array([d.kind == "stop" for d in dets], dtype=bool),
+            {d.id: i for i, d in enumerate(dets)},
+            np.array([d.kind == "stop" for d in dets], dtype=bool),
             np.array([lane_idx[d.lane] for d in dets], dtype=int),
             np.array([(lane_adv if d.kind == "stop" else lane_stop)[lane_idx[d.lane]] for d in dets], dtype=int),
-            lane_stop, lane_adv, stop_dist, adv_dist)
+            lane_stop,
+            lane_adv,
+            stop_dist,
+            adv_dist,
+        )
 
 
 def _spread_storage(mov_storage_pcu: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -266,8 +288,9 @@ def _spread_storage(mov_storage_pcu: np.ndarray, share: np.ndarray) -> np.ndarra
     return out
 
 
-def _lane_neighbours(junction: Intersection, lanes: tuple[str, ...], share: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _lane_neighbours(
+    junction: Intersection, lanes: tuple[str, ...], share: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(lanes, lanes) bool twice: another lane of a movement that uses this one, and another lane
     on the same approach edge; those a lane without a working loop borrows its estimate from."""
     n_l = len(lanes)
@@ -293,6 +316,7 @@ def _phase_service(junction: Intersection) -> tuple[np.ndarray, np.ndarray]:
             letters = {ph.state[li] for li in m.links} & GREEN
             protected[k, i] = letters == {"G"}
     return serves, protected
+
 
 @dataclass(frozen=True)
 class DetectorHealth:
@@ -329,8 +353,9 @@ class LaneState:
     @staticmethod
     def empty(n: int) -> LaneState:
         z = np.zeros(n)
-        return LaneState(z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z,
-                         np.zeros((TRANSIT_HISTORY_TICKS, n)))
+        return LaneState(
+            z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z, np.zeros((TRANSIT_HISTORY_TICKS, n))
+        )
 
 
 @dataclass(frozen=True)
@@ -357,8 +382,19 @@ class Estimate:
         z = np.zeros(n_m)
         no_loop = (layout.lane_stop < 0) & (layout.lane_adv < 0)
         blind = ((layout.lane_share > 0) @ no_loop) > 0
-        return Estimate(t_s, z, z, z, z, tuple((c, 0) for c in VEHICLE_CLASSES), layout.sat_flow_pcu_h.copy(), z,
-                        blind, LaneState.empty(n_l), DetectorHealth.empty(len(layout.det_index)))
+        return Estimate(
+            t_s,
+            z,
+            z,
+            z,
+            z,
+            tuple((c, 0) for c in VEHICLE_CLASSES),
+            layout.sat_flow_pcu_h.copy(),
+            z,
+            blind,
+            LaneState.empty(n_l),
+            DetectorHealth.empty(len(layout.det_index)),
+        )
 
     def faulty_detectors(self, layout: Layout) -> tuple[str, ...]:
         ids = list(layout.det_index)
@@ -398,8 +434,9 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
     unknown (every lane then counts as red). A junction without any loop has no measurement: its
     estimate stays as it is (empty) and every movement is `blind`."""
     if not layout.det_index:
-        return replace(est, t_s=snap.t_s, last_feed_t_s=snap.t_s,
-                       blind=np.ones(len(layout.junction.movements), dtype=bool))
+        return replace(
+            est, t_s=snap.t_s, last_feed_t_s=snap.t_s, blind=np.ones(len(layout.junction.movements), dtype=bool)
+        )
     dt = snap.period_s
     r = _read(layout, snap, est.crossed_by_class)
     n_d = len(r.veh)
@@ -412,9 +449,18 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
     return _to_movements(layout, est, snap.t_s, lanes, arr, dep, sig.stop_alive | sig.adv_alive, health, r.crossed)
 
 
-def _to_movements(layout: Layout, est: Estimate, t_s: float, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
-                  measured: np.ndarray, health: DetectorHealth, crossed: dict[str, int] | None,
-                  sat_ratio: np.ndarray | None = None) -> Estimate:
+def _to_movements(
+    layout: Layout,
+    est: Estimate,
+    t_s: float,
+    lanes: LaneState,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    measured: np.ndarray,
+    health: DetectorHealth,
+    crossed: dict[str, int] | None,
+    sat_ratio: np.ndarray | None = None,
+) -> Estimate:
     """The junction's new estimate from its lanes' period: lanes without a working loop borrow
     (_borrow), then lanes are shared out to movements (Layout.lane_share). `sat_ratio`: per
     lane, the learnt saturation flow over the prior (computed here when None)."""
@@ -424,11 +470,18 @@ def _to_movements(layout: Layout, est: Estimate, t_s: float, lanes: LaneState, a
     ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior if sat_ratio is None else sat_ratio
     n_lanes = layout.movement_lane_count
     return Estimate(
-        t_s=t_s, arrivals_pcu=est.arrivals_pcu + S @ arr, departures_pcu=est.departures_pcu + S @ dep,
-        flow_pcu_h=S @ lanes.flow_pcu_h, queue_pcu=S @ (lanes.queue_pcu + lanes.hidden_pcu),
+        t_s=t_s,
+        arrivals_pcu=est.arrivals_pcu + S @ arr,
+        departures_pcu=est.departures_pcu + S @ dep,
+        flow_pcu_h=S @ lanes.flow_pcu_h,
+        queue_pcu=S @ (lanes.queue_pcu + lanes.hidden_pcu),
         crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
-        last_feed_t_s=t_s, sat_flow_pcu_h=layout.sat_flow_pcu_h * (uses @ ratio) / n_lanes,
-        block=(uses @ lanes.block) / n_lanes, blind=(layout.lane_uses @ ~measured) > 0, lanes=lanes, health=health,
+        last_feed_t_s=t_s,
+        sat_flow_pcu_h=layout.sat_flow_pcu_h * (uses @ ratio) / n_lanes,
+        block=(uses @ lanes.block) / n_lanes,
+        blind=(layout.lane_uses @ ~measured) > 0,
+        lanes=lanes,
+        health=health,
     )
 
 
@@ -458,8 +511,9 @@ def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int],
     return _Readings(pcu, veh, occ, spd, seen, crossed)
 
 
-def _health(layout: _LaneArrays, h: DetectorHealth, r: _Readings, dt: float,
-            others_mean: np.ndarray) -> tuple[DetectorHealth, np.ndarray]:
+def _health(
+    layout: _LaneArrays, h: DetectorHealth, r: _Readings, dt: float, others_mean: np.ndarray
+) -> tuple[DetectorHealth, np.ndarray]:
     """Fault bookkeeping per loop (module doc), and which of this period's readings can be
     trusted (seen, not faulty, not implausible). `others_mean`: per loop, the mean count of the
     other loops of its junction (the reference of a loop without a pair)."""
@@ -475,14 +529,25 @@ def _health(layout: _LaneArrays, h: DetectorHealth, r: _Readings, dt: float,
     pair = layout.det_pair
     ref_now = np.where(pair >= 0, r.veh[np.maximum(pair, 0)], others_mean)
     ref_veh = np.where(quiet, h.ref_veh + ref_now, 0.0)
-    faulty = ((on_s >= p.stuck_on_s) | ((silent_s >= p.stuck_off_s) & (ref_veh >= p.stuck_off_ref_veh))
-              | (missing_s >= p.stuck_off_s) | (implausible >= p.implausible_limit))
+    faulty = (
+        (on_s >= p.stuck_on_s)
+        | ((silent_s >= p.stuck_off_s) & (ref_veh >= p.stuck_off_ref_veh))
+        | (missing_s >= p.stuck_off_s)
+        | (implausible >= p.implausible_limit)
+    )
     health = DetectorHealth(on_s, silent_s, ref_veh, missing_s, implausible, faulty)
     return health, r.seen & ~faulty & ~implausible_now
 
 
-def _lane_signals(layout: _LaneArrays, L: LaneState, r: _Readings, faulty: np.ndarray, usable: np.ndarray,
-                  green: np.ndarray, protected: np.ndarray) -> _LaneSignals:
+def _lane_signals(
+    layout: _LaneArrays,
+    L: LaneState,
+    r: _Readings,
+    faulty: np.ndarray,
+    usable: np.ndarray,
+    green: np.ndarray,
+    protected: np.ndarray,
+) -> _LaneSignals:
     """Per lane: which loops work and what they show now (green, standing vehicles). `green`,
     `protected`: per lane, green now, and green with every movement on it protected (saturation
     flow and exit blockage are learnt on protected green only: a permitted turn waiting for gaps
@@ -497,14 +562,21 @@ def _lane_signals(layout: _LaneArrays, L: LaneState, r: _Readings, faulty: np.nd
         out: np.ndarray = (o >= p.standing_occupancy) & ((s < p.standing_speed_mps) | (v == 0))
         return out
 
-    return _LaneSignals(stop_ok=stop_ok, adv_ok=adv_ok, stop_alive=has_stop & ~faulty[si],
-                        adv_alive=has_adv & ~faulty[ai], green=green,
-                        saturated_green=protected & (L.green_s >= p.startup_lost_s),
-                        stop_stand_now=stop_ok & standing(si), adv_stand_now=adv_ok & standing(ai))
+    return _LaneSignals(
+        stop_ok=stop_ok,
+        adv_ok=adv_ok,
+        stop_alive=has_stop & ~faulty[si],
+        adv_alive=has_adv & ~faulty[ai],
+        green=green,
+        saturated_green=protected & (L.green_s >= p.startup_lost_s),
+        stop_stand_now=stop_ok & standing(si),
+        adv_stand_now=adv_ok & standing(ai),
+    )
 
 
-def _lanes(layout: _LaneArrays, L: LaneState, r: _Readings, sig: _LaneSignals, dt: float,
-           flow_window_s: float) -> tuple[LaneState, np.ndarray, np.ndarray]:
+def _lanes(
+    layout: _LaneArrays, L: LaneState, r: _Readings, sig: _LaneSignals, dt: float, flow_window_s: float
+) -> tuple[LaneState, np.ndarray, np.ndarray]:
     """One period of every lane from its own loops: the new lane state, and the PCU that
     arrived into the lane's zone and departed over its stop line in the period."""
     p = layout.params
@@ -525,22 +597,30 @@ def _lanes(layout: _LaneArrays, L: LaneState, r: _Readings, sig: _LaneSignals, d
     # Demand flow: advance counts while the loop is free; departures stand in when the
     # advance loop is dead; held otherwise (blocked advance loop or no loop at all).
     alpha = min(1.0, dt / flow_window_s)
-    dep_flow = np.where(sig.stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * r.pcu[si] * 3600.0 / dt,
-                        L.dep_flow_pcu_h)
+    dep_flow = np.where(sig.stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * r.pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
     flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * r.pcu[ai] * 3600.0 / dt
-    flow = np.where(sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked, flow_from_adv,
-                    np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h))
-    adv_speed = np.where(sig.adv_ok & (r.veh[ai] > 0) & (r.spd[ai] > p.standing_speed_mps),
-                         0.8 * L.adv_speed_mps + 0.2 * r.spd[ai], L.adv_speed_mps)
+    flow = np.where(
+        sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked,
+        flow_from_adv,
+        np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h),
+    )
+    adv_speed = np.where(
+        sig.adv_ok & (r.veh[ai] > 0) & (r.spd[ai] > p.standing_speed_mps),
+        0.8 * L.adv_speed_mps + 0.2 * r.spd[ai],
+        L.adv_speed_mps,
+    )
 
     recent = np.empty_like(L.adv_recent_pcu)
     recent[0] = arr
     recent[1:] = L.adv_recent_pcu[:-1]
-    queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked,
-                           stop_empty_s >= p.clear_gap_s, _in_transit(layout, recent, adv_speed, dt))
+    transit = _in_transit(layout, recent, adv_speed, dt)
+    cleared = stop_empty_s >= p.clear_gap_s
+    queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked, cleared, transit)
     sat_pcu, sat_s, block = _learn(p, L, sig, r.pcu[si], dt)
-    return (LaneState(queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed,
-                      sat_pcu, sat_s, block, recent), arr, dep)
+    lanes = LaneState(
+        queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed, sat_pcu, sat_s, block, recent
+    )
+    return lanes, arr, dep
 
 
 def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, dt: float) -> np.ndarray:
@@ -553,9 +633,17 @@ def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, 
     return out
 
 
-def _queue(layout: _LaneArrays, L: LaneState, sig: _LaneSignals, arr: np.ndarray, dep: np.ndarray,
-           demand_pcu: np.ndarray, adv_blocked: np.ndarray, cleared: np.ndarray,
-           transit_pcu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _queue(
+    layout: _LaneArrays,
+    L: LaneState,
+    sig: _LaneSignals,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    demand_pcu: np.ndarray,
+    adv_blocked: np.ndarray,
+    cleared: np.ndarray,
+    transit_pcu: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Queue (PCU, within the lane's storage) and hidden queue (upstream of it) after one period.
 
     Counted where the advance loop works: input-output between the loops, the hidden queue
@@ -580,13 +668,15 @@ def _queue(layout: _LaneArrays, L: LaneState, sig: _LaneSignals, arr: np.ndarray
     return queue, hidden
 
 
-def _learn(p: EstimationParams, L: LaneState, sig: _LaneSignals, stop_pcu: np.ndarray,
-           dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _learn(
+    p: EstimationParams, L: LaneState, sig: _LaneSignals, stop_pcu: np.ndarray, dt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Saturation flow (discharged PCU and seconds of saturated green, head vehicle moving,
     with forgetting) and exit blockage (share of the queued green during which the head
     vehicle stood), per lane."""
-    learn = (sig.saturated_green & sig.stop_ok & (L.queue_pcu + L.hidden_pcu >= p.sat_min_queue_pcu)
-             & ~sig.stop_stand_now)
+    learn = (
+        sig.saturated_green & sig.stop_ok & (L.queue_pcu + L.hidden_pcu >= p.sat_min_queue_pcu) & ~sig.stop_stand_now
+    )
     forget = np.where(learn, math.exp(-dt / p.sat_window_s), 1.0)
     sat_pcu = np.where(learn, L.sat_pcu * forget + stop_pcu, L.sat_pcu)
     sat_s = np.where(learn, L.sat_s * forget + dt, L.sat_s)
@@ -596,8 +686,9 @@ def _learn(p: EstimationParams, L: LaneState, sig: _LaneSignals, stop_pcu: np.nd
     return sat_pcu, sat_s, block
 
 
-def _borrow(layout: Layout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
-            measured: np.ndarray) -> tuple[LaneState, np.ndarray, np.ndarray]:
+def _borrow(
+    layout: Layout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray
+) -> tuple[LaneState, np.ndarray, np.ndarray]:
     """A lane without a working loop takes what is measured nearby.
 
     1. From the measured lanes of the same movement(s), else of the same approach edge: their
@@ -620,8 +711,11 @@ def _borrow(layout: Layout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray,
     queue = np.where(borrow, np.minimum(total, storage), lanes.queue_pcu)
     hidden = np.where(borrow, np.maximum(total - storage, 0.0), lanes.hidden_pcu)
     flow = np.where(borrow, donors @ lanes.flow_pcu_h, flow)
-    return (replace(lanes, queue_pcu=queue, hidden_pcu=hidden, flow_pcu_h=flow),
-            np.where(borrow, donors @ arr, arr), np.where(borrow, donors @ dep, dep))
+    return (
+        replace(lanes, queue_pcu=queue, hidden_pcu=hidden, flow_pcu_h=flow),
+        np.where(borrow, donors @ arr, arr),
+        np.where(borrow, donors @ dep, dep),
+    )
 
 
 def _donor_weights(layout: Layout, measured: np.ndarray) -> np.ndarray:
@@ -749,13 +843,23 @@ class LinkState:
             return np.zeros(shape)
 
         return LinkState(
-            t_s, 0.0, {j: z(n_m[j]) for j in n_m}, {j: z(n_m[j]) for j in n_m}, {j: z(n_m[j], L) for j in n_m},
-            {j: z(n_g[j], n_t[j], L) for j in n_m}, {j: z(n_g[j]) for j in n_m}, {j: z(n_g[j]) for j in n_m},
-            {j: z(n_t[j]) for j in n_m}, {j: z(n_t[j]) for j in n_m}, {j: (None,) * n_m[j] for j in n_m})
+            t_s,
+            0.0,
+            {j: z(n_m[j]) for j in n_m},
+            {j: z(n_m[j]) for j in n_m},
+            {j: z(n_m[j], L) for j in n_m},
+            {j: z(n_g[j], n_t[j], L) for j in n_m},
+            {j: z(n_g[j]) for j in n_m},
+            {j: z(n_g[j]) for j in n_m},
+            {j: z(n_t[j]) for j in n_m},
+            {j: z(n_t[j]) for j in n_m},
+            {j: (None,) * n_m[j] for j in n_m},
+        )
 
 
-def update_links(links: LinkLayout, state: LinkState, estimates: dict[str, Estimate], dt_s: float,
-                 now_s: float) -> LinkState:
+def update_links(
+    links: LinkLayout, state: LinkState, estimates: dict[str, Estimate], dt_s: float, now_s: float
+) -> LinkState:
     """Fold one tick of every junction's departures and arrivals into the covariances."""
     p = links.params
     a = min(1.0, dt_s / p.link_window_s)
@@ -765,8 +869,9 @@ def update_links(links: LinkLayout, state: LinkState, estimates: dict[str, Estim
         est = estimates[j]
         arr_now[j] = est.arrivals_pcu - state.last_arr[j]
         last_arr[j] = est.arrivals_pcu
-    hist, cross, dm, dq, am, aq = (dict(x) for x in (state.hist, state.cross, state.dep_mean, state.dep_sq,
-                                                      state.arr_mean, state.arr_sq))
+    hist, cross, dm, dq, am, aq = (
+        dict(x) for x in (state.hist, state.cross, state.dep_mean, state.dep_sq, state.arr_mean, state.arr_sq)
+    )
     for j in links.junctions:
         est = estimates[j]
         d = est.departures_pcu - state.last_dep[j]
@@ -786,8 +891,9 @@ def update_links(links: LinkLayout, state: LinkState, estimates: dict[str, Estim
         dq[j] = (1 - a) * state.dep_sq[j] + a * gh[:, 0] ** 2
         am[j] = (1 - a) * state.arr_mean[j] + a * arr
         aq[j] = (1 - a) * state.arr_sq[j] + a * arr * arr
-    out = LinkState(now_s, state.samples_s + dt_s, last_dep, last_arr, hist, cross, dm, dq, am, aq, state.mapping,
-                    state.mapped_s)
+    out = LinkState(
+        now_s, state.samples_s + dt_s, last_dep, last_arr, hist, cross, dm, dq, am, aq, state.mapping, state.mapped_s
+    )
     if now_s - state.mapped_s >= p.link_remap_s and out.samples_s >= p.link_min_samples_s:
         out = replace(out, mapping={j: _map(links, out, j) for j in links.junctions}, mapped_s=now_s)
     return out
@@ -804,8 +910,8 @@ def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]
     b = 1.0 - math.exp(-s.samples_s / links.params.link_window_s)
     dm, am = s.dep_mean[j] / b, s.arr_mean[j] / b
     cov = s.cross[j] / b - dm[:, None, None] * am[None, :, None]
-    sd = np.sqrt(np.maximum(s.dep_sq[j] / b - dm ** 2, 0.0))
-    sa = np.sqrt(np.maximum(s.arr_sq[j] / b - am ** 2, 0.0))
+    sd = np.sqrt(np.maximum(s.dep_sq[j] / b - dm**2, 0.0))
+    sa = np.sqrt(np.maximum(s.arr_sq[j] / b - am**2, 0.0))
     corr = cov / np.maximum(sd[:, None, None] * sa[None, :, None], 1e-12)
     corr = np.where(links.allowed[j][:, :, None], corr, -np.inf)
     # A mapping once learnt is kept while no candidate clears the threshold (congestion blurs
@@ -821,8 +927,9 @@ def _map(links: LinkLayout, s: LinkState, j: str) -> tuple[Coupling | None, ...]
     return tuple(out)
 
 
-def predicted_inflow_pcu(links: LinkLayout, state: LinkState, junction: str, edge: str, horizon_s: int,
-                         upstream: tuple[str, ...]) -> np.ndarray:
+def predicted_inflow_pcu(
+    links: LinkLayout, state: LinkState, junction: str, edge: str, horizon_s: int, upstream: tuple[str, ...]
+) -> np.ndarray:
     """Arrivals expected at one approach of `junction` in each of the next horizon_s seconds, from
     the upstream departures already on their way (each shifted by its learnt travel time)."""
     out = np.zeros(horizon_s)

@@ -54,9 +54,13 @@ _OCC_LO, _OCC_HI = rules.OCCUPANCY_RANGE
 _SPEED_LO, _SPEED_HI = rules.SPEED_RANGE_MPS
 
 
-def decode_detector_message(payload: bytes, junctions: Mapping[str, Intersection],
-                            last_t_s: Mapping[str, float], now_s: float,
-                            max_future_s: float = MAX_FUTURE_S) -> Snapshot:
+def decode_detector_message(
+    payload: bytes,
+    junctions: Mapping[str, Intersection],
+    last_t_s: Mapping[str, float],
+    now_s: float,
+    max_future_s: float = MAX_FUTURE_S,
+) -> Snapshot:
     """One junction's detector message -> Snapshot. Unknown detectors or junctions, negative
     or implausible counts, non-monotonic timestamps or ones more than max_future_s ahead of the
     service clock are all refused."""
@@ -126,8 +130,9 @@ def _typed(obj: dict[str, Any], key: str, kind: type) -> Any:
     return v
 
 
-def _status_time(obj: dict[str, Any], jid: str, now_s: float, last_t_s: Mapping[str, float],
-                 max_future_s: float) -> float:
+def _status_time(
+    obj: dict[str, Any], jid: str, now_s: float, last_t_s: Mapping[str, float], max_future_s: float
+) -> float:
     t_s = _number(obj, "t")
     if t_s > now_s + max_future_s:
         raise FeedError("future_timestamp", f"status t={t_s} now={now_s}")
@@ -137,8 +142,13 @@ def _status_time(obj: dict[str, Any], jid: str, now_s: float, last_t_s: Mapping[
     return t_s
 
 
-def decode_status_report(payload: bytes, junctions: Mapping[str, Intersection], now_s: float = math.inf,
-                         last_t_s: Mapping[str, float] = _EMPTY, max_future_s: float = MAX_FUTURE_S) -> RoadsideReport:
+def decode_status_report(
+    payload: bytes,
+    junctions: Mapping[str, Intersection],
+    now_s: float = math.inf,
+    last_t_s: Mapping[str, float] = _EMPTY,
+    max_future_s: float = MAX_FUTURE_S,
+) -> RoadsideReport:
     """One roadside status -> RoadsideReport, with the rigour of the detector feed: every field
     present with its JSON type (in_intergreen a boolean, seq and phase integers), numbers finite
     and in range, t at most max_future_s ahead of the service clock `now_s` and not before the
@@ -173,12 +183,26 @@ def decode_status_report(payload: bytes, junctions: Mapping[str, Intersection], 
     faults = _typed(obj, "faults", list)
     if len(faults) > MAX_FAULTS or not all(type(f) is str and len(f) <= MAX_FAULT_CHARS for f in faults):
         raise FeedError("wrong_type", f"faults must be a list of at most {MAX_FAULTS} short strings")
-    status = SignalStatus(junction=jid, t_s=t_s, phase=phase, in_intergreen=in_intergreen,
-                          time_in_phase_s=time_in_phase_s, plan_id=plan_id, seq=seq, mode=mode, faults=tuple(faults))
+    status = SignalStatus(
+        junction=jid,
+        t_s=t_s,
+        phase=phase,
+        in_intergreen=in_intergreen,
+        time_in_phase_s=time_in_phase_s,
+        plan_id=plan_id,
+        seq=seq,
+        mode=mode,
+        faults=tuple(faults),
+    )
     return RoadsideReport(status, epoch)
 
 
-def decode_status_message(payload: bytes, junctions: Mapping[str, Intersection], now_s: float = math.inf,
-                          last_t_s: Mapping[str, float] = _EMPTY, max_future_s: float = MAX_FUTURE_S) -> SignalStatus:
+def decode_status_message(
+    payload: bytes,
+    junctions: Mapping[str, Intersection],
+    now_s: float = math.inf,
+    last_t_s: Mapping[str, float] = _EMPTY,
+    max_future_s: float = MAX_FUTURE_S,
+) -> SignalStatus:
     """decode_status_report without the epoch."""
     return decode_status_report(payload, junctions, now_s, last_t_s, max_future_s).status

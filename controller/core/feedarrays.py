@@ -34,8 +34,11 @@ class FrameLayout:
     @staticmethod
     def build(loops: Mapping[str, Sequence[str]]) -> FrameLayout:
         sizes = [len(ds) for ds in loops.values()]
-        return FrameLayout(tuple(loops), np.concatenate(([0], np.cumsum(sizes, dtype=int))).astype(int),
-                           tuple(d for ds in loops.values() for d in ds))
+        return FrameLayout(
+            tuple(loops),
+            np.concatenate(([0], np.cumsum(sizes, dtype=int))).astype(int),
+            tuple(d for ds in loops.values() for d in ds),
+        )
 
 
 @dataclass(frozen=True)
@@ -71,15 +74,21 @@ def check_layout(layout: FrameLayout, junctions: Mapping[str, Intersection]) -> 
             out[k] = FeedError("unknown_junction", jid[:40])
             continue
         known = junction.detector_ids
-        for did in layout.detectors[layout.det_start[k]:layout.det_start[k + 1]]:
+        for did in layout.detectors[layout.det_start[k] : layout.det_start[k + 1]]:
             if did not in known:
                 out[k] = FeedError("unknown_detector", str(did)[:60])
                 break
     return out
 
 
-def check_frame(frame: DetectorFrame, junctions: Mapping[str, Intersection], last_t_s: Mapping[str, float],
-                now_s: float, max_future_s: float, static: Mapping[int, FeedError]) -> FrameCheck:
+def check_frame(
+    frame: DetectorFrame,
+    junctions: Mapping[str, Intersection],
+    last_t_s: Mapping[str, float],
+    now_s: float,
+    max_future_s: float,
+    static: Mapping[int, FeedError],
+) -> FrameCheck:
     """Each junction's reading in the frame checked as decode_detector_message checks a JSON
     message: known junction and loops (`static`, from check_layout), time, period, then each
     loop's counts, occupancy and speed (the first rule broken gives the reason)."""
@@ -144,6 +153,7 @@ def snapshot(frame: DetectorFrame, k: int) -> Snapshot:
     readings = []
     for i in range(a, b):
         pairs = tuple(sorted((c, n) for c, n in zip(VEHICLE_CLASSES, frame.counts[i].tolist()) if n))
-        readings.append(DetectorReading(layout.detectors[i], pairs, float(frame.occupancy[i]),
-                                        float(frame.speed_mps[i])))
+        readings.append(
+            DetectorReading(layout.detectors[i], pairs, float(frame.occupancy[i]), float(frame.speed_mps[i]))
+        )
     return Snapshot(layout.junctions[k], frame.t_s, frame.period_s, tuple(readings))

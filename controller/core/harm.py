@@ -123,8 +123,14 @@ def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmStat
     return HarmState(shadow.start(program, n_movements, now_s), since_s=now_s)
 
 
-def observe(program: shadow.Program, state: HarmState, est: Estimate, status: SignalStatus | None, now_s: float,
-            params: HarmParams) -> HarmState:
+def observe(
+    program: shadow.Program,
+    state: HarmState,
+    est: Estimate,
+    status: SignalStatus | None,
+    now_s: float,
+    params: HarmParams,
+) -> HarmState:
     """Advance the replay by the interval ending at now_s (every tick, stale or not)."""
     return replace(state, replay=shadow.advance(program, state.replay, est, status, now_s, params.window_s))
 
@@ -139,9 +145,10 @@ def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) ->
         if why is None:
             return state, None
         relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
-        hold = min(params.hold_s * 2.0 ** relapses, params.hold_max_s)
-        fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold,
-                        demand_at_switch_pcu_h=demand_pcu_h)
+        hold = min(params.hold_s * 2.0**relapses, params.hold_max_s)
+        fixed = replace(
+            state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_at_switch_pcu_h=demand_pcu_h
+        )
         return _switch(fixed, "fixed", now_s, why), why
     why = _back(state, demand_pcu_h, now_s, params)
     if why is None:
@@ -159,8 +166,10 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     if g.delay_controlled_s <= g.delay_fixed_s * (1.0 + params.margin) + params.margin_s:
         return None
     worse = g.delay_controlled_s / g.delay_fixed_s - 1.0 if g.delay_fixed_s > 0 else math.inf
-    return (f"policy {worse:.0%} worse than the fixed plan over {g.span_s:.0f} s "
-            f"({g.delay_controlled_s:.1f} vs {g.delay_fixed_s:.1f} s/PCU at {g.demand_pcu_h:.0f} PCU/h)")
+    return (
+        f"policy {worse:.0%} worse than the fixed plan over {g.span_s:.0f} s "
+        f"({g.delay_controlled_s:.1f} vs {g.delay_fixed_s:.1f} s/PCU at {g.demand_pcu_h:.0f} PCU/h)"
+    )
 
 
 def _back(state: HarmState, demand_pcu_h: float, now_s: float, params: HarmParams) -> str | None:
@@ -183,8 +192,17 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
 
 def report(state: HarmState) -> JunctionReport:
     g = state.gains
-    return JunctionReport(state.mode, state.reason, state.switches, state.since_s, g.delay_fixed_s,
-                          g.delay_controlled_s, g.delay_gain, state.replay.demand_pcu_h, state.replay.agreement)
+    return JunctionReport(
+        state.mode,
+        state.reason,
+        state.switches,
+        state.since_s,
+        g.delay_fixed_s,
+        g.delay_controlled_s,
+        g.delay_gain,
+        state.replay.demand_pcu_h,
+        state.replay.agreement,
+    )
 
 
 def network(states: Iterable[HarmState]) -> tuple[shadow.Gains, int]:
@@ -196,4 +214,3 @@ def network(states: Iterable[HarmState]) -> tuple[shadow.Gains, int]:
 
 def reports(states: Mapping[str, HarmState]) -> dict[str, JunctionReport]:
     return {jid: report(s) for jid, s in states.items()}
-

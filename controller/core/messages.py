@@ -21,13 +21,16 @@ MESSAGE_VERSION = 1
 Signer = Callable[[bytes, str], bytes]  # (plan body, junction) -> signed payload (core/signing.Keyring.sign)
 
 
-def encode_detector_message(junction: str, t_s: float, period_s: float,
-                            detectors: Mapping[str, tuple[Mapping[str, int], float, float]]) -> bytes:
+def encode_detector_message(
+    junction: str, t_s: float, period_s: float, detectors: Mapping[str, tuple[Mapping[str, int], float, float]]
+) -> bytes:
     """detectors: id -> (counts by class, occupancy 0..1, mean speed m/s or -1)."""
     body = {
-        "v": MESSAGE_VERSION, "junction": junction, "t": t_s, "period_s": period_s,
-        "detectors": {d: {"counts": c, "occupancy": o, "speed_mps": s}
-                      for d, (c, o, s) in detectors.items()},
+        "v": MESSAGE_VERSION,
+        "junction": junction,
+        "t": t_s,
+        "period_s": period_s,
+        "detectors": {d: {"counts": c, "occupancy": o, "speed_mps": s} for d, (c, o, s) in detectors.items()},
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -36,9 +39,16 @@ def encode_status(status: SignalStatus, epoch: int | None = None) -> bytes:
     """`epoch`: the epoch of the plan `seq` belongs to (omitted when None: a v1 roadside
     without plan epochs)."""
     body = {
-        "v": MESSAGE_VERSION, "junction": status.junction, "t": status.t_s, "phase": status.phase,
-        "in_intergreen": status.in_intergreen, "time_in_phase_s": status.time_in_phase_s,
-        "plan_id": status.plan_id, "seq": status.seq, "mode": status.mode, "faults": list(status.faults),
+        "v": MESSAGE_VERSION,
+        "junction": status.junction,
+        "t": status.t_s,
+        "phase": status.phase,
+        "in_intergreen": status.in_intergreen,
+        "time_in_phase_s": status.time_in_phase_s,
+        "plan_id": status.plan_id,
+        "seq": status.seq,
+        "mode": status.mode,
+        "faults": list(status.faults),
     }
     if epoch is not None:
         body["epoch"] = epoch
@@ -50,11 +60,24 @@ def encode_command(cmd: Command, epoch: int = 0, signer: Signer | None = None) -
     (it grows at every start, docs/security.md), seq grows within it. With `signer` the body
     ends with the key id and the HMAC signature (core/signing.py). Kinds: "cycle" (CyclePlan),
     "next_phase" (PhaseCommand), "flash" (FlashCommand: the identity and window alone)."""
-    common = {"v": MESSAGE_VERSION, "junction": cmd.junction, "plan_id": cmd.plan_id, "epoch": epoch,
-              "seq": cmd.seq, "valid_from": cmd.valid_from_s, "expires": cmd.expires_s}
+    common = {
+        "v": MESSAGE_VERSION,
+        "junction": cmd.junction,
+        "plan_id": cmd.plan_id,
+        "epoch": epoch,
+        "seq": cmd.seq,
+        "valid_from": cmd.valid_from_s,
+        "expires": cmd.expires_s,
+    }
     if isinstance(cmd, CyclePlan):
-        body = {**common, "kind": "cycle", "phase_order": list(cmd.phase_order),
-                "greens_s": list(cmd.greens_s), "cycle_s": cmd.cycle_s, "offset_s": cmd.offset_s}
+        body = {
+            **common,
+            "kind": "cycle",
+            "phase_order": list(cmd.phase_order),
+            "greens_s": list(cmd.greens_s),
+            "cycle_s": cmd.cycle_s,
+            "offset_s": cmd.offset_s,
+        }
     elif isinstance(cmd, PhaseCommand):
         body = {**common, "kind": "next_phase", "phase": cmd.phase, "hold_s": cmd.hold_s}
     else:
@@ -117,17 +140,26 @@ def decode_plan(payload: bytes) -> PlanMessage:
     seq = _field(obj, "seq", int)
     if seq < 0:
         raise FeedError("out_of_range", f"plan.seq={seq}")
-    common = {"junction": _field(obj, "junction", str), "plan_id": _field(obj, "plan_id", str), "seq": seq,
-              "valid_from_s": _finite(obj, "valid_from"), "expires_s": _finite(obj, "expires")}
+    common = {
+        "junction": _field(obj, "junction", str),
+        "plan_id": _field(obj, "plan_id", str),
+        "seq": seq,
+        "valid_from_s": _finite(obj, "valid_from"),
+        "expires_s": _finite(obj, "expires"),
+    }
     kind = obj.get("kind")
     if kind == "cycle":
         order = _field(obj, "phase_order", list)
         greens = _field(obj, "greens_s", list)
         if not all(type(i) is int for i in order) or not all(type(g) in _NUM for g in greens):
             raise FeedError("wrong_type", "plan.phase_order/greens_s")
-        cmd: Command = CyclePlan(**common, phase_order=tuple(order),
-                                 greens_s=tuple(_as_finite(g, "plan.greens_s") for g in greens),
-                                 cycle_s=_finite(obj, "cycle_s"), offset_s=_finite(obj, "offset_s"))
+        cmd: Command = CyclePlan(
+            **common,
+            phase_order=tuple(order),
+            greens_s=tuple(_as_finite(g, "plan.greens_s") for g in greens),
+            cycle_s=_finite(obj, "cycle_s"),
+            offset_s=_finite(obj, "offset_s"),
+        )
     elif kind == "next_phase":
         cmd = PhaseCommand(**common, phase=_field(obj, "phase", int), hold_s=_finite(obj, "hold_s"))
     elif kind == "flash":

@@ -39,8 +39,19 @@ from controller.core.estimation import update as estimation_update
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.model import VEHICLE_CLASSES, Snapshot
 
-_LANE_FIELDS = ("queue_pcu", "hidden_pcu", "flow_pcu_h", "dep_flow_pcu_h", "green_s", "stop_empty_s",
-                "adv_standing_s", "adv_speed_mps", "sat_pcu", "sat_s", "block")
+_LANE_FIELDS = (
+    "queue_pcu",
+    "hidden_pcu",
+    "flow_pcu_h",
+    "dep_flow_pcu_h",
+    "green_s",
+    "stop_empty_s",
+    "adv_standing_s",
+    "adv_speed_mps",
+    "sat_pcu",
+    "sat_s",
+    "block",
+)
 _HEALTH_FIELDS = ("on_s", "silent_s", "ref_veh", "missing_s", "implausible", "faulty")
 
 
@@ -94,9 +105,14 @@ class NetworkLayout:
         ext_prot = [np.vstack([lay.lane_protected, np.zeros((1, len(lay.lanes)), dtype=bool)]) for lay in lays]
         sizes = np.array([g.size for g in ext_green])
         return NetworkLayout(
-            jids=jids, layouts=lays, params=lays[0].params, pcu_by_class=dict(lays[0].pcu_by_class),
-            det_start=det_start, lane_start=lane_start,
-            det_junction=np.repeat(np.arange(len(lays)), n_d), det_others=np.repeat(np.maximum(n_d - 1, 1), n_d),
+            jids=jids,
+            layouts=lays,
+            params=lays[0].params,
+            pcu_by_class=dict(lays[0].pcu_by_class),
+            det_start=det_start,
+            lane_start=lane_start,
+            det_junction=np.repeat(np.arange(len(lays)), n_d),
+            det_others=np.repeat(np.maximum(n_d - 1, 1), n_d),
             det_is_stop=np.concatenate([lay.det_is_stop for lay in lays]),
             det_pair=shifted([lay.det_pair for lay in lays], det_start),
             lane_stop=shifted([lay.lane_stop for lay in lays], det_start),
@@ -169,14 +185,21 @@ def readings_from_snapshots(net: NetworkLayout, snaps: Mapping[str, Snapshot]) -
     return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)
 
 
-def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: NetworkReadings,
-               green_phases: Mapping[str, int | None], period_s: float) -> dict[str, Estimate]:
+def update_all(
+    net: NetworkLayout,
+    estimates: Mapping[str, Estimate],
+    r: NetworkReadings,
+    green_phases: Mapping[str, int | None],
+    period_s: float,
+) -> dict[str, Estimate]:
     """The new estimate of every junction that sent a reading (r.fresh), as estimation.update
     would fold it in: one period of period_s seconds, each junction's lanes green as its
     `green_phases` entry says (absent or None: all red). Junctions not fresh are left out."""
     ests = [estimates[j] for j in net.jids]
-    L = LaneState(**{f: np.concatenate([getattr(e.lanes, f) for e in ests]) for f in _LANE_FIELDS},
-                  adv_recent_pcu=np.concatenate([e.lanes.adv_recent_pcu for e in ests], axis=1))
+    L = LaneState(
+        **{f: np.concatenate([getattr(e.lanes, f) for e in ests]) for f in _LANE_FIELDS},
+        adv_recent_pcu=np.concatenate([e.lanes.adv_recent_pcu for e in ests], axis=1),
+    )
     h = DetectorHealth(**{f: np.concatenate([getattr(e.health, f) for e in ests]) for f in _HEALTH_FIELDS})
     readings = _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None)
     totals = np.add.reduceat(r.veh, net.det_start[:-1])
@@ -202,8 +225,9 @@ def update_all(net: NetworkLayout, estimates: Mapping[str, Estimate], r: Network
             for c, n in crossed.items():
                 before[c] = before.get(c, 0) + n
             crossed = before
-        out[net.jids[k]] = _to_movements(net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b],
-                                         health_k, crossed, sat_ratio[a:b])
+        out[net.jids[k]] = _to_movements(
+            net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b], health_k, crossed, sat_ratio[a:b]
+        )
     return out
 
 
@@ -217,9 +241,14 @@ def network_layout(layouts: Mapping[str, Layout]) -> NetworkLayout | None:
         return None
 
 
-def fold(net: NetworkLayout | None, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate],
-         snaps: Mapping[str, Sequence[Snapshot]], green_phases: Mapping[str, int | None],
-         frames: Sequence[tuple[NetworkReadings, float]] = ()) -> dict[str, Estimate]:
+def fold(
+    net: NetworkLayout | None,
+    layouts: Mapping[str, Layout],
+    estimates: Mapping[str, Estimate],
+    snaps: Mapping[str, Sequence[Snapshot]],
+    green_phases: Mapping[str, int | None],
+    frames: Sequence[tuple[NetworkReadings, float]] = (),
+) -> dict[str, Estimate]:
     """Every junction's estimate with this tick's readings folded in, as successive
     estimation.update calls would give: first the `frames` ((readings, period_s), readings of
     junctions of `net`), then the snapshots in their order: the k-th snapshots of all junctions
@@ -273,8 +302,9 @@ class FrameIndex:
         return FrameIndex(net_junction, net_loop, loop_junction, is_stop)
 
 
-def readings_from_frame(net: NetworkLayout, index: FrameIndex, frame: DetectorFrame,
-                        accepted: np.ndarray) -> NetworkReadings:
+def readings_from_frame(
+    net: NetworkLayout, index: FrameIndex, frame: DetectorFrame, accepted: np.ndarray
+) -> NetworkReadings:
     """The accepted junctions' readings of a frame as network-wide arrays, PCU summed by class
     in the order estimation._read sums them (same floats)."""
     n = int(net.det_start[-1])
@@ -287,12 +317,20 @@ def readings_from_frame(net: NetworkLayout, index: FrameIndex, frame: DetectorFr
     pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
     spd = np.full(n, -1.0)
     seen = np.zeros(n, dtype=bool)
-    pcu[at], veh[at], occ[at], spd[at], seen[at] = (pcu_rows, counts.sum(axis=1), frame.occupancy[take],
-                                                    frame.speed_mps[take], True)
+    pcu[at], veh[at], occ[at], spd[at], seen[at] = (
+        pcu_rows,
+        counts.sum(axis=1),
+        frame.occupancy[take],
+        frame.speed_mps[take],
+        True,
+    )
     by_junction = np.zeros((len(frame.layout.junctions), len(VEHICLE_CLASSES)), dtype=np.int64)
     stop = take & index.is_stop
     np.add.at(by_junction, index.loop_junction[stop], frame.counts[stop])
-    stop_counts = {int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
-                   for k, row in enumerate(by_junction.tolist()) if any(row)}
+    stop_counts = {
+        int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
+        for k, row in enumerate(by_junction.tolist())
+        if any(row)
+    }
     fresh = {int(nk): frame.t_s for nk in index.net_junction[accepted & (index.net_junction >= 0)]}
     return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)

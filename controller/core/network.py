@@ -36,8 +36,9 @@ class NetworkView:
 
     def inflow_pcu(self, junction: str, edge: str, horizon_s: int) -> np.ndarray:
         """Arrivals expected at one approach of `junction` over the next horizon_s seconds."""
-        return estimation.predicted_inflow_pcu(self.links, self.state, junction, edge, horizon_s,
-                                               self.layouts[junction].junction.upstream)
+        return estimation.predicted_inflow_pcu(
+            self.links, self.state, junction, edge, horizon_s, self.layouts[junction].junction.upstream
+        )
 
     def downstream_queue_pcu(self, junction: str) -> np.ndarray:
         """Per movement of `junction`: Varaiya's downstream queue, the queues of the movements

@@ -120,8 +120,14 @@ def _plan_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {"phase_order": order_t, "greens_s": greens_t, "offset_s": offset}
 
 
-def decode_override(payload: bytes, operator: str, junction: str | None, now_s: float, *,
-                    max_future_s: float = OperatorParams.console_clock_skew_s) -> OverrideRequest:
+def decode_override(
+    payload: bytes,
+    operator: str,
+    junction: str | None,
+    now_s: float,
+    *,
+    max_future_s: float = OperatorParams.console_clock_skew_s,
+) -> OverrideRequest:
     """An operator message (docs/mqtt.md, "Override") into a request. `junction`: the junction
     of the topic it came on; the body must name the same. FeedError(reason) when malformed, or
     stamped more than `max_future_s` ahead of `now_s` or more than MAX_AGE_S behind it."""
@@ -177,15 +183,19 @@ def _raise_not_finite(name: str) -> float:
 
 def encode_override(req: OverrideRequest) -> bytes:
     """The operator's side of decode_override (controller/ctl.py)."""
-    body: dict[str, Any] = {"v": MESSAGE_VERSION, "id": req.request_id, "junction": req.junction,
-                            "action": req.action, "t": req.t_s}
+    body: dict[str, Any] = {
+        "v": MESSAGE_VERSION,
+        "id": req.request_id,
+        "junction": req.junction,
+        "action": req.action,
+        "t": req.t_s,
+    }
     if req.for_s is not None:
         body["for_s"] = req.for_s
     if req.action == "hold":
         body["phase"] = req.phase
     if req.action == "plan":
-        body["plan"] = {"phase_order": list(req.phase_order), "greens_s": list(req.greens_s),
-                        "offset_s": req.offset_s}
+        body["plan"] = {"phase_order": list(req.phase_order), "greens_s": list(req.greens_s), "offset_s": req.offset_s}
         if req.force_reason:
             body.update(force=True, reason=req.force_reason)
     return json.dumps(body, separators=(",", ":")).encode()
@@ -204,16 +214,19 @@ def plan_rules(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, .
             return f"phase {p} is not a phase of {j.id} (0..{n - 1})"
         ph = j.phases[p]
         if g < ph.min_green_s - 1e-9:
-            return (f"min green {g:g} s < {ph.min_green_s:g} s required for {j.id} phase {p} "
-                    f"(movements {_movements(j, p)})")
+            return (
+                f"min green {g:g} s < {ph.min_green_s:g} s required for {j.id} phase {p} (movements {_movements(j, p)})"
+            )
         if g > ph.max_green_s + 1e-9:
-            return (f"max green {g:g} s > {ph.max_green_s:g} s allowed for {j.id} phase {p} "
-                    f"(movements {_movements(j, p)})")
+            return (
+                f"max green {g:g} s > {ph.max_green_s:g} s allowed for {j.id} phase {p} (movements {_movements(j, p)})"
+            )
     return ""
 
 
-def admit(req: OverrideRequest, j: Intersection | None, params: OperatorParams,
-          now_s: float) -> tuple[Override | None, str]:
+def admit(
+    req: OverrideRequest, j: Intersection | None, params: OperatorParams, now_s: float
+) -> tuple[Override | None, str]:
     """(the override to put in force, '') or (None, the rule that refuses it). `j` is None for a
     junction the service does not control. A release is admitted as None with reason ''."""
     if j is None:
@@ -238,8 +251,11 @@ def admit(req: OverrideRequest, j: Intersection | None, params: OperatorParams,
         wish = CycleWish(req.phase_order, req.greens_s, req.offset_s)
         if not why:
             out = gate_cycle(j, wish, plan_id="check", seq=0, now_s=now_s, ttl_s=1.0)
-            why = f"{j.id}: {out.refused}" if out.command is None else (
-                f"{j.id}: {'; '.join(out.clipped)}" if out.clipped else "")
+            why = (
+                f"{j.id}: {out.refused}"
+                if out.command is None
+                else (f"{j.id}: {'; '.join(out.clipped)}" if out.clipped else "")
+            )
         if why:
             return None, why
     return Override(req.junction, req.operator, req.action, req.request_id, now_s, now_s + for_s, wish), ""
@@ -272,8 +288,15 @@ def gate(ov: Override, j: Intersection, js: JunctionState, now_s: float, ttl_s: 
 Sent = Mapping[str, tuple[Command, float]]  # junction -> the override's last command sent, and when
 
 
-def _command(ov: Override, j: Intersection, js: JunctionState, last: tuple[Command, float] | None, now_s: float,
-             ttl_s: float, refresh_s: float) -> tuple[Command | None, str]:
+def _command(
+    ov: Override,
+    j: Intersection,
+    js: JunctionState,
+    last: tuple[Command, float] | None,
+    now_s: float,
+    ttl_s: float,
+    refresh_s: float,
+) -> tuple[Command | None, str]:
     """This tick's command for an overridden junction (None: the roadside has it), and a refusal.
     `last`: the override's own last command and when it was sent (the policy's commands, made
     and dropped meanwhile, do not count)."""
@@ -288,15 +311,29 @@ def _command(ov: Override, j: Intersection, js: JunctionState, last: tuple[Comma
     out = gate(ov, j, js, now_s, ttl_s)
     if out.command is None:
         return None, out.refused
-    if mine and isinstance(cur, PhaseCommand) and isinstance(out.command, PhaseCommand) \
-            and out.command.phase == cur.phase and now_s - sent_s < refresh_s:
+    if (
+        mine
+        and isinstance(cur, PhaseCommand)
+        and isinstance(out.command, PhaseCommand)
+        and out.command.phase == cur.phase
+        and now_s - sent_s < refresh_s
+    ):
         return None, ""
     return out.command, ""
 
 
-def apply(overrides: Mapping[str, Override], ended: Mapping[str, Override], sent: Sent, state: CoreState,
-          junctions: Mapping[str, Intersection], result: TickResult, now_s: float, *, ttl_s: float,
-          refresh_s: float) -> tuple[CoreState, TickResult, dict[str, tuple[Command, float]]]:
+def apply(
+    overrides: Mapping[str, Override],
+    ended: Mapping[str, Override],
+    sent: Sent,
+    state: CoreState,
+    junctions: Mapping[str, Intersection],
+    result: TickResult,
+    now_s: float,
+    *,
+    ttl_s: float,
+    refresh_s: float,
+) -> tuple[CoreState, TickResult, dict[str, tuple[Command, float]]]:
     """After core.step: the policy's commands for overridden junctions are dropped and the
     overrides' gated commands take their place. A junction whose override `ended` this tick
     keeps the policy's new command if it made one; otherwise the override's last command is

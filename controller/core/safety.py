@@ -82,28 +82,23 @@ def _fit(greens: list[float], lo: list[float], hi: list[float], target_sum: floa
     return [min(h, max(low, g - excess * r / total)) for g, low, h, r in zip(greens, lo, hi, room)]
 
 
-def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_s: float,
-               ttl_s: float, view: SignalView | None = None) -> GateOutcome:
+def gate_cycle(
+    j: Intersection,
+    wish: CycleWish,
+    *,
+    plan_id: str,
+    seq: int,
+    now_s: float,
+    ttl_s: float,
+    view: SignalView | None = None,
+) -> GateOutcome:
     """A cycle plan: greens clipped to [min, max], the cycle fitted into its bounds, refused when
     a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
     as it stands) before the new plan first serves it."""
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
-    n = len(j.phases)
-    if not order or len(order) != len(greens):
-        return GateOutcome(None, "phase order and greens must be non-empty and of equal length")
-    if (any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n for p in order)
-            or len(set(order)) != len(order)):
-        return GateOutcome(None, f"phase order {list(order)} must list distinct phases of 0..{n - 1}")
-    if any(not _finite(g) for g in greens) or not _finite(wish.offset_s):
-        return GateOutcome(None, "non-finite green or offset")
-    for p in order:
-        why = phase_conflict(j, p)
-        if why:
-            return GateOutcome(None, why)
-    served = {m for p in order for m in j.served_movements(p)}
-    starved = [m.id for m in j.movements if m.id not in served]
-    if starved:
-        return GateOutcome(None, f"movements never served: {starved}")
+    why = _cycle_form_refusal(j, order, greens, wish.offset_s)
+    if why:
+        return GateOutcome(None, why)
 
     clipped = []
     lo = [j.phases[p].min_green_s for p in order]
@@ -125,24 +120,62 @@ def gate_cycle(j: Intersection, wish: CycleWish, *, plan_id: str, seq: int, now_
     worst = max(reds, key=lambda m: reds[m])
     if reds[worst] > j.max_red_s + 1e-9:
         return GateOutcome(None, f"movement {worst} would wait {reds[worst]:.1f} s > max_red_s {j.max_red_s}")
-    if view is not None:
-        first = first_green_s(j, order, tuple(g), view)
-        for i, m in enumerate(j.movements):
-            if m.id in first and first[m.id] > 0:
-                wait = now_s - view.red_since_s[i] + first[m.id] if i < len(view.red_since_s) else first[m.id]
-                if wait > j.max_red_s + 1e-9:
-                    return GateOutcome(None, f"movement {m.id} would wait {wait:.1f} s > max_red_s "
-                                             f"{j.max_red_s} before the new plan serves it")
+    why = _first_wait_refusal(j, order, tuple(g), view, now_s) if view is not None else ""
+    if why:
+        return GateOutcome(None, why)
     plan = CyclePlan(
-        junction=j.id, plan_id=plan_id, seq=seq, phase_order=order, greens_s=tuple(round(x, 3) for x in g),
-        cycle_s=round(cycle, 3), offset_s=round(wish.offset_s % cycle, 3), valid_from_s=now_s,
+        junction=j.id,
+        plan_id=plan_id,
+        seq=seq,
+        phase_order=order,
+        greens_s=tuple(round(x, 3) for x in g),
+        cycle_s=round(cycle, 3),
+        offset_s=round(wish.offset_s % cycle, 3),
+        valid_from_s=now_s,
         expires_s=now_s + ttl_s,
     )
     return GateOutcome(plan, clipped=tuple(clipped))
 
 
-def first_green_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...],
-                  view: SignalView) -> dict[str, float]:
+def _cycle_form_refusal(j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], offset_s: float) -> str:
+    """Why a cycle wish is malformed or unsafe whatever its timing ('' when it is not): its order
+    and greens, finite values, conflicting greens, a movement never served."""
+    n = len(j.phases)
+    if not order or len(order) != len(greens):
+        return "phase order and greens must be non-empty and of equal length"
+    bad_index = any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n for p in order)
+    if bad_index or len(set(order)) != len(order):
+        return f"phase order {list(order)} must list distinct phases of 0..{n - 1}"
+    if any(not _finite(g) for g in greens) or not _finite(offset_s):
+        return "non-finite green or offset"
+    for p in order:
+        why = phase_conflict(j, p)
+        if why:
+            return why
+    served = {m for p in order for m in j.served_movements(p)}
+    starved = [m.id for m in j.movements if m.id not in served]
+    return f"movements never served: {starved}" if starved else ""
+
+
+def _first_wait_refusal(
+    j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], view: SignalView, now_s: float
+) -> str:
+    """Why the plan would keep a movement red past max_red_s before it first serves it, counted
+    from when the signal as it stands (`view`) made it red ('' when none would)."""
+    first = first_green_s(j, order, greens, view)
+    for i, m in enumerate(j.movements):
+        if m.id in first and first[m.id] > 0:
+            wait = now_s - view.red_since_s[i] + first[m.id] if i < len(view.red_since_s) else first[m.id]
+            if wait > j.max_red_s + 1e-9:
+                return (
+                    f"movement {m.id} would wait {wait:.1f} s > max_red_s {j.max_red_s} before the new plan serves it"
+                )
+    return ""
+
+
+def first_green_s(
+    j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...], view: SignalView
+) -> dict[str, float]:
     """Seconds from now until each movement is first green if the roadside switches to this
     cycle plan now (it finishes the green in force, or its intergreen, then follows the order
     from there; sim/roadside.py). 0 for movements green now."""
@@ -193,8 +226,9 @@ def stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
     return max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_between_s(a, b))
 
 
-def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: str, seq: int,
-               now_s: float, ttl_s: float) -> GateOutcome:
+def gate_phase(
+    j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: str, seq: int, now_s: float, ttl_s: float
+) -> GateOutcome:
     """Acyclic command: change to or hold `wish.phase`.
 
     Enforced: no leaving a phase before its minimum green, no holding it past its maximum, no
@@ -243,8 +277,9 @@ def gate_phase(j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: s
                     clipped.append(f"max red: movement {min(deadlines, key=lambda m: deadlines[m])} served next")
                     target = urgent
     hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
-    cmd = PhaseCommand(junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold,
-                       valid_from_s=now_s, expires_s=now_s + ttl_s)
+    cmd = PhaseCommand(
+        junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold, valid_from_s=now_s, expires_s=now_s + ttl_s
+    )
     return GateOutcome(cmd, clipped=tuple(clipped))
 
 
@@ -280,8 +315,9 @@ def _edf_candidates(j: Intersection, pending: dict[str, float]) -> list[int]:
 PLAN_SEARCH_NODES = 200  # bound on the search below; past it the gate acts as if no plan existed
 
 
-def _plan(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float,
-          first: int | None) -> list[int] | None:
+def _plan(
+    j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None
+) -> list[int] | None:
     """A service order meeting every deadline, leaving `cur` at leave_s and starting with
     `first` if given: each phase shown for its minimum green after its intergreen (rounded to
     whole decision periods). Depth-first over the phases serving the most urgent movement at
@@ -295,7 +331,7 @@ def _plan(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float
         budget[0] -= 1
         if budget[0] < 0 or depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
             return None
-        for p in ([forced] if forced is not None else _edf_candidates(j, pending)):
+        for p in [forced] if forced is not None else _edf_candidates(j, pending):
             start = t + stage_intergreen_s(j, prev, p)
             served = [m for m in j.served_movements(p) if m in pending]
             if (not served and forced is None) or any(start > pending[m] + 1e-9 for m in served):

@@ -59,6 +59,7 @@ from controller.model import SignalStatus
 
 TRANSIT_MAX_TICKS = 60  # longest travel from an advance loop to the stop line (ticks), as estimation.py
 
+
 @dataclass(frozen=True)
 class Gains:
     """One junction (or a network) over the evidence window; delays per PCU, flows PCU/h.
@@ -131,8 +132,18 @@ class Program:
         service = np.vstack([service, np.zeros((1, len(j.movements)))])
         on = (layout.lane_share > 0).astype(float)
         lane_mean = on / np.maximum(on.sum(axis=1, keepdims=True), 1.0)
-        return Program(t, j.base_offset_s, tuple(ends), tuple(phases), service, startup_lost_s, extension_s,
-                       lane_mean @ layout.lane_zone_m, layout.lane_zone_m, lane_mean)
+        return Program(
+            t,
+            j.base_offset_s,
+            tuple(ends),
+            tuple(phases),
+            service,
+            startup_lost_s,
+            extension_s,
+            lane_mean @ layout.lane_zone_m,
+            layout.lane_zone_m,
+            lane_mean,
+        )
 
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
         """Per movement, whole ticks from the advance loop to the stop line at the speed the
@@ -210,8 +221,15 @@ class Replay:
 def start(program: Program, n_movements: int, now_s: float, arrived_pcu: np.ndarray | None = None) -> Replay:
     """An empty replay at now_s; `arrived_pcu`: cumulative arrivals already counted (not fed)."""
     fed = np.zeros(n_movements) if arrived_pcu is None else np.asarray(arrived_pcu, dtype=float)
-    return Replay(now_s, fed, np.zeros(n_movements), 0.0, 0.0, Side.empty((2, n_movements)),
-                  np.zeros((TRANSIT_MAX_TICKS, n_movements)))
+    return Replay(
+        now_s,
+        fed,
+        np.zeros(n_movements),
+        0.0,
+        0.0,
+        Side.empty((2, n_movements)),
+        np.zeros((TRANSIT_MAX_TICKS, n_movements)),
+    )
 
 
 def _serve(s: Side, arrivals: np.ndarray, rate: np.ndarray, program: Program, dt: float, keep: float) -> Side:
@@ -237,8 +255,9 @@ def controlled_phase(status: SignalStatus | None) -> int:
     return status.phase
 
 
-def _to_stop_line(program: Program, replay: Replay, counted: np.ndarray, est: Estimate,
-                  dt: float) -> tuple[np.ndarray, np.ndarray, int]:
+def _to_stop_line(
+    program: Program, replay: Replay, counted: np.ndarray, est: Estimate, dt: float
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Queue the PCU counted this tick for their transit; return those reaching the stop line
     now, the ring and its new head."""
     pending = replay.pending_pcu.copy()
@@ -249,8 +268,9 @@ def _to_stop_line(program: Program, replay: Replay, counted: np.ndarray, est: Es
     return arrivals, pending, (replay.head + 1) % TRANSIT_MAX_TICKS
 
 
-def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatus | None, now_s: float,
-            window_s: float) -> Replay:
+def advance(
+    program: Program, replay: Replay, est: Estimate, status: SignalStatus | None, now_s: float, window_s: float
+) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
     The interval's signal on the controlled side is the one `status` reports; on the fixed side
@@ -271,10 +291,17 @@ def advance(program: Program, replay: Replay, est: Estimate, status: SignalStatu
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
     total = float(arrivals.sum())
     return Replay(
-        t_s=now_s, fed_pcu=fed, arrived_pcu=replay.arrived_pcu * keep + arrivals, span_s=replay.span_s * keep + dt,
+        t_s=now_s,
+        fed_pcu=fed,
+        arrived_pcu=replay.arrived_pcu * keep + arrivals,
+        span_s=replay.span_s * keep + dt,
         agree_s=replay.agree_s * keep + (dt if p_fixed == p_ctrl else 0.0),
-        sides=_serve(replay.sides, arrivals, rate, program, dt, keep), pending_pcu=pending, head=head,
-        demand_pcu=replay.demand_pcu * keep + total, demand_s=replay.demand_s * keep + dt)
+        sides=_serve(replay.sides, arrivals, rate, program, dt, keep),
+        pending_pcu=pending,
+        head=head,
+        demand_pcu=replay.demand_pcu * keep + total,
+        demand_s=replay.demand_s * keep + dt,
+    )
 
 
 def restart_evidence(replay: Replay) -> Replay:
@@ -286,8 +313,13 @@ def restart_evidence(replay: Replay) -> Replay:
         return np.stack([a[CONTROLLED], a[CONTROLLED]])
 
     z = np.zeros_like(c.queue_pcu)
-    return replace(replay, arrived_pcu=np.zeros_like(replay.arrived_pcu), span_s=0.0, agree_s=0.0,
-                   sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z))
+    return replace(
+        replay,
+        arrived_pcu=np.zeros_like(replay.arrived_pcu),
+        span_s=0.0,
+        agree_s=0.0,
+        sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z),
+    )
 
 
 def gains(replay: Replay) -> Gains:
@@ -300,8 +332,11 @@ def gains(replay: Replay) -> Gains:
         delay_controlled_s=float(c.delay_pcu_s.sum()) / arrived if arrived > 0 else 0.0,
         throughput_fixed_pcu_h=float(f.served_pcu.sum()) * per_h,
         throughput_controlled_pcu_h=float(c.served_pcu.sum()) * per_h,
-        demand_pcu_h=arrived * per_h, queue_fixed_pcu=float(f.queue_pcu.sum()),
-        queue_controlled_pcu=float(c.queue_pcu.sum()), span_s=replay.span_s)
+        demand_pcu_h=arrived * per_h,
+        queue_fixed_pcu=float(f.queue_pcu.sum()),
+        queue_controlled_pcu=float(c.queue_pcu.sum()),
+        span_s=replay.span_s,
+    )
 
 
 def movement_delays_s(replay: Replay) -> tuple[np.ndarray, np.ndarray]:
@@ -309,8 +344,10 @@ def movement_delays_s(replay: Replay) -> tuple[np.ndarray, np.ndarray]:
     (0 where nothing arrived)."""
     a = replay.arrived_pcu
     safe = np.where(a > 0, a, 1.0)
-    return (np.where(a > 0, replay.fixed.delay_pcu_s / safe, 0.0),
-            np.where(a > 0, replay.controlled.delay_pcu_s / safe, 0.0))
+    return (
+        np.where(a > 0, replay.fixed.delay_pcu_s / safe, 0.0),
+        np.where(a > 0, replay.controlled.delay_pcu_s / safe, 0.0),
+    )
 
 
 def total(gains_by_junction: list[Gains] | tuple[Gains, ...]) -> Gains:
@@ -322,12 +359,16 @@ def total(gains_by_junction: list[Gains] | tuple[Gains, ...]) -> Gains:
     def w(attr: str) -> float:
         return sum(x.demand_pcu_h * getattr(x, attr) for x in g) / demand if demand > 0 else 0.0
 
-    return Gains(delay_fixed_s=w("delay_fixed_s"), delay_controlled_s=w("delay_controlled_s"),
-                 throughput_fixed_pcu_h=sum(x.throughput_fixed_pcu_h for x in g),
-                 throughput_controlled_pcu_h=sum(x.throughput_controlled_pcu_h for x in g), demand_pcu_h=demand,
-                 queue_fixed_pcu=sum(x.queue_fixed_pcu for x in g),
-                 queue_controlled_pcu=sum(x.queue_controlled_pcu for x in g),
-                 span_s=min((x.span_s for x in g), default=0.0))
+    return Gains(
+        delay_fixed_s=w("delay_fixed_s"),
+        delay_controlled_s=w("delay_controlled_s"),
+        throughput_fixed_pcu_h=sum(x.throughput_fixed_pcu_h for x in g),
+        throughput_controlled_pcu_h=sum(x.throughput_controlled_pcu_h for x in g),
+        demand_pcu_h=demand,
+        queue_fixed_pcu=sum(x.queue_fixed_pcu for x in g),
+        queue_controlled_pcu=sum(x.queue_controlled_pcu for x in g),
+        span_s=min((x.span_s for x in g), default=0.0),
+    )
 
 
 # -- The signal timing as shown: green shares and intervals between green onsets ------------------
@@ -371,8 +412,9 @@ def initial(layout: Layout, now_s: float) -> ShadowState:
     return ShadowState(now_s, share, cycle_s, np.full(n, np.nan), np.zeros(n, dtype=bool))
 
 
-def observe(state: ShadowState, layout: Layout, status: SignalStatus | None, now_s: float,
-            window_s: float) -> ShadowState:
+def observe(
+    state: ShadowState, layout: Layout, status: SignalStatus | None, now_s: float, window_s: float
+) -> ShadowState:
     """Fold the signal state of the last interval into the green shares and cycles."""
     if status is None:
         return replace(state, t_s=now_s)

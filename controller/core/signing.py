@@ -58,10 +58,13 @@ class JunctionKeys:
     def verify(self, payload: bytes) -> str:
         """'' when the payload carries a valid signature by one of these keys, else the reason
         ("unsigned", "unknown key id ...", "bad signature")."""
-        if len(payload) <= _SUFFIX_LEN or payload[-_SUFFIX_LEN:-_SUFFIX_LEN + len(_SIG_PREFIX)] != _SIG_PREFIX \
-                or not payload.endswith(b'"}'):
+        if (
+            len(payload) <= _SUFFIX_LEN
+            or payload[-_SUFFIX_LEN : -_SUFFIX_LEN + len(_SIG_PREFIX)] != _SIG_PREFIX
+            or not payload.endswith(b'"}')
+        ):
             return "unsigned plan"
-        sig = payload[-SIG_HEX_LEN - 2:-2]
+        sig = payload[-SIG_HEX_LEN - 2 : -2]
         head = payload[:-_SUFFIX_LEN]
         m = _KID_RE.search(head)
         if m is None:

@@ -85,8 +85,15 @@ class _TickLog:
     mode_changes: list[harm.ModeChange] = dataclasses.field(default_factory=list)
 
     def result(self) -> TickResult:
-        return TickResult(tuple(self.commands), self.new_plans, tuple(self.refusals), tuple(self.clips),
-                          tuple(self.stale), tuple(self.fixed), tuple(self.mode_changes))
+        return TickResult(
+            tuple(self.commands),
+            self.new_plans,
+            tuple(self.refusals),
+            tuple(self.clips),
+            tuple(self.stale),
+            tuple(self.fixed),
+            tuple(self.mode_changes),
+        )
 
 
 class Core:
@@ -105,20 +112,36 @@ class Core:
         self.refresh_s = cfg.roadside.refresh_s
         self.harm = cfg.harm
         self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
-        self.programs = {jid: shadow.Program.build(lay, cfg.max_pressure.permitted_sat_ratio,
-                                                   cfg.harm.startup_lost_s, cfg.harm.extension_s)
-                         for jid, lay in self.layouts.items()}
+        self.programs = {
+            jid: shadow.Program.build(
+                lay, cfg.max_pressure.permitted_sat_ratio, cfg.harm.startup_lost_s, cfg.harm.extension_s
+            )
+            for jid, lay in self.layouts.items()
+        }
 
     def initial_state(self, now_s: float) -> CoreState:
-        return CoreState(now_s, {
-            jid: JunctionState(Estimate.empty(lay, now_s), self.policy.init(lay, now_s),
-                               red_since_s=tuple(now_s for _ in lay.junction.movements),
-                               harm=harm.initial(self.programs[jid], len(lay.junction.movements), now_s))
-            for jid, lay in self.layouts.items()
-        }, estimation.LinkState.empty(self.links, self.layouts, now_s) if self.uses_network else None)
+        return CoreState(
+            now_s,
+            {
+                jid: JunctionState(
+                    Estimate.empty(lay, now_s),
+                    self.policy.init(lay, now_s),
+                    red_since_s=tuple(now_s for _ in lay.junction.movements),
+                    harm=harm.initial(self.programs[jid], len(lay.junction.movements), now_s),
+                )
+                for jid, lay in self.layouts.items()
+            },
+            estimation.LinkState.empty(self.links, self.layouts, now_s) if self.uses_network else None,
+        )
 
-    def step(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
-             now_s: float, frames: Sequence[tuple[DetectorFrame, np.ndarray]] = ()) -> tuple[CoreState, TickResult]:
+    def step(
+        self,
+        state: CoreState,
+        snapshots: Sequence[Snapshot],
+        statuses: Sequence[SignalStatus],
+        now_s: float,
+        frames: Sequence[tuple[DetectorFrame, np.ndarray]] = (),
+    ) -> tuple[CoreState, TickResult]:
         """One tick: update every junction from this tick's messages, coordinate the network (if
         the policy does), then per junction decide, gate and send or refresh. Deterministic.
         `frames`: validated array feeds (core/feedarrays.py) with the junctions accepted in each,
@@ -128,12 +151,14 @@ class Core:
         updated = self._observe(state, snapshots, statuses, now_s, frames)
         links, network, advice, advice_t = self._coordinate(state, updated, now_s)
         log = _TickLog()
-        out_states = {jid: self._junction(jid, lay, updated[jid], network, now_s, log)
-                      for jid, lay in self.layouts.items()}
+        out_states = {
+            jid: self._junction(jid, lay, updated[jid], network, now_s, log) for jid, lay in self.layouts.items()
+        }
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
 
-    def _coordinate(self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float
-                    ) -> tuple[estimation.LinkState | None, NetworkView | None, Mapping[str, Any], float]:
+    def _coordinate(
+        self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float
+    ) -> tuple[estimation.LinkState | None, NetworkView | None, Mapping[str, Any], float]:
         """For network policies: the learnt links updated with every junction's estimate, the
         NetworkView, and the policy's coordinate() advice (recomputed every coordinate_period_s,
         from the policy states of the last tick). (links, None, {}, -inf) for the others."""
@@ -151,8 +176,9 @@ class Core:
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
 
-    def _junction(self, jid: str, lay: Layout, js: JunctionState, network: NetworkView | None, now_s: float,
-                  log: _TickLog) -> JunctionState:
+    def _junction(
+        self, jid: str, lay: Layout, js: JunctionState, network: NetworkView | None, now_s: float, log: _TickLog
+    ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed."""
@@ -173,8 +199,16 @@ class Core:
         outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
         return self._send(jid, js, outcome, now_s, log)
 
-    def _gate(self, jid: str, lay: Layout, js: JunctionState, wish: Wish | None, view: SignalView | None,
-              now_s: float, refusals: list[Refusal]) -> GateOutcome | None:
+    def _gate(
+        self,
+        jid: str,
+        lay: Layout,
+        js: JunctionState,
+        wish: Wish | None,
+        view: SignalView | None,
+        now_s: float,
+        refusals: list[Refusal],
+    ) -> GateOutcome | None:
         """The gate's outcome for the wish (None: no wish). With an acyclic command in force and
         no accepted wish, the hold of that phase is gated too: the roadside holds its phase until
         told otherwise, so max green and max red are watched even when the policy is silent or
@@ -187,18 +221,25 @@ class Core:
             outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
         elif wish is not None and view is not None:
             outcome = gate_phase(lay.junction, wish, view, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
-        if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) \
-                and view is not None:
-            keep = gate_phase(lay.junction, PhaseWish(js.command.phase, js.command.hold_s), view,
-                              plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+        if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) and view is not None:
+            keep = gate_phase(
+                lay.junction,
+                PhaseWish(js.command.phase, js.command.hold_s),
+                view,
+                plan_id=plan_id,
+                seq=seq,
+                now_s=now_s,
+                ttl_s=ttl_s,
+            )
             if isinstance(keep.command, PhaseCommand) and keep.command.phase != js.command.phase:
                 if outcome is not None:
                     refusals.append(Refusal(jid, outcome.refused))
                 outcome = keep
         return outcome
 
-    def _send(self, jid: str, js: JunctionState, outcome: GateOutcome | None, now_s: float,
-              log: _TickLog) -> JunctionState:
+    def _send(
+        self, jid: str, js: JunctionState, outcome: GateOutcome | None, now_s: float, log: _TickLog
+    ) -> JunctionState:
         """Send the gated command if it carries a new decision; otherwise record the refusal (if
         any) and re-send the command in force every refresh_s, so the roadside does not fall back."""
         if outcome is not None and outcome.command is not None and _same_decision(outcome.command, js.command):
@@ -219,11 +260,16 @@ class Core:
     def _frame_snapshots(self, frames: Sequence[tuple[DetectorFrame, np.ndarray]]) -> list[Snapshot]:
         """The accepted frame readings of junctions outside the network pass (no loop), as snapshots."""
         in_net = set(self.net.jids) if self.net is not None else set()
-        return [feedarrays.snapshot(f, k) for f, accepted in frames for k, jid in enumerate(f.layout.junctions)
-                if accepted[k] and jid in self.layouts and jid not in in_net]
+        return [
+            feedarrays.snapshot(f, k)
+            for f, accepted in frames
+            for k, jid in enumerate(f.layout.junctions)
+            if accepted[k] and jid in self.layouts and jid not in in_net
+        ]
 
-    def _frame_readings(self, frames: Sequence[tuple[DetectorFrame, np.ndarray]]
-                        ) -> list[tuple[netestimate.NetworkReadings, float]]:
+    def _frame_readings(
+        self, frames: Sequence[tuple[DetectorFrame, np.ndarray]]
+    ) -> list[tuple[netestimate.NetworkReadings, float]]:
         if self.net is None:
             return []
         out = []
@@ -231,12 +277,20 @@ class Core:
             known = self._frame_index.get(id(frame.layout))
             if known is None or known[0] is not frame.layout:  # memo per layout object
                 known = self._frame_index[id(frame.layout)] = (
-                    frame.layout, netestimate.FrameIndex.build(self.net, frame.layout))
+                    frame.layout,
+                    netestimate.FrameIndex.build(self.net, frame.layout),
+                )
             out.append((netestimate.readings_from_frame(self.net, known[1], frame, accepted), frame.period_s))
         return out
 
-    def _observe(self, state: CoreState, snapshots: Sequence[Snapshot], statuses: Sequence[SignalStatus],
-                 now_s: float, frames: Sequence[tuple[DetectorFrame, np.ndarray]] = ()) -> dict[str, JunctionState]:
+    def _observe(
+        self,
+        state: CoreState,
+        snapshots: Sequence[Snapshot],
+        statuses: Sequence[SignalStatus],
+        now_s: float,
+        frames: Sequence[tuple[DetectorFrame, np.ndarray]] = (),
+    ) -> dict[str, JunctionState]:
         """Every junction's estimate, signal status, red times and do-no-harm replay, updated
         with this tick's messages (before any policy decides)."""
         snaps: dict[str, list[Snapshot]] = {}
@@ -247,8 +301,14 @@ class Core:
         # The status read this tick describes the signal during the period the detector
         # messages cover: the estimator learns from green time only.
         greens = {jid: st.phase if st is not None and not st.in_intergreen else None for jid, st in now_status.items()}
-        estimates = netestimate.fold(self.net, self.layouts, {jid: js.estimate for jid, js in state.junctions.items()},
-                                     snaps, greens, self._frame_readings(frames))
+        estimates = netestimate.fold(
+            self.net,
+            self.layouts,
+            {jid: js.estimate for jid, js in state.junctions.items()},
+            snaps,
+            greens,
+            self._frame_readings(frames),
+        )
         updated: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             js = state.junctions[jid]
@@ -302,4 +362,4 @@ def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: floa
 
 def _same_decision(new: Command, old: Command | None) -> bool:
     """A PhaseCommand that repeats the one in force (same phase) carries no new decision."""
-    return (isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase)
+    return isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase

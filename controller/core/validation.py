@@ -77,12 +77,16 @@ class Verdict:
 
     def figures(self) -> dict[str, Any]:
         """The predicted figures, JSON-ready (audit store, operator replies)."""
+
         def one(p: Prediction | None) -> dict[str, Any] | None:
             if p is None:
                 return None
-            return {"total_delay_s": round(p.total_s, 1),
-                    "delay_s": {j: round(v, 1) for j, v in sorted(p.delay_s.items())},
-                    "vehicles": dict(sorted(p.vehicles.items()))}
+            return {
+                "total_delay_s": round(p.total_s, 1),
+                "delay_s": {j: round(v, 1) for j, v in sorted(p.delay_s.items())},
+                "vehicles": dict(sorted(p.vehicles.items())),
+            }
+
         return {"incumbent": one(self.incumbent), "candidate": one(self.candidate)}
 
 
@@ -102,12 +106,15 @@ def _worse(name: str, inc_s: float, cand_s: float, params: ValidationParams) -> 
     limit_s = inc_s * (1.0 + params.margin) + params.slack_s
     if cand_s <= limit_s:
         return ""
-    return (f"{name}: predicted delay {cand_s:.0f} veh-s > {limit_s:.0f} veh-s allowed "
-            f"(incumbent {inc_s:.0f} veh-s, margin {params.margin:.0%} + {params.slack_s:g} veh-s)")
+    return (
+        f"{name}: predicted delay {cand_s:.0f} veh-s > {limit_s:.0f} veh-s allowed "
+        f"(incumbent {inc_s:.0f} veh-s, margin {params.margin:.0%} + {params.slack_s:g} veh-s)"
+    )
 
 
-def judge(safety: str, incumbent: Prediction | None, candidate: Prediction | None, params: ValidationParams,
-          failure: str = "") -> Verdict:
+def judge(
+    safety: str, incumbent: Prediction | None, candidate: Prediction | None, params: ValidationParams, failure: str = ""
+) -> Verdict:
     """The verdict. `safety`: safety_refusal's answer ('' = safe); `failure`: why the twin gave
     no prediction (timeout, error), '' when it did."""
     if safety:
@@ -124,8 +131,12 @@ def judge(safety: str, incumbent: Prediction | None, candidate: Prediction | Non
             reasons.append(why)
     if reasons:
         return Verdict("rejected", tuple(reasons), incumbent, candidate)
-    return Verdict("passed", (f"predicted delay {candidate.total_s:.0f} veh-s against the incumbent's "
-                              f"{incumbent.total_s:.0f} veh-s",), incumbent, candidate)
+    return Verdict(
+        "passed",
+        (f"predicted delay {candidate.total_s:.0f} veh-s against the incumbent's {incumbent.total_s:.0f} veh-s",),
+        incumbent,
+        candidate,
+    )
 
 
 def _cycle_s(w: CycleWish) -> float:

@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def snap(t_s: float, junction: str = "J1", n_loops: int = 4) -> Snapshot:
-    readings = tuple(DetectorReading(f"{junction}_L{k}", (("car", k % 2), ("bus", 1)) if k == 1 else (),
-                                     0.1 * k, 5.0 if k else -1.0) for k in range(n_loops))
+    readings = tuple(
+        DetectorReading(f"{junction}_L{k}", (("car", k % 2), ("bus", 1)) if k == 1 else (), 0.1 * k, 5.0 if k else -1.0)
+        for k in range(n_loops)
+    )
     return Snapshot(junction, t_s, 1.0, readings)
 
 
@@ -144,8 +146,9 @@ CHILD = textwrap.dedent("""
 
 def test_kill_9_loses_at_most_the_last_seconds_and_never_corrupts(tmp_path: Path) -> None:
     out = tmp_path / "arch"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT), out=str(out))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(root=str(ROOT), out=str(out))], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(2.0)
@@ -176,8 +179,9 @@ def test_the_service_archives_every_valid_message_and_every_plan_it_sends(tmp_pa
 
     rec = ArchiveRecorder(tmp_path, "site", ArchiveConfig(flush_s=0.05))
     sent = []
-    svc = ControllerService({"J": two_phase()}, Config(), "max_pressure", archive=rec,
-                            publish=lambda cmd, payload: sent.append(payload))
+    svc = ControllerService(
+        {"J": two_phase()}, Config(), "max_pressure", archive=rec, publish=lambda cmd, payload: sent.append(payload)
+    )
     loops = [d.id for d in svc.junctions["J"].detectors]
     for t in range(1, 61):
         svc.advance_clock(float(t))

@@ -40,19 +40,26 @@ def wait_until(pred, timeout_s: float = 5.0) -> bool:
 def test_run_records_what_arrives_over_mqtt_and_what_it_sends(tmp_path):
     rec = ArchiveRecorder(tmp_path / "arch", SITE, ArchiveConfig(flush_s=0.05))
     with Broker(tmp_path / "broker", SITE, JUNCTIONS) as broker:
-        node = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER, client_id="tsc-t-ctl"), start_s=0.0,
-                           archive=rec).start()
+        node = ServiceNode(
+            CFG, JUNCTIONS, broker.settings(CONTROLLER, client_id="tsc-t-ctl"), start_s=0.0, archive=rec
+        ).start()
         field = MqttClient(broker.settings(field_user("J1")), None).start()
         try:
             t = broker.topics
             loops = [d.id for d in JUNCTIONS["J1"].detectors]
             for now in range(1, 21):
                 before = node.client.received
-                field.publish(t.status("J1"), encode_status(SignalStatus("J1", float(now), 0, False, float(now),
-                                                                         "local", 0, "local")), qos=1)
-                field.publish(t.detectors("J1"), encode_detector_message(
-                    "J1", float(now), 1.0, {d: ({"car": 1}, 0.3, 4.0) for d in loops}), qos=1)
-                assert wait_until(lambda: node.client.received >= before + 2)
+                field.publish(
+                    t.status("J1"),
+                    encode_status(SignalStatus("J1", float(now), 0, False, float(now), "local", 0, "local")),
+                    qos=1,
+                )
+                field.publish(
+                    t.detectors("J1"),
+                    encode_detector_message("J1", float(now), 1.0, {d: ({"car": 1}, 0.3, 4.0) for d in loops}),
+                    qos=1,
+                )
+                assert wait_until(lambda: node.client.received >= before + 2)  # noqa: B023 (waited on here)
                 node.tick(float(now))
         finally:
             field.close()

@@ -86,8 +86,9 @@ while True:
 
 def test_store_opens_consistent_after_kill_9_while_writing(tmp_path):
     path = tmp_path / "audit.sqlite"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT), path=str(path))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(root=str(ROOT), path=str(path))], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.5)  # thousands of transactions in flight

@@ -27,7 +27,10 @@ def test_baseline_uses_the_additional_files_program_with_sub_phases_merged(tmp_p
     logics = {tl.get("id"): tl for tl in ET.parse(out).getroot().iter("tlLogic")}
     assert set(logics) == set(junctions)
     tls_file = next(p for p in additional if p.name.endswith("_tls.add.xml"))
-    city = {tl.get("id"): [ph.get("state") for ph in tl.iter("phase")] for tl in ET.parse(tls_file).getroot().iter("tlLogic")}
+    city = {
+        tl.get("id"): [ph.get("state") for ph in tl.iter("phase")]
+        for tl in ET.parse(tls_file).getroot().iter("tlLogic")
+    }
     for tid, tl in logics.items():
         states = [ph.get("state") for ph in tl.iter("phase")]
         assert tl.get("type") == "actuated"

@@ -55,12 +55,24 @@ def test_each_role_may_publish_only_its_own_topics(broker, clients):
     t = broker.topics
     beat = t.heartbeat("ctl-1")
     forbidden = {
-        field_user("J1"): [t.plan("J1"), t.detectors("J2"), t.status("J2"), t.override("J1", field_user("J1")),
-                           beat, t.reply("alice")],
+        field_user("J1"): [
+            t.plan("J1"),
+            t.detectors("J2"),
+            t.status("J2"),
+            t.override("J1", field_user("J1")),
+            beat,
+            t.reply("alice"),
+        ],
         CONTROLLER: [t.detectors("J1"), t.status("J1"), t.override("J1", CONTROLLER), t.override("J1", "alice")],
         "alice": [t.plan("J1"), t.detectors("J1"), t.status("J1"), beat, t.override("J1", "bob"), t.reply("alice")],
-        "monitor": [t.plan("J1"), t.detectors("J1"), t.status("J1"), beat, t.override("J1", "monitor"),
-                    t.override("J1", "alice")],
+        "monitor": [
+            t.plan("J1"),
+            t.detectors("J1"),
+            t.status("J1"),
+            beat,
+            t.override("J1", "monitor"),
+            t.override("J1", "alice"),
+        ],
     }
     allowed = {
         field_user("J1"): [t.detectors("J1"), t.status("J1")],
@@ -113,12 +125,40 @@ def test_bad_credentials_are_refused_and_logged(broker, clients):
 def _throwaway_certs(folder: Path) -> TlsFiles:
     folder.mkdir(parents=True)
     run = lambda *a: subprocess.run(["openssl", *a], cwd=folder, check=True, capture_output=True)  # noqa: E731
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-        "-subj", "/CN=tsc-test-ca")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=tsc-test-ca",
+    )
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
     (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    )
     return TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")
 
 
@@ -145,13 +185,37 @@ def test_tls_listener_with_throwaway_certificates(tmp_path, clients):
 def test_provision_writes_files_outside_the_repo_and_keeps_passwords(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     with pytest.raises(ConfigError, match="inside the repository"):
-        provision(repo / "out" / "broker", Config(), ["J1"], operators=["alice"], monitors=["wall"],
-                  host="127.0.0.1", port=1883, repo_root=repo)
+        provision(
+            repo / "out" / "broker",
+            Config(),
+            ["J1"],
+            operators=["alice"],
+            monitors=["wall"],
+            host="127.0.0.1",
+            port=1883,
+            repo_root=repo,
+        )
     with pytest.raises(ConfigError, match="reserved"):
-        provision(tmp_path / "b", Config(), ["J1"], operators=["controller"], monitors=[], host="127.0.0.1",
-                  port=1883, repo_root=repo)
-    b = provision(tmp_path / "b", Config(), ["J1"], operators=["alice"], monitors=["wall"], host="127.0.0.1",
-                  port=1883, repo_root=repo)
+        provision(
+            tmp_path / "b",
+            Config(),
+            ["J1"],
+            operators=["controller"],
+            monitors=[],
+            host="127.0.0.1",
+            port=1883,
+            repo_root=repo,
+        )
+    b = provision(
+        tmp_path / "b",
+        Config(),
+        ["J1"],
+        operators=["alice"],
+        monitors=["wall"],
+        host="127.0.0.1",
+        port=1883,
+        repo_root=repo,
+    )
     creds = read_credentials(tmp_path / "b" / "credentials")
     assert set(creds) == {CONTROLLER, "alice", "wall", field_user("J1")}  # no replay clock user
     assert "user sim" not in (tmp_path / "b" / "acl").read_text()
@@ -159,6 +223,14 @@ def test_provision_writes_files_outside_the_repo_and_keeps_passwords(tmp_path):
     passwd = (tmp_path / "b" / "passwd").read_text()
     assert "alice:" in passwd and creds["alice"] not in passwd  # hashed
     assert "use_username_as_clientid true" in b.conf_path.read_text()
-    again = provision(tmp_path / "b", Config(), ["J1", "J2"], operators=["alice"], monitors=["wall"],
-                      host="127.0.0.1", port=1883, repo_root=repo)
+    again = provision(
+        tmp_path / "b",
+        Config(),
+        ["J1", "J2"],
+        operators=["alice"],
+        monitors=["wall"],
+        host="127.0.0.1",
+        port=1883,
+        repo_root=repo,
+    )
     assert again.users["alice"] == creds["alice"] and field_user("J2") in again.users

@@ -43,8 +43,9 @@ def _saturated_feed(t_s: float) -> bytes:
 
 
 def _green_ns(t_s: float) -> bytes:
-    return encode_status(SignalStatus("J1", t_s, phase=0, in_intergreen=False, time_in_phase_s=t_s,
-                                      plan_id="local", seq=0, mode="local"))
+    return encode_status(
+        SignalStatus("J1", t_s, phase=0, in_intergreen=False, time_in_phase_s=t_s, plan_id="local", seq=0, mode="local")
+    )
 
 
 @pytest.fixture
@@ -54,8 +55,9 @@ def broker(tmp_path):
 
 
 def _node(broker: Broker, path, epoch: int, start_s: float) -> ServiceNode:
-    return ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=start_s,
-                       trust=Trust(epoch, None, AuditStore(path))).start()
+    return ServiceNode(
+        CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=start_s, trust=Trust(epoch, None, AuditStore(path))
+    ).start()
 
 
 def test_a_new_node_on_the_same_store_resumes_the_learnt_saturation_flow(broker, tmp_path):
@@ -107,8 +109,9 @@ def test_an_unreadable_checkpoint_is_logged_and_the_run_starts_fresh(broker, tmp
 def test_checkpoint_s_zero_writes_none(broker, tmp_path):
     path = tmp_path / "audit.sqlite"
     cfg = replace(CFG, audit=AuditConfig(path="", checkpoint_s=0.0))
-    node = ServiceNode(cfg, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0,
-                       trust=Trust(1, None, AuditStore(path))).start()
+    node = ServiceNode(
+        cfg, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0, trust=Trust(1, None, AuditStore(path))
+    ).start()
     for t in range(1, 26):  # past the 20 s that CFG would checkpoint at
         node.tick(float(t))
     node.close()

@@ -37,8 +37,11 @@ BAD, SLOW = (7.0, 50.0), (30.0, 30.0)
 
 def make_request(j, candidate, incumbent, queues_pcu, now_s):
     worse = candidate.greens_s == BAD
-    return {"incumbent": {j.id: 1000.0}, "candidate": {j.id: 3000.0 if worse else 900.0},
-            "sleep_s": 5.0 if candidate.greens_s == SLOW else 0.0}
+    return {
+        "incumbent": {j.id: 1000.0},
+        "candidate": {j.id: 3000.0 if worse else 900.0},
+        "sleep_s": 5.0 if candidate.greens_s == SLOW else 0.0,
+    }
 
 
 def run_service(broker, node, stop: threading.Event) -> None:
@@ -49,8 +52,12 @@ def run_service(broker, node, stop: threading.Event) -> None:
         while not stop.is_set():
             t = time.time()
             dev.publish(broker.topics.detectors("J1"), feed("J1", t, cars=2), qos=1)
-            dev.publish(broker.topics.status("J1"), encode_status(SignalStatus("J1", t, 0, False, 5.0, "local", 0,
-                                                                               "local")), qos=1, retain=True)
+            dev.publish(
+                broker.topics.status("J1"),
+                encode_status(SignalStatus("J1", t, 0, False, 5.0, "local", 0, "local")),
+                qos=1,
+                retain=True,
+            )
             time.sleep(0.1)
             node.tick(time.time())
             time.sleep(0.1)
@@ -61,8 +68,24 @@ def run_service(broker, node, stop: threading.Event) -> None:
 def ctl_main(broker, creds, plan, *extra: str) -> int:
     parser = argparse.ArgumentParser()
     ctl.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["ctl", "--user", "alice", "--timeout", "5", "--broker", f"{broker.host}:{broker.port}",
-                              "--credentials", str(creds), "override", "J1", "--plan", str(plan), *extra])
+    args = parser.parse_args(
+        [
+            "ctl",
+            "--user",
+            "alice",
+            "--timeout",
+            "5",
+            "--broker",
+            f"{broker.host}:{broker.port}",
+            "--credentials",
+            str(creds),
+            "override",
+            "J1",
+            "--plan",
+            str(plan),
+            *extra,
+        ]
+    )
     return ctl.main(args, CFG)
 
 

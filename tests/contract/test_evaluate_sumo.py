@@ -36,29 +36,85 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
     home = Path(sumo.SUMO_HOME)
     env = {**os.environ, "SUMO_HOME": str(home)}
     binaries = home / "bin"
-    _run([str(binaries / "netgenerate"), "--grid", "--grid.number", "2", "--grid.length", "200",
-          "--grid.attach-length", "100", "--default-junction-type", "traffic_light",
-          "--seed", "1", "-o", "net.net.xml"], env, work)
-    _run([sys.executable, str(home / "tools" / "randomTrips.py"), "-n", "net.net.xml",
-          "-o", "trips.xml", "-b", "0", "-e", str(TRIPS_END_S), "-p", "0.3", "--seed", "1"],
-         env, work)
-    _run([str(binaries / "sumo"), "-n", "net.net.xml", "-r", "trips.xml", "-b", "0",
-          "-e", str(END_S), "--time-to-teleport", "-1", "--seed", "1", "--no-step-log",
-          "--tripinfo-output", "tripinfo.xml", "--tripinfo-output.write-unfinished",
-          "--statistic-output", "statistics.xml"], env, work)
+    _run(
+        [
+            str(binaries / "netgenerate"),
+            "--grid",
+            "--grid.number",
+            "2",
+            "--grid.length",
+            "200",
+            "--grid.attach-length",
+            "100",
+            "--default-junction-type",
+            "traffic_light",
+            "--seed",
+            "1",
+            "-o",
+            "net.net.xml",
+        ],
+        env,
+        work,
+    )
+    _run(
+        [
+            sys.executable,
+            str(home / "tools" / "randomTrips.py"),
+            "-n",
+            "net.net.xml",
+            "-o",
+            "trips.xml",
+            "-b",
+            "0",
+            "-e",
+            str(TRIPS_END_S),
+            "-p",
+            "0.3",
+            "--seed",
+            "1",
+        ],
+        env,
+        work,
+    )
+    _run(
+        [
+            str(binaries / "sumo"),
+            "-n",
+            "net.net.xml",
+            "-r",
+            "trips.xml",
+            "-b",
+            "0",
+            "-e",
+            str(END_S),
+            "--time-to-teleport",
+            "-1",
+            "--seed",
+            "1",
+            "--no-step-log",
+            "--tripinfo-output",
+            "tripinfo.xml",
+            "--tripinfo-output.write-unfinished",
+            "--statistic-output",
+            "statistics.xml",
+        ],
+        env,
+        work,
+    )
     return {"tripinfo": work / "tripinfo.xml", "statistics": work / "statistics.xml"}
 
 
 def _independent_figures(tripinfo: Path, statistics: Path) -> dict:
     """Recompute the convention with sumolib's line-regex reader and minidom."""
-    trips = list(sumolib_xml.parse_fast(
-        str(tripinfo), "tripinfo",
-        ["id", "depart", "departDelay", "arrival", "duration", "routeLength", "timeLoss"]))
+    trips = list(
+        sumolib_xml.parse_fast(
+            str(tripinfo), "tripinfo", ["id", "depart", "departDelay", "arrival", "duration", "routeLength", "timeLoss"]
+        )
+    )
     stats = minidom.parse(str(statistics))
     vehicles = stats.getElementsByTagName("vehicles")[0]
     waiting = int(vehicles.getAttribute("waiting"))
-    waiting_delay_s = float(
-        stats.getElementsByTagName("vehicleTripStatistics")[0].getAttribute("departDelayWaiting"))
+    waiting_delay_s = float(stats.getElementsByTagName("vehicleTripStatistics")[0].getAttribute("departDelayWaiting"))
 
     departed = [t for t in trips if float(t.depart) >= 0]
     arrived = [t for t in departed if float(t.arrival) >= 0]
@@ -66,8 +122,7 @@ def _independent_figures(tripinfo: Path, statistics: Path) -> dict:
     total_delay_s += waiting * waiting_delay_s
     return {
         "delay_s": total_delay_s / (len(departed) + waiting),
-        "speed_kmh": 3.6 * sum(float(t.routeLength) for t in arrived)
-        / sum(float(t.duration) for t in arrived),
+        "speed_kmh": 3.6 * sum(float(t.routeLength) for t in arrived) / sum(float(t.duration) for t in arrived),
         "throughput_veh_h": len(arrived) / END_S * 3600,
         "arrived": len(arrived),
         "unfinished": len(departed) - len(arrived),
@@ -85,15 +140,15 @@ def test_scenario_is_overloaded_as_intended(sumo_run):
 
 
 def test_evaluate_agrees_with_independent_recomputation(sumo_run):
-    summary = evaluate(sumo_run["tripinfo"], sumo_run["statistics"], begin_s=0, end_s=END_S,
-                       junction_counts={"A0": {"passenger": 30}})
+    summary = evaluate(
+        sumo_run["tripinfo"], sumo_run["statistics"], begin_s=0, end_s=END_S, junction_counts={"A0": {"passenger": 30}}
+    )
     expected = _independent_figures(sumo_run["tripinfo"], sumo_run["statistics"])
 
     assert summary["delay_s"] == pytest.approx(expected["delay_s"], rel=1e-9)
     assert summary["speed_kmh"] == pytest.approx(expected["speed_kmh"], rel=1e-9)
     assert summary["throughput_veh_h"] == pytest.approx(expected["throughput_veh_h"])
-    assert summary["delay_s"] == pytest.approx(
-        summary["mean_time_loss_s"] + summary["mean_depart_delay_s"])
+    assert summary["delay_s"] == pytest.approx(summary["mean_time_loss_s"] + summary["mean_depart_delay_s"])
     assert summary["junctions"]["A0"]["veh_h"] == pytest.approx(30 / END_S * 3600)
 
     vehicles = summary["vehicles"]

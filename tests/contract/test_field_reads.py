@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("sumo")
 
-from controller.config import Config  # noqa: E402
-from controller.junctions import load_intersections  # noqa: E402
-from controller.model import VEHICLE_CLASSES  # noqa: E402
-from sim.field import SumoField, write_detector_file  # noqa: E402
-from sim.netimport import import_network  # noqa: E402
-from sim.sumo import SumoConfig, load_api, sumo_binary  # noqa: E402
+from controller.config import Config
+from controller.junctions import load_intersections
+from controller.model import VEHICLE_CLASSES
+from sim.field import SumoField, write_detector_file
+from sim.netimport import import_network
+from sim.sumo import SumoConfig, load_api, sumo_binary
 
 CITY = Path(__file__).resolve().parents[2] / "sim/scenarios/city/city.sumocfg"
 END_S = 240
@@ -27,8 +27,21 @@ def _frames(api, junctions: dict, loops: Path) -> list:
     scfg = SumoConfig(CITY)
     adds = ",".join([str(p) for p in scfg.files("additional-files")] + [str(loops)])
     binary = "sumo" if api.__name__ == "libsumo" else sumo_binary()
-    api.start([binary, "-c", str(CITY), "--additional-files", adds, "--no-step-log", "true", "--seed", "1",
-               "--end", str(END_S)])
+    api.start(
+        [
+            binary,
+            "-c",
+            str(CITY),
+            "--additional-files",
+            adds,
+            "--no-step-log",
+            "true",
+            "--seed",
+            "1",
+            "--end",
+            str(END_S),
+        ]
+    )
     try:
         field = SumoField(api, junctions, 60.0)
         assert field._direct == (api.__name__ == "libsumo")
@@ -47,8 +60,10 @@ def _frames(api, junctions: dict, loops: Path) -> list:
 def _as_rows(kind: str, item, junctions: dict) -> list[tuple]:
     if kind == "frame":
         f = item
-        return [(f.layout.detectors[i], tuple(int(n) for n in f.counts[i]), float(f.occupancy[i]),
-                 float(f.speed_mps[i])) for i in range(len(f.layout.detectors))]
+        return [
+            (f.layout.detectors[i], tuple(int(n) for n in f.counts[i]), float(f.occupancy[i]), float(f.speed_mps[i]))
+            for i in range(len(f.layout.detectors))
+        ]
     rows = []
     for _jid, payload in item:
         for did, d in json.loads(payload)["detectors"].items():

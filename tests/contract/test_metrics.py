@@ -130,8 +130,12 @@ def test_the_reject_reasons_cover_every_reason_the_validation_gives():
     reasons = set()
     for path in (ROOT / "controller" / "core" / "feed.py", ROOT / "controller" / "service.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FeedError" and node.args
-                    and isinstance(node.args[0], ast.Constant)):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "FeedError"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 reasons.add(node.args[0].value)
     assert reasons, "no FeedError reasons found: the scan is broken"
     assert reasons <= set(FEED_REJECT_REASONS), f"undeclared reasons: {reasons - set(FEED_REJECT_REASONS)}"
@@ -190,18 +194,25 @@ def test_plans_computed_refused_pushed_and_acknowledged():
 
 
 # -- modes ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("stale, reported, mode", [
-    (True, None, "fallback"), (False, None, "fallback"), (False, "local", "fallback"),
-    (False, "adaptive", "adaptive"), (True, "adaptive", "fallback"),
-])
+@pytest.mark.parametrize(
+    "stale, reported, mode",
+    [
+        (True, None, "fallback"),
+        (False, None, "fallback"),
+        (False, "local", "fallback"),
+        (False, "adaptive", "adaptive"),
+        (True, "adaptive", "fallback"),
+    ],
+)
 def test_junction_mode(stale, reported, mode):
     assert junction_mode(stale, reported) == mode
     assert junction_mode(stale, reported, "policy") == mode
 
 
-@pytest.mark.parametrize("stale, reported, harm_mode", [
-    (False, "adaptive", "policy"), (True, None, None), (False, "local", "fixed"), (True, "local", "fixed"),
-])
+@pytest.mark.parametrize(
+    "stale, reported, harm_mode",
+    [(False, "adaptive", "policy"), (True, None, None), (False, "local", "fixed"), (True, "local", "fixed")],
+)
 def test_an_override_in_force_is_manual_whatever_the_roadside_says(stale, reported, harm_mode):
     assert junction_mode(stale, reported, harm_mode, manual=True) == "manual"
 
@@ -235,8 +246,9 @@ def test_do_no_harm_mode_switches_and_gains_come_from_the_core():
     m, reg, js = exporter(update_s=1.0)
     gains = shadow.Gains(40.0, 50.0, 900.0, 880.0, 1000.0)  # fixed 40 s/PCU, the policy 50
     for t, (mode, switches) in enumerate((("policy", 0), ("fixed", 1), ("fixed", 1), ("policy", 1), ("fixed", 2))):
-        state = core_state(js, float(t), J={"status": status("J", float(t), 0, mode="local" if mode == "fixed"
-                                                                       else "adaptive")})
+        state = core_state(
+            js, float(t), J={"status": status("J", float(t), 0, mode="local" if mode == "fixed" else "adaptive")}
+        )
         base = state.junctions["J"]
         fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
         fields["harm"] = SimpleNamespace(mode=mode, switches=switches, gains=gains)
@@ -257,8 +269,9 @@ def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick()
         q = np.full(4, float(t))
         state = core_state(js, t, J1={"estimate": {"queue_pcu": q}}, J2={"estimate": {"queue_pcu": q}})
         m.tick_done(state, TickResult(), float(t), 0.001)
-        seen.append((value(reg, "tsc_junction_queue_pcu", junction="J1"),
-                     value(reg, "tsc_junction_queue_pcu", junction="J2")))
+        seen.append(
+            (value(reg, "tsc_junction_queue_pcu", junction="J1"), value(reg, "tsc_junction_queue_pcu", junction="J2"))
+        )
     # 2 junctions x (t = 0, 5, 10, 15, 20) for J1, staggered by 2.5 s for J2 (t = 2.5.., i.e. 3, 8, ...)
     assert m.updates == 9
     assert [s[0] for s in seen[:11]] == [0] * 5 + [20] * 5 + [40]
@@ -324,14 +337,25 @@ def test_network_gain_is_the_demand_weighted_total_of_the_cores_shadow_and_moves
     for t in range(1201):
         # the core's replay: the policy 10 % better than fixed at first, 20 % worse after 600 s
         ctrl = 30.0 if t < 600 else 48.0
-        g = {"A": shadow.Gains(40.0, ctrl, 1750.0, 1750.0, 1800.0),
-             "B": shadow.Gains(20.0, 20.0, 1200.0, 1200.0, 1200.0)}
+        g = {
+            "A": shadow.Gains(40.0, ctrl, 1750.0, 1750.0, 1800.0),
+            "B": shadow.Gains(20.0, 20.0, 1200.0, 1200.0, 1200.0),
+        }
         cycle = (30, 25) if t < 600 else (20, 40)
         pos = t % (sum(cycle) + 10)
         phase = 0 if pos < cycle[0] + 5 else 1
         inter = cycle[0] <= pos < cycle[0] + 5 or pos >= sum(cycle) + 5
-        state = core_state(js, t, **{jid: {"status": status(jid, t, phase, intergreen=inter), "estimate": {
-            "flow_pcu_h": flows[jid], "lanes": replace(LaneState.empty(4), flow_pcu_h=flows[jid])}} for jid in js})
+        state = core_state(
+            js,
+            t,
+            **{
+                jid: {
+                    "status": status(jid, t, phase, intergreen=inter),
+                    "estimate": {"flow_pcu_h": flows[jid], "lanes": replace(LaneState.empty(4), flow_pcu_h=flows[jid])},
+                }
+                for jid in js
+            },
+        )
         m.tick_done(with_harm(state, g), TickResult(), float(t), 1e-3)
         if t % 100 == 0:
             gains_seen.append(value(reg, "tsc_network_delay_gain_ratio"))
@@ -345,8 +369,11 @@ def test_network_gain_is_the_demand_weighted_total_of_the_cores_shadow_and_moves
     assert max(gains_seen) - min(gains_seen) > 0.05, gains_seen  # the gauge follows the core's shadow
     # The run report: service-time means of the same figures.
     run = m.report()["run"]
-    assert tot.delay_gain < run["delay_gain"] < shadow.total([shadow.Gains(40.0, 30.0, 0, 0, 1800.0),
-                                                               shadow.Gains(20.0, 20.0, 0, 0, 1200.0)]).delay_gain
+    assert (
+        tot.delay_gain
+        < run["delay_gain"]
+        < shadow.total([shadow.Gains(40.0, 30.0, 0, 0, 1800.0), shadow.Gains(20.0, 20.0, 0, 0, 1200.0)]).delay_gain
+    )
     # A degree of saturation per junction, from the green actually given.
     assert value(reg, "tsc_junction_degree_of_saturation_ratio", junction="A") > 0
 
@@ -379,9 +406,18 @@ def test_lane_length_is_read_off_the_loops():
     assert list(lane_lengths_m(lay)) == [100.0] * 4  # stop loop at pos 98 m, 2 m from the stop line
 
 
-def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_speed_mps: float,
-                 departed_pcu_s: np.ndarray | None = None, flow_pcu_h: np.ndarray | None = None,
-                 dep_flow_pcu_h: np.ndarray | None = None):
+def feed_traffic(
+    m,
+    js,
+    seconds: int,
+    *,
+    q_pcu_s: float,
+    queue_pcu: float,
+    adv_speed_mps: float,
+    departed_pcu_s: np.ndarray | None = None,
+    flow_pcu_h: np.ndarray | None = None,
+    dep_flow_pcu_h: np.ndarray | None = None,
+):
     """Every lane of every junction (two_phase: one lane per movement): q_pcu_s arriving,
     queue_pcu counted between the loops, the advance loops' moving vehicles at adv_speed_mps;
     cumulative departures at departed_pcu_s; the estimator's advance-loop flow_pcu_h and
@@ -391,12 +427,15 @@ def feed_traffic(m, js, seconds: int, *, q_pcu_s: float, queue_pcu: float, adv_s
         for jid, j in js.items():
             n = len(j.movements)
             flow = flow_pcu_h if flow_pcu_h is not None else np.full(n, q_pcu_s * 3600.0)
-            lanes = replace(LaneState.empty(n), queue_pcu=np.full(n, queue_pcu),
-                            adv_speed_mps=np.full(n, adv_speed_mps), flow_pcu_h=flow)
+            lanes = replace(
+                LaneState.empty(n),
+                queue_pcu=np.full(n, queue_pcu),
+                adv_speed_mps=np.full(n, adv_speed_mps),
+                flow_pcu_h=flow,
+            )
             if dep_flow_pcu_h is not None:  # two_phase: one lane per movement, same order
                 lanes = replace(lanes, dep_flow_pcu_h=dep_flow_pcu_h)
-            est = {"arrivals_pcu": np.full(n, q_pcu_s * t), "lanes": lanes,
-                   "flow_pcu_h": flow}
+            est = {"arrivals_pcu": np.full(n, q_pcu_s * t), "lanes": lanes, "flow_pcu_h": flow}
             if departed_pcu_s is not None:
                 est["departures_pcu"] = departed_pcu_s * t
             per[jid] = {"estimate": est}
@@ -438,8 +477,17 @@ def test_throughput_gain_is_measured_service_over_the_fixed_plans_estimated_serv
     fixed_served = 2 * cap_ns + 2 * 500.0
     departed = np.array([950.0, 500.0, 950.0, 500.0]) / 3600.0  # the policy serves 950 PCU/h of N/S
     m, reg, js = exporter(update_s=5.0, throughput_window_s=300.0)
-    feed_traffic(m, js, 900, q_pcu_s=0.1, queue_pcu=1.0, adv_speed_mps=12.0, departed_pcu_s=departed,
-                 flow_pcu_h=demand, dep_flow_pcu_h=departed * 3600.0)
+    feed_traffic(
+        m,
+        js,
+        900,
+        q_pcu_s=0.1,
+        queue_pcu=1.0,
+        adv_speed_mps=12.0,
+        departed_pcu_s=departed,
+        flow_pcu_h=demand,
+        dep_flow_pcu_h=departed * 3600.0,
+    )
     gain = 2900.0 / fixed_served - 1.0  # +9.0 %
     assert value(reg, "tsc_junction_throughput_gain_ratio", junction="J") == pytest.approx(gain, rel=1e-6)
     assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(gain, rel=1e-6)
@@ -455,8 +503,17 @@ def test_throughput_gain_demand_is_never_below_what_crossed_the_stop_line():
     flows = np.array([1000.0, 100.0, 1000.0, 100.0])
     dep = np.array([cap_ns, 600.0, cap_ns, 600.0])
     m, reg, js = exporter(update_s=5.0, throughput_window_s=300.0)
-    feed_traffic(m, js, 900, q_pcu_s=0.1, queue_pcu=1.0, adv_speed_mps=12.0, departed_pcu_s=dep / 3600.0,
-                 flow_pcu_h=flows, dep_flow_pcu_h=dep)
+    feed_traffic(
+        m,
+        js,
+        900,
+        q_pcu_s=0.1,
+        queue_pcu=1.0,
+        adv_speed_mps=12.0,
+        departed_pcu_s=dep / 3600.0,
+        flow_pcu_h=flows,
+        dep_flow_pcu_h=dep,
+    )
     assert value(reg, "tsc_network_throughput_gain_ratio") == pytest.approx(0.0, abs=1e-9)
     assert throughput_gain(1100.0, 1000.0, 200.0, 1200.0) == pytest.approx(0.1)
 
@@ -485,10 +542,15 @@ def test_endpoint_on_a_busy_port_is_a_fatal_adapter_error_naming_it():
 
 
 # -- config ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("key, bad, message", [
-    ("update_s", 0.0, "metrics.update_s"), ("gain_window_s", -1.0, "metrics.gain_window_s"),
-    ("port", 70000, "metrics.port"), ("port", "x", "metrics.port"),
-])
+@pytest.mark.parametrize(
+    "key, bad, message",
+    [
+        ("update_s", 0.0, "metrics.update_s"),
+        ("gain_window_s", -1.0, "metrics.gain_window_s"),
+        ("port", 70000, "metrics.port"),
+        ("port", "x", "metrics.port"),
+    ],
+)
 def test_config_names_a_bad_metrics_value(tmp_path, key, bad, message):
     p = tmp_path / "config.toml"
     p.write_text(tomli_w.dumps({"metrics": {key: bad}}))

@@ -75,8 +75,10 @@ def test_wrong_password_is_refused_at_connack(broker, clients):
 
 
 def test_unknown_user_and_anonymous_are_refused(broker, clients):
-    for settings in (replace(broker.settings(CONTROLLER), username="mallory"),
-                     replace(broker.settings(CONTROLLER), username="", password="")):
+    for settings in (
+        replace(broker.settings(CONTROLLER), username="mallory"),
+        replace(broker.settings(CONTROLLER), username="", password=""),
+    ):
         c = MqttClient(settings)
         clients.append(c)
         with pytest.raises(AdapterError):

@@ -44,8 +44,9 @@ def feed(jid: str, t_s: float, cars: int = 1) -> bytes:
 
 
 def status(jid: str, t_s: float) -> bytes:
-    return encode_status(SignalStatus(jid, t_s, phase=0, in_intergreen=False, time_in_phase_s=5.0,
-                                      plan_id="local", seq=0, mode="local"))
+    return encode_status(
+        SignalStatus(jid, t_s, phase=0, in_intergreen=False, time_in_phase_s=5.0, plan_id="local", seq=0, mode="local")
+    )
 
 
 class Inbox:
@@ -162,11 +163,18 @@ def test_hostile_messages_are_counted_by_reason_and_the_service_carries_on(broke
 
     hostile = {
         "malformed_json": [feed("J1", 2.0)[:40], b"\xff\xfe\x00garbage", b""],
-        "not_finite": [feed("J1", 2.0).replace(b'"t":2.0', b'"t":NaN'),
-                       feed("J1", 2.0).replace(b'"occupancy":0.1', b'"occupancy":Infinity', 1)],
+        "not_finite": [
+            feed("J1", 2.0).replace(b'"t":2.0', b'"t":NaN'),
+            feed("J1", 2.0).replace(b'"occupancy":0.1', b'"occupancy":Infinity', 1),
+        ],
         "negative_count": [variant(counts={"car": -3})],
-        "wrong_type": [variant(t="soon"), variant(counts={"car": "many"}), variant(detectors=[1, 2]), b"[1,2,3]",
-                       b'"just a string"'],
+        "wrong_type": [
+            variant(t="soon"),
+            variant(counts={"car": "many"}),
+            variant(detectors=[1, 2]),
+            b"[1,2,3]",
+            b'"just a string"',
+        ],
         "unknown_junction": [variant(junction="J99")],
         "unknown_detector": [variant(det="J1_X_stop")],
         "unknown_class": [variant(counts={"spaceship": 1})],
@@ -284,19 +292,34 @@ def _run_service(tmp_path, broker, password: str) -> subprocess.Popen:
     for j in JUNCTIONS:
         (inter / f"{j}.toml").write_text(tomli_w.dumps(cross_toml(j)))
     conf = tmp_path / "config.toml"
-    conf.write_text(tomli_w.dumps({
-        # webster: a cyclic plan needs no roadside status first (acyclic policies wait for one)
-        # a service clock 5 times real time: a tick (one service second) every 0.2 wall seconds
-        "service": {"site": SITE, "instance": "ctl-run", "intersections": "intersections",
-                    "realtime_factor": RUN_FACTOR, "policy": "webster"},
-        "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
-        "webster": {"period_s": 1.0},
-        "metrics": {"port": free_port()},
-    }))
+    conf.write_text(
+        tomli_w.dumps(
+            {
+                # webster: a cyclic plan needs no roadside status first (acyclic policies wait for one)
+                # a service clock 5 times real time: a tick (one service second) every 0.2 wall seconds
+                "service": {
+                    "site": SITE,
+                    "instance": "ctl-run",
+                    "intersections": "intersections",
+                    "realtime_factor": RUN_FACTOR,
+                    "policy": "webster",
+                },
+                "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
+                "webster": {"period_s": 1.0},
+                "metrics": {"port": free_port()},
+            }
+        )
+    )
     # a throw-away plan key (docs/security.md): `run` refuses to start without one
     env = {**os.environ, "TSC_BROKER_PASSWORD": password, "TSC_PLAN_KEYS": "test:" + "ab" * 32}
-    return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf), "run"],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf), "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_run_command_serves_feeds_and_stops_cleanly_on_sigterm(broker, made, tmp_path):
@@ -308,8 +331,9 @@ def test_run_command_serves_feeds_and_stops_cleanly_on_sigterm(broker, made, tmp
     op.start()
     proc = _run_service(tmp_path, broker, broker.users[CONTROLLER])
     try:
-        assert seen.wait_until(lambda m: any(json.loads(p).get("state") == "online" for _, p in m), 15), \
+        assert seen.wait_until(lambda m: any(json.loads(p).get("state") == "online" for _, p in m), 15), (
             proc.stderr.read() if proc.poll() is not None else "no heartbeat"
+        )
         j1 = device(made, broker, "J1")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(tp == t.plan("J1") for tp, _ in seen.messages):

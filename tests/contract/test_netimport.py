@@ -45,8 +45,11 @@ def test_import_round_trip(net, tmp_path):
         program = next(iter(tls[jid].getPrograms().values()))
         phases = program.getPhases()
         assert j.n_links == len(phases[0].state)
-        stages = ["".join(c if c in GREEN else "r" for c in p.state) for p in phases
-                  if "y" not in p.state and any(c in GREEN for c in p.state)]
+        stages = [
+            "".join(c if c in GREEN else "r" for c in p.state)
+            for p in phases
+            if "y" not in p.state and any(c in GREEN for c in p.state)
+        ]
         assert [p.state for p in j.phases] == stages
         assert j.base_cycle_s() <= sum(p.duration for p in phases) + 1e-6
         # every controlled vehicle link belongs to exactly one movement
@@ -94,20 +97,31 @@ def test_missing_and_broken_nets(tmp_path):
 
 def test_net_without_traffic_lights(tmp_path):
     plain = tmp_path / "plain.net.xml"
-    subprocess.run([str(HOME / "bin" / "netgenerate"), "--grid", "--grid.number", "2", "-o", str(plain)],
-                   check=True, capture_output=True)  # no --tls.guess: no signals
+    subprocess.run(
+        [str(HOME / "bin" / "netgenerate"), "--grid", "--grid.number", "2", "-o", str(plain)],
+        check=True,
+        capture_output=True,
+    )  # no --tls.guess: no signals
     with pytest.raises(NetworkError, match="no traffic lights"):
         import_net(plain, tmp_path / "o", CFG)
 
 
 def test_cli_import_net(tmp_path):
     out = tmp_path / "city"
-    done = subprocess.run([sys.executable, str(ROOT / "run_controller.py"), "import-net", str(CITY_NET),
-                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run_controller.py"), "import-net", str(CITY_NET), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert "junction files" in done.stdout and len(list(out.glob("*.toml"))) >= 20
-    bad = subprocess.run([sys.executable, str(ROOT / "run_controller.py"), "import-net", str(tmp_path / "nope.xml"),
-                          "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "run_controller.py"), "import-net", str(tmp_path / "nope.xml"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "nope.xml" in bad.stderr
 
 
@@ -143,8 +157,13 @@ def bologna(request, tmp_path_factory) -> Path:
 def _runtime(scfg: SumoConfig, extra: list[Path], tls: list[str]) -> dict:
     """What SUMO itself runs: active program per traffic light, and the loops it built."""
     files = ",".join(str(p) for p in scfg.files("additional-files") + extra)
-    done = subprocess.run([sys.executable, "-c", _RUNTIME, "-n", str(scfg.net_file), "-a", files, ",".join(tls)],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "SUMO_HOME": str(HOME)})
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNTIME, "-n", str(scfg.net_file), "-a", files, ",".join(tls)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SUMO_HOME": str(HOME)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -159,8 +178,7 @@ def test_bologna_imports_what_sumo_runs(bologna, detectors, tmp_path):
     seen = _runtime(scfg, [det_file], sorted(junctions))
     for jid, j in junctions.items():
         assert seen[jid]["program"] == "utopia"  # the additional file's program, not the net's
-        plan = stage_plan(Program(jid, "utopia", 0.0, tuple(ProgramPhase(1.0, s) for s in seen[jid]["states"]),
-                                  "sumo"))
+        plan = stage_plan(Program(jid, "utopia", 0.0, tuple(ProgramPhase(1.0, s) for s in seen[jid]["states"]), "sumo"))
         greens = {frozenset(i for i, c in enumerate(s.state) if c in GREEN) for s in plan.stages}
         assert {p.green_links() for p in j.phases} == greens
         assert len(j.phases) == len(greens)  # one phase per green set: sub-phases merged
@@ -181,8 +199,21 @@ def test_cli_import_net_with_additional_files_prints_skipped(tmp_path):
     net = cluster_net(tmp_path)
     n_links = len(next(iter(read_net(net).getTrafficLights()[0].getPrograms().values())).getPhases()[0].state)
     add = additional(tmp_path, "one.add.xml", tl_logic("J", "one", [(90, "G" * n_links)]))
-    done = subprocess.run([sys.executable, str(ROOT / "run_controller.py"), "import-net", str(net), "--out",
-                           str(tmp_path / "o"), "--additional", str(add)], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run_controller.py"),
+            "import-net",
+            str(net),
+            "--out",
+            str(tmp_path / "o"),
+            "--additional",
+            str(add),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 0 junction files" in done.stdout and "skipped J: program 'one'" in done.stdout
     assert (tmp_path / "o" / "skipped.txt").is_file()

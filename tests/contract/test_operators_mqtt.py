@@ -153,18 +153,25 @@ def test_an_override_survives_a_crash_of_the_service(tmp_path):
 
     with Broker(tmp_path / "broker", SITE, JUNCTIONS, operators=("alice",)) as broker:
         path = tmp_path / "audit.sqlite"
-        first = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0,
-                            trust=Trust(1, None, AuditStore(path))).start()
+        first = ServiceNode(
+            CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0, trust=Trust(1, None, AuditStore(path))
+        ).start()
         dev = MqttClient(broker.settings(field_user("J1"))).start()
         try:
             second(broker, first, dev, 1.0)
-            answer, t = ask(broker, first, dev, OverrideRequest("J1", "alice", "hold", "c1", 1.0, for_s=600.0,
-                                                                phase=1), 1.0)
+            answer, t = ask(
+                broker, first, dev, OverrideRequest("J1", "alice", "hold", "c1", 1.0, for_s=600.0, phase=1), 1.0
+            )
             assert answer["accepted"]
             first.client._client.socket().close()  # gone without a DISCONNECT
             first.client._client.loop_stop()
-            again = ServiceNode(replace(CFG), JUNCTIONS, broker.settings(CONTROLLER), start_s=t + 5,
-                                trust=Trust(2, None, AuditStore(path))).start()
+            again = ServiceNode(
+                replace(CFG),
+                JUNCTIONS,
+                broker.settings(CONTROLLER),
+                start_s=t + 5,
+                trust=Trust(2, None, AuditStore(path)),
+            ).start()
             try:
                 ov = again.desk.active["J1"]
                 assert (ov.operator, ov.action, ov.request_id) == ("alice", "hold", "c1")
@@ -201,8 +208,9 @@ class Cabinet:
         self.states.append(self.rc.tick(t, 0 if self.rc.mode == "local" else None, t) or "local")
         topics = self.broker.topics
         self.client.publish(topics.detectors("J1"), feed("J1", t, cars=2), qos=1)
-        self.client.publish(topics.status("J1"), encode_status(self.rc.status(t), self.rc.status_epoch()),
-                            qos=1, retain=True)
+        self.client.publish(
+            topics.status("J1"), encode_status(self.rc.status(t), self.rc.status_epoch()), qos=1, retain=True
+        )
         time.sleep(0.05)
         node.tick(t)
 
@@ -231,14 +239,14 @@ def test_an_operators_flash_reaches_the_roadside_and_a_release_ends_it(tmp_path)
             assert "oooo" in cab.states, cab.states
             i = cab.states.index("oooo")
             # out of a green through its yellow (3 s) and all-red (1 s): no green next to the flash
-            assert cab.states[i - 1] == "rrrr" and all("y" in s and "G" not in s for s in cab.states[i - 4:i - 1])
+            assert cab.states[i - 1] == "rrrr" and all("y" in s and "G" not in s for s in cab.states[i - 4 : i - 1])
             assert cab.rc.status(t + 15).plan_id == "J1-manual-alice-f1"
             answer, t = cab.ask(node, OverrideRequest("J1", "bob", "release", "b1", t + 15), t + 15)
             assert answer is not None and answer["accepted"] and "alice's flash released" in answer["reason"]
             for k in range(1, 10):
                 cab.second(node, t + k)
             last = len(cab.states) - 1 - cab.states[::-1].index("oooo")
-            after = cab.states[last + 1:]
+            after = cab.states[last + 1 :]
             # out of flash through a full intergreen of all-red (4 s), then a green of the policy's plan
             assert after[:4] == ["rrrr"] * 4 and after[4] in ("GGrr", "rrGG"), after
             assert "J1" not in node.desk.active

@@ -40,8 +40,7 @@ def broker(tmp_path):
 
 def test_forged_plans_over_the_broker_are_refused_by_reason(broker):
     ring = new_keyring("k1")
-    rc = RoadsideController(cross("J1"), backup_s=30.0,
-                            keys=ring.for_junction("J1"))
+    rc = RoadsideController(cross("J1"), backup_s=30.0, keys=ring.for_junction("J1"))
     got: queue.SimpleQueue[bytes] = queue.SimpleQueue()
     dev = MqttClient(broker.settings(field_user("J1")), lambda t, p: got.put(p))
     dev.subscribe([broker.topics.plan("J1")], qos=1)
@@ -89,8 +88,12 @@ def test_hostile_statuses_over_the_broker_are_refused_and_the_clock_kept(broker)
         node.start()
         dev.start()
         good = json.loads(encode_status(SignalStatus("J1", 1000.0, 0, False, 5.0, "local", 0, "local")))
-        hostile = [{**good, "t": 1000.0 + 1e9}, {**good, "mode": "manual"}, {**good, "in_intergreen": "no"},
-                   {**good, "t": 1004.9}]  # ahead by more than the 1 s skew
+        hostile = [
+            {**good, "t": 1000.0 + 1e9},
+            {**good, "mode": "manual"},
+            {**good, "in_intergreen": "no"},
+            {**good, "t": 1004.9},
+        ]  # ahead by more than the 1 s skew
         for body in [*hostile, {**good, "t": 1000.5}]:
             dev.publish(broker.topics.status("J1"), json.dumps(body).encode(), qos=1, retain=True)
         deadline = time.monotonic() + 5

@@ -35,8 +35,11 @@ pytestmark = pytest.mark.slow
 RUN_S = 600
 BOLOGNA = ROOT.parent / "shared" / "networks" / "bologna"
 OWN = ("city", "spider", "irregular")
-NETWORKS = ([f"corpus/{c.name}" for c in CORPUS] + [f"bologna/{b}" for b in ("acosta", "pasubio", "joined")]
-            + [f"own/{o}" for o in OWN])
+NETWORKS = (
+    [f"corpus/{c.name}" for c in CORPUS]
+    + [f"bologna/{b}" for b in ("acosta", "pasubio", "joined")]
+    + [f"own/{o}" for o in OWN]
+)
 OTHER_POLICIES = ("max_pressure", "schedule", "scats", "webster", "fixed", "actuated", "delay_based")
 NO_PLANS = ("fixed", *FIELD_POLICIES)  # the network's own programs, or SUMO's own actuation
 
@@ -48,8 +51,7 @@ def cases() -> list[tuple[str, str]]:
     out = []
     for i, net in enumerate(NETWORKS):
         out.append((net, "adaptive"))
-        out += [(net, p) for k, p in enumerate(OTHER_POLICIES)
-                if every or (i + rotation) % len(OTHER_POLICIES) == k]
+        out += [(net, p) for k, p in enumerate(OTHER_POLICIES) if every or (i + rotation) % len(OTHER_POLICIES) == k]
     return out
 
 
@@ -99,8 +101,9 @@ def silent_junctions(summary: dict) -> list[str]:
     """Controlled junctions that got no plan in the whole run and were not refused at start
     (from summary["junction_control"]: id -> {"plans": n, ...}; [] when the summary has none)."""
     refused = set(refused_by_policy(summary))
-    return sorted(j for j, c in (summary.get("junction_control") or {}).items()
-                  if c.get("plans", 0) == 0 and j not in refused)
+    return sorted(
+        j for j, c in (summary.get("junction_control") or {}).items() if c.get("plans", 0) == 0 and j not in refused
+    )
 
 
 @pytest.mark.parametrize(("net", "policy"), cases(), ids=[f"{n}-{p}" for n, p in cases()])
@@ -117,12 +120,14 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
     if policy not in NO_PLANS:
         assert s["controller"]["plans_sent"] > 0 or nothing_to_control(s, tmp_path / "out"), (
             f"{net} {policy}: no plan sent in {RUN_S} s, and no junction refused at start "
-            f"({s.get('junctions_controlled')} junctions)")
+            f"({s.get('junctions_controlled')} junctions)"
+        )
         silent = silent_junctions(s)
         assert not silent, f"{net} {policy}: no plan in {RUN_S} s for {', '.join(silent)}, not refused at start"
 
 
 # --- the corpus' own program rewriting (pure, fast) ----------------------------------------------
+
 
 def test_sub_phases_keep_the_cycle_and_last_1_to_10_s():
     import random
@@ -135,15 +140,25 @@ def test_sub_phases_keep_the_cycle_and_last_1_to_10_s():
     assert all(1 <= p.duration_s <= 10 for p in split)
     assert len(split) > len(phases)
     # the same states in the same order, only cut
-    assert [s for i, s in enumerate(p.state for p in split) if i == 0 or split[i - 1].state != s] == \
-        ["GGrr", "yyrr", "rrGG", "rryy"]
+    assert [s for i, s in enumerate(p.state for p in split) if i == 0 or split[i - 1].state != s] == [
+        "GGrr",
+        "yyrr",
+        "rrGG",
+        "rryy",
+    ]
 
 
 def test_first_stage_served_twice_a_cycle():
     from sim.scenarios.corpus.programs import Phase, serve_first_stage_twice
 
-    a, ya, b, yb, c, yc = (Phase(20, "Grr"), Phase(3, "yrr"), Phase(20, "rGr"), Phase(3, "ryr"),
-                           Phase(20, "rrG"), Phase(3, "rry"))
+    a, ya, b, yb, c, yc = (
+        Phase(20, "Grr"),
+        Phase(3, "yrr"),
+        Phase(20, "rGr"),
+        Phase(3, "ryr"),
+        Phase(20, "rrG"),
+        Phase(3, "rry"),
+    )
     assert serve_first_stage_twice([a, ya, b, yb, c, yc]) == [a, ya, b, yb, a, ya, c, yc]
     assert serve_first_stage_twice([a, ya, b, yb]) == [a, ya, b, yb]
 

@@ -39,17 +39,38 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
     from controller.junctions import load_intersections
 
     junctions = sorted(load_intersections(inter))
-    broker = provision(tmp_path / "broker", Config(), junctions, operators=["alice"], monitors=[],
-                       host="127.0.0.1", port=free_port(), repo_root=ROOT)
+    broker = provision(
+        tmp_path / "broker",
+        Config(),
+        junctions,
+        operators=["alice"],
+        monitors=[],
+        host="127.0.0.1",
+        port=free_port(),
+        repo_root=ROOT,
+    )
     conf = tmp_path / "config.toml"
-    conf.write_text(tomli_w.dumps({
-        "service": {"intersections": str(inter), "policy": "max_pressure"},
-        "broker": {"host": "127.0.0.1", "port": broker.port},
-        "metrics": {"port": free_port()},
-        "audit": {"path": str(tmp_path / "audit.sqlite")},
-    }))
-    key = subprocess.run([sys.executable, "-m", "controller.adapters.keys", "new", "k1"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout.strip().replace(" ", ":")
+    conf.write_text(
+        tomli_w.dumps(
+            {
+                "service": {"intersections": str(inter), "policy": "max_pressure"},
+                "broker": {"host": "127.0.0.1", "port": broker.port},
+                "metrics": {"port": free_port()},
+                "audit": {"path": str(tmp_path / "audit.sqlite")},
+            }
+        )
+    )
+    key = (
+        subprocess.run(
+            [sys.executable, "-m", "controller.adapters.keys", "new", "k1"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .replace(" ", ":")
+    )
     env = {**os.environ, "TSC_PLAN_KEYS": key}
     creds = str(tmp_path / "broker" / CREDENTIALS_DIR)
     cli = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf)]
@@ -57,12 +78,36 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
     try:
         procs.append(subprocess.Popen([broker.binary, "-c", str(broker.conf_path)], stderr=subprocess.DEVNULL))
         time.sleep(0.3)
-        service = subprocess.Popen([*cli, "run", "--credentials", creds, "--speed", str(SPEED)], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        service = subprocess.Popen(
+            [*cli, "run", "--credentials", creds, "--speed", str(SPEED)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         procs.append(service)
-        field = subprocess.run([*cli, "field", str(small_grid), "--out", str(tmp_path / "field"), "--intersections",
-                                str(inter), "--credentials", creds, "--speed", str(SPEED), "--", "--end", str(END_S)],
-                               env=env, capture_output=True, text=True, timeout=70)
+        field = subprocess.run(
+            [
+                *cli,
+                "field",
+                str(small_grid),
+                "--out",
+                str(tmp_path / "field"),
+                "--intersections",
+                str(inter),
+                "--credentials",
+                creds,
+                "--speed",
+                str(SPEED),
+                "--",
+                "--end",
+                str(END_S),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=70,
+        )
         assert field.returncode == 0, field.stderr[-2000:]
         summary = json.loads((tmp_path / "field" / "summary.json").read_text())
         transport = summary["transport"]["field"]

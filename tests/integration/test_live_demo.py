@@ -36,9 +36,27 @@ def test_live_demo_comes_up_answers_the_console_and_stops_cleanly(small_grid, tm
     inter = tmp_path / "intersections"
     import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
     work = tmp_path / "live"
-    demo = subprocess.Popen([sys.executable, "-m", "sim.live_demo", "--speed", "20", "--dir", str(work),
-                             "--sumocfg", str(small_grid), "--intersections", str(inter), "--for", "60"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim.live_demo",
+            "--speed",
+            "20",
+            "--dir",
+            str(work),
+            "--sumocfg",
+            str(small_grid),
+            "--intersections",
+            str(inter),
+            "--for",
+            "60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         banner = ""
         while "Ctrl-C stops everything" not in banner:
@@ -46,14 +64,28 @@ def test_live_demo_comes_up_answers_the_console_and_stops_cleanly(small_grid, tm
             assert line, f"live demo ended early:\n{banner}"
             banner += line
         assert "metrics     http://127.0.0.1:" in banner
-        console = re.search(r"^\s+(\S+ run_controller\.py --config \S+ ctl --credentials \S+) --user wall status",
-                            banner, re.M).group(1).split()
-        status = _until(lambda: subprocess.run([*console, "--user", "wall", "status"], cwd=ROOT, capture_output=True,
-                                               text=True, timeout=30), lambda r: "adaptive" in r.stdout)
+        console = (
+            re.search(
+                r"^\s+(\S+ run_controller\.py --config \S+ ctl --credentials \S+) --user wall status", banner, re.M
+            )
+            .group(1)
+            .split()
+        )
+        status = _until(
+            lambda: subprocess.run(
+                [*console, "--user", "wall", "status"], cwd=ROOT, capture_output=True, text=True, timeout=30
+            ),
+            lambda r: "adaptive" in r.stdout,
+        )
         assert status.returncode == 0 and "service ctl-1: online" in status.stdout, status.stdout + status.stderr
         junction = status.stdout.splitlines()[2].split()[0]
-        hold = subprocess.run([*console, "--user", "alice", "override", junction, "--hold-phase", "0", "--for", "1800"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=30)
+        hold = subprocess.run(
+            [*console, "--user", "alice", "override", junction, "--hold-phase", "0", "--for", "1800"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert hold.returncode == 0 and "accepted" in hold.stdout, hold.stdout + hold.stderr
         prom = re.search(r"prometheus  (http://127\.0\.0\.1:\d+)/", banner)
         if prom:

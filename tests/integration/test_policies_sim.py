@@ -26,8 +26,9 @@ def simulate(cfg: Path, out: Path, policy: str) -> dict:
     as the CLI runs it; summary.json plus, in "service", the junctions the policy refused at
     start and the plans it sent to each of the others."""
     code = "import sys; from tests.integration.test_policies_sim import record; record(*sys.argv[1:])"
-    done = subprocess.run([sys.executable, "-c", code, str(cfg), str(out), policy], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(cfg), str(out), policy], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     summary["service"] = json.loads((out / "service.json").read_text())
@@ -46,8 +47,12 @@ def record(cfg: str, out: str, policy: str) -> None:
         loops.append(InProcessLoop(*args, **kwargs))
         return loops[-1]
 
-    run(SimulateRequest(Path(cfg), Path(out), policy), load_config(ROOT / "config.toml"), progress=lambda line: None,
-        loop_factory=factory)
+    run(
+        SimulateRequest(Path(cfg), Path(out), policy),
+        load_config(ROOT / "config.toml"),
+        progress=lambda line: None,
+        loop_factory=factory,
+    )
     service = loops[0].service
     plans = {jid: js.plans for jid, js in service.state.junctions.items()}
     (Path(out) / "service.json").write_text(json.dumps({"refused": service.refused, "plans": plans}))
@@ -56,16 +61,36 @@ def record(cfg: str, out: str, policy: str) -> None:
 def late_scenario(work: Path, net: Path, duration_s: int = 600, seed: int = 1) -> Path:
     """Random trips on the net from BEGIN_S, and a .sumocfg beginning there."""
     routes = work / f"{net.stem}.rou.xml"
-    run_tool([sys.executable, str(HOME / "tools" / "randomTrips.py"), "-n", str(net), "-o", str(routes),
-              "-b", str(BEGIN_S), "-e", str(BEGIN_S + duration_s - 60), "-p", "1", "--seed", str(seed),
-              "--fringe-factor", "10", "--validate"], work)
+    run_tool(
+        [
+            sys.executable,
+            str(HOME / "tools" / "randomTrips.py"),
+            "-n",
+            str(net),
+            "-o",
+            str(routes),
+            "-b",
+            str(BEGIN_S),
+            "-e",
+            str(BEGIN_S + duration_s - 60),
+            "-p",
+            "1",
+            "--seed",
+            str(seed),
+            "--fringe-factor",
+            "10",
+            "--validate",
+        ],
+        work,
+    )
     cfg = work / f"{net.stem.removesuffix('.net')}_late.sumocfg"
     cfg.write_text(
         "<configuration>\n"
         f'  <input><net-file value="{net.name}"/><route-files value="{routes.name}"/></input>\n'
         f'  <time><begin value="{BEGIN_S}"/><end value="{BEGIN_S + duration_s}"/></time>\n'
         f'  <random_number><seed value="{seed}"/></random_number>\n'
-        "</configuration>\n")
+        "</configuration>\n"
+    )
     return cfg
 
 

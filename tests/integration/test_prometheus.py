@@ -86,16 +86,30 @@ def prometheus(tmp_path_factory):
     (work / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: tsc\n    scrape_interval: 1s\n    scrape_timeout: 1s\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n")
+        f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
+    )
     log = work / "prometheus.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([PROMETHEUS, f"--config.file={work / 'prometheus.yml'}",
-                                 f"--storage.tsdb.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{web_port}",
-                                 "--log.level=warn"], stdout=out, stderr=out)
+        proc = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={work / 'prometheus.yml'}",
+                f"--storage.tsdb.path={work / 'data'}",
+                f"--web.listen-address=127.0.0.1:{web_port}",
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=out,
+        )
     base = f"http://127.0.0.1:{web_port}"
     try:
-        wait_for("prometheus ready", lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200,
-                 30, proc, log)
+        wait_for(
+            "prometheus ready",
+            lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200,
+            30,
+            proc,
+            log,
+        )
         yield base, metrics_port
     finally:
         proc.terminate()
@@ -116,15 +130,33 @@ def scraped_run(prometheus, tmp_path_factory):
     # The bundled config, with a Webster period short enough for plans to change in 600 s.
     config.write_text(tomli_w.dumps({"webster": {"period_s": 60.0}, "metrics": {"update_s": 2.0}}))
     out, log, stdout = work / "out", work / "simulate.log", work / "simulate.stdout"
-    cmd = simulate_command(CITY, out, "webster", config=config, sumo_args=("--end", str(END_S)), options=(
-        "--intersections", str(CITY_JUNCTIONS), "--via-mqtt", "--metrics-port", str(metrics_port),
-        "--metrics-linger-s", "240"))
+    cmd = simulate_command(
+        CITY,
+        out,
+        "webster",
+        config=config,
+        sumo_args=("--end", str(END_S)),
+        options=(
+            "--intersections",
+            str(CITY_JUNCTIONS),
+            "--via-mqtt",
+            "--metrics-port",
+            str(metrics_port),
+            "--metrics-linger-s",
+            "240",
+        ),
+    )
     t0 = time.monotonic()
     with open(log, "wb") as err, open(stdout, "wb") as so:
         proc = subprocess.Popen(cmd, cwd=work, stdout=so, stderr=err)
     try:
-        summary = wait_for("simulate wrote summary.json", lambda: (out / "summary.json").exists()
-                           and json.loads((out / "summary.json").read_text()), 200, proc, log)
+        summary = wait_for(
+            "simulate wrote summary.json",
+            lambda: (out / "summary.json").exists() and json.loads((out / "summary.json").read_text()),
+            200,
+            proc,
+            log,
+        )
         run_s = time.monotonic() - t0
 
         def final_scraped():
@@ -196,8 +228,10 @@ def test_every_dashboard_query_returns_data(scraped_run):
                 if values and may_be_nan(expr):
                     continue  # the series exists; NaN means n/a
                 if not any(math.isfinite(v) for v in values):
-                    failures.append(f'{dash["title"]} / panel "{panel["title"]}" ({target["refId"]}): {expr} -> '
-                                    f'{"no data" if not values else values}')
+                    failures.append(
+                        f'{dash["title"]} / panel "{panel["title"]}" ({target["refId"]}): {expr} -> '
+                        f"{values if values else 'no data'}"
+                    )
     assert checked >= 40, f"only {checked} queries found in the dashboards"
     assert not failures, "queries without data:\n" + "\n".join(failures)
 
@@ -207,16 +241,20 @@ def test_gains_are_estimated_not_constant_and_match_the_run_report(scraped_run):
     changes = api(base, "/api/v1/query", query="changes(tsc_network_delay_gain_ratio[10m])")["result"]
     assert changes and float(changes[0]["value"][1]) >= 3, "the delay gain did not move during the run"
     last = summary["online_gains"]["last"]
-    for metric, key in (("tsc_network_delay_gain_ratio", "delay_gain"),
-                        ("tsc_network_throughput_gain_ratio", "throughput_gain"),
-                        ("tsc_network_delay_seconds", "delay_s"),
-                        ("tsc_network_measured_delay_seconds", "measured_delay_s")):
+    for metric, key in (
+        ("tsc_network_delay_gain_ratio", "delay_gain"),
+        ("tsc_network_throughput_gain_ratio", "throughput_gain"),
+        ("tsc_network_delay_seconds", "delay_s"),
+        ("tsc_network_measured_delay_seconds", "measured_delay_s"),
+    ):
         got = float(api(base, "/api/v1/query", query=metric)["result"][0]["value"][1])
         if last[key] is None:  # undefined (n/a): NaN on the gauge
             assert math.isnan(got), metric
         else:
             assert got == pytest.approx(last[key], rel=1e-9, abs=1e-12), metric
-    speed = float(api(base, "/api/v1/query", query="tsc_network_approach_speed_meters_per_second")["result"][0]["value"][1])
+    speed = float(
+        api(base, "/api/v1/query", query="tsc_network_approach_speed_meters_per_second")["result"][0]["value"][1]
+    )
     assert speed * 3.6 == pytest.approx(last["speed_kmh"], rel=1e-9)
     # Simulated time: the service clock ran 600 s in a fraction of that of wall time.
     assert scraped_run["run_s"] < END_S / 3

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import xml.etree.ElementTree as ET
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -22,15 +22,31 @@ HORIZON_S = 300
 
 
 def cli(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "run_controller.py"), *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_controller.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout_s,
+    )
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("record")
-    done = cli("simulate", str(SPIDER), "--out", str(work / "sim"), "--policy", "max_pressure",
-               "--record", str(work / "archive"), "--", "--end", str(HORIZON_S))
+    done = cli(
+        "simulate",
+        str(SPIDER),
+        "--out",
+        str(work / "sim"),
+        "--policy",
+        "max_pressure",
+        "--record",
+        str(work / "archive"),
+        "--",
+        "--end",
+        str(HORIZON_S),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return work / "archive"
 
@@ -38,8 +54,7 @@ def recording(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def replayed(recording, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("replay") / "out"
-    done = cli("replay", str(recording), "--from", "0", "--to", str(HORIZON_S), "--out", str(out),
-               "--policy", "fixed")
+    done = cli("replay", str(recording), "--from", "0", "--to", str(HORIZON_S), "--out", str(out), "--policy", "fixed")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "GEH < 5" in done.stdout
     return out
@@ -89,21 +104,41 @@ def test_report_shows_every_plot(replayed):
     if chromium is None:
         pytest.skip("headless Chromium not installed (Debian package chromium)")
     probe = replayed / "probe.html"
-    probe.write_text(page.replace("</body>", "<script>window.onload=()=>{document.body.setAttribute('data-ok',"
-                                             "[...document.images].filter(i=>i.complete&&i.naturalWidth>0).length)}"
-                                             "</script></body>"))
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                           "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=60)
+    probe.write_text(
+        page.replace(
+            "</body>",
+            "<script>window.onload=()=>{document.body.setAttribute('data-ok',"
+            "[...document.images].filter(i=>i.complete&&i.naturalWidth>0).length)}"
+            "</script></body>",
+        )
+    )
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert f'data-ok="{len(images)}"' in done.stdout, done.stderr[-500:]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--from", "100", "--to", "120"], "empty window"),
-    (["--from", "5000"], "outside the recording"),
-    (["--to", "99999"], "outside the recording"),
-    (["--from", "tuesday"], "neither seconds nor an ISO date-time"),
-    (["--policy", "nope"], "unknown policy"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--from", "100", "--to", "120"], "empty window"),
+        (["--from", "5000"], "outside the recording"),
+        (["--to", "99999"], "outside the recording"),
+        (["--from", "tuesday"], "neither seconds nor an ISO date-time"),
+        (["--policy", "nope"], "unknown policy"),
+    ],
+)
 def test_bad_windows_give_a_clear_error(recording, tmp_path, capsys, args, message):
     code = run_controller.main(["replay", str(recording), "--out", str(tmp_path / "o"), *args])
     err = capsys.readouterr().err
@@ -126,12 +161,16 @@ def test_the_queues_at_t_become_standing_vehicles_on_their_lanes(recording, tmp_
 
     site = site_root(recording)
     junctions = load_intersections(site / "meta" / "intersections")
-    queues = estimated_queues(junctions, read_archive(site, "detectors", 0, 150),
-                              read_archive(site, "status", 0, 150), Config())
+    queues = estimated_queues(
+        junctions, read_archive(site, "detectors", 0, 150), read_archive(site, "status", 0, 150), Config()
+    )
     assert sum(queues.values()) > 5
     net = sumolib.net.readNet(str(SPIDER.parent / "spider.net.xml"))
-    routes = [[e.getID() for e in net.getShortestPath(a, b)[0] or []]
-              for a in net.getEdges()[:20] for b in net.getEdges()[-20:]]
+    routes = [
+        [e.getID() for e in net.getShortestPath(a, b)[0] or []]
+        for a in net.getEdges()[:20]
+        for b in net.getEdges()[-20:]
+    ]
     n = write_queue_vehicles(tmp_path / "q.rou.xml", queues, net, [r for r in routes if r], 150.0, 7.5)
     vehicles = list(ET.parse(tmp_path / "q.rou.xml").getroot())
     assert n == len(vehicles) > 0

@@ -60,8 +60,10 @@ class Field:
         self._stop = threading.Event()
         self.clients = {}
         for j in junctions:
-            c = MqttClient(broker.settings(field_user(j), client_id=f"{field_user(j)}-rs"),
-                           lambda topic, payload, j=j: self._got(j, payload))
+            c = MqttClient(
+                broker.settings(field_user(j), client_id=f"{field_user(j)}-rs"),
+                lambda topic, payload, j=j: self._got(j, payload),
+            )
             c.subscribe([broker.topics.plan(j)], qos=1)
             self.clients[j] = c.start()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -119,9 +121,13 @@ def wait_for(pred, timeout_s: float, what: str) -> None:
 
 def start_controller(tmp_path: Path, broker: Broker, master_hex: str) -> subprocess.Popen:
     env = {**os.environ, "TSC_BROKER_PASSWORD": broker.users[CONTROLLER], "TSC_PLAN_KEYS": f"k1:{master_hex}"}
-    return subprocess.Popen([sys.executable, str(ROOT / "run_controller.py"), "run", "--config",
-                             str(tmp_path / "config.toml")], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "controller.log", "ab"))
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_controller.py"), "run", "--config", str(tmp_path / "config.toml")],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "controller.log", "ab"),
+    )
 
 
 def write_config(tmp_path: Path, broker: Broker, junctions: dict) -> None:
@@ -129,17 +135,20 @@ def write_config(tmp_path: Path, broker: Broker, junctions: dict) -> None:
     inter.mkdir()
     for j in junctions:
         (inter / f"{j}.toml").write_text(tomli_w.dumps(cross_toml(j)))
-    (tmp_path / "config.toml").write_text(tomli_w.dumps({
-        # webster: a cycle plan goes out without waiting for a roadside status
-        "service": {"site": SITE, "instance": "ctl-rs", "intersections": "intersections",
-                    "policy": "webster"},
-        "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
-        "webster": {"period_s": 1.0},
-        "roadside": {"plan_ttl_s": 3.0, "refresh_s": TICK_S},  # a new seq every tick
-        "security": {"ack_timeout_s": 2.0},
-        "audit": {"path": "audit.sqlite"},  # tmp_path/audit.sqlite, read below
-        "metrics": {"port": 0},
-    }))
+    (tmp_path / "config.toml").write_text(
+        tomli_w.dumps(
+            {
+                # webster: a cycle plan goes out without waiting for a roadside status
+                "service": {"site": SITE, "instance": "ctl-rs", "intersections": "intersections", "policy": "webster"},
+                "broker": {"host": broker.host, "port": broker.port, "username": CONTROLLER},
+                "webster": {"period_s": 1.0},
+                "roadside": {"plan_ttl_s": 3.0, "refresh_s": TICK_S},  # a new seq every tick
+                "security": {"ack_timeout_s": 2.0},
+                "audit": {"path": "audit.sqlite"},  # tmp_path/audit.sqlite, read below
+                "metrics": {"port": 0},
+            }
+        )
+    )
 
 
 @pytest.mark.timeout(90)
@@ -159,8 +168,11 @@ def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
         procs = []
         try:
             procs.append(start_controller(tmp_path, broker, ring.masters["k1"].hex()))
-            wait_for(lambda: all(m == "adaptive" for j, m in field.modes().items() if j in GOOD), 30,
-                     "the first run to control every junction")
+            wait_for(
+                lambda: all(m == "adaptive" for j, m in field.modes().items() if j in GOOD),
+                30,
+                "the first run to control every junction",
+            )
             wait_for(lambda: all(field.rc[j].last_seq >= 8 for j in GOOD), 20, "seq to grow")
             old_epoch = field.rc["J1"].epoch
             old_plan = field.arrivals["J1"][-1][1]
@@ -171,8 +183,11 @@ def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
             restart_t = time.time()
 
             procs.append(start_controller(tmp_path, broker, ring.masters["k1"].hex()))
-            wait_for(lambda: all(field.adaptive_since[j] is not None for j in GOOD), 30,
-                     "the second run to control every junction")
+            wait_for(
+                lambda: all(field.adaptive_since[j] is not None for j in GOOD),
+                30,
+                "the second run to control every junction",
+            )
             for j in GOOD:
                 first_t, first, refusal = next(a for a in field.arrivals[j] if a[0] >= restart_t)
                 msg = decode_plan(first)
@@ -182,8 +197,11 @@ def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
             assert field.rc[WRONG_KEY].mode == "local"
             assert {r for _, _, r in field.arrivals[WRONG_KEY]} == {"bad signature"}
             new_epoch = field.rc["J1"].epoch
-            wait_for(lambda: any(h.get("epoch") == new_epoch and h.get("unacknowledged") == [WRONG_KEY]
-                                 for h in heartbeats), 15, "the heartbeat to name the junction that refuses")
+            wait_for(
+                lambda: any(h.get("epoch") == new_epoch and h.get("unacknowledged") == [WRONG_KEY] for h in heartbeats),
+                15,
+                "the heartbeat to name the junction that refuses",
+            )
         finally:
             field.close()
             monitor.close()

@@ -73,7 +73,8 @@ def test_summary_recomputed_independently(runs):
     waiting_delay = float(stats.find("vehicleTripStatistics").get("departDelayWaiting"))
     arrived = [t for t in trips if float(t["arrival"]) >= 0]
     delay = (sum(float(t["timeLoss"]) + float(t["departDelay"]) for t in trips) + waiting * waiting_delay) / (
-        len(trips) + waiting)
+        len(trips) + waiting
+    )
     speed = 3.6 * sum(float(t["routeLength"]) for t in arrived) / sum(float(t["duration"]) for t in arrived)
     s = json.loads((d / "summary.json").read_text())
     assert s["delay_s"] == pytest.approx(delay, rel=1e-9)
@@ -89,14 +90,25 @@ def test_arguments_after_double_dash_go_to_sumo_and_win(small_grid, tmp_path):
     assert s["duration_s"] == 300
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["/nonexistent.sumocfg", "--policy", "fixed"], "nonexistent.sumocfg"),
-    (["{cfg}", "--policy", "warp_drive"], "unknown policy"),
-    (["{cfg}", "--policy", "fixed", "--", "--no-such-sumo-option"], "SUMO"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["/nonexistent.sumocfg", "--policy", "fixed"], "nonexistent.sumocfg"),
+        (["{cfg}", "--policy", "warp_drive"], "unknown policy"),
+        (["{cfg}", "--policy", "fixed", "--", "--no-such-sumo-option"], "SUMO"),
+    ],
+)
 def test_failures_exit_non_zero_with_one_line_reason(small_grid, tmp_path, args, needle):
     args = [a.format(cfg=small_grid) for a in args]
-    cmd = [sys.executable, str(ROOT / "run_controller.py"), "simulate", args[0], "--out", str(tmp_path / "o"), *args[1:]]
+    cmd = [
+        sys.executable,
+        str(ROOT / "run_controller.py"),
+        "simulate",
+        args[0],
+        "--out",
+        str(tmp_path / "o"),
+        *args[1:],
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]

@@ -45,8 +45,18 @@ def request(j: Intersection, candidate: CycleWish, incumbent: CycleWish, work: P
     heavy = j.movements[0].from_edge
     counts = {d.id: (30 if d.lane.startswith(heavy) else 10, 0, 0, 0) for d in j.detectors if d.kind == "stop"}
     queues = {ln: 4.0 for m in j.movements if m.from_edge == heavy for ln in m.lanes}
-    return TwinRequest(str(NET), (j,), counts, WINDOW_S, queues, {j.id: incumbent}, {j.id: candidate}, str(work),
-                       horizon_s=300.0, seed=1)
+    return TwinRequest(
+        str(NET),
+        (j,),
+        counts,
+        WINDOW_S,
+        queues,
+        {j.id: incumbent},
+        {j.id: candidate},
+        str(work),
+        horizon_s=300.0,
+        seed=1,
+    )
 
 
 def test_the_twin_rejects_a_starved_heavy_approach_and_passes_a_modest_change(spider, tmp_path):
@@ -54,8 +64,10 @@ def test_the_twin_rejects_a_starved_heavy_approach_and_passes_a_modest_change(sp
     incumbent = CycleWish(tuple(p.index for p in j.phases), tuple(p.base_green_s for p in j.phases))
     probe = request(j, incumbent, incumbent, tmp_path)
     hp = heaviest_phase(j, dict(probe.counts))
-    bad = [j.phases[hp].min_green_s if p == hp else g + (10.0 if g > 10 else 0.0)
-           for p, g in zip(incumbent.phase_order, incumbent.greens_s)]
+    bad = [
+        j.phases[hp].min_green_s if p == hp else g + (10.0 if g > 10 else 0.0)
+        for p, g in zip(incumbent.phase_order, incumbent.greens_s)
+    ]
     good = [g + (4.0 if p == hp else 0.0) for p, g in zip(incumbent.phase_order, incumbent.greens_s)]
     store = AuditStore(tmp_path / "audit.sqlite")
     gate = ValidationGate(ValidationParams(margin=0.1, slack_s=60.0, timeout_s=60.0), predict, audit=store)
@@ -70,6 +82,8 @@ def test_the_twin_rejects_a_starved_heavy_approach_and_passes_a_modest_change(sp
     assert bad_v.incumbent.vehicles["A1"] > 100  # the counts became traffic through A1
     assert bad_v.incumbent.delay_s == good_v.incumbent.delay_s  # same scenario, same seed: same incumbent
     recs = store.query(kind=AUDIT_KIND)
-    assert [(r.junction, r.actor, r.payload["outcome"]) for r in recs] == [("A1", "alice", "rejected"),
-                                                                           ("A1", "alice", "passed")]
+    assert [(r.junction, r.actor, r.payload["outcome"]) for r in recs] == [
+        ("A1", "alice", "rejected"),
+        ("A1", "alice", "passed"),
+    ]
     assert recs[0].payload["predicted"]["candidate"]["delay_s"]["A1"] > 0

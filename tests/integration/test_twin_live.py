@@ -45,16 +45,26 @@ def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(s
     cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, policy="webster"))
     audit, replies, sent = AuditStore(tmp_path / "audit.sqlite"), [], []
     recent, validation = desk_validation(cfg, spider, audit)
-    validation = dataclasses.replace(validation, make_request=dataclasses.replace(validation.make_request,
-                                                                                  work_dir=str(tmp_path / "twin")))
-    desk = OperatorDesk(cfg.operators, ttl_s=cfg.roadside.plan_ttl_s, refresh_s=cfg.roadside.refresh_s,
-                        reply=lambda op, p: replies.append(json.loads(p)), audit=audit, validation=validation)
+    validation = dataclasses.replace(
+        validation, make_request=dataclasses.replace(validation.make_request, work_dir=str(tmp_path / "twin"))
+    )
+    desk = OperatorDesk(
+        cfg.operators,
+        ttl_s=cfg.roadside.plan_ttl_s,
+        refresh_s=cfg.roadside.refresh_s,
+        reply=lambda op, p: replies.append(json.loads(p)),
+        audit=audit,
+        validation=validation,
+    )
     svc = ControllerService(spider, cfg, "webster", publish=lambda c, p: sent.append(c), desk=desk, recent=recent)
     j = spider["A1"]
     heavy = j.movements[0].from_edge
     for t in range(1, 301):  # 5 min of A1's loops: 30 cars per stop loop on the heavy approach, 10 elsewhere
-        dets = {d.id: ({"car": int(t % (10 if d.lane.startswith(heavy) else 30) == 0)}, 0.1, 8.0)
-                for d in j.detectors if d.kind == "stop"}
+        dets = {
+            d.id: ({"car": int(t % (10 if d.lane.startswith(heavy) else 30) == 0)}, 0.1, 8.0)
+            for d in j.detectors
+            if d.kind == "stop"
+        }
         svc.advance_clock(float(t))
         svc.on_detectors(encode_detector_message("A1", float(t), 1.0, dets))
         svc.tick(float(t))
@@ -62,10 +72,12 @@ def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(s
     assert sum(c[0] for c in totals.values()) > 0 and set(totals) <= {d.id for d in j.detectors}
     through = next(m for m in j.movements if m.from_edge == heavy and m.turn == "through")
     hp = next(p.index for p in j.phases if all(p.state[k] in GREEN for k in through.links))
-    greens = tuple(p.min_green_s if p.index == hp else p.base_green_s + (10.0 if p.base_green_s > 10 else 0.0)
-                   for p in j.phases)  # the heaviest approach's phase cut to its minimum, the others longer
-    req = OverrideRequest("A1", "alice", "plan", "bad1", 300.0, for_s=600.0,
-                          phase_order=tuple(p.index for p in j.phases), greens_s=greens)
+    greens = tuple(
+        p.min_green_s if p.index == hp else p.base_green_s + (10.0 if p.base_green_s > 10 else 0.0) for p in j.phases
+    )  # the heaviest approach's phase cut to its minimum, the others longer
+    req = OverrideRequest(
+        "A1", "alice", "plan", "bad1", 300.0, for_s=600.0, phase_order=tuple(p.index for p in j.phases), greens_s=greens
+    )
     desk.submit(encode_override(req), "alice", "A1", svc.core, 300.0)
     assert replies[-1]["validating"] is True
     t, deadline = 300.0, time.monotonic() + 100

@@ -50,8 +50,7 @@ class Inbox:
 
 def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_path):
     audit = AuditStore(tmp_path / "audit.sqlite")
-    gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request,
-                          audit=audit)
+    gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request, audit=audit)
     with Broker(tmp_path / "broker", SITE, JUNCTIONS, operators=("alice",)) as broker:
         node = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0, audit=audit).start()
         node.desk.validation = DeskValidation(gate, make_request)
@@ -79,8 +78,11 @@ def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_
 
         def send(greens, rid: str, **extra) -> None:
             req = OverrideRequest("J1", "alice", "plan", rid, t, for_s=120.0, phase_order=(0, 1), greens_s=greens)
-            ops.publish(broker.topics.override("J1", "alice"), json.dumps({**json.loads(encode_override(req)),
-                                                                            **extra}).encode(), qos=1)
+            ops.publish(
+                broker.topics.override("J1", "alice"),
+                json.dumps({**json.loads(encode_override(req)), **extra}).encode(),
+                qos=1,
+            )
 
         def answer(rid: str, n: int) -> dict:
             """The n-th answer to request rid (1: at once, 2: the verdict), ticking meanwhile."""

@@ -47,15 +47,52 @@ def grid(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("mqtt_grid")
     home = Path(sumo.SUMO_HOME)
     env = {**os.environ, "SUMO_HOME": str(home)}
-    _run([str(home / "bin" / "netgenerate"), "--grid", "--grid.number", "3", "--grid.length", "200",
-          "--grid.attach-length", "100", "--tls.guess", "--tls.guess.threshold", "0", "--seed", "1",
-          "-o", "grid.net.xml"], work, env)
-    _run([sys.executable, str(home / "tools" / "randomTrips.py"), "-n", "grid.net.xml", "-o", "trips.xml",
-          "-b", "0", "-e", str(END_S - 60), "-p", "1.5", "--seed", "1"], work, env)
+    _run(
+        [
+            str(home / "bin" / "netgenerate"),
+            "--grid",
+            "--grid.number",
+            "3",
+            "--grid.length",
+            "200",
+            "--grid.attach-length",
+            "100",
+            "--tls.guess",
+            "--tls.guess.threshold",
+            "0",
+            "--seed",
+            "1",
+            "-o",
+            "grid.net.xml",
+        ],
+        work,
+        env,
+    )
+    _run(
+        [
+            sys.executable,
+            str(home / "tools" / "randomTrips.py"),
+            "-n",
+            "grid.net.xml",
+            "-o",
+            "trips.xml",
+            "-b",
+            "0",
+            "-e",
+            str(END_S - 60),
+            "-p",
+            "1.5",
+            "--seed",
+            "1",
+        ],
+        work,
+        env,
+    )
     (work / "grid.sumocfg").write_text(
         '<configuration><input><net-file value="grid.net.xml"/><route-files value="trips.xml"/></input>'
         f'<time><begin value="0"/><end value="{END_S}"/></time>'
-        '<random_number><seed value="1"/></random_number></configuration>')
+        '<random_number><seed value="1"/></random_number></configuration>'
+    )
     # A short Webster period so plans change several times per junction in 600 s.
     (work / "config.toml").write_text(tomli_w.dumps({"service": {"site": "grid"}, "webster": {"period_s": 60.0}}))
     return {"dir": work, "sumocfg": work / "grid.sumocfg", "config": work / "config.toml"}
@@ -72,7 +109,7 @@ def reference_and_mqtt(grid) -> dict[str, Path]:
     outs = {"in_process": grid["dir"] / "in_process", "mqtt": grid["dir"] / "mqtt"}
     procs = {"in_process": _simulate(grid, outs["in_process"]), "mqtt": _simulate(grid, outs["mqtt"], "--via-mqtt")}
     for name, p in procs.items():
-        out, err = p.communicate(timeout=120)
+        _out, err = p.communicate(timeout=120)
         assert p.returncode == 0, f"{name}: {err[-2000:]}"
     return outs
 

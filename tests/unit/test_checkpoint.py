@@ -118,19 +118,37 @@ def test_a_policy_without_coupling_restores_the_lanes_and_says_it_drops_the_coup
     assert got.skipped == ("coupling of 2 movement(s): the policy does not learn it",)
 
 
-@pytest.mark.parametrize("data, message", [
-    ("not a checkpoint", "must be a JSON object"),
-    ({"format": "other", "version": 1}, "format is 'other'"),
-    ({"format": checkpoint.FORMAT, "version": 0, "junctions": {}, "links": {}}, "version 0 is not supported"),
-    ({"format": checkpoint.FORMAT, "version": 1, "junctions": [], "links": {}}, "junctions must be a JSON object"),
-    ({"format": checkpoint.FORMAT, "version": 1, "junctions": {"A": {"lanes": {"eN_0": [1.0]}}}, "links": {}},
-     r"junctions.A.lanes.eN_0 must be \[sat_pcu, sat_s\]"),
-    ({"format": checkpoint.FORMAT, "version": 1, "junctions": {"A": {"lanes": {"eN_0": [1.0, -2.0]}}},
-      "links": {}}, r"junctions.A.lanes.eN_0\[1\] must be a finite number >= 0"),
-    ({"format": checkpoint.FORMAT, "version": 1, "junctions": {},
-      "links": {"A": {"N_T": {"junction": "B", "edge": "eS", "travel_s": 1.5, "corr": 0.2}}}},
-     "links.A.N_T.travel_s must be an integer"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("not a checkpoint", "must be a JSON object"),
+        ({"format": "other", "version": 1}, "format is 'other'"),
+        ({"format": checkpoint.FORMAT, "version": 0, "junctions": {}, "links": {}}, "version 0 is not supported"),
+        ({"format": checkpoint.FORMAT, "version": 1, "junctions": [], "links": {}}, "junctions must be a JSON object"),
+        (
+            {"format": checkpoint.FORMAT, "version": 1, "junctions": {"A": {"lanes": {"eN_0": [1.0]}}}, "links": {}},
+            r"junctions.A.lanes.eN_0 must be \[sat_pcu, sat_s\]",
+        ),
+        (
+            {
+                "format": checkpoint.FORMAT,
+                "version": 1,
+                "junctions": {"A": {"lanes": {"eN_0": [1.0, -2.0]}}},
+                "links": {},
+            },
+            r"junctions.A.lanes.eN_0\[1\] must be a finite number >= 0",
+        ),
+        (
+            {
+                "format": checkpoint.FORMAT,
+                "version": 1,
+                "junctions": {},
+                "links": {"A": {"N_T": {"junction": "B", "edge": "eS", "travel_s": 1.5, "corr": 0.2}}},
+            },
+            "links.A.N_T.travel_s must be an integer",
+        ),
+    ],
+)
 def test_garbage_and_other_versions_are_refused_with_what_is_wrong(data, message):
     core = _core()
     with pytest.raises(CheckpointError, match=message):

@@ -14,27 +14,30 @@ def test_project_config_loads():
     assert cfg.source.endswith("config.toml")
 
 
-@pytest.mark.parametrize("text, field", [
-    ("[timing]\nmin_green_s = -3\n", "timing.min_green_s"),
-    ("[timing]\nmin_green_s = 70.0\n", "timing.min_green_s"),
-    ("[timing]\nmin_greens = 7\n", "timing.min_greens"),
-    ("[pcu]\nbus = \"two\"\n", "pcu.bus"),
-    ("[broker]\nport = 1883.5\n", "broker.port"),
-    ("[broker]\ntls = 1\n", "broker.tls"),
-    ("[estimation]\nclear_gap_s = 0\n", "estimation.clear_gap_s"),
-    ("[estimation]\nvehicle_spacing_m = 7.5\n", "estimation.vehicle_spacing_m"),
-    ("[webster]\nmax_flow_ratio = 1.0\n", "webster.max_flow_ratio"),
-    ("[max_pressure]\nclearance_min_pcu = 0.5\n", "max_pressure.clearance_min_pcu"),
-    ("[scats]\noffsets = 1\n", "scats.offsets"),
-    ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),
-    ("[harm]\nwindow_s = 0\n", "harm.window_s"),
-    ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
-    ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
-    ("[broker]\nport = -1\n", "broker.port"),
-    ("[nonsense]\nx = 1\n", "nonsense"),
-    ("timing = 3\n", "timing"),
-    ("[timing\n", "-"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("[timing]\nmin_green_s = -3\n", "timing.min_green_s"),
+        ("[timing]\nmin_green_s = 70.0\n", "timing.min_green_s"),
+        ("[timing]\nmin_greens = 7\n", "timing.min_greens"),
+        ('[pcu]\nbus = "two"\n', "pcu.bus"),
+        ("[broker]\nport = 1883.5\n", "broker.port"),
+        ("[broker]\ntls = 1\n", "broker.tls"),
+        ("[estimation]\nclear_gap_s = 0\n", "estimation.clear_gap_s"),
+        ("[estimation]\nvehicle_spacing_m = 7.5\n", "estimation.vehicle_spacing_m"),
+        ("[webster]\nmax_flow_ratio = 1.0\n", "webster.max_flow_ratio"),
+        ("[max_pressure]\nclearance_min_pcu = 0.5\n", "max_pressure.clearance_min_pcu"),
+        ("[scats]\noffsets = 1\n", "scats.offsets"),
+        ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),
+        ("[harm]\nwindow_s = 0\n", "harm.window_s"),
+        ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
+        ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
+        ("[broker]\nport = -1\n", "broker.port"),
+        ("[nonsense]\nx = 1\n", "nonsense"),
+        ("timing = 3\n", "timing"),
+        ("[timing\n", "-"),
+    ],
+)
 def test_bad_config_names_file_and_field(tmp_path, text, field):
     p = tmp_path / "c.toml"
     p.write_text(text)
@@ -71,8 +74,13 @@ def test_the_positive_rule_is_per_section_and_names_existing_numeric_fields(tmp_
 
     from controller.config import _POSITIVE, Config
 
-    numeric = {f"{sec}.{f.name}" for sec, cls in get_type_hints(Config).items() if sec != "source"
-               for f in dataclasses.fields(cls) if get_type_hints(cls)[f.name] in (int, float)}
+    numeric = {
+        f"{sec}.{f.name}"
+        for sec, cls in get_type_hints(Config).items()
+        if sec != "source"
+        for f in dataclasses.fields(cls)
+        if get_type_hints(cls)[f.name] in (int, float)
+    }
     assert not _POSITIVE - numeric, sorted(_POSITIVE - numeric)
     assert "harm.window_s" in _POSITIVE and "harm.margin_s" not in _POSITIVE
     p = tmp_path / "c.toml"
@@ -85,10 +93,16 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "absent.toml")
 
 
-@pytest.mark.parametrize("policy, section", [
-    ("webster", "webster"), ("max_pressure", "max_pressure"), ("adaptive", "max_pressure"),
-    ("schedule", "schedule"), ("scats", "scats"),
-])
+@pytest.mark.parametrize(
+    "policy, section",
+    [
+        ("webster", "webster"),
+        ("max_pressure", "max_pressure"),
+        ("adaptive", "max_pressure"),
+        ("schedule", "schedule"),
+        ("scats", "scats"),
+    ],
+)
 def test_every_field_of_a_policy_section_reaches_the_policy_by_name(tmp_path, policy, section):
     import dataclasses
 
@@ -126,5 +140,6 @@ def test_config_toml_states_every_default():
         defaults = getattr(cfg, section)
         for f in dataclasses.fields(defaults):
             assert f.name in table, f"config.toml [{section}] lacks {f.name}"
-            assert table[f.name] == getattr(defaults, f.name), \
+            assert table[f.name] == getattr(defaults, f.name), (
                 f"config.toml [{section}].{f.name} differs from the default"
+            )

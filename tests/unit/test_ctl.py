@@ -22,11 +22,13 @@ def test_plan_files_in_toml_or_json_and_errors_name_file_and_field(tmp_path):
     js = tmp_path / "p.json"
     js.write_text('{"phase_order": [1, 0], "greens_s": [10, 12]}')
     assert ctl.read_plan(js) == ((1, 0), (10.0, 12.0), 0.0)
-    for text, field in [("phase_order = [0, 1]\ngreens_s = [20]\n", "greens_s"),
-                        ('phase_order = ["a"]\ngreens_s = [20]\n', "phase_order"),
-                        ("phase_order = [0]\ngreens_s = [true]\n", "greens_s"),
-                        ("phase_order = [0]\ngreens_s = [9]\noffset_s = 'x'\n", "offset_s"),
-                        ("phase_order = [0\n", "-")]:
+    for text, field in [
+        ("phase_order = [0, 1]\ngreens_s = [20]\n", "greens_s"),
+        ('phase_order = ["a"]\ngreens_s = [20]\n', "phase_order"),
+        ("phase_order = [0]\ngreens_s = [true]\n", "greens_s"),
+        ("phase_order = [0]\ngreens_s = [9]\noffset_s = 'x'\n", "offset_s"),
+        ("phase_order = [0\n", "-"),
+    ]:
         toml.write_text(text)
         with pytest.raises(ConfigError) as err:
             ctl.read_plan(toml)
@@ -38,14 +40,38 @@ def test_plan_files_in_toml_or_json_and_errors_name_file_and_field(tmp_path):
 def test_status_table_merges_service_table_and_roadside_statuses():
     snap = {
         "heartbeat": {"instance": "ctl-1", "state": "online", "policy": "adaptive", "stale": 1},
-        "table": {"junctions": {
-            "J1": {"mode": "manual", "why": "x", "override": {"operator": "alice", "action": "hold", "until": 150.0},
-                   "queue_pcu": 3.25, "delay_s_pcu": 12.0, "feed_age_s": 0.5, "faults": []},
-            "J2": {"mode": "fallback", "why": "no fresh detector feed", "queue_pcu": 0.0, "delay_s_pcu": None,
-                   "feed_age_s": 31.0, "faults": ["detector J2_N_stop faulty"]},
-            "J3": {"mode": "refused", "why": "one distinct green stage"}}},
-        "statuses": {"J1": {"junction": "J1", "phase": 2, "in_intergreen": True, "plan_id": "J1-manual-alice-r",
-                            "mode": "adaptive", "faults": []}},
+        "table": {
+            "junctions": {
+                "J1": {
+                    "mode": "manual",
+                    "why": "x",
+                    "override": {"operator": "alice", "action": "hold", "until": 150.0},
+                    "queue_pcu": 3.25,
+                    "delay_s_pcu": 12.0,
+                    "feed_age_s": 0.5,
+                    "faults": [],
+                },
+                "J2": {
+                    "mode": "fallback",
+                    "why": "no fresh detector feed",
+                    "queue_pcu": 0.0,
+                    "delay_s_pcu": None,
+                    "feed_age_s": 31.0,
+                    "faults": ["detector J2_N_stop faulty"],
+                },
+                "J3": {"mode": "refused", "why": "one distinct green stage"},
+            }
+        },
+        "statuses": {
+            "J1": {
+                "junction": "J1",
+                "phase": 2,
+                "in_intergreen": True,
+                "plan_id": "J1-manual-alice-r",
+                "mode": "adaptive",
+                "faults": [],
+            }
+        },
     }
     text = ctl.format_status(snap, now_s=100.0)
     lines = text.splitlines()
@@ -100,9 +126,12 @@ def test_a_forced_plan_carries_its_reason_and_force_needs_one(tmp_path):
     assert body["force"] is True and body["reason"] == "stadium exit"
     plain = ctl.request(_override_args("J1", "--plan", str(plan)), 5.0)
     assert plain.force_reason == "" and "force" not in json.loads(encode_override(plain))
-    for argv, rule in ((("--force",), "needs a stated reason"), (("--force", "--reason", "  "), "needs a stated"),
-                       (("--reason", "why"), "goes with --force"),
-                       (("--force", "--reason", "x" * 201), "201 characters")):
+    for argv, rule in (
+        (("--force",), "needs a stated reason"),
+        (("--force", "--reason", "  "), "needs a stated"),
+        (("--reason", "why"), "goes with --force"),
+        (("--force", "--reason", "x" * 201), "201 characters"),
+    ):
         with pytest.raises(ConfigError, match=rule) as err:
             ctl.request(_override_args("J1", "--plan", str(plan), *argv), 5.0)
         assert "--reason" in str(err.value)

@@ -51,8 +51,11 @@ class Feed:
 def test_arrival_flow_is_pcu_weighted_and_averaged():
     f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
     for k in range(600):  # one bus (2 PCU) every 4 s at the N advance loop, served as it comes
-        f.step(reading("N_adv", {"bus": 1} if k % 4 == 0 else {}, 0.1, 12.0),
-               reading("N_stop", {"bus": 1} if k % 4 == 2 else {}, 0.1, 10.0), green=0)
+        f.step(
+            reading("N_adv", {"bus": 1} if k % 4 == 0 else {}, 0.1, 12.0),
+            reading("N_stop", {"bus": 1} if k % 4 == 2 else {}, 0.1, 10.0),
+            green=0,
+        )
     assert f.est.flow_pcu_h[N] == pytest.approx(2.0 * 3600 / 4, rel=0.1)
     assert f.est.flow_pcu_h[1] == 0.0  # E_T saw nothing
     assert f.est.arrivals_pcu[N] == pytest.approx(300.0)
@@ -101,8 +104,11 @@ def test_empty_stop_loop_keeps_a_platoon_still_in_transit():
 def test_standing_advance_loop_means_full_storage_and_a_hidden_queue():
     f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=30.0)))
     for _ in range(120):  # demand of one car every 2 s, served: the flow estimate learns 1800 PCU/h
-        f.step(reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
-               reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0), green=0)
+        f.step(
+            reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
+            reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0),
+            green=0,
+        )
     flow = float(f.est.flow_pcu_h[N])
     for _ in range(40):  # red; the queue reaches the advance loop: it stands, counts stop
         f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
@@ -123,8 +129,12 @@ def test_saturation_flow_learnt_from_saturated_green_and_bounded():
         car = {"car": 1} if k % 12 in (0, 2, 5, 7, 10) else {}
         f.step(reading("N_adv", car, 0.6, 5.0), reading("N_stop", car, 0.6, 6.0), green=0)
         if k % 60 == 59:  # keep the queue up: it would otherwise be counted down
-            f.est = f.est.__class__(**{**f.est.__dict__, "lanes": f.est.lanes.__class__(
-                **{**f.est.lanes.__dict__, "queue_pcu": np.full(4, 8.0)})})
+            f.est = f.est.__class__(
+                **{
+                    **f.est.__dict__,
+                    "lanes": f.est.lanes.__class__(**{**f.est.lanes.__dict__, "queue_pcu": np.full(4, 8.0)}),
+                }
+            )
     s = float(f.est.sat_flow_pcu_h[N])
     assert 1500 < s < 1800  # moved from the 1800 prior toward the observed 1500 PCU/h
     assert f.est.sat_flow_pcu_h[1] == pytest.approx(1800.0)  # E_T never saturated: prior kept
@@ -136,7 +146,7 @@ def test_saturation_flow_never_leaves_its_bounds():
     f = Feed()
     for _ in range(12):
         f.step(reading("N_adv", {"car": 1}, 0.5, 5.0), reading("N_stop", {}, 1.0, 0.0), green=1)
-    for k in range(300):  # a miscounting loop: 2 vehicles a second
+    for _k in range(300):  # a miscounting loop: 2 vehicles a second
         f.step(reading("N_adv", {"car": 2}, 0.6, 5.0), reading("N_stop", {"car": 2}, 0.6, 6.0), green=0)
     assert float(f.est.sat_flow_pcu_h[N]) == pytest.approx(1800.0 * f.lay.params.sat_max_ratio)
 
@@ -189,8 +199,11 @@ def test_implausible_counts_are_ignored_and_repeated_ones_fault_the_loop():
 def test_missing_loops_make_the_movement_blind_and_its_queue_a_model():
     f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
     for k in range(120):  # learn a demand of 900 PCU/h
-        f.step(reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
-               reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0), green=0)
+        f.step(
+            reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
+            reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0),
+            green=0,
+        )
     flow = float(f.est.flow_pcu_h[N])
     for _ in range(900):
         f.step(green=0, drop=("N_adv", "N_stop"))
@@ -204,8 +217,17 @@ def test_missing_loops_make_the_movement_blind_and_its_queue_a_model():
 def test_shared_lane_counts_split_between_its_movements():
     raw = two_phase_raw()
     raw = copy.deepcopy(raw)
-    n_right = {"id": "N_R", "approach": "N", "turn": "right", "from_edge": "eN", "lanes": ["eN_0"],
-               "links": [0], "sat_flow_pcu_h": 1550.0, "storage_pcu": 5.0, "conflicts": ["E_T", "W_T"]}
+    n_right = {
+        "id": "N_R",
+        "approach": "N",
+        "turn": "right",
+        "from_edge": "eN",
+        "lanes": ["eN_0"],
+        "links": [0],
+        "sat_flow_pcu_h": 1550.0,
+        "storage_pcu": 5.0,
+        "conflicts": ["E_T", "W_T"],
+    }
     raw["movements"].append(n_right)
     f = Feed(parse_intersection(raw, "shared.toml"))
     for _ in range(4):
@@ -219,8 +241,10 @@ def test_same_messages_give_the_same_estimate():
         rng = np.random.default_rng(3)
         for _ in range(200):
             c = rng.integers(0, 2, size=4)
-            f.step(*(reading(f"{ap}_adv", {"car": int(n)}, 0.2, 10.0) for ap, n in zip("NESW", c)),
-                   green=int(f.t // 30) % 2)
+            f.step(
+                *(reading(f"{ap}_adv", {"car": int(n)}, 0.2, 10.0) for ap, n in zip("NESW", c)),
+                green=int(f.t // 30) % 2,
+            )
         return f.est
 
     a, b = run(), run()
@@ -259,8 +283,10 @@ def test_coupling_learns_which_neighbour_approach_an_exit_feeds_and_the_travel_t
         a = rng.integers(0, 2, size=4).astype(float) * 0.3
         a[0] = history[-1 - travel] if len(history) > travel else 0.0
         dep_a, arr_b = dep_a + d, arr_b + a
-        ests = {"A": replace(Estimate.empty(layouts["A"], t), departures_pcu=dep_a.copy()),
-                "B": replace(Estimate.empty(layouts["B"], t), arrivals_pcu=arr_b.copy())}
+        ests = {
+            "A": replace(Estimate.empty(layouts["A"], t), departures_pcu=dep_a.copy()),
+            "B": replace(Estimate.empty(layouts["B"], t), arrivals_pcu=arr_b.copy()),
+        }
         state = update_links(links, state, ests, 1.0, float(t))
     c = state.mapping["A"][0]
     assert c is not None and (c.junction, c.edge, c.travel_s) == ("B", "B_eN", travel)
@@ -310,16 +336,28 @@ def _two_lane_north(second_lane_movement: str) -> dict:
         raw["movements"][0]["lanes"].append("eN_1")
         raw["movements"][0]["links"].append(4)
     else:
-        raw["movements"].append({"id": "N_L", "approach": "N", "turn": "left", "from_edge": "eN", "lanes": ["eN_1"],
-                                 "links": [4], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
-                                 "conflicts": ["E_T", "W_T"]})
+        raw["movements"].append(
+            {
+                "id": "N_L",
+                "approach": "N",
+                "turn": "left",
+                "from_edge": "eN",
+                "lanes": ["eN_1"],
+                "links": [4],
+                "sat_flow_pcu_h": 1800.0,
+                "storage_pcu": 10.0,
+                "conflicts": ["E_T", "W_T"],
+            }
+        )
     return raw
 
 
 @pytest.mark.parametrize("movement", ["N_T", "N_L"])
 def test_lane_without_loop_borrows_from_measured_lanes_of_its_movement_or_edge(movement):
-    f = Feed(parse_intersection(_two_lane_north(movement), "two_lane.toml"),
-             cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
+    f = Feed(
+        parse_intersection(_two_lane_north(movement), "two_lane.toml"),
+        cfg=Config(estimation=EstimationParams(flow_window_s=60.0)),
+    )
     lanes = f.lay.lanes
     i0, i1 = lanes.index("eN_0"), lanes.index("eN_1")
     for _ in range(5):  # five cars pass eN_0's advance loop during red
@@ -337,8 +375,7 @@ def test_lane_without_loop_borrows_from_measured_lanes_of_its_movement_or_edge(m
 def test_lane_without_loop_prefers_its_own_movement_and_keeps_its_model_when_nothing_is_near():
     raw = _two_lane_north("N_L")
     raw["movements"][0]["lanes"].append("eN_2")  # a third N lane, of N_T, measured
-    raw["detectors"].append({"id": "N2_adv", "lane": "eN_2", "kind": "advance", "pos_m": 20.0,
-                             "dist_to_stop_m": 80.0})
+    raw["detectors"].append({"id": "N2_adv", "lane": "eN_2", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0})
     lay = Layout.build(parse_intersection(raw, "three_lane.toml"), Config())
     measured = np.array([(s >= 0) or (a >= 0) for s, a in zip(lay.lane_stop, lay.lane_adv)])
     w = estimation._donor_weights(lay, measured)
@@ -352,8 +389,11 @@ def test_lane_without_loop_prefers_its_own_movement_and_keeps_its_model_when_not
 def test_approach_without_any_loop_takes_the_junctions_mean_demand_and_a_modelled_queue():
     f = Feed(_without("E_stop", "E_adv"), cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))
     for k in range(120):  # N carries 900 PCU/h, served; S and W carry nothing
-        f.step(reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
-               reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0), green=0)
+        f.step(
+            reading("N_adv", {"car": 1} if k % 4 == 0 else {}, 0.1, 12.0),
+            reading("N_stop", {"car": 1} if k % 4 == 1 else {}, 0.1, 10.0),
+            green=0,
+        )
     ls, e = f.est.lanes, f.lay.lanes.index("eE_0")
     measured_flow = [ls.flow_pcu_h[f.lay.lanes.index(f"e{ap}_0")] for ap in "NSW"]
     assert ls.flow_pcu_h[e] == pytest.approx(np.mean(measured_flow)) and ls.flow_pcu_h[e] > 0

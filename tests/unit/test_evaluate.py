@@ -14,14 +14,7 @@ import math
 import pytest
 
 from controller.errors import DefinitionError
-from sim.evaluate import (
-    EvaluationError,
-    RunStatistics,
-    TripTotals,
-    evaluate,
-    summarise,
-    write_summary,
-)
+from sim.evaluate import EvaluationError, RunStatistics, TripTotals, evaluate, summarise, write_summary
 
 
 def trip(vid, depart, depart_delay, arrival, duration, length, time_loss, vaporized=""):
@@ -90,9 +83,7 @@ def test_mixed_run_matches_hand_computation(mixed_run):
     # 2 arrivals in 100 s
     assert summary["throughput_veh_h"] == pytest.approx(72.0)
     assert summary["duration_s"] == 100.0
-    assert summary["vehicles"] == {
-        "loaded": 6, "inserted": 4, "arrived": 2, "running": 2, "waiting": 2,
-    }
+    assert summary["vehicles"] == {"loaded": 6, "inserted": 4, "arrived": 2, "running": 2, "waiting": 2}
     assert summary["junctions"] == {}
 
 
@@ -101,18 +92,22 @@ def test_junction_counts_are_normalised_per_hour(mixed_run):
     summary = evaluate(*mixed_run, begin_s=100.0, end_s=200.0, junction_counts=counts)
 
     assert summary["junctions"] == {
-        "J1": {"veh_h": pytest.approx(540.0),
-               "by_class_veh_h": {"passenger": pytest.approx(360.0), "bus": pytest.approx(180.0)}},
+        "J1": {
+            "veh_h": pytest.approx(540.0),
+            "by_class_veh_h": {"passenger": pytest.approx(360.0), "bus": pytest.approx(180.0)},
+        },
         "J2": {"veh_h": 0.0, "by_class_veh_h": {}},
     }
 
 
 def test_removed_vehicle_counts_in_delay_but_not_as_arrival(tmp_path):
     tripinfo, stats = tmp_path / "t.xml", tmp_path / "s.xml"
-    tripinfo.write_text(tripinfos(
-        trip("a", "0.00", "0.00", "20.00", "20.00", "200.00", "4.00"),
-        trip("r", "0.00", "2.00", "50.00", "50.00", "100.00", "30.00", vaporized="traci"),
-    ))
+    tripinfo.write_text(
+        tripinfos(
+            trip("a", "0.00", "0.00", "20.00", "20.00", "200.00", "4.00"),
+            trip("r", "0.00", "2.00", "50.00", "50.00", "100.00", "30.00", vaporized="traci"),
+        )
+    )
     stats.write_text(statistics(loaded=2, inserted=2, running=0, waiting=0, depart_delay_waiting="0.00"))
 
     summary = evaluate(tripinfo, stats, begin_s=0, end_s=3600)
@@ -175,11 +170,7 @@ def test_missing_statistics_names_the_file(tmp_path, mixed_run):
         evaluate(mixed_run[0], tmp_path / "nostats.xml", begin_s=0, end_s=100)
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "<tripinfos><tripinfo id='a'",
-    "<tripinfos><tripinfo id='a'/></tripinfo>",
-])
+@pytest.mark.parametrize("text", ["", "<tripinfos><tripinfo id='a'", "<tripinfos><tripinfo id='a'/></tripinfo>"])
 def test_malformed_tripinfo_names_the_file(tmp_path, mixed_run, text):
     bad = tmp_path / "broken_tripinfo.xml"
     bad.write_text(text)
@@ -233,10 +224,12 @@ def test_waiting_delay_not_computed_by_sumo_is_an_error(tmp_path, mixed_run):
 def test_tripinfo_without_unfinished_vehicles_is_an_error(tmp_path, mixed_run):
     # Same run written without write-unfinished: only the arrived vehicles are in the file.
     tripinfo = tmp_path / "arrived_only.xml"
-    tripinfo.write_text(tripinfos(
-        trip("a", "0.00", "1.00", "50.00", "50.00", "500.00", "10.00"),
-        trip("b", "10.00", "3.00", "40.00", "30.00", "250.00", "5.00"),
-    ))
+    tripinfo.write_text(
+        tripinfos(
+            trip("a", "0.00", "1.00", "50.00", "50.00", "500.00", "10.00"),
+            trip("b", "10.00", "3.00", "40.00", "30.00", "250.00", "5.00"),
+        )
+    )
     with pytest.raises(EvaluationError, match="arrived_only.xml: tripinfo: 2 inserted"):
         evaluate(tripinfo, mixed_run[1], begin_s=0, end_s=100)
 

@@ -14,8 +14,13 @@ J = {"J": two_phase()}
 
 
 def good(**over) -> dict:
-    msg = {"v": 1, "junction": "J", "t": 100.0, "period_s": 1.0,
-           "detectors": {"N_stop": {"counts": {"car": 2, "bus": 1}, "occupancy": 0.4, "speed_mps": 4.2}}}
+    msg = {
+        "v": 1,
+        "junction": "J",
+        "t": 100.0,
+        "period_s": 1.0,
+        "detectors": {"N_stop": {"counts": {"car": 2, "bus": 1}, "occupancy": 0.4, "speed_mps": 4.2}},
+    }
     msg.update(over)
     return msg
 
@@ -27,25 +32,46 @@ def test_valid_message_round_trips_through_the_encoder():
     assert snap.readings[0].counts == (("bus", 1), ("car", 2))
 
 
-@pytest.mark.parametrize("payload, reason", [
-    (b'{"v": 1, "junction": "J", "t": 1', "malformed_json"),
-    (b"x" * (300 * 1024), "oversize"),
-    (b"[1, 2]", "wrong_type"),
-    (json.dumps(good(v=2)).encode(), "bad_version"),
-    (json.dumps(good()).replace("4.2", "NaN").encode(), "not_finite"),
-    (json.dumps(good(junction="K")).encode(), "unknown_junction"),
-    (json.dumps(good(junction=7)).encode(), "wrong_type"),
-    (json.dumps(good(t=1e12)).encode(), "future_timestamp"),
-    (json.dumps(good(t=50.0)).encode(), "stale_timestamp"),
-    (json.dumps(good(period_s=0)).encode(), "out_of_range"),
-    (json.dumps(good(detectors={"ghost": {"counts": {}, "occupancy": 0, "speed_mps": 0}})).encode(), "unknown_detector"),
-    (json.dumps(good(detectors={"N_stop": {"counts": {"car": -1}, "occupancy": 0, "speed_mps": 0}})).encode(), "negative_count"),
-    (json.dumps(good(detectors={"N_stop": {"counts": {"car": 500}, "occupancy": 0, "speed_mps": 0}})).encode(), "implausible_count"),
-    (json.dumps(good(detectors={"N_stop": {"counts": {"car": "2"}, "occupancy": 0, "speed_mps": 0}})).encode(), "wrong_type"),
-    (json.dumps(good(detectors={"N_stop": {"counts": {"tank": 1}, "occupancy": 0, "speed_mps": 0}})).encode(), "unknown_class"),
-    (json.dumps(good(detectors={"N_stop": {"counts": {}, "occupancy": 1.5, "speed_mps": 0}})).encode(), "out_of_range"),
-    (b"\xff\xfe", "malformed_json"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b'{"v": 1, "junction": "J", "t": 1', "malformed_json"),
+        (b"x" * (300 * 1024), "oversize"),
+        (b"[1, 2]", "wrong_type"),
+        (json.dumps(good(v=2)).encode(), "bad_version"),
+        (json.dumps(good()).replace("4.2", "NaN").encode(), "not_finite"),
+        (json.dumps(good(junction="K")).encode(), "unknown_junction"),
+        (json.dumps(good(junction=7)).encode(), "wrong_type"),
+        (json.dumps(good(t=1e12)).encode(), "future_timestamp"),
+        (json.dumps(good(t=50.0)).encode(), "stale_timestamp"),
+        (json.dumps(good(period_s=0)).encode(), "out_of_range"),
+        (
+            json.dumps(good(detectors={"ghost": {"counts": {}, "occupancy": 0, "speed_mps": 0}})).encode(),
+            "unknown_detector",
+        ),
+        (
+            json.dumps(good(detectors={"N_stop": {"counts": {"car": -1}, "occupancy": 0, "speed_mps": 0}})).encode(),
+            "negative_count",
+        ),
+        (
+            json.dumps(good(detectors={"N_stop": {"counts": {"car": 500}, "occupancy": 0, "speed_mps": 0}})).encode(),
+            "implausible_count",
+        ),
+        (
+            json.dumps(good(detectors={"N_stop": {"counts": {"car": "2"}, "occupancy": 0, "speed_mps": 0}})).encode(),
+            "wrong_type",
+        ),
+        (
+            json.dumps(good(detectors={"N_stop": {"counts": {"tank": 1}, "occupancy": 0, "speed_mps": 0}})).encode(),
+            "unknown_class",
+        ),
+        (
+            json.dumps(good(detectors={"N_stop": {"counts": {}, "occupancy": 1.5, "speed_mps": 0}})).encode(),
+            "out_of_range",
+        ),
+        (b"\xff\xfe", "malformed_json"),
+    ],
+)
 def test_hostile_messages_are_refused_by_reason(payload, reason):
     with pytest.raises(FeedError) as err:
         decode_detector_message(payload, J, {"J": 60.0}, now_s=100.0)

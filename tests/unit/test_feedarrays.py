@@ -37,15 +37,26 @@ N_LOOPS = len(LAYOUT.detectors)
 
 def _frame(t_s: float = 10.0, period_s: float = 1.0, counts=None, occ=None, spd=None, layout=LAYOUT) -> DetectorFrame:
     n = len(layout.detectors)
-    return DetectorFrame(layout, t_s, period_s,
-                         np.zeros((n, len(VEHICLE_CLASSES)), dtype=np.int64) if counts is None else counts,
-                         np.full(n, 0.2) if occ is None else occ, np.full(n, 5.0) if spd is None else spd)
+    return DetectorFrame(
+        layout,
+        t_s,
+        period_s,
+        np.zeros((n, len(VEHICLE_CLASSES)), dtype=np.int64) if counts is None else counts,
+        np.full(n, 0.2) if occ is None else occ,
+        np.full(n, 5.0) if spd is None else spd,
+    )
 
 
 def _json_reason(frame: DetectorFrame, k: int, last: dict, now_s: float) -> str | None:
     a, b = frame.layout.det_start[k], frame.layout.det_start[k + 1]
-    dets = {frame.layout.detectors[i]: ({c: int(n) for c, n in zip(VEHICLE_CLASSES, frame.counts[i]) if n},
-                                         float(frame.occupancy[i]), float(frame.speed_mps[i])) for i in range(a, b)}
+    dets = {
+        frame.layout.detectors[i]: (
+            {c: int(n) for c, n in zip(VEHICLE_CLASSES, frame.counts[i]) if n},
+            float(frame.occupancy[i]),
+            float(frame.speed_mps[i]),
+        )
+        for i in range(a, b)
+    }
     payload = encode_detector_message(frame.layout.junctions[k], frame.t_s, frame.period_s, dets)
     try:
         decode_detector_message(payload, JS, last, now_s, 5.0)
@@ -71,11 +82,17 @@ def _bad(column: str, value: float, loop: int = 9) -> DetectorFrame:
     return f
 
 
-@pytest.mark.parametrize(("frame", "reason"), [
-    (_bad("occupancy", 1.5), "out_of_range"), (_bad("occupancy", math.nan), "not_finite"),
-    (_bad("speed_mps", 200.0), "out_of_range"), (_bad("speed_mps", -math.inf), "not_finite"),
-    (_bad("counts", -1), "negative_count"), (_bad("counts", 21), "implausible_count"),
-])
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (_bad("occupancy", 1.5), "out_of_range"),
+        (_bad("occupancy", math.nan), "not_finite"),
+        (_bad("speed_mps", 200.0), "out_of_range"),
+        (_bad("speed_mps", -math.inf), "not_finite"),
+        (_bad("counts", -1), "negative_count"),
+        (_bad("counts", 21), "implausible_count"),
+    ],
+)
 def test_a_bad_loop_refuses_its_junction_only_for_the_json_reason(frame, reason):
     assert _reasons(frame) == [None, reason]  # loop 9 is B's
 
@@ -103,14 +120,25 @@ def test_accepted_frame_reads_as_the_json_snapshots_bit_for_bit():
     net = netestimate.NetworkLayout.build({jid: Layout.build(j, Config()) for jid, j in JS.items()})
     for t in range(1, 50):
         counts = np.array([[rng.choice((0, 0, 1, 2)) for _ in VEHICLE_CLASSES] for _ in range(N_LOOPS)])
-        frame = _frame(float(t), 1.0, counts, np.array([rng.random() for _ in range(N_LOOPS)]),
-                       np.array([rng.choice((-1.0, rng.uniform(0, 20))) for _ in range(N_LOOPS)]))
+        frame = _frame(
+            float(t),
+            1.0,
+            counts,
+            np.array([rng.random() for _ in range(N_LOOPS)]),
+            np.array([rng.choice((-1.0, rng.uniform(0, 20))) for _ in range(N_LOOPS)]),
+        )
         accepted = np.array([True, rng.random() < 0.5])
         snaps = {}
         for k, jid in enumerate(LAYOUT.junctions):
             a, b = LAYOUT.det_start[k], LAYOUT.det_start[k + 1]
-            dets = {LAYOUT.detectors[i]: ({c: int(n) for c, n in zip(VEHICLE_CLASSES, counts[i]) if n},
-                                          float(frame.occupancy[i]), float(frame.speed_mps[i])) for i in range(a, b)}
+            dets = {
+                LAYOUT.detectors[i]: (
+                    {c: int(n) for c, n in zip(VEHICLE_CLASSES, counts[i]) if n},
+                    float(frame.occupancy[i]),
+                    float(frame.speed_mps[i]),
+                )
+                for i in range(a, b)
+            }
             decoded = decode_detector_message(encode_detector_message(jid, float(t), 1.0, dets), JS, {}, 100.0)
             assert snapshot(frame, k) == decoded
             if accepted[k]:

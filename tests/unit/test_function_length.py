@@ -20,8 +20,10 @@ def test_no_function_over_60_lines():
     for rel in CHECKED:
         root = ROOT / rel
         for f in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
-            found += [f"{f.relative_to(ROOT)}:{line} {name} ({n} lines)"
-                      for line, name, n in long_functions.long_functions(f, 60)]
+            found += [
+                f"{f.relative_to(ROOT)}:{line} {name} ({n} lines)"
+                for line, name, n in long_functions.long_functions(f, 60)
+            ]
     assert not found, "functions over 60 lines:\n" + "\n".join(found)
 
 

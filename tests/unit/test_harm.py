@@ -92,8 +92,12 @@ class Field:
             if blocked[k]:
                 adv = DetectorReading(f"{ap}_adv", (), 1.0, 0.0)
             else:
-                adv = DetectorReading(f"{ap}_adv", (("car", 1),) if arrived[k] else (), 0.1 if arrived[k] else 0.0,
-                                      10.0 if arrived[k] else -1.0)
+                adv = DetectorReading(
+                    f"{ap}_adv",
+                    (("car", 1),) if arrived[k] else (),
+                    0.1 if arrived[k] else 0.0,
+                    10.0 if arrived[k] else -1.0,
+                )
             if left[k]:
                 stop = DetectorReading(f"{ap}_stop", (("car", 1),), 0.3, 5.0)
             elif self.queue[k] > 0:
@@ -158,7 +162,7 @@ def test_a_policy_worse_than_the_fixed_plan_goes_back_to_it_after_the_window():
     r = log[t_switch - 1][1]
     assert len(r.commands) == 1 and r.commands[0].expires_s == t_switch + 1.0 and r.fixed == ("J",)
     # then nothing is sent, and the roadside runs its own program again
-    held = log[t_switch:t_switch + int(FAST.hold_s) - 1]
+    held = log[t_switch : t_switch + int(FAST.hold_s) - 1]
     assert all(not r.commands for t, r, _, _ in held)
     modes = [m for _, _, _, m in held]
     assert modes[-1] == "local" and modes.index("local") < 80
@@ -173,7 +177,7 @@ def test_a_policy_better_than_the_fixed_plan_stays():
 
 
 def test_it_comes_back_after_the_hold_and_a_relapse_doubles_the_hold():
-    log, state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2000)
+    log, _state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2000)
     ch = changes(log)
     assert [m for _, m, _ in ch[:4]] == ["fixed", "policy", "fixed", "policy"]
     (t1, _, _), (t2, _, why2), (t3, _, _), (t4, _, _) = ch[:4]
@@ -207,13 +211,13 @@ def test_disabled_it_never_switches():
 
 
 def test_low_demand_is_never_judged():
-    quiet = {k: 0.01 for k in NS_HEAVY}  # 36 PCU/h per movement, 144 at the junction
+    quiet = dict.fromkeys(NS_HEAVY, 0.01)  # 36 PCU/h per movement, 144 at the junction
     log, _, _ = closed_loop(WrongPhase(), quiet, 650, replace(FAST, min_demand_pcu_h=200.0))
     assert changes(log) == []
 
 
 def test_network_totals_and_reports_come_from_the_core_state():
-    log, state, core = closed_loop(WrongPhase(), NS_HEAVY, 400)
+    _log, state, core = closed_loop(WrongPhase(), NS_HEAVY, 400)
     g, n_fixed = core.network(state)
     assert n_fixed == 1 and g.demand_pcu_h > 0
     assert harm.report(state.junctions["J"].harm).mode == "fixed"

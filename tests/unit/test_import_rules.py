@@ -15,9 +15,31 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMO_MODULES = {"traci", "libsumo", "sumolib", "sumo"}
-IO_MODULES = {"paho", "prometheus_client", "sqlite3", "socket", "time", "datetime", "asyncio", "subprocess",
-              "threading", "multiprocessing", "os", "io", "pathlib", "shutil", "requests", "urllib", "http",
-              "logging", "random", "tomllib", "sys", "signal", "select"}
+IO_MODULES = {
+    "paho",
+    "prometheus_client",
+    "sqlite3",
+    "socket",
+    "time",
+    "datetime",
+    "asyncio",
+    "subprocess",
+    "threading",
+    "multiprocessing",
+    "os",
+    "io",
+    "pathlib",
+    "shutil",
+    "requests",
+    "urllib",
+    "http",
+    "logging",
+    "random",
+    "tomllib",
+    "sys",
+    "signal",
+    "select",
+}
 CORE_MAY_IMPORT = ("controller.core", "controller.model", "controller.errors")
 
 

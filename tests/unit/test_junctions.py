@@ -52,27 +52,30 @@ def test_unknown_lane_in_detector():
     assert e.field == "detectors[3].lane" and "nowhere_0" in e.problem
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda r: r.pop("id"), "id"),
-    (lambda r: r.update(n_links="four"), "n_links"),
-    (lambda r: r["phases"][0].update(state="GrG"), "phases[0].state"),
-    (lambda r: r["phases"][0].update(state="GyGr"), "phases[0].state"),
-    (lambda r: r["movements"][0].update(links=[9]), "movements[0].links"),
-    (lambda r: r["movements"][0].update(turn="sideways"), "movements[0].turn"),
-    (lambda r: r["movements"][0].update(conflicts=["X_T"]), "movements[0].conflicts"),
-    (lambda r: r["movements"][1].update(id="N_T"), "movements.id"),
-    (lambda r: r["movements"][0].update(sat_flow_pcu_h=float("nan")), "movements[0].sat_flow_pcu_h"),
-    (lambda r: r["detectors"][0].update(kind="radar"), "detectors[0].kind"),
-    (lambda r: r.update(yellow_s=-1.0), "yellow_s"),
-    (lambda r: r.update(cycle_min_s=200.0), "cycle_min_s"),
-    (lambda r: r.update(phases=[]), "phases"),
-    (lambda r: r["phases"][0].update(ped_min_green_s=9.0), "phases[0].min_green_s"),
-    (lambda r: r.update(detectors=[]), "detectors"),
-    (lambda r: r["detectors"][1].update(kind="stop"), "detectors[1].kind"),
-    (lambda r: r["detectors"][0].update(at_lane=""), "detectors[0].at_lane"),
-    (lambda r: r["detectors"][0].update(length_m=0.0), "detectors[0].length_m"),
-    (lambda r: r["detectors"][0].update(city="yes"), "detectors[0].city"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda r: r.pop("id"), "id"),
+        (lambda r: r.update(n_links="four"), "n_links"),
+        (lambda r: r["phases"][0].update(state="GrG"), "phases[0].state"),
+        (lambda r: r["phases"][0].update(state="GyGr"), "phases[0].state"),
+        (lambda r: r["movements"][0].update(links=[9]), "movements[0].links"),
+        (lambda r: r["movements"][0].update(turn="sideways"), "movements[0].turn"),
+        (lambda r: r["movements"][0].update(conflicts=["X_T"]), "movements[0].conflicts"),
+        (lambda r: r["movements"][1].update(id="N_T"), "movements.id"),
+        (lambda r: r["movements"][0].update(sat_flow_pcu_h=float("nan")), "movements[0].sat_flow_pcu_h"),
+        (lambda r: r["detectors"][0].update(kind="radar"), "detectors[0].kind"),
+        (lambda r: r.update(yellow_s=-1.0), "yellow_s"),
+        (lambda r: r.update(cycle_min_s=200.0), "cycle_min_s"),
+        (lambda r: r.update(phases=[]), "phases"),
+        (lambda r: r["phases"][0].update(ped_min_green_s=9.0), "phases[0].min_green_s"),
+        (lambda r: r.update(detectors=[]), "detectors"),
+        (lambda r: r["detectors"][1].update(kind="stop"), "detectors[1].kind"),
+        (lambda r: r["detectors"][0].update(at_lane=""), "detectors[0].at_lane"),
+        (lambda r: r["detectors"][0].update(length_m=0.0), "detectors[0].length_m"),
+        (lambda r: r["detectors"][0].update(city="yes"), "detectors[0].city"),
+    ],
+)
 def test_each_bad_field_is_named(mutate, field):
     raw = two_phase_raw()
     mutate(raw)

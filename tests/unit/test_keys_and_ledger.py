@@ -38,13 +38,16 @@ def test_key_env_is_read_when_no_file(tmp_path, monkeypatch):
     assert ring.current == "k2" and ring.masters["k1"] == bytes.fromhex(A)
 
 
-@pytest.mark.parametrize("text, match", [
-    (f"k1 {A} extra\n", "line 1"),
-    ("k1 nothex\n", "not hexadecimal"),
-    (f"k1 {A}\nk1 {B}\n", "twice"),
-    ("k1 abcd\n", "at least 16"),
-    ("\n# nothing\n", "no plan key"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (f"k1 {A} extra\n", "line 1"),
+        ("k1 nothex\n", "not hexadecimal"),
+        (f"k1 {A}\nk1 {B}\n", "twice"),
+        ("k1 abcd\n", "at least 16"),
+        ("\n# nothing\n", "no plan key"),
+    ],
+)
 def test_bad_key_files_name_the_file_and_the_problem(tmp_path, text, match):
     (tmp_path / "keys").write_text(text)
     with pytest.raises(ConfigError, match=match) as exc:
@@ -101,14 +104,24 @@ def test_ledger_writes_plans_acks_refusals_and_modes_to_the_audit_store():
     led.reported(_report(seq=0, epoch=0, mode="local", faults=("refused: bad signature",)), 11.0)  # no change
     led.reported(_report(seq=1, epoch=9), 11.5)
     kinds = [(r.kind, r.actor) for r in store.query()]
-    assert kinds == [("plan", "controller/c"), ("mode", "controller/c"), ("refusal", "roadside/J"),
-                     ("mode", "roadside/J"), ("ack", "roadside/J"), ("mode", "roadside/J")]
+    assert kinds == [
+        ("plan", "controller/c"),
+        ("mode", "controller/c"),
+        ("refusal", "roadside/J"),
+        ("mode", "roadside/J"),
+        ("ack", "roadside/J"),
+        ("mode", "roadside/J"),
+    ]
     assert store.query(kind="plan")[0].payload["epoch"] == 9
 
 
 def test_the_audit_record_of_each_plan_kind():
     common = {"epoch": 3, "seq": 5, "plan_id": "p", "valid_from": 1.0, "expires": 21.0}
     assert plan_record(FlashCommand("J", "p", 5, 1.0, 21.0), 3) == {**common, "kind": "flash"}
-    assert plan_record(PhaseCommand("J", "p", 5, 1, 4.0, 1.0, 21.0), 3) == {**common, "kind": "next_phase",
-                                                                           "phase": 1, "hold_s": 4.0}
+    assert plan_record(PhaseCommand("J", "p", 5, 1, 4.0, 1.0, 21.0), 3) == {
+        **common,
+        "kind": "next_phase",
+        "phase": 1,
+        "hold_s": 4.0,
+    }
     assert plan_record(CyclePlan("J", "p", 5, (0, 1), (20.0, 20.0), 50.0, 0.0, 1.0, 21.0), 3)["kind"] == "cycle"

@@ -30,9 +30,19 @@ def _two_lane(jid: str, own_movement: bool) -> Intersection:
     for ph in raw["phases"]:
         ph["state"] += ph["state"][0]
     if own_movement:
-        raw["movements"].append({"id": "N_L", "approach": "N", "turn": "left", "from_edge": "eN", "lanes": ["eN_1"],
-                                 "links": [4], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0,
-                                 "conflicts": ["E_T", "W_T"]})
+        raw["movements"].append(
+            {
+                "id": "N_L",
+                "approach": "N",
+                "turn": "left",
+                "from_edge": "eN",
+                "lanes": ["eN_1"],
+                "links": [4],
+                "sat_flow_pcu_h": 1800.0,
+                "storage_pcu": 10.0,
+                "conflicts": ["E_T", "W_T"],
+            }
+        )
     else:
         raw["movements"][0]["lanes"].append("eN_1")
         raw["movements"][0]["links"].append(4)
@@ -42,8 +52,13 @@ def _two_lane(jid: str, own_movement: bool) -> Intersection:
 def _junctions() -> dict[str, Intersection]:
     no_adv = two_phase_raw()
     no_adv["detectors"] = [d for d in no_adv["detectors"] if d["id"] not in ("N_adv", "E_stop")]
-    js = [_named("A", two_phase_raw()), _named("B", no_adv), _two_lane("C", False), _two_lane("D", True),
-          replace(two_phase(), id="E", detectors=())]
+    js = [
+        _named("A", two_phase_raw()),
+        _named("B", no_adv),
+        _two_lane("C", False),
+        _two_lane("D", True),
+        replace(two_phase(), id="E", detectors=()),
+    ]
     return {j.id: j for j in js}
 
 

@@ -75,7 +75,7 @@ def test_loops_fit_on_lanes_shorter_than_a_loop(tmp_path):
     for d in j.detectors:
         lane_m = net.getLane(d.at_lane).getLength()
         length = DET.loop_length_m if d.length_m is None else d.length_m
-        assert 0 <= d.pos_m and d.pos_m + length < lane_m, d
+        assert d.pos_m >= 0 and d.pos_m + length < lane_m, d
     assert set(_loops(j, "N0C_0")) == {"stop"}  # a 0.8 m fringe lane: no room for an advance loop
     assert _loops(j, "W1C_0")["advance"].at_lane == "W0W1_0"  # still upstream along the chain
     assert _loops(j, "W1C_0")["advance"].dist_to_stop_m == pytest.approx(DET.advance_dist_m)
@@ -99,13 +99,19 @@ def test_detector_file_uses_the_physical_lane_and_length(cross, tmp_path):
 
 
 def _city_loops(work: Path, net: Path) -> Path:
-    return additional(work, "city_loops.add.xml", "\n".join([
-        '  <e1Detector id="up_W" lane="W0W1_0" pos="200" freq="60" file="NUL"/>',
-        '  <e1Detector id="stop_W" lane="W1C_0" pos="21" freq="60" file="NUL"/>',
-        '  <inductionLoop id="stop_E" lane="E0C_0" pos="-5" period="60" file="NUL"/>',
-        '  <e1Detector id="side" lane="S2S1_0" pos="50" freq="60" file="NUL"/>',
-        '  <e1Detector id="C_N0C_0_stop" lane="CN0_0" pos="5" freq="60" file="NUL"/>',
-    ]))
+    return additional(
+        work,
+        "city_loops.add.xml",
+        "\n".join(
+            [
+                '  <e1Detector id="up_W" lane="W0W1_0" pos="200" freq="60" file="NUL"/>',
+                '  <e1Detector id="stop_W" lane="W1C_0" pos="21" freq="60" file="NUL"/>',
+                '  <inductionLoop id="stop_E" lane="E0C_0" pos="-5" period="60" file="NUL"/>',
+                '  <e1Detector id="side" lane="S2S1_0" pos="50" freq="60" file="NUL"/>',
+                '  <e1Detector id="C_N0C_0_stop" lane="CN0_0" pos="5" freq="60" file="NUL"/>',
+            ]
+        ),
+    )
 
 
 def test_city_loops_mapped_along_the_chain(tmp_path):
@@ -125,8 +131,9 @@ def test_city_loops_mapped_along_the_chain(tmp_path):
     assert len(root) == 0
     # storage: to the advance loop where there is one
     movs = [m for m in j.movements if "W1C_0" in m.lanes]
-    assert sum(m.storage_pcu for m in movs) == pytest.approx(w["advance"].dist_to_stop_m / DET.vehicle_spacing_m,
-                                                             abs=0.05)
+    assert sum(m.storage_pcu for m in movs) == pytest.approx(
+        w["advance"].dist_to_stop_m / DET.vehicle_spacing_m, abs=0.05
+    )
 
 
 def test_generated_ids_differ_from_the_city_loops(tmp_path):

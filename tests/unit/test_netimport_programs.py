@@ -30,6 +30,7 @@ def _program(*phases: tuple[float, str]) -> Program:
 
 # -- pure: stage_plan -------------------------------------------------------------------------
 
+
 def test_sub_phases_with_one_state_are_one_stage_wrapping_the_cycle():
     plan = stage_plan(_program((10, NS), (5, NS), (3, _y(NS)), (20, EW), (2, _y(EW)), (1, _y(EW)), (7, NS)))
     assert [(s.state, s.base_green_s) for s in plan.stages] == [(NS, 22.0), (EW, 20.0)]
@@ -37,16 +38,18 @@ def test_sub_phases_with_one_state_are_one_stage_wrapping_the_cycle():
 
 
 def test_a_stage_served_twice_a_cycle_is_one_phase():
-    plan = stage_plan(_program((10, NS), (3, _y(NS)), (2, "r" * 12), (20, EW), (3, _y(EW)),
-                               (15, NS), (3, _y(NS)), (5, EW), (3, _y(EW))))
+    plan = stage_plan(
+        _program(
+            (10, NS), (3, _y(NS)), (2, "r" * 12), (20, EW), (3, _y(EW)), (15, NS), (3, _y(NS)), (5, EW), (3, _y(EW))
+        )
+    )
     assert [(s.state, s.base_green_s) for s in plan.stages] == [(NS, 25.0), (EW, 25.0)]
     assert plan.all_red_s == 2.0
 
 
 def test_green_mixed_with_yellow_is_a_transition():
     lagging = "GGgrrrrrrrrr"  # N keeps its green while S goes yellow, then N alone
-    plan = stage_plan(_program((20, NS), (3, "GGgrrryyyrrr"), (10, lagging), (3, _y(lagging)), (20, EW),
-                               (3, _y(EW))))
+    plan = stage_plan(_program((20, NS), (3, "GGgrrryyyrrr"), (10, lagging), (3, _y(lagging)), (20, EW), (3, _y(EW))))
     assert [s.state for s in plan.stages] == [NS, lagging, EW]
     assert not plan.transition_only
     # a link green only beside a yellow (here link 11) could never be served by a stage
@@ -74,6 +77,7 @@ def test_one_phase_program_and_malformed_programs():
 
 # -- on networks ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cross(tmp_path_factory) -> Path:
     return cross_net(tmp_path_factory.mktemp("cross"))
@@ -86,8 +90,11 @@ def _one(out: Path):
 
 def test_program_from_additional_files_last_loaded_wins(cross, tmp_path):
     first = additional(tmp_path, "a.add.xml", tl_logic("C", "first", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))]))
-    second = additional(tmp_path, "b.add.xml", tl_logic("C", "utopia", [(40, NS), (4, _y(NS)), (1, "r" * 12),
-                                                                        (20, EW), (4, _y(EW)), (1, "r" * 12)], 7))
+    second = additional(
+        tmp_path,
+        "b.add.xml",
+        tl_logic("C", "utopia", [(40, NS), (4, _y(NS)), (1, "r" * 12), (20, EW), (4, _y(EW)), (1, "r" * 12)], 7),
+    )
     import_network(cross, tmp_path / "ab", CFG, additional=[first, second])
     j = _one(tmp_path / "ab")
     assert [(p.state, p.base_green_s) for p in j.phases] == [(NS, 40.0), (EW, 20.0)]
@@ -97,7 +104,8 @@ def test_program_from_additional_files_last_loaded_wins(cross, tmp_path):
     import_network(cross, tmp_path / "net", CFG)  # without: the network's own program
     net_program = next(iter(read_net(cross).getTrafficLights()[0].getPrograms().values()))
     assert [p.base_green_s for p in _one(tmp_path / "net").phases] == [
-        float(p.duration) for p in net_program.getPhases() if "y" not in p.state]
+        float(p.duration) for p in net_program.getPhases() if "y" not in p.state
+    ]
 
 
 def test_free_and_never_green_links_are_not_movements(cross, tmp_path):
@@ -128,15 +136,21 @@ def test_joined_cluster_is_one_junction(tmp_path):
 def test_uncontrollable_junctions_are_skipped_with_the_reason(tmp_path):
     net = grid_net(tmp_path, "g", n=2)
     tls = sorted(t.getID() for t in read_net(net).getTrafficLights())
-    n_links = {t.getID(): len(next(iter(t.getPrograms().values())).getPhases()[0].state)
-               for t in read_net(net).getTrafficLights()}
+    n_links = {
+        t.getID(): len(next(iter(t.getPrograms().values())).getPhases()[0].state)
+        for t in read_net(net).getTrafficLights()
+    }
     one, short = tls[0], tls[1]
     odd = tls[2]
     ns = "G" * (n_links[odd] // 2) + "r" * (n_links[odd] - n_links[odd] // 2)
     ew = "".join("r" if c == "G" else "G" for c in ns)[:-1] + "r"
-    body = "\n".join([tl_logic(one, "x", [(60, "G" * n_links[one])]),
-                      tl_logic(short, "x", [(30, "G" * 3), (30, "r" * 3)]),
-                      tl_logic(odd, "x", [(30, ns), (3, "y" + ns[1:-1] + "g"), (30, ew), (3, ew.replace("G", "y"))])])
+    body = "\n".join(
+        [
+            tl_logic(one, "x", [(60, "G" * n_links[one])]),
+            tl_logic(short, "x", [(30, "G" * 3), (30, "r" * 3)]),
+            tl_logic(odd, "x", [(30, ns), (3, "y" + ns[1:-1] + "g"), (30, ew), (3, ew.replace("G", "y"))]),
+        ]
+    )
     result = import_network(net, tmp_path / "j", CFG, additional=[additional(tmp_path, "x.add.xml", body)])
     reasons = dict(result.skipped)
     assert set(reasons) == {one, short, odd}
@@ -169,8 +183,10 @@ def test_simulate_prepare_imports_with_the_scenario_files_and_logs_skipped(tmp_p
     tl0 = read_net(net).getTrafficLights()[0].getID()
     add = additional(tmp_path, "one.add.xml", tl_logic(tl0, "x", [(60, "G" * n_links)]))
     cfg_file = tmp_path / "g.sumocfg"
-    cfg_file.write_text(f'<configuration><input><net-file value="{net.name}"/>'
-                        f'<additional-files value="{add.name}"/></input></configuration>')
+    cfg_file.write_text(
+        f'<configuration><input><net-file value="{net.name}"/>'
+        f'<additional-files value="{add.name}"/></input></configuration>'
+    )
     with caplog.at_level("WARNING"):
         _, junctions, args = prepare(SimulateRequest(cfg_file, tmp_path / "out"), CFG)
     assert set(junctions) == set(tls) - {tl0}

@@ -26,16 +26,27 @@ CFG = Config()
 class Rig:
     """A service with a desk; the roadside's status is whatever the test says."""
 
-    def __init__(self, policy: str = "adaptive", params: OperatorParams | None = None, audit=None,
-                 metrics=None) -> None:
+    def __init__(
+        self, policy: str = "adaptive", params: OperatorParams | None = None, audit=None, metrics=None
+    ) -> None:
         params = params or OperatorParams()
         self.sent: list = []
         self.replies: list[tuple[str, dict]] = []
-        self.desk = OperatorDesk(params, ttl_s=CFG.roadside.plan_ttl_s, refresh_s=CFG.roadside.refresh_s,
-                                 audit=audit,
-                                 reply=lambda op, payload: self.replies.append((op, json.loads(payload))))
-        self.svc = ControllerService({"J": two_phase()}, CFG, policy, publish=lambda cmd, p: self.sent.append(cmd),
-                                     desk=self.desk, metrics=metrics)
+        self.desk = OperatorDesk(
+            params,
+            ttl_s=CFG.roadside.plan_ttl_s,
+            refresh_s=CFG.roadside.refresh_s,
+            audit=audit,
+            reply=lambda op, payload: self.replies.append((op, json.loads(payload))),
+        )
+        self.svc = ControllerService(
+            {"J": two_phase()},
+            CFG,
+            policy,
+            publish=lambda cmd, p: self.sent.append(cmd),
+            desk=self.desk,
+            metrics=metrics,
+        )
         self.phase, self.since, self.t = 0, 0.0, 0.0
 
     def tick(self, t: float) -> list:
@@ -146,8 +157,14 @@ def test_the_mode_gauge_says_manual_while_an_override_is_in_force():
 
     reg = CollectorRegistry()
     rig = Rig(metrics=ServiceMetrics(reg, {"J": two_phase()}, CFG))
-    mode = lambda: {m for m in ("adaptive", "fallback", "manual", "fixed")  # noqa: E731
-                    if reg.get_sample_value("tsc_junction_mode", {"junction": "J", "mode": m}) == 1}
+
+    def mode():
+        return {
+            m
+            for m in ("adaptive", "fallback", "manual", "fixed")
+            if reg.get_sample_value("tsc_junction_mode", {"junction": "J", "mode": m}) == 1
+        }
+
     for t in range(1, 4):
         rig.follow(rig.tick(float(t)))
     assert mode() == {"adaptive"} and rig.svc.last_result.manual == ()
@@ -196,20 +213,24 @@ def test_a_flash_goes_out_refreshed_expires_and_hands_back_to_the_policy():
 def test_unknown_junctions_and_phases_are_refused_with_a_reason():
     rig = Rig()
     rig.tick(1.0)
-    other = rig.desk.submit(encode_override(OverrideRequest("K", "alice", "hold", "k1", 1.0, phase=0)), "alice", "K",
-                            rig.svc.core, 1.0)
+    other = rig.desk.submit(
+        encode_override(OverrideRequest("K", "alice", "hold", "k1", 1.0, phase=0)), "alice", "K", rig.svc.core, 1.0
+    )
     assert not other.accepted and "not under this service's control" in other.reason
     bad_phase = rig.submit(hold(7, t=1.0))
     assert not bad_phase.accepted and "phase 7 is not a phase of J" in bad_phase.reason
 
 
-@pytest.mark.parametrize("mutate, reason", [
-    (lambda b: b.replace(b'"t":1.0', b'"t":1000.0'), "future_timestamp"),
-    (lambda b: b.replace(b'"greens_s":[20.0,40.0]', b'"greens_s":[NaN,40.0]'), "not_finite"),
-    (lambda b: b.replace(b'"junction":"J"', b'"junction":"K"'), "topic_mismatch"),
-    (lambda b: b.replace(b'"action":"plan"', b'"action":"boom"'), "out_of_range"),
-    (lambda b: b[:20], "malformed_json"),
-])
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda b: b.replace(b'"t":1.0', b'"t":1000.0'), "future_timestamp"),
+        (lambda b: b.replace(b'"greens_s":[20.0,40.0]', b'"greens_s":[NaN,40.0]'), "not_finite"),
+        (lambda b: b.replace(b'"junction":"J"', b'"junction":"K"'), "topic_mismatch"),
+        (lambda b: b.replace(b'"action":"plan"', b'"action":"boom"'), "out_of_range"),
+        (lambda b: b[:20], "malformed_json"),
+    ],
+)
 def test_malformed_overrides_are_refused_by_reason(mutate, reason):
     payload = mutate(encode_override(plan((20.0, 40.0), t=1.0)))
     with pytest.raises(FeedError) as err:
@@ -284,11 +305,14 @@ def test_a_forced_plan_carries_its_stated_reason_in_the_request():
         assert decode_override(payload, "alice", "J", now_s=1.0).force_reason == ""
 
 
-@pytest.mark.parametrize("extra, reason", [
-    ({"force": "yes", "reason": "x"}, "wrong_type"),
-    ({"force": True, "reason": 5}, "wrong_type"),
-    ({"force": True, "reason": "x" * 201}, "out_of_range"),
-])
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        ({"force": "yes", "reason": "x"}, "wrong_type"),
+        ({"force": True, "reason": 5}, "wrong_type"),
+        ({"force": True, "reason": "x" * 201}, "out_of_range"),
+    ],
+)
 def test_a_malformed_force_is_refused_by_reason(extra, reason):
     payload = json.dumps({**json.loads(encode_override(plan((20.0, 40.0), t=1.0))), **extra}).encode()
     with pytest.raises(FeedError) as err:

@@ -241,9 +241,11 @@ def test_max_red_is_kept_against_plans_alternating_between_other_phases():
 
     raw = two_phase_raw()
     raw["max_red_s"] = 60.0
-    raw["phases"] = [{"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 20.0},
-                     {"state": "rGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0},
-                     {"state": "rrrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0}]
+    raw["phases"] = [
+        {"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 20.0},
+        {"state": "rGrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0},
+        {"state": "rrrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0},
+    ]
     raw["movements"][3]["conflicts"] = ["N_T", "S_T"]
     raw["movements"][1]["conflicts"] = ["N_T", "S_T"]
     j = parse_intersection(raw, "three.toml")

@@ -28,39 +28,76 @@ def four_phase():
     E/W protected lefts (3): the network programs' lagging-left pattern."""
     raw = copy.deepcopy(two_phase_raw())
     mv = lambda mid, ap, turn, link: {  # noqa: E731
-        "id": mid, "approach": ap, "turn": turn, "from_edge": f"e{ap}",
+        "id": mid,
+        "approach": ap,
+        "turn": turn,
+        "from_edge": f"e{ap}",
         "lanes": [f"e{ap}_{1 if turn == 'left' else 0}"],
-        "links": [link], "sat_flow_pcu_h": 1800.0 if turn == "through" else 1600.0, "storage_pcu": 10.0}
+        "links": [link],
+        "sat_flow_pcu_h": 1800.0 if turn == "through" else 1600.0,
+        "storage_pcu": 10.0,
+    }
     ns, ew = ["N_T", "N_L", "S_T", "S_L"], ["E_T", "E_L", "W_T", "W_L"]
-    moves = [mv("N_T", "N", "through", 0), mv("N_L", "N", "left", 1), mv("E_T", "E", "through", 2),
-             mv("E_L", "E", "left", 3), mv("S_T", "S", "through", 4), mv("S_L", "S", "left", 5),
-             mv("W_T", "W", "through", 6), mv("W_L", "W", "left", 7)]
+    moves = [
+        mv("N_T", "N", "through", 0),
+        mv("N_L", "N", "left", 1),
+        mv("E_T", "E", "through", 2),
+        mv("E_L", "E", "left", 3),
+        mv("S_T", "S", "through", 4),
+        mv("S_L", "S", "left", 5),
+        mv("W_T", "W", "through", 6),
+        mv("W_L", "W", "left", 7),
+    ]
     for m in moves:
         m["conflicts"] = ew if m["id"] in ns else ns
-    raw.update(n_links=8, movements=moves, phases=[
-        {"state": "GgrrGgrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-        {"state": "rGrrrGrr", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0},
-        {"state": "rrGgrrGg", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-        {"state": "rrrGrrrG", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0}])
-    raw["detectors"] = [d for ap in "NESW" for lane in (0, 1) for d in (
-        {"id": f"{ap}{lane}_stop", "lane": f"e{ap}_{lane}", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
-        {"id": f"{ap}{lane}_adv", "lane": f"e{ap}_{lane}", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0})]
+    raw.update(
+        n_links=8,
+        movements=moves,
+        phases=[
+            {"state": "GgrrGgrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+            {"state": "rGrrrGrr", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0},
+            {"state": "rrGgrrGg", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+            {"state": "rrrGrrrG", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0},
+        ],
+    )
+    raw["detectors"] = [
+        d
+        for ap in "NESW"
+        for lane in (0, 1)
+        for d in (
+            {"id": f"{ap}{lane}_stop", "lane": f"e{ap}_{lane}", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+            {
+                "id": f"{ap}{lane}_adv",
+                "lane": f"e{ap}_{lane}",
+                "kind": "advance",
+                "pos_m": 20.0,
+                "dist_to_stop_m": 80.0,
+            },
+        )
+    ]
     return parse_intersection(raw, "four_phase.toml")
 
 
-def estimate(lay: Layout, queue: dict[str, float] | None = None, flow: dict[str, float] | None = None,
-             block: dict[str, float] | None = None, departed: dict[str, float] | None = None) -> Estimate:
+def estimate(
+    lay: Layout,
+    queue: dict[str, float] | None = None,
+    flow: dict[str, float] | None = None,
+    block: dict[str, float] | None = None,
+    departed: dict[str, float] | None = None,
+) -> Estimate:
     ids = [m.id for m in lay.junction.movements]
     vec = lambda d: np.array([float((d or {}).get(i, 0.0)) for i in ids])  # noqa: E731
     e = Estimate.empty(lay, 0.0)
-    return replace(e, queue_pcu=vec(queue), flow_pcu_h=vec(flow), block=vec(block), departures_pcu=vec(departed),
-                   last_feed_t_s=0.0)
+    return replace(
+        e, queue_pcu=vec(queue), flow_pcu_h=vec(flow), block=vec(block), departures_pcu=vec(departed), last_feed_t_s=0.0
+    )
 
 
 def view(lay: Layout, phase: int, elapsed: float, now: float = 100.0, red_for: float = 20.0) -> SignalView:
     served = set(lay.junction.served_movements(phase))
-    return SignalView(phase, False, elapsed, tuple(now if m.id in served else now - red_for
-                                                   for m in lay.junction.movements))
+    return SignalView(
+        phase, False, elapsed, tuple(now if m.id in served else now - red_for for m in lay.junction.movements)
+    )
 
 
 def test_registry_has_every_policy_and_names_unknown_ones():
@@ -152,8 +189,9 @@ def test_scats_plans_a_cycle_within_bounds_and_lengthens_it_for_saturated_phases
     for phase, green in ((0, 30), (1, 25)):
         for k in range(green):
             t += 1.0
-            dep = dep + np.where(np.array([m.id for m in lay.junction.movements]) ==
-                                 ("N_T" if phase == 0 else "E_T"), 0.5, 0.0)
+            dep = dep + np.where(
+                np.array([m.id for m in lay.junction.movements]) == ("N_T" if phase == 0 else "E_T"), 0.5, 0.0
+            )
             e = replace(estimate(lay, queue={"N_T": 8, "E_T": 8}), departures_pcu=dep)
             s, _ = p.decide(s, lay, e, view(lay, phase, k + 1.0, now=t), t)
         t += 5.0
@@ -252,8 +290,11 @@ def test_schedule_does_not_hold_a_green_for_a_queue_that_does_not_move():
     # the same queue discharging keeps its green
     s = p.init(lay, 0.0)
     for k in range(1, 16):
-        moving = replace(est, departures_pcu=est.departures_pcu + np.where(
-            np.array([m.id for m in lay.junction.movements]) == "N_L", 0.5 * k, 0.0))
+        moving = replace(
+            est,
+            departures_pcu=est.departures_pcu
+            + np.where(np.array([m.id for m in lay.junction.movements]) == "N_L", 0.5 * k, 0.0),
+        )
         s, wish = p.decide(s, lay, moving, view(lay, 1, float(k), now=100.0 + k), 100.0 + k)
     assert wish.phase == 1
 
@@ -278,8 +319,9 @@ def test_max_pressure_clears_permitted_lefts_only_until_the_opposing_stream_show
     assert wish.phase == 1  # no gap seen on the opposing through lanes since they crossed
     # the opposing through loops (eN_0, eS_0) empty for 5 s, the left lanes' loops free: crossed
     left_free = {"eN_1": 1.0, "eS_1": 1.0}
-    est = lanes_empty_for(lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}),
-                          {"eN_0": 5.0, "eS_0": 5.0, **left_free})
+    est = lanes_empty_for(
+        lay, estimate(lay, queue=q, departed={"N_L": 1.0, "S_L": 1.0}), {"eN_0": 5.0, "eS_0": 5.0, **left_free}
+    )
     _, wish = p.decide(s, lay, est, view(lay, 0, 20.0), 110.0)
     assert wish.phase == 2
     # a gap on one opposing lane only is not a gap for both lefts
@@ -367,14 +409,16 @@ def test_max_pressure_weighs_a_shared_lane_as_one_queue():
     lay = _shared()
     statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
     est = estimate(lay, queue={"N_T": 4.0, "N_L": 4.0, "E_T": 8.0})
-    phases = {m: [k for k in range(len(lay.junction.phases)) if m in lay.junction.served_movements(k)]
-              for m in ("N_T", "E_T")}
+    phases = {
+        m: [k for k in range(len(lay.junction.phases)) if m in lay.junction.served_movements(k)] for m in ("N_T", "E_T")
+    }
     n_phase, e_phase = phases["N_T"][0], phases["E_T"][0]
     sig = SignalView(n_phase, False, 20.0, tuple(100.0 for _ in lay.junction.movements))
     p = phase_pressures(statics, lay, est, sig, 100.0, 1e9, 1e9)
     assert np.isclose(p[n_phase], p[e_phase])
-    unweighted = phase_pressures(replace(statics, lane_weight=np.ones_like(statics.lane_weight)), lay, est, sig,
-                                 100.0, 1e9, 1e9)
+    unweighted = phase_pressures(
+        replace(statics, lane_weight=np.ones_like(statics.lane_weight)), lay, est, sig, 100.0, 1e9, 1e9
+    )
     assert np.isclose(unweighted[n_phase], unweighted[e_phase] / 2.0)
 
 
@@ -387,16 +431,20 @@ def test_max_pressure_counts_a_queue_spilled_past_the_advance_loop_once_more():
 
     f = Feed()
     for _ in range(120):  # served demand, one car every 2 s
-        f.step(reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
-               reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0), green=0)
+        f.step(
+            reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
+            reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0),
+            green=0,
+        )
     for _ in range(40):  # red: the queue reaches the advance loop and stands there
         f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
     lay, est = f.lay, f.est
     up = upstream_queue_pcu(lay, est)[N]
     assert up > 0
     statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
-    k = next(p for p in range(len(lay.junction.phases)) if lay.junction.movements[N].id
-             in lay.junction.served_movements(p))
+    k = next(
+        p for p in range(len(lay.junction.phases)) if lay.junction.movements[N].id in lay.junction.served_movements(p)
+    )
     sig = SignalView(1 - k, False, 20.0, tuple(100.0 for _ in lay.junction.movements))
     with_up = phase_pressures(statics, lay, est, sig, 100.0, 1e9, 1e9)[k]
     no_hidden = replace(est, lanes=replace(est.lanes, hidden_pcu=np.zeros_like(est.lanes.hidden_pcu)))

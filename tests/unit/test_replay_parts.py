@@ -33,7 +33,7 @@ def table(rows: list[tuple[float, str, int]]) -> pa.Table:
 def test_geh_is_the_textbook_statistic():
     assert geh(100.0, 100.0) == 0.0
     assert geh(0.0, 0.0) == 0.0
-    assert geh(150.0, 100.0) == pytest.approx(math.sqrt(2 * 50 ** 2 / 250))  # 4.47: acceptable
+    assert geh(150.0, 100.0) == pytest.approx(math.sqrt(2 * 50**2 / 250))  # 4.47: acceptable
     assert geh(1200.0, 1000.0) > 5.0
 
 
@@ -95,4 +95,8 @@ def test_each_class_gets_the_scenarios_own_vtypes_or_sumos_defaults(tmp_path):
     assert root.find("vTypeDistribution[@id='tsc_bus']/vType").get("vClass") == "bus"
     plain = ET.parse(write_vtypes(tmp_path / "d.xml", [])).getroot()
     assert {(v.get("id"), v.get("vClass")) for v in plain} == {
-        ("tsc_car", "passenger"), ("tsc_bus", "bus"), ("tsc_truck", "truck"), ("tsc_motorcycle", "motorcycle")}
+        ("tsc_car", "passenger"),
+        ("tsc_bus", "bus"),
+        ("tsc_truck", "truck"),
+        ("tsc_motorcycle", "motorcycle"),
+    }

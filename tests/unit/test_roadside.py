@@ -161,13 +161,32 @@ def test_a_green_cut_at_max_green_against_the_plan_is_reported():
 
 def three_phase(max_red_s: float = 120.0) -> Intersection:
     """Movements A, B, C, each served by its own phase (0, 1, 2): min green 5 s, yellow 3 s, all-red 1 s."""
-    raw = {"id": "J", "n_links": 3, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 1.0, "cycle_max_s": 120.0,
-           "max_red_s": max_red_s, "movements": [
-               {"id": f"{a}_T", "approach": a, "turn": "through", "from_edge": f"e{a}", "lanes": [f"e{a}_0"],
-                "links": [i], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0} for i, a in enumerate("NES")],
-           "phases": [{"state": s, "min_green_s": 5.0, "max_green_s": 30.0, "base_green_s": 10.0}
-                      for s in ("Grr", "rGr", "rrG")],
-           "detectors": [{"id": "eN_0_stop", "lane": "eN_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}]}
+    raw = {
+        "id": "J",
+        "n_links": 3,
+        "yellow_s": 3.0,
+        "all_red_s": 1.0,
+        "cycle_min_s": 1.0,
+        "cycle_max_s": 120.0,
+        "max_red_s": max_red_s,
+        "movements": [
+            {
+                "id": f"{a}_T",
+                "approach": a,
+                "turn": "through",
+                "from_edge": f"e{a}",
+                "lanes": [f"e{a}_0"],
+                "links": [i],
+                "sat_flow_pcu_h": 1800.0,
+                "storage_pcu": 10.0,
+            }
+            for i, a in enumerate("NES")
+        ],
+        "phases": [
+            {"state": s, "min_green_s": 5.0, "max_green_s": 30.0, "base_green_s": 10.0} for s in ("Grr", "rGr", "rrG")
+        ],
+        "detectors": [{"id": "eN_0_stop", "lane": "eN_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}],
+    }
     return parse_intersection(raw, "three.toml")
 
 

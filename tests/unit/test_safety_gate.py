@@ -39,8 +39,13 @@ from tests.safety_chain import chain_settings, check_sequence, run_chain
 EPS = 1e-3  # the gate rounds plan times to the millisecond
 SCALE = int(os.environ.get("TSC_SAFETY_EXAMPLES_X", "1"))  # more examples: TSC_SAFETY_EXAMPLES_X=10
 MIN_PLAUSIBLE_CYCLE_ACCEPTED = 0.25  # measured: 0.47 of the derandomized examples
-GATE = settings(max_examples=200 * SCALE, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+GATE = settings(
+    max_examples=200 * SCALE,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 absurd_numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -62,11 +67,24 @@ def absurd_cycle_wishes(draw: st.DrawFn) -> CycleWish:
 def plausible_cycle_wishes(draw: st.DrawFn, j: Intersection) -> CycleWish:
     """Some or all stages in any order, each green at, near or past its limits."""
     n = len(j.phases)
-    order = draw(st.permutations(range(n)))[:draw(st.integers(1, n))] if draw(st.booleans()) else list(range(n))
+    order = draw(st.permutations(range(n)))[: draw(st.integers(1, n))] if draw(st.booleans()) else list(range(n))
     greens = []
     for p in (j.phases[k] for k in order):
-        greens.append(draw(st.sampled_from([p.min_green_s - 1, p.min_green_s, p.base_green_s, p.max_green_s,
-                                            p.max_green_s + 1, p.max_green_s + 30]) | st.floats(0, 150)))
+        greens.append(
+            draw(
+                st.sampled_from(
+                    [
+                        p.min_green_s - 1,
+                        p.min_green_s,
+                        p.base_green_s,
+                        p.max_green_s,
+                        p.max_green_s + 1,
+                        p.max_green_s + 30,
+                    ]
+                )
+                | st.floats(0, 150)
+            )
+        )
     return CycleWish(tuple(order), tuple(greens), draw(st.floats(-200, 400)))
 
 
@@ -81,8 +99,7 @@ def plausible_phase_wishes(draw: st.DrawFn, j: Intersection) -> PhaseWish:
 
 
 def wishes(j: Intersection) -> st.SearchStrategy[Wish]:
-    return st.one_of(absurd_cycle_wishes(), plausible_cycle_wishes(j), absurd_phase_wishes(),
-                     plausible_phase_wishes(j))
+    return st.one_of(absurd_cycle_wishes(), plausible_cycle_wishes(j), absurd_phase_wishes(), plausible_phase_wishes(j))
 
 
 @st.composite
@@ -92,8 +109,7 @@ def views(draw: st.DrawFn, j: Intersection, now_s: float = 1000.0) -> SignalView
     inter = draw(st.booleans())
     elapsed = 0.0 if inter else draw(st.floats(0, 300))
     served = set(j.served_movements(phase))
-    red_since = tuple(now_s if (m.id in served and not inter) else now_s - draw(st.floats(0, 400))
-                      for m in j.movements)
+    red_since = tuple(now_s if (m.id in served and not inter) else now_s - draw(st.floats(0, 400)) for m in j.movements)
     return SignalView(phase, inter, elapsed, red_since)
 
 
@@ -113,6 +129,7 @@ def assert_plan_within_bounds(j: Intersection, plan: CyclePlan) -> None:
 
 
 # -- the gate, one wish at a time --------------------------------------------------------------
+
 
 def test_cycle_plans_respect_every_bound_or_are_refused_with_reason():
     stats: Counter[str] = Counter()
@@ -153,8 +170,9 @@ def test_phase_commands_respect_min_max_green_and_intergreens_and_are_never_refu
     view = data.draw(views(j))
     wish = data.draw(st.one_of(absurd_phase_wishes(), plausible_phase_wishes(j)))
     out = gate_phase(j, wish, view, plan_id="p", seq=1, now_s=1000.0, ttl_s=20.0)
-    well_formed = (type(wish.phase) is int and 0 <= wish.phase < len(j.phases) and math.isfinite(wish.hold_s)
-                   and wish.hold_s >= 0)
+    well_formed = (
+        type(wish.phase) is int and 0 <= wish.phase < len(j.phases) and math.isfinite(wish.hold_s) and wish.hold_s >= 0
+    )
     if out.command is None:
         assert out.refused and not well_formed, out.refused
         return
@@ -195,6 +213,7 @@ def test_a_cycle_plan_that_would_overrun_a_waiting_movements_max_red_is_refused(
 
 # -- the whole chain, second by second ---------------------------------------------------------
 
+
 class Scripted(Policy):
     """A policy that says whatever it was given, each wish for a while."""
 
@@ -209,8 +228,9 @@ class Scripted(Policy):
     def init(self, layout: Layout, now_s: float) -> tuple[int, int]:
         return (0, 0)
 
-    def decide(self, state: Any, layout: Layout, est: Any, signal: SignalView | None, now_s: float,
-               network: Any = None) -> tuple[Any, Wish | None]:
+    def decide(
+        self, state: Any, layout: Layout, est: Any, signal: SignalView | None, now_s: float, network: Any = None
+    ) -> tuple[Any, Wish | None]:
         k, used = state
         wish, hold = self.script[k % len(self.script)]
         used += 1

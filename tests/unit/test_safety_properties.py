@@ -89,19 +89,50 @@ def test_every_policy_through_gate_and_roadside_shows_a_safe_signal(policy, exam
 def outage_junction() -> Intersection:
     """Four stages (minimum greens 14, 1, 15.5 and 1 s), max_red_s 70 s: feasible."""
     turn = {"R": "right", "T": "through", "L": "left"}
-    moves = [("N_R", [0, 1, 2], ["eN_0", "eN_1", "eN_2"]), ("N_T", [3], ["eN_0"]), ("N_L", [4], ["eN_2"]),
-             ("E_R", [5, 6], ["eE_0", "eE_1"]), ("E_T", [7], ["eE_0"]), ("E_L", [8], ["eE_2"]),
-             ("S_R", [9, 10], ["eS_0", "eS_1"]), ("W_R", [11], ["eW_0"]),
-             ("W_T", [12, 13, 14], ["eW_0", "eW_1", "eW_2"]), ("W_L", [15], ["eW_2"])]
-    stages = [("GGGrrrrGGGGGGGGG", 14.0, 27.0, 14.0), ("rrrGrrrrrGGGGGGr", 1.0, 1.0, 1.0),
-              ("rrrrGrrrrGGGrrrr", 15.5, 34.5, 16.0), ("rrrrrGGrrrrrrrrr", 1.0, 1.0, 1.0)]
-    raw = {"id": "J", "n_links": 16, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 1.0, "cycle_max_s": 48.0,
-           "max_red_s": 70.0, "movements": [
-               {"id": mid, "approach": mid[0], "turn": turn[mid[2]], "from_edge": f"e{mid[0]}", "lanes": lanes,
-                "links": links, "sat_flow_pcu_h": 1400.0, "storage_pcu": 2.0} for mid, links, lanes in moves],
-           "phases": [{"state": st, "min_green_s": lo, "max_green_s": hi, "base_green_s": base}
-                      for st, lo, hi, base in stages],
-           "detectors": [{"id": "eE_0_stop", "lane": "eE_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}]}
+    moves = [
+        ("N_R", [0, 1, 2], ["eN_0", "eN_1", "eN_2"]),
+        ("N_T", [3], ["eN_0"]),
+        ("N_L", [4], ["eN_2"]),
+        ("E_R", [5, 6], ["eE_0", "eE_1"]),
+        ("E_T", [7], ["eE_0"]),
+        ("E_L", [8], ["eE_2"]),
+        ("S_R", [9, 10], ["eS_0", "eS_1"]),
+        ("W_R", [11], ["eW_0"]),
+        ("W_T", [12, 13, 14], ["eW_0", "eW_1", "eW_2"]),
+        ("W_L", [15], ["eW_2"]),
+    ]
+    stages = [
+        ("GGGrrrrGGGGGGGGG", 14.0, 27.0, 14.0),
+        ("rrrGrrrrrGGGGGGr", 1.0, 1.0, 1.0),
+        ("rrrrGrrrrGGGrrrr", 15.5, 34.5, 16.0),
+        ("rrrrrGGrrrrrrrrr", 1.0, 1.0, 1.0),
+    ]
+    raw = {
+        "id": "J",
+        "n_links": 16,
+        "yellow_s": 3.0,
+        "all_red_s": 1.0,
+        "cycle_min_s": 1.0,
+        "cycle_max_s": 48.0,
+        "max_red_s": 70.0,
+        "movements": [
+            {
+                "id": mid,
+                "approach": mid[0],
+                "turn": turn[mid[2]],
+                "from_edge": f"e{mid[0]}",
+                "lanes": lanes,
+                "links": links,
+                "sat_flow_pcu_h": 1400.0,
+                "storage_pcu": 2.0,
+            }
+            for mid, links, lanes in moves
+        ],
+        "phases": [
+            {"state": st, "min_green_s": lo, "max_green_s": hi, "base_green_s": base} for st, lo, hi, base in stages
+        ],
+        "detectors": [{"id": "eE_0_stop", "lane": "eE_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}],
+    }
     return parse_intersection(raw, "outage.toml")
 
 
@@ -120,16 +151,41 @@ def test_a_feed_outage_keeps_max_red():
 
 def infeasible_junction() -> Intersection:
     """Three stages of 1 s minimum and maximum green, max_red_s 1 s: no signal can keep it."""
-    moves = [("N_R", [0], "right", ["eN_0"]), ("N_T", [1], "through", ["eN_0"]),
-             ("N_L", [2, 3], "left", ["eN_1", "eN_2"]), ("E_R", [4], "right", ["eE_0"]),
-             ("S_R", [5, 6], "right", ["eS_0", "eS_1"]), ("W_R", [7, 8], "right", ["eW_0", "eW_1"])]
-    raw = {"id": "J", "n_links": 9, "yellow_s": 3.0, "all_red_s": 1.0, "cycle_min_s": 1.0, "cycle_max_s": 15.0,
-           "max_red_s": 1.0, "movements": [
-               {"id": mid, "approach": mid[0], "turn": turn, "from_edge": f"e{mid[0]}", "lanes": lanes,
-                "links": links, "sat_flow_pcu_h": 1400.0, "storage_pcu": 2.0} for mid, links, turn, lanes in moves],
-           "phases": [{"state": s, "min_green_s": 1.0, "max_green_s": 1.0, "base_green_s": 1.0}
-                      for s in ("GrrrGGGGG", "rGrrrrrrr", "rrGGrrrrr")],
-           "detectors": [{"id": "eE_0_stop", "lane": "eE_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}]}
+    moves = [
+        ("N_R", [0], "right", ["eN_0"]),
+        ("N_T", [1], "through", ["eN_0"]),
+        ("N_L", [2, 3], "left", ["eN_1", "eN_2"]),
+        ("E_R", [4], "right", ["eE_0"]),
+        ("S_R", [5, 6], "right", ["eS_0", "eS_1"]),
+        ("W_R", [7, 8], "right", ["eW_0", "eW_1"]),
+    ]
+    raw = {
+        "id": "J",
+        "n_links": 9,
+        "yellow_s": 3.0,
+        "all_red_s": 1.0,
+        "cycle_min_s": 1.0,
+        "cycle_max_s": 15.0,
+        "max_red_s": 1.0,
+        "movements": [
+            {
+                "id": mid,
+                "approach": mid[0],
+                "turn": turn,
+                "from_edge": f"e{mid[0]}",
+                "lanes": lanes,
+                "links": links,
+                "sat_flow_pcu_h": 1400.0,
+                "storage_pcu": 2.0,
+            }
+            for mid, links, turn, lanes in moves
+        ],
+        "phases": [
+            {"state": s, "min_green_s": 1.0, "max_green_s": 1.0, "base_green_s": 1.0}
+            for s in ("GrrrGGGGG", "rGrrrrrrr", "rrGGrrrrr")
+        ],
+        "detectors": [{"id": "eE_0_stop", "lane": "eE_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0}],
+    }
     return parse_intersection(raw, "infeasible.toml")
 
 

@@ -47,8 +47,9 @@ def test_fixed_refuses_nothing():
 
 
 def test_a_served_junction_without_roadside_status_is_named_once(caplog):
-    svc = ControllerService({"J": two_phase(), "K": replace(two_phase(), id="K")}, CFG, "adaptive",
-                            publish=lambda cmd, payload: None)
+    svc = ControllerService(
+        {"J": two_phase(), "K": replace(two_phase(), id="K")}, CFG, "adaptive", publish=lambda cmd, payload: None
+    )
     with caplog.at_level(logging.WARNING, logger="controller.service"):
         for t in range(1, 80):
             feed(svc, "J", float(t))

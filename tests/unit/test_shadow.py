@@ -61,8 +61,18 @@ def test_the_base_program_as_segments_of_one_cycle():
     prog = program(layout())
     assert prog.cycle_s == 65.0
     assert prog.ends_s == (30.0, 35.0, 60.0, 65.0) and prog.phases == (0, -1, 1, -1)
-    assert [prog.phase_at(t) for t in (0, 29.5, 30, 34.9, 35, 59, 60, 64.9, 65, 130 + 36)] == \
-        [0, 0, -1, -1, 1, 1, -1, -1, 0, 1]
+    assert [prog.phase_at(t) for t in (0, 29.5, 30, 34.9, 35, 59, 60, 64.9, 65, 130 + 36)] == [
+        0,
+        0,
+        -1,
+        -1,
+        1,
+        1,
+        -1,
+        -1,
+        0,
+        1,
+    ]
 
 
 def test_a_positive_offset_delays_the_program():

@@ -23,7 +23,8 @@ def _shared() -> Layout:
     mv["W_T"]["lanes"] = ["eW_0", "eW_1"]
     raw["movements"] += [
         {**mv["N_T"], "id": "N_L", "turn": "left", "links": [4]},
-        {**mv["W_T"], "id": "W_L", "turn": "left", "lanes": ["eW_1"], "links": [5], "sat_flow_pcu_h": 900.0}]
+        {**mv["W_T"], "id": "W_L", "turn": "left", "lanes": ["eW_1"], "links": [5], "sat_flow_pcu_h": 900.0},
+    ]
     for m in raw["movements"]:
         if m["id"] in ("E_T",):
             m["conflicts"] = m["conflicts"] + ["N_L"]
@@ -53,8 +54,9 @@ def test_a_shared_lane_weighs_as_a_lane_of_its_own_with_the_same_queue():
     lay = _shared()
     ids = [m.id for m in lay.junction.movements]
     q_lane = 8.0
-    x = np.array([q_lane * lay.lane_share[i].max() if ids[i] in ("N_T", "N_L", "E_T") else 0.0
-                  for i in range(len(ids))])
+    x = np.array(
+        [q_lane * lay.lane_share[i].max() if ids[i] in ("N_T", "N_L", "E_T") else 0.0 for i in range(len(ids))]
+    )
     s = lay.sat_flow_pcu_h
     n = [ids.index("N_T"), ids.index("N_L")]
     e = ids.index("E_T")

@@ -7,14 +7,17 @@ import pytest
 from controller.config import Config
 from controller.core.estimation import EstimationParams
 from controller.core.spillback import upstream_queue_pcu
-from tests.unit.test_estimation import N, Feed, reading
+from tests.unit.test_estimation import Feed, N, reading
 
 
 def test_no_queue_upstream_while_the_advance_loop_runs_free():
     f = Feed()
     for _ in range(30):  # red, a queue forms between the loops but never reaches the advance loop
-        f.step(reading("N_adv", {"car": 1} if int(f.t) % 3 == 0 else {}, 0.2, 12.0),
-               reading("N_stop", {}, 1.0, 0.0), green=1)
+        f.step(
+            reading("N_adv", {"car": 1} if int(f.t) % 3 == 0 else {}, 0.2, 12.0),
+            reading("N_stop", {}, 1.0, 0.0),
+            green=1,
+        )
     assert f.q() > 0
     assert upstream_queue_pcu(f.lay, f.est) == pytest.approx(0.0)
 
@@ -22,8 +25,11 @@ def test_no_queue_upstream_while_the_advance_loop_runs_free():
 def test_the_queue_beyond_a_standing_advance_loop_is_the_upstream_part():
     f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=30.0)))
     for _ in range(120):  # served demand, one car every 2 s
-        f.step(reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
-               reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0), green=0)
+        f.step(
+            reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
+            reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0),
+            green=0,
+        )
     for _ in range(40):  # red: the queue reaches the advance loop and stands there
         f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
     up = upstream_queue_pcu(f.lay, f.est)

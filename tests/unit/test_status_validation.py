@@ -14,8 +14,19 @@ from controller.service import ControllerService
 from tests.junction_fixtures import two_phase
 
 JUNCTIONS = {"J": two_phase()}
-GOOD = {"v": 1, "junction": "J", "t": 100.0, "phase": 1, "in_intergreen": False, "time_in_phase_s": 4.0,
-        "plan_id": "J-adaptive-3", "seq": 3, "epoch": 17, "mode": "adaptive", "faults": []}
+GOOD = {
+    "v": 1,
+    "junction": "J",
+    "t": 100.0,
+    "phase": 1,
+    "in_intergreen": False,
+    "time_in_phase_s": 4.0,
+    "plan_id": "J-adaptive-3",
+    "seq": 3,
+    "epoch": 17,
+    "mode": "adaptive",
+    "faults": [],
+}
 
 
 def body(**changes) -> bytes:
@@ -35,32 +46,35 @@ def test_a_good_status_decodes_with_its_epoch():
     assert decode_status_report(body(epoch=...), JUNCTIONS, 100.0, {}, 1.0).epoch == 0  # epoch is optional
 
 
-@pytest.mark.parametrize("changes, why", [
-    ({"in_intergreen": "no"}, "wrong_type"),
-    ({"in_intergreen": 0}, "wrong_type"),
-    ({"in_intergreen": ...}, "wrong_type"),
-    ({"phase": 1.0}, "wrong_type"),
-    ({"phase": True}, "wrong_type"),
-    ({"phase": 2}, "out_of_range"),
-    ({"phase": -1}, "out_of_range"),
-    ({"seq": "3"}, "wrong_type"),
-    ({"seq": -1}, "out_of_range"),
-    ({"seq": 2**60}, "out_of_range"),
-    ({"epoch": 1.5}, "wrong_type"),
-    ({"time_in_phase_s": -1.0}, "out_of_range"),
-    ({"time_in_phase_s": 1e9}, "out_of_range"),
-    ({"time_in_phase_s": "4"}, "wrong_type"),
-    ({"plan_id": 3}, "wrong_type"),
-    ({"plan_id": "x" * 500}, "out_of_range"),
-    ({"faults": "none"}, "wrong_type"),
-    ({"faults": [1]}, "wrong_type"),
-    ({"faults": ["f"] * 100}, "wrong_type"),
-    ({"mode": "flashing"}, "out_of_range"),
-    ({"mode": "manual"}, "forbidden_mode"),
-    ({"t": "100"}, "wrong_type"),
-    ({"junction": "K"}, "unknown_junction"),
-    ({"v": 2}, "bad_version"),
-])
+@pytest.mark.parametrize(
+    "changes, why",
+    [
+        ({"in_intergreen": "no"}, "wrong_type"),
+        ({"in_intergreen": 0}, "wrong_type"),
+        ({"in_intergreen": ...}, "wrong_type"),
+        ({"phase": 1.0}, "wrong_type"),
+        ({"phase": True}, "wrong_type"),
+        ({"phase": 2}, "out_of_range"),
+        ({"phase": -1}, "out_of_range"),
+        ({"seq": "3"}, "wrong_type"),
+        ({"seq": -1}, "out_of_range"),
+        ({"seq": 2**60}, "out_of_range"),
+        ({"epoch": 1.5}, "wrong_type"),
+        ({"time_in_phase_s": -1.0}, "out_of_range"),
+        ({"time_in_phase_s": 1e9}, "out_of_range"),
+        ({"time_in_phase_s": "4"}, "wrong_type"),
+        ({"plan_id": 3}, "wrong_type"),
+        ({"plan_id": "x" * 500}, "out_of_range"),
+        ({"faults": "none"}, "wrong_type"),
+        ({"faults": [1]}, "wrong_type"),
+        ({"faults": ["f"] * 100}, "wrong_type"),
+        ({"mode": "flashing"}, "out_of_range"),
+        ({"mode": "manual"}, "forbidden_mode"),
+        ({"t": "100"}, "wrong_type"),
+        ({"junction": "K"}, "unknown_junction"),
+        ({"v": 2}, "bad_version"),
+    ],
+)
 def test_hostile_statuses_are_refused_by_reason(changes, why):
     assert reason(body(**changes)) == why
 

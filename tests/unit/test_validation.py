@@ -138,11 +138,23 @@ def test_a_twin_that_fails_or_overruns_gives_unvalidated_and_is_killed():
     assert v.outcome == "unvalidated" and "no network" in v.reasons[0]
     gate, store, counts = _gate(twin_fakes.predict_slowly, timeout_s=1.0)
     t0 = time.monotonic()
-    pending = gate.start(two_phase(), CycleWish((0, 1), (30.0, 25.0)), None,
-                         {"sleep_s": 60, "incumbent": {}, "candidate": {}}, "bob", 2.0)
+    pending = gate.start(
+        two_phase(),
+        CycleWish((0, 1), (30.0, 25.0)),
+        None,
+        {"sleep_s": 60, "incumbent": {}, "candidate": {}},
+        "bob",
+        2.0,
+    )
     assert isinstance(pending, Pending) and gate.poll(pending, 2.0) is None  # the caller's thread is not held
-    v = gate.validate(two_phase(), CycleWish((0, 1), (30.0, 25.0)), None,
-                      {"sleep_s": 60, "incumbent": {}, "candidate": {}}, "bob", 2.0)
+    v = gate.validate(
+        two_phase(),
+        CycleWish((0, 1), (30.0, 25.0)),
+        None,
+        {"sleep_s": 60, "incumbent": {}, "candidate": {}},
+        "bob",
+        2.0,
+    )
     assert v.outcome == "unvalidated" and "within 1 s" in v.reasons[0]
     while gate.poll(pending, 3.0) is None:
         time.sleep(0.05)

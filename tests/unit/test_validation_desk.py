@@ -35,21 +35,29 @@ class Rig:
         self.sent: list = []
         self.replies: list[dict] = []
         self.audit = AuditStore(":memory:")
-        gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request,
-                              audit=self.audit)
-        self.desk = OperatorDesk(CFG.operators, ttl_s=CFG.roadside.plan_ttl_s, refresh_s=CFG.roadside.refresh_s,
-                                 audit=self.audit, reply=lambda op, p: self.replies.append(json.loads(p)),
-                                 validation=DeskValidation(gate, make_request))
-        self.svc = ControllerService({"J": two_phase()}, CFG, "adaptive", publish=lambda c, p: self.sent.append(c),
-                                     desk=self.desk)
+        gate = ValidationGate(
+            ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request, audit=self.audit
+        )
+        self.desk = OperatorDesk(
+            CFG.operators,
+            ttl_s=CFG.roadside.plan_ttl_s,
+            refresh_s=CFG.roadside.refresh_s,
+            audit=self.audit,
+            reply=lambda op, p: self.replies.append(json.loads(p)),
+            validation=DeskValidation(gate, make_request),
+        )
+        self.svc = ControllerService(
+            {"J": two_phase()}, CFG, "adaptive", publish=lambda c, p: self.sent.append(c), desk=self.desk
+        )
         self.t = 0.0
 
     def tick(self) -> None:
         self.t += 1.0
         j = self.svc.junctions["J"]
         self.svc.advance_clock(self.t)
-        self.svc.on_detectors(encode_detector_message("J", self.t, 1.0,
-                                                      {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors}))
+        self.svc.on_detectors(
+            encode_detector_message("J", self.t, 1.0, {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors})
+        )
         self.svc.on_status(encode_status(SignalStatus("J", self.t, 0, False, self.t, "p", 0, "adaptive")))
         self.svc.tick(self.t)
 
@@ -137,14 +145,16 @@ def test_a_newer_override_supersedes_a_plan_being_validated_and_stops_its_twin()
     rig = Rig()
     rig.desk.validation = DeskValidation(
         ValidationGate(ValidationParams(timeout_s=20.0), twin_fakes.predict_slowly, audit=rig.audit),
-        lambda j, c, i, q, now: {"sleep_s": 60, "incumbent": {}, "candidate": {}})
+        lambda j, c, i, q, now: {"sleep_s": 60, "incumbent": {}, "candidate": {}},
+    )
     rig.tick()
     rig.submit((25.0, 30.0), "r7")
     rig.tick()  # the twin starts
     pending = rig.desk.validating["J"].pending
     assert pending is not None and pending.process.is_alive()
-    rig.desk.submit(encode_override(OverrideRequest("J", "alice", "release", "r8", rig.t)), "alice", "J",
-                    rig.svc.core, rig.t)
+    rig.desk.submit(
+        encode_override(OverrideRequest("J", "alice", "release", "r8", rig.t)), "alice", "J", rig.svc.core, rig.t
+    )
     assert not rig.desk.validating and not pending.process.is_alive()
     for _ in range(3):
         rig.tick()

@@ -70,8 +70,17 @@ def test_the_request_covers_the_junction_and_its_neighbours_with_their_recent_co
     j = two_phase()
     recent = RecentCounts(300.0, VEHICLE_CLASSES)
     for t in (10.0, 200.0, 400.0):
-        recent.add(Snapshot("J", t, 1.0, (DetectorReading("N_stop", (("car", 2), ("bus", 1)), 0.2, 5.0),
-                                          DetectorReading("KN_stop", (("car", 9),), 0.2, 5.0))))
+        recent.add(
+            Snapshot(
+                "J",
+                t,
+                1.0,
+                (
+                    DetectorReading("N_stop", (("car", 2), ("bus", 1)), 0.2, 5.0),
+                    DetectorReading("KN_stop", (("car", 9),), 0.2, 5.0),
+                ),
+            )
+        )
     maker = RequestMaker("net.xml", {"J": j, "K": k}, recent, 300.0, "/tmp/w", horizon_s=600.0)
     req = maker(j, CycleWish((0, 1), (20.0, 30.0)), None, {"eN_0": 3.0}, 400.0)
     assert [r.id for r in req.junctions] == ["J"]  # no neighbours declared

@@ -51,8 +51,14 @@ def _node(validation: ValidationParams, lockstep: bool = False):
 
     cfg = dataclasses.replace(CFG, validation=validation)
     metrics = ServiceMetrics(CollectorRegistry(), JUNCTIONS, cfg)
-    return ServiceNode(cfg, JUNCTIONS, MqttSettings.from_config(cfg.broker, "wiring-test"), start_s=0.0,
-                       lockstep=lockstep, metrics=metrics), metrics
+    return ServiceNode(
+        cfg,
+        JUNCTIONS,
+        MqttSettings.from_config(cfg.broker, "wiring-test"),
+        start_s=0.0,
+        lockstep=lockstep,
+        metrics=metrics,
+    ), metrics
 
 
 def test_enabled_validation_gives_the_desk_a_gate_and_the_service_a_counts_window():
@@ -88,8 +94,9 @@ def test_the_gate_counts_its_verdicts_and_times_its_twin_in_the_service_metrics(
 
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry, {"J": two_phase()}, CFG)
-    gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request,
-                          metrics=metrics)
+    gate = ValidationGate(
+        ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request, metrics=metrics
+    )
     cand, inc = CycleWish((0, 1), (20.0, 35.0)), CycleWish((0, 1), (30.0, 25.0))
     gate.validate(two_phase(), cand, inc, {"incumbent": {"J": 100.0}, "candidate": {"J": 300.0}}, "alice", 5.0)
     gate.validate(two_phase(), cand, inc, {"incumbent": {"J": 100.0}, "candidate": {"J": 90.0}}, "alice", 6.0)

@@ -52,8 +52,15 @@ class Policy(Protocol):
         """The policy's state for one junction."""
         ...
 
-    def decide(self, state: Any, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
-               network: NetworkView | None = None) -> tuple[Any, Wish | None]:
+    def decide(
+        self,
+        state: Any,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> tuple[Any, Wish | None]:
         """New state, and a wish or None (keep the command in force / send nothing). `network`
         is given to policies with `uses_network` (None otherwise)."""
         ...
@@ -67,37 +74,48 @@ class Policy(Protocol):
 
 def _fixed(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.fixed import FixedPolicy
+
     return FixedPolicy()
 
 
 def _webster(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.webster import WebsterPolicy
+
     return WebsterPolicy(cfg.webster)
 
 
 def _max_pressure(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.max_pressure import MaxPressurePolicy
+
     return MaxPressurePolicy(cfg.max_pressure)
 
 
 def _schedule(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.schedule import SchedulePolicy
+
     return SchedulePolicy(cfg.schedule)
 
 
 def _scats(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.scats import ScatsPolicy
+
     return ScatsPolicy(cfg.scats)
 
 
 def _adaptive(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.adaptive import AdaptivePolicy
+
     return AdaptivePolicy(cfg.max_pressure)
 
 
 REGISTRY: dict[str, Callable[[PolicyConfig], Policy]] = {
-    "fixed": _fixed, "webster": _webster, "max_pressure": _max_pressure, "schedule": _schedule, "scats": _scats,
-    "adaptive": _adaptive}
+    "fixed": _fixed,
+    "webster": _webster,
+    "max_pressure": _max_pressure,
+    "schedule": _schedule,
+    "scats": _scats,
+    "adaptive": _adaptive,
+}
 
 
 def make_policy(name: str, cfg: PolicyConfig) -> Policy:

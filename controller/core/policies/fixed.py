@@ -20,6 +20,13 @@ class FixedPolicy(Policy):
     def init(self, layout: Layout, now_s: float) -> Any:
         return None
 
-    def decide(self, state: Any, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
-               network: NetworkView | None = None) -> tuple[Any, Wish | None]:
+    def decide(
+        self,
+        state: Any,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> tuple[Any, Wish | None]:
         return state, None

@@ -119,8 +119,15 @@ def yield_lanes(layout: Layout) -> np.ndarray:
     return out
 
 
-def update_boxed(boxed: np.ndarray, layout: Layout, yield_lanes_c: np.ndarray, permitted_c: np.ndarray,
-                 discharged: np.ndarray, est: Estimate, gap_s: float) -> np.ndarray:
+def update_boxed(
+    boxed: np.ndarray,
+    layout: Layout,
+    yield_lanes_c: np.ndarray,
+    permitted_c: np.ndarray,
+    discharged: np.ndarray,
+    est: Estimate,
+    gap_s: float,
+) -> np.ndarray:
     """Permitted turns that may stand inside the junction, after one more tick of phase c's green.
 
     A permitted movement that discharged over its stop-line loop (`discharged`) may be waiting in
@@ -140,8 +147,9 @@ def update_boxed(boxed: np.ndarray, layout: Layout, yield_lanes_c: np.ndarray, p
     return boxed & ~(clear & ~own.any(axis=1))
 
 
-def clearance_detours(clearance: tuple[int, ...], layout: Layout, cur: int, target: int,
-                      waiting: np.ndarray) -> list[int]:
+def clearance_detours(
+    clearance: tuple[int, ...], layout: Layout, cur: int, target: int, waiting: np.ndarray
+) -> list[int]:
     """Phases serving protected the permitted movements of `cur` that `target` would cut off while
     some of them may wait inside the junction (`waiting`): [] when none is needed, else those
     that protect all of them (or, if none does, every option). `clearance` is Statics.clearance[cur]."""
@@ -153,9 +161,17 @@ def clearance_detours(clearance: tuple[int, ...], layout: Layout, cur: int, targ
     return [p for p in clearance if layout.protected[p][cut].all()] or list(clearance)
 
 
-def phase_pressures(statics: Statics, layout: Layout, est: Estimate, signal: SignalView, now_s: float,
-                    switch_service_s: float, wait_scale_s: float, down_pcu: np.ndarray | None = None,
-                    arrival_s: float = 0.0) -> np.ndarray:
+def phase_pressures(
+    statics: Statics,
+    layout: Layout,
+    est: Estimate,
+    signal: SignalView,
+    now_s: float,
+    switch_service_s: float,
+    wait_scale_s: float,
+    down_pcu: np.ndarray | None = None,
+    arrival_s: float = 0.0,
+) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss)."""
     cur = signal.phase
@@ -191,8 +207,15 @@ class MaxPressurePolicy(Policy):
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
         return MaxPressureState(build_statics(layout, self.params.permitted_sat_ratio))
 
-    def decide(self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView | None,
-               now_s: float, network: NetworkView | None = None) -> tuple[MaxPressureState, PhaseWish | None]:
+    def decide(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> tuple[MaxPressureState, PhaseWish | None]:
         if signal is None:
             return state, None
         cur = signal.phase
@@ -201,11 +224,15 @@ class MaxPressurePolicy(Policy):
         state = self._track_box(state, layout, est, cur)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        down = (self.params.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
-                if network is not None else None)
+        down = (
+            self.params.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
+            if network is not None
+            else None
+        )
         p = self.params
-        v = phase_pressures(state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down,
-                            p.arrival_s)
+        v = phase_pressures(
+            state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s
+        )
         best = int(np.argmax(v))
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
@@ -217,12 +244,20 @@ class MaxPressurePolicy(Policy):
             zero = np.zeros(len(est.departures_pcu), dtype=bool)
             return replace(state, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
         st = state.statics
-        boxed = update_boxed(state.boxed, layout, st.yield_lanes[cur], layout.serves[cur] & ~layout.protected[cur],
-                             est.departures_pcu > state.last_dep_pcu, est, self.params.clearance_gap_s)
+        boxed = update_boxed(
+            state.boxed,
+            layout,
+            st.yield_lanes[cur],
+            layout.serves[cur] & ~layout.protected[cur],
+            est.departures_pcu > state.last_dep_pcu,
+            est,
+            self.params.clearance_gap_s,
+        )
         return replace(state, last_dep_pcu=est.departures_pcu, boxed=boxed)
 
-    def _via_clearance(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int,
-                       v: np.ndarray) -> int:
+    def _via_clearance(
+        self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int, v: np.ndarray
+    ) -> int:
         """The target, or a protected phase for permitted movements the target would cut off
         while they may stand in the junction (update_boxed)."""
         detours = clearance_detours(state.statics.clearance[cur], layout, cur, target, state.boxed)

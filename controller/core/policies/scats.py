@@ -111,10 +111,19 @@ class ScatsPolicy(Policy):
         ig = tuple(j.intergreen_s(k, (k + 1) % n) for k in range(n))
         greens = tuple(p.base_green_s for p in j.phases)
         cycle = sum(greens) + sum(ig)
-        return ScatsState(primary_phases(layout, protected_first=True), ig, cycle, greens,
-                          j.base_offset_s % max(cycle, 1e-9), cycle,
-                          np.zeros(n), np.zeros(len(j.movements)), np.zeros(len(j.movements)),
-                          np.zeros(len(layout.lanes)), np.zeros(len(layout.lanes)))
+        return ScatsState(
+            primary_phases(layout, protected_first=True),
+            ig,
+            cycle,
+            greens,
+            j.base_offset_s % max(cycle, 1e-9),
+            cycle,
+            np.zeros(n),
+            np.zeros(len(j.movements)),
+            np.zeros(len(j.movements)),
+            np.zeros(len(layout.lanes)),
+            np.zeros(len(layout.lanes)),
+        )
 
     # -- network-level: married cycles and offsets ------------------------------------------------
     def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> dict[str, Advice]:
@@ -136,8 +145,12 @@ class ScatsPolicy(Policy):
                 continue
             up = main_up.get(j) if self.params.offsets else None
             off = None
-            if up is not None and up.junction in placed and self._marries(states, j, up) \
-                    and states[up.junction].cycle_start_s is not None:
+            if (
+                up is not None
+                and up.junction in placed
+                and self._marries(states, j, up)
+                and states[up.junction].cycle_start_s is not None
+            ):
                 off = _offset_after(states[up.junction], s, up, states[up.junction].cycle_start_s)
             placed.add(j)
             advice[j] = Advice(cycles.get(root[j], s.cycle_s), off)
@@ -146,12 +159,14 @@ class ScatsPolicy(Policy):
     def _marries(self, states: Mapping[str, Any], j: str, up: _Upstream) -> bool:
         """Married: the main upstream link carries at least `marry_flow_pcu_h` and the cycles the
         two junctions want differ by at most `marry_cycle_diff_s`."""
-        return (up.flow_pcu_h >= self.params.marry_flow_pcu_h
-                and abs(states[up.junction].desired_cycle_s - states[j].desired_cycle_s)
-                <= self.params.marry_cycle_diff_s)
+        return (
+            up.flow_pcu_h >= self.params.marry_flow_pcu_h
+            and abs(states[up.junction].desired_cycle_s - states[j].desired_cycle_s) <= self.params.marry_cycle_diff_s
+        )
 
-    def _subsystems(self, network: NetworkView, states: Mapping[str, Any], main_up: Mapping[str, _Upstream]
-                    ) -> dict[str, str]:
+    def _subsystems(
+        self, network: NetworkView, states: Mapping[str, Any], main_up: Mapping[str, _Upstream]
+    ) -> dict[str, str]:
         """Per junction, the root of its married subsystem (itself without offsets): junctions
         chained by married main upstream links (the arterials), by union-find."""
         parent = {j: j for j in network.layouts}
@@ -168,8 +183,15 @@ class ScatsPolicy(Policy):
         return {j: find(j) if self.params.offsets else j for j in network.layouts}
 
     # -- per junction ------------------------------------------------------------------------------
-    def decide(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
-               network: NetworkView | None = None) -> tuple[ScatsState, CycleWish | None]:
+    def decide(
+        self,
+        state: ScatsState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> tuple[ScatsState, CycleWish | None]:
         """Measure this tick's green; at the start of a cycle adapt cycle and splits and send the
         cycle's plan; within a cycle, gap-out (module doc)."""
         if signal is None:
@@ -178,8 +200,9 @@ class ScatsPolicy(Policy):
         if not starting:
             return self._gap_out(state, layout, est, signal, not signal.in_intergreen)
         if state.cycle_start_s is None:
-            return self._wish(replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s,
-                              signal)
+            return self._wish(
+                replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s, signal
+            )
         cycle_seen_s = now_s - state.cycle_start_s
         state = replace(state, cycle_start_s=now_s - signal.green_elapsed_s)
         j = layout.junction
@@ -188,8 +211,7 @@ class ScatsPolicy(Policy):
             return state, None
         return self._wish(self._adapt(state, layout, est), layout, network, now_s, signal)
 
-    def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView
-                 ) -> tuple[ScatsState, bool]:
+    def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView) -> tuple[ScatsState, bool]:
         """Fold one tick (one second) into the cycle's measurements: green shown per phase and
         lane, wasted green, discharge in green, queue left at the end of a green. True when a
         new cycle begins: the first tick that sees the first phase green after something else
@@ -212,9 +234,17 @@ class ScatsPolicy(Policy):
         if state.last_green and (not green_now or signal.phase != state.last_phase):
             residual = np.where(state.primary == state.last_phase, est.queue_pcu, residual)
         starting = green_now and signal.phase == 0 and not (state.last_green and state.last_phase == 0)
-        state = replace(state, last_dep_pcu=dep, last_phase=signal.phase, last_green=green_now,
-                        green_given_s=given, dep_green_pcu=dep_green, residual_pcu=residual,
-                        lane_green_s=lane_green, lane_wasted_s=lane_wasted)
+        state = replace(
+            state,
+            last_dep_pcu=dep,
+            last_phase=signal.phase,
+            last_green=green_now,
+            green_given_s=given,
+            dep_green_pcu=dep_green,
+            residual_pcu=residual,
+            lane_green_s=lane_green,
+            lane_wasted_s=lane_wasted,
+        )
         return state, starting
 
     def _adapt(self, state: ScatsState, layout: Layout, est: Estimate) -> ScatsState:
@@ -236,17 +266,28 @@ class ScatsPolicy(Policy):
         desired = lost + float(need.sum())
         desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
         desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
-        state = replace(state, desired_cycle_s=desired, measured=True, green_given_s=np.zeros(n),
-                        dep_green_pcu=np.zeros_like(state.dep_green_pcu),
-                        residual_pcu=np.zeros_like(state.residual_pcu),
-                        lane_green_s=np.zeros(n_l), lane_wasted_s=np.zeros(n_l))
+        state = replace(
+            state,
+            desired_cycle_s=desired,
+            measured=True,
+            green_given_s=np.zeros(n),
+            dep_green_pcu=np.zeros_like(state.dep_green_pcu),
+            residual_pcu=np.zeros_like(state.residual_pcu),
+            lane_green_s=np.zeros(n_l),
+            lane_wasted_s=np.zeros(n_l),
+        )
         g0 = np.array(state.greens_s)
         want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
-        return replace(state, greens_s=tuple(float(x) for x in np.clip(want, g0 - self.params.split_step_s,
-                                                                        g0 + self.params.split_step_s)))
+        return replace(
+            state,
+            greens_s=tuple(
+                float(x) for x in np.clip(want, g0 - self.params.split_step_s, g0 + self.params.split_step_s)
+            ),
+        )
 
-    def _wish(self, state: ScatsState, layout: Layout, network: NetworkView | None, now_s: float,
-              signal: SignalView) -> tuple[ScatsState, CycleWish]:
+    def _wish(
+        self, state: ScatsState, layout: Layout, network: NetworkView | None, now_s: float, signal: SignalView
+    ) -> tuple[ScatsState, CycleWish]:
         """The cycle plan for the cycle starting now: the married cycle, the splits scaled into it,
         and this cycle's greens stretched or shortened toward the offset."""
         j = layout.junction
@@ -280,14 +321,19 @@ class ScatsPolicy(Policy):
         state = replace(state, plan_greens_s=tuple(float(x) for x in this), gapped_phase=-1)
         return state, CycleWish(tuple(range(len(j.phases))), tuple(float(x) for x in this), offset % cycle)
 
-    def _gap_out(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView, green_now: bool
-                 ) -> tuple[ScatsState, CycleWish | None]:
+    def _gap_out(
+        self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView, green_now: bool
+    ) -> tuple[ScatsState, CycleWish | None]:
         """SCATS local controllers end a phase early when its traffic has gone (gap-out): past its
         minimum green, no queue on its movements and every stop-line loop on their lanes empty for
         `gap_out_s`. The unused time is not spent: the phase's green in this cycle's plan is cut to
         what it has had (the next cycle's offset keeping absorbs the early start)."""
-        if (self.params.gap_out_s <= 0 or not green_now or state.plan_greens_s is None
-                or state.gapped_phase == signal.phase):
+        if (
+            self.params.gap_out_s <= 0
+            or not green_now
+            or state.plan_greens_s is None
+            or state.gapped_phase == signal.phase
+        ):
             return state, None
         j, k = layout.junction, signal.phase
         planned = state.plan_greens_s[k]
@@ -335,8 +381,13 @@ def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str,
             if not isinstance(sj, ScatsState):
                 continue
             ix = network.links.edge_movements[c.junction][c.edge]
-            j_phase = int(np.bincount(sj.primary[ix], weights=network.estimates[c.junction].flow_pcu_h[ix] + 1e-6,
-                                      minlength=len(sj.greens_s)).argmax())
+            j_phase = int(
+                np.bincount(
+                    sj.primary[ix],
+                    weights=network.estimates[c.junction].flow_pcu_h[ix] + 1e-6,
+                    minlength=len(sj.greens_s),
+                ).argmax()
+            )
             cand = _Upstream(u, c.travel_s, int(su.primary[m]), j_phase, float(flow_u[m]))
             best = main_up.get(c.junction)
             if best is not None and replace(best, flow_pcu_h=0.0) == replace(cand, flow_pcu_h=0.0):

@@ -40,6 +40,7 @@ its service time is not. Clusters are capped at `max_clusters` per phase by merg
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -123,13 +124,19 @@ class SchedulePolicy(Policy):
         by_edge: dict[str, list[int]] = {}
         for i, m in enumerate(j.movements):
             by_edge.setdefault(m.from_edge, []).append(i)
-        return ScheduleState(ScheduleStatics(
-            intergreen_s=mp.intergreen_s, primary=primary_phases(layout, protected_first=True),
-            rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
-            min_green_s=np.array([p.min_green_s for p in j.phases]),
-            max_green_s=np.array([p.max_green_s for p in j.phases]),
-            edges=tuple((e, np.array(ix)) for e, ix in by_edge.items()), clearance=mp.clearance,
-            permitted=layout.serves & ~layout.protected, yield_lanes=mp.yield_lanes))
+        return ScheduleState(
+            ScheduleStatics(
+                intergreen_s=mp.intergreen_s,
+                primary=primary_phases(layout, protected_first=True),
+                rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
+                min_green_s=np.array([p.min_green_s for p in j.phases]),
+                max_green_s=np.array([p.max_green_s for p in j.phases]),
+                edges=tuple((e, np.array(ix)) for e, ix in by_edge.items()),
+                clearance=mp.clearance,
+                permitted=layout.serves & ~layout.protected,
+                yield_lanes=mp.yield_lanes,
+            )
+        )
 
     # -- clusters -----------------------------------------------------------------------------
     def arrivals(self, st: ScheduleStatics, layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
@@ -141,7 +148,7 @@ class SchedulePolicy(Policy):
         h = int(self.params.horizon_s)
         flow = est.flow_pcu_h / 3600.0
         out = np.zeros((len(flow), h))
-        out[:, :min(h, int(self.params.steady_s))] = flow[:, None]
+        out[:, : min(h, int(self.params.steady_s))] = flow[:, None]
         if network is None:
             return out
         jid = layout.junction.id
@@ -156,9 +163,16 @@ class SchedulePolicy(Policy):
             out[ix, :c] = share[:, None] * pred[None, :]
         return out
 
-    def clusters(self, st: ScheduleStatics, layout: Layout, est: Estimate, arr: np.ndarray,
-                 rate: np.ndarray, weight: np.ndarray | None = None, primary: np.ndarray | None = None
-                 ) -> list[list[Cluster]]:
+    def clusters(
+        self,
+        st: ScheduleStatics,
+        layout: Layout,
+        est: Estimate,
+        arr: np.ndarray,
+        rate: np.ndarray,
+        weight: np.ndarray | None = None,
+        primary: np.ndarray | None = None,
+    ) -> list[list[Cluster]]:
         """Per phase, its clusters in arrival order: the standing queue (arrived now; its delay
         weighted by how long its movements have waited already, 1 + red / wait_scale_s: waiting
         is not free), then the arrivals grouped where they are `cluster_gap_s` apart and cut
@@ -196,15 +210,22 @@ class SchedulePolicy(Policy):
                 (a, _), (_, b) = groups[-2], groups[-1]
                 groups[-2:] = [(a, b)]
             for a, b in groups:
-                n = per_s[:, a:b + 1].sum(axis=1)
+                n = per_s[:, a : b + 1].sum(axis=1)
                 if n.sum() >= 0.2:
                     cl.append(Cluster(float(a + 1), float(n.sum()), float(np.max(n / r)), float(b + 1)))
             out.append(cl)
         return out
 
     # -- the programme ------------------------------------------------------------------------
-    def plan(self, st: ScheduleStatics, clusters: list[list[Cluster]], cur: int, elapsed_s: float,
-             startup_s: float, via: list[list[int]] | None = None) -> tuple[int, float]:
+    def plan(
+        self,
+        st: ScheduleStatics,
+        clusters: list[list[Cluster]],
+        cur: int,
+        elapsed_s: float,
+        startup_s: float,
+        via: list[list[int]] | None = None,
+    ) -> tuple[int, float]:
         """(phase of the first cluster served, when it starts) of the least-delay schedule.
 
         Forward dynamic programme over (clusters served per phase, last phase), level by level
@@ -218,17 +239,11 @@ class SchedulePolicy(Policy):
         total = sum(counts)
         if total == 0:
             return cur, 0.0
-        stride, acc = [], 1
-        for k in range(n_p):
-            stride.append(acc)
-            acc *= counts[k] + 1
+        stride = [math.prod(c + 1 for c in counts[:k]) for k in range(n_p)]
         jobs = [[c.job for c in cl] for cl in clusters]
-        ig = st.intergreen_s.tolist()
         min_g, max_g = st.min_green_s.tolist(), st.max_green_s.tolist()
         phases = [k for k in range(n_p) if counts[k]]
-        # time from leaving phase a to the green of phase b
-        change = [[ig[a][b] if via is None or via[a][b] < 0 else ig[a][via[a][b]] + min_g[via[a][b]] + ig[via[a][b]][b]
-                   for b in range(n_p)] for a in range(n_p)]
+        change = _change_s(st.intergreen_s.tolist(), min_g, via)
         # state key: served * n_p + last -> (delay, finish, green start of last, first phase, first start)
         frontier = {cur: (0.0, 0.0, -elapsed_s, -1, 0.0)}
         for _level in range(total):
@@ -263,8 +278,15 @@ class SchedulePolicy(Policy):
         d, _, _, first, first_t = min(frontier.values(), key=lambda v: (v[0], v[1]))
         return (cur, 0.0) if first < 0 else (first, first_t)
 
-    def decide(self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView | None,
-               now_s: float, network: NetworkView | None = None) -> tuple[ScheduleState, PhaseWish | None]:
+    def decide(
+        self,
+        state: ScheduleState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> tuple[ScheduleState, PhaseWish | None]:
         if signal is None:
             return state, None
         cur = signal.phase
@@ -272,54 +294,77 @@ class SchedulePolicy(Policy):
         if signal.in_intergreen:
             return state, PhaseWish(cur)
         if state.phase != cur or state.last_dep_pcu is None:
-            state = replace(state, phase=cur, planned_s=float("-inf"),
-                            last_dep_pcu=est.departures_pcu, last_dep_s=np.full(len(est.queue_pcu), now_s),
-                            boxed=np.zeros(len(est.queue_pcu), dtype=bool))
+            state = replace(
+                state,
+                phase=cur,
+                planned_s=float("-inf"),
+                last_dep_pcu=est.departures_pcu,
+                last_dep_s=np.full(len(est.queue_pcu), now_s),
+                boxed=np.zeros(len(est.queue_pcu), dtype=bool),
+            )
         moved = est.departures_pcu > state.last_dep_pcu
-        boxed = update_boxed(state.boxed, layout, st.yield_lanes[cur], st.permitted[cur], moved, est,
-                             self.params.clearance_gap_s)
-        state = replace(state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s),
-                        boxed=boxed)
+        boxed = update_boxed(
+            state.boxed, layout, st.yield_lanes[cur], st.permitted[cur], moved, est, self.params.clearance_gap_s
+        )
+        state = replace(
+            state, last_dep_pcu=est.departures_pcu, last_dep_s=np.where(moved, now_s, state.last_dep_s), boxed=boxed
+        )
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
         if now_s - state.planned_s >= self.params.replan_s:
-            sat, block = est.sat_flow_pcu_h, est.block
-            # a blocked exit slows the discharge, but the blockage was seen during the last green
-            # and may be gone: never below `min_rate_ratio` of the saturation flow
-            rate = sat * np.maximum(1.0 - block, self.params.min_rate_ratio) / 3600.0
-            arr = self.arrivals(st, layout, est, network)
-            red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
-            # a movement the green phase serves is served by it, whichever its primary; a
-            # permitted (yielding) one at `permitted_sat_ratio` of its rate
-            primary = np.where(layout.serves[cur], cur, st.primary)
-            # ... unless it stands: queued, and nothing crossed for `stall_s` of this green past the
-            # start-up loss (its head waits for another phase on a shared lane, or for space
-            # downstream). Its queue no longer holds the green; it waits for its own phase.
-            since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
-            stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s)
-            primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
-            rate = rate * np.where(st.permitted[np.maximum(primary, 0), np.arange(len(rate))],
-                                   self.params.permitted_sat_ratio, 1.0)
-            weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
-            cl = self.clusters(st, layout, est, arr, rate, weight=weight, primary=primary)
-            # the clearance detours the schedule will take: from the current phase as it stands,
-            # from later ones wherever the permitted turns carry traffic
-            n_p = len(layout.junction.phases)
-            later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.params.clearance_min_pcu)
-            now_waiting = self._waiting(state, est)
-            via = [[self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)]
-                   for a in range(n_p)]
-            via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
-            first, _ = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
-            if first == cur or first < 0:
-                state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
-            else:
-                # switch now; the plan's first green of `first` comes after the intergreen
-                state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
+            state = self._replan(state, layout, est, signal, now_s, network)
         if state.next_phase >= 0 and now_s >= state.switch_at_s:
             target = self._via_clearance(state, layout, est, cur, state.next_phase)
             return state, PhaseWish(target)
         return state, PhaseWish(cur)
+
+    def _replan(
+        self,
+        state: ScheduleState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        network: NetworkView | None,
+    ) -> ScheduleState:
+        """The least-delay schedule from now: the phase to switch to (now) or none (keep)."""
+        st, cur = state.statics, signal.phase
+        sat, block = est.sat_flow_pcu_h, est.block
+        # a blocked exit slows the discharge, but the blockage was seen during the last green
+        # and may be gone: never below `min_rate_ratio` of the saturation flow
+        rate = sat * np.maximum(1.0 - block, self.params.min_rate_ratio) / 3600.0
+        arr = self.arrivals(st, layout, est, network)
+        red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
+        # a movement the green phase serves is served by it, whichever its primary; a
+        # permitted (yielding) one at `permitted_sat_ratio` of its rate
+        primary = np.where(layout.serves[cur], cur, st.primary)
+        # ... unless it stands: queued, and nothing crossed for `stall_s` of this green past the
+        # start-up loss (its head waits for another phase on a shared lane, or for space
+        # downstream). Its queue no longer holds the green; it waits for its own phase.
+        since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+        stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s)
+        primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
+        rate = rate * np.where(
+            st.permitted[np.maximum(primary, 0), np.arange(len(rate))], self.params.permitted_sat_ratio, 1.0
+        )
+        weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
+        cl = self.clusters(st, layout, est, arr, rate, weight=weight, primary=primary)
+        # the clearance detours the schedule will take: from the current phase as it stands,
+        # from later ones wherever the permitted turns carry traffic
+        n_p = len(layout.junction.phases)
+        later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.params.clearance_min_pcu)
+        now_waiting = self._waiting(state, est)
+        via = [
+            [self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)] for a in range(n_p)
+        ]
+        via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
+        first, _ = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
+        if first == cur or first < 0:
+            state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
+        else:
+            # switch now; the plan's first green of `first` comes after the intergreen
+            state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
+        return state
 
     def _waiting(self, state: ScheduleState, est: Estimate) -> np.ndarray:
         """Permitted turns that may stand inside the junction (max_pressure.update_boxed)."""
@@ -344,3 +389,16 @@ def _coverage_s(network: NetworkView, junction: str) -> dict[str, int]:
             if c is not None and c.junction == junction:
                 out[c.edge] = max(out.get(c.edge, 0), int(c.travel_s))
     return out
+
+
+def _change_s(ig: list[list[float]], min_g: list[float], via: list[list[int]] | None) -> list[list[float]]:
+    """[a][b]: the time from leaving phase a to the green of phase b: the intergreen, or, through a
+    clearance phase v = via[a][b] >= 0, both intergreens and v's minimum green."""
+    n_p = len(min_g)
+    return [
+        [
+            ig[a][b] if via is None or via[a][b] < 0 else ig[a][via[a][b]] + min_g[via[a][b]] + ig[via[a][b]][b]
+            for b in range(n_p)
+        ]
+        for a in range(n_p)
+    ]

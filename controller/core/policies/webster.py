@@ -29,8 +29,9 @@ class WebsterState:
     departures_pcu: np.ndarray | None
 
 
-def webster_greens(layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float,
-                   max_flow_ratio: float) -> tuple[float, tuple[float, ...]]:
+def webster_greens(
+    layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
+) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order) by Webster's method."""
     j = layout.junction
     n = len(j.phases)
@@ -66,8 +67,15 @@ class WebsterPolicy(Policy):
     def init(self, layout: Layout, now_s: float) -> WebsterState:
         return WebsterState(now_s, None, None)
 
-    def decide(self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float,
-               network: NetworkView | None = None) -> tuple[WebsterState, CycleWish | None]:
+    def decide(
+        self,
+        state: WebsterState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> tuple[WebsterState, CycleWish | None]:
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         elapsed_s = now_s - state.period_start_s

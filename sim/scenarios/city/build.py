@@ -15,9 +15,11 @@ used.  The same seed always gives byte-identical files: the timestamped
 header comment netconvert writes is stripped and everything else is
 generated in a fixed order.
 """
+
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import subprocess
 import sys
@@ -62,15 +64,26 @@ SAME_SIDE = 0.3  # weight of OD pairs entering and leaving on the same side
 CORRIDOR = 3.0  # extra weight of end-to-end trips along a main arterial
 # general-traffic mix (vTypeDistribution "general"): id -> (share, vType attributes)
 VTYPES = {
-    "car": (0.78, 'vClass="passenger" length="4.6" minGap="2.5" accel="2.6" decel="4.5" sigma="0.5" '
-                  'maxSpeed="33.3" speedDev="0.1" color="200,200,200"'),
-    "truck": (0.08, 'vClass="truck" length="9.0" minGap="2.5" accel="1.3" decel="4.0" sigma="0.5" '
-                    'maxSpeed="25.0" speedDev="0.05" color="90,120,200"'),
-    "motorcycle": (0.14, 'vClass="motorcycle" length="2.2" minGap="1.5" accel="3.0" decel="5.0" sigma="0.5" '
-                         'maxSpeed="16.7" speedDev="0.1" color="230,160,40"'),
+    "car": (
+        0.78,
+        'vClass="passenger" length="4.6" minGap="2.5" accel="2.6" decel="4.5" sigma="0.5" '
+        'maxSpeed="33.3" speedDev="0.1" color="200,200,200"',
+    ),
+    "truck": (
+        0.08,
+        'vClass="truck" length="9.0" minGap="2.5" accel="1.3" decel="4.0" sigma="0.5" '
+        'maxSpeed="25.0" speedDev="0.05" color="90,120,200"',
+    ),
+    "motorcycle": (
+        0.14,
+        'vClass="motorcycle" length="2.2" minGap="1.5" accel="3.0" decel="5.0" sigma="0.5" '
+        'maxSpeed="16.7" speedDev="0.1" color="230,160,40"',
+    ),
 }
-BUS_VTYPE = ('vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" sigma="0.5" '
-             'maxSpeed="16.7" personCapacity="85" color="40,170,80"')
+BUS_VTYPE = (
+    'vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" sigma="0.5" '
+    'maxSpeed="16.7" personCapacity="85" color="40,170,80"'
+)
 
 BUS_HEADWAY = 300  # s
 BUS_DWELL = 20  # s
@@ -128,12 +141,20 @@ def build_layout(rng: random.Random) -> dict:
     for r in range(N_ROWS):
         art = r == ART_ROW
         chain = [f"W{r}"] + [jid(c, r) for c in range(N_COLS)] + [f"E{r}"]
-        roads += [(a, b, art, ROW_NAMES[r]) for a, b in zip(chain, chain[1:])]
+        roads += [(a, b, art, ROW_NAMES[r]) for a, b in itertools.pairwise(chain)]
     for c in range(N_COLS):
         art = c == ART_COL
         chain = [f"S{c}"] + [jid(c, r) for r in range(N_ROWS)] + [f"N{c}"]
-        roads += [(a, b, art, COL_NAMES[c]) for a, b in zip(chain, chain[1:])]
-    return {"dx": dx, "dy": dy, "fringe_len": fr, "art_fringe_len": {k: fr[k] + extra[k] for k in fr}, "nodes": nodes, "fringe": fringe, "roads": roads}
+        roads += [(a, b, art, COL_NAMES[c]) for a, b in itertools.pairwise(chain)]
+    return {
+        "dx": dx,
+        "dy": dy,
+        "fringe_len": fr,
+        "art_fringe_len": {k: fr[k] + extra[k] for k in fr},
+        "nodes": nodes,
+        "fringe": fringe,
+        "roads": roads,
+    }
 
 
 def draw_pockets(layout: dict, rng: random.Random) -> dict[str, float]:
@@ -149,29 +170,33 @@ def draw_pockets(layout: dict, rng: random.Random) -> dict[str, float]:
 
 def write_plain(layout: dict, split_pos: dict[str, float], tmp: Path) -> tuple[Path, Path]:
     nodes = layout["nodes"]
-    nod = ['<nodes>']
+    nod = ["<nodes>"]
     for nid, (x, y, typ) in nodes.items():
         nod.append(f'    <node id="{nid}" x="{x:.2f}" y="{y:.2f}" type="{typ}"/>')
-    nod.append('</nodes>\n')
-    edg = ['<edges>']
+    nod.append("</nodes>\n")
+    edg = ["<edges>"]
     for a, b, art, name in layout["roads"]:
         lanes = ART_LANES if art else STREET_LANES
         speed = ART_SPEED if art else STREET_SPEED
         prio = 3 if art else 2
         for frm, to in ((a, b), (b, a)):
             eid = f"{frm}_{to}"
-            attrs = (f'id="{eid}" from="{frm}" to="{to}" numLanes="{lanes}" speed="{speed}" '
-                     f'priority="{prio}" name={quoteattr(name)}')
+            attrs = (
+                f'id="{eid}" from="{frm}" to="{to}" numLanes="{lanes}" speed="{speed}" '
+                f'priority="{prio}" name={quoteattr(name)}'
+            )
             if eid in split_pos:
                 # dedicated left-turn pocket: one extra (leftmost) lane before the stop line
                 keep = " ".join(str(i) for i in range(lanes + 1))
-                edg.append(f'    <edge {attrs}>')
-                edg.append(f'        <split pos="-{split_pos[eid]:.1f}" lanes="{keep}" id="{eid}_p" '
-                           f'idBefore="{eid}" idAfter="{eid}_t"/>')
-                edg.append('    </edge>')
+                edg.append(f"    <edge {attrs}>")
+                edg.append(
+                    f'        <split pos="-{split_pos[eid]:.1f}" lanes="{keep}" id="{eid}_p" '
+                    f'idBefore="{eid}" idAfter="{eid}_t"/>'
+                )
+                edg.append("    </edge>")
             else:
-                edg.append(f'    <edge {attrs}/>')
-    edg.append('</edges>\n')
+                edg.append(f"    <edge {attrs}/>")
+    edg.append("</edges>\n")
     nod_f, edg_f = tmp / "city.nod.xml", tmp / "city.edg.xml"
     nod_f.write_text("\n".join(nod), encoding="utf-8")
     edg_f.write_text("\n".join(edg), encoding="utf-8")
@@ -195,14 +220,21 @@ def run_netconvert(nod_f: Path, edg_f: Path, out: Path) -> None:
     netconvert = sumolib.checkBinary("netconvert")
     cmd = [
         netconvert,
-        "--node-files", str(nod_f),
-        "--edge-files", str(edg_f),
-        "--output-file", str(out),
+        "--node-files",
+        str(nod_f),
+        "--edge-files",
+        str(edg_f),
+        "--output-file",
+        str(out),
         "--no-turnarounds",
-        "--tls.default-type", "static",
-        "--tls.yellow.time", "3",
-        "--tls.allred.time", "2",
-        "--junctions.corner-detail", "5",
+        "--tls.default-type",
+        "static",
+        "--tls.yellow.time",
+        "3",
+        "--tls.allred.time",
+        "2",
+        "--junctions.corner-detail",
+        "5",
         "--output.street-names",
     ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -249,22 +281,25 @@ def route_edges(net, frm: str, to: str, vclass: str = "passenger") -> list[str]:
 def bus_lines(layout: dict, net) -> list[dict]:
     fringe = layout["fringe"]
     lines = []
-    for line, a, b, name in (("1", f"W{ART_ROW}", f"E{ART_ROW}", ROW_NAMES[ART_ROW]),
-                             ("2", f"S{ART_COL}", f"N{ART_COL}", COL_NAMES[ART_COL])):
-        for direction, o, d in (("fwd", a, b), ("rev", b, a)):
+    for line, a, b, name in (
+        ("1", f"W{ART_ROW}", f"E{ART_ROW}", ROW_NAMES[ART_ROW]),
+        ("2", f"S{ART_COL}", f"N{ART_COL}", COL_NAMES[ART_COL]),
+    ):
+        for _direction, o, d in (("fwd", a, b), ("rev", b, a)):
             edges = route_edges(net, entry_edge(o, fringe), exit_edge(d, fringe), "bus")
             # one far-side stop on every block plus one on the entry link
             stop_edges = [e for e in edges if not e.endswith("_t") and e != exit_edge(d, fringe)]
-            lines.append({"line": line, "name": name, "id": f"L{line}_{o}_{d}",
-                          "edges": edges, "stops": stop_edges})
+            lines.append({"line": line, "name": name, "id": f"L{line}_{o}_{d}", "edges": edges, "stops": stop_edges})
     return lines
 
 
 def write_additional(lines: list[dict], net, path: Path, seed: int) -> None:
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<!-- city scenario bus stops; generated by build.py, seed {seed} -->',
-           '<additional xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/additional_file.xsd">']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f"<!-- city scenario bus stops; generated by build.py, seed {seed} -->",
+        '<additional xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/additional_file.xsd">',
+    ]
     for ln in lines:
         for e in ln["stops"]:
             lane = net.getEdge(e).getLane(0)
@@ -278,10 +313,12 @@ def write_additional(lines: list[dict], net, path: Path, seed: int) -> None:
                 name = f"{ln['name']} / {cross}"
             else:
                 name = f"{ln['name']} {SIDE_NAMES[frm[0]]}"
-            out.append(f'    <busStop id="bs_{e}" lane="{lane.getID()}" startPos="{start:.2f}" '
-                       f'endPos="{start + BUS_STOP_LEN:.2f}" lines="{ln["line"]}" '
-                       f'name={quoteattr(name)}/>')
-    out.append('</additional>\n')
+            out.append(
+                f'    <busStop id="bs_{e}" lane="{lane.getID()}" startPos="{start:.2f}" '
+                f'endPos="{start + BUS_STOP_LEN:.2f}" lines="{ln["line"]}" '
+                f"name={quoteattr(name)}/>"
+            )
+    out.append("</additional>\n")
     path.write_text("\n".join(out), encoding="utf-8")
 
 
@@ -293,27 +330,37 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
     for o, d in weights:
         route_edges(net, entry_edge(o, fringe), exit_edge(d, fringe))
 
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<!-- city scenario demand 07:00-09:00 (t=0 is 07:00); generated by build.py, seed {seed} -->',
-           '<routes xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/routes_file.xsd">',
-           '    <vTypeDistribution id="general">']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f"<!-- city scenario demand 07:00-09:00 (t=0 is 07:00); generated by build.py, seed {seed} -->",
+        '<routes xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/routes_file.xsd">',
+        '    <vTypeDistribution id="general">',
+    ]
     for vid, (share, attrs) in VTYPES.items():
         out.append(f'        <vType id="{vid}" {attrs} probability="{share}"/>')
-    out += ['    </vTypeDistribution>', f'    <vType id="bus" {BUS_VTYPE}/>']
+    out += ["    </vTypeDistribution>", f'    <vType id="bus" {BUS_VTYPE}/>']
     for ln in lines:
         out.append(f'    <route id="{ln["id"]}" edges="{" ".join(ln["edges"])}">')
         for e in ln["stops"]:
             out.append(f'        <stop busStop="bs_{e}" duration="{BUS_DWELL}"/>')
-        out.append('    </route>')
+        out.append("    </route>")
 
     elems = []  # (begin, order, xml)
     for i, ln in enumerate(lines):
         begin = 30 + 75 * i  # stagger the four directional services
         n = len(range(begin, DEMAND_END, BUS_HEADWAY))
-        elems.append((begin, 0, i, f'    <flow id="bus_{ln["id"]}" type="bus" route="{ln["id"]}" '
-                      f'begin="{begin}" end="{DEMAND_END}" period="{BUS_HEADWAY}" line="{ln["line"]}" '
-                      f'departLane="best" departSpeed="max"/>', n))
+        elems.append(
+            (
+                begin,
+                0,
+                i,
+                f'    <flow id="bus_{ln["id"]}" type="bus" route="{ln["id"]}" '
+                f'begin="{begin}" end="{DEMAND_END}" period="{BUS_HEADWAY}" line="{ln["line"]}" '
+                f'departLane="best" departSpeed="max"/>',
+                n,
+            )
+        )
     expected = 0.0
     for k, share in enumerate(PROFILE):
         b, e = k * INTERVAL, (k + 1) * INTERVAL
@@ -321,22 +368,32 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
             vph = w * scale * share
             prob = vph / 3600.0
             expected += prob * INTERVAL
-            elems.append((b, 1, j, f'    <flow id="{o}-{d}.{k}" type="general" begin="{b}" end="{e}" '
-                          f'from="{entry_edge(o, fringe)}" to="{exit_edge(d, fringe)}" '
-                          f'probability="{prob:.5f}" departLane="best" departSpeed="max"/>', 0))
+            elems.append(
+                (
+                    b,
+                    1,
+                    j,
+                    f'    <flow id="{o}-{d}.{k}" type="general" begin="{b}" end="{e}" '
+                    f'from="{entry_edge(o, fringe)}" to="{exit_edge(d, fringe)}" '
+                    f'probability="{prob:.5f}" departLane="best" departSpeed="max"/>',
+                    0,
+                )
+            )
     elems.sort(key=lambda t: t[:3])
     out += [t[3] for t in elems]
-    out.append('</routes>\n')
+    out.append("</routes>\n")
     path.write_text("\n".join(out), encoding="utf-8")
-    return {"expected_general": expected, "buses": sum(t[4] for t in elems),
-            "weights": weights, "scale": scale}
+    return {"expected_general": expected, "buses": sum(t[4] for t in elems), "weights": weights, "scale": scale}
 
 
 def summary(layout: dict, net, info: dict) -> str:
     tls = net.getTrafficLights()
-    lines = [f"blocks x (m): {layout['dx']}", f"blocks y (m): {layout['dy']}",
-             f"fringe links (m): {layout['fringe_len']}, arterial ends: {layout['art_fringe_len']}",
-             f"signalised junctions: {len(tls)}"]
+    lines = [
+        f"blocks x (m): {layout['dx']}",
+        f"blocks y (m): {layout['dy']}",
+        f"fringe links (m): {layout['fringe_len']}, arterial ends: {layout['art_fringe_len']}",
+        f"signalised junctions: {len(tls)}",
+    ]
     for t in tls:
         progs = t.getPrograms()
         for p in progs.values():
@@ -345,8 +402,10 @@ def summary(layout: dict, net, info: dict) -> str:
             lines.append(f"  {t.getID()}: {len(p.getPhases())} phases, {len(greens)} green, cycle {cycle:.0f}s")
     for k, share in enumerate(PROFILE):
         hh, mm = divmod(7 * 60 + k * INTERVAL // 60, 60)
-        lines.append(f"  {hh:02d}:{mm:02d} x{share:.2f} -> {PEAK_TOTAL_VPH * share:.0f} veh/h "
-                     f"({PEAK_TOTAL_VPH * share * INTERVAL / 3600:.0f} veh)")
+        lines.append(
+            f"  {hh:02d}:{mm:02d} x{share:.2f} -> {PEAK_TOTAL_VPH * share:.0f} veh/h "
+            f"({PEAK_TOTAL_VPH * share * INTERVAL / 3600:.0f} veh)"
+        )
     lines.append(f"expected general vehicles: {info['expected_general']:.0f}, buses: {info['buses']}")
     return "\n".join(lines)
 
@@ -367,8 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     write_additional(lines, net, HERE / "city.add.xml", args.seed)
     info = write_routes(layout, lines, net, HERE / "city.rou.xml", args.seed)
     # SUMO's seed stays 42 whatever the geometry seed: the demand draws are the same
-    write_sumocfg(HERE / "city.sumocfg", "city", args.seed, 42, SIM_END, SIM_BEGIN, additional="city.add.xml",
-                  xsd=True)
+    write_sumocfg(HERE / "city.sumocfg", "city", args.seed, 42, SIM_END, SIM_BEGIN, additional="city.add.xml", xsd=True)
     if not args.quiet:
         print(summary(layout, net, info))
     return 0

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from sim.scenarios.common import sumo_home, write_sumocfg
-from sim.scenarios.corpus.catalogue import CORPUS, CorpusNet, by_name
+from sim.scenarios.corpus.catalogue import CorpusNet, by_name
 from sim.scenarios.corpus.demand import random_demand, sampled_demand
 
 HERE = Path(__file__).resolve().parent
@@ -38,8 +38,9 @@ def build(net: CorpusNet, out_dir: Path) -> Path:
     end_s = net.begin_s + net.demand_s
     additional += make(out_dir / f"{net.name}.net.xml", out_dir, net.name, net.demand, net.seed, net.begin_s, end_s)
     cfg = out_dir / f"{net.name}.sumocfg"
-    write_sumocfg(cfg, net.name, net.seed, net.seed, end_s + TAIL_S, net.begin_s,
-                  additional=",".join(additional) or None)
+    write_sumocfg(
+        cfg, net.name, net.seed, net.seed, end_s + TAIL_S, net.begin_s, additional=",".join(additional) or None
+    )
     return cfg
 
 
@@ -47,7 +48,7 @@ def build(net: CorpusNet, out_dir: Path) -> Path:
 def fingerprint() -> str:
     """Changes whenever a corpus source, the shared scenario code or SUMO's version changes."""
     h = hashlib.sha256()
-    for src in sorted(HERE.glob("*.py")) + [HERE.parent / "common.py"]:
+    for src in [*sorted(HERE.glob("*.py")), HERE.parent / "common.py"]:
         h.update(src.read_bytes())
     version = subprocess.run([str(sumo_home() / "bin" / "sumo"), "--version"], capture_output=True, text=True)
     h.update(version.stdout.split("\n")[0].encode())

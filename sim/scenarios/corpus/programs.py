@@ -56,10 +56,13 @@ def write_tls_add(path: Path, programs: dict[str, list[Phase]], program_id: str,
     rows = ["<additional>"]
     for tl, phases in sorted(programs.items()):
         rows.append(f'    <tlLogic id="{tl}" type="static" programID="{program_id}" offset="{offsets_s.get(tl, 0)}">')
-        rows += [f'        <phase duration="{p.duration_s}" state="{p.state}" minDur="{p.duration_s}" '
-                 f'maxDur="{p.duration_s}"/>' for p in phases]
+        rows += [
+            f'        <phase duration="{p.duration_s}" state="{p.state}" minDur="{p.duration_s}" '
+            f'maxDur="{p.duration_s}"/>'
+            for p in phases
+        ]
         rows.append("    </tlLogic>")
-    path.write_text("\n".join(rows + ["</additional>", ""]), encoding="utf-8")
+    path.write_text("\n".join([*rows, "</additional>", ""]), encoding="utf-8")
 
 
 def split_sub_phases(phases: list[Phase], rng: random.Random) -> list[Phase]:
@@ -118,8 +121,15 @@ def with_red_amber(phases: list[Phase]) -> list[Phase]:
     for i, p in enumerate(phases):
         prev = phases[i - 1].state
         if any(c in GREEN and q not in GREEN for c, q in zip(p.state, prev)):
-            out.append(Phase(1, "".join("u" if c in GREEN and q not in GREEN else (c if c in GREEN else "r")
-                                        for c, q in zip(p.state, prev))))
+            out.append(
+                Phase(
+                    1,
+                    "".join(
+                        "u" if c in GREEN and q not in GREEN else (c if c in GREEN else "r")
+                        for c, q in zip(p.state, prev)
+                    ),
+                )
+            )
         out.append(p)
     return out
 
@@ -179,16 +189,18 @@ def lagging_left_program(main_edges: tuple[str, ...], program_id: str = "lagging
             left = [k.direction in "lLt" for k in links]
 
             def state(f: Callable[[bool, bool], str]) -> str:
-                return "".join(f(m, lt) for m, lt in zip(main, left))
+                return "".join(f(m, lt) for m, lt in zip(main, left))  # noqa: B023 (called within the iteration)
 
-            new[tl] = [Phase(rng.randint(25, 40), state(lambda m, lt: ("g" if lt else "G") if m else "r")),
-                       Phase(3, state(lambda m, lt: ("G" if lt else "y") if m else "r")),
-                       Phase(rng.randint(5, 9), state(lambda m, lt: "G" if m and lt else "r")),
-                       Phase(3, state(lambda m, lt: "y" if m and lt else "r")),
-                       Phase(1, state(lambda m, lt: "r")),
-                       Phase(rng.randint(15, 25), state(lambda m, lt: ("g" if lt else "G") if not m else "r")),
-                       Phase(3, state(lambda m, lt: "y" if not m else "r")),
-                       Phase(1, state(lambda m, lt: "r"))]
+            new[tl] = [
+                Phase(rng.randint(25, 40), state(lambda m, lt: ("g" if lt else "G") if m else "r")),
+                Phase(3, state(lambda m, lt: ("G" if lt else "y") if m else "r")),
+                Phase(rng.randint(5, 9), state(lambda m, lt: "G" if m and lt else "r")),
+                Phase(3, state(lambda m, lt: "y" if m and lt else "r")),
+                Phase(1, state(lambda m, lt: "r")),
+                Phase(rng.randint(15, 25), state(lambda m, lt: ("g" if lt else "G") if not m else "r")),
+                Phase(3, state(lambda m, lt: "y" if not m else "r")),
+                Phase(1, state(lambda m, lt: "r")),
+            ]
         write_tls_add(out_dir / f"{name}_tls.add.xml", new, program_id, {})
         return (f"{name}_tls.add.xml",)
 
@@ -197,9 +209,12 @@ def lagging_left_program(main_edges: tuple[str, ...], program_id: str = "lagging
 
 def lane_lengths(net: Path) -> dict[str, float]:
     """Length of every non-internal lane, by lane id (m)."""
-    return {lane.get("id"): float(lane.get("length"))
-            for e in ET.parse(net).getroot().iter("edge") if e.get("function") != "internal"
-            for lane in e.iter("lane")}
+    return {
+        lane.get("id"): float(lane.get("length"))
+        for e in ET.parse(net).getroot().iter("edge")
+        if e.get("function") != "internal"
+        for lane in e.iter("lane")
+    }
 
 
 def city_detectors(skip_share: float = 0.25) -> PostStep:
@@ -217,14 +232,18 @@ def city_detectors(skip_share: float = 0.25) -> PostStep:
                 continue
             length = lengths[lane]
             kind = rng.choice(("stop", "advance", "both"))
-            spots = {"stop": [rng.uniform(1, 5)], "advance": [rng.uniform(15, 120)],
-                     "both": [rng.uniform(1, 5), rng.uniform(15, 120)]}[kind]
+            spots = {
+                "stop": [rng.uniform(1, 5)],
+                "advance": [rng.uniform(15, 120)],
+                "both": [rng.uniform(1, 5), rng.uniform(15, 120)],
+            }[kind]
             for j, back_m in enumerate(spots):
                 pos = max(0.1, length - back_m)
-                rows.append(f'    <e1Detector id="city_{lane}_{j}" lane="{lane}" pos="{pos:.2f}" freq="1800" '
-                            'file="NUL"/>')
+                rows.append(
+                    f'    <e1Detector id="city_{lane}_{j}" lane="{lane}" pos="{pos:.2f}" freq="1800" file="NUL"/>'
+                )
         path = out_dir / f"{name}_detectors.add.xml"
-        path.write_text("\n".join(rows + ["</additional>", ""]), encoding="utf-8")
+        path.write_text("\n".join([*rows, "</additional>", ""]), encoding="utf-8")
         return (path.name,)
 
     return step

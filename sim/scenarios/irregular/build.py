@@ -20,11 +20,30 @@ from pathlib import Path
 from sim.scenarios.common import RandomScenario, main
 
 IRREGULAR = RandomScenario(
-    name="irregular", default_seed=11, fringe_factor=3,
-    netgenerate_args=("--rand", "--rand.iterations", "60", "--rand.min-distance", "120",
-                      "--rand.max-distance", "300", "--rand.min-angle", "60", "--rand.neighbor-dist5", "2",
-                      "--rand.neighbor-dist6", "1", "--default.lanenumber", "2", "--turn-lanes", "1",
-                      "--turn-lanes.length", "30"),
+    name="irregular",
+    default_seed=11,
+    fringe_factor=3,
+    netgenerate_args=(
+        "--rand",
+        "--rand.iterations",
+        "60",
+        "--rand.min-distance",
+        "120",
+        "--rand.max-distance",
+        "300",
+        "--rand.min-angle",
+        "60",
+        "--rand.neighbor-dist5",
+        "2",
+        "--rand.neighbor-dist6",
+        "1",
+        "--default.lanenumber",
+        "2",
+        "--turn-lanes",
+        "1",
+        "--turn-lanes.length",
+        "30",
+    ),
 )
 
 if __name__ == "__main__":

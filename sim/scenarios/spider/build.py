@@ -19,10 +19,24 @@ from pathlib import Path
 from sim.scenarios.common import RandomScenario, main
 
 SPIDER = RandomScenario(
-    name="spider", default_seed=7, fringe_factor=10,
-    netgenerate_args=("--spider", "--spider.arm-number", "6", "--spider.circle-number", "3",
-                      "--spider.space-radius", "150", "--default.lanenumber", "2", "--turn-lanes", "1",
-                      "--turn-lanes.length", "40"),
+    name="spider",
+    default_seed=7,
+    fringe_factor=10,
+    netgenerate_args=(
+        "--spider",
+        "--spider.arm-number",
+        "6",
+        "--spider.circle-number",
+        "3",
+        "--spider.space-radius",
+        "150",
+        "--default.lanenumber",
+        "2",
+        "--turn-lanes",
+        "1",
+        "--turn-lanes.length",
+        "40",
+    ),
 )
 
 if __name__ == "__main__":
