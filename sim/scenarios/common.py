@@ -85,8 +85,9 @@ def write_sumocfg(
     )
 
 
-def run(cmd: list[str]) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
+def run(cmd: list[str], cwd: Path | None = None) -> None:
+    """Run a SUMO tool; exit with its output on failure. `cwd`: where it may leave side files."""
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
         sys.exit(f"{cmd[0]} failed:\n{done.stdout}\n{done.stderr}")
 

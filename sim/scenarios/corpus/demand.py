@@ -37,7 +37,7 @@ def _random_trips(net: Path, out: Path, tmp: Path, seed: int, begin_s: int, end_
             sys.executable,
             str(sumo_home() / "tools" / "randomTrips.py"),
             "-n",
-            str(net),
+            str(Path(net).resolve()),
             "-o",
             str(tmp / f"{out.stem}.trips.xml"),
             "-b",
@@ -47,7 +47,8 @@ def _random_trips(net: Path, out: Path, tmp: Path, seed: int, begin_s: int, end_
             "--seed",
             str(seed),
             *args,
-        ]
+        ],
+        cwd=tmp,  # randomTrips leaves routes.rou.xml in its working directory when routing pedestrians
     )
 
 
