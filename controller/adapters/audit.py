@@ -157,37 +157,23 @@ class AuditStore:
         limit: int = 1000,
     ) -> list[AuditRecord]:
         """Events in the order they were written, filtered; at most `limit` from since_id on."""
-        sql = "SELECT id, t_s, kind, junction, actor, payload FROM events WHERE id > ?"
-        args: list[Any] = [since_id]
-        if kind is not None:
-            sql += " AND kind = ?"
-            args.append(kind)
-        if junction is not None:
-            sql += " AND junction = ?"
-            args.append(junction)
-        if since_t_s is not None:
-            sql += " AND t_s >= ?"
-            args.append(since_t_s)
-        sql += " ORDER BY id LIMIT ?"
-        args.append(int(limit))
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        return [AuditRecord(i, t, k, j, a, json.loads(p)) for i, t, k, j, a, p in rows]
+        where = [("id > ?", since_id), ("kind = ?", kind), ("junction = ?", junction), ("t_s >= ?", since_t_s)]
+        return self._select(where, "id", limit)
 
     def newest(
         self, *, kind: str, junction: str | None = None, before_id: int | None = None, limit: int = 100
     ) -> list[AuditRecord]:
         """Events of `kind` (and `junction`), newest first: at most `limit`, older than before_id."""
-        sql = "SELECT id, t_s, kind, junction, actor, payload FROM events WHERE kind = ?"
-        args: list[Any] = [kind]
-        if junction is not None:
-            sql += " AND junction = ?"
-            args.append(junction)
-        if before_id is not None:
-            sql += " AND id < ?"
-            args.append(before_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(int(limit))
+        return self._select([("kind = ?", kind), ("junction = ?", junction), ("id < ?", before_id)], "id DESC", limit)
+
+    def _select(self, where: list[tuple[str, Any]], order: str, limit: int) -> list[AuditRecord]:
+        """The events meeting every condition whose value is not None, in `order`, at most `limit`."""
+        used = [(cond, value) for cond, value in where if value is not None]
+        sql = "SELECT id, t_s, kind, junction, actor, payload FROM events"
+        if used:
+            sql += " WHERE " + " AND ".join(cond for cond, _ in used)
+        sql += f" ORDER BY {order} LIMIT ?"
+        args = [value for _, value in used] + [int(limit)]
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [AuditRecord(i, t, k, j, a, json.loads(p)) for i, t, k, j, a, p in rows]
