@@ -22,7 +22,8 @@ from controller.core.messages import encode_detector_message, encode_status
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from sim.roadside import RoadsideController
 
-_VCLASS = {
+# the feed's vehicle class of each SUMO vClass a loop can see (anything else counts as a car)
+FEED_CLASS_OF_VCLASS = {
     "passenger": "car",
     "private": "car",
     "taxi": "car",
@@ -42,7 +43,7 @@ _CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
 
 
 def vehicle_class(sumo_vclass: str) -> str:
-    return _VCLASS.get(sumo_vclass, "car")
+    return FEED_CLASS_OF_VCLASS.get(sumo_vclass, "car")
 
 
 def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_length_m: float) -> Path:

@@ -35,7 +35,7 @@ from controller.config import Config
 from controller.core.estimation import Estimate, Layout, update
 from controller.errors import AdapterError
 from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, Snapshot
-from sim.field import _VCLASS as KNOWN_VCLASSES
+from sim.field import FEED_CLASS_OF_VCLASS as KNOWN_VCLASSES
 from sim.field import vehicle_class
 from sim.sumo import sumo_home
 
