@@ -105,22 +105,11 @@ def add_parser(sub: Any) -> None:
 
 # -- connection -------------------------------------------------------------------------------
 def settings(cfg: Config, user: str, credentials: Path | None, timeout_s: float) -> MqttSettings:
-    b = cfg.broker
     from controller.adapters.credentials import password_for
 
-    return MqttSettings(
-        host=b.host,
-        port=b.port,
-        username=user,
-        password=password_for(user, credentials),
-        client_id=user,
-        tls=b.tls,
-        ca_file=b.ca_file,
-        keepalive_s=b.keepalive_s,
-        session_expiry_s=0.0,
-        reconnect_min_s=0.2,
-        reconnect_max_s=1.0,
-        connect_timeout_s=timeout_s,
+    password = password_for(user, credentials)
+    return MqttSettings.for_user(
+        cfg.broker, user, password, reconnect_min_s=0.2, reconnect_max_s=1.0, connect_timeout_s=timeout_s
     )
 
 

@@ -160,18 +160,8 @@ def run_field(
     clock = ScaledClock(1.0 / speed)
     b = cfg.broker
 
-    def settings_for(user: str) -> MqttSettings:
-        return MqttSettings(
-            host=b.host,
-            port=b.port,
-            username=user,
-            password=password_for(user, credentials),
-            client_id=user,
-            tls=b.tls,
-            ca_file=b.ca_file,
-            keepalive_s=b.keepalive_s,
-            session_expiry_s=0.0,
-        )  # a field device's plans are only good now
+    def settings_for(user: str) -> MqttSettings:  # a clean session: a field device's plans are only good now
+        return MqttSettings.for_user(b, user, password_for(user, credentials))
 
     def factory(field: SumoField, junctions: dict, cfg_: Config, policy: str, begin_s: float, **_kw) -> LiveFieldLoop:
         log.info("field up junctions=%d broker=%s:%d speed=%g", len(junctions), b.host, b.port, speed)

@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -159,6 +159,23 @@ class MqttSettings:
             keepalive_s=broker.keepalive_s,
             session_expiry_s=broker.session_expiry_s,
         )
+
+    @staticmethod
+    def for_user(broker, user: str, password: str, **overrides: float) -> MqttSettings:
+        """A named user of config.toml's [broker] (a field device, an operator's console): its
+        client id is its user name (the broker binds them), and a clean session every time."""
+        settings = MqttSettings(
+            host=broker.host,
+            port=broker.port,
+            username=user,
+            password=password,
+            client_id=user,
+            tls=broker.tls,
+            ca_file=broker.ca_file,
+            keepalive_s=broker.keepalive_s,
+            session_expiry_s=0.0,
+        )
+        return replace(settings, **overrides)
 
 
 class _WarnOnce:
