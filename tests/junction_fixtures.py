@@ -57,3 +57,30 @@ def two_phase_raw() -> dict:
 
 def two_phase() -> Intersection:
     return parse_intersection(two_phase_raw(), "two_phase.toml")
+
+
+def two_lane_north_raw(second_lane_movement: str) -> dict:
+    """two_phase with a second N lane eN_1 without loops: in N_T's lanes ('N_T') or in a left
+    turn of its own from the same edge ('N_L')."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    for ph in raw["phases"]:
+        ph["state"] += ph["state"][0]  # link 4 green with N_T
+    if second_lane_movement == "N_T":
+        raw["movements"][0]["lanes"].append("eN_1")
+        raw["movements"][0]["links"].append(4)
+    else:
+        raw["movements"].append(
+            {
+                "id": "N_L",
+                "approach": "N",
+                "turn": "left",
+                "from_edge": "eN",
+                "lanes": ["eN_1"],
+                "links": [4],
+                "sat_flow_pcu_h": 1800.0,
+                "storage_pcu": 10.0,
+                "conflicts": ["E_T", "W_T"],
+            }
+        )
+    return raw

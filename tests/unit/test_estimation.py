@@ -13,7 +13,7 @@ from controller.core import estimation
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.junctions import parse_intersection
 from controller.model import DetectorReading, Snapshot
-from tests.junction_fixtures import two_phase, two_phase_raw
+from tests.junction_fixtures import two_lane_north_raw, two_phase, two_phase_raw
 
 N = 0  # movement index of N_T in two_phase(): phase 0 serves N_T and S_T
 
@@ -325,37 +325,10 @@ def test_junction_without_loops_stays_empty_and_blind():
     assert est.t_s == 1.0 and est.blind.all() and not est.queue_pcu.any() and not est.flow_pcu_h.any()
 
 
-def _two_lane_north(second_lane_movement: str) -> dict:
-    """two_phase with a second N lane eN_1 without loops: in N_T's lanes ('N_T') or in a left
-    turn of its own from the same edge ('N_L')."""
-    raw = two_phase_raw()
-    raw["n_links"] = 5
-    for ph in raw["phases"]:
-        ph["state"] += ph["state"][0]  # link 4 green with N_T
-    if second_lane_movement == "N_T":
-        raw["movements"][0]["lanes"].append("eN_1")
-        raw["movements"][0]["links"].append(4)
-    else:
-        raw["movements"].append(
-            {
-                "id": "N_L",
-                "approach": "N",
-                "turn": "left",
-                "from_edge": "eN",
-                "lanes": ["eN_1"],
-                "links": [4],
-                "sat_flow_pcu_h": 1800.0,
-                "storage_pcu": 10.0,
-                "conflicts": ["E_T", "W_T"],
-            }
-        )
-    return raw
-
-
 @pytest.mark.parametrize("movement", ["N_T", "N_L"])
 def test_lane_without_loop_borrows_from_measured_lanes_of_its_movement_or_edge(movement):
     f = Feed(
-        parse_intersection(_two_lane_north(movement), "two_lane.toml"),
+        parse_intersection(two_lane_north_raw(movement), "two_lane.toml"),
         cfg=Config(estimation=EstimationParams(flow_window_s=60.0)),
     )
     lanes = f.lay.lanes
@@ -373,7 +346,7 @@ def test_lane_without_loop_borrows_from_measured_lanes_of_its_movement_or_edge(m
 
 
 def test_lane_without_loop_prefers_its_own_movement_and_keeps_its_model_when_nothing_is_near():
-    raw = _two_lane_north("N_L")
+    raw = two_lane_north_raw("N_L")
     raw["movements"][0]["lanes"].append("eN_2")  # a third N lane, of N_T, measured
     raw["detectors"].append({"id": "N2_adv", "lane": "eN_2", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0})
     lay = Layout.build(parse_intersection(raw, "three_lane.toml"), Config())

@@ -16,7 +16,7 @@ from controller.core import estimation, netestimate
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, Snapshot
-from tests.junction_fixtures import two_phase, two_phase_raw
+from tests.junction_fixtures import two_lane_north_raw, two_phase, two_phase_raw
 
 
 def _named(jid: str, raw: dict) -> Intersection:
@@ -25,28 +25,7 @@ def _named(jid: str, raw: dict) -> Intersection:
 
 
 def _two_lane(jid: str, own_movement: bool) -> Intersection:
-    raw = two_phase_raw()
-    raw["n_links"] = 5
-    for ph in raw["phases"]:
-        ph["state"] += ph["state"][0]
-    if own_movement:
-        raw["movements"].append(
-            {
-                "id": "N_L",
-                "approach": "N",
-                "turn": "left",
-                "from_edge": "eN",
-                "lanes": ["eN_1"],
-                "links": [4],
-                "sat_flow_pcu_h": 1800.0,
-                "storage_pcu": 10.0,
-                "conflicts": ["E_T", "W_T"],
-            }
-        )
-    else:
-        raw["movements"][0]["lanes"].append("eN_1")
-        raw["movements"][0]["links"].append(4)
-    return _named(jid, raw)
+    return _named(jid, two_lane_north_raw("N_L" if own_movement else "N_T"))
 
 
 def _junctions() -> dict[str, Intersection]:
