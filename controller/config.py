@@ -17,6 +17,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -353,3 +354,17 @@ def _check_validation_network(cfg: Config, path: Path) -> None:
         net = path.resolve().parent / net
     if not net.is_file():
         raise ConfigError(str(path), "validation.network", f"no such network file: {net}")
+
+
+def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str) -> Config:
+    """`cfg` with some fields of section `name` replaced by `values` (e.g. an operator's change of
+    a policy's parameters), checked like the file's own values; ConfigError naming `source` and
+    the field otherwise."""
+    hints = get_type_hints(Config)
+    if name not in hints or name == "source":
+        raise ConfigError(source, name, "unknown section")
+    merged = {**dataclasses.asdict(getattr(cfg, name)), **values}
+    section = _section(hints[name], merged, source, name)
+    if name == "webster" and section.max_flow_ratio >= 1.0:
+        raise ConfigError(source, "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    return dataclasses.replace(cfg, **{name: section})
