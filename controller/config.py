@@ -16,8 +16,8 @@ import logging
 import math
 import os
 import tomllib
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
