@@ -40,6 +40,7 @@ from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
 from controller.errors import AdapterError, FeedError
 from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
+from controller.service import Recorder
 from sim.broker import SIM, Broker, field_user
 from sim.field import SumoField
 from sim.simulate import SimulateRequest, run
@@ -72,7 +73,10 @@ class MqttLoop:
         timeout_s: float = 60.0,
         after_second: AfterSecond | None = None,
         metrics: ServiceMetrics | None = None,
+        archive: Recorder | None = None,
     ) -> None:
+        """archive: where the controller records what it received and sent (docs/replay.md),
+        as the in-process loop does (`simulate --record`)."""
         self.field = field
         self.broker = broker
         self.topics = broker.topics
@@ -112,6 +116,7 @@ class MqttLoop:
             start_s=start_s,
             lockstep=self.lockstep,
             metrics=metrics,
+            archive=archive,
             trust=Trust(epoch=1, signer=keyring.sign, audit=None),
         )
         self.devices: dict[str, MqttClient] = {}
@@ -322,6 +327,7 @@ def run_via_mqtt(
             begin_s: float,
             *,
             metrics: ServiceMetrics | None = None,
+            archive: Recorder | None = None,
         ) -> MqttLoop:
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
@@ -338,6 +344,7 @@ def run_via_mqtt(
                 timeout_s=timeout_s,
                 after_second=after_second,
                 metrics=metrics,
+                archive=archive,
             )
 
         try:
