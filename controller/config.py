@@ -148,6 +148,17 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class RegionsConfig:
+    """Sharding the city across controller instances (controller/regions.py, docs/deployment.md).
+    `named`: region name -> junction ids, checked against the junctions by controller/regions.py."""
+
+    count: int = 0  # > 0 and no `named`: that many regions, an automatic partition of the junction graph
+    named: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    halo_hops: int = 1  # neighbours this many links beyond the border are read from the feed
+    lease_s: float = 15.0  # an instance whose heartbeat is older than this (or offline) loses its region
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -168,6 +179,7 @@ class Config:
     audit: AuditConfig = AuditConfig()
     operators: OperatorParams = OperatorParams()  # the core's own dataclass (controller/core/override.py)
     validation: ValidationParams = ValidationParams()  # the core's own dataclass (controller/core/validation.py)
+    regions: RegionsConfig = RegionsConfig()
     source: str = "<defaults>"
 
 
@@ -242,6 +254,7 @@ _POSITIVE = frozenset(
         "validation.horizon_s",
         "validation.window_s",
         "validation.timeout_s",
+        "regions.lease_s",
     }
 )
 
