@@ -61,13 +61,16 @@ class HarmParams:
     # the replay's discharge (shadow.py), HCM's effective green g = G - l1 + e
     startup_lost_s: float = 2.0  # l1: start-up lost time at a green's onset
     extension_s: float = 2.0  # e: discharge goes on this long into the yellow
+    # a return to the policy waits in fixed mode (JunctionReport.return_due) until the adapter
+    # calls approve (back to the policy) or reject (a relapse: the hold doubles)
+    validate_return: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "enabled":
+            if f.name in ("enabled", "validate_return"):
                 if not isinstance(v, bool):
-                    raise ValueError(f"harm enabled must be true or false, got {v!r}")
+                    raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"harm {f.name} must be a finite number >= 0, got {v!r}")
         if self.window_s <= 0:
@@ -86,6 +89,9 @@ class HarmState:
     relapses: int = 0  # switches to fixed since the policy last stayed in force hold_max_s
     hold_s: float = 0.0  # the hold of the current fixed mode
     demand_at_switch_pcu_h: float = 0.0  # the advance loops' arrival flow when it switched to fixed
+    return_due: bool = False  # fixed mode: a return is due and waits for approve / reject (validate_return)
+    return_reason: str = ""  # why the return is (or was last) due
+    approved: bool = False  # the return was approved: the junction goes back to the policy at its next tick
 
     @property
     def gains(self) -> shadow.Gains:
@@ -117,6 +123,8 @@ class JunctionReport:
     delay_gain: float  # 1 - controlled / fixed
     demand_pcu_h: float
     agreement: float  # share of the window the signal showed the base program's phase
+    return_due: bool = False  # fixed mode: a return to the policy is due and waits for approve / reject
+    return_reason: str = ""  # why it is due ("" when none is)
 
 
 def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmState:
@@ -150,10 +158,44 @@ def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) ->
             state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_at_switch_pcu_h=demand_pcu_h
         )
         return _switch(fixed, "fixed", now_s, why), why
+    if state.approved:
+        why = f"{state.return_reason}; return approved"
+        return _switch(replace(state, approved=False), "policy", now_s, why), why
+    if state.return_due:
+        return state, None
     why = _back(state, demand_pcu_h, now_s, params)
     if why is None:
         return state, None
-    return _switch(state, "policy", now_s, why), why
+    if params.validate_return:
+        return replace(state, return_due=True, return_reason=why), None
+    return _switch(replace(state, return_reason=why), "policy", now_s, why), why
+
+
+def approve(state: HarmState) -> HarmState:
+    """A due return approved (validate_return): the junction goes back to the policy at its next
+    tick (decide records the ModeChange, reason "<why it was due>; return approved").
+    ValueError when no return is due."""
+    if state.mode != "fixed" or not state.return_due:
+        raise ValueError(f"no return to the policy is due (mode {state.mode}, return_due {state.return_due})")
+    return replace(state, return_due=False, approved=True)
+
+
+def reject(state: HarmState, reason: str, demand_pcu_h: float, now_s: float, params: HarmParams) -> HarmState:
+    """A due return rejected (validate_return): it counts as a relapse. The junction stays fixed
+    for a new hold, doubled as after a relapse (up to hold_max_s), measured from now_s, and the
+    demand reference for a shift is `demand_pcu_h` (now). ValueError when no return is due."""
+    if state.mode != "fixed" or not state.return_due:
+        raise ValueError(f"no return to the policy is due (mode {state.mode}, return_due {state.return_due})")
+    hold = min(params.hold_s * 2.0**state.relapses, params.hold_max_s)
+    return replace(
+        state,
+        since_s=now_s,
+        hold_s=hold,
+        relapses=state.relapses + 1,
+        return_due=False,
+        reason=f"return rejected: {reason}",
+        demand_at_switch_pcu_h=demand_pcu_h,
+    )
 
 
 def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
@@ -202,6 +244,8 @@ def report(state: HarmState) -> JunctionReport:
         g.delay_gain,
         state.replay.demand_pcu_h,
         state.replay.agreement,
+        state.return_due,
+        state.return_reason if state.return_due else "",
     )
 
 

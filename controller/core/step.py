@@ -21,7 +21,7 @@ the same tick.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -336,6 +336,32 @@ class Core:
             return js
         commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + DECISION_PERIOD_S))
         return replace(js, command=None, sent_s=now_s, seq=js.seq + 1)
+
+    def approve_return(self, state: CoreState, junction_id: str) -> CoreState:
+        """`[harm] validate_return`: the junction's due return (JunctionReport.return_due) is
+        approved; it goes back to the policy at its next tick (a ModeChange in that TickResult).
+        ValueError naming the junction when it is unknown or no return is due."""
+        return self._set_harm(state, junction_id, harm.approve)
+
+    def reject_return(self, state: CoreState, junction_id: str, reason: str) -> CoreState:
+        """`[harm] validate_return`: the junction's due return is rejected: it stays on its fixed
+        plan, counted as a relapse (the hold doubles, up to hold_max_s, from the state's time).
+        ValueError naming the junction when it is unknown or no return is due."""
+        js = state.junctions.get(junction_id)
+        demand = float(js.estimate.flow_pcu_h.sum()) if js is not None else 0.0
+        return self._set_harm(state, junction_id, lambda hs: harm.reject(hs, reason, demand, state.t_s, self.harm))
+
+    def _set_harm(
+        self, state: CoreState, junction_id: str, change: Callable[[harm.HarmState], harm.HarmState]
+    ) -> CoreState:
+        js = state.junctions.get(junction_id)
+        if js is None or js.harm is None:
+            raise ValueError(f"junction {junction_id!r}: not controlled by this core")
+        try:
+            hs = change(js.harm)
+        except ValueError as e:
+            raise ValueError(f"junction {junction_id!r}: {e}") from None
+        return replace(state, junctions={**state.junctions, junction_id: replace(js, harm=hs)})
 
     def report(self, state: CoreState) -> dict[str, harm.JunctionReport]:
         """Per junction: mode, reason of the last switch, switches, and the shadow's figures."""

@@ -236,3 +236,83 @@ def test_config_harm_section(tmp_path):
     bad.write_text("[harm]\nmargin = -0.1\n")
     with pytest.raises(ConfigError, match="harm.margin"):
         load_config(bad)
+
+
+def closed_loop_validated(policy, seconds: int, on_due):
+    """closed_loop with `[harm] validate_return`: `on_due(core, state, t)` is called at every tick
+    where the report says a return is due, and returns the new state."""
+    j = two_phase()
+    params = replace(FAST, validate_return=True)
+    cfg = replace(Config(), harm=params, estimation=replace(Config().estimation, flow_window_s=60.0))
+    core = Core({"J": Layout.build(j, cfg)}, policy, cfg)
+    field = Field(j, NS_HEAVY)
+    state = core.initial_state(0.0)
+    log = []
+    status = field.rc.status(0.0)
+    for t in range(1, seconds + 1):
+        state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
+        if core.report(state)["J"].return_due:
+            state = on_due(core, state, t)
+        for cmd in result.commands:
+            field.rc.receive(cmd, float(t))
+        field.actuate(float(t))
+        status = field.rc.status(float(t))
+        log.append((t, result, state.junctions["J"].harm, field.rc.mode))
+    return log, state, core
+
+
+def test_validate_return_holds_a_due_return_until_approved():
+    due_at: list[int] = []
+
+    def approve_after_60s(core, state, t):
+        if not due_at:
+            due_at.append(t)
+            rep = core.report(state)["J"]
+            assert rep.mode == "fixed" and "hold" in rep.return_reason
+        return core.approve_return(state, "J") if t - due_at[0] >= 60 else state
+
+    log, _, _ = closed_loop_validated(WrongPhase(), 1300, approve_after_60s)
+    ch = changes(log)
+    (t1, m1, _), (t2, m2, why2) = ch[:2]
+    assert (m1, m2) == ("fixed", "policy") and due_at[0] - t1 == pytest.approx(FAST.hold_s, abs=1)
+    # back to the policy at the tick after the approval, not at the hold's end
+    assert t2 == due_at[0] + 61 and "return approved" in why2
+    # while it waited: fixed mode, nothing sent
+    assert all(h.mode == "fixed" and not r.commands for t, r, h, _ in log if due_at[0] <= t <= due_at[0] + 60)
+
+
+def test_validate_return_rejected_counts_as_a_relapse():
+    rejected: list[int] = []
+
+    def reject(core, state, t):
+        rejected.append(t)
+        return core.reject_return(state, "J", "twin: 12% worse")
+
+    log, state, core = closed_loop_validated(WrongPhase(), 2400, reject)
+    ch = changes(log)
+    assert [m for _, m, _ in ch] == ["fixed"]  # never back to the policy
+    t1 = ch[0][0]
+    # due after the hold, rejected; due again after the doubled hold, then after 4x (capped at hold_max_s)
+    assert rejected[0] - t1 == pytest.approx(FAST.hold_s, abs=1)
+    assert rejected[1] - rejected[0] == pytest.approx(2 * FAST.hold_s, abs=1)
+    hs = state.junctions["J"].harm
+    assert hs.mode == "fixed" and hs.reason == "return rejected: twin: 12% worse" and hs.switches == 1
+    assert not core.report(state)["J"].return_due
+
+
+def test_approve_or_reject_without_a_due_return_is_an_error():
+    _log, state, core = closed_loop(WrongPhase(), NS_HEAVY, 100)  # in policy mode, nothing due
+    with pytest.raises(ValueError, match="junction 'J'.*no return to the policy is due"):
+        core.approve_return(state, "J")
+    with pytest.raises(ValueError, match="junction 'J'.*no return to the policy is due"):
+        core.reject_return(state, "J", "x")
+    with pytest.raises(ValueError, match="junction 'K'"):
+        core.approve_return(state, "K")
+
+
+def test_config_validate_return(tmp_path):
+    assert load_config("config.toml").harm.validate_return is False
+    bad = tmp_path / "c.toml"
+    bad.write_text("[harm]\nvalidate_return = 1\n")
+    with pytest.raises(ConfigError, match="harm.validate_return"):
+        load_config(bad)
