@@ -1,0 +1,184 @@
+"""Regions: several controller instances share a city's junctions (issue 12, docs/deployment.md).
+
+A region is a set of junctions one instance owns: it subscribes to their detector, status and
+override topics only and is the only one to send them plans. It also reads, from the feed, the
+junctions up to `halo_hops` neighbour links beyond its border (its halo): their estimates are what
+a coordinating policy needs of the neighbourhood (controller/core/network.py), and it never sends
+them anything. Instances share nothing but the broker.
+
+Regions come from config.toml [regions]: `named` (region -> junction ids) or `count` (an
+automatic partition of the junction graph, the TOMLs' upstream/downstream links). The partition
+orders the junctions by reverse Cuthill-McKee (scipy.sparse.csgraph), which keeps neighbours
+close in the order, and cuts the order into `count` runs of equal size (±1): balanced, and the
+links crossing a cut are bounded by the order's bandwidth. Deterministic: the same junctions give
+the same regions on every machine.
+
+    plan = plan_regions(cfg, junctions)            # ConfigError naming the file and the field
+    region = plan.region("r1")                     # owned and halo junction ids
+    plan.successor("r1", alive={"r0", "r1"})       # who takes r1 over when its instance is gone
+
+Failover: each instance publishes a retained heartbeat with a Last Will (docs/mqtt.md). The
+instance of region r is `{service.instance}.{r}`. When it is "offline" or silent for `lease_s`,
+the first live region after r in the plan's order takes r over (controller/takeover.py), and
+hands it back when r's instance is online again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+from controller.config import Config
+from controller.errors import ConfigError
+from controller.model import Intersection
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Region:
+    """One instance's share: the junctions it commands, and those it only reads (its halo)."""
+
+    name: str
+    owned: tuple[str, ...]
+    halo: tuple[str, ...] = ()
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        """Every junction whose feed the instance reads: owned first, then the halo."""
+        return self.owned + self.halo
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    regions: tuple[Region, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.regions)
+
+    def region(self, name: str, source: str = "<defaults>") -> Region:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise ConfigError(source, "regions", f"no region {name!r} (known: {', '.join(self.names) or 'none'})")
+
+    def owner_of(self) -> dict[str, str]:
+        """Junction id -> name of the region that owns it."""
+        return {j: r.name for r in self.regions for j in r.owned}
+
+    def successor(self, name: str, alive: Collection[str]) -> str | None:
+        """The region whose instance takes `name` over: the first one after it, in the plan's
+        order (cyclic), whose instance is alive; None when no other is."""
+        names = self.names
+        k = names.index(name)
+        for step in range(1, len(names)):
+            cand = names[(k + step) % len(names)]
+            if cand in alive:
+                return cand
+        return None
+
+
+def region_instance(cfg: Config, region: str) -> str:
+    """The instance name (heartbeat topic level) of the instance that owns `region`."""
+    return f"{cfg.service.instance}.{region}"
+
+
+def neighbours(junctions: Mapping[str, Intersection]) -> dict[str, set[str]]:
+    """Undirected neighbour links between the given junctions (upstream or downstream of
+    either side in the TOMLs); links to junctions not given are left out."""
+    out: dict[str, set[str]] = {j: set() for j in junctions}
+    for jid, j in junctions.items():
+        for other in (*j.upstream, *j.downstream):
+            if other in out and other != jid:
+                out[jid].add(other)
+                out[other].add(jid)
+    return out
+
+
+def partition(junctions: Mapping[str, Intersection], count: int) -> list[tuple[str, ...]]:
+    """`count` runs of equal size (±1) of the reverse Cuthill-McKee order of the junction graph
+    (ties by junction id); fewer when there are fewer junctions than `count`."""
+    ids = sorted(junctions)
+    if not ids:
+        return []
+    index = {j: k for k, j in enumerate(ids)}
+    nbrs = neighbours(junctions)
+    rows = [index[a] for a in ids for b in sorted(nbrs[a])]
+    cols = [index[b] for a in ids for b in sorted(nbrs[a])]
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
+    order = [ids[k] for k in reverse_cuthill_mckee(graph, symmetric_mode=True)]
+    count = min(count, len(ids))
+    bounds = [round(k * len(ids) / count) for k in range(count + 1)]
+    return [tuple(sorted(order[bounds[k] : bounds[k + 1]])) for k in range(count)]
+
+
+def halo(owned: Iterable[str], nbrs: Mapping[str, set[str]], hops: int) -> tuple[str, ...]:
+    """Junctions within `hops` neighbour links of `owned`, not owned themselves (sorted)."""
+    own = set(owned)
+    seen, frontier = set(own), set(own)
+    for _ in range(hops):
+        frontier = {n for j in frontier for n in nbrs.get(j, ())} - seen
+        seen |= frontier
+    return tuple(sorted(seen - own))
+
+
+def cut_links(plan: RegionPlan, junctions: Mapping[str, Intersection]) -> int:
+    """Neighbour links whose two ends lie in different regions."""
+    owner = plan.owner_of()
+    nbrs = neighbours(junctions)
+    return sum(1 for a in nbrs for b in nbrs[a] if a < b and owner.get(a) != owner.get(b))
+
+
+def _named(cfg: Config, junctions: Mapping[str, Intersection]) -> list[tuple[str, tuple[str, ...]]]:
+    """[regions] named, checked: names of letters, digits, '_' and '-', lists of known junction ids, no
+    junction in two regions. Junctions in no region are an error too: nobody would run them."""
+    seen: dict[str, str] = {}
+    out = []
+    for name, ids in cfg.regions.named.items():
+        field = f"regions.named.{name}"
+        if not _NAME.fullmatch(name):
+            raise ConfigError(cfg.source, field, "a region name is letters, digits, '_' and '-' (it names an instance)")
+        if not isinstance(ids, list) or not ids or not all(isinstance(j, str) for j in ids):
+            raise ConfigError(cfg.source, field, f"must be a non-empty list of junction ids, got {ids!r}")
+        unknown = sorted(set(ids) - set(junctions))
+        if unknown:
+            raise ConfigError(cfg.source, field, f"unknown junctions {', '.join(unknown[:5])} (not in the TOMLs)")
+        for j in ids:
+            if j in seen and seen[j] != name:
+                raise ConfigError(cfg.source, field, f"junction {j} is already in region {seen[j]!r}")
+            seen[j] = name
+        out.append((name, tuple(dict.fromkeys(ids))))
+    left = sorted(set(junctions) - set(seen))
+    if left:
+        raise ConfigError(cfg.source, "regions.named", f"junctions in no region: {', '.join(left[:5])}")
+    return out
+
+
+def plan_regions(cfg: Config, junctions: Mapping[str, Intersection]) -> RegionPlan:
+    """The regions of config.toml [regions] over `junctions`: `named` when given, else `count`
+    automatic ones named r0, r1, ...; one region "all" when neither is set."""
+    r = cfg.regions
+    if r.named:
+        parts = _named(cfg, junctions)
+    elif r.count > 0:
+        parts = [(f"r{k}", ids) for k, ids in enumerate(partition(junctions, r.count))]
+    else:
+        parts = [("all", tuple(sorted(junctions)))]
+    nbrs = neighbours(junctions)
+    return RegionPlan(tuple(Region(name, ids, halo(ids, nbrs, r.halo_hops)) for name, ids in parts))
+
+
+def select(
+    cfg: Config, junctions: Mapping[str, Intersection], name: str
+) -> tuple[Config, dict[str, Intersection], frozenset[str]]:
+    """For `run --region NAME`: the config with this region's instance name, the junctions the
+    instance reads (owned and halo), and the owned ones."""
+    region = plan_regions(cfg, junctions).region(name, cfg.source)
+    cfg = replace(cfg, service=replace(cfg.service, instance=region_instance(cfg, name)))
+    return cfg, {j: junctions[j] for j in region.watched}, frozenset(region.owned)
