@@ -31,9 +31,6 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         detectors=getattr(args, "detectors", "generated"),
         record=getattr(args, "record", None),
     )
-    if req.record is not None and args.via_mqtt:
-        print("error: --record records the in-process run; drop --via-mqtt", file=sys.stderr)
-        return 2
     registry = CollectorRegistry()
     port = getattr(args, "metrics_port", None)
     server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None
