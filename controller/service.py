@@ -16,7 +16,9 @@ store, records plans, acknowledgements, roadside refusals and mode changes.
 At construction the policy is asked, junction by junction, whether it can serve it
 (Policy.cannot_serve). A junction it refuses is logged once with the reason, kept out of the
 core (no estimate, no plans: its roadside stays on the junction's own program) and listed in
-`refused` (junction id -> reason). Its feed is still validated. Every policy needs the
+`refused` (junction id -> reason). Its feed is still validated. So is the feed of `observed`
+junctions (a region's halo, controller/regions.py): estimated, never sent a plan (another
+instance runs them). Every policy needs the
 roadside's status to act: a served junction that has reported none `roadside.backup_s` after
 the start is named in a warning, once; so is one whose roadside reports an intergreen longer
 than the junction's `max_red_s` (it shows signal states the model has no stage for).
@@ -27,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -99,10 +101,11 @@ class ControllerService:
         signer: Signer | None = None,
         audit: AuditSink | None = None,
         recent: CountsWindow | None = None,
+        observed: Collection[str] = (),
     ) -> None:
         self.junctions = dict(junctions)
-        self.epoch = epoch
-        self.signer = signer
+        self.observed = frozenset(observed)  # a region's halo (controller/regions.py): read, never sent plans
+        self.epoch, self.signer = epoch, signer
         self.ledger = PlanLedger(epoch, f"controller/{cfg.service.instance}", cfg.security.ack_timeout_s, audit)
         self._max_future_s = cfg.security.clock_skew_s
         self.metrics = metrics
@@ -236,15 +239,18 @@ class ControllerService:
         for refusal in result.refusals:
             log.info("safety gate refused junction=%s reason=%s", refusal.junction, refusal.reason)
         for change in result.mode_changes:  # do no harm: rare, and what an operator must see
+            if change.junction in self.observed:
+                continue
             log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
             self.ledger.mode_changed(change.junction, change.mode, change.reason, now_s)
-        for cmd in result.commands:
+        commands = [c for c in result.commands if c.junction not in self.observed] if self.observed else result.commands
+        for cmd in commands:
             payload = encode_command(cmd, self.epoch, self.signer)
             self.ledger.pushed(cmd, now_s)
             self.publish(cmd, payload)
             if self.archive is not None:
                 self.archive.plan(cmd, payload, now_s)
-        self.plans_sent += len(result.commands)
+        self.plans_sent += len(commands)
         self.last_result = result
         if self._awaiting_status:
             self._check_statuses(now_s)
