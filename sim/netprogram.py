@@ -14,12 +14,21 @@ wrap from the last phase to the first included). A stage is a phase with a 'G' o
 no 'y', 'Y' or 'u' link; a phase mixing green with yellow is a transition. Stages are told
 apart by their set of green links (how sim/field.py recognises them at run time): a set the
 program serves twice a cycle is one stage whose base green is the sum of both.
+
+NEMA dual-ring programs (type="NEMA"): each phase is one ring's movement group, and SUMO shows
+the union of one phase of each ring, with yellow and red drawn from the phases' `yellow` and `red`
+attributes (no phase of the program holds them). `nema_cycle` rewrites such a program into the
+fixed-time cycle it stands for: within each barrier group, the i-th phase of ring 1 beside the
+i-th of ring 2 (the shorter ring's last phase running on), each pair shown for the longer of its
+phases' maximum greens (min(duration, maxDur): the split of SUMO's coordinated NEMA mode), then
+its yellow and its red. Those unions are what SUMO shows and sim/field.py reads back.
 """
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.errors import NetworkError
@@ -47,6 +56,7 @@ class Program:
     offset_s: float
     phases: tuple[ProgramPhase, ...]
     source: str
+    unusable: str = ""  # why the program cannot be read as stages (a malformed NEMA program)
 
 
 @dataclass(frozen=True)
@@ -69,14 +79,118 @@ class StagePlan:
 
 
 def net_program(tl, net_path: str) -> Program | None:
-    """The program a network file makes active for a sumolib TLS: the last one it lists."""
+    """The program a network file makes active for a sumolib TLS: the last one it lists (a NEMA
+    program as its fixed-time cycle, `nema_cycle`, read from the file: sumolib drops the phases'
+    yellow and red)."""
     programs = tl.getPrograms()
     if not programs:
         return None
     program_id = list(programs)[-1]
     prog = programs[program_id]
+    if str(prog.getType()).upper() == "NEMA":
+        elem = _tl_logic_element(net_path, tl.getID(), program_id)
+        if elem is not None:
+            return _read_tl_logic(elem, net_path)
     phases = tuple(ProgramPhase(float(p.duration), p.state) for p in prog.getPhases())
     return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path)
+
+
+def _tl_logic_element(path: str, tid: str, program_id: str) -> ET.Element | None:
+    """The last <tlLogic> of a file with this id and programID (None when absent)."""
+    found = None
+    for _, elem in ET.iterparse(path, events=("end",)):
+        if elem.tag == "tlLogic" and elem.get("id") == tid and elem.get("programID", "") == program_id:
+            found = elem
+        elif elem.tag not in ("phase", "param", "condition", "assignment", "function"):
+            elem.clear()
+    return found
+
+
+def _read_tl_logic(tl: ET.Element, source: str) -> Program:
+    """A <tlLogic> element as a Program (NEMA: its fixed-time cycle; a NEMA program whose rings
+    do not fit is `unusable`, the junction stays on it). Raises NetworkError naming the file and
+    the field on a duration that is not a number."""
+    tid = tl.get("id", "")
+    phases = []
+    for i, ph in enumerate(tl.iter("phase")):
+        try:
+            phases.append(ProgramPhase(float(ph.get("duration", "")), ph.get("state", "")))
+        except ValueError:
+            raise NetworkError(
+                source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
+            ) from None
+    offset_s = float(tl.get("offset", "0") or 0.0)
+    program = Program(tid, tl.get("programID", ""), offset_s, tuple(phases), source)
+    if (tl.get("type") or "").upper() == "NEMA":
+        try:
+            return replace(program, phases=nema_cycle(tl))
+        except ValueError as exc:
+            return replace(program, unusable=f"NEMA program: {exc}")
+    return program
+
+
+def _ring(params: dict[str, str], key: str) -> list[int]:
+    text = params.get(key, "")
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise ValueError(f"param {key} is not a list of phase numbers: {text!r}") from None
+
+
+def _union_state(states: list[str]) -> str:
+    """The state two rings show together: per link the most permissive letter of the members."""
+    rank = {c: i for i, c in enumerate("GgsoOuyYr")}
+    return "".join(min(cs, key=lambda c: rank.get(c, len(rank))) for cs in zip(*states))
+
+
+def nema_cycle(tl: ET.Element) -> tuple[ProgramPhase, ...]:
+    """A NEMA dual-ring <tlLogic> as the fixed-time cycle it stands for (module doc): per pair
+    of concurrent phases a green, a yellow and a red phase. Raises ValueError when the rings or
+    the phase names do not fit."""
+    params = {p.get("key", ""): p.get("value", "") for p in tl.iter("param")}
+    by_name: dict[int, ET.Element] = {}
+    for ph in tl.iter("phase"):
+        try:
+            by_name[int(ph.get("name", ""))] = ph
+        except ValueError:
+            raise ValueError(f"phase without a NEMA phase number as its name: {ph.get('name')!r}") from None
+    rings = [[n for n in _ring(params, k) if n != 0] for k in ("ring1", "ring2") if k in params]
+    if not rings or not any(rings):
+        raise ValueError("no ring1/ring2 params")
+    missing = sorted({n for r in rings for n in r} - set(by_name))
+    if missing:
+        raise ValueError(f"rings name phases {missing} that the program does not have")
+    barrier = set(_ring(params, "barrier2Phases"))
+    groups: list[list[list[int]]] = [[], []]  # per barrier group, per ring, its phases in order
+    for r in rings:
+        cut = next((i + 1 for i, n in enumerate(r) if n in barrier), len(r))
+        groups[0].append(r[:cut])
+        groups[1].append(r[cut:])
+    out: list[ProgramPhase] = []
+    for group in groups:
+        for i in range(max((len(r) for r in group), default=0)):
+            members = [by_name[r[min(i, len(r) - 1)]] for r in group if r]
+            out.extend(_nema_pair(members))
+    return tuple(out)
+
+
+def _nema_pair(members: list[ET.Element]) -> list[ProgramPhase]:
+    """Green, yellow and red of the phases shown together (their longest of each)."""
+
+    def attr(ph: ET.Element, key: str, default: float) -> float:
+        value = ph.get(key)
+        return float(value) if value not in (None, "") else default
+
+    state = _union_state([ph.get("state", "") for ph in members])
+    green_s = max(min(attr(ph, "duration", 0.0), attr(ph, "maxDur", math.inf)) for ph in members)
+    yellow_s = max(attr(ph, "yellow", 0.0) for ph in members)
+    red_s = max(attr(ph, "red", 0.0) for ph in members)
+    out = [ProgramPhase(green_s, state)]
+    if yellow_s > 0:
+        out.append(ProgramPhase(yellow_s, "".join("y" if c in STAGE_GREEN else "r" for c in state)))
+    if red_s > 0:
+        out.append(ProgramPhase(red_s, "r" * len(state)))
+    return out
 
 
 def additional_programs(files: list[Path]) -> dict[str, Program]:
@@ -93,17 +207,7 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
             tid = tl.get("id")
             if not tid:
                 raise NetworkError(str(fp), f"tlLogic[{k}].id", "missing")
-            phases = []
-            for i, ph in enumerate(tl.iter("phase")):
-                try:
-                    phases.append(ProgramPhase(float(ph.get("duration", "")), ph.get("state", "")))
-                except ValueError:
-                    raise NetworkError(
-                        str(fp), f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
-                    ) from None
-            out[tid] = Program(
-                tid, tl.get("programID", ""), float(tl.get("offset", "0") or 0.0), tuple(phases), str(fp)
-            )
+            out[tid] = _read_tl_logic(tl, str(fp))
     return out
 
 
@@ -150,6 +254,8 @@ def _longest_run(phases: list[ProgramPhase], hit) -> float:
 
 def stage_plan(program: Program) -> StagePlan:
     """Stages, intergreens and link classes of a program. Raises ValueError on a malformed one."""
+    if program.unusable:
+        raise ValueError(program.unusable)
     if not program.phases:
         raise ValueError("program has no phases")
     n_links = len(program.phases[0].state)

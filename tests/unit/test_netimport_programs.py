@@ -196,3 +196,57 @@ def test_simulate_prepare_imports_with_the_scenario_files_and_logs_skipped(tmp_p
     # the user's --additional-files replace the config's, for the import too
     _, junctions, _ = prepare(SimulateRequest(cfg_file, tmp_path / "out2", sumo_args=("--additional-files", "")), CFG)
     assert set(junctions) == set(tls)
+
+
+# -- NEMA dual-ring programs ------------------------------------------------------------------
+
+_NEMA = """<tlLogic id="J" type="NEMA" programID="0" offset="0">
+    <phase duration="90" state="rrrrrrrrrrrGrrrr" minDur="5" maxDur="50" yellow="3" red="2" name="1"/>
+    <phase duration="90" state="GGGgrrrrrrrrrrrr" minDur="5" maxDur="40" yellow="3" red="2" name="2"/>
+    <phase duration="90" state="rrrGrrrrrrrrrrrr" minDur="5" maxDur="20" yellow="4" red="1" name="5"/>
+    <phase duration="90" state="rrrrrrrrGGGgrrrr" minDur="5" maxDur="45" yellow="3" red="2" name="6"/>
+    <phase duration="90" state="rrrrrrrrrrrrrrrG" minDur="5" maxDur="15" yellow="3" red="2" name="3"/>
+    <phase duration="90" state="rrrrGGGgrrrrrrrr" minDur="5" maxDur="30" yellow="3" red="2" name="4"/>
+    <phase duration="90" state="rrrrrrrGrrrrrrrr" minDur="5" maxDur="15" yellow="3" red="2" name="7"/>
+    <phase duration="90" state="rrrrrrrrrrrrGGGg" minDur="5" maxDur="30" yellow="3" red="2" name="8"/>
+    <param key="barrier2Phases" value="2,6"/>
+    <param key="barrierPhases" value="4,8"/>
+    <param key="ring1" value="1,2,3,4"/>
+    <param key="ring2" value="5,6,7,8"/>
+</tlLogic>"""
+
+
+def test_nema_program_is_the_union_of_its_rings_with_yellow_and_red(tmp_path):
+    """SUMO's NEMA controller shows one phase of each ring at once (here 1+5, 2+6, 3+7, 4+8) and
+    draws yellow and red from attributes: the stages are those unions, the intergreens the
+    attributes, each green the longer maximum green of the pair."""
+    add = tmp_path / "nema.add.xml"
+    add.write_text(f"<additional>{_NEMA}</additional>")
+    from sim.netprogram import additional_programs
+
+    plan = stage_plan(additional_programs([add])["J"])
+    assert [(s.state, s.base_green_s) for s in plan.stages] == [
+        ("rrrGrrrrrrrGrrrr", 50.0),
+        ("GGGgrrrrGGGgrrrr", 45.0),
+        ("rrrrrrrGrrrrrrrG", 15.0),
+        ("rrrrGGGgrrrrGGGg", 30.0),
+    ]
+    assert plan.yellow_s == 4.0 and plan.all_red_s == 2.0
+    assert plan.cycle_s == 50 + 45 + 15 + 30 + (4 + 3 * 3) + 4 * 2  # each pair: the longer yellow and red
+
+
+def test_nema_rings_of_unequal_length_and_a_malformed_program(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from sim.netprogram import nema_cycle
+
+    # ring 2 has no phase 5 (0): phase 6 runs beside both 1 and 2
+    tl = ET.fromstring(_NEMA.replace('value="5,6,7,8"', 'value="0,6,7,8"'))
+    greens = [p.state for p in nema_cycle(tl) if "G" in p.state]
+    assert greens[:2] == ["rrrrrrrrGGGGrrrr", "GGGgrrrrGGGgrrrr"]
+    add = tmp_path / "bad.add.xml"
+    add.write_text("<additional>" + _NEMA.replace('value="1,2,3,4"', 'value="1,2,9,4"') + "</additional>")
+    from sim.netprogram import additional_programs
+
+    with pytest.raises(ValueError, match="rings name phases \\[9\\]"):
+        stage_plan(additional_programs([add])["J"])
