@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -129,7 +129,12 @@ def desk_validation(
 
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
-    heartbeat (with a Last Will saying "offline") out."""
+    heartbeat (with a Last Will saying "offline") out.
+
+    trust: this run's plan epoch, signer and audit store (controller/adapters/trust.py); its
+    store also takes the operators' actions. region: the name of this node's region
+    (controller/regions.py), whose `owned` junctions it runs; the other junctions given are its
+    halo, read from the feed and never sent a plan. Default (owned None): it runs them all."""
 
     def __init__(
         self,
@@ -144,9 +149,9 @@ class ServiceNode:
         archive: Recorder | None = None,
         audit: AuditSink | None = None,
         trust: Trust | None = None,
+        region: str | None = None,
+        owned: Collection[str] | None = None,
     ) -> None:
-        """trust: this run's plan epoch, signer and audit store (controller/adapters/trust.py);
-        its store also takes the operators' actions."""
         if trust is not None and audit is None:
             audit = trust.audit
         self.cfg = cfg
@@ -160,6 +165,7 @@ class ServiceNode:
         self.ops_metrics: OperatorMetrics | None = None
         try:
             hooks = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent}
+            hooks["observed"] = set(junctions) - set(owned) if owned is not None else ()
             self.service = ControllerService(
                 junctions,
                 cfg,
@@ -174,7 +180,7 @@ class ServiceNode:
         if trust is not None and trust.audit is not None:
             self._resume(trust.audit, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
-        self.lockstep = lockstep
+        self.lockstep, self.region = lockstep, region
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
         self.sent: list[tuple[str, int]] = []  # (junction, seq) of the plans of the last tick
         self.unrouted = 0  # messages on topics we did not ask for
@@ -220,6 +226,8 @@ class ServiceNode:
         topics += [self.topics.status(j) for j in self.service.junctions]
         if self.lockstep:
             topics.append(self.topics.clock)
+        elif self.service.observed:  # a region: its own junctions' overrides only
+            topics += [self.topics.overrides_of(j) for j in self.service.junctions if j not in self.service.observed]
         else:
             topics.append(self.topics.overrides)
         self.client.subscribe(topics, qos=1)
@@ -337,6 +345,7 @@ class ServiceNode:
 
     def junction_table(self) -> bytes:
         table = junction_table(self.service.core, self.service.state, self.desk, self.service.refused, self.now_s)
+        table = {j: row for j, row in table.items() if j not in self.service.observed}
         body = {
             "v": MESSAGE_VERSION,
             "instance": self.instance,
@@ -486,7 +495,9 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
     Clock message: {"v":1,"t":T,"detectors":N,"status":M,"status_t":S} (or {"v":1,"end":true}).
     The node waits for N detector messages stamped T and M statuses stamped S (one per
     junction, duplicates dropped), feeds them to the service in junction order, ticks at T and
-    publishes {"v":1,"t":T,"plans":[[junction, seq], ...]} on the ticked topic."""
+    publishes {"v":1,"t":T,"plans":[[junction, seq], ...]} on the ticked topic. A region's node
+    (several share the field) takes N and M from the clock's "regions": {NAME: {"detectors": N,
+    "status": M}} (its owned and halo junctions) and adds "region": NAME to its ticked message."""
     box = _LockstepInbox(node, timeout_s)
     while not stop.is_set():
         clock = box.next_clock(stop)
@@ -495,9 +506,10 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
         t, status_t = float(clock["t"]), clock.get("status_t")
         if t <= box.done_t["detectors"]:
             continue  # a QoS 1 redelivery (after a reconnect) of a clock already ticked
-        need = {("detectors", t): int(clock.get("detectors", 0))}
+        counts = clock.get("regions", {}).get(node.region, clock) if node.region else clock
+        need = {("detectors", t): int(counts.get("detectors", 0))}
         if status_t is not None:
-            need[("status", float(status_t))] = int(clock.get("status", 0))
+            need[("status", float(status_t))] = int(counts.get("status", 0))
         if not box.collect(need, t, stop):
             return
         node.service.advance_clock(t)
@@ -506,6 +518,8 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
         node._tick(t)
         node.tick_durations_s.append(time.perf_counter() - t0)
         body = {"v": MESSAGE_VERSION, "t": t, "plans": [[j, seq] for j, seq in node.sent]}
+        if node.region:
+            body["region"] = node.region
         node.client.publish(node.topics.ticked, json.dumps(body, separators=(",", ":")).encode(), qos=1)
 
 

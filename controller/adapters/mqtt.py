@@ -38,6 +38,7 @@ RESERVED_LEVELS = frozenset({"service", "sim", "ops"})
 JUNCTION_KINDS = ("detectors", "status", "plan")
 # CONNACK reason codes that retrying cannot fix (MQTT 5: 0x86, 0x87, 0x8A, 0x8C; MQTT 3: 4, 5).
 _AUTH_REFUSED = frozenset({134, 135, 138, 140, 4, 5})
+MQTT_PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
 
 
 def topic_level(name: str) -> str:
@@ -88,6 +89,10 @@ class Topics:
     def overrides(self) -> str:
         """Filter: every operator's overrides for every junction."""
         return f"{self.root}/+/override/+"
+
+    def overrides_of(self, junction: str) -> str:
+        """Filter: every operator's overrides for one junction (a region's instance, controller/regions.py)."""
+        return f"{self.junction(junction, 'override')}/+"
 
     def reply(self, user: str) -> str:
         """The service's answers to operator `user`'s overrides."""
@@ -144,6 +149,13 @@ class MqttSettings:
     reconnect_max_s: float = 30.0
     max_inflight: int = 20  # QoS 1 messages awaiting PUBACK; must not exceed the broker's receive maximum
     connect_timeout_s: float = 10.0
+    # "5", or "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10): clean_session = not
+    # session_expiry_s, the broker's own expiry, retained messages on every subscribe (docs/deployment.md)
+    protocol: str = "5"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in MQTT_PROTOCOLS:
+            raise AdapterError(f"MQTT protocol {self.protocol!r} is not one of {sorted(MQTT_PROTOCOLS)}", fatal=True)
 
     @staticmethod
     def from_config(broker, client_id: str, *, password: str | None = None) -> MqttSettings:
@@ -158,6 +170,7 @@ class MqttSettings:
             ca_file=broker.ca_file,
             keepalive_s=broker.keepalive_s,
             session_expiry_s=broker.session_expiry_s,
+            protocol=broker.mqtt_version,
         )
 
     @staticmethod
@@ -174,6 +187,7 @@ class MqttSettings:
             ca_file=broker.ca_file,
             keepalive_s=broker.keepalive_s,
             session_expiry_s=0.0,
+            protocol=broker.mqtt_version,
         )
         return replace(settings, **overrides)
 
@@ -226,7 +240,13 @@ class MqttClient:
         self._warn = _WarnOnce()
         self._started = False
 
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5)
+        self._v5 = settings.protocol == "5"
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=MQTT_PROTOCOLS[settings.protocol],
+            clean_session=None if self._v5 else settings.session_expiry_s <= 0,
+        )
         c.username_pw_set(settings.username, settings.password or None)
         if settings.tls:
             c.tls_set(ca_certs=settings.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
@@ -249,16 +269,16 @@ class MqttClient:
         CONNACK: raise AdapterError(fatal) if the broker refused the credentials, AdapterError
         if no broker answered within connect_timeout_s."""
         s = self.settings
-        props = Properties(PacketTypes.CONNECT)
-        if s.session_expiry_s > 0:
-            props.SessionExpiryInterval = int(s.session_expiry_s)
-        self._client.connect_async(
-            s.host,
-            s.port,
-            keepalive=max(1, round(s.keepalive_s)),
-            clean_start=s.session_expiry_s <= 0,
-            properties=props,
-        )
+        keepalive = max(1, round(s.keepalive_s))
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)
+            if s.session_expiry_s > 0:
+                props.SessionExpiryInterval = int(s.session_expiry_s)
+            self._client.connect_async(
+                s.host, s.port, keepalive=keepalive, clean_start=s.session_expiry_s <= 0, properties=props
+            )
+        else:  # MQTT 3.1.1: clean_session was set on the client; the broker decides the expiry
+            self._client.connect_async(s.host, s.port, keepalive=keepalive)
         self._client.loop_start()
         self._started = True
         if wait:
@@ -337,8 +357,8 @@ class MqttClient:
     # -- paho callbacks (network thread) ----------------------------------------------------
     def _send_subscriptions(self, subs: list[tuple[str, int]]) -> None:
         for k in range(0, len(subs), 500):  # keep SUBSCRIBE packets small
-            chunk = [
-                (t, SubscribeOptions(qos=q, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
+            chunk: list = [
+                (t, SubscribeOptions(qos=q, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB) if self._v5 else q)
                 for t, q in subs[k : k + 500]
             ]
             rc, mid = self._client.subscribe(chunk)
