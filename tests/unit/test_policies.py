@@ -450,3 +450,57 @@ def test_max_pressure_counts_a_queue_spilled_past_the_advance_loop_once_more():
     no_hidden = replace(est, lanes=replace(est.lanes, hidden_pcu=np.zeros_like(est.lanes.hidden_pcu)))
     without = phase_pressures(statics, lay, no_hidden, sig, 100.0, 1e9, 1e9)[k]
     assert with_up == pytest.approx(without * (est.queue_pcu[N] + up) / est.queue_pcu[N])
+
+
+def nema_like_status(lay: Layout, t0: float, seconds: int):
+    """(now, SignalView) per second as SUMO's NEMA and actuated programs report before any plan:
+    stages 1, 2, 3 in turn with 5 s intergreens, stage 0 (the lefts) skipped for want of calls,
+    and a first reading whose elapsed time is the scenario's begin time."""
+    red = view(lay, 0, 0.0).red_since_s
+    t, out = t0, []
+    while t < t0 + seconds:
+        for k, green in ((1, 12), (2, 25), (3, 8)):
+            for e in range(green):
+                out.append((t, view(lay, k, t0 + 1.0 + e if not out else e + 1.0, now=t)))
+                t += 1.0
+            for _ in range(5):
+                out.append((t, SignalView(k, True, 0.0, red)))
+                t += 1.0
+    return out
+
+
+def test_scats_recognises_a_cycle_whose_first_phase_is_skipped():
+    """Under a dual-ring (NEMA) or actuated program the first stage may never show: the first
+    plan goes at the first green seen, and each wrap-around of the phase order ends a cycle."""
+    lay = Layout.build(four_phase(), CFG)
+    p = ScatsPolicy()
+    s = p.init(lay, 25_200.0)
+    e = estimate(lay, queue={"N_T": 4, "E_T": 4})
+    cycles = []
+    for now, sig in nema_like_status(lay, 25_200.0, 200):
+        s, wish = p.decide(s, lay, e, sig, now)
+        if isinstance(wish, CycleWish) and not sig.in_intergreen and sig.green_elapsed_s <= 1.0 + 25_200.0:
+            cycles.append((now, sig.phase))
+    assert cycles[0] == (25_200.0, 1)  # the first green seen, though not the first phase
+    # then once per wrap-around (3 -> 1), i.e. every 60 s, not at each phase
+    starts = [t for t, k in cycles[1:] if k == 1]
+    assert len(starts) >= 2 and all(abs((b - a) - 60.0) < 1e-9 for a, b in zip(starts, starts[1:]))
+    assert s.measured
+
+
+def test_no_policy_leaves_a_junction_without_a_plan_when_its_first_stage_never_shows():
+    """Issue 9: a policy that accepted a junction acts on it; here the status pattern of a NEMA
+    program (first stage skipped, a first elapsed time of 25,201 s) for 400 s with queues (webster
+    plans once per 300 s period)."""
+    lay = Layout.build(four_phase(), CFG)
+    e = estimate(lay, queue={"N_T": 6, "E_T": 6, "N_L": 2}, flow={"N_T": 400, "E_T": 400, "N_L": 100})
+    for name in REGISTRY:
+        if name == "fixed":
+            continue
+        policy = make_policy(name, CFG)
+        assert policy.cannot_serve(lay) == "", name
+        s, wishes = policy.init(lay, 25_200.0), 0
+        for now, sig in nema_like_status(lay, 25_200.0, 400):
+            s, wish = policy.decide(s, lay, e, sig, now)
+            wishes += wish is not None
+        assert wishes > 0, f"{name} sent nothing in 400 s"

@@ -29,6 +29,13 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   most `split_step_s` toward the target (transitions spread over several cycles), in proportion
   to the splits (stretching does not go to the short phases), within their limits.
 
+- a new cycle is recognised from the phase sequence: the first green of a phase whose index is
+  not above the last phase seen green (the order wrapped around), whatever the reported elapsed
+  time, so a cycle whose first phase is skipped or gapped out (SUMO's NEMA and actuated
+  programs before the first plan) still ends; the first green seen at all starts the first
+  cycle, whichever phase it is. The cycle's start is then placed where its first phase would
+  have turned green (the current green's start less its position in the cycle).
+
 - gap-out (`gap_out_s`): within the cycle, a phase ends early once past its minimum green with
   no queue on its movements and their stop-line loops empty for `gap_out_s`, as SCATS local
   controllers do; the plan of the cycle under way is re-sent with that green cut. A new cycle
@@ -72,6 +79,7 @@ class ScatsState:
     last_dep_pcu: np.ndarray | None = None
     last_phase: int = -1
     last_green: bool = False
+    last_served: int = -1  # the last phase seen green (-1: none yet)
     cycle_start_s: float | None = None  # when the first phase last turned green (None: never seen)
     measured: bool = False
     plan_greens_s: tuple[float, ...] | None = None  # the greens sent for the cycle under way
@@ -199,24 +207,24 @@ class ScatsPolicy(Policy):
         state, starting = self._measure(state, layout, est, signal)
         if not starting:
             return self._gap_out(state, layout, est, signal, not signal.in_intergreen)
+        start_s = _cycle_start_s(state, signal, now_s)
         if state.cycle_start_s is None:
-            return self._wish(
-                replace(state, cycle_start_s=now_s - signal.green_elapsed_s), layout, network, now_s, signal
-            )
-        cycle_seen_s = now_s - state.cycle_start_s
-        state = replace(state, cycle_start_s=now_s - signal.green_elapsed_s)
+            return self._wish(replace(state, cycle_start_s=start_s), layout, network, now_s, signal)
+        cycle_seen_s = start_s - state.cycle_start_s
+        state = replace(state, cycle_start_s=start_s)
         j = layout.junction
         shortest_s = sum(p.min_green_s for p in j.phases) + sum(state.intergreen_s)
-        if cycle_seen_s < 0.5 * shortest_s:  # the same first-phase green seen again, not a new cycle
+        if cycle_seen_s < 0.5 * shortest_s:  # the same cycle seen again (a late status), not a new one
             return state, None
         return self._wish(self._adapt(state, layout, est), layout, network, now_s, signal)
 
     def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView) -> tuple[ScatsState, bool]:
         """Fold one tick (one second) into the cycle's measurements: green shown per phase and
         lane, wasted green, discharge in green, queue left at the end of a green. True when a
-        new cycle begins: the first tick that sees the first phase green after something else
-        (another phase, an intergreen, or nothing yet); recognised by the change, not by the
-        reported elapsed time, which depends on when the status arrived."""
+        new cycle begins: the first tick of a green whose phase index is not above the last
+        phase seen green (the order wrapped around), or the first green seen at all (module
+        doc); recognised by the change, not by the reported elapsed time, which depends on when
+        the status arrived."""
         dep = est.departures_pcu
         last_dep = state.last_dep_pcu if state.last_dep_pcu is not None else dep
         green_now = not signal.in_intergreen
@@ -233,12 +241,14 @@ class ScatsPolicy(Policy):
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
             residual = np.where(state.primary == state.last_phase, est.queue_pcu, residual)
-        starting = green_now and signal.phase == 0 and not (state.last_green and state.last_phase == 0)
+        new_green = green_now and not (state.last_green and state.last_phase == signal.phase)
+        starting = new_green and (state.last_served < 0 or signal.phase <= state.last_served)
         state = replace(
             state,
             last_dep_pcu=dep,
             last_phase=signal.phase,
             last_green=green_now,
+            last_served=signal.phase if green_now else state.last_served,
             green_given_s=given,
             dep_green_pcu=dep_green,
             residual_pcu=residual,
@@ -307,7 +317,7 @@ class ScatsPolicy(Policy):
         # Offset keeping: phase 0 turned green at cycle_start; it should have at `offset` (mod C).
         this = g.copy()
         if follows:
-            start = now_s - signal.green_elapsed_s
+            start = _cycle_start_s(state, signal, now_s)
             late = (start - offset) % cycle
             shift = -late if late <= cycle / 2 else cycle - late  # < 0: shorten this cycle; > 0: stretch it
             shift = float(np.clip(shift, -self.params.split_step_s, self.params.split_step_s))
@@ -317,7 +327,7 @@ class ScatsPolicy(Policy):
             if room.sum() > 0:
                 this = this + shift * room / room.sum()
         else:
-            state = replace(state, offset_s=(now_s - signal.green_elapsed_s) % cycle)  # it leads: its own rhythm
+            state = replace(state, offset_s=_cycle_start_s(state, signal, now_s) % cycle)  # it leads: its own rhythm
         state = replace(state, plan_greens_s=tuple(float(x) for x in this), gapped_phase=-1)
         return state, CycleWish(tuple(range(len(j.phases))), tuple(float(x) for x in this), offset % cycle)
 
@@ -395,6 +405,13 @@ def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str,
             elif best is None or cand.flow_pcu_h > best.flow_pcu_h:
                 main_up[c.junction] = cand
     return main_up
+
+
+def _cycle_start_s(state: ScatsState, signal: SignalView, now_s: float) -> float:
+    """When the cycle under way began: when its first phase turned green, or would have, when the
+    cycle began at a later phase (the current green's start less its position in the cycle)."""
+    greens = state.plan_greens_s if state.plan_greens_s is not None else state.greens_s
+    return now_s - signal.green_elapsed_s - float(_positions(greens, state.intergreen_s)[signal.phase])
 
 
 def _offset_after(su: ScatsState, s: ScatsState, up: _Upstream, up_cycle_start_s: float) -> float:
