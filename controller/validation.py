@@ -34,7 +34,11 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from controller.core.validation import ValidationParams, Verdict, judge, safety_refusal
+from controller.config import Config, with_section
+from controller.core.estimation import Layout
+from controller.core.policies import REGISTRY, make_policy
+from controller.core.validation import PolicyChoice, ValidationParams, Verdict, judge, safety_refusal
+from controller.errors import ConfigError
 from controller.model import CyclePlan, CycleWish, Intersection, Snapshot
 
 log = logging.getLogger(__name__)
@@ -54,10 +58,15 @@ class TwinMetrics(Protocol):
     def twin_ran(self, seconds: float) -> None: ...
 
 
-def plan_dict(wish: CycleWish | None) -> dict[str, Any] | None:
-    """A cycle plan, JSON-ready."""
+Candidate = CycleWish | PolicyChoice  # a cycle plan, or a policy with its parameters
+
+
+def plan_dict(wish: Candidate | None) -> dict[str, Any] | None:
+    """A cycle plan (or a policy with its parameters), JSON-ready."""
     if wish is None:
         return None
+    if isinstance(wish, PolicyChoice):
+        return wish.to_dict()
     return {"phase_order": list(wish.phase_order), "greens_s": list(wish.greens_s), "offset_s": wish.offset_s}
 
 
@@ -78,8 +87,8 @@ class Pending:
 
     junction: str
     who: str
-    candidate: CycleWish
-    incumbent: CycleWish | None
+    candidate: Candidate
+    incumbent: Candidate | None
     process: Any  # multiprocessing.Process
     conn: Connection
     started: float  # the gate's monotonic clock
@@ -97,9 +106,13 @@ class ValidationGate:
         audit: AuditSink | None = None,
         metrics: TwinMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        predict_policy: Callable[[Any], Any] | None = None,
     ) -> None:
+        """predict: the twin of a cycle plan (sim/twin.py predict); predict_policy: the twin of a
+        policy change (sim/twin_policy.py predict_policies), None: policy changes unvalidated."""
         self.params = params
         self.predict = predict
+        self.predict_policy = predict_policy
         self.audit = audit
         self.metrics = metrics
         self.clock = clock
@@ -109,14 +122,30 @@ class ValidationGate:
         self, j: Intersection, candidate: CycleWish, incumbent: CycleWish | None, request: Any, who: str, now_s: float
     ) -> Pending | Verdict:
         """The safety gate's verdict at once when it refuses the candidate, else the twin started."""
-        safety = safety_refusal(j, candidate, now_s)
+        return self.start_checked(j.id, candidate, incumbent, request, who, now_s, safety_refusal(j, candidate, now_s))
+
+    def start_checked(
+        self,
+        junction: str,
+        candidate: Candidate,
+        incumbent: Candidate | None,
+        request: Any,
+        who: str,
+        now_s: float,
+        safety: str,
+    ) -> Pending | Verdict:
+        """As start, for a candidate already checked (`safety`: '' or the rule it breaks): a
+        policy change (PolicyChoice, checked by policy_refusal) runs the gate's `predict_policy`."""
         if safety:
-            return self._done(judge(safety, None, None, self.params), j.id, who, candidate, incumbent, 0.0, now_s)
+            return self._done(judge(safety, None, None, self.params), junction, who, candidate, incumbent, 0.0, now_s)
+        predict = self.predict_policy if isinstance(candidate, PolicyChoice) else self.predict
+        if predict is None:
+            return self.fail(junction, who, candidate, incumbent, "no twin for policy changes", now_s)
         parent, child = self._mp.Pipe(duplex=False)
-        proc = self._mp.Process(target=_worker, args=(self.predict, request, child), daemon=True)
+        proc = self._mp.Process(target=_worker, args=(predict, request, child), daemon=True)
         proc.start()
         child.close()
-        return Pending(j.id, who, candidate, incumbent, proc, parent, self.clock())
+        return Pending(junction, who, candidate, incumbent, proc, parent, self.clock())
 
     def poll(self, pending: Pending, now_s: float) -> Verdict | None:
         """The verdict once the twin is done or timed out; None while it runs."""
@@ -166,7 +195,10 @@ class ValidationGate:
         poll_s: float = 0.05,
     ) -> Verdict:
         """start, then poll until the verdict (blocking: not for the tick's thread)."""
-        out = self.start(j, candidate, incumbent, request, who, now_s)
+        return self.wait(self.start(j, candidate, incumbent, request, who, now_s), now_s, poll_s)
+
+    def wait(self, out: Pending | Verdict, now_s: float, poll_s: float = 0.05) -> Verdict:
+        """Poll a started twin until its verdict (blocking: not for the tick's thread)."""
         while isinstance(out, Pending):
             out.conn.poll(poll_s)
             out = self.poll(out, now_s) or out
@@ -192,8 +224,8 @@ class ValidationGate:
         verdict: Verdict,
         junction: str,
         who: str,
-        candidate: CycleWish,
-        incumbent: CycleWish | None,
+        candidate: Candidate,
+        incumbent: Candidate | None,
         twin_s: float,
         now_s: float,
     ) -> Verdict:
@@ -225,14 +257,14 @@ class ValidationGate:
         return verdict
 
     def fail(
-        self, junction: str, who: str, candidate: CycleWish, incumbent: CycleWish | None, why: str, now_s: float
+        self, junction: str, who: str, candidate: Candidate, incumbent: Candidate | None, why: str, now_s: float
     ) -> Verdict:
         """`unvalidated`, recorded: the twin could not even be asked (its request failed)."""
         verdict = judge("", None, None, self.params, failure=why)
         return self._done(verdict, junction, who, candidate, incumbent, 0.0, now_s)
 
     def record_force(
-        self, junction: str, who: str, candidate: CycleWish, verdict: Verdict, reason: str, now_s: float
+        self, junction: str, who: str, candidate: Candidate, verdict: Verdict, reason: str, now_s: float
     ) -> None:
         """An operator puts a rejected candidate in force anyway: recorded with the stated reason."""
         if not reason.strip():
@@ -298,14 +330,62 @@ class RecentCounts:
 RequestMaker = Callable[[Intersection, CycleWish, "CycleWish | None", Mapping[str, float], float], Any]
 
 
+# (junction id, candidate, incumbent, queues_pcu per lane of every junction, now_s) -> request
+PolicyRequestMaker = Callable[[str, PolicyChoice, PolicyChoice, Mapping[str, float], float], Any]
+
+
 @dataclass(frozen=True)
 class DeskValidation:
     """What the operators' desk (controller/operators.py) needs to validate a manual plan: the
     gate, and `make_request(junction, candidate, incumbent, queues_pcu per lane, now_s)`, the
-    twin's request from what the service knows (recent counts, the region around the junction)."""
+    twin's request from what the service knows (recent counts, the region around the junction);
+    for a change of policy or parameters, `make_policy_request` (None: such a change is
+    `unvalidated`, not put in force, unless forced)."""
 
     gate: ValidationGate
     make_request: RequestMaker
+    make_policy_request: PolicyRequestMaker | None = None
+
+
+# which config section holds each policy's parameters (none for `fixed`)
+POLICY_SECTION = {
+    "fixed": None,
+    "webster": "webster",
+    "max_pressure": "max_pressure",
+    "adaptive": "max_pressure",
+    "schedule": "schedule",
+    "scats": "scats",
+}
+
+
+def policy_config(cfg: Config, choice: PolicyChoice) -> Config:
+    """The service's config with the choice's parameters in its policy's section. ConfigError
+    naming the field for an unknown policy, a parameter it does not have, or a value the config
+    file would refuse."""
+    if choice.name not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise ConfigError("policy change", "policy", f"unknown policy {choice.name!r}; known: {known}")
+    section = POLICY_SECTION.get(choice.name)
+    if not choice.params:
+        return cfg
+    if section is None:
+        raise ConfigError("policy change", choice.name, "this policy has no parameters")
+    return with_section(cfg, section, dict(choice.params), "policy change")
+
+
+def policy_refusal(cfg: Config, choice: PolicyChoice, layouts: Mapping[str, Layout]) -> str:
+    """'' when the policy with its parameters can run every junction of `layouts` (the service's
+    junctions); else why not: an unknown policy or parameter, a refused value, or a junction the
+    policy cannot serve (it would be left on its own program)."""
+    try:
+        policy = make_policy(choice.name, policy_config(cfg, choice))
+    except ConfigError as exc:
+        return str(exc)
+    for jid, lay in sorted(layouts.items()):
+        why = policy.cannot_serve(lay)
+        if why:
+            return f"{jid}: policy {choice.name} cannot serve it: {why}"
+    return ""
 
 
 def incumbent_wish(cmd: Any) -> CycleWish | None:

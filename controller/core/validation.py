@@ -14,6 +14,10 @@ A candidate goes out only if
 `needs_validation` says whether a change of cycle plan is large enough to be simulated
 (thresholds on cycle, split and offset); an operator's manual plan always is.
 
+A change of policy or of its parameters (`PolicyChoice`, asked by an operator in a `PolicyChange`
+message) cannot be judged plan by plan: the twin runs each policy in closed loop over the
+horizon (sim/twin_policy.py) and the same margin judges the two predictions.
+
     >>> p = ValidationParams(margin=0.1, slack_s=0.0)
     >>> judge("", Prediction({"J": 100.0}), Prediction({"J": 130.0}), p).outcome
     'rejected'
@@ -21,12 +25,16 @@ A candidate goes out only if
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from controller.core.override import plan_rules
+from controller.core.messages import MESSAGE_VERSION
+from controller.core.override import MAX_AGE_S, MAX_PAYLOAD_BYTES, MAX_REASON_CHARS, plan_rules
 from controller.core.safety import gate_cycle
+from controller.errors import FeedError
 from controller.model import CycleWish, Intersection
 
 Outcome = Literal["passed", "rejected", "unvalidated"]
@@ -163,3 +171,102 @@ def needs_validation(incumbent: CycleWish | None, candidate: CycleWish, params: 
     if d_off > params.offset_change_s:
         return f"offset changes by {d_off:g} s > {params.offset_change_s:g} s"
     return ""
+
+
+# -- a change of policy or of its parameters ---------------------------------------------------
+ParamValue = float | int | bool | str
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    """A policy by name (controller/core/policies REGISTRY) and the parameters of its config
+    section that differ from the service's config (name -> value)."""
+
+    name: str
+    params: tuple[tuple[str, ParamValue], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.name, "params": dict(self.params)}
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.name}({args})" if args else self.name
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """An operator's request to run another policy, or other parameters (action `policy` on the
+    override topic of `junction`: the twin checks that junction's region; the service runs one
+    policy, so the change applies to every junction it serves)."""
+
+    junction: str
+    operator: str
+    request_id: str
+    t_s: float
+    choice: PolicyChoice
+    force_reason: str = ""  # sent with "force": true and a reason: put in force past the twin
+
+
+def _param(key: Any, value: Any) -> tuple[str, ParamValue]:
+    if not isinstance(key, str) or not 0 < len(key) <= 64:
+        raise FeedError("wrong_type", "policy.params: keys must be strings of 1..64 characters")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FeedError("not_finite", f"policy.params.{key}")
+    if not isinstance(value, (bool, int, float, str)) or (isinstance(value, str) and len(value) > 64):
+        raise FeedError("wrong_type", f"policy.params.{key} must be a number, a boolean or a short string")
+    return key, value
+
+
+def decode_policy_change(
+    payload: bytes, operator: str, junction: str | None, now_s: float, *, max_future_s: float
+) -> PolicyChange:
+    """An operator's policy message (docs/validation.md, "A change of policy") into a request.
+    FeedError(reason) when malformed, on another junction's topic, or stamped more than
+    max_future_s ahead of now_s or MAX_AGE_S behind it. The policy name and the parameters are
+    checked against the config when the change is admitted (controller/validation.py)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise FeedError("oversize", f"{len(payload)} bytes")
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedError("malformed_json", str(exc)[:80]) from None
+    if not isinstance(obj, dict) or obj.get("v") != MESSAGE_VERSION or obj.get("action") != "policy":
+        raise FeedError("wrong_type", "a policy change is a JSON object with v and action 'policy'")
+    jid, rid, name = obj.get("junction"), obj.get("id"), obj.get("policy")
+    if not isinstance(jid, str) or not isinstance(rid, str) or not 0 < len(rid) <= 64:
+        raise FeedError("wrong_type", "policy.junction and policy.id must be strings (id: 1..64 characters)")
+    if junction is not None and jid != junction:
+        raise FeedError("topic_mismatch", f"{jid[:40]} on {junction[:40]}'s topic")
+    if not isinstance(name, str) or not 0 < len(name) <= 64:
+        raise FeedError("wrong_type", "policy.policy must be a policy name")
+    t_s = obj.get("t")
+    if isinstance(t_s, bool) or not isinstance(t_s, (int, float)) or not math.isfinite(t_s):
+        raise FeedError("wrong_type", "policy.t must be a number")
+    if t_s > now_s + max_future_s:
+        raise FeedError("future_timestamp", f"t={t_s:.1f} is {t_s - now_s:.1f} s ahead")
+    if t_s < now_s - MAX_AGE_S:
+        raise FeedError("stale_timestamp", f"t={t_s:.1f} is {now_s - t_s:.0f} s old")
+    raw = obj.get("params", {})
+    if not isinstance(raw, dict) or len(raw) > 32:
+        raise FeedError("wrong_type", "policy.params must be an object of at most 32 entries")
+    params = tuple(sorted(_param(k, v) for k, v in raw.items()))
+    force, reason = obj.get("force", False), obj.get("reason", "")
+    if not isinstance(force, bool) or not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
+        raise FeedError("wrong_type", f"policy.force: a boolean; policy.reason: at most {MAX_REASON_CHARS} characters")
+    return PolicyChange(jid, operator, rid, float(t_s), PolicyChoice(name, params), reason.strip() if force else "")
+
+
+def encode_policy_change(change: PolicyChange) -> bytes:
+    """The operator's side of decode_policy_change (controller/ctl.py)."""
+    body: dict[str, Any] = {
+        "v": MESSAGE_VERSION,
+        "id": change.request_id,
+        "junction": change.junction,
+        "action": "policy",
+        "t": change.t_s,
+        "policy": change.choice.name,
+        "params": dict(change.choice.params),
+    }
+    if change.force_reason:
+        body.update(force=True, reason=change.force_reason)
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -1,0 +1,249 @@
+"""The SUMO twin for a change of policy or of its parameters (issue 14): the candidate policy and
+the incumbent one, each run in closed loop over the horizon, from what the controller knows.
+
+An acyclic policy (max_pressure, schedule, adaptive) decides every second: its decisions cannot
+be simulated one by one before they go out. What is validated instead is the policy with its
+parameters: the twin runs the project's own controller (controller/service.py ControllerService,
+the policy, the same safety gate) against the twin's own induction loops and virtual roadside
+controllers (sim/field.py SumoField, sim/roadside.py), as `simulate` does in process
+(sim/simulate.py InProcessLoop), once per policy, on the same scenario and seed. It never reads
+the field's state.
+
+Steps (`predict_policies`, what the validation gate runs in its worker process):
+1. Scenario: sim/twin.py build_scenario (the recent counts projected over the horizon, routed;
+   the estimated queues as standing vehicles), built once and used by both runs; the region's
+   induction loops (the city's own too: the twin loads only the network) as an additional file.
+2. Two runs in parallel, each a process of its own (libsumo runs one simulation per process):
+   `python -m sim.twin_policy SPEC` with the policy, its config and the region's junctions; the
+   policy controls the region's junctions, every other traffic light keeps the network's program.
+3. Prediction per junction: sim/twin.py read_prediction on SUMO's laneData (time loss on the
+   junction's approach lanes), as for a cycle plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import sumolib
+
+from controller.config import Config
+from controller.core.validation import PolicyChoice
+from controller.errors import AdapterError
+from controller.model import Intersection
+from controller.validation import policy_config
+from sim.field import write_detector_file
+from sim.twin import TwinRequest, TwinResult, approach_lanes, build_scenario, read_prediction
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PolicyTwinRequest:
+    """One validation of a policy change: the region, what the controller knows, the policy in
+    force and the candidate, and the service's config (each run applies its policy's parameters)."""
+
+    net_file: str
+    junctions: tuple[Intersection, ...]  # the region: the policies control these
+    counts: Mapping[str, tuple[int, ...]]  # loop -> vehicles per class (VEHICLE_CLASSES order) over window_s
+    window_s: float
+    queues_pcu: Mapping[str, float]  # lane -> estimated queue (PCU)
+    incumbent: PolicyChoice
+    candidate: PolicyChoice
+    cfg: Config
+    work_dir: str
+    horizon_s: float = 900.0
+    seed: int = 1
+
+    def scenario(self) -> TwinRequest:
+        """The same scenario as a cycle plan's twin (no plans: the network's programs)."""
+        return TwinRequest(
+            self.net_file,
+            self.junctions,
+            self.counts,
+            self.window_s,
+            self.queues_pcu,
+            {},
+            {},
+            self.work_dir,
+            horizon_s=self.horizon_s,
+            seed=self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One closed-loop run, what the child process reads (pickled)."""
+
+    net_file: str
+    routes: tuple[str, ...]
+    additional: tuple[str, ...]
+    junctions: tuple[Intersection, ...]
+    policy: str
+    cfg: Config
+    horizon_s: float
+    seed: int
+
+
+def loops_file(junctions: tuple[Intersection, ...], path: Path, loop_length_m: float) -> Path:
+    """The region's induction loops as a SUMO additional, the city's own included (the twin
+    loads the bare network, without the scenario's files where the city's loops are)."""
+    own = {
+        j.id: dataclasses.replace(j, detectors=tuple(dataclasses.replace(d, city=False) for d in j.detectors))
+        for j in junctions
+    }
+    return write_detector_file(own, path, loop_length_m)
+
+
+def _launch(spec: RunSpec, out: Path) -> subprocess.Popen:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spec.pickle").write_bytes(pickle.dumps(spec))
+    log = open(out / "run.log", "w")  # noqa: SIM115 - the child keeps its own descriptor
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sim.twin_policy", str(out / "spec.pickle")],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        log.close()
+
+
+def predict_policies(req: PolicyTwinRequest) -> TwinResult:
+    """Build the scenario once, run the incumbent policy and the candidate in parallel, read both.
+    AdapterError when a policy or its parameters are refused by the config, or a run fails."""
+    t0 = time.monotonic()
+    configs = {
+        "incumbent": (req.incumbent.name, policy_config(req.cfg, req.incumbent)),
+        "candidate": (req.candidate.name, policy_config(req.cfg, req.candidate)),
+    }
+    net = sumolib.net.readNet(req.net_file, withInternal=False)
+    routes, info = build_scenario(req.scenario(), net)
+    run_dir = Path(req.work_dir) / f"policy_{time.time_ns()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    loops = loops_file(req.junctions, run_dir / "loops.add.xml", req.cfg.detectors.loop_length_m)
+    t1 = time.monotonic()
+    procs = {}
+    for name, (policy, cfg) in configs.items():
+        out = run_dir / name
+        lanedata = out / "lanedata.add.xml"
+        out.mkdir(parents=True, exist_ok=True)
+        lanedata.write_text(
+            f'<additional><laneData id="twin" file="{out / "lanedata.xml"}" begin="0" '
+            f'end="{req.horizon_s:g}" excludeEmpty="true"/></additional>'
+        )
+        spec = RunSpec(
+            req.net_file,
+            tuple(map(str, routes)),
+            (str(loops), str(lanedata)),
+            req.junctions,
+            policy,
+            cfg,
+            req.horizon_s,
+            req.seed,
+        )
+        procs[name] = _launch(spec, out)
+    for name, p in procs.items():
+        if p.wait() != 0:
+            tail = (run_dir / name / "run.log").read_text()[-800:]
+            raise AdapterError(f"twin policy run {name} failed ({run_dir / name}): {tail}")
+    t2 = time.monotonic()
+    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
+    preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
+    return TwinResult(
+        preds["incumbent"],
+        preds["candidate"],
+        t1 - t0,
+        t2 - t1,
+        info["vehicles_asked"],
+        info["queued_vehicles"],
+        {"runs": str(run_dir)},
+    )
+
+
+def run_closed_loop(spec: RunSpec) -> int:
+    """One policy in closed loop with the twin's SUMO over the horizon (in this process: libsumo
+    when installed). Returns the plans the controller sent."""
+    from sim.field import SumoField
+    from sim.simulate import InProcessLoop
+    from sim.sumo import load_api, start_command
+
+    api = load_api(True)
+    args = ["-n", spec.net_file, "-r", ",".join(spec.routes), "-a", ",".join(spec.additional)]
+    args += ["-b", "0", "-e", f"{spec.horizon_s:g}", "--seed", str(spec.seed), "--step-length", "1"]
+    args += ["--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true"]
+    api.start([start_command(api), *args])
+    try:
+        junctions = {j.id: j for j in spec.junctions}
+        field = SumoField(api, junctions, spec.cfg.roadside.backup_s)
+        loop = InProcessLoop(field, junctions, spec.cfg, spec.policy, 0.0)
+        loop.start(0.0)
+        t_s = api.simulation.getTime()
+        while t_s < spec.horizon_s:
+            api.simulationStep()
+            t_s = api.simulation.getTime()
+            loop.second(t_s)
+        return loop.plans_sent
+    finally:
+        api.close()
+
+
+@dataclass(frozen=True)
+class PolicyRequestMaker:
+    """The service's side of a policy change's validation (controller/validation.py
+    DeskValidation.make_policy_request): a PolicyTwinRequest on the region of one junction (it and
+    its upstream and downstream neighbours), from the recent counts the service keeps and the
+    estimated queues, with the service's config."""
+
+    net_file: str
+    junctions: Mapping[str, Intersection]
+    recent: object  # RecentCounts: totals(now_s) -> loop -> vehicles per class
+    window_s: float
+    work_dir: str
+    cfg: Config
+    horizon_s: float = 900.0
+    seed: int = 1
+
+    def region(self, jid: str) -> tuple[Intersection, ...]:
+        j = self.junctions[jid]
+        ids = [jid, *j.upstream, *j.downstream]
+        return tuple(self.junctions[i] for i in dict.fromkeys(ids) if i in self.junctions)
+
+    def __call__(
+        self, jid: str, candidate: PolicyChoice, incumbent: PolicyChoice, queues_pcu: Mapping[str, float], now_s: float
+    ) -> PolicyTwinRequest:
+        region = self.region(jid)
+        loops = {d.id for r in region for d in r.detectors}
+        lanes = {ln for r in region for m in r.movements for ln in m.lanes}
+        totals = self.recent.totals(now_s)  # type: ignore[attr-defined]
+        return PolicyTwinRequest(
+            self.net_file,
+            region,
+            {loop: c for loop, c in totals.items() if loop in loops},
+            self.window_s,
+            {ln: q for ln, q in queues_pcu.items() if ln in lanes},
+            incumbent,
+            candidate,
+            self.cfg,
+            self.work_dir,
+            horizon_s=self.horizon_s,
+            seed=self.seed,
+        )
+
+
+def main(argv: list[str]) -> int:
+    spec = pickle.loads(Path(argv[0]).read_bytes())
+    plans = run_closed_loop(spec)
+    print(f"policy={spec.policy} plans_sent={plans}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

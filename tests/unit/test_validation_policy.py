@@ -1,0 +1,74 @@
+"""A change of policy or of its parameters: the operator's message (core/validation.py
+decode_policy_change / encode_policy_change) and the checks before the twin runs
+(controller/validation.py policy_config, policy_refusal)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controller.config import Config
+from controller.core.estimation import Layout
+from controller.core.validation import PolicyChange, PolicyChoice, decode_policy_change, encode_policy_change
+from controller.errors import ConfigError, FeedError
+from controller.validation import plan_dict, policy_config, policy_refusal
+from tests.junction_fixtures import two_phase
+
+CFG = Config()
+
+
+def msg(**over) -> bytes:
+    body = {"v": 1, "id": "r1", "junction": "J", "action": "policy", "t": 100.0, "policy": "max_pressure"}
+    body.update(over)
+    return json.dumps(body).encode()
+
+
+def test_a_policy_change_round_trips_with_its_parameters_and_force():
+    change = PolicyChange("J", "alice", "r1", 100.0, PolicyChoice("max_pressure", (("wait_scale_s", 30.0),)), "storm")
+    back = decode_policy_change(encode_policy_change(change), "alice", "J", 100.0, max_future_s=5.0)
+    assert back == change
+    plain = decode_policy_change(msg(reason="ignored without force"), "bob", "J", 100.0, max_future_s=5.0)
+    assert plain.force_reason == "" and plain.choice == PolicyChoice("max_pressure")
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"junction": "K"}, "topic_mismatch"),
+        ({"policy": 3}, "wrong_type"),
+        ({"params": [1]}, "wrong_type"),
+        ({"params": {"wait_scale_s": [1]}}, "wrong_type"),
+        ({"t": 200.0}, "future_timestamp"),
+        ({"t": 0.0}, "stale_timestamp"),
+        ({"force": "yes"}, "wrong_type"),
+        ({"v": 2}, "wrong_type"),
+    ],
+)
+def test_a_malformed_policy_change_is_refused_by_reason(over, reason):
+    with pytest.raises(FeedError) as err:
+        decode_policy_change(msg(**over), "alice", "J", 100.0, max_future_s=5.0)
+    assert err.value.reason == reason
+
+
+def test_parameters_go_into_the_policys_section_and_bad_ones_are_named():
+    cfg = policy_config(CFG, PolicyChoice("adaptive", (("wait_scale_s", 30.0),)))
+    assert cfg.max_pressure.wait_scale_s == 30.0 and CFG.max_pressure.wait_scale_s != 30.0
+    with pytest.raises(ConfigError, match="max_pressure.nope: unknown key"):
+        policy_config(CFG, PolicyChoice("max_pressure", (("nope", 1.0),)))
+    with pytest.raises(ConfigError, match=r"max_pressure.wait_scale_s: must be > 0"):
+        policy_config(CFG, PolicyChoice("max_pressure", (("wait_scale_s", 0.0),)))
+    with pytest.raises(ConfigError, match="webster.max_flow_ratio"):
+        policy_config(CFG, PolicyChoice("webster", (("max_flow_ratio", 1.5),)))
+    with pytest.raises(ConfigError, match="unknown policy 'nope'"):
+        policy_config(CFG, PolicyChoice("nope"))
+    with pytest.raises(ConfigError, match="no parameters"):
+        policy_config(CFG, PolicyChoice("fixed", (("x", 1),)))
+
+
+def test_policy_refusal_names_what_is_wrong_before_any_twin_runs():
+    layouts = {"J": Layout.build(two_phase(), CFG)}
+    assert policy_refusal(CFG, PolicyChoice("max_pressure", (("wait_scale_s", 30.0),)), layouts) == ""
+    assert "unknown key" in policy_refusal(CFG, PolicyChoice("max_pressure", (("nope", 1.0),)), layouts)
+    assert "unknown policy" in policy_refusal(CFG, PolicyChoice("nope"), layouts)
+    assert plan_dict(PolicyChoice("scats", (("ds_target", 0.8),))) == {"policy": "scats", "params": {"ds_target": 0.8}}
