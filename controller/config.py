@@ -53,6 +53,7 @@ class BrokerConfig:
     client_id: str = ""  # empty: tsc-{site}-{instance}
     keepalive_s: float = 30.0
     session_expiry_s: float = 3600.0  # persistent session: QoS 1 traffic survives a reconnect
+    mqtt_version: str = "5"  # or "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10; docs/deployment.md)
 
     def resolved_password(self) -> str:
         return self.password or (os.environ.get(self.password_env, "") if self.password_env else "")
@@ -350,6 +351,8 @@ def load_config(path: str | Path | None) -> Config:
     if not cfg.validation.margin < 1.0:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     _check_validation_network(cfg, p)
+    if cfg.broker.mqtt_version not in ("5", "3.1.1"):
+        raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
     return cfg
