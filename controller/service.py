@@ -30,6 +30,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -86,6 +87,8 @@ class CountsWindow(Protocol):
 
 
 class ControllerService:
+    _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
+
     def __init__(
         self,
         junctions: Mapping[str, Intersection],
@@ -225,9 +228,37 @@ class ControllerService:
         with self.ledger.tick():
             return self._tick(now_s)
 
+    def set_policy(self, name: str, cfg: Config) -> None:
+        """Run policy `name` with `cfg` (its parameters) from the next tick on, at every junction
+        the service serves. ValueError for an unknown policy or one that cannot serve one of them
+        (nothing changes then). Estimates, commands in force and do-no-harm states are kept;
+        each junction's policy state starts afresh."""
+        chosen = make_policy(name, cfg)
+        refused = {jid: why for jid, lay in self.core.layouts.items() if (why := chosen.cannot_serve(lay))}
+        if refused:
+            named = ", ".join(f"{j} ({w})" for j, w in sorted(refused.items()))
+            raise ValueError(f"policy {name} cannot serve {named}")
+        self._policy_due = (name, cfg)
+
+    def _swap_policy(self, now_s: float) -> None:
+        assert self._policy_due is not None
+        name, cfg = self._policy_due
+        self._policy_due = None
+        core = Core(self.core.layouts, make_policy(name, cfg), cfg)
+        fresh = core.initial_state(now_s)
+        junctions = {
+            jid: replace(js, policy_state=fresh.junctions[jid].policy_state) for jid, js in self.state.junctions.items()
+        }
+        links = self.state.links if self.state.links is not None else fresh.links
+        self.core, self.cfg = core, cfg
+        self.state = replace(self.state, junctions=junctions, links=links, advice={}, advice_t_s=float("-inf"))
+        log.warning("policy=%s in force from t=%.0f", name, now_s)
+
     def _tick(self, now_s: float) -> TickResult:
         t0 = time.perf_counter()
         self._now_s = now_s
+        if self._policy_due is not None:
+            self._swap_policy(now_s)
         snaps, statuses, frames = self._snaps, self._statuses, self._frames
         self._snaps, self._statuses, self._frames = [], [], []
         t_step = time.perf_counter()
