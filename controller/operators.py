@@ -19,16 +19,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from controller.config import Config
 from controller.core import harm
 from controller.core import override as rules
 from controller.core.estimation import Layout
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import OperatorParams, Override
 from controller.core.step import Core, CoreState, JunctionState, TickResult
-from controller.core.validation import Verdict, judge
-from controller.errors import FeedError
+from controller.core.validation import PolicyChange, PolicyChoice, Verdict, decode_policy_change, judge
+from controller.errors import ConfigError, FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseWish
-from controller.validation import DeskValidation, Pending, incumbent_wish, lane_queues
+from controller.validation import DeskValidation, Pending, incumbent_wish, lane_queues, policy_config, policy_refusal
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,25 @@ class _Validating:
     pending: Pending | None = None  # None: the twin not started yet (at the next tick)
 
 
+@dataclass(frozen=True)
+class _PolicyValidating:
+    """A change of policy or parameters, waiting for the validation gate's verdict."""
+
+    change: PolicyChange
+    incumbent: PolicyChoice
+    pending: Pending | None = None  # None: the twin not started yet (at the next tick)
+
+
+def _predicted(verdict: Verdict) -> str:
+    figures = verdict.figures()
+    if figures["candidate"] is None:
+        return ""
+    return (
+        f" (predicted delay {figures['candidate']['total_delay_s']:g} veh-s, "
+        f"incumbent {figures['incumbent']['total_delay_s']:g} veh-s)"
+    )
+
+
 class OperatorDesk:
     def __init__(
         self,
@@ -113,10 +133,17 @@ class OperatorDesk:
         self.validation = validation
         self.validating: dict[str, _Validating] = {}  # junction -> manual plan awaiting its verdict
         self.verdicts: dict[str, tuple[CycleWish, Verdict]] = {}  # junction -> last verdict on a manual plan
+        self._switch: Callable[[str, Config], None] | None = None  # bind_policy: the service's set_policy
+        self._cfg: Config | None = None
+        self.policy: PolicyChoice | None = None  # the policy in force (bind_policy, then each change)
+        self.policy_validating: _PolicyValidating | None = None  # a policy change awaiting its verdict
+        self.policy_verdicts: dict[PolicyChoice, Verdict] = {}  # the last verdict on each policy change asked
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
         """Validate, admit and answer one override message from `operator` (the broker user)."""
+        if _peek(payload, "action") == "policy":
+            return self._submit_policy(payload, operator, junction, core, now_s)
         try:
             req = rules.decode_override(
                 payload, operator, junction, now_s, max_future_s=self.params.console_clock_skew_s
@@ -350,6 +377,155 @@ class OperatorDesk:
             )
         return restored
 
+    # -- a change of policy or of its parameters -------------------------------------------
+    def bind_policy(self, switch: Callable[[str, Config], None], cfg: Config, name: str) -> None:
+        """The service's `set_policy(name, cfg)` (from the next tick), its config and the policy it
+        runs: operators may then change policy or parameters (`policy` messages)."""
+        self._switch, self._cfg = switch, cfg
+        self.policy = PolicyChoice(name)
+
+    def _submit_policy(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
+        """A policy change: refused when malformed or unsafe to run (policy_refusal); put in force
+        at once without a gate, or when forced with a reason; else validated in the twin first
+        (the verdict follows, like a manual plan's)."""
+        try:
+            skew_s = self.params.console_clock_skew_s
+            change = decode_policy_change(payload, operator, junction, now_s, max_future_s=skew_s)
+        except FeedError as exc:
+            self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
+            why = f"malformed policy change ({exc.reason}): {exc.detail}"
+            return self._answer(operator, Answer(_peek(payload, "id"), junction or "", "policy", False, why), now_s)
+        answer = self._admit_policy(change, core, now_s)
+        self._record_policy(operator, answer, change, now_s)
+        return self._answer(operator, answer, now_s)
+
+    def _admit_policy(self, change: PolicyChange, core: Core, now_s: float) -> Answer:
+        def refused(why: str) -> Answer:
+            return Answer(change.request_id, change.junction, "policy", False, why)
+
+        if self._switch is None or self._cfg is None or self.policy is None:
+            return refused("this service does not change policy at run time")
+        if change.junction not in core.layouts:
+            return refused(f"{change.junction} is not a junction this service controls")
+        if change.choice == self.policy:
+            return refused(f"policy {self.policy.describe()} is already in force")
+        why = policy_refusal(self._cfg, change.choice, core.layouts)
+        gate = self.validation.gate if self.validation is not None else None
+        if why:
+            if gate is not None:  # audited as a verdict: refused before any twin ran
+                gate.start_checked(change.junction, change.choice, self.policy, None, change.operator, now_s, why)
+            return refused(f"policy {change.choice.describe()} refused: {why}")
+        if gate is not None and not change.force_reason:
+            self._drop_policy_validation()
+            self.policy_validating = _PolicyValidating(change, self.policy)
+            text = (
+                f"validating policy {change.choice.describe()} against {self.policy.describe()} in the SUMO twin "
+                f"(at most {gate.params.timeout_s:g} s): the verdict follows with id {change.request_id}"
+            )
+            return Answer(change.request_id, change.junction, "policy", False, text, validating=True)
+        if gate is not None:
+            last = self.policy_verdicts.get(change.choice)
+            if last is None:
+                last = judge("", None, None, gate.params, failure="forced before any verdict")
+            gate.record_force(change.junction, change.operator, change.choice, last, change.force_reason, now_s)
+        return self._switch_policy(change)
+
+    def _switch_policy(self, change: PolicyChange) -> Answer:
+        assert self._switch is not None and self._cfg is not None
+        try:
+            self._switch(change.choice.name, policy_config(self._cfg, change.choice))
+        except (ValueError, ConfigError) as exc:
+            return Answer(change.request_id, change.junction, "policy", False, f"policy change refused: {exc}")
+        previous, self.policy = self.policy, change.choice
+        was = previous.describe() if previous is not None else "?"
+        text = f"policy {change.choice.describe()} in force from the next tick (was {was})"
+        return Answer(change.request_id, change.junction, "policy", True, text)
+
+    def _drop_policy_validation(self) -> None:
+        v, self.policy_validating = self.policy_validating, None
+        if v is not None and v.pending is not None and self.validation is not None:
+            self.validation.gate.cancel(v.pending)
+            log.warning(
+                "operator=%s policy change %s superseded while validating", v.change.operator, v.change.request_id
+            )
+
+    def _validate_policy(self, core: Core, state: CoreState, now_s: float) -> None:
+        """Each tick: start the twin for the policy change waiting, switch when it passes, answer
+        the operator either way."""
+        v = self.policy_validating
+        assert v is not None and self.validation is not None
+        gate, change = self.validation.gate, v.change
+        verdict: Verdict | None = None
+        if v.pending is None:
+            make = self.validation.make_policy_request
+            try:
+                if make is None:
+                    raise ValueError("no twin for policy changes is configured")
+                queues = {
+                    ln: q
+                    for jid, lay in core.layouts.items()
+                    for ln, q in lane_queues(lay, state.junctions[jid].estimate).items()
+                }
+                request = make(change.junction, change.choice, v.incumbent, queues, now_s)
+            except Exception as exc:  # no twin: never in force unvalidated
+                log.exception("policy validation request failed junction=%s", change.junction)
+                why = f"no twin request: {exc}"
+                verdict = gate.fail(change.junction, change.operator, change.choice, v.incumbent, why, now_s)
+            else:
+                who = change.operator
+                out = gate.start_checked(change.junction, change.choice, v.incumbent, request, who, now_s, "")
+                if isinstance(out, Pending):
+                    self.policy_validating = v = replace(v, pending=out)
+                else:
+                    verdict = out
+        if verdict is None and v.pending is not None:
+            verdict = gate.poll(v.pending, now_s)
+        if verdict is not None:
+            self._policy_verdict(v, verdict, now_s)
+
+    def _policy_verdict(self, v: _PolicyValidating, verdict: Verdict, now_s: float) -> None:
+        self.policy_validating = None
+        change = v.change
+        self.policy_verdicts[change.choice] = verdict
+        if verdict.passed:
+            answer = self._switch_policy(change)
+            answer = replace(answer, reason=f"validated in the twin{_predicted(verdict)}: {answer.reason}")
+        else:
+            answer = Answer(
+                change.request_id,
+                change.junction,
+                "policy",
+                False,
+                f"policy {change.choice.describe()} {verdict.outcome} by the validation gate: "
+                f"{'; '.join(verdict.reasons)}{_predicted(verdict)}; "
+                "to run it anyway send it again with force and a reason",
+            )
+        self._record_policy(change.operator, answer, change, now_s)
+        self._answer(change.operator, answer, now_s)
+
+    def _record_policy(self, operator: str, answer: Answer, change: PolicyChange, now_s: float) -> None:
+        log.warning(
+            "operator=%s policy=%s accepted=%s reason=%s",
+            operator,
+            change.choice.describe(),
+            answer.accepted,
+            answer.reason,
+        )
+        if self.audit is None:
+            return
+        payload = {
+            "action": "policy",
+            "id": change.request_id,
+            "accepted": answer.accepted,
+            "reason": answer.reason,
+            **change.choice.to_dict(),
+            "forced": bool(change.force_reason),
+        }
+        try:
+            self.audit.append("operator", answer.junction, operator, payload, now_s)
+        except Exception:  # an audit failure must not stop the junctions being served
+            log.exception("audit store refused a policy change operator=%s", operator)
+
     # -- the tick --------------------------------------------------------------------------
     def _expire(self, jid: str, ov: Override, now_s: float) -> None:
         del self.active[jid]
@@ -369,6 +545,8 @@ class OperatorDesk:
                 self._expire(jid, ov, now_s)
         if self.validating and self.validation is not None:
             self._validate(core, state, now_s)
+        if self.policy_validating is not None and self.validation is not None:
+            self._validate_policy(core, state, now_s)
         if not self.active and not self._ended:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
