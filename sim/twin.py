@@ -5,16 +5,19 @@ Input (`TwinRequest`): the region (junction models), the city's SUMO network, th
 controller has per loop and vehicle class (`counts` over `window_s`), the estimated queues per
 lane, the plans in force (`incumbent`) and the candidate plans. Steps:
 1. Scenario (`build_scenario`, once per request, reused by both runs): the counts projected flat
-   over the horizon (per 60 s interval, the window's rate, rounded without drift), routed by
-   sim/replay_demand.py's routeSampler path (candidate routes from randomTrips, cached per
-   network and seed in the work folder); each lane's estimated queue becomes standing vehicles.
-2. Two SUMO runs in parallel (`sumo` processes, same seed): the incumbent plans, then the same
-   with the candidate's junctions on the candidate. A plan is a SUMO tlLogic written from the
-   junction model: each green of the phase order, then yellow (the links that lose green) and
-   all-red, with the plan's offset; junctions without a plan keep the network's program.
-3. Prediction per junction (core/validation.py Prediction): SUMO's laneData over the horizon,
-   time loss (vehicle-seconds) and vehicles entered, summed over the junction's approach lanes
-   and the lanes upstream of them up to APPROACH_REACH_M or the next traffic light.
+   over the horizon; candidate routes from randomTrips (cached per network and seed in the work
+   folder); per vehicle class, vehicles per candidate route by non-negative least squares on the
+   counted edges (`route_weights`), departing evenly over the horizon; each lane's estimated
+   queue becomes standing vehicles.
+2. Two SUMO runs in parallel (`sumo` processes, same seed; mesoscopic when the request asks):
+   the incumbent plans, then the same with the candidate's junctions on the candidate. A plan is
+   a SUMO tlLogic written from the junction model: each green of the phase order, then yellow
+   (the links that lose green) and all-red, with the plan's offset; junctions without a plan
+   keep the network's program.
+3. Prediction per junction (core/validation.py Prediction): SUMO's edgeData over the horizon on
+   the approaches only, time loss (vehicle-seconds) and vehicles entered, summed over the edges
+   of the junction's approach lanes and of the lanes upstream of them up to APPROACH_REACH_M or
+   the next traffic light.
 
 `predict` is what the validation gate (controller/validation.py) runs in its worker process.
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import sumolib
+from scipy.optimize import nnls
 
 from controller.core.validation import Prediction
 from controller.errors import AdapterError
@@ -40,7 +44,7 @@ from controller.model import GREEN, VEHICLE_CLASSES, CycleWish, Intersection
 from sim import replay_demand as demand
 from sim.sumo import sumo_home
 
-INTERVAL_S = 60.0  # routeSampler's counting interval
+INTERVAL_S = 60.0  # projected counts per interval (projected_counts)
 VEHICLE_SPACING_M = 7.5  # standing vehicles of a seeded queue, front to front
 APPROACH_REACH_M = 400.0  # a junction's delay is counted this far upstream (or to the next traffic light)
 
@@ -60,6 +64,7 @@ class TwinRequest:
     horizon_s: float = 900.0
     seed: int = 1
     vehicle_spacing_m: float = VEHICLE_SPACING_M
+    mesoscopic: bool = False  # SUMO's mesoscopic model (sumo_command)
 
 
 @dataclass(frozen=True)
@@ -108,36 +113,118 @@ def _candidates(net_file: Path, work: Path, seed: int) -> list[Path]:
     return files
 
 
+def route_weights(incidence: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Vehicles per candidate route (>= 0) whose passages over the counted edges best meet the
+    target counts: non-negative least squares (Lawson and Hanson 1974, scipy's nnls) on the
+    edge-by-route incidence matrix. A basic solution: at most one route per counted edge carries
+    vehicles, so long routes through several counted edges are preferred where they fit."""
+    if incidence.shape[0] == 0 or not target.any():
+        return np.zeros(incidence.shape[1])
+    weights, _ = nnls(incidence, target, maxiter=50 * incidence.shape[1])
+    return weights
+
+
+def whole_vehicles(weights: np.ndarray) -> np.ndarray:
+    """Integer vehicles per route, rounded by largest remainder: the total is the weights' sum,
+    rounded."""
+    base = np.floor(weights + 1e-9).astype(np.int64)
+    extra = round(float(weights.sum())) - int(base.sum())
+    if extra > 0:
+        order = np.argsort(-(weights - base), kind="stable")
+        base[order[:extra]] += 1
+    return base
+
+
+@dataclass(frozen=True)
+class RouteSet:
+    """The candidate routes of a network and the edges counted in a region: `incidence[e, r]`
+    is how often route r passes counted edge e."""
+
+    routes: tuple[tuple[str, ...], ...]
+    edges: tuple[str, ...]
+    incidence: np.ndarray
+
+    @classmethod
+    def build(cls, candidates: list[list[str]], edges: list[str]) -> RouteSet:
+        row = {e: k for k, e in enumerate(edges)}
+        used = [r for r in candidates if any(e in row for e in r)]
+        inc = np.zeros((len(edges), len(used)))
+        for c, r in enumerate(used):
+            for e in r:
+                if e in row:
+                    inc[row[e], c] += 1.0
+        return cls(tuple(tuple(r) for r in used), tuple(edges), inc)
+
+
+def edge_targets(counters: list, loop_counts: Mapping[str, np.ndarray], edges: tuple[str, ...]) -> np.ndarray:
+    """(counted edges, classes): vehicles each counted edge is to see over the horizon (its loops'
+    projected counts summed)."""
+    row = {e: k for k, e in enumerate(edges)}
+    out = np.zeros((len(edges), len(VEHICLE_CLASSES)))
+    for c in counters:
+        for d in c.detectors:
+            if d in loop_counts:
+                out[row[c.edge]] += loop_counts[d].sum(axis=0)
+    return out
+
+
+def write_demand(
+    path: Path, routes: RouteSet, per_class: Mapping[str, np.ndarray], horizon_s: float, seed: int
+) -> list[list[str]]:
+    """A SUMO route file: each route once, and per class its vehicles on it departing evenly over
+    the horizon (a random phase per route and class, seeded). Returns the routes of the vehicles."""
+    rng = np.random.default_rng(seed)
+    root = ET.Element("routes")
+    departs: list[tuple[float, str, str, str]] = []
+    used: list[tuple[str, ...]] = []
+    for cls in VEHICLE_CLASSES:
+        counts = per_class.get(cls)
+        if counts is None:
+            continue
+        for r in np.flatnonzero(counts):
+            n = int(counts[r])
+            phase = rng.random()
+            vtype = demand.vtype_id(cls)
+            departs.extend(((k + phase) * horizon_s / n, f"{cls}_{r}_{k}", vtype, f"r{r}") for k in range(n))
+            used.extend([routes.routes[r]] * n)
+    for r in sorted({d[3] for d in departs}, key=lambda x: int(x[1:])):
+        ET.SubElement(root, "route", id=r, edges=" ".join(routes.routes[int(r[1:])]))
+    for t, vid, vtype, rid in sorted(departs):
+        ET.SubElement(
+            root, "vehicle", id=vid, type=vtype, route=rid, depart=f"{t:.1f}", departLane="best", departSpeed="max"
+        )
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return [list(r) for r in used]
+
+
 def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
-    """The route files of the twin (vTypes, sampled routes per class, seeded queues)."""
-    net_file = Path(req.net_file)
+    """The route files of the twin (vTypes, the counted demand, seeded queues). The counts are
+    projected flat over the horizon; each class's vehicles go on the candidate routes by
+    route_weights, departing evenly; each lane's estimated queue becomes standing vehicles."""
     work = Path(req.work_dir)
     key = _key(req.net_file, dict(req.counts), req.window_s, req.horizon_s, req.seed, dict(req.queues_pcu))
     out = work / f"scenario_{key}"
     out.mkdir(parents=True, exist_ok=True)
-    junctions = {j.id: j for j in req.junctions}
-    counters = demand.edge_counters(junctions, net)
+    counters = demand.edge_counters({j.id: j for j in req.junctions}, net)
     loop_counts = projected_counts(req.counts, req.window_s, req.horizon_s)
-    n_iv = math.ceil(req.horizon_s / INTERVAL_S)
-    candidates = _candidates(net_file, work, req.seed)
-    cand_edges = [r for c in candidates for r in demand.read_routes(c)]
-    lags = demand.edge_lags_s(net, cand_edges, [c.edge for c in counters])
+    candidates = [r for c in _candidates(Path(req.net_file), work, req.seed) for r in demand.read_routes(c)]
+    routes = RouteSet.build(candidates, [c.edge for c in counters])
+    targets = edge_targets(counters, loop_counts, routes.edges)
+    per_class = {
+        cls: whole_vehicles(route_weights(routes.incidence, targets[:, ci]))
+        for ci, cls in enumerate(VEHICLE_CLASSES)
+        if targets[:, ci].any()
+    }
     files = [demand.write_vtypes(out / "vtypes.rou.xml", [])]
-    asked = 0
-    for cls in VEHICLE_CLASSES:
-        edgedata = out / f"counts_{cls}.xml"
-        n = demand.write_edgedata(edgedata, counters, loop_counts, cls, 0.0, INTERVAL_S, n_iv, lags)
-        if n:
-            asked += n
-            files.append(
-                demand.sample_routes_cached(candidates, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, 0.5)
-            )
-    sampled = [r for f in files[1:] for r in demand.read_routes(f)] or cand_edges
+    files.append(out / "demand.rou.xml")
+    sampled = write_demand(files[-1], routes, per_class, req.horizon_s, req.seed) or candidates
     queued = demand.write_queue_vehicles(
         out / "queues.rou.xml", req.queues_pcu, net, sampled, 0.0, req.vehicle_spacing_m
     )
     files.append(out / "queues.rou.xml")
-    return files, {"vehicles_asked": asked, "queued_vehicles": queued}
+    vehicles = int(sum(v.sum() for v in per_class.values()))
+    return files, {"vehicles_asked": int(targets.sum()), "queued_vehicles": queued, "vehicles": vehicles}
 
 
 def plan_phases(j: Intersection, wish: CycleWish) -> list[tuple[str, float]]:
@@ -176,16 +263,10 @@ def write_plans(path: Path, junctions: Mapping[str, Intersection], plans: Mappin
     return path
 
 
-def _start(req: TwinRequest, routes: list[Path], plans: Mapping[str, CycleWish], out: Path) -> subprocess.Popen:
-    out.mkdir(parents=True, exist_ok=True)
-    junctions = {j.id: j for j in req.junctions}
-    adds = [write_plans(out / "plans.add.xml", junctions, plans)]
-    meandata = out / "lanedata.add.xml"
-    meandata.write_text(
-        f'<additional><laneData id="twin" file="{out / "lanedata.xml"}" begin="0" '
-        f'end="{req.horizon_s:g}" excludeEmpty="true"/></additional>'
-    )
-    adds.append(meandata)
+def sumo_command(req: TwinRequest, routes: list[Path], adds: list[Path]) -> list[str]:
+    """The twin's SUMO command line: the horizon from 0, one step per second, the request's seed;
+    mesoscopic (queues per edge segment, traffic lights blocking their links: SUMO's
+    --meso-junction-control) when the request asks for it."""
     cmd = [
         str(Path(sumo_home()) / "bin" / "sumo"),
         "-n",
@@ -198,6 +279,8 @@ def _start(req: TwinRequest, routes: list[Path], plans: Mapping[str, CycleWish],
         "0",
         "-e",
         f"{req.horizon_s:g}",
+        "--step-length",
+        "1",
         "--seed",
         str(req.seed),
         "--no-step-log",
@@ -207,9 +290,33 @@ def _start(req: TwinRequest, routes: list[Path], plans: Mapping[str, CycleWish],
         "--duration-log.disable",
         "true",
     ]
+    if req.mesoscopic:
+        cmd += ["--mesosim", "true", "--meso-junction-control", "true"]
+    return cmd
+
+
+def write_lanedata(path: Path, output: Path, horizon_s: float, edges: frozenset[str]) -> Path:
+    """A SUMO additional: edgeData (time loss, vehicles entered) over [0, horizon_s], on `edges`
+    only (edges, not lanes: the mesoscopic model has no lanes)."""
+    edge_file = path.with_name("edges.txt")
+    edge_file.write_text("\n".join(f"edge:{e}" for e in sorted(edges)))
+    path.write_text(
+        f'<additional><edgeData id="twin" file="{output}" begin="0" end="{horizon_s:g}" '
+        f'excludeEmpty="true" edgesFile="{edge_file}"/></additional>'
+    )
+    return path
+
+
+def _start(
+    req: TwinRequest, routes: list[Path], plans: Mapping[str, CycleWish], out: Path, edges: frozenset[str]
+) -> subprocess.Popen:
+    out.mkdir(parents=True, exist_ok=True)
+    junctions = {j.id: j for j in req.junctions}
+    adds = [write_plans(out / "plans.add.xml", junctions, plans)]
+    adds.append(write_lanedata(out / "lanedata.add.xml", out / "lanedata.xml", req.horizon_s, edges))
     log = open(out / "sumo.log", "w")  # noqa: SIM115 - the child keeps its own descriptor
     try:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(sumo_command(req, routes, adds), stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
 
@@ -235,21 +342,36 @@ def approach_lanes(net, j: Intersection, reach_m: float = APPROACH_REACH_M) -> f
     return frozenset(lanes)
 
 
-def read_prediction(lanedata: Path, approaches: Mapping[str, frozenset[str]]) -> Prediction:
-    """Per junction: time loss and vehicles entered on its approach lanes (approach_lanes)."""
+def read_prediction(meandata: Path, approaches: Mapping[str, frozenset[str]]) -> Prediction:
+    """Per junction: time loss and vehicles entered on its approach lanes (approach_lanes), from
+    SUMO laneData, or edgeData (then every edge that carries one of the lanes counts whole)."""
     loss: dict[str, float] = {}
     entered: dict[str, float] = {}
-    for iv in ET.parse(lanedata).getroot().iter("interval"):
-        for lane in iv.iter("lane"):
-            lid = lane.get("id", "")
-            loss[lid] = loss.get(lid, 0.0) + float(lane.get("timeLoss", 0.0))
-            entered[lid] = entered.get(lid, 0.0) + float(lane.get("entered", 0.0))
+    for iv in meandata_intervals(meandata):
+        for item_id, (item_loss, item_entered) in iv.items():
+            loss[item_id] = loss.get(item_id, 0.0) + item_loss
+            entered[item_id] = entered.get(item_id, 0.0) + item_entered
     delay: dict[str, float] = {}
     vehicles: dict[str, int] = {}
     for jid, lanes in approaches.items():
-        delay[jid] = sum(loss.get(ln, 0.0) for ln in sorted(lanes))
-        vehicles[jid] = int(sum(entered.get(ln, 0.0) for ln in lanes))
+        keys = sorted(lanes | {ln.rsplit("_", 1)[0] for ln in lanes})
+        delay[jid] = sum(loss.get(k, 0.0) for k in keys)
+        vehicles[jid] = int(sum(entered.get(k, 0.0) for k in keys))
     return Prediction(delay, vehicles)
+
+
+def meandata_intervals(meandata: Path) -> list[dict[str, tuple[float, float]]]:
+    """Per interval of a SUMO laneData or edgeData file: lane or edge id -> (timeLoss, entered)."""
+    out = []
+    for iv in ET.parse(meandata).getroot().iter("interval"):
+        out.append(
+            {
+                el.get("id", ""): (float(el.get("timeLoss", 0.0)), float(el.get("entered", 0.0)))
+                for el in iv
+                if el.tag in ("lane", "edge")
+            }
+        )
+    return out
 
 
 def predict(req: TwinRequest) -> TwinResult:
@@ -263,13 +385,14 @@ def predict(req: TwinRequest) -> TwinResult:
     t1 = time.monotonic()
     run_dir = Path(req.work_dir) / f"run_{_key(time.time_ns())}"
     runs = {"incumbent": dict(req.incumbent), "candidate": {**req.incumbent, **req.candidate}}
-    procs = {name: _start(req, routes, plans, run_dir / name) for name, plans in runs.items()}
+    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
+    edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
+    procs = {name: _start(req, routes, plans, run_dir / name, edges) for name, plans in runs.items()}
     for name, p in procs.items():
         if p.wait() != 0:
             tail = (run_dir / name / "sumo.log").read_text()[-500:]
             raise AdapterError(f"twin run {name} failed ({run_dir / name}): {tail}")
     t2 = time.monotonic()
-    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
     return TwinResult(
         preds["incumbent"],

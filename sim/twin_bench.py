@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--horizon", type=float, default=900.0)
     ap.add_argument("--per-loop", type=int, default=20)
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "twin_bench")
+    ap.add_argument("--meso", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     import_network(args.net, args.work / "intersections", load_config(ROOT / "config.toml"))
@@ -48,7 +49,16 @@ def main(argv: list[str] | None = None) -> dict:
         t0 = time.monotonic()
         r = predict(
             TwinRequest(
-                str(args.net), tuple(js.values()), counts, 300.0, {}, inc, cand, str(args.work), horizon_s=args.horizon
+                str(args.net),
+                tuple(js.values()),
+                counts,
+                300.0,
+                {},
+                inc,
+                cand,
+                str(args.work),
+                horizon_s=args.horizon,
+                mesoscopic=args.meso,
             )
         )
         out["runs"].append(
