@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from controller.core import estimation, feedarrays, harm, netestimate, shadow
+from controller.core import estimation, feedarrays, harm, netestimate, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.network import NetworkView
@@ -115,6 +115,16 @@ class Core:
         self.programs = {
             jid: shadow.Program.build(
                 lay, cfg.max_pressure.permitted_sat_ratio, cfg.harm.startup_lost_s, cfg.harm.extension_s
+            )
+            for jid, lay in self.layouts.items()
+        }
+        self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts])
+        self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
+        # per junction, per phase: which movements the phase serves (for the red times)
+        self._served = {
+            jid: tuple(
+                tuple(m.id in set(lay.junction.served_movements(k)) for m in lay.junction.movements)
+                for k in range(len(lay.junction.phases))
             )
             for jid, lay in self.layouts.items()
         }
@@ -309,16 +319,38 @@ class Core:
             greens,
             self._frame_readings(frames),
         )
+        harms = self._observe_harm(state, estimates, now_status, now_s)
         updated: dict[str, JunctionState] = {}
-        for jid, lay in self.layouts.items():
+        for jid, hs in harms.items():
             js = state.junctions[jid]
-            est = estimates[jid]
             status = now_status[jid]
-            red_since = _red_since(lay, status, js.red_since_s, now_s)
-            hs = js.harm or harm.initial(self.programs[jid], len(lay.junction.movements), state.t_s)
-            hs = harm.observe(self.programs[jid], hs, est, status, now_s, self.harm)
-            updated[jid] = replace(js, estimate=est, status=status, red_since_s=red_since, harm=hs)
+            red_since = _red_since(self._served[jid], status, js.red_since_s, now_s)
+            updated[jid] = replace(js, estimate=estimates[jid], status=status, red_since_s=red_since, harm=hs)
         return updated
+
+    def _observe_harm(
+        self,
+        state: CoreState,
+        estimates: Mapping[str, Estimate],
+        statuses: Mapping[str, SignalStatus | None],
+        now_s: float,
+    ) -> dict[str, harm.HarmState]:
+        """Every junction's harm.observe, the replays advanced in one pass over the network's
+        movements (core/netshadow.py: the same floats as shadow.advance junction by junction)."""
+        states = {
+            jid: js.harm or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s)
+            for jid, js in state.junctions.items()
+        }
+        replays = netshadow.advance_all(
+            self.shadow_net,
+            [states[jid].replay for jid in self.layouts],
+            [estimates[jid] for jid in self.layouts],
+            [statuses[jid] for jid in self.layouts],
+            now_s,
+            self.harm.window_s,
+            self._replay_cache,
+        )
+        return {jid: replace(states[jid], replay=r) for jid, r in zip(self.layouts, replays)}
 
     def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
         """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""
@@ -372,11 +404,14 @@ class Core:
         return harm.network(js.harm for js in state.junctions.values() if js.harm is not None)
 
 
-def _red_since(lay: Layout, status: SignalStatus | None, prev: tuple[float, ...], now_s: float) -> tuple[float, ...]:
+def _red_since(
+    served: tuple[tuple[bool, ...], ...], status: SignalStatus | None, prev: tuple[float, ...], now_s: float
+) -> tuple[float, ...]:
+    """Per movement, when it was last green: now for those the status shows green (`served`:
+    per phase, per movement, the phase serves it)."""
     if status is None or status.in_intergreen:
         return prev
-    served = set(lay.junction.served_movements(status.phase))
-    return tuple(now_s if m.id in served else t for m, t in zip(lay.junction.movements, prev))
+    return tuple(now_s if on else t for on, t in zip(served[status.phase], prev))
 
 
 def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:

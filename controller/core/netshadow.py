@@ -1,0 +1,222 @@
+"""The do-no-harm replay of shadow.py run over many junctions at once (numpy, pure).
+
+Every junction's movements are concatenated into one `NetworkProgram`; one tick advances all
+junctions' replays (`shadow.advance`) by one pass of element-wise operations over those long
+arrays, instead of one pass per junction. What is per junction by nature stays per junction:
+the base program's phase at the tick (a bisection), the transit time from the advance loops (a
+small matrix product, the one shadow.Program.transit_ticks computes), the interval's forgetting
+factor and the sums over a junction's movements. Every other operation is element-wise, so each
+junction's new Replay is bit for bit the one shadow.advance gives (tests/unit/test_netshadow.py).
+
+The replays handed back are views into the network arrays. `ReplayCache` remembers the last
+tick's network arrays and views: when the next tick is given exactly those views back (no
+junction restarted its evidence or started anew), it goes on from the network arrays without
+concatenating them again. Nothing is mutated in place: every tick makes new arrays.
+
+Example: `net = NetworkProgram.build(programs)`, `cache = ReplayCache()`, then every tick
+`replays = advance_all(net, replays, estimates, statuses, now_s, window_s, cache)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from controller.core.estimation import Estimate
+from controller.core.shadow import TRANSIT_MAX_TICKS, Program, Replay, Side, advance, controlled_phase
+from controller.model import SignalStatus
+
+_SIDE_FIELDS = tuple(f.name for f in fields(Side))
+
+
+@dataclass(frozen=True)
+class NetworkProgram:
+    """Several junctions' Programs concatenated: movements in junction order. The service
+    table holds every junction's `service_or_red` flattened, one after the other."""
+
+    programs: tuple[Program, ...]
+    mov_start: np.ndarray  # (junctions + 1,) first movement of each junction
+    mov_junction: np.ndarray  # (movements,) junction position
+    mov_local: np.ndarray  # (movements,) movement index within its junction
+    service_table: np.ndarray  # flat: per junction its (phases + 1, movements) service_or_red
+    table_start: np.ndarray  # (junctions,) where each junction's rows start in service_table
+    red_row: np.ndarray  # (junctions,) the row of the all-red (intergreen) service, phases
+    startup_lost_s: np.ndarray  # (movements,) the junction's Program.startup_lost_s
+    extension_s: np.ndarray  # (movements,) the junction's Program.extension_s
+
+    @staticmethod
+    def build(programs: Sequence[Program]) -> NetworkProgram:
+        progs = tuple(programs)
+        n_m = np.array([p.service_or_red.shape[1] for p in progs], dtype=int)
+        mov_start = np.concatenate(([0], np.cumsum(n_m))).astype(int)
+        mov_junction = np.repeat(np.arange(len(progs)), n_m)
+        sizes = np.array([p.service_or_red.size for p in progs], dtype=int)
+        table = [p.service_or_red.ravel() for p in progs]
+        return NetworkProgram(
+            programs=progs,
+            mov_start=mov_start,
+            mov_junction=mov_junction,
+            mov_local=np.concatenate([np.arange(k) for k in n_m]).astype(int) if progs else np.zeros(0, dtype=int),
+            service_table=np.concatenate(table) if table else np.zeros(0),
+            table_start=np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(int),
+            red_row=np.array([p.service_or_red.shape[0] - 1 for p in progs], dtype=int),
+            startup_lost_s=np.repeat([p.startup_lost_s for p in progs], n_m).astype(float),
+            extension_s=np.repeat([p.extension_s for p in progs], n_m).astype(float),
+        )
+
+    def service_index(self, phases: Sequence[int]) -> np.ndarray:
+        """(movements,) index into service_table of each junction's row for `phases` (-1: the
+        all-red row), the shadow's `service_or_red[phase]`."""
+        rows = np.array(phases, dtype=int)
+        rows = np.where(rows < 0, self.red_row, rows)
+        mj = self.mov_junction
+        n_m = np.diff(self.mov_start)
+        out: np.ndarray = self.table_start[mj] + rows[mj] * n_m[mj] + self.mov_local
+        return out
+
+
+@dataclass(frozen=True)
+class _NetReplay:
+    """Every junction's Replay arrays concatenated (movements in junction order)."""
+
+    fed_pcu: np.ndarray
+    arrived_pcu: np.ndarray
+    sides: Side  # (2, movements)
+    pending_pcu: np.ndarray  # (TRANSIT_MAX_TICKS, movements)
+
+
+class ReplayCache:
+    """The last tick's network arrays and the per-junction views made of them (a memo: the
+    result of advance_all is the same with or without it)."""
+
+    def __init__(self) -> None:
+        self.views: tuple[Replay, ...] = ()
+        self.net: _NetReplay | None = None
+
+    def lookup(self, replays: Sequence[Replay]) -> _NetReplay | None:
+        if self.net is None or len(replays) != len(self.views):
+            return None
+        if all(a is b for a, b in zip(replays, self.views)):
+            return self.net
+        return None
+
+
+def _concat(replays: Sequence[Replay]) -> _NetReplay:
+    return _NetReplay(
+        np.concatenate([r.fed_pcu for r in replays]),
+        np.concatenate([r.arrived_pcu for r in replays]),
+        Side(*(np.concatenate([getattr(r.sides, f) for r in replays], axis=1) for f in _SIDE_FIELDS)),
+        np.concatenate([r.pending_pcu for r in replays], axis=1),
+    )
+
+
+def _cat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0)
+
+
+def advance_all(
+    net: NetworkProgram,
+    replays: Sequence[Replay],
+    ests: Sequence[Estimate],
+    statuses: Sequence[SignalStatus | None],
+    now_s: float,
+    window_s: float,
+    cache: ReplayCache | None = None,
+) -> list[Replay]:
+    """shadow.advance for every junction of `net` (replays, estimates and statuses in its
+    order), as one pass over the network's movements. A junction whose interval is empty
+    (now_s not after its replay's t_s) makes every junction go through shadow.advance."""
+    dts = [now_s - r.t_s for r in replays]
+    if not replays or min(dts) <= 0:
+        return [advance(p, r, e, s, now_s, window_s) for p, r, e, s in zip(net.programs, replays, ests, statuses)]
+    known = cache.lookup(replays) if cache is not None else None
+    nr = known if known is not None else _concat(replays)
+    mj = net.mov_junction
+    dt_j = np.array(dts)
+    dt = dt_j[mj]
+    keep_j = np.array([math.exp(-d / window_s) for d in dts])
+    keep = keep_j[mj]
+    fed = np.maximum(nr.fed_pcu, _cat([e.departures_pcu for e in ests]) + _cat([e.queue_pcu for e in ests]))
+    ticks = _cat([p.transit_ticks(e, d) for p, e, d in zip(net.programs, ests, dts)]).astype(int)
+    arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
+    sat_flow = _cat([e.sat_flow_pcu_h for e in ests])
+    sat_pcu_s = sat_flow / 3600.0 * (1.0 - _cat([e.block for e in ests]))
+    p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
+    p_ctrl = [controlled_phase(s) for s in statuses]
+    rate = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])] * sat_pcu_s
+    sides = _serve(nr.sides, arrivals, rate, net, dt, keep)
+    arrived = nr.arrived_pcu * keep + arrivals
+    out_net = _NetReplay(fed, arrived, sides, pending)
+    out = _split(net, replays, out_net, arrivals, now_s, dts, keep_j.tolist(), p_fixed, p_ctrl, heads)
+    if cache is not None:
+        cache.views, cache.net = tuple(out), out_net
+    return out
+
+
+def _to_stop_line(
+    net: NetworkProgram, replays: Sequence[Replay], pending_pcu: np.ndarray, counted: np.ndarray, ticks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """shadow._to_stop_line over the network: every junction's ring with its own head."""
+    heads = [r.head for r in replays]
+    head_m = np.array(heads, dtype=int)[net.mov_junction]
+    cols = np.arange(len(counted))
+    pending = pending_pcu.copy()
+    pending[(head_m + ticks) % TRANSIT_MAX_TICKS, cols] += counted
+    arrivals = pending[head_m, cols].copy()
+    pending[head_m, cols] = 0.0
+    return arrivals, pending, [(h + 1) % TRANSIT_MAX_TICKS for h in heads]
+
+
+def _serve(
+    s: Side, arrivals: np.ndarray, rate: np.ndarray, net: NetworkProgram, dt: np.ndarray, keep: np.ndarray
+) -> Side:
+    """shadow._serve with per-movement dt, keep, start-up loss and extension."""
+    green = rate > 0
+    green_s = np.where(green, s.green_s + dt, 0.0)
+    red_s = np.where(green, 0.0, np.where(s.green_s > 0, dt, s.red_s + dt))
+    last_rate = np.where(green, rate, s.rate_pcu_s)
+    usable_s = np.where(green, green_s - net.startup_lost_s, net.extension_s - red_s + dt)
+    capacity = last_rate * np.minimum(np.maximum(usable_s, 0.0), dt)
+    waiting = s.queue_pcu + arrivals
+    served = np.minimum(waiting, capacity)
+    queue = waiting - served
+    return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
+
+
+def _split(
+    net: NetworkProgram,
+    replays: Sequence[Replay],
+    nr: _NetReplay,
+    arrivals: np.ndarray,
+    now_s: float,
+    dts: list[float],
+    keeps: list[float],
+    p_fixed: list[int],
+    p_ctrl: list[int],
+    heads: list[int],
+) -> list[Replay]:
+    """Each junction's new Replay, its arrays views into the network's."""
+    starts = net.mov_start.tolist()
+    side_arrays = [getattr(nr.sides, f) for f in _SIDE_FIELDS]
+    out = []
+    for k, r in enumerate(replays):
+        a, b = starts[k], starts[k + 1]
+        dt, keep = dts[k], keeps[k]
+        out.append(
+            Replay(
+                t_s=now_s,
+                fed_pcu=nr.fed_pcu[a:b],
+                arrived_pcu=nr.arrived_pcu[a:b],
+                span_s=r.span_s * keep + dt,
+                agree_s=r.agree_s * keep + (dt if p_fixed[k] == p_ctrl[k] else 0.0),
+                sides=Side(*(x[:, a:b] for x in side_arrays)),
+                pending_pcu=nr.pending_pcu[:, a:b],
+                head=heads[k],
+                demand_pcu=r.demand_pcu * keep + float(arrivals[a:b].sum()),
+                demand_s=r.demand_s * keep + dt,
+            )
+        )
+    return out

@@ -1,0 +1,96 @@
+"""netshadow: the do-no-harm replay of all junctions in one pass gives, bit for bit, the replays
+of shadow.advance junction by junction (random feeds and signal states, transit between the
+loops, evidence restarts, a junction started later, an empty interval)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from controller.config import Config
+from controller.core import estimation, netshadow, shadow
+from controller.core.estimation import Estimate, Layout
+from controller.model import SignalStatus
+from tests.unit.test_netestimate import _junctions, _snapshot
+
+WINDOW_S = 300.0
+
+
+def _same(a: shadow.Replay, b: shadow.Replay) -> None:
+    for f in dataclasses.fields(shadow.Replay):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, shadow.Side):
+            for g in dataclasses.fields(shadow.Side):
+                assert np.array_equal(getattr(x, g.name), getattr(y, g.name)), (f.name, g.name)
+        elif isinstance(x, np.ndarray):
+            assert np.array_equal(x, y), f.name
+        else:
+            assert x == y, f.name
+
+
+def _status(rng: random.Random, jid: str, n_phases: int, t_s: float) -> SignalStatus | None:
+    if rng.random() < 0.05:
+        return None
+    return SignalStatus(jid, t_s, rng.randrange(n_phases), rng.random() < 0.2, 0.0, "p", 1, "adaptive")
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool):
+    rng = random.Random(11)
+    js = _junctions()
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in layouts.items()}
+    assert any(not p.no_transit for p in programs.values())  # the transit ring is exercised
+    net = netshadow.NetworkProgram.build(list(programs.values()))
+    cache = netshadow.ReplayCache() if use_cache else None
+    ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
+    late = "C"  # its replay starts 37 s later: its ring's head differs from the others'
+    ref = {
+        jid: shadow.start(programs[jid], len(lay.junction.movements), 37.0 if jid == late else 0.0)
+        for jid, lay in layouts.items()
+    }
+    got = dict(ref)
+    restarts = 0
+    for tick in range(1, 300):
+        t = float(tick)
+        for jid, j in js.items():
+            ests[jid] = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
+        statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
+        active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
+        for jid in active:
+            ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S)
+        sub = net if tick >= 38 else netshadow.NetworkProgram.build([programs[jid] for jid in active])
+        out = netshadow.advance_all(
+            sub,
+            [got[j] for j in active],
+            [ests[j] for j in active],
+            [statuses[j] for j in active],
+            t,
+            WINDOW_S,
+            cache if tick >= 38 else None,
+        )
+        got.update(zip(active, out))
+        for jid in active:
+            _same(got[jid], ref[jid])
+        if rng.random() < 0.05:  # a change of mode: the evidence restarts (harm._switch)
+            jid = rng.choice(list(js))
+            ref[jid], got[jid] = shadow.restart_evidence(ref[jid]), shadow.restart_evidence(got[jid])
+            restarts += 1
+        if tick in (50, 51):  # the gains read from the views are the ones of the reference
+            for jid in js:
+                assert shadow.gains(got[jid]) == shadow.gains(ref[jid])
+    assert restarts > 5
+
+
+def test_an_empty_interval_leaves_the_replays_as_they_are():
+    js = _junctions()
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    programs = [shadow.Program.build(lay, 0.4, 2.0, 2.0) for lay in layouts.values()]
+    net = netshadow.NetworkProgram.build(programs)
+    replays = [shadow.start(p, len(lay.junction.movements), 5.0) for p, lay in zip(programs, layouts.values())]
+    ests = [Estimate.empty(lay, 5.0) for lay in layouts.values()]
+    out = netshadow.advance_all(net, replays, ests, [None] * len(replays), 5.0, WINDOW_S)
+    assert all(a is b for a, b in zip(out, replays))
