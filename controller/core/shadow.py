@@ -325,16 +325,17 @@ def restart_evidence(replay: Replay) -> Replay:
 def gains(replay: Replay) -> Gains:
     """The two sides of one junction over the evidence window."""
     arrived = float(replay.arrived_pcu.sum())
-    f, c = replay.fixed, replay.controlled
+    s = replay.sides  # rows FIXED and CONTROLLED read directly (no Side per row)
+    delay, served, queue = s.delay_pcu_s, s.served_pcu, s.queue_pcu
     per_h = 3600.0 / replay.span_s if replay.span_s > 0 else 0.0
     return Gains(
-        delay_fixed_s=float(f.delay_pcu_s.sum()) / arrived if arrived > 0 else 0.0,
-        delay_controlled_s=float(c.delay_pcu_s.sum()) / arrived if arrived > 0 else 0.0,
-        throughput_fixed_pcu_h=float(f.served_pcu.sum()) * per_h,
-        throughput_controlled_pcu_h=float(c.served_pcu.sum()) * per_h,
+        delay_fixed_s=float(delay[FIXED].sum()) / arrived if arrived > 0 else 0.0,
+        delay_controlled_s=float(delay[CONTROLLED].sum()) / arrived if arrived > 0 else 0.0,
+        throughput_fixed_pcu_h=float(served[FIXED].sum()) * per_h,
+        throughput_controlled_pcu_h=float(served[CONTROLLED].sum()) * per_h,
         demand_pcu_h=arrived * per_h,
-        queue_fixed_pcu=float(f.queue_pcu.sum()),
-        queue_controlled_pcu=float(c.queue_pcu.sum()),
+        queue_fixed_pcu=float(queue[FIXED].sum()),
+        queue_controlled_pcu=float(queue[CONTROLLED].sum()),
         span_s=replay.span_s,
     )
 
