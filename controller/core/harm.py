@@ -4,30 +4,36 @@ Every tick the junction's fixed-time shadow (controller/core/shadow.py) replays,
 measured arrivals, the city's own program beside the greens actually shown. From it, a junction
 is in one of two modes:
 
-- "policy": the policy's commands go out. When, over the evidence window, the replay says the
-  greens shown cost more delay per PCU than the fixed plan would have,
-      delay_controlled > delay_fixed x (1 + margin) + margin_s,
-  with at least `min_policy_s` of evidence since the policy took over and a measured demand of
-  at least `min_demand_pcu_h`, the junction switches to "fixed".
+- "policy": the policy's commands go out. A cumulative-sum test runs on the two replayed queues:
+      S = max(0, S + (q_controlled - (1 + margin) q_fixed - margin_s x demand) dt),
+  the delay (PCU s) the greens shown cost beyond what the fixed plan would have cost plus the
+  margin (the estimate's own error), summed while it keeps accruing. When S reaches the budget,
+  `excess_budget_s` seconds per PCU of one window's demand (demand x window_s), with at least
+  `min_policy_s` under the policy and a measured demand of at least `min_demand_pcu_h`, the
+  junction switches to "fixed". A large loss is caught in minutes, a small sustained one (above
+  the margin) later, a loss within the margin never.
 - "fixed": the core withdraws control (step.py: the command in force is re-sent once, expiring
   at the next tick, then nothing), so the roadside controller runs its local program, the
   city's plan. The policy is still asked to decide (its state stays current); its wishes are not
   sent. Both sides of the replay now show the same plan, so the replay can give no evidence for
-  coming back. The junction returns to "policy" after a hold time, `hold_s` doubled after each
-  relapse (a switch to fixed after a return) up to `hold_max_s`, or sooner (but not before
-  `min_policy_s`, while the backlog left by the policy drains past the loops and reads as a
-  surge) when the demand measured by the advance loops has changed by more than `demand_shift`
-  (a share) since the switch. A policy that then
-  stays in force for `hold_max_s` is forgiven its relapses.
+  coming back. The junction is held fixed for `hold_s`, doubled after each relapse (a switch to
+  fixed after a return) up to `hold_max_s`. After the hold, a junction that has lost at most
+  `timed_returns` times in a row goes back to the policy. A repeat offender does not: it records
+  its demand when the hold ended (the replay's arrivals, measured under the fixed plan) and goes
+  back only when that demand has moved by more than `demand_shift` (a share), the evidence that
+  the conditions it lost in have changed. A policy that stays in force for `hold_max_s` is
+  forgiven its relapses.
+- With `validate_return`, a return that falls due waits in fixed mode (`return_due`) until the
+  adapter calls `approve` (back at the next tick) or `reject` (a relapse: a new, doubled hold).
 
-At each change of mode the evidence restarts (shadow.restart_evidence): the next verdict rests
-only on what the policy did since it took over.
+At each change of mode the evidence restarts (shadow.restart_evidence, S = 0): the next verdict
+rests only on what the policy did since it took over.
 
-Example: demand 800 PCU/h, after 900 s under the policy the replay gives 31 s/PCU for the greens
-shown and 24 s/PCU for the fixed plan: 31 > 24 x 1.2 + 1, the junction goes to "fixed" with the
-reason "policy 29% worse than the fixed plan over 569 s (31.0 vs 24.0 s/PCU at 800 PCU/h)" (569 s:
-the weight of 900 s of evidence forgotten with a 900 s time constant), and comes back 900 s
-later (1800 s after a relapse).
+Example: demand 3,600 PCU/h (1 PCU/s), window_s 900, excess_budget_s 10: the budget is 9,000
+PCU s. A policy whose replayed queue stands 30 PCU above 1.2x the fixed plan's (and 1 s/PCU) is
+switched after 9,000 / 29 = 310 s, with the reason "policy worse than the fixed plan: 2.5 PCU h of
+delay beyond the margin in 310 s (...)", and tried again 900 s later; if it loses again it stays
+fixed until its demand moves by 30 %.
 """
 
 from __future__ import annotations
@@ -52,12 +58,14 @@ class HarmParams:
     enabled: bool = True
     window_s: float = 900.0  # time constant of the evidence (forgetting sums of the replay)
     margin: float = 0.2  # the policy may cost this share more delay than the fixed plan ...
-    margin_s: float = 1.0  # ... plus this many seconds per PCU, before it is judged worse
-    min_policy_s: float = 900.0  # evidence gathered under the policy before it is judged
+    margin_s: float = 1.0  # ... plus this many seconds per PCU, before its excess counts
+    excess_budget_s: float = 10.0  # judged worse once its excess adds up to this per PCU of one window's demand
+    min_policy_s: float = 300.0  # evidence gathered under the policy before it is judged
     min_demand_pcu_h: float = 100.0  # below this measured demand a junction is never judged
     hold_s: float = 900.0  # time in fixed mode before the policy is tried again ...
     hold_max_s: float = 3600.0  # ... doubled after each relapse, up to this
-    demand_shift: float = 0.3  # come back sooner when the demand changed by this share since the switch
+    timed_returns: int = 1  # returns on the hold's timer before a repeat offender waits for a demand shift
+    demand_shift: float = 0.3  # a repeat offender comes back when the demand changed by this share since its hold
     # the replay's discharge (shadow.py), HCM's effective green g = G - l1 + e
     startup_lost_s: float = 2.0  # l1: start-up lost time at a green's onset
     extension_s: float = 2.0  # e: discharge goes on this long into the yellow
@@ -88,7 +96,9 @@ class HarmState:
     switches: int = 0  # switches to fixed
     relapses: int = 0  # switches to fixed since the policy last stayed in force hold_max_s
     hold_s: float = 0.0  # the hold of the current fixed mode
-    demand_at_switch_pcu_h: float = 0.0  # the advance loops' arrival flow when it switched to fixed
+    demand_ref_pcu_h: float = 0.0  # a repeat offender: the replay's demand when its hold ended (0: not yet)
+    excess_pcu_s: float = 0.0  # policy mode: the cumulative-sum test's excess delay beyond the margin
+    excess_t_s: float = 0.0  # the replay time it was last brought up to
     return_due: bool = False  # fixed mode: a return is due and waits for approve / reject (validate_return)
     return_reason: str = ""  # why the return is (or was last) due
     approved: bool = False  # the return was approved: the junction goes back to the policy at its next tick
@@ -128,7 +138,7 @@ class JunctionReport:
 
 
 def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmState:
-    return HarmState(shadow.start(program, n_movements, now_s), since_s=now_s)
+    return HarmState(shadow.start(program, n_movements, now_s), since_s=now_s, excess_t_s=now_s)
 
 
 def observe(
@@ -143,27 +153,43 @@ def observe(
     return replace(state, replay=shadow.advance(program, state.replay, est, status, now_s, params.window_s))
 
 
+def accumulate(state: HarmState, params: HarmParams) -> HarmState:
+    """The cumulative-sum test brought up to the replay's time: the excess delay of the greens
+    shown over the fixed plan beyond the margin, S = max(0, S + (q_c - (1 + margin) q_f -
+    margin_s x demand) dt), q the two replayed queues now (PCU), demand the replay's (PCU/s), dt
+    the time since the last update (decide calls it every tick it runs, in policy mode)."""
+    replay = state.replay
+    dt = replay.t_s - state.excess_t_s
+    if dt <= 0:
+        return state
+    q = replay.sides.queue_pcu
+    q_fixed, q_controlled = float(q[shadow.FIXED].sum()), float(q[shadow.CONTROLLED].sum())
+    rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * replay.demand_pcu_h / 3600.0
+    return replace(state, excess_pcu_s=max(0.0, state.excess_pcu_s + rate * dt), excess_t_s=replay.t_s)
+
+
 def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
     """The mode for this tick, and the reason when it changed (None when it did not)."""
     if not params.enabled:
         return state, None
-    demand_pcu_h = float(est.flow_pcu_h.sum())
     if state.mode == "policy":
+        state = accumulate(state, params)
         why = _worse(state, now_s, params)
         if why is None:
             return state, None
         relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
         hold = min(params.hold_s * 2.0**relapses, params.hold_max_s)
-        fixed = replace(
-            state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_at_switch_pcu_h=demand_pcu_h
-        )
+        fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_ref_pcu_h=0.0)
         return _switch(fixed, "fixed", now_s, why), why
     if state.approved:
         why = f"{state.return_reason}; return approved"
         return _switch(replace(state, approved=False), "policy", now_s, why), why
     if state.return_due:
         return state, None
-    why = _back(state, demand_pcu_h, now_s, params)
+    offender = state.relapses > params.timed_returns
+    if offender and state.demand_ref_pcu_h <= 0 and now_s - state.since_s >= state.hold_s:
+        state = replace(state, demand_ref_pcu_h=max(state.replay.demand_pcu_h, 1e-9))
+    why = _back(state, now_s, params)
     if why is None:
         return state, None
     if params.validate_return:
@@ -180,10 +206,10 @@ def approve(state: HarmState) -> HarmState:
     return replace(state, return_due=False, approved=True)
 
 
-def reject(state: HarmState, reason: str, demand_pcu_h: float, now_s: float, params: HarmParams) -> HarmState:
-    """A due return rejected (validate_return): it counts as a relapse. The junction stays fixed
-    for a new hold, doubled as after a relapse (up to hold_max_s), measured from now_s, and the
-    demand reference for a shift is `demand_pcu_h` (now). ValueError when no return is due."""
+def reject(state: HarmState, reason: str, now_s: float, params: HarmParams) -> HarmState:
+    """A due return rejected (validate_return): it counts as a relapse (a loss). The junction stays
+    fixed for a new hold, doubled as after a relapse (up to hold_max_s), measured from now_s; a
+    repeat offender then waits for a demand shift. ValueError when no return is due."""
     if state.mode != "fixed" or not state.return_due:
         raise ValueError(f"no return to the policy is due (mode {state.mode}, return_due {state.return_due})")
     hold = min(params.hold_s * 2.0**state.relapses, params.hold_max_s)
@@ -194,42 +220,54 @@ def reject(state: HarmState, reason: str, demand_pcu_h: float, now_s: float, par
         relapses=state.relapses + 1,
         return_due=False,
         reason=f"return rejected: {reason}",
-        demand_at_switch_pcu_h=demand_pcu_h,
+        demand_ref_pcu_h=0.0,
     )
+
+
+def excess_budget_pcu_s(demand_pcu_h: float, params: HarmParams) -> float:
+    """The cumulative-sum test's threshold: excess_budget_s per PCU arriving in one window_s."""
+    return params.excess_budget_s * demand_pcu_h / 3600.0 * params.window_s
 
 
 def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
-    """Why the policy is judged worse than the fixed plan, or None."""
+    """Why the policy is judged worse than the fixed plan, or None: at least min_policy_s under
+    the policy, a demand of at least min_demand_pcu_h, and the cumulative excess at its budget."""
     if now_s - state.since_s < params.min_policy_s:
         return None
+    demand = state.replay.demand_pcu_h
+    if demand < params.min_demand_pcu_h:
+        return None
+    if state.excess_pcu_s < excess_budget_pcu_s(demand, params):
+        return None
     g = state.gains
-    if g.demand_pcu_h < params.min_demand_pcu_h:
-        return None
-    if g.delay_controlled_s <= g.delay_fixed_s * (1.0 + params.margin) + params.margin_s:
-        return None
     worse = g.delay_controlled_s / g.delay_fixed_s - 1.0 if g.delay_fixed_s > 0 else math.inf
     return (
-        f"policy {worse:.0%} worse than the fixed plan over {g.span_s:.0f} s "
-        f"({g.delay_controlled_s:.1f} vs {g.delay_fixed_s:.1f} s/PCU at {g.demand_pcu_h:.0f} PCU/h)"
+        f"policy worse than the fixed plan: {state.excess_pcu_s / 3600.0:.1f} PCU h of delay beyond the margin "
+        f"in {now_s - state.since_s:.0f} s ({worse:.0%} over the window: {g.delay_controlled_s:.1f} vs "
+        f"{g.delay_fixed_s:.1f} s/PCU at {demand:.0f} PCU/h)"
     )
 
 
-def _back(state: HarmState, demand_pcu_h: float, now_s: float, params: HarmParams) -> str | None:
-    """Why the policy is tried again, or None. The demand compared is the arrival flow of the
-    advance loops (estimation.py, held while a queue covers them)."""
-    held = now_s - state.since_s
-    if held >= state.hold_s:
+def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
+    """Why the policy is tried again, or None. Never before the hold is over. Then at once while
+    the junction has lost at most timed_returns times in a row; a repeat offender waits for its
+    demand (the replay's, measured under the fixed plan) to move by more than demand_shift from
+    what it was when the hold ended."""
+    if now_s - state.since_s < state.hold_s:
+        return None
+    if state.relapses <= params.timed_returns:
         return f"hold of {state.hold_s:.0f} s over"
-    d0, d = state.demand_at_switch_pcu_h, demand_pcu_h
-    # Not before min_policy_s: the backlog the policy left drains past the loops first, and
-    # reads as a surge of demand while it does.
-    if held >= params.min_policy_s and d0 > 0 and abs(d - d0) > params.demand_shift * d0:
-        return f"demand changed by {d / d0 - 1.0:+.0%} since the switch ({d0:.0f} -> {d:.0f} PCU/h)"
+    d0, d = state.demand_ref_pcu_h, state.replay.demand_pcu_h
+    if d0 > 0 and abs(d - d0) > params.demand_shift * d0:
+        return f"demand changed by {d / d0 - 1.0:+.0%} since the hold ended ({d0:.0f} -> {d:.0f} PCU/h)"
     return None
 
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:
-    return replace(state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason)
+    return replace(
+        state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason, excess_pcu_s=0.0,
+        excess_t_s=state.replay.t_s,
+    )
 
 
 def report(state: HarmState) -> JunctionReport:

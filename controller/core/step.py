@@ -379,9 +379,7 @@ class Core:
         """`[harm] validate_return`: the junction's due return is rejected: it stays on its fixed
         plan, counted as a relapse (the hold doubles, up to hold_max_s, from the state's time).
         ValueError naming the junction when it is unknown or no return is due."""
-        js = state.junctions.get(junction_id)
-        demand = float(js.estimate.flow_pcu_h.sum()) if js is not None else 0.0
-        return self._set_harm(state, junction_id, lambda hs: harm.reject(hs, reason, demand, state.t_s, self.harm))
+        return self._set_harm(state, junction_id, lambda hs: harm.reject(hs, reason, state.t_s, self.harm))
 
     def _set_harm(
         self, state: CoreState, junction_id: str, change: Callable[[harm.HarmState], harm.HarmState]

@@ -177,7 +177,8 @@ def test_a_policy_better_than_the_fixed_plan_stays():
 
 
 def test_it_comes_back_after_the_hold_and_a_relapse_doubles_the_hold():
-    log, _state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2000)
+    # two timed returns allowed (the default, 1, keeps a repeat offender fixed: next test)
+    log, _state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2000, replace(FAST, timed_returns=2))
     ch = changes(log)
     assert [m for _, m, _ in ch[:4]] == ["fixed", "policy", "fixed", "policy"]
     (t1, _, _), (t2, _, why2), (t3, _, _), (t4, _, _) = ch[:4]
@@ -188,14 +189,39 @@ def test_it_comes_back_after_the_hold_and_a_relapse_doubles_the_hold():
     assert any(r.commands for t, r, _, _ in log if t2 < t < t3)
 
 
-def test_it_comes_back_sooner_when_the_demand_turns():
-    params = replace(FAST, hold_s=5000.0, hold_max_s=5000.0)
-    heavier = {k: 2.0 * v for k, v in NS_HEAVY.items()}
-    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 1100, params, rates_after=heavier, change_at=500)
+def test_a_repeat_offender_stays_on_the_fixed_plan():
+    """Lost, came back once on the timer, lost again: no more timed returns (timed_returns = 1)."""
+    log, state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2600)
     ch = changes(log)
-    assert ch[0][1] == "fixed" and ch[0][0] < 500
-    assert ch[1][1] == "policy" and "demand changed" in ch[1][2]
-    assert ch[0][0] + params.min_policy_s <= ch[1][0] < 1100
+    assert [m for _, m, _ in ch] == ["fixed", "policy", "fixed"]
+    assert "hold" in ch[1][2]
+    hs = state.junctions["J"].harm
+    assert hs.mode == "fixed" and hs.relapses == 2 and hs.demand_ref_pcu_h > 0
+    assert all(not r.commands for t, r, _, _ in log if t > ch[2][0])
+
+
+def test_a_repeat_offender_comes_back_when_the_demand_turns():
+    """The same repeat offender, but the demand falls by half at 1,500 s: it is tried again, the
+    reason names the shift, measured against the demand when its hold ended."""
+    lighter = {k: 0.5 * v for k, v in NS_HEAVY.items()}
+    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 2600, rates_after=lighter, change_at=1500)
+    ch = changes(log)
+    assert [m for _, m, _ in ch[:4]] == ["fixed", "policy", "fixed", "policy"]
+    assert ch[2][0] < 1500 < ch[3][0] and "demand changed by -" in ch[3][2]
+
+
+def test_a_large_loss_is_judged_sooner_than_a_small_one():
+    """The cumulative-sum test: the excess beyond the margin reaches its budget sooner the larger it is
+    (with the evidence floor min_policy_s out of the way)."""
+    params = replace(FAST, min_policy_s=10.0)
+    t_switch = {}
+    for name, ns in (("small", 0.07), ("large", 0.14)):
+        rates = {"N_T": ns, "S_T": ns, "E_T": 0.05, "W_T": 0.05}
+        log, _, _ = closed_loop(WrongPhase(warmup_s=100.0), rates, 900, params)
+        ch = changes(log)
+        assert ch and ch[0][1] == "fixed", name
+        t_switch[name] = ch[0][0] - 100
+    assert t_switch["large"] < t_switch["small"] < params.window_s * 2
 
 
 def test_the_fixed_policy_is_never_switched_and_shows_no_gain():
@@ -238,11 +264,11 @@ def test_config_harm_section(tmp_path):
         load_config(bad)
 
 
-def closed_loop_validated(policy, seconds: int, on_due):
+def closed_loop_validated(policy, seconds: int, on_due, params: HarmParams = FAST):
     """closed_loop with `[harm] validate_return`: `on_due(core, state, t)` is called at every tick
     where the report says a return is due, and returns the new state."""
     j = two_phase()
-    params = replace(FAST, validate_return=True)
+    params = replace(params, validate_return=True)
     cfg = replace(Config(), harm=params, estimation=replace(Config().estimation, flow_window_s=60.0))
     core = Core({"J": Layout.build(j, cfg)}, policy, cfg)
     field = Field(j, NS_HEAVY)
@@ -288,7 +314,8 @@ def test_validate_return_rejected_counts_as_a_relapse():
         rejected.append(t)
         return core.reject_return(state, "J", "twin: 12% worse")
 
-    log, state, core = closed_loop_validated(WrongPhase(), 2400, reject)
+    # timed returns after each rejection (the default, 1, would then wait for a demand shift)
+    log, state, core = closed_loop_validated(WrongPhase(), 1400, reject, replace(FAST, timed_returns=5))
     ch = changes(log)
     assert [m for _, m, _ in ch] == ["fixed"]  # never back to the policy
     t1 = ch[0][0]
