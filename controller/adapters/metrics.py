@@ -532,7 +532,8 @@ class ServiceMetrics:
             if now_s >= j.next_update_s:
                 self._update_junction(j, js, now_s)
                 updated = True
-        if updated:
+        # The network figures once per update_s (each junction's part was refreshed within it).
+        if updated and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
             self._network(now_s)
         self.metrics_cost.inc(time.perf_counter() - t0)
 
@@ -735,9 +736,11 @@ class ServiceMetrics:
         movements): acyclic control and the roadside's own plan have a cycle too."""
         if isinstance(js.command, CyclePlan) and not js.stale:
             return float(js.command.cycle_s)
-        c = j.shadow.cycle_s
-        c = c[np.isfinite(c)]
-        return float(np.median(c)) if len(c) else float(j.layout.junction.base_cycle_s())
+        c = np.sort(j.shadow.cycle_s[np.isfinite(j.shadow.cycle_s)])
+        n = len(c)
+        if not n:
+            return float(j.layout.junction.base_cycle_s())
+        return float(c[n // 2]) if n % 2 else float((c[n // 2 - 1] + c[n // 2]) / 2.0)  # np.median's value
 
     def _faults(self, j: _Junction, est) -> None:
         faulty = np.asarray(est.health.faulty, dtype=bool)
