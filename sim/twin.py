@@ -65,6 +65,7 @@ class TwinRequest:
     seed: int = 1
     vehicle_spacing_m: float = VEHICLE_SPACING_M
     mesoscopic: bool = False  # SUMO's mesoscopic model (sumo_command)
+    programs: tuple[str, ...] = ()  # additional files with the city's own signal programs (tlLogic)
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def _start(
 ) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
     junctions = {j.id: j for j in req.junctions}
-    adds = [write_plans(out / "plans.add.xml", junctions, plans)]
+    adds = [*map(Path, req.programs), write_plans(out / "plans.add.xml", junctions, plans)]
     adds.append(write_lanedata(out / "lanedata.add.xml", out / "lanedata.xml", req.horizon_s, edges))
     log = open(out / "sumo.log", "w")  # noqa: SIM115 - the child keeps its own descriptor
     try:
@@ -374,6 +375,20 @@ def meandata_intervals(meandata: Path) -> list[dict[str, tuple[float, float]]]:
     return out
 
 
+def run_plans(req: TwinRequest, net, routes: list[Path], runs: Mapping[str, Mapping[str, CycleWish]]) -> dict:
+    """One SUMO run per entry of `runs` (name -> plans), all in parallel on the same scenario and
+    seed; name -> Prediction per junction of the region."""
+    run_dir = Path(req.work_dir) / f"run_{_key(time.time_ns())}"
+    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
+    edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
+    procs = {name: _start(req, routes, plans, run_dir / name, edges) for name, plans in runs.items()}
+    for name, p in procs.items():
+        if p.wait() != 0:
+            tail = (run_dir / name / "sumo.log").read_text()[-500:]
+            raise AdapterError(f"twin run {name} failed ({run_dir / name}): {tail}")
+    return {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
+
+
 def predict(req: TwinRequest) -> TwinResult:
     """Build the scenario once, run the incumbent and the candidate in parallel, read both."""
     t0 = time.monotonic()
@@ -383,17 +398,9 @@ def predict(req: TwinRequest) -> TwinResult:
     net = sumolib.net.readNet(req.net_file, withInternal=False)
     routes, info = build_scenario(req, net)
     t1 = time.monotonic()
-    run_dir = Path(req.work_dir) / f"run_{_key(time.time_ns())}"
     runs = {"incumbent": dict(req.incumbent), "candidate": {**req.incumbent, **req.candidate}}
-    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
-    edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
-    procs = {name: _start(req, routes, plans, run_dir / name, edges) for name, plans in runs.items()}
-    for name, p in procs.items():
-        if p.wait() != 0:
-            tail = (run_dir / name / "sumo.log").read_text()[-500:]
-            raise AdapterError(f"twin run {name} failed ({run_dir / name}): {tail}")
+    preds = run_plans(req, net, routes, runs)
     t2 = time.monotonic()
-    preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
     return TwinResult(
         preds["incumbent"],
         preds["candidate"],
@@ -401,7 +408,7 @@ def predict(req: TwinRequest) -> TwinResult:
         t2 - t1,
         info["vehicles_asked"],
         info["queued_vehicles"],
-        {"runs": str(run_dir)},
+        {"scenario": str(routes[0].parent)},
     )
 
 

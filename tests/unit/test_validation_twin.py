@@ -7,6 +7,7 @@ import ast
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from controller.errors import AdapterError
@@ -87,3 +88,40 @@ def test_the_request_covers_the_junction_and_its_neighbours_with_their_recent_co
     assert req.counts == {"N_stop": (4, 2, 0, 0)}  # 200 s and 400 s: within (100, 400]
     assert req.incumbent == {} and req.candidate == {"J": CycleWish((0, 1), (20.0, 30.0))}
     assert (req.horizon_s, req.queues_pcu) == (600.0, {"eN_0": 3.0})
+
+
+def test_route_weights_meet_the_counts_and_prefer_routes_through_several_counted_edges():
+    from sim.twin import RouteSet, route_weights, whole_vehicles
+
+    # counted edges a, b; the long route a->x->b explains both counts at once
+    routes = RouteSet.build([["a", "x", "b"], ["a", "y"], ["z", "b"], ["q"]], ["a", "b"])
+    assert routes.routes == (("a", "x", "b"), ("a", "y"), ("z", "b"))  # "q" passes no counted edge
+    w = route_weights(routes.incidence, np.array([30.0, 20.0]))
+    assert routes.incidence @ w == pytest.approx([30.0, 20.0])
+    n = whole_vehicles(w)
+    assert n.sum() == 30 and (routes.incidence @ n).tolist() == [30.0, 20.0]
+    assert (route_weights(routes.incidence, np.zeros(2)) == 0).all()
+
+
+def test_whole_vehicles_keep_the_total_by_largest_remainder():
+    from sim.twin import whole_vehicles
+
+    assert whole_vehicles(np.array([0.4, 0.4, 0.4, 2.0])).tolist() == [1, 0, 0, 2]  # 3.2 -> 3
+    assert whole_vehicles(np.array([1.6, 0.7, 0.7])).tolist() == [1, 1, 1]  # remainders .7, .7 win over .6
+
+
+def test_the_demand_departs_evenly_over_the_horizon_on_its_routes(tmp_path):
+    from sim.twin import RouteSet, write_demand
+
+    routes = RouteSet.build([["a", "b"], ["c"]], ["a", "c"])
+    used = write_demand(tmp_path / "d.rou.xml", routes, {"car": np.array([3, 0]), "bus": np.array([0, 1])}, 900.0, 1)
+    root = ET.parse(tmp_path / "d.rou.xml").getroot()
+    assert {r.get("id"): r.get("edges") for r in root.iter("route")} == {"r0": "a b", "r1": "c"}
+    cars = [v for v in root.iter("vehicle") if v.get("type") == "tsc_car"]
+    departs = [float(v.get("depart")) for v in cars]
+    assert len(cars) == 3 and all(v.get("route") == "r0" for v in cars)
+    assert np.diff(departs) == pytest.approx([300.0, 300.0], abs=0.1) and 0 <= departs[0] < 300
+    assert [v.get("type") for v in root.iter("vehicle")].count("tsc_bus") == 1
+    all_departs = [float(v.get("depart")) for v in root.iter("vehicle")]
+    assert all_departs == sorted(all_departs)  # SUMO loads route files in departure order
+    assert sorted(map(tuple, used)) == [("a", "b")] * 3 + [("c",)]
