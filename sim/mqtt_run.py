@@ -14,6 +14,13 @@ the controller ticks once it holds everything the clock announced and answers `t
 plans it published; the field waits for those plans, applies them and actuates. The controller
 therefore sees exactly the inputs of the in-process run, and the tripinfo is identical.
 
+Sharded ([regions] count or named in the config, controller/regions.py): one ServiceNode per
+region, each with its own client, thread and service, sharing nothing but the broker. Each
+subscribes to its owned and halo junctions only and publishes plans for its owned ones; the clock
+message carries per-region counts ("regions": {name: {"detectors": n, "status": m}}) and the
+field waits for every region's `ticked`. The Prometheus metrics and the archive are not kept in
+a sharded replay (each instance would need its own).
+
 Real-time (`realtime_factor`, for demos): one simulated second every `realtime_factor` wall
 seconds; feeds at QoS 0, no clock messages, plans applied when they arrive, the controller
 ticking on its own clock (controller.live.ScaledClock). Not reproducible bit for bit.
@@ -27,7 +34,9 @@ import queue
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -40,6 +49,7 @@ from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
 from controller.errors import AdapterError, FeedError
 from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
+from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
 from sim.broker import SIM, Broker, field_user
 from sim.field import SumoField
@@ -103,26 +113,22 @@ class MqttLoop:
             self.clock = ScaledClock(realtime_factor)
             self.offset_s = self.clock.now() + 1.0 - begin_s  # first second one second from now
             start_s = self.clock.now()
-        ctl_cfg = broker.controller_config(cfg)
         # Plans cross the broker signed with a throw-away key the roadsides are provisioned with.
         keyring = new_keyring("replay")
         for jid, rc in field.roadside.items():
             rc.set_keys(keyring.for_junction(jid))
-        self.node = ServiceNode(
-            ctl_cfg,
-            junctions,
-            broker.settings("controller", client_id=f"tsc-{site}-replay"),
-            policy=policy,
-            start_s=start_s,
-            lockstep=self.lockstep,
-            metrics=metrics,
-            archive=archive,
-            trust=Trust(epoch=1, signer=keyring.sign, audit=None),
-        )
+        trust = Trust(epoch=1, signer=keyring.sign, audit=None)
+        self.regions = sharded_regions(cfg, junctions)
+        hooks = {"metrics": metrics, "archive": archive} if not self.regions else {}
+        self.nodes = [
+            _region_node(broker, cfg, junctions, region, policy, start_s, self.lockstep, trust, hooks)
+            for region in (self.regions or [None])
+        ]
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
-            self.node.start()
+            for node in self.nodes:
+                node.start()
             for jid in junctions:
                 user = field_user(jid)
                 dev = MqttClient(
@@ -143,16 +149,25 @@ class MqttLoop:
         except BaseException:
             self.close()
             raise
-        self._thread = threading.Thread(target=self._controller_main, name="controller", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._controller_main, args=(node,), name=f"controller-{k}", daemon=True)
+            for k, node in enumerate(self.nodes)
+        ]
+        for th in self._threads:
+            th.start()
 
-    # -- controller thread ----------------------------------------------------------------
-    def _controller_main(self) -> None:
+    @property
+    def node(self) -> ServiceNode:
+        """The first (in an unsharded run, the only) controller node."""
+        return self.nodes[0]
+
+    # -- controller threads ---------------------------------------------------------------
+    def _controller_main(self, node: ServiceNode) -> None:
         try:
             if self.lockstep:
-                run_lockstep(self.node, self._stop, timeout_s=self.timeout_s)
+                run_lockstep(node, self._stop, timeout_s=self.timeout_s)
             else:
-                run_realtime(self.node, self.clock, self._stop)
+                run_realtime(node, self.clock, self._stop)
         except BaseException as exc:  # reported by the field side
             self._error = exc
             log.error("controller thread failed: %s", exc)
@@ -160,17 +175,17 @@ class MqttLoop:
     def _check_controller(self) -> None:
         if self._error is not None:
             raise AdapterError(f"controller failed: {self._error}", fatal=True) from self._error
-        if not self._thread.is_alive():
+        if not all(th.is_alive() for th in self._threads):
             raise AdapterError("controller thread ended early", fatal=True)
 
     # -- ClosedLoop -----------------------------------------------------------------------
     @property
     def plans_sent(self) -> int:
-        return self.node.service.plans_sent
+        return sum(node.service.plans_sent for node in self.nodes)
 
     @property
-    def rejected(self):
-        return self.node.service.rejected
+    def rejected(self) -> Counter[str]:
+        return sum((node.service.rejected for node in self.nodes), Counter())
 
     def start(self, begin_s: float) -> None:
         self._publish_statuses(begin_s)
@@ -192,7 +207,7 @@ class MqttLoop:
                 payload = _shift_t(payload, self.offset_s)
             self.devices[jid].publish(self.topics.status(jid), payload, qos=1, retain=True)
         self._status_t = t_s
-        self._n_statuses = len(statuses)
+        self._status_junctions = [json.loads(p)["junction"] for p in statuses]
 
     def _second_lockstep(self, t_s: float) -> None:
         msgs = self.field.detector_messages(t_s)
@@ -202,9 +217,11 @@ class MqttLoop:
             "v": MESSAGE_VERSION,
             "t": t_s,
             "detectors": len(msgs),
-            "status": self._n_statuses,
+            "status": len(self._status_junctions),
             "status_t": self._status_t,
         }
+        if self.regions:
+            clock["regions"] = region_counts(self.regions, [jid for jid, _ in msgs], self._status_junctions)
         self.sim.publish(self.topics.clock, json.dumps(clock, separators=(",", ":")).encode(), qos=1)
         plans = self._wait_ticked(t_s)
         for jid, seq in plans:
@@ -212,9 +229,10 @@ class MqttLoop:
         self._publish_statuses(t_s)
 
     def _wait_ticked(self, t_s: float) -> list[tuple[str, int]]:
-        """Block until the controller's `ticked` for t_s and every plan it lists are in."""
+        """Block until every controller node's `ticked` for t_s and every plan they list are in."""
         deadline = time.monotonic() + self.timeout_s
         plans: list[tuple[str, int]] | None = None
+        ticked: dict[str | None, list[tuple[str, int]]] = {}
         while plans is None or any(key not in self._plans for key in plans):
             if time.monotonic() > deadline:
                 missing = [k for k in plans if k not in self._plans] if plans is not None else "ticked"
@@ -231,7 +249,9 @@ class MqttLoop:
             if kind == "ticked":
                 body = json.loads(payload)
                 if body.get("t") == t_s:
-                    plans = [(j, int(s)) for j, s in body["plans"]]
+                    ticked[body.get("region")] = [(j, int(s)) for j, s in body["plans"]]
+                if len(ticked) == len(self.nodes):
+                    plans = [p for node in self.nodes for p in ticked.get(node.region, [])]
             else:
                 self._collect_plan(jid, payload)
         return plans
@@ -274,16 +294,19 @@ class MqttLoop:
         self._publish_statuses(t_s)
 
     def close(self) -> None:
-        thread = getattr(self, "_thread", None)
-        if thread is not None:
+        threads = getattr(self, "_threads", [])
+        if threads:
             if self.lockstep and self.sim is not None and self.sim.connected.is_set():
                 self.sim.publish(self.topics.clock, json.dumps({"v": MESSAGE_VERSION, "end": True}).encode(), qos=1)
             else:
                 self._stop.set()
-            thread.join(timeout=10)
+            for th in threads:
+                th.join(timeout=10)
             self._stop.set()
-            thread.join(timeout=5)
-        self.node.close()
+            for th in threads:
+                th.join(timeout=5)
+        for node in self.nodes:
+            node.close()
         for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
             c.close()
 
@@ -294,7 +317,8 @@ class MqttLoop:
                 "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
                 "realtime_factor": None if self.lockstep else self.clock.factor,
                 "broker": f"{self.broker.host}:{self.broker.port}",
-                "controller": self.node.stats(),
+                "controller": merged_stats(self.nodes),
+                "regions": {n.region: n.stats() for n in self.nodes if n.region is not None},
                 "field": {
                     "plans_received": self.plans_received,
                     "plans_unreadable": self.plans_bad,
@@ -302,6 +326,72 @@ class MqttLoop:
                 },
             }
         }
+
+
+def sharded_regions(cfg: Config, junctions: dict) -> list[Region]:
+    """The regions of a sharded replay ([regions] named or count in cfg); [] when not sharded."""
+    if not cfg.regions.named and cfg.regions.count <= 0:
+        return []
+    return list(plan_regions(cfg, junctions).regions)
+
+
+def _region_node(
+    broker: Broker,
+    cfg: Config,
+    junctions: dict,
+    region: Region | None,
+    policy: str,
+    start_s: float,
+    lockstep: bool,
+    trust: Trust,
+    hooks: dict,
+) -> ServiceNode:
+    """The controller node of one region (of every junction when region is None)."""
+    site = broker.topics.site
+    if region is None:
+        client_id, watched, owned, name = f"tsc-{site}-replay", junctions, None, None
+    else:
+        cfg = replace(cfg, service=replace(cfg.service, instance=region_instance(cfg, region.name)))
+        client_id, name = f"tsc-{site}-replay-{region.name}", region.name
+        watched, owned = {j: junctions[j] for j in region.watched}, region.owned
+    return ServiceNode(
+        broker.controller_config(cfg),
+        watched,
+        broker.settings("controller", client_id=client_id),
+        policy=policy,
+        start_s=start_s,
+        lockstep=lockstep,
+        trust=trust,
+        region=name,
+        owned=owned,
+        **hooks,
+    )
+
+
+def region_counts(regions: list[Region], detectors: list[str], statuses: list[str]) -> dict[str, dict[str, int]]:
+    """Per region, how many of this second's detector messages and statuses its node reads."""
+    out = {}
+    for r in regions:
+        watched = set(r.watched)
+        out[r.name] = {
+            "detectors": sum(1 for j in detectors if j in watched),
+            "status": sum(1 for j in statuses if j in watched),
+        }
+    return out
+
+
+def merged_stats(nodes: list[ServiceNode]) -> dict:
+    """The controller figures of summary.json over every node (the latencies of the slowest)."""
+    stats = [n.stats() for n in nodes]
+    if len(stats) == 1:
+        return stats[0]
+    out: dict = {k: sum(s[k] for s in stats) for k in ("received", "plans_sent", "unrouted", "reconnects")}
+    out["rejected"] = dict(sum((Counter(s["rejected"]) for s in stats), Counter()))
+    out["ticks"] = min(s["ticks"] for s in stats)
+    for k in ("tick_p50_ms", "tick_p99_ms"):
+        values = [s[k] for s in stats if s[k] is not None]
+        out[k] = max(values) if values else None
+    return out
 
 
 def run_via_mqtt(
@@ -331,7 +421,9 @@ def run_via_mqtt(
         ) -> MqttLoop:
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
-            broker = Broker(Path(workdir) / "broker", cfg_.service.site, junctions)
+            # the nodes of a sharded replay share the `controller` user: client ids must not be bound to it
+            sharded = bool(sharded_regions(cfg_, junctions))
+            broker = Broker(Path(workdir) / "broker", cfg_.service.site, junctions, bind_client_ids=not sharded)
             brokers.append(broker.start())
             return MqttLoop(
                 field,

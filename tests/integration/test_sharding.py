@@ -1,0 +1,83 @@
+"""Sharding (controller/regions.py, issue 12): two controller instances, each owning a region of
+the bundled city, through one real Mosquitto, drive the city exactly as one instance does.
+
+The two instances share nothing but the broker: each has its own client, service and thread,
+subscribes to its own junctions and its halo only, and sends plans to its own junctions only.
+Under `adaptive` (max_pressure, which decides from the junction's own estimate) nothing crosses
+the border, so every trip must be identical to the single instance's (the in-process run, which
+test_via_mqtt.py already ties to the one-instance via-MQTT run).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sumo")
+
+from controller.config import RegionsConfig, load_config
+from controller.errors import AdapterError
+from sim.broker import find_mosquitto
+from sim.commands import simulate_command
+from sim.simulate import SimulateRequest
+from tests.integration.test_via_mqtt import trips
+
+try:
+    find_mosquitto()
+except AdapterError:
+    pytest.skip("mosquitto is not installed", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+END_S = 300
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_two_instances_sharding_the_city_give_the_same_trips_as_one(tmp_path):
+    from sim.mqtt_run import run_via_mqtt
+
+    reference = subprocess.Popen(
+        simulate_command(CITY, tmp_path / "one", "adaptive", sumo_args=("--end", str(END_S))),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cfg = replace(load_config(None), regions=RegionsConfig(count=2))
+    subscriptions: dict[str, set[str]] = {}
+
+    def look(loop, t_s: float) -> None:
+        if not subscriptions:
+            subscriptions.update({n.region: set(n.client._subs) for n in loop.nodes})
+            look.owned = {n.region: set(n.service.junctions) - n.service.observed for n in loop.nodes}
+            look.halo = {n.region: set(n.service.observed) for n in loop.nodes}
+
+    req = SimulateRequest(CITY, tmp_path / "two", "adaptive", sumo_args=("--end", str(END_S)))
+    summary = run_via_mqtt(req, cfg, after_second=look, progress=lambda line: None)
+    _out, err = reference.communicate(timeout=120)
+    assert reference.returncode == 0, err[-2000:]
+
+    one = trips(tmp_path / "one" / "tripinfo.xml")
+    assert len(one) > 150
+    assert trips(tmp_path / "two" / "tripinfo.xml") == one
+    single = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert summary["controller"]["plans_sent"] == single["controller"]["plans_sent"]
+
+    owned, halo = look.owned, look.halo
+    assert sorted(owned) == ["r0", "r1"] and not owned["r0"] & owned["r1"]
+    assert len(owned["r0"] | owned["r1"]) == 20 and abs(len(owned["r0"]) - len(owned["r1"])) <= 1
+    assert halo["r0"] and halo["r0"] <= owned["r1"] and halo["r1"] <= owned["r0"]  # border neighbours
+    regions = summary["transport"]["regions"]
+    for name in ("r0", "r1"):
+        # each instance subscribed to its own and its halo's feeds only, and heard nothing else
+        level = {t.split("/")[3] for t in subscriptions[name] if t.endswith(("/detectors", "/status"))}
+        assert level == owned[name] | halo[name]
+        stats = regions[name]
+        assert stats["received"] == END_S * len(owned[name] | halo[name])
+        assert stats["unrouted"] == 0 and stats["rejected"] == {}
+        assert stats["plans_sent"] > 0
