@@ -3,10 +3,12 @@
 Every junction's movements are concatenated into one `NetworkProgram`; one tick advances all
 junctions' replays (`shadow.advance`) by one pass of element-wise operations over those long
 arrays, instead of one pass per junction. What is per junction by nature stays per junction:
-the base program's phase at the tick (a bisection), the transit time from the advance loops (a
-small matrix product, the one shadow.Program.transit_ticks computes), the interval's forgetting
-factor and the sums over a junction's movements. Every other operation is element-wise, so each
-junction's new Replay is bit for bit the one shadow.advance gives (tests/unit/test_netshadow.py).
+the base program's phase at the tick (a bisection), the interval's forgetting factor and the
+sums over a junction's movements. Every other operation is element-wise, so each junction's new
+Replay is bit for bit the one shadow.advance gives (tests/unit/test_netshadow.py); the transit
+time from the advance loops (shadow.Program.transit_ticks, a mean over a movement's lanes) is
+summed lane by lane rather than by a matrix product, which can differ in the last bit of the
+seconds, not in the whole ticks they are rounded to (but at an exact half tick).
 
 The replays handed back are views into the network arrays. `ReplayCache` remembers the last
 tick's network arrays and views: when the next tick is given exactly those views back (no
@@ -19,6 +21,7 @@ Example: `net = NetworkProgram.build(programs)`, `cache = ReplayCache()`, then e
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -46,6 +49,13 @@ class NetworkProgram:
     red_row: np.ndarray  # (junctions,) the row of the all-red (intergreen) service, phases
     startup_lost_s: np.ndarray  # (movements,) the junction's Program.startup_lost_s
     extension_s: np.ndarray  # (movements,) the junction's Program.extension_s
+    mov_count: np.ndarray  # (movements,) movements of the movement's junction
+    lane_start: np.ndarray  # (junctions + 1,) first lane of each junction (Program.lane_zone_m)
+    lane_zone_m: np.ndarray  # (lanes,) every junction's Program.lane_zone_m
+    pair_movement: np.ndarray  # (pairs,) network movement of each (movement, lane) of lane_mean > 0
+    pair_lane: np.ndarray  # (pairs,) its network lane
+    pair_weight: np.ndarray  # (pairs,) its lane_mean entry
+    transit: np.ndarray  # (junctions,) bool: not Program.no_transit
 
     @staticmethod
     def build(programs: Sequence[Program]) -> NetworkProgram:
@@ -55,6 +65,14 @@ class NetworkProgram:
         mov_junction = np.repeat(np.arange(len(progs)), n_m)
         sizes = np.array([p.service_or_red.size for p in progs], dtype=int)
         table = [p.service_or_red.ravel() for p in progs]
+        n_l = np.array([len(p.lane_zone_m) for p in progs], dtype=int)
+        lane_start = np.concatenate(([0], np.cumsum(n_l))).astype(int)
+        pairs = [
+            (mov_start[k] + m, lane_start[k] + lane, p.lane_mean[m, lane])
+            for k, p in enumerate(progs)
+            for m, lane in zip(*np.nonzero(p.lane_mean))
+        ]
+        pm, pl, pw = (np.array([x[i] for x in pairs], dtype=t) for i, t in ((0, int), (1, int), (2, float)))
         return NetworkProgram(
             programs=progs,
             mov_start=mov_start,
@@ -65,6 +83,13 @@ class NetworkProgram:
             red_row=np.array([p.service_or_red.shape[0] - 1 for p in progs], dtype=int),
             startup_lost_s=np.repeat([p.startup_lost_s for p in progs], n_m).astype(float),
             extension_s=np.repeat([p.extension_s for p in progs], n_m).astype(float),
+            mov_count=np.repeat(n_m, n_m),
+            lane_start=lane_start,
+            lane_zone_m=np.concatenate([p.lane_zone_m for p in progs]) if progs else np.zeros(0),
+            pair_movement=pm,
+            pair_lane=pl,
+            pair_weight=pw,
+            transit=np.array([not p.no_transit for p in progs], dtype=bool),
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -73,8 +98,22 @@ class NetworkProgram:
         rows = np.array(phases, dtype=int)
         rows = np.where(rows < 0, self.red_row, rows)
         mj = self.mov_junction
-        n_m = np.diff(self.mov_start)
-        out: np.ndarray = self.table_start[mj] + rows[mj] * n_m[mj] + self.mov_local
+        out: np.ndarray = self.table_start[mj] + rows[mj] * self.mov_count + self.mov_local
+        return out
+
+    def transit_ticks(self, ests: Sequence[Estimate], dts: Sequence[float]) -> np.ndarray:
+        """(movements,) Program.transit_ticks of every junction: whole ticks from the advance
+        loops to the stop line, the mean over a movement's lanes summed lane by lane."""
+        if not self.transit.any():
+            return np.zeros(len(self.mov_junction), dtype=int)
+        speed = np.maximum(_cat([e.lanes.adv_speed_mps for e in ests]), 1.0)
+        per_lane_s = self.lane_zone_m / speed
+        travel_s = np.bincount(
+            self.pair_movement, self.pair_weight * per_lane_s[self.pair_lane], minlength=len(self.mov_junction)
+        )
+        dt = np.maximum(np.array(dts, dtype=float), 1e-9)[self.mov_junction]
+        ticks = np.minimum(np.rint(travel_s / dt), TRANSIT_MAX_TICKS - 1).astype(int)
+        out: np.ndarray = np.where(self.transit[self.mov_junction], ticks, 0)
         return out
 
 
@@ -140,7 +179,7 @@ def advance_all(
     keep_j = np.array([math.exp(-d / window_s) for d in dts])
     keep = keep_j[mj]
     fed = np.maximum(nr.fed_pcu, _cat([e.departures_pcu for e in ests]) + _cat([e.queue_pcu for e in ests]))
-    ticks = _cat([p.transit_ticks(e, d) for p, e, d in zip(net.programs, ests, dts)]).astype(int)
+    ticks = net.transit_ticks(ests, dts)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
     sat_flow = _cat([e.sat_flow_pcu_h for e in ests])
     sat_pcu_s = sat_flow / 3600.0 * (1.0 - _cat([e.block for e in ests]))
@@ -200,22 +239,30 @@ def _split(
 ) -> list[Replay]:
     """Each junction's new Replay, its arrays views into the network's."""
     starts = net.mov_start.tolist()
-    side_arrays = [getattr(nr.sides, f) for f in _SIDE_FIELDS]
+    if net.mov_count.size and all(b > a for a, b in itertools.pairwise(starts)):
+        totals = np.add.reduceat(arrivals, starts[:-1]).tolist()  # per junction, as arrivals[a:b].sum()
+    else:
+        totals = [float(arrivals[a:b].sum()) for a, b in itertools.pairwise(starts)]
+    q, g, red, rate, delay, served = (getattr(nr.sides, f) for f in _SIDE_FIELDS)
+    fed, arrived, pending = nr.fed_pcu, nr.arrived_pcu, nr.pending_pcu
     out = []
     for k, r in enumerate(replays):
-        a, b = starts[k], starts[k + 1]
+        m, c = slice(starts[k], starts[k + 1]), (slice(None), slice(starts[k], starts[k + 1]))
         dt, keep = dts[k], keeps[k]
+        side = Side(q[c], g[c], red[c], rate[c], delay[c], served[c])
+        agree = r.agree_s * keep + (dt if p_fixed[k] == p_ctrl[k] else 0.0)
+        demand = r.demand_pcu * keep + totals[k]
         out.append(
             Replay(
                 t_s=now_s,
-                fed_pcu=nr.fed_pcu[a:b],
-                arrived_pcu=nr.arrived_pcu[a:b],
+                fed_pcu=fed[m],
+                arrived_pcu=arrived[m],
                 span_s=r.span_s * keep + dt,
-                agree_s=r.agree_s * keep + (dt if p_fixed[k] == p_ctrl[k] else 0.0),
-                sides=Side(*(x[:, a:b] for x in side_arrays)),
-                pending_pcu=nr.pending_pcu[:, a:b],
+                agree_s=agree,
+                sides=side,
+                pending_pcu=pending[c],
                 head=heads[k],
-                demand_pcu=r.demand_pcu * keep + float(arrivals[a:b].sum()),
+                demand_pcu=demand,
                 demand_s=r.demand_s * keep + dt,
             )
         )
