@@ -110,21 +110,16 @@ def desk_validation(
     if not v.enabled:
         return None, None
     from sim.twin import RequestMaker, predict  # SUMO's tools load only when the twin is wanted
+    from sim.twin_policy import PolicyRequestMaker, predict_policies
 
     recent = RecentCounts(v.window_s, VEHICLE_CLASSES)
     twin_metrics = metrics if hasattr(metrics, "plan_validated") else None
-    gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics)
-    work = Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}"
-    maker = RequestMaker(
-        str(_beside_config(cfg, v.network)),
-        dict(junctions),
-        recent,
-        v.window_s,
-        str(work),
-        horizon_s=v.horizon_s,
-        seed=v.seed,
-    )
-    return recent, DeskValidation(gate, maker)
+    gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
+    work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
+    net, horizon = str(_beside_config(cfg, v.network)), {"horizon_s": v.horizon_s, "seed": v.seed}
+    maker = RequestMaker(net, dict(junctions), recent, v.window_s, work, **horizon)
+    policy_maker = PolicyRequestMaker(net, dict(junctions), recent, v.window_s, work, cfg, **horizon)
+    return recent, DeskValidation(gate, maker, policy_maker)
 
 
 class ServiceNode:
@@ -177,8 +172,7 @@ class ServiceNode:
             )
         except ValueError as exc:  # unknown policy name
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
-        if trust is not None and trust.audit is not None:
-            self._resume(trust.audit, start_s)
+        self._started(trust, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
         self.lockstep, self.region = lockstep, region
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
@@ -208,6 +202,14 @@ class ServiceNode:
             audit=audit,
             validation=validation,
         )
+
+    def _started(self, trust: Trust | None, start_s: float) -> None:
+        """The service built: operators may change its policy or parameters (docs/validation.md),
+        and a restart resumes from the audit store."""
+        if self.desk is not None:
+            self.desk.bind_policy(self.service.set_policy, self.cfg, self.service.core.policy.name)
+        if trust is not None and trust.audit is not None:
+            self._resume(trust.audit, start_s)
 
     def _resume(self, audit: AuditStore, start_s: float) -> None:
         """After a restart: the operators' overrides still in force and the learnt state of the
