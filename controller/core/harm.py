@@ -29,11 +29,11 @@ is in one of two modes:
 At each change of mode the evidence restarts (shadow.restart_evidence, S = 0): the next verdict
 rests only on what the policy did since it took over.
 
-Example: demand 3,600 PCU/h (1 PCU/s), window_s 900, excess_budget_s 10: the budget is 9,000
-PCU s. A policy whose replayed queue stands 30 PCU above 1.2x the fixed plan's (and 1 s/PCU) is
-switched after 9,000 / 29 = 310 s, with the reason "policy worse than the fixed plan: 2.5 PCU h of
-delay beyond the margin in 310 s (...)", and tried again 900 s later; if it loses again it stays
-fixed until its demand moves by 30 %.
+Example: demand 3,600 PCU/h (1 PCU/s), window_s 900, excess_budget_s 5: the budget is 4,500
+PCU s. A policy whose replayed queue stands 16 PCU above 1.2x the fixed plan's (and 1 PCU for the
+1 s/PCU) is switched after 4,500 / 15 = 300 s, with the reason "policy worse than the fixed plan:
+1.3 PCU h of delay beyond the margin in 300 s (...)", and tried again 900 s later; if it loses
+again it stays fixed until its demand moves by 30 %.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class HarmParams:
     window_s: float = 900.0  # time constant of the evidence (forgetting sums of the replay)
     margin: float = 0.2  # the policy may cost this share more delay than the fixed plan ...
     margin_s: float = 1.0  # ... plus this many seconds per PCU, before its excess counts
-    excess_budget_s: float = 10.0  # judged worse once its excess adds up to this per PCU of one window's demand
+    excess_budget_s: float = 5.0  # judged worse once its excess adds up to this per PCU of one window's demand
     min_policy_s: float = 300.0  # evidence gathered under the policy before it is judged
     min_demand_pcu_h: float = 100.0  # below this measured demand a junction is never judged
     hold_s: float = 900.0  # time in fixed mode before the policy is tried again ...
