@@ -10,6 +10,9 @@
   ctl override J --flash [--for S]                 flashing yellow on every link for S s (the
                                                    roadside runs the intergreens into and out of it)
   ctl release J                                    back to the service's policy
+  ctl policy J --set NAME [--param K=V ...]        run policy NAME (its config section's parameters
+      [--force --reason TEXT]                      K=V) at every junction, once the validation gate
+                                                   passed it on J's region (docs/validation.md)
 
 Who: `--user` (default $TSC_MQTT_USER, else "operator"); password from `--credentials DIR`
 (DIR/{user}.password, what broker-setup writes) or $TSC_MQTT_PASSWORD_{USER}. A monitor user
@@ -44,6 +47,7 @@ from controller import liveopts
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.config import Config
 from controller.core.override import MAX_REASON_CHARS, OverrideRequest, encode_override
+from controller.core.validation import ParamValue, PolicyChange, PolicyChoice, encode_policy_change
 from controller.errors import AdapterError, ConfigError
 
 DEFAULT_USER = "operator"
@@ -101,6 +105,20 @@ def add_parser(sub: Any) -> None:
     )
     rel = cs.add_parser("release", help="give a junction back to the service's policy")
     rel.add_argument("junction")
+    pol = cs.add_parser("policy", help="run another policy or other parameters (validated in the twin first)")
+    pol.add_argument("junction", help="the twin checks this junction's region; the change applies to the service")
+    pol.add_argument("--set", dest="policy", required=True, metavar="NAME", help="policy name (config [service])")
+    pol.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a parameter of the policy's config section, e.g. wait_scale_s=30 (repeatable)",
+    )
+    pol.add_argument("--force", action="store_true", help="put it in force even if the validation gate rejects it")
+    pol.add_argument("--reason", default=None, metavar="TEXT", help="why the change is forced (recorded)")
+    pol.add_argument("--verdict-timeout", dest="verdict_timeout_s", type=float, default=None, metavar="S")
 
 
 # -- connection -------------------------------------------------------------------------------
@@ -248,8 +266,33 @@ def read_plan(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], float]:
     return tuple(order), tuple(float(g) for g in greens), float(offset)
 
 
-def request(args: argparse.Namespace, now_s: float) -> OverrideRequest:
+def param_value(text: str) -> ParamValue:
+    """A --param value: true/false, an integer, a number, else the text."""
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def policy_change(args: argparse.Namespace, now_s: float) -> PolicyChange:
+    params = {}
+    for item in args.params:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError("<command line>", "--param", f"{item!r}: want NAME=VALUE")
+        params[key.strip()] = param_value(value.strip())
+    choice = PolicyChoice(args.policy, tuple(sorted(params.items())))
+    return PolicyChange(args.junction, args.user, secrets.token_hex(4), now_s, choice, force_reason(args))
+
+
+def request(args: argparse.Namespace, now_s: float) -> OverrideRequest | PolicyChange:
     rid = secrets.token_hex(4)
+    if args.ctl_command == "policy":
+        return policy_change(args, now_s)
     if getattr(args, "plan", None) is None and (getattr(args, "force", False) or getattr(args, "reason", None)):
         raise ConfigError("<command line>", "--force", "--force and --reason go with --plan only")
     if args.ctl_command == "release":
@@ -286,7 +329,7 @@ def force_reason(args: argparse.Namespace) -> str:
 
 
 def send(
-    s: MqttSettings, topics: Topics, req: OverrideRequest, timeout_s: float, verdict_s: float = 0.0
+    s: MqttSettings, topics: Topics, req: OverrideRequest | PolicyChange, timeout_s: float, verdict_s: float = 0.0
 ) -> dict[str, Any] | None:
     """Publish the override and wait for the service's answer to it (None: none in time). An
     answer saying `validating` is followed by the verdict with the same id: waited for up to
@@ -304,9 +347,8 @@ def send(
     client.subscribe([topics.reply(req.operator)], qos=1)
     try:
         client.start()
-        code = client.wait_ack(
-            client.publish(topics.override(req.junction, req.operator), encode_override(req), qos=1), timeout_s
-        )
+        body = encode_policy_change(req) if isinstance(req, PolicyChange) else encode_override(req)
+        code = client.wait_ack(client.publish(topics.override(req.junction, req.operator), body, qos=1), timeout_s)
         if code is not None and code >= 128:
             raise AdapterError(
                 f"the broker refused user {req.operator!r} an override on {req.junction} "
@@ -346,12 +388,13 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
             f"no answer from service {cfg.service.instance} within {args.timeout:g} s (is it running?)", file=sys.stderr
         )
         return 3
+    action = req.action if isinstance(req, OverrideRequest) else "policy"
     if answer.get("validating") is True:
         print(
-            f"{req.junction}: {req.action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})",
+            f"{req.junction}: {action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})",
             file=sys.stderr,
         )
         return 3
     verdict = "accepted" if answer.get("accepted") else "REFUSED"
-    print(f"{req.junction}: {req.action} {verdict}: {answer.get('reason', '')}")
+    print(f"{req.junction}: {action} {verdict}: {answer.get('reason', '')}")
     return 0 if answer.get("accepted") else 1

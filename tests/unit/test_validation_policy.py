@@ -4,10 +4,12 @@ decode_policy_change / encode_policy_change) and the checks before the twin runs
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 
+from controller import ctl
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.validation import PolicyChange, PolicyChoice, decode_policy_change, encode_policy_change
@@ -72,3 +74,20 @@ def test_policy_refusal_names_what_is_wrong_before_any_twin_runs():
     assert "unknown key" in policy_refusal(CFG, PolicyChoice("max_pressure", (("nope", 1.0),)), layouts)
     assert "unknown policy" in policy_refusal(CFG, PolicyChoice("nope"), layouts)
     assert plan_dict(PolicyChoice("scats", (("ds_target", 0.8),))) == {"policy": "scats", "params": {"ds_target": 0.8}}
+
+
+def test_ctl_policy_reads_its_parameters_and_refuses_a_malformed_one():
+    parser = argparse.ArgumentParser()
+    ctl.add_parser(parser.add_subparsers(dest="command"))
+
+    def change(*extra: str) -> PolicyChange:
+        return ctl.request(parser.parse_args(["ctl", "--user", "alice", "policy", "J", *extra]), 5.0)
+
+    c = change("--set", "webster", "--param", "period_s=60", "--param", "max_flow_ratio=0.8", "--param", "x=true")
+    assert c.choice == PolicyChoice("webster", (("max_flow_ratio", 0.8), ("period_s", 60), ("x", True)))
+    assert c.junction == "J" and c.operator == "alice" and c.force_reason == ""
+    assert change("--set", "fixed", "--force", "--reason", "works on A4").force_reason == "works on A4"
+    with pytest.raises(ConfigError, match="want NAME=VALUE"):
+        change("--set", "webster", "--param", "period_s")
+    with pytest.raises(ConfigError, match="--force needs a stated reason"):
+        change("--set", "webster", "--force")
