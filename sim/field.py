@@ -141,39 +141,46 @@ class SumoField:
         iv, ov, sv = self._vars
         return {did: (r[iv], r[ov], r[sv]) for did, r in il.getAllSubscriptionResults().items()}
 
-    def _read_loops(self) -> list[tuple[dict[str, int], float, float]]:
+    def _read_loops(self) -> tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]:
         """The step that just ended, per loop of each junction in order (junctions, then their
-        detectors): (counts by class, occupancy 0..1, mean speed m/s or -1). A vehicle is counted
-        once, in the step it enters the loop (ids on the loop now that were not there before)."""
+        detectors): the counts by class of the loops that counted a vehicle (by position),
+        and every loop's occupancy 0..1 and mean speed m/s (or -1). A vehicle is counted once,
+        in the step it enters the loop (ids on the loop now that were not there before)."""
         values = self._loop_values()
         on_loop = self._on_loop
         empty: frozenset[str] = frozenset()
-        out = []
-        for did, is_stop, crossed in self._loops:
-            ids, occ, speed = values[did]
-            counts: dict[str, int] = {}
+        counted: dict[int, dict[str, int]] = {}
+        rows = []
+        for i, (did, is_stop, crossed) in enumerate(self._loops):
+            row = values[did]
+            rows.append(row)
+            ids = row[0]
             if ids:
                 before = on_loop.get(did, empty)
+                counts: dict[str, int] = {}
                 for vid in ids:
                     if vid not in before:
                         cls = self._class_of_vehicle(vid, did)
                         counts[cls] = counts.get(cls, 0) + 1
                 on_loop[did] = frozenset(ids)
-                if counts and is_stop:
-                    for cls, n in counts.items():
-                        crossed[cls] = crossed.get(cls, 0) + n
+                if counts:
+                    counted[i] = counts
+                    if is_stop:
+                        for cls, n in counts.items():
+                            crossed[cls] = crossed.get(cls, 0) + n
             elif did in on_loop:
                 del on_loop[did]
-            occ = occ / 100.0
-            out.append((counts, occ if occ <= 1.0 else 1.0, speed if speed >= 0 else -1.0))
-        return out
+        occ = np.array([r[1] for r in rows], dtype=float) / 100.0
+        speed = np.array([r[2] for r in rows], dtype=float)
+        return counted, np.where(occ <= 1.0, occ, 1.0), np.where(speed >= 0, speed, -1.0)
 
     def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
         """One message per junction (MQTT contract) for the step that just ended at t_s."""
-        loops = self._read_loops()
+        counted, occ, speed = self._read_loops()
+        occ_l, speed_l = occ.tolist(), speed.tolist()
         out, i = [], 0
         for jid, j in self.junctions.items():
-            dets = {d.id: loops[i + k] for k, d in enumerate(j.detectors)}
+            dets = {d.id: (counted.get(i + k, {}), occ_l[i + k], speed_l[i + k]) for k, d in enumerate(j.detectors)}
             i += len(j.detectors)
             out.append((jid, encode_detector_message(jid, t_s, step_s, dets)))
         return out
@@ -181,14 +188,12 @@ class SumoField:
     def detector_frame(self, t_s: float, step_s: float = 1.0) -> DetectorFrame:
         """The same readings as detector_messages, as one array frame (core/feedarrays.py) for
         an in-process controller: no JSON."""
-        loops = self._read_loops()
-        counts = np.zeros((len(loops), len(VEHICLE_CLASSES)), dtype=np.int64)
-        for i, (c, _, _) in enumerate(loops):
+        counted, occ, speed = self._read_loops()
+        counts = np.zeros((len(occ), len(VEHICLE_CLASSES)), dtype=np.int64)
+        for i, c in counted.items():
             for cls, n in c.items():
                 counts[i, _CLASS_COLUMN[cls]] = n
-        return DetectorFrame(
-            self.frame_layout, t_s, step_s, counts, np.array([x[1] for x in loops]), np.array([x[2] for x in loops])
-        )
+        return DetectorFrame(self.frame_layout, t_s, step_s, counts, occ, speed)
 
     # -- roadside --------------------------------------------------------------------------
     def receive(self, cmd: Command, t_s: float) -> str:
