@@ -1,7 +1,7 @@
 """Benchmark (a script, not a test): the controller's MQTT feed ingestion and end-to-end latency
 with N synthetic junctions, next to Mosquitto's own raw loopback rate measured in the same run.
 
-    python -m sim.bench_mqtt [--sizes 100 1000 5000] [--seconds 15]
+    python -m sim.bench_mqtt [--sizes 1000 2000 5000] [--regions 1 2] [--seconds 15]
 
 One private Mosquitto (sim/broker.py). The field is a separate process (this module with
 --feeder) so it does not share the controller's interpreter lock. Every junction is a copy of
@@ -17,6 +17,12 @@ the bundled city's junction with the most detectors (ids made unique).
   answers. Per second: validate = time spent validating the N messages; tick = core step +
   plan publishing; e2e = first detector message of the second leaving the feeder -> last plan
   of that tick handed to the socket. p50/p99 over the run after a 2 s warm-up.
+- 1 Hz, K regions (controller/regions.py): the same, with K controller processes (this module
+  with --controller), each owning N/K junctions, subscribing to their topics only and ticking in
+  lockstep on its own share of the clock message. Per second: e2e = first detector message
+  leaving the feeder -> the last plan of the slowest region handed to the socket; validate and
+  tick are the slowest region's. `dropped`: detector messages the feeder sent that no
+  controller validated.
 """
 
 from __future__ import annotations
@@ -34,12 +40,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
-from controller.config import Config, ServiceConfig
+from controller.config import Config, RegionsConfig, ServiceConfig
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.junctions import load_intersections
 from controller.live import ServiceNode, percentile, run_lockstep
 from controller.model import Intersection
+from controller.regions import Region, plan_regions
 
 SITE = "bench"
 BENCH_USER = "bench"
@@ -120,6 +127,8 @@ def feeder(spec: dict) -> None:
                 client.publish(topic, head + stamp + tail, qos=0)
             if mode == "paced":
                 clock = {"v": 1, "t": t, "detectors": n, "status": 0, "status_t": None}
+                if spec.get("regions"):
+                    clock["regions"] = {r: {"detectors": k, "status": 0} for r, k in spec["regions"].items()}
                 client.publish(topics.clock, json.dumps(clock).encode(), qos=1)
             print(json.dumps({"t": t, "sent_wall": sent_wall, "done_wall": time.time()}), flush=True)
         if mode == "paced":
@@ -130,17 +139,7 @@ def feeder(spec: dict) -> None:
 
 
 def start_feeder(broker, spec: dict) -> subprocess.Popen:
-    spec = {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec}
-    p = subprocess.Popen(
-        [sys.executable, "-m", "sim.bench_mqtt", "--feeder"],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    p.stdin.write(json.dumps(spec))
-    p.stdin.close()
-    return p
+    return _spawn("--feeder", {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec})
 
 
 # -- measurements -----------------------------------------------------------------------------
@@ -206,12 +205,47 @@ def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4) 
     return stats
 
 
-def one_hz(broker, junctions: dict, detectors: list[str], seconds: int, warmup: int = 2) -> dict:
-    n = len(junctions)
-    t0 = float(int(time.time()) + 3)
-    node = new_node(broker, junctions, t0 - 1, lockstep=True)
+# -- K controller processes ------------------------------------------------------------------
+def bench_regions(junctions: dict, k: int) -> list[Region]:
+    cfg = replace(bench_cfg(), regions=RegionsConfig(count=k))
+    return list(plan_regions(cfg, junctions).regions)
+
+
+def controller_process(spec: dict) -> None:
+    """Runs in its own process: one region's node in lockstep; prints "ready", then its timings."""
+    base = city_junction(Path(spec["workdir"]), Config())
+    junctions = replicate(base, spec["n"])
+    region = next(r for r in bench_regions(junctions, spec["k"]) if r.name == spec["region"])
+    settings = MqttSettings(
+        host=spec["host"],
+        port=spec["port"],
+        username=BENCH_USER,
+        password=spec["password"],
+        client_id=f"ctl-{spec['n']}-{spec['k']}-{region.name}",
+        session_expiry_s=0,
+        max_inflight=1000,
+    )
+    watched = {j: junctions[j] for j in region.watched}
+    node = ServiceNode(
+        bench_cfg(), watched, settings, start_s=time.time(), lockstep=True, region=region.name, owned=region.owned
+    ).start()
+    validate_s, ticks = _instrument(node)
+    print(json.dumps({"ready": region.name}), flush=True)
+    error = ""
+    try:
+        run_lockstep(node, threading.Event(), timeout_s=30)
+    except Exception as exc:  # report, do not crash the table
+        error = str(exc)
+    node.close()
+    body = {"ticks": ticks, "validate_s": validate_s, "received": node.service.received, "error": error}
+    print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
+
+
+def _instrument(node: ServiceNode) -> tuple[dict, dict]:
+    """Time the node's validation per second and its ticks: (t -> seconds validating,
+    t -> [wall start, wall end, plans sent])."""
     validate_s: dict[float, float] = {}
-    ticks: dict[float, tuple[float, float, int]] = {}
+    ticks: dict[float, list] = {}
     handle, tick = node.handle, node._tick
 
     def timed_handle(kind, junction, payload):
@@ -222,32 +256,62 @@ def one_hz(broker, junctions: dict, detectors: list[str], seconds: int, warmup: 
     def timed_tick(now_s):
         a = time.time()
         tick(now_s)
-        ticks[now_s] = (a, time.time(), len(node.sent))
+        ticks[now_s] = [a, time.time(), len(node.sent)]
 
     node.handle, node._tick = timed_handle, timed_tick
-    proc = start_feeder(broker, {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0})
-    error = ""
-    try:
-        run_lockstep(node, threading.Event(), timeout_s=30)
-    except Exception as exc:  # report, do not crash the table
-        error = str(exc)
-    sent = {}
-    for line in proc.stdout:
-        row = json.loads(line)
-        sent[row["t"]] = row["sent_wall"]
-    proc.wait(60)
-    node.close()
-    keep = [t for t in sorted(ticks) if t >= t0 + warmup and t in sent]
+    return validate_s, ticks
+
+
+def _spawn(flag: str, spec: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "sim.bench_mqtt", flag]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p.stdin.write(json.dumps(spec))
+    p.stdin.close()
+    return p
+
+
+def one_hz_regions(broker, work: Path, junctions: dict, k: int, detectors: list[str], seconds: int) -> dict:
+    """The 1 Hz run with k controller processes (module docstring)."""
+    n = len(junctions)
+    regions = bench_regions(junctions, k)
+    common = {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER]}
+    procs = [
+        _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
+    ]
+    for p in procs:  # each has built its junctions and subscribed
+        json.loads(p.stdout.readline())
+    t0 = float(int(time.time()) + 2)
+    spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0}
+    feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
+    sent = {row["t"]: row["sent_wall"] for row in map(json.loads, feed.stdout)}
+    feed.wait(60)
+    results = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs]
+    for p in procs:
+        p.wait(60)
+    return _summarise(results, sent, t0 + 2, n * seconds)
+
+
+def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) -> dict:
+    """The table's figures over the seconds from from_t that every region ticked."""
+    ticks = [{float(t): v for t, v in r["ticks"].items()} for r in results]
+    vals = [{float(t): v for t, v in r["validate_s"].items()} for r in results]
+    keep = [t for t in sorted(sent) if t >= from_t and all(t in tk for tk in ticks)]
+    errors = "; ".join(r["error"] for r in results if r["error"])
     if not keep:
-        return {"error": error or "no ticks"}
-    val_ms = [1000 * validate_s.get(t, 0.0) for t in keep]
-    tick_ms = [1000 * (ticks[t][1] - ticks[t][0]) for t in keep]
-    e2e_ms = [1000 * (ticks[t][1] - sent[t]) for t in keep]
+        return {"error": errors or "no ticks"}
+    val_ms = [1000 * max(v.get(t, 0.0) for v in vals) for t in keep]
+    tick_ms = [1000 * max(tk[t][1] - tk[t][0] for tk in ticks) for t in keep]
+    e2e_ms = [1000 * (max(tk[t][1] for tk in ticks) - sent[t]) for t in keep]
+    rejected: dict[str, int] = {}
+    for r in results:
+        for reason, c in r["rejected"].items():
+            rejected[reason] = rejected.get(reason, 0) + c
     return {
         "seconds": len(keep),
-        "error": error,
-        "rejected": dict(node.service.rejected),
-        "plans_per_s": sum(ticks[t][2] for t in keep) / len(keep),
+        "error": errors,
+        "rejected": rejected,
+        "dropped": expected - sum(r["received"] for r in results),
+        "plans_per_s": sum(tk[t][2] for t in keep for tk in ticks) / len(keep),
         "validate_p50": statistics.median(val_ms),
         "validate_p99": percentile(val_ms, 99),
         "tick_p50": statistics.median(tick_ms),
@@ -260,13 +324,15 @@ def one_hz(broker, junctions: dict, detectors: list[str], seconds: int, warmup: 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000])
+    p.add_argument("--regions", type=int, nargs="+", default=[1, 2], help="controller processes (regions) per size")
     p.add_argument("--seconds", type=int, default=15, help="length of each 1 Hz run")
     p.add_argument("--raw-count", type=int, default=100_000)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.feeder:
-        feeder(json.loads(sys.stdin.read()))
+    if args.feeder or args.controller:
+        (feeder if args.feeder else controller_process)(json.loads(sys.stdin.read()))
         return 0
     from sim.broker import Broker
 
@@ -287,30 +353,35 @@ def main(argv: list[str] | None = None) -> int:
                 f"({raw['received']}/{raw['sent']} received)",
                 flush=True,
             )
-            head = (
-                f"{'N':>6} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
-                f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'late':>5}"
-            )
-            print(head)
-            print("-" * len(head), flush=True)
-            for n in args.sizes:
-                junctions = replicate(base, n)
-                ing = ingest_rate(broker, junctions, detectors)
-                hz = one_hz(broker, junctions, detectors, args.seconds)
-                if "tick_p50" not in hz:
-                    print(f"{n:>6} {ing['msg_s']:>13,.0f}  1 Hz run failed: {hz.get('error')}", flush=True)
-                    continue
-                print(
-                    f"{n:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw['msg_s']:>6.2f} | "
-                    f"{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
-                    f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
-                    f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} "
-                    f"{hz['late']:>3}/{hz['seconds']}" + (f"  ({hz['error']})" if hz["error"] else ""),
-                    flush=True,
-                )
-                if ing["rejected"] or hz["rejected"]:
-                    print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
+            _table(broker, Path(work), base, detectors, raw["msg_s"], args)
     return 0
+
+
+def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg_s: float, args) -> None:
+    head = (
+        f"{'N':>6} {'K':>2} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
+        f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'dropped':>8} {'late':>5}"
+    )
+    print(head)
+    print("-" * len(head), flush=True)
+    for n in args.sizes:
+        junctions = replicate(base, n)
+        ing = ingest_rate(broker, junctions, detectors)  # one in-process node, as fast as it can
+        for k in args.regions:
+            hz = one_hz_regions(broker, work, junctions, k, detectors, args.seconds)
+            lead = f"{n:>6} {k:>2} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw_msg_s:>6.2f} | "
+            if "tick_p50" not in hz:
+                print(f"{lead} 1 Hz run failed: {hz.get('error')}", flush=True)
+                continue
+            print(
+                f"{lead}{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
+                f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
+                f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8} "
+                f"{hz['late']:>3}/{hz['seconds']}" + (f"  ({hz['error']})" if hz["error"] else ""),
+                flush=True,
+            )
+            if ing["rejected"] or hz["rejected"]:
+                print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
 
 
 if __name__ == "__main__":
