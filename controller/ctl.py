@@ -105,6 +105,10 @@ def add_parser(sub: Any) -> None:
     )
     rel = cs.add_parser("release", help="give a junction back to the service's policy")
     rel.add_argument("junction")
+    _add_policy_parser(cs)
+
+
+def _add_policy_parser(cs: Any) -> None:
     pol = cs.add_parser("policy", help="run another policy or other parameters (validated in the twin first)")
     pol.add_argument("junction", help="the twin checks this junction's region; the change applies to the service")
     pol.add_argument("--set", dest="policy", required=True, metavar="NAME", help="policy name (config [service])")
