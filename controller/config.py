@@ -348,6 +348,8 @@ def load_config(path: str | Path | None) -> Config:
         )
     if cfg.harm.hold_max_s < cfg.harm.hold_s:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
+    if cfg.harm.validate_return and not cfg.validation.enabled:  # nothing would ever approve a return
+        raise ConfigError(str(p), "harm.validate_return", "needs validation.enabled (the twin validates the return)")
     if not cfg.validation.margin < 1.0:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     _check_validation_network(cfg, p)
