@@ -86,6 +86,16 @@ class Phase:
         return self._green
 
 
+def derived_intergreen_s(
+    from_green: frozenset[int], to_green: frozenset[int], yellow_s: float, all_red_s: float
+) -> tuple[float, float]:
+    """(intergreen_s, all_red_s) between two green link sets: yellow for any link that goes from
+    green to red, then all-red when a link that was red turns green; 0 when no link loses its
+    green. The rule of Intersection.intergreen_s, for the importer too."""
+    all_red = all_red_s if to_green - from_green else 0.0
+    return (yellow_s + all_red if from_green - to_green else 0.0, all_red)
+
+
 @dataclass(frozen=True)
 class Intersection:
     id: str
@@ -140,14 +150,7 @@ class Intersection:
     def _intergreens(self) -> tuple[tuple[tuple[float, float], ...], ...]:
         """(intergreen_s, all_red_s) for every ordered pair of phases, computed once."""
         greens = [p.green_links() for p in self.phases]
-        rows = []
-        for a in greens:
-            row = []
-            for b in greens:
-                all_red = self.all_red_s if b - a else 0.0
-                row.append((self.yellow_s + all_red if a - b else 0.0, all_red))
-            rows.append(tuple(row))
-        return tuple(rows)
+        return tuple(tuple(derived_intergreen_s(a, b, self.yellow_s, self.all_red_s) for b in greens) for a in greens)
 
     def intergreen_s(self, from_phase: int, to_phase: int) -> float:
         """Yellow for any link that goes from green to red, then all-red when a link that was

@@ -25,7 +25,7 @@ programs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +118,20 @@ def _junction_table(
     lanes = sorted({c.lane for c in conns.vehicle})
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m)
-    phases = [netstages.phase_table(st, conns.crossing_m, t) for st in plan.stages]
+    yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
+    greens = netprogram.aligned_greens_s(plan, yellow_s, all_red_s)
+    stages = [replace(st, base_green_s=g) for st, g in zip(plan.stages, greens)]
+    phases = [netstages.phase_table(st, conns.crossing_m, t) for st in stages]
     netmovements.add_conflicts(movements, phases)
     table = {
         "id": tl.getID(),
         "n_links": n_links,
-        "yellow_s": plan.yellow_s or t.yellow_s,
-        "all_red_s": plan.all_red_s or t.all_red_s,
+        "yellow_s": yellow_s,
+        "all_red_s": all_red_s,
         "cycle_min_s": t.cycle_min_s,
         "cycle_max_s": max(t.cycle_max_s, plan.cycle_s),
         "max_red_s": max(t.max_red_s, plan.cycle_s),
-        "base_offset_s": program.offset_s,
+        "base_offset_s": round((program.offset_s + plan.first_green_s) % max(plan.cycle_s, 1e-9), 3),
         "upstream": [],
         "downstream": [],
         "phases": phases,

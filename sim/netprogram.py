@@ -76,6 +76,8 @@ class StagePlan:
     free_links: frozenset[int]  # green or off in every phase: not controlled
     never_green: frozenset[int]  # never 'G'/'g' in any stage: no controlled movement
     transition_only: frozenset[int]  # green in some phase, but in no stage (only mixed with yellow)
+    spans_s: tuple[float, ...] = ()  # per stage: its greens plus the transitions that follow them
+    first_green_s: float = 0.0  # where stage 0's green begins in the program's cycle (< 0: before 0)
 
 
 def net_program(tl, net_path: str) -> Program | None:
@@ -279,6 +281,7 @@ def stage_plan(program: Program) -> StagePlan:
     ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
+    spans, first = _timeline(program.phases, list(by_green))
     return StagePlan(
         stages=stages,
         yellow_s=yellow_s,
@@ -287,4 +290,53 @@ def stage_plan(program: Program) -> StagePlan:
         free_links=free,
         never_green=frozenset(range(n_links)) - greens,
         transition_only=frozenset(ever - greens - free),
+        spans_s=spans,
+        first_green_s=first,
     )
+
+
+def _green_key(state: str) -> frozenset[int] | None:
+    return frozenset(i for i, c in enumerate(state) if c in STAGE_GREEN) if is_stage(state) else None
+
+
+def _timeline(phases: tuple[ProgramPhase, ...], keys: list[frozenset[int]]) -> tuple[tuple[float, ...], float]:
+    """Per stage (in `keys` order) the time from each of its greens to the next stage's green,
+    summed over the cycle (they add up to the cycle), and where stage 0's first green begins
+    (walking back over the phases of the same state that wrap around from the cycle's end)."""
+    if not keys:
+        return (), 0.0
+    index = {k: i for i, k in enumerate(keys)}
+    spans = [0.0] * len(keys)
+    ks = [_green_key(p.state) for p in phases]
+    last = next(k for k in reversed(ks) if k is not None)  # the stage running as the cycle wraps
+    for p, k in zip(phases, ks):
+        last = k if k is not None else last
+        spans[index[last]] += p.duration_s
+    start = next(i for i, k in enumerate(ks) if k == keys[0])
+    first = sum(p.duration_s for p in phases[:start])
+    if start == 0:
+        back = len(phases) - 1
+        while back > 0 and phases[back].state == phases[0].state:
+            first -= phases[back].duration_s
+            back -= 1
+    return tuple(spans), first
+
+
+def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tuple[float, ...]:
+    """Per stage, the base green that makes the junction model's base program (stages in index
+    order, each followed by the intergreen the model derives, controller/model.py) run SUMO's
+    timeline: each stage's span less the model's intergreen to the next stage, at least 1 s. With
+    the stages in the program's order every green then starts when SUMO's does and the base
+    cycle is the program's, whatever the program's own transitions (partial yellows, greens
+    kept into a transition, all-reds of their own lengths)."""
+    from controller.model import derived_intergreen_s
+
+    if len(plan.spans_s) != len(plan.stages):
+        return tuple(st.base_green_s for st in plan.stages)
+    greens = [frozenset(i for i, c in enumerate(st.state) if c in STAGE_GREEN) for st in plan.stages]
+    n = len(greens)
+    out = []
+    for k, span in enumerate(plan.spans_s):
+        ig, _ = derived_intergreen_s(greens[k], greens[(k + 1) % n], yellow_s, all_red_s) if n > 1 else (0.0, 0.0)
+        out.append(round(max(1.0, span - ig), 3))
+    return tuple(out)

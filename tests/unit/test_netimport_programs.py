@@ -250,3 +250,39 @@ def test_nema_rings_of_unequal_length_and_a_malformed_program(tmp_path):
 
     with pytest.raises(ValueError, match="rings name phases \\[9\\]"):
         stage_plan(additional_programs([add])["J"])
+
+
+# -- the base program runs SUMO's timeline ----------------------------------------------------
+
+
+def test_base_greens_absorb_the_programs_own_transitions():
+    """Bologna-like program (acosta 210): a green kept 5 s into the next transition, partial
+    yellows, all-reds of 2 and 3 s, a transition of 3 s between overlapping stages. The model
+    derives one intergreen per pair (yellow 5 + all-red 3 where links start); the base greens
+    take the rest of each span so that the base cycle is SUMO's 90 s and every green starts when
+    SUMO's does."""
+    from controller.model import derived_intergreen_s
+    from sim.netprogram import aligned_greens_s
+
+    a, b, c = "GGgrrrrrGGgrrrGGrrrr", "rrrGGGGgrrrGGgrrGGGG", "rrrGGGGGrrrrrrrrrrrr"
+    prog = _program(
+        (34, a), (5, "yyyrrrrrGGgrrrGGrrrr"), (3, "rrrrrrrryyyrrryyrrrr"), (2, "r" * 20),
+        (1, b), (1, b), (5, b), (3, b), (2, b), (10, b), (5, b), (3, "rrrGGGGgrrryyyrryyyy"),
+        (4, c), (1, c), (5, c), (3, "rrryyyyyrrrrrrrrrrrr"), (3, "r" * 20),
+    )  # fmt: skip
+    plan = stage_plan(prog)
+    assert plan.spans_s == (44.0, 30.0, 16.0) and plan.first_green_s == 0.0
+    greens = aligned_greens_s(plan, plan.yellow_s, plan.all_red_s)
+    sets = [frozenset(i for i, ch in enumerate(s) if ch in "Gg") for s in (a, b, c)]
+    igs = [derived_intergreen_s(sets[k], sets[(k + 1) % 3], plan.yellow_s, plan.all_red_s)[0] for k in range(3)]
+    assert igs == [8.0, 5.0, 8.0] and greens == (36.0, 25.0, 8.0)
+    assert sum(greens) + sum(igs) == plan.cycle_s == 90.0
+
+
+def test_stage_zero_starts_where_the_program_shows_it():
+    """A program that begins in the middle of its first green (the cycle wraps into it) or with
+    a transition: stage 0's green starts before or after the cycle's 0."""
+    wrapped = stage_plan(_program((10, NS), (3, _y(NS)), (20, EW), (3, _y(EW)), (15, NS)))
+    assert wrapped.first_green_s == -15.0 and wrapped.spans_s == (28.0, 23.0)
+    late = stage_plan(_program((3, _y(EW)), (25, NS), (3, _y(NS)), (20, EW)))
+    assert late.first_green_s == 3.0 and late.spans_s == (28.0, 23.0)
