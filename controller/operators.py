@@ -96,6 +96,16 @@ class _PolicyValidating:
     pending: Pending | None = None  # None: the twin not started yet (at the next tick)
 
 
+RETURN_ACTOR = "do-no-harm"  # who asks for a junction's return to the policy (audit store)
+
+
+def _all_queues(core: Core, state: CoreState) -> dict[str, float]:
+    """Lane -> estimated queue (PCU) of every junction the core serves."""
+    return {
+        ln: q for jid, lay in core.layouts.items() for ln, q in lane_queues(lay, state.junctions[jid].estimate).items()
+    }
+
+
 def _predicted(verdict: Verdict) -> str:
     figures = verdict.figures()
     if figures["candidate"] is None:
@@ -138,6 +148,7 @@ class OperatorDesk:
         self.policy: PolicyChoice | None = None  # the policy in force (bind_policy, then each change)
         self.policy_validating: _PolicyValidating | None = None  # a policy change awaiting its verdict
         self.policy_verdicts: dict[PolicyChoice, Verdict] = {}  # the last verdict on each policy change asked
+        self.return_validating: Pending | None = None  # a do-no-harm return to the policy being validated
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
@@ -461,12 +472,7 @@ class OperatorDesk:
             try:
                 if make is None:
                     raise ValueError("no twin for policy changes is configured")
-                queues = {
-                    ln: q
-                    for jid, lay in core.layouts.items()
-                    for ln, q in lane_queues(lay, state.junctions[jid].estimate).items()
-                }
-                request = make(change.junction, change.choice, v.incumbent, queues, now_s)
+                request = make(change.junction, change.choice, v.incumbent, _all_queues(core, state), now_s)
             except Exception as exc:  # no twin: never in force unvalidated
                 log.exception("policy validation request failed junction=%s", change.junction)
                 why = f"no twin request: {exc}"
@@ -526,6 +532,60 @@ class OperatorDesk:
         except Exception:  # an audit failure must not stop the junctions being served
             log.exception("audit store refused a policy change operator=%s", operator)
 
+    # -- do no harm: a junction's return to the policy ---------------------------------------
+    def _validate_returns(self, core: Core, state: CoreState, now_s: float) -> CoreState:
+        """`[harm] validate_return`: a junction whose return to the policy is due (harm
+        JunctionReport.return_due) has it validated in the twin, "policy" (the policy in force
+        with its parameters) against "fixed plan" on the junction's region, one junction at a
+        time; passed: Core.approve_return, otherwise (rejected or unvalidated) Core.reject_return
+        with the reasons (the junction stays on its fixed plan for a doubled hold)."""
+        assert self.validation is not None
+        pending = self.return_validating
+        if pending is not None:
+            js = state.junctions.get(pending.junction)
+            if js is None or js.harm is None or not js.harm.return_due:  # no longer due: not wanted
+                self.validation.gate.cancel(pending)
+                self.return_validating = None
+                return state
+            verdict = self.validation.gate.poll(pending, now_s)
+            if verdict is None:
+                return state
+            self.return_validating = None
+            return self._return_verdict(core, state, pending.junction, verdict)
+        due = sorted(jid for jid, js in state.junctions.items() if js.harm is not None and js.harm.return_due)
+        if not due:
+            return state
+        return self._start_return(core, state, due[0], now_s)
+
+    def _start_return(self, core: Core, state: CoreState, jid: str, now_s: float) -> CoreState:
+        assert self.validation is not None
+        gate, make = self.validation.gate, self.validation.make_policy_request
+        policy = self.policy if self.policy is not None else PolicyChoice(core.policy.name)
+        fixed = PolicyChoice("fixed")
+        try:
+            if make is None:
+                raise ValueError("no twin for policy changes is configured")
+            request = make(jid, policy, fixed, _all_queues(core, state), now_s)
+        except Exception as exc:  # no twin: the return is not approved unvalidated
+            log.exception("return validation request failed junction=%s", jid)
+            verdict = gate.fail(jid, RETURN_ACTOR, policy, fixed, f"no twin request: {exc}", now_s)
+            return self._return_verdict(core, state, jid, verdict)
+        out = gate.start_checked(jid, policy, fixed, request, RETURN_ACTOR, now_s, "")
+        if isinstance(out, Pending):
+            self.return_validating = out
+            return state
+        return self._return_verdict(core, state, jid, out)
+
+    @staticmethod
+    def _return_verdict(core: Core, state: CoreState, jid: str, verdict: Verdict) -> CoreState:
+        try:
+            if verdict.passed:
+                return core.approve_return(state, jid)
+            return core.reject_return(state, jid, f"validation {verdict.outcome}: {'; '.join(verdict.reasons)}")
+        except ValueError as exc:  # no longer due (the state moved on): nothing to decide
+            log.warning("return validation junction=%s: %s", jid, exc)
+            return state
+
     # -- the tick --------------------------------------------------------------------------
     def _expire(self, jid: str, ov: Override, now_s: float) -> None:
         del self.active[jid]
@@ -547,6 +607,8 @@ class OperatorDesk:
             self._validate(core, state, now_s)
         if self.policy_validating is not None and self.validation is not None:
             self._validate_policy(core, state, now_s)
+        if self.validation is not None and core.harm.validate_return:
+            state = self._validate_returns(core, state, now_s)
         if not self.active and not self._ended:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from controller import ctl
-from controller.config import Config
+from controller.config import Config, load_config
 from controller.core.estimation import Layout
 from controller.core.validation import PolicyChange, PolicyChoice, decode_policy_change, encode_policy_change
 from controller.errors import ConfigError, FeedError
@@ -91,3 +91,10 @@ def test_ctl_policy_reads_its_parameters_and_refuses_a_malformed_one():
         change("--set", "webster", "--param", "period_s")
     with pytest.raises(ConfigError, match="--force needs a stated reason"):
         change("--set", "webster", "--force")
+
+
+def test_validate_return_without_the_gate_is_refused_naming_the_field(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[harm]\nvalidate_return = true\n")
+    with pytest.raises(ConfigError, match="harm.validate_return: needs validation.enabled"):
+        load_config(path)

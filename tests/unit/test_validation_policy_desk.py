@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 from controller.adapters.audit import AuditStore
 from controller.config import Config
@@ -36,7 +37,7 @@ def no_plan_request(*args):
 
 
 class Rig:
-    def __init__(self, validation: bool = True) -> None:
+    def __init__(self, validation: bool = True, cfg: Config = CFG) -> None:
         self.sent: list = []
         self.replies: list[dict] = []
         self.audit = AuditStore(":memory:")
@@ -47,17 +48,17 @@ class Rig:
             predict_policy=twin_fakes.predict_from_request,
         )
         self.desk = OperatorDesk(
-            CFG.operators,
-            ttl_s=CFG.roadside.plan_ttl_s,
-            refresh_s=CFG.roadside.refresh_s,
+            cfg.operators,
+            ttl_s=cfg.roadside.plan_ttl_s,
+            refresh_s=cfg.roadside.refresh_s,
             audit=self.audit,
             reply=lambda op, p: self.replies.append(json.loads(p)),
             validation=DeskValidation(gate, no_plan_request, make_policy_request) if validation else None,
         )
         self.svc = ControllerService(
-            {"J": two_phase()}, CFG, "adaptive", publish=lambda c, p: self.sent.append(c), desk=self.desk
+            {"J": two_phase()}, cfg, "adaptive", publish=lambda c, p: self.sent.append(c), desk=self.desk
         )
-        self.desk.bind_policy(self.svc.set_policy, CFG, self.svc.core.policy.name)
+        self.desk.bind_policy(self.svc.set_policy, cfg, self.svc.core.policy.name)
         self.t = 0.0
 
     def tick(self) -> None:
@@ -152,3 +153,52 @@ def test_without_the_gate_a_policy_change_goes_in_at_once():
     assert rig.submit(GOOD, "p9")["accepted"] is True
     rig.tick()
     assert rig.svc.core.policy.name == "max_pressure" and rig.audit.query(kind=AUDIT_KIND) == []
+
+
+class ReturnRig(Rig):
+    """[harm] validate_return on; the stand-in twin predicts `policy_s` for the policy (against
+    1000 for the fixed plan)."""
+
+    def __init__(self, policy_s: float) -> None:
+        super().__init__(cfg=replace(CFG, harm=replace(CFG.harm, validate_return=True)))
+        self.policy_s = policy_s
+        self.desk.validation = DeskValidation(self.desk.validation.gate, no_plan_request, self.make_return_request)
+
+    def make_return_request(self, jid, candidate, incumbent, queues_pcu, now_s):
+        assert candidate == PolicyChoice("adaptive") and incumbent == PolicyChoice("fixed")
+        return {"incumbent": {jid: 1000.0}, "candidate": {jid: self.policy_s}}
+
+    def make_due(self) -> None:
+        """J's do-no-harm state: held on its fixed plan, its return to the policy due."""
+        js = self.svc.state.junctions["J"]
+        hs = replace(js.harm, mode="fixed", return_due=True, return_reason="hold over")
+        self.svc.state = replace(self.svc.state, junctions={"J": replace(js, harm=hs)})
+
+    def until(self, pred) -> None:
+        deadline = time.monotonic() + 30.0
+        while not pred() and time.monotonic() < deadline:
+            self.tick()
+            time.sleep(0.05)
+        assert pred()
+
+
+def test_a_due_return_to_the_policy_is_approved_when_the_twin_passes_it():
+    rig = ReturnRig(policy_s=800.0)
+    rig.tick()
+    rig.make_due()
+    rig.until(lambda: rig.svc.state.junctions["J"].harm.mode == "policy")
+    (rec,) = rig.audit.query(kind=AUDIT_KIND)
+    assert rec.actor == "do-no-harm" and rec.payload["outcome"] == "passed"
+    assert rec.payload["incumbent"] == {"policy": "fixed", "params": {}}
+
+
+def test_a_due_return_the_twin_predicts_worse_is_rejected_and_the_junction_stays_fixed():
+    rig = ReturnRig(policy_s=3000.0)
+    rig.tick()
+    rig.make_due()
+    rig.until(lambda: rig.audit.query(kind=AUDIT_KIND) != [])
+    rig.tick()
+    hs = rig.svc.state.junctions["J"].harm
+    assert hs.mode == "fixed" and not hs.return_due and hs.relapses == 1
+    assert hs.reason.startswith("return rejected: validation rejected: region: predicted delay 3000 veh-s")
+    assert rig.audit.query(kind=AUDIT_KIND)[0].payload["outcome"] == "rejected"
