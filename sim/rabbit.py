@@ -11,7 +11,9 @@ The roles are those of `sim.broker.acl_rules`, translated into RabbitMQ's permis
 
 - topic permissions on `amq.topic` (the exchange the MQTT plugin publishes to): one write and one
   read regular expression per user over AMQP routing keys, where the plugin turns the MQTT topic
-  `a/b.c` into `a.b/c` (the separators swap) and a subscription's `+` into `*`;
+  `a/b` into `a.b` and a subscription's `+` into `*`. A '.' inside a level would become a level
+  of its own (a wildcard subscription would miss it), so junction ids with a '.' are refused, and
+  the id `*` (a wildcard in AMQP);
 - vhost permissions on the plugin's subscription queues, `mqtt-subscription-{client id}qos{0,1}`:
   a user may only declare, bind and read the queues of client ids made of its user name (exactly
   it with `bind_client_ids`, or it followed by `-anything`), so no user reads another's session.
@@ -43,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from controller.adapters.mqtt import MqttSettings, Topics
+from controller.adapters.mqtt import MqttSettings, Topics, topic_level
 from controller.config import Config
 from controller.errors import AdapterError
 from sim.broker import CONTROLLER, TlsFiles, acl_rules, free_port
@@ -78,8 +80,21 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
 
 
 def amqp_key(topic: str) -> str:
-    """The AMQP routing key the MQTT plugin uses for an MQTT topic: '/' and '.' swap places."""
-    return topic.translate(str.maketrans({"/": ".", ".": "/"}))
+    """The AMQP routing key RabbitMQ 3.10's MQTT plugin uses for an MQTT topic: '/' becomes '.'."""
+    return topic.replace("/", ".")
+
+
+def check_junction_ids(junctions: Iterable[str]) -> None:
+    """AdapterError naming the first junction id RabbitMQ 3.10 cannot route as one topic level:
+    a '.' splits it into two AMQP words (`+/status` would not match it), `*` is an AMQP wildcard."""
+    for jid in junctions:
+        level = topic_level(jid)
+        if "." in level or level == "*":
+            raise AdapterError(
+                f"junction id {jid!r} cannot be one topic level on RabbitMQ's MQTT plugin "
+                "('.' is its level separator, '*' a wildcard): rename the traffic light (docs/deployment.md)",
+                fatal=True,
+            )
 
 
 def topic_regex(topic_filter: str) -> str:
@@ -179,6 +194,8 @@ class RabbitCluster:
         if nodes < 1:
             raise AdapterError(f"a cluster needs at least one node, got {nodes}")
         self.server, self.ctl_path, self.epmd = find_rabbitmq()
+        junctions = list(junctions)
+        check_junction_ids(junctions)
         self.workdir = Path(workdir).resolve()
         self.topics = Topics(site)
         self.host = host
@@ -409,7 +426,7 @@ class RabbitCluster:
             client_id=client_id or f"{user}-{secrets.token_hex(3)}",
             reconnect_min_s=overrides.pop("reconnect_min_s", 0.2),
             reconnect_max_s=overrides.pop("reconnect_max_s", 2.0),
-            protocol=MQTT_VERSION,
+            protocol=overrides.pop("protocol", MQTT_VERSION),
             **overrides,
         )
 

@@ -1,0 +1,232 @@
+"""The service on a two-node RabbitMQ 3.10 cluster with its MQTT plugin (sim/rabbit.py): the
+roles of the contract hold across nodes, and where RabbitMQ 3.10 lacks a feature the contract
+uses, the degradation docs/deployment.md describes ("RabbitMQ 3.10 against the contract") is
+what happens. One cluster for the module: RabbitMQ takes 15-30 s to boot."""
+
+from __future__ import annotations
+
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from controller.adapters.mqtt import MqttClient
+from controller.config import load_config
+from controller.errors import AdapterError
+from controller.junctions import load_intersections
+from sim.broker import CONTROLLER, field_user
+from sim.rabbit import RabbitCluster, amqp_key, find_rabbitmq, run_via_cluster, topic_regex
+from sim.simulate import SimulateRequest, run
+
+try:
+    find_rabbitmq()
+except AdapterError:
+    pytest.skip("rabbitmq-server is not installed (make system-deps)", allow_module_level=True)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+SLOW_RETRY = {"reconnect_min_s": 10.0, "reconnect_max_s": 10.0}  # a refused client stays away while we look
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "city"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._cv = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self._cv:
+            self.messages.append((topic, payload))
+            self._cv.notify_all()
+
+    def wait_for(self, n: int, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
+        with self._cv:
+            self._cv.wait_for(lambda: len(self.messages) >= n, timeout_s)
+            return list(self.messages)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with RabbitCluster(tmp_path_factory.mktemp("rabbit"), SITE, ["J1", "J2"]) as c:
+        yield c
+
+
+@pytest.fixture
+def clients():
+    made: list[MqttClient] = []
+    yield made
+    for c in made:
+        c.close(flush_s=0.2)
+
+
+def connect(clients, cluster, user, node, on_message=None, subscribe=(), **kw) -> MqttClient:
+    c = MqttClient(cluster.settings(user, node=node, **kw), on_message)
+    clients.append(c)
+    c.subscribe(subscribe, qos=1)
+    return c.start()
+
+
+def test_topic_patterns_follow_the_plugins_translation(tmp_path):
+    assert amqp_key("tsc/v1/city/J2/status") == "tsc.v1.city.J2.status"
+    assert topic_regex("tsc/v1/city/+/status") == r"tsc\.v1\.city\.[^.]+\.status"
+    assert topic_regex("tsc/v1/city/#") == r"tsc\.v1\.city(\..*)?"
+    with pytest.raises(AdapterError, match="last level"):
+        topic_regex("tsc/#/status")
+    # '.' is the plugin's level separator: such a junction would escape `+/status` subscriptions
+    for bad in ("J.2", "*"):
+        with pytest.raises(AdapterError, match="cannot be one topic level"):
+            RabbitCluster(tmp_path, SITE, ["J1", bad])
+
+
+def test_the_cluster_runs_both_nodes(cluster):
+    assert cluster.running_nodes() == sorted(n.name for n in cluster.nodes)
+    assert "guest" not in cluster.ctl(cluster.nodes[1], "list_users")  # only the service's roles
+
+
+def test_mqtt_5_is_refused_so_clients_speak_3_1_1(cluster):
+    """RabbitMQ 3.10's plugin speaks MQTT 3.1 and 3.1.1 only: an MQTT 5 CONNECT gets no CONNACK."""
+    v5 = MqttClient(cluster.settings(CONTROLLER, protocol="5", connect_timeout_s=3.0))
+    try:
+        with pytest.raises(AdapterError, match="no MQTT broker answered"):
+            v5.start()
+    finally:
+        v5.close(flush_s=0)
+
+
+def test_roles_hold_across_nodes(cluster, clients):
+    t = cluster.topics
+    inbox = Inbox()
+    connect(clients, cluster, CONTROLLER, 0, inbox, [t.root + "/+/detectors", t.root + "/+/status"])
+    dotted = connect(clients, cluster, field_user("J2"), 1)
+    assert dotted.wait_ack(dotted.publish(t.detectors("J2"), b"d", qos=1)) == 0
+    got = inbox.wait_for(1)
+    assert got == [(t.detectors("J2"), b"d")]  # through node 2 to node 1
+
+    # A device speaking for another junction is cut off by the broker (MQTT 3.1.1 has no
+    # refusal code in PUBACK: RabbitMQ closes the connection); nothing reaches the service.
+    j1 = connect(clients, cluster, field_user("J1"), 1, **SLOW_RETRY)
+    j1.publish(t.status("J2"), b"spoof", qos=1)
+    assert _cut_off(j1)
+    time.sleep(0.5)
+    assert inbox.messages == got
+    # Nor may it read another junction's plans: the subscription closes the connection too.
+    spy = connect(clients, cluster, field_user("J1"), 0, subscribe=[t.plan("J2")], **SLOW_RETRY)
+    assert _cut_off(spy)
+
+
+def _cut_off(client: MqttClient, timeout_s: float = 5.0) -> bool:
+    """Whether the broker closed the client's connection within timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while client.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return client.disconnects >= 1
+
+
+def test_another_user_cannot_take_a_session_over(cluster, clients):
+    """RabbitMQ cannot bind client ids to user names: a user asking for another's client id
+    disconnects that client (as a second connection of the same client does), but it cannot read
+    the session: its queue is named after the client id, and a user may only declare and read
+    the queues of client ids made of its own name. The session's messages wait for their owner."""
+    t = cluster.topics
+    session = {"client_id": "tsc-city-own", "session_expiry_s": 3600.0}
+    owner = MqttClient(cluster.settings(CONTROLLER, node=0, **session), Inbox())
+    owner.subscribe([t.root + "/+/status"], qos=1)
+    owner.start()
+    owner.close()
+    dev = connect(clients, cluster, field_user("J1"), 1)
+    assert dev.wait_ack(dev.publish(t.status("J1"), b"for the owner", qos=1)) == 0
+    stolen = Inbox()
+    thief = MqttClient(cluster.settings("monitor", node=0, **session, **SLOW_RETRY), stolen)
+    clients.append(thief)
+    thief.subscribe([t.root + "/+/status"], qos=1)
+    thief.start(wait=False)
+    assert _cut_off(thief) or thief.refused or not thief.connected.is_set()
+    time.sleep(1.0)
+    assert stolen.messages == []
+    mine = Inbox()
+    connect(clients, cluster, CONTROLLER, 1, mine, [t.root + "/+/status"], **session)
+    assert mine.wait_for(1) == [(t.status("J1"), b"for the owner")]
+
+
+def test_retained_status_stays_on_its_node(cluster, clients):
+    """RabbitMQ 3.10 keeps retained messages per node and sends them only to a subscription to
+    that exact topic: the contract's retained status degrades to its periodic re-sending
+    (sim/field.py: on change and every status_every_s), which a new subscriber waits for."""
+    t = cluster.topics
+    dev = connect(clients, cluster, field_user("J1"), 1)
+    dev.wait_ack(dev.publish(t.status("J1"), b"s1", qos=1, retain=True))
+    time.sleep(0.3)
+    same_exact, other_exact, same_wild = Inbox(), Inbox(), Inbox()
+    connect(clients, cluster, "monitor", 1, same_exact, [t.status("J1")])
+    connect(clients, cluster, "monitor", 0, other_exact, [t.status("J1")])
+    connect(clients, cluster, CONTROLLER, 1, same_wild, [t.root + "/+/status"])
+    assert same_exact.wait_for(1) == [(t.status("J1"), b"s1")]
+    time.sleep(1.0)
+    assert other_exact.messages == []  # published through node 2, not retained on node 1
+    assert same_wild.messages == []  # the service's wildcard subscription gets no retained message
+    dev.wait_ack(dev.publish(t.status("J1"), b"s2", qos=1, retain=True))  # the next periodic status
+    for box in (other_exact, same_wild):
+        assert box.wait_for(1) == [(t.status("J1"), b"s2")]
+
+
+def test_a_persistent_session_follows_its_client_to_another_node(cluster, clients):
+    """clean_session false: the broker keeps the subscription and queues QoS 1 messages while the
+    client is away, for mqtt.subscription_ttl (one broker-wide value instead of the client's own
+    session expiry), and on whichever node it comes back to."""
+    t = cluster.topics
+    inbox = Inbox()
+    sessions: list[bool] = []
+    first = MqttClient(cluster.settings(CONTROLLER, "tsc-city-s", node=0, session_expiry_s=3600.0), inbox)
+    first.subscribe([t.root + "/+/status"], qos=1)
+    first.start()
+    first.close()
+    dev = connect(clients, cluster, field_user("J2"), 1)
+    assert dev.wait_ack(dev.publish(t.status("J2"), b"while away", qos=1)) == 0
+    back = MqttClient(
+        cluster.settings(CONTROLLER, "tsc-city-s", node=1, session_expiry_s=3600.0), inbox, on_connected=sessions.append
+    )
+    clients.append(back)
+    back.start()
+    assert sessions == [True]
+    assert inbox.wait_for(1) == [(t.status("J2"), b"while away")]
+
+
+def _trips(path: Path) -> list[dict]:
+    return [{**t.attrib, "children": [(c.tag, sorted(c.attrib.items())) for c in t]} for t in ET.parse(path).getroot()]
+
+
+@pytest.fixture(scope="module")
+def city_cluster(tmp_path_factory):
+    """The bundled city's 20 junctions (imported by a first in-process run) on a cluster of their own."""
+    work = tmp_path_factory.mktemp("city")
+    defaults = load_config(None)
+    cfg = replace(defaults, webster=replace(defaults.webster, period_s=60.0))  # plans change every minute
+    req = SimulateRequest(ROOT / "sim/scenarios/city/city.sumocfg", work / "in_process", "webster", sumo_args=CITY_END)
+    summary = run(req, cfg, progress=lambda line: None)
+    junctions = sorted(load_intersections(work / "in_process" / "intersections"))
+    with RabbitCluster(work / "rabbit", cfg.service.site, junctions) as c:
+        yield {"cluster": c, "cfg": cfg, "work": work, "summary": summary, "junctions": junctions}
+
+
+CITY_END = ("--end", "300")
+
+
+def test_service_on_node_1_field_on_node_2_reproduces_the_in_process_run(city_cluster):
+    """The whole contract through the cluster: every detector message, status, plan and lockstep
+    clock crosses from one node to the other. Lockstep makes it exact: same trips as in process."""
+    cluster, work = city_cluster["cluster"], city_cluster["work"]
+    req = SimulateRequest(ROOT / "sim/scenarios/city/city.sumocfg", work / "rabbit_run", "webster", sumo_args=CITY_END)
+    summary = run_via_cluster(req, city_cluster["cfg"], cluster.split(0, 1), progress=lambda line: None)
+    ref = _trips(work / "in_process" / "tripinfo.xml")
+    assert len(ref) > 50
+    assert _trips(work / "rabbit_run" / "tripinfo.xml") == ref
+    transport = summary["transport"]
+    assert transport["mode"] == "mqtt-lockstep"
+    assert transport["broker"].endswith(f":{cluster.nodes[0].mqtt_port}")
+    assert summary["controller"]["plans_sent"] == city_cluster["summary"]["controller"]["plans_sent"] > 20
+    assert transport["field"]["plans_received"] == summary["controller"]["plans_sent"]
+    assert summary["controller"]["feed_rejected"] == {}
