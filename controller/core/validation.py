@@ -55,6 +55,9 @@ class ValidationParams:
     offset_change_s: float = 10.0  # an offset change above this (around the cycle) is validated
     timeout_s: float = 30.0  # a twin not done after this long: verdict `unvalidated`, nothing pushed
     seed: int = 1  # SUMO's seed, the same for the incumbent's and the candidate's run
+    max_twins: int = 2  # twins (each two SUMO runs) at a time for a cyclic policy's plans; the others wait
+    revalidate_s: float = 3600.0  # the policy in force is validated again against the fixed plan this often (0: never)
+    revalidate_shift: float = 0.3  # ... and when a region's measured demand moved by this share since its last check
 
 
 @dataclass(frozen=True)
