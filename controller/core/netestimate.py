@@ -191,16 +191,14 @@ def update_all(
     r: NetworkReadings,
     green_phases: Mapping[str, int | None],
     period_s: float,
+    cache: StateCache | None = None,
 ) -> dict[str, Estimate]:
     """The new estimate of every junction that sent a reading (r.fresh), as estimation.update
     would fold it in: one period of period_s seconds, each junction's lanes green as its
-    `green_phases` entry says (absent or None: all red). Junctions not fresh are left out."""
+    `green_phases` entry says (absent or None: all red). Junctions not fresh are left out.
+    `cache`: a memo of the network arrays the last call cut the junctions' lanes and loops from."""
     ests = [estimates[j] for j in net.jids]
-    L = LaneState(
-        **{f: np.concatenate([getattr(e.lanes, f) for e in ests]) for f in _LANE_FIELDS},
-        adv_recent_pcu=np.concatenate([e.lanes.adv_recent_pcu for e in ests], axis=1),
-    )
-    h = DetectorHealth(**{f: np.concatenate([getattr(e.health, f) for e in ests]) for f in _HEALTH_FIELDS})
+    L, h = _network_state(ests, cache)
     readings = _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None)
     totals = np.add.reduceat(r.veh, net.det_start[:-1])
     health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - r.veh) / net.det_others)
@@ -213,11 +211,13 @@ def update_all(
     lane_arrays = [(f, getattr(lanes, f)) for f in _LANE_FIELDS]
     health_arrays = [(f, getattr(health, f)) for f in _HEALTH_FIELDS]
     out = {}
+    cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
     for k, t_s in r.fresh.items():
         a, b = int(net.lane_start[k]), int(net.lane_start[k + 1])
         da, db = int(net.det_start[k]), int(net.det_start[k + 1])
         lane_k = LaneState(**{f: x[a:b] for f, x in lane_arrays}, adv_recent_pcu=lanes.adv_recent_pcu[:, a:b])
         health_k = DetectorHealth(**{f: x[da:db] for f, x in health_arrays})
+        cut[k] = lane_k, health_k
         est = ests[k]
         crossed = r.stop_counts.get(k)
         if crossed is not None:
@@ -228,7 +228,60 @@ def update_all(
         out[net.jids[k]] = _to_movements(
             net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b], health_k, crossed, sat_ratio[a:b]
         )
+    if cache is not None:
+        cache.remember(net, cut, lanes, health)
     return out
+
+
+class StateCache:
+    """The network lane and loop arrays of the last update_all, and the junctions' LaneState and
+    DetectorHealth cut from them (a memo: update_all gives the same with or without it). Where
+    the next call's estimates still hold exactly those arrays (every junction fresh last time;
+    a lane field a junction borrowed into is not), the network array is used again instead of
+    concatenating the junctions' back."""
+
+    def __init__(self) -> None:
+        self.parts: tuple[tuple[LaneState, DetectorHealth], ...] = ()
+        self.state: tuple[LaneState, DetectorHealth] | None = None
+
+    def remember(
+        self,
+        net: NetworkLayout,
+        cut: Mapping[int, tuple[LaneState, DetectorHealth]],
+        lanes: LaneState,
+        health: DetectorHealth,
+    ) -> None:
+        if len(cut) != len(net.jids):  # a junction not fresh keeps arrays of its own
+            self.parts, self.state = (), None
+            return
+        self.parts = tuple(cut[k] for k in range(len(net.jids)))
+        self.state = lanes, health
+
+    def field(self, ests: Sequence[Estimate], kind: str, name: str) -> np.ndarray | None:
+        """The network array of `kind` ("lanes" or "health") field `name`, when every estimate
+        holds the very array cut from it; else None."""
+        if self.state is None or len(ests) != len(self.parts):
+            return None
+        k = 0 if kind == "lanes" else 1
+        for e, part in zip(ests, self.parts):
+            if getattr(getattr(e, kind), name) is not getattr(part[k], name):
+                return None
+        out: np.ndarray = getattr(self.state[k], name)
+        return out
+
+
+def _network_state(ests: Sequence[Estimate], cache: StateCache | None) -> tuple[LaneState, DetectorHealth]:
+    """Every junction's lanes and loops as network arrays (junction order)."""
+
+    def cat(kind: str, name: str, axis: int = 0) -> np.ndarray:
+        known = cache.field(ests, kind, name) if cache is not None else None
+        if known is not None:
+            return known
+        return np.concatenate([getattr(getattr(e, kind), name) for e in ests], axis=axis)
+
+    L = LaneState(**{f: cat("lanes", f) for f in _LANE_FIELDS}, adv_recent_pcu=cat("lanes", "adv_recent_pcu", 1))
+    h = DetectorHealth(**{f: cat("health", f) for f in _HEALTH_FIELDS})
+    return L, h
 
 
 def network_layout(layouts: Mapping[str, Layout]) -> NetworkLayout | None:
@@ -248,15 +301,17 @@ def fold(
     snaps: Mapping[str, Sequence[Snapshot]],
     green_phases: Mapping[str, int | None],
     frames: Sequence[tuple[NetworkReadings, float]] = (),
+    cache: StateCache | None = None,
 ) -> dict[str, Estimate]:
     """Every junction's estimate with this tick's readings folded in, as successive
     estimation.update calls would give: first the `frames` ((readings, period_s), readings of
     junctions of `net`), then the snapshots in their order: the k-th snapshots of all junctions
-    of `net` in one update_all per period length, the junctions outside `net` one by one."""
+    of `net` in one update_all per period length, the junctions outside `net` one by one.
+    `cache`: update_all's memo, kept from tick to tick."""
     out = dict(estimates)
     if net is not None:
         for readings, period_s in frames:
-            out.update(update_all(net, out, readings, green_phases, period_s))
+            out.update(update_all(net, out, readings, green_phases, period_s, cache))
     rounds: dict[tuple[int, float], dict[str, Snapshot]] = {}
     in_net = set(net.jids) if net is not None else set()
     for jid, seq in snaps.items():
@@ -271,7 +326,7 @@ def fold(
             rounds.setdefault((k, s.period_s), {})[jid] = s
     for (_k, period_s), batch in sorted(rounds.items(), key=lambda kv: kv[0][0]):
         if net is not None:  # always: rounds only hold junctions of net
-            out.update(update_all(net, out, readings_from_snapshots(net, batch), green_phases, period_s))
+            out.update(update_all(net, out, readings_from_snapshots(net, batch), green_phases, period_s, cache))
     return out
 
 

@@ -107,6 +107,7 @@ class Core:
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
         self._frame_index: dict[int, tuple[FrameLayout, netestimate.FrameIndex]] = {}  # memo by frame layout
+        self._state_cache = netestimate.StateCache()  # memo of the last tick's network lane arrays
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -318,6 +319,7 @@ class Core:
             snaps,
             greens,
             self._frame_readings(frames),
+            self._state_cache,
         )
         harms = self._observe_harm(state, estimates, now_status, now_s)
         updated: dict[str, JunctionState] = {}
