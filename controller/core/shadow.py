@@ -420,9 +420,8 @@ def observe(
     if status is None:
         return replace(state, t_s=now_s)
     dt = max(now_s - state.t_s, 0.0)
-    j = layout.junction
-    served = set() if status.in_intergreen else set(j.served_movements(status.phase))
-    green = np.array([m.id in served for m in j.movements])
+    # layout.serves[phase]: the movements j.served_movements(phase) names, as a mask
+    green = np.zeros(len(state.was_green), dtype=bool) if status.in_intergreen else layout.serves[status.phase]
     alpha = min(1.0, dt / window_s)
     share = (1 - alpha) * state.green_share + alpha * green
     onset = green & ~state.was_green
