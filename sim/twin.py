@@ -426,6 +426,8 @@ class RequestMaker:
     work_dir: str
     horizon_s: float = 900.0
     seed: int = 1
+    mesoscopic: bool = False  # TwinRequest.mesoscopic
+    programs: tuple[str, ...] = ()  # TwinRequest.programs
 
     def region(self, jid: str) -> tuple[Intersection, ...]:
         j = self.junctions[jid]
@@ -455,4 +457,6 @@ class RequestMaker:
             self.work_dir,
             horizon_s=self.horizon_s,
             seed=self.seed,
+            mesoscopic=self.mesoscopic,
+            programs=self.programs,
         )
