@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Command line of the traffic-signal control service. Parses, loads, wires; no logic here.
 
-run_controller.py run [--config config.toml]
+run_controller.py run [--config config.toml] [--region NAME]
 run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
 run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
 run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="the live service over MQTT")
     r.add_argument("--config", dest="config_run", default=None, help="configuration file")
+    r.add_argument(
+        "--region", default=None, metavar="NAME", help="run one region of [regions] (docs/deployment.md, Sharding)"
+    )
     from controller import ctl, liveopts
 
     liveopts.add_options(r, speed=True)
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from controller import live, liveopts
 
-            return live.main(liveopts.apply(cfg, args, user=cfg.broker.username))
+            return live.main(liveopts.apply(cfg, args, user=cfg.broker.username), region=args.region)
         if args.command in ("field", "broker-setup"):
             from sim import field_live
 

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -129,7 +129,11 @@ class ServiceNode:
     trust: this run's plan epoch, signer and audit store (controller/adapters/trust.py); its
     store also takes the operators' actions. region: the name of this node's region
     (controller/regions.py), whose `owned` junctions it runs; the other junctions given are its
-    halo, read from the feed and never sent a plan. Default (owned None): it runs them all."""
+    halo, read from the feed and never sent a plan. Default (owned None): it runs them all.
+    Messages on the service topics it was made to subscribe to (other instances' heartbeats,
+    controller/takeover.py) go to `on_service_message`, on the network thread."""
+
+    on_service_message: Callable[[str, bytes], None] | None = None
 
     def __init__(
         self,
@@ -256,6 +260,9 @@ class ServiceNode:
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.clock:
             self.inbox.put(("clock", "", payload))
+            return
+        if self.on_service_message is not None and topic.startswith(f"{self.topics.root}/service/"):
+            self.on_service_message(topic, payload)
             return
         parts = self.topics.split(topic)
         if parts is None and self.desk is not None:
@@ -552,9 +559,15 @@ def _open_archive(cfg: Config, registry: CollectorRegistry) -> Recorder:
     return recorder
 
 
-def main(cfg: Config) -> int:
-    """The live service: connect, then tick in real time until SIGINT or SIGTERM."""
-    junctions = load_intersections(resolve_intersections(cfg))
+def main(cfg: Config, region: str | None = None) -> int:
+    """The live service: connect, then tick in real time until SIGINT or SIGTERM. With `region`
+    (`run --region NAME`): that region's junctions and halo only (controller/regions.py), and
+    the failover of controller/takeover.py."""
+    from controller import regions, takeover
+
+    city = load_intersections(resolve_intersections(cfg))
+    city_cfg, (cfg, junctions, owned) = cfg, regions.select(cfg, city, region) if region else (cfg, city, None)
+    shard: dict[str, Any] = {"region": region, "owned": owned}
     settings = MqttSettings.from_config(cfg.broker, f"tsc-{cfg.service.site}-{cfg.service.instance}")
     clock = ScaledClock(cfg.service.realtime_factor)
     stop = threading.Event()
@@ -567,8 +580,9 @@ def main(cfg: Config) -> int:
         recorder = _open_archive(cfg, registry) if cfg.archive.enabled else None
         metrics = ServiceMetrics(registry, junctions, cfg)
         node = ServiceNode(
-            cfg, junctions, settings, start_s=clock.now(), metrics=metrics, archive=recorder, trust=trust
+            cfg, junctions, settings, start_s=clock.now(), metrics=metrics, archive=recorder, trust=trust, **shard
         )
+        driver = takeover.Failover(node, city_cfg, city, region, trust, settings) if region else node
         node.ops_metrics = OperatorMetrics(registry, cfg.metrics.update_s)
     except BaseException:
         if recorder is not None:
@@ -593,11 +607,11 @@ def main(cfg: Config) -> int:
             trust.epoch,
             trust.signer is not None,
         )
-        run_realtime(node, clock, stop)
+        run_realtime(driver, clock, stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        node.close()
+        driver.close()
         if recorder is not None:
             recorder.close()
         trust.close()

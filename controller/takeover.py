@@ -1,0 +1,141 @@
+"""Failover between region instances (controller/regions.py, docs/deployment.md).
+
+`run --region NAME` ticks a `Failover` instead of a bare ServiceNode. It watches the retained
+heartbeats (docs/mqtt.md) of the other regions' instances through its own node's connection:
+
+- an instance is alive while its last heartbeat says "online" and arrived less than
+  [regions] lease_s (wall seconds) ago; its Last Will ("offline") ends that at once;
+- a region whose instance is not alive is taken over by the first live region after it in the
+  plan's order (RegionPlan.successor), so exactly one survivor takes it, whatever the order in
+  which they notice; nobody takes anything over during its first lease_s (the others' retained
+  heartbeats arrive first);
+- the taker runs the region with a node of its own (instance `{own instance}-for-{region}`, its
+  own client and a new plan epoch, above the lost instance's, so the roadsides accept its plans
+  from seq 1), from the region's feed and retained statuses: the roadsides are back under
+  adaptive control as soon as its estimates are fresh (service.feed_stale_s);
+- it hands the region back when the region's own instance is alive again (its new epoch is above
+  the taker's, the roadsides follow it).
+
+Until the taker's first plans, the lost region's roadsides keep the plans they hold and fall
+back to their local programs at expiry (roadside.plan_ttl_s, roadside.backup_s).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+from controller.adapters.audit import boot_epoch
+from controller.adapters.mqtt import MqttSettings
+from controller.adapters.trust import Trust
+from controller.config import Config
+from controller.live import ServiceNode
+from controller.model import Intersection
+from controller.regions import plan_regions, region_instance
+
+log = logging.getLogger(__name__)
+
+
+class Failover:
+    """One instance's nodes: its own region's, and those of the regions it took over. Ticked by
+    controller.live.run_realtime like a single node."""
+
+    def __init__(
+        self,
+        own: ServiceNode,
+        cfg: Config,
+        city: Mapping[str, Intersection],
+        region: str,
+        trust: Trust,
+        settings: MqttSettings,
+        *,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """cfg: the city's configuration (not the region's); city: every junction."""
+        self.own, self.cfg, self.city, self.region = own, cfg, city, region
+        self.trust, self.settings, self._wall = trust, settings, wall
+        self.plan = plan_regions(cfg, city)
+        self.lease_s = cfg.regions.lease_s
+        self.taken: dict[str, ServiceNode] = {}
+        self._beats: dict[str, tuple[str, float]] = {}  # region -> (state, wall time heard)
+        self._lock = threading.Lock()
+        self._started = wall()
+        self._region_of = {
+            own.topics.heartbeat(region_instance(cfg, r)): r for r in self.plan.names if r != region
+        }
+        own.on_service_message = self._heard
+        own.client.subscribe(list(self._region_of), qos=1)
+
+    # -- heartbeats (network thread) ----------------------------------------------------------
+    def _heard(self, topic: str, payload: bytes) -> None:
+        region = self._region_of.get(topic)
+        if region is None:
+            return
+        try:
+            state = json.loads(payload).get("state")
+        except (ValueError, AttributeError):
+            return
+        with self._lock:
+            self._beats[region] = (str(state), self._wall())
+
+    def alive(self) -> set[str]:
+        """Regions whose instance is alive (this one included)."""
+        now = self._wall()
+        with self._lock:
+            beats = dict(self._beats)
+        return {self.region} | {r for r, (state, at) in beats.items() if state == "online" and now - at <= self.lease_s}
+
+    # -- ticks ----------------------------------------------------------------------------
+    def tick(self, now_s: float, clock_s: float | None = None) -> None:
+        self.own.tick(now_s, clock_s)
+        for node in list(self.taken.values()):
+            node.tick(now_s, clock_s)
+        self.review(now_s)
+
+    def review(self, now_s: float) -> None:
+        """Take over the regions this instance is the successor of; hand back the live ones."""
+        if self._wall() - self._started < self.lease_s:
+            return
+        alive = self.alive()
+        for r in self.plan.names:
+            if r in alive and r in self.taken:
+                log.warning("region=%s its instance is back: handing it back", r)
+                self.taken.pop(r).close()
+            elif r not in alive and r not in self.taken and self.plan.successor(r, alive) == self.region:
+                self.taken[r] = self._take(r, now_s)
+
+    def _take(self, name: str, now_s: float) -> ServiceNode:
+        region = self.plan.region(name)
+        instance = f"{region_instance(self.cfg, self.region)}-for-{name}"
+        cfg = replace(self.cfg, service=replace(self.cfg.service, instance=instance))
+        wall_s = time.time()
+        audit = self.trust.audit
+        epoch = audit.begin_epoch(instance, wall_s) if audit is not None else boot_epoch(wall_s)
+        node = ServiceNode(
+            cfg,
+            {j: self.city[j] for j in region.watched},
+            replace(self.settings, client_id=f"{self.settings.client_id}-for-{name}"),
+            start_s=now_s,
+            trust=Trust(epoch, self.trust.signer, audit),
+            region=name,
+            owned=region.owned,
+        )
+        node.start(wait=False)
+        log.warning(
+            "region=%s its instance is gone: taken over by instance=%s junctions=%d epoch=%d",
+            name,
+            instance,
+            len(region.owned),
+            epoch,
+        )
+        return node
+
+    def close(self) -> None:
+        for node in self.taken.values():
+            node.close()
+        self.taken.clear()
+        self.own.close()

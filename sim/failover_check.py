@@ -1,0 +1,202 @@
+"""Failover of a region instance (controller/takeover.py): two `run --region` instances shard the
+bundled city; one gets SIGKILL mid-run; its region must leave the lost instance's plans within the
+roadsides' backup time and come back under adaptive control from the other instance.
+
+    python -m sim.failover_check --out /tmp/failover [--end 300] [--speed 10] [--kill-at 120]
+
+A private Mosquitto, `run_controller.py field` (SUMO as the city) and two `run_controller.py run
+--region rK` instances as separate processes ([regions] count = 2), on throw-away credentials
+and plan keys. A monitor client records every roadside status (mode, epoch, plan). SUMO writes
+every junction's signal state each second; sim/restart_check.py checks them (conflicts,
+intergreens, max green, max red, valid stages). The report (failover_check.json):
+
+- per junction of the lost region: the last second it reported the lost instance's plans in
+  force, when it was first adaptive under the taker's epoch, and its mode at the end;
+- the signal-safety violations over the whole run.
+
+Broker user: the instances connect as `controller-ha`, a user with the controller's rights and
+read access to the service heartbeats (the `controller` block of sim/broker.py's ACL has no
+such read; docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from controller.adapters.keys import new_keyring
+from controller.adapters.mqtt import MqttClient, Topics
+from controller.config import load_config
+from controller.junctions import load_intersections
+from controller.regions import plan_regions
+from sim.broker import Broker
+from sim.restart_check import KINDS, check_states, read_states, tls_additional
+from sim.sumo import SumoConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = "failover"
+USER = "controller-ha"
+
+
+def controller_rules(topics: Topics) -> list[tuple[str, str]]:
+    """The controller's ACL rules (sim/broker.py acl_text), for a user of its own."""
+    root = topics.root
+    return [
+        ("read", f"{root}/+/detectors"),
+        ("read", f"{root}/+/status"),
+        ("read", f"{root}/+/override/+"),
+        ("write", f"{root}/+/plan"),
+        ("write", f"{root}/service/#"),
+        ("write", f"{root}/ops/+"),
+    ]
+
+
+def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
+    keys = out / "plan.keys"
+    ring = new_keyring("failover")
+    keys.write_text(f"failover {ring.masters['failover'].hex()}\n")
+    keys.chmod(0o600)
+    conf = out / "config.toml"
+    body = {
+        "service": {"site": SITE, "instance": "ctl", "intersections": str(intersections.resolve())},
+        "broker": {"host": broker.host, "port": broker.port, "username": USER},
+        "security": {"plan_keys_file": str(keys)},
+        "audit": {"path": str(out / "audit.sqlite")},
+        "metrics": {"port": 0},
+        "regions": {"count": 2},
+    }
+    conf.write_text(tomli_w.dumps(body))
+    return conf
+
+
+class StatusLog:
+    """Every roadside status of the site, as (junction, t, mode, epoch, plan_id), from a monitor."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.rows: list[tuple[str, float, str, int, str]] = []
+        self._lock = threading.Lock()
+        self.client = MqttClient(broker.settings("monitor", client_id="monitor"), self._on)
+        self.client.subscribe([f"{broker.topics.root}/+/status"], qos=1)
+        self.client.start()
+
+    def _on(self, topic: str, payload: bytes) -> None:
+        s = json.loads(payload)
+        with self._lock:
+            self.rows.append((s["junction"], float(s["t"]), s["mode"], int(s.get("epoch", 0)), s["plan_id"]))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, str(ROOT / "run_controller.py"), *args]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+
+
+def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes]) -> None:
+    needle = f'time="{t_s:.2f}"'.encode()
+    while field.poll() is None:
+        if states_path.exists() and needle in states_path.read_bytes()[-200_000:]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the field ended before second {t_s:g}")
+
+
+def run_check(a: argparse.Namespace) -> dict[str, Any]:
+    out = a.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    junctions = load_intersections(a.intersections)
+    states_path = out / "tls_states.xml"
+    extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
+    additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
+    topics = Topics(SITE)
+    with Broker(out / "broker", SITE, junctions, extra_users={USER: controller_rules(topics)}) as broker:
+        creds = broker.write_credentials()
+        conf = _write_config(out, broker, a.intersections)
+        common = ["--speed", str(a.speed), "--credentials", str(creds)]
+        statuses = StatusLog(broker)
+        field_args = ["field", str(a.sumocfg), "--out", str(out / "field"), *common, "--"]
+        field_args += ["--end", str(a.end), "--additional-files", ",".join(additional)]
+        field = _start(["--config", str(conf), *field_args], out / "field.log")
+        services = {
+            r: _start(["--config", str(conf), "run", "--region", r, *common], out / f"service-{r}.log")
+            for r in ("r0", "r1")
+        }
+        try:
+            _wait_sim_time(states_path, a.kill_at, field)
+            killed_wall = time.time()
+            services["r0"].send_signal(signal.SIGKILL)
+            services["r0"].wait(10)
+            field.wait(timeout=a.end / a.speed + 300)
+        finally:
+            for p in [*services.values(), field]:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    p.wait(30)
+            statuses.close()
+    cfg = load_config(conf)
+    lost = plan_regions(cfg, junctions).region("r0").owned
+    kill_s = killed_wall * a.speed  # service time: Unix time x speed (controller.live.ScaledClock)
+    return _report(junctions, read_states(states_path), statuses.rows, lost, kill_s, cfg, out)
+
+
+def _report(junctions, states, rows, lost, kill_s: float, cfg, out: Path) -> dict[str, Any]:
+    totals: Counter[str] = Counter()
+    for jid, j in junctions.items():
+        for kind, items in check_states(j, states.get(jid, [])).items():
+            totals[kind] += len(items)
+    before = {e for j, t, m, e, _p in rows if t < kill_s and m == "adaptive" and j in lost}
+    per: dict[str, dict[str, Any]] = {}
+    for jid in lost:
+        mine = [r for r in rows if r[0] == jid]
+        old = [t for _j, t, m, e, _p in mine if m == "adaptive" and e in before]
+        new = [t for _j, t, m, e, _p in mine if t > kill_s and m == "adaptive" and e not in before]
+        per[jid] = {
+            "old_plans_until_s": round(max(old) - kill_s, 1) if old else None,
+            "adaptive_again_after_s": round(min(new) - kill_s, 1) if new else None,
+            "mode_at_end": mine[-1][2] if mine else None,
+        }
+    result = {
+        "lost_region": sorted(lost),
+        "backup_s": cfg.roadside.backup_s,
+        "junctions": per,
+        "violations": {k: totals[k] for k in KINDS},
+        "epochs_before_kill": sorted(before),
+        "command": " ".join(sys.argv),
+    }
+    (out / "failover_check.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sim.failover_check", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--sumocfg", type=Path, default=ROOT / "sim/scenarios/city/city.sumocfg")
+    p.add_argument("--intersections", type=Path, default=ROOT / "intersections/city")
+    p.add_argument("--end", type=float, default=300.0, help="simulated seconds")
+    p.add_argument("--speed", type=float, default=10.0, help="times real time (field and service)")
+    p.add_argument("--kill-at", type=float, default=120.0, help="simulated second of the kill -9 of region r0")
+    r = run_check(p.parse_args(argv))
+    print(f"{'junction':<10}{'old plans until s':>18}{'adaptive again s':>18}  mode at end")
+    for jid, row in r["junctions"].items():
+        print(f"{jid:<10}{row['old_plans_until_s']!s:>18}{row['adaptive_again_after_s']!s:>18}  {row['mode_at_end']}")
+    print(f"violations: {r['violations']}")
+    ok = all(
+        row["adaptive_again_after_s"] is not None and (row["old_plans_until_s"] or 0) <= r["backup_s"]
+        for row in r["junctions"].values()
+    )
+    return 0 if ok and not any(r["violations"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
