@@ -16,7 +16,6 @@ import pytest
 from controller.adapters.mqtt import MqttClient
 from controller.config import load_config
 from controller.errors import AdapterError
-from controller.junctions import load_intersections
 from sim.broker import CONTROLLER, field_user
 from sim.rabbit import RabbitCluster, amqp_key, find_rabbitmq, run_via_cluster, topic_regex
 from sim.simulate import SimulateRequest, run
@@ -30,6 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 SLOW_RETRY = {"reconnect_min_s": 10.0, "reconnect_max_s": 10.0}  # a refused client stays away while we look
 ROOT = Path(__file__).resolve().parents[2]
+CITY = ROOT / "sim/scenarios/city/city.sumocfg"
 SITE = "city"
 
 
@@ -51,7 +51,9 @@ class Inbox:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    with RabbitCluster(tmp_path_factory.mktemp("rabbit"), SITE, ["J1", "J2"]) as c:
+    """One cluster for the module: users for J1, J2 and every traffic light of the bundled city."""
+    city = [tl.get("id") for tl in ET.parse(CITY.with_suffix(".net.xml")).getroot().iter("tlLogic")]
+    with RabbitCluster(tmp_path_factory.mktemp("rabbit"), SITE, ["J1", "J2", *city]) as c:
         yield c
 
 
@@ -199,34 +201,22 @@ def _trips(path: Path) -> list[dict]:
     return [{**t.attrib, "children": [(c.tag, sorted(c.attrib.items())) for c in t]} for t in ET.parse(path).getroot()]
 
 
-@pytest.fixture(scope="module")
-def city_cluster(tmp_path_factory):
-    """The bundled city's 20 junctions (imported by a first in-process run) on a cluster of their own."""
-    work = tmp_path_factory.mktemp("city")
-    defaults = load_config(None)
-    cfg = replace(defaults, webster=replace(defaults.webster, period_s=60.0))  # plans change every minute
-    req = SimulateRequest(ROOT / "sim/scenarios/city/city.sumocfg", work / "in_process", "webster", sumo_args=CITY_END)
-    summary = run(req, cfg, progress=lambda line: None)
-    junctions = sorted(load_intersections(work / "in_process" / "intersections"))
-    with RabbitCluster(work / "rabbit", cfg.service.site, junctions) as c:
-        yield {"cluster": c, "cfg": cfg, "work": work, "summary": summary, "junctions": junctions}
-
-
-CITY_END = ("--end", "300")
-
-
-def test_service_on_node_1_field_on_node_2_reproduces_the_in_process_run(city_cluster):
+def test_service_on_node_1_field_on_node_2_reproduces_the_in_process_run(cluster, tmp_path):
     """The whole contract through the cluster: every detector message, status, plan and lockstep
     clock crosses from one node to the other. Lockstep makes it exact: same trips as in process."""
-    cluster, work = city_cluster["cluster"], city_cluster["work"]
-    req = SimulateRequest(ROOT / "sim/scenarios/city/city.sumocfg", work / "rabbit_run", "webster", sumo_args=CITY_END)
-    summary = run_via_cluster(req, city_cluster["cfg"], cluster.split(0, 1), progress=lambda line: None)
-    ref = _trips(work / "in_process" / "tripinfo.xml")
+    defaults = load_config(None)
+    cfg = replace(defaults, webster=replace(defaults.webster, period_s=60.0))  # plans change every minute
+    assert cfg.service.site == SITE
+    ref_req = SimulateRequest(CITY, tmp_path / "in_process", "webster", sumo_args=("--end", "300"))
+    ref_summary = run(ref_req, cfg, progress=lambda line: None)
+    req = replace(ref_req, out_dir=tmp_path / "rabbit_run")
+    summary = run_via_cluster(req, cfg, cluster.split(0, 1), progress=lambda line: None)
+    ref = _trips(tmp_path / "in_process" / "tripinfo.xml")
     assert len(ref) > 50
-    assert _trips(work / "rabbit_run" / "tripinfo.xml") == ref
+    assert _trips(tmp_path / "rabbit_run" / "tripinfo.xml") == ref
     transport = summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
     assert transport["broker"].endswith(f":{cluster.nodes[0].mqtt_port}")
-    assert summary["controller"]["plans_sent"] == city_cluster["summary"]["controller"]["plans_sent"] > 20
+    assert summary["controller"]["plans_sent"] == ref_summary["controller"]["plans_sent"] > 20
     assert transport["field"]["plans_received"] == summary["controller"]["plans_sent"]
     assert summary["controller"]["feed_rejected"] == {}
