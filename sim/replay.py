@@ -162,22 +162,33 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     det = read_archive(site, "detectors", window.from_s, window.to_s)
     begin = window.from_s - window.offset_s
     n_iv = math.ceil((window.to_s - window.from_s) / req.interval_s)
-    counters = demand.edge_counters(junctions, net)
+    counters = {
+        cls: demand.edge_counters(junctions, net, vclass) + demand.turn_counters(junctions, net, vclass)
+        for cls, vclass in demand.SUMO_VCLASS.items()
+    }
+    counted = sum(1 for c in counters["car"] if not c.to_edge)
     loop_counts = demand.interval_counts(det, req.interval_s, window.from_s)
-    _progress(f"demand: {len(counters)} counted edges, {n_iv} intervals of {req.interval_s:.0f} s")
+    _progress(
+        f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
+        f"{n_iv} intervals of {req.interval_s:.0f} s"
+    )
     candidates = demand.candidate_routes(net_file, out, req.seed)
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
     candidate_edges = [r for c in candidates for r in demand.read_routes(c)]
-    lags = demand.edge_lags_s(net, candidate_edges, [c.edge for c in counters])
+    lags = demand.edge_lags_s(net, candidate_edges, sorted({c.edge for cs in counters.values() for c in cs}))
     asked: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
-        asked[cls] = demand.write_edgedata(edgedata, counters, loop_counts, cls, begin, req.interval_s, n_iv, lags)
+        asked[cls] = demand.write_edgedata(edgedata, counters[cls], loop_counts, cls, begin, req.interval_s, n_iv, lags)
         if asked[cls]:
+            vclass = demand.SUMO_VCLASS[cls]  # a bus runs on bus routes (bus lanes, bus-only streets)
+            own = candidates
+            if vclass != "passenger":
+                own = demand.candidate_routes(net_file, out, req.seed, vclass=vclass)
             route_files.append(
                 demand.sample_routes_cached(
-                    candidates, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, req.minimize_vehicles
+                    own, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, req.minimize_vehicles
                 )
             )
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
@@ -189,7 +200,8 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     )
     route_files.append(out / "queues.rou.xml")
     info = {
-        "counted_edges": len(counters),
+        "counted_edges": counted,
+        "turning_counts": len(counters["car"]) - counted,
         "vehicles_by_class": asked,
         "queued_vehicles": queued,
         "queue_pcu_estimated": round(sum(queues.values()), 1),

@@ -7,6 +7,7 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -15,7 +16,15 @@ from controller.errors import DefinitionError
 from controller.model import DetectorReading, Snapshot
 from sim.cli import with_edgedata
 from sim.replay import ReplayRequest, parse_time, resolve_window
-from sim.replay_demand import EdgeCounter, interval_counts, write_edgedata, write_vtypes
+from sim.replay_demand import (
+    EdgeCounter,
+    edge_counters,
+    interval_counts,
+    route_fit,
+    turn_counters,
+    write_edgedata,
+    write_vtypes,
+)
 from sim.replay_geh import compare_counts, geh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,3 +109,93 @@ def test_each_class_gets_the_scenarios_own_vtypes_or_sumos_defaults(tmp_path):
         ("tsc_truck", "truck"),
         ("tsc_motorcycle", "motorcycle"),
     }
+
+
+# A: lane 0 turns right into R, lane 1 goes through (T) or left (L), lane 2 is a bus lane (T);
+# B is a bus-only street.
+TINY_NET = """<net version="1.9" junctionCornerDetail="5" limitTurnSpeed="5.50">
+    <location netOffset="0.00,0.00" convBoundary="0,0,200,200" origBoundary="0,0,200,200" projParameter="!"/>
+    <edge id="A" from="w" to="c" priority="1">
+        <lane id="A_0" index="0" speed="13.9" length="100" shape="0,100 100,100"/>
+        <lane id="A_1" index="1" speed="13.9" length="100" shape="0,103 100,103"/>
+        <lane id="A_2" index="2" speed="13.9" length="100" allow="bus" shape="0,106 100,106"/>
+    </edge>
+    <edge id="R" from="c" to="s" priority="1">
+        <lane id="R_0" index="0" speed="13.9" length="100" shape="100,100 100,0"/>
+    </edge>
+    <edge id="T" from="c" to="e" priority="1">
+        <lane id="T_0" index="0" speed="13.9" length="100" shape="100,100 200,100"/>
+    </edge>
+    <edge id="L" from="c" to="n" priority="1">
+        <lane id="L_0" index="0" speed="13.9" length="100" shape="100,100 100,200"/>
+    </edge>
+    <edge id="B" from="n2" to="c" priority="1">
+        <lane id="B_0" index="0" speed="13.9" length="100" allow="bus" shape="200,200 100,100"/>
+    </edge>
+    <junction id="w" type="dead_end" x="0" y="100" incLanes="" intLanes="" shape="0,100"/>
+    <junction id="c" type="priority" x="100" y="100" incLanes="A_0 A_1 A_2 B_0" intLanes="" shape="100,100"/>
+    <junction id="s" type="dead_end" x="100" y="0" incLanes="R_0" intLanes="" shape="100,0"/>
+    <junction id="e" type="dead_end" x="200" y="100" incLanes="T_0" intLanes="" shape="200,100"/>
+    <junction id="n" type="dead_end" x="100" y="200" incLanes="L_0" intLanes="" shape="100,200"/>
+    <junction id="n2" type="dead_end" x="200" y="200" incLanes="" intLanes="" shape="200,200"/>
+    <connection from="A" to="R" fromLane="0" toLane="0" dir="r" state="M"/>
+    <connection from="A" to="T" fromLane="1" toLane="0" dir="s" state="M"/>
+    <connection from="A" to="L" fromLane="1" toLane="0" dir="l" state="M"/>
+    <connection from="A" to="T" fromLane="2" toLane="0" dir="s" state="M"/>
+    <connection from="B" to="T" fromLane="0" toLane="0" dir="s" state="M"/>
+</net>
+"""
+
+
+def tiny(tmp_path: Path, loops: dict[str, str]):
+    """The tiny net and a junction whose loops are {loop id: lane} (stop line)."""
+    import sumolib
+
+    from controller.model import Detector, Intersection
+
+    (tmp_path / "t.net.xml").write_text(TINY_NET)
+    dets = tuple(Detector(d, lane, "stop", 95.0, 5.0) for d, lane in loops.items())
+    j = Intersection("c", 0, (), (), dets, 3.0, 2.0, 30.0, 120.0, 120.0, 0.0)
+    return {"c": j}, sumolib.net.readNet(str(tmp_path / "t.net.xml"))
+
+
+def test_an_edge_is_counted_per_class_when_every_lane_the_class_may_use_has_a_loop(tmp_path):
+    junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "a2": "A_2", "b": "B_0"})
+    cars = {c.edge: c.detectors for c in edge_counters(junctions, net)}
+    assert cars == {"A": ("a0", "a1", "a2")}  # the bus lane's loop counts the cars allowed on it too
+    assert {c.edge for c in edge_counters(junctions, net, "bus")} == {"A", "B"}  # a bus-only street
+    junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "b": "B_0"})
+    assert [c.edge for c in edge_counters(junctions, net)] == ["A"]
+    assert [c.edge for c in edge_counters(junctions, net, "bus")] == ["B"]  # the bus lane has no loop
+
+
+def test_a_lane_of_its_own_gives_a_turning_count(tmp_path):
+    junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "a2": "A_2"})
+    assert turn_counters(junctions, net) == [EdgeCounter("A", "stop", ("a0",), "R")]  # T and L share lane 1
+    junctions, net = tiny(tmp_path, {"a1": "A_1"})
+    assert turn_counters(junctions, net) == []  # the right turn's lane has no loop
+    counts = {"a0": np.array([[2, 0, 0, 0]]), "a1": np.array([[5, 0, 0, 0]])}
+    counters = [EdgeCounter("A", "stop", ("a0", "a1")), EdgeCounter("A", "stop", ("a0",), "R")]
+    total = write_edgedata(tmp_path / "c.xml", counters, counts, "car", 0.0, 60.0, 1, {})
+    iv = ET.parse(tmp_path / "c.xml").getroot()[0]
+    assert total == 7  # the vehicles the edges ask for: a turning count is not more vehicles
+    assert iv.find("edge").get("entered") == "7"
+    assert (iv.find("edgeRelation").get("from"), iv.find("edgeRelation").get("to")) == ("A", "R")
+    assert iv.find("edgeRelation").get("entered") == "2"
+
+
+def test_route_fit_is_the_hourly_geh_of_the_sampled_routes_against_the_counts(tmp_path):
+    counters = [EdgeCounter("A", "stop", ("a",)), EdgeCounter("T", "stop", ("t",))]
+    counts = {"a": np.array([[50, 0, 0, 0], [50, 0, 0, 0]]), "t": np.array([[100, 0, 0, 0], [0, 0, 0, 0]])}
+    write_edgedata(tmp_path / "c.xml", counters, counts, "car", 0.0, 60.0, 2, {})
+    routes = ET.Element("routes")
+    for k in range(100):  # A and T as asked; the counts are over 120 s, scaled to hourly flows
+        v = ET.SubElement(routes, "vehicle", id=str(k), depart=str(k))
+        ET.SubElement(v, "route", edges="A T")
+    (tmp_path / "r.xml").write_bytes(ET.tostring(routes))
+    assert route_fit(tmp_path / "c.xml", tmp_path / "r.xml").share_ok == 1.0
+    for v in list(routes)[60:]:
+        v.find("route").set("edges", "T")  # A 60 of 100: 3000 against 1800 veh/h, GEH 24
+    (tmp_path / "r.xml").write_bytes(ET.tostring(routes))
+    fit = route_fit(tmp_path / "c.xml", tmp_path / "r.xml")
+    assert (fit.share_ok, fit.vehicles) == (0.5, 100)
