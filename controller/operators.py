@@ -29,6 +29,7 @@ from controller.core.step import Core, CoreState, JunctionState, TickResult
 from controller.core.validation import PolicyChange, PolicyChoice, Verdict, decode_policy_change, judge
 from controller.errors import ConfigError, FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseWish
+from controller.policy_plans import PolicyPlanGate
 from controller.validation import DeskValidation, Pending, incumbent_wish, lane_queues, policy_config, policy_refusal
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class OperatorDesk:
         self.policy_validating: _PolicyValidating | None = None  # a policy change awaiting its verdict
         self.policy_verdicts: dict[PolicyChoice, Verdict] = {}  # the last verdict on each policy change asked
         self.return_validating: Pending | None = None  # a do-no-harm return to the policy being validated
+        self.plan_gate: PolicyPlanGate | None = None  # a cyclic policy's plans (controller/policy_plans.py)
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
@@ -586,6 +588,12 @@ class OperatorDesk:
             log.warning("return validation junction=%s: %s", jid, exc)
             return state
 
+    def _policy_plans(self) -> PolicyPlanGate:
+        assert self.validation is not None
+        if self.plan_gate is None or self.plan_gate.validation is not self.validation:
+            self.plan_gate = PolicyPlanGate(self.validation, self.validation.gate.params.max_twins)
+        return self.plan_gate
+
     # -- the tick --------------------------------------------------------------------------
     def _expire(self, jid: str, ov: Override, now_s: float) -> None:
         del self.active[jid]
@@ -609,6 +617,8 @@ class OperatorDesk:
             self._validate_policy(core, state, now_s)
         if self.validation is not None and core.harm.validate_return:
             state = self._validate_returns(core, state, now_s)
+        if self.validation is not None:  # a cyclic policy's plans above the thresholds
+            state, result = self._policy_plans().apply(core, state, result, now_s, frozenset(self.active))
         if not self.active and not self._ended:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
