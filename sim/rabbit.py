@@ -447,20 +447,22 @@ class RabbitCluster:
             ),
         )
 
-    def split(self, controller_node: int = 0, field_node: int = 1) -> ClusterSplit:
+    def split(self, controller_node: int = 0, field_node: int = 1, spread: bool = False) -> ClusterSplit:
         """A Broker-like view (sim.mqtt_run.MqttLoop) that connects the controller user to one
-        node and every other user (field devices, the replay clock) to another."""
-        return ClusterSplit(self, controller_node, field_node % len(self.nodes))
+        node (each region's instance to the next node with `spread`) and every other user (field
+        devices, the replay clock) to another."""
+        return ClusterSplit(self, controller_node, field_node % len(self.nodes), spread)
 
 
-@dataclass(frozen=True)
 class ClusterSplit:
     """sim.broker.Broker's client-side interface over a RabbitCluster: the controller on one
-    node, everyone else on another, so every message of a run crosses the cluster."""
+    node, everyone else on another, so every message of a run crosses the cluster. With
+    `spread`, each controller client id (one per region instance, sim/mqtt_run.py) gets the next
+    node in turn, starting at controller_node."""
 
-    cluster: RabbitCluster
-    controller_node: int
-    field_node: int
+    def __init__(self, cluster: RabbitCluster, controller_node: int, field_node: int, spread: bool = False) -> None:
+        self.cluster, self.controller_node, self.field_node, self.spread = cluster, controller_node, field_node, spread
+        self.placed: dict[str, int] = {}  # controller client id -> node index
 
     @property
     def topics(self) -> Topics:
@@ -474,13 +476,21 @@ class ClusterSplit:
     def port(self) -> int:
         return self.cluster.nodes[self.controller_node].mqtt_port
 
-    def _node(self, user: str) -> int:
-        return self.controller_node if user == CONTROLLER else self.field_node
+    def _node(self, user: str, client_id: str | None) -> int:
+        if user != CONTROLLER:
+            return self.field_node
+        if not self.spread or client_id is None:
+            return self.controller_node
+        if client_id not in self.placed:
+            self.placed[client_id] = (self.controller_node + len(self.placed)) % len(self.cluster.nodes)
+        return self.placed[client_id]
 
     def settings(self, user: str, client_id: str | None = None, **overrides) -> MqttSettings:
-        return self.cluster.settings(user, client_id, node=self._node(user), **overrides)
+        return self.cluster.settings(user, client_id, node=self._node(user, client_id), **overrides)
 
     def controller_config(self, cfg: Config) -> Config:
+        """[broker] of the controller user (host and port as for controller_node; the region
+        nodes of sim/mqtt_run.py connect with settings(), placed by client id)."""
         return self.cluster.controller_config(cfg, self.controller_node)
 
     def log_tail(self, n: int = 20) -> str:

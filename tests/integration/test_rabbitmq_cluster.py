@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from controller.adapters.mqtt import MqttClient
-from controller.config import load_config
+from controller.config import RegionsConfig, load_config
 from controller.errors import AdapterError
 from sim.broker import CONTROLLER, field_user
 from sim.rabbit import RabbitCluster, amqp_key, find_rabbitmq, run_via_cluster, topic_regex
@@ -201,22 +201,26 @@ def _trips(path: Path) -> list[dict]:
     return [{**t.attrib, "children": [(c.tag, sorted(c.attrib.items())) for c in t]} for t in ET.parse(path).getroot()]
 
 
-def test_service_on_node_1_field_on_node_2_reproduces_the_in_process_run(cluster, tmp_path):
-    """The whole contract through the cluster: every detector message, status, plan and lockstep
-    clock crosses from one node to the other. Lockstep makes it exact: same trips as in process."""
+def test_two_region_instances_on_two_nodes_reproduce_the_in_process_run(cluster, tmp_path):
+    """Sharding on the clustered broker: the bundled city in two regions (controller/regions.py),
+    region r0's instance on node 1, r1's on node 2, the field on node 2, so r0's detector messages,
+    statuses, plans and lockstep clock all cross the cluster. Lockstep makes the run exact: the
+    same trips as the single in-process service (adaptive: nothing crosses the region border)."""
     defaults = load_config(None)
-    cfg = replace(defaults, webster=replace(defaults.webster, period_s=60.0))  # plans change every minute
-    assert cfg.service.site == SITE
-    ref_req = SimulateRequest(CITY, tmp_path / "in_process", "webster", sumo_args=("--end", "300"))
-    ref_summary = run(ref_req, cfg, progress=lambda line: None)
+    assert defaults.service.site == SITE
+    ref_req = SimulateRequest(CITY, tmp_path / "in_process", "adaptive", sumo_args=("--end", "300"))
+    ref_summary = run(ref_req, defaults, progress=lambda line: None)
+    split = cluster.split(controller_node=0, field_node=1, spread=True)
+    sharded = replace(defaults, regions=RegionsConfig(count=2))
     req = replace(ref_req, out_dir=tmp_path / "rabbit_run")
-    summary = run_via_cluster(req, cfg, cluster.split(0, 1), progress=lambda line: None)
+    summary = run_via_cluster(req, sharded, split, progress=lambda line: None)
     ref = _trips(tmp_path / "in_process" / "tripinfo.xml")
-    assert len(ref) > 50
+    assert len(ref) > 150
     assert _trips(tmp_path / "rabbit_run" / "tripinfo.xml") == ref
+    assert sorted(split.placed.values()) == [0, 1]  # one instance on each node
     transport = summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
-    assert transport["broker"].endswith(f":{cluster.nodes[0].mqtt_port}")
     assert summary["controller"]["plans_sent"] == ref_summary["controller"]["plans_sent"] > 20
     assert transport["field"]["plans_received"] == summary["controller"]["plans_sent"]
-    assert summary["controller"]["feed_rejected"] == {}
+    for stats in transport["regions"].values():
+        assert stats["plans_sent"] > 0 and stats["rejected"] == {}
