@@ -184,7 +184,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         if asked[cls]:
             vclass = demand.SUMO_VCLASS[cls]  # a bus runs on bus routes (bus lanes, bus-only streets)
             own = candidates
-            if vclass != "passenger":
+            if demand.other_permissions(net, vclass):
                 own = demand.candidate_routes(net_file, out, req.seed, vclass=vclass)
             route_files.append(
                 demand.sample_routes_cached(

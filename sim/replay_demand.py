@@ -113,6 +113,12 @@ def turn_counters(junctions: Mapping[str, Intersection], net, vclass: str = "pas
     return out
 
 
+def other_permissions(net, vclass: str) -> bool:
+    """Whether SUMO vClass `vclass` may use other lanes than cars (bus lanes, bus-only streets,
+    streets closed to trucks): then its routes are its own, else the cars' candidates serve."""
+    return any(ln.allows(vclass) != ln.allows("passenger") for e in net.getEdges() for ln in e.getLanes())
+
+
 def interval_counts(det: pa.Table, interval_s: float, begin_s: float) -> dict[str, np.ndarray]:
     """Per loop: (intervals, classes) vehicle counts, interval k = [begin + k*interval_s, ...).
     A reading's period ends at its time t_s; it falls in the interval where its period starts."""

@@ -20,6 +20,7 @@ from sim.replay_demand import (
     EdgeCounter,
     edge_counters,
     interval_counts,
+    other_permissions,
     route_fit,
     turn_counters,
     write_edgedata,
@@ -167,6 +168,7 @@ def test_an_edge_is_counted_per_class_when_every_lane_the_class_may_use_has_a_lo
     junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "b": "B_0"})
     assert [c.edge for c in edge_counters(junctions, net)] == ["A"]
     assert [c.edge for c in edge_counters(junctions, net, "bus")] == ["B"]  # the bus lane has no loop
+    assert other_permissions(net, "bus") and not other_permissions(net, "motorcycle")  # buses get their own routes
 
 
 def test_a_lane_of_its_own_gives_a_turning_count(tmp_path):
