@@ -66,6 +66,7 @@ class TwinRequest:
     vehicle_spacing_m: float = VEHICLE_SPACING_M
     mesoscopic: bool = False  # SUMO's mesoscopic model (sumo_command)
     programs: tuple[str, ...] = ()  # additional files with the city's own signal programs (tlLogic)
+    en_route: bool = False  # the counted flow is also on its way at t = 0 (EnRoute)
 
 
 @dataclass(frozen=True)
@@ -169,27 +170,71 @@ def edge_targets(counters: list, loop_counts: Mapping[str, np.ndarray], edges: t
     return out
 
 
+@dataclass(frozen=True)
+class EnRoute:
+    """Where the vehicles already on their way at t = 0 are: each route's flow, continued
+    backwards in time, at free-flow speed (`edges`: edge -> (length m, speed m/s)), except on the
+    stretch of an edge from its stop line back over its seeded queue (`queued_m`), whose
+    vehicles are the queue's."""
+
+    edges: Mapping[str, tuple[float, float]]
+    queued_m: Mapping[str, float]
+
+    def place(self, route: tuple[str, ...], age_s: float) -> tuple[int, float] | None:
+        """(index of the edge, position m from its start) after age_s s on the route, or None
+        (past its end, or in a seeded queue)."""
+        t = 0.0
+        for i, e in enumerate(route):
+            length_m, speed_mps = self.edges[e]
+            dt = length_m / max(speed_mps, 1.0)
+            if t + dt > age_s:
+                pos_m = (age_s - t) * max(speed_mps, 1.0)
+                return None if pos_m > length_m - self.queued_m.get(e, 0.0) - VEHICLE_SPACING_M else (i, pos_m)
+            t += dt
+        return None
+
+
 def write_demand(
-    path: Path, routes: RouteSet, per_class: Mapping[str, np.ndarray], horizon_s: float, seed: int
+    path: Path,
+    routes: RouteSet,
+    per_class: Mapping[str, np.ndarray],
+    horizon_s: float,
+    seed: int,
+    en_route: EnRoute | None = None,
 ) -> list[list[str]]:
     """A SUMO route file: each route once, and per class its vehicles on it departing evenly over
-    the horizon (a random phase per route and class, seeded). Returns the routes of the vehicles."""
+    the horizon (a random phase per route and class, seeded). With `en_route`, the same flow
+    continued before t = 0: those vehicles start at t = 0 where they are (EnRoute.place).
+    Returns the routes of the vehicles departing over the horizon."""
     rng = np.random.default_rng(seed)
     root = ET.Element("routes")
     departs: list[tuple[float, str, str, str]] = []
     used: list[tuple[str, ...]] = []
+    placed: list[tuple[str, str, tuple[str, ...], float]] = []
     for cls in VEHICLE_CLASSES:
         counts = per_class.get(cls)
         if counts is None:
             continue
+        vtype = demand.vtype_id(cls)
         for r in np.flatnonzero(counts):
             n = int(counts[r])
             phase = rng.random()
-            vtype = demand.vtype_id(cls)
             departs.extend(((k + phase) * horizon_s / n, f"{cls}_{r}_{k}", vtype, f"r{r}") for k in range(n))
             used.extend([routes.routes[r]] * n)
+            k = 0
+            while en_route is not None and (k + 1 - phase) * horizon_s / n < horizon_s:
+                k += 1  # the k-th vehicle before the first: it left (k - phase) * headway ago
+                at = en_route.place(routes.routes[r], (k - phase) * horizon_s / n)
+                if at is not None:
+                    placed.append((f"{cls}_{r}_early{k}", vtype, routes.routes[r][at[0] :], at[1]))
     for r in sorted({d[3] for d in departs}, key=lambda x: int(x[1:])):
         ET.SubElement(root, "route", id=r, edges=" ".join(routes.routes[int(r[1:])]))
+    for vid, vtype, rest, pos_m in placed:
+        v = ET.SubElement(
+            root, "vehicle", id=vid, type=vtype, depart="0", departLane="best", departPos=f"{pos_m:.1f}"
+        )
+        v.set("departSpeed", "max")
+        ET.SubElement(v, "route", edges=" ".join(rest))
     for t, vid, vtype, rid in sorted(departs):
         ET.SubElement(
             root, "vehicle", id=vid, type=vtype, route=rid, depart=f"{t:.1f}", departLane="best", departSpeed="max"
@@ -199,12 +244,27 @@ def write_demand(
     return [list(r) for r in used]
 
 
+def en_route(req: TwinRequest, net) -> EnRoute | None:
+    """The request's EnRoute (None unless it asks for vehicles en route): free-flow lengths and
+    speeds of every edge, and how far back from each stop line its seeded queue reaches."""
+    if not req.en_route:
+        return None
+    edges = {e.getID(): (e.getLength(), e.getSpeed()) for e in net.getEdges()}
+    queued_m: dict[str, float] = {}
+    for lane, q in req.queues_pcu.items():
+        edge = lane.rsplit("_", 1)[0]
+        queued_m[edge] = max(queued_m.get(edge, 0.0), math.floor(q + 0.5) * req.vehicle_spacing_m)
+    return EnRoute(edges, queued_m)
+
+
 def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
     """The route files of the twin (vTypes, the counted demand, seeded queues). The counts are
     projected flat over the horizon; each class's vehicles go on the candidate routes by
     route_weights, departing evenly; each lane's estimated queue becomes standing vehicles."""
     work = Path(req.work_dir)
-    key = _key(req.net_file, dict(req.counts), req.window_s, req.horizon_s, req.seed, dict(req.queues_pcu))
+    key = _key(
+        req.net_file, dict(req.counts), req.window_s, req.horizon_s, req.seed, dict(req.queues_pcu), req.en_route
+    )
     out = work / f"scenario_{key}"
     out.mkdir(parents=True, exist_ok=True)
     counters = demand.edge_counters({j.id: j for j in req.junctions}, net)
@@ -219,7 +279,7 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
     }
     files = [demand.write_vtypes(out / "vtypes.rou.xml", [])]
     files.append(out / "demand.rou.xml")
-    sampled = write_demand(files[-1], routes, per_class, req.horizon_s, req.seed) or candidates
+    sampled = write_demand(files[-1], routes, per_class, req.horizon_s, req.seed, en_route(req, net)) or candidates
     queued = demand.write_queue_vehicles(
         out / "queues.rou.xml", req.queues_pcu, net, sampled, 0.0, req.vehicle_spacing_m
     )

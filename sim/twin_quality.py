@@ -64,6 +64,7 @@ class QualityRequest:
     mesoscopic: bool = False
     seed: int = 1
     reuse_field: bool = False  # a field run already in out_dir (same instants) is used again
+    en_route: bool = False  # TwinRequest.en_route
 
 
 def check(req: QualityRequest) -> None:
@@ -198,6 +199,7 @@ def predict_at(req: QualityRequest, cfg: Config, site: Path, t_s: float, net, ju
         seed=req.seed,
         mesoscopic=req.mesoscopic,
         programs=programs,
+        en_route=req.en_route,
     )
     routes, info = twin.build_scenario(treq, net)
     pred = twin.run_plans(treq, net, routes, {"incumbent": plans})["incumbent"]
@@ -227,6 +229,7 @@ def evaluate_quality(req: QualityRequest, cfg: Config) -> dict:
         "scenario": str(req.sumocfg),
         "policy": req.policy,
         "mesoscopic": req.mesoscopic,
+        "en_route": req.en_route,
         "horizon_s": req.horizon_s,
         "window_s": req.window_s,
         "at_s": list(req.at_s),
@@ -245,13 +248,23 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--policy", default="fixed")
     ap.add_argument("--meso", action="store_true", help="mesoscopic twin runs")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--en-route", action="store_true", help="twin: the counted flow also on its way at T")
     ap.add_argument("--reuse-field", action="store_true", help="use the field run already in --out")
     ap.add_argument("--config", type=Path, default=ROOT / "config.toml")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     at = tuple(args.at or (900.0, 1800.0, 2700.0))
     req = QualityRequest(
-        args.sumocfg, args.out, at, args.horizon, args.window, args.policy, args.meso, args.seed, args.reuse_field
+        args.sumocfg,
+        args.out,
+        at,
+        args.horizon,
+        args.window,
+        args.policy,
+        args.meso,
+        args.seed,
+        reuse_field=args.reuse_field,
+        en_route=args.en_route,
     )
     out = evaluate_quality(req, load_config(args.config))
     (args.out / "quality.json").write_text(json.dumps(out, indent=1))

@@ -87,3 +87,20 @@ def test_the_twin_rejects_a_starved_heavy_approach_and_passes_a_modest_change(sp
         ("A1", "alice", "passed"),
     ]
     assert recs[0].payload["predicted"]["candidate"]["delay_s"]["A1"] > 0
+
+
+@pytest.mark.slow
+def test_the_twin_predicts_the_fields_delay_per_junction(tmp_path):
+    """Spider under its own programs as the field (recorded); at T = 300 s the twin, from the
+    recording alone, predicts each junction's delay over the next 300 s. Measured at this
+    commit (BENCHMARKS.md, "Validation twin"): r 0.93, relative error 0.39 (mesoscopic twin).
+    Floors with margin: r >= 0.8, relative error <= 0.6, totals within a factor of 2."""
+    from sim.twin_quality import QualityRequest, evaluate_quality
+
+    cfg = load_config(ROOT / "config.toml")
+    req = QualityRequest(NET.with_suffix("").with_suffix(".sumocfg"), tmp_path, (300.0,), 300.0, mesoscopic=True)
+    out = evaluate_quality(req, cfg)
+    assert out["pairs"] >= 15, out  # most of the 19 junctions saw traffic
+    assert out["pearson_r"] >= 0.8, out
+    assert out["relative_error"] <= 0.6, out
+    assert 0.5 <= out["total_ratio"] <= 2.0, out

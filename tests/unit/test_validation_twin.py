@@ -125,3 +125,19 @@ def test_the_demand_departs_evenly_over_the_horizon_on_its_routes(tmp_path):
     all_departs = [float(v.get("depart")) for v in root.iter("vehicle")]
     assert all_departs == sorted(all_departs)  # SUMO loads route files in departure order
     assert sorted(map(tuple, used)) == [("a", "b")] * 3 + [("c",)]
+
+
+def test_vehicles_en_route_start_where_free_flow_took_them_and_not_inside_a_seeded_queue(tmp_path):
+    from sim.twin import EnRoute, RouteSet, write_demand
+
+    # edges of 100 m at 10 m/s: 10 s each; edge "b" has 30 m of seeded queue at its stop line
+    en = EnRoute({"a": (100.0, 10.0), "b": (100.0, 10.0)}, {"b": 30.0})
+    assert en.place(("a", "b"), 4.0) == (0, 40.0)
+    assert en.place(("a", "b"), 13.0) == (1, 30.0)
+    assert en.place(("a", "b"), 17.0) is None  # 70 m into b: in the queue's 30 m (+ one vehicle)
+    assert en.place(("a", "b"), 25.0) is None  # past the route's end
+    routes = RouteSet.build([["a", "b"]], ["a"])
+    write_demand(tmp_path / "d.rou.xml", routes, {"car": np.array([90])}, 900.0, 1, en)  # one every 10 s
+    early = [v for v in ET.parse(tmp_path / "d.rou.xml").getroot().iter("vehicle") if "early" in v.get("id")]
+    assert 1 <= len(early) <= 2  # 20 s of route, minus the queue's stretch
+    assert all(v.get("depart") == "0" and float(v.get("departPos")) < 70 for v in early)
