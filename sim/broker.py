@@ -5,8 +5,9 @@ Roles (docs/operators.md, "Roles"), one ACL block each, all from the MQTT contra
 
 - field device `field-{junction}`: publishes only its own detectors and status, reads only its
   own plans and the service heartbeats;
-- `controller`: reads every feed, status and override of the site; the only publisher of plans,
-  of the service topics (heartbeat, junction table) and of the replies to operators;
+- `controller`: reads every feed, status and override of the site, and the heartbeats of the
+  other instances (region failover); the only publisher of plans, of the service topics
+  (heartbeat, junction table) and of the replies to operators;
 - operators (`operator` by default): publish overrides only under their own user name
   (`{junction}/override/{user}`: the broker vouches for the identity the service records),
   read everything of the site;
@@ -103,6 +104,7 @@ def acl_rules(
             ("write", f"{root}/ops/+"),
             ("read", t.clock),
             ("write", t.ticked),
+            beats,  # the other instances' heartbeats: region failover (controller/takeover.py)
         ]
     }
     if replays:  # the lockstep clock user of `simulate --via-mqtt`; a production broker has none
