@@ -30,7 +30,16 @@ from controller.core.validation import PolicyChange, PolicyChoice, Verdict, deco
 from controller.errors import ConfigError, FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseWish
 from controller.policy_plans import PolicyPlanGate
-from controller.validation import DeskValidation, Pending, incumbent_wish, lane_queues, policy_config, policy_refusal
+from controller.revalidation import Revalidation
+from controller.validation import (
+    DeskValidation,
+    Pending,
+    all_queues,
+    incumbent_wish,
+    lane_queues,
+    policy_config,
+    policy_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +109,6 @@ class _PolicyValidating:
 RETURN_ACTOR = "do-no-harm"  # who asks for a junction's return to the policy (audit store)
 
 
-def _all_queues(core: Core, state: CoreState) -> dict[str, float]:
-    """Lane -> estimated queue (PCU) of every junction the core serves."""
-    return {
-        ln: q for jid, lay in core.layouts.items() for ln, q in lane_queues(lay, state.junctions[jid].estimate).items()
-    }
-
-
 def _predicted(verdict: Verdict) -> str:
     figures = verdict.figures()
     if figures["candidate"] is None:
@@ -151,6 +153,7 @@ class OperatorDesk:
         self.policy_verdicts: dict[PolicyChoice, Verdict] = {}  # the last verdict on each policy change asked
         self.return_validating: Pending | None = None  # a do-no-harm return to the policy being validated
         self.plan_gate: PolicyPlanGate | None = None  # a cyclic policy's plans (controller/policy_plans.py)
+        self.revalidation: Revalidation | None = None  # the policy in force checked again (controller/revalidation.py)
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
@@ -474,7 +477,7 @@ class OperatorDesk:
             try:
                 if make is None:
                     raise ValueError("no twin for policy changes is configured")
-                request = make(change.junction, change.choice, v.incumbent, _all_queues(core, state), now_s)
+                request = make(change.junction, change.choice, v.incumbent, all_queues(core, state), now_s)
             except Exception as exc:  # no twin: never in force unvalidated
                 log.exception("policy validation request failed junction=%s", change.junction)
                 why = f"no twin request: {exc}"
@@ -567,7 +570,7 @@ class OperatorDesk:
         try:
             if make is None:
                 raise ValueError("no twin for policy changes is configured")
-            request = make(jid, policy, fixed, _all_queues(core, state), now_s)
+            request = make(jid, policy, fixed, all_queues(core, state), now_s)
         except Exception as exc:  # no twin: the return is not approved unvalidated
             log.exception("return validation request failed junction=%s", jid)
             verdict = gate.fail(jid, RETURN_ACTOR, policy, fixed, f"no twin request: {exc}", now_s)
@@ -594,6 +597,20 @@ class OperatorDesk:
             self.plan_gate = PolicyPlanGate(self.validation, self.validation.gate.params.max_twins)
         return self.plan_gate
 
+    def _revalidate(self, core: Core, state: CoreState, now_s: float) -> None:
+        """The policy in force checked again on a schedule and on a demand shift
+        (controller/revalidation.py): a rejection puts the region on its fixed plan."""
+        assert self.validation is not None
+        if self.revalidation is None or self.revalidation.validation is not self.validation:
+            self.revalidation = Revalidation(self.validation)
+        policy = self.policy if self.policy is not None else PolicyChoice(core.policy.name)
+        start, end = self.revalidation.tick(core, state, now_s, policy, self.active)
+        for ov in start:
+            self.active[ov.junction] = ov
+            self._ended.pop(ov.junction, None)
+        for jid in end:
+            self._ended[jid] = self.active.pop(jid)
+
     # -- the tick --------------------------------------------------------------------------
     def _expire(self, jid: str, ov: Override, now_s: float) -> None:
         del self.active[jid]
@@ -617,8 +634,9 @@ class OperatorDesk:
             self._validate_policy(core, state, now_s)
         if self.validation is not None and core.harm.validate_return:
             state = self._validate_returns(core, state, now_s)
-        if self.validation is not None:  # a cyclic policy's plans above the thresholds
+        if self.validation is not None:  # a cyclic policy's plans above the thresholds; the policy checked again
             state, result = self._policy_plans().apply(core, state, result, now_s, frozenset(self.active))
+            self._revalidate(core, state, now_s)
         if not self.active and not self._ended:
             return state, result
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}

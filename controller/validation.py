@@ -400,3 +400,10 @@ def lane_queues(layout: Any, estimate: Any) -> dict[str, float]:
     """Lane -> estimated queue (PCU, standing and hidden) of one junction (core/estimation.py)."""
     q = estimate.lanes.queue_pcu + estimate.lanes.hidden_pcu
     return {lane: float(v) for lane, v in zip(layout.lanes, q)}
+
+
+def all_queues(core: Any, state: Any) -> dict[str, float]:
+    """Lane -> estimated queue (PCU) of every junction the core serves (core/step.py Core, CoreState)."""
+    return {
+        ln: q for jid, lay in core.layouts.items() for ln, q in lane_queues(lay, state.junctions[jid].estimate).items()
+    }
