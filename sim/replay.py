@@ -60,20 +60,24 @@ class ReplayRequest:
     net: Path | None = None
     seed: int = 1
     interval_s: float = 60.0  # routeSampler's counting interval
-    warmup_s: float = 900.0  # recorded feed before --from the queue estimate is run over
+    warmup_s: float = 900.0  # recorded feed before the scenario's start the queue estimate is run over
+    lead_s: float = 300.0  # recorded time replayed before --from (not compared): traffic is under way at --from
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation
     config: str | None = None  # config file passed to the per-policy processes
 
 
 @dataclass(frozen=True)
 class Window:
-    """[from_s, to_s) in the recording's clock; scenario time = recording time - offset_s."""
+    """[from_s, to_s) in the recording's clock; scenario time = recording time - offset_s. The
+    scenario starts at start_s (the lead before from_s, as far as the recording goes back) and
+    is compared with the recording from from_s."""
 
     from_s: float
     to_s: float
     offset_s: float
     first_s: float  # the archive's first and last reading
     last_s: float
+    start_s: float
 
 
 @dataclass
@@ -122,8 +126,9 @@ def resolve_window(req: ReplayRequest, det: pa.Table) -> Window:
             "T",
             f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than one {req.interval_s:.0f} s counting interval",
         )
-    offset = math.floor(t_from / DAY_S) * DAY_S
-    return Window(t_from, t_to, offset, first, last)
+    start = max(first, t_from - req.lead_s)
+    offset = math.floor(start / DAY_S) * DAY_S
+    return Window(t_from, t_to, offset, first, last, start)
 
 
 def policy_names(req: ReplayRequest, recorded_policy: str | None) -> tuple[list[str], str]:
@@ -159,15 +164,15 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     out.mkdir(parents=True, exist_ok=True)
     junctions = load_intersections(site / "meta" / "intersections")
     net = sumolib.net.readNet(str(net_file), withInternal=False)
-    det = read_archive(site, "detectors", window.from_s, window.to_s)
-    begin = window.from_s - window.offset_s
-    n_iv = math.ceil((window.to_s - window.from_s) / req.interval_s)
+    det = read_archive(site, "detectors", window.start_s, window.to_s)
+    begin = window.start_s - window.offset_s
+    n_iv = math.ceil((window.to_s - window.start_s) / req.interval_s)
     counters = {
         cls: demand.edge_counters(junctions, net, vclass) + demand.turn_counters(junctions, net, vclass)
         for cls, vclass in demand.SUMO_VCLASS.items()
     }
     counted = sum(1 for c in counters["car"] if not c.to_edge)
-    loop_counts = demand.interval_counts(det, req.interval_s, window.from_s)
+    loop_counts = demand.interval_counts(det, req.interval_s, window.start_s)
     _progress(
         f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
         f"{n_iv} intervals of {req.interval_s:.0f} s"
@@ -192,8 +197,8 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
                 )
             )
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
-    before = read_archive(site, "detectors", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
-    status = read_archive(site, "status", max(window.first_s, window.from_s - req.warmup_s), window.from_s)
+    before = read_archive(site, "detectors", max(window.first_s, window.start_s - req.warmup_s), window.start_s)
+    status = read_archive(site, "status", max(window.first_s, window.start_s - req.warmup_s), window.start_s)
     queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}
     queued = demand.write_queue_vehicles(
         out / "queues.rou.xml", queues, net, sampled, begin, cfg.detectors.vehicle_spacing_m
@@ -256,7 +261,7 @@ def start_run(
             "--archive",
             str(site),
             "--from",
-            repr(window.from_s),
+            repr(window.start_s),
             "--to",
             repr(window.to_s),
             "--offset",
@@ -286,7 +291,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     extent = read_archive(site, "detectors").select(["t_s", "period_s"])
     window = resolve_window(req, extent)
     req.out_dir.mkdir(parents=True, exist_ok=True)
-    _progress(f"window [{window.from_s:.0f}, {window.to_s:.0f}) s of {site}")
+    _progress(f"window [{window.from_s:.0f}, {window.to_s:.0f}) s of {site}, replayed from {window.start_s:.0f} s")
     sumocfg, info = build_scenario(req, cfg, site, meta, window)
     _progress(f"scenario {sumocfg}: {json.dumps(info)}")
     result = ReplayResult(sumocfg, window, demand=info)
@@ -320,7 +325,8 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
         policies,
         junctions,
         result.geh,
-        f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site} "
+        f"Calibration run: {calibration}. Replay of [{w.from_s:.0f}, {w.to_s:.0f}) s of {site}, "
+        f"simulated from {w.start_s:.0f} s "
         f"(scenario clock = recording - "
         f"{w.offset_s:.0f} s). Scenario: {result.scenario}. Demand: {json.dumps(result.demand)}.",
     )

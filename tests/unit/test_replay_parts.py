@@ -66,7 +66,9 @@ def test_times_and_windows():
         parse_time("tuesday", "--from")
     det = table([(t, "a", 0) for t in range(1, 601)])
     w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="120"), det)
-    assert (w.from_s, w.to_s, w.offset_s, w.first_s) == (120.0, 600.0, 0.0, 0.0)
+    assert (w.from_s, w.to_s, w.offset_s, w.first_s, w.start_s) == (120.0, 600.0, 0.0, 0.0, 0.0)
+    w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="420", lead_s=300.0), det)
+    assert (w.start_s, w.from_s) == (120.0, 420.0)  # the lead before --from is simulated, not compared
     for t_from, t_to, msg in (("700", None, "outside"), ("0", "30", "empty window"), (None, "9000", "outside")):
         with pytest.raises(DefinitionError, match=msg):
             resolve_window(ReplayRequest(Path("x"), Path("o"), t_from=t_from, t_to=t_to), det)
