@@ -306,8 +306,9 @@ def _edf_candidates(j: Intersection, pending: dict[str, float]) -> list[int]:
     first = min(pending, key=lambda m: (pending[m], m))
     cands = []
     for k in range(len(j.phases)):
-        served = [pending[m] for m in j.served_movements(k) if m in pending]
-        if first in j.served_movements(k):
+        movements = j.served_movements(k)
+        if first in movements:
+            served = [pending[m] for m in movements if m in pending]
             cands.append((-len(served), sorted(served), k))
     return [k for *_, k in sorted(cands)]
 
@@ -324,6 +325,13 @@ def _plan(
     each step; None when there is none."""
 
     budget = [PLAN_SEARCH_NODES]
+    intergreens: dict[tuple[int, int], float] = {}  # stage_intergreen_s, once per pair in this search
+
+    def intergreen_s(a: int, b: int) -> float:
+        v = intergreens.get((a, b))
+        if v is None:
+            v = intergreens[a, b] = stage_intergreen_s(j, a, b)
+        return v
 
     def search(pending: dict[str, float], t: float, prev: int, forced: int | None, depth: int) -> list[int] | None:
         if not pending:
@@ -332,7 +340,7 @@ def _plan(
         if budget[0] < 0 or depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
             return None
         for p in [forced] if forced is not None else _edf_candidates(j, pending):
-            start = t + stage_intergreen_s(j, prev, p)
+            start = t + intergreen_s(prev, p)
             served = [m for m in j.served_movements(p) if m in pending]
             if (not served and forced is None) or any(start > pending[m] + 1e-9 for m in served):
                 continue
