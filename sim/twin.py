@@ -244,6 +244,20 @@ def write_demand(
     return [list(r) for r in used]
 
 
+def car_lanes(queues_pcu: Mapping[str, float], net) -> dict[str, float]:
+    """The queues of lanes that exist and that cars may use (the seeded queue is cars; a bus
+    lane's estimate is left out)."""
+    out = {}
+    for lane_id, q in queues_pcu.items():
+        try:
+            lane = net.getLane(lane_id)
+        except KeyError:
+            continue
+        if lane.allows("passenger"):
+            out[lane_id] = q
+    return out
+
+
 def en_route(req: TwinRequest, net) -> EnRoute | None:
     """The request's EnRoute (None unless it asks for vehicles en route): free-flow lengths and
     speeds of every edge, and how far back from each stop line its seeded queue reaches."""
@@ -281,7 +295,7 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
     files.append(out / "demand.rou.xml")
     sampled = write_demand(files[-1], routes, per_class, req.horizon_s, req.seed, en_route(req, net)) or candidates
     queued = demand.write_queue_vehicles(
-        out / "queues.rou.xml", req.queues_pcu, net, sampled, 0.0, req.vehicle_spacing_m
+        out / "queues.rou.xml", car_lanes(req.queues_pcu, net), net, sampled, 0.0, req.vehicle_spacing_m
     )
     files.append(out / "queues.rou.xml")
     vehicles = int(sum(v.sum() for v in per_class.values()))

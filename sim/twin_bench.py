@@ -10,7 +10,10 @@ every green of the first junction. The first call also makes the network's candi
 after it has counts of its own (per-loop + k), so its scenario is built anew, as a live
 validation's is. `--gate` also times each call through the validation gate
 (controller/validation.py: a spawned worker process running sim.twin.predict). Prints a table
-(medians over the runs) and the JSON of every call.
+(medians over the runs) and the JSON of every call. Wall times on a shared machine depend on its
+load (printed); `cpu_s` (user + system, this process and the SUMO runs and worker it waited
+for) does not: on two idle cores the two runs overlap, so the wall time is about the build's
+plus half the runs' CPU.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -56,13 +60,20 @@ def request(args: argparse.Namespace, js: dict[str, Intersection], per_loop: int
     )
 
 
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its children reaped so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def one_call(args: argparse.Namespace, js: dict[str, Intersection], name: str, per_loop: int) -> dict:
     req = request(args, js, per_loop)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), cpu_s()
     r = predict(req)
     row = {
         "call": name,
         "total_s": round(time.monotonic() - t0, 2),
+        "cpu_s": round(cpu_s() - c0, 2),
         "build_s": round(r.build_s, 2),
         "two_runs_s": round(r.run_s, 2),
         "vehicles": r.vehicles_asked,
@@ -72,9 +83,10 @@ def one_call(args: argparse.Namespace, js: dict[str, Intersection], name: str, p
     if args.gate:
         first = js[sorted(js)[0]]
         gate = ValidationGate(ValidationParams(timeout_s=120.0), predict)
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), cpu_s()
         verdict = gate.validate(first, req.candidate[first.id], req.incumbent[first.id], req, "bench", 0.0)
         row["gate_s"] = round(time.monotonic() - t0, 2)
+        row["gate_cpu_s"] = round(cpu_s() - c0, 2)
         row["gate_outcome"] = verdict.outcome
     return row
 
@@ -94,14 +106,14 @@ def main(argv: list[str] | None = None) -> dict:
     js = load_intersections(args.work / "intersections")
     calls = [one_call(args, js, "first", args.per_loop)]
     calls += [one_call(args, js, f"new counts {k}", args.per_loop + k) for k in range(1, args.runs + 1)]
-    keys = ["total_s", "build_s", "two_runs_s"] + (["gate_s"] if args.gate else [])
+    keys = ["total_s", "cpu_s", "build_s", "two_runs_s"] + (["gate_s", "gate_cpu_s"] if args.gate else [])
     medians = {k: statistics.median(c[k] for c in calls[1:]) for k in keys}
     out = {
         "net": str(args.net),
         "junctions": len(js),
         "horizon_s": args.horizon,
         "mesoscopic": args.meso,
-        "load_1min": os.getloadavg()[0],
+        "load_1min_after": os.getloadavg()[0],
         "calls": calls,
         "median_new_counts": medians,
     }
