@@ -111,17 +111,33 @@ def main(argv: list[str] | None = None) -> int:
         )
         todo = variants(args, out, sumo_args)
         times: dict[str, list[float]] = {k: [] for k in todo}
+        loads = []
         for i in range(args.runs):
+            loads.append(_load())
             for name, (cmd, cwd) in todo.items():
                 times[name].append(_timed(cmd, cwd))
                 print(f"run {i + 1}/{args.runs} {name}: {times[name][-1]:.1f} s", file=sys.stderr, flush=True)
+        loads.append(_load())
     base = statistics.median(times["sumo (binary)"])
     print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  sumo args: {' '.join(sumo_args)}")
-    print("| variant | median wall s | runs (s) | ratio to plain sumo |\n|---|---:|---|---:|")
+    print(f"load average (1 min) at the start of each round and at the end: {', '.join(loads)}")
+    print(
+        "| variant | median wall s | runs (s) | ratio of medians to plain sumo | median of per-round ratios |\n"
+        "|---|---:|---|---:|---:|"
+    )
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"| {name} | {med:.1f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× |")
+        per_round = statistics.median(t / b for t, b in zip(ts, times["sumo (binary)"]))
+        print(f"| {name} | {med:.1f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× | {per_round:.2f}× |")
     return 0
+
+
+def _load() -> str:
+    """The 1-minute load average (the machine is shared: read the times with it)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":
