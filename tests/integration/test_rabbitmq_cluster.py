@@ -1,10 +1,11 @@
-"""The service on a two-node RabbitMQ 3.10 cluster with its MQTT plugin (sim/rabbit.py): the
-roles of the contract hold across nodes, and where RabbitMQ 3.10 lacks a feature the contract
+"""The service on a two-node RabbitMQ 3.10 cluster with its MQTT plugin on TLS (sim/rabbit.py):
+the roles of the contract hold across nodes, and where RabbitMQ 3.10 lacks a feature the contract
 uses, the degradation docs/deployment.md describes ("RabbitMQ 3.10 against the contract") is
 what happens. One cluster for the module: RabbitMQ takes 15-30 s to boot."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -19,11 +20,14 @@ from controller.errors import AdapterError
 from sim.broker import CONTROLLER, field_user
 from sim.rabbit import RabbitCluster, amqp_key, find_rabbitmq, run_via_cluster, topic_regex
 from sim.simulate import SimulateRequest, run
+from tests.contract.test_broker_roles import _throwaway_certs
 
 try:
     find_rabbitmq()
 except AdapterError:
     pytest.skip("rabbitmq-server is not installed (make system-deps)", allow_module_level=True)
+if shutil.which("openssl") is None:
+    pytest.skip("openssl is not installed (the cluster listens on TLS)", allow_module_level=True)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -51,9 +55,11 @@ class Inbox:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """One cluster for the module: users for J1, J2 and every traffic light of the bundled city."""
+    """One cluster for the module, on TLS listeners (every client of the module speaks TLS):
+    users for J1, J2 and every traffic light of the bundled city."""
+    work = tmp_path_factory.mktemp("rabbit")
     city = [tl.get("id") for tl in ET.parse(CITY.with_suffix(".net.xml")).getroot().iter("tlLogic")]
-    with RabbitCluster(tmp_path_factory.mktemp("rabbit"), SITE, ["J1", "J2", *city]) as c:
+    with RabbitCluster(work / "cluster", SITE, ["J1", "J2", *city], tls=_throwaway_certs(work / "pki")) as c:
         yield c
 
 
@@ -87,6 +93,17 @@ def test_topic_patterns_follow_the_plugins_translation(tmp_path):
 def test_the_cluster_runs_both_nodes(cluster):
     assert cluster.running_nodes() == sorted(n.name for n in cluster.nodes)
     assert "guest" not in cluster.ctl(cluster.nodes[1], "list_users")  # only the service's roles
+
+
+def test_tls_only(cluster):
+    """The MQTT listeners speak TLS only: a client speaking plain MQTT gets no CONNACK."""
+    assert cluster.tls is not None
+    plain = MqttClient(cluster.settings(CONTROLLER, node=1, tls=False, connect_timeout_s=3.0))
+    try:
+        with pytest.raises(AdapterError, match="no MQTT broker answered"):
+            plain.start()
+    finally:
+        plain.close(flush_s=0)
 
 
 def test_mqtt_5_is_refused_so_clients_speak_3_1_1(cluster):
