@@ -18,7 +18,7 @@ from controller.adapters.mqtt import MqttClient
 from controller.config import RegionsConfig, load_config
 from controller.errors import AdapterError
 from sim.broker import CONTROLLER, field_user
-from sim.rabbit import RabbitCluster, amqp_key, find_rabbitmq, run_via_cluster, topic_regex
+from sim.rabbit import RabbitCluster, find_rabbitmq, run_via_cluster
 from sim.simulate import SimulateRequest, run
 from tests.contract.test_broker_roles import _throwaway_certs
 
@@ -76,18 +76,6 @@ def connect(clients, cluster, user, node, on_message=None, subscribe=(), **kw) -
     clients.append(c)
     c.subscribe(subscribe, qos=1)
     return c.start()
-
-
-def test_topic_patterns_follow_the_plugins_translation(tmp_path):
-    assert amqp_key("tsc/v1/city/J2/status") == "tsc.v1.city.J2.status"
-    assert topic_regex("tsc/v1/city/+/status") == r"tsc\.v1\.city\.[^.]+\.status"
-    assert topic_regex("tsc/v1/city/#") == r"tsc\.v1\.city(\..*)?"
-    with pytest.raises(AdapterError, match="last level"):
-        topic_regex("tsc/#/status")
-    # '.' is the plugin's level separator: such a junction would escape `+/status` subscriptions
-    for bad in ("J.2", "*"):
-        with pytest.raises(AdapterError, match="cannot be one topic level"):
-            RabbitCluster(tmp_path, SITE, ["J1", bad])
 
 
 def test_the_cluster_runs_both_nodes(cluster):
