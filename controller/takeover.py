@@ -61,6 +61,8 @@ class Failover:
         self.plan = plan_regions(cfg, city)
         self.lease_s = cfg.regions.lease_s
         self.taken: dict[str, ServiceNode] = {}
+        self._building: set[str] = set()  # regions whose node is being built off the tick's thread
+        self._built: dict[str, ServiceNode] = {}
         self._beats: dict[str, tuple[str, float]] = {}  # region -> (state, wall time heard)
         self._lock = threading.Lock()
         self._started = wall()
@@ -92,23 +94,45 @@ class Failover:
     # -- ticks ----------------------------------------------------------------------------
     def tick(self, now_s: float, clock_s: float | None = None) -> None:
         self.own.tick(now_s, clock_s)
+        with self._lock:
+            built, self._built = self._built, {}
+            self._building -= set(built)
+        self.taken.update(built)
         for node in list(self.taken.values()):
             node.tick(now_s, clock_s)
         self.review(now_s)
 
     def review(self, now_s: float) -> None:
-        """Take over the regions this instance is the successor of; hand back the live ones."""
+        """Take over the regions this instance is the successor of (their node is built on a
+        thread of its own: the own region's ticks go on meanwhile); hand back the live ones."""
         if self._wall() - self._started < self.lease_s:
             return
         alive = self.alive()
+        with self._lock:
+            busy = set(self._building)
         for r in self.plan.names:
             if r in alive and r in self.taken:
                 log.warning("region=%s its instance is back: handing it back", r)
                 self.taken.pop(r).close()
-            elif r not in alive and r not in self.taken and self.plan.successor(r, alive) == self.region:
-                self.taken[r] = self._take(r, now_s)
+            elif r in alive or r in self.taken or r in busy:
+                continue
+            elif self.plan.successor(r, alive) == self.region:
+                with self._lock:
+                    self._building.add(r)
+                threading.Thread(target=self._take, args=(r, now_s), name=f"takeover-{r}", daemon=True).start()
 
-    def _take(self, name: str, now_s: float) -> ServiceNode:
+    def _take(self, name: str, now_s: float) -> None:
+        try:
+            node = self._node(name, now_s)
+        except Exception:
+            log.exception("region=%s takeover failed; retried at the next tick", name)
+            with self._lock:
+                self._building.discard(name)
+            return
+        with self._lock:  # still in _building until the tick's thread takes it
+            self._built[name] = node
+
+    def _node(self, name: str, now_s: float) -> ServiceNode:
         region = self.plan.region(name)
         instance = f"{region_instance(self.cfg, self.region)}-for-{name}"
         cfg = replace(self.cfg, service=replace(self.cfg.service, instance=instance))
@@ -135,6 +159,9 @@ class Failover:
         return node
 
     def close(self) -> None:
+        with self._lock:
+            self.taken.update(self._built)
+            self._built = {}
         for node in self.taken.values():
             node.close()
         self.taken.clear()

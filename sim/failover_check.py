@@ -175,6 +175,7 @@ def _report(junctions, states, rows, lost, kill_s: float, cfg, out: Path) -> dic
         "command": " ".join(sys.argv),
     }
     (out / "failover_check.json").write_text(json.dumps(result, indent=1))
+    (out / "statuses.json").write_text(json.dumps([[j, t - kill_s, m, e, p] for j, t, m, e, p in rows]))
     return result
 
 

@@ -1,0 +1,119 @@
+"""Failover between region instances (controller/takeover.py): who takes a region over, when,
+and the hand-back, driven by heartbeats on a fake connection and a fake wall clock."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from controller.adapters.mqtt import Topics
+from controller.adapters.trust import Trust
+from controller.config import Config, RegionsConfig
+from controller.junctions import load_intersections
+from controller.takeover import Failover
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.subscribed: list[str] = []
+
+    def subscribe(self, topics, qos=1) -> None:
+        self.subscribed += list(topics)
+
+
+class FakeNode:
+    """What Failover uses of a ServiceNode: topics, client, tick, close."""
+
+    def __init__(self, region: str = "") -> None:
+        self.topics = Topics("city")
+        self.client = FakeClient()
+        self.region = region
+        self.ticks: list[float] = []
+        self.closed = False
+
+    def tick(self, now_s, clock_s=None) -> None:
+        self.ticks.append(now_s)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def setup(monkeypatch):
+    city = load_intersections(ROOT / "intersections" / "city")
+    cfg = replace(Config(), regions=RegionsConfig(count=3, lease_s=15.0))
+    clock = {"t": 0.0}
+    made: list[str] = []
+
+    def fake_node(self, name, now_s):
+        made.append(name)
+        return FakeNode(name)
+
+    monkeypatch.setattr(Failover, "_node", fake_node)
+    own = FakeNode("r1")
+    f = Failover(own, cfg, city, "r1", Trust(1, None, None), settings=None, wall=lambda: clock["t"])
+    return f, own, clock, made
+
+
+def beat(f: Failover, region: str, state: str) -> None:
+    f._heard(f"tsc/v1/city/service/ctl-1.{region}", json.dumps({"v": 1, "state": state}).encode())
+
+
+def settle(f: Failover, now_s: float) -> None:
+    """Tick until the takeover threads have handed their nodes over."""
+    for _ in range(100):
+        f.tick(now_s)
+        if not f._building:
+            return
+        time.sleep(0.01)
+
+
+def test_watches_the_other_instances_heartbeats(setup):
+    f, own, _clock, _made = setup
+    assert sorted(own.client.subscribed) == ["tsc/v1/city/service/ctl-1.r0", "tsc/v1/city/service/ctl-1.r2"]
+    assert own.on_service_message == f._heard
+
+
+def test_nothing_is_taken_during_the_first_lease(setup):
+    f, _own, clock, made = setup
+    clock["t"] = 14.0
+    settle(f, 14.0)
+    assert made == [] and f.taken == {}
+
+
+def test_an_offline_region_goes_to_its_successor_only(setup):
+    f, own, clock, made = setup
+    clock["t"] = 20.0
+    beat(f, "r0", "online")
+    beat(f, "r2", "offline")  # r2's successor is r0 (alive): not ours
+    settle(f, 20.0)
+    assert made == []
+    beat(f, "r0", "offline")  # r0's successor is r1 (us), and r2's successor is now r1 as well
+    settle(f, 21.0)
+    assert sorted(made) == ["r0", "r2"] and sorted(f.taken) == ["r0", "r2"]
+    f.tick(22.0)
+    assert f.taken["r0"].ticks[-1] == 22.0 and own.ticks[-1] == 22.0
+
+
+def test_a_silent_region_is_taken_after_its_lease_and_handed_back(setup):
+    f, _own, clock, made = setup
+    clock["t"] = 16.0
+    beat(f, "r0", "online")
+    beat(f, "r2", "online")
+    settle(f, 16.0)
+    assert made == []
+    clock["t"] = 16.0 + 15.5  # r0 silent past its lease; r2 beats on
+    beat(f, "r2", "online")
+    settle(f, 32.0)
+    assert made == ["r0"]
+    node = f.taken["r0"]
+    beat(f, "r0", "online")  # back: handed back, its node closed
+    settle(f, 33.0)
+    assert "r0" not in f.taken and node.closed
+    assert made == ["r0"]
