@@ -5,35 +5,36 @@ measured arrivals, the city's own program beside the greens actually shown. From
 is in one of two modes:
 
 - "policy": the policy's commands go out. A cumulative-sum test runs on the two replayed queues:
-      S = max(0, S + (q_controlled - (1 + margin) q_fixed - margin_s x demand) dt),
-  the delay (PCU s) the greens shown cost beyond what the fixed plan would have cost plus the
-  margin (the estimate's own error), summed while it keeps accruing. When S reaches the budget,
-  `excess_budget_s` seconds per PCU of one window's demand (demand x window_s), with at least
-  `min_policy_s` under the policy and a measured demand of at least `min_demand_pcu_h`, the
+      S = max(0, S + (q_controlled - (1 + margin) q_fixed - margin_s x demand) dt / (demand x window_s)),
+  the delay the greens shown cost beyond what the fixed plan would have cost plus the margin (the
+  estimate's own error), per PCU of one window's demand, summed while it keeps accruing. When S
+  reaches `excess_budget_s` and the policy is also worse beyond the margin over the evidence
+  window (delay_controlled > delay_fixed x (1 + margin) + margin_s: still losing now), with at
+  least `min_policy_s` under the policy and a measured demand of at least `min_demand_pcu_h`, the
   junction switches to "fixed". A large loss is caught in minutes, a small sustained one (above
   the margin) later, a loss within the margin never.
 - "fixed": the core withdraws control (step.py: the command in force is re-sent once, expiring
   at the next tick, then nothing), so the roadside controller runs its local program, the
   city's plan. The policy is still asked to decide (its state stays current); its wishes are not
   sent. Both sides of the replay now show the same plan, so the replay can give no evidence for
-  coming back. The junction is held fixed for `hold_s`, doubled after each relapse (a switch to
-  fixed after a return) up to `hold_max_s`. After the hold, a junction that has lost at most
-  `timed_returns` times in a row goes back to the policy. A repeat offender does not: it records
-  its demand when the hold ended (the replay's arrivals, measured under the fixed plan) and goes
-  back only when that demand has moved by more than `demand_shift` (a share), the evidence that
-  the conditions it lost in have changed. A policy that stays in force for `hold_max_s` is
-  forgiven its relapses.
+  coming back. The junction is held fixed for `hold_s` (doubled after each relapse, a switch to
+  fixed after a return, up to `hold_max_s`). After the hold, a junction that has lost at most
+  `timed_returns` times in a row goes back to the policy (default 0: none does). The others
+  record their demand when the hold ended (the replay's arrivals, measured under the fixed plan)
+  and go back only when that demand has moved by more than `demand_shift` (a share): the
+  evidence that the conditions the policy lost in have changed. A policy that stays in force for
+  `hold_max_s` is forgiven its relapses.
 - With `validate_return`, a return that falls due waits in fixed mode (`return_due`) until the
   adapter calls `approve` (back at the next tick) or `reject` (a relapse: a new, doubled hold).
 
 At each change of mode the evidence restarts (shadow.restart_evidence, S = 0): the next verdict
 rests only on what the policy did since it took over.
 
-Example: demand 3,600 PCU/h (1 PCU/s), window_s 900, excess_budget_s 5: the budget is 4,500
-PCU s. A policy whose replayed queue stands 16 PCU above 1.2x the fixed plan's (and 1 PCU for the
-1 s/PCU) is switched after 4,500 / 15 = 300 s, with the reason "policy worse than the fixed plan:
-1.3 PCU h of delay beyond the margin in 300 s (...)", and tried again 900 s later; if it loses
-again it stays fixed until its demand moves by 30 %.
+Example: window_s 900, excess_budget_s 5, demand 3,600 PCU/h (1 PCU/s): S reaches 5 s/PCU after
+4,500 PCU s of excess. A policy whose replayed queue stands 16 PCU above 1.2x the fixed plan's
+(and 1 PCU for margin_s) is switched after 4,500 / 15 = 300 s, with the reason "policy worse
+than the fixed plan: 5.0 s/PCU of delay beyond the margin in 300 s, 40% over the window (...)",
+and stays fixed until its demand moves by 30 % from what it is when the 900 s hold ends.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class HarmParams:
     min_demand_pcu_h: float = 100.0  # below this measured demand a junction is never judged
     hold_s: float = 900.0  # time in fixed mode before the policy is tried again ...
     hold_max_s: float = 3600.0  # ... doubled after each relapse, up to this
-    timed_returns: int = 1  # returns on the hold's timer before a repeat offender waits for a demand shift
+    timed_returns: int = 0  # returns on the hold's timer before a repeat offender waits for a demand shift
     demand_shift: float = 0.3  # a repeat offender comes back when the demand changed by this share since its hold
     # the replay's discharge (shadow.py), HCM's effective green g = G - l1 + e
     startup_lost_s: float = 2.0  # l1: start-up lost time at a green's onset
@@ -97,7 +98,7 @@ class HarmState:
     relapses: int = 0  # switches to fixed since the policy last stayed in force hold_max_s
     hold_s: float = 0.0  # the hold of the current fixed mode
     demand_ref_pcu_h: float = 0.0  # a repeat offender: the replay's demand when its hold ended (0: not yet)
-    excess_pcu_s: float = 0.0  # policy mode: the cumulative-sum test's excess delay beyond the margin
+    excess_s: float = 0.0  # policy mode: the cumulative-sum test (s of excess delay per PCU of a window's demand)
     excess_t_s: float = 0.0  # the replay time it was last brought up to
     return_due: bool = False  # fixed mode: a return is due and waits for approve / reject (validate_return)
     return_reason: str = ""  # why the return is (or was last) due
@@ -155,17 +156,22 @@ def observe(
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     """The cumulative-sum test brought up to the replay's time: the excess delay of the greens
-    shown over the fixed plan beyond the margin, S = max(0, S + (q_c - (1 + margin) q_f -
-    margin_s x demand) dt), q the two replayed queues now (PCU), demand the replay's (PCU/s), dt
-    the time since the last update (decide calls it every tick it runs, in policy mode)."""
+    shown over the fixed plan beyond the margin, per PCU of one window's demand,
+    S = max(0, S + (q_c - (1 + margin) q_f - margin_s x demand) dt / (demand x window_s)),
+    q the two replayed queues now (PCU), demand the replay's (PCU/s, at least min_demand_pcu_h),
+    dt the time since the last update (decide calls it every tick it runs, in policy mode).
+    Each PCU s of excess weighs by the demand when it happened: a surplus gathered in the peak
+    does not grow into a verdict when the demand falls."""
     replay = state.replay
     dt = replay.t_s - state.excess_t_s
     if dt <= 0:
         return state
     q = replay.sides.queue_pcu
     q_fixed, q_controlled = float(q[shadow.FIXED].sum()), float(q[shadow.CONTROLLED].sum())
-    rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * replay.demand_pcu_h / 3600.0
-    return replace(state, excess_pcu_s=max(0.0, state.excess_pcu_s + rate * dt), excess_t_s=replay.t_s)
+    demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0
+    rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
+    excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))
+    return replace(state, excess_s=excess_s, excess_t_s=replay.t_s)
 
 
 def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
@@ -224,26 +230,22 @@ def reject(state: HarmState, reason: str, now_s: float, params: HarmParams) -> H
     )
 
 
-def excess_budget_pcu_s(demand_pcu_h: float, params: HarmParams) -> float:
-    """The cumulative-sum test's threshold: excess_budget_s per PCU arriving in one window_s."""
-    return params.excess_budget_s * demand_pcu_h / 3600.0 * params.window_s
-
-
 def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     """Why the policy is judged worse than the fixed plan, or None: at least min_policy_s under
-    the policy, a demand of at least min_demand_pcu_h, and the cumulative excess at its budget."""
+    the policy, a demand of at least min_demand_pcu_h, the cumulative excess at its budget, and
+    the policy worse beyond the margin over the evidence window too (still losing now)."""
     if now_s - state.since_s < params.min_policy_s:
         return None
     demand = state.replay.demand_pcu_h
-    if demand < params.min_demand_pcu_h:
-        return None
-    if state.excess_pcu_s < excess_budget_pcu_s(demand, params):
+    if demand < params.min_demand_pcu_h or state.excess_s < params.excess_budget_s:
         return None
     g = state.gains
+    if g.delay_controlled_s <= g.delay_fixed_s * (1.0 + params.margin) + params.margin_s:
+        return None
     worse = g.delay_controlled_s / g.delay_fixed_s - 1.0 if g.delay_fixed_s > 0 else math.inf
     return (
-        f"policy worse than the fixed plan: {state.excess_pcu_s / 3600.0:.1f} PCU h of delay beyond the margin "
-        f"in {now_s - state.since_s:.0f} s ({worse:.0%} over the window: {g.delay_controlled_s:.1f} vs "
+        f"policy worse than the fixed plan: {state.excess_s:.1f} s/PCU of delay beyond the margin in "
+        f"{now_s - state.since_s:.0f} s, {worse:.0%} over the window ({g.delay_controlled_s:.1f} vs "
         f"{g.delay_fixed_s:.1f} s/PCU at {demand:.0f} PCU/h)"
     )
 
@@ -265,7 +267,7 @@ def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:
     return replace(
-        state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason, excess_pcu_s=0.0,
+        state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason, excess_s=0.0,
         excess_t_s=state.replay.t_s,
     )
 

@@ -26,7 +26,9 @@ from controller.model import DetectorReading, PhaseWish, Snapshot
 from sim.roadside import RoadsideController
 from tests.junction_fixtures import two_phase
 
-FAST = HarmParams(window_s=300.0, min_policy_s=300.0, hold_s=300.0, hold_max_s=1200.0)
+# one timed return after a first loss (the default, 0, waits for a demand shift from the first loss:
+# test_by_default_a_loss_is_held_until_the_demand_shifts)
+FAST = HarmParams(window_s=300.0, min_policy_s=300.0, hold_s=300.0, hold_max_s=1200.0, timed_returns=1)
 NS_HEAVY = {"N_T": 0.1, "S_T": 0.1, "E_T": 0.05, "W_T": 0.05}  # PCU/s; the base program serves 0.21 N/S
 EW_HEAVY = {"N_T": 0.05, "S_T": 0.05, "E_T": 0.17, "W_T": 0.17}
 
@@ -208,6 +210,18 @@ def test_a_repeat_offender_comes_back_when_the_demand_turns():
     ch = changes(log)
     assert [m for _, m, _ in ch[:4]] == ["fixed", "policy", "fixed", "policy"]
     assert ch[2][0] < 1500 < ch[3][0] and "demand changed by -" in ch[3][2]
+
+
+def test_by_default_a_loss_is_held_until_the_demand_shifts():
+    """timed_returns = 0 (config.toml): no return on the timer at all; back when the demand moves."""
+    assert HarmParams().timed_returns == 0 and load_config("config.toml").harm.timed_returns == 0
+    params = replace(FAST, timed_returns=0)
+    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 1400, params)
+    assert [m for _, m, _ in changes(log)] == ["fixed"]
+    lighter = {k: 0.5 * v for k, v in NS_HEAVY.items()}
+    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 1400, params, rates_after=lighter, change_at=800)
+    ch = changes(log)
+    assert [m for _, m, _ in ch[:2]] == ["fixed", "policy"] and "demand changed by -" in ch[1][2]
 
 
 def test_a_large_loss_is_judged_sooner_than_a_small_one():
