@@ -18,7 +18,7 @@ the same regions on every machine.
     plan.successor("r1", alive={"r0", "r1"})       # who takes r1 over when its instance is gone
 
 Failover: each instance publishes a retained heartbeat with a Last Will (docs/mqtt.md). The
-instance of region r is `{service.instance}.{r}`. When it is "offline" or silent for `lease_s`,
+instance of region r is `{service.instance}-{r}`. When it is "offline" or silent for `lease_s`,
 the first live region after r in the plan's order takes r over (controller/takeover.py), and
 hands it back when r's instance is online again.
 """
@@ -85,8 +85,9 @@ class RegionPlan:
 
 
 def region_instance(cfg: Config, region: str) -> str:
-    """The instance name (heartbeat topic level) of the instance that owns `region`."""
-    return f"{cfg.service.instance}.{region}"
+    """The instance name (heartbeat topic level) of the instance that owns `region` (no '.': a
+    RabbitMQ topic permission would not match it as one level)."""
+    return f"{cfg.service.instance}-{region}"
 
 
 def neighbours(junctions: Mapping[str, Intersection]) -> dict[str, set[str]]:

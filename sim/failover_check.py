@@ -14,9 +14,10 @@ intergreens, max green, max red, valid stages). The report (failover_check.json)
   force, when it was first adaptive under the taker's epoch, and its mode at the end;
 - the signal-safety violations over the whole run.
 
-Broker user: the instances connect as `controller-ha`, a user with the controller's rights and
-read access to the service heartbeats (the `controller` block of sim/broker.py's ACL has no
-such read; docs/deployment.md).
+Broker user: the instances connect as `controller-ha`, a user with the controller's rights
+(sim/broker.py acl_rules). Not `controller` itself: a broker that binds client ids to user names
+(use_username_as_clientid, as broker-setup writes) lets one connection per user in, and the
+instances, and a taker's node for a lost region, are several connections.
 """
 
 from __future__ import annotations
@@ -39,26 +40,13 @@ from controller.adapters.mqtt import MqttClient, Topics
 from controller.config import load_config
 from controller.junctions import load_intersections
 from controller.regions import plan_regions
-from sim.broker import Broker
+from sim.broker import CONTROLLER, Broker, acl_rules
 from sim.restart_check import KINDS, check_states, read_states, tls_additional
 from sim.sumo import SumoConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "failover"
 USER = "controller-ha"
-
-
-def controller_rules(topics: Topics) -> list[tuple[str, str]]:
-    """The controller's ACL rules (sim/broker.py acl_text), for a user of its own."""
-    root = topics.root
-    return [
-        ("read", f"{root}/+/detectors"),
-        ("read", f"{root}/+/status"),
-        ("read", f"{root}/+/override/+"),
-        ("write", f"{root}/+/plan"),
-        ("write", f"{root}/service/#"),
-        ("write", f"{root}/ops/+"),
-    ]
 
 
 def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
@@ -119,8 +107,8 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     states_path = out / "tls_states.xml"
     extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
     additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
-    topics = Topics(SITE)
-    with Broker(out / "broker", SITE, junctions, extra_users={USER: controller_rules(topics)}) as broker:
+    rules = acl_rules(Topics(SITE), (), (), ())[CONTROLLER]
+    with Broker(out / "broker", SITE, junctions, extra_users={USER: rules}) as broker:
         creds = broker.write_credentials()
         conf = _write_config(out, broker, a.intersections)
         common = ["--speed", str(a.speed), "--credentials", str(creds)]

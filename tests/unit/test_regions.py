@@ -85,7 +85,7 @@ def test_successor_is_the_next_live_region_in_order(base):
 def test_select_names_the_instance_after_the_region(base):
     js = grid(base, 4, 1)
     cfg, watched, owned = regions.select(cfg_with(count=2), js, "r1")
-    assert cfg.service.instance == "ctl-1.r1"
+    assert cfg.service.instance == "ctl-1-r1"
     assert owned in (frozenset({"G0_0", "G1_0"}), frozenset({"G2_0", "G3_0"}))
     border = "G2_0" if "G1_0" in owned else "G1_0"
     assert set(watched) == owned | {border}

@@ -62,7 +62,7 @@ def setup(monkeypatch):
 
 
 def beat(f: Failover, region: str, state: str) -> None:
-    f._heard(f"tsc/v1/city/service/ctl-1.{region}", json.dumps({"v": 1, "state": state}).encode())
+    f._heard(f"tsc/v1/city/service/ctl-1-{region}", json.dumps({"v": 1, "state": state}).encode())
 
 
 def settle(f: Failover, now_s: float) -> None:
@@ -76,7 +76,7 @@ def settle(f: Failover, now_s: float) -> None:
 
 def test_watches_the_other_instances_heartbeats(setup):
     f, own, _clock, _made = setup
-    assert sorted(own.client.subscribed) == ["tsc/v1/city/service/ctl-1.r0", "tsc/v1/city/service/ctl-1.r2"]
+    assert sorted(own.client.subscribed) == ["tsc/v1/city/service/ctl-1-r0", "tsc/v1/city/service/ctl-1-r2"]
     assert own.on_service_message == f._heard
 
 
