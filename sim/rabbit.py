@@ -184,13 +184,18 @@ class RabbitCluster:
         replays: bool = True,
         bind_client_ids: bool = False,
         session_ttl_s: float = 3600.0,
+        session_queues: str = "classic",
         tls: TlsFiles | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         """session_ttl_s: how long the broker keeps the session of a client with clean_session
         false while it is away (mqtt.subscription_ttl: one value for every client, MQTT 3.1.1
         has no per-client session expiry). bind_client_ids: a user's client id must be its user
-        name exactly (otherwise its user name followed by `-anything`)."""
+        name exactly (otherwise its user name followed by `-anything`). session_queues: the type of
+        the queues that hold persistent sessions, "classic" (on the node where the client first
+        subscribed) or "quorum" (replicated on every node; needs a majority of the nodes up)."""
+        if session_queues not in ("classic", "quorum"):
+            raise AdapterError(f"session_queues must be 'classic' or 'quorum', got {session_queues!r}")
         if nodes < 1:
             raise AdapterError(f"a cluster needs at least one node, got {nodes}")
         self.server, self.ctl_path, self.epmd = find_rabbitmq()
@@ -201,6 +206,7 @@ class RabbitCluster:
         self.host = host
         self.tls = tls
         self.session_ttl_s = session_ttl_s
+        self.session_queues = session_queues
         self.bind_client_ids = bind_client_ids
         self.rules = acl_rules(self.topics, junctions, operators, monitors, extra_users, replays)
         self.users = {u: secrets.token_urlsafe(18) for u in self.rules}
@@ -260,6 +266,7 @@ class RabbitCluster:
             f"mqtt.vhost = {VHOST}",
             f"mqtt.exchange = {EXCHANGE}",
             f"mqtt.subscription_ttl = {round(self.session_ttl_s * 1000)}",
+            f"mqtt.durable_queue_type = {self.session_queues}",
             "log.file.level = info",
             "log.console = false",
         ]

@@ -229,3 +229,30 @@ def test_two_region_instances_on_two_nodes_reproduce_the_in_process_run(cluster,
     assert transport["field"]["plans_received"] == summary["controller"]["plans_sent"]
     for stats in transport["regions"].values():
         assert stats["plans_sent"] > 0 and stats["rejected"] == {}
+
+
+def test_losing_a_node_costs_the_sessions_it_held(cluster, clients):
+    """Last in the module: it stops node 1. A persistent session lives in a classic queue on the
+    node where its client subscribed; with that node gone, the client reconnecting to the other
+    node gets a new session (the adapter subscribes again) and what was queued meanwhile is lost.
+    Replicated sessions need quorum queues and a majority of nodes (docs/deployment.md:
+    sim/rabbit_node_loss.py shows it on three nodes)."""
+    t = cluster.topics
+    session = {"client_id": "tsc-city-nodeloss", "session_expiry_s": 3600.0}
+    first = MqttClient(cluster.settings(CONTROLLER, node=0, **session))
+    first.subscribe([t.status("J1")], qos=1)
+    first.start()
+    first.close()
+    cluster.stop_node(cluster.nodes[0])
+    dev = connect(clients, cluster, field_user("J1"), 1)
+    assert dev.wait_ack(dev.publish(t.status("J1"), b"while node 1 is down", qos=1)) == 0
+    inbox, sessions = Inbox(), []
+    back = MqttClient(cluster.settings(CONTROLLER, node=1, **session), inbox, on_connected=sessions.append)
+    clients.append(back)
+    back.subscribe([t.status("J1")], qos=1)
+    back.start()
+    assert sessions == [False]
+    assert dev.wait_ack(dev.publish(t.status("J1"), b"after the reconnect", qos=1)) == 0
+    assert inbox.wait_for(1) == [(t.status("J1"), b"after the reconnect")]
+    time.sleep(0.5)
+    assert len(inbox.messages) == 1
