@@ -15,7 +15,7 @@ plans it published; the field waits for those plans, applies them and actuates. 
 therefore sees exactly the inputs of the in-process run, and the tripinfo is identical.
 
 Sharded ([regions] count or named in the config, controller/regions.py): one ServiceNode per
-region, each with its own client, thread and service, sharing nothing but the broker. Each
+region, each in a process of its own (sim/mqtt_regions.py), sharing nothing but the broker. Each
 subscribes to its owned and halo junctions only and publishes plans for its owned ones; the clock
 message carries per-region counts ("regions": {name: {"detectors": n, "status": m}}) and the
 field waits for every region's `ticked`. The Prometheus metrics and the archive are not kept in
@@ -47,12 +47,14 @@ from controller.adapters.mqtt import MqttClient, topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
+from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError
 from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
 from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
 from sim.broker import SIM, Broker, field_user
 from sim.field import SumoField
+from sim.mqtt_regions import RegionProcess, RegionSpec
 from sim.simulate import SimulateRequest, run
 
 log = logging.getLogger(__name__)
@@ -117,18 +119,37 @@ class MqttLoop:
         keyring = new_keyring("replay")
         for jid, rc in field.roadside.items():
             rc.set_keys(keyring.for_junction(jid))
-        trust = Trust(epoch=1, signer=keyring.sign, audit=None)
         self.regions = sharded_regions(cfg, junctions)
-        hooks = {"metrics": metrics, "archive": archive} if not self.regions else {}
-        self.nodes = [
-            _region_node(broker, cfg, junctions, region, policy, start_s, self.lockstep, trust, hooks)
-            for region in (self.regions or [None])
-        ]
+        self.nodes: list[ServiceNode] = []  # in this process, on threads (not sharded)
+        self.procs: list[RegionProcess] = []  # in processes of their own (sharded)
+        if self.regions:
+            self.procs = [
+                RegionProcess(_region_spec(broker, cfg, junctions, r, policy, start_s, keyring, realtime_factor))
+                for r in self.regions
+            ]
+        else:
+            settings = broker.settings("controller", client_id=f"tsc-{site}-replay")
+            trust = Trust(epoch=1, signer=keyring.sign, audit=None)
+            self.nodes = [
+                ServiceNode(
+                    broker.controller_config(cfg),
+                    junctions,
+                    settings,
+                    policy=policy,
+                    start_s=start_s,
+                    lockstep=self.lockstep,
+                    metrics=metrics,
+                    archive=archive,
+                    trust=trust,
+                )
+            ]
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
             for node in self.nodes:
                 node.start()
+            for proc in self.procs:
+                proc.start(timeout_s)
             for jid in junctions:
                 user = field_user(jid)
                 dev = MqttClient(
@@ -158,7 +179,7 @@ class MqttLoop:
 
     @property
     def node(self) -> ServiceNode:
-        """The first (in an unsharded run, the only) controller node."""
+        """The controller node of an unsharded run."""
         return self.nodes[0]
 
     # -- controller threads ---------------------------------------------------------------
@@ -177,15 +198,23 @@ class MqttLoop:
             raise AdapterError(f"controller failed: {self._error}", fatal=True) from self._error
         if not all(th.is_alive() for th in self._threads):
             raise AdapterError("controller thread ended early", fatal=True)
+        for proc in self.procs:
+            if not proc.proc.is_alive():
+                why = proc.finish(0.5).get("error")
+                raise AdapterError(f"region {proc.region}: controller process ended early: {why}", fatal=True)
 
     # -- ClosedLoop -----------------------------------------------------------------------
     @property
     def plans_sent(self) -> int:
-        return sum(node.service.plans_sent for node in self.nodes)
+        """Plans the controller sent (a sharded run's: known once its processes have stopped)."""
+        return sum(s.get("plans_sent", 0) for s in self._stats())
 
     @property
     def rejected(self) -> Counter[str]:
-        return sum((node.service.rejected for node in self.nodes), Counter())
+        return sum((Counter(s.get("rejected", {})) for s in self._stats()), Counter())
+
+    def _stats(self) -> list[dict]:
+        return [n.stats() for n in self.nodes] + [p.final for p in self.procs if p.final is not None]
 
     def start(self, begin_s: float) -> None:
         self._publish_statuses(begin_s)
@@ -250,8 +279,9 @@ class MqttLoop:
                 body = json.loads(payload)
                 if body.get("t") == t_s:
                     ticked[body.get("region")] = [(j, int(s)) for j, s in body["plans"]]
-                if len(ticked) == len(self.nodes):
-                    plans = [p for node in self.nodes for p in ticked.get(node.region, [])]
+                if len(ticked) == len(self.nodes) + len(self.procs):
+                    order = [n.region for n in self.nodes] + [p.region for p in self.procs]
+                    plans = [p for region in order for p in ticked.get(region, [])]
             else:
                 self._collect_plan(jid, payload)
         return plans
@@ -307,6 +337,9 @@ class MqttLoop:
                 th.join(timeout=5)
         for node in self.nodes:
             node.close()
+        for proc in self.procs:
+            if proc.proc.pid is not None:
+                proc.finish(terminate=not self.lockstep)
         for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
             c.close()
 
@@ -317,8 +350,8 @@ class MqttLoop:
                 "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
                 "realtime_factor": None if self.lockstep else self.clock.factor,
                 "broker": f"{self.broker.host}:{self.broker.port}",
-                "controller": merged_stats(self.nodes),
-                "regions": {n.region: n.stats() for n in self.nodes if n.region is not None},
+                "controller": merged_stats(self._stats()),
+                "regions": {p.region: p.final for p in self.procs},
                 "field": {
                     "plans_received": self.plans_received,
                     "plans_unreadable": self.plans_bad,
@@ -335,36 +368,29 @@ def sharded_regions(cfg: Config, junctions: dict) -> list[Region]:
     return list(plan_regions(cfg, junctions).regions)
 
 
-def _region_node(
+def _region_spec(
     broker: Broker,
     cfg: Config,
     junctions: dict,
-    region: Region | None,
+    region: Region,
     policy: str,
     start_s: float,
-    lockstep: bool,
-    trust: Trust,
-    hooks: dict,
-) -> ServiceNode:
-    """The controller node of one region (of every junction when region is None)."""
+    keyring: Keyring,
+    realtime_factor: float | None,
+) -> RegionSpec:
+    """What the process of one region's controller node needs."""
     site = broker.topics.site
-    if region is None:
-        client_id, watched, owned, name = f"tsc-{site}-replay", junctions, None, None
-    else:
-        cfg = replace(cfg, service=replace(cfg.service, instance=region_instance(cfg, region.name)))
-        client_id, name = f"tsc-{site}-replay-{region.name}", region.name
-        watched, owned = {j: junctions[j] for j in region.watched}, region.owned
-    return ServiceNode(
-        broker.controller_config(cfg),
-        watched,
-        broker.settings("controller", client_id=client_id),
+    cfg = replace(cfg, service=replace(cfg.service, instance=region_instance(cfg, region.name)))
+    return RegionSpec(
+        cfg=broker.controller_config(cfg),
+        junctions={j: junctions[j] for j in region.watched},
+        owned=region.owned,
+        region=region.name,
+        settings=broker.settings("controller", client_id=f"tsc-{site}-replay-{region.name}"),
         policy=policy,
         start_s=start_s,
-        lockstep=lockstep,
-        trust=trust,
-        region=name,
-        owned=owned,
-        **hooks,
+        keyring=keyring,
+        realtime_factor=realtime_factor,
     )
 
 
@@ -380,9 +406,8 @@ def region_counts(regions: list[Region], detectors: list[str], statuses: list[st
     return out
 
 
-def merged_stats(nodes: list[ServiceNode]) -> dict:
-    """The controller figures of summary.json over every node (the latencies of the slowest)."""
-    stats = [n.stats() for n in nodes]
+def merged_stats(stats: list[dict]) -> dict:
+    """The controller figures of summary.json over every node's stats (the latencies of the slowest)."""
     if len(stats) == 1:
         return stats[0]
     out: dict = {k: sum(s[k] for s in stats) for k in ("received", "plans_sent", "unrouted", "reconnects")}

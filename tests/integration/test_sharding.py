@@ -1,7 +1,7 @@
 """Sharding (controller/regions.py, issue 12): two controller instances, each owning a region of
 the bundled city, through one real Mosquitto, drive the city exactly as one instance does.
 
-The two instances share nothing but the broker: each has its own client, service and thread,
+The two instances share nothing but the broker: each has its own process, client and service,
 subscribes to its own junctions and its halo only, and sends plans to its own junctions only.
 Under `adaptive` (max_pressure, which decides from the junction's own estimate) nothing crosses
 the border, so every trip must be identical to the single instance's (the in-process run, which
@@ -21,6 +21,8 @@ pytest.importorskip("sumo")
 
 from controller.config import RegionsConfig, load_config
 from controller.errors import AdapterError
+from controller.junctions import load_intersections
+from controller.regions import plan_regions
 from sim.broker import find_mosquitto
 from sim.commands import simulate_command
 from sim.simulate import SimulateRequest
@@ -49,16 +51,8 @@ def test_two_instances_sharding_the_city_give_the_same_trips_as_one(tmp_path):
         text=True,
     )
     cfg = replace(load_config(None), regions=RegionsConfig(count=2))
-    subscriptions: dict[str, set[str]] = {}
-
-    def look(loop, t_s: float) -> None:
-        if not subscriptions:
-            subscriptions.update({n.region: set(n.client._subs) for n in loop.nodes})
-            look.owned = {n.region: set(n.service.junctions) - n.service.observed for n in loop.nodes}
-            look.halo = {n.region: set(n.service.observed) for n in loop.nodes}
-
     req = SimulateRequest(CITY, tmp_path / "two", "adaptive", sumo_args=("--end", str(END_S)))
-    summary = run_via_mqtt(req, cfg, after_second=look, progress=lambda line: None)
+    summary = run_via_mqtt(req, cfg, progress=lambda line: None)
     _out, err = reference.communicate(timeout=120)
     assert reference.returncode == 0, err[-2000:]
 
@@ -68,16 +62,20 @@ def test_two_instances_sharding_the_city_give_the_same_trips_as_one(tmp_path):
     single = json.loads((tmp_path / "one" / "summary.json").read_text())
     assert summary["controller"]["plans_sent"] == single["controller"]["plans_sent"]
 
-    owned, halo = look.owned, look.halo
+    junctions = load_intersections(tmp_path / "two" / "intersections")
+    plan = plan_regions(cfg, junctions)
+    owned = {r.name: set(r.owned) for r in plan.regions}
+    halo = {r.name: set(r.halo) for r in plan.regions}
     assert sorted(owned) == ["r0", "r1"] and not owned["r0"] & owned["r1"]
     assert len(owned["r0"] | owned["r1"]) == 20 and abs(len(owned["r0"]) - len(owned["r1"])) <= 1
     assert halo["r0"] and halo["r0"] <= owned["r1"] and halo["r1"] <= owned["r0"]  # border neighbours
     regions = summary["transport"]["regions"]
     for name in ("r0", "r1"):
-        # each instance subscribed to its own and its halo's feeds only, and heard nothing else
-        level = {t.split("/")[3] for t in subscriptions[name] if t.endswith(("/detectors", "/status"))}
-        assert level == owned[name] | halo[name]
         stats = regions[name]
+        assert stats["error"] == ""
+        # each instance subscribed to its own and its halo's feeds only, and heard nothing else
+        level = {t.split("/")[3] for t in stats["subscriptions"] if t.endswith(("/detectors", "/status"))}
+        assert level == owned[name] | halo[name]
         assert stats["received"] == END_S * len(owned[name] | halo[name])
         assert stats["unrouted"] == 0 and stats["rejected"] == {}
         assert stats["plans_sent"] > 0

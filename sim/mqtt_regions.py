@@ -1,0 +1,123 @@
+"""The region controllers of a sharded `simulate --via-mqtt` (sim/mqtt_run.py), each in a process
+of its own: the same ServiceNode as `run --region`, sharing nothing with the others but the
+broker, so a replay of a big city uses every core.
+
+    proc = RegionProcess(RegionSpec(...)).start()   # spawned, connected and subscribed
+    ...                                             # lockstep: it ticks on the field's clock
+    stats = proc.finish()                           # after the clock's "end" (or terminate())
+
+The child reports once it is subscribed ("ready", with its subscriptions) and when it stops
+("done", with ServiceNode.stats(), its subscriptions and its error, if any).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from controller.adapters.mqtt import MqttSettings
+from controller.adapters.trust import Trust
+from controller.config import Config
+from controller.core.signing import Keyring
+from controller.errors import AdapterError
+from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
+from controller.model import Intersection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """Everything a region's process needs (pickled to it)."""
+
+    cfg: Config
+    junctions: dict[str, Intersection]  # owned and halo
+    owned: tuple[str, ...]
+    region: str
+    settings: MqttSettings
+    policy: str
+    start_s: float
+    keyring: Keyring  # the replay's throw-away plan keys (epoch 1)
+    realtime_factor: float | None = None  # None: lockstep
+    timeout_s: float = 60.0
+
+
+def region_main(spec: RegionSpec, conn: Any) -> None:
+    """The child: run the region's node until the clock's end (lockstep) or SIGTERM."""
+    logging.basicConfig(level=logging.WARNING, format=f"%(levelname)s region={spec.region} %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    node = ServiceNode(
+        spec.cfg,
+        spec.junctions,
+        spec.settings,
+        policy=spec.policy,
+        start_s=spec.start_s,
+        lockstep=spec.realtime_factor is None,
+        trust=Trust(epoch=1, signer=spec.keyring.sign, audit=None),
+        region=spec.region,
+        owned=spec.owned,
+    )
+    error = ""
+    try:
+        node.start()
+        conn.send(("ready", sorted(node.client._subs)))
+        if spec.realtime_factor is None:
+            run_lockstep(node, stop, timeout_s=spec.timeout_s)
+        else:
+            run_realtime(node, ScaledClock(spec.realtime_factor), stop)
+    except Exception as exc:  # reported to the parent, which fails the run
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        node.close()
+        conn.send(("done", {**node.stats(), "subscriptions": sorted(node.client._subs), "error": error}))
+
+
+class RegionProcess:
+    """One region's controller process, seen from the replay."""
+
+    def __init__(self, spec: RegionSpec) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no SUMO, no threads inherited from the field
+        self.spec = spec
+        self.region = spec.region
+        self._conn, child = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=region_main, args=(spec, child), name=f"region-{spec.region}", daemon=True)
+        self.subscriptions: list[str] = []
+        self.final: dict[str, Any] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> RegionProcess:
+        """Spawn it and wait until it is connected and subscribed."""
+        self.proc.start()
+        if not self._conn.poll(timeout_s):
+            self.proc.terminate()
+            raise AdapterError(f"region {self.region}: its controller process did not come up in {timeout_s:g} s")
+        kind, body = self._conn.recv()
+        if kind != "ready":
+            raise AdapterError(f"region {self.region}: controller process failed: {body.get('error')}", fatal=True)
+        self.subscriptions = body
+        return self
+
+    def alive(self) -> bool:
+        return self.proc.is_alive() or self._conn.poll()
+
+    def finish(self, timeout_s: float = 15.0, terminate: bool = False) -> dict[str, Any]:
+        """Wait for it to stop (SIGTERM first with `terminate`) and return its final stats."""
+        if self.final is not None:
+            return self.final
+        if terminate and self.proc.is_alive():
+            self.proc.terminate()
+        if not self._conn.poll(timeout_s) and self.proc.is_alive():
+            self.proc.terminate()  # lockstep without its "end": stop it
+        if self._conn.poll(5.0):
+            _kind, self.final = self._conn.recv()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        if self.final is None:
+            self.final = {"error": f"exit code {self.proc.exitcode}, no report", "subscriptions": self.subscriptions}
+        return self.final
