@@ -16,8 +16,8 @@ Steps (`predict_policies`, what the validation gate runs in its worker process):
 2. Two runs in parallel, each a process of its own (libsumo runs one simulation per process):
    `python -m sim.twin_policy SPEC` with the policy, its config and the region's junctions; the
    policy controls the region's junctions, every other traffic light keeps the network's program.
-3. Prediction per junction: sim/twin.py read_prediction on SUMO's laneData (time loss on the
-   junction's approach lanes), as for a cycle plan.
+3. Prediction per junction: sim/twin.py write_lanedata / read_prediction (SUMO's time loss on
+   the junction's approach edges), as for a cycle plan.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from controller.errors import AdapterError
 from controller.model import Intersection
 from controller.validation import policy_config
 from sim.field import write_detector_file
-from sim.twin import TwinRequest, TwinResult, approach_lanes, build_scenario, read_prediction
+from sim.twin import TwinRequest, TwinResult, approach_lanes, build_scenario, read_prediction, write_lanedata
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,16 +129,14 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
     run_dir = Path(req.work_dir) / f"policy_{time.time_ns()}"
     run_dir.mkdir(parents=True, exist_ok=True)
     loops = loops_file(req.junctions, run_dir / "loops.add.xml", req.cfg.detectors.loop_length_m)
+    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
+    edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
     t1 = time.monotonic()
     procs = {}
     for name, (policy, cfg) in configs.items():
         out = run_dir / name
-        lanedata = out / "lanedata.add.xml"
         out.mkdir(parents=True, exist_ok=True)
-        lanedata.write_text(
-            f'<additional><laneData id="twin" file="{out / "lanedata.xml"}" begin="0" '
-            f'end="{req.horizon_s:g}" excludeEmpty="true"/></additional>'
-        )
+        lanedata = write_lanedata(out / "lanedata.add.xml", out / "lanedata.xml", req.horizon_s, edges)
         spec = RunSpec(
             req.net_file,
             tuple(map(str, routes)),
@@ -155,7 +153,6 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
             tail = (run_dir / name / "run.log").read_text()[-800:]
             raise AdapterError(f"twin policy run {name} failed ({run_dir / name}): {tail}")
     t2 = time.monotonic()
-    approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
     return TwinResult(
         preds["incumbent"],
