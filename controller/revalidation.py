@@ -37,6 +37,7 @@ from controller.validation import DeskValidation, Pending, all_queues
 log = logging.getLogger(__name__)
 
 ACTOR = "revalidation"
+LOOK_EVERY_S = 10.0  # how often the regions due are looked for (a pass over every junction)
 
 
 def region(core: Core, jid: str) -> tuple[str, ...]:
@@ -60,6 +61,7 @@ class Revalidation:
     ref_pcu_h: dict[str, float] = field(default_factory=dict)  # junction -> its region's demand then
     pending: tuple[str, Pending] | None = None
     checks: int = 0
+    looked_s: float = float("-inf")
 
     def demand_pcu_h(self, core: Core, state: CoreState, jid: str) -> float:
         hs = [state.junctions[i].harm for i in region(core, jid)]
@@ -87,10 +89,14 @@ class Revalidation:
         self, core: Core, state: CoreState, now_s: float, policy: PolicyChoice, active: Mapping[str, Override]
     ) -> tuple[list[Override], list[str]]:
         """(fixed-plan overrides to put in force, junctions whose revalidation override ends)."""
-        if policy.name == "fixed" or self.validation.make_policy_request is None:
+        params = self.validation.gate.params
+        off = params.revalidate_s <= 0 and params.revalidate_shift <= 0
+        if off or policy.name == "fixed" or self.validation.make_policy_request is None:
             return [], []
         if self.pending is None:
-            self._start(core, state, now_s, policy)
+            if now_s - self.looked_s >= LOOK_EVERY_S:
+                self.looked_s = now_s
+                self._start(core, state, now_s, policy)
             return [], []
         jid, pending = self.pending
         verdict = self.validation.gate.poll(pending, now_s)
