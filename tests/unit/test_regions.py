@@ -51,6 +51,20 @@ def test_partition_is_balanced_complete_and_cuts_few_links(base, count):
     # a straight cut across a 20 x 10 grid crosses 10 links; the partition stays within twice that per cut
     assert regions.cut_links(plan, js) <= 2 * 10 * (count - 1) < links
     assert regions.plan_regions(cfg_with(count=count), js) == plan  # deterministic
+    if count == 2:
+        assert regions.cut_links(plan, js) == 10  # the straight cut across the grid's short side
+
+
+def test_partition_of_a_big_grid_cuts_straight_and_fast(base):
+    js = grid(base, 70, 70)  # 4,900 junctions: the sparse eigensolver's path
+    plan = regions.plan_regions(cfg_with(count=2), js)
+    assert regions.cut_links(plan, js) == 70 and [len(r.owned) for r in plan.regions] == [2450, 2450]
+
+
+def test_junctions_without_links_are_shared_evenly(base):
+    js = {f"S{k}": replace(base, id=f"S{k}", upstream=(), downstream=()) for k in range(7)}
+    plan = regions.plan_regions(cfg_with(count=3), js)
+    assert sorted(len(r.owned) for r in plan.regions) == [2, 2, 3] and all(r.halo == () for r in plan.regions)
 
 
 def test_halo_is_the_neighbours_within_hops_outside_the_region(base):
