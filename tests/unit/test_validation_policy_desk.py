@@ -10,6 +10,8 @@ import json
 import time
 from dataclasses import replace
 
+import pytest
+
 from controller.adapters.audit import AuditStore
 from controller.config import Config
 from controller.core.messages import encode_detector_message, encode_status
@@ -20,6 +22,8 @@ from controller.service import ControllerService
 from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from tests import twin_fakes
 from tests.junction_fixtures import two_phase
+
+pytestmark = pytest.mark.slow  # the gate's real worker process, a spawn per verdict
 
 CFG = Config()
 BAD = PolicyChoice("webster", (("lost_time_per_phase_s", 40.0), ("period_s", 60.0)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import pytest
+
 from controller.adapters.audit import AuditStore
 from controller.config import Config
 from controller.core.step import TickResult
@@ -19,6 +21,8 @@ from controller.service import ControllerService
 from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from tests import twin_fakes
 from tests.junction_fixtures import two_phase
+
+pytestmark = pytest.mark.slow  # the gate's real worker process, a spawn per verdict
 
 CFG = Config()
 WORSE = (40.0, 20.0)  # the stand-in twin predicts these greens far worse

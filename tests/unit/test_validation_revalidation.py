@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from controller.adapters.audit import AuditStore
 from controller.config import Config
 from controller.core.messages import encode_detector_message, encode_status
@@ -19,6 +21,8 @@ from controller.service import ControllerService
 from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from tests import twin_fakes
 from tests.junction_fixtures import two_phase
+
+pytestmark = pytest.mark.slow  # the gate's real worker process, a spawn per verdict
 
 CFG = Config()
 
