@@ -325,18 +325,26 @@ def _timeline(phases: tuple[ProgramPhase, ...], keys: list[frozenset[int]]) -> t
 def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tuple[float, ...]:
     """Per stage, the base green that makes the junction model's base program (stages in index
     order, each followed by the intergreen the model derives, controller/model.py) run SUMO's
-    timeline: each stage's span less the model's intergreen to the next stage, at least 1 s. With
-    the stages in the program's order every green then starts when SUMO's does and the base
-    cycle is the program's, whatever the program's own transitions (partial yellows, greens
-    kept into a transition, all-reds of their own lengths)."""
+    timeline: each stage's span less the model's intergreen to the next stage, at least 1 s (the
+    seconds that adds come off the longest greens). With the stages in the program's order every
+    green then starts when SUMO's does (up to those seconds) and the base cycle is the program's,
+    whatever the program's own transitions (partial yellows, greens kept into a transition,
+    all-reds of their own lengths)."""
     from controller.model import derived_intergreen_s
 
     if len(plan.spans_s) != len(plan.stages):
         return tuple(st.base_green_s for st in plan.stages)
     greens = [frozenset(i for i, c in enumerate(st.state) if c in STAGE_GREEN) for st in plan.stages]
     n = len(greens)
-    out = []
+    raw = []
     for k, span in enumerate(plan.spans_s):
         ig, _ = derived_intergreen_s(greens[k], greens[(k + 1) % n], yellow_s, all_red_s) if n > 1 else (0.0, 0.0)
-        out.append(round(max(1.0, span - ig), 3))
-    return tuple(out)
+        raw.append(span - ig)
+    out = [max(1.0, g) for g in raw]
+    # the seconds a clamped stage adds come off the longest greens, so the cycle stays SUMO's
+    excess = sum(o - g for o, g in zip(out, raw))
+    for k in sorted(range(n), key=lambda i: -out[i]):
+        take = min(excess, out[k] - 1.0)
+        out[k] -= take
+        excess -= take
+    return tuple(round(g, 3) for g in out)

@@ -286,3 +286,17 @@ def test_stage_zero_starts_where_the_program_shows_it():
     assert wrapped.first_green_s == -15.0 and wrapped.spans_s == (28.0, 23.0)
     late = stage_plan(_program((3, _y(EW)), (25, NS), (3, _y(NS)), (20, EW)))
     assert late.first_green_s == 3.0 and late.spans_s == (28.0, 23.0)
+
+
+def test_a_stage_shorter_than_the_models_intergreen_keeps_the_cycle():
+    """A 3 s stage followed by a 3 s transition, where the model derives yellow 3 + all-red 3:
+    its base green is 1 s, and the second it adds comes off the longest green."""
+    from sim.netprogram import aligned_greens_s
+
+    short = "GrrrrrrrrrrG"  # link 0 and 11: a short stage between NS and EW
+    plan = stage_plan(
+        _program((30, NS), (3, _y(NS)), (3, "r" * 12), (3, short), (3, _y(short)), (20, EW), (3, _y(EW)), (3, "r" * 12))
+    )
+    greens = aligned_greens_s(plan, 3.0, 3.0)
+    assert greens == (29.0, 1.0, 20.0)  # spans 36, 6, 26 less intergreens 6, 6, 6; 1 s off NS
+    assert sum(greens) + 3 * 6.0 == plan.cycle_s
