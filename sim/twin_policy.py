@@ -13,9 +13,10 @@ Steps (`predict_policies`, what the validation gate runs in its worker process):
 1. Scenario: sim/twin.py build_scenario (the recent counts projected over the horizon, routed;
    the estimated queues as standing vehicles), built once and used by both runs; the region's
    induction loops (the city's own too: the twin loads only the network) as an additional file.
-2. Two runs in parallel, each a process of its own (libsumo runs one simulation per process):
-   `python -m sim.twin_policy SPEC` with the policy, its config and the region's junctions; the
-   policy controls the region's junctions, every other traffic light keeps the network's program.
+2. Two runs in parallel, each a process of its own (libsumo runs one simulation per process),
+   forked from the caller once the controller is imported (no start-up cost per run; the spec
+   is kept beside the run: `python -m sim.twin_policy SPEC` reruns it): the policy with its
+   config controls the region's junctions, every other traffic light keeps the network's program.
 3. Prediction per junction: sim/twin.py write_lanedata / read_prediction (SUMO's time loss on
    the junction's approach edges), as for a cycle plan.
 """
@@ -23,10 +24,11 @@ Steps (`predict_policies`, what the validation gate runs in its worker process):
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
-import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +40,10 @@ from controller.core.validation import PolicyChoice
 from controller.errors import AdapterError
 from controller.model import Intersection
 from controller.validation import policy_config
-from sim.field import write_detector_file
+from sim.field import SumoField, write_detector_file
+from sim.simulate import InProcessLoop
+from sim.sumo import load_api, start_command
 from sim.twin import TwinRequest, TwinResult, approach_lanes, build_scenario, read_prediction, write_lanedata
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -101,19 +103,35 @@ def loops_file(junctions: tuple[Intersection, ...], path: Path, loop_length_m: f
     return write_detector_file(own, path, loop_length_m)
 
 
-def _launch(spec: RunSpec, out: Path) -> subprocess.Popen:
+def _launch(spec: RunSpec, out: Path) -> int:
+    """Fork a child that runs `spec` (this process has the controller imported already: the child
+    starts at once); its output goes to out/run.log. Returns its pid (exit status 0: done)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.pickle").write_bytes(pickle.dumps(spec))
-    log = open(out / "run.log", "w")  # noqa: SIM115 - the child keeps its own descriptor
+    (out / "spec.pickle").write_bytes(pickle.dumps(spec))  # to rerun by hand: python -m sim.twin_policy SPEC
+    log_fd = os.open(out / "run.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    pid = os.fork()
+    if pid:
+        os.close(log_fd)
+        return pid
+    status = 1  # the child: never returns into the caller's code
     try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sim.twin_policy", str(out / "spec.pickle")],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        sys.stdout = os.fdopen(1, "w", closefd=False)
+        sys.stderr = os.fdopen(2, "w", closefd=False)
+        print(f"policy={spec.policy} plans_sent={run_closed_loop(spec)}", flush=True)
+        status = 0
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
     finally:
-        log.close()
+        os._exit(status)
+
+
+def _wait(pid: int) -> int:
+    """The child's exit code (a signal: 128 + its number)."""
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
 def predict_policies(req: PolicyTwinRequest) -> TwinResult:
@@ -148,8 +166,8 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
             req.seed,
         )
         procs[name] = _launch(spec, out)
-    for name, p in procs.items():
-        if p.wait() != 0:
+    for name, pid in procs.items():
+        if _wait(pid) != 0:
             tail = (run_dir / name / "run.log").read_text()[-800:]
             raise AdapterError(f"twin policy run {name} failed ({run_dir / name}): {tail}")
     t2 = time.monotonic()
@@ -167,11 +185,7 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
 
 def run_closed_loop(spec: RunSpec) -> int:
     """One policy in closed loop with the twin's SUMO over the horizon (in this process: libsumo
-    when installed). Returns the plans the controller sent."""
-    from sim.field import SumoField
-    from sim.simulate import InProcessLoop
-    from sim.sumo import load_api, start_command
-
+    when installed, one simulation per process). Returns the plans the controller sent."""
     api = load_api(True)
     args = ["-n", spec.net_file, "-r", ",".join(spec.routes), "-a", ",".join(spec.additional)]
     args += ["-b", "0", "-e", f"{spec.horizon_s:g}", "--seed", str(spec.seed), "--step-length", "1"]
