@@ -255,6 +255,7 @@ _POSITIVE = frozenset(
         "validation.horizon_s",
         "validation.window_s",
         "validation.timeout_s",
+        "validation.policy_timeout_s",
         "validation.max_twins",
         "regions.lease_s",
     }

@@ -122,7 +122,14 @@ def _add_policy_parser(cs: Any) -> None:
     )
     pol.add_argument("--force", action="store_true", help="put it in force even if the validation gate rejects it")
     pol.add_argument("--reason", default=None, metavar="TEXT", help="why the change is forced (recorded)")
-    pol.add_argument("--verdict-timeout", dest="verdict_timeout_s", type=float, default=None, metavar="S")
+    pol.add_argument(
+        "--verdict-timeout",
+        dest="verdict_timeout_s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the validation verdict (default [validation] policy_timeout_s + --timeout)",
+    )
 
 
 # -- connection -------------------------------------------------------------------------------
@@ -385,7 +392,9 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
             time.sleep(args.watch)
     req = request(args, clock.now())
     verdict_s = getattr(args, "verdict_timeout_s", None)
-    verdict_s = cfg.validation.timeout_s + args.timeout if verdict_s is None else verdict_s
+    if verdict_s is None:
+        twin_s = cfg.validation.policy_timeout_s if args.ctl_command == "policy" else cfg.validation.timeout_s
+        verdict_s = twin_s + args.timeout
     answer = send(s, topics, req, args.timeout, verdict_s)
     if answer is None:
         print(

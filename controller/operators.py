@@ -436,7 +436,7 @@ class OperatorDesk:
             self.policy_validating = _PolicyValidating(change, self.policy)
             text = (
                 f"validating policy {change.choice.describe()} against {self.policy.describe()} in the SUMO twin "
-                f"(at most {gate.params.timeout_s:g} s): the verdict follows with id {change.request_id}"
+                f"(at most {gate.params.policy_timeout_s:g} s): the verdict follows with id {change.request_id}"
             )
             return Answer(change.request_id, change.junction, "policy", False, text, validating=True)
         if gate is not None:

@@ -6,8 +6,9 @@ safety_refusal): a refused candidate gets its verdict at once and the twin never
 it starts the twin's `predict(request)` in a new process (multiprocessing, spawn; the process
 leads its own process group, so a timeout kills the twin's SUMO children too) and returns a
 `Pending`. `poll` (non-blocking, from the tick's thread) gives the verdict once the twin is done,
-or `unvalidated` once `timeout_s` has passed (the worker is killed). `validate` does both,
-blocking (tools, tests).
+or `unvalidated` once `timeout_s` (`policy_timeout_s` for a policy) has passed (the worker is
+killed). `validate` does both, blocking (tools, tests). A policy change (`PolicyChoice`, checked
+by `policy_refusal`) goes through `start_checked` and the gate's `predict_policy`.
 
 Every verdict is appended to the audit store (kind `verdict`, actor: who asked): junction,
 candidate, incumbent, outcome, reasons, predicted figures, twin wall time. Passed and rejected
@@ -165,17 +166,18 @@ class ValidationGate:
             self._reap(pending)
             verdict = judge("", None, None, self.params, failure="the twin's worker died without an answer")
             return self._ran(verdict, pending, waited, now_s)
-        if waited < self.params.timeout_s:
+        limit_s, key = self.timeout(pending.candidate)
+        if waited < limit_s:
             return None
         self._kill(pending)
-        verdict = judge(
-            "",
-            None,
-            None,
-            self.params,
-            failure=f"no prediction within {self.params.timeout_s:g} s (validation.timeout_s)",
-        )
+        verdict = judge("", None, None, self.params, failure=f"no prediction within {limit_s:g} s (validation.{key})")
         return self._ran(verdict, pending, waited, now_s)
+
+    def timeout(self, candidate: Candidate) -> tuple[float, str]:
+        """How long the twin of this candidate may take, and the config key that says so."""
+        if isinstance(candidate, PolicyChoice):
+            return self.params.policy_timeout_s, "policy_timeout_s"
+        return self.params.timeout_s, "timeout_s"
 
     def _ran(self, verdict: Verdict, pending: Pending, twin_s: float, now_s: float) -> Verdict:
         """A verdict after the twin was started: the wall time from its start to this verdict is

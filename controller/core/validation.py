@@ -54,6 +54,7 @@ class ValidationParams:
     split_change_s: float = 5.0  # a change of any phase's green above this is validated
     offset_change_s: float = 10.0  # an offset change above this (around the cycle) is validated
     timeout_s: float = 30.0  # a twin not done after this long: verdict `unvalidated`, nothing pushed
+    policy_timeout_s: float = 120.0  # the same for a policy's twin (two closed-loop runs of the controller)
     seed: int = 1  # SUMO's seed, the same for the incumbent's and the candidate's run
     max_twins: int = 2  # twins (each two SUMO runs) at a time for a cyclic policy's plans; the others wait
     revalidate_s: float = 3600.0  # the policy in force is validated again against the fixed plan this often (0: never)
