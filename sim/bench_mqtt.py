@@ -22,7 +22,10 @@ the bundled city's junction with the most detectors (ids made unique).
   lockstep on its own share of the clock message. Per second: e2e = first detector message
   leaving the feeder -> the last plan of the slowest region handed to the socket; validate and
   tick are the slowest region's. `dropped`: detector messages the feeder sent that no
-  controller validated.
+  controller validated. CPU s/s: process CPU seconds per second of feed of the busiest
+  controller process, and of everything in the loop (controllers, feeder, Mosquitto): on a
+  machine shared with other work, the latencies measure the contention; the CPU figures say
+  whether the loop fits the machine's cores (all <= cores, ctl max <= 1).
 """
 
 from __future__ import annotations
@@ -130,7 +133,8 @@ def feeder(spec: dict) -> None:
                 if spec.get("regions"):
                     clock["regions"] = {r: {"detectors": k, "status": 0} for r, k in spec["regions"].items()}
                 client.publish(topics.clock, json.dumps(clock).encode(), qos=1)
-            print(json.dumps({"t": t, "sent_wall": sent_wall, "done_wall": time.time()}), flush=True)
+            row = {"t": t, "sent_wall": sent_wall, "done_wall": time.time(), "cpu_s": time.process_time()}
+            print(json.dumps(row), flush=True)
         if mode == "paced":
             client.publish(topics.clock, b'{"v":1,"end":true}', qos=1)
     while client.pending():
@@ -243,7 +247,7 @@ def controller_process(spec: dict) -> None:
 
 def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     """Time the node's validation per second and its ticks: (t -> seconds validating,
-    t -> [wall start, wall end, plans sent])."""
+    t -> [wall start, wall end, plans sent, process CPU seconds at the end])."""
     validate_s: dict[float, float] = {}
     ticks: dict[float, list] = {}
     handle, tick = node.handle, node._tick
@@ -256,7 +260,7 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     def timed_tick(now_s):
         a = time.time()
         tick(now_s)
-        ticks[now_s] = [a, time.time(), len(node.sent)]
+        ticks[now_s] = [a, time.time(), len(node.sent), time.process_time()]
 
     node.handle, node._tick = timed_handle, timed_tick
     return validate_s, ticks
@@ -282,13 +286,28 @@ def one_hz_regions(broker, work: Path, junctions: dict, k: int, detectors: list[
         json.loads(p.stdout.readline())
     t0 = float(int(time.time()) + 2)
     spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0}
+    broker_cpu0 = cpu_seconds(broker._proc.pid)
     feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
-    sent = {row["t"]: row["sent_wall"] for row in map(json.loads, feed.stdout)}
+    rows = [json.loads(line) for line in feed.stdout]
+    broker_cpu = cpu_seconds(broker._proc.pid) - broker_cpu0
     feed.wait(60)
     results = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs]
     for p in procs:
         p.wait(60)
-    return _summarise(results, sent, t0 + 2, n * seconds)
+    out = _summarise(results, {r["t"]: r["sent_wall"] for r in rows}, t0 + 2, n * seconds)
+    kept = [r for r in rows if r["t"] >= t0 + 2]
+    if len(kept) > 1 and "tick_p50" in out:
+        span = kept[-1]["t"] - kept[0]["t"]
+        out["cpu_feeder"] = (kept[-1]["cpu_s"] - kept[0]["cpu_s"]) / span
+        out["cpu_broker"] = broker_cpu / (rows[-1]["done_wall"] - rows[0]["sent_wall"])
+        out["cpu_all"] = out["cpu_ctl_sum"] + out["cpu_feeder"] + out["cpu_broker"]
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) -> dict:
@@ -319,7 +338,14 @@ def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) ->
         "e2e_p50": statistics.median(e2e_ms),
         "e2e_p99": percentile(e2e_ms, 99),
         "late": sum(1 for ms in e2e_ms if ms > 1000.0),
-    }
+    } | _cpu(ticks, keep)
+
+
+def _cpu(ticks: list[dict], keep: list[float]) -> dict:
+    """Process CPU seconds per second of feed, from the first to the last kept tick: the busiest
+    controller process's and all of them together."""
+    per = [(tk[keep[-1]][3] - tk[keep[0]][3]) / max(keep[-1] - keep[0], 1.0) for tk in ticks]
+    return {"cpu_ctl_max": max(per), "cpu_ctl_sum": sum(per)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg_s: float, args) -> None:
     head = (
         f"{'N':>6} {'K':>2} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
-        f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'dropped':>8} {'late':>5}"
+        f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'dropped':>8} {'late':>5} | {'CPU s/s: ctl max, all':>22}"
     )
     print(head)
     print("-" * len(head), flush=True)
@@ -377,7 +403,8 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                 f"{lead}{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
                 f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
                 f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8} "
-                f"{hz['late']:>3}/{hz['seconds']}" + (f"  ({hz['error']})" if hz["error"] else ""),
+                f"{hz['late']:>3}/{hz['seconds']} | {hz['cpu_ctl_max']:>10.2f} {hz.get('cpu_all', float('nan')):>11.2f}"
+                + (f"  ({hz['error']})" if hz["error"] else ""),
                 flush=True,
             )
             if ing["rejected"] or hz["rejected"]:

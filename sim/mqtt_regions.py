@@ -2,7 +2,8 @@
 of its own: the same ServiceNode as `run --region`, sharing nothing with the others but the
 broker, so a replay of a big city uses every core.
 
-    proc = RegionProcess(RegionSpec(...)).start()   # spawned, connected and subscribed
+    proc = RegionProcess(RegionSpec(...)).start()   # spawned
+    proc.wait_ready()                               # connected and subscribed
     ...                                             # lockstep: it ticks on the field's clock
     stats = proc.finish()                           # after the clock's "end" (or terminate())
 
@@ -89,9 +90,12 @@ class RegionProcess:
         self.subscriptions: list[str] = []
         self.final: dict[str, Any] | None = None
 
-    def start(self, timeout_s: float = 60.0) -> RegionProcess:
-        """Spawn it and wait until it is connected and subscribed."""
+    def start(self) -> RegionProcess:
+        """Spawn it (wait_ready tells when it is connected and subscribed)."""
         self.proc.start()
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
         if not self._conn.poll(timeout_s):
             self.proc.terminate()
             raise AdapterError(f"region {self.region}: its controller process did not come up in {timeout_s:g} s")
@@ -99,7 +103,6 @@ class RegionProcess:
         if kind != "ready":
             raise AdapterError(f"region {self.region}: controller process failed: {body.get('error')}", fatal=True)
         self.subscriptions = body
-        return self
 
     def alive(self) -> bool:
         return self.proc.is_alive() or self._conn.poll()

@@ -148,8 +148,10 @@ class MqttLoop:
         try:
             for node in self.nodes:
                 node.start()
+            for proc in self.procs:  # spawned together: each takes a few seconds to import and subscribe
+                proc.start()
             for proc in self.procs:
-                proc.start(timeout_s)
+                proc.wait_ready(timeout_s)
             for jid in junctions:
                 user = field_user(jid)
                 dev = MqttClient(
