@@ -1,7 +1,7 @@
 """The service on a two-node RabbitMQ 3.10 cluster with its MQTT plugin on TLS (sim/rabbit.py):
 the roles of the contract hold across nodes, and where RabbitMQ 3.10 lacks a feature the contract
 uses, the degradation docs/deployment.md describes ("RabbitMQ 3.10 against the contract") is
-what happens. One cluster for the module: RabbitMQ takes 15-30 s to boot."""
+what happens. One cluster for the module: it takes 25-70 s to boot here."""
 
 from __future__ import annotations
 
@@ -210,17 +210,17 @@ def test_two_region_instances_on_two_nodes_reproduce_the_in_process_run(cluster,
     """Sharding on the clustered broker: the bundled city in two regions (controller/regions.py),
     region r0's instance on node 1, r1's on node 2, the field on node 2, so r0's detector messages,
     statuses, plans and lockstep clock all cross the cluster. Lockstep makes the run exact: the
-    same trips as the single in-process service (adaptive: nothing crosses the region border)."""
+    same trips as the single in-process service (adaptive, 200 s: nothing crosses the region border)."""
     defaults = load_config(None)
     assert defaults.service.site == SITE
-    ref_req = SimulateRequest(CITY, tmp_path / "in_process", "adaptive", sumo_args=("--end", "300"))
+    ref_req = SimulateRequest(CITY, tmp_path / "in_process", "adaptive", sumo_args=("--end", "200"))
     ref_summary = run(ref_req, defaults, progress=lambda line: None)
     split = cluster.split(controller_node=0, field_node=1, spread=True)
     sharded = replace(defaults, regions=RegionsConfig(count=2))
     req = replace(ref_req, out_dir=tmp_path / "rabbit_run")
     summary = run_via_cluster(req, sharded, split, progress=lambda line: None)
     ref = _trips(tmp_path / "in_process" / "tripinfo.xml")
-    assert len(ref) > 150
+    assert len(ref) > 50
     assert _trips(tmp_path / "rabbit_run" / "tripinfo.xml") == ref
     assert sorted(split.placed.values()) == [0, 1]  # one instance on each node
     transport = summary["transport"]
@@ -231,28 +231,30 @@ def test_two_region_instances_on_two_nodes_reproduce_the_in_process_run(cluster,
         assert stats["plans_sent"] > 0 and stats["rejected"] == {}
 
 
-def test_losing_a_node_costs_the_sessions_it_held(cluster, clients):
+def test_losing_a_node_blinds_the_persistent_sessions_it_held(cluster, clients):
     """Last in the module: it stops node 1. A persistent session lives in a classic queue on the
-    node where its client subscribed; with that node gone, the client reconnecting to the other
-    node gets a new session (the adapter subscribes again) and what was queued meanwhile is lost.
-    Replicated sessions need quorum queues and a majority of nodes (docs/deployment.md:
-    sim/rabbit_node_loss.py shows it on three nodes)."""
+    node where its client first subscribed. With that node gone, the client reconnecting through
+    the other node cannot subscribe again (the queue's node is down: the broker closes the
+    connection, again and again) until the node returns. A client with a clean session
+    (`session_expiry_s = 0`) goes on through the surviving node. Replicated sessions need quorum
+    queues and a majority of nodes (docs/deployment.md; sim/rabbit_node_loss.py on three nodes)."""
     t = cluster.topics
     session = {"client_id": "tsc-city-nodeloss", "session_expiry_s": 3600.0}
     first = MqttClient(cluster.settings(CONTROLLER, node=0, **session))
-    first.subscribe([t.status("J1")], qos=1)
+    first.subscribe([t.detectors("J1")], qos=1)
     first.start()
     first.close()
     cluster.stop_node(cluster.nodes[0])
     dev = connect(clients, cluster, field_user("J1"), 1)
-    assert dev.wait_ack(dev.publish(t.status("J1"), b"while node 1 is down", qos=1)) == 0
-    inbox, sessions = Inbox(), []
-    back = MqttClient(cluster.settings(CONTROLLER, node=1, **session), inbox, on_connected=sessions.append)
+    blind, clean = Inbox(), Inbox()
+    back = MqttClient(cluster.settings(CONTROLLER, node=1, reconnect_min_s=0.5, reconnect_max_s=0.5, **session), blind)
     clients.append(back)
-    back.subscribe([t.status("J1")], qos=1)
-    back.start()
-    assert sessions == [False]
-    assert dev.wait_ack(dev.publish(t.status("J1"), b"after the reconnect", qos=1)) == 0
-    assert inbox.wait_for(1) == [(t.status("J1"), b"after the reconnect")]
-    time.sleep(0.5)
-    assert len(inbox.messages) == 1
+    back.subscribe([t.detectors("J1")], qos=1)
+    back.start(wait=False)
+    fresh = {"client_id": "tsc-city-clean", "session_expiry_s": 0.0}
+    connect(clients, cluster, CONTROLLER, 1, clean, [t.detectors("J1")], **fresh)
+    assert dev.wait_ack(dev.publish(t.detectors("J1"), b"after the loss", qos=1)) == 0
+    assert clean.wait_for(1) == [(t.detectors("J1"), b"after the loss")]
+    time.sleep(2.0)
+    assert back.disconnects >= 2  # cut off at every attempt to subscribe
+    assert blind.messages == []
