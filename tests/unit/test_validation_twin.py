@@ -141,3 +141,20 @@ def test_vehicles_en_route_start_where_free_flow_took_them_and_not_inside_a_seed
     early = [v for v in ET.parse(tmp_path / "d.rou.xml").getroot().iter("vehicle") if "early" in v.get("id")]
     assert 1 <= len(early) <= 2  # 20 s of route, minus the queue's stretch
     assert all(v.get("depart") == "0" and float(v.get("departPos")) < 70 for v in early)
+
+
+def test_nnls_fits_as_well_as_scipys():
+    from scipy.optimize import nnls as scipy_nnls
+
+    from sim.twin import nnls
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        m, n = rng.integers(1, 30), rng.integers(1, 80)
+        a = (rng.random((m, n)) < 0.2) * rng.integers(1, 3, (m, n)).astype(float)
+        b = rng.random(m) * 50
+        x, (y, _) = nnls(a, b), scipy_nnls(a, b, maxiter=50 * n)
+        assert (x >= 0).all()
+        assert np.linalg.norm(a @ x - b) <= np.linalg.norm(a @ y - b) + 1e-6
+    # the unconstrained solution (-1, 1) is negative: the constrained one lies on x0 = 0
+    assert nnls(np.array([[1.0, 1.0], [0.0, 1.0]]), np.array([0.0, 1.0])) == pytest.approx([0.0, 0.5], abs=1e-9)
