@@ -8,7 +8,8 @@ lane, the plans in force (`incumbent`) and the candidate plans. Steps:
    over the horizon; candidate routes from randomTrips (cached per network and seed in the work
    folder); per vehicle class, vehicles per candidate route by non-negative least squares on the
    counted edges (`route_weights`), departing evenly over the horizon; each lane's estimated
-   queue becomes standing vehicles.
+   queue becomes standing vehicles. Optional: the counted flow also on its way at t = 0
+   (`en_route`), the city's vehicle types (`vtype_files`), its own signal programs (`programs`).
 2. Two SUMO runs in parallel (`sumo` processes, same seed; mesoscopic when the request asks):
    the incumbent plans, then the same with the candidate's junctions on the candidate. A plan is
    a SUMO tlLogic written from the junction model: each green of the phase order, then yellow
@@ -66,6 +67,7 @@ class TwinRequest:
     mesoscopic: bool = False  # SUMO's mesoscopic model (sumo_command)
     programs: tuple[str, ...] = ()  # additional files with the city's own signal programs (tlLogic)
     en_route: bool = False  # the counted flow is also on its way at t = 0 (EnRoute)
+    vtype_files: tuple[str, ...] = ()  # the city's vehicle types (vType elements read from these); else SUMO's
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,14 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
     route_weights, departing evenly; each lane's estimated queue becomes standing vehicles."""
     work = Path(req.work_dir)
     key = _key(
-        req.net_file, dict(req.counts), req.window_s, req.horizon_s, req.seed, dict(req.queues_pcu), req.en_route
+        req.net_file,
+        dict(req.counts),
+        req.window_s,
+        req.horizon_s,
+        req.seed,
+        dict(req.queues_pcu),
+        req.en_route,
+        req.vtype_files,
     )
     out = work / f"scenario_{key}"
     out.mkdir(parents=True, exist_ok=True)
@@ -317,7 +326,7 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
         for ci, cls in enumerate(VEHICLE_CLASSES)
         if targets[:, ci].any()
     }
-    files = [demand.write_vtypes(out / "vtypes.rou.xml", [])]
+    files = [demand.write_vtypes(out / "vtypes.rou.xml", [Path(p) for p in req.vtype_files])]
     files.append(out / "demand.rou.xml")
     sampled = write_demand(files[-1], routes, per_class, req.horizon_s, req.seed, en_route(req, net)) or candidates
     queued = demand.write_queue_vehicles(
@@ -528,6 +537,7 @@ class RequestMaker:
     seed: int = 1
     mesoscopic: bool = False  # TwinRequest.mesoscopic
     programs: tuple[str, ...] = ()  # TwinRequest.programs
+    vtype_files: tuple[str, ...] = ()  # TwinRequest.vtype_files
 
     def region(self, jid: str) -> tuple[Intersection, ...]:
         j = self.junctions[jid]
@@ -559,4 +569,5 @@ class RequestMaker:
             seed=self.seed,
             mesoscopic=self.mesoscopic,
             programs=self.programs,
+            vtype_files=self.vtype_files,
         )

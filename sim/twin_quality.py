@@ -65,6 +65,7 @@ class QualityRequest:
     seed: int = 1
     reuse_field: bool = False  # a field run already in out_dir (same instants) is used again
     en_route: bool = False  # TwinRequest.en_route
+    city_vtypes: bool = False  # the twin's vehicle types are the scenario's (TwinRequest.vtype_files)
 
 
 def check(req: QualityRequest) -> None:
@@ -88,6 +89,14 @@ def program_files(scfg: SumoConfig) -> tuple[str, ...]:
             if b"<tlLogic" in f.read():
                 out.append(str(Path(path).resolve()))
     return tuple(out)
+
+
+def vtype_files(req: QualityRequest) -> tuple[str, ...]:
+    """The scenario's route and additional files, when the twin is to use its vehicle types."""
+    if not req.city_vtypes:
+        return ()
+    scfg = SumoConfig(req.sumocfg)
+    return tuple(str(p) for key in ("route-files", "additional-files") for p in scfg.files(key))
 
 
 def write_field_edgedata(path: Path, output: Path, at_s: Sequence[float], horizon_s: float) -> Path:
@@ -200,6 +209,7 @@ def predict_at(req: QualityRequest, cfg: Config, site: Path, t_s: float, net, ju
         mesoscopic=req.mesoscopic,
         programs=programs,
         en_route=req.en_route,
+        vtype_files=vtype_files(req),
     )
     routes, info = twin.build_scenario(treq, net)
     pred = twin.run_plans(treq, net, routes, {"incumbent": plans})["incumbent"]
@@ -230,6 +240,7 @@ def evaluate_quality(req: QualityRequest, cfg: Config) -> dict:
         "policy": req.policy,
         "mesoscopic": req.mesoscopic,
         "en_route": req.en_route,
+        "city_vtypes": req.city_vtypes,
         "horizon_s": req.horizon_s,
         "window_s": req.window_s,
         "at_s": list(req.at_s),
@@ -249,6 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--meso", action="store_true", help="mesoscopic twin runs")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--en-route", action="store_true", help="twin: the counted flow also on its way at T")
+    ap.add_argument("--city-vtypes", action="store_true", help="twin: the scenario's vehicle types")
     ap.add_argument("--reuse-field", action="store_true", help="use the field run already in --out")
     ap.add_argument("--config", type=Path, default=ROOT / "config.toml")
     args = ap.parse_args(argv)
@@ -265,6 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.seed,
         reuse_field=args.reuse_field,
         en_route=args.en_route,
+        city_vtypes=args.city_vtypes,
     )
     out = evaluate_quality(req, load_config(args.config))
     (args.out / "quality.json").write_text(json.dumps(out, indent=1))
