@@ -100,12 +100,9 @@ def test_ordinary_junction_ids_pass():
     check_junction_ids(["J1", "cluster_1_2_#3more", "a/b", "-170"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="controller/regions.py names a region's instance {instance}.{region}: RabbitMQ's plugin splits "
-    "the '.' into two levels, so `service/+` does not cover its heartbeat (docs/deployment.md, Left to do)",
-)
 def test_region_instance_heartbeats_are_one_rabbitmq_level():
+    """A region's instance name is one level for RabbitMQ too (no '.'), so the controller's
+    `service/+` read covers the heartbeats the failover watches (controller/takeover.py)."""
     from controller.config import load_config
     from controller.regions import region_instance
 
