@@ -5,7 +5,9 @@ decode_policy_change / encode_policy_change) and the checks before the twin runs
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,14 @@ def test_validate_return_without_the_gate_is_refused_naming_the_field(tmp_path):
     path.write_text("[harm]\nvalidate_return = true\n")
     with pytest.raises(ConfigError, match="harm.validate_return: needs validation.enabled"):
         load_config(path)
+
+
+def test_the_policy_twin_runs_its_own_field_never_the_citys():
+    """sim/twin_policy.py drives its own SUMO run with sim/field.py's loops and roadsides; it
+    never imports the live field, an archive or a replay (where the field's state is)."""
+    root = Path(__file__).resolve().parents[2]
+    tree = ast.parse((root / "sim" / "twin_policy.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "sim.field" in names and "sim.simulate" in names  # the twin's own field, stepped like simulate
+    assert not {n for n in names if n.startswith(("sim.field_live", "sim.replay", "controller.adapters"))}, names
