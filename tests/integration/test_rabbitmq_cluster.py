@@ -6,6 +6,8 @@ what happens. One cluster for the module: it takes 25-70 s to boot here."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -200,6 +202,38 @@ def test_a_persistent_session_follows_its_client_to_another_node(cluster, client
     back.start()
     assert sessions == [True]
     assert inbox.wait_for(1) == [(t.status("J2"), b"while away")]
+
+
+_INSTANCE = """
+import sys, time
+from controller.adapters.mqtt import MqttClient, MqttSettings
+settings = MqttSettings(**eval(sys.argv[1]))
+topic = sys.argv[2]
+client = MqttClient(settings, will=(topic, b'{"v":1,"state":"offline"}')).start()
+client.wait_ack(client.publish(topic, b'{"v":1,"state":"online"}', qos=1, retain=True))
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_instances_last_will_reaches_the_other_node(cluster, clients):
+    """What region failover (controller/takeover.py) hears of a dead instance: its heartbeat, then
+    its Last Will when its process is killed, published by node 1, heard by an instance on node 2."""
+    topic = cluster.topics.heartbeat("ctl-1-r0")
+    watcher = Inbox()
+    connect(clients, cluster, CONTROLLER, 1, watcher, [topic])
+    settings = cluster.settings(CONTROLLER, "tsc-city-ctl-1-r0", node=0, keepalive_s=5.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INSTANCE, repr(settings.__dict__), topic], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        assert watcher.wait_for(1)[0] == (topic, b'{"v":1,"state":"online"}')
+        proc.kill()  # no DISCONNECT: the broker publishes the will
+        assert watcher.wait_for(2)[1] == (topic, b'{"v":1,"state":"offline"}')
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _trips(path: Path) -> list[dict]:
