@@ -111,3 +111,30 @@ def test_the_policy_twin_runs_its_own_field_never_the_citys():
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "sim.field" in names and "sim.simulate" in names  # the twin's own field, stepped like simulate
     assert not {n for n in names if n.startswith(("sim.field_live", "sim.replay", "controller.adapters"))}, names
+
+
+def test_the_policy_request_covers_the_region_with_its_counts_queues_and_config():
+    from controller.junctions import parse_intersection
+    from controller.model import VEHICLE_CLASSES, DetectorReading, Snapshot
+    from controller.validation import RecentCounts
+    from sim.twin_policy import PolicyRequestMaker
+    from tests.junction_fixtures import two_phase_raw
+
+    raw_k = two_phase_raw()
+    raw_k["id"] = "K"
+    for d in raw_k["detectors"]:
+        d["id"] = "K" + d["id"]
+    k = parse_intersection(raw_k, "K.toml")
+    j = two_phase()
+    recent = RecentCounts(300.0, VEHICLE_CLASSES)
+    for t in (10.0, 200.0, 400.0):
+        mine = DetectorReading("N_stop", (("car", 2),), 0.2, 5.0)
+        theirs = DetectorReading("KN_stop", (("car", 9),), 0.2, 5.0)
+        recent.add(Snapshot("J", t, 1.0, (mine, theirs)))
+    maker = PolicyRequestMaker("net.xml", {"J": j, "K": k}, recent, 300.0, "/tmp/w", CFG, horizon_s=600.0)
+    cand, inc = PolicyChoice("max_pressure", (("wait_scale_s", 30.0),)), PolicyChoice("fixed")
+    req = maker("J", cand, inc, {"eN_0": 3.0, "K_lane_0": 5.0}, 400.0)
+    assert [r.id for r in req.junctions] == ["J"]  # no neighbours declared
+    assert req.counts == {"N_stop": (4, 0, 0, 0)}  # 200 s and 400 s: within (100, 400]; K's loop is not J's
+    assert req.queues_pcu == {"eN_0": 3.0}  # lanes of the region only
+    assert (req.candidate, req.incumbent, req.cfg, req.horizon_s) == (cand, inc, CFG, 600.0)
