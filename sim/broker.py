@@ -286,14 +286,7 @@ class Broker:
 
     def write_credentials(self, folder: Path | None = None) -> Path:
         """One file per user, {user}.password (mode 0600), in folder (default workdir/credentials)."""
-        folder = folder or self.workdir / CREDENTIALS_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
-        for user, password in self.users.items():
-            f = folder / f"{user}.password"
-            f.write_text(password + "\n")
-            f.chmod(0o600)
-        return folder
+        return write_credentials(folder or self.workdir / CREDENTIALS_DIR, self.users)
 
     # -- process --------------------------------------------------------------------------
     @property
@@ -386,11 +379,43 @@ class Broker:
         )
 
 
+def write_credentials(folder: Path, users: Mapping[str, str]) -> Path:
+    """One file per user, {user}.password (mode 0600), in folder (mode 0700)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for user, password in users.items():
+        f = folder / f"{user}.password"
+        f.write_text(password + "\n")
+        f.chmod(0o600)
+    return folder
+
+
 def read_credentials(folder: Path) -> dict[str, str]:
     """user -> password from the {user}.password files of a provisioned credentials folder."""
     if not folder.is_dir():
         return {}
     return {f.name[: -len(".password")]: f.read_text().strip() for f in folder.glob("*.password")}
+
+
+def check_provision(
+    out: Path, cfg: Config, operators: Sequence[str], monitors: Sequence[str], repo_root: Path | None
+) -> Path:
+    """The resolved output folder of a production broker's files, or ConfigError: the folder is
+    inside the repository (credentials never go into it), or a user name is reserved, not a
+    plain name, or both operator and monitor."""
+    out = out.resolve()
+    if repo_root is not None and out.is_relative_to(repo_root.resolve()):
+        raise ConfigError(
+            "--out", "broker-setup", f"{out} is inside the repository {repo_root}: credentials must live outside it"
+        )
+    reserved = {CONTROLLER, SIM}
+    for name in [*operators, *monitors]:
+        if not name or name in reserved or name.startswith("field-") or any(c in name for c in "/+#: "):
+            raise ConfigError(cfg.source, "operators", f"user name {name!r} is reserved or not a plain name")
+    both = sorted(set(operators) & set(monitors))
+    if both:
+        raise ConfigError(cfg.source, "operators", f"{both} both operator and monitor")
+    return out
 
 
 def provision(
@@ -410,18 +435,7 @@ def provision(
     file per user into out/credentials (`run_controller.py broker-setup`). A user whose
     credential file exists keeps its password (re-run after adding junctions or operators).
     `out` must not be inside the repository (repo_root): credentials never go into it."""
-    out = out.resolve()
-    if repo_root is not None and out.is_relative_to(repo_root.resolve()):
-        raise ConfigError(
-            "--out", "broker-setup", f"{out} is inside the repository {repo_root}: credentials must live outside it"
-        )
-    reserved = {CONTROLLER, SIM}
-    for name in [*operators, *monitors]:
-        if not name or name in reserved or name.startswith("field-") or any(c in name for c in "/+#: "):
-            raise ConfigError(cfg.source, "operators", f"user name {name!r} is reserved or not a plain name")
-    both = sorted(set(operators) & set(monitors))
-    if both:
-        raise ConfigError(cfg.source, "operators", f"{both} both operator and monitor")
+    out = check_provision(out, cfg, operators, monitors, repo_root)
     broker = Broker(
         out,
         cfg.service.site,
