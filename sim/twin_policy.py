@@ -17,6 +17,8 @@ Steps (`predict_policies`, what the validation gate runs in its worker process):
    forked from the caller once the controller is imported (no start-up cost per run; the spec
    is kept beside the run: `python -m sim.twin_policy SPEC` reruns it): the policy with its
    config controls the region's junctions, every other traffic light keeps the network's program.
+   Do no harm is off inside the run: the policy is judged on its own, not rescued by a switch to
+   the fixed plan half-way.
 3. Prediction per junction: sim/twin.py write_lanedata / read_prediction (SUMO's time loss on
    the junction's approach edges), as for a cycle plan.
 """
@@ -194,8 +196,9 @@ def run_closed_loop(spec: RunSpec) -> int:
     try:
         junctions = {j.id: j for j in spec.junctions}
         field = SumoField(api, junctions, spec.cfg.roadside.backup_s)
-        # no operators' desk here: a due return to the policy goes back on its own, as without the gate
-        cfg = dataclasses.replace(spec.cfg, harm=dataclasses.replace(spec.cfg.harm, validate_return=False))
+        # the policy judged on its own: no do-no-harm switch to the fixed plan inside the run
+        harm = dataclasses.replace(spec.cfg.harm, enabled=False, validate_return=False)
+        cfg = dataclasses.replace(spec.cfg, harm=harm)
         loop = InProcessLoop(field, junctions, cfg, spec.policy, 0.0)
         loop.start(0.0)
         t_s = api.simulation.getTime()
