@@ -431,8 +431,8 @@ class OperatorDesk:
             if gate is not None:  # audited as a verdict: refused before any twin ran
                 gate.start_checked(change.junction, change.choice, self.policy, None, change.operator, now_s, why)
             return refused(f"policy {change.choice.describe()} refused: {why}")
+        self._drop_policy_validation()  # the newest admitted change supersedes one being validated
         if gate is not None and not change.force_reason:
-            self._drop_policy_validation()
             self.policy_validating = _PolicyValidating(change, self.policy)
             text = (
                 f"validating policy {change.choice.describe()} against {self.policy.describe()} in the SUMO twin "
