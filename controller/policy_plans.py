@@ -64,12 +64,17 @@ class PolicyPlanGate:
         self.next: dict[str, CyclePlan] = {}  # junction -> the policy's newest plan, proposed while a twin ran
         self.rejected: dict[str, CycleWish] = {}  # junction -> last plan the gate refused
         self.verdicts: list[tuple[str, str, Verdict]] = []  # (junction, plan id, verdict), newest last, bounded
+        self.policy_name = ""  # the policy whose plans are held
 
     def apply(
         self, core: Core, state: CoreState, result: TickResult, now_s: float, skip: frozenset[str] = frozenset()
     ) -> tuple[CoreState, TickResult]:
         """Hold back this tick's new policy plans above the thresholds; push those the twin passed.
-        `skip`: junctions under an operator's override."""
+        `skip`: junctions under an operator's override. Another policy in force (an operator's
+        change): the plans of the former one still held are dropped, their twins stopped."""
+        if core.policy.name != self.policy_name:
+            self.cancel_all()
+            self.policy_name = core.policy.name
         prefix = {jid: f"{jid}-{core.policy.name}-" for jid in core.layouts}
         kept = []
         for cmd in result.commands:

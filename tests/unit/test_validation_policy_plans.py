@@ -92,3 +92,14 @@ def test_a_plan_proposed_while_a_twin_runs_is_judged_after_it_against_what_it_le
     pushed = rig.until_verdict(1)
     assert [c.plan_id for c in pushed] == ["J-webster-1", "J-webster-3"]  # 3 is a small change of 1: at once
     assert len(rig.audit.query(kind=AUDIT_KIND)) == 1
+
+
+def test_another_policy_in_force_drops_the_plans_held_of_the_former_one():
+    rig = Rig()
+    rig.apply(plan(1, (30.0, 25.0), rig.t))
+    assert set(rig.gate.held) == {"J"}
+    rig.svc.set_policy("max_pressure", CFG)
+    rig.svc.tick(rig.t + 1.0)  # the swap happens at the service's next tick
+    assert rig.apply() == () and rig.gate.held == {} and rig.gate.next == {}
+    time.sleep(0.5)
+    assert rig.apply() == () and rig.audit.query(kind=AUDIT_KIND) == []  # its twin was stopped: no verdict
