@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+from pathlib import Path
 
 import pytest
 
 from controller.adapters.mqtt import Topics
-from controller.errors import AdapterError
+from controller.errors import AdapterError, ConfigError
 from sim.broker import CONTROLLER, SIM, acl_rules, field_user
 from sim.rabbit import amqp_key, check_junction_ids, definitions, password_hash, topic_regex
 
@@ -108,3 +110,33 @@ def test_region_instance_heartbeats_are_one_rabbitmq_level():
 
     heartbeat = T.heartbeat(region_instance(load_config(None), "r1"))
     assert _may(_topic_perm(_defs(), CONTROLLER)["read"], heartbeat)
+
+
+def test_provision_writes_a_production_clusters_files(tmp_path):
+    from controller.config import load_config
+    from sim.broker import TlsFiles
+    from sim.rabbit import provision
+
+    cfg = load_config(None)
+    tls = TlsFiles(tmp_path / "ca.crt", tmp_path / "server.crt", tmp_path / "server.key")
+    out = tmp_path / "rabbit"
+    kw = {"operators": ["alice"], "monitors": ["wall"], "host": "0.0.0.0", "port": 8883, "tls": tls}
+    users = provision(out, cfg, ["J1", "J2"], **kw)
+    assert sorted(users) == sorted([CONTROLLER, "alice", "wall", field_user("J1"), field_user("J2")])  # no `sim`
+    defs = json.loads((out / "definitions.json").read_text())
+    assert {u["name"] for u in defs["users"]} == set(users)
+    assert not any(users[u["name"]] in json.dumps(u) for u in defs["users"])  # hashes only
+    perms = {p["user"]: p["configure"] for p in defs["permissions"]}
+    assert not re.search(perms[field_user("J1")], f"mqtt-subscription-{field_user('J1')}-xqos1")  # bound
+    conf = (out / "rabbitmq.conf").read_text()
+    assert "mqtt.listeners.ssl.default = 0.0.0.0:8883" in conf and "mqtt.listeners.tcp = none" in conf
+    assert f"mqtt.subscription_ttl = {round(cfg.broker.session_expiry_s * 1000)}" in conf
+    assert "mqtt.durable_queue_type = quorum" in conf and f"load_definitions = {out / 'definitions.json'}" in conf
+    assert (out / "credentials" / "alice.password").read_text().strip() == users["alice"]
+    again = provision(out, cfg, ["J1", "J2", "J3"], **kw)  # a junction added: the others keep their passwords
+    assert again["alice"] == users["alice"] and field_user("J3") in again
+    repo = Path(__file__).resolve().parents[2]
+    with pytest.raises(ConfigError, match="inside the repository"):
+        provision(repo / "out" / "rabbit", cfg, ["J1"], **kw, repo_root=repo)
+    with pytest.raises(AdapterError, match="cannot be one topic level"):
+        provision(tmp_path / "dotted", cfg, ["J.1"], **kw)
