@@ -99,6 +99,10 @@ class Revalidation:
                 self._start(core, state, now_s, policy)
             return [], []
         jid, pending = self.pending
+        if pending.candidate != policy:  # another policy in force since: this verdict is not its
+            self.validation.gate.cancel(pending)
+            self.pending = None
+            return [], []
         verdict = self.validation.gate.poll(pending, now_s)
         if verdict is None:
             return [], []
