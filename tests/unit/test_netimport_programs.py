@@ -300,3 +300,18 @@ def test_a_stage_shorter_than_the_models_intergreen_keeps_the_cycle():
     greens = aligned_greens_s(plan, 3.0, 3.0)
     assert greens == (29.0, 1.0, 20.0)  # spans 36, 6, 26 less intergreens 6, 6, 6; 1 s off NS
     assert sum(greens) + 3 * 6.0 == plan.cycle_s
+
+
+def test_a_nema_network_imports_its_ring_unions(tmp_path):
+    """netconvert --tls.default-type NEMA writes single-ring phases; the model's stages are the
+    unions SUMO shows (one phase of each ring), each a green set of the network's program."""
+    net = cross_net(tmp_path, "nema", None, "--tls.default-type", "NEMA")
+    out = tmp_path / "j"
+    import_network(net, out, CFG)
+    j = _one(out)
+    sumo_phases = [p.state for p in read_net(net).getTLS("C").getPrograms()["0"].getPhases()]
+    greens = lambda s: frozenset(i for i, c in enumerate(s) if c in "Gg")  # noqa: E731
+    for phase in j.phases:  # each stage is the union of two single-ring phases of the program
+        parts = [greens(s) for s in sumo_phases if greens(s) and greens(s) <= greens(phase.state)]
+        assert len(parts) == 2 and parts[0] | parts[1] == greens(phase.state), phase.state
+    assert len(j.phases) >= 2 and j.all_red_s > 0
