@@ -548,7 +548,9 @@ class OperatorDesk:
         pending = self.return_validating
         if pending is not None:
             js = state.junctions.get(pending.junction)
-            if js is None or js.harm is None or not js.harm.return_due:  # no longer due: not wanted
+            policy = self.policy if self.policy is not None else PolicyChoice(core.policy.name)
+            if js is None or js.harm is None or not js.harm.return_due or pending.candidate != policy:
+                # no longer due, or another policy in force since: this verdict is not wanted
                 self.validation.gate.cancel(pending)
                 self.return_validating = None
                 return state
