@@ -158,3 +158,36 @@ def test_nnls_fits_as_well_as_scipys():
         assert np.linalg.norm(a @ x - b) <= np.linalg.norm(a @ y - b) + 1e-6
     # the unconstrained solution (-1, 1) is negative: the constrained one lies on x0 = 0
     assert nnls(np.array([[1.0, 1.0], [0.0, 1.0]]), np.array([0.0, 1.0])) == pytest.approx([0.0, 0.5], abs=1e-9)
+
+
+def test_quality_instants_are_checked_with_a_clear_error():
+    from sim.twin_quality import QualityRequest, check
+
+    def req(at, horizon=900.0):
+        return QualityRequest(Path("x.sumocfg"), Path("out"), at, horizon)
+
+    check(req((900.0, 1800.0)))
+    for at, msg in (((), "at least one"), ((100.0,), "one window"), ((900.0, 1500.0), "at least the horizon")):
+        with pytest.raises(ValueError, match=msg):
+            check(req(at))
+    with pytest.raises(ValueError, match="horizon"):
+        check(req((900.0,), horizon=0.0))
+
+
+def test_quality_statistics_and_window_counts():
+    import pyarrow as pa
+
+    from controller.model import VEHICLE_CLASSES
+    from sim.twin_quality import stats, window_counts
+
+    out = stats([(100.0, 200.0), (300.0, 400.0), (500.0, 500.0)])
+    assert out["pearson_r"] == pytest.approx(0.982, abs=1e-3)
+    assert (out["mean_abs_error_veh_s"], out["relative_error"], out["total_ratio"]) == (66.7, 0.182, 0.818)
+    det = pa.table(
+        {
+            "t_s": [100.0, 250.0, 400.0, 401.0],
+            "detector": ["L1", "L1", "L1", "L2"],
+            **{c: [1, 2, 4, 8] if c == "car" else [0, 1, 0, 0] for c in VEHICLE_CLASSES},
+        }
+    )
+    assert window_counts(det, 400.0, 300.0) == {"L1": (6, 1, 1, 1)}  # (100, 400]: 250 s and 400 s
