@@ -75,7 +75,7 @@ class Phase:
     state: str
     min_green_s: float
     max_green_s: float
-    base_green_s: float  # the green of the network's own fixed-time program
+    base_green_s: float  # with the derived intergreens, the timeline of the network's own program (docs/import.md)
     ped_min_green_s: float = 0.0  # walk + crossing clearance of the crossings it greens
 
     @cached_property
