@@ -2,7 +2,10 @@
 twin's predicted delay per junction over the next horizon against what the field then measured.
 
     .venv/bin/python -m sim.twin_quality SUMOCFG --out DIR [--at 900 --at 1800 ...] [--horizon 900]
-        [--window 300] [--policy fixed] [--meso] [--seed 1]
+        [--window 300] [--policy fixed] [--meso] [--en-route] [--city-vtypes] [--seed 1] [--reuse-field]
+
+`--meso`, `--en-route`, `--city-vtypes`: the twin's options (sim/twin.py TwinRequest mesoscopic,
+en_route, vtype_files); `--reuse-field` runs only the twin again on the field already in DIR.
 
 1. The field: `simulate` (in process, `--policy`, recording the controller's feeds and plans,
    sim/simulate.py) up to the last instant plus the horizon, with SUMO edgeData of every edge
