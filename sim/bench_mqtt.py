@@ -187,7 +187,9 @@ def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
 
 def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4) -> dict:
     n = len(junctions)
-    node = new_node(broker, junctions, 0.0, lockstep=False)
+    # a lockstep node (never ticked here): no operators' desk, no retained junction table (over
+    # the broker's 1 MiB message limit at 5,000 junctions: the broker drops the client)
+    node = new_node(broker, junctions, 0.0, lockstep=True)
     node.service.advance_clock(1e9)
     total = n * rounds
     proc = start_feeder(broker, {"mode": "burst", "n": n, "detectors": detectors, "rounds": rounds, "t0": 1.0})
@@ -247,20 +249,25 @@ def controller_process(spec: dict) -> None:
 
 def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     """Time the node's validation per second and its ticks: (t -> seconds validating,
-    t -> [wall start, wall end, plans sent, process CPU seconds at the end])."""
+    t -> [wall start, wall end, plans sent, and at the end: process CPU seconds, CPU seconds of
+    the tick's thread validating so far, and ticking so far])."""
     validate_s: dict[float, float] = {}
     ticks: dict[float, list] = {}
     handle, tick = node.handle, node._tick
 
     def timed_handle(kind, junction, payload):
-        a = time.perf_counter()
+        a, c = time.perf_counter(), time.thread_time()
         handle(kind, junction, payload)
         validate_s[node.service._now_s] = validate_s.get(node.service._now_s, 0.0) + time.perf_counter() - a
+        cpu["validate"] += time.thread_time() - c
 
     def timed_tick(now_s):
-        a = time.time()
+        a, c = time.time(), time.thread_time()
         tick(now_s)
-        ticks[now_s] = [a, time.time(), len(node.sent), time.process_time()]
+        cpu["tick"] += time.thread_time() - c
+        ticks[now_s] = [a, time.time(), len(node.sent), time.process_time(), cpu["validate"], cpu["tick"]]
+
+    cpu = {"validate": 0.0, "tick": 0.0}
 
     node.handle, node._tick = timed_handle, timed_tick
     return validate_s, ticks
@@ -344,8 +351,11 @@ def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) ->
 def _cpu(ticks: list[dict], keep: list[float]) -> dict:
     """Process CPU seconds per second of feed, from the first to the last kept tick: the busiest
     controller process's and all of them together."""
-    per = [(tk[keep[-1]][3] - tk[keep[0]][3]) / max(keep[-1] - keep[0], 1.0) for tk in ticks]
-    return {"cpu_ctl_max": max(per), "cpu_ctl_sum": sum(per)}
+    span = max(keep[-1] - keep[0], 1.0)
+    per = [(tk[keep[-1]][3] - tk[keep[0]][3]) / span for tk in ticks]
+    validate = sum(tk[keep[-1]][4] - tk[keep[0]][4] for tk in ticks) / span
+    tick = sum(tk[keep[-1]][5] - tk[keep[0]][5] for tk in ticks) / span
+    return {"cpu_ctl_max": max(per), "cpu_ctl_sum": sum(per), "cpu_validate": validate, "cpu_tick": tick}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,6 +415,13 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                 f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8} "
                 f"{hz['late']:>3}/{hz['seconds']} | {hz['cpu_ctl_max']:>10.2f} {hz.get('cpu_all', float('nan')):>11.2f}"
                 + (f"  ({hz['error']})" if hz["error"] else ""),
+                flush=True,
+            )
+            val_us, tick_us = 1e6 * hz["cpu_validate"] / n, 1e6 * hz["cpu_tick"] / n
+            other_us = 1e6 * hz["cpu_ctl_sum"] / n - val_us - tick_us
+            print(
+                f"#   controllers' CPU µs per junction-second: receive and other {other_us:.0f}, "
+                f"validate {val_us:.0f}, tick {tick_us:.0f}",
                 flush=True,
             )
             if ing["rejected"] or hz["rejected"]:
