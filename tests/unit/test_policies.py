@@ -506,21 +506,3 @@ def test_no_policy_leaves_a_junction_without_a_plan_when_its_first_stage_never_s
             wishes += wish is not None
         assert wishes > 0, f"{name} sent nothing in 400 s"
 
-
-def test_webster_charges_a_movement_green_in_several_phases_to_each_its_share():
-    """N_T is green (protected) in phases 0 and 1, so it gets its green from both: each needs
-    half its flow ratio, and the phases split evenly with E/W at the same ratio. Charged whole to
-    one phase, it gave that phase the lion's share and phase 1 none (a roundabout's ring)."""
-    from controller.core.policies.webster import webster_greens
-
-    raw = two_phase_raw()
-    raw["phases"] = [
-        {"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-        {"state": "Grrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0},
-        {"state": "rGrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 25.0},
-    ]
-    lay = Layout.build(parse_intersection(raw, "shared_green.toml"), CFG)
-    demand = {"N_T": 900.0, "E_T": 450.0, "W_T": 450.0, "S_T": 90.0}
-    flow = np.array([demand[m.id] for m in lay.junction.movements])
-    _, greens = webster_greens(lay, flow, 4.0, 0.9)
-    assert greens[0] == pytest.approx(greens[1]) and greens[1] == pytest.approx(greens[2])

@@ -1,9 +1,7 @@
 """`webster`: fixed-time plans recomputed every period from the previous period's counts.
 
 Webster (1958): optimal cycle C0 = (1.5 L + 5) / (1 - Y), with L the lost time per cycle and
-Y the sum of the phases' critical flow ratios y = q / s; green split in proportion to y. A
-movement is charged to its primary phase, except one green (protected) in several phases, which
-is charged y / m to each of its m phases: it gets its green from all of them.
+Y the sum of the phases' critical flow ratios y = q / s; green split in proportion to y.
 Y is capped (Webster's formula diverges as Y -> 1) and the cycle clipped to the junction's
 bounds by the safety gate.
 """
@@ -39,19 +37,7 @@ def webster_greens(
     n = len(j.phases)
     ratio = flow_pcu_h / layout.sat_flow_pcu_h
     primary = primary_phases(layout, protected_first=False)
-    # a movement green (protected) in several phases gets its green from all of them: each needs
-    # only its share of the movement's flow ratio (a roundabout's ring, a through kept green
-    # across two stages); any other movement is charged to its primary phase
-    shared = layout.protected.sum(axis=0)
-    y = np.array(
-        [
-            max(
-                ratio[(primary == k) & (shared <= 1)].max(initial=0.0),
-                (ratio / np.maximum(shared, 1))[layout.protected[k] & (shared > 1)].max(initial=0.0),
-            )
-            for k in range(n)
-        ]
-    )
+    y = np.array([ratio[primary == k].max(initial=0.0) for k in range(n)])
     total_y = float(y.sum())
     if total_y > max_flow_ratio:
         y *= max_flow_ratio / total_y
