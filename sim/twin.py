@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -105,15 +107,23 @@ def _key(*parts: object) -> str:
 
 
 def _candidates(net_file: Path, work: Path, seed: int) -> list[Path]:
-    """randomTrips' candidate routes, made once per network and seed in the work folder."""
+    """randomTrips' candidate routes, made once per network and seed in the work folder. They
+    are made in a folder of this process's own and renamed into place, so twins started at once
+    (the gate's and a policy's) never read each other's half-written files."""
     folder = work / f"candidates_{_key(str(net_file.resolve()), net_file.stat().st_mtime, seed)}"
     done = folder / "done.txt"
-    if done.exists():
-        return [folder / n for n in done.read_text().split()]
-    folder.mkdir(parents=True, exist_ok=True)
-    files = demand.candidate_routes(net_file, folder, seed, n_routes=2000)
-    done.write_text(" ".join(f.name for f in files))
-    return files
+    if not done.exists():
+        own = folder.with_name(f"{folder.name}.{os.getpid()}")
+        own.mkdir(parents=True, exist_ok=True)
+        files = demand.candidate_routes(net_file, own, seed, n_routes=2000)
+        (own / "done.txt").write_text(" ".join(f.name for f in files))
+        try:
+            own.rename(folder)
+        except OSError:  # another process got there first (or left a folder unfinished)
+            if not done.exists():
+                return files  # this process's own, left where they are
+            shutil.rmtree(own, ignore_errors=True)
+    return [folder / n for n in done.read_text().split()]
 
 
 def route_weights(incidence: np.ndarray, target: np.ndarray) -> np.ndarray:
