@@ -11,7 +11,9 @@ every junction's signal state each second; sim/restart_check.py checks them (con
 intergreens, max green, max red, valid stages). The report (failover_check.json):
 
 - per junction of the lost region: the last second it reported the lost instance's plans in
-  force, when it was first adaptive under the taker's epoch, and its mode at the end;
+  force, when it was first adaptive under the taker's epoch, its mode and epoch at the end
+  (with --back-at, r0's instance starts again then: the taker must hand r0 back, and the
+  roadsides end under the returned instance's epoch, above the taker's);
 - the signal-safety violations over the whole run.
 
 Broker user: the instances connect as `controller-ha`, a user with the controller's rights
@@ -125,6 +127,12 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
             killed_wall = time.time()
             services["r0"].send_signal(signal.SIGKILL)
             services["r0"].wait(10)
+            back_wall = None
+            if a.back_at is not None:  # r0's instance starts again: the taker must hand r0 back
+                _wait_sim_time(states_path, a.back_at, field)
+                back_wall = time.time()
+                args = ["--config", str(conf), "run", "--region", "r0", *common]
+                services["r0-back"] = _start(args, out / "service-r0-back.log")
             field.wait(timeout=a.end / a.speed + 300)
         finally:
             for p in [*services.values(), field]:
@@ -135,10 +143,14 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     cfg = load_config(conf)
     lost = plan_regions(cfg, junctions).region("r0").owned
     kill_s = killed_wall * a.speed  # service time: Unix time x speed (controller.live.ScaledClock)
-    return _report(junctions, read_states(states_path), statuses.rows, lost, kill_s, cfg, out)
+    back_s = back_wall * a.speed if back_wall is not None else None
+    return _report(junctions, read_states(states_path), statuses.rows, lost, (kill_s, back_s), cfg, out)
 
 
-def _report(junctions, states, rows, lost, kill_s: float, cfg, out: Path) -> dict[str, Any]:
+def _report(junctions, states, rows, lost, times: tuple[float, float | None], cfg, out: Path) -> dict[str, Any]:
+    """Per junction of the lost region: the lost instance's plans, the taker's, the returned
+    owner's (epochs of "adaptive" statuses before the kill, after it, after the return)."""
+    kill_s, back_s = times
     totals: Counter[str] = Counter()
     for jid, j in junctions.items():
         for kind, items in check_states(j, states.get(jid, [])).items():
@@ -153,6 +165,7 @@ def _report(junctions, states, rows, lost, kill_s: float, cfg, out: Path) -> dic
             "old_plans_until_s": round(max(old) - kill_s, 1) if old else None,
             "adaptive_again_after_s": round(min(new) - kill_s, 1) if new else None,
             "mode_at_end": mine[-1][2] if mine else None,
+            "epoch_at_end": mine[-1][3] if mine else None,
         }
     result = {
         "lost_region": sorted(lost),
@@ -160,6 +173,10 @@ def _report(junctions, states, rows, lost, kill_s: float, cfg, out: Path) -> dic
         "junctions": per,
         "violations": {k: totals[k] for k in KINDS},
         "epochs_before_kill": sorted(before),
+        "epochs_taker": sorted(
+            {e for j, t, m, e, _p in rows if j in lost and m == "adaptive" and kill_s < t < (back_s or 1e300)} - before
+        ),
+        "back_after_s": round(back_s - kill_s, 1) if back_s is not None else None,
         "command": " ".join(sys.argv),
     }
     (out / "failover_check.json").write_text(json.dumps(result, indent=1))
@@ -175,15 +192,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--end", type=float, default=300.0, help="simulated seconds")
     p.add_argument("--speed", type=float, default=10.0, help="times real time (field and service)")
     p.add_argument("--kill-at", type=float, default=120.0, help="simulated second of the kill -9 of region r0")
+    p.add_argument("--back-at", type=float, default=None, help="simulated second r0's instance starts again")
     r = run_check(p.parse_args(argv))
     print(f"{'junction':<10}{'old plans until s':>18}{'adaptive again s':>18}  mode at end")
     for jid, row in r["junctions"].items():
         print(f"{jid:<10}{row['old_plans_until_s']!s:>18}{row['adaptive_again_after_s']!s:>18}  {row['mode_at_end']}")
     print(f"violations: {r['violations']}")
+    taker = max(r["epochs_taker"], default=0)
     ok = all(
-        row["adaptive_again_after_s"] is not None and (row["old_plans_until_s"] or 0) <= r["backup_s"]
+        row["adaptive_again_after_s"] is not None
+        and (row["old_plans_until_s"] or 0) <= r["backup_s"]
+        and (r["back_after_s"] is None or (row["epoch_at_end"] or 0) > taker)
         for row in r["junctions"].values()
     )
+    print(f"epochs: before the kill {r['epochs_before_kill']}, taker {r['epochs_taker']}")
     return 0 if ok and not any(r["violations"].values()) else 1
 
 

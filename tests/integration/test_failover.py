@@ -1,7 +1,8 @@
 """Failover (controller/takeover.py, issue 12): kill -9 one of two region instances sharding the
 bundled city in real time (sim/failover_check.py); its region must leave the lost instance's plans
 within the roadsides' backup time, come back under adaptive control from the other instance (a
-new epoch), and no signal may break the safety rules on the way."""
+new epoch), be handed back when its own instance starts again, and no signal may break the
+safety rules on the way."""
 
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ except AdapterError:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_kill_9_of_one_instance_its_region_is_taken_over(tmp_path):
-    # the city at 5x real time, two regions; the instance of r0 is killed at 80 s
-    cmd = [sys.executable, "-m", "sim.failover_check", "--out", str(tmp_path), "--end", "200", "--speed", "5"]
-    done = subprocess.run([*cmd, "--kill-at", "80"], cwd=ROOT, capture_output=True, text=True, timeout=280)
+    # the city at 5x real time, two regions; the instance of r0 is killed at 80 s and back at 150 s
+    cmd = [sys.executable, "-m", "sim.failover_check", "--out", str(tmp_path), "--end", "240", "--speed", "5"]
+    cmd += ["--kill-at", "80", "--back-at", "150"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=280)
     report = tmp_path / "failover_check.json"
     assert report.is_file(), done.stdout[-2000:] + done.stderr[-2000:]
     r = json.loads(report.read_text())
     assert len(r["junctions"]) == 10 and r["epochs_before_kill"]  # r0 ran its half of the city before the kill
+    assert r["epochs_taker"] and min(r["epochs_taker"]) > max(r["epochs_before_kill"])
     assert not any(r["violations"].values()), r["violations"]
     for jid, row in r["junctions"].items():
         # the lost instance's plans are gone within the backup time (the roadside's own fallback
@@ -40,4 +43,5 @@ def test_kill_9_of_one_instance_its_region_is_taken_over(tmp_path):
         assert row["old_plans_until_s"] is None or row["old_plans_until_s"] <= r["backup_s"], jid
         assert row["adaptive_again_after_s"] is not None and row["adaptive_again_after_s"] <= r["backup_s"], jid
         assert row["mode_at_end"] == "adaptive", jid
+        assert row["epoch_at_end"] > max(r["epochs_taker"]), jid  # handed back to r0's new instance
     assert done.returncode == 0, done.stdout[-2000:]
