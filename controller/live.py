@@ -117,7 +117,7 @@ def desk_validation(
     gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
     net, horizon = str(_beside_config(cfg, v.network)), {"horizon_s": v.horizon_s, "seed": v.seed}
-    maker = RequestMaker(net, dict(junctions), recent, v.window_s, work, **horizon)
+    maker = RequestMaker(net, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, **horizon)
     policy_maker = PolicyRequestMaker(net, dict(junctions), recent, v.window_s, work, cfg, **horizon)
     return recent, DeskValidation(gate, maker, policy_maker)
 
@@ -578,7 +578,7 @@ def main(cfg: Config, region: str | None = None) -> int:
     try:
         trust = open_trust(cfg, time.time())  # plan keys, audit store, this run's epoch (docs/security.md)
         recorder = _open_archive(cfg, registry) if cfg.archive.enabled else None
-        metrics = ServiceMetrics(registry, junctions, cfg)
+        metrics = ServiceMetrics(registry, junctions if owned is None else {j: city[j] for j in owned}, cfg)
         node = ServiceNode(
             cfg, junctions, settings, start_s=clock.now(), metrics=metrics, archive=recorder, trust=trust, **shard
         )

@@ -47,7 +47,8 @@ class ValidationParams:
     enabled: bool = False  # operators' manual plans go through the twin before they are put in force
     network: str = ""  # the city's SUMO network (.net.xml) the twin runs, relative to the config file
     horizon_s: float = 900.0  # each twin run simulates this long
-    window_s: float = 300.0  # the recent counts projected (flat) over the horizon
+    window_s: float = 900.0  # the recent counts projected (flat) over the horizon
+    mesoscopic: bool = False  # the twin runs SUMO's mesoscopic model: ~3x cheaper, slightly weaker prediction
     margin: float = 0.1  # fraction: the candidate's predicted delay may exceed the incumbent's by this much
     slack_s: float = 60.0  # and by this many vehicle-seconds more (noise of near-empty junctions)
     cycle_change_s: float = 10.0  # a cycle change above this is validated
