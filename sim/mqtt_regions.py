@@ -104,9 +104,6 @@ class RegionProcess:
             raise AdapterError(f"region {self.region}: controller process failed: {body.get('error')}", fatal=True)
         self.subscriptions = body
 
-    def alive(self) -> bool:
-        return self.proc.is_alive() or self._conn.poll()
-
     def finish(self, timeout_s: float = 15.0, terminate: bool = False) -> dict[str, Any]:
         """Wait for it to stop (SIGTERM first with `terminate`) and return its final stats."""
         if self.final is not None:
