@@ -4,7 +4,7 @@ GEH = sqrt(2 (M - C)^2 / (M + C)), M the modelled and C the counted flow in vehi
 (UK DMRB, TA 46/97; SUMO's tools/detector/validate.py computes the same). The usual acceptance
 criterion of a calibrated model: GEH < 5 for at least 85 % of the hourly counts.
 
-Counts are compared per counting site (the loops of one kind on one edge, summed) and per period
+Counts are compared per counting site (the loops of one kind of one junction approach, summed) and per period
 of one hour and of 15 minutes from the window's start, as flows (veh/h); a period cut short by
 the window's end is scaled to an hourly flow over its actual length. Loop-periods with no vehicle in
 either are left out (trivially equal).
@@ -95,10 +95,13 @@ class GehResult:
 
 
 def count_sites(junctions: Mapping[str, Intersection]) -> dict[str, str]:
-    """Loop id -> its counting site: the edge it is on and its kind (stop line or advance). The
-    loops of one site are summed, as a count station sums its lanes: which lane a vehicle takes
-    is the driver model's choice, not demand."""
-    return {d.id: f"{d.at_lane.rsplit('_', 1)[0]}:{d.kind}" for j in junctions.values() for d in j.detectors}
+    """Loop id -> its counting site: the approach edge of the lane it measures for (`lane`, not
+    the lane it sits on) and its kind (stop line or advance). The loops of one site are summed, as
+    a count station sums its lanes: which lane a vehicle takes is the driver model's choice, not
+    demand. An approach that widens into turning pockets has its advance loops partly upstream
+    of the widening (on the edge before) and partly on it; they are one cross-section of the
+    approach, so one site."""
+    return {d.id: f"{d.lane.rsplit('_', 1)[0]}:{d.kind}" for j in junctions.values() for d in j.detectors}
 
 
 def _per_period(

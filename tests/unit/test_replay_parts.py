@@ -26,7 +26,7 @@ from sim.replay_demand import (
     write_edgedata,
     write_vtypes,
 )
-from sim.replay_geh import compare_counts, geh
+from sim.replay_geh import compare_counts, count_sites, geh
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -203,3 +203,17 @@ def test_route_fit_is_the_hourly_geh_of_the_sampled_routes_against_the_counts(tm
     (tmp_path / "r.xml").write_bytes(ET.tostring(routes))
     fit = route_fit(tmp_path / "c.xml", tmp_path / "r.xml")
     assert (fit.share_ok, fit.vehicles) == (0.5, 100)
+
+
+def test_a_counting_site_is_the_approach_a_loop_measures_for(tmp_path):
+    """Advance loops of an approach that widens into a turning pocket sit partly on the edge
+    before the widening: they are still one site, the approach's."""
+    from controller.model import Detector, Intersection
+
+    dets = (
+        Detector("a0", "P_0", "advance", 40.0, 80.0, at_lane="U_0"),  # upstream of the widening
+        Detector("a1", "P_1", "advance", 0.0, 55.0),  # at its start, on the approach itself
+        Detector("s0", "P_0", "stop", 50.0, 2.0),
+    )
+    sites = count_sites({"J": Intersection("J", 0, (), (), dets, 3.0, 2.0, 30.0, 120.0, 120.0, 0.0)})
+    assert sites == {"a0": "P:advance", "a1": "P:advance", "s0": "P:stop"}
