@@ -191,6 +191,9 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
             own = candidates
             if demand.other_permissions(net, vclass):
                 own = demand.candidate_routes(net_file, out, req.seed, vclass=vclass)
+            edges = [c.edge for c in counters[cls] if not c.to_edge]
+            cover = demand.covering_routes(net, own, edges, vclass, out / f"candidates_{vclass}_cover.rou.xml")
+            own = [*own, cover] if cover is not None else own
             route_files.append(
                 demand.sample_routes_cached(
                     own, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, req.minimize_vehicles

@@ -40,7 +40,7 @@ from sim.sumo import sumo_home
 
 log = logging.getLogger(__name__)
 
-SAMPLER_VERSION = 3  # how sample_routes chooses; part of the key of a reused sample
+SAMPLER_VERSION = 4  # how sample_routes chooses; part of the key of a reused sample
 SUMO_VCLASS = {"car": "passenger", "bus": "bus", "truck": "truck", "motorcycle": "motorcycle"}
 
 
@@ -304,6 +304,40 @@ def candidate_routes(
             continue
         files.append(out)
     return files
+
+
+def covering_routes(
+    net, candidates: list[Path], edges: list[str], vclass: str, out: Path, per_edge: int = 2
+) -> Path | None:
+    """Candidate routes through the counted edges no candidate passes (random shortest paths
+    seldom take a bus-only street, say), so that routeSampler can meet their counts: for each,
+    the shortest paths (for SUMO vClass `vclass`) from the `per_edge` nearest edges where traffic
+    enters the network to it, and on from it to the nearest where it leaves. Written to `out`;
+    None when every counted edge has a candidate already."""
+    passed = {e for c in candidates for r in read_routes(c) for e in r}
+    missing = [e for e in edges if e not in passed]
+    if not missing:
+        return None
+    sources = [e for e in net.getEdges() if not e.getIncoming() and e.allows(vclass)]
+    sinks = [e for e in net.getEdges() if not e.getOutgoing() and e.allows(vclass)]
+
+    def nearest(pairs) -> list[list]:
+        paths = [path for path, _cost in (net.getShortestPath(a, b, vClass=vclass) for a, b in pairs) if path]
+        return sorted(paths, key=lambda path: sum(e.getLength() for e in path))[:per_edge]
+
+    routes: dict[str, None] = {}
+    for edge_id in missing:
+        edge = net.getEdge(edge_id)
+        ins = nearest((a, edge) for a in sources if a is not edge) or [[edge]]
+        outs = nearest((edge, b) for b in sinks if b is not edge) or [[edge]]
+        routes.update({" ".join(e.getID() for e in [*a[:-1], *b]): None for a in ins for b in outs})
+    root = ET.Element("routes")
+    for n, edges_text in enumerate(routes):
+        ET.SubElement(ET.SubElement(root, "vehicle", id=f"cover_{vclass}_{n}", depart="0"), "route", edges=edges_text)
+    log.info("candidate routes: %d through %d counted edges no random route passes", len(routes), len(missing))
+    ET.indent(root)
+    out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return out
 
 
 @dataclass(frozen=True)

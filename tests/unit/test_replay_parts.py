@@ -18,6 +18,7 @@ from sim.cli import with_edgedata
 from sim.replay import ReplayRequest, parse_time, resolve_window
 from sim.replay_demand import (
     EdgeCounter,
+    covering_routes,
     edge_counters,
     interval_counts,
     other_permissions,
@@ -217,3 +218,11 @@ def test_a_counting_site_is_the_approach_a_loop_measures_for(tmp_path):
     )
     sites = count_sites({"J": Intersection("J", 0, (), (), dets, 3.0, 2.0, 30.0, 120.0, 120.0, 0.0)})
     assert sites == {"a0": "P:advance", "a1": "P:advance", "s0": "P:stop"}
+
+
+def test_a_counted_edge_no_candidate_passes_gets_routes_through_it(tmp_path):
+    _junctions, net = tiny(tmp_path, {})
+    out = covering_routes(net, [], ["B", "A"], "bus", tmp_path / "cover.xml")
+    routes = {v.find("route").get("edges") for v in ET.parse(out).getroot()}
+    assert routes == {"B T", "A R", "A T"}  # the bus-only street, on to the nearest exits
+    assert covering_routes(net, [out], ["B"], "bus", tmp_path / "again.xml") is None
