@@ -26,6 +26,7 @@ its yellow and its red. Those unions are what SUMO shows and sim/field.py reads 
 
 from __future__ import annotations
 
+import functools
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
@@ -90,20 +91,22 @@ def net_program(tl, net_path: str) -> Program | None:
     program_id = list(programs)[-1]
     prog = programs[program_id]
     if str(prog.getType()).upper() == "NEMA":
-        elem = _tl_logic_element(net_path, tl.getID(), program_id)
+        elem = _nema_logics(str(net_path), Path(net_path).stat().st_mtime_ns).get((tl.getID(), program_id))
         if elem is not None:
             return _read_tl_logic(elem, net_path)
     phases = tuple(ProgramPhase(float(p.duration), p.state) for p in prog.getPhases())
     return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path)
 
 
-def _tl_logic_element(path: str, tid: str, program_id: str) -> ET.Element | None:
-    """The last <tlLogic> of a file with this id and programID (None when absent)."""
-    found = None
+@functools.lru_cache(maxsize=4)
+def _nema_logics(path: str, mtime_ns: int) -> dict[tuple[str, str], ET.Element]:
+    """The NEMA <tlLogic> elements of a file by (id, programID), the last of each; one pass over
+    the file whatever the number of lights (cached per file and modification time)."""
+    found: dict[tuple[str, str], ET.Element] = {}
     for _, elem in ET.iterparse(path, events=("end",)):
-        if elem.tag == "tlLogic" and elem.get("id") == tid and elem.get("programID", "") == program_id:
-            found = elem
-        elif elem.tag not in ("phase", "param", "condition", "assignment", "function"):
+        if elem.tag == "tlLogic" and (elem.get("type") or "").upper() == "NEMA":
+            found[(elem.get("id", ""), elem.get("programID", ""))] = elem
+        elif elem.tag not in ("tlLogic", "phase", "param", "condition", "assignment", "function"):
             elem.clear()
     return found
 
