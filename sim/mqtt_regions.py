@@ -8,7 +8,9 @@ broker, so a replay of a big city uses every core.
     stats = proc.finish()                           # after the clock's "end" (or terminate())
 
 The child reports once it is subscribed ("ready", with its subscriptions) and when it stops
-("done", with ServiceNode.stats(), its subscriptions and its error, if any).
+("done", with ServiceNode.stats(), its subscriptions and its error, if any). Children are
+spawned (multiprocessing "spawn"): a script that runs a sharded replay must guard its entry
+point with `if __name__ == "__main__":` and be a file (not `python -`).
 """
 
 from __future__ import annotations
