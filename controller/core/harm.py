@@ -73,6 +73,9 @@ class HarmParams:
     # a return to the policy waits in fixed mode (JunctionReport.return_due) until the adapter
     # calls approve (back to the policy) or reject (a relapse: the hold doubles)
     validate_return: bool = False
+    # the policy judged for the network: when at least this share of the guarded junctions are in
+    # fixed mode, the others follow (each after min_policy_s under the policy); 0: never
+    network_share: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -183,10 +186,7 @@ def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) ->
         why = _worse(state, now_s, params)
         if why is None:
             return state, None
-        relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
-        hold = min(params.hold_s * 2.0**relapses, params.hold_max_s)
-        fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_ref_pcu_h=0.0)
-        return _switch(fixed, "fixed", now_s, why), why
+        return _to_fixed(state, now_s, why, params), why
     if state.approved:
         why = f"{state.return_reason}; return approved"
         return _switch(replace(state, approved=False), "policy", now_s, why), why
@@ -201,6 +201,35 @@ def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) ->
     if params.validate_return:
         return replace(state, return_due=True, return_reason=why), None
     return _switch(replace(state, return_reason=why), "policy", now_s, why), why
+
+
+def _to_fixed(state: HarmState, now_s: float, why: str, params: HarmParams) -> HarmState:
+    """A verdict against the policy: a loss (relapses; forgiven after hold_max_s in force), the
+    hold it earns, and the switch."""
+    relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
+    hold = min(params.hold_s * 2.0**relapses, params.hold_max_s)
+    fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_ref_pcu_h=0.0)
+    return _switch(fixed, "fixed", now_s, why)
+
+
+def network_verdict(
+    states: Mapping[str, HarmState], now_s: float, params: HarmParams
+) -> dict[str, tuple[HarmState, str]]:
+    """The policy judged for the network (network_share > 0): when at least that share of the
+    junctions given is in fixed mode, every other junction that has been under the policy for
+    min_policy_s goes to fixed too, as after a verdict of its own. Returns the junctions switched,
+    with their new state and the reason; {} when none is."""
+    if not params.enabled or params.network_share <= 0 or not states:
+        return {}
+    n_fixed = sum(s.mode == "fixed" for s in states.values())
+    if n_fixed < params.network_share * len(states):
+        return {}
+    why = f"the policy lost at {n_fixed} of {len(states)} junctions (network_share {params.network_share:.0%})"
+    return {
+        jid: (_to_fixed(s, now_s, why, params), why)
+        for jid, s in states.items()
+        if s.mode == "policy" and now_s - s.since_s >= params.min_policy_s
+    }
 
 
 def approve(state: HarmState) -> HarmState:

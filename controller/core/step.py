@@ -162,6 +162,7 @@ class Core:
         updated = self._observe(state, snapshots, statuses, now_s, frames)
         links, network, advice, advice_t = self._coordinate(state, updated, now_s)
         log = _TickLog()
+        updated = self._network_guard(updated, now_s, log.mode_changes)
         out_states = {
             jid: self._junction(jid, lay, updated[jid], network, now_s, log) for jid, lay in self.layouts.items()
         }
@@ -353,6 +354,20 @@ class Core:
             self._replay_cache,
         )
         return {jid: replace(states[jid], replay=r) for jid, r in zip(self.layouts, replays)}
+
+    def _network_guard(
+        self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
+    ) -> dict[str, JunctionState]:
+        """`[harm] network_share`: the policy judged for the network (harm.network_verdict), on the
+        modes of the last tick; the junctions it switches are recorded."""
+        if not self.guarded or self.harm.network_share <= 0:
+            return updated
+        states = {jid: js.harm for jid, js in updated.items() if js.harm is not None}
+        switched = harm.network_verdict(states, now_s, self.harm)
+        for jid, (hs, why) in switched.items():
+            mode_changes.append(harm.ModeChange(jid, now_s, "fixed", why, states[jid].gains))
+            updated[jid] = replace(updated[jid], harm=hs)
+        return updated
 
     def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
         """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""

@@ -357,3 +357,23 @@ def test_config_validate_return(tmp_path):
     bad.write_text("[harm]\nvalidate_return = 1\n")
     with pytest.raises(ConfigError, match="harm.validate_return"):
         load_config(bad)
+
+
+def test_network_verdict_sends_the_rest_of_the_network_back_when_a_share_lost():
+    program = shadow.Program.build(Layout.build(two_phase()), 0.4, 2.0, 2.0)
+    base = harm.initial(program, 4, 0.0)
+    params = replace(FAST, network_share=0.5)
+    states = {
+        "A": replace(base, mode="fixed", since_s=500.0),
+        "B": replace(base, mode="fixed", since_s=600.0),
+        "C": base,  # under the policy since 0 s
+        "D": replace(base, since_s=900.0),  # back under the policy 100 s ago: not yet judged
+    }
+    out = harm.network_verdict(states, 1000.0, params)
+    assert set(out) == {"C"}
+    hs, why = out["C"]
+    assert hs.mode == "fixed" and hs.switches == 1 and hs.since_s == 1000.0 and hs.hold_s == params.hold_s
+    assert why == "the policy lost at 2 of 4 junctions (network_share 50%)"
+    assert harm.network_verdict({**states, "B": base}, 1000.0, params) == {}  # 1 of 4 < 50 %
+    assert harm.network_verdict(states, 1000.0, replace(params, network_share=0.0)) == {}  # off
+    assert harm.network_verdict(states, 1000.0, replace(params, enabled=False)) == {}
