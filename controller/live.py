@@ -130,10 +130,12 @@ class ServiceNode:
     store also takes the operators' actions. region: the name of this node's region
     (controller/regions.py), whose `owned` junctions it runs; the other junctions given are its
     halo, read from the feed and never sent a plan. Default (owned None): it runs them all.
-    Messages on the service topics it was made to subscribe to (other instances' heartbeats,
-    controller/takeover.py) go to `on_service_message`, on the network thread."""
+    client: another node's connection to share (controller/takeover.py: one connection per
+    broker user): this node subscribes and publishes on it, but neither connects nor closes it,
+    and the connection's owner hands it its messages (`route`). `route`, when set, sees every
+    message first, on the network thread; True: it took the message."""
 
-    on_service_message: Callable[[str, bytes], None] | None = None
+    route: Callable[[str, bytes], bool] | None = None
 
     def __init__(
         self,
@@ -150,6 +152,7 @@ class ServiceNode:
         trust: Trust | None = None,
         region: str | None = None,
         owned: Collection[str] | None = None,
+        client: MqttClient | None = None,
     ) -> None:
         if trust is not None and audit is None:
             audit = trust.audit
@@ -184,11 +187,11 @@ class ServiceNode:
         self.unrouted = 0  # messages on topics we did not ask for
         self.tick_durations_s: deque[float] = deque(maxlen=3600)
         self.drain_durations_s: deque[float] = deque(maxlen=3600)
-        self.ticks = 0
-        self.now_s = start_s
+        self.ticks, self.now_s = 0, start_s
         self._next_heartbeat = 0.0
         self._next_summary = time.monotonic() + SUMMARY_EVERY_S
-        self.client = MqttClient(
+        self._owns_client = client is None
+        self.client = client or MqttClient(
             settings,
             self._on_message,
             will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")),
@@ -226,8 +229,17 @@ class ServiceNode:
             self.service.resume(last[1], f"{audit.path} checkpoint #{last[0]}")
 
     def start(self, wait: bool = True) -> ServiceNode:
-        """Connect and subscribe to every junction's detectors and status (QoS 1: a field that
-        publishes at QoS 1, like a lockstep replay, keeps it; QoS 0 feeds stay QoS 0)."""
+        """Connect (unless the connection is shared) and subscribe to `subscriptions()`."""
+        self.client.subscribe(self.subscriptions(), qos=1)
+        if self._owns_client:
+            self.client.start(wait=wait)
+        self.heartbeat()
+        return self
+
+    def subscriptions(self) -> list[str]:
+        """Every junction's detectors and status (subscribed at QoS 1: a field that publishes at
+        QoS 1, like a lockstep replay, keeps it; QoS 0 feeds stay QoS 0), the overrides (a
+        region: of its own junctions) or, in lockstep, the clock."""
         topics = [self.topics.detectors(j) for j in self.service.junctions]
         topics += [self.topics.status(j) for j in self.service.junctions]
         if self.lockstep:
@@ -236,20 +248,19 @@ class ServiceNode:
             topics += [self.topics.overrides_of(j) for j in self.service.junctions if j not in self.service.observed]
         else:
             topics.append(self.topics.overrides)
-        self.client.subscribe(topics, qos=1)
-        self.client.start(wait=wait)
-        self.heartbeat()
-        return self
+        return topics
 
     def close(self) -> None:
-        """Clean stop: the learnt state checkpointed (when there is an audit store), "offline"."""
+        """Clean stop: the learnt state checkpointed (when there is an audit store), "offline";
+        the connection closed when it is this node's own."""
         if self.cfg.audit.checkpoint_s > 0:
             self.service.checkpoint(self.now_s)
         if self.client.connected.is_set():
             self.client.publish(
                 self.topics.heartbeat(self.instance), self._heartbeat_payload("offline"), qos=1, retain=True
             )
-        self.client.close()
+        if self._owns_client:
+            self.client.close()
 
     # -- messages in (network thread) -----------------------------------------------------
     def _on_connected(self, session_present: bool) -> None:
@@ -261,8 +272,7 @@ class ServiceNode:
         if topic == self.topics.clock:
             self.inbox.put(("clock", "", payload))
             return
-        if self.on_service_message is not None and topic.startswith(f"{self.topics.root}/service/"):
-            self.on_service_message(topic, payload)
+        if self.route is not None and self.route(topic, payload):
             return
         parts = self.topics.split(topic)
         if parts is None and self.desk is not None:
@@ -582,7 +592,7 @@ def main(cfg: Config, region: str | None = None) -> int:
         node = ServiceNode(
             cfg, junctions, settings, start_s=clock.now(), metrics=metrics, archive=recorder, trust=trust, **shard
         )
-        driver = takeover.Failover(node, city_cfg, city, region, trust, settings) if region else node
+        driver = takeover.Failover(node, city_cfg, city, region, trust) if region else node
         node.ops_metrics = OperatorMetrics(registry, cfg.metrics.update_s)
     except BaseException:
         if recorder is not None:

@@ -9,12 +9,23 @@ heartbeats (docs/mqtt.md) of the other regions' instances through its own node's
   plan's order (RegionPlan.successor), so exactly one survivor takes it, whatever the order in
   which they notice; nobody takes anything over during its first lease_s (the others' retained
   heartbeats arrive first);
-- the taker runs the region with a node of its own (instance `{own instance}-for-{region}`, its
-  own client and a new plan epoch, above the lost instance's, so the roadsides accept its plans
-  from seq 1), from the region's feed and retained statuses: the roadsides are back under
-  adaptive control as soon as its estimates are fresh (service.feed_stale_s);
+- the taker runs the region with a node of its own (instance `{own instance}-for-{region}`, a
+  new plan epoch, above the lost instance's, so the roadsides accept its plans from seq 1), from
+  the region's feed and statuses: the roadsides are back under adaptive control as soon as its
+  estimates are fresh (service.feed_stale_s);
+- that node shares its instance's MQTT connection (a broker that binds client ids to user names,
+  as broker-setup writes, admits one connection per user, and a second one would kick the
+  first): it subscribes the region's topics on it, publishes its plans and heartbeat through it,
+  and `_route` hands it, on the network thread, the messages of the junctions it watches (and
+  the overrides of those it owns); a junction both nodes watch (a border) goes to both. Its
+  statuses arrive retained except those of junctions the instance already subscribed (its
+  halo): those come with their next periodic status (roadside.status_every_s);
 - it hands the region back when the region's own instance is alive again (its new epoch is above
-  the taker's, the roadsides follow it).
+  the taker's, the roadsides follow it): the node says "offline" and its topics that nobody
+  else of the instance needs are unsubscribed.
+
+A killed instance's Last Will ("offline", published by the broker as soon as its TCP connection
+closes) makes the takeover immediate; lease_s bounds it when the host vanishes silently.
 
 Until the taker's first plans, the lost region's roadsides keep the plans they hold and fall
 back to their local programs at expiry (roadside.plan_ttl_s, roadside.backup_s).
@@ -30,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from controller.adapters.audit import boot_epoch
-from controller.adapters.mqtt import MqttSettings
+from controller.adapters.mqtt import topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.live import ServiceNode
@@ -51,13 +62,12 @@ class Failover:
         city: Mapping[str, Intersection],
         region: str,
         trust: Trust,
-        settings: MqttSettings,
         *,
         wall: Callable[[], float] = time.monotonic,
     ) -> None:
         """cfg: the city's configuration (not the region's); city: every junction."""
         self.own, self.cfg, self.city, self.region = own, cfg, city, region
-        self.trust, self.settings, self._wall = trust, settings, wall
+        self.trust, self._wall = trust, wall
         self.plan = plan_regions(cfg, city)
         self.lease_s = cfg.regions.lease_s
         self.taken: dict[str, ServiceNode] = {}
@@ -69,10 +79,40 @@ class Failover:
         self._region_of = {
             own.topics.heartbeat(region_instance(cfg, r)): r for r in self.plan.names if r != region
         }
-        own.on_service_message = self._heard
+        mine = self.plan.region(region)
+        self._levels = ({topic_level(j) for j in mine.watched}, {topic_level(j) for j in mine.owned})
+        # the taken regions' nodes with the topic levels of the junctions they watch and own,
+        # replaced whole (the network thread reads it without the lock)
+        self._routes: tuple[tuple[ServiceNode, frozenset[str], frozenset[str]], ...] = ()
+        own.route = self._route
         own.client.subscribe(list(self._region_of), qos=1)
 
-    # -- heartbeats (network thread) ----------------------------------------------------------
+    # -- messages (network thread) --------------------------------------------------------
+    def _route(self, topic: str, payload: bytes) -> bool:
+        """Heartbeats to `_heard`; a junction's messages to the taken regions' nodes that watch
+        it (overrides: to the one that owns it). True: the own node must not see it."""
+        if topic in self._region_of:
+            self._heard(topic, payload)
+            return True
+        routes = self._routes
+        if not routes:
+            return False
+        topics = self.own.topics
+        parts = topics.split(topic)
+        if parts is not None:
+            for node, watched, _owned in routes:
+                if parts[0] in watched:
+                    node._on_message(topic, payload)
+            return parts[0] not in self._levels[0]
+        who = topics.split_override(topic)
+        if who is None:
+            return False
+        for node, _watched, owned in routes:
+            if who[0] in owned:
+                node._on_message(topic, payload)
+                return True
+        return who[0] not in self._levels[1]
+
     def _heard(self, topic: str, payload: bytes) -> None:
         region = self._region_of.get(topic)
         if region is None:
@@ -113,13 +153,24 @@ class Failover:
         for r in self.plan.names:
             if r in alive and r in self.taken:
                 log.warning("region=%s its instance is back: handing it back", r)
-                self.taken.pop(r).close()
+                self._hand_back(r)
             elif r in alive or r in self.taken or r in busy:
                 continue
             elif self.plan.successor(r, alive) == self.region:
                 with self._lock:
                     self._building.add(r)
                 threading.Thread(target=self._take, args=(r, now_s), name=f"takeover-{r}", daemon=True).start()
+
+    def _hand_back(self, name: str) -> None:
+        """Stop routing to the region's node, close it ("offline" on the shared connection) and
+        unsubscribe the topics that neither the own node nor another taken one needs."""
+        node = self.taken.pop(name)
+        with self._lock:
+            self._routes = tuple(r for r in self._routes if r[0] is not node)
+            others = [r[0] for r in self._routes]
+        node.close()
+        keep = set(self.own.subscriptions()).union(*(n.subscriptions() for n in others))
+        self.own.client.unsubscribe(t for t in node.subscriptions() if t not in keep)
 
     def _take(self, name: str, now_s: float) -> None:
         try:
@@ -139,15 +190,20 @@ class Failover:
         wall_s = time.time()
         audit = self.trust.audit
         epoch = audit.begin_epoch(instance, wall_s) if audit is not None else boot_epoch(wall_s)
+        client = self.own.client
         node = ServiceNode(
             cfg,
             {j: self.city[j] for j in region.watched},
-            replace(self.settings, client_id=f"{self.settings.client_id}-for-{name}"),
+            client.settings,
             start_s=now_s,
             trust=Trust(epoch, self.trust.signer, audit),
             region=name,
             owned=region.owned,
+            client=client,
         )
+        levels = (frozenset(topic_level(j) for j in region.watched), frozenset(topic_level(j) for j in region.owned))
+        with self._lock:  # routed before it subscribes: the retained statuses reach it
+            self._routes = (*self._routes, (node, *levels))
         node.start(wait=False)
         log.warning(
             "region=%s its instance is gone: taken over by instance=%s junctions=%d epoch=%d",
@@ -162,6 +218,7 @@ class Failover:
         with self._lock:
             self.taken.update(self._built)
             self._built = {}
+            self._routes = ()
         for node in self.taken.values():
             node.close()
         self.taken.clear()

@@ -16,10 +16,12 @@ intergreens, max green, max red, valid stages). The report (failover_check.json)
   roadsides end under the returned instance's epoch, above the taker's);
 - the signal-safety violations over the whole run.
 
-Broker user: the instances connect as `controller-ha`, a user with the controller's rights
-(sim/broker.py acl_rules). Not `controller` itself: a broker that binds client ids to user names
-(use_username_as_clientid, as broker-setup writes) lets one connection per user in, and the
-instances, and a taker's node for a lost region, are several connections.
+Broker users: the broker binds client ids to user names (use_username_as_clientid, as
+broker-setup writes: one connection per user), so each instance has a user of its own with the
+controller's rights (sim/broker.py acl_rules), `controller-r0` and `controller-r1`, each in a
+config of its own (config-r0.toml, config-r1.toml; the same regions). The taker runs the lost
+region on its own connection (controller/takeover.py); r0's returning instance is `controller-r0`
+again.
 """
 
 from __future__ import annotations
@@ -48,18 +50,24 @@ from sim.sumo import SumoConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "failover"
-USER = "controller-ha"
+REGIONS = ("r0", "r1")
 
 
-def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
+def _user(region: str) -> str:
+    return f"controller-{region}"
+
+
+def _write_config(out: Path, broker: Broker, intersections: Path, region: str) -> Path:
+    """config-{region}.toml: the instance's own broker user; the plan keys shared."""
     keys = out / "plan.keys"
-    ring = new_keyring("failover")
-    keys.write_text(f"failover {ring.masters['failover'].hex()}\n")
-    keys.chmod(0o600)
-    conf = out / "config.toml"
+    if not keys.exists():
+        ring = new_keyring("failover")
+        keys.write_text(f"failover {ring.masters['failover'].hex()}\n")
+        keys.chmod(0o600)
+    conf = out / f"config-{region}.toml"
     body = {
         "service": {"site": SITE, "instance": "ctl", "intersections": str(intersections.resolve())},
-        "broker": {"host": broker.host, "port": broker.port, "username": USER},
+        "broker": {"host": broker.host, "port": broker.port, "username": _user(region)},
         "security": {"plan_keys_file": str(keys)},
         "audit": {"path": str(out / "audit.sqlite")},
         "metrics": {"port": 0},
@@ -110,17 +118,19 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
     additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
     rules = acl_rules(Topics(SITE), (), (), ())[CONTROLLER]
-    with Broker(out / "broker", SITE, junctions, extra_users={USER: rules}) as broker:
+    users = {_user(r): rules for r in REGIONS}
+    with Broker(out / "broker", SITE, junctions, extra_users=users, bind_client_ids=True) as broker:
         creds = broker.write_credentials()
-        conf = _write_config(out, broker, a.intersections)
+        confs = {r: _write_config(out, broker, a.intersections, r) for r in REGIONS}
+        conf = confs["r0"]
         common = ["--speed", str(a.speed), "--credentials", str(creds)]
         statuses = StatusLog(broker)
         field_args = ["field", str(a.sumocfg), "--out", str(out / "field"), *common, "--"]
         field_args += ["--end", str(a.end), "--additional-files", ",".join(additional)]
         field = _start(["--config", str(conf), *field_args], out / "field.log")
         services = {
-            r: _start(["--config", str(conf), "run", "--region", r, *common], out / f"service-{r}.log")
-            for r in ("r0", "r1")
+            r: _start(["--config", str(confs[r]), "run", "--region", r, *common], out / f"service-{r}.log")
+            for r in REGIONS
         }
         try:
             _wait_sim_time(states_path, a.kill_at, field)

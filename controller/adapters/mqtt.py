@@ -333,6 +333,16 @@ class MqttClient:
         if self.connected.is_set():
             self._send_subscriptions([(t, qos) for t in new])
 
+    def unsubscribe(self, topics: Iterable[str]) -> None:
+        """Unsubscribe now (when connected) and no longer after reconnects."""
+        gone = list(topics)
+        with self._subs_lock:
+            for t in gone:
+                self._subs.pop(t, None)
+        if gone and self.connected.is_set():
+            for k in range(0, len(gone), 500):  # keep UNSUBSCRIBE packets small
+                self._client.unsubscribe(gone[k : k + 500])
+
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> int:
         """Returns the message id. QoS 1 messages published while disconnected are kept and sent
         after the reconnect; QoS 0 ones are dropped (feeds are periodic: the next one replaces it)."""

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.adapters.mqtt import Topics
+from controller.adapters.mqtt import MqttSettings, Topics
 from controller.adapters.trust import Trust
 from controller.config import Config, RegionsConfig
 from controller.junctions import load_intersections
+from controller.live import ServiceNode
+from controller.regions import plan_regions, select
 from controller.takeover import Failover
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,10 @@ class FakeClient:
 
     def subscribe(self, topics, qos=1) -> None:
         self.subscribed += list(topics)
+
+    def unsubscribe(self, topics) -> None:
+        gone = set(topics)
+        self.subscribed = [t for t in self.subscribed if t not in gone]
 
 
 class FakeNode:
@@ -43,6 +49,9 @@ class FakeNode:
     def close(self) -> None:
         self.closed = True
 
+    def subscriptions(self) -> list[str]:
+        return []
+
 
 @pytest.fixture
 def setup(monkeypatch):
@@ -57,7 +66,7 @@ def setup(monkeypatch):
 
     monkeypatch.setattr(Failover, "_node", fake_node)
     own = FakeNode("r1")
-    f = Failover(own, cfg, city, "r1", Trust(1, None, None), settings=None, wall=lambda: clock["t"])
+    f = Failover(own, cfg, city, "r1", Trust(1, None, None), wall=lambda: clock["t"])
     return f, own, clock, made
 
 
@@ -77,7 +86,7 @@ def settle(f: Failover, now_s: float) -> None:
 def test_watches_the_other_instances_heartbeats(setup):
     f, own, _clock, _made = setup
     assert sorted(own.client.subscribed) == ["tsc/v1/city/service/ctl-1-r0", "tsc/v1/city/service/ctl-1-r2"]
-    assert own.on_service_message == f._heard
+    assert own.route == f._route
 
 
 def test_nothing_is_taken_during_the_first_lease(setup):
@@ -117,3 +126,44 @@ def test_a_silent_region_is_taken_after_its_lease_and_handed_back(setup):
     settle(f, 33.0)
     assert "r0" not in f.taken and node.closed
     assert made == ["r0"]
+
+
+def test_the_taker_runs_the_lost_region_on_its_own_connection():
+    """One connection per broker user: the taken region's node subscribes and publishes on the
+    instance's client, gets the messages of the junctions it watches (a border junction goes to
+    both nodes, an override to its owner only), and its own topics go when it is handed back."""
+    city = load_intersections(ROOT / "intersections" / "city")
+    cfg = replace(Config(), regions=RegionsConfig(count=2, lease_s=15.0))
+    rcfg, watched, owned = select(cfg, city, "r1")
+    settings = MqttSettings("127.0.0.1", 1, "controller", "", "tsc-city-ctl-r1")
+    own = ServiceNode(rcfg, watched, settings, region="r1", owned=owned)
+    own.client.subscribe(own.subscriptions())  # what start() does, without a broker
+    f = Failover(own, cfg, city, "r1", Trust(1, None, None))
+    f._take("r0", 0.0)
+    node = f._built["r0"]
+    assert node.client is own.client and node.instance == f"{rcfg.service.instance}-for-r0"
+    lost = plan_regions(cfg, city).region("r0")
+    mine_only = sorted(owned - set(lost.watched))[0]
+    border = sorted(set(lost.owned) & set(watched))[0]  # r0's junction in r1's halo
+    theirs_only = sorted(set(lost.owned) - set(watched))[0]
+    subs = own.client._subs
+    assert own.topics.detectors(theirs_only) in subs and own.topics.overrides_of(theirs_only) in subs
+
+    def inboxes(topic: str) -> tuple[int, int]:
+        own._on_message(topic, b"{}")
+        counts = (own.inbox.qsize() + own.overrides.qsize(), node.inbox.qsize() + node.overrides.qsize())
+        for q in (own.inbox, own.overrides, node.inbox, node.overrides):
+            while not q.empty():
+                q.get_nowait()
+        return counts
+
+    assert inboxes(own.topics.detectors(mine_only)) == (1, 0)
+    assert inboxes(own.topics.detectors(theirs_only)) == (0, 1)
+    assert inboxes(own.topics.status(border)) == (1, 1)
+    assert inboxes(own.topics.override(border, "alice")) == (0, 1)  # r0 owns it
+    assert inboxes(own.topics.override(mine_only, "alice")) == (1, 0)
+    f.taken.update(f._built)
+    f._hand_back("r0")
+    assert own.topics.detectors(theirs_only) not in subs and own.topics.overrides_of(theirs_only) not in subs
+    assert own.topics.detectors(border) in subs and own.topics.detectors(mine_only) in subs
+    assert inboxes(own.topics.detectors(theirs_only)) == (0, 0) and own.unrouted == 1
