@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 5.0  # wall seconds between retained heartbeats
 SUMMARY_EVERY_S = 60.0  # wall seconds between summary log lines
+# The junction table's retained messages stay under this size: the service's own limit on what
+# it reads (256 KiB, docs/mqtt.md) and well under brokers' message limits (Mosquitto's
+# message_size_limit, 1 MiB in sim/broker.py); a larger table goes out in pages.
+TABLE_PAGE_BYTES = 256 * 1024
 
 
 class Clock(Protocol):
@@ -136,6 +140,8 @@ class ServiceNode:
     message first, on the network thread; True: it took the message."""
 
     route: Callable[[str, bytes], bool] | None = None
+    table_page_bytes = TABLE_PAGE_BYTES
+    _table_pages = 0  # pages of the junction table published last
 
     def __init__(
         self,
@@ -325,7 +331,7 @@ class ServiceNode:
         self._take_overrides(now_s)
         self.service.tick(now_s)
         if self.desk is not None and self.desk.answers_total != answered:  # consoles see an override at once
-            self.client.publish(self.topics.junction_table(self.instance), self.junction_table(), qos=1, retain=True)
+            self._publish_table()
         if self.ops_metrics is not None:
             self.ops_metrics.update(self.service, now_s)
         self.ticks += 1
@@ -363,16 +369,43 @@ class ServiceNode:
         self.client.publish(self.topics.reply(operator), payload, qos=1)
 
     def junction_table(self) -> bytes:
+        """The first (usually the only) page of junction_table_pages()."""
+        return self.junction_table_pages()[0]
+
+    def junction_table_pages(self) -> list[bytes]:
+        """The table of this node's junctions (docs/mqtt.md) as messages of at most
+        table_page_bytes each (a single row larger than that gets a page of its own): each
+        {"v", "instance", "t", "policy", "page": k, "pages": N, "junctions": {id: row, ...}} with
+        a share of the rows, page 0 for .../junctions and page k for .../junctions/k."""
         table = junction_table(self.service.core, self.service.state, self.desk, self.service.refused, self.now_s)
-        table = {j: row for j, row in table.items() if j not in self.service.observed}
-        body = {
-            "v": MESSAGE_VERSION,
-            "instance": self.instance,
-            "t": self.now_s,
-            "policy": self.policy,
-            "junctions": table,
-        }
-        return json.dumps(body, separators=(",", ":")).encode()
+        sep = (",", ":")
+        observed = self.service.observed
+        items = [f"{json.dumps(j)}:{json.dumps(row, separators=sep)}" for j, row in table.items() if j not in observed]
+        head = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy}
+        prefix = json.dumps(head, separators=sep)[:-1]
+        budget = self.table_page_bytes - len(prefix) - 64  # "page", "pages", braces
+        pages: list[list[str]] = [[]]
+        size = 0
+        for item in items:
+            if pages[-1] and size + len(item) + 1 > budget:
+                pages.append([])
+                size = 0
+            pages[-1].append(item)
+            size += len(item) + 1
+        n = len(pages)
+        body = '{},"page":{},"pages":{},"junctions":{{{}}}}}'
+        return [body.format(prefix, k, n, ",".join(c)).encode() for k, c in enumerate(pages)]
+
+    def _publish_table(self) -> None:
+        """Every page, retained; the pages a shrunk table no longer has are cleared (an empty
+        retained message deletes the retained one)."""
+        topic = self.topics.junction_table(self.instance)
+        pages = self.junction_table_pages()
+        for k, page in enumerate(pages):
+            self.client.publish(topic if k == 0 else f"{topic}/{k}", page, qos=1, retain=True)
+        for k in range(len(pages), self._table_pages):
+            self.client.publish(f"{topic}/{k}", b"", qos=1, retain=True)
+        self._table_pages = len(pages)
 
     # -- heartbeat ------------------------------------------------------------------------
     def _heartbeat_payload(self, state: str) -> bytes:
@@ -398,7 +431,7 @@ class ServiceNode:
         self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
         self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"), qos=1, retain=True)
         if not self.lockstep:  # the operators' console reads it (ctl status)
-            self.client.publish(self.topics.junction_table(self.instance), self.junction_table(), qos=1, retain=True)
+            self._publish_table()
 
     def stats(self) -> dict[str, Any]:
         ticks = list(self.tick_durations_s)
