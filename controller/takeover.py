@@ -18,8 +18,9 @@ heartbeats (docs/mqtt.md) of the other regions' instances through its own node's
   first): it subscribes the region's topics on it, publishes its plans and heartbeat through it,
   and `_route` hands it, on the network thread, the messages of the junctions it watches (and
   the overrides of those it owns); a junction both nodes watch (a border) goes to both. Its
-  statuses arrive retained except those of junctions the instance already subscribed (its
-  halo): those come with their next periodic status (roadside.status_every_s);
+  statuses arrive retained; those of the border, already subscribed, are subscribed again with
+  retain handling 0 so the broker sends them again (the own node sees them twice: the same
+  status, harmless);
 - it hands the region back when the region's own instance is alive again (its new epoch is above
   the taker's, the roadsides follow it): the node says "offline" and its topics that nobody
   else of the instance needs are unsubscribed.
@@ -205,6 +206,9 @@ class Failover:
         with self._lock:  # routed before it subscribes: the retained statuses reach it
             self._routes = (*self._routes, (node, *levels))
         node.start(wait=False)
+        # the border's statuses were subscribed already (the own node's halo): sent again
+        border = set(region.watched) & set(self.plan.region(self.region).watched)
+        client.subscribe([node.topics.status(j) for j in sorted(border)], qos=1, retained_again=True)
         log.warning(
             "region=%s its instance is gone: taken over by instance=%s junctions=%d epoch=%d",
             name,

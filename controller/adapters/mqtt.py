@@ -323,15 +323,17 @@ class MqttClient:
         return len(self._client._out_messages)  # paho has no public accessor
 
     # -- traffic ---------------------------------------------------------------------------
-    def subscribe(self, topics: Iterable[str], qos: int = 1) -> None:
+    def subscribe(self, topics: Iterable[str], qos: int = 1, *, retained_again: bool = False) -> None:
         """Subscribe now (when connected) and after every reconnect. Retained messages are sent
-        only for new subscriptions (retain handling 1), so a reconnect does not replay them."""
+        only for new subscriptions (retain handling 1), so a reconnect does not replay them;
+        with retained_again (and connected), this once also for topics already subscribed
+        (retain handling 0: a second user of the connection wants them, controller/takeover.py)."""
         new = list(topics)
         with self._subs_lock:
             for t in new:
                 self._subs[t] = qos
         if self.connected.is_set():
-            self._send_subscriptions([(t, qos) for t in new])
+            self._send_subscriptions([(t, qos) for t in new], always=retained_again)
 
     def unsubscribe(self, topics: Iterable[str]) -> None:
         """Unsubscribe now (when connected) and no longer after reconnects."""
@@ -365,10 +367,11 @@ class MqttClient:
             return self.acks.get(mid)
 
     # -- paho callbacks (network thread) ----------------------------------------------------
-    def _send_subscriptions(self, subs: list[tuple[str, int]]) -> None:
+    def _send_subscriptions(self, subs: list[tuple[str, int]], always: bool = False) -> None:
+        retain = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE if always else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
         for k in range(0, len(subs), 500):  # keep SUBSCRIBE packets small
             chunk: list = [
-                (t, SubscribeOptions(qos=q, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB) if self._v5 else q)
+                (t, SubscribeOptions(qos=q, retainHandling=retain) if self._v5 else q)
                 for t, q in subs[k : k + 500]
             ]
             rc, mid = self._client.subscribe(chunk)
