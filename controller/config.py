@@ -350,6 +350,8 @@ def load_config(path: str | Path | None) -> Config:
         )
     if cfg.harm.hold_max_s < cfg.harm.hold_s:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
+    if cfg.harm.network_share > 1:
+        raise ConfigError(str(p), "harm.network_share", f"a share, must be <= 1, got {cfg.harm.network_share}")
     if cfg.harm.validate_return and not cfg.validation.enabled:  # nothing would ever approve a return
         raise ConfigError(str(p), "harm.validate_return", "needs validation.enabled (the twin validates the return)")
     if not cfg.validation.margin < 1.0:

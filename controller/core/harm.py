@@ -24,6 +24,10 @@ is in one of two modes:
   and go back only when that demand has moved by more than `demand_shift` (a share): the
   evidence that the conditions the policy lost in have changed. A policy that stays in force for
   `hold_max_s` is forgiven its relapses.
+- The network: when at least `network_share` of the junctions are in fixed mode, the policy
+  has lost at most of them and is judged for the network: every other junction that has been
+  under it for `min_policy_s` goes to fixed too (network_verdict; step.py on the last tick's
+  modes), each as after a verdict of its own.
 - With `validate_return`, a return that falls due waits in fixed mode (`return_due`) until the
   adapter calls `approve` (back at the next tick) or `reject` (a relapse: a new, doubled hold).
 
@@ -75,7 +79,7 @@ class HarmParams:
     validate_return: bool = False
     # the policy judged for the network: when at least this share of the guarded junctions are in
     # fixed mode, the others follow (each after min_policy_s under the policy); 0: never
-    network_share: float = 0.0
+    network_share: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):

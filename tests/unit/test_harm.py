@@ -273,6 +273,9 @@ def test_config_harm_section(tmp_path):
     bad.write_text("[harm]\nwindow_s = 0.0\n")
     with pytest.raises(ConfigError, match="harm.window_s"):
         load_config(bad)
+    bad.write_text("[harm]\nnetwork_share = 1.5\n")
+    with pytest.raises(ConfigError, match="harm.network_share"):
+        load_config(bad)
     bad.write_text("[harm]\nmargin = -0.1\n")
     with pytest.raises(ConfigError, match="harm.margin"):
         load_config(bad)
