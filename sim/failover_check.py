@@ -14,7 +14,8 @@ intergreens, max green, max red, valid stages). The report (failover_check.json)
   force, when it was first adaptive under the taker's epoch, its mode and epoch at the end
   (with --back-at, r0's instance starts again then: the taker must hand r0 back, and the
   roadsides end under the returned instance's epoch, above the taker's);
-- the signal-safety violations over the whole run.
+- the signal-safety violations over the whole run;
+- the MQTT connections the instances lost (their logs): 0, or instances kick each other.
 
 Broker users: the broker binds client ids to user names (use_username_as_clientid, as
 broker-setup writes: one connection per user), so each instance has a user of its own with the
@@ -187,6 +188,8 @@ def _report(junctions, states, rows, lost, times: tuple[float, float | None], cf
             {e for j, t, m, e, _p in rows if j in lost and m == "adaptive" and kill_s < t < (back_s or 1e300)} - before
         ),
         "back_after_s": round(back_s - kill_s, 1) if back_s is not None else None,
+        # a second connection of an instance's user would kick the first (bound client ids)
+        "connections_lost": sum(f.read_text().count("mqtt connection lost") for f in out.glob("service-*.log")),
         "command": " ".join(sys.argv),
     }
     (out / "failover_check.json").write_text(json.dumps(result, indent=1))
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'junction':<10}{'old plans until s':>18}{'adaptive again s':>18}  mode at end")
     for jid, row in r["junctions"].items():
         print(f"{jid:<10}{row['old_plans_until_s']!s:>18}{row['adaptive_again_after_s']!s:>18}  {row['mode_at_end']}")
-    print(f"violations: {r['violations']}")
+    print(f"violations: {r['violations']}; connections lost: {r['connections_lost']}")
     taker = max(r["epochs_taker"], default=0)
     ok = all(
         row["adaptive_again_after_s"] is not None
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in r["junctions"].values()
     )
     print(f"epochs: before the kill {r['epochs_before_kill']}, taker {r['epochs_taker']}")
-    return 0 if ok and not any(r["violations"].values()) else 1
+    return 0 if ok and not any(r["violations"].values()) and not r["connections_lost"] else 1
 
 
 if __name__ == "__main__":

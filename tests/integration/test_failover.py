@@ -2,7 +2,8 @@
 bundled city in real time (sim/failover_check.py); its region must leave the lost instance's plans
 within the roadsides' backup time, come back under adaptive control from the other instance (a
 new epoch), be handed back when its own instance starts again, and no signal may break the
-safety rules on the way."""
+safety rules on the way. The broker binds client ids to user names, one user per instance: the
+taker runs the lost region on its own connection, and no connection is lost."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_kill_9_of_one_instance_its_region_is_taken_over(tmp_path):
     assert len(r["junctions"]) == 10 and r["epochs_before_kill"]  # r0 ran its half of the city before the kill
     assert r["epochs_taker"] and min(r["epochs_taker"]) > max(r["epochs_before_kill"])
     assert not any(r["violations"].values()), r["violations"]
+    assert r["connections_lost"] == 0  # one connection per user (bound client ids): nobody kicked
     for jid, row in r["junctions"].items():
         # the lost instance's plans are gone within the backup time (the roadside's own fallback
         # would end them there at the latest), and the other instance's epoch is in force after
