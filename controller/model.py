@@ -113,11 +113,12 @@ class Intersection:
     downstream: tuple[str, ...] = ()
     source: str = ""  # the file it was loaded from, for error messages
 
+    @cached_property
+    def _by_id(self) -> dict[str, Movement]:
+        return {m.id: m for m in reversed(self.movements)}  # reversed: the first of a repeated id wins
+
     def movement(self, movement_id: str) -> Movement:
-        for m in self.movements:
-            if m.id == movement_id:
-                return m
-        raise KeyError(movement_id)
+        return self._by_id[movement_id]  # KeyError(movement_id) when there is none
 
     @cached_property
     def detector_ids(self) -> frozenset[str]:
@@ -138,7 +139,13 @@ class Intersection:
     def conflicting_greens(self, phase_index: int) -> tuple[str, str] | None:
         """The first pair of movements the phase greens together although one lists the other
         in its `conflicts` (in the order of served_movements), None when there is none."""
-        served = self.served_movements(phase_index)
+        return self._conflicting[phase_index]
+
+    @cached_property
+    def _conflicting(self) -> tuple[tuple[str, str] | None, ...]:
+        return tuple(self._first_conflict(self._served[k]) for k in range(len(self.phases)))
+
+    def _first_conflict(self, served: tuple[str, ...]) -> tuple[str, str] | None:
         for i, a in enumerate(served):
             conflicts = self.movement(a).conflicts
             for b in served[i + 1 :]:
