@@ -10,6 +10,27 @@ if str(ROOT) not in sys.path:  # tests import the project's packages from the ch
 from tests.scenarios import grid_net, scenario  # noqa: E402
 
 
+def _pin_hypothesis_constants() -> None:
+    """Make derandomized Hypothesis examples independent of what else the process imported.
+
+    Hypothesis (6.170 here) sometimes draws a number from a pool of the literal constants found in
+    every non-test module loaded in the process (sys.modules), and rescans the pool whenever
+    sys.modules grows. The same derandomized test then draws other examples when another test
+    module imported, say, sim.loops first: an example set, and any share measured over it,
+    changed with test order (tests/unit/test_hypothesis_determinism.py). The pool of local
+    constants is pinned empty; Hypothesis's own constants (boundaries, NaN, ...) still apply."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # hypothesis not installed, or a layout without the pool
+        return
+    if hasattr(providers, "_get_local_constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+
+
+_pin_hypothesis_constants()
+
+
 @pytest.fixture(scope="session")
 def small_grid(tmp_path_factory) -> Path:
     """A 3x3 signalised grid with left-turn lanes and 10 minutes of random demand (.sumocfg)."""
