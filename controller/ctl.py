@@ -404,8 +404,7 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     action = req.action if isinstance(req, OverrideRequest) else "policy"
     if answer.get("validating") is True:
         print(
-            f"{req.junction}: {action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})",
-            file=sys.stderr,
+            f"{req.junction}: {action}: no verdict within {verdict_s:g} s ({answer.get('reason', '')})", file=sys.stderr
         )
         return 3
     verdict = "accepted" if answer.get("accepted") else "REFUSED"

@@ -175,9 +175,7 @@ class PolicyPlanGate:
             self.rejected.pop(jid, None)
         else:
             self.rejected[jid] = wish_of(h.cmd)
-            log.warning(
-                "junction=%s policy plan %s %s (%s): not pushed", jid, h.cmd.plan_id, verdict.outcome, h.why
-            )
+            log.warning("junction=%s policy plan %s %s (%s): not pushed", jid, h.cmd.plan_id, verdict.outcome, h.why)
 
     def cancel_all(self) -> None:
         for h in self.held.values():

@@ -77,9 +77,7 @@ class Failover:
         self._beats: dict[str, tuple[str, float]] = {}  # region -> (state, wall time heard)
         self._lock = threading.Lock()
         self._started = wall()
-        self._region_of = {
-            own.topics.heartbeat(region_instance(cfg, r)): r for r in self.plan.names if r != region
-        }
+        self._region_of = {own.topics.heartbeat(region_instance(cfg, r)): r for r in self.plan.names if r != region}
         mine = self.plan.region(region)
         self._levels = ({topic_level(j) for j in mine.watched}, {topic_level(j) for j in mine.owned})
         # the taken regions' nodes with the topic levels of the junctions they watch and own,

@@ -142,21 +142,11 @@ def definitions(
         topic_perms.append(
             {"user": user, "vhost": VHOST, "exchange": EXCHANGE, "write": _any_of(writes), "read": _any_of(reads)}
         )
-    return {
-        "users": users,
-        "vhosts": [{"name": VHOST}],
-        "permissions": perms,
-        "topic_permissions": topic_perms,
-    }
+    return {"users": users, "vhosts": [{"name": VHOST}], "permissions": perms, "topic_permissions": topic_perms}
 
 
 def rabbitmq_conf(
-    host: str,
-    port: int,
-    tls: TlsFiles | None,
-    session_ttl_s: float,
-    session_queues: str,
-    definitions_file: Path | None,
+    host: str, port: int, tls: TlsFiles | None, session_ttl_s: float, session_queues: str, definitions_file: Path | None
 ) -> str:
     """rabbitmq.conf of a node: no AMQP listener, one MQTT listener (TLS only when `tls`), no
     anonymous access, the session expiry of every client (mqtt.subscription_ttl) and the type of

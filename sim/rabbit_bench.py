@@ -84,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     users = {USER: [("readwrite", f"tsc/v1/{SITE}/raw")]}
     with tempfile.TemporaryDirectory(prefix="tsc-rabbit-bench-") as work:
         t0 = time.monotonic()
-        with Broker(Path(work) / "mosquitto", SITE, extra_users=users) as mosq, RabbitCluster(
-            Path(work) / "rabbit", SITE, extra_users=users
-        ) as rabbit:
+        with (
+            Broker(Path(work) / "mosquitto", SITE, extra_users=users) as mosq,
+            RabbitCluster(Path(work) / "rabbit", SITE, extra_users=users) as rabbit,
+        ):
             print(f"# brokers up in {time.monotonic() - t0:.0f} s; {args.count} messages of {args.size} B per run")
             topic = f"{mosq.topics.root}/raw"
             routes = {

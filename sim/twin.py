@@ -268,9 +268,7 @@ def write_demand(
     for r in sorted({d[3] for d in departs}, key=lambda x: int(x[1:])):
         ET.SubElement(root, "route", id=r, edges=" ".join(routes.routes[int(r[1:])]))
     for vid, vtype, rest, pos_m in placed:
-        v = ET.SubElement(
-            root, "vehicle", id=vid, type=vtype, depart="0", departLane="best", departPos=f"{pos_m:.1f}"
-        )
+        v = ET.SubElement(root, "vehicle", id=vid, type=vtype, depart="0", departLane="best", departPos=f"{pos_m:.1f}")
         v.set("departSpeed", "max")
         ET.SubElement(v, "route", edges=" ".join(rest))
     for t, vid, vtype, rid in sorted(departs):

@@ -371,8 +371,7 @@ class MqttClient:
         retain = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE if always else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
         for k in range(0, len(subs), 500):  # keep SUBSCRIBE packets small
             chunk: list = [
-                (t, SubscribeOptions(qos=q, retainHandling=retain) if self._v5 else q)
-                for t, q in subs[k : k + 500]
+                (t, SubscribeOptions(qos=q, retainHandling=retain) if self._v5 else q) for t, q in subs[k : k + 500]
             ]
             rc, mid = self._client.subscribe(chunk)
             if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:

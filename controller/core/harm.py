@@ -300,7 +300,12 @@ def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:
     return replace(
-        state, replay=shadow.restart_evidence(state.replay), mode=mode, since_s=now_s, reason=reason, excess_s=0.0,
+        state,
+        replay=shadow.restart_evidence(state.replay),
+        mode=mode,
+        since_s=now_s,
+        reason=reason,
+        excess_s=0.0,
         excess_t_s=state.replay.t_s,
     )
 

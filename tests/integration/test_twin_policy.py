@@ -49,10 +49,7 @@ def test_bad_policy_parameters_are_rejected_and_the_return_to_max_pressure_passe
     store = AuditStore(tmp_path / "audit.sqlite")
     params = ValidationParams(margin=0.1, slack_s=60.0, timeout_s=90.0)
     gate = ValidationGate(params, predict, audit=store, predict_policy=predict_policies)
-    cases = {
-        "bad": (PolicyChoice("max_pressure"), BAD),
-        "good": (PolicyChoice("fixed"), PolicyChoice("max_pressure")),
-    }
+    cases = {"bad": (PolicyChoice("max_pressure"), BAD), "good": (PolicyChoice("fixed"), PolicyChoice("max_pressure"))}
     verdicts = {}
     for name, (inc, cand) in cases.items():
         safety = policy_refusal(CFG, cand, {a1.id: Layout.build(a1, CFG)})

@@ -505,4 +505,3 @@ def test_no_policy_leaves_a_junction_without_a_plan_when_its_first_stage_never_s
             s, wish = policy.decide(s, lay, e, sig, now)
             wishes += wish is not None
         assert wishes > 0, f"{name} sent nothing in 400 s"
-

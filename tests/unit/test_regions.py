@@ -77,9 +77,10 @@ def test_halo_is_the_neighbours_within_hops_outside_the_region(base):
     assert plan.region("a").watched == ("G0_0", "G1_0")
     two = regions.plan_regions(cfg_with(named={"a": ["G0_0"], "b": ["G1_0", "G2_0"]}, halo_hops=2), js)
     assert two.region("a").halo == ("G1_0", "G2_0")
-    assert regions.plan_regions(cfg_with(named={"a": ["G0_0"], "b": ["G1_0", "G2_0"]}, halo_hops=0), js).region(
-        "a"
-    ).halo == ()
+    assert (
+        regions.plan_regions(cfg_with(named={"a": ["G0_0"], "b": ["G1_0", "G2_0"]}, halo_hops=0), js).region("a").halo
+        == ()
+    )
 
 
 def test_no_regions_configured_is_one_region_of_everything(base):
