@@ -311,7 +311,7 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
     """The route files of the twin (vTypes, the counted demand, seeded queues). The counts are
     projected flat over the horizon; each class's vehicles go on the candidate routes by
     route_weights, departing evenly; each lane's estimated queue becomes standing vehicles."""
-    work = Path(req.work_dir)
+    work = Path(req.work_dir).resolve()  # SUMO reads the files from their own folder
     key = _key(
         req.net_file,
         dict(req.counts),
@@ -495,7 +495,7 @@ def meandata_intervals(meandata: Path) -> list[dict[str, tuple[float, float]]]:
 def run_plans(req: TwinRequest, net, routes: list[Path], runs: Mapping[str, Mapping[str, CycleWish]]) -> dict:
     """One SUMO run per entry of `runs` (name -> plans), all in parallel on the same scenario and
     seed; name -> Prediction per junction of the region."""
-    run_dir = Path(req.work_dir) / f"run_{_key(time.time_ns())}"
+    run_dir = Path(req.work_dir).resolve() / f"run_{_key(time.time_ns())}"
     approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
     edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
     procs = {name: _start(req, routes, plans, run_dir / name, edges) for name, plans in runs.items()}

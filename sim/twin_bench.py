@@ -102,8 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "twin_bench")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    import_network(args.net, args.work / "intersections", load_config(ROOT / "config.toml"))
-    js = load_intersections(args.work / "intersections")
+    models = args.work / f"intersections-{args.net.name.removesuffix('.net.xml')}"  # one folder per network:
+    import_network(args.net, models, load_config(ROOT / "config.toml"))  # another's models must not mix in
+    js = load_intersections(models)
     calls = [one_call(args, js, "first", args.per_loop)]
     calls += [one_call(args, js, f"new counts {k}", args.per_loop + k) for k in range(1, args.runs + 1)]
     keys = ["total_s", "cpu_s", "build_s", "two_runs_s"] + (["gate_s", "gate_cpu_s"] if args.gate else [])

@@ -146,7 +146,7 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
     }
     net = sumolib.net.readNet(req.net_file, withInternal=False)
     routes, info = build_scenario(req.scenario(), net)
-    run_dir = Path(req.work_dir) / f"policy_{time.time_ns()}"
+    run_dir = Path(req.work_dir).resolve() / f"policy_{time.time_ns()}"
     run_dir.mkdir(parents=True, exist_ok=True)
     loops = loops_file(req.junctions, run_dir / "loops.add.xml", req.cfg.detectors.loop_length_m)
     approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
