@@ -163,10 +163,11 @@ def snapshot(s: MqttSettings, topics: Topics, instance: str, collect_s: float = 
     """The retained junction table, roadside statuses and heartbeat, as one dict."""
     got = Collector()
     client = MqttClient(s, got)
-    client.subscribe([topics.junction_table(instance), topics.heartbeat(instance), f"{topics.root}/+/status"], qos=1)
+    table = topics.junction_table(instance)
+    client.subscribe([table, f"{table}/+", topics.heartbeat(instance), f"{topics.root}/+/status"], qos=1)
     try:
         client.start()
-        got.wait(lambda m: topics.junction_table(instance) in m, collect_s)
+        got.wait(lambda m: table in m and _all_pages(m, table), collect_s)
         time.sleep(0.2)  # the retained statuses arrive in one burst
     finally:
         client.close(flush_s=0.2)
@@ -176,10 +177,38 @@ def snapshot(s: MqttSettings, topics: Topics, instance: str, collect_s: float = 
         if parts is not None and parts[1] == "status":
             statuses[parts[0]] = _json(payload)
     return {
-        "table": _json(got.latest.get(topics.junction_table(instance), b"null")),
+        "table": _merged_table(got.latest, table),
         "heartbeat": _json(got.latest.get(topics.heartbeat(instance), b"null")),
         "statuses": statuses,
     }
+
+
+def _pages(latest: dict[str, bytes], table: str) -> list[Any]:
+    """The junction table's pages as received (docs/mqtt.md: page 0 on the table's topic, page k
+    on .../k), each a dict or None."""
+    first = _json(latest.get(table, b"null"))
+    n = first.get("pages", 1) if isinstance(first, dict) else 1
+    return [first] + [_json(latest.get(f"{table}/{k}", b"null")) for k in range(1, int(n))]
+
+
+def _all_pages(latest: dict[str, bytes], table: str) -> bool:
+    pages = _pages(latest, table)
+    t = pages[0].get("t") if isinstance(pages[0], dict) else None
+    return all(isinstance(p, dict) and p.get("t") == t for p in pages)
+
+
+def _merged_table(latest: dict[str, bytes], table: str) -> Any:
+    """Page 0 with the rows of every page of the same table (the same `t`) merged in."""
+    pages = _pages(latest, table)
+    if not isinstance(pages[0], dict):
+        return pages[0]
+    merged = dict(pages[0])
+    rows: dict[str, Any] = {}
+    for page in pages:
+        if isinstance(page, dict) and page.get("t") == merged.get("t"):
+            rows.update(page.get("junctions") or {})
+    merged["junctions"] = rows
+    return merged
 
 
 def _json(payload: bytes) -> Any:
