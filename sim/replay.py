@@ -64,6 +64,8 @@ class ReplayRequest:
     lead_s: float = 300.0  # recorded time replayed before --from (not compared): traffic is under way at --from
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation
     config: str | None = None  # config file passed to the per-policy processes
+    turning_counts: bool = True  # stop-line loops on single-exit lanes give routeSampler edgeRelations
+    class_routes: bool = True  # a class with lanes of its own (buses) gets candidates routed for it
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,15 @@ def _progress(line: str) -> None:
     print(f"[replay] {line}", file=sys.stderr, flush=True)
 
 
+def scenario_counters(junctions, net, turning_counts: bool = True) -> dict[str, list[demand.EdgeCounter]]:
+    """Per vehicle class, the edge counts and (`turning_counts`) the turning counts the loops give."""
+    return {
+        cls: demand.edge_counters(junctions, net, vclass)
+        + (demand.turn_counters(junctions, net, vclass) if turning_counts else [])
+        for cls, vclass in demand.SUMO_VCLASS.items()
+    }
+
+
 def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, window: Window) -> tuple[Path, dict]:
     """OUT/scenario/replay.sumocfg for the window; returns it and what the demand is made of."""
     net_file = Path(req.net or meta.get("net_file", ""))
@@ -167,10 +178,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     det = read_archive(site, "detectors", window.start_s, window.to_s)
     begin = window.start_s - window.offset_s
     n_iv = math.ceil((window.to_s - window.start_s) / req.interval_s)
-    counters = {
-        cls: demand.edge_counters(junctions, net, vclass) + demand.turn_counters(junctions, net, vclass)
-        for cls, vclass in demand.SUMO_VCLASS.items()
-    }
+    counters = scenario_counters(junctions, net, req.turning_counts)
     counted = sum(1 for c in counters["car"] if not c.to_edge)
     loop_counts = demand.interval_counts(det, req.interval_s, window.start_s)
     _progress(
@@ -189,7 +197,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         if asked[cls]:
             vclass = demand.SUMO_VCLASS[cls]  # a bus runs on bus routes (bus lanes, bus-only streets)
             own = candidates
-            if demand.other_permissions(net, vclass):
+            if req.class_routes and demand.other_permissions(net, vclass):
                 own = demand.candidate_routes(net_file, out, req.seed, vclass=vclass)
             edges = [c.edge for c in counters[cls] if not c.to_edge]
             cover = demand.covering_routes(net, own, edges, vclass, out / f"candidates_{vclass}_cover.rou.xml")

@@ -15,7 +15,7 @@ from controller.adapters.archive import SCHEMAS, _Columns
 from controller.errors import DefinitionError
 from controller.model import DetectorReading, Snapshot
 from sim.cli import with_edgedata
-from sim.replay import ReplayRequest, parse_time, resolve_window
+from sim.replay import ReplayRequest, parse_time, resolve_window, scenario_counters
 from sim.replay_demand import (
     EdgeCounter,
     covering_routes,
@@ -187,6 +187,13 @@ def test_a_lane_of_its_own_gives_a_turning_count(tmp_path):
     assert iv.find("edge").get("entered") == "7"
     assert (iv.find("edgeRelation").get("from"), iv.find("edgeRelation").get("to")) == ("A", "R")
     assert iv.find("edgeRelation").get("entered") == "2"
+
+
+def test_turning_counts_can_be_switched_off(tmp_path):
+    junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "a2": "A_2"})
+    assert [c.to_edge for c in scenario_counters(junctions, net)["car"]] == ["", "R"]
+    assert [c.to_edge for c in scenario_counters(junctions, net, turning_counts=False)["car"]] == [""]
+    assert ReplayRequest(Path("x"), Path("o")).turning_counts and ReplayRequest(Path("x"), Path("o")).class_routes
 
 
 def test_route_fit_is_the_hourly_geh_of_the_sampled_routes_against_the_counts(tmp_path):
