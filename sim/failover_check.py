@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +45,7 @@ from controller.config import load_config
 from controller.junctions import load_intersections
 from controller.regions import plan_regions
 from sim.broker import CONTROLLER, Broker, acl_rules
-from sim.restart_check import KINDS, check_states, read_states, tls_additional
+from sim.restart_check import KINDS, check_states, read_states, start, tls_additional, wait_sim_time
 from sim.sumo import SumoConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,20 +96,6 @@ class StatusLog:
         self.client.close()
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, str(ROOT / "run_controller.py"), *args]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-
-
-def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes]) -> None:
-    needle = f'time="{t_s:.2f}"'.encode()
-    while field.poll() is None:
-        if states_path.exists() and needle in states_path.read_bytes()[-200_000:]:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the field ended before second {t_s:g}")
-
-
 def run_check(a: argparse.Namespace) -> dict[str, Any]:
     out = a.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -128,22 +113,22 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
         statuses = StatusLog(broker)
         field_args = ["field", str(a.sumocfg), "--out", str(out / "field"), *common, "--"]
         field_args += ["--end", str(a.end), "--additional-files", ",".join(additional)]
-        field = _start(["--config", str(conf), *field_args], out / "field.log")
+        field = start(["--config", str(conf), *field_args], out / "field.log")
         services = {
-            r: _start(["--config", str(confs[r]), "run", "--region", r, *common], out / f"service-{r}.log")
+            r: start(["--config", str(confs[r]), "run", "--region", r, *common], out / f"service-{r}.log")
             for r in REGIONS
         }
         try:
-            _wait_sim_time(states_path, a.kill_at, field)
+            wait_sim_time(states_path, a.kill_at, field)
             killed_wall = time.time()
             services["r0"].send_signal(signal.SIGKILL)
             services["r0"].wait(10)
             back_wall = None
             if a.back_at is not None:  # r0's instance starts again: the taker must hand r0 back
-                _wait_sim_time(states_path, a.back_at, field)
+                wait_sim_time(states_path, a.back_at, field)
                 back_wall = time.time()
                 args = ["--config", str(conf), "run", "--region", "r0", *common]
-                services["r0-back"] = _start(args, out / "service-r0-back.log")
+                services["r0-back"] = start(args, out / "service-r0-back.log")
             field.wait(timeout=a.end / a.speed + 300)
         finally:
             for p in [*services.values(), field]:

@@ -175,7 +175,7 @@ def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
     return conf
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "run_controller.py"), *args],
         cwd=ROOT,
@@ -185,7 +185,7 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes]) -> None:
+def wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes]) -> None:
     """Until SUMO has written second t_s (the states file grows as it runs)."""
     needle = f'time="{t_s:.2f}"'.encode()
     while field.poll() is None:
@@ -206,7 +206,7 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
         creds = broker.write_credentials()
         conf = _write_config(out, broker, a.intersections)
         common = ["--speed", str(a.speed), "--credentials", str(creds)]
-        field = _start(
+        field = start(
             [
                 "--config",
                 str(conf),
@@ -223,13 +223,13 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
             ],
             out / "field.log",
         )
-        services = [_start(["--config", str(conf), "run", *common], out / "service1.log")]
+        services = [start(["--config", str(conf), "run", *common], out / "service1.log")]
         try:
-            _wait_sim_time(states_path, a.kill_at, field)
+            wait_sim_time(states_path, a.kill_at, field)
             services[0].send_signal(signal.SIGKILL)
             services[0].wait(10)
-            _wait_sim_time(states_path, a.kill_at + a.down, field)
-            services.append(_start(["--config", str(conf), "run", *common], out / "service2.log"))
+            wait_sim_time(states_path, a.kill_at + a.down, field)
+            services.append(start(["--config", str(conf), "run", *common], out / "service2.log"))
             field.wait(timeout=a.end / a.speed + 300)
         finally:
             for p in [*services, field]:
