@@ -34,8 +34,10 @@ def main(argv: list[str]) -> int:
     rebuilt = rebuilt.set_column(t, "t_s", pa.compute.add(rebuilt["t_s"], window.offset_s))
     sites = count_sites(load_intersections(site / "meta" / "intersections"))
     geh = compare_counts(recorded, rebuilt, window.from_s, window.to_s, sites)
-    print(f"{sumocfg} seed {seed}: GEH < 5 {geh.hourly_share:.1%} of hourly sites ({geh.hourly_n}), "
-          f"{geh.quarter_share:.1%} of 15 min ({geh.quarter_n})")
+    print(
+        f"{sumocfg} seed {seed}: GEH < 5 {geh.hourly_share:.1%} of hourly sites ({geh.hourly_n}), "
+        f"{geh.quarter_share:.1%} of 15 min ({geh.quarter_n})"
+    )
     return 0
 
 
