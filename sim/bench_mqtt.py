@@ -50,6 +50,7 @@ from controller.junctions import load_intersections
 from controller.live import ServiceNode, percentile, run_lockstep
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
+from sim.msg_rate import END, receive_rate
 
 SITE = "bench"
 BENCH_USER = "bench"
@@ -113,7 +114,7 @@ def feeder(spec: dict) -> None:
         payload, topic = b"x" * spec["size"], f"{topics.root}/raw"
         for _ in range(spec["count"]):
             client.publish(topic, payload, qos=0)
-        client.publish(topic, b"end", qos=1)
+        client.publish(topic, END, qos=1)
     else:
         n, dets = spec["n"], spec["detectors"]
         parts = [message_parts(junction_id(k), dets, k) for k in range(n)]
@@ -148,32 +149,10 @@ def start_feeder(broker, spec: dict) -> subprocess.Popen:
 
 # -- measurements -----------------------------------------------------------------------------
 def raw_rate(broker, size: int, count: int) -> dict:
-    lock = threading.Lock()
-    seen = {"n": 0, "first": None, "last": None}
-    done = threading.Event()
-
-    def on_message(topic: str, payload: bytes) -> None:
-        now = time.perf_counter()
-        if payload == b"end":
-            done.set()
-            return
-        with lock:
-            seen["n"] += 1
-            seen["first"] = seen["first"] or now
-            seen["last"] = now
-
-    sub = MqttClient(
-        MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub", session_expiry_s=0),
-        on_message,
-    )
-    sub.subscribe([f"{broker.topics.root}/raw"], qos=0)
-    sub.start()
-    proc = start_feeder(broker, {"mode": "raw", "size": size, "count": count})
-    done.wait(120)
-    proc.wait(60)
-    sub.close()
-    span = (seen["last"] or 0) - (seen["first"] or 0)
-    return {"received": seen["n"], "sent": count, "msg_s": seen["n"] / span if span > 0 else float("nan")}
+    """Mosquitto's loopback rate: `count` QoS 0 messages of `size` bytes from the feeder process."""
+    sub = MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub", session_expiry_s=0)
+    spec = {"mode": "raw", "size": size, "count": count}
+    return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
 def bench_cfg() -> Config:

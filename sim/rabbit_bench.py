@@ -21,12 +21,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from controller.adapters.mqtt import MqttClient, MqttSettings
 from sim.broker import Broker
+from sim.msg_rate import END, receive_rate
 from sim.rabbit import RabbitCluster
 
 SITE = "bench"
@@ -40,35 +40,15 @@ def publisher(spec: dict) -> None:
     payload = b"x" * spec["size"]
     for _ in range(spec["count"]):
         client.publish(spec["topic"], payload, qos=0)
-    client.wait_ack(client.publish(spec["topic"], b"end", qos=1), 60.0)
+    client.wait_ack(client.publish(spec["topic"], END, qos=1), 60.0)
     client.close(flush_s=10.0)
 
 
 def rate(pub: MqttSettings, sub: MqttSettings, topic: str, size: int, count: int) -> dict:
     """Messages per second from a publisher process through the broker(s) to a subscriber."""
-    lock, done = threading.Lock(), threading.Event()
-    seen: dict = {"n": 0, "first": None, "last": None}
-
-    def on_message(_topic: str, payload: bytes) -> None:
-        now = time.perf_counter()
-        if payload == b"end":
-            done.set()
-            return
-        with lock:
-            seen["n"] += 1
-            seen["first"] = seen["first"] or now
-            seen["last"] = now
-
-    client = MqttClient(sub, on_message)
-    client.subscribe([topic], qos=0)
-    client.start()
     spec = {"settings": pub.__dict__, "topic": topic, "size": size, "count": count}
-    proc = subprocess.Popen([sys.executable, "-m", "sim.rabbit_bench", "--publisher", json.dumps(spec)])
-    done.wait(300)
-    proc.wait(60)
-    client.close()
-    span = (seen["last"] or 0) - (seen["first"] or 0)
-    return {"received": seen["n"], "sent": count, "msg_s": seen["n"] / span if span > 0 else float("nan")}
+    cmd = [sys.executable, "-m", "sim.rabbit_bench", "--publisher", json.dumps(spec)]
+    return receive_rate(sub, topic, lambda: subprocess.Popen(cmd), wait_s=300, sent=count)
 
 
 def main(argv: list[str] | None = None) -> int:
