@@ -129,6 +129,17 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class ReplayConfig:
+    """`replay`: how a recorded window becomes a SUMO scenario (sim/replay.py, docs/replay.md)."""
+
+    interval_s: float = 60.0  # loop counts are summed per this interval for routeSampler
+    lead_s: float = 300.0  # recorded time simulated before --from, not compared: traffic is under way at --from
+    warmup_s: float = 900.0  # recorded feed before the scenario's start that the queue estimate is run over
+    minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)
+    candidate_trips: int = 3000  # random trips (randomTrips.py) per set of candidate routes and vehicle class
+
+
+@dataclass(frozen=True)
 class SecurityConfig:
     """Plan signatures and clock-skew limits (docs/security.md)."""
 
@@ -176,6 +187,7 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     harm: HarmParams = HarmParams()  # the core's own dataclass (controller/core/harm.py)
     archive: ArchiveConfig = ArchiveConfig()
+    replay: ReplayConfig = ReplayConfig()
     security: SecurityConfig = SecurityConfig()
     audit: AuditConfig = AuditConfig()
     operators: OperatorParams = OperatorParams()  # the core's own dataclass (controller/core/override.py)
@@ -247,6 +259,8 @@ _POSITIVE = frozenset(
         "archive.queue_max",
         "archive.flush_s",
         "archive.segment_s",
+        "replay.interval_s",
+        "replay.candidate_trips",
         "security.clock_skew_s",
         "security.plan_max_validity_s",
         "security.ack_timeout_s",
@@ -357,6 +371,10 @@ def load_config(path: str | Path | None) -> Config:
     if not cfg.validation.margin < 1.0:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     _check_validation_network(cfg, p)
+    if not cfg.replay.minimize_vehicles < 1.0:
+        raise ConfigError(
+            str(p), "replay.minimize_vehicles", f"routeSampler's weight, must be < 1, got {cfg.replay.minimize_vehicles}"
+        )
     if cfg.broker.mqtt_version not in ("5", "3.1.1"):
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
     if not 0 <= cfg.metrics.port <= 65535:
