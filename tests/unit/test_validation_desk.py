@@ -6,19 +6,14 @@ a stand-in (tests/twin_fakes.py) run in the gate's real worker process."""
 from __future__ import annotations
 
 import json
-import time
 
-from controller.adapters.audit import AuditStore
 from controller.config import Config
-from controller.core.messages import encode_detector_message, encode_status
 from controller.core.override import OverrideRequest, encode_override
 from controller.core.validation import ValidationParams
-from controller.model import CyclePlan, SignalStatus
-from controller.operators import OperatorDesk
-from controller.service import ControllerService
+from controller.model import CyclePlan
 from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from tests import twin_fakes
-from tests.junction_fixtures import two_phase
+from tests.desk_rig import OPERATOR, DeskRig
 
 CFG = Config()
 BAD = (7.0, 50.0)  # the stand-in twin predicts these greens far worse than the plan in force
@@ -30,53 +25,13 @@ def make_request(j, candidate, incumbent, queues_pcu, now_s):
     return {"incumbent": {j.id: 1000.0}, "candidate": {j.id: 2000.0 if worse else 950.0}}
 
 
-class Rig:
+class Rig(DeskRig):
     def __init__(self) -> None:
-        self.sent: list = []
-        self.replies: list[dict] = []
-        self.audit = AuditStore(":memory:")
-        gate = ValidationGate(
-            ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request, audit=self.audit
-        )
-        self.desk = OperatorDesk(
-            CFG.operators,
-            ttl_s=CFG.roadside.plan_ttl_s,
-            refresh_s=CFG.roadside.refresh_s,
-            audit=self.audit,
-            reply=lambda op, p: self.replies.append(json.loads(p)),
-            validation=DeskValidation(gate, make_request),
-        )
-        self.svc = ControllerService(
-            {"J": two_phase()}, CFG, "adaptive", publish=lambda c, p: self.sent.append(c), desk=self.desk
-        )
-        self.t = 0.0
-
-    def tick(self) -> None:
-        self.t += 1.0
-        j = self.svc.junctions["J"]
-        self.svc.advance_clock(self.t)
-        self.svc.on_detectors(
-            encode_detector_message("J", self.t, 1.0, {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors})
-        )
-        self.svc.on_status(encode_status(SignalStatus("J", self.t, 0, False, self.t, "p", 0, "adaptive")))
-        self.svc.tick(self.t)
+        super().__init__(lambda gate: DeskValidation(gate, make_request), CFG)
 
     def submit(self, greens, rid: str, **extra) -> dict:
-        req = OverrideRequest("J", "alice", "plan", rid, self.t, for_s=300.0, phase_order=(0, 1), greens_s=greens)
-        body = {**json.loads(encode_override(req)), **extra}
-        self.desk.submit(json.dumps(body).encode(), "alice", "J", self.svc.core, self.t)
-        return self.replies[-1]
-
-    def verdict(self, rid: str) -> dict:
-        """Tick until the desk answers `rid` a second time (the verdict)."""
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
-            self.tick()
-            answers = [r for r in self.replies if r["id"] == rid]
-            if len(answers) >= 2:
-                return answers[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"no verdict for {rid}")
+        req = OverrideRequest("J", OPERATOR, "plan", rid, self.t, for_s=300.0, phase_order=(0, 1), greens_s=greens)
+        return self.submit_body({**json.loads(encode_override(req)), **extra})
 
     def manual_plans(self, greens) -> list:
         return [c for c in self.sent if isinstance(c, CyclePlan) and c.greens_s == greens and "manual" in c.plan_id]

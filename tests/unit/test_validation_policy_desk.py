@@ -12,16 +12,11 @@ from dataclasses import replace
 
 import pytest
 
-from controller.adapters.audit import AuditStore
 from controller.config import Config
-from controller.core.messages import encode_detector_message, encode_status
-from controller.core.validation import PolicyChange, PolicyChoice, ValidationParams, encode_policy_change
-from controller.model import SignalStatus
-from controller.operators import OperatorDesk
-from controller.service import ControllerService
+from controller.core.validation import PolicyChange, PolicyChoice, encode_policy_change
 from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from tests import twin_fakes
-from tests.junction_fixtures import two_phase
+from tests.desk_rig import OPERATOR, DeskRig
 
 pytestmark = pytest.mark.slow  # the gate's real worker process, a spawn per verdict
 
@@ -40,55 +35,17 @@ def no_plan_request(*args):
     raise AssertionError("a policy change must not ask for a cycle plan's twin")
 
 
-class Rig:
+class Rig(DeskRig):
     def __init__(self, validation: bool = True, cfg: Config = CFG) -> None:
-        self.sent: list = []
-        self.replies: list[dict] = []
-        self.audit = AuditStore(":memory:")
-        gate = ValidationGate(
-            ValidationParams(enabled=True, timeout_s=20.0),
-            twin_fakes.predict_from_request,
-            audit=self.audit,
-            predict_policy=twin_fakes.predict_from_request,
-        )
-        self.desk = OperatorDesk(
-            cfg.operators,
-            ttl_s=cfg.roadside.plan_ttl_s,
-            refresh_s=cfg.roadside.refresh_s,
-            audit=self.audit,
-            reply=lambda op, p: self.replies.append(json.loads(p)),
-            validation=DeskValidation(gate, no_plan_request, make_policy_request) if validation else None,
-        )
-        self.svc = ControllerService(
-            {"J": two_phase()}, cfg, "adaptive", publish=lambda c, p: self.sent.append(c), desk=self.desk
-        )
-        self.desk.bind_policy(self.svc.set_policy, cfg, self.svc.core.policy.name)
-        self.t = 0.0
+        def desk_validation(gate: ValidationGate) -> DeskValidation:
+            return DeskValidation(gate, no_plan_request, make_policy_request)
 
-    def tick(self) -> None:
-        self.t += 1.0
-        j = self.svc.junctions["J"]
-        self.svc.advance_clock(self.t)
-        self.svc.on_detectors(
-            encode_detector_message("J", self.t, 1.0, {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors})
-        )
-        self.svc.on_status(encode_status(SignalStatus("J", self.t, 0, False, self.t, "p", 0, "adaptive")))
-        self.svc.tick(self.t)
+        super().__init__(desk_validation if validation else None, cfg, twin_fakes.predict_from_request)
+        self.desk.bind_policy(self.svc.set_policy, cfg, self.svc.core.policy.name)
 
     def submit(self, choice: PolicyChoice, rid: str, force: str = "", **extra) -> dict:
-        body = json.loads(encode_policy_change(PolicyChange("J", "alice", rid, self.t, choice, force)))
-        self.desk.submit(json.dumps({**body, **extra}).encode(), "alice", "J", self.svc.core, self.t)
-        return self.replies[-1]
-
-    def verdict(self, rid: str) -> dict:
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
-            self.tick()
-            answers = [r for r in self.replies if r["id"] == rid]
-            if len(answers) >= 2:
-                return answers[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"no verdict for {rid}")
+        body = json.loads(encode_policy_change(PolicyChange("J", OPERATOR, rid, self.t, choice, force)))
+        return self.submit_body({**body, **extra})
 
 
 def test_a_bad_policy_change_is_rejected_with_figures_and_never_runs():
