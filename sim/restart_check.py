@@ -268,14 +268,23 @@ def _report(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sim.restart_check", description=__doc__.split("\n")[0])
+def check_parser(module: str, doc: str, end_s: float, kill_at_s: float, killed: str) -> argparse.ArgumentParser:
+    """The command line a kill-and-check script shares (this one, sim/failover_check.py):
+    --out, --sumocfg and --intersections (the bundled city), --end (simulated seconds, default
+    end_s), --speed (times real time) and --kill-at (simulated second, default kill_at_s, of the
+    kill -9 of `killed`). `module` names the script (python -m module), `doc` its docstring."""
+    p = argparse.ArgumentParser(prog=f"python -m {module}", description=" ".join(doc.split("\n\n")[0].split()))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--sumocfg", type=Path, default=ROOT / "sim/scenarios/city/city.sumocfg")
     p.add_argument("--intersections", type=Path, default=ROOT / "intersections/city")
-    p.add_argument("--end", type=float, default=900.0, help="simulated seconds")
+    p.add_argument("--end", type=float, default=end_s, help="simulated seconds")
     p.add_argument("--speed", type=float, default=10.0, help="times real time (field and service)")
-    p.add_argument("--kill-at", type=float, default=300.0, help="simulated second of the kill -9")
+    p.add_argument("--kill-at", type=float, default=kill_at_s, help=f"simulated second of the kill -9 of {killed}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = check_parser("sim.restart_check", __doc__ or "", end_s=900.0, kill_at_s=300.0, killed="the service")
     p.add_argument("--down", type=float, default=30.0, help="simulated seconds without a service")
     r = run_check(p.parse_args(argv))
     print(f"{'junctions':<28}{r['junctions']}\n{'seconds checked':<28}{r['seconds']}")
