@@ -32,7 +32,7 @@ import pyarrow as pa
 import sumolib
 
 from controller.adapters.archive import read_archive, read_meta, site_root
-from controller.config import Config
+from controller.config import Config, ReplayConfig
 from controller.core.policies import REGISTRY
 from controller.errors import AdapterError, DefinitionError
 from controller.junctions import load_intersections
@@ -59,10 +59,6 @@ class ReplayRequest:
     policies: tuple[str, ...] = ()
     net: Path | None = None
     seed: int = 1
-    interval_s: float = 60.0  # routeSampler's counting interval
-    warmup_s: float = 900.0  # recorded feed before the scenario's start the queue estimate is run over
-    lead_s: float = 300.0  # recorded time replayed before --from (not compared): traffic is under way at --from
-    minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation
     config: str | None = None  # config file passed to the per-policy processes
     turning_counts: bool = True  # stop-line loops on single-exit lanes give routeSampler edgeRelations
     class_routes: bool = True  # a class with lanes of its own (buses) gets candidates routed for it
@@ -108,8 +104,9 @@ def parse_time(text: str, option: str) -> float:
     return value
 
 
-def resolve_window(req: ReplayRequest, det: pa.Table) -> Window:
-    """The requested window within the recording; a clear error when it is empty or outside."""
+def resolve_window(req: ReplayRequest, det: pa.Table, params: ReplayConfig) -> Window:
+    """The requested window within the recording (the lead and the counting interval: `params`,
+    config.toml [replay]); a clear error when it is empty or outside."""
     if det.num_rows == 0:
         raise AdapterError(f"archive {req.archive}: no detector readings recorded")
     t = det["t_s"]
@@ -122,13 +119,13 @@ def resolve_window(req: ReplayRequest, det: pa.Table) -> Window:
         raise DefinitionError("--from", "T", f"{t_from:.0f} s is outside the recording; {span}")
     if not first < t_to <= last + 1.0:
         raise DefinitionError("--to", "T", f"{t_to:.0f} s is outside the recording; {span}")
-    if t_to - t_from < req.interval_s:
+    if t_to - t_from < params.interval_s:
         raise DefinitionError(
             "--to",
             "T",
-            f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than one {req.interval_s:.0f} s counting interval",
+            f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than one {params.interval_s:.0f} s counting interval",
         )
-    start = max(first, t_from - req.lead_s)
+    start = max(first, t_from - params.lead_s)
     offset = math.floor(start / DAY_S) * DAY_S
     return Window(t_from, t_to, offset, first, last, start)
 
@@ -176,40 +173,32 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     junctions = load_intersections(site / "meta" / "intersections")
     net = sumolib.net.readNet(str(net_file), withInternal=False)
     det = read_archive(site, "detectors", window.start_s, window.to_s)
+    params = cfg.replay
     begin = window.start_s - window.offset_s
-    n_iv = math.ceil((window.to_s - window.start_s) / req.interval_s)
+    n_iv = math.ceil((window.to_s - window.start_s) / params.interval_s)
     counters = scenario_counters(junctions, net, req.turning_counts)
     counted = sum(1 for c in counters["car"] if not c.to_edge)
-    loop_counts = demand.interval_counts(det, req.interval_s, window.start_s)
+    loop_counts = demand.interval_counts(det, params.interval_s, window.start_s)
     _progress(
         f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
-        f"{n_iv} intervals of {req.interval_s:.0f} s"
+        f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
-    candidates = demand.candidate_routes(net_file, out, req.seed)
+    candidates = demand.candidate_routes(net_file, out, req.seed, params.candidate_trips)
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
-    candidate_edges = [r for c in candidates for r in demand.read_routes(c)]
+    candidate_edges = [r for c in candidates.entries or candidates.anywhere for r in demand.read_routes(c)]
     lags = demand.edge_lags_s(net, candidate_edges, sorted({c.edge for cs in counters.values() for c in cs}))
     asked: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
-        asked[cls] = demand.write_edgedata(edgedata, counters[cls], loop_counts, cls, begin, req.interval_s, n_iv, lags)
+        asked[cls] = demand.write_edgedata(
+            edgedata, counters[cls], loop_counts, cls, begin, params.interval_s, n_iv, lags
+        )
         if asked[cls]:
-            vclass = demand.SUMO_VCLASS[cls]  # a bus runs on bus routes (bus lanes, bus-only streets)
-            own = candidates
-            if req.class_routes and demand.other_permissions(net, vclass):
-                own = demand.candidate_routes(net_file, out, req.seed, vclass=vclass)
-            edges = [c.edge for c in counters[cls] if not c.to_edge]
-            cover = demand.covering_routes(net, own, edges, vclass, out / f"candidates_{vclass}_cover.rou.xml")
-            own = [*own, cover] if cover is not None else own
-            route_files.append(
-                demand.sample_routes_cached(
-                    own, edgedata, out / f"routes_{cls}.rou.xml", cls, req.seed, req.minimize_vehicles
-                )
-            )
+            route_files += class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls)
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
-    before = read_archive(site, "detectors", max(window.first_s, window.start_s - req.warmup_s), window.start_s)
-    status = read_archive(site, "status", max(window.first_s, window.start_s - req.warmup_s), window.start_s)
+    before = read_archive(site, "detectors", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
+    status = read_archive(site, "status", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
     queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}
     queued = demand.write_queue_vehicles(
         out / "queues.rou.xml", queues, net, sampled, begin, cfg.detectors.vehicle_spacing_m
@@ -232,6 +221,34 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         begin,
         window.to_s - window.offset_s,
     ), info
+
+
+def class_routes(
+    req: ReplayRequest,
+    params: ReplayConfig,
+    net,
+    net_file: Path,
+    candidates: demand.Candidates,
+    counters: list[demand.EdgeCounter],
+    edgedata: Path,
+    cls: str,
+) -> list[Path]:
+    """The route files of one vehicle class (demand.sample_from_entries): on the cars' candidates,
+    or (`req.class_routes`, a class the network gives other lanes: bus lanes, bus-only streets)
+    on its own, routed for its vClass; plus routes from the entries through counted edges that
+    no candidate passes (demand.covering_routes)."""
+    out = edgedata.parent
+    vclass = demand.SUMO_VCLASS[cls]
+    own = candidates
+    if req.class_routes and demand.other_permissions(net, vclass):
+        own = demand.candidate_routes(net_file, out, req.seed, params.candidate_trips, vclass=vclass)
+    edges = [c.edge for c in counters if not c.to_edge]
+    every = [*own.entries, *own.anywhere]
+    cover = demand.covering_routes(net, every, edges, vclass, out / f"candidates_{vclass}_cover.rou.xml")
+    if cover is not None:  # they start at the entries
+        own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
+    routes = out / f"routes_{cls}.rou.xml"
+    return demand.sample_from_entries(own, edgedata, routes, cls, req.seed, params.minimize_vehicles)
 
 
 def write_sumocfg(
@@ -300,7 +317,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
         raise AdapterError(f"archive {site}: no meta/intersections (the junction models of the recording)")
     policies, calibration = policy_names(req, meta.get("policy"))
     extent = read_archive(site, "detectors").select(["t_s", "period_s"])
-    window = resolve_window(req, extent)
+    window = resolve_window(req, extent, cfg.replay)
     req.out_dir.mkdir(parents=True, exist_ok=True)
     _progress(f"window [{window.from_s:.0f}, {window.to_s:.0f}) s of {site}, replayed from {window.start_s:.0f} s")
     sumocfg, info = build_scenario(req, cfg, site, meta, window)

@@ -3,11 +3,14 @@
 - Loop counts -> edge counts per `interval_s` (60 s) and vehicle class: an edge is counted by
   the loops of one kind (stop line first, else advance) when every lane of it that cars may use
   has one; its count is their sum. Edges without full coverage are left free.
-- Candidate routes: SUMO's randomTrips.py (routed by duarouter), seeded: fringe to fringe, and
+- Candidate routes: SUMO's randomTrips.py (routed by duarouter for the class's vClass), seeded:
+  from the network's entries to its exits (fringe to fringe), and from anywhere. A route of one
+  edge (a vehicle that appears and vanishes on one street) is not a candidate.
+- Routes: SUMO's routeSampler.py, once per vehicle class with counts, each class to a SUMO vType
+  of its vClass (car -> passenger, bus, truck, motorcycle), in two stages: the counts are met
+  from the entries first; only the counts that those routes leave short by GEH >= 5 in an hour
+  (traffic that appears between counting sites: parking, side streets) are then met with routes
   from anywhere.
-- Routes: SUMO's routeSampler.py (its linear programme, fewest vehicles weighed in), once per
-  vehicle class with counts, each class to a SUMO vType of its vClass (car -> passenger, bus,
-  truck, motorcycle).
 - The queues at the window's start: the service's own estimator (controller/core/estimation.py)
   is run over the recorded feed and statuses before T; each lane's estimated queue becomes
   standing vehicles on that lane at T, from the stop line back, each on a sampled route that
@@ -25,6 +28,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +44,7 @@ from sim.sumo import sumo_home
 
 log = logging.getLogger(__name__)
 
-SAMPLER_VERSION = 4  # how sample_routes chooses; part of the key of a reused sample
+SAMPLER_VERSION = 5  # how sample_routes chooses; part of the key of a reused sample
 SUMO_VCLASS = {"car": "passenger", "bus": "bus", "truck": "truck", "motorcycle": "motorcycle"}
 
 
@@ -255,15 +259,26 @@ def _tool(args: list[str], what: str) -> str:
     return proc.stdout + proc.stderr
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate route files of one vehicle class: `entries` start where traffic enters the
+    network (its fringe), `anywhere` also inside it (for traffic the loops see appearing between
+    counting sites)."""
+
+    entries: tuple[Path, ...]
+    anywhere: tuple[Path, ...]
+
+
 def candidate_routes(
     net_file: Path, out_dir: Path, seed: int, n_routes: int = 3000, vclass: str = "passenger"
-) -> list[Path]:
+) -> Candidates:
     """Candidate routes of SUMO vClass `vclass` for routeSampler, from randomTrips.py routed by
-    duarouter: one set from fringe to fringe (through traffic, long routes that pass many
-    counting sites) and one set from anywhere (fringe-biased), for counts that only traffic
-    starting inside explains."""
+    duarouter for that vClass (a bus on the lanes buses may use): one set from fringe to fringe
+    (`--fringe-factor max`: from the network's entries to its exits, long routes that pass many
+    counting sites) and one set from anywhere (fringe-biased). Routes of one edge are dropped
+    (drop_one_edge_routes)."""
     tools = Path(sumo_home()) / "tools"
-    files = []
+    files = {}
     tag = "" if vclass == "passenger" else f"{vclass}_"
     for name, fringe in (("fringe", "max"), ("inner", "5")):
         out = out_dir / f"candidates_{tag}{name}.rou.xml"
@@ -302,8 +317,29 @@ def candidate_routes(
                 raise
             log.warning("no fringe-to-fringe candidates (%s): a network without fringe edges", exc)
             continue
-        files.append(out)
-    return files
+        drop_one_edge_routes(out)
+        files[name] = out
+    entries = (files["fringe"],) if "fringe" in files else ()
+    return Candidates(entries, (files["inner"],))
+
+
+def drop_one_edge_routes(path: Path) -> int:
+    """Removes the vehicles of a route file whose route is one edge: a vehicle that appears and
+    vanishes on one street is no traffic a loop count asks for (routeSampler would use it to
+    meet that street's count alone). Returns how many were removed."""
+    tree = ET.parse(path)
+    root = tree.getroot()
+    gone = [v for v in root.findall("vehicle") if _one_edge(v)]
+    for v in gone:
+        root.remove(v)
+    if gone:
+        tree.write(path, xml_declaration=True, encoding="UTF-8")
+    return len(gone)
+
+
+def _one_edge(vehicle: ET.Element) -> bool:
+    route = vehicle.find("route")
+    return route is not None and len(route.get("edges", "").split()) <= 1
 
 
 def covering_routes(
@@ -313,7 +349,7 @@ def covering_routes(
     seldom take a bus-only street, say), so that routeSampler can meet their counts: for each,
     the shortest paths (for SUMO vClass `vclass`) from the `per_edge` nearest edges where traffic
     enters the network to it, and on from it to the nearest where it leaves. Written to `out`;
-    None when every counted edge has a candidate already."""
+    None when every counted edge has a candidate already (or no entry reaches it)."""
     passed = {e for c in candidates for r in read_routes(c) for e in r}
     missing = [e for e in edges if e not in passed]
     if not missing:
@@ -331,6 +367,9 @@ def covering_routes(
         ins = nearest((a, edge) for a in sources if a is not edge) or [[edge]]
         outs = nearest((edge, b) for b in sinks if b is not edge) or [[edge]]
         routes.update({" ".join(e.getID() for e in [*a[:-1], *b]): None for a in ins for b in outs})
+    routes = {r: None for r in routes if " " in r}  # no route of one edge (drop_one_edge_routes)
+    if not routes:
+        return None
     root = ET.Element("routes")
     for n, edges_text in enumerate(routes):
         ET.SubElement(ET.SubElement(root, "vehicle", id=f"cover_{vclass}_{n}", depart="0"), "route", edges=edges_text)
@@ -385,7 +424,7 @@ def route_fit(edgedata: Path, routes: Path, period_s: float = 3600.0) -> RouteFi
 
 
 def sample_routes(
-    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float, prefix: str = ""
 ) -> Path:
     """routeSampler.py: vehicles of one class whose routes match the edge counts.
 
@@ -404,7 +443,7 @@ def sample_routes(
         "-d",
         str(edgedata),
         "--prefix",
-        f"{cls}_",
+        prefix or f"{cls}_",
         "-a",
         f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
         "-s",
@@ -437,7 +476,7 @@ def sample_routes(
 
 
 def sample_routes_cached(
-    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float, prefix: str = ""
 ) -> Path:
     """sample_routes, skipped when `out` was sampled from the same counts, candidates, seed and
     weight (a replay run again into the same folder: routeSampler's programme takes minutes on a
@@ -445,14 +484,97 @@ def sample_routes_cached(
     key = hashlib.sha256(edgedata.read_bytes())
     for c in candidates:  # the routes, not the file: its header carries the date it was made
         key.update("\n".join(" ".join(r) for r in read_routes(c)).encode())
-    key.update(f"{seed} {minimize_vehicles} {SAMPLER_VERSION}".encode())
+    key.update(f"{seed} {minimize_vehicles} {SAMPLER_VERSION} {prefix}".encode())
     stamp = out.with_name(out.name + ".key")
     if out.exists() and stamp.exists() and stamp.read_text() == key.hexdigest():
         log.info("routeSampler %s: reusing %s (same counts and candidates)", cls, out)
         return out
-    sample_routes(candidates, edgedata, out, cls, seed, minimize_vehicles)
+    sample_routes(candidates, edgedata, out, cls, seed, minimize_vehicles, prefix)
     stamp.write_text(key.hexdigest())
     return out
+
+
+def sample_from_entries(
+    candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+) -> list[Path]:
+    """The routes of one class, in two stages (both sample_routes_cached): the counts met from the
+    entries (`candidates.entries`) into `out`; then the counts those routes leave short
+    (shortfall_counts) met from anywhere into `<out>_mid`. Without entries, one stage from
+    anywhere. Returns the route files."""
+    if not candidates.entries:
+        return [sample_routes_cached(list(candidates.anywhere), edgedata, out, cls, seed, minimize_vehicles)]
+    first = sample_routes_cached(list(candidates.entries), edgedata, out, cls, seed, minimize_vehicles)
+    short = edgedata.with_name(f"{edgedata.stem}_short.xml")
+    mid = out.with_name(out.name.replace(".rou.xml", "_mid.rou.xml"))
+    missing = shortfall_counts(edgedata, first, short)
+    log.info("routeSampler %s: %d vehicles of counts the entries' routes leave short", cls, missing)
+    if not missing:
+        mid.unlink(missing_ok=True)
+        return [first]
+    prefix = f"{cls}_mid_"
+    return [first, sample_routes_cached(list(candidates.anywhere), short, mid, cls, seed, minimize_vehicles, prefix)]
+
+
+def _counts_of(edgedata: Path) -> tuple[list[tuple[float, float, dict[tuple[str, str], int]]], ET.Element]:
+    """(begin, end, {(edge, to_edge or ""): entered}) per interval of an edgeData count file."""
+    root = ET.parse(edgedata).getroot()
+    out = []
+    for iv in root:
+        asked = {(e.get("id", ""), ""): int(e.get("entered", 0)) for e in iv.iter("edge")}
+        asked.update({(r.get("from", ""), r.get("to", "")): int(r.get("entered", 0)) for r in iv.iter("edgeRelation")})
+        out.append((float(iv.get("begin", 0)), float(iv.get("end", 0)), asked))
+    return out, root
+
+
+def _route_counts(routes: Path, begin_s: float, interval_s: float) -> dict[tuple[str, str, int], int]:
+    """(edge, "", k) and (from, to, k) -> vehicles of a route file that pass the edge (turn) and
+    depart in interval k (routeSampler's own accounting: a route counts where it departs)."""
+    got: dict[tuple[str, str, int], int] = defaultdict(int)
+    for v in ET.parse(routes).getroot().iter("vehicle"):
+        edges = (v.find("route").get("edges", "") if v.find("route") is not None else "").split()
+        k = int((float(v.get("depart", begin_s)) - begin_s) // interval_s)
+        for e in set(edges):
+            got[(e, "", k)] += 1
+        for a, b in set(pairwise(edges)):
+            got[(a, b, k)] += 1
+    return got
+
+
+def shortfall_counts(edgedata: Path, routes: Path, out: Path, period_s: float = 3600.0) -> int:
+    """The counts of `edgedata` that `routes` leave short, as an edgeData file `out` of the same
+    intervals: where a count (edge or turn) gets fewer vehicles than asked in an hour, by GEH >=
+    5 on the hourly flows (a short last hour scaled to its length), each interval's shortfall
+    is asked again; every other count is asked 0 (met already: more vehicles there would
+    overshoot). Returns the vehicles the edges' shortfalls ask for."""
+    from sim.replay_geh import GEH_OK, geh
+
+    intervals, root = _counts_of(edgedata)
+    if not intervals:
+        return 0
+    begin, end = intervals[0][0], intervals[-1][1]
+    interval_s = intervals[0][1] - intervals[0][0]
+    got = _route_counts(routes, begin, interval_s)
+    hourly: dict[tuple[tuple[str, str], int], list[int]] = defaultdict(lambda: [0, 0])
+    for k, (b, _e, asked) in enumerate(intervals):
+        for key, n in asked.items():
+            h = hourly[(key, int((b - begin) // period_s))]
+            h[0] += n
+            h[1] += got.get((*key, k), 0)
+    short = set()
+    for (key, hour), (a, m) in hourly.items():
+        scale = 3600.0 / max(1.0, min(period_s, end - begin - hour * period_s))
+        if m < a and geh(m * scale, a * scale) >= GEH_OK:
+            short.add((key, hour))
+    total = 0
+    for k, (iv, (b, _e, asked)) in enumerate(zip(root, intervals)):
+        hour = int((b - begin) // period_s)
+        for el in iv:
+            key = (el.get("id", ""), "") if el.tag == "edge" else (el.get("from", ""), el.get("to", ""))
+            n = max(0, asked.get(key, 0) - got.get((*key, k), 0)) if (key, hour) in short else 0
+            el.set("entered", str(n))
+            total += n if el.tag == "edge" else 0
+    out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return total
 
 
 # -- the queues at T ---------------------------------------------------------------------------

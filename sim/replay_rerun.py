@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from controller.adapters.archive import read_archive, read_meta, site_root
+from controller.config import load_config
 from controller.junctions import load_intersections
 from sim.replay import ReplayRequest, resolve_window, start_run
 from sim.replay_geh import compare_counts, count_sites
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> int:
     site = site_root(archive)
     meta = read_meta(site)
     req = ReplayRequest(archive=archive, out_dir=out, seed=seed)
-    window = resolve_window(req, read_archive(site, "detectors").select(["t_s", "period_s"]))
+    window = resolve_window(req, read_archive(site, "detectors").select(["t_s", "period_s"]), load_config(None).replay)
     run = start_run(req, "adaptive", sumocfg, site, window, list(meta.get("additional_files", [])), record=True)
     if run.wait() != 0:
         print(f"run failed: see {out / 'adaptive' / 'run.log'}", file=sys.stderr)

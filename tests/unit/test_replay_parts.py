@@ -1,5 +1,6 @@
 """The pieces of `replay` that need no SUMO run: GEH, windows and times, counts per interval,
-the lag shift of the edge counts, the validate report's edgeData."""
+the lag shift of the edge counts, the counts the entries' routes leave short, the [replay]
+config, the validate report's edgeData."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ import pyarrow as pa
 import pytest
 
 from controller.adapters.archive import SCHEMAS, _Columns
-from controller.errors import DefinitionError
+from controller.config import ReplayConfig, load_config
+from controller.errors import ConfigError, DefinitionError
 from controller.model import DetectorReading, Snapshot
 from sim.cli import with_edgedata
 from sim.replay import ReplayRequest, parse_time, resolve_window, scenario_counters
 from sim.replay_demand import (
     EdgeCounter,
     covering_routes,
+    drop_one_edge_routes,
     edge_counters,
     interval_counts,
     other_permissions,
     route_fit,
+    shortfall_counts,
     turn_counters,
     write_edgedata,
     write_vtypes,
@@ -66,15 +70,30 @@ def test_times_and_windows():
     with pytest.raises(DefinitionError, match="neither seconds"):
         parse_time("tuesday", "--from")
     det = table([(t, "a", 0) for t in range(1, 601)])
-    w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="120"), det)
+    params = ReplayConfig(lead_s=300.0)
+    w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="120"), det, params)
     assert (w.from_s, w.to_s, w.offset_s, w.first_s, w.start_s) == (120.0, 600.0, 0.0, 0.0, 0.0)
-    w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="420", lead_s=300.0), det)
+    w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="420"), det, params)
     assert (w.start_s, w.from_s) == (120.0, 420.0)  # the lead before --from is simulated, not compared
     for t_from, t_to, msg in (("700", None, "outside"), ("0", "30", "empty window"), (None, "9000", "outside")):
         with pytest.raises(DefinitionError, match=msg):
-            resolve_window(ReplayRequest(Path("x"), Path("o"), t_from=t_from, t_to=t_to), det)
+            resolve_window(ReplayRequest(Path("x"), Path("o"), t_from=t_from, t_to=t_to), det, params)
     day2 = table([(86400.0 + t, "a", 0) for t in range(1, 601)])
-    assert resolve_window(ReplayRequest(Path("x"), Path("o")), day2).offset_s == 86400.0
+    assert resolve_window(ReplayRequest(Path("x"), Path("o")), day2, params).offset_s == 86400.0
+
+
+def test_the_replay_parameters_come_from_config_toml_and_bad_values_name_the_field(tmp_path):
+    assert load_config(ROOT / "config.toml").replay == ReplayConfig()  # the file states the defaults
+    for text, field in (
+        ("[replay]\nminimize_vehicles = 1.0\n", "replay.minimize_vehicles"),  # routeSampler needs [0, 1)
+        ("[replay]\ninterval_s = 0\n", "replay.interval_s"),
+        ("[replay]\nlead_s = -60\n", "replay.lead_s"),
+        ("[replay]\ncandidate_trips = 10.5\n", "replay.candidate_trips"),
+    ):
+        path = tmp_path / "c.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=f"{path}.*{field}"):
+            load_config(path)
 
 
 def test_counts_fall_in_the_interval_their_period_starts_in_and_move_by_the_lag(tmp_path):
@@ -233,3 +252,41 @@ def test_a_counted_edge_no_candidate_passes_gets_routes_through_it(tmp_path):
     routes = {v.find("route").get("edges") for v in ET.parse(out).getroot()}
     assert routes == {"B T", "A R", "A T"}  # the bus-only street, on to the nearest exits
     assert covering_routes(net, [out], ["B"], "bus", tmp_path / "again.xml") is None
+
+
+def _routes(path: Path, routes: list[tuple[float, str]]) -> Path:
+    root = ET.Element("routes")
+    for k, (depart, edges) in enumerate(routes):
+        ET.SubElement(ET.SubElement(root, "vehicle", id=str(k), depart=str(depart)), "route", edges=edges)
+    path.write_bytes(ET.tostring(root))
+    return path
+
+
+def test_only_the_counts_the_entries_routes_leave_short_are_asked_again(tmp_path):
+    """Counts the routes from the entries meet within GEH 5 are asked 0 again (more vehicles
+    there would overshoot); a count they leave short by GEH >= 5 is asked its shortfall per
+    interval: the traffic that appears between counting sites."""
+    counters = [EdgeCounter("A", "stop", ("a",)), EdgeCounter("M", "stop", ("m",))]
+    counters.append(EdgeCounter("A", "stop", ("a",), "M"))
+    counts = {"a": np.array([[30, 0, 0, 0], [30, 0, 0, 0]]), "m": np.array([[50, 0, 0, 0], [40, 0, 0, 0]])}
+    write_edgedata(tmp_path / "c.xml", counters, counts, "car", 0.0, 60.0, 2, {})
+    entries = [(k * 2.0, "A M") for k in range(30)] + [(60.0 + k * 2.0, "A M") for k in range(29)]
+    _routes(tmp_path / "r.xml", entries)  # A 59 of 60 (GEH < 5); M 59 of 90 (GEH 18 hourly)
+    assert shortfall_counts(tmp_path / "c.xml", tmp_path / "r.xml", tmp_path / "s.xml") == 31
+    short = [
+        {(e.get("id") or e.get("from"), e.get("to")): int(e.get("entered")) for e in iv}
+        for iv in ET.parse(tmp_path / "s.xml").getroot()
+    ]
+    assert short == [{("A", None): 0, ("M", None): 20, ("A", "M"): 0}, {("A", None): 0, ("M", None): 11, ("A", "M"): 0}]
+    _routes(tmp_path / "all.xml", [*entries, *[(k, "M") for k in range(31)]])
+    assert shortfall_counts(tmp_path / "c.xml", tmp_path / "all.xml", tmp_path / "s.xml") == 0
+
+
+def test_a_route_of_one_edge_is_no_candidate(tmp_path):
+    path = _routes(tmp_path / "r.xml", [(0.0, "A"), (0.0, "A T"), (1.0, "B")])
+    assert drop_one_edge_routes(path) == 2
+    assert [v.find("route").get("edges") for v in ET.parse(path).getroot()] == ["A T"]
+    _junctions, net = tiny(tmp_path, {})
+    cover = covering_routes(net, [], ["T", "A"], "passenger", tmp_path / "cover.xml")
+    routes = {v.find("route").get("edges") for v in ET.parse(cover).getroot()}
+    assert routes == {"A T", "A R"}  # to the exit T from the entry A; never T alone (an exit, no further exit)
