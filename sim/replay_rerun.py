@@ -1,12 +1,19 @@
-"""Run a built replay scenario again under `adaptive` with another SUMO seed, and print the GEH of
-its loop counts against the recording (how much of a calibration figure is the seed):
+"""Calibration over SUMO seeds: build a recording's replay scenario once (or take a built one),
+run it under `adaptive` with each seed, and print the GEH of each run's loop counts against the
+recording, with the median (one seed can gridlock a network or not: one run is no figure).
 
-    python -m sim.replay_rerun ARCHIVE OUT/scenario/replay.sumocfg RERUN_DIR [SEED]
+    python -m sim.replay_rerun ARCHIVE OUT [--scenario OUT0/scenario/replay.sumocfg] [--seeds 1,2,3,4,5]
+
+Without --scenario the scenario is built into OUT/scenario by the current method (routeSampler's
+output is reused when the counts and candidates are the same). Each seed's run: OUT/seed-N/.
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,31 +21,56 @@ import pyarrow as pa
 from controller.adapters.archive import read_archive, read_meta, site_root
 from controller.config import load_config
 from controller.junctions import load_intersections
-from sim.replay import ReplayRequest, resolve_window, start_run
-from sim.replay_geh import compare_counts, count_sites
+from sim.replay import ReplayRequest, Window, build_scenario, resolve_window, start_run
+from sim.replay_geh import GehResult, compare_counts, count_sites
+
+
+def rerun(req: ReplayRequest, sumocfg: Path, site: Path, window: Window, sites: dict[str, str]) -> GehResult:
+    """One run of `sumocfg` under adaptive with req.seed into req.out_dir, its GEH against the recording."""
+    meta = read_meta(site)
+    run = start_run(req, "adaptive", sumocfg, site, window, list(meta.get("additional_files", [])), record=True)
+    if run.wait() != 0:
+        raise RuntimeError(f"run failed: see {req.out_dir / 'adaptive' / 'run.log'}")
+    recorded = read_archive(site, "detectors", window.from_s, window.to_s)
+    rebuilt = read_archive(site_root(req.out_dir / "adaptive" / "archive"), "detectors")
+    t = rebuilt.schema.get_field_index("t_s")
+    rebuilt = rebuilt.set_column(t, "t_s", pa.compute.add(rebuilt["t_s"], window.offset_s))
+    return compare_counts(recorded, rebuilt, window.from_s, window.to_s, sites)
+
+
+def vehicles(sumocfg: Path) -> int:
+    """Vehicles the scenario's route files define (the rebuilt demand, queued ones included)."""
+    files = ET.parse(sumocfg).getroot().find("input/route-files").get("value", "").split(",")
+    return sum(1 for f in files if f for _ in ET.parse(f).getroot().iter("vehicle"))
 
 
 def main(argv: list[str]) -> int:
-    archive, sumocfg, out = Path(argv[0]), Path(argv[1]), Path(argv[2])
-    seed = int(argv[3]) if len(argv) > 3 else 1
-    site = site_root(archive)
+    ap = argparse.ArgumentParser(prog="python -m sim.replay_rerun", description=__doc__.split("\n\n")[0])
+    ap.add_argument("archive", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--scenario", type=Path, help="a built replay.sumocfg (default: build OUT/scenario)")
+    ap.add_argument("--seeds", default="1,2,3,4,5", help="SUMO seeds, comma-separated")
+    args = ap.parse_args(argv)
+    cfg = load_config(None)
+    site = site_root(args.archive)
     meta = read_meta(site)
-    req = ReplayRequest(archive=archive, out_dir=out, seed=seed)
-    window = resolve_window(req, read_archive(site, "detectors").select(["t_s", "period_s"]), load_config(None).replay)
-    run = start_run(req, "adaptive", sumocfg, site, window, list(meta.get("additional_files", [])), record=True)
-    if run.wait() != 0:
-        print(f"run failed: see {out / 'adaptive' / 'run.log'}", file=sys.stderr)
-        return 1
-    recorded = read_archive(site, "detectors", window.from_s, window.to_s)
-    rebuilt = read_archive(site_root(out / "adaptive" / "archive"), "detectors")
-    t = rebuilt.schema.get_field_index("t_s")
-    rebuilt = rebuilt.set_column(t, "t_s", pa.compute.add(rebuilt["t_s"], window.offset_s))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    base = ReplayRequest(archive=args.archive, out_dir=args.out)
+    window = resolve_window(base, read_archive(site, "detectors").select(["t_s", "period_s"]), cfg.replay)
+    sumocfg = args.scenario
+    if sumocfg is None:
+        sumocfg, info = build_scenario(base, cfg, site, meta, window)
+        print(f"built {sumocfg}: {info}", file=sys.stderr)
     sites = count_sites(load_intersections(site / "meta" / "intersections"))
-    geh = compare_counts(recorded, rebuilt, window.from_s, window.to_s, sites)
-    print(
-        f"{sumocfg} seed {seed}: GEH < 5 {geh.hourly_share:.1%} of hourly sites ({geh.hourly_n}), "
-        f"{geh.quarter_share:.1%} of 15 min ({geh.quarter_n})"
-    )
+    print(f"{sumocfg}: {vehicles(sumocfg)} vehicles")
+    print("| seed | GEH < 5 hourly | sites | 15 min |\n|---:|---:|---:|---:|")
+    shares = []
+    for seed in seeds:
+        req = ReplayRequest(archive=args.archive, out_dir=args.out / f"seed-{seed}", seed=seed)
+        geh = rerun(req, sumocfg, site, window, sites)
+        shares.append(geh.hourly_share)
+        print(f"| {seed} | {geh.hourly_share:.1%} | {geh.hourly_n} | {geh.quarter_share:.1%} |", flush=True)
+    print(f"median over {len(shares)} seeds: {statistics.median(shares):.1%}")
     return 0
 
 
