@@ -44,11 +44,11 @@ and stays fixed until its demand moves by 30 % from what it is when the 900 s ho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
-from controller.core import shadow
+from controller.core import netshadow, shadow
 from controller.core.estimation import Estimate
 from controller.model import SignalStatus
 
@@ -80,11 +80,14 @@ class HarmParams:
     # the policy judged for the network: when at least this share of the guarded junctions are in
     # fixed mode, the others follow (each after min_policy_s under the policy); 0: never
     network_share: float = 0.5
+    # the fixed side's exit blockage from its own replay of the neighbours' approaches
+    # (netshadow.fixed_block); false: the blockage measured under the policy, on both sides
+    spill_back: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("enabled", "validate_return"):
+            if f.name in ("enabled", "validate_return", "spill_back"):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -149,16 +152,23 @@ def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmStat
     return HarmState(shadow.start(program, n_movements, now_s), since_s=now_s, excess_t_s=now_s)
 
 
-def observe(
-    program: shadow.Program,
-    state: HarmState,
-    est: Estimate,
-    status: SignalStatus | None,
+def observe_all(
+    net: netshadow.NetworkProgram,
+    states: Sequence[HarmState],
+    ests: Sequence[Estimate],
+    statuses: Sequence[SignalStatus | None],
     now_s: float,
     params: HarmParams,
-) -> HarmState:
-    """Advance the replay by the interval ending at now_s (every tick, stale or not)."""
-    return replace(state, replay=shadow.advance(program, state.replay, est, status, now_s, params.window_s))
+    cache: netshadow.ReplayCache | None = None,
+) -> list[HarmState]:
+    """Every junction's replay advanced by the interval ending at now_s (every tick, stale or
+    not), in `net`'s order: one pass over the network's movements (netshadow.advance_all, the
+    same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
+    neighbours' replays when `net.spill` is set)."""
+    replays = netshadow.advance_all(
+        net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache
+    )
+    return [replace(s, replay=r) for s, r in zip(states, replays)]
 
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
@@ -181,7 +191,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     return replace(state, excess_s=excess_s, excess_t_s=replay.t_s)
 
 
-def decide(state: HarmState, est: Estimate, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
+def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
     """The mode for this tick, and the reason when it changed (None when it did not)."""
     if not params.enabled:
         return state, None

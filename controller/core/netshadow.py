@@ -15,7 +15,14 @@ tick's network arrays and views: when the next tick is given exactly those views
 junction restarted its evidence or started anew), it goes on from the network arrays without
 concatenating them again. Nothing is mutated in place: every tick makes new arrays.
 
-Example: `net = NetworkProgram.build(programs)`, `cache = ReplayCache()`, then every tick
+Spill-back between junctions (`Spill`, `fixed_block`): the exit blockage the estimator measures
+slows the controlled side's discharge as it was measured; the fixed side keeps of it only what
+its own replay of the neighbours' approaches explains. This is the one place where a junction's
+replay depends on its neighbours' (their last tick's queues), so it lives here; shadow.advance
+takes the fixed side's blockage as an argument.
+
+Example: `net = NetworkProgram.build(programs, Spill.build(layouts, links))`, `cache =
+ReplayCache()`, then every tick
 `replays = advance_all(net, replays, estimates, statuses, now_s, window_s, cache)`.
 """
 
@@ -23,16 +30,85 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from controller.core.estimation import Estimate
+from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import TRANSIT_MAX_TICKS, Program, Replay, Side, advance, controlled_phase
 from controller.model import SignalStatus
 
 _SIDE_FIELDS = tuple(f.name for f in fields(Side))
+
+
+@dataclass(frozen=True)
+class Spill:
+    """The links between junctions, for the exit blockage of the fixed side (fixed_block).
+
+    An approach is one junction's movements from one edge; its storage is the PCU its lanes hold
+    between the two loops (Layout.lane_storage_pcu, each lane once). A movement feeds the
+    neighbours' approaches its exit faces (estimation.LinkLayout: `downstream` junctions of the
+    model, approach headings; every approach of the neighbour when a heading is unknown)."""
+
+    mov_approach: np.ndarray  # (movements,) network approach of each movement (its from edge)
+    approach_storage_pcu: np.ndarray  # (approaches,)
+    feed_movement: np.ndarray  # (pairs,) network movement ...
+    feed_approach: np.ndarray  # (pairs,) ... and a neighbour's approach its exit feeds
+
+    @staticmethod
+    def build(layouts: Mapping[str, Layout], links: LinkLayout) -> Spill:
+        """`layouts` in the network's order (NetworkProgram.build's programs)."""
+        index: dict[tuple[str, str], int] = {}
+        mov_approach: list[int] = []
+        storage: list[float] = []
+        for jid, lay in layouts.items():
+            for m in lay.junction.movements:
+                key = (jid, m.from_edge)
+                if key not in index:
+                    index[key] = len(storage)
+                    on = lay.lane_share[[i for i, x in enumerate(lay.junction.movements) if x.from_edge == m.from_edge]]
+                    storage.append(float(lay.lane_storage_pcu[on.any(axis=0)].sum()))
+                mov_approach.append(index[key])
+        pairs: list[tuple[int, int]] = []
+        start = 0
+        for jid, lay in layouts.items():
+            groups, targets, allowed = links.groups[jid], links.targets[jid], links.allowed[jid]
+            for i in range(len(lay.junction.movements)):
+                exit_k = int(np.argmax(groups[:, i])) if groups.size else 0
+                pairs += [(start + i, index[t]) for ti, t in enumerate(targets) if allowed[exit_k, ti] and t in index]
+            start += len(lay.junction.movements)
+        return Spill(
+            np.array(mov_approach, dtype=int),
+            np.maximum(np.array(storage, dtype=float), 1.0),
+            np.array([p[0] for p in pairs], dtype=int),
+            np.array([p[1] for p in pairs], dtype=int),
+        )
+
+
+def fixed_block(spill: Spill, queue_pcu: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(movements,) the exit blockage of the fixed side, from the one measured (`block`, under
+    the greens shown) and both sides' replayed queues (`queue_pcu`, (2, movements), rows FIXED
+    and CONTROLLED, the last tick's).
+
+    Spill-back from a neighbour blocks a movement when the neighbour's approach it feeds is full.
+    The fill of an approach on a side is its replayed queue over its storage (at most 1); a
+    movement's fill is the fullest approach it feeds (0 when it feeds none). The measured
+    blockage is explained by the neighbour up to the fill under the greens shown, f_c; the fixed
+    side keeps the unexplained part and the explained part only as far as its own replay fills
+    the neighbour: block x min(1, 1 - f_c + f_f). Without this the fixed side would be charged
+    the spill-back the policy caused. A movement that feeds no modelled neighbour keeps
+    `block` (a blockage from an unsignalised junction is not the policy's to answer for)."""
+    n = len(block)
+    fills = []
+    for side in (0, 1):
+        q = np.bincount(spill.mov_approach, queue_pcu[side], minlength=len(spill.approach_storage_pcu))
+        fill = np.minimum(q / spill.approach_storage_pcu, 1.0)
+        f = np.zeros(n)
+        np.maximum.at(f, spill.feed_movement, fill[spill.feed_approach])
+        fills.append(f)
+    out: np.ndarray = block * np.minimum(1.0, 1.0 - fills[1] + fills[0])
+    return out
 
 
 @dataclass(frozen=True)
@@ -56,9 +132,10 @@ class NetworkProgram:
     pair_lane: np.ndarray  # (pairs,) its network lane
     pair_weight: np.ndarray  # (pairs,) its lane_mean entry
     transit: np.ndarray  # (junctions,) bool: not Program.no_transit
+    spill: Spill | None = None  # the links between junctions; None: the fixed side keeps Estimate.block
 
     @staticmethod
-    def build(programs: Sequence[Program]) -> NetworkProgram:
+    def build(programs: Sequence[Program], spill: Spill | None = None) -> NetworkProgram:
         progs = tuple(programs)
         n_m = np.array([p.service_or_red.shape[1] for p in progs], dtype=int)
         mov_start = np.concatenate(([0], np.cumsum(n_m))).astype(int)
@@ -90,6 +167,7 @@ class NetworkProgram:
             pair_lane=pl,
             pair_weight=pw,
             transit=np.array([not p.no_transit for p in progs], dtype=bool),
+            spill=spill,
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -166,13 +244,23 @@ def advance_all(
     cache: ReplayCache | None = None,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
-    order), as one pass over the network's movements. A junction whose interval is empty
-    (now_s not after its replay's t_s) makes every junction go through shadow.advance."""
+    order), as one pass over the network's movements, the fixed side's exit blockage from
+    fixed_block when `net.spill` is set. A junction whose interval is empty (now_s not after its
+    replay's t_s) makes every junction go through shadow.advance."""
+    if not replays:
+        return []
     dts = [now_s - r.t_s for r in replays]
-    if not replays or min(dts) <= 0:
-        return [advance(p, r, e, s, now_s, window_s) for p, r, e, s in zip(net.programs, replays, ests, statuses)]
     known = cache.lookup(replays) if cache is not None else None
     nr = known if known is not None else _concat(replays)
+    block = _cat([e.block for e in ests])
+    block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
+    if min(dts) <= 0:
+        st = net.mov_start.tolist()
+        parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
+        return [
+            advance(p, r, e, s, now_s, window_s, b)
+            for p, r, e, s, b in zip(net.programs, replays, ests, statuses, parts)
+        ]
     mj = net.mov_junction
     dt_j = np.array(dts)
     dt = dt_j[mj]
@@ -182,7 +270,9 @@ def advance_all(
     ticks = net.transit_ticks(ests, dts)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
     sat_flow = _cat([e.sat_flow_pcu_h for e in ests])
-    sat_pcu_s = sat_flow / 3600.0 * (1.0 - _cat([e.block for e in ests]))
+    sat_pcu_s = sat_flow / 3600.0 * (1.0 - block)
+    if block_fixed is not None:
+        sat_pcu_s = np.stack([sat_flow / 3600.0 * (1.0 - block_fixed), sat_pcu_s])
     p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
     p_ctrl = [controlled_phase(s) for s in statuses]
     rate = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])] * sat_pcu_s

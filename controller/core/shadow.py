@@ -269,12 +269,21 @@ def _to_stop_line(
 
 
 def advance(
-    program: Program, replay: Replay, est: Estimate, status: SignalStatus | None, now_s: float, window_s: float
+    program: Program,
+    replay: Replay,
+    est: Estimate,
+    status: SignalStatus | None,
+    now_s: float,
+    window_s: float,
+    block_fixed: np.ndarray | None = None,
 ) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
     The interval's signal on the controlled side is the one `status` reports; on the fixed side
-    the base program at the interval's start. Both get the arrivals the estimate added."""
+    the base program at the interval's start. Both get the arrivals the estimate added.
+    `block_fixed` (movements,): the exit blockage of the fixed side (netshadow.fixed_block: the
+    part of `est.block` its own replay of the downstream approaches explains); None: `est.block`,
+    the same as the controlled side."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
@@ -282,6 +291,8 @@ def advance(
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
     # spill-back from downstream slows the discharge, whichever side's green
     sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - est.block)
+    if block_fixed is not None:
+        sat_pcu_s = np.stack([est.sat_flow_pcu_h / 3600.0 * (1.0 - block_fixed), sat_pcu_s])
     keep = math.exp(-dt / window_s)
     # The status read at now_s describes the signal set one tick earlier, and a program shows the
     # position it had one tick before that (SUMO: a phase starting at 0 shows from the step to 1;

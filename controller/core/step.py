@@ -119,7 +119,8 @@ class Core:
             )
             for jid, lay in self.layouts.items()
         }
-        self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts])
+        spill = netshadow.Spill.build(self.layouts, self.links) if cfg.harm.spill_back else None
+        self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts], spill)
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
         # per junction, per phase: which movements the phase serves (for the red times)
         self._served = {
@@ -338,22 +339,22 @@ class Core:
         statuses: Mapping[str, SignalStatus | None],
         now_s: float,
     ) -> dict[str, harm.HarmState]:
-        """Every junction's harm.observe, the replays advanced in one pass over the network's
-        movements (core/netshadow.py: the same floats as shadow.advance junction by junction)."""
+        """Every junction's do-no-harm replay advanced to now_s (harm.observe_all: one pass over
+        the network's movements)."""
         states = {
             jid: js.harm or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s)
             for jid, js in state.junctions.items()
         }
-        replays = netshadow.advance_all(
+        out = harm.observe_all(
             self.shadow_net,
-            [states[jid].replay for jid in self.layouts],
+            [states[jid] for jid in self.layouts],
             [estimates[jid] for jid in self.layouts],
             [statuses[jid] for jid in self.layouts],
             now_s,
-            self.harm.window_s,
+            self.harm,
             self._replay_cache,
         )
-        return {jid: replace(states[jid], replay=r) for jid, r in zip(self.layouts, replays)}
+        return dict(zip(self.layouts, out))
 
     def _network_guard(
         self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
@@ -373,7 +374,7 @@ class Core:
         """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""
         if not self.guarded or js.harm is None:
             return js
-        hs, why = harm.decide(js.harm, js.estimate, now_s, self.harm)
+        hs, why = harm.decide(js.harm, now_s, self.harm)
         if why is not None:
             mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
         return replace(js, harm=hs)
