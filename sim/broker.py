@@ -418,6 +418,36 @@ def check_provision(
     return out
 
 
+@dataclass(frozen=True)
+class ProvisionPlan:
+    """What a production broker is provisioned with, checked by check_provision. The one shape
+    behind both provisioners, which take the same arguments: provision here (Mosquitto) and
+    sim.rabbit.provision (a RabbitMQ cluster).
+
+    out: the resolved output folder, outside the repository; rules: user -> [(access, MQTT topic
+    filter)] of the roles (acl_rules, without the `sim` user of replays); passwords: user ->
+    password, the one in out/credentials kept, a new one for a user without a file."""
+
+    out: Path
+    rules: Mapping[str, list[tuple[str, str]]]
+    passwords: Mapping[str, str]
+
+
+def plan_provision(
+    out: Path,
+    cfg: Config,
+    junctions: Iterable[str],
+    operators: Sequence[str],
+    monitors: Sequence[str],
+    repo_root: Path | None,
+) -> ProvisionPlan:
+    """The ProvisionPlan of a production broker, or ConfigError (check_provision)."""
+    out = check_provision(out, cfg, operators, monitors, repo_root)
+    rules = acl_rules(Topics(cfg.service.site), junctions, operators, monitors, replays=False)
+    kept = read_credentials(out / CREDENTIALS_DIR)
+    return ProvisionPlan(out, rules, {u: kept.get(u) or secrets.token_urlsafe(18) for u in rules})
+
+
 def provision(
     out: Path,
     cfg: Config,
@@ -435,9 +465,10 @@ def provision(
     file per user into out/credentials (`run_controller.py broker-setup`). A user whose
     credential file exists keeps its password (re-run after adding junctions or operators).
     `out` must not be inside the repository (repo_root): credentials never go into it."""
-    out = check_provision(out, cfg, operators, monitors, repo_root)
+    junctions = tuple(junctions)
+    plan = plan_provision(out, cfg, junctions, operators, monitors, repo_root)
     broker = Broker(
-        out,
+        plan.out,
         cfg.service.site,
         junctions,
         operators=operators,
@@ -447,7 +478,7 @@ def provision(
         tls=tls,
         bind_client_ids=True,
         log_denied=log_denied,
-        passwords=read_credentials(out / CREDENTIALS_DIR),
+        passwords=plan.passwords,
         replays=False,
     )
     broker.write_files()

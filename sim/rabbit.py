@@ -31,6 +31,7 @@ tested in tests/integration/test_rabbitmq_cluster.py.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -198,22 +199,20 @@ def provision(
     rabbitmq.conf for every node (its MQTT listener on host:port, the session expiry of
     [broker] session_expiry_s, quorum session queues), enabled_plugins, and credentials/ with one
     file per user (existing passwords kept). Returns user -> password."""
-    from sim.broker import CREDENTIALS_DIR, check_provision, read_credentials, write_credentials
+    from sim.broker import CREDENTIALS_DIR, plan_provision, write_credentials
 
     junctions = list(junctions)
     check_junction_ids(junctions)
-    out = check_provision(out, cfg, operators, monitors, repo_root)
-    rules = acl_rules(Topics(cfg.service.site), junctions, operators, monitors, replays=False)
-    kept = read_credentials(out / CREDENTIALS_DIR)
-    users = {u: kept.get(u) or secrets.token_urlsafe(18) for u in rules}
-    out.mkdir(parents=True, exist_ok=True)
-    defs = out / "definitions.json"
-    defs.write_text(json.dumps(definitions(rules, users, bind_client_ids=True), indent=1))
+    plan = plan_provision(out, cfg, junctions, operators, monitors, repo_root)
+    users = dict(plan.passwords)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    defs = plan.out / "definitions.json"
+    defs.write_text(json.dumps(definitions(plan.rules, users, bind_client_ids=True), indent=1))
     defs.chmod(0o600)
     ttl_s = cfg.broker.session_expiry_s
-    (out / "rabbitmq.conf").write_text(rabbitmq_conf(host, port, tls, ttl_s, session_queues, defs))
-    (out / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
-    write_credentials(out / CREDENTIALS_DIR, users)
+    (plan.out / "rabbitmq.conf").write_text(rabbitmq_conf(host, port, tls, ttl_s, session_queues, defs))
+    (plan.out / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
+    write_credentials(plan.out / CREDENTIALS_DIR, users)
     return users
 
 
@@ -560,17 +559,6 @@ def run_via_cluster(
     from sim.mqtt_run import MqttLoop
     from sim.simulate import run
 
-    def factory(field, junctions, cfg_, policy, begin_s, *, metrics=None, archive=None) -> MqttLoop:
-        return MqttLoop(
-            field,
-            junctions,
-            cfg_,
-            policy,
-            begin_s,
-            broker=broker,  # type: ignore[arg-type]  # Broker's client side (ClusterSplit)
-            timeout_s=timeout_s,
-            metrics=metrics,
-            archive=archive,
-        )
-
+    # ClusterSplit stands for the Broker's client side (topics, settings, controller_config)
+    factory = functools.partial(MqttLoop, broker=broker, timeout_s=timeout_s)
     return run(req, cfg, progress=progress, loop_factory=factory)
