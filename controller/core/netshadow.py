@@ -93,20 +93,21 @@ def fixed_block(spill: Spill, queue_pcu: np.ndarray, block: np.ndarray) -> np.nd
 
     Spill-back from a neighbour blocks a movement when the neighbour's approach it feeds is full.
     The fill of an approach on a side is its replayed queue over its storage (at most 1); a
-    movement's fill is the fullest approach it feeds (0 when it feeds none). The measured
+    movement's fill is the mean fill of the approaches it may feed (0 when it feeds none; the
+    junction model names the neighbours downstream, not which approach each exit reaches, and the
+    headings often leave several candidates: the mean compares both sides over the same ones). The measured
     blockage is explained by the neighbour up to the fill under the greens shown, f_c; the fixed
     side keeps the unexplained part and the explained part only as far as its own replay fills
     the neighbour: block x min(1, 1 - f_c + f_f). Without this the fixed side would be charged
     the spill-back the policy caused. A movement that feeds no modelled neighbour keeps
     `block` (a blockage from an unsignalised junction is not the policy's to answer for)."""
     n = len(block)
+    count = np.maximum(np.bincount(spill.feed_movement, minlength=n), 1)
     fills = []
     for side in (0, 1):
         q = np.bincount(spill.mov_approach, queue_pcu[side], minlength=len(spill.approach_storage_pcu))
         fill = np.minimum(q / spill.approach_storage_pcu, 1.0)
-        f = np.zeros(n)
-        np.maximum.at(f, spill.feed_movement, fill[spill.feed_approach])
-        fills.append(f)
+        fills.append(np.bincount(spill.feed_movement, fill[spill.feed_approach], minlength=n) / count)
     out: np.ndarray = block * np.minimum(1.0, 1.0 - fills[1] + fills[0])
     return out
 
