@@ -285,9 +285,40 @@ def gate_phase(
 
 def _unserved(j: Intersection) -> str:
     """'' when every movement is green in some phase; otherwise why no maximum red can be kept."""
-    served = {m for k in range(len(j.phases)) for m in j.served_movements(k)}
+    return _static(j).unserved
+
+
+@dataclass(frozen=True)
+class _Static:
+    """What the gate derives from a junction model alone, once per model object."""
+
+    unserved: str  # _unserved's answer
+    red_when: tuple[tuple[tuple[int, str], ...], ...]  # per phase: (position, id) of the movements it does not serve
+    intergreen_s: tuple[tuple[float, ...], ...]  # stage_intergreen_s for every ordered pair of phases
+
+
+_STATICS: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived); a memo
+
+
+def _static(j: Intersection) -> _Static:
+    """The gate's static data of `j` (computed on first use, kept while `j` is the same object)."""
+    known = _STATICS.get(id(j))
+    if known is not None and known[0] is j:
+        return known[1]
+    n = len(j.phases)
+    served = {m for k in range(n) for m in j.served_movements(k)}
     missing = [m.id for m in j.movements if m.id not in served]
-    return f"movement {missing[0]} is green in no phase: its maximum red cannot be kept" if missing else ""
+    unserved = f"movement {missing[0]} is green in no phase: its maximum red cannot be kept" if missing else ""
+    red_when = []
+    for k in range(n):
+        green = set(j.served_movements(k))
+        red_when.append(tuple((i, m.id) for i, m in enumerate(j.movements) if m.id not in green))
+    inter = tuple(tuple(stage_intergreen_s(j, a, b) for b in range(n)) for a in range(n))
+    out = _Static(unserved, tuple(red_when), inter)
+    if len(_STATICS) > 4096:  # models replaced over a long life: start again
+        _STATICS.clear()
+    _STATICS[id(j)] = (j, out)
+    return out
 
 
 def _finite(x: object) -> bool:
@@ -296,8 +327,8 @@ def _finite(x: object) -> bool:
 
 def _deadlines(j: Intersection, view: SignalView, cur: int) -> dict[str, float]:
     """When each movement not green now must be green again at the latest."""
-    green = set(j.served_movements(cur))
-    return {m.id: view.red_since_s[i] + j.max_red_s for i, m in enumerate(j.movements) if m.id not in green}
+    red, max_red_s = view.red_since_s, j.max_red_s
+    return {mid: red[i] + max_red_s for i, mid in _static(j).red_when[cur]}
 
 
 def _edf_candidates(j: Intersection, pending: dict[str, float]) -> list[int]:
@@ -325,13 +356,10 @@ def _plan(
     each step; None when there is none."""
 
     budget = [PLAN_SEARCH_NODES]
-    intergreens: dict[tuple[int, int], float] = {}  # stage_intergreen_s, once per pair in this search
+    intergreens = _static(j).intergreen_s  # stage_intergreen_s of every pair of phases
 
     def intergreen_s(a: int, b: int) -> float:
-        v = intergreens.get((a, b))
-        if v is None:
-            v = intergreens[a, b] = stage_intergreen_s(j, a, b)
-        return v
+        return intergreens[a][b]
 
     def search(pending: dict[str, float], t: float, prev: int, forced: int | None, depth: int) -> list[int] | None:
         if not pending:
