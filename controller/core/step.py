@@ -198,14 +198,14 @@ class Core:
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
             log.stale.append(jid)
-            return replace(js, command=None, stale=True)
+            return _evolve(js, command=None, stale=True)
         view = _view(js.status, js.red_since_s, now_s)
         js = self._guard(jid, js, now_s, log.mode_changes)
         if network is not None:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
         else:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
-        js = replace(js, policy_state=pstate, stale=False)
+        js = _evolve(js, policy_state=pstate, stale=False)
         if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
             log.fixed.append(jid)
             return self._withdraw(js, now_s, log.commands)
@@ -261,13 +261,13 @@ class Core:
             log.commands.append(outcome.command)
             log.new_plans += 1
             log.clips.extend((jid, c) for c in outcome.clipped)
-            return replace(js, command=outcome.command, sent_s=now_s, seq=js.seq + 1, plans=js.plans + 1)
+            return _evolve(js, command=outcome.command, sent_s=now_s, seq=js.seq + 1, plans=js.plans + 1)
         if outcome is not None:
             log.refusals.append(Refusal(jid, outcome.refused))
         if js.command is not None and now_s - js.sent_s >= self.refresh_s:
             cmd = replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + self.plan_ttl_s)
             log.commands.append(cmd)
-            return replace(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
+            return _evolve(js, command=cmd, sent_s=now_s, seq=js.seq + 1)
         return js
 
     def _frame_snapshots(self, frames: Sequence[tuple[DetectorFrame, np.ndarray]]) -> list[Snapshot]:
@@ -329,7 +329,7 @@ class Core:
             js = state.junctions[jid]
             status = now_status[jid]
             red_since = _red_since(self._served[jid], status, js.red_since_s, now_s)
-            updated[jid] = replace(js, estimate=estimates[jid], status=status, red_since_s=red_since, harm=hs)
+            updated[jid] = _evolve(js, estimate=estimates[jid], status=status, red_since_s=red_since, harm=hs)
         return updated
 
     def _observe_harm(
@@ -367,7 +367,7 @@ class Core:
         switched = harm.network_verdict(states, now_s, self.harm)
         for jid, (hs, why) in switched.items():
             mode_changes.append(harm.ModeChange(jid, now_s, "fixed", why, states[jid].gains))
-            updated[jid] = replace(updated[jid], harm=hs)
+            updated[jid] = _evolve(updated[jid], harm=hs)
         return updated
 
     def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
@@ -377,7 +377,7 @@ class Core:
         hs, why = harm.decide(js.harm, now_s, self.harm)
         if why is not None:
             mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
-        return replace(js, harm=hs)
+        return _evolve(js, harm=hs)
 
     def _withdraw(self, js: JunctionState, now_s: float, commands: list[Command]) -> JunctionState:
         """Fixed mode: the command in force, if any, is re-sent once expiring at the next decision
@@ -385,7 +385,7 @@ class Core:
         if js.command is None:
             return js
         commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + DECISION_PERIOD_S))
-        return replace(js, command=None, sent_s=now_s, seq=js.seq + 1)
+        return _evolve(js, command=None, sent_s=now_s, seq=js.seq + 1)
 
     def approve_return(self, state: CoreState, junction_id: str) -> CoreState:
         """`[harm] validate_return`: the junction's due return (JunctionReport.return_due) is
@@ -418,6 +418,22 @@ class Core:
     def network(self, state: CoreState) -> tuple[shadow.Gains, int]:
         """Network totals of the shadow (delays demand-weighted) and the junctions in fixed mode."""
         return harm.network(js.harm for js in state.junctions.values() if js.harm is not None)
+
+
+_JUNCTION_FIELDS = frozenset(f.name for f in dataclasses.fields(JunctionState))
+
+
+def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
+    """dataclasses.replace(js, **changes) without its per-call field introspection (JunctionState
+    has no __post_init__ and no init=False field, so a copy of its fields is the same object
+    replace builds): called several times per junction per tick."""
+    if not changes.keys() <= _JUNCTION_FIELDS:
+        raise TypeError(f"JunctionState has no field {sorted(changes.keys() - _JUNCTION_FIELDS)}")
+    new: JunctionState = object.__new__(JunctionState)
+    fields = new.__dict__
+    fields.update(js.__dict__)
+    fields.update(changes)
+    return new
 
 
 def _red_since(
