@@ -257,6 +257,15 @@ class StateCache:
         self.parts = tuple(cut[k] for k in range(len(net.jids)))
         self.state = lanes, health
 
+    def whole(self, ests: Sequence[Estimate]) -> tuple[LaneState | None, DetectorHealth | None]:
+        """The network LaneState when every estimate holds the very LaneState cut from it (then
+        every lane field is that array's), else None; the same for the DetectorHealth."""
+        if self.state is None or len(ests) != len(self.parts):
+            return None, None
+        lanes_same = all(e.lanes is part[0] for e, part in zip(ests, self.parts))
+        health_same = all(e.health is part[1] for e, part in zip(ests, self.parts))
+        return (self.state[0] if lanes_same else None), (self.state[1] if health_same else None)
+
     def field(self, ests: Sequence[Estimate], kind: str, name: str) -> np.ndarray | None:
         """The network array of `kind` ("lanes" or "health") field `name`, when every estimate
         holds the very array cut from it; else None."""
@@ -272,6 +281,9 @@ class StateCache:
 
 def _network_state(ests: Sequence[Estimate], cache: StateCache | None) -> tuple[LaneState, DetectorHealth]:
     """Every junction's lanes and loops as network arrays (junction order)."""
+    whole = cache.whole(ests) if cache is not None else (None, None)
+    if whole[0] is not None and whole[1] is not None:
+        return whole[0], whole[1]
 
     def cat(kind: str, name: str, axis: int = 0) -> np.ndarray:
         known = cache.field(ests, kind, name) if cache is not None else None
@@ -279,8 +291,10 @@ def _network_state(ests: Sequence[Estimate], cache: StateCache | None) -> tuple[
             return known
         return np.concatenate([getattr(getattr(e, kind), name) for e in ests], axis=axis)
 
-    L = LaneState(**{f: cat("lanes", f) for f in _LANE_FIELDS}, adv_recent_pcu=cat("lanes", "adv_recent_pcu", 1))
-    h = DetectorHealth(**{f: cat("health", f) for f in _HEALTH_FIELDS})
+    L = whole[0] or LaneState(
+        **{f: cat("lanes", f) for f in _LANE_FIELDS}, adv_recent_pcu=cat("lanes", "adv_recent_pcu", 1)
+    )
+    h = whole[1] or DetectorHealth(**{f: cat("health", f) for f in _HEALTH_FIELDS})
     return L, h
 
 
