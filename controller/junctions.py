@@ -100,6 +100,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         base_offset_s=f.num("base_offset_s", 0.0),
         upstream=f.strs("upstream", []),
         downstream=f.strs("downstream", []),
+        coupled=f.strs("coupled", []),
         source=path,
     )
     if junction.cycle_min_s > junction.cycle_max_s:

@@ -111,6 +111,9 @@ class Intersection:
     base_offset_s: float
     upstream: tuple[str, ...] = ()
     downstream: tuple[str, ...] = ()
+    # traffic lights joined to this one by a road shorter than one vehicle (sim/netneighbours.py):
+    # a queue at one's stop line stands inside the other; they may not be imported
+    coupled: tuple[str, ...] = ()
     source: str = ""  # the file it was loaded from, for error messages
 
     @cached_property

@@ -95,7 +95,9 @@ def junction_tables(
         nodes_of[tl.getID()] = nodes
     if not tables and not skipped:
         raise NetworkError(net_path, "tlLogic", "the network has no traffic lights to control")
-    netneighbours.add_neighbours(tables, nodes_of, netneighbours.tls_of_nodes(net))
+    tls_of_node = netneighbours.tls_of_nodes(net)
+    netneighbours.add_neighbours(tables, nodes_of, tls_of_node)
+    netneighbours.add_coupled(tables, nodes_of, tls_of_node, cfg.detectors.vehicle_spacing_m)
     return tables, skipped
 
 
@@ -134,6 +136,7 @@ def _junction_table(
         "base_offset_s": round((program.offset_s + plan.first_green_s) % max(plan.cycle_s, 1e-9), 3),
         "upstream": [],
         "downstream": [],
+        "coupled": [],
         "phases": phases,
         "movements": movements,
         "detectors": detectors,

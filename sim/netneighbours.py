@@ -3,6 +3,13 @@
 A neighbour is the nearest signalised junction reached along the road graph through
 unsignalised nodes (up to MAX_HOPS of them), in either direction; only junctions that were
 imported (not skipped) are listed.
+
+Coupled junctions (`coupled`): two traffic lights joined by a road (either way) shorter than one
+vehicle's jam spacing ([detectors] vehicle_spacing_m), such as the 0.2 m edges netconvert leaves
+between junctions whose shapes touch. A vehicle stopped at one's stop line stands inside the
+other's junction, so the two work only as one program: a policy that runs its own cycle at each
+(docs/policies.md) locks them. Listed whether or not the other light was imported: one left on
+its own program is coupled all the same.
 """
 
 from __future__ import annotations
@@ -59,3 +66,22 @@ def add_neighbours(
             up |= signalised_neighbours(n, tls_of_node, True, t["id"])
             down |= signalised_neighbours(n, tls_of_node, False, t["id"])
         t["upstream"], t["downstream"] = sorted(up & kept), sorted(down & kept)
+
+
+def add_coupled(
+    tables: list[dict[str, Any]],
+    nodes_of: dict[str, set[sumolib.net.node.Node]],
+    tls_of_node: dict[str, str],
+    spacing_m: float,
+) -> None:
+    """Set `coupled` of every junction table: the traffic lights joined to it, either way, by an
+    edge shorter than `spacing_m` (module doc), sorted."""
+    pairs: set[tuple[str, str]] = set()
+    for t in tables:
+        for n in nodes_of[t["id"]]:
+            for e in n.getIncoming():
+                other = tls_of_node.get(e.getFromNode().getID())
+                if other and other != t["id"] and min(ln.getLength() for ln in e.getLanes()) < spacing_m:
+                    pairs |= {(t["id"], other), (other, t["id"])}
+    for t in tables:
+        t["coupled"] = sorted(b for a, b in pairs if a == t["id"])

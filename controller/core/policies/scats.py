@@ -41,6 +41,11 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   controllers do; the plan of the cycle under way is re-sent with that green cut. A new cycle
   is therefore recognised by its first phase turning green, whatever the cycle's length.
 
+- coupled junctions (`Intersection.coupled`: lights joined by a road shorter than one vehicle,
+  sim/netneighbours.py) are refused and stay on the city's programs, which run them as one: a
+  cycle of its own at each (its own cycle length, splits and gap-outs) stops vehicles between
+  them, inside the other junction, and locks both.
+
 Each movement is charged to its primary phase (protected, else longest base green). Until a
 cycle has been measured the network's own program timing is used.
 """
@@ -61,6 +66,18 @@ from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import CycleWish
+
+
+def coupled_refusal(layout: Layout) -> str:
+    """'' unless the junction is coupled to other lights (`Intersection.coupled`); then why a
+    policy running its own cycle at each light cannot serve it."""
+    coupled = layout.junction.coupled
+    if not coupled:
+        return ""
+    return (
+        f"joined to light(s) {', '.join(coupled)} by a road shorter than one vehicle: a queue at one's "
+        "stop line stands inside the other, so they run only as one program (their own)"
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +128,8 @@ class ScatsPolicy(Policy):
         self.params = params if params is not None else ScatsParams()
 
     def cannot_serve(self, layout: Layout) -> str:
-        return cyclic_refusal(layout)
+        """Also refuses a junction coupled to another light (module doc)."""
+        return cyclic_refusal(layout) or coupled_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> ScatsState:
         j = layout.junction
