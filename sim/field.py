@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -116,9 +117,17 @@ class SumoField:
         self._direct = getattr(self.api, "__name__", "") == "libsumo"
         # libsumo's compiled getter itself, without the Python wrapper around it: asked of every
         # loop every step (city, 516 loops: about a third less time than through the wrapper)
-        compiled = getattr(getattr(self.api, "_libsumo", None), "inductionloop_getLastStepVehicleIDs", None)
-        public = self.api.inductionloop.getLastStepVehicleIDs
-        self._ids_getter = compiled if self._direct and compiled is not None else public
+        # (and the same for occupancy and speed, asked of the loops that had a vehicle)
+        compiled_lib = getattr(self.api, "_libsumo", None)
+        il = self.api.inductionloop
+
+        def getter(name: str) -> Any:
+            compiled = getattr(compiled_lib, f"inductionloop_{name}", None)
+            return compiled if self._direct and compiled is not None else getattr(il, name)
+
+        self._ids_getter = getter("getLastStepVehicleIDs")
+        self._occ_getter = getter("getLastStepOccupancy")
+        self._speed_getter = getter("getLastStepMeanSpeed")
         tc = self.api.constants
         self._vars = (tc.LAST_STEP_VEHICLE_ID_LIST, tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED)
         if not self._direct:
@@ -131,18 +140,9 @@ class SumoField:
         self.frame_layout = FrameLayout.build({jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()})
 
     def _loop_values(self) -> dict[str, tuple[tuple[str, ...], float, float]]:
-        """Every loop's last step: (vehicle ids, occupancy %, mean speed m/s or -1). SUMO derives
-        all three from the vehicles on the loop during the step: with none, occupancy is 0 and
-        speed -1 (checked on every loop and step of the bundled city, 1,800 s), so those two are
-        asked only of loops that had a vehicle."""
+        """Through traci: every loop's last step from its subscription, (vehicle ids, occupancy
+        %, mean speed m/s or -1). Through libsumo _read_loops reads the getters itself."""
         il = self.api.inductionloop
-        if self._direct:
-            ids, occ, speed = self._ids_getter, il.getLastStepOccupancy, il.getLastStepMeanSpeed
-            out = {}
-            for did in self._loop_ids:
-                v = ids(did)
-                out[did] = (v, occ(did), speed(did)) if v else (v, 0.0, -1.0)
-            return out
         iv, ov, sv = self._vars
         return {did: (r[iv], r[ov], r[sv]) for did, r in il.getAllSubscriptionResults().items()}
 
@@ -151,15 +151,25 @@ class SumoField:
         detectors): the counts by class of the loops that counted a vehicle (by position),
         and every loop's occupancy 0..1 and mean speed m/s (or -1). A vehicle is counted once,
         in the step it enters the loop (ids on the loop now that were not there before)."""
-        values = self._loop_values()
+        values = None if self._direct else self._loop_values()
+        getter, occ_of, speed_of = self._ids_getter, self._occ_getter, self._speed_getter
         on_loop = self._on_loop
         empty: frozenset[str] = frozenset()
         counted: dict[int, dict[str, int]] = {}
-        rows = []
+        occ_l: list[float] = []
+        speed_l: list[float] = []
         for i, (did, is_stop, crossed) in enumerate(self._loops):
-            row = values[did]
-            rows.append(row)
-            ids = row[0]
+            if values is None:
+                # libsumo: SUMO derives all three from the vehicles on the loop during the step:
+                # with none, occupancy is 0 and speed -1 (checked on every loop and step of the
+                # bundled city, 1,800 s), so those two are asked only of loops that had a vehicle
+                ids = getter(did)
+                occ_l.append(occ_of(did) if ids else 0.0)
+                speed_l.append(speed_of(did) if ids else -1.0)
+            else:
+                ids, o, v = values[did]
+                occ_l.append(o)
+                speed_l.append(v)
             if ids:
                 before = on_loop.get(did, empty)
                 counts: dict[str, int] = {}
@@ -175,8 +185,8 @@ class SumoField:
                             crossed[cls] = crossed.get(cls, 0) + n
             elif did in on_loop:
                 del on_loop[did]
-        occ = np.array([r[1] for r in rows], dtype=float) / 100.0
-        speed = np.array([r[2] for r in rows], dtype=float)
+        occ = np.array(occ_l, dtype=float) / 100.0
+        speed = np.array(speed_l, dtype=float)
         return counted, np.where(occ <= 1.0, occ, 1.0), np.where(speed >= 0, speed, -1.0)
 
     def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
