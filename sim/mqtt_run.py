@@ -436,35 +436,16 @@ def run_via_mqtt(
     with tempfile.TemporaryDirectory(prefix="tsc-mqtt-") as workdir:
         brokers: list[Broker] = []
 
-        def factory(
-            field: SumoField,
-            junctions: dict,
-            cfg_: Config,
-            policy: str,
-            begin_s: float,
-            *,
-            metrics: ServiceMetrics | None = None,
-            archive: Recorder | None = None,
-        ) -> MqttLoop:
+        def factory(field: SumoField, junctions: dict, cfg_: Config, *args, **kwargs) -> MqttLoop:
+            """A LoopFactory (sim/simulate.py): a private broker for `junctions`, then the loop."""
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
             # the nodes of a sharded replay share the `controller` user: client ids must not be bound to it
             sharded = bool(sharded_regions(cfg_, junctions))
             broker = Broker(Path(workdir) / "broker", cfg_.service.site, junctions, bind_client_ids=not sharded)
             brokers.append(broker.start())
-            return MqttLoop(
-                field,
-                junctions,
-                cfg_,
-                policy,
-                begin_s,
-                broker=broker,
-                realtime_factor=realtime_factor,
-                timeout_s=timeout_s,
-                after_second=after_second,
-                metrics=metrics,
-                archive=archive,
-            )
+            opts = {"realtime_factor": realtime_factor, "timeout_s": timeout_s, "after_second": after_second}
+            return MqttLoop(field, junctions, cfg_, *args, broker=broker, **opts, **kwargs)
 
         try:
             return run(req, cfg, progress=progress, loop_factory=factory, registry=registry)

@@ -129,8 +129,23 @@ class ClosedLoop(Protocol):
         """Extra entries for summary.json ({} in process)."""
 
 
-# (field, junctions, cfg, policy, begin_s, *, metrics: ServiceMetrics | None) -> ClosedLoop
-LoopFactory = Callable[..., ClosedLoop]
+class LoopFactory(Protocol):
+    """Builds a run's ClosedLoop once SUMO has started (InProcessLoop itself, sim/mqtt_run.py's
+    MqttLoop behind a broker): the field, the junction models, the configuration, the policy
+    ("fixed" for the field's own programmes), the first simulated second, and optionally the
+    controller's metrics and the recorder of what it received and sent (`simulate --record`)."""
+
+    def __call__(
+        self,
+        field: SumoField,
+        junctions: dict,
+        cfg: Config,
+        policy: str,
+        begin_s: float,
+        *,
+        metrics: ServiceMetrics | None = None,
+        archive: Recorder | None = None,
+    ) -> ClosedLoop: ...
 
 
 class InProcessLoop:
