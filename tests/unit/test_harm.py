@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 from controller.config import Config, load_config
-from controller.core import harm, shadow
-from controller.core.estimation import Layout
+from controller.core import estimation, harm, netshadow, shadow
+from controller.core.estimation import Estimate, Layout
 from controller.core.harm import HarmParams
 from controller.core.policies import Policy, make_policy
 from controller.core.step import Core
 from controller.errors import ConfigError
-from controller.model import DetectorReading, PhaseWish, Snapshot
+from controller.model import DetectorReading, PhaseWish, SignalStatus, Snapshot
 from sim.roadside import RoadsideController
 from tests.junction_fixtures import two_phase
 
@@ -380,3 +380,74 @@ def test_network_verdict_sends_the_rest_of_the_network_back_when_a_share_lost():
     assert harm.network_verdict({**states, "B": base}, 1000.0, params) == {}  # 1 of 4 < 50 %
     assert harm.network_verdict(states, 1000.0, replace(params, network_share=0.0)) == {}  # off
     assert harm.network_verdict(states, 1000.0, replace(params, enabled=False)) == {}
+
+
+# --- spill-back between junctions (netshadow.fixed_block) ---------------------------------------
+
+
+def _spill_run(spill_back: bool, spill_until_s: int, seconds: int, params: HarmParams = FAST):
+    """Two copies of the two-phase junction, A upstream of B. A shows exactly its base program
+    (its own timeline is the fixed plan's); B's policy shows N/S green only while t <
+    spill_until_s, so B's E/W queues stand far beyond their storage, and A's exits into B are
+    blocked 90 % of their green (the estimator's exit blockage). Then B shows its base program
+    and the blockage ends. Returns A's mode changes [(t, mode, reason)]."""
+    a = replace(two_phase(), id="A", downstream=("B",))
+    b = replace(two_phase(), id="B", upstream=("A",))
+    layouts = {j.id: Layout.build(j, Config()) for j in (a, b)}
+    programs = [shadow.Program.build(lay, 0.4, 2.0, 2.0) for lay in layouts.values()]
+    spill = netshadow.Spill.build(layouts, estimation.LinkLayout.build(layouts)) if spill_back else None
+    net = netshadow.NetworkProgram.build(programs, spill)
+    states = [harm.initial(p, 4, 0.0) for p in programs]
+    cum = {"A": np.zeros(4), "B": np.zeros(4)}
+    rates = {"A": np.full(4, 0.1), "B": np.full(4, 0.12)}
+    out = []
+    for k in range(1, seconds + 1):
+        t = float(k)
+        spilling = t < spill_until_s
+        ests, statuses = [], []
+        for (jid, lay), prog in zip(layouts.items(), programs):
+            cum[jid] = cum[jid] + rates[jid]
+            block = np.full(4, 0.9 if (jid == "A" and spilling) else 0.0)
+            e = Estimate.empty(lay, t)
+            ests.append(replace(e, departures_pcu=np.zeros(4), queue_pcu=cum[jid].copy(), block=block))
+            phase = 0 if (jid == "B" and spilling) else prog.phase_at(t - 2.0)
+            statuses.append(SignalStatus(jid, t, max(phase, 0), phase < 0, 0.0, "p", 1, "policy"))
+        states = harm.observe_all(net, states, ests, statuses, t, params)
+        hs, why = harm.decide(states[0], t, params)
+        states[0] = hs
+        if why is not None:
+            out.append((t, hs.mode, why))
+    return out
+
+
+def test_a_junction_blocked_by_the_policys_spill_back_goes_back_to_its_fixed_plan():
+    """A's own greens are the fixed plan's: without the links between junctions both sides of its
+    replay are blocked alike and it is never judged. With them, the fixed side keeps only the
+    blockage its own replay of B explains (B's fixed plan serves E/W: little), A's replay reads
+    the policy worse, and A goes to its fixed plan while the spill-back lasts."""
+    assert _spill_run(False, 10_000, 1500) == []
+    ch = _spill_run(True, 10_000, 1500)
+    assert ch[0][1] == "fixed" and "policy worse than the fixed plan" in ch[0][2]
+    assert FAST.min_policy_s <= ch[0][0] < 600
+
+
+def test_it_comes_back_when_the_spill_back_is_gone_and_stays():
+    """The same, but B is served again from 500 s, during A's hold: A comes back when the hold
+    ends (FAST: one timed return) and, the blockage gone, stays under the policy; with the
+    spill-back still there it loses again after its return."""
+    ch = _spill_run(True, 500, 3000)
+    assert [m for _, m, _ in ch] == ["fixed", "policy"]
+    assert ch[0][0] < 500 < ch[1][0]
+    relapse = _spill_run(True, 10_000, 3000)
+    assert [m for _, m, _ in relapse] == ["fixed", "policy", "fixed"]
+
+
+def test_the_fixed_block_keeps_what_the_fixed_replay_explains():
+    """fixed_block by hand: a movement feeding one approach of storage 10 PCU, full on the
+    controlled side (fill 1), 3 PCU on the fixed side (fill 0.3): 0.9 x (1 - 1 + 0.3) = 0.27; a
+    movement feeding nothing keeps its blockage; the fixed side fuller than the controlled: kept."""
+    spill = netshadow.Spill(np.array([0, 1, 2]), np.array([10.0, 10.0, 10.0]), np.array([0]), np.array([2]))
+    q = np.array([[0.0, 0.0, 3.0], [0.0, 0.0, 25.0]])
+    assert netshadow.fixed_block(spill, q, np.array([0.9, 0.5, 0.0])) == pytest.approx([0.27, 0.5, 0.0])
+    q_fuller = np.array([[0.0, 0.0, 9.0], [0.0, 0.0, 4.0]])
+    assert netshadow.fixed_block(spill, q_fuller, np.array([0.9, 0.5, 0.0])) == pytest.approx([0.9, 0.5, 0.0])

@@ -37,14 +37,41 @@ def _status(rng: random.Random, jid: str, n_phases: int, t_s: float) -> SignalSt
     return SignalStatus(jid, t_s, rng.randrange(n_phases), rng.random() < 0.2, 0.0, "p", 1, "adaptive")
 
 
+def _chained(js: dict) -> dict:
+    """The junctions in a ring, each downstream of the one before (for the spill-back links)."""
+    ids = list(js)
+    return {
+        jid: dataclasses.replace(j, downstream=(ids[(k + 1) % len(ids)],), upstream=(ids[k - 1],))
+        for k, (jid, j) in enumerate(js.items())
+    }
+
+
+def _reference_block_fixed(spill, ref, ests, active) -> dict:
+    """Per junction the fixed side's exit blockage fixed_block gives from the reference replays."""
+    if spill is None:
+        return dict.fromkeys(active)
+    queues = np.concatenate([ref[j].sides.queue_pcu for j in active], axis=1)
+    bf = netshadow.fixed_block(spill, queues, np.concatenate([ests[j].block for j in active]))
+    out, a = {}, 0
+    for j in active:
+        n = len(ests[j].block)
+        out[j], a = bf[a : a + n], a + n
+    return out
+
+
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool):
+@pytest.mark.parametrize("spill_back", [True, False])
+def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool, spill_back: bool):
     rng = random.Random(11)
-    js = _junctions()
+    js = _chained(_junctions())
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in layouts.items()}
     assert any(not p.no_transit for p in programs.values())  # the transit ring is exercised
-    net = netshadow.NetworkProgram.build(list(programs.values()))
+    links = estimation.LinkLayout.build(layouts)
+    spill = netshadow.Spill.build(layouts, links) if spill_back else None
+    net = netshadow.NetworkProgram.build(list(programs.values()), spill)
+    if spill is not None:
+        assert len(spill.feed_movement) > 0
     cache = netshadow.ReplayCache() if use_cache else None
     ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
     late = "C"  # its replay starts 37 s later: its ring's head differs from the others'
@@ -53,16 +80,23 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool
         for jid, lay in layouts.items()
     }
     got = dict(ref)
-    restarts = 0
+    restarts = relieved = 0
     for tick in range(1, 300):
         t = float(tick)
         for jid, j in js.items():
-            ests[jid] = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
+            e = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
+            ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]))
         statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
+        sub = net
+        if tick < 38:
+            part = {j: layouts[j] for j in active}
+            sub_spill = netshadow.Spill.build(part, estimation.LinkLayout.build(part)) if spill_back else None
+            sub = netshadow.NetworkProgram.build([programs[jid] for jid in active], sub_spill)
+        bf = _reference_block_fixed(sub.spill, ref, ests, active)
+        relieved += any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
         for jid in active:
-            ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S)
-        sub = net if tick >= 38 else netshadow.NetworkProgram.build([programs[jid] for jid in active])
+            ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S, bf[jid])
         out = netshadow.advance_all(
             sub,
             [got[j] for j in active],
@@ -83,6 +117,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool
             for jid in js:
                 assert shadow.gains(got[jid]) == shadow.gains(ref[jid])
     assert restarts > 5
+    assert (relieved > 10) == spill_back  # the fixed side's blockage did differ from the measured one
 
 
 def test_an_empty_interval_leaves_the_replays_as_they_are():
