@@ -1,8 +1,13 @@
 """Do no harm: per junction, back to the city's fixed plan when the policy is estimated worse.
 
 Every tick the junction's fixed-time shadow (controller/core/shadow.py) replays, under the
-measured arrivals, the city's own program beside the greens actually shown. From it, a junction
-is in one of two modes:
+measured arrivals, the city's own program beside the greens actually shown (observe_all: every
+junction in one pass, controller/core/netshadow.py). The replay sees spill-back between
+junctions (`spill_back`): the controlled side discharges with the exit blockage the estimator
+measures; the fixed side keeps of it only what its own replay of the neighbours' approaches
+explains (netshadow.fixed_block), so a policy whose queues fill its neighbours' approaches and
+block the junctions upstream is charged that blockage, and the fixed plan is not. From the
+replay, a junction is in one of two modes:
 
 - "policy": the policy's commands go out. A cumulative-sum test runs on the two replayed queues:
       S = max(0, S + (q_controlled - (1 + margin) q_fixed - margin_s x demand) dt / (demand x window_s)),
