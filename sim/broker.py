@@ -66,6 +66,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def new_password() -> str:
+    """A fresh random password for a broker user (24 URL-safe characters)."""
+    return secrets.token_urlsafe(18)
+
+
+def private_settings(
+    host: str, port: int, user: str, password: str, client_id: str | None, tls: TlsFiles | None, overrides: dict
+) -> MqttSettings:
+    """Connection settings of a user of a private broker (Broker, sim.rabbit.RabbitCluster): a
+    random client id `{user}-{hex}` unless given, fast reconnects (0.2 s, at most 2 s: a broker a
+    test restarts is back within seconds), TLS with the broker's CA when it listens with TLS.
+    `overrides`: any other MqttSettings field, winning over these."""
+    if tls is not None:
+        overrides = {"tls": True, "ca_file": str(tls.ca_file), **overrides}
+    return MqttSettings(
+        **{
+            "host": host,
+            "port": port,
+            "username": user,
+            "password": password,
+            "client_id": client_id or f"{user}-{secrets.token_hex(3)}",
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 2.0,
+            **overrides,
+        }
+    )
+
+
 def field_user(junction: str) -> str:
     """The broker user of one junction's field device."""
     return "field-" + topic_level(junction).replace(":", "%3A")
@@ -246,7 +274,7 @@ class Broker:
             *self.extra_users,
         ]
         kept = dict(passwords or {})
-        self.users: dict[str, str] = {u: kept.get(u) or secrets.token_urlsafe(18) for u in names}
+        self.users: dict[str, str] = {u: kept.get(u) or new_password() for u in names}
         self._proc: subprocess.Popen | None = None
         self._written = False
 
@@ -347,21 +375,9 @@ class Broker:
 
     # -- credentials ----------------------------------------------------------------------
     def settings(self, user: str, client_id: str | None = None, **overrides) -> MqttSettings:
-        """Connection settings for one of this broker's users."""
-        if self.tls is not None:
-            overrides.setdefault("tls", True)
-            overrides.setdefault("ca_file", str(self.tls.ca_file))
-        return MqttSettings(
-            host=self.host,
-            port=self.port,
-            username=user,
-            password=self.users[user],
-            client_id=client_id or f"{user}-{secrets.token_hex(3)}",
-            reconnect_min_s=overrides.pop("reconnect_min_s", 0.2),
-            reconnect_max_s=overrides.pop("reconnect_max_s", 2.0),
-            max_inflight=overrides.pop("max_inflight", self.max_inflight),
-            **overrides,
-        )
+        """Connection settings for one of this broker's users (private_settings)."""
+        overrides.setdefault("max_inflight", self.max_inflight)
+        return private_settings(self.host, self.port, user, self.users[user], client_id, self.tls, overrides)
 
     def controller_config(self, cfg: Config) -> Config:
         """cfg with [broker] pointing at this broker as the controller user."""
@@ -445,7 +461,7 @@ def plan_provision(
     out = check_provision(out, cfg, operators, monitors, repo_root)
     rules = acl_rules(Topics(cfg.service.site), junctions, operators, monitors, replays=False)
     kept = read_credentials(out / CREDENTIALS_DIR)
-    return ProvisionPlan(out, rules, {u: kept.get(u) or secrets.token_urlsafe(18) for u in rules})
+    return ProvisionPlan(out, rules, {u: kept.get(u) or new_password() for u in rules})
 
 
 def provision(

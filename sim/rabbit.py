@@ -47,9 +47,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.adapters.mqtt import MqttSettings, Topics, topic_level
-from controller.config import Config
+from controller.config import BrokerConfig, Config
 from controller.errors import AdapterError
-from sim.broker import CONTROLLER, TlsFiles, acl_rules, free_port
+from sim.broker import CONTROLLER, TlsFiles, acl_rules, free_port, new_password, private_settings
 from sim.simulate import SimulateRequest
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class RabbitCluster:
         extra_users: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         replays: bool = True,
         bind_client_ids: bool = False,
-        session_ttl_s: float = 3600.0,
+        session_ttl_s: float = BrokerConfig.session_expiry_s,
         session_queues: str = "classic",
         tls: TlsFiles | None = None,
         host: str = "127.0.0.1",
@@ -275,7 +275,7 @@ class RabbitCluster:
         self.session_queues = session_queues
         self.bind_client_ids = bind_client_ids
         self.rules = acl_rules(self.topics, junctions, operators, monitors, extra_users, replays)
-        self.users = {u: secrets.token_urlsafe(18) for u in self.rules}
+        self.users = {u: new_password() for u in self.rules}
         self.epmd_port = free_port(host)
         tag = secrets.token_hex(3)  # node names unique on the host, whatever else runs there
         self.nodes = [
@@ -462,21 +462,11 @@ class RabbitCluster:
 
     # -- clients ---------------------------------------------------------------------------
     def settings(self, user: str, client_id: str | None = None, *, node: int = 0, **overrides) -> MqttSettings:
-        """MQTT 3.1.1 connection settings for one of the users, on node `node` (0-based)."""
-        if self.tls is not None:
-            overrides.setdefault("tls", True)
-            overrides.setdefault("ca_file", str(self.tls.ca_file))
-        return MqttSettings(
-            host=self.host,
-            port=self.nodes[node].mqtt_port,
-            username=user,
-            password=self.users[user],
-            client_id=client_id or f"{user}-{secrets.token_hex(3)}",
-            reconnect_min_s=overrides.pop("reconnect_min_s", 0.2),
-            reconnect_max_s=overrides.pop("reconnect_max_s", 2.0),
-            protocol=overrides.pop("protocol", MQTT_VERSION),
-            **overrides,
-        )
+        """MQTT 3.1.1 connection settings for one of the users, on node `node` (0-based)
+        (sim.broker.private_settings)."""
+        overrides.setdefault("protocol", MQTT_VERSION)
+        port = self.nodes[node].mqtt_port
+        return private_settings(self.host, port, user, self.users[user], client_id, self.tls, overrides)
 
     def controller_config(self, cfg: Config, node: int = 0) -> Config:
         """cfg with [broker] pointing at node `node` as the controller user, MQTT 3.1.1."""
