@@ -295,6 +295,7 @@ class _Static:
     unserved: str  # _unserved's answer
     red_when: tuple[tuple[tuple[int, str], ...], ...]  # per phase: (position, id) of the movements it does not serve
     intergreen_s: tuple[tuple[float, ...], ...]  # stage_intergreen_s for every ordered pair of phases
+    serving: dict[str, tuple[int, ...]]  # movement id -> the phases serving it, in index order
 
 
 _STATICS: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived); a memo
@@ -314,7 +315,11 @@ def _static(j: Intersection) -> _Static:
         green = set(j.served_movements(k))
         red_when.append(tuple((i, m.id) for i, m in enumerate(j.movements) if m.id not in green))
     inter = tuple(tuple(stage_intergreen_s(j, a, b) for b in range(n)) for a in range(n))
-    out = _Static(unserved, tuple(red_when), inter)
+    serving: dict[str, tuple[int, ...]] = {}
+    for k in range(n):
+        for m in dict.fromkeys(j.served_movements(k)):
+            serving[m] = (*serving.get(m, ()), k)
+    out = _Static(unserved, tuple(red_when), inter, serving)
     if len(_STATICS) > 4096:  # models replaced over a long life: start again
         _STATICS.clear()
     _STATICS[id(j)] = (j, out)
@@ -336,11 +341,9 @@ def _edf_candidates(j: Intersection, pending: dict[str, float]) -> list[int]:
     first, then by the deadlines they cover, then the lowest index."""
     first = min(pending, key=lambda m: (pending[m], m))
     cands = []
-    for k in range(len(j.phases)):
-        movements = j.served_movements(k)
-        if first in movements:
-            served = [pending[m] for m in movements if m in pending]
-            cands.append((-len(served), sorted(served), k))
+    for k in _static(j).serving.get(first, ()):
+        served = [pending[m] for m in j.served_movements(k) if m in pending]
+        cands.append((-len(served), sorted(served), k))
     return [k for *_, k in sorted(cands)]
 
 
