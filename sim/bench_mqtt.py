@@ -96,18 +96,23 @@ def message_parts(jid: str, detector_ids: list[str], k: int) -> tuple[bytes, byt
 
 
 # -- the field process ------------------------------------------------------------------------
-def feeder(spec: dict) -> None:
-    """Runs in its own process: publishes what `spec` says, prints JSON lines of send times."""
-    s = MqttSettings(
+def spawned_settings(spec: dict, client_id: str) -> MqttSettings:
+    """The bench user's connection in a spawned process (feeder, controller): the broker's host,
+    port and password from `spec`, a clean session, up to 1,000 QoS 1 messages in flight."""
+    return MqttSettings(
         host=spec["host"],
         port=spec["port"],
         username=BENCH_USER,
         password=spec["password"],
-        client_id=f"feeder-{os.getpid()}",
+        client_id=client_id,
         session_expiry_s=0,
         max_inflight=1000,
     )
-    client = MqttClient(s).start()
+
+
+def feeder(spec: dict) -> None:
+    """Runs in its own process: publishes what `spec` says, prints JSON lines of send times."""
+    client = MqttClient(spawned_settings(spec, f"feeder-{os.getpid()}")).start()
     topics = Topics(SITE)
     mode = spec["mode"]
     if mode == "raw":
@@ -201,15 +206,7 @@ def controller_process(spec: dict) -> None:
     base = city_junction(Path(spec["workdir"]), Config())
     junctions = replicate(base, spec["n"])
     region = next(r for r in bench_regions(junctions, spec["k"]) if r.name == spec["region"])
-    settings = MqttSettings(
-        host=spec["host"],
-        port=spec["port"],
-        username=BENCH_USER,
-        password=spec["password"],
-        client_id=f"ctl-{spec['n']}-{spec['k']}-{region.name}",
-        session_expiry_s=0,
-        max_inflight=1000,
-    )
+    settings = spawned_settings(spec, f"ctl-{spec['n']}-{spec['k']}-{region.name}")
     watched = {j: junctions[j] for j in region.watched}
     node = ServiceNode(
         bench_cfg(), watched, settings, start_s=time.time(), lockstep=True, region=region.name, owned=region.owned
