@@ -1,12 +1,13 @@
 """Benchmark: where the wall time of one in-process `simulate` run goes, stage by stage.
 
-    python -m sim.bench_breakdown SUMOCFG [--policy fixed] [--out DIR] [-- SUMO ARGS...]
+    python -m sim.bench_breakdown SUMOCFG [--policy fixed] [--runs 1] [--out DIR] [-- SUMO ARGS...]
 
-Runs `simulate` once with a timer around each stage of the closed loop (SUMO's step, the field
-reading its loops and actuating, the service checking the feed, the core's estimator, do-no-harm
-replay and decision, the metrics) and prints a table of seconds per stage, nested stages
-indented under the one that contains them. Timers cost a few microseconds per call; use
-bench_speed for the ratios to plain SUMO.
+Runs `simulate` (--runs times, in this process) with a timer around each stage of the closed
+loop (SUMO's step, the field reading its loops and actuating, the service checking the feed,
+the core's estimator, do-no-harm replay and decision, the metrics) and prints a table of CPU
+seconds (process time) and wall seconds per stage, medians over the runs, nested stages
+indented under the one that contains them. CPU time is what the machine's other load disturbs
+least. Timers cost a few microseconds per call; use bench_speed for the ratios to plain SUMO.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
+import statistics
 import sys
 import tempfile
 import time
@@ -41,6 +43,8 @@ STAGES = (  # (module, attribute, label): nested labels are indented
     ("sim.simulate", "evaluate", "end: evaluation"),
 )
 
+WHOLE = "whole run (after imports)"
+
 
 def _target(spec: str) -> Any:
     import importlib
@@ -50,16 +54,17 @@ def _target(spec: str) -> Any:
     return getattr(obj, cls) if cls else obj
 
 
-def _wrap(obj: Any, name: str, label: str, totals: collections.Counter[str]) -> None:
+def _wrap(obj: Any, name: str, label: str, totals: collections.Counter[str], cpu: collections.Counter[str]) -> None:
     f: Callable[..., Any] = getattr(obj, name)
 
     @functools.wraps(f)
     def timed(*a: Any, **k: Any) -> Any:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return f(*a, **k)
         finally:
             totals[label] += time.perf_counter() - t0
+            cpu[label] += time.process_time() - c0
 
     setattr(obj, name, timed)
 
@@ -68,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--policy", default="fixed")
+    ap.add_argument("--runs", type=int, default=1, help="runs in this process (medians are printed)")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: a temporary one)")
     ap.add_argument("--config", type=Path, default=Path("config.toml"))
     args, sumo_args = ap.parse_known_args(argv)
@@ -75,23 +81,33 @@ def main(argv: list[str] | None = None) -> int:
     from controller.config import load_config
     from sim.simulate import SimulateRequest, run
 
+    n_runs = max(args.runs, 1)
     totals: collections.Counter[str] = collections.Counter()
+    cpu: collections.Counter[str] = collections.Counter()
     for spec, name, label in STAGES:
-        _wrap(_target(spec), name, label, totals)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = args.out or Path(tmp)
-        t0 = time.perf_counter()
-        run(
-            SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)),
-            load_config(args.config),
-            progress=lambda line: None,
-        )
-        total = time.perf_counter() - t0
-    print(f"scenario: {args.sumocfg}  policy: {args.policy}  sumo args: {' '.join(sumo_args)}")
-    print("| stage | wall s |\n|---|---:|")
-    for _spec, _name, label in STAGES:
-        print(f"| {label.replace('  ', '&nbsp;&nbsp;')} | {totals[label]:.2f} |")
-    print(f"| whole run (after imports) | {total:.2f} |")
+        _wrap(_target(spec), name, label, totals, cpu)
+    runs: list[tuple[dict[str, float], dict[str, float]]] = []
+    for _ in range(n_runs):
+        totals.clear()
+        cpu.clear()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = args.out or Path(tmp)
+            t0, c0 = time.perf_counter(), time.process_time()
+            run(
+                SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)),
+                load_config(args.config),
+                progress=lambda line: None,
+            )
+            totals[WHOLE], cpu[WHOLE] = time.perf_counter() - t0, time.process_time() - c0
+        runs.append((dict(cpu), dict(totals)))
+    print(f"scenario: {args.sumocfg}  policy: {args.policy}  sumo args: {' '.join(sumo_args)}  runs: {n_runs}")
+    print("| stage | CPU s (median) | wall s (median) | CPU s, each run |\n|---|---:|---:|---|")
+    for label in [lab for _s, _n, lab in STAGES] + [WHOLE]:
+        c = [r[0].get(label, 0.0) for r in runs]
+        w = [r[1].get(label, 0.0) for r in runs]
+        each = ", ".join(f"{x:.2f}" for x in c)
+        name = label.replace("  ", "&nbsp;&nbsp;")
+        print(f"| {name} | {statistics.median(c):.2f} | {statistics.median(w):.2f} | {each} |")
     return 0
 
 
