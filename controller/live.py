@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 5.0  # wall seconds between retained heartbeats
 SUMMARY_EVERY_S = 60.0  # wall seconds between summary log lines
+LOCKSTEP_TIMEOUT_S = 60.0  # wall seconds a lockstep party waits for the other side before giving up
 # The junction table's retained messages stay under this size: the service's own limit on what
 # it reads (256 KiB, docs/mqtt.md) and well under brokers' message limits (Mosquitto's
 # message_size_limit, 1 MiB in sim/broker.py); a larger table goes out in pages.
@@ -230,6 +231,8 @@ class ServiceNode:
         if self.desk is not None:
             since_s = start_s - self.cfg.operators.max_s
             self.desk.restore(audit.query(kind="operator", since_t_s=since_s, limit=100000), self.service.core, start_s)
+            owned = set(self.service.junctions) - set(self.service.observed)  # an operator's policy change
+            self.desk.restore_policy(newest_first(audit, "operator"), self.service.core, owned)
         last = checkpoints.latest(audit, self.cfg.service.site)
         if last is not None:
             self.service.resume(last[1], f"{audit.path} checkpoint #{last[0]}")
@@ -381,7 +384,7 @@ class ServiceNode:
         sep = (",", ":")
         observed = self.service.observed
         items = [f"{json.dumps(j)}:{json.dumps(row, separators=sep)}" for j, row in table.items() if j not in observed]
-        head = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy}
+        head = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy_in_force()}
         prefix = json.dumps(head, separators=sep)[:-1]
         budget = self.table_page_bytes - len(prefix) - 64  # "page", "pages", braces
         pages: list[list[str]] = [[]]
@@ -407,6 +410,11 @@ class ServiceNode:
             self.client.publish(f"{topic}/{k}", b"", qos=1, retain=True)
         self._table_pages = len(pages)
 
+    def policy_in_force(self) -> str:
+        """The policy the service runs (an operator's change included: PolicyChoice.describe())."""
+        choice = self.desk.policy if self.desk is not None else None
+        return choice.describe() if choice is not None else self.policy
+
     # -- heartbeat ------------------------------------------------------------------------
     def _heartbeat_payload(self, state: str) -> bytes:
         body: dict[str, Any] = {"v": MESSAGE_VERSION, "instance": self.instance, "state": state}
@@ -414,7 +422,7 @@ class ServiceNode:
             s = self.service
             body.update(
                 t=self.now_s,
-                policy=self.policy,
+                policy=self.policy_in_force(),
                 junctions=len(s.junctions),
                 stale=len(s.last_result.stale),
                 received=s.received,
@@ -541,7 +549,7 @@ class _LockstepInbox:
             del self.buffered[key]
 
 
-def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float = 60.0) -> None:
+def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float = LOCKSTEP_TIMEOUT_S) -> None:
     """Tick when the field's clock message says so, once every message it announced is in.
 
     Clock message: {"v":1,"t":T,"detectors":N,"status":M,"status_t":S} (or {"v":1,"end":true}).
