@@ -46,7 +46,7 @@ from controller.core.safety import DECISION_PERIOD_S
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES, Command, Intersection
-from controller.operators import AuditSink, OperatorDesk, junction_table
+from controller.operators import AuditSink, OperatorDesk, junction_table, newest_first
 from controller.service import ControllerService, Observer, Recorder
 from controller.validation import DeskValidation, RecentCounts, ValidationGate
 

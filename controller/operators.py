@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -52,6 +52,12 @@ class AuditRecordLike(Protocol):
     junction: str
     actor: str
     payload: dict[str, Any]
+
+
+class AuditReader(Protocol):
+    """What newest_first reads of the audit store (controller/adapters/audit.py AuditStore)."""
+
+    def newest(self, *, kind: str, before_id: int | None = None, limit: int = 100) -> list[Any]: ...
 
 
 class AuditSink(Protocol):
@@ -149,6 +155,7 @@ class OperatorDesk:
         self._switch: Callable[[str, Config], None] | None = None  # bind_policy: the service's set_policy
         self._cfg: Config | None = None
         self.policy: PolicyChoice | None = None  # the policy in force (bind_policy, then each change)
+        self.configured: PolicyChoice | None = None  # the policy of the service's config (bind_policy)
         self.policy_validating: _PolicyValidating | None = None  # a policy change awaiting its verdict
         self.policy_verdicts: dict[PolicyChoice, Verdict] = {}  # the last verdict on each policy change asked
         self.return_validating: Pending | None = None  # a do-no-harm return to the policy being validated
@@ -396,9 +403,48 @@ class OperatorDesk:
     # -- a change of policy or of its parameters -------------------------------------------
     def bind_policy(self, switch: Callable[[str, Config], None], cfg: Config, name: str) -> None:
         """The service's `set_policy(name, cfg)` (from the next tick), its config and the policy it
-        runs: operators may then change policy or parameters (`policy` messages)."""
+        runs (the configured one): operators may then change policy or parameters (`policy`
+        messages)."""
         self._switch, self._cfg = switch, cfg
-        self.policy = PolicyChoice(name)
+        self.policy = self.configured = PolicyChoice(name)
+
+    def restore_policy(
+        self, records: Iterable[AuditRecordLike], core: Core, owned: Collection[str] | None = None
+    ) -> PolicyChoice | None:
+        """After a restart: the policy an operator put in force last (the newest accepted `policy`
+        record of a junction this service runs: `owned`, default all of core's; records newest
+        first) is in force again from the first tick, unless
+        - it was put in force over another configured policy, or the record does not say over
+          which (written before policies were restored): the configuration changed since, and wins;
+        - it is the configured policy (the operator went back to it);
+        - today's rules refuse it (policy_refusal: e.g. a junction it cannot serve).
+        Returns the policy restored, or None (the configured policy runs); logged either way."""
+        if self._switch is None or self._cfg is None or self.configured is None:
+            return None
+        served = set(core.layouts if owned is None else owned)
+        last = next((r for r in records if _accepted_policy(r) and r.junction in served), None)
+        if last is None:
+            return None
+        p, configured = last.payload, self.configured
+        choice = PolicyChoice(str(p.get("policy")), tuple(sorted(dict(p.get("params") or {}).items())))
+        was = f"{last.actor}'s change at {last.junction} (request {p.get('id')})"
+        if p.get("configured") != configured.to_dict():
+            why = f"made over {p.get('configured')}, {configured.describe()} is configured now"
+        elif choice == configured:
+            return None
+        else:
+            why = policy_refusal(self._cfg, choice, core.layouts)
+        if not why:
+            try:
+                self._switch(choice.name, policy_config(self._cfg, choice))
+            except (ValueError, ConfigError) as exc:
+                why = str(exc)
+        if why:
+            log.warning("policy %s not restored (%s): %s; %s runs", choice.describe(), was, why, configured.describe())
+            return None
+        self.policy = choice
+        log.warning("policy %s restored after a restart: %s", choice.describe(), was)
+        return choice
 
     def _submit_policy(self, payload: bytes, operator: str, junction: str | None, core: Core, now_s: float) -> Answer:
         """A policy change: refused when malformed or unsafe to run (policy_refusal); put in force
@@ -531,6 +577,8 @@ class OperatorDesk:
             "reason": answer.reason,
             **change.choice.to_dict(),
             "forced": bool(change.force_reason),
+            # the configured policy it was made over: a restart restores the change only over the same
+            "configured": self.configured.to_dict() if self.configured is not None else None,
         }
         try:
             self.audit.append("operator", answer.junction, operator, payload, now_s)
@@ -737,3 +785,18 @@ def harm_report(js: JunctionState) -> harm.JunctionReport | None:
 
 def _finite_or_none(x: float) -> float | None:
     return round(x, 1) if math.isfinite(x) else None
+
+
+def _accepted_policy(r: AuditRecordLike) -> bool:
+    return r.payload.get("action") == "policy" and bool(r.payload.get("accepted"))
+
+
+def newest_first(audit: AuditReader, kind: str, page: int = 1000) -> Iterator[AuditRecordLike]:
+    """The audit store's records of `kind`, newest first, read a page at a time."""
+    before: int | None = None
+    while True:
+        rows = audit.newest(kind=kind, before_id=before, limit=page)
+        yield from rows
+        if len(rows) < page:
+            return
+        before = rows[-1].id
