@@ -35,6 +35,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,34 +196,42 @@ def wait_sim_time(states_path: Path, t_s: float, field: subprocess.Popen[bytes])
     raise RuntimeError(f"the field ended before second {t_s:g}")
 
 
+@dataclass(frozen=True)
+class StatesRun:
+    """The SUMO side of a kill-and-check run (this script, sim/failover_check.py): the resolved
+    output folder, the junction models, and the file where SUMO writes every junction's signal
+    state each second (read_states)."""
+
+    out: Path
+    junctions: Mapping[str, Intersection]
+    states_path: Path
+    additional: tuple[str, ...]  # SUMO additional files: the scenario's, then the states output
+
+    @staticmethod
+    def prepare(a: argparse.Namespace) -> StatesRun:
+        """From check_parser's arguments: creates --out, writes the states output's additional file."""
+        out = a.out.resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        junctions = load_intersections(a.intersections)
+        states_path = out / "tls_states.xml"
+        extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
+        scenario = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")]
+        return StatesRun(out, junctions, states_path, (*scenario, str(extra)))
+
+    def field_args(self, a: argparse.Namespace, common: list[str]) -> list[str]:
+        """`run_controller.py field` for --sumocfg until --end, writing the states (after --config)."""
+        sumo = ["--end", str(a.end), "--additional-files", ",".join(self.additional)]
+        return ["field", str(a.sumocfg), "--out", str(self.out / "field"), *common, "--", *sumo]
+
+
 def run_check(a: argparse.Namespace) -> dict[str, Any]:
-    out = a.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    junctions = load_intersections(a.intersections)
-    states_path = out / "tls_states.xml"
-    extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
-    additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
+    run = StatesRun.prepare(a)
+    out, junctions, states_path = run.out, run.junctions, run.states_path
     with Broker(out / "broker", SITE, junctions) as broker:
         creds = broker.write_credentials()
         conf = _write_config(out, broker, a.intersections)
         common = ["--speed", str(a.speed), "--credentials", str(creds)]
-        field = start(
-            [
-                "--config",
-                str(conf),
-                "field",
-                str(a.sumocfg),
-                "--out",
-                str(out / "field"),
-                *common,
-                "--",
-                "--end",
-                str(a.end),
-                "--additional-files",
-                ",".join(additional),
-            ],
-            out / "field.log",
-        )
+        field = start(["--config", str(conf), *run.field_args(a, common)], out / "field.log")
         services = [start(["--config", str(conf), "run", *common], out / "service1.log")]
         try:
             wait_sim_time(states_path, a.kill_at, field)
