@@ -49,7 +49,7 @@ from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
 from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError
-from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
+from controller.live import LOCKSTEP_TIMEOUT_S, ScaledClock, ServiceNode, run_lockstep, run_realtime
 from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
 from sim.broker import SIM, Broker, field_user
@@ -82,7 +82,7 @@ class MqttLoop:
         *,
         broker: Broker,
         realtime_factor: float | None = None,
-        timeout_s: float = 60.0,
+        timeout_s: float = LOCKSTEP_TIMEOUT_S,
         after_second: AfterSecond | None = None,
         metrics: ServiceMetrics | None = None,
         archive: Recorder | None = None,
@@ -427,7 +427,7 @@ def run_via_mqtt(
     *,
     realtime_factor: float | None = None,
     after_second: AfterSecond | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float = LOCKSTEP_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
     registry: CollectorRegistry | None = None,
 ) -> dict:

@@ -49,6 +49,7 @@ from pathlib import Path
 from controller.adapters.mqtt import MqttSettings, Topics, topic_level
 from controller.config import BrokerConfig, Config
 from controller.errors import AdapterError
+from controller.live import LOCKSTEP_TIMEOUT_S
 from sim.broker import CONTROLLER, TlsFiles, acl_rules, free_port, new_password, private_settings
 from sim.simulate import SimulateRequest
 
@@ -540,7 +541,7 @@ def run_via_cluster(
     cfg: Config,
     broker: ClusterSplit,
     *,
-    timeout_s: float = 60.0,
+    timeout_s: float = LOCKSTEP_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """sim.simulate.run in lockstep through a running cluster (sim.mqtt_run.MqttLoop): the
