@@ -101,6 +101,18 @@ def junction_tables(
     return tables, skipped
 
 
+def _cycle_min_s(
+    plan: netprogram.StagePlan, phases: list[dict[str, Any]], yellow_s: float, all_red_s: float, config_s: float
+) -> float:
+    """The configured shortest cycle, or the actuated program's own when shorter: its stages at
+    their minimum greens, each followed by a yellow and an all-red (the city runs that cycle, so
+    the gate must accept it)."""
+    if all(st.min_green_s is None for st in plan.stages):
+        return config_s
+    own_s = sum(p["min_green_s"] for p in phases) + len(phases) * (yellow_s + all_red_s)
+    return round(min(config_s, own_s), 3)
+
+
 def _junction_table(
     net: sumolib.net.Net,
     tl: sumolib.net.TLS,
@@ -130,7 +142,7 @@ def _junction_table(
         "n_links": n_links,
         "yellow_s": yellow_s,
         "all_red_s": all_red_s,
-        "cycle_min_s": t.cycle_min_s,
+        "cycle_min_s": _cycle_min_s(plan, phases, yellow_s, all_red_s, t.cycle_min_s),
         "cycle_max_s": max(t.cycle_max_s, plan.cycle_s),
         "max_red_s": max(t.max_red_s, plan.cycle_s),
         "base_offset_s": round((program.offset_s + plan.first_green_s) % max(plan.cycle_s, 1e-9), 3),

@@ -15,6 +15,11 @@ no 'y', 'Y' or 'u' link; a phase mixing green with yellow is a transition. Stage
 apart by their set of green links (how sim/field.py recognises them at run time): a set the
 program serves twice a cycle is one stage whose base green is the sum of both.
 
+Actuated programs (type "actuated" or "delay_based"): a phase's `minDur` is the city's own
+minimum green for it, which SUMO may run every cycle; a stage keeps the shortest of those of its
+greens (the sum over the sub-phases of one green), and sim/netstages.py lowers the model's
+minimum green to it. Static programs' `minDur` is ignored, as SUMO ignores it.
+
 NEMA dual-ring programs (type="NEMA"): each phase is one ring's movement group, and SUMO shows
 the union of one phase of each ring, with yellow and red drawn from the phases' `yellow` and `red`
 attributes (no phase of the program holds them). `nema_cycle` rewrites such a program into the
@@ -42,10 +47,14 @@ _KEPT = frozenset("GgsoO")
 _FREE = frozenset("GgoO")
 
 
+ACTUATED_TYPES = frozenset({"actuated", "delay_based"})
+
+
 @dataclass(frozen=True)
 class ProgramPhase:
     duration_s: float
     state: str
+    min_dur_s: float | None = None  # an actuated program's minDur (None: the phase runs its duration)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class Program:
 class Stage:
     state: str  # letters of _KEPT kept, everything else 'r'
     base_green_s: float
+    min_green_s: float | None = None  # the program's own minimum (actuated programs), None: none
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,8 @@ def net_program(tl, net_path: str) -> Program | None:
         elem = _nema_logics(str(net_path), Path(net_path).stat().st_mtime_ns).get((tl.getID(), program_id))
         if elem is not None:
             return _read_tl_logic(elem, net_path)
-    phases = tuple(ProgramPhase(float(p.duration), p.state) for p in prog.getPhases())
+    actuated = str(prog.getType()).lower() in ACTUATED_TYPES
+    phases = tuple(ProgramPhase(float(p.duration), p.state, _min_dur(p.minDur, actuated)) for p in prog.getPhases())
     return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path)
 
 
@@ -119,7 +130,8 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
     phases = []
     for i, ph in enumerate(tl.iter("phase")):
         try:
-            phases.append(ProgramPhase(float(ph.get("duration", "")), ph.get("state", "")))
+            min_dur = _min_dur(ph.get("minDur"), (tl.get("type") or "").lower() in ACTUATED_TYPES)
+            phases.append(ProgramPhase(float(ph.get("duration", "")), ph.get("state", ""), min_dur))
         except ValueError:
             raise NetworkError(
                 source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
@@ -223,18 +235,42 @@ def active_programs(net, net_path: str, additional: list[Path]) -> dict[str, Pro
     return {tl.getID(): from_files.get(tl.getID()) or net_program(tl, net_path) for tl in net.getTrafficLights()}
 
 
+def _min_dur(value: object, actuated: bool) -> float | None:
+    """A phase's minDur as the program's minimum, for an actuated program that gives one."""
+    try:
+        v = float(value) if actuated and value not in (None, "") else -1.0
+    except (TypeError, ValueError):
+        return None
+    return v if v >= 0 and math.isfinite(v) else None
+
+
+def _joined(a: ProgramPhase, b: ProgramPhase) -> ProgramPhase:
+    """Two consecutive phases of one state as one: durations summed, and minimums (a phase
+    without one runs its duration)."""
+    mins = None
+    if a.min_dur_s is not None or b.min_dur_s is not None:
+        mins = (a.min_dur_s if a.min_dur_s is not None else a.duration_s) + (
+            b.min_dur_s if b.min_dur_s is not None else b.duration_s
+        )
+    return ProgramPhase(a.duration_s + b.duration_s, a.state, mins)
+
+
 def merge_runs(phases: tuple[ProgramPhase, ...]) -> list[ProgramPhase]:
     """Consecutive phases with the same state as one phase (cyclic: the last joins the first)."""
     merged: list[ProgramPhase] = []
     for ph in phases:
         if merged and merged[-1].state == ph.state:
-            merged[-1] = ProgramPhase(merged[-1].duration_s + ph.duration_s, ph.state)
+            merged[-1] = _joined(merged[-1], ph)
         else:
             merged.append(ph)
     if len(merged) > 1 and merged[0].state == merged[-1].state:
         last = merged.pop()
-        merged[0] = ProgramPhase(merged[0].duration_s + last.duration_s, last.state)
+        merged[0] = _joined(last, merged[0])
     return merged
+
+
+def _shorter(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def is_stage(state: str) -> bool:
@@ -276,10 +312,13 @@ def stage_plan(program: Program) -> StagePlan:
             green = frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN)
             if green in by_green:
                 by_green[green][1] += ph.duration_s
+                by_green[green][2] = _shorter(by_green[green][2], ph.min_dur_s)
             else:
-                by_green[green] = [ph.state, ph.duration_s]
+                by_green[green] = [ph.state, ph.duration_s, ph.min_dur_s]
     free = frozenset(i for i in range(n_links) if all(p.state[i] in _FREE for p in phases))
-    stages = tuple(Stage("".join(c if c in _KEPT else "r" for c in st), dur) for st, dur in by_green.values())
+    stages = tuple(
+        Stage("".join(c if c in _KEPT else "r" for c in st), dur, mn) for st, dur, mn in by_green.values()
+    )
     greens = set().union(*by_green) if by_green else set()
     ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)

@@ -3,7 +3,9 @@
 The stages themselves come from sim/netprogram.py (sub-phases merged, one stage per green link
 set). Here: whether the program can be controlled at all, and each stage's TOML table with its
 timing limits (docs/import.md, "Stages and intergreens"):
-- min_green_s = max(min(config, program's green), pedestrian minimum);
+- min_green_s = max(min(config, program's green, program's own minimum), pedestrian minimum),
+  the program's own minimum being an actuated program's minDur (sim/netprogram.py, at least
+  1 s): the city runs that green, so the gate must accept it;
 - max_green_s = max(config, program's green, pedestrian minimum): the program stays valid
   under the gate;
 - pedestrian minimum = walk time + crossing length / walking speed, over the crossings the
@@ -68,9 +70,10 @@ def phase_table(stage: netprogram.Stage, crossing_m: dict[int, float], t: Timing
     base = stage.base_green_s
     walk = [t.ped_walk_s + length / t.ped_speed_mps for i, length in crossing_m.items() if stage.state[i] in "Gg"]
     ped_min = round(max(walk, default=0.0), 2)
+    own_min = max(stage.min_green_s, 1.0) if stage.min_green_s is not None else base
     phase: dict[str, Any] = {
         "state": stage.state,
-        "min_green_s": max(min(t.min_green_s, base), ped_min),
+        "min_green_s": max(min(t.min_green_s, base, own_min), ped_min),
         "max_green_s": max(t.max_green_s, base, ped_min),
         "base_green_s": base,
     }

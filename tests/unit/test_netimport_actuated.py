@@ -1,0 +1,66 @@
+"""Actuated programs (sim/netprogram.py, sim/netstages.py): a phase's minDur is the city's own
+minimum green, which lowers the model's minimum green and shortest cycle so that the gate accepts
+what the city runs; a static program's minDur is ignored, as SUMO ignores it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config
+from controller.junctions import load_intersections
+from sim.netimport import import_network
+from sim.netprogram import Program, ProgramPhase, stage_plan
+from tests.netbuild import additional, cross_net
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = load_config(ROOT / "config.toml")
+NS, EW = "GGgrrrGGgrrr", "rrrGGgrrrGGg"
+
+
+def _y(state: str) -> str:
+    return state.replace("G", "y").replace("g", "y")
+
+
+def _logic(kind: str, ns_min: float, ew_min: float) -> str:
+    rows = [(30, NS, ns_min), (3, _y(NS), 3), (30, EW, ew_min), (3, _y(EW), 3)]
+    body = "\n".join(f'    <phase duration="{d}" state="{s}" minDur="{m}" maxDur="50"/>' for d, s, m in rows)
+    return f'  <tlLogic id="C" type="{kind}" programID="city" offset="0">\n{body}\n  </tlLogic>'
+
+
+def test_sub_phases_add_their_minimums_and_a_stage_served_twice_keeps_the_shorter():
+    phases = (
+        ProgramPhase(10, NS, 2.0),
+        ProgramPhase(5, NS, None),  # no minimum: it runs its 5 s
+        ProgramPhase(3, _y(NS)),
+        ProgramPhase(20, EW, 4.0),
+        ProgramPhase(3, _y(EW)),
+        ProgramPhase(8, NS, 6.0),
+        ProgramPhase(3, _y(NS)),
+    )
+    plan = stage_plan(Program("C", "p", 0.0, phases, "test"))
+    assert [(s.state, s.min_green_s) for s in plan.stages] == [(NS, 6.0), (EW, 4.0)]
+    fixed = stage_plan(Program("C", "p", 0.0, tuple(ProgramPhase(p.duration_s, p.state) for p in phases), "test"))
+    assert all(s.min_green_s is None for s in fixed.stages)
+
+
+@pytest.mark.parametrize("kind", ["actuated", "delay_based"])
+def test_an_actuated_programs_minimum_green_and_cycle_are_the_models(tmp_path, kind):
+    net = cross_net(tmp_path)
+    add = additional(tmp_path, "city.add.xml", _logic(kind, 4, 12))
+    import_network(net, tmp_path / "j", CFG, additional=[add])
+    (j,) = load_intersections(tmp_path / "j").values()
+    mins = {p.state: p.min_green_s for p in j.phases}
+    assert mins[NS] == 4.0  # below the configured minimum: the city runs it
+    assert mins[EW] == min(CFG.timing.min_green_s, 12.0)  # never above the configured minimum
+    assert j.cycle_min_s == min(CFG.timing.cycle_min_s, 4.0 + mins[EW] + 2 * (3.0 + j.all_red_s))
+
+
+def test_a_static_programs_min_dur_is_ignored(tmp_path):
+    net = cross_net(tmp_path)
+    add = additional(tmp_path, "city.add.xml", _logic("static", 4, 4))
+    import_network(net, tmp_path / "j", CFG, additional=[add])
+    (j,) = load_intersections(tmp_path / "j").values()
+    assert {p.min_green_s for p in j.phases} == {CFG.timing.min_green_s}
+    assert j.cycle_min_s == CFG.timing.cycle_min_s
