@@ -137,6 +137,7 @@ class SumoField:
         self._loops = tuple(
             (d.id, d.kind == "stop", self.crossed[jid]) for jid, j in self.junctions.items() for d in j.detectors
         )
+        self._loop_dids = tuple(did for did, _, _ in self._loops)
         self.frame_layout = FrameLayout.build({jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()})
 
     def _loop_values(self) -> dict[str, tuple[tuple[str, ...], float, float]]:
@@ -151,43 +152,55 @@ class SumoField:
         detectors): the counts by class of the loops that counted a vehicle (by position),
         and every loop's occupancy 0..1 and mean speed m/s (or -1). A vehicle is counted once,
         in the step it enters the loop (ids on the loop now that were not there before)."""
-        values = None if self._direct else self._loop_values()
-        getter, occ_of, speed_of = self._ids_getter, self._occ_getter, self._speed_getter
+        n = len(self._loops)
+        occ, speed = np.zeros(n), np.full(n, -1.0)
+        if self._direct:
+            # libsumo: SUMO derives all three from the vehicles on the loop during the step:
+            # with none, occupancy is 0 and speed -1 (checked on every loop and step of the
+            # bundled city, 1,800 s), so those two are asked only of loops that had a vehicle
+            getter, occ_of, speed_of = self._ids_getter, self._occ_getter, self._speed_getter
+            all_ids = [getter(did) for did in self._loop_dids]
+            hits = [(i, ids) for i, ids in enumerate(all_ids) if ids]
+            for i, _ids in hits:
+                did = self._loops[i][0]
+                occ[i], speed[i] = occ_of(did), speed_of(did)
+        else:
+            values = self._loop_values()
+            hits = []
+            for i, did in enumerate(self._loop_dids):
+                ids, occ[i], speed[i] = values[did]
+                if ids:
+                    hits.append((i, ids))
+        counted = self._count_entries(hits)
+        occ /= 100.0
+        return counted, np.where(occ <= 1.0, occ, 1.0), np.where(speed >= 0, speed, -1.0)
+
+    def _count_entries(self, hits: list[tuple[int, tuple[str, ...]]]) -> dict[int, dict[str, int]]:
+        """The counts by class of the loops with vehicles (`hits`: (position, ids), in position
+        order) of the vehicles not on the loop the step before; the loops' stop-line crossings
+        are added to their junction's. The loops without vehicles are forgotten."""
         on_loop = self._on_loop
         empty: frozenset[str] = frozenset()
         counted: dict[int, dict[str, int]] = {}
-        occ_l: list[float] = []
-        speed_l: list[float] = []
-        for i, (did, is_stop, crossed) in enumerate(self._loops):
-            if values is None:
-                # libsumo: SUMO derives all three from the vehicles on the loop during the step:
-                # with none, occupancy is 0 and speed -1 (checked on every loop and step of the
-                # bundled city, 1,800 s), so those two are asked only of loops that had a vehicle
-                ids = getter(did)
-                occ_l.append(occ_of(did) if ids else 0.0)
-                speed_l.append(speed_of(did) if ids else -1.0)
-            else:
-                ids, o, v = values[did]
-                occ_l.append(o)
-                speed_l.append(v)
-            if ids:
-                before = on_loop.get(did, empty)
-                counts: dict[str, int] = {}
-                for vid in ids:
-                    if vid not in before:
-                        cls = self._class_of_vehicle(vid, did)
-                        counts[cls] = counts.get(cls, 0) + 1
-                on_loop[did] = frozenset(ids)
-                if counts:
-                    counted[i] = counts
-                    if is_stop:
-                        for cls, n in counts.items():
-                            crossed[cls] = crossed.get(cls, 0) + n
-            elif did in on_loop:
-                del on_loop[did]
-        occ = np.array(occ_l, dtype=float) / 100.0
-        speed = np.array(speed_l, dtype=float)
-        return counted, np.where(occ <= 1.0, occ, 1.0), np.where(speed >= 0, speed, -1.0)
+        now_on: set[str] = set()
+        for i, ids in hits:
+            did, is_stop, crossed = self._loops[i]
+            now_on.add(did)
+            before = on_loop.get(did, empty)
+            counts: dict[str, int] = {}
+            for vid in ids:
+                if vid not in before:
+                    cls = self._class_of_vehicle(vid, did)
+                    counts[cls] = counts.get(cls, 0) + 1
+            on_loop[did] = frozenset(ids)
+            if counts:
+                counted[i] = counts
+                if is_stop:
+                    for cls, c_n in counts.items():
+                        crossed[cls] = crossed.get(cls, 0) + c_n
+        for did in [d for d in on_loop if d not in now_on]:
+            del on_loop[did]
+        return counted
 
     def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
         """One message per junction (MQTT contract) for the step that just ended at t_s."""
