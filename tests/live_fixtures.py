@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from controller.junctions import parse_intersection
@@ -63,3 +65,36 @@ def cross_toml(jid: str) -> dict[str, Any]:
 def cross(jid: str) -> Intersection:
     """cross_toml(jid) parsed as `run` parses a junction file."""
     return parse_intersection(cross_toml(jid), f"<{jid}>")
+
+
+class Inbox:
+    """An MQTT client's on_message that keeps every (topic, payload) and lets a test wait for
+    them: the one the live tests share.
+
+    >>> box = Inbox()
+    >>> box("t/a", b"1")
+    >>> box.wait_for(1)
+    [('t/a', b'1')]
+    >>> box.wait_until(lambda got: len(got) > 1, timeout_s=0.01)
+    False
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._cv = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self._cv:
+            self.messages.append((topic, payload))
+            self._cv.notify_all()
+
+    def wait_for(self, n: int, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
+        """The messages once there are at least n (or as they are after timeout_s)."""
+        with self._cv:
+            self._cv.wait_for(lambda: len(self.messages) >= n, timeout_s)
+            return list(self.messages)
+
+    def wait_until(self, pred: Callable[[list[tuple[str, bytes]]], bool], timeout_s: float = 5.0) -> bool:
+        """Whether pred(messages) came true within timeout_s."""
+        with self._cv:
+            return self._cv.wait_for(lambda: pred(self.messages), timeout_s)
