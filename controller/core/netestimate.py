@@ -82,6 +82,7 @@ class NetworkLayout:
     lane_junction: np.ndarray  # (lanes,) junction position
     lane_local: np.ndarray  # (lanes,) lane index within its junction
     det_offset: dict[str, int]  # junction -> its first loop
+    bounds: tuple[tuple[int, int, int, int], ...]  # per junction: its lanes a:b and loops da:db
 
     @staticmethod
     def build(layouts: Mapping[str, Layout]) -> NetworkLayout:
@@ -126,6 +127,10 @@ class NetworkLayout:
             lane_junction=np.repeat(np.arange(len(lays)), n_l),
             lane_local=np.concatenate([np.arange(k) for k in n_l]),
             det_offset={j: int(s) for j, s in zip(jids, det_start[:-1])},
+            bounds=tuple(
+                (int(lane_start[k]), int(lane_start[k + 1]), int(det_start[k]), int(det_start[k + 1]))
+                for k in range(len(lays))
+            ),
         )
 
     def lane_rows(self, green_phases: Sequence[int | None]) -> np.ndarray:
@@ -213,8 +218,7 @@ def update_all(
     out = {}
     cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
     for k, t_s in r.fresh.items():
-        a, b = int(net.lane_start[k]), int(net.lane_start[k + 1])
-        da, db = int(net.det_start[k]), int(net.det_start[k + 1])
+        a, b, da, db = net.bounds[k]
         lane_k = LaneState(**{f: x[a:b] for f, x in lane_arrays}, adv_recent_pcu=lanes.adv_recent_pcu[:, a:b])
         health_k = DetectorHealth(**{f: x[da:db] for f, x in health_arrays})
         cut[k] = lane_k, health_k
