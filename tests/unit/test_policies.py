@@ -505,3 +505,137 @@ def test_no_policy_leaves_a_junction_without_a_plan_when_its_first_stage_never_s
             s, wish = policy.decide(s, lay, e, sig, now)
             wishes += wish is not None
         assert wishes > 0, f"{name} sent nothing in 400 s"
+
+
+# -- webster and schedule never worse than the city's plan by design (issue 9, session 6) -----
+
+
+def webster_flows(lay: Layout, flows: dict[str, float]) -> np.ndarray:
+    return np.array([float(flows.get(m.id, 0.0)) for m in lay.junction.movements])
+
+
+def test_webster_keeps_the_city_cycle_under_load_and_divides_it_when_light():
+    """The cycle is the base program's (55 s here: 30 + 25 + two 5 s intergreens) at any load
+    Webster's own cycle would exceed it, never longer; a light junction runs half of it (double
+    cycling), still in step with its neighbours."""
+    from controller.core.policies.webster import webster_greens
+
+    lay = Layout.build(two_phase(), CFG)
+    base_s = lay.junction.base_cycle_s()
+    assert base_s == pytest.approx(65.0)
+    heavy = webster_flows(lay, {"N_T": 800, "S_T": 800, "E_T": 700, "W_T": 700})  # Y = 0.83: C0 > 100 s
+    cycle_s, greens = webster_greens(lay, heavy, 3.0, 0.9)
+    assert cycle_s == pytest.approx(base_s)
+    assert sum(greens) + 10.0 == pytest.approx(base_s)
+    light = webster_flows(lay, {"N_T": 50, "E_T": 50})  # C0 = (1.5 x 6 + 5) / (1 - 0.06) = 14.9 s
+    cycle_s, greens = webster_greens(lay, light, 3.0, 0.9)
+    assert cycle_s == pytest.approx(base_s / 2)  # 32.5 >= 30 (cycle_min_s) and 7 + 7 + 10 s
+    assert sum(greens) + 10.0 == pytest.approx(base_s / 2)
+
+
+def test_webster_green_keeps_a_movement_red_queue_within_its_storage():
+    """N carries 400 PCU/h into 5 PCU of storage: its red may last 45 s at most, so its phase
+    gets at least 110 - 45 s of the 110 s cycle, although its capacity green is 30 s and the
+    city's split favours E/W 80 to 20."""
+    from controller.core.policies.webster import webster_greens
+
+    raw = two_phase_raw()
+    raw["phases"][0].update(base_green_s=20.0, max_green_s=90.0)
+    raw["phases"][1].update(base_green_s=80.0, max_green_s=90.0)
+    raw.update(cycle_min_s=100.0, cycle_max_s=150.0)
+    raw["movements"][0]["storage_pcu"] = 5.0
+    lay = Layout.build(parse_intersection(raw, "t.toml"), CFG)
+    q = webster_flows(lay, {"N_T": 400, "E_T": 300})
+    cycle_s, greens = webster_greens(lay, q, 3.0, 0.9)
+    assert cycle_s == pytest.approx(110.0)
+    red_s = cycle_s - greens[0]  # E/W's green and both intergreens
+    assert 400 / 3600 * red_s <= 5.0 + 1e-6
+    # with storage for a whole cycle N/S gets its capacity green and the city's share only
+    raw["movements"][0]["storage_pcu"] = 100.0
+    roomy = Layout.build(parse_intersection(raw, "t.toml"), CFG)
+    _, greens2 = webster_greens(roomy, q, 3.0, 0.9)
+    assert greens2[0] < greens[0] - 20.0
+
+
+def test_webster_gives_no_green_for_a_blocked_exit_and_counts_the_hidden_queue():
+    """Demand per period: a movement whose exit is blocked releases nothing (times 1 - block);
+    the queue standing upstream of the advance loop is demand the arrival count missed."""
+    from controller.core.policies.webster import WebsterState, period_flow_pcu_h
+
+    lay = Layout.build(two_phase(), CFG)
+    zero = np.zeros(len(lay.junction.movements))
+    state = WebsterState(0.0, zero, zero)
+    arrived = webster_flows(lay, {"N_T": 50, "E_T": 50})  # 50 PCU in 300 s: 600 PCU/h
+    est = replace(estimate(lay, block={"E_T": 0.9}), arrivals_pcu=arrived)
+    flow = period_flow_pcu_h(lay, state, est, 300.0)
+    assert flow[0] == pytest.approx(600.0)
+    assert flow[1] == pytest.approx(60.0)
+    hidden = np.array([5.0 if lane == "eN_0" else 0.0 for lane in lay.lanes])
+    spilled = replace(est, lanes=replace(est.lanes, hidden_pcu=hidden))
+    assert period_flow_pcu_h(lay, state, spilled, 300.0)[0] == pytest.approx(660.0)
+
+
+def two_junction_network(room_pcu: float):
+    """J's N_T leaves towards K's approach eW (learnt coupling); K's eW lane holds its storage
+    less `room_pcu`."""
+    from controller.core.estimation import Coupling, LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    raw_k = two_phase_raw()
+    raw_k["id"] = "K"
+    lay_j, lay_k = Layout.build(two_phase(), CFG), Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+    layouts = {"J": lay_j, "K": lay_k}
+    links = LinkLayout.build(layouts)
+    mapping = {"J": (Coupling("K", "eW", 10, 0.9), None, None, None), "K": (None,) * 4}
+    state = replace(LinkState.empty(links, layouts, 0.0), mapping=mapping)
+    w = lay_k.lanes.index("eW_0")
+    est_k = estimate(lay_k)
+    queue = np.zeros(len(lay_k.lanes))
+    queue[w] = lay_k.lane_storage_pcu[w] - room_pcu
+    est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue))
+    return lay_j, NetworkView(links, state, {"J": estimate(lay_j), "K": est_k}, layouts)
+
+
+def test_exit_room_is_the_neighbour_approach_storage_left():
+    from controller.core.policies.phases import exit_room_pcu
+    from controller.core.policies.schedule import exit_rate_ratio
+
+    lay, net = two_junction_network(room_pcu=1.0)
+    room = exit_room_pcu(lay, net)
+    assert room[0] == pytest.approx(1.0)
+    assert np.isinf(room[1:]).all()  # not learnt
+    assert np.isinf(exit_room_pcu(lay, None)).all()
+    ratio = exit_rate_ratio(lay, estimate(lay, queue={"N_T": 4.0}), net)
+    assert ratio.tolist() == pytest.approx([0.25, 1.0, 1.0, 1.0])
+
+
+def test_schedule_leaves_a_green_whose_exit_is_full():
+    """N/S green past its minimum with 6 PCU on N and 5 on E: with a free exit it keeps N/S;
+    with half a PCU of room left on the approach N feeds, N discharges at the floor rate and
+    the schedule serves E/W first."""
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0))
+    q = {"N_T": 6.0, "E_T": 5.0}
+    for learnt, expect in ((False, 0), (True, 1)):
+        lay, net = two_junction_network(room_pcu=0.5)
+        if not learnt:  # the exit's state unknown: a free exit
+            net = replace(net, state=replace(net.state, mapping={}))
+        s = p.init(lay, 0.0)
+        e = estimate(lay, queue=q)
+        s, wish = p.decide(s, lay, e, view(lay, 0, 9.0, now=109.0, red_for=9.0), 109.0, network=net)
+        s, wish = p.decide(s, lay, e, view(lay, 0, 10.0, now=110.0, red_for=10.0), 110.0, network=net)
+        assert wish.phase == expect, learnt
+
+
+def test_schedule_charges_a_spilled_queue_twice():
+    lay = Layout.build(two_phase(), CFG)
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0))
+    st = p.init(lay, 0.0).statics
+    e = estimate(lay, queue={"E_T": 4.0})
+    rate = lay.sat_flow_pcu_h / 3600.0
+    arr = np.zeros((4, 90))
+    plain = p.clusters(st, lay, e, arr, rate)
+    hidden = np.array([0.0, 3.0, 0.0, 0.0])
+    spilled = p.clusters(st, lay, e, arr, rate, hidden_pcu=hidden)
+    assert plain[1][0].job[3] == pytest.approx(4.0)
+    assert spilled[1][0].job[3] == pytest.approx(7.0)
+    assert spilled[1][0].service_s == plain[1][0].service_s  # served in the same time

@@ -26,16 +26,21 @@ lasts at least its minimum and at most its maximum. The schedule with the least 
 wins; only its first step is applied (extend the current phase, or change to the phase of its
 first cluster), recomputed every `replan_s` once min green is served.
 
-Service: the learnt saturation flow, slowed by the exit blockage (no lower than
-`min_rate_ratio`). A movement is charged to the green phase when that phase serves it (a
-permitted turn at `permitted_sat_ratio`), else to its primary phase (protected, else longest in
-the base program). A queued movement of the green phase with no vehicle over the stop line for
-`stall_s` (past the start-up loss) is blocked — its head waits for another phase on a shared
-lane, or for space downstream — and no longer holds the green: without that rule a phantom
-half-PCU on a shared lane kept a protected-left phase green to its maximum, every cycle.
-A standing queue's delay is weighted by how long it has waited (1 + red / `wait_scale_s`);
-its service time is not. Clusters are capped at `max_clusters` per phase by merging the latest
-(least certain) ones: the programme has prod(clusters + 1) x phases states.
+Service: the learnt saturation flow, slowed by the exit blockage: the blockage the estimator
+measured at the own stop line, or, where the exit is learnt (NetworkView), the room left on the
+neighbour approach it feeds against the queue that would enter it (`exit_rate_ratio`), whichever
+is the slower; no lower than `min_rate_ratio`. The part of a standing queue spilled upstream of
+the advance loops is charged twice in its delay, as max_pressure counts it
+(core/spillback.py): it also holds the link before the approach.
+A movement is charged to the green phase when that phase serves it (a permitted turn at
+`permitted_sat_ratio`), else to its primary phase (protected, else longest in the base program).
+A queued movement of the green phase with no vehicle over the stop line for `stall_s` (past the
+start-up loss) is blocked — its head waits for another phase on a shared lane, or for space
+downstream — and no longer holds the green: without that rule a phantom half-PCU on a shared
+lane kept a protected-left phase green to its maximum, every cycle. A standing queue's delay is
+weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
+are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
+has prod(clusters + 1) x phases states.
 """
 
 from __future__ import annotations
@@ -50,9 +55,10 @@ from controller.core.network import NetworkView
 from controller.core.params import ScheduleParams
 from controller.core.policies import Policy
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
-from controller.core.policies.phases import primary_phases
+from controller.core.policies.phases import exit_room_pcu, primary_phases
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
+from controller.core.spillback import upstream_queue_pcu
 from controller.model import PhaseWish
 
 
@@ -172,13 +178,16 @@ class SchedulePolicy(Policy):
         rate: np.ndarray,
         weight: np.ndarray | None = None,
         primary: np.ndarray | None = None,
+        hidden_pcu: np.ndarray | None = None,
     ) -> list[list[Cluster]]:
         """Per phase, its clusters in arrival order: the standing queue (arrived now; its delay
         weighted by how long its movements have waited already, 1 + red / wait_scale_s: waiting
-        is not free), then the arrivals grouped where they are `cluster_gap_s` apart and cut
-        every `cluster_max_s` (a steady flow is not one indivisible job), the latest merged
-        beyond `max_clusters`."""
+        is not free; the part of it standing upstream of the advance loops, `hidden_pcu`, charged
+        twice: it also holds the link before the approach, core/spillback.py), then the arrivals
+        grouped where they are `cluster_gap_s` apart and cut every `cluster_max_s` (a steady flow
+        is not one indivisible job), the latest merged beyond `max_clusters`."""
         weight = np.ones(len(rate)) if weight is None else weight
+        hidden_pcu = np.zeros(len(rate)) if hidden_pcu is None else hidden_pcu
         primary = st.primary if primary is None else primary
         n_p = len(layout.junction.phases)
         out: list[list[Cluster]] = []
@@ -192,7 +201,8 @@ class SchedulePolicy(Policy):
             cl: list[Cluster] = []
             q = est.queue_pcu[ms]
             if q.sum() >= 0.5:
-                cl.append(Cluster(0.0, float(q.sum()), float(np.max(q / r)), None, float(q @ weight[ms])))
+                cost = float((q + hidden_pcu[ms]) @ weight[ms])
+                cl.append(Cluster(0.0, float(q.sum()), float(np.max(q / r)), None, cost))
             per_s = arr[ms]  # (ms, horizon)
             tot = per_s.sum(axis=0)
             groups: list[tuple[int, int]] = []  # [first second, last second]
@@ -330,9 +340,11 @@ class SchedulePolicy(Policy):
         """The least-delay schedule from now: the phase to switch to (now) or none (keep)."""
         st, cur = state.statics, signal.phase
         sat, block = est.sat_flow_pcu_h, est.block
-        # a blocked exit slows the discharge, but the blockage was seen during the last green
-        # and may be gone: never below `min_rate_ratio` of the saturation flow
-        rate = sat * np.maximum(1.0 - block, self.params.min_rate_ratio) / 3600.0
+        # a blocked exit slows the discharge (the blockage seen at the own stop line in the last
+        # green, or the room left on the neighbour approach the exit feeds), but it may clear:
+        # never below `min_rate_ratio` of the saturation flow
+        free = np.minimum(1.0 - block, exit_rate_ratio(layout, est, network))
+        rate = sat * np.maximum(free, self.params.min_rate_ratio) / 3600.0
         arr = self.arrivals(st, layout, est, network)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
         # a movement the green phase serves is served by it, whichever its primary; a
@@ -348,7 +360,8 @@ class SchedulePolicy(Policy):
             st.permitted[np.maximum(primary, 0), np.arange(len(rate))], self.params.permitted_sat_ratio, 1.0
         )
         weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
-        cl = self.clusters(st, layout, est, arr, rate, weight=weight, primary=primary)
+        hidden = upstream_queue_pcu(layout, est)
+        cl = self.clusters(st, layout, est, arr, rate, weight=weight, primary=primary, hidden_pcu=hidden)
         # the clearance detours the schedule will take: from the current phase as it stands,
         # from later ones wherever the permitted turns carry traffic
         n_p = len(layout.junction.phases)
@@ -402,3 +415,14 @@ def _change_s(ig: list[list[float]], min_g: list[float], via: list[list[int]] | 
         ]
         for a in range(n_p)
     ]
+
+
+def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
+    """(movements,) share of its saturation flow each movement's queue can discharge into its
+    exit, 0..1: 1 while the room left on the neighbour approach it feeds (phases.exit_room_pcu)
+    holds its whole queue (at least 1 PCU), else room / queue (the rest waits for the neighbour
+    to discharge); 1 where the exit is not learnt or leaves the controlled network."""
+    room = exit_room_pcu(layout, network)
+    ratio = np.where(np.isfinite(room), room / np.maximum(est.queue_pcu, 1.0), 1.0)
+    out: np.ndarray = np.clip(ratio, 0.0, 1.0)
+    return out

@@ -1,9 +1,31 @@
-"""`webster`: fixed-time plans recomputed every period from the previous period's counts.
+"""`webster`: fixed-time plans recomputed every period from the previous period's counts, in
+step with the city's own cycle.
 
-Webster (1958): optimal cycle C0 = (1.5 L + 5) / (1 - Y), with L the lost time per cycle and
-Y the sum of the phases' critical flow ratios y = q / s; green split in proportion to y.
-Y is capped (Webster's formula diverges as Y -> 1) and the cycle clipped to the junction's
-bounds by the safety gate.
+Contract. Every `period_s` the policy sends one CycleWish for the junction, offset at its base
+offset:
+- cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
+  C / k for the largest whole k that keeps it at least Webster's (1958) cycle
+  C0 = (1.5 L + 5) / (1 - Y) (L = phases x `lost_time_per_phase_s`, Y the sum of the phases'
+  critical flow ratios, capped at `max_flow_ratio`), the minimum cycle and the minimum greens
+  with their intergreens. A junction thus stays in step with its neighbours' common cycle and
+  offsets (a light one runs k cycles per common cycle, double cycling) and its cycle never
+  exceeds the city's: Webster's own C0 per junction breaks the coordination and grows without
+  bound as Y -> 1, and every red with it.
+- greens: each movement needs, summed over the phases serving it, the larger of
+  - its capacity green: C x q / s / `max_flow_ratio` + `lost_time_per_phase_s` (Webster's
+    effective green at the target degree of saturation, plus its lost time), and
+  - its storage green: C - storage_pcu / q, so that the queue it builds over its red
+    (q x red) fits its storage (the model's, up to its advance loops); a longer red spills
+    the queue onto the link before and locks the junction upstream (core/spillback.py).
+  Phases start at their minimum green and are raised, largest need first, the deficit going
+  to the serving phase that serves the fewest movements (within max_green_s); where the
+  raised greens do not fit the cycle, their parts above the minimum are scaled down alike.
+  The green left over is shared in proportion to the base program's greens (the city's split).
+- demand q per movement: the larger of the period's arrivals (advance loops) and departures
+  (stop lines), plus the queue standing upstream of the advance loops (spilled over, unseen by
+  the arrival count) spread over the period, times (1 - the exit blockage the estimator
+  measured): green given to a movement whose exit is full releases nothing.
+The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
 from __future__ import annotations
@@ -19,6 +41,7 @@ from controller.core.policies import Policy
 from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import cyclic_refusal
 from controller.core.safety import SignalView
+from controller.core.spillback import upstream_queue_pcu
 from controller.model import CycleWish
 
 
@@ -29,29 +52,107 @@ class WebsterState:
     departures_pcu: np.ndarray | None
 
 
+def reference_cycle_s(layout: Layout) -> float:
+    """The base program's cycle within the junction's cycle bounds (s)."""
+    j = layout.junction
+    return min(max(j.base_cycle_s(), j.cycle_min_s), j.cycle_max_s)
+
+
+def common_cycle_s(
+    layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
+) -> float:
+    """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
+    at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
+    minimum greens with the intergreens: a
+    lightly loaded junction runs two (or k) cycles per common cycle and stays in step with its
+    neighbours (double cycling); a loaded one runs the common cycle, never longer."""
+    j = layout.junction
+    n = len(j.phases)
+    ref_s = reference_cycle_s(layout)
+    primary = primary_phases(layout, protected_first=False)
+    ratio = flow_pcu_h / layout.sat_flow_pcu_h
+    total_y = min(sum(float(ratio[primary == k].max(initial=0.0)) for k in range(n)), max_flow_ratio)
+    least_s = sum(p.min_green_s for p in j.phases) + sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+    c0_s = max((1.5 * n * lost_time_per_phase_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
+    return ref_s / max(int(ref_s // c0_s), 1)
+
+
+def movement_needs_s(
+    layout: Layout, flow_pcu_h: np.ndarray, cycle_s: float, lost_time_per_phase_s: float, max_flow_ratio: float
+) -> np.ndarray:
+    """(movements,) the least green (s) each movement needs per cycle, summed over the phases
+    serving it: Webster's capacity green at `max_flow_ratio` plus the lost time, and the green
+    that keeps its red-time queue within its storage (module docstring); 0 without demand."""
+    q_pcu_s = flow_pcu_h / 3600.0
+    has = q_pcu_s > 0
+    capacity_s = np.where(has, cycle_s * flow_pcu_h / layout.sat_flow_pcu_h / max_flow_ratio + lost_time_per_phase_s, 0)
+    storage_s = np.where(has, cycle_s - layout.storage_pcu / np.maximum(q_pcu_s, 1e-12), 0.0)
+    out: np.ndarray = np.maximum(np.maximum(capacity_s, storage_s), 0.0)
+    return out
+
+
+def green_floors_s(layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(phases,) greens from `lo` raised until every movement's need is met by the phases
+    serving it (largest need first; a deficit goes to the serving phase that serves the fewest
+    movements, the one most its own), within `hi`. A movement green in every phase needs nothing."""
+    serves = layout.serves
+    n_served = serves.sum(axis=1)
+    g = lo.astype(float).copy()
+    for m in np.argsort(-needs_s):
+        ks = np.flatnonzero(serves[:, m])
+        if needs_s[m] <= 0 or len(ks) == len(g):
+            continue
+        deficit = needs_s[m] - float(g[ks].sum())
+        for k in sorted(ks, key=lambda k: (n_served[k], k)):
+            if deficit <= 1e-9:
+                break
+            add = min(deficit, hi[k] - g[k])
+            g[k] += add
+            deficit -= add
+    return g
+
+
 def webster_greens(
     layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
 ) -> tuple[float, tuple[float, ...]]:
-    """(cycle_s, greens_s per phase in index order) by Webster's method."""
+    """(cycle_s, greens_s per phase in index order): the reference cycle, the floors within the
+    phase limits (scaled down above the minimum greens when they do not fit), the rest in
+    proportion to the base greens."""
     j = layout.junction
     n = len(j.phases)
-    ratio = flow_pcu_h / layout.sat_flow_pcu_h
-    primary = primary_phases(layout, protected_first=False)
-    y = np.array([ratio[primary == k].max(initial=0.0) for k in range(n)])
-    total_y = float(y.sum())
-    if total_y > max_flow_ratio:
-        y *= max_flow_ratio / total_y
-        total_y = max_flow_ratio
-    lost_s = n * lost_time_per_phase_s
-    cycle_s = (1.5 * lost_s + 5.0) / (1.0 - total_y)
+    cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio)
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
-    cycle_s = min(max(cycle_s, j.cycle_min_s), j.cycle_max_s)
-    green_total_s = max(cycle_s - intergreens_s, 0.0)
-    if total_y <= 0:
-        share = np.full(n, 1.0 / n)
-    else:
-        share = y / total_y
-    return cycle_s, tuple(float(g) for g in share * green_total_s)
+    total_s = max(cycle_s - intergreens_s, 0.0)
+    lo = np.array([p.min_green_s for p in j.phases])
+    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    needs_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    floors = green_floors_s(layout, needs_s, lo, hi)
+    if floors.sum() > total_s and floors.sum() > lo.sum():
+        scale = max(total_s - lo.sum(), 0.0) / (floors.sum() - lo.sum())
+        floors = lo + (floors - lo) * scale
+    base = np.array([max(p.base_green_s, 0.0) for p in j.phases])
+    share = base / base.sum() if base.sum() > 0 else np.full(n, 1.0 / n)
+    greens = floors.copy()
+    for _ in range(n):  # spread the rest by the base split; a phase at its maximum passes its share on
+        left = total_s - greens.sum()
+        room = hi - greens
+        open_ = room > 1e-9
+        if left <= 1e-9 or not open_.any():
+            break
+        w = np.where(open_, share, 0.0)
+        w = w / w.sum() if w.sum() > 0 else open_ / open_.sum()
+        greens = greens + np.minimum(w * left, room)
+    return cycle_s, tuple(float(g) for g in greens)
+
+
+def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapsed_s: float) -> np.ndarray:
+    """(movements,) the period's demand (module docstring): arrivals or departures, whichever is
+    larger, plus the hidden upstream queue over the period, times (1 - exit blockage)."""
+    assert state.arrivals_pcu is not None and state.departures_pcu is not None
+    arrived = est.arrivals_pcu - state.arrivals_pcu
+    departed = est.departures_pcu - state.departures_pcu
+    seen_pcu = np.maximum(arrived, departed) + upstream_queue_pcu(layout, est)
+    return np.maximum(seen_pcu, 0.0) * 3600.0 / elapsed_s * np.clip(1.0 - est.block, 0.0, 1.0)
 
 
 class WebsterPolicy(Policy):
@@ -81,11 +182,7 @@ class WebsterPolicy(Policy):
         elapsed_s = now_s - state.period_start_s
         if elapsed_s < self.params.period_s:
             return state, None
-        # Demand seen in the period: arrivals at the advance loops, or departures when a queue
-        # spilling over the advance loop hides arrivals (whichever is larger).
-        arrived = est.arrivals_pcu - state.arrivals_pcu
-        departed = est.departures_pcu - state.departures_pcu
-        flow_pcu_h = np.maximum(arrived, departed) * 3600.0 / elapsed_s
+        flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
         _, greens = webster_greens(layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio)
         n = len(layout.junction.phases)
         wish = CycleWish(tuple(range(n)), greens, layout.junction.base_offset_s)
