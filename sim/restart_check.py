@@ -156,23 +156,31 @@ def tls_additional(junctions: Mapping[str, Intersection], dest: Path, path: Path
     return path
 
 
-def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
+def write_plan_keys(out: Path, key_id: str) -> Path:
+    """out/plan.keys (mode 0600) with one fresh master key named key_id: the service signs its
+    plans with it, the field's roadsides verify them (throw-away keys of a check run)."""
     keys = out / "plan.keys"
-    ring = new_keyring("restart")
-    keys.write_text(f"restart {ring.masters['restart'].hex()}\n")
+    keys.write_text(f"{key_id} {new_keyring(key_id).masters[key_id].hex()}\n")
     keys.chmod(0o600)
+    return keys
+
+
+def service_config(out: Path, broker: Broker, intersections: Path, instance: str, keys: Path) -> dict[str, Any]:
+    """The config.toml of a check run's service (and field): the private broker and its site,
+    the plan keys, the audit store in `out`, no metrics port."""
+    return {
+        "service": {"site": broker.topics.site, "instance": instance, "intersections": str(intersections.resolve())},
+        "broker": {"host": broker.host, "port": broker.port},
+        "security": {"plan_keys_file": str(keys)},
+        "audit": {"path": str(out / "audit.sqlite")},
+        "metrics": {"port": 0},
+    }
+
+
+def _write_config(out: Path, broker: Broker, intersections: Path) -> Path:
     conf = out / "config.toml"
-    conf.write_text(
-        tomli_w.dumps(
-            {
-                "service": {"site": SITE, "instance": "ctl-restart", "intersections": str(intersections.resolve())},
-                "broker": {"host": broker.host, "port": broker.port},
-                "security": {"plan_keys_file": str(keys)},
-                "audit": {"path": str(out / "audit.sqlite")},
-                "metrics": {"port": 0},
-            }
-        )
-    )
+    keys = write_plan_keys(out, "restart")
+    conf.write_text(tomli_w.dumps(service_config(out, broker, intersections, "ctl-restart", keys)))
     return conf
 
 
