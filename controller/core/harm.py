@@ -53,6 +53,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+import numpy as np
+
 from controller.core import netshadow, shadow
 from controller.core.estimation import Estimate
 from controller.model import SignalStatus
@@ -118,6 +120,8 @@ class HarmState:
     return_due: bool = False  # fixed mode: a return is due and waits for approve / reject (validate_return)
     return_reason: str = ""  # why the return is (or was last) due
     approved: bool = False  # the return was approved: the junction goes back to the policy at its next tick
+    approach: np.ndarray | None = None  # (movements,) shadow.Program.approach, for the spill-back charge
+    approach_storage_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_storage_pcu
 
     @property
     def gains(self) -> shadow.Gains:
@@ -154,7 +158,13 @@ class JunctionReport:
 
 
 def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmState:
-    return HarmState(shadow.start(program, n_movements, now_s), since_s=now_s, excess_t_s=now_s)
+    return HarmState(
+        shadow.start(program, n_movements, now_s),
+        since_s=now_s,
+        excess_t_s=now_s,
+        approach=program.approach,
+        approach_storage_pcu=program.approach_storage_pcu,
+    )
 
 
 def observe_all(
@@ -182,6 +192,9 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     S = max(0, S + (q_c - (1 + margin) q_f - margin_s x demand) dt / (demand x window_s)),
     q the two replayed queues now (PCU), demand the replay's (PCU/s, at least min_demand_pcu_h),
     dt the time since the last update (decide calls it every tick it runs, in policy mode).
+    With `spill_back`, each side's q counts once more the PCU of its queues standing beyond
+    their approach's storage (shadow.spill_pcu): upstream of the approach they hold traffic
+    that never crosses this signal, a cost the junction's own queue does not carry.
     Each PCU s of excess weighs by the demand when it happened: a surplus gathered in the peak
     does not grow into a verdict when the demand falls."""
     replay = state.replay
@@ -190,6 +203,9 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
         return state
     q = replay.sides.queue_pcu
     q_fixed, q_controlled = float(q[shadow.FIXED].sum()), float(q[shadow.CONTROLLED].sum())
+    if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
+        q_fixed += shadow.spill_pcu(q[shadow.FIXED], state.approach, state.approach_storage_pcu)
+        q_controlled += shadow.spill_pcu(q[shadow.CONTROLLED], state.approach, state.approach_storage_pcu)
     demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
     excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))

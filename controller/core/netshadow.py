@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout, LinkLayout
-from controller.core.shadow import TRANSIT_MAX_TICKS, Program, Replay, Side, advance, controlled_phase
+from controller.core.shadow import TRANSIT_MAX_TICKS, Program, Replay, Side, advance, approaches, controlled_phase
 from controller.model import SignalStatus
 
 _SIDE_FIELDS = tuple(f.name for f in fields(Side))
@@ -60,16 +60,15 @@ class Spill:
     def build(layouts: Mapping[str, Layout], links: LinkLayout) -> Spill:
         """`layouts` in the network's order (NetworkProgram.build's programs)."""
         index: dict[tuple[str, str], int] = {}
-        mov_approach: list[int] = []
-        storage: list[float] = []
+        mov_approach: list[np.ndarray] = []
+        storage: list[np.ndarray] = []
+        offset = 0
         for jid, lay in layouts.items():
-            for m in lay.junction.movements:
-                key = (jid, m.from_edge)
-                if key not in index:
-                    index[key] = len(storage)
-                    on = lay.lane_share[[i for i, x in enumerate(lay.junction.movements) if x.from_edge == m.from_edge]]
-                    storage.append(float(lay.lane_storage_pcu[on.any(axis=0)].sum()))
-                mov_approach.append(index[key])
+            local, st = approaches(lay)
+            index.update({(jid, m.from_edge): offset + int(k) for m, k in zip(lay.junction.movements, local)})
+            mov_approach.append(local + offset)
+            storage.append(st)
+            offset += len(st)
         pairs: list[tuple[int, int]] = []
         start = 0
         for jid, lay in layouts.items():
@@ -79,8 +78,8 @@ class Spill:
                 pairs += [(start + i, index[t]) for ti, t in enumerate(targets) if allowed[exit_k, ti] and t in index]
             start += len(lay.junction.movements)
         return Spill(
-            np.array(mov_approach, dtype=int),
-            np.maximum(np.array(storage, dtype=float), 1.0),
+            np.concatenate(mov_approach) if mov_approach else np.zeros(0, dtype=int),
+            np.concatenate(storage) if storage else np.zeros(0),
             np.array([p[0] for p in pairs], dtype=int),
             np.array([p[1] for p in pairs], dtype=int),
         )

@@ -90,6 +90,24 @@ class Gains:
         return self.throughput_controlled_pcu_h / f - 1.0 if f > 0 else 0.0
 
 
+def approaches(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """(movements,) each movement's approach (movements from one edge), numbered from 0 in
+    order of first appearance, and (approaches,) the PCU the approach's lanes hold between the
+    loops (Layout.lane_storage_pcu, each lane once; at least 1)."""
+    edges = list(dict.fromkeys(m.from_edge for m in layout.junction.movements))
+    approach = np.array([edges.index(m.from_edge) for m in layout.junction.movements], dtype=int)
+    on = layout.lane_share > 0
+    storage = [float(layout.lane_storage_pcu[on[approach == k].any(axis=0)].sum()) for k in range(len(edges))]
+    return approach, np.maximum(np.array(storage, dtype=float), 1.0)
+
+
+def spill_pcu(queue_pcu: np.ndarray, approach: np.ndarray, storage_pcu: np.ndarray) -> float:
+    """PCU of the queues (movements,) standing beyond their approach's storage: upstream of the
+    approach, where they hold traffic that never crosses this signal (core/spillback.py)."""
+    q = np.bincount(approach, queue_pcu, minlength=len(storage_pcu))
+    return float(np.maximum(q - storage_pcu, 0.0).sum())
+
+
 @dataclass(frozen=True)
 class Program:
     """Static replay data of one junction: the base program as segments of one cycle, and the
@@ -106,6 +124,8 @@ class Program:
     zone_m: np.ndarray  # (movements,) mean distance from the advance loops to the stop-line loops
     lane_zone_m: np.ndarray  # (lanes,)
     lane_mean: np.ndarray  # (movements, lanes): mean over a movement's lanes
+    approach: np.ndarray | None = None  # (movements,) the movement's approach (its from edge), 0..
+    approach_storage_pcu: np.ndarray | None = None  # (approaches,) PCU its lanes hold between the loops
 
     @property
     def no_transit(self) -> bool:
@@ -132,6 +152,7 @@ class Program:
         service = np.vstack([service, np.zeros((1, len(j.movements)))])
         on = (layout.lane_share > 0).astype(float)
         lane_mean = on / np.maximum(on.sum(axis=1, keepdims=True), 1.0)
+        approach, storage = approaches(layout)
         return Program(
             t,
             j.base_offset_s,
@@ -143,6 +164,8 @@ class Program:
             lane_mean @ layout.lane_zone_m,
             layout.lane_zone_m,
             lane_mean,
+            approach,
+            storage,
         )
 
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
