@@ -451,3 +451,22 @@ def test_the_fixed_block_keeps_what_the_fixed_replay_explains():
     assert netshadow.fixed_block(spill, q, np.array([0.9, 0.5, 0.0])) == pytest.approx([0.27, 0.5, 0.0])
     q_fuller = np.array([[0.0, 0.0, 9.0], [0.0, 0.0, 4.0]])
     assert netshadow.fixed_block(spill, q_fuller, np.array([0.9, 0.5, 0.0])) == pytest.approx([0.9, 0.5, 0.0])
+
+
+def test_queues_beyond_the_approach_storage_count_once_more_in_the_sum():
+    """accumulate by hand: the policy's replayed queue on N_T stands 30 PCU (storage of the N
+    approach about 10 PCU: 20 beyond), the fixed plan's 5. With spill_back the 20 PCU beyond the
+    storage count once more; without, not."""
+    lay = Layout.build(two_phase(), Config())
+    prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
+    storage = float(prog.approach_storage_pcu[prog.approach[0]])
+    assert 5.0 < storage < 30.0 and len(prog.approach_storage_pcu) == 4
+    hs = harm.initial(prog, 4, 0.0)
+    q = np.zeros((2, 4))
+    q[shadow.CONTROLLED, 0], q[shadow.FIXED, 0] = 30.0, 5.0
+    hs = replace(hs, replay=replace(hs.replay, t_s=10.0, sides=replace(hs.replay.sides, queue_pcu=q)))
+    params = replace(FAST, margin=0.2, margin_s=1.0, min_demand_pcu_h=3600.0)  # demand: 1 PCU/s
+    rate = {True: 30.0 + (30.0 - storage) - 1.2 * 5.0 - 1.0, False: 30.0 - 1.2 * 5.0 - 1.0}
+    for spill_back in (True, False):
+        got = harm.accumulate(hs, replace(params, spill_back=spill_back)).excess_s
+        assert got == pytest.approx(rate[spill_back] * 10.0 / (1.0 * params.window_s))
