@@ -11,11 +11,20 @@ every junction's signal state each second; sim/restart_check.py checks them (con
 intergreens, max green, max red, valid stages). The report (failover_check.json):
 
 - per junction of the lost region: the last second it reported the lost instance's plans in
-  force, when it was first adaptive under the taker's epoch, its mode and epoch at the end
-  (with --back-at, r0's instance starts again then: the taker must hand r0 back, and the
-  roadsides end under the returned instance's epoch, above the taker's);
+  force, when it was first adaptive under the taker's epoch, its mode and epoch at the end, and
+  whose epoch that is (`ended_under`: "lost", "taker" or "returned"). Epochs are known by who
+  began them (the audit store's `epochs` table: the instance of r0 before the kill, the taker's
+  node `*-for-r0`, r0's instance started again with --back-at), not by the roadsides' clock;
 - the signal-safety violations over the whole run;
-- the MQTT connections the instances lost (their logs): 0, or instances kick each other.
+- the MQTT connections the instances lost (their logs): 0, or instances kick each other;
+- the instances that ended before the field (`died`: exit code and the exception in their log):
+  none, or a region is left to the taker (a returned instance that died at start is never
+  handed its region back);
+- `status_lag_s`: how far the roadsides' clock ran behind (median, max; service seconds).
+
+Beside it: statuses.json (every status: junction, t and wall time received relative to the
+kill, mode, epoch, plan) and trace.json (plan identities, heartbeats, status faults as received,
+wall seconds from the kill), to read a failed hand-back from.
 
 Broker users: the broker binds client ids to user names (use_username_as_clientid, as
 broker-setup writes: one connection per user), so each instance has a user of its own with the
@@ -29,21 +38,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from controller.adapters.audit import AuditStore
 from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient, Topics
-from controller.config import load_config
+from controller.config import Config, load_config
 from controller.junctions import load_intersections
-from controller.regions import plan_regions
+from controller.regions import plan_regions, region_instance
 from sim.broker import CONTROLLER, Broker, acl_rules
 from sim.restart_check import KINDS, check_states, read_states, start, tls_additional, wait_sim_time
 from sim.sumo import SumoConfig
@@ -77,20 +89,40 @@ def _write_config(out: Path, broker: Broker, intersections: Path, region: str) -
     return conf
 
 
+Row = tuple[str, float, str, int, str, float]  # junction, t, mode, epoch, plan_id, wall time received
+PLAN_ID = re.compile(rb'"epoch":(\d+),"seq":(\d+)')
+
+
 class StatusLog:
-    """Every roadside status of the site, as (junction, t, mode, epoch, plan_id), from a monitor."""
+    """Every roadside status of the site, as (junction, t, mode, epoch, plan_id, wall time
+    received), from a monitor; and a trace (`trace`: wall time, topic, what it said) of the
+    plans' identities, the statuses' faults and the heartbeats, to read a failed hand-back from."""
 
     def __init__(self, broker: Broker) -> None:
-        self.rows: list[tuple[str, float, str, int, str]] = []
+        self.rows: list[Row] = []
+        self.trace: list[tuple[float, str, str]] = []
         self._lock = threading.Lock()
         self.client = MqttClient(broker.settings("monitor", client_id="monitor"), self._on)
-        self.client.subscribe([f"{broker.topics.root}/+/status"], qos=1)
+        root = broker.topics.root
+        self.client.subscribe([f"{root}/+/status", f"{root}/+/plan", f"{root}/service/+"], qos=1)
         self.client.start()
 
     def _on(self, topic: str, payload: bytes) -> None:
+        now = time.time()
+        if topic.endswith("/plan"):
+            m = PLAN_ID.search(payload)
+            with self._lock:
+                self.trace.append((now, topic, f"plan {m.group(1).decode()}/{m.group(2).decode()}" if m else "plan ?"))
+            return
         s = json.loads(payload)
+        if "/service/" in topic:
+            with self._lock:
+                self.trace.append((now, topic, f"beat {s.get('state')}"))
+            return
         with self._lock:
-            self.rows.append((s["junction"], float(s["t"]), s["mode"], int(s.get("epoch", 0)), s["plan_id"]))
+            self.rows.append((s["junction"], float(s["t"]), s["mode"], int(s.get("epoch", 0)), s["plan_id"], now))
+            if s.get("faults"):
+                self.trace.append((now, topic, f"faults {s['faults']}"))
 
     def close(self) -> None:
         self.client.close()
@@ -130,6 +162,7 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
                 args = ["--config", str(conf), "run", "--region", "r0", *common]
                 services["r0-back"] = start(args, out / "service-r0-back.log")
             field.wait(timeout=a.end / a.speed + 300)
+            died = {name: p.returncode for name, p in services.items() if name != "r0" and p.poll() is not None}
         finally:
             for p in [*services.values(), field]:
                 if p.poll() is None:
@@ -138,47 +171,102 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
             statuses.close()
     cfg = load_config(conf)
     lost = plan_regions(cfg, junctions).region("r0").owned
-    kill_s = killed_wall * a.speed  # service time: Unix time x speed (controller.live.ScaledClock)
-    back_s = back_wall * a.speed if back_wall is not None else None
-    return _report(junctions, read_states(states_path), statuses.rows, lost, (kill_s, back_s), cfg, out)
+    epochs = region_epochs(out / "audit.sqlite", cfg, "r0", killed_wall)
+    (out / "trace.json").write_text(json.dumps([[round(w - killed_wall, 3), t, x] for w, t, x in statuses.trace]))
+    times = (killed_wall, back_wall, a.speed)
+    r = _report(junctions, read_states(states_path), statuses.rows, lost, epochs, times, cfg, out)
+    r["died"] = {name: {"exit": code, "error": _last_error(out / f"service-{name}.log")} for name, code in died.items()}
+    (out / "failover_check.json").write_text(json.dumps(r, indent=1))
+    return r
 
 
-def _report(junctions, states, rows, lost, times: tuple[float, float | None], cfg, out: Path) -> dict[str, Any]:
-    """Per junction of the lost region: the lost instance's plans, the taker's, the returned
-    owner's (epochs of "adaptive" statuses before the kill, after it, after the return)."""
-    kill_s, back_s = times
+def _last_error(log: Path) -> str:
+    """The last line of a Python traceback in the log (the exception), or ''."""
+    lines = [x for x in log.read_text(errors="replace").splitlines() if x and not x.startswith((" ", "Traceback"))]
+    return lines[-1] if lines else ""
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """The lost region's plan epochs by who began them (the audit store's `epochs` table, which
+    every instance and taker writes before it sends a plan): its instance before the kill, the
+    taker's node for it, its instance started again."""
+
+    before: frozenset[int]
+    taker: frozenset[int]
+    back: frozenset[int]
+
+    def of(self, epoch: int | None) -> str | None:
+        """"lost", "taker", "returned" or None (an epoch of nobody of the region)."""
+        for name, group in (("lost", self.before), ("taker", self.taker), ("returned", self.back)):
+            if epoch in group:
+                return name
+        return None
+
+
+def region_epochs(audit_path: Path, cfg: Config, region: str, killed_wall: float) -> Epochs:
+    """The region's epochs: its instance's (region_instance) begun before killed_wall (Unix
+    time) and after it, and those of the nodes `{instance}-for-{region}` that took it over."""
+    own = region_instance(cfg, region)
+    store = AuditStore(audit_path)
+    try:
+        rows = store.epochs()
+    finally:
+        store.close()
+    return Epochs(
+        before=frozenset(e for e, who, wall in rows if who == own and wall < killed_wall),
+        taker=frozenset(e for e, who, _wall in rows if who.endswith(f"-for-{region}")),
+        back=frozenset(e for e, who, wall in rows if who == own and wall >= killed_wall),
+    )
+
+
+def _report(
+    junctions, states, rows: list[Row], lost, epochs: Epochs, times: tuple[float, float | None, float], cfg, out: Path
+) -> dict[str, Any]:
+    """Per junction of the lost region: until when it ran the lost instance's plans, when it was
+    first adaptive under the taker's, and whose epoch it ended under. An epoch is known by who
+    began it (`epochs`), never by when its statuses say they were sent: a roadside's clock that
+    lags (a field behind real time under load) dates the returned instance's first statuses
+    before its start. times: the kill and the return (Unix time) and the speed."""
+    killed_wall, back_wall, speed = times
+    kill_s = killed_wall * speed  # service time: Unix time x speed (controller.live.ScaledClock)
     totals: Counter[str] = Counter()
     for jid, j in junctions.items():
         for kind, items in check_states(j, states.get(jid, [])).items():
             totals[kind] += len(items)
-    before = {e for j, t, m, e, _p in rows if t < kill_s and m == "adaptive" and j in lost}
     per: dict[str, dict[str, Any]] = {}
     for jid in lost:
         mine = [r for r in rows if r[0] == jid]
-        old = [t for _j, t, m, e, _p in mine if m == "adaptive" and e in before]
-        new = [t for _j, t, m, e, _p in mine if t > kill_s and m == "adaptive" and e not in before]
+        old = [t for _j, t, m, e, _p, _w in mine if m == "adaptive" and e in epochs.before]
+        new = [t for _j, t, m, e, _p, _w in mine if m == "adaptive" and e in epochs.taker]
+        end = mine[-1] if mine else None
         per[jid] = {
             "old_plans_until_s": round(max(old) - kill_s, 1) if old else None,
             "adaptive_again_after_s": round(min(new) - kill_s, 1) if new else None,
-            "mode_at_end": mine[-1][2] if mine else None,
-            "epoch_at_end": mine[-1][3] if mine else None,
+            "mode_at_end": end[2] if end else None,
+            "epoch_at_end": end[3] if end else None,
+            "ended_under": epochs.of(end[3] if end else None),
         }
+    lags = sorted(w * speed - t for _j, t, _m, _e, _p, w in rows)
     result = {
         "lost_region": sorted(lost),
         "backup_s": cfg.roadside.backup_s,
         "junctions": per,
         "violations": {k: totals[k] for k in KINDS},
-        "epochs_before_kill": sorted(before),
-        "epochs_taker": sorted(
-            {e for j, t, m, e, _p in rows if j in lost and m == "adaptive" and kill_s < t < (back_s or 1e300)} - before
-        ),
-        "back_after_s": round(back_s - kill_s, 1) if back_s is not None else None,
+        "epochs_before_kill": sorted(epochs.before),
+        "epochs_taker": sorted(epochs.taker),
+        "epochs_back": sorted(epochs.back),
+        "back_after_s": round((back_wall - killed_wall) * speed, 1) if back_wall is not None else None,
+        # how far the roadsides' clock (their statuses' t) ran behind the Unix time x speed they
+        # were received at: the field's lag behind real time, in service seconds (median, max)
+        "status_lag_s": [round(lags[len(lags) // 2], 1), round(lags[-1], 1)] if lags else None,
         # a second connection of an instance's user would kick the first (bound client ids)
         "connections_lost": sum(f.read_text().count("mqtt connection lost") for f in out.glob("service-*.log")),
         "command": " ".join(sys.argv),
     }
     (out / "failover_check.json").write_text(json.dumps(result, indent=1))
-    (out / "statuses.json").write_text(json.dumps([[j, t - kill_s, m, e, p] for j, t, m, e, p in rows]))
+    rel = [[j, round(t - kill_s, 3), m, e, p, round(w - killed_wall, 3)] for j, t, m, e, p, w in rows]
+    (out / "statuses.json").write_text(json.dumps(rel))
     return result
 
 
@@ -192,19 +280,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kill-at", type=float, default=120.0, help="simulated second of the kill -9 of region r0")
     p.add_argument("--back-at", type=float, default=None, help="simulated second r0's instance starts again")
     r = run_check(p.parse_args(argv))
-    print(f"{'junction':<10}{'old plans until s':>18}{'adaptive again s':>18}  mode at end")
+    print(f"{'junction':<10}{'old plans until s':>18}{'adaptive again s':>18}  mode at end  ended under")
     for jid, row in r["junctions"].items():
-        print(f"{jid:<10}{row['old_plans_until_s']!s:>18}{row['adaptive_again_after_s']!s:>18}  {row['mode_at_end']}")
+        times = f"{row['old_plans_until_s']!s:>18}{row['adaptive_again_after_s']!s:>18}"
+        print(f"{jid:<10}{times}  {row['mode_at_end']!s:<11}  {row['ended_under']}")
     print(f"violations: {r['violations']}; connections lost: {r['connections_lost']}")
-    taker = max(r["epochs_taker"], default=0)
     ok = all(
         row["adaptive_again_after_s"] is not None
         and (row["old_plans_until_s"] or 0) <= r["backup_s"]
-        and (r["back_after_s"] is None or (row["epoch_at_end"] or 0) > taker)
+        and row["ended_under"] == ("taker" if r["back_after_s"] is None else "returned")
         for row in r["junctions"].values()
     )
-    print(f"epochs: before the kill {r['epochs_before_kill']}, taker {r['epochs_taker']}")
-    return 0 if ok and not any(r["violations"].values()) and not r["connections_lost"] else 1
+    print(
+        f"epochs: before the kill {r['epochs_before_kill']}, taker {r['epochs_taker']}, "
+        f"returned {r['epochs_back']}; status lag (median, max) {r['status_lag_s']} s"
+    )
+    for name, why in r["died"].items():
+        print(f"instance {name} ended before the field: exit {why['exit']}: {why['error']}")
+    return 0 if ok and not any(r["violations"].values()) and not r["connections_lost"] and not r["died"] else 1
 
 
 if __name__ == "__main__":

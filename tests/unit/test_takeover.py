@@ -15,7 +15,7 @@ from controller.adapters.trust import Trust
 from controller.config import Config, RegionsConfig
 from controller.junctions import load_intersections
 from controller.live import ServiceNode
-from controller.regions import plan_regions, select
+from controller.regions import plan_regions, region_instance, select
 from controller.takeover import Failover
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +167,37 @@ def test_the_taker_runs_the_lost_region_on_its_own_connection():
     assert own.topics.detectors(theirs_only) not in subs and own.topics.overrides_of(theirs_only) not in subs
     assert own.topics.detectors(border) in subs and own.topics.detectors(mine_only) in subs
     assert inboxes(own.topics.detectors(theirs_only)) == (0, 0) and own.unrouted == 1
+
+
+def test_the_failover_report_knows_an_epoch_by_who_began_it(tmp_path):
+    """sim/failover_check.py tells the lost instance's, the taker's and the returned instance's
+    epochs apart by who began them (the audit store's `epochs` table), not by when the roadsides'
+    statuses are dated: here their clock runs 12 s behind, and the returned instance's first
+    statuses are dated before its start; every junction still ends "returned"."""
+    from controller.adapters.audit import AuditStore
+    from sim.failover_check import _report, region_epochs
+
+    cfg = Config()
+    r0, r1 = region_instance(cfg, "r0"), region_instance(cfg, "r1")
+    store = AuditStore(tmp_path / "audit.sqlite")
+    first = store.begin_epoch(r0, 1000.0)
+    store.begin_epoch(r1, 1000.5)
+    taker = store.begin_epoch(f"{r1}-for-r0", 1016.0)
+    back = store.begin_epoch(r0, 1030.0)
+    store.close()
+    killed_wall, back_wall, speed = 1015.0, 1030.0, 5.0
+    epochs = region_epochs(tmp_path / "audit.sqlite", cfg, "r0", killed_wall)
+    assert (epochs.before, epochs.taker, epochs.back) == ({first}, {taker}, {back})
+    lag_s = 12.0  # the roadsides' clock 12 service seconds behind Unix time x speed
+    rows = []
+    for wall, epoch in ((1010.0, first), (1017.0, taker), (1025.0, taker), (1031.0, back), (1040.0, back)):
+        for j in ("J00", "J01"):
+            rows.append((j, wall * speed - lag_s, "adaptive", epoch, f"{j}-p", wall))
+    assert rows[6][1] < back_wall * speed  # the returned epoch's first status dated before the return
+    r = _report({}, {}, rows, ["J00", "J01"], epochs, (killed_wall, back_wall, speed), cfg, tmp_path)
+    assert r["epochs_taker"] == [taker] and r["epochs_back"] == [back]
+    for row in r["junctions"].values():
+        assert row["ended_under"] == "returned" and row["epoch_at_end"] == back
+        assert row["adaptive_again_after_s"] == (1017.0 - killed_wall) * speed - lag_s
+    assert r["status_lag_s"] == [lag_s, lag_s]
+    assert epochs.of(taker) == "taker" and epochs.of(first) == "lost" and epochs.of(7) is None
