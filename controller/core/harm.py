@@ -121,6 +121,9 @@ class HarmState:
     return_reason: str = ""  # why the return is (or was last) due
     approved: bool = False  # the return was approved: the junction goes back to the policy at its next tick
     approach: np.ndarray | None = None  # (movements,) shadow.Program.approach, for the spill-back charge
+    # policy mode, spill_back: forgetting sums (window_s) of the PCU s each side's queues stood beyond
+    # their approaches' storage since the last change of mode, (FIXED, CONTROLLED)
+    spill_pcu_s: tuple[float, float] = (0.0, 0.0)
     approach_storage_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_storage_pcu
 
     @property
@@ -202,14 +205,30 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     if dt <= 0:
         return state
     q = replay.sides.queue_pcu
-    q_fixed, q_controlled = float(q[shadow.FIXED].sum()), float(q[shadow.CONTROLLED].sum())
+    spill = (0.0, 0.0)
     if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
-        q_fixed += shadow.spill_pcu(q[shadow.FIXED], state.approach, state.approach_storage_pcu)
-        q_controlled += shadow.spill_pcu(q[shadow.CONTROLLED], state.approach, state.approach_storage_pcu)
+        spill = (
+            shadow.spill_pcu(q[shadow.FIXED], state.approach, state.approach_storage_pcu),
+            shadow.spill_pcu(q[shadow.CONTROLLED], state.approach, state.approach_storage_pcu),
+        )
+    q_fixed = float(q[shadow.FIXED].sum()) + spill[shadow.FIXED]
+    q_controlled = float(q[shadow.CONTROLLED].sum()) + spill[shadow.CONTROLLED]
     demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
     excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))
-    return replace(state, excess_s=excess_s, excess_t_s=replay.t_s)
+    keep = math.exp(-dt / params.window_s)
+    sums = (state.spill_pcu_s[0] * keep + spill[0] * dt, state.spill_pcu_s[1] * keep + spill[1] * dt)
+    return replace(state, excess_s=excess_s, excess_t_s=replay.t_s, spill_pcu_s=sums)
+
+
+def window_delays_s(state: HarmState) -> tuple[float, float]:
+    """(fixed, controlled) delay per PCU over the evidence window, each side's PCU s beyond its
+    approaches' storage counted once more (spill_pcu_s; 0 without spill_back)."""
+    g = state.gains
+    arrived = float(state.replay.arrived_pcu.sum())
+    if arrived <= 0:
+        return g.delay_fixed_s, g.delay_controlled_s
+    return g.delay_fixed_s + state.spill_pcu_s[0] / arrived, g.delay_controlled_s + state.spill_pcu_s[1] / arrived
 
 
 def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
@@ -297,20 +316,20 @@ def reject(state: HarmState, reason: str, now_s: float, params: HarmParams) -> H
 def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     """Why the policy is judged worse than the fixed plan, or None: at least min_policy_s under
     the policy, a demand of at least min_demand_pcu_h, the cumulative excess at its budget, and
-    the policy worse beyond the margin over the evidence window too (still losing now)."""
+    the policy worse beyond the margin over the evidence window too (window_delays_s: still losing now)."""
     if now_s - state.since_s < params.min_policy_s:
         return None
     demand = state.replay.demand_pcu_h
     if demand < params.min_demand_pcu_h or state.excess_s < params.excess_budget_s:
         return None
-    g = state.gains
-    if g.delay_controlled_s <= g.delay_fixed_s * (1.0 + params.margin) + params.margin_s:
+    d_fixed, d_controlled = window_delays_s(state)
+    if d_controlled <= d_fixed * (1.0 + params.margin) + params.margin_s:
         return None
-    worse = g.delay_controlled_s / g.delay_fixed_s - 1.0 if g.delay_fixed_s > 0 else math.inf
+    worse = d_controlled / d_fixed - 1.0 if d_fixed > 0 else math.inf
     return (
         f"policy worse than the fixed plan: {state.excess_s:.1f} s/PCU of delay beyond the margin in "
-        f"{now_s - state.since_s:.0f} s, {worse:.0%} over the window ({g.delay_controlled_s:.1f} vs "
-        f"{g.delay_fixed_s:.1f} s/PCU at {demand:.0f} PCU/h)"
+        f"{now_s - state.since_s:.0f} s, {worse:.0%} over the window ({d_controlled:.1f} vs "
+        f"{d_fixed:.1f} s/PCU at {demand:.0f} PCU/h)"
     )
 
 
@@ -338,6 +357,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         reason=reason,
         excess_s=0.0,
         excess_t_s=state.replay.t_s,
+        spill_pcu_s=(0.0, 0.0),
     )
 
 
