@@ -56,17 +56,14 @@ from controller.adapters.mqtt import MqttClient, Topics
 from controller.config import Config, load_config
 from controller.junctions import load_intersections
 from controller.regions import plan_regions, region_instance
-from sim.broker import CONTROLLER, Broker, acl_rules
+from sim.broker import Broker
+from sim.mqtt_regions import region_user, region_users
 from sim.restart_check import KINDS, check_states, read_states, start, tls_additional, wait_sim_time
 from sim.sumo import SumoConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "failover"
 REGIONS = ("r0", "r1")
-
-
-def _user(region: str) -> str:
-    return f"controller-{region}"
 
 
 def _write_config(out: Path, broker: Broker, intersections: Path, region: str) -> Path:
@@ -79,7 +76,7 @@ def _write_config(out: Path, broker: Broker, intersections: Path, region: str) -
     conf = out / f"config-{region}.toml"
     body = {
         "service": {"site": SITE, "instance": "ctl", "intersections": str(intersections.resolve())},
-        "broker": {"host": broker.host, "port": broker.port, "username": _user(region)},
+        "broker": {"host": broker.host, "port": broker.port, "username": region_user(region)},
         "security": {"plan_keys_file": str(keys)},
         "audit": {"path": str(out / "audit.sqlite")},
         "metrics": {"port": 0},
@@ -135,8 +132,7 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     states_path = out / "tls_states.xml"
     extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
     additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
-    rules = acl_rules(Topics(SITE), (), (), ())[CONTROLLER]
-    users = {_user(r): rules for r in REGIONS}
+    users = region_users(Topics(SITE), REGIONS)
     with Broker(out / "broker", SITE, junctions, extra_users=users, bind_client_ids=True) as broker:
         creds = broker.write_credentials()
         confs = {r: _write_config(out, broker, a.intersections, r) for r in REGIONS}

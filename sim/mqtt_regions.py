@@ -7,6 +7,11 @@ broker, so a replay of a big city uses every core.
     ...                                             # lockstep: it ticks on the field's clock
     stats = proc.finish()                           # after the clock's "end" (or terminate())
 
+Each region's process connects as a broker user of its own, `region_user(name)` (with the
+controller's rights: region_users gives the broker's extra users), as each instance of a
+deployment does (docs/deployment.md), so the broker binds client ids to user names (one
+connection per user) in replays too.
+
 The child reports once it is subscribed ("ready", with its subscriptions) and when it stops
 ("done", with ServiceNode.stats(), its subscriptions and its error, if any). Children are
 spawned (multiprocessing "spawn"): a script that runs a sharded replay must guard its entry
@@ -19,18 +24,33 @@ import logging
 import multiprocessing
 import signal
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from controller.adapters.mqtt import MqttSettings
+from controller.adapters.mqtt import MqttSettings, Topics
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.signing import Keyring
 from controller.errors import AdapterError
 from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
 from controller.model import Intersection
+from sim.broker import CONTROLLER, acl_rules
 
 log = logging.getLogger(__name__)
+
+
+def region_user(region: str) -> str:
+    """The broker user of region `region`'s controller process (its client id too, on a broker
+    that binds client ids to user names)."""
+    return f"{CONTROLLER}-{region}"
+
+
+def region_users(topics: Topics, regions: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """The regions' users with the controller's rights (sim/broker.py acl_rules), as the
+    `extra_users` of a Broker."""
+    rules = acl_rules(topics, (), (), ())[CONTROLLER]
+    return {region_user(r): list(rules) for r in regions}
 
 
 @dataclass(frozen=True)
