@@ -95,7 +95,6 @@ class MqttLoop:
         self.lockstep = realtime_factor is None
         self.timeout_s = timeout_s
         self.after_second = after_second
-        site = self.topics.site
         self._inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -107,68 +106,29 @@ class MqttLoop:
         self.plans_bad = 0
         self.seconds = 0
 
-        if self.lockstep:
-            self.clock = None
-            self.offset_s = 0.0
-            start_s = begin_s
-        else:
-            self.clock = ScaledClock(realtime_factor)
-            self.offset_s = self.clock.now() + 1.0 - begin_s  # first second one second from now
-            start_s = self.clock.now()
+        # the service's start: the simulated begin in lockstep, its scaled wall clock in real time
+        self.clock = None if realtime_factor is None else ScaledClock(realtime_factor)
+        self.offset_s = 0.0 if self.clock is None else self.clock.now() + 1.0 - begin_s  # first second in 1 s
+        start_s = begin_s if self.clock is None else self.clock.now()
         # Plans cross the broker signed with a throw-away key the roadsides are provisioned with.
         keyring = new_keyring("replay")
         for jid, rc in field.roadside.items():
             rc.set_keys(keyring.for_junction(jid))
         self.regions = sharded_regions(cfg, junctions)
-        self.nodes: list[ServiceNode] = []  # in this process, on threads (not sharded)
-        self.procs: list[RegionProcess] = []  # in processes of their own (sharded)
+        # in this process, on threads (not sharded); in processes of their own (sharded)
+        self.nodes: list[ServiceNode] = []
+        self.procs: list[RegionProcess] = []
         if self.regions:
             self.procs = [
                 RegionProcess(_region_spec(broker, cfg, junctions, r, policy, start_s, keyring, realtime_factor))
                 for r in self.regions
             ]
         else:
-            settings = broker.settings("controller", client_id=f"tsc-{site}-replay")
-            trust = Trust(epoch=1, signer=keyring.sign, audit=None)
-            self.nodes = [
-                ServiceNode(
-                    broker.controller_config(cfg),
-                    junctions,
-                    settings,
-                    policy=policy,
-                    start_s=start_s,
-                    lockstep=self.lockstep,
-                    metrics=metrics,
-                    archive=archive,
-                    trust=trust,
-                )
-            ]
+            self.nodes = [self._node(cfg, junctions, policy, start_s, keyring, metrics, archive)]
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
-            for node in self.nodes:
-                node.start()
-            for proc in self.procs:  # spawned together: each takes a few seconds to import and subscribe
-                proc.start()
-            for proc in self.procs:
-                proc.wait_ready(timeout_s)
-            for jid in junctions:
-                user = field_user(jid)
-                dev = MqttClient(
-                    broker.settings(user, client_id=f"{user}-{site}"),
-                    lambda topic, payload, jid=jid: self._inbox.put(("plan", jid, payload)),
-                )
-                dev.subscribe([self.topics.plan(jid)], qos=1)
-                self.devices[jid] = dev.start(wait=False)
-            if self.lockstep:
-                self.sim = MqttClient(
-                    broker.settings(SIM, client_id=f"sim-{site}"),
-                    lambda topic, payload: self._inbox.put(("ticked", "", payload)),
-                )
-                self.sim.subscribe([self.topics.ticked], qos=1)
-                self.sim.start(wait=False)
-            for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
-                c.wait_connected(c.settings.connect_timeout_s)
+            self._connect(junctions, timeout_s)
         except BaseException:
             self.close()
             raise
@@ -178,6 +138,59 @@ class MqttLoop:
         ]
         for th in self._threads:
             th.start()
+
+    def _node(
+        self,
+        cfg: Config,
+        junctions: dict,
+        policy: str,
+        start_s: float,
+        keyring: Keyring,
+        metrics: ServiceMetrics | None,
+        archive: Recorder | None,
+    ) -> ServiceNode:
+        """The controller of an unsharded run (not started): user `controller`, signing with keyring."""
+        settings = self.broker.settings("controller", client_id=f"tsc-{self.topics.site}-replay")
+        trust = Trust(epoch=1, signer=keyring.sign, audit=None)
+        return ServiceNode(
+            self.broker.controller_config(cfg),
+            junctions,
+            settings,
+            policy=policy,
+            start_s=start_s,
+            lockstep=self.lockstep,
+            metrics=metrics,
+            archive=archive,
+            trust=trust,
+        )
+
+    def _connect(self, junctions: dict, timeout_s: float) -> None:
+        """Start the controller(s), then connect one field device per junction (and the replay's
+        clock in lockstep); returns once every client is connected."""
+        site = self.topics.site
+        for node in self.nodes:
+            node.start()
+        for proc in self.procs:  # spawned together: each takes a few seconds to import and subscribe
+            proc.start()
+        for proc in self.procs:
+            proc.wait_ready(timeout_s)
+        for jid in junctions:
+            user = field_user(jid)
+            dev = MqttClient(
+                self.broker.settings(user, client_id=f"{user}-{site}"),
+                lambda topic, payload, jid=jid: self._inbox.put(("plan", jid, payload)),
+            )
+            dev.subscribe([self.topics.plan(jid)], qos=1)
+            self.devices[jid] = dev.start(wait=False)
+        if self.lockstep:
+            self.sim = MqttClient(
+                self.broker.settings(SIM, client_id=f"sim-{site}"),
+                lambda topic, payload: self._inbox.put(("ticked", "", payload)),
+            )
+            self.sim.subscribe([self.topics.ticked], qos=1)
+            self.sim.start(wait=False)
+        for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
+            c.wait_connected(c.settings.connect_timeout_s)
 
     @property
     def node(self) -> ServiceNode:

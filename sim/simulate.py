@@ -325,13 +325,8 @@ def run(
         )
         loop.start(begin_s)
         # a bar on a terminal when nobody asked for the lines; plain lines otherwise
-        shown = Progress(
-            req.policy,
-            end_s - begin_s if end_s >= 0 else -1.0,
-            req.progress_every_s,
-            bar=None if progress is None else False,
-            write=progress,
-        )
+        span_s, bar = end_s - begin_s if end_s >= 0 else -1.0, None if progress is None else False
+        shown = Progress(req.policy, span_s, req.progress_every_s, bar=bar, write=progress)
         try:
             end_t = step_to_end(api, loop, req, shown, begin_s, end_s, wall0)
         finally:
@@ -343,11 +338,30 @@ def run(
             recorder.close()
         api.close()
     wall_s = time.perf_counter() - wall0
+    summary = _summary(req, api.__name__, junctions, field, loop, (begin_s, end_t), wall_s)
+    summary["online_gains"] = metrics.report()
+    if recorder is not None:
+        summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
+    write_summary(summary, req.out_dir / "summary.json")
+    return summary
+
+
+def _summary(
+    req: SimulateRequest,
+    sumo_api: str,
+    junctions: Mapping,
+    field: SumoField,
+    loop: ClosedLoop,
+    span_s: tuple[float, float],
+    wall_s: float,
+) -> dict:
+    """The run's evaluation (sim/evaluate.py) over span_s = (begin, end) simulated seconds, with
+    what the controller and the field counted."""
     summary = evaluate(
         req.out_dir / "tripinfo.xml",
         req.out_dir / "statistics.xml",
-        begin_s=begin_s,
-        end_s=end_t,
+        begin_s=span_s[0],
+        end_s=span_s[1],
         junction_counts=field.crossed,
     )
     summary.update(
@@ -355,7 +369,7 @@ def run(
             "policy": req.policy,
             "scenario": str(req.sumocfg),
             "wall_s": round(wall_s, 2),
-            "sumo_api": api.__name__,
+            "sumo_api": sumo_api,
             "junctions_controlled": len(junctions),
             "skipped": dict(read_skipped(req.intersections or req.out_dir / "intersections")),
             "controller": {
@@ -364,10 +378,6 @@ def run(
                 "feed_rejected": dict(loop.rejected),
             },
             **loop.summary(),
-            "online_gains": metrics.report(),
         }
     )
-    if recorder is not None:
-        summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
-    write_summary(summary, req.out_dir / "summary.json")
     return summary
