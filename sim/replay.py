@@ -183,7 +183,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
         f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
-    candidates = demand.candidate_routes(net_file, out, req.seed, params.candidate_trips)
+    candidates = demand.candidate_sets(net_file, out, req.seed, params.candidate_trips)
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
     candidate_edges = [r for c in candidates.entries or candidates.anywhere for r in demand.read_routes(c)]
@@ -233,7 +233,7 @@ def class_routes(
     edgedata: Path,
     cls: str,
 ) -> list[Path]:
-    """The route files of one vehicle class (demand.sample_from_entries): on the cars' candidates,
+    """The route files of one vehicle class (demand.sample_class): on the cars' candidates,
     or (`req.class_routes`, a class the network gives other lanes: bus lanes, bus-only streets)
     on its own, routed for its vClass; plus routes from the entries through counted edges that
     no candidate passes (demand.covering_routes)."""
@@ -241,14 +241,14 @@ def class_routes(
     vclass = demand.SUMO_VCLASS[cls]
     own = candidates
     if req.class_routes and demand.other_permissions(net, vclass):
-        own = demand.candidate_routes(net_file, out, req.seed, params.candidate_trips, vclass=vclass)
+        own = demand.candidate_sets(net_file, out, req.seed, params.candidate_trips, vclass=vclass)
     edges = [c.edge for c in counters if not c.to_edge]
     every = [*own.entries, *own.anywhere]
     cover = demand.covering_routes(net, every, edges, vclass, out / f"candidates_{vclass}_cover.rou.xml")
     if cover is not None:  # they start at the entries
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"
-    return demand.sample_from_entries(own, edgedata, routes, cls, req.seed, params.minimize_vehicles)
+    return demand.sample_class(own, edgedata, routes, cls, req.seed, params.minimize_vehicles)
 
 
 def write_sumocfg(

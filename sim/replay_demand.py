@@ -269,16 +269,27 @@ class Candidates:
     anywhere: tuple[Path, ...]
 
 
-def candidate_routes(
+def candidate_sets(
     net_file: Path, out_dir: Path, seed: int, n_routes: int = 3000, vclass: str = "passenger"
 ) -> Candidates:
+    """candidate_routes as Candidates, without routes of one edge (drop_one_edge_routes)."""
+    files = candidate_routes(net_file, out_dir, seed, n_routes, vclass)
+    for f in files:
+        drop_one_edge_routes(f)
+    entries = tuple(f for f in files if f.name.endswith("fringe.rou.xml"))
+    return Candidates(entries, tuple(f for f in files if f not in entries))
+
+
+def candidate_routes(
+    net_file: Path, out_dir: Path, seed: int, n_routes: int = 3000, vclass: str = "passenger"
+) -> list[Path]:
     """Candidate routes of SUMO vClass `vclass` for routeSampler, from randomTrips.py routed by
     duarouter for that vClass (a bus on the lanes buses may use): one set from fringe to fringe
     (`--fringe-factor max`: from the network's entries to its exits, long routes that pass many
-    counting sites) and one set from anywhere (fringe-biased). Routes of one edge are dropped
-    (drop_one_edge_routes)."""
+    counting sites; first in the list, left out on a network without fringe) and one set from
+    anywhere (fringe-biased)."""
     tools = Path(sumo_home()) / "tools"
-    files = {}
+    files = []
     tag = "" if vclass == "passenger" else f"{vclass}_"
     for name, fringe in (("fringe", "max"), ("inner", "5")):
         out = out_dir / f"candidates_{tag}{name}.rou.xml"
@@ -317,10 +328,8 @@ def candidate_routes(
                 raise
             log.warning("no fringe-to-fringe candidates (%s): a network without fringe edges", exc)
             continue
-        drop_one_edge_routes(out)
-        files[name] = out
-    entries = (files["fringe"],) if "fringe" in files else ()
-    return Candidates(entries, (files["inner"],))
+        files.append(out)
+    return files
 
 
 def drop_one_edge_routes(path: Path) -> int:
@@ -389,8 +398,8 @@ class RouteFit:
     vehicles: int
 
 
-def route_fit(edgedata: Path, routes: Path, period_s: float = 3600.0) -> RouteFit:
-    """RouteFit of a routeSampler output against its edgeData counts (`entered`). A vehicle
+def route_fit(edgedata: Path, routes: Path | list[Path], period_s: float = 3600.0) -> RouteFit:
+    """RouteFit of routeSampler output (one file or several) against its edgeData counts (`entered`). A vehicle
     counts on every counted edge of its route, in the period it departs in (the counts were
     moved by the lag to when their vehicles depart, write_edgedata)."""
     from sim.replay_geh import GEH_OK, geh
@@ -406,7 +415,8 @@ def route_fit(edgedata: Path, routes: Path, period_s: float = 3600.0) -> RouteFi
     edges = {e for e, _k in asked}
     got: dict[tuple[str, int], int] = defaultdict(int)
     n = 0
-    for v in ET.parse(routes).getroot().iter("vehicle"):
+    files = [routes] if isinstance(routes, Path) else routes
+    for v in (v for f in files for v in ET.parse(f).getroot().iter("vehicle")):
         n += 1
         route = v.find("route")
         k = int((float(v.get("depart", begin)) - begin) // period_s)
@@ -494,6 +504,33 @@ def sample_routes_cached(
     return out
 
 
+def sample_class(
+    candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+) -> list[Path]:
+    """The route files of one class: from the entries first (sample_from_entries), unless routes
+    sampled from all candidates at once (`<out>_any`) meet the hourly edge counts better by more
+    than 5 points (route_fit): a network whose loops see much traffic appear between them."""
+    firsts = sample_from_entries(candidates, edgedata, out, cls, seed, minimize_vehicles)
+    if not candidates.entries:
+        return firsts
+    every = list(dict.fromkeys([*candidates.entries, *candidates.anywhere]))
+    anyw = out.with_name(out.name.replace(".rou.xml", "_any.rou.xml"))
+    anyw = sample_routes_cached(every, edgedata, anyw, cls, seed, minimize_vehicles, f"{cls}_any_")
+    fit_entries, fit_any = route_fit(edgedata, firsts), route_fit(edgedata, anyw)
+    keep = firsts if fit_entries.share_ok >= fit_any.share_ok - 0.05 else [anyw]
+    log.info(
+        "routes %s: kept %s (from the entries first: %.0f%% of hourly edge counts GEH < 5, %d vehicles; "
+        "from anywhere: %.0f%%, %d vehicles)",
+        cls,
+        "entries first" if keep is firsts else "anywhere",
+        100 * fit_entries.share_ok,
+        fit_entries.vehicles,
+        100 * fit_any.share_ok,
+        fit_any.vehicles,
+    )
+    return keep
+
+
 def sample_from_entries(
     candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
 ) -> list[Path]:
@@ -506,7 +543,7 @@ def sample_from_entries(
     first = sample_routes_cached(list(candidates.entries), edgedata, out, cls, seed, minimize_vehicles)
     short = edgedata.with_name(f"{edgedata.stem}_short.xml")
     mid = out.with_name(out.name.replace(".rou.xml", "_mid.rou.xml"))
-    missing = shortfall_counts(edgedata, first, short)
+    missing = shortfall_counts(edgedata, first, short, geh_min=0.0)
     log.info("routeSampler %s: %d vehicles of counts the entries' routes leave short", cls, missing)
     if not missing:
         mid.unlink(missing_ok=True)
@@ -540,7 +577,9 @@ def _route_counts(routes: Path, begin_s: float, interval_s: float) -> dict[tuple
     return got
 
 
-def shortfall_counts(edgedata: Path, routes: Path, out: Path, period_s: float = 3600.0) -> int:
+def shortfall_counts(
+    edgedata: Path, routes: Path, out: Path, period_s: float = 3600.0, geh_min: float | None = None
+) -> int:
     """The counts of `edgedata` that `routes` leave short, as an edgeData file `out` of the same
     intervals: where a count (edge or turn) gets fewer vehicles than asked in an hour, by GEH >=
     5 on the hourly flows (a short last hour scaled to its length), each interval's shortfall
@@ -563,7 +602,7 @@ def shortfall_counts(edgedata: Path, routes: Path, out: Path, period_s: float = 
     short = set()
     for (key, hour), (a, m) in hourly.items():
         scale = 3600.0 / max(1.0, min(period_s, end - begin - hour * period_s))
-        if m < a and geh(m * scale, a * scale) >= GEH_OK:
+        if m < a and geh(m * scale, a * scale) >= (GEH_OK if geh_min is None else geh_min):
             short.add((key, hour))
     total = 0
     for k, (iv, (b, _e, asked)) in enumerate(zip(root, intervals)):
