@@ -639,3 +639,15 @@ def test_schedule_charges_a_spilled_queue_twice():
     assert plain[1][0].job[3] == pytest.approx(4.0)
     assert spilled[1][0].job[3] == pytest.approx(7.0)
     assert spilled[1][0].service_s == plain[1][0].service_s  # served in the same time
+
+
+def test_webster_and_schedule_refuse_a_light_coupled_to_another():
+    """Two lights joined by a road shorter than one vehicle run only as one program: webster and
+    schedule leave them on it and name the other light (rand_short_edges: schedule 199.8 ->
+    52.8 s/veh, fixed 89.6)."""
+    raw = two_phase_raw()
+    raw["coupled"] = ["K"]
+    lay = Layout.build(parse_intersection(raw, "t.toml"), CFG)
+    for name in ("webster", "schedule"):
+        assert "K" in make_policy(name, CFG).cannot_serve(lay), name
+        assert make_policy(name, CFG).cannot_serve(Layout.build(two_phase(), CFG)) == "", name

@@ -40,6 +40,7 @@ from controller.core.params import WebsterParams
 from controller.core.policies import Policy
 from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import cyclic_refusal
+from controller.core.policies.scats import coupled_refusal
 from controller.core.safety import SignalView
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import CycleWish
@@ -163,7 +164,9 @@ class WebsterPolicy(Policy):
         self.params = params if params is not None else WebsterParams()
 
     def cannot_serve(self, layout: Layout) -> str:
-        return cyclic_refusal(layout)
+        """Also refuses a junction coupled to another light (scats.coupled_refusal): a plan of
+        its own at each stops vehicles inside the other junction and locks both."""
+        return cyclic_refusal(layout) or coupled_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> WebsterState:
         return WebsterState(now_s, None, None)
