@@ -221,6 +221,12 @@ def _whole(x_s: float) -> float:
 
 def stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
     """The intergreen a -> b as a roadside with whole-period stages shows it."""
+    if not (0 <= a < len(j.phases) and 0 <= b < len(j.phases)):
+        return _stage_intergreen_s(j, a, b)  # what the model says of such indices
+    return _static(j).intergreen_s[a][b]
+
+
+def _stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
     if j.intergreen_s(a, b) <= 0:
         return 0.0
     return max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_between_s(a, b))
@@ -314,7 +320,7 @@ def _static(j: Intersection) -> _Static:
     for k in range(n):
         green = set(j.served_movements(k))
         red_when.append(tuple((i, m.id) for i, m in enumerate(j.movements) if m.id not in green))
-    inter = tuple(tuple(stage_intergreen_s(j, a, b) for b in range(n)) for a in range(n))
+    inter = tuple(tuple(_stage_intergreen_s(j, a, b) for b in range(n)) for a in range(n))
     serving: dict[str, tuple[int, ...]] = {}
     for k in range(n):
         for m in dict.fromkeys(j.served_movements(k)):
