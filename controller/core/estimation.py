@@ -629,7 +629,12 @@ def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, 
     has no zone: only this period's arrivals."""
     travel_ticks = np.ceil(layout.lane_zone_m / np.maximum(adv_speed, 1.0) / max(dt, 1e-9)).astype(int)
     upto = np.clip(travel_ticks, 0, TRANSIT_HISTORY_TICKS - 1)
-    out: np.ndarray = np.take_along_axis(np.cumsum(recent, axis=0), upto[None, :], axis=0)[0]
+    if not len(upto):
+        return np.zeros(0)
+    # the running sums only as far as the longest transit (a cumsum is sequential: its first
+    # rows do not depend on the rows after them)
+    rows = int(upto.max()) + 1
+    out: np.ndarray = np.take_along_axis(np.cumsum(recent[:rows], axis=0), upto[None, :], axis=0)[0]
     return out
 
 
