@@ -13,6 +13,14 @@ A run fails when: the exit code is not 0, summary.json is missing, the delay is 
 vehicle was inserted, a policy that sends plans sent none although it did not refuse every
 junction at start, or it left a junction without any plan for the whole run without refusing
 it at start (summary.json's "refused", "skipped" and "junction_control").
+
+A guard on top (issue 9's target): `adaptive` is no more than 2 % worse than `fixed`, the
+network's own programs, on each network, in mean delay per vehicle over the same 600 s. The
+fixed-program figure comes from SUMO alone (no controller: under `fixed` it sends no plan),
+scored as `simulate` scores a run, which costs a fraction of a second per corpus network; the
+rotation's own `fixed` runs check that it is the figure `simulate --policy fixed` gives. A
+network that misses the target today is listed in KNOWN_MISSES with its measured figures, and
+must not get worse than them.
 """
 
 from __future__ import annotations
@@ -25,10 +33,11 @@ from pathlib import Path
 import pytest
 
 from sim.baselines import FIELD_POLICIES
+from sim.evaluate import evaluate
 from sim.netimport import read_skipped
 from sim.scenarios.corpus.build import ensure_built
 from sim.scenarios.corpus.catalogue import CORPUS
-from tests.scenarios import ROOT, copy_writable, error_line, simulate, sumocfg_begin_s
+from tests.scenarios import ENV, HOME, ROOT, copy_writable, error_line, simulate, sumocfg_begin_s
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +51,10 @@ NETWORKS = (
 )
 OTHER_POLICIES = ("max_pressure", "schedule", "scats", "webster", "fixed", "actuated", "delay_based")
 NO_PLANS = ("fixed", *FIELD_POLICIES)  # the network's own programs, or SUMO's own actuation
+MAX_WORSE_THAN_FIXED = 0.02  # issue 9: adaptive's mean delay at most 2 % above fixed's, per network
+# Networks where adaptive misses that today: network -> (adaptive, fixed) s/veh as measured (600 s,
+# SUMO 1.28); the guard there is that the ratio does not grow by more than MAX_WORSE_THAN_FIXED.
+KNOWN_MISSES: dict[str, tuple[float, float]] = {}
 
 
 def cases() -> list[tuple[str, str]]:
@@ -106,6 +119,38 @@ def silent_junctions(summary: dict) -> list[str]:
     )
 
 
+def fixed_delay_s(cfg: Path, out: Path, begin_s: float, end_s: float) -> float:
+    """Mean delay (s/veh) of the scenario under its own programs from `begin_s` to `end_s`: SUMO
+    alone, with the outputs and options `simulate` gives it, scored by sim.evaluate as
+    `simulate` scores a run (the same figure as `simulate --policy fixed`, whose controller
+    sends no plan: the rotation's fixed runs assert it)."""
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    trips, stats = out / "tripinfo.xml", out / "statistics.xml"
+    cmd = [str(HOME / "bin" / "sumo"), "-c", str(cfg), "--end", f"{end_s:.0f}", "--tripinfo-output", str(trips)]
+    cmd += ["--tripinfo-output.write-unfinished", "true", "--statistic-output", str(stats)]
+    cmd += ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true"]
+    done = subprocess.run([*cmd, "--step-length", "1"], env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{cfg} under its own programs (SUMO alone): {error_line(done.stderr)}"
+    return float(evaluate(trips, stats, begin_s=begin_s, end_s=end_s)["delay_s"])
+
+
+def check_against_fixed(net: str, adaptive_s: float, fixed_s: float) -> None:
+    """Issue 9's target on one network: adaptive at most MAX_WORSE_THAN_FIXED worse than fixed,
+    or, for a known miss, no worse than measured (module doc)."""
+    ratio = adaptive_s / fixed_s if fixed_s > 0 else (1.0 if adaptive_s <= 0 else math.inf)
+    if net in KNOWN_MISSES:
+        was_a, was_f = KNOWN_MISSES[net]
+        limit = was_a / was_f + MAX_WORSE_THAN_FIXED
+        why = f"known miss, measured {was_a:.1f} vs {was_f:.1f}"
+    else:
+        limit, why = 1.0 + MAX_WORSE_THAN_FIXED, "issue 9: at most 2 % worse than the network's own programs"
+    assert ratio <= limit, (
+        f"{net} adaptive: {adaptive_s:.1f} s/veh vs fixed {fixed_s:.1f} ({ratio:.3f}x > {limit:.3f}x; {why})"
+    )
+
+
 @pytest.mark.parametrize(("net", "policy"), cases(), ids=[f"{n}-{p}" for n, p in cases()])
 def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
     cfg = scenario_cfg(net)
@@ -124,6 +169,15 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
         )
         silent = silent_junctions(s)
         assert not silent, f"{net} {policy}: no plan in {RUN_S} s for {', '.join(silent)}, not refused at start"
+    if policy in ("adaptive", "fixed"):
+        fixed_s = fixed_delay_s(cfg, tmp_path / "sumo_alone", begin_s, begin_s + RUN_S)
+        if policy == "fixed":
+            assert fixed_s == pytest.approx(s["delay_s"], rel=1e-9, abs=1e-9), (
+                f"{net}: SUMO alone {fixed_s} s/veh, simulate --policy fixed {s['delay_s']}: the guard's "
+                "baseline is not the fixed run"
+            )
+        else:
+            check_against_fixed(net, s["delay_s"], fixed_s)
 
 
 # --- the corpus' own program rewriting (pure, fast) ----------------------------------------------
@@ -171,3 +225,13 @@ def test_lettered_program_uses_every_letter():
     letters = set("".join(p.state for p in program))
     assert {"u", "s", "o", "Y", "y", "G", "g", "r"} <= letters
     assert all(p.state[0] == "o" for p in program)  # the link that is never green
+
+
+def test_the_guard_fails_a_network_more_than_2_pc_worse_than_fixed(monkeypatch):
+    check_against_fixed("corpus/x", 51.0, 50.0)  # 2 % worse: within the target
+    with pytest.raises(AssertionError, match=r"corpus/x adaptive: 51\.6 s/veh vs fixed 50\.0"):
+        check_against_fixed("corpus/x", 51.6, 50.0)
+    monkeypatch.setitem(KNOWN_MISSES, "corpus/x", (60.0, 50.0))  # a known miss at 1.2x may not grow past 1.22x
+    check_against_fixed("corpus/x", 61.0, 50.0)
+    with pytest.raises(AssertionError, match="known miss, measured 60.0 vs 50.0"):
+        check_against_fixed("corpus/x", 61.5, 50.0)

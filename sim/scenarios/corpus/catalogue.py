@@ -496,5 +496,53 @@ CORPUS: tuple[CorpusNet, ...] = (
 )
 
 
+CORPUS += (
+    CorpusNet(
+        "grid_touching_lights",
+        36,
+        "junctions 16 m apart on two-lane roads, each its own traffic light: edges of a few metres "
+        "between lights, shorter than one vehicle, so a queue at one stands inside the other (coupled)",
+        netgenerate(
+            "--grid",
+            "--grid.x-number",
+            "3",
+            "--grid.y-number",
+            "2",
+            "--grid.x-length",
+            "160",
+            "--grid.y-length",
+            "16",
+            "--grid.attach-length",
+            "120",
+            "-L",
+            "2",
+            *SIGNAL_ALL,
+            *NO_UTURN,
+        ),
+        Demand(800, min_distance_m=120),
+    ),
+    CorpusNet(
+        "rand_tight_clusters",
+        37,
+        "random network of 12-70 m edges, lights within 30 m clustered into one program (--tls.join, "
+        "no --junctions.join): clusters with internal edges of a few metres, next to single lights",
+        rand(
+            24,
+            12,
+            70,
+            "-L",
+            "2",
+            "--random-lanenumber",
+            "--tls.join",
+            "--tls.join-dist",
+            "30",
+            *SIGNAL_ALL,
+            *NO_UTURN,
+        ),
+        Demand(700, min_distance_m=80),
+    ),
+)
+
+
 def by_name() -> dict[str, CorpusNet]:
     return {c.name: c for c in CORPUS}
