@@ -1,5 +1,7 @@
 """The in-process detector feed: one period of many junctions' loops as arrays, validated by
-the rules of the JSON feed (core/feedrules.py), junction by junction.
+the rules of the JSON feed (core/feedrules.py): the rules on the frame's time and period once
+for the frame, the loops' readings as arrays over every loop (a junction found breaking a rule
+is then walked loop by loop for the JSON path's reason).
 
 A `DetectorFrame` stands for one detector message per junction of its `FrameLayout`, all read
 at the same time `t_s` over the same `period_s`: a junction whose reading breaks a rule is
@@ -95,14 +97,8 @@ def check_frame(
     layout = frame.layout
     n_j = len(layout.junctions)
     errors: dict[int, FeedError] = dict(static)
-    for k, jid in enumerate(layout.junctions):
-        if k not in errors:
-            try:
-                rules.check_number("t", frame.t_s)
-                rules.check_time(frame.t_s, last_t_s.get(jid), now_s, max_future_s)
-                rules.check_period(frame.period_s)
-            except FeedError as exc:
-                errors[k] = exc
+    for k, exc in _time_errors(frame, last_t_s, now_s, max_future_s).items():
+        errors.setdefault(k, exc)
     if len(errors) < n_j:
         for k in _bad_junctions(frame):
             if k not in errors:
@@ -110,6 +106,36 @@ def check_frame(
     accepted = np.ones(n_j, dtype=bool)
     accepted[list(errors)] = False
     return FrameCheck(accepted, tuple((layout.junctions[k], errors[k]) for k in sorted(errors)))
+
+
+def _time_errors(
+    frame: DetectorFrame, last_t_s: Mapping[str, float], now_s: float, max_future_s: float
+) -> dict[int, FeedError]:
+    """Per junction position, the first of the rules on t and period_s its reading breaks, in
+    the order decode_detector_message checks them: t a number, not in the future, after the
+    junction's last accepted t, then period_s. All but the third hold or fail for the whole
+    frame (one t, one period), so they are checked once."""
+    n_j = len(frame.layout.junctions)
+    try:
+        rules.check_number("t", frame.t_s)
+        rules.check_time(frame.t_s, None, now_s, max_future_s)
+    except FeedError as exc:
+        return dict.fromkeys(range(n_j), exc)
+    out: dict[int, FeedError] = {}
+    t_s = frame.t_s
+    for k, jid in enumerate(frame.layout.junctions):
+        last = last_t_s.get(jid)
+        if last is not None and t_s <= last:
+            try:
+                rules.check_time(t_s, last, now_s, max_future_s)
+            except FeedError as exc:
+                out[k] = exc
+    try:
+        rules.check_period(frame.period_s)
+    except FeedError as exc:
+        for k in range(n_j):
+            out.setdefault(k, exc)
+    return out
 
 
 def _bad_junctions(frame: DetectorFrame) -> list[int]:
