@@ -651,3 +651,20 @@ def test_webster_and_schedule_refuse_a_light_coupled_to_another():
     for name in ("webster", "schedule"):
         assert "K" in make_policy(name, CFG).cannot_serve(lay), name
         assert make_policy(name, CFG).cannot_serve(Layout.build(two_phase(), CFG)) == "", name
+
+
+def test_webster_keeps_no_storage_red_when_none_can_be_kept():
+    """N and E both carry 500 PCU/h into 2 PCU: each would need all but 14 s of the cycle. No
+    split keeps both reds, so the plan is the one for their capacity needs (as with storage for
+    a whole cycle), not one favouring whichever need came first."""
+    from controller.core.policies.webster import webster_greens
+
+    raw = two_phase_raw()
+    for m in raw["movements"]:
+        m["storage_pcu"] = 2.0
+    tight = Layout.build(parse_intersection(raw, "t.toml"), CFG)
+    for m in raw["movements"]:
+        m["storage_pcu"] = 100.0
+    roomy = Layout.build(parse_intersection(raw, "t.toml"), CFG)
+    q = webster_flows(tight, {"N_T": 500, "E_T": 500})
+    assert webster_greens(tight, q, 3.0, 0.9) == pytest.approx(webster_greens(roomy, q, 3.0, 0.9))

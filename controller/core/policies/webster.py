@@ -18,8 +18,10 @@ offset:
     (q x red) fits its storage (the model's, up to its advance loops); a longer red spills
     the queue onto the link before and locks the junction upstream (core/spillback.py).
   Phases start at their minimum green and are raised, largest need first, the deficit going
-  to the serving phase that serves the fewest movements (within max_green_s); where the
-  raised greens do not fit the cycle, their parts above the minimum are scaled down alike.
+  to the serving phase that serves the fewest movements (within max_green_s). Where the
+  raised greens do not fit the cycle, no split keeps every storage red: the capacity needs
+  alone are used, and where those do not fit either, their parts above the minimum greens
+  are scaled down alike.
   The green left over is shared in proportion to the base program's greens (the city's split).
 - demand q per movement: the larger of the period's arrivals (advance loops) and departures
   (stop lines), plus the queue standing upstream of the advance loops (spilled over, unseen by
@@ -80,16 +82,15 @@ def common_cycle_s(
 
 def movement_needs_s(
     layout: Layout, flow_pcu_h: np.ndarray, cycle_s: float, lost_time_per_phase_s: float, max_flow_ratio: float
-) -> np.ndarray:
-    """(movements,) the least green (s) each movement needs per cycle, summed over the phases
-    serving it: Webster's capacity green at `max_flow_ratio` plus the lost time, and the green
-    that keeps its red-time queue within its storage (module docstring); 0 without demand."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(capacity, storage): per movement, the least green (s) it needs per cycle, summed over the
+    phases serving it: Webster's capacity green at `max_flow_ratio` plus the lost time, and the
+    green that keeps its red-time queue within its storage (module docstring); 0 without demand."""
     q_pcu_s = flow_pcu_h / 3600.0
     has = q_pcu_s > 0
     capacity_s = np.where(has, cycle_s * flow_pcu_h / layout.sat_flow_pcu_h / max_flow_ratio + lost_time_per_phase_s, 0)
     storage_s = np.where(has, cycle_s - layout.storage_pcu / np.maximum(q_pcu_s, 1e-12), 0.0)
-    out: np.ndarray = np.maximum(np.maximum(capacity_s, storage_s), 0.0)
-    return out
+    return np.maximum(capacity_s, 0.0), np.maximum(storage_s, 0.0)
 
 
 def green_floors_s(layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -116,9 +117,10 @@ def green_floors_s(layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.n
 def webster_greens(
     layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
 ) -> tuple[float, tuple[float, ...]]:
-    """(cycle_s, greens_s per phase in index order): the reference cycle, the floors within the
-    phase limits (scaled down above the minimum greens when they do not fit), the rest in
-    proportion to the base greens."""
+    """(cycle_s, greens_s per phase in index order): the common cycle, the floors within the
+    phase limits (from the capacity and storage needs; from the capacity needs alone when those
+    do not fit the cycle, then scaled down above the minimum greens when these do not either),
+    the rest in proportion to the base greens."""
     j = layout.junction
     n = len(j.phases)
     cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio)
@@ -126,8 +128,10 @@ def webster_greens(
     total_s = max(cycle_s - intergreens_s, 0.0)
     lo = np.array([p.min_green_s for p in j.phases])
     hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
-    needs_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
-    floors = green_floors_s(layout, needs_s, lo, hi)
+    capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi)
+    if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
+        floors = green_floors_s(layout, capacity_s, lo, hi)
     if floors.sum() > total_s and floors.sum() > lo.sum():
         scale = max(total_s - lo.sum(), 0.0) / (floors.sum() - lo.sum())
         floors = lo + (floors - lo) * scale
