@@ -670,3 +670,19 @@ def test_webster_keeps_no_storage_red_when_none_can_be_kept():
     assert cycle_s == pytest.approx(cycle2_s)
     assert greens == pytest.approx(greens2)
     assert greens[0] == pytest.approx(greens[1], abs=2.0)  # equal needs: about equal greens
+
+
+def test_webster_raises_the_city_main_stage_of_a_movement_first():
+    """N_L is green in the N/S through stage (permitted, base 30 s) and in its lefts stage
+    (protected, base 6 s): a 20 s need (both stages together) raises the through stage, the city's main stage for it,
+    not the short lefts stage (Bologna's programs serve a movement in several stages; raising
+    the short ones took pasubio 231's main stage from 52 s to 7 s)."""
+    from controller.core.policies.webster import green_floors_s
+
+    lay = Layout.build(four_phase(), CFG)
+    ids = [m.id for m in lay.junction.movements]
+    need = np.array([20.0 if i == "N_L" else 0.0 for i in ids])
+    lo = np.array([p.min_green_s for p in lay.junction.phases])
+    hi = np.array([p.max_green_s for p in lay.junction.phases])
+    # N_L has 7 + 5 s from the two stages at their minimum: the other 8 s go to the through stage
+    assert green_floors_s(lay, need, lo, hi).tolist() == pytest.approx([15.0, 5.0, 7.0, 5.0])

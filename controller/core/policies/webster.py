@@ -18,7 +18,8 @@ offset:
     (q x red) fits its storage (the model's, up to its advance loops); a longer red spills
     the queue onto the link before and locks the junction upstream (core/spillback.py).
   Phases start at their minimum green and are raised, largest need first, the deficit going
-  to the serving phase that serves the fewest movements (within max_green_s). Where the
+  to the serving phase with the longest base green (the city's main stage for the movement;
+  within max_green_s). Where the
   raised greens do not fit the cycle, no split keeps every storage red: the capacity needs
   alone are used, and where those do not fit either, their parts above the minimum greens
   are scaled down alike.
@@ -95,17 +96,18 @@ def movement_needs_s(
 
 def green_floors_s(layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """(phases,) greens from `lo` raised until every movement's need is met by the phases
-    serving it (largest need first; a deficit goes to the serving phase that serves the fewest
-    movements, the one most its own), within `hi`. A movement green in every phase needs nothing."""
+    serving it (largest need first; a deficit goes to the serving phase with the longest base
+    green, the city's main stage for it, then the next), within `hi`. A movement green in every
+    phase needs nothing."""
     serves = layout.serves
-    n_served = serves.sum(axis=1)
+    base_s = [p.base_green_s for p in layout.junction.phases]
     g = lo.astype(float).copy()
     for m in np.argsort(-needs_s):
         ks = np.flatnonzero(serves[:, m])
         if needs_s[m] <= 0 or len(ks) == len(g):
             continue
         deficit = needs_s[m] - float(g[ks].sum())
-        for k in sorted(ks, key=lambda k: (n_served[k], k)):
+        for k in sorted(ks, key=lambda k: (-base_s[k], k)):
             if deficit <= 1e-9:
                 break
             add = min(deficit, hi[k] - g[k])
