@@ -137,6 +137,7 @@ class ReplayConfig:
     warmup_s: float = 900.0  # recorded feed before the scenario's start that the queue estimate is run over
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)
     candidate_trips: int = 3000  # random trips (randomTrips.py) per set of candidate routes and vehicle class
+    entries_first: bool = True  # routes from the network's entries first, what they leave short from anywhere
 
 
 @dataclass(frozen=True)
@@ -373,7 +374,7 @@ def load_config(path: str | Path | None) -> Config:
     _check_validation_network(cfg, p)
     if not cfg.replay.minimize_vehicles < 1.0:
         raise ConfigError(
-            str(p), "replay.minimize_vehicles", f"routeSampler's weight, must be < 1, got {cfg.replay.minimize_vehicles}"
+            str(p), "replay.minimize_vehicles", f"routeSampler's weight, must be < 1: {cfg.replay.minimize_vehicles}"
         )
     if cfg.broker.mqtt_version not in ("5", "3.1.1"):
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
