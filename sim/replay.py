@@ -186,7 +186,9 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     candidates = demand.candidate_sets(net_file, out, req.seed, params.candidate_trips)
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
-    candidate_edges = [r for c in candidates.entries or candidates.anywhere for r in demand.read_routes(c)]
+    every = (*candidates.entries, *candidates.anywhere)  # the lags: from where the routes will start
+    starts = candidates.entries if params.entries_first and candidates.entries else every
+    candidate_edges = [r for c in starts for r in demand.read_routes(c)]
     lags = demand.edge_lags_s(net, candidate_edges, sorted({c.edge for cs in counters.values() for c in cs}))
     asked: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
@@ -248,7 +250,7 @@ def class_routes(
     if cover is not None:  # they start at the entries
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"
-    return demand.sample_class(own, edgedata, routes, cls, req.seed, params.minimize_vehicles)
+    return demand.sample_class(own, edgedata, routes, cls, req.seed, params.minimize_vehicles, params.entries_first)
 
 
 def write_sumocfg(

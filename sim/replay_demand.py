@@ -505,30 +505,14 @@ def sample_routes_cached(
 
 
 def sample_class(
-    candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+    candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float, entries: bool
 ) -> list[Path]:
-    """The route files of one class: from the entries first (sample_from_entries), unless routes
-    sampled from all candidates at once (`<out>_any`) meet the hourly edge counts better by more
-    than 5 points (route_fit): a network whose loops see much traffic appear between them."""
-    firsts = sample_from_entries(candidates, edgedata, out, cls, seed, minimize_vehicles)
-    if not candidates.entries:
-        return firsts
+    """The route files of one class: from the entries first (sample_from_entries), or
+    (`entries` false) sampled from all candidates at once."""
+    if entries:
+        return sample_from_entries(candidates, edgedata, out, cls, seed, minimize_vehicles)
     every = list(dict.fromkeys([*candidates.entries, *candidates.anywhere]))
-    anyw = out.with_name(out.name.replace(".rou.xml", "_any.rou.xml"))
-    anyw = sample_routes_cached(every, edgedata, anyw, cls, seed, minimize_vehicles, f"{cls}_any_")
-    fit_entries, fit_any = route_fit(edgedata, firsts), route_fit(edgedata, anyw)
-    keep = firsts if fit_entries.share_ok >= fit_any.share_ok - 0.05 else [anyw]
-    log.info(
-        "routes %s: kept %s (from the entries first: %.0f%% of hourly edge counts GEH < 5, %d vehicles; "
-        "from anywhere: %.0f%%, %d vehicles)",
-        cls,
-        "entries first" if keep is firsts else "anywhere",
-        100 * fit_entries.share_ok,
-        fit_entries.vehicles,
-        100 * fit_any.share_ok,
-        fit_any.vehicles,
-    )
-    return keep
+    return [sample_routes_cached(every, edgedata, out, cls, seed, minimize_vehicles)]
 
 
 def sample_from_entries(

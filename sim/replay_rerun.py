@@ -1,8 +1,10 @@
 """Calibration over SUMO seeds: build a recording's replay scenario once (or take a built one),
-run it under `adaptive` with each seed, and print the GEH of each run's loop counts against the
-recording, with the median (one seed can gridlock a network or not: one run is no figure).
+run its calibration run (the recording's policy in closed loop, as `replay` does) with each
+seed, and print the GEH of each run's loop counts against the recording, with the median (one
+seed can gridlock a network or not: one run is no figure).
 
     python -m sim.replay_rerun ARCHIVE OUT [--scenario OUT0/scenario/replay.sumocfg] [--seeds 1,2,3,4,5]
+        [--from T --to T]
 
 Without --scenario the scenario is built into OUT/scenario by the current method (routeSampler's
 output is reused when the counts and candidates are the same). Each seed's run: OUT/seed-N/.
@@ -21,18 +23,21 @@ import pyarrow as pa
 from controller.adapters.archive import read_archive, read_meta, site_root
 from controller.config import load_config
 from controller.junctions import load_intersections
-from sim.replay import ReplayRequest, Window, build_scenario, resolve_window, start_run
+from sim.replay import ReplayRequest, Window, build_scenario, policy_names, resolve_window, start_run
 from sim.replay_geh import GehResult, compare_counts, count_sites
 
 
 def rerun(req: ReplayRequest, sumocfg: Path, site: Path, window: Window, sites: dict[str, str]) -> GehResult:
-    """One run of `sumocfg` under adaptive with req.seed into req.out_dir, its GEH against the recording."""
+    """The calibration run of `sumocfg` (the recording's own policy in closed loop, or its
+    recorded plans: sim.replay policy_names) with req.seed into req.out_dir, its GEH against the
+    recording."""
     meta = read_meta(site)
-    run = start_run(req, "adaptive", sumocfg, site, window, list(meta.get("additional_files", [])), record=True)
+    _runs, policy = policy_names(req, meta.get("policy"))
+    run = start_run(req, policy, sumocfg, site, window, list(meta.get("additional_files", [])), record=True)
     if run.wait() != 0:
-        raise RuntimeError(f"run failed: see {req.out_dir / 'adaptive' / 'run.log'}")
+        raise RuntimeError(f"run failed: see {req.out_dir / policy / 'run.log'}")
     recorded = read_archive(site, "detectors", window.from_s, window.to_s)
-    rebuilt = read_archive(site_root(req.out_dir / "adaptive" / "archive"), "detectors")
+    rebuilt = read_archive(site_root(req.out_dir / policy / "archive"), "detectors")
     t = rebuilt.schema.get_field_index("t_s")
     rebuilt = rebuilt.set_column(t, "t_s", pa.compute.add(rebuilt["t_s"], window.offset_s))
     return compare_counts(recorded, rebuilt, window.from_s, window.to_s, sites)
@@ -50,12 +55,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--scenario", type=Path, help="a built replay.sumocfg (default: build OUT/scenario)")
     ap.add_argument("--seeds", default="1,2,3,4,5", help="SUMO seeds, comma-separated")
+    ap.add_argument("--from", dest="t_from", help="window start (the recording's clock), as `replay --from`")
+    ap.add_argument("--to", dest="t_to", help="window end, as `replay --to`")
     args = ap.parse_args(argv)
     cfg = load_config(None)
     site = site_root(args.archive)
     meta = read_meta(site)
     seeds = [int(s) for s in args.seeds.split(",")]
-    base = ReplayRequest(archive=args.archive, out_dir=args.out)
+    base = ReplayRequest(archive=args.archive, out_dir=args.out, t_from=args.t_from, t_to=args.t_to)
     window = resolve_window(base, read_archive(site, "detectors").select(["t_s", "period_s"]), cfg.replay)
     sumocfg = args.scenario
     if sumocfg is None:
@@ -66,7 +73,7 @@ def main(argv: list[str]) -> int:
     print("| seed | GEH < 5 hourly | sites | 15 min |\n|---:|---:|---:|---:|")
     shares = []
     for seed in seeds:
-        req = ReplayRequest(archive=args.archive, out_dir=args.out / f"seed-{seed}", seed=seed)
+        req = ReplayRequest(args.archive, args.out / f"seed-{seed}", args.t_from, args.t_to, seed=seed)
         geh = rerun(req, sumocfg, site, window, sites)
         shares.append(geh.hourly_share)
         print(f"| {seed} | {geh.hourly_share:.1%} | {geh.hourly_n} | {geh.quarter_share:.1%} |", flush=True)
