@@ -4,7 +4,7 @@ seed, and print the GEH of each run's loop counts against the recording, with th
 seed can gridlock a network or not: one run is no figure).
 
     python -m sim.replay_rerun ARCHIVE OUT [--scenario OUT0/scenario/replay.sumocfg] [--seeds 1,2,3,4,5]
-        [--from T --to T]
+        [--from T --to T] [--config CONFIG]
 
 Without --scenario the scenario is built into OUT/scenario by the current method (routeSampler's
 output is reused when the counts and candidates are the same). Each seed's run: OUT/seed-N/.
@@ -57,8 +57,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seeds", default="1,2,3,4,5", help="SUMO seeds, comma-separated")
     ap.add_argument("--from", dest="t_from", help="window start (the recording's clock), as `replay --from`")
     ap.add_argument("--to", dest="t_to", help="window end, as `replay --to`")
+    ap.add_argument("--config", help="config file ([replay]: how the scenario is built); default: the built-in")
     args = ap.parse_args(argv)
-    cfg = load_config(None)
+    cfg = load_config(args.config)
     site = site_root(args.archive)
     meta = read_meta(site)
     seeds = [int(s) for s in args.seeds.split(",")]
