@@ -123,7 +123,7 @@ class AuditStore:
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self._db.execute("BEGIN")
+                self._db.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield self

@@ -37,12 +37,6 @@ def test_kill_9_of_one_instance_its_region_is_taken_over(tmp_path):
     assert report.is_file(), done.stdout[-2000:] + done.stderr[-2000:]
     r = json.loads(report.read_text())
     assert len(r["junctions"]) == 10 and r["epochs_before_kill"]  # r0 ran its half of the city before the kill
-    if "database is locked" in r["died"].get("r0-back", {}).get("error", ""):
-        # Known defect, diagnosed (issue 12): AuditStore.batch opens a deferred transaction, so
-        # begin_epoch's read-then-insert fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait) when
-        # the other instance commits in between; the returned instance dies at start and r0
-        # stays with the taker. Fixed by "BEGIN IMMEDIATE" in controller/adapters/audit.py.
-        pytest.xfail(f"r0's instance died at start: {r['died']['r0-back']['error']}")
     assert not r["died"], r["died"]  # every instance ran until the end of the field
     # epochs known by who began them (the audit store), not by the roadsides' clock (sim/failover_check.py)
     assert r["epochs_taker"] and min(r["epochs_taker"]) > max(r["epochs_before_kill"])
