@@ -43,7 +43,7 @@ from prometheus_client import CollectorRegistry
 
 from controller.adapters.keys import new_keyring
 from controller.adapters.metrics import ServiceMetrics
-from controller.adapters.mqtt import MqttClient, topic_level
+from controller.adapters.mqtt import MqttClient, Topics, topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command
@@ -52,9 +52,9 @@ from controller.errors import AdapterError, FeedError
 from controller.live import LOCKSTEP_TIMEOUT_S, ScaledClock, ServiceNode, run_lockstep, run_realtime
 from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
-from sim.broker import SIM, Broker, field_user
+from sim.broker import CONTROLLER, SIM, Broker, field_user
 from sim.field import SumoField
-from sim.mqtt_regions import RegionProcess, RegionSpec
+from sim.mqtt_regions import RegionProcess, RegionSpec, region_user, region_users
 from sim.simulate import SimulateRequest, run
 
 log = logging.getLogger(__name__)
@@ -396,12 +396,14 @@ def _region_spec(
     """What the process of one region's controller node needs."""
     site = broker.topics.site
     cfg = replace(cfg, service=replace(cfg.service, instance=region_instance(cfg, region.name)))
+    # the region's own user where the broker has one (a Broker of run_via_mqtt); else `controller` (a cluster)
+    user = region_user(region.name) if region_user(region.name) in getattr(broker, "users", {}) else CONTROLLER
     return RegionSpec(
         cfg=broker.controller_config(cfg),
         junctions={j: junctions[j] for j in region.watched},
         owned=region.owned,
         region=region.name,
-        settings=broker.settings("controller", client_id=f"tsc-{site}-replay-{region.name}"),
+        settings=broker.settings(user, client_id=f"tsc-{site}-replay-{region.name}"),
         policy=policy,
         start_s=start_s,
         keyring=keyring,
@@ -453,9 +455,10 @@ def run_via_mqtt(
             """A LoopFactory (sim/simulate.py): a private broker for `junctions`, then the loop."""
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
-            # the nodes of a sharded replay share the `controller` user: client ids must not be bound to it
-            sharded = bool(sharded_regions(cfg_, junctions))
-            broker = Broker(Path(workdir) / "broker", cfg_.service.site, junctions, bind_client_ids=not sharded)
+            # a sharded replay's region processes: a broker user each (client ids bound to user names)
+            site = cfg_.service.site
+            users = region_users(Topics(site), [r.name for r in sharded_regions(cfg_, junctions)])
+            broker = Broker(Path(workdir) / "broker", site, junctions, extra_users=users, bind_client_ids=True)
             brokers.append(broker.start())
             opts = {"realtime_factor": realtime_factor, "timeout_s": timeout_s, "after_second": after_second}
             return MqttLoop(field, junctions, cfg_, *args, broker=broker, **opts, **kwargs)
