@@ -64,11 +64,16 @@ def read_states(path: Path) -> dict[str, list[str]]:
 
 
 def _stages(j: Intersection, states: list[str]) -> list[tuple[int | None, int, int]]:
-    """(phase or None, first second, last second) runs: a phase while its greens show exactly."""
+    """(phase or None, first second, last second) runs: a phase while its greens show exactly and
+    no link shows yellow. A second of an intergreen (some link yellow) belongs to no phase, even
+    when the links that stay green through it are exactly the next phase's (a lagging left kept
+    green through the through stage's yellow): the roadside, like the gate, counts a stage's green
+    from the end of its intergreen."""
     phase_of = {p.green_links(): p.index for p in j.phases}
     runs: list[tuple[int | None, int, int]] = []
     for t, s in enumerate(states):
-        p = phase_of.get(frozenset(i for i, c in enumerate(s) if c in GREEN))
+        in_intergreen = any(c in "yY" for c in s)
+        p = None if in_intergreen else phase_of.get(frozenset(i for i, c in enumerate(s) if c in GREEN))
         if runs and runs[-1][0] == p:
             runs[-1] = (p, runs[-1][1], t)
         else:

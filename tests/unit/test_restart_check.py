@@ -45,3 +45,15 @@ def test_the_roadside_under_a_resent_hold_shows_no_violation():
             rc.receive(PhaseCommand("J", "h", t + 1, 0, 60.0, float(t), t + 20.0), float(t))
         states.append(rc.tick(float(t), 0 if rc.mode == "local" else None, float(t)) or "GrGr")
     assert kinds(states) == {}
+
+
+def test_a_stage_green_through_the_previous_intergreen_counts_from_the_intergreens_end():
+    # A lagging stage (N alone) after N+S: N stays green through S's yellow. The seconds of that
+    # yellow are the intergreen, not the lagging stage's green (the roadside counts 58 s, not 61).
+    raw = two_phase_raw()
+    raw["phases"].append({"state": "Grrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 10.0})
+    j = parse_intersection(raw, "t.toml")
+    lagging = ["GrGr"] * 10 + ["Gryr"] * 3 + ["Grrr"] * 58 + ["yrrr"] * 3 + ["rrrr"] * 2 + ["rGrG"] * 10
+    assert not check_states(j, lagging)["long_green"]
+    too_long = ["GrGr"] * 10 + ["Gryr"] * 3 + ["Grrr"] * 61 + ["yrrr"] * 3 + ["rrrr"] * 2 + ["rGrG"] * 10
+    assert len(check_states(j, too_long)["long_green"]) == 1
