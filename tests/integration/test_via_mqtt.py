@@ -177,9 +177,12 @@ def test_realtime_mode_applies_plans_as_they_arrive(grid, tmp_path):
     cfg = load_config(grid["config"])
     req = SimulateRequest(grid["sumocfg"], tmp_path / "rt", "webster", sumo_args=("--end", "150"))
     wall0 = time.monotonic()
-    summary = run_via_mqtt(req, cfg, realtime_factor=0.02, progress=lambda line: None)  # 50x real time
+    # 10x real time: a simulated second is 100 ms of wall time, so a plan that arrives late
+    # because the shared machine is loaded (a real refusal, not a defect) is unlikely; at 50x
+    # (20 ms) the roadside refused 1-10 late plans in half the runs at load average 9-12.
+    summary = run_via_mqtt(req, cfg, realtime_factor=0.1, progress=lambda line: None)
     wall_s = time.monotonic() - wall0
-    assert wall_s >= 150 * 0.02  # paced, not as fast as possible
+    assert wall_s >= 150 * 0.1  # paced, not as fast as possible
     transport = summary["transport"]
     assert transport["mode"] == "mqtt-realtime"
     assert summary["controller"]["plans_sent"] > 0
