@@ -75,6 +75,8 @@ class Inbox:
     >>> box("t/a", b"1")
     >>> box.wait_for(1)
     [('t/a', b'1')]
+    >>> box.snapshot()
+    [('t/a', b'1')]
     >>> box.wait_until(lambda got: len(got) > 1, timeout_s=0.01)
     False
     """
@@ -87,6 +89,11 @@ class Inbox:
         with self._cv:
             self.messages.append((topic, payload))
             self._cv.notify_all()
+
+    def snapshot(self) -> list[tuple[str, bytes]]:
+        """A copy of the messages so far, taken under the lock the client thread appends with."""
+        with self._cv:
+            return list(self.messages)
 
     def wait_for(self, n: int, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
         """The messages once there are at least n (or as they are after timeout_s)."""

@@ -4,7 +4,6 @@ ACL of the contract, and persistence of QoS 1 queues across a broker restart."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from dataclasses import replace
 
@@ -13,6 +12,7 @@ import pytest
 from controller.adapters.mqtt import MqttClient, Topics, topic_level
 from controller.errors import AdapterError
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from tests.live_fixtures import Inbox
 
 try:
     find_mosquitto()
@@ -24,22 +24,6 @@ if shutil.which("mosquitto_passwd") is None:
 pytestmark = pytest.mark.timeout(30)
 
 SITE = "t"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._cv = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self._cv:
-            self.messages.append((topic, payload))
-            self._cv.notify_all()
-
-    def wait_for(self, n: int, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
-        with self._cv:
-            self._cv.wait_for(lambda: len(self.messages) >= n, timeout_s)
-            return list(self.messages)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from controller.errors import AdapterError
 from controller.live import ScaledClock, ServiceNode
 from controller.model import CyclePlan, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto, free_port
-from tests.live_fixtures import cross, cross_toml
+from tests.live_fixtures import Inbox, cross, cross_toml
 
 try:
     find_mosquitto()
@@ -47,21 +47,6 @@ def status(jid: str, t_s: float) -> bytes:
     return encode_status(
         SignalStatus(jid, t_s, phase=0, in_intergreen=False, time_in_phase_s=5.0, plan_id="local", seq=0, mode="local")
     )
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._cv = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self._cv:
-            self.messages.append((topic, payload))
-            self._cv.notify_all()
-
-    def wait_until(self, pred, timeout_s: float = 5.0) -> bool:
-        with self._cv:
-            return self._cv.wait_for(lambda: pred(self.messages), timeout_s)
 
 
 def wait_until(pred, timeout_s: float = 5.0) -> bool:

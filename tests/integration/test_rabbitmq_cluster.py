@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -23,6 +22,7 @@ from sim.broker import CONTROLLER, field_user
 from sim.rabbit import RabbitCluster, find_rabbitmq, run_via_cluster
 from sim.simulate import SimulateRequest, run
 from tests.contract.test_broker_roles import _throwaway_certs
+from tests.live_fixtures import Inbox
 
 try:
     find_rabbitmq()
@@ -37,22 +37,6 @@ SLOW_RETRY = {"reconnect_min_s": 10.0, "reconnect_max_s": 10.0}  # a refused cli
 ROOT = Path(__file__).resolve().parents[2]
 CITY = ROOT / "sim/scenarios/city/city.sumocfg"
 SITE = "city"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._cv = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self._cv:
-            self.messages.append((topic, payload))
-            self._cv.notify_all()
-
-    def wait_for(self, n: int, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
-        with self._cv:
-            self._cv.wait_for(lambda: len(self.messages) >= n, timeout_s)
-            return list(self.messages)
 
 
 @pytest.fixture(scope="module")

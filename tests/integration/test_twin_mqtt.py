@@ -8,7 +8,6 @@ runs the real SUMO twin)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
@@ -25,6 +24,7 @@ from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
 from tests import twin_fakes
 from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
+from tests.live_fixtures import Inbox
 
 try:
     find_mosquitto()
@@ -36,16 +36,6 @@ BAD = (7.0, 50.0)
 
 def make_request(j, candidate, incumbent, queues_pcu, now_s):
     return {"incumbent": {j.id: 1000.0}, "candidate": {j.id: 3000.0 if candidate.greens_s == BAD else 900.0}}
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.got: list = []
-        self.lock = threading.Lock()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self.lock:
-            self.got.append((topic, payload))
 
 
 def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_path):
@@ -73,8 +63,7 @@ def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_
             node.tick(t)
 
         def answers(rid: str) -> list[dict]:
-            with replies.lock:
-                return [b for _, p in replies.got if (b := json.loads(p)).get("id") == rid]
+            return [b for _, p in replies.snapshot() if (b := json.loads(p)).get("id") == rid]
 
         def send(greens, rid: str, **extra) -> None:
             req = OverrideRequest("J1", "alice", "plan", rid, t, for_s=120.0, phase_order=(0, 1), greens_s=greens)
@@ -93,8 +82,7 @@ def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_
             return answers(rid)[n - 1]
 
         def manual(greens) -> list:
-            with plans.lock:
-                cmds = [decode_command(p) for _, p in plans.got]
+            cmds = [decode_command(p) for _, p in plans.snapshot()]
             return [c for c in cmds if isinstance(c, CyclePlan) and "manual" in c.plan_id and c.greens_s == greens]
 
         try:
