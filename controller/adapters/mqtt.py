@@ -26,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from controller.config import BrokerConfig
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError
 
@@ -143,8 +144,8 @@ class MqttSettings:
     client_id: str
     tls: bool = False
     ca_file: str = ""  # empty: the system's CA store (when tls)
-    keepalive_s: float = 30.0
-    session_expiry_s: float = 3600.0  # 0: a clean session every time (nothing queued while away)
+    keepalive_s: float = BrokerConfig.keepalive_s  # config.toml [broker]'s default, one source
+    session_expiry_s: float = BrokerConfig.session_expiry_s  # 0: a clean session every time (nothing queued while away)
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     max_inflight: int = 20  # QoS 1 messages awaiting PUBACK; must not exceed the broker's receive maximum
@@ -158,7 +159,7 @@ class MqttSettings:
             raise AdapterError(f"MQTT protocol {self.protocol!r} is not one of {sorted(MQTT_PROTOCOLS)}", fatal=True)
 
     @staticmethod
-    def from_config(broker, client_id: str, *, password: str | None = None) -> MqttSettings:
+    def from_config(broker: BrokerConfig, client_id: str, *, password: str | None = None) -> MqttSettings:
         """From config.toml's [broker] (controller.config.BrokerConfig)."""
         return MqttSettings(
             host=broker.host,
@@ -174,7 +175,7 @@ class MqttSettings:
         )
 
     @staticmethod
-    def for_user(broker, user: str, password: str, **overrides: float) -> MqttSettings:
+    def for_user(broker: BrokerConfig, user: str, password: str, **overrides: float) -> MqttSettings:
         """A named user of config.toml's [broker] (a field device, an operator's console): its
         client id is its user name (the broker binds them), and a clean session every time."""
         settings = MqttSettings(
