@@ -169,6 +169,7 @@ class RegionsConfig:
     named: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     halo_hops: int = 1  # neighbours this many links beyond the border are read from the feed
     lease_s: float = 15.0  # an instance whose heartbeat is older than this (or offline) loses its region
+    heartbeat_s: float = 5.0  # wall seconds between an instance's retained heartbeats; lease_s >= 2 x this
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ _POSITIVE = frozenset(
         "validation.policy_timeout_s",
         "validation.max_twins",
         "regions.lease_s",
+        "regions.heartbeat_s",
     }
 )
 
@@ -380,6 +382,10 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
+    if cfg.regions.lease_s < 2 * cfg.regions.heartbeat_s:
+        hb = cfg.regions.heartbeat_s
+        msg = f"must be >= 2 x regions.heartbeat_s ({hb}), got {cfg.regions.lease_s}: one late heartbeat hands a region over"
+        raise ConfigError(str(p), "regions.lease_s", msg)
     return cfg
 
 

@@ -143,3 +143,23 @@ def test_config_toml_states_every_default():
             assert table[f.name] == getattr(defaults, f.name), (
                 f"config.toml [{section}].{f.name} differs from the default"
             )
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("[regions]\nlease_s = 8.0\n", "regions.lease_s"),  # under 2 x the default heartbeat (5 s)
+        ("[regions]\nheartbeat_s = 10.0\nlease_s = 15.0\n", "regions.lease_s"),
+        ("[regions]\nheartbeat_s = 0\n", "regions.heartbeat_s"),
+    ],
+)
+def test_a_lease_shorter_than_two_heartbeats_is_refused(tmp_path, text, field):
+    """A region's lease must outlast two heartbeat periods, or one late heartbeat hands it over."""
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert err.value.field == field
+    assert str(err.value).startswith(str(p))
+    p.write_text("[regions]\nheartbeat_s = 2.5\nlease_s = 5.0\n")  # exactly two heartbeats: accepted
+    assert (load_config(p).regions.heartbeat_s, load_config(p).regions.lease_s) == (2.5, 5.0)
