@@ -382,9 +382,10 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
-    if cfg.regions.lease_s < 2 * cfg.regions.heartbeat_s:
-        hb = cfg.regions.heartbeat_s
-        msg = f"must be >= 2 x regions.heartbeat_s ({hb}), got {cfg.regions.lease_s}: one late heartbeat hands a region over"
+    r = cfg.regions
+    if r.lease_s < 2 * r.heartbeat_s:
+        why = "one late heartbeat would hand a region over"
+        msg = f"must be >= 2 x regions.heartbeat_s ({r.heartbeat_s}), got {r.lease_s}: {why}"
         raise ConfigError(str(p), "regions.lease_s", msg)
     return cfg
 
