@@ -52,7 +52,6 @@ from controller.validation import DeskValidation, RecentCounts, ValidationGate
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_EVERY_S = 5.0  # wall seconds between retained heartbeats
 SUMMARY_EVERY_S = 60.0  # wall seconds between summary log lines
 LOCKSTEP_TIMEOUT_S = 60.0  # wall seconds a lockstep party waits for the other side before giving up
 # The junction table's retained messages stay under this size: the service's own limit on what
@@ -436,7 +435,7 @@ class ServiceNode:
         return json.dumps(body, separators=(",", ":")).encode()
 
     def heartbeat(self) -> None:
-        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
+        self._next_heartbeat = time.monotonic() + self.cfg.regions.heartbeat_s  # wall seconds
         self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"), qos=1, retain=True)
         if not self.lockstep:  # the operators' console reads it (ctl status)
             self._publish_table()
