@@ -1,7 +1,8 @@
 """The do-no-harm estimate (controller/core/shadow.py) against SUMO's truth, per junction.
 
     python -m sim.harm_check SUMOCFG --out DIR [--policy NAME] [--config config.toml]
-                             [--force-fixed J1,J2] [--against OTHER_DIR] [-- SUMO ARGS...]
+                             [--force-fixed J1,J2] [--against OTHER_DIR] [--trace-s N]
+                             [-- SUMO ARGS...]
 
 One `simulate` run (sim/simulate.py, in process) that also reads, every second, the core's
 replay (both sides' virtual queues, PCU) and SUMO's truth on each junction's approach lanes (the
@@ -10,7 +11,9 @@ Their integrals over the run go to DIR/harm_check.json with the core's per-junct
 every switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the
 counterfactual the switch acts on). `--against` compares with a run of the fixed plan (its
 DIR): per junction the replay's gain and the truth's (time loss and halting of the two runs),
-and the network's trip delay from both summaries.
+and the network's trip delay from both summaries. `--trace-s N` prints every N s, per junction,
+the exit blockage measured and the fixed side's, the fill of the neighbours' approaches on both
+sides and the two replayed queues (docs/harm.md §1a).
 A measurement, not a test: docs/harm.md records its figures.
 """
 
@@ -23,7 +26,10 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
+
 from controller.config import load_config
+from controller.core import netshadow, shadow
 from sim.simulate import InProcessLoop, SimulateRequest, run
 
 
@@ -31,6 +37,7 @@ class _Loop(InProcessLoop):
     """The in-process loop, plus the per-second integrals of the replay and of SUMO's lanes."""
 
     force_fixed: tuple[str, ...] = ()
+    trace_s: int = 0  # print the spill-back figures every this many seconds (0: never)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +67,8 @@ class _Loop(InProcessLoop):
 
     def second(self, t_s: float) -> None:
         super().second(t_s)
+        if self.trace_s and int(t_s) % self.trace_s == 0:
+            print(f"t={t_s:.0f} {spill_trace(self.service.core, self.service.state)}", file=sys.stderr, flush=True)
         api = self.field.api
         for c in self.service.last_result.mode_changes:
             self.changes.append({"junction": c.junction, "t_s": c.t_s, "mode": c.mode, "reason": c.reason})
@@ -81,6 +90,28 @@ class _Loop(InProcessLoop):
             "changes": self.changes,
         }
         return out
+
+
+def spill_trace(core, state) -> str:
+    """Per junction, means over its movements: the measured exit blockage / the fixed side's
+    (netshadow.fixed_block), the fill of the approaches they feed under the policy / the fixed
+    plan, and the two replayed queues (PCU, controlled / fixed)."""
+    net = core.shadow_net
+    if net.spill is None:
+        return "(spill_back off)"
+    jids = list(core.layouts)
+    q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
+    block = np.concatenate([state.junctions[j].estimate.block for j in jids])
+    fixed_block = netshadow.fixed_block(net.spill, q, block)
+    fills = [netshadow.fills(net.spill, q[side], len(block)) for side in (shadow.CONTROLLED, shadow.FIXED)]
+    parts = []
+    for k, j in enumerate(jids):
+        m = slice(net.mov_start[k], net.mov_start[k + 1])
+        parts.append(
+            f"{j}: block {block[m].mean():.2f}/{fixed_block[m].mean():.2f} fill {fills[0][m].mean():.2f}/"
+            f"{fills[1][m].mean():.2f} q {q[shadow.CONTROLLED][m].sum():.0f}/{q[shadow.FIXED][m].sum():.0f}"
+        )
+    return " | ".join(parts)
 
 
 def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
@@ -124,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="config.toml")
     ap.add_argument("--force-fixed", default="", help="junctions held in fixed mode all run (comma-separated)")
     ap.add_argument("--against", type=Path, help="a harm_check run of the fixed plan to compare with")
+    ap.add_argument("--trace-s", type=int, default=0, help="print the spill-back figures every N s (stderr)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
-    loop = type("Loop", (_Loop,), {"force_fixed": tuple(j for j in args.force_fixed.split(",") if j)})
+    forced = tuple(j for j in args.force_fixed.split(",") if j)
+    loop = type("Loop", (_Loop,), {"force_fixed": forced, "trace_s": max(args.trace_s, 0)})
     summary = run(
         SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)),
         cfg,

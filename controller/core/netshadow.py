@@ -100,14 +100,19 @@ def fixed_block(spill: Spill, queue_pcu: np.ndarray, block: np.ndarray) -> np.nd
     the neighbour: block x min(1, 1 - f_c + f_f). Without this the fixed side would be charged
     the spill-back the policy caused. A movement that feeds no modelled neighbour keeps
     `block` (a blockage from an unsignalised junction is not the policy's to answer for)."""
-    n = len(block)
-    count = np.maximum(np.bincount(spill.feed_movement, minlength=n), 1)
-    fills = []
-    for side in (0, 1):
-        q = np.bincount(spill.mov_approach, queue_pcu[side], minlength=len(spill.approach_storage_pcu))
-        fill = np.minimum(q / spill.approach_storage_pcu, 1.0)
-        fills.append(np.bincount(spill.feed_movement, fill[spill.feed_approach], minlength=n) / count)
-    out: np.ndarray = block * np.minimum(1.0, 1.0 - fills[1] + fills[0])
+    f_fixed, f_controlled = (fills(spill, queue_pcu[side], len(block)) for side in (0, 1))
+    out: np.ndarray = block * np.minimum(1.0, 1.0 - f_controlled + f_fixed)
+    return out
+
+
+def fills(spill: Spill, queue_pcu: np.ndarray, n_movements: int) -> np.ndarray:
+    """(movements,) one side's fill of the approaches each movement feeds: the mean over them of
+    the approach's queue (`queue_pcu`, per movement) over its storage, at most 1; 0 for a
+    movement that feeds none."""
+    count = np.maximum(np.bincount(spill.feed_movement, minlength=n_movements), 1)
+    q = np.bincount(spill.mov_approach, queue_pcu, minlength=len(spill.approach_storage_pcu))
+    fill = np.minimum(q / spill.approach_storage_pcu, 1.0)
+    out: np.ndarray = np.bincount(spill.feed_movement, fill[spill.feed_approach], minlength=n_movements) / count
     return out
 
 
