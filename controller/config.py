@@ -137,7 +137,7 @@ class ReplayConfig:
     warmup_s: float = 900.0  # recorded feed before the scenario's start that the queue estimate is run over
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)
     candidate_trips: int = 3000  # random trips (randomTrips.py) per set of candidate routes and vehicle class
-    entries_first: bool = True  # routes from the network's entries first, what they leave short from anywhere
+    entries_first: bool = False  # routes from the network's entries first, what they leave short from anywhere
 
 
 @dataclass(frozen=True)
