@@ -686,19 +686,3 @@ def test_webster_raises_the_city_main_stage_of_a_movement_first():
     hi = np.array([p.max_green_s for p in lay.junction.phases])
     # N_L has 7 + 5 s from the two stages at their minimum: the other 8 s go to the through stage
     assert green_floors_s(lay, need, lo, hi).tolist() == pytest.approx([15.0, 5.0, 7.0, 5.0])
-
-
-def test_schedule_extends_a_green_for_arrivals_up_to_the_base_green_only():
-    """Bounded extension: phase 0 (base green 30 s) has run 20 s; a platoon of 8 PCU arrives in
-    3 s and takes 16 s to pass, one PCU waits on phase 1. Unbounded, the programme extends for
-    the platoon (to 39 s); bounded, it would run past the base green, so it switches; a standing
-    queue still holds the green to its maximum."""
-    lay = Layout.build(two_phase(), CFG)
-    p = SchedulePolicy()
-    st = p.init(lay, 0.0).statics
-    assert st.extend_green_s.tolist() == [30.0, 25.0]
-    platoon = [[Cluster(3.0, 8.0, 16.0, 19.0)], [Cluster(0.0, 1.0, 2.0)]]
-    assert p.plan(st, platoon, cur=0, elapsed_s=20.0, startup_s=3.0)[0] == 0
-    assert p.plan(st, platoon, cur=0, elapsed_s=20.0, startup_s=3.0, bounded=True)[0] == 1
-    queue = [[Cluster(0.0, 8.0, 16.0)], [Cluster(0.0, 1.0, 2.0)]]
-    assert p.plan(st, queue, cur=0, elapsed_s=20.0, startup_s=3.0, bounded=True)[0] == 0

@@ -17,18 +17,14 @@ expected at the stop line, grouped where they are `cluster_gap_s` apart and cut 
   predicted platoons while the other phases' queues grew unseen.
 
 A forward dynamic programme then orders the clusters (Xie, Smith & Barlow 2012): the state is
-how many clusters of each phase have been served and which phase is green; a cluster served from
-time t costs its vehicles' waiting until t (arrivals spread over the cluster, discharge at
-saturation once queued: `Cluster.job`) and lasts until its queued part has discharged or its
-last vehicle has arrived; a switch costs the intergreen plus the start-up loss, and the
+how many clusters of each phase have been served and which phase is green; a cluster served
+from time t costs its vehicles' waiting until t (arrivals spread over the cluster, discharge at
+saturation once queued: `Cluster.job`) and lasts until its queued part has discharged or
+its last vehicle has arrived; a switch costs the intergreen plus the start-up loss, and the
 permitted-turn clearance phase (as max_pressure) when the policy will insert one; every green
-lasts at least its minimum and at most its maximum, and is extended for vehicles still to arrive
-(a cluster of arrivals, not the standing queue) only up to the phase's base green (the city's;
-bounded extension, as an actuated controller's max-out): holding a green for a predicted platoon
-takes that time from the queues standing elsewhere, which spill back on short links. The
-schedule with the least total delay wins; only its first step is applied (extend the current
-phase, or change to the phase of its first cluster), recomputed every `replan_s` once min green
-is served.
+lasts at least its minimum and at most its maximum. The schedule with the least total delay
+wins; only its first step is applied (extend the current phase, or change to the phase of its
+first cluster), recomputed every `replan_s` once min green is served.
 
 Service: the learnt saturation flow, slowed by the exit blockage: the blockage the estimator
 measured at the own stop line, or, where the exit is learnt (NetworkView), the room left on the
@@ -78,7 +74,6 @@ class ScheduleStatics:
     clearance: tuple[tuple[int, ...], ...]
     permitted: np.ndarray  # (phases, movements) bool
     yield_lanes: np.ndarray  # (phases, movements, lanes): max_pressure.Statics.yield_lanes
-    extend_green_s: np.ndarray  # (phases,) longest green for arrivals: the base green within [min, max]
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,6 @@ class SchedulePolicy(Policy):
                 clearance=mp.clearance,
                 permitted=layout.serves & ~layout.protected,
                 yield_lanes=mp.yield_lanes,
-                extend_green_s=np.array([min(p.max_green_s, max(p.min_green_s, p.base_green_s)) for p in j.phases]),
             )
         )
 
@@ -244,14 +238,15 @@ class SchedulePolicy(Policy):
         elapsed_s: float,
         startup_s: float,
         via: list[list[int]] | None = None,
-        bounded: bool = False,
     ) -> tuple[int, float]:
-        """(phase of the first cluster served, when it starts) of the least-delay schedule: a
-        forward dynamic programme over (clusters served per phase, last phase), level by level,
-        keeping per state the least delay (ties: the earliest finish; Xie, Smith & Barlow 2012),
-        the served counts packed into one integer (mixed radix). `via[a][b]` >= 0: the clearance
-        phase inserted between a and b (its intergreens and minimum green count). `bounded`: a
-        green is extended for arrivals only up to `extend_green_s`."""
+        """(phase of the first cluster served, when it starts) of the least-delay schedule.
+
+        Forward dynamic programme over (clusters served per phase, last phase), level by level
+        (one more cluster served per level), keeping per state the least delay (ties: the
+        earliest finish), as in Xie, Smith & Barlow (2012). The served counts are packed into one
+        integer (mixed radix) to keep the inner loop cheap. `via[a][b]`, when >= 0, is the phase
+        the permitted-turn clearance inserts between a and b: that change costs its intergreens and
+        minimum green as well."""
         n_p = len(clusters)
         counts = [len(c) for c in clusters]
         total = sum(counts)
@@ -260,7 +255,6 @@ class SchedulePolicy(Policy):
         stride = [math.prod(c + 1 for c in counts[:k]) for k in range(n_p)]
         jobs = [[c.job for c in cl] for cl in clusters]
         min_g, max_g = st.min_green_s.tolist(), st.max_green_s.tolist()
-        ext_g = st.extend_green_s.tolist() if bounded else max_g
         phases = [k for k in range(n_p) if counts[k]]
         change = _change_s(st.intergreen_s.tolist(), min_g, via)
         # state key: served * n_p + last -> (delay, finish, green start of last, first phase, first start)
@@ -278,8 +272,8 @@ class SchedulePolicy(Policy):
                         g0 = green0
                         start = finish if finish > arr else arr
                         end = max(start + service, end_arr, g0 + min_g[k])
-                        if start > g0 and end - g0 > (max_g[k] if arr <= 0 else ext_g[k]) + 1e-9:
-                            continue  # would run past that: must switch first
+                        if start > g0 and end - g0 > max_g[k] + 1e-9:
+                            continue  # would run past max green: must switch first
                     else:
                         leave = max(finish, green0 + min_g[last])
                         g0 = leave + change[last][k]
@@ -380,8 +374,7 @@ class SchedulePolicy(Policy):
             [self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)] for a in range(n_p)
         ]
         via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
-        # no green is held for arrivals beyond the base green (bounded extension)
-        first, _ = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via, bounded=True)
+        first, _ = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
         if first == cur or first < 0:
             state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
         else:
