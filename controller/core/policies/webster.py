@@ -9,8 +9,9 @@ offset:
   critical flow ratios, capped at `max_flow_ratio`), the minimum cycle and the minimum greens
   with their intergreens. A junction thus keeps its neighbours' common cycle (a light one runs
   k cycles per common cycle, double cycling; the phase positions follow the offset only where
-  the roadside applies `CyclePlan.offset_s`) and its cycle never exceeds the city's: Webster's own C0 per junction breaks the coordination and grows without
-  bound as Y -> 1, and every red with it.
+  the roadside applies `CyclePlan.offset_s`) and its cycle never exceeds the city's: Webster's
+  own C0 per junction breaks the coordination and grows without bound as Y -> 1, and every red
+  with it.
 - greens: each movement needs, summed over the phases serving it, the larger of
   - its capacity green: C x q / s / `max_flow_ratio` + `lost_time_per_phase_s` (Webster's
     effective green at the target degree of saturation, plus its lost time), and
