@@ -11,7 +11,9 @@ accept, else one line naming what is missing. A refused junction stays on its ow
   at least two distinct ones, each free of conflicting greens (the gate refuses a conflicting one), and every
   movement green in at least one of them (the gate must be able to end any movement's red);
 - cyclic policies (webster, scats) run every stage in index order each cycle: the same, and the
-  gate must accept that cycle at the stages' minimum greens (cycle bounds, maximum red).
+  gate must accept that cycle at the stages' minimum greens (cycle bounds, maximum red);
+- the policies that time each light on its own (webster, scats, schedule) also refuse a light
+  coupled to another by a road shorter than one vehicle (`coupled_refusal`).
 """
 
 from __future__ import annotations
@@ -48,3 +50,15 @@ def cyclic_refusal(layout: Layout) -> str:
     if outcome.command is None:
         return f"the cycle of its {n} stages at their minimum greens is refused by the safety gate: {outcome.refused}"
     return ""
+
+
+def coupled_refusal(layout: Layout) -> str:
+    """'' unless the junction is coupled to other lights (`Intersection.coupled`); then why a
+    policy running its own cycle at each light cannot serve it."""
+    coupled = layout.junction.coupled
+    if not coupled:
+        return ""
+    return (
+        f"joined to light(s) {', '.join(coupled)} by a road shorter than one vehicle: a queue at one's "
+        "stop line stands inside the other, so they run only as one program (their own)"
+    )

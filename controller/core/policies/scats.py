@@ -63,21 +63,9 @@ from controller.core.network import NetworkView
 from controller.core.params import ScatsParams
 from controller.core.policies import Policy
 from controller.core.policies.phases import primary_phases
-from controller.core.policies.requirements import cyclic_refusal
+from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import CycleWish
-
-
-def coupled_refusal(layout: Layout) -> str:
-    """'' unless the junction is coupled to other lights (`Intersection.coupled`); then why a
-    policy running its own cycle at each light cannot serve it."""
-    coupled = layout.junction.coupled
-    if not coupled:
-        return ""
-    return (
-        f"joined to light(s) {', '.join(coupled)} by a road shorter than one vehicle: a queue at one's "
-        "stop line stands inside the other, so they run only as one program (their own)"
-    )
 
 
 @dataclass(frozen=True)

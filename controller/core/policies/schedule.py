@@ -56,8 +56,7 @@ from controller.core.params import ScheduleParams
 from controller.core.policies import Policy
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.phases import exit_room_pcu, primary_phases
-from controller.core.policies.requirements import acyclic_refusal
-from controller.core.policies.scats import coupled_refusal
+from controller.core.policies.requirements import acyclic_refusal, coupled_refusal
 from controller.core.safety import SignalView
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import PhaseWish
@@ -123,7 +122,7 @@ class SchedulePolicy(Policy):
         self.params = params if params is not None else ScheduleParams()
 
     def cannot_serve(self, layout: Layout) -> str:
-        """Also refuses a junction coupled to another light (scats.coupled_refusal): a plan of
+        """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
         its own at each stops vehicles inside the other junction and locks both."""
         return acyclic_refusal(layout) or coupled_refusal(layout)
 

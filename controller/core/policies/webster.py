@@ -43,8 +43,7 @@ from controller.core.network import NetworkView
 from controller.core.params import WebsterParams
 from controller.core.policies import Policy
 from controller.core.policies.phases import primary_phases
-from controller.core.policies.requirements import cyclic_refusal
-from controller.core.policies.scats import coupled_refusal
+from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import CycleWish
@@ -160,7 +159,8 @@ def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapse
     arrived = est.arrivals_pcu - state.arrivals_pcu
     departed = est.departures_pcu - state.departures_pcu
     seen_pcu = np.maximum(arrived, departed) + upstream_queue_pcu(layout, est)
-    return np.maximum(seen_pcu, 0.0) * 3600.0 / elapsed_s * np.clip(1.0 - est.block, 0.0, 1.0)
+    flow_pcu_h: np.ndarray = np.maximum(seen_pcu, 0.0) * 3600.0 / elapsed_s * np.clip(1.0 - est.block, 0.0, 1.0)
+    return flow_pcu_h
 
 
 class WebsterPolicy(Policy):
@@ -171,7 +171,7 @@ class WebsterPolicy(Policy):
         self.params = params if params is not None else WebsterParams()
 
     def cannot_serve(self, layout: Layout) -> str:
-        """Also refuses a junction coupled to another light (scats.coupled_refusal): a plan of
+        """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
         its own at each stops vehicles inside the other junction and locks both."""
         return cyclic_refusal(layout) or coupled_refusal(layout)
 
