@@ -193,7 +193,7 @@ class Epochs:
     back: frozenset[int]
 
     def of(self, epoch: int | None) -> str | None:
-        """"lost", "taker", "returned" or None (an epoch of nobody of the region)."""
+        """ "lost", "taker", "returned" or None (an epoch of nobody of the region)."""
         for name, group in (("lost", self.before), ("taker", self.taker), ("returned", self.back)):
             if epoch in group:
                 return name

@@ -316,9 +316,7 @@ def stage_plan(program: Program) -> StagePlan:
             else:
                 by_green[green] = [ph.state, ph.duration_s, ph.min_dur_s]
     free = frozenset(i for i in range(n_links) if all(p.state[i] in _FREE for p in phases))
-    stages = tuple(
-        Stage("".join(c if c in _KEPT else "r" for c in st), dur, mn) for st, dur, mn in by_green.values()
-    )
+    stages = tuple(Stage("".join(c if c in _KEPT else "r" for c in st), dur, mn) for st, dur, mn in by_green.values())
     greens = set().union(*by_green) if by_green else set()
     ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)

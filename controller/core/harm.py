@@ -183,9 +183,7 @@ def observe_all(
     not), in `net`'s order: one pass over the network's movements (netshadow.advance_all, the
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
     neighbours' replays when `net.spill` is set)."""
-    replays = netshadow.advance_all(
-        net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache
-    )
+    replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
     return [replace(s, replay=r) for s, r in zip(states, replays)]
 
 

@@ -527,17 +527,7 @@ CORPUS += (
         "random network of 12-70 m edges, lights within 30 m clustered into one program (--tls.join, "
         "no --junctions.join): clusters with internal edges of a few metres, next to single lights",
         rand(
-            24,
-            12,
-            70,
-            "-L",
-            "2",
-            "--random-lanenumber",
-            "--tls.join",
-            "--tls.join-dist",
-            "30",
-            *SIGNAL_ALL,
-            *NO_UTURN,
+            24, 12, 70, "-L", "2", "--random-lanenumber", "--tls.join", "--tls.join-dist", "30", *SIGNAL_ALL, *NO_UTURN
         ),
         Demand(700, min_distance_m=80),
     ),
