@@ -135,6 +135,7 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
                 sat_flow_pcu_h=mf.num("sat_flow_pcu_h", positive=True),
                 storage_pcu=mf.num("storage_pcu", positive=True),
                 conflicts=mf.strs("conflicts", []),
+                to_edge=mf.str("to_edge") if "to_edge" in mf.table else "",
             )
         )
     return movements

@@ -65,6 +65,7 @@ class Movement:
     sat_flow_pcu_h: float  # whole movement, all its lanes
     storage_pcu: float  # how many PCU fit between the stop line and the advance detector(s)
     conflicts: tuple[str, ...]  # movement ids that must never be green together with this one
+    to_edge: str = ""  # the edge its links lead to ("" when unknown or several)
 
 
 @dataclass(frozen=True)

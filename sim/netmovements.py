@@ -36,6 +36,7 @@ class Conn:
     lane_length_m: float
     direction: str
     link: int
+    to_edge: str = ""  # the edge the link leads to
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ def connections(tl: sumolib.net.TLS, n_links: int, excluded: frozenset[int]) -> 
         for c in edge.getOutgoing().get(out_lane.getEdge(), []):
             if c.getFromLane() is in_lane and c.getTLLinkIndex() == link:
                 direction = c.getDirection()
-        conns.append(Conn(edge.getID(), in_lane.getID(), in_lane.getLength(), direction, link))
+        conns.append(
+            Conn(edge.getID(), in_lane.getID(), in_lane.getLength(), direction, link, out_lane.getEdge().getID())
+        )
     return Connections(conns, crossing_m, nodes)
 
 
@@ -109,18 +112,19 @@ def movements(
         share = {lane: 1.0 / lane_users[lane] for lane in lanes}
         sat = sum(sat_per_lane[turn] * share[lane] for lane in lanes)
         storage = sum(storage_m[lane] / cfg.detectors.vehicle_spacing_m * share[lane] for lane in lanes)
-        out.append(
+        table: dict[str, Any] = {"id": mid, "approach": where, "turn": turn, "from_edge": edge_id}
+        exits = {c.to_edge for c in cs}
+        if len(exits) == 1:  # the exit edge, when all the movement's links lead to one
+            table["to_edge"] = exits.pop()
+        table.update(
             {
-                "id": mid,
-                "approach": where,
-                "turn": turn,
-                "from_edge": edge_id,
                 "lanes": lanes,
                 "links": sorted({c.link for c in cs}),
                 "sat_flow_pcu_h": round(sat, 1),
                 "storage_pcu": round(max(storage, 1.0), 2),
             }
         )
+        out.append(table)
     return out
 
 
