@@ -132,6 +132,21 @@ class HarmState:
         return shadow.gains(self.replay)
 
 
+_HARM_FIELDS = frozenset(f.name for f in fields(HarmState))
+
+
+def _evolve(state: HarmState, **changes: object) -> HarmState:
+    """dataclasses.replace(state, **changes) without its per-call field introspection (HarmState
+    has no __post_init__ and no init=False field, so a copy of its fields is the same object
+    replace builds): observe_all and accumulate call it per junction per tick."""
+    if not changes.keys() <= _HARM_FIELDS:
+        raise TypeError(f"HarmState has no field {sorted(changes.keys() - _HARM_FIELDS)}")
+    new: HarmState = object.__new__(HarmState)
+    new.__dict__.update(state.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 @dataclass(frozen=True)
 class ModeChange:
     """A switch of one junction, for the service's log and the metrics."""
@@ -184,7 +199,7 @@ def observe_all(
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
     neighbours' replays when `net.spill` is set)."""
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
-    return [replace(s, replay=r) for s, r in zip(states, replays)]
+    return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
@@ -216,7 +231,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))
     keep = math.exp(-dt / params.window_s)
     sums = (state.spill_pcu_s[0] * keep + spill[0] * dt, state.spill_pcu_s[1] * keep + spill[1] * dt)
-    return replace(state, excess_s=excess_s, excess_t_s=replay.t_s, spill_pcu_s=sums)
+    return _evolve(state, excess_s=excess_s, excess_t_s=replay.t_s, spill_pcu_s=sums)
 
 
 def window_delays_s(state: HarmState) -> tuple[float, float]:
