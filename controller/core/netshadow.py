@@ -47,9 +47,11 @@ class Spill:
     """The links between junctions, for the exit blockage of the fixed side (fixed_block).
 
     An approach is one junction's movements from one edge; its storage is the PCU its lanes hold
-    between the two loops (Layout.lane_storage_pcu, each lane once). A movement feeds the
-    neighbours' approaches its exit faces (estimation.LinkLayout: `downstream` junctions of the
-    model, approach headings; every approach of the neighbour when a heading is unknown)."""
+    between the two loops (Layout.lane_storage_pcu, each lane once). A movement whose exit edge
+    (Movement.to_edge) is another junction's approach feeds that approach alone; any other
+    movement feeds the neighbours' approaches its exit faces (estimation.LinkLayout: `downstream`
+    junctions of the model, approach headings; every approach of the neighbour when a heading is
+    unknown)."""
 
     mov_approach: np.ndarray  # (movements,) network approach of each movement (its from edge)
     approach_storage_pcu: np.ndarray  # (approaches,)
@@ -69,11 +71,16 @@ class Spill:
             mov_approach.append(local + offset)
             storage.append(st)
             offset += len(st)
+        by_edge = {edge: (jid, k) for (jid, edge), k in index.items()}
         pairs: list[tuple[int, int]] = []
         start = 0
         for jid, lay in layouts.items():
             groups, targets, allowed = links.groups[jid], links.targets[jid], links.allowed[jid]
-            for i in range(len(lay.junction.movements)):
+            for i, m in enumerate(lay.junction.movements):
+                exact = by_edge.get(m.to_edge) if m.to_edge else None
+                if exact is not None and exact[0] != jid:
+                    pairs.append((start + i, exact[1]))
+                    continue
                 exit_k = int(np.argmax(groups[:, i])) if groups.size else 0
                 pairs += [(start + i, index[t]) for ti, t in enumerate(targets) if allowed[exit_k, ti] and t in index]
             start += len(lay.junction.movements)
@@ -92,9 +99,9 @@ def fixed_block(spill: Spill, queue_pcu: np.ndarray, block: np.ndarray) -> np.nd
 
     Spill-back from a neighbour blocks a movement when the neighbour's approach it feeds is full.
     The fill of an approach on a side is its replayed queue over its storage (at most 1); a
-    movement's fill is the mean fill of the approaches it may feed (0 when it feeds none; the
-    junction model names the neighbours downstream, not which approach each exit reaches, and the
-    headings often leave several candidates: the mean compares both sides over the same ones). The measured
+    movement's fill is the mean fill of the approaches it may feed (0 when it feeds none; one
+    approach when the model gives its exit edge, else the headings often leave several
+    candidates: the mean compares both sides over the same ones). The measured
     blockage is explained by the neighbour up to the fill under the greens shown, f_c; the fixed
     side keeps the unexplained part and the explained part only as far as its own replay fills
     the neighbour: block x min(1, 1 - f_c + f_f). Without this the fixed side would be charged

@@ -21,10 +21,11 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.harm import HarmParams
 from controller.core.policies import Policy, make_policy
 from controller.core.step import Core
-from controller.errors import ConfigError
+from controller.errors import ConfigError, JunctionError
+from controller.junctions import parse_intersection
 from controller.model import DetectorReading, PhaseWish, SignalStatus, Snapshot
 from sim.roadside import RoadsideController
-from tests.junction_fixtures import two_phase
+from tests.junction_fixtures import two_phase, two_phase_raw
 
 # one timed return after a first loss (the default, 0, waits for a demand shift from the first loss:
 # test_by_default_a_loss_is_held_until_the_demand_shifts)
@@ -470,3 +471,42 @@ def test_queues_beyond_the_approach_storage_count_once_more_in_the_sum():
     for spill_back in (True, False):
         got = harm.accumulate(hs, replace(params, spill_back=spill_back)).excess_s
         assert got == pytest.approx(rate[spill_back] * 10.0 / (1.0 * params.window_s))
+
+
+def test_a_movement_with_a_known_exit_edge_feeds_that_approach_alone():
+    """Movement.to_edge (the importer's exit edge) links a movement exactly to the neighbour's
+    approach from that edge; without it, or when no modelled approach starts there, the
+    movement keeps the approaches its heading faces. The fill is that approach's alone."""
+    b0 = replace(two_phase(), id="B", upstream=("A",))
+    b = replace(b0, movements=tuple(replace(m, from_edge="b" + m.from_edge) for m in b0.movements))
+    a0 = replace(two_phase(), id="A", downstream=("B",))
+    exits = {"N_T": "beE", "E_T": "beS", "W_T": "nowhere"}
+    a = replace(a0, movements=tuple(replace(m, to_edge=exits.get(m.id, "")) for m in a0.movements))
+    layouts = {j.id: Layout.build(j, Config()) for j in (a, b)}
+    links = estimation.LinkLayout.build(layouts)
+    spill = netshadow.Spill.build(layouts, links)
+    approach_of = dict(zip((m.from_edge for m in b.movements), spill.mov_approach[4:]))
+    feeds = {
+        m.id: sorted(int(k) for i, k in zip(spill.feed_movement, spill.feed_approach) if i == n)
+        for n, m in enumerate(a.movements)
+    }
+    assert feeds["N_T"] == [approach_of["beE"]] and feeds["E_T"] == [approach_of["beS"]]
+    plain = netshadow.Spill.build({"A": Layout.build(a0, Config()), "B": layouts["B"]}, links)
+    pairs = list(zip(plain.feed_movement, plain.feed_approach))
+    plain_feeds = {n: sorted(int(k) for i, k in pairs if i == n) for n in range(4)}
+    assert feeds["S_T"] == plain_feeds[2] and feeds["W_T"] == plain_feeds[3]  # the heading's candidates
+    assert plain_feeds[0] != feeds["N_T"]  # the heading alone would not have picked it
+    queue = np.zeros(8)
+    queue[4 + [m.from_edge for m in b.movements].index("beE")] = 2 * b.movements[0].storage_pcu
+    fill = netshadow.fills(spill, queue, 8)
+    assert fill[0] == 1.0 and fill[1] == 0.0
+
+
+def test_the_junction_file_carries_the_exit_edge_when_given():
+    raw = two_phase_raw()
+    assert all(m.to_edge == "" for m in parse_intersection(raw, "j.toml").movements)  # old files load
+    raw["movements"][0]["to_edge"] = "out7"
+    assert parse_intersection(raw, "j.toml").movements[0].to_edge == "out7"
+    raw["movements"][0]["to_edge"] = ""
+    with pytest.raises(JunctionError, match=r"j.toml.*to_edge"):
+        parse_intersection(raw, "j.toml")
