@@ -38,7 +38,7 @@ test: setup
 
 # Unit, contract and short integration tests, on both cores (pytest-xdist; about 40 s here, target <= 60 s).
 test-fast: setup
-	$(PY) -m pytest -q -ra -n 2 -m "not slow"
+	TSC_REQUIRE_SYSTEM_DEPS=1 $(PY) -m pytest -q -ra -n 2 -m "not slow"
 
 # Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs.
 test-slow: setup
