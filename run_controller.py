@@ -18,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
+from sim.passthrough import split_sumo_args
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run_controller.py", description=__doc__.split("\n")[0])
@@ -128,12 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # Everything after `--` belongs to SUMO, unchanged.
-    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, sumo_args = split_sumo_args(argv)  # everything after `--` belongs to SUMO, unchanged
     args = build_parser().parse_args(argv)
-    args.sumo_args = tuple(sumo_args)
+    args.sumo_args = sumo_args
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -33,6 +33,7 @@ from controller.model import GREEN, Intersection, Snapshot
 from sim import loops
 from sim.field import SumoField, write_detector_file
 from sim.netimport import import_network, read_net
+from sim.passthrough import split_sumo_args
 from sim.sumo import SumoConfig, load_api
 
 LAYOUTS = {"full": ("stop", "advance"), "stop": ("stop",), "advance": ("advance",), "none": ()}
@@ -76,7 +77,7 @@ def _phase_of(state: str, j: Intersection) -> int | None:
     return next((p.index for p in j.phases if p.green_links() == greens), None)
 
 
-def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_args: list[str]) -> dict:
+def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_args: tuple[str, ...]) -> dict:
     cfg = load_config(Path(__file__).resolve().parent.parent / "config.toml")
     scfg = SumoConfig(sumocfg)
     work = Path(tempfile.mkdtemp(prefix="estimate_check_"))
@@ -161,9 +162,7 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, sumo_args = split_sumo_args(argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--end", type=float, default=900.0)
