@@ -138,6 +138,7 @@ class ReplayConfig:
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)
     candidate_trips: int = 3000  # random trips (randomTrips.py) per set of candidate routes and vehicle class
     entries_first: bool = False  # routes from the network's entries first, what they leave short from anywhere
+    drop_one_edge_routes: bool = True  # candidate routes of one edge (appear and vanish on one street) are dropped
 
 
 @dataclass(frozen=True)
