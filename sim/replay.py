@@ -183,7 +183,9 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
         f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
-    candidates = demand.candidate_sets(net_file, out, req.seed, params.candidate_trips)
+    candidates = demand.candidate_sets(
+        net_file, out, req.seed, params.candidate_trips, drop_one_edge=params.drop_one_edge_routes
+    )
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
     every = (*candidates.entries, *candidates.anywhere)  # the lags: from where the routes will start
@@ -243,10 +245,13 @@ def class_routes(
     vclass = demand.SUMO_VCLASS[cls]
     own = candidates
     if req.class_routes and demand.other_permissions(net, vclass):
-        own = demand.candidate_sets(net_file, out, req.seed, params.candidate_trips, vclass=vclass)
+        own = demand.candidate_sets(
+            net_file, out, req.seed, params.candidate_trips, vclass, params.drop_one_edge_routes
+        )
     edges = [c.edge for c in counters if not c.to_edge]
     every = [*own.entries, *own.anywhere]
-    cover = demand.covering_routes(net, every, edges, vclass, out / f"candidates_{vclass}_cover.rou.xml")
+    cover_file = out / f"candidates_{vclass}_cover.rou.xml"
+    cover = demand.covering_routes(net, every, edges, vclass, cover_file, drop_one_edge=params.drop_one_edge_routes)
     if cover is not None:  # they start at the entries
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"

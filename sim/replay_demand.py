@@ -270,11 +270,17 @@ class Candidates:
 
 
 def candidate_sets(
-    net_file: Path, out_dir: Path, seed: int, n_routes: int = 3000, vclass: str = "passenger"
+    net_file: Path,
+    out_dir: Path,
+    seed: int,
+    n_routes: int = 3000,
+    vclass: str = "passenger",
+    drop_one_edge: bool = True,
 ) -> Candidates:
-    """candidate_routes as Candidates, without routes of one edge (drop_one_edge_routes)."""
+    """candidate_routes as Candidates; `drop_one_edge`: without routes of one edge
+    (drop_one_edge_routes)."""
     files = candidate_routes(net_file, out_dir, seed, n_routes, vclass)
-    for f in files:
+    for f in files if drop_one_edge else ():
         drop_one_edge_routes(f)
     entries = tuple(f for f in files if f.name.endswith("fringe.rou.xml"))
     return Candidates(entries, tuple(f for f in files if f not in entries))
@@ -352,13 +358,21 @@ def _one_edge(vehicle: ET.Element) -> bool:
 
 
 def covering_routes(
-    net, candidates: list[Path], edges: list[str], vclass: str, out: Path, per_edge: int = 2
+    net,
+    candidates: list[Path],
+    edges: list[str],
+    vclass: str,
+    out: Path,
+    per_edge: int = 2,
+    drop_one_edge: bool = True,
 ) -> Path | None:
     """Candidate routes through the counted edges no candidate passes (random shortest paths
     seldom take a bus-only street, say), so that routeSampler can meet their counts: for each,
     the shortest paths (for SUMO vClass `vclass`) from the `per_edge` nearest edges where traffic
     enters the network to it, and on from it to the nearest where it leaves. Written to `out`;
-    None when every counted edge has a candidate already (or no entry reaches it)."""
+    None when every counted edge has a candidate already (or no entry reaches it). A counted
+    edge that no entry reaches and no exit leaves gets a route of itself alone, unless
+    `drop_one_edge`."""
     passed = {e for c in candidates for r in read_routes(c) for e in r}
     missing = [e for e in edges if e not in passed]
     if not missing:
@@ -376,7 +390,8 @@ def covering_routes(
         ins = nearest((a, edge) for a in sources if a is not edge) or [[edge]]
         outs = nearest((edge, b) for b in sinks if b is not edge) or [[edge]]
         routes.update({" ".join(e.getID() for e in [*a[:-1], *b]): None for a in ins for b in outs})
-    routes = {r: None for r in routes if " " in r}  # no route of one edge (drop_one_edge_routes)
+    if drop_one_edge:  # as drop_one_edge_routes
+        routes = {r: None for r in routes if " " in r}
     if not routes:
         return None
     root = ET.Element("routes")

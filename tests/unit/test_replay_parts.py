@@ -290,3 +290,15 @@ def test_a_route_of_one_edge_is_no_candidate(tmp_path):
     cover = covering_routes(net, [], ["T", "A"], "passenger", tmp_path / "cover.xml")
     routes = {v.find("route").get("edges") for v in ET.parse(cover).getroot()}
     assert routes == {"A T", "A R"}  # to the exit T from the entry A; never T alone (an exit, no further exit)
+
+
+def test_the_one_edge_drop_is_a_checked_config_option(tmp_path):
+    """[replay] drop_one_edge_routes (default true) is read from config.toml; a value that is
+    not a boolean is refused, naming the file and the field."""
+    assert ReplayConfig().drop_one_edge_routes is True
+    (tmp_path / "c.toml").write_text("[replay]\ndrop_one_edge_routes = false\n")
+    assert load_config(str(tmp_path / "c.toml")).replay.drop_one_edge_routes is False
+    (tmp_path / "bad.toml").write_text('[replay]\ndrop_one_edge_routes = "no"\n')
+    with pytest.raises(ConfigError, match="drop_one_edge_routes") as err:
+        load_config(str(tmp_path / "bad.toml"))
+    assert "bad.toml" in str(err.value)
