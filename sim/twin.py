@@ -40,14 +40,14 @@ from pathlib import Path
 import numpy as np
 import sumolib
 
-from controller.core.validation import Prediction
+from controller.config import DetectorConfig
+from controller.core.validation import Prediction, ValidationParams
 from controller.errors import AdapterError
 from controller.model import GREEN, VEHICLE_CLASSES, CycleWish, Intersection
 from sim import replay_demand as demand
 from sim.sumo import sumo_home
 
 INTERVAL_S = 60.0  # projected counts per interval (projected_counts)
-VEHICLE_SPACING_M = 7.5  # standing vehicles of a seeded queue, front to front
 APPROACH_REACH_M = 400.0  # a junction's delay is counted this far upstream (or to the next traffic light)
 
 
@@ -63,9 +63,9 @@ class TwinRequest:
     incumbent: Mapping[str, CycleWish]  # junction -> plan in force; absent: the network's own program
     candidate: Mapping[str, CycleWish]  # junction -> candidate plan
     work_dir: str
-    horizon_s: float = 900.0
-    seed: int = 1
-    vehicle_spacing_m: float = VEHICLE_SPACING_M
+    horizon_s: float = ValidationParams.horizon_s
+    seed: int = ValidationParams.seed
+    vehicle_spacing_m: float = DetectorConfig.vehicle_spacing_m  # standing vehicles of a seeded queue, front to front
     mesoscopic: bool = False  # SUMO's mesoscopic model (sumo_command)
     programs: tuple[str, ...] = ()  # additional files with the city's own signal programs (tlLogic)
     en_route: bool = False  # the counted flow is also on its way at t = 0 (EnRoute)
@@ -212,11 +212,12 @@ def edge_targets(counters: list, loop_counts: Mapping[str, np.ndarray], edges: t
 class EnRoute:
     """Where the vehicles already on their way at t = 0 are: each route's flow, continued
     backwards in time, at free-flow speed (`edges`: edge -> (length m, speed m/s)), except on the
-    stretch of an edge from its stop line back over its seeded queue (`queued_m`), whose
-    vehicles are the queue's."""
+    stretch of an edge from its stop line back over its seeded queue (`queued_m`) and one vehicle
+    more (`spacing_m`), whose vehicles are the queue's."""
 
     edges: Mapping[str, tuple[float, float]]
     queued_m: Mapping[str, float]
+    spacing_m: float
 
     def place(self, route: tuple[str, ...], age_s: float) -> tuple[int, float] | None:
         """(index of the edge, position m from its start) after age_s s on the route, or None
@@ -227,7 +228,7 @@ class EnRoute:
             dt = length_m / max(speed_mps, 1.0)
             if t + dt > age_s:
                 pos_m = (age_s - t) * max(speed_mps, 1.0)
-                return None if pos_m > length_m - self.queued_m.get(e, 0.0) - VEHICLE_SPACING_M else (i, pos_m)
+                return None if pos_m > length_m - self.queued_m.get(e, 0.0) - self.spacing_m else (i, pos_m)
             t += dt
         return None
 
@@ -304,7 +305,7 @@ def en_route(req: TwinRequest, net) -> EnRoute | None:
     for lane, q in req.queues_pcu.items():
         edge = lane.rsplit("_", 1)[0]
         queued_m[edge] = max(queued_m.get(edge, 0.0), math.floor(q + 0.5) * req.vehicle_spacing_m)
-    return EnRoute(edges, queued_m)
+    return EnRoute(edges, queued_m, req.vehicle_spacing_m)
 
 
 def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
@@ -472,10 +473,16 @@ def read_prediction(meandata: Path, approaches: Mapping[str, frozenset[str]]) ->
     delay: dict[str, float] = {}
     vehicles: dict[str, int] = {}
     for jid, lanes in approaches.items():
-        keys = sorted(lanes | {ln.rsplit("_", 1)[0] for ln in lanes})
+        keys = approach_keys(lanes)
         delay[jid] = sum(loss.get(k, 0.0) for k in keys)
         vehicles[jid] = int(sum(entered.get(k, 0.0) for k in keys))
     return Prediction(delay, vehicles)
+
+
+def approach_keys(lanes: frozenset[str]) -> list[str]:
+    """The ids a junction's figures are summed over in SUMO meandata: its approach lanes
+    (laneData) and their edges (edgeData), sorted."""
+    return sorted(lanes | {ln.rsplit("_", 1)[0] for ln in lanes})
 
 
 def meandata_intervals(meandata: Path) -> list[dict[str, tuple[float, float]]]:
@@ -497,7 +504,7 @@ def run_plans(req: TwinRequest, net, routes: list[Path], runs: Mapping[str, Mapp
     seed; name -> Prediction per junction of the region."""
     run_dir = Path(req.work_dir).resolve() / f"run_{_key(time.time_ns())}"
     approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
-    edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
+    edges = approach_edges(approaches)
     procs = {name: _start(req, routes, plans, run_dir / name, edges) for name, plans in runs.items()}
     for name, p in procs.items():
         if p.wait() != 0:
@@ -529,6 +536,26 @@ def predict(req: TwinRequest) -> TwinResult:
     )
 
 
+def region_of(junctions: Mapping[str, Intersection], jid: str) -> tuple[Intersection, ...]:
+    """The region a change at `jid` is validated on: jid, then its upstream and downstream
+    neighbours that are in `junctions`, each once."""
+    j = junctions[jid]
+    return tuple(junctions[i] for i in dict.fromkeys([jid, *j.upstream, *j.downstream]) if i in junctions)
+
+
+def region_counts(recent: object, region: tuple[Intersection, ...], now_s: float) -> dict[str, tuple[int, ...]]:
+    """The region's loops' recent counts (`recent`: a controller.validation.RecentCounts;
+    totals(now_s) -> loop -> vehicles per class)."""
+    loops = {d.id for r in region for d in r.detectors}
+    totals = recent.totals(now_s)  # type: ignore[attr-defined]
+    return {loop: c for loop, c in totals.items() if loop in loops}
+
+
+def approach_edges(approaches: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The edges of the approach lanes (approach_lanes) of every junction."""
+    return frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
+
+
 @dataclass(frozen=True)
 class RequestMaker:
     """The service's side of the gate (controller/validation.py DeskValidation.make_request): a
@@ -541,16 +568,15 @@ class RequestMaker:
     recent: object  # RecentCounts: totals(now_s) -> loop -> vehicles per class
     window_s: float
     work_dir: str
-    horizon_s: float = 900.0
-    seed: int = 1
+    horizon_s: float = ValidationParams.horizon_s
+    seed: int = ValidationParams.seed
+    vehicle_spacing_m: float = DetectorConfig.vehicle_spacing_m  # TwinRequest.vehicle_spacing_m
     mesoscopic: bool = False  # TwinRequest.mesoscopic
     programs: tuple[str, ...] = ()  # TwinRequest.programs
     vtype_files: tuple[str, ...] = ()  # TwinRequest.vtype_files
 
     def region(self, jid: str) -> tuple[Intersection, ...]:
-        j = self.junctions[jid]
-        ids = [jid, *j.upstream, *j.downstream]
-        return tuple(self.junctions[i] for i in dict.fromkeys(ids) if i in self.junctions)
+        return region_of(self.junctions, jid)
 
     def __call__(
         self,
@@ -561,13 +587,10 @@ class RequestMaker:
         now_s: float,
     ) -> TwinRequest:
         region = self.region(j.id)
-        loops = {d.id for r in region for d in r.detectors}
-        totals = self.recent.totals(now_s)  # type: ignore[attr-defined]
-        counts = {loop: c for loop, c in totals.items() if loop in loops}
         return TwinRequest(
             self.net_file,
             region,
-            counts,
+            region_counts(self.recent, region, now_s),
             self.window_s,
             dict(queues_pcu),
             {} if incumbent is None else {j.id: incumbent},
@@ -575,6 +598,7 @@ class RequestMaker:
             self.work_dir,
             horizon_s=self.horizon_s,
             seed=self.seed,
+            vehicle_spacing_m=self.vehicle_spacing_m,
             mesoscopic=self.mesoscopic,
             programs=self.programs,
             vtype_files=self.vtype_files,

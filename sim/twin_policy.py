@@ -38,14 +38,24 @@ from pathlib import Path
 import sumolib
 
 from controller.config import Config
-from controller.core.validation import PolicyChoice
+from controller.core.validation import PolicyChoice, ValidationParams
 from controller.errors import AdapterError
 from controller.model import Intersection
 from controller.validation import policy_config
 from sim.field import SumoField, write_detector_file
 from sim.simulate import InProcessLoop
 from sim.sumo import load_api, start_command
-from sim.twin import TwinRequest, TwinResult, approach_lanes, build_scenario, read_prediction, write_lanedata
+from sim.twin import (
+    TwinRequest,
+    TwinResult,
+    approach_edges,
+    approach_lanes,
+    build_scenario,
+    read_prediction,
+    region_counts,
+    region_of,
+    write_lanedata,
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +72,8 @@ class PolicyTwinRequest:
     candidate: PolicyChoice
     cfg: Config
     work_dir: str
-    horizon_s: float = 900.0
-    seed: int = 1
+    horizon_s: float = ValidationParams.horizon_s
+    seed: int = ValidationParams.seed
 
     def scenario(self) -> TwinRequest:
         """The same scenario as a cycle plan's twin (no plans: the network's programs)."""
@@ -78,6 +88,7 @@ class PolicyTwinRequest:
             self.work_dir,
             horizon_s=self.horizon_s,
             seed=self.seed,
+            vehicle_spacing_m=self.cfg.detectors.vehicle_spacing_m,
         )
 
 
@@ -150,7 +161,7 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     loops = loops_file(req.junctions, run_dir / "loops.add.xml", req.cfg.detectors.loop_length_m)
     approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
-    edges = frozenset(ln.rsplit("_", 1)[0] for lanes in approaches.values() for ln in lanes)
+    edges = approach_edges(approaches)
     t1 = time.monotonic()
     procs = {}
     for name, (policy, cfg) in configs.items():
@@ -224,25 +235,21 @@ class PolicyRequestMaker:
     window_s: float
     work_dir: str
     cfg: Config
-    horizon_s: float = 900.0
-    seed: int = 1
+    horizon_s: float = ValidationParams.horizon_s
+    seed: int = ValidationParams.seed
 
     def region(self, jid: str) -> tuple[Intersection, ...]:
-        j = self.junctions[jid]
-        ids = [jid, *j.upstream, *j.downstream]
-        return tuple(self.junctions[i] for i in dict.fromkeys(ids) if i in self.junctions)
+        return region_of(self.junctions, jid)
 
     def __call__(
         self, jid: str, candidate: PolicyChoice, incumbent: PolicyChoice, queues_pcu: Mapping[str, float], now_s: float
     ) -> PolicyTwinRequest:
         region = self.region(jid)
-        loops = {d.id for r in region for d in r.detectors}
         lanes = {ln for r in region for m in r.movements for ln in m.lanes}
-        totals = self.recent.totals(now_s)  # type: ignore[attr-defined]
         return PolicyTwinRequest(
             self.net_file,
             region,
-            {loop: c for loop, c in totals.items() if loop in loops},
+            region_counts(self.recent, region, now_s),
             self.window_s,
             {ln: q for ln, q in queues_pcu.items() if ln in lanes},
             incumbent,

@@ -42,6 +42,7 @@ import sumolib
 from controller.adapters.archive import read_archive, site_root
 from controller.config import Config, load_config
 from controller.core.messages import decode_command
+from controller.core.validation import ValidationParams
 from controller.errors import FeedError
 from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES, CyclePlan, CycleWish, Intersection
@@ -53,7 +54,6 @@ from sim.sumo import SumoConfig
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
-QUEUE_HISTORY_S = 900.0  # the estimator runs over this much recorded feed before T
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,11 @@ class QualityRequest:
     sumocfg: Path
     out_dir: Path
     at_s: tuple[float, ...]  # instants T (field clock), at least horizon_s apart
-    horizon_s: float = 900.0
-    window_s: float = 300.0
+    horizon_s: float = ValidationParams.horizon_s
+    window_s: float = 300.0  # shorter than [validation] window_s: BENCHMARKS.md compares both
     policy: str = "fixed"
     mesoscopic: bool = False
-    seed: int = 1
+    seed: int = ValidationParams.seed
     reuse_field: bool = False  # a field run already in out_dir (same instants) is used again
     en_route: bool = False  # TwinRequest.en_route
     city_vtypes: bool = False  # the twin's vehicle types are the scenario's (TwinRequest.vtype_files)
@@ -159,9 +159,11 @@ def plans_in_force(site: Path, t_s: float) -> dict[str, CycleWish]:
 
 
 def known_at(site: Path, t_s: float, req: QualityRequest, junctions: Mapping[str, Intersection], cfg: Config):
-    """What the controller knew at t_s (from the recording): counts, estimated queues, plans."""
-    det = read_archive(site, "detectors", max(0.0, t_s - QUEUE_HISTORY_S), t_s + 1e-6)
-    status = read_archive(site, "status", max(0.0, t_s - QUEUE_HISTORY_S), t_s + 1e-6)
+    """What the controller knew at t_s (from the recording): counts, estimated queues (the
+    estimator run over the recorded feed of the [replay] warmup_s before t_s), plans."""
+    since_s = max(0.0, t_s - cfg.replay.warmup_s)
+    det = read_archive(site, "detectors", since_s, t_s + 1e-6)
+    status = read_archive(site, "status", since_s, t_s + 1e-6)
     counts = window_counts(det, t_s, req.window_s)
     queues = estimated_queues(junctions, det, status, cfg) if det.num_rows else {}
     return counts, queues, plans_in_force(site, t_s)
@@ -174,7 +176,7 @@ def measured(edgedata: Path, approaches: Mapping[str, frozenset[str]]) -> list[d
         loss = {k: v[0] for k, v in iv.items()}
         out.append(
             {
-                jid: sum(loss.get(k, 0.0) for k in sorted(lanes | {ln.rsplit("_", 1)[0] for ln in lanes}))
+                jid: sum(loss.get(k, 0.0) for k in twin.approach_keys(lanes))
                 for jid, lanes in approaches.items()
             }
         )
@@ -257,11 +259,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--at", type=float, action="append", help="instant T (s, field clock); repeat")
-    ap.add_argument("--horizon", type=float, default=900.0)
-    ap.add_argument("--window", type=float, default=300.0)
+    ap.add_argument("--horizon", type=float, default=QualityRequest.horizon_s)
+    ap.add_argument("--window", type=float, default=QualityRequest.window_s)
     ap.add_argument("--policy", default="fixed")
     ap.add_argument("--meso", action="store_true", help="mesoscopic twin runs")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=QualityRequest.seed)
     ap.add_argument("--en-route", action="store_true", help="twin: the counted flow also on its way at T")
     ap.add_argument("--city-vtypes", action="store_true", help="twin: the scenario's vehicle types")
     ap.add_argument("--reuse-field", action="store_true", help="use the field run already in --out")

@@ -59,6 +59,16 @@ def two_phase() -> Intersection:
     return parse_intersection(two_phase_raw(), "two_phase.toml")
 
 
+def two_phase_as(jid: str, **fields: object) -> Intersection:
+    """two_phase under id `jid`, its loops' ids prefixed with it (they do not clash with J's),
+    with `fields` replacing top-level keys (upstream=["J"], ...)."""
+    raw = two_phase_raw()
+    raw.update(id=jid, **fields)
+    for d in raw["detectors"]:
+        d["id"] = jid + d["id"]
+    return parse_intersection(raw, f"{jid}.toml")
+
+
 def two_lane_north_raw(second_lane_movement: str) -> dict:
     """two_phase with a second N lane eN_1 without loops: in N_T's lanes ('N_T') or in a left
     turn of its own from the same edge ('N_L')."""

@@ -114,17 +114,12 @@ def test_the_policy_twin_runs_its_own_field_never_the_citys():
 
 
 def test_the_policy_request_covers_the_region_with_its_counts_queues_and_config():
-    from controller.junctions import parse_intersection
     from controller.model import VEHICLE_CLASSES, DetectorReading, Snapshot
     from controller.validation import RecentCounts
     from sim.twin_policy import PolicyRequestMaker
-    from tests.junction_fixtures import two_phase_raw
+    from tests.junction_fixtures import two_phase_as
 
-    raw_k = two_phase_raw()
-    raw_k["id"] = "K"
-    for d in raw_k["detectors"]:
-        d["id"] = "K" + d["id"]
-    k = parse_intersection(raw_k, "K.toml")
+    k = two_phase_as("K")
     j = two_phase()
     recent = RecentCounts(300.0, VEHICLE_CLASSES)
     for t in (10.0, 200.0, 400.0):

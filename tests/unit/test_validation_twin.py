@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from controller.config import Config
 from controller.errors import AdapterError
 from controller.model import CycleWish
 from sim.twin import plan_phases, projected_counts, write_plans
@@ -57,17 +58,12 @@ def test_the_twin_never_reads_the_field():
 
 
 def test_the_request_covers_the_junction_and_its_neighbours_with_their_recent_counts():
-    from controller.junctions import parse_intersection
     from controller.model import VEHICLE_CLASSES, DetectorReading, Snapshot
     from controller.validation import RecentCounts
     from sim.twin import RequestMaker
-    from tests.junction_fixtures import two_phase_raw
+    from tests.junction_fixtures import two_phase_as
 
-    raw_k = two_phase_raw()
-    raw_k["id"] = "K"
-    for d in raw_k["detectors"]:
-        d["id"] = "K" + d["id"]
-    k = parse_intersection(raw_k, "K.toml")
+    k = two_phase_as("K")
     j = two_phase()
     recent = RecentCounts(300.0, VEHICLE_CLASSES)
     for t in (10.0, 200.0, 400.0):
@@ -88,6 +84,27 @@ def test_the_request_covers_the_junction_and_its_neighbours_with_their_recent_co
     assert req.counts == {"N_stop": (4, 2, 0, 0)}  # 200 s and 400 s: within (100, 400]
     assert req.incumbent == {} and req.candidate == {"J": CycleWish((0, 1), (20.0, 30.0))}
     assert (req.horizon_s, req.queues_pcu) == (600.0, {"eN_0": 3.0})
+    assert req.vehicle_spacing_m == Config().detectors.vehicle_spacing_m  # [detectors] default, not a copy
+
+
+def test_the_region_is_the_junction_then_its_neighbours_once_each_and_their_loops_count():
+    from controller.model import VEHICLE_CLASSES, DetectorReading, Snapshot
+    from controller.validation import RecentCounts
+    from sim.twin import RequestMaker, region_counts, region_of
+    from tests.junction_fixtures import two_phase_as
+
+    j = two_phase_as("J", upstream=["K", "Z"], downstream=["K", "L"])  # Z: not in the model
+    k, l_ = two_phase_as("K", downstream=["J"]), two_phase_as("L")
+    junctions = {"L": l_, "K": k, "J": j}
+    assert [r.id for r in region_of(junctions, "J")] == ["J", "K", "L"]
+    assert [r.id for r in region_of(junctions, "K")] == ["K", "J"]
+    recent = RecentCounts(300.0, VEHICLE_CLASSES)
+    loops = ("JN_stop", "KN_stop", "LE_adv", "QN_stop")  # Q: outside every region
+    recent.add(Snapshot("J", 50.0, 1.0, tuple(DetectorReading(d, (("car", 1),), 0.1, 5.0) for d in loops)))
+    assert sorted(region_counts(recent, region_of(junctions, "K"), 60.0)) == ["JN_stop", "KN_stop"]
+    maker = RequestMaker("net.xml", junctions, recent, 300.0, "/tmp/w", vehicle_spacing_m=6.0)
+    req = maker(j, CycleWish((0, 1), (20.0, 30.0)), None, {}, 60.0)
+    assert sorted(req.counts) == ["JN_stop", "KN_stop", "LE_adv"] and req.vehicle_spacing_m == 6.0
 
 
 def test_route_weights_meet_the_counts_and_prefer_routes_through_several_counted_edges():
@@ -131,7 +148,7 @@ def test_vehicles_en_route_start_where_free_flow_took_them_and_not_inside_a_seed
     from sim.twin import EnRoute, RouteSet, write_demand
 
     # edges of 100 m at 10 m/s: 10 s each; edge "b" has 30 m of seeded queue at its stop line
-    en = EnRoute({"a": (100.0, 10.0), "b": (100.0, 10.0)}, {"b": 30.0})
+    en = EnRoute({"a": (100.0, 10.0), "b": (100.0, 10.0)}, {"b": 30.0}, 7.5)
     assert en.place(("a", "b"), 4.0) == (0, 40.0)
     assert en.place(("a", "b"), 13.0) == (1, 30.0)
     assert en.place(("a", "b"), 17.0) is None  # 70 m into b: in the queue's 30 m (+ one vehicle)
