@@ -139,6 +139,8 @@ def test_config_toml_states_every_default():
 
     raw = tomllib.loads((ROOT / "config.toml").read_text())
     cfg = load_config(None)
+    sections = {f.name for f in dataclasses.fields(cfg)} - {"source"}
+    assert sections - set(raw) == set(), "config.toml lacks these sections"
     for section, table in raw.items():
         defaults = getattr(cfg, section)
         for f in dataclasses.fields(defaults):
