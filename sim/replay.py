@@ -258,14 +258,38 @@ def class_routes(
     return demand.sample_class(own, edgedata, routes, cls, req.seed, params.minimize_vehicles, params.entries_first)
 
 
+DEMAND_TAGS = frozenset({"vehicle", "flow", "trip", "person", "personFlow", "container", "containerFlow"})
+
+
+def demand_free(additional: list[str]) -> list[str]:
+    """The recorded scenario's additional files that exist and define no demand (vehicles,
+    flows, trips, persons, containers): signal programs, loops, stops and vTypes stay, while a
+    route file given as an additional one (pasubio's buses) would run its vehicles on top of the
+    rebuilt demand, which already holds them."""
+    out = []
+    for a in additional:
+        if not Path(a).is_file():
+            continue
+        try:
+            if any(el.tag in DEMAND_TAGS for _ev, el in ET.iterparse(a)):
+                log.info("replay: %s left out (it defines vehicles; the rebuilt demand replaces them)", a)
+                continue
+        except ET.ParseError as exc:
+            log.warning("replay: %s not read (%s); kept as it is", a, exc)
+        out.append(a)
+    return out
+
+
 def write_sumocfg(
     path: Path, net_file: Path, routes: list[Path], additional: list[str], begin_s: float, end_s: float
 ) -> Path:
+    """The scenario's sumocfg; `additional`: the recorded scenario's additional files (only the
+    demand-free ones are named, demand_free)."""
     root = ET.Element("configuration")
     inp = ET.SubElement(root, "input")
     ET.SubElement(inp, "net-file", value=str(net_file))
     ET.SubElement(inp, "route-files", value=",".join(str(r) for r in routes))
-    adds = [a for a in additional if Path(a).is_file()]
+    adds = demand_free(additional)
     if adds:
         ET.SubElement(inp, "additional-files", value=",".join(adds))
     t = ET.SubElement(root, "time")
@@ -283,7 +307,7 @@ def start_run(
     force; `record`: its feeds go to OUT/<policy>/archive (the calibration run)."""
     out = req.out_dir / policy
     out.mkdir(parents=True, exist_ok=True)
-    adds = [a for a in additional if Path(a).is_file()] + [str(edgedata_additional(out / "edgedata.add.xml"))]
+    adds = [*demand_free(additional), str(edgedata_additional(out / "edgedata.add.xml"))]
     sumo = ["--", "--seed", str(req.seed), "--additional-files", ",".join(adds)]
     common = ["--out", str(out), "--intersections", str(site / "meta" / "intersections")]
     if policy == RECORDED:

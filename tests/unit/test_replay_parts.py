@@ -302,3 +302,16 @@ def test_the_one_edge_drop_is_a_checked_config_option(tmp_path):
     with pytest.raises(ConfigError, match="drop_one_edge_routes") as err:
         load_config(str(tmp_path / "bad.toml"))
     assert "bad.toml" in str(err.value)
+
+
+def test_an_additional_file_with_vehicles_stays_out_of_the_replay(tmp_path):
+    """A recorded scenario's additional file that defines vehicles (pasubio names its buses'
+    route file as an additional one) would run them on top of the rebuilt demand; files of
+    programs, loops, stops and vTypes stay; a file that does not exist is left out."""
+    from sim.replay import demand_free
+
+    (tmp_path / "buses.rou.xml").write_text('<routes><vType id="bus"/><vehicle id="b" depart="0"/></routes>')
+    (tmp_path / "flows.xml").write_text('<routes><flow id="f" begin="0" end="9" number="2"/></routes>')
+    (tmp_path / "stops.add.xml").write_text('<additional><busStop id="s" lane="A_0" endPos="9"/></additional>')
+    files = [str(tmp_path / n) for n in ("buses.rou.xml", "stops.add.xml", "flows.xml", "missing.xml")]
+    assert demand_free(files) == [str(tmp_path / "stops.add.xml")]
