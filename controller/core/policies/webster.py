@@ -1,15 +1,21 @@
 """`webster`: fixed-time plans recomputed every period from the previous period's counts, in
 step with the city's own cycle.
 
-Contract. Every `period_s` the policy sends one CycleWish for the junction, offset at its base
-offset:
+Contract. Every `period_s` the policy computes one plan for the junction, offset at its base
+offset (the city program's: where phase 0's green begins in its cycle), in whole seconds (the
+roadside changes stage on whole seconds), and sends it when phase 0 next turns green (or at once
+without a status, or when phase 0 has not shown for a reference cycle). At every start of phase
+0 it keeps the offset (controller/core/policies/offsets.py): when phase 0 turned green more than
+the status' resolution off the offset, that cycle runs shortened or lengthened, within the
+junction's limits and by at most offsets.STEP_RATIO of the cycle, and the next the steady plan.
+So fixed's coordination (green waves) survives a change of splits. The plan:
 - cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
   C / k for the largest whole k that keeps it at least Webster's (1958) cycle
   C0 = (1.5 L + 5) / (1 - Y) (L = phases x `lost_time_per_phase_s`, Y the sum of the phases'
   critical flow ratios, capped at `max_flow_ratio`), the minimum cycle and the minimum greens
   with their intergreens. A junction thus keeps its neighbours' common cycle (a light one runs
-  k cycles per common cycle, double cycling; the phase positions follow the offset only where
-  the roadside applies `CyclePlan.offset_s`) and its cycle never exceeds the city's: Webster's
+  k cycles per common cycle, double cycling, phase 0 at the city's offset) and its cycle never
+  exceeds the city's: Webster's
   own C0 per junction breaks the coordination and grows without bound as Y -> 1, and every red
   with it.
 - greens: each movement needs, summed over the phases serving it, the larger of
@@ -34,7 +40,7 @@ The safety gate checks the plan (bounds, max red) as for any cycle plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,11 +48,12 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import WebsterParams
 from controller.core.policies import Policy
+from controller.core.policies.offsets import offset_error_s, transition_greens_s, whole_seconds
 from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
-from controller.core.safety import SignalView
+from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
 from controller.core.spillback import upstream_queue_pcu
-from controller.model import CycleWish
+from controller.model import CycleWish, Intersection
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,15 @@ class WebsterState:
     period_start_s: float
     arrivals_pcu: np.ndarray | None
     departures_pcu: np.ndarray | None
+    steady_s: tuple[float, ...] | None = None  # the last period's greens (phases in index order)
+    due_s: float | None = None  # when they were computed: sent at the next start of phase 0
+    sent_s: tuple[float, ...] | None = None  # the greens of the plan last sent
+    cycle_start_s: float | None = None  # when phase 0 last turned green, as the roadside reports it
 
 
 def reference_cycle_s(layout: Layout) -> float:
     """The base program's cycle within the junction's cycle bounds (s)."""
-    j = layout.junction
-    return min(max(j.base_cycle_s(), j.cycle_min_s), j.cycle_max_s)
+    return reference_cycle_s_of(layout.junction)
 
 
 def common_cycle_s(
@@ -190,10 +200,59 @@ class WebsterPolicy(Policy):
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         elapsed_s = now_s - state.period_start_s
-        if elapsed_s < self.params.period_s:
+        if elapsed_s >= self.params.period_s:
+            flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
+            _, greens = webster_greens(
+                layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio
+            )
+            lo = np.array([p.min_green_s for p in layout.junction.phases])
+            hi = np.array([p.max_green_s for p in layout.junction.phases])
+            greens = tuple(float(g) for g in whole_seconds(greens, lo, hi))  # as the roadside shows them
+            state = replace(
+                state,
+                period_start_s=now_s,
+                arrivals_pcu=est.arrivals_pcu,
+                departures_pcu=est.departures_pcu,
+                steady_s=greens,
+                due_s=now_s,
+            )
+        return self._send(state, layout.junction, signal, now_s)
+
+    def _send(
+        self, state: WebsterState, j: Intersection, signal: SignalView | None, now_s: float
+    ) -> tuple[WebsterState, CycleWish | None]:
+        """The plan to send now, if any (module docstring, offsets): at each start of phase 0 the
+        steady greens, or this cycle's transition toward the offset, when they differ from the
+        plan in force or a new period's are due; without a status, or when phase 0 has not shown
+        for a reference cycle since they were due, the steady greens at once."""
+        if state.steady_s is None:
             return state, None
-        flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
-        _, greens = webster_greens(layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio)
-        n = len(layout.junction.phases)
-        wish = CycleWish(tuple(range(n)), greens, layout.junction.base_offset_s)
-        return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), wish
+        start_s = _phase0_start_s(signal, now_s)
+        new_cycle = start_s is not None and (
+            state.cycle_start_s is None or abs(start_s - state.cycle_start_s) > DECISION_PERIOD_S + 0.5
+        )
+        if start_s is not None:
+            state = replace(state, cycle_start_s=start_s)
+        order = tuple(range(len(j.phases)))
+        if new_cycle and start_s is not None:
+            cycle_s = cycle_length_s(j, order, state.steady_s)
+            greens = transition_greens_s(j, state.steady_s, offset_error_s(start_s, j.base_offset_s, cycle_s))
+            if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
+                return state, None
+        elif state.due_s is not None and (signal is None or now_s - state.due_s >= reference_cycle_s_of(j)):
+            greens = state.steady_s
+        else:
+            return state, None
+        return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, j.base_offset_s)
+
+
+def _phase0_start_s(signal: SignalView | None, now_s: float) -> float | None:
+    """When phase 0's green in force began, None when phase 0 is not green."""
+    if signal is None or signal.in_intergreen or signal.phase != 0:
+        return None
+    return now_s - signal.green_elapsed_s
+
+
+def reference_cycle_s_of(j: Intersection) -> float:
+    """The base program's cycle within the junction's cycle bounds (s)."""
+    return min(max(j.base_cycle_s(), j.cycle_min_s), j.cycle_max_s)

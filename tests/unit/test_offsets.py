@@ -1,0 +1,122 @@
+"""Offset keeping (controller/core/policies/offsets.py): phase 0's green start is brought to the
+plan's offset within a bounded number of cycles, never breaking a minimum green."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies.offsets import STEP_RATIO, offset_error_s, transition_greens_s
+from controller.core.policies.webster import WebsterPolicy
+from controller.core.safety import SignalView, cycle_length_s, gate_cycle
+from controller.junctions import parse_intersection
+from controller.model import CyclePlan, CycleWish
+from sim.roadside import RoadsideController
+from tests.junction_fixtures import two_phase, two_phase_raw
+
+CFG = Config()
+
+
+def test_offset_error_folds_into_half_a_cycle():
+    assert offset_error_s(125.0, 10.0, 60.0) == pytest.approx(-5.0)  # 115 = 55 mod 60: 5 s early
+    assert offset_error_s(75.0, 10.0, 60.0) == pytest.approx(5.0)
+    assert offset_error_s(40.0, 10.0, 60.0) == pytest.approx(30.0)
+    assert offset_error_s(70.0, 10.0, 60.0) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("error_s", [-30.0, -20.0, -5.0, -1.5, 1.5, 5.0, 20.0, 32.0])
+def test_a_transition_cycle_moves_toward_the_offset_within_the_limits(error_s):
+    j = two_phase()  # greens 7..60 s, intergreens 5 s, cycle 30..120 s
+    steady = (30.0, 25.0)
+    c_s = cycle_length_s(j, (0, 1), steady)  # 65 s
+    g = transition_greens_s(j, steady, error_s)
+    change_s = cycle_length_s(j, (0, 1), g) - c_s
+    assert all(p.min_green_s - 1e-9 <= x <= p.max_green_s + 1e-9 for x, p in zip(g, j.phases))
+    assert abs(change_s) <= STEP_RATIO * c_s + 1e-9
+    # the next phase 0 starts closer to the offset (the error folded into half a cycle)
+    assert abs(offset_error_s(error_s + change_s, 0.0, c_s)) < abs(error_s) - 1e-9
+    assert all(x == int(x) for x in g)  # whole seconds: the roadside shows no fraction of one
+    if abs(error_s) <= STEP_RATIO * c_s:  # within one step: reached in this cycle (to the second)
+        assert abs(change_s + error_s) <= 0.5 + 1e-9
+
+
+def test_no_transition_when_aligned_or_when_every_green_is_at_its_limit():
+    j = two_phase()
+    assert transition_greens_s(j, (30.0, 25.0), 0.8) == (30.0, 25.0)
+    tight = parse_intersection({**two_phase_raw(), "cycle_max_s": 24.0, "cycle_min_s": 24.0}, "t.toml")
+    assert transition_greens_s(tight, (7.0, 7.0), 5.0) == (7.0, 7.0)  # minimum greens, cycle at its bounds
+
+
+def program_at(t_s: float) -> tuple[int | None, float]:
+    """The city's own program as SUMO shows it: phase 0 green at t = 0 (mod 65) for 30 s, 5 s
+    intergreen, phase 1 for 25 s, 5 s intergreen; (phase or None, seconds spent in it)."""
+    pos = t_s % 65.0
+    for start, end, phase in ((0, 30, 0), (30, 35, None), (35, 60, 1), (60, 65, None)):
+        if start <= pos < end:
+            return phase, pos - start
+    raise AssertionError(pos)
+
+
+def closed_loop(offset_s: float, end_s: int) -> tuple[list[float], list[tuple[int, float]], int]:
+    """Webster through the gate and the virtual roadside, one tick per second, N/S and E/W loaded
+    (Y 0.61: the city's 65 s cycle is kept). (phase 0 green starts once plans run, greens shown
+    (phase, s), plans sent)."""
+    j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s}, "j.toml")
+    lay = Layout.build(j, CFG)
+    rc = RoadsideController(j, backup_s=400.0)
+    policy = WebsterPolicy()
+    state = policy.init(lay, 0.0)
+    q_pcu_h = np.array([600.0 if m.id in ("N_T", "S_T") else 500.0 for m in j.movements])
+    last_green = [0.0] * len(j.movements)
+    starts, greens, sent = [], [], 0
+    plan: CyclePlan | None = None
+    prev = ("green", 0, 0.0)
+    for t in range(end_s):
+        now = float(t)
+        rc.tick(now, *program_at(now))
+        st = rc.status(now)
+        for i, m in enumerate(j.movements):
+            if not st.in_intergreen and m.id in j.served_movements(st.phase):
+                last_green[i] = now
+        elapsed_s = 0.0 if st.in_intergreen else st.time_in_phase_s
+        view = SignalView(st.phase, st.in_intergreen, elapsed_s, tuple(last_green))
+        cur = (rc.stage.kind, rc.stage.phase, rc.stage.start_s)
+        if cur != prev:
+            if prev[0] == "green" and rc.mode == "adaptive":
+                greens.append((prev[1], now - prev[2]))
+            if cur[0] == "green" and cur[1] == 0 and rc.mode == "adaptive":
+                starts.append(now)
+            prev = cur
+        counts = q_pcu_h * now / 3600.0
+        est = replace(Estimate.empty(lay, now), arrivals_pcu=counts, departures_pcu=counts, last_feed_t_s=now)
+        state, wish = policy.decide(state, lay, est, view, now)
+        if isinstance(wish, CycleWish):
+            seq = rc.last_seq + 1
+            plan = gate_cycle(j, wish, plan_id=f"p{sent}", seq=seq, now_s=now, ttl_s=60.0, view=view).command
+            assert plan is not None
+            assert rc.receive(plan, now) == ""
+            sent += 1
+        elif plan is not None and now - plan.valid_from_s >= 30.0:  # the core refreshes the plan in force
+            plan = replace(plan, seq=rc.last_seq + 1, valid_from_s=now, expires_s=now + 60.0)
+            assert rc.receive(plan, now) == ""
+    return starts, greens, sent
+
+
+@pytest.mark.parametrize("offset_s", [20.0, 45.0])
+def test_webster_brings_phase_0_to_its_offset_within_a_bounded_number_of_cycles(offset_s):
+    """The city's program runs phase 0 at 0 (mod 65) but its model says the offset is 20 s (or
+    45 s): once webster's plans run, phase 0 turns green at the offset (to the second) after at
+    most ceil(half a cycle / (STEP_RATIO x cycle)) transition cycles, and stays there; every green
+    keeps its minimum. Without offset keeping phase 0 stays where the plan happened to start it."""
+    starts, greens, sent = closed_loop(offset_s, 1500)
+    assert sent >= 4  # one per period at least, plus the transitions
+    bound = math.ceil(0.5 / STEP_RATIO)
+    errors = [offset_error_s(s, offset_s, 65.0) for s in starts]
+    assert len(errors) > bound + 5
+    assert all(abs(e) <= 1.0 for e in errors[bound:]), errors
+    assert all(g >= two_phase().phases[k].min_green_s - 1e-9 for k, g in greens), greens
