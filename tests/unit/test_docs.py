@@ -1,0 +1,91 @@
+"""The documentation states what the code does: the parameter tables of docs/ carry the
+dataclasses' defaults, and the command lines of README.md parse with run_controller's parser."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from controller.config import Config
+from run_controller import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+# docs whose "| key | default | meaning |" table documents one config.toml section
+TABLES = {"harm.md": "harm", "metrics.md": "metrics", "validation.md": "validation"}
+
+
+def table_rows(text: str) -> list[tuple[list[str], list[str]]]:
+    """(keys, defaults) of each row of the first `| key | default |` table: a row may list
+    several keys and as many comma-separated defaults."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if re.match(r"\|\s*key\s*\|\s*default\s*\|", ln))
+    rows = []
+    for ln in lines[start + 2 :]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        keys = re.findall(r"`(\w+)`", cells[0])
+        values = [v.strip() for v in cells[1].split(",")] if len(keys) > 1 else [cells[1]]
+        rows.append((keys, values))
+    return rows
+
+
+def same(doc_value: str, default: object) -> bool:
+    """A table's default as written (true, "", 0.20, 127.0.0.1) against the dataclass field."""
+    if isinstance(default, bool):
+        return doc_value == str(default).lower()
+    if isinstance(default, (int, float)):
+        try:
+            return float(doc_value) == float(default)
+        except ValueError:
+            return False
+    return doc_value.strip('"') == default
+
+
+@pytest.mark.parametrize(("doc", "section"), sorted(TABLES.items()))
+def test_a_parameter_table_states_every_field_with_its_default(doc: str, section: str) -> None:
+    defaults = getattr(Config(), section)
+    rows = table_rows((ROOT / "docs" / doc).read_text())
+    shown = {}
+    for keys, values in rows:
+        assert len(keys) == len(values), f"docs/{doc}: {keys} has {len(values)} defaults"
+        shown.update(zip(keys, values, strict=True))
+    fields = {f.name for f in dataclasses.fields(defaults)}
+    assert set(shown) == fields, f"docs/{doc} [{section}]: missing {fields - set(shown)}, unknown {set(shown) - fields}"
+    wrong = {k: (v, getattr(defaults, k)) for k, v in shown.items() if not same(v, getattr(defaults, k))}
+    assert wrong == {}, f"docs/{doc} [{section}]: (written, default) differ"
+
+
+def test_the_table_reader_sees_a_wrong_default() -> None:
+    text = "| key | default | meaning |\n|---|---|---|\n| `a`, `b` | 10, 5 | x |\n| `c` | true | y |\n\nafter"
+    assert table_rows(text) == [(["a", "b"], ["10", "5"]), (["c"], ["true"])]
+    assert same("900", 900.0) and same("true", True) and same('""', "") and same("127.0.0.1", "127.0.0.1")
+    assert not same("0.2", 0.1) and not same("false", True) and not same("x", 1.0)
+
+
+def readme_commands() -> list[list[str]]:
+    """run_controller.py command lines of README.md's code blocks, `[optional]` parts unwrapped
+    (`[--policy NAME]` -> `--policy 1`, `a|b` -> a), SUMO's part after `--` dropped."""
+    out = []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        m = re.match(r"^(?:\.venv/bin/)?python run_controller\.py (.*?)(?:\s+#.*)?$", line.strip())
+        if not m:
+            continue
+        words = shlex.split(re.sub(r"[\[\]]", "", m.group(1)).replace("...", ""))
+        words = words[: words.index("--")] if "--" in words else words
+        # placeholders (SUMOCFG, DIR, T, X): a value every option takes
+        out.append(["1" if re.fullmatch(r"[A-Z][A-Z_]*", w) else w.split("|")[0] for w in words])
+    return out
+
+
+def test_readme_shows_the_commands() -> None:
+    assert {c[0] for c in readme_commands()} >= {"run", "simulate", "import-net", "validate", "replay", "ctl", "field"}
+
+
+@pytest.mark.parametrize("argv", readme_commands(), ids=lambda a: " ".join(a[:3]))
+def test_every_readme_command_parses(argv: list[str]) -> None:
+    build_parser().parse_args(argv)  # argparse exits (SystemExit) on an unknown option
