@@ -273,10 +273,10 @@ def gate_phase(
         deadlines = _deadlines(j, view, cur)
         if deadlines:
             if target == cur:
-                ok = _plan(j, deadlines, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None)
+                ok = _feasible(j, deadlines, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None)
             else:
-                ok = _plan(j, deadlines, cur, now_s, target)
-            if ok is None and elapsed >= min_g:
+                ok = _feasible(j, deadlines, cur, now_s, target)
+            if not ok and elapsed >= min_g:
                 plan = _plan(j, deadlines, cur, now_s, None)
                 urgent = plan[0] if plan else _edf_candidates(j, deadlines)[0]
                 if urgent != target:
@@ -388,6 +388,58 @@ def _plan(
         return None
 
     return search(dict(deadlines), leave_s, cur, first, 0)
+
+
+def _feasible(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None) -> bool:
+    """`_plan(j, deadlines, cur, leave_s, first) is not None`, without the search when it is
+    sure: the plan `_plan` last found for the same junction, phase, first phase and deadlines,
+    leaving no later than `leave_s`, still meets every deadline from `leave_s`.
+
+    Exact, not a heuristic: `_plan`'s candidates depend on the deadlines alone, and leaving
+    later only delays every start (float addition is monotone), so the nodes its search visits
+    before that plan are among those it visited then (no more of the node budget used), and the
+    subtrees it tried first still fail; it reaches that plan, or another, and finds a plan."""
+    key = (id(j), cur, first, tuple(deadlines.items()))
+    known = _FOUND.get(key)
+    if (
+        known is not None
+        and known[0] is j
+        and known[1] <= leave_s
+        and _meets(j, deadlines, cur, leave_s, first, known[2])
+    ):
+        return True
+    plan = _plan(j, deadlines, cur, leave_s, first)
+    if plan is not None:
+        if len(_FOUND) > 4096:  # a memo over a long life: start again
+            _FOUND.clear()
+        _FOUND[key] = (j, leave_s, tuple(plan))
+    return plan is not None
+
+
+# (id(model), phase left, first phase, deadlines) -> (model, leave_s, the plan _plan found then); a memo
+_FoundKey = tuple[int, int, int | None, tuple[tuple[str, float], ...]]
+_FOUND: dict[_FoundKey, tuple[Intersection, float, tuple[int, ...]]] = {}
+
+
+def _meets(
+    j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None, plan: tuple[int, ...]
+) -> bool:
+    """Whether `_plan`'s search, leaving `cur` at leave_s (first phase `first` if given), would
+    accept `plan` node by node (the same checks in the same order; the node budget aside)."""
+    intergreens = _static(j).intergreen_s
+    pending, t, prev = dict(deadlines), leave_s, cur
+    for depth, p in enumerate(plan):
+        if not pending:
+            return False
+        if depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
+            return False
+        start = t + intergreens[prev][p]
+        served = [m for m in j.served_movements(p) if m in pending]
+        if (not served and (depth > 0 or first is None)) or any(start > pending[m] + 1e-9 for m in served):
+            return False
+        pending = {m: d for m, d in pending.items() if m not in served}
+        t, prev = start + _whole(j.phases[p].min_green_s), p
+    return not pending
 
 
 def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude: int) -> int:
