@@ -88,4 +88,5 @@ def test_readme_shows_the_commands() -> None:
 
 @pytest.mark.parametrize("argv", readme_commands(), ids=lambda a: " ".join(a[:3]))
 def test_every_readme_command_parses(argv: list[str]) -> None:
-    build_parser().parse_args(argv)  # argparse exits (SystemExit) on an unknown option
+    args = build_parser().parse_args(argv)  # argparse exits (SystemExit) on an unknown option
+    assert args.command == argv[0]
