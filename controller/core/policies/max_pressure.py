@@ -45,7 +45,7 @@ effect of each term and of its default: docs/policies.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -242,7 +242,7 @@ class MaxPressurePolicy(Policy):
         """One tick of phase `cur`'s green: a new green starts with an empty box."""
         if state.phase != cur or state.last_dep_pcu is None:
             zero = np.zeros(len(est.departures_pcu), dtype=bool)
-            return replace(state, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
+            return MaxPressureState(statics=state.statics, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
         st = state.statics
         boxed = update_boxed(
             state.boxed,
@@ -253,7 +253,8 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return replace(state, last_dep_pcu=est.departures_pcu, boxed=boxed)
+        # every field given (no dataclasses.replace: its introspection costs more than the update)
+        return MaxPressureState(statics=st, phase=state.phase, last_dep_pcu=est.departures_pcu, boxed=boxed)
 
     def _via_clearance(
         self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int, v: np.ndarray
