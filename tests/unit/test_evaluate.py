@@ -178,13 +178,6 @@ def test_malformed_tripinfo_names_the_file(tmp_path, mixed_run, text):
         evaluate(bad, mixed_run[1], begin_s=0, end_s=100)
 
 
-def test_malformed_statistics_names_the_file(tmp_path, mixed_run):
-    bad = tmp_path / "broken_stats.xml"
-    bad.write_text("<statistics><vehicles loaded='1'>")
-    with pytest.raises(EvaluationError, match="broken_stats.xml"):
-        evaluate(mixed_run[0], bad, begin_s=0, end_s=100)
-
-
 def test_wrong_root_is_rejected(tmp_path, mixed_run):
     swapped = tmp_path / "swapped.xml"
     swapped.write_text(MIXED_STATS)
@@ -199,25 +192,24 @@ def test_tripinfo_with_bad_number_names_vehicle_and_attribute(tmp_path, mixed_ru
         evaluate(bad, mixed_run[1], begin_s=0, end_s=100)
 
 
-def test_statistics_without_vehicle_trip_statistics(tmp_path, mixed_run):
-    stats = tmp_path / "s.xml"
-    stats.write_text('<statistics><vehicles loaded="6" inserted="4" running="2" waiting="2"/></statistics>')
-    with pytest.raises(EvaluationError, match="vehicleTripStatistics: element missing"):
-        evaluate(mixed_run[0], stats, begin_s=0, end_s=100)
-
-
-def test_statistics_without_vehicles(tmp_path, mixed_run):
-    stats = tmp_path / "s.xml"
-    stats.write_text('<statistics><vehicleTripStatistics departDelayWaiting="1"/></statistics>')
-    with pytest.raises(EvaluationError, match="vehicles: element missing"):
-        evaluate(mixed_run[0], stats, begin_s=0, end_s=100)
-
-
-def test_waiting_delay_not_computed_by_sumo_is_an_error(tmp_path, mixed_run):
-    # SUMO writes departDelayWaiting="-1.00" when write-unfinished is off.
-    stats = tmp_path / "s.xml"
-    stats.write_text(statistics(loaded=6, inserted=4, running=2, waiting=2, depart_delay_waiting="-1.00"))
-    with pytest.raises(EvaluationError, match="write-unfinished"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("<statistics><vehicles loaded='1'>", "bad_stats.xml"),  # malformed XML names the file
+        (
+            '<statistics><vehicles loaded="6" inserted="4" running="2" waiting="2"/></statistics>',
+            "vehicleTripStatistics: element missing",
+        ),
+        ('<statistics><vehicleTripStatistics departDelayWaiting="1"/></statistics>', "vehicles: element missing"),
+        # SUMO writes departDelayWaiting="-1.00" when write-unfinished is off
+        (statistics(loaded=6, inserted=4, running=2, waiting=2, depart_delay_waiting="-1.00"), "write-unfinished"),
+    ],
+    ids=["malformed", "no_trip_statistics", "no_vehicles", "waiting_delay_not_computed"],
+)
+def test_bad_statistics_is_an_error_that_says_what(tmp_path, mixed_run, text, message):
+    stats = tmp_path / "bad_stats.xml"
+    stats.write_text(text)
+    with pytest.raises(EvaluationError, match=message):
         evaluate(mixed_run[0], stats, begin_s=0, end_s=100)
 
 
