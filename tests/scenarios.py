@@ -82,8 +82,9 @@ def pedestrian_net(cwd: Path, name: str = "ped") -> Path:
     )
 
 
-def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed: int = 1) -> Path:
-    """Random trips on the net and a .sumocfg running for end_s seconds."""
+def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed: int = 1, begin_s: int = 0) -> Path:
+    """Random trips on the net from begin_s to a minute before end_s, and a .sumocfg running from
+    begin_s to end_s."""
     routes = cwd / f"{net.stem}.rou.xml"
     run_tool(
         [
@@ -94,7 +95,7 @@ def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed
             "-o",
             str(routes),
             "-b",
-            "0",
+            str(begin_s),
             "-e",
             str(end_s - 60),
             "-p",
@@ -111,7 +112,7 @@ def scenario(cwd: Path, net: Path, end_s: int = 600, period_s: float = 1.0, seed
     cfg.write_text(
         "<configuration>\n"
         f'  <input><net-file value="{net.name}"/><route-files value="{routes.name}"/></input>\n'
-        f'  <time><begin value="0"/><end value="{end_s}"/></time>\n'
+        f'  <time><begin value="{begin_s}"/><end value="{end_s}"/></time>\n'
         f'  <random_number><seed value="{seed}"/></random_number>\n'
         "</configuration>\n"
     )

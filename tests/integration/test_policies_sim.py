@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios import HOME, grid_net, run_tool, scenario, spider_net
+from tests.scenarios import grid_net, scenario, spider_net
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ("fixed", "webster", "max_pressure", "schedule", "scats", "adaptive")
@@ -60,38 +60,7 @@ def record(cfg: str, out: str, policy: str) -> None:
 
 def late_scenario(work: Path, net: Path, duration_s: int = 600, seed: int = 1) -> Path:
     """Random trips on the net from BEGIN_S, and a .sumocfg beginning there."""
-    routes = work / f"{net.stem}.rou.xml"
-    run_tool(
-        [
-            sys.executable,
-            str(HOME / "tools" / "randomTrips.py"),
-            "-n",
-            str(net),
-            "-o",
-            str(routes),
-            "-b",
-            str(BEGIN_S),
-            "-e",
-            str(BEGIN_S + duration_s - 60),
-            "-p",
-            "1",
-            "--seed",
-            str(seed),
-            "--fringe-factor",
-            "10",
-            "--validate",
-        ],
-        work,
-    )
-    cfg = work / f"{net.stem.removesuffix('.net')}_late.sumocfg"
-    cfg.write_text(
-        "<configuration>\n"
-        f'  <input><net-file value="{net.name}"/><route-files value="{routes.name}"/></input>\n'
-        f'  <time><begin value="{BEGIN_S}"/><end value="{BEGIN_S + duration_s}"/></time>\n'
-        f'  <random_number><seed value="{seed}"/></random_number>\n'
-        "</configuration>\n"
-    )
-    return cfg
+    return scenario(work, net, end_s=BEGIN_S + duration_s, seed=seed, begin_s=BEGIN_S)
 
 
 @pytest.fixture(scope="module")
