@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,20 @@ def cross_toml(jid: str) -> dict[str, Any]:
 def cross(jid: str) -> Intersection:
     """cross_toml(jid) parsed as `run` parses a junction file."""
     return parse_intersection(cross_toml(jid), f"<{jid}>")
+
+
+def wait_until(pred: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Whether pred() came true within timeout_s (polled every 5 ms; once more at the end).
+
+    >>> wait_until(lambda: True), wait_until(lambda: False, timeout_s=0.01)
+    (True, False)
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return pred()
 
 
 class Inbox:

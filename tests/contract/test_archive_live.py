@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from controller.adapters.archive import ArchiveRecorder, read_archive
@@ -14,7 +12,7 @@ from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
-from tests.live_fixtures import cross
+from tests.live_fixtures import cross, wait_until
 
 try:
     find_mosquitto()
@@ -26,15 +24,6 @@ pytestmark = pytest.mark.timeout(60)
 SITE = "t"
 JUNCTIONS = {"J1": cross("J1")}
 CFG = Config(service=ServiceConfig(site=SITE, policy="max_pressure"))
-
-
-def wait_until(pred, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
 
 
 def test_run_records_what_arrives_over_mqtt_and_what_it_sends(tmp_path):

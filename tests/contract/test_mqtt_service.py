@@ -24,7 +24,7 @@ from controller.errors import AdapterError
 from controller.live import ScaledClock, ServiceNode
 from controller.model import CyclePlan, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto, free_port
-from tests.live_fixtures import Inbox, cross, cross_toml
+from tests.live_fixtures import Inbox, cross, cross_toml, wait_until
 
 try:
     find_mosquitto()
@@ -47,15 +47,6 @@ def status(jid: str, t_s: float) -> bytes:
     return encode_status(
         SignalStatus(jid, t_s, phase=0, in_intergreen=False, time_in_phase_s=5.0, plan_id="local", seq=0, mode="local")
     )
-
-
-def wait_until(pred, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
 
 
 @pytest.fixture
