@@ -139,6 +139,7 @@ class ReplayConfig:
     candidate_trips: int = 3000  # random trips (randomTrips.py) per set of candidate routes and vehicle class
     entries_first: bool = False  # routes from the network's entries first, what they leave short from anywhere
     drop_one_edge_routes: bool = True  # candidate routes of one edge (appear and vanish on one street) are dropped
+    route_min_counts: int = 1  # counting locations (counted edges, turns) a sampled route must pass (routeSampler)
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,7 @@ _POSITIVE = frozenset(
         "archive.segment_s",
         "replay.interval_s",
         "replay.candidate_trips",
+        "replay.route_min_counts",
         "security.clock_skew_s",
         "security.plan_max_validity_s",
         "security.ack_timeout_s",
