@@ -255,7 +255,8 @@ def class_routes(
     if cover is not None:  # they start at the entries
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"
-    return demand.sample_class(own, edgedata, routes, cls, req.seed, params.minimize_vehicles, params.entries_first)
+    how = demand.Sampling(req.seed, params.minimize_vehicles, params.route_min_counts)
+    return demand.sample_class(own, edgedata, routes, cls, how, params.entries_first)
 
 
 DEMAND_TAGS = frozenset({"vehicle", "flow", "trip", "person", "personFlow", "container", "containerFlow"})

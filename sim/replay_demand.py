@@ -448,8 +448,19 @@ def route_fit(edgedata: Path, routes: Path | list[Path], period_s: float = 3600.
     return RouteFit(ok / total if total else 1.0, n)
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How routeSampler samples: its random seed, the weight of fewer vehicles against the count
+    deviation in its programme (`--minimize-vehicles`, [0, 1)), and the counting locations
+    (counted edges and turns) a route must pass to be used (`--min-count`, >= 1)."""
+
+    seed: int
+    minimize_vehicles: float
+    min_counts: int = 1
+
+
 def sample_routes(
-    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float, prefix: str = ""
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = ""
 ) -> Path:
     """routeSampler.py: vehicles of one class whose routes match the edge counts.
 
@@ -472,7 +483,9 @@ def sample_routes(
         "-a",
         f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
         "-s",
-        str(seed),
+        str(how.seed),
+        "--min-count",
+        str(how.min_counts),
         "--edgedata-attribute",
         "entered",
         "--turn-attribute",
@@ -483,7 +496,7 @@ def sample_routes(
     tried = []
     for name, extra in (
         ("sampled", []),
-        ("optimized", ["--optimize", "full", "--minimize-vehicles", f"{minimize_vehicles:g}"]),
+        ("optimized", ["--optimize", "full", "--minimize-vehicles", f"{how.minimize_vehicles:g}"]),
     ):
         path = out.with_name(f"{out.stem}.{name}.xml")
         _tool([*base, "-o", str(path), *extra], f"routeSampler.py ({cls}, {name})")
@@ -501,45 +514,47 @@ def sample_routes(
 
 
 def sample_routes_cached(
-    candidates: list[Path], edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float, prefix: str = ""
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = ""
 ) -> Path:
-    """sample_routes, skipped when `out` was sampled from the same counts, candidates, seed and
-    weight (a replay run again into the same folder: routeSampler's programme takes minutes on a
+    """sample_routes, skipped when `out` was sampled from the same counts, candidates and
+    Sampling (a replay run again into the same folder: routeSampler's programme takes minutes on a
     city)."""
     key = hashlib.sha256(edgedata.read_bytes())
     for c in candidates:  # the routes, not the file: its header carries the date it was made
         key.update("\n".join(" ".join(r) for r in read_routes(c)).encode())
-    key.update(f"{seed} {minimize_vehicles} {SAMPLER_VERSION} {prefix}".encode())
+    key.update(f"{how.seed} {how.minimize_vehicles} {SAMPLER_VERSION} {prefix}".encode())
+    if how.min_counts != 1:  # routeSampler's default: the samples made before the option stay valid
+        key.update(f" min_counts {how.min_counts}".encode())
     stamp = out.with_name(out.name + ".key")
     if out.exists() and stamp.exists() and stamp.read_text() == key.hexdigest():
         log.info("routeSampler %s: reusing %s (same counts and candidates)", cls, out)
         return out
-    sample_routes(candidates, edgedata, out, cls, seed, minimize_vehicles, prefix)
+    sample_routes(candidates, edgedata, out, cls, how, prefix)
     stamp.write_text(key.hexdigest())
     return out
 
 
 def sample_class(
-    candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float, entries: bool
+    candidates: Candidates, edgedata: Path, out: Path, cls: str, how: Sampling, entries: bool
 ) -> list[Path]:
     """The route files of one class: from the entries first (sample_from_entries), or
     (`entries` false) sampled from all candidates at once."""
     if entries:
-        return sample_from_entries(candidates, edgedata, out, cls, seed, minimize_vehicles)
+        return sample_from_entries(candidates, edgedata, out, cls, how)
     every = list(dict.fromkeys([*candidates.entries, *candidates.anywhere]))
-    return [sample_routes_cached(every, edgedata, out, cls, seed, minimize_vehicles)]
+    return [sample_routes_cached(every, edgedata, out, cls, how)]
 
 
 def sample_from_entries(
-    candidates: Candidates, edgedata: Path, out: Path, cls: str, seed: int, minimize_vehicles: float
+    candidates: Candidates, edgedata: Path, out: Path, cls: str, how: Sampling
 ) -> list[Path]:
     """The routes of one class, in two stages (both sample_routes_cached): the counts met from the
     entries (`candidates.entries`) into `out`; then the counts those routes leave short
     (shortfall_counts) met from anywhere into `<out>_mid`. Without entries, one stage from
     anywhere. Returns the route files."""
     if not candidates.entries:
-        return [sample_routes_cached(list(candidates.anywhere), edgedata, out, cls, seed, minimize_vehicles)]
-    first = sample_routes_cached(list(candidates.entries), edgedata, out, cls, seed, minimize_vehicles)
+        return [sample_routes_cached(list(candidates.anywhere), edgedata, out, cls, how)]
+    first = sample_routes_cached(list(candidates.entries), edgedata, out, cls, how)
     short = edgedata.with_name(f"{edgedata.stem}_short.xml")
     mid = out.with_name(out.name.replace(".rou.xml", "_mid.rou.xml"))
     missing = shortfall_counts(edgedata, first, short, geh_min=0.0)
@@ -548,7 +563,7 @@ def sample_from_entries(
         mid.unlink(missing_ok=True)
         return [first]
     prefix = f"{cls}_mid_"
-    return [first, sample_routes_cached(list(candidates.anywhere), short, mid, cls, seed, minimize_vehicles, prefix)]
+    return [first, sample_routes_cached(list(candidates.anywhere), short, mid, cls, how, prefix)]
 
 
 def _counts_of(edgedata: Path) -> tuple[list[tuple[float, float, dict[tuple[str, str], int]]], ET.Element]:

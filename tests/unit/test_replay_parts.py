@@ -89,11 +89,15 @@ def test_the_replay_parameters_come_from_config_toml_and_bad_values_name_the_fie
         ("[replay]\ninterval_s = 0\n", "replay.interval_s"),
         ("[replay]\nlead_s = -60\n", "replay.lead_s"),
         ("[replay]\ncandidate_trips = 10.5\n", "replay.candidate_trips"),
+        ('[replay]\ndrop_one_edge_routes = "no"\n', "replay.drop_one_edge_routes"),
+        ("[replay]\nroute_min_counts = 0\n", "replay.route_min_counts"),  # routeSampler's --min-count >= 1
     ):
         path = tmp_path / "c.toml"
         path.write_text(text)
         with pytest.raises(ConfigError, match=f"{path}.*{field}"):
             load_config(path)
+    path.write_text("[replay]\ndrop_one_edge_routes = false\nroute_min_counts = 2\n")
+    assert (load_config(path).replay.drop_one_edge_routes, load_config(path).replay.route_min_counts) == (False, 2)
 
 
 def test_counts_fall_in_the_interval_their_period_starts_in_and_move_by_the_lag(tmp_path):
@@ -290,18 +294,6 @@ def test_a_route_of_one_edge_is_no_candidate(tmp_path):
     cover = covering_routes(net, [], ["T", "A"], "passenger", tmp_path / "cover.xml")
     routes = {v.find("route").get("edges") for v in ET.parse(cover).getroot()}
     assert routes == {"A T", "A R"}  # to the exit T from the entry A; never T alone (an exit, no further exit)
-
-
-def test_the_one_edge_drop_is_a_checked_config_option(tmp_path):
-    """[replay] drop_one_edge_routes (default true) is read from config.toml; a value that is
-    not a boolean is refused, naming the file and the field."""
-    assert ReplayConfig().drop_one_edge_routes is True
-    (tmp_path / "c.toml").write_text("[replay]\ndrop_one_edge_routes = false\n")
-    assert load_config(str(tmp_path / "c.toml")).replay.drop_one_edge_routes is False
-    (tmp_path / "bad.toml").write_text('[replay]\ndrop_one_edge_routes = "no"\n')
-    with pytest.raises(ConfigError, match="drop_one_edge_routes") as err:
-        load_config(str(tmp_path / "bad.toml"))
-    assert "bad.toml" in str(err.value)
 
 
 def test_an_additional_file_with_vehicles_stays_out_of_the_replay(tmp_path):
