@@ -83,6 +83,7 @@ class NetworkLayout:
     lane_local: np.ndarray  # (lanes,) lane index within its junction
     det_offset: dict[str, int]  # junction -> its first loop
     bounds: tuple[tuple[int, int, int, int], ...]  # per junction: its lanes a:b and loops da:db
+    shares: MovementShares  # lanes -> movements over the network, where that gives the same floats
 
     @staticmethod
     def build(layouts: Mapping[str, Layout]) -> NetworkLayout:
@@ -131,6 +132,7 @@ class NetworkLayout:
                 (int(lane_start[k]), int(lane_start[k + 1]), int(det_start[k]), int(det_start[k + 1]))
                 for k in range(len(lays))
             ),
+            shares=MovementShares.build(lays, lane_start),
         )
 
     def lane_rows(self, green_phases: Sequence[int | None]) -> np.ndarray:
@@ -140,6 +142,59 @@ class NetworkLayout:
         n_l = np.diff(self.lane_start)
         lj = self.lane_junction
         out: np.ndarray = self.table_start[lj] + rows[lj] * n_l[lj] + self.lane_local
+        return out
+
+
+@dataclass(frozen=True)
+class MovementShares:
+    """estimation._to_movements' lanes -> movements products (Layout.lane_share, lane_uses) as
+    sparse sums over the whole network, for the junctions where a sum in any order gives the
+    floats of the junction's own matrix product (`exact`): every movement uses at most two
+    lanes, each with a power-of-two share. Then each product term is exact (a power of two
+    times x) and a sum of two terms (the others are 0 x a finite x) does not depend on the
+    order (BLAS's, or np.bincount's lane order). The other junctions keep their own products."""
+
+    exact: np.ndarray  # (junctions,) bool
+    mov_start: np.ndarray  # (junctions + 1,) first movement of each junction
+    rows: np.ndarray  # entries of the exact junctions' lane_uses: network movement index ...
+    cols: np.ndarray  # ... network lane index
+    share: np.ndarray  # ... lane_share there
+    sat_flow_pcu_h: np.ndarray  # (movements,) Layout.sat_flow_pcu_h, concatenated
+    lane_count: np.ndarray  # (movements,) Layout.movement_lane_count, concatenated
+
+    @staticmethod
+    def build(lays: Sequence[Layout], lane_start: np.ndarray) -> MovementShares:
+        n_m = np.array([len(lay.junction.movements) for lay in lays])
+        mov_start = np.concatenate(([0], np.cumsum(n_m)))
+        exact, rows, cols, share = [], [], [], []
+        for k, lay in enumerate(lays):
+            r, c = np.nonzero(lay.lane_uses)  # row-major: a movement's lanes in lane order
+            v = lay.lane_share[r, c]
+            two = bool((np.bincount(r) <= 2).all()) if len(r) else True
+            ok = two and bool((np.frexp(v)[0] == 0.5).all())
+            exact.append(ok)
+            if ok:
+                rows.append(r + mov_start[k])
+                cols.append(c + lane_start[k])
+                share.append(v)
+        return MovementShares(
+            exact=np.array(exact, dtype=bool),
+            mov_start=mov_start,
+            rows=np.concatenate([np.zeros(0, dtype=int), *rows]).astype(int),
+            cols=np.concatenate([np.zeros(0, dtype=int), *cols]).astype(int),
+            share=np.concatenate([np.zeros(0), *share]),
+            sat_flow_pcu_h=np.concatenate([lay.sat_flow_pcu_h for lay in lays]).astype(float),
+            lane_count=np.concatenate([lay.movement_lane_count for lay in lays]),
+        )
+
+    def shared(self, x: np.ndarray) -> np.ndarray:
+        """(movements,) lane_share @ x per exact junction (0 for the others)."""
+        out: np.ndarray = np.bincount(self.rows, self.share * x[self.cols], minlength=len(self.lane_count))
+        return out
+
+    def summed(self, x: np.ndarray) -> np.ndarray:
+        """(movements,) lane_uses_f @ x per exact junction (0 for the others)."""
+        out: np.ndarray = np.bincount(self.rows, x[self.cols], minlength=len(self.lane_count))
         return out
 
 
@@ -215,6 +270,7 @@ def update_all(
     sat_ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, net.params) / prior  # element-wise
     lane_arrays = [(f, getattr(lanes, f)) for f in _LANE_FIELDS]
     health_arrays = [(f, getattr(health, f)) for f in _HEALTH_FIELDS]
+    fast = _network_movements(net, lanes, arr, dep, measured, sat_ratio)
     out = {}
     cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
     for k, t_s in r.fresh.items():
@@ -229,12 +285,83 @@ def update_all(
             for c, n in crossed.items():
                 before[c] = before.get(c, 0) + n
             crossed = before
+        if fast is not None and fast.ok[k]:
+            out[net.jids[k]] = fast.estimate(k, est, t_s, lane_k, health_k, crossed)
+            continue
         out[net.jids[k]] = _to_movements(
             net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b], health_k, crossed, sat_ratio[a:b]
         )
     if cache is not None:
         cache.remember(net, cut, lanes, health)
     return out
+
+
+@dataclass(frozen=True)
+class _Movements:
+    """This tick's movement arrays over the network (MovementShares), for the junctions `ok`:
+    exact shares and every lane measured (no borrowing)."""
+
+    ok: np.ndarray  # (junctions,) bool
+    mov_start: np.ndarray
+    arrivals_pcu: np.ndarray  # this tick's, to add to the cumulative ones
+    departures_pcu: np.ndarray
+    flow_pcu_h: np.ndarray
+    queue_pcu: np.ndarray
+    sat_flow_pcu_h: np.ndarray
+    block: np.ndarray
+    blind: np.ndarray
+
+    def estimate(
+        self, k: int, est: Estimate, t_s: float, lanes: LaneState, health: DetectorHealth, crossed: dict | None
+    ) -> Estimate:
+        """Junction k's new estimate, as estimation._to_movements gives it (views of the arrays)."""
+        m, n = int(self.mov_start[k]), int(self.mov_start[k + 1])
+        return Estimate(
+            t_s=t_s,
+            arrivals_pcu=est.arrivals_pcu + self.arrivals_pcu[m:n],
+            departures_pcu=est.departures_pcu + self.departures_pcu[m:n],
+            flow_pcu_h=self.flow_pcu_h[m:n],
+            queue_pcu=self.queue_pcu[m:n],
+            crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
+            last_feed_t_s=t_s,
+            sat_flow_pcu_h=self.sat_flow_pcu_h[m:n],
+            block=self.block[m:n],
+            blind=self.blind[m:n],
+            lanes=lanes,
+            health=health,
+        )
+
+
+def _network_movements(
+    net: NetworkLayout,
+    lanes: LaneState,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    measured: np.ndarray,
+    sat_ratio: np.ndarray,
+) -> _Movements | None:
+    """The lanes -> movements products of estimation._to_movements over the network (one sparse
+    sum each) for the junctions with exact shares and nothing to borrow; None when none is, or
+    some value is not finite (a matrix product spreads it over the movement, a sparse sum not)."""
+    sh = net.shares
+    ok = sh.exact & np.logical_and.reduceat(measured, net.lane_start[:-1])
+    if not ok.any():
+        return None
+    queue = lanes.queue_pcu + lanes.hidden_pcu
+    xs = (arr, dep, lanes.flow_pcu_h, queue, sat_ratio, lanes.block)
+    if not all(np.isfinite(x).all() for x in xs):
+        return None
+    return _Movements(
+        ok=ok,
+        mov_start=sh.mov_start,
+        arrivals_pcu=sh.shared(arr),
+        departures_pcu=sh.shared(dep),
+        flow_pcu_h=sh.shared(lanes.flow_pcu_h),
+        queue_pcu=sh.shared(queue),
+        sat_flow_pcu_h=sh.sat_flow_pcu_h * sh.summed(sat_ratio) / sh.lane_count,
+        block=sh.summed(lanes.block) / sh.lane_count,
+        blind=sh.summed((~measured).astype(float)) > 0,
+    )
 
 
 class StateCache:
