@@ -36,3 +36,13 @@ def small_grid(tmp_path_factory) -> Path:
     """A 3x3 signalised grid with left-turn lanes and 10 minutes of random demand (.sumocfg)."""
     work = tmp_path_factory.mktemp("small_grid")
     return scenario(work, grid_net(work), end_s=600, period_s=1.0)
+
+
+@pytest.fixture
+def clients():
+    """The MQTT clients (controller.adapters.mqtt.MqttClient) a test opens: append each one;
+    all are closed after the test."""
+    made: list = []
+    yield made
+    for c in made:
+        c.close(flush_s=0.2)

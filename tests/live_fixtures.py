@@ -12,8 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from controller.errors import AdapterError
 from controller.junctions import parse_intersection
 from controller.model import Intersection
+from sim.broker import find_mosquitto
 
 APPROACHES = {"N": "GGrr", "S": "GGrr", "E": "rrGG", "W": "rrGG"}  # link k serves approach k
 
@@ -66,6 +70,16 @@ def cross_toml(jid: str) -> dict[str, Any]:
 def cross(jid: str) -> Intersection:
     """cross_toml(jid) parsed as `run` parses a junction file."""
     return parse_intersection(cross_toml(jid), f"<{jid}>")
+
+
+def skip_without_mosquitto() -> None:
+    """At a test module's top: skip the module when Mosquitto is not installed (a developer
+    without it still runs the rest; under `make test` tests/unit/test_system_deps.py fails by
+    name instead)."""
+    try:
+        find_mosquitto()
+    except AdapterError:
+        pytest.skip("mosquitto is not installed (make system-deps)", allow_module_level=True)
 
 
 def wait_until(pred: Callable[[], bool], timeout_s: float = 5.0) -> bool:

@@ -8,16 +8,12 @@ from controller.adapters.archive import ArchiveRecorder, read_archive
 from controller.adapters.mqtt import MqttClient
 from controller.config import ArchiveConfig, Config, ServiceConfig
 from controller.core.messages import encode_detector_message, encode_status
-from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import SignalStatus
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
-from tests.live_fixtures import cross, wait_until
+from sim.broker import CONTROLLER, Broker, field_user
+from tests.live_fixtures import cross, skip_without_mosquitto, wait_until
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,12 +14,10 @@ import pytest
 from controller.adapters.mqtt import MqttClient
 from controller.config import Config
 from controller.errors import AdapterError, ConfigError
-from sim.broker import CONTROLLER, Broker, TlsFiles, field_user, find_mosquitto, provision, read_credentials
+from sim.broker import CONTROLLER, Broker, TlsFiles, field_user, provision, read_credentials
+from tests.live_fixtures import skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -31,14 +29,6 @@ NOT_AUTHORISED = 135
 def broker(tmp_path):
     with Broker(tmp_path / "broker", SITE, ["J1", "J2"], operators=("alice", "bob")) as b:
         yield b
-
-
-@pytest.fixture
-def clients():
-    made: list[MqttClient] = []
-    yield made
-    for c in made:
-        c.close(flush_s=0.2)
 
 
 def connect(clients, broker, user, **kw) -> MqttClient:
@@ -184,38 +174,16 @@ def test_tls_listener_with_throwaway_certificates(tmp_path, clients):
 
 def test_provision_writes_files_outside_the_repo_and_keeps_passwords(tmp_path):
     repo = Path(__file__).resolve().parents[2]
+
+    def setup(out: Path, junctions: list[str], operators: list[str], monitors: list[str]) -> Broker:
+        where = {"host": "127.0.0.1", "port": 1883, "repo_root": repo}
+        return provision(out, Config(), junctions, operators=operators, monitors=monitors, **where)
+
     with pytest.raises(ConfigError, match="inside the repository"):
-        provision(
-            repo / "out" / "broker",
-            Config(),
-            ["J1"],
-            operators=["alice"],
-            monitors=["wall"],
-            host="127.0.0.1",
-            port=1883,
-            repo_root=repo,
-        )
+        setup(repo / "out" / "broker", ["J1"], ["alice"], ["wall"])
     with pytest.raises(ConfigError, match="reserved"):
-        provision(
-            tmp_path / "b",
-            Config(),
-            ["J1"],
-            operators=["controller"],
-            monitors=[],
-            host="127.0.0.1",
-            port=1883,
-            repo_root=repo,
-        )
-    b = provision(
-        tmp_path / "b",
-        Config(),
-        ["J1"],
-        operators=["alice"],
-        monitors=["wall"],
-        host="127.0.0.1",
-        port=1883,
-        repo_root=repo,
-    )
+        setup(tmp_path / "b", ["J1"], ["controller"], [])
+    b = setup(tmp_path / "b", ["J1"], ["alice"], ["wall"])
     creds = read_credentials(tmp_path / "b" / "credentials")
     assert set(creds) == {CONTROLLER, "alice", "wall", field_user("J1")}  # no replay clock user
     assert "user sim" not in (tmp_path / "b" / "acl").read_text()
@@ -223,14 +191,5 @@ def test_provision_writes_files_outside_the_repo_and_keeps_passwords(tmp_path):
     passwd = (tmp_path / "b" / "passwd").read_text()
     assert "alice:" in passwd and creds["alice"] not in passwd  # hashed
     assert "use_username_as_clientid true" in b.conf_path.read_text()
-    again = provision(
-        tmp_path / "b",
-        Config(),
-        ["J1", "J2"],
-        operators=["alice"],
-        monitors=["wall"],
-        host="127.0.0.1",
-        port=1883,
-        repo_root=repo,
-    )
+    again = setup(tmp_path / "b", ["J1", "J2"], ["alice"], ["wall"])
     assert again.users["alice"] == creds["alice"] and field_user("J2") in again.users

@@ -17,17 +17,13 @@ from controller.adapters.mqtt import MqttClient
 from controller.adapters.trust import Trust
 from controller.config import AuditConfig, Config, ServiceConfig
 from controller.core.messages import encode_detector_message, encode_status
-from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import SignalStatus
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user
 from tests.contract.test_mqtt_service import deliver
-from tests.live_fixtures import cross
+from tests.live_fixtures import cross, skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(40)
 SITE = "ck"

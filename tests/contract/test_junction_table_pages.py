@@ -15,15 +15,12 @@ import pytest
 
 from controller.adapters.mqtt import MqttClient, MqttSettings
 from controller.config import Config, ServiceConfig
-from controller.errors import AdapterError
 from controller.junctions import load_intersections
 from controller.live import ServiceNode
-from sim.broker import CONTROLLER, Broker, find_mosquitto
+from sim.broker import CONTROLLER, Broker
+from tests.live_fixtures import skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
 

@@ -11,13 +11,10 @@ import pytest
 
 from controller.adapters.mqtt import MqttClient, Topics, topic_level
 from controller.errors import AdapterError
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
-from tests.live_fixtures import Inbox
+from sim.broker import CONTROLLER, Broker, field_user
+from tests.live_fixtures import Inbox, skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 if shutil.which("mosquitto_passwd") is None:
     pytest.skip("mosquitto_passwd is not installed", allow_module_level=True)
 
@@ -30,14 +27,6 @@ SITE = "t"
 def broker(tmp_path):
     with Broker(tmp_path / "broker", SITE, ["J1", "J2"]) as b:
         yield b
-
-
-@pytest.fixture
-def clients():
-    made: list[MqttClient] = []
-    yield made
-    for c in made:
-        c.close(flush_s=0.2)
 
 
 def connect(clients, broker, user, on_message=None, subscribe=(), **kw) -> MqttClient:

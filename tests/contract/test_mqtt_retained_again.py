@@ -10,13 +10,10 @@ import time
 import pytest
 
 from controller.adapters.mqtt import MqttClient
-from controller.errors import AdapterError
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user
+from tests.live_fixtures import skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
 

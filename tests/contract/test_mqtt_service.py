@@ -20,16 +20,12 @@ from controller.adapters.mqtt import MqttClient
 from controller.config import Config, ServiceConfig
 from controller.core.messages import decode_command, encode_detector_message, encode_status
 from controller.core.params import WebsterParams
-from controller.errors import AdapterError
 from controller.live import ScaledClock, ServiceNode
 from controller.model import CyclePlan, SignalStatus
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto, free_port
-from tests.live_fixtures import Inbox, cross, cross_toml, wait_until
+from sim.broker import CONTROLLER, Broker, field_user, free_port
+from tests.live_fixtures import Inbox, cross, cross_toml, skip_without_mosquitto, wait_until
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -20,14 +20,12 @@ from controller.core.override import OverrideRequest
 from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import PhaseCommand, SignalStatus
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user
 from sim.roadside import RoadsideController
 from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
+from tests.live_fixtures import skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(40)
 

@@ -16,17 +16,13 @@ from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient
 from controller.config import Config, ServiceConfig
 from controller.core.messages import encode_command, encode_status
-from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import PhaseCommand, SignalStatus
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user
 from sim.roadside import RoadsideController
-from tests.live_fixtures import cross
+from tests.live_fixtures import cross, skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(30)
 SITE = "tm"

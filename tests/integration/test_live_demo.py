@@ -18,15 +18,11 @@ from pathlib import Path
 import pytest
 
 from controller.config import Config
-from controller.errors import AdapterError
-from sim.broker import find_mosquitto
 from sim.netimport import import_network
+from tests.live_fixtures import skip_without_mosquitto
 
 pytest.importorskip("sumo")
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]

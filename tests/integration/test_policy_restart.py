@@ -21,16 +21,13 @@ from controller.adapters.mqtt import MqttClient
 from controller.adapters.trust import Trust
 from controller.core.messages import decode_command, encode_status
 from controller.core.validation import PolicyChoice
-from controller.errors import AdapterError
 from controller.live import ServiceNode
 from controller.model import SignalStatus
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user
 from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
+from tests.live_fixtures import skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from controller.errors import AdapterError
-from sim.broker import find_mosquitto, free_port
+from sim.broker import free_port
 from sim.commands import simulate_command
+from tests.live_fixtures import skip_without_mosquitto
 
 pytest.importorskip("sumo")
 
@@ -44,10 +44,7 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 MAY_BE_NAN = ("tsc_network_throughput_gain_ratio", "tsc_junction_throughput_gain_ratio")
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "10m", "__interval_ms": "15000"}
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed (make system-deps)", allow_module_level=True)
+skip_without_mosquitto()
 if not os.access(PROMETHEUS, os.X_OK):
     pytest.skip("prometheus is not installed (make system-deps)", allow_module_level=True)
 

@@ -49,14 +49,6 @@ def cluster(tmp_path_factory):
         yield c
 
 
-@pytest.fixture
-def clients():
-    made: list[MqttClient] = []
-    yield made
-    for c in made:
-        c.close(flush_s=0.2)
-
-
 def connect(clients, cluster, user, node, on_message=None, subscribe=(), **kw) -> MqttClient:
     c = MqttClient(cluster.settings(user, node=node, **kw), on_message)
     clients.append(c)

@@ -29,15 +29,11 @@ from controller.adapters.audit import AuditStore
 from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient
 from controller.core.messages import decode_plan, encode_detector_message, encode_status
-from controller.errors import AdapterError
-from sim.broker import CONTROLLER, Broker, field_user, find_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user
 from sim.roadside import RoadsideController
-from tests.live_fixtures import cross, cross_toml
+from tests.live_fixtures import cross, cross_toml, skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "rs"

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import AdapterError
-from sim.broker import find_mosquitto
+from tests.live_fixtures import skip_without_mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 
 @pytest.mark.timeout(300)

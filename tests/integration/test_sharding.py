@@ -20,18 +20,14 @@ import pytest
 pytest.importorskip("sumo")
 
 from controller.config import RegionsConfig, load_config
-from controller.errors import AdapterError
 from controller.junctions import load_intersections
 from controller.regions import plan_regions
-from sim.broker import find_mosquitto
 from sim.commands import simulate_command
 from sim.simulate import SimulateRequest
 from tests.integration.test_via_mqtt import trips
+from tests.live_fixtures import skip_without_mosquitto
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 ROOT = Path(__file__).resolve().parents[2]
 CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"

@@ -22,15 +22,11 @@ import tomli_w
 sumo = pytest.importorskip("sumo")
 
 from controller.config import load_config  # noqa: E402
-from controller.errors import AdapterError  # noqa: E402
-from sim.broker import find_mosquitto  # noqa: E402
 from sim.commands import simulate_command  # noqa: E402
 from sim.simulate import SimulateRequest  # noqa: E402
+from tests.live_fixtures import skip_without_mosquitto  # noqa: E402
 
-try:
-    find_mosquitto()
-except AdapterError:
-    pytest.skip("mosquitto is not installed", allow_module_level=True)
+skip_without_mosquitto()
 
 ROOT = Path(__file__).resolve().parents[2]
 END_S = 600
