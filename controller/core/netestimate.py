@@ -296,6 +296,9 @@ def update_all(
     return out
 
 
+_Crossed = dict[str, int] | None  # vehicles over the stop lines by class, cumulative (None: none crossed)
+
+
 @dataclass(frozen=True)
 class _Movements:
     """This tick's movement arrays over the network (MovementShares), for the junctions `ok`:
@@ -312,7 +315,7 @@ class _Movements:
     blind: np.ndarray
 
     def estimate(
-        self, k: int, est: Estimate, t_s: float, lanes: LaneState, health: DetectorHealth, crossed: dict | None
+        self, k: int, est: Estimate, t_s: float, lanes: LaneState, health: DetectorHealth, crossed: _Crossed
     ) -> Estimate:
         """Junction k's new estimate, as estimation._to_movements gives it (views of the arrays)."""
         m, n = int(self.mov_start[k]), int(self.mov_start[k + 1])
