@@ -2,6 +2,7 @@
 
     python -m sim.harm_check SUMOCFG --out DIR [--policy NAME] [--config config.toml]
                              [--force-fixed J1,J2] [--against OTHER_DIR] [--trace-s N]
+                             [--trace-junction J1,J2]
                              [-- SUMO ARGS...]
 
 One `simulate` run (sim/simulate.py, in process) that also reads, every second, the core's
@@ -13,7 +14,10 @@ counterfactual the switch acts on). `--against` compares with a run of the fixed
 DIR): per junction the replay's gain and the truth's (time loss and halting of the two runs),
 and the network's trip delay from both summaries. `--trace-s N` prints every N s, per junction,
 the exit blockage measured and the fixed side's, the fill of the neighbours' approaches on both
-sides and the two replayed queues (docs/harm.md §1a).
+sides and the two replayed queues (docs/harm.md §1a); `--trace-junction` adds, for the junctions
+named, one line per approach: its storage, the two replayed queues, the estimator's queue and the
+blockage, the cumulative sum and the window's delays, and SUMO's halting vehicles on the
+approach and on the two links before it (where a queue beyond the storage stands).
 A measurement, not a test: docs/harm.md records its figures.
 """
 
@@ -29,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from controller.config import load_config
-from controller.core import netshadow, shadow
+from controller.core import harm, netshadow, shadow
 from sim.simulate import InProcessLoop, SimulateRequest, run
 
 
@@ -38,6 +42,7 @@ class _Loop(InProcessLoop):
 
     force_fixed: tuple[str, ...] = ()
     trace_s: int = 0  # print the spill-back figures every this many seconds (0: never)
+    trace_junctions: tuple[str, ...] = ()  # ... and these junctions' approaches, one line each
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -53,6 +58,7 @@ class _Loop(InProcessLoop):
             for jid in self.lanes
         }
         self.changes: list[dict] = []
+        self.feeders = _feeders(api, self.field.junctions, self.trace_junctions) if self.trace_junctions else {}
         st = self.service.state
         for jid in self.force_fixed:
             js = st.junctions[jid]
@@ -67,9 +73,17 @@ class _Loop(InProcessLoop):
 
     def second(self, t_s: float) -> None:
         super().second(t_s)
+        api = self.field.api
         if self.trace_s and int(t_s) % self.trace_s == 0:
             print(f"t={t_s:.0f} {spill_trace(self.service.core, self.service.state)}", file=sys.stderr, flush=True)
-        api = self.field.api
+            for jid in self.trace_junctions:
+                line = approach_trace(self.service.core, self.service.state, jid)
+                truth = " ".join(
+                    f"{e}:{sum(api.lane.getLastStepHaltingNumber(x) for x in own)}"
+                    f"+{sum(api.lane.getLastStepHaltingNumber(x) for x in up)}"
+                    for e, (own, up) in self.feeders[jid].items()
+                )
+                print(f"t={t_s:.0f} {line} | SUMO halting on / before: {truth}", file=sys.stderr)
         for c in self.service.last_result.mode_changes:
             self.changes.append({"junction": c.junction, "t_s": c.t_s, "mode": c.mode, "reason": c.reason})
         for jid, js in self.service.state.junctions.items():
@@ -114,6 +128,53 @@ def spill_trace(core, state) -> str:
     return " | ".join(parts)
 
 
+def _feeders(api, junctions: dict, jids: tuple[str, ...]) -> dict[str, dict[str, tuple[list, list]]]:
+    """Per traced junction and approach edge: its lanes, and the lanes two links upstream of them
+    (the links before the approach, where a queue beyond its storage stands)."""
+    into: dict[str, set[str]] = {}
+    for lane in api.lane.getIDList():
+        if not lane.startswith(":"):
+            for link in api.lane.getLinks(lane):
+                into.setdefault(link[0], set()).add(lane)
+    out = {}
+    for jid in jids:
+        per: dict[str, tuple[list, list]] = {}
+        for m in junctions[jid].movements:
+            own = {f"{m.from_edge}_{k}" for k in range(api.edge.getLaneNumber(m.from_edge))}
+            up1 = set().union(*(into.get(x, set()) for x in own)) - own
+            up2 = set().union(*(into.get(x, set()) for x in up1)) - own - up1
+            per[m.from_edge] = (sorted(own), sorted(up1 | up2))
+        out[jid] = per
+    return out
+
+
+def approach_trace(core, state, jid: str) -> str:
+    """One junction, per approach (its from edge): storage (PCU), the replayed queue controlled /
+    fixed (PCU), the measured exit blockage / the fixed side's (means over its movements); then
+    the cumulative sum (s/PCU), the window's delays with the spill charge (controlled / fixed,
+    s/PCU) and the mode."""
+    net, jids = core.shadow_net, list(core.layouts)
+    q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
+    block = np.concatenate([state.junctions[j].estimate.block for j in jids])
+    fb = netshadow.fixed_block(net.spill, q, block) if net.spill is not None else block
+    k = jids.index(jid)
+    m = slice(net.mov_start[k], net.mov_start[k + 1])
+    hs = state.junctions[jid].harm
+    lay = core.layouts[jid]
+    approach, storage = shadow.approaches(lay)
+    edges = list(dict.fromkeys(mv.from_edge for mv in lay.junction.movements))
+    qc, qf, b, f = q[shadow.CONTROLLED][m], q[shadow.FIXED][m], block[m], fb[m]
+    qe = state.junctions[jid].estimate.queue_pcu
+    parts = [
+        f"{e}:{storage[a]:.0f} q {qc[approach == a].sum():.1f}/{qf[approach == a].sum():.1f} "
+        f"est {qe[approach == a].sum():.1f} "
+        f"b {b[approach == a].mean():.2f}/{f[approach == a].mean():.2f}"
+        for a, e in enumerate(edges)
+    ]
+    d_f, d_c = harm.window_delays_s(hs)
+    return f"{jid} S {hs.excess_s:.2f} win {d_c:.1f}/{d_f:.1f} {hs.mode} | " + " | ".join(parts)
+
+
 def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
     """Per junction and for the network: the replay's gain and SUMO's, a run against a fixed one."""
     a, f = (json.loads((d / "summary.json").read_text()) for d in (run_dir, fixed_dir))
@@ -156,10 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force-fixed", default="", help="junctions held in fixed mode all run (comma-separated)")
     ap.add_argument("--against", type=Path, help="a harm_check run of the fixed plan to compare with")
     ap.add_argument("--trace-s", type=int, default=0, help="print the spill-back figures every N s (stderr)")
+    ap.add_argument(
+        "--trace-junction", default="", help="with --trace-s: per approach of these junctions (comma-separated)"
+    )
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     forced = tuple(j for j in args.force_fixed.split(",") if j)
-    loop = type("Loop", (_Loop,), {"force_fixed": forced, "trace_s": max(args.trace_s, 0)})
+    traced = tuple(j for j in args.trace_junction.split(",") if j)
+    loop = type("Loop", (_Loop,), {"force_fixed": forced, "trace_s": max(args.trace_s, 0), "trace_junctions": traced})
     summary = run(
         SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)),
         cfg,

@@ -125,6 +125,9 @@ class HarmState:
     # their approaches' storage since the last change of mode, (FIXED, CONTROLLED)
     spill_pcu_s: tuple[float, float] = (0.0, 0.0)
     approach_storage_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_storage_pcu
+    # (movements,) the estimator's queue at the replay's time (observe_all; None: not measured yet),
+    # which confirms the replayed queue beyond the approaches' storage (spill_charge_pcu)
+    measured_queue_pcu: np.ndarray | None = None
 
     @property
     def gains(self) -> shadow.Gains:
@@ -199,7 +202,29 @@ def observe_all(
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
     neighbours' replays when `net.spill` is set)."""
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
-    return [_evolve(s, replay=r) for s, r in zip(states, replays)]
+    return [_evolve(s, replay=r, measured_queue_pcu=e.queue_pcu) for s, r, e in zip(states, replays, ests)]
+
+
+def spill_charge_pcu(
+    queue_pcu: np.ndarray, measured_pcu: np.ndarray | None, approach: np.ndarray, storage_pcu: np.ndarray
+) -> tuple[float, float]:
+    """(fixed, controlled): the PCU of each side's replayed queues (`queue_pcu`, (2, movements))
+    standing beyond their approach's storage that the measurement confirms.
+
+    The controlled side replays the greens shown under the measured arrivals: where its queue
+    beyond an approach's storage exceeds the one the estimator measures there (`measured_pcu`,
+    its queue, the hidden queue upstream of a blocked advance loop included), the excess is the
+    replay's own error (a discharge slower than the approach's), and the same discharge model
+    runs the fixed side. Per approach both sides' spill is scaled by the share the measurement
+    confirms, min(1, measured spill / controlled spill): a queue beyond the storage that no loop
+    sees is charged to neither side; one the loops see on the controlled side is charged in full
+    on both. Without a measurement nothing is confirmed: (0, 0)."""
+    if measured_pcu is None:
+        return 0.0, 0.0
+    over = shadow.spill_by_approach(np.vstack([queue_pcu, measured_pcu]), approach, storage_pcu)
+    f, c, m = over[shadow.FIXED], over[shadow.CONTROLLED], over[2]
+    confirmed = np.where(c > m, m / np.where(c > 0, c, 1.0), 1.0)
+    return float((f * confirmed).sum()), float((c * confirmed).sum())
 
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
@@ -209,8 +234,9 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     q the two replayed queues now (PCU), demand the replay's (PCU/s, at least min_demand_pcu_h),
     dt the time since the last update (decide calls it every tick it runs, in policy mode).
     With `spill_back`, each side's q counts once more the PCU of its queues standing beyond
-    their approach's storage (shadow.spill_pcu): upstream of the approach they hold traffic
-    that never crosses this signal, a cost the junction's own queue does not carry.
+    their approach's storage, as far as the measured queue confirms them (spill_charge_pcu):
+    upstream of the approach they hold traffic that never crosses this signal, a cost the
+    junction's own queue does not carry.
     Each PCU s of excess weighs by the demand when it happened: a surplus gathered in the peak
     does not grow into a verdict when the demand falls."""
     replay = state.replay
@@ -220,10 +246,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     q = replay.sides.queue_pcu
     spill = (0.0, 0.0)
     if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
-        spill = (
-            shadow.spill_pcu(q[shadow.FIXED], state.approach, state.approach_storage_pcu),
-            shadow.spill_pcu(q[shadow.CONTROLLED], state.approach, state.approach_storage_pcu),
-        )
+        spill = spill_charge_pcu(q, state.measured_queue_pcu, state.approach, state.approach_storage_pcu)
     q_fixed = float(q[shadow.FIXED].sum()) + spill[shadow.FIXED]
     q_controlled = float(q[shadow.CONTROLLED].sum()) + spill[shadow.CONTROLLED]
     demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0

@@ -104,8 +104,17 @@ def approaches(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
 def spill_pcu(queue_pcu: np.ndarray, approach: np.ndarray, storage_pcu: np.ndarray) -> float:
     """PCU of the queues (movements,) standing beyond their approach's storage: upstream of the
     approach, where they hold traffic that never crosses this signal (core/spillback.py)."""
-    q = np.bincount(approach, queue_pcu, minlength=len(storage_pcu))
-    return float(np.maximum(q - storage_pcu, 0.0).sum())
+    return float(spill_by_approach(queue_pcu[None, :], approach, storage_pcu).sum())
+
+
+def spill_by_approach(queue_pcu: np.ndarray, approach: np.ndarray, storage_pcu: np.ndarray) -> np.ndarray:
+    """(rows, approaches): per row of `queue_pcu` (rows, movements), the PCU of each approach's
+    queue (its movements' summed) standing beyond its storage, in one bincount over all rows."""
+    rows, n = queue_pcu.shape[0], len(storage_pcu)
+    index = (approach[None, :] + n * np.arange(rows)[:, None]).ravel()
+    q = np.bincount(index, queue_pcu.ravel(), minlength=rows * n).reshape(rows, n)
+    out: np.ndarray = np.maximum(q - storage_pcu, 0.0)
+    return out
 
 
 @dataclass(frozen=True)

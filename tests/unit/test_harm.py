@@ -465,12 +465,69 @@ def test_queues_beyond_the_approach_storage_count_once_more_in_the_sum():
     hs = harm.initial(prog, 4, 0.0)
     q = np.zeros((2, 4))
     q[shadow.CONTROLLED, 0], q[shadow.FIXED, 0] = 30.0, 5.0
-    hs = replace(hs, replay=replace(hs.replay, t_s=10.0, sides=replace(hs.replay.sides, queue_pcu=q)))
+    seen = np.array([30.0, 0.0, 0.0, 0.0])  # the estimator measures the 30 PCU: the spill is confirmed
+    replay = replace(hs.replay, t_s=10.0, sides=replace(hs.replay.sides, queue_pcu=q))
+    hs = replace(hs, replay=replay, measured_queue_pcu=seen)
     params = replace(FAST, margin=0.2, margin_s=1.0, min_demand_pcu_h=3600.0)  # demand: 1 PCU/s
     rate = {True: 30.0 + (30.0 - storage) - 1.2 * 5.0 - 1.0, False: 30.0 - 1.2 * 5.0 - 1.0}
     for spill_back in (True, False):
         got = harm.accumulate(hs, replace(params, spill_back=spill_back)).excess_s
         assert got == pytest.approx(rate[spill_back] * 10.0 / (1.0 * params.window_s))
+
+
+def test_the_spill_charge_counts_only_what_the_measured_queue_confirms():
+    """spill_charge_pcu by hand, approaches of storage 10 PCU: N's replayed queues stand 40
+    (controlled) and 30 (fixed) PCU, 30 and 20 beyond; E's 4 and 16 (fixed: 6 beyond).
+    Measured 40 on N: all confirmed. Measured 25 on N (15 beyond): half of the controlled
+    side's 30 is confirmed, and so half of each side's spill there is charged (15, 10). Measured
+    5 on N: nothing there is. E's controlled queue is within its storage: the fixed side's spill
+    there is the model's own, charged in full. No measurement yet: nothing is charged."""
+    approach, storage = np.array([0, 1, 2, 3]), np.full(4, 10.0)
+    q = np.array([[30.0, 16.0, 0.0, 0.0], [40.0, 4.0, 0.0, 0.0]])  # rows FIXED, CONTROLLED
+    charge = lambda measured_n: harm.spill_charge_pcu(q, np.array([measured_n, 4.0, 0, 0]), approach, storage)  # noqa: E731
+    assert charge(40.0) == pytest.approx((20.0 + 6.0, 30.0))
+    assert charge(25.0) == pytest.approx((10.0 + 6.0, 15.0))
+    assert charge(5.0) == pytest.approx((6.0, 0.0))
+    assert harm.spill_charge_pcu(q, None, approach, storage) == (0.0, 0.0)
+
+
+def _unseen_spill_run(seen: bool, spill_back: bool = True) -> list:
+    """One two-phase junction whose replay overruns its storage on both sides: N_T arrives at 0.3
+    PCU/s, more than either timeline discharges in the replay (the fixed plan gives N/S 30 s of
+    65, the policy 28 s), E_T at 0.14. The policy's N queue grows a little faster than the fixed
+    plan's (within the margin), its E queue is shorter. The arrivals fed are the same in both
+    runs (departures + queue); `seen`: the estimator's queue is all of them (the loops see the
+    queue beyond the storage); else it stays at 2 PCU (the real approach discharges what the
+    replay cannot: the replay's queue is its own error). Returns the mode changes."""
+    lay = Layout.build(two_phase(), Config())
+    prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
+    net = netshadow.NetworkProgram.build([prog])
+    hs, cum, out = harm.initial(prog, 4, 0.0), np.zeros(4), []
+    params = replace(FAST, spill_back=spill_back)
+    for k in range(1, 1501):
+        t = float(k)
+        cum = cum + np.array([0.3, 0.14, 0.0, 0.0])
+        queue = cum if seen else np.minimum(cum, 2.0)
+        e = replace(Estimate.empty(lay, t), departures_pcu=cum - queue, queue_pcu=queue, block=np.zeros(4))
+        pos = (t - 2.0) % 65.0  # the policy: N/S 28 s, intergreen 5, E/W 27 s, intergreen 5
+        phase, ig = (0, pos >= 28.0) if pos < 33.0 else (1, pos >= 60.0)
+        (hs,) = harm.observe_all(net, [hs], [e], [SignalStatus("J", t, phase, ig, 0.0, "p", 1, "policy")], t, params)
+        hs, why = harm.decide(hs, t, params)
+        if why is not None:
+            out.append((t, hs.mode, why))
+    return out
+
+
+def test_a_spill_both_replays_overrun_but_no_loop_sees_is_not_charged_to_the_policy():
+    """The false-verdict shape (Bologna joined, junction 273 under adaptive): a short approach
+    whose replayed queue overruns its storage on both sides while the loops measure almost
+    none. Counted once more on both sides, the policy's slightly longer replayed queue there
+    became a verdict. The spill charge now needs the measurement: no verdict, as without the
+    charge; when the loops do see the queue beyond the storage, the same replay is a verdict."""
+    assert _unseen_spill_run(seen=False) == []
+    assert _unseen_spill_run(seen=False, spill_back=False) == []
+    ch = _unseen_spill_run(seen=True)
+    assert ch[0][1] == "fixed" and "policy worse than the fixed plan" in ch[0][2]
 
 
 def test_a_movement_with_a_known_exit_edge_feeds_that_approach_alone():
