@@ -90,3 +90,10 @@ def test_readme_shows_the_commands() -> None:
 def test_every_readme_command_parses(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)  # argparse exits (SystemExit) on an unknown option
     assert args.command == argv[0]
+
+
+def test_readme_counts_the_corpus_as_the_catalogue_does() -> None:
+    from sim.scenarios.corpus.catalogue import by_name
+
+    said = re.search(r"(\d+) seeded messy\s+networks", (ROOT / "README.md").read_text())
+    assert said is not None and int(said.group(1)) == len(by_name())
