@@ -208,3 +208,17 @@ def test_exit_blockage_slows_the_discharge_on_both_sides():
     for k in range(12):  # 2 s lost, then 10 s at half of 0.5 PCU/s
         rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG)
     assert rp.controlled.served_pcu[N_T] == pytest.approx(2.5)
+
+
+def test_spill_by_approach_is_each_rows_own_bincount_bit_for_bit():
+    """One bincount over stacked rows gives, row by row, the same floats as a bincount per row:
+    per approach its movements' queues summed in movement order, less the storage, at least 0."""
+    rng = np.random.default_rng(7)
+    approach = np.array([0, 0, 1, 2, 2, 2, 1, 3])
+    storage = np.array([10.0, 4.5, 12.25, 1.0])
+    q = rng.uniform(0.0, 9.0, (3, len(approach)))
+    got = shadow.spill_by_approach(q, approach, storage)
+    for row in range(3):
+        want = np.maximum(np.bincount(approach, q[row], minlength=4) - storage, 0.0)
+        assert np.array_equal(got[row], want)
+        assert shadow.spill_pcu(q[row], approach, storage) == float(want.sum())
