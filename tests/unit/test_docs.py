@@ -97,3 +97,10 @@ def test_readme_counts_the_corpus_as_the_catalogue_does() -> None:
 
     said = re.search(r"(\d+) seeded messy\s+networks", (ROOT / "README.md").read_text())
     assert said is not None and int(said.group(1)) == len(by_name())
+
+
+def test_the_mqtt_contract_lists_every_rejection_reason() -> None:
+    from controller.adapters.metrics import FEED_REJECT_REASONS
+
+    doc = (ROOT / "docs" / "mqtt.md").read_text()
+    assert [r for r in FEED_REJECT_REASONS if f"`{r}`" not in doc] == []
