@@ -24,14 +24,18 @@ CLASSES = frozenset(VEHICLE_CLASSES)
 
 
 def check_number(key: str, v: object, lo: float = -math.inf, hi: float = math.inf) -> float:
-    """v as a float: a JSON-like number (not a boolean), finite, within [lo, hi]."""
+    """v as a float: a JSON-like number (not a boolean), finite, within [lo, hi]. An integer
+    beyond the float range (JSON allows any number of digits) is out of range."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise FeedError("wrong_type", f"{key} must be a number")
-    if not math.isfinite(v):
+    if isinstance(v, float) and not math.isfinite(v):
         raise FeedError("not_finite", key)
     if not lo <= v <= hi:
-        raise FeedError("out_of_range", f"{key}={v}")
-    return float(v)
+        raise FeedError("out_of_range", f"{key}={str(v)[:40]}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise FeedError("out_of_range", f"{key} has {len(str(v))} digits") from None
 
 
 def check_period(period_s: object) -> float:
