@@ -301,17 +301,30 @@ class ServiceNode:
         elif kind == "status":
             self.service.on_status(payload, junction=junction)
 
+    def handle_detectors(self, messages: list[tuple[str | None, bytes]]) -> None:
+        """A batch of detector messages, (junction of the topic, payload) in arrival order: as
+        `handle` on each, decoded together (ControllerService.on_detector_batch)."""
+        self.service.on_detector_batch(messages)
+
     def drain(self) -> int:
-        """Validate everything that arrived (clock messages are ignored outside lockstep)."""
+        """Validate everything that arrived (clock messages are ignored outside lockstep): the
+        detector messages as one batch, the others one by one."""
         n = 0
         get = self.inbox.get_nowait
+        detectors: list[tuple[str | None, bytes]] = []
         while True:
             try:
                 kind, junction, payload = get()
             except queue.Empty:
-                return n
-            self.handle(kind, junction, payload)
+                break
+            if kind == "detectors":
+                detectors.append((junction, payload))
+            else:
+                self.handle(kind, junction, payload)
             n += 1
+        if detectors:
+            self.handle_detectors(detectors)
+        return n
 
     # -- ticks ----------------------------------------------------------------------------
     def tick(self, now_s: float, clock_s: float | None = None) -> None:
@@ -543,7 +556,11 @@ class _LockstepInbox:
         for kind, kt in need:
             msgs = self.buffered.pop((kind, kt), {})
             self.done_t[kind] = kt
-            for junction in sorted(msgs, key=lambda j: self.order.get(j, len(self.order))):
+            in_order = sorted(msgs, key=lambda j: self.order.get(j, len(self.order)))
+            if kind == "detectors":
+                self.node.handle_detectors([(junction, msgs[junction]) for junction in in_order])
+                continue
+            for junction in in_order:
                 self.node.handle(kind, junction, msgs[junction])
         for key in [k for k in self.buffered if k[1] <= self.done_t[k[0]]]:
             del self.buffered[key]

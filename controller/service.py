@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,7 +37,7 @@ import numpy as np
 
 from controller.adapters import checkpoints
 from controller.config import Config
-from controller.core import checkpoint, feedarrays
+from controller.core import checkpoint, feedarrays, feedbatch
 from controller.core.estimation import Layout
 from controller.core.feed import decode_detector_message, decode_status_report
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
@@ -88,6 +88,7 @@ class CountsWindow(Protocol):
 
 class ControllerService:
     _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
+    _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
 
     def __init__(
         self,
@@ -180,11 +181,26 @@ class ControllerService:
         if self.recent is not None:
             self.recent.add(snap)
 
-    def on_detector_frame(self, frame: DetectorFrame) -> None:
+    def on_detector_batch(self, messages: Sequence[tuple[str | None, bytes]]) -> None:
+        """Many detector messages at once, (the junction its topic names or None, payload) in
+        arrival order: the same acceptances, refusals and readings as on_detectors on each in
+        turn, decoded as arrays where a message has its junction's plain shape (core/feedbatch.py)
+        and one by one otherwise."""
+        if self._batch_layout is None:
+            self._batch_layout = feedbatch.BatchLayout.build(self.junctions)
+        batch = feedbatch.split_batch(messages, self._batch_layout)
+        for frame, present in batch.frames:
+            self.on_detector_frame(frame, present)
+        for i in batch.rest:
+            junction, payload = messages[i]
+            self.on_detectors(payload, junction=junction)
+
+    def on_detector_frame(self, frame: DetectorFrame, present: np.ndarray | None = None) -> None:
         """The in-process feed: one frame stands for a detector message from each junction of
-        its layout, checked by the same rules as on_detectors (core/feedrules.py). A junction
-        refused is counted by reason as a refused message; the others go to the next tick."""
-        n = len(frame.layout.junctions)
+        its layout (`present`: of those marked, default all), checked by the same rules as
+        on_detectors (core/feedrules.py). A junction refused is counted by reason as a refused
+        message; the others go to the next tick."""
+        n = len(frame.layout.junctions) if present is None else int(np.count_nonzero(present))
         self.received += n
         if self.metrics is not None:
             for _ in range(n):
@@ -192,7 +208,7 @@ class ControllerService:
         static = self._frame_static.get(id(frame.layout))
         if static is None or static[0] is not frame.layout:  # memo per layout object
             static = self._frame_static[id(frame.layout)] = (frame.layout, check_layout(frame.layout, self.junctions))
-        check = check_frame(frame, self.junctions, self._last_t, self._now_s, self._max_future_s, static[1])
+        check = check_frame(frame, self.junctions, self._last_t, self._now_s, self._max_future_s, static[1], present)
         for _jid, exc in check.refused:
             self._reject(exc)
         accepted = [int(k) for k in np.flatnonzero(check.accepted)]

@@ -90,10 +90,13 @@ def check_frame(
     now_s: float,
     max_future_s: float,
     static: Mapping[int, FeedError],
+    present: np.ndarray | None = None,
 ) -> FrameCheck:
     """Each junction's reading in the frame checked as decode_detector_message checks a JSON
     message: known junction and loops (`static`, from check_layout), time, period, then each
-    loop's counts, occupancy and speed (the first rule broken gives the reason)."""
+    loop's counts, occupancy and speed (the first rule broken gives the reason). `present` (bool
+    per junction, default all): the junctions the frame carries a reading of; the others are
+    neither accepted nor refused."""
     layout = frame.layout
     n_j = len(layout.junctions)
     errors: dict[int, FeedError] = dict(static)
@@ -103,7 +106,9 @@ def check_frame(
         for k in _bad_junctions(frame):
             if k not in errors:
                 errors[k] = _loop_error(frame, k)
-    accepted = np.ones(n_j, dtype=bool)
+    accepted = np.ones(n_j, dtype=bool) if present is None else present.copy()
+    if present is not None:
+        errors = {k: exc for k, exc in errors.items() if present[k]}
     accepted[list(errors)] = False
     return FrameCheck(accepted, tuple((layout.junctions[k], errors[k]) for k in sorted(errors)))
 

@@ -1,0 +1,225 @@
+"""A tick's detector messages decoded together (the MQTT path): the JSON messages of many
+junctions turned into the arrays of the in-process feed (core/feedarrays.py), so that both feeds
+are checked by the same code (`check_frame`, the rules of core/feedrules.py).
+
+`split_batch` parses every message (orjson) and puts into a `DetectorFrame` each one that has
+the plain shape of its junction's message: a JSON object of version MESSAGE_VERSION naming a
+junction of the layout (the one its topic names), numbers for `t` and `period_s`, the junction's
+own loops in the order of its model (`Intersection.detectors`), each with a counts object of
+known classes and integer counts within [0, max_count(period_s)] and numbers for occupancy and
+speed. Messages with the same (t, period_s) share a frame. Every other message is left to
+`decode_detector_message` (core/feed.py), one by one, which gives the reason it is refused, or
+reads it: malformed JSON (or JSON orjson does not read exactly as the json module: NaN, numbers
+beyond the float range, a byte-order mark), a wrong type or an out-of-range count anywhere, an
+unknown junction, other loops or another order, a junction's second message in the batch (and
+every later one of that junction).
+
+Guarantee: checking each frame with `check_frame(..., present=)` and then decoding the `rest`
+one by one in arrival order accepts and refuses the same messages, for the same reasons, with
+the same readings, as decode_detector_message on every message in arrival order: a junction's
+messages keep their order (its first in a frame, the others after it), and junctions do not
+depend on one another. Values of a count are not in the frame's rules' order (classes), so a
+message with a bad count goes one by one: its reason names the first bad count in its own order.
+
+Pure (orjson is a parser).
+
+Example: `layout = BatchLayout.build(junctions)` once, then each tick
+`batch = split_batch([(jid, payload), ...], layout)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from controller.core import feedrules as rules
+from controller.core.feedarrays import DetectorFrame, FrameLayout
+from controller.core.messages import MESSAGE_VERSION
+from controller.model import VEHICLE_CLASSES, Intersection
+
+MAX_PAYLOAD_BYTES = 256 * 1024  # core/feed.py's limit: a larger message is refused there
+# A (t, period_s) group becomes a frame when it holds at least this share of the layout's
+# junctions: a frame's checks and estimation pass cost the whole layout's arrays, so a few
+# stragglers with their own timestamps are cheaper one by one.
+MIN_FRAME_SHARE = 1 / 64
+
+_NUMBER_TYPES = frozenset({int, float})
+_DICT = frozenset({dict})
+_INT = frozenset({int})
+_CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
+_EMPTY: dict[str, Any] = {}
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class BatchLayout:
+    """The frame layout of a batch: every junction with its loops in the order of its model."""
+
+    frame: FrameLayout
+    position: Mapping[str, int]  # junction id -> position in frame.junctions
+    loops: tuple[tuple[str, ...], ...]  # per position, the loop ids in message order
+
+    @staticmethod
+    def build(junctions: Mapping[str, Intersection]) -> BatchLayout:
+        loops = {jid: tuple(d.id for d in j.detectors) for jid, j in junctions.items()}
+        frame = FrameLayout.build(loops)
+        return BatchLayout(frame, {jid: k for k, jid in enumerate(frame.junctions)}, tuple(loops.values()))
+
+
+@dataclass(frozen=True)
+class DetectorBatch:
+    """What split_batch made of a batch: frames with the junctions each carries (`present`, bool
+    per junction of the layout), and the positions in the batch of the messages to decode one by
+    one, in arrival order, after the frames."""
+
+    frames: tuple[tuple[DetectorFrame, np.ndarray], ...]
+    rest: tuple[int, ...]
+
+
+@dataclass
+class _Group:
+    """The plain messages of one (t, period_s): batch index and junction position of each, and
+    their loops' readings as flat columns (_columns), message after message."""
+
+    index: list[int]
+    position: list[int]
+    per_loop: list[int]
+    classes: list[int]
+    values: list[int]
+    occupancy: list[float]
+    speed: list[float]
+
+    def add(self, i: int, position: int, columns: _Columns) -> None:
+        self.index.append(i)
+        self.position.append(position)
+        self.per_loop += columns[0]
+        self.classes += columns[1]
+        self.values += columns[2]
+        self.occupancy += columns[3]
+        self.speed += columns[4]
+
+
+def split_batch(messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout) -> DetectorBatch:
+    """messages: (the junction its topic names, or None; payload) in arrival order."""
+    groups, rest = _group(messages, layout)
+    frames = []
+    min_size = MIN_FRAME_SHARE * len(layout.frame.junctions)
+    for (t, period), group in groups.items():
+        if len(group.index) < min_size:
+            rest.extend(group.index)
+        else:
+            frames.append(_frame(layout, t, period, group))
+    return DetectorBatch(tuple(frames), tuple(sorted(rest)))
+
+
+def _group(
+    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout
+) -> tuple[dict[tuple[float, float], _Group], list[int]]:
+    """The plain messages by (t, period_s), and the others (batch positions). A junction whose
+    message is left to the one-by-one path keeps all its later messages there."""
+    groups: dict[tuple[float, float], _Group] = {}
+    rest: list[int] = []
+    seen: set[str] = set()  # junctions with a message before: in a group or left
+    unknown = False  # a message named no junction (no topic, unreadable body): all later ones are left
+    for i, (topic_jid, payload) in enumerate(messages):
+        jid, plain = _plain(payload, topic_jid, layout)
+        if unknown or plain is None or jid in seen:
+            rest.append(i)
+            unknown = unknown or jid is None
+            if jid is not None:
+                seen.add(jid)
+            continue
+        assert jid is not None
+        seen.add(jid)
+        key, position, columns = plain
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group([], [], [], [], [], [], [])
+        group.add(i, position, columns)
+    return groups, rest
+
+
+def _plain(
+    payload: bytes, topic_jid: str | None, layout: BatchLayout
+) -> tuple[str | None, tuple[tuple[float, float], int, _Columns] | None]:
+    """(the junction the message is about, ((t, period_s), junction position, loop columns))
+    when the message is plain, else (that junction or None, None). The parsed message is dropped
+    here: only flat columns stay (thousands of parsed messages kept alive slow the garbage
+    collector down more than the parsing costs)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return topic_jid, None
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return topic_jid, None
+    if type(obj) is not dict or obj.get("v") != MESSAGE_VERSION:
+        return topic_jid, None
+    jid = obj.get("junction")
+    if type(jid) is not str or (topic_jid is not None and jid != topic_jid):
+        return topic_jid, None
+    position = layout.position.get(jid)
+    t: Any = obj.get("t")
+    period: Any = obj.get("period_s")
+    dets: Any = obj.get("detectors")
+    if (
+        position is None
+        or type(t) not in _NUMBER_TYPES
+        or type(period) not in _NUMBER_TYPES
+        or type(dets) is not dict
+        or tuple(dets) != layout.loops[position]
+    ):
+        return jid, None
+    columns = _columns(list(dets.values()), rules.max_count(period))
+    if columns is None:
+        return jid, None
+    return jid, ((float(t), float(period)), position, columns)
+
+
+def _frame(layout: BatchLayout, t_s: float, period_s: float, group: _Group) -> tuple[DetectorFrame, np.ndarray]:
+    """The group's frame over the whole layout, and which junctions it carries."""
+    fl = layout.frame
+    positions = np.asarray(group.position, dtype=np.intp)
+    sizes = np.diff(fl.det_start)[positions]
+    first = np.cumsum(sizes) - sizes  # each message's first loop among the group's
+    rows = np.repeat(fl.det_start[positions] - first, sizes) + np.arange(len(group.occupancy))
+    n = len(fl.detectors)
+    counts = np.zeros((n, len(VEHICLE_CLASSES)), dtype=np.int64)
+    entry_rows = np.repeat(rows, np.asarray(group.per_loop, dtype=np.intp))
+    counts[entry_rows, np.asarray(group.classes, dtype=np.intp)] = np.asarray(group.values, dtype=np.int64)
+    occ, spd = np.zeros(n), np.full(n, -1.0)
+    occ[rows] = np.asarray(group.occupancy, dtype=float)
+    spd[rows] = np.asarray(group.speed, dtype=float)
+    present = np.zeros(len(fl.junctions), dtype=bool)
+    present[positions] = True
+    return DetectorFrame(fl, t_s, period_s, counts, occ, spd), present
+
+
+_Columns = tuple[list[int], list[int], list[int], list[float], list[float]]
+
+
+def _columns(loops: list[Any], top: float) -> _Columns | None:
+    """One message's loops as flat columns: the number of count entries of each loop, the class
+    column and the count of every entry, each loop's occupancy and speed; None unless every loop
+    is an object whose counts are an object of known classes with integer counts within
+    [0, top] and whose occupancy and speed are JSON numbers (their ranges are check_frame's)."""
+    if loops and set(map(type, loops)) != _DICT:
+        return None
+    counts = [d.get("counts", _EMPTY) for d in loops]
+    occupancy = [d.get("occupancy") for d in loops]
+    speed = [d.get("speed_mps") for d in loops]
+    if not (
+        set(map(type, counts)) <= _DICT
+        and set(map(type, occupancy)) <= _NUMBER_TYPES
+        and set(map(type, speed)) <= _NUMBER_TYPES
+    ):
+        return None
+    classes = [_CLASS_COLUMN.get(c, -1) for c_n in counts for c in c_n]
+    values = [n for c_n in counts for n in c_n.values()]
+    top = min(top, _INT64_MAX)
+    if values and not (set(map(type, values)) <= _INT and min(classes) >= 0 and 0 <= min(values) <= max(values) <= top):
+        return None
+    return list(map(len, counts)), classes, values, occupancy, speed

@@ -1,0 +1,148 @@
+"""A tick's detector messages decoded as a batch (core/feedbatch.py, ControllerService.on_detector_batch)
+accept, refuse and read exactly what on_detectors does message by message: same reasons, same
+readings, same last timestamps; the plain messages go through the array frame."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from controller.config import Config
+from controller.core import feedarrays
+from controller.core.feedbatch import BatchLayout, split_batch
+from controller.service import ControllerService
+from tests.junction_fixtures import two_phase_as
+
+JS = {jid: two_phase_as(jid) for jid in ("A", "B", "C", "D", "E", "F", "G", "H")}
+NOW_S = 100.0
+
+
+def body(jid: str, t: float = NOW_S, **over: object) -> dict:
+    """A plain message of junction jid: its loops in model order, varied readings."""
+    dets = {
+        d.id: {"counts": {"car": k % 3, "bus": (k + 1) % 2}, "occupancy": 0.1 * (k % 5), "speed_mps": 3.5 + k}
+        for k, d in enumerate(JS[jid].detectors)
+    }
+    msg = {"v": 1, "junction": jid, "t": t, "period_s": 1.0, "detectors": dets}
+    msg.update(over)
+    return msg
+
+
+def enc(msg: dict) -> bytes:
+    return json.dumps(msg).encode()
+
+
+def with_loop(jid: str, k: int, **loop: object) -> bytes:
+    msg = body(jid)
+    did = JS[jid].detectors[k].id
+    msg["detectors"][did] = {**msg["detectors"][did], **loop}
+    return enc(msg)
+
+
+def service() -> ControllerService:
+    svc = ControllerService(JS, Config(), "fixed", publish=lambda cmd, payload: None, start_s=NOW_S - 1)
+    svc.advance_clock(NOW_S)
+    return svc
+
+
+def readings(svc: ControllerService) -> dict[str, list]:
+    """Each junction's accepted snapshots in the order the core folds them (frames, then snapshots)."""
+    out: dict[str, list] = {}
+    for frame, accepted in svc._frames:
+        for k, jid in enumerate(frame.layout.junctions):
+            if accepted[k]:
+                out.setdefault(jid, []).append(feedarrays.snapshot(frame, k))
+    for snap in svc._snaps:
+        out.setdefault(snap.junction, []).append(snap)
+    return out
+
+
+def both(messages: list[tuple[str | None, bytes]], last_t: dict | None = None):
+    one, batch = service(), service()
+    for svc in (one, batch):
+        svc._last_t.update(last_t or {})
+    for jid, payload in messages:
+        one.on_detectors(payload, junction=jid)
+    batch.on_detector_batch(messages)
+    assert batch.rejected == one.rejected
+    assert batch.received == one.received == len(messages)
+    assert batch._last_t == one._last_t
+    assert readings(batch) == readings(one)
+    return one, batch
+
+
+def test_plain_messages_go_through_one_frame_and_read_as_the_json_path():
+    msgs = [(jid, enc(body(jid))) for jid in reversed(list(JS))]  # arrival order is not the layout's
+    one, batch = both(msgs)
+    assert not one.rejected
+    assert len(batch._frames) == 1 and not batch._snaps
+    assert batch._frames[0][1].sum() == len(JS)
+
+
+HOSTILE = [
+    (b'{"v": 1, "junction": "A", "t": 1', "malformed_json"),
+    (enc(body("A", v=2)), "bad_version"),
+    (enc(body("A")).replace(b"3.5", b"NaN", 1), "not_finite"),
+    (enc(body("A")).replace(b'"speed_mps": 3.5', b'"speed_mps": 1e999', 1), "not_finite"),
+    (enc(body("A", t=NOW_S + 60)), "future_timestamp"),
+    (enc(body("A", t=NOW_S - 50)), "stale_timestamp"),
+    (enc(body("A", t=True)), "wrong_type"),
+    (enc(body("A", period_s=0)), "out_of_range"),
+    (enc(body("A", junction="Z")), "unknown_junction"),
+    (enc(body("B", t=NOW_S + 1)), "topic_mismatch"),
+    (with_loop("A", 0, counts={"car": -1}), "negative_count"),
+    (with_loop("A", 1, counts={"bus": 999, "car": -1}), "implausible_count"),  # the message's own order
+    (with_loop("A", 1, counts={"car": 18446744073709551617}), "implausible_count"),
+    (with_loop("A", 0, counts={"car": True}), "wrong_type"),
+    (with_loop("A", 0, counts={"tank": 1}), "unknown_class"),
+    (with_loop("A", 0, counts=None), "wrong_type"),
+    (with_loop("A", 2, occupancy=1.5), "out_of_range"),
+    (with_loop("A", 2, occupancy=True), "wrong_type"),
+    (with_loop("A", 2, occupancy="0.3"), "wrong_type"),
+    (enc(body("A")).replace(b'"occupancy": 0.2', b'"occupancy": 1' + b"0" * 400, 1), "out_of_range"),
+    (with_loop("A", 3, speed_mps=-5), "out_of_range"),
+    (enc(body("A", detectors={"ghost": {"counts": {}, "occupancy": 0, "speed_mps": 0}})), "unknown_detector"),
+    (enc(body("A", detectors=[])), "wrong_type"),
+]
+
+
+@pytest.mark.parametrize("payload, reason", HOSTILE, ids=[r for _, r in HOSTILE])
+def test_a_hostile_message_in_a_batch_is_refused_for_the_json_paths_reason(payload, reason):
+    msgs = [(jid, enc(body(jid))) for jid in JS if jid != "A"]
+    msgs.insert(3, ("A", payload))
+    one, batch = both(msgs, last_t={"A": NOW_S - 10})
+    assert one.rejected == Counter({reason: 1})
+    assert batch._frames and batch._frames[0][1].sum() == len(JS) - 1  # the others still in a frame
+
+
+def test_messages_json_reads_and_orjson_does_not_are_read_one_by_one():
+    bom = b"\xef\xbb\xbf" + enc(body("A"))  # the json module reads a byte-order mark; orjson refuses it
+    one, batch = both([("A", bom), *[(jid, enc(body(jid))) for jid in JS if jid != "A"]])
+    assert not one.rejected and [s.junction for s in batch._snaps] == ["A"]
+
+
+def test_a_junctions_later_messages_keep_their_order():
+    msgs = [(jid, enc(body(jid))) for jid in JS]
+    msgs += [("B", enc(body("B", t=NOW_S + 1))), ("B", enc(body("B", t=NOW_S + 1))), ("C", enc(body("C", t=NOW_S - 3)))]
+    msgs.insert(0, ("D", b"\xef\xbb\xbf" + enc(body("D", t=NOW_S - 1))))  # read one by one: D's next follows it
+    one, batch = both(msgs)
+    assert one.rejected == Counter({"stale_timestamp": 2})
+    assert {jid: len(v) for jid, v in readings(batch).items()} == {jid: 1 + (jid in "BD") for jid in JS}
+
+
+def test_messages_with_another_timestamp_form_their_own_frame_or_go_one_by_one():
+    msgs = [(jid, enc(body(jid, t=NOW_S - (k % 2)))) for k, jid in enumerate(JS)]
+    _, batch = both(msgs)
+    assert len(batch._frames) == 2  # 4 and 4 junctions: each at least 1/64 of 8
+    layout = BatchLayout.build({f"X{k}": JS["A"] for k in range(200)})
+    split = split_batch([(None, enc(body("A")))], layout)  # 1 of 200 junctions: cheaper alone
+    assert not split.frames and split.rest == (0,)
+
+
+def test_loops_in_another_order_are_read_one_by_one():
+    msg = body("A")
+    msg["detectors"] = dict(reversed(msg["detectors"].items()))
+    one, batch = both([("A", enc(msg)), ("B", enc(body("B")))])
+    assert not one.rejected and [s.junction for s in batch._snaps] == ["A"]
