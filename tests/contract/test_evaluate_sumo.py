@@ -7,8 +7,6 @@ that reads the same files by another route (sumolib's regex reader, minidom).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 from xml.dom import minidom
@@ -19,24 +17,18 @@ sumo = pytest.importorskip("sumo")
 sumolib_xml = pytest.importorskip("sumolib.xml")
 
 from sim.evaluate import evaluate  # noqa: E402
+from tests.scenarios import run_tool  # noqa: E402
 
 END_S = 300
 TRIPS_END_S = 250  # all trips due before the last step, so loaded == inserted + waiting
-
-
-def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
-    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        pytest.fail(f"{cmd[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
 @pytest.fixture(scope="module")
 def sumo_run(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("eval_sumo")
     home = Path(sumo.SUMO_HOME)
-    env = {**os.environ, "SUMO_HOME": str(home)}
     binaries = home / "bin"
-    _run(
+    run_tool(
         [
             str(binaries / "netgenerate"),
             "--grid",
@@ -53,10 +45,9 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
             "-o",
             "net.net.xml",
         ],
-        env,
         work,
     )
-    _run(
+    run_tool(
         [
             sys.executable,
             str(home / "tools" / "randomTrips.py"),
@@ -73,10 +64,9 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
             "--seed",
             "1",
         ],
-        env,
         work,
     )
-    _run(
+    run_tool(
         [
             str(binaries / "sumo"),
             "-n",
@@ -98,7 +88,6 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
             "--statistic-output",
             "statistics.xml",
         ],
-        env,
         work,
     )
     return {"tripinfo": work / "tripinfo.xml", "statistics": work / "statistics.xml"}

@@ -8,7 +8,6 @@ restarted twice during the replay. The real-time mode is checked for plans flowi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from controller.config import load_config  # noqa: E402
 from sim.commands import simulate_command  # noqa: E402
 from sim.simulate import SimulateRequest  # noqa: E402
 from tests.live_fixtures import skip_without_mosquitto  # noqa: E402
+from tests.scenarios import run_tool  # noqa: E402
 
 skip_without_mosquitto()
 
@@ -32,18 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 END_S = 600
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-
-
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("mqtt_grid")
     home = Path(sumo.SUMO_HOME)
-    env = {**os.environ, "SUMO_HOME": str(home)}
-    _run(
+    run_tool(
         [
             str(home / "bin" / "netgenerate"),
             "--grid",
@@ -62,9 +55,8 @@ def grid(tmp_path_factory) -> dict[str, Path]:
             "grid.net.xml",
         ],
         work,
-        env,
     )
-    _run(
+    run_tool(
         [
             sys.executable,
             str(home / "tools" / "randomTrips.py"),
@@ -82,7 +74,6 @@ def grid(tmp_path_factory) -> dict[str, Path]:
             "1",
         ],
         work,
-        env,
     )
     (work / "grid.sumocfg").write_text(
         '<configuration><input><net-file value="grid.net.xml"/><route-files value="trips.xml"/></input>'
