@@ -236,7 +236,11 @@ class WebsterPolicy(Policy):
         order = tuple(range(len(j.phases)))
         if new_cycle and start_s is not None:
             cycle_s = cycle_length_s(j, order, state.steady_s)
-            greens = transition_greens_s(j, state.steady_s, offset_error_s(start_s, j.base_offset_s, cycle_s))
+            error_s = offset_error_s(start_s, j.base_offset_s, cycle_s)
+            # a transition only from a fresh start: a phase 0 first seen past its minimum green (a
+            # local program resting in it) is already longer than a plan may make it
+            fresh = now_s - start_s <= j.phases[0].min_green_s
+            greens = transition_greens_s(j, state.steady_s, error_s) if fresh else state.steady_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
                 return state, None
         elif state.due_s is not None and (signal is None or now_s - state.due_s >= reference_cycle_s_of(j)):
