@@ -104,3 +104,34 @@ def test_the_mqtt_contract_lists_every_rejection_reason() -> None:
 
     doc = (ROOT / "docs" / "mqtt.md").read_text()
     assert [r for r in FEED_REJECT_REASONS if f"`{r}`" not in doc] == []
+
+
+# `[section] key` (N s) or `section.key` (N s) in prose: N is the default (a product like
+# "1.5 x `broker.keepalive_s` (45 s)" is not a default and is passed over)
+PROSE_DEFAULT = re.compile(r"(?<![×x] )`(?:\[(\w+)\] |(\w+)\.)(\w+)` \(([-0-9.,]+) ?(?:s|m|h|%|PCU)?[;,)]")
+
+
+def prose_defaults(text: str) -> list[tuple[str, str, float]]:
+    """(section, key, number) of every default quoted in prose."""
+    return [
+        (m.group(1) or m.group(2), m.group(3), float(m.group(4).replace(",", "")))
+        for m in PROSE_DEFAULT.finditer(text)
+    ]
+
+
+def test_the_prose_reader_sees_a_default() -> None:
+    text = "every `[regions] heartbeat_s` (5 s), `roadside.refresh_s` (5 s) and 1.5 × `broker.keepalive_s` (45 s)"
+    assert prose_defaults(text) == [("regions", "heartbeat_s", 5.0), ("roadside", "refresh_s", 5.0)]
+
+
+def test_defaults_quoted_in_the_docs_are_the_config_defaults() -> None:
+    cfg = Config()
+    wrong, seen = [], 0
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for section, key, number in prose_defaults(path.read_text()):
+            default = getattr(getattr(cfg, section, None), key, None)
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                seen += 1
+                if float(default) != number:
+                    wrong.append(f"{path.name}: [{section}] {key} said {number:g}, default {default:g}")
+    assert seen >= 5 and wrong == []  # the docs quote some: a reader that finds none is broken
