@@ -2,6 +2,7 @@
 with N synthetic junctions, next to Mosquitto's own raw loopback rate measured in the same run.
 
     python -m sim.bench_mqtt [--sizes 1000 2000 5000] [--regions 1 2] [--seconds 15]
+                             [--per-message no|yes|both] [--repeat R]
 
 One private Mosquitto (sim/broker.py). The field is a separate process (this module with
 --feeder) so it does not share the controller's interpreter lock. Every junction is a copy of
@@ -26,6 +27,9 @@ the bundled city's junction with the most detectors (ids made unique).
   controller process, and of everything in the loop (controllers, feeder, Mosquitto): on a
   machine shared with other work, the latencies measure the contention; the CPU figures say
   whether the loop fits the machine's cores (all <= cores, ctl max <= 1).
+- decode: "batch", the service's MQTT path (a tick's detector messages decoded together,
+  core/feedbatch.py), or "1-by-1" (--per-message yes/both): each message decoded alone by
+  ControllerService.on_detectors, the path before the batch decoder, for comparison on one tree.
 """
 
 from __future__ import annotations
@@ -169,11 +173,13 @@ def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
     return ServiceNode(bench_cfg(), junctions, settings, start_s=start_s, lockstep=lockstep).start()
 
 
-def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4) -> dict:
+def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4, per_message: bool = False) -> dict:
     n = len(junctions)
     # a lockstep node (never ticked here): no operators' desk, no retained junction table (over
     # the broker's 1 MiB message limit at 5,000 junctions: the broker drops the client)
     node = new_node(broker, junctions, 0.0, lockstep=True)
+    if per_message:
+        one_by_one(node)
     node.service.advance_clock(1e9)
     total = n * rounds
     proc = start_feeder(broker, {"mode": "burst", "n": n, "detectors": detectors, "rounds": rounds, "t0": 1.0})
@@ -211,6 +217,8 @@ def controller_process(spec: dict) -> None:
     node = ServiceNode(
         bench_cfg(), watched, settings, start_s=time.time(), lockstep=True, region=region.name, owned=region.owned
     ).start()
+    if spec.get("per_message"):
+        one_by_one(node)
     validate_s, ticks = _instrument(node)
     print(json.dumps({"ready": region.name}), flush=True)
     error = ""
@@ -229,13 +237,19 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     the tick's thread validating so far, and ticking so far])."""
     validate_s: dict[float, float] = {}
     ticks: dict[float, list] = {}
-    handle, tick = node.handle, node._tick
+    handle, handle_detectors, tick = node.handle, node.handle_detectors, node._tick
 
-    def timed_handle(kind, junction, payload):
+    def timed(validate, *args):
         a, c = time.perf_counter(), time.thread_time()
-        handle(kind, junction, payload)
+        validate(*args)
         validate_s[node.service._now_s] = validate_s.get(node.service._now_s, 0.0) + time.perf_counter() - a
         cpu["validate"] += time.thread_time() - c
+
+    def timed_handle(kind, junction, payload):
+        timed(handle, kind, junction, payload)
+
+    def timed_handle_detectors(messages):
+        timed(handle_detectors, messages)
 
     def timed_tick(now_s):
         a, c = time.time(), time.thread_time()
@@ -245,8 +259,19 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
 
     cpu = {"validate": 0.0, "tick": 0.0}
 
-    node.handle, node._tick = timed_handle, timed_tick
+    node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
     return validate_s, ticks
+
+
+def one_by_one(node: ServiceNode) -> None:
+    """The node decodes its detector messages one by one (ControllerService.on_detectors), as
+    before the batch decoder: the comparison run of --per-message."""
+
+    def handle_detectors(messages: list[tuple[str | None, bytes]]) -> None:
+        for junction, payload in messages:
+            node.service.on_detectors(payload, junction=junction)
+
+    node.handle_detectors = handle_detectors  # type: ignore[method-assign]
 
 
 def _spawn(flag: str, spec: dict) -> subprocess.Popen:
@@ -257,11 +282,18 @@ def _spawn(flag: str, spec: dict) -> subprocess.Popen:
     return p
 
 
-def one_hz_regions(broker, work: Path, junctions: dict, k: int, detectors: list[str], seconds: int) -> dict:
+def one_hz_regions(
+    broker, work: Path, junctions: dict, k: int, detectors: list[str], seconds: int, per_message: bool = False
+) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
     n = len(junctions)
     regions = bench_regions(junctions, k)
-    common = {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER]}
+    common = {
+        "host": broker.host,
+        "port": broker.port,
+        "password": broker.users[BENCH_USER],
+        "per_message": per_message,
+    }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
     ]
@@ -340,6 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--regions", type=int, nargs="+", default=[1, 2], help="controller processes (regions) per size")
     p.add_argument("--seconds", type=int, default=15, help="length of each 1 Hz run")
     p.add_argument("--raw-count", type=int, default=100_000)
+    p.add_argument("--repeat", type=int, default=1, help="runs of every row (interleaved), then their medians")
+    p.add_argument(
+        "--per-message",
+        choices=["no", "yes", "both"],
+        default="no",
+        help="decode detector messages one by one as before the batch decoder (yes), or run each row both ways",
+    )
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -371,37 +410,60 @@ def main(argv: list[str] | None = None) -> int:
 
 def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg_s: float, args) -> None:
     head = (
-        f"{'N':>6} {'K':>2} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} {'tick p50/p99 ms':>17} "
-        f"{'e2e p50/p99 ms':>16} {'plans/s':>8} {'dropped':>8} {'late':>5} | {'CPU s/s: ctl max, all':>22}"
+        f"{'N':>6} {'K':>2} {'decode':>6} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} "
+        f"{'tick p50/p99 ms':>17} {'e2e p50/p99 ms':>16} {'plans/s':>8} {'dropped':>8} {'late':>5} | "
+        f"{'CPU s/s: ctl max, all':>22}"
     )
     print(head)
     print("-" * len(head), flush=True)
-    for n in args.sizes:
-        junctions = replicate(base, n)
-        ing = ingest_rate(broker, junctions, detectors)  # one in-process node, as fast as it can
-        for k in args.regions:
-            hz = one_hz_regions(broker, work, junctions, k, detectors, args.seconds)
-            lead = f"{n:>6} {k:>2} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw_msg_s:>6.2f} | "
-            if "tick_p50" not in hz:
-                print(f"{lead} 1 Hz run failed: {hz.get('error')}", flush=True)
-                continue
-            print(
-                f"{lead}{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
-                f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
-                f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8} "
-                f"{hz['late']:>3}/{hz['seconds']} | {hz['cpu_ctl_max']:>10.2f} {hz.get('cpu_all', float('nan')):>11.2f}"
-                + (f"  ({hz['error']})" if hz["error"] else ""),
-                flush=True,
-            )
-            val_us, tick_us = 1e6 * hz["cpu_validate"] / n, 1e6 * hz["cpu_tick"] / n
-            other_us = 1e6 * hz["cpu_ctl_sum"] / n - val_us - tick_us
-            print(
-                f"#   controllers' CPU µs per junction-second: receive and other {other_us:.0f}, "
-                f"validate {val_us:.0f}, tick {tick_us:.0f}",
-                flush=True,
-            )
-            if ing["rejected"] or hz["rejected"]:
-                print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
+    modes = {"no": [False], "yes": [True], "both": [True, False]}[args.per_message]
+    rows: dict[tuple[int, int, bool], list[dict]] = {}
+    for _ in range(args.repeat):
+        for n in args.sizes:
+            junctions = replicate(base, n)
+            for per_message in modes:
+                # one in-process node, as fast as it can
+                ing = ingest_rate(broker, junctions, detectors, per_message=per_message)
+                for k in args.regions:
+                    hz = one_hz_regions(broker, work, junctions, k, detectors, args.seconds, per_message)
+                    hz["ingest"] = ing
+                    _row(n, k, per_message, hz, raw_msg_s)
+                    if "tick_p50" in hz:
+                        rows.setdefault((n, k, per_message), []).append(hz)
+    if args.repeat > 1:
+        print(f"# medians over {args.repeat} runs (run by run above)")
+        for (n, k, per_message), runs in rows.items():
+            keys = [key for key, v in runs[0].items() if isinstance(v, (int, float))]
+            med = {key: statistics.median(r[key] for r in runs if key in r) for key in keys}
+            med["ingest"] = {"msg_s": statistics.median(r["ingest"]["msg_s"] for r in runs), "rejected": {}}
+            _row(n, k, per_message, med | {"error": "", "rejected": {}}, raw_msg_s)
+
+
+def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float) -> None:
+    ing = hz["ingest"]
+    decode = "1-by-1" if per_message else "batch"
+    lead = f"{n:>6} {k:>2} {decode:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw_msg_s:>6.2f} | "
+    if "tick_p50" not in hz:
+        print(f"{lead} 1 Hz run failed: {hz.get('error')}", flush=True)
+        return
+    print(
+        f"{lead}{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
+        f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
+        f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8} "
+        f"{hz['late']:>3}/{hz['seconds']} | {hz['cpu_ctl_max']:>10.2f} {hz.get('cpu_all', float('nan')):>11.2f}"
+        + (f"  ({hz['error']})" if hz["error"] else ""),
+        flush=True,
+    )
+    val_us, tick_us = 1e6 * hz["cpu_validate"] / n, 1e6 * hz["cpu_tick"] / n
+    other_us = 1e6 * hz["cpu_ctl_sum"] / n - val_us - tick_us
+    print(
+        f"#   controllers' CPU µs per junction-second: receive and other {other_us:.0f}, "
+        f"validate {val_us:.0f}, tick {tick_us:.0f}; feeder {hz.get('cpu_feeder', float('nan')):.2f} s/s, "
+        f"Mosquitto {hz.get('cpu_broker', float('nan')):.2f} s/s",
+        flush=True,
+    )
+    if ing["rejected"] or hz["rejected"]:
+        print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
 
 
 if __name__ == "__main__":
