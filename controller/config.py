@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from controller.core.estimation import EstimationParams
+from controller.core.estimation import DEFAULT_VEHICLE_SPACING_M, EstimationParams
 from controller.core.harm import HarmParams
 from controller.core.override import OperatorParams
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
@@ -88,7 +88,7 @@ class DetectorConfig:
     stop_setback_m: float = 1.0
     advance_dist_m: float = 80.0
     loop_length_m: float = 1.0
-    vehicle_spacing_m: float = 7.5
+    vehicle_spacing_m: float = DEFAULT_VEHICLE_SPACING_M  # jam spacing of one PCU (the estimator's own default)
 
 
 @dataclass(frozen=True)
