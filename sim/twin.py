@@ -82,6 +82,16 @@ class TwinResult:
     queued_vehicles: int = 0
     files: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls, preds: Mapping[str, Prediction], t_s: tuple[float, float, float], info: Mapping[str, int], files: dict
+    ) -> TwinResult:
+        """From the runs' predictions ("incumbent", "candidate"), the monotonic clock at the start,
+        after the scenario and after the runs, and build_scenario's info."""
+        t0, t1, t2 = t_s
+        i, c = preds["incumbent"], preds["candidate"]
+        return cls(i, c, t1 - t0, t2 - t1, info["vehicles_asked"], info["queued_vehicles"], files)
+
 
 def projected_counts(
     counts: Mapping[str, tuple[int, ...]], window_s: float, horizon_s: float, interval_s: float = INTERVAL_S
@@ -524,16 +534,7 @@ def predict(req: TwinRequest) -> TwinResult:
     t1 = time.monotonic()
     runs = {"incumbent": dict(req.incumbent), "candidate": {**req.incumbent, **req.candidate}}
     preds = run_plans(req, net, routes, runs)
-    t2 = time.monotonic()
-    return TwinResult(
-        preds["incumbent"],
-        preds["candidate"],
-        t1 - t0,
-        t2 - t1,
-        info["vehicles_asked"],
-        info["queued_vehicles"],
-        {"scenario": str(routes[0].parent)},
-    )
+    return TwinResult.of(preds, (t0, t1, time.monotonic()), info, {"scenario": str(routes[0].parent)})
 
 
 def region_of(junctions: Mapping[str, Intersection], jid: str) -> tuple[Intersection, ...]:

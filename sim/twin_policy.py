@@ -185,15 +185,7 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
             raise AdapterError(f"twin policy run {name} failed ({run_dir / name}): {tail}")
     t2 = time.monotonic()
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
-    return TwinResult(
-        preds["incumbent"],
-        preds["candidate"],
-        t1 - t0,
-        t2 - t1,
-        info["vehicles_asked"],
-        info["queued_vehicles"],
-        {"runs": str(run_dir)},
-    )
+    return TwinResult.of(preds, (t0, t1, t2), info, {"runs": str(run_dir)})
 
 
 def run_closed_loop(spec: RunSpec) -> int:
