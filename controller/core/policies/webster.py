@@ -223,8 +223,7 @@ class WebsterPolicy(Policy):
     ) -> tuple[WebsterState, CycleWish | None]:
         """The plan to send now, if any (module docstring, offsets): at each start of phase 0 the
         steady greens, or this cycle's transition toward the offset, when they differ from the
-        plan in force or a new period's are due; without a status, or when phase 0 has not shown
-        for a reference cycle since they were due, the steady greens at once."""
+        plan in force or a new period's are due; the steady greens at once when overdue."""
         if state.steady_s is None:
             return state, None
         start_s = _phase0_start_s(signal, now_s)
@@ -243,11 +242,21 @@ class WebsterPolicy(Policy):
             greens = transition_greens_s(j, state.steady_s, error_s) if fresh else state.steady_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
                 return state, None
-        elif state.due_s is not None and (signal is None or now_s - state.due_s >= reference_cycle_s_of(j)):
+        elif _overdue(state, signal, now_s, reference_cycle_s_of(j)):
             greens = state.steady_s
         else:
             return state, None
         return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, j.base_offset_s)
+
+
+def _overdue(state: WebsterState, signal: SignalView | None, now_s: float, ref_s: float) -> bool:
+    """The steady plan goes out now: it is due and there is no status, or phase 0 has not shown
+    for a reference cycle since; or a transition plan is in force and phase 0 has not started
+    for two (the roadside would repeat the transition every cycle)."""
+    if state.due_s is not None:
+        return signal is None or now_s - state.due_s >= ref_s
+    last_s = state.cycle_start_s if state.cycle_start_s is not None else now_s
+    return state.sent_s != state.steady_s and now_s - last_s >= 2 * ref_s
 
 
 def _phase0_start_s(signal: SignalView | None, now_s: float) -> float | None:
