@@ -54,12 +54,10 @@ from controller.adapters.audit import AuditStore
 from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient, Topics
 from controller.config import Config, load_config
-from controller.junctions import load_intersections
 from controller.regions import plan_regions, region_instance
 from sim.broker import Broker
 from sim.mqtt_regions import region_user, region_users
-from sim.restart_check import KINDS, check_states, read_states, start, tls_additional, wait_sim_time
-from sim.sumo import SumoConfig
+from sim.restart_check import KINDS, StatesRun, check_states, read_states, start, stop_all, wait_sim_time
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "failover"
@@ -126,12 +124,8 @@ class StatusLog:
 
 
 def run_check(a: argparse.Namespace) -> dict[str, Any]:
-    out = a.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    junctions = load_intersections(a.intersections)
-    states_path = out / "tls_states.xml"
-    extra = tls_additional(junctions, states_path, out / "tls_states.add.xml")
-    additional = [str(p.resolve()) for p in SumoConfig(a.sumocfg).files("additional-files")] + [str(extra)]
+    run = StatesRun.prepare(a)
+    out, junctions, states_path = run.out, run.junctions, run.states_path
     users = region_users(Topics(SITE), REGIONS)
     with Broker(out / "broker", SITE, junctions, extra_users=users, bind_client_ids=True) as broker:
         creds = broker.write_credentials()
@@ -139,9 +133,7 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
         conf = confs["r0"]
         common = ["--speed", str(a.speed), "--credentials", str(creds)]
         statuses = StatusLog(broker)
-        field_args = ["field", str(a.sumocfg), "--out", str(out / "field"), *common, "--"]
-        field_args += ["--end", str(a.end), "--additional-files", ",".join(additional)]
-        field = start(["--config", str(conf), *field_args], out / "field.log")
+        field = start(["--config", str(conf), *run.field_args(a, common)], out / "field.log")
         services = {
             r: start(["--config", str(confs[r]), "run", "--region", r, *common], out / f"service-{r}.log")
             for r in REGIONS
@@ -160,10 +152,7 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
             field.wait(timeout=a.end / a.speed + 300)
             died = {name: p.returncode for name, p in services.items() if name != "r0" and p.poll() is not None}
         finally:
-            for p in [*services.values(), field]:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-                    p.wait(30)
+            stop_all([*services.values(), field])
             statuses.close()
     cfg = load_config(conf)
     lost = plan_regions(cfg, junctions).region("r0").owned

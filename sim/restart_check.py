@@ -254,11 +254,16 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
             services.append(start(["--config", str(conf), "run", *common], out / "service2.log"))
             field.wait(timeout=a.end / a.speed + 300)
         finally:
-            for p in [*services, field]:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-                    p.wait(30)
+            stop_all([*services, field])
     return _report(junctions, read_states(states_path), out, a)
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:
+    """SIGTERM to every process still running, each waited for up to timeout_s."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout_s)
 
 
 def _report(
