@@ -47,6 +47,19 @@ class Feed:
     def q(self, movement: int = N) -> float:
         return float(self.est.queue_pcu[movement])
 
+    def spill_past_the_advance_loop(self) -> Estimate:
+        """120 s of N/S green with one car every 2 s served as it comes, then 40 s of red: N's
+        queue reaches its advance loop and stands there (spill-back past the approach)."""
+        for _ in range(120):
+            self.step(
+                reading("N_adv", {"car": 1} if int(self.t) % 2 == 0 else {}, 0.3, 12.0),
+                reading("N_stop", {"car": 1} if int(self.t) % 2 == 1 else {}, 0.3, 10.0),
+                green=0,
+            )
+        for _ in range(40):
+            self.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+        return self.est
+
 
 def test_arrival_flow_is_pcu_weighted_and_averaged():
     f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=60.0)))

@@ -24,14 +24,7 @@ def test_no_queue_upstream_while_the_advance_loop_runs_free():
 
 def test_the_queue_beyond_a_standing_advance_loop_is_the_upstream_part():
     f = Feed(cfg=Config(estimation=EstimationParams(flow_window_s=30.0)))
-    for _ in range(120):  # served demand, one car every 2 s
-        f.step(
-            reading("N_adv", {"car": 1} if int(f.t) % 2 == 0 else {}, 0.3, 12.0),
-            reading("N_stop", {"car": 1} if int(f.t) % 2 == 1 else {}, 0.3, 10.0),
-            green=0,
-        )
-    for _ in range(40):  # red: the queue reaches the advance loop and stands there
-        f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    f.spill_past_the_advance_loop()
     up = upstream_queue_pcu(f.lay, f.est)
     storage = float(f.lay.lane_storage_pcu[0])
     assert up[N] > 0 and up[N] == pytest.approx(f.q() - storage)
