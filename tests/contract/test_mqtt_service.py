@@ -39,9 +39,9 @@ def feed(jid: str, t_s: float, cars: int = 1) -> bytes:
     return encode_detector_message(jid, t_s, 1.0, dets)
 
 
-def status(jid: str, t_s: float) -> bytes:
+def status(jid: str, t_s: float, phase: int = 0, time_in_phase_s: float = 5.0) -> bytes:
     return encode_status(
-        SignalStatus(jid, t_s, phase=0, in_intergreen=False, time_in_phase_s=5.0, plan_id="local", seq=0, mode="local")
+        SignalStatus(jid, t_s, phase, False, time_in_phase_s=time_in_phase_s, plan_id="local", seq=0, mode="local")
     )
 
 
@@ -241,8 +241,11 @@ def test_broker_restart_mid_run_loses_no_plan(broker, made):
         now = float(k)
         for j, dev in devices.items():  # QoS 1 feeds: queued by the device while the broker is down
             dev.publish(t.detectors(j), feed(j, now, cars=1 + k % 3), qos=1)
-        if node.client.connected.is_set():
-            assert wait_until(lambda: not node.inbox.empty(), 5)
+            # phase 0 starts every other second: webster sends its plans at a start of phase 0
+            dev.publish(t.status(j), status(j, now, phase=k % 2, time_in_phase_s=0.0), qos=1)
+        if node.client.connected.is_set():  # this second's feeds and statuses, as far as they come
+            wait_until(lambda: node.inbox.qsize() >= 2 * len(devices), 2)
+            assert not node.inbox.empty()
         node.tick(now)
         published += node.sent
         if k == 15:
