@@ -17,6 +17,7 @@ Two ways to drive a node:
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -607,6 +608,15 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
         node.client.publish(node.topics.ticked, json.dumps(body, separators=(",", ":")).encode(), qos=1)
 
 
+def freeze_heap() -> None:
+    """Take every object built so far (junction models, layouts, the service's start state) out
+    of the garbage collector's passes: they live as long as the process, and at a city's size
+    each full pass over them costs (BENCHMARKS.md, "MQTT ingestion"). For a process's entry
+    point, once set up; what is frozen is never collected."""
+    gc.collect()
+    gc.freeze()
+
+
 def resolve_intersections(cfg: Config) -> Path:
     """cfg.service.intersections, relative to the config file's folder when not absolute."""
     p = Path(cfg.service.intersections)
@@ -682,6 +692,7 @@ def main(cfg: Config, region: str | None = None) -> int:
             trust.epoch,
             trust.signer is not None,
         )
+        freeze_heap()
         run_realtime(driver, clock, stop)
     finally:
         for sig, handler in previous.items():

@@ -51,7 +51,7 @@ from controller.config import Config, RegionsConfig, ServiceConfig
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.junctions import load_intersections
-from controller.live import ServiceNode, percentile, run_lockstep
+from controller.live import ServiceNode, freeze_heap, percentile, run_lockstep
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate
@@ -219,6 +219,7 @@ def controller_process(spec: dict) -> None:
     ).start()
     if spec.get("per_message"):
         one_by_one(node)
+    freeze_heap()  # as run_controller.py run does
     validate_s, ticks = _instrument(node)
     print(json.dumps({"ready": region.name}), flush=True)
     error = ""
@@ -449,8 +450,8 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float) -> None:
     print(
         f"{lead}{hz['validate_p50']:>9.1f} / {hz['validate_p99']:>7.1f} "
         f"{hz['tick_p50']:>7.1f} / {hz['tick_p99']:>7.1f} "
-        f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8} "
-        f"{hz['late']:>3}/{hz['seconds']} | {hz['cpu_ctl_max']:>10.2f} {hz.get('cpu_all', float('nan')):>11.2f}"
+        f"{hz['e2e_p50']:>7.1f} / {hz['e2e_p99']:>6.1f} {hz['plans_per_s']:>8.0f} {hz['dropped']:>8g} "
+        f"{hz['late']:>3g}/{hz['seconds']:g} | {hz['cpu_ctl_max']:>10.2f} {hz.get('cpu_all', float('nan')):>11.2f}"
         + (f"  ({hz['error']})" if hz["error"] else ""),
         flush=True,
     )
