@@ -13,6 +13,8 @@ reported; one that cannot is refused with the reason. The roadside controller ch
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish
@@ -270,13 +272,13 @@ def gate_phase(
         if target == cur and elapsed >= max_g and n > 1:
             target = _most_starved_phase(j, view, now_s, exclude=cur)
             clipped.append("max green reached")
-        deadlines = _deadlines(j, view, cur)
-        if deadlines:
+        if _static(j).red_when[cur]:  # some movement is red: its deadline must stay reachable
             if target == cur:
-                ok = _feasible(j, deadlines, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None)
+                ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None)
             else:
-                ok = _feasible(j, deadlines, cur, now_s, target)
+                ok = _feasible(j, view, cur, now_s, target)
             if not ok and elapsed >= min_g:
+                deadlines = _deadlines(j, view, cur)
                 plan = _plan(j, deadlines, cur, now_s, None)
                 urgent = plan[0] if plan else _edf_candidates(j, deadlines)[0]
                 if urgent != target:
@@ -302,6 +304,8 @@ class _Static:
     red_when: tuple[tuple[tuple[int, str], ...], ...]  # per phase: (position, id) of the movements it does not serve
     intergreen_s: tuple[tuple[float, ...], ...]  # stage_intergreen_s for every ordered pair of phases
     serving: dict[str, tuple[int, ...]]  # movement id -> the phases serving it, in index order
+    # per phase: red_since_s -> the values of its red_when movements (one value, or a tuple of them)
+    red_of: tuple[Callable[[tuple[float, ...]], object], ...]
 
 
 _STATICS: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived); a memo
@@ -325,11 +329,16 @@ def _static(j: Intersection) -> _Static:
     for k in range(n):
         for m in dict.fromkeys(j.served_movements(k)):
             serving[m] = (*serving.get(m, ()), k)
-    out = _Static(unserved, tuple(red_when), inter, serving)
+    red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
+    out = _Static(unserved, tuple(red_when), inter, serving, red_of)
     if len(_STATICS) > 4096:  # models replaced over a long life: start again
         _STATICS.clear()
     _STATICS[id(j)] = (j, out)
     return out
+
+
+def _nothing(_red_since_s: tuple[float, ...]) -> object:
+    return ()
 
 
 def _finite(x: object) -> bool:
@@ -390,56 +399,74 @@ def _plan(
     return search(dict(deadlines), leave_s, cur, first, 0)
 
 
-def _feasible(j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None) -> bool:
-    """`_plan(j, deadlines, cur, leave_s, first) is not None`, without the search when it is
-    sure: the plan `_plan` last found for the same junction, phase, first phase and deadlines,
-    leaving no later than `leave_s`, still meets every deadline from `leave_s`.
+def _feasible(j: Intersection, view: SignalView, cur: int, leave_s: float, first: int | None) -> bool:
+    """`_plan(j, _deadlines(j, view, cur), cur, leave_s, first) is not None`, without the search
+    when it is sure: the plan `_plan` last found for the same junction, phase, first phase and
+    deadlines (the same red_since_s of the movements red in `cur`), leaving no later than
+    `leave_s`, still meets every deadline from `leave_s` (_Found.meets).
 
     Exact, not a heuristic: `_plan`'s candidates depend on the deadlines alone, and leaving
     later only delays every start (float addition is monotone), so the nodes its search visits
     before that plan are among those it visited then (no more of the node budget used), and the
     subtrees it tried first still fail; it reaches that plan, or another, and finds a plan."""
-    key = (id(j), cur, first, tuple(deadlines.items()))
+    key = (id(j), cur, first)
+    red = _static(j).red_of[cur](view.red_since_s)
     known = _FOUND.get(key)
-    if (
-        known is not None
-        and known[0] is j
-        and known[1] <= leave_s
-        and _meets(j, deadlines, cur, leave_s, first, known[2])
-    ):
+    if known is not None and known.model is j and known.red == red and known.meets(leave_s):
         return True
+    deadlines = _deadlines(j, view, cur)
     plan = _plan(j, deadlines, cur, leave_s, first)
     if plan is not None:
         if len(_FOUND) > 4096:  # a memo over a long life: start again
             _FOUND.clear()
-        _FOUND[key] = (j, leave_s, tuple(plan))
+        _FOUND[key] = _Found.of(j, red, deadlines, cur, leave_s, plan)
     return plan is not None
 
 
-# (id(model), phase left, first phase, deadlines) -> (model, leave_s, the plan _plan found then); a memo
-_FoundKey = tuple[int, int, int | None, tuple[tuple[str, float], ...]]
-_FOUND: dict[_FoundKey, tuple[Intersection, float, tuple[int, ...]]] = {}
+@dataclass(frozen=True)
+class _Found:
+    """A plan `_plan` found, leaving at leave_s, with per phase of it what its search checked:
+    (intergreen before it, the earliest deadline it serves + 1e-9, the earliest deadline
+    pending when it is chosen, its minimum green in whole periods)."""
+
+    model: Intersection
+    red: object  # red_since_s of the movements red in the phase left (_Static.red_of)
+    leave_s: float
+    steps: tuple[tuple[float, float, float, float], ...]
+
+    @staticmethod
+    def of(
+        j: Intersection, red: object, deadlines: dict[str, float], cur: int, leave_s: float, plan: list[int]
+    ) -> _Found:
+        intergreens = _static(j).intergreen_s
+        pending, prev, steps = dict(deadlines), cur, []
+        for p in plan:
+            served = [m for m in j.served_movements(p) if m in pending]
+            serve_by = min((pending[m] + 1e-9 for m in served), default=math.inf)
+            steps.append((intergreens[prev][p], serve_by, min(pending.values()), _whole(j.phases[p].min_green_s)))
+            pending = {m: d for m, d in pending.items() if m not in served}
+            prev = p
+        return _Found(j, red, leave_s, tuple(steps))
+
+    def meets(self, leave_s: float) -> bool:
+        """Whether `_plan`'s search, leaving at leave_s (no earlier than this plan's), accepts
+        this plan node by node: the same float operations and comparisons, in the same order
+        (which phases serve what, and the depth, do not depend on the time)."""
+        if leave_s < self.leave_s:
+            return False
+        t = leave_s
+        for intergreen_s, serve_by, earliest, green_s in self.steps:
+            if earliest < t - 1e-9:
+                return False
+            start = t + intergreen_s
+            if start > serve_by:
+                return False
+            t = start + green_s
+        return True
 
 
-def _meets(
-    j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None, plan: tuple[int, ...]
-) -> bool:
-    """Whether `_plan`'s search, leaving `cur` at leave_s (first phase `first` if given), would
-    accept `plan` node by node (the same checks in the same order; the node budget aside)."""
-    intergreens = _static(j).intergreen_s
-    pending, t, prev = dict(deadlines), leave_s, cur
-    for depth, p in enumerate(plan):
-        if not pending:
-            return False
-        if depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
-            return False
-        start = t + intergreens[prev][p]
-        served = [m for m in j.served_movements(p) if m in pending]
-        if (not served and (depth > 0 or first is None)) or any(start > pending[m] + 1e-9 for m in served):
-            return False
-        pending = {m: d for m, d in pending.items() if m not in served}
-        t, prev = start + _whole(j.phases[p].min_green_s), p
-    return not pending
+# (id(model), phase left, first phase) -> the plan _plan last found there; a memo
+_FOUND: dict[tuple[int, int, int | None], _Found] = {}
 
 
 def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude: int) -> int:

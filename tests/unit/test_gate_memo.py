@@ -27,13 +27,22 @@ def test_feasible_equals_search(j: Intersection, data: st.DataObject) -> None:
     red = safety._static(j).red_when[cur]
     if not red:
         return
-    slack = st.floats(-5.0, 2.0 * j.max_red_s, allow_nan=False)
-    deadlines = {mid: float(round(data.draw(slack, label=mid))) for _i, mid in red}
+    slack = st.floats(-5.0 - j.max_red_s, j.max_red_s, allow_nan=False)
+    red_since = tuple(float(round(data.draw(slack, label=m.id))) for m in j.movements)
     first = data.draw(st.one_of(st.none(), st.integers(0, len(j.phases) - 1)), label="first")
     leave_s, found_before = 0.0, False
     for _ in range(data.draw(st.integers(1, 12), label="ticks")):
         leave_s += data.draw(st.sampled_from([0.0, 0.5, 1.0, 1.0, 3.0]), label="advance")
-        searched = _count_searches(safety._feasible, j, deadlines, cur, leave_s, first)
+        # green movements' red_since follow the clock; the red ones' (the deadlines) stay, or
+        # now and then one moves (the same phase again after a round: other deadlines)
+        red_since = tuple(leave_s if i not in {k for k, _m in red} else r for i, r in enumerate(red_since))
+        if data.draw(st.integers(0, 4), label="moved") == 0:
+            i = data.draw(st.sampled_from([k for k, _m in red]), label="which")
+            moved = red_since[i] + data.draw(st.sampled_from([-20.0, 1.0, 30.0]), label="by")
+            red_since = (*red_since[:i], moved, *red_since[i + 1 :])
+        view = safety.SignalView(cur, False, 0.0, red_since)
+        searched = _count_searches(safety._feasible, j, view, cur, leave_s, first)
+        deadlines = safety._deadlines(j, view, cur)
         expected = safety._plan(j, deadlines, cur, leave_s, first) is not None
         assert searched[0] == expected, (deadlines, cur, leave_s, first)
         if expected and found_before:
