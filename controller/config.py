@@ -140,6 +140,7 @@ class ReplayConfig:
     entries_first: bool = False  # routes from the network's entries first, what they leave short from anywhere
     drop_one_edge_routes: bool = True  # candidate routes of one edge (appear and vanish on one street) are dropped
     route_min_counts: int = 1  # counting locations (counted edges, turns) a sampled route must pass (routeSampler)
+    routes_from_entries: bool = False  # a sampled route starting inside the network is moved back to its entries
 
 
 @dataclass(frozen=True)
