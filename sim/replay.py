@@ -193,13 +193,17 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     candidate_edges = [r for c in starts for r in demand.read_routes(c)]
     lags = demand.edge_lags_s(net, candidate_edges, sorted({c.edge for cs in counters.values() for c in cs}))
     asked: dict[str, int] = {}
+    loops = demand.loop_edges(junctions, net)
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(
             edgedata, counters[cls], loop_counts, cls, begin, params.interval_s, n_iv, lags
         )
         if asked[cls]:
-            route_files += class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls)
+            files = class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls)
+            if params.routes_from_entries:
+                files = demand.routes_from_entries(net, files, loops, demand.SUMO_VCLASS[cls], begin)
+            route_files += files
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
     before = read_archive(site, "detectors", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
     status = read_archive(site, "status", max(window.first_s, window.start_s - params.warmup_s), window.start_s)

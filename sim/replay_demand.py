@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 import math
 import subprocess
@@ -400,6 +401,96 @@ def covering_routes(
     log.info("candidate routes: %d through %d counted edges no random route passes", len(routes), len(missing))
     ET.indent(root)
     out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return out
+
+
+def entry_prefix(net, edge_id: str, counted: set[str], vclass: str) -> list[str]:
+    """The shortest way (by length) into edge `edge_id` from an edge where traffic enters the
+    network (no incoming edge), over edges open to SUMO vClass `vclass` that no loop counts
+    (`counted`: counted edges and the from-edges of turning counts): the edges before
+    `edge_id`, [] when `edge_id` is an entry itself or every way in passes a counted edge."""
+    start = net.getEdge(edge_id)
+    if not start.getIncoming():
+        return []
+    best: dict[str, float] = {edge_id: 0.0}
+    nxt: dict[str, str] = {}
+    heap = [(0.0, edge_id)]
+    while heap:
+        dist, eid = heapq.heappop(heap)
+        if dist > best.get(eid, math.inf):
+            continue
+        edge = net.getEdge(eid)
+        if eid != edge_id and not edge.getIncoming():
+            path = [eid]
+            while path[-1] != edge_id:
+                path.append(nxt[path[-1]])
+            return path[:-1]
+        for up in edge.getIncoming():
+            uid = up.getID()
+            if uid in counted or not up.allows(vclass):
+                continue
+            d = dist + up.getLength()
+            if d < best.get(uid, math.inf):
+                best[uid], nxt[uid] = d, eid
+                heapq.heappush(heap, (d, uid))
+    return []
+
+
+def extend_to_entries(net, routes: Path, out: Path, counted: set[str], vclass: str, begin_s: float) -> int:
+    """Writes `routes` to `out` with each vehicle that starts inside the network moved back to
+    where traffic enters it, when a way in passes no counted edge (entry_prefix): the counts its
+    route meets are the same, and it no longer appears from nowhere in the middle of a street
+    (real traffic enters at the network's edges; a rebuilt vehicle inserted mid-network takes
+    the room of traffic already queued there). It departs earlier by the prefix's free-flow
+    travel time (not before `begin_s`); vehicles stay sorted by departure. Returns how many
+    vehicles were moved."""
+    tree = ET.parse(routes)
+    root = tree.getroot()
+    prefixes: dict[str, list[str]] = {}
+    moved = 0
+    for v in root.findall("vehicle"):
+        route = v.find("route")
+        edges = route.get("edges", "").split() if route is not None else []
+        if not edges:
+            continue
+        if edges[0] not in prefixes:
+            prefixes[edges[0]] = entry_prefix(net, edges[0], counted, vclass)
+        prefix = prefixes[edges[0]]
+        if not prefix:
+            continue
+        lead_s = sum(net.getEdge(e).getLength() / max(net.getEdge(e).getSpeed(), 1.0) for e in prefix)
+        route.set("edges", " ".join([*prefix, *edges]))
+        v.set("depart", f"{max(begin_s, float(v.get('depart', begin_s)) - lead_s):.2f}")
+        moved += 1
+    vehicles = sorted(root.findall("vehicle"), key=lambda el: float(el.get("depart", 0)))
+    for el in vehicles:
+        root.remove(el)
+    root.extend(vehicles)
+    tree.write(out, xml_declaration=True, encoding="UTF-8")
+    return moved
+
+
+def loop_edges(junctions: Mapping[str, Intersection], net) -> set[str]:
+    """The edges any loop of the junction models sits on (counted or not, every counting site)."""
+    out = set()
+    for j in junctions.values():
+        for d in j.detectors:
+            try:
+                out.add(net.getLane(d.at_lane).getEdge().getID())
+            except KeyError:
+                continue
+    return out
+
+
+def routes_from_entries(net, files: list[Path], loops: set[str], vclass: str, begin_s: float) -> list[Path]:
+    """Each route file with its vehicles moved back to the network's entries where no loop is on
+    the way (extend_to_entries), as `<name>_entries.rou.xml`."""
+    out = []
+    for f in files:
+        moved = f.with_name(f.name.replace(".rou.xml", "_entries.rou.xml"))
+        n = extend_to_entries(net, f, moved, loops, vclass, begin_s)
+        log.info("routes of %s: %d vehicles moved back to the network's entries", f.name, n)
+        out.append(moved)
     return out
 
 

@@ -307,3 +307,19 @@ def test_an_additional_file_with_vehicles_stays_out_of_the_replay(tmp_path):
     (tmp_path / "stops.add.xml").write_text('<additional><busStop id="s" lane="A_0" endPos="9"/></additional>')
     files = [str(tmp_path / n) for n in ("buses.rou.xml", "stops.add.xml", "flows.xml", "missing.xml")]
     assert demand_free(files) == [str(tmp_path / "stops.add.xml")]
+
+
+def test_a_route_starting_inside_is_moved_back_to_the_entries_past_no_loop(tmp_path):
+    """A vehicle that starts inside the network starts at the nearest entry instead, along edges
+    its class may use that no loop is on, departing earlier by the free-flow time of the way in
+    (not before the scenario's begin); the file stays sorted by departure."""
+    from sim.replay_demand import extend_to_entries
+
+    _junctions, net = tiny(tmp_path, {})
+    src = _routes(tmp_path / "r.xml", [(0.0, "R"), (5.0, "A T"), (10.0, "T")])
+    assert extend_to_entries(net, src, tmp_path / "o.xml", set(), "passenger", 0.0) == 2
+    got = [(float(v.get("depart")), v.find("route").get("edges")) for v in ET.parse(tmp_path / "o.xml").getroot()]
+    assert got == [(0.0, "A R"), (pytest.approx(10.0 - 100 / 13.9, abs=0.01), "A T"), (5.0, "A T")]
+    assert extend_to_entries(net, src, tmp_path / "o.xml", {"A"}, "passenger", 0.0) == 0  # a loop on the way in
+    assert extend_to_entries(net, src, tmp_path / "o.xml", {"A"}, "bus", 0.0) == 1  # the bus-only street B into T
+    assert [v.find("route").get("edges") for v in ET.parse(tmp_path / "o.xml").getroot()] == ["R", "B T", "A T"]
