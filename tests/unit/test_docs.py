@@ -135,3 +135,13 @@ def test_defaults_quoted_in_the_docs_are_the_config_defaults() -> None:
                 if float(default) != number:
                     wrong.append(f"{path.name}: [{section}] {key} said {number:g}, default {default:g}")
     assert seen >= 5 and wrong == []  # the docs quote some: a reader that finds none is broken
+
+
+def test_every_module_the_docs_run_exists() -> None:
+    import importlib.util
+
+    shown = set()
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        shown |= set(re.findall(r"python3? -m ((?:sim|controller)\.[\w.]+)", path.read_text()))
+    assert len(shown) >= 5, shown
+    assert sorted(m for m in shown if importlib.util.find_spec(m) is None) == []
