@@ -145,3 +145,15 @@ def test_every_module_the_docs_run_exists() -> None:
         shown |= set(re.findall(r"python3? -m ((?:sim|controller)\.[\w.]+)", path.read_text()))
     assert len(shown) >= 5, shown
     assert sorted(m for m in shown if importlib.util.find_spec(m) is None) == []
+
+
+def test_the_mqtt_contract_states_the_feed_ranges_the_service_checks() -> None:
+    from controller.core import feedrules as rules
+
+    doc = (ROOT / "docs" / "mqtt.md").read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(?:…\.)?(\w+)` \|[^|]*\|[^|]*\| ([^|]*)\|", doc, re.M)}
+    g = "{:g}".format
+    assert rows["period_s"].startswith(f"{g(rules.PERIOD_RANGE_S[0])} … {g(rules.PERIOD_RANGE_S[1])} ")
+    assert rows["occupancy"].startswith(f"{g(rules.OCCUPANCY_RANGE[0])} … {g(rules.OCCUPANCY_RANGE[1])},")
+    assert f"0 … {g(rules.SPEED_RANGE_MPS[1])}; −1 when none" in rows["speed_mps"]
+    assert f"integers 0 … {rules.MAX_COUNT_PER_S} × `period_s`" in rows["counts"]
