@@ -125,8 +125,8 @@ class HarmState:
     # their approaches' storage since the last change of mode, (FIXED, CONTROLLED)
     spill_pcu_s: tuple[float, float] = (0.0, 0.0)
     approach_storage_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_storage_pcu
-    # (movements,) the estimator's queue at the replay's time (observe_all; None: not measured yet),
-    # which confirms the replayed queue beyond the approaches' storage (spill_charge_pcu)
+    # (movements,) the estimator's queue at the replay's time (observe_all; None: not measured yet):
+    # how full the approaches are, which confirms the replayed queue beyond them (spill_charge_pcu)
     measured_queue_pcu: np.ndarray | None = None
 
     @property
@@ -209,22 +209,24 @@ def spill_charge_pcu(
     queue_pcu: np.ndarray, measured_pcu: np.ndarray | None, approach: np.ndarray, storage_pcu: np.ndarray
 ) -> tuple[float, float]:
     """(fixed, controlled): the PCU of each side's replayed queues (`queue_pcu`, (2, movements))
-    standing beyond their approach's storage that the measurement confirms.
+    standing beyond their approach's storage, as far as the measurement confirms the approach
+    is full.
 
-    The controlled side replays the greens shown under the measured arrivals: where its queue
-    beyond an approach's storage exceeds the one the estimator measures there (`measured_pcu`,
-    its queue, the hidden queue upstream of a blocked advance loop included), the excess is the
-    replay's own error (a discharge slower than the approach's), and the same discharge model
-    runs the fixed side. Per approach both sides' spill is scaled by the share the measurement
-    confirms, min(1, measured spill / controlled spill): a queue beyond the storage that no loop
-    sees is charged to neither side; one the loops see on the controlled side is charged in full
-    on both. Without a measurement nothing is confirmed: (0, 0)."""
+    A queue stands beyond an approach only when the approach itself is full. The estimator's
+    queue (`measured_pcu`, the hidden queue upstream of a blocked advance loop included) says
+    how full it is: per approach both sides' spill is weighed by the measured fill,
+    min(1, measured queue / storage). An approach the loops see full (or spilling) is charged
+    both sides' replayed spill in full (its length beyond the loops is the replay's: the
+    estimator's hidden queue is bounded); one they see nearly empty is charged almost nothing,
+    whatever the replay says: there the replay's queue is its own error (a discharge slower than
+    the approach's), and the same discharge model runs the fixed side. Without a measurement
+    nothing is confirmed: (0, 0)."""
     if measured_pcu is None:
         return 0.0, 0.0
-    over = shadow.spill_by_approach(np.vstack([queue_pcu, measured_pcu]), approach, storage_pcu)
-    f, c, m = over[shadow.FIXED], over[shadow.CONTROLLED], over[2]
-    confirmed = np.where(c > m, m / np.where(c > 0, c, 1.0), 1.0)
-    return float((f * confirmed).sum()), float((c * confirmed).sum())
+    over = shadow.spill_by_approach(queue_pcu, approach, storage_pcu)
+    measured = np.bincount(approach, measured_pcu, minlength=len(storage_pcu))
+    fill = np.minimum(measured / storage_pcu, 1.0)
+    return float((over[shadow.FIXED] * fill).sum()), float((over[shadow.CONTROLLED] * fill).sum())
 
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
@@ -234,7 +236,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     q the two replayed queues now (PCU), demand the replay's (PCU/s, at least min_demand_pcu_h),
     dt the time since the last update (decide calls it every tick it runs, in policy mode).
     With `spill_back`, each side's q counts once more the PCU of its queues standing beyond
-    their approach's storage, as far as the measured queue confirms them (spill_charge_pcu):
+    their approach's storage, weighed by how full the loops measure the approach (spill_charge_pcu):
     upstream of the approach they hold traffic that never crosses this signal, a cost the
     junction's own queue does not carry.
     Each PCU s of excess weighs by the demand when it happened: a surplus gathered in the peak

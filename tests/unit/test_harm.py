@@ -475,19 +475,21 @@ def test_queues_beyond_the_approach_storage_count_once_more_in_the_sum():
         assert got == pytest.approx(rate[spill_back] * 10.0 / (1.0 * params.window_s))
 
 
-def test_the_spill_charge_counts_only_what_the_measured_queue_confirms():
-    """spill_charge_pcu by hand, approaches of storage 10 PCU: N's replayed queues stand 40
-    (controlled) and 30 (fixed) PCU, 30 and 20 beyond; E's 4 and 16 (fixed: 6 beyond).
-    Measured 40 on N: all confirmed. Measured 25 on N (15 beyond): half of the controlled
-    side's 30 is confirmed, and so half of each side's spill there is charged (15, 10). Measured
-    5 on N: nothing there is. E's controlled queue is within its storage: the fixed side's spill
-    there is the model's own, charged in full. No measurement yet: nothing is charged."""
+def test_the_spill_charge_is_weighed_by_the_measured_fill_of_the_approach():
+    """spill_charge_pcu by hand, approaches of storage 10 PCU: N's replayed queues stand 30
+    (fixed) and 40 (controlled) PCU, 20 and 30 beyond; E's 16 and 4 (fixed: 6 beyond). The
+    estimator measures 4 PCU on E (fill 0.4: 2.4 of the fixed side's 6 are charged). Measured on
+    N: 40 (beyond the storage: full, both sides charged in full), 5 (fill 0.5: half of each side's
+    spill there), 1 (a tenth). No measurement yet: nothing is charged."""
     approach, storage = np.array([0, 1, 2, 3]), np.full(4, 10.0)
     q = np.array([[30.0, 16.0, 0.0, 0.0], [40.0, 4.0, 0.0, 0.0]])  # rows FIXED, CONTROLLED
-    charge = lambda measured_n: harm.spill_charge_pcu(q, np.array([measured_n, 4.0, 0, 0]), approach, storage)  # noqa: E731
-    assert charge(40.0) == pytest.approx((20.0 + 6.0, 30.0))
-    assert charge(25.0) == pytest.approx((10.0 + 6.0, 15.0))
-    assert charge(5.0) == pytest.approx((6.0, 0.0))
+
+    def charge(measured_n: float) -> tuple[float, float]:
+        return harm.spill_charge_pcu(q, np.array([measured_n, 4.0, 0.0, 0.0]), approach, storage)
+
+    assert charge(40.0) == pytest.approx((20.0 + 2.4, 30.0))
+    assert charge(5.0) == pytest.approx((10.0 + 2.4, 15.0))
+    assert charge(1.0) == pytest.approx((2.0 + 2.4, 3.0))
     assert harm.spill_charge_pcu(q, None, approach, storage) == (0.0, 0.0)
 
 
@@ -497,8 +499,8 @@ def _unseen_spill_run(seen: bool, spill_back: bool = True) -> list:
     65, the policy 28 s), E_T at 0.14. The policy's N queue grows a little faster than the fixed
     plan's (within the margin), its E queue is shorter. The arrivals fed are the same in both
     runs (departures + queue); `seen`: the estimator's queue is all of them (the loops see the
-    queue beyond the storage); else it stays at 2 PCU (the real approach discharges what the
-    replay cannot: the replay's queue is its own error). Returns the mode changes."""
+    approach full and the queue beyond it); else it stays at 2 PCU (the real approach discharges
+    what the replay cannot: the replay's queue is its own error). Returns the mode changes."""
     lay = Layout.build(two_phase(), Config())
     prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
     net = netshadow.NetworkProgram.build([prog])
@@ -522,8 +524,9 @@ def test_a_spill_both_replays_overrun_but_no_loop_sees_is_not_charged_to_the_pol
     """The false-verdict shape (Bologna joined, junction 273 under adaptive): a short approach
     whose replayed queue overruns its storage on both sides while the loops measure almost
     none. Counted once more on both sides, the policy's slightly longer replayed queue there
-    became a verdict. The spill charge now needs the measurement: no verdict, as without the
-    charge; when the loops do see the queue beyond the storage, the same replay is a verdict."""
+    became a verdict. The spill charge is now weighed by the approach's measured fill (here 2
+    PCU of about 10): no verdict, as without the charge; when the loops do see the approach full
+    and the queue beyond it, the same replay is a verdict."""
     assert _unseen_spill_run(seen=False) == []
     assert _unseen_spill_run(seen=False, spill_back=False) == []
     ch = _unseen_spill_run(seen=True)
