@@ -125,9 +125,9 @@ class HarmState:
     # their approaches' storage since the last change of mode, (FIXED, CONTROLLED)
     spill_pcu_s: tuple[float, float] = (0.0, 0.0)
     approach_storage_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_storage_pcu
-    # (movements,) the estimator's queue at the replay's time (observe_all; None: not measured yet):
-    # how full the approaches are, which confirms the replayed queue beyond them (spill_charge_pcu)
-    measured_queue_pcu: np.ndarray | None = None
+    # (movements,) the estimator's hidden queue (upstream of the advance loops) at the replay's time
+    # (observe_all; None: not measured yet): where the loops see an approach overrun (spill_charge_pcu)
+    measured_hidden_pcu: np.ndarray | None = None
 
     @property
     def gains(self) -> shadow.Gains:
@@ -202,31 +202,29 @@ def observe_all(
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
     neighbours' replays when `net.spill` is set)."""
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
-    return [_evolve(s, replay=r, measured_queue_pcu=e.queue_pcu) for s, r, e in zip(states, replays, ests)]
+    hidden = netshadow.hidden_pcu(net, ests)
+    return [_evolve(s, replay=r, measured_hidden_pcu=h) for s, r, h in zip(states, replays, hidden)]
 
 
 def spill_charge_pcu(
-    queue_pcu: np.ndarray, measured_pcu: np.ndarray | None, approach: np.ndarray, storage_pcu: np.ndarray
+    queue_pcu: np.ndarray, hidden_pcu: np.ndarray | None, approach: np.ndarray, storage_pcu: np.ndarray
 ) -> tuple[float, float]:
     """(fixed, controlled): the PCU of each side's replayed queues (`queue_pcu`, (2, movements))
-    standing beyond their approach's storage, as far as the measurement confirms the approach
-    is full.
+    standing beyond their approach's storage, on the approaches where the loops see a queue
+    beyond it.
 
-    A queue stands beyond an approach only when the approach itself is full. The estimator's
-    queue (`measured_pcu`, the hidden queue upstream of a blocked advance loop included) says
-    how full it is: per approach both sides' spill is weighed by the measured fill,
-    min(1, measured queue / storage). An approach the loops see full (or spilling) is charged
-    both sides' replayed spill in full (its length beyond the loops is the replay's: the
-    estimator's hidden queue is bounded); one they see nearly empty is charged almost nothing,
-    whatever the replay says: there the replay's queue is its own error (a discharge slower than
-    the approach's), and the same discharge model runs the fixed side. Without a measurement
-    nothing is confirmed: (0, 0)."""
-    if measured_pcu is None:
+    A queue stands beyond an approach only where the approach overruns. The estimator says where:
+    a hidden queue (`hidden_pcu`, per movement: upstream of an advance loop that stands, or of a
+    full lane) on any of the approach's lanes. There both sides' replayed spill is charged in
+    full (its length is the replay's: the estimator's hidden queue is bounded). Elsewhere
+    nothing is charged, whatever the replay says: a replayed queue beyond an approach the loops
+    see with room left is the replay's own error (a discharge slower than the approach's), and
+    the same discharge model runs the fixed side. Without a measurement: (0, 0)."""
+    if hidden_pcu is None:
         return 0.0, 0.0
     over = shadow.spill_by_approach(queue_pcu, approach, storage_pcu)
-    measured = np.bincount(approach, measured_pcu, minlength=len(storage_pcu))
-    fill = np.minimum(measured / storage_pcu, 1.0)
-    return float((over[shadow.FIXED] * fill).sum()), float((over[shadow.CONTROLLED] * fill).sum())
+    seen = np.bincount(approach, hidden_pcu, minlength=len(storage_pcu)) > 0
+    return float(over[shadow.FIXED][seen].sum()), float(over[shadow.CONTROLLED][seen].sum())
 
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
@@ -236,7 +234,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     q the two replayed queues now (PCU), demand the replay's (PCU/s, at least min_demand_pcu_h),
     dt the time since the last update (decide calls it every tick it runs, in policy mode).
     With `spill_back`, each side's q counts once more the PCU of its queues standing beyond
-    their approach's storage, weighed by how full the loops measure the approach (spill_charge_pcu):
+    their approach's storage, on the approaches the loops see overrun (spill_charge_pcu):
     upstream of the approach they hold traffic that never crosses this signal, a cost the
     junction's own queue does not carry.
     Each PCU s of excess weighs by the demand when it happened: a surplus gathered in the peak
@@ -248,7 +246,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     q = replay.sides.queue_pcu
     spill = (0.0, 0.0)
     if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
-        spill = spill_charge_pcu(q, state.measured_queue_pcu, state.approach, state.approach_storage_pcu)
+        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu)
     q_fixed = float(q[shadow.FIXED].sum()) + spill[shadow.FIXED]
     q_controlled = float(q[shadow.CONTROLLED].sum()) + spill[shadow.CONTROLLED]
     demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0

@@ -297,6 +297,17 @@ def advance_all(
     return out
 
 
+def hidden_pcu(net: NetworkProgram, ests: Sequence[Estimate]) -> list[np.ndarray]:
+    """Per junction of `net` (estimates in its order), (movements,) the estimator's hidden queue
+    (upstream of the advance loops) on each movement's lanes, their mean (Program.lane_mean)."""
+    hidden = _cat([e.lanes.hidden_pcu for e in ests])
+    per_movement = np.bincount(
+        net.pair_movement, net.pair_weight * hidden[net.pair_lane], minlength=len(net.mov_junction)
+    )
+    st = net.mov_start.tolist()
+    return [per_movement[st[k] : st[k + 1]] for k in range(len(ests))]
+
+
 def _to_stop_line(
     net: NetworkProgram, replays: Sequence[Replay], pending_pcu: np.ndarray, counted: np.ndarray, ticks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:

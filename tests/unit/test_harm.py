@@ -465,9 +465,9 @@ def test_queues_beyond_the_approach_storage_count_once_more_in_the_sum():
     hs = harm.initial(prog, 4, 0.0)
     q = np.zeros((2, 4))
     q[shadow.CONTROLLED, 0], q[shadow.FIXED, 0] = 30.0, 5.0
-    seen = np.array([30.0, 0.0, 0.0, 0.0])  # the estimator measures the 30 PCU: the spill is confirmed
+    seen = np.array([20.0, 0.0, 0.0, 0.0])  # the loops see a queue beyond N's storage: it is charged
     replay = replace(hs.replay, t_s=10.0, sides=replace(hs.replay.sides, queue_pcu=q))
-    hs = replace(hs, replay=replay, measured_queue_pcu=seen)
+    hs = replace(hs, replay=replay, measured_hidden_pcu=seen)
     params = replace(FAST, margin=0.2, margin_s=1.0, min_demand_pcu_h=3600.0)  # demand: 1 PCU/s
     rate = {True: 30.0 + (30.0 - storage) - 1.2 * 5.0 - 1.0, False: 30.0 - 1.2 * 5.0 - 1.0}
     for spill_back in (True, False):
@@ -475,22 +475,34 @@ def test_queues_beyond_the_approach_storage_count_once_more_in_the_sum():
         assert got == pytest.approx(rate[spill_back] * 10.0 / (1.0 * params.window_s))
 
 
-def test_the_spill_charge_is_weighed_by_the_measured_fill_of_the_approach():
+def test_the_spill_charge_counts_only_where_the_loops_see_a_hidden_queue():
     """spill_charge_pcu by hand, approaches of storage 10 PCU: N's replayed queues stand 30
     (fixed) and 40 (controlled) PCU, 20 and 30 beyond; E's 16 and 4 (fixed: 6 beyond). The
-    estimator measures 4 PCU on E (fill 0.4: 2.4 of the fixed side's 6 are charged). Measured on
-    N: 40 (beyond the storage: full, both sides charged in full), 5 (fill 0.5: half of each side's
-    spill there), 1 (a tenth). No measurement yet: nothing is charged."""
+    estimator holds a hidden queue (upstream of the advance loop) on N: N's spill is charged in
+    full on both sides, however short the hidden queue; none on E: the fixed side's 6 PCU there
+    are not charged. No hidden queue anywhere: nothing. No measurement yet: nothing."""
     approach, storage = np.array([0, 1, 2, 3]), np.full(4, 10.0)
     q = np.array([[30.0, 16.0, 0.0, 0.0], [40.0, 4.0, 0.0, 0.0]])  # rows FIXED, CONTROLLED
 
-    def charge(measured_n: float) -> tuple[float, float]:
-        return harm.spill_charge_pcu(q, np.array([measured_n, 4.0, 0.0, 0.0]), approach, storage)
+    def charge(hidden: list[float] | None) -> tuple[float, float]:
+        return harm.spill_charge_pcu(q, None if hidden is None else np.array(hidden), approach, storage)
 
-    assert charge(40.0) == pytest.approx((20.0 + 2.4, 30.0))
-    assert charge(5.0) == pytest.approx((10.0 + 2.4, 15.0))
-    assert charge(1.0) == pytest.approx((2.0 + 2.4, 3.0))
-    assert harm.spill_charge_pcu(q, None, approach, storage) == (0.0, 0.0)
+    assert charge([0.5, 0.0, 0.0, 0.0]) == pytest.approx((20.0, 30.0))
+    assert charge([0.5, 2.0, 0.0, 0.0]) == pytest.approx((26.0, 30.0))
+    assert charge([0.0, 0.0, 0.0, 0.0]) == (0.0, 0.0)
+    assert charge(None) == (0.0, 0.0)
+
+
+def test_the_hidden_queue_of_each_movement_is_the_mean_over_its_lanes():
+    """netshadow.hidden_pcu: per junction, the estimator's lane hidden queues averaged over each
+    movement's lanes (two_phase: one lane per movement)."""
+    lay = Layout.build(two_phase(), Config())
+    net = netshadow.NetworkProgram.build([shadow.Program.build(lay, 0.4, 2.0, 2.0)] * 2)
+    e = Estimate.empty(lay, 0.0)
+    ests = [replace(e, lanes=replace(e.lanes, hidden_pcu=np.array(h))) for h in ([0, 3.0, 0, 0], [1.0, 0, 0, 2.0])]
+    got = netshadow.hidden_pcu(net, ests)
+    lanes = [lay.lanes.index(m.lanes[0]) for m in lay.junction.movements]
+    assert [list(g) for g in got] == [[[0, 3.0, 0, 0][k] for k in lanes], [[1.0, 0, 0, 2.0][k] for k in lanes]]
 
 
 def _unseen_spill_run(seen: bool, spill_back: bool = True) -> list:
@@ -498,9 +510,9 @@ def _unseen_spill_run(seen: bool, spill_back: bool = True) -> list:
     PCU/s, more than either timeline discharges in the replay (the fixed plan gives N/S 30 s of
     65, the policy 28 s), E_T at 0.14. The policy's N queue grows a little faster than the fixed
     plan's (within the margin), its E queue is shorter. The arrivals fed are the same in both
-    runs (departures + queue); `seen`: the estimator's queue is all of them (the loops see the
-    approach full and the queue beyond it); else it stays at 2 PCU (the real approach discharges
-    what the replay cannot: the replay's queue is its own error). Returns the mode changes."""
+    runs (departures + queue); `seen`: the estimator holds a hidden queue of 1 PCU on every lane
+    (the loops see a queue beyond the approach); else none (the real approach discharges what
+    the replay cannot: the replay's queue is its own error). Returns the mode changes."""
     lay = Layout.build(two_phase(), Config())
     prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
     net = netshadow.NetworkProgram.build([prog])
@@ -509,8 +521,10 @@ def _unseen_spill_run(seen: bool, spill_back: bool = True) -> list:
     for k in range(1, 1501):
         t = float(k)
         cum = cum + np.array([0.3, 0.14, 0.0, 0.0])
-        queue = cum if seen else np.minimum(cum, 2.0)
-        e = replace(Estimate.empty(lay, t), departures_pcu=cum - queue, queue_pcu=queue, block=np.zeros(4))
+        queue = np.minimum(cum, 2.0)
+        e0 = Estimate.empty(lay, t)
+        lanes = replace(e0.lanes, hidden_pcu=np.full(4, 1.0 if seen else 0.0))
+        e = replace(e0, departures_pcu=cum - queue, queue_pcu=queue, block=np.zeros(4), lanes=lanes)
         pos = (t - 2.0) % 65.0  # the policy: N/S 28 s, intergreen 5, E/W 27 s, intergreen 5
         phase, ig = (0, pos >= 28.0) if pos < 33.0 else (1, pos >= 60.0)
         (hs,) = harm.observe_all(net, [hs], [e], [SignalStatus("J", t, phase, ig, 0.0, "p", 1, "policy")], t, params)
@@ -524,9 +538,9 @@ def test_a_spill_both_replays_overrun_but_no_loop_sees_is_not_charged_to_the_pol
     """The false-verdict shape (Bologna joined, junction 273 under adaptive): a short approach
     whose replayed queue overruns its storage on both sides while the loops measure almost
     none. Counted once more on both sides, the policy's slightly longer replayed queue there
-    became a verdict. The spill charge is now weighed by the approach's measured fill (here 2
-    PCU of about 10): no verdict, as without the charge; when the loops do see the approach full
-    and the queue beyond it, the same replay is a verdict."""
+    became a verdict. The spill charge now needs a queue the loops see beyond the approach (a
+    hidden queue): no verdict, as without the charge; when they see one, the same replay is a
+    verdict."""
     assert _unseen_spill_run(seen=False) == []
     assert _unseen_spill_run(seen=False, spill_back=False) == []
     ch = _unseen_spill_run(seen=True)
