@@ -22,6 +22,7 @@ from pathlib import Path
 from controller.config import load_config
 from sim.cli import format_table
 from sim.commands import simulate_command
+from sim.passthrough import split_sumo_args
 from sim.report import gains_table
 from sim.simulate import POLICIES
 
@@ -31,9 +32,7 @@ CITY_JUNCTIONS = ROOT / "intersections" / "city"
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, sumo_args = split_sumo_args(argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--policies", default="", help="comma-separated, or 'all' (default: see above)")
     ap.add_argument("--jobs", type=int, default=2)

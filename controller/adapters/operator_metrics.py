@@ -24,7 +24,7 @@ PREFIX = "tsc"
 
 
 class OperatorMetrics:
-    def __init__(self, registry: CollectorRegistry, update_s: float = 5.0) -> None:
+    def __init__(self, registry: CollectorRegistry, update_s: float) -> None:
         r = registry
         self.phase = Gauge(
             f"{PREFIX}_junction_phase",
