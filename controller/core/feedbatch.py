@@ -37,11 +37,11 @@ import numpy as np
 import orjson
 
 from controller.core import feedrules as rules
+from controller.core.feed import MAX_PAYLOAD_BYTES  # a larger message is refused there
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.messages import MESSAGE_VERSION
 from controller.model import VEHICLE_CLASSES, Intersection
 
-MAX_PAYLOAD_BYTES = 256 * 1024  # core/feed.py's limit: a larger message is refused there
 # A (t, period_s) group becomes a frame when it holds at least this share of the layout's
 # junctions: a frame's checks and estimation pass cost the whole layout's arrays, so a few
 # stragglers with their own timestamps are cheaper one by one.
