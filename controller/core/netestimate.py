@@ -4,9 +4,11 @@ Every junction's loops and lanes are concatenated into one `NetworkLayout`; one 
 readings of all junctions are folded in by one pass of the lane update (estimation._health,
 _lane_signals, _lanes) over those long arrays, instead of one pass per junction. What is
 per-junction by nature stays per junction: a loop's reference count (the mean of the other
-loops of its junction), lanes borrowing from measured lanes nearby, and the lanes -> movements
-shares (estimation._to_movements). Every operation of the lane update is element-wise, so each
-junction's estimate is bit for bit the one estimation.update gives.
+loops of its junction) and lanes borrowing from measured lanes nearby. The lanes -> movements
+shares are sparse sums over the network for the junctions where that gives the floats of their
+own matrix products (MovementShares), the junction's own products (estimation._to_movements)
+elsewhere. Every operation of the lane update is element-wise, so each junction's estimate is
+bit for bit the one estimation.update gives.
 
 Readings come either as Snapshots (the JSON feed, validated by core/feed.py) or as one
 `DetectorFrame` for the whole network (in-process runs, validated by core/feedarrays.py).
