@@ -69,7 +69,7 @@ def closed_loop(offset_s: float, end_s: int) -> tuple[list[float], list[tuple[in
     j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s}, "j.toml")
     lay = Layout.build(j, CFG)
     rc = RoadsideController(j, backup_s=400.0)
-    policy = WebsterPolicy()
+    policy = WebsterPolicy(keep_offsets=True)
     state = policy.init(lay, 0.0)
     q_pcu_h = np.array([600.0 if m.id in ("N_T", "S_T") else 500.0 for m in j.movements])
     last_green = [0.0] * len(j.movements)
