@@ -1,11 +1,12 @@
 """`webster`: fixed-time plans recomputed every period from the previous period's counts, in
 step with the city's own cycle.
 
-Contract. Every `period_s` the policy computes one plan for the junction, offset at its base
-offset (the city program's: where phase 0's green begins in its cycle), in whole seconds (the
-roadside changes stage on whole seconds), and sends it when phase 0 next turns green (or at once
-without a status, or when phase 0 has not shown for a reference cycle). At every start of phase
-0 it keeps the offset (controller/core/policies/offsets.py): when phase 0 turned green more than
+Contract. Every `period_s` the policy sends one CycleWish for the junction, offset at its base
+offset (the city program's: where phase 0's green begins in its cycle). With `keep_offsets`
+(off by default: a regression on the bundled city, docs/policies.md) the plan is in whole
+seconds (the roadside changes stage on whole seconds) and goes out when phase 0 next turns green
+(or at once without a status, or when phase 0 has not shown for a reference cycle), and at
+every start of phase 0 the policy keeps the offset (controller/core/policies/offsets.py): when phase 0 turned green more than
 the status' resolution off the offset, that cycle runs shortened or lengthened, within the
 junction's limits and by at most offsets.STEP_RATIO of the cycle, and the next the steady plan.
 So fixed's coordination (green waves) survives a change of splits. The plan:
