@@ -6,9 +6,10 @@ offset (the city program's: where phase 0's green begins in its cycle). With `ke
 (off by default: a regression on the bundled city, docs/policies.md) the plan is in whole
 seconds (the roadside changes stage on whole seconds) and goes out when phase 0 next turns green
 (or at once without a status, or when phase 0 has not shown for a reference cycle), and at
-every start of phase 0 the policy keeps the offset (controller/core/policies/offsets.py): when phase 0 turned green more than
-the status' resolution off the offset, that cycle runs shortened or lengthened, within the
-junction's limits and by at most offsets.STEP_RATIO of the cycle, and the next the steady plan.
+every start of phase 0 the policy keeps the offset (controller/core/policies/offsets.py):
+when phase 0 turned green more than the status' resolution off the offset, that cycle runs
+shortened or lengthened, within the junction's limits and by at most offsets.STEP_RATIO of the
+cycle, and the next the steady plan.
 So fixed's coordination (green waves) survives a change of splits. The plan:
 - cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
   C / k for the largest whole k that keeps it at least Webster's (1958) cycle
