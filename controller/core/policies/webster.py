@@ -9,8 +9,7 @@ seconds (the roadside changes stage on whole seconds) and goes out when phase 0 
 every start of phase 0 the policy keeps the offset (controller/core/policies/offsets.py):
 when phase 0 turned green more than the status' resolution off the offset, that cycle runs
 shortened or lengthened, within the junction's limits and by at most offsets.STEP_RATIO of the
-cycle, and the next the steady plan.
-So fixed's coordination (green waves) survives a change of splits. The plan:
+cycle, and the next the steady plan (meant to keep fixed's green waves). The plan:
 - cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
   C / k for the largest whole k that keeps it at least Webster's (1958) cycle
   C0 = (1.5 L + 5) / (1 - Y) (L = phases x `lost_time_per_phase_s`, Y the sum of the phases'
