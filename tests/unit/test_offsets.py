@@ -11,6 +11,7 @@ import pytest
 
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
+from controller.core.params import WebsterParams
 from controller.core.policies.offsets import STEP_RATIO, offset_error_s, transition_greens_s
 from controller.core.policies.webster import WebsterPolicy
 from controller.core.safety import SignalView, cycle_length_s, gate_cycle
@@ -69,7 +70,7 @@ def closed_loop(offset_s: float, end_s: int) -> tuple[list[float], list[tuple[in
     j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s}, "j.toml")
     lay = Layout.build(j, CFG)
     rc = RoadsideController(j, backup_s=400.0)
-    policy = WebsterPolicy(keep_offsets=True)
+    policy = WebsterPolicy(WebsterParams(keep_offsets=True))
     state = policy.init(lay, 0.0)
     q_pcu_h = np.array([600.0 if m.id in ("N_T", "S_T") else 500.0 for m in j.movements])
     last_green = [0.0] * len(j.movements)

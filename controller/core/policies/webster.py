@@ -177,14 +177,13 @@ def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapse
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(self, params: WebsterParams | None = None, *, keep_offsets: bool = False) -> None:
-        """`params`: config.toml's section for this policy; None: the defaults. `keep_offsets`:
+    def __init__(self, params: WebsterParams | None = None) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults. `params.keep_offsets`:
         plans in whole seconds, sent at phase 0's start, with offset transitions (module
         docstring); off (the default), each period's plan goes out at once and the roadside runs
-        it from the phase in force: on the bundled city's whole run keeping offsets was 178.6
-        s/veh against 141.7 (BENCHMARKS.md, B session 7), not yet understood."""
+        it from the phase in force."""
         self.params = params if params is not None else WebsterParams()
-        self.keep_offsets = keep_offsets
+        self.keep_offsets = self.params.keep_offsets
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
