@@ -686,3 +686,29 @@ def test_webster_raises_the_city_main_stage_of_a_movement_first():
     hi = np.array([p.max_green_s for p in lay.junction.phases])
     # N_L has 7 + 5 s from the two stages at their minimum: the other 8 s go to the through stage
     assert green_floors_s(lay, need, lo, hi).tolist() == pytest.approx([15.0, 5.0, 7.0, 5.0])
+
+
+def test_scats_a_phase_does_not_grow_while_a_more_saturated_one_is_at_its_maximum():
+    """Both phases oversaturated, N/S (phase 0) more than E/W, both needing more than their 60 s
+    maximum: E/W's green does not grow into the time N/S needs (before: both ended near 60 s,
+    E/W's share up from 45 % to 50 % while N/S's queue grew)."""
+    lay = Layout.build(two_phase(), CFG)
+    p = ScatsPolicy(ScatsParams(cycle_step_s=6.0, split_step_s=4.0, offsets=False, gap_out_s=0.0))
+    s = p.init(lay, 0.0)
+    e = estimate(lay, queue={"N_T": 30, "S_T": 30, "E_T": 10, "W_T": 10})  # stop-line loops never empty
+    t = 0.0
+    s, wish = p.decide(s, lay, e, view(lay, 0, 1.0, now=t), t)
+    for _cycle in range(15):
+        assert isinstance(wish, CycleWish)
+        for phase in (0, 1):
+            for k in range(round(wish.greens_s[phase])):
+                t += 1.0
+                s, _ = p.decide(s, lay, e, view(lay, phase, k + 1.0, now=t), t)
+            t += 5.0
+            s, _ = p.decide(s, lay, e, SignalView(1 - phase, True, 0.0, view(lay, 0, 0).red_since_s), t)
+        t += 1.0
+        s, wish = p.decide(s, lay, e, view(lay, 0, 1.0, now=t), t)
+    assert isinstance(wish, CycleWish)
+    ns, ew = wish.greens_s
+    assert ns >= 55.0
+    assert ew <= 0.6 * ns  # here 60 and 25 s; before, 56.3 and 53.7 s

@@ -15,7 +15,9 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   cycle, within the junction's cycle bounds. (C x DS_max / target would lengthen the cycle for a
   phase held at its minimum green, which a longer cycle does not give more green.)
 - splits: each phase's green toward its need, so that degrees of saturation equalise, by at
-  most `split_step_s` per phase per cycle;
+  most `split_step_s` per phase per cycle; a phase does not grow while a more saturated one
+  needs more than its maximum green, and the cycle then grows no further than the greens
+  (`_splits`): the time would go to the phase that needs it less;
 - married subsystems and offsets (`coordinate`, every `coordinate_period_s` over the network):
   a junction marries its main upstream neighbour (the one sending it most traffic) when that
   link carries at least `marry_flow_pcu_h` and the cycles the two want differ by at most
@@ -279,10 +281,16 @@ class ScatsPolicy(Policy):
         mins = np.array([p.min_green_s for p in j.phases])
         shown = np.where(given > 0, given, np.array(state.greens_s))
         need = np.maximum(mins, shown * ds / self.params.ds_target)
+        g0 = np.array(state.greens_s)
+        want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
+        maxs = np.array([p.max_green_s for p in j.phases])
+        greens, held = _splits(g0, want, need, ds, maxs, self.params.split_step_s)
         desired = lost + float(need.sum())
+        if held:  # the cycle grows no further than the greens it has to hold
+            desired = min(desired, lost + float(greens.sum()))
         desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
         desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
-        state = replace(
+        return replace(
             state,
             desired_cycle_s=desired,
             measured=True,
@@ -291,14 +299,7 @@ class ScatsPolicy(Policy):
             residual_pcu=np.zeros_like(state.residual_pcu),
             lane_green_s=np.zeros(n_l),
             lane_wasted_s=np.zeros(n_l),
-        )
-        g0 = np.array(state.greens_s)
-        want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
-        return replace(
-            state,
-            greens_s=tuple(
-                float(x) for x in np.clip(want, g0 - self.params.split_step_s, g0 + self.params.split_step_s)
-            ),
+            greens_s=tuple(float(x) for x in greens),
         )
 
     def _wish(
@@ -411,6 +412,22 @@ def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str,
             elif best is None or cand.flow_pcu_h > best.flow_pcu_h:
                 main_up[c.junction] = cand
     return main_up
+
+
+def _splits(
+    g0_s: np.ndarray, want_s: np.ndarray, need_s: np.ndarray, ds: np.ndarray, max_s: np.ndarray, step_s: float
+) -> tuple[np.ndarray, bool]:
+    """Per phase, the next cycle's green: toward the wanted green by at most `step_s`; a phase
+    does not grow while a more saturated one (higher DS) needs more than its maximum green: the
+    time would go to the phase that needs it less, and the cycle would only grow longer for it
+    (a junction with every phase at its maximum would run equal greens whatever their DS). True
+    when some phase was held so. Example: needs 144 and 97 s against maxima of 60 s, greens 60
+    and 44 s: they stay 60 and 44 s (before: 60 and 48, then 52, ... 60)."""
+    greens = np.clip(want_s, g0_s - step_s, g0_s + step_s)
+    short = need_s > max_s + 1e-9
+    held = np.array([bool((short & (ds > ds[k] + 1e-9)).any()) for k in range(len(ds))])
+    out: np.ndarray = np.minimum(np.where(held, np.minimum(greens, g0_s), greens), max_s)
+    return out, bool(held.any())
 
 
 def _cycle_start_s(state: ScatsState, signal: SignalView, now_s: float) -> float:
