@@ -138,7 +138,7 @@ class ReplayConfig:
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)
     candidate_trips: int = 3000  # random trips (randomTrips.py) per set of candidate routes and vehicle class
     entries_first: bool = False  # routes from the network's entries first, what they leave short from anywhere
-    drop_one_edge_routes: bool = True  # candidate routes of one edge (appear and vanish on one street) are dropped
+    drop_one_edge_routes: bool = False  # candidate routes of one edge (appear and vanish on one street) are dropped
     route_min_counts: int = 1  # counting locations (counted edges, turns) a sampled route must pass (routeSampler)
     routes_from_entries: bool = False  # a sampled route starting inside the network is moved back to its entries
 
