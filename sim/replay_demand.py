@@ -4,13 +4,12 @@
   the loops of one kind (stop line first, else advance) when every lane of it that cars may use
   has one; its count is their sum. Edges without full coverage are left free.
 - Candidate routes: SUMO's randomTrips.py (routed by duarouter for the class's vClass), seeded:
-  from the network's entries to its exits (fringe to fringe), and from anywhere. A route of one
-  edge (a vehicle that appears and vanishes on one street) is not a candidate.
+  from the network's entries to its exits (fringe to fringe), and from anywhere (routes of one
+  edge dropped when [replay] drop_one_edge_routes says so).
 - Routes: SUMO's routeSampler.py, once per vehicle class with counts, each class to a SUMO vType
-  of its vClass (car -> passenger, bus, truck, motorcycle), in two stages: the counts are met
-  from the entries first; only the counts that those routes leave short by GEH >= 5 in an hour
-  (traffic that appears between counting sites: parking, side streets) are then met with routes
-  from anywhere.
+  of its vClass (car -> passenger, bus, truck, motorcycle), from all candidates at once, or
+  ([replay] entries_first) from the entries first and what those routes leave short from
+  anywhere.
 - The queues at the window's start: the service's own estimator (controller/core/estimation.py)
   is run over the recorded feed and statuses before T; each lane's estimated queue becomes
   standing vehicles on that lane at T, from the stop line back, each on a sampled route that
