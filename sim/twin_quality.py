@@ -174,12 +174,7 @@ def measured(edgedata: Path, approaches: Mapping[str, frozenset[str]]) -> list[d
     out = []
     for iv in twin.meandata_intervals(edgedata):
         loss = {k: v[0] for k, v in iv.items()}
-        out.append(
-            {
-                jid: sum(loss.get(k, 0.0) for k in twin.approach_keys(lanes))
-                for jid, lanes in approaches.items()
-            }
-        )
+        out.append({jid: sum(loss.get(k, 0.0) for k in twin.approach_keys(lanes)) for jid, lanes in approaches.items()})
     return out
 
 

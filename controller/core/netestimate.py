@@ -338,12 +338,7 @@ class _Movements:
 
 
 def _network_movements(
-    net: NetworkLayout,
-    lanes: LaneState,
-    arr: np.ndarray,
-    dep: np.ndarray,
-    measured: np.ndarray,
-    sat_ratio: np.ndarray,
+    net: NetworkLayout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray, sat_ratio: np.ndarray
 ) -> _Movements | None:
     """The lanes -> movements products of estimation._to_movements over the network (one sparse
     sum each) for the junctions with exact shares and nothing to borrow; None when none is, or

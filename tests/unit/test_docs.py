@@ -114,8 +114,7 @@ PROSE_DEFAULT = re.compile(r"(?<![×x] )`(?:\[(\w+)\] |(\w+)\.)(\w+)` \(([-0-9.,
 def prose_defaults(text: str) -> list[tuple[str, str, float]]:
     """(section, key, number) of every default quoted in prose."""
     return [
-        (m.group(1) or m.group(2), m.group(3), float(m.group(4).replace(",", "")))
-        for m in PROSE_DEFAULT.finditer(text)
+        (m.group(1) or m.group(2), m.group(3), float(m.group(4).replace(",", ""))) for m in PROSE_DEFAULT.finditer(text)
     ]
 
 

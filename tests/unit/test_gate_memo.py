@@ -17,10 +17,7 @@ HITS = {"memo": 0, "calls": 0}
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    j=junctions(),
-    data=st.data(),
-)
+@given(j=junctions(), data=st.data())
 def test_feasible_equals_search(j: Intersection, data: st.DataObject) -> None:
     safety._FOUND.clear()
     cur = data.draw(st.integers(0, len(j.phases) - 1), label="cur")
