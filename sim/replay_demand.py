@@ -358,13 +358,7 @@ def _one_edge(vehicle: ET.Element) -> bool:
 
 
 def covering_routes(
-    net,
-    candidates: list[Path],
-    edges: list[str],
-    vclass: str,
-    out: Path,
-    per_edge: int = 2,
-    drop_one_edge: bool = True,
+    net, candidates: list[Path], edges: list[str], vclass: str, out: Path, per_edge: int = 2, drop_one_edge: bool = True
 ) -> Path | None:
     """Candidate routes through the counted edges no candidate passes (random shortest paths
     seldom take a bus-only street, say), so that routeSampler can meet their counts: for each,
@@ -549,9 +543,7 @@ class Sampling:
     min_counts: int = 1
 
 
-def sample_routes(
-    candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = ""
-) -> Path:
+def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = "") -> Path:
     """routeSampler.py: vehicles of one class whose routes match the edge counts.
 
     Two of its methods are run: random sampling, and its linear programme (`--optimize full`)
@@ -635,9 +627,7 @@ def sample_class(
     return [sample_routes_cached(every, edgedata, out, cls, how)]
 
 
-def sample_from_entries(
-    candidates: Candidates, edgedata: Path, out: Path, cls: str, how: Sampling
-) -> list[Path]:
+def sample_from_entries(candidates: Candidates, edgedata: Path, out: Path, cls: str, how: Sampling) -> list[Path]:
     """The routes of one class, in two stages (both sample_routes_cached): the counts met from the
     entries (`candidates.entries`) into `out`; then the counts those routes leave short
     (shortfall_counts) met from anywhere into `<out>_mid`. Without entries, one stage from
