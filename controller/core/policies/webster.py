@@ -234,7 +234,8 @@ class WebsterPolicy(Policy):
         """The plan to send now, if any (module docstring, offsets): at each start of phase 0 the
         steady greens, or this cycle's transition toward the offset, when they differ from the
         plan in force or a new period's are due; the steady greens at once when overdue."""
-        if state.steady_s is None:
+        steady_s = state.steady_s
+        if steady_s is None:
             return state, None
         start_s = _phase0_start_s(signal, now_s)
         new_cycle = start_s is not None and (
@@ -244,16 +245,16 @@ class WebsterPolicy(Policy):
             state = replace(state, cycle_start_s=start_s)
         order = tuple(range(len(j.phases)))
         if new_cycle and start_s is not None:
-            cycle_s = cycle_length_s(j, order, state.steady_s)
+            cycle_s = cycle_length_s(j, order, steady_s)
             error_s = offset_error_s(start_s, j.base_offset_s, cycle_s)
             # a transition only from a fresh start: a phase 0 first seen past its minimum green (a
             # local program resting in it) is already longer than a plan may make it
             fresh = now_s - start_s <= j.phases[0].min_green_s
-            greens = transition_greens_s(j, state.steady_s, error_s) if fresh else state.steady_s
+            greens = transition_greens_s(j, steady_s, error_s) if fresh else steady_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
                 return state, None
         elif _overdue(state, signal, now_s, reference_cycle_s_of(j)):
-            greens = state.steady_s
+            greens = steady_s
         else:
             return state, None
         return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, j.base_offset_s)
