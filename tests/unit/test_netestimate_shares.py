@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from controller.config import Config
-from controller.core import estimation, netestimate
+from controller.core import netestimate
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import load_intersections
 from controller.model import Snapshot
-from tests.unit.test_netestimate import _same, _snapshot
+from tests.unit.test_netestimate import _snapshot, fold_both_ways
 
 CITY = Path(__file__).resolve().parents[2] / "intersections" / "city"
 
@@ -36,12 +36,7 @@ def test_network_shares_equal_junction_products_on_the_city() -> None:
     for tick in range(1, 120):
         snaps: dict[str, list[Snapshot]] = {jid: [_snapshot(rng, j, float(tick))] for jid, j in js.items()}
         greens = {jid: rng.choice((None, *range(len(j.phases)))) for jid, j in js.items()}
-        for jid, seq in snaps.items():
-            for s in seq:
-                ref[jid] = estimation.update(layouts[jid], ref[jid], s, greens[jid])
-        got = netestimate.fold(net, layouts, got, snaps, greens)
-        for jid in js:
-            _same(got[jid], ref[jid])
+        got = fold_both_ways(net, layouts, ref, got, snaps, greens)
     assert any(e.queue_pcu.sum() > 0 for e in got.values())
 
 
