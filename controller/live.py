@@ -123,8 +123,10 @@ def desk_validation(
     gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
     net, horizon = str(_beside_config(cfg, v.network)), {"horizon_s": v.horizon_s, "seed": v.seed}
-    spacing = {"vehicle_spacing_m": cfg.detectors.vehicle_spacing_m}
-    maker = RequestMaker(net, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, **horizon, **spacing)
+    spacing_m = cfg.detectors.vehicle_spacing_m
+    maker = RequestMaker(
+        net, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m, **horizon
+    )
     policy_maker = PolicyRequestMaker(net, dict(junctions), recent, v.window_s, work, cfg, **horizon)
     return recent, DeskValidation(gate, maker, policy_maker)
 
