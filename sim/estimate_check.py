@@ -124,7 +124,7 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
             t = api.simulation.getTime()
             halting = {}
             for jid, payload in field.detector_messages(t):
-                snap = decode_detector_message(payload, full, last, t)
+                snap = decode_detector_message(payload, full, last, t, cfg.security.clock_skew_s)
                 last[jid] = t
                 phase = _phase_of(api.trafficlight.getRedYellowGreenState(jid), full[jid])
                 for v, js in variants.items():

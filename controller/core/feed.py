@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core import feedrules as rules
-from controller.core.feedrules import MAX_COUNT_PER_S, MAX_FUTURE_S  # noqa: F401 (re-exported)
+from controller.core.feedrules import MAX_COUNT_PER_S  # noqa: F401 (re-exported)
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import FeedError
 from controller.model import DetectorReading, Intersection, SignalStatus, Snapshot
@@ -59,7 +59,7 @@ def decode_detector_message(
     junctions: Mapping[str, Intersection],
     last_t_s: Mapping[str, float],
     now_s: float,
-    max_future_s: float = MAX_FUTURE_S,
+    max_future_s: float,
 ) -> Snapshot:
     """One junction's detector message -> Snapshot. Unknown detectors or junctions, negative
     or implausible counts, non-monotonic timestamps or ones more than max_future_s ahead of the
@@ -145,9 +145,9 @@ def _status_time(
 def decode_status_report(
     payload: bytes,
     junctions: Mapping[str, Intersection],
-    now_s: float = math.inf,
-    last_t_s: Mapping[str, float] = _EMPTY,
-    max_future_s: float = MAX_FUTURE_S,
+    now_s: float,
+    last_t_s: Mapping[str, float],
+    max_future_s: float,
 ) -> RoadsideReport:
     """One roadside status -> RoadsideReport, with the rigour of the detector feed: every field
     present with its JSON type (in_intergreen a boolean, seq and phase integers), numbers finite
@@ -200,9 +200,9 @@ def decode_status_report(
 def decode_status_message(
     payload: bytes,
     junctions: Mapping[str, Intersection],
-    now_s: float = math.inf,
-    last_t_s: Mapping[str, float] = _EMPTY,
-    max_future_s: float = MAX_FUTURE_S,
+    now_s: float,
+    last_t_s: Mapping[str, float],
+    max_future_s: float,
 ) -> SignalStatus:
     """decode_status_report without the epoch."""
     return decode_status_report(payload, junctions, now_s, last_t_s, max_future_s).status

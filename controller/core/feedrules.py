@@ -15,7 +15,6 @@ from typing import NoReturn
 from controller.errors import FeedError
 from controller.model import VEHICLE_CLASSES
 
-MAX_FUTURE_S = 5.0  # a feed may run this far ahead of the controller's clock
 MAX_COUNT_PER_S = 20  # more vehicles than this over one loop in one second is implausible
 PERIOD_RANGE_S = (0.1, 60.0)  # a message's period_s
 OCCUPANCY_RANGE = (0.0, 1.0)  # share of the period the loop was covered

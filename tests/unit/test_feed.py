@@ -27,7 +27,7 @@ def good(**over) -> dict:
 
 def test_valid_message_round_trips_through_the_encoder():
     payload = encode_detector_message("J", 100.0, 1.0, {"N_stop": ({"car": 2, "bus": 1}, 0.4, 4.2)})
-    snap = decode_detector_message(payload, J, {}, now_s=100.0)
+    snap = decode_detector_message(payload, J, {}, now_s=100.0, max_future_s=1.0)
     assert snap.junction == "J" and snap.t_s == 100.0
     assert snap.readings[0].counts == (("bus", 1), ("car", 2))
 
@@ -74,15 +74,15 @@ def test_valid_message_round_trips_through_the_encoder():
 )
 def test_hostile_messages_are_refused_by_reason(payload, reason):
     with pytest.raises(FeedError) as err:
-        decode_detector_message(payload, J, {"J": 60.0}, now_s=100.0)
+        decode_detector_message(payload, J, {"J": 60.0}, now_s=100.0, max_future_s=1.0)
     assert err.value.reason == reason
 
 
 def test_status_round_trip_and_bad_phase():
     st = SignalStatus("J", 5.0, 1, False, 12.0, "p1", 3, "adaptive", ("refused: x",))
-    assert decode_status_message(encode_status(st), J) == st
+    assert decode_status_message(encode_status(st), J, 5.0, {}, 1.0) == st
     bad = json.loads(encode_status(st))
     bad["phase"] = 9
     with pytest.raises(FeedError) as err:
-        decode_status_message(json.dumps(bad).encode(), J)
+        decode_status_message(json.dumps(bad).encode(), J, 5.0, {}, 1.0)
     assert err.value.reason == "out_of_range"

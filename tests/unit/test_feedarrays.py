@@ -139,7 +139,7 @@ def test_accepted_frame_reads_as_the_json_snapshots_bit_for_bit():
                 )
                 for i in range(a, b)
             }
-            decoded = decode_detector_message(encode_detector_message(jid, float(t), 1.0, dets), JS, {}, 100.0)
+            decoded = decode_detector_message(encode_detector_message(jid, float(t), 1.0, dets), JS, {}, 100.0, 1.0)
             assert snapshot(frame, k) == decoded
             if accepted[k]:
                 snaps[jid] = decoded
