@@ -45,6 +45,7 @@ effect of each term and of its default: docs/policies.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +72,10 @@ class Statics:
     # streams it yields to (other approaches' movements green protected in the phase)
     lane_weight: np.ndarray  # (movements,) movements sharing the movement's lanes (core/shared_lanes.py):
     # a lane shared by k movements weighs S x Q, as a lane of its own with the same queue
+    # (phase in force, phases, movements): T / (T + L_mk) for T = useful_switch_s (switch_useful);
+    # None: phase_pressures derives the row of the phase in force on each call
+    useful: np.ndarray | None = None
+    useful_switch_s: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,9 @@ def intergreen_matrix(layout: Layout) -> np.ndarray:
     return np.array([[j.intergreen_s(a, b) for b in range(n)] for a in range(n)])
 
 
-def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
+def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: float | None = None) -> Statics:
+    """The policy's constants of one junction; with `switch_service_s` (T), also the factor
+    T / (T + L_mk) of every phase in force (switch_useful), which depends on nothing else."""
     j = layout.junction
     ig = intergreen_matrix(layout)
     service = np.where(layout.protected, 1.0, np.where(layout.serves, permitted_sat_ratio, 0.0))
@@ -102,7 +109,21 @@ def build_statics(layout: Layout, permitted_sat_ratio: float) -> Statics:
                 if p != c and keeps_green and layout.protected[p][permitted].any():
                     options.append(p)
         clearance.append(tuple(options))
-    return Statics(ig, service, tuple(clearance), yield_lanes(layout), lane_weight(layout))
+    useful = None
+    if switch_service_s is not None:
+        useful = np.stack([switch_useful(layout, ig, cur, switch_service_s) for cur in range(len(j.phases))])
+    kept_s = math.nan if switch_service_s is None else switch_service_s
+    return Statics(ig, service, tuple(clearance), yield_lanes(layout), lane_weight(layout), useful, kept_s)
+
+
+def switch_useful(layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float) -> np.ndarray:
+    """(phases, movements) T / (T + L_mk) with phase `cur` in force: L_mk = the intergreen
+    cur -> k plus the start-up lost time for a movement k starts, 0 for one green in both."""
+    serves = layout.serves
+    keeps = serves[cur][None, :] & serves
+    loss = np.where(keeps, 0.0, intergreen_s[cur][:, None] + layout.params.startup_lost_s)
+    out: np.ndarray = switch_service_s / (switch_service_s + loss)
+    return out
 
 
 def yield_lanes(layout: Layout) -> np.ndarray:
@@ -184,10 +205,10 @@ def phase_pressures(
     rate = est.sat_flow_pcu_h * (1.0 - est.block) / 3600.0
     red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
     weight = rate * x * statics.lane_weight * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
-    serves = layout.serves
-    keeps = serves[cur][None, :] & serves
-    loss = np.where(keeps, 0.0, statics.intergreen_s[cur][:, None] + layout.params.startup_lost_s)
-    useful = switch_service_s / (switch_service_s + loss)
+    if statics.useful is not None and statics.useful_switch_s == switch_service_s:
+        useful = statics.useful[cur]
+    else:
+        useful = switch_useful(layout, statics.intergreen_s, cur, switch_service_s)
     out: np.ndarray = (statics.service * weight * useful).sum(axis=1)
     return out
 
@@ -205,7 +226,8 @@ class MaxPressurePolicy(Policy):
         return acyclic_refusal(layout)
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
-        return MaxPressureState(build_statics(layout, self.params.permitted_sat_ratio))
+        p = self.params
+        return MaxPressureState(build_statics(layout, p.permitted_sat_ratio, p.switch_service_s))
 
     def decide(
         self,

@@ -1,0 +1,67 @@
+"""max_pressure's switching factor T / (T + L_mk) kept per phase in force (Statics.useful) gives
+phase_pressures bit for bit the pressures it derives on each call, on the bundled city's
+junction models, every phase in force, random estimates and red times."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import MaxPressureParams
+from controller.core.policies.max_pressure import build_statics, phase_pressures
+from controller.core.safety import SignalView
+from controller.junctions import load_intersections
+
+CITY = Path(__file__).resolve().parents[2] / "intersections" / "city"
+
+
+def _random_estimate(rng: np.random.Generator, lay: Layout) -> Estimate:
+    est = Estimate.empty(lay, 0.0)
+    n, lanes = len(est.queue_pcu), len(est.lanes.hidden_pcu)
+    return replace(
+        est,
+        queue_pcu=rng.exponential(5.0, n),
+        flow_pcu_h=rng.uniform(0.0, 1500.0, n),
+        sat_flow_pcu_h=rng.uniform(1200.0, 2000.0, n),
+        block=rng.uniform(0.0, 0.5, n) * (rng.random(n) < 0.3),
+        lanes=replace(est.lanes, hidden_pcu=rng.exponential(2.0, lanes) * (rng.random(lanes) < 0.3)),
+    )
+
+
+def test_kept_factor_gives_the_same_pressures_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    p = MaxPressureParams()
+    layouts = [Layout.build(j, Config()) for j in load_intersections(CITY).values()]
+    checked = 0
+    for lay in layouts:
+        kept = build_statics(lay, p.permitted_sat_ratio, p.switch_service_s)
+        bare = build_statics(lay, p.permitted_sat_ratio)
+        assert kept.useful is not None and bare.useful is None
+        moves = len(lay.junction.movements)
+        for cur in range(len(lay.junction.phases)):
+            for _ in range(5):
+                est = _random_estimate(rng, lay)
+                view = SignalView(cur, False, 12.0, tuple(rng.uniform(0.0, 100.0, moves).tolist()))
+                args = (lay, est, view, 100.0, p.switch_service_s, p.wait_scale_s, None, p.arrival_s)
+                a, b = phase_pressures(kept, *args), phase_pressures(bare, *args)
+                assert a.tobytes() == b.tobytes(), (lay.junction.id, cur)
+                checked += 1
+    assert checked > 100
+
+
+def test_another_switch_service_than_kept_derives_its_own_factor() -> None:
+    lay = Layout.build(next(iter(load_intersections(CITY).values())), Config())
+    p = MaxPressureParams()
+    kept = build_statics(lay, p.permitted_sat_ratio, 2.0)
+    bare = build_statics(lay, p.permitted_sat_ratio)
+    est = _random_estimate(np.random.default_rng(1), lay)
+    view = SignalView(0, False, 12.0, tuple(50.0 for _ in lay.junction.movements))
+    a = phase_pressures(kept, lay, est, view, 100.0, 7.0, 60.0)
+    b = phase_pressures(bare, lay, est, view, 100.0, 7.0, 60.0)
+    c = phase_pressures(kept, lay, est, view, 100.0, 2.0, 60.0)
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)  # the factor matters: a stale one would be seen
