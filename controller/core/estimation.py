@@ -55,6 +55,7 @@ estimate, bit for bit.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
@@ -172,6 +173,11 @@ class Layout:
         out: np.ndarray = np.maximum(self.lane_uses.sum(axis=1), 1)
         return out
 
+    @cached_property
+    def maps(self) -> LaneMaps:
+        """The junction's lanes -> movements shares and borrowing neighbours as sparse entries."""
+        return LaneMaps.build(self)
+
     @staticmethod
     def build(junction: Intersection, cfg: LayoutConfig | None = None) -> Layout:
         """The junction's index arrays. Without a configuration: EstimationParams' defaults,
@@ -224,6 +230,88 @@ class Layout:
             pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in junction.detectors if d.kind == "stop"),
         )
+
+
+@dataclass(frozen=True)
+class LaneMaps:
+    """A junction's (Layout.maps) or a network's (LaneMaps.concat) lanes -> movements shares
+    and lane neighbours as sparse entries, for the sums of _to_movement_arrays and _borrow.
+
+    Every sum over a movement's lanes (or a lane's donors) is a np.bincount over these entries,
+    in entry order: a sequential sum, the same floats for one junction alone and for the same
+    junction inside a network (a dense matrix product sums in BLAS's order, which depends on the
+    matrix's shape)."""
+
+    n_groups: int  # junctions (1 for one junction's maps)
+    lane_group: np.ndarray  # (lanes,) junction position
+    mov_rows: np.ndarray  # (entries,) movement of each entry of lane_share > 0, movement by movement ...
+    mov_cols: np.ndarray  # ... its lane, in lane order
+    mov_share: np.ndarray  # ... lane_share there
+    mov_lane_count: np.ndarray  # (movements,) Layout.movement_lane_count
+    mov_sat_prior_pcu_h: np.ndarray  # (movements,) Layout.sat_flow_pcu_h
+    near_lane: np.ndarray  # (pairs,) a lane ...
+    near_donor: np.ndarray  # ... another lane it may borrow from, lane by lane, donors in lane order
+    near_edge: np.ndarray  # (pairs,) bool: on the same approach edge only (else: of the same movement)
+    no_loop: np.ndarray  # (lanes,) bool: the lane has no loop in the model
+
+    @staticmethod
+    def build(layout: Layout) -> LaneMaps:
+        rows, cols = np.nonzero(layout.lane_uses)  # row-major: a movement's lanes in lane order
+        pairs = [
+            (i, j, kind)
+            for kind, near in enumerate((layout.lane_same_movement, layout.lane_same_edge))
+            for i, j in zip(*np.nonzero(near))
+        ]
+        pairs.sort(key=lambda p: (p[0], p[2], p[1]))
+        return LaneMaps(
+            n_groups=1,
+            lane_group=np.zeros(len(layout.lanes), dtype=int),
+            mov_rows=rows.astype(int),
+            mov_cols=cols.astype(int),
+            mov_share=layout.lane_share[rows, cols],
+            mov_lane_count=layout.movement_lane_count,
+            mov_sat_prior_pcu_h=layout.sat_flow_pcu_h.astype(float),
+            near_lane=np.array([p[0] for p in pairs], dtype=int),
+            near_donor=np.array([p[1] for p in pairs], dtype=int),
+            near_edge=np.array([p[2] == 1 for p in pairs], dtype=bool),
+            no_loop=(layout.lane_stop < 0) & (layout.lane_adv < 0),
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[LaneMaps]) -> LaneMaps:
+        """Several junctions' maps, lanes and movements numbered across the network in order."""
+        n_l = [len(m.lane_group) for m in parts]
+        n_m = [len(m.mov_lane_count) for m in parts]
+        l0 = np.concatenate(([0], np.cumsum(n_l)))[:-1].astype(int)
+        m0 = np.concatenate(([0], np.cumsum(n_m)))[:-1].astype(int)
+
+        def cat(xs: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate([np.zeros(0, dtype=dtype), *xs]).astype(dtype)
+
+        return LaneMaps(
+            n_groups=len(parts),
+            lane_group=cat([np.full(n, k) for k, n in enumerate(n_l)], int),
+            mov_rows=cat([m.mov_rows + o for m, o in zip(parts, m0)], int),
+            mov_cols=cat([m.mov_cols + o for m, o in zip(parts, l0)], int),
+            mov_share=cat([m.mov_share for m in parts], float),
+            mov_lane_count=cat([m.mov_lane_count for m in parts], int),
+            mov_sat_prior_pcu_h=cat([m.mov_sat_prior_pcu_h for m in parts], float),
+            near_lane=cat([m.near_lane + o for m, o in zip(parts, l0)], int),
+            near_donor=cat([m.near_donor + o for m, o in zip(parts, l0)], int),
+            near_edge=cat([m.near_edge for m in parts], bool),
+            no_loop=cat([m.no_loop for m in parts], bool),
+        )
+
+    def shared(self, x: np.ndarray) -> np.ndarray:
+        """(movements,) per movement the sum of lane_share x over its lanes."""
+        terms = self.mov_share * x[self.mov_cols]
+        out: np.ndarray = np.bincount(self.mov_rows, terms, minlength=len(self.mov_lane_count))
+        return out
+
+    def summed(self, x: np.ndarray) -> np.ndarray:
+        """(movements,) per movement the sum of x over its lanes."""
+        out: np.ndarray = np.bincount(self.mov_rows, x[self.mov_cols], minlength=len(self.mov_lane_count))
+        return out
 
 
 def _lane_shares(junction: Intersection, lanes: tuple[str, ...]) -> np.ndarray:
@@ -459,29 +547,58 @@ def _to_movements(
     measured: np.ndarray,
     health: DetectorHealth,
     crossed: dict[str, int] | None,
-    sat_ratio: np.ndarray | None = None,
 ) -> Estimate:
     """The junction's new estimate from its lanes' period: lanes without a working loop borrow
-    (_borrow), then lanes are shared out to movements (Layout.lane_share). `sat_ratio`: per
-    lane, the learnt saturation flow over the prior (computed here when None)."""
-    lanes, arr, dep = _borrow(layout, lanes, arr, dep, measured)
-    S, uses = layout.lane_share, layout.lane_uses_f
+    (_borrow), then lanes are shared out to movements (movement_arrays)."""
+    lanes, arr, dep = _borrow(layout.maps, layout.lane_storage_pcu, lanes, arr, dep, measured)
     prior = layout.lane_sat_prior_pcu_h
-    ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior if sat_ratio is None else sat_ratio
-    n_lanes = layout.movement_lane_count
+    ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior
+    m = movement_arrays(layout.maps, lanes, arr, dep, measured, ratio)
     return Estimate(
         t_s=t_s,
-        arrivals_pcu=est.arrivals_pcu + S @ arr,
-        departures_pcu=est.departures_pcu + S @ dep,
-        flow_pcu_h=S @ lanes.flow_pcu_h,
-        queue_pcu=S @ (lanes.queue_pcu + lanes.hidden_pcu),
+        arrivals_pcu=est.arrivals_pcu + m.arrivals_pcu,
+        departures_pcu=est.departures_pcu + m.departures_pcu,
+        flow_pcu_h=m.flow_pcu_h,
+        queue_pcu=m.queue_pcu,
         crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
         last_feed_t_s=t_s,
-        sat_flow_pcu_h=layout.sat_flow_pcu_h * (uses @ ratio) / n_lanes,
-        block=(uses @ lanes.block) / n_lanes,
-        blind=(layout.lane_uses @ ~measured) > 0,
+        sat_flow_pcu_h=m.sat_flow_pcu_h,
+        block=m.block,
+        blind=m.blind,
         lanes=lanes,
         health=health,
+    )
+
+
+@dataclass(frozen=True)
+class MovementArrays:
+    """One period's lanes shared out to movements (movement_arrays): arrays over the movements
+    of one junction or of a network (LaneMaps)."""
+
+    arrivals_pcu: np.ndarray  # this period's, to add to the cumulative ones
+    departures_pcu: np.ndarray  # idem
+    flow_pcu_h: np.ndarray
+    queue_pcu: np.ndarray  # between the loops and hidden upstream
+    sat_flow_pcu_h: np.ndarray  # the prior x the mean over the movement's lanes of the learnt ratio
+    block: np.ndarray  # mean over the movement's lanes
+    blind: np.ndarray  # bool: some lane of the movement has no working loop
+
+
+def movement_arrays(
+    maps: LaneMaps, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray, sat_ratio: np.ndarray
+) -> MovementArrays:
+    """Lanes -> movements (Layout.lane_share): PCU and flows shared (a lane shared by n movements
+    gives each 1/n), saturation flow and blockage averaged over the movement's lanes. Sums in
+    lane order (LaneMaps): one junction gives the floats it gives inside a network."""
+    n_lanes = maps.mov_lane_count
+    return MovementArrays(
+        arrivals_pcu=maps.shared(arr),
+        departures_pcu=maps.shared(dep),
+        flow_pcu_h=maps.shared(lanes.flow_pcu_h),
+        queue_pcu=maps.shared(lanes.queue_pcu + lanes.hidden_pcu),
+        sat_flow_pcu_h=maps.mov_sat_prior_pcu_h * maps.summed(sat_ratio) / n_lanes,
+        block=maps.summed(lanes.block) / n_lanes,
+        blind=maps.summed((~measured).astype(float)) > 0,
     )
 
 
@@ -692,9 +809,15 @@ def _learn(
 
 
 def _borrow(
-    layout: Layout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray
+    maps: LaneMaps,
+    storage_pcu: np.ndarray,
+    lanes: LaneState,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    measured: np.ndarray,
 ) -> tuple[LaneState, np.ndarray, np.ndarray]:
-    """A lane without a working loop takes what is measured nearby.
+    """A lane without a working loop takes what is measured nearby (per junction: `maps` of
+    one junction, or of a network, junction by junction).
 
     1. From the measured lanes of the same movement(s), else of the same approach edge: their
        mean per-lane arrival flow, queue (with its hidden part, split again at this lane's own
@@ -703,36 +826,42 @@ def _borrow(
        per-lane arrival flow of the junction's measured lanes is its demand, and its queue stays
        modelled (that demand in, the saturation flow out while green). A prior, not a
        measurement: without it the lane would read 0 for ever and never be asked for.
-    3. Otherwise (its loops failed) it keeps its own model, from its own held flow."""
+    3. Otherwise (its loops failed) it keeps its own model, from its own held flow.
+
+    Means are sequential sums in lane order (LaneMaps) over their count."""
     if measured.all():
         return lanes, arr, dep
-    donors = _donor_weights(layout, measured)
-    borrow = ~measured & (donors.sum(axis=1) > 0)
-    no_loop = (layout.lane_stop < 0) & (layout.lane_adv < 0)
-    prior = no_loop & ~borrow & measured.any()
-    flow = np.where(prior, lanes.flow_pcu_h[measured].mean() if measured.any() else 0.0, lanes.flow_pcu_h)
-    total = donors @ (lanes.queue_pcu + lanes.hidden_pcu)
-    storage = layout.lane_storage_pcu
-    queue = np.where(borrow, np.minimum(total, storage), lanes.queue_pcu)
-    hidden = np.where(borrow, np.maximum(total - storage, 0.0), lanes.hidden_pcu)
-    flow = np.where(borrow, donors @ lanes.flow_pcu_h, flow)
+    n_l = len(measured)
+    i, j, edge = maps.near_lane, maps.near_donor, maps.near_edge
+    ok = measured[j] & ~measured[i]
+    n_movement = np.bincount(i, ok & ~edge, minlength=n_l)
+    n_edge = np.bincount(i, ok & edge, minlength=n_l)
+    use = ok & np.where(edge, n_movement[i] == 0, True)  # the same approach edge only without a movement donor
+    n = np.where(n_movement > 0, n_movement, n_edge)
+    borrow = ~measured & (n > 0)
+    i, j = i[use], j[use]
+    w = 1.0 / n[i]
+
+    def mean(x: np.ndarray) -> np.ndarray:  # per lane, its donors' mean
+        out: np.ndarray = np.bincount(i, w * x[j], minlength=n_l)
+        return out
+
+    g = maps.lane_group
+    n_measured = np.bincount(g, measured, minlength=maps.n_groups)
+    group_mean = np.bincount(g, np.where(measured, lanes.flow_pcu_h, 0.0), minlength=maps.n_groups) / np.maximum(
+        n_measured, 1
+    )
+    prior = maps.no_loop & ~borrow & (n_measured > 0)[g]
+    flow = np.where(prior, group_mean[g], lanes.flow_pcu_h)
+    total = mean(lanes.queue_pcu + lanes.hidden_pcu)
+    queue = np.where(borrow, np.minimum(total, storage_pcu), lanes.queue_pcu)
+    hidden = np.where(borrow, np.maximum(total - storage_pcu, 0.0), lanes.hidden_pcu)
+    flow = np.where(borrow, mean(lanes.flow_pcu_h), flow)
     return (
         replace(lanes, queue_pcu=queue, hidden_pcu=hidden, flow_pcu_h=flow),
-        np.where(borrow, donors @ arr, arr),
-        np.where(borrow, donors @ dep, dep),
+        np.where(borrow, mean(arr), arr),
+        np.where(borrow, mean(dep), dep),
     )
-
-
-def _donor_weights(layout: Layout, measured: np.ndarray) -> np.ndarray:
-    """(lanes, lanes): row i averages the lanes lane i borrows from (module doc), 0 for a
-    measured lane or one with no measured neighbour."""
-    out = np.zeros((len(measured), len(measured)))
-    for near in (layout.lane_same_movement, layout.lane_same_edge):
-        cand = near & measured[None, :]
-        n = cand.sum(axis=1)
-        take = ~measured & (n > 0) & (out.sum(axis=1) == 0)
-        out[take] = cand[take] / n[take, None]
-    return out
 
 
 def _sat_estimate(sat_pcu: np.ndarray, sat_s: np.ndarray, prior: np.ndarray, p: EstimationParams) -> np.ndarray:

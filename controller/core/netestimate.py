@@ -2,13 +2,13 @@
 
 Every junction's loops and lanes are concatenated into one `NetworkLayout`; one tick's detector
 readings of all junctions are folded in by one pass of the lane update (estimation._health,
-_lane_signals, _lanes) over those long arrays, instead of one pass per junction. What is
-per-junction by nature stays per junction: a loop's reference count (the mean of the other
-loops of its junction) and lanes borrowing from measured lanes nearby. The lanes -> movements
-shares are sparse sums over the network for the junctions where that gives the floats of their
-own matrix products (MovementShares), the junction's own products (estimation._to_movements)
-elsewhere. Every operation of the lane update is element-wise, so each junction's estimate is
-bit for bit the one estimation.update gives.
+_lane_signals, _lanes), of the borrowing of lanes without a working loop and of the lanes ->
+movements shares (estimation._borrow, movement_arrays) over those long arrays, instead of one
+pass per junction. Per junction remain only the cut of each junction's Estimate out of the
+network arrays (views) and a loop's reference count (the mean of the other loops of its
+junction). Every operation is element-wise or a sequential sum in a fixed order within a
+junction (estimation.LaneMaps), so each junction's estimate is bit for bit the one
+estimation.update gives.
 
 Readings come either as Snapshots (the JSON feed, validated by core/feed.py) or as one
 `DetectorFrame` for the whole network (in-process runs, validated by core/feedarrays.py).
@@ -19,6 +19,7 @@ Example: `net = NetworkLayout.build(layouts)`, then every tick
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,14 +29,17 @@ from controller.core.estimation import (
     DetectorHealth,
     Estimate,
     EstimationParams,
+    LaneMaps,
     LaneState,
     Layout,
+    MovementArrays,
+    _borrow,
     _health,
     _lane_signals,
     _lanes,
     _Readings,
     _sat_estimate,
-    _to_movements,
+    movement_arrays,
 )
 from controller.core.estimation import update as estimation_update
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -85,7 +89,8 @@ class NetworkLayout:
     lane_local: np.ndarray  # (lanes,) lane index within its junction
     det_offset: dict[str, int]  # junction -> its first loop
     bounds: tuple[tuple[int, int, int, int], ...]  # per junction: its lanes a:b and loops da:db
-    shares: MovementShares  # lanes -> movements over the network, where that gives the same floats
+    mov_bounds: tuple[tuple[int, int], ...]  # per junction: its movements m:n
+    maps: LaneMaps  # lanes -> movements and borrowing neighbours over the network
 
     @staticmethod
     def build(layouts: Mapping[str, Layout]) -> NetworkLayout:
@@ -101,6 +106,7 @@ class NetworkLayout:
         n_l = np.array([len(lay.lanes) for lay in lays])
         det_start = np.concatenate(([0], np.cumsum(n_d)))
         lane_start = np.concatenate(([0], np.cumsum(n_l)))
+        mov_start = np.cumsum([0, *(len(lay.junction.movements) for lay in lays)]).tolist()
 
         def shifted(arrays: list[np.ndarray], starts: np.ndarray) -> np.ndarray:
             return np.concatenate([np.where(a >= 0, a + s, -1) for a, s in zip(arrays, starts)]).astype(int)
@@ -134,7 +140,8 @@ class NetworkLayout:
                 (int(lane_start[k]), int(lane_start[k + 1]), int(det_start[k]), int(det_start[k + 1]))
                 for k in range(len(lays))
             ),
-            shares=MovementShares.build(lays, lane_start),
+            mov_bounds=tuple(itertools.pairwise(mov_start)),
+            maps=LaneMaps.concat([lay.maps for lay in lays]),
         )
 
     def lane_rows(self, green_phases: Sequence[int | None]) -> np.ndarray:
@@ -144,59 +151,6 @@ class NetworkLayout:
         n_l = np.diff(self.lane_start)
         lj = self.lane_junction
         out: np.ndarray = self.table_start[lj] + rows[lj] * n_l[lj] + self.lane_local
-        return out
-
-
-@dataclass(frozen=True)
-class MovementShares:
-    """estimation._to_movements' lanes -> movements products (Layout.lane_share, lane_uses) as
-    sparse sums over the whole network, for the junctions where a sum in any order gives the
-    floats of the junction's own matrix product (`exact`): every movement uses at most two
-    lanes, each with a power-of-two share. Then each product term is exact (a power of two
-    times x) and a sum of two terms (the others are 0 x a finite x) does not depend on the
-    order (BLAS's, or np.bincount's lane order). The other junctions keep their own products."""
-
-    exact: np.ndarray  # (junctions,) bool
-    mov_start: np.ndarray  # (junctions + 1,) first movement of each junction
-    rows: np.ndarray  # entries of the exact junctions' lane_uses: network movement index ...
-    cols: np.ndarray  # ... network lane index
-    share: np.ndarray  # ... lane_share there
-    sat_flow_pcu_h: np.ndarray  # (movements,) Layout.sat_flow_pcu_h, concatenated
-    lane_count: np.ndarray  # (movements,) Layout.movement_lane_count, concatenated
-
-    @staticmethod
-    def build(lays: Sequence[Layout], lane_start: np.ndarray) -> MovementShares:
-        n_m = np.array([len(lay.junction.movements) for lay in lays])
-        mov_start = np.concatenate(([0], np.cumsum(n_m)))
-        exact, rows, cols, share = [], [], [], []
-        for k, lay in enumerate(lays):
-            r, c = np.nonzero(lay.lane_uses)  # row-major: a movement's lanes in lane order
-            v = lay.lane_share[r, c]
-            two = bool((np.bincount(r) <= 2).all()) if len(r) else True
-            ok = two and bool((np.frexp(v)[0] == 0.5).all())
-            exact.append(ok)
-            if ok:
-                rows.append(r + mov_start[k])
-                cols.append(c + lane_start[k])
-                share.append(v)
-        return MovementShares(
-            exact=np.array(exact, dtype=bool),
-            mov_start=mov_start,
-            rows=np.concatenate([np.zeros(0, dtype=int), *rows]).astype(int),
-            cols=np.concatenate([np.zeros(0, dtype=int), *cols]).astype(int),
-            share=np.concatenate([np.zeros(0), *share]),
-            sat_flow_pcu_h=np.concatenate([lay.sat_flow_pcu_h for lay in lays]).astype(float),
-            lane_count=np.concatenate([lay.movement_lane_count for lay in lays]),
-        )
-
-    def shared(self, x: np.ndarray) -> np.ndarray:
-        """(movements,) lane_share @ x per exact junction (0 for the others)."""
-        out: np.ndarray = np.bincount(self.rows, self.share * x[self.cols], minlength=len(self.lane_count))
-        return out
-
-    def summed(self, x: np.ndarray) -> np.ndarray:
-        """(movements,) lane_uses_f @ x per exact junction (0 for the others)."""
-        out: np.ndarray = np.bincount(self.rows, x[self.cols], minlength=len(self.lane_count))
         return out
 
 
@@ -267,101 +221,69 @@ def update_all(
     rows = net.lane_rows([green_phases.get(j) for j in net.jids])
     sig = _lane_signals(net, L, readings, health.faulty, usable, net.green_table[rows], net.protected_table[rows])
     lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
-    measured = sig.stop_alive | sig.adv_alive
-    prior = net.lane_sat_prior_pcu_h
-    sat_ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, net.params) / prior  # element-wise
-    lane_arrays = [(f, getattr(lanes, f)) for f in _LANE_FIELDS]
-    health_arrays = [(f, getattr(health, f)) for f in _HEALTH_FIELDS]
-    fast = _network_movements(net, lanes, arr, dep, measured, sat_ratio)
-    out = {}
-    cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
-    for k, t_s in r.fresh.items():
-        a, b, da, db = net.bounds[k]
-        lane_k = LaneState(**{f: x[a:b] for f, x in lane_arrays}, adv_recent_pcu=lanes.adv_recent_pcu[:, a:b])
-        health_k = DetectorHealth(**{f: x[da:db] for f, x in health_arrays})
-        cut[k] = lane_k, health_k
-        est = ests[k]
-        crossed = r.stop_counts.get(k)
-        if crossed is not None:
-            before = dict(est.crossed_by_class)
-            for c, n in crossed.items():
-                before[c] = before.get(c, 0) + n
-            crossed = before
-        if fast is not None and fast.ok[k]:
-            out[net.jids[k]] = fast.estimate(k, est, t_s, lane_k, health_k, crossed)
-            continue
-        out[net.jids[k]] = _to_movements(
-            net.layouts[k], est, t_s, lane_k, arr[a:b], dep[a:b], measured[a:b], health_k, crossed, sat_ratio[a:b]
-        )
+    lanes, movements = _movements(net, lanes, arr, dep, sig.stop_alive | sig.adv_alive)
+    out, cut = _cut(net, ests, r, lanes, health, movements)
     if cache is not None:
         cache.remember(net, cut, lanes, health)
     return out
 
 
-_Crossed = dict[str, int] | None  # vehicles over the stop lines by class, cumulative (None: none crossed)
+def _movements(
+    net: NetworkLayout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray
+) -> tuple[LaneState, MovementArrays]:
+    """estimation._to_movements over the network: lanes without a working loop borrow, then
+    lanes are shared out to movements, in one pass of sparse sums (the floats of each junction
+    alone: LaneMaps)."""
+    lanes, arr, dep = _borrow(net.maps, net.lane_storage_pcu, lanes, arr, dep, measured)
+    prior = net.lane_sat_prior_pcu_h
+    ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, net.params) / prior  # element-wise
+    return lanes, movement_arrays(net.maps, lanes, arr, dep, measured, ratio)
 
 
-@dataclass(frozen=True)
-class _Movements:
-    """This tick's movement arrays over the network (MovementShares), for the junctions `ok`:
-    exact shares and every lane measured (no borrowing)."""
-
-    ok: np.ndarray  # (junctions,) bool
-    mov_start: np.ndarray
-    arrivals_pcu: np.ndarray  # this tick's, to add to the cumulative ones
-    departures_pcu: np.ndarray
-    flow_pcu_h: np.ndarray
-    queue_pcu: np.ndarray
-    sat_flow_pcu_h: np.ndarray
-    block: np.ndarray
-    blind: np.ndarray
-
-    def estimate(
-        self, k: int, est: Estimate, t_s: float, lanes: LaneState, health: DetectorHealth, crossed: _Crossed
-    ) -> Estimate:
-        """Junction k's new estimate, as estimation._to_movements gives it (views of the arrays)."""
-        m, n = int(self.mov_start[k]), int(self.mov_start[k + 1])
-        return Estimate(
-            t_s=t_s,
-            arrivals_pcu=est.arrivals_pcu + self.arrivals_pcu[m:n],
-            departures_pcu=est.departures_pcu + self.departures_pcu[m:n],
-            flow_pcu_h=self.flow_pcu_h[m:n],
-            queue_pcu=self.queue_pcu[m:n],
-            crossed_by_class=est.crossed_by_class if crossed is None else tuple(sorted(crossed.items())),
-            last_feed_t_s=t_s,
-            sat_flow_pcu_h=self.sat_flow_pcu_h[m:n],
-            block=self.block[m:n],
-            blind=self.blind[m:n],
-            lanes=lanes,
-            health=health,
+def _cut(
+    net: NetworkLayout,
+    ests: Sequence[Estimate],
+    r: NetworkReadings,
+    lanes: LaneState,
+    health: DetectorHealth,
+    m: MovementArrays,
+) -> tuple[dict[str, Estimate], dict[int, tuple[LaneState, DetectorHealth]]]:
+    """Every fresh junction's new Estimate, its arrays views of the network's, and the LaneState
+    and DetectorHealth cut (per junction position)."""
+    lane_arrays = [getattr(lanes, f) for f in _LANE_FIELDS]
+    health_arrays = [getattr(health, f) for f in _HEALTH_FIELDS]
+    recent = lanes.adv_recent_pcu
+    out = {}
+    cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
+    for k, t_s in r.fresh.items():
+        a, b, da, db = net.bounds[k]
+        i, j = net.mov_bounds[k]
+        lane_k = LaneState(*[x[a:b] for x in lane_arrays], recent[:, a:b])
+        health_k = DetectorHealth(*[x[da:db] for x in health_arrays])
+        cut[k] = lane_k, health_k
+        est = ests[k]
+        crossed = est.crossed_by_class
+        counted = r.stop_counts.get(k)
+        if counted is not None:
+            before = dict(crossed)
+            for c, n in counted.items():
+                before[c] = before.get(c, 0) + n
+            crossed = tuple(sorted(before.items()))
+        out[net.jids[k]] = Estimate(
+            t_s,
+            est.arrivals_pcu + m.arrivals_pcu[i:j],
+            est.departures_pcu + m.departures_pcu[i:j],
+            m.flow_pcu_h[i:j],
+            m.queue_pcu[i:j],
+            crossed,
+            m.sat_flow_pcu_h[i:j],
+            m.block[i:j],
+            m.blind[i:j],
+            lane_k,
+            health_k,
+            t_s,
         )
-
-
-def _network_movements(
-    net: NetworkLayout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray, sat_ratio: np.ndarray
-) -> _Movements | None:
-    """The lanes -> movements products of estimation._to_movements over the network (one sparse
-    sum each) for the junctions with exact shares and nothing to borrow; None when none is, or
-    some value is not finite (a matrix product spreads it over the movement, a sparse sum not)."""
-    sh = net.shares
-    ok = sh.exact & np.logical_and.reduceat(measured, net.lane_start[:-1])
-    if not ok.any():
-        return None
-    queue = lanes.queue_pcu + lanes.hidden_pcu
-    xs = (arr, dep, lanes.flow_pcu_h, queue, sat_ratio, lanes.block)
-    if not all(np.isfinite(x).all() for x in xs):
-        return None
-    return _Movements(
-        ok=ok,
-        mov_start=sh.mov_start,
-        arrivals_pcu=sh.shared(arr),
-        departures_pcu=sh.shared(dep),
-        flow_pcu_h=sh.shared(lanes.flow_pcu_h),
-        queue_pcu=sh.shared(queue),
-        sat_flow_pcu_h=sh.sat_flow_pcu_h * sh.summed(sat_ratio) / sh.lane_count,
-        block=sh.summed(lanes.block) / sh.lane_count,
-        blind=sh.summed((~measured).astype(float)) > 0,
-    )
+    return out, cut
 
 
 class StateCache:

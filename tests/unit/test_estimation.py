@@ -10,7 +10,7 @@ import pytest
 
 from controller.config import Config
 from controller.core import estimation
-from controller.core.estimation import Estimate, EstimationParams, Layout
+from controller.core.estimation import Estimate, EstimationParams, LaneState, Layout
 from controller.junctions import parse_intersection
 from controller.model import DetectorReading, Snapshot
 from tests.junction_fixtures import two_lane_north_raw, two_phase, two_phase_raw
@@ -364,12 +364,18 @@ def test_lane_without_loop_prefers_its_own_movement_and_keeps_its_model_when_not
     raw["detectors"].append({"id": "N2_adv", "lane": "eN_2", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0})
     lay = Layout.build(parse_intersection(raw, "three_lane.toml"), Config())
     measured = np.array([(s >= 0) or (a >= 0) for s, a in zip(lay.lane_stop, lay.lane_adv)])
-    w = estimation._donor_weights(lay, measured)
     i = {lane: k for k, lane in enumerate(lay.lanes)}
-    assert w[i["eN_1"], i["eN_0"]] == pytest.approx(0.5) and w[i["eN_1"], i["eN_2"]] == pytest.approx(0.5)
+    flow = np.arange(1.0, len(lay.lanes) + 1.0) * 100.0
+    lanes = replace(LaneState.empty(len(lay.lanes)), flow_pcu_h=flow)
+    zero = np.zeros(len(lay.lanes))
+    got, _, _ = estimation._borrow(lay.maps, lay.lane_storage_pcu, lanes, zero, zero, measured)
+    assert got.flow_pcu_h[i["eN_1"]] == pytest.approx((flow[i["eN_0"]] + flow[i["eN_2"]]) / 2)  # its movement's
     measured[i["eN_0"]] = measured[i["eN_2"]] = False  # their loops fail
-    w = estimation._donor_weights(lay, measured)
-    assert not w[[i["eN_0"], i["eN_1"], i["eN_2"]]].any()  # nothing measured on eN: every N lane keeps its model
+    got, _, _ = estimation._borrow(lay.maps, lay.lane_storage_pcu, lanes, zero, zero, measured)
+    for lane in ("eN_0", "eN_2"):  # nothing measured on eN: a lane whose loops failed keeps its model
+        assert got.flow_pcu_h[i[lane]] == flow[i[lane]]
+    # the lane without any loop takes the junction's measured mean (a prior), not its neighbours'
+    assert got.flow_pcu_h[i["eN_1"]] == pytest.approx(flow[measured].mean())
 
 
 def test_approach_without_any_loop_takes_the_junctions_mean_demand_and_a_modelled_queue():
