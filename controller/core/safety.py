@@ -8,6 +8,11 @@ Hard constraints, all from the junction model (intersections/<name>/<tls>.toml):
 - cycle bounds.
 A wish that can be brought inside the constraints by clipping is clipped and the clip is
 reported; one that cannot is refused with the reason. The roadside controller checks again.
+
+The gate keeps no state of its own: a caller that gates every tick (core/step.py) owns a
+`GateMemo` and passes it in, so what the gate derives from a junction model, and the max-red
+plans it found, are kept between calls. Without one (`memo=None`), each call derives what it
+needs again; the outcome is the same.
 """
 
 from __future__ import annotations
@@ -93,10 +98,11 @@ def gate_cycle(
     now_s: float,
     ttl_s: float,
     view: SignalView | None = None,
+    memo: GateMemo | None = None,
 ) -> GateOutcome:
     """A cycle plan: greens clipped to [min, max], the cycle fitted into its bounds, refused when
     a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
-    as it stands) before the new plan first serves it."""
+    as it stands) before the new plan first serves it. `memo`: the caller's GateMemo, if any."""
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
     why = _cycle_form_refusal(j, order, greens, wish.offset_s)
     if why:
@@ -122,7 +128,7 @@ def gate_cycle(
     worst = max(reds, key=lambda m: reds[m])
     if reds[worst] > j.max_red_s + 1e-9:
         return GateOutcome(None, f"movement {worst} would wait {reds[worst]:.1f} s > max_red_s {j.max_red_s}")
-    why = _first_wait_refusal(j, order, tuple(g), view, now_s) if view is not None else ""
+    why = _first_wait_refusal(j, order, tuple(g), view, now_s, memo) if view is not None else ""
     if why:
         return GateOutcome(None, why)
     plan = CyclePlan(
@@ -160,11 +166,16 @@ def _cycle_form_refusal(j: Intersection, order: tuple[int, ...], greens: tuple[f
 
 
 def _first_wait_refusal(
-    j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], view: SignalView, now_s: float
+    j: Intersection,
+    order: tuple[int, ...],
+    greens: tuple[float, ...],
+    view: SignalView,
+    now_s: float,
+    memo: GateMemo | None,
 ) -> str:
     """Why the plan would keep a movement red past max_red_s before it first serves it, counted
     from when the signal as it stands (`view`) made it red ('' when none would)."""
-    first = first_green_s(j, order, greens, view)
+    first = first_green_s(j, order, greens, view, memo)
     for i, m in enumerate(j.movements):
         if m.id in first and first[m.id] > 0:
             wait = now_s - view.red_since_s[i] + first[m.id] if i < len(view.red_since_s) else first[m.id]
@@ -176,7 +187,7 @@ def _first_wait_refusal(
 
 
 def first_green_s(
-    j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...], view: SignalView
+    j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...], view: SignalView, memo: GateMemo | None = None
 ) -> dict[str, float]:
     """Seconds from now until each movement is first green if the roadside switches to this
     cycle plan now (it finishes the green in force, or its intergreen, then follows the order
@@ -202,7 +213,7 @@ def first_green_s(
     for step in range(1, len(order) + 1):
         i = (k + step) % len(order)
         p = order[i]
-        t += stage_intergreen_s(j, prev, p)
+        t += stage_intergreen_s(j, prev, p, memo)
         for m in j.served_movements(p):
             out.setdefault(m, t)
         t += _whole(greens_s[i])
@@ -221,11 +232,12 @@ def _whole(x_s: float) -> float:
     return math.ceil(x_s / DECISION_PERIOD_S - 1e-9) * DECISION_PERIOD_S
 
 
-def stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
-    """The intergreen a -> b as a roadside with whole-period stages shows it."""
-    if not (0 <= a < len(j.phases) and 0 <= b < len(j.phases)):
-        return _stage_intergreen_s(j, a, b)  # what the model says of such indices
-    return _static(j).intergreen_s[a][b]
+def stage_intergreen_s(j: Intersection, a: int, b: int, memo: GateMemo | None = None) -> float:
+    """The intergreen a -> b as a roadside with whole-period stages shows it (from `memo`'s
+    table of the model's pairs of phases when given)."""
+    if memo is None or not (0 <= a < len(j.phases) and 0 <= b < len(j.phases)):
+        return _stage_intergreen_s(j, a, b)  # what the model says (also of indices out of range)
+    return memo.static(j).intergreen_s[a][b]
 
 
 def _stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
@@ -235,7 +247,15 @@ def _stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
 
 
 def gate_phase(
-    j: Intersection, wish: PhaseWish, view: SignalView, *, plan_id: str, seq: int, now_s: float, ttl_s: float
+    j: Intersection,
+    wish: PhaseWish,
+    view: SignalView,
+    *,
+    plan_id: str,
+    seq: int,
+    now_s: float,
+    ttl_s: float,
+    memo: GateMemo | None = None,
 ) -> GateOutcome:
     """Acyclic command: change to or hold `wish.phase`.
 
@@ -245,7 +265,8 @@ def gate_phase(
     waiting movements in earliest-deadline order, each phase for its minimum green after its
     intergreen, every one must turn green before `max_red_s`. The wish is followed while such a
     plan still exists after it (one decision period later); otherwise the plan's first phase is
-    commanded now. This holds whenever max_red_s leaves room for one round of minimum greens."""
+    commanded now. This holds whenever max_red_s leaves room for one round of minimum greens.
+    `memo`: the caller's GateMemo (the model's derived data and the plans found), if any."""
     n = len(j.phases)
     if isinstance(wish.phase, bool) or not isinstance(wish.phase, int) or not 0 <= wish.phase < n:
         return GateOutcome(None, f"phase {wish.phase!r} not in 0..{n - 1}")
@@ -253,7 +274,9 @@ def gate_phase(
         return GateOutcome(None, f"hold_s {wish.hold_s!r} must be finite and >= 0")
     if not 0 <= view.phase < n or len(view.red_since_s) != len(j.movements):
         return GateOutcome(None, "signal status does not match the junction model")
-    why = phase_conflict(j, wish.phase) or _unserved(j)
+    memo = memo if memo is not None else GateMemo()
+    st = memo.static(j)
+    why = st.conflict[wish.phase] or st.unserved
     if why:
         return GateOutcome(None, why)
     clipped = []
@@ -272,15 +295,15 @@ def gate_phase(
         if target == cur and elapsed >= max_g and n > 1:
             target = _most_starved_phase(j, view, now_s, exclude=cur)
             clipped.append("max green reached")
-        if _static(j).red_when[cur]:  # some movement is red: its deadline must stay reachable
+        if st.red_when[cur]:  # some movement is red: its deadline must stay reachable
             if target == cur:
-                ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None)
+                ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo)
             else:
-                ok = _feasible(j, view, cur, now_s, target)
+                ok = _feasible(j, view, cur, now_s, target, memo)
             if not ok and elapsed >= min_g:
-                deadlines = _deadlines(j, view, cur)
-                plan = _plan(j, deadlines, cur, now_s, None)
-                urgent = plan[0] if plan else _edf_candidates(j, deadlines)[0]
+                deadlines = _deadlines(j, view, cur, st)
+                plan = _plan(j, deadlines, cur, now_s, None, st)
+                urgent = plan[0] if plan else _edf_candidates(j, deadlines, st)[0]
                 if urgent != target:
                     clipped.append(f"max red: movement {min(deadlines, key=lambda m: deadlines[m])} served next")
                     target = urgent
@@ -291,16 +314,12 @@ def gate_phase(
     return GateOutcome(cmd, clipped=tuple(clipped))
 
 
-def _unserved(j: Intersection) -> str:
-    """'' when every movement is green in some phase; otherwise why no maximum red can be kept."""
-    return _static(j).unserved
-
-
 @dataclass(frozen=True)
 class _Static:
-    """What the gate derives from a junction model alone, once per model object."""
+    """What the gate derives from a junction model alone, once per model object (GateMemo)."""
 
-    unserved: str  # _unserved's answer
+    unserved: str  # '' when every movement is green in some phase, else why no maximum red can be kept
+    conflict: tuple[str, ...]  # per phase: phase_conflict's answer
     red_when: tuple[tuple[tuple[int, str], ...], ...]  # per phase: (position, id) of the movements it does not serve
     intergreen_s: tuple[tuple[float, ...], ...]  # stage_intergreen_s for every ordered pair of phases
     serving: dict[str, tuple[int, ...]]  # movement id -> the phases serving it, in index order
@@ -308,14 +327,44 @@ class _Static:
     red_of: tuple[Callable[[tuple[float, ...]], object], ...]
 
 
-_STATICS: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived); a memo
+class GateMemo:
+    """The gate's memory across calls, owned by the caller that gates every tick (one per core)
+    and passed to gate_phase / gate_cycle: per junction model object, what the gate derives from
+    it alone (_Static); per (model, phase left, first phase), the max-red plan the search last
+    found (_Found, for _feasible). It only saves work: every outcome is the one a new memo gives.
+    Bounded: past MEMO_MAX entries of either kind (models replaced over a long life) it starts
+    again."""
+
+    MEMO_MAX = 4096
+
+    def __init__(self) -> None:
+        self._statics: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived)
+        self._found: dict[tuple[int, int, int | None], _Found] = {}
+
+    def static(self, j: Intersection) -> _Static:
+        """The gate's static data of `j` (derived on first use, kept while `j` is the same object)."""
+        known = self._statics.get(id(j))
+        if known is not None and known[0] is j:
+            return known[1]
+        out = _derive_static(j)
+        if len(self._statics) >= self.MEMO_MAX:
+            self._statics.clear()
+        self._statics[id(j)] = (j, out)
+        return out
+
+    def found(self, j: Intersection, cur: int, first: int | None) -> _Found | None:
+        """The plan last found for model `j` leaving `cur` with `first` first (None: none kept)."""
+        known = self._found.get((id(j), cur, first))
+        return known if known is not None and known.model is j else None
+
+    def keep(self, cur: int, first: int | None, found: _Found) -> None:
+        if len(self._found) >= self.MEMO_MAX:
+            self._found.clear()
+        self._found[(id(found.model), cur, first)] = found
 
 
-def _static(j: Intersection) -> _Static:
-    """The gate's static data of `j` (computed on first use, kept while `j` is the same object)."""
-    known = _STATICS.get(id(j))
-    if known is not None and known[0] is j:
-        return known[1]
+def _derive_static(j: Intersection) -> _Static:
+    """What the gate derives from the model `j` alone."""
     n = len(j.phases)
     served = {m for k in range(n) for m in j.served_movements(k)}
     missing = [m.id for m in j.movements if m.id not in served]
@@ -330,11 +379,8 @@ def _static(j: Intersection) -> _Static:
         for m in dict.fromkeys(j.served_movements(k)):
             serving[m] = (*serving.get(m, ()), k)
     red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
-    out = _Static(unserved, tuple(red_when), inter, serving, red_of)
-    if len(_STATICS) > 4096:  # models replaced over a long life: start again
-        _STATICS.clear()
-    _STATICS[id(j)] = (j, out)
-    return out
+    conflict = tuple(phase_conflict(j, k) for k in range(n))
+    return _Static(unserved, conflict, tuple(red_when), inter, serving, red_of)
 
 
 def _nothing(_red_since_s: tuple[float, ...]) -> object:
@@ -345,18 +391,18 @@ def _finite(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _deadlines(j: Intersection, view: SignalView, cur: int) -> dict[str, float]:
-    """When each movement not green now must be green again at the latest."""
+def _deadlines(j: Intersection, view: SignalView, cur: int, st: _Static) -> dict[str, float]:
+    """When each movement not green now must be green again at the latest (`st`: j's _Static)."""
     red, max_red_s = view.red_since_s, j.max_red_s
-    return {mid: red[i] + max_red_s for i, mid in _static(j).red_when[cur]}
+    return {mid: red[i] + max_red_s for i, mid in st.red_when[cur]}
 
 
-def _edf_candidates(j: Intersection, pending: dict[str, float]) -> list[int]:
+def _edf_candidates(j: Intersection, pending: dict[str, float], st: _Static) -> list[int]:
     """Phases serving the most urgent pending movement: those serving more pending movements
     first, then by the deadlines they cover, then the lowest index."""
     first = min(pending, key=lambda m: (pending[m], m))
     cands = []
-    for k in _static(j).serving.get(first, ()):
+    for k in st.serving.get(first, ()):
         served = [pending[m] for m in j.served_movements(k) if m in pending]
         cands.append((-len(served), sorted(served), k))
     return [k for *_, k in sorted(cands)]
@@ -366,15 +412,15 @@ PLAN_SEARCH_NODES = 200  # bound on the search below; past it the gate acts as i
 
 
 def _plan(
-    j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None
+    j: Intersection, deadlines: dict[str, float], cur: int, leave_s: float, first: int | None, st: _Static
 ) -> list[int] | None:
     """A service order meeting every deadline, leaving `cur` at leave_s and starting with
     `first` if given: each phase shown for its minimum green after its intergreen (rounded to
     whole decision periods). Depth-first over the phases serving the most urgent movement at
-    each step; None when there is none."""
+    each step; None when there is none. `st`: j's _Static."""
 
     budget = [PLAN_SEARCH_NODES]
-    intergreens = _static(j).intergreen_s  # stage_intergreen_s of every pair of phases
+    intergreens = st.intergreen_s  # stage_intergreen_s of every pair of phases
 
     def intergreen_s(a: int, b: int) -> float:
         return intergreens[a][b]
@@ -385,7 +431,7 @@ def _plan(
         budget[0] -= 1
         if budget[0] < 0 or depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
             return None
-        for p in [forced] if forced is not None else _edf_candidates(j, pending):
+        for p in [forced] if forced is not None else _edf_candidates(j, pending, st):
             start = t + intergreen_s(prev, p)
             served = [m for m in j.served_movements(p) if m in pending]
             if (not served and forced is None) or any(start > pending[m] + 1e-9 for m in served):
@@ -399,27 +445,25 @@ def _plan(
     return search(dict(deadlines), leave_s, cur, first, 0)
 
 
-def _feasible(j: Intersection, view: SignalView, cur: int, leave_s: float, first: int | None) -> bool:
-    """`_plan(j, _deadlines(j, view, cur), cur, leave_s, first) is not None`, without the search
-    when it is sure: the plan `_plan` last found for the same junction, phase, first phase and
-    deadlines (the same red_since_s of the movements red in `cur`), leaving no later than
-    `leave_s`, still meets every deadline from `leave_s` (_Found.meets).
+def _feasible(j: Intersection, view: SignalView, cur: int, leave_s: float, first: int | None, memo: GateMemo) -> bool:
+    """`_plan(j, _deadlines(j, view, cur, st), cur, leave_s, first, st) is not None`, without the
+    search when it is sure: the plan `_plan` last found (kept in `memo`) for the same junction,
+    phase, first phase and deadlines (the same red_since_s of the movements red in `cur`),
+    leaving no later than `leave_s`, still meets every deadline from `leave_s` (_Found.meets).
 
     Exact, not a heuristic: `_plan`'s candidates depend on the deadlines alone, and leaving
     later only delays every start (float addition is monotone), so the nodes its search visits
     before that plan are among those it visited then (no more of the node budget used), and the
     subtrees it tried first still fail; it reaches that plan, or another, and finds a plan."""
-    key = (id(j), cur, first)
-    red = _static(j).red_of[cur](view.red_since_s)
-    known = _FOUND.get(key)
-    if known is not None and known.model is j and known.red == red and known.meets(leave_s):
+    st = memo.static(j)
+    red = st.red_of[cur](view.red_since_s)
+    known = memo.found(j, cur, first)
+    if known is not None and known.red == red and known.meets(leave_s):
         return True
-    deadlines = _deadlines(j, view, cur)
-    plan = _plan(j, deadlines, cur, leave_s, first)
+    deadlines = _deadlines(j, view, cur, st)
+    plan = _plan(j, deadlines, cur, leave_s, first, st)
     if plan is not None:
-        if len(_FOUND) > 4096:  # a memo over a long life: start again
-            _FOUND.clear()
-        _FOUND[key] = _Found.of(j, red, deadlines, cur, leave_s, plan)
+        memo.keep(cur, first, _Found.of(j, st, red, deadlines, cur, leave_s, plan))
     return plan is not None
 
 
@@ -436,9 +480,15 @@ class _Found:
 
     @staticmethod
     def of(
-        j: Intersection, red: object, deadlines: dict[str, float], cur: int, leave_s: float, plan: list[int]
+        j: Intersection,
+        st: _Static,
+        red: object,
+        deadlines: dict[str, float],
+        cur: int,
+        leave_s: float,
+        plan: list[int],
     ) -> _Found:
-        intergreens = _static(j).intergreen_s
+        intergreens = st.intergreen_s
         pending, prev, steps = dict(deadlines), cur, []
         for p in plan:
             served = [m for m in j.served_movements(p) if m in pending]
@@ -463,10 +513,6 @@ class _Found:
                 return False
             t = start + green_s
         return True
-
-
-# (id(model), phase left, first phase) -> the plan _plan last found there; a memo
-_FOUND: dict[tuple[int, int, int | None], _Found] = {}
 
 
 def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude: int) -> int:

@@ -19,9 +19,10 @@ HITS = {"memo": 0, "calls": 0}
 @settings(max_examples=150, deadline=None)
 @given(j=junctions(), data=st.data())
 def test_feasible_equals_search(j: Intersection, data: st.DataObject) -> None:
-    safety._FOUND.clear()
+    memo = safety.GateMemo()
     cur = data.draw(st.integers(0, len(j.phases) - 1), label="cur")
-    red = safety._static(j).red_when[cur]
+    static = memo.static(j)
+    red = static.red_when[cur]
     if not red:
         return
     slack = st.floats(-5.0 - j.max_red_s, j.max_red_s, allow_nan=False)
@@ -38,9 +39,9 @@ def test_feasible_equals_search(j: Intersection, data: st.DataObject) -> None:
             moved = red_since[i] + data.draw(st.sampled_from([-20.0, 1.0, 30.0]), label="by")
             red_since = (*red_since[:i], moved, *red_since[i + 1 :])
         view = safety.SignalView(cur, False, 0.0, red_since)
-        searched = _count_searches(safety._feasible, j, view, cur, leave_s, first)
-        deadlines = safety._deadlines(j, view, cur)
-        expected = safety._plan(j, deadlines, cur, leave_s, first) is not None
+        searched = _count_searches(safety._feasible, j, view, cur, leave_s, first, memo)
+        deadlines = safety._deadlines(j, view, cur, static)
+        expected = safety._plan(j, deadlines, cur, leave_s, first, static) is not None
         assert searched[0] == expected, (deadlines, cur, leave_s, first)
         if expected and found_before:
             HITS["calls"] += 1
