@@ -58,7 +58,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -71,6 +71,7 @@ FULL_OCCUPANCY = 0.99  # a loop covered for the whole period (stuck-on test)
 DEFAULT_TRANSIT_SPEED_MPS = 10.0  # when the advance loop has not measured a speed yet
 DEFAULT_VEHICLE_SPACING_M = 7.5  # jam spacing of one PCU without a configuration ([detectors] default)
 TRANSIT_HISTORY_TICKS = 60  # advance-loop counts kept per lane: the longest transit between the loops
+_C = TypeVar("_C", bound="_Cut")
 
 
 @dataclass(frozen=True)
@@ -444,6 +445,40 @@ class LaneState:
         return LaneState(
             z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z, np.zeros((TRANSIT_HISTORY_TICKS, n))
         )
+
+
+class _Cut:
+    """One junction's part of a network record (LaneState or DetectorHealth over the lanes or
+    loops of many junctions, netestimate.py), each field cut from the network array (a view)
+    when first read, then kept. Never changes: a field read twice is the same array. Built by
+    `cut_of`; `dataclasses.replace` on it gives an ordinary record."""
+
+    _COLUMNS_LAST: frozenset[str] = frozenset({"adv_recent_pcu"})  # 2-D fields: cut along their last axis
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        d = self.__dict__
+        src = d.get("_src")
+        if src is None or name.startswith("__"):
+            raise AttributeError(name)
+        at = d["_at"]
+        value: np.ndarray = getattr(src, name)[(slice(None), at) if name in self._COLUMNS_LAST else at]
+        d[name] = value
+        return value
+
+
+class LaneCut(_Cut, LaneState):
+    """A LaneState cut from a network LaneState (lanes a:b), field by field when read."""
+
+
+class HealthCut(_Cut, DetectorHealth):
+    """A DetectorHealth cut from a network DetectorHealth (loops a:b), field by field when read."""
+
+
+def cut_of(kind: type[_C], src: LaneState | DetectorHealth, a: int, b: int) -> _C:
+    """LaneCut or HealthCut of `src`'s entries a:b, its fields views read on demand."""
+    out: _C = object.__new__(kind)
+    out.__dict__.update(_src=src, _at=slice(a, b))
+    return out
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from controller.core.estimation import (
     DetectorHealth,
     Estimate,
     EstimationParams,
+    HealthCut,
+    LaneCut,
     LaneMaps,
     LaneState,
     Layout,
@@ -39,6 +41,7 @@ from controller.core.estimation import (
     _lanes,
     _Readings,
     _sat_estimate,
+    cut_of,
     movement_arrays,
 )
 from controller.core.estimation import update as estimation_update
@@ -249,17 +252,14 @@ def _cut(
     m: MovementArrays,
 ) -> tuple[dict[str, Estimate], dict[int, tuple[LaneState, DetectorHealth]]]:
     """Every fresh junction's new Estimate, its arrays views of the network's, and the LaneState
-    and DetectorHealth cut (per junction position)."""
-    lane_arrays = [getattr(lanes, f) for f in _LANE_FIELDS]
-    health_arrays = [getattr(health, f) for f in _HEALTH_FIELDS]
-    recent = lanes.adv_recent_pcu
+    and DetectorHealth cut (per junction position; estimation.LaneCut, HealthCut)."""
     out = {}
     cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
     for k, t_s in r.fresh.items():
         a, b, da, db = net.bounds[k]
         i, j = net.mov_bounds[k]
-        lane_k = LaneState(*[x[a:b] for x in lane_arrays], recent[:, a:b])
-        health_k = DetectorHealth(*[x[da:db] for x in health_arrays])
+        lane_k = cut_of(LaneCut, lanes, a, b)  # fields cut when read: most are not, most ticks
+        health_k = cut_of(HealthCut, health, da, db)
         cut[k] = lane_k, health_k
         est = ests[k]
         crossed = est.crossed_by_class
