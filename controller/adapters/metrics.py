@@ -119,6 +119,10 @@ CUM = (
     "fixed_short_pcu",
 )
 _C = {name: k for k, name in enumerate(CUM)}
+_ARRIVED, _DISTANCE, _TIME, _DELAY = (_C[n] for n in ("arrived_pcu", "distance_pcu_m", "time_pcu_s", "delay_pcu_s"))
+_DEMAND, _SERVED, _FIXED_SERVED, _FIXED_SHORT = (
+    _C[n] for n in ("demand_pcu", "served_pcu", "fixed_served_pcu", "fixed_short_pcu")
+)
 
 
 @dataclass(frozen=True)
@@ -158,17 +162,36 @@ def approach_traffic(
     upstream of the advance loop, now. Then, with a = arrivals:
         distance = Σ a·L,   time = counted·dt + Σ a·(L − zone)/v,   delay = counted·dt − Σ a·zone/v.
     Speeds below 1 m/s are taken as 1 m/s (a loop that has seen no moving vehicle yet)."""
-    a = np.maximum(np.asarray(arrived_pcu, dtype=float), 0.0)
-    v = np.maximum(np.asarray(speed_mps, dtype=float), 1.0)
-    zone = np.maximum(np.asarray(zone_m, dtype=float), 0.0)
-    length = np.maximum(np.asarray(length_m, dtype=float), zone)
-    held_pcu_s = max(float(counted_pcu), 0.0) * max(dt_s, 0.0)
-    return ApproachTraffic(
-        float(a.sum()),
-        float(a @ length),
-        held_pcu_s + float(a @ ((length - zone) / v)),
-        held_pcu_s - float(a @ (zone / v)),
-    )
+    return _ApproachShape.of(length_m, zone_m).traffic(arrived_pcu, speed_mps, counted_pcu, dt_s)
+
+
+@dataclass(frozen=True)
+class _ApproachShape:
+    """approach_traffic's lengths per movement, clipped once: zone ≥ 0, length ≥ zone (m)."""
+
+    length_m: np.ndarray
+    zone_m: np.ndarray
+    upstream_m: np.ndarray  # length - zone: the part of the approach no loop watches
+
+    @staticmethod
+    def of(length_m: np.ndarray, zone_m: np.ndarray) -> _ApproachShape:
+        zone = np.maximum(np.asarray(zone_m, dtype=float), 0.0)
+        length = np.maximum(np.asarray(length_m, dtype=float), zone)
+        return _ApproachShape(length, zone, length - zone)
+
+    def traffic(
+        self, arrived_pcu: np.ndarray, speed_mps: np.ndarray, counted_pcu: float, dt_s: float
+    ) -> ApproachTraffic:
+        """approach_traffic over these lengths."""
+        a = np.maximum(np.asarray(arrived_pcu, dtype=float), 0.0)
+        v = np.maximum(np.asarray(speed_mps, dtype=float), 1.0)
+        held_pcu_s = max(float(counted_pcu), 0.0) * max(dt_s, 0.0)
+        return ApproachTraffic(
+            float(a.sum()),
+            float(a @ self.length_m),
+            held_pcu_s + float(a @ (self.upstream_m / v)),
+            held_pcu_s - float(a @ (self.zone_m / v)),
+        )
 
 
 def lane_lengths_m(layout: Layout) -> np.ndarray:
@@ -229,11 +252,14 @@ class _Junction:
         self.mov_weights = on / np.maximum(on.sum(axis=1, keepdims=True), 1e-12)  # (movements, lanes)
         self.mov_len_m = self.mov_weights @ lane_len_m
         self.mov_zone_m = self.mov_weights @ layout.lane_zone_m
+        self.shape = _ApproachShape.of(self.mov_len_m, self.mov_zone_m)
+        self.any_watched = bool(self.watched.any())
         self.last_arrivals_pcu: np.ndarray | None = None
         self.fixed_capacity_pcu_h = fixed_capacity_pcu_h(layout)  # per lane
         # Lanes whose departures are measured: the throughput figures count only these, so a lane
         # without a stop-line loop (its demand borrowed by the estimator) is not read as unserved.
         self.counted = layout.lane_stop >= 0
+        self.fixed_capacity_counted_pcu_s = self.fixed_capacity_pcu_h[self.counted] / 3600.0
         self.cum = np.zeros(len(CUM))
         self.cum_t_s: float | None = None
         self.cum_t0_s: float | None = None
@@ -638,12 +664,12 @@ class ServiceMetrics:
         lanes = est.lanes
         arrivals = np.asarray(est.arrivals_pcu, dtype=float)
         last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
-        if not j.watched.any() or last is None or last.shape != arrivals.shape:
+        if not j.any_watched or last is None or last.shape != arrivals.shape:
             return ApproachTraffic()
         w = j.watched
         counted = float(np.sum(lanes.queue_pcu[w] + lanes.hidden_pcu[w]))
         speed = j.mov_weights @ lanes.adv_speed_mps
-        return approach_traffic((arrivals - last) * j.mov_watched, j.mov_len_m, j.mov_zone_m, speed, counted, dt_s)
+        return j.shape.traffic((arrivals - last) * j.mov_watched, speed, counted, dt_s)
 
     def _accumulate(self, j: _Junction, est, now_s: float) -> None:
         """Add this refresh to the junction's cumulative quantities (CUM): counts as they stand,
@@ -664,18 +690,18 @@ class ServiceMetrics:
         k = j.counted
         served = np.maximum(lanes.dep_flow_pcu_h[k], 0.0) / 3600.0
         q = np.maximum(np.maximum(lanes.flow_pcu_h[k], 0.0) / 3600.0, served)
-        c = j.fixed_capacity_pcu_h[k] / 3600.0
-        for name, add in (
-            ("arrived_pcu", t.arrived_pcu),
-            ("distance_pcu_m", t.distance_pcu_m),
-            ("time_pcu_s", t.time_pcu_s),
-            ("delay_pcu_s", t.delay_pcu_s),
-            ("demand_pcu", float(q.sum()) * dt),
-            ("served_pcu", float(served.sum()) * dt),
-            ("fixed_served_pcu", float(np.minimum(q, c).sum()) * dt),
-            ("fixed_short_pcu", float(np.maximum(q - c, 0.0).sum()) * dt),
+        c = j.fixed_capacity_counted_pcu_s
+        for k_cum, add in (
+            (_ARRIVED, t.arrived_pcu),
+            (_DISTANCE, t.distance_pcu_m),
+            (_TIME, t.time_pcu_s),
+            (_DELAY, t.delay_pcu_s),
+            (_DEMAND, float(q.sum()) * dt),
+            (_SERVED, float(served.sum()) * dt),
+            (_FIXED_SERVED, float(np.minimum(q, c).sum()) * dt),
+            (_FIXED_SHORT, float(np.maximum(q - c, 0.0).sum()) * dt),
         ):
-            cum[_C[name]] += add
+            cum[k_cum] += add
 
     def _network(self, now_s: float) -> None:
         """The network figures from every junction's latest refresh: the shadow's delays
