@@ -1,6 +1,7 @@
 """max_pressure's switching factor T / (T + L_mk) kept per phase in force (Statics.useful) gives
 phase_pressures bit for bit the pressures it derives on each call, on the bundled city's
-junction models, every phase in force, random estimates and red times."""
+junction models, every phase in force, random estimates and red times; the permitted-only
+movements per phase (Statics.permitted) are those the layout says."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def test_kept_factor_gives_the_same_pressures_bit_for_bit() -> None:
         kept = build_statics(lay, p.permitted_sat_ratio, p.switch_service_s)
         bare = build_statics(lay, p.permitted_sat_ratio)
         assert kept.useful is not None and bare.useful is None
+        assert kept.permitted is not None and (kept.permitted == (lay.serves & ~lay.protected)).all()
         moves = len(lay.junction.movements)
         for cur in range(len(lay.junction.phases)):
             for _ in range(5):

@@ -76,6 +76,7 @@ class Statics:
     # None: phase_pressures derives the row of the phase in force on each call
     useful: np.ndarray | None = None
     useful_switch_s: float = float("nan")
+    permitted: np.ndarray | None = None  # (phases, movements) served permitted ('g') only; None: derived per call
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,10 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
     if switch_service_s is not None:
         useful = np.stack([switch_useful(layout, ig, cur, switch_service_s) for cur in range(len(j.phases))])
     kept_s = math.nan if switch_service_s is None else switch_service_s
-    return Statics(ig, service, tuple(clearance), yield_lanes(layout), lane_weight(layout), useful, kept_s)
+    permitted_only = layout.serves & ~layout.protected
+    return Statics(
+        ig, service, tuple(clearance), yield_lanes(layout), lane_weight(layout), useful, kept_s, permitted_only
+    )
 
 
 def switch_useful(layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float) -> np.ndarray:
@@ -270,7 +274,7 @@ class MaxPressurePolicy(Policy):
             state.boxed,
             layout,
             st.yield_lanes[cur],
-            layout.serves[cur] & ~layout.protected[cur],
+            st.permitted[cur] if st.permitted is not None else layout.serves[cur] & ~layout.protected[cur],
             est.departures_pcu > state.last_dep_pcu,
             est,
             self.params.clearance_gap_s,
