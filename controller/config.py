@@ -141,6 +141,7 @@ class ReplayConfig:
     drop_one_edge_routes: bool = False  # candidate routes of one edge (appear and vanish on one street) are dropped
     route_min_counts: int = 1  # counting locations (counted edges, turns) a sampled route must pass (routeSampler)
     routes_from_entries: bool = False  # a sampled route starting inside the network is moved back to its entries
+    spread_routes: bool = False  # each sampled vehicle spread over the routes that pass the same counting sites
 
 
 @dataclass(frozen=True)
