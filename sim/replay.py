@@ -260,7 +260,11 @@ def class_routes(
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"
     how = demand.Sampling(req.seed, params.minimize_vehicles, params.route_min_counts)
-    return demand.sample_class(own, edgedata, routes, cls, how, params.entries_first)
+    files = demand.sample_class(own, edgedata, routes, cls, how, params.entries_first)
+    if not params.spread_routes:
+        return files
+    pool = list(dict.fromkeys([*own.entries, *own.anywhere]))
+    return [demand.spread_equivalent_routes(f, pool, edgedata, req.seed, net, vclass) for f in files]
 
 
 DEMAND_TAGS = frozenset({"vehicle", "flow", "trip", "person", "personFlow", "container", "containerFlow"})

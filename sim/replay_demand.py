@@ -817,3 +817,64 @@ def read_routes(path: Path) -> list[list[str]]:
     if not path.exists():
         return []
     return [r.get("edges", "").split() for r in ET.parse(path).getroot().iter("route") if r.get("edges")]
+
+
+def counting_signature(edges: list[str], counted: set[str], turns: set[tuple[str, str]]) -> tuple[str, ...]:
+    """The counting locations a route passes, in order: its counted edges and its turning counts
+    (from, to). Two routes with one signature meet the same counts: only where they come from
+    and go to between counting sites differs, which no loop says."""
+    sig = [e for e in edges if e in counted]
+    sig += [f"{a}>{b}" for a, b in pairwise(edges) if (a, b) in turns]
+    return tuple(sig)
+
+
+def route_capacity(net, edges: list[str], counted: set[str], vclass: str) -> int:
+    """How much traffic a route's uncounted ends can take, relative to an equivalent route: the
+    fewest lanes (open to SUMO vClass `vclass`) from its start to its first counted edge, times
+    the fewest from its last counted edge to its end (a route that passes none: over all its
+    edges)."""
+    lanes = [sum(1 for ln in net.getEdge(e).getLanes() if ln.allows(vclass)) or 1 for e in edges]
+    hits = [i for i, e in enumerate(edges) if e in counted]
+    if not hits:
+        return min(lanes)
+    return min(lanes[: hits[0] + 1]) * min(lanes[hits[-1] :])
+
+
+def spread_equivalent_routes(
+    routes: Path, candidates: list[Path], edgedata: Path, seed: int, net, vclass: str = "passenger"
+) -> Path:
+    """Spreads each sampled vehicle over the candidate routes equivalent to its own (the same
+    counting_signature), in proportion to route_capacity: routeSampler's programme puts a whole
+    stream on one of several routes that pass the same loops (a vertex of its linear programme),
+    so one uncounted entry or exit (a one-lane street) takes traffic that several share, and
+    jams. Which of them real traffic takes no loop says; in proportion to what their ends can
+    take is the neutral split. Every count the sample met stays met. Written beside `routes`
+    (`<name>.spread.rou.xml`, the sample itself kept for reuse); returns that file."""
+    intervals, _root = _counts_of(edgedata)
+    counted = {e for _b, _e, asked in intervals for e, to in asked if not to}
+    turns = {(e, to) for _b, _e, asked in intervals for e, to in asked if to}
+    groups: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
+    for c in candidates:
+        for r in read_routes(c):
+            groups[counting_signature(r, counted, turns)][" ".join(r)] = route_capacity(net, r, counted, vclass)
+    rng = np.random.default_rng(seed)
+    tree = ET.parse(routes)
+    moved = 0
+    for v in tree.getroot().iter("vehicle"):
+        route = v.find("route")
+        if route is None:
+            continue
+        edges = route.get("edges", "").split()
+        group = groups.get(counting_signature(edges, counted, turns))
+        if not group or len(group) < 2:
+            continue
+        names = list(group)
+        weights = np.array([group[n] for n in names], dtype=float)
+        pick = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+        if pick != " ".join(edges):
+            route.set("edges", pick)
+            moved += 1
+    out = routes.with_name(routes.name.replace(".rou.xml", "") + ".spread.rou.xml")
+    tree.write(out, xml_declaration=True, encoding="UTF-8")
+    log.info("%s: %d vehicles moved to an equivalent route", out.name, moved)
+    return out
