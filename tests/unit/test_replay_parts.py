@@ -323,3 +323,24 @@ def test_a_route_starting_inside_is_moved_back_to_the_entries_past_no_loop(tmp_p
     assert extend_to_entries(net, src, tmp_path / "o.xml", {"A"}, "passenger", 0.0) == 0  # a loop on the way in
     assert extend_to_entries(net, src, tmp_path / "o.xml", {"A"}, "bus", 0.0) == 1  # the bus-only street B into T
     assert [v.find("route").get("edges") for v in ET.parse(tmp_path / "o.xml").getroot()] == ["R", "B T", "A T"]
+
+
+def test_a_sampled_vehicle_is_spread_over_the_routes_that_pass_the_same_counts(tmp_path):
+    """routeSampler's programme puts a stream on one of several routes that pass the same
+    counting sites; spread_routes shares it out over all of them, in proportion to the lanes of
+    their uncounted ends, without changing what any count sees."""
+    from sim.replay_demand import counting_signature, route_capacity, spread_equivalent_routes
+
+    _junctions, net = tiny(tmp_path, {})
+    counters = [EdgeCounter("A", "stop", ("a",)), EdgeCounter("A", "stop", ("a",), "R")]
+    write_edgedata(tmp_path / "c.xml", counters, {"a": np.array([[300, 0, 0, 0]])}, "car", 0.0, 60.0, 1, {})
+    assert counting_signature(["A", "R"], {"A"}, {("A", "R")}) == ("A", "A>R")
+    assert route_capacity(net, ["A", "T"], {"A"}, "passenger") == 2 * 1  # the two car lanes in, one lane out
+    assert route_capacity(net, ["A", "T"], {"A"}, "bus") == 3 * 1
+    cands = _routes(tmp_path / "cand.xml", [(0.0, "A R"), (0.0, "A T"), (0.0, "A L"), (0.0, "A T")])
+    sample = _routes(tmp_path / "s.rou.xml", [(k / 10, "A T") for k in range(300)] + [(30.0, "A R")] * 50)
+    out = spread_equivalent_routes(sample, [cands], tmp_path / "c.xml", 1, net)
+    got = [v.find("route").get("edges") for v in ET.parse(out).getroot()]
+    assert got.count("A R") == 50  # the turning count A -> R pins its vehicles
+    assert 120 < got.count("A T") < 180 and got.count("A T") + got.count("A L") == 300  # T and L alike
+    assert [v.find("route").get("edges") for v in ET.parse(sample).getroot()][:3] == ["A T"] * 3  # sample kept
