@@ -104,6 +104,18 @@ class HarmParams:
 
 
 @dataclass(frozen=True)
+class Charge:
+    """The queues accumulate charges one junction for one replay (charge_of): (FIXED, CONTROLLED)
+    PCU, each side's replayed queues summed, and of them the PCU standing beyond their
+    approach's storage where the loops see an approach overrun (spill_charge_pcu; 0 without
+    spill_back)."""
+
+    replay: shadow.Replay  # the replay it is for (accumulate compares the object)
+    queue_pcu: tuple[float, float]
+    spill_pcu: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class HarmState:
     """One junction's mode and its evidence (the replay)."""
 
@@ -128,6 +140,9 @@ class HarmState:
     # (movements,) the estimator's hidden queue (upstream of the advance loops) at the replay's time
     # (observe_all; None: not measured yet): where the loops see an approach overrun (spill_charge_pcu)
     measured_hidden_pcu: np.ndarray | None = None
+    # what accumulate charges for `replay`, computed by observe_all for every junction at once
+    # (None, or computed for another replay: accumulate computes it)
+    charge: Charge | None = None
 
     @property
     def gains(self) -> shadow.Gains:
@@ -202,8 +217,36 @@ def observe_all(
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
     neighbours' replays when `net.spill` is set)."""
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
-    hidden = netshadow.hidden_pcu(net, ests)
-    return [_evolve(s, replay=r, measured_hidden_pcu=h) for s, r, h in zip(states, replays, hidden)]
+    hidden_net = netshadow.hidden_by_movement(net, ests)
+    st = net.mov_start.tolist()
+    sums, spill = netshadow.queue_charges(
+        net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None
+    )
+    sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
+    known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
+    out = []
+    for k, (s, r) in enumerate(zip(states, replays)):
+        charge = None
+        if known:
+            spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
+            charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0))
+        out.append(_evolve(s, replay=r, measured_hidden_pcu=hidden_net[st[k] : st[k + 1]], charge=charge))
+    return out
+
+
+def charge_of(state: HarmState, params: HarmParams) -> Charge:
+    """What accumulate charges for the state's replay, one junction alone (observe_all computes
+    the same floats for every junction at once: sequential sums in movement and approach order)."""
+    replay = state.replay
+    if state.charge is not None and state.charge.replay is replay:
+        return state.charge
+    q = replay.sides.queue_pcu
+    rows = np.zeros(q.shape[1], dtype=int)
+    sums = (float(np.bincount(rows, q[0], minlength=1)[0]), float(np.bincount(rows, q[1], minlength=1)[0]))
+    spill = (0.0, 0.0)
+    if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
+        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu)
+    return Charge(replay, sums, spill)
 
 
 def spill_charge_pcu(
@@ -224,7 +267,10 @@ def spill_charge_pcu(
         return 0.0, 0.0
     over = shadow.spill_by_approach(queue_pcu, approach, storage_pcu)
     seen = np.bincount(approach, hidden_pcu, minlength=len(storage_pcu)) > 0
-    return float(over[shadow.FIXED][seen].sum()), float(over[shadow.CONTROLLED][seen].sum())
+    rows = np.zeros(len(storage_pcu), dtype=int)  # sequential sums, as netshadow.queue_charges
+    fixed = np.bincount(rows, np.where(seen, over[shadow.FIXED], 0.0), minlength=1)[0]
+    controlled = np.bincount(rows, np.where(seen, over[shadow.CONTROLLED], 0.0), minlength=1)[0]
+    return float(fixed), float(controlled)
 
 
 def accumulate(state: HarmState, params: HarmParams) -> HarmState:
@@ -243,12 +289,10 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     dt = replay.t_s - state.excess_t_s
     if dt <= 0:
         return state
-    q = replay.sides.queue_pcu
-    spill = (0.0, 0.0)
-    if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
-        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu)
-    q_fixed = float(q[shadow.FIXED].sum()) + spill[shadow.FIXED]
-    q_controlled = float(q[shadow.CONTROLLED].sum()) + spill[shadow.CONTROLLED]
+    charge = charge_of(state, params)
+    spill = charge.spill_pcu
+    q_fixed = charge.queue_pcu[shadow.FIXED] + spill[shadow.FIXED]
+    q_controlled = charge.queue_pcu[shadow.CONTROLLED] + spill[shadow.CONTROLLED]
     demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
     excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))

@@ -36,7 +36,16 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout, LinkLayout
-from controller.core.shadow import TRANSIT_MAX_TICKS, Program, Replay, Side, advance, approaches, controlled_phase
+from controller.core.shadow import (
+    TRANSIT_MAX_TICKS,
+    Program,
+    Replay,
+    Side,
+    advance,
+    approaches,
+    controlled_phase,
+    spill_by_approach,
+)
 from controller.model import SignalStatus
 
 _SIDE_FIELDS = tuple(f.name for f in fields(Side))
@@ -57,6 +66,7 @@ class Spill:
     approach_storage_pcu: np.ndarray  # (approaches,)
     feed_movement: np.ndarray  # (pairs,) network movement ...
     feed_approach: np.ndarray  # (pairs,) ... and a neighbour's approach its exit feeds
+    approach_junction: np.ndarray  # (approaches,) junction position
 
     @staticmethod
     def build(layouts: Mapping[str, Layout], links: LinkLayout) -> Spill:
@@ -64,6 +74,7 @@ class Spill:
         index: dict[tuple[str, str], int] = {}
         mov_approach: list[np.ndarray] = []
         storage: list[np.ndarray] = []
+        approach_junction: list[np.ndarray] = []
         offset = 0
         for jid, lay in layouts.items():
             local, st = approaches(lay)
@@ -71,6 +82,7 @@ class Spill:
             mov_approach.append(local + offset)
             storage.append(st)
             offset += len(st)
+            approach_junction.append(np.full(len(st), len(approach_junction)))
         by_edge = {edge: (jid, k) for (jid, edge), k in index.items()}
         pairs: list[tuple[int, int]] = []
         start = 0
@@ -89,6 +101,7 @@ class Spill:
             np.concatenate(storage) if storage else np.zeros(0),
             np.array([p[0] for p in pairs], dtype=int),
             np.array([p[1] for p in pairs], dtype=int),
+            np.concatenate(approach_junction).astype(int) if approach_junction else np.zeros(0, dtype=int),
         )
 
 
@@ -300,12 +313,47 @@ def advance_all(
 def hidden_pcu(net: NetworkProgram, ests: Sequence[Estimate]) -> list[np.ndarray]:
     """Per junction of `net` (estimates in its order), (movements,) the estimator's hidden queue
     (upstream of the advance loops) on each movement's lanes, their mean (Program.lane_mean)."""
-    hidden = _cat([e.lanes.hidden_pcu for e in ests])
-    per_movement = np.bincount(
-        net.pair_movement, net.pair_weight * hidden[net.pair_lane], minlength=len(net.mov_junction)
-    )
+    per_movement = hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
     return [per_movement[st[k] : st[k + 1]] for k in range(len(ests))]
+
+
+def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate]) -> np.ndarray:
+    """hidden_pcu as one (movements,) array over the network."""
+    hidden = _cat([e.lanes.hidden_pcu for e in ests])
+    out: np.ndarray = np.bincount(
+        net.pair_movement, net.pair_weight * hidden[net.pair_lane], minlength=len(net.mov_junction)
+    )
+    return out
+
+
+def replayed_queues(replays: Sequence[Replay], cache: ReplayCache | None = None) -> np.ndarray:
+    """(2, movements) both sides' replayed queues of every junction (the last advance_all's
+    network array when `replays` are its views)."""
+    known = cache.lookup(replays) if cache is not None else None
+    if known is not None:
+        return known.sides.queue_pcu
+    return np.concatenate([r.sides.queue_pcu for r in replays], axis=1)
+
+
+def queue_charges(
+    net: NetworkProgram, queue_pcu: np.ndarray, hidden_pcu: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per junction, for the do-no-harm test (harm.accumulate), (2, junctions) twice: each side's
+    replayed queues summed (`queue_pcu`, (2, movements)), and the PCU of them standing beyond
+    their approach's storage on the approaches where the loops see a hidden queue (`hidden_pcu`,
+    (movements,); harm.spill_charge_pcu; zeros without `net.spill` or `hidden_pcu`). Sums are
+    sequential, in movement and approach order: what harm.spill_charge_pcu and harm's own sums
+    give one junction at a time."""
+    n_j = len(net.programs)
+    sums = np.stack([np.bincount(net.mov_junction, q, minlength=n_j) for q in queue_pcu])
+    spill = np.zeros_like(sums)
+    if net.spill is not None and hidden_pcu is not None:
+        sp = net.spill
+        over = spill_by_approach(queue_pcu, sp.mov_approach, sp.approach_storage_pcu)
+        seen = np.bincount(sp.mov_approach, hidden_pcu, minlength=len(sp.approach_storage_pcu)) > 0
+        spill = np.stack([np.bincount(sp.approach_junction, np.where(seen, o, 0.0), minlength=n_j) for o in over])
+    return sums, spill
 
 
 def _to_stop_line(

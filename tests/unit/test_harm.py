@@ -447,7 +447,9 @@ def test_the_fixed_block_keeps_what_the_fixed_replay_explains():
     """fixed_block by hand: a movement feeding one approach of storage 10 PCU, full on the
     controlled side (fill 1), 3 PCU on the fixed side (fill 0.3): 0.9 x (1 - 1 + 0.3) = 0.27; a
     movement feeding nothing keeps its blockage; the fixed side fuller than the controlled: kept."""
-    spill = netshadow.Spill(np.array([0, 1, 2]), np.array([10.0, 10.0, 10.0]), np.array([0]), np.array([2]))
+    spill = netshadow.Spill(
+        np.array([0, 1, 2]), np.array([10.0, 10.0, 10.0]), np.array([0]), np.array([2]), np.array([0, 0, 0])
+    )
     q = np.array([[0.0, 0.0, 3.0], [0.0, 0.0, 25.0]])
     assert netshadow.fixed_block(spill, q, np.array([0.9, 0.5, 0.0])) == pytest.approx([0.27, 0.5, 0.0])
     q_fuller = np.array([[0.0, 0.0, 9.0], [0.0, 0.0, 4.0]])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from controller.config import Config
-from controller.core import estimation, netshadow, shadow
+from controller.core import estimation, harm, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.model import SignalStatus
 from tests.unit.test_netestimate import _junctions, _snapshot
@@ -129,3 +129,36 @@ def test_an_empty_interval_leaves_the_replays_as_they_are():
     ests = [Estimate.empty(lay, 5.0) for lay in layouts.values()]
     out = netshadow.advance_all(net, replays, ests, [None] * len(replays), 5.0, WINDOW_S)
     assert all(a is b for a, b in zip(out, replays))
+
+
+@pytest.mark.parametrize("spill_back", [True, False])
+def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: bool):
+    """harm.observe_all's Charge (netshadow.queue_charges, every junction at once) equals, bit for
+    bit, harm.charge_of junction by junction (the replayed queues summed, and the spill charged
+    where the loops see an approach overrun), on random feeds with slow discharge (queues beyond
+    the approaches)."""
+    rng = random.Random(5)
+    js = _chained(_junctions())
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in layouts.items()}
+    links = estimation.LinkLayout.build(layouts)
+    spill = netshadow.Spill.build(layouts, links) if spill_back else None
+    net = netshadow.NetworkProgram.build(list(programs.values()), spill)
+    params = harm.HarmParams(spill_back=spill_back)
+    cache = netshadow.ReplayCache()
+    ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
+    states = [harm.initial(programs[j], len(layouts[j].junction.movements), 0.0) for j in js]
+    charged = 0
+    for tick in range(1, 400):
+        t = float(tick)
+        for jid, j in js.items():
+            e = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
+            ests[jid] = dataclasses.replace(e, block=np.array([rng.uniform(0.7, 1.0) for _ in e.block]))
+        statuses = [_status(rng, jid, len(j.phases), t) for jid, j in js.items()]
+        states = harm.observe_all(net, states, [ests[j] for j in js], statuses, t, params, cache)
+        for s in states:
+            assert s.charge is not None and s.charge.replay is s.replay
+            alone = harm.charge_of(dataclasses.replace(s, charge=None), params)
+            assert alone.queue_pcu == s.charge.queue_pcu and alone.spill_pcu == s.charge.spill_pcu
+            charged += max(s.charge.spill_pcu) > 0
+    assert (charged > 20) == spill_back  # the spill charge was exercised (with spill_back)
