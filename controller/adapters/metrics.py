@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures
 from controller.core import shadow
-from controller.core.estimation import Layout
+from controller.core.estimation import Estimate, Layout
 from controller.errors import AdapterError
 from controller.model import JUNCTION_MODES, VEHICLE_CLASSES, CyclePlan, Intersection, SignalStatus
 
@@ -252,7 +253,8 @@ class _Junction:
         self.mov_weights = on / np.maximum(on.sum(axis=1, keepdims=True), 1e-12)  # (movements, lanes)
         self.mov_len_m = self.mov_weights @ lane_len_m
         self.mov_zone_m = self.mov_weights @ layout.lane_zone_m
-        self.shape = _ApproachShape.of(self.mov_len_m, self.mov_zone_m)
+        shape = _ApproachShape.of(self.mov_len_m, self.mov_zone_m)
+        self.length_m, self.zone_m, self.upstream_m = shape.length_m, shape.zone_m, shape.upstream_m
         self.any_watched = bool(self.watched.any())
         self.last_arrivals_pcu: np.ndarray | None = None
         self.fixed_capacity_pcu_h = fixed_capacity_pcu_h(layout)  # per lane
@@ -309,6 +311,8 @@ class ServiceMetrics:
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"metrics {name} must be a finite number > 0, got {v!r}")
         self._j = {jid: _Junction(Layout.build(j, cfg)) for jid, j in junctions.items()}
+        # the junctions refreshed in one tick, by their ids: their statics concatenated
+        self._groups: dict[tuple[str, ...], GroupStatics] = {}
         self._started = False
         self.updates = 0  # per-junction refreshes done
         self._last_network_s: float | None = None
@@ -535,7 +539,7 @@ class ServiceMetrics:
         self.tick_duration.observe(duration_s)
         self.service_time.set(now_s)
         self._count_plans(result)
-        updated = False
+        due: list[tuple[str, _Junction, JunctionState]] = []
         manual = set(result.manual)
         for jid, js in state.junctions.items():
             j = self._j.get(jid)
@@ -556,10 +560,11 @@ class ServiceMetrics:
             )
             self._set_mode(j, mode, harm_state.switches if harm_state is not None else 0)
             if now_s >= j.next_update_s:
-                self._update_junction(j, js, now_s)
-                updated = True
+                due.append((jid, j, js))
+        if due:
+            self._refresh(due, now_s)
         # The network figures once per update_s (each junction's part was refreshed within it).
-        if updated and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
+        if due and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
             self._network(now_s)
         self.metrics_cost.inc(time.perf_counter() - t0)
 
@@ -623,24 +628,49 @@ class ServiceMetrics:
         j.held_keep = 1.0
 
     # -- every update_s, junctions staggered over the interval ------------------------------------
-    def _update_junction(self, j: _Junction, js, now_s: float) -> None:
-        """Refresh one junction's gauges from the core's estimate and the shadow."""
-        j.next_update_s = max(j.next_update_s + self.params.update_s, now_s + 1e-9)
+    def _refresh(self, due: list[tuple[str, _Junction, JunctionState]], now_s: float) -> None:
+        """Refresh the gauges of the junctions due this tick from the core's estimates and the
+        shadows, their figures computed together (metrics_group.py)."""
+        key = tuple(jid for jid, _j, _js in due)
+        group = self._groups.get(key)
+        if group is None:
+            if len(self._groups) >= 4 * max(len(self._j), 1):  # the stagger moved: start again
+                self._groups.clear()
+            group = self._groups[key] = GroupStatics.build([j for _jid, j, _js in due])
+        ests, lasts, valid, dts = [], [], [], []
+        for _jid, j, js in due:
+            j.next_update_s = max(j.next_update_s + self.params.update_s, now_s + 1e-9)
+            self._catch_up(j)
+            est = js.estimate
+            arrivals = np.asarray(est.arrivals_pcu, dtype=float)
+            last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
+            ok = j.any_watched and last is not None and last.shape == arrivals.shape
+            ests.append(est)
+            lasts.append(last if ok and last is not None else arrivals)
+            valid.append(ok)
+            dts.append(0.0 if j.cum_t_s is None else max(now_s - j.cum_t_s, 0.0))
+        fig = group_figures(
+            group, ests, [j.shadow.green_share for _jid, j, _js in due], lasts, np.array(valid), np.array(dts)
+        )
+        for i, (_jid, j, js) in enumerate(due):
+            self._update_junction(j, js, fig, i, now_s)
+
+    def _update_junction(self, j: _Junction, js: JunctionState, fig: GroupFigures, i: int, now_s: float) -> None:
+        """Refresh one junction's gauges: its figures are the group's `i`th (group_figures)."""
         self.updates += 1
         est = js.estimate
-        self._catch_up(j)
         g = self._gains(j, js)
         j.gains = g
         c = j.c
-        c["queue"].set(float(np.sum(est.queue_pcu)))
+        c["queue"].set(float(fig.queue_pcu[i]))
         j.refreshed = True
         c["delay"].set(math.nan if g is None else g.delay_controlled_s)
         c["fixed_delay"].set(math.nan if g is None else g.delay_fixed_s)
         c["delay_gain"].set(math.nan if g is None else g.delay_gain)
-        c["saturation"].set(self._degree_of_saturation(j, est))
+        c["saturation"].set(float(fig.saturation[i]))
         c["cycle"].set(self._cycle_s(j, js))
         self._faults(j, est)
-        self._accumulate(j, est, now_s)
+        self._accumulate(j, est, fig, i, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
         r = j.rates
         speed = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
@@ -651,7 +681,7 @@ class ServiceMetrics:
         c["speed"].set(math.nan if speed is None else speed)
         c["measured_delay"].set(math.nan if delay is None else max(delay, 0.0))
         c["throughput_gain"].set(math.nan if gain is None else gain)
-        j.speed_mps, j.speed_weight = self._speed(j, est)
+        j.speed_mps, j.speed_weight = float(fig.speed_mps[i]), float(fig.speed_weight[i])
 
     @staticmethod
     def _gains(j: _Junction, js: JunctionState) -> shadow.Gains | None:
@@ -659,49 +689,33 @@ class ServiceMetrics:
         None (n/a) from a core state without one."""
         return js.harm.gains if js.harm is not None else None
 
-    def _traffic(self, j: _Junction, est, dt_s: float) -> ApproachTraffic:
-        """The watched approaches' traffic since the last refresh (`approach_traffic`)."""
-        lanes = est.lanes
-        arrivals = np.asarray(est.arrivals_pcu, dtype=float)
-        last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
-        if not j.any_watched or last is None or last.shape != arrivals.shape:
-            return ApproachTraffic()
-        w = j.watched
-        counted = float(np.sum(lanes.queue_pcu[w] + lanes.hidden_pcu[w]))
-        speed = j.mov_weights @ lanes.adv_speed_mps
-        return j.shape.traffic((arrivals - last) * j.mov_watched, speed, counted, dt_s)
-
-    def _accumulate(self, j: _Junction, est, now_s: float) -> None:
+    @staticmethod
+    def _accumulate(j: _Junction, est: Estimate, fig: GroupFigures, i: int, now_s: float) -> None:
         """Add this refresh to the junction's cumulative quantities (CUM): counts as they stand,
-        rates integrated over the time since the last refresh."""
-        dt = 0.0 if j.cum_t_s is None else max(now_s - j.cum_t_s, 0.0)
+        rates integrated over the time since the last refresh (the group's `i`th figures).
+
+        The fixed program's service of the measured demand, per lane: Σ min(q, c), its shortfall
+        Σ (q − c)⁺. Demand: the advance loop's flow, never below the stop-line flow (what
+        departed had arrived; an advance loop that misses vehicles joining below it understates
+        it). Served: the stop-line flow, smoothed as the demand is (the same lag on both sides).
+        The traffic on the approaches: `approach_traffic`."""
         if j.cum_t0_s is None:
             j.cum_t0_s = now_s
         j.cum_t_s = now_s
         cum = j.cum
-        cum[_C["departed_pcu"]] = float(np.sum(est.departures_pcu))
+        cum[_C["departed_pcu"]] = float(fig.departed_pcu[i])
         cum[_C["crossed_veh"]] = float(sum(n for _, n in est.crossed_by_class))
-        t = self._traffic(j, est, dt)
-        # The fixed program's service of the measured demand, per lane: Σ min(q, c), its shortfall
-        # Σ (q − c)⁺. Demand: the advance loop's flow, never below the stop-line flow (what departed
-        # had arrived; an advance loop that misses vehicles joining below it understates it).
-        # Served: the stop-line flow, smoothed as the demand is (the same lag on both sides).
-        lanes = est.lanes
-        k = j.counted
-        served = np.maximum(lanes.dep_flow_pcu_h[k], 0.0) / 3600.0
-        q = np.maximum(np.maximum(lanes.flow_pcu_h[k], 0.0) / 3600.0, served)
-        c = j.fixed_capacity_counted_pcu_s
         for k_cum, add in (
-            (_ARRIVED, t.arrived_pcu),
-            (_DISTANCE, t.distance_pcu_m),
-            (_TIME, t.time_pcu_s),
-            (_DELAY, t.delay_pcu_s),
-            (_DEMAND, float(q.sum()) * dt),
-            (_SERVED, float(served.sum()) * dt),
-            (_FIXED_SERVED, float(np.minimum(q, c).sum()) * dt),
-            (_FIXED_SHORT, float(np.maximum(q - c, 0.0).sum()) * dt),
+            (_ARRIVED, fig.arrived_pcu[i]),
+            (_DISTANCE, fig.distance_pcu_m[i]),
+            (_TIME, fig.time_pcu_s[i]),
+            (_DELAY, fig.delay_pcu_s[i]),
+            (_DEMAND, fig.demand_pcu[i]),
+            (_SERVED, fig.served_pcu[i]),
+            (_FIXED_SERVED, fig.fixed_served_pcu[i]),
+            (_FIXED_SHORT, fig.fixed_short_pcu[i]),
         ):
-            cum[k_cum] += add
+            cum[k_cum] += float(add)
 
     def _network(self, now_s: float) -> None:
         """The network figures from every junction's latest refresh: the shadow's delays
@@ -747,16 +761,6 @@ class ServiceMetrics:
         self._run.add(tot, loop_speed, dt)
 
     @staticmethod
-    def _degree_of_saturation(j: _Junction, est) -> float:
-        """max over movements of x = q / (λ s): demand over the capacity of the green actually
-        given (λ: measured green share, s: learnt saturation flow)."""
-        q = est.flow_pcu_h
-        if len(q) == 0:
-            return 0.0
-        cap = np.clip(j.shadow.green_share, 1e-3, 1.0) * est.sat_flow_pcu_h
-        return float(np.max(q / np.maximum(cap, 1e-6)))
-
-    @staticmethod
     def _cycle_s(j: _Junction, js) -> float:
         """The cycle plan in force, else the measured interval between green onsets (median over
         movements): acyclic control and the roadside's own plan have a cycle too."""
@@ -796,20 +800,6 @@ class ServiceMetrics:
             j.by_class[cls].set(rate)
             total += rate
         return total
-
-    @staticmethod
-    def _speed(j: _Junction, est) -> tuple[float, float]:
-        """Flow-weighted mean of the advance loops' moving-vehicle speeds (m/s), and its weight:
-        the loop (spot) speed, about the free-flow speed; not the journey speed."""
-        lanes = est.lanes
-        if not j.adv_lanes.any():
-            return math.nan, 0.0
-        speed = lanes.adv_speed_mps[j.adv_lanes]
-        flow = lanes.flow_pcu_h[j.adv_lanes]
-        w = float(flow.sum())
-        if w <= 0:
-            return float(np.mean(speed)), 0.0
-        return float(flow @ speed / w), w
 
     # -- the run report -----------------------------------------------------------------------
     def report(self) -> dict:
