@@ -503,9 +503,10 @@ class ServiceMetrics:
             j.c["cycle"].set(j.layout.junction.base_cycle_s())
 
     # -- the service's observer ---------------------------------------------------------------
-    def message_received(self, kind: str) -> None:
+    def message_received(self, kind: str, count: int = 1) -> None:
+        """`count` field messages of `kind` arrived (an in-process frame stands for one per junction)."""
         child = self._received.get(kind)
-        (child or self.received.labels(kind=kind)).inc()
+        (child or self.received.labels(kind=kind)).inc(count)
 
     def message_rejected(self, reason: str) -> None:
         child = self._rejected.get(reason)
