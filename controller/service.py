@@ -59,8 +59,8 @@ Publish = Callable[[Command, bytes], None]
 class Observer(Protocol):
     """What the service reports as it runs (the Prometheus exporter implements it)."""
 
-    def message_received(self, kind: str) -> None:
-        """A field message arrived: kind is "detectors" or "status"."""
+    def message_received(self, kind: str, count: int = 1) -> None:
+        """`count` field messages arrived: kind is "detectors" or "status"."""
 
     def message_rejected(self, reason: str) -> None:
         """It failed validation (FeedError.reason)."""
@@ -202,9 +202,8 @@ class ControllerService:
         message; the others go to the next tick."""
         n = len(frame.layout.junctions) if present is None else int(np.count_nonzero(present))
         self.received += n
-        if self.metrics is not None:
-            for _ in range(n):
-                self.metrics.message_received("detectors")
+        if self.metrics is not None and n:
+            self.metrics.message_received("detectors", n)
         static = self._frame_static.get(id(frame.layout))
         if static is None or static[0] is not frame.layout:  # memo per layout object
             static = self._frame_static[id(frame.layout)] = (frame.layout, check_layout(frame.layout, self.junctions))
