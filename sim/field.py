@@ -158,11 +158,12 @@ class SumoField:
             # libsumo: SUMO derives all three from the vehicles on the loop during the step:
             # with none, occupancy is 0 and speed -1 (checked on every loop and step of the
             # bundled city, 1,800 s), so those two are asked only of loops that had a vehicle
-            getter, occ_of, speed_of = self._ids_getter, self._occ_getter, self._speed_getter
-            all_ids = [getter(did) for did in self._loop_dids]
-            hits = [(i, ids) for i, ids in enumerate(all_ids) if ids]
+            # (one compiled call per loop per step: libsumo has no vector getter over loops, and its
+            # subscriptions cost more inside the step than they save; BENCHMARKS.md, issue 12)
+            getter, occ_of, speed_of, dids = self._ids_getter, self._occ_getter, self._speed_getter, self._loop_dids
+            hits = [(i, ids) for i, did in enumerate(dids) if (ids := getter(did))]
             for i, _ids in hits:
-                did = self._loops[i][0]
+                did = dids[i]
                 occ[i], speed[i] = occ_of(did), speed_of(did)
         else:
             values = self._loop_values()
