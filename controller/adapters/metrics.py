@@ -5,14 +5,16 @@ for every feed message it receives or rejects and after every tick. Everything g
 `CollectorRegistry` passed in — there is no global registry, so every test, every simulated run
 and the live service each build their own. docs/metrics.md lists every metric with its unit.
 
-Cost, for a city of 20 junctions ticking at 1 Hz (about 0.7 ms a tick against 3-4 ms of tick):
+What is done when (the cost per stage: sim/bench_breakdown.py):
 - every tick: the tick-duration histogram, the plan counters (a few commands), mode changes,
   plan acknowledgements, and the signal state for the online gain — folded into
   controller/core/shadow.py once per change of signal state, with the result of one
   `shadow.observe` a second;
 - every `update_s` of service time (5 s by default), junctions staggered over the interval: the
   per-junction gauges (queue, delay, throughput by class, degree of saturation, cycle, speed,
-  detector faults) and the network figures. Nothing is done per detector.
+  detector faults) and the network figures. The junctions due in the same tick are refreshed
+  together, their figures from one pass over their arrays (metrics_group.py). Nothing is done
+  per detector.
 
 Traffic figures (docs/metrics.md defines them; sim/bench_metrics.py measures them against SUMO):
 - approach speed: space-mean (journey) speed over the watched approaches by Edie's definition,
