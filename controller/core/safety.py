@@ -279,39 +279,47 @@ def gate_phase(
     why = st.conflict[wish.phase] or st.unserved
     if why:
         return GateOutcome(None, why)
-    clipped = []
-    target = wish.phase
-    cur = view.phase
-    if view.in_intergreen:
-        if target != cur:
-            clipped.append("intergreen in progress: target kept")
-        target = cur
-    else:
-        elapsed = view.green_elapsed_s
-        min_g, max_g = j.phases[cur].min_green_s, j.phases[cur].max_green_s
-        if target != cur and elapsed < min_g:
-            clipped.append("min green not yet served")
-            target = cur
-        if target == cur and elapsed >= max_g and n > 1:
-            target = _most_starved_phase(j, view, now_s, exclude=cur)
-            clipped.append("max green reached")
-        if st.red_when[cur]:  # some movement is red: its deadline must stay reachable
-            if target == cur:
-                ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo)
-            else:
-                ok = _feasible(j, view, cur, now_s, target, memo)
-            if not ok and elapsed >= min_g:
-                deadlines = _deadlines(j, view, cur, st)
-                plan = _plan(j, deadlines, cur, now_s, None, st)
-                urgent = plan[0] if plan else _edf_candidates(j, deadlines, st)[0]
-                if urgent != target:
-                    clipped.append(f"max red: movement {min(deadlines, key=lambda m: deadlines[m])} served next")
-                    target = urgent
+    clipped: list[str] = []
+    target = _green_target(j, wish.phase, view, now_s, memo, clipped)
     hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
     cmd = PhaseCommand(
         junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold, valid_from_s=now_s, expires_s=now_s + ttl_s
     )
     return GateOutcome(cmd, clipped=tuple(clipped))
+
+
+def _green_target(
+    j: Intersection, target: int, view: SignalView, now_s: float, memo: GateMemo, clipped: list[str]
+) -> int:
+    """The phase gate_phase commands for a wish of `target` (its rules; each change said in
+    `clipped`): the phase in force during its intergreen or before its minimum green, another
+    past its maximum green, the first phase of a feasible service plan when the wish leaves none."""
+    cur, n, st = view.phase, len(j.phases), memo.static(j)
+    if view.in_intergreen:
+        if target != cur:
+            clipped.append("intergreen in progress: target kept")
+        return cur
+    elapsed = view.green_elapsed_s
+    min_g, max_g = j.phases[cur].min_green_s, j.phases[cur].max_green_s
+    if target != cur and elapsed < min_g:
+        clipped.append("min green not yet served")
+        target = cur
+    if target == cur and elapsed >= max_g and n > 1:
+        target = _most_starved_phase(j, view, now_s, exclude=cur)
+        clipped.append("max green reached")
+    if st.red_when[cur]:  # some movement is red: its deadline must stay reachable
+        if target == cur:
+            ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo)
+        else:
+            ok = _feasible(j, view, cur, now_s, target, memo)
+        if not ok and elapsed >= min_g:
+            deadlines = _deadlines(j, view, cur, st)
+            plan = _plan(j, deadlines, cur, now_s, None, st)
+            urgent = plan[0] if plan else _edf_candidates(j, deadlines, st)[0]
+            if urgent != target:
+                clipped.append(f"max red: movement {min(deadlines, key=lambda m: deadlines[m])} served next")
+                target = urgent
+    return target
 
 
 @dataclass(frozen=True)
