@@ -58,10 +58,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from controller.core.cuts import Cut
 from controller.model import GREEN, VEHICLE_CLASSES, Intersection, Snapshot
 
 if TYPE_CHECKING:
@@ -71,7 +72,6 @@ FULL_OCCUPANCY = 0.99  # a loop covered for the whole period (stuck-on test)
 DEFAULT_TRANSIT_SPEED_MPS = 10.0  # when the advance loop has not measured a speed yet
 DEFAULT_VEHICLE_SPACING_M = 7.5  # jam spacing of one PCU without a configuration ([detectors] default)
 TRANSIT_HISTORY_TICKS = 60  # advance-loop counts kept per lane: the longest transit between the loops
-_C = TypeVar("_C", bound="_Cut")
 
 
 @dataclass(frozen=True)
@@ -447,38 +447,14 @@ class LaneState:
         )
 
 
-class _Cut:
-    """One junction's part of a network record (LaneState or DetectorHealth over the lanes or
-    loops of many junctions, netestimate.py), each field cut from the network array (a view)
-    when first read, then kept. Never changes: a field read twice is the same array. Built by
-    `cut_of`; `dataclasses.replace` on it gives an ordinary record."""
+class LaneCut(Cut, LaneState):
+    """A LaneState cut from a network LaneState (lanes a:b), field by field when read (cuts.py)."""
 
-    _COLUMNS_LAST: frozenset[str] = frozenset({"adv_recent_pcu"})  # 2-D fields: cut along their last axis
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        d = self.__dict__
-        src = d.get("_src")
-        if src is None or name.startswith("__"):
-            raise AttributeError(name)
-        at = d["_at"]
-        value: np.ndarray = getattr(src, name)[(slice(None), at) if name in self._COLUMNS_LAST else at]
-        d[name] = value
-        return value
+    COLUMNS_LAST = frozenset({"adv_recent_pcu"})
 
 
-class LaneCut(_Cut, LaneState):
-    """A LaneState cut from a network LaneState (lanes a:b), field by field when read."""
-
-
-class HealthCut(_Cut, DetectorHealth):
+class HealthCut(Cut, DetectorHealth):
     """A DetectorHealth cut from a network DetectorHealth (loops a:b), field by field when read."""
-
-
-def cut_of(kind: type[_C], src: LaneState | DetectorHealth, a: int, b: int) -> _C:
-    """LaneCut or HealthCut of `src`'s entries a:b, its fields views read on demand."""
-    out: _C = object.__new__(kind)
-    out.__dict__.update(_src=src, _at=slice(a, b))
-    return out
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from controller.core.cuts import Cut, cut_of, joined_field
 from controller.core.estimation import (
     DetectorHealth,
     Estimate,
@@ -41,7 +42,6 @@ from controller.core.estimation import (
     _lanes,
     _Readings,
     _sat_estimate,
-    cut_of,
     movement_arrays,
 )
 from controller.core.estimation import update as estimation_update
@@ -251,39 +251,55 @@ def _cut(
     health: DetectorHealth,
     m: MovementArrays,
 ) -> tuple[dict[str, Estimate], dict[int, tuple[LaneState, DetectorHealth]]]:
-    """Every fresh junction's new Estimate, its arrays views of the network's, and the LaneState
-    and DetectorHealth cut (per junction position; estimation.LaneCut, HealthCut)."""
-    out = {}
+    """Every fresh junction's new Estimate, its arrays views of the network's cut when read
+    (EstimateCut; LaneState and DetectorHealth: estimation.LaneCut, HealthCut), and the LaneState
+    and DetectorHealth cut (per junction position). The cumulative arrivals and departures are
+    added over the network: the previous estimates' arrays (the last tick's network array when
+    they are all cut from it), plus this period's."""
+    cumulative = replace(
+        m,
+        arrivals_pcu=_movement_field(ests, "arrivals_pcu") + m.arrivals_pcu,
+        departures_pcu=_movement_field(ests, "departures_pcu") + m.departures_pcu,
+    )
+    out: dict[str, Estimate] = {}
     cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
     for k, t_s in r.fresh.items():
         a, b, da, db = net.bounds[k]
-        i, j = net.mov_bounds[k]
         lane_k = cut_of(LaneCut, lanes, a, b)  # fields cut when read: most are not, most ticks
         health_k = cut_of(HealthCut, health, da, db)
         cut[k] = lane_k, health_k
-        est = ests[k]
-        crossed = est.crossed_by_class
+        crossed = ests[k].crossed_by_class
         counted = r.stop_counts.get(k)
         if counted is not None:
             before = dict(crossed)
             for c, n in counted.items():
                 before[c] = before.get(c, 0) + n
             crossed = tuple(sorted(before.items()))
-        out[net.jids[k]] = Estimate(
-            t_s,
-            est.arrivals_pcu + m.arrivals_pcu[i:j],
-            est.departures_pcu + m.departures_pcu[i:j],
-            m.flow_pcu_h[i:j],
-            m.queue_pcu[i:j],
-            crossed,
-            m.sat_flow_pcu_h[i:j],
-            m.block[i:j],
-            m.blind[i:j],
-            lane_k,
-            health_k,
-            t_s,
+        i, j = net.mov_bounds[k]
+        out[net.jids[k]] = cut_of(
+            EstimateCut,
+            cumulative,
+            i,
+            j,
+            t_s=t_s,
+            crossed_by_class=crossed,
+            lanes=lane_k,
+            health=health_k,
+            last_feed_t_s=t_s,
         )
     return out, cut
+
+
+class EstimateCut(Cut, Estimate):
+    """One junction's Estimate: its scalars, lanes and loops given, its movement arrays cut from
+    the network's (MovementArrays, arrivals and departures cumulative) when read (cuts.py)."""
+
+
+def _movement_field(ests: Sequence[Estimate], name: str) -> np.ndarray:
+    """Every junction's movement array `name` concatenated (the network array itself when the
+    estimates are all cut from one, in order: cuts.joined_field)."""
+    whole = joined_field(ests, name)
+    return whole if whole is not None else np.concatenate([getattr(e, name) for e in ests])
 
 
 class StateCache:

@@ -28,13 +28,13 @@ ReplayCache()`, then every tick
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+from controller.core.cuts import Cut, cut_of, joined_field
 from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
     TRANSIT_MAX_TICKS,
@@ -209,7 +209,7 @@ class NetworkProgram:
         loops to the stop line, the mean over a movement's lanes summed lane by lane."""
         if not self.transit.any():
             return np.zeros(len(self.mov_junction), dtype=int)
-        speed = np.maximum(_cat([e.lanes.adv_speed_mps for e in ests]), 1.0)
+        speed = np.maximum(_joined([e.lanes for e in ests], "adv_speed_mps"), 1.0)
         per_lane_s = self.lane_zone_m / speed
         travel_s = np.bincount(
             self.pair_movement, self.pair_weight * per_lane_s[self.pair_lane], minlength=len(self.mov_junction)
@@ -259,6 +259,14 @@ def _cat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0)
 
 
+def _joined(records: Sequence[object], name: str) -> np.ndarray:
+    """Every junction's field `name` of `records` (estimates or their lanes), concatenated: the
+    estimator's network array itself when the records are all cut from it, in order
+    (cuts.joined_field)."""
+    whole = joined_field(records, name)
+    return whole if whole is not None else _cat([getattr(x, name) for x in records])
+
+
 def advance_all(
     net: NetworkProgram,
     replays: Sequence[Replay],
@@ -277,7 +285,7 @@ def advance_all(
     dts = [now_s - r.t_s for r in replays]
     known = cache.lookup(replays) if cache is not None else None
     nr = known if known is not None else _concat(replays)
-    block = _cat([e.block for e in ests])
+    block = _joined(ests, "block")
     block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
     if min(dts) <= 0:
         st = net.mov_start.tolist()
@@ -291,10 +299,10 @@ def advance_all(
     dt = dt_j[mj]
     keep_j = np.array([math.exp(-d / window_s) for d in dts])
     keep = keep_j[mj]
-    fed = np.maximum(nr.fed_pcu, _cat([e.departures_pcu for e in ests]) + _cat([e.queue_pcu for e in ests]))
+    fed = np.maximum(nr.fed_pcu, _joined(ests, "departures_pcu") + _joined(ests, "queue_pcu"))
     ticks = net.transit_ticks(ests, dts)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
-    sat_flow = _cat([e.sat_flow_pcu_h for e in ests])
+    sat_flow = _joined(ests, "sat_flow_pcu_h")
     sat_pcu_s = sat_flow / 3600.0 * (1.0 - block)
     if block_fixed is not None:
         sat_pcu_s = np.stack([sat_flow / 3600.0 * (1.0 - block_fixed), sat_pcu_s])
@@ -320,7 +328,7 @@ def hidden_pcu(net: NetworkProgram, ests: Sequence[Estimate]) -> list[np.ndarray
 
 def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate]) -> np.ndarray:
     """hidden_pcu as one (movements,) array over the network."""
-    hidden = _cat([e.lanes.hidden_pcu for e in ests])
+    hidden = _joined([e.lanes for e in ests], "hidden_pcu")
     out: np.ndarray = np.bincount(
         net.pair_movement, net.pair_weight * hidden[net.pair_lane], minlength=len(net.mov_junction)
     )
@@ -386,6 +394,18 @@ def _serve(
     return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
 
 
+class SideCut(Cut, Side):
+    """One junction's Side (2, its movements) cut from the network's, field by field when read."""
+
+    COLUMNS_LAST = frozenset(_SIDE_FIELDS)
+
+
+class ReplayCut(Cut, Replay):
+    """One junction's Replay: its scalars given, its arrays cut from the network's when read."""
+
+    COLUMNS_LAST = frozenset({"pending_pcu"})
+
+
 def _split(
     net: NetworkProgram,
     replays: Sequence[Replay],
@@ -398,32 +418,25 @@ def _split(
     p_ctrl: list[int],
     heads: list[int],
 ) -> list[Replay]:
-    """Each junction's new Replay, its arrays views into the network's."""
+    """Each junction's new Replay, its arrays views into the network's (cut when read)."""
     starts = net.mov_start.tolist()
-    if net.mov_count.size and all(b > a for a, b in itertools.pairwise(starts)):
-        totals = np.add.reduceat(arrivals, starts[:-1]).tolist()  # per junction, as arrivals[a:b].sum()
-    else:
-        totals = [float(arrivals[a:b].sum()) for a, b in itertools.pairwise(starts)]
-    q, g, red, rate, delay, served = (getattr(nr.sides, f) for f in _SIDE_FIELDS)
-    fed, arrived, pending = nr.fed_pcu, nr.arrived_pcu, nr.pending_pcu
-    out = []
+    totals = np.bincount(net.mov_junction, arrivals, minlength=len(replays)).tolist()  # per junction, in order
+    out: list[Replay] = []
     for k, r in enumerate(replays):
-        m, c = slice(starts[k], starts[k + 1]), (slice(None), slice(starts[k], starts[k + 1]))
+        a, b = starts[k], starts[k + 1]
         dt, keep = dts[k], keeps[k]
-        side = Side(q[c], g[c], red[c], rate[c], delay[c], served[c])
-        agree = r.agree_s * keep + (dt if p_fixed[k] == p_ctrl[k] else 0.0)
-        demand = r.demand_pcu * keep + totals[k]
         out.append(
-            Replay(
+            cut_of(
+                ReplayCut,
+                nr,
+                a,
+                b,
                 t_s=now_s,
-                fed_pcu=fed[m],
-                arrived_pcu=arrived[m],
                 span_s=r.span_s * keep + dt,
-                agree_s=agree,
-                sides=side,
-                pending_pcu=pending[c],
+                agree_s=r.agree_s * keep + (dt if p_fixed[k] == p_ctrl[k] else 0.0),
+                sides=cut_of(SideCut, nr.sides, a, b),
                 head=heads[k],
-                demand_pcu=demand,
+                demand_pcu=r.demand_pcu * keep + totals[k],
                 demand_s=r.demand_s * keep + dt,
             )
         )

@@ -332,7 +332,7 @@ def advance(
     p_fixed = program.phase_at(now_s - 2.0 * dt)
     p_ctrl = controlled_phase(status)
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
-    total = float(arrivals.sum())
+    total = float(sum(arrivals.tolist()))  # sequential, as netshadow sums each junction's
     return Replay(
         t_s=now_s,
         fed_pcu=fed,

@@ -10,7 +10,8 @@ import pickle
 import numpy as np
 import pytest
 
-from controller.core.estimation import DetectorHealth, HealthCut, LaneCut, LaneState, cut_of
+from controller.core.cuts import cut_of, joined_field
+from controller.core.estimation import DetectorHealth, HealthCut, LaneCut, LaneState
 
 
 def _network_lanes(n: int) -> LaneState:
@@ -45,3 +46,16 @@ def test_unknown_fields_copies_and_replace() -> None:
     for twin in (copy.deepcopy(cut), pickle.loads(pickle.dumps(cut))):
         assert np.array_equal(twin.flow_pcu_h, cut.flow_pcu_h)
         assert np.array_equal(twin.adv_recent_pcu, cut.adv_recent_pcu)
+
+
+def test_joined_field_gives_the_network_array_back_only_for_a_whole_ordered_cover() -> None:
+    net = _network_lanes(9)
+    cuts = [cut_of(LaneCut, net, a, b) for a, b in ((0, 2), (2, 2), (2, 9))]
+    assert joined_field(cuts, "queue_pcu") is net.queue_pcu
+    assert joined_field(cuts, "adv_recent_pcu") is net.adv_recent_pcu
+    assert joined_field(cuts[:2], "queue_pcu") is None  # not the whole network
+    assert joined_field(cuts[::-1], "queue_pcu") is None  # not in order
+    other = cut_of(LaneCut, _network_lanes(9), 2, 9)
+    assert joined_field([cuts[0], cuts[1], other], "queue_pcu") is None  # another source
+    plain = LaneState.empty(2)
+    assert joined_field([plain], "queue_pcu") is None and joined_field([], "queue_pcu") is None

@@ -1,0 +1,69 @@
+"""Records cut from network records field by field, when a field is first read (pure).
+
+The network passes (netestimate.py, netshadow.py) compute every junction's arrays as one long
+array per field; each junction then gets its own record (a LaneState, a Side, a Replay ...)
+whose fields are views of its part. Most fields of most junctions are not read in most ticks,
+so a `Cut` record slices a field only when it is read, then keeps the view: a field read twice
+is the same array, and the values never change (the network arrays are never written after the
+pass). A Cut is an instance of the record's own class (isinstance holds, dataclasses.fields,
+replace, copy and pickle work); `dataclasses.replace` on it gives an ordinary record.
+
+Example: `class LaneCut(Cut, LaneState)`; `cut_of(LaneCut, network_lanes, a, b)` is the LaneState
+of lanes a:b, `joined_field(cuts, "queue_pcu")` the network array again when `cuts` are all of
+one network record's junctions, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+_C = TypeVar("_C", bound="Cut")
+
+
+class Cut:
+    """Mixin: the record's fields are read from `_src` (a record of the same fields over the
+    network), cut to `_at` (a slice) along their last axis for the fields named in
+    COLUMNS_LAST, along their first otherwise. Fields set when the cut is made are kept as
+    given."""
+
+    COLUMNS_LAST: ClassVar[frozenset[str]] = frozenset()
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        src = d.get("_src")
+        if src is None or name.startswith("__"):
+            raise AttributeError(name)
+        at = d["_at"]
+        value = getattr(src, name)[(slice(None), at) if name in self.COLUMNS_LAST else at]
+        d[name] = value
+        return value
+
+
+def cut_of(kind: type[_C], src: object, a: int, b: int, **known: object) -> _C:
+    """A `kind` record of `src`'s entries a:b, its fields views cut when read; `known`: fields
+    given now (not cut from `src`)."""
+    out: _C = object.__new__(kind)
+    d = out.__dict__
+    d["_src"], d["_at"] = src, slice(a, b)
+    d.update(known)
+    return out
+
+
+def joined_field(records: Sequence[object], name: str) -> np.ndarray | None:
+    """The network array `records`' field `name` is cut from, when they are Cuts of one source
+    record covering it whole, in order (then concatenating their fields would give it back);
+    else None."""
+    src, end = None, 0
+    for r in records:
+        d = r.__dict__
+        at = d.get("_at")
+        if at is None or at.start != end or (src is not None and d["_src"] is not src):
+            return None
+        src, end = d["_src"], at.stop
+    if src is None:
+        return None
+    whole: np.ndarray = getattr(src, name)
+    return whole if whole.shape[-1] == end else None
