@@ -3,14 +3,19 @@
 Every junction's movements are concatenated into one `NetworkProgram`; one tick advances all
 junctions' replays (`shadow.advance`) by one pass of element-wise operations over those long
 arrays, instead of one pass per junction. What is per junction by nature stays per junction:
-the base program's phase at the tick (a bisection), the interval's forgetting factor and the
-sums over a junction's movements. Every other operation is element-wise, so each junction's new
-Replay is bit for bit the one shadow.advance gives (tests/unit/test_netshadow.py); the transit
+the base program's phase at the tick (a bisection) and the interval's forgetting factor. Every
+other operation is element-wise or a sequential sum within a junction (np.bincount, as
+shadow.advance sums), so each junction's new Replay is bit for bit the one shadow.advance gives
+(tests/unit/test_netshadow.py); the transit
 time from the advance loops (shadow.Program.transit_ticks, a mean over a movement's lanes) is
 summed lane by lane rather than by a matrix product, which can differ in the last bit of the
 seconds, not in the whole ticks they are rounded to (but at an exact half tick).
 
-The replays handed back are views into the network arrays. `ReplayCache` remembers the last
+The replays handed back are views into the network arrays, cut when a field is read
+(ReplayCut, SideCut: controller/core/cuts.py); the estimates' arrays are read back from the
+estimator's network arrays when every junction's are cut from them. For the do-no-harm test,
+`queue_charges` sums every junction's replayed queues and its spill beyond the approaches in
+one pass (harm.Charge). `ReplayCache` remembers the last
 tick's network arrays and views: when the next tick is given exactly those views back (no
 junction restarted its evidence or started anew), it goes on from the network arrays without
 concatenating them again. Nothing is mutated in place: every tick makes new arrays.
