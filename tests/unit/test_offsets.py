@@ -4,6 +4,7 @@ plan's offset within a bounded number of cycles, never breaking a minimum green.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +17,7 @@ from controller.core.policies.offsets import STEP_RATIO, offset_error_s, transit
 from controller.core.policies.webster import WebsterPolicy
 from controller.core.safety import SignalView, cycle_length_s, gate_cycle
 from controller.junctions import parse_intersection
-from controller.model import CyclePlan, CycleWish
+from controller.model import CyclePlan, CycleWish, Intersection
 from sim.roadside import RoadsideController
 from tests.junction_fixtures import two_phase, two_phase_raw
 
@@ -63,16 +64,26 @@ def program_at(t_s: float) -> tuple[int | None, float]:
     raise AssertionError(pos)
 
 
-def closed_loop(offset_s: float, end_s: int) -> tuple[list[float], list[tuple[int, float]], int]:
-    """Webster through the gate and the virtual roadside, one tick per second, N/S and E/W loaded
-    (Y 0.61: the city's 65 s cycle is kept). (phase 0 green starts once plans run, greens shown
-    (phase, s), plans sent)."""
-    j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s}, "j.toml")
+def loaded_pcu_h(j: Intersection, now_s: float) -> np.ndarray:
+    """N/S and E/W loaded (Y 0.61: the city's cycle is kept)."""
+    return np.array([600.0 if m.id in ("N_T", "S_T") else 500.0 for m in j.movements])
+
+
+def closed_loop(
+    offset_s: float,
+    end_s: int,
+    raw: dict | None = None,
+    flow_pcu_h: Callable[[Intersection, float], np.ndarray] = loaded_pcu_h,
+) -> tuple[list[float], list[tuple[int, float]], int]:
+    """Webster through the gate and the virtual roadside, one tick per second, the junction
+    `two_phase_raw` (with `raw` over it) under the demand `flow_pcu_h(junction, t)`. (phase 0
+    green starts once plans run, greens shown (phase, s), plans sent)."""
+    j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s, **(raw or {})}, "j.toml")
     lay = Layout.build(j, CFG)
     rc = RoadsideController(j, backup_s=400.0)
     policy = WebsterPolicy(WebsterParams(keep_offsets=True))
     state = policy.init(lay, 0.0)
-    q_pcu_h = np.array([600.0 if m.id in ("N_T", "S_T") else 500.0 for m in j.movements])
+    counts = np.zeros(len(j.movements))
     last_green = [0.0] * len(j.movements)
     starts, greens, sent = [], [], 0
     plan: CyclePlan | None = None
@@ -93,7 +104,7 @@ def closed_loop(offset_s: float, end_s: int) -> tuple[list[float], list[tuple[in
             if cur[0] == "green" and cur[1] == 0 and rc.mode == "adaptive":
                 starts.append(now)
             prev = cur
-        counts = q_pcu_h * now / 3600.0
+        counts = counts + flow_pcu_h(j, now) / 3600.0
         est = replace(Estimate.empty(lay, now), arrivals_pcu=counts, departures_pcu=counts, last_feed_t_s=now)
         state, wish = policy.decide(state, lay, est, view, now)
         if isinstance(wish, CycleWish):
@@ -121,3 +132,27 @@ def test_webster_brings_phase_0_to_its_offset_within_a_bounded_number_of_cycles(
     assert len(errors) > bound + 5
     assert all(abs(e) <= 1.0 for e in errors[bound:]), errors
     assert all(g >= two_phase().phases[k].min_green_s - 1e-9 for k, g in greens), greens
+
+
+def test_webster_ends_double_cycling_at_a_start_in_step_with_the_long_cycle():
+    """A light junction (program type not recorded: double cycling allowed) runs half its 70 s base
+    cycle, phase 0 at the offset (mod 35 s); when its demand grows the 70 s plan is due, and one
+    start in two of the short cycle is half a long cycle off. The plan waits for the other one:
+    no transition cycle, so every phase 0 starts at the offset mod 35 s
+    (before: three cycles shortened by up to 14 s each, phase 0 starting off that grid)."""
+    raw = {
+        "phases": [
+            {"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+            {"state": "rGrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+        ],
+    }
+
+    def demand(j: Intersection, now_s: float) -> np.ndarray:
+        light = now_s < 1230.0  # the 70 s plan is due at 1500 s, first seen at a start 35 s off
+        return np.array([(50.0 if light else 600.0) if m.id in ("N_T", "E_T") else 0.0 for m in j.movements])
+
+    starts, _, _ = closed_loop(0.0, 2400, raw, demand)
+    steps = np.diff(starts)
+    assert 35.0 in steps and 70.0 in steps  # both cycles ran
+    late = [s for s in starts if s >= 600.0 and abs(offset_error_s(s, 0.0, 35.0)) > 1.0]
+    assert late == [], late

@@ -49,7 +49,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import WebsterParams
 from controller.core.policies import Policy
-from controller.core.policies.offsets import offset_error_s, transition_greens_s, whole_seconds
+from controller.core.policies.offsets import aligned, offset_error_s, transition_greens_s, whole_seconds
 from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
 from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
@@ -260,6 +260,8 @@ class WebsterPolicy(Policy):
             # a transition only from a fresh start: a phase 0 first seen past its minimum green (a
             # local program resting in it) is already longer than a plan may make it
             fresh = now_s - start_s <= j.phases[0].min_green_s
+            if _await_aligned_start(state, j, start_s, now_s, cycle_s):
+                return state, None
             greens = transition_greens_s(j, steady_s, error_s) if fresh else steady_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
                 return state, None
@@ -268,6 +270,22 @@ class WebsterPolicy(Policy):
         else:
             return state, None
         return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, j.base_offset_s)
+
+
+def _await_aligned_start(state: WebsterState, j: Intersection, start_s: float, now_s: float, cycle_s: float) -> bool:
+    """A new period's plan whose cycle (`cycle_s`) differs from the plan in force waits for a
+    start of phase 0 at its offset: when double cycling ends (C / 2 -> C), one start in two of
+    the short cycle is half a long cycle off, and a transition from it would cut up to three
+    cycles' greens by STEP_RATIO each; the plan in force, in step with its own cycle, reaches
+    an aligned start within one cycle of the new plan (that long at most)."""
+    if state.due_s is None or state.sent_s is None or now_s - state.due_s >= cycle_s:
+        return False
+    order = tuple(range(len(j.phases)))
+    in_force_s = cycle_length_s(j, order, state.sent_s)
+    if abs(in_force_s - cycle_s) <= DECISION_PERIOD_S:
+        return False
+    in_step = aligned(offset_error_s(start_s, j.base_offset_s, in_force_s))
+    return in_step and not aligned(offset_error_s(start_s, j.base_offset_s, cycle_s))
 
 
 def _overdue(state: WebsterState, signal: SignalView | None, now_s: float, ref_s: float) -> bool:
