@@ -15,6 +15,7 @@ one network record's junctions, in order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -27,18 +28,34 @@ class Cut:
     """Mixin: the record's fields are read from `_src` (a record of the same fields over the
     network), cut to `_at` (a slice) along their last axis for the fields named in
     COLUMNS_LAST, along their first otherwise. Fields set when the cut is made are kept as
-    given."""
+    given. Each dataclass field of the record gets a `_Lazy` descriptor on the Cut class: the
+    first read cuts and stores the view in the instance, which later reads find directly."""
 
     COLUMNS_LAST: ClassVar[frozenset[str]] = frozenset()
 
-    def __getattr__(self, name: str) -> Any:
-        d = self.__dict__
-        src = d.get("_src")
-        if src is None or name.startswith("__"):
-            raise AttributeError(name)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            setattr(cls, f.name, _Lazy(f.name, f.name in cls.COLUMNS_LAST))
+
+
+class _Lazy:
+    """A non-data descriptor: the instance's own value (its __dict__) wins once stored."""
+
+    __slots__ = ("columns", "name")
+
+    def __init__(self, name: str, columns: bool) -> None:
+        self.name, self.columns = name, columns
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if "_src" not in d:
+            raise AttributeError(self.name)
         at = d["_at"]
-        value = getattr(src, name)[(slice(None), at) if name in self.COLUMNS_LAST else at]
-        d[name] = value
+        value = getattr(d["_src"], self.name)[(slice(None), at) if self.columns else at]
+        d[self.name] = value
         return value
 
 
