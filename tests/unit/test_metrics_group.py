@@ -71,9 +71,19 @@ def _one(j: _Junction, est: Estimate, share: np.ndarray, last: np.ndarray | None
 
 
 FIELDS = (
-    "queue_pcu saturation departed_pcu arrived_pcu distance_pcu_m time_pcu_s delay_pcu_s demand_pcu served_pcu "
-    "fixed_served_pcu fixed_short_pcu speed_mps"
-).split()
+    "queue_pcu",
+    "saturation",
+    "departed_pcu",
+    "arrived_pcu",
+    "distance_pcu_m",
+    "time_pcu_s",
+    "delay_pcu_s",
+    "demand_pcu",
+    "served_pcu",
+    "fixed_served_pcu",
+    "fixed_short_pcu",
+    "speed_mps",
+)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
