@@ -713,17 +713,3 @@ def test_scats_a_phase_does_not_grow_while_a_more_saturated_one_is_at_its_maximu
     assert ns >= 55.0
     assert ew <= 0.6 * ns  # here 60 and 25 s; before, 56.3 and 53.7 s
 
-
-@pytest.mark.parametrize("program_type, halves", [("static", False), ("actuated", True), ("NEMA", True), ("", True)])
-def test_webster_double_cycles_only_where_the_city_program_keeps_no_common_cycle(program_type, halves):
-    """A light junction whose city program is fixed-time keeps the program's cycle (its
-    coordinated group's common cycle): the half cycle left too little green at the bundled
-    city's junctions once their demand grew. An actuated or NEMA program (or one of unknown type)
-    runs no cycle of its own, and a light junction there still runs half its base cycle."""
-    from controller.core.policies.webster import webster_greens
-
-    lay = Layout.build(replace(two_phase(), base_program_type=program_type), CFG)
-    light = webster_flows(lay, {"N_T": 50, "E_T": 50})  # Webster's C0 14.9 s: half of 65 s fits
-    cycle_s, greens = webster_greens(lay, light, 3.0, 0.9)
-    assert cycle_s == pytest.approx(65.0 / 2 if halves else 65.0)
-    assert sum(greens) + 10.0 == pytest.approx(cycle_s)

@@ -10,15 +10,14 @@ every start of phase 0 the policy keeps the offset (controller/core/policies/off
 when phase 0 turned green more than the status' resolution off the offset, that cycle runs
 shortened or lengthened, within the junction's limits and by at most offsets.STEP_RATIO of the
 cycle, and the next the steady plan (meant to keep fixed's green waves). The plan:
-- cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds).
-  Where the city's program is fixed-time (`Intersection.base_program_type` "static") C is its
-  coordinated group's common cycle and is kept. Elsewhere (actuated, delay-based, NEMA, or not
-  recorded: C is then only the sum of the program's longest phases) C / k for the largest
-  whole k that keeps it at least Webster's (1958) cycle C0 = (1.5 L + 5) / (1 - Y)
-  (L = phases x `lost_time_per_phase_s`, Y the sum of the phases' critical flow ratios, capped
-  at `max_flow_ratio`), the minimum cycle and the minimum greens with their intergreens
-  (double cycling). The cycle never exceeds the city's: Webster's own C0 per junction breaks
-  the coordination and grows without bound as Y -> 1, and every red with it.
+- cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
+  C / k for the largest whole k that keeps it at least Webster's (1958) cycle
+  C0 = (1.5 L + 5) / (1 - Y) (L = phases x `lost_time_per_phase_s`, Y the sum of the phases'
+  critical flow ratios, capped at `max_flow_ratio`), the minimum cycle and the minimum greens
+  with their intergreens. A junction thus keeps its neighbours' common cycle (a light one runs
+  k cycles per common cycle, double cycling, phase 0 at the city's offset) and its cycle never
+  exceeds the city's: Webster's own C0 per junction breaks the coordination and grows without
+  bound as Y -> 1, and every red with it.
 - greens: each movement needs, summed over the phases serving it, the larger of
   - its capacity green: C x q / s / `max_flow_ratio` + `lost_time_per_phase_s` (Webster's
     effective green at the target degree of saturation, plus its lost time), and
@@ -73,27 +72,17 @@ def reference_cycle_s(layout: Layout) -> float:
     return reference_cycle_s_of(layout.junction)
 
 
-def keeps_common_cycle(j: Intersection) -> bool:
-    """Whether the city's program is a fixed-time (static) one: its cycle is the common cycle of
-    its coordinated group, kept as it is (no double cycling). An actuated, delay-based or NEMA
-    program (or one whose type the model does not record) runs no cycle of its own: its base
-    cycle is the sum of its longest phases, and a light junction may run a fraction of it."""
-    return j.base_program_type == "static"
-
-
 def common_cycle_s(
     layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
 ) -> float:
-    """The reference cycle C (reference_cycle_s); where the city's program keeps no common cycle
-    (keeps_common_cycle), C divided by the largest whole k that keeps C / k at least Webster's
-    cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its minimum greens with
-    the intergreens: a lightly loaded junction runs two (or k) cycles per base cycle (double
-    cycling); a loaded one runs the base cycle, never longer."""
+    """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
+    at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
+    minimum greens with the intergreens: a lightly loaded junction runs two (or k) cycles per
+    base cycle and stays in step with its neighbours (double cycling); a loaded one runs the
+    base cycle, never longer."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
-    if keeps_common_cycle(j):
-        return ref_s
     primary = primary_phases(layout, protected_first=False)
     ratio = flow_pcu_h / layout.sat_flow_pcu_h
     total_y = min(sum(float(ratio[primary == k].max(initial=0.0)) for k in range(n)), max_flow_ratio)
