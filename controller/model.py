@@ -115,9 +115,6 @@ class Intersection:
     # traffic lights joined to this one by a road shorter than one vehicle (sim/netneighbours.py):
     # a queue at one's stop line stands inside the other; they may not be imported
     coupled: tuple[str, ...] = ()
-    # the imported program's tlLogic type as SUMO names it ("static", "actuated", "delay_based",
-    # "NEMA"); "" when the model does not say. A static program keeps the city's common cycle.
-    base_program_type: str = ""
     source: str = ""  # the file it was loaded from, for error messages
 
     @cached_property
