@@ -108,7 +108,7 @@ class Core:
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
         self._frame_index: dict[int, tuple[FrameLayout, netestimate.FrameIndex]] = {}  # memo by frame layout
         self._state_cache = netestimate.StateCache()  # memo of the last tick's network lane arrays
-        self._gate_memo = GateMemo()  # the safety gate's memory of the models and plans it found
+        self.gate_memo = GateMemo()  # the safety gate's memory of models and plans found (any gate call here)
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -231,13 +231,13 @@ class Core:
         outcome: GateOutcome | None = None
         if isinstance(wish, CycleWish):
             outcome = gate_cycle(
-                lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=self._gate_memo
+                lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=self.gate_memo
             )
         elif wish is not None and view is None:
             outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
         elif wish is not None and view is not None:
             outcome = gate_phase(
-                lay.junction, wish, view, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, memo=self._gate_memo
+                lay.junction, wish, view, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, memo=self.gate_memo
             )
         if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) and view is not None:
             keep = gate_phase(
@@ -248,7 +248,7 @@ class Core:
                 seq=seq,
                 now_s=now_s,
                 ttl_s=ttl_s,
-                memo=self._gate_memo,
+                memo=self.gate_memo,
             )
             if isinstance(keep.command, PhaseCommand) and keep.command.phase != js.command.phase:
                 if outcome is not None:
