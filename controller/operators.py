@@ -692,7 +692,16 @@ class OperatorDesk:
         junctions = {jid: lay.junction for jid, lay in core.layouts.items()}
         ended, self._ended = self._ended, {}
         state, result, self._sent = rules.apply(
-            self.active, ended, self._sent, state, junctions, result, now_s, ttl_s=self.ttl_s, refresh_s=self.refresh_s
+            self.active,
+            ended,
+            self._sent,
+            state,
+            junctions,
+            result,
+            now_s,
+            ttl_s=self.ttl_s,
+            refresh_s=self.refresh_s,
+            memo=core.gate_memo,
         )
         return state, result
 

@@ -35,7 +35,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.core.messages import MESSAGE_VERSION
-from controller.core.safety import DECISION_PERIOD_S, GateOutcome, SignalView, gate_cycle, gate_phase, phase_conflict
+from controller.core.safety import (
+    DECISION_PERIOD_S,
+    GateMemo,
+    GateOutcome,
+    SignalView,
+    gate_cycle,
+    gate_phase,
+    phase_conflict,
+)
 from controller.core.step import CoreState, JunctionState, TickResult
 from controller.errors import FeedError
 from controller.model import Command, CycleWish, FlashCommand, Intersection, PhaseCommand, PhaseWish, Refusal
@@ -270,19 +278,22 @@ def signal_view(js: JunctionState, now_s: float) -> SignalView | None:
     return SignalView(st.phase, st.in_intergreen, elapsed, js.red_since_s)
 
 
-def gate(ov: Override, j: Intersection, js: JunctionState, now_s: float, ttl_s: float) -> GateOutcome:
+def gate(
+    ov: Override, j: Intersection, js: JunctionState, now_s: float, ttl_s: float, memo: GateMemo | None = None
+) -> GateOutcome:
     """The override's wish through the same safety gate as the policy's, for this tick. A flash
-    is not for the gate (it has no timing: see _command)."""
+    is not for the gate (it has no timing: see _command). `memo`: the gate's memo of the core
+    (Core.gate_memo), which only saves work."""
     view = signal_view(js, now_s)
     seq = js.seq + 1
     if isinstance(ov.wish, FlashWish):
         return GateOutcome(None, "a flash has no timing for the gate: the roadside sequences it")
     if isinstance(ov.wish, CycleWish):
-        return gate_cycle(j, ov.wish, plan_id=ov.plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view)
+        return gate_cycle(j, ov.wish, plan_id=ov.plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=memo)
     if view is None:
         return GateOutcome(None, "no roadside status yet: the hold waits for one")
     wish = PhaseWish(ov.wish.phase, max(1.0, ov.until_s - now_s))
-    return gate_phase(j, wish, view, plan_id=ov.plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+    return gate_phase(j, wish, view, plan_id=ov.plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, memo=memo)
 
 
 Sent = Mapping[str, tuple[Command, float]]  # junction -> the override's last command sent, and when
@@ -296,6 +307,7 @@ def _command(
     now_s: float,
     ttl_s: float,
     refresh_s: float,
+    memo: GateMemo | None,
 ) -> tuple[Command | None, str]:
     """This tick's command for an overridden junction (None: the roadside has it), and a refusal.
     `last`: the override's own last command and when it was sent (the policy's commands, made
@@ -308,7 +320,7 @@ def _command(
         return replace(cur, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + ttl_s), ""
     if isinstance(ov.wish, FlashWish):  # nothing to gate: the roadside runs the intergreens itself
         return FlashCommand(j.id, ov.plan_id, js.seq + 1, now_s, now_s + ttl_s), ""
-    out = gate(ov, j, js, now_s, ttl_s)
+    out = gate(ov, j, js, now_s, ttl_s, memo)
     if out.command is None:
         return None, out.refused
     if (
@@ -333,13 +345,15 @@ def apply(
     *,
     ttl_s: float,
     refresh_s: float,
+    memo: GateMemo | None = None,
 ) -> tuple[CoreState, TickResult, dict[str, tuple[Command, float]]]:
     """After core.step: the policy's commands for overridden junctions are dropped and the
     overrides' gated commands take their place. A junction whose override `ended` this tick
     keeps the policy's new command if it made one; otherwise the override's last command is
     withdrawn (re-sent once, expiring at the next decision, DECISION_PERIOD_S later). Sequence
-    numbers continue the junction's. Returns the new state and result (its `manual`: the
-    junctions under an override in force), and `sent` for the overrides still in force."""
+    numbers continue the junction's. `memo`: the core's gate memo (Core.gate_memo). Returns the
+    new state and result (its `manual`: the junctions under an override in force), and `sent`
+    for the overrides still in force."""
     commands = [c for c in result.commands if c.junction not in overrides]
     refusals = list(result.refusals)
     states = dict(state.junctions)
@@ -348,7 +362,7 @@ def apply(
         js = states.get(jid)
         if js is None:
             continue
-        cmd, why = _command(ov, junctions[jid], js, sent.get(jid), now_s, ttl_s, refresh_s)
+        cmd, why = _command(ov, junctions[jid], js, sent.get(jid), now_s, ttl_s, refresh_s, memo)
         if why:
             refusals.append(Refusal(jid, f"override by {ov.operator}: {why}"))
         if cmd is not None:
