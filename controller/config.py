@@ -132,7 +132,7 @@ class ArchiveConfig:
 class ReplayConfig:
     """`replay`: how a recorded window becomes a SUMO scenario (sim/replay.py, docs/replay.md)."""
 
-    interval_s: float = 60.0  # loop counts are summed per this interval for routeSampler
+    interval_s: float = 300.0  # loop counts are summed per this interval for routeSampler
     lead_s: float = 300.0  # recorded time simulated before --from, not compared: traffic is under way at --from
     warmup_s: float = 900.0  # recorded feed before the scenario's start that the queue estimate is run over
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)

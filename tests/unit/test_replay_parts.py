@@ -70,7 +70,7 @@ def test_times_and_windows():
     with pytest.raises(DefinitionError, match="neither seconds"):
         parse_time("tuesday", "--from")
     det = table([(t, "a", 0) for t in range(1, 601)])
-    params = ReplayConfig(lead_s=300.0)
+    params = ReplayConfig(lead_s=300.0, interval_s=60.0)
     w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="120"), det, params)
     assert (w.from_s, w.to_s, w.offset_s, w.first_s, w.start_s) == (120.0, 600.0, 0.0, 0.0, 0.0)
     w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="420"), det, params)
