@@ -1,6 +1,6 @@
 """The demand of a recorded window, rebuilt with SUMO's own tools.
 
-- Loop counts -> edge counts per `interval_s` (60 s) and vehicle class: an edge is counted by
+- Loop counts -> edge counts per `interval_s` (300 s) and vehicle class: an edge is counted by
   the loops of one kind (stop line first, else advance) when every lane of it that cars may use
   has one; its count is their sum. Edges without full coverage are left free.
 - Candidate routes: SUMO's randomTrips.py (routed by duarouter for the class's vClass), seeded:
@@ -549,7 +549,7 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, h
     Two of its methods are run: random sampling, and its linear programme (`--optimize full`)
     with `--minimize-vehicles`, which weighs fewer vehicles (routes through more counting
     sites) against the deviation. Each is measured by route_fit (hourly GEH per counted edge:
-    routeSampler's own figure is per 60 s interval, where GEH < 5 holds for almost any count);
+    routeSampler's own figure is per interval, where GEH < 5 holds for almost any count);
     the one with the fewest vehicles among those within 5 points of the best share is kept.
     Sampling alone can multiply short routes into more vehicles than the counts call for (a
     jammed network); the programme can fall short where the candidate routes fit badly."""
