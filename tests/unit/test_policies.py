@@ -527,7 +527,7 @@ def test_webster_keeps_the_city_cycle_under_load_and_divides_it_when_light():
     cycle_s, greens = webster_greens(lay, heavy, 3.0, 0.9)
     assert cycle_s == pytest.approx(base_s)
     assert sum(greens) + 10.0 == pytest.approx(base_s)
-    light = webster_flows(lay, {"N_T": 50, "E_T": 50})  # C0 = (1.5 x 6 + 5) / (1 - 0.06) = 14.9 s
+    light = webster_flows(lay, {"N_T": 50, "E_T": 50})  # C0 = (1.5 x 10 + 5) / (1 - 0.06) = 21.3 s
     cycle_s, greens = webster_greens(lay, light, 3.0, 0.9)
     assert cycle_s == pytest.approx(base_s / 2)  # 32.5 >= 30 (cycle_min_s) and 7 + 7 + 10 s
     assert sum(greens) + 10.0 == pytest.approx(base_s / 2)
@@ -713,3 +713,21 @@ def test_scats_a_phase_does_not_grow_while_a_more_saturated_one_is_at_its_maximu
     assert ns >= 55.0
     assert ew <= 0.6 * ns  # here 60 and 25 s; before, 56.3 and 53.7 s
 
+
+def test_webster_lost_time_counts_the_intergreens():
+    """Webster's lost time L counts each phase's intergreen (here 5 s: 3 s yellow and 2 s
+    all-red) when longer than `lost_time_per_phase_s` (3 s). At Y = 0.45 the 65 s cycle is kept:
+    C0 = (1.5 x 10 + 5) / 0.55 = 36.4 s > 32.5 s. With L = phases x 3 s (before: C0 = 25.5 s) it
+    ran half of it, and on the bundled city such half cycles left 6-10 s greens at junctions of
+    1,000-3,300 veh/h."""
+    from controller.core.policies.webster import webster_greens
+
+    lay = Layout.build(two_phase(), CFG)
+    assert [lay.junction.intergreen_s(0, 1), lay.junction.intergreen_s(1, 0)] == [5.0, 5.0]
+    q = webster_flows(lay, {"N_T": 405, "E_T": 405})  # Y = 2 x 405 / 1800 = 0.45
+    cycle_s, _ = webster_greens(lay, q, 3.0, 0.9)
+    assert cycle_s == pytest.approx(65.0)
+    cycle_s, _ = webster_greens(lay, q, 6.0, 0.9)  # the configured floor above the intergreens: L = 12 s
+    assert cycle_s == pytest.approx(65.0)
+    light = webster_flows(lay, {"N_T": 100, "E_T": 100})  # Y = 0.11: C0 = 22.5 s, half still fits
+    assert webster_greens(lay, light, 3.0, 0.9)[0] == pytest.approx(32.5)

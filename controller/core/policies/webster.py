@@ -12,8 +12,9 @@ shortened or lengthened, within the junction's limits and by at most offsets.STE
 cycle, and the next the steady plan (meant to keep fixed's green waves). The plan:
 - cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
   C / k for the largest whole k that keeps it at least Webster's (1958) cycle
-  C0 = (1.5 L + 5) / (1 - Y) (L = phases x `lost_time_per_phase_s`, Y the sum of the phases'
-  critical flow ratios, capped at `max_flow_ratio`), the minimum cycle and the minimum greens
+  C0 = (1.5 L + 5) / (1 - Y) (L = per phase the larger of `lost_time_per_phase_s` and its
+  intergreen, Y the sum of the phases' critical flow ratios, capped at `max_flow_ratio`), the
+  minimum cycle and the minimum greens
   with their intergreens. A junction thus keeps its neighbours' common cycle (a light one runs
   k cycles per common cycle, double cycling, phase 0 at the city's offset) and its cycle never
   exceeds the city's: Webster's own C0 per junction breaks the coordination and grows without
@@ -79,15 +80,20 @@ def common_cycle_s(
     at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
     minimum greens with the intergreens: a lightly loaded junction runs two (or k) cycles per
     base cycle and stays in step with its neighbours (double cycling); a loaded one runs the
-    base cycle, never longer."""
+    base cycle, never longer. L, the cycle's lost time, counts per phase the larger of
+    `lost_time_per_phase_s` and the intergreen after it (a phase loses its start-up time and
+    the part of its intergreen not driven through, about the whole intergreen: HCM's
+    t_L = l1 + yellow + all-red - e with l1 ~ e)."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
     primary = primary_phases(layout, protected_first=False)
     ratio = flow_pcu_h / layout.sat_flow_pcu_h
     total_y = min(sum(float(ratio[primary == k].max(initial=0.0)) for k in range(n)), max_flow_ratio)
-    least_s = sum(p.min_green_s for p in j.phases) + sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
-    c0_s = max((1.5 * n * lost_time_per_phase_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
+    intergreens_s = [j.intergreen_s(k, (k + 1) % n) for k in range(n)]
+    least_s = sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
+    lost_s = sum(max(lost_time_per_phase_s, i_s) for i_s in intergreens_s)
+    c0_s = max((1.5 * lost_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
     return ref_s / max(int(ref_s // c0_s), 1)
 
 
