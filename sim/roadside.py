@@ -32,12 +32,12 @@ import math
 from dataclasses import dataclass, replace
 
 from controller.core.messages import PlanMessage
-from controller.core.safety import DECISION_PERIOD_S, stage_intergreen_s
+from controller.core.safety import DECISION_PERIOD_S, GateMemo, stage_intergreen_s
 from controller.core.signing import JunctionKeys
 from controller.model import GREEN, Command, CyclePlan, FlashCommand, Intersection, Mode, PhaseCommand, SignalStatus
 from controller.roadside_agent import Admission, PlanGuard, flash_exit_all_red_s, flash_state
 
-DEFAULT_MAX_SKEW_S = 2.0  # config.toml [security] clock_skew_s
+DEFAULT_MAX_SKEW_S = 2.0  # the simulated field's own; not read from config.toml [security] clock_skew_s
 DEFAULT_MAX_VALIDITY_S = 300.0  # config.toml [security] plan_max_validity_s
 
 
@@ -65,6 +65,7 @@ class RoadsideController:
         self.j = junction
         self.backup_s = backup_s
         self.guard = PlanGuard(junction, keys, max_skew_s=max_skew_s, max_validity_s=max_validity_s)
+        self._gate_memo = GateMemo()  # the gate's derived model data, for stage_intergreen_s
         self.mode: Mode = "local"
         self.plan: Command | None = None
         self.last_rx_s = float("-inf")
@@ -287,18 +288,18 @@ class RoadsideController:
         """The movement that waited longest among those whose red would exceed max_red_s if the
         roadside went to `nxt` now (None when none would). A movement last green at second L is
         red from L + 1; a phase entered now shows its green after the intergreen."""
-        j, worst, worst_wait = self.j, None, -1.0
+        j, worst, worst_wait, memo = self.j, None, -1.0, self._gate_memo
         for i, phases in enumerate(self._movement_phases):
             if not phases or cur in phases or nxt in phases:
                 continue
             waited_s = now_s - self._last_green_s[i]
             if nxt == cur:  # held one more period
-                more_s = 1.0 + min(stage_intergreen_s(j, cur, p) for p in phases) - 1.0
+                more_s = 1.0 + min(stage_intergreen_s(j, cur, p, memo) for p in phases) - 1.0
             else:  # through nxt's minimum green first
                 more_s = (
-                    stage_intergreen_s(j, cur, nxt)
+                    stage_intergreen_s(j, cur, nxt, memo)
                     + math.ceil(j.phases[nxt].min_green_s - 1e-9)
-                    + min(stage_intergreen_s(j, nxt, p) for p in phases)
+                    + min(stage_intergreen_s(j, nxt, p, memo) for p in phases)
                     - 1.0
                 )
             if waited_s + more_s > j.max_red_s + 1e-9 and waited_s > worst_wait:
