@@ -25,7 +25,7 @@ class WebsterParams:
     """Webster (1958) cycle plans, config.toml [webster]."""
 
     period_s: float = 300.0  # plans are recomputed from the counts of the last period this long
-    lost_time_per_phase_s: float = 3.0  # start-up + clearance lost time per phase
+    lost_time_per_phase_s: float = 3.0  # start-up + clearance lost time per phase; a floor: a longer intergreen counts
     max_flow_ratio: float = 0.9  # cap on Y, the sum of critical flow ratios (< 1: the formula diverges at 1)
     keep_offsets: bool = False  # plans in whole seconds from phase 0's start, moved to the city's offset (policies.md)
 
