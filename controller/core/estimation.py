@@ -820,12 +820,7 @@ def _learn(
 
 
 def _borrow(
-    maps: LaneMaps,
-    storage_pcu: np.ndarray,
-    lanes: LaneState,
-    arr: np.ndarray,
-    dep: np.ndarray,
-    measured: np.ndarray,
+    maps: LaneMaps, storage_pcu: np.ndarray, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray
 ) -> tuple[LaneState, np.ndarray, np.ndarray]:
     """A lane without a working loop takes what is measured nearby (per junction: `maps` of
     one junction, or of a network, junction by junction).

@@ -144,7 +144,7 @@ def test_webster_ends_double_cycling_at_a_start_in_step_with_the_long_cycle():
         "phases": [
             {"state": "GrGr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
             {"state": "rGrG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-        ],
+        ]
     }
 
     def demand(j: Intersection, now_s: float) -> np.ndarray:
