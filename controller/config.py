@@ -132,7 +132,8 @@ class ArchiveConfig:
 class ReplayConfig:
     """`replay`: how a recorded window becomes a SUMO scenario (sim/replay.py, docs/replay.md)."""
 
-    interval_s: float = 300.0  # loop counts are summed per this interval for routeSampler
+    interval_s: float = 300.0  # loop counts are summed per this interval in the count files routeSampler reads
+    sampler_interval_s: float = 300.0  # routeSampler's own aggregation (-i): a whole multiple of interval_s
     lead_s: float = 300.0  # recorded time simulated before --from, not compared: traffic is under way at --from
     warmup_s: float = 900.0  # recorded feed before the scenario's start that the queue estimate is run over
     minimize_vehicles: float = 0.5  # routeSampler's weight of fewer vehicles against the count deviation, [0, 1)
@@ -266,6 +267,7 @@ _POSITIVE = frozenset(
         "archive.flush_s",
         "archive.segment_s",
         "replay.interval_s",
+        "replay.sampler_interval_s",
         "replay.candidate_trips",
         "replay.route_min_counts",
         "security.clock_skew_s",
@@ -379,10 +381,7 @@ def load_config(path: str | Path | None) -> Config:
     if not cfg.validation.margin < 1.0:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     _check_validation_network(cfg, p)
-    if not cfg.replay.minimize_vehicles < 1.0:
-        raise ConfigError(
-            str(p), "replay.minimize_vehicles", f"routeSampler's weight, must be < 1: {cfg.replay.minimize_vehicles}"
-        )
+    _check_replay(cfg, p)
     if cfg.broker.mqtt_version not in ("5", "3.1.1"):
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
     if not 0 <= cfg.metrics.port <= 65535:
@@ -421,3 +420,15 @@ def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str)
     if name == "webster" and section.max_flow_ratio >= 1.0:
         raise ConfigError(source, "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
     return dataclasses.replace(cfg, **{name: section})
+
+
+def _check_replay(cfg: Config, p: Path) -> None:
+    """[replay]: routeSampler's weight below 1; its aggregation interval a whole multiple of the
+    count files' interval (routeSampler takes a part of a count interval by truncating it)."""
+    r = cfg.replay
+    if not r.minimize_vehicles < 1.0:
+        raise ConfigError(str(p), "replay.minimize_vehicles", f"routeSampler's weight, must be < 1: {r.minimize_vehicles}")
+    ratio = r.sampler_interval_s / r.interval_s
+    if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
+        msg = f"must be a whole multiple of replay.interval_s ({r.interval_s}), got {r.sampler_interval_s}"
+        raise ConfigError(str(p), "replay.sampler_interval_s", msg)
