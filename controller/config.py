@@ -427,7 +427,8 @@ def _check_replay(cfg: Config, p: Path) -> None:
     count files' interval (routeSampler takes a part of a count interval by truncating it)."""
     r = cfg.replay
     if not r.minimize_vehicles < 1.0:
-        raise ConfigError(str(p), "replay.minimize_vehicles", f"routeSampler's weight, must be < 1: {r.minimize_vehicles}")
+        msg = f"routeSampler's weight, must be < 1: {r.minimize_vehicles}"
+        raise ConfigError(str(p), "replay.minimize_vehicles", msg)
     ratio = r.sampler_interval_s / r.interval_s
     if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
         msg = f"must be a whole multiple of replay.interval_s ({r.interval_s}), got {r.sampler_interval_s}"
