@@ -119,11 +119,12 @@ def resolve_window(req: ReplayRequest, det: pa.Table, params: ReplayConfig) -> W
         raise DefinitionError("--from", "T", f"{t_from:.0f} s is outside the recording; {span}")
     if not first < t_to <= last + 1.0:
         raise DefinitionError("--to", "T", f"{t_to:.0f} s is outside the recording; {span}")
-    if t_to - t_from < params.interval_s:
+    interval_s = max(params.interval_s, params.sampler_interval_s)
+    if t_to - t_from < interval_s:
         raise DefinitionError(
             "--to",
             "T",
-            f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than one {params.interval_s:.0f} s counting interval",
+            f"empty window: [{t_from:.0f}, {t_to:.0f}) is shorter than one {interval_s:.0f} s counting interval",
         )
     start = max(first, t_from - params.lead_s)
     offset = math.floor(start / DAY_S) * DAY_S
@@ -259,7 +260,8 @@ def class_routes(
     if cover is not None:  # they start at the entries
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"
-    how = demand.Sampling(req.seed, params.minimize_vehicles, params.route_min_counts)
+    aggregate_s = params.sampler_interval_s if params.sampler_interval_s != params.interval_s else 0.0
+    how = demand.Sampling(req.seed, params.minimize_vehicles, params.route_min_counts, aggregate_s)
     files = demand.sample_class(own, edgedata, routes, cls, how, params.entries_first)
     if not params.spread_routes:
         return files

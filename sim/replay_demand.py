@@ -535,12 +535,16 @@ def route_fit(edgedata: Path, routes: Path | list[Path], period_s: float = 3600.
 @dataclass(frozen=True)
 class Sampling:
     """How routeSampler samples: its random seed, the weight of fewer vehicles against the count
-    deviation in its programme (`--minimize-vehicles`, [0, 1)), and the counting locations
-    (counted edges and turns) a route must pass to be used (`--min-count`, >= 1)."""
+    deviation in its programme (`--minimize-vehicles`, [0, 1)), the counting locations
+    (counted edges and turns) a route must pass to be used (`--min-count`, >= 1), and the
+    interval (s) it aggregates the count files' intervals into (`--interval`, a whole multiple
+    of theirs; 0: theirs). Its programme counts a vehicle on all its edges in the aggregated
+    interval it departs in, and departs it uniformly within that interval."""
 
     seed: int
     minimize_vehicles: float
     min_counts: int = 1
+    interval_s: float = 0.0
 
 
 def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = "") -> Path:
@@ -575,6 +579,8 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, h
     ]
     if b"<edgeRelation" in edgedata.read_bytes():
         base += ["-t", str(edgedata)]
+    if how.interval_s > 0:
+        base += ["--interval", f"{how.interval_s:g}"]
     tried = []
     for name, extra in (
         ("sampled", []),
@@ -607,6 +613,8 @@ def sample_routes_cached(
     key.update(f"{how.seed} {how.minimize_vehicles} {SAMPLER_VERSION} {prefix}".encode())
     if how.min_counts != 1:  # routeSampler's default: the samples made before the option stay valid
         key.update(f" min_counts {how.min_counts}".encode())
+    if how.interval_s > 0:  # likewise: without it, the count files' own interval
+        key.update(f" interval {how.interval_s:g}".encode())
     stamp = out.with_name(out.name + ".key")
     if out.exists() and stamp.exists() and stamp.read_text() == key.hexdigest():
         log.info("routeSampler %s: reusing %s (same counts and candidates)", cls, out)
@@ -637,7 +645,7 @@ def sample_from_entries(candidates: Candidates, edgedata: Path, out: Path, cls: 
     first = sample_routes_cached(list(candidates.entries), edgedata, out, cls, how)
     short = edgedata.with_name(f"{edgedata.stem}_short.xml")
     mid = out.with_name(out.name.replace(".rou.xml", "_mid.rou.xml"))
-    missing = shortfall_counts(edgedata, first, short, geh_min=0.0)
+    missing = shortfall_counts(edgedata, first, short, geh_min=0.0, sampler_interval_s=how.interval_s)
     log.info("routeSampler %s: %d vehicles of counts the entries' routes leave short", cls, missing)
     if not missing:
         mid.unlink(missing_ok=True)
@@ -672,38 +680,53 @@ def _route_counts(routes: Path, begin_s: float, interval_s: float) -> dict[tuple
 
 
 def shortfall_counts(
-    edgedata: Path, routes: Path, out: Path, period_s: float = 3600.0, geh_min: float | None = None
+    edgedata: Path,
+    routes: Path,
+    out: Path,
+    period_s: float = 3600.0,
+    geh_min: float | None = None,
+    sampler_interval_s: float = 0.0,
 ) -> int:
     """The counts of `edgedata` that `routes` leave short, as an edgeData file `out` of the same
     intervals: where a count (edge or turn) gets fewer vehicles than asked in an hour, by GEH >=
     5 on the hourly flows (a short last hour scaled to its length), each interval's shortfall
     is asked again; every other count is asked 0 (met already: more vehicles there would
-    overshoot). Returns the vehicles the edges' shortfalls ask for."""
+    overshoot). Shortfalls are per routeSampler's interval (`sampler_interval_s`, 0: the file's
+    own), the whole of one asked in the first file interval it holds (routeSampler sums them).
+    Returns the vehicles the edges' shortfalls ask for."""
     from sim.replay_geh import GEH_OK, geh
 
     intervals, root = _counts_of(edgedata)
     if not intervals:
         return 0
     begin, end = intervals[0][0], intervals[-1][1]
-    interval_s = intervals[0][1] - intervals[0][0]
+    interval_s = max(sampler_interval_s, intervals[0][1] - intervals[0][0])
     got = _route_counts(routes, begin, interval_s)
-    hourly: dict[tuple[tuple[str, str], int], list[int]] = defaultdict(lambda: [0, 0])
-    for k, (b, _e, asked) in enumerate(intervals):
+    asked_per: dict[tuple[str, str, int], int] = defaultdict(int)
+    for b, _e, asked in intervals:
         for key, n in asked.items():
-            h = hourly[(key, int((b - begin) // period_s))]
-            h[0] += n
-            h[1] += got.get((*key, k), 0)
+            asked_per[(*key, int((b - begin + 1e-6) // interval_s))] += n
+    hourly: dict[tuple[tuple[str, str], int], list[int]] = defaultdict(lambda: [0, 0])
+    for (e, to, k), n in asked_per.items():
+        h = hourly[((e, to), int(k * interval_s // period_s))]
+        h[0] += n
+        h[1] += got.get((e, to, k), 0)
     short = set()
     for (key, hour), (a, m) in hourly.items():
         scale = 3600.0 / max(1.0, min(period_s, end - begin - hour * period_s))
         if m < a and geh(m * scale, a * scale) >= (GEH_OK if geh_min is None else geh_min):
             short.add((key, hour))
     total = 0
-    for k, (iv, (b, _e, asked)) in enumerate(zip(root, intervals)):
-        hour = int((b - begin) // period_s)
+    seen: set[int] = set()
+    for iv, (b, _e, _asked) in zip(root, intervals):
+        k = int((b - begin + 1e-6) // interval_s)
+        first = k not in seen
+        seen.add(k)
+        hour = int(k * interval_s // period_s)
         for el in iv:
             key = (el.get("id", ""), "") if el.tag == "edge" else (el.get("from", ""), el.get("to", ""))
-            n = max(0, asked.get(key, 0) - got.get((*key, k), 0)) if (key, hour) in short else 0
+            short_n = max(0, asked_per.get((*key, k), 0) - got.get((*key, k), 0))
+            n = short_n if first and (key, hour) in short else 0
             el.set("entered", str(n))
             total += n if el.tag == "edge" else 0
     out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -20,12 +20,14 @@ from sim.cli import with_edgedata
 from sim.replay import ReplayRequest, parse_time, resolve_window, scenario_counters
 from sim.replay_demand import (
     EdgeCounter,
+    Sampling,
     covering_routes,
     drop_one_edge_routes,
     edge_counters,
     interval_counts,
     other_permissions,
     route_fit,
+    sample_routes,
     shortfall_counts,
     turn_counters,
     write_edgedata,
@@ -70,7 +72,7 @@ def test_times_and_windows():
     with pytest.raises(DefinitionError, match="neither seconds"):
         parse_time("tuesday", "--from")
     det = table([(t, "a", 0) for t in range(1, 601)])
-    params = ReplayConfig(lead_s=300.0, interval_s=60.0)
+    params = ReplayConfig(lead_s=300.0, interval_s=60.0, sampler_interval_s=60.0)
     w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="120"), det, params)
     assert (w.from_s, w.to_s, w.offset_s, w.first_s, w.start_s) == (120.0, 600.0, 0.0, 0.0, 0.0)
     w = resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="420"), det, params)
@@ -78,6 +80,8 @@ def test_times_and_windows():
     for t_from, t_to, msg in (("700", None, "outside"), ("0", "30", "empty window"), (None, "9000", "outside")):
         with pytest.raises(DefinitionError, match=msg):
             resolve_window(ReplayRequest(Path("x"), Path("o"), t_from=t_from, t_to=t_to), det, params)
+    with pytest.raises(DefinitionError, match="shorter than one 300 s"):  # routeSampler's interval counts too
+        resolve_window(ReplayRequest(Path("x"), Path("o"), t_from="420"), det, ReplayConfig(interval_s=60.0))
     day2 = table([(86400.0 + t, "a", 0) for t in range(1, 601)])
     assert resolve_window(ReplayRequest(Path("x"), Path("o")), day2, params).offset_s == 86400.0
 
@@ -91,6 +95,8 @@ def test_the_replay_parameters_come_from_config_toml_and_bad_values_name_the_fie
         ("[replay]\ncandidate_trips = 10.5\n", "replay.candidate_trips"),
         ('[replay]\ndrop_one_edge_routes = "no"\n', "replay.drop_one_edge_routes"),
         ("[replay]\nroute_min_counts = 0\n", "replay.route_min_counts"),  # routeSampler's --min-count >= 1
+        ("[replay]\ninterval_s = 60.0\nsampler_interval_s = 90.0\n", "replay.sampler_interval_s"),  # not whole
+        ("[replay]\ninterval_s = 60.0\nsampler_interval_s = 30.0\n", "replay.sampler_interval_s"),  # finer
     ):
         path = tmp_path / "c.toml"
         path.write_text(text)
@@ -284,6 +290,34 @@ def test_only_the_counts_the_entries_routes_leave_short_are_asked_again(tmp_path
     assert short == [{("A", None): 0, ("M", None): 20, ("A", "M"): 0}, {("A", None): 0, ("M", None): 11, ("A", "M"): 0}]
     _routes(tmp_path / "all.xml", [*entries, *[(k, "M") for k in range(31)]])
     assert shortfall_counts(tmp_path / "c.xml", tmp_path / "all.xml", tmp_path / "s.xml") == 0
+
+
+def test_shortfalls_are_per_routesamplers_own_interval(tmp_path):
+    """With routeSampler aggregating the 60 s count files per 120 s (its --interval), a count is
+    short or met over the aggregate, and its shortfall is asked in the aggregate's first file
+    interval (routeSampler sums them)."""
+    counters = [EdgeCounter("A", "stop", ("a",)), EdgeCounter("M", "stop", ("m",))]
+    counts = {"a": np.array([[30, 0, 0, 0], [30, 0, 0, 0]]), "m": np.array([[50, 0, 0, 0], [40, 0, 0, 0]])}
+    write_edgedata(tmp_path / "c.xml", counters, counts, "car", 0.0, 60.0, 2, {})
+    _routes(tmp_path / "r.xml", [(k * 2.0, "A M") for k in range(59)])  # all 59 in the first minute
+    assert shortfall_counts(tmp_path / "c.xml", tmp_path / "r.xml", tmp_path / "s.xml", sampler_interval_s=120.0) == 31
+    short = [[int(e.get("entered")) for e in iv] for iv in ET.parse(tmp_path / "s.xml").getroot()]
+    assert short == [[0, 31], [0, 0]]
+
+
+def test_routesampler_aggregates_the_minute_counts_over_its_own_interval(tmp_path):
+    """The count files stay per 60 s; routeSampler's --interval 300 sums them and departs the
+    vehicles over the whole 300 s (per 60 s they would all depart in the minute counted)."""
+    _junctions, _net = tiny(tmp_path, {})
+    counts = {"a": np.array([[0, 0, 0, 0]] * 4 + [[6, 0, 0, 0]])}
+    write_edgedata(tmp_path / "c.xml", [EdgeCounter("A", "stop", ("a",))], counts, "car", 0.0, 60.0, 5, {})
+    cand = _routes(tmp_path / "cand.xml", [(0.0, "A T"), (0.0, "A R")])
+    for interval_s, earliest in ((0.0, 240.0), (300.0, 0.0)):
+        out = tmp_path / f"r{interval_s:.0f}.rou.xml"
+        sample_routes([cand], tmp_path / "c.xml", out, "car", Sampling(1, 0.5, 1, interval_s))
+        departs = [float(v.get("depart")) for v in ET.parse(out).getroot().iter("vehicle")]
+        assert len(departs) == 6 and min(departs) >= earliest
+    assert min(departs) < 240.0
 
 
 def test_a_route_of_one_edge_is_no_candidate(tmp_path):
