@@ -267,34 +267,62 @@ def gate_phase(
     plan still exists after it (one decision period later); otherwise the plan's first phase is
     commanded now. This holds whenever max_red_s leaves room for one round of minimum greens.
     `memo`: the caller's GateMemo (the model's derived data and the plans found), if any."""
+    target = phase_target(j, wish, view, now_s=now_s, memo=memo)
+    return phase_outcome(j, target, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+
+
+def phase_outcome(
+    j: Intersection,
+    target: tuple[int, float, tuple[str, ...]] | str,
+    *,
+    plan_id: str,
+    seq: int,
+    now_s: float,
+    ttl_s: float,
+) -> GateOutcome:
+    """gate_phase's outcome from phase_target's answer: the PhaseCommand (valid from now_s for
+    ttl_s), or the refusal."""
+    if isinstance(target, str):
+        return GateOutcome(None, target)
+    phase, hold, clipped = target
+    cmd = PhaseCommand(
+        junction=j.id, plan_id=plan_id, seq=seq, phase=phase, hold_s=hold, valid_from_s=now_s, expires_s=now_s + ttl_s
+    )
+    return GateOutcome(cmd, clipped=clipped)
+
+
+def phase_target(
+    j: Intersection, wish: PhaseWish, view: SignalView, *, now_s: float, memo: GateMemo | None = None
+) -> tuple[int, float, tuple[str, ...]] | str:
+    """gate_phase's decision without its command: (phase, hold_s, clipped) of the PhaseCommand
+    gate_phase would build for the same arguments, or the reason it would refuse (a str). For a
+    caller that drops a command repeating the one in force (core/step.py) and need not build it."""
     n = len(j.phases)
     if isinstance(wish.phase, bool) or not isinstance(wish.phase, int) or not 0 <= wish.phase < n:
-        return GateOutcome(None, f"phase {wish.phase!r} not in 0..{n - 1}")
+        return f"phase {wish.phase!r} not in 0..{n - 1}"
     if not _finite(wish.hold_s) or wish.hold_s < 0:
-        return GateOutcome(None, f"hold_s {wish.hold_s!r} must be finite and >= 0")
+        return f"hold_s {wish.hold_s!r} must be finite and >= 0"
     if not 0 <= view.phase < n or len(view.red_since_s) != len(j.movements):
-        return GateOutcome(None, "signal status does not match the junction model")
+        return "signal status does not match the junction model"
     memo = memo if memo is not None else GateMemo()
     st = memo.static(j)
     why = st.conflict[wish.phase] or st.unserved
     if why:
-        return GateOutcome(None, why)
+        return why
     clipped: list[str] = []
-    target = _green_target(j, wish.phase, view, now_s, memo, clipped)
+    target = _green_target(j, wish.phase, view, now_s, memo, st, clipped)
     hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
-    cmd = PhaseCommand(
-        junction=j.id, plan_id=plan_id, seq=seq, phase=target, hold_s=hold, valid_from_s=now_s, expires_s=now_s + ttl_s
-    )
-    return GateOutcome(cmd, clipped=tuple(clipped))
+    return target, hold, tuple(clipped)
 
 
 def _green_target(
-    j: Intersection, target: int, view: SignalView, now_s: float, memo: GateMemo, clipped: list[str]
+    j: Intersection, target: int, view: SignalView, now_s: float, memo: GateMemo, st: _Static, clipped: list[str]
 ) -> int:
     """The phase gate_phase commands for a wish of `target` (its rules; each change said in
     `clipped`): the phase in force during its intergreen or before its minimum green, another
-    past its maximum green, the first phase of a feasible service plan when the wish leaves none."""
-    cur, n, st = view.phase, len(j.phases), memo.static(j)
+    past its maximum green, the first phase of a feasible service plan when the wish leaves none.
+    `st`: memo.static(j)."""
+    cur, n = view.phase, len(j.phases)
     if view.in_intergreen:
         if target != cur:
             clipped.append("intergreen in progress: target kept")
@@ -309,9 +337,9 @@ def _green_target(
         clipped.append("max green reached")
     if st.red_when[cur]:  # some movement is red: its deadline must stay reachable
         if target == cur:
-            ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo)
+            ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo, st)
         else:
-            ok = _feasible(j, view, cur, now_s, target, memo)
+            ok = _feasible(j, view, cur, now_s, target, memo, st)
         if not ok and elapsed >= min_g:
             deadlines = _deadlines(j, view, cur, st)
             plan = _plan(j, deadlines, cur, now_s, None, st)
@@ -453,7 +481,9 @@ def _plan(
     return search(dict(deadlines), leave_s, cur, first, 0)
 
 
-def _feasible(j: Intersection, view: SignalView, cur: int, leave_s: float, first: int | None, memo: GateMemo) -> bool:
+def _feasible(
+    j: Intersection, view: SignalView, cur: int, leave_s: float, first: int | None, memo: GateMemo, st: _Static
+) -> bool:
     """`_plan(j, _deadlines(j, view, cur, st), cur, leave_s, first, st) is not None`, without the
     search when it is sure: the plan `_plan` last found (kept in `memo`) for the same junction,
     phase, first phase and deadlines (the same red_since_s of the movements red in `cur`),
@@ -462,8 +492,8 @@ def _feasible(j: Intersection, view: SignalView, cur: int, leave_s: float, first
     Exact, not a heuristic: `_plan`'s candidates depend on the deadlines alone, and leaving
     later only delays every start (float addition is monotone), so the nodes its search visits
     before that plan are among those it visited then (no more of the node budget used), and the
-    subtrees it tried first still fail; it reaches that plan, or another, and finds a plan."""
-    st = memo.static(j)
+    subtrees it tried first still fail; it reaches that plan, or another, and finds a plan.
+    `st`: memo.static(j)."""
     red = st.red_of[cur](view.red_since_s)
     known = memo.found(j, cur, first)
     if known is not None and known.red == red and known.meets(leave_s):

@@ -33,7 +33,15 @@ from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
-from controller.core.safety import DECISION_PERIOD_S, GateMemo, GateOutcome, SignalView, gate_cycle, gate_phase
+from controller.core.safety import (
+    DECISION_PERIOD_S,
+    GateMemo,
+    GateOutcome,
+    SignalView,
+    gate_cycle,
+    phase_outcome,
+    phase_target,
+)
 from controller.model import Command, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus, Snapshot, Wish
 
 
@@ -223,38 +231,39 @@ class Core:
         now_s: float,
         refusals: list[Refusal],
     ) -> GateOutcome | None:
-        """The gate's outcome for the wish (None: no wish). With an acyclic command in force and
+        """The gate's outcome for the wish (None: no wish, or a PhaseCommand that would repeat the
+        command in force, which is not built: _send would drop it). With an acyclic command in force and
         no accepted wish, the hold of that phase is gated too: the roadside holds its phase until
         told otherwise, so max green and max red are watched even when the policy is silent or
         refused; a switch the gate forces replaces the outcome (the refusal is recorded)."""
-        plan_id, seq, ttl_s = f"{jid}-{self.policy.name}-{js.plans + 1}", js.seq + 1, self.plan_ttl_s
+        seq, ttl_s, memo = js.seq + 1, self.plan_ttl_s, self.gate_memo
+        in_force = js.command if isinstance(js.command, PhaseCommand) else None
         outcome: GateOutcome | None = None
         if isinstance(wish, CycleWish):
+            plan_id = self._plan_id(jid, js)
             outcome = gate_cycle(
-                lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=self.gate_memo
+                lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=memo
             )
         elif wish is not None and view is None:
             outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
         elif wish is not None and view is not None:
-            outcome = gate_phase(
-                lay.junction, wish, view, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, memo=self.gate_memo
-            )
-        if (outcome is None or outcome.command is None) and isinstance(js.command, PhaseCommand) and view is not None:
-            keep = gate_phase(
-                lay.junction,
-                PhaseWish(js.command.phase, js.command.hold_s),
-                view,
-                plan_id=plan_id,
-                seq=seq,
-                now_s=now_s,
-                ttl_s=ttl_s,
-                memo=self.gate_memo,
-            )
-            if isinstance(keep.command, PhaseCommand) and keep.command.phase != js.command.phase:
+            target = phase_target(lay.junction, wish, view, now_s=now_s, memo=memo)
+            if in_force is not None and not isinstance(target, str) and target[0] == in_force.phase:
+                return None  # it repeats the command in force: nothing new to send (_same_decision)
+            plan_id = self._plan_id(jid, js)
+            outcome = phase_outcome(lay.junction, target, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+        if (outcome is None or outcome.command is None) and in_force is not None and view is not None:
+            keep = phase_target(lay.junction, PhaseWish(in_force.phase, in_force.hold_s), view, now_s=now_s, memo=memo)
+            if not isinstance(keep, str) and keep[0] != in_force.phase:
                 if outcome is not None:
                     refusals.append(Refusal(jid, outcome.refused))
-                outcome = keep
+                plan_id = self._plan_id(jid, js)
+                outcome = phase_outcome(lay.junction, keep, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
         return outcome
+
+    def _plan_id(self, jid: str, js: JunctionState) -> str:
+        """The id of the junction's next new plan."""
+        return f"{jid}-{self.policy.name}-{js.plans + 1}"
 
     def _send(
         self, jid: str, js: JunctionState, outcome: GateOutcome | None, now_s: float, log: _TickLog

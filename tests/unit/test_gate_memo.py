@@ -39,7 +39,7 @@ def test_feasible_equals_search(j: Intersection, data: st.DataObject) -> None:
             moved = red_since[i] + data.draw(st.sampled_from([-20.0, 1.0, 30.0]), label="by")
             red_since = (*red_since[:i], moved, *red_since[i + 1 :])
         view = safety.SignalView(cur, False, 0.0, red_since)
-        searched = _count_searches(safety._feasible, j, view, cur, leave_s, first, memo)
+        searched = _count_searches(safety._feasible, j, view, cur, leave_s, first, memo, static)
         deadlines = safety._deadlines(j, view, cur, static)
         expected = safety._plan(j, deadlines, cur, leave_s, first, static) is not None
         assert searched[0] == expected, (deadlines, cur, leave_s, first)
