@@ -42,7 +42,17 @@ from controller.core.safety import (
     phase_outcome,
     phase_target,
 )
-from controller.model import Command, CycleWish, PhaseCommand, PhaseWish, Refusal, SignalStatus, Snapshot, Wish
+from controller.model import (
+    Command,
+    CycleWish,
+    Intersection,
+    PhaseCommand,
+    PhaseWish,
+    Refusal,
+    SignalStatus,
+    Snapshot,
+    Wish,
+)
 
 
 @dataclass(frozen=True)
@@ -131,14 +141,8 @@ class Core:
         spill = netshadow.Spill.build(self.layouts, self.links) if cfg.harm.spill_back else None
         self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts], spill)
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
-        # per junction, per phase: which movements the phase serves (for the red times)
-        self._served = {
-            jid: tuple(
-                tuple(m.id in set(lay.junction.served_movements(k)) for m in lay.junction.movements)
-                for k in range(len(lay.junction.phases))
-            )
-            for jid, lay in self.layouts.items()
-        }
+        # per junction, per phase: the positions of the movements the phase serves (for the red times)
+        self._served = {jid: _served_positions(lay.junction) for jid, lay in self.layouts.items()}
 
     def initial_state(self, now_s: float) -> CoreState:
         return CoreState(
@@ -325,14 +329,19 @@ class Core:
         for s in snapshots:
             snaps.setdefault(s.junction, []).append(s)
         latest_status = {s.junction: s for s in statuses}
-        now_status = {jid: latest_status.get(jid, js.status) for jid, js in state.junctions.items()}
-        # The status read this tick describes the signal during the period the detector
-        # messages cover: the estimator learns from green time only.
-        greens = {jid: st.phase if st is not None and not st.in_intergreen else None for jid, st in now_status.items()}
+        now_status: dict[str, SignalStatus | None] = {}
+        greens: dict[str, int | None] = {}
+        before: dict[str, Estimate] = {}
+        for jid, js in state.junctions.items():
+            st = now_status[jid] = latest_status.get(jid, js.status)
+            # The status read this tick describes the signal during the period the detector
+            # messages cover: the estimator learns from green time only.
+            greens[jid] = st.phase if st is not None and not st.in_intergreen else None
+            before[jid] = js.estimate
         estimates = netestimate.fold(
             self.net,
             self.layouts,
-            {jid: js.estimate for jid, js in state.junctions.items()},
+            before,
             snaps,
             greens,
             self._frame_readings(frames),
@@ -451,14 +460,26 @@ def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
     return new
 
 
+def _served_positions(j: Intersection) -> tuple[tuple[int, ...], ...]:
+    """Per phase of the junction, the positions (in its movements) of the movements it serves."""
+    out = []
+    for k in range(len(j.phases)):
+        green = set(j.served_movements(k))
+        out.append(tuple(i for i, m in enumerate(j.movements) if m.id in green))
+    return tuple(out)
+
+
 def _red_since(
-    served: tuple[tuple[bool, ...], ...], status: SignalStatus | None, prev: tuple[float, ...], now_s: float
+    served: tuple[tuple[int, ...], ...], status: SignalStatus | None, prev: tuple[float, ...], now_s: float
 ) -> tuple[float, ...]:
     """Per movement, when it was last green: now for those the status shows green (`served`:
-    per phase, per movement, the phase serves it)."""
+    per phase, the positions of the movements it serves)."""
     if status is None or status.in_intergreen:
         return prev
-    return tuple(now_s if on else t for on, t in zip(served[status.phase], prev))
+    out = list(prev)
+    for i in served[status.phase]:
+        out[i] = now_s
+    return tuple(out)
 
 
 def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
