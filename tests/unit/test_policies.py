@@ -731,3 +731,44 @@ def test_webster_lost_time_counts_the_intergreens():
     assert cycle_s == pytest.approx(65.0)
     light = webster_flows(lay, {"N_T": 100, "E_T": 100})  # Y = 0.11: C0 = 22.5 s, half still fits
     assert webster_greens(lay, light, 3.0, 0.9)[0] == pytest.approx(32.5)
+
+
+def webster_period(lay: Layout, residual_pcu: float):
+    """One 300 s webster period at a light load (100 PCU/h on N_T and E_T: Webster's cycle fits
+    half the base cycle) in which phase 0 ends its green once with `residual_pcu` standing on
+    each of its lanes; returns the plan sent at the period's end."""
+    from controller.core.policies.webster import WebsterPolicy
+
+    policy = WebsterPolicy()
+    s = policy.init(lay, 0.0)
+    est = estimate(lay)
+    s, _ = policy.decide(s, lay, est, None, 0.0)
+    green0 = lay.lane_green[0].astype(float)
+    green = replace(est, lanes=replace(est.lanes, green_s=green0 * 20.0))
+    s, _ = policy.decide(s, lay, green, view(lay, 0, 20.0, 20.0), 20.0)
+    red = replace(est.lanes, green_s=np.zeros(len(lay.lanes)), queue_pcu=green0 * residual_pcu)
+    yellow = SignalView(0, True, 0.0, tuple(21.0 for _ in lay.junction.movements))
+    s, _ = policy.decide(s, lay, replace(est, lanes=red), yellow, 21.0)
+    arrived = webster_flows(lay, {"N_T": 100 * 300 / 3600, "E_T": 100 * 300 / 3600})
+    s, wish = policy.decide(s, lay, replace(est, arrivals_pcu=arrived), view(lay, 1, 5.0, 300.0), 300.0)
+    assert isinstance(wish, CycleWish)
+    return s, wish
+
+
+def test_webster_keeps_the_base_cycle_after_a_green_ends_with_a_residual_queue():
+    """A light junction runs half the base cycle (65 s -> 32.5 s) while its greens clear their
+    queues; when a phase ended its green with a queue of at least `residual_queue_pcu` (3 PCU)
+    the half cycle lacks capacity the measured flows cannot show (departures capped by its
+    short greens), and the next plan runs the base cycle. The next period, without a residual,
+    goes back to half of it."""
+    from controller.core.policies.webster import RESIDUAL_QUEUE_PCU
+    from controller.core.safety import cycle_length_s
+
+    lay = Layout.build(two_phase(), CFG)
+    assert RESIDUAL_QUEUE_PCU == 3.0
+    cycle = lambda w: cycle_length_s(lay.junction, w.phase_order, w.greens_s)  # noqa: E731
+    _, clear = webster_period(lay, 1.0)
+    assert cycle(clear) == pytest.approx(32.5)
+    s, short = webster_period(lay, 4.0)
+    assert cycle(short) == pytest.approx(65.0)
+    assert s.green_ends == () and s.residual_pcu == ()  # counted afresh each period

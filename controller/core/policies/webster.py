@@ -15,7 +15,8 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   C0 = (1.5 L + 5) / (1 - Y) (L = per phase the larger of `lost_time_per_phase_s` and its
   intergreen, Y the sum of the phases' critical flow ratios, capped at `max_flow_ratio`), the
   minimum cycle and the minimum greens
-  with their intergreens. A junction thus keeps its neighbours' common cycle (a light one runs
+  with their intergreens; the base cycle C itself (k = 1) after a period in which some phase
+  ended its green with a residual queue (below). A junction thus keeps its neighbours' common cycle (a light one runs
   k cycles per common cycle, double cycling, phase 0 at the city's offset) and its cycle never
   exceeds the city's: Webster's own C0 per junction breaks the coordination and grows without
   bound as Y -> 1, and every red with it.
@@ -36,6 +37,12 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   (stop lines), plus the queue standing upstream of the advance loops (spilled over, unseen by
   the arrival count) spread over the period, times (1 - the exit blockage the estimator
   measured): green given to a movement whose exit is full releases nothing.
+- residual queue: at each end of a phase's green (the roadside's status leaves the phase) the
+  largest queue the estimator holds on the lanes that turn red (between the loops and spilled
+  over the advance loop). When, over a period, some phase's mean residual reaches
+  `residual_queue_pcu`, the next plan runs the base cycle: the flows were measured under the
+  plan in force, and a half cycle short of green caps its own departures (Y reads low exactly
+  where the half cycle lacks capacity); a queue left at the end of green says so directly.
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
@@ -66,6 +73,12 @@ class WebsterState:
     due_s: float | None = None  # when they were computed: sent at the next start of phase 0
     sent_s: tuple[float, ...] | None = None  # the greens of the plan last sent
     cycle_start_s: float | None = None  # when phase 0 last turned green, as the roadside reports it
+    green_phase: int | None = None  # the phase green at the last decision (None: intergreen, no status)
+    residual_pcu: tuple[float, ...] = ()  # per phase: residual queues at this period's green ends, summed
+    green_ends: tuple[int, ...] = ()  # per phase: green ends counted this period
+
+
+RESIDUAL_QUEUE_PCU = 3.0  # the default of `residual_queue_pcu` (WebsterPolicy) until config.toml has it
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -74,7 +87,11 @@ def reference_cycle_s(layout: Layout) -> float:
 
 
 def common_cycle_s(
-    layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    full_cycle: bool = False,
 ) -> float:
     """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
     at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
@@ -83,10 +100,12 @@ def common_cycle_s(
     base cycle, never longer. L, the cycle's lost time, counts per phase the larger of
     `lost_time_per_phase_s` and the intergreen after it (a phase loses its start-up time and
     the part of its intergreen not driven through, about the whole intergreen: HCM's
-    t_L = l1 + yellow + all-red - e with l1 ~ e)."""
+    t_L = l1 + yellow + all-red - e with l1 ~ e). `full_cycle`: C itself (k = 1)."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
+    if full_cycle:
+        return ref_s
     primary = primary_phases(layout, protected_first=False)
     ratio = flow_pcu_h / layout.sat_flow_pcu_h
     total_y = min(sum(float(ratio[primary == k].max(initial=0.0)) for k in range(n)), max_flow_ratio)
@@ -133,15 +152,20 @@ def green_floors_s(layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.n
 
 
 def webster_greens(
-    layout: Layout, flow_pcu_h: np.ndarray, lost_time_per_phase_s: float, max_flow_ratio: float
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    full_cycle: bool = False,
 ) -> tuple[float, tuple[float, ...]]:
-    """(cycle_s, greens_s per phase in index order): the common cycle, the floors within the
+    """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
+    `full_cycle`, common_cycle_s), the floors within the
     phase limits (from the capacity and storage needs; from the capacity needs alone when those
     do not fit the cycle, then scaled down above the minimum greens when these do not either),
     the rest in proportion to the base greens."""
     j = layout.junction
     n = len(j.phases)
-    cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio)
+    cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle)
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     total_s = max(cycle_s - intergreens_s, 0.0)
     lo = np.array([p.min_green_s for p in j.phases])
@@ -179,6 +203,29 @@ def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapse
     return flow_pcu_h
 
 
+def track_green_ends(state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None) -> WebsterState:
+    """`state` with the green end seen now, if any, counted (module docstring, residual queue):
+    the phase green at the last decision is no longer green; its residual is the largest queue
+    (between the loops and spilled over the advance loop) on its lanes that turned red."""
+    n = len(layout.junction.phases)
+    sums = list(state.residual_pcu) if len(state.residual_pcu) == n else [0.0] * n
+    counts = list(state.green_ends) if len(state.green_ends) == n else [0] * n
+    now_green = None if signal is None or signal.in_intergreen else signal.phase
+    prev = state.green_phase
+    if prev is not None and prev != now_green and 0 <= prev < n:
+        ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
+        if ended.any():
+            sums[prev] += float((est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]).max())
+            counts[prev] += 1
+    return replace(state, green_phase=now_green, residual_pcu=tuple(sums), green_ends=tuple(counts))
+
+
+def short_of_green(state: WebsterState, residual_queue_pcu: float) -> bool:
+    """Some phase ended its greens of the period with a mean residual queue of at least
+    `residual_queue_pcu` (module docstring)."""
+    return any(c > 0 and s / c >= residual_queue_pcu for s, c in zip(state.residual_pcu, state.green_ends))
+
+
 class WebsterPolicy(Policy):
     name = "webster"
 
@@ -189,6 +236,7 @@ class WebsterPolicy(Policy):
         it from the phase in force."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
+        self.residual_queue_pcu = float(getattr(self.params, "residual_queue_pcu", RESIDUAL_QUEUE_PCU))
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
@@ -209,17 +257,18 @@ class WebsterPolicy(Policy):
     ) -> tuple[WebsterState, CycleWish | None]:
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
+        state = track_green_ends(state, layout, est, signal)
         elapsed_s = now_s - state.period_start_s
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
+            full = short_of_green(state, self.residual_queue_pcu)
             _, greens = webster_greens(
-                layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio
+                layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio, full
             )
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
-                return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), CycleWish(
-                    tuple(range(n)), greens, offset_s
-                )
+                fresh = WebsterState(now_s, est.arrivals_pcu, est.departures_pcu, green_phase=state.green_phase)
+                return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             lo = np.array([p.min_green_s for p in layout.junction.phases])
             hi = np.array([p.max_green_s for p in layout.junction.phases])
             greens = tuple(float(g) for g in whole_seconds(greens, lo, hi))  # as the roadside shows them
@@ -230,6 +279,8 @@ class WebsterPolicy(Policy):
                 departures_pcu=est.departures_pcu,
                 steady_s=greens,
                 due_s=now_s,
+                residual_pcu=(),
+                green_ends=(),
             )
         return self._send(state, layout.junction, signal, now_s)
 
