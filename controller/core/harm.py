@@ -215,7 +215,10 @@ def observe_all(
     """Every junction's replay advanced by the interval ending at now_s (every tick, stale or
     not), in `net`'s order: one pass over the network's movements (netshadow.advance_all, the
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
-    neighbours' replays when `net.spill` is set)."""
+    neighbours' replays when `net.spill` is set). A network without a junction has nothing to
+    advance."""
+    if not states:
+        return []
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()

@@ -586,3 +586,17 @@ def test_the_junction_file_carries_the_exit_edge_when_given():
     raw["movements"][0]["to_edge"] = ""
     with pytest.raises(JunctionError, match=r"j.toml.*to_edge"):
         parse_intersection(raw, "j.toml")
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "fixed", "webster"])
+def test_a_network_without_a_controllable_junction_steps(policy):
+    """Every signal of a network left on its own program (import-net's skipped.txt): the core
+    still ticks, with nothing to estimate, replay or send (corpus roundabout_merges crashed in
+    the network-wide replay on an empty concatenation)."""
+    cfg = Config()
+    core = Core({}, make_policy(policy, cfg), cfg)
+    state = core.initial_state(0.0)
+    for t in (1.0, 2.0, 3.0):
+        state, result = core.step(state, [], [], t)
+        assert result.commands == ()
+    assert state.junctions == {}
