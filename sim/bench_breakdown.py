@@ -38,6 +38,7 @@ STAGES = (  # (module, attribute, label): nested labels are indented
     ("controller.core.netshadow", "advance_all", "  do-no-harm replay"),
     ("controller.core.step:Core", "_junction", "  per junction: policy, gate, send"),
     ("controller.adapters.metrics:ServiceMetrics", "tick_done", "metrics (per tick)"),
+    ("controller.adapters.metrics:ServiceMetrics", "_each_tick", "  every tick: acks, signal folding, modes"),
     ("controller.adapters.metrics:ServiceMetrics", "_refresh", "  junctions due: figures and gauges"),
     ("controller.adapters.metrics:ServiceMetrics", "_update_junction", "    per junction: gauges"),
     ("controller.adapters.metrics:ServiceMetrics", "_network", "  network figures"),

@@ -279,6 +279,7 @@ class _Junction:
         self.modes: dict[str, object] = {}
         self.mode: str | None = None
         self.harm_switches = 0  # the core's count of do-no-harm switches, as last seen
+        self.mode_in: tuple[object, ...] | None = None  # what decided the mode gauges last (_each_tick)
         self.last_plan_id: str | None = None
         self.pending: list[int] = []  # seqs pushed, not yet reported by the roadside
         self.faulty = np.zeros(len(layout.det_index), dtype=bool)
@@ -542,6 +543,20 @@ class ServiceMetrics:
         self.tick_duration.observe(duration_s)
         self.service_time.set(now_s)
         self._count_plans(result)
+        due = self._each_tick(state, result, now_s)
+        if due:
+            self._refresh(due, now_s)
+        # The network figures once per update_s (each junction's part was refreshed within it).
+        if due and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
+            self._network(now_s)
+        self.metrics_cost.inc(time.perf_counter() - t0)
+
+    def _each_tick(
+        self, state: CoreState, result: TickResult, now_s: float
+    ) -> list[tuple[str, _Junction, JunctionState]]:
+        """Per junction, every tick: plan acknowledgements, the signal state folded for the
+        online gain (_observe), the mode gauges (set only when what decides them changed:
+        _set_mode would change nothing otherwise). Returns the junctions due for a refresh."""
         due: list[tuple[str, _Junction, JunctionState]] = []
         manual = set(result.manual)
         for jid, js in state.junctions.items():
@@ -555,21 +570,15 @@ class ServiceMetrics:
                 j.pending = [s for s in j.pending if s > status.seq]
             self._observe(j, status, now_s)
             harm_state = js.harm
-            mode = junction_mode(
-                js.stale,
-                status.mode if status is not None else None,
-                harm_state.mode if harm_state is not None else None,
-                manual=jid in manual,
-            )
-            self._set_mode(j, mode, harm_state.switches if harm_state is not None else 0)
+            status_mode = status.mode if status is not None else None
+            harm_mode, switches = (harm_state.mode, harm_state.switches) if harm_state is not None else (None, 0)
+            mode_in = (js.stale, status_mode, harm_mode, jid in manual, switches)
+            if mode_in != j.mode_in:
+                j.mode_in = mode_in
+                self._set_mode(j, junction_mode(js.stale, status_mode, harm_mode, manual=jid in manual), switches)
             if now_s >= j.next_update_s:
                 due.append((jid, j, js))
-        if due:
-            self._refresh(due, now_s)
-        # The network figures once per update_s (each junction's part was refreshed within it).
-        if due and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
-            self._network(now_s)
-        self.metrics_cost.inc(time.perf_counter() - t0)
+        return due
 
     def _count_plans(self, result: TickResult) -> None:
         """Plans pushed, computed and refused in this tick; sequence numbers awaiting an ack."""
