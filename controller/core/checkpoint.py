@@ -138,8 +138,7 @@ def _restore_lanes(lay: Layout, est: Estimate, saved: Mapping[str, Any], jid: st
     lanes = replace(est.lanes, sat_pcu=sat_pcu, sat_s=sat_s)
     prior = lay.lane_sat_prior_pcu_h
     ratio = estimation._sat_estimate(sat_pcu, sat_s, prior, lay.params) / prior
-    maps = lay.maps
-    sat_flow = maps.mov_sat_prior_pcu_h * maps.summed(ratio) / maps.mov_lane_count  # as estimation.movement_arrays
+    sat_flow = lay.maps.sat_flow_pcu_h(ratio)  # as estimation.movement_arrays
     return replace(est, lanes=lanes, sat_flow_pcu_h=sat_flow), n, skipped
 
 

@@ -164,11 +164,6 @@ class Layout:
         return self.lane_share > 0
 
     @cached_property
-    def lane_uses_f(self) -> np.ndarray:
-        """lane_uses as 0/1 floats, for averages over a movement's lanes."""
-        return self.lane_uses.astype(float)
-
-    @cached_property
     def movement_lane_count(self) -> np.ndarray:
         """(movements,) lanes of each movement, at least 1."""
         out: np.ndarray = np.maximum(self.lane_uses.sum(axis=1), 1)
@@ -312,6 +307,12 @@ class LaneMaps:
     def summed(self, x: np.ndarray) -> np.ndarray:
         """(movements,) per movement the sum of x over its lanes."""
         out: np.ndarray = np.bincount(self.mov_rows, x[self.mov_cols], minlength=len(self.mov_lane_count))
+        return out
+
+    def sat_flow_pcu_h(self, sat_ratio: np.ndarray) -> np.ndarray:
+        """(movements,) saturation flow: the prior times the mean over the movement's lanes of
+        each lane's learnt ratio to its prior."""
+        out: np.ndarray = self.mov_sat_prior_pcu_h * self.summed(sat_ratio) / self.mov_lane_count
         return out
 
 
@@ -607,7 +608,7 @@ def movement_arrays(
         departures_pcu=maps.shared(dep),
         flow_pcu_h=maps.shared(lanes.flow_pcu_h),
         queue_pcu=maps.shared(lanes.queue_pcu + lanes.hidden_pcu),
-        sat_flow_pcu_h=maps.mov_sat_prior_pcu_h * maps.summed(sat_ratio) / n_lanes,
+        sat_flow_pcu_h=maps.sat_flow_pcu_h(sat_ratio),
         block=maps.summed(lanes.block) / n_lanes,
         blind=maps.summed((~measured).astype(float)) > 0,
     )

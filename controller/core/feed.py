@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core import feedrules as rules
-from controller.core.feedrules import MAX_COUNT_PER_S  # noqa: F401 (re-exported)
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import FeedError
 from controller.model import DetectorReading, Intersection, SignalStatus, Snapshot

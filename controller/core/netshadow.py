@@ -323,14 +323,6 @@ def advance_all(
     return out
 
 
-def hidden_pcu(net: NetworkProgram, ests: Sequence[Estimate]) -> list[np.ndarray]:
-    """Per junction of `net` (estimates in its order), (movements,) the estimator's hidden queue
-    (upstream of the advance loops) on each movement's lanes, their mean (Program.lane_mean)."""
-    per_movement = hidden_by_movement(net, ests)
-    st = net.mov_start.tolist()
-    return [per_movement[st[k] : st[k + 1]] for k in range(len(ests))]
-
-
 def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate]) -> np.ndarray:
     """hidden_pcu as one (movements,) array over the network."""
     hidden = _joined([e.lanes for e in ests], "hidden_pcu")

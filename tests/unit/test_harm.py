@@ -496,13 +496,15 @@ def test_the_spill_charge_counts_only_where_the_loops_see_a_hidden_queue():
 
 
 def test_the_hidden_queue_of_each_movement_is_the_mean_over_its_lanes():
-    """netshadow.hidden_pcu: per junction, the estimator's lane hidden queues averaged over each
-    movement's lanes (two_phase: one lane per movement)."""
+    """netshadow.hidden_by_movement: over the network, the estimator's lane hidden queues
+    averaged over each movement's lanes (two_phase: one lane per movement), junction after junction."""
     lay = Layout.build(two_phase(), Config())
     net = netshadow.NetworkProgram.build([shadow.Program.build(lay, 0.4, 2.0, 2.0)] * 2)
     e = Estimate.empty(lay, 0.0)
     ests = [replace(e, lanes=replace(e.lanes, hidden_pcu=np.array(h))) for h in ([0, 3.0, 0, 0], [1.0, 0, 0, 2.0])]
-    got = netshadow.hidden_pcu(net, ests)
+    flat = netshadow.hidden_by_movement(net, ests)
+    st = net.mov_start.tolist()
+    got = [flat[st[k] : st[k + 1]] for k in range(len(ests))]
     lanes = [lay.lanes.index(m.lanes[0]) for m in lay.junction.movements]
     assert [list(g) for g in got] == [[[0, 3.0, 0, 0][k] for k in lanes], [[1.0, 0, 0, 2.0][k] for k in lanes]]
 
