@@ -84,12 +84,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--to", dest="t_to", help="window end, as `replay --to`")
     ap.add_argument("--config", help="config file ([replay]: how the scenario is built); default: the built-in")
     ap.add_argument("--original", action="store_true", help="run the recorded scenario itself, not a rebuild")
+    ap.add_argument("--build-seed", type=int, default=1, help="seed of the scenario's build (candidates, routeSampler)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     site = site_root(args.archive)
     meta = read_meta(site)
     seeds = [int(s) for s in args.seeds.split(",")]
-    base = ReplayRequest(archive=args.archive, out_dir=args.out, t_from=args.t_from, t_to=args.t_to)
+    base = ReplayRequest(args.archive, args.out, args.t_from, args.t_to, seed=args.build_seed)
     window = resolve_window(base, read_archive(site, "detectors").select(["t_s", "period_s"]), cfg.replay)
     sites = count_sites(load_intersections(site / "meta" / "intersections"))
     if args.original:
