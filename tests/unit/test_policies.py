@@ -759,8 +759,8 @@ def test_webster_keeps_the_base_cycle_after_a_green_ends_with_a_residual_queue()
     """A light junction runs half the base cycle (65 s -> 32.5 s) while its greens clear their
     queues; when a phase ended its green with a queue of at least `residual_queue_pcu` (3 PCU)
     the half cycle lacks capacity the measured flows cannot show (departures capped by its
-    short greens), and the next plan runs the base cycle. The next period, without a residual,
-    goes back to half of it."""
+    short greens), and the next plan runs the base cycle. The residuals are counted afresh each
+    period."""
     from controller.core.policies.webster import RESIDUAL_QUEUE_PCU
     from controller.core.safety import cycle_length_s
 
