@@ -132,7 +132,7 @@ class ArchiveConfig:
 class ReplayConfig:
     """`replay`: how a recorded window becomes a SUMO scenario (sim/replay.py, docs/replay.md)."""
 
-    interval_s: float = 300.0  # loop counts are summed per this interval in the count files routeSampler reads
+    interval_s: float = 60.0  # loop counts are summed per this interval in the count files routeSampler reads
     sampler_interval_s: float = 300.0  # routeSampler's own aggregation (-i): a whole multiple of interval_s
     lead_s: float = 300.0  # recorded time simulated before --from, not compared: traffic is under way at --from
     warmup_s: float = 900.0  # recorded feed before the scenario's start that the queue estimate is run over
@@ -245,6 +245,7 @@ _POSITIVE = frozenset(
         "estimation.link_remap_s",
         "webster.period_s",
         "webster.max_flow_ratio",
+        "webster.residual_queue_pcu",
         "max_pressure.switch_service_s",
         "max_pressure.wait_scale_s",
         "max_pressure.permitted_sat_ratio",

@@ -5,7 +5,8 @@ Steps (docs/replay.md has a worked example):
 1. The window [--from, --to) of the archive's site (whole archive by default). Times are the
    recording's clock: seconds, or an ISO date-time (UTC). The scenario's clock is the recording's
    minus the midnight (UTC) of the window's first day, so a simulation's recording keeps its times.
-2. The demand (sim/replay_demand.py): routeSampler on the loop counts per `interval_s` (300 s) and class, and the
+2. The demand (sim/replay_demand.py): routeSampler on the loop counts per `interval_s` (60 s; it samples per
+   `sampler_interval_s`, 300 s) and class, and the
    queues the service's estimator saw at --from as standing vehicles.
 3. Runs, one process each (libsumo: one simulation per process): `recorded` (the recorded plans
    re-sent at their recorded times; where none were sent the junctions run their own programs,

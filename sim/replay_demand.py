@@ -1,6 +1,6 @@
 """The demand of a recorded window, rebuilt with SUMO's own tools.
 
-- Loop counts -> edge counts per `interval_s` (300 s) and vehicle class: an edge is counted by
+- Loop counts -> edge counts per `interval_s` (60 s) and vehicle class: an edge is counted by
   the loops of one kind (stop line first, else advance) when every lane of it that cars may use
   has one; its count is their sum. Edges without full coverage are left free.
 - Candidate routes: SUMO's randomTrips.py (routed by duarouter for the class's vClass), seeded:

@@ -28,6 +28,8 @@ class WebsterParams:
     lost_time_per_phase_s: float = 3.0  # start-up + clearance lost time per phase; a floor: a longer intergreen counts
     max_flow_ratio: float = 0.9  # cap on Y, the sum of critical flow ratios (< 1: the formula diverges at 1)
     keep_offsets: bool = False  # plans in whole seconds from phase 0's start, moved to the city's offset (policies.md)
+    residual_queue_pcu: float = 3.0  # mean queue left on a phase's lanes at its green ends over a period that
+    # returns the junction from a half to the full base cycle (policies.md)
 
 
 @dataclass(frozen=True)

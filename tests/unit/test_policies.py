@@ -761,11 +761,10 @@ def test_webster_keeps_the_base_cycle_after_a_green_ends_with_a_residual_queue()
     the half cycle lacks capacity the measured flows cannot show (departures capped by its
     short greens), and the next plan runs the base cycle. The residuals are counted afresh each
     period."""
-    from controller.core.policies.webster import RESIDUAL_QUEUE_PCU
     from controller.core.safety import cycle_length_s
 
     lay = Layout.build(two_phase(), CFG)
-    assert RESIDUAL_QUEUE_PCU == 3.0
+    assert CFG.webster.residual_queue_pcu == 3.0
     cycle = lambda w: cycle_length_s(lay.junction, w.phase_order, w.greens_s)  # noqa: E731
     _, clear = webster_period(lay, 1.0)
     assert cycle(clear) == pytest.approx(32.5)

@@ -78,9 +78,6 @@ class WebsterState:
     green_ends: tuple[int, ...] = ()  # per phase: green ends counted this period
 
 
-RESIDUAL_QUEUE_PCU = 3.0  # the default of `residual_queue_pcu` (WebsterPolicy) until config.toml has it
-
-
 def reference_cycle_s(layout: Layout) -> float:
     """The base program's cycle within the junction's cycle bounds (s)."""
     return reference_cycle_s_of(layout.junction)
@@ -236,7 +233,7 @@ class WebsterPolicy(Policy):
         it from the phase in force."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
-        self.residual_queue_pcu = float(getattr(self.params, "residual_queue_pcu", RESIDUAL_QUEUE_PCU))
+        self.residual_queue_pcu = self.params.residual_queue_pcu
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
