@@ -339,13 +339,7 @@ class Core:
             greens[jid] = st.phase if st is not None and not st.in_intergreen else None
             before[jid] = js.estimate
         estimates = netestimate.fold(
-            self.net,
-            self.layouts,
-            before,
-            snaps,
-            greens,
-            self._frame_readings(frames),
-            self._state_cache,
+            self.net, self.layouts, before, snaps, greens, self._frame_readings(frames), self._state_cache
         )
         harms = self._observe_harm(state, estimates, now_status, now_s)
         updated: dict[str, JunctionState] = {}

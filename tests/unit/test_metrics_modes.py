@@ -52,4 +52,3 @@ def test_mode_gauges_follow_every_tick(ticks: list[tuple[bool, str | None, str |
         }
         assert value(reg, "tsc_junction_fallbacks_total", junction="J") == fallbacks
     assert value(reg, "tsc_junction_harm_switches_total", junction="J") == seen
-
