@@ -7,14 +7,14 @@ last refresh is missing adds no traffic."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from controller.adapters.metrics import _Junction, approach_traffic
-from controller.adapters.metrics_group import GroupStatics, group_figures
+from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import load_intersections
@@ -70,20 +70,8 @@ def _one(j: _Junction, est: Estimate, share: np.ndarray, last: np.ndarray | None
     return [float(np.sum(est.queue_pcu)), sat, float(np.sum(est.departures_pcu)), *traffic, *service, speed_mps]
 
 
-FIELDS = (
-    "queue_pcu",
-    "saturation",
-    "departed_pcu",
-    "arrived_pcu",
-    "distance_pcu_m",
-    "time_pcu_s",
-    "delay_pcu_s",
-    "demand_pcu",
-    "served_pcu",
-    "fixed_served_pcu",
-    "fixed_short_pcu",
-    "speed_mps",
-)
+# GroupFigures' figures in the order _one gives them (speed_weight only weighs speed_mps)
+FIELDS = tuple(f.name for f in fields(GroupFigures) if f.name != "speed_weight")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
