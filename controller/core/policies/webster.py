@@ -205,9 +205,11 @@ def track_green_ends(state: WebsterState, layout: Layout, est: Estimate, signal:
     the phase green at the last decision is no longer green; its residual is the largest queue
     (between the loops and spilled over the advance loop) on its lanes that turned red."""
     n = len(layout.junction.phases)
+    now_green = None if signal is None or signal.in_intergreen else signal.phase
+    if now_green == state.green_phase and len(state.residual_pcu) == n:
+        return state  # no green ended: nothing to count (most ticks)
     sums = list(state.residual_pcu) if len(state.residual_pcu) == n else [0.0] * n
     counts = list(state.green_ends) if len(state.green_ends) == n else [0] * n
-    now_green = None if signal is None or signal.in_intergreen else signal.phase
     prev = state.green_phase
     if prev is not None and prev != now_green and 0 <= prev < n:
         ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
