@@ -143,6 +143,8 @@ class ReplayConfig:
     route_min_counts: int = 1  # counting locations (counted edges, turns) a sampled route must pass (routeSampler)
     routes_from_entries: bool = False  # a sampled route starting inside the network is moved back to its entries
     spread_routes: bool = False  # each sampled vehicle spread over the routes that pass the same counting sites
+    restricted_lane_cars: bool = False  # cars counted on bus-only streets rebuilt, of a vClass those lanes admit
+    cover_routes_cut: bool = False  # covering routes also offered cut where a counted edge saw under half their count
 
 
 @dataclass(frozen=True)
