@@ -196,17 +196,22 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     lags = demand.edge_lags_s(net, candidate_edges, sorted({c.edge for cs in counters.values() for c in cs}))
     asked: dict[str, int] = {}
     loops = demand.loop_edges(junctions, net)
+    permit: list[Path] = []
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(
             edgedata, counters[cls], loop_counts, cls, begin, params.interval_s, n_iv, lags
         )
+        if cls == "car" and params.restricted_lane_cars:
+            counts = (demand.restricted_counters(junctions, net), loop_counts, begin, n_iv, lags)
+            edgedata, permit = permit_cars(req, params, net, counters[cls], counts, edgedata, sources)
         if asked[cls]:
             files = class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls)
             if params.routes_from_entries:
                 files = demand.routes_from_entries(net, files, loops, demand.SUMO_VCLASS[cls], begin)
             route_files += files
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
+    route_files += permit  # not for the queued cars: their routes pass lanes closed to cars
     before = read_archive(site, "detectors", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
     status = read_archive(site, "status", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
     queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}
@@ -257,7 +262,10 @@ def class_routes(
     edges = [c.edge for c in counters if not c.to_edge]
     every = [*own.entries, *own.anywhere]
     cover_file = out / f"candidates_{vclass}_cover.rou.xml"
-    cover = demand.covering_routes(net, every, edges, vclass, cover_file, drop_one_edge=params.drop_one_edge_routes)
+    cut = demand.window_counts(edgedata) if params.cover_routes_cut else None
+    cover = demand.covering_routes(
+        net, every, edges, vclass, cover_file, drop_one_edge=params.drop_one_edge_routes, counts=cut
+    )
     if cover is not None:  # they start at the entries
         own = demand.Candidates((*own.entries, cover), (*own.anywhere, cover))
     routes = out / f"routes_{cls}.rou.xml"
@@ -268,6 +276,48 @@ def class_routes(
         return files
     pool = list(dict.fromkeys([*own.entries, *own.anywhere]))
     return [demand.spread_equivalent_routes(f, pool, edgedata, req.seed, net, vclass) for f in files]
+
+
+def permit_cars(
+    req: ReplayRequest,
+    params: ReplayConfig,
+    net,
+    car_counters: list[demand.EdgeCounter],
+    counts: tuple,
+    edgedata: Path,
+    sources: list[Path],
+) -> tuple[Path, list[Path]]:
+    """The cars counted on streets closed to cars (`counts`: their counters, from
+    demand.restricted_counters, the loop counts, begin, intervals and lags as write_edgedata
+    takes them): routes through those streets, for the vClass they admit (demand.permit_vclass),
+    made by demand.covering_routes and sampled by routeSampler against every car count at once
+    (more of them on an ordinary street would overshoot it). Returns the car counts those routes
+    leave (demand.subtract_routes) for the passenger cars, and the permit vTypes and routes (none
+    when no such street counts a car: `edgedata` itself then)."""
+    restricted, loop_counts, begin, n_iv, lags = counts
+    out = edgedata.parent
+    path = out / "counts_car_permit.xml"
+    demand.write_edgedata(path, [*car_counters, *restricted], loop_counts, "car", begin, params.interval_s, n_iv, lags)
+    window = demand.window_counts(path)
+    edges = [c.edge for c in restricted if window.get(c.edge, 0) > 0]
+    if not edges:
+        return edgedata, []
+    vclass = demand.permit_vclass(net, edges)
+    cover_file = out / "candidates_car_permit_cover.rou.xml"
+    cut = window if params.cover_routes_cut else None
+    cover = demand.covering_routes(
+        net, [], edges, vclass, cover_file, per_edge=3, drop_one_edge=params.drop_one_edge_routes, counts=cut
+    )
+    if cover is None:
+        return edgedata, []
+    aggregate_s = params.sampler_interval_s if params.sampler_interval_s != params.interval_s else 0.0
+    how = demand.Sampling(req.seed, params.minimize_vehicles, params.route_min_counts, aggregate_s)
+    routes = out / "routes_car_permit.rou.xml"
+    demand.sample_routes_cached([cover], path, routes, "car", how, "car_permit_", demand.PERMIT_VTYPE)
+    rest = out / "counts_car_rest.xml"
+    demand.subtract_routes(edgedata, routes, rest, aggregate_s)
+    _progress(f"demand: cars on {len(edges)} streets closed to cars, as vClass {vclass}")
+    return rest, [demand.write_permit_vtypes(out / "vtypes_permit.rou.xml", sources, vclass), routes]
 
 
 DEMAND_TAGS = frozenset({"vehicle", "flow", "trip", "person", "personFlow", "container", "containerFlow"})

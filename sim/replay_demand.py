@@ -117,6 +117,59 @@ def turn_counters(junctions: Mapping[str, Intersection], net, vclass: str = "pas
     return out
 
 
+CAR_VCLASSES = ("taxi", "private", "evehicle")  # SUMO vClasses the feed counts as cars (sim/field.py)
+PERMIT_VTYPE = "tsc_car_permit"
+
+
+def restricted_counters(junctions: Mapping[str, Intersection], net) -> list[EdgeCounter]:
+    """The counted edges that no lane of admits cars (SUMO vClass passenger): bus-only streets
+    with a loop on every lane. The cars their loops count (taxis, permit holders: vehicles a
+    bus lane admits that the feed counts as cars) are not part of the passenger demand, which
+    may not use them."""
+    return [c for c in edge_counters(junctions, net, "ignoring") if not net.getEdge(c.edge).allows("passenger")]
+
+
+def permit_vclass(net, edges: list[str]) -> str:
+    """The SUMO vClass of the cars counted on `edges` (closed to passenger cars): the first car
+    vClass (CAR_VCLASSES) that a lane of each of them admits, else "ignoring" (a vehicle that
+    ignores lane permissions: SUMO's own for such traffic)."""
+    for vclass in CAR_VCLASSES:
+        if all(any(ln.allows(vclass) for ln in net.getEdge(e).getLanes()) for e in edges):
+            return vclass
+    return "ignoring"
+
+
+def write_permit_vtypes(path: Path, sources: list[Path], vclass: str) -> Path:
+    """The vType (or vTypeDistribution) PERMIT_VTYPE of the cars on lanes closed to cars: the
+    recorded scenario's own vTypes of SUMO vClass `vclass`, renamed, with their probabilities,
+    where it defines any; else SUMO's defaults for `vclass`."""
+    found = []
+    for src in (s for s in sources if s.is_file()):
+        try:
+            types = (el for _ev, el in ET.iterparse(src) if el.tag == "vType")
+            found += [dict(el.attrib) for el in types if el.get("vClass") == vclass]
+        except ET.ParseError as exc:
+            log.warning("vTypes of %s not read: %s", src, exc)
+    root = ET.Element("routes")
+    if not found:
+        ET.SubElement(root, "vType", id=PERMIT_VTYPE, vClass=vclass)
+    else:
+        dist = ET.SubElement(root, "vTypeDistribution", id=PERMIT_VTYPE)
+        for k, attrs in enumerate(found):
+            ET.SubElement(dist, "vType", {**attrs, "id": f"{PERMIT_VTYPE}_{k}"})
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+def window_counts(edgedata: Path) -> dict[str, int]:
+    """Counted edge -> vehicles asked over the whole file (edgeData `entered`)."""
+    out: dict[str, int] = defaultdict(int)
+    for e in ET.parse(edgedata).getroot().iter("edge"):
+        out[e.get("id", "")] += int(e.get("entered", 0))
+    return dict(out)
+
+
 def other_permissions(net, vclass: str) -> bool:
     """Whether SUMO vClass `vclass` may use other lanes than cars (bus lanes, bus-only streets,
     streets closed to trucks): then its routes are its own, else the cars' candidates serve."""
@@ -358,7 +411,14 @@ def _one_edge(vehicle: ET.Element) -> bool:
 
 
 def covering_routes(
-    net, candidates: list[Path], edges: list[str], vclass: str, out: Path, per_edge: int = 2, drop_one_edge: bool = True
+    net,
+    candidates: list[Path],
+    edges: list[str],
+    vclass: str,
+    out: Path,
+    per_edge: int = 2,
+    drop_one_edge: bool = True,
+    counts: Mapping[str, int] | None = None,
 ) -> Path | None:
     """Candidate routes through the counted edges no candidate passes (random shortest paths
     seldom take a bus-only street, say), so that routeSampler can meet their counts: for each,
@@ -366,7 +426,13 @@ def covering_routes(
     enters the network to it, and on from it to the nearest where it leaves. Written to `out`;
     None when every counted edge has a candidate already (or no entry reaches it). A counted
     edge that no entry reaches and no exit leaves gets a route of itself alone, unless
-    `drop_one_edge`."""
+    `drop_one_edge`.
+
+    With `counts` (counted edge -> the class's vehicles over the window), each such route is
+    also offered cut where it passes a counted edge that saw fewer than half the vehicles of
+    the edge it covers (cut_at_low_counts): a stream the loops see on a bus-only street does
+    not come from, or go on to, a street where they saw a fraction of it (a terminus, a depot,
+    parking in between); the whole route would be capped by that edge's count."""
     passed = {e for c in candidates for r in read_routes(c) for e in r}
     missing = [e for e in edges if e not in passed]
     if not missing:
@@ -381,9 +447,12 @@ def covering_routes(
     routes: dict[str, None] = {}
     for edge_id in missing:
         edge = net.getEdge(edge_id)
-        ins = nearest((a, edge) for a in sources if a is not edge) or [[edge]]
-        outs = nearest((edge, b) for b in sinks if b is not edge) or [[edge]]
-        routes.update({" ".join(e.getID() for e in [*a[:-1], *b]): None for a in ins for b in outs})
+        ins = [[e.getID() for e in p] for p in nearest((a, edge) for a in sources if a is not edge)] or [[edge_id]]
+        outs = [[e.getID() for e in p] for p in nearest((edge, b) for b in sinks if b is not edge)] or [[edge_id]]
+        if counts is not None:
+            ins = list(dict.fromkeys(tuple(p) for q in ins for p in (q, cut_at_low_counts(q[::-1], counts)[::-1])))
+            outs = list(dict.fromkeys(tuple(p) for q in outs for p in (q, cut_at_low_counts(q, counts))))
+        routes.update({" ".join([*a[:-1], *b]): None for a in ins for b in outs})
     if drop_one_edge:  # as drop_one_edge_routes
         routes = {r: None for r in routes if " " in r}
     if not routes:
@@ -395,6 +464,17 @@ def covering_routes(
     ET.indent(root)
     out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return out
+
+
+def cut_at_low_counts(path: list[str], counts: Mapping[str, int]) -> list[str]:
+    """`path` (edge ids, starting at a counted edge) up to before the first counted edge
+    (`counts`: edge -> vehicles over the window) that saw fewer than half the first edge's
+    vehicles; the whole path when there is none."""
+    target = counts.get(path[0], 0)
+    for i, e in enumerate(path[1:], start=1):
+        if e in counts and 2 * counts[e] < target:
+            return path[:i]
+    return path
 
 
 def entry_prefix(net, edge_id: str, counted: set[str], vclass: str) -> list[str]:
@@ -547,7 +627,9 @@ class Sampling:
     interval_s: float = 0.0
 
 
-def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = "") -> Path:
+def sample_routes(
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = "", vtype: str = ""
+) -> Path:
     """routeSampler.py: vehicles of one class whose routes match the edge counts.
 
     Two of its methods are run: random sampling, and its linear programme (`--optimize full`)
@@ -567,7 +649,7 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, h
         "--prefix",
         prefix or f"{cls}_",
         "-a",
-        f'type="{vtype_id(cls)}" departLane="best" departSpeed="max"',
+        f'type="{vtype or vtype_id(cls)}" departLane="best" departSpeed="max"',
         "-s",
         str(how.seed),
         "--min-count",
@@ -602,7 +684,7 @@ def sample_routes(candidates: list[Path], edgedata: Path, out: Path, cls: str, h
 
 
 def sample_routes_cached(
-    candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = ""
+    candidates: list[Path], edgedata: Path, out: Path, cls: str, how: Sampling, prefix: str = "", vtype: str = ""
 ) -> Path:
     """sample_routes, skipped when `out` was sampled from the same counts, candidates and
     Sampling (a replay run again into the same folder: routeSampler's programme takes minutes on a
@@ -615,11 +697,13 @@ def sample_routes_cached(
         key.update(f" min_counts {how.min_counts}".encode())
     if how.interval_s > 0:  # likewise: without it, the count files' own interval
         key.update(f" interval {how.interval_s:g}".encode())
+    if vtype:  # likewise: without it, the class's own
+        key.update(f" vtype {vtype}".encode())
     stamp = out.with_name(out.name + ".key")
     if out.exists() and stamp.exists() and stamp.read_text() == key.hexdigest():
         log.info("routeSampler %s: reusing %s (same counts and candidates)", cls, out)
         return out
-    sample_routes(candidates, edgedata, out, cls, how, prefix)
+    sample_routes(candidates, edgedata, out, cls, how, prefix, vtype)
     stamp.write_text(key.hexdigest())
     return out
 
@@ -729,6 +813,34 @@ def shortfall_counts(
             n = short_n if first and (key, hour) in short else 0
             el.set("entered", str(n))
             total += n if el.tag == "edge" else 0
+    out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return total
+
+
+def subtract_routes(edgedata: Path, routes: Path, out: Path, sampler_interval_s: float = 0.0) -> int:
+    """The counts of `edgedata` less the vehicles of `routes` that pass each counted edge (turn),
+    by routeSampler's accounting (a route counts in the interval it departs in, per
+    `sampler_interval_s`, 0: the file's own), taken from the file's intervals of that one in
+    order, never below 0; written to `out` (same intervals). Returns the vehicles the edges still
+    ask for."""
+    intervals, root = _counts_of(edgedata)
+    if not intervals:
+        out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+        return 0
+    begin = intervals[0][0]
+    interval_s = max(sampler_interval_s, intervals[0][1] - intervals[0][0])
+    left = _route_counts(routes, begin, interval_s)
+    total = 0
+    for iv, (b, _e, _asked) in zip(root, intervals):
+        k = int((b - begin + 1e-6) // interval_s)
+        for el in iv:
+            key = (el.get("id", ""), "", k) if el.tag == "edge" else (el.get("from", ""), el.get("to", ""), k)
+            n = int(el.get("entered", 0))
+            take = min(n, left.get(key, 0))
+            if take:
+                left[key] -= take
+            el.set("entered", str(n - take))
+            total += n - take if el.tag == "edge" else 0
     out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return total
 
