@@ -378,3 +378,99 @@ def test_a_sampled_vehicle_is_spread_over_the_routes_that_pass_the_same_counts(t
     assert got.count("A R") == 50  # the turning count A -> R pins its vehicles
     assert 120 < got.count("A T") < 180 and got.count("A T") + got.count("A L") == 300  # T and L alike
     assert [v.find("route").get("edges") for v in ET.parse(sample).getroot()][:3] == ["A T"] * 3  # sample kept
+
+
+def test_cars_counted_on_a_bus_only_street_get_a_vclass_it_admits(tmp_path):
+    """A bus-only street with a loop on every lane counts cars the passenger demand may not
+    carry (taxis, permit holders): it is a restricted counter, and those cars are rebuilt as
+    the first car vClass its lanes admit, else "ignoring"."""
+    from sim.replay_demand import permit_vclass, restricted_counters
+
+    junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "a2": "A_2", "b": "B_0"})
+    assert restricted_counters(junctions, net) == [EdgeCounter("B", "stop", ("b",))]  # A admits cars
+    assert permit_vclass(net, ["B"]) == "ignoring"
+    taxis = TINY_NET.replace('allow="bus" shape="200,200', 'allow="bus taxi" shape="200,200')
+    (tmp_path / "t.net.xml").write_text(taxis)
+    import sumolib
+
+    assert permit_vclass(sumolib.net.readNet(str(tmp_path / "t.net.xml")), ["B"]) == "taxi"
+
+
+def test_the_permit_cars_types_are_the_scenarios_own_of_their_vclass(tmp_path):
+    from sim.replay_demand import PERMIT_VTYPE, write_permit_vtypes
+
+    src = tmp_path / "v.add.xml"
+    src.write_text(
+        '<routes><vTypeDistribution id="ignoring"><vType id="i1" vClass="ignoring" length="5" probability=".4"/>'
+        '<vType id="i2" vClass="ignoring" length="4.5" probability=".6"/></vTypeDistribution>'
+        '<vType id="p" vClass="passenger"/></routes>'
+    )
+    dist = ET.parse(write_permit_vtypes(tmp_path / "o.xml", [src], "ignoring")).getroot()[0]
+    assert dist.tag == "vTypeDistribution" and dist.get("id") == PERMIT_VTYPE
+    assert [(t.get("id"), t.get("length"), t.get("probability")) for t in dist] == [
+        (f"{PERMIT_VTYPE}_0", "5", ".4"),
+        (f"{PERMIT_VTYPE}_1", "4.5", ".6"),
+    ]
+    plain = ET.parse(write_permit_vtypes(tmp_path / "d.xml", [src], "taxi")).getroot()[0]
+    assert (plain.tag, plain.get("id"), plain.get("vClass")) == ("vType", PERMIT_VTYPE, "taxi")
+
+
+def test_counts_less_the_vehicles_of_routes_per_samplers_interval(tmp_path):
+    """What the permit cars pass is taken off the passenger cars' counts: per routeSampler's
+    interval (a route counts where it departs), from the file's intervals in order, never below 0."""
+    from sim.replay_demand import subtract_routes
+
+    counters = [EdgeCounter("A", "stop", ("a",)), EdgeCounter("T", "stop", ("t",))]
+    counters.append(EdgeCounter("A", "stop", ("a",), "T"))  # the turn A -> T, asked as A's loop counts
+    counts = {"a": np.array([[30, 0, 0, 0], [30, 0, 0, 0]]), "t": np.array([[5, 0, 0, 0], [5, 0, 0, 0]])}
+    write_edgedata(tmp_path / "c.xml", counters, counts, "car", 0.0, 60.0, 2, {})
+    _routes(tmp_path / "r.xml", [(k, "A T") for k in range(8)] + [(61.0, "A R")])
+    assert subtract_routes(tmp_path / "c.xml", tmp_path / "r.xml", tmp_path / "s.xml", sampler_interval_s=120.0) == 53
+    left = [[int(e.get("entered")) for e in iv] for iv in ET.parse(tmp_path / "s.xml").getroot()]
+    assert left == [[21, 0, 22], [30, 2, 30]]  # A 60 less 9, T 10 less 8, the turn 60 less 8
+    assert subtract_routes(tmp_path / "c.xml", tmp_path / "r.xml", tmp_path / "p.xml") == 56  # per file interval
+    left = [[int(e.get("entered")) for e in iv] for iv in ET.parse(tmp_path / "p.xml").getroot()]
+    assert left == [[22, 0, 22], [29, 5, 30]]  # T: 8 in the first minute, 5 asked: never below 0
+
+
+def test_a_covering_route_is_also_offered_cut_where_the_loops_saw_a_fraction_of_its_stream(tmp_path):
+    """A stream of 100 on A cannot go on to T, where the loops saw 10: the route through A is
+    also offered ending before T (a terminus, parking in between); R saw 60: no cut there."""
+    from sim.replay_demand import cut_at_low_counts
+
+    assert cut_at_low_counts(["A", "T", "X"], {"A": 100, "T": 10}) == ["A"]
+    assert cut_at_low_counts(["A", "T", "X"], {"A": 100, "T": 50}) == ["A", "T", "X"]
+    _junctions, net = tiny(tmp_path, {})
+    plain = covering_routes(net, [], ["A"], "passenger", tmp_path / "p.xml", drop_one_edge=False)
+    assert {v.find("route").get("edges") for v in ET.parse(plain).getroot()} == {"A R", "A T"}
+    counts = {"A": 100, "T": 10, "R": 60}
+    cut = covering_routes(net, [], ["A"], "passenger", tmp_path / "c.xml", drop_one_edge=False, counts=counts)
+    assert {v.find("route").get("edges") for v in ET.parse(cut).getroot()} == {"A R", "A T", "A"}
+
+
+def test_the_cars_of_a_bus_only_street_are_sampled_first_and_taken_off_the_car_counts(tmp_path):
+    """routeSampler (real) puts the 6 cars counted on the bus-only street B on routes through it,
+    as the permit vType; the 26 counted on T are then asked 20 of the passenger cars."""
+    from sim.replay import permit_cars
+    from sim.replay_demand import PERMIT_VTYPE, restricted_counters
+
+    junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "a2": "A_2", "b": "B_0", "t": "T_0"})
+    loop_counts = {"a0": np.array([[20, 0, 0, 0]]), "b": np.array([[6, 0, 0, 0]]), "t": np.array([[26, 0, 0, 0]])}
+    params = ReplayConfig(interval_s=60.0, sampler_interval_s=60.0)
+    cars = scenario_counters(junctions, net)["car"]
+    write_edgedata(tmp_path / "counts_car.xml", cars, loop_counts, "car", 0.0, 60.0, 1, {})
+    counts = (restricted_counters(junctions, net), loop_counts, 0.0, 1, {})
+    req = ReplayRequest(Path("x"), tmp_path)
+    rest, files = permit_cars(req, params, net, cars, counts, tmp_path / "counts_car.xml", [])
+    vehicles = list(ET.parse(files[1]).getroot().iter("vehicle"))
+    assert len(vehicles) == 6 and {v.get("type") for v in vehicles} == {PERMIT_VTYPE}
+    assert all(v.find("route").get("edges").startswith("B ") for v in vehicles)
+    left = {e.get("id"): int(e.get("entered")) for e in ET.parse(rest).getroot().iter("edge")}
+    assert left == {"A": 20, "T": 20}
+    assert ET.parse(files[0]).getroot()[0].get("vClass") == "ignoring"
+    no_cars = {"a0": loop_counts["a0"], "t": loop_counts["t"]}
+    counts = (restricted_counters(junctions, net), no_cars, 0.0, 1, {})
+    assert permit_cars(req, params, net, cars, counts, tmp_path / "counts_car.xml", []) == (
+        tmp_path / "counts_car.xml",
+        [],
+    )
