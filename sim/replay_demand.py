@@ -427,7 +427,7 @@ def covering_routes(
     None when every counted edge has a candidate already (or no entry reaches it). A counted
     edge that no entry reaches and no exit leaves gets a route of itself alone, unless
     `drop_one_edge`. A way in and a way out that share an edge (a loop round a block) make no
-    route.
+    route; when all do, the routes start on the counted edge itself.
 
     With `counts` (counted edge -> the class's vehicles over the window), each such route is
     also offered cut where it passes a counted edge that saw fewer than half the vehicles of
@@ -453,7 +453,8 @@ def covering_routes(
         if counts is not None:
             ins = list(dict.fromkeys(tuple(p) for q in ins for p in (q, cut_at_low_counts(q[::-1], counts)[::-1])))
             outs = list(dict.fromkeys(tuple(p) for q in outs for p in (q, cut_at_low_counts(q, counts))))
-        routes.update({" ".join([*a[:-1], *b]): None for a in ins for b in outs if not set(a[:-1]) & set(b)})
+        pairs = [(a, b) for a in ins for b in outs if not set(a[:-1]) & set(b)] or [((edge_id,), b) for b in outs]
+        routes.update({" ".join([*a[:-1], *b]): None for a, b in pairs})
     if drop_one_edge:  # as drop_one_edge_routes
         routes = {r: None for r in routes if " " in r}
     if not routes:

@@ -474,3 +474,41 @@ def test_the_cars_of_a_bus_only_street_are_sampled_first_and_taken_off_the_car_c
         tmp_path / "counts_car.xml",
         [],
     )
+
+
+LOOP_NET = """<?xml version="1.0" encoding="UTF-8"?>
+<net version="1.20" junctionCornerDetail="5" limitTurnSpeed="5.50">
+    <location netOffset="0.00,0.00" convBoundary="0,0,300,0" origBoundary="0,0,300,0" projParameter="!"/>
+    <edge id="IN" from="w" to="x" priority="1">
+        <lane id="IN_0" index="0" speed="13.9" length="100" shape="0,0 100,0"/>
+    </edge>
+    <edge id="X" from="x" to="y" priority="1">
+        <lane id="X_0" index="0" speed="13.9" length="100" shape="100,0 200,0"/>
+    </edge>
+    <edge id="Y" from="y" to="x" priority="1">
+        <lane id="Y_0" index="0" speed="13.9" length="100" allow="bus" shape="200,5 100,5"/>
+    </edge>
+    <edge id="OUT" from="y" to="z" priority="1">
+        <lane id="OUT_0" index="0" speed="13.9" length="100" shape="200,0 300,0"/>
+    </edge>
+    <junction id="w" type="dead_end" x="0" y="0" incLanes="" intLanes="" shape="0,0"/>
+    <junction id="x" type="priority" x="100" y="0" incLanes="IN_0 Y_0" intLanes="" shape="100,0"/>
+    <junction id="y" type="priority" x="200" y="0" incLanes="X_0" intLanes="" shape="200,0"/>
+    <junction id="z" type="dead_end" x="300" y="0" incLanes="OUT_0" intLanes="" shape="300,0"/>
+    <connection from="IN" to="X" fromLane="0" toLane="0" dir="s" state="M"/>
+    <connection from="Y" to="X" fromLane="0" toLane="0" dir="t" state="M"/>
+    <connection from="X" to="Y" fromLane="0" toLane="0" dir="t" state="M"/>
+    <connection from="X" to="OUT" fromLane="0" toLane="0" dir="s" state="M"/>
+</net>
+"""
+
+
+def test_a_covering_route_makes_no_loop_round_a_block(tmp_path):
+    """Into Y only over X, out of Y only over X again: "IN X Y X OUT" would circle the block;
+    the route starts on Y itself instead."""
+    import sumolib
+
+    (tmp_path / "l.net.xml").write_text(LOOP_NET)
+    net = sumolib.net.readNet(str(tmp_path / "l.net.xml"))
+    out = covering_routes(net, [], ["Y"], "bus", tmp_path / "cover.xml")
+    assert [v.find("route").get("edges") for v in ET.parse(out).getroot()] == ["Y X OUT"]
