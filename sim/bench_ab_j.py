@@ -1,0 +1,154 @@
+"""Benchmark (issue 12, session 9, J): A/B in one process of the parts J changed, on inputs
+recorded from one city adaptive run (seed 1, 900 s), a base tree's code against this tree's:
+
+    python -m sim.bench_ab_j --base /work/wt/J-base [--rounds 7] [--end 900]
+
+`--base`: a worktree of the start-of-session commit; its max_pressure.py and step.py are loaded
+beside this tree's. Parts: (1) max_pressure's decide, every junction tick of the run in order,
+each junction from its policy's initial state (the wishes and the last state's box are the
+output); (2) step._view per junction tick; (3) messages.decode_command on every plan the
+in-process loop decodes (the same code on both sides: what the in-process wire costs). Blocks
+alternate base/mine per round; CPU time (process_time); medians over rounds. Every block's
+output must equal the first one's, else it stops. CPU time in one process is what a loaded
+machine disturbs least: both sides share the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from controller.config import Config, load_config
+from controller.core import step as step_mine
+from controller.core.policies import max_pressure as mp_mine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path}: cannot load")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Recorded:
+    """The inputs of one run: every decide call (by junction), every _view call, every plan decoded."""
+
+    def __init__(self) -> None:
+        self.decide: dict[str, list[tuple[Any, ...]]] = {}
+        self.layouts: dict[str, Any] = {}
+        self.views: list[tuple[Any, ...]] = []
+        self.plans: list[bytes] = []
+
+    def record(self, cfg: Config, end_s: int) -> None:
+        import sim.simulate as simulate_mod
+        from sim.simulate import SimulateRequest, run
+
+        pol, decide, view = mp_mine.MaxPressurePolicy, mp_mine.MaxPressurePolicy.decide, step_mine._view
+        decode = simulate_mod.decode_command
+        rec = self
+
+        def rec_decide(self: Any, state: Any, lay: Any, est: Any, signal: Any, now_s: float, net: Any = None) -> Any:
+            jid = lay.junction.id
+            rec.layouts[jid] = lay
+            rec.decide.setdefault(jid, []).append((est, signal, now_s))
+            return decide(self, state, lay, est, signal, now_s, net)
+
+        def rec_decode(payload: bytes) -> Any:
+            rec.plans.append(payload)
+            return decode(payload)
+
+        def rec_view(*a: Any) -> Any:
+            rec.views.append(a)
+            return view(*a)
+
+        pol.decide, simulate_mod.decode_command, step_mine._view = rec_decide, rec_decode, rec_view
+        try:
+            sumocfg = ROOT / "sim/scenarios/city/city.sumocfg"
+            req = SimulateRequest(sumocfg, Path(tempfile.mkdtemp()), "adaptive", ("--seed", "1", "--end", str(end_s)))
+            run(req, cfg, progress=lambda _line: None)
+        finally:
+            pol.decide, simulate_mod.decode_command, step_mine._view = decide, decode, view
+
+
+def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], tuple[float, Any]]]:
+    """Per part, a block that runs it over the recorded inputs with `which` code; (CPU s, output)."""
+    mp = {"mine": mp_mine, "base": _load("max_pressure_base", base / "controller/core/policies/max_pressure.py")}
+    stp = {"mine": step_mine, "base": _load("step_base", base / "controller/core/step.py")}
+
+    def decide(which: str) -> tuple[float, Any]:
+        policy = mp[which].MaxPressurePolicy(cfg.max_pressure)
+        states = {jid: policy.init(rec.layouts[jid], 0.0) for jid in rec.decide}
+        out = []
+        t0 = time.process_time()
+        for jid, calls in rec.decide.items():
+            lay, st = rec.layouts[jid], states[jid]
+            wishes = []
+            for est, signal, now_s in calls:
+                st, wish = policy.decide(st, lay, est, signal, now_s)
+                wishes.append(wish)
+            out.append((wishes, st.phase, st.boxed.tolist()))
+        return time.process_time() - t0, out
+
+    def plans(which: str) -> tuple[float, Any]:
+        from controller.core.messages import decode_command
+
+        t0 = time.process_time()
+        out = [decode_command(p) for p in rec.plans]
+        return time.process_time() - t0, out
+
+    def view(which: str) -> tuple[float, Any]:
+        f = stp[which]._view
+        t0 = time.process_time()
+        out = [f(*a) for a in rec.views]
+        return time.process_time() - t0, out
+
+    return {"max_pressure decide": decide, "step _view": view, "in-process plans: decode_command (same code)": plans}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--base", type=Path, required=True, help="worktree of the start-of-session commit")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--end", type=int, default=900, help="simulated seconds of the recorded run")
+    args = ap.parse_args(argv)
+    cfg = load_config(ROOT / "config.toml")
+    rec = Recorded()
+    rec.record(cfg, args.end)
+    calls = sum(len(c) for c in rec.decide.values())
+    print(f"recorded: {calls} decide calls, {len(rec.views)} views, {len(rec.plans)} plans decoded")
+    parts = blocks(rec, cfg, args.base)
+    res: dict[str, dict[str, list[float]]] = {}
+    ref: dict[str, Any] = {}
+    for r in range(args.rounds):
+        for which in ("base", "mine") if r % 2 == 0 else ("mine", "base"):
+            for name, block in parts.items():
+                gc.collect()
+                dt, out = block(which)
+                res.setdefault(name, {}).setdefault(which, []).append(dt)
+                if ref.setdefault(name, out) != out:
+                    raise SystemExit(f"{name}: {which}'s output differs")
+    print(f"rounds: {args.rounds}; base and mine gave the same output in every block")
+    print("| part (CPU s over the run) | base | mine | mine/base (median of per-round ratios) |")
+    print("|---|---:|---:|---:|")
+    for name, d in res.items():
+        ratio = statistics.median(m / b for b, m in zip(d["base"], d["mine"]))
+        print(f"| {name} | {statistics.median(d['base']):.4f} | {statistics.median(d['mine']):.4f} | {ratio:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
