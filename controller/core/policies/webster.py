@@ -16,10 +16,11 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   intergreen, Y the sum of the phases' critical flow ratios, capped at `max_flow_ratio`), the
   minimum cycle and the minimum greens
   with their intergreens; the base cycle C itself (k = 1) after a period in which some phase
-  ended its green with a residual queue (below). A junction thus keeps its neighbours' common cycle (a light one runs
-  k cycles per common cycle, double cycling, phase 0 at the city's offset) and its cycle never
-  exceeds the city's: Webster's own C0 per junction breaks the coordination and grows without
-  bound as Y -> 1, and every red with it.
+  ended its green with a residual queue, and while some phase is held (below). A junction
+  thus keeps its neighbours' common cycle (a light one runs k cycles per common cycle, double
+  cycling, phase 0 at the city's offset) and its cycle never exceeds the city's: Webster's own
+  C0 per junction breaks the coordination and grows without bound as Y -> 1, and every red
+  with it.
 - greens: each movement needs, summed over the phases serving it, the larger of
   - its capacity green: C x q / s / `max_flow_ratio` + `lost_time_per_phase_s` (Webster's
     effective green at the target degree of saturation, plus its lost time), and
@@ -43,6 +44,15 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   `residual_queue_pcu`, the next plan runs the base cycle: the flows were measured under the
   plan in force, and a half cycle short of green caps its own departures (Y reads low exactly
   where the half cycle lacks capacity); a queue left at the end of green says so directly.
+- saturated phases: a phase whose mean residual reaches `residual_queue_pcu` over a period
+  discharged at saturation through its greens: its demand is unknown, at least what it served,
+  and the flows measured under the plan in force are capped by its own green (Webster's split
+  would give the green it had back, less any under-count). It is held: its floor in the next
+  plans is its base green (the city's), not its minimum, and the plans run the base cycle; it
+  stays held, at the phase's flow ratio y (the largest q / s of its movements) of the period it
+  ran short, while its y does not fall below that (demand at least as high as when its green
+  was short), so that a held green that clears its queue is not cut again the period after.
+  Only the phases that clear their queues give green to the others.
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
@@ -76,6 +86,7 @@ class WebsterState:
     green_phase: int | None = None  # the phase green at the last decision (None: intergreen, no status)
     residual_pcu: tuple[float, ...] = ()  # per phase: residual queues at this period's green ends, summed
     green_ends: tuple[int, ...] = ()  # per phase: green ends counted this period
+    held_y: tuple[float, ...] = ()  # per phase: flow ratio at which it last ran short of green (0: not held)
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -154,12 +165,14 @@ def webster_greens(
     lost_time_per_phase_s: float,
     max_flow_ratio: float,
     full_cycle: bool = False,
+    held: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s), the floors within the
     phase limits (from the capacity and storage needs; from the capacity needs alone when those
     do not fit the cycle, then scaled down above the minimum greens when these do not either),
-    the rest in proportion to the base greens."""
+    the rest in proportion to the base greens. `held` (phases,) bool: those phases' floors
+    start at their base greens (held_floors_s), not their minimum greens."""
     j = layout.junction
     n = len(j.phases)
     cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle)
@@ -167,6 +180,8 @@ def webster_greens(
     total_s = max(cycle_s - intergreens_s, 0.0)
     lo = np.array([p.min_green_s for p in j.phases])
     hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    if held is not None:
+        lo = held_floors_s(layout, held, lo, hi, total_s)
     capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi)
     if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
@@ -187,6 +202,42 @@ def webster_greens(
         w = w / w.sum() if w.sum() > 0 else open_ / open_.sum()
         greens = greens + np.minimum(w * left, room)
     return cycle_s, tuple(float(g) for g in greens)
+
+
+def held_floors_s(layout: Layout, held: np.ndarray, lo: np.ndarray, hi: np.ndarray, total_s: float) -> np.ndarray:
+    """(phases,) the least greens: `lo`, raised to the base green (within `hi`) for each `held`
+    phase; where the raises do not fit `total_s` with the other phases' `lo`, they are scaled
+    down alike."""
+    base = np.array([p.base_green_s for p in layout.junction.phases])
+    raise_s = np.where(held, np.clip(base, lo, hi) - lo, 0.0)
+    room_s = max(total_s - float(lo.sum()), 0.0)
+    if raise_s.sum() > room_s:
+        raise_s = raise_s * room_s / raise_s.sum()
+    out: np.ndarray = lo + raise_s
+    return out
+
+
+def phase_flow_ratios(layout: Layout, flow_pcu_h: np.ndarray) -> np.ndarray:
+    """(phases,) per phase the largest flow ratio q / s among the movements it serves (a
+    movement green in every phase aside)."""
+    ratio = flow_pcu_h / layout.sat_flow_pcu_h
+    own = layout.serves & ~layout.serves.all(axis=0)
+    return np.array([float(ratio[own[k]].max(initial=0.0)) for k in range(len(layout.junction.phases))])
+
+
+def held_flow_ratios(
+    state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray, residual_queue_pcu: float
+) -> tuple[float, ...]:
+    """Per phase, after this period, the flow ratio at which it is held (0: not held; module
+    docstring, saturated phases): a phase that ended its greens of the period with a mean
+    residual queue of at least `residual_queue_pcu` is held at its flow ratio y now; a held
+    phase stays held at its old ratio while y does not fall below it."""
+    n = len(layout.junction.phases)
+    y = phase_flow_ratios(layout, flow_pcu_h)
+    old = np.array(state.held_y) if len(state.held_y) == n else np.zeros(n)
+    short = np.array([short_phase(state, k, residual_queue_pcu) for k in range(n)], dtype=bool)
+    kept = (old > 0) & (y >= old)
+    return tuple(float(v) for v in np.where(short, np.maximum(y, 1e-9), np.where(kept, old, 0.0)))
 
 
 def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapsed_s: float) -> np.ndarray:
@@ -219,10 +270,12 @@ def track_green_ends(state: WebsterState, layout: Layout, est: Estimate, signal:
     return replace(state, green_phase=now_green, residual_pcu=tuple(sums), green_ends=tuple(counts))
 
 
-def short_of_green(state: WebsterState, residual_queue_pcu: float) -> bool:
-    """Some phase ended its greens of the period with a mean residual queue of at least
+def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> bool:
+    """`phase` ended its greens of the period with a mean residual queue of at least
     `residual_queue_pcu` (module docstring)."""
-    return any(c > 0 and s / c >= residual_queue_pcu for s, c in zip(state.residual_pcu, state.green_ends))
+    if len(state.green_ends) <= phase or state.green_ends[phase] == 0:
+        return False
+    return state.residual_pcu[phase] / state.green_ends[phase] >= residual_queue_pcu
 
 
 class WebsterPolicy(Policy):
@@ -260,13 +313,15 @@ class WebsterPolicy(Policy):
         elapsed_s = now_s - state.period_start_s
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
-            full = short_of_green(state, self.residual_queue_pcu)
-            _, greens = webster_greens(
-                layout, flow_pcu_h, self.params.lost_time_per_phase_s, self.params.max_flow_ratio, full
-            )
+            held_y = held_flow_ratios(state, layout, flow_pcu_h, self.residual_queue_pcu)
+            held = np.array(held_y) > 0
+            lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
+            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, bool(held.any()), held)
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
-                fresh = WebsterState(now_s, est.arrivals_pcu, est.departures_pcu, green_phase=state.green_phase)
+                fresh = WebsterState(
+                    now_s, est.arrivals_pcu, est.departures_pcu, green_phase=state.green_phase, held_y=held_y
+                )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             lo = np.array([p.min_green_s for p in layout.junction.phases])
             hi = np.array([p.max_green_s for p in layout.junction.phases])
@@ -280,6 +335,7 @@ class WebsterPolicy(Policy):
                 due_s=now_s,
                 residual_pcu=(),
                 green_ends=(),
+                held_y=held_y,
             )
         return self._send(state, layout.junction, signal, now_s)
 
