@@ -97,6 +97,8 @@ def test_the_replay_parameters_come_from_config_toml_and_bad_values_name_the_fie
         ("[replay]\nroute_min_counts = 0\n", "replay.route_min_counts"),  # routeSampler's --min-count >= 1
         ("[replay]\ninterval_s = 60.0\nsampler_interval_s = 90.0\n", "replay.sampler_interval_s"),  # not whole
         ("[replay]\ninterval_s = 60.0\nsampler_interval_s = 30.0\n", "replay.sampler_interval_s"),  # finer
+        ("[replay]\ncover_routes_cut = 3\n", "replay.cover_routes_cut"),
+        ('[replay]\nrestricted_lane_cars = "yes"\n', "replay.restricted_lane_cars"),
     ):
         path = tmp_path / "c.toml"
         path.write_text(text)
