@@ -477,10 +477,21 @@ def _red_since(
 
 
 def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
+    """The gate's SignalView of the junction now (None without a status). Built field by field
+    (SignalView has no __post_init__; the frozen dataclass's __init__ sets each field through
+    object.__setattr__): once per junction per tick."""
     if status is None:
         return None
     elapsed = 0.0 if status.in_intergreen else status.time_in_phase_s + max(0.0, now_s - status.t_s)
-    return SignalView(status.phase, status.in_intergreen, elapsed, red_since)
+    view: SignalView = object.__new__(SignalView)
+    d = view.__dict__
+    d["phase"], d["in_intergreen"], d["green_elapsed_s"], d["red_since_s"] = (
+        status.phase,
+        status.in_intergreen,
+        elapsed,
+        red_since,
+    )
+    return view
 
 
 def _same_decision(new: Command, old: Command | None) -> bool:

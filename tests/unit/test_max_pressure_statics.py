@@ -13,7 +13,7 @@ import numpy as np
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.max_pressure import build_statics, phase_pressures
+from controller.core.policies.max_pressure import MaxPressurePolicy, build_statics, phase_pressures
 from controller.core.safety import SignalView
 from controller.junctions import load_intersections
 
@@ -67,3 +67,45 @@ def test_another_switch_service_than_kept_derives_its_own_factor() -> None:
     c = phase_pressures(kept, lay, est, view, 100.0, 2.0, 60.0)
     assert a.tobytes() == b.tobytes()
     assert not np.array_equal(a, c)  # the factor matters: a stale one would be seen
+
+
+def test_box_of_a_phase_without_permitted_turns_is_not_updated_and_stays_the_same() -> None:
+    """Statics.has_permitted: _track_box skips update_boxed in a phase that serves no movement
+    permitted only (its box stays empty all its green); every tick's box equals the one the
+    update on every tick gives (has_permitted None), on the city's models, random departures and
+    stop-line gaps, greens of random lengths."""
+    rng = np.random.default_rng(11)
+    p = MaxPressureParams()
+    policy = MaxPressurePolicy(p)
+    layouts = [Layout.build(j, Config()) for j in load_intersections(CITY).values()]
+    skipped = boxed_seen = 0
+    for lay in layouts:
+        fast = policy.init(lay, 0.0)
+        slow = replace(fast, statics=replace(fast.statics, has_permitted=None))
+        assert fast.statics.has_permitted is not None
+        n, lanes = len(lay.junction.movements), len(lay.lanes)
+        dep = np.zeros(n)
+        phase = 0
+        for _ in range(120):
+            if rng.random() < 0.1:
+                phase = int(rng.integers(len(lay.junction.phases)))
+            dep = dep + (rng.random(n) < 0.4)
+            est = replace(
+                Estimate.empty(lay, 0.0),
+                departures_pcu=dep,
+                lanes=replace(Estimate.empty(lay, 0.0).lanes, stop_empty_s=rng.choice([0.0, 1.0, 5.0], lanes)),
+            )
+            fast = policy._track_box(fast, lay, est, phase)
+            slow = policy._track_box(slow, lay, est, phase)
+            assert fast.phase == slow.phase and fast.last_dep_pcu is slow.last_dep_pcu
+            assert fast.boxed.tolist() == slow.boxed.tolist(), (lay.junction.id, phase)
+            skipped += not fast.statics.has_permitted[phase]
+            boxed_seen += bool(fast.boxed.any())
+    assert skipped > 100 and boxed_seen > 100  # both paths were exercised
+
+
+def test_has_permitted_is_whether_the_phase_serves_a_permitted_only_movement() -> None:
+    for j in load_intersections(CITY).values():
+        lay = Layout.build(j, Config())
+        st = build_statics(lay, 0.4)
+        assert st.has_permitted == tuple(bool((lay.serves[c] & ~lay.protected[c]).any()) for c in range(len(j.phases)))

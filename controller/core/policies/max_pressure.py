@@ -77,6 +77,8 @@ class Statics:
     useful: np.ndarray | None = None
     useful_switch_s: float = float("nan")
     permitted: np.ndarray | None = None  # (phases, movements) served permitted ('g') only; None: derived per call
+    # per phase: whether it serves any movement permitted only (None: not known, update_boxed every tick)
+    has_permitted: tuple[bool, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,17 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
         useful = np.stack([switch_useful(layout, ig, cur, switch_service_s) for cur in range(len(j.phases))])
     kept_s = math.nan if switch_service_s is None else switch_service_s
     permitted_only = layout.serves & ~layout.protected
+    has_permitted = tuple(bool(row.any()) for row in permitted_only)
     return Statics(
-        ig, service, tuple(clearance), yield_lanes(layout), lane_weight(layout), useful, kept_s, permitted_only
+        ig,
+        service,
+        tuple(clearance),
+        yield_lanes(layout),
+        lane_weight(layout),
+        useful,
+        kept_s,
+        permitted_only,
+        has_permitted,
     )
 
 
@@ -162,14 +173,22 @@ def update_boxed(
     of its own lanes are empty (no one held at the line through the gap: the box empties). A
     lane without a working stop-line loop shows no gap and is never empty."""
     boxed = boxed | (permitted_c & discharged)
-    if not boxed.any():
+    # (np.count_nonzero and the ufuncs' reduce below are what ndarray.any calls, without its
+    # Python-level wrapper: a few microseconds a call, every tick per junction)
+    if not np.count_nonzero(boxed):
         return boxed
     gap = est.lanes.stop_empty_s >= gap_s - 1e-9
-    clear = ~(yield_lanes_c & ~gap[None, :]).any(axis=1)  # every yielded-to lane shows the gap
+    clear = ~_any_row(yield_lanes_c & ~gap[None, :])  # every yielded-to lane shows the gap
     # ... and no one waits at its own stop line: turners held there through a gap mean the box
     # does not empty (its exit is full, or it is still occupied)
     own = (layout.lane_share > 0) & ~(est.lanes.stop_empty_s > 0)[None, :]
-    return boxed & ~(clear & ~own.any(axis=1))
+    return boxed & ~(clear & ~_any_row(own))
+
+
+def _any_row(a: np.ndarray) -> np.ndarray:
+    """a.any(axis=1) for a bool array: the reduction ndarray.any calls, without its wrapper."""
+    out: np.ndarray = np.logical_or.reduce(a, axis=1)
+    return out
 
 
 def clearance_detours(
@@ -213,7 +232,15 @@ def phase_pressures(
         useful = statics.useful[cur]
     else:
         useful = switch_useful(layout, statics.intergreen_s, cur, switch_service_s)
-    out: np.ndarray = (statics.service * weight * useful).sum(axis=1)
+    out: np.ndarray = np.add.reduce(statics.service * weight * useful, axis=1)  # = .sum(axis=1), its reduction
+    return out
+
+
+def _box_state(statics: Statics, phase: int, last_dep_pcu: np.ndarray, boxed: np.ndarray) -> MaxPressureState:
+    """MaxPressureState(statics, phase, last_dep_pcu, boxed) without the frozen dataclass's
+    per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
+    out: MaxPressureState = object.__new__(MaxPressureState)
+    out.__dict__.update(statics=statics, phase=phase, last_dep_pcu=last_dep_pcu, boxed=boxed)
     return out
 
 
@@ -259,28 +286,30 @@ class MaxPressurePolicy(Policy):
         v = phase_pressures(
             state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s
         )
-        best = int(np.argmax(v))
+        best = int(v.argmax())
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
         return state, PhaseWish(self._via_clearance(state, layout, est, cur, best, v))
 
     def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:
-        """One tick of phase `cur`'s green: a new green starts with an empty box."""
+        """One tick of phase `cur`'s green: a new green starts with an empty box. A phase that
+        serves no movement permitted only keeps it empty all its green (update_boxed adds only
+        permitted movements), so its box is not updated."""
+        dep, st = est.departures_pcu, state.statics
         if state.phase != cur or state.last_dep_pcu is None:
-            zero = np.zeros(len(est.departures_pcu), dtype=bool)
-            return MaxPressureState(statics=state.statics, phase=cur, last_dep_pcu=est.departures_pcu, boxed=zero)
-        st = state.statics
+            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool))
+        if st.has_permitted is not None and not st.has_permitted[cur]:
+            return _box_state(st, cur, dep, state.boxed)
         boxed = update_boxed(
             state.boxed,
             layout,
             st.yield_lanes[cur],
             st.permitted[cur] if st.permitted is not None else layout.serves[cur] & ~layout.protected[cur],
-            est.departures_pcu > state.last_dep_pcu,
+            dep > state.last_dep_pcu,
             est,
             self.params.clearance_gap_s,
         )
-        # every field given (no dataclasses.replace: its introspection costs more than the update)
-        return MaxPressureState(statics=st, phase=state.phase, last_dep_pcu=est.departures_pcu, boxed=boxed)
+        return _box_state(st, cur, dep, boxed)
 
     def _via_clearance(
         self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int, v: np.ndarray
