@@ -27,8 +27,9 @@ replay, a junction is in one of two modes:
   `timed_returns` times in a row goes back to the policy (default 0: none does). The others
   record their demand when the hold ended (the replay's arrivals, measured under the fixed plan)
   and go back only when that demand has moved by more than `demand_shift` (a share): the
-  evidence that the conditions the policy lost in have changed. A policy that stays in force for
-  `hold_max_s` is forgiven its relapses.
+  evidence that the conditions the policy lost in have changed. A junction that has lost
+  `max_losses` times in a row (default 2) stays on the city's plan. A policy that stays in force
+  for `hold_max_s` is forgiven its relapses.
 - The network: when at least `network_share` of the junctions are in fixed mode, the policy
   has lost at most of them and is judged for the network: every other junction that has been
   under it for `min_policy_s` goes to fixed too (network_verdict; step.py on the last tick's
@@ -78,6 +79,9 @@ class HarmParams:
     hold_max_s: float = 3600.0  # ... doubled after each relapse, up to this
     timed_returns: int = 0  # returns on the hold's timer before a repeat offender waits for a demand shift
     demand_shift: float = 0.3  # a repeat offender comes back when the demand changed by this share since its hold
+    # after this many verdicts in a row against the policy (relapses), the junction stays on the
+    # city's plan: no return on a demand shift either (0: no limit)
+    max_losses: int = 2
     # the replay's discharge (shadow.py), HCM's effective green g = G - l1 + e
     startup_lost_s: float = 2.0  # l1: start-up lost time at a green's onset
     extension_s: float = 2.0  # e: discharge goes on this long into the yellow
@@ -101,6 +105,9 @@ class HarmParams:
                 raise ValueError(f"harm {f.name} must be a finite number >= 0, got {v!r}")
         if self.window_s <= 0:
             raise ValueError(f"harm window_s must be > 0, got {self.window_s!r}")
+        for name in ("timed_returns", "max_losses"):
+            if getattr(self, name) != int(getattr(self, name)):
+                raise ValueError(f"harm {name} must be a whole number, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -417,11 +424,15 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
 
 
 def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
-    """Why the policy is tried again, or None. Never before the hold is over. Then at once while
+    """Why the policy is tried again, or None. Never before the hold is over, and never once the
+    junction has lost max_losses times in a row (> 0): its returns cost it each time and the
+    policy lost again each time, so it stays on the city's plan. Otherwise at once while
     the junction has lost at most timed_returns times in a row; a repeat offender waits for its
     demand (the replay's, measured under the fixed plan) to move by more than demand_shift from
     what it was when the hold ended."""
     if now_s - state.since_s < state.hold_s:
+        return None
+    if 0 < params.max_losses <= state.relapses:
         return None
     if state.relapses <= params.timed_returns:
         return f"hold of {state.hold_s:.0f} s over"

@@ -29,7 +29,8 @@ from tests.junction_fixtures import two_phase, two_phase_raw
 
 # one timed return after a first loss (the default, 0, waits for a demand shift from the first loss:
 # test_by_default_a_loss_is_held_until_the_demand_shifts)
-FAST = HarmParams(window_s=300.0, min_policy_s=300.0, hold_s=300.0, hold_max_s=1200.0, timed_returns=1)
+# max_losses = 0 (no limit) here: the tests of returns see every return (test_a_junction_that_lost_twice_stays)
+FAST = HarmParams(window_s=300.0, min_policy_s=300.0, hold_s=300.0, hold_max_s=1200.0, timed_returns=1, max_losses=0)
 NS_HEAVY = {"N_T": 0.1, "S_T": 0.1, "E_T": 0.05, "W_T": 0.05}  # PCU/s; the base program serves 0.21 N/S
 EW_HEAVY = {"N_T": 0.05, "S_T": 0.05, "E_T": 0.17, "W_T": 0.17}
 
@@ -211,6 +212,29 @@ def test_a_repeat_offender_comes_back_when_the_demand_turns():
     ch = changes(log)
     assert [m for _, m, _ in ch[:4]] == ["fixed", "policy", "fixed", "policy"]
     assert ch[2][0] < 1500 < ch[3][0] and "demand changed by -" in ch[3][2]
+
+
+def test_a_junction_that_lost_twice_stays_on_the_fixed_plan_when_the_demand_turns():
+    """max_losses = 2 (config.toml): the repeat offender above, the same demand shift at 1,500 s,
+    stays on the city's plan: lost, back on the timer, lost again, and no return after that."""
+    assert HarmParams().max_losses == 2 and load_config("config.toml").harm.max_losses == 2
+    lighter = {k: 0.5 * v for k, v in NS_HEAVY.items()}
+    params = replace(FAST, max_losses=2)
+    log, state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2600, params, rates_after=lighter, change_at=1500)
+    assert [m for _, m, _ in changes(log)] == ["fixed", "policy", "fixed"]
+    hs = state.junctions["J"].harm
+    assert hs.mode == "fixed" and hs.relapses == 2
+    # two losses are not enough for max_losses = 3: it comes back on the shift, as without a limit
+    params = replace(FAST, max_losses=3)
+    log, _, _ = closed_loop(WrongPhase(), NS_HEAVY, 2600, params, rates_after=lighter, change_at=1500)
+    assert [m for _, m, _ in changes(log)][:4] == ["fixed", "policy", "fixed", "policy"]
+
+
+def test_harm_whole_numbers_are_checked():
+    with pytest.raises(ValueError, match="max_losses must be a whole number"):
+        HarmParams(max_losses=1.5)
+    with pytest.raises(ValueError, match="timed_returns must be a whole number"):
+        HarmParams(timed_returns=0.5)
 
 
 def test_by_default_a_loss_is_held_until_the_demand_shifts():
