@@ -426,14 +426,15 @@ def covering_routes(
     enters the network to it, and on from it to the nearest where it leaves. Written to `out`;
     None when every counted edge has a candidate already (or no entry reaches it). A counted
     edge that no entry reaches and no exit leaves gets a route of itself alone, unless
-    `drop_one_edge`. A way in and a way out that share an edge (a loop round a block) make no
-    route; when all do, the routes start on the counted edge itself.
+    `drop_one_edge`.
 
-    With `counts` (counted edge -> the class's vehicles over the window), each such route is
-    also offered cut where it passes a counted edge that saw fewer than half the vehicles of
-    the edge it covers (cut_at_low_counts): a stream the loops see on a bus-only street does
-    not come from, or go on to, a street where they saw a fraction of it (a terminus, a depot,
-    parking in between); the whole route would be capped by that edge's count."""
+    With `counts` (counted edge -> the class's vehicles over the window), a way in and a way out
+    that share an edge (a loop round a block) make no route (when all do, the routes start on
+    the counted edge itself), and each route is also offered cut where it passes a counted edge
+    that saw fewer than half the vehicles of the edge it covers (cut_at_low_counts): a stream
+    the loops see on a bus-only street does not come from, or go on to, a street where they saw
+    a fraction of it (a terminus, a depot, parking in between); the whole route would be capped
+    by that edge's count."""
     passed = {e for c in candidates for r in read_routes(c) for e in r}
     missing = [e for e in edges if e not in passed]
     if not missing:
@@ -453,7 +454,8 @@ def covering_routes(
         if counts is not None:
             ins = list(dict.fromkeys(tuple(p) for q in ins for p in (q, cut_at_low_counts(q[::-1], counts)[::-1])))
             outs = list(dict.fromkeys(tuple(p) for q in outs for p in (q, cut_at_low_counts(q, counts))))
-        pairs = [(a, b) for a in ins for b in outs if not set(a[:-1]) & set(b)] or [((edge_id,), b) for b in outs]
+        pairs = [(a, b) for a in ins for b in outs if counts is None or not set(a[:-1]) & set(b)]
+        pairs = pairs or [((edge_id,), b) for b in outs]
         routes.update({" ".join([*a[:-1], *b]): None for a, b in pairs})
     if drop_one_edge:  # as drop_one_edge_routes
         routes = {r: None for r in routes if " " in r}

@@ -507,10 +507,12 @@ LOOP_NET = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_a_covering_route_makes_no_loop_round_a_block(tmp_path):
     """Into Y only over X, out of Y only over X again: "IN X Y X OUT" would circle the block;
-    the route starts on Y itself instead."""
+    with counts (cover_routes_cut) the route starts on Y itself instead."""
     import sumolib
 
     (tmp_path / "l.net.xml").write_text(LOOP_NET)
     net = sumolib.net.readNet(str(tmp_path / "l.net.xml"))
-    out = covering_routes(net, [], ["Y"], "bus", tmp_path / "cover.xml")
+    out = covering_routes(net, [], ["Y"], "bus", tmp_path / "cover.xml", counts={})
     assert [v.find("route").get("edges") for v in ET.parse(out).getroot()] == ["Y X OUT"]
+    out = covering_routes(net, [], ["Y"], "bus", tmp_path / "cover.xml")  # without counts: as before
+    assert [v.find("route").get("edges") for v in ET.parse(out).getroot()] == ["IN X Y X OUT"]
