@@ -64,7 +64,7 @@ def test_webster_keeps_the_city_green_of_a_phase_short_of_green_while_its_demand
     loaded = flows(lay, {"N_T": 300, "E_T": 900})
     free_cycle_s, free = webster_greens(lay, loaded, 3.0, 0.9)
     assert free_cycle_s == pytest.approx(65.0) and free[0] < 20.0  # what the measured flows alone give
-    policy = WebsterPolicy(CFG.webster)
+    policy = WebsterPolicy(CFG.webster, hold_short_phases=True)
     s = policy.init(lay, 0.0)
     s, _ = policy.decide(s, lay, Estimate.empty(lay, 0.0), None, 0.0)
     cycle = lambda w: cycle_length_s(j, w.phase_order, w.greens_s)  # noqa: E731
@@ -79,6 +79,13 @@ def test_webster_keeps_the_city_green_of_a_phase_short_of_green_while_its_demand
     lighter = flows(lay, {"N_T": 200, "E_T": 900})
     s, released, _ = period(policy, replace(s, arrivals_pcu=total), lay, 2 * PERIOD_S, lighter, residual_pcu=0.0)
     assert released.greens_s[0] < 20.0 and s.held_y == (0.0, 0.0)
+
+    # off (the default): the short phase only makes the next plan run the base cycle
+    off = WebsterPolicy(CFG.webster)
+    s = off.init(lay, 0.0)
+    s, _ = off.decide(s, lay, Estimate.empty(lay, 0.0), None, 0.0)
+    s, short, _ = period(off, s, lay, 0.0, loaded, residual_pcu=4.0)
+    assert short.greens_s[0] < 20.0 and cycle(short) == pytest.approx(65.0) and s.held_y == ()
 
 
 def test_webster_held_greens_are_scaled_down_alike_when_they_do_not_fit_the_cycle():

@@ -16,7 +16,8 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   intergreen, Y the sum of the phases' critical flow ratios, capped at `max_flow_ratio`), the
   minimum cycle and the minimum greens
   with their intergreens; the base cycle C itself (k = 1) after a period in which some phase
-  ended its green with a residual queue, and while some phase is held (below). A junction
+  ended its green with a residual queue, and while some phase is held (below) when
+  `hold_short_phases`. A junction
   thus keeps its neighbours' common cycle (a light one runs k cycles per common cycle, double
   cycling, phase 0 at the city's offset) and its cycle never exceeds the city's: Webster's own
   C0 per junction breaks the coordination and grows without bound as Y -> 1, and every red
@@ -44,10 +45,11 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   `residual_queue_pcu`, the next plan runs the base cycle: the flows were measured under the
   plan in force, and a half cycle short of green caps its own departures (Y reads low exactly
   where the half cycle lacks capacity); a queue left at the end of green says so directly.
-- saturated phases: a phase whose mean residual reaches `residual_queue_pcu` over a period
-  discharged at saturation through its greens: its demand is unknown, at least what it served,
-  and the flows measured under the plan in force are capped by its own green (Webster's split
-  would give the green it had back, less any under-count). It is held: its floor in the next
+- saturated phases (with `hold_short_phases`, off by default): a phase whose mean residual
+  reaches `residual_queue_pcu` over a period discharged at saturation through its greens: its
+  demand is unknown, at least what it served, and the flows measured under the plan in force
+  are capped by its own green (Webster's split would give the green it had back, less any
+  under-count). It is held: its floor in the next
   plans is its base green (the city's), not its minimum, and the plans run the base cycle; it
   stays held, at the phase's flow ratio y (the largest q / s of its movements) of the period it
   ran short, while its y does not fall below that (demand at least as high as when its green
@@ -281,14 +283,28 @@ def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> b
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(self, params: WebsterParams | None = None) -> None:
+    def __init__(self, params: WebsterParams | None = None, hold_short_phases: bool = False) -> None:
         """`params`: config.toml's section for this policy; None: the defaults. `params.keep_offsets`:
         plans in whole seconds, sent at phase 0's start, with offset transitions (module
         docstring); off (the default), each period's plan goes out at once and the roadside runs
-        it from the phase in force."""
+        it from the phase in force. `hold_short_phases`: saturated phases are held (module
+        docstring); off (the default: it costs the bundled city, docs/policies.md), a phase
+        short of green makes only the next plan run the base cycle."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
+        self.hold_short_phases = hold_short_phases
+
+    def _held(
+        self, state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray
+    ) -> tuple[tuple[float, ...], bool, np.ndarray | None]:
+        """(held_y, full cycle, held phases or None) for the next plan (module docstring)."""
+        if not self.hold_short_phases:
+            n = len(layout.junction.phases)
+            return (), any(short_phase(state, k, self.residual_queue_pcu) for k in range(n)), None
+        held_y = held_flow_ratios(state, layout, flow_pcu_h, self.residual_queue_pcu)
+        held = np.array(held_y) > 0
+        return held_y, bool(held.any()), held
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
@@ -313,10 +329,9 @@ class WebsterPolicy(Policy):
         elapsed_s = now_s - state.period_start_s
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
-            held_y = held_flow_ratios(state, layout, flow_pcu_h, self.residual_queue_pcu)
-            held = np.array(held_y) > 0
+            held_y, full, held = self._held(state, layout, flow_pcu_h)
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
-            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, bool(held.any()), held)
+            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held)
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 fresh = WebsterState(
