@@ -30,6 +30,7 @@ class WebsterParams:
     keep_offsets: bool = False  # plans in whole seconds from phase 0's start, moved to the city's offset (policies.md)
     residual_queue_pcu: float = 3.0  # mean queue left on a phase's lanes at its green ends over a period that
     # returns the junction from a half to the full base cycle (policies.md)
+    hold_short_phases: bool = False  # such a phase held at its base green while its demand stands (policies.md)
 
 
 @dataclass(frozen=True)

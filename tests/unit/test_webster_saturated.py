@@ -102,3 +102,17 @@ def test_webster_held_greens_are_scaled_down_alike_when_they_do_not_fit_the_cycl
     # raises 23 and 18 above the 7 s minimum, scaled by 21 / 41 alike
     assert greens[0] - 7.0 == pytest.approx(23.0 * 21.0 / 41.0)
     assert greens[1] - 7.0 == pytest.approx(18.0 * 21.0 / 41.0)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_hold_is_switched_by_config_toml(tmp_path, on):
+    """`[webster] hold_short_phases` reaches the policy the service builds (off by default)."""
+    from controller.config import load_config
+    from controller.core.policies import make_policy
+
+    p = tmp_path / "c.toml"
+    p.write_text(f"[webster]\nhold_short_phases = {'true' if on else 'false'}\n")
+    policy = make_policy("webster", load_config(p))
+    assert isinstance(policy, WebsterPolicy)
+    assert policy.hold_short_phases is on
+    assert make_policy("webster", CFG).hold_short_phases is False
