@@ -28,7 +28,7 @@ replay, a junction is in one of two modes:
   record their demand when the hold ended (the replay's arrivals, measured under the fixed plan)
   and go back only when that demand has moved by more than `demand_shift` (a share): the
   evidence that the conditions the policy lost in have changed. A junction that has lost
-  `max_losses` times in a row (default 2) stays on the city's plan. A policy that stays in force
+  `max_losses` times in a row (> 0; default 0, no limit) stays on the city's plan. A policy that stays in force
   for `hold_max_s` is forgiven its relapses.
 - The network: when at least `network_share` of the junctions are in fixed mode, the policy
   has lost at most of them and is judged for the network: every other junction that has been
@@ -81,7 +81,7 @@ class HarmParams:
     demand_shift: float = 0.3  # a repeat offender comes back when the demand changed by this share since its hold
     # after this many verdicts in a row against the policy (relapses), the junction stays on the
     # city's plan: no return on a demand shift either (0: no limit)
-    max_losses: int = 2
+    max_losses: int = 0
     # the replay's discharge (shadow.py), HCM's effective green g = G - l1 + e
     startup_lost_s: float = 2.0  # l1: start-up lost time at a green's onset
     extension_s: float = 2.0  # e: discharge goes on this long into the yellow

@@ -63,6 +63,8 @@ class ScheduleParams:
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue will need its protected phase
     clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s
+    saturation_floor: bool = False  # a phase whose approach is full is held to its base green while its stop
+    # lines are occupied (policies.md)
 
 
 @dataclass(frozen=True)

@@ -215,9 +215,10 @@ def test_a_repeat_offender_comes_back_when_the_demand_turns():
 
 
 def test_a_junction_that_lost_twice_stays_on_the_fixed_plan_when_the_demand_turns():
-    """max_losses = 2 (config.toml): the repeat offender above, the same demand shift at 1,500 s,
-    stays on the city's plan: lost, back on the timer, lost again, and no return after that."""
-    assert HarmParams().max_losses == 2 and load_config("config.toml").harm.max_losses == 2
+    """max_losses = 2: the repeat offender above, the same demand shift at 1,500 s, stays on the
+    city's plan: lost, back on the timer, lost again, and no return after that. The shipped
+    default is 0 (no limit: a junction comes back when the evidence turns, docs/harm.md)."""
+    assert HarmParams().max_losses == 0 and load_config("config.toml").harm.max_losses == 0
     lighter = {k: 0.5 * v for k, v in NS_HEAVY.items()}
     params = replace(FAST, max_losses=2)
     log, state, _ = closed_loop(WrongPhase(), NS_HEAVY, 2600, params, rates_after=lighter, change_at=1500)

@@ -64,7 +64,7 @@ def test_webster_keeps_the_city_green_of_a_phase_short_of_green_while_its_demand
     loaded = flows(lay, {"N_T": 300, "E_T": 900})
     free_cycle_s, free = webster_greens(lay, loaded, 3.0, 0.9)
     assert free_cycle_s == pytest.approx(65.0) and free[0] < 20.0  # what the measured flows alone give
-    policy = WebsterPolicy(CFG.webster, hold_short_phases=True)
+    policy = WebsterPolicy(replace(CFG.webster, hold_short_phases=True))
     s = policy.init(lay, 0.0)
     s, _ = policy.decide(s, lay, Estimate.empty(lay, 0.0), None, 0.0)
     cycle = lambda w: cycle_length_s(j, w.phase_order, w.greens_s)  # noqa: E731

@@ -81,7 +81,7 @@ def _fixed(cfg: PolicyConfig) -> Policy:
 def _webster(cfg: PolicyConfig) -> Policy:
     from controller.core.policies.webster import WebsterPolicy
 
-    return WebsterPolicy(cfg.webster, hold_short_phases=cfg.webster.hold_short_phases)
+    return WebsterPolicy(cfg.webster)
 
 
 def _max_pressure(cfg: PolicyConfig) -> Policy:

@@ -182,7 +182,8 @@ def update_boxed(
     # ... and no one waits at its own stop line: turners held there through a gap mean the box
     # does not empty (its exit is full, or it is still occupied)
     own = (layout.lane_share > 0) & ~(est.lanes.stop_empty_s > 0)[None, :]
-    return boxed & ~(clear & ~_any_row(own))
+    out: np.ndarray = boxed & ~(clear & ~_any_row(own))
+    return out
 
 
 def _any_row(a: np.ndarray) -> np.ndarray:

@@ -41,6 +41,20 @@ lane kept a protected-left phase green to its maximum, every cycle. A standing q
 weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
 are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
 has prod(clusters + 1) x phases states.
+
+Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, off by default: better on
+the three Bologna networks, worse on the bundled city and two roundabouts at 600 s,
+docs/policies.md): a phase one of whose protected movements has a lane queued
+up to its advance loop or beyond (the estimator's lane queue at the storage between the loops,
+or a hidden queue), with more queue than the phase's minimum green discharges at saturation,
+has the city's own green for that stage (`base_green_s`, within its minimum and maximum) as its
+floor: once green, it is held that long while a vehicle stands on one of its stop-line loops
+(released once all of them have been empty for `stall_s`), and the programme counts that floor
+as the phase's minimum green. Such a queue is longer than the loops can show, so a schedule of
+their queues alone switched such phases at their minimum greens, each switch losing an
+intergreen of capacity (SURTRAC bounds the same loss by extending a phase while its queue
+discharges). A head vehicle held by a blocked exit keeps the floor, as the city's plan keeps
+that green. A floor never exceeds what the city's plan gives the stage.
 """
 
 from __future__ import annotations
@@ -88,6 +102,8 @@ class ScheduleState:
     # discharged (or its green began)
     boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (movements,) permitted
     # turns that may stand in the junction
+    floor_s: float = 0.0  # the current green is held this long while its stop lines are occupied
+    # (full_floors_s at its start; 0 once released)
 
 
 @dataclass(frozen=True)
@@ -313,6 +329,7 @@ class SchedulePolicy(Policy):
                 last_dep_pcu=est.departures_pcu,
                 last_dep_s=np.full(len(est.queue_pcu), now_s),
                 boxed=np.zeros(len(est.queue_pcu), dtype=bool),
+                floor_s=float(full_floors_s(layout, est)[cur]) if self.params.saturation_floor else 0.0,
             )
         moved = est.departures_pcu > state.last_dep_pcu
         boxed = update_boxed(
@@ -323,6 +340,10 @@ class SchedulePolicy(Policy):
         )
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
+        if signal.green_elapsed_s < state.floor_s:
+            if _stop_lines_occupied(layout, est, cur, self.params.stall_s):
+                return state, PhaseWish(cur)
+            state = replace(state, floor_s=0.0)  # its stop lines emptied: the floor is released
         if now_s - state.planned_s >= self.params.replan_s:
             state = self._replan(state, layout, est, signal, now_s, network)
         if state.next_phase >= 0 and now_s >= state.switch_at_s:
@@ -373,7 +394,13 @@ class SchedulePolicy(Policy):
             [self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)] for a in range(n_p)
         ]
         via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
-        first, _ = self.plan(st, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
+        # a full approach's phase, once green, is held to its floor: the programme knows it
+        st_plan = st
+        if self.params.saturation_floor:
+            floors = full_floors_s(layout, est)
+            floors[cur] = state.floor_s
+            st_plan = replace(st, min_green_s=np.maximum(st.min_green_s, floors))
+        first, _ = self.plan(st_plan, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
         if first == cur or first < 0:
             state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
         else:
@@ -417,6 +444,36 @@ def _change_s(ig: list[list[float]], min_g: list[float], via: list[list[int]] | 
         ]
         for a in range(n_p)
     ]
+
+
+def full_floors_s(layout: Layout, est: Estimate) -> np.ndarray:
+    """(phases,) the green floor of each phase: its base green (the city's own, within its
+    minimum and maximum) where a movement it serves protected has a lane whose queue fills the
+    storage up to the advance loop or stands beyond it, and more queue than the phase's minimum
+    green discharges at its saturation flow; else 0.
+
+    Such a queue cannot be discharged in a short green, and the loops no longer measure it (the
+    queue beyond them is estimated from the arrival flow, which the standing queue itself
+    holds down): a schedule built on what they see alternates short greens, each switch losing
+    an intergreen of capacity. The city's green is the capacity its plan gives that stage."""
+    lanes = est.lanes
+    full_lane = (lanes.queue_pcu >= layout.lane_storage_pcu - 0.5) | (lanes.hidden_pcu >= 0.5)
+    full_mov = (layout.lane_share > 0) @ full_lane.astype(float) > 0
+    j = layout.junction
+    # ... and more of it than the phase's minimum green discharges (a one-vehicle lane is full
+    # with one vehicle: no sign of saturation)
+    service_s = est.queue_pcu * 3600.0 / np.maximum(est.sat_flow_pcu_h, 1.0)
+    min_g = np.array([p.min_green_s for p in j.phases])
+    full_phase = (layout.protected & full_mov[None, :] & (service_s[None, :] > min_g[:, None])).any(axis=1)
+    base = np.array([min(max(p.base_green_s, p.min_green_s), p.max_green_s) for p in j.phases])
+    out: np.ndarray = np.where(full_phase, base, 0.0)
+    return out
+
+
+def _stop_lines_occupied(layout: Layout, est: Estimate, phase: int, empty_s: float) -> bool:
+    """Some lane green in `phase` has had a vehicle on its stop-line loop within `empty_s` (a
+    lane without a working stop-line loop counts as occupied)."""
+    return bool(np.any(layout.lane_green[phase] & (est.lanes.stop_empty_s < empty_s)))
 
 
 def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:

@@ -283,17 +283,17 @@ def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> b
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(self, params: WebsterParams | None = None, hold_short_phases: bool = False) -> None:
+    def __init__(self, params: WebsterParams | None = None) -> None:
         """`params`: config.toml's section for this policy; None: the defaults. `params.keep_offsets`:
         plans in whole seconds, sent at phase 0's start, with offset transitions (module
         docstring); off (the default), each period's plan goes out at once and the roadside runs
-        it from the phase in force. `hold_short_phases`: saturated phases are held (module
+        it from the phase in force. `params.hold_short_phases`: saturated phases are held (module
         docstring); off (the default: it costs the bundled city, docs/policies.md), a phase
         short of green makes only the next plan run the base cycle."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
-        self.hold_short_phases = hold_short_phases
+        self.hold_short_phases = self.params.hold_short_phases
 
     def _held(
         self, state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray

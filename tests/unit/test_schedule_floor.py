@@ -1,0 +1,97 @@
+"""`schedule`: a phase whose queue fills its approach is held to the city's green while its
+stop lines are occupied (issue 9: the minimum-green ping-pong under saturation)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import ScheduleParams
+from controller.core.policies.schedule import SchedulePolicy, full_floors_s
+from controller.core.safety import SignalView
+from tests.junction_fixtures import two_phase
+
+CFG = Config()
+
+
+def _estimate(
+    lay: Layout,
+    queue: dict[str, float],
+    departed: dict[str, float],
+    hidden: dict[str, float] | None = None,
+    stop_empty_s: float = 0.0,
+) -> Estimate:
+    """Queues per movement (each on its own lane, as in two_phase), cumulative departures, the
+    time every stop-line loop has been empty."""
+    ids = [m.id for m in lay.junction.movements]
+    vec = lambda d: np.array([float(d.get(i, 0.0)) for i in ids])  # noqa: E731
+    lane_of = {m.id: lay.lanes.index(m.lanes[0]) for m in lay.junction.movements}
+    lane_q, lane_h = np.zeros(len(lay.lanes)), np.zeros(len(lay.lanes))
+    for mid, q in queue.items():
+        lane_q[lane_of[mid]] = q
+    for mid, h in (hidden or {}).items():
+        lane_h[lane_of[mid]] = h
+    e = Estimate.empty(lay, 0.0)
+    return replace(
+        e,
+        queue_pcu=vec(queue) + vec(hidden or {}),
+        departures_pcu=vec(departed),
+        lanes=replace(e.lanes, queue_pcu=lane_q, hidden_pcu=lane_h, stop_empty_s=np.full(len(lay.lanes), stop_empty_s)),
+        last_feed_t_s=0.0,
+    )
+
+
+def _view(lay: Layout, phase: int, elapsed_s: float, now_s: float, red_for_s: float) -> SignalView:
+    served = set(lay.junction.served_movements(phase))
+    return SignalView(
+        phase, False, elapsed_s, tuple(now_s if m.id in served else now_s - red_for_s for m in lay.junction.movements)
+    )
+
+
+def test_full_floors_are_the_base_greens_of_the_phases_whose_approach_is_full():
+    lay = Layout.build(two_phase(), CFG)
+    storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
+    assert full_floors_s(lay, _estimate(lay, {"N_T": storage - 2.0, "E_T": 3.0}, {})).tolist() == [0.0, 0.0]
+    assert full_floors_s(lay, _estimate(lay, {"N_T": storage}, {})).tolist() == [30.0, 0.0]
+    # beyond the advance loop (the hidden queue) counts as full too
+    assert full_floors_s(lay, _estimate(lay, {"E_T": 4.0}, {}, hidden={"E_T": 3.0})).tolist() == [0.0, 25.0]
+    # ... but not a queue the minimum green discharges (a lane full with one vehicle)
+    assert full_floors_s(lay, _estimate(lay, {}, {}, hidden={"E_T": 1.0})).tolist() == [0.0, 0.0]
+
+
+def _run(p: SchedulePolicy, lay: Layout, full: bool, moving: bool, stop_empty_s: float = 0.0) -> list[int]:
+    """Phase 0 (N/S) green from t = 100 s: N_T's queue at the lane's storage (or half of it),
+    E/W with 10 PCU each that have waited 60 s; N_T discharges 0.5 PCU/s (or nothing crosses);
+    the stop-line loops empty for `stop_empty_s`. Returns the phase wished each second."""
+    storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
+    s = p.init(lay, 0.0)
+    wishes = []
+    for k in range(1, 40):
+        dep = 0.5 * k if moving else 0.0
+        queue = {"N_T": storage if full else storage / 2, "E_T": 10.0, "W_T": 10.0}
+        est = _estimate(lay, queue, {"N_T": dep}, stop_empty_s=stop_empty_s)
+        s, wish = p.decide(s, lay, est, _view(lay, 0, float(k), 100.0 + k, 60.0 + k), 100.0 + k)
+        wishes.append(wish.phase)
+        if wish.phase != 0:
+            break
+    return wishes
+
+
+def test_a_full_approach_keeps_its_green_to_the_base_green_while_its_stop_line_is_occupied():
+    lay = Layout.build(two_phase(), CFG)
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0, saturation_floor=True))
+    # off (the default): a full approach is not held to the city's green
+    assert len(_run(SchedulePolicy(ScheduleParams(steady_s=0.0)), lay, full=True, moving=True)) < 30
+    # not full: the waited E/W queues take the green well before the city's 30 s
+    assert len(_run(p, lay, full=False, moving=True)) < 30
+    # full and discharging: held to the base green (30 s), free after it
+    held = _run(p, lay, full=True, moving=True)
+    assert held[:29] == [0] * 29
+    # full, nothing crosses but its head vehicle stands on the loop (a blocked exit): held, as
+    # the city's plan holds it
+    assert _run(p, lay, full=True, moving=False)[:29] == [0] * 29
+    # full but its stop-line loops empty for stall_s: the floor is released
+    assert len(_run(p, lay, full=True, moving=True, stop_empty_s=10.0)) < 30
