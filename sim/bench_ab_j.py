@@ -16,9 +16,7 @@ machine disturbs least: both sides share the same load.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib.util
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ from typing import Any
 from controller.config import Config, load_config
 from controller.core import step as step_mine
 from controller.core.policies import max_pressure as mp_mine
+from sim.bench_ab_parts import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,22 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = sum(len(c) for c in rec.decide.values())
     print(f"recorded: {calls} decide calls, {len(rec.views)} views, {len(rec.plans)} plans decoded")
     parts = blocks(rec, cfg, args.base)
-    res: dict[str, dict[str, list[float]]] = {}
-    ref: dict[str, Any] = {}
-    for r in range(args.rounds):
-        for which in ("base", "mine") if r % 2 == 0 else ("mine", "base"):
-            for name, block in parts.items():
-                gc.collect()
-                dt, out = block(which)
-                res.setdefault(name, {}).setdefault(which, []).append(dt)
-                if ref.setdefault(name, out) != out:
-                    raise SystemExit(f"{name}: {which}'s output differs")
-    print(f"rounds: {args.rounds}; base and mine gave the same output in every block")
-    print("| part (CPU s over the run) | base | mine | mine/base (median of per-round ratios) |")
-    print("|---|---:|---:|---:|")
-    for name, d in res.items():
-        ratio = statistics.median(m / b for b, m in zip(d["base"], d["mine"]))
-        print(f"| {name} | {statistics.median(d['base']):.4f} | {statistics.median(d['mine']):.4f} | {ratio:.2f} |")
+    compare(parts, args.rounds)
     return 0
 
 

@@ -157,9 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     rec.record(cfg)
     print(f"recorded: {len(rec.gate)} gate calls, {len(rec.red)} red-time calls, {len(rec.ticks)} metric ticks")
     parts = blocks(rec, cfg, args.base)
+    compare(parts, args.rounds)
+    return 0
+
+
+def compare(parts: dict[str, Any], rounds: int) -> None:
+    """Each block run `rounds` times per side, the sides' order alternating; stops when a block's
+    output differs between the sides; prints the table of median CPU seconds and ratios."""
     res: dict[str, dict[str, list[float]]] = {}
     ref: dict[str, Any] = {}
-    for r in range(args.rounds):
+    for r in range(rounds):
         for which in ("base", "mine") if r % 2 == 0 else ("mine", "base"):
             for name, block in parts.items():
                 gc.collect()
@@ -167,13 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                 res.setdefault(name, {}).setdefault(which, []).append(dt)
                 if ref.setdefault(name, out) != out:
                     raise SystemExit(f"{name}: {which}'s output differs")
-    print(f"rounds: {args.rounds}; base and mine gave the same output in every block")
+    print(f"rounds: {rounds}; base and mine gave the same output in every block")
     print("| part (CPU s over the run) | base | mine | mine/base (median of per-round ratios) |")
     print("|---|---:|---:|---:|")
     for name, d in res.items():
         ratio = statistics.median(m / b for b, m in zip(d["base"], d["mine"]))
         print(f"| {name} | {statistics.median(d['base']):.4f} | {statistics.median(d['mine']):.4f} | {ratio:.2f} |")
-    return 0
 
 
 if __name__ == "__main__":
