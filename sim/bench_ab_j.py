@@ -16,31 +16,19 @@ machine disturbs least: both sides share the same load.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from controller.config import Config, load_config
 from controller.core import step as step_mine
 from controller.core.policies import max_pressure as mp_mine
-from sim.bench_ab_parts import compare
+from sim.bench_ab_parts import _load, compare
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"{path}: cannot load")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class Recorded:
