@@ -31,6 +31,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from controller.core.feed import make_plan_id
 from controller.core.step import Core, CoreState, TickResult
 from controller.core.validation import Verdict, needs_validation
 from controller.model import CyclePlan, CycleWish
@@ -75,7 +76,7 @@ class PolicyPlanGate:
         if core.policy.name != self.policy_name:
             self.cancel_all()
             self.policy_name = core.policy.name
-        prefix = {jid: f"{jid}-{core.policy.name}-" for jid in core.layouts}
+        prefix = {jid: make_plan_id(jid, core.policy.name, "") for jid in core.layouts}
         kept = []
         for cmd in result.commands:
             ours = isinstance(cmd, CyclePlan) and cmd.plan_id.startswith(prefix.get(cmd.junction, "\0"))

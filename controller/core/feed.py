@@ -8,6 +8,7 @@ of a detector reading live in core/feedrules.py, shared with the in-process arra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -108,6 +109,20 @@ ROADSIDE_MODES = ("local", "adaptive")  # what a roadside may say it is in
 SERVICE_MODES = ("manual",)  # set by the service (operator control): a field device cannot claim it
 MAX_TIME_IN_PHASE_S = 86_400.0
 MAX_PLAN_ID_CHARS = 128
+_JUNCTION_IN_PLAN_ID_CHARS = 64  # a longer junction id is cut and tagged with its hash
+
+
+def make_plan_id(junction: str, *parts: str) -> str:
+    """The plan id `junction-part-part...` a roadside echoes in its status, at most
+    MAX_PLAN_ID_CHARS long whatever the junction id: SUMO names a joined cluster after every
+    node in it (ids of 150+ characters), so a longer id keeps its first characters and a hash of
+    the whole id, distinct per junction. The parts (policy, counter, operator) are short."""
+    if len(junction) > _JUNCTION_IN_PLAN_ID_CHARS:
+        digest = hashlib.sha256(junction.encode()).hexdigest()[:12]
+        junction = f"{junction[: _JUNCTION_IN_PLAN_ID_CHARS - 13]}~{digest}"
+    return "-".join((junction, *parts))[:MAX_PLAN_ID_CHARS]
+
+
 MAX_FAULTS = 32
 MAX_FAULT_CHARS = 256
 MAX_SEQ = 2**53  # integers a JSON number carries exactly everywhere

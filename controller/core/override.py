@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from controller.core.feed import make_plan_id
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.safety import (
     DECISION_PERIOD_S,
@@ -101,7 +102,7 @@ class Override:
 
     @property
     def plan_id(self) -> str:
-        return f"{self.junction}-manual-{self.operator}-{self.request_id}"
+        return make_plan_id(self.junction, "manual", self.operator, self.request_id)
 
 
 def _number(obj: Mapping[str, Any], key: str, *, integer: bool = False) -> float:

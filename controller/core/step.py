@@ -29,6 +29,7 @@ import numpy as np
 
 from controller.core import estimation, feedarrays, harm, netestimate, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
+from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
@@ -267,7 +268,7 @@ class Core:
 
     def _plan_id(self, jid: str, js: JunctionState) -> str:
         """The id of the junction's next new plan."""
-        return f"{jid}-{self.policy.name}-{js.plans + 1}"
+        return make_plan_id(jid, self.policy.name, str(js.plans + 1))
 
     def _send(
         self, jid: str, js: JunctionState, outcome: GateOutcome | None, now_s: float, log: _TickLog

@@ -4,11 +4,17 @@ import json
 
 import pytest
 
-from controller.core.feed import decode_detector_message, decode_status_message
+from controller.core.feed import (
+    MAX_PLAN_ID_CHARS,
+    MAX_SEQ,
+    decode_detector_message,
+    decode_status_message,
+    make_plan_id,
+)
 from controller.core.messages import encode_detector_message, encode_status
 from controller.errors import FeedError
 from controller.model import SignalStatus
-from tests.junction_fixtures import two_phase
+from tests.junction_fixtures import two_phase, two_phase_as
 
 J = {"J": two_phase()}
 
@@ -86,3 +92,20 @@ def test_status_round_trip_and_bad_phase():
     with pytest.raises(FeedError) as err:
         decode_status_message(json.dumps(bad).encode(), J, 5.0, {}, 1.0)
     assert err.value.reason == "out_of_range"
+
+
+LONG_ID = "cluster_" + "_".join(str(1200363791 + i) for i in range(16))  # a joined cluster's id, 183 chars
+
+
+def test_plan_ids_of_long_junction_ids_stay_within_the_status_limit():
+    pid = make_plan_id(LONG_ID, "adaptive", str(MAX_SEQ))
+    assert len(LONG_ID) > MAX_PLAN_ID_CHARS >= len(pid)
+    assert pid.endswith(f"-adaptive-{MAX_SEQ}")
+    assert make_plan_id(LONG_ID + "x", "adaptive", "1") != make_plan_id(LONG_ID, "adaptive", "1")  # same prefix
+    assert make_plan_id("J", "adaptive", "3") == "J-adaptive-3"  # a short id is kept whole
+
+
+def test_a_status_echoing_a_long_junctions_plan_id_is_accepted():
+    j = two_phase_as(LONG_ID)
+    st = SignalStatus(LONG_ID, 5.0, 1, False, 12.0, make_plan_id(LONG_ID, "adaptive", "12"), 3, "adaptive", ())
+    assert decode_status_message(encode_status(st), {LONG_ID: j}, 5.0, {}, 1.0) == st
