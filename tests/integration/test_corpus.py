@@ -1,10 +1,12 @@
 """The corpus (issue 9): every network imported and simulated for 600 s without an error.
 
 Networks: the seeded irregular corpus (sim/scenarios/corpus/, built at test time into pytest's
-cache), the three Bologna scenarios of ../shared/networks (copied: the folder is read-only) and
-the project's own city, spider and irregular. Every network runs `adaptive`; each other policy
-runs on a rotating share of the networks (one other policy per network), so that the corpus
-stays within about 5 minutes. docs/corpus.md has what each network exercises and the timings.
+cache), the three Bologna scenarios of ../shared/networks (copied: the folder is read-only),
+the project's own city, spider and irregular, and the eight RESCO networks of the sumo-rl wheel
+(sim/scenarios/resco.py, fetched once into pytest's cache), each from its scenario's own begin.
+Every network runs `adaptive`; each other policy runs on a rotating share of the networks (one
+other policy per network), so that the corpus stays within about 6 minutes of CPU.
+docs/corpus.md has what each network exercises and the timings.
 
     TSC_CORPUS_ROTATION=N   shift which network runs which other policy (default 0)
     TSC_CORPUS_ALL=1        every policy on every network (a long run, not for CI)
@@ -37,6 +39,8 @@ from sim.evaluate import evaluate
 from sim.netimport import read_skipped
 from sim.scenarios.corpus.build import ensure_built
 from sim.scenarios.corpus.catalogue import CORPUS
+from sim.scenarios.resco import NETWORKS as RESCO
+from sim.scenarios.resco import RescoError, ensure_resco
 from tests.scenarios import ENV, HOME, ROOT, copy_writable, error_line, simulate, sumocfg_begin_s
 
 pytestmark = pytest.mark.slow
@@ -48,6 +52,7 @@ NETWORKS = (
     [f"corpus/{c.name}" for c in CORPUS]
     + [f"bologna/{b}" for b in ("acosta", "pasubio", "joined")]
     + [f"own/{o}" for o in OWN]
+    + [f"resco/{r.name}" for r in RESCO]
 )
 OTHER_POLICIES = ("max_pressure", "schedule", "scats", "webster", "fixed", "actuated", "delay_based")
 NO_PLANS = ("fixed", *FIELD_POLICIES)  # the network's own programs, or SUMO's own actuation
@@ -68,9 +73,20 @@ def cases() -> list[tuple[str, str]]:
     return out
 
 
+def resco_root(request) -> Path:
+    """The RESCO networks' folder in pytest's cache (the default of `python -m
+    sim.scenarios.resco`, which `make test-slow` runs first), fetched here if missing."""
+    from sim.scenarios.resco import DEFAULT_DIR
+
+    try:
+        return ensure_resco(Path(request.config.cache.mkdir("tsc_resco")) / DEFAULT_DIR.name)
+    except RescoError as e:
+        pytest.fail(f"{e}; the RESCO networks belong in CI (docs/corpus.md)")
+
+
 @pytest.fixture(scope="module")
 def scenario_cfg(request, tmp_path_factory):
-    """name -> the .sumocfg to run (built, copied or bundled), prepared once per module."""
+    """name -> the .sumocfg to run (built, copied, fetched or bundled), prepared once per module."""
     cache_root = Path(request.config.cache.mkdir("tsc_corpus"))
     copies = tmp_path_factory.mktemp("bologna")
     ready: dict[str, Path] = {}
@@ -84,6 +100,8 @@ def scenario_cfg(request, tmp_path_factory):
                 if not (BOLOGNA / name).is_dir():
                     pytest.fail(f"{BOLOGNA / name} missing: the shared Bologna networks belong in CI")
                 ready[net] = copy_writable(BOLOGNA / name, copies / name) / "run.sumocfg"
+            elif kind == "resco":
+                ready[net] = resco_root(request) / name / f"{name}.sumocfg"
             else:
                 ready[net] = ROOT / "sim" / "scenarios" / name / f"{name}.sumocfg"
         return ready[net]
@@ -178,6 +196,13 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
             )
         else:
             check_against_fixed(net, s["delay_s"], fixed_s)
+
+
+def test_resco_networks_run_their_own_hour(scenario_cfg):
+    """The begin times the test and docs/corpus.md state are the .sumocfg's own (the fetched
+    wheel is the pinned one, so a mismatch is a wrong table in sim/scenarios/resco.py)."""
+    for r in RESCO:
+        assert sumocfg_begin_s(scenario_cfg(f"resco/{r.name}")) == r.begin_s, r.name
 
 
 # --- the corpus' own program rewriting (pure, fast) ----------------------------------------------
