@@ -98,6 +98,13 @@ def trip_speeds_kmh(tripinfo: Path) -> list[float]:
     return speeds
 
 
+def short_label(jid: str, max_chars: int = 24) -> str:
+    """A junction id fit for an axis label: SUMO names a joined cluster after every node in it
+    (ids of 150+ characters), which no plot can hold. report.html's table of the worst junctions
+    has the full ids."""
+    return jid if len(jid) <= max_chars else f"{jid[: max_chars - 1]}…"
+
+
 def _save(fig, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -111,7 +118,9 @@ def plot_delays(out: Path, delays: Mapping[str, Mapping[str, float]], policies: 
     width = 0.8 / len(policies)
     for k, p in enumerate(policies):
         ax.bar([i + k * width for i in range(len(order))], [delays[p].get(j, 0.0) for j in order], width, label=p)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(order))], order, rotation=60, fontsize=8)
+    ax.set_xticks(
+        [i + 0.4 - width / 2 for i in range(len(order))], [short_label(j) for j in order], rotation=60, fontsize=8
+    )
     ax.set_ylabel("time loss, s/veh")
     ax.set_title("Delay per junction (incoming edges)")
     ax.legend()
@@ -130,7 +139,7 @@ def plot_queues(
         for p in policies:
             ts, q = junction_queue(series[p], junctions[jid])
             ax.plot(ts, q, label=p)
-        ax.set_ylabel(f"{jid}\nveh", fontsize=8)
+        ax.set_ylabel(f"{short_label(jid)}\nveh", fontsize=8)
     axes[0, 0].set_title(f"Queue over time (halting vehicles on the incoming edges), {len(worst)} worst junctions")
     axes[0, 0].legend(fontsize=8)
     axes[-1, 0].set_xlabel("simulation time, s")
@@ -256,6 +265,11 @@ def write_report(
     ]
     for title, name in images:
         parts += [f"<h2>{html.escape(title)}</h2>", f"<img src='{html.escape(name)}' alt='{html.escape(title)}'>"]
+    head = ["junction", *(f"{p} s/veh" for p in policies)]
+    parts += [
+        "<h2>Worst junctions</h2>",
+        _table(head, [[j, *(f"{delays[p][j]:.1f}" for p in policies)] for j in worst]),
+    ]
     if geh is not None:
         parts += ["<h2>Calibration (GEH)</h2>", _geh_section(geh)]
     parts.append("</body></html>")

@@ -516,3 +516,15 @@ def test_a_covering_route_makes_no_loop_round_a_block(tmp_path):
     assert [v.find("route").get("edges") for v in ET.parse(out).getroot()] == ["Y X OUT"]
     out = covering_routes(net, [], ["Y"], "bus", tmp_path / "cover.xml")  # without counts: as before
     assert [v.find("route").get("edges") for v in ET.parse(out).getroot()] == ["IN X Y X OUT"]
+
+
+def test_long_junction_ids_are_cut_for_plot_labels():
+    from sim.replay_report import short_label
+
+    cluster = "cluster_306484187_cluster_1200363791_1200363826_1200363834_1200363898_1200363927"
+    assert short_label("J12") == "J12"
+    assert (
+        len(short_label(cluster)) == 24
+        and short_label(cluster).startswith("cluster_3064")
+        and short_label(cluster)[-1] == "…"
+    )
