@@ -148,6 +148,20 @@ def copy_writable(src: Path, dst: Path) -> Path:
     return dst
 
 
+def resco_root(cache) -> Path:
+    """The RESCO networks (sim/scenarios/resco.py) in pytest's cache (`request.config.cache`):
+    the folder `python -m sim.scenarios.resco` fills by default, which `make test-slow` runs
+    first; fetched here when missing. A failed fetch fails the test: they belong in CI."""
+    import pytest
+
+    from sim.scenarios.resco import DEFAULT_DIR, RescoError, ensure_resco
+
+    try:
+        return ensure_resco(Path(cache.mkdir("tsc_resco")) / DEFAULT_DIR.name)
+    except RescoError as e:
+        pytest.fail(f"{e}; the RESCO networks belong in CI (docs/corpus.md)")
+
+
 def error_line(stderr: str) -> str:
     """The one line that says why a run failed: SUMO's first `Error:`, else the CLI's `error:`,
     else the last line of stderr."""

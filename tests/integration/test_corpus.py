@@ -40,8 +40,7 @@ from sim.netimport import read_skipped
 from sim.scenarios.corpus.build import ensure_built
 from sim.scenarios.corpus.catalogue import CORPUS
 from sim.scenarios.resco import NETWORKS as RESCO
-from sim.scenarios.resco import RescoError, ensure_resco
-from tests.scenarios import ENV, HOME, ROOT, copy_writable, error_line, simulate, sumocfg_begin_s
+from tests.scenarios import ENV, HOME, ROOT, copy_writable, error_line, resco_root, simulate, sumocfg_begin_s
 
 pytestmark = pytest.mark.slow
 
@@ -73,17 +72,6 @@ def cases() -> list[tuple[str, str]]:
     return out
 
 
-def resco_root(request) -> Path:
-    """The RESCO networks' folder in pytest's cache (the default of `python -m
-    sim.scenarios.resco`, which `make test-slow` runs first), fetched here if missing."""
-    from sim.scenarios.resco import DEFAULT_DIR
-
-    try:
-        return ensure_resco(Path(request.config.cache.mkdir("tsc_resco")) / DEFAULT_DIR.name)
-    except RescoError as e:
-        pytest.fail(f"{e}; the RESCO networks belong in CI (docs/corpus.md)")
-
-
 @pytest.fixture(scope="module")
 def scenario_cfg(request, tmp_path_factory):
     """name -> the .sumocfg to run (built, copied, fetched or bundled), prepared once per module."""
@@ -101,7 +89,7 @@ def scenario_cfg(request, tmp_path_factory):
                     pytest.fail(f"{BOLOGNA / name} missing: the shared Bologna networks belong in CI")
                 ready[net] = copy_writable(BOLOGNA / name, copies / name) / "run.sumocfg"
             elif kind == "resco":
-                ready[net] = resco_root(request) / name / f"{name}.sumocfg"
+                ready[net] = resco_root(request.config.cache) / name / f"{name}.sumocfg"
             else:
                 ready[net] = ROOT / "sim" / "scenarios" / name / f"{name}.sumocfg"
         return ready[net]
