@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo live test test-fast test-slow lint bench clean
+.PHONY: setup system-deps resco demo live test test-fast test-slow lint bench clean
 
 setup: $(STAMP) system-deps
 
@@ -40,8 +40,13 @@ test: setup
 test-fast: setup
 	TSC_REQUIRE_SYSTEM_DEPS=1 $(PY) -m pytest -q -ra -n 2 -m "not slow"
 
+# The RESCO networks of the corpus (docs/corpus.md): the sumo-rl 1.4.5 wheel from PyPI, sha256
+# checked, extracted once into pytest's cache (.pytest_cache/d/tsc_resco/); a no-op once there.
+resco: $(STAMP)
+	$(PY) -m sim.scenarios.resco > /dev/null
+
 # Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs.
-test-slow: setup
+test-slow: setup resco
 	$(PY) -m pytest -q -ra -m slow
 
 # ruff (lint rules and format check) on the whole repo, mypy --strict on controller/core (pyproject.toml).
