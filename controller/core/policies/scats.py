@@ -48,6 +48,13 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   cycle of its own at each (its own cycle length, splits and gap-outs) stops vehicles between
   them, inside the other junction, and locks both.
 
+- a lane's stop-line loop is read for a phase only when every movement using the lane is green
+  in it (`_lanes_all_green`): on a lane shared with a movement held at red, e.g. a through lane
+  also carrying a left turn during the left's protected phase, a vehicle standing on the loop
+  may be waiting for its own green, so its occupancy is not green used by the phase. Such a
+  phase's DS is then its movements' discharge in its green plus the queue left at its end, over
+  their capacity in that green.
+
 Each movement is charged to its primary phase (protected, else longest base green). Until a
 cycle has been measured the network's own program timing is used.
 """
@@ -446,10 +453,21 @@ def _offset_after(su: ScatsState, s: ScatsState, up: _Upstream, up_cycle_start_s
     return up_cycle_start_s + float(pos_u[up.up_phase]) + up.travel_s - float(pos_j[up.phase])
 
 
+def _lanes_all_green(layout: Layout) -> np.ndarray:
+    """(phases, lanes) bool: every movement using the lane is green in the phase. Only there does
+    the lane's stop-line loop tell the phase's use of its green: on a lane shared with a movement
+    held at red (a through lane that also carries a protected left turn, in the left's phase), a
+    vehicle standing on the loop may be waiting for its own green, and those behind it with it."""
+    red_on_lane = ((~layout.serves).astype(float) @ layout.lane_uses.astype(float)) > 0
+    out: np.ndarray = layout.lane_green & ~red_on_lane
+    return out
+
+
 def _degrees_of_saturation(state: ScatsState, layout: Layout, est: Estimate) -> np.ndarray:
     """Per phase, over the cycle just measured: the space-time DS (SCATS), (g - wasted) / g on the
-    lanes of the movements charged to it, plus the green the queue left at the end of its green
-    would have needed at saturation flow; by discharge over capacity where no lane was measured."""
+    lanes of the movements charged to it whose every movement it shows green (`_lanes_all_green`),
+    plus the green the queue left at the end of its green would have needed at saturation flow;
+    by discharge over capacity where no such lane was measured."""
     n = len(layout.junction.phases)
     given, residual = state.green_given_s, state.residual_pcu
     lane_green, lane_wasted = state.lane_green_s, state.lane_wasted_s
@@ -459,8 +477,9 @@ def _degrees_of_saturation(state: ScatsState, layout: Layout, est: Estimate) -> 
     ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
     lane_ds = np.where(lane_green > 0, (lane_green - lane_wasted) / np.maximum(lane_green, 1.0), -1.0)
     left_m = residual / np.maximum(sat / 3600.0 * np.maximum(given[state.primary], 1.0), 1e-6)
+    readable = _lanes_all_green(layout)
     for k in range(n):
-        lanes_k = layout.lane_green[k] & (layout.lane_share[state.primary == k].sum(axis=0) > 0) & (lane_green > 0)
+        lanes_k = readable[k] & (layout.lane_share[state.primary == k].sum(axis=0) > 0) & (lane_green > 0)
         if lanes_k.any():
             ds[k] = float(lane_ds[lanes_k].max()) + float(left_m[state.primary == k].max(initial=0.0))
     return ds
