@@ -185,8 +185,14 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
         f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
+    ways = ways_in(params, junctions, net)
     candidates = demand.candidate_sets(
-        net_file, out, req.seed, params.candidate_trips, drop_one_edge=params.drop_one_edge_routes
+        net_file,
+        out,
+        req.seed,
+        params.candidate_trips,
+        drop_one_edge=params.drop_one_edge_routes,
+        ways_in=ways("passenger"),
     )
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
@@ -197,6 +203,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     asked: dict[str, int] = {}
     loops = demand.loop_edges(junctions, net)
     permit: list[Path] = []
+    rebuilt: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(
@@ -206,10 +213,13 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
             counts = (demand.restricted_counters(junctions, net), loop_counts, begin, n_iv, lags)
             edgedata, permit = permit_cars(req, params, net, counters[cls], counts, edgedata, sources)
         if asked[cls]:
-            files = class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls)
+            files = class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls, ways)
             if params.routes_from_entries:
                 files = demand.routes_from_entries(net, files, loops, demand.SUMO_VCLASS[cls], begin)
             route_files += files
+            rebuilt[cls] = sum(demand.count_vehicles(f) for f in files)
+    if permit:
+        rebuilt["car_permit"] = demand.count_vehicles(permit[-1])
     sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
     route_files += permit  # not for the queued cars: their routes pass lanes closed to cars
     before = read_archive(site, "detectors", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
@@ -222,7 +232,8 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     info = {
         "counted_edges": counted,
         "turning_counts": len(counters["car"]) - counted,
-        "vehicles_by_class": asked,
+        "counted_passes_by_class": asked,
+        "vehicles_by_class": rebuilt,
         "queued_vehicles": queued,
         "queue_pcu_estimated": round(sum(queues.values()), 1),
         "intervals": n_iv,
@@ -238,6 +249,22 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     ), info
 
 
+def ways_in(params: ReplayConfig, junctions, net):
+    """vClass -> the ways in that candidate routes starting past an approach's advance loops
+    take instead (`start_before_advance_loops`: demand.ways_in_past_advance_loops; none
+    otherwise)."""
+
+    def edges(vclass: str) -> dict[str, tuple[str, ...]]:
+        if not params.start_before_advance_loops:
+            return {}
+        found = demand.ways_in_past_advance_loops(junctions, net, vclass)
+        if found:
+            log.info("candidate routes (%s) on %d edges past advance loops start before them", vclass, len(found))
+        return found
+
+    return edges
+
+
 def class_routes(
     req: ReplayRequest,
     params: ReplayConfig,
@@ -247,6 +274,7 @@ def class_routes(
     counters: list[demand.EdgeCounter],
     edgedata: Path,
     cls: str,
+    ways=lambda vclass: {},
 ) -> list[Path]:
     """The route files of one vehicle class (demand.sample_class): on the cars' candidates,
     or (`req.class_routes`, a class the network gives other lanes: bus lanes, bus-only streets)
@@ -257,7 +285,7 @@ def class_routes(
     own = candidates
     if req.class_routes and demand.other_permissions(net, vclass):
         own = demand.candidate_sets(
-            net_file, out, req.seed, params.candidate_trips, vclass, params.drop_one_edge_routes
+            net_file, out, req.seed, params.candidate_trips, vclass, params.drop_one_edge_routes, ways(vclass)
         )
     edges = [c.edge for c in counters if not c.to_edge]
     every = [*own.entries, *own.anywhere]

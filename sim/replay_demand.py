@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import heapq
 import logging
@@ -147,7 +148,7 @@ def write_permit_vtypes(path: Path, sources: list[Path], vclass: str) -> Path:
     for src in (s for s in sources if s.is_file()):
         try:
             types = (el for _ev, el in ET.iterparse(src) if el.tag == "vType")
-            found += [dict(el.attrib) for el in types if el.get("vClass") == vclass]
+            found += [copy.deepcopy(el) for el in types if el.get("vClass") == vclass]
         except ET.ParseError as exc:
             log.warning("vTypes of %s not read: %s", src, exc)
     root = ET.Element("routes")
@@ -155,8 +156,8 @@ def write_permit_vtypes(path: Path, sources: list[Path], vclass: str) -> Path:
         ET.SubElement(root, "vType", id=PERMIT_VTYPE, vClass=vclass)
     else:
         dist = ET.SubElement(root, "vTypeDistribution", id=PERMIT_VTYPE)
-        for k, attrs in enumerate(found):
-            ET.SubElement(dist, "vType", {**attrs, "id": f"{PERMIT_VTYPE}_{k}"})
+        for k, el in enumerate(found):
+            dist.append(renamed(el, f"{PERMIT_VTYPE}_{k}"))
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return path
@@ -262,11 +263,20 @@ def write_edgedata(
     return total
 
 
-def scenario_vtypes(sources: list[Path]) -> dict[str, list[dict[str, str]]]:
-    """Our vehicle class -> the attributes of the SUMO vTypes the recorded scenario defines for
-    it (in its route and additional files), by their vClass as the field classifies them
-    (sim/field.py); vClasses the field has no class for are left out."""
-    out: dict[str, list[dict[str, str]]] = defaultdict(list)
+def renamed(vtype: ET.Element, vtype_id: str) -> ET.Element:
+    """A copy of a vType element under another id, with its children (<param>, car-following
+    and junction-model elements)."""
+    out = copy.deepcopy(vtype)
+    out.set("id", vtype_id)
+    out.tail = None
+    return out
+
+
+def scenario_vtypes(sources: list[Path]) -> dict[str, list[ET.Element]]:
+    """Our vehicle class -> the SUMO vTypes (elements, with their children) the recorded scenario
+    defines for it (in its route and additional files), by their vClass as the field classifies
+    them (sim/field.py); vClasses the field has no class for are left out."""
+    out: dict[str, list[ET.Element]] = defaultdict(list)
     for src in sources:
         if not src.is_file():
             continue
@@ -275,7 +285,7 @@ def scenario_vtypes(sources: list[Path]) -> dict[str, list[dict[str, str]]]:
                 if el.tag == "vType":
                     vclass = el.get("vClass", "passenger")
                     if vclass in KNOWN_VCLASSES:
-                        out[vehicle_class(vclass)].append(dict(el.attrib))
+                        out[vehicle_class(vclass)].append(copy.deepcopy(el))
                 elif el.tag in ("vehicle", "trip", "flow", "route"):
                     el.clear()
         except ET.ParseError as exc:
@@ -295,8 +305,8 @@ def write_vtypes(path: Path, sources: list[Path]) -> Path:
             ET.SubElement(root, "vType", id=vtype_id(cls), vClass=vclass)
             continue
         dist = ET.SubElement(root, "vTypeDistribution", id=vtype_id(cls))
-        for k, attrs in enumerate(types):
-            ET.SubElement(dist, "vType", {**attrs, "id": f"{vtype_id(cls)}_{k}"})
+        for k, el in enumerate(types):
+            dist.append(renamed(el, f"{vtype_id(cls)}_{k}"))
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return path
@@ -329,12 +339,16 @@ def candidate_sets(
     n_routes: int = 3000,
     vclass: str = "passenger",
     drop_one_edge: bool = True,
+    ways_in: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Candidates:
     """candidate_routes as Candidates; `drop_one_edge`: without routes of one edge
-    (drop_one_edge_routes)."""
+    (drop_one_edge_routes); `ways_in` (ways_in_past_advance_loops): a route that starts on one
+    of its edges starts that way in instead (prefix_routes)."""
     files = candidate_routes(net_file, out_dir, seed, n_routes, vclass)
     for f in files if drop_one_edge else ():
         drop_one_edge_routes(f)
+    for f in files if ways_in else ():
+        prefix_routes(f, ways_in)
     entries = tuple(f for f in files if f.name.endswith("fringe.rou.xml"))
     return Candidates(entries, tuple(f for f in files if f not in entries))
 
@@ -403,6 +417,119 @@ def drop_one_edge_routes(path: Path) -> int:
     if gone:
         tree.write(path, xml_declaration=True, encoding="UTF-8")
     return len(gone)
+
+
+# SUMO's default length (m) of each vClass a rebuilt class runs as (its vType defaults)
+DEFAULT_LENGTH_M = {"passenger": 5.0, "bus": 12.0, "truck": 7.1, "motorcycle": 2.2, "ignoring": 5.0}
+
+
+def edges_past_advance_loops(junctions: Mapping[str, Intersection], net, vclass: str = "passenger") -> set[str]:
+    """The edges where a vehicle of SUMO vClass `vclass` that departs there (at the edge's start,
+    its back on it) has already passed an advance loop of the approach it drives: the approach's
+    edge when one of its advance loops sits on an edge upstream (a lane that alone feeds it), the
+    edges between, and the loop's own edge when the loop lies within a vehicle length (SUMO's
+    default for the vClass) of its start. Such a vehicle is counted at the stop line and not at
+    the advance loops, which in the field count what reaches the stop line. An edge that no
+    other edge leads into (where the network's traffic enters) is left out, and so is a loop
+    reached over a turnaround (it counts the other direction's traffic)."""
+    length_m = DEFAULT_LENGTH_M.get(vclass, 5.0)
+    out: set[str] = set()
+    for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
+        try:
+            lane, at = net.getLane(d.lane), net.getLane(d.at_lane)
+        except KeyError:
+            continue
+        chain = _feeding_chain(lane, at)
+        if chain is None:
+            continue
+        out.update(ln.getEdge().getID() for ln in chain[:-1])
+        if d.pos_m < length_m:
+            out.add(at.getEdge().getID())
+    return {e for e in out if _entered_from(net.getEdge(e), vclass)}
+
+
+def ways_in_past_advance_loops(
+    junctions: Mapping[str, Intersection], net, vclass: str = "passenger"
+) -> dict[str, tuple[str, ...]]:
+    """Edge of edges_past_advance_loops -> the edges (upstream first) that lead into it over the
+    approach's advance loops: the lanes that alone feed it back to the loop's edge, and the one
+    edge before that when the loop lies within a vehicle length of its start (no way in when no
+    one lane alone feeds it); the longest where an approach's loops give several; one that
+    starts past another approach's advance loops is extended the same way."""
+    length_m = DEFAULT_LENGTH_M.get(vclass, 5.0)
+    past = edges_past_advance_loops(junctions, net, vclass)
+    out: dict[str, tuple[str, ...]] = {}
+    for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
+        try:
+            lane, at = net.getLane(d.lane), net.getLane(d.at_lane)
+        except KeyError:
+            continue
+        chain = _feeding_chain(lane, at)
+        if chain is None:
+            continue
+        if d.pos_m < length_m:
+            feeders = [ln for ln in at.getIncoming() if ln.allows(vclass)]
+            if len(feeders) != 1:
+                continue
+            chain = [*chain, feeders[0]]
+        edges = [ln.getEdge().getID() for ln in chain]
+        for k, e in enumerate(edges[:-1]):
+            way = tuple(reversed(edges[k + 1 :]))
+            if e in past and len(way) > len(out.get(e, ())):
+                out[e] = way
+    for e, way in out.items():  # a way in that starts past another approach's loops starts before them
+        while way[0] in out and way[0] not in way[1:] and len(way) < 16 and way[0] != e:
+            way = (*out[way[0]], *way)
+        out[e] = way
+    return out
+
+
+def prefix_routes(path: Path, ways: Mapping[str, tuple[str, ...]]) -> int:
+    """The routes of a route file that start on an edge of `ways` (ways_in_past_advance_loops)
+    start that way in instead: a vehicle that entered between an approach's advance loops and
+    its stop line enters before the loops, where the recorded traffic did (it passes the same
+    counting sites downstream, and the loops'). Returns how many routes were changed."""
+    tree = ET.parse(path)
+    n = 0
+    for v in tree.getroot().findall("vehicle"):
+        route = v.find("route")
+        first = _first_edge(v)
+        if route is not None and first in ways:
+            route.set("edges", " ".join([*ways[first], route.get("edges", "")]))
+            n += 1
+    if n:
+        tree.write(path, xml_declaration=True, encoding="UTF-8")
+    return n
+
+
+def _feeding_chain(lane, at) -> list | None:
+    """The lanes from `lane` back to `at` (both included), each the only one feeding the one
+    before; None when `at` is not reached that way or over a turnaround."""
+    chain = [lane]
+    while chain[-1] is not at:
+        feeders = chain[-1].getIncoming()
+        if len(feeders) != 1 or len(chain) > 16:
+            return None
+        conns = [c for c in feeders[0].getOutgoing() if c.getToLane() is chain[-1]]
+        if any(c.getDirection() == "t" for c in conns):
+            return None
+        chain.append(feeders[0])
+    return chain
+
+
+def _entered_from(edge, vclass: str) -> bool:
+    """Whether traffic of `vclass` reaches `edge` from another edge (not over a turnaround)."""
+    return any(
+        c.getDirection() != "t" and c.getToLane().allows(vclass)
+        for inc, conns in edge.getIncoming().items()
+        if inc.allows(vclass)
+        for c in conns
+    )
+
+
+def _first_edge(vehicle: ET.Element) -> str:
+    route = vehicle.find("route")
+    return route.get("edges", "").split(" ", 1)[0] if route is not None else ""
 
 
 def _one_edge(vehicle: ET.Element) -> bool:
@@ -949,6 +1076,13 @@ def write_queue_vehicles(
     ET.indent(root)
     path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return n
+
+
+def count_vehicles(path: Path) -> int:
+    """The vehicles (and trips) a SUMO route file departs."""
+    if not path.exists():
+        return 0
+    return sum(1 for _ev, el in ET.iterparse(path) if el.tag in ("vehicle", "trip"))
 
 
 def read_routes(path: Path) -> list[list[str]]:

@@ -99,6 +99,7 @@ def test_the_replay_parameters_come_from_config_toml_and_bad_values_name_the_fie
         ("[replay]\ninterval_s = 60.0\nsampler_interval_s = 30.0\n", "replay.sampler_interval_s"),  # finer
         ("[replay]\ncover_routes_cut = 3\n", "replay.cover_routes_cut"),
         ('[replay]\nrestricted_lane_cars = "yes"\n', "replay.restricted_lane_cars"),
+        ("[replay]\nstart_before_advance_loops = 1\n", "replay.start_before_advance_loops"),
     ):
         path = tmp_path / "c.toml"
         path.write_text(text)
@@ -528,3 +529,87 @@ def test_long_junction_ids_are_cut_for_plot_labels():
         and short_label(cluster).startswith("cluster_3064")
         and short_label(cluster)[-1] == "…"
     )
+
+
+APPROACH_NET = """<?xml version="1.0" encoding="UTF-8"?>
+<net version="1.16" junctionCornerDetail="5" limitTurnSpeed="5.50">
+    <location netOffset="0.00,0.00" convBoundary="0.00,0.00,300.00,0.00" origBoundary="0,0,300,0" projParameter="!"/>
+    <edge id="U" from="w" to="m" priority="1">
+        <lane id="U_0" index="0" speed="13.9" length="100" shape="0,0 100,0"/>
+    </edge>
+    <edge id="A" from="m" to="c" priority="1">
+        <lane id="A_0" index="0" speed="13.9" length="50" shape="100,0 150,0"/>
+    </edge>
+    <edge id="V" from="c" to="f" priority="1">
+        <lane id="V_0" index="0" speed="13.9" length="150" shape="150,-5 300,-5"/>
+    </edge>
+    <edge id="W" from="f" to="c" priority="1">
+        <lane id="W_0" index="0" speed="13.9" length="150" shape="300,5 150,5"/>
+    </edge>
+    <junction id="w" type="dead_end" x="0" y="0" incLanes="" intLanes="" shape="0,0"/>
+    <junction id="m" type="priority" x="100" y="0" incLanes="U_0" intLanes="" shape="100,0"/>
+    <junction id="c" type="priority" x="150" y="0" incLanes="A_0 W_0" intLanes="" shape="150,0"/>
+    <junction id="f" type="priority" x="300" y="0" incLanes="V_0" intLanes="" shape="300,0"/>
+    <connection from="U" to="A" fromLane="0" toLane="0" dir="s" state="M"/>
+    <connection from="A" to="V" fromLane="0" toLane="0" dir="s" state="M"/>
+    <connection from="V" to="W" fromLane="0" toLane="0" dir="t" state="M"/>
+</net>
+"""
+
+
+def approach(tmp_path: Path, advance: dict[str, tuple[str, str, float]]):
+    """APPROACH_NET and a junction with advance loops {id: (lane measured, lane it sits on, pos)}:
+    U -> A -> junction c -> V -> (turnaround) W -> c; U is the network's entry."""
+    import sumolib
+
+    from controller.model import Detector, Intersection
+
+    (tmp_path / "a.net.xml").write_text(APPROACH_NET)
+    dets = tuple(Detector(d, lane, "advance", pos, 40.0, at) for d, (lane, at, pos) in advance.items())
+    j = Intersection("c", 0, (), (), dets, 3.0, 2.0, 30.0, 120.0, 120.0, 0.0)
+    return {"c": j}, sumolib.net.readNet(str(tmp_path / "a.net.xml"))
+
+
+def test_a_candidate_route_starting_past_an_approachs_advance_loops_starts_before_them(tmp_path):
+    """A vehicle that departs between an approach's advance loops and its stop line is counted at
+    the stop line and not at the advance loops (cologne1: 93 rebuilt cars started on 27115123#3
+    past the advance loop on 27115123#2, no real one did). With the advance loop upstream on U,
+    a route starting on A starts on U instead; with it on A, only when it lies within a vehicle
+    length of A's start (a departing vehicle covers it). The network's entry U, and an approach
+    fed only over a turnaround (the loop there counts the other direction), are left out."""
+    from sim.replay_demand import edges_past_advance_loops, prefix_routes, ways_in_past_advance_loops
+
+    junctions, net = approach(tmp_path, {"a": ("A_0", "U_0", 60.0)})
+    assert edges_past_advance_loops(junctions, net) == {"A"}
+    assert ways_in_past_advance_loops(junctions, net) == {"A": ("U",)}
+    junctions, net = approach(tmp_path, {"a": ("A_0", "A_0", 0.0)})
+    assert ways_in_past_advance_loops(junctions, net) == {"A": ("U",)}
+    assert edges_past_advance_loops(junctions, net, "motorcycle") == {"A"}
+    junctions, net = approach(tmp_path, {"a": ("A_0", "A_0", 10.0)})
+    assert ways_in_past_advance_loops(junctions, net) == {}  # a car departs before it
+    assert ways_in_past_advance_loops(junctions, net, "bus") == {"A": ("U",)}  # a bus (12 m) covers it
+    junctions, net = approach(tmp_path, {"u": ("U_0", "U_0", 0.0), "w": ("W_0", "V_0", 100.0)})
+    assert ways_in_past_advance_loops(junctions, net) == {}
+    path = _routes(tmp_path / "r.xml", [(0.0, "A V"), (1.0, "U A V"), (2.0, "V")])
+    assert prefix_routes(path, {"A": ("U",)}) == 1
+    assert [v.find("route").get("edges") for v in ET.parse(path).getroot()] == ["U A V", "U A V", "V"]
+    assert prefix_routes(path, {}) == 0
+
+
+def test_a_scenarios_vtypes_keep_their_children(tmp_path):
+    """A vType's <param> and model elements (e.g. the device settings of a taxi) go with it into
+    the rebuilt classes' vTypes and the permit cars' vTypes."""
+    from sim.replay_demand import write_permit_vtypes
+
+    src = tmp_path / "v.add.xml"
+    src.write_text(
+        '<routes><vType id="c" vClass="passenger" length="4.6"><param key="has.rerouting.device" value="true"/>'
+        '</vType><vType id="t" vClass="taxi"><param key="device.taxi.pickUpDuration" value="30"/></vType></routes>'
+    )
+    car = ET.parse(write_vtypes(tmp_path / "v.xml", [src])).getroot().find("vTypeDistribution[@id='tsc_car']")
+    assert [(p.get("key"), p.get("value")) for p in car.iter("param")] == [
+        ("has.rerouting.device", "true"),
+        ("device.taxi.pickUpDuration", "30"),  # a taxi is a car to the feed (sim/field.py)
+    ]
+    permit = ET.parse(write_permit_vtypes(tmp_path / "p.xml", [src], "taxi")).getroot()[0]
+    assert [p.get("key") for p in permit.iter("param")] == ["device.taxi.pickUpDuration"]
