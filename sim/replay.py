@@ -185,7 +185,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         f"demand: {counted} counted edges, {len(counters['car']) - counted} turning counts, "
         f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
-    ways = ways_in(params, junctions, net)
+    ways = ways_in(params, junctions, net, loop_counts)
     candidates = demand.candidate_sets(
         net_file,
         out,
@@ -249,15 +249,17 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
     ), info
 
 
-def ways_in(params: ReplayConfig, junctions, net):
+def ways_in(params: ReplayConfig, junctions, net, loop_counts: dict):
     """vClass -> the ways in that candidate routes starting past an approach's advance loops
-    take instead (`start_before_advance_loops`: demand.ways_in_past_advance_loops; none
-    otherwise)."""
+    take instead (`start_before_advance_loops`: demand.ways_in_past_advance_loops, but where the
+    recorded counts (`loop_counts`, demand.interval_counts) show traffic entering between the
+    loops and the stop line; none otherwise)."""
+    totals = {loop: int(n.sum()) for loop, n in loop_counts.items()}
 
     def edges(vclass: str) -> dict[str, tuple[str, ...]]:
         if not params.start_before_advance_loops:
             return {}
-        found = demand.ways_in_past_advance_loops(junctions, net, vclass)
+        found = demand.ways_in_past_advance_loops(junctions, net, vclass, totals)
         if found:
             log.info("candidate routes (%s) on %d edges past advance loops start before them", vclass, len(found))
         return found

@@ -41,6 +41,7 @@ from controller.errors import AdapterError
 from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, Snapshot
 from sim.field import FEED_CLASS_OF_VCLASS as KNOWN_VCLASSES
 from sim.field import vehicle_class
+from sim.replay_geh import GEH_OK, geh
 from sim.sumo import sumo_home
 
 log = logging.getLogger(__name__)
@@ -449,17 +450,23 @@ def edges_past_advance_loops(junctions: Mapping[str, Intersection], net, vclass:
 
 
 def ways_in_past_advance_loops(
-    junctions: Mapping[str, Intersection], net, vclass: str = "passenger"
+    junctions: Mapping[str, Intersection], net, vclass: str = "passenger", counts: Mapping[str, int] | None = None
 ) -> dict[str, tuple[str, ...]]:
     """Edge of edges_past_advance_loops -> the edges (upstream first) that lead into it over the
     approach's advance loops: the lanes that alone feed it back to the loop's edge, and the one
     edge before that when the loop lies within a vehicle length of its start (no way in when no
     one lane alone feeds it); the longest where an approach's loops give several; one that
-    starts past another approach's advance loops is extended the same way."""
+    starts past another approach's advance loops is extended the same way. With `counts` (loop
+    -> vehicles over the window), an approach whose stop line counted more than its advance
+    loops by GEH >= 5 gets none: traffic does enter between them there (a car park, a street
+    without a junction model)."""
     length_m = DEFAULT_LENGTH_M.get(vclass, 5.0)
     past = edges_past_advance_loops(junctions, net, vclass)
+    entered = _entered_between(junctions, counts) if counts is not None else set()
     out: dict[str, tuple[str, ...]] = {}
     for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
+        if d.lane.rsplit("_", 1)[0] in entered:
+            continue
         try:
             lane, at = net.getLane(d.lane), net.getLane(d.at_lane)
         except KeyError:
@@ -482,6 +489,15 @@ def ways_in_past_advance_loops(
             way = (*out[way[0]], *way)
         out[e] = way
     return out
+
+
+def _entered_between(junctions: Mapping[str, Intersection], counts: Mapping[str, int]) -> set[str]:
+    """The approach edges whose stop-line loops counted more than their advance loops by GEH >= 5
+    (`counts`: loop -> vehicles over the window, both summed over the approach's lanes)."""
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: {"stop": 0, "advance": 0})
+    for d in (d for j in junctions.values() for d in j.detectors):
+        sums[d.lane.rsplit("_", 1)[0]][d.kind] += int(counts.get(d.id, 0))
+    return {e for e, n in sums.items() if n["stop"] > n["advance"] and geh(n["stop"], n["advance"]) >= GEH_OK}
 
 
 def prefix_routes(path: Path, ways: Mapping[str, tuple[str, ...]]) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -570,18 +571,32 @@ def approach(tmp_path: Path, advance: dict[str, tuple[str, str, float]]):
     return {"c": j}, sumolib.net.readNet(str(tmp_path / "a.net.xml"))
 
 
+def stop_loop(loop: str, lane: str):
+    from controller.model import Detector
+
+    return Detector(loop, lane, "stop", 45.0, 3.0)
+
+
 def test_a_candidate_route_starting_past_an_approachs_advance_loops_starts_before_them(tmp_path):
     """A vehicle that departs between an approach's advance loops and its stop line is counted at
     the stop line and not at the advance loops (cologne1: 93 rebuilt cars started on 27115123#3
     past the advance loop on 27115123#2, no real one did). With the advance loop upstream on U,
     a route starting on A starts on U instead; with it on A, only when it lies within a vehicle
     length of A's start (a departing vehicle covers it). The network's entry U, and an approach
-    fed only over a turnaround (the loop there counts the other direction), are left out."""
+    fed only over a turnaround (the loop there counts the other direction), are left out, and so
+    is an approach whose stop line counted more than its advance loops by GEH >= 5 (traffic does
+    enter between them there: ingolstadt7's 10425609#1, 0 at the advance loop, 207 at the stop
+    line)."""
     from sim.replay_demand import edges_past_advance_loops, prefix_routes, ways_in_past_advance_loops
 
     junctions, net = approach(tmp_path, {"a": ("A_0", "U_0", 60.0)})
     assert edges_past_advance_loops(junctions, net) == {"A"}
     assert ways_in_past_advance_loops(junctions, net) == {"A": ("U",)}
+    assert ways_in_past_advance_loops(junctions, net, counts={"a": 300}) == {"A": ("U",)}  # no stop loop
+    junctions, net = approach(tmp_path, {"a": ("A_0", "U_0", 60.0), "s": ("A_0", "A_0", 45.0)})
+    junctions = {"c": replace(junctions["c"], detectors=(junctions["c"].detectors[0], stop_loop("s", "A_0")))}
+    assert ways_in_past_advance_loops(junctions, net, counts={"a": 300, "s": 310}) == {"A": ("U",)}
+    assert ways_in_past_advance_loops(junctions, net, counts={"a": 200, "s": 310}) == {}  # traffic enters on A
     junctions, net = approach(tmp_path, {"a": ("A_0", "A_0", 0.0)})
     assert ways_in_past_advance_loops(junctions, net) == {"A": ("U",)}
     assert edges_past_advance_loops(junctions, net, "motorcycle") == {"A"}
