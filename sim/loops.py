@@ -2,16 +2,20 @@
 
 Rules (docs/import.md explains them with figures):
 - stop-line loop: `stop_setback_m` upstream of the stop line; on a lane shorter than that, as
-  near the stop line as the lane allows, and never longer than the lane.
+  near the stop line as the lane allows, and never longer than the lane. A junction lane
+  shorter than one loop holds no halting vehicle (the queue's head stands before it): the loop
+  goes to the end of the first lane upstream on the unambiguous chain (below) that can hold one,
+  when every such lane of the approach edge can.
 - advance loop: `advance_dist_m` upstream of the stop line, measured along the path the
   vehicles drive. When the approach lane is shorter, the loop goes upstream onto the lane that
   feeds it, across edge boundaries, while the chain is unambiguous: exactly one lane feeds the
   current one, that lane feeds nothing else, and the node between them is not a traffic light.
   Where the chain branches, the loop stays at the start of the last lane of the chain (vehicles
-  from every branch cross it there). On a lane that starts at a network fringe (nothing feeds
-  it: vehicles are inserted at its start) a loop is never at the very start: it stays at least
-  one vehicle spacing into the lane, so that inserted vehicles cross it; where the lane is too
-  short for that upstream of the stop-line loop, the junction lane has no advance loop.
+  from every branch cross it there). On a lane that starts at a network fringe (nothing
+  feeds it but a turn back at a dead end: vehicles are inserted at its start) a loop is never
+  at the very start: it stays at least one vehicle spacing into the lane, so that inserted
+  vehicles cross it; where the lane is too short for that upstream of the stop-line loop, the
+  junction lane has no advance loop.
 - a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
   (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
 - the city's loops (e1Detector / inductionLoop in the scenario's additional files) found on
@@ -21,6 +25,7 @@ Rules (docs/import.md explains them with figures):
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,7 @@ from pathlib import Path
 from controller.errors import NetworkError
 
 _EPS_M = 0.01  # SUMO's lane-end check is strict; keep loops this far inside the lane
+_TURN_BACK_DEG = 150.0  # a change of heading this large from one lane to the next is a U-turn
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def _is_signalised(node) -> bool:
 
 def upstream_chain(lane, max_m: float) -> list[Hop]:
     """The junction lane, then the lanes that alone feed it, up to max_m upstream."""
-    chain = [Hop(lane.getID(), lane.getLength(), 0.0, not _feeders(lane))]
+    chain = [Hop(lane.getID(), lane.getLength(), 0.0, _fringe(lane))]
     seen = {lane.getID()}
     cur, covered = lane, lane.getLength()
     while covered < max_m:
@@ -80,9 +86,24 @@ def upstream_chain(lane, max_m: float) -> list[Hop]:
         ):
             break
         seen.add(prev.getID())
-        chain.append(Hop(prev.getID(), prev.getLength(), covered, not _feeders(prev)))
+        chain.append(Hop(prev.getID(), prev.getLength(), covered, _fringe(prev)))
         cur, covered = prev, covered + prev.getLength()
     return chain
+
+
+def _fringe(lane) -> bool:
+    """Vehicles enter the network on this lane: nothing feeds it but a turn back (the dead end
+    where a cut-out network's road turns around at its boundary: the traffic on the lane comes
+    from outside the network, not from the few vehicles that U-turn there)."""
+    return all(_turns_back(f, lane) for f in _feeders(lane))
+
+
+def _turns_back(feeder, lane) -> bool:
+    """The feeder's last heading and the lane's first differ by at least _TURN_BACK_DEG."""
+    (ax, ay), (bx, by) = feeder.getShape()[-2:]
+    (cx, cy), (dx, dy) = lane.getShape()[:2]
+    turn = abs(math.atan2(dy - cy, dx - cx) - math.atan2(by - ay, bx - ax)) % (2 * math.pi)
+    return min(turn, 2 * math.pi - turn) >= math.radians(_TURN_BACK_DEG)
 
 
 def _feeders(lane) -> list:
@@ -101,22 +122,25 @@ def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:
 
 def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
     """Stop-line and advance loop tables for one junction lane (sumolib Lane)."""
-    length_m = lane.getLength()
     lane_id = lane.getID()
+    chain = upstream_chain(lane, p.advance_dist_m)
+    stop_hop = _stop_hop(lane, chain, p)
+    length_m = stop_hop.length_m
     stop_pos, stop_len = _fit(length_m - p.stop_setback_m - p.loop_length_m, p.loop_length_m, length_m)
+    stop_dist_m = stop_hop.offset_m + length_m - stop_pos
     out = [
         _table(
             _unique(f"{tid}_{lane_id}_stop", taken),
             lane_id,
             "stop",
-            lane_id,
+            stop_hop.lane,
             stop_pos,
-            length_m - stop_pos,
+            stop_dist_m,
             stop_len,
             p.loop_length_m,
         )
     ]
-    adv = _advance(lane, p, stop_pos)
+    adv = _advance(chain, p, stop_dist_m)
     if adv is not None:
         hop, pos = adv
         pos, adv_len = _fit(pos, p.loop_length_m, hop.length_m)
@@ -135,16 +159,38 @@ def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
     return out
 
 
-def _advance(lane, p: Placement, stop_pos_m: float) -> tuple[Hop, float] | None:
+def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:
+    """The lane of the junction lane's chain (upstream_chain) the stop-line loop sits on: the
+    junction lane itself, unless it is shorter than one loop (`loop_length_m`). Such a lane is a
+    node's artefact (an edge split where nothing joins the lane): a vehicle halting for the
+    signal stands with its front before it, and a loop there never sees the queue's head. The
+    loop then goes to the end of the first lane upstream on the unambiguous chain that can hold
+    a standing vehicle (`vehicle_spacing_m`), provided every such short lane of the approach edge
+    can do the same: the lanes of one approach then measure at one place (a loop moved on one
+    lane only would show that lane's queue and hide its neighbours'). Otherwise the junction lane."""
+    if chain[0].length_m >= p.loop_length_m:
+        return chain[0]
+    up = _holding(chain, p)
+    short = [ln for ln in lane.getEdge().getLanes() if ln.getOutgoing() and ln.getLength() < p.loop_length_m]
+    if up is None or not all(_holding(upstream_chain(ln, p.advance_dist_m), p) for ln in short):
+        return chain[0]
+    return up
+
+
+def _holding(chain: list[Hop], p: Placement) -> Hop | None:
+    """The first lane of the chain long enough to hold a standing vehicle."""
+    return next((h for h in chain if h.length_m >= p.vehicle_spacing_m), None)
+
+
+def _advance(chain: list[Hop], p: Placement, stop_dist_m: float) -> tuple[Hop, float] | None:
     """(lane of the chain, position on it) of the advance loop; None when there is no room
-    for one upstream of the stop-line loop."""
-    chain = upstream_chain(lane, p.advance_dist_m)
+    for one upstream of the stop-line loop (`stop_dist_m` from the stop line)."""
     hop = next((h for h in chain if h.offset_m + h.length_m >= p.advance_dist_m), chain[-1])
     pos = max(hop.offset_m + hop.length_m - p.advance_dist_m, 0.0)
     if hop.fringe_start:  # vehicles enter the network at the lane's start, behind a loop placed there
         pos = max(pos, min(p.vehicle_spacing_m, hop.length_m - p.loop_length_m))
-    if hop.offset_m == 0.0:  # on the junction lane: upstream of the stop-line loop, a loop apart
-        latest = stop_pos_m - 2 * p.loop_length_m
+    if hop.offset_m < stop_dist_m:  # on the stop-line loop's lane: upstream of it, a loop apart
+        latest = hop.offset_m + hop.length_m - stop_dist_m - 2 * p.loop_length_m
         if pos > latest:
             if latest < 0 or hop.fringe_start:
                 return None
