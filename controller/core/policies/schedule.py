@@ -33,7 +33,8 @@ is the slower; no lower than `min_rate_ratio`. The part of a standing queue spil
 the advance loops is charged twice in its delay, as max_pressure counts it
 (core/spillback.py): it also holds the link before the approach.
 A movement is charged to the green phase when that phase serves it (a permitted turn at
-`permitted_sat_ratio`), else to its primary phase (protected, else longest in the base program).
+`permitted_sat_ratio`), else to its primary phase: among the phases that green all its links
+(`full_service`), a protected one, else the longest in the base program.
 A queued movement of the green phase with no vehicle over the stop line for `stall_s` (past the
 start-up loss) is blocked — its head waits for another phase on a shared lane, or for space
 downstream — and no longer holds the green: without that rule a phantom half-PCU on a shared
@@ -151,7 +152,7 @@ class SchedulePolicy(Policy):
         return ScheduleState(
             ScheduleStatics(
                 intergreen_s=mp.intergreen_s,
-                primary=primary_phases(layout, protected_first=True),
+                primary=primary_phases(replace(layout, serves=full_service(layout)), protected_first=True),
                 rate_pcu_s=layout.sat_flow_pcu_h / 3600.0,
                 min_green_s=np.array([p.min_green_s for p in j.phases]),
                 max_green_s=np.array([p.max_green_s for p in j.phases]),
@@ -420,6 +421,23 @@ class SchedulePolicy(Policy):
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def full_service(layout: Layout) -> np.ndarray:
+    """(phases, movements) bool: the phase shows green ('G' or 'g') on every link of the movement;
+    for a movement no phase greens whole, the phases that green any of its links (Layout.serves).
+
+    The phase a movement's demand is charged to (its primary) is chosen among these. A phase that
+    greens only some of its links (its lanes turn to different exits, grouped as one movement)
+    leaves the vehicles bound for the others waiting: charged to that phase, their queue is
+    dropped once it stalls there (it is the green phase's own), and the phase that would
+    discharge it is never chosen."""
+    j = layout.junction
+    full = np.array(
+        [[bool(m.links) and set(m.links) <= ph.green_links() for m in j.movements] for ph in j.phases], dtype=bool
+    ).reshape(len(j.phases), len(j.movements))
+    out: np.ndarray = np.where(full.any(axis=0)[None, :], full, layout.serves)
+    return out
 
 
 def _coverage_s(network: NetworkView, junction: str) -> dict[str, int]:
