@@ -145,7 +145,7 @@ class ReplayConfig:
     spread_routes: bool = False  # each sampled vehicle spread over the routes that pass the same counting sites
     restricted_lane_cars: bool = False  # cars counted on bus-only streets rebuilt, of a vClass those lanes admit
     cover_routes_cut: bool = False  # covering routes also offered cut where a counted edge saw under half their count
-    start_before_advance_loops: bool = False  # routes starting past an advance loop start before it
+    start_before_advance_loops: bool = True  # routes starting past an advance loop start before it
 
 
 @dataclass(frozen=True)
