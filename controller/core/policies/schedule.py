@@ -436,7 +436,8 @@ def full_service(layout: Layout) -> np.ndarray:
     full = np.array(
         [[bool(m.links) and set(m.links) <= ph.green_links() for m in j.movements] for ph in j.phases], dtype=bool
     ).reshape(len(j.phases), len(j.movements))
-    out: np.ndarray = np.where(full.any(axis=0)[None, :], full, layout.serves)
+    served_whole = np.asarray(full.any(axis=0), dtype=bool)
+    out: np.ndarray = np.where(served_whole[None, :], full, layout.serves)
     return out
 
 
