@@ -114,13 +114,19 @@ _JUNCTION_IN_PLAN_ID_CHARS = 64  # a longer junction id is cut and tagged with i
 
 def make_plan_id(junction: str, *parts: str) -> str:
     """The plan id `junction-part-part...` a roadside echoes in its status, at most
-    MAX_PLAN_ID_CHARS long whatever the junction id: SUMO names a joined cluster after every
-    node in it (ids of 150+ characters), so a longer id keeps its first characters and a hash of
-    the whole id, distinct per junction. The parts (policy, counter, operator) are short."""
+    MAX_PLAN_ID_CHARS long and distinct for distinct inputs whatever their length: SUMO names a
+    joined cluster after every node in it (ids of 150+ characters), so a longer junction id keeps
+    its first characters and a hash of the whole id; a joined id still over the limit (long
+    operator or request ids) keeps its first characters and a hash of the whole joined id."""
     if len(junction) > _JUNCTION_IN_PLAN_ID_CHARS:
-        digest = hashlib.sha256(junction.encode()).hexdigest()[:12]
-        junction = f"{junction[: _JUNCTION_IN_PLAN_ID_CHARS - 13]}~{digest}"
-    return "-".join((junction, *parts))[:MAX_PLAN_ID_CHARS]
+        junction = _cut(junction, _JUNCTION_IN_PLAN_ID_CHARS)
+    joined = "-".join((junction, *parts))
+    return joined if len(joined) <= MAX_PLAN_ID_CHARS else _cut(joined, MAX_PLAN_ID_CHARS)
+
+
+def _cut(text: str, max_chars: int) -> str:
+    """`text` cut to `max_chars`, its last 13 characters `~` and 12 hex digits of its sha256."""
+    return f"{text[: max_chars - 13]}~{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 MAX_FAULTS = 32

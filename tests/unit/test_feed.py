@@ -109,3 +109,10 @@ def test_a_status_echoing_a_long_junctions_plan_id_is_accepted():
     j = two_phase_as(LONG_ID)
     st = SignalStatus(LONG_ID, 5.0, 1, False, 12.0, make_plan_id(LONG_ID, "adaptive", "12"), 3, "adaptive", ())
     assert decode_status_message(encode_status(st), {LONG_ID: j}, 5.0, {}, 1.0) == st
+
+
+def test_plan_ids_cut_to_the_limit_stay_distinct():
+    operator, base = "police-console-district-04b", "request-" + "x" * 50
+    a = make_plan_id(LONG_ID, "manual", operator, base + "-0001")
+    b = make_plan_id(LONG_ID, "manual", operator, base + "-0002")
+    assert a != b and len(a) <= MAX_PLAN_ID_CHARS and len(b) <= MAX_PLAN_ID_CHARS
