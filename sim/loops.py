@@ -5,14 +5,15 @@ Rules (docs/import.md explains them with figures):
   near the stop line as the lane allows, and never longer than the lane. A junction lane
   shorter than one loop holds no halting vehicle (the queue's head stands before it): the loop
   goes to the end of the first lane upstream on the unambiguous chain (below) that can hold one,
-  when every such lane of the approach edge can.
+  when every such lane of the approach edge can (`stop_loop_before_split`, off by default).
 - advance loop: `advance_dist_m` upstream of the stop line, measured along the path the
   vehicles drive. When the approach lane is shorter, the loop goes upstream onto the lane that
   feeds it, across edge boundaries, while the chain is unambiguous: exactly one lane feeds the
   current one, that lane feeds nothing else, and the node between them is not a traffic light.
   Where the chain branches, the loop stays at the start of the last lane of the chain (vehicles
   from every branch cross it there). On a lane that starts at a network fringe (nothing
-  feeds it but a turn back at a dead end: vehicles are inserted at its start) a loop is never
+  feeds it, or, with `turn_back_is_fringe`, nothing but a turn back at a dead end: vehicles
+  are inserted at its start) a loop is never
   at the very start: it stays at least one vehicle spacing into the lane, so that inserted
   vehicles cross it; where the lane is too short for that upstream of the stop-line loop, the
   junction lane has no advance loop.
@@ -44,6 +45,8 @@ class Placement:
     advance_dist_m: float
     loop_length_m: float
     vehicle_spacing_m: float
+    stop_loop_before_split: bool = False  # _stop_hop
+    turn_back_is_fringe: bool = False  # _fringe
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,10 @@ def _is_signalised(node) -> bool:
     return node.getType().startswith("traffic_light")
 
 
-def upstream_chain(lane, max_m: float) -> list[Hop]:
-    """The junction lane, then the lanes that alone feed it, up to max_m upstream."""
-    chain = [Hop(lane.getID(), lane.getLength(), 0.0, _fringe(lane))]
+def upstream_chain(lane, max_m: float, turn_back_is_fringe: bool = False) -> list[Hop]:
+    """The junction lane, then the lanes that alone feed it, up to max_m upstream. A lane is a
+    fringe start when nothing feeds it (or, with `turn_back_is_fringe`, nothing but a U-turn)."""
+    chain = [Hop(lane.getID(), lane.getLength(), 0.0, _fringe(lane, turn_back_is_fringe))]
     seen = {lane.getID()}
     cur, covered = lane, lane.getLength()
     while covered < max_m:
@@ -86,16 +90,17 @@ def upstream_chain(lane, max_m: float) -> list[Hop]:
         ):
             break
         seen.add(prev.getID())
-        chain.append(Hop(prev.getID(), prev.getLength(), covered, _fringe(prev)))
+        chain.append(Hop(prev.getID(), prev.getLength(), covered, _fringe(prev, turn_back_is_fringe)))
         cur, covered = prev, covered + prev.getLength()
     return chain
 
 
-def _fringe(lane) -> bool:
-    """Vehicles enter the network on this lane: nothing feeds it but a turn back (the dead end
-    where a cut-out network's road turns around at its boundary: the traffic on the lane comes
-    from outside the network, not from the few vehicles that U-turn there)."""
-    return all(_turns_back(f, lane) for f in _feeders(lane))
+def _fringe(lane, turn_back: bool) -> bool:
+    """Vehicles enter the network on this lane: nothing feeds it, or (`turn_back`) nothing but a
+    turn back (the dead end where a cut-out network's road turns around at its boundary: the
+    traffic on the lane comes from outside the network, not from the few that U-turn there)."""
+    feeders = _feeders(lane)
+    return all(_turns_back(f, lane) for f in feeders) if turn_back else not feeders
 
 
 def _turns_back(feeder, lane) -> bool:
@@ -123,7 +128,7 @@ def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:
 def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
     """Stop-line and advance loop tables for one junction lane (sumolib Lane)."""
     lane_id = lane.getID()
-    chain = upstream_chain(lane, p.advance_dist_m)
+    chain = upstream_chain(lane, p.advance_dist_m, p.turn_back_is_fringe)
     stop_hop = _stop_hop(lane, chain, p)
     length_m = stop_hop.length_m
     stop_pos, stop_len = _fit(length_m - p.stop_setback_m - p.loop_length_m, p.loop_length_m, length_m)
@@ -167,12 +172,14 @@ def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:
     loop then goes to the end of the first lane upstream on the unambiguous chain that can hold
     a standing vehicle (`vehicle_spacing_m`), provided every such short lane of the approach edge
     can do the same: the lanes of one approach then measure at one place (a loop moved on one
-    lane only would show that lane's queue and hide its neighbours'). Otherwise the junction lane."""
-    if chain[0].length_m >= p.loop_length_m:
+    lane only would show that lane's queue and hide its neighbours'). Otherwise the junction lane.
+    Only with `stop_loop_before_split` (config.toml [detectors]; off: BENCHMARKS.md)."""
+    if not p.stop_loop_before_split or chain[0].length_m >= p.loop_length_m:
         return chain[0]
     up = _holding(chain, p)
     short = [ln for ln in lane.getEdge().getLanes() if ln.getOutgoing() and ln.getLength() < p.loop_length_m]
-    if up is None or not all(_holding(upstream_chain(ln, p.advance_dist_m), p) for ln in short):
+    chains = (upstream_chain(ln, p.advance_dist_m, p.turn_back_is_fringe) for ln in short)
+    if up is None or not all(_holding(c, p) for c in chains):
         return chain[0]
     return up
 
@@ -247,7 +254,7 @@ def read_city_loops(files: list[Path], net) -> list[CityLoop]:
 
 def city(lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[dict]:
     """The city's loops on one junction lane's chain as its stop-line and advance loop."""
-    chain = upstream_chain(lane, 3 * p.advance_dist_m)
+    chain = upstream_chain(lane, 3 * p.advance_dist_m, p.turn_back_is_fringe)
     found = []
     for hop in chain:
         for loop in loops_by_lane.get(hop.lane, []):

@@ -47,7 +47,14 @@ def loop_source(net: sumolib.net.Net, cfg: Config, additional: list[Path], detec
     for loop in city:
         by_lane.setdefault(loop.lane, []).append(loop)
     d = cfg.detectors
-    placement = loops.Placement(d.stop_setback_m, d.advance_dist_m, d.loop_length_m, d.vehicle_spacing_m)
+    placement = loops.Placement(
+        d.stop_setback_m,
+        d.advance_dist_m,
+        d.loop_length_m,
+        d.vehicle_spacing_m,
+        d.stop_loop_before_split,
+        d.turn_back_is_fringe,
+    )
     return LoopSource(placement, detectors, by_lane, {loop.id for loop in city})
 
 
@@ -68,6 +75,6 @@ def junction_loops(
     for lane_id, tables in per_lane.items():
         out.extend(tables)
         adv = [d["dist_to_stop_m"] for d in tables if d["kind"] == "advance"]
-        chain = loops.upstream_chain(net.getLane(lane_id), p.advance_dist_m)
+        chain = loops.upstream_chain(net.getLane(lane_id), p.advance_dist_m, p.turn_back_is_fringe)
         storage_m[lane_id] = adv[0] if adv else min(chain[-1].offset_m + chain[-1].length_m, p.advance_dist_m)
     return out, storage_m

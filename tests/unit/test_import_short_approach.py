@@ -1,28 +1,35 @@
-"""The stop-line loop of a junction lane shorter than one loop (sim/loops.py `_stop_hop`).
+"""Two loop-placement rules behind config.toml [detectors] switches (sim/loops.py; off by
+default, BENCHMARKS.md "Issue 9, adaptive on the RESCO networks (A, session 10)").
 
-Such a lane is an edge split just before the stop line (a node where nothing joins the lane).
-No vehicle halts on it: the queue's head stands on the lane before. The stop-line loop goes to
-the end of that lane, when it alone feeds the junction lane; otherwise it stays, shortened.
+`stop_loop_before_split`: a junction lane shorter than one loop is an edge split just before the
+stop line. No vehicle halts on it: the queue's head stands on the lane before. The stop-line loop
+goes to the end of that lane when it alone feeds the junction lane (for every such lane of the
+approach); otherwise it stays, shortened. `turn_back_is_fringe`: a lane fed only by a U-turn is
+where vehicles enter the network.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from controller.config import load_config
+from controller.errors import ConfigError
 from controller.junctions import load_intersections
 from sim.netimport import import_network, read_net
 from tests.netbuild import _EDGES, _NODES, _edge_xml, _node_xml, _split, cross_net, netconvert
 
 ROOT = Path(__file__).resolve().parents[2]
-DET = load_config(ROOT / "config.toml").detectors
+SHIPPED = load_config(ROOT / "config.toml")
+CFG = replace(SHIPPED, detectors=replace(SHIPPED.detectors, stop_loop_before_split=True, turn_back_is_fringe=True))
+DET = CFG.detectors
 
 
-def _import(tmp_path: Path, lengths: dict[str, float]):
+def _import(tmp_path: Path, lengths: dict[str, float], cfg=CFG):
     net = cross_net(tmp_path, "short", lengths)
-    import_network(net, tmp_path / "j", load_config(ROOT / "config.toml"))
+    import_network(net, tmp_path / "j", cfg)
     (j,) = load_intersections(tmp_path / "j").values()
     return j, read_net(net)
 
@@ -85,7 +92,7 @@ def test_a_lane_fed_only_by_a_turn_back_is_a_fringe(tmp_path):
     net = netconvert(tmp_path, "uturn", _node_xml(_NODES), _edge_xml(edges, {}, {"N0C": 2}), "-x", str(con))
     sumo = read_net(net)
     assert {ln.getID() for ln in sumo.getLane("N0C_1").getIncoming() if not ln.getID().startswith(":")} == {"CN0_0"}
-    import_network(net, tmp_path / "j", load_config(ROOT / "config.toml"))
+    import_network(net, tmp_path / "j", CFG)
     (j,) = load_intersections(tmp_path / "j").values()
     for lane in ("N0C_0", "N0C_1"):
         adv = _loops(j, lane)["advance"]
@@ -125,8 +132,21 @@ def test_stop_loops_of_one_approach_move_together_or_not_at_all(tmp_path):
     assert sumo.getLane("W1C_0").getLength() < DET.loop_length_m
     feeders = {ln.getID() for ln in sumo.getLane("W1C_1").getIncoming() if not ln.getID().startswith(":")}
     assert feeders == {"W0W1_1", "WSW1_0"}
-    import_network(net, tmp_path / "j", load_config(ROOT / "config.toml"))
+    import_network(net, tmp_path / "j", CFG)
     (j,) = load_intersections(tmp_path / "j").values()
     # W1C_0 alone could move to W0W1_0, but W1C_1 cannot: both stay on the short lanes
     assert _loops(j, "W1C_0")["stop"].at_lane == "W1C_0"
     assert _loops(j, "W1C_1")["stop"].at_lane == "W1C_1"
+
+
+def test_both_rules_are_off_as_shipped(tmp_path):
+    assert not SHIPPED.detectors.stop_loop_before_split and not SHIPPED.detectors.turn_back_is_fringe
+    j, _ = _import(tmp_path, {"W1C": 0.5}, SHIPPED)
+    assert _loops(j, "W1C_0")["stop"].at_lane == "W1C_0"
+
+
+def test_a_switch_that_is_not_a_bool_names_the_field(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[detectors]\nstop_loop_before_split = 1\n")
+    with pytest.raises(ConfigError, match="detectors.stop_loop_before_split"):
+        load_config(bad)
