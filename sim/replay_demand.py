@@ -119,6 +119,9 @@ def turn_counters(junctions: Mapping[str, Intersection], net, vclass: str = "pas
     return out
 
 
+# A bound on the walks back from a loop (lanes) and on the chained ways in (edges): the loop
+# generator's chains span a few lanes, so a longer walk has met a cycle of single-feeder lanes.
+MAX_WAY_IN_EDGES = 16
 CAR_VCLASSES = ("taxi", "private", "evehicle")  # SUMO vClasses the feed counts as cars (sim/field.py)
 PERMIT_VTYPE = "tsc_car_permit"
 
@@ -485,7 +488,7 @@ def ways_in_past_advance_loops(
             if e in past and len(way) > len(out.get(e, ())):
                 out[e] = way
     for e, way in out.items():  # a way in that starts past another approach's loops starts before them
-        while way[0] in out and way[0] not in way[1:] and len(way) < 16 and way[0] != e:
+        while way[0] in out and way[0] not in way[1:] and len(way) < MAX_WAY_IN_EDGES and way[0] != e:
             way = (*out[way[0]], *way)
         out[e] = way
     return out
@@ -524,7 +527,7 @@ def _feeding_chain(lane, at) -> list | None:
     chain = [lane]
     while chain[-1] is not at:
         feeders = chain[-1].getIncoming()
-        if len(feeders) != 1 or len(chain) > 16:
+        if len(feeders) != 1 or len(chain) > MAX_WAY_IN_EDGES:
             return None
         conns = [c for c in feeders[0].getOutgoing() if c.getToLane() is chain[-1]]
         if any(c.getDirection() == "t" for c in conns):
