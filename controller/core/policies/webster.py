@@ -15,7 +15,9 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   C0 = (1.5 L + 5) / (1 - Y) (L = per phase the larger of `lost_time_per_phase_s` and its
   intergreen, Y the sum of the phases' critical flow ratios, capped at `max_flow_ratio`), the
   minimum cycle and the minimum greens
-  with their intergreens; the base cycle C itself (k = 1) after a period in which some phase
+  with their intergreens (and, with `fit_capacity`, off until its config key exists: in which
+  every movement's capacity green, below, raised from the minimum greens, fits; capacity_fits);
+  the base cycle C itself (k = 1) after a period in which some phase
   ended its green with a residual queue, and while some phase is held (below) when
   `hold_short_phases`. A junction
   thus keeps its neighbours' common cycle (a light one runs k cycles per common cycle, double
@@ -102,6 +104,7 @@ def common_cycle_s(
     lost_time_per_phase_s: float,
     max_flow_ratio: float,
     full_cycle: bool = False,
+    fit_capacity: bool = False,
 ) -> float:
     """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
     at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
@@ -110,7 +113,8 @@ def common_cycle_s(
     base cycle, never longer. L, the cycle's lost time, counts per phase the larger of
     `lost_time_per_phase_s` and the intergreen after it (a phase loses its start-up time and
     the part of its intergreen not driven through, about the whole intergreen: HCM's
-    t_L = l1 + yellow + all-red - e with l1 ~ e). `full_cycle`: C itself (k = 1)."""
+    t_L = l1 + yellow + all-red - e with l1 ~ e). `full_cycle`: C itself (k = 1).
+    `fit_capacity`: also the largest k whose cycle holds the capacity greens (capacity_fits)."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
@@ -123,7 +127,28 @@ def common_cycle_s(
     least_s = sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
     lost_s = sum(max(lost_time_per_phase_s, i_s) for i_s in intergreens_s)
     c0_s = max((1.5 * lost_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
-    return ref_s / max(int(ref_s // c0_s), 1)
+    k = max(int(ref_s // c0_s), 1)
+    while fit_capacity and k > 1:
+        if capacity_fits(layout, flow_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio):
+            break
+        k -= 1
+    return ref_s / k
+
+
+def capacity_fits(
+    layout: Layout, flow_pcu_h: np.ndarray, cycle_s: float, lost_time_per_phase_s: float, max_flow_ratio: float
+) -> bool:
+    """True when every movement's capacity green at `cycle_s` (movement_needs_s), raised from the
+    phases' minimum greens (green_floors_s), fits the cycle with its intergreens: Webster's C0
+    knows the lost time but not the minimum greens, and a short cycle whose other phases hold
+    their minimums leaves a loaded phase less than its capacity green."""
+    j = layout.junction
+    n = len(j.phases)
+    lo = np.array([p.min_green_s for p in j.phases])
+    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+    return float(green_floors_s(layout, capacity_s, lo, hi).sum()) <= cycle_s - intergreens_s + 1e-9
 
 
 def movement_needs_s(
@@ -168,16 +193,18 @@ def webster_greens(
     max_flow_ratio: float,
     full_cycle: bool = False,
     held: np.ndarray | None = None,
+    fit_capacity: bool = False,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s), the floors within the
     phase limits (from the capacity and storage needs; from the capacity needs alone when those
     do not fit the cycle, then scaled down above the minimum greens when these do not either),
     the rest in proportion to the base greens. `held` (phases,) bool: those phases' floors
-    start at their base greens (held_floors_s), not their minimum greens."""
+    start at their base greens (held_floors_s), not their minimum greens. `fit_capacity`:
+    common_cycle_s's."""
     j = layout.junction
     n = len(j.phases)
-    cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle)
+    cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity)
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     total_s = max(cycle_s - intergreens_s, 0.0)
     lo = np.array([p.min_green_s for p in j.phases])
