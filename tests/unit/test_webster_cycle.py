@@ -1,6 +1,6 @@
 """webster: a junction runs a divided cycle only where its movements' capacity greens fit it
-(controller/core/policies/webster.py, common_cycle_s and capacity_fits, `fit_capacity`: off in
-the policy until its config key exists; issue 9)."""
+(controller/core/policies/webster.py, common_cycle_s and capacity_fits; `[webster] fit_capacity`,
+off by default; issue 9)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,15 @@ def test_a_half_cycle_whose_capacity_greens_fit_is_still_run():
     q = flows(lay, {"N_T": 500.0})
     assert capacity_fits(lay, q, 32.5, 3.0, 0.9)
     assert common_cycle_s(lay, q, 3.0, 0.9, fit_capacity=True) == pytest.approx(32.5)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_fit_capacity_is_switched_by_config_toml(tmp_path, on):
+    """`[webster] fit_capacity` reaches the params of the policy the service builds (off by default)."""
+    from controller.config import load_config
+    from controller.core.policies import make_policy
+
+    p = tmp_path / "c.toml"
+    p.write_text(f"[webster]\nfit_capacity = {'true' if on else 'false'}\n")
+    assert make_policy("webster", load_config(p)).params.fit_capacity is on
+    assert make_policy("webster", CFG).params.fit_capacity is False

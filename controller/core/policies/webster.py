@@ -358,7 +358,7 @@ class WebsterPolicy(Policy):
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             held_y, full, held = self._held(state, layout, flow_pcu_h)
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
-            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held)
+            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, self.params.fit_capacity)
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 fresh = WebsterState(
