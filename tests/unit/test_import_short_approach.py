@@ -121,9 +121,7 @@ def _two_lane_split(tmp_path: Path) -> Path:
         "</connections>\n"
     )
     lanes = {"W0W1": 2, "W1C": 2}
-    return netconvert(
-        tmp_path, "split2", _node_xml(nodes), _edge_xml(edges, {"W1C": 0.5}, lanes), "-x", str(con)
-    )
+    return netconvert(tmp_path, "split2", _node_xml(nodes), _edge_xml(edges, {"W1C": 0.5}, lanes), "-x", str(con))
 
 
 def test_stop_loops_of_one_approach_move_together_or_not_at_all(tmp_path):
