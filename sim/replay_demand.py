@@ -27,10 +27,11 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +39,7 @@ import pyarrow as pa
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout, update
 from controller.errors import AdapterError
-from controller.model import VEHICLE_CLASSES, DetectorReading, Intersection, Snapshot
+from controller.model import VEHICLE_CLASSES, Detector, DetectorReading, Intersection, Snapshot
 from sim.field import FEED_CLASS_OF_VCLASS as KNOWN_VCLASSES
 from sim.field import vehicle_class
 from sim.replay_geh import GEH_OK, geh
@@ -438,14 +439,7 @@ def edges_past_advance_loops(junctions: Mapping[str, Intersection], net, vclass:
     reached over a turnaround (it counts the other direction's traffic)."""
     length_m = DEFAULT_LENGTH_M.get(vclass, 5.0)
     out: set[str] = set()
-    for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
-        try:
-            lane, at = net.getLane(d.lane), net.getLane(d.at_lane)
-        except KeyError:
-            continue
-        chain = _feeding_chain(lane, at)
-        if chain is None:
-            continue
+    for d, at, chain in _advance_chains(junctions, net):
         out.update(ln.getEdge().getID() for ln in chain[:-1])
         if d.pos_m < length_m:
             out.add(at.getEdge().getID())
@@ -467,15 +461,8 @@ def ways_in_past_advance_loops(
     past = edges_past_advance_loops(junctions, net, vclass)
     entered = _entered_between(junctions, counts) if counts is not None else set()
     out: dict[str, tuple[str, ...]] = {}
-    for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
+    for d, at, chain in _advance_chains(junctions, net):
         if d.lane.rsplit("_", 1)[0] in entered:
-            continue
-        try:
-            lane, at = net.getLane(d.lane), net.getLane(d.at_lane)
-        except KeyError:
-            continue
-        chain = _feeding_chain(lane, at)
-        if chain is None:
             continue
         if d.pos_m < length_m:
             feeders = [ln for ln in at.getIncoming() if ln.allows(vclass)]
@@ -492,6 +479,19 @@ def ways_in_past_advance_loops(
             way = (*out[way[0]], *way)
         out[e] = way
     return out
+
+
+def _advance_chains(junctions: Mapping[str, Intersection], net) -> Iterator[tuple[Detector, Any, list]]:
+    """(advance loop, the lane it sits on, _feeding_chain from its junction lane back to that
+    lane) for every advance loop reached that way; loops on lanes the network lacks are skipped."""
+    for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
+        try:
+            lane, at = net.getLane(d.lane), net.getLane(d.at_lane)
+        except KeyError:
+            continue
+        chain = _feeding_chain(lane, at)
+        if chain is not None:
+            yield d, at, chain
 
 
 def _entered_between(junctions: Mapping[str, Intersection], counts: Mapping[str, int]) -> set[str]:
