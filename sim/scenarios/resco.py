@@ -29,6 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.errors import AdapterError
+
 PACKAGE = "sumo-rl"
 VERSION = "1.4.5"
 WHEEL = "sumo_rl-1.4.5-py3-none-any.whl"
@@ -40,8 +42,9 @@ DEFAULT_DIR = ROOT / ".pytest_cache" / "d" / "tsc_resco" / f"sumo-rl-{VERSION}"
 PIP_TIMEOUT_S = 300
 
 
-class RescoError(RuntimeError):
-    """The RESCO networks could not be fetched or extracted; the message says why."""
+class RescoError(AdapterError):
+    """The RESCO networks could not be fetched or extracted (pip, PyPI, the wheel, the folder);
+    the message says why."""
 
 
 @dataclass(frozen=True)
