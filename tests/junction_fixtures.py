@@ -59,6 +59,57 @@ def two_phase() -> Intersection:
     return parse_intersection(two_phase_raw(), "two_phase.toml")
 
 
+def four_phase_raw(
+    *, shared_left_lane: bool = False, through_sat_pcu_h: float = 1800.0, left_base_green_s: float = 6.0
+) -> dict:
+    """N/S through with permitted lefts (phase 0), N/S protected lefts (1), E/W through (2), E/W
+    protected lefts (3): the network programs' lagging-left pattern. Each approach has two lanes,
+    the left turn on the inner one (_1), a stop-line and an advance loop on each;
+    `shared_left_lane`: the through movement uses both lanes, else only the outer one (_0)."""
+    raw = copy.deepcopy(two_phase_raw())
+
+    def mv(mid: str, ap: str, turn: str, link: int) -> dict:
+        lanes = [f"e{ap}_1"] if turn == "left" else [f"e{ap}_0", f"e{ap}_1"] if shared_left_lane else [f"e{ap}_0"]
+        sat = through_sat_pcu_h if turn == "through" else 1600.0
+        return {
+            "id": mid,
+            "approach": ap,
+            "turn": turn,
+            "from_edge": f"e{ap}",
+            "lanes": lanes,
+            "links": [link],
+            "sat_flow_pcu_h": sat,
+            "storage_pcu": 10.0,
+        }
+
+    ns, ew = ["N_T", "N_L", "S_T", "S_L"], ["E_T", "E_L", "W_T", "W_L"]
+    moves = [
+        mv(f"{ap}_{t[0].upper()}", ap, t, 2 * k + (t == "left"))
+        for k, ap in enumerate("NESW")
+        for t in ("through", "left")
+    ]
+    for m in moves:
+        m["conflicts"] = ew if m["id"] in ns else ns
+    left_s = left_base_green_s
+    raw.update(
+        n_links=8,
+        movements=moves,
+        phases=[
+            {"state": "GgrrGgrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+            {"state": "rGrrrGrr", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": left_s},
+            {"state": "rrGgrrGg", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
+            {"state": "rrrGrrrG", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": left_s},
+        ],
+    )
+    raw["detectors"] = [
+        {"id": f"{ap}{lane}_{tag}", "lane": f"e{ap}_{lane}", "kind": kind, "pos_m": pos, "dist_to_stop_m": dist}
+        for ap in "NESW"
+        for lane in (0, 1)
+        for kind, tag, pos, dist in (("stop", "stop", 98.0, 2.0), ("advance", "adv", 20.0, 80.0))
+    ]
+    return raw
+
+
 def two_phase_as(jid: str, **fields: object) -> Intersection:
     """two_phase under id `jid`, its loops' ids prefixed with it (they do not clash with J's),
     with `fields` replacing top-level keys (upstream=["J"], ...)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import replace
 
@@ -19,7 +18,7 @@ from controller.core.policies.schedule import Cluster, SchedulePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from controller.model import CycleWish, PhaseWish
-from tests.junction_fixtures import two_phase, two_phase_raw
+from tests.junction_fixtures import four_phase_raw, two_phase, two_phase_raw
 
 CFG = Config()
 
@@ -27,56 +26,7 @@ CFG = Config()
 def four_phase():
     """N/S through with permitted lefts (phase 0), N/S protected lefts (1), E/W through (2),
     E/W protected lefts (3): the network programs' lagging-left pattern."""
-    raw = copy.deepcopy(two_phase_raw())
-    mv = lambda mid, ap, turn, link: {  # noqa: E731
-        "id": mid,
-        "approach": ap,
-        "turn": turn,
-        "from_edge": f"e{ap}",
-        "lanes": [f"e{ap}_{1 if turn == 'left' else 0}"],
-        "links": [link],
-        "sat_flow_pcu_h": 1800.0 if turn == "through" else 1600.0,
-        "storage_pcu": 10.0,
-    }
-    ns, ew = ["N_T", "N_L", "S_T", "S_L"], ["E_T", "E_L", "W_T", "W_L"]
-    moves = [
-        mv("N_T", "N", "through", 0),
-        mv("N_L", "N", "left", 1),
-        mv("E_T", "E", "through", 2),
-        mv("E_L", "E", "left", 3),
-        mv("S_T", "S", "through", 4),
-        mv("S_L", "S", "left", 5),
-        mv("W_T", "W", "through", 6),
-        mv("W_L", "W", "left", 7),
-    ]
-    for m in moves:
-        m["conflicts"] = ew if m["id"] in ns else ns
-    raw.update(
-        n_links=8,
-        movements=moves,
-        phases=[
-            {"state": "GgrrGgrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-            {"state": "rGrrrGrr", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0},
-            {"state": "rrGgrrGg", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-            {"state": "rrrGrrrG", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 6.0},
-        ],
-    )
-    raw["detectors"] = [
-        d
-        for ap in "NESW"
-        for lane in (0, 1)
-        for d in (
-            {"id": f"{ap}{lane}_stop", "lane": f"e{ap}_{lane}", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
-            {
-                "id": f"{ap}{lane}_adv",
-                "lane": f"e{ap}_{lane}",
-                "kind": "advance",
-                "pos_m": 20.0,
-                "dist_to_stop_m": 80.0,
-            },
-        )
-    ]
-    return parse_intersection(raw, "four_phase.toml")
+    return parse_intersection(four_phase_raw(), "four_phase.toml")
 
 
 def estimate(

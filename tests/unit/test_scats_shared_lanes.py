@@ -7,7 +7,6 @@ lane stands on the loop without moving. Its occupancy is not green used by the l
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 
 import numpy as np
@@ -19,55 +18,15 @@ from controller.core.policies.scats import ScatsPolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from controller.model import CycleWish
-from tests.junction_fixtures import two_phase_raw
+from tests.junction_fixtures import four_phase_raw
 
 CFG = Config()
 
 
 def left_lanes(shared: bool):
-    """N/S through with permitted lefts (phase 0), N/S protected lefts (1), E/W through with
-    permitted lefts (2), E/W protected lefts (3). Each approach has two lanes, the left turn on
-    the inner one (_1); `shared`: the through movement uses both lanes, else only the outer one."""
-    raw = copy.deepcopy(two_phase_raw())
-    mv = lambda mid, ap, turn, link: {  # noqa: E731
-        "id": mid,
-        "approach": ap,
-        "turn": turn,
-        "from_edge": f"e{ap}",
-        "lanes": [f"e{ap}_1"] if turn == "left" else [f"e{ap}_0", f"e{ap}_1"] if shared else [f"e{ap}_0"],
-        "links": [link],
-        "sat_flow_pcu_h": 3600.0 if turn == "through" else 1600.0,
-        "storage_pcu": 10.0,
-    }
-    ns, ew = ["N_T", "N_L", "S_T", "S_L"], ["E_T", "E_L", "W_T", "W_L"]
-    moves = [
-        mv("N_T", "N", "through", 0),
-        mv("N_L", "N", "left", 1),
-        mv("E_T", "E", "through", 2),
-        mv("E_L", "E", "left", 3),
-        mv("S_T", "S", "through", 4),
-        mv("S_L", "S", "left", 5),
-        mv("W_T", "W", "through", 6),
-        mv("W_L", "W", "left", 7),
-    ]
-    for m in moves:
-        m["conflicts"] = ew if m["id"] in ns else ns
-    raw.update(
-        n_links=8,
-        movements=moves,
-        phases=[
-            {"state": "GgrrGgrr", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-            {"state": "rGrrrGrr", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 8.0},
-            {"state": "rrGgrrGg", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0},
-            {"state": "rrrGrrrG", "min_green_s": 5.0, "max_green_s": 20.0, "base_green_s": 8.0},
-        ],
-    )
-    raw["detectors"] = [
-        {"id": f"{ap}{lane}_{kind}", "lane": f"e{ap}_{lane}", "kind": kind, "pos_m": pos, "dist_to_stop_m": dist}
-        for ap in "NESW"
-        for lane in (0, 1)
-        for kind, pos, dist in (("stop", 98.0, 2.0), ("advance", 20.0, 80.0))
-    ]
+    """The four-phase junction (tests/junction_fixtures.four_phase_raw) with 8 s protected lefts:
+    `shared`: the through movement uses both lanes, its inner one shared with the left turn."""
+    raw = four_phase_raw(shared_left_lane=shared, through_sat_pcu_h=3600.0, left_base_green_s=8.0)
     return parse_intersection(raw, "left_lanes.toml")
 
 
