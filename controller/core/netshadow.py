@@ -49,6 +49,7 @@ from controller.core.shadow import (
     advance,
     approaches,
     controlled_phase,
+    serve,
     spill_by_approach,
 )
 from controller.model import SignalStatus
@@ -314,7 +315,7 @@ def advance_all(
     p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
     p_ctrl = [controlled_phase(s) for s in statuses]
     rate = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])] * sat_pcu_s
-    sides = _serve(nr.sides, arrivals, rate, net, dt, keep)
+    sides = serve(nr.sides, arrivals, rate, net, dt, keep)
     arrived = nr.arrived_pcu * keep + arrivals
     out_net = _NetReplay(fed, arrived, sides, pending)
     out = _split(net, replays, out_net, arrivals, now_s, dts, keep_j.tolist(), p_fixed, p_ctrl, heads)
@@ -373,22 +374,6 @@ def _to_stop_line(
     arrivals = pending[head_m, cols].copy()
     pending[head_m, cols] = 0.0
     return arrivals, pending, [(h + 1) % TRANSIT_MAX_TICKS for h in heads]
-
-
-def _serve(
-    s: Side, arrivals: np.ndarray, rate: np.ndarray, net: NetworkProgram, dt: np.ndarray, keep: np.ndarray
-) -> Side:
-    """shadow._serve with per-movement dt, keep, start-up loss and extension."""
-    green = rate > 0
-    green_s = np.where(green, s.green_s + dt, 0.0)
-    red_s = np.where(green, 0.0, np.where(s.green_s > 0, dt, s.red_s + dt))
-    last_rate = np.where(green, rate, s.rate_pcu_s)
-    usable_s = np.where(green, green_s - net.startup_lost_s, net.extension_s - red_s + dt)
-    capacity = last_rate * np.minimum(np.maximum(usable_s, 0.0), dt)
-    waiting = s.queue_pcu + arrivals
-    served = np.minimum(waiting, capacity)
-    queue = waiting - served
-    return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
 
 
 class SideCut(Cut, Side):

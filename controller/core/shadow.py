@@ -51,11 +51,15 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
 from controller.model import SignalStatus
+
+if TYPE_CHECKING:
+    from controller.core.netshadow import NetworkProgram
 
 TRANSIT_MAX_TICKS = 60  # longest travel from an advance loop to the stop line (ticks), as estimation.py
 
@@ -264,10 +268,19 @@ def start(program: Program, n_movements: int, now_s: float, arrived_pcu: np.ndar
     )
 
 
-def _serve(s: Side, arrivals: np.ndarray, rate: np.ndarray, program: Program, dt: float, keep: float) -> Side:
+def serve(
+    s: Side,
+    arrivals: np.ndarray,
+    rate: np.ndarray,
+    program: Program | NetworkProgram,
+    dt: float | np.ndarray,
+    keep: float | np.ndarray,
+) -> Side:
     """One interval of dt seconds, both sides at once; `rate` (2, movements): the discharge rate
     each side's signal gives (0 when red). Arrivals join; a green discharges after its start-up
-    loss, a green just ended for its extension."""
+    loss, a green just ended for its extension. `dt` and `keep` are one number for one
+    junction, or per movement for the network's replay (netshadow); the program gives the
+    start-up loss and extension per movement either way."""
     green = rate > 0
     green_s = np.where(green, s.green_s + dt, 0.0)
     red_s = np.where(green, 0.0, np.where(s.green_s > 0, dt, s.red_s + dt))
@@ -339,7 +352,7 @@ def advance(
         arrived_pcu=replay.arrived_pcu * keep + arrivals,
         span_s=replay.span_s * keep + dt,
         agree_s=replay.agree_s * keep + (dt if p_fixed == p_ctrl else 0.0),
-        sides=_serve(replay.sides, arrivals, rate, program, dt, keep),
+        sides=serve(replay.sides, arrivals, rate, program, dt, keep),
         pending_pcu=pending,
         head=head,
         demand_pcu=replay.demand_pcu * keep + total,
