@@ -148,6 +148,7 @@ class ReplayConfig:
     restricted_lane_cars: bool = False  # cars counted on bus-only streets rebuilt, of a vClass those lanes admit
     cover_routes_cut: bool = False  # covering routes also offered cut where a counted edge saw under half their count
     start_before_advance_loops: bool = True  # routes starting past an advance loop start before it
+    drop_turnaround_routes: bool = False  # candidate routes that turn around (a U-turn) are dropped
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
     ways = ways_in(params, junctions, net, loop_counts)
+    turns = demand.turnaround_links(net) if params.drop_turnaround_routes else frozenset()
     candidates = demand.candidate_sets(
         net_file,
         out,
@@ -193,6 +194,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         params.candidate_trips,
         drop_one_edge=params.drop_one_edge_routes,
         ways_in=ways("passenger"),
+        turnarounds=turns,
     )
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
     route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
@@ -284,10 +286,11 @@ def class_routes(
     no candidate passes (demand.covering_routes)."""
     out = edgedata.parent
     vclass = demand.SUMO_VCLASS[cls]
+    turns = demand.turnaround_links(net) if params.drop_turnaround_routes else frozenset()
     own = candidates
     if req.class_routes and demand.other_permissions(net, vclass):
         own = demand.candidate_sets(
-            net_file, out, req.seed, params.candidate_trips, vclass, params.drop_one_edge_routes, ways(vclass)
+            net_file, out, req.seed, params.candidate_trips, vclass, params.drop_one_edge_routes, ways(vclass), turns
         )
     edges = [c.edge for c in counters if not c.to_edge]
     every = [*own.entries, *own.anywhere]

@@ -1,0 +1,105 @@
+"""Candidate routes that turn around (`[replay] drop_turnaround_routes`): which links are
+U-turns, and that such routes leave the candidate sets routeSampler picks from."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config
+from controller.errors import ConfigError
+from sim.replay_demand import candidate_sets, drop_turnaround_routes, turnaround_links
+
+# A two-way street W-C and a street C-E: from "in" (W->C) a vehicle goes on to "out" (C->E)
+# or turns around into "back" (C->W); from "ret" (E->C) it goes on to "back"; "back" goes on
+# to "away" (W->Z), far west: the way from "in" to "away" is the U-turn.
+TURN_NET = """<net version="1.9" junctionCornerDetail="5" limitTurnSpeed="5.50">
+    <location netOffset="0.00,0.00" convBoundary="-300,0,200,10" origBoundary="-300,0,200,10" projParameter="!"/>
+    <edge id="in" from="w" to="c" priority="1">
+        <lane id="in_0" index="0" speed="13.9" length="100" shape="0,0 100,0"/>
+    </edge>
+    <edge id="back" from="c" to="w" priority="1">
+        <lane id="back_0" index="0" speed="13.9" length="100" shape="100,3 0,3"/>
+    </edge>
+    <edge id="out" from="c" to="e" priority="1">
+        <lane id="out_0" index="0" speed="13.9" length="100" shape="100,0 200,0"/>
+    </edge>
+    <edge id="ret" from="e" to="c" priority="1">
+        <lane id="ret_0" index="0" speed="13.9" length="100" shape="200,3 100,3"/>
+    </edge>
+    <edge id="away" from="w" to="z" priority="1">
+        <lane id="away_0" index="0" speed="13.9" length="300" shape="0,3 -300,3"/>
+    </edge>
+    <junction id="w" type="priority" x="0" y="0" incLanes="back_0" intLanes="" shape="0,0"/>
+    <junction id="z" type="dead_end" x="-300" y="0" incLanes="away_0" intLanes="" shape="-300,0"/>
+    <junction id="c" type="priority" x="100" y="0" incLanes="in_0 ret_0" intLanes="" shape="100,0"/>
+    <junction id="e" type="dead_end" x="200" y="0" incLanes="out_0" intLanes="" shape="200,0"/>
+    <connection from="in" to="out" fromLane="0" toLane="0" dir="s" state="M"/>
+    <connection from="in" to="back" fromLane="0" toLane="0" dir="t" state="m"/>
+    <connection from="ret" to="back" fromLane="0" toLane="0" dir="s" state="M"/>
+    <connection from="back" to="away" fromLane="0" toLane="0" dir="s" state="M"/>
+</net>
+"""
+
+
+def turn_net(tmp_path: Path):
+    import sumolib
+
+    path = tmp_path / "turn.net.xml"
+    path.write_text(TURN_NET)
+    return path, sumolib.net.readNet(str(path), withInternal=False)
+
+
+def routes_file(path: Path, routes: list[str]) -> Path:
+    root = ET.Element("routes")
+    for k, edges in enumerate(routes):
+        ET.SubElement(ET.SubElement(root, "vehicle", id=str(k), depart="0"), "route", edges=edges)
+    path.write_bytes(ET.tostring(root))
+    return path
+
+
+def edges_of(path: Path) -> list[str]:
+    return [v.find("route").get("edges") for v in ET.parse(path).getroot().iter("vehicle")]
+
+
+def test_a_turnaround_link_is_a_u_turn_connection(tmp_path):
+    _path, net = turn_net(tmp_path)
+    assert turnaround_links(net) == frozenset({("in", "back")})
+
+
+def test_a_route_that_turns_around_is_no_candidate(tmp_path):
+    _path, net = turn_net(tmp_path)
+    path = routes_file(tmp_path / "r.xml", ["in out", "in back", "ret back", "back", "in"])
+    assert drop_turnaround_routes(path, turnaround_links(net)) == 1
+    assert edges_of(path) == ["in out", "ret back", "back", "in"]  # "back" after "ret" is no U-turn
+    assert drop_turnaround_routes(path, frozenset()) == 0
+
+
+@pytest.mark.slow  # randomTrips.py and duarouter, twice
+def test_the_candidate_sets_hold_no_u_turn_when_asked(tmp_path):
+    """randomTrips routes a trip from "in" to "away" by its U-turn (the only way): a candidate
+    set has such routes unless turnarounds are dropped."""
+    net_file, net = turn_net(tmp_path)
+    turns = turnaround_links(net)
+
+    def u_turns(out: Path, drop: frozenset) -> int:
+        out.mkdir()
+        sets = candidate_sets(net_file, out, 1, 200, drop_one_edge=True, turnarounds=drop)
+        routes = [r.split() for f in (*sets.entries, *sets.anywhere) for r in edges_of(f)]
+        assert routes  # the other routes stay
+        return sum(1 for r in routes if any(p in turns for p in pairwise(r)))
+
+    assert u_turns(tmp_path / "kept", frozenset()) > 0
+    assert u_turns(tmp_path / "dropped", turns) == 0
+
+
+def test_the_switch_is_a_bool_in_config(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[replay]\ndrop_turnaround_routes = true\n")
+    assert load_config(path).replay.drop_turnaround_routes is True
+    path.write_text('[replay]\ndrop_turnaround_routes = "yes"\n')
+    with pytest.raises(ConfigError, match="replay.drop_turnaround_routes"):
+        load_config(path)
