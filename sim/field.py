@@ -125,6 +125,13 @@ class SumoField:
             compiled = getattr(compiled_lib, f"inductionloop_{name}", None)
             return compiled if self._direct and compiled is not None else getattr(il, name)
 
+        def tl_getter(name: str) -> Any:  # the same for the traffic lights' getters asked every step
+            compiled = getattr(compiled_lib, f"trafficlight_{name}", None)
+            return compiled if self._direct and compiled is not None else getattr(self.api.trafficlight, name)
+
+        self._tl_state = tl_getter("getRedYellowGreenState")
+        self._tl_next_switch = tl_getter("getNextSwitch")
+        self._tl_phase_duration = tl_getter("getPhaseDuration")
         self._ids_getter = getter("getLastStepVehicleIDs")
         self._occ_getter = getter("getLastStepOccupancy")
         self._speed_getter = getter("getLastStepMeanSpeed")
@@ -236,7 +243,7 @@ class SumoField:
 
     def _local_phase(self, jid: str) -> int | None:
         """Which of our green phases SUMO's own program is showing (None in its intergreens)."""
-        state = self.api.trafficlight.getRedYellowGreenState(jid)
+        state = self._tl_state(jid)
         cache = self._local_map[jid]
         if state not in cache:
             greens = frozenset(i for i, c in enumerate(state) if c in GREEN)
@@ -258,7 +265,7 @@ class SumoField:
         for jid, rc in self.roadside.items():
             local = rc.mode == "local"
             phase = self._local_phase(jid) if local else None
-            spent = (t_s - tl.getNextSwitch(jid) + tl.getPhaseDuration(jid)) if local else 0.0
+            spent = (t_s - self._tl_next_switch(jid) + self._tl_phase_duration(jid)) if local else 0.0
             state = rc.tick(t_s, phase, spent)
             if state is None:
                 if self._applied[jid] is not None:
@@ -267,12 +274,11 @@ class SumoField:
             elif state != self._applied[jid]:
                 tl.setRedYellowGreenState(jid, state)
                 self._applied[jid] = state
-            st = rc.status(t_s)
-            key = (st.phase, st.in_intergreen, st.mode, st.plan_id, st.seq, st.faults)
+            key = rc.status_key()  # the status itself is built only when it is sent
             last = self._status_sent.get(jid)
             if last is None or last[0] != key or t_s - last[1] >= self.status_every_s:
                 self._status_sent[jid] = (key, t_s)
-                statuses.append(encode_status(st, rc.status_epoch()))
+                statuses.append(encode_status(rc.status(t_s), rc.status_epoch()))
         return statuses
 
     def _resume_program(self, jid: str, phase: int | None, green_s: float = 0.0) -> None:

@@ -81,6 +81,14 @@ class RoadsideController:
             for m in junction.movements
         ]
         self._last_green_s: list[float] = [0.0] * len(junction.movements)  # per movement, set at the first reading
+        # per phase: the movements it serves (positions), for _mark_green
+        self._served_by = tuple(
+            tuple(i for i, ph in enumerate(self._movement_phases) if k in ph) for k in range(len(junction.phases))
+        )
+        # per (phase in force, next phase): the movements _late_movement weighs and the red each
+        # would still wait beyond now (static: from the model alone), built on first use
+        self._red_ahead: dict[tuple[int, int], tuple[tuple[int, float], ...]] = {}
+        self._intergreen_states: dict[tuple[str, int, int, bool], str] = {}  # _state of each intergreen stage
         self._limit_s: float | None = None  # when the last limit fault was raised
         self._cut: tuple[str, int, float] | None = None  # a max-green cut not reported yet: (what, phase, when)
         self._overridden: Command | None = None  # the plan a max-red override set aside
@@ -195,9 +203,9 @@ class RoadsideController:
         if st.kind == "flash":  # every movement may go, yielding
             self._last_green_s = [now_s] * len(self._last_green_s)
         elif st.kind == "green":
-            for i, phases in enumerate(self._movement_phases):
-                if st.phase in phases:
-                    self._last_green_s[i] = now_s
+            last = self._last_green_s
+            for i in self._served_by[st.phase]:
+                last[i] = now_s
 
     def _advance(self, now_s: float) -> None:
         st, j = self.stage, self.j
@@ -288,11 +296,23 @@ class RoadsideController:
         """The movement that waited longest among those whose red would exceed max_red_s if the
         roadside went to `nxt` now (None when none would). A movement last green at second L is
         red from L + 1; a phase entered now shows its green after the intergreen."""
-        j, worst, worst_wait, memo = self.j, None, -1.0, self._gate_memo
+        ahead = self._red_ahead.get((cur, nxt))
+        if ahead is None:
+            ahead = self._red_ahead[(cur, nxt)] = self._red_ahead_of(cur, nxt)
+        worst, worst_wait, limit_s, last = None, -1.0, self.j.max_red_s + 1e-9, self._last_green_s
+        for i, more_s in ahead:
+            waited_s = now_s - last[i]
+            if waited_s + more_s > limit_s and waited_s > worst_wait:
+                worst, worst_wait = i, waited_s
+        return worst
+
+    def _red_ahead_of(self, cur: int, nxt: int) -> tuple[tuple[int, float], ...]:
+        """For _late_movement: (position, seconds of red still ahead) of each movement that
+        neither `cur` nor `nxt` serves (and some phase does), going from `cur` to `nxt` now."""
+        j, memo, out = self.j, self._gate_memo, []
         for i, phases in enumerate(self._movement_phases):
             if not phases or cur in phases or nxt in phases:
                 continue
-            waited_s = now_s - self._last_green_s[i]
             if nxt == cur:  # held one more period
                 more_s = 1.0 + min(stage_intergreen_s(j, cur, p, memo) for p in phases) - 1.0
             else:  # through nxt's minimum green first
@@ -302,9 +322,8 @@ class RoadsideController:
                     + min(stage_intergreen_s(j, nxt, p, memo) for p in phases)
                     - 1.0
                 )
-            if waited_s + more_s > j.max_red_s + 1e-9 and waited_s > worst_wait:
-                worst, worst_wait = i, waited_s
-        return worst
+            out.append((i, more_s))
+        return tuple(out)
 
     def _longest_waiting_phase(self, exclude: int, now_s: float, among: tuple[int, ...] | None = None) -> int:
         """The phase (of `among`, default all but `exclude`) serving the movement that waited longest."""
@@ -369,6 +388,14 @@ class RoadsideController:
             return flash_state(self.j)
         if st.kind == "clear":
             return "r" * self.j.n_links
+        key = (st.kind, st.from_phase, st.phase, st.to_flash)
+        state = self._intergreen_states.get(key)
+        if state is None:
+            state = self._intergreen_states[key] = self._intergreen_state(st)
+        return state
+
+    def _intergreen_state(self, st: _Stage) -> str:
+        """The signal state of a yellow or all-red stage (from its phases alone)."""
         to_green = frozenset() if st.to_flash else self._green_sets[st.phase]
         src = self.j.phases[st.from_phase].state
         out = []
@@ -395,6 +422,19 @@ class RoadsideController:
             seq=max(self.last_seq, 0),
             mode=self.mode,
             faults=tuple(self.faults),
+        )
+
+    def status_key(self) -> tuple:
+        """What of `status()` changes other than the clock: (phase, in_intergreen, mode, plan_id,
+        seq, faults), equal to those fields of `status(now_s)` at any now_s."""
+        plan = self.plan
+        return (
+            self.stage.phase,
+            self.stage.kind != "green",
+            self.mode,
+            plan.plan_id if plan else "local",
+            max(self.last_seq, 0),
+            tuple(self.faults),
         )
 
     def status_epoch(self) -> int:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures
 from controller.core import shadow
@@ -86,6 +87,65 @@ MODES = JUNCTION_MODES
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
+
+# The junction gauges the refresh sets (every update_s, staggered), labelled by junction: (key,
+# name without the prefix, help). Their values live in plain lists (_Junction.gauges, in this
+# order) and reach the registry through _JunctionGauges when it is collected (a scrape, the run
+# report, a test), instead of a Gauge child's locked set at every refresh. `cycle` starts at the
+# base program's cycle, the others at 0, as Gauge children would.
+JUNCTION_GAUGES = (
+    ("detectors_faulty", "detectors_faulty", "Induction loops currently judged faulty."),
+    ("queue", "junction_queue_pcu", "Estimated queue on all approaches, PCU."),
+    (
+        "delay",
+        "junction_delay_seconds",
+        "Modelled mean delay per PCU under the control given (controlled side of the gain, controller/core/shadow.py).",
+    ),
+    (
+        "measured_delay",
+        "junction_measured_delay_seconds",
+        "Measured delay per PCU over the stop lines: vehicles present beyond free flow / arrival flow (Little's law).",
+    ),
+    (
+        "fixed_delay",
+        "junction_fixed_time_delay_seconds",
+        "Estimated mean delay per PCU had the fixed-time plan run (shadow).",
+    ),
+    ("delay_gain", "junction_delay_gain_ratio", "1 - delay / fixed-time delay."),
+    (
+        "throughput_gain",
+        "junction_throughput_gain_ratio",
+        "PCU measured over the stop lines / the fixed-time plan's estimated service of the same demand - 1; NaN (n/a) "
+        "while that plan serves it all.",
+    ),
+    ("saturation", "junction_degree_of_saturation_ratio", "Degree of saturation q/(λs) of the critical movement."),
+    ("cycle", "junction_cycle_seconds", "Cycle length in force (plan, else measured)."),
+    (
+        "speed",
+        "junction_approach_speed_meters_per_second",
+        "Space-mean (journey) speed over the watched approaches: vehicle-distance / vehicle-time (Edie).",
+    ),
+)
+_G = {key: k for k, (key, _name, _doc) in enumerate(JUNCTION_GAUGES)}
+_G_FAULTY, _G_QUEUE, _G_DELAY, _G_MEASURED, _G_FIXED, _G_GAIN, _G_TGAIN, _G_SAT, _G_CYCLE, _G_SPEED = (
+    _G[k]
+    for k in (
+        "detectors_faulty",
+        "queue",
+        "delay",
+        "measured_delay",
+        "fixed_delay",
+        "delay_gain",
+        "throughput_gain",
+        "saturation",
+        "cycle",
+        "speed",
+    )
+)
+THROUGHPUT_BY_CLASS = (
+    "junction_throughput_vehicles_per_second",
+    "Vehicles over the stop lines per second of service time, by class.",
+)
 
 
 def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None, *, manual: bool = False) -> str:
@@ -274,8 +334,10 @@ class _Junction:
         self.held_key: tuple[int, bool] | None = None
         self.held_t_s = 0.0
         self.held_keep = 1.0  # product of the EWMA's (1 - step) over the ticks not yet folded
-        self.c: dict[str, object] = {}  # this junction's metric children, by attribute name
-        self.by_class: dict[str, object] = {}
+        self.c: dict[str, object] = {}  # this junction's metric children (counters), by attribute name
+        self.gauges = [0.0] * len(JUNCTION_GAUGES)  # JUNCTION_GAUGES' values, exported by _JunctionGauges
+        self.gauges[_G_CYCLE] = float(layout.junction.base_cycle_s())
+        self.by_class = [0.0] * len(VEHICLE_CLASSES)  # throughput by class, veh/s (VEHICLE_CLASSES order)
         self.modes: dict[str, object] = {}
         self.mode: str | None = None
         self.harm_switches = 0  # the core's count of do-no-harm switches, as last seen
@@ -291,6 +353,38 @@ class _Junction:
         self.speed_mps = math.nan
         self.speed_weight = 0.0
         self.next_update_s = math.inf
+
+
+class _JunctionGauges:
+    """The junction gauges (JUNCTION_GAUGES, THROUGHPUT_BY_CLASS) as a prometheus-client
+    collector: each junction's values as the last refresh left them, read when the registry is
+    collected; the same families, series, labels and values Gauge children would export."""
+
+    def __init__(self, junctions: Mapping[str, _Junction]) -> None:
+        self._j = junctions
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return self._families(with_values=False)
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        return self._families(with_values=True)
+
+    def _families(self, *, with_values: bool) -> list[GaugeMetricFamily]:
+        items = list(self._j.items()) if with_values else []
+        values = [(jid, list(j.gauges), list(j.by_class)) for jid, j in items]  # one read per junction
+        out = []
+        for k, (_key, name, doc) in enumerate(JUNCTION_GAUGES):
+            fam = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=["junction"])
+            for jid, gauges, _by_class in values:
+                fam.add_metric([jid], gauges[k])
+            out.append(fam)
+        name, doc = THROUGHPUT_BY_CLASS
+        fam = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=["junction", "class"])
+        for jid, _gauges, by_class in values:
+            for cls, v in zip(VEHICLE_CLASSES, by_class, strict=True):
+                fam.add_metric([jid, cls], v)
+        out.append(fam)
+        return out
 
 
 class ServiceMetrics:
@@ -336,6 +430,7 @@ class ServiceMetrics:
 
         self._declare_service(r, gauge, counter)
         self._declare_junctions(gauge, counter)
+        r.register(_JunctionGauges(self._j))  # the junction gauges the refresh sets (JUNCTION_GAUGES)
         self._declare_network(gauge)
 
     def _declare_service(self, r: CollectorRegistry, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
@@ -347,7 +442,6 @@ class ServiceMetrics:
         self.rejected = counter(
             "feed_messages_rejected", "Field messages dropped by validation, by reason.", ["reason"]
         )
-        self.detectors_faulty = gauge("detectors_faulty", "Induction loops currently judged faulty.", J)
         self.detector_faults = counter(
             "detector_faults", "Loops that turned faulty (stuck-on, stuck-off, implausible, missing).", J
         )
@@ -383,40 +477,7 @@ class ServiceMetrics:
 
     def _declare_junctions(self, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
         """Per junction: traffic, gains, cycle, mode."""
-        J, JC = ["junction"], ["junction", "class"]
-        self.queue = gauge("junction_queue_pcu", "Estimated queue on all approaches, PCU.", J)
-        self.delay = gauge(
-            "junction_delay_seconds",
-            "Modelled mean delay per PCU under the control given "
-            "(controlled side of the gain, controller/core/shadow.py).",
-            J,
-        )
-        self.measured_delay = gauge(
-            "junction_measured_delay_seconds",
-            "Measured delay per PCU over the stop "
-            "lines: vehicles present beyond free flow / arrival flow (Little's law).",
-            J,
-        )
-        self.fixed_delay = gauge(
-            "junction_fixed_time_delay_seconds", "Estimated mean delay per PCU had the fixed-time plan run (shadow).", J
-        )
-        self.delay_gain = gauge("junction_delay_gain_ratio", "1 - delay / fixed-time delay.", J)
-        self.throughput_gain = gauge(
-            "junction_throughput_gain_ratio",
-            "PCU measured over the stop lines / "
-            "the fixed-time plan's estimated service of the same demand - 1; NaN (n/a) "
-            "while that plan serves it all.",
-            J,
-        )
-        self.throughput = gauge(
-            "junction_throughput_vehicles_per_second",
-            "Vehicles over the stop lines per second of service time, by class.",
-            JC,
-        )
-        self.saturation = gauge(
-            "junction_degree_of_saturation_ratio", "Degree of saturation q/(λs) of the critical movement.", J
-        )
-        self.cycle = gauge("junction_cycle_seconds", "Cycle length in force (plan, else measured).", J)
+        J = ["junction"]
         self.mode = gauge(
             "junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).", ["junction", "mode"]
         )
@@ -425,11 +486,6 @@ class ServiceMetrics:
             "junction_harm_switches",
             "Do no harm: switches back to the fixed plan, the "
             "policy being estimated worse than it (controller/core/harm.py).",
-            J,
-        )
-        self.speed = gauge(
-            "junction_approach_speed_meters_per_second",
-            "Space-mean (journey) speed over the watched approaches: vehicle-distance / vehicle-time (Edie).",
             J,
         )
 
@@ -478,7 +534,6 @@ class ServiceMetrics:
         self._received = {k: self.received.labels(kind=k) for k in MESSAGE_KINDS}
         self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
         names = (
-            "detectors_faulty",
             "detector_faults",
             "plans_computed",
             "plans_refused",
@@ -486,24 +541,13 @@ class ServiceMetrics:
             "plans_acked",
             "plans_validated",
             "plans_twin_rejected",
-            "queue",
-            "delay",
-            "fixed_delay",
-            "delay_gain",
-            "throughput_gain",
-            "saturation",
-            "cycle",
             "fallbacks",
-            "speed",
-            "measured_delay",
             "harm_switches",
         )
         for jid, j in self._j.items():
             j.c = {n: getattr(self, n).labels(junction=jid) for n in names}
-            j.by_class = {cls: self.throughput.labels(junction=jid, **{"class": cls}) for cls in VEHICLE_CLASSES}
             j.modes = {m: self.mode.labels(junction=jid, mode=m) for m in MODES}
             j.modes["fallback"].set(1.0)
-            j.c["cycle"].set(j.layout.junction.base_cycle_s())
 
     # -- the service's observer ---------------------------------------------------------------
     def message_received(self, kind: str, count: int = 1) -> None:
@@ -673,14 +717,14 @@ class ServiceMetrics:
         est = js.estimate
         g = self._gains(j, js)
         j.gains = g
-        c = j.c
-        c["queue"].set(float(fig.queue_pcu[i]))
+        v = j.gauges
+        v[_G_QUEUE] = float(fig.queue_pcu[i])
         j.refreshed = True
-        c["delay"].set(math.nan if g is None else g.delay_controlled_s)
-        c["fixed_delay"].set(math.nan if g is None else g.delay_fixed_s)
-        c["delay_gain"].set(math.nan if g is None else g.delay_gain)
-        c["saturation"].set(float(fig.saturation[i]))
-        c["cycle"].set(self._cycle_s(j, js))
+        v[_G_DELAY] = math.nan if g is None else float(g.delay_controlled_s)
+        v[_G_FIXED] = math.nan if g is None else float(g.delay_fixed_s)
+        v[_G_GAIN] = math.nan if g is None else float(g.delay_gain)
+        v[_G_SAT] = float(fig.saturation[i])
+        v[_G_CYCLE] = self._cycle_s(j, js)
         self._faults(j, est)
         self._accumulate(j, est, fig, i, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
@@ -690,9 +734,9 @@ class ServiceMetrics:
         gain = throughput_gain(
             r[_C["served_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]], r[_C["demand_pcu"]]
         )
-        c["speed"].set(math.nan if speed is None else speed)
-        c["measured_delay"].set(math.nan if delay is None else max(delay, 0.0))
-        c["throughput_gain"].set(math.nan if gain is None else gain)
+        v[_G_SPEED] = math.nan if speed is None else float(speed)
+        v[_G_MEASURED] = math.nan if delay is None else float(max(delay, 0.0))
+        v[_G_TGAIN] = math.nan if gain is None else float(gain)
         j.speed_mps, j.speed_weight = float(fig.speed_mps[i]), float(fig.speed_weight[i])
 
     @staticmethod
@@ -792,7 +836,7 @@ class ServiceMetrics:
         if new:
             j.c["detector_faults"].inc(new)
         j.faulty = faulty
-        j.c["detectors_faulty"].set(int(np.count_nonzero(faulty)))
+        j.gauges[_G_FAULTY] = float(np.count_nonzero(faulty))
 
     def _throughput(self, j: _Junction, crossed: dict[str, int], now_s: float) -> float:
         """Vehicles over the stop lines per second of service time, by class, over the last
@@ -807,9 +851,10 @@ class ServiceMetrics:
         span = now_s - t_old
         j.rates = (j.cum - old_cum) / span if span > 0 else np.zeros(len(CUM))
         total = 0.0
-        for cls in VEHICLE_CLASSES:
+        by_class = j.by_class
+        for k, cls in enumerate(VEHICLE_CLASSES):
             rate = (crossed.get(cls, 0) - old.get(cls, 0)) / span if span > 0 else 0.0
-            j.by_class[cls].set(rate)
+            by_class[k] = float(rate)
             total += rate
         return total
 

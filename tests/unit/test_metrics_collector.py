@@ -1,0 +1,54 @@
+"""The junction gauges the metrics' refresh sets go to the registry through a collector read at
+scrape time (controller/adapters/metrics.py, _JunctionGauges): the same series as Gauge
+children, and no Gauge set per junction per refresh."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from prometheus_client import Gauge, generate_latest
+
+from controller.adapters.metrics import JUNCTION_GAUGES, PREFIX, THROUGHPUT_BY_CLASS
+from controller.core.step import TickResult
+from controller.model import VEHICLE_CLASSES
+from tests.contract.test_metrics import core_state, exporter, value
+
+JUNCTION_NAMES = {f"{PREFIX}_{name}" for _key, name, _doc in JUNCTION_GAUGES} | {f"{PREFIX}_{THROUGHPUT_BY_CLASS[0]}"}
+
+
+def test_every_junction_series_exists_from_the_start_as_a_gauge() -> None:
+    _m, reg, js = exporter("J1", "J2")
+    fams = {f.name: f for f in reg.collect() if f.name in JUNCTION_NAMES}
+    assert set(fams) == JUNCTION_NAMES
+    for fam in fams.values():
+        assert fam.type == "gauge"
+        want = {("J1",), ("J2",)}
+        if fam.name.endswith(THROUGHPUT_BY_CLASS[0]):
+            want = {(j, c) for j in ("J1", "J2") for c in VEHICLE_CLASSES}
+        assert {tuple(s.labels.values()) for s in fam.samples} == want
+    for jid, j in js.items():
+        assert value(reg, f"{PREFIX}_junction_cycle_seconds", junction=jid) == j.base_cycle_s()
+        assert value(reg, f"{PREFIX}_junction_queue_pcu", junction=jid) == 0.0
+    text = generate_latest(reg).decode()
+    assert '# TYPE tsc_junction_queue_pcu gauge\ntsc_junction_queue_pcu{junction="J1"} 0.0' in text
+
+
+def test_a_refresh_sets_no_gauge_child_and_the_registry_reads_its_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    m, reg, js = exporter("J1", "J2")
+    sets: list[str] = []
+    plain_set = Gauge.set
+
+    def counted(self: Gauge, v: float) -> None:
+        sets.append(self._name)
+        plain_set(self, v)
+
+    monkeypatch.setattr(Gauge, "set", counted)
+    for t in range(12):  # every junction refreshed at least twice (update_s 5 s)
+        m.tick_done(core_state(js, float(t)), TickResult(), float(t), 1e-3)
+    assert m.updates >= 4
+    assert not JUNCTION_NAMES & set(sets)
+    for jid in js:
+        delay = value(reg, f"{PREFIX}_junction_delay_seconds", junction=jid)
+        assert delay is not None and math.isnan(delay)  # no harm state: n/a, as a Gauge set to NaN
+        assert value(reg, f"{PREFIX}_junction_queue_pcu", junction=jid) == 0.0
