@@ -105,6 +105,7 @@ def common_cycle_s(
     max_flow_ratio: float,
     full_cycle: bool = False,
     fit_capacity: bool = False,
+    platoon_fit: bool = False,
 ) -> float:
     """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
     at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
@@ -114,7 +115,11 @@ def common_cycle_s(
     `lost_time_per_phase_s` and the intergreen after it (a phase loses its start-up time and
     the part of its intergreen not driven through, about the whole intergreen: HCM's
     t_L = l1 + yellow + all-red - e with l1 ~ e). `full_cycle`: C itself (k = 1).
-    `fit_capacity`: also the largest k whose cycle holds the capacity greens (capacity_fits)."""
+    `fit_capacity`: also the largest k whose cycle holds the capacity greens (capacity_fits).
+    `platoon_fit`: also the largest k whose cycle holds, in each green, the capacity green of a
+    whole base cycle (capacity_fits of k x the flows at C / k): in a coordinated network a
+    movement's arrivals come as one platoon per common cycle, and a short cycle whose green
+    cannot serve the platoon leaves its tail for the next short cycle."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
@@ -128,8 +133,9 @@ def common_cycle_s(
     lost_s = sum(max(lost_time_per_phase_s, i_s) for i_s in intergreens_s)
     c0_s = max((1.5 * lost_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
     k = max(int(ref_s // c0_s), 1)
-    while fit_capacity and k > 1:
-        if capacity_fits(layout, flow_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio):
+    while (fit_capacity or platoon_fit) and k > 1:
+        q_pcu_h = flow_pcu_h * k if platoon_fit else flow_pcu_h
+        if capacity_fits(layout, q_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio):
             break
         k -= 1
     return ref_s / k
@@ -194,34 +200,58 @@ def webster_greens(
     full_cycle: bool = False,
     held: np.ndarray | None = None,
     fit_capacity: bool = False,
+    platoon_fit: bool = False,
+    city_split: bool = False,
+    blind: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
-    `full_cycle`, common_cycle_s), the floors within the
-    phase limits (from the capacity and storage needs; from the capacity needs alone when those
-    do not fit the cycle, then scaled down above the minimum greens when these do not either),
-    the rest in proportion to the base greens. `held` (phases,) bool: those phases' floors
-    start at their base greens (held_floors_s), not their minimum greens. `fit_capacity`:
-    common_cycle_s's."""
+    `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
+    bool: those phases' floors start at their base greens (held_floors_s), not their minimum
+    greens. `fit_capacity`, `platoon_fit`: common_cycle_s's. `city_split`: the city's split
+    (city_split_s) is the prior: sent as it is while it gives every movement its capacity green
+    and no phase is short (not `full_cycle`, no `held`): the period's flows then show no need to
+    move from it; and a `blind` movement (movements,) bool, whose demand the loops cannot
+    measure, needs at least the green the city's split gives it."""
     j = layout.junction
     n = len(j.phases)
-    cycle_s = common_cycle_s(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity)
+    cycle_s = common_cycle_s(
+        layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit
+    )
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     total_s = max(cycle_s - intergreens_s, 0.0)
     lo = np.array([p.min_green_s for p in j.phases])
     hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    if city_split:
+        city_s = city_split_s(layout, total_s, lo, hi)
+        if blind is not None:
+            capacity_s = np.where(blind, np.maximum(capacity_s, movement_greens_s(layout, city_s)), capacity_s)
+        if not full_cycle and held is None and serves_needs(layout, city_s, capacity_s):
+            return cycle_s, tuple(float(g) for g in city_s)
     if held is not None:
         lo = held_floors_s(layout, held, lo, hi, total_s)
-    capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s)
+    return cycle_s, tuple(float(g) for g in greens)
+
+
+def demand_split_s(
+    layout: Layout, capacity_s: np.ndarray, storage_s: np.ndarray, lo: np.ndarray, hi: np.ndarray, total_s: float
+) -> np.ndarray:
+    """(phases,) `total_s` of green split from the movements' needs (movement_needs_s): the
+    floors within [lo, hi] (from the capacity and storage needs; from the capacity needs alone
+    when those do not fit, then scaled down above `lo` when these do not either), the rest in
+    proportion to the base greens (a phase at its maximum passes its share on)."""
+    n = len(layout.junction.phases)
     floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi)
     if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
         floors = green_floors_s(layout, capacity_s, lo, hi)
     if floors.sum() > total_s and floors.sum() > lo.sum():
         scale = max(total_s - lo.sum(), 0.0) / (floors.sum() - lo.sum())
         floors = lo + (floors - lo) * scale
-    base = np.array([max(p.base_green_s, 0.0) for p in j.phases])
+    base = np.array([max(p.base_green_s, 0.0) for p in layout.junction.phases])
     share = base / base.sum() if base.sum() > 0 else np.full(n, 1.0 / n)
-    greens = floors.copy()
-    for _ in range(n):  # spread the rest by the base split; a phase at its maximum passes its share on
+    greens: np.ndarray = floors.copy()
+    for _ in range(n):
         left = total_s - greens.sum()
         room = hi - greens
         open_ = room > 1e-9
@@ -230,7 +260,34 @@ def webster_greens(
         w = np.where(open_, share, 0.0)
         w = w / w.sum() if w.sum() > 0 else open_ / open_.sum()
         greens = greens + np.minimum(w * left, room)
-    return cycle_s, tuple(float(g) for g in greens)
+    return greens
+
+
+def city_split_s(layout: Layout, total_s: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(phases,) the city's split of `total_s` of green: each phase's base green above its
+    minimum (`lo`) scaled alike so that the greens sum to `total_s`, within [lo, hi]; the base
+    greens themselves when `total_s` is the base program's green time."""
+    base = np.clip(np.array([p.base_green_s for p in layout.junction.phases]), lo, hi)
+    above = base - lo
+    room_s = max(total_s - float(lo.sum()), 0.0)
+    scale = room_s / float(above.sum()) if above.sum() > 1e-9 else 0.0
+    out: np.ndarray = np.minimum(lo + above * scale, hi)
+    return out
+
+
+def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
+    """(movements,) the green each movement gets per cycle from `greens_s` (phases), summed over
+    the phases serving it."""
+    out: np.ndarray = layout.serves.T.astype(float) @ np.asarray(greens_s, dtype=float)
+    return out
+
+
+def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray) -> bool:
+    """True when `greens_s` (phases) give every movement at least its need (movements, s); a
+    movement green in every phase needs nothing."""
+    own = ~layout.serves.all(axis=0)
+    got_s = movement_greens_s(layout, greens_s)
+    return bool((got_s[own] + 1e-9 >= needs_s[own]).all())
 
 
 def held_floors_s(layout: Layout, held: np.ndarray, lo: np.ndarray, hi: np.ndarray, total_s: float) -> np.ndarray:
@@ -310,14 +367,20 @@ def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> b
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(self, params: WebsterParams | None = None) -> None:
+    def __init__(
+        self, params: WebsterParams | None = None, *, city_split: bool = False, platoon_fit: bool = False
+    ) -> None:
         """`params`: config.toml's section for this policy; None: the defaults. `params.keep_offsets`:
         plans in whole seconds, sent at phase 0's start, with offset transitions (module
         docstring); off (the default), each period's plan goes out at once and the roadside runs
         it from the phase in force. `params.hold_short_phases`: saturated phases are held (module
         docstring); off (the default: it costs the bundled city, docs/policies.md), a phase
-        short of green makes only the next plan run the base cycle."""
+        short of green makes only the next plan run the base cycle. `city_split`, `platoon_fit`:
+        webster_greens' (the city's split as the prior; a divided cycle only where one green
+        serves a common cycle's platoon)."""
         self.params = params if params is not None else WebsterParams()
+        self.city_split = city_split
+        self.platoon_fit = platoon_fit
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
         self.hold_short_phases = self.params.hold_short_phases
@@ -358,7 +421,8 @@ class WebsterPolicy(Policy):
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             held_y, full, held = self._held(state, layout, flow_pcu_h)
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
-            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, self.params.fit_capacity)
+            fit, plat, city = self.params.fit_capacity, self.platoon_fit, self.city_split
+            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind)
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 fresh = WebsterState(
