@@ -10,7 +10,7 @@ from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.policies.webster import city_split_s, common_cycle_s, webster_greens
 from controller.junctions import parse_intersection
-from tests.junction_fixtures import four_phase_raw, two_phase
+from tests.junction_fixtures import four_phase_raw, two_phase, two_phase_as
 
 CFG = Config()
 
@@ -88,13 +88,16 @@ def test_a_blind_movement_keeps_its_city_green():
 
 
 def test_a_divided_cycle_must_serve_a_common_cycles_platoon():
-    """two_phase (base cycle 65 s, 7 s minimums, 10 s of intergreens). N_T at 500 PCU/h: its
-    arrivals of one 65 s cycle need 65 x 500 / 1800 / 0.9 + 3 = 23.1 s of green, and with E/W's
-    7 s minimum 30.1 s do not fit a 32.5 s cycle's 22.5 s: the base cycle, where fit_capacity
-    (the mean flow over the short cycle) keeps the half. At 100 PCU/h (7.0 s) the half stays."""
-    lay = Layout.build(two_phase(), CFG)
+    """two_phase (base cycle 65 s, 7 s minimums, 10 s of intergreens) fed by a signal upstream.
+    N_T at 500 PCU/h: its arrivals of one 65 s cycle need 65 x 500 / 1800 / 0.9 + 3 = 23.1 s of
+    green, and with E/W's 7 s minimum 30.1 s do not fit a 32.5 s cycle's 22.5 s: the base cycle,
+    where fit_capacity (the mean flow over the short cycle) keeps the half. At 100 PCU/h (7.0 s)
+    the half stays. Without a signal upstream (random arrivals) the half stays too."""
+    lay = Layout.build(two_phase_as("K", upstream=["J"]), CFG)
     q = flows(lay, {"N_T": 500.0})
     assert common_cycle_s(lay, q, 3.0, 0.9, fit_capacity=True) == pytest.approx(32.5)
     assert common_cycle_s(lay, q, 3.0, 0.9, platoon_fit=True) == pytest.approx(65.0)
     light = flows(lay, {"N_T": 100.0})
     assert common_cycle_s(lay, light, 3.0, 0.9, platoon_fit=True) == pytest.approx(32.5)
+    isolated = Layout.build(two_phase(), CFG)
+    assert common_cycle_s(isolated, flows(isolated, {"N_T": 500.0}), 3.0, 0.9, platoon_fit=True) == pytest.approx(32.5)

@@ -116,10 +116,11 @@ def common_cycle_s(
     the part of its intergreen not driven through, about the whole intergreen: HCM's
     t_L = l1 + yellow + all-red - e with l1 ~ e). `full_cycle`: C itself (k = 1).
     `fit_capacity`: also the largest k whose cycle holds the capacity greens (capacity_fits).
-    `platoon_fit`: also the largest k whose cycle holds, in each green, the capacity green of a
-    whole base cycle (capacity_fits of k x the flows at C / k): in a coordinated network a
-    movement's arrivals come as one platoon per common cycle, and a short cycle whose green
-    cannot serve the platoon leaves its tail for the next short cycle."""
+    `platoon_fit`, at a junction with a signalised neighbour upstream (Intersection.upstream):
+    also the largest k whose cycle holds, in each green, the capacity green of a whole base
+    cycle (capacity_fits of k x the flows at C / k): its arrivals come as platoons, one per
+    common cycle from each upstream signal, and a short green that cannot serve a platoon
+    leaves its tail for the next short cycle; an isolated junction's random arrivals spread."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
@@ -133,8 +134,9 @@ def common_cycle_s(
     lost_s = sum(max(lost_time_per_phase_s, i_s) for i_s in intergreens_s)
     c0_s = max((1.5 * lost_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
     k = max(int(ref_s // c0_s), 1)
-    while (fit_capacity or platoon_fit) and k > 1:
-        q_pcu_h = flow_pcu_h * k if platoon_fit else flow_pcu_h
+    platoons = platoon_fit and len(j.upstream) > 0
+    while (fit_capacity or platoons) and k > 1:
+        q_pcu_h = flow_pcu_h * k if platoons else flow_pcu_h
         if capacity_fits(layout, q_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio):
             break
         k -= 1
