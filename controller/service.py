@@ -89,6 +89,10 @@ class CountsWindow(Protocol):
 class ControllerService:
     _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
     _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
+    # In process (sim/simulate.py): where a plan goes to the field as the command itself, called
+    # instead of `publish`, no message built; `publish` as usual when an archive keeps the messages
+    # or a signer signs them.
+    hand_over: Callable[[Command], None] | None = None
 
     def __init__(
         self,
@@ -290,7 +294,12 @@ class ControllerService:
             log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
             self.ledger.mode_changed(change.junction, change.mode, change.reason, now_s)
         commands = [c for c in result.commands if c.junction not in self.observed] if self.observed else result.commands
+        hand_over = self.hand_over if self.archive is None and self.signer is None else None
         for cmd in commands:
+            if hand_over is not None:  # in process: no message to build
+                self.ledger.pushed(cmd, now_s)
+                hand_over(cmd)
+                continue
             payload = encode_command(cmd, self.epoch, self.signer)
             self.ledger.pushed(cmd, now_s)
             self.publish(cmd, payload)

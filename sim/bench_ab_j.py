@@ -7,7 +7,8 @@ recorded from one city adaptive run (seed 1, 900 s), a base tree's code against 
 beside this tree's. Parts: (1) max_pressure's decide, every junction tick of the run in order,
 each junction from its policy's initial state (the wishes and the last state's box are the
 output); (2) step._view per junction tick; (3) messages.decode_command on every plan the
-in-process loop decodes (the same code on both sides: what the in-process wire costs). Blocks
+service encodes (the same code on both sides: what decoding them in process cost until session
+11, when the in-process loop started handing the command itself to the field). Blocks
 alternate base/mine per round; CPU time (process_time); medians over rounds. Every block's
 output must equal the first one's, else it stops. CPU time in one process is what a loaded
 machine disturbs least: both sides share the same load.
@@ -41,11 +42,11 @@ class Recorded:
         self.plans: list[bytes] = []
 
     def record(self, cfg: Config, end_s: int) -> None:
-        import sim.simulate as simulate_mod
+        import controller.service as service_mod
         from sim.simulate import SimulateRequest, run
 
         pol, decide, view = mp_mine.MaxPressurePolicy, mp_mine.MaxPressurePolicy.decide, step_mine._view
-        decode = simulate_mod.decode_command
+        encode = service_mod.encode_command  # the in-process loop no longer decodes: the payloads encoded
         rec = self
 
         def rec_decide(self: Any, state: Any, lay: Any, est: Any, signal: Any, now_s: float, net: Any = None) -> Any:
@@ -54,21 +55,22 @@ class Recorded:
             rec.decide.setdefault(jid, []).append((est, signal, now_s))
             return decide(self, state, lay, est, signal, now_s, net)
 
-        def rec_decode(payload: bytes) -> Any:
+        def rec_encode(*a: Any, **k: Any) -> bytes:
+            payload = encode(*a, **k)
             rec.plans.append(payload)
-            return decode(payload)
+            return payload
 
         def rec_view(*a: Any) -> Any:
             rec.views.append(a)
             return view(*a)
 
-        pol.decide, simulate_mod.decode_command, step_mine._view = rec_decide, rec_decode, rec_view
+        pol.decide, service_mod.encode_command, step_mine._view = rec_decide, rec_encode, rec_view
         try:
             sumocfg = ROOT / "sim/scenarios/city/city.sumocfg"
             req = SimulateRequest(sumocfg, Path(tempfile.mkdtemp()), "adaptive", ("--seed", "1", "--end", str(end_s)))
             run(req, cfg, progress=lambda _line: None)
         finally:
-            pol.decide, simulate_mod.decode_command, step_mine._view = decide, decode, view
+            pol.decide, service_mod.encode_command, step_mine._view = decide, encode, view
 
 
 def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], tuple[float, Any]]]:

@@ -140,7 +140,7 @@ class SumoField:
         if not self._direct:
             for did in self._loop_ids:
                 self.api.inductionloop.subscribe(did, self._vars)
-        self._on_loop: dict[str, frozenset[str]] = {}
+        self._on_loop: dict[str, tuple[str, ...]] = {}  # by loop id: the vehicles on it the step before
         self._loops = tuple(
             (d.id, d.kind == "stop", self.crossed[jid]) for jid, j in self.junctions.items() for d in j.detectors
         )
@@ -187,27 +187,29 @@ class SumoField:
         """The counts by class of the loops with vehicles (`hits`: (position, ids), in position
         order) of the vehicles not on the loop the step before; the loops' stop-line crossings
         are added to their junction's. The loops without vehicles are forgotten."""
-        on_loop = self._on_loop
-        empty: frozenset[str] = frozenset()
+        before_on = self._on_loop
+        now_on: dict[str, tuple[str, ...]] = {}
         counted: dict[int, dict[str, int]] = {}
-        now_on: set[str] = set()
         for i, ids in hits:
             did, is_stop, crossed = self._loops[i]
-            now_on.add(did)
-            before = on_loop.get(did, empty)
+            # a loop two junctions share is listed twice: its vehicles count at its first position
+            before = now_on.get(did)
+            if before is None:
+                before = before_on.get(did, ())
+            now_on[did] = ids
+            if ids == before:  # the same vehicles still on the loop: nothing entered
+                continue
             counts: dict[str, int] = {}
             for vid in ids:
                 if vid not in before:
                     cls = self._class_of_vehicle(vid, did)
                     counts[cls] = counts.get(cls, 0) + 1
-            on_loop[did] = frozenset(ids)
             if counts:
                 counted[i] = counts
                 if is_stop:
                     for cls, c_n in counts.items():
                         crossed[cls] = crossed.get(cls, 0) + c_n
-        for did in [d for d in on_loop if d not in now_on]:
-            del on_loop[did]
+        self._on_loop = now_on
         return counted
 
     def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:

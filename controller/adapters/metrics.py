@@ -38,7 +38,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -302,6 +302,13 @@ def throughput_gain(
     return served_pcu / fixed_served_pcu - 1.0
 
 
+def _at(state: shadow.ShadowState, t_s: float) -> shadow.ShadowState:
+    """`dataclasses.replace(state, t_s=t_s)` built field by field (ShadowState is a plain frozen
+    dataclass: no __post_init__, every field in __init__), without replace's per-call field
+    introspection: the exporter moves its shadows' clocks thousands of times a run."""
+    return shadow.ShadowState(t_s, state.green_share, state.cycle_s, state.last_onset_s, state.was_green)
+
+
 class _Junction:
     """Per-junction bookkeeping of the exporter (plain mutable state, owned by one exporter)."""
 
@@ -336,7 +343,9 @@ class _Junction:
         self.held_keep = 1.0  # product of the EWMA's (1 - step) over the ticks not yet folded
         self.c: dict[str, object] = {}  # this junction's metric children (counters), by attribute name
         self.gauges = [0.0] * len(JUNCTION_GAUGES)  # JUNCTION_GAUGES' values, exported by _JunctionGauges
-        self.gauges[_G_CYCLE] = float(layout.junction.base_cycle_s())
+        # what the cycle gauge reads, as the last refresh left it: the plan's cycle (s), or the
+        # shadow's intervals between green onsets, their median taken only when it is collected
+        self.cycle_from: float | np.ndarray = float(layout.junction.base_cycle_s())
         self.by_class = [0.0] * len(VEHICLE_CLASSES)  # throughput by class, veh/s (VEHICLE_CLASSES order)
         self.modes: dict[str, object] = {}
         self.mode: str | None = None
@@ -353,6 +362,24 @@ class _Junction:
         self.speed_mps = math.nan
         self.speed_weight = 0.0
         self.next_update_s = math.inf
+
+    def exported(self) -> list[float]:
+        """The values of JUNCTION_GAUGES now (the cycle's median taken here)."""
+        out = list(self.gauges)
+        out[_G_CYCLE] = self.cycle_s()
+        return out
+
+    def cycle_s(self) -> float:
+        """The cycle gauge's value: the plan's cycle, else the median of the measured intervals
+        between green onsets over movements (np.median's value), else the base program's."""
+        src = self.cycle_from
+        if isinstance(src, float):
+            return src
+        c = np.sort(src[np.isfinite(src)])
+        n = len(c)
+        if not n:
+            return float(self.layout.junction.base_cycle_s())
+        return float(c[n // 2]) if n % 2 else float((c[n // 2 - 1] + c[n // 2]) / 2.0)
 
 
 class _JunctionGauges:
@@ -371,7 +398,7 @@ class _JunctionGauges:
 
     def _families(self, *, with_values: bool) -> list[GaugeMetricFamily]:
         items = list(self._j.items()) if with_values else []
-        values = [(jid, list(j.gauges), list(j.by_class)) for jid, j in items]  # one read per junction
+        values = [(jid, j.exported(), list(j.by_class)) for jid, j in items]  # one read per junction
         out = []
         for k, (_key, name, doc) in enumerate(JUNCTION_GAUGES):
             fam = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=["junction"])
@@ -581,7 +608,7 @@ class ServiceMetrics:
             self._started = True
             n = max(len(self._j), 1)
             for k, j in enumerate(self._j.values()):
-                j.shadow = replace(j.shadow, t_s=now_s)
+                j.shadow = _at(j.shadow, now_s)
                 # Stagger the refreshes over update_s: a little work every tick, no spike.
                 j.next_update_s = now_s + self.params.update_s * k / n
         self.tick_duration.observe(duration_s)
@@ -661,7 +688,7 @@ class ServiceMetrics:
         change, the run of the old state (`_catch_up`), then the first tick of the new one,
         which records its green onsets. In between, only the EWMA's decay is multiplied up."""
         if status is None:  # nothing to fold: time passes (shadow.observe does the same)
-            j.shadow = replace(j.shadow, t_s=now_s)
+            j.shadow = _at(j.shadow, now_s)
             return
         key = (status.phase, status.in_intergreen)
         w = self.params.gain_window_s
@@ -680,7 +707,7 @@ class ServiceMetrics:
             return
         w = self.params.gain_window_s
         span_s = w * (1.0 - j.held_keep)  # observe's step is min(1, dt / window)
-        j.shadow = shadow.observe(replace(j.shadow, t_s=j.held_t_s - span_s), j.layout, j.held, j.held_t_s, w)
+        j.shadow = shadow.observe(_at(j.shadow, j.held_t_s - span_s), j.layout, j.held, j.held_t_s, w)
         j.held_keep = 1.0
 
     # -- every update_s, junctions staggered over the interval ------------------------------------
@@ -724,7 +751,10 @@ class ServiceMetrics:
         v[_G_FIXED] = math.nan if g is None else float(g.delay_fixed_s)
         v[_G_GAIN] = math.nan if g is None else float(g.delay_gain)
         v[_G_SAT] = float(fig.saturation[i])
-        v[_G_CYCLE] = self._cycle_s(j, js)
+        # the plan in force, else the shadow's onset intervals (their median when collected):
+        # acyclic control and the roadside's own plan have a cycle too
+        cmd = js.command
+        j.cycle_from = float(cmd.cycle_s) if isinstance(cmd, CyclePlan) and not js.stale else j.shadow.cycle_s
         self._faults(j, est)
         self._accumulate(j, est, fig, i, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
@@ -815,18 +845,6 @@ class ServiceMetrics:
             **m,
         }
         self._run.add(tot, loop_speed, dt)
-
-    @staticmethod
-    def _cycle_s(j: _Junction, js) -> float:
-        """The cycle plan in force, else the measured interval between green onsets (median over
-        movements): acyclic control and the roadside's own plan have a cycle too."""
-        if isinstance(js.command, CyclePlan) and not js.stale:
-            return float(js.command.cycle_s)
-        c = np.sort(j.shadow.cycle_s[np.isfinite(j.shadow.cycle_s)])
-        n = len(c)
-        if not n:
-            return float(j.layout.junction.base_cycle_s())
-        return float(c[n // 2]) if n % 2 else float((c[n // 2 - 1] + c[n // 2]) / 2.0)  # np.median's value
 
     def _faults(self, j: _Junction, est) -> None:
         faulty = np.asarray(est.health.faulty, dtype=bool)

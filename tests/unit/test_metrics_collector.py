@@ -52,3 +52,36 @@ def test_a_refresh_sets_no_gauge_child_and_the_registry_reads_its_values(monkeyp
         delay = value(reg, f"{PREFIX}_junction_delay_seconds", junction=jid)
         assert delay is not None and math.isnan(delay)  # no harm state: n/a, as a Gauge set to NaN
         assert value(reg, f"{PREFIX}_junction_queue_pcu", junction=jid) == 0.0
+
+
+def test_a_shadow_moved_in_time_is_replace_of_its_clock() -> None:
+    import dataclasses
+
+    from controller.adapters.metrics import _at
+    from controller.core import shadow
+    from controller.core.estimation import Layout
+    from tests.contract.test_metrics import CFG
+    from tests.junction_fixtures import two_phase
+
+    s = shadow.initial(Layout.build(two_phase(), CFG), 3.0)
+    moved, want = _at(s, 17.5), dataclasses.replace(s, t_s=17.5)
+    assert type(moved) is type(want) and moved.t_s == 17.5
+    for f in dataclasses.fields(want):
+        if f.name != "t_s":
+            assert getattr(moved, f.name) is getattr(want, f.name), f.name
+
+
+def test_the_cycle_gauge_is_the_median_taken_when_collected() -> None:
+    import numpy as np
+
+    m, reg, js = exporter("J1")
+    j = m._j["J1"]
+    base = js["J1"].base_cycle_s()
+    for src, want in (
+        (np.array([80.0, np.nan, 60.0, 90.0]), 80.0),
+        (np.array([80.0, 61.0, np.nan, 60.0, 90.0]), float(np.median([80.0, 61.0, 60.0, 90.0]))),
+        (np.array([np.nan, np.nan]), base),
+        (72.5, 72.5),
+    ):
+        j.cycle_from = src
+        assert value(reg, f"{PREFIX}_junction_cycle_seconds", junction="J1") == want

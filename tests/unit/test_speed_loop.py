@@ -1,0 +1,72 @@
+"""The in-process loop (sim/simulate.py, InProcessLoop) hands the field the command the service
+published, not its payload decoded again: that is the same command, field by field and type by
+type, for every kind of command and any finite values of their types."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.core.messages import decode_command, encode_command
+from controller.model import CyclePlan, FlashCommand, PhaseCommand
+
+T = st.floats(min_value=0.0, max_value=1e7, allow_nan=False, allow_infinity=False)
+S = st.floats(min_value=0.0, max_value=600.0, allow_nan=False, allow_infinity=False)
+ID = st.text(alphabet="abcJ0123456789_-:.", min_size=1, max_size=20)
+SEQ = st.integers(0, 2**40)
+
+
+@st.composite
+def commands(draw: st.DrawFn) -> CyclePlan | PhaseCommand | FlashCommand:
+    jid, pid, seq, t0 = draw(ID), draw(ID), draw(SEQ), draw(T)
+    t1 = t0 + draw(S)
+    kind = draw(st.sampled_from(["phase", "cycle", "flash"]))
+    if kind == "phase":
+        return PhaseCommand(jid, pid, seq, draw(st.integers(0, 7)), draw(S), t0, t1)
+    if kind == "flash":
+        return FlashCommand(jid, pid, seq, t0, t1)
+    n = draw(st.integers(1, 6))
+    order = tuple(draw(st.permutations(range(n))))
+    greens = tuple(draw(st.lists(S, min_size=n, max_size=n)))
+    return CyclePlan(jid, pid, seq, order, greens, draw(S), draw(S), t0, t1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cmd=commands(), epoch=st.integers(0, 2**31))
+def test_a_command_decoded_from_its_payload_is_the_command(cmd, epoch: int) -> None:
+    back = decode_command(encode_command(cmd, epoch))
+    assert back == cmd
+    assert repr(back) == repr(cmd)  # the same types too (int and float, tuple and list)
+
+
+def test_in_process_plans_are_handed_over_without_a_message(monkeypatch) -> None:
+    """ControllerService.hand_over: the commands a tick sends, in order,
+    and no message encoded; with an archive the messages are built and published as before."""
+    import controller.service as service_mod
+    from controller.core.step import TickResult
+    from controller.service import ControllerService
+    from tests.contract.test_metrics import CFG
+    from tests.junction_fixtures import two_phase
+
+    cmds = [PhaseCommand("J", f"p{k}", k, k % 2, 1.0, 10.0, 30.0) for k in range(1, 4)]
+    encoded: list[object] = []
+    monkeypatch.setattr(service_mod, "encode_command", lambda c, *a: encoded.append(c) or b"{}")
+
+    def run(archive: object) -> tuple[list, list]:
+        published, handed = [], []
+        svc = ControllerService({"J": two_phase()}, CFG, "fixed", publish=lambda c, p: published.append(c))
+        svc.archive = archive
+        svc.hand_over = handed.append
+        monkeypatch.setattr(svc.core, "step", lambda state, *a: (state, TickResult(commands=tuple(cmds))))
+        svc.tick(10.0)
+        return published, handed
+
+    published, handed = run(None)
+    assert handed == cmds and published == [] and encoded == []
+
+    class Archive:
+        def plan(self, cmd, payload, sent_s) -> None:
+            pass
+
+    published, handed = run(Archive())
+    assert published == cmds and handed == [] and encoded == cmds
