@@ -13,7 +13,9 @@ controller/adapters/metrics.py are loaded beside this tree's. Parts:
     status, this tree reads `status_key`);
 (2) the field's entry count (SumoField._count_entries) over every step's loop hits;
 (3) ServiceMetrics: every tick_done of the run on a fresh exporter, then the run report and the
-    exposition of its registry (wall-clock series and `_created` stamps left out).
+    exposition of its registry (wall-clock series and `_created` stamps left out);
+(4) the in-process plans: every plan the field received, its message built and read back (base:
+    encode_command then decode_command) or handed over as it is (this tree: ControllerService.hand_over).
 Blocks alternate base/mine per round; CPU time (process_time); medians over rounds. Every
 block's output must equal the first one's (the states, statuses, counts, report and exposition),
 else it stops. CPU time in one process is what a loaded machine disturbs least.
@@ -141,6 +143,14 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
         out = [f._count_entries(hits) for hits in rec.hits]
         return time.process_time() - t0, (out, f.crossed)
 
+    def plans(which: str) -> tuple[float, Any]:
+        from controller.core.messages import decode_command, encode_command
+
+        cmds = [c[1] for calls in rec.roadside.values() for c in calls if c[0] == "receive"]
+        t0 = time.process_time()
+        out = [decode_command(encode_command(c, 0)) for c in cmds] if which == "base" else list(cmds)
+        return time.process_time() - t0, out
+
     def metrics(which: str) -> tuple[float, Any]:
         reg = CollectorRegistry()
         m = mt[which].ServiceMetrics(reg, rec.junctions, cfg)
@@ -154,6 +164,7 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
         "roadside: ticks, plans, status key": roadside,
         "field: entry count": entries,
         "metrics: tick_done": metrics,
+        "in-process plans: message built and read / handed over": plans,
     }
 
 
