@@ -148,7 +148,8 @@ class ReplayConfig:
     restricted_lane_cars: bool = False  # cars counted on bus-only streets rebuilt, of a vClass those lanes admit
     cover_routes_cut: bool = False  # covering routes also offered cut where a counted edge saw under half their count
     start_before_advance_loops: bool = True  # routes starting past an advance loop start before it
-    drop_turnaround_routes: bool = False  # candidate routes that turn around (a U-turn) are dropped
+    drop_turnaround_routes: str = "none"  # candidate routes that turn around dropped: "none", "signals" (a U-turn at a
+    # traffic light), "all"
 
 
 @dataclass(frozen=True)
@@ -429,6 +430,9 @@ def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str)
     return dataclasses.replace(cfg, **{name: section})
 
 
+TURNAROUND_DROPS = ("none", "signals", "all")  # [replay] drop_turnaround_routes
+
+
 def _check_replay(cfg: Config, p: Path) -> None:
     """[replay]: routeSampler's weight below 1; its aggregation interval a whole multiple of the
     count files' interval (routeSampler takes a part of a count interval by truncating it)."""
@@ -436,6 +440,9 @@ def _check_replay(cfg: Config, p: Path) -> None:
     if not r.minimize_vehicles < 1.0:
         msg = f"routeSampler's weight, must be < 1: {r.minimize_vehicles}"
         raise ConfigError(str(p), "replay.minimize_vehicles", msg)
+    if r.drop_turnaround_routes not in TURNAROUND_DROPS:
+        msg = f"must be one of {', '.join(TURNAROUND_DROPS)}, got {r.drop_turnaround_routes!r}"
+        raise ConfigError(str(p), "replay.drop_turnaround_routes", msg)
     ratio = r.sampler_interval_s / r.interval_s
     if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
         msg = f"must be a whole multiple of replay.interval_s ({r.interval_s}), got {r.sampler_interval_s}"

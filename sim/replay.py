@@ -186,7 +186,7 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         f"{n_iv} intervals of {params.interval_s:.0f} s"
     )
     ways = ways_in(params, junctions, net, loop_counts)
-    turns = demand.turnaround_links(net) if params.drop_turnaround_routes else frozenset()
+    turns = demand.turnaround_links(net, params.drop_turnaround_routes)
     candidates = demand.candidate_sets(
         net_file,
         out,
@@ -286,7 +286,7 @@ def class_routes(
     no candidate passes (demand.covering_routes)."""
     out = edgedata.parent
     vclass = demand.SUMO_VCLASS[cls]
-    turns = demand.turnaround_links(net) if params.drop_turnaround_routes else frozenset()
+    turns = demand.turnaround_links(net, params.drop_turnaround_routes)
     own = candidates
     if req.class_routes and demand.other_permissions(net, vclass):
         own = demand.candidate_sets(

@@ -428,15 +428,19 @@ def drop_one_edge_routes(path: Path) -> int:
     return len(gone)
 
 
-def turnaround_links(net) -> frozenset[tuple[str, str]]:
+def turnaround_links(net, where: str = "all") -> frozenset[tuple[str, str]]:
     """The (from edge, to edge) pairs of `net` (sumolib, without internal edges) that a
     connection joins by turning around (SUMO's direction "t", or "T" where traffic drives on
-    the left): a U-turn."""
+    the left): a U-turn. `where` ([replay] drop_turnaround_routes): "all" of them, "signals"
+    only those at a traffic light (a junction of a traffic_light type), "none"."""
+    if where == "none":
+        return frozenset()
     return frozenset(
         (edge.getID(), to.getID())
         for edge in net.getEdges()
         for to, cons in edge.getOutgoing().items()
         if any(c.getDirection() in ("t", "T") for c in cons)
+        and (where == "all" or "traffic_light" in edge.getToNode().getType())
     )
 
 

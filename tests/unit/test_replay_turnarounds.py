@@ -45,11 +45,12 @@ TURN_NET = """<net version="1.9" junctionCornerDetail="5" limitTurnSpeed="5.50">
 """
 
 
-def turn_net(tmp_path: Path):
+def turn_net(tmp_path: Path, junction_type: str = "priority"):
+    """The net with junction C of `junction_type`."""
     import sumolib
 
-    path = tmp_path / "turn.net.xml"
-    path.write_text(TURN_NET)
+    path = tmp_path / f"turn_{junction_type}.net.xml"
+    path.write_text(TURN_NET.replace('<junction id="c" type="priority"', f'<junction id="c" type="{junction_type}"'))
     return path, sumolib.net.readNet(str(path), withInternal=False)
 
 
@@ -67,7 +68,10 @@ def edges_of(path: Path) -> list[str]:
 
 def test_a_turnaround_link_is_a_u_turn_connection(tmp_path):
     _path, net = turn_net(tmp_path)
-    assert turnaround_links(net) == frozenset({("in", "back")})
+    assert turnaround_links(net) == turnaround_links(net, "all") == frozenset({("in", "back")})
+    assert turnaround_links(net, "signals") == turnaround_links(net, "none") == frozenset()  # C has no signal
+    _path, net = turn_net(tmp_path, "traffic_light")
+    assert turnaround_links(net, "signals") == frozenset({("in", "back")})
 
 
 def test_a_route_that_turns_around_is_no_candidate(tmp_path):
@@ -96,10 +100,12 @@ def test_the_candidate_sets_hold_no_u_turn_when_asked(tmp_path):
     assert u_turns(tmp_path / "dropped", turns) == 0
 
 
-def test_the_switch_is_a_bool_in_config(tmp_path):
+def test_the_switch_names_where_u_turns_are_dropped(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text("[replay]\ndrop_turnaround_routes = true\n")
-    assert load_config(path).replay.drop_turnaround_routes is True
-    path.write_text('[replay]\ndrop_turnaround_routes = "yes"\n')
-    with pytest.raises(ConfigError, match="replay.drop_turnaround_routes"):
-        load_config(path)
+    for where in ("none", "signals", "all"):
+        path.write_text(f'[replay]\ndrop_turnaround_routes = "{where}"\n')
+        assert load_config(path).replay.drop_turnaround_routes == where
+    for bad in ('"yes"', "true"):
+        path.write_text(f"[replay]\ndrop_turnaround_routes = {bad}\n")
+        with pytest.raises(ConfigError, match="replay.drop_turnaround_routes"):
+            load_config(path)
