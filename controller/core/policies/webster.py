@@ -37,6 +37,13 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   alone are used, and where those do not fit either, their parts above the minimum greens
   are scaled down alike.
   The green left over is shared in proportion to the base program's greens (the city's split).
+- the city's split as the prior (`city_split`, off by default): the base greens' parts above the
+  minimums scaled to the cycle are sent as they are while they give every movement its capacity
+  green and no phase ended its greens of the period with a residual queue (below); a movement
+  whose loops are blind then needs at least the green the city's split gives it.
+- platoons (`platoon_fit`, off by default): at a junction with a signalised neighbour upstream a
+  divided cycle C / k also needs every movement's capacity green of a whole base cycle to fit
+  one short cycle's green (common_cycle_s).
 - demand q per movement: the larger of the period's arrivals (advance loops) and departures
   (stop lines), plus the queue standing upstream of the advance loops (spilled over, unseen by
   the arrival count) spread over the period, times (1 - the exit blockage the estimator
