@@ -29,7 +29,9 @@ and then per movement:
 - **exit blockage** (0..1): the share of the recent green, with a queue, during which the
   head vehicle stood on the stop-line loop: the signature of spill-back from downstream (or of
   a permitted turn waiting for gaps). Policies discount a movement's service by it.
-- **detector faults**, per loop: *stuck-on* (occupancy ~1 and no count for `stuck_on_s`),
+- **detector faults**, per loop: *stuck-on* (occupancy ~1 and no count for `stuck_on_s`; with
+  `stuck_on_needs_traffic`, only while the paired loop counted vehicles that must have crossed
+  it: _stuck_on_with_traffic),
   *stuck-off* (no count and no occupancy for `stuck_off_s` while the paired loop on the same
   lane, or the junction's other loops on average, counted `stuck_off_ref_veh` vehicles),
   *implausible* (more vehicles in a period than `max_lane_flow_veh_h` allows, repeatedly), and
@@ -93,6 +95,7 @@ class EstimationParams:
     max_hidden_queue_pcu_lane: float = 40.0
     block_window_s: float = 30.0
     stuck_on_s: float = 300.0
+    stuck_on_needs_traffic: bool = False
     stuck_off_s: float = 900.0
     stuck_off_ref_veh: float = 15.0
     max_lane_flow_veh_h: float = 3600.0
@@ -414,7 +417,7 @@ class DetectorHealth:
 
     on_s: np.ndarray  # continuous time fully occupied without a count
     silent_s: np.ndarray  # continuous time without count or occupancy
-    ref_veh: np.ndarray  # vehicles counted by the reference loop(s) while this one was silent
+    ref_veh: np.ndarray  # counted by the reference loop(s) while this one was silent (or stuck-on candidate)
     missing_s: np.ndarray  # continuous time absent from the messages
     implausible: np.ndarray  # recent implausible readings (decaying count)
     faulty: np.ndarray  # bool
@@ -657,15 +660,40 @@ def _health(
     # Reference count: the paired loop on the same lane, else the junction's other loops on average.
     pair = layout.det_pair
     ref_now = np.where(pair >= 0, r.veh[np.maximum(pair, 0)], others_mean)
-    ref_veh = np.where(quiet, h.ref_veh + ref_now, 0.0)
+    if p.stuck_on_needs_traffic:
+        ref_veh, stuck_on = _stuck_on_with_traffic(layout, h, r, on_s, quiet, ref_now)
+    else:
+        ref_veh, stuck_on = np.where(quiet, h.ref_veh + ref_now, 0.0), on_s >= p.stuck_on_s
     faulty = (
-        (on_s >= p.stuck_on_s)
+        stuck_on
         | ((silent_s >= p.stuck_off_s) & (ref_veh >= p.stuck_off_ref_veh))
         | (missing_s >= p.stuck_off_s)
         | (implausible >= p.implausible_limit)
     )
     health = DetectorHealth(on_s, silent_s, ref_veh, missing_s, implausible, faulty)
     return health, r.seen & ~faulty & ~implausible_now
+
+
+def _stuck_on_with_traffic(
+    layout: _LaneArrays, h: DetectorHealth, r: _Readings, on_s: np.ndarray, quiet: np.ndarray, ref_now: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reference count, stuck-on) per loop with `stuck_on_needs_traffic`: the reference (the
+    paired loop's count, else the junction's other loops' mean) is summed over a silent or a
+    fully occupied spell, from its first period; a loop fully occupied without a count for
+    `stuck_on_s` is stuck-on only when its reference counted, meanwhile, more than
+    `stuck_off_ref_veh` vehicles beyond what the lane stores between its two loops: vehicles that
+    must have crossed it. A standing queue over both loops (a jam: nothing crosses either) is
+    traffic, not a fault, and the loops that show it stay in use."""
+    p = layout.params
+    on_now = on_s > 0
+    going_on = (quiet & (h.silent_s > 0)) | (on_now & (h.on_s > 0))
+    ref_veh = np.where(going_on, h.ref_veh + ref_now, np.where(quiet | on_now, ref_now, 0.0))
+    stored = np.zeros(len(r.veh))
+    paired = (layout.lane_stop >= 0) & (layout.lane_adv >= 0)
+    stored[layout.lane_stop[paired]] = layout.lane_storage_pcu[paired]
+    stored[layout.lane_adv[paired]] = layout.lane_storage_pcu[paired]
+    stuck_on = (on_s >= p.stuck_on_s) & (ref_veh >= p.stuck_off_ref_veh + stored)
+    return ref_veh, stuck_on
 
 
 def _lane_signals(
