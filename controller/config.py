@@ -148,8 +148,8 @@ class ReplayConfig:
     restricted_lane_cars: bool = False  # cars counted on bus-only streets rebuilt, of a vClass those lanes admit
     cover_routes_cut: bool = False  # covering routes also offered cut where a counted edge saw under half their count
     start_before_advance_loops: bool = True  # routes starting past an advance loop start before it
-    drop_turnaround_routes: str = "none"  # candidate routes that turn around dropped: "none", "signals" (a U-turn at a
-    # traffic light), "all"
+    drop_turnaround_routes: str = "signals"  # candidate routes that turn around dropped: "none", "signals" (a U-turn at
+    # a traffic light), "all"
 
 
 @dataclass(frozen=True)
