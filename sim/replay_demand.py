@@ -5,7 +5,8 @@
   has one; its count is their sum. Edges without full coverage are left free.
 - Candidate routes: SUMO's randomTrips.py (routed by duarouter for the class's vClass), seeded:
   from the network's entries to its exits (fringe to fringe), and from anywhere (routes of one
-  edge dropped when [replay] drop_one_edge_routes says so).
+  edge dropped when [replay] drop_one_edge_routes says so, routes that turn around where
+  drop_turnaround_routes says: at a traffic light by default).
 - Routes: SUMO's routeSampler.py, once per vehicle class with counts, each class to a SUMO vType
   of its vClass (car -> passenger, bus, truck, motorcycle), from all candidates at once, or
   ([replay] entries_first) from the entries first and what those routes leave short from
