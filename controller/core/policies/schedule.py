@@ -134,9 +134,12 @@ class SchedulePolicy(Policy):
     name = "schedule"
     uses_network = True
 
-    def __init__(self, params: ScheduleParams | None = None) -> None:
-        """`params`: config.toml's section for this policy; None: the defaults."""
+    def __init__(self, params: ScheduleParams | None = None, *, permitted_rest: bool = False) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults. `permitted_rest`:
+        what a permitted turn of the green phase cannot pass before that green's maximum is
+        charged to its protected phase (`permitted_rest_pcu`); False: all of it to the green phase."""
         self.params = params if params is not None else ScheduleParams()
+        self.permitted_rest = permitted_rest
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
@@ -198,43 +201,43 @@ class SchedulePolicy(Policy):
         weight: np.ndarray | None = None,
         primary: np.ndarray | None = None,
         hidden_pcu: np.ndarray | None = None,
+        rest_pcu: np.ndarray | None = None,
+        home_rate: np.ndarray | None = None,
     ) -> list[list[Cluster]]:
         """Per phase, its clusters in arrival order: the standing queue (arrived now; its delay
         weighted by how long its movements have waited already, 1 + red / wait_scale_s: waiting
         is not free; the part of it standing upstream of the advance loops, `hidden_pcu`, charged
         twice: it also holds the link before the approach, core/spillback.py), then the arrivals
         grouped where they are `cluster_gap_s` apart and cut every `cluster_max_s` (a steady flow
-        is not one indivisible job), the latest merged beyond `max_clusters`."""
+        is not one indivisible job), the latest merged beyond `max_clusters`.
+
+        `rest_pcu` (movements,): the part of a movement's queue charged to its home phase
+        (`st.primary`, discharging at `home_rate` PCU/s there) instead of `primary`
+        (`permitted_rest_pcu`); the rest of its queue stays with `primary`."""
         weight = np.ones(len(rate)) if weight is None else weight
         hidden_pcu = np.zeros(len(rate)) if hidden_pcu is None else hidden_pcu
         primary = st.primary if primary is None else primary
+        rest_pcu = np.zeros(len(rate)) if rest_pcu is None else rest_pcu
+        home_rate = rate if home_rate is None else home_rate
+        queue = est.queue_pcu - rest_pcu
         n_p = len(layout.junction.phases)
         out: list[list[Cluster]] = []
         r_all = np.maximum(rate, 1e-3)
         for k in range(n_p):
             ms = np.flatnonzero(primary == k)
-            if len(ms) == 0:
+            ns = np.flatnonzero((st.primary == k) & (primary != k) & (rest_pcu > 0))
+            if len(ms) + len(ns) == 0:
                 out.append([])
                 continue
             r = r_all[ms]
             cl: list[Cluster] = []
-            q = est.queue_pcu[ms]
-            if q.sum() >= 0.5:
-                cost = float((q + hidden_pcu[ms]) @ weight[ms])
-                cl.append(Cluster(0.0, float(q.sum()), float(np.max(q / r)), None, cost))
+            q, qn = queue[ms], rest_pcu[ns]
+            if q.sum() + qn.sum() >= 0.5:
+                cost = float((q + hidden_pcu[ms]) @ weight[ms] + qn @ weight[ns])
+                service = np.concatenate([q / r, qn / np.maximum(home_rate[ns], 1e-3)])
+                cl.append(Cluster(0.0, float(q.sum() + qn.sum()), float(np.max(service)), None, cost))
             per_s = arr[ms]  # (ms, horizon)
-            tot = per_s.sum(axis=0)
-            groups: list[tuple[int, int]] = []  # [first second, last second]
-            start, last = -1, -1
-            for t in np.flatnonzero(tot > 1e-9):
-                if start >= 0 and (t - last > self.params.cluster_gap_s or t - start >= self.params.cluster_max_s):
-                    groups.append((start, last))
-                    start = -1
-                if start < 0:
-                    start = int(t)
-                last = int(t)
-            if start >= 0:
-                groups.append((start, last))
+            groups = self._arrival_groups(per_s.sum(axis=0))
             while len(groups) > self.params.max_clusters - len(cl):  # merge the latest: the least certain
                 (a, _), (_, b) = groups[-2], groups[-1]
                 groups[-2:] = [(a, b)]
@@ -244,6 +247,22 @@ class SchedulePolicy(Policy):
                     cl.append(Cluster(float(a + 1), float(n.sum()), float(np.max(n / r)), float(b + 1)))
             out.append(cl)
         return out
+
+    def _arrival_groups(self, tot: np.ndarray) -> list[tuple[int, int]]:
+        """[first second, last second] of each group of the arrivals `tot` (PCU per second): a gap
+        over `cluster_gap_s` or a group `cluster_max_s` long starts a new one."""
+        groups: list[tuple[int, int]] = []
+        start, last = -1, -1
+        for t in np.flatnonzero(tot > 1e-9):
+            if start >= 0 and (t - last > self.params.cluster_gap_s or t - start >= self.params.cluster_max_s):
+                groups.append((start, last))
+                start = -1
+            if start < 0:
+                start = int(t)
+            last = int(t)
+        if start >= 0:
+            groups.append((start, last))
+        return groups
 
     # -- the programme ------------------------------------------------------------------------
     def plan(
@@ -380,21 +399,23 @@ class SchedulePolicy(Policy):
         since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s)
         primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
+        home_rate = rate
         rate = rate * np.where(
             st.permitted[np.maximum(primary, 0), np.arange(len(rate))], self.params.permitted_sat_ratio, 1.0
         )
+        # what a permitted turn cannot pass through the gaps before this green must end waits
+        # for its protected phase
+        room_s = max(float(st.max_green_s[cur] - signal.green_elapsed_s), 0.0)
+        rest = None
+        if self.permitted_rest:
+            rest = permitted_rest_pcu(st, layout, est.queue_pcu, cur, primary, rate, room_s)
         weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
         hidden = upstream_queue_pcu(layout, est)
-        cl = self.clusters(st, layout, est, arr, rate, weight=weight, primary=primary, hidden_pcu=hidden)
-        # the clearance detours the schedule will take: from the current phase as it stands,
-        # from later ones wherever the permitted turns carry traffic
-        n_p = len(layout.junction.phases)
-        later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.params.clearance_min_pcu)
-        now_waiting = self._waiting(state, est)
-        via = [
-            [self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)] for a in range(n_p)
-        ]
-        via = [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
+        cl = self.clusters(
+            st, layout, est, arr, rate, weight=weight, primary=primary, hidden_pcu=hidden, rest_pcu=rest,
+            home_rate=home_rate,
+        )
+        via = self._vias(state, layout, est, cur)
         # a full approach's phase, once green, is held to its floor: the programme knows it
         st_plan = st
         if self.params.saturation_floor:
@@ -409,6 +430,17 @@ class SchedulePolicy(Policy):
             state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
         return state
 
+    def _vias(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int) -> list[list[int]]:
+        """[a][b]: the clearance phase the schedule will take from a to b (-1: none): from the
+        current phase as it stands, from later ones wherever the permitted turns carry traffic."""
+        st, n_p = state.statics, len(layout.junction.phases)
+        later = (est.flow_pcu_h > 0) | (est.queue_pcu >= self.params.clearance_min_pcu)
+        now_waiting = self._waiting(state, est)
+        via = [
+            [self._via(st, layout, a, b, now_waiting if a == cur else later) for b in range(n_p)] for a in range(n_p)
+        ]
+        return [[-1 if v == b else v for b, v in enumerate(row)] for row in via]
+
     def _waiting(self, state: ScheduleState, est: Estimate) -> np.ndarray:
         """Permitted turns that may stand inside the junction (max_pressure.update_boxed)."""
         return state.boxed
@@ -421,6 +453,32 @@ class SchedulePolicy(Policy):
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def permitted_rest_pcu(
+    st: ScheduleStatics,
+    layout: Layout,
+    queue_pcu: np.ndarray,
+    cur: int,
+    primary: np.ndarray,
+    rate_pcu_s: np.ndarray,
+    room_s: float,
+) -> np.ndarray:
+    """(movements,) PCU of each permitted turn charged to the green phase `cur` (`primary`) that
+    its gaps cannot pass before that green reaches its maximum, `room_s` from now, at its
+    permitted discharge rate `rate_pcu_s`: that part waits for the phase that serves it protected
+    (its home, `st.primary`) and is charged there. 0 for every other movement, and for a
+    permitted turn no phase serves protected (it has no better phase to wait for).
+
+    Charged whole to the green phase, a permitted queue longer than the green can pass made that
+    phase's standing-queue cluster outlast its maximum green: the programme may not extend a
+    green for such a cluster but may serve it whole in a later one, so it switched away at every
+    minimum green (BENCHMARKS.md, "Issue 9, schedule (D3, session 11)")."""
+    n = len(queue_pcu)
+    home = st.primary
+    waits = (primary == cur) & st.permitted[cur] & (home != cur) & layout.protected[home, np.arange(n)]
+    out: np.ndarray = np.where(waits, np.maximum(queue_pcu - rate_pcu_s * room_s, 0.0), 0.0)
+    return out
 
 
 def full_service(layout: Layout) -> np.ndarray:
