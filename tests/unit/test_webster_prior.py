@@ -25,7 +25,7 @@ def lagging_left() -> Layout:
     return Layout.build(parse_intersection(four_phase_raw(left_base_green_s=5.0), "four.toml"), CFG)
 
 
-LIGHT = {"N_T": 300.0, "S_T": 300.0, "E_T": 300.0, "W_T": 300.0, "N_L": 50.0, "S_L": 50.0, "E_L": 50.0, "W_L": 50.0}
+LIGHT = {"N_T": 300.0, "S_T": 300.0, "E_T": 300.0, "W_T": 300.0, "N_L": 30.0, "S_L": 30.0, "E_L": 30.0, "W_L": 30.0}
 
 
 def test_city_split_scales_the_base_greens_above_the_minimums():
@@ -37,11 +37,10 @@ def test_city_split_scales_the_base_greens_above_the_minimums():
 
 
 def test_the_city_split_is_kept_while_it_serves_every_movement():
-    """300 PCU/h per through lane, 50 per left: each through needs 86 x 300 / 1800 / 0.9 + 3 =
-    18.9 s of its stage's 30, each left 6.0 s, served by its protected 5 s and the permitted
-    green of the through stage. The city's split serves them: it is sent as it is. The old
-    split raised the stages from their minimums and shared the 22 s left in the base ratio,
-    so each 5 s left stage got 6.6 s, taken from the throughs."""
+    """300 PCU/h per through lane, 30 per left: each through needs 86 x 300 / 1800 / 0.9 + 3 =
+    18.9 s of its stage's 30, each left 4.8 s of its protected 5 s. The city's split serves
+    them: it is sent as it is. The old split raised the stages from their minimums and shared
+    the 22 s left in the base ratio, so each 5 s left stage got 6.6 s, taken from the throughs."""
     lay = lagging_left()
     q = flows(lay, LIGHT)
     cycle_s, greens = webster_greens(lay, q, 3.0, 0.9, platoon_fit=True, city_split=True)
@@ -49,6 +48,16 @@ def test_the_city_split_is_kept_while_it_serves_every_movement():
     assert greens == pytest.approx((30.0, 5.0, 30.0, 5.0))
     _, old = webster_greens(lay, q, 3.0, 0.9, platoon_fit=True)
     assert old[1] > 6.0 and old[0] < 29.0  # the over-served left stage
+
+
+def test_a_protected_left_is_served_by_its_protected_green_alone():
+    """At 50 PCU/h a left needs 86 x 50 / 1600 / 0.9 + 3 = 6.0 s: more than its protected 5 s,
+    though its permitted green in the through stage (30 s) would cover it: Webster's split."""
+    lay = lagging_left()
+    q = flows(lay, {**LIGHT, "N_L": 50.0})
+    assert webster_greens(lay, q, 3.0, 0.9, platoon_fit=True, city_split=True) == webster_greens(
+        lay, q, 3.0, 0.9, platoon_fit=True
+    )
 
 
 def test_a_short_phase_is_evidence_against_the_city_split():

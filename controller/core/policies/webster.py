@@ -292,10 +292,16 @@ def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
 
 
 def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray) -> bool:
-    """True when `greens_s` (phases) give every movement at least its need (movements, s); a
-    movement green in every phase needs nothing."""
+    """True when `greens_s` (phases) give every movement at least its need (movements, s): a
+    movement protected ('G' only) in some phase from its protected greens alone (a permitted
+    turn discharges only through the gaps of the stream it yields to: counting its permitted
+    green as capacity kept the city's 6 s protected left on RESCO's ingolstadt1 and the
+    corpus' pocket_lagging_left), any other from every green serving it; a movement green in
+    every phase needs nothing."""
     own = ~layout.serves.all(axis=0)
     got_s = movement_greens_s(layout, greens_s)
+    protected_s = layout.protected.T.astype(float) @ np.asarray(greens_s, dtype=float)
+    got_s = np.where(layout.protected.any(axis=0), protected_s, got_s)
     return bool((got_s[own] + 1e-9 >= needs_s[own]).all())
 
 
