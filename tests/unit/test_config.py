@@ -28,6 +28,8 @@ def test_project_config_loads():
         ("[webster]\nmax_flow_ratio = 1.0\n", "webster.max_flow_ratio"),
         ("[webster]\nhold_short_phases = 1\n", "webster.hold_short_phases"),
         ('[webster]\nfit_capacity = "on"\n', "webster.fit_capacity"),
+        ("[webster]\ncity_split = 1\n", "webster.city_split"),
+        ('[webster]\nplatoon_fit = "yes"\n', "webster.platoon_fit"),
         ('[schedule]\nsaturation_floor = "yes"\n', "schedule.saturation_floor"),
         ("[max_pressure]\nclearance_min_pcu = 0.5\n", "max_pressure.clearance_min_pcu"),
         ("[scats]\noffsets = 1\n", "scats.offsets"),

@@ -110,3 +110,25 @@ def test_a_divided_cycle_must_serve_a_common_cycles_platoon():
     assert common_cycle_s(lay, light, 3.0, 0.9, platoon_fit=True) == pytest.approx(32.5)
     isolated = Layout.build(two_phase(), CFG)
     assert common_cycle_s(isolated, flows(isolated, {"N_T": 500.0}), 3.0, 0.9, platoon_fit=True) == pytest.approx(32.5)
+
+
+def test_a_blind_protected_left_is_floored_by_its_protected_city_green():
+    """N_L (protected in its 5 s stage, permitted in the 30 s through stage) has no working loop.
+    Its floor is the green it is credited with in the city's split, its protected 5 s, not the
+    35 s of every green serving it (which no split can give, so the prior was always refused):
+    the city's split is kept."""
+    lay = lagging_left()
+    q = flows(lay, {**LIGHT, "N_L": 0.0})
+    blind = np.array([m.id == "N_L" for m in lay.junction.movements])
+    _, greens = webster_greens(lay, q, 3.0, 0.9, platoon_fit=True, city_split=True, blind=blind)
+    assert greens == pytest.approx((30.0, 5.0, 30.0, 5.0))
+
+
+def test_the_city_split_holds_under_hold_short_phases_when_no_phase_is_held():
+    """hold_short_phases passes a `held` array every period; none held is no evidence against
+    the city's split."""
+    lay = lagging_left()
+    q = flows(lay, LIGHT)
+    held = np.zeros(len(lay.junction.phases), dtype=bool)
+    _, greens = webster_greens(lay, q, 3.0, 0.9, False, held, platoon_fit=True, city_split=True)
+    assert greens == pytest.approx((30.0, 5.0, 30.0, 5.0))

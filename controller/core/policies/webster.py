@@ -218,7 +218,7 @@ def webster_greens(
     bool: those phases' floors start at their base greens (held_floors_s), not their minimum
     greens. `fit_capacity`, `platoon_fit`: common_cycle_s's. `city_split`: the city's split
     (city_split_s) is the prior: sent as it is while it gives every movement its capacity green
-    and no phase is short (not `full_cycle`, no `held`): the period's flows then show no need to
+    and no phase is short (not `full_cycle`, which a `held` phase sets): the period's flows then show no need to
     move from it; and a `blind` movement (movements,) bool, whose demand the loops cannot
     measure, needs at least the green the city's split gives it."""
     j = layout.junction
@@ -234,8 +234,8 @@ def webster_greens(
     if city_split:
         city_s = city_split_s(layout, total_s, lo, hi)
         if blind is not None:
-            capacity_s = np.where(blind, np.maximum(capacity_s, movement_greens_s(layout, city_s)), capacity_s)
-        if not full_cycle and held is None and serves_needs(layout, city_s, capacity_s):
+            capacity_s = np.where(blind, np.maximum(capacity_s, credited_greens_s(layout, city_s)), capacity_s)
+        if not full_cycle and serves_needs(layout, city_s, capacity_s):
             return cycle_s, tuple(float(g) for g in city_s)
     if held is not None:
         lo = held_floors_s(layout, held, lo, hi, total_s)
@@ -291,17 +291,20 @@ def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
     return out
 
 
-def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray) -> bool:
-    """True when `greens_s` (phases) give every movement at least its need (movements, s): a
-    movement protected ('G' only) in some phase from its protected greens alone (a permitted
-    turn discharges only through the gaps of the stream it yields to: counting its permitted
-    green as capacity kept the city's 6 s protected left on RESCO's ingolstadt1 and the
-    corpus' pocket_lagging_left), any other from every green serving it; a movement green in
-    every phase needs nothing."""
-    own = ~layout.serves.all(axis=0)
-    got_s = movement_greens_s(layout, greens_s)
+def credited_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
+    """(movements,) the green each movement is credited with from `greens_s` (phases): a movement
+    protected ('G' only) in some phase its protected greens alone (a permitted turn discharges
+    only through the gaps of the stream it yields to), any other every green serving it."""
     protected_s = layout.protected.T.astype(float) @ np.asarray(greens_s, dtype=float)
-    got_s = np.where(layout.protected.any(axis=0), protected_s, got_s)
+    out: np.ndarray = np.where(layout.protected.any(axis=0), protected_s, movement_greens_s(layout, greens_s))
+    return out
+
+
+def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray) -> bool:
+    """True when `greens_s` (phases) credit every movement (credited_greens_s) with at least its
+    need (movements, s); a movement green in every phase needs nothing."""
+    own = ~layout.serves.all(axis=0)
+    got_s = credited_greens_s(layout, greens_s)
     return bool((got_s[own] + 1e-9 >= needs_s[own]).all())
 
 
@@ -382,20 +385,16 @@ def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> b
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(
-        self, params: WebsterParams | None = None, *, city_split: bool = False, platoon_fit: bool = False
-    ) -> None:
+    def __init__(self, params: WebsterParams | None = None) -> None:
         """`params`: config.toml's section for this policy; None: the defaults. `params.keep_offsets`:
         plans in whole seconds, sent at phase 0's start, with offset transitions (module
         docstring); off (the default), each period's plan goes out at once and the roadside runs
         it from the phase in force. `params.hold_short_phases`: saturated phases are held (module
         docstring); off (the default: it costs the bundled city, docs/policies.md), a phase
-        short of green makes only the next plan run the base cycle. `city_split`, `platoon_fit`:
-        webster_greens' (the city's split as the prior; a divided cycle only where one green
-        serves a common cycle's platoon)."""
+        short of green makes only the next plan run the base cycle. `params.city_split`,
+        `params.platoon_fit`: webster_greens' (the city's split as the prior; a divided cycle only
+        where one green serves a common cycle's platoon)."""
         self.params = params if params is not None else WebsterParams()
-        self.city_split = city_split
-        self.platoon_fit = platoon_fit
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
         self.hold_short_phases = self.params.hold_short_phases
@@ -436,7 +435,7 @@ class WebsterPolicy(Policy):
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             held_y, full, held = self._held(state, layout, flow_pcu_h)
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
-            fit, plat, city = self.params.fit_capacity, self.platoon_fit, self.city_split
+            fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
             _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind)
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
