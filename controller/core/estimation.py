@@ -681,8 +681,9 @@ def _stuck_on_with_traffic(
     paired loop's count, else the junction's other loops' mean) is summed over a silent or a
     fully occupied spell, from its first period; a loop fully occupied without a count for
     `stuck_on_s` is stuck-on only when its reference counted, meanwhile, more than
-    `stuck_off_ref_veh` vehicles beyond what the lane stores between its two loops: vehicles that
-    must have crossed it. A standing queue over both loops (a jam: nothing crosses either) is
+    `stuck_off_ref_veh` vehicles beyond what the lane stores between its two loops (its storage in
+    PCU taken as vehicles: a margin on the lenient side where heavy vehicles stand): vehicles
+    that must have crossed it. A standing queue over both loops (a jam: nothing crosses either) is
     traffic, not a fault, and the loops that show it stay in use."""
     p = layout.params
     on_now = on_s > 0

@@ -79,3 +79,16 @@ def test_one_pass_over_the_network_equals_junction_by_junction_with_the_rule():
         snaps["A"] = [replace(snaps["A"][0], readings=(*kept, covered))]
         got = fold_both_ways(net, layouts, ref, got, snaps, {jid: rng.choice((None, 0, 1)) for jid in js})
     assert "N_adv" in got["A"].faulty_detectors(layouts["A"])
+
+
+@pytest.mark.parametrize(("every_s", "fault"), [(15, False), (10, True)])
+def test_the_lane_storage_between_the_loops_counts_before_a_fault(every_s, fault):
+    """The stop line counts 21 vehicles (every 15 s) or 31 (every 10 s) while the advance loop
+    stays covered for 301 s: beyond `stuck_off_ref_veh` (15) both, but only 31 beyond it plus
+    the 10.4 PCU the lane stores between the loops (vehicles that must have crossed it)."""
+    f = Feed(cfg=NEEDS_TRAFFIC)
+    assert f.lay.lane_storage_pcu[0] == pytest.approx(10.4)
+    for k in range(301):
+        stop = reading("N_stop", {"car": 1} if k % every_s == 0 else {}, 0.3, 10.0)
+        f.step(reading("N_adv", {}, 1.0, 0.0), stop, green=0)
+    assert ("N_adv" in f.est.faulty_detectors(f.lay)) is fault
