@@ -379,14 +379,15 @@ def write_sumocfg(
     path: Path, net_file: Path, routes: list[Path], additional: list[str], begin_s: float, end_s: float
 ) -> Path:
     """The scenario's sumocfg; `additional`: the recorded scenario's additional files (only the
-    demand-free ones are named, demand_free)."""
+    demand-free ones are named, demand_free). Files are named by absolute path: SUMO reads a
+    relative one from the sumocfg's folder, not from where `replay --out` was given."""
     root = ET.Element("configuration")
     inp = ET.SubElement(root, "input")
-    ET.SubElement(inp, "net-file", value=str(net_file))
-    ET.SubElement(inp, "route-files", value=",".join(str(r) for r in routes))
+    ET.SubElement(inp, "net-file", value=str(Path(net_file).resolve()))
+    ET.SubElement(inp, "route-files", value=",".join(str(Path(r).resolve()) for r in routes))
     adds = demand_free(additional)
     if adds:
-        ET.SubElement(inp, "additional-files", value=",".join(adds))
+        ET.SubElement(inp, "additional-files", value=",".join(str(Path(a).resolve()) for a in adds))
     t = ET.SubElement(root, "time")
     ET.SubElement(t, "begin", value=f"{begin_s:.0f}")
     ET.SubElement(t, "end", value=f"{end_s:.0f}")
