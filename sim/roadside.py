@@ -410,23 +410,22 @@ class RoadsideController:
         return "".join(out)
 
     def status(self, now_s: float) -> SignalStatus:
-        st = self.stage
-        plan = self.plan
+        phase, in_intergreen, mode, plan_id, seq, faults = self.status_key()
         return SignalStatus(
             junction=self.j.id,
             t_s=now_s,
-            phase=st.phase,
-            in_intergreen=st.kind != "green",
-            time_in_phase_s=max(0.0, now_s - st.start_s),
-            plan_id=plan.plan_id if plan else "local",
-            seq=max(self.last_seq, 0),
-            mode=self.mode,
-            faults=tuple(self.faults),
+            phase=phase,
+            in_intergreen=in_intergreen,
+            time_in_phase_s=max(0.0, now_s - self.stage.start_s),
+            plan_id=plan_id,
+            seq=seq,
+            mode=mode,
+            faults=faults,
         )
 
-    def status_key(self) -> tuple:
+    def status_key(self) -> tuple[int, bool, Mode, str, int, tuple[str, ...]]:
         """What of `status()` changes other than the clock: (phase, in_intergreen, mode, plan_id,
-        seq, faults), equal to those fields of `status(now_s)` at any now_s."""
+        seq, faults); status() is built from it."""
         plan = self.plan
         return (
             self.stage.phase,
