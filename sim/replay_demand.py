@@ -429,7 +429,7 @@ def drop_one_edge_routes(path: Path) -> int:
     return len(gone)
 
 
-def turnaround_links(net, where: str = "all") -> frozenset[tuple[str, str]]:
+def turnaround_links(net, where: str) -> frozenset[tuple[str, str]]:
     """The (from edge, to edge) pairs of `net` (sumolib, without internal edges) that a
     connection joins by turning around (SUMO's direction "t", or "T" where traffic drives on
     the left): a U-turn. `where` ([replay] drop_turnaround_routes): "all" of them, "signals"

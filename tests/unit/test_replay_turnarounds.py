@@ -68,7 +68,7 @@ def edges_of(path: Path) -> list[str]:
 
 def test_a_turnaround_link_is_a_u_turn_connection(tmp_path):
     _path, net = turn_net(tmp_path)
-    assert turnaround_links(net) == turnaround_links(net, "all") == frozenset({("in", "back")})
+    assert turnaround_links(net, "all") == frozenset({("in", "back")})
     assert turnaround_links(net, "signals") == turnaround_links(net, "none") == frozenset()  # C has no signal
     _path, net = turn_net(tmp_path, "traffic_light")
     assert turnaround_links(net, "signals") == frozenset({("in", "back")})
@@ -77,7 +77,7 @@ def test_a_turnaround_link_is_a_u_turn_connection(tmp_path):
 def test_a_route_that_turns_around_is_no_candidate(tmp_path):
     _path, net = turn_net(tmp_path)
     path = routes_file(tmp_path / "r.xml", ["in out", "in back", "ret back", "back", "in"])
-    assert drop_turnaround_routes(path, turnaround_links(net)) == 1
+    assert drop_turnaround_routes(path, turnaround_links(net, "all")) == 1
     assert edges_of(path) == ["in out", "ret back", "back", "in"]  # "back" after "ret" is no U-turn
     assert drop_turnaround_routes(path, frozenset()) == 0
 
@@ -87,7 +87,7 @@ def test_the_candidate_sets_hold_no_u_turn_when_asked(tmp_path):
     """randomTrips routes a trip from "in" to "away" by its U-turn (the only way): a candidate
     set has such routes unless turnarounds are dropped."""
     net_file, net = turn_net(tmp_path)
-    turns = turnaround_links(net)
+    turns = turnaround_links(net, "all")
 
     def u_turns(out: Path, drop: frozenset) -> int:
         out.mkdir()
