@@ -100,9 +100,7 @@ class Recorded:
 def _exposition(reg: CollectorRegistry) -> list[str]:
     text = generate_latest(reg).decode()
     return sorted(
-        line
-        for line in text.splitlines()
-        if "_created" not in line and not any(w in line for w in WALL_CLOCK)
+        line for line in text.splitlines() if "_created" not in line and not any(w in line for w in WALL_CLOCK)
     )
 
 

@@ -68,6 +68,8 @@ class ScheduleParams:
     clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s
     saturation_floor: bool = False  # a phase whose approach is full is held to its base green while its stop
     # lines are occupied (policies.md)
+    permitted_rest: bool = False  # a permitted turn's queue beyond what its green can pass before its maximum
+    # is charged to its protected phase (policies.md)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ def test_the_sumocfg_names_files_by_absolute_path_when_out_is_relative(tmp_path,
     scenario.mkdir(parents=True)
     (scenario / "routes_car.rou.xml").write_text("<routes/>")
     Path("loops.add.xml").write_text("<additional/>")
-    cfg = write_sumocfg(scenario / "replay.sumocfg", Path("n.net.xml"), [scenario / "routes_car.rou.xml"],
-                        ["loops.add.xml"], 0.0, 600.0)
+    cfg = write_sumocfg(
+        scenario / "replay.sumocfg", Path("n.net.xml"), [scenario / "routes_car.rou.xml"], ["loops.add.xml"], 0.0, 600.0
+    )
     inp = ET.parse(cfg).getroot().find("input")
     names = [inp.find(k).get("value") for k in ("net-file", "route-files", "additional-files")]
     assert all(os.path.isabs(n) for n in names)

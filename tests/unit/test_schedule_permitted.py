@@ -12,6 +12,7 @@ import numpy as np
 
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
+from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import SchedulePolicy, permitted_rest_pcu
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
@@ -34,7 +35,7 @@ def _estimate(lay: Layout, queues: dict[str, float]) -> Estimate:
 def test_the_rest_of_a_permitted_queue_is_charged_to_its_protected_phase():
     lay = _layout()
     ids = [m.id for m in lay.junction.movements]
-    st = SchedulePolicy(permitted_rest=True).init(lay, 0.0).statics
+    st = SchedulePolicy(ScheduleParams(permitted_rest=True)).init(lay, 0.0).statics
     n_l, n_t = ids.index("N_L"), ids.index("N_T")
     assert st.primary[n_l] == 1 and lay.protected[1, n_l] and st.permitted[0, n_l]
     queue = np.zeros(len(ids))
@@ -57,13 +58,13 @@ def test_a_long_permitted_queue_does_not_end_the_through_green_at_its_minimum():
     lay = _layout()
     ids = [m.id for m in lay.junction.movements]
     est = _estimate(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 12.0, "E_T": 2.0, "W_T": 2.0})
-    p = SchedulePolicy(permitted_rest=True)
+    p = SchedulePolicy(ScheduleParams(permitted_rest=True))
     s = p.init(lay, 0.0)
     view = SignalView(0, False, 7.0, tuple(93.0 if lay.serves[0, i] else 60.0 for i in range(len(ids))))
     s, wish = p.decide(s, lay, est, view, 100.0)
     assert wish is not None and wish.phase == 0
     assert s.next_phase == -1
     # the old charge (all of N_L to phase 0) leaves phase 0 at once
-    old = SchedulePolicy(permitted_rest=False)
+    old = SchedulePolicy(ScheduleParams(permitted_rest=False))
     _, wish0 = old.decide(old.init(lay, 0.0), lay, est, view, 100.0)
     assert wish0 is not None and wish0.phase != 0

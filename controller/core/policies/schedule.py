@@ -134,12 +134,12 @@ class SchedulePolicy(Policy):
     name = "schedule"
     uses_network = True
 
-    def __init__(self, params: ScheduleParams | None = None, *, permitted_rest: bool = False) -> None:
-        """`params`: config.toml's section for this policy; None: the defaults. `permitted_rest`:
+    def __init__(self, params: ScheduleParams | None = None) -> None:
+        """`params`: config.toml's section for this policy; None: the defaults. `params.permitted_rest`:
         what a permitted turn of the green phase cannot pass before that green's maximum is
         charged to its protected phase (`permitted_rest_pcu`); False: all of it to the green phase."""
         self.params = params if params is not None else ScheduleParams()
-        self.permitted_rest = permitted_rest
+        self.permitted_rest = self.params.permitted_rest
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
@@ -411,10 +411,7 @@ class SchedulePolicy(Policy):
             rest = permitted_rest_pcu(st, layout, est.queue_pcu, cur, primary, rate, room_s)
         weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
         hidden = upstream_queue_pcu(layout, est)
-        cl = self.clusters(
-            st, layout, est, arr, rate, weight=weight, primary=primary, hidden_pcu=hidden, rest_pcu=rest,
-            home_rate=home_rate,
-        )
+        cl = self.clusters(st, layout, est, arr, rate, weight, primary, hidden, rest, home_rate)
         via = self._vias(state, layout, est, cur)
         # a full approach's phase, once green, is held to its floor: the programme knows it
         st_plan = st
