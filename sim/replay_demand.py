@@ -448,11 +448,9 @@ def turnaround_links(net, where: str) -> frozenset[tuple[str, str]]:
 def drop_turnaround_routes(path: Path, turnarounds: frozenset[tuple[str, str]]) -> int:
     """Removes the vehicles of a route file whose route turns around (a pair of consecutive
     edges in `turnarounds`, turnaround_links). A random trip routed by shortest path turns
-    around where its origin faces away from its destination; city traffic does not, and a
-    U-turn at a signal stops the lane it waits on and crosses every other stream (the recorded
-    Bologna scenarios hold none; their rebuilds put 3-4 % of the vehicles on such routes, half
-    of them at the signals where the rebuilt network locked first). Returns how many were
-    removed."""
+    around where its origin faces away from its destination; city traffic seldom does, and a
+    U-turn at a signal stops the lane it waits on and crosses every other stream (docs/replay.md).
+    Returns how many were removed."""
     tree = ET.parse(path)
     root = tree.getroot()
     gone = [v for v in root.findall("vehicle") if _turns_around(v, turnarounds)]

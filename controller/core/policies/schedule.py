@@ -467,10 +467,10 @@ def permitted_rest_pcu(
     (its home, `st.primary`) and is charged there. 0 for every other movement, and for a
     permitted turn no phase serves protected (it has no better phase to wait for).
 
-    Charged whole to the green phase, a permitted queue longer than the green can pass made that
-    phase's standing-queue cluster outlast its maximum green: the programme may not extend a
-    green for such a cluster but may serve it whole in a later one, so it switched away at every
-    minimum green (BENCHMARKS.md, "Issue 9, schedule (D3, session 11)")."""
+    Why: charged whole to the green phase, a permitted queue longer than the green can pass
+    makes that phase's standing-queue cluster outlast its maximum green; the programme may not
+    extend a green for such a cluster but may serve it whole in a later one, so it switches away
+    at every minimum green."""
     n = len(queue_pcu)
     home = st.primary
     waits = (primary == cur) & st.permitted[cur] & (home != cur) & layout.protected[home, np.arange(n)]
