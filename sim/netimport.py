@@ -17,7 +17,8 @@ What is derived, and how (docs/import.md has the rules with their reasons):
   unsignalised nodes.
 
 A traffic light that cannot be controlled safely (no program, fewer than two green stages, a
-program that does not fit the network's links, a model that does not validate) is skipped with
+program that does not fit the network's links, stages whose minimum greens alone exceed the
+longest cycle, a model that does not validate) is skipped with
 the reason: it stays on its own program, and skipped.txt in the output folder lists it (when
 no light can be controlled, no junction file is written and the scenario runs on its own
 programs).
@@ -136,6 +137,8 @@ def _junction_table(
     greens = netprogram.aligned_greens_s(plan, yellow_s, all_red_s)
     stages = [replace(st, base_green_s=g) for st, g in zip(plan.stages, greens)]
     phases = [netstages.phase_table(st, conns.crossing_m, t) for st in stages]
+    cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
+    netstages.check_minimum_cycle(phases, cycle_max_s)
     netmovements.add_conflicts(movements, phases)
     table = {
         "id": tl.getID(),
@@ -143,7 +146,7 @@ def _junction_table(
         "yellow_s": yellow_s,
         "all_red_s": all_red_s,
         "cycle_min_s": _cycle_min_s(plan, phases, yellow_s, all_red_s, t.cycle_min_s),
-        "cycle_max_s": max(t.cycle_max_s, plan.cycle_s),
+        "cycle_max_s": cycle_max_s,
         "max_red_s": max(t.max_red_s, plan.cycle_s),
         "base_offset_s": round((program.offset_s + plan.first_green_s) % max(plan.cycle_s, 1e-9), 3),
         "upstream": [],

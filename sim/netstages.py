@@ -10,6 +10,12 @@ timing limits (docs/import.md, "Stages and intergreens"):
   under the gate;
 - pedestrian minimum = walk time + crossing length / walking speed, over the crossings the
   stage greens.
+
+A model whose stages at their minimum greens alone take longer than the longest cycle cannot run
+the city's stages within its own limits: the light is not controllable (`check_minimum_cycle`).
+This happens where a program keeps a crossing green across several short stages (signal-group
+programs that start and end groups one by one): each stage then carries the whole pedestrian
+minimum the program spreads over its run.
 """
 
 from __future__ import annotations
@@ -80,3 +86,23 @@ def phase_table(stage: netprogram.Stage, crossing_m: dict[int, float], t: Timing
     if ped_min:
         phase["ped_min_green_s"] = ped_min
     return phase
+
+
+def check_minimum_cycle(phases: list[dict[str, Any]], cycle_max_s: float) -> None:
+    """Raises NotControllable when the stages' minimum greens add up to more than the longest
+    cycle (intergreens not even counted), naming the stages whose minimum exceeds the program's
+    own green."""
+    shortest_s = sum(p["min_green_s"] for p in phases)
+    if shortest_s <= cycle_max_s:
+        return
+    above = [i for i, p in enumerate(phases) if p["min_green_s"] > p["base_green_s"]]
+    why = (
+        f"; stages {above} have pedestrian minimums above the program's own greens (the program keeps "
+        "those crossings green across stages, a stage model cannot)"
+        if above
+        else ""
+    )
+    raise NotControllable(
+        f"its {len(phases)} stages at their minimum greens alone take {shortest_s:.0f} s, "
+        f"more than the longest cycle of {cycle_max_s:g} s{why}"
+    )

@@ -3,6 +3,7 @@ joined clusters, and junctions left on their own program with the reason."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,36 @@ def test_a_nema_network_imports_its_ring_unions(tmp_path):
         parts = [greens(s) for s in sumo_phases if greens(s) and greens(s) <= greens(phase.state)]
         assert len(parts) == 2 and parts[0] | parts[1] == greens(phase.state), phase.state
     assert len(j.phases) >= 2 and j.all_red_s > 0
+
+
+def _ripple(vehicle: list[int], crossings: list[int], n_links: int, last_s: float) -> list[tuple[float, str]]:
+    """A signal-group program's half cycle: the vehicle links start one by one (1 s steps) while
+    the crossings stay green throughout, then a yellow."""
+    phases = []
+    for k in range(1, len(vehicle) + 1):
+        on = set(vehicle[:k]) | set(crossings)
+        phases.append((last_s if k == len(vehicle) else 1.0, "".join("G" if i in on else "r" for i in range(n_links))))
+    phases.append((3.0, "".join("y" if i in vehicle else "r" for i in range(n_links))))
+    return phases
+
+
+def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_path):
+    """A program that keeps its crossings green over many 1 s stages: each stage would carry the
+    whole pedestrian minimum, and the stages' minimum greens alone exceed the longest cycle."""
+    net = cross_net(tmp_path, "xped", None, "--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess")
+    tl = read_net(net).getTrafficLights()[0]
+    n_links = len(next(iter(tl.getPrograms().values())).getPhases()[0].state)
+    assert n_links == 16  # 12 vehicle links, crossings 12-15 (12 and 14 cross N/S, 13 and 15 E/W)
+    ns = _ripple([0, 1, 2, 6, 7, 8], [13, 15], n_links, 20.0)
+    ew = _ripple([3, 4, 5, 9, 10, 11], [12, 14], n_links, 20.0)
+    body = tl_logic("C", "groups", ns + ew)
+    plain = _ripple([0, 1, 2, 6, 7, 8], [], n_links, 20.0)[-2:] + _ripple([3, 4, 5, 9, 10, 11], [], n_links, 20.0)[-2:]
+    ok = import_network(net, tmp_path / "ok", CFG, additional=[additional(tmp_path, "ok.add.xml", tl_logic("C", "p", plain))])
+    assert ok.skipped == ()  # the same links in two plain stages import
+    slow_walk = replace(CFG, timing=replace(CFG.timing, ped_walk_s=10.0))  # 15.3 s a crossing, 12 stages
+    result = import_network(net, tmp_path / "j", slow_walk, additional=[additional(tmp_path, "g.add.xml", body)])
+    reasons = dict(result.skipped)
+    assert set(reasons) == {"C"}
+    assert "12 stages at their minimum greens" in reasons["C"], reasons["C"]
+    assert "pedestrian minimums above the program's own greens" in reasons["C"]
+    assert not (tmp_path / "j" / "C.toml").exists()
