@@ -35,6 +35,7 @@ from sim.replay_demand import (
     write_vtypes,
 )
 from sim.replay_geh import compare_counts, count_sites, geh
+from tests.netxml import Edge, Link, net_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,38 +151,15 @@ def test_each_class_gets_the_scenarios_own_vtypes_or_sumos_defaults(tmp_path):
 
 # A: lane 0 turns right into R, lane 1 goes through (T) or left (L), lane 2 is a bus lane (T);
 # B is a bus-only street.
-TINY_NET = """<net version="1.9" junctionCornerDetail="5" limitTurnSpeed="5.50">
-    <location netOffset="0.00,0.00" convBoundary="0,0,200,200" origBoundary="0,0,200,200" projParameter="!"/>
-    <edge id="A" from="w" to="c" priority="1">
-        <lane id="A_0" index="0" speed="13.9" length="100" shape="0,100 100,100"/>
-        <lane id="A_1" index="1" speed="13.9" length="100" shape="0,103 100,103"/>
-        <lane id="A_2" index="2" speed="13.9" length="100" allow="bus" shape="0,106 100,106"/>
-    </edge>
-    <edge id="R" from="c" to="s" priority="1">
-        <lane id="R_0" index="0" speed="13.9" length="100" shape="100,100 100,0"/>
-    </edge>
-    <edge id="T" from="c" to="e" priority="1">
-        <lane id="T_0" index="0" speed="13.9" length="100" shape="100,100 200,100"/>
-    </edge>
-    <edge id="L" from="c" to="n" priority="1">
-        <lane id="L_0" index="0" speed="13.9" length="100" shape="100,100 100,200"/>
-    </edge>
-    <edge id="B" from="n2" to="c" priority="1">
-        <lane id="B_0" index="0" speed="13.9" length="100" allow="bus" shape="200,200 100,100"/>
-    </edge>
-    <junction id="w" type="dead_end" x="0" y="100" incLanes="" intLanes="" shape="0,100"/>
-    <junction id="c" type="priority" x="100" y="100" incLanes="A_0 A_1 A_2 B_0" intLanes="" shape="100,100"/>
-    <junction id="s" type="dead_end" x="100" y="0" incLanes="R_0" intLanes="" shape="100,0"/>
-    <junction id="e" type="dead_end" x="200" y="100" incLanes="T_0" intLanes="" shape="200,100"/>
-    <junction id="n" type="dead_end" x="100" y="200" incLanes="L_0" intLanes="" shape="100,200"/>
-    <junction id="n2" type="dead_end" x="200" y="200" incLanes="" intLanes="" shape="200,200"/>
-    <connection from="A" to="R" fromLane="0" toLane="0" dir="r" state="M"/>
-    <connection from="A" to="T" fromLane="1" toLane="0" dir="s" state="M"/>
-    <connection from="A" to="L" fromLane="1" toLane="0" dir="l" state="M"/>
-    <connection from="A" to="T" fromLane="2" toLane="0" dir="s" state="M"/>
-    <connection from="B" to="T" fromLane="0" toLane="0" dir="s" state="M"/>
-</net>
-"""
+TINY_NODES = {"w": (0, 100), "c": (100, 100), "s": (100, 0), "e": (200, 100), "n": (100, 200), "n2": (200, 200)}
+TINY_LINKS = [Link("A", "R", "r"), Link("A", "T", from_lane=1), Link("A", "L", "l", from_lane=1)]
+TINY_LINKS += [Link("A", "T", from_lane=2), Link("B", "T")]
+
+
+def tiny_net(bus_street_allow: str = "bus") -> str:
+    """The tiny net, the bus-only street B admitting `bus_street_allow`."""
+    edges = [Edge("A", "w", "c", ("", "", "bus")), Edge("R", "c", "s"), Edge("T", "c", "e"), Edge("L", "c", "n")]
+    return net_xml(TINY_NODES, [*edges, Edge("B", "n2", "c", (bus_street_allow,), 100)], TINY_LINKS)
 
 
 def tiny(tmp_path: Path, loops: dict[str, str]):
@@ -190,7 +168,7 @@ def tiny(tmp_path: Path, loops: dict[str, str]):
 
     from controller.model import Detector, Intersection
 
-    (tmp_path / "t.net.xml").write_text(TINY_NET)
+    (tmp_path / "t.net.xml").write_text(tiny_net())
     dets = tuple(Detector(d, lane, "stop", 95.0, 5.0) for d, lane in loops.items())
     j = Intersection("c", 0, (), (), dets, 3.0, 2.0, 30.0, 120.0, 120.0, 0.0)
     return {"c": j}, sumolib.net.readNet(str(tmp_path / "t.net.xml"))
@@ -393,8 +371,7 @@ def test_cars_counted_on_a_bus_only_street_get_a_vclass_it_admits(tmp_path):
     junctions, net = tiny(tmp_path, {"a0": "A_0", "a1": "A_1", "a2": "A_2", "b": "B_0"})
     assert restricted_counters(junctions, net) == [EdgeCounter("B", "stop", ("b",))]  # A admits cars
     assert permit_vclass(net, ["B"]) == "ignoring"
-    taxis = TINY_NET.replace('allow="bus" shape="200,200', 'allow="bus taxi" shape="200,200')
-    (tmp_path / "t.net.xml").write_text(taxis)
+    (tmp_path / "t.net.xml").write_text(tiny_net("bus taxi"))
     import sumolib
 
     assert permit_vclass(sumolib.net.readNet(str(tmp_path / "t.net.xml")), ["B"]) == "taxi"
@@ -480,31 +457,11 @@ def test_the_cars_of_a_bus_only_street_are_sampled_first_and_taken_off_the_car_c
     )
 
 
-LOOP_NET = """<?xml version="1.0" encoding="UTF-8"?>
-<net version="1.20" junctionCornerDetail="5" limitTurnSpeed="5.50">
-    <location netOffset="0.00,0.00" convBoundary="0,0,300,0" origBoundary="0,0,300,0" projParameter="!"/>
-    <edge id="IN" from="w" to="x" priority="1">
-        <lane id="IN_0" index="0" speed="13.9" length="100" shape="0,0 100,0"/>
-    </edge>
-    <edge id="X" from="x" to="y" priority="1">
-        <lane id="X_0" index="0" speed="13.9" length="100" shape="100,0 200,0"/>
-    </edge>
-    <edge id="Y" from="y" to="x" priority="1">
-        <lane id="Y_0" index="0" speed="13.9" length="100" allow="bus" shape="200,5 100,5"/>
-    </edge>
-    <edge id="OUT" from="y" to="z" priority="1">
-        <lane id="OUT_0" index="0" speed="13.9" length="100" shape="200,0 300,0"/>
-    </edge>
-    <junction id="w" type="dead_end" x="0" y="0" incLanes="" intLanes="" shape="0,0"/>
-    <junction id="x" type="priority" x="100" y="0" incLanes="IN_0 Y_0" intLanes="" shape="100,0"/>
-    <junction id="y" type="priority" x="200" y="0" incLanes="X_0" intLanes="" shape="200,0"/>
-    <junction id="z" type="dead_end" x="300" y="0" incLanes="OUT_0" intLanes="" shape="300,0"/>
-    <connection from="IN" to="X" fromLane="0" toLane="0" dir="s" state="M"/>
-    <connection from="Y" to="X" fromLane="0" toLane="0" dir="t" state="M"/>
-    <connection from="X" to="Y" fromLane="0" toLane="0" dir="t" state="M"/>
-    <connection from="X" to="OUT" fromLane="0" toLane="0" dir="s" state="M"/>
-</net>
-"""
+LOOP_NET = net_xml(
+    {"w": (0, 0), "x": (100, 0), "y": (200, 0), "z": (300, 0)},
+    [Edge("IN", "w", "x"), Edge("X", "x", "y"), Edge("Y", "y", "x", ("bus",)), Edge("OUT", "y", "z")],
+    [Link("IN", "X"), Link("Y", "X", "t"), Link("X", "Y", "t"), Link("X", "OUT")],
+)
 
 
 def test_a_covering_route_makes_no_loop_round_a_block(tmp_path):
@@ -532,30 +489,11 @@ def test_long_junction_ids_are_cut_for_plot_labels():
     )
 
 
-APPROACH_NET = """<?xml version="1.0" encoding="UTF-8"?>
-<net version="1.16" junctionCornerDetail="5" limitTurnSpeed="5.50">
-    <location netOffset="0.00,0.00" convBoundary="0.00,0.00,300.00,0.00" origBoundary="0,0,300,0" projParameter="!"/>
-    <edge id="U" from="w" to="m" priority="1">
-        <lane id="U_0" index="0" speed="13.9" length="100" shape="0,0 100,0"/>
-    </edge>
-    <edge id="A" from="m" to="c" priority="1">
-        <lane id="A_0" index="0" speed="13.9" length="50" shape="100,0 150,0"/>
-    </edge>
-    <edge id="V" from="c" to="f" priority="1">
-        <lane id="V_0" index="0" speed="13.9" length="150" shape="150,-5 300,-5"/>
-    </edge>
-    <edge id="W" from="f" to="c" priority="1">
-        <lane id="W_0" index="0" speed="13.9" length="150" shape="300,5 150,5"/>
-    </edge>
-    <junction id="w" type="dead_end" x="0" y="0" incLanes="" intLanes="" shape="0,0"/>
-    <junction id="m" type="priority" x="100" y="0" incLanes="U_0" intLanes="" shape="100,0"/>
-    <junction id="c" type="priority" x="150" y="0" incLanes="A_0 W_0" intLanes="" shape="150,0"/>
-    <junction id="f" type="priority" x="300" y="0" incLanes="V_0" intLanes="" shape="300,0"/>
-    <connection from="U" to="A" fromLane="0" toLane="0" dir="s" state="M"/>
-    <connection from="A" to="V" fromLane="0" toLane="0" dir="s" state="M"/>
-    <connection from="V" to="W" fromLane="0" toLane="0" dir="t" state="M"/>
-</net>
-"""
+APPROACH_NET = net_xml(
+    {"w": (0, 0), "m": (100, 0), "c": (150, 0), "f": (300, 0)},
+    [Edge("U", "w", "m"), Edge("A", "m", "c"), Edge("V", "c", "f"), Edge("W", "f", "c")],
+    [Link("U", "A"), Link("A", "V"), Link("V", "W", "t")],
+)
 
 
 def approach(tmp_path: Path, advance: dict[str, tuple[str, str, float]]):

@@ -12,37 +12,15 @@ import pytest
 from controller.config import load_config
 from controller.errors import ConfigError
 from sim.replay_demand import candidate_sets, drop_turnaround_routes, turnaround_links
+from tests.netxml import Edge, Link, net_xml
 
 # A two-way street W-C and a street C-E: from "in" (W->C) a vehicle goes on to "out" (C->E)
 # or turns around into "back" (C->W); from "ret" (E->C) it goes on to "back"; "back" goes on
 # to "away" (W->Z), far west: the way from "in" to "away" is the U-turn.
-TURN_NET = """<net version="1.9" junctionCornerDetail="5" limitTurnSpeed="5.50">
-    <location netOffset="0.00,0.00" convBoundary="-300,0,200,10" origBoundary="-300,0,200,10" projParameter="!"/>
-    <edge id="in" from="w" to="c" priority="1">
-        <lane id="in_0" index="0" speed="13.9" length="100" shape="0,0 100,0"/>
-    </edge>
-    <edge id="back" from="c" to="w" priority="1">
-        <lane id="back_0" index="0" speed="13.9" length="100" shape="100,3 0,3"/>
-    </edge>
-    <edge id="out" from="c" to="e" priority="1">
-        <lane id="out_0" index="0" speed="13.9" length="100" shape="100,0 200,0"/>
-    </edge>
-    <edge id="ret" from="e" to="c" priority="1">
-        <lane id="ret_0" index="0" speed="13.9" length="100" shape="200,3 100,3"/>
-    </edge>
-    <edge id="away" from="w" to="z" priority="1">
-        <lane id="away_0" index="0" speed="13.9" length="300" shape="0,3 -300,3"/>
-    </edge>
-    <junction id="w" type="priority" x="0" y="0" incLanes="back_0" intLanes="" shape="0,0"/>
-    <junction id="z" type="dead_end" x="-300" y="0" incLanes="away_0" intLanes="" shape="-300,0"/>
-    <junction id="c" type="priority" x="100" y="0" incLanes="in_0 ret_0" intLanes="" shape="100,0"/>
-    <junction id="e" type="dead_end" x="200" y="0" incLanes="out_0" intLanes="" shape="200,0"/>
-    <connection from="in" to="out" fromLane="0" toLane="0" dir="s" state="M"/>
-    <connection from="in" to="back" fromLane="0" toLane="0" dir="t" state="m"/>
-    <connection from="ret" to="back" fromLane="0" toLane="0" dir="s" state="M"/>
-    <connection from="back" to="away" fromLane="0" toLane="0" dir="s" state="M"/>
-</net>
-"""
+TURN_NODES = {"w": (0, 0), "c": (100, 0), "e": (200, 0), "z": (-300, 0)}
+TURN_EDGES = [Edge("in", "w", "c"), Edge("back", "c", "w"), Edge("out", "c", "e"), Edge("ret", "e", "c")]
+TURN_EDGES.append(Edge("away", "w", "z"))
+TURN_LINKS = [Link("in", "out"), Link("in", "back", "t", state="m"), Link("ret", "back"), Link("back", "away")]
 
 
 def turn_net(tmp_path: Path, junction_type: str = "priority"):
@@ -50,7 +28,7 @@ def turn_net(tmp_path: Path, junction_type: str = "priority"):
     import sumolib
 
     path = tmp_path / f"turn_{junction_type}.net.xml"
-    path.write_text(TURN_NET.replace('<junction id="c" type="priority"', f'<junction id="c" type="{junction_type}"'))
+    path.write_text(net_xml(TURN_NODES, TURN_EDGES, TURN_LINKS, {"c": junction_type, "e": "dead_end"}))
     return path, sumolib.net.readNet(str(path), withInternal=False)
 
 
