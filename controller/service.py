@@ -1,7 +1,9 @@
 """The controller service: drain the feed -> core.step -> safety-gated commands -> sinks.
 
 Transport-agnostic: the MQTT adapter and the in-process simulation both call `on_detectors`,
-`on_status` and `tick`; commands leave through the `publish` callable passed in. A bad message
+`on_status` and `tick`. Commands leave through one of two callables passed in: `publish` (a
+transport: the command and its encoded message) or `hand_over` (in process, sim/simulate.py: the
+command itself, no message built unless an archive keeps it). A bad message
 is dropped and counted by reason; a warning per reason is logged at most once a minute.
 An optional `metrics` observer (controller/adapters/metrics.py) hears of every message and tick;
 an optional `archive` recorder (controller/adapters/archive.py) gets every valid message and plan sent;
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Command, bytes], None]
+HandOver = Callable[[Command], None]
 
 
 class Observer(Protocol):
@@ -86,20 +89,27 @@ class CountsWindow(Protocol):
     def add(self, snapshot: Snapshot) -> None: ...
 
 
+def _served_core(junctions: Mapping[str, Intersection], policy: str, cfg: Config) -> tuple[Core, dict[str, str]]:
+    """The core over the junctions `policy` can serve, and the ones it refuses (junction id ->
+    why), each named in a warning."""
+    chosen = make_policy(policy, cfg)
+    layouts = {jid: Layout.build(j, cfg) for jid, j in junctions.items()}
+    refused = {jid: why for jid, lay in layouts.items() if (why := chosen.cannot_serve(lay))}
+    for jid, why in refused.items():
+        log.warning("policy=%s refuses junction=%s reason=%s: it stays on its own program", chosen.name, jid, why)
+    return Core({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg), refused
+
+
 class ControllerService:
     _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
     _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
-    # In process (sim/simulate.py): where a plan goes to the field as the command itself, called
-    # instead of `publish`, no message built; `publish` as usual when an archive keeps the messages
-    # or a signer signs them.
-    hand_over: Callable[[Command], None] | None = None
 
     def __init__(
         self,
         junctions: Mapping[str, Intersection],
         cfg: Config,
         policy: str,
-        publish: Publish,
+        publish: Publish | None = None,
         start_s: float = 0.0,
         warn_every_s: float = 60.0,
         metrics: Observer | None = None,
@@ -110,7 +120,11 @@ class ControllerService:
         audit: AuditSink | None = None,
         recent: CountsWindow | None = None,
         observed: Collection[str] = (),
+        hand_over: HandOver | None = None,
     ) -> None:
+        if (publish is None) == (hand_over is None):
+            raise ValueError("ControllerService: give publish (a transport) or hand_over (in process), one of them")
+        self.publish, self.hand_over = publish, hand_over
         self.junctions = dict(junctions)
         self.observed = frozenset(observed)  # a region's halo (controller/regions.py): read, never sent plans
         self.epoch, self.signer = epoch, signer
@@ -121,19 +135,8 @@ class ControllerService:
         self.recent = recent  # the validation twin's recent counts: every valid detector message
         self.desk = desk  # operator overrides (controller/operators.py), applied after the policy
         self.cfg = cfg
-        chosen = make_policy(policy, cfg)
-        layouts = {jid: Layout.build(j, cfg) for jid, j in self.junctions.items()}
-        self.refused: dict[str, str] = {}  # junction id -> why the policy cannot serve it
-        for jid, lay in layouts.items():
-            why = chosen.cannot_serve(lay)
-            if why:
-                self.refused[jid] = why
-                log.warning(
-                    "policy=%s refuses junction=%s reason=%s: it stays on its own program", chosen.name, jid, why
-                )
-        self.core = Core({jid: lay for jid, lay in layouts.items() if jid not in self.refused}, chosen, cfg)
+        self.core, self.refused = _served_core(self.junctions, policy, cfg)  # refused: junction id -> why
         self.state = self.core.initial_state(start_s)
-        self.publish = publish
         self.rejected: Counter[str] = Counter()
         self.received = 0
         self.plans_sent = 0
@@ -294,17 +297,8 @@ class ControllerService:
             log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
             self.ledger.mode_changed(change.junction, change.mode, change.reason, now_s)
         commands = [c for c in result.commands if c.junction not in self.observed] if self.observed else result.commands
-        hand_over = self.hand_over if self.archive is None and self.signer is None else None
         for cmd in commands:
-            if hand_over is not None:  # in process: no message to build
-                self.ledger.pushed(cmd, now_s)
-                hand_over(cmd)
-                continue
-            payload = encode_command(cmd, self.epoch, self.signer)
-            self.ledger.pushed(cmd, now_s)
-            self.publish(cmd, payload)
-            if self.archive is not None:
-                self.archive.plan(cmd, payload, now_s)
+            self._send(cmd, now_s)
         self.plans_sent += len(commands)
         self.last_result = result
         if self._awaiting_status:
@@ -315,6 +309,19 @@ class ControllerService:
         if self.metrics is not None:
             self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
+
+    def _send(self, cmd: Command, now_s: float) -> None:
+        """The field takes the command: as a message (`publish`) or, in process, as it is
+        (`hand_over`: the message is built only for the archive)."""
+        in_process_only = self.hand_over is not None and self.archive is None
+        payload = b"" if in_process_only else encode_command(cmd, self.epoch, self.signer)
+        self.ledger.pushed(cmd, now_s)
+        if self.hand_over is not None:
+            self.hand_over(cmd)
+        elif self.publish is not None:
+            self.publish(cmd, payload)
+        if self.archive is not None:
+            self.archive.plan(cmd, payload, now_s)
 
     def _check_statuses(self, now_s: float) -> None:
         heard = {jid for jid in self._awaiting_status if self.state.junctions[jid].status is not None}

@@ -57,8 +57,10 @@ class RecordedPlansLoop:
         metrics=None,
         archive=None,
     ) -> None:
-        self.inner = InProcessLoop(field, junctions, cfg, "fixed", begin_s, metrics=metrics, archive=archive)
-        self.inner.service.publish = lambda cmd, payload: None  # the recorded plans replace the policy's
+        # the recorded plans replace the policy's
+        self.inner = InProcessLoop(
+            field, junctions, cfg, "fixed", begin_s, metrics=metrics, archive=archive, plans_to_field=False
+        )
         self.field = field
         self.plans = [(t, c) for t, c in plans if c.junction in junctions]
         self._next = 0

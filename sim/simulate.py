@@ -160,9 +160,14 @@ class InProcessLoop:
         *,
         metrics: ServiceMetrics | None = None,
         archive: Recorder | None = None,
+        plans_to_field: bool = True,
     ) -> None:
         self.field = field
         self.now_s = begin_s
+        # the command itself, no message built (a recorded run builds them for its archive):
+        # decode_command(encode_command(cmd)) == cmd (tests/unit/test_speed_loop.py), and the
+        # via-MQTT run, which decodes every message, gives the same trips (test_via_mqtt.py).
+        # plans_to_field False: the service's plans are dropped (sim/replay_recorded.py sends its own).
         self.service = ControllerService(
             junctions,
             cfg,
@@ -170,12 +175,8 @@ class InProcessLoop:
             start_s=begin_s,
             metrics=metrics,
             archive=archive,
-            publish=lambda cmd, payload: field.receive(cmd, self.now_s),
+            hand_over=(lambda cmd: field.receive(cmd, self.now_s)) if plans_to_field else (lambda cmd: None),
         )
-        # the command itself, no message built (a recorded run builds them for its archive):
-        # decode_command(encode_command(cmd)) == cmd (tests/unit/test_speed_loop.py), and the
-        # via-MQTT run, which decodes every message, gives the same trips (test_via_mqtt.py)
-        self.service.hand_over = lambda cmd: field.receive(cmd, self.now_s)
         self._statuses: list[bytes] = []
 
     @property

@@ -40,8 +40,9 @@ def test_a_command_decoded_from_its_payload_is_the_command(cmd, epoch: int) -> N
 
 
 def test_in_process_plans_are_handed_over_without_a_message(monkeypatch) -> None:
-    """ControllerService.hand_over: the commands a tick sends, in order,
-    and no message encoded; with an archive the messages are built and published as before."""
+    """ControllerService(hand_over=...): the commands a tick sends, in order, and no message
+    encoded; with an archive the messages are built for it and the commands still handed over.
+    With publish, every command goes out with its message."""
     import controller.service as service_mod
     from controller.core.step import TickResult
     from controller.service import ControllerService
@@ -52,21 +53,38 @@ def test_in_process_plans_are_handed_over_without_a_message(monkeypatch) -> None
     encoded: list[object] = []
     monkeypatch.setattr(service_mod, "encode_command", lambda c, *a: encoded.append(c) or b"{}")
 
-    def run(archive: object) -> tuple[list, list]:
+    class Archive:
+        def __init__(self) -> None:
+            self.plans: list[object] = []
+
+        def plan(self, cmd, payload, sent_s) -> None:
+            self.plans.append((cmd, payload))
+
+    def run(archive: Archive | None, in_process: bool) -> tuple[list, list]:
         published, handed = [], []
-        svc = ControllerService({"J": two_phase()}, CFG, "fixed", publish=lambda c, p: published.append(c))
-        svc.archive = archive
-        svc.hand_over = handed.append
+        way = {"hand_over": handed.append} if in_process else {"publish": lambda c, p: published.append(c)}
+        svc = ControllerService({"J": two_phase()}, CFG, "fixed", archive=archive, **way)  # type: ignore[arg-type]
         monkeypatch.setattr(svc.core, "step", lambda state, *a: (state, TickResult(commands=tuple(cmds))))
         svc.tick(10.0)
         return published, handed
 
-    published, handed = run(None)
-    assert handed == cmds and published == [] and encoded == []
+    assert run(None, in_process=True) == ([], cmds) and encoded == []
+    archive = Archive()
+    assert run(archive, in_process=True) == ([], cmds) and encoded == cmds
+    assert archive.plans == [(c, b"{}") for c in cmds]
+    encoded.clear()
+    assert run(None, in_process=False) == (cmds, []) and encoded == cmds
 
-    class Archive:
-        def plan(self, cmd, payload, sent_s) -> None:
-            pass
 
-    published, handed = run(Archive())
-    assert published == cmds and handed == [] and encoded == cmds
+def test_the_service_takes_one_way_out() -> None:
+    """publish or hand_over, exactly one: with neither a plan would go nowhere, with both twice."""
+    import pytest
+
+    from controller.service import ControllerService
+    from tests.contract.test_metrics import CFG
+    from tests.junction_fixtures import two_phase
+
+    with pytest.raises(ValueError, match="publish .* or hand_over"):
+        ControllerService({"J": two_phase()}, CFG, "fixed")
+    with pytest.raises(ValueError, match="publish .* or hand_over"):
+        ControllerService({"J": two_phase()}, CFG, "fixed", publish=lambda c, p: None, hand_over=lambda c: None)
