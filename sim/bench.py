@@ -263,38 +263,13 @@ def report(
 ) -> str:
     base = "fixed" if "fixed" in data else next(iter(data))
     any_seed = next(iter(data[base].values()))
-    junctions = sorted(any_seed["bins"])
     # Peak hour: per seed, from the baseline's crossings; the median seed's window.
     lo, hi = peak_window(any_seed["bins"], bin_s)
-
-    def per_junction(policy: str, fn) -> dict[str, float]:
-        return {j: med([fn(run["bins"][j]) for run in data[policy].values()]) for j in junctions}
-
-    peak = {p: per_junction(p, lambda per: window(per, lo, hi)["crossed"] * 3600.0 / (hi - lo)) for p in data}
-    jdelay = {
-        p: per_junction(
-            p,
-            lambda per: (lambda z: z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0)(
-                window(per, float("-inf"), float("inf"))
-            ),
-        )
-        for p in data
-    }
-    oversat = [
-        j
-        for j in junctions
-        if med([queue_growth_veh(run["bins"][j], lo, hi, bin_s) for run in data[base].values()]) >= oversat_growth_veh
-    ]
-    loaded = sorted(junctions, key=lambda j: -peak[base][j])[:top]
-
-    def net(p: str, key: str) -> float:
-        return med([run["summary"].get(key) for run in data[p].values()])
-
-    def cost(p: str) -> float:
-        return med([run["summary"].get("decision_cost", {}).get("us_per_junction_tick") for run in data[p].values()])
-
-    b_delay, b_speed = net(base, "delay_s"), net(base, "speed_kmh")
-    field_best = min((net(p, "delay_s") for p in FIELD if p in data), default=float("nan"))
+    figures = junction_figures(data, base, sorted(any_seed["bins"]), (lo, hi), bin_s, oversat_growth_veh)
+    loaded = sorted(figures.junctions, key=lambda j: -figures.peak[base][j])[:top]
+    order = [p for p in ["fixed", "webster", *policies, *FIELD] if p in data]
+    order = list(dict.fromkeys(order + [p for p in data if p not in order]))
+    oversat = figures.oversat
     lines = [
         f"### Scenario `{scenario}` — seeds {', '.join(map(str, seeds))}",
         "",
@@ -307,22 +282,7 @@ def report(
         "speed Δ km/h | oversat. peak thru × fixed | junctions > 1.1× fixed delay (worst) | "
         "cost µs/junction/tick |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    order = [p for p in ["fixed", "webster", *policies, *FIELD] if p in data]
-    order = list(dict.fromkeys(order + [p for p in data if p not in order]))
-    for p in order:
-        d, s = net(p, "delay_s"), net(p, "speed_kmh")
-        ratios = {j: jdelay[p][j] / jdelay[base][j] for j in junctions if jdelay[base][j] > 0}
-        worse = [j for j, r in ratios.items() if r > 1.1]
-        worst = max(ratios.items(), key=lambda kv: kv[1]) if ratios else ("-", float("nan"))
-        thru = (sum(peak[p][j] for j in oversat) / sum(peak[base][j] for j in oversat)) if oversat else float("nan")
-        c = cost(p)
-        lines.append(
-            f"| {p} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
-            f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
-            f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |"
-        )
-    lines += [
+        *network_rows(data, order, base, figures),
         "",
         f"Peak hour {lo:.0f}–{hi:.0f} s (most crossings under {base}). Oversaturated under {base} "
         f"(vehicles on an approach rise by ≥ {oversat_growth_veh:g} during the peak hour): "
@@ -337,11 +297,77 @@ def report(
     for j in loaded:
         mark = " (oversat.)" if j in oversat else ""
         cells = [
-            f"{peak[p][j]:.0f}" if p == base else f"{peak[p][j]:.0f} ({peak[p][j] / max(peak[base][j], 1e-9):.2f})"
+            f"{figures.peak[p][j]:.0f}"
+            if p == base
+            else f"{figures.peak[p][j]:.0f} ({figures.peak[p][j] / max(figures.peak[base][j], 1e-9):.2f})"
             for p in order
         ]
         lines.append(f"| {j}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class JunctionFigures:
+    """Per policy and junction, medians over the seeds: the peak hour's stop-line crossings
+    (`peak`, veh/h) and the mean delay of the vehicles that crossed (`delay_s`, s/veh, whole
+    run); the junctions whose queues grow by `oversat_growth_veh` or more during the peak hour
+    under the baseline (`oversat`)."""
+
+    junctions: list[str]
+    peak: dict[str, dict[str, float]]
+    delay_s: dict[str, dict[str, float]]
+    oversat: list[str]
+
+
+def junction_figures(
+    data: dict, base: str, junctions: list[str], peak_s: tuple[float, float], bin_s: float, oversat_growth_veh: float
+) -> JunctionFigures:
+    """The per-junction figures of `data` (report's), `peak_s` the peak hour (from, to) in s."""
+    lo, hi = peak_s
+
+    def per_junction(policy: str, fn) -> dict[str, float]:
+        return {j: med([fn(run["bins"][j]) for run in data[policy].values()]) for j in junctions}
+
+    def delay_s(z: dict) -> float:
+        return z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0
+
+    peak = {p: per_junction(p, lambda per: window(per, lo, hi)["crossed"] * 3600.0 / (hi - lo)) for p in data}
+    jdelay = {p: per_junction(p, lambda per: delay_s(window(per, float("-inf"), float("inf")))) for p in data}
+    oversat = [
+        j
+        for j in junctions
+        if med([queue_growth_veh(run["bins"][j], lo, hi, bin_s) for run in data[base].values()]) >= oversat_growth_veh
+    ]
+    return JunctionFigures(junctions, peak, jdelay, oversat)
+
+
+def network_rows(data: dict, order: list[str], base: str, figures: JunctionFigures) -> list[str]:
+    """report's network table, a row per policy in `order`: medians over the seeds, ratios to
+    `base` and to the best of SUMO's own actuated controllers (FIELD)."""
+
+    def net(p: str, key: str) -> float:
+        return med([run["summary"].get(key) for run in data[p].values()])
+
+    def cost(p: str) -> float:
+        return med([run["summary"].get("decision_cost", {}).get("us_per_junction_tick") for run in data[p].values()])
+
+    b_delay, b_speed = net(base, "delay_s"), net(base, "speed_kmh")
+    field_best = min((net(p, "delay_s") for p in FIELD if p in data), default=float("nan"))
+    jdelay, peak, oversat = figures.delay_s, figures.peak, figures.oversat
+    rows = []
+    for p in order:
+        d, s = net(p, "delay_s"), net(p, "speed_kmh")
+        ratios = {j: jdelay[p][j] / jdelay[base][j] for j in figures.junctions if jdelay[base][j] > 0}
+        worse = [j for j, r in ratios.items() if r > 1.1]
+        worst = max(ratios.items(), key=lambda kv: kv[1]) if ratios else ("-", float("nan"))
+        thru = (sum(peak[p][j] for j in oversat) / sum(peak[base][j] for j in oversat)) if oversat else float("nan")
+        c = cost(p)
+        rows.append(
+            f"| {p} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
+            f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
+            f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |"
+        )
+    return rows
 
 
 def record(text: str, scenario: str, path: Path = ROOT / "BENCHMARKS.md") -> None:

@@ -87,32 +87,10 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     variants = layouts(full)
     lays = {v: {jid: estimation.Layout.build(j, cfg) for jid, j in js.items()} for v, js in variants.items()}
     ests = {v: {jid: estimation.Estimate.empty(lay, 0.0) for jid, lay in ls.items()} for v, ls in lays.items()}
-    net = read_net(scfg.net_file)
-    chains = {
-        jid: {
-            lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), 3 * cfg.detectors.advance_dist_m)]
-            for lane in lays["full"][jid].lanes
-        }
-        for jid in full
-    }
+    chains = upstream_lanes(read_net(scfg.net_file), lays["full"], 3 * cfg.detectors.advance_dist_m)
     det = write_detector_file(full, work / "det.add.xml", cfg.detectors.loop_length_m)
     api = load_api(True)
-    api.start(
-        [
-            "sumo",
-            "-c",
-            str(scfg.path),
-            "--additional-files",
-            ",".join(map(str, [*additional, det])),
-            "--end",
-            str(end_s),
-            "--no-step-log",
-            "true",
-            "--time-to-teleport",
-            "-1",
-            *sumo_args,
-        ]
-    )
+    api.start(sumo_command(scfg, [*additional, det], end_s, sumo_args))
     kinds = {v: {jid: np.array(lane_kind(lay)) for jid, lay in ls.items()} for v, ls in lays.items()}
     err: dict[tuple[str, str], list] = {}
     try:
@@ -140,13 +118,51 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
                     ]
                 )
                 for v in variants:
-                    ls = ests[v][jid].lanes
-                    e = ls.queue_pcu + ls.hidden_pcu - truth
-                    for k in set(kinds[v][jid]):
-                        on = kinds[v][jid] == k
-                        err.setdefault((v, k), []).append(np.stack([e[on], truth[on]]))
+                    add_errors(err, v, ests[v][jid], kinds[v][jid], truth)
     finally:
         api.close()
+    return summary(err, kinds)
+
+
+def upstream_lanes(net, lays: dict[str, estimation.Layout], reach_m: float) -> dict[str, dict[str, list[str]]]:
+    """Per junction and lane of its layout, the lane and those upstream of it within `reach_m`
+    (loops.upstream_chain): where SUMO's halting vehicles count as that lane's queue."""
+    return {
+        jid: {lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), reach_m)] for lane in lay.lanes}
+        for jid, lay in lays.items()
+    }
+
+
+def sumo_command(scfg: SumoConfig, additional: list, end_s: float, sumo_args: tuple[str, ...]) -> list[str]:
+    """The SUMO run of the check: the scenario with the loops added, no teleporting."""
+    return [
+        "sumo",
+        "-c",
+        str(scfg.path),
+        "--additional-files",
+        ",".join(map(str, additional)),
+        "--end",
+        str(end_s),
+        "--no-step-log",
+        "true",
+        "--time-to-teleport",
+        "-1",
+        *sumo_args,
+    ]
+
+
+def add_errors(err: dict, variant: str, est: estimation.Estimate, kinds: np.ndarray, truth: np.ndarray) -> None:
+    """One junction's estimate against the truth (vehicles per lane), the error and the truth
+    added under (variant, lane kind)."""
+    e = est.lanes.queue_pcu + est.lanes.hidden_pcu - truth
+    for k in set(kinds):
+        on = kinds == k
+        err.setdefault((variant, k), []).append(np.stack([e[on], truth[on]]))
+
+
+def summary(err: dict, kinds: dict) -> dict:
+    """Per (variant, lane kind): mean absolute error and bias of the queue estimate (veh), the
+    mean true queue, the samples and the lanes of that kind."""
     out = {}
     for key, rows in sorted(err.items(), key=lambda kv: (list(LAYOUTS).index(kv[0][0]), kv[0][1])):
         e, truth = np.concatenate(rows, axis=1)

@@ -34,7 +34,7 @@ import tomli_w
 
 from controller.config import load_config
 from controller.junctions import load_intersections
-from sim.broker import CREDENTIALS_DIR, free_port, provision
+from sim.broker import CREDENTIALS_DIR, Broker, free_port, provision
 
 ROOT = Path(__file__).resolve().parent.parent
 CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
@@ -144,14 +144,18 @@ def banner(work: Path, conf: Path, *, metrics_port: int, prom_port: int | None, 
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def options(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--speed", type=float, default=1.0, help="clock speed (1: real time)")
     ap.add_argument("--dir", type=Path, default=Path(f"/tmp/tsc-live-{getpass.getuser()}"))
     ap.add_argument("--sumocfg", type=Path, default=CITY)
     ap.add_argument("--intersections", type=Path, default=CITY_JUNCTIONS)
     ap.add_argument("--for", dest="for_s", type=float, default=None, help="stop after this many wall seconds")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = options(argv)
     work = args.dir.resolve()
     if work.is_relative_to(ROOT):
         print(f"error: --dir {work} is inside the repository (credentials must live outside it)", file=sys.stderr)
@@ -165,10 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     conf = derived_config(
         work, broker_port=broker_port, speed=args.speed, intersections=args.intersections, metrics_port=metrics_port
     )
-    cfg = load_config(conf)
     broker = provision(
         work / "broker",
-        cfg,
+        load_config(conf),
         sorted(load_intersections(args.intersections)),
         operators=[OPERATOR],
         monitors=[MONITOR],
@@ -177,43 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         log_denied=True,
         repo_root=ROOT,
     )
-    creds = str(work / "broker" / CREDENTIALS_DIR)
     procs = Processes(work)
     stop = {"now": False}
     previous = {sig: signal.signal(sig, lambda *_: stop.update(now=True)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        procs.start("broker", [broker.binary, "-c", str(broker.conf_path)])
-        if not wait_port(broker_port):
-            print(f"error: mosquitto did not start: {broker.log_tail(5)}", file=sys.stderr)
+        if not start_all(procs, args, conf, broker, (broker_port, metrics_port, prom_port)):
             return 1
-        run = [sys.executable, "run_controller.py", "--config", str(conf)]
-        procs.start("service", [*run, "run", "--credentials", creds])
-        procs.start(
-            "field",
-            [
-                *run,
-                "field",
-                str(args.sumocfg.resolve()),
-                "--out",
-                str(work / "field"),
-                "--intersections",
-                str(args.intersections.resolve()),
-                "--credentials",
-                creds,
-            ],
-        )
-        if prom_port:
-            procs.start(
-                "prometheus",
-                [
-                    PROMETHEUS,
-                    f"--config.file={prometheus_config(work, metrics_port)}",
-                    f"--storage.tsdb.path={work / 'prometheus'}",
-                    f"--web.listen-address=127.0.0.1:{prom_port}",
-                ],
-            )
-        wait_port(metrics_port, 30.0)
-        (work / "credentials").symlink_to(work / "broker" / CREDENTIALS_DIR)
         print(banner(work, conf, metrics_port=metrics_port, prom_port=prom_port, broker_port=broker_port), flush=True)
         deadline = time.monotonic() + args.for_s if args.for_s else None
         while not stop["now"] and not procs.exited() and (deadline is None or time.monotonic() < deadline):
@@ -227,6 +199,49 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, handler)
     print("live demo stopped", flush=True)
     return 0
+
+
+def start_all(
+    procs: Processes, args: argparse.Namespace, conf: Path, broker: Broker, ports: tuple[int, int, int | None]
+) -> bool:
+    """Mosquitto, then the service, the field and (with a port) Prometheus, in the work folder
+    `procs` logs into; waits for the metrics port. False when Mosquitto did not start."""
+    broker_port, metrics_port, prom_port = ports
+    work = procs.work
+    procs.start("broker", [broker.binary, "-c", str(broker.conf_path)])
+    if not wait_port(broker_port):
+        print(f"error: mosquitto did not start: {broker.log_tail(5)}", file=sys.stderr)
+        return False
+    creds = str(work / "broker" / CREDENTIALS_DIR)
+    run = [sys.executable, "run_controller.py", "--config", str(conf)]
+    procs.start("service", [*run, "run", "--credentials", creds])
+    procs.start(
+        "field",
+        [
+            *run,
+            "field",
+            str(args.sumocfg.resolve()),
+            "--out",
+            str(work / "field"),
+            "--intersections",
+            str(args.intersections.resolve()),
+            "--credentials",
+            creds,
+        ],
+    )
+    if prom_port:
+        procs.start(
+            "prometheus",
+            [
+                PROMETHEUS,
+                f"--config.file={prometheus_config(work, metrics_port)}",
+                f"--storage.tsdb.path={work / 'prometheus'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+        )
+    wait_port(metrics_port, 30.0)
+    (work / "credentials").symlink_to(work / "broker" / CREDENTIALS_DIR)
+    return True
 
 
 if __name__ == "__main__":
