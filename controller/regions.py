@@ -140,16 +140,31 @@ def _fiedler_order(sub: csr_matrix) -> np.ndarray:
     lap = laplacian(sub.astype(float))
     try:
         if n <= 400:
-            _vals, vecs = np.linalg.eigh(lap.toarray())
+            vals, vecs = np.linalg.eigh(lap.toarray())
         else:  # shift-invert around a small negative shift: L + 0.01 I is positive definite
-            _vals, vecs = eigsh(lap.tocsc(), k=2, sigma=-0.01, which="LM", v0=np.linspace(1.0, 2.0, n))
-            vecs = vecs[:, np.argsort(_vals)]
-        fiedler = np.round(vecs[:, 1], 9)
+            vals, vecs = eigsh(lap.tocsc(), k=3, sigma=-0.01, which="LM", v0=np.linspace(1.0, 2.0, n))
+            vals, vecs = vals[np.argsort(vals)], vecs[:, np.argsort(vals)]
+        fiedler = np.round(_fiedler_vector(vals[:3], vecs[:, :3]), 9)
     except Exception:  # ARPACK did not converge: a banded order is still a fair one
         return reverse_cuthill_mckee(sub, symmetric_mode=True)
     if fiedler[0] > fiedler[-1] or (fiedler[0] == fiedler[-1] and fiedler[0] > 0):
         fiedler = -fiedler
     return np.lexsort((np.arange(n), fiedler))
+
+
+def _fiedler_vector(vals: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+    """The eigenvector of the second-smallest eigenvalue (ascending `vals`, columns of `vecs`).
+    Where that eigenvalue is repeated (a square grid's two axes), any vector of its eigenspace is
+    one, and which one a solver returns changes between scipy and LAPACK versions: take the
+    projection of a fixed ramp over the node indices onto that eigenspace instead."""
+    tol = 1e-6 * max(abs(float(vals[1])), 1e-9)
+    same = [k for k in range(1, len(vals)) if abs(float(vals[k] - vals[1])) <= tol]
+    if len(same) == 1:
+        return vecs[:, 1]
+    space = vecs[:, same]
+    ramp = np.linspace(1.0, 2.0, space.shape[0])
+    v = space @ (space.T @ (ramp - ramp.mean()))
+    return v / max(float(np.linalg.norm(v)), 1e-300)
 
 
 def halo(owned: Iterable[str], nbrs: Mapping[str, set[str]], hops: int) -> tuple[str, ...]:

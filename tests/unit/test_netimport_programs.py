@@ -332,7 +332,9 @@ def _ripple(vehicle: list[int], crossings: list[int], n_links: int, last_s: floa
 def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_path):
     """A program that keeps its crossings green over many 1 s stages: each stage would carry the
     whole pedestrian minimum, and the stages' minimum greens alone exceed the longest cycle."""
-    net = cross_net(tmp_path, "xped", None, "--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess")
+    net = cross_net(
+        tmp_path, "xped", None, "--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess"
+    )
     tl = read_net(net).getTrafficLights()[0]
     n_links = len(next(iter(tl.getPrograms().values())).getPhases()[0].state)
     assert n_links == 16  # 12 vehicle links, crossings 12-15 (12 and 14 cross N/S, 13 and 15 E/W)
@@ -340,7 +342,9 @@ def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_
     ew = _ripple([3, 4, 5, 9, 10, 11], [12, 14], n_links, 20.0)
     body = tl_logic("C", "groups", ns + ew)
     plain = _ripple([0, 1, 2, 6, 7, 8], [], n_links, 20.0)[-2:] + _ripple([3, 4, 5, 9, 10, 11], [], n_links, 20.0)[-2:]
-    ok = import_network(net, tmp_path / "ok", CFG, additional=[additional(tmp_path, "ok.add.xml", tl_logic("C", "p", plain))])
+    ok = import_network(
+        net, tmp_path / "ok", CFG, additional=[additional(tmp_path, "ok.add.xml", tl_logic("C", "p", plain))]
+    )
     assert ok.skipped == ()  # the same links in two plain stages import
     slow_walk = replace(CFG, timing=replace(CFG.timing, ped_walk_s=10.0))  # 15.3 s a crossing, 12 stages
     result = import_network(net, tmp_path / "j", slow_walk, additional=[additional(tmp_path, "g.add.xml", body)])
