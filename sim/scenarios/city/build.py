@@ -345,8 +345,18 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
         for e in ln["stops"]:
             out.append(f'        <stop busStop="bs_{e}" duration="{BUS_DWELL}"/>')
         out.append("    </route>")
+    cars, expected = car_flows(weights, scale, fringe)
+    elems = [*bus_flows(lines), *cars]
+    elems.sort(key=lambda t: t[:3])
+    out += [t[3] for t in elems]
+    out.append("</routes>\n")
+    path.write_text("\n".join(out), encoding="utf-8")
+    return {"expected_general": expected, "buses": sum(t[4] for t in elems), "weights": weights, "scale": scale}
 
-    elems = []  # (begin, order, xml)
+
+def bus_flows(lines: list[dict]) -> list[tuple]:
+    """A flow per bus line: (begin s, 0, line index, xml, buses)."""
+    elems = []
     for i, ln in enumerate(lines):
         begin = 30 + 75 * i  # stagger the four directional services
         n = len(range(begin, DEMAND_END, BUS_HEADWAY))
@@ -361,6 +371,13 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
                 n,
             )
         )
+    return elems
+
+
+def car_flows(weights: dict, scale: float, fringe) -> tuple[list[tuple], float]:
+    """The general traffic's flows, one per OD pair and PROFILE interval, as (begin s, 1, pair
+    index, xml, 0), and the vehicles they are expected to bring."""
+    elems = []
     expected = 0.0
     for k, share in enumerate(PROFILE):
         b, e = k * INTERVAL, (k + 1) * INTERVAL
@@ -379,11 +396,7 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
                     0,
                 )
             )
-    elems.sort(key=lambda t: t[:3])
-    out += [t[3] for t in elems]
-    out.append("</routes>\n")
-    path.write_text("\n".join(out), encoding="utf-8")
-    return {"expected_general": expected, "buses": sum(t[4] for t in elems), "weights": weights, "scale": scale}
+    return elems, expected
 
 
 def summary(layout: dict, net, info: dict) -> str:
