@@ -110,21 +110,10 @@ class MqttLoop:
         self.clock = None if realtime_factor is None else ScaledClock(realtime_factor)
         self.offset_s = 0.0 if self.clock is None else self.clock.now() + 1.0 - begin_s  # first second in 1 s
         start_s = begin_s if self.clock is None else self.clock.now()
-        # Plans cross the broker signed with a throw-away key the roadsides are provisioned with.
-        keyring = new_keyring("replay")
-        for jid, rc in field.roadside.items():
-            rc.set_keys(keyring.for_junction(jid))
-        self.regions = sharded_regions(cfg, junctions)
-        # in this process, on threads (not sharded); in processes of their own (sharded)
         self.nodes: list[ServiceNode] = []
         self.procs: list[RegionProcess] = []
-        if self.regions:
-            self.procs = [
-                RegionProcess(_region_spec(broker, cfg, junctions, r, policy, start_s, keyring, realtime_factor))
-                for r in self.regions
-            ]
-        else:
-            self.nodes = [self._node(cfg, junctions, policy, start_s, keyring, metrics, archive)]
+        self.regions = sharded_regions(cfg, junctions)
+        self._controllers(cfg, junctions, policy, start_s, realtime_factor, metrics, archive)
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
@@ -138,6 +127,30 @@ class MqttLoop:
         ]
         for th in self._threads:
             th.start()
+
+    def _controllers(
+        self,
+        cfg: Config,
+        junctions: dict,
+        policy: str,
+        start_s: float,
+        realtime_factor: float | None,
+        metrics: ServiceMetrics | None,
+        archive: Recorder | None,
+    ) -> None:
+        """The controller: in this process, on a thread (not sharded: self.nodes), or one process
+        per region of self.regions (self.procs). Plans cross the broker signed with a throw-away
+        key the roadsides are provisioned with here."""
+        keyring = new_keyring("replay")
+        for jid, rc in self.field.roadside.items():
+            rc.set_keys(keyring.for_junction(jid))
+        if self.regions:
+            self.procs = [
+                RegionProcess(_region_spec(self.broker, cfg, junctions, r, policy, start_s, keyring, realtime_factor))
+                for r in self.regions
+            ]
+        else:
+            self.nodes = [self._node(cfg, junctions, policy, start_s, keyring, metrics, archive)]
 
     def _node(
         self,
