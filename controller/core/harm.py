@@ -94,11 +94,17 @@ class HarmParams:
     # the fixed side's exit blockage from its own replay of the neighbours' approaches
     # (netshadow.fixed_block); false: the blockage measured under the policy, on both sides
     spill_back: bool = True
+    # a fall of the demand brings a repeat offender back only while no lane of the junction holds
+    # a hidden queue (an approach overrun: the loops count what the jam lets through, not demand)
+    fall_needs_room: bool = False
+    # the replay discharges the movements that share a lane as one queue (shadow.pooled_served);
+    # false: each movement its own point queue, its arrivals and saturation flow its share of the lane's
+    shared_lane_queue: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("enabled", "validate_return", "spill_back"):
+            if f.name in ("enabled", "validate_return", "spill_back", "fall_needs_room", "shared_lane_queue"):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -429,7 +435,8 @@ def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     policy lost again each time, so it stays on the city's plan. Otherwise at once while
     the junction has lost at most timed_returns times in a row; a repeat offender waits for its
     demand (the replay's, measured under the fixed plan) to move by more than demand_shift from
-    what it was when the hold ended."""
+    what it was when the hold ended; with fall_needs_room a fall counts only while no approach is
+    overrun (overrun)."""
     if now_s - state.since_s < state.hold_s:
         return None
     if 0 < params.max_losses <= state.relapses:
@@ -437,9 +444,21 @@ def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     if state.relapses <= params.timed_returns:
         return f"hold of {state.hold_s:.0f} s over"
     d0, d = state.demand_ref_pcu_h, state.replay.demand_pcu_h
-    if d0 > 0 and abs(d - d0) > params.demand_shift * d0:
-        return f"demand changed by {d / d0 - 1.0:+.0%} since the hold ended ({d0:.0f} -> {d:.0f} PCU/h)"
-    return None
+    if d0 <= 0 or abs(d - d0) <= params.demand_shift * d0:
+        return None
+    if d < d0 and params.fall_needs_room and overrun(state):
+        return None
+    return f"demand changed by {d / d0 - 1.0:+.0%} since the hold ended ({d0:.0f} -> {d:.0f} PCU/h)"
+
+
+def overrun(state: HarmState) -> bool:
+    """Whether some lane of the junction holds a hidden queue now (the estimator's, upstream of
+    an advance loop that stands or of a full lane; HarmState.measured_hidden_pcu). There the
+    arrivals the loops count are what the jam lets through (the hidden queue is bounded, the
+    discharge held by the queue ahead): a lower bound of the demand, so a fall read there is not a
+    fall of the demand."""
+    hidden = state.measured_hidden_pcu
+    return hidden is not None and bool((hidden > 0).any())
 
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:

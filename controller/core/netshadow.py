@@ -164,6 +164,7 @@ class NetworkProgram:
     pair_weight: np.ndarray  # (pairs,) its lane_mean entry
     transit: np.ndarray  # (junctions,) bool: not Program.no_transit
     spill: Spill | None = None  # the links between junctions; None: the fixed side keeps Estimate.block
+    lane_group: np.ndarray | None = None  # (movements,) Program.lane_group over the network; None: none
 
     @staticmethod
     def build(programs: Sequence[Program], spill: Spill | None = None) -> NetworkProgram:
@@ -199,6 +200,7 @@ class NetworkProgram:
             pair_weight=pw,
             transit=np.array([not p.no_transit for p in progs], dtype=bool),
             spill=spill,
+            lane_group=_lane_groups(progs),
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -224,6 +226,20 @@ class NetworkProgram:
         ticks = np.minimum(np.rint(travel_s / dt), TRANSIT_MAX_TICKS - 1).astype(int)
         out: np.ndarray = np.where(self.transit[self.mov_junction], ticks, 0)
         return out
+
+
+def _lane_groups(programs: Sequence[Program]) -> np.ndarray | None:
+    """Every junction's Program.lane_group, numbered apart over the network (a junction without
+    one: each movement its own group); None when no junction has one."""
+    if all(p.lane_group is None for p in programs):
+        return None
+    parts, offset = [], 0
+    for p in programs:
+        n = p.service_or_red.shape[1]
+        g = np.arange(n) if p.lane_group is None else p.lane_group
+        parts.append(g + offset)
+        offset += int(g.max()) + 1 if n else 0
+    return np.concatenate(parts).astype(int)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ the green timeline, so that the model's bias cancels in their comparison:
   times `permitted_ratio`
   in a phase that serves the movement only with permissive ('g') links, as the policies assume,
   from `startup_lost_s` after the green's onset until `extension_s` after its end, into the
-  intergreen (HCM's effective green g = G - l1 + e, the yellow's usable part).
+  intergreen (HCM's effective green g = G - l1 + e, the yellow's usable part). With
+  `shared_lanes` ([harm] shared_lane_queue) the movements a shared lane links discharge as one
+  queue (lane_groups, pooled_served): a lane is one stream, in lane order.
 - fixed side: the base program of the junction model (phases in index order with their
   `base_green_s`, the derived intergreen between consecutive phases), at the position
   (t - base_offset_s) mod base cycle, t the start of the second the status reports (SUMO's own
@@ -105,6 +107,44 @@ def approaches(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     return approach, np.maximum(np.array(storage, dtype=float), 1.0)
 
 
+def lane_groups(lane_share: np.ndarray) -> np.ndarray | None:
+    """(movements,) the group of each movement: movements linked by sharing a lane (`lane_share`,
+    (movements, lanes) > 0), transitively, numbered 0.. in order of first movement; None when no
+    lane is shared (every movement its own group)."""
+    on = lane_share > 0
+    if not (on.sum(axis=0) > 1).any():
+        return None
+    group = np.arange(on.shape[0])
+    changed = True
+    while changed:  # a movement takes the smallest group of any movement on any of its lanes
+        lane_min = np.where(on, group[:, None], on.shape[0]).min(axis=0)
+        new = np.minimum(group, np.where(on, lane_min[None, :], on.shape[0]).min(axis=1))
+        changed = bool((new != group).any())
+        group = new
+    out: np.ndarray = np.unique(group, return_inverse=True)[1].astype(int)
+    return out
+
+
+def pooled_served(waiting: np.ndarray, capacity: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """(rows, movements): what each movement discharges when the movements of one lane group that
+    have capacity this interval (`capacity` > 0: served by the phase) discharge as one queue: a
+    shared lane is one stream in lane order, so its movements leave at the group's summed
+    capacity, each in proportion to what waits of it (FIFO on average). A movement without
+    capacity discharges nothing, whatever its lane mates do (it waits at the head of its lane:
+    its own turn is red). Movements alone in their group: min(waiting, capacity), exactly."""
+    rows, n = waiting.shape
+    n_g = int(group.max()) + 1 if n else 0
+    key = np.where(capacity > 0, group[None, :], n_g + np.arange(n)[None, :]) + (n_g + n) * np.arange(rows)[:, None]
+    size = (n_g + n) * rows
+    wait_g = np.bincount(key.ravel(), waiting.ravel(), minlength=size)
+    served_g = np.minimum(wait_g, np.bincount(key.ravel(), capacity.ravel(), minlength=size))
+    share = np.divide(waiting, wait_g[key], out=np.zeros_like(waiting), where=wait_g[key] > 0)
+    pooled = np.minimum(share * served_g[key], waiting)
+    alone = (np.bincount(key.ravel(), minlength=size) == 1)[key]
+    out: np.ndarray = np.where(alone, np.minimum(waiting, capacity), pooled)
+    return out
+
+
 def spill_pcu(queue_pcu: np.ndarray, approach: np.ndarray, storage_pcu: np.ndarray) -> float:
     """PCU of the queues (movements,) standing beyond their approach's storage: upstream of the
     approach, where they hold traffic that never crosses this signal (core/spillback.py)."""
@@ -139,13 +179,20 @@ class Program:
     lane_mean: np.ndarray  # (movements, lanes): mean over a movement's lanes
     approach: np.ndarray | None = None  # (movements,) the movement's approach (its from edge), 0..
     approach_storage_pcu: np.ndarray | None = None  # (approaches,) PCU its lanes hold between the loops
+    # (movements,) the movement's lane group (movements linked by a shared lane, numbered 0..), for
+    # their discharge as one queue (serve); None: every movement its own queue
+    lane_group: np.ndarray | None = None
 
     @property
     def no_transit(self) -> bool:
         return not self.zone_m.any()
 
     @staticmethod
-    def build(layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float) -> Program:
+    def build(
+        layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float, shared_lanes: bool = False
+    ) -> Program:
+        """The junction's replay data; `shared_lanes` ([harm] shared_lane_queue): movements that
+        share a lane discharge as one queue (lane_groups)."""
         j = layout.junction
         n = len(j.phases)
         ends, phases, t = [], [], 0.0
@@ -179,6 +226,7 @@ class Program:
             lane_mean,
             approach,
             storage,
+            lane_groups(layout.lane_share) if shared_lanes else None,
         )
 
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
@@ -288,7 +336,10 @@ def serve(
     usable_s = np.where(green, green_s - program.startup_lost_s, program.extension_s - red_s + dt)
     capacity = last_rate * np.minimum(np.maximum(usable_s, 0.0), dt)
     waiting = s.queue_pcu + arrivals
-    served = np.minimum(waiting, capacity)
+    if program.lane_group is None:
+        served = np.minimum(waiting, capacity)
+    else:  # [harm] shared_lane_queue: a shared lane's movements as one queue
+        served = pooled_served(waiting, capacity, program.lane_group)
     queue = waiting - served
     return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
 

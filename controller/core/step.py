@@ -135,7 +135,11 @@ class Core:
         self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
         self.programs = {
             jid: shadow.Program.build(
-                lay, cfg.max_pressure.permitted_sat_ratio, cfg.harm.startup_lost_s, cfg.harm.extension_s
+                lay,
+                cfg.max_pressure.permitted_sat_ratio,
+                cfg.harm.startup_lost_s,
+                cfg.harm.extension_s,
+                cfg.harm.shared_lane_queue,
             )
             for jid, lay in self.layouts.items()
         }

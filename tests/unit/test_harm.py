@@ -627,3 +627,41 @@ def test_a_network_without_a_controllable_junction_steps(policy):
         state, result = core.step(state, [], [], t)
         assert result.commands == ()
     assert state.junctions == {}
+
+
+def _held(demand_pcu_h: float, hidden_pcu: float) -> harm.HarmState:
+    """A repeat offender in fixed mode since 0 s, its 300 s hold over, its demand 1,000 PCU/h when
+    the hold ended and `demand_pcu_h` now, `hidden_pcu` of hidden queue on its last movement."""
+    lay = Layout.build(two_phase())
+    n = len(lay.junction.movements)
+    hs = harm.initial(shadow.Program.build(lay, 0.4, 0.0, 0.0), n, 0.0)
+    replay = replace(hs.replay, demand_pcu=demand_pcu_h / 3600.0 * 900.0, demand_s=900.0)
+    hidden = np.zeros(n)
+    hidden[-1] = hidden_pcu
+    return replace(
+        hs, replay=replay, mode="fixed", hold_s=300.0, relapses=2, demand_ref_pcu_h=1000.0, measured_hidden_pcu=hidden
+    )
+
+
+def test_a_fall_of_the_demand_under_an_overrun_approach_brings_no_return():
+    """fall_needs_room: a demand 40 % down while a lane holds a hidden queue (the loops count what
+    the jam lets through) keeps the junction on its plan; the same fall with every approach free,
+    or a rise under the jam, brings it back. Off (the default), the fall brings it back either way."""
+    assert not HarmParams().fall_needs_room and not load_config("config.toml").harm.fall_needs_room
+    on = replace(FAST, timed_returns=0, fall_needs_room=True)
+    assert harm.decide(_held(600.0, 3.0), 400.0, on)[1] is None
+    assert harm.overrun(_held(600.0, 3.0)) and not harm.overrun(_held(600.0, 0.0))
+    back = harm.decide(_held(600.0, 0.0), 400.0, on)
+    assert back[0].mode == "policy" and "demand changed by -40%" in str(back[1])
+    assert harm.decide(_held(1500.0, 3.0), 400.0, on)[0].mode == "policy"
+    off = replace(on, fall_needs_room=False)
+    assert harm.decide(_held(600.0, 3.0), 400.0, off)[0].mode == "policy"
+
+
+@pytest.mark.parametrize("key", ["fall_needs_room", "shared_lane_queue"])
+def test_harm_switches_are_true_or_false(tmp_path, key):
+    bad = tmp_path / "c.toml"
+    bad.write_text(f"[harm]\n{key} = 1\n")
+    with pytest.raises(ConfigError, match=f"harm.{key}"):
+        load_config(bad)
+    assert getattr(load_config("config.toml").harm, key) is False  # shipped off

@@ -13,8 +13,10 @@ import pytest
 from controller.config import Config
 from controller.core import estimation, harm, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
+from controller.junctions import parse_intersection
 from controller.model import SignalStatus
 from tests.unit.test_netestimate import _junctions, _snapshot
+from tests.unit.test_shadow import _shared_left_raw
 
 WINDOW_S = 300.0
 
@@ -60,13 +62,17 @@ def _reference_block_fixed(spill, ref, ests, active) -> dict:
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-@pytest.mark.parametrize("spill_back", [True, False])
-def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool, spill_back: bool):
+@pytest.mark.parametrize(("spill_back", "shared_lanes"), [(True, False), (False, False), (True, True)])
+def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool, spill_back: bool, shared_lanes):
     rng = random.Random(11)
-    js = _chained(_junctions())
+    js = _junctions()
+    if shared_lanes:  # [harm] shared_lane_queue, with a junction whose lane two movements share
+        js["F"] = parse_intersection({**_shared_left_raw(), "id": "F"}, "F.toml")
+    js = _chained(js)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in layouts.items()}
+    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes) for jid, lay in layouts.items()}
     assert any(not p.no_transit for p in programs.values())  # the transit ring is exercised
+    assert any(p.lane_group is not None for p in programs.values()) == shared_lanes
     links = estimation.LinkLayout.build(layouts)
     spill = netshadow.Spill.build(layouts, links) if spill_back else None
     net = netshadow.NetworkProgram.build(list(programs.values()), spill)

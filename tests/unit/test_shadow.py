@@ -222,3 +222,57 @@ def test_spill_by_approach_is_each_rows_own_bincount_bit_for_bit():
         want = np.maximum(np.bincount(approach, q[row], minlength=4) - storage, 0.0)
         assert np.array_equal(got[row], want)
         assert shadow.spill_pcu(q[row], approach, storage) == float(want.sum())
+
+
+def _shared_left_raw() -> dict:
+    """two_phase with a left N_L from eN in N_T's lane eN_0 (link 4, permissive 'g' in the N/S
+    phase); the lane's 1800 PCU/h split 900 / 900 between them."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    raw["phases"][0]["state"] += "g"
+    raw["phases"][1]["state"] += "r"
+    raw["movements"][0]["sat_flow_pcu_h"] = 900.0
+    raw["movements"].append(
+        {
+            "id": "N_L",
+            "approach": "N",
+            "turn": "left",
+            "from_edge": "eN",
+            "lanes": ["eN_0"],
+            "links": [4],
+            "sat_flow_pcu_h": 900.0,
+            "storage_pcu": 10.0,
+            "conflicts": ["E_T", "W_T"],
+        }
+    )
+    return raw
+
+
+def test_a_shared_lane_discharges_as_one_queue():
+    """shared_lanes ([harm] shared_lane_queue): N_T and N_L share eN_0, 10 PCU of each counted
+    there, 13 s of N/S green (11 s usable). Apart, N_L leaves at 0.4 of its 900 PCU/h (1.1 PCU)
+    while N_T leaves at 900 (2.75): N_L's queue grows apart from the through traffic in its own
+    lane, which a lane cannot do. As one queue they leave at the summed 0.35 PCU/s, each in
+    proportion to what waits of it: 3.85 PCU, the two queues equal."""
+    lay = layout(_shared_left_raw())
+    n_l = len(lay.junction.movements) - 1
+    apart = run(lay, program(lay), [0] * 13, {0: {N_T: 10.0, n_l: 10.0}})
+    assert apart.controlled.queue_pcu[[N_T, n_l]] == pytest.approx([7.25, 8.9])
+    prog = replace(shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes=True), zone_m=np.zeros(n_l + 1))
+    assert prog.lane_group is not None and prog.lane_group[N_T] == prog.lane_group[n_l]
+    one = run(lay, prog, [0] * 13, {0: {N_T: 10.0, n_l: 10.0}})
+    assert one.controlled.queue_pcu[[N_T, n_l]] == pytest.approx([10.0 - 3.85 / 2] * 2)
+    assert one.fixed.queue_pcu[N_T] == pytest.approx(one.fixed.queue_pcu[n_l])  # the fixed side alike
+    # no lane shared: no group, the replay as before
+    assert shadow.Program.build(layout(), 0.4, 2.0, 2.0, shared_lanes=True).lane_group is None
+
+
+def test_pooled_served_by_hand():
+    """Movements 0, 1 share a lane, 2, 3 another. Row 0: 0 and 1 green, 6 PCU waiting, 0.6 of
+    capacity: 0.5 and 0.1 leave (5:1); 3 is red (capacity 0): nothing leaves it, and 2 alone
+    leaves min(2, 0.3). Row 1: 0 and 1 have nothing; 2 and 3 leave 2 of their 4, 1.5 and 0.5."""
+    assert shadow.lane_groups(np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0.5]])).tolist() == [0, 0, 1, 1]
+    waiting = np.array([[5.0, 1.0, 2.0, 2.0], [0.0, 0.0, 3.0, 1.0]])
+    capacity = np.array([[0.1, 0.5, 0.3, 0.0], [0.2, 0.2, 1.0, 1.0]])
+    served = shadow.pooled_served(waiting, capacity, np.array([0, 0, 1, 1]))
+    assert served == pytest.approx(np.array([[0.5, 0.1, 0.3, 0.0], [0.0, 0.0, 1.5, 0.5]]))
