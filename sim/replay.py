@@ -160,8 +160,9 @@ def scenario_counters(junctions, net, turning_counts: bool = True) -> dict[str, 
     }
 
 
-def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, window: Window) -> tuple[Path, dict]:
-    """OUT/scenario/replay.sumocfg for the window; returns it and what the demand is made of."""
+def scenario_net(req: ReplayRequest, meta: dict) -> Path:
+    """The SUMO network the window is rebuilt on: --net, else the one the recording's meta.json
+    names. DefinitionError when there is none that exists."""
     net_file = Path(req.net or meta.get("net_file", ""))
     if not str(net_file) or not net_file.is_file():
         raise DefinitionError(
@@ -170,6 +171,38 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
             f"no SUMO network: {net_file or 'none given'} (the recording's "
             f"meta.json names none that exists; pass --net NET.net.xml)",
         )
+    return net_file
+
+
+@dataclass(frozen=True)
+class CountTargets:
+    """The window's loop counts as routeSampler's targets: per vehicle class the counted edges
+    and turns (`counters`), the counts per loop and interval (demand.interval_counts), the
+    scenario time of the first interval (s), the number of intervals, and per counted edge the
+    lag from where the routes start (s, demand.edge_lags_s)."""
+
+    counters: dict[str, list[demand.EdgeCounter]]
+    loop_counts: dict
+    begin_s: float
+    intervals: int
+    lags_s: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ClassRoutes:
+    """The routes rebuilt per vehicle class: their files, the counted passes asked of each class
+    and the vehicles sampled, and the permit vTypes and routes of the cars on streets closed to
+    cars (permit_cars; none when there are none)."""
+
+    files: list[Path]
+    asked: dict[str, int]
+    rebuilt: dict[str, int]
+    permit: list[Path]
+
+
+def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, window: Window) -> tuple[Path, dict]:
+    """OUT/scenario/replay.sumocfg for the window; returns it and what the demand is made of."""
+    net_file = scenario_net(req, meta)
     out = req.out_dir / "scenario"
     out.mkdir(parents=True, exist_ok=True)
     junctions = load_intersections(site / "meta" / "intersections")
@@ -197,58 +230,85 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
         turnarounds=turns,
     )
     sources = [Path(f) for f in meta.get("route_files", []) + meta.get("additional_files", [])]
-    route_files = [demand.write_vtypes(out / "vtypes.rou.xml", sources)]
+    vtypes = demand.write_vtypes(out / "vtypes.rou.xml", sources)
     every = (*candidates.entries, *candidates.anywhere)  # the lags: from where the routes will start
     starts = candidates.entries if params.entries_first and candidates.entries else every
     candidate_edges = [r for c in starts for r in demand.read_routes(c)]
     lags = demand.edge_lags_s(net, candidate_edges, sorted({c.edge for cs in counters.values() for c in cs}))
-    asked: dict[str, int] = {}
+    targets = CountTargets(counters, loop_counts, begin, n_iv, lags)
+    routes = class_route_files(req, params, junctions, net, net_file, candidates, targets, ways, sources)
+    sampled = [r for f in routes.files for r in demand.read_routes(f)] or candidate_edges
+    # the permit routes are not for the queued cars: their routes pass lanes closed to cars
+    queued, queue_pcu = queued_vehicles(cfg, site, window, junctions, net, sampled, begin, out)
+    info = {
+        "counted_edges": counted,
+        "turning_counts": len(counters["car"]) - counted,
+        "counted_passes_by_class": routes.asked,
+        "vehicles_by_class": routes.rebuilt,
+        "queued_vehicles": queued,
+        "queue_pcu_estimated": round(queue_pcu, 1),
+        "intervals": n_iv,
+        "net_file": str(net_file),
+    }
+    route_files = [vtypes, *routes.files, *routes.permit, out / "queues.rou.xml"]
+    end_s = window.to_s - window.offset_s
+    additional = meta.get("additional_files", [])
+    return write_sumocfg(out / "replay.sumocfg", net_file, route_files, additional, begin, end_s), info
+
+
+def class_route_files(
+    req: ReplayRequest,
+    params: ReplayConfig,
+    junctions: dict,
+    net,
+    net_file: Path,
+    candidates: demand.Candidates,
+    targets: CountTargets,
+    ways,
+    sources: list[Path],
+) -> ClassRoutes:
+    """Per vehicle class, OUT/scenario/counts_<class>.xml (the class's counted passes) and the
+    routes sampled against it (class_routes, from the entries with `routes_from_entries`); the
+    cars counted on streets closed to cars first (`restricted_lane_cars`: permit_cars)."""
+    out = req.out_dir / "scenario"
+    t = targets
     loops = demand.loop_edges(junctions, net)
+    files: list[Path] = []
     permit: list[Path] = []
+    asked: dict[str, int] = {}
     rebuilt: dict[str, int] = {}
     for cls in VEHICLE_CLASSES:
         edgedata = out / f"counts_{cls}.xml"
         asked[cls] = demand.write_edgedata(
-            edgedata, counters[cls], loop_counts, cls, begin, params.interval_s, n_iv, lags
+            edgedata, t.counters[cls], t.loop_counts, cls, t.begin_s, params.interval_s, t.intervals, t.lags_s
         )
         if cls == "car" and params.restricted_lane_cars:
-            counts = (demand.restricted_counters(junctions, net), loop_counts, begin, n_iv, lags)
-            edgedata, permit = permit_cars(req, params, net, counters[cls], counts, edgedata, sources)
+            counts = (demand.restricted_counters(junctions, net), t.loop_counts, t.begin_s, t.intervals, t.lags_s)
+            edgedata, permit = permit_cars(req, params, net, t.counters[cls], counts, edgedata, sources)
         if asked[cls]:
-            files = class_routes(req, params, net, net_file, candidates, counters[cls], edgedata, cls, ways)
+            own = class_routes(req, params, net, net_file, candidates, t.counters[cls], edgedata, cls, ways)
             if params.routes_from_entries:
-                files = demand.routes_from_entries(net, files, loops, demand.SUMO_VCLASS[cls], begin)
-            route_files += files
-            rebuilt[cls] = sum(demand.count_vehicles(f) for f in files)
+                own = demand.routes_from_entries(net, own, loops, demand.SUMO_VCLASS[cls], t.begin_s)
+            files += own
+            rebuilt[cls] = sum(demand.count_vehicles(f) for f in own)
     if permit:
         rebuilt["car_permit"] = demand.count_vehicles(permit[-1])
-    sampled = [r for f in route_files[1:] for r in demand.read_routes(f)] or candidate_edges
-    route_files += permit  # not for the queued cars: their routes pass lanes closed to cars
-    before = read_archive(site, "detectors", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
-    status = read_archive(site, "status", max(window.first_s, window.start_s - params.warmup_s), window.start_s)
+    return ClassRoutes(files, asked, rebuilt, permit)
+
+
+def queued_vehicles(
+    cfg: Config, site: Path, window: Window, junctions: dict, net, sampled: list[list[str]], begin_s: float, out: Path
+) -> tuple[int, float]:
+    """The queues the service's estimator saw at the window's start (over the recording's
+    `warmup_s` before it) as standing vehicles on routes from `sampled`, in OUT/queues.rou.xml.
+    Returns the vehicles written and the queue estimated (PCU)."""
+    warm_from_s = max(window.first_s, window.start_s - cfg.replay.warmup_s)
+    before = read_archive(site, "detectors", warm_from_s, window.start_s)
+    status = read_archive(site, "status", warm_from_s, window.start_s)
     queues = demand.estimated_queues(junctions, before, status, cfg) if before.num_rows else {}
-    queued = demand.write_queue_vehicles(
-        out / "queues.rou.xml", queues, net, sampled, begin, cfg.detectors.vehicle_spacing_m
-    )
-    route_files.append(out / "queues.rou.xml")
-    info = {
-        "counted_edges": counted,
-        "turning_counts": len(counters["car"]) - counted,
-        "counted_passes_by_class": asked,
-        "vehicles_by_class": rebuilt,
-        "queued_vehicles": queued,
-        "queue_pcu_estimated": round(sum(queues.values()), 1),
-        "intervals": n_iv,
-        "net_file": str(net_file),
-    }
-    return write_sumocfg(
-        out / "replay.sumocfg",
-        net_file,
-        route_files,
-        meta.get("additional_files", []),
-        begin,
-        window.to_s - window.offset_s,
-    ), info
+    spacing_m = cfg.detectors.vehicle_spacing_m
+    queued = demand.write_queue_vehicles(out / "queues.rou.xml", queues, net, sampled, begin_s, spacing_m)
+    return queued, sum(queues.values())
 
 
 def ways_in(params: ReplayConfig, junctions, net, loop_counts: dict):
