@@ -150,23 +150,9 @@ def write_permit_vtypes(path: Path, sources: list[Path], vclass: str) -> Path:
     """The vType (or vTypeDistribution) PERMIT_VTYPE of the cars on lanes closed to cars: the
     recorded scenario's own vTypes of SUMO vClass `vclass`, renamed, with their probabilities,
     where it defines any; else SUMO's defaults for `vclass`."""
-    found = []
-    for src in (s for s in sources if s.is_file()):
-        try:
-            types = (el for _ev, el in ET.iterparse(src) if el.tag == "vType")
-            found += [copy.deepcopy(el) for el in types if el.get("vClass") == vclass]
-        except ET.ParseError as exc:
-            log.warning("vTypes of %s not read: %s", src, exc)
     root = ET.Element("routes")
-    if not found:
-        ET.SubElement(root, "vType", id=PERMIT_VTYPE, vClass=vclass)
-    else:
-        dist = ET.SubElement(root, "vTypeDistribution", id=PERMIT_VTYPE)
-        for k, el in enumerate(found):
-            dist.append(renamed(el, f"{PERMIT_VTYPE}_{k}"))
-    ET.indent(root)
-    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
-    return path
+    add_vtype(root, PERMIT_VTYPE, vclass, [el for el in source_vtypes(sources) if el.get("vClass") == vclass])
+    return write_xml(path, root)
 
 
 def window_counts(edgedata: Path) -> dict[str, int]:
@@ -264,8 +250,7 @@ def write_edgedata(
                 ET.SubElement(iv, "edgeRelation", {"from": c.edge, "to": c.to_edge, "entered": n})
             else:
                 ET.SubElement(iv, "edge", id=c.edge, entered=n)
-    ET.indent(root)
-    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    write_xml(path, root)
     return total
 
 
@@ -283,20 +268,46 @@ def scenario_vtypes(sources: list[Path]) -> dict[str, list[ET.Element]]:
     defines for it (in its route and additional files), by their vClass as the field classifies
     them (sim/field.py); vClasses the field has no class for are left out."""
     out: dict[str, list[ET.Element]] = defaultdict(list)
-    for src in sources:
-        if not src.is_file():
-            continue
+    for el in source_vtypes(sources):
+        vclass = el.get("vClass", "passenger")
+        if vclass in KNOWN_VCLASSES:
+            out[vehicle_class(vclass)].append(el)
+    return out
+
+
+def source_vtypes(sources: list[Path]) -> list[ET.Element]:
+    """Copies of the vType elements (with their children) of the files in `sources` that exist,
+    in file order; a file SUMO's XML cannot be read from is named in a warning (the vTypes
+    before the error are kept)."""
+    out = []
+    for src in (s for s in sources if s.is_file()):
         try:
             for _ev, el in ET.iterparse(src):
                 if el.tag == "vType":
-                    vclass = el.get("vClass", "passenger")
-                    if vclass in KNOWN_VCLASSES:
-                        out[vehicle_class(vclass)].append(copy.deepcopy(el))
+                    out.append(copy.deepcopy(el))
                 elif el.tag in ("vehicle", "trip", "flow", "route"):
                     el.clear()
         except ET.ParseError as exc:
             log.warning("vTypes of %s not read: %s", src, exc)
     return out
+
+
+def add_vtype(root: ET.Element, vtype_id: str, vclass: str, found: list[ET.Element]) -> None:
+    """Under `root`, the vType `vtype_id`: SUMO's defaults for `vclass` when `found` is empty, else
+    a vTypeDistribution of the `found` vTypes renamed `<vtype_id>_<k>`, with their probabilities."""
+    if not found:
+        ET.SubElement(root, "vType", id=vtype_id, vClass=vclass)
+        return
+    dist = ET.SubElement(root, "vTypeDistribution", id=vtype_id)
+    for k, el in enumerate(found):
+        dist.append(renamed(el, f"{vtype_id}_{k}"))
+
+
+def write_xml(path: Path, root: ET.Element) -> Path:
+    """`root` written to `path`, indented, with an XML declaration; returns `path`."""
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
 
 
 def write_vtypes(path: Path, sources: list[Path]) -> Path:
@@ -306,16 +317,8 @@ def write_vtypes(path: Path, sources: list[Path]) -> Path:
     found = scenario_vtypes(sources)
     root = ET.Element("routes")
     for cls, vclass in SUMO_VCLASS.items():
-        types = found.get(cls)
-        if not types:
-            ET.SubElement(root, "vType", id=vtype_id(cls), vClass=vclass)
-            continue
-        dist = ET.SubElement(root, "vTypeDistribution", id=vtype_id(cls))
-        for k, el in enumerate(types):
-            dist.append(renamed(el, f"{vtype_id(cls)}_{k}"))
-    ET.indent(root)
-    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
-    return path
+        add_vtype(root, vtype_id(cls), vclass, found.get(cls, []))
+    return write_xml(path, root)
 
 
 def _tool(args: list[str], what: str) -> str:
@@ -653,9 +656,7 @@ def covering_routes(
     for n, edges_text in enumerate(routes):
         ET.SubElement(ET.SubElement(root, "vehicle", id=f"cover_{vclass}_{n}", depart="0"), "route", edges=edges_text)
     log.info("candidate routes: %d through %d counted edges no random route passes", len(routes), len(missing))
-    ET.indent(root)
-    out.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
-    return out
+    return write_xml(out, root)
 
 
 def cut_at_low_counts(path: list[str], counts: Mapping[str, int]) -> list[str]:
@@ -1134,8 +1135,7 @@ def write_queue_vehicles(
             )
             ET.SubElement(v, "route", edges=" ".join(route))
         n += count
-    ET.indent(root)
-    path.write_bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    write_xml(path, root)
     return n
 
 
