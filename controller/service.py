@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from controller.adapters import checkpoints
 from controller.config import Config
 from controller.core import checkpoint, feedarrays, feedbatch
 from controller.core.estimation import Layout
-from controller.core.feed import decode_detector_message, decode_status_report
+from controller.core.feed import RoadsideReport, check_status, decode_detector_message, decode_status_report
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
 from controller.core.policies import make_policy
@@ -230,16 +230,32 @@ class ControllerService:
                     self.recent.add(snap)
 
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
+        """A roadside status message; `junction`: the one its topic names (the body must agree)."""
         if self.metrics is not None:
             self.metrics.message_received("status")
         try:
             report = decode_status_report(payload, self.junctions, self._now_s, self._status_t, self._max_future_s)
-            status = report.status
-            if junction is not None and status.junction != junction:
-                raise FeedError("topic_mismatch", f"{status.junction[:40]} on {junction[:40]}'s topic")
+            _check_topic(report.status.junction, junction)
         except FeedError as exc:
             self._reject(exc)
             return
+        self._take_status(report)
+
+    def on_status_body(self, body: dict[str, Any], junction: str | None = None) -> None:
+        """A roadside status handed over in process as its message's JSON object
+        (messages.status_body): on_status's checks and effects without the JSON (feed.check_status)."""
+        if self.metrics is not None:
+            self.metrics.message_received("status")
+        try:
+            report = check_status(body, self.junctions, self._now_s, self._status_t, self._max_future_s)
+            _check_topic(report.status.junction, junction)
+        except FeedError as exc:
+            self._reject(exc)
+            return
+        self._take_status(report)
+
+    def _take_status(self, report: RoadsideReport) -> None:
+        status = report.status
         self._status_t[status.junction] = status.t_s
         self._statuses.append(status)
         self.ledger.reported(report, self._now_s)
@@ -396,3 +412,9 @@ class ControllerService:
     def advance_clock(self, now_s: float) -> None:
         """Let the validators know the time before a tick's messages arrive."""
         self._now_s = now_s
+
+
+def _check_topic(body_junction: str, topic_junction: str | None) -> None:
+    """FeedError when the transport names a junction (its topic) other than the body's."""
+    if topic_junction is not None and body_junction != topic_junction:
+        raise FeedError("topic_mismatch", f"{body_junction[:40]} on {topic_junction[:40]}'s topic")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from controller.core.feedarrays import DetectorFrame, FrameLayout
-from controller.core.messages import encode_detector_message, encode_status
+from controller.core.messages import encode_body, encode_detector_message, status_body
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from sim.roadside import RoadsideController
 
@@ -259,9 +259,14 @@ class SumoField:
         return cache[state]
 
     def actuate(self, t_s: float) -> list[bytes]:
-        """Run every roadside controller for the coming second; return the status messages of
-        those whose status changed (phase, mode, plan, faults) or was last sent status_every_s ago
-        (status is retained state, not a per-second feed)."""
+        """`actuate_bodies`, each status encoded as its message."""
+        return [encode_body(body) for body in self.actuate_bodies(t_s)]
+
+    def actuate_bodies(self, t_s: float) -> list[dict[str, Any]]:
+        """Run every roadside controller for the coming second; return the status messages'
+        JSON objects (messages.status_body) of those whose status changed (phase, mode, plan,
+        faults) or was last sent status_every_s ago (status is retained state, not a per-second
+        feed)."""
         tl = self.api.trafficlight
         statuses = []
         for jid, rc in self.roadside.items():
@@ -280,7 +285,7 @@ class SumoField:
             last = self._status_sent.get(jid)
             if last is None or last[0] != key or t_s - last[1] >= self.status_every_s:
                 self._status_sent[jid] = (key, t_s)
-                statuses.append(encode_status(rc.status(t_s), rc.status_epoch()))
+                statuses.append(status_body(rc.status(t_s), rc.status_epoch()))
         return statuses
 
     def _resume_program(self, jid: str, phase: int | None, green_s: float = 0.0) -> None:

@@ -46,7 +46,7 @@ from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import MqttClient, Topics, topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
-from controller.core.messages import MESSAGE_VERSION, decode_command
+from controller.core.messages import MESSAGE_VERSION, decode_command, encode_body
 from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError
 from controller.live import LOCKSTEP_TIMEOUT_S, ScaledClock, ServiceNode, run_lockstep, run_realtime
@@ -257,14 +257,14 @@ class MqttLoop:
             self.after_second(self, t_s)
 
     def _publish_statuses(self, t_s: float) -> None:
-        statuses = self.field.actuate(t_s)
-        for payload in statuses:  # the field may report only the junctions whose status changed
-            jid = json.loads(payload)["junction"]
+        bodies = self.field.actuate_bodies(t_s)
+        for body in bodies:  # the field may report only the junctions whose status changed
+            jid = body["junction"]
             if self.offset_s:
-                payload = _shift_t(payload, self.offset_s)
-            self.devices[jid].publish(self.topics.status(jid), payload, qos=1, retain=True)
+                body = {**body, "t": body["t"] + self.offset_s}
+            self.devices[jid].publish(self.topics.status(jid), encode_body(body), qos=1, retain=True)
         self._status_t = t_s
-        self._status_junctions = [json.loads(p)["junction"] for p in statuses]
+        self._status_junctions = [body["junction"] for body in bodies]
 
     def _second_lockstep(self, t_s: float) -> None:
         msgs = self.field.detector_messages(t_s)
@@ -282,7 +282,7 @@ class MqttLoop:
         self.sim.publish(self.topics.clock, json.dumps(clock, separators=(",", ":")).encode(), qos=1)
         plans = self._wait_ticked(t_s)
         for jid, seq in plans:
-            self._apply(jid, self._plans.pop((jid, seq)), t_s)
+            self._apply(jid, seq, self._plans.pop((jid, seq)), t_s)
         self._publish_statuses(t_s)
 
     def _wait_ticked(self, t_s: float) -> list[tuple[str, int]]:
@@ -328,10 +328,10 @@ class MqttLoop:
         if cmd.seq > self._applied_seq.get(jid, -1):  # else a QoS 1 redelivery of an applied plan
             self._plans[(jid, cmd.seq)] = payload
 
-    def _apply(self, jid: str, payload: bytes, t_s: float) -> None:
-        """The junction's roadside checks the message itself (signature, identity, limits)."""
-        cmd = decode_command(payload)
-        self._applied_seq[jid] = max(cmd.seq, self._applied_seq.get(jid, -1))
+    def _apply(self, jid: str, seq: int, payload: bytes, t_s: float) -> None:
+        """The junction's roadside checks the message itself (signature, identity, limits);
+        `seq`: the plan's, as _collect_plan decoded it (its key in _plans)."""
+        self._applied_seq[jid] = max(seq, self._applied_seq.get(jid, -1))
         if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s):
             self.field.refusals += 1
 
@@ -348,7 +348,7 @@ class MqttLoop:
                 break
             self._collect_plan(jid, payload)
         for jid, seq in sorted(self._plans, key=lambda k: k[1]):
-            self._apply(jid, self._plans.pop((jid, seq)), t_s)
+            self._apply(jid, seq, self._plans.pop((jid, seq)), t_s)
         self._publish_statuses(t_s)
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -177,7 +177,9 @@ class InProcessLoop:
             archive=archive,
             hand_over=(lambda cmd: field.receive(cmd, self.now_s)) if plans_to_field else (lambda cmd: None),
         )
-        self._statuses: list[bytes] = []
+        # statuses likewise as their messages' JSON objects, checked by the same feed.check_status
+        # as a status message (the via-MQTT run encodes and decodes them: test_via_mqtt.py)
+        self._statuses: list[dict[str, Any]] = []
 
     @property
     def plans_sent(self) -> int:
@@ -188,17 +190,17 @@ class InProcessLoop:
         return self.service.rejected
 
     def start(self, begin_s: float) -> None:
-        self._statuses = self.field.actuate(begin_s)
+        self._statuses = self.field.actuate_bodies(begin_s)
 
     def second(self, t_s: float) -> None:
         self.now_s = t_s
         service = self.service
         service.advance_clock(t_s)
         service.on_detector_frame(self.field.detector_frame(t_s))  # arrays, not JSON: same rules
-        for payload in self._statuses:
-            service.on_status(payload)
+        for body in self._statuses:
+            service.on_status_body(body)
         service.tick(t_s)
-        self._statuses = self.field.actuate(t_s)
+        self._statuses = self.field.actuate_bodies(t_s)
 
     def close(self) -> None:
         pass

@@ -1,6 +1,7 @@
 """Validation of field messages (detector feeds, roadside status) into model objects.
 
-Pure: bytes in, Snapshot/SignalStatus out, or FeedError with a short machine-readable reason
+Pure: bytes in (or a status's fields, `check_status`, handed over in process), Snapshot or
+SignalStatus out, or FeedError with a short machine-readable reason
 (used as a metrics label) and a human detail. Nothing here keeps state; the caller passes the
 service clock and the last accepted timestamps for the skew and monotonicity checks. The rules
 of a detector reading live in core/feedrules.py, shared with the in-process array feed.
@@ -24,6 +25,13 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 
 
 def _decode(payload: bytes) -> dict[str, Any]:
+    obj = _parse(payload)
+    _check_version(obj)
+    return obj
+
+
+def _parse(payload: bytes) -> dict[str, Any]:
+    """The wire's part of a message's checks: its size, its JSON, an object."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise FeedError("oversize", f"{len(payload)} bytes")
     try:
@@ -34,9 +42,12 @@ def _decode(payload: bytes) -> dict[str, Any]:
         raise FeedError("malformed_json", str(exc)[:80]) from None
     if not isinstance(obj, dict):
         raise FeedError("wrong_type", "message is not a JSON object")
+    return obj
+
+
+def _check_version(obj: dict[str, Any]) -> None:
     if obj.get("v") != MESSAGE_VERSION:
         raise FeedError("bad_version", f"v={obj.get('v')!r}")
-    return obj
 
 
 def _reject_constant(name: str) -> float:
@@ -169,12 +180,26 @@ def decode_status_report(
     last_t_s: Mapping[str, float],
     max_future_s: float,
 ) -> RoadsideReport:
-    """One roadside status -> RoadsideReport, with the rigour of the detector feed: every field
-    present with its JSON type (in_intergreen a boolean, seq and phase integers), numbers finite
-    and in range, t at most max_future_s ahead of the service clock `now_s` and not before the
-    junction's last accepted status (`last_t_s`; the caller records accepted ones, a refused one
-    moves nothing), and a mode a roadside may claim (ROADSIDE_MODES; `manual` is the service's)."""
-    obj = _decode(payload)
+    """One roadside status message -> RoadsideReport: its size and JSON (as a detector
+    message's), then `check_status` on the object."""
+    return check_status(_parse(payload), junctions, now_s, last_t_s, max_future_s)
+
+
+def check_status(
+    obj: dict[str, Any],
+    junctions: Mapping[str, Intersection],
+    now_s: float,
+    last_t_s: Mapping[str, float],
+    max_future_s: float,
+) -> RoadsideReport:
+    """A roadside status's fields (the JSON object of the message, or messages.status_body
+    handed over in process) -> RoadsideReport, with the rigour of the detector feed: the
+    contract's version, every field present with its JSON type (in_intergreen a boolean, seq
+    and phase integers), numbers finite and in range, t at most max_future_s ahead of the
+    service clock `now_s` and not before the junction's last accepted status (`last_t_s`; the
+    caller records accepted ones, a refused one moves nothing), and a mode a roadside may claim
+    (ROADSIDE_MODES; `manual` is the service's)."""
+    _check_version(obj)
     raw_jid = obj.get("junction")
     junction = junctions.get(raw_jid) if isinstance(raw_jid, str) else None
     if junction is None:

@@ -35,9 +35,11 @@ def encode_detector_message(
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def encode_status(status: SignalStatus, epoch: int | None = None) -> bytes:
-    """`epoch`: the epoch of the plan `seq` belongs to (omitted when None: a v1 roadside
-    without plan epochs)."""
+def status_body(status: SignalStatus, epoch: int | None = None) -> dict[str, Any]:
+    """The status message's JSON object, before encoding: what `encode_status` sends and what
+    core/feed.py's `check_status` checks (the in-process field hands it over as it is).
+    `epoch`: the epoch of the plan `seq` belongs to (omitted when None: a v1 roadside without
+    plan epochs)."""
     body = {
         "v": MESSAGE_VERSION,
         "junction": status.junction,
@@ -52,7 +54,17 @@ def encode_status(status: SignalStatus, epoch: int | None = None) -> bytes:
     }
     if epoch is not None:
         body["epoch"] = epoch
+    return body
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """A message's JSON object on the wire (compact separators, as every encoder here)."""
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def encode_status(status: SignalStatus, epoch: int | None = None) -> bytes:
+    """The status message: `status_body` encoded."""
+    return encode_body(status_body(status, epoch))
 
 
 def encode_command(cmd: Command, epoch: int = 0, signer: Signer | None = None) -> bytes:
