@@ -231,23 +231,20 @@ class ControllerService:
 
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
         """A roadside status message; `junction`: the one its topic names (the body must agree)."""
-        if self.metrics is not None:
-            self.metrics.message_received("status")
-        try:
-            report = decode_status_report(payload, self.junctions, self._now_s, self._status_t, self._max_future_s)
-            _check_topic(report.status.junction, junction)
-        except FeedError as exc:
-            self._reject(exc)
-            return
-        self._take_status(report)
+        self._status(decode_status_report, payload, junction)
 
     def on_status_body(self, body: dict[str, Any], junction: str | None = None) -> None:
         """A roadside status handed over in process as its message's JSON object
         (messages.status_body): on_status's checks and effects without the JSON (feed.check_status)."""
+        self._status(check_status, body, junction)
+
+    def _status(self, read: Callable[..., RoadsideReport], raw: Any, junction: str | None) -> None:
+        """One status through `read` (decode_status_report or check_status: the same checks), then
+        its effects, or its refusal counted with the reason."""
         if self.metrics is not None:
             self.metrics.message_received("status")
         try:
-            report = check_status(body, self.junctions, self._now_s, self._status_t, self._max_future_s)
+            report = read(raw, self.junctions, self._now_s, self._status_t, self._max_future_s)
             _check_topic(report.status.junction, junction)
         except FeedError as exc:
             self._reject(exc)
