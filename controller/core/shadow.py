@@ -125,23 +125,24 @@ def lane_groups(lane_share: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def pooled_served(waiting: np.ndarray, capacity: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """(rows, movements): what each movement discharges when the movements of one lane group that
-    have capacity this interval (`capacity` > 0: served by the phase) discharge as one queue: a
-    shared lane is one stream in lane order, so its movements leave at the group's summed
-    capacity, each in proportion to what waits of it (FIFO on average). A movement without
-    capacity discharges nothing, whatever its lane mates do (it waits at the head of its lane:
-    its own turn is red). Movements alone in their group: min(waiting, capacity), exactly."""
-    rows, n = waiting.shape
+def pooled_served(waiting_pcu: np.ndarray, capacity_pcu: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """(rows, movements): what each movement discharges (PCU) when the movements of one lane group
+    that have capacity this interval (`capacity_pcu` > 0: served by the phase) discharge as one
+    queue: a shared lane is one stream in lane order, so its movements leave at the group's summed
+    capacity, each in proportion to what waits of it (`waiting_pcu`; FIFO on average). A movement
+    without capacity discharges nothing, whatever its lane mates do (it waits at the head of its
+    lane: its own turn is red). Movements alone in their group: min(waiting_pcu, capacity_pcu),
+    exactly."""
+    rows, n = waiting_pcu.shape
     n_g = int(group.max()) + 1 if n else 0
-    key = np.where(capacity > 0, group[None, :], n_g + np.arange(n)[None, :]) + (n_g + n) * np.arange(rows)[:, None]
+    key = np.where(capacity_pcu > 0, group[None, :], n_g + np.arange(n)[None, :]) + (n_g + n) * np.arange(rows)[:, None]
     size = (n_g + n) * rows
-    wait_g = np.bincount(key.ravel(), waiting.ravel(), minlength=size)
-    served_g = np.minimum(wait_g, np.bincount(key.ravel(), capacity.ravel(), minlength=size))
-    share = np.divide(waiting, wait_g[key], out=np.zeros_like(waiting), where=wait_g[key] > 0)
-    pooled = np.minimum(share * served_g[key], waiting)
+    wait_g = np.bincount(key.ravel(), waiting_pcu.ravel(), minlength=size)
+    served_g = np.minimum(wait_g, np.bincount(key.ravel(), capacity_pcu.ravel(), minlength=size))
+    share = np.divide(waiting_pcu, wait_g[key], out=np.zeros_like(waiting_pcu), where=wait_g[key] > 0)
+    pooled = np.minimum(share * served_g[key], waiting_pcu)
     alone = (np.bincount(key.ravel(), minlength=size) == 1)[key]
-    out: np.ndarray = np.where(alone, np.minimum(waiting, capacity), pooled)
+    out: np.ndarray = np.where(alone, np.minimum(waiting_pcu, capacity_pcu), pooled)
     return out
 
 
