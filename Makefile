@@ -4,9 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps resco demo live test test-fast test-slow lint bench clean
+.PHONY: setup system-deps bytecode resco demo live test test-fast test-slow lint bench clean
 
-setup: $(STAMP) system-deps
+setup: $(STAMP) system-deps bytecode
 
 # Python packages into a venv; re-run when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 # Debian packages: Mosquitto (the broker), Prometheus (monitoring tests), Chromium (replay report test).
 system-deps:
 	@bash scripts/install-system-deps.sh
+
+# The project's bytecode, written once: every `simulate` and test process would otherwise compile
+# the modules from source where PYTHONDONTWRITEBYTECODE is set (about 0.2 s CPU per process;
+# BENCHMARKS.md, issue 12). Python checks each file's mtime, so an edited module is recompiled.
+bytecode: $(STAMP)
+	@$(PY) -m compileall -q controller sim run_controller.py > /dev/null
 
 demo: setup
 	$(PY) -m sim.demo
