@@ -52,7 +52,7 @@ def default_policies() -> list[str]:
 
 def scenario_config(name: str) -> Path:
     p = Path(name)
-    if p.suffix == ".sumocfg":
+    if p.suffix == ".sumocfg" or p.is_file():  # any SUMO configuration file: run.sumo.cfg too
         return p.resolve()
     cfg = SCENARIOS / name / f"{name}.sumocfg"
     if not cfg.is_file():

@@ -56,7 +56,7 @@ def scenario_config(name: str, out: Path) -> Path:
     """The .sumocfg of a bundled scenario name or a path; a scenario outside this repository is
     copied (its whole folder) under `out` first, so its folder stays untouched."""
     p = Path(name)
-    if p.suffix != ".sumocfg":
+    if p.suffix != ".sumocfg" and not p.is_file():  # any SUMO configuration file: run.sumo.cfg too
         cfg = SCENARIOS / name / f"{name}.sumocfg"
         if not cfg.is_file():
             raise SystemExit(f"error: no scenario {name!r} (looked for {cfg})")

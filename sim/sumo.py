@@ -46,8 +46,23 @@ def start_command(api: ModuleType) -> str:
     return "sumo" if getattr(api, "__name__", "") == "libsumo" else sumo_binary()
 
 
+# SUMO's own synonyms and abbreviations of the options read here (`sumo --help`): older
+# configurations write <net value=...> or <routes value=...>, and SUMO loads them as they are.
+OPTION_SYNONYMS = {
+    "net": "net-file",
+    "n": "net-file",
+    "routes": "route-files",
+    "r": "route-files",
+    "additional": "additional-files",
+    "a": "additional-files",
+    "b": "begin",
+    "e": "end",
+    "tripinfo": "tripinfo-output",
+}
+
+
 class SumoConfig:
-    """The parts of a .sumocfg this project needs, with paths made absolute."""
+    """The parts of a SUMO configuration this project needs, with paths made absolute."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
@@ -58,10 +73,10 @@ class SumoConfig:
         except ET.ParseError as exc:
             raise DefinitionError(str(path), "-", f"malformed XML: {exc}") from None
         self.values: dict[str, str] = {}
-        for section in root:
-            for opt in section:
+        for el in root:  # options in sections (<input><net-file .../>) or straight under the root
+            for opt in [el] if "value" in el.attrib else el:
                 if "value" in opt.attrib:
-                    self.values[opt.tag] = opt.attrib["value"]
+                    self.values[OPTION_SYNONYMS.get(opt.tag, opt.tag)] = opt.attrib["value"]
         net = self.values.get("net-file")
         if not net:
             raise DefinitionError(str(path), "input.net-file", "missing")
