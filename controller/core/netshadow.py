@@ -165,6 +165,7 @@ class NetworkProgram:
     transit: np.ndarray  # (junctions,) bool: not Program.no_transit
     spill: Spill | None = None  # the links between junctions; None: the fixed side keeps Estimate.block
     lane_group: np.ndarray | None = None  # (movements,) Program.lane_group over the network; None: none
+    own_lanes_ratio: np.ndarray | None = None  # (movements,) Program.own_lanes_ratio (1 where none), with lane_group
 
     @staticmethod
     def build(programs: Sequence[Program], spill: Spill | None = None) -> NetworkProgram:
@@ -201,6 +202,7 @@ class NetworkProgram:
             transit=np.array([not p.no_transit for p in progs], dtype=bool),
             spill=spill,
             lane_group=_lane_groups(progs),
+            own_lanes_ratio=_own_lanes_ratios(progs),
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -240,6 +242,15 @@ def _lane_groups(programs: Sequence[Program]) -> np.ndarray | None:
         parts.append(g + offset)
         offset += int(g.max()) + 1 if n else 0
     return np.concatenate(parts).astype(int)
+
+
+def _own_lanes_ratios(programs: Sequence[Program]) -> np.ndarray | None:
+    """Every junction's Program.own_lanes_ratio over the network (1 for a junction without lane
+    groups); None when no junction has lane groups."""
+    if all(p.lane_group is None for p in programs):
+        return None
+    parts = [np.ones(p.service_or_red.shape[1]) if p.own_lanes_ratio is None else p.own_lanes_ratio for p in programs]
+    return np.concatenate(parts).astype(float)
 
 
 @dataclass(frozen=True)

@@ -125,24 +125,50 @@ def lane_groups(lane_share: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def pooled_served(waiting_pcu: np.ndarray, capacity_pcu: np.ndarray, group: np.ndarray) -> np.ndarray:
+def own_lanes_ratio(lane_share: np.ndarray) -> np.ndarray:
+    """(movements,) the lanes a movement uses over its shares of them (`lane_share`, (movements,
+    lanes)): its capacity (its shares of its lanes' saturation flow) times this is what its own
+    lanes pass when none of its lane mates waits. 1 for a movement alone in its lanes."""
+    on = lane_share > 0
+    out: np.ndarray = on.sum(axis=1) / np.maximum(lane_share.sum(axis=1), 1e-12)
+    return np.where(on.any(axis=1), out, 1.0)
+
+
+def pooled_served(
+    waiting_pcu: np.ndarray, capacity_pcu: np.ndarray, group: np.ndarray, own_ratio: np.ndarray
+) -> np.ndarray:
     """(rows, movements): what each movement discharges (PCU) when the movements of one lane group
     that have capacity this interval (`capacity_pcu` > 0: served by the phase) discharge as one
-    queue: a shared lane is one stream in lane order, so its movements leave at the group's summed
-    capacity, each in proportion to what waits of it (`waiting_pcu`; FIFO on average). A movement
-    without capacity discharges nothing, whatever its lane mates do (it waits at the head of its
-    lane: its own turn is red). Movements alone in their group: min(waiting_pcu, capacity_pcu),
-    exactly."""
+    queue: a shared lane is one stream in lane order, so the group's movements leave at most at
+    its summed capacity (what its lanes give), each in proportion to what waits of it (FIFO on
+    average), and none beyond what its own lanes give it: its capacity x `own_ratio`
+    (own_lanes_ratio), the whole of its lanes at its own rate. What a capped movement leaves of
+    the group's capacity goes to the others in the same proportion (a group is linked
+    transitively: a turn sharing one lane of a two-lane through never discharges on the other).
+    A movement without capacity discharges nothing, whatever its lane mates do (it waits at the
+    head of its lane: its own turn is red). Movements alone in their group: min(waiting_pcu,
+    capacity_pcu), exactly."""
     rows, n = waiting_pcu.shape
     n_g = int(group.max()) + 1 if n else 0
     key = np.where(capacity_pcu > 0, group[None, :], n_g + np.arange(n)[None, :]) + (n_g + n) * np.arange(rows)[:, None]
-    size = (n_g + n) * rows
-    wait_g = np.bincount(key.ravel(), waiting_pcu.ravel(), minlength=size)
-    served_g = np.minimum(wait_g, np.bincount(key.ravel(), capacity_pcu.ravel(), minlength=size))
-    share = np.divide(waiting_pcu, wait_g[key], out=np.zeros_like(waiting_pcu), where=wait_g[key] > 0)
-    pooled = np.minimum(share * served_g[key], waiting_pcu)
-    alone = (np.bincount(key.ravel(), minlength=size) == 1)[key]
-    out: np.ndarray = np.where(alone, np.minimum(waiting_pcu, capacity_pcu), pooled)
+    flat, size = key.ravel(), (n_g + n) * rows
+    left_g = np.bincount(flat, capacity_pcu.ravel(), minlength=size)  # the group's capacity not yet used
+    limit = np.minimum(waiting_pcu, capacity_pcu * own_ratio[None, :])
+    served = np.zeros_like(waiting_pcu)
+    for _ in range(int(np.bincount(group).max()) if n else 0):  # a pass after the first follows a cap
+        open_ = served < limit
+        wait = np.where(open_, waiting_pcu - served, 0.0)
+        wait_g = np.bincount(flat, wait.ravel(), minlength=size)
+        share = np.divide(wait, wait_g[key], out=np.zeros_like(wait), where=wait_g[key] > 0)
+        want = share * np.minimum(wait_g, left_g)[key]
+        capped = open_ & (want >= limit - served)
+        give = np.where(capped, limit - served, np.where(open_, want, 0.0))
+        served = np.where(capped, limit, served + give)
+        left_g = np.maximum(left_g - np.bincount(flat, give.ravel(), minlength=size), 0.0)
+        if not (capped & (want > give)).any():  # no cap bound: the proportional split stands
+            break
+    alone = (np.bincount(flat, minlength=size) == 1)[key]
+    out: np.ndarray = np.where(alone, np.minimum(waiting_pcu, capacity_pcu), served)
     return out
 
 
@@ -183,6 +209,7 @@ class Program:
     # (movements,) the movement's lane group (movements linked by a shared lane, numbered 0..), for
     # their discharge as one queue (serve); None: every movement its own queue
     lane_group: np.ndarray | None = None
+    own_lanes_ratio: np.ndarray | None = None  # (movements,) shadow.own_lanes_ratio, with lane_group
 
     @property
     def no_transit(self) -> bool:
@@ -214,6 +241,7 @@ class Program:
         on = (layout.lane_share > 0).astype(float)
         lane_mean = on / np.maximum(on.sum(axis=1, keepdims=True), 1.0)
         approach, storage = approaches(layout)
+        groups = lane_groups(layout.lane_share) if shared_lanes else None
         return Program(
             t,
             j.base_offset_s,
@@ -227,7 +255,8 @@ class Program:
             lane_mean,
             approach,
             storage,
-            lane_groups(layout.lane_share) if shared_lanes else None,
+            groups,
+            own_lanes_ratio(layout.lane_share) if groups is not None else None,
         )
 
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
@@ -337,10 +366,10 @@ def serve(
     usable_s = np.where(green, green_s - program.startup_lost_s, program.extension_s - red_s + dt)
     capacity = last_rate * np.minimum(np.maximum(usable_s, 0.0), dt)
     waiting = s.queue_pcu + arrivals
-    if program.lane_group is None:
+    if program.lane_group is None or program.own_lanes_ratio is None:
         served = np.minimum(waiting, capacity)
     else:  # [harm] shared_lane_queue: a shared lane's movements as one queue
-        served = pooled_served(waiting, capacity, program.lane_group)
+        served = pooled_served(waiting, capacity, program.lane_group, program.own_lanes_ratio)
     queue = waiting - served
     return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
 

@@ -274,5 +274,72 @@ def test_pooled_served_by_hand():
     assert shadow.lane_groups(np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0.5]])).tolist() == [0, 0, 1, 1]
     waiting = np.array([[5.0, 1.0, 2.0, 2.0], [0.0, 0.0, 3.0, 1.0]])
     capacity = np.array([[0.1, 0.5, 0.3, 0.0], [0.2, 0.2, 1.0, 1.0]])
-    served = shadow.pooled_served(waiting, capacity, np.array([0, 0, 1, 1]))
+    served = shadow.pooled_served(waiting, capacity, np.array([0, 0, 1, 1]), np.full(4, 10.0))
     assert served == pytest.approx(np.array([[0.5, 0.1, 0.3, 0.0], [0.0, 0.0, 1.5, 0.5]]))
+
+
+def _chained_raw() -> dict:
+    """two_phase with N on two lanes: the through N_T on eN_0 and eN_1 (1,800 PCU/h a lane, its
+    shares 0.5 + 0.5), a right N_R sharing the kerb lane eN_0 and a left N_L sharing eN_1 (900
+    PCU/h each, their half lanes), all three protected in phase 0: one group by transitivity,
+    though N_R and N_L share no lane."""
+    raw = two_phase_raw()
+    raw["n_links"] = 7
+    raw["phases"][0]["state"] += "GGG"
+    raw["phases"][1]["state"] += "rrr"
+    raw["movements"][0].update(lanes=["eN_0", "eN_1"], links=[0, 4])
+    for mid, turn, lane, link in (("N_R", "right", "eN_0", 5), ("N_L", "left", "eN_1", 6)):
+        raw["movements"].append(
+            {
+                "id": mid,
+                "approach": "N",
+                "turn": turn,
+                "from_edge": "eN",
+                "lanes": [lane],
+                "links": [link],
+                "sat_flow_pcu_h": 900.0,
+                "storage_pcu": 10.0,
+                "conflicts": ["E_T", "W_T"],
+            }
+        )
+    return raw
+
+
+def test_a_pooled_movement_discharges_no_more_than_its_own_lanes():
+    """The chained group (_chained_raw), 13 s of N/S green (11 s usable). 10 PCU on the right N_R
+    alone: its own lane eN_0 passes 0.5 PCU/s (at its own rate, the lane whole), 5.5 PCU; not the
+    group's 1.0 PCU/s over both lanes (the through's lane eN_1 included), which would empty it.
+    Apart (the key off) it leaves at its half lane, 2.75. Everyone waiting: the group leaves at
+    most what its two lanes give, 11 PCU, in proportion to what waits."""
+    lay = layout(_chained_raw())
+    n_r, n_l = len(lay.junction.movements) - 2, len(lay.junction.movements) - 1
+    pooled = replace(shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes=True), zone_m=np.zeros(n_l + 1))
+    assert pooled.lane_group is not None and len(set(pooled.lane_group[[N_T, n_r, n_l]].tolist())) == 1
+    assert pooled.own_lanes_ratio is not None and pooled.own_lanes_ratio[[N_T, n_r, n_l]] == pytest.approx([2.0] * 3)
+    apart = run(lay, program(lay), [0] * 13, {0: {n_r: 10.0}})
+    assert apart.controlled.queue_pcu[n_r] == pytest.approx(7.25)
+    one = run(lay, pooled, [0] * 13, {0: {n_r: 10.0}})
+    assert one.controlled.queue_pcu[n_r] == pytest.approx(4.5)
+    full = run(lay, pooled, [0] * 13, {0: {N_T: 20.0, n_r: 10.0, n_l: 10.0}})
+    assert full.controlled.queue_pcu[[N_T, n_r, n_l]] == pytest.approx([14.5, 7.25, 7.25])
+
+
+def test_pooled_served_gives_what_a_capped_movement_leaves_to_the_others():
+    """One group, 11 PCU of capacity this interval: the through (0) 5.5 of it, its own lanes 11;
+    the right (1) 2.75, its own lane 5.5; the left (2) 2.75, its lane 5.5. 10 waiting on the right,
+    2 on the through: in proportion the right would take 9.17, but its lane gives 5.5; the through
+    takes the rest of what waits of it, 2 (its other lane is free). Each movement within its own
+    lanes and what waits of it, the group within its capacity."""
+    capacity = np.array([[5.5, 2.75, 2.75]])
+    served = shadow.pooled_served(np.array([[2.0, 10.0, 0.0]]), capacity, np.zeros(3, dtype=int), np.full(3, 2.0))
+    assert served == pytest.approx(np.array([[2.0, 5.5, 0.0]]))
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        waiting = rng.exponential(5.0, (2, 3)) * (rng.random((2, 3)) < 0.8)
+        cap = rng.uniform(0.0, 3.0, (2, 3)) * (rng.random((2, 3)) < 0.8)
+        got = shadow.pooled_served(waiting, cap, np.zeros(3, dtype=int), np.full(3, 2.0))
+        assert (got <= np.minimum(waiting, 2.0 * cap) + 1e-9).all() and (got >= -1e-12).all()
+        assert (got.sum(axis=1) <= cap.sum(axis=1) + 1e-9).all()
+        # work-conserving: the group leaves what waits or what its capacity gives, whichever binds first
+        room = np.minimum(waiting, 2.0 * cap).sum(axis=1)
+        assert got.sum(axis=1) == pytest.approx(np.minimum(room, cap.sum(axis=1)), abs=1e-9)
