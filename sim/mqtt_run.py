@@ -7,6 +7,9 @@ Who is who on the broker:
 - the field: SUMO on the calling thread (SumoField), one client per junction with that
   junction's field-device user (the ACL lets it publish only its own detectors and status);
 - `sim`: the replay's clock.
+In lockstep the field's clients (devices and clock) have no network thread: the calling thread
+serves all their connections itself (controller/adapters/mqtt_pump.py) while it waits for the
+plans, so a message in or out wakes no other thread. In real time each has its own thread.
 
 Lockstep (the default; for replays): at each simulated second t the field publishes every
 junction's detector message (QoS 1: a replay must not lose a second) and then the clock message;
@@ -33,7 +36,6 @@ import logging
 import queue
 import tempfile
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,6 +46,7 @@ from prometheus_client import CollectorRegistry
 from controller.adapters.keys import new_keyring
 from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import MqttClient, Topics, topic_level
+from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command, encode_body
@@ -116,6 +119,8 @@ class MqttLoop:
         self._controllers(cfg, junctions, policy, start_s, realtime_factor, metrics, archive)
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
+        # lockstep: this thread serves the field's connections while it waits (no thread each)
+        self.pump = MqttPump()
         try:
             self._connect(junctions, timeout_s)
         except BaseException:
@@ -194,14 +199,14 @@ class MqttLoop:
                 lambda topic, payload, jid=jid: self._inbox.put(("plan", jid, payload)),
             )
             dev.subscribe([self.topics.plan(jid)], qos=1)
-            self.devices[jid] = dev.start(wait=False)
+            self.devices[jid] = dev.start(wait=False, pump=self.pump if self.lockstep else None)
         if self.lockstep:
             self.sim = MqttClient(
                 self.broker.settings(SIM, client_id=f"sim-{site}"),
                 lambda topic, payload: self._inbox.put(("ticked", "", payload)),
             )
             self.sim.subscribe([self.topics.ticked], qos=1)
-            self.sim.start(wait=False)
+            self.sim.start(wait=False, pump=self.pump)
         for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
             c.wait_connected(c.settings.connect_timeout_s)
 
@@ -286,33 +291,39 @@ class MqttLoop:
         self._publish_statuses(t_s)
 
     def _wait_ticked(self, t_s: float) -> list[tuple[str, int]]:
-        """Block until every controller node's `ticked` for t_s and every plan they list are in."""
-        deadline = time.monotonic() + self.timeout_s
-        plans: list[tuple[str, int]] | None = None
+        """Serve the field's connections until every controller node's `ticked` for t_s and
+        every plan they list are in; those plans, in the nodes' order."""
         ticked: dict[str | None, list[tuple[str, int]]] = {}
-        while plans is None or any(key not in self._plans for key in plans):
-            if time.monotonic() > deadline:
-                missing = [k for k in plans if k not in self._plans] if plans is not None else "ticked"
-                raise AdapterError(
-                    f"lockstep t={t_s:g}: still waiting for {missing} after {self.timeout_s:g} s "
-                    f"(broker log: {self.broker.log_tail(5)})",
-                    fatal=True,
-                )
+        nodes = len(self.nodes) + len(self.procs)
+
+        def all_in() -> bool:
+            self._drain_inbox(t_s, ticked)
+            return len(ticked) == nodes and all(key in self._plans for plans in ticked.values() for key in plans)
+
+        if not self.pump.run_until(all_in, self.timeout_s, idle=self._check_controller):
+            missing = [k for ps in ticked.values() for k in ps if k not in self._plans] if ticked else "ticked"
+            raise AdapterError(
+                f"lockstep t={t_s:g}: still waiting for {missing} after {self.timeout_s:g} s "
+                f"(broker log: {self.broker.log_tail(5)})",
+                fatal=True,
+            )
+        order = [n.region for n in self.nodes] + [p.region for p in self.procs]
+        return [p for region in order for p in ticked.get(region, [])]
+
+    def _drain_inbox(self, t_s: float, ticked: dict[str | None, list[tuple[str, int]]]) -> None:
+        """Take what the field's clients received: plans kept by junction and seq, `ticked`
+        messages for t_s by region (a redelivered one of an earlier second is dropped)."""
+        while True:
             try:
-                kind, jid, payload = self._inbox.get(timeout=0.2)
+                kind, jid, payload = self._inbox.get_nowait()
             except queue.Empty:
-                self._check_controller()
-                continue
-            if kind == "ticked":
-                body = json.loads(payload)
-                if body.get("t") == t_s:
-                    ticked[body.get("region")] = [(j, int(s)) for j, s in body["plans"]]
-                if len(ticked) == len(self.nodes) + len(self.procs):
-                    order = [n.region for n in self.nodes] + [p.region for p in self.procs]
-                    plans = [p for region in order for p in ticked.get(region, [])]
-            else:
+                return
+            if kind != "ticked":
                 self._collect_plan(jid, payload)
-        return plans
+                continue
+            body = json.loads(payload)
+            if body.get("t") == t_s:
+                ticked[body.get("region")] = [(j, int(s)) for j, s in body["plans"]]
 
     def _collect_plan(self, jid: str, payload: bytes) -> None:
         try:
@@ -356,6 +367,7 @@ class MqttLoop:
         if threads:
             if self.lockstep and self.sim is not None and self.sim.connected.is_set():
                 self.sim.publish(self.topics.clock, json.dumps({"v": MESSAGE_VERSION, "end": True}).encode(), qos=1)
+                self.sim.close()  # on its way (the pump is served here): the controller thread can end
             else:
                 self._stop.set()
             for th in threads:

@@ -4,7 +4,9 @@ It decides nothing. It connects (MQTT 5, persistent session: clean_start=False w
 expiry, so QoS 1 messages queued while it is away are delivered when it comes back), keeps its
 subscriptions across reconnects, reconnects with exponential backoff, and hands every message
 to one `on_message(topic, payload)` callable. That callable runs on paho's network thread:
-it should only queue the message for the thread that owns the service.
+it should only queue the message for the thread that owns the service. A client started with
+a pump (controller/adapters/mqtt_pump.py) has no network thread of its own: the pump's caller
+serves it, with its other clients, and the callable runs there.
 
 The topic layout of the contract (docs/mqtt.md) lives in `Topics`.
 """
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,6 +32,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from controller.config import BrokerConfig
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError
+
+if TYPE_CHECKING:
+    from controller.adapters.mqtt_pump import MqttPump
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +214,8 @@ class _WarnOnce:
 
 
 class MqttClient:
-    """One broker connection. Thread-safe `publish`; `on_message` runs on the network thread."""
+    """One broker connection. Thread-safe `publish`; `on_message` runs on the network thread
+    (its own, or the thread that runs its pump: then every call comes from that thread)."""
 
     def __init__(
         self,
@@ -240,6 +247,9 @@ class MqttClient:
         self._first = threading.Event()  # first CONNACK (success or refusal) seen
         self._warn = _WarnOnce()
         self._started = False
+        self._pump: MqttPump | None = None
+        self._reconnect_delay_s = 0.0  # pumped: the backoff's current delay (0: connect at once)
+        self._reconnect_at_s: float | None = None  # pumped: monotonic time of the next attempt
 
         self._v5 = settings.protocol == "5"
         c = mqtt.Client(
@@ -265,10 +275,11 @@ class MqttClient:
         self._client = c
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, wait: bool = True) -> MqttClient:
+    def start(self, wait: bool = True, *, pump: MqttPump | None = None) -> MqttClient:
         """Connect in the background (retrying with backoff). With `wait`, block until the first
         CONNACK: raise AdapterError(fatal) if the broker refused the credentials, AdapterError
-        if no broker answered within connect_timeout_s."""
+        if no broker answered within connect_timeout_s. With a pump, no network thread: the
+        connection is made, kept and served by whoever runs the pump (waiting runs it)."""
         s = self.settings
         keepalive = max(1, round(s.keepalive_s))
         if self._v5:
@@ -280,7 +291,11 @@ class MqttClient:
             )
         else:  # MQTT 3.1.1: clean_session was set on the client; the broker decides the expiry
             self._client.connect_async(s.host, s.port, keepalive=keepalive)
-        self._client.loop_start()
+        if pump is None:
+            self._client.loop_start()
+        else:
+            self._pump = pump
+            pump.add(self)
         self._started = True
         if wait:
             self.wait_connected(s.connect_timeout_s)
@@ -290,7 +305,9 @@ class MqttClient:
         """Until connected and the subscriptions acknowledged (messages published by others from
         then on reach us)."""
         deadline = time.monotonic() + timeout_s
-        if not self._first.wait(timeout_s) and not self.connected.is_set():
+        if self._pump is not None:  # nobody else serves the socket: serve it until answered
+            self._pump.run_until(lambda: bool(self.refused) or self.ready(), timeout_s)
+        if not self._first.wait(max(0.0, deadline - time.monotonic())) and not self.connected.is_set():
             raise AdapterError(
                 f"no MQTT broker answered at {self.settings.host}:{self.settings.port} "
                 f"within {timeout_s:g} s (client {self.settings.client_id})"
@@ -305,10 +322,18 @@ class MqttClient:
             if not self._sub_cv.wait_for(lambda: not self._sub_pending, max(0.0, deadline - time.monotonic())):
                 raise AdapterError(f"broker did not acknowledge the subscriptions of {self.settings.client_id}")
 
+    def ready(self) -> bool:
+        """Connected, and every subscription acknowledged."""
+        with self._sub_cv:
+            return self.connected.is_set() and not self._sub_pending
+
     def close(self, flush_s: float = 2.0) -> None:
         """Wait up to flush_s for QoS 1 messages in flight, then disconnect cleanly."""
         if not self._started:
             self._client.loop_stop()
+            return
+        if self._pump is not None:
+            self._close_pumped(self._pump, flush_s)
             return
         deadline = time.monotonic() + flush_s
         while self.connected.is_set() and self._client.want_write() and time.monotonic() < deadline:
@@ -318,6 +343,70 @@ class MqttClient:
         self._started = False  # a disconnect from here on is ours: no warning
         self._client.disconnect()
         self._client.loop_stop()
+
+    def _close_pumped(self, pump: MqttPump, flush_s: float) -> None:
+        """close() of a pumped client: its pump runs while QoS 1 messages are in flight."""
+
+        def settled() -> bool:
+            return not self.connected.is_set() or not (self._client.want_write() or self.pending() > 0)
+
+        pump.run_until(settled, flush_s)
+        self._started = False  # a disconnect from here on is ours: no warning
+        self._client.disconnect()  # written at once: this is not a paho callback
+        pump.remove(self)
+        self._pump = None
+
+    # -- served by a pump (controller/adapters/mqtt_pump.py), on the pump's thread ------------
+    def pump_socket(self, now_s: float) -> socket.socket | None:
+        """The connection's socket, after a (re)connect attempt when one is due (at once the
+        first time, then after reconnect_min_s doubling up to reconnect_max_s, as paho's own loop
+        does); None while there is none. now_s: time.monotonic()."""
+        sock = self._client.socket()
+        if sock is not None or not self._started or self.refused:
+            return sock  # type: ignore[return-value]  # paho's SocketLike is a socket here
+        if self._reconnect_at_s is None:
+            self._reconnect_at_s = now_s + self._reconnect_delay_s
+        if now_s < self._reconnect_at_s:
+            return None
+        s = self.settings
+        self._reconnect_delay_s = min(max(2 * self._reconnect_delay_s, s.reconnect_min_s), s.reconnect_max_s)
+        self._reconnect_at_s = None
+        try:
+            self._client.reconnect()
+        except OSError:
+            self._handle_connect_fail(self._client, None)
+            self._reconnect_at_s = now_s + self._reconnect_delay_s
+            return None
+        return self._client.socket()  # type: ignore[return-value]
+
+    def pump_wait_s(self, now_s: float) -> float:
+        """Seconds until this client's next connection attempt (inf when connected or none due)."""
+        return float("inf") if self._reconnect_at_s is None else max(0.0, self._reconnect_at_s - now_s)
+
+    def pump_fd(self) -> int:
+        """The socket's file descriptor, -1 without one."""
+        sock = self._client.socket()
+        return -1 if sock is None else sock.fileno()
+
+    def tls_pending(self) -> bool:
+        """TLS bytes read from the socket and not yet processed (a poll does not see them)."""
+        sock = self._client.socket()
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def wants_write(self) -> bool:
+        """Bytes queued for the socket (the pump polls it for writing)."""
+        return self._client.want_write()
+
+    def pump_read(self) -> None:
+        """Read what the socket holds: callbacks (messages, acknowledgements) run here."""
+        self._client.loop_read()
+
+    def pump_write(self) -> None:
+        self._client.loop_write()
+
+    def pump_misc(self) -> None:
+        """Keepalive: a PINGREQ when due; the connection dropped when the broker stopped answering."""
+        self._client.loop_misc()
 
     def pending(self) -> int:
         """QoS 1 messages not yet acknowledged by the broker (queued while disconnected included)."""
@@ -409,6 +498,7 @@ class MqttClient:
             self._first.set()
             return
         self.connects += 1
+        self._reconnect_delay_s = self.settings.reconnect_min_s  # pumped: the backoff starts again
         receive_max = getattr(properties, "ReceiveMaximum", None)
         mine = self.settings.max_inflight
         if receive_max and (mine == 0 or mine > receive_max):  # paho does not honour it by itself

@@ -1,0 +1,108 @@
+"""Several MQTT connections served by one thread: paho's external loop over all their sockets.
+
+`MqttClient.start(pump=...)` gives a client no network thread of its own. Whoever calls
+`MqttPump.run_until` serves every client of the pump: one `poll` over their sockets, then each
+readable one read (its callbacks run there and then), each one with bytes queued written, due
+reconnects made and keepalives sent. A publish from that thread writes to the socket at once.
+
+It is for one thread that owns many connections and waits on them in turn, as the lockstep
+field of a replay does (sim/mqtt_run.py: twenty field devices publish, then wait for their
+plans): no hand-off between threads, where a network thread per client costs a wake-up for each
+message in and out. Every call on a pumped client (publish, subscribe, close) must come from the
+pump's thread, and nothing moves between `run_until` calls (the broker's socket buffers hold
+what arrives; keepalives wait), so a pump does not suit a service that idles on other work.
+
+Example (one thread, two devices, each with its own credentials)::
+
+    pump = MqttPump()
+    a = MqttClient(settings_a, on_plan).start(wait=False, pump=pump)
+    b = MqttClient(settings_b, on_plan).start(wait=False, pump=pump)
+    pump.run_until(lambda: a.ready() and b.ready(), timeout_s=10)
+    a.publish(topic, payload, qos=1)
+    pump.run_until(lambda: got_the_answer, timeout_s=5)
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Callable
+
+from controller.adapters.mqtt import MqttClient
+
+_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+
+
+class MqttPump:
+    """The network loop of several MqttClients, run by the thread that calls run_until."""
+
+    def __init__(self, misc_every_s: float = 1.0) -> None:
+        """misc_every_s: how often keepalives are checked (far below any keepalive_s)."""
+        self.misc_every_s = misc_every_s
+        self.clients: list[MqttClient] = []
+        self._misc_due_s = 0.0
+
+    def add(self, client: MqttClient) -> None:
+        if client not in self.clients:
+            self.clients.append(client)
+
+    def remove(self, client: MqttClient) -> None:
+        if client in self.clients:
+            self.clients.remove(client)
+
+    def run_until(
+        self,
+        done: Callable[[], bool],
+        timeout_s: float,
+        *,
+        idle: Callable[[], None] | None = None,
+        idle_every_s: float = 0.2,
+    ) -> bool:
+        """Serve every client until done() (checked after each round) or timeout_s; True when
+        done. idle() runs whenever idle_every_s passes with nothing done (a liveness check that
+        may raise)."""
+        now_s = time.monotonic()
+        deadline_s = now_s + timeout_s
+        idle_at_s = now_s + idle_every_s
+        while not done():
+            now_s = time.monotonic()
+            if now_s >= deadline_s:
+                return False
+            if idle is not None and now_s >= idle_at_s:
+                idle()
+                idle_at_s = now_s + idle_every_s
+            self.run_once(min(deadline_s, idle_at_s) - now_s)
+        return True
+
+    def run_once(self, timeout_s: float) -> None:
+        """One poll over every client's socket (at most timeout_s, less when a reconnect falls
+        due), then the reads and writes it allows, and the keepalives when due."""
+        now_s = time.monotonic()
+        poller = select.poll()
+        by_fd: dict[int, MqttClient] = {}
+        wait_s = max(0.0, timeout_s)
+        for client in self.clients:
+            sock = client.pump_socket(now_s)
+            if sock is None:
+                wait_s = min(wait_s, client.pump_wait_s(now_s))
+                continue
+            fd = sock.fileno()
+            by_fd[fd] = client
+            poller.register(fd, _READ | (select.POLLOUT if client.wants_write() else 0))
+            if client.tls_pending():  # bytes already decrypted: the poll would not see them
+                wait_s = 0.0
+        for fd, ev in poller.poll(wait_s * 1000.0):
+            client = by_fd[fd]
+            if ev & _READ and client.pump_fd() == fd:  # else lost while another was served
+                client.pump_read()
+        for fd, client in by_fd.items():
+            if client.pump_fd() != fd:
+                continue
+            if client.tls_pending():
+                client.pump_read()
+            if client.wants_write():  # what the reads queued (acknowledgements), what did not fit
+                client.pump_write()
+        if now_s >= self._misc_due_s:
+            self._misc_due_s = now_s + self.misc_every_s
+            for client in self.clients:
+                client.pump_misc()

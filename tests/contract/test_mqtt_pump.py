@@ -1,0 +1,113 @@
+"""Several MqttClients served by one thread (controller/adapters/mqtt_pump.py) against a real
+Mosquitto: no network thread per client, each client keeps its own connection and credentials
+(the broker's ACL still refuses what its user may not publish), QoS 1 messages published while
+the broker is down arrive after the pump reconnects, and a pumped close flushes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from controller.adapters.mqtt import MqttClient
+from controller.adapters.mqtt_pump import MqttPump
+from sim.broker import CONTROLLER, Broker, field_user
+from tests.live_fixtures import skip_without_mosquitto, wait_until
+
+skip_without_mosquitto()
+
+pytestmark = pytest.mark.timeout(30)
+
+NOT_AUTHORISED = 135
+JUNCTIONS = ["J1", "J2", "J3"]
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with Broker(tmp_path / "broker", "t", JUNCTIONS) as b:
+        yield b
+
+
+def _paho_threads() -> list[str]:
+    return [th.name for th in threading.enumerate() if th.name.startswith("paho")]
+
+
+def _pumped_devices(broker: Broker, pump: MqttPump, got: list[tuple[str, bytes]]) -> dict[str, MqttClient]:
+    """One field device per junction, each its own user, all on `pump`, subscribed to their plans."""
+    devices = {}
+    for jid in JUNCTIONS:
+        dev = MqttClient(broker.settings(field_user(jid)), lambda topic, payload: got.append((topic, payload)))
+        dev.subscribe([broker.topics.plan(jid)], qos=1)
+        devices[jid] = dev.start(wait=False, pump=pump)
+    for dev in devices.values():
+        dev.wait_connected(10.0)
+    return devices
+
+
+def test_one_thread_serves_every_device_each_with_its_own_user(broker, clients):
+    pump = MqttPump()
+    plans: list[tuple[str, bytes]] = []
+    devices = _pumped_devices(broker, pump, plans)
+    clients.extend(devices.values())
+    assert _paho_threads() == []  # no network thread: the test's thread serves them
+    seen: list[tuple[str, bytes]] = []
+    ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append((topic, payload)))
+    clients.append(ctl)
+    ctl.subscribe([f"{broker.topics.root}/+/detectors"], qos=1)
+    ctl.start(wait=False, pump=pump).wait_connected(10.0)
+
+    mids = {jid: dev.publish(broker.topics.detectors(jid), jid.encode(), qos=1) for jid, dev in devices.items()}
+    wrong = devices["J1"].publish(broker.topics.detectors("J2"), b"J1 as J2", qos=1)
+    for jid in JUNCTIONS:
+        ctl.publish(broker.topics.plan(jid), f"plan {jid}".encode(), qos=1)
+
+    def all_in() -> bool:
+        acked = wrong in devices["J1"].acks and all(mid in devices[j].acks for j, mid in mids.items())
+        return acked and len(plans) == 3 and len(seen) == 3
+
+    assert pump.run_until(all_in, 10.0)
+
+    assert sorted(payload for _topic, payload in seen) == [b"J1", b"J2", b"J3"]  # not J1's forgery
+    assert devices["J1"].acks[wrong] == NOT_AUTHORISED
+    assert all(devices[jid].acks[mid] in (0, 16) for jid, mid in mids.items())  # 16: no subscriber matched
+    assert sorted(plans) == sorted((broker.topics.plan(j), f"plan {j}".encode()) for j in JUNCTIONS)
+    assert _paho_threads() == []
+
+
+def test_messages_published_while_the_broker_is_down_arrive_after_the_reconnect(broker, clients):
+    pump = MqttPump()
+    plans: list[tuple[str, bytes]] = []
+    devices = _pumped_devices(broker, pump, plans)
+    clients.extend(devices.values())
+    seen: list[bytes] = []
+    ctl = MqttClient(broker.settings(CONTROLLER, session_expiry_s=60.0), lambda topic, payload: seen.append(payload))
+    clients.append(ctl)
+    ctl.subscribe([f"{broker.topics.root}/+/detectors"], qos=1)
+    ctl.start(wait=False, pump=pump).wait_connected(10.0)
+
+    broker.stop()
+    for jid, dev in devices.items():  # the pump has not noticed yet: the write finds the socket dead
+        dev.publish(broker.topics.detectors(jid), f"late {jid}".encode(), qos=1)
+    pump.run_until(lambda: False, 0.3)  # down a while: connection attempts refused
+    assert not any(dev.connected.is_set() for dev in devices.values())
+    broker.start()
+    assert pump.run_until(lambda: len(seen) == 3, 15.0), seen
+    assert sorted(seen) == [b"late J1", b"late J2", b"late J3"]
+    assert all(dev.connects == 2 for dev in devices.values())
+    assert _paho_threads() == []
+
+
+def test_a_pumped_close_flushes_what_is_in_flight(broker, clients):
+    pump = MqttPump()
+    seen: list[bytes] = []
+    ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append(payload)).start()  # own thread
+    clients.append(ctl)
+    ctl.subscribe([f"{broker.topics.root}/+/detectors"], qos=1)
+    ctl.wait_connected(10.0)
+    dev = MqttClient(broker.settings(field_user("J1"))).start(pump=pump)
+    for k in range(200):
+        dev.publish(broker.topics.detectors("J1"), b"%d" % k, qos=1)
+    dev.close(flush_s=5.0)
+    assert dev.pending() == 0 and not pump.clients
+    assert wait_until(lambda: len(seen) == 200, 5.0)
+    assert [int(p) for p in seen] == list(range(200))
