@@ -40,6 +40,7 @@ from controller.adapters import checkpoints
 from controller.adapters.audit import AuditStore
 from controller.adapters.metrics import MetricsServer, ServiceMetrics
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
+from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config
@@ -142,7 +143,9 @@ class ServiceNode:
     client: another node's connection to share (controller/takeover.py: one connection per
     broker user): this node subscribes and publishes on it, but neither connects nor closes it,
     and the connection's owner hands it its messages (`route`). `route`, when set, sees every
-    message first, on the network thread; True: it took the message."""
+    message first, on the network thread; True: it took the message. pump: the connection has
+    no network thread; run_lockstep's thread serves it while it waits (controller/adapters/
+    mqtt_pump.py), so a message reaches the tick without a hand-off between threads."""
 
     route: Callable[[str, bytes], bool] | None = None
     table_page_bytes = TABLE_PAGE_BYTES
@@ -164,6 +167,7 @@ class ServiceNode:
         region: str | None = None,
         owned: Collection[str] | None = None,
         client: MqttClient | None = None,
+        pump: MqttPump | None = None,
     ) -> None:
         if trust is not None and audit is None:
             audit = trust.audit
@@ -202,6 +206,7 @@ class ServiceNode:
         self._next_heartbeat = 0.0
         self._next_summary = time.monotonic() + SUMMARY_EVERY_S
         self._owns_client = client is None
+        self.pump = pump
         self.client = client or MqttClient(
             settings,
             self._on_message,
@@ -245,7 +250,7 @@ class ServiceNode:
         """Connect (unless the connection is shared) and subscribe to `subscriptions()`."""
         self.client.subscribe(self.subscriptions(), qos=1)
         if self._owns_client:
-            self.client.start(wait=wait)
+            self.client.start(wait=wait, pump=self.pump)
         self.heartbeat()
         return self
 
@@ -522,8 +527,13 @@ class _LockstepInbox:
         self.clocks: deque[dict] = deque()
 
     def pull(self, deadline: float) -> None:
+        inbox, pump = self.node.inbox, self.node.pump
+        wait_s = max(0.0, min(0.5, deadline - time.monotonic()))
+        if pump is not None:  # nobody else reads the connection: serve it until a message is in
+            pump.run_until(lambda: not inbox.empty(), wait_s)
+            wait_s = 0.0
         try:
-            kind, junction, payload = self.node.inbox.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            kind, junction, payload = inbox.get(timeout=wait_s)
         except queue.Empty:
             return
         if kind == "clock":

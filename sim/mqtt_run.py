@@ -3,7 +3,8 @@ the field only talk through a private Mosquitto (sim/broker.py).
 
 Who is who on the broker:
 - the controller: a ServiceNode (controller/live.py) with its own client, user `controller`,
-  on its own thread — the same code as `run_controller.py run`;
+  on its own thread — the same code as `run_controller.py run` (in lockstep that thread serves
+  its connection itself: no network thread);
 - the field: SUMO on the calling thread (SumoField), one client per junction with that
   junction's field-device user (the ACL lets it publish only its own detectors and status);
 - `sim`: the replay's clock.
@@ -180,6 +181,7 @@ class MqttLoop:
             metrics=metrics,
             archive=archive,
             trust=trust,
+            pump=MqttPump() if self.lockstep else None,  # its tick thread serves its connection
         )
 
     def _connect(self, junctions: dict, timeout_s: float) -> None:
