@@ -203,10 +203,8 @@ class ServiceNode:
         self.tick_durations_s: deque[float] = deque(maxlen=3600)
         self.drain_durations_s: deque[float] = deque(maxlen=3600)
         self.ticks, self.now_s = 0, start_s
-        self._next_heartbeat = 0.0
-        self._next_summary = time.monotonic() + SUMMARY_EVERY_S
-        self._owns_client = client is None
-        self.pump = pump
+        self._next_heartbeat, self._next_summary = 0.0, time.monotonic() + SUMMARY_EVERY_S
+        self._owns_client, self.pump = client is None, pump
         self.client = client or MqttClient(
             settings,
             self._on_message,
