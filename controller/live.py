@@ -534,6 +534,19 @@ class _LockstepInbox:
             kind, junction, payload = inbox.get(timeout=wait_s)
         except queue.Empty:
             return
+        self._take(kind, junction, payload)
+
+    def drain(self) -> None:
+        """Take everything received so far, without waiting."""
+        get = self.node.inbox.get_nowait
+        while True:
+            try:
+                kind, junction, payload = get()
+            except queue.Empty:
+                return
+            self._take(kind, junction, payload)
+
+    def _take(self, kind: str, junction: str, payload: bytes) -> None:
         if kind == "clock":
             try:
                 self.clocks.append(json.loads(payload))
@@ -560,7 +573,7 @@ class _LockstepInbox:
     def collect(self, need: dict[tuple[str, float], int], t: float, stop: threading.Event) -> bool:
         """Wait until every announced message is buffered; False when stopped."""
         deadline = time.monotonic() + self.timeout_s
-        while any(len(self.buffered.get(key, ())) < n for key, n in need.items()):
+        while not self.complete(need):
             if stop.is_set():
                 return False
             if time.monotonic() > deadline:
@@ -583,6 +596,34 @@ class _LockstepInbox:
         for key in [k for k in self.buffered if k[1] <= self.done_t[k[0]]]:
             del self.buffered[key]
 
+    def needs(self, clock: dict) -> dict[tuple[str, float], int] | None:
+        """What a clock message announces for this node, (kind, t) -> count; None for a QoS 1
+        redelivery (after a reconnect) of a clock already ticked."""
+        t, status_t = float(clock["t"]), clock.get("status_t")
+        if t <= self.done_t["detectors"]:
+            return None
+        counts = clock.get("regions", {}).get(self.node.region, clock) if self.node.region else clock
+        need = {("detectors", t): int(counts.get("detectors", 0))}
+        if status_t is not None:
+            need[("status", float(status_t))] = int(counts.get("status", 0))
+        return need
+
+    def complete(self, need: dict[tuple[str, float], int]) -> bool:
+        return all(len(self.buffered.get(key, ())) >= n for key, n in need.items())
+
+    def tick(self, need: dict[tuple[str, float], int], t: float) -> None:
+        """Feed what the clock announced, tick at t, say which plans went out (`ticked`)."""
+        node = self.node
+        node.service.advance_clock(t)
+        self.feed(need)
+        t0 = time.perf_counter()
+        node._tick(t)
+        node.tick_durations_s.append(time.perf_counter() - t0)
+        body = {"v": MESSAGE_VERSION, "t": t, "plans": [[j, seq] for j, seq in node.sent]}
+        if node.region:
+            body["region"] = node.region
+        node.client.publish(node.topics.ticked, json.dumps(body, separators=(",", ":")).encode(), qos=1)
+
 
 def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float = LOCKSTEP_TIMEOUT_S) -> None:
     """Tick when the field's clock message says so, once every message it announced is in.
@@ -598,24 +639,42 @@ def run_lockstep(node: ServiceNode, stop: threading.Event, *, timeout_s: float =
         clock = box.next_clock(stop)
         if clock is None or clock.get("end"):
             return
-        t, status_t = float(clock["t"]), clock.get("status_t")
-        if t <= box.done_t["detectors"]:
-            continue  # a QoS 1 redelivery (after a reconnect) of a clock already ticked
-        counts = clock.get("regions", {}).get(node.region, clock) if node.region else clock
-        need = {("detectors", t): int(counts.get("detectors", 0))}
-        if status_t is not None:
-            need[("status", float(status_t))] = int(counts.get("status", 0))
-        if not box.collect(need, t, stop):
+        need = box.needs(clock)
+        if need is None:
+            continue
+        if not box.collect(need, float(clock["t"]), stop):
             return
-        node.service.advance_clock(t)
-        box.feed(need)
-        t0 = time.perf_counter()
-        node._tick(t)
-        node.tick_durations_s.append(time.perf_counter() - t0)
-        body = {"v": MESSAGE_VERSION, "t": t, "plans": [[j, seq] for j, seq in node.sent]}
-        if node.region:
-            body["region"] = node.region
-        node.client.publish(node.topics.ticked, json.dumps(body, separators=(",", ":")).encode(), qos=1)
+        box.tick(need, float(clock["t"]))
+
+
+class LockstepStepper:
+    """run_lockstep for a caller that owns the loop and serves the node's connection itself
+    (sim/mqtt_run.py: the field's thread runs the pump of the field's and the node's clients):
+    `step` never waits, and the node needs no thread of its own."""
+
+    def __init__(self, node: ServiceNode) -> None:
+        self._box = _LockstepInbox(node, LOCKSTEP_TIMEOUT_S)
+        self.ended = False  # the clock said "end"
+
+    def step(self) -> int:
+        """Take what the node received; tick for each clock message whose announced messages
+        are all in, in order. Returns the number of ticks made."""
+        box = self._box
+        box.drain()
+        ticks = 0
+        while box.clocks and not self.ended:
+            clock = box.clocks[0]
+            if clock.get("end"):
+                self.ended = True
+                break
+            need = box.needs(clock)
+            if need is not None:
+                if not box.complete(need):
+                    break
+                box.tick(need, float(clock["t"]))
+                ticks += 1
+            box.clocks.popleft()
+        return ticks
 
 
 def freeze_heap() -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.adapters.mqtt import MqttSettings, Topics
+from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.signing import Keyring
@@ -84,6 +85,7 @@ def region_main(spec: RegionSpec, conn: Any) -> None:
         trust=Trust(epoch=1, signer=spec.keyring.sign, audit=None),
         region=spec.region,
         owned=spec.owned,
+        pump=MqttPump() if spec.realtime_factor is None else None,  # lockstep: run_lockstep serves it
     )
     error = ""
     try:

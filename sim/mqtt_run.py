@@ -2,15 +2,16 @@
 the field only talk through a private Mosquitto (sim/broker.py).
 
 Who is who on the broker:
-- the controller: a ServiceNode (controller/live.py) with its own client, user `controller`,
-  on its own thread — the same code as `run_controller.py run` (in lockstep that thread serves
-  its connection itself: no network thread);
+- the controller: a ServiceNode (controller/live.py) with its own client, user `controller` —
+  the same code as `run_controller.py run`;
 - the field: SUMO on the calling thread (SumoField), one client per junction with that
   junction's field-device user (the ACL lets it publish only its own detectors and status);
 - `sim`: the replay's clock.
-In lockstep the field's clients (devices and clock) have no network thread: the calling thread
-serves all their connections itself (controller/adapters/mqtt_pump.py) while it waits for the
-plans, so a message in or out wakes no other thread. In real time each has its own thread.
+In lockstep one thread, the caller's, does it all: it serves every connection (the field's and
+the controller's, each its own user; controller/adapters/mqtt_pump.py) while it waits, and ticks
+the controller (controller.live.LockstepStepper) when the clock's messages are in, so no message
+wakes another thread of this process. In real time the controller has a thread and every client
+its own network thread.
 
 Lockstep (the default; for replays): at each simulated second t the field publishes every
 junction's detector message (QoS 1: a replay must not lose a second) and then the clock message;
@@ -53,7 +54,7 @@ from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command, encode_body
 from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError
-from controller.live import LOCKSTEP_TIMEOUT_S, ScaledClock, ServiceNode, run_lockstep, run_realtime
+from controller.live import LOCKSTEP_TIMEOUT_S, LockstepStepper, ScaledClock, ServiceNode, run_realtime
 from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
 from sim.broker import CONTROLLER, SIM, Broker, field_user
@@ -117,19 +118,21 @@ class MqttLoop:
         self.nodes: list[ServiceNode] = []
         self.procs: list[RegionProcess] = []
         self.regions = sharded_regions(cfg, junctions)
+        # lockstep: this thread serves the field's and the controller's connections (none has a thread)
+        self.pump = MqttPump()
         self._controllers(cfg, junctions, policy, start_s, realtime_factor, metrics, archive)
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
-        # lockstep: this thread serves the field's connections while it waits (no thread each)
-        self.pump = MqttPump()
         try:
             self._connect(junctions, timeout_s)
         except BaseException:
             self.close()
             raise
+        self._steppers = [LockstepStepper(node) for node in self.nodes] if self.lockstep else []
         self._threads = [
             threading.Thread(target=self._controller_main, args=(node,), name=f"controller-{k}", daemon=True)
             for k, node in enumerate(self.nodes)
+            if not self.lockstep
         ]
         for th in self._threads:
             th.start()
@@ -181,7 +184,7 @@ class MqttLoop:
             metrics=metrics,
             archive=archive,
             trust=trust,
-            pump=MqttPump() if self.lockstep else None,  # its tick thread serves its connection
+            pump=self.pump if self.lockstep else None,  # served and ticked by the field's thread
         )
 
     def _connect(self, junctions: dict, timeout_s: float) -> None:
@@ -219,11 +222,9 @@ class MqttLoop:
 
     # -- controller threads ---------------------------------------------------------------
     def _controller_main(self, node: ServiceNode) -> None:
+        """A real-time run's controller thread."""
         try:
-            if self.lockstep:
-                run_lockstep(node, self._stop, timeout_s=self.timeout_s)
-            else:
-                run_realtime(node, self.clock, self._stop)
+            run_realtime(node, self.clock, self._stop)
         except BaseException as exc:  # reported by the field side
             self._error = exc
             log.error("controller thread failed: %s", exc)
@@ -299,6 +300,8 @@ class MqttLoop:
         nodes = len(self.nodes) + len(self.procs)
 
         def all_in() -> bool:
+            for stepper in self._steppers:  # the controller ticks once the clock's messages are in
+                stepper.step()
             self._drain_inbox(t_s, ticked)
             return len(ticked) == nodes and all(key in self._plans for plans in ticked.values() for key in plans)
 
@@ -365,18 +368,13 @@ class MqttLoop:
         self._publish_statuses(t_s)
 
     def close(self) -> None:
-        threads = getattr(self, "_threads", [])
-        if threads:
-            if self.lockstep and self.sim is not None and self.sim.connected.is_set():
-                self.sim.publish(self.topics.clock, json.dumps({"v": MESSAGE_VERSION, "end": True}).encode(), qos=1)
-                self.sim.close()  # on its way (the pump is served here): the controller thread can end
-            else:
-                self._stop.set()
-            for th in threads:
-                th.join(timeout=10)
-            self._stop.set()
-            for th in threads:
-                th.join(timeout=5)
+        if self.lockstep and self.sim is not None and self.sim.connected.is_set():
+            # the region processes stop at the clock's end (a stepped node needs none)
+            self.sim.publish(self.topics.clock, json.dumps({"v": MESSAGE_VERSION, "end": True}).encode(), qos=1)
+            self.sim.close()  # flushed: the pump is served only here
+        self._stop.set()
+        for th in getattr(self, "_threads", []):
+            th.join(timeout=15)
         for node in self.nodes:
             node.close()
         for proc in self.procs:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -46,6 +47,8 @@ JUNCTION_KINDS = ("detectors", "status", "plan")
 # CONNACK reason codes that retrying cannot fix (MQTT 5: 0x86, 0x87, 0x8A, 0x8C; MQTT 3: 4, 5).
 _AUTH_REFUSED = frozenset({134, 135, 138, 140, 4, 5})
 MQTT_PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
+# poll events that mean "read" for a pumped connection (controller/adapters/mqtt_pump.py)
+POLL_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
 
 def topic_level(name: str) -> str:
@@ -383,6 +386,15 @@ class MqttClient:
         """Seconds until this client's next connection attempt (inf when connected or none due)."""
         return float("inf") if self._reconnect_at_s is None else max(0.0, self._reconnect_at_s - now_s)
 
+    def pump_poll(self, now_s: float) -> tuple[int, int]:
+        """(file descriptor, poll events) of the connection for the pump, after a (re)connect
+        attempt when one is due; fd -1 while there is none. Events: POLL_READ, and POLLOUT while
+        bytes wait to be written."""
+        sock = self.pump_socket(now_s)
+        if sock is None:
+            return -1, 0
+        return sock.fileno(), POLL_READ | (select.POLLOUT if self._client.want_write() else 0)
+
     def pump_fd(self) -> int:
         """The socket's file descriptor, -1 without one."""
         sock = self._client.socket()
@@ -390,6 +402,8 @@ class MqttClient:
 
     def tls_pending(self) -> bool:
         """TLS bytes read from the socket and not yet processed (a poll does not see them)."""
+        if not self.settings.tls:
+            return False
         sock = self._client.socket()
         return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 

@@ -28,9 +28,7 @@ import select
 import time
 from collections.abc import Callable
 
-from controller.adapters.mqtt import MqttClient
-
-_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+from controller.adapters.mqtt import POLL_READ, MqttClient
 
 
 class MqttPump:
@@ -80,27 +78,27 @@ class MqttPump:
         now_s = time.monotonic()
         poller = select.poll()
         by_fd: dict[int, MqttClient] = {}
+        decrypted: list[int] = []  # TLS bytes already read from the socket: a poll does not see them
         wait_s = max(0.0, timeout_s)
         for client in self.clients:
-            sock = client.pump_socket(now_s)
-            if sock is None:
+            fd, events = client.pump_poll(now_s)
+            if fd < 0:
                 wait_s = min(wait_s, client.pump_wait_s(now_s))
                 continue
-            fd = sock.fileno()
             by_fd[fd] = client
-            poller.register(fd, _READ | (select.POLLOUT if client.wants_write() else 0))
-            if client.tls_pending():  # bytes already decrypted: the poll would not see them
-                wait_s = 0.0
-        for fd, ev in poller.poll(wait_s * 1000.0):
-            client = by_fd[fd]
-            if ev & _READ and client.pump_fd() == fd:  # else lost while another was served
-                client.pump_read()
-        for fd, client in by_fd.items():
-            if client.pump_fd() != fd:
-                continue
+            poller.register(fd, events)
             if client.tls_pending():
+                decrypted.append(fd)
+        ready = dict(poller.poll(0.0 if decrypted else wait_s * 1000.0))
+        for fd in decrypted:
+            ready[fd] = ready.get(fd, 0) | select.POLLIN
+        for fd, events in ready.items():
+            client = by_fd[fd]
+            if client.pump_fd() != fd:
+                continue  # lost while another client was served
+            if events & POLL_READ:
                 client.pump_read()
-            if client.wants_write():  # what the reads queued (acknowledgements), what did not fit
+            if client.wants_write():  # what did not fit, what the reads queued (a CONNACK's subscriptions)
                 client.pump_write()
         if now_s >= self._misc_due_s:
             self._misc_due_s = now_s + self.misc_every_s

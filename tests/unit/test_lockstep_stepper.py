@@ -1,0 +1,80 @@
+"""controller.live.LockstepStepper: run_lockstep for a caller that owns the loop (the via-MQTT
+field's thread). It ticks only once a clock message and every message it announced are in,
+whatever the order they arrive in, skips a redelivered clock, and stops at the clock's end.
+No broker: messages are put in the node's inbox as its connection would."""
+
+from __future__ import annotations
+
+import json
+
+from controller.adapters.mqtt import MqttSettings
+from controller.config import Config, ServiceConfig
+from controller.core.messages import encode_detector_message, encode_status
+from controller.live import LockstepStepper, ServiceNode
+from controller.model import SignalStatus
+from tests.live_fixtures import cross
+
+JUNCTIONS = {j: cross(j) for j in ("J1", "J2")}
+CFG = Config(service=ServiceConfig(site="t", policy="webster"))
+
+
+def _node() -> ServiceNode:
+    settings = MqttSettings(host="127.0.0.1", port=1, username="controller", password="", client_id="c")
+    return ServiceNode(CFG, JUNCTIONS, settings, start_s=0.0, lockstep=True)  # never connected
+
+
+def _detectors(jid: str, t_s: float) -> tuple[str, str, bytes]:
+    dets = {d.id: ({"car": 1}, 0.1, 8.0) for d in JUNCTIONS[jid].detectors}
+    return ("detectors", jid, encode_detector_message(jid, t_s, 1.0, dets))
+
+
+def _status(jid: str, t_s: float) -> tuple[str, str, bytes]:
+    body = SignalStatus(jid, t_s, 0, False, time_in_phase_s=5.0, plan_id="local", seq=0, mode="local")
+    return ("status", jid, encode_status(body))
+
+
+def _clock(t_s: float, detectors: int, status: int = 0, status_t: float | None = None) -> tuple[str, str, bytes]:
+    body = {"v": 1, "t": t_s, "detectors": detectors, "status": status, "status_t": status_t}
+    return ("clock", "", json.dumps(body).encode())
+
+
+def test_ticks_once_everything_the_clock_announced_is_in():
+    node = _node()
+    stepper = LockstepStepper(node)
+    node.inbox.put(_status("J1", 0.0))
+    node.inbox.put(_clock(1.0, detectors=2, status=2, status_t=0.0))
+    node.inbox.put(_detectors("J2", 1.0))
+    node.inbox.put(_detectors("J1", 1.0))
+    assert stepper.step() == 0  # J2's status is missing
+    assert node.ticks == 0
+    node.inbox.put(_status("J2", 0.0))
+    assert stepper.step() == 1
+    assert node.ticks == 1 and node.now_s == 1.0
+    assert node.service.received == 2  # detector messages (the statuses are counted apart)
+
+
+def test_messages_before_their_clock_wait_and_a_redelivered_clock_is_skipped():
+    node = _node()
+    stepper = LockstepStepper(node)
+    node.inbox.put(_detectors("J1", 1.0))
+    node.inbox.put(_detectors("J2", 1.0))
+    node.inbox.put(_detectors("J1", 2.0))  # the next second's, early
+    assert stepper.step() == 0  # no clock yet
+    node.inbox.put(_clock(1.0, detectors=2))
+    node.inbox.put(_clock(1.0, detectors=2))  # a QoS 1 redelivery after a reconnect
+    node.inbox.put(_clock(2.0, detectors=2))
+    assert stepper.step() == 1  # t=1; t=2 waits for J2
+    node.inbox.put(_detectors("J2", 2.0))
+    assert stepper.step() == 1
+    assert node.ticks == 2 and node.now_s == 2.0
+
+
+def test_stops_at_the_clocks_end():
+    node = _node()
+    stepper = LockstepStepper(node)
+    node.inbox.put(_clock(1.0, detectors=0))
+    node.inbox.put(("clock", "", b'{"v":1,"end":true}'))
+    node.inbox.put(_clock(2.0, detectors=0))
+    assert stepper.step() == 1
+    assert stepper.ended
+    assert stepper.step() == 0 and node.ticks == 1
