@@ -4,7 +4,9 @@
         [--policies fixed,adaptive] [--via-mqtt adaptive] [--tree before=/tmp/e8-base] [--tree after=.]
 
 Prints a table of median wall times (whole process) and their ratio to plain `sumo` on the same
-config: plain sumo (the binary), plain sumo with the same induction loops the closed loop adds,
+config, and the median CPU time of each (user + sys of the process and the children it waited
+for: Mosquitto, region processes; a loaded machine blurs it less than the wall time). Variants:
+plain sumo (the binary), plain sumo with the same induction loops the closed loop adds,
 then `simulate --policy P` for each policy (and `--via-mqtt` for those named) from each source
 tree given (`--tree NAME=PATH`, default: this one), so that a version before a change and one
 after it are timed in the same session. Runs are interleaved (every variant once, then again)
@@ -15,6 +17,7 @@ unless the SUMO arguments after `--` say otherwise.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,12 +30,16 @@ from sim.sumo import SumoConfig, sumo_binary
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _timed(cmd: list[str], cwd: Path) -> float:
+def _timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall s, CPU s: user + sys of the command and every child it waited for)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, text=True)
+    wall_s = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall_s, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def _trees(specs: list[str]) -> dict[str, Path]:
@@ -111,24 +118,33 @@ def main(argv: list[str] | None = None) -> int:
         )
         todo = variants(args, out, sumo_args)
         times: dict[str, list[float]] = {k: [] for k in todo}
+        cpus: dict[str, list[float]] = {k: [] for k in todo}
         loads = []
         for i in range(args.runs):
             loads.append(_load())
             for name, (cmd, cwd) in todo.items():
-                times[name].append(_timed(cmd, cwd))
-                print(f"run {i + 1}/{args.runs} {name}: {times[name][-1]:.1f} s", file=sys.stderr, flush=True)
+                wall_s, cpu_s = _timed(cmd, cwd)
+                times[name].append(wall_s)
+                cpus[name].append(cpu_s)
+                print(f"run {i + 1}/{args.runs} {name}: {wall_s:.1f} s, CPU {cpu_s:.1f} s", file=sys.stderr, flush=True)
         loads.append(_load())
     base = statistics.median(times["sumo (binary)"])
     print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  sumo args: {' '.join(sumo_args)}")
     print(f"load average (1 min) at the start of each round and at the end: {', '.join(loads)}")
+    cpu_base = statistics.median(cpus["sumo (binary)"])
     print(
-        "| variant | median wall s | runs (s) | ratio of medians to plain sumo | median of per-round ratios |\n"
-        "|---|---:|---|---:|---:|"
+        "| variant | median wall s | runs (s) | ratio of medians to plain sumo | median of per-round ratios "
+        "| median CPU s | CPU runs (s) | CPU ratio to plain sumo |\n"
+        "|---|---:|---|---:|---:|---:|---|---:|"
     )
     for name, ts in times.items():
         med = statistics.median(ts)
         per_round = statistics.median(t / b for t, b in zip(ts, times["sumo (binary)"]))
-        print(f"| {name} | {med:.1f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× | {per_round:.2f}× |")
+        cpu = statistics.median(cpus[name])
+        print(
+            f"| {name} | {med:.1f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× | {per_round:.2f}× "
+            f"| {cpu:.1f} | {', '.join(f'{c:.1f}' for c in cpus[name])} | {cpu / cpu_base:.2f}× |"
+        )
     return 0
 
 
