@@ -422,6 +422,10 @@ class FrameIndex:
     net_loop: np.ndarray  # (frame loops,)
     loop_junction: np.ndarray  # (frame loops,) frame junction position
     is_stop: np.ndarray  # (frame loops,) bool: a stop-line loop of a junction of net
+    # the frame's loops are the network's, in its order (frame loop i is network loop i)
+    same_loops: bool = False
+    # the vehicle classes in the order estimation._read sums their PCU: (column, PCU factor)
+    pcu_order: tuple[tuple[int, float], ...] = ()
 
     @staticmethod
     def build(net: NetworkLayout, layout: FrameLayout) -> FrameIndex:
@@ -437,34 +441,47 @@ class FrameIndex:
                 net_loop[i] = -1 if local is None else net.det_start[nk] + local
         is_stop = np.zeros(len(net_loop), dtype=bool)
         is_stop[net_loop >= 0] = net.det_is_stop[net_loop[net_loop >= 0]]
-        return FrameIndex(net_junction, net_loop, loop_junction, is_stop)
+        same = len(net_loop) == int(net.det_start[-1]) and bool(np.array_equal(net_loop, np.arange(len(net_loop))))
+        order = sorted(range(len(VEHICLE_CLASSES)), key=lambda k: VEHICLE_CLASSES[k])
+        pcu_order = tuple((c, net.pcu_by_class.get(VEHICLE_CLASSES[c], 1.0)) for c in order)
+        return FrameIndex(net_junction, net_loop, loop_junction, is_stop, same, pcu_order)
 
 
 def readings_from_frame(
     net: NetworkLayout, index: FrameIndex, frame: DetectorFrame, accepted: np.ndarray
 ) -> NetworkReadings:
     """The accepted junctions' readings of a frame as network-wide arrays, PCU summed by class
-    in the order estimation._read sums them (same floats)."""
+    in the order estimation._read sums them (same floats). When the frame carries the
+    network's loops in its order and every junction is accepted (the in-process feed), the
+    frame's arrays are copied whole instead of scattered (the same values)."""
     n = int(net.det_start[-1])
-    take = accepted[index.loop_junction] & (index.net_loop >= 0)
-    at = index.net_loop[take]
-    counts = frame.counts[take]
-    pcu_rows = np.zeros(len(counts))
-    for c in sorted(range(len(VEHICLE_CLASSES)), key=lambda k: VEHICLE_CLASSES[k]):
-        pcu_rows = pcu_rows + counts[:, c] * net.pcu_by_class.get(VEHICLE_CLASSES[c], 1.0)
-    pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
-    spd = np.full(n, -1.0)
-    seen = np.zeros(n, dtype=bool)
-    pcu[at], veh[at], occ[at], spd[at], seen[at] = (
-        pcu_rows,
-        counts.sum(axis=1),
-        frame.occupancy[take],
-        frame.speed_mps[take],
-        True,
-    )
-    by_junction = np.zeros((len(frame.layout.junctions), len(VEHICLE_CLASSES)), dtype=np.int64)
-    stop = take & index.is_stop
-    np.add.at(by_junction, index.loop_junction[stop], frame.counts[stop])
+    if index.same_loops and bool(np.logical_and.reduce(accepted)):
+        stop, counts = index.is_stop, frame.counts
+        pcu, veh = _pcu_rows(index, counts), np.add.reduce(counts, axis=1).astype(float)
+        occ, spd = np.array(frame.occupancy, dtype=float), np.array(frame.speed_mps, dtype=float)
+        seen = np.ones(n, dtype=bool)
+    else:
+        take = accepted[index.loop_junction] & (index.net_loop >= 0)
+        at = index.net_loop[take]
+        counts = frame.counts[take]
+        pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
+        spd = np.full(n, -1.0)
+        seen = np.zeros(n, dtype=bool)
+        stop = take & index.is_stop
+        pcu[at], veh[at], occ[at], spd[at], seen[at] = (
+            _pcu_rows(index, counts),
+            counts.sum(axis=1),
+            frame.occupancy[take],
+            frame.speed_mps[take],
+            True,
+        )
+    # vehicles over the stop lines by junction and class: running sums of the stop-line rows
+    # (integers: exact in any order; np.add.at gave the same, slower)
+    rows = frame.counts * stop[:, None]
+    running = np.zeros((len(rows) + 1, len(VEHICLE_CLASSES)), dtype=np.int64)
+    np.cumsum(rows, axis=0, out=running[1:])
+    starts = frame.layout.det_start
+    by_junction = running[starts[1:]] - running[starts[:-1]]
     stop_counts = {
         int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
         for k, row in enumerate(by_junction.tolist())
@@ -472,3 +489,12 @@ def readings_from_frame(
     }
     fresh = {int(nk): frame.t_s for nk in index.net_junction[accepted & (index.net_junction >= 0)]}
     return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)
+
+
+def _pcu_rows(index: FrameIndex, counts: np.ndarray) -> np.ndarray:
+    """PCU per row of `counts` (rows, classes): the classes' counts x their factors summed in
+    index.pcu_order, from 0 (estimation._read's order and floats)."""
+    out = np.zeros(len(counts))
+    for c, factor in index.pcu_order:
+        out = out + counts[:, c] * factor
+    return out

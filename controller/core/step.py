@@ -218,12 +218,13 @@ class Core:
             log.stale.append(jid)
             return _evolve(js, command=None, stale=True)
         view = _view(js.status, js.red_since_s, now_s)
-        js = self._guard(jid, js, now_s, log.mode_changes)
+        hs = self._guard(jid, js, now_s, log.mode_changes)
         if network is not None:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
         else:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
-        js = _evolve(js, policy_state=pstate, stale=False)
+        if pstate is not js.policy_state or js.stale or hs is not js.harm:  # one copy for the mode and the policy
+            js = _evolve(js, policy_state=pstate, stale=False, harm=hs)
         if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
             log.fixed.append(jid)
             return self._withdraw(js, now_s, log.commands)
@@ -393,14 +394,17 @@ class Core:
             updated[jid] = _evolve(updated[jid], harm=hs)
         return updated
 
-    def _guard(self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]) -> JunctionState:
-        """The junction's do-no-harm mode for this tick (harm.decide); a switch is recorded."""
+    def _guard(
+        self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]
+    ) -> harm.HarmState | None:
+        """The junction's do-no-harm state for this tick (harm.decide: its mode); a switch is
+        recorded. The state as it was when the core does not guard (the fixed policy)."""
         if not self.guarded or js.harm is None:
-            return js
+            return js.harm
         hs, why = harm.decide(js.harm, now_s, self.harm)
         if why is not None:
             mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
-        return _evolve(js, harm=hs)
+        return hs
 
     def _withdraw(self, js: JunctionState, now_s: float, commands: list[Command]) -> JunctionState:
         """Fixed mode: the command in force, if any, is re-sent once expiring at the next decision
