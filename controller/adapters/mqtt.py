@@ -411,9 +411,23 @@ class MqttClient:
         """Bytes queued for the socket (the pump polls it for writing)."""
         return self._client.want_write()
 
-    def pump_read(self) -> None:
-        """Read what the socket holds: callbacks (messages, acknowledgements) run here."""
-        self._client.loop_read()
+    def pump_read(self, max_reads: int = 64) -> None:
+        """Read what the socket holds: callbacks (messages, acknowledgements) run here. paho
+        reads a few packets per call (as many as it has messages in flight): read again while
+        bytes wait, up to max_reads calls, rather than one poll round over every client each."""
+        for _ in range(max_reads):
+            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS or not self._readable_now():
+                return
+
+    def _readable_now(self) -> bool:
+        sock = self._client.socket()
+        if sock is None:
+            return False
+        if self.tls_pending():
+            return True
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
 
     def pump_write(self) -> None:
         self._client.loop_write()
