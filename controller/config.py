@@ -81,6 +81,7 @@ class TimingConfig:
     max_red_s: float = 150.0
     ped_walk_s: float = 5.0
     ped_speed_mps: float = 1.2
+    program_clearances: bool = False  # sim/netprogram.py link_clearances_s: the program's own intergreens
 
 
 @dataclass(frozen=True)

@@ -102,11 +102,32 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         downstream=f.strs("downstream", []),
         coupled=f.strs("coupled", []),
         source=path,
+        clearance_s=_clearances(f, n_links),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
     _check_consistency(junction, path)
     return junction
+
+
+def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
+    """The optional `clearance_s` table: "i>j" = seconds from the end of link i's green to the
+    start of link j's green (the program's intergreen matrix, where shorter than yellow_s +
+    all_red_s; longer ones are set by raising all_red_s)."""
+    table = f.get("clearance_s", {})
+    if not isinstance(table, dict):
+        raise JunctionError(f.path, "clearance_s", f"must be a table of \"i>j\" = seconds, got {table!r}")
+    whole_s = f.num("yellow_s") + f.num("all_red_s", 0.0)
+    out = []
+    for key, value in table.items():
+        name = f"clearance_s.{key}"
+        i, sep, k = str(key).partition(">")
+        if not (sep and i.isdigit() and k.isdigit() and int(i) < n_links and int(k) < n_links and i != k):
+            raise JunctionError(f.path, name, f"must name two links i>j in 0..{n_links - 1}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= whole_s:
+            raise JunctionError(f.path, name, f"must be a number in [0, yellow_s + all_red_s = {whole_s:g}], got {value!r}")
+        out.append((int(i), int(k), float(value)))
+    return tuple(sorted(out))
 
 
 def _movements(f: _Fields, n_links: int) -> list[Movement]:

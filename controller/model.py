@@ -11,6 +11,7 @@ Signal states follow SUMO's per-link letters, one character per controlled link:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, NamedTuple
@@ -88,13 +89,27 @@ class Phase:
 
 
 def derived_intergreen_s(
-    from_green: frozenset[int], to_green: frozenset[int], yellow_s: float, all_red_s: float
+    from_green: frozenset[int],
+    to_green: frozenset[int],
+    yellow_s: float,
+    all_red_s: float,
+    clearance_s: Mapping[tuple[int, int], float] | None = None,
 ) -> tuple[float, float]:
     """(intergreen_s, all_red_s) between two green link sets: yellow for any link that goes from
     green to red, then all-red when a link that was red turns green; 0 when no link loses its
-    green. The rule of Intersection.intergreen_s, for the importer too."""
-    all_red = all_red_s if to_green - from_green else 0.0
-    return (yellow_s + all_red if from_green - to_green else 0.0, all_red)
+    green. The rule of Intersection.intergreen_s, for the importer too.
+
+    clearance_s: per ordered pair of links (i, j), the time from the end of i's green to the
+    start of j's green that the junction's own program keeps (its intergreen matrix); the
+    all-red is the longest such time less the yellow over the links stopped and started, and a
+    pair not listed needs yellow_s + all_red_s (the junction's longest)."""
+    stopped, started = from_green - to_green, to_green - from_green
+    all_red = all_red_s if started else 0.0
+    if clearance_s and stopped and started:
+        whole_s = yellow_s + all_red_s
+        need_s = max(clearance_s.get((i, k), whole_s) for i in stopped for k in started)
+        all_red = min(all_red_s, max(0.0, need_s - yellow_s))
+    return (yellow_s + all_red if stopped else 0.0, all_red)
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,10 @@ class Intersection:
     # a queue at one's stop line stands inside the other; they may not be imported
     coupled: tuple[str, ...] = ()
     source: str = ""  # the file it was loaded from, for error messages
+    # the program's intergreen matrix where shorter than yellow_s + all_red_s: (from link, to
+    # link, seconds from the end of the first's green to the start of the second's); see
+    # derived_intergreen_s
+    clearance_s: tuple[tuple[int, int, float], ...] = ()
 
     @cached_property
     def _by_id(self) -> dict[str, Movement]:
@@ -161,7 +180,9 @@ class Intersection:
     def _intergreens(self) -> tuple[tuple[tuple[float, float], ...], ...]:
         """(intergreen_s, all_red_s) for every ordered pair of phases, computed once."""
         greens = [p.green_links() for p in self.phases]
-        return tuple(tuple(derived_intergreen_s(a, b, self.yellow_s, self.all_red_s) for b in greens) for a in greens)
+        pairs = {(i, k): s for i, k, s in self.clearance_s}
+        y, r = self.yellow_s, self.all_red_s
+        return tuple(tuple(derived_intergreen_s(a, b, y, r, pairs) for b in greens) for a in greens)
 
     def intergreen_s(self, from_phase: int, to_phase: int) -> float:
         """Yellow for any link that goes from green to red, then all-red when a link that was

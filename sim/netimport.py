@@ -126,6 +126,8 @@ def _junction_table(
     if program is None:
         raise netstages.NotControllable("traffic light without a program")
     plan, n_links = netstages.checked_stage_plan(tl, program)
+    if not cfg.timing.program_clearances:
+        plan = replace(plan, clearance_s=())
     conns = netmovements.connections(tl, n_links, plan.never_green | plan.free_links)
     if not conns.vehicle:
         raise netstages.NotControllable("controls no vehicle link that its program ever stops and lets go")
@@ -156,6 +158,8 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
+    if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
+        table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
     return table, conns.nodes
 
 

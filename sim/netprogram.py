@@ -89,6 +89,9 @@ class StagePlan:
     transition_only: frozenset[int]  # green in some phase, but in no stage (only mixed with yellow)
     spans_s: tuple[float, ...] = ()  # per stage: its greens plus the transitions that follow them
     first_green_s: float = 0.0  # where stage 0's green begins in the program's cycle (< 0: before 0)
+    # (i, j, s): the program's intergreen from link i to link j where shorter than yellow_s +
+    # all_red_s (link_clearances_s)
+    clearance_s: tuple[tuple[int, int, float], ...] = ()
 
 
 def net_program(tl, net_path: str) -> Program | None:
@@ -322,6 +325,7 @@ def stage_plan(program: Program) -> StagePlan:
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
     spans, first = _timeline(program.phases, list(by_green))
+    clearances = link_clearances_s(phases, yellow_s + all_red_s, list(by_green))
     return StagePlan(
         stages=stages,
         yellow_s=yellow_s,
@@ -332,7 +336,37 @@ def stage_plan(program: Program) -> StagePlan:
         transition_only=frozenset(ever - greens - free),
         spans_s=spans,
         first_green_s=first,
+        clearance_s=clearances,
     )
+
+
+def link_clearances_s(
+    phases: list[ProgramPhase], limit_s: float, stage_greens: list[frozenset[int]]
+) -> tuple[tuple[int, int, float], ...]:
+    """The program's intergreen matrix: per ordered pair of links (i, j) that a change between
+    two stages stops and starts, the shortest time the program leaves from the end of i's green
+    to the start of j's green, 0 when the two are ever green together; only the pairs it runs
+    in less than limit_s (its longest yellow + all-red, the junction's uniform intergreen),
+    sorted. Those are the signal groups' clearances the city itself keeps (the RiLSA's
+    intergreen times): a pair the program never runs that closely keeps the uniform one."""
+    pairs = {(i, j) for a in stage_greens for b in stage_greens for i in a - b for j in b - a}
+    links = {i for pair in pairs for i in pair}
+    t, starts = 0.0, []
+    for ph in phases:
+        starts.append(t)
+        t += ph.duration_s
+    cycle_s = t
+    green = [frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN) & links for ph in phases]
+    ends = {i: [starts[k] for k in range(len(phases)) if i in green[k - 1] and i not in green[k]] for i in links}
+    begins = {j: [starts[k] for k in range(len(phases)) if j in green[k] and j not in green[k - 1]] for j in links}
+    best: dict[tuple[int, int], float] = {(i, j): 0.0 for g in green for i in g for j in g if i != j}
+    for i, ends_s in ends.items():
+        for j, begins_s in begins.items():
+            gaps = [(b - e) % cycle_s for e in ends_s for b in begins_s if j != i]
+            gap = min(gaps, default=limit_s)
+            if gap < min(limit_s, best.get((i, j), limit_s)):
+                best[(i, j)] = round(gap, 3)
+    return tuple((i, j, s) for (i, j), s in sorted(best.items()) if s < limit_s and (i, j) in pairs)
 
 
 def _green_key(state: str) -> frozenset[int] | None:
@@ -376,9 +410,11 @@ def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tupl
         return tuple(st.base_green_s for st in plan.stages)
     greens = [frozenset(i for i, c in enumerate(st.state) if c in STAGE_GREEN) for st in plan.stages]
     n = len(greens)
+    clearances = {(i, j): s for i, j, s in plan.clearance_s}
     raw = []
     for k, span in enumerate(plan.spans_s):
-        ig, _ = derived_intergreen_s(greens[k], greens[(k + 1) % n], yellow_s, all_red_s) if n > 1 else (0.0, 0.0)
+        pair = (greens[k], greens[(k + 1) % n])
+        ig, _ = derived_intergreen_s(*pair, yellow_s, all_red_s, clearances) if n > 1 else (0.0, 0.0)
         raw.append(span - ig)
     out = [max(1.0, g) for g in raw]
     # the seconds a clamped stage adds come off the longest greens, so the cycle stays SUMO's

@@ -259,9 +259,10 @@ def test_nema_rings_of_unequal_length_and_a_malformed_program(tmp_path):
 def test_base_greens_absorb_the_programs_own_transitions():
     """Bologna-like program (acosta 210): a green kept 5 s into the next transition, partial
     yellows, all-reds of 2 and 3 s, a transition of 3 s between overlapping stages. The model
-    derives one intergreen per pair (yellow 5 + all-red 3 where links start); the base greens
-    take the rest of each span so that the base cycle is SUMO's 90 s and every green starts when
-    SUMO's does."""
+    derives one intergreen per pair (yellow 5, then the all-red the program itself keeps between
+    the links stopped and started: 3 s into b, none into c, 1 s into a where the program's 3 s
+    yellow and 3 s all-red leave 6 s); the base greens take the rest of each span so that the
+    base cycle is SUMO's 90 s and every green starts when SUMO's does."""
     from controller.model import derived_intergreen_s
     from sim.netprogram import aligned_greens_s
 
@@ -275,8 +276,11 @@ def test_base_greens_absorb_the_programs_own_transitions():
     assert plan.spans_s == (44.0, 30.0, 16.0) and plan.first_green_s == 0.0
     greens = aligned_greens_s(plan, plan.yellow_s, plan.all_red_s)
     sets = [frozenset(i for i, ch in enumerate(s) if ch in "Gg") for s in (a, b, c)]
-    igs = [derived_intergreen_s(sets[k], sets[(k + 1) % 3], plan.yellow_s, plan.all_red_s)[0] for k in range(3)]
-    assert igs == [8.0, 5.0, 8.0] and greens == (36.0, 25.0, 8.0)
+    clear = {(i, j): s for i, j, s in plan.clearance_s}
+    igs = [derived_intergreen_s(sets[k], sets[(k + 1) % 3], plan.yellow_s, plan.all_red_s, clear)[0] for k in range(3)]
+    assert igs == [8.0, 5.0, 6.0] and greens == (36.0, 25.0, 10.0)
+    uniform = [derived_intergreen_s(sets[k], sets[(k + 1) % 3], plan.yellow_s, plan.all_red_s)[0] for k in range(3)]
+    assert uniform == [8.0, 5.0, 8.0]  # without the program's own clearances
     assert sum(greens) + sum(igs) == plan.cycle_s == 90.0
 
 
@@ -298,9 +302,11 @@ def test_a_stage_shorter_than_the_models_intergreen_keeps_the_cycle():
     plan = stage_plan(
         _program((30, NS), (3, _y(NS)), (3, "r" * 12), (3, short), (3, _y(short)), (20, EW), (3, _y(EW)), (3, "r" * 12))
     )
-    greens = aligned_greens_s(plan, 3.0, 3.0)
+    uniform = replace(plan, clearance_s=())  # the program's own clearance short -> EW is 3 s
+    greens = aligned_greens_s(uniform, 3.0, 3.0)
     assert greens == (29.0, 1.0, 20.0)  # spans 36, 6, 26 less intergreens 6, 6, 6; 1 s off NS
     assert sum(greens) + 3 * 6.0 == plan.cycle_s
+    assert aligned_greens_s(plan, 3.0, 3.0) == (30.0, 3.0, 20.0)  # intergreens 6, 3, 6
 
 
 def test_a_nema_network_imports_its_ring_unions(tmp_path):

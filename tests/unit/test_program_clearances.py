@@ -1,0 +1,121 @@
+"""The program's own intergreens (`[timing] program_clearances`, junction TOML `clearance_s`):
+a change between two stages keeps the all-red the city's program keeps between the links it
+stops and starts, not the junction's longest all-red."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from controller.errors import JunctionError
+from controller.junctions import parse_intersection
+from controller.model import derived_intergreen_s
+from sim.netprogram import Program, ProgramPhase, link_clearances_s, merge_runs, stage_plan
+
+# RiLSA_example3 (SUMO's tools/sumolib/scenario/.../RealWorld): A -> B overlaps (B's links start
+# with A's yellow), B -> C keeps 3 s yellow + 7 s all-red, C -> A 3 s yellow + 6 s all-red
+RILSA3 = (
+    (5, "rrrrrorrrrrr"), (28, "rrrrrorrrGGG"), (3, "rrrGGorrryyy"), (2, "rrrGGorrrrrr"), (2, "rrrGGGrrrrrr"),
+    (2, "rrrGGGrrrrrr"), (9, "rrrGGGrrrrrr"), (3, "rrryyorrrrrr"), (3, "rrrrrorrrrrr"), (4, "rrrrrorrrrrr"),
+    (22, "GGgrroGGgrrr"), (3, "yyyrroyyyrrr"), (1, "rrrrrorrrrrr"),
+)  # fmt: skip
+A, B1, B, C = (frozenset(s) for s in ({9, 10, 11}, {3, 4}, {3, 4, 5}, {0, 1, 2, 6, 7, 8}))
+
+
+def _plan():
+    return stage_plan(Program("0", "own", 0.0, tuple(ProgramPhase(float(d), s) for d, s in RILSA3), "test"))
+
+
+def test_the_programs_own_clearances_per_pair_of_links():
+    plan = _plan()
+    assert (plan.yellow_s, plan.all_red_s) == (3.0, 7.0)
+    clear = {(i, j): s for i, j, s in plan.clearance_s}
+    assert clear[(9, 3)] == 0.0 and clear[(9, 5)] == 5.0  # B's links start with A's yellow, 5 after it
+    assert clear[(0, 9)] == 9.0  # C -> A: 3 s yellow + 6 s all-red
+    assert (3, 0) not in clear  # B -> C: the longest, 3 + 7 s, is the junction's uniform intergreen
+    y, r = plan.yellow_s, plan.all_red_s
+    assert derived_intergreen_s(A, B1, y, r, clear) == (3.0, 0.0)
+    assert derived_intergreen_s(B, C, y, r, clear) == (10.0, 7.0)
+    assert derived_intergreen_s(C, A, y, r, clear) == (9.0, 6.0)
+    assert derived_intergreen_s(A, B1, y, r) == (10.0, 7.0)  # without: the longest everywhere
+
+
+def test_a_pair_the_program_never_runs_closely_keeps_the_longest():
+    """A -> C never happens in the program (B runs between): its links keep yellow + all-red."""
+    plan = _plan()
+    clear = {(i, j): s for i, j, s in plan.clearance_s}
+    assert derived_intergreen_s(A, C, 3.0, 7.0, clear) == (10.0, 7.0)
+    phases = merge_runs(tuple(ProgramPhase(float(d), s) for d, s in RILSA3))
+    assert all(s < 10.0 for _, _, s in link_clearances_s(phases, 10.0, [A, B1, B, C]))
+
+
+def _toml(**extra) -> dict:
+    raw = {
+        "id": "J",
+        "n_links": 2,
+        "yellow_s": 3.0,
+        "all_red_s": 2.0,
+        "cycle_min_s": 30.0,
+        "cycle_max_s": 120.0,
+        "max_red_s": 120.0,
+        "phases": [
+            {"state": "Gr", "min_green_s": 5.0, "max_green_s": 60.0, "base_green_s": 20.0},
+            {"state": "rG", "min_green_s": 5.0, "max_green_s": 60.0, "base_green_s": 20.0},
+        ],
+        "movements": [
+            {"id": "N_T", "approach": "N", "turn": "through", "from_edge": "n", "to_edge": "s", "lanes": ["n_0"],
+             "links": [0], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0, "conflicts": ["E_T"]},
+            {"id": "E_T", "approach": "E", "turn": "through", "from_edge": "e", "to_edge": "w", "lanes": ["e_0"],
+             "links": [1], "sat_flow_pcu_h": 1800.0, "storage_pcu": 10.0, "conflicts": ["N_T"]},
+        ],
+        "detectors": [
+            {"id": "n_0_stop", "lane": "n_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+            {"id": "e_0_stop", "lane": "e_0", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+        ],
+    }  # fmt: skip
+    raw.update(extra)
+    return raw
+
+
+def test_the_junction_model_uses_its_clearances():
+    j = parse_intersection(_toml(clearance_s={"0>1": 3.5}), "j.toml")
+    assert j.clearance_s == ((0, 1, 3.5),)
+    assert (j.intergreen_s(0, 1), j.all_red_between_s(0, 1)) == (3.5, 0.5)
+    assert (j.intergreen_s(1, 0), j.all_red_between_s(1, 0)) == (5.0, 2.0)  # not listed: the longest
+    assert replace(j, clearance_s=()).intergreen_s(0, 1) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("table", "why"),
+    [
+        ({"0>0": 1.0}, "two links"),
+        ({"0>2": 1.0}, "two links"),
+        ({"a>1": 1.0}, "two links"),
+        ({"0-1": 1.0}, "two links"),
+        ({"0>1": -1.0}, "in \\[0, yellow_s"),
+        ({"0>1": 5.5}, "in \\[0, yellow_s"),
+        ({"0>1": float("nan")}, "in \\[0, yellow_s"),
+        ({"0>1": True}, "in \\[0, yellow_s"),
+        ({"0>1": "3"}, "in \\[0, yellow_s"),
+    ],
+)
+def test_a_bad_clearance_is_refused_naming_the_field(table, why):
+    with pytest.raises(JunctionError, match=why) as err:
+        parse_intersection(_toml(clearance_s=table), "j.toml")
+    assert "j.toml" in str(err.value) and "clearance_s." in str(err.value)
+
+
+def test_clearance_s_must_be_a_table():
+    with pytest.raises(JunctionError, match="clearance_s"):
+        parse_intersection(_toml(clearance_s=[1, 2]), "j.toml")
+
+
+def test_the_config_key_must_be_a_boolean(tmp_path):
+    from controller.config import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[timing]\nprogram_clearances = "yes"\n')
+    with pytest.raises(ConfigError, match="timing.program_clearances") as err:
+        load_config(path)
+    assert str(path) in str(err.value)
