@@ -237,12 +237,18 @@ class Broker:
         log_denied: bool = True,
         passwords: Mapping[str, str] | None = None,
         replays: bool = True,
+        yields: bool = False,
     ) -> None:
         """extra_users: user -> [(access, topic filter)], access one of read/write/readwrite
         (benchmarks use a gateway user that publishes for many junctions from several
         connections: with extra users, client ids are not bound unless bind_client_ids=True).
         passwords: user -> password to keep (the others are generated).
-        replays: with the `sim` user of lockstep replays (not on a production broker)."""
+        replays: with the `sim` user of lockstep replays (not on a production broker).
+        yields: Mosquitto runs under SCHED_BATCH (Linux; elsewhere ignored): a message it is sent
+        wakes it without preempting the sender, which goes on until it waits. For a lockstep
+        replay's private broker, whose one client process sends dozens of messages a second in
+        bursts: on a busy machine each send otherwise hands the core to Mosquitto mid-burst. An
+        idle core still takes it at once."""
         self.workdir = Path(workdir)
         self.topics = Topics(site)
         self.junctions = tuple(junctions)
@@ -258,6 +264,7 @@ class Broker:
         self.bind_client_ids = not self.extra_users if bind_client_ids is None else bind_client_ids
         self.log_denied = log_denied
         self.replays = replays
+        self.yields = yields
         self.rules = acl_rules(self.topics, self.junctions, self.operators, self.monitors, self.extra_users, replays)
         kept = dict(passwords or {})
         self.users: dict[str, str] = {u: kept.get(u) or new_password() for u in self.rules}
@@ -314,6 +321,8 @@ class Broker:
             self.write_files()
         with open(self.workdir / "mosquitto.stderr", "ab") as err:
             self._proc = subprocess.Popen([self.binary, "-c", str(self.conf_path)], stdout=err, stderr=err)
+        if self.yields:
+            _batch_scheduling(self._proc.pid)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -379,6 +388,17 @@ class Broker:
                 password=self.users[CONTROLLER],
             ),
         )
+
+
+def _batch_scheduling(pid: int) -> None:
+    """SCHED_BATCH for process pid where the platform has it (see Broker's `yields`)."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return
+    try:
+        os.sched_setscheduler(pid, policy, os.sched_param(0))
+    except OSError as exc:  # not allowed here: the broker runs as it would have
+        log.info("mosquitto pid=%d stays on the default scheduling: %s", pid, exc)
 
 
 def write_credentials(folder: Path, users: Mapping[str, str]) -> Path:

@@ -483,7 +483,15 @@ def run_via_mqtt(
             # a sharded replay's region processes: a broker user each (client ids bound to user names)
             site = cfg_.service.site
             users = region_users(Topics(site), [r.name for r in sharded_regions(cfg_, junctions)])
-            broker = Broker(Path(workdir) / "broker", site, junctions, extra_users=users, bind_client_ids=True)
+            # a lockstep replay's broker yields to its clients' bursts (Broker's `yields`)
+            broker = Broker(
+                Path(workdir) / "broker",
+                site,
+                junctions,
+                extra_users=users,
+                bind_client_ids=True,
+                yields=realtime_factor is None,
+            )
             brokers.append(broker.start())
             opts = {"realtime_factor": realtime_factor, "timeout_s": timeout_s, "after_second": after_second}
             return MqttLoop(field, junctions, cfg_, *args, broker=broker, **opts, **kwargs)

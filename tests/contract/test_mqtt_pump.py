@@ -1,10 +1,12 @@
 """Several MqttClients served by one thread (controller/adapters/mqtt_pump.py) against a real
 Mosquitto: no network thread per client, each client keeps its own connection and credentials
 (the broker's ACL still refuses what its user may not publish), QoS 1 messages published while
-the broker is down arrive after the pump reconnects, and a pumped close flushes."""
+the broker is down arrive after the pump reconnects, and a pumped close flushes. A lockstep
+replay's broker (`yields`) runs under SCHED_BATCH."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -111,3 +113,12 @@ def test_a_pumped_close_flushes_what_is_in_flight(broker, clients):
     assert dev.pending() == 0 and not pump.clients
     assert wait_until(lambda: len(seen) == 200, 5.0)
     assert [int(p) for p in seen] == list(range(200))
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_a_yielding_broker_runs_under_batch_scheduling(tmp_path):
+    with Broker(tmp_path / "plain", "t", JUNCTIONS) as plain, Broker(tmp_path / "y", "t", JUNCTIONS, yields=True) as y:
+        assert os.sched_getscheduler(plain._proc.pid) == os.SCHED_OTHER
+        assert os.sched_getscheduler(y._proc.pid) == os.SCHED_BATCH
+        y.restart()
+        assert os.sched_getscheduler(y._proc.pid) == os.SCHED_BATCH
