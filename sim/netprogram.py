@@ -45,6 +45,7 @@ YELLOW = frozenset("yYu")
 _KEPT = frozenset("GgsoO")
 # A link in one of these in every phase is never stopped by the signal: not a controlled movement.
 _FREE = frozenset("GgoO")
+_OFF = frozenset("oO")
 
 
 ACTUATED_TYPES = frozenset({"actuated", "delay_based"})
@@ -276,6 +277,15 @@ def _shorter(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
+def _never_stopped(letters) -> bool:
+    """A link the signal never controls: green or off in every phase, but not off in some and
+    green in others. Such a link (a left turn the city switches off, yielding on 'o', and
+    protects in a stage of its own: SUMO's RiLSA_example4) is a controlled movement: its
+    protected green is a stage the policies must be able to see the demand for."""
+    seen = set(letters)
+    return seen <= _FREE and not (seen & _OFF and seen & STAGE_GREEN)
+
+
 def is_stage(state: str) -> bool:
     return any(c in STAGE_GREEN for c in state) and not any(c in YELLOW for c in state)
 
@@ -318,7 +328,7 @@ def stage_plan(program: Program) -> StagePlan:
                 by_green[green][2] = _shorter(by_green[green][2], ph.min_dur_s)
             else:
                 by_green[green] = [ph.state, ph.duration_s, ph.min_dur_s]
-    free = frozenset(i for i in range(n_links) if all(p.state[i] in _FREE for p in phases))
+    free = frozenset(i for i in range(n_links) if _never_stopped(p.state[i] for p in phases))
     stages = tuple(Stage("".join(c if c in _KEPT else "r" for c in st), dur, mn) for st, dur, mn in by_green.values())
     greens = set().union(*by_green) if by_green else set()
     ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}

@@ -119,3 +119,19 @@ def test_the_config_key_must_be_a_boolean(tmp_path):
     with pytest.raises(ConfigError, match="timing.program_clearances") as err:
         load_config(path)
     assert str(path) in str(err.value)
+
+
+def test_a_link_switched_off_and_protected_in_a_stage_is_controlled():
+    """SUMO's RiLSA_example4: the south left turn (link 8) is off ('o', yield) in most phases and
+    protected ('G') in a stage of its own. It is never stopped, but its protected stage needs a
+    movement whose demand the policies see (it was left out as a free link: 1,071 s/veh on that
+    turn under adaptive, 20 under the city's program)."""
+    phases = (
+        (4, "rrrrrrrrorrr"), (1, "rrrGGGrrorrr"), (35, "rrrGGgrroGGg"), (1, "rrrGGgrroyyy"), (2, "rrryyyrroyyy"),
+        (1, "rrryyyrrorrr"), (6, "rrrrrrrrorrr"), (8, "rrrrrrGGGrrr"), (3, "rrrrrrGGorrr"), (13, "GGgrrrGGorrr"),
+        (1, "yyyrrryyorrr"), (2, "yyyrrryyorrr"), (3, "rrrrrrrrorrr"),
+    )  # fmt: skip
+    plan = stage_plan(Program("0", "own", 0.0, tuple(ProgramPhase(float(d), s) for d, s in phases), "test"))
+    assert 8 not in plan.free_links
+    always = stage_plan(Program("0", "p", 0.0, (ProgramPhase(30, "GGo"), ProgramPhase(30, "rrO")), "test"))
+    assert always.free_links == {2}  # off in every phase: not controlled
