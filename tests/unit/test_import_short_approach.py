@@ -143,8 +143,10 @@ def test_both_rules_are_off_as_shipped(tmp_path):
     assert _loops(j, "W1C_0")["stop"].at_lane == "W1C_0"
 
 
-def test_a_switch_that_is_not_a_bool_names_the_field(tmp_path):
+@pytest.mark.parametrize("key", ["stop_loop_before_split", "turn_back_is_fringe"])
+def test_a_switch_that_is_not_a_bool_names_the_file_and_the_field(tmp_path, key):
     bad = tmp_path / "c.toml"
-    bad.write_text("[detectors]\nstop_loop_before_split = 1\n")
-    with pytest.raises(ConfigError, match="detectors.stop_loop_before_split"):
+    bad.write_text(f"[detectors]\n{key} = 1\n")
+    with pytest.raises(ConfigError, match=f"detectors.{key}") as err:
         load_config(bad)
+    assert str(bad) in str(err.value)
