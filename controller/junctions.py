@@ -116,16 +116,18 @@ def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
     all_red_s; longer ones are set by raising all_red_s)."""
     table = f.get("clearance_s", {})
     if not isinstance(table, dict):
-        raise JunctionError(f.path, "clearance_s", f"must be a table of \"i>j\" = seconds, got {table!r}")
+        raise JunctionError(f.path, "clearance_s", f'must be a table of "i>j" = seconds, got {table!r}')
     whole_s = f.num("yellow_s") + f.num("all_red_s", 0.0)
     out = []
     for key, value in table.items():
         name = f"clearance_s.{key}"
         i, sep, k = str(key).partition(">")
-        if not (sep and i.isdigit() and k.isdigit() and int(i) < n_links and int(k) < n_links and i != k):
+        digits = sep and i.isascii() and k.isascii() and i.isdecimal() and k.isdecimal()
+        if not (digits and int(i) < n_links and int(k) < n_links and int(i) != int(k)):
             raise JunctionError(f.path, name, f"must name two links i>j in 0..{n_links - 1}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= whole_s:
-            raise JunctionError(f.path, name, f"must be a number in [0, yellow_s + all_red_s = {whole_s:g}], got {value!r}")
+            why = f"must be a number in [0, yellow_s + all_red_s = {whole_s:g}], got {value!r}"
+            raise JunctionError(f.path, name, why)
         out.append((int(i), int(k), float(value)))
     return tuple(sorted(out))
 

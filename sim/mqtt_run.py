@@ -53,7 +53,7 @@ from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION, decode_command, encode_body
 from controller.core.signing import Keyring
-from controller.errors import AdapterError, FeedError
+from controller.errors import AdapterError, FeedError, TscError
 from controller.live import LOCKSTEP_TIMEOUT_S, LockstepStepper, ScaledClock, ServiceNode, run_realtime
 from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
@@ -301,7 +301,12 @@ class MqttLoop:
 
         def all_in() -> bool:
             for stepper in self._steppers:  # the controller ticks once the clock's messages are in
-                stepper.step()
+                try:
+                    stepper.step()
+                except TscError:
+                    raise
+                except Exception as exc:  # a failed tick stops the run with its reason, not a traceback
+                    raise AdapterError(f"controller failed: {exc}", fatal=True) from exc
             self._drain_inbox(t_s, ticked)
             return len(ticked) == nodes and all(key in self._plans for plans in ticked.values() for key in plans)
 

@@ -355,7 +355,7 @@ def link_clearances_s(
 ) -> tuple[tuple[int, int, float], ...]:
     """The program's intergreen matrix: per ordered pair of links (i, j) that a change between
     two stages stops and starts, the shortest time the program leaves from the end of i's green
-    to the start of j's green, 0 when the two are ever green together; only the pairs it runs
+    to the start of j's green, 0 when the two are ever protected ('G') together; only the pairs it runs
     in less than limit_s (its longest yellow + all-red, the junction's uniform intergreen),
     sorted. Those are the signal groups' clearances the city itself keeps (the RiLSA's
     intergreen times): a pair the program never runs that closely keeps the uniform one."""
@@ -366,10 +366,15 @@ def link_clearances_s(
         starts.append(t)
         t += ph.duration_s
     cycle_s = t
+    if cycle_s <= 0:
+        return ()
     green = [frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN) & links for ph in phases]
     ends = {i: [starts[k] for k in range(len(phases)) if i in green[k - 1] and i not in green[k]] for i in links}
     begins = {j: [starts[k] for k in range(len(phases)) if j in green[k] and j not in green[k - 1]] for j in links}
-    best: dict[tuple[int, int], float] = {(i, j): 0.0 for g in green for i in g for j in g if i != j}
+    # protected together ('G' both, neither yields): no clearance between them; a permissive
+    # 'g' shown with a 'G' still needs the gap the program keeps before they are both protected
+    together = [frozenset(i for i, c in enumerate(ph.state) if c == "G") & links for ph in phases]
+    best: dict[tuple[int, int], float] = {(i, j): 0.0 for g in together for i in g for j in g if i != j}
     for i, ends_s in ends.items():
         for j, begins_s in begins.items():
             gaps = [(b - e) % cycle_s for e in ends_s for b in begins_s if j != i]

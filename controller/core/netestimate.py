@@ -423,9 +423,9 @@ class FrameIndex:
     loop_junction: np.ndarray  # (frame loops,) frame junction position
     is_stop: np.ndarray  # (frame loops,) bool: a stop-line loop of a junction of net
     # the frame's loops are the network's, in its order (frame loop i is network loop i)
-    same_loops: bool = False
+    same_loops: bool
     # the vehicle classes in the order estimation._read sums their PCU: (column, PCU factor)
-    pcu_order: tuple[tuple[int, float], ...] = ()
+    pcu_order: tuple[tuple[int, float], ...]
 
     @staticmethod
     def build(net: NetworkLayout, layout: FrameLayout) -> FrameIndex:

@@ -5,6 +5,7 @@ stops and starts, not the junction's longest all-red."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,45 @@ def test_a_link_switched_off_and_protected_in_a_stage_is_controlled():
     assert 8 not in plan.free_links
     always = stage_plan(Program("0", "p", 0.0, (ProgramPhase(30, "GGo"), ProgramPhase(30, "rrO")), "test"))
     assert always.free_links == {2}  # off in every phase: not controlled
+
+
+def test_a_permissive_green_shown_with_a_protected_one_keeps_its_clearance():
+    """South and north lefts are protected ('G') in stages A and B, and permissive ('g', yielding)
+    beside both throughs in stage C. A -> B keeps 3 s yellow + 3 s all-red in the program: being
+    green together in C (one of them yielding) is no reason to drop that all-red (review)."""
+    a, b, c = "GGrr", "rrGG", "gGgG"  # links: 0 south left, 1 south through, 2 north left, 3 north through
+    phases = ((20, a), (3, "yyrr"), (3, "rrrr"), (20, b), (3, "rryy"), (3, "rrrr"), (30, c), (3, "yyyy"), (3, "rrrr"))
+    plan = stage_plan(Program("0", "p", 0.0, tuple(ProgramPhase(float(d), s) for d, s in phases), "test"))
+    clear = {(i, j): s for i, j, s in plan.clearance_s}
+    sets = [frozenset(i for i, ch in enumerate(s) if ch in "Gg") for s in (a, b)]
+    assert derived_intergreen_s(sets[0], sets[1], plan.yellow_s, plan.all_red_s, clear) == (6.0, 3.0)
+
+
+def test_a_program_of_zero_length_has_no_clearances():
+    phases = merge_runs((ProgramPhase(0.0, "Gr"), ProgramPhase(0.0, "rG")))
+    assert link_clearances_s(phases, 6.0, [frozenset({0}), frozenset({1})]) == ()
+
+
+def test_a_digit_that_is_not_ascii_is_refused_naming_the_field():
+    with pytest.raises(JunctionError, match="clearance_s"):
+        parse_intersection(_toml(clearance_s={"\u00b2>1": 1.0}), "j.toml")
+
+
+def test_the_import_writes_clearances_only_with_the_key(tmp_path):
+    """[timing] program_clearances: off (as shipped), no junction TOML carries clearance_s; on,
+    a program whose changes keep different all-reds gets them (review: nothing guarded the key)."""
+    from controller.config import load_config
+    from sim.netimport import import_network
+    from tests.netbuild import additional, cross_net, tl_logic
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    assert not shipped.timing.program_clearances
+    net = cross_net(tmp_path)
+    ns, ew = "GGgrrrGGgrrr", "rrrGGgrrrGGg"
+    add = additional(tmp_path, "p.add.xml", tl_logic("C", "x", [(30, ns), (3, ns.replace("G", "y").replace("g", "y")),
+        (1, "r" * 12), (20, ew), (3, ew.replace("G", "y").replace("g", "y")), (5, "r" * 12)]))  # fmt: skip
+    for key, present in ((False, False), (True, True)):
+        cfg = replace(shipped, timing=replace(shipped.timing, program_clearances=key))
+        out = tmp_path / f"j{key}"
+        import_network(net, out, cfg, [add])
+        assert ("clearance_s" in (out / "C.toml").read_text()) is present
