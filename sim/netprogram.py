@@ -374,14 +374,15 @@ def link_clearances_s(
     # protected together ('G' both, neither yields): no clearance between them; a permissive
     # 'g' shown with a 'G' still needs the gap the program keeps before they are both protected
     together = [frozenset(i for i, c in enumerate(ph.state) if c == "G") & links for ph in phases]
-    best: dict[tuple[int, int], float] = {(i, j): 0.0 for g in together for i in g for j in g if i != j}
-    for i, ends_s in ends.items():
-        for j, begins_s in begins.items():
-            gaps = [(b - e) % cycle_s for e in ends_s for b in begins_s if j != i]
-            gap = min(gaps, default=limit_s)
-            if gap < min(limit_s, best.get((i, j), limit_s)):
-                best[(i, j)] = round(gap, 3)
-    return tuple((i, j, s) for (i, j), s in sorted(best.items()) if s < limit_s and (i, j) in pairs)
+    out = []
+    for i, j in sorted(pairs):
+        if any(i in g and j in g for g in together):
+            out.append((i, j, 0.0))
+            continue
+        gap = min(((b - e) % cycle_s for e in ends[i] for b in begins[j]), default=limit_s)
+        if gap < limit_s:
+            out.append((i, j, round(gap, 3)))
+    return tuple(out)
 
 
 def _green_key(state: str) -> frozenset[int] | None:

@@ -66,9 +66,9 @@ MAX_WORSE_THAN_FIXED = 0.02  # issue 9: adaptive's mean delay at most 2 % above 
 # SUMO 1.28); the guard there is that the ratio does not grow by more than MAX_WORSE_THAN_FIXED.
 KNOWN_MISSES: dict[str, tuple[float, float]] = {
     # SUMO's own real-world junctions, unseen until session 13 (BENCHMARKS.md "SUMO's RiLSA examples"):
-    # both long intergreens (the program's 6-7 s all-reds on every change, [timing]
-    # program_clearances off) and, on example 4, a left turn served on 'o' (yield) the policies
-    # cannot see being served, so they hold its protected stage longer than the city does
+    # not traced; candidates: the program's longest all-red on every change ([timing]
+    # program_clearances off) and, on example 4, a left turn also served on 'o' (yield), which the
+    # model counts as served only in its protected stage
     "sumo/RiLSA_example3": (62.1, 60.4),
     "sumo/RiLSA_example4": (30.9, 27.1),
 }
