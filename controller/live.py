@@ -45,6 +45,7 @@ from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config
 from controller.core.messages import MESSAGE_VERSION
+from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
 from controller.errors import AdapterError, ConfigError
 from controller.junctions import load_intersections
@@ -192,7 +193,7 @@ class ServiceNode:
                 **hooks,
                 **_trust_kwargs(trust),
             )
-        except ValueError as exc:  # unknown policy name
+        except UnknownPolicyError as exc:  # any other error is not the config's: it propagates as it is
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._started(trust, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}

@@ -118,11 +118,15 @@ REGISTRY: dict[str, Callable[[PolicyConfig], Policy]] = {
 }
 
 
+class UnknownPolicyError(ValueError):
+    """A policy name that is not registered (the message names the known ones)."""
+
+
 def make_policy(name: str, cfg: PolicyConfig) -> Policy:
-    """The policy registered under `name`, built from its section of `cfg`; ValueError naming
-    the known policies for an unknown name."""
+    """The policy registered under `name`, built from its section of `cfg`; UnknownPolicyError
+    (a ValueError) naming the known policies for an unknown name."""
     try:
         factory = REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown policy {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+        raise UnknownPolicyError(f"unknown policy {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
     return factory(cfg)
