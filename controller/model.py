@@ -7,6 +7,11 @@ Times are seconds (`*_s`), distances metres (`*_m`), flows PCU per hour (`*_pcu_
 
 Signal states follow SUMO's per-link letters, one character per controlled link:
 'G' protected green, 'g' permissive green, 'y' yellow, 'r' red; 'o' flashing yellow (FlashCommand).
+A network's own program may switch a link off ('o') in a stage: its drivers yield as at an
+unsignalled junction (a left turn between the oncoming platoons, protected 'G' in a stage of its
+own). Such a link is no green for any safety rule (green_links, served_movements, the intergreens);
+it serves its vehicles permissively (Phase.served_links), for the estimate, the policies and the
+do-no-harm replay.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from functools import cached_property
 from typing import Literal, NamedTuple
 
 GREEN = frozenset("Gg")
+OFF_YIELD = "o"  # SUMO's "off, blinking": the signal is off, drivers yield (not 'O': off, right of way)
 VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
 
 Mode = Literal["local", "adaptive", "manual"]  # a roadside controller's mode, as its status reports it
@@ -86,6 +92,21 @@ class Phase:
 
     def green_links(self) -> frozenset[int]:
         return self._green
+
+    @cached_property
+    def _off_yield(self) -> frozenset[int]:
+        return frozenset(i for i, c in enumerate(self.state) if c == OFF_YIELD)
+
+    def off_yield_links(self) -> frozenset[int]:
+        """Links switched off in the stage ('o'): their vehicles yield to the green streams."""
+        return self._off_yield
+
+    def served_links(self, off_is_permitted: bool) -> frozenset[int]:
+        """Links whose vehicles may leave in the stage: the green ones, and with
+        `off_is_permitted` those switched off ('o'), which discharge through the gaps as on a
+        permissive green ('g'). For the estimate, the policies and the do-no-harm replay only;
+        every safety rule reads green_links()."""
+        return self._green | self._off_yield if off_is_permitted else self._green
 
 
 def derived_intergreen_s(

@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from controller.core.cuts import Cut
-from controller.model import GREEN, VEHICLE_CLASSES, Intersection, Snapshot
+from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
 
 if TYPE_CHECKING:
     from controller.core.params import LayoutConfig
@@ -107,6 +107,9 @@ class EstimationParams:
     link_min_corr: float = 0.15
     link_min_samples_s: float = 600.0
     link_remap_s: float = 60.0
+    # a link switched off in a stage ('o': its drivers yield) serves its movement permitted there,
+    # as 'g' does (Layout.serves); False: it serves nothing (the model before session 14)
+    off_is_permitted: bool = False
 
 
 class _LaneArrays(Protocol):
@@ -152,9 +155,12 @@ class Layout:
     lane_sat_prior_pcu_h: np.ndarray  # (lanes,)
     lane_same_movement: np.ndarray  # (lanes, lanes) bool: another lane of a movement that uses this one
     lane_same_edge: np.ndarray  # (lanes, lanes) bool: another lane on the same approach edge
-    serves: np.ndarray  # (phases, movements) bool: movement has a green link in the phase
+    # (phases, movements) bool: the movement's vehicles may leave in the phase: it has a green link
+    # there, or (params.off_is_permitted) a link switched off ('o', yielding: served permitted)
+    serves: np.ndarray
+    serves_green: np.ndarray  # (phases, movements) bool: it has a green link ('G'/'g') in the phase
     lane_green: np.ndarray  # (phases, lanes) bool: some movement on the lane is green
-    protected: np.ndarray  # (phases, movements) bool: served with protected green only ('G', no 'g')
+    protected: np.ndarray  # (phases, movements) bool: served with protected green only ('G', no 'g' or 'o')
     lane_protected: np.ndarray  # (phases, lanes) bool: green, and every movement served on it protected
     storage_pcu: np.ndarray  # (movements,)
     sat_flow_pcu_h: np.ndarray  # (movements,) the junction model's prior
@@ -200,7 +206,7 @@ class Layout:
         per_lane_equiv = mov_sat / np.maximum(share.sum(axis=1), 1e-9)
         lane_sat = (share > 0).T.astype(float) @ per_lane_equiv / np.maximum((share > 0).sum(axis=0), 1)
         same_movement, same_edge = _lane_neighbours(junction, lanes, share)
-        serves, protected = _phase_service(junction)
+        serves, serves_green, protected = _phase_service(junction, params.off_is_permitted)
         lane_green = (serves.astype(float) @ (share > 0).astype(float)) > 0
         permitted = serves & ~protected
         lane_protected = lane_green & ~((permitted.astype(float) @ (share > 0).astype(float)) > 0)
@@ -221,6 +227,7 @@ class Layout:
             lane_same_movement=same_movement,
             lane_same_edge=same_edge,
             serves=serves,
+            serves_green=serves_green,
             lane_green=lane_green,
             protected=protected,
             lane_protected=lane_protected,
@@ -396,19 +403,21 @@ def _lane_neighbours(
     return same_movement, same_edge
 
 
-def _phase_service(junction: Intersection) -> tuple[np.ndarray, np.ndarray]:
-    """(phases, movements) bool twice: the movement has a green link in the phase, and it is
-    served with protected green only ('G', no 'g')."""
+def _phase_service(junction: Intersection, off_is_permitted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(phases, movements) bool three times: the movement's vehicles may leave in the phase (a
+    link of it in Phase.served_links: green, or switched off, 'o', with `off_is_permitted`); it
+    has a green link there; it is served with protected green only ('G', no 'g' nor 'o')."""
     n_p, n_m = len(junction.phases), len(junction.movements)
     serves = np.zeros((n_p, n_m), dtype=bool)
+    serves_green = np.zeros((n_p, n_m), dtype=bool)
     protected = np.zeros((n_p, n_m), dtype=bool)
     for k, ph in enumerate(junction.phases):
-        green = ph.green_links()
+        green, served = ph.green_links(), ph.served_links(off_is_permitted)
         for i, m in enumerate(junction.movements):
-            serves[k, i] = bool(green.intersection(m.links))
-            letters = {ph.state[li] for li in m.links} & GREEN
-            protected[k, i] = letters == {"G"}
-    return serves, protected
+            serves[k, i] = bool(served.intersection(m.links))
+            serves_green[k, i] = bool(green.intersection(m.links))
+            protected[k, i] = {ph.state[li] for li in m.links if li in served} == {"G"}
+    return serves, serves_green, protected
 
 
 @dataclass(frozen=True)

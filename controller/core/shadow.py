@@ -19,7 +19,9 @@ the green timeline, so that the model's bias cancels in their comparison:
 - discharge: at the learnt saturation flow (`Estimate.sat_flow_pcu_h`) times (1 - the exit
   blockage the estimator measures, `Estimate.block`: spill-back from downstream slows any green),
   times `permitted_ratio`
-  in a phase that serves the movement only with permissive ('g') links, as the policies assume,
+  in a phase that serves the movement only with permissive links ('g', or switched off, 'o', with
+  [estimation] off_is_permitted: its drivers yield as at an unsignalled junction), as the
+  policies assume,
   from `startup_lost_s` after the green's onset until `extension_s` after its end, into the
   intergreen (HCM's effective green g = G - l1 + e, the yellow's usable part). With
   `shared_lanes` ([harm] shared_lane_queue) the movements a shared lane links discharge as one
@@ -523,13 +525,13 @@ def base_green_share(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     cycle_s = j.base_cycle_s()
     share = np.zeros(len(j.movements))
     onsets = np.zeros(len(j.movements))
-    served = [set(j.served_movements(k)) for k in range(n)]
+    served = layout.serves  # as `observe` reads the status
     for k, p in enumerate(j.phases):
         prev = (k - 1) % n
-        for i, m in enumerate(j.movements):
-            if m.id in served[k]:
+        for i in range(len(j.movements)):
+            if served[k, i]:
                 share[i] += p.base_green_s
-                continuing = n > 1 and m.id in served[prev] and j.intergreen_s(prev, k) == 0
+                continuing = n > 1 and served[prev, i] and j.intergreen_s(prev, k) == 0
                 onsets[i] += 0 if continuing else 1
     return share / cycle_s, cycle_s / np.maximum(onsets, 1)
 
@@ -557,7 +559,8 @@ def observe(
     if status is None:
         return replace(state, t_s=now_s)
     dt = max(now_s - state.t_s, 0.0)
-    # layout.serves[phase]: the movements j.served_movements(phase) names, as a mask
+    # layout.serves[phase]: the movements j.served_movements(phase) names, as a mask, and with
+    # [estimation] off_is_permitted those on a link switched off ('o') there
     green = np.zeros(len(state.was_green), dtype=bool) if status.in_intergreen else layout.serves[status.phase]
     alpha = min(1.0, dt / window_s)
     share = (1 - alpha) * state.green_share + alpha * green

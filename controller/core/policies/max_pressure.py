@@ -133,9 +133,12 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
 
 def switch_useful(layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float) -> np.ndarray:
     """(phases, movements) T / (T + L_mk) with phase `cur` in force: L_mk = the intergreen
-    cur -> k plus the start-up lost time for a movement k starts, 0 for one green in both."""
-    serves = layout.serves
-    keeps = serves[cur][None, :] & serves
+    cur -> k plus the start-up lost time for a movement k starts, 0 for one green in both (a
+    link switched off, 'o', shows red through the intergreen: it starts again) and for every
+    movement of `cur` itself."""
+    green = layout.serves_green
+    keeps = green[cur][None, :] & green
+    keeps[cur] = layout.serves[cur]
     loss = np.where(keeps, 0.0, intergreen_s[cur][:, None] + layout.params.startup_lost_s)
     out: np.ndarray = switch_service_s / (switch_service_s + loss)
     return out

@@ -479,8 +479,9 @@ def permitted_rest_pcu(
 
 
 def full_service(layout: Layout) -> np.ndarray:
-    """(phases, movements) bool: the phase shows green ('G' or 'g') on every link of the movement;
-    for a movement no phase greens whole, the phases that green any of its links (Layout.serves).
+    """(phases, movements) bool: the phase serves every link of the movement (green, 'G' or 'g',
+    or switched off, 'o', with `off_is_permitted`: Phase.served_links); for a movement no phase
+    serves whole, the phases that green any of its links (Layout.serves).
 
     The phase a movement's demand is charged to (its primary) is chosen among these. A phase that
     greens only some of its links (its lanes turn to different exits, grouped as one movement)
@@ -488,8 +489,9 @@ def full_service(layout: Layout) -> np.ndarray:
     dropped once it stalls there (it is the green phase's own), and the phase that would
     discharge it is never chosen."""
     j = layout.junction
+    off = layout.params.off_is_permitted
     full = np.array(
-        [[bool(m.links) and set(m.links) <= ph.green_links() for m in j.movements] for ph in j.phases], dtype=bool
+        [[bool(m.links) and set(m.links) <= ph.served_links(off) for m in j.movements] for ph in j.phases], dtype=bool
     ).reshape(len(j.phases), len(j.movements))
     served_whole = np.asarray(full.any(axis=0), dtype=bool)
     out: np.ndarray = np.where(served_whole[None, :], full, layout.serves)
