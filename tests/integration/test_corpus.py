@@ -66,9 +66,10 @@ MAX_WORSE_THAN_FIXED = 0.02  # issue 9: adaptive's mean delay at most 2 % above 
 # SUMO 1.28); the guard there is that the ratio does not grow by more than MAX_WORSE_THAN_FIXED.
 KNOWN_MISSES: dict[str, tuple[float, float]] = {
     # SUMO's own real-world junctions, unseen until session 13 (BENCHMARKS.md "SUMO's RiLSA examples"):
-    # not traced; candidates: the program's longest all-red on every change ([timing]
-    # program_clearances off) and, on example 4, a left turn also served on 'o' (yield), which the
-    # model counts as served only in its protected stage
+    # candidates: the program's longest all-red on every change ([timing] program_clearances off)
+    # and, on both, a left turn the city keeps on 'o' (yield) through its all-reds, which the
+    # roadside shows red there. Counting 'o' as served ([estimation] off_is_permitted, off) does
+    # not help: adaptive 66.5 (example 3) and 33.5 (example 4) with it (BENCHMARKS.md, O session 14)
     "sumo/RiLSA_example3": (62.1, 60.4),
     "sumo/RiLSA_example4": (30.9, 27.1),
 }
