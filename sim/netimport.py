@@ -98,7 +98,11 @@ def junction_tables(
         raise NetworkError(net_path, "tlLogic", "the network has no traffic lights to control")
     tls_of_node = netneighbours.tls_of_nodes(net)
     netneighbours.add_neighbours(tables, nodes_of, tls_of_node)
-    netneighbours.add_coupled(tables, nodes_of, tls_of_node, cfg.detectors.vehicle_spacing_m)
+    d = cfg.detectors
+    link_m = netneighbours.coupling_length_m(
+        d.vehicle_spacing_m, cfg.timing.min_green_s, cfg.saturation.through_pcu_h_lane, d.coupled_by_min_green
+    )
+    netneighbours.add_coupled(tables, nodes_of, tls_of_node, link_m)
     return tables, skipped
 
 

@@ -10,6 +10,13 @@ between junctions whose shapes touch. A vehicle stopped at one's stop line stand
 other's junction, so the two work only as one program: a policy that runs its own cycle at each
 (docs/policies.md) locks them. Listed whether or not the other light was imported: one left on
 its own program is coupled all the same.
+
+With [detectors] coupled_by_min_green, also two lights joined by a road whose lanes store fewer
+vehicles (length / vehicle_spacing_m) than the shortest green ([timing] min_green_s) sends into
+a lane at saturation ([saturation] through_pcu_h_lane): 26.25 m with the defaults
+(coupling_length_m). Timed apart, the second light may be red through the whole of the first's
+green, and the queue that green sends stands back inside the first junction, as in the case
+above; the city's own programs run such a pair as one (a common cycle, fixed offsets).
 """
 
 from __future__ import annotations
@@ -68,6 +75,15 @@ def add_neighbours(
         t["upstream"], t["downstream"] = sorted(up & kept), sorted(down & kept)
 
 
+def coupling_length_m(vehicle_spacing_m: float, min_green_s: float, sat_pcu_h_lane: float, by_min_green: bool) -> float:
+    """The length (m) below which a road joining two lights couples them (module doc): one jam
+    spacing, or with `by_min_green` the jam spacings of the PCU one lane receives at
+    `sat_pcu_h_lane` over `min_green_s`, when that is longer."""
+    if not by_min_green:
+        return vehicle_spacing_m
+    return max(vehicle_spacing_m, vehicle_spacing_m * min_green_s * sat_pcu_h_lane / 3600.0)
+
+
 def add_coupled(
     tables: list[dict[str, Any]],
     nodes_of: dict[str, set[sumolib.net.node.Node]],
@@ -75,7 +91,7 @@ def add_coupled(
     spacing_m: float,
 ) -> None:
     """Set `coupled` of every junction table: the traffic lights joined to it, either way, by an
-    edge shorter than `spacing_m` (module doc), sorted."""
+    edge shorter than `spacing_m` (coupling_length_m; module doc), sorted."""
     pairs: set[tuple[str, str]] = set()
     for t in tables:
         for n in nodes_of[t["id"]]:

@@ -59,6 +59,7 @@ def coupled_refusal(layout: Layout) -> str:
     if not coupled:
         return ""
     return (
-        f"joined to light(s) {', '.join(coupled)} by a road shorter than one vehicle: a queue at one's "
+        f"joined to light(s) {', '.join(coupled)} by a road shorter than one vehicle (or, with [detectors] "
+        "coupled_by_min_green, than the queue its shortest green sends): a queue at one's "
         "stop line stands inside the other, so they run only as one program (their own)"
     )
