@@ -118,6 +118,7 @@ class MetricsConfig:
     update_s: float = 5.0  # per-junction gauges and network gains refreshed this often (service time)
     gain_window_s: float = 900.0  # time constant of the measured green shares and cycles (saturation, cycle gauges)
     throughput_window_s: float = 300.0  # crossings, approach speed, measured delay, throughput gain: over this window
+    stagger: bool = False  # junctions refreshed spread over update_s (true) or all together at each update_s
 
 
 @dataclass(frozen=True)

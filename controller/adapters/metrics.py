@@ -10,11 +10,11 @@ What is done when (the cost per stage: sim/bench_breakdown.py):
   plan acknowledgements, and the signal state for the online gain — folded into
   controller/core/shadow.py once per change of signal state, with the result of one
   `shadow.observe` a second;
-- every `update_s` of service time (5 s by default), junctions staggered over the interval: the
-  per-junction gauges (queue, delay, throughput by class, degree of saturation, cycle, speed,
-  detector faults) and the network figures. The junctions due in the same tick are refreshed
-  together, their figures from one pass over their arrays (metrics_group.py). Nothing is done
-  per detector.
+- every `update_s` of service time (5 s by default), all junctions in the same tick (or, with
+  `[metrics] stagger`, spread over the interval): the per-junction gauges (queue, delay,
+  throughput by class, degree of saturation, cycle, speed, detector faults) and the network
+  figures. The junctions due in the same tick are refreshed together, their figures from one
+  pass over their arrays (metrics_group.py). Nothing is done per detector.
 
 Traffic figures (docs/metrics.md defines them; sim/bench_metrics.py measures them against SUMO):
 - approach speed: space-mean (journey) speed over the watched approaches by Edie's definition,
@@ -607,10 +607,12 @@ class ServiceMetrics:
         if not self._started:
             self._started = True
             n = max(len(self._j), 1)
+            # [metrics] stagger: the refreshes spread over update_s (a little work every tick), or
+            # every junction in one pass at each update_s (one group: fewer, larger numpy passes)
+            stagger = self.params.stagger
             for k, j in enumerate(self._j.values()):
                 j.shadow = _at(j.shadow, now_s)
-                # Stagger the refreshes over update_s: a little work every tick, no spike.
-                j.next_update_s = now_s + self.params.update_s * k / n
+                j.next_update_s = now_s + self.params.update_s * k / n if stagger else now_s
         self.tick_duration.observe(duration_s)
         self.service_time.set(now_s)
         self._count_plans(result)
