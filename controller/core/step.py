@@ -133,6 +133,9 @@ class Core:
         self.refresh_s = cfg.roadside.refresh_s
         self.harm = cfg.harm
         self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
+        # the fixed policy wishes nothing: a junction with no command in force (no override) and not
+        # withdrawn has nothing to gate or send (_junction's shortcut, the same state it would reach)
+        self.silent = policy.name == "fixed"
         self.programs = {
             jid: shadow.Program.build(
                 lay,
@@ -217,6 +220,8 @@ class Core:
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
             log.stale.append(jid)
             return _evolve(js, command=None, stale=True)
+        if self.silent and js.command is None and (js.harm is None or js.harm.mode != "fixed"):
+            return _evolve(js, stale=False) if js.stale else js
         view = _view(js.status, js.red_since_s, now_s)
         hs = self._guard(jid, js, now_s, log.mode_changes)
         if network is not None:

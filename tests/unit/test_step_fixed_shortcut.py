@@ -1,0 +1,61 @@
+"""step.Core under the fixed policy: the per-junction shortcut (no command in force, not withdrawn:
+nothing to gate or send) reaches the same states and results as the full decision path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from controller.config import Config
+from controller.core.estimation import Layout
+from controller.core.policies import make_policy
+from controller.core.step import Core, CoreState, TickResult
+from controller.model import DetectorReading, PhaseCommand, SignalStatus, Snapshot
+from tests.junction_fixtures import two_phase
+
+FIELDS = ("command", "sent_s", "seq", "plans", "stale", "policy_state", "status", "red_since_s")
+
+
+def _snapshot(jid: str, detectors: list[str], t: float) -> Snapshot:
+    on = int(t) % 3 == 0
+    readings = tuple(
+        DetectorReading(d, (("car", 1),) if on else (), 0.2 if on else 0.0, 8.0 if on else -1.0) for d in detectors
+    )
+    return Snapshot(jid, t, 1.0, readings)
+
+
+def _run(silent: bool) -> list[tuple[CoreState, TickResult]]:
+    """60 s of ticks: a feed gap (stale, then fresh again) and an operator's command put in force
+    and taken back, as override.apply does; `silent` False forces the full path."""
+    cfg = Config()
+    j = two_phase()
+    core = Core({j.id: Layout.build(j, cfg)}, make_policy("fixed", cfg), cfg)
+    assert core.silent
+    core.silent = silent
+    dets = [d.id for d in j.detectors]
+    state, out = core.initial_state(0.0), []
+    for t in range(1, 61):
+        snaps = [] if 12 <= t < 25 else [_snapshot(j.id, dets, float(t))]  # a gap beyond feed_stale_s
+        status = SignalStatus(j.id, float(t), (t // 20) % 2, False, float(t % 20), "", 0, "local")
+        state, result = core.step(state, snaps, [status], float(t))
+        js = state.junctions[j.id]
+        if t == 30:  # an override's command in force: refreshed by the core like the policy's
+            cmd = PhaseCommand(j.id, "op-1", js.seq + 1, 0, 10.0, float(t), float(t) + 20.0)
+            state = replace(state, junctions={j.id: replace(js, command=cmd, sent_s=float(t), seq=cmd.seq)})
+        if t == 45:  # the override released
+            state = replace(state, junctions={j.id: replace(js, command=None)})
+        out.append((state, result))
+    return out
+
+
+def test_the_fixed_policy_shortcut_gives_the_full_paths_states_and_results() -> None:
+    fast, full = _run(True), _run(False)
+    stale_ticks = refreshes = 0
+    for (s_fast, r_fast), (s_full, r_full) in zip(fast, full, strict=True):
+        for jid, js in s_full.junctions.items():
+            other = s_fast.junctions[jid]
+            assert [getattr(other, f) for f in FIELDS] == [getattr(js, f) for f in FIELDS]
+            assert other.harm is js.harm or other.harm.mode == js.harm.mode
+        assert r_fast == r_full
+        stale_ticks += bool(r_full.stale)
+        refreshes += len(r_full.commands)
+    assert stale_ticks > 0 and refreshes > 0  # both exceptions to the shortcut were exercised
