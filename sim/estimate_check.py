@@ -94,7 +94,8 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     kinds = {v: {jid: np.array(lane_kind(lay)) for jid, lay in ls.items()} for v, ls in lays.items()}
     err: dict[tuple[str, str], list] = {}
     try:
-        field = SumoField(api, full, cfg.roadside.backup_s)
+        keep_off = cfg.roadside.keep_off_through_intergreen
+        field = SumoField(api, full, cfg.roadside.backup_s, keep_off_through_intergreen=keep_off)
         last: dict[str, float] = {}
         t = api.simulation.getTime()
         while t < end_s:

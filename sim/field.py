@@ -79,11 +79,20 @@ class SumoField:
     """The field side of one running SUMO simulation (libsumo or traci module passed in)."""
 
     def __init__(
-        self, api: ModuleType, junctions: Mapping[str, Intersection], backup_s: float, status_every_s: float = 10.0
+        self,
+        api: ModuleType,
+        junctions: Mapping[str, Intersection],
+        backup_s: float,
+        status_every_s: float = 10.0,
+        *,
+        keep_off_through_intergreen: bool = False,  # config.toml [roadside]: sim/roadside.py
     ) -> None:
         self.api = api
         self.junctions = dict(junctions)
-        self.roadside = {jid: RoadsideController(j, backup_s) for jid, j in self.junctions.items()}
+        self.roadside = {
+            jid: RoadsideController(j, backup_s, keep_off_through_intergreen=keep_off_through_intergreen)
+            for jid, j in self.junctions.items()
+        }
         self.crossed: dict[str, dict[str, int]] = {jid: {} for jid in self.junctions}
         self.refusals = 0
         self._local_map: dict[str, dict[str, int | None]] = {}  # program phase state -> our phase

@@ -61,8 +61,10 @@ class RoadsideController:
         *,
         max_skew_s: float = DEFAULT_MAX_SKEW_S,
         max_validity_s: float = DEFAULT_MAX_VALIDITY_S,
+        keep_off_through_intergreen: bool = False,
     ) -> None:
         self.j = junction
+        self.keep_off_through_intergreen = keep_off_through_intergreen  # config.toml [roadside]
         self.backup_s = backup_s
         self.guard = PlanGuard(junction, keys, max_skew_s=max_skew_s, max_validity_s=max_validity_s)
         self._gate_memo = GateMemo()  # the gate's derived model data, for stage_intergreen_s
@@ -395,13 +397,17 @@ class RoadsideController:
         return state
 
     def _intergreen_state(self, st: _Stage) -> str:
-        """The signal state of a yellow or all-red stage (from its phases alone)."""
+        """The signal state of a yellow or all-red stage (from its phases alone). With
+        `keep_off_through_intergreen`, a link switched off ('o' or 'O') in both the phase left
+        and the phase entered keeps that letter: it never had a green to clear, and the city's
+        own programs keep it off through their transitions (not into flash: every link clears)."""
         to_green = frozenset() if st.to_flash else self._green_sets[st.phase]
         src = self.j.phases[st.from_phase].state
+        dst = self.j.phases[st.phase].state if self.keep_off_through_intergreen and not st.to_flash else ""
         out = []
         for i, ch in enumerate(src):
             keep = ch in GREEN and i in to_green
-            if keep:
+            if keep or (ch in "oO" and dst[i : i + 1] == ch):
                 out.append(ch)
             elif st.kind == "yellow" and ch in GREEN:
                 out.append("y")

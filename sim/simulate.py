@@ -320,7 +320,9 @@ def run(
     try:
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
-        field = SumoField(api, junctions, cfg.roadside.backup_s)
+        field = SumoField(
+            api, junctions, cfg.roadside.backup_s, keep_off_through_intergreen=cfg.roadside.keep_off_through_intergreen
+        )
         registry = registry if registry is not None else CollectorRegistry()
         metrics = ServiceMetrics(registry, junctions, cfg)
         extra = {}

@@ -198,7 +198,8 @@ def run_closed_loop(spec: RunSpec) -> int:
     api.start([start_command(api), *args])
     try:
         junctions = {j.id: j for j in spec.junctions}
-        field = SumoField(api, junctions, spec.cfg.roadside.backup_s)
+        rs = spec.cfg.roadside
+        field = SumoField(api, junctions, rs.backup_s, keep_off_through_intergreen=rs.keep_off_through_intergreen)
         # the policy judged on its own: no do-no-harm switch to the fixed plan inside the run
         harm = dataclasses.replace(spec.cfg.harm, enabled=False, validate_return=False)
         cfg = dataclasses.replace(spec.cfg, harm=harm)
