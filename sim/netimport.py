@@ -141,8 +141,10 @@ def _junction_table(
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m)
     yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
     greens = netprogram.aligned_greens_s(plan, yellow_s, all_red_s)
+    # the program's clearances shorten intergreens and lengthen base greens, not minimum greens
+    floors = netprogram.aligned_greens_s(replace(plan, clearance_s=()), yellow_s, all_red_s)
     stages = [replace(st, base_green_s=g) for st, g in zip(plan.stages, greens)]
-    phases = [netstages.phase_table(st, conns.crossing_m, t) for st in stages]
+    phases = [netstages.phase_table(st, conns.crossing_m, t, f) for st, f in zip(stages, floors)]
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)
     netmovements.add_conflicts(movements, phases)

@@ -335,7 +335,7 @@ def stage_plan(program: Program) -> StagePlan:
     yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
     spans, first = _timeline(program.phases, list(by_green))
-    clearances = link_clearances_s(phases, yellow_s + all_red_s, list(by_green))
+    clearances = link_clearances_s(phases, yellow_s + all_red_s, list(by_green), yellow_s)
     return StagePlan(
         stages=stages,
         yellow_s=yellow_s,
@@ -351,14 +351,19 @@ def stage_plan(program: Program) -> StagePlan:
 
 
 def link_clearances_s(
-    phases: list[ProgramPhase], limit_s: float, stage_greens: list[frozenset[int]]
+    phases: list[ProgramPhase], limit_s: float, stage_greens: list[frozenset[int]], yellow_s: float | None = None
 ) -> tuple[tuple[int, int, float], ...]:
     """The program's intergreen matrix: per ordered pair of links (i, j) that a change between
     two stages stops and starts, the shortest time the program leaves from the end of i's green
     to the start of j's green, 0 when the two are ever protected ('G') together; only the pairs it runs
     in less than limit_s (its longest yellow + all-red, the junction's uniform intergreen),
     sorted. Those are the signal groups' clearances the city itself keeps (the RiLSA's
-    intergreen times): a pair the program never runs that closely keeps the uniform one."""
+    intergreen times): a pair the program never runs that closely keeps the uniform one.
+
+    yellow_s: the junction's yellow, which the model shows every stopped link. Where the program
+    gives i a shorter yellow and then an all-red before j starts, the time is read as yellow_s
+    plus that all-red: the all-red clears the last vehicle that entered on i's yellow, so a
+    longer yellow does not shorten it (a j started within i's yellow keeps the program's time)."""
     pairs = {(i, j) for a in stage_greens for b in stage_greens for i in a - b for j in b - a}
     links = {i for pair in pairs for i in pair}
     t, starts = 0.0, []
@@ -369,7 +374,7 @@ def link_clearances_s(
     if cycle_s <= 0:
         return ()
     green = [frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN) & links for ph in phases]
-    ends = {i: [starts[k] for k in range(len(phases)) if i in green[k - 1] and i not in green[k]] for i in links}
+    ends = {i: [k for k in range(len(phases)) if i in green[k - 1] and i not in green[k]] for i in links}
     begins = {j: [starts[k] for k in range(len(phases)) if j in green[k] and j not in green[k - 1]] for j in links}
     # protected together ('G' both, neither yields): no clearance between them; a permissive
     # 'g' shown with a 'G' still needs the gap the program keeps before they are both protected
@@ -379,10 +384,26 @@ def link_clearances_s(
         if any(i in g and j in g for g in together):
             out.append((i, j, 0.0))
             continue
-        gap = min(((b - e) % cycle_s for e in ends[i] for b in begins[j]), default=limit_s)
+        gaps = [_model_gap_s(phases, k, i, (b - starts[k]) % cycle_s, yellow_s) for k in ends[i] for b in begins[j]]
+        gap = min(gaps, default=limit_s)
         if gap < limit_s:
             out.append((i, j, round(gap, 3)))
     return tuple(out)
+
+
+def _model_gap_s(phases: list[ProgramPhase], k: int, link: int, gap_s: float, yellow_s: float | None) -> float:
+    """The time from the end of `link`'s green (phase k) to another link's start `gap_s` later,
+    as the model runs it with its yellow_s: the program's all-red after the link's own yellow
+    kept whole (link_clearances_s)."""
+    own_yellow_s, n = 0.0, len(phases)
+    for step in range(n):
+        ph = phases[(k + step) % n]
+        if ph.state[link] not in "yY":
+            break
+        own_yellow_s += ph.duration_s
+    if yellow_s is None or gap_s <= own_yellow_s or own_yellow_s >= yellow_s:
+        return gap_s
+    return gap_s - own_yellow_s + yellow_s
 
 
 def _green_key(state: str) -> frozenset[int] | None:

@@ -70,16 +70,21 @@ def checked_stage_plan(tl: sumolib.net.TLS, program: netprogram.Program) -> tupl
     return plan, n_links
 
 
-def phase_table(stage: netprogram.Stage, crossing_m: dict[int, float], t: TimingConfig) -> dict[str, Any]:
+def phase_table(
+    stage: netprogram.Stage, crossing_m: dict[int, float], t: TimingConfig, floor_green_s: float | None = None
+) -> dict[str, Any]:
     """A green stage with its limits; the network's own program must stay valid under the
-    gate, so the limits widen to include it. `crossing_m`: crossing length by link index."""
+    gate, so the limits widen to include it. `crossing_m`: crossing length by link index.
+    `floor_green_s`: a green of the program below its base green that the minimum green also
+    stays within (netprogram.aligned_greens_s without the program's clearances)."""
     base = stage.base_green_s
     walk = [t.ped_walk_s + length / t.ped_speed_mps for i, length in crossing_m.items() if stage.state[i] in "Gg"]
     ped_min = round(max(walk, default=0.0), 2)
     own_min = max(stage.min_green_s, 1.0) if stage.min_green_s is not None else base
+    floor = base if floor_green_s is None else min(base, floor_green_s)
     phase: dict[str, Any] = {
         "state": stage.state,
-        "min_green_s": max(min(t.min_green_s, base, own_min), ped_min),
+        "min_green_s": max(min(t.min_green_s, floor, own_min), ped_min),
         "max_green_s": max(t.max_green_s, base, ped_min),
         "base_green_s": base,
     }

@@ -260,9 +260,10 @@ def test_base_greens_absorb_the_programs_own_transitions():
     """Bologna-like program (acosta 210): a green kept 5 s into the next transition, partial
     yellows, all-reds of 2 and 3 s, a transition of 3 s between overlapping stages. The model
     derives one intergreen per pair (yellow 5, then the all-red the program itself keeps between
-    the links stopped and started: 3 s into b, none into c, 1 s into a where the program's 3 s
-    yellow and 3 s all-red leave 6 s); the base greens take the rest of each span so that the
-    base cycle is SUMO's 90 s and every green starts when SUMO's does."""
+    the links stopped and started: 3 s into b, none into c, 3 s into a, where the program's 3 s
+    yellow and 3 s all-red leave 6 s, but the model's yellow is 5 s and the all-red after it is
+    kept whole); the base greens take the rest of each span so that the base cycle is SUMO's
+    90 s and every green starts when SUMO's does."""
     from controller.model import derived_intergreen_s
     from sim.netprogram import aligned_greens_s
 
@@ -278,7 +279,7 @@ def test_base_greens_absorb_the_programs_own_transitions():
     sets = [frozenset(i for i, ch in enumerate(s) if ch in "Gg") for s in (a, b, c)]
     clear = {(i, j): s for i, j, s in plan.clearance_s}
     igs = [derived_intergreen_s(sets[k], sets[(k + 1) % 3], plan.yellow_s, plan.all_red_s, clear)[0] for k in range(3)]
-    assert igs == [8.0, 5.0, 6.0] and greens == (36.0, 25.0, 10.0)
+    assert igs == [8.0, 5.0, 8.0] and greens == (36.0, 25.0, 8.0)
     uniform = [derived_intergreen_s(sets[k], sets[(k + 1) % 3], plan.yellow_s, plan.all_red_s)[0] for k in range(3)]
     assert uniform == [8.0, 5.0, 8.0]  # without the program's own clearances
     assert sum(greens) + sum(igs) == plan.cycle_s == 90.0

@@ -178,3 +178,45 @@ def test_the_import_writes_clearances_only_with_the_key(tmp_path):
         out = tmp_path / f"j{key}"
         import_network(net, out, cfg, [add])
         assert ("clearance_s" in (out / "C.toml").read_text()) is present
+
+
+def test_a_longer_yellow_does_not_shorten_the_programs_all_red():
+    """The model shows every stopped link the junction's yellow_s (5 s here: link 0's). Link 1
+    has 3 s of yellow and then 3 s of all-red before link 0 starts: the all-red clears the last
+    vehicle that entered on link 1's yellow, so the change keeps 5 + 3 s, not 6 s (5 + 1: the
+    green-to-green time read as it stands left 1 s of all-red; Bologna's 210)."""
+    phases = ((20, "Gr"), (5, "yr"), (1, "rr"), (20, "rG"), (3, "ry"), (3, "rr"))
+    plan = stage_plan(Program("0", "p", 0.0, tuple(ProgramPhase(float(d), s) for d, s in phases), "test"))
+    assert (plan.yellow_s, plan.all_red_s) == (5.0, 3.0)
+    clear = {(i, j): s for i, j, s in plan.clearance_s}
+    assert clear == {(0, 1): 6.0}  # 1 -> 0 is 5 + 3 s as the model runs it: the uniform intergreen
+    zero, one = frozenset({0}), frozenset({1})
+    assert derived_intergreen_s(one, zero, 5.0, 3.0, clear) == (8.0, 3.0)
+    assert derived_intergreen_s(zero, one, 5.0, 3.0, clear) == (6.0, 1.0)  # its own 5 s yellow, 1 s all-red
+
+
+def test_the_clearances_leave_the_minimum_greens_as_they_were(tmp_path):
+    """The key shortens intergreens and so lengthens the base greens of the stages before them;
+    the minimum greens stay those of the uniform intergreen (here stage 0's 1 s, not its 4 s base:
+    on Bologna's joined, the minimum greens the key raised, 230's lagging stage 3 -> 6 s, 219's
+    1 -> 3 s and 6 -> 7 s, alone made adaptive 126.4 -> 153.5 s/veh on seed 1, the
+    clearances alone 128.0)."""
+    import tomllib
+
+    from controller.config import load_config
+    from sim.netimport import import_network
+    from tests.netbuild import additional, cross_net, tl_logic
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = cross_net(tmp_path)
+    ns, ew = "GGgrrrGGgrrr", "rrrGGgrrrGGg"
+    add = additional(tmp_path, "p.add.xml", tl_logic("C", "x", [(4, ns), (3, ns.replace("G", "y").replace("g", "y")),
+        (1, "r" * 12), (30, ew), (3, ew.replace("G", "y").replace("g", "y")), (5, "r" * 12)]))  # fmt: skip
+    tables = {}
+    for key in (False, True):
+        cfg = replace(shipped, timing=replace(shipped.timing, program_clearances=key))
+        import_network(net, tmp_path / f"j{key}", cfg, [add])
+        tables[key] = tomllib.loads((tmp_path / f"j{key}" / "C.toml").read_text())["phases"]
+    assert [p["base_green_s"] for p in tables[False]] == [1.0, 29.0]
+    assert [p["base_green_s"] for p in tables[True]] == [4.0, 30.0]
+    assert [p["min_green_s"] for p in tables[True]] == [p["min_green_s"] for p in tables[False]] == [1.0, 7.0]
