@@ -363,7 +363,8 @@ def link_clearances_s(
     yellow_s: the junction's yellow, which the model shows every stopped link. Where the program
     gives i a shorter yellow and then an all-red before j starts, the time is read as yellow_s
     plus that all-red: the all-red clears the last vehicle that entered on i's yellow, so a
-    longer yellow does not shorten it (a j started within i's yellow keeps the program's time)."""
+    longer yellow does not shorten it (a j started within i's yellow, or after a green of i that
+    ends without a yellow, keeps the program's time)."""
     pairs = {(i, j) for a in stage_greens for b in stage_greens for i in a - b for j in b - a}
     links = {i for pair in pairs for i in pair}
     t, starts = 0.0, []
@@ -394,14 +395,15 @@ def link_clearances_s(
 def _model_gap_s(phases: list[ProgramPhase], k: int, link: int, gap_s: float, yellow_s: float | None) -> float:
     """The time from the end of `link`'s green (phase k) to another link's start `gap_s` later,
     as the model runs it with its yellow_s: the program's all-red after the link's own yellow
-    kept whole (link_clearances_s)."""
+    kept whole (link_clearances_s). A green that ends without a yellow (into 'o', yield: the
+    link still goes, giving way; RiLSA_example4's left turn) keeps the program's time."""
     own_yellow_s, n = 0.0, len(phases)
     for step in range(n):
         ph = phases[(k + step) % n]
         if ph.state[link] not in "yY":
             break
         own_yellow_s += ph.duration_s
-    if yellow_s is None or gap_s <= own_yellow_s or own_yellow_s >= yellow_s:
+    if yellow_s is None or own_yellow_s <= 0 or gap_s <= own_yellow_s or own_yellow_s >= yellow_s:
         return gap_s
     return gap_s - own_yellow_s + yellow_s
 

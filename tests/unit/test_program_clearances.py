@@ -194,6 +194,12 @@ def test_a_longer_yellow_does_not_shorten_the_programs_all_red():
     assert derived_intergreen_s(one, zero, 5.0, 3.0, clear) == (8.0, 3.0)
     assert derived_intergreen_s(zero, one, 5.0, 3.0, clear) == (6.0, 1.0)  # its own 5 s yellow, 1 s all-red
 
+    # a green that ends into 'o' (the link still goes, yielding) shows no yellow: its 3 s before
+    # link 1 starts are the program's whole time, not an all-red after a yellow (RiLSA_example4)
+    off = ((20, "Gr"), (3, "or"), (20, "rG"), (3, "ry"), (2, "rr"))
+    plan = stage_plan(Program("0", "p", 0.0, tuple(ProgramPhase(float(d), s) for d, s in off), "test"))
+    assert {(i, j): s for i, j, s in plan.clearance_s}[(0, 1)] == 3.0
+
 
 def test_the_clearances_leave_the_minimum_greens_as_they_were(tmp_path):
     """The key shortens intergreens and so lengthens the base greens of the stages before them;
