@@ -5,7 +5,9 @@ It keeps its own local safety whatever the centre says:
   seq) identity, validity window, finite values, the junction's limits), and reports the reason
   of a refusal in its status (`faults`: "refused: <reason>");
 - every green lasts at least its minimum, every change runs the yellow and all-red intergreen
-  derived from the junction model;
+  derived from the junction model (the links green in the stage left and not in the stage
+  entered yellow, then red; with `[roadside] keep_off_through_intergreen` a link off, 'o' or
+  'O', in both stages keeps that letter, as the city's own programs do);
 - a plan that would hold a green past its maximum, or keep a movement red past `max_red_s`
   (for instance a hold re-sent again and again), is overridden: the roadside changes to the
   phase serving the movement that has waited longest and says so in `faults` ("limit: ...").

@@ -69,7 +69,10 @@ KNOWN_MISSES: dict[str, tuple[float, float]] = {
     # candidates: the program's longest all-red on every change ([timing] program_clearances off)
     # and, on both, a left turn the city keeps on 'o' (yield) through its all-reds, which the
     # roadside shows red there. Counting 'o' as served ([estimation] off_is_permitted, off) does
-    # not help: adaptive 66.5 (example 3) and 33.5 (example 4) with it (BENCHMARKS.md, O session 14)
+    # not help: adaptive 66.5 (example 3) and 33.5 (example 4) with it (BENCHMARKS.md, O session 14).
+    # Keeping that turn 'o' through the roadside's intergreens ([roadside] keep_off_through_intergreen,
+    # off: schedule loses on example 3) gives adaptive 61.3 (example 3) and 25.6 (example 4) here
+    # (BENCHMARKS.md, K session 14)
     "sumo/RiLSA_example3": (62.1, 60.4),
     "sumo/RiLSA_example4": (30.9, 27.1),
 }
