@@ -1,8 +1,9 @@
 """The metrics' junction figures for a group of junctions at once, over concatenated arrays.
 
-ServiceMetrics (metrics.py) refreshes every junction once per `update_s`, all in the same tick
-or staggered (`[metrics] stagger`): the junctions due in the same tick form a group. Their figures come from one pass of numpy operations over
-the group's movements and lanes (sums per junction by `np.bincount` over a junction index)
+ServiceMetrics (metrics.py) refreshes every junction once per `update_s`, all in the same
+tick or staggered (`[metrics] stagger`): the junctions due in the same tick form a group. Their
+figures come from one pass of numpy operations over the group's movements and lanes (sums
+per junction by `np.bincount` over a junction index)
 instead of some thirty small operations per junction. The formulas are metrics.py's: queue,
 degree of saturation, the approaches' traffic (`approach_traffic`, Edie), the fixed plan's
 service of the measured demand, the advance loops' spot speed. Sums are taken in another

@@ -37,7 +37,7 @@ def test_project_config_loads():
         ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),
         ("[harm]\nwindow_s = 0\n", "harm.window_s"),
         ('[metrics]\nstagger = "yes"\n', "metrics.stagger"),
-        ('[roadside]\nkeep_off_through_intergreen = 1\n', "roadside.keep_off_through_intergreen"),
+        ("[roadside]\nkeep_off_through_intergreen = 1\n", "roadside.keep_off_through_intergreen"),
         ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
         ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
         ("[broker]\nport = -1\n", "broker.port"),
