@@ -275,7 +275,9 @@ class ControllerService:
             raise ValueError(f"policy {name} cannot serve {named}")
         self._policy_due = (name, cfg)
 
-    def _swap_policy(self, now_s: float) -> None:
+    def _swap_policy(self, now_s: float) -> tuple[Command, ...]:
+        """The policy due goes in force; to `fixed`, the commands the former one left in force
+        are withdrawn (Core.release), except an operator's override: returned to be sent."""
         assert self._policy_due is not None
         name, cfg = self._policy_due
         self._policy_due = None
@@ -288,16 +290,22 @@ class ControllerService:
         self.core, self.cfg = core, cfg
         self.state = replace(self.state, junctions=junctions, links=links, advice={}, advice_t_s=float("-inf"))
         log.warning("policy=%s in force from t=%.0f", name, now_s)
+        if not core.silent:
+            return ()
+        held = set(self.desk.active) if self.desk is not None else set()
+        self.state, released = core.release(self.state, [j for j in junctions if j not in held], now_s)
+        return released
 
     def _tick(self, now_s: float) -> TickResult:
         t0 = time.perf_counter()
         self._now_s = now_s
-        if self._policy_due is not None:
-            self._swap_policy(now_s)
+        released = self._swap_policy(now_s) if self._policy_due is not None else ()
         snaps, statuses, frames = self._snaps, self._statuses, self._frames
         self._snaps, self._statuses, self._frames = [], [], []
         t_step = time.perf_counter()
         self.state, result = self.core.step(self.state, snaps, statuses, now_s, frames)
+        if released:  # the former policy's commands, withdrawn on a change to fixed
+            result = replace(result, commands=released + result.commands)
         if self.desk is not None:  # overrides replace the policy's commands, through the same gate
             self.state, result = self.desk.apply(self.core, self.state, result, now_s)
         self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate

@@ -21,7 +21,7 @@ the same tick.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -418,6 +418,21 @@ class Core:
             return js
         commands.append(replace(js.command, seq=js.seq + 1, valid_from_s=now_s, expires_s=now_s + DECISION_PERIOD_S))
         return _evolve(js, command=None, sent_s=now_s, seq=js.seq + 1)
+
+    def release(
+        self, state: CoreState, junction_ids: Iterable[str], now_s: float
+    ) -> tuple[CoreState, tuple[Command, ...]]:
+        """The commands in force at `junction_ids` withdrawn as in fixed mode (each re-sent once,
+        expiring at the next decision: the roadside hands back to its own program at its next
+        green). For a change to the fixed policy, which sends nothing of its own: a command the
+        former policy left in force would otherwise be refreshed for as long as the service runs."""
+        commands: list[Command] = []
+        junctions = dict(state.junctions)
+        for jid in junction_ids:
+            js = junctions.get(jid)
+            if js is not None and js.command is not None:
+                junctions[jid] = self._withdraw(js, now_s, commands)
+        return replace(state, junctions=junctions), tuple(commands)
 
     def approve_return(self, state: CoreState, junction_id: str) -> CoreState:
         """`[harm] validate_return`: the junction's due return (JunctionReport.return_due) is
