@@ -95,11 +95,8 @@ class Phase:
 
     @cached_property
     def _off_yield(self) -> frozenset[int]:
-        return frozenset(i for i, c in enumerate(self.state) if c == OFF_YIELD)
-
-    def off_yield_links(self) -> frozenset[int]:
         """Links switched off in the stage ('o'): their vehicles yield to the green streams."""
-        return self._off_yield
+        return frozenset(i for i, c in enumerate(self.state) if c == OFF_YIELD)
 
     def served_links(self, off_is_permitted: bool) -> frozenset[int]:
         """Links whose vehicles may leave in the stage: the green ones, and with

@@ -88,16 +88,16 @@ def add_coupled(
     tables: list[dict[str, Any]],
     nodes_of: dict[str, set[sumolib.net.node.Node]],
     tls_of_node: dict[str, str],
-    spacing_m: float,
+    link_m: float,
 ) -> None:
     """Set `coupled` of every junction table: the traffic lights joined to it, either way, by an
-    edge shorter than `spacing_m` (coupling_length_m; module doc), sorted."""
+    edge shorter than `link_m` (coupling_length_m; module doc), sorted."""
     pairs: set[tuple[str, str]] = set()
     for t in tables:
         for n in nodes_of[t["id"]]:
             for e in n.getIncoming():
                 other = tls_of_node.get(e.getFromNode().getID())
-                if other and other != t["id"] and min(ln.getLength() for ln in e.getLanes()) < spacing_m:
+                if other and other != t["id"] and min(ln.getLength() for ln in e.getLanes()) < link_m:
                     pairs |= {(t["id"], other), (other, t["id"])}
     for t in tables:
         t["coupled"] = sorted(b for a, b in pairs if a == t["id"])

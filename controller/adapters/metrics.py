@@ -88,11 +88,11 @@ TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
 
-# The junction gauges the refresh sets (every update_s, staggered), labelled by junction: (key,
-# name without the prefix, help). Their values live in plain lists (_Junction.gauges, in this
-# order) and reach the registry through _JunctionGauges when it is collected (a scrape, the run
-# report, a test), instead of a Gauge child's locked set at every refresh. `cycle` starts at the
-# base program's cycle, the others at 0, as Gauge children would.
+# The junction gauges the refresh sets (every update_s; all together, or staggered with [metrics]
+# stagger), labelled by junction: (key, name without the prefix, help). Their values live in plain
+# lists (_Junction.gauges, in this order) and reach the registry through _JunctionGauges when it is
+# collected (a scrape, the run report, a test), instead of a Gauge child's locked set at every
+# refresh. `cycle` starts at the base program's cycle, the others at 0, as Gauge children would.
 JUNCTION_GAUGES = (
     ("detectors_faulty", "detectors_faulty", "Induction loops currently judged faulty."),
     ("queue", "junction_queue_pcu", "Estimated queue on all approaches, PCU."),
@@ -712,7 +712,7 @@ class ServiceMetrics:
         j.shadow = shadow.observe(_at(j.shadow, j.held_t_s - span_s), j.layout, j.held, j.held_t_s, w)
         j.held_keep = 1.0
 
-    # -- every update_s, junctions staggered over the interval ------------------------------------
+    # -- every update_s, all junctions together (or staggered over the interval: [metrics] stagger) --
     def _refresh(self, due: list[tuple[str, _Junction, JunctionState]], now_s: float) -> None:
         """Refresh the gauges of the junctions due this tick from the core's estimates and the
         shadows, their figures computed together (metrics_group.py)."""

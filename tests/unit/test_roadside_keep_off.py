@@ -8,6 +8,8 @@ switched off in the N/S through phase 0 and in the E/W through phase 2, protecte
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from controller.junctions import parse_intersection
 from controller.model import FlashCommand, Intersection, PhaseCommand
 from sim.roadside import RoadsideController
@@ -69,4 +71,6 @@ def test_the_key_loads_from_config_toml_and_reaches_the_roadside(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text("[roadside]\nkeep_off_through_intergreen = true\n")
     assert load_config(p).roadside.keep_off_through_intergreen
-    assert not load_config(None).roadside.keep_off_through_intergreen  # shipped off
+    root = Path(__file__).resolve().parents[2]
+    assert not load_config(root / "config.toml").roadside.keep_off_through_intergreen  # shipped off
+    assert not load_config(None).roadside.keep_off_through_intergreen  # and off by default

@@ -43,13 +43,15 @@ def _run(silent: bool) -> list[tuple[CoreState, TickResult]]:
             state = replace(state, junctions={j.id: replace(js, command=cmd, sent_s=float(t), seq=cmd.seq)})
         if t == 45:  # the override released
             state = replace(state, junctions={j.id: replace(js, command=None)})
+        if t == 50:  # do-no-harm's fixed mode, as a policy swapped out may leave it: reported each tick
+            state = replace(state, junctions={j.id: replace(js, command=None, harm=replace(js.harm, mode="fixed"))})
         out.append((state, result))
     return out
 
 
 def test_the_fixed_policy_shortcut_gives_the_full_paths_states_and_results() -> None:
     fast, full = _run(True), _run(False)
-    stale_ticks = refreshes = 0
+    stale_ticks = refreshes = fixed_ticks = 0
     for (s_fast, r_fast), (s_full, r_full) in zip(fast, full, strict=True):
         for jid, js in s_full.junctions.items():
             other = s_fast.junctions[jid]
@@ -58,4 +60,5 @@ def test_the_fixed_policy_shortcut_gives_the_full_paths_states_and_results() -> 
         assert r_fast == r_full
         stale_ticks += bool(r_full.stale)
         refreshes += len(r_full.commands)
-    assert stale_ticks > 0 and refreshes > 0  # both exceptions to the shortcut were exercised
+        fixed_ticks += bool(r_full.fixed)
+    assert stale_ticks > 0 and refreshes > 0 and fixed_ticks > 0  # every exception to the shortcut was exercised
