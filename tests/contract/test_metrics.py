@@ -262,8 +262,9 @@ def test_do_no_harm_mode_switches_and_gains_come_from_the_core():
 
 
 # -- per-junction gauges --------------------------------------------------------------------------
-def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick():
-    m, reg, js = exporter("J1", "J2", update_s=5.0, stagger=True)
+def _queue_gauges(m, reg, js) -> list[tuple[float, float]]:
+    """21 ticks of one service second each, both junctions' queues t PCU per movement at tick t:
+    the queue gauge of J1 and J2 after each."""
     seen = []
     for t in range(21):
         q = np.full(4, float(t))
@@ -272,6 +273,12 @@ def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick()
         seen.append(
             (value(reg, "tsc_junction_queue_pcu", junction="J1"), value(reg, "tsc_junction_queue_pcu", junction="J2"))
         )
+    return seen
+
+
+def test_junction_gauges_refresh_every_update_s_of_service_time_not_every_tick():
+    m, reg, js = exporter("J1", "J2", update_s=5.0, stagger=True)
+    seen = _queue_gauges(m, reg, js)
     # 2 junctions x (t = 0, 5, 10, 15, 20) for J1, staggered by 2.5 s for J2 (t = 2.5.., i.e. 3, 8, ...)
     assert m.updates == 9
     assert [s[0] for s in seen[:11]] == [0] * 5 + [20] * 5 + [40]
@@ -282,14 +289,7 @@ def test_junction_gauges_refresh_all_together_without_stagger():
     """[metrics] stagger = false (the default): every junction refreshed in the same tick, every
     update_s of service time, as one group."""
     m, reg, js = exporter("J1", "J2", update_s=5.0)
-    seen = []
-    for t in range(21):
-        q = np.full(4, float(t))
-        state = core_state(js, t, J1={"estimate": {"queue_pcu": q}}, J2={"estimate": {"queue_pcu": q}})
-        m.tick_done(state, TickResult(), float(t), 0.001)
-        seen.append(
-            (value(reg, "tsc_junction_queue_pcu", junction="J1"), value(reg, "tsc_junction_queue_pcu", junction="J2"))
-        )
+    seen = _queue_gauges(m, reg, js)
     assert m.updates == 10  # 2 junctions x (t = 0, 5, 10, 15, 20)
     assert [s[0] for s in seen[:11]] == [0] * 5 + [20] * 5 + [40]
     assert [s[1] for s in seen] == [s[0] for s in seen]

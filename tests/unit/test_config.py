@@ -38,6 +38,9 @@ def test_project_config_loads():
         ("[harm]\nwindow_s = 0\n", "harm.window_s"),
         ('[metrics]\nstagger = "yes"\n', "metrics.stagger"),
         ("[roadside]\nkeep_off_through_intergreen = 1\n", "roadside.keep_off_through_intergreen"),
+        ("[detectors]\ncoupled_by_min_green = 1\n", "detectors.coupled_by_min_green"),
+        ('[timing]\nprogram_clearances = "yes"\n', "timing.program_clearances"),
+        ("[estimation]\noff_is_permitted = 1\n", "estimation.off_is_permitted"),
         ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
         ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
         ("[broker]\nport = -1\n", "broker.port"),

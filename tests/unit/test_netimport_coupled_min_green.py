@@ -15,7 +15,6 @@ from controller.config import load_config
 from controller.core.estimation import Layout
 from controller.core.policies.schedule import SchedulePolicy
 from controller.core.policies.webster import WebsterPolicy
-from controller.errors import ConfigError
 from controller.junctions import load_intersections
 from sim.netimport import import_network
 from sim.netneighbours import coupling_length_m
@@ -46,11 +45,3 @@ def test_lights_a_min_green_queue_apart_are_coupled_only_with_the_key(tmp_path, 
         for policy in (WebsterPolicy(), SchedulePolicy()):
             why = policy.cannot_serve(Layout.build(js["A"]))
             assert ("joined to light(s) B" in why) == coupled, (name, policy.name, why)
-
-
-def test_a_coupled_by_min_green_that_is_not_a_bool_names_the_file_and_the_field(tmp_path):
-    bad = tmp_path / "c.toml"
-    bad.write_text("[detectors]\ncoupled_by_min_green = 1\n")
-    with pytest.raises(ConfigError, match="detectors.coupled_by_min_green") as err:
-        load_config(bad)
-    assert str(bad) in str(err.value)

@@ -10,19 +10,17 @@ RiLSA_example4 shape; before session 14 the model counted them served in phase 1
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from controller.config import Config, load_config
+from controller.config import Config
 from controller.core import shadow
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import build_statics, phase_pressures, switch_useful
 from controller.core.policies.schedule import full_service
 from controller.core.safety import SignalView
-from controller.errors import ConfigError
 from controller.junctions import parse_intersection
 from controller.model import Intersection, SignalStatus
 from tests.junction_fixtures import four_phase_raw
@@ -122,10 +120,3 @@ def test_the_base_green_share_counts_the_off_stage_as_observe_does():
         shadow.initial(lay, 0.0), lay, SignalStatus("J", 1.0, 0, False, 0.0, "p", 1, "adaptive"), 1.0, 1.0
     )
     assert st.was_green[n_l]
-
-
-def test_a_non_boolean_off_is_permitted_is_refused(tmp_path: Path):
-    p = tmp_path / "c.toml"
-    p.write_text("[estimation]\noff_is_permitted = 1\n")
-    with pytest.raises(ConfigError, match="estimation.off_is_permitted: must be true or false"):
-        load_config(p)

@@ -112,16 +112,6 @@ def test_clearance_s_must_be_a_table():
         parse_intersection(_toml(clearance_s=[1, 2]), "j.toml")
 
 
-def test_the_config_key_must_be_a_boolean(tmp_path):
-    from controller.config import ConfigError, load_config
-
-    path = tmp_path / "config.toml"
-    path.write_text('[timing]\nprogram_clearances = "yes"\n')
-    with pytest.raises(ConfigError, match="timing.program_clearances") as err:
-        load_config(path)
-    assert str(path) in str(err.value)
-
-
 def test_a_link_switched_off_and_protected_in_a_stage_is_controlled():
     """SUMO's RiLSA_example4: the south left turn (link 8) is off ('o', yield) in most phases and
     protected ('G') in a stage of its own. It is never stopped, but its protected stage needs a
