@@ -44,7 +44,9 @@ def test_an_override_in_force_stays_through_a_change_to_fixed():
     rig.tick()
     rig.svc.set_policy("fixed", CFG)
     before = len(rig.sent)
-    for _ in range(20):
+    rig.tick()  # the change: the override's command stays in force (not withdrawn, then put back)
+    assert rig.svc.state.junctions["J"].command.greens_s == (25.0, 30.0)
+    for _ in range(19):
         rig.tick()
     sent = rig.sent[before:]
     assert sent and all("manual" in c.plan_id and c.greens_s == (25.0, 30.0) for c in sent)  # refreshed, not withdrawn
