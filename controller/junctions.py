@@ -103,6 +103,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         coupled=f.strs("coupled", []),
         source=path,
         clearance_s=_clearances(f, n_links),
+        program_timeline=_timeline(f, len(phases)),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -130,6 +131,27 @@ def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
             raise JunctionError(f.path, name, why)
         out.append((int(i), int(k), float(value)))
     return tuple(sorted(out))
+
+
+def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
+    """The optional `program_timeline` table: the city's program as the roadside reports it, from
+    base_offset_s, as `phases` (a phase index, or -1 in a transition) and their `durations_s`
+    (seconds, > 0), one each per segment."""
+    if "program_timeline" not in f.table:
+        return ()
+    t = _Fields(f.path, "program_timeline", f.table["program_timeline"])
+    phases = t.get("phases")
+    if not isinstance(phases, list) or not phases or not all(isinstance(k, int) and not isinstance(k, bool) for k in phases):
+        raise JunctionError(f.path, t.name("phases"), f"must be a non-empty list of integers, got {phases!r}")
+    bad = [k for k in phases if not -1 <= k < n_phases]
+    if bad:
+        raise JunctionError(f.path, t.name("phases"), f"phase indices must be in -1..{n_phases - 1}, got {bad}")
+    durations = t.get("durations_s")
+    ok = isinstance(durations, list) and len(durations) == len(phases)
+    if not ok or not all(isinstance(d, (int, float)) and not isinstance(d, bool) and 0 < d < math.inf for d in durations):
+        why = f"must be {len(phases)} finite numbers > 0 (one per phase), got {durations!r}"
+        raise JunctionError(f.path, t.name("durations_s"), why)
+    return tuple(zip(phases, (float(d) for d in durations)))
 
 
 def _movements(f: _Fields, n_links: int) -> list[Movement]:

@@ -153,6 +153,10 @@ class Intersection:
     # link, seconds from the end of the first's green to the start of the second's); see
     # derived_intergreen_s
     clearance_s: tuple[tuple[int, int, float], ...] = ()
+    # the city's program as the roadside reports it, from base_offset_s: (phase index or -1 in a
+    # transition, seconds) per segment; () where the base program runs it already (sim/netprogram.py
+    # roadside_timeline). The do-no-harm replay's fixed side runs it with [harm] program_timeline
+    program_timeline: tuple[tuple[int, float], ...] = ()
 
     @cached_property
     def _by_id(self) -> dict[str, Movement]:

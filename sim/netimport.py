@@ -34,8 +34,10 @@ import sumolib
 import tomli_w
 
 from controller.config import Config
+from controller.core.shadow import Program
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
+from controller.model import Intersection
 from sim import netdetectors, netmovements, netneighbours, netprogram, netstages
 from sim.netdetectors import DETECTOR_SOURCES
 
@@ -85,7 +87,7 @@ def junction_tables(
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
             table, nodes = _junction_table(net, tl, programs[tl.getID()], cfg, src)
-            parse_intersection(table, f"{net_path}#{tl.getID()}")
+            _drop_timeline_if_base(table, parse_intersection(table, f"{net_path}#{tl.getID()}"))
         except (netstages.NotControllable, JunctionError) as exc:
             skipped.append((tl.getID(), str(exc)))
             continue
@@ -166,7 +168,22 @@ def _junction_table(
     }
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
         table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
+    timeline = netprogram.roadside_timeline(program, plan)
+    if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
+        table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
     return table, conns.nodes
+
+
+def _drop_timeline_if_base(table: dict[str, Any], junction: Intersection) -> None:
+    """Remove the table's program_timeline where the junction's base program (Program.base_segments)
+    shows the same phases for the same seconds (to the millisecond): a program with uniform
+    transitions keeps the junction file it had."""
+    timeline, base = junction.program_timeline, Program.base_segments(junction)
+    same = len(timeline) == len(base) and all(
+        k == kb and abs(s - sb) < 1e-3 for (k, s), (kb, sb) in zip(timeline, base)
+    )
+    if same:
+        table.pop("program_timeline", None)
 
 
 def _file_name(tid: str) -> str:

@@ -463,3 +463,37 @@ def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tupl
         out[k] -= take
         excess -= take
     return tuple(round(g, 3) for g in out)
+
+
+def roadside_timeline(program: Program, plan: StagePlan) -> tuple[tuple[int, float], ...]:
+    """The program's cycle as the roadside reports it (sim/field.py reads SUMO's state back): per
+    run of phases, the index of the stage whose green link set it shows when it shows no yellow
+    ('y', 'Y'), else -1 (a transition, an all-red), with its seconds; from where stage 0's green
+    begins (`plan.first_green_s`, where the junction's base_offset_s applies), consecutive runs of
+    one index joined. The do-no-harm replay's fixed side runs it ([harm] program_timeline): the
+    city's transitions with their own lengths, where the base program has one uniform intergreen
+    (docs/import.md, rule 8)."""
+    greens = [frozenset(i for i, c in enumerate(st.state) if c in STAGE_GREEN) for st in plan.stages]
+    labelled = []
+    for ph in program.phases:
+        shown = frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN)
+        stage = greens.index(shown) if shown in greens and not any(c in "yY" for c in ph.state) else -1
+        labelled.append((stage, ph.duration_s))
+    cycle_s = sum(d for _, d in labelled)
+    if cycle_s <= 0:
+        return ()
+    start_s, t, head, tail = plan.first_green_s % cycle_s, 0.0, [], []
+    for stage, d in labelled:  # split the cycle where stage 0's green begins
+        before = min(max(start_s - t, 0.0), d)
+        tail.append((stage, before))
+        head.append((stage, d - before))
+        t += d
+    out: list[tuple[int, float]] = []
+    for stage, d in head + tail:
+        if d <= 0:
+            continue
+        if out and out[-1][0] == stage:
+            out[-1] = (stage, out[-1][1] + d)
+        else:
+            out.append((stage, d))
+    return tuple((stage, round(float(d), 3)) for stage, d in out)

@@ -100,11 +100,21 @@ class HarmParams:
     # the replay discharges the movements that share a lane as one queue (shadow.pooled_served);
     # false: each movement its own point queue, its arrivals and saturation flow its share of the lane's
     shared_lane_queue: bool = False
+    # the fixed side runs the junction's program_timeline (the city's program with its own
+    # transitions, as the roadside reports it) where the junction file has one; false: the base program
+    program_timeline: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("enabled", "validate_return", "spill_back", "fall_needs_room", "shared_lane_queue"):
+            if f.name in (
+                "enabled",
+                "validate_return",
+                "spill_back",
+                "fall_needs_room",
+                "shared_lane_queue",
+                "program_timeline",
+            ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
-from controller.model import SignalStatus
+from controller.model import Intersection, SignalStatus
 
 if TYPE_CHECKING:
     from controller.core.netshadow import NetworkProgram
@@ -218,24 +218,37 @@ class Program:
         return not self.zone_m.any()
 
     @staticmethod
+    def base_segments(junction: Intersection) -> tuple[tuple[int, float], ...]:
+        """The base program from base_offset_s as (phase, seconds) segments: the phases in index
+        order with their base_green_s, each followed by the derived intergreen to the next
+        (-1); segments of 0 s left out."""
+        j, out = junction, []
+        n = len(j.phases)
+        for k, p in enumerate(j.phases):
+            out.append((k, p.base_green_s))
+            out.append((-1, j.intergreen_s(k, (k + 1) % n) if n > 1 else 0.0))
+        return tuple((k, s) for k, s in out if s > 0)
+
+    @staticmethod
     def build(
-        layout: Layout, permitted_ratio: float, startup_lost_s: float, extension_s: float, shared_lanes: bool = False
+        layout: Layout,
+        permitted_ratio: float,
+        startup_lost_s: float,
+        extension_s: float,
+        shared_lanes: bool = False,
+        program_timeline: bool = False,
     ) -> Program:
         """The junction's replay data; `shared_lanes` ([harm] shared_lane_queue): movements that
-        share a lane discharge as one queue (lane_groups)."""
+        share a lane discharge as one queue (lane_groups); `program_timeline` ([harm]
+        program_timeline): the fixed side runs the junction's `program_timeline` (the city's
+        program as the roadside reports it) where it has one, else its base program."""
         j = layout.junction
-        n = len(j.phases)
+        segments = j.program_timeline if program_timeline and j.program_timeline else Program.base_segments(j)
         ends, phases, t = [], [], 0.0
-        for k, p in enumerate(j.phases):
-            if p.base_green_s > 0:
-                t += p.base_green_s
-                ends.append(t)
-                phases.append(k)
-            ig = j.intergreen_s(k, (k + 1) % n) if n > 1 else 0.0
-            if ig > 0:
-                t += ig
-                ends.append(t)
-                phases.append(-1)
+        for k, seg_s in segments:
+            t += seg_s
+            ends.append(t)
+            phases.append(k)
         if t <= 0:  # no base program: the fixed side is all red (cannot happen with a valid model)
             ends, phases, t = [1.0], [-1], 1.0
         service = np.where(layout.protected, 1.0, np.where(layout.serves, permitted_ratio, 0.0))

@@ -143,6 +143,7 @@ class Core:
                 cfg.harm.startup_lost_s,
                 cfg.harm.extension_s,
                 cfg.harm.shared_lane_queue,
+                cfg.harm.program_timeline,
             )
             for jid, lay in self.layouts.items()
         }
