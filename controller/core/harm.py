@@ -100,6 +100,10 @@ class HarmParams:
     # the replay discharges the movements that share a lane as one queue (shadow.pooled_served);
     # false: each movement its own point queue, its arrivals and saturation flow its share of the lane's
     shared_lane_queue: bool = False
+    # with spill_back: on an approach the fixed side's replay keeps within its storage, the
+    # controlled side's queue beyond the approach is at least the estimator's hidden queue there
+    # (measured under the greens shown, upstream of the advance loops; spill_charge_pcu)
+    measured_spill: bool = False
     # the fixed side runs the junction's program_timeline (the city's program with its own
     # transitions, as the roadside reports it) where the junction file has one; false: the base program
     program_timeline: bool = False
@@ -113,6 +117,7 @@ class HarmParams:
                 "spill_back",
                 "fall_needs_room",
                 "shared_lane_queue",
+                "measured_spill",
                 "program_timeline",
             ):
                 if not isinstance(v, bool):
@@ -163,6 +168,9 @@ class HarmState:
     # (movements,) the estimator's hidden queue (upstream of the advance loops) at the replay's time
     # (observe_all; None: not measured yet): where the loops see an approach overrun (spill_charge_pcu)
     measured_hidden_pcu: np.ndarray | None = None
+    # (approaches,) the estimator's hidden queue per approach, each lane once (observe_all, with
+    # measured_spill; None: not measured): the controlled side's spill it measures (spill_charge_pcu)
+    measured_spill_pcu: np.ndarray | None = None
     # what accumulate charges for `replay`, computed by observe_all for every junction at once
     # (None, or computed for another replay: accumulate computes it)
     charge: Charge | None = None
@@ -245,18 +253,26 @@ def observe_all(
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
+    measured = params.spill_back and params.measured_spill and net.spill is not None
+    spill_net = netshadow.hidden_by_approach(net.spill, ests) if measured and net.spill is not None else None
     sums, spill = netshadow.queue_charges(
-        net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None
+        net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None, spill_net
     )
     sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
+    a_st = net.spill.approach_start if spill_net is not None and net.spill is not None else None
     out = []
     for k, (s, r) in enumerate(zip(states, replays)):
         charge = None
         if known:
             spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
             charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0))
-        out.append(_evolve(s, replay=r, measured_hidden_pcu=hidden_net[st[k] : st[k + 1]], charge=charge))
+        own = None if spill_net is None or a_st is None else spill_net[a_st[k] : a_st[k + 1]]
+        out.append(
+            _evolve(
+                s, replay=r, measured_hidden_pcu=hidden_net[st[k] : st[k + 1]], measured_spill_pcu=own, charge=charge
+            )
+        )
     return out
 
 
@@ -271,12 +287,17 @@ def charge_of(state: HarmState, params: HarmParams) -> Charge:
     sums = (float(np.bincount(rows, q[0], minlength=1)[0]), float(np.bincount(rows, q[1], minlength=1)[0]))
     spill = (0.0, 0.0)
     if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
-        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu)
+        measured = state.measured_spill_pcu if params.measured_spill else None
+        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu, measured)
     return Charge(replay, sums, spill)
 
 
 def spill_charge_pcu(
-    queue_pcu: np.ndarray, hidden_pcu: np.ndarray | None, approach: np.ndarray, storage_pcu: np.ndarray
+    queue_pcu: np.ndarray,
+    hidden_pcu: np.ndarray | None,
+    approach: np.ndarray,
+    storage_pcu: np.ndarray,
+    measured_spill_pcu: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(fixed, controlled): the PCU of each side's replayed queues (`queue_pcu`, (2, movements))
     standing beyond their approach's storage, on the approaches where the loops see a queue
@@ -288,10 +309,16 @@ def spill_charge_pcu(
     full (its length is the replay's: the estimator's hidden queue is bounded). Elsewhere
     nothing is charged, whatever the replay says: a replayed queue beyond an approach the loops
     see with room left is the replay's own error (a discharge slower than the approach's), and
-    the same discharge model runs the fixed side. Without a measurement: (0, 0)."""
+    the same discharge model runs the fixed side. Without a measurement: (0, 0).
+
+    `measured_spill_pcu` ((approaches,), [harm] measured_spill): the estimator's hidden queue of
+    each approach, each lane once. On an approach the fixed side's replay keeps within its
+    storage, the controlled side's queue beyond it is at least that (netshadow.measured_over):
+    the hidden queue was measured under the greens shown, the fixed plan would not have built
+    it, and the replay's own discharge (faster than the approach's) may have lost it."""
     if hidden_pcu is None:
         return 0.0, 0.0
-    over = shadow.spill_by_approach(queue_pcu, approach, storage_pcu)
+    over = netshadow.measured_over(shadow.spill_by_approach(queue_pcu, approach, storage_pcu), measured_spill_pcu)
     seen = np.bincount(approach, hidden_pcu, minlength=len(storage_pcu)) > 0
     rows = np.zeros(len(storage_pcu), dtype=int)  # sequential sums, as netshadow.queue_charges
     fixed = np.bincount(rows, np.where(seen, over[shadow.FIXED], 0.0), minlength=1)[0]

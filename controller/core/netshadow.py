@@ -73,6 +73,10 @@ class Spill:
     feed_movement: np.ndarray  # (pairs,) network movement ...
     feed_approach: np.ndarray  # (pairs,) ... and a neighbour's approach its exit feeds
     approach_junction: np.ndarray  # (approaches,) junction position
+    # (lanes,) network approach of each lane (the network's lanes as NetworkProgram.lane_start
+    # numbers them), -1 for a lane no movement uses
+    lane_approach: np.ndarray | None = None
+    approach_start: np.ndarray | None = None  # (junctions + 1,) first approach of each junction
 
     @staticmethod
     def build(layouts: Mapping[str, Layout], links: LinkLayout) -> Spill:
@@ -81,11 +85,14 @@ class Spill:
         mov_approach: list[np.ndarray] = []
         storage: list[np.ndarray] = []
         approach_junction: list[np.ndarray] = []
+        lane_approach: list[np.ndarray] = []
         offset = 0
         for jid, lay in layouts.items():
             local, st = approaches(lay)
             index.update({(jid, m.from_edge): offset + int(k) for m, k in zip(lay.junction.movements, local)})
             mov_approach.append(local + offset)
+            on = lay.lane_share > 0  # a lane is on one edge: the approach of any movement using it
+            lane_approach.append(np.where(on.any(axis=0), local[np.argmax(on, axis=0)] + offset, -1))
             storage.append(st)
             offset += len(st)
             approach_junction.append(np.full(len(st), len(approach_junction)))
@@ -108,6 +115,8 @@ class Spill:
             np.array([p[0] for p in pairs], dtype=int),
             np.array([p[1] for p in pairs], dtype=int),
             np.concatenate(approach_junction).astype(int) if approach_junction else np.zeros(0, dtype=int),
+            np.concatenate(lane_approach).astype(int) if lane_approach else np.zeros(0, dtype=int),
+            np.concatenate(([0], np.cumsum([len(x) for x in storage]))).astype(int),
         )
 
 
@@ -360,6 +369,17 @@ def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate]) -> np.ndar
     return out
 
 
+def hidden_by_approach(spill: Spill, ests: Sequence[Estimate]) -> np.ndarray:
+    """(approaches,) the estimator's hidden queue (PCU upstream of the advance loops) of each
+    approach over the network, its lanes' summed, each lane once (Spill.lane_approach)."""
+    hidden = _joined([e.lanes for e in ests], "hidden_pcu")
+    n_a = len(spill.approach_storage_pcu)
+    lane_approach = spill.lane_approach if spill.lane_approach is not None else np.full(len(hidden), -1)
+    used = lane_approach >= 0
+    out: np.ndarray = np.bincount(lane_approach[used], hidden[used], minlength=n_a)
+    return out
+
+
 def replayed_queues(replays: Sequence[Replay], cache: ReplayCache | None = None) -> np.ndarray:
     """(2, movements) both sides' replayed queues of every junction (the last advance_all's
     network array when `replays` are its views)."""
@@ -370,23 +390,39 @@ def replayed_queues(replays: Sequence[Replay], cache: ReplayCache | None = None)
 
 
 def queue_charges(
-    net: NetworkProgram, queue_pcu: np.ndarray, hidden_pcu: np.ndarray | None
+    net: NetworkProgram,
+    queue_pcu: np.ndarray,
+    hidden_pcu: np.ndarray | None,
+    measured_spill_pcu: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per junction, for the do-no-harm test (harm.accumulate), (2, junctions) twice: each side's
     replayed queues summed (`queue_pcu`, (2, movements)), and the PCU of them standing beyond
     their approach's storage on the approaches where the loops see a hidden queue (`hidden_pcu`,
-    (movements,); harm.spill_charge_pcu; zeros without `net.spill` or `hidden_pcu`). Sums are
-    sequential, in movement and approach order: what harm.spill_charge_pcu and harm's own sums
-    give one junction at a time."""
+    (movements,); harm.spill_charge_pcu; zeros without `net.spill` or `hidden_pcu`), the
+    controlled side's at least `measured_spill_pcu` (approaches,) where the fixed side's does not
+    overrun (harm.measured_spill). Sums are sequential, in movement and approach order: what
+    harm.spill_charge_pcu and harm's own sums give one junction at a time."""
     n_j = len(net.programs)
     sums = np.stack([np.bincount(net.mov_junction, q, minlength=n_j) for q in queue_pcu])
     spill = np.zeros_like(sums)
     if net.spill is not None and hidden_pcu is not None:
         sp = net.spill
-        over = spill_by_approach(queue_pcu, sp.mov_approach, sp.approach_storage_pcu)
+        over = measured_over(spill_by_approach(queue_pcu, sp.mov_approach, sp.approach_storage_pcu), measured_spill_pcu)
         seen = np.bincount(sp.mov_approach, hidden_pcu, minlength=len(sp.approach_storage_pcu)) > 0
         spill = np.stack([np.bincount(sp.approach_junction, np.where(seen, o, 0.0), minlength=n_j) for o in over])
     return sums, spill
+
+
+def measured_over(over_pcu: np.ndarray, measured_spill_pcu: np.ndarray | None) -> np.ndarray:
+    """(2, approaches) each side's queue beyond its approaches' storage (`over_pcu`, rows FIXED
+    and CONTROLLED, the replay's), the controlled side's at least the one measured under its
+    greens (`measured_spill_pcu`, the estimator's hidden queue) on the approaches the fixed side
+    keeps within their storage: there the fixed plan would not have built a queue beyond the
+    loops, so what stands there is the policy's. None: `over_pcu` as it is."""
+    if measured_spill_pcu is None:
+        return over_pcu
+    controlled = np.where(over_pcu[0] > 0, over_pcu[1], np.maximum(over_pcu[1], measured_spill_pcu))
+    return np.stack([over_pcu[0], controlled])
 
 
 def _to_stop_line(

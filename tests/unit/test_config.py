@@ -36,6 +36,7 @@ def test_project_config_loads():
         ("[scats]\noffsets = 1\n", "scats.offsets"),
         ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),
         ("[harm]\nwindow_s = 0\n", "harm.window_s"),
+        ("[harm]\nmeasured_spill = 1\n", "harm.measured_spill"),
         ("[harm]\nprogram_timeline = 1\n", "harm.program_timeline"),
         ('[metrics]\nstagger = "yes"\n', "metrics.stagger"),
         ("[roadside]\nkeep_off_through_intergreen = 1\n", "roadside.keep_off_through_intergreen"),

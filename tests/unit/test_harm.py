@@ -665,3 +665,63 @@ def test_harm_switches_are_true_or_false(tmp_path, key):
     with pytest.raises(ConfigError, match=f"harm.{key}"):
         load_config(bad)
     assert getattr(load_config("config.toml").harm, key) is False  # shipped off
+
+
+def test_the_measured_spill_stands_for_the_policys_queue_beyond_the_loops():
+    """spill_charge_pcu with measured_spill, approaches of storage 10 PCU. N: both replays within
+    the storage (5 fixed, 8 controlled), the estimator holds 12 PCU beyond the advance loops: the
+    controlled side is charged those 12 (the fixed plan, by its own replay, would not have built
+    them), the fixed side nothing. E: the fixed replay overruns (16: 6 beyond), the estimator
+    holds 7: nothing is added (the approach overruns under the city's plan too: as before). A
+    controlled replay beyond the measured one keeps its own (N at 25: 15)."""
+    approach, storage = np.array([0, 1, 2, 3]), np.full(4, 10.0)
+    q = np.array([[5.0, 16.0, 0.0, 0.0], [8.0, 4.0, 0.0, 0.0]])  # rows FIXED, CONTROLLED
+    hidden, measured = np.array([1.0, 1.0, 0.0, 0.0]), np.array([12.0, 7.0, 0.0, 0.0])
+    assert harm.spill_charge_pcu(q, hidden, approach, storage) == pytest.approx((6.0, 0.0))
+    assert harm.spill_charge_pcu(q, hidden, approach, storage, measured) == pytest.approx((6.0, 12.0))
+    q[1, 0] = 25.0
+    assert harm.spill_charge_pcu(q, hidden, approach, storage, measured) == pytest.approx((6.0, 15.0))
+
+
+def _hidden_run(params: HarmParams, hidden_n_pcu: float) -> tuple[list, harm.HarmState]:
+    """One two-phase junction, both replays well within the storage: N_T and E_T arrive at 0.1
+    PCU/s, the policy gives N/S 28 s of 65 (the fixed plan 30 s), and the estimator holds
+    `hidden_n_pcu` beyond N's advance loop all along (its lane only). Returns the mode changes
+    and the last state."""
+    lay = Layout.build(two_phase(), Config())
+    prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
+    spill = netshadow.Spill.build({"J": lay}, estimation.LinkLayout.build({"J": lay}))
+    net = netshadow.NetworkProgram.build([prog], spill)
+    n_lane = lay.lanes.index(next(m for m in lay.junction.movements if m.id == "N_T").lanes[0])
+    hidden = np.zeros(len(lay.lanes))
+    hidden[n_lane] = hidden_n_pcu
+    hs, cum, out = harm.initial(prog, 4, 0.0), np.zeros(4), []
+    for k in range(1, 1201):
+        t = float(k)
+        cum = cum + np.array([0.1, 0.1, 0.0, 0.0])
+        queue = np.minimum(cum, 2.0)
+        e0 = Estimate.empty(lay, t)
+        lanes = replace(e0.lanes, hidden_pcu=hidden)
+        e = replace(e0, departures_pcu=cum - queue, queue_pcu=queue, block=np.zeros(4), lanes=lanes)
+        pos = (t - 2.0) % 65.0
+        phase, ig = (0, pos >= 28.0) if pos < 33.0 else (1, pos >= 60.0)
+        (hs,) = harm.observe_all(net, [hs], [e], [SignalStatus("J", t, phase, ig, 0.0, "p", 1, "policy")], t, params)
+        hs, why = harm.decide(hs, t, params)
+        if why is not None:
+            out.append((t, hs.mode, why))
+    return out, hs
+
+
+def test_a_queue_the_loops_see_beyond_the_approach_is_charged_to_the_policy():
+    """[harm] measured_spill: the policy's replay is near the fixed plan's and within the
+    approach's storage, but the estimator holds 15 PCU beyond N's advance loop. Without the key
+    nothing is charged (the replay shows no spill: no verdict); with it the controlled side
+    carries those 15 PCU once more and the policy is judged. With no hidden queue the key
+    changes nothing."""
+    on = replace(FAST, measured_spill=True)
+    assert _hidden_run(FAST, 15.0)[0] == []
+    changes_on, _ = _hidden_run(on, 15.0)
+    assert changes_on and changes_on[0][1] == "fixed" and "policy worse than the fixed plan" in changes_on[0][2]
+    assert _hidden_run(on, 0.0)[0] == []
+    _, hs = _hidden_run(replace(on, enabled=False), 15.0)
+    assert hs.measured_spill_pcu is not None and list(hs.measured_spill_pcu) == pytest.approx([15.0, 0.0, 0.0, 0.0])
