@@ -70,6 +70,8 @@ class ScheduleParams:
     # lines are occupied (policies.md)
     permitted_rest: bool = False  # a permitted turn's queue beyond what its green can pass before its maximum
     # is charged to its protected phase (policies.md)
+    change_loses_capacity: bool = False  # a change leaving a phase whose standing queue fills its approach is
+    # charged the capacity it loses, (change + start-up) x its rate, as delay to the horizon's end (policies.md)
 
 
 @dataclass(frozen=True)

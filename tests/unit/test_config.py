@@ -32,6 +32,7 @@ def test_project_config_loads():
         ('[webster]\nplatoon_fit = "yes"\n', "webster.platoon_fit"),
         ('[schedule]\nsaturation_floor = "yes"\n', "schedule.saturation_floor"),
         ("[schedule]\npermitted_rest = 1\n", "schedule.permitted_rest"),
+        ('[schedule]\nchange_loses_capacity = "yes"\n', "schedule.change_loses_capacity"),
         ("[max_pressure]\nclearance_min_pcu = 0.5\n", "max_pressure.clearance_min_pcu"),
         ("[scats]\noffsets = 1\n", "scats.offsets"),
         ("[schedule]\nmax_clusters = 2.5\n", "schedule.max_clusters"),

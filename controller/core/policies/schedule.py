@@ -56,6 +56,14 @@ their queues alone switched such phases at their minimum greens, each switch los
 intergreen of capacity (SURTRAC bounds the same loss by extending a phase while its queue
 discharges). A head vehicle held by a blocked exit keeps the floor, as the city's plan keeps
 that green. A floor never exceeds what the city's plan gives the stage.
+
+Capacity lost by a change (`lost_rate_pcu_s`; with `[schedule] change_loses_capacity`, off by
+default): a change that leaves a phase before its standing queue is served, while that queue
+fills its approach to the advance loops or beyond, loses (intergreen + start-up loss) x the
+phase's saturation flow of capacity for good; the programme charges those vehicles as waiting
+from the change to the horizon's end. Without it the horizon sees only the delay a change
+postpones, and on a saturated junction Smith's rule serves a short, long-waited queue first and
+plans to come back: a minimum-green ping-pong.
 """
 
 from __future__ import annotations
@@ -273,6 +281,7 @@ class SchedulePolicy(Policy):
         elapsed_s: float,
         startup_s: float,
         via: list[list[int]] | None = None,
+        lost_flow_pcu_s: list[float] | None = None,
     ) -> tuple[int, float]:
         """(phase of the first cluster served, when it starts) of the least-delay schedule.
 
@@ -281,8 +290,12 @@ class SchedulePolicy(Policy):
         earliest finish), as in Xie, Smith & Barlow (2012). The served counts are packed into one
         integer (mixed radix) to keep the inner loop cheap. `via[a][b]`, when >= 0, is the phase
         the permitted-turn clearance inserts between a and b: that change costs its intergreens and
-        minimum green as well."""
+        minimum green as well. `lost_flow_pcu_s[a]` (PCU/s, `lost_rate_pcu_s`): a change leaving phase a
+        before its standing queue is served loses (change + start-up) x that rate of capacity for
+        good; its vehicles are charged as waiting from the change to the horizon's end."""
         n_p = len(clusters)
+        lost = [0.0] * n_p if lost_flow_pcu_s is None else lost_flow_pcu_s
+        horizon_s = self.params.horizon_s
         counts = [len(c) for c in clusters]
         total = sum(counts)
         if total == 0:
@@ -303,6 +316,7 @@ class SchedulePolicy(Policy):
                     if i >= counts[k]:
                         continue
                     arr, end_arr, service, cost, adj = jobs[k][i]
+                    lost_wait = 0.0  # capacity this change loses for good, waiting to the horizon's end (PCU x s)
                     if k == last:
                         g0 = green0
                         start = finish if finish > arr else arr
@@ -314,8 +328,10 @@ class SchedulePolicy(Policy):
                         g0 = leave + change[last][k]
                         start = max(g0 + startup_s, arr)
                         end = max(start + service, end_arr, g0 + min_g[k])
+                        if lost[last] > 0.0 and (served // stride[last]) % (counts[last] + 1) == 0:
+                            lost_wait = lost[last] * (g0 + startup_s - leave) * max(horizon_s - leave, 0.0)
                     wait = start - arr - adj
-                    d = delay + cost * wait if wait > 0 else delay
+                    d = delay + lost_wait + (cost * wait if wait > 0 else 0.0)
                     nk = (served + stride[k]) * n_p + k
                     old = nxt.get(nk)
                     if old is None or d < old[0] or (d == old[0] and end < old[1]):
@@ -419,7 +435,8 @@ class SchedulePolicy(Policy):
             floors = full_floors_s(layout, est)
             floors[cur] = state.floor_s
             st_plan = replace(st, min_green_s=np.maximum(st.min_green_s, floors))
-        first, _ = self.plan(st_plan, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via)
+        lost = lost_rate_pcu_s(layout, est, cl, primary, rate) if self.params.change_loses_capacity else None
+        first, _ = self.plan(st_plan, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via, lost)
         if first == cur or first < 0:
             state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
         else:
@@ -532,17 +549,46 @@ def full_floors_s(layout: Layout, est: Estimate) -> np.ndarray:
     queue beyond them is estimated from the arrival flow, which the standing queue itself
     holds down): a schedule built on what they see alternates short greens, each switch losing
     an intergreen of capacity. The city's green is the capacity its plan gives that stage."""
+    j = layout.junction
+    full_phase = full_movements(layout, est).any(axis=1)
+    base = np.array([min(max(p.base_green_s, p.min_green_s), p.max_green_s) for p in j.phases])
+    out: np.ndarray = np.where(full_phase, base, 0.0)
+    return out
+
+
+def full_movements(layout: Layout, est: Estimate) -> np.ndarray:
+    """(phases, movements) bool: the movement is served protected by the phase, has a lane whose
+    queue fills the storage up to the advance loop or stands beyond it (the estimator's lane queue,
+    its hidden queue), and more queue than the phase's minimum green discharges at its saturation
+    flow (a one-vehicle lane is full with one vehicle: no sign of saturation)."""
     lanes = est.lanes
     full_lane = (lanes.queue_pcu >= layout.lane_storage_pcu - 0.5) | (lanes.hidden_pcu >= 0.5)
     full_mov = (layout.lane_share > 0) @ full_lane.astype(float) > 0
-    j = layout.junction
-    # ... and more of it than the phase's minimum green discharges (a one-vehicle lane is full
-    # with one vehicle: no sign of saturation)
     service_s = est.queue_pcu * 3600.0 / np.maximum(est.sat_flow_pcu_h, 1.0)
-    min_g = np.array([p.min_green_s for p in j.phases])
-    full_phase = (layout.protected & full_mov[None, :] & (service_s[None, :] > min_g[:, None])).any(axis=1)
-    base = np.array([min(max(p.base_green_s, p.min_green_s), p.max_green_s) for p in j.phases])
-    out: np.ndarray = np.where(full_phase, base, 0.0)
+    min_g = np.array([p.min_green_s for p in layout.junction.phases])
+    out: np.ndarray = layout.protected & full_mov[None, :] & (service_s[None, :] > min_g[:, None])
+    return out
+
+
+def lost_rate_pcu_s(
+    layout: Layout, est: Estimate, clusters: list[list[Cluster]], primary: np.ndarray, rate_pcu_s: np.ndarray
+) -> list[float]:
+    """(phases,) PCU/s a change away from each phase loses for good while its standing queue is
+    queued to its advance loops (`full_movements`): the planned discharge rate of its full
+    movements (those charged to it, `primary`); 0 for a phase with no standing-queue cluster or
+    no full movement.
+
+    Such a queue is longer than the green can discharge before the demand behind it arrives: the
+    intergreen and start-up loss of a change made before it is served are seconds of capacity
+    the approach never gets back (Webster 1958: capacity = saturation flow x effective green,
+    lost time is lost to every vehicle behind it). The horizon's clusters only see the delay the
+    change postpones, so the programme charges it (SchedulePolicy.plan)."""
+    full = full_movements(layout, est)
+    out = []
+    for k, cl in enumerate(clusters):
+        standing = bool(cl) and cl[0].end_s is None
+        ms = full[k] & (primary == k)
+        out.append(float(rate_pcu_s[ms].sum()) if standing else 0.0)
     return out
 
 
