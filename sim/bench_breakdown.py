@@ -1,6 +1,6 @@
 """Benchmark: where the wall time of one in-process `simulate` run goes, stage by stage.
 
-    python -m sim.bench_breakdown SUMOCFG [--policy fixed] [--runs 1] [--out DIR] [-- SUMO ARGS...]
+    python -m sim.bench_breakdown SUMOCFG [--policy fixed] [--runs 1] [--out DIR] [--via-mqtt] [-- SUMO ARGS...]
 
 Runs `simulate` (--runs times, in this process) with a timer around each stage of the closed
 loop (SUMO's step, the field reading its loops and actuating, the service checking the feed,
@@ -8,6 +8,8 @@ the core's estimator, do-no-harm replay and decision, the metrics) and prints a 
 seconds (process time) and wall seconds per stage, medians over the runs, nested stages
 indented under the one that contains them. CPU time is what the machine's other load disturbs
 least. Timers cost a few microseconds per call; use bench_speed for the ratios to plain SUMO.
+With --via-mqtt the run is a lockstep replay through a private Mosquitto (sim/mqtt_run.py): its
+transport's stages come first, and the broker's CPU (a child process) last.
 """
 
 from __future__ import annotations
@@ -59,7 +61,28 @@ DEEP = (
     ("controller.core.step:Core", "_send", "    send or refresh"),
 )
 
+# --via-mqtt: the lockstep replay's transport (sim/mqtt_run.py), nested as they run: the field's
+# second holds the pump's rounds (every packet read) and, between them, the controller's ticks
+VIA_MQTT = (
+    ("sim.mqtt_run:MqttLoop", "_second_lockstep", "via MQTT: the field's second (publish, wait, apply)"),
+    ("sim.field:SumoField", "detector_messages", "  field: loops read, messages built"),
+    ("sim.field", "encode_detector_message", "    detector messages encoded (JSON)"),  # before session 15
+    ("controller.core.messages:DetectorMessageFormat", "encode", "    detector messages encoded (JSON)"),
+    ("controller.adapters.mqtt_pump:MqttPump", "run_once", "  pump: poll, reads, writes"),
+    ("paho.mqtt.client:Client", "_packet_read", "    paho: packets read and handled"),
+    ("controller.live:LockstepStepper", "step", "  controller: lockstep step (between the pump's rounds)"),
+    ("controller.live", "_t_of", "    each message parsed, its t read"),  # it parsed before session 15
+    ("controller.core.feedbatch", "parse", "    each message parsed, its t read"),
+    ("controller.service:ControllerService", "on_detector_batch", "    service: decode and check the batch"),
+    ("controller.live:ServiceNode", "_tick", "    service tick (core, metrics, plans published)"),
+    ("sim.mqtt_run:MqttLoop", "_collect_plan", "  field: plans decoded"),
+    ("sim.mqtt_run:MqttLoop", "_apply", "  field: plans applied (roadside checks)"),
+    ("sim.mqtt_run:MqttLoop", "_publish_statuses", "  field: statuses (roadside tick, publish)"),
+    ("paho.mqtt.client:Client", "publish", "paho: publish (every client, anywhere above)"),
+)
+
 WHOLE = "whole run (after imports)"
+BROKER = "broker (Mosquitto, a child process)"
 
 
 def _target(spec: str) -> Any:
@@ -67,7 +90,7 @@ def _target(spec: str) -> Any:
 
     module, _, cls = spec.partition(":")
     obj = importlib.import_module(module)
-    return getattr(obj, cls) if cls else obj
+    return getattr(obj, cls, None) if cls else obj  # None: an older tree has no such class
 
 
 def _wrap(obj: Any, name: str, label: str, totals: collections.Counter[str], cpu: collections.Counter[str]) -> None:
@@ -85,6 +108,13 @@ def _wrap(obj: Any, name: str, label: str, totals: collections.Counter[str], cpu
     setattr(obj, name, timed)
 
 
+def _children_cpu_s() -> float:
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sumocfg", type=Path)
@@ -93,10 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: a temporary one)")
     ap.add_argument("--config", type=Path, default=Path("config.toml"))
     ap.add_argument("--deep", action="store_true", help="also time the per-junction stage's parts")
+    ap.add_argument("--via-mqtt", action="store_true", help="a lockstep replay through a private Mosquitto")
     args, sumo_args = ap.parse_known_args(argv)
     sumo_args = [a for a in sumo_args if a != "--"]
     from controller.config import load_config
     from sim.simulate import SimulateRequest, run
+
+    if args.via_mqtt:
+        from sim.mqtt_run import run_via_mqtt as run
 
     n_runs = max(args.runs, 1)
     totals: collections.Counter[str] = collections.Counter()
@@ -105,9 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.deep:  # the parts go under "per junction: policy, gate, send"
         at = [lab for _s, _n, lab in STAGES].index("  per junction: policy, gate, send") + 1
         stages = STAGES[:at] + DEEP + STAGES[at:]
+    if args.via_mqtt:
+        stages = VIA_MQTT + stages
     for spec, name, label in stages:
         target = _target(spec)
-        if hasattr(target, name):  # an older tree has not every stage's function (a label may name two)
+        if target is not None and hasattr(target, name):  # an older tree lacks some (a label may name two)
             _wrap(target, name, label, totals, cpu)
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     for _ in range(n_runs):
@@ -115,17 +151,18 @@ def main(argv: list[str] | None = None) -> int:
         cpu.clear()
         with tempfile.TemporaryDirectory() as tmp:
             out = args.out or Path(tmp)
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, b0 = time.perf_counter(), time.process_time(), _children_cpu_s()
             run(
                 SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)),
                 load_config(args.config),
                 progress=lambda line: None,
             )
             totals[WHOLE], cpu[WHOLE] = time.perf_counter() - t0, time.process_time() - c0
+            cpu[BROKER] = _children_cpu_s() - b0  # the broker is stopped (reaped) when run returns
         runs.append((dict(cpu), dict(totals)))
     print(f"scenario: {args.sumocfg}  policy: {args.policy}  sumo args: {' '.join(sumo_args)}  runs: {n_runs}")
     print("| stage | CPU s (median) | wall s (median) | CPU s, each run |\n|---|---:|---:|---|")
-    for label in [*dict.fromkeys(lab for _s, _n, lab in stages), WHOLE]:
+    for label in [*dict.fromkeys(lab for _s, _n, lab in stages), WHOLE, *([BROKER] if args.via_mqtt else [])]:
         c = [r[0].get(label, 0.0) for r in runs]
         w = [r[1].get(label, 0.0) for r in runs]
         each = ", ".join(f"{x:.2f}" for x in c)

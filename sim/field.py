@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from controller.core.feedarrays import DetectorFrame, FrameLayout
-from controller.core.messages import encode_body, encode_detector_message, status_body
+from controller.core.messages import DetectorMessageFormat, encode_body, status_body
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from sim.roadside import RoadsideController
 
@@ -154,7 +154,9 @@ class SumoField:
             (d.id, d.kind == "stop", self.crossed[jid]) for jid, j in self.junctions.items() for d in j.detectors
         )
         self._loop_dids = tuple(did for did, _, _ in self._loops)
-        self.frame_layout = FrameLayout.build({jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()})
+        loop_ids = {jid: [d.id for d in j.detectors] for jid, j in self.junctions.items()}
+        self.frame_layout = FrameLayout.build(loop_ids)
+        self.message_format = DetectorMessageFormat.build(loop_ids)  # the messages' text around the readings
 
     def _loop_values(self) -> dict[str, tuple[tuple[str, ...], float, float]]:
         """Through traci: every loop's last step from its subscription, (vehicle ids, occupancy
@@ -224,13 +226,7 @@ class SumoField:
     def detector_messages(self, t_s: float, step_s: float = 1.0) -> list[tuple[str, bytes]]:
         """One message per junction (MQTT contract) for the step that just ended at t_s."""
         counted, occ, speed = self._read_loops()
-        occ_l, speed_l = occ.tolist(), speed.tolist()
-        out, i = [], 0
-        for jid, j in self.junctions.items():
-            dets = {d.id: (counted.get(i + k, {}), occ_l[i + k], speed_l[i + k]) for k, d in enumerate(j.detectors)}
-            i += len(j.detectors)
-            out.append((jid, encode_detector_message(jid, t_s, step_s, dets)))
-        return out
+        return self.message_format.encode(t_s, step_s, counted, occ.tolist(), speed.tolist())
 
     def detector_frame(self, t_s: float, step_s: float = 1.0) -> DetectorFrame:
         """The same readings as detector_messages, as one array frame (core/feedarrays.py) for

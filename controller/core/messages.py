@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_str  # how json.dumps writes a str
 from typing import Any
 
 from controller.errors import FeedError
@@ -33,6 +34,99 @@ def encode_detector_message(
         "detectors": {d: {"counts": c, "occupancy": o, "speed_mps": s} for d, (c, o, s) in detectors.items()},
     }
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class DetectorMessageFormat:
+    """encode_detector_message for every junction of a field at once, byte for byte the same
+    messages: the JSON text around the numbers is built once per junction (`build`), and each
+    second's readings are formatted into it (`encode`). The readings come as flat columns over
+    the loops in a fixed order (the junctions, then each junction's loops, as `build` got them).
+
+    A reading this text cannot hold as json.dumps would write it (a number that is not a finite
+    float, a count that is not a str -> int) and a junction listing a loop twice (a dict keeps
+    one) go through encode_detector_message itself.
+
+    Example: `fmt = DetectorMessageFormat.build({"J1": ("J1_N_1_stop",)})`, then each second
+    `fmt.encode(t_s, 1.0, {0: {"car": 2}}, [0.41], [4.2])` -> [("J1", b'{"v":1,...}')].
+    """
+
+    junctions: tuple[str, ...]
+    loops: tuple[tuple[str, ...], ...]
+    templates: tuple[str | None, ...]  # str.format text per junction; None: a loop listed twice
+
+    @staticmethod
+    def build(loops: Mapping[str, Sequence[str]]) -> DetectorMessageFormat:
+        """loops: junction -> its loop ids, in the order of the readings."""
+
+        def lit(text: str) -> str:  # JSON text inside a str.format template
+            return text.replace("{", "{{").replace("}", "}}")
+
+        slot = "{}"  # a number's (or the counts object's) text, each second
+        readings = slot + lit(',"occupancy":') + slot + lit(',"speed_mps":') + slot + lit("}")
+        templates: list[str | None] = []
+        for jid, dids in loops.items():
+            head = lit(f'{{"v":{MESSAGE_VERSION},"junction":{_json_str(jid)},"t":') + slot
+            head += lit(',"period_s":') + slot + lit(',"detectors":{')
+            each = [lit(f'{_json_str(d)}:{{"counts":') + readings for d in dids]
+            plain = len(set(dids)) == len(dids)
+            templates.append(head + ",".join(each) + lit("}}") if plain else None)
+        return DetectorMessageFormat(tuple(loops), tuple(tuple(d) for d in loops.values()), tuple(templates))
+
+    def encode(
+        self,
+        t_s: float,
+        period_s: float,
+        counts: Mapping[int, Mapping[str, int]],
+        occupancy: Sequence[float],
+        speed_mps: Sequence[float],
+    ) -> list[tuple[str, bytes]]:
+        """(junction, message) for every junction, in order. counts: by loop position, the
+        loops that counted vehicles (the others count none); occupancy 0..1 and mean speed m/s
+        (or -1) of every loop, by position."""
+        texts = _plain_texts(t_s, period_s, counts, occupancy, speed_mps)
+        out: list[tuple[str, bytes]] = []
+        i = 0
+        for jid, dids, template in zip(self.junctions, self.loops, self.templates):
+            k = len(dids)
+            if texts is None or template is None:
+                dets = {d: (counts.get(i + n, {}), occupancy[i + n], speed_mps[i + n]) for n, d in enumerate(dids)}
+                out.append((jid, encode_detector_message(jid, t_s, period_s, dets)))
+            else:
+                out.append((jid, template.format(*texts[0], *texts[1][3 * i : 3 * (i + k)]).encode()))
+            i += k
+        return out
+
+
+_FLOAT = frozenset({float})
+
+
+def _plain_texts(
+    t_s: float,
+    period_s: float,
+    counts: Mapping[int, Mapping[str, int]],
+    occupancy: Sequence[float],
+    speed_mps: Sequence[float],
+) -> tuple[tuple[str, str], list[str]] | None:
+    """The JSON text of (t, period_s), and of each loop's (counts, occupancy, speed) in a row,
+    as json.dumps writes them; None when a value is not plain (DetectorMessageFormat)."""
+    head = [t_s, period_s]
+    if not all(type(x) in (int, float) and (type(x) is int or math.isfinite(x)) for x in head):
+        return None
+    if occupancy and not (set(map(type, occupancy)) <= _FLOAT and set(map(type, speed_mps)) <= _FLOAT):
+        return None
+    if not (all(map(math.isfinite, occupancy)) and all(map(math.isfinite, speed_mps))):
+        return None
+    count_texts = ["{}"] * len(occupancy)
+    for i, c in counts.items():
+        if not all(type(k) is str and type(n) is int for k, n in c.items()):
+            return None
+        count_texts[i] = "{" + ",".join(f"{_json_str(k)}:{n!r}" for k, n in c.items()) + "}"
+    texts: list[str] = [""] * (3 * len(occupancy))
+    texts[0::3] = count_texts
+    texts[1::3] = map(float.__repr__, occupancy)
+    texts[2::3] = map(float.__repr__, speed_mps)
+    return (repr(t_s), repr(period_s)), texts
 
 
 def status_body(status: SignalStatus, epoch: int | None = None) -> dict[str, Any]:
