@@ -141,17 +141,22 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
         return ()
     t = _Fields(f.path, "program_timeline", f.table["program_timeline"])
     phases = t.get("phases")
-    if not isinstance(phases, list) or not phases or not all(isinstance(k, int) and not isinstance(k, bool) for k in phases):
-        raise JunctionError(f.path, t.name("phases"), f"must be a non-empty list of integers, got {phases!r}")
-    bad = [k for k in phases if not -1 <= k < n_phases]
-    if bad:
-        raise JunctionError(f.path, t.name("phases"), f"phase indices must be in -1..{n_phases - 1}, got {bad}")
+    if not (isinstance(phases, list) and phases and all(_is_int(k) and -1 <= k < n_phases for k in phases)):
+        why = f"must be a non-empty list of phase indices in -1..{n_phases - 1}, got {phases!r}"
+        raise JunctionError(f.path, t.name("phases"), why)
     durations = t.get("durations_s")
-    ok = isinstance(durations, list) and len(durations) == len(phases)
-    if not ok or not all(isinstance(d, (int, float)) and not isinstance(d, bool) and 0 < d < math.inf for d in durations):
+    if not (isinstance(durations, list) and len(durations) == len(phases) and all(map(_is_duration, durations))):
         why = f"must be {len(phases)} finite numbers > 0 (one per phase), got {durations!r}"
         raise JunctionError(f.path, t.name("durations_s"), why)
     return tuple(zip(phases, (float(d) for d in durations)))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_duration(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
 
 
 def _movements(f: _Fields, n_links: int) -> list[Movement]:

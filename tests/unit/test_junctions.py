@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import tomli_w
 
@@ -16,6 +18,10 @@ def test_valid_junction_loads_with_derived_views():
     assert j.served_movements(0) == ("N_T", "S_T")
     assert j.intergreen_s(0, 1) == 5.0 and j.intergreen_s(1, 1) == 0.0
     assert j.base_cycle_s() == 30 + 25 + 2 * 5
+
+
+def _timeline(phases: list, durations_s: list) -> dict:
+    return {"phases": phases, "durations_s": durations_s}
 
 
 def _error(raw: dict) -> JunctionError:
@@ -74,6 +80,14 @@ def test_unknown_lane_in_detector():
         (lambda r: r["detectors"][0].update(at_lane=""), "detectors[0].at_lane"),
         (lambda r: r["detectors"][0].update(length_m=0.0), "detectors[0].length_m"),
         (lambda r: r["detectors"][0].update(city="yes"), "detectors[0].city"),
+        (lambda r: r.update(program_timeline=[0, 30.0]), "program_timeline"),
+        (lambda r: r.update(program_timeline={"durations_s": [30.0]}), "program_timeline.phases"),
+        (lambda r: r.update(program_timeline=_timeline([0, 2], [30.0, 5.0])), "program_timeline.phases"),
+        (lambda r: r.update(program_timeline=_timeline([0, True], [30.0, 5.0])), "program_timeline.phases"),
+        (lambda r: r.update(program_timeline={"phases": [0, -1]}), "program_timeline.durations_s"),
+        (lambda r: r.update(program_timeline=_timeline([0, -1], [30.0])), "program_timeline.durations_s"),
+        (lambda r: r.update(program_timeline=_timeline([0, -1], [30.0, 0])), "program_timeline.durations_s"),
+        (lambda r: r.update(program_timeline=_timeline([0, -1], [30.0, math.inf])), "program_timeline.durations_s"),
     ],
 )
 def test_each_bad_field_is_named(mutate, field):
@@ -130,3 +144,11 @@ def test_folder_checks_neighbours_and_duplicates(tmp_path):
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(JunctionError, match="no junction TOML files"):
         load_intersections(tmp_path)
+
+
+def test_the_program_timeline_loads_as_phase_and_seconds_pairs():
+    raw = two_phase_raw()
+    raw["program_timeline"] = {"phases": [0, -1, 1, -1], "durations_s": [32, 3.0, 23.0, 7.0]}
+    j = parse_intersection(raw, "J.toml")
+    assert j.program_timeline == ((0, 32.0), (-1, 3.0), (1, 23.0), (-1, 7.0))
+    assert two_phase().program_timeline == ()  # none written: the base program runs the city's

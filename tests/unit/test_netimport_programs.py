@@ -360,3 +360,58 @@ def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_
     assert "12 stages at their minimum greens" in reasons["C"], reasons["C"]
     assert "pedestrian minimums above the program's own greens" in reasons["C"]
     assert not (tmp_path / "j" / "C.toml").exists()
+
+
+# -- the program's timeline as the roadside reports it (the replay's fixed side) ---------------
+
+
+def test_the_timeline_keeps_uneven_transitions_and_a_stage_served_twice():
+    """Bologna 218-like: stage b served twice a cycle (7 s mid-cycle, 2 s again after stage c's
+    yellow), transitions of 3 s and none; and 210-like transitions of 10, 3 and 6 s (a green kept
+    into the next transition, partial yellows, all-reds). Each run of phases is the stage the
+    roadside reports (its green set, no yellow) or -1, from stage 0's green."""
+    from sim.netprogram import roadside_timeline
+
+    a, b, c = "GGgrrrrrrrrr", "rrrrrrrrrGGG", "rrrGGgGGgrrr"
+    prog = _program((44, a), (3, _y(a)), (7, b), (3, "rrrrrrrrryyy"), (26, c), (3, _y(c)), (2, b), (2, "r" * 12))
+    plan = stage_plan(prog)
+    assert [st.base_green_s for st in plan.stages] == [44.0, 9.0, 26.0]  # b's two greens: one stage
+    timeline = roadside_timeline(prog, plan)
+    assert timeline == ((0, 44.0), (-1, 3.0), (1, 7.0), (-1, 3.0), (2, 26.0), (-1, 3.0), (1, 2.0), (-1, 2.0))
+    a, b, c = "GGgrrrrrGGgrrrGGrrrr", "rrrGGGGgrrrGGgrrGGGG", "rrrGGGGGrrrrrrrrrrrr"
+    prog = _program(
+        (34, a), (5, "yyyrrrrrGGgrrrGGrrrr"), (3, "rrrrrrrryyyrrryyrrrr"), (2, "r" * 20),
+        (1, b), (1, b), (5, b), (3, b), (2, b), (10, b), (5, b), (3, "rrrGGGGgrrryyyrryyyy"),
+        (4, c), (1, c), (5, c), (3, "rrryyyyyrrrrrrrrrrrr"), (3, "r" * 20),
+    )  # fmt: skip
+    timeline = roadside_timeline(prog, stage_plan(prog))
+    assert timeline == ((0, 34.0), (-1, 10.0), (1, 27.0), (-1, 3.0), (2, 10.0), (-1, 6.0))
+
+
+def test_the_timeline_starts_where_stage_zero_does():
+    """A cycle that wraps into stage 0's green, or begins with a transition: the timeline begins
+    at stage 0's green (first_green_s, where base_offset_s applies) and covers the cycle once."""
+    from sim.netprogram import roadside_timeline
+
+    wrapped = _program((10, NS), (3, _y(NS)), (20, EW), (2, _y(EW)), (15, NS))
+    assert roadside_timeline(wrapped, stage_plan(wrapped)) == ((0, 25.0), (-1, 3.0), (1, 20.0), (-1, 2.0))
+    late = _program((3, _y(EW)), (25, NS), (4, _y(NS)), (20, EW))
+    assert roadside_timeline(late, stage_plan(late)) == ((0, 25.0), (-1, 4.0), (1, 20.0), (-1, 3.0))
+
+
+def test_the_junction_file_has_a_timeline_only_where_the_base_program_differs(cross, tmp_path):
+    """Uniform transitions (the base program runs the city's): no program_timeline, the file as
+    before. Uneven ones (4 s after N/S, 1 s yellow + 6 s all-red after E/W), offset 17 s and a
+    cycle that begins inside E/W's green: the timeline from stage 0's green, base_offset_s
+    the program's offset plus where that green begins."""
+    uniform = additional(tmp_path, "u.add.xml", tl_logic("C", "u", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))]))
+    import_network(cross, tmp_path / "u", CFG, additional=[uniform])
+    j = _one(tmp_path / "u")
+    assert j.program_timeline == () and "program_timeline" not in (tmp_path / "u" / "C.toml").read_text()
+    phases = [(5, EW), (1, _y(EW)), (6, "r" * 12), (40, NS), (4, _y(NS)), (15, EW)]
+    uneven = additional(tmp_path, "v.add.xml", tl_logic("C", "v", phases, 17))
+    import_network(cross, tmp_path / "v", CFG, additional=[uneven])
+    j = _one(tmp_path / "v")
+    assert [p.state for p in j.phases] == [EW, NS] and j.base_offset_s == 17.0 - 15.0
+    assert j.program_timeline == ((0, 20.0), (-1, 7.0), (1, 40.0), (-1, 4.0))
+    assert sum(s for _, s in j.program_timeline) == j.base_cycle_s() == 71.0

@@ -82,6 +82,24 @@ def test_a_positive_offset_delays_the_program():
     assert prog.phase_at(10.0) == 0 and prog.phase_at(9.0) == -1 and prog.phase_at(40.0) == -1
 
 
+def test_the_fixed_side_runs_the_program_timeline_with_the_key():
+    """[harm] program_timeline: the junction's program_timeline (the city's own transitions:
+    here 3 s after N/S, 7 s after E/W, where the base program derives 5 s each) replaces the base
+    program, from base_offset_s; without the key, or without a timeline, the base program."""
+    raw = two_phase_raw()
+    raw["base_offset_s"] = 10.0
+    raw["program_timeline"] = {"phases": [0, -1, 1, -1], "durations_s": [32.0, 3.0, 23.0, 7.0]}
+    lay = layout(raw)
+    prog = shadow.Program.build(lay, 0.4, 2.0, 2.0, program_timeline=True)
+    assert prog.cycle_s == 65.0 and prog.offset_s == 10.0
+    assert prog.ends_s == (32.0, 35.0, 58.0, 65.0) and prog.phases == (0, -1, 1, -1)
+    assert [prog.phase_at(10.0 + t) for t in (0, 31, 32, 34, 35, 57, 58, 64, 65)] == [0, 0, -1, -1, 1, 1, -1, -1, 0]
+    base = shadow.Program.build(lay, 0.4, 2.0, 2.0)
+    assert base.ends_s == (30.0, 35.0, 60.0, 65.0) and base.phases == (0, -1, 1, -1)
+    assert shadow.Program.build(layout(), 0.4, 2.0, 2.0, program_timeline=True).ends_s == base.ends_s
+    assert shadow.Program.base_segments(lay.junction) == ((0, 30.0), (-1, 5.0), (1, 25.0), (-1, 5.0))
+
+
 def test_ten_pcu_arriving_at_red_wait_the_red_the_lost_time_then_discharge():
     # 10 PCU at the first second of a 30 s red; then 2 s lost; then 0.5 PCU/s for 20 s.
     # Queue integral: 10 x 30 + 10 x 2 + sum_{k=1..20} (10 - 0.5 k) = 300 + 20 + 95 = 415 PCU s.
