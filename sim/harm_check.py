@@ -15,9 +15,10 @@ DIR): per junction the replay's gain and the truth's (time loss and halting of t
 and the network's trip delay from both summaries. `--trace-s N` prints every N s, per junction,
 the exit blockage measured and the fixed side's, the fill of the neighbours' approaches on both
 sides and the two replayed queues (docs/harm.md §1a); `--trace-junction` adds, for the junctions
-named, one line per approach: its storage, the two replayed queues, the estimator's queue and the
-blockage, the cumulative sum and the window's delays, and SUMO's halting vehicles on the
-approach and on the two links before it (where a queue beyond the storage stands).
+named, one line per approach: its storage, the two replayed queues, the estimator's queue (and of
+it the hidden queue beyond the advance loops, each lane once) and the blockage, the cumulative
+sum and the window's delays, and SUMO's halting vehicles on the approach and on the two links
+before it (where a queue beyond the storage stands).
 A measurement, not a test: docs/harm.md records its figures.
 """
 
@@ -150,9 +151,9 @@ def _feeders(api, junctions: dict, jids: tuple[str, ...]) -> dict[str, dict[str,
 
 def approach_trace(core, state, jid: str) -> str:
     """One junction, per approach (its from edge): storage (PCU), the replayed queue controlled /
-    fixed (PCU), the measured exit blockage / the fixed side's (means over its movements); then
-    the cumulative sum (s/PCU), the window's delays with the spill charge (controlled / fixed,
-    s/PCU) and the mode."""
+    fixed (PCU), the estimator's queue and its hidden part (PCU), the measured exit blockage / the
+    fixed side's (means over its movements); then the cumulative sum (s/PCU), the window's delays
+    with the spill charge (controlled / fixed, s/PCU) and the mode."""
     net, jids = core.shadow_net, list(core.layouts)
     q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
     block = np.concatenate([state.junctions[j].estimate.block for j in jids])
@@ -165,9 +166,12 @@ def approach_trace(core, state, jid: str) -> str:
     edges = list(dict.fromkeys(mv.from_edge for mv in lay.junction.movements))
     qc, qf, b, f = q[shadow.CONTROLLED][m], q[shadow.FIXED][m], block[m], fb[m]
     qe = state.junctions[jid].estimate.queue_pcu
+    on = lay.lane_share > 0  # the estimator's hidden queue per approach, each lane once
+    lane_approach = np.where(on.any(axis=0), approach[np.argmax(on, axis=0)], -1)
+    hidden = state.junctions[jid].estimate.lanes.hidden_pcu
     parts = [
         f"{e}:{storage[a]:.0f} q {qc[approach == a].sum():.1f}/{qf[approach == a].sum():.1f} "
-        f"est {qe[approach == a].sum():.1f} "
+        f"est {qe[approach == a].sum():.1f} hidden {hidden[lane_approach == a].sum():.1f} "
         f"b {b[approach == a].mean():.2f}/{f[approach == a].mean():.2f}"
         for a, e in enumerate(edges)
     ]
