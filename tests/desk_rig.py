@@ -29,6 +29,7 @@ from tests.junction_fixtures import two_phase
 
 OPERATOR = "alice"
 VERDICT_WAIT_S = 30.0  # wall seconds a test waits for the gate's worker process to answer
+PHASE_S = 30.0  # seconds the rig's roadside shows each phase (two_phase: min 7, max 60 s green)
 
 
 class DeskRig:
@@ -64,14 +65,19 @@ class DeskRig:
         self.t = 0.0
 
     def tick(self) -> None:
-        """One second: J's detectors (one car each) and status, then the service's tick."""
+        """One second: J's detectors (one car each) and status, then the service's tick. The
+        roadside reports its two phases in turn, PHASE_S each, whatever was sent: a status that
+        held phase 0 for ever would make the gate refuse every plan once the other phase had
+        waited max_red_s (120 s), and how many ticks a verdict takes depends on the machine's load."""
         self.t += 1.0
         j = self.svc.junctions["J"]
         self.svc.advance_clock(self.t)
         self.svc.on_detectors(
             encode_detector_message("J", self.t, 1.0, {d.id: ({"car": 1}, 0.3, 5.0) for d in j.detectors})
         )
-        self.svc.on_status(encode_status(SignalStatus("J", self.t, 0, False, self.t, "p", 0, "adaptive")))
+        phase, in_phase_s = divmod(self.t, PHASE_S)
+        status = SignalStatus("J", self.t, int(phase) % 2, False, in_phase_s, "p", 0, "adaptive")
+        self.svc.on_status(encode_status(status))
         self.svc.tick(self.t)
 
     def submit_body(self, body: dict) -> dict:
