@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from controller.adapters import checkpoints
@@ -43,7 +44,6 @@ from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config
-from controller.core import feedbatch
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
@@ -309,11 +309,10 @@ class ServiceNode:
         elif kind == "status":
             self.service.on_status(payload, junction=junction)
 
-    def handle_detectors(self, messages: list[tuple[str | None, bytes]], parsed: list[Any] | None = None) -> None:
+    def handle_detectors(self, messages: list[tuple[str | None, bytes]]) -> None:
         """A batch of detector messages, (junction of the topic, payload) in arrival order: as
-        `handle` on each, decoded together (ControllerService.on_detector_batch); parsed: each
-        payload's feedbatch.parse, when the caller has it."""
-        self.service.on_detector_batch(messages, parsed)
+        `handle` on each, decoded together (ControllerService.on_detector_batch)."""
+        self.service.on_detector_batch(messages)
 
     def drain(self) -> int:
         """Validate everything that arrived (clock messages are ignored outside lockstep): the
@@ -500,10 +499,12 @@ class LockstepError(AdapterError):
     """A replay partner did not deliver what its barrier message announced in time."""
 
 
-def _t_of(payload: bytes, obj: Any) -> float | None:
-    """A field message's `t`, None when it has none. obj: feedbatch.parse(payload) (orjson; the
-    json module reads what orjson does not, a byte-order mark or NaN, the same as the service)."""
-    if obj is feedbatch.UNREADABLE:
+def _t_of(payload: bytes) -> float | None:
+    """A field message's `t`, None when it has none (orjson first: the json module reads what
+    orjson does not, a byte-order mark or NaN, the same as the service)."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         try:
             obj = json.loads(payload)
         except ValueError:
@@ -520,8 +521,7 @@ class _LockstepInbox:
         self.node = node
         self.timeout_s = timeout_s
         self.order = {j: k for k, j in enumerate(node.service.junctions)}
-        # (kind, t) -> junction -> (payload, parsed: a detector message's feedbatch.parse)
-        self.buffered: dict[tuple[str, float], dict[str, tuple[bytes, Any]]] = {}
+        self.buffered: dict[tuple[str, float], dict[str, bytes]] = {}  # (kind, t) -> junction -> payload
         self.done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
         self.clocks: deque[dict] = deque()
 
@@ -554,12 +554,11 @@ class _LockstepInbox:
             except ValueError:
                 log.error("lockstep: malformed clock message %r", payload[:80])
             return
-        obj = feedbatch.parse(payload)
-        t = _t_of(payload, obj)
+        t = _t_of(payload)
         if t is None:  # let the service count it
             self.node.handle(kind, junction, payload)
-        elif t > self.done_t[kind]:  # a detector message is not parsed again (decoded as a batch)
-            self.buffered.setdefault((kind, t), {})[junction] = (payload, obj if kind == "detectors" else None)
+        elif t > self.done_t[kind]:
+            self.buffered.setdefault((kind, t), {})[junction] = payload
 
     def next_clock(self, stop: threading.Event) -> dict | None:
         """The next clock message; None when stopped."""
@@ -591,11 +590,10 @@ class _LockstepInbox:
             self.done_t[kind] = kt
             in_order = sorted(msgs, key=lambda j: self.order.get(j, len(self.order)))
             if kind == "detectors":
-                messages = [(junction, msgs[junction][0]) for junction in in_order]
-                self.node.handle_detectors(messages, [msgs[junction][1] for junction in in_order])
+                self.node.handle_detectors([(junction, msgs[junction]) for junction in in_order])
                 continue
             for junction in in_order:
-                self.node.handle(kind, junction, msgs[junction][0])
+                self.node.handle(kind, junction, msgs[junction])
         for key in [k for k in self.buffered if k[1] <= self.done_t[k[0]]]:
             del self.buffered[key]
 

@@ -188,16 +188,14 @@ class ControllerService:
         if self.recent is not None:
             self.recent.add(snap)
 
-    def on_detector_batch(
-        self, messages: Sequence[tuple[str | None, bytes]], parsed: Sequence[Any] | None = None
-    ) -> None:
+    def on_detector_batch(self, messages: Sequence[tuple[str | None, bytes]]) -> None:
         """Many detector messages at once, (the junction its topic names or None, payload) in
         arrival order: the same acceptances, refusals and readings as on_detectors on each in
         turn, decoded as arrays where a message has its junction's plain shape (core/feedbatch.py)
-        and one by one otherwise. parsed: feedbatch.parse of each payload, when the caller has it."""
+        and one by one otherwise."""
         if self._batch_layout is None:
             self._batch_layout = feedbatch.BatchLayout.build(self.junctions)
-        batch = feedbatch.split_batch(messages, self._batch_layout, parsed)
+        batch = feedbatch.split_batch(messages, self._batch_layout)
         for frame, present in batch.frames:
             self.on_detector_frame(frame, present)
         for i in batch.rest:

@@ -71,8 +71,7 @@ VIA_MQTT = (
     ("controller.adapters.mqtt_pump:MqttPump", "run_once", "  pump: poll, reads, writes"),
     ("paho.mqtt.client:Client", "_packet_read", "    paho: packets read and handled"),
     ("controller.live:LockstepStepper", "step", "  controller: lockstep step (between the pump's rounds)"),
-    ("controller.live", "_t_of", "    each message parsed, its t read"),  # it parsed before session 15
-    ("controller.core.feedbatch", "parse", "    each message parsed, its t read"),
+    ("controller.live", "_t_of", "    each message parsed, its t read"),
     ("controller.service:ControllerService", "on_detector_batch", "    service: decode and check the batch"),
     ("controller.live:ServiceNode", "_tick", "    service tick (core, metrics, plans published)"),
     ("sim.mqtt_run:MqttLoop", "_collect_plan", "  field: plans decoded"),

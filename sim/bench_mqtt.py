@@ -249,8 +249,8 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     def timed_handle(kind, junction, payload):
         timed(handle, kind, junction, payload)
 
-    def timed_handle_detectors(messages, parsed=None):
-        timed(handle_detectors, messages, parsed)
+    def timed_handle_detectors(messages):
+        timed(handle_detectors, messages)
 
     def timed_tick(now_s):
         a, c = time.time(), time.thread_time()
@@ -268,7 +268,7 @@ def one_by_one(node: ServiceNode) -> None:
     """The node decodes its detector messages one by one (ControllerService.on_detectors), as
     before the batch decoder: the comparison run of --per-message."""
 
-    def handle_detectors(messages: list[tuple[str | None, bytes]], parsed: list | None = None) -> None:
+    def handle_detectors(messages: list[tuple[str | None, bytes]]) -> None:
         for junction, payload in messages:
             node.service.on_detectors(payload, junction=junction)
 

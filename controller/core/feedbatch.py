@@ -103,13 +103,9 @@ class _Group:
         self.speed += columns[4]
 
 
-def split_batch(
-    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout, parsed: Sequence[Any] | None = None
-) -> DetectorBatch:
-    """messages: (the junction its topic names, or None; payload) in arrival order. parsed: for
-    a caller that has parsed the payloads already (a lockstep replay reads each one's `t`), what
-    `parse` gave for each, in the same order; they are not parsed again."""
-    groups, rest = _group(messages, layout, parsed)
+def split_batch(messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout) -> DetectorBatch:
+    """messages: (the junction its topic names, or None; payload) in arrival order."""
+    groups, rest = _group(messages, layout)
     frames = []
     min_size = MIN_FRAME_SHARE * len(layout.frame.junctions)
     for (t, period), group in groups.items():
@@ -121,7 +117,7 @@ def split_batch(
 
 
 def _group(
-    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout, parsed: Sequence[Any] | None
+    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout
 ) -> tuple[dict[tuple[float, float], _Group], list[int]]:
     """The plain messages by (t, period_s), and the others (batch positions). A junction whose
     message is left to the one-by-one path keeps all its later messages there."""
@@ -130,7 +126,7 @@ def _group(
     seen: set[str] = set()  # junctions with a message before: in a group or left
     unknown = False  # a message named no junction (no topic, unreadable body): all later ones are left
     for i, (topic_jid, payload) in enumerate(messages):
-        jid, plain = _plain(payload, topic_jid, layout, _UNPARSED if parsed is None else parsed[i])
+        jid, plain = _plain(payload, topic_jid, layout)
         if unknown or plain is None or jid in seen:
             rest.append(i)
             unknown = unknown or jid is None
@@ -147,31 +143,18 @@ def _group(
     return groups, rest
 
 
-def parse(payload: bytes) -> Any:
-    """The payload as orjson reads it, or UNREADABLE (the one-by-one path gives the reason)."""
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return UNREADABLE
-
-
-UNREADABLE = object()  # what `parse` gives for a payload orjson does not read
-_UNPARSED = object()
-
-
 def _plain(
-    payload: bytes, topic_jid: str | None, layout: BatchLayout, obj: Any
+    payload: bytes, topic_jid: str | None, layout: BatchLayout
 ) -> tuple[str | None, tuple[tuple[float, float], int, _Columns] | None]:
     """(the junction the message is about, ((t, period_s), junction position, loop columns))
-    when the message is plain, else (that junction or None, None). obj: parse(payload), or
-    _UNPARSED to parse it here. The parsed message is dropped here: only flat columns stay
-    (thousands of parsed messages kept alive slow the garbage collector down more than the
-    parsing costs)."""
+    when the message is plain, else (that junction or None, None). The parsed message is dropped
+    here: only flat columns stay (thousands of parsed messages kept alive slow the garbage
+    collector down more than the parsing costs)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         return topic_jid, None
-    if obj is _UNPARSED:
-        obj = parse(payload)
-    if obj is UNREADABLE:
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return topic_jid, None
     if type(obj) is not dict or obj.get("v") != MESSAGE_VERSION:
         return topic_jid, None

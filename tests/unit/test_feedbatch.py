@@ -11,7 +11,7 @@ import pytest
 
 from controller.config import Config
 from controller.core import feedarrays
-from controller.core.feedbatch import BatchLayout, parse, split_batch
+from controller.core.feedbatch import BatchLayout, split_batch
 from controller.service import ControllerService
 from tests.junction_fixtures import two_phase_as
 
@@ -60,20 +60,16 @@ def readings(svc: ControllerService) -> dict[str, list]:
 
 
 def both(messages: list[tuple[str | None, bytes]], last_t: dict | None = None):
-    """One by one, as a batch, and as a batch of messages parsed already (a lockstep replay's,
-    controller/live.py): the same acceptances, refusals and readings."""
-    one, batch, parsed = service(), service(), service()
-    for svc in (one, batch, parsed):
+    one, batch = service(), service()
+    for svc in (one, batch):
         svc._last_t.update(last_t or {})
     for jid, payload in messages:
         one.on_detectors(payload, junction=jid)
     batch.on_detector_batch(messages)
-    parsed.on_detector_batch(messages, [parse(payload) for _, payload in messages])
-    for svc in (batch, parsed):
-        assert svc.rejected == one.rejected
-        assert svc.received == one.received == len(messages)
-        assert svc._last_t == one._last_t
-        assert readings(svc) == readings(one)
+    assert batch.rejected == one.rejected
+    assert batch.received == one.received == len(messages)
+    assert batch._last_t == one._last_t
+    assert readings(batch) == readings(one)
     return one, batch
 
 
@@ -109,7 +105,6 @@ HOSTILE = [
     (with_loop("A", 3, speed_mps=-5), "out_of_range"),
     (enc(body("A", detectors={"ghost": {"counts": {}, "occupancy": 0, "speed_mps": 0}})), "unknown_detector"),
     (enc(body("A", detectors=[])), "wrong_type"),
-    (enc(body("A", pad="x" * 256 * 1024)), "oversize"),  # plain otherwise
 ]
 
 
