@@ -283,22 +283,16 @@ class SchedulePolicy(Policy):
         via: list[list[int]] | None = None,
         lost_flow_pcu_s: list[float] | None = None,
     ) -> tuple[int, float]:
-        """(phase of the first cluster served, when it starts) of the least-delay schedule.
-
-        Forward dynamic programme over (clusters served per phase, last phase), level by level
-        (one more cluster served per level), keeping per state the least delay (ties: the
-        earliest finish), as in Xie, Smith & Barlow (2012). The served counts are packed into one
-        integer (mixed radix) to keep the inner loop cheap. `via[a][b]`, when >= 0, is the phase
-        the permitted-turn clearance inserts between a and b: that change costs its intergreens and
-        minimum green as well. `lost_flow_pcu_s[a]` (PCU/s, `lost_rate_pcu_s`): a change leaving phase a
-        before its standing queue is served loses (change + start-up) x that rate of capacity for
-        good; its vehicles are charged as waiting from the change to the horizon's end."""
+        """(phase of the first cluster served, when it starts) of the least-delay schedule: a forward
+        dynamic programme over (clusters served per phase, last phase), keeping per state the least
+        delay (ties: the earliest finish; Xie, Smith & Barlow 2012), served counts packed in one integer
+        (mixed radix). `via[a][b]` >= 0: the clearance phase a change a -> b inserts (its intergreens and
+        minimum green count). `lost_flow_pcu_s[a]` (PCU/s, `lost_rate_pcu_s`): a change leaving a before
+        its standing queue is served loses that for good; charged as waiting to the horizon's end."""
         n_p = len(clusters)
-        lost = [0.0] * n_p if lost_flow_pcu_s is None else lost_flow_pcu_s
-        horizon_s = self.params.horizon_s
+        lost, horizon_s = lost_flow_pcu_s or [0.0] * n_p, self.params.horizon_s
         counts = [len(c) for c in clusters]
-        total = sum(counts)
-        if total == 0:
+        if (total := sum(counts)) == 0:
             return cur, 0.0
         stride = [math.prod(c + 1 for c in counts[:k]) for k in range(n_p)]
         jobs = [[c.job for c in cl] for cl in clusters]
@@ -316,22 +310,19 @@ class SchedulePolicy(Policy):
                     if i >= counts[k]:
                         continue
                     arr, end_arr, service, cost, adj = jobs[k][i]
-                    lost_wait = 0.0  # capacity this change loses for good, waiting to the horizon's end (PCU x s)
                     if k == last:
-                        g0 = green0
-                        start = finish if finish > arr else arr
-                        end = max(start + service, end_arr, g0 + min_g[k])
-                        if start > g0 and end - g0 > max_g[k] + 1e-9:
-                            continue  # would run past max green: must switch first
+                        g0, start, base = green0, (finish if finish > arr else arr), delay
                     else:
                         leave = max(finish, green0 + min_g[last])
                         g0 = leave + change[last][k]
                         start = max(g0 + startup_s, arr)
-                        end = max(start + service, end_arr, g0 + min_g[k])
-                        if lost[last] > 0.0 and (served // stride[last]) % (counts[last] + 1) == 0:
-                            lost_wait = lost[last] * (g0 + startup_s - leave) * max(horizon_s - leave, 0.0)
+                        unserved = served // stride[last] % (counts[last] + 1) == 0  # leaves its standing queue
+                        base = delay + lost[last] * (g0 + startup_s - leave) * max(horizon_s - leave, 0.0) * unserved
+                    end = max(start + service, end_arr, g0 + min_g[k])
+                    if k == last and start > g0 and end - g0 > max_g[k] + 1e-9:
+                        continue  # would run past max green: must switch first
                     wait = start - arr - adj
-                    d = delay + lost_wait + (cost * wait if wait > 0 else 0.0)
+                    d = base + cost * wait if wait > 0 else base
                     nk = (served + stride[k]) * n_p + k
                     old = nxt.get(nk)
                     if old is None or d < old[0] or (d == old[0] and end < old[1]):
