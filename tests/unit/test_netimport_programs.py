@@ -256,6 +256,18 @@ def test_nema_rings_of_unequal_length_and_a_malformed_program(tmp_path):
 # -- the base program runs SUMO's timeline ----------------------------------------------------
 
 
+def _like_bologna_210():
+    """Three stages (a, b, c) and a program shaped like Bologna 210's: b split into seven
+    phases of one state, and transitions of 10, 3 and 6 s."""
+    a, b, c = "GGgrrrrrGGgrrrGGrrrr", "rrrGGGGgrrrGGgrrGGGG", "rrrGGGGGrrrrrrrrrrrr"
+    prog = _program(
+        (34, a), (5, "yyyrrrrrGGgrrrGGrrrr"), (3, "rrrrrrrryyyrrryyrrrr"), (2, "r" * 20),
+        (1, b), (1, b), (5, b), (3, b), (2, b), (10, b), (5, b), (3, "rrrGGGGgrrryyyrryyyy"),
+        (4, c), (1, c), (5, c), (3, "rrryyyyyrrrrrrrrrrrr"), (3, "r" * 20),
+    )  # fmt: skip
+    return a, b, c, prog
+
+
 def test_base_greens_absorb_the_programs_own_transitions():
     """Bologna-like program (acosta 210): a green kept 5 s into the next transition, partial
     yellows, all-reds of 2 and 3 s, a transition of 3 s between overlapping stages. The model
@@ -267,12 +279,7 @@ def test_base_greens_absorb_the_programs_own_transitions():
     from controller.model import derived_intergreen_s
     from sim.netprogram import aligned_greens_s
 
-    a, b, c = "GGgrrrrrGGgrrrGGrrrr", "rrrGGGGgrrrGGgrrGGGG", "rrrGGGGGrrrrrrrrrrrr"
-    prog = _program(
-        (34, a), (5, "yyyrrrrrGGgrrrGGrrrr"), (3, "rrrrrrrryyyrrryyrrrr"), (2, "r" * 20),
-        (1, b), (1, b), (5, b), (3, b), (2, b), (10, b), (5, b), (3, "rrrGGGGgrrryyyrryyyy"),
-        (4, c), (1, c), (5, c), (3, "rrryyyyyrrrrrrrrrrrr"), (3, "r" * 20),
-    )  # fmt: skip
+    a, b, c, prog = _like_bologna_210()
     plan = stage_plan(prog)
     assert plan.spans_s == (44.0, 30.0, 16.0) and plan.first_green_s == 0.0
     greens = aligned_greens_s(plan, plan.yellow_s, plan.all_red_s)
@@ -378,12 +385,7 @@ def test_the_timeline_keeps_uneven_transitions_and_a_stage_served_twice():
     assert [st.base_green_s for st in plan.stages] == [44.0, 9.0, 26.0]  # b's two greens: one stage
     timeline = roadside_timeline(prog, plan)
     assert timeline == ((0, 44.0), (-1, 3.0), (1, 7.0), (-1, 3.0), (2, 26.0), (-1, 3.0), (1, 2.0), (-1, 2.0))
-    a, b, c = "GGgrrrrrGGgrrrGGrrrr", "rrrGGGGgrrrGGgrrGGGG", "rrrGGGGGrrrrrrrrrrrr"
-    prog = _program(
-        (34, a), (5, "yyyrrrrrGGgrrrGGrrrr"), (3, "rrrrrrrryyyrrryyrrrr"), (2, "r" * 20),
-        (1, b), (1, b), (5, b), (3, b), (2, b), (10, b), (5, b), (3, "rrrGGGGgrrryyyrryyyy"),
-        (4, c), (1, c), (5, c), (3, "rrryyyyyrrrrrrrrrrrr"), (3, "r" * 20),
-    )  # fmt: skip
+    a, b, c, prog = _like_bologna_210()
     timeline = roadside_timeline(prog, stage_plan(prog))
     assert timeline == ((0, 34.0), (-1, 10.0), (1, 27.0), (-1, 3.0), (2, 10.0), (-1, 6.0))
 
