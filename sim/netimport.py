@@ -87,7 +87,7 @@ def junction_tables(
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
             table, nodes = _junction_table(net, tl, programs[tl.getID()], cfg, src)
-            _drop_timeline_if_base(table, parse_intersection(table, f"{net_path}#{tl.getID()}"))
+            _drop_timeline_if_base(table, _parsed(table, f"{net_path}#{tl.getID()}"))
         except (netstages.NotControllable, JunctionError) as exc:
             skipped.append((tl.getID(), str(exc)))
             continue
@@ -172,6 +172,17 @@ def _junction_table(
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
     return table, conns.nodes
+
+
+def _parsed(table: dict[str, Any], where: str) -> Intersection:
+    """The junction the table describes. A program_timeline the junction file would refuse is
+    dropped (the replay's fixed side then runs the base program), never the junction itself."""
+    try:
+        return parse_intersection(table, where)
+    except JunctionError:
+        if table.pop("program_timeline", None) is None:
+            raise
+        return parse_intersection(table, where)
 
 
 def _drop_timeline_if_base(table: dict[str, Any], junction: Intersection) -> None:

@@ -490,7 +490,7 @@ def roadside_timeline(program: Program, plan: StagePlan) -> tuple[tuple[int, flo
         t += d
     out: list[tuple[int, float]] = []
     for stage, d in head + tail:
-        if d <= 0:
+        if round(d, 3) <= 0:  # a split at float noise from a run's end (decimal durations) is none
             continue
         if out and out[-1][0] == stage:
             out[-1] = (stage, out[-1][1] + d)

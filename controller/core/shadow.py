@@ -27,7 +27,9 @@ the green timeline, so that the model's bias cancels in their comparison:
   `shared_lanes` ([harm] shared_lane_queue) the movements a shared lane links discharge as one
   queue (lane_groups, pooled_served): a lane is one stream, in lane order.
 - fixed side: the base program of the junction model (phases in index order with their
-  `base_green_s`, the derived intergreen between consecutive phases), at the position
+  `base_green_s`, the derived intergreen between consecutive phases) or, with [harm]
+  program_timeline, the junction's `program_timeline` (the city's program as the roadside
+  reports it, its own transitions: docs/import.md rule 10), at the position
   (t - base_offset_s) mod base cycle, t the start of the second the status reports (SUMO's own
   program stands there: a positive offset delays it); after a roadside hand-back the local
   program may run shifted from it.
@@ -285,7 +287,8 @@ class Program:
         return ticks
 
     def phase_at(self, t_s: float) -> int:
-        """The base program's green phase during the second starting at t_s, -1 in an intergreen."""
+        """The fixed side's green phase during the second starting at t_s (base program or
+        program timeline), -1 in an intergreen."""
         pos = (t_s - self.offset_s) % self.cycle_s
         return self.phases[min(bisect.bisect_right(self.ends_s, pos), len(self.phases) - 1)]
 

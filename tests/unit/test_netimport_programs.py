@@ -401,6 +401,39 @@ def test_the_timeline_starts_where_stage_zero_does():
     assert roadside_timeline(late, stage_plan(late)) == ((0, 25.0), (-1, 4.0), (1, 20.0), (-1, 3.0))
 
 
+def test_decimal_durations_that_wrap_into_stage_zero_keep_the_junction(cross, tmp_path):
+    """Durations of one decimal whose cycle wraps into stage 0's green: where the cycle is split
+    lies a float's noise from a phase's end (12.0 + 3.3 + 10.4 + 3.2), which rounded to a 0.0 s
+    run the junction file refuses, and the import skipped the light (found by R, session 15)."""
+    phases = [(12.0, NS), (3.3, _y(NS)), (10.4, EW), (3.2, _y(EW)), (35.1, NS)]
+    import_network(
+        cross, tmp_path / "d", CFG, additional=[additional(tmp_path, "d.add.xml", tl_logic("C", "d", phases))]
+    )
+    j = _one(tmp_path / "d")
+    assert [k for k, _ in j.program_timeline] == [0, -1, 1, -1]
+    assert all(s > 0 for _, s in j.program_timeline) and sum(s for _, s in j.program_timeline) == pytest.approx(64.0)
+
+
+def test_a_timeline_the_junction_file_refuses_is_dropped_not_the_junction(cross, tmp_path):
+    """Whatever goes wrong in a program_timeline, the light stays controlled: the table is
+    dropped (the replay's fixed side runs the base program); any other refusal still skips it."""
+    import tomllib
+
+    from controller.errors import JunctionError
+    from sim.netimport import _parsed
+
+    phases = [(30, NS), (4, _y(NS)), (30, EW), (3, _y(EW))]
+    import_network(
+        cross, tmp_path / "t", CFG, additional=[additional(tmp_path, "t.add.xml", tl_logic("C", "t", phases))]
+    )
+    table = tomllib.loads((tmp_path / "t" / "C.toml").read_text())
+    table["program_timeline"]["durations_s"][0] = 0.0
+    assert _parsed(table, "C").program_timeline == () and "program_timeline" not in table
+    table["max_red_s"] = -1.0
+    with pytest.raises(JunctionError):
+        _parsed(table, "C")
+
+
 def test_the_junction_file_has_a_timeline_only_where_the_base_program_differs(cross, tmp_path):
     """Uniform transitions (the base program runs the city's): no program_timeline, the file as
     before. Uneven ones (4 s after N/S, 1 s yellow + 6 s all-red after E/W), offset 17 s and a
