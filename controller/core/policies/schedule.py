@@ -290,7 +290,7 @@ class SchedulePolicy(Policy):
         minimum green count). `lost_flow_pcu_s[a]` (PCU/s, `lost_rate_pcu_s`): a change leaving a before
         its standing queue is served loses that for good; charged as waiting to the horizon's end."""
         n_p = len(clusters)
-        lost, horizon_s = lost_flow_pcu_s or [0.0] * n_p, self.params.horizon_s
+        lost_s, horizon_s = (lost_flow_pcu_s or [0.0] * n_p)[cur], self.params.horizon_s
         counts = [len(c) for c in clusters]
         if (total := sum(counts)) == 0:
             return cur, 0.0
@@ -316,8 +316,8 @@ class SchedulePolicy(Policy):
                         leave = max(finish, green0 + min_g[last])
                         g0 = leave + change[last][k]
                         start = max(g0 + startup_s, arr)
-                        unserved = served // stride[last] % (counts[last] + 1) == 0  # leaves its standing queue
-                        base = delay + lost[last] * (g0 + startup_s - leave) * max(horizon_s - leave, 0.0) * unserved
+                        lost = 0.0 if served else lost_s * (g0 + startup_s - leave)  # cur left unserved
+                        base = delay + lost * max(horizon_s - leave, 0.0) if lost else delay
                     end = max(start + service, end_arr, g0 + min_g[k])
                     if k == last and start > g0 and end - g0 > max_g[k] + 1e-9:
                         continue  # would run past max green: must switch first
