@@ -34,7 +34,7 @@ import sumolib
 import tomli_w
 
 from controller.config import Config
-from controller.core.shadow import Program
+from controller.core import shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
 from controller.model import Intersection
@@ -186,10 +186,10 @@ def _parsed(table: dict[str, Any], where: str) -> Intersection:
 
 
 def _drop_timeline_if_base(table: dict[str, Any], junction: Intersection) -> None:
-    """Remove the table's program_timeline where the junction's base program (Program.base_segments)
+    """Remove the table's program_timeline where the junction's base program (shadow.Program.base_segments)
     shows the same phases for the same seconds (to the millisecond): a program with uniform
     transitions keeps the junction file it had."""
-    timeline, base = junction.program_timeline, Program.base_segments(junction)
+    timeline, base = junction.program_timeline, shadow.Program.base_segments(junction)
     same = len(timeline) == len(base) and all(
         k == kb and abs(s - sb) < 1e-3 for (k, s), (kb, sb) in zip(timeline, base)
     )
