@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from controller.core import estimation, feedarrays, harm, netestimate, netshadow, shadow
+from controller.core import estimation, feedarrays, harm, keepclear, netestimate, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -152,6 +152,13 @@ class Core:
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
         # per junction, per phase: the positions of the movements the phase serves (for the red times)
         self._served = {jid: _served_positions(lay.junction) for jid, lay in self.layouts.items()}
+        # [estimation] keep_clear: exits the next light's loops see full are blocked for the policies
+        est_p = cfg.estimation
+        self.keep_clear = (
+            keepclear.KeepClear.build(self.layouts, cfg.detectors.vehicle_spacing_m, est_p.standing_s)
+            if est_p.keep_clear
+            else None
+        )
 
     def initial_state(self, now_s: float) -> CoreState:
         return CoreState(
@@ -186,8 +193,10 @@ class Core:
         links, network, advice, advice_t = self._coordinate(state, updated, now_s)
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
+        blocked = self._exits_full(updated)
         out_states = {
-            jid: self._junction(jid, lay, updated[jid], network, now_s, log) for jid, lay in self.layouts.items()
+            jid: self._junction(jid, lay, updated[jid], network, now_s, log, blocked.get(jid))
+            for jid, lay in self.layouts.items()
         }
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
 
@@ -211,12 +220,27 @@ class Core:
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
 
+    def _exits_full(self, updated: Mapping[str, JunctionState]) -> dict[str, np.ndarray]:
+        """[estimation] keep_clear: per junction with an exit seen full, the share of each
+        movement's exit seen full (core/keepclear.py); {} with the key off."""
+        if self.keep_clear is None:
+            return {}
+        return keepclear.blocked_shares(self.keep_clear, self.layouts, {j: js.estimate for j, js in updated.items()})
+
     def _junction(
-        self, jid: str, lay: Layout, js: JunctionState, network: NetworkView | None, now_s: float, log: _TickLog
+        self,
+        jid: str,
+        lay: Layout,
+        js: JunctionState,
+        network: NetworkView | None,
+        now_s: float,
+        log: _TickLog,
+        blocked: np.ndarray | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
-        the gate and the result is sent, or the command in force refreshed."""
+        the gate and the result is sent, or the command in force refreshed. `blocked`: the
+        share of each movement's exit seen full (keep_clear), which the policy sees as blockage."""
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
             log.stale.append(jid)
@@ -225,6 +249,8 @@ class Core:
             return _evolve(js, stale=False) if js.stale else js
         view = _view(js.status, js.red_since_s, now_s)
         hs = self._guard(jid, js, now_s, log.mode_changes)
+        if blocked is not None:
+            est = keepclear.seen_by_policy(est, blocked)
         if network is not None:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
         else:

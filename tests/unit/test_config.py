@@ -44,6 +44,7 @@ def test_project_config_loads():
         ("[detectors]\ncoupled_by_min_green = 1\n", "detectors.coupled_by_min_green"),
         ('[timing]\nprogram_clearances = "yes"\n', "timing.program_clearances"),
         ("[estimation]\noff_is_permitted = 1\n", "estimation.off_is_permitted"),
+        ('[estimation]\nkeep_clear = "yes"\n', "estimation.keep_clear"),
         ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
         ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
         ("[broker]\nport = -1\n", "broker.port"),

@@ -1,0 +1,132 @@
+"""Don't block the box: a movement whose exit lanes the next light's loops see full. Pure.
+
+A vehicle that crosses its stop line into a lane already full to its entry stops inside the
+junction. There it blocks the streams that cross its path, and on a short link between two
+lights the circle closes: each light's entering stream stands in its own junction waiting for
+room on a lane the other light's turners fill (BENCHMARKS.md, issue 9, G session 14 and L
+session 15: the 12-15 m pairs of ingolstadt21). The rule of the road ("do not enter a box you
+cannot leave") applied by the signal: green into a full lane serves nothing.
+
+Reading (the next light's own loops, never the simulator's truth): a lane of a controlled
+neighbour is *full to its entry* when its advance loop sits within one vehicle of the lane's
+start (or upstream of it) and has stood (occupancy >= `[estimation] standing_occupancy` with
+no count or a crawl: the estimator's `adv_standing_s`) for `standing_s` at least, while its
+stop-line loop is occupied too. The estimator uses that same reading for "the queue reaches
+the advance loop"; with the loop at the entry it means no room is left to enter.
+
+Which lanes of the exit edge a movement feeds, the junction model does not say (only the edge,
+`Movement.to_edge`), so the blocked share of a movement is the share, by the arrival flow the
+next light measures on them, of its exit edge's lanes seen full. The policies read it as exit
+blockage (`Estimate.block`, raised to at least that share for their decision only): max-pressure
+and schedule discount the movement's service by it, webster its demand. A stage whose movements
+all enter full lanes then gains nothing; the queue spilled back beyond the full lane's advance
+loop (core/spillback.py) already draws the next light's green to the movement that drains it.
+The maximum red is the gate's, untouched: a blocked movement is still served by its deadline.
+
+Example: a 15 m link whose left-turn lane (one of its three lanes, 30 % of the flow measured on
+the link) is full: every movement at the upstream light that feeds the link is seen 30 % blocked;
+with all three lanes full, 100 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+
+
+@dataclass(frozen=True)
+class ExitLanes:
+    """One movement's exit as a neighbour's lanes: the movement's position, the neighbour, and
+    the neighbour's lane indices on the exit edge (all of them, and whether each is watched:
+    an advance loop at the lane's entry)."""
+
+    movement: int
+    junction: str
+    lanes: np.ndarray  # (k,) lane indices in the neighbour's Layout
+    watched: np.ndarray  # (k,) bool: the advance loop within one vehicle of the lane's start
+
+
+@dataclass(frozen=True)
+class KeepClear:
+    """Per junction, the exits of its movements that end on a controlled neighbour's approach
+    with at least one watched lane (built once: `build`)."""
+
+    exits: Mapping[str, tuple[ExitLanes, ...]]
+    standing_s: float
+
+    @staticmethod
+    def build(layouts: Mapping[str, Layout], vehicle_spacing_m: float, standing_s: float) -> KeepClear:
+        """The exits of every junction in `layouts` (the network model only: movements' exit
+        edges, the neighbours' approach lanes and where their advance loops sit)."""
+        approach = {}  # edge -> (junction, lane indices, watched)
+        for jid, lay in layouts.items():
+            by_edge: dict[str, dict[str, None]] = {}
+            for mov in lay.junction.movements:
+                by_edge.setdefault(mov.from_edge, {}).update(dict.fromkeys(mov.lanes))
+            for edge, lanes in by_edge.items():
+                ix = [lay.lanes.index(lane) for lane in lanes]
+                watched = [_entry_loop(lay, i, vehicle_spacing_m) for i in ix]
+                approach[edge] = (jid, np.array(ix, dtype=int), np.array(watched, dtype=bool))
+        exits = {}
+        for jid, lay in layouts.items():
+            out = []
+            for m, mov in enumerate(lay.junction.movements):
+                hit = approach.get(mov.to_edge) if mov.to_edge else None
+                if hit is not None and hit[0] != jid and hit[2].any():
+                    out.append(ExitLanes(m, hit[0], hit[1], hit[2]))
+            if out:
+                exits[jid] = tuple(out)
+        return KeepClear(exits, standing_s)
+
+
+def _entry_loop(lay: Layout, lane: int, vehicle_spacing_m: float) -> bool:
+    """Whether lane `lane`'s advance loop sits upstream of the lane or within one vehicle of its
+    start (standing there: no room left to enter the lane)."""
+    k = int(lay.lane_adv[lane])
+    if k < 0:
+        return False
+    d = lay.junction.detectors[k]
+    return d.at_lane != d.lane or d.pos_m < vehicle_spacing_m
+
+
+def full_lanes(kc: KeepClear, lay: Layout, est: Estimate) -> np.ndarray:
+    """(lanes,) bool: the junction's lanes whose advance loop has stood for kc.standing_s and whose
+    stop-line loop is occupied (a lane without one counts as occupied)."""
+    ls = est.lanes
+    out: np.ndarray = (ls.adv_standing_s >= kc.standing_s - 1e-9) & (ls.stop_empty_s <= 0.0)
+    return out & (lay.lane_adv >= 0)
+
+
+def blocked_shares(
+    kc: KeepClear, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate]
+) -> dict[str, np.ndarray]:
+    """Per junction with a movement whose exit has a watched lane seen full: (movements,) the
+    share of each movement's exit, by the flow measured on its lanes (lanes by count where none
+    is measured), seen full; junctions where none is are left out."""
+    full = {}
+    out: dict[str, np.ndarray] = {}
+    for jid, exits in kc.exits.items():
+        share = None
+        for ex in exits:
+            if ex.junction not in full:
+                full[ex.junction] = full_lanes(kc, layouts[ex.junction], estimates[ex.junction])
+            seen = full[ex.junction][ex.lanes] & ex.watched
+            if not seen.any():
+                continue
+            flow = estimates[ex.junction].lanes.flow_pcu_h[ex.lanes]
+            weight = flow if flow.sum() > 0 else np.ones(len(flow))
+            if share is None:
+                share = np.zeros(len(layouts[jid].junction.movements))
+            share[ex.movement] = float(weight[seen].sum() / weight.sum())
+        if share is not None:
+            out[jid] = share
+    return out
+
+
+def seen_by_policy(est: Estimate, blocked: np.ndarray) -> Estimate:
+    """The estimate a policy decides on: its exit blockage at least the share seen full."""
+    return replace(est, block=np.maximum(est.block, blocked))

@@ -1,0 +1,101 @@
+"""Don't block the box (controller/core/keepclear.py, [estimation] keep_clear): a movement whose
+exit lane the next light's loops see full to its entry is seen blocked by the policies."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from controller.config import Config
+from controller.core.estimation import Estimate, EstimationParams, Layout
+from controller.core.keepclear import KeepClear, blocked_shares, seen_by_policy
+from controller.core.policies import make_policy
+from controller.core.step import Core
+from controller.junctions import parse_intersection
+from controller.model import DetectorReading, Intersection, PhaseCommand, SignalStatus, Snapshot
+from tests.junction_fixtures import two_phase_raw
+
+
+def _pair(adv_pos_m: float = 0.0) -> tuple[Intersection, Intersection]:
+    """J's north approach leaves over `link` (J's N_T exit), a 15 m road that is K's north
+    approach; K's advance loop on it sits `adv_pos_m` from the road's start."""
+    j = two_phase_raw()
+    j["movements"][0]["to_edge"] = "link"
+    k = two_phase_raw()
+    k["id"] = "K"
+    k["movements"][0].update(from_edge="link", lanes=["link_0"])
+    for d in k["detectors"]:
+        if d["id"].startswith("N_"):
+            d["lane"] = "link_0"
+            d["pos_m"], d["dist_to_stop_m"] = (28.0, 2.0) if d["kind"] == "stop" else (adv_pos_m, 30.0 - adv_pos_m)
+        d["id"] = "K_" + d["id"]
+    return parse_intersection(j, "J.toml"), parse_intersection(k, "K.toml")
+
+
+def _layouts(adv_pos_m: float = 0.0) -> dict[str, Layout]:
+    return {j.id: Layout.build(j) for j in _pair(adv_pos_m)}
+
+
+def _standing(lay: Layout, lane: str, standing_s: float, stop_empty_s: float = 0.0) -> Estimate:
+    est = Estimate.empty(lay, 0.0)
+    li = lay.lanes.index(lane)
+    adv, stop = est.lanes.adv_standing_s.copy(), est.lanes.stop_empty_s.copy()
+    adv[li], stop[li] = standing_s, stop_empty_s
+    return replace(est, lanes=replace(est.lanes, adv_standing_s=adv, stop_empty_s=stop))
+
+
+def test_an_exit_lane_full_to_its_entry_blocks_the_movement_that_feeds_it():
+    lays = _layouts()
+    kc = KeepClear.build(lays, 7.5, 3.0)
+    assert [(e.movement, e.junction) for e in kc.exits["J"]] == [(0, "K")] and "K" not in kc.exits
+    ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _standing(lays["K"], "link_0", 4.0)}
+    shares = blocked_shares(kc, lays, ests)
+    assert shares["J"].tolist() == [1.0, 0.0, 0.0, 0.0]
+    seen = seen_by_policy(ests["J"], shares["J"])
+    assert seen.block.tolist() == [1.0, 0.0, 0.0, 0.0] and ests["J"].block.tolist() == [0.0] * 4
+
+
+@pytest.mark.parametrize(
+    "standing_s, stop_empty_s", [(2.0, 0.0), (4.0, 1.0)], ids=["not stood long enough", "stop line empty"]
+)
+def test_a_lane_not_seen_full_blocks_nothing(standing_s, stop_empty_s):
+    lays = _layouts()
+    kc = KeepClear.build(lays, 7.5, 3.0)
+    ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _standing(lays["K"], "link_0", standing_s, stop_empty_s)}
+    assert blocked_shares(kc, lays, ests) == {}
+
+
+def test_an_advance_loop_with_room_upstream_of_it_is_not_watched():
+    # 20 m into the lane: a standing queue there still leaves two vehicles' room at the entry
+    assert KeepClear.build(_layouts(adv_pos_m=20.0), 7.5, 3.0).exits == {}
+
+
+def _reading(det: str, occupied: bool, count: int = 0) -> DetectorReading:
+    counts = (("car", count),) if count else ()
+    return DetectorReading(det, counts, 1.0 if occupied else (0.3 if count else 0.0), 0.0 if occupied else 10.0)
+
+
+def _run(keep_clear: bool) -> list[int]:
+    """40 s: J shows its E/W phase (1) with nothing on E/W, while a queue builds on its north
+    approach; K's north approach (J's north exit) stands full from its entry. The phases J is
+    commanded to."""
+    cfg = Config(estimation=EstimationParams(keep_clear=keep_clear))
+    j, k = _pair()
+    core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
+    state, phases = core.initial_state(0.0), []
+    for t in range(1, 41):
+        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 5)]
+        sk = [_reading(f"K_{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sk += [_reading("K_N_adv", True), _reading("K_N_stop", True)]
+        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
+        statuses = [SignalStatus(x, float(t), 1, False, float(t), "", 0, "local") for x in ("J", "K")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
+    return phases
+
+
+def test_no_green_is_given_into_a_full_exit():
+    assert 0 in _run(keep_clear=False)  # the north queue wins the green, its exit full or not
+    assert 0 not in _run(keep_clear=True)
