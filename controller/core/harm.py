@@ -253,14 +253,14 @@ def observe_all(
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
-    measured = params.spill_back and params.measured_spill and net.spill is not None
-    spill_net = netshadow.hidden_by_approach(net.spill, ests) if measured and net.spill is not None else None
+    sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
+    spill_net = None if sp is None else netshadow.hidden_by_approach(sp, ests)
     sums, spill = netshadow.queue_charges(
         net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None, spill_net
     )
     sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
-    a_st = net.spill.approach_start if spill_net is not None and net.spill is not None else None
+    a_st = None if sp is None else sp.approach_start
     out = []
     for k, (s, r) in enumerate(zip(states, replays)):
         charge = None
