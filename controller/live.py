@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -169,11 +169,11 @@ class ServiceNode:
         owned: Collection[str] | None = None,
         client: MqttClient | None = None,
         pump: MqttPump | None = None,
+        programs: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if trust is not None and audit is None:
             audit = trust.audit
-        self.cfg = cfg
-        self.topics = Topics(cfg.service.site)
+        self.cfg, self.topics = cfg, Topics(cfg.service.site)
         self.instance = cfg.service.instance
         self.policy = policy or cfg.service.policy
         # Operators' overrides (docs/operators.md): not in replays, which have no operators.
@@ -182,7 +182,7 @@ class ServiceNode:
         self.overrides: queue.SimpleQueue[tuple[str | None, str, str, bytes]] = queue.SimpleQueue()
         self.ops_metrics: OperatorMetrics | None = None
         try:
-            hooks = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent}
+            hooks = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent, "programs": programs}
             hooks["observed"] = set(junctions) - set(owned) if owned is not None else ()
             self.service = ControllerService(
                 junctions,

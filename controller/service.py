@@ -15,20 +15,26 @@ the new run's plans after a restart) and, with a `signer`, an HMAC signature. Th
 (controller/ledger.py) follows which plans the roadsides acknowledged and, with an `audit`
 store, records plans, acknowledgements, roadside refusals and mode changes.
 
-At construction the policy is asked, junction by junction, whether it can serve it
-(Policy.cannot_serve). A junction it refuses is logged once with the reason, kept out of the
-core (no estimate, no plans: its roadside stays on the junction's own program) and listed in
-`refused` (junction id -> reason). Its feed is still validated. So is the feed of `observed`
-junctions (a region's halo, controller/regions.py): estimated, never sent a plan (another
-instance runs them). Every policy needs the
-roadside's status to act: a served junction that has reported none `roadside.backup_s` after
+At construction, given the signal states of the program each roadside runs (`programs`, where
+the caller knows them: simulate does), a junction with a stage that program never shows is
+refused (controller/stagecheck.py: its status could not report that stage, so its movements
+would read as red while they flow), named with its file and field. Then the policy is asked,
+junction by junction, whether it can serve it (Policy.cannot_serve). A junction refused is
+logged once with the reason, kept out of the core (no estimate, no plans: its roadside stays
+on the junction's own program) and listed in `refused` (junction id -> reason). Its feed is
+still validated. So is the feed of `observed` junctions (a region's halo,
+controller/regions.py): estimated, never sent a plan (another instance runs them). Every
+policy needs the roadside's status to act: a served junction that has reported none `roadside.backup_s` after
 the start is named in a warning, once; so is one whose roadside reports an intergreen longer
-than the junction's `max_red_s` (it shows signal states the model has no stage for).
+than the junction's `max_red_s` (it shows signal states the model has no stage for). The gate's
+refusals are logged when a junction's reason changes; one refused for the same reason for longer
+than a cycle (its cycle_max_s) without a plan sent is named in a warning, once per spell.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -49,6 +55,7 @@ from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
 from controller.ledger import AuditSink, PlanLedger
 from controller.model import Command, Intersection, SignalStatus, Snapshot
+from controller.stagecheck import unshown_stages
 
 if TYPE_CHECKING:
     from controller.operators import OperatorDesk
@@ -89,15 +96,36 @@ class CountsWindow(Protocol):
     def add(self, snapshot: Snapshot) -> None: ...
 
 
-def _served_core(junctions: Mapping[str, Intersection], policy: str, cfg: Config) -> tuple[Core, dict[str, str]]:
-    """The core over the junctions `policy` can serve, and the ones it refuses (junction id ->
-    why), each named in a warning."""
-    chosen = make_policy(policy, cfg)
-    layouts = {jid: Layout.build(j, cfg) for jid, j in junctions.items()}
-    refused = {jid: why for jid, lay in layouts.items() if (why := chosen.cannot_serve(lay))}
+def _served_core(
+    junctions: Mapping[str, Intersection], policy: str, cfg: Config, programs: Mapping[str, Sequence[str]]
+) -> tuple[Core, dict[str, str]]:
+    """The core over the junctions the service can serve, and the ones it cannot (junction id ->
+    why), each named in a warning: a junction with a stage its roadside's program never shows
+    (`programs`: junction id -> the signal states of that program's phases; stagecheck.py), then
+    one `policy` refuses."""
+    refused = {jid: why for jid, j in junctions.items() if (why := _unshown_stage(j, programs.get(jid, ())))}
     for jid, why in refused.items():
+        log.warning("junction=%s cannot be served: %s: it stays on its own program", jid, why)
+    chosen = make_policy(policy, cfg)
+    layouts = {jid: Layout.build(j, cfg) for jid, j in junctions.items() if jid not in refused}
+    by_policy = {jid: why for jid, lay in layouts.items() if (why := chosen.cannot_serve(lay))}
+    for jid, why in by_policy.items():
         log.warning("policy=%s refuses junction=%s reason=%s: it stays on its own program", chosen.name, jid, why)
+    refused.update(by_policy)
     return Core({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg), refused
+
+
+def _unshown_stage(j: Intersection, program_states: Sequence[str]) -> str:
+    """Why the junction cannot be served on its roadside's program ('' when it can): its file,
+    the field of each stage the program never shows, and why that locks the service out."""
+    unshown = unshown_stages(j, program_states)
+    if not unshown:
+        return ""
+    named = "; ".join(f"{field}: {why}" for field, why in unshown)
+    return (
+        f"{j.source}: {named}: while the roadside runs its program the status reads that stage's greens as an "
+        "intergreen, so its movements would count as red and every plan be refused past max_red_s"
+    )
 
 
 class ControllerService:
@@ -121,6 +149,7 @@ class ControllerService:
         recent: CountsWindow | None = None,
         observed: Collection[str] = (),
         hand_over: HandOver | None = None,
+        programs: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if (publish is None) == (hand_over is None):
             raise ValueError("ControllerService: give publish (a transport) or hand_over (in process), one of them")
@@ -135,7 +164,8 @@ class ControllerService:
         self.recent = recent  # the validation twin's recent counts: every valid detector message
         self.desk = desk  # operator overrides (controller/operators.py), applied after the policy
         self.cfg = cfg
-        self.core, self.refused = _served_core(self.junctions, policy, cfg)  # refused: junction id -> why
+        # refused: junction id -> why (a stage its roadside's program never shows, or the policy's reason)
+        self.core, self.refused = _served_core(self.junctions, policy, cfg, programs or {})
         self.state = self.core.initial_state(start_s)
         self.rejected: Counter[str] = Counter()
         self.received = 0
@@ -155,6 +185,8 @@ class ControllerService:
         self._start_s = start_s
         self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
         self._unknown_stage_warned: set[str] = set()
+        # junction -> (its gate refusal's reason without figures, since when, its plans then, warned)
+        self._refusing: dict[str, tuple[str, float, int, bool]] = {}
         self._audit = audit  # learnt-state checkpoints go there every cfg.audit.checkpoint_s (0: never)
         self._checkpoint_t_s = start_s
 
@@ -310,8 +342,7 @@ class ControllerService:
             self.state, result = self.desk.apply(self.core, self.state, result, now_s)
         self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate
         self.ticks += 1
-        for refusal in result.refusals:
-            log.info("safety gate refused junction=%s reason=%s", refusal.junction, refusal.reason)
+        self._log_refusals(result, now_s)
         for change in result.mode_changes:  # do no harm: rare, and what an operator must see
             if change.junction in self.observed:
                 continue
@@ -330,6 +361,30 @@ class ControllerService:
         if self.metrics is not None:
             self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
+
+    def _log_refusals(self, result: TickResult, now_s: float) -> None:
+        """The gate's refusals: logged when a junction's reason changes (its figures aside), not
+        every tick; a junction refused for the same reason longer than one cycle (its cycle_max_s)
+        without a plan sent in between is named in a warning, once per such spell."""
+        for refusal in result.refusals:
+            jid, key = refusal.junction, _reason_key(refusal.reason)
+            js, lay = self.state.junctions.get(jid), self.core.layouts.get(jid)
+            plans = js.plans if js is not None else 0
+            known = self._refusing.get(jid)
+            if known is None or known[0] != key or known[2] != plans:
+                log.info("safety gate refused junction=%s reason=%s", jid, refusal.reason)
+                self._refusing[jid] = (key, now_s, plans, False)
+                continue
+            if not known[3] and lay is not None and now_s - known[1] > lay.junction.cycle_max_s:
+                log.warning(
+                    "junction=%s every plan refused by the safety gate for %.0f s (> cycle_max_s %.0f s): "
+                    "it stays on its own program; reason=%s",
+                    jid,
+                    now_s - known[1],
+                    lay.junction.cycle_max_s,
+                    refusal.reason,
+                )
+                self._refusing[jid] = (*known[:3], True)
 
     def _send(self, cmd: Command, now_s: float) -> None:
         """The field takes the command: as a message (`publish`) or, in process, as it is
@@ -417,6 +472,12 @@ class ControllerService:
     def advance_clock(self, now_s: float) -> None:
         """Let the validators know the time before a tick's messages arrive."""
         self._now_s = now_s
+
+
+def _reason_key(reason: str) -> str:
+    """A refusal's reason without its figures: "movement W_R would wait 320.0 s > max_red_s 150.0"
+    and the same at 621.0 s are one reason."""
+    return re.sub(r"\d+(\.\d+)?", "#", reason)
 
 
 def _check_topic(body_junction: str, topic_junction: str | None) -> None:

@@ -106,6 +106,16 @@ class SumoField:
             self._local_map[jid] = {}
         self.subscribe()
 
+    def program_states(self) -> dict[str, tuple[str, ...]]:
+        """Per junction, the signal state of each phase of the program SUMO runs for it (the one
+        in force at the start): what its roadside controller reports stages from (_local_phase)."""
+        tl = self.api.trafficlight
+        out = {}
+        for jid, program in self._program.items():
+            logic = next((lg for lg in tl.getAllProgramLogics(jid) if lg.programID == program), None)
+            out[jid] = tuple(ph.state for ph in logic.phases) if logic is not None else ()
+        return out
+
     # -- detectors -------------------------------------------------------------------------
     def _class_of_vehicle(self, vid: str, detector: str) -> str:
         try:

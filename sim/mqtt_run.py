@@ -185,6 +185,7 @@ class MqttLoop:
             archive=archive,
             trust=trust,
             pump=self.pump if self.lockstep else None,  # served and ticked by the field's thread
+            programs=self.field.program_states(),  # as in process: a stage its program never shows is refused
         )
 
     def _connect(self, junctions: dict, timeout_s: float) -> None:

@@ -176,6 +176,7 @@ class InProcessLoop:
             metrics=metrics,
             archive=archive,
             hand_over=(lambda cmd: field.receive(cmd, self.now_s)) if plans_to_field else (lambda cmd: None),
+            programs=field.program_states(),  # a junction with a stage its program never shows is refused
         )
         # statuses likewise as their messages' JSON objects, checked by the same feed.check_status
         # as a status message (the via-MQTT run encodes and decodes them: test_via_mqtt.py)
