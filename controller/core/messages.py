@@ -83,7 +83,9 @@ class DetectorMessageFormat:
     ) -> list[tuple[str, bytes]]:
         """(junction, message) for every junction, in order. counts: by loop position, the
         loops that counted vehicles (the others count none); occupancy 0..1 and mean speed m/s
-        (or -1) of every loop, by position."""
+        (or -1) of every loop, by position. ValueError naming the loop index for a counts key
+        that is no loop position, or the lengths for readings not one per loop."""
+        self._check_positions(counts, occupancy, speed_mps)
         texts = _plain_texts(t_s, period_s, counts, occupancy, speed_mps)
         out: list[tuple[str, bytes]] = []
         i = 0
@@ -96,6 +98,19 @@ class DetectorMessageFormat:
                 out.append((jid, template.format(*texts[0], *texts[1][3 * i : 3 * (i + k)]).encode()))
             i += k
         return out
+
+    def _check_positions(
+        self, counts: Mapping[int, Mapping[str, int]], occupancy: Sequence[float], speed_mps: Sequence[float]
+    ) -> None:
+        """ValueError unless the readings are one per loop and every counts key a loop position:
+        a message must never carry a reading under another loop's id."""
+        n = sum(map(len, self.loops))
+        if len(occupancy) != n or len(speed_mps) != n:
+            why = f"{len(occupancy)} occupancy and {len(speed_mps)} speed_mps readings for {n} loops"
+            raise ValueError(f"detector readings: {why}")
+        for k in counts:
+            if type(k) is not int or not 0 <= k < n:
+                raise ValueError(f"detector readings: counts key {k!r} is no loop index in 0..{n - 1}")
 
 
 _FLOAT = frozenset({float})

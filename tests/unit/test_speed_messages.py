@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,3 +77,16 @@ def test_a_field_second() -> None:
         ),
         ("J2", b'{"v":1,"junction":"J2","t":12.0,"period_s":1.0,"detectors":{}}'),
     ]
+
+
+def test_a_counts_key_beyond_the_loops_is_refused_by_name_on_either_path() -> None:
+    """The template path (plain floats) and the general one (a NaN speed) refuse alike: a count
+    under no loop, or under a negative index (which would land on another loop), never a
+    message."""
+    fmt = DetectorMessageFormat.build({"J1": ["a", "b"]})
+    for speed in ([4.2, -1.0], [math.nan, -1.0]):
+        for key in (2, -1, "0", True):
+            with pytest.raises(ValueError, match=f"counts key {key!r} is no loop index in 0..1"):
+                fmt.encode(12.0, 1.0, {key: {"car": 1}}, [0.4, 0.1], speed)
+        with pytest.raises(ValueError, match="1 occupancy and 2 speed_mps readings for 2 loops"):
+            fmt.encode(12.0, 1.0, {}, [0.4], speed)
