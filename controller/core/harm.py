@@ -101,8 +101,9 @@ class HarmParams:
     # false: each movement its own point queue, its arrivals and saturation flow its share of the lane's
     shared_lane_queue: bool = False
     # with spill_back: on an approach the fixed side's replay keeps within its storage, the
-    # controlled side's queue beyond the approach is at least the estimator's hidden queue there
-    # (measured under the greens shown, upstream of the advance loops; spill_charge_pcu)
+    # controlled side's queue beyond the approach is at least the growth of the estimator's hidden
+    # queue there since the policy took over (measured under the greens shown, upstream of the
+    # advance loops; what stood there when it took over is not its doing: spill_growth_pcu)
     measured_spill: bool = False
     # the fixed side runs the junction's program_timeline (the city's program with its own
     # transitions, as the roadside reports it) where the junction file has one; false: the base program
@@ -171,6 +172,9 @@ class HarmState:
     # (approaches,) the estimator's hidden queue per approach, each lane once (observe_all, with
     # measured_spill; None: not measured): the controlled side's spill it measures (spill_charge_pcu)
     measured_spill_pcu: np.ndarray | None = None
+    # (approaches,) measured_spill_pcu when the junction last changed mode (the policy took over),
+    # or when first measured (the start): the queue it inherited, which spill_growth_pcu leaves out
+    spill_base_pcu: np.ndarray | None = None
     # what accumulate charges for `replay`, computed by observe_all for every junction at once
     # (None, or computed for another replay: accumulate computes it)
     charge: Charge | None = None
@@ -254,25 +258,55 @@ def observe_all(
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
-    spill_net = None if sp is None else netshadow.hidden_by_approach(sp, ests)
+    own, base, growth = _measured_spill(sp, states, ests)
     sums, spill = netshadow.queue_charges(
-        net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None, spill_net
+        net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None, growth
     )
     sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
-    a_st = None if sp is None else sp.approach_start
     out = []
     for k, (s, r) in enumerate(zip(states, replays)):
         charge = None
         if known:
             spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
             charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0))
-        own = None if spill_net is None or a_st is None else spill_net[a_st[k] : a_st[k + 1]]
+        hidden = hidden_net[st[k] : st[k + 1]]
         out.append(
             _evolve(
-                s, replay=r, measured_hidden_pcu=hidden_net[st[k] : st[k + 1]], measured_spill_pcu=own, charge=charge
+                s,
+                replay=r,
+                measured_hidden_pcu=hidden,
+                measured_spill_pcu=own[k],
+                spill_base_pcu=base[k],
+                charge=charge,
             )
         )
+    return out
+
+
+def _measured_spill(
+    sp: netshadow.Spill | None, states: Sequence[HarmState], ests: Sequence[Estimate]
+) -> tuple[Sequence[np.ndarray | None], Sequence[np.ndarray | None], np.ndarray | None]:
+    """measured_spill (`sp`: the network's links, None without the key): per junction the
+    estimator's hidden queue per approach now and its baseline (HarmState.spill_base_pcu; now,
+    where none was taken yet), and over the network the growth charged (spill_growth_pcu).
+    Without `sp` (or its approaches' numbering): nothing measured."""
+    if sp is None or sp.approach_start is None:
+        return [None] * len(states), [None] * len(states), None
+    hidden = netshadow.hidden_by_approach(sp, ests)
+    a_st = sp.approach_start.tolist()
+    own = [hidden[a_st[k] : a_st[k + 1]] for k in range(len(states))]
+    base = [o if s.spill_base_pcu is None else s.spill_base_pcu for o, s in zip(own, states)]
+    return own, base, spill_growth_pcu(hidden, np.concatenate(base))
+
+
+def spill_growth_pcu(measured_pcu: np.ndarray, base_pcu: np.ndarray) -> np.ndarray:
+    """(approaches,) the hidden queue the policy built: what the estimator holds beyond the
+    advance loops now (`measured_pcu`) above what it held when the policy took over the junction
+    (`base_pcu`, HarmState.spill_base_pcu), 0 where less. A queue inherited from the fixed plan
+    or from before the start is not the policy's doing; a queue that shrinks below what it
+    inherited charges nothing."""
+    out: np.ndarray = np.maximum(measured_pcu - base_pcu, 0.0)
     return out
 
 
@@ -287,7 +321,10 @@ def charge_of(state: HarmState, params: HarmParams) -> Charge:
     sums = (float(np.bincount(rows, q[0], minlength=1)[0]), float(np.bincount(rows, q[1], minlength=1)[0]))
     spill = (0.0, 0.0)
     if params.spill_back and state.approach is not None and state.approach_storage_pcu is not None:
-        measured = state.measured_spill_pcu if params.measured_spill else None
+        measured = None
+        if params.measured_spill and state.measured_spill_pcu is not None:
+            base = state.measured_spill_pcu if state.spill_base_pcu is None else state.spill_base_pcu
+            measured = spill_growth_pcu(state.measured_spill_pcu, base)
         spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu, measured)
     return Charge(replay, sums, spill)
 
@@ -311,11 +348,12 @@ def spill_charge_pcu(
     see with room left is the replay's own error (a discharge slower than the approach's), and
     the same discharge model runs the fixed side. Without a measurement: (0, 0).
 
-    `measured_spill_pcu` ((approaches,), [harm] measured_spill): the estimator's hidden queue of
-    each approach, each lane once. On an approach the fixed side's replay keeps within its
-    storage, the controlled side's queue beyond it is at least that (netshadow.measured_over):
-    the hidden queue was measured under the greens shown, the fixed plan would not have built
-    it, and the replay's own discharge (faster than the approach's) may have lost it."""
+    `measured_spill_pcu` ((approaches,), [harm] measured_spill): the growth of the estimator's
+    hidden queue of each approach (each lane once) since the policy took over (spill_growth_pcu).
+    On an approach the fixed side's replay keeps within its storage, the controlled side's queue
+    beyond it is at least that (netshadow.measured_over): the hidden queue was built under the
+    greens shown, the fixed plan would not have built it, and the replay's own discharge (faster
+    than the approach's) may have lost it."""
     if hidden_pcu is None:
         return 0.0, 0.0
     over = netshadow.measured_over(shadow.spill_by_approach(queue_pcu, approach, storage_pcu), measured_spill_pcu)
@@ -499,6 +537,8 @@ def overrun(state: HarmState) -> bool:
 
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:
+    """The change of mode: the evidence restarts, and the hidden queue standing now becomes the
+    baseline measured_spill charges growth above (the policy's from here on)."""
     return replace(
         state,
         replay=shadow.restart_evidence(state.replay),
@@ -508,6 +548,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         excess_s=0.0,
         excess_t_s=state.replay.t_s,
         spill_pcu_s=(0.0, 0.0),
+        spill_base_pcu=state.measured_spill_pcu,
     )
 
 

@@ -416,9 +416,10 @@ def queue_charges(
 def measured_over(over_pcu: np.ndarray, measured_spill_pcu: np.ndarray | None) -> np.ndarray:
     """(2, approaches) each side's queue beyond its approaches' storage (`over_pcu`, rows FIXED
     and CONTROLLED, the replay's), the controlled side's at least the one measured under its
-    greens (`measured_spill_pcu`, the estimator's hidden queue) on the approaches the fixed side
-    keeps within their storage: there the fixed plan would not have built a queue beyond the
-    loops, so what stands there is the policy's. None: `over_pcu` as it is."""
+    greens (`measured_spill_pcu`: the estimator's hidden queue, its growth since the policy took
+    over, harm.spill_growth_pcu) on the approaches the fixed side keeps within their storage:
+    there the fixed plan would not have built a queue beyond the loops, so what the policy added
+    there is its own. None: `over_pcu` as it is."""
     if measured_spill_pcu is None:
         return over_pcu
     controlled = np.where(over_pcu[0] > 0, over_pcu[1], np.maximum(over_pcu[1], measured_spill_pcu))

@@ -683,11 +683,11 @@ def test_the_measured_spill_stands_for_the_policys_queue_beyond_the_loops():
     assert harm.spill_charge_pcu(q, hidden, approach, storage, measured) == pytest.approx((6.0, 15.0))
 
 
-def _hidden_run(params: HarmParams, hidden_n_pcu: float) -> tuple[list, harm.HarmState]:
+def _hidden_run(params: HarmParams, hidden_n_pcu: float, from_s: float = 60.0) -> tuple[list, harm.HarmState]:
     """One two-phase junction, both replays well within the storage: N_T and E_T arrive at 0.1
     PCU/s, the policy gives N/S 28 s of 65 (the fixed plan 30 s), and the estimator holds
-    `hidden_n_pcu` beyond N's advance loop all along (its lane only). Returns the mode changes
-    and the last state."""
+    `hidden_n_pcu` beyond N's advance loop from `from_s` on (its lane only; from the first tick
+    when `from_s` <= 1). Returns the mode changes in 1,200 s and the last state."""
     lay = Layout.build(two_phase(), Config())
     prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
     spill = netshadow.Spill.build({"J": lay}, estimation.LinkLayout.build({"J": lay}))
@@ -701,7 +701,7 @@ def _hidden_run(params: HarmParams, hidden_n_pcu: float) -> tuple[list, harm.Har
         cum = cum + np.array([0.1, 0.1, 0.0, 0.0])
         queue = np.minimum(cum, 2.0)
         e0 = Estimate.empty(lay, t)
-        lanes = replace(e0.lanes, hidden_pcu=hidden)
+        lanes = replace(e0.lanes, hidden_pcu=hidden if t >= from_s else np.zeros(len(lay.lanes)))
         e = replace(e0, departures_pcu=cum - queue, queue_pcu=queue, block=np.zeros(4), lanes=lanes)
         pos = (t - 2.0) % 65.0
         phase, ig = (0, pos >= 28.0) if pos < 33.0 else (1, pos >= 60.0)
@@ -714,10 +714,10 @@ def _hidden_run(params: HarmParams, hidden_n_pcu: float) -> tuple[list, harm.Har
 
 def test_a_queue_the_loops_see_beyond_the_approach_is_charged_to_the_policy():
     """[harm] measured_spill: the policy's replay is near the fixed plan's and within the
-    approach's storage, but the estimator holds 15 PCU beyond N's advance loop. Without the key
-    nothing is charged (the replay shows no spill: no verdict); with it the controlled side
-    carries those 15 PCU once more and the policy is judged. With no hidden queue the key
-    changes nothing."""
+    approach's storage, but from 60 s under the policy the estimator holds 15 PCU beyond N's
+    advance loop. Without the key nothing is charged (the replay shows no spill: no verdict);
+    with it the controlled side carries those 15 PCU once more and the policy is judged. With no
+    hidden queue the key changes nothing."""
     on = replace(FAST, measured_spill=True)
     assert _hidden_run(FAST, 15.0)[0] == []
     changes_on, _ = _hidden_run(on, 15.0)
@@ -725,3 +725,38 @@ def test_a_queue_the_loops_see_beyond_the_approach_is_charged_to_the_policy():
     assert _hidden_run(on, 0.0)[0] == []
     _, hs = _hidden_run(replace(on, enabled=False), 15.0)
     assert hs.measured_spill_pcu is not None and list(hs.measured_spill_pcu) == pytest.approx([15.0, 0.0, 0.0, 0.0])
+    assert hs.spill_base_pcu is not None and list(hs.spill_base_pcu) == pytest.approx([0.0, 0.0, 0.0, 0.0])
+
+
+def test_a_queue_the_policy_inherited_beyond_the_loops_is_not_charged():
+    """measured_spill charges only the hidden queue's growth since the policy took over. The
+    same 15 PCU beyond N's advance loop, standing from the first tick (before the start: its
+    baseline), charge nothing: no verdict. Built under the policy (from 60 s) they send the
+    junction to its plan; back after the hold with the 15 PCU still standing (inherited from
+    the fixed plan: the baseline at the return), the policy is not judged again."""
+    on = replace(FAST, measured_spill=True)
+    assert _hidden_run(on, 15.0, from_s=0.0)[0] == []
+    changes, hs = _hidden_run(on, 15.0)
+    assert [m for _, m, _ in changes] == ["fixed", "policy"]
+    assert hs.spill_base_pcu is not None and list(hs.spill_base_pcu) == pytest.approx([15.0, 0.0, 0.0, 0.0])
+
+
+def test_the_measured_spill_charged_is_its_growth_since_the_takeover():
+    """spill_growth_pcu and charge_of by hand: a baseline of 15 PCU on N (and 0 on E). N at 25
+    is charged 10 above its baseline, at 5 (shrunk below it) nothing; E at 7 all of its 7. In
+    charge_of, approaches of the two-phase junction, both replays empty: the controlled side's
+    spill is the growth summed; without a baseline yet (the first measurement is it) nothing."""
+    base = np.array([15.0, 0.0, 0.0, 0.0])
+    assert harm.spill_growth_pcu(np.array([25.0, 7.0, 0.0, 0.0]), base) == pytest.approx([10.0, 7.0, 0.0, 0.0])
+    assert harm.spill_growth_pcu(np.array([5.0, 0.0, 0.0, 0.0]), base) == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    lay = Layout.build(two_phase(), Config())
+    hs = harm.initial(shadow.Program.build(lay, 0.4, 2.0, 2.0), 4, 0.0)
+    seen = np.array([1.0, 1.0, 0.0, 0.0])  # hidden queues on N and E
+    a_n, a_e = int(hs.approach[0]), int(hs.approach[1])
+    measured, base_a = np.zeros(4), np.zeros(4)
+    measured[a_n], measured[a_e], base_a[a_n] = 25.0, 7.0, 15.0
+    hs = replace(hs, measured_hidden_pcu=seen, measured_spill_pcu=measured, spill_base_pcu=base_a)
+    on = replace(FAST, measured_spill=True)
+    assert harm.charge_of(hs, on).spill_pcu == pytest.approx((0.0, 17.0))
+    assert harm.charge_of(replace(hs, spill_base_pcu=None), on).spill_pcu == (0.0, 0.0)  # no baseline: it is now
+    assert harm.charge_of(hs, FAST).spill_pcu == (0.0, 0.0)
