@@ -148,16 +148,25 @@ def copy_writable(src: Path, dst: Path) -> Path:
     return dst
 
 
-def resco_root(cache) -> Path:
-    """The RESCO networks (sim/scenarios/resco.py) in pytest's cache (`request.config.cache`):
-    the folder `python -m sim.scenarios.resco` fills by default, which `make test-slow` runs
-    first; fetched here when missing. A failed fetch fails the test: they belong in CI."""
+def cache_dir(name: str) -> Path:
+    """A folder kept between test runs, where pytest's cache plugin keeps its own
+    (`request.config.cache.mkdir(name)`: .pytest_cache/d/NAME at the repository's root), made
+    without the plugin, so that `pytest -p no:cacheprovider` finds the same files."""
+    d = ROOT / ".pytest_cache" / "d" / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def resco_root() -> Path:
+    """The RESCO networks (sim/scenarios/resco.py) in cache_dir("tsc_resco"): the folder
+    `python -m sim.scenarios.resco` fills by default, which `make test-slow` runs first;
+    fetched here when missing. A failed fetch fails the test: they belong in CI."""
     import pytest
 
     from sim.scenarios.resco import DEFAULT_DIR, RescoError, ensure_resco
 
     try:
-        return ensure_resco(Path(cache.mkdir("tsc_resco")) / DEFAULT_DIR.name)
+        return ensure_resco(cache_dir("tsc_resco") / DEFAULT_DIR.name)
     except RescoError as e:
         pytest.fail(f"{e}; the RESCO networks belong in CI (docs/corpus.md)")
 

@@ -43,7 +43,7 @@ from sim.netimport import read_skipped
 from sim.scenarios.corpus.build import ensure_built
 from sim.scenarios.corpus.catalogue import CORPUS
 from sim.scenarios.resco import NETWORKS as RESCO
-from tests.scenarios import ENV, HOME, ROOT, copy_writable, error_line, resco_root, simulate, sumocfg_begin_s
+from tests.scenarios import ENV, HOME, ROOT, cache_dir, copy_writable, error_line, resco_root, simulate, sumocfg_begin_s
 
 pytestmark = pytest.mark.slow
 
@@ -90,9 +90,9 @@ def cases() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def scenario_cfg(request, tmp_path_factory):
+def scenario_cfg(tmp_path_factory):
     """name -> the .sumocfg to run (built, copied, fetched or bundled), prepared once per module."""
-    cache_root = Path(request.config.cache.mkdir("tsc_corpus"))
+    cache_root = cache_dir("tsc_corpus")
     copies = tmp_path_factory.mktemp("bologna")
     ready: dict[str, Path] = {}
 
@@ -106,7 +106,7 @@ def scenario_cfg(request, tmp_path_factory):
                     pytest.fail(f"{BOLOGNA / name} missing: the shared Bologna networks belong in CI")
                 ready[net] = copy_writable(BOLOGNA / name, copies / name) / "run.sumocfg"
             elif kind == "resco":
-                ready[net] = resco_root(request.config.cache) / name / f"{name}.sumocfg"
+                ready[net] = resco_root() / name / f"{name}.sumocfg"
             elif kind == "sumo":
                 ready[net] = sumo_example(SUMO_EXAMPLES / name, copies / name)
             else:

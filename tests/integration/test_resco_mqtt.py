@@ -30,9 +30,9 @@ LONG_ID = 100  # characters: a junction id this long is what the test is about
 
 
 @pytest.fixture(scope="module")
-def runs(request, tmp_path_factory) -> dict[str, Path]:
+def runs(tmp_path_factory) -> dict[str, Path]:
     """The in-process and the --via-mqtt run of ingolstadt7 under adaptive, side by side."""
-    cfg = resco_root(request.config.cache) / NET / f"{NET}.sumocfg"
+    cfg = resco_root() / NET / f"{NET}.sumocfg"
     end = f"{sumocfg_begin_s(cfg) + RUN_S:.0f}"
     work = tmp_path_factory.mktemp("resco_mqtt")
     outs = {"in_process": work / "in_process", "mqtt": work / "mqtt"}
