@@ -44,8 +44,7 @@ def test_the_programme_charges_leaving_a_full_phase_before_its_standing_queue_is
     # phase 0 green: a long standing queue (light: it has not waited); phase 1 a short one that waited
     cl = [[Cluster(0.0, 12.0, 24.0)], [Cluster(0.0, 5.0, 10.0, None, 15.0)]]
     assert p.plan(st, cl, cur=0, elapsed_s=7.0, startup_s=2.0)[0] == 1
-    assert p.plan(st, cl, cur=0, elapsed_s=7.0, startup_s=2.0, lost_flow_pcu_s=[0.0, 0.5])[0] == 1
-    assert p.plan(st, cl, cur=0, elapsed_s=7.0, startup_s=2.0, lost_flow_pcu_s=[0.5, 0.0])[0] == 0
+    assert p.plan(st, cl, cur=0, elapsed_s=7.0, startup_s=2.0, lost_flow_pcu_s=0.5)[0] == 0
 
 
 def test_the_lost_rate_is_the_full_movements_rate_of_a_phase_with_a_standing_queue():
@@ -56,7 +55,7 @@ def test_the_lost_rate_is_the_full_movements_rate_of_a_phase_with_a_standing_que
     rate = est.sat_flow_pcu_h / 3600.0
     queue = [[Cluster(0.0, 12.0, 20.0)], [Cluster(0.0, 6.0, 12.0)]]
     # N_T full (S_T is not: not counted), E_T beyond its loop; 0.5 PCU/s each
-    assert lost_rate_pcu_s(lay, est, queue, primary, rate) == [0.5, 0.5]
+    assert [lost_rate_pcu_s(lay, est, queue[k], k, primary, rate) for k in (0, 1)] == [0.5, 0.5]
     # a phase whose first cluster is an arrival (no standing queue) loses nothing
     arriving = [[Cluster(5.0, 2.0, 4.0, 9.0)], [Cluster(0.0, 6.0, 12.0)]]
-    assert lost_rate_pcu_s(lay, est, arriving, primary, rate) == [0.0, 0.5]
+    assert [lost_rate_pcu_s(lay, est, arriving[k], k, primary, rate) for k in (0, 1)] == [0.0, 0.5]

@@ -281,16 +281,16 @@ class SchedulePolicy(Policy):
         elapsed_s: float,
         startup_s: float,
         via: list[list[int]] | None = None,
-        lost_flow_pcu_s: list[float] | None = None,
+        lost_flow_pcu_s: float = 0.0,
     ) -> tuple[int, float]:
         """(phase of the first cluster served, when it starts) of the least-delay schedule: a forward
         dynamic programme over (clusters served per phase, last phase), keeping per state the least
         delay (ties: the earliest finish; Xie, Smith & Barlow 2012), served counts packed in one integer
         (mixed radix). `via[a][b]` >= 0: the clearance phase a change a -> b inserts (its intergreens and
-        minimum green count). `lost_flow_pcu_s[a]` (PCU/s, `lost_rate_pcu_s`): a change leaving a before
+        minimum green count). `lost_flow_pcu_s` (PCU/s, `lost_rate_pcu_s`): a change leaving `cur` before
         its standing queue is served loses that for good; charged as waiting to the horizon's end."""
         n_p = len(clusters)
-        lost_s, horizon_s = (lost_flow_pcu_s or [0.0] * n_p)[cur], self.params.horizon_s
+        lost_s, horizon_s = lost_flow_pcu_s, self.params.horizon_s
         counts = [len(c) for c in clusters]
         if (total := sum(counts)) == 0:
             return cur, 0.0
@@ -426,7 +426,7 @@ class SchedulePolicy(Policy):
             floors = full_floors_s(layout, est)
             floors[cur] = state.floor_s
             st_plan = replace(st, min_green_s=np.maximum(st.min_green_s, floors))
-        lost = lost_rate_pcu_s(layout, est, cl, primary, rate) if self.params.change_loses_capacity else None
+        lost = lost_rate_pcu_s(layout, est, cl[cur], cur, primary, rate) if self.params.change_loses_capacity else 0.0
         first, _ = self.plan(st_plan, cl, cur, signal.green_elapsed_s, layout.params.startup_lost_s, via, lost)
         if first == cur or first < 0:
             state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
@@ -562,25 +562,23 @@ def full_movements(layout: Layout, est: Estimate) -> np.ndarray:
 
 
 def lost_rate_pcu_s(
-    layout: Layout, est: Estimate, clusters: list[list[Cluster]], primary: np.ndarray, rate_pcu_s: np.ndarray
-) -> list[float]:
-    """(phases,) PCU/s a change away from each phase loses for good while its standing queue is
+    layout: Layout, est: Estimate, clusters: list[Cluster], phase: int, primary: np.ndarray, rate_pcu_s: np.ndarray
+) -> float:
+    """PCU/s a change away from `phase` (its `clusters`) loses for good while its standing queue is
     queued to its advance loops (`full_movements`): the planned discharge rate of its full
-    movements (those charged to it, `primary`); 0 for a phase with no standing-queue cluster or
-    no full movement.
+    movements (those charged to it, `primary`); 0 with no standing-queue cluster or no full
+    movement. The programme charges it for the phase in force only: the only one a change can
+    leave before it has served anything (SchedulePolicy.plan).
 
     Such a queue is longer than the green can discharge before the demand behind it arrives: the
     intergreen and start-up loss of a change made before it is served are seconds of capacity
     the approach never gets back (Webster 1958: capacity = saturation flow x effective green,
     lost time is lost to every vehicle behind it). The horizon's clusters only see the delay the
     change postpones, so the programme charges it (SchedulePolicy.plan)."""
-    full = full_movements(layout, est)
-    out = []
-    for k, cl in enumerate(clusters):
-        standing = bool(cl) and cl[0].end_s is None
-        ms = full[k] & (primary == k)
-        out.append(float(rate_pcu_s[ms].sum()) if standing else 0.0)
-    return out
+    if not clusters or clusters[0].end_s is not None:  # no standing queue
+        return 0.0
+    ms = full_movements(layout, est)[phase] & (primary == phase)
+    return float(rate_pcu_s[ms].sum())
 
 
 def _stop_lines_occupied(layout: Layout, est: Estimate, phase: int, empty_s: float) -> bool:
