@@ -132,10 +132,10 @@ class Core:
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
         self.harm = cfg.harm
-        self.guarded = policy.name != "fixed"  # the fixed plan is what the others are judged against
-        # the fixed policy wishes nothing: a junction with no command in force (no override) and not
+        self.guarded = not policy.runs_own_program  # the city's program is what the others are judged against
+        # the city's program wishes nothing: a junction with no command in force (no override) and not
         # withdrawn has nothing to gate or send (_junction's shortcut, the same state it would reach)
-        self.silent = policy.name == "fixed"
+        self.silent = policy.runs_own_program
         self.programs = {
             jid: shadow.Program.build(
                 lay,

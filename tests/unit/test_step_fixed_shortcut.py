@@ -8,6 +8,8 @@ from dataclasses import replace
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.policies import make_policy
+from controller.core.policies.fixed import FixedPolicy
+from controller.core.policies.webster import WebsterPolicy
 from controller.core.step import Core, CoreState, TickResult
 from controller.model import DetectorReading, PhaseCommand, SignalStatus, Snapshot
 from tests.junction_fixtures import two_phase
@@ -62,3 +64,22 @@ def test_the_fixed_policy_shortcut_gives_the_full_paths_states_and_results() -> 
         refreshes += len(r_full.commands)
         fixed_ticks += bool(r_full.fixed)
     assert stale_ticks > 0 and refreshes > 0 and fixed_ticks > 0  # every exception to the shortcut was exercised
+
+
+def test_the_core_reads_the_policys_declared_capability_not_its_name():
+    """Core.silent and Core.guarded follow Policy.runs_own_program: a policy running the city's
+    program under another name is silent and unguarded; one merely named "fixed" is neither."""
+
+    class CityProgram(FixedPolicy):
+        name = "city_program"
+
+    class NamedFixed(WebsterPolicy):
+        name = "fixed"
+
+    cfg = Config()
+    j = two_phase()
+    layouts = {j.id: Layout.build(j, cfg)}
+    own = Core(layouts, CityProgram(), cfg)
+    assert own.silent and not own.guarded
+    named = Core(layouts, NamedFixed(cfg.webster), cfg)
+    assert not named.silent and named.guarded

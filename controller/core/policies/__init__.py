@@ -36,9 +36,11 @@ from controller.model import Wish
 
 class Policy(Protocol):
     """A control policy. Policies declare the protocol (`class X(Policy)`) and so inherit the
-    defaults of the two capabilities: `uses_network` False and no `coordinate`."""
+    defaults of its capabilities: `runs_own_program` and `uses_network` False, no `coordinate`."""
 
     name: str
+    # the city's own programs: wishes nothing, and is what do no harm judges the others against
+    runs_own_program: bool = False
     uses_network: bool = False  # decide() gets the core's NetworkView as `network=`
     coordinate_period_s: float | None = None  # not None: coordinate() is called this often
 

@@ -13,6 +13,7 @@ from controller.model import Wish
 
 class FixedPolicy(Policy):
     name = "fixed"
+    runs_own_program = True
 
     def cannot_serve(self, layout: Layout) -> str:
         return ""  # it serves every junction by leaving it on its own program
