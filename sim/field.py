@@ -108,12 +108,15 @@ class SumoField:
 
     def program_states(self) -> dict[str, tuple[str, ...]]:
         """Per junction, the signal state of each phase of the program SUMO runs for it (the one
-        in force at the start): what its roadside controller reports stages from (_local_phase)."""
-        tl = self.api.trafficlight
+        in force at the start): what its roadside controller reports stages from (_local_phase).
+        () where those are not the states it shows: a NEMA program shows its two rings' phases
+        combined (nothing to check against: controller/stagecheck.py)."""
+        tl, nema = self.api.trafficlight, self.api.constants.TRAFFICLIGHT_TYPE_NEMA
         out = {}
         for jid, program in self._program.items():
             logic = next((lg for lg in tl.getAllProgramLogics(jid) if lg.programID == program), None)
-            out[jid] = tuple(ph.state for ph in logic.phases) if logic is not None else ()
+            shown = logic is not None and logic.type != nema
+            out[jid] = tuple(ph.state for ph in logic.phases) if shown else ()
         return out
 
     # -- detectors -------------------------------------------------------------------------
