@@ -123,8 +123,8 @@ def _unshown_stage(j: Intersection, program_states: Sequence[str]) -> str:
         return ""
     named = "; ".join(f"{field}: {why}" for field, why in unshown)
     return (
-        f"{j.source}: {named}: while the roadside runs its program the status reads that stage's greens as an "
-        "intergreen, so its movements would count as red and every plan be refused past max_red_s"
+        f"{j.source}: {named}: the roadside's status can never report it, and a program phase showing no stage "
+        "reads as an intergreen: its movements would count as red while they flow, every plan refused past max_red_s"
     )
 
 
