@@ -111,7 +111,7 @@ class EstimationParams:
     # as 'g' does (Layout.serves); False: it serves nothing (the model before session 14)
     off_is_permitted: bool = False
     # don't block the box: a movement whose exit lanes the next light's loops see full to their entry
-    # is seen as blocked by that share, by the policies (core/keepclear.py)
+    # has that share of its queue and flow seen as not servable by the policies (core/keepclear.py)
     keep_clear: bool = False
 
 

@@ -16,12 +16,14 @@ the advance loop"; with the loop at the entry it means no room is left to enter.
 
 Which lanes of the exit edge a movement feeds, the junction model does not say (only the edge,
 `Movement.to_edge`), so the blocked share of a movement is the share, by the arrival flow the
-next light measures on them, of its exit edge's lanes seen full. The policies read it as exit
-blockage (`Estimate.block`, raised to at least that share for their decision only): max-pressure
-and schedule discount the movement's service by it, webster its demand. A stage whose movements
-all enter full lanes then gains nothing; the queue spilled back beyond the full lane's advance
-loop (core/spillback.py) already draws the next light's green to the movement that drains it.
-The maximum red is the gate's, untouched: a blocked movement is still served by its deadline.
+next light measures on them, of its exit edge's lanes seen full. For its decision only, the
+policy sees that share of the movement's queue and arrival flow as not servable now (its queue,
+flow and the queue spilled upstream of its advance loops scaled by 1 - share; on a lane shared
+by several movements, by the most blocked one's): a stage whose movements all enter full lanes
+gains nothing (max-pressure, schedule, scats; webster times from its counts and is unaffected).
+The queue spilled back beyond the full lane's advance loop (core/spillback.py) already draws the
+next light's green to the movement that drains it. The maximum red is the gate's, untouched: a
+blocked movement is still served by its deadline.
 
 Example: a 15 m link whose left-turn lane (one of its three lanes, 30 % of the flow measured on
 the link) is full: every movement at the upstream light that feeds the link is seen 30 % blocked;
@@ -127,6 +129,10 @@ def blocked_shares(
     return out
 
 
-def seen_by_policy(est: Estimate, blocked: np.ndarray) -> Estimate:
-    """The estimate a policy decides on: its exit blockage at least the share seen full."""
-    return replace(est, block=np.maximum(est.block, blocked))
+def seen_by_policy(lay: Layout, est: Estimate, blocked: np.ndarray) -> Estimate:
+    """The estimate a policy decides on: each movement's queue and arrival flow, and the hidden
+    queue of its lanes, less the share `blocked` (per movement) whose exit is seen full."""
+    servable = 1.0 - blocked
+    lane_servable = 1.0 - (lay.lane_uses * blocked[:, None]).max(axis=0)
+    lanes = replace(est.lanes, hidden_pcu=est.lanes.hidden_pcu * lane_servable)
+    return replace(est, queue_pcu=est.queue_pcu * servable, flow_pcu_h=est.flow_pcu_h * servable, lanes=lanes)

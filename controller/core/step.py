@@ -240,7 +240,7 @@ class Core:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
-        share of each movement's exit seen full (keep_clear), which the policy sees as blockage."""
+        share of each movement's exit seen full (keep_clear), which the policy sees as not servable."""
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
             log.stale.append(jid)
@@ -250,7 +250,7 @@ class Core:
         view = _view(js.status, js.red_since_s, now_s)
         hs = self._guard(jid, js, now_s, log.mode_changes)
         if blocked is not None:
-            est = keepclear.seen_by_policy(est, blocked)
+            est = keepclear.seen_by_policy(lay, est, blocked)
         if network is not None:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
         else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 import pytest
 
 from controller.config import Config
@@ -52,8 +54,10 @@ def test_an_exit_lane_full_to_its_entry_blocks_the_movement_that_feeds_it():
     ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _standing(lays["K"], "link_0", 4.0)}
     shares = blocked_shares(kc, lays, ests)
     assert shares["J"].tolist() == [1.0, 0.0, 0.0, 0.0]
-    seen = seen_by_policy(ests["J"], shares["J"])
-    assert seen.block.tolist() == [1.0, 0.0, 0.0, 0.0] and ests["J"].block.tolist() == [0.0] * 4
+    est = replace(ests["J"], queue_pcu=np.full(4, 3.0), flow_pcu_h=np.full(4, 600.0))
+    seen = seen_by_policy(lays["J"], est, shares["J"])
+    assert seen.queue_pcu.tolist() == [0.0, 3.0, 3.0, 3.0] and seen.flow_pcu_h.tolist() == [0.0, 600.0, 600.0, 600.0]
+    assert est.queue_pcu.tolist() == [3.0] * 4  # the estimate kept is not changed
 
 
 @pytest.mark.parametrize(
