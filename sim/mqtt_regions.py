@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ class RegionSpec:
     keyring: Keyring  # the replay's throw-away plan keys (epoch 1)
     realtime_factor: float | None = None  # None: lockstep
     timeout_s: float = 60.0
+    programs: Mapping[str, tuple[str, ...]] | None = None  # the roadsides' programs (ControllerService)
 
 
 def region_main(spec: RegionSpec, conn: Any) -> None:
@@ -86,6 +87,7 @@ def region_main(spec: RegionSpec, conn: Any) -> None:
         region=spec.region,
         owned=spec.owned,
         pump=MqttPump() if spec.realtime_factor is None else None,  # lockstep: run_lockstep serves it
+        programs=spec.programs,
     )
     error = ""
     try:

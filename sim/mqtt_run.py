@@ -154,10 +154,11 @@ class MqttLoop:
         for jid, rc in self.field.roadside.items():
             rc.set_keys(keyring.for_junction(jid))
         if self.regions:
-            self.procs = [
-                RegionProcess(_region_spec(self.broker, cfg, junctions, r, policy, start_s, keyring, realtime_factor))
-                for r in self.regions
-            ]
+            programs = self.field.program_states()  # as in process: a stage its program never shows is refused
+            self.procs = []
+            for r in self.regions:
+                spec = _region_spec(self.broker, cfg, junctions, r, policy, start_s, keyring, realtime_factor)
+                self.procs.append(RegionProcess(replace(spec, programs={j: programs[j] for j in spec.junctions})))
         else:
             self.nodes = [self._node(cfg, junctions, policy, start_s, keyring, metrics, archive)]
 
