@@ -24,9 +24,10 @@ logged once with the reason, kept out of the core (no estimate, no plans: its ro
 on the junction's own program) and listed in `refused` (junction id -> reason). Its feed is
 still validated. So is the feed of `observed` junctions (a region's halo,
 controller/regions.py): estimated, never sent a plan (another instance runs them). Every
-policy needs the roadside's status to act: a served junction that has reported none `roadside.backup_s` after
-the start is named in a warning, once; so is one whose roadside reports an intergreen longer
-than the junction's `max_red_s` (it shows signal states the model has no stage for). The gate's
+policy needs the roadside's status to act: a served junction that has reported none
+`roadside.backup_s` after the start is named in a warning, once; so is one whose roadside
+reports an intergreen longer than the junction's `max_red_s` (it shows signal states the model
+has no stage for). The gate's
 refusals are logged when a junction's reason changes; one refused for the same reason for longer
 than a cycle (its cycle_max_s) without a plan sent is named in a warning, once per spell.
 """
@@ -377,8 +378,8 @@ class ControllerService:
                 continue
             if not known[3] and lay is not None and now_s - known[1] > lay.junction.cycle_max_s:
                 log.warning(
-                    "junction=%s every plan refused by the safety gate for %.0f s (> cycle_max_s %.0f s): "
-                    "it stays on its own program; reason=%s",
+                    "junction=%s no new plan for %.0f s (> cycle_max_s %.0f s): the safety gate refused every "
+                    "one; reason=%s",
                     jid,
                     now_s - known[1],
                     lay.junction.cycle_max_s,

@@ -83,6 +83,6 @@ def test_plans_refused_for_one_reason_longer_than_a_cycle_are_named_once(caplog)
             feed(svc, "J", float(t), phase=1)
             refusals += len(svc.tick(float(t)).refusals)
     info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO and "gate refused" in r.getMessage()]
-    warned = [r.getMessage() for r in caplog.records if "every plan refused" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if "the safety gate refused every one" in r.getMessage()]
     assert refusals >= 3 and len(info) < refusals
     assert len(warned) == 1 and "junction=J" in warned[0] and "max_red_s" in warned[0]
