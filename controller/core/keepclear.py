@@ -11,8 +11,11 @@ Reading (the next light's own loops, never the simulator's truth): a lane of a c
 neighbour is *full to its entry* when its advance loop sits within one vehicle of the lane's
 start (or upstream of it) and has stood (occupancy >= `[estimation] standing_occupancy` with
 no count or a crawl: the estimator's `adv_standing_s`) for `standing_s` at least, while its
-stop-line loop is occupied too. The estimator uses that same reading for "the queue reaches
-the advance loop"; with the loop at the entry it means no room is left to enter.
+stop-line loop is occupied too, *on its own green*: green for `standing_s` past the start-up
+loss. The estimator uses that same reading for "the queue reaches the advance loop"; with the
+loop at the entry it means no room is left to enter, and on green that the lane does not drain
+(a full short lane at its red is the queue its green clears in seconds: acting on that turned
+the upstream light away every cycle and locked the 12 m pair under max-pressure).
 
 Which lanes of the exit edge a movement feeds, the junction model does not say (only the edge,
 `Movement.to_edge`), so the blocked share of a movement is the share, by the arrival flow the
@@ -96,10 +99,15 @@ def _entry_loop(lay: Layout, lane: int, vehicle_spacing_m: float) -> bool:
 
 
 def full_lanes(kc: KeepClear, lay: Layout, est: Estimate) -> np.ndarray:
-    """(lanes,) bool: the junction's lanes whose advance loop has stood for kc.standing_s and whose
-    stop-line loop is occupied (a lane without one counts as occupied)."""
-    ls = est.lanes
-    out: np.ndarray = (ls.adv_standing_s >= kc.standing_s - 1e-9) & (ls.stop_empty_s <= 0.0)
+    """(lanes,) bool: the junction's lanes that stand full on their own green: the advance loop
+    has stood for kc.standing_s past the start-up loss of a green still shown, and the stop-line
+    loop is occupied (a lane without one counts as occupied). A short lane full at its red is
+    a queue its next green clears in seconds; full through its green it is blocked (its turners
+    wait for gaps, or its exit is full) and what enters it stands in the box."""
+    ls, p = est.lanes, lay.params
+    stood = ls.adv_standing_s >= kc.standing_s - 1e-9
+    on_green = ls.green_s >= kc.standing_s + p.startup_lost_s - 1e-9
+    out: np.ndarray = stood & on_green & (ls.stop_empty_s <= 0.0)
     return out & (lay.lane_adv >= 0)
 
 

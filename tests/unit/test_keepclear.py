@@ -39,12 +39,14 @@ def _layouts(adv_pos_m: float = 0.0) -> dict[str, Layout]:
     return {j.id: Layout.build(j) for j in _pair(adv_pos_m)}
 
 
-def _standing(lay: Layout, lane: str, standing_s: float, stop_empty_s: float = 0.0) -> Estimate:
+def _standing(
+    lay: Layout, lane: str, standing_s: float, stop_empty_s: float = 0.0, green_s: float = 10.0
+) -> Estimate:
     est = Estimate.empty(lay, 0.0)
     li = lay.lanes.index(lane)
-    adv, stop = est.lanes.adv_standing_s.copy(), est.lanes.stop_empty_s.copy()
-    adv[li], stop[li] = standing_s, stop_empty_s
-    return replace(est, lanes=replace(est.lanes, adv_standing_s=adv, stop_empty_s=stop))
+    adv, stop, green = est.lanes.adv_standing_s.copy(), est.lanes.stop_empty_s.copy(), est.lanes.green_s.copy()
+    adv[li], stop[li], green[li] = standing_s, stop_empty_s, green_s
+    return replace(est, lanes=replace(est.lanes, adv_standing_s=adv, stop_empty_s=stop, green_s=green))
 
 
 def test_an_exit_lane_full_to_its_entry_blocks_the_movement_that_feeds_it():
@@ -61,12 +63,17 @@ def test_an_exit_lane_full_to_its_entry_blocks_the_movement_that_feeds_it():
 
 
 @pytest.mark.parametrize(
-    "standing_s, stop_empty_s", [(2.0, 0.0), (4.0, 1.0)], ids=["not stood long enough", "stop line empty"]
+    "standing_s, stop_empty_s, green_s",
+    [(2.0, 0.0, 10.0), (4.0, 1.0, 10.0), (30.0, 0.0, 0.0), (30.0, 0.0, 5.0)],
+    ids=["not stood long enough", "stop line empty", "full at its red", "green not yet past the start-up"],
 )
-def test_a_lane_not_seen_full_blocks_nothing(standing_s, stop_empty_s):
+def test_a_lane_not_seen_full_blocks_nothing(standing_s, stop_empty_s, green_s):
     lays = _layouts()
     kc = KeepClear.build(lays, 7.5, 3.0)
-    ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _standing(lays["K"], "link_0", standing_s, stop_empty_s)}
+    ests = {
+        "J": Estimate.empty(lays["J"], 0.0),
+        "K": _standing(lays["K"], "link_0", standing_s, stop_empty_s, green_s),
+    }
     assert blocked_shares(kc, lays, ests) == {}
 
 
@@ -82,8 +89,8 @@ def _reading(det: str, occupied: bool, count: int = 0) -> DetectorReading:
 
 def _run(keep_clear: bool) -> list[int]:
     """40 s: J shows its E/W phase (1) with nothing on E/W, while a queue builds on its north
-    approach; K's north approach (J's north exit) stands full from its entry. The phases J is
-    commanded to."""
+    approach; K's north approach (J's north exit) stands full from its entry through K's green
+    for it. The phases J is commanded to."""
     cfg = Config(estimation=EstimationParams(keep_clear=keep_clear))
     j, k = _pair()
     core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
@@ -94,7 +101,7 @@ def _run(keep_clear: bool) -> list[int]:
         sk = [_reading(f"K_{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
         sk += [_reading("K_N_adv", True), _reading("K_N_stop", True)]
         snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
-        statuses = [SignalStatus(x, float(t), 1, False, float(t), "", 0, "local") for x in ("J", "K")]
+        statuses = [SignalStatus(x, float(t), p, False, float(t), "", 0, "local") for x, p in (("J", 1), ("K", 0))]
         state, result = core.step(state, snaps, statuses, float(t))
         phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
     return phases
