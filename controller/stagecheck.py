@@ -54,5 +54,7 @@ def unshown_stages(j: Intersection, program_states: Sequence[str]) -> tuple[tupl
         why = f"stage {p.index} {p.state!r} is shown by no phase of the roadside's program"
         if greens:
             why += f" (its greens: {', '.join(repr(s) for s in dict.fromkeys(greens))})"
+        else:
+            why += " (it shows no green at all: the light is off or flashing, e.g. SUMO's tls.all-off)"
         out.append((f"phases[{p.index}].state", why))
     return tuple(out)

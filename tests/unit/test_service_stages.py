@@ -38,6 +38,13 @@ def test_a_stage_the_program_never_shows_is_named_by_field():
     assert unshown_stages(j, ()) == () and unshown_stages(j, ("GrG",)) == ()  # no program known: nothing said
 
 
+def test_a_program_that_shows_no_green_is_named_as_off():
+    """SUMO's tls.all-off (or a flashing program): every stage unshown, and the reason says why."""
+    named = unshown_stages(two_phase(), ("OOOO", "oooo"))
+    assert [field for field, _ in named] == ["phases[0].state", "phases[1].state"]
+    assert all("shows no green at all" in why for _, why in named)
+
+
 def feed(svc: ControllerService, jid: str, t: float, phase: int = 0, intergreen: bool = False) -> None:
     dets = {d.id: ({"car": 1}, 0.2, 5.0) for d in svc.junctions[jid].detectors}
     svc.on_detectors(encode_detector_message(jid, t, 1.0, dets))
