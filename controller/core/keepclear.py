@@ -113,14 +113,22 @@ def full_lanes(kc: KeepClear, lay: Layout, est: Estimate) -> np.ndarray:
 
 def blocked_shares(
     kc: KeepClear, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate]
-) -> dict[str, np.ndarray]:
-    """Per junction with a movement whose exit has a watched lane seen full: (movements,) the
-    share of each movement's exit, by the flow measured on its lanes (lanes by count where none
-    is measured), seen full; junctions where none is are left out."""
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per junction touched by a watched lane seen full: (movements,) twice. First the share of
+    each movement's exit, by the flow measured on its lanes (lanes by count where none is
+    measured), seen full; then the PCU held upstream, at the light before, waiting to enter the
+    full lanes a movement drains (that light's queue times the share, spread over the full lanes
+    by their flow and over their movements by lane share). Junctions untouched are left out."""
     full = {}
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def arrays(jid: str) -> tuple[np.ndarray, np.ndarray]:
+        if jid not in out:
+            n = len(layouts[jid].junction.movements)
+            out[jid] = (np.zeros(n), np.zeros(n))
+        return out[jid]
+
     for jid, exits in kc.exits.items():
-        share = None
         for ex in exits:
             if ex.junction not in full:
                 full[ex.junction] = full_lanes(kc, layouts[ex.junction], estimates[ex.junction])
@@ -129,18 +137,21 @@ def blocked_shares(
                 continue
             flow = estimates[ex.junction].lanes.flow_pcu_h[ex.lanes]
             weight = flow if flow.sum() > 0 else np.ones(len(flow))
-            if share is None:
-                share = np.zeros(len(layouts[jid].junction.movements))
-            share[ex.movement] = float(weight[seen].sum() / weight.sum())
-        if share is not None:
-            out[jid] = share
+            share = float(weight[seen].sum() / weight.sum())
+            arrays(jid)[0][ex.movement] = share
+            held_lane = float(estimates[jid].queue_pcu[ex.movement]) * np.where(seen, weight, 0.0) / weight.sum()
+            arrays(ex.junction)[1][:] += layouts[ex.junction].lane_share[:, ex.lanes] @ held_lane
     return out
 
 
-def seen_by_policy(lay: Layout, est: Estimate, blocked: np.ndarray) -> Estimate:
+def seen_by_policy(lay: Layout, est: Estimate, seen: tuple[np.ndarray, np.ndarray]) -> Estimate:
     """The estimate a policy decides on: each movement's queue and arrival flow, and the hidden
-    queue of its lanes, less the share `blocked` (per movement) whose exit is seen full."""
+    queue of its lanes, less the share (`seen[0]`, per movement) whose exit is seen full; and the
+    PCU held upstream behind a full lane it drains (`seen[1]`) added to its queue, as
+    core/spillback.py counts a queue spilled past the advance loop."""
+    blocked, held_pcu = seen
     servable = 1.0 - blocked
     lane_servable = 1.0 - (lay.lane_uses * blocked[:, None]).max(axis=0)
     lanes = replace(est.lanes, hidden_pcu=est.lanes.hidden_pcu * lane_servable)
-    return replace(est, queue_pcu=est.queue_pcu * servable, flow_pcu_h=est.flow_pcu_h * servable, lanes=lanes)
+    queue = est.queue_pcu * servable + held_pcu
+    return replace(est, queue_pcu=queue, flow_pcu_h=est.flow_pcu_h * servable, lanes=lanes)

@@ -220,9 +220,10 @@ class Core:
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
 
-    def _exits_full(self, updated: Mapping[str, JunctionState]) -> dict[str, np.ndarray]:
-        """[estimation] keep_clear: per junction with an exit seen full, the share of each
-        movement's exit seen full (core/keepclear.py); {} with the key off."""
+    def _exits_full(self, updated: Mapping[str, JunctionState]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """[estimation] keep_clear: per junction touched by an exit seen full, the share of each
+        movement's exit seen full and the PCU held upstream of what it drains
+        (core/keepclear.py); {} with the key off."""
         if self.keep_clear is None:
             return {}
         return keepclear.blocked_shares(self.keep_clear, self.layouts, {j: js.estimate for j, js in updated.items()})
@@ -235,12 +236,12 @@ class Core:
         network: NetworkView | None,
         now_s: float,
         log: _TickLog,
-        blocked: np.ndarray | None = None,
+        blocked: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
-        share of each movement's exit seen full (keep_clear), which the policy sees as not servable."""
+        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear)."""
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
             log.stale.append(jid)

@@ -54,12 +54,15 @@ def test_an_exit_lane_full_to_its_entry_blocks_the_movement_that_feeds_it():
     kc = KeepClear.build(lays, 7.5, 3.0)
     assert [(e.movement, e.junction) for e in kc.exits["J"]] == [(0, "K")] and "K" not in kc.exits
     ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _standing(lays["K"], "link_0", 4.0)}
+    ests["J"] = replace(ests["J"], queue_pcu=np.full(4, 3.0), flow_pcu_h=np.full(4, 600.0))
     shares = blocked_shares(kc, lays, ests)
-    assert shares["J"].tolist() == [1.0, 0.0, 0.0, 0.0]
-    est = replace(ests["J"], queue_pcu=np.full(4, 3.0), flow_pcu_h=np.full(4, 600.0))
-    seen = seen_by_policy(lays["J"], est, shares["J"])
+    assert shares["J"][0].tolist() == [1.0, 0.0, 0.0, 0.0] and shares["J"][1].tolist() == [0.0] * 4
+    # J's 3 PCU waiting to enter the full lane are held behind K's north movement, which drains it
+    assert shares["K"][0].tolist() == [0.0] * 4 and shares["K"][1].tolist() == [3.0, 0.0, 0.0, 0.0]
+    seen = seen_by_policy(lays["J"], ests["J"], shares["J"])
     assert seen.queue_pcu.tolist() == [0.0, 3.0, 3.0, 3.0] and seen.flow_pcu_h.tolist() == [0.0, 600.0, 600.0, 600.0]
-    assert est.queue_pcu.tolist() == [3.0] * 4  # the estimate kept is not changed
+    assert ests["J"].queue_pcu.tolist() == [3.0] * 4  # the estimate kept is not changed
+    assert seen_by_policy(lays["K"], ests["K"], shares["K"]).queue_pcu.tolist() == [3.0, 0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize(
