@@ -79,6 +79,9 @@ class Observer(Protocol):
     def tick_done(self, state: CoreState, result: TickResult, now_s: float, duration_s: float) -> None:
         """After a tick at service time now_s that took duration_s of wall-clock time."""
 
+    def junctions_refused(self, refused: Mapping[str, str]) -> None:
+        """At construction: the junctions refused for the whole run (junction id -> reason)."""
+
 
 class Recorder(Protocol):
     """Where valid field messages and sent plans are archived (controller/adapters/archive.py).
@@ -167,6 +170,8 @@ class ControllerService:
         self.cfg = cfg
         # refused: junction id -> why (a stage its roadside's program never shows, or the policy's reason)
         self.core, self.refused = _served_core(self.junctions, policy, cfg, programs or {})
+        if metrics is not None:
+            metrics.junctions_refused(self.refused)  # mode `refused`, with the reason, for the whole run
         self.state = self.core.initial_state(start_s)
         self.rejected: Counter[str] = Counter()
         self.received = 0

@@ -82,7 +82,10 @@ FEED_REJECT_REASONS = (
     "forbidden_mode",
 )
 MESSAGE_KINDS = ("detectors", "status")
-MODES = JUNCTION_MODES
+# The mode gauge's values: junction_mode's, and `refused`, a junction the service refused at start
+# (controller/service.py: a stage its program never shows, or the policy cannot serve it), which
+# stays on its own program for the whole run (junctions_refused).
+MODES = (*JUNCTION_MODES, "refused")
 # Tick durations of a 20-junction city are milliseconds; a tick near its 1 s period is an alarm.
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
@@ -142,6 +145,8 @@ _G_FAULTY, _G_QUEUE, _G_DELAY, _G_MEASURED, _G_FIXED, _G_GAIN, _G_TGAIN, _G_SAT,
         "speed",
     )
 )
+# The junction gauges a junction refused at start has no figure for (NaN): its estimates, not its counts.
+_NOT_ESTIMATED = (_G_QUEUE, _G_DELAY, _G_MEASURED, _G_FIXED, _G_GAIN, _G_TGAIN, _G_SAT, _G_SPEED)
 THROUGHPUT_BY_CLASS = (
     "junction_throughput_vehicles_per_second",
     "Vehicles over the stop lines per second of service time, by class.",
@@ -506,7 +511,14 @@ class ServiceMetrics:
         """Per junction: traffic, gains, cycle, mode."""
         J = ["junction"]
         self.mode = gauge(
-            "junction_mode", "1 for the junction's current mode (adaptive, fallback, manual).", ["junction", "mode"]
+            "junction_mode",
+            "1 for the junction's current mode (adaptive, fallback, manual, fixed, refused).",
+            ["junction", "mode"],
+        )
+        self.refused_info = gauge(
+            "junction_refused_info",
+            "1 for a junction refused at start, labelled with the reason; it stays on its own program for the run.",
+            ["junction", "reason"],
         )
         self.fallbacks = counter("junction_fallbacks", "Changes from adaptive or manual control to fallback.", J)
         self.harm_switches = counter(
@@ -577,6 +589,22 @@ class ServiceMetrics:
             j.modes["fallback"].set(1.0)
 
     # -- the service's observer ---------------------------------------------------------------
+    def junctions_refused(self, refused: Mapping[str, str]) -> None:
+        """At start, the junctions the service refused (junction id -> reason, ControllerService.
+        refused): mode `refused` for the run (the core never ticks them, so nothing sets it again)
+        and the reason on tsc_junction_refused_info. Their estimates (queue, delays, gains,
+        saturation, speed) read NaN, not estimated; their counts (faulty loops, throughput by
+        class) stay 0, so that sums over junctions stay defined. A junction not exported here (a
+        region's halo) is skipped."""
+        for jid, why in refused.items():
+            j = self._j.get(jid)
+            if j is None:
+                continue
+            self._set_mode(j, "refused", 0)
+            self.refused_info.labels(junction=jid, reason=why).set(1.0)
+            for k in _NOT_ESTIMATED:
+                j.gauges[k] = math.nan
+
     def message_received(self, kind: str, count: int = 1) -> None:
         """`count` field messages of `kind` arrived (an in-process frame stands for one per junction)."""
         child = self._received.get(kind)

@@ -51,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CFG = Config()
 ALLOWED_LABELS = {"junction", "class", "reason", "kind", "mode", "le"}
 GAUGE_UNITS = ("_pcu", "_seconds", "_ratio", "_per_second")
-UNITLESS_GAUGES = {"tsc_detectors_faulty", "tsc_junction_mode"}  # a count of loops; an enumeration
+# a count of loops; an enumeration; an info series (1, the reason a junction was refused at start as a label)
+UNITLESS_GAUGES = {"tsc_detectors_faulty", "tsc_junction_mode", "tsc_junction_refused_info"}
 
 
 def junctions(*ids: str) -> dict:
@@ -220,21 +221,55 @@ def test_an_override_in_force_is_manual_whatever_the_roadside_says(stale, report
 def test_mode_gauge_and_fallback_count():
     m, reg, js = exporter()
     modes = lambda: {k: value(reg, "tsc_junction_mode", junction="J", mode=k) for k in MODES}  # noqa: E731
-    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0}  # before the first tick
+    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0, "refused": 0}  # before the first tick
     m.tick_done(core_state(js, 1.0, J={"stale": True}), TickResult(), 1.0, 0.001)
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 0  # starting in fallback is no fallback
     m.tick_done(core_state(js, 2.0, J={"status": status("J", 2.0, 0)}), TickResult(), 2.0, 0.001)
-    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0}
+    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0, "refused": 0}
     m.tick_done(core_state(js, 3.0, J={"status": status("J", 3.0, 0), "stale": True}), TickResult(), 3.0, 0.001)
-    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0}
+    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0, "refused": 0}
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
     # An operator's override (TickResult.manual, filled by core/override.apply): the roadside
     # still says "adaptive" (it runs our plans), the gauge says manual.
     m.tick_done(core_state(js, 4.0, J={"status": status("J", 4.0, 0)}), TickResult(manual=("J",)), 4.0, 0.001)
-    assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1, "fixed": 0}
+    assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1, "fixed": 0, "refused": 0}
     m.tick_done(core_state(js, 5.0, J={"status": status("J", 5.0, 0)}), TickResult(), 5.0, 0.001)
-    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0}
+    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0, "refused": 0}
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
+
+
+def test_a_junction_refused_at_start_is_mode_refused_with_its_reason_through_the_service():
+    """The service refuses J2 at start (its roadside's program shows no green: controller/
+    stagecheck.py) and tells the exporter: J2 reads mode refused = 1 and every other mode 0, for
+    the whole run, its reason on tsc_junction_refused_info; its estimates read NaN (not
+    estimated), its counts 0; J1 is served as usual."""
+    reg = CollectorRegistry()
+    js = junctions("J1", "J2")
+    m = ServiceMetrics(reg, js, CFG)
+    svc = ControllerService(
+        js, CFG, "webster", publish=lambda cmd, payload: None, metrics=m, programs={"J2": ("OOOO",)}
+    )
+    why = svc.refused["J2"]
+    assert set(svc.refused) == {"J2"} and "phases[0].state" in why
+    modes = lambda jid: {k: value(reg, "tsc_junction_mode", junction=jid, mode=k) for k in MODES}  # noqa: E731
+    for t in (1.0, 2.0, 3.0):
+        svc.advance_clock(t)
+        svc.on_detectors(
+            encode_detector_message("J1", t, 1.0, {d.id: ({"car": 1}, 0.2, 5.0) for d in js["J1"].detectors})
+        )
+        svc.on_status(encode_status(status("J1", t, 0)))
+        svc.tick(t)
+        assert modes("J2") == {k: float(k == "refused") for k in MODES}
+    assert modes("J1") == {k: float(k == "adaptive") for k in MODES}
+    assert value(reg, "tsc_junction_refused_info", junction="J2", reason=why) == 1
+    infos = [s for f in reg.collect() if f.name == "tsc_junction_refused_info" for s in f.samples]
+    assert [s.labels["junction"] for s in infos] == ["J2"]  # one series per refused junction, none for J1
+    assert np.isnan(value(reg, "tsc_junction_queue_pcu", junction="J2"))
+    assert np.isnan(value(reg, "tsc_junction_delay_gain_ratio", junction="J2"))
+    assert value(reg, "tsc_junction_queue_pcu", junction="J1") == 0.0
+    assert value(reg, "tsc_detectors_faulty", junction="J2") == 0.0
+    assert value(reg, "tsc_junction_throughput_vehicles_per_second", junction="J2", **{"class": "car"}) == 0.0
+    assert value(reg, "tsc_junction_fallbacks_total", junction="J2") == 0
 
 
 def test_do_no_harm_mode_switches_and_gains_come_from_the_core():

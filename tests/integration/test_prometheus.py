@@ -9,6 +9,11 @@ variable's own label_values query finds), is queried through Prometheus's HTTP A
 returns nothing (or only NaN) fails the test, naming the dashboard and the panel. The throughput
 gains are the exception: below the fixed plans' capacity they are NaN by definition ("n/a",
 docs/metrics.md), so for them the series must exist, not be finite.
+
+The run's junction files are the city's with one edited by hand (J11's stage 0, as in
+tests/integration/test_stage_check_sim.py): the service refuses J11 at start, so the run also
+shows a refused junction through Prometheus (mode `refused`, its reason on
+tsc_junction_refused_info, the health board's count and table).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 # Gauges that are NaN by definition while the fixed-time plans serve the whole demand.
 MAY_BE_NAN = ("tsc_network_throughput_gain_ratio", "tsc_junction_throughput_gain_ratio")
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "10m", "__interval_ms": "15000"}
+REFUSED = "J11"  # its stage 0 edited so that no phase of its program shows it: refused at start
+EDITED = ("rrrrGGGGgrrrrGGGGg", "rrrrGGGGrrrrrGGGGr")  # J11's stage 0: its permitted lefts taken out
 
 skip_without_mosquitto()
 if not os.access(PROMETHEUS, os.X_OK):
@@ -128,6 +135,12 @@ def scraped_run(prometheus, tmp_path_factory):
     config = work / "config.toml"
     # The bundled config, with a Webster period short enough for plans to change in 600 s.
     config.write_text(tomli_w.dumps({"webster": {"period_s": 60.0}, "metrics": {"update_s": 2.0}}))
+    inter = work / "intersections"
+    shutil.copytree(CITY_JUNCTIONS, inter)
+    edited = inter / f"{REFUSED}.toml"
+    text = edited.read_text()
+    assert text.count(f'state = "{EDITED[0]}"') == 1
+    edited.write_text(text.replace(f'state = "{EDITED[0]}"', f'state = "{EDITED[1]}"'))
     out, log, stdout = work / "out", work / "simulate.log", work / "simulate.stdout"
     cmd = simulate_command(
         CITY,
@@ -137,7 +150,7 @@ def scraped_run(prometheus, tmp_path_factory):
         sumo_args=("--end", str(END_S)),
         options=(
             "--intersections",
-            str(CITY_JUNCTIONS),
+            str(inter),
             "--via-mqtt",
             "--metrics-port",
             str(metrics_port),
@@ -164,7 +177,7 @@ def scraped_run(prometheus, tmp_path_factory):
 
         wait_for("prometheus scraped the end of the run", final_scraped, 30, proc, log)
         time.sleep(2.5)  # a couple more scrapes of the final state
-        yield {"base": base, "summary": summary, "stdout": stdout, "run_s": run_s, "proc": proc}
+        yield {"base": base, "summary": summary, "stdout": stdout, "log": log, "run_s": run_s, "proc": proc}
     finally:
         proc.terminate()
         try:
@@ -266,3 +279,21 @@ def test_gains_are_estimated_not_constant_and_match_the_run_report(scraped_run):
     assert scraped_run["run_s"] < END_S / 3
     stdout = scraped_run["stdout"].read_text()
     assert "delay gain" in stdout and "webster" in stdout.splitlines()[-1], stdout
+
+
+def test_a_junction_refused_at_start_is_seen_through_prometheus(scraped_run):
+    """J11, refused at start (named in the log), reads mode refused = 1 and the other modes 0
+    through Prometheus, the log's reason on tsc_junction_refused_info; it is the only one."""
+    base = scraped_run["base"]
+
+    def query(expr: str) -> list[dict]:
+        return api(base, "/api/v1/query", query=expr)["result"]
+
+    modes = {r["metric"]["mode"]: float(r["value"][1]) for r in query(f'tsc_junction_mode{{junction="{REFUSED}"}}')}
+    assert modes == {"adaptive": 0, "fallback": 0, "manual": 0, "fixed": 0, "refused": 1}
+    assert float(query('sum(tsc_junction_mode{mode="refused"})')[0]["value"][1]) == 1
+    (info,) = query("tsc_junction_refused_info")
+    assert info["metric"]["junction"] == REFUSED and float(info["value"][1]) == 1
+    why = info["metric"]["reason"]
+    assert f"{REFUSED}.toml: phases[0].state" in why and EDITED[1] in why
+    assert f"junction={REFUSED} cannot be served: {why}: it stays on its own program" in scraped_run["log"].read_text()

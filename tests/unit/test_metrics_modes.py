@@ -52,3 +52,24 @@ def test_mode_gauges_follow_every_tick(ticks: list[tuple[bool, str | None, str |
         }
         assert value(reg, "tsc_junction_fallbacks_total", junction="J") == fallbacks
     assert value(reg, "tsc_junction_harm_switches_total", junction="J") == seen
+
+
+@settings(max_examples=30, deadline=None)
+@given(ticks=st.lists(TICK, min_size=1, max_size=8))
+def test_a_junction_refused_at_start_stays_refused_whatever_the_others_do(
+    ticks: list[tuple[bool, str | None, str | None, bool, int]],
+) -> None:
+    """R is refused at start (ServiceMetrics.junctions_refused, as the service reports it): the core
+    never ticks it, so its gauges read refused = 1 and the other modes 0 all run long, while J's
+    follow its inputs; R never counts a fallback."""
+    m, reg, js = exporter("J", "R")
+    m.junctions_refused({"R": "<R>: phases[0].state: shown by no phase of the roadside's program"})
+    served = {"J": js["J"]}
+    for t, (stale, roadside, _harm, manual, _more) in enumerate(ticks):
+        fields = {"stale": stale, "status": status("J", float(t), 0, mode=roadside) if roadside else None}
+        m.tick_done(core_state(served, float(t), J=fields), TickResult(manual=("J",) if manual else ()), float(t), 1e-3)
+        mode = junction_mode(stale, roadside, manual=manual)
+        for jid, want in (("R", "refused"), ("J", mode)):
+            got = {k: value(reg, "tsc_junction_mode", junction=jid, mode=k) for k in MODES}
+            assert got == {k: float(k == want) for k in MODES}, jid
+    assert value(reg, "tsc_junction_fallbacks_total", junction="R") == 0
