@@ -471,6 +471,7 @@ class ServiceNode:
             "unrouted": self.unrouted,
             "ticks": self.ticks,
             "reconnects": max(0, self.client.connects - 1),
+            "refused": dict(self.service.refused),
             "tick_p50_ms": round(1000 * statistics.median(ticks), 2) if ticks else None,
             "tick_p99_ms": round(1000 * percentile(ticks, 99), 2) if ticks else None,
         }

@@ -392,12 +392,14 @@ class MqttLoop:
 
     def summary(self) -> dict:
         devices = list(self.devices.values())
+        controller = merged_stats(self._stats())
         return {
+            "refused": controller.get("refused", {}),  # as in process: junctions named at start, with the reason
             "transport": {
                 "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
                 "realtime_factor": None if self.lockstep else self.clock.factor,
                 "broker": f"{self.broker.host}:{self.broker.port}",
-                "controller": merged_stats(self._stats()),
+                "controller": controller,
                 "regions": {p.region: p.final for p in self.procs},
                 "field": {
                     "plans_received": self.plans_received,
@@ -461,6 +463,7 @@ def merged_stats(stats: list[dict]) -> dict:
         return stats[0]
     out: dict = {k: sum(s[k] for s in stats) for k in ("received", "plans_sent", "unrouted", "reconnects")}
     out["rejected"] = dict(sum((Counter(s["rejected"]) for s in stats), Counter()))
+    out["refused"] = {j: why for s in stats for j, why in s.get("refused", {}).items()}
     out["ticks"] = min(s["ticks"] for s in stats)
     for k in ("tick_p50_ms", "tick_p99_ms"):
         values = [s[k] for s in stats if s[k] is not None]

@@ -39,3 +39,19 @@ def test_a_junction_with_a_stage_its_program_never_shows_is_named_and_the_run_go
     control = summary["junction_control"]
     assert "J11" not in control and len(control) == 19
     assert sum(c["plans"] for c in control.values()) > 0
+
+
+def test_via_mqtt_the_summary_names_the_refused_junction_too(tmp_path: Path) -> None:
+    """The via-MQTT replay's summary.json carries the same `refused` as the in-process run."""
+    inter = tmp_path / "intersections"
+    import_network(CITY / "city.net.xml", inter, Config(), [CITY / "city.add.xml"])
+    j11 = inter / "J11.toml"
+    j11.write_text(j11.read_text().replace(f'{{ state = "{EDITED[0]}"', f'{{ state = "{EDITED[1]}"'))
+    out = tmp_path / "run"
+    options = ("--intersections", str(inter), "--via-mqtt")
+    cmd = simulate_command(CITY / "city.sumocfg", out, "adaptive", options=options, sumo_args=("--end", "60"))
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["refused"]) == ["J11"] and "phases[0].state" in summary["refused"]["J11"]
+    assert summary["transport"]["controller"]["refused"] == summary["refused"]
