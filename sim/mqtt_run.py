@@ -406,7 +406,7 @@ class MqttLoop:
                     "plans_unreadable": self.plans_bad,
                     "reconnects": sum(max(0, c.connects - 1) for c in devices),
                 },
-            }
+            },
         }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-
 import pytest
 
 from controller.config import Config
@@ -39,9 +38,7 @@ def _layouts(adv_pos_m: float = 0.0) -> dict[str, Layout]:
     return {j.id: Layout.build(j) for j in _pair(adv_pos_m)}
 
 
-def _standing(
-    lay: Layout, lane: str, standing_s: float, stop_empty_s: float = 0.0, green_s: float = 10.0
-) -> Estimate:
+def _standing(lay: Layout, lane: str, standing_s: float, stop_empty_s: float = 0.0, green_s: float = 10.0) -> Estimate:
     est = Estimate.empty(lay, 0.0)
     li = lay.lanes.index(lane)
     adv, stop, green = est.lanes.adv_standing_s.copy(), est.lanes.stop_empty_s.copy(), est.lanes.green_s.copy()
@@ -73,10 +70,7 @@ def test_an_exit_lane_full_to_its_entry_blocks_the_movement_that_feeds_it():
 def test_a_lane_not_seen_full_blocks_nothing(standing_s, stop_empty_s, green_s):
     lays = _layouts()
     kc = KeepClear.build(lays, 7.5, 3.0)
-    ests = {
-        "J": Estimate.empty(lays["J"], 0.0),
-        "K": _standing(lays["K"], "link_0", standing_s, stop_empty_s, green_s),
-    }
+    ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _standing(lays["K"], "link_0", standing_s, stop_empty_s, green_s)}
     assert blocked_shares(kc, lays, ests) == {}
 
 
