@@ -482,8 +482,8 @@ class ControllerService:
 
 def _reason_key(reason: str) -> str:
     """A refusal's reason without its figures: "movement W_R would wait 320.0 s > max_red_s 150.0"
-    and the same at 621.0 s are one reason."""
-    return re.sub(r"\d+(\.\d+)?", "#", reason)
+    and the same at 621.0 s are one reason; digits within a name (W_R2, J11) are kept."""
+    return re.sub(r"(?<![\w.])\d+(\.\d+)?", "#", reason)
 
 
 def _check_topic(body_junction: str, topic_junction: str | None) -> None:

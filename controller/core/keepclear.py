@@ -23,10 +23,11 @@ next light measures on them, of its exit edge's lanes seen full. For its decisio
 policy sees that share of the movement's queue and arrival flow as not servable now (its queue,
 flow and the queue spilled upstream of its advance loops scaled by 1 - share; on a lane shared
 by several movements, by the most blocked one's): a stage whose movements all enter full lanes
-gains nothing (max-pressure, schedule, scats; webster times from its counts and is unaffected).
-The queue spilled back beyond the full lane's advance loop (core/spillback.py) already draws the
-next light's green to the movement that drains it. The maximum red is the gate's, untouched: a
-blocked movement is still served by its deadline.
+gains nothing (max-pressure, schedule, scats; webster times from its counts, and only its
+reading of the queue spilled upstream, `upstream_queue_pcu`, is scaled). The queue held at the
+light before, waiting to enter a lane seen full, is added to the movement that drains that lane
+(as core/spillback.py counts a queue spilled past the advance loop). The maximum red is the
+gate's, untouched: a blocked movement is still served by its deadline.
 
 Example: a 15 m link whose left-turn lane (one of its three lanes, 30 % of the flow measured on
 the link) is full: every movement at the upstream light that feeds the link is seen 30 % blocked;

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from controller.config import Config
 from sim.netimport import import_network
+from tests.live_fixtures import skip_without_mosquitto
 from tests.scenarios import ROOT, simulate_command
 
 CITY = ROOT / "sim" / "scenarios" / "city"
@@ -43,6 +44,7 @@ def test_a_junction_with_a_stage_its_program_never_shows_is_named_and_the_run_go
 
 def test_via_mqtt_the_summary_names_the_refused_junction_too(tmp_path: Path) -> None:
     """The via-MQTT replay's summary.json carries the same `refused` as the in-process run."""
+    skip_without_mosquitto()
     inter = tmp_path / "intersections"
     import_network(CITY / "city.net.xml", inter, Config(), [CITY / "city.add.xml"])
     j11 = inter / "J11.toml"

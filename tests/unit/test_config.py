@@ -65,6 +65,24 @@ def test_bad_config_names_file_and_field(tmp_path, text, field):
     assert str(err.value).startswith(str(p))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[estimation]\nkeep_clear = "yes"\n',
+        "[harm]\nmeasured_spill = 1\n",
+        "[harm]\nprogram_timeline = 1\n",
+        "[estimation]\noff_is_permitted = 1\n",
+    ],
+)
+def test_a_switch_is_refused_for_its_type_not_as_an_unknown_key(tmp_path, text):
+    """The rows above pass for an unknown key too (same field): these keys exist and want a bool."""
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert "unknown key" not in str(err.value)
+
+
 @pytest.mark.parametrize("value", ["1.0", "0.2"])
 def test_a_removed_key_loads_with_a_warning_naming_file_and_key(tmp_path, caplog, value):
     """service.tick_s was removed (the service decides every DECISION_PERIOD_S, the 1 Hz feed's

@@ -11,7 +11,7 @@ from controller.config import Config
 from controller.core.messages import encode_detector_message, encode_status
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from controller.service import ControllerService
+from controller.service import ControllerService, _reason_key
 from controller.stagecheck import shown_stage, unshown_stages
 from tests.junction_fixtures import two_phase, two_phase_raw
 
@@ -93,3 +93,10 @@ def test_plans_refused_for_one_reason_longer_than_a_cycle_are_named_once(caplog)
     warned = [r.getMessage() for r in caplog.records if "the safety gate refused every one" in r.getMessage()]
     assert refusals >= 3 and len(info) < refusals
     assert len(warned) == 1 and "junction=J" in warned[0] and "max_red_s" in warned[0]
+
+
+def test_a_reason_keeps_the_digits_of_a_name_and_drops_its_figures():
+    """W_R2 and W_R3 are two reasons; the same movement at another wait is one."""
+    assert _reason_key("movement W_R2 waits 3.0 s") != _reason_key("movement W_R3 waits 3.0 s")
+    waits = [f"movement W_R2 waits {w} s > max_red_s 150.0" for w in ("3.0", "41.5")]
+    assert _reason_key(waits[0]) == _reason_key(waits[1])
