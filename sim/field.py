@@ -21,6 +21,7 @@ import numpy as np
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.messages import DetectorMessageFormat, encode_body, status_body
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
+from controller.stagecheck import shown_stage
 from sim.roadside import RoadsideController
 
 # the feed's vehicle class of each SUMO vClass a loop can see (anything else counts as a car)
@@ -266,14 +267,7 @@ class SumoField:
         state = self._tl_state(jid)
         cache = self._local_map[jid]
         if state not in cache:
-            greens = frozenset(i for i, c in enumerate(state) if c in GREEN)
-            match = None
-            if "y" not in state and "Y" not in state:
-                for p in self.junctions[jid].phases:
-                    if p.green_links() == greens:
-                        match = p.index
-                        break
-            cache[state] = match
+            cache[state] = shown_stage(self.junctions[jid], state)  # the rule the start-up stage check applies
         return cache[state]
 
     def actuate(self, t_s: float) -> list[bytes]:
