@@ -93,6 +93,7 @@ class DetectorConfig:
     stop_loop_before_split: bool = False  # sim/loops.py: stop-line loop of a lane shorter than a loop moved upstream
     turn_back_is_fringe: bool = False  # sim/loops.py: a lane fed only by a U-turn is a network entry
     coupled_by_min_green: bool = False  # sim/netneighbours.py: a road holding less than a min green sends couples
+    pair_one_program: bool = False  # sim/netneighbours.py, core/pairs.py: a short-link pair decided as one
 
 
 @dataclass(frozen=True)

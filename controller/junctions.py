@@ -101,6 +101,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         upstream=f.strs("upstream", []),
         downstream=f.strs("downstream", []),
         coupled=f.strs("coupled", []),
+        paired=f.strs("paired", []),
         source=path,
         clearance_s=_clearances(f, n_links),
         program_timeline=_timeline(f, len(phases)),

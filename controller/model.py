@@ -148,6 +148,9 @@ class Intersection:
     # traffic lights joined to this one by a road shorter than one vehicle (sim/netneighbours.py):
     # a queue at one's stop line stands inside the other; they may not be imported
     coupled: tuple[str, ...] = ()
+    # with [detectors] pair_one_program: the light joined to this one by a link shorter than what
+    # one minimum green sends, whose program runs the same timeline (controller/core/pairs.py)
+    paired: tuple[str, ...] = ()
     source: str = ""  # the file it was loaded from, for error messages
     # the program's intergreen matrix where shorter than yellow_s + all_red_s: (from link, to
     # link, seconds from the end of the first's green to the start of the second's); see

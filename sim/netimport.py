@@ -34,7 +34,7 @@ import sumolib
 import tomli_w
 
 from controller.config import Config
-from controller.core import shadow
+from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
 from controller.model import Intersection
@@ -105,7 +105,21 @@ def junction_tables(
         d.vehicle_spacing_m, cfg.timing.min_green_s, cfg.saturation.through_pcu_h_lane, d.coupled_by_min_green
     )
     netneighbours.add_coupled(tables, nodes_of, tls_of_node, link_m)
+    if d.pair_one_program:
+        pair_m = netneighbours.coupling_length_m(
+            d.vehicle_spacing_m, cfg.timing.min_green_s, cfg.saturation.through_pcu_h_lane, True
+        )
+        netneighbours.add_paired(tables, nodes_of, tls_of_node, pair_m, _one_timeline)
     return tables, skipped
+
+
+def _one_timeline(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """The two junction tables' programs run one timeline (controller/core/pairs.py stage_map)."""
+    try:
+        ja, jb = parse_intersection(a, a["id"]), parse_intersection(b, b["id"])
+    except JunctionError:
+        return False
+    return pairs.stage_map(ja, jb) is not None
 
 
 def _cycle_min_s(

@@ -17,10 +17,17 @@ a lane at saturation ([saturation] through_pcu_h_lane): 26.25 m with the default
 (coupling_length_m). Timed apart, the second light may be red through the whole of the first's
 green, and the queue that green sends stands back inside the first junction, as in the case
 above; the city's own programs run such a pair as one (a common cycle, fixed offsets).
+
+With [detectors] pair_one_program (`paired`): two lights joined by such a road (26.25 m with the
+defaults, whatever coupled_by_min_green says), each with no other light that close, whose
+programs run one timeline (controller/core/pairs.py stage_map: the same cycle, every stage green
+from the same second to the same second at both). The core then decides the pair once, the
+follower on the leader's stages. A pair whose programs do not line up is left as it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sumolib
@@ -101,3 +108,34 @@ def add_coupled(
                     pairs |= {(t["id"], other), (other, t["id"])}
     for t in tables:
         t["coupled"] = sorted(b for a, b in pairs if a == t["id"])
+
+
+def add_paired(
+    tables: list[dict[str, Any]],
+    nodes_of: dict[str, set[sumolib.net.node.Node]],
+    tls_of_node: dict[str, str],
+    link_m: float,
+    one_timeline: Callable[[dict[str, Any], dict[str, Any]], bool],
+) -> None:
+    """Set `paired` (after `coupled`) of the junction tables joined, either way, by an edge shorter
+    than `link_m` to exactly one other imported light, and it to them alone, when
+    `one_timeline(a, b)` (module doc); the other tables are left without it."""
+    by_id = {t["id"]: t for t in tables}
+    near: dict[str, set[str]] = {tid: set() for tid in by_id}
+    for t in tables:
+        for n in nodes_of[t["id"]]:
+            for e in n.getIncoming():
+                other = tls_of_node.get(e.getFromNode().getID())
+                if other in by_id and other != t["id"] and min(ln.getLength() for ln in e.getLanes()) < link_m:
+                    near[t["id"]].add(other)
+                    near[other].add(t["id"])
+    for tid, t in by_id.items():
+        (other,) = near[tid] if len(near[tid]) == 1 else (None,)
+        if other is None or near[other] != {tid} or not one_timeline(t, by_id[other]):
+            continue
+        rebuilt = {k: v for k, v in t.items()}
+        t.clear()
+        for k, v in rebuilt.items():
+            t[k] = v
+            if k == "coupled":
+                t["paired"] = [other]

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from controller.core import estimation, feedarrays, harm, keepclear, netestimate, netshadow, shadow
+from controller.core import estimation, feedarrays, harm, keepclear, netestimate, netshadow, pairs, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -159,6 +159,10 @@ class Core:
             if est_p.keep_clear
             else None
         )
+        # lights on one short link decided as one program (core/pairs.py): leaders decide first
+        self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
+        self._order = sorted(self.layouts, key=lambda jid: jid in self.pairs)
+        self._followers = {p.leader: p.follower for p in self.pairs.values()}
 
     def initial_state(self, now_s: float) -> CoreState:
         return CoreState(
@@ -194,10 +198,13 @@ class Core:
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
         blocked = self._exits_full(updated)
+        wishes: dict[str, Wish | None] = {}  # the pair leaders' wishes this tick
         out_states = {
-            jid: self._junction(jid, lay, updated[jid], network, now_s, log, blocked.get(jid))
-            for jid, lay in self.layouts.items()
+            jid: self._junction(jid, self.layouts[jid], updated, network, now_s, log, blocked.get(jid), wishes)
+            for jid in self._order
         }
+        if self.pairs:
+            out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
 
     def _coordinate(
@@ -232,16 +239,20 @@ class Core:
         self,
         jid: str,
         lay: Layout,
-        js: JunctionState,
+        updated: Mapping[str, JunctionState],
         network: NetworkView | None,
         now_s: float,
         log: _TickLog,
         blocked: tuple[np.ndarray, np.ndarray] | None = None,
+        wishes: dict[str, Wish | None] | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
-        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear)."""
+        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear).
+        `wishes`: the pair leaders' wishes this tick; a follower's is its leader's (core/pairs.py),
+        and a pair light is withdrawn with its partner in fixed mode."""
+        js = updated[jid]
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
             log.stale.append(jid)
@@ -258,11 +269,33 @@ class Core:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
         if pstate is not js.policy_state or js.stale or hs is not js.harm:  # one copy for the mode and the policy
             js = _evolve(js, policy_state=pstate, stale=False, harm=hs)
-        if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
+        wish = self._pair_wish(jid, wish, wishes)
+        if (js.harm is not None and js.harm.mode == "fixed") or self._partner_fixed(jid, updated):
             log.fixed.append(jid)
             return self._withdraw(js, now_s, log.commands)
         outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
         return self._send(jid, js, outcome, now_s, log)
+
+    def _pair_wish(self, jid: str, wish: Wish | None, wishes: dict[str, Wish | None] | None) -> Wish | None:
+        """A pair follower's wish: its leader's this tick (None when the leader did not decide);
+        a leader's is recorded for its follower (core/pairs.py)."""
+        if not self.pairs or wishes is None:
+            return wish
+        pair = self.pairs.get(jid)
+        if pair is None:
+            wishes[jid] = wish
+            return wish
+        return pairs.follow(wishes.get(pair.leader), pair)
+
+    def _partner_fixed(self, jid: str, updated: Mapping[str, JunctionState]) -> bool:
+        """A pair light whose partner is in fixed mode (as of this tick's observation): both run
+        the city's program, which runs them as one (core/pairs.py)."""
+        if not self.pairs:
+            return False
+        pair = self.pairs.get(jid)
+        partner = pair.leader if pair is not None else self._followers.get(jid)
+        hs = updated[partner].harm if partner is not None else None
+        return hs is not None and hs.mode == "fixed"
 
     def _gate(
         self,

@@ -42,6 +42,7 @@ def test_project_config_loads():
         ('[metrics]\nstagger = "yes"\n', "metrics.stagger"),
         ("[roadside]\nkeep_off_through_intergreen = 1\n", "roadside.keep_off_through_intergreen"),
         ("[detectors]\ncoupled_by_min_green = 1\n", "detectors.coupled_by_min_green"),
+        ('[detectors]\npair_one_program = "yes"\n', "detectors.pair_one_program"),
         ('[timing]\nprogram_clearances = "yes"\n', "timing.program_clearances"),
         ("[estimation]\noff_is_permitted = 1\n", "estimation.off_is_permitted"),
         ('[estimation]\nkeep_clear = "yes"\n', "estimation.keep_clear"),

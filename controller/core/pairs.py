@@ -1,0 +1,95 @@
+"""Two lights on one short link decided as one program (`Intersection.paired`, docs/import.md).
+
+Contract. A pair is two junctions that name each other, and no other light, in `paired` (the
+import's, with [detectors] pair_one_program: joined by a link shorter than what one minimum green
+sends, sim/netneighbours.py) and whose base programs run one timeline (`stage_map`): the same
+number of stages, the same cycle, and each stage of one green from the same second to the same
+second as a stage of the other, in the programs' own order. Timed apart, the link's lanes (one or
+two vehicles each) fill and the turners waiting inside both junctions lock them (BENCHMARKS.md,
+issue 9, G session 14); the city runs such a pair as one program, and so does the core: the
+lower id leads, its policy's wish is the pair's decision, and `follow` maps it onto the
+follower's stages (same order on the common timeline, same greens, same hold). The gate checks
+each light's wish on its own, with its own limits.
+
+Example: A's stages 38 / 6 / 37 s and B's 38 / 6 / 37 s, both from offset 0 with 3 s yellows:
+stage_map(A, B) = (0, 1, 2), and A's PhaseWish(1, 6.0) is B's PhaseWish(1, 6.0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from controller.model import CycleWish, Intersection, PhaseWish, Wish
+
+TIMELINE_TOLERANCE_S = 0.5  # half the roadside's one-second resolution
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A follower light run on its leader's decisions: the leader's stage k is the follower's
+    `stage_map[k]`; `offset_shift_s`: the follower's base offset less the leader's."""
+
+    leader: str
+    follower: str
+    stage_map: tuple[int, ...]
+    offset_shift_s: float
+
+
+def _starts_s(j: Intersection) -> list[float]:
+    """When each stage's green begins in the base program's cycle (s, from the cycle's 0)."""
+    n, t, out = len(j.phases), j.base_offset_s, []
+    for k, p in enumerate(j.phases):
+        out.append(t % j.base_cycle_s())
+        t += p.base_green_s + j.intergreen_s(k, (k + 1) % n)
+    return out
+
+
+def _circular_gap_s(a_s: float, b_s: float, cycle_s: float) -> float:
+    d = (a_s - b_s) % cycle_s
+    return min(d, cycle_s - d)
+
+
+def stage_map(a: Intersection, b: Intersection, tol_s: float = TIMELINE_TOLERANCE_S) -> tuple[int, ...] | None:
+    """b's stage for each of a's stages when the two base programs run one timeline (module doc),
+    else None. A program that does not run its stages in index order (program_timeline) has no
+    common timeline here."""
+    n = len(a.phases)
+    if n < 2 or n != len(b.phases) or a.program_timeline or b.program_timeline:
+        return None
+    cycle_s = a.base_cycle_s()
+    if abs(cycle_s - b.base_cycle_s()) > tol_s:
+        return None
+    sa, sb = _starts_s(a), _starts_s(b)
+    for r in range(n):
+        m = tuple((k + r) % n for k in range(n))
+        if all(
+            abs(a.phases[k].base_green_s - b.phases[m[k]].base_green_s) <= tol_s
+            and _circular_gap_s(sa[k], sb[m[k]], cycle_s) <= tol_s
+            for k in range(n)
+        ):
+            return m
+    return None
+
+
+def find(junctions: Mapping[str, Intersection]) -> dict[str, Pair]:
+    """The pairs among `junctions` (module doc), by follower id."""
+    out: dict[str, Pair] = {}
+    for jid, j in junctions.items():
+        other = junctions.get(j.paired[0]) if len(j.paired) == 1 else None
+        if other is None or other.paired != (jid,) or jid < other.id:
+            continue
+        m = stage_map(other, j)
+        if m is not None:
+            out[jid] = Pair(other.id, jid, m, j.base_offset_s - other.base_offset_s)
+    return out
+
+
+def follow(wish: Wish | None, pair: Pair) -> Wish | None:
+    """The leader's wish as the follower's (module doc); None stays None."""
+    if isinstance(wish, PhaseWish):
+        return PhaseWish(pair.stage_map[wish.phase], wish.hold_s)
+    if isinstance(wish, CycleWish):
+        order = tuple(pair.stage_map[k] for k in wish.phase_order)
+        return CycleWish(order, wish.greens_s, wish.offset_s + pair.offset_shift_s)
+    return None

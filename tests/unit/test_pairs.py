@@ -1,0 +1,132 @@
+"""Two lights on one short link decided as one program (controller/core/pairs.py, [detectors]
+pair_one_program): the import pairs them only where their programs run one timeline; the core
+sends the follower its leader's plan on the same stages; an unaligned pair is left alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from controller.config import Config, load_config
+from controller.core.estimation import Layout
+from controller.core.pairs import find, follow, stage_map
+from controller.core.step import Core
+from controller.junctions import load_intersections, parse_intersection
+from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish, SignalStatus, Snapshot
+from sim.netimport import import_network
+from tests.junction_fixtures import two_phase_raw
+from tests.unit.test_netimport_coupled import _pair_net
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = load_config(ROOT / "config.toml")
+ON = replace(SHIPPED, detectors=replace(SHIPPED.detectors, pair_one_program=True))
+
+
+def _junction(jid: str, greens_s: tuple[float, float] = (30.0, 25.0), paired: tuple[str, ...] = ()) -> Intersection:
+    raw = two_phase_raw()
+    raw["id"] = jid
+    for p, g in zip(raw["phases"], greens_s):
+        p["base_green_s"] = g
+    for d in raw["detectors"]:
+        d["id"] = f"{jid}_{d['id']}"
+    raw["paired"] = list(paired)
+    return parse_intersection(raw, f"{jid}.toml")
+
+
+def test_programs_on_one_timeline_map_stage_to_stage():
+    a, b = _junction("A"), _junction("B")
+    assert stage_map(a, b) == (0, 1)
+    # B lists its stages the other way round, from its offset: A's stage 0 (0-30 s of 65 s) is
+    # B's stage 1, A's stage 1 (35-60 s) B's stage 0
+    raw = two_phase_raw()
+    raw["id"], raw["base_offset_s"], raw["phases"] = "B", 35.0, raw["phases"][::-1]
+    assert stage_map(a, parse_intersection(raw, "B.toml")) == (1, 0)
+    assert stage_map(a, _junction("B", (35.0, 20.0))) is None  # same cycle, other switch times
+    assert stage_map(a, _junction("B", (30.0, 30.0))) is None  # another cycle
+
+
+def test_a_pair_is_two_lights_naming_each_other_on_one_timeline():
+    js = {"A": _junction("A", paired=("B",)), "B": _junction("B", paired=("A",))}
+    (pair,) = find(js).values()
+    assert (pair.leader, pair.follower, pair.stage_map) == ("A", "B", (0, 1))
+    assert follow(PhaseWish(1, 4.0), pair) == PhaseWish(1, 4.0)
+    assert follow(CycleWish((0, 1), (20.0, 30.0)), pair) == CycleWish((0, 1), (20.0, 30.0), 0.0)
+    assert follow(None, pair) is None
+    unaligned = {"A": js["A"], "B": _junction("B", (35.0, 20.0), paired=("A",))}
+    assert find(unaligned) == {}
+    one_sided = {"A": js["A"], "B": _junction("B")}
+    assert find(one_sided) == {}
+
+
+class _Stub:
+    """A policy timing each light from its own id: A (20, 30) s, B (40, 15) s; or acyclic, A
+    phase 1 and B phase 0."""
+
+    name = "stub"
+    runs_own_program = False
+    uses_network = False
+    coordinate_period_s = None
+
+    def __init__(self, acyclic: bool) -> None:
+        self.acyclic = acyclic
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return ""
+
+    def init(self, layout: Layout, now_s: float) -> None:
+        return None
+
+    def decide(self, state, layout, est, signal, now_s, network=None):  # noqa: ANN001, ANN201
+        jid = layout.junction.id
+        if self.acyclic:
+            return state, PhaseWish(1 if jid == "A" else 0, 1.0)
+        return state, CycleWish((0, 1), (20.0, 30.0) if jid == "A" else (40.0, 15.0))
+
+
+def _commands(b: Intersection, acyclic: bool) -> dict[str, list]:
+    """Ten ticks of the stub over A (paired with B) and `b`: the new commands per light."""
+    cfg = Config()
+    a = _junction("A", paired=("B",))
+    core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(acyclic), cfg)  # type: ignore[arg-type]
+    state, out = core.initial_state(0.0), {"A": [], "B": []}
+    for t in range(1, 11):
+        snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
+        statuses = [SignalStatus(x, float(t), 0, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        for c in result.commands:
+            out[c.junction].append(c)
+    return out
+
+
+def test_the_follower_runs_its_leaders_cycle_and_switch_times():
+    out = _commands(_junction("B", paired=("A",)), acyclic=False)
+    plans = {x: {(c.phase_order, c.greens_s, c.cycle_s) for c in cs if isinstance(c, CyclePlan)} for x, cs in out.items()}
+    assert plans["B"] == plans["A"] == {((0, 1), (20.0, 30.0), 60.0)}
+
+
+def test_the_follower_shows_its_leaders_stage():
+    out = _commands(_junction("B", paired=("A",)), acyclic=True)
+    assert {c.phase for c in out["B"] if isinstance(c, PhaseCommand)} == {c.phase for c in out["A"]} == {1}
+
+
+@pytest.mark.parametrize("acyclic", [False, True])
+def test_an_unaligned_pair_is_timed_light_by_light(acyclic):
+    out = _commands(_junction("B", (35.0, 20.0), paired=("A",)), acyclic)
+    if acyclic:
+        assert {c.phase for c in out["B"]} == {0}  # its own wish
+    else:
+        assert {c.greens_s for c in out["B"]} == {(40.0, 15.0)}
+
+
+@pytest.mark.parametrize(("link_m", "paired"), [(15.0, True), (40.0, False)])
+def test_the_import_pairs_lights_a_min_green_queue_apart_only_with_the_key(tmp_path, link_m, paired):
+    assert not SHIPPED.detectors.pair_one_program  # shipped off
+    for cfg, want, name in ((SHIPPED, False, "off"), (ON, paired, "on")):
+        (tmp_path / name).mkdir()
+        import_network(_pair_net(tmp_path / name, link_m), tmp_path / name / "j", cfg)
+        js = load_intersections(tmp_path / name / "j")
+        assert stage_map(js["A"], js["B"]) is not None  # netconvert gives both the same program
+        assert js["A"].paired == (("B",) if want else ())
+        assert js["B"].paired == (("A",) if want else ())
