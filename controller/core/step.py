@@ -435,6 +435,8 @@ class Core:
             jid: js.harm or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s)
             for jid, js in state.junctions.items()
         }
+        if not self.guarded:
+            return self._replays_only(states, estimates, statuses, now_s)
         out = harm.observe_all(
             self.shadow_net,
             [states[jid] for jid in self.layouts],
@@ -445,6 +447,32 @@ class Core:
             self._replay_cache,
         )
         return dict(zip(self.layouts, out))
+
+    def _replays_only(
+        self,
+        states: Mapping[str, harm.HarmState],
+        estimates: Mapping[str, Estimate],
+        statuses: Mapping[str, SignalStatus | None],
+        now_s: float,
+    ) -> dict[str, harm.HarmState]:
+        """The city's own program (the `fixed` policy: not guarded): the replays advanced as
+        harm.observe_all advances them, both sides (under `fixed` the fixed side is the check of
+        the junction model's program against the one the roadside runs: agreement, and a gain of
+        the plan over itself of 0 when they match; docs/harm.md). What observe_all adds for a
+        verdict (each side's queue and spill charges, the measured hidden queue) is not computed:
+        no verdict is taken (neither harm.decide nor network_verdict runs unguarded); a swap to a
+        guarded policy computes it at its first tick."""
+        order = list(self.layouts)
+        replays = netshadow.advance_all(
+            self.shadow_net,
+            [states[jid].replay for jid in order],
+            [estimates[jid] for jid in order],
+            [statuses[jid] for jid in order],
+            now_s,
+            self.harm.window_s,
+            self._replay_cache,
+        )
+        return {jid: _with_replay(states[jid], r) for jid, r in zip(order, replays)}
 
     def _network_guard(
         self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
@@ -541,6 +569,15 @@ def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
     fields = new.__dict__
     fields.update(js.__dict__)
     fields.update(changes)
+    return new
+
+
+def _with_replay(hs: harm.HarmState, replay: shadow.Replay) -> harm.HarmState:
+    """dataclasses.replace(hs, replay=replay) without its per-call field introspection (HarmState
+    has no __post_init__ and no init=False field): once per junction per tick under `fixed`."""
+    new: harm.HarmState = object.__new__(harm.HarmState)
+    new.__dict__.update(hs.__dict__)
+    new.__dict__["replay"] = replay
     return new
 
 
