@@ -9,7 +9,10 @@ two vehicles each) fill and the turners waiting inside both junctions lock them 
 issue 9, G session 14); the city runs such a pair as one program, and so does the core: the
 lower id leads, its policy's wish is the pair's decision, and `follow` maps it onto the
 follower's stages (same order on the common timeline, same greens, same hold). The gate checks
-each light's wish on its own, with its own limits.
+each light's wish on its own, with its own limits. When do no harm sends either light to the
+city's program, both are sent their base programs as one cycle plan (`base_wish`) at the same
+tick, which keeps them on one timeline; withdrawn, each roadside would hand back to its program at
+its own next due green, and the two programs would run apart.
 
 Example: A's stages 38 / 6 / 37 s and B's 38 / 6 / 37 s, both from offset 0 with 3 s yellows:
 stage_map(A, B) = (0, 1, 2), and A's PhaseWish(1, 6.0) is B's PhaseWish(1, 6.0).
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from controller.model import CycleWish, Intersection, PhaseWish, Wish
+from controller.model import Command, CyclePlan, CycleWish, Intersection, PhaseWish, Wish
 
 TIMELINE_TOLERANCE_S = 0.5  # half the roadside's one-second resolution
 
@@ -93,3 +96,20 @@ def follow(wish: Wish | None, pair: Pair) -> Wish | None:
         order = tuple(pair.stage_map[k] for k in wish.phase_order)
         return CycleWish(order, wish.greens_s, wish.offset_s + pair.offset_shift_s)
     return None
+
+
+def base_wish(j: Intersection) -> CycleWish:
+    """The junction's base program (the city's, in index order) as a cycle wish: what a pair runs
+    when do no harm sends either light to the city's program. Sent to both lights at one tick it
+    keeps them on one timeline, where each roadside handing back to its own program would not."""
+    return CycleWish(tuple(range(len(j.phases))), tuple(p.base_green_s for p in j.phases), j.base_offset_s)
+
+
+def in_force(wish: Wish | None, command: Command | None) -> bool:
+    """The cycle wish is the cycle plan in force (same order and greens, to the millisecond)."""
+    return (
+        isinstance(wish, CycleWish)
+        and isinstance(command, CyclePlan)
+        and tuple(wish.phase_order) == command.phase_order
+        and all(abs(a - b) < 1e-3 for a, b in zip(wish.greens_s, command.greens_s))
+    )

@@ -198,7 +198,7 @@ class Core:
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
         blocked = self._exits_full(updated)
-        wishes: dict[str, Wish | None] = {}  # the pair leaders' wishes this tick
+        wishes: dict[str, tuple[Wish | None, bool]] = {}  # the pair leaders' wishes this tick, fixed or not
         out_states = {
             jid: self._junction(jid, self.layouts[jid], updated, network, now_s, log, blocked.get(jid), wishes)
             for jid in self._order
@@ -244,14 +244,14 @@ class Core:
         now_s: float,
         log: _TickLog,
         blocked: tuple[np.ndarray, np.ndarray] | None = None,
-        wishes: dict[str, Wish | None] | None = None,
+        wishes: dict[str, tuple[Wish | None, bool]] | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
         share of each movement's exit seen full and the PCU held behind what it drains (keep_clear).
-        `wishes`: the pair leaders' wishes this tick; a follower's is its leader's (core/pairs.py),
-        and a pair light is withdrawn with its partner in fixed mode."""
+        `wishes`: the pair leaders' wishes this tick; a follower's is its leader's, and a pair
+        with a light in fixed mode runs its base programs as one plan (_pair_wish)."""
         js = updated[jid]
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
@@ -269,33 +269,46 @@ class Core:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
         if pstate is not js.policy_state or js.stale or hs is not js.harm:  # one copy for the mode and the policy
             js = _evolve(js, policy_state=pstate, stale=False, harm=hs)
-        wish = self._pair_wish(jid, wish, wishes)
-        if (js.harm is not None and js.harm.mode == "fixed") or self._partner_fixed(jid, updated):
+        fixed = js.harm is not None and js.harm.mode == "fixed"
+        if self.pairs and wishes is not None and (jid in self.pairs or jid in self._followers):
+            wish, fixed = self._pair_wish(jid, js, wish, fixed, updated, wishes)
+            if fixed:
+                log.fixed.append(jid)
+        elif fixed:  # the policy's wish is not sent
             log.fixed.append(jid)
             return self._withdraw(js, now_s, log.commands)
         outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
         return self._send(jid, js, outcome, now_s, log)
 
-    def _pair_wish(self, jid: str, wish: Wish | None, wishes: dict[str, Wish | None] | None) -> Wish | None:
-        """A pair follower's wish: its leader's this tick (None when the leader did not decide);
-        a leader's is recorded for its follower (core/pairs.py)."""
-        if not self.pairs or wishes is None:
-            return wish
+    def _pair_wish(
+        self,
+        jid: str,
+        js: JunctionState,
+        wish: Wish | None,
+        fixed: bool,
+        updated: Mapping[str, JunctionState],
+        wishes: dict[str, tuple[Wish | None, bool]],
+    ) -> tuple[Wish | None, bool]:
+        """A pair light's wish, and whether the pair is on the city's program (core/pairs.py): a
+        leader's is its policy's, recorded for its follower, a follower's its leader's. When
+        either light is in fixed mode both are sent their base programs as one cycle plan (no
+        withdrawal: each roadside would hand back to its program at its own time, and the two
+        programs would run apart); None when that plan is already in force."""
         pair = self.pairs.get(jid)
-        if pair is None:
-            wishes[jid] = wish
-            return wish
-        return pairs.follow(wishes.get(pair.leader), pair)
-
-    def _partner_fixed(self, jid: str, updated: Mapping[str, JunctionState]) -> bool:
-        """A pair light whose partner is in fixed mode (as of this tick's observation): both run
-        the city's program, which runs them as one (core/pairs.py)."""
-        if not self.pairs:
-            return False
-        pair = self.pairs.get(jid)
-        partner = pair.leader if pair is not None else self._followers.get(jid)
-        hs = updated[partner].harm if partner is not None else None
-        return hs is not None and hs.mode == "fixed"
+        if pair is None:  # the leader: its follower's mode as of this tick's observation
+            hs = updated[self._followers[jid]].harm
+            fixed = fixed or (hs is not None and hs.mode == "fixed")
+            out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
+            wishes[jid] = (out, fixed)
+        else:
+            leader_wish, leader_fixed = wishes.get(pair.leader, (None, False))
+            if fixed and not leader_fixed:
+                leader_wish = pairs.base_wish(self.layouts[pair.leader].junction)
+            fixed = fixed or leader_fixed
+            out = pairs.follow(leader_wish, pair)
+        if fixed and pairs.in_force(out, js.command):
+            out = None
+        return out, fixed
 
     def _gate(
         self,

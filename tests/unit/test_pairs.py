@@ -85,13 +85,17 @@ class _Stub:
         return state, CycleWish((0, 1), (20.0, 30.0) if jid == "A" else (40.0, 15.0))
 
 
-def _commands(b: Intersection, acyclic: bool) -> dict[str, list]:
-    """Ten ticks of the stub over A (paired with B) and `b`: the new commands per light."""
+def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dict[str, list]:
+    """Ten ticks of the stub over A (paired with B) and `b`: the new commands per light. From
+    `fixed_from_s` on, B is in do no harm's fixed mode."""
     cfg = Config()
     a = _junction("A", paired=("B",))
     core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(acyclic), cfg)  # type: ignore[arg-type]
     state, out = core.initial_state(0.0), {"A": [], "B": []}
     for t in range(1, 11):
+        if t >= fixed_from_s:
+            js = state.junctions["B"]
+            state = replace(state, junctions={**state.junctions, "B": replace(js, harm=replace(js.harm, mode="fixed"))})
         snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
         statuses = [SignalStatus(x, float(t), 0, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
         state, result = core.step(state, snaps, statuses, float(t))
@@ -130,3 +134,12 @@ def test_the_import_pairs_lights_a_min_green_queue_apart_only_with_the_key(tmp_p
         assert stage_map(js["A"], js["B"]) is not None  # netconvert gives both the same program
         assert js["A"].paired == (("B",) if want else ())
         assert js["B"].paired == (("A",) if want else ())
+
+
+@pytest.mark.parametrize("acyclic", [False, True])
+def test_a_pair_with_a_light_in_fixed_mode_runs_its_base_programs_as_one_plan(acyclic):
+    out = _commands(_junction("B", paired=("A",)), acyclic, fixed_from_s=6.0)
+    for x in ("A", "B"):
+        last = out[x][-1]
+        assert isinstance(last, CyclePlan) and (last.phase_order, last.greens_s) == ((0, 1), (30.0, 25.0)), x
+        assert last.valid_from_s == 6.0, x  # both at the same tick, sent once
