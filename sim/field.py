@@ -191,9 +191,10 @@ class SumoField:
             # with none, occupancy is 0 and speed -1 (checked on every loop and step of the
             # bundled city, 1,800 s), so those two are asked only of loops that had a vehicle
             # (one compiled call per loop per step: libsumo has no vector getter over loops, and its
-            # subscriptions cost more inside the step than they save; BENCHMARKS.md, issue 12)
+            # subscriptions cost more inside the step than they save; BENCHMARKS.md, issue 12); the
+            # getter mapped over the ids (the iteration in C) and the loops with vehicles kept
             getter, occ_of, speed_of, dids = self._ids_getter, self._occ_getter, self._speed_getter, self._loop_dids
-            hits = [(i, ids) for i, did in enumerate(dids) if (ids := getter(did))]
+            hits = [(i, ids) for i, ids in enumerate(map(getter, dids)) if ids]
             for i, _ids in hits:
                 did = dids[i]
                 occ[i], speed[i] = occ_of(did), speed_of(did)
