@@ -49,3 +49,35 @@ def test_the_fixed_policys_replays_are_the_guarded_pass_replays_without_the_char
                 assert a.mode == b.mode == "policy"
                 assert b.charge is not None and b.measured_hidden_pcu is not None  # the guarded pass
                 assert a.charge is None and a.measured_hidden_pcu is None  # nothing computed for a verdict
+
+
+def _report_under_fixed(shift_s: float) -> tuple[dict, tuple]:
+    """Core.report and Core.network after 300 s of the fixed policy at five junctions in a ring, each
+    roadside showing its model's base program as the replay's fixed side reads it (phase_at of the
+    second two ticks back), shifted by `shift_s`."""
+    cfg = Config()
+    js = _chained(_junctions())
+    core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, make_policy("fixed", cfg), cfg)
+    rng = random.Random(11)
+    state = core.initial_state(0.0)
+    for t in range(1, 301):
+        snaps = [_snapshot(rng, j, float(t)) for j in js.values()]
+        statuses = []
+        for jid in js:
+            p = core.programs[jid].phase_at(float(t) - 2.0 + shift_s)
+            statuses.append(SignalStatus(jid, float(t), max(p, 0), p < 0, 0.0, "", 0, "local"))
+        state, _ = core.step(state, snaps, statuses, float(t))
+    return core.report(state), core.network(state)
+
+
+def test_under_the_fixed_policy_the_plan_over_itself_gains_exactly_nothing() -> None:
+    """What the run report says under `fixed` (docs/metrics.md): where the roadside runs the model's
+    program, both replays are the same floats, the gain is 0 and the agreement 1, per junction and
+    for the network; a roadside one second off its model's program shows a gain (the model's check)."""
+    reports, (net, fixed_mode) = _report_under_fixed(0.0)
+    assert fixed_mode == 0 and len(reports) == 5
+    for r in reports.values():
+        assert r.delay_fixed_s == r.delay_controlled_s and r.delay_gain == 0.0 and r.agreement == 1.0
+    assert net.delay_fixed_s == net.delay_controlled_s and net.demand_pcu_h > 0
+    shifted, _ = _report_under_fixed(1.0)
+    assert any(r.agreement < 1.0 and r.delay_gain != 0.0 for r in shifted.values())
