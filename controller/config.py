@@ -108,7 +108,7 @@ class RoadsideConfig:
     backup_s: float = 30.0
     plan_ttl_s: float = 20.0
     refresh_s: float = 5.0
-    keep_off_through_intergreen: bool = False  # sim/roadside.py: a link off ('o'/'O') in both stages stays off
+    keep_off_through_intergreen: bool = True  # sim/roadside.py: a link off ('o'/'O') in both stages stays off
 
 
 @dataclass(frozen=True)

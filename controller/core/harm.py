@@ -107,7 +107,7 @@ class HarmParams:
     measured_spill: bool = False
     # the fixed side runs the junction's program_timeline (the city's program with its own
     # transitions, as the roadside reports it) where the junction file has one; false: the base program
-    program_timeline: bool = False
+    program_timeline: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -65,16 +65,10 @@ MAX_WORSE_THAN_FIXED = 0.02  # issue 9: adaptive's mean delay at most 2 % above 
 # Networks where adaptive misses that today: network -> (adaptive, fixed) s/veh as measured (600 s,
 # SUMO 1.28); the guard there is that the ratio does not grow by more than MAX_WORSE_THAN_FIXED.
 KNOWN_MISSES: dict[str, tuple[float, float]] = {
-    # SUMO's own real-world junctions, unseen until session 13 (BENCHMARKS.md "SUMO's RiLSA examples"):
-    # candidates: the program's longest all-red on every change ([timing] program_clearances off)
-    # and, on both, a left turn the city keeps on 'o' (yield) through its all-reds, which the
-    # roadside shows red there. Counting 'o' as served ([estimation] off_is_permitted, off) does
-    # not help: adaptive 66.5 (example 3) and 33.5 (example 4) with it (BENCHMARKS.md, O session 14).
-    # Keeping that turn 'o' through the roadside's intergreens ([roadside] keep_off_through_intergreen,
-    # off: schedule loses on example 3) gives adaptive 61.3 (example 3) and 25.6 (example 4) here
-    # (BENCHMARKS.md, K session 14)
-    "sumo/RiLSA_example3": (62.1, 60.4),
-    "sumo/RiLSA_example4": (30.9, 27.1),
+    # None since session 17. SUMO's RiLSA examples 3 and 4 (unseen until session 13) were listed
+    # here at (62.1, 60.4) and (30.9, 27.1): a left turn the city keeps on 'o' (yield) through its
+    # all-reds, which the roadside showed red. With [roadside] keep_off_through_intergreen on they
+    # read 61.3 vs 60.4 (1.014x) and 25.6 vs 27.1 (0.94x) here (BENCHMARKS.md, H and lead session 17).
 }
 
 

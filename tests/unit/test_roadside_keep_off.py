@@ -72,5 +72,7 @@ def test_the_key_loads_from_config_toml_and_reaches_the_roadside(tmp_path):
     p.write_text("[roadside]\nkeep_off_through_intergreen = true\n")
     assert load_config(p).roadside.keep_off_through_intergreen
     root = Path(__file__).resolve().parents[2]
-    assert not load_config(root / "config.toml").roadside.keep_off_through_intergreen  # shipped off
-    assert not load_config(None).roadside.keep_off_through_intergreen  # and off by default
+    assert load_config(root / "config.toml").roadside.keep_off_through_intergreen  # shipped on (session 17)
+    assert load_config(None).roadside.keep_off_through_intergreen  # and on by default
+    p.write_text("[roadside]\nkeep_off_through_intergreen = false\n")
+    assert not load_config(p).roadside.keep_off_through_intergreen
