@@ -133,7 +133,7 @@ def add_paired(
         (other,) = near[tid] if len(near[tid]) == 1 else (None,)
         if other is None or near[other] != {tid} or not one_timeline(t, by_id[other]):
             continue
-        rebuilt = {k: v for k, v in t.items()}
+        rebuilt = dict(t)
         t.clear()
         for k, v in rebuilt.items():
             t[k] = v

@@ -78,7 +78,7 @@ class _Stub:
     def init(self, layout: Layout, now_s: float) -> None:
         return None
 
-    def decide(self, state, layout, est, signal, now_s, network=None):  # noqa: ANN001, ANN201
+    def decide(self, state, layout, est, signal, now_s, network=None):
         jid = layout.junction.id
         if self.acyclic:
             return state, PhaseWish(1 if jid == "A" else 0, 1.0)
@@ -106,7 +106,9 @@ def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dic
 
 def test_the_follower_runs_its_leaders_cycle_and_switch_times():
     out = _commands(_junction("B", paired=("A",)), acyclic=False)
-    plans = {x: {(c.phase_order, c.greens_s, c.cycle_s) for c in cs if isinstance(c, CyclePlan)} for x, cs in out.items()}
+    plans = {
+        x: {(c.phase_order, c.greens_s, c.cycle_s) for c in cs if isinstance(c, CyclePlan)} for x, cs in out.items()
+    }
     assert plans["B"] == plans["A"] == {((0, 1), (20.0, 30.0), 60.0)}
 
 
