@@ -10,9 +10,12 @@ issue 9, G session 14); the city runs such a pair as one program, and so does th
 lower id leads, its policy's wish is the pair's decision, and `follow` maps it onto the
 follower's stages (same order on the common timeline, same greens, same hold). The gate checks
 each light's wish on its own, with its own limits. When do no harm sends either light to the
-city's program, both are sent their base programs as one cycle plan (`base_wish`) at the same
-tick, which keeps them on one timeline; withdrawn, each roadside would hand back to its program at
-its own next due green, and the two programs would run apart.
+city's program, each is sent its own base program as a cycle plan (`base_wish`) at the same tick
+(the roadside runs a cycle plan from the phase in force, so the two keep one timeline only as far
+as they already stood on one); withdrawn, each roadside would hand back to its program at its own
+next due green, and the two programs would run apart. If the gate refuses that plan, the light is
+withdrawn as any light in fixed mode. A follower whose leader decided nothing (its feed stale)
+takes its own policy's wish.
 
 Example: A's stages 38 / 6 / 37 s and B's 38 / 6 / 37 s, both from offset 0 with 3 s yellows:
 stage_map(A, B) = (0, 1, 2), and A's PhaseWish(1, 6.0) is B's PhaseWish(1, 6.0).

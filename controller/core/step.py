@@ -274,6 +274,13 @@ class Core:
             wish, fixed = self._pair_wish(jid, js, wish, fixed, updated, wishes)
             if fixed:
                 log.fixed.append(jid)
+                if wish is not None:  # the base program not yet in force: the gate's verdict on it
+                    outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
+                    if outcome is None or outcome.command is None:  # refused: control handed back
+                        if outcome is not None:
+                            log.refusals.append(Refusal(jid, outcome.refused))
+                        return self._withdraw(js, now_s, log.commands)
+                    return self._send(jid, js, outcome, now_s, log)
         elif fixed:  # the policy's wish is not sent
             log.fixed.append(jid)
             return self._withdraw(js, now_s, log.commands)
@@ -300,12 +307,12 @@ class Core:
             fixed = fixed or (hs is not None and hs.mode == "fixed")
             out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
             wishes[jid] = (out, fixed)
-        else:
-            leader_wish, leader_fixed = wishes.get(pair.leader, (None, False))
-            if fixed and not leader_fixed:
-                leader_wish = pairs.base_wish(self.layouts[pair.leader].junction)
+        elif pair.leader in wishes:  # in fixed mode each light its own base program (its gate clips nothing)
+            leader_wish, leader_fixed = wishes[pair.leader]
             fixed = fixed or leader_fixed
-            out = pairs.follow(leader_wish, pair)
+            out = pairs.base_wish(self.layouts[jid].junction) if fixed else pairs.follow(leader_wish, pair)
+        else:  # the leader decided nothing this tick (its feed stale): the light's own wish
+            out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
         if fixed and pairs.in_force(out, js.command):
             out = None
         return out, fixed

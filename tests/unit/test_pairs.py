@@ -145,3 +145,30 @@ def test_a_pair_with_a_light_in_fixed_mode_runs_its_base_programs_as_one_plan(ac
         last = out[x][-1]
         assert isinstance(last, CyclePlan) and (last.phase_order, last.greens_s) == ((0, 1), (30.0, 25.0)), x
         assert last.valid_from_s == 6.0, x  # both at the same tick, sent once
+
+
+def test_in_fixed_mode_each_light_runs_its_own_base_program():
+    """Both lights go to their base programs as cycle plans, each its own (B's greens differ from
+    A's within the timeline's tolerance: A's, clipped by B's gate, would never match B's plan in
+    force, and a new plan would go out every tick)."""
+    out = _commands(_junction("B", (30.4, 24.6), paired=("A",)), acyclic=True, fixed_from_s=3.0)
+    plans_b = [c for c in out["B"] if isinstance(c, CyclePlan)]
+    assert plans_b and {c.greens_s for c in plans_b} == {(30.4, 24.6)}
+    assert {c.greens_s for c in out["A"] if isinstance(c, CyclePlan)} == {(30.0, 25.0)}
+    assert len({c.plan_id for c in plans_b}) == 1  # one plan, refreshed, not a new one each tick
+
+
+def test_a_follower_whose_leader_has_no_feed_follows_its_own_policy():
+    """A's feed stops after the first tick: once it is stale A decides nothing, and B takes its own
+    policy's wish (phase 0) instead of holding A's last one (phase 1) until a maximum forces it."""
+    cfg = Config()
+    a, b = _junction("A", paired=("B",)), _junction("B", paired=("A",))
+    core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(True), cfg)  # type: ignore[arg-type]
+    state, phases_b = core.initial_state(0.0), []
+    for t in range(1, 16):
+        snaps = [Snapshot(x, float(t), 1.0, ()) for x in (("A", "B") if t == 1 else ("B",))]
+        statuses = [SignalStatus(x, float(t), 0, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        phases_b += [(t, c.phase) for c in result.commands if c.junction == "B" and isinstance(c, PhaseCommand)]
+    assert phases_b[0][1] == 1  # A's wish while A has a feed
+    assert any(p == 0 for t, p in phases_b if t > 1 + cfg.service.feed_stale_s)
