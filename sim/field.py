@@ -86,7 +86,7 @@ class SumoField:
         backup_s: float,
         status_every_s: float = 10.0,
         *,
-        keep_off_through_intergreen: bool = False,  # config.toml [roadside]: sim/roadside.py
+        keep_off_through_intergreen: bool = True,  # config.toml [roadside]: sim/roadside.py (its default)
     ) -> None:
         self.api = api
         self.junctions = dict(junctions)

@@ -63,7 +63,7 @@ class RoadsideController:
         *,
         max_skew_s: float = DEFAULT_MAX_SKEW_S,
         max_validity_s: float = DEFAULT_MAX_VALIDITY_S,
-        keep_off_through_intergreen: bool = False,
+        keep_off_through_intergreen: bool = True,  # config.toml [roadside] keep_off_through_intergreen
     ) -> None:
         self.j = junction
         self.keep_off_through_intergreen = keep_off_through_intergreen  # config.toml [roadside]
