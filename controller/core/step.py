@@ -251,7 +251,7 @@ class Core:
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
         share of each movement's exit seen full and the PCU held behind what it drains (keep_clear).
         `wishes`: the pair leaders' wishes this tick; a follower's is its leader's, and a pair
-        with a light in fixed mode runs its base programs as one plan (_pair_wish)."""
+        with a light in fixed mode runs its base programs as cycle plans (_pair_wish)."""
         js = updated[jid]
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
@@ -297,10 +297,11 @@ class Core:
         wishes: dict[str, tuple[Wish | None, bool]],
     ) -> tuple[Wish | None, bool]:
         """A pair light's wish, and whether the pair is on the city's program (core/pairs.py): a
-        leader's is its policy's, recorded for its follower, a follower's its leader's. When
-        either light is in fixed mode both are sent their base programs as one cycle plan (no
-        withdrawal: each roadside would hand back to its program at its own time, and the two
-        programs would run apart); None when that plan is already in force."""
+        leader's is its policy's, recorded for its follower, a follower's its leader's (its own when
+        the leader decided nothing this tick). When either light is in fixed mode each is sent its
+        own base program as a cycle plan at the same tick (no withdrawal: each roadside would hand
+        back to its program at its own time, and the two programs would run apart); None when that
+        plan is already in force."""
         pair = self.pairs.get(jid)
         if pair is None:  # the leader: its follower's mode as of this tick's observation
             hs = updated[self._followers[jid]].harm
