@@ -188,6 +188,12 @@ class HarmState:
 _HARM_FIELDS = frozenset(f.name for f in fields(HarmState))
 
 
+def with_replay(state: HarmState, replay: shadow.Replay) -> HarmState:
+    """The state with its replays advanced and nothing else changed: under the fixed policy, where
+    no verdict is taken (step.Core._replays_only), once per junction per tick."""
+    return _evolve(state, replay=replay)
+
+
 def _evolve(state: HarmState, **changes: object) -> HarmState:
     """dataclasses.replace(state, **changes) without its per-call field introspection (HarmState
     has no __post_init__ and no init=False field, so a copy of its fields is the same object

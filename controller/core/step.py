@@ -493,7 +493,7 @@ class Core:
             self.harm.window_s,
             self._replay_cache,
         )
-        return {jid: _with_replay(states[jid], r) for jid, r in zip(order, replays)}
+        return {jid: harm.with_replay(states[jid], r) for jid, r in zip(order, replays)}
 
     def _network_guard(
         self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
@@ -590,15 +590,6 @@ def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
     fields = new.__dict__
     fields.update(js.__dict__)
     fields.update(changes)
-    return new
-
-
-def _with_replay(hs: harm.HarmState, replay: shadow.Replay) -> harm.HarmState:
-    """dataclasses.replace(hs, replay=replay) without its per-call field introspection (HarmState
-    has no __post_init__ and no init=False field): once per junction per tick under `fixed`."""
-    new: harm.HarmState = object.__new__(harm.HarmState)
-    new.__dict__.update(hs.__dict__)
-    new.__dict__["replay"] = replay
     return new
 
 
