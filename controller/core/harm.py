@@ -188,12 +188,6 @@ class HarmState:
 _HARM_FIELDS = frozenset(f.name for f in fields(HarmState))
 
 
-def with_replay(state: HarmState, replay: shadow.Replay) -> HarmState:
-    """The state with its replays advanced and nothing else changed: under the fixed policy, where
-    no verdict is taken (step.Core._replays_only), once per junction per tick."""
-    return _evolve(state, replay=replay)
-
-
 def _evolve(state: HarmState, **changes: object) -> HarmState:
     """dataclasses.replace(state, **changes) without its per-call field introspection (HarmState
     has no __post_init__ and no init=False field, so a copy of its fields is the same object
@@ -288,6 +282,28 @@ def observe_all(
             )
         )
     return out
+
+
+def advance_replays(
+    net: netshadow.NetworkProgram,
+    states: Sequence[HarmState],
+    ests: Sequence[Estimate],
+    statuses: Sequence[SignalStatus | None],
+    now_s: float,
+    params: HarmParams,
+    cache: netshadow.ReplayCache | None = None,
+) -> list[HarmState]:
+    """observe_all's replays alone, for a policy that runs the city's own program (`fixed`: not
+    guarded, step.Core): both sides advanced as observe_all advances them (under `fixed` the fixed
+    side is the check of the junction model's program against the one the roadside runs: agreement,
+    and a gain of the plan over itself of 0 when they match; docs/harm.md). What observe_all adds
+    for a verdict (each side's queue and spill charges, the measured hidden queue) is not computed:
+    no verdict is taken (neither decide nor network_verdict runs unguarded); a swap to a guarded
+    policy computes it at its first tick (`charge` None: accumulate computes it)."""
+    if not states:
+        return []
+    replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
+    return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 
 
 def _measured_spill(

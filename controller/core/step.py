@@ -451,14 +451,14 @@ class Core:
         now_s: float,
     ) -> dict[str, harm.HarmState]:
         """Every junction's do-no-harm replay advanced to now_s (harm.observe_all: one pass over
-        the network's movements)."""
+        the network's movements; harm.advance_replays, the replays alone, under a policy that runs
+        the city's own program: no verdict is taken)."""
         states = {
             jid: js.harm or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s)
             for jid, js in state.junctions.items()
         }
-        if not self.guarded:
-            return self._replays_only(states, estimates, statuses, now_s)
-        out = harm.observe_all(
+        observe = harm.observe_all if self.guarded else harm.advance_replays
+        out = observe(
             self.shadow_net,
             [states[jid] for jid in self.layouts],
             [estimates[jid] for jid in self.layouts],
@@ -468,32 +468,6 @@ class Core:
             self._replay_cache,
         )
         return dict(zip(self.layouts, out))
-
-    def _replays_only(
-        self,
-        states: Mapping[str, harm.HarmState],
-        estimates: Mapping[str, Estimate],
-        statuses: Mapping[str, SignalStatus | None],
-        now_s: float,
-    ) -> dict[str, harm.HarmState]:
-        """The city's own program (the `fixed` policy: not guarded): the replays advanced as
-        harm.observe_all advances them, both sides (under `fixed` the fixed side is the check of
-        the junction model's program against the one the roadside runs: agreement, and a gain of
-        the plan over itself of 0 when they match; docs/harm.md). What observe_all adds for a
-        verdict (each side's queue and spill charges, the measured hidden queue) is not computed:
-        no verdict is taken (neither harm.decide nor network_verdict runs unguarded); a swap to a
-        guarded policy computes it at its first tick."""
-        order = list(self.layouts)
-        replays = netshadow.advance_all(
-            self.shadow_net,
-            [states[jid].replay for jid in order],
-            [estimates[jid] for jid in order],
-            [statuses[jid] for jid in order],
-            now_s,
-            self.harm.window_s,
-            self._replay_cache,
-        )
-        return {jid: harm.with_replay(states[jid], r) for jid, r in zip(order, replays)}
 
     def _network_guard(
         self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
