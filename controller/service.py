@@ -39,7 +39,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -132,6 +132,16 @@ def _unshown_stage(j: Intersection, program_states: Sequence[str]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Refusing:
+    """A junction's spell of refusals for one reason (ControllerService._log_refusals)."""
+
+    key: str  # the reason, its figures dropped (_reason_key)
+    since_s: float  # the spell's first refusal
+    plans: int  # the junction's plans sent when the spell began (a plan sent ends it)
+    warned: bool  # the spell's warning given
+
+
 class ControllerService:
     _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
     _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
@@ -192,7 +202,7 @@ class ControllerService:
         self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
         self._unknown_stage_warned: set[str] = set()
         # junction -> (its gate refusal's reason without figures, since when, its plans then, warned)
-        self._refusing: dict[str, tuple[str, float, int, bool]] = {}
+        self._refusing: dict[str, _Refusing] = {}
         self._audit = audit  # learnt-state checkpoints go there every cfg.audit.checkpoint_s (0: never)
         self._checkpoint_t_s = start_s
 
@@ -371,26 +381,36 @@ class ControllerService:
     def _log_refusals(self, result: TickResult, now_s: float) -> None:
         """The gate's refusals: logged when a junction's reason changes (its figures aside), not
         every tick; a junction refused for the same reason longer than one cycle (its cycle_max_s)
-        without a plan sent in between is named in a warning, once per such spell."""
+        without a plan sent in between is named in a warning, once per such spell. A spell ends
+        with a plan sent, another reason, or a tick the policy did not hold the junction (on its
+        fixed plan, its feed stale, or under an operator's override): what the gate refused after
+        it is a new spell. (Not a gap in time: webster asks once per period_s, 300 s.)"""
+        refused = set()
         for refusal in result.refusals:
             jid, key = refusal.junction, _reason_key(refusal.reason)
+            refused.add(jid)
             js, lay = self.state.junctions.get(jid), self.core.layouts.get(jid)
             plans = js.plans if js is not None else 0
             known = self._refusing.get(jid)
-            if known is None or known[0] != key or known[2] != plans:
+            if known is None or known.key != key or known.plans != plans:
                 log.info("safety gate refused junction=%s reason=%s", jid, refusal.reason)
-                self._refusing[jid] = (key, now_s, plans, False)
+                self._refusing[jid] = _Refusing(key, now_s, plans, False)
                 continue
-            if not known[3] and lay is not None and now_s - known[1] > lay.junction.cycle_max_s:
-                log.warning(
-                    "junction=%s no new plan for %.0f s (> cycle_max_s %.0f s): the safety gate refused every "
-                    "one; reason=%s",
-                    jid,
-                    now_s - known[1],
-                    lay.junction.cycle_max_s,
-                    refusal.reason,
-                )
-                self._refusing[jid] = (*known[:3], True)
+            if known.warned or lay is None or now_s - known.since_s <= lay.junction.cycle_max_s:
+                continue
+            log.warning(
+                "junction=%s no new plan for %.0f s (> cycle_max_s %.0f s): the safety gate refused every one; "
+                "reason=%s",
+                jid,
+                now_s - known.since_s,
+                lay.junction.cycle_max_s,
+                refusal.reason,
+            )
+            self._refusing[jid] = replace(known, warned=True)
+        if self._refusing:
+            for jid in (*result.fixed, *result.stale, *result.manual):
+                if jid not in refused:
+                    self._refusing.pop(jid, None)
 
     def _send(self, cmd: Command, now_s: float) -> None:
         """The field takes the command: as a message (`publish`) or, in process, as it is

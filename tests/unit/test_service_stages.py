@@ -9,8 +9,9 @@ from dataclasses import replace
 
 from controller.config import Config
 from controller.core.messages import encode_detector_message, encode_status
+from controller.core.step import TickResult
 from controller.junctions import parse_intersection
-from controller.model import SignalStatus
+from controller.model import Refusal, SignalStatus
 from controller.service import ControllerService, _reason_key
 from controller.stagecheck import shown_stage, unshown_stages
 from tests.junction_fixtures import two_phase, two_phase_raw
@@ -100,3 +101,21 @@ def test_a_reason_keeps_the_digits_of_a_name_and_drops_its_figures():
     assert _reason_key("movement W_R2 waits 3.0 s") != _reason_key("movement W_R3 waits 3.0 s")
     waits = [f"movement W_R2 waits {w} s > max_red_s 150.0" for w in ("3.0", "41.5")]
     assert _reason_key(waits[0]) == _reason_key(waits[1])
+
+
+def test_a_spell_of_refusals_ends_when_the_policy_lets_the_junction_go(caplog):
+    """Refusals for one reason more than a cycle apart are one spell (a cyclic policy asks once
+    per period) and warn; with a tick between them where the junction was on its fixed plan, stale
+    or under an operator's override (the policy did not hold it), they are two spells: no warning."""
+    refused = TickResult(refusals=(Refusal("J", "movement N_T waits 151.0 s > max_red_s 150.0"),))
+    for let_go in ("fixed", "stale", "manual", None):
+        svc = ControllerService({"J": two_phase()}, CFG, "webster", publish=lambda cmd, payload: None)
+        cycle_max_s = svc.core.layouts["J"].junction.cycle_max_s
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="controller.service"):
+            svc._log_refusals(refused, 1.0)
+            if let_go is not None:
+                svc._log_refusals(TickResult(**{let_go: ("J",)}), 2.0)
+            svc._log_refusals(refused, 3.0 + 2.0 * cycle_max_s)
+        warned = [r.getMessage() for r in caplog.records if "the safety gate refused every one" in r.getMessage()]
+        assert len(warned) == (1 if let_go is None else 0), let_go
