@@ -32,6 +32,7 @@ from sim.sumo import SumoConfig, load_api, merge_args, start_command
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
     from controller.adapters.archive import ArchiveRecorder
+    from sim.twin_sim import SimTwin
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,12 @@ class InProcessLoop:
         metrics: ServiceMetrics | None = None,
         archive: Recorder | None = None,
         plans_to_field: bool = True,
+        twin: SimTwin | None = None,
     ) -> None:
+        """twin: the validation gate ([validation] enabled; sim/twin_sim.py), run after each tick."""
         self.field = field
         self.now_s = begin_s
+        self.twin = twin
         # the command itself, no message built (a recorded run builds them for its archive):
         # decode_command(encode_command(cmd)) == cmd (tests/unit/test_speed_loop.py), and the
         # via-MQTT run, which decodes every message, gives the same trips (test_via_mqtt.py).
@@ -177,7 +181,11 @@ class InProcessLoop:
             archive=archive,
             hand_over=(lambda cmd: field.receive(cmd, self.now_s)) if plans_to_field else (lambda cmd: None),
             programs=field.program_states(),  # a junction with a stage its program never shows is refused
+            desk=None if twin is None else twin.desk,
+            recent=None if twin is None else twin.recent,
         )
+        if twin is not None:
+            twin.desk.bind_policy(self.service.set_policy, cfg, self.service.core.policy.name)
         # statuses likewise as their messages' JSON objects, checked by the same feed.check_status
         # as a status message (the via-MQTT run encodes and decodes them: test_via_mqtt.py)
         self._statuses: list[dict[str, Any]] = []
@@ -209,7 +217,8 @@ class InProcessLoop:
     def summary(self) -> dict:
         s = self.service
         per = s.core_step_s / (s.ticks * len(s.junctions)) if s.ticks and s.junctions else 0.0
-        return {
+        extra = {} if self.twin is None else {"validation": self.twin.gate.report()}
+        return extra | {
             "decision_cost": {
                 "core_step_s": round(s.core_step_s, 4),
                 "ticks": s.ticks,
@@ -329,6 +338,8 @@ def run(
         extra = {}
         if req.record is not None:
             recorder = extra["archive"] = start_recorder(req.record, req, cfg, scfg, registry, begin_s, end_s)
+        if cfg.validation.enabled and controlled and req.policy != "fixed":
+            extra["twin"] = _twin(req, scfg, junctions, cfg, args, loop_factory)
         loop = loop_factory(
             field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics, **extra
         )
@@ -353,6 +364,19 @@ def run(
         summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
     write_summary(summary, req.out_dir / "summary.json")
     return summary
+
+
+def _twin(req: SimulateRequest, scfg: SumoConfig, junctions: dict, cfg: Config, args: list[str], factory: Any) -> SimTwin:
+    """[validation] enabled: the gate on the scenario's own network, programs and vehicle types
+    (sim/twin_sim.py), in process only."""
+    from sim.twin_sim import wire
+
+    if not (isinstance(factory, type) and issubclass(factory, InProcessLoop)):
+        raise AdapterError("[validation] enabled: simulate runs the validation twin in process only (not --via-mqtt)")
+    k = args.index("--additional-files") if "--additional-files" in args else -1
+    files = [Path(a) for a in args[k + 1].split(",") if a] if k >= 0 else []
+    files += scfg.files("route-files")
+    return wire(cfg, junctions, str(scfg.net_file), files, req.out_dir / "twin")
 
 
 def _summary(

@@ -74,9 +74,12 @@ class PolicyTwinRequest:
     work_dir: str
     horizon_s: float = ValidationParams.horizon_s
     seed: int = ValidationParams.seed
+    programs: tuple[str, ...] = ()  # additional files with the city's own signal programs (TwinRequest.programs)
+    vtype_files: tuple[str, ...] = ()  # the city's vehicle types (TwinRequest.vtype_files)
 
     def scenario(self) -> TwinRequest:
-        """The same scenario as a cycle plan's twin (no plans: the network's programs)."""
+        """The same scenario as a cycle plan's twin (no plans: the network's programs, or the
+        city's own when `programs` names them)."""
         return TwinRequest(
             self.net_file,
             self.junctions,
@@ -89,6 +92,8 @@ class PolicyTwinRequest:
             horizon_s=self.horizon_s,
             seed=self.seed,
             vehicle_spacing_m=self.cfg.detectors.vehicle_spacing_m,
+            programs=self.programs,
+            vtype_files=self.vtype_files,
         )
 
 
@@ -171,7 +176,7 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
         spec = RunSpec(
             req.net_file,
             tuple(map(str, routes)),
-            (str(loops), str(lanedata)),
+            (*req.programs, str(loops), str(lanedata)),
             req.junctions,
             policy,
             cfg,
@@ -200,9 +205,10 @@ def run_closed_loop(spec: RunSpec) -> int:
         junctions = {j.id: j for j in spec.junctions}
         rs = spec.cfg.roadside
         field = SumoField(api, junctions, rs.backup_s, keep_off_through_intergreen=rs.keep_off_through_intergreen)
-        # the policy judged on its own: no do-no-harm switch to the fixed plan inside the run
+        # the policy judged on its own: no do-no-harm switch to the fixed plan inside the run, and
+        # no twin of the twin (simulate wires the gate when [validation] is enabled)
         harm = dataclasses.replace(spec.cfg.harm, enabled=False, validate_return=False)
-        cfg = dataclasses.replace(spec.cfg, harm=harm)
+        cfg = dataclasses.replace(spec.cfg, harm=harm, validation=dataclasses.replace(spec.cfg.validation, enabled=False))
         loop = InProcessLoop(field, junctions, cfg, spec.policy, 0.0)
         loop.start(0.0)
         t_s = api.simulation.getTime()
@@ -230,6 +236,8 @@ class PolicyRequestMaker:
     cfg: Config
     horizon_s: float = ValidationParams.horizon_s
     seed: int = ValidationParams.seed
+    programs: tuple[str, ...] = ()  # PolicyTwinRequest.programs
+    vtype_files: tuple[str, ...] = ()  # PolicyTwinRequest.vtype_files
 
     def region(self, jid: str) -> tuple[Intersection, ...]:
         return region_of(self.junctions, jid)
@@ -251,6 +259,8 @@ class PolicyRequestMaker:
             self.work_dir,
             horizon_s=self.horizon_s,
             seed=self.seed,
+            programs=self.programs,
+            vtype_files=self.vtype_files,
         )
 
 
