@@ -378,6 +378,17 @@ class ControllerService:
             self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
         return result
 
+    def decision_cost(self) -> dict[str, float | int]:
+        """The run's cost of deciding (summary.json `decision_cost`): wall seconds in core.step
+        summed over the ticks, and per junction per tick in microseconds."""
+        per = self.core_step_s / (self.ticks * len(self.junctions)) if self.ticks and self.junctions else 0.0
+        return {
+            "core_step_s": round(self.core_step_s, 4),
+            "ticks": self.ticks,
+            "junctions": len(self.junctions),
+            "us_per_junction_tick": round(per * 1e6, 2),
+        }
+
     def _log_refusals(self, result: TickResult, now_s: float) -> None:
         """The gate's refusals: logged when a junction's reason changes (its figures aside), not
         every tick; a junction refused for the same reason longer than one cycle (its cycle_max_s)

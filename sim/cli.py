@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry
 from controller.adapters.metrics import MetricsServer
 from controller.config import Config
 from controller.junctions import load_intersections
+from sim.baselines import FIELD_POLICIES
 from sim.commands import simulate_command
 from sim.report import gains_table
+from sim.service_process import ServiceProcessLoop
 from sim.simulate import SimulateRequest, run
 from sim.sumo import SumoConfig
 
@@ -41,6 +43,9 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
             from sim.mqtt_run import run_via_mqtt
 
             summary = run_via_mqtt(req, cfg, registry=registry)
+        elif server is None and req.record is None and req.policy in ("fixed", *FIELD_POLICIES):
+            # the city's own programs: the service sends nothing, so it watches from a second process
+            summary = run(req, cfg, registry=registry, loop_factory=ServiceProcessLoop)
         else:
             summary = run(req, cfg, registry=registry)
         print(format_table([summary]))

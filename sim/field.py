@@ -246,12 +246,13 @@ class SumoField:
     def detector_frame(self, t_s: float, step_s: float = 1.0) -> DetectorFrame:
         """The same readings as detector_messages, as one array frame (core/feedarrays.py) for
         an in-process controller: no JSON."""
-        counted, occ, speed = self._read_loops()
-        counts = np.zeros((len(occ), len(VEHICLE_CLASSES)), dtype=np.int64)
-        for i, c in counted.items():
-            for cls, n in c.items():
-                counts[i, _CLASS_COLUMN[cls]] = n
-        return DetectorFrame(self.frame_layout, t_s, step_s, counts, occ, speed)
+        return frame_of(self.frame_layout, t_s, step_s, *self._read_loops())
+
+    def loop_readings(self) -> tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]:
+        """The step that just ended as detector_frame reads it, before the frame is built (the
+        counts by class of the loops that counted a vehicle, every loop's occupancy and speed):
+        what sim/service_process.py pipes to its service, which builds the frame (frame_of)."""
+        return self._read_loops()
 
     # -- roadside --------------------------------------------------------------------------
     def receive(self, cmd: Command, t_s: float) -> str:
@@ -327,3 +328,19 @@ class SumoField:
                 max_green_s = self.junctions[jid].phases[phase].max_green_s
                 tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
                 return
+
+
+def frame_of(
+    layout: FrameLayout,
+    t_s: float,
+    step_s: float,
+    counted: Mapping[int, Mapping[str, int]],
+    occupancy: np.ndarray,
+    speed_mps: np.ndarray,
+) -> DetectorFrame:
+    """A step's loop readings (SumoField.loop_readings) as the frame of `layout`."""
+    counts = np.zeros((len(occupancy), len(VEHICLE_CLASSES)), dtype=np.int64)
+    for i, c in counted.items():
+        for cls, n in c.items():
+            counts[i, _CLASS_COLUMN[cls]] = n
+    return DetectorFrame(layout, t_s, step_s, counts, occupancy, speed_mps)

@@ -216,15 +216,9 @@ class InProcessLoop:
 
     def summary(self) -> dict:
         s = self.service
-        per = s.core_step_s / (s.ticks * len(s.junctions)) if s.ticks and s.junctions else 0.0
         extra = {} if self.twin is None else {"validation": self.twin.gate.report()}
         return extra | {
-            "decision_cost": {
-                "core_step_s": round(s.core_step_s, 4),
-                "ticks": s.ticks,
-                "junctions": len(s.junctions),
-                "us_per_junction_tick": round(per * 1e6, 2),
-            },
+            "decision_cost": s.decision_cost(),
             "refused": dict(s.refused),
             "junction_control": junction_summary(s),
         }
@@ -359,7 +353,7 @@ def run(
         api.close()
     wall_s = time.perf_counter() - wall0
     summary = _summary(req, api.__name__, junctions, field, loop, (begin_s, end_t), wall_s)
-    summary["online_gains"] = metrics.report()
+    summary.setdefault("online_gains", metrics.report())  # the loop's own when its service ran apart
     if recorder is not None:
         summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
     write_summary(summary, req.out_dir / "summary.json")

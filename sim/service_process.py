@@ -1,0 +1,151 @@
+"""`simulate` under the city's own programs (`fixed`, and SUMO's `actuated` / `delay_based`): the
+controller service watches from a second process while SUMO runs.
+
+Under those policies the service sends the field nothing (`Policy.runs_own_program`: no plan, no
+withdrawal), so the trips do not depend on it: what it adds to a run is its own work per second
+(checking the frame, estimating, the do-no-harm replay, the metrics), which can go on while SUMO
+steps. The field (SUMO, its loops, the roadside controllers) stays in the run's process; each
+second's loop readings and roadside statuses are piped to a forked child that runs the same
+ControllerService as InProcessLoop, with the same calls in the same order, and hands back at the
+end what the run's summary reads (plans sent, feed rejected, the run report, the junctions' modes).
+The trips are the field's alone and identical; the summary's controller figures are the same
+(tests/integration/test_service_process.py).
+
+Used when nothing reads the service during the run: no metrics endpoint (its registry would be in
+the child) and no recording (its archive writer thread). Elsewhere, and for every policy that sends
+plans, `simulate` runs InProcessLoop, whose lockstep the plans need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import traceback
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import ServiceMetrics
+from controller.config import Config
+from controller.core.feedarrays import FrameLayout
+from controller.errors import AdapterError
+from controller.service import ControllerService, Recorder
+from sim.field import SumoField, frame_of
+
+
+class ServiceProcessLoop:
+    """A ClosedLoop (sim/simulate.py) whose controller runs in a forked child; for `fixed` only."""
+
+    def __init__(
+        self,
+        field: SumoField,
+        junctions: dict,
+        cfg: Config,
+        policy: str,
+        begin_s: float,
+        *,
+        metrics: ServiceMetrics | None = None,
+        archive: Recorder | None = None,
+    ) -> None:
+        if policy != "fixed" or archive is not None:
+            raise ValueError("ServiceProcessLoop runs the service under `fixed` only, without a recorder")
+        self.field = field
+        self.plans_sent = 0
+        self.rejected: Mapping[str, int] = {}
+        self._result: dict[str, Any] = {}
+        self._answered = False
+        self._statuses: list[dict[str, Any]] = []
+        ctx = multiprocessing.get_context("fork")  # the child needs no import and never touches SUMO
+        self._conn, child = ctx.Pipe()
+        args = (child, field.frame_layout, junctions, cfg, begin_s, field.program_states())
+        self._proc = ctx.Process(target=_serve, args=args, name="tsc-service", daemon=True)
+        self._proc.start()
+        child.close()
+
+    def start(self, begin_s: float) -> None:
+        self._statuses = self.field.actuate_bodies(begin_s)
+
+    def second(self, t_s: float) -> None:
+        if self._conn.poll():  # the child writes only at the end, or when it failed
+            self._raise_child_error()
+        try:  # the readings, not the frame: the child builds it (sim/field.py frame_of)
+            self._conn.send((t_s, *self.field.loop_readings(), self._statuses))
+        except (BrokenPipeError, ConnectionResetError):
+            self._raise_child_error()
+        self._statuses = self.field.actuate_bodies(t_s)
+
+    def close(self) -> None:
+        """The end of the run: the child's figures, read once (an error in the child is raised)."""
+        if self._answered:
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # an ended child's answer waits
+            self._conn.send(None)
+        self._raise_child_error()
+
+    def _raise_child_error(self) -> None:
+        """Read the child's answer: its figures (kept) or its error (raised)."""
+        self._answered = True
+        try:
+            kind, body = self._conn.recv()
+        except (EOFError, ConnectionResetError):
+            self._proc.join(5.0)
+            raise AdapterError(f"the controller service's process ended (exit code {self._proc.exitcode})") from None
+        finally:
+            self._conn.close()
+        self._proc.join(5.0)
+        if kind == "error":
+            raise AdapterError(f"the controller service's process failed:\n{body}")
+        self._result = body
+        self.plans_sent = body["plans_sent"]
+        self.rejected = body["rejected"]
+
+    def summary(self) -> dict:
+        return {k: self._result[k] for k in ("decision_cost", "refused", "junction_control", "online_gains")}
+
+
+def _serve(
+    conn: Connection,
+    layout: FrameLayout,
+    junctions: dict,
+    cfg: Config,
+    begin_s: float,
+    programs: dict[str, tuple[str, ...]],
+) -> None:
+    """The child: every second piped in, as InProcessLoop.second feeds its service; at the end
+    (None), the figures the run's summary reads."""
+    try:
+        metrics = ServiceMetrics(CollectorRegistry(), junctions, cfg)
+        handed: list[Any] = []
+        service = ControllerService(
+            junctions, cfg, "fixed", start_s=begin_s, metrics=metrics, hand_over=handed.append, programs=programs
+        )
+        while (msg := conn.recv()) is not None:
+            t_s, counted, occupancy, speed_mps, statuses = msg
+            service.advance_clock(t_s)
+            service.on_detector_frame(frame_of(layout, t_s, 1.0, counted, occupancy, speed_mps))
+            for body in statuses:
+                service.on_status_body(body)
+            service.tick(t_s)
+            if handed:
+                raise RuntimeError(f"under `fixed` the service handed the field a command: {handed[0]}")
+        conn.send(("done", _figures(service, metrics)))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _figures(service: ControllerService, metrics: ServiceMetrics) -> dict[str, Any]:
+    """What InProcessLoop.summary and the run report give, from the child's service."""
+    from sim.simulate import junction_summary  # simulate imports this module's caller, not this module
+
+    return {
+        "decision_cost": service.decision_cost(),
+        "refused": dict(service.refused),
+        "junction_control": junction_summary(service),
+        "plans_sent": service.plans_sent,
+        "rejected": dict(service.rejected),
+        "online_gains": metrics.report(),
+    }

@@ -1,0 +1,63 @@
+"""`simulate` under the city's own programs with the service in a second process
+(sim/service_process.py) against the service in the run's process (InProcessLoop): the same trips
+and the same controller figures in summary.json (its timings aside), on the bundled city; an error
+in the child stops the run with the child's traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config
+from controller.errors import AdapterError
+from sim.service_process import ServiceProcessLoop
+from sim.simulate import InProcessLoop, SimulateRequest, run
+from tests.scenarios import ROOT
+
+CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+TIMINGS = {"wall_s", "core_step_s", "us_per_junction_tick"}
+
+
+def _untimed(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {k: _untimed(v) for k, v in obj.items() if k not in TIMINGS}
+    return obj
+
+
+def _run(tmp_path: Path, name: str, loop_factory, policy: str = "fixed") -> dict:
+    cfg = load_config(ROOT / "config.toml")
+    req = SimulateRequest(CITY, tmp_path / name, policy, ("--end", "240", "--seed", "1"))
+    run(req, cfg, loop_factory=loop_factory)
+    return json.loads((tmp_path / name / "summary.json").read_text())
+
+
+def _trips(path: Path) -> list[str]:
+    text = (path / "tripinfo.xml").read_text()
+    return [line for line in text.splitlines() if "<tripinfo " in line]
+
+
+def test_the_service_in_a_second_process_gives_the_same_trips_and_figures(tmp_path: Path) -> None:
+    here = _run(tmp_path, "in_process", InProcessLoop)
+    there = _run(tmp_path, "process", ServiceProcessLoop)
+    assert _trips(tmp_path / "in_process") == _trips(tmp_path / "process") != []
+    assert here["online_gains"] and here["junction_control"] and here["decision_cost"]["ticks"] > 200
+    assert _untimed(there) == _untimed(here)
+
+
+class _Failing(ServiceProcessLoop):
+    """A frame the child cannot read: its error must reach the run."""
+
+    def second(self, t_s: float) -> None:
+        self._conn.send((t_s, {0: {"car": 1}}, None, None, []))
+
+
+def test_an_error_in_the_service_process_stops_the_run_with_its_traceback(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError, match="the controller service's process failed"):
+        _run(tmp_path, "failing", _Failing)
+
+
+def test_a_policy_that_sends_plans_is_refused() -> None:
+    with pytest.raises(ValueError, match="`fixed` only"):
+        ServiceProcessLoop(None, {}, load_config(ROOT / "config.toml"), "adaptive", 0.0)  # type: ignore[arg-type]
