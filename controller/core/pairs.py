@@ -8,7 +8,13 @@ second as a stage of the other, in the programs' own order. Timed apart, the lin
 two vehicles each) fill and the turners waiting inside both junctions lock them (BENCHMARKS.md,
 issue 9, G session 14); the city runs such a pair as one program, and so does the core: the
 lower id leads, its policy's wish is the pair's decision, and `follow` maps it onto the
-follower's stages (same order on the common timeline, same greens, same hold). The gate checks
+follower's stages (same order on the common timeline, same greens, same hold). That decision is
+taken on both lights' loops: an acyclic policy that weighs stages (`Policy.stage_view`,
+max-pressure) decides the leader's stage on the two lights' pressures summed over the common
+timeline, and leaves a stage through one that clears the turners standing in either junction
+(`partner_view`: the follower's StageView on the leader's stages); a cyclic one's
+plan gives each stage the larger of the two lights' greens (`joint_cycle`: the pair's cycle and
+splits cover both lights' needs). The gate checks
 each light's wish on its own, with its own limits. When do no harm sends either light to the
 city's program, each is sent its own base program as a cycle plan (`base_wish`) at the same tick
 (the roadside runs a cycle plan from the phase in force, so the two keep one timeline only as far
@@ -25,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from controller.model import Command, CyclePlan, CycleWish, Intersection, PhaseWish, Wish
 
@@ -99,6 +107,38 @@ def follow(wish: Wish | None, pair: Pair) -> Wish | None:
         order = tuple(pair.stage_map[k] for k in wish.phase_order)
         return CycleWish(order, wish.greens_s, wish.offset_s + pair.offset_shift_s)
     return None
+
+
+@dataclass(frozen=True)
+class StageView:
+    """What a pair light's policy weighs per stage: `pressures_pcu2_s[k]`, what serving stage k
+    next is worth (max-pressure's pressure); `detours[k]`, the stages one of which must come
+    before k (turners that may stand in the junction and k would cut off: max-pressure's
+    clearance), () when none is needed."""
+
+    pressures_pcu2_s: np.ndarray
+    detours: tuple[tuple[int, ...], ...]
+
+
+def partner_view(follower: StageView, pair: Pair) -> StageView:
+    """The follower's StageView on the leader's stages (the leader's stage k is the follower's
+    stage_map[k])."""
+    m = pair.stage_map
+    leader_of = {f: k for k, f in enumerate(m)}
+    detours = tuple(tuple(leader_of[d] for d in follower.detours[m[k]]) for k in range(len(m)))
+    return StageView(follower.pressures_pcu2_s[list(m)], detours)
+
+
+def joint_cycle(lead: CycleWish, follower: CycleWish | None, pair: Pair) -> CycleWish:
+    """The pair's cycle plan from both lights' wishes: the leader's order and offset, each stage's
+    green the larger of the leader's and the follower's for that stage (mapped by stage_map), so
+    the cycle covers the larger need of each stage; the leader's wish when the follower has none.
+    Example: A (20, 30) s and B (40, 15) s on stages mapped (0, 1): (40, 30) s."""
+    if follower is None:
+        return lead
+    green_f = dict(zip(follower.phase_order, follower.greens_s))
+    greens = tuple(max(g, green_f.get(pair.stage_map[k], 0.0)) for k, g in zip(lead.phase_order, lead.greens_s))
+    return CycleWish(lead.phase_order, greens, lead.offset_s)
 
 
 def base_wish(j: Intersection) -> CycleWish:

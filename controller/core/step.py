@@ -68,6 +68,7 @@ class JunctionState:
     red_since_s: tuple[float, ...] = ()
     stale: bool = True
     harm: harm.HarmState | None = None  # mode (policy | fixed) and the fixed-time shadow
+    own_wish: Wish | None = None  # a pair follower's own policy's last cycle wish (core/pairs.py joint_cycle)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,6 @@ class Core:
         )
         # lights on one short link decided as one program (core/pairs.py): leaders decide first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
-        self._order = sorted(self.layouts, key=lambda jid: jid in self.pairs)
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
 
     def initial_state(self, now_s: float) -> CoreState:
@@ -198,11 +198,12 @@ class Core:
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
         blocked = self._exits_full(updated)
-        wishes: dict[str, tuple[Wish | None, bool]] = {}  # the pair leaders' wishes this tick, fixed or not
-        out_states = {
-            jid: self._junction(jid, self.layouts[jid], updated, network, now_s, log, blocked.get(jid), wishes)
-            for jid in self._order
-        }
+        out_states: dict[str, JunctionState] = {}
+        for jid, lay in self.layouts.items():
+            if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
+                out_states.update(self._pair(jid, updated, network, now_s, log, blocked))
+            elif jid not in self.pairs:
+                out_states[jid] = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid))
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
@@ -244,14 +245,31 @@ class Core:
         now_s: float,
         log: _TickLog,
         blocked: tuple[np.ndarray, np.ndarray] | None = None,
-        wishes: dict[str, tuple[Wish | None, bool]] | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
-        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear).
-        `wishes`: the pair leaders' wishes this tick; a follower's is its leader's, and a pair
-        with a light in fixed mode runs its base programs as cycle plans (_pair_wish)."""
+        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear)."""
+        decided = self._decide(jid, lay, updated, network, now_s, log, blocked)
+        if isinstance(decided, JunctionState):
+            return decided
+        js, wish, view, _ = decided
+        return self._dispatch(jid, lay, js, wish, view, now_s, log)
+
+    def _decide(
+        self,
+        jid: str,
+        lay: Layout,
+        updated: Mapping[str, JunctionState],
+        network: NetworkView | None,
+        now_s: float,
+        log: _TickLog,
+        blocked: tuple[np.ndarray, np.ndarray] | None,
+        partner: pairs.StageView | None = None,
+    ) -> JunctionState | tuple[JunctionState, Wish | None, SignalView | None, Estimate]:
+        """The junction's state, final on a stale feed (or silent), else with the policy's wish,
+        the signal view and the estimate the policy saw. `partner`: a pair leader's follower's
+        StageView on the leader's stages (Policy.decide_paired)."""
         js = updated[jid]
         est = js.estimate
         if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
@@ -263,60 +281,106 @@ class Core:
         hs = self._guard(jid, js, now_s, log.mode_changes)
         if blocked is not None:
             est = keepclear.seen_by_policy(lay, est, blocked)
-        if network is not None:
+        if jid in self._followers:
+            pstate, wish = self.policy.decide_paired(js.policy_state, lay, est, view, now_s, network, partner)
+        elif network is not None:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
         else:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s)
         if pstate is not js.policy_state or js.stale or hs is not js.harm:  # one copy for the mode and the policy
             js = _evolve(js, policy_state=pstate, stale=False, harm=hs)
-        fixed = js.harm is not None and js.harm.mode == "fixed"
-        if self.pairs and wishes is not None and (jid in self.pairs or jid in self._followers):
-            wish, fixed = self._pair_wish(jid, js, wish, fixed, updated, wishes)
-            if fixed:
+        return js, wish, view, est
+
+    def _dispatch(
+        self,
+        jid: str,
+        lay: Layout,
+        js: JunctionState,
+        wish: Wish | None,
+        view: SignalView | None,
+        now_s: float,
+        log: _TickLog,
+        fixed: bool | None = None,
+    ) -> JunctionState:
+        """The decided wish to the roadside: in fixed mode the command in force is withdrawn; else
+        the wish goes through the gate and is sent, or the command in force refreshed. `fixed`
+        given (a pair light, _pair): the wish is the pair's, in fixed mode its base program, which
+        goes through the gate too (None: already in force); refused, the light is withdrawn."""
+        if fixed is None:
+            if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
                 log.fixed.append(jid)
-                if wish is not None:  # the base program not yet in force: the gate's verdict on it
-                    outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
-                    if outcome is None or outcome.command is None:  # refused: control handed back
-                        if outcome is not None:
-                            log.refusals.append(Refusal(jid, outcome.refused))
-                        return self._withdraw(js, now_s, log.commands)
-                    return self._send(jid, js, outcome, now_s, log)
-        elif fixed:  # the policy's wish is not sent
+                return self._withdraw(js, now_s, log.commands)
+        elif fixed:
             log.fixed.append(jid)
-            return self._withdraw(js, now_s, log.commands)
+            if wish is not None:  # the base program not yet in force: the gate's verdict on it
+                outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
+                if outcome is None or outcome.command is None:  # refused: control handed back
+                    if outcome is not None:
+                        log.refusals.append(Refusal(jid, outcome.refused))
+                    return self._withdraw(js, now_s, log.commands)
+                return self._send(jid, js, outcome, now_s, log)
         outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
         return self._send(jid, js, outcome, now_s, log)
 
-    def _pair_wish(
+    def _pair(
+        self,
+        leader: str,
+        updated: Mapping[str, JunctionState],
+        network: NetworkView | None,
+        now_s: float,
+        log: _TickLog,
+        blocked: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ) -> dict[str, JunctionState]:
+        """A pair decided on both lights' loops (core/pairs.py): the follower's policy decides
+        first (its state stays current); the leader's decides with the follower's StageView
+        (Policy.decide_paired: its pressures added, its clearance respected); a cycle plan takes
+        the larger green per stage of both lights' wishes (pairs.joint_cycle); the follower gets
+        the leader's wish mapped. Each light's wish goes through its own gate (_dispatch)."""
+        follower = self._followers[leader]
+        pair, lf, ll = self.pairs[follower], self.layouts[follower], self.layouts[leader]
+        f = self._decide(follower, lf, updated, network, now_s, log, blocked.get(follower))
+        partner: pairs.StageView | None = None
+        if not isinstance(f, JunctionState):
+            js_f, wish_f, view_f, est_f = f
+            if isinstance(wish_f, CycleWish):
+                js_f = _evolve(js_f, own_wish=wish_f)
+                f = (js_f, wish_f, view_f, est_f)
+            v = self.policy.stage_view(js_f.policy_state, lf, est_f, view_f, now_s, network)
+            partner = None if v is None else pairs.partner_view(v, pair)
+        d = self._decide(leader, ll, updated, network, now_s, log, blocked.get(leader), partner)
+        if isinstance(d, JunctionState):  # the leader decided nothing (stale): the follower alone
+            return {leader: d, follower: f if isinstance(f, JunctionState) else self._solo(follower, f, now_s, log)}
+        js_l, wish_l, view_l, _ = d
+        if isinstance(wish_l, CycleWish) and not isinstance(f, JunctionState):
+            own = f[0].own_wish
+            wish_l = pairs.joint_cycle(wish_l, own if isinstance(own, CycleWish) else None, pair)
+        # either light on the city's program, as observed this tick or after this tick's verdict
+        fixed = any(_in_fixed_mode(x) for x in (js_l, updated[follower], f if isinstance(f, JunctionState) else f[0]))
+        out_l = pairs.base_wish(ll.junction) if fixed else wish_l
+        out_l = _unless_in_force(out_l, js_l, fixed)
+        out = {leader: self._dispatch(leader, ll, js_l, out_l, view_l, now_s, log, fixed)}
+        if isinstance(f, JunctionState):
+            out[follower] = f
+            return out
+        js_f, _, view_f, _ = f
+        out_f = pairs.base_wish(lf.junction) if fixed else pairs.follow(wish_l, pair)
+        out_f = _unless_in_force(out_f, js_f, fixed)
+        out[follower] = self._dispatch(follower, lf, js_f, out_f, view_f, now_s, log, fixed)
+        return out
+
+    def _solo(
         self,
         jid: str,
-        js: JunctionState,
-        wish: Wish | None,
-        fixed: bool,
-        updated: Mapping[str, JunctionState],
-        wishes: dict[str, tuple[Wish | None, bool]],
-    ) -> tuple[Wish | None, bool]:
-        """A pair light's wish, and whether the pair is on the city's program (core/pairs.py): a
-        leader's is its policy's, recorded for its follower, a follower's its leader's (its own when
-        the leader decided nothing this tick). When either light is in fixed mode each is sent its
-        own base program as a cycle plan at the same tick (no withdrawal: each roadside would hand
-        back to its program at its own time, and the two programs would run apart); None when that
-        plan is already in force."""
-        pair = self.pairs.get(jid)
-        if pair is None:  # the leader: its follower's mode as of this tick's observation
-            hs = updated[self._followers[jid]].harm
-            fixed = fixed or (hs is not None and hs.mode == "fixed")
-            out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
-            wishes[jid] = (out, fixed)
-        elif pair.leader in wishes:  # in fixed mode each light its own base program (its gate clips nothing)
-            leader_wish, leader_fixed = wishes[pair.leader]
-            fixed = fixed or leader_fixed
-            out = pairs.base_wish(self.layouts[jid].junction) if fixed else pairs.follow(leader_wish, pair)
-        else:  # the leader decided nothing this tick (its feed stale): the light's own wish
-            out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
-        if fixed and pairs.in_force(out, js.command):
-            out = None
-        return out, fixed
+        decided: tuple[JunctionState, Wish | None, SignalView | None, Estimate],
+        now_s: float,
+        log: _TickLog,
+    ) -> JunctionState:
+        """A pair light whose partner decided nothing this tick (its feed stale): its own wish, or
+        in fixed mode its base program (_dispatch)."""
+        js, wish, view, _ = decided
+        fixed = _in_fixed_mode(js)
+        out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
+        return self._dispatch(jid, self.layouts[jid], js, _unless_in_force(out, js, fixed), view, now_s, log, fixed)
 
     def _gate(
         self,
@@ -552,6 +616,16 @@ class Core:
 
 
 _JUNCTION_FIELDS = frozenset(f.name for f in dataclasses.fields(JunctionState))
+
+
+def _in_fixed_mode(js: JunctionState) -> bool:
+    """Do no harm has the junction on the city's program."""
+    return js.harm is not None and js.harm.mode == "fixed"
+
+
+def _unless_in_force(wish: Wish | None, js: JunctionState, fixed: bool) -> Wish | None:
+    """A pair light's wish, None in fixed mode when its base program is the plan in force already."""
+    return None if fixed and pairs.in_force(wish, js.command) else wish
 
 
 def _evolve(js: JunctionState, **changes: Any) -> JunctionState:

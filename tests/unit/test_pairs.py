@@ -7,16 +7,20 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from controller.config import Config, load_config
-from controller.core.estimation import Layout
-from controller.core.pairs import find, follow, stage_map
+from controller.core.estimation import Estimate, Layout
+from controller.core.pairs import Pair, StageView, find, follow, joint_cycle, partner_view, stage_map
+from controller.core.policies import Policy
+from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.safety import SignalView
 from controller.core.step import Core
 from controller.junctions import load_intersections, parse_intersection
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish, SignalStatus, Snapshot
 from sim.netimport import import_network
-from tests.junction_fixtures import two_phase_raw
+from tests.junction_fixtures import four_phase_raw, two_phase_raw
 from tests.unit.test_netimport_coupled import _pair_net
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +64,7 @@ def test_a_pair_is_two_lights_naming_each_other_on_one_timeline():
     assert find(one_sided) == {}
 
 
-class _Stub:
+class _Stub(Policy):
     """A policy timing each light from its own id: A (20, 30) s, B (40, 15) s; or acyclic, A
     phase 1 and B phase 0."""
 
@@ -104,12 +108,88 @@ def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dic
     return out
 
 
-def test_the_follower_runs_its_leaders_cycle_and_switch_times():
+def test_a_cyclic_pair_runs_the_larger_green_of_each_stage_at_both_lights():
+    """A wishes (20, 30) s, B (40, 15) s: the pair's plan covers both lights' needs, (40, 30) s,
+    at both (the leader's alone, (20, 30) s, would starve B's stage 0)."""
     out = _commands(_junction("B", paired=("A",)), acyclic=False)
     plans = {
         x: {(c.phase_order, c.greens_s, c.cycle_s) for c in cs if isinstance(c, CyclePlan)} for x, cs in out.items()
     }
-    assert plans["B"] == plans["A"] == {((0, 1), (20.0, 30.0), 60.0)}
+    assert plans["B"] == plans["A"] == {((0, 1), (40.0, 30.0), 80.0)}
+    pair = Pair("A", "B", (1, 0), 0.0)  # B lists the stages the other way round
+    assert joint_cycle(CycleWish((0, 1), (20.0, 30.0), 5.0), CycleWish((0, 1), (40.0, 15.0)), pair) == CycleWish(
+        (0, 1), (20.0, 40.0), 5.0
+    )
+    assert joint_cycle(CycleWish((0, 1), (20.0, 30.0)), None, pair) == CycleWish((0, 1), (20.0, 30.0))
+
+
+class _Weighing(_Stub):
+    """An acyclic stub weighing stages as max-pressure does: A (0, 1), B (5, 0); alone A wants
+    its stage 1, B its stage 0."""
+
+    def stage_view(self, state, layout, est, signal, now_s, network=None):
+        return StageView(np.array([0.0, 1.0]) if layout.junction.id == "A" else np.array([5.0, 0.0]), ((), ()))
+
+    def decide_paired(self, state, layout, est, signal, now_s, network, partner):
+        v = self.stage_view(state, layout, est, signal, now_s).pressures_pcu2_s
+        v = v if partner is None else v + partner.pressures_pcu2_s
+        return state, PhaseWish(int(v.argmax()), 1.0)
+
+
+def test_an_acyclic_pair_takes_the_stage_of_the_larger_summed_pressure():
+    """The leader decides on both lights' pressures (A's 0 + B's 5 on stage 0, 1 + 0 on stage 1):
+    both lights show stage 0, where the leader alone would have asked for its stage 1."""
+    cfg = Config()
+    a, b = _junction("A", paired=("B",)), _junction("B", paired=("A",))
+    core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Weighing(True), cfg)
+    state, out = core.initial_state(0.0), {"A": set(), "B": set()}
+    for t in range(1, 6):
+        snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
+        statuses = [SignalStatus(x, float(t), 1, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        for c in result.commands:
+            out[c.junction].add(c.phase)
+    assert out == {"A": {0}, "B": {0}}
+
+
+def test_max_pressure_adds_the_partners_pressures_to_its_own():
+    """MaxPressurePolicy.decide_paired: 10 PCU on A's stage 1 alone makes it leave stage 0; the
+    follower's pressures mapped onto A's stages, heavier on stage 0, keep it."""
+    lay = Layout.build(_junction("A"), Config())
+    policy = MaxPressurePolicy()
+    state = policy.init(lay, 0.0)
+    est = replace(Estimate.empty(lay, 0.0), queue_pcu=np.array([0.0, 10.0, 0.0, 10.0]))
+    view = SignalView(0, False, 20.0, (100.0, 50.0, 100.0, 50.0))
+    own = policy.stage_view(state, lay, est, view, 100.0)
+    assert own is not None and own.pressures_pcu2_s[1] > own.pressures_pcu2_s[0]
+    assert policy.decide(state, lay, est, view, 100.0)[1] == PhaseWish(1)
+    partner = StageView(np.array([own.pressures_pcu2_s[1] * 2.0, 0.0]), ((), ()))
+    assert policy.decide_paired(state, lay, est, view, 100.0, None, partner)[1] == PhaseWish(0)
+    assert policy.decide_paired(state, lay, est, view, 100.0, None, None)[1] == PhaseWish(1)
+    view_b = StageView(np.array([1.0, 2.0, 3.0]), ((), (2,), (0, 1)))
+    mapped = partner_view(view_b, Pair("A", "B", (1, 2, 0), 0.0))  # A's stage k is B's (1, 2, 0)[k]
+    assert mapped.pressures_pcu2_s.tolist() == [2.0, 3.0, 1.0]
+    assert mapped.detours == ((1,), (2, 0), ())  # B's detour stage 2 is A's 1, B's 0 and 1 A's 2 and 0
+
+
+def test_max_pressure_leaves_a_stage_through_the_followers_clearance():
+    """Four-phase lagging lefts: the leader (A) wants to leave its stage 0 for stage 2 with no
+    turner of its own in the box; its follower has permitted left turners that may stand in its
+    box, which stage 2 would cut off and its stage 1 clears: the pair goes to stage 1 first."""
+    lay = Layout.build(parse_intersection(four_phase_raw(), "A.toml"), Config())
+    policy = MaxPressurePolicy()
+    state = policy.init(lay, 0.0)
+    n = len(lay.junction.movements)
+    queue = np.where(lay.serves[2], 20.0, 0.0)
+    est = replace(Estimate.empty(lay, 0.0), queue_pcu=queue, departures_pcu=np.zeros(n))
+    view = SignalView(0, False, 20.0, tuple(50.0 for _ in range(n)))
+    state, alone = policy.decide(state, lay, est, view, 100.0)
+    assert alone == PhaseWish(2)
+    boxed = replace(state, boxed=lay.serves[0] & ~lay.protected[0])  # the follower's box, on its own stages
+    follower = policy.stage_view(boxed, lay, est, view, 100.0)
+    assert follower is not None and follower.detours[2] == (1,)
+    partner = StageView(np.zeros(len(lay.junction.phases)), follower.detours)
+    assert policy.decide_paired(state, lay, est, view, 100.0, None, partner)[1] == PhaseWish(1)
 
 
 def test_the_follower_shows_its_leaders_stage():

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
+from controller.core.pairs import StageView
 from controller.core.params import PolicyConfig
 from controller.core.safety import SignalView
 from controller.model import Wish
@@ -66,6 +67,35 @@ class Policy(Protocol):
         """New state, and a wish or None (keep the command in force / send nothing). `network`
         is given to policies with `uses_network` (None otherwise)."""
         ...
+
+    def stage_view(
+        self,
+        state: Any,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> StageView | None:
+        """Per stage, what the policy weighs serving it next and the stages that must come first
+        (core/pairs.py StageView), for a pair of lights decided on both lights' loops; None: the
+        policy weighs no stages (the pair then takes its leader's wish, or for a cycle plan the
+        larger green per stage of both lights' wishes)."""
+        return None
+
+    def decide_paired(
+        self,
+        state: Any,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None,
+        partner: StageView | None,
+    ) -> tuple[Any, Wish | None]:
+        """decide() for a pair's leader, with its follower's stage_view on the leader's stages
+        (None: the follower has none this tick); a policy that weighs no stages decides alone."""
+        return self.decide(state, layout, est, signal, now_s, network=network)
 
     def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> Mapping[str, Any]:
         """Advice per junction over the whole network, from every junction's policy state of

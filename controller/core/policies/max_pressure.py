@@ -52,6 +52,7 @@ import numpy as np
 
 from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
+from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import Policy
 from controller.core.policies.requirements import acyclic_refusal
@@ -273,6 +274,21 @@ class MaxPressurePolicy(Policy):
         now_s: float,
         network: NetworkView | None = None,
     ) -> tuple[MaxPressureState, PhaseWish | None]:
+        return self.decide_paired(state, layout, est, signal, now_s, network, None)
+
+    def decide_paired(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None,
+        partner: StageView | None,
+    ) -> tuple[MaxPressureState, PhaseWish | None]:
+        """decide(); a pair's leader weighs each stage by its own pressure plus its follower's,
+        and leaves its stage through one that clears the turners in either junction (`partner`,
+        the follower's StageView on the leader's stages, core/pairs.py)."""
         if signal is None:
             return state, None
         cur = signal.phase
@@ -281,19 +297,48 @@ class MaxPressurePolicy(Policy):
         state = self._track_box(state, layout, est, cur)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        down = (
-            self.params.downstream_weight * network.downstream_queue_pcu(layout.junction.id)
-            if network is not None
-            else None
-        )
-        p = self.params
-        v = phase_pressures(
-            state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s
-        )
+        v = self._pressures(state, layout, est, signal, now_s, network)
+        if partner is not None:
+            v = v + partner.pressures_pcu2_s
         best = int(v.argmax())
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
-        return state, PhaseWish(self._via_clearance(state, layout, est, cur, best, v))
+        return state, PhaseWish(self._via_clearance(state, layout, est, cur, best, v, partner))
+
+    def stage_view(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None = None,
+    ) -> StageView | None:
+        """phase_pressures with the policy's parameters, and per target the clearance phases
+        leaving the phase in force needs (clearance_detours)."""
+        if signal is None:
+            return None
+        cur, st = signal.phase, state.statics
+        detours = tuple(
+            tuple(clearance_detours(st.clearance[cur], layout, cur, k, state.boxed)) if len(state.boxed) else ()
+            for k in range(len(layout.junction.phases))
+        )
+        return StageView(self._pressures(state, layout, est, signal, now_s, network), detours)
+
+    def _pressures(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        network: NetworkView | None,
+    ) -> np.ndarray:
+        p = self.params
+        down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
+        return phase_pressures(
+            state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s
+        )
 
     def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:
         """One tick of phase `cur`'s green: a new green starts with an empty box. A phase that
@@ -316,9 +361,20 @@ class MaxPressurePolicy(Policy):
         return _box_state(st, cur, dep, boxed)
 
     def _via_clearance(
-        self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, target: int, v: np.ndarray
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        cur: int,
+        target: int,
+        v: np.ndarray,
+        partner: StageView | None = None,
     ) -> int:
         """The target, or a protected phase for permitted movements the target would cut off
-        while they may stand in the junction (update_boxed)."""
+        while they may stand in the junction (update_boxed); for a pair's leader, in either
+        junction (`partner`'s detours: one both need if there is one, else any either needs)."""
         detours = clearance_detours(state.statics.clearance[cur], layout, cur, target, state.boxed)
+        if partner is not None and partner.detours[target]:
+            need = partner.detours[target]
+            detours = [p for p in detours if p in need] or [*detours, *need]
         return max(detours, key=lambda p: v[p]) if detours else target
