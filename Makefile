@@ -51,11 +51,18 @@ test-fast: setup
 resco: $(STAMP)
 	$(PY) -m sim.scenarios.resco > /dev/null
 
-# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs. A failed RESCO
-# fetch does not stop the other tests: the RESCO ones then fail with the fetch's error.
+# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs, in two passes.
+# First on both cores (pytest-xdist, --dist loadfile: a module stays on one worker; the corpus is
+# split by network, tests/conftest.py). Then the tests marked `wallclock` (real-time pacing, broker,
+# failover and scrape deadlines) alone and one at a time, so that the other worker's load cannot
+# make them late. Both passes run even when the first fails. A failed RESCO fetch does not stop
+# the other tests: the RESCO ones then fail with the fetch's error.
 test-slow: setup
 	@$(MAKE) --no-print-directory resco || echo "make resco failed: the RESCO tests will fail (docs/corpus.md)" >&2
-	$(PY) -m pytest -q -ra -m slow
+	@status=0; \
+	$(PY) -m pytest -q -ra -n 2 --dist loadfile -m "slow and not wallclock" || status=1; \
+	$(PY) -m pytest -q -ra -m "slow and wallclock" || status=1; \
+	exit $$status
 
 # ruff (lint rules and format check) on the whole repo, mypy --strict on controller/core (pyproject.toml).
 lint: setup

@@ -30,6 +30,45 @@ def _pin_hypothesis_constants() -> None:
 
 _pin_hypothesis_constants()
 
+CORPUS = "test_corpus.py"  # tests/integration/test_corpus.py: split by network over the workers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "wallclock: paces a run in real time or waits on wall-clock deadlines (brokers, failover, "
+        "restarts, scrapes); make test-slow runs these alone, serially, after the parallel pass",
+    )
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown when it is not installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadfile` (make test-slow) with the corpus split by network. A module stays on one
+    worker: its tests share its module-scoped fixtures (one SUMO run, one broker, one RabbitMQ
+    cluster), which two workers would each make. The corpus (tests/integration/test_corpus.py),
+    the largest module of the slow part, would then run on one worker: there a network is the
+    unit, its runs together (they build the network into the shared cache, and two workers
+    building the same one would replace its folder under each other's run). Not xdist_group
+    marks with `--dist loadgroup`: pytest-xdist 3.8 tags the node id pytest 9 no longer reads,
+    so every group was split (checked on a module of four tests: two per worker)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class CorpusByNetwork(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return CorpusByNetwork(config, log)
+
+
+def _work_unit(nodeid: str) -> str:
+    """The module of a test id; for the corpus, the module and the network (ids "NET-POLICY")."""
+    module, _, test = nodeid.partition("::")
+    if Path(module).name == CORPUS and "[" in test:
+        return f"{module}[{test.split('[', 1)[1].rsplit('-', 1)[0]}]"
+    return module
+
 
 @pytest.fixture(scope="session")
 def small_grid(tmp_path_factory) -> Path:

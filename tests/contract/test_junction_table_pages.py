@@ -22,7 +22,7 @@ from tests.live_fixtures import skip_without_mosquitto
 
 skip_without_mosquitto()
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(30), pytest.mark.wallclock]  # broker, 0.3 s waits
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "t"

@@ -15,7 +15,7 @@ from tests.live_fixtures import skip_without_mosquitto
 
 skip_without_mosquitto()
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(30), pytest.mark.wallclock]  # broker, 0.3 s waits
 
 
 def test_retained_again_replays_a_retained_message_of_a_topic_already_subscribed(tmp_path):

@@ -23,6 +23,7 @@ skip_without_mosquitto()
 
 
 @pytest.mark.slow
+@pytest.mark.wallclock  # 5x real time: make test-slow runs it alone
 @pytest.mark.timeout(300)
 def test_kill_9_of_one_instance_its_region_is_taken_over(tmp_path):
     # the city at 5x real time, two regions; the instance of r0 is killed at 80 s and back at 150 s

@@ -24,7 +24,7 @@ from tests.live_fixtures import skip_without_mosquitto
 pytest.importorskip("sumo")
 skip_without_mosquitto()
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.wallclock]  # 20x real time: run alone
 ROOT = Path(__file__).resolve().parents[2]
 
 

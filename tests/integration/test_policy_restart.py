@@ -29,7 +29,7 @@ from tests.live_fixtures import skip_without_mosquitto
 
 skip_without_mosquitto()
 
-pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow, pytest.mark.wallclock]  # broker, 5-10 s deadlines
 
 
 class Service:

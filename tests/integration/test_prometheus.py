@@ -55,7 +55,7 @@ skip_without_mosquitto()
 if not os.access(PROMETHEUS, os.X_OK):
     pytest.skip("prometheus is not installed (make system-deps)", allow_module_level=True)
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.wallclock]  # 250 ms scrapes, run_s
 
 
 def api(base: str, path: str, **params) -> dict:

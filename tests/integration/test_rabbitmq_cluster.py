@@ -31,7 +31,7 @@ except AdapterError:
 if shutil.which("openssl") is None:
     pytest.skip("openssl is not installed (the cluster listens on TLS)", allow_module_level=True)
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180), pytest.mark.wallclock]  # brokers' deadlines
 
 SLOW_RETRY = {"reconnect_min_s": 10.0, "reconnect_max_s": 10.0}  # a refused client stays away while we look
 ROOT = Path(__file__).resolve().parents[2]

@@ -147,6 +147,7 @@ def write_config(tmp_path: Path, broker: Broker, junctions: dict) -> None:
     )
 
 
+@pytest.mark.wallclock  # roadsides on the wall clock, back within 2 ticks: run alone
 @pytest.mark.timeout(90)
 def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
     names = (*GOOD, WRONG_KEY)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 skip_without_mosquitto()
 
 
+@pytest.mark.wallclock  # 10x real time: make test-slow runs it alone
 @pytest.mark.timeout(300)
 def test_kill_9_mid_sumo_run_keeps_every_signal_safe(tmp_path):
     # the bundled city at 10x real time: the service is killed at 100 s and down for 30 s

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from controller.adapters.audit import AuditStore
 from controller.adapters.mqtt import MqttClient
 from controller.core.messages import decode_command, encode_status
@@ -32,6 +34,7 @@ def make_request(j, candidate, incumbent, queues_pcu, now_s):
     return {"incumbent": {j.id: 1000.0}, "candidate": {j.id: 3000.0 if candidate.greens_s == BAD else 900.0}}
 
 
+@pytest.mark.wallclock  # broker, 30 s deadlines: make test-slow runs it alone
 def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_path):
     audit = AuditStore(tmp_path / "audit.sqlite")
     gate = ValidationGate(ValidationParams(enabled=True, timeout_s=20.0), twin_fakes.predict_from_request, audit=audit)

@@ -28,7 +28,7 @@ from tests.live_fixtures import skip_without_mosquitto
 
 skip_without_mosquitto()
 
-pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(60), pytest.mark.slow, pytest.mark.wallclock]  # broker, 10 s deadlines
 
 BAD = PolicyChoice("max_pressure", (("switch_service_s", 0.01),))
 

@@ -157,6 +157,7 @@ def test_broker_restarts_during_a_replay_change_nothing(grid, reference_and_mqtt
     assert trips(tmp_path / "out" / "tripinfo.xml") == trips(reference_and_mqtt["in_process"] / "tripinfo.xml")
 
 
+@pytest.mark.wallclock  # 10x real time, late plans refused: make test-slow runs it alone
 @pytest.mark.timeout(60)
 def test_realtime_mode_applies_plans_as_they_arrive(grid, tmp_path):
     from sim.mqtt_run import run_via_mqtt
