@@ -108,7 +108,8 @@ def show(out: dict) -> str:
     lines.append("per junction (veh-s; first verdict s): " + " | ".join(SHARES[:5]))
     for jid, row in sorted(out["junctions"].items(), key=lambda kv: -sum(kv[1].values())):
         first = out["first_verdict_s"].get(jid)
-        lines.append(f"  {jid:<28}{first if first is not None else '-':>8}  " + " ".join(f"{row[s]:>10,.0f}" for s in SHARES[:5]))
+        cells = " ".join(f"{row[s]:>10,.0f}" for s in SHARES[:5])
+        lines.append(f"  {jid:<28}{first if first is not None else '-':>8}  {cells}")
     lines.append("per bin (begin s): " + " | ".join(SHARES[:5]))
     for b, row in sorted(out["bins"].items()):
         lines.append(f"  {b:>6.0f}  " + " ".join(f"{row[s]:>10,.0f}" for s in SHARES[:5]))

@@ -360,7 +360,9 @@ def run(
     return summary
 
 
-def _twin(req: SimulateRequest, scfg: SumoConfig, junctions: dict, cfg: Config, args: list[str], factory: Any) -> SimTwin:
+def _twin(
+    req: SimulateRequest, scfg: SumoConfig, junctions: dict, cfg: Config, args: list[str], factory: Any
+) -> SimTwin:
     """[validation] enabled: the gate on the scenario's own network, programs and vehicle types
     (sim/twin_sim.py), in process only."""
     from sim.twin_sim import wire

@@ -208,7 +208,8 @@ def run_closed_loop(spec: RunSpec) -> int:
         # the policy judged on its own: no do-no-harm switch to the fixed plan inside the run, and
         # no twin of the twin (simulate wires the gate when [validation] is enabled)
         harm = dataclasses.replace(spec.cfg.harm, enabled=False, validate_return=False)
-        cfg = dataclasses.replace(spec.cfg, harm=harm, validation=dataclasses.replace(spec.cfg.validation, enabled=False))
+        validation = dataclasses.replace(spec.cfg.validation, enabled=False)
+        cfg = dataclasses.replace(spec.cfg, harm=harm, validation=validation)
         loop = InProcessLoop(field, junctions, cfg, spec.policy, 0.0)
         loop.start(0.0)
         t_s = api.simulation.getTime()

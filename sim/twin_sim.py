@@ -95,7 +95,9 @@ class SimTwin:
     gate: WaitingGate
 
 
-def wire(cfg: Config, junctions: Mapping[str, Intersection], net_file: str, files: Sequence[Path], work_dir: Path) -> SimTwin:
+def wire(
+    cfg: Config, junctions: Mapping[str, Intersection], net_file: str, files: Sequence[Path], work_dir: Path
+) -> SimTwin:
     """The validation gate of `cfg.validation` on the scenario's network (`net_file`, with the
     programs and vehicle types of `files`), its twins working in `work_dir`."""
     from sim.twin import RequestMaker, predict  # SUMO's tools load only when the twin is wanted
@@ -109,7 +111,8 @@ def wire(cfg: Config, junctions: Mapping[str, Intersection], net_file: str, file
     work = str(work_dir.resolve())
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(
-        net_file, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m, **shared
+        net_file, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m,
+        **shared,
     )
     policy_maker = PolicyRequestMaker(net_file, dict(junctions), recent, v.window_s, work, cfg, **shared)
     desk = OperatorDesk(
