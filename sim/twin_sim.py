@@ -111,7 +111,13 @@ def wire(
     work = str(work_dir.resolve())
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(
-        net_file, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m,
+        net_file,
+        dict(junctions),
+        recent,
+        v.window_s,
+        work,
+        mesoscopic=v.mesoscopic,
+        vehicle_spacing_m=spacing_m,
         **shared,
     )
     policy_maker = PolicyRequestMaker(net_file, dict(junctions), recent, v.window_s, work, cfg, **shared)

@@ -62,8 +62,17 @@ def test_the_policy_twin_runs_the_city_programs():
     from controller.config import Config
 
     req = PolicyTwinRequest(
-        "net.xml", (two_phase(),), {}, 900.0, {}, PolicyChoice("fixed"), PolicyChoice("webster"), Config(), "w",
-        programs=("tls.add.xml",), vtype_files=("vt.add.xml",),
+        "net.xml",
+        (two_phase(),),
+        {},
+        900.0,
+        {},
+        PolicyChoice("fixed"),
+        PolicyChoice("webster"),
+        Config(),
+        "w",
+        programs=("tls.add.xml",),
+        vtype_files=("vt.add.xml",),
     )
     scen = req.scenario()
     assert scen.programs == ("tls.add.xml",) and scen.vtype_files == ("vt.add.xml",)
