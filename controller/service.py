@@ -332,7 +332,8 @@ class ControllerService:
         core = Core(self.core.layouts, make_policy(name, cfg), cfg)
         fresh = core.initial_state(now_s)
         junctions = {
-            jid: replace(js, policy_state=fresh.junctions[jid].policy_state) for jid, js in self.state.junctions.items()
+            jid: replace(js, policy_state=fresh.junctions[jid].policy_state, own_wish=None)
+            for jid, js in self.state.junctions.items()
         }
         links = self.state.links if self.state.links is not None else fresh.links
         self.core, self.cfg = core, cfg

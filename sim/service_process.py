@@ -34,6 +34,8 @@ from controller.errors import AdapterError
 from controller.service import ControllerService, Recorder
 from sim.field import SumoField, frame_of
 
+ANSWER_WAIT_S = 120.0  # the child is at most a few seconds behind (the pipe's buffer holds a few)
+
 
 class ServiceProcessLoop:
     """A ClosedLoop (sim/simulate.py) whose controller runs in a forked child; for `fixed` only."""
@@ -59,7 +61,9 @@ class ServiceProcessLoop:
         self._statuses: list[dict[str, Any]] = []
         ctx = multiprocessing.get_context("fork")  # the child needs no import and never touches SUMO
         self._conn, child = ctx.Pipe()
-        args = (child, field.frame_layout, junctions, cfg, begin_s, field.program_states())
+        # the child closes its copy of the parent's end first: when the run dies without close()
+        # (a kill, a crash), the child's recv then sees end-of-file and it ends, not waits for ever
+        args = (child, self._conn, field.frame_layout, junctions, cfg, begin_s, field.program_states())
         self._proc = ctx.Process(target=_serve, args=args, name="tsc-service", daemon=True)
         self._proc.start()
         child.close()
@@ -88,6 +92,9 @@ class ServiceProcessLoop:
         """Read the child's answer: its figures (kept) or its error (raised)."""
         self._answered = True
         try:
+            if not self._conn.poll(ANSWER_WAIT_S):
+                self._proc.kill()
+                raise AdapterError(f"the controller service's process did not answer within {ANSWER_WAIT_S:g} s")
             kind, body = self._conn.recv()
         except (EOFError, ConnectionResetError):
             self._proc.join(5.0)
@@ -107,6 +114,7 @@ class ServiceProcessLoop:
 
 def _serve(
     conn: Connection,
+    parent_end: Connection,
     layout: FrameLayout,
     junctions: dict,
     cfg: Config,
@@ -114,7 +122,9 @@ def _serve(
     programs: dict[str, tuple[str, ...]],
 ) -> None:
     """The child: every second piped in, as InProcessLoop.second feeds its service; at the end
-    (None), the figures the run's summary reads."""
+    (None), the figures the run's summary reads. The run's end of the pipe is closed first, so
+    that a run that dies leaves the child an end-of-file, and a Ctrl-C is the run's to report."""
+    parent_end.close()
     try:
         metrics = ServiceMetrics(CollectorRegistry(), junctions, cfg)
         handed: list[Any] = []
@@ -131,7 +141,9 @@ def _serve(
             if handed:
                 raise RuntimeError(f"under `fixed` the service handed the field a command: {handed[0]}")
         conn.send(("done", _figures(service, metrics)))
-    except BaseException:
+    except (EOFError, KeyboardInterrupt):
+        pass  # the run ended without close() (killed, or interrupted: it reports that itself)
+    except Exception:
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()

@@ -7,8 +7,10 @@ unchanged and win over these defaults.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -346,11 +348,16 @@ def run(
         finally:
             shown.close()
     finally:
-        if loop is not None:
-            loop.close()
-        if recorder is not None:
-            recorder.close()
-        api.close()
+        try:
+            if loop is not None:
+                # close() can raise (a service process's error: sim/service_process.py); when the
+                # run is already failing (or interrupted), that error is the run's to report
+                with contextlib.suppress(Exception) if sys.exc_info()[0] is not None else contextlib.nullcontext():
+                    loop.close()
+        finally:
+            if recorder is not None:
+                recorder.close()
+            api.close()
     wall_s = time.perf_counter() - wall0
     summary = _summary(req, api.__name__, junctions, field, loop, (begin_s, end_t), wall_s)
     summary.setdefault("online_gains", metrics.report())  # the loop's own when its service ran apart

@@ -299,7 +299,7 @@ def advance_replays(
     and a gain of the plan over itself of 0 when they match; docs/harm.md). What observe_all adds
     for a verdict (each side's queue and spill charges, the measured hidden queue) is not computed:
     no verdict is taken (neither decide nor network_verdict runs unguarded); a swap to a guarded
-    policy computes it at its first tick (`charge` None: accumulate computes it)."""
+    policy computes it at its first tick (observe_all replaces the state's charge)."""
     if not states:
         return []
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)

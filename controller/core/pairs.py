@@ -109,7 +109,7 @@ def follow(wish: Wish | None, pair: Pair) -> Wish | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class StageView:
     """What a pair light's policy weighs per stage: `pressures_pcu2_s[k]`, what serving stage k
     next is worth (max-pressure's pressure); `detours[k]`, the stages one of which must come

@@ -160,7 +160,7 @@ class Core:
             if est_p.keep_clear
             else None
         )
-        # lights on one short link decided as one program (core/pairs.py): leaders decide first
+        # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
 

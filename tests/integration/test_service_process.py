@@ -49,8 +49,14 @@ def test_the_service_in_a_second_process_gives_the_same_trips_and_figures(tmp_pa
 class _Failing(ServiceProcessLoop):
     """A frame the child cannot read: its error must reach the run."""
 
+    sent_bad = False
+
     def second(self, t_s: float) -> None:
+        if self.sent_bad:
+            super().second(t_s)  # reads the child's error as soon as it is there
+            return
         self._conn.send((t_s, {0: {"car": 1}}, None, None, []))
+        self.sent_bad = True
 
 
 def test_an_error_in_the_service_process_stops_the_run_with_its_traceback(tmp_path: Path) -> None:
@@ -61,3 +67,23 @@ def test_an_error_in_the_service_process_stops_the_run_with_its_traceback(tmp_pa
 def test_a_policy_that_sends_plans_is_refused() -> None:
     with pytest.raises(ValueError, match="`fixed` only"):
         ServiceProcessLoop(None, {}, load_config(ROOT / "config.toml"), "adaptive", 0.0)  # type: ignore[arg-type]
+
+
+class _NoField:
+    """What the loop reads of the field before the first second."""
+
+    frame_layout = None
+
+    def program_states(self) -> dict:
+        return {}
+
+
+def test_the_service_process_ends_when_the_run_dies_without_closing() -> None:
+    """The run's end of the pipe gone (a killed run closes it with its process): the child sees
+    end-of-file and ends, instead of waiting for ever as an orphan."""
+    loop = ServiceProcessLoop(_NoField(), {}, load_config(ROOT / "config.toml"), "fixed", 0.0)  # type: ignore[arg-type]
+    loop._conn.close()
+    loop._proc.join(20.0)
+    alive = loop._proc.is_alive()
+    loop._proc.kill()
+    assert not alive and loop._proc.exitcode == 0
