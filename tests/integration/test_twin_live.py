@@ -28,7 +28,7 @@ from sim.netimport import import_network
 ROOT = Path(__file__).resolve().parents[2]
 NET = ROOT / "sim" / "scenarios" / "spider" / "spider.net.xml"
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.wallclock]  # a 100 s wall deadline: run alone
 
 
 @pytest.fixture(scope="module")
