@@ -33,6 +33,7 @@ from controller.core.feedarrays import FrameLayout
 from controller.errors import AdapterError
 from controller.service import ControllerService, Recorder
 from sim.field import SumoField, frame_of
+from sim.simulate import junction_summary
 
 ANSWER_WAIT_S = 120.0  # the child is at most a few seconds behind (the pipe's buffer holds a few)
 
@@ -73,11 +74,11 @@ class ServiceProcessLoop:
 
     def second(self, t_s: float) -> None:
         if self._conn.poll():  # the child writes only at the end, or when it failed
-            self._raise_child_error()
+            self._read_answer()
         try:  # the readings, not the frame: the child builds it (sim/field.py frame_of)
             self._conn.send((t_s, *self.field.loop_readings(), self._statuses))
         except (BrokenPipeError, ConnectionResetError):
-            self._raise_child_error()
+            self._read_answer()
         self._statuses = self.field.actuate_bodies(t_s)
 
     def close(self) -> None:
@@ -86,10 +87,10 @@ class ServiceProcessLoop:
             return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # an ended child's answer waits
             self._conn.send(None)
-        self._raise_child_error()
+        self._read_answer()
 
-    def _raise_child_error(self) -> None:
-        """Read the child's answer: its figures (kept) or its error (raised)."""
+    def _read_answer(self) -> None:
+        """The child's answer: its figures (kept), or its error (raised)."""
         self._answered = True
         try:
             if not self._conn.poll(ANSWER_WAIT_S):
@@ -151,8 +152,6 @@ def _serve(
 
 def _figures(service: ControllerService, metrics: ServiceMetrics) -> dict[str, Any]:
     """What InProcessLoop.summary and the run report give, from the child's service."""
-    from sim.simulate import junction_summary  # simulate imports this module's caller, not this module
-
     return {
         "decision_cost": service.decision_cost(),
         "refused": dict(service.refused),
