@@ -201,7 +201,7 @@ class ControllerService:
         self._start_s = start_s
         self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
         self._unknown_stage_warned: set[str] = set()
-        # junction -> (its gate refusal's reason without figures, since when, its plans then, warned)
+        # junction -> its spell of gate refusals for one reason (_log_refusals)
         self._refusing: dict[str, _Refusing] = {}
         self._audit = audit  # learnt-state checkpoints go there every cfg.audit.checkpoint_s (0: never)
         self._checkpoint_t_s = start_s
