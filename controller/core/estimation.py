@@ -113,6 +113,9 @@ class EstimationParams:
     # don't block the box: a movement whose exit lanes the next light's loops see full to their entry
     # has that share of its queue and flow seen as not servable by the policies (core/keepclear.py)
     keep_clear: bool = False
+    # no green into a road shorter than one vehicle (`coupled`) while the light at its end is red to
+    # every movement leaving it; the queue waiting for it counts at that light (core/coupledexit.py)
+    coupled_exit_red: bool = False
 
 
 class _LaneArrays(Protocol):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from controller.core import estimation, feedarrays, harm, keepclear, netestimate, netshadow, pairs, shadow
+from controller.core import coupledexit, estimation, feedarrays, harm, keepclear, netestimate, netshadow, pairs, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -160,6 +160,8 @@ class Core:
             if est_p.keep_clear
             else None
         )
+        # [estimation] coupled_exit_red: no green into a road that stores no vehicle while the next light is red to it
+        self.coupled_exits = coupledexit.CoupledExits.build(self.layouts) if est_p.coupled_exit_red else None
         # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
@@ -231,10 +233,17 @@ class Core:
     def _exits_full(self, updated: Mapping[str, JunctionState]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """[estimation] keep_clear: per junction touched by an exit seen full, the share of each
         movement's exit seen full and the PCU held upstream of what it drains
-        (core/keepclear.py); {} with the key off."""
-        if self.keep_clear is None:
+        (core/keepclear.py); with [estimation] coupled_exit_red, also the movements into a road to a
+        coupled light that light is red to, and the queue waiting for it (core/coupledexit.py);
+        {} with both keys off."""
+        if self.keep_clear is None and self.coupled_exits is None:
             return {}
-        return keepclear.blocked_shares(self.keep_clear, self.layouts, {j: js.estimate for j, js in updated.items()})
+        estimates = {j: js.estimate for j, js in updated.items()}
+        full = {} if self.keep_clear is None else keepclear.blocked_shares(self.keep_clear, self.layouts, estimates)
+        if self.coupled_exits is None:
+            return full
+        phases = {j: None if js.status is None else js.status.phase for j, js in updated.items()}
+        return coupledexit.merged(full, coupledexit.held_shares(self.coupled_exits, self.layouts, estimates, phases))
 
     def _junction(
         self,

@@ -46,6 +46,7 @@ def test_project_config_loads():
         ('[timing]\nprogram_clearances = "yes"\n', "timing.program_clearances"),
         ("[estimation]\noff_is_permitted = 1\n", "estimation.off_is_permitted"),
         ('[estimation]\nkeep_clear = "yes"\n', "estimation.keep_clear"),
+        ("[estimation]\ncoupled_exit_red = 1\n", "estimation.coupled_exit_red"),
         ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
         ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
         ("[broker]\nport = -1\n", "broker.port"),
@@ -70,6 +71,7 @@ def test_bad_config_names_file_and_field(tmp_path, text, field):
     "text",
     [
         '[estimation]\nkeep_clear = "yes"\n',
+        "[estimation]\ncoupled_exit_red = 1\n",
         "[harm]\nmeasured_spill = 1\n",
         "[harm]\nprogram_timeline = 1\n",
         "[estimation]\noff_is_permitted = 1\n",

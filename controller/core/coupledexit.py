@@ -1,0 +1,114 @@
+"""A green into a link that stores no vehicle, while the next light is red to it, serves nothing. Pure.
+
+Two lights joined by a road shorter than one vehicle (`Intersection.coupled`, sim/netneighbours.py)
+have no room between them: a vehicle sent into that road while the next light shows red to every
+movement leaving it stops inside the first junction. There it blocks the streams that cross its
+path (a permitted turner yielding to it waits too), and around a ring of such lights each
+junction's box fills with vehicles waiting for the next one: a lock no light can clear
+(BENCHMARKS.md, issue 9, K session 19: the corpus' rand_short_edges, lights 20, 26, 28, 56).
+
+Reading (the network model and the next light's reported stage, never the simulator's truth): a
+movement of junction J whose exit edge is an approach of a light N coupled to J is *held* while
+N's stage in force (or the one it is changing to) serves none of N's movements from that edge.
+For the policy's decision only, a held movement's queue and arrival flow are seen as not servable
+now (keepclear.seen_by_policy with share 1), and, held or not, the queue waiting at J to enter
+the road is added to N's movements leaving it (by N's measured flow shares of them, equal
+without flow): the road stores nothing, so that queue is the one N's stage will serve, and N is
+drawn to serve it before J may send it. The safety gate's maximum red is untouched.
+
+Example: lights 20 and 26 joined by a 0.2 m road 27; 4 PCU wait at 20 on the movement into 27,
+and 26 shows the stage serving road 63 only. At 20 the movement into 27 weighs nothing; at 26 the
+movements from 27 carry the 4 PCU, so 26's max-pressure weighs its stage from 27 as if they
+stood on 27; once 26 serves 27, 20 weighs its queue again and sends it through both lights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+
+
+@dataclass(frozen=True)
+class CoupledExit:
+    """One movement whose exit is a road into a coupled light: the movement's position, the
+    light, and that light's movements leaving the road (bool over its movements)."""
+
+    movement: int
+    junction: str
+    drains: np.ndarray  # (movements of `junction`,) bool
+
+
+@dataclass(frozen=True)
+class CoupledExits:
+    """Per junction, its movements that exit into a coupled light's approach (built once: `build`)."""
+
+    exits: Mapping[str, tuple[CoupledExit, ...]]
+
+    @staticmethod
+    def build(layouts: Mapping[str, Layout]) -> CoupledExits:
+        """The coupled exits of every junction in `layouts` (the network model only: `coupled`,
+        the movements' exit edges and the coupled lights' approach edges)."""
+        approach: dict[str, tuple[str, np.ndarray]] = {}  # edge -> (junction, its movements from the edge)
+        for jid, lay in layouts.items():
+            edges = [m.from_edge for m in lay.junction.movements]
+            for edge in dict.fromkeys(edges):
+                approach[edge] = (jid, np.array([e == edge for e in edges], dtype=bool))
+        exits = {}
+        for jid, lay in layouts.items():
+            coupled = set(lay.junction.coupled)
+            out = []
+            for m, mov in enumerate(lay.junction.movements):
+                hit = approach.get(mov.to_edge) if mov.to_edge else None
+                if hit is not None and hit[0] != jid and hit[0] in coupled:
+                    out.append(CoupledExit(m, hit[0], hit[1]))
+            if out:
+                exits[jid] = tuple(out)
+        return CoupledExits(exits)
+
+
+def held_shares(
+    ce: CoupledExits, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate], phases: Mapping[str, int | None]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per junction touched: (movements,) twice, as keepclear.blocked_shares: 1 for a movement
+    held (its coupled light's stage `phases[N]` serves none of the road's movements; no status:
+    not held), and the PCU waiting upstream to enter the road, on the coupled light's movements
+    leaving it. Junctions untouched are left out."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def arrays(jid: str) -> tuple[np.ndarray, np.ndarray]:
+        if jid not in out:
+            n = len(layouts[jid].junction.movements)
+            out[jid] = (np.zeros(n), np.zeros(n))
+        return out[jid]
+
+    for jid, exits in ce.exits.items():
+        for ex in exits:
+            phase = phases.get(ex.junction)
+            if phase is None:
+                continue
+            if not (layouts[ex.junction].serves[phase] & ex.drains).any():
+                arrays(jid)[0][ex.movement] = 1.0
+            queue_pcu = float(estimates[jid].queue_pcu[ex.movement])
+            if queue_pcu <= 0.0:
+                continue
+            flow = np.where(ex.drains, estimates[ex.junction].flow_pcu_h, 0.0)
+            weight = flow if flow.sum() > 0 else ex.drains.astype(float)
+            arrays(ex.junction)[1][:] += queue_pcu * weight / weight.sum()
+    return out
+
+
+def merged(
+    a: dict[str, tuple[np.ndarray, np.ndarray]], b: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Two readings of held exits as one: per movement the larger share, the PCU held summed."""
+    out = dict(a)
+    for jid, (share, held) in b.items():
+        if jid in out:
+            out[jid] = (np.maximum(out[jid][0], share), out[jid][1] + held)
+        else:
+            out[jid] = (share, held)
+    return out

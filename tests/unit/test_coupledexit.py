@@ -1,0 +1,110 @@
+"""No green into a road that stores no vehicle while the light at its end is red to it
+(controller/core/coupledexit.py, [estimation] coupled_exit_red)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from controller.config import Config
+from controller.core.coupledexit import CoupledExits, held_shares, merged
+from controller.core.estimation import Estimate, EstimationParams, Layout
+from controller.core.policies import make_policy
+from controller.core.step import Core
+from controller.junctions import parse_intersection
+from controller.model import DetectorReading, Intersection, PhaseCommand, SignalStatus, Snapshot
+from tests.junction_fixtures import two_phase_raw
+
+
+def _pair(coupled: bool = True) -> tuple[Intersection, Intersection]:
+    """J's north approach leaves over `link` (J's N_T exit), a 0.2 m road that is K's north
+    approach (K's N_T, served in K's phase 0); `coupled`: the import lists each in the other's
+    `coupled`. K's loops on the road sit at its start."""
+    j = two_phase_raw()
+    j["movements"][0]["to_edge"] = "link"
+    k = two_phase_raw()
+    k["id"] = "K"
+    k["movements"][0].update(from_edge="link", lanes=["link_0"], storage_pcu=1.0)
+    for d in k["detectors"]:
+        if d["id"].startswith("N_"):
+            d["lane"] = "link_0"
+            d["pos_m"], d["dist_to_stop_m"] = 0.0, 0.2
+        d["id"] = "K_" + d["id"]
+    if coupled:
+        j["coupled"], k["coupled"] = ["K"], ["J"]
+    return parse_intersection(j, "J.toml"), parse_intersection(k, "K.toml")
+
+
+def _layouts(coupled: bool = True) -> dict[str, Layout]:
+    return {j.id: Layout.build(j) for j in _pair(coupled)}
+
+
+def _estimates(lays: dict[str, Layout]) -> dict[str, Estimate]:
+    ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in lays.items()}
+    ests["J"] = replace(ests["J"], queue_pcu=np.full(4, 3.0))
+    return ests
+
+
+def test_a_movement_into_a_coupled_road_is_held_while_the_next_light_is_red_to_it():
+    lays = _layouts()
+    ce = CoupledExits.build(lays)
+    assert [(e.movement, e.junction) for e in ce.exits["J"]] == [(0, "K")] and "K" not in ce.exits
+    shares = held_shares(ce, lays, _estimates(lays), {"J": 0, "K": 1})  # K shows E/W: red to the road
+    assert shares["J"][0].tolist() == [1.0, 0.0, 0.0, 0.0] and shares["J"][1].tolist() == [0.0] * 4
+    # J's 3 PCU waiting to enter the road count at K's north movement, which leaves it
+    assert shares["K"][0].tolist() == [0.0] * 4 and shares["K"][1].tolist() == [3.0, 0.0, 0.0, 0.0]
+
+
+def test_green_at_the_next_light_holds_nothing_and_the_queue_still_counts_there():
+    lays = _layouts()
+    shares = held_shares(CoupledExits.build(lays), lays, _estimates(lays), {"J": 0, "K": 0})
+    assert "J" not in shares  # untouched
+    assert shares["K"][1].tolist() == [3.0, 0.0, 0.0, 0.0]
+
+
+def test_no_status_of_the_next_light_holds_nothing():
+    lays = _layouts()
+    assert held_shares(CoupledExits.build(lays), lays, _estimates(lays), {"J": 0, "K": None}) == {}
+
+
+def test_a_road_to_a_light_not_coupled_is_not_watched():
+    assert CoupledExits.build(_layouts(coupled=False)).exits == {}
+
+
+def test_two_readings_merge_by_the_larger_share_and_the_summed_queue():
+    a = {"J": (np.array([0.3, 0.0]), np.array([1.0, 0.0]))}
+    b = {"J": (np.array([1.0, 0.0]), np.array([0.5, 2.0])), "K": (np.zeros(2), np.ones(2))}
+    out = merged(a, b)
+    assert out["J"][0].tolist() == [1.0, 0.0] and out["J"][1].tolist() == [1.5, 2.0]
+    assert out["K"][1].tolist() == [1.0, 1.0]
+
+
+def _reading(det: str, occupied: bool, count: int = 0) -> DetectorReading:
+    counts = (("car", count),) if count else ()
+    return DetectorReading(det, counts, 1.0 if occupied else (0.3 if count else 0.0), 0.0 if occupied else 10.0)
+
+
+def _run(coupled_exit_red: bool) -> list[int]:
+    """40 s: J shows its E/W phase (1) with nothing on E/W, while a queue builds on its north
+    approach, whose exit is the 0.2 m road to K; K shows its E/W phase (1), red to the road,
+    with a queue on its east approach. The phases J is commanded to."""
+    cfg = Config(estimation=EstimationParams(coupled_exit_red=coupled_exit_red))
+    j, k = _pair()
+    core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
+    state, phases = core.initial_state(0.0), []
+    for t in range(1, 41):
+        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 5)]
+        sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
+        sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
+        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
+        statuses = [SignalStatus(x, float(t), 1, False, float(t), "", 0, "local") for x in ("J", "K")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
+    return phases
+
+
+def test_no_green_is_given_into_a_coupled_road_the_next_light_is_red_to():
+    assert 0 in _run(coupled_exit_red=False)  # the north queue wins the green, the next light red or not
+    assert 0 not in _run(coupled_exit_red=True)
