@@ -164,10 +164,11 @@ class ControllerService:
         observed: Collection[str] = (),
         hand_over: HandOver | None = None,
         programs: Mapping[str, Sequence[str]] | None = None,
+        handed_over: Callable[[], None] | None = None,  # called once a tick's commands are out (_tick)
     ) -> None:
         if (publish is None) == (hand_over is None):
             raise ValueError("ControllerService: give publish (a transport) or hand_over (in process), one of them")
-        self.publish, self.hand_over = publish, hand_over
+        self.publish, self.hand_over, self._handed_over = publish, hand_over, handed_over
         self.junctions = dict(junctions)
         self.observed = frozenset(observed)  # a region's halo (controller/regions.py): read, never sent plans
         self.epoch, self.signer = epoch, signer
@@ -369,6 +370,8 @@ class ControllerService:
         for cmd in commands:
             self._send(cmd, now_s)
         self.plans_sent += len(commands)
+        if self._handed_over is not None:  # before the bookkeeping and metrics: a caller waiting may go on
+            self._handed_over()
         self.last_result = result
         if self._awaiting_status:
             self._check_statuses(now_s)

@@ -34,6 +34,7 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         record=getattr(args, "record", None),
     )
     registry = CollectorRegistry()
+    twin = cfg.validation.enabled  # the validation twin runs in the tick: in process (sim/simulate.py _twin)
     port = getattr(args, "metrics_port", None)
     server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None
     try:
@@ -43,8 +44,9 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
             from sim.mqtt_run import run_via_mqtt
 
             summary = run_via_mqtt(req, cfg, registry=registry)
-        elif server is None and req.record is None and req.policy in ("fixed", *FIELD_POLICIES):
-            # the city's own programs: the service sends nothing, so it watches from a second process
+        elif server is None and req.record is None and (req.policy in ("fixed", *FIELD_POLICIES) or not twin):
+            # nothing reads the service during the run: it runs in a second process, whose work off
+            # the plans' path (all of it under the city's own programs) overlaps SUMO's step
             summary = run(req, cfg, registry=registry, loop_factory=ServiceProcessLoop)
         else:
             summary = run(req, cfg, registry=registry)

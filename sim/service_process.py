@@ -1,19 +1,22 @@
-"""`simulate` under the city's own programs (`fixed`, and SUMO's `actuated` / `delay_based`): the
-controller service watches from a second process while SUMO runs.
+"""`simulate`'s controller service in a second process, while SUMO runs in the run's.
 
-Under those policies the service sends the field nothing (`Policy.runs_own_program`: no plan, no
-withdrawal), so the trips do not depend on it: what it adds to a run is its own work per second
-(checking the frame, estimating, the do-no-harm replay, the metrics), which can go on while SUMO
-steps. The field (SUMO, its loops, the roadside controllers) stays in the run's process; each
-second's loop readings and roadside statuses are piped to a forked child that runs the same
+The field (SUMO, its loops, the roadside controllers) stays in the run's process; each second's
+loop readings and roadside statuses are piped to a forked child that runs the same
 ControllerService as InProcessLoop, with the same calls in the same order, and hands back at the
 end what the run's summary reads (plans sent, feed rejected, the run report, the junctions' modes).
-The trips are the field's alone and identical; the summary's controller figures are the same
+The trips and the summary's controller figures are the in-process run's
 (tests/integration/test_service_process.py).
 
+Under the city's own programs (`fixed`: `Policy.runs_own_program`, no plan, no withdrawal) the run
+does not wait for the child: the child's whole second (checking the frame, estimating, the
+do-no-harm replay, the metrics) goes on while SUMO steps. Under a policy that sends plans the run
+waits, every second, for that second's commands (lockstep): the child sends them as soon as the
+tick has handed them over, and its bookkeeping and metrics of that tick go on while the run applies
+them, actuates the roadsides and steps SUMO.
+
 Used when nothing reads the service during the run: no metrics endpoint (its registry would be in
-the child) and no recording (its archive writer thread). Elsewhere, and for every policy that sends
-plans, `simulate` runs InProcessLoop, whose lockstep the plans need.
+the child), no recording (its archive writer thread), no validation twin (it runs in the tick).
+Elsewhere `simulate` runs InProcessLoop.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config
 from controller.core.feedarrays import FrameLayout
 from controller.errors import AdapterError
+from controller.model import Command
 from controller.service import ControllerService, Recorder
 from sim.field import SumoField, frame_of
 from sim.simulate import junction_summary
@@ -39,7 +43,7 @@ ANSWER_WAIT_S = 120.0  # the child is at most a few seconds behind (the pipe's b
 
 
 class ServiceProcessLoop:
-    """A ClosedLoop (sim/simulate.py) whose controller runs in a forked child; for `fixed` only."""
+    """A ClosedLoop (sim/simulate.py) whose controller runs in a forked child (not with a recorder)."""
 
     def __init__(
         self,
@@ -52,9 +56,10 @@ class ServiceProcessLoop:
         metrics: ServiceMetrics | None = None,
         archive: Recorder | None = None,
     ) -> None:
-        if policy != "fixed" or archive is not None:
-            raise ValueError("ServiceProcessLoop runs the service under `fixed` only, without a recorder")
+        if archive is not None:
+            raise ValueError("ServiceProcessLoop runs the service without a recorder (its writer is a thread)")
         self.field = field
+        self._lockstep = policy != "fixed"  # the run waits for each second's commands
         self.plans_sent = 0
         self.rejected: Mapping[str, int] = {}
         self._result: dict[str, Any] = {}
@@ -64,7 +69,7 @@ class ServiceProcessLoop:
         self._conn, child = ctx.Pipe()
         # the child closes its copy of the parent's end first: when the run dies without close()
         # (a kill, a crash), the child's recv then sees end-of-file and it ends, not waits for ever
-        args = (child, self._conn, field.frame_layout, junctions, cfg, begin_s, field.program_states())
+        args = (child, self._conn, field.frame_layout, junctions, cfg, policy, begin_s, field.program_states())
         self._proc = ctx.Process(target=_serve, args=args, name="tsc-service", daemon=True)
         self._proc.start()
         child.close()
@@ -73,13 +78,35 @@ class ServiceProcessLoop:
         self._statuses = self.field.actuate_bodies(begin_s)
 
     def second(self, t_s: float) -> None:
-        if self._conn.poll():  # the child writes only at the end, or when it failed
+        if not self._lockstep and self._conn.poll():  # under `fixed` it writes only at the end, or failing
             self._read_answer()
         try:  # the readings, not the frame: the child builds it (sim/field.py frame_of)
             self._conn.send((t_s, *self.field.loop_readings(), self._statuses))
         except (BrokenPipeError, ConnectionResetError):
             self._read_answer()
+        if self._lockstep:
+            commands = self._commands()
+            self.plans_sent += len(commands)  # for the progress line; the child's count at the end
+            for cmd in commands:  # in the order the service handed them over
+                self.field.receive(cmd, t_s)
         self._statuses = self.field.actuate_bodies(t_s)
+
+    def _commands(self) -> list[Command]:
+        """This second's commands, from the child (its error, or its end, raised)."""
+        try:
+            ready = self._conn.poll(ANSWER_WAIT_S)
+            kind, body = self._conn.recv() if ready else ("late", None)
+        except (EOFError, ConnectionResetError):
+            kind, body = "ended", None
+        if kind == "commands":
+            return body
+        self._answered = True
+        self._conn.close()
+        self._proc.join(5.0)
+        if kind == "error":
+            raise AdapterError(f"the controller service's process failed:\n{body}")
+        self._proc.kill()
+        raise AdapterError(f"the controller service's process did not answer within {ANSWER_WAIT_S:g} s ({kind})")
 
     def close(self) -> None:
         """The end of the run: the child's figures, read once (an error in the child is raised)."""
@@ -119,18 +146,28 @@ def _serve(
     layout: FrameLayout,
     junctions: dict,
     cfg: Config,
+    policy: str,
     begin_s: float,
     programs: dict[str, tuple[str, ...]],
 ) -> None:
-    """The child: every second piped in, as InProcessLoop.second feeds its service; at the end
-    (None), the figures the run's summary reads. The run's end of the pipe is closed first, so
-    that a run that dies leaves the child an end-of-file, and a Ctrl-C is the run's to report."""
+    """The child: every second piped in, as InProcessLoop.second feeds its service; under a
+    policy that sends plans, each tick's commands sent back once handed over (before the tick's
+    metrics); at the end (None), the figures the run's summary reads. The run's end of the pipe is
+    closed first, so that a run that dies leaves the child an end-of-file, and a Ctrl-C is the
+    run's to report."""
     parent_end.close()
     try:
         metrics = ServiceMetrics(CollectorRegistry(), junctions, cfg)
-        handed: list[Any] = []
+        handed: list[Command] = []
         service = ControllerService(
-            junctions, cfg, "fixed", start_s=begin_s, metrics=metrics, hand_over=handed.append, programs=programs
+            junctions,
+            cfg,
+            policy,
+            start_s=begin_s,
+            metrics=metrics,
+            hand_over=handed.append,
+            programs=programs,
+            handed_over=None if policy == "fixed" else lambda: _send_commands(conn, handed),
         )
         while (msg := conn.recv()) is not None:
             t_s, counted, occupancy, speed_mps, statuses = msg
@@ -139,7 +176,7 @@ def _serve(
             for body in statuses:
                 service.on_status_body(body)
             service.tick(t_s)
-            if handed:
+            if handed and policy == "fixed":
                 raise RuntimeError(f"under `fixed` the service handed the field a command: {handed[0]}")
         conn.send(("done", _figures(service, metrics)))
     except (EOFError, KeyboardInterrupt):
@@ -148,6 +185,12 @@ def _serve(
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
+
+
+def _send_commands(conn: Connection, handed: list[Command]) -> None:
+    """A tick's commands to the run, in the order handed over (the list emptied for the next)."""
+    conn.send(("commands", handed[:]))
+    handed.clear()
 
 
 def _figures(service: ControllerService, metrics: ServiceMetrics) -> dict[str, Any]:

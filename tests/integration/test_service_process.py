@@ -1,7 +1,8 @@
-"""`simulate` under the city's own programs with the service in a second process
-(sim/service_process.py) against the service in the run's process (InProcessLoop): the same trips
-and the same controller figures in summary.json (its timings aside), on the bundled city; an error
-in the child stops the run with the child's traceback."""
+"""`simulate` with the service in a second process (sim/service_process.py) against the service in
+the run's process (InProcessLoop): the same trips and the same controller figures in summary.json
+(its timings aside), on the bundled city, under the city's own programs and under a policy that
+sends plans (the run waits for them each second); an error in the child stops the run with the
+child's traceback."""
 
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ def _trips(path: Path) -> list[str]:
     return [line for line in text.splitlines() if "<tripinfo " in line]
 
 
-def test_the_service_in_a_second_process_gives_the_same_trips_and_figures(tmp_path: Path) -> None:
-    here = _run(tmp_path, "in_process", InProcessLoop)
-    there = _run(tmp_path, "process", ServiceProcessLoop)
+@pytest.mark.parametrize("policy", ["fixed", "adaptive"])
+def test_the_service_in_a_second_process_gives_the_same_trips_and_figures(tmp_path: Path, policy: str) -> None:
+    here = _run(tmp_path, "in_process", InProcessLoop, policy)
+    there = _run(tmp_path, "process", ServiceProcessLoop, policy)
     assert _trips(tmp_path / "in_process") == _trips(tmp_path / "process") != []
     assert here["online_gains"] and here["junction_control"] and here["decision_cost"]["ticks"] > 200
+    assert (here["controller"]["plans_sent"] > 100) == (policy == "adaptive")
     assert _untimed(there) == _untimed(here)
 
 
@@ -64,9 +67,28 @@ def test_an_error_in_the_service_process_stops_the_run_with_its_traceback(tmp_pa
         _run(tmp_path, "failing", _Failing)
 
 
-def test_a_policy_that_sends_plans_is_refused() -> None:
-    with pytest.raises(ValueError, match="`fixed` only"):
-        ServiceProcessLoop(None, {}, load_config(ROOT / "config.toml"), "adaptive", 0.0)  # type: ignore[arg-type]
+class _FailingAfterPlans(ServiceProcessLoop):
+    """Under a policy that sends plans, the child fails after some seconds: the run, waiting for
+    that second's commands, must stop with the child's error (not wait for ever)."""
+
+    seconds = 0
+
+    def second(self, t_s: float) -> None:
+        self.seconds += 1
+        if self.seconds == 30:
+            self._conn.send((t_s, {0: {"car": 1}}, None, None, []))
+            self._commands()
+        super().second(t_s)
+
+
+def test_an_error_in_the_service_process_stops_a_run_waiting_for_plans(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError, match="the controller service's process failed"):
+        _run(tmp_path, "failing", _FailingAfterPlans, "adaptive")
+
+
+def test_a_recorder_is_refused() -> None:
+    with pytest.raises(ValueError, match="without a recorder"):
+        ServiceProcessLoop(None, {}, load_config(ROOT / "config.toml"), "adaptive", 0.0, archive=object())  # type: ignore[arg-type]
 
 
 class _NoField:
