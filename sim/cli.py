@@ -43,7 +43,9 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         if args.via_mqtt:
             from sim.mqtt_run import run_via_mqtt
 
-            summary = run_via_mqtt(req, cfg, registry=registry)
+            # nothing reads the controller during the run: it runs in a process of its own
+            apart = server is None and req.record is None
+            summary = run_via_mqtt(req, cfg, registry=registry, controller_process=apart)
         elif server is None and req.record is None and (req.policy in ("fixed", *FIELD_POLICIES) or not twin):
             # nothing reads the service during the run: it runs in a second process, whose work off
             # the plans' path (all of it under the city's own programs) overlaps SUMO's step

@@ -13,9 +13,12 @@ deployment does (docs/deployment.md), so the broker binds client ids to user nam
 connection per user) in replays too.
 
 The child reports once it is subscribed ("ready", with its subscriptions) and when it stops
-("done", with ServiceNode.stats(), its subscriptions and its error, if any). Children are
-spawned (multiprocessing "spawn"): a script that runs a sharded replay must guard its entry
-point with `if __name__ == "__main__":` and be a file (not `python -`).
+("done", with ServiceNode.stats(), its subscriptions and its error, if any, and with
+`RegionSpec.metrics` its run report). Children are spawned (multiprocessing "spawn"): a script
+that runs a sharded replay must guard its entry point with `if __name__ == "__main__":` and be a
+file (not `python -`). An unsharded lockstep replay's controller (region None: every junction,
+as the controller of a replay that is not sharded) is forked instead: it needs no import, and
+the field's process has no thread when it starts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import MqttSettings, Topics
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.trust import Trust
@@ -61,7 +67,7 @@ class RegionSpec:
     cfg: Config
     junctions: dict[str, Intersection]  # owned and halo
     owned: tuple[str, ...]
-    region: str
+    region: str | None  # None: not sharded, the node runs every junction (its ticked message names none)
     settings: MqttSettings
     policy: str
     start_s: float
@@ -69,6 +75,7 @@ class RegionSpec:
     realtime_factor: float | None = None  # None: lockstep
     timeout_s: float = 60.0
     programs: Mapping[str, tuple[str, ...]] | None = None  # the roadsides' programs (ControllerService)
+    metrics: bool = False  # keep the node's run report (ServiceMetrics), "online_gains" in its stats
 
 
 def region_main(spec: RegionSpec, conn: Any) -> None:
@@ -76,6 +83,7 @@ def region_main(spec: RegionSpec, conn: Any) -> None:
     logging.basicConfig(level=logging.WARNING, format=f"%(levelname)s region={spec.region} %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    metrics = ServiceMetrics(CollectorRegistry(), spec.junctions, spec.cfg) if spec.metrics else None
     node = ServiceNode(
         spec.cfg,
         spec.junctions,
@@ -88,6 +96,7 @@ def region_main(spec: RegionSpec, conn: Any) -> None:
         owned=spec.owned,
         pump=MqttPump() if spec.realtime_factor is None else None,  # lockstep: run_lockstep serves it
         programs=spec.programs,
+        metrics=metrics,
     )
     error = ""
     try:
@@ -101,14 +110,17 @@ def region_main(spec: RegionSpec, conn: Any) -> None:
         error = f"{type(exc).__name__}: {exc}"
     finally:
         node.close()
-        conn.send(("done", {**node.stats(), "subscriptions": sorted(node.client._subs), "error": error}))
+        report = {} if metrics is None else {"online_gains": metrics.report()}
+        conn.send(("done", {**node.stats(), "subscriptions": sorted(node.client._subs), "error": error, **report}))
 
 
 class RegionProcess:
     """One region's controller process, seen from the replay."""
 
-    def __init__(self, spec: RegionSpec) -> None:
-        ctx = multiprocessing.get_context("spawn")  # no SUMO, no threads inherited from the field
+    def __init__(self, spec: RegionSpec, start_method: str = "spawn") -> None:
+        """start_method "spawn" (default): no SUMO, no threads inherited from the field; "fork"
+        where the field has no thread yet (an unsharded lockstep replay's one controller)."""
+        ctx = multiprocessing.get_context(start_method)
         self.spec = spec
         self.region = spec.region
         self._conn, child = ctx.Pipe(duplex=False)

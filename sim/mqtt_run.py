@@ -10,8 +10,11 @@ Who is who on the broker:
 In lockstep one thread, the caller's, does it all: it serves every connection (the field's and
 the controller's, each its own user; controller/adapters/mqtt_pump.py) while it waits, and ticks
 the controller (controller.live.LockstepStepper) when the clock's messages are in, so no message
-wakes another thread of this process. In real time the controller has a thread and every client
-its own network thread.
+wakes another thread of this process. With `controller_process` (simulate, when nothing reads the
+controller's metrics or archive during the run) the controller is the same ServiceNode in a forked
+process of its own (sim/mqtt_regions.py, region None), which keeps its run report: its MQTT work
+and its tick's bookkeeping overlap the field's. In real time the controller has a thread and every
+client its own network thread.
 
 Lockstep (the default; for replays): at each simulated second t the field publishes every
 junction's detector message (QoS 1: a replay must not lose a second) and then the clock message;
@@ -91,9 +94,14 @@ class MqttLoop:
         after_second: AfterSecond | None = None,
         metrics: ServiceMetrics | None = None,
         archive: Recorder | None = None,
+        controller_process: bool = False,
     ) -> None:
         """archive: where the controller records what it received and sent (docs/replay.md),
-        as the in-process loop does (`simulate --record`)."""
+        as the in-process loop does (`simulate --record`). controller_process: in lockstep and
+        not sharded, the controller in a process of its own, with its own metrics (their run
+        report in summary()): `metrics` and `archive` are then not fed (refused with an archive)."""
+        if controller_process and archive is not None:
+            raise ValueError("MqttLoop: a controller process keeps no archive (its writer is a thread)")
         self.field = field
         self.broker = broker
         self.topics = broker.topics
@@ -109,6 +117,7 @@ class MqttLoop:
         self._applied_seq: dict[str, int] = {}
         self.plans_received = 0
         self.plans_bad = 0
+        self.plans_applied = 0
         self.seconds = 0
 
         # the service's start: the simulated begin in lockstep, its scaled wall clock in real time
@@ -120,7 +129,8 @@ class MqttLoop:
         self.regions = sharded_regions(cfg, junctions)
         # lockstep: this thread serves the field's and the controller's connections (none has a thread)
         self.pump = MqttPump()
-        self._controllers(cfg, junctions, policy, start_s, realtime_factor, metrics, archive)
+        self.apart = controller_process and self.lockstep and not self.regions
+        self._controllers(cfg, junctions, policy, start_s, realtime_factor, metrics, archive, self.apart)
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
         try:
@@ -146,14 +156,32 @@ class MqttLoop:
         realtime_factor: float | None,
         metrics: ServiceMetrics | None,
         archive: Recorder | None,
+        apart: bool,
     ) -> None:
         """The controller: in this process, on a thread (not sharded: self.nodes), or one process
-        per region of self.regions (self.procs). Plans cross the broker signed with a throw-away
-        key the roadsides are provisioned with here."""
+        per region of self.regions (self.procs), or, `apart`, one forked process running every
+        junction. Plans cross the broker signed with a throw-away key the roadsides are
+        provisioned with here."""
         keyring = new_keyring("replay")
         for jid, rc in self.field.roadside.items():
             rc.set_keys(keyring.for_junction(jid))
-        if self.regions:
+        if apart:
+            settings = self.broker.settings("controller", client_id=f"tsc-{self.topics.site}-replay")
+            spec = RegionSpec(
+                cfg=self.broker.controller_config(cfg),
+                junctions=junctions,
+                owned=tuple(junctions),
+                region=None,
+                settings=settings,
+                policy=policy,
+                start_s=start_s,
+                keyring=keyring,
+                timeout_s=self.timeout_s,
+                programs=self.field.program_states(),  # as in process: a stage its program never shows is refused
+                metrics=True,
+            )
+            self.procs = [RegionProcess(spec, start_method="fork")]
+        elif self.regions:
             programs = self.field.program_states()  # as in process: a stage its program never shows is refused
             self.procs = []
             for r in self.regions:
@@ -244,7 +272,10 @@ class MqttLoop:
     # -- ClosedLoop -----------------------------------------------------------------------
     @property
     def plans_sent(self) -> int:
-        """Plans the controller sent (a sharded run's: known once its processes have stopped)."""
+        """Plans the controller sent (a sharded run's: known once its processes have stopped; an
+        unsharded one's in a process: those applied so far, each once in lockstep, until then)."""
+        if self.apart and self.procs[0].final is None:
+            return self.plans_applied
         return sum(s.get("plans_sent", 0) for s in self._stats())
 
     @property
@@ -252,7 +283,10 @@ class MqttLoop:
         return sum((Counter(s.get("rejected", {})) for s in self._stats()), Counter())
 
     def _stats(self) -> list[dict]:
-        return [n.stats() for n in self.nodes] + [p.final for p in self.procs if p.final is not None]
+        """Every node's stats (a process's once it has stopped; an unsharded one's as a node's)."""
+        own = ("online_gains", "subscriptions", "error") if not self.regions else ("online_gains",)
+        ended = [{k: v for k, v in p.final.items() if k not in own} for p in self.procs if p.final is not None]
+        return [n.stats() for n in self.nodes] + ended
 
     def start(self, begin_s: float) -> None:
         self._publish_statuses(begin_s)
@@ -355,6 +389,7 @@ class MqttLoop:
         """The junction's roadside checks the message itself (signature, identity, limits);
         `seq`: the plan's, as _collect_plan decoded it (its key in _plans)."""
         self._applied_seq[jid] = max(seq, self._applied_seq.get(jid, -1))
+        self.plans_applied += 1
         if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s):
             self.field.refusals += 1
 
@@ -393,14 +428,16 @@ class MqttLoop:
     def summary(self) -> dict:
         devices = list(self.devices.values())
         controller = merged_stats(self._stats())
-        return {
+        reports = [p.final["online_gains"] for p in self.procs if p.final and "online_gains" in p.final]
+        return ({"online_gains": reports[0]} if reports else {}) | {
             "refused": controller.get("refused", {}),  # as in process: junctions named at start, with the reason
             "transport": {
                 "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
                 "realtime_factor": None if self.lockstep else self.clock.factor,
+                "controller_process": self.apart,  # an unsharded controller in a process of its own
                 "broker": f"{self.broker.host}:{self.broker.port}",
                 "controller": controller,
-                "regions": {p.region: p.final for p in self.procs},
+                "regions": {p.region: p.final for p in self.procs} if self.regions else {},
                 "field": {
                     "plans_received": self.plans_received,
                     "plans_unreadable": self.plans_bad,
@@ -480,9 +517,11 @@ def run_via_mqtt(
     timeout_s: float = LOCKSTEP_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
     registry: CollectorRegistry | None = None,
+    controller_process: bool = False,
 ) -> dict:
     """sim.simulate.run with controller and field talking through a private Mosquitto.
-    Same outputs (tripinfo.xml, statistics.xml, summary.json) plus summary["transport"]."""
+    Same outputs (tripinfo.xml, statistics.xml, summary.json) plus summary["transport"].
+    controller_process: see MqttLoop (nothing reads `registry` during the run then)."""
     with tempfile.TemporaryDirectory(prefix="tsc-mqtt-") as workdir:
         brokers: list[Broker] = []
 
@@ -504,6 +543,7 @@ def run_via_mqtt(
             )
             brokers.append(broker.start())
             opts = {"realtime_factor": realtime_factor, "timeout_s": timeout_s, "after_second": after_second}
+            opts["controller_process"] = controller_process
             return MqttLoop(field, junctions, cfg_, *args, broker=broker, **opts, **kwargs)
 
         try:

@@ -1,8 +1,10 @@
 """`simulate --via-mqtt` against the in-process run, on a 3x3 signalised grid built here.
 
 Lockstep through a private Mosquitto must reproduce the in-process closed loop exactly: same
-seed, same trips (every tripinfo attribute), same summary figures — also when the broker is
-restarted twice during the replay. The real-time mode is checked for plans flowing.
+seed, same trips (every tripinfo attribute), same summary figures (the `simulate` command's: the
+controller in a process of its own, its run report included) — also when the broker is restarted
+twice during the replay (the controller on the field's thread). The real-time mode is checked for
+plans flowing.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt):
     assert _figures(via_summary) == _figures(ref_summary)
     transport = via_summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
+    assert transport["controller_process"]  # simulate's default: the controller in a process of its own
     assert transport["controller"]["ticks"] == END_S
     assert transport["field"]["plans_received"] == via_summary["controller"]["plans_sent"]
     # The plans really changed: Webster re-planned every 60 s at 9 junctions.
@@ -151,6 +154,7 @@ def test_broker_restarts_during_a_replay_change_nothing(grid, reference_and_mqtt
         th.join()
     assert len(restarts) == 2
     transport = summary["transport"]
+    assert not transport["controller_process"]  # on the field's thread
     assert transport["controller"]["reconnects"] == 2
     assert transport["field"]["reconnects"] >= 2 * 9
     assert transport["field"]["plans_received"] >= summary["controller"]["plans_sent"]
