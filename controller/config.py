@@ -54,6 +54,7 @@ class BrokerConfig:
     keepalive_s: float = 30.0
     session_expiry_s: float = 3600.0  # persistent session: QoS 1 traffic survives a reconnect
     mqtt_version: str = "5"  # or "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10; docs/deployment.md)
+    replay_controller_process: bool = False  # simulate --via-mqtt: its controller in a process of its own
 
     def resolved_password(self) -> str:
         return self.password or (os.environ.get(self.password_env, "") if self.password_env else "")

@@ -43,8 +43,8 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         if args.via_mqtt:
             from sim.mqtt_run import run_via_mqtt
 
-            # nothing reads the controller during the run: it runs in a process of its own
-            apart = server is None and req.record is None
+            # [broker] replay_controller_process, where nothing reads the controller during the run
+            apart = cfg.broker.replay_controller_process and server is None and req.record is None
             summary = run_via_mqtt(req, cfg, registry=registry, controller_process=apart)
         elif server is None and req.record is None and (req.policy in ("fixed", *FIELD_POLICIES) or not twin):
             # nothing reads the service during the run: it runs in a second process, whose work off
