@@ -108,6 +108,11 @@ class HarmParams:
     # the fixed side runs the junction's program_timeline (the city's program with its own
     # transitions, as the roadside reports it) where the junction file has one; false: the base program
     program_timeline: bool = True
+    # a lock: a movement that stood this many seconds at a protected green (a vehicle on its stop-line
+    # loop, none crossing; summed since one last crossed: standing_green_s) sends its junction to
+    # the city's plan at once (the replay cannot see a lock: it starves the arrivals of both
+    # sides alike). 0: off
+    lock_green_s: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -178,6 +183,11 @@ class HarmState:
     # what accumulate charges for `replay`, computed by observe_all for every junction at once
     # (None, or computed for another replay: accumulate computes it)
     charge: Charge | None = None
+    # (movements,) lock_green_s: the seconds each movement stood at a protected green since a
+    # vehicle last crossed its stop line (standing_green_s; 0 at each change of mode), and the
+    # estimator's cumulative departures they were last compared with. None: not measured
+    standing_green_s: np.ndarray | None = None
+    standing_dep_pcu: np.ndarray | None = None
 
     @property
     def gains(self) -> shadow.Gains:
@@ -271,6 +281,9 @@ def observe_all(
             spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
             charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0))
         hidden = hidden_net[st[k] : st[k + 1]]
+        standing: dict[str, np.ndarray] = {}
+        if params.lock_green_s > 0:
+            standing = _standing(s, net.programs[k], ests[k], statuses[k], now_s)
         out.append(
             _evolve(
                 s,
@@ -279,8 +292,59 @@ def observe_all(
                 measured_spill_pcu=own[k],
                 spill_base_pcu=base[k],
                 charge=charge,
+                **standing,
             )
         )
+    return out
+
+
+def _standing(
+    state: HarmState, program: shadow.Program, est: Estimate, status: SignalStatus | None, now_s: float
+) -> dict[str, np.ndarray]:
+    """lock_green_s: the state's standing_green_s and standing_dep_pcu brought to now_s, the
+    interval's signal the one `status` reports (as the replay's controlled side reads it)."""
+    dt = max(now_s - state.replay.t_s, 0.0)
+    prev_s = state.standing_green_s
+    prev_dep = state.standing_dep_pcu
+    if prev_s is None or prev_dep is None:  # the first measurement: nothing stood yet
+        prev_s, prev_dep = np.zeros(len(est.queue_pcu)), est.departures_pcu
+    uses = program.lane_mean > 0.0  # (movements, lanes)
+    served = program.service_or_red[shadow.controlled_phase(status)] >= 1.0
+    # a lane whose every movement has protected green: its head vehicle may go, whatever it wants
+    lane_free = uses.any(axis=0) & ~(uses & ~served[:, None]).any(axis=0)
+    # ... and a vehicle stands on (or crossed) its stop-line loop now (stop_empty_s 0)
+    at_line = (uses & (lane_free & (est.lanes.stop_empty_s <= 0.0))[None, :]).any(axis=1)
+    return {
+        "standing_green_s": standing_green_s(prev_s, prev_dep, est.departures_pcu, est.queue_pcu, at_line, dt),
+        "standing_dep_pcu": est.departures_pcu,
+    }
+
+
+def standing_green_s(
+    prev_s: np.ndarray,
+    prev_dep_pcu: np.ndarray,
+    dep_pcu: np.ndarray,
+    queue_pcu: np.ndarray,
+    at_line: np.ndarray,
+    dt_s: float,
+) -> np.ndarray:
+    """(movements,) seconds each movement stood at a protected green: a lane of it green with
+    every movement on the lane protected, a vehicle on its stop-line loop (`at_line`), a queue
+    waiting (`queue_pcu` > 0, the estimator's), and nothing crossed its stop line (the cumulative
+    departures `dep_pcu` did not rise over `prev_dep_pcu`); summed over its greens since a
+    vehicle last crossed it or its queue last cleared (then 0). Red and intergreen add nothing
+    and clear nothing: a lock holds across the cycle.
+
+    A protected green with a vehicle waiting discharges it within the start-up lost time plus
+    one headway (about 4 s) unless the exit is full; summed over several greens with none
+    crossing, the exit has not moved for that long: the movement is locked (a short link filled
+    between two lights that block each other, or a box blocked). A lane with a permitted turn on
+    it, or with a movement on red, is not counted: its head vehicle may wait for gaps or for its
+    own green by design."""
+    departed = dep_pcu > prev_dep_pcu
+    waiting = queue_pcu > 0.0
+    grown = prev_s + np.where(at_line & waiting, dt_s, 0.0)
+    out: np.ndarray = np.where(departed | ~waiting, 0.0, grown)
     return out
 
 
@@ -430,7 +494,7 @@ def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmStat
         return state, None
     if state.mode == "policy":
         state = accumulate(state, params)
-        why = _worse(state, now_s, params)
+        why = _locked(state, params) or _worse(state, now_s, params)
         if why is None:
             return state, None
         return _to_fixed(state, now_s, why, params), why
@@ -526,6 +590,24 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     )
 
 
+def _locked(state: HarmState, params: HarmParams) -> str | None:
+    """Why the junction is locked under the policy, or None (lock_green_s 0: never): a movement
+    that stood at least lock_green_s at a protected green, a vehicle on its stop-line loop and
+    none crossing (standing_green_s). The replay cannot judge it: the vehicles the lock holds
+    stand upstream of the loops or in the boxes, both sides are fed the same starved arrivals and
+    slowed by the same measured blockage, and the lock reads fast."""
+    standing = state.standing_green_s
+    if params.lock_green_s <= 0 or standing is None or not len(standing):
+        return None
+    k = int(np.argmax(standing))
+    if standing[k] < params.lock_green_s:
+        return None
+    return (
+        f"a lock: movement {k} stood {standing[k]:.0f} s at a protected green with none crossing its stop "
+        f"line (lock_green_s {params.lock_green_s:.0f})"
+    )
+
+
 def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     """Why the policy is tried again, or None. Never before the hold is over, and never once the
     junction has lost max_losses times in a row (> 0): its returns cost it each time and the
@@ -571,6 +653,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         excess_t_s=state.replay.t_s,
         spill_pcu_s=(0.0, 0.0),
         spill_base_pcu=state.measured_spill_pcu,
+        standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
     )
 
 

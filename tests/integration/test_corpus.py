@@ -152,7 +152,7 @@ def silent_junctions(summary: dict) -> list[str]:
     )
 
 
-def fixed_delay_s(cfg: Path, out: Path, begin_s: float, end_s: float) -> float:
+def fixed_delay_s(cfg: Path, out: Path, begin_s: float, end_s: float, *sumo_args: str) -> float:
     """Mean delay (s/veh) of the scenario under its own programs from `begin_s` to `end_s`: SUMO
     alone, with the outputs and options `simulate` gives it, scored by sim.evaluate as
     `simulate` scores a run (the same figure as `simulate --policy fixed`, whose controller
@@ -163,7 +163,7 @@ def fixed_delay_s(cfg: Path, out: Path, begin_s: float, end_s: float) -> float:
     trips, stats = out / "tripinfo.xml", out / "statistics.xml"
     cmd = [str(HOME / "bin" / "sumo"), "-c", str(cfg), "--end", f"{end_s:.0f}", "--tripinfo-output", str(trips)]
     cmd += ["--tripinfo-output.write-unfinished", "true", "--statistic-output", str(stats)]
-    cmd += ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true"]
+    cmd += ["--time-to-teleport", "-1", "--no-step-log", "true", "--duration-log.disable", "true", *sumo_args]
     done = subprocess.run([*cmd, "--step-length", "1"], env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{cfg} under its own programs (SUMO alone): {error_line(done.stderr)}"
     return float(evaluate(trips, stats, begin_s=begin_s, end_s=end_s)["delay_s"])
@@ -211,6 +211,36 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
             )
         else:
             check_against_fixed(net, s["delay_s"], fixed_s)
+
+
+# A lock among short-linked lights (two lights that block each other over a link a few metres
+# long, vehicles standing in both boxes) is a lottery of seeds and shows late: at 600 s and SUMO's
+# default seed the two networks below pass; at their own full length (900 s: 600 s of demand, 300 s
+# to drain) and seed 1 `adaptive` locks (BENCHMARKS.md, "Issue 9 at HEAD: every network at full
+# length (V, session 18)"). These cases run that, against the same seed's fixed programs.
+LOCK_CASES = (("corpus/rand_short_edges", 1), ("corpus/grid_joined_pairs", 1))
+# network@seed -> (adaptive, fixed) s/veh as measured (full length); the guard as KNOWN_MISSES'
+# (the ratio may not grow by more than MAX_WORSE_THAN_FIXED). Both still lock at 27ca1c6 + D's
+# session-19 [harm] lock_green_s, shipped off (docs/harm.md 2: a lock handed back stays locked).
+KNOWN_LOCKS: dict[str, tuple[float, float]] = {
+    "corpus/rand_short_edges@seed1": (311.9, 153.2),  # 2.04x; seeds 2 / 3: 265.9 vs 132.2, 31.7 vs 151.5
+    "corpus/grid_joined_pairs@seed1": (57.2, 49.2),  # 1.16x; seeds 2 / 3 0.35x, 0.33x
+}
+
+
+@pytest.mark.parametrize(("net", "seed"), LOCK_CASES, ids=[f"{n}-seed{s}" for n, s in LOCK_CASES])
+def test_adaptive_does_not_lock_at_full_length(net, seed, scenario_cfg, tmp_path, monkeypatch):
+    """Issue 9's target at the network's own end and a fixed seed (module doc: the guard)."""
+    cfg = scenario_cfg(net)
+    done = simulate(cfg, tmp_path / "out", "adaptive", "--seed", str(seed))
+    assert done.returncode == 0, f"{net} adaptive seed {seed}: {error_line(done.stderr)}"
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    end_s = float(s["duration_s"]) + sumocfg_begin_s(cfg)
+    fixed_s = fixed_delay_s(cfg, tmp_path / "sumo_alone", sumocfg_begin_s(cfg), end_s, "--seed", str(seed))
+    key = f"{net}@seed{seed}"
+    if key in KNOWN_LOCKS:
+        monkeypatch.setitem(KNOWN_MISSES, key, KNOWN_LOCKS[key])
+    check_against_fixed(key, s["delay_s"], fixed_s)
 
 
 def test_resco_networks_run_their_own_hour(scenario_cfg):

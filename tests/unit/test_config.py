@@ -40,6 +40,7 @@ def test_project_config_loads():
         ("[harm]\nwindow_s = 0\n", "harm.window_s"),
         ("[harm]\nmeasured_spill = 1\n", "harm.measured_spill"),
         ("[harm]\nprogram_timeline = 1\n", "harm.program_timeline"),
+        ("[harm]\nlock_green_s = -1\n", "harm.lock_green_s"),
         ('[metrics]\nstagger = "yes"\n', "metrics.stagger"),
         ("[roadside]\nkeep_off_through_intergreen = 1\n", "roadside.keep_off_through_intergreen"),
         ("[detectors]\ncoupled_by_min_green = 1\n", "detectors.coupled_by_min_green"),

@@ -760,3 +760,84 @@ def test_the_measured_spill_charged_is_its_growth_since_the_takeover():
     assert harm.charge_of(hs, on).spill_pcu == pytest.approx((0.0, 17.0))
     assert harm.charge_of(replace(hs, spill_base_pcu=None), on).spill_pcu == (0.0, 0.0)  # no baseline: it is now
     assert harm.charge_of(hs, FAST).spill_pcu == (0.0, 0.0)
+
+
+class ServeNS(Policy):
+    """Serves N/S whatever the queues say (the movement a lock holds, in test_a_lock_...)."""
+
+    name = "serve_ns"
+
+    def init(self, layout, now_s):
+        return None
+
+    def decide(self, state, layout, est, signal, now_s):
+        return state, PhaseWish(0, 5.0)
+
+
+class LockedField(Field):
+    """Field, but from `lock_s` on N_T's exit is full: its greens discharge nothing, its queue
+    stands on the stop-line loop."""
+
+    lock_s = 100.0
+
+    def traffic(self, t: float) -> Snapshot:
+        if t >= self.lock_s:
+            self.green_s[self.ids.index("N_T")] = -(10**9)  # never past the start-up loss: nothing leaves
+        return super().traffic(t)
+
+
+def _lock_run(lock_green_s: float, seconds: int, locked: bool = True) -> list:
+    j = two_phase()
+    params = replace(FAST, lock_green_s=lock_green_s)
+    cfg = replace(Config(), harm=params, estimation=replace(Config().estimation, flow_window_s=60.0))
+    core = Core({"J": Layout.build(j, cfg)}, ServeNS(), cfg)
+    field = (LockedField if locked else Field)(j, NS_HEAVY)
+    state, status, log = core.initial_state(0.0), field.rc.status(0.0), []
+    for t in range(1, seconds + 1):
+        state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
+        for cmd in result.commands:
+            field.rc.receive(cmd, float(t))
+        field.actuate(float(t))
+        status = field.rc.status(float(t))
+        log.append((t, result, state.junctions["J"].harm, field.rc.mode))
+    return log
+
+
+def test_a_lock_sends_the_junction_to_its_fixed_plan_within_the_bound():
+    """A movement shown green with a queue at its stop line and nothing leaving: the replay cannot
+    judge it before min_policy_s (300 s here); the lock rule does, once lock_green_s of such green
+    has been shown (the policy serves N/S from 0 s, the exit locks at 100 s)."""
+    got = changes(_lock_run(30.0, 250))
+    assert len(got) == 1
+    t, mode, reason = got[0]
+    assert mode == "fixed" and reason.startswith("a lock: movement 0 stood 30 s at a protected green")
+    assert 130 <= t <= 160  # 30 s of N/S green after 100 s; the gate's E/W minimum greens add a little
+    assert changes(_lock_run(0.0, 250)) == []  # off (the shipped default): no verdict before min_policy_s
+
+
+def test_no_lock_is_seen_where_the_green_discharges():
+    """The same policy and demand without the lock: every green moves a vehicle, nothing stands."""
+    log = _lock_run(10.0, 400, locked=False)
+    assert changes(log) == []
+    assert max(float(hs.standing_green_s.max()) for _, _, hs, _ in log) < 10.0
+
+
+def test_standing_green_counts_protected_green_with_a_queue_and_no_departure():
+    s, dep = np.array([5.0, 5.0, 5.0, 5.0, 5.0]), np.array([2.0, 2.0, 2.0, 2.0, 2.0])
+    new_dep = np.array([2.0, 3.0, 2.0, 2.0, 2.0])  # movement 1 discharged a vehicle
+    queue = np.array([1.0, 1.0, 0.0, 1.0, 1.0])  # movement 2's queue cleared
+    at_line = np.array([True, True, True, False, True])  # movement 3: no lane of it protected green with a vehicle on its stop loop
+    out = harm.standing_green_s(s, dep, new_dep, queue, at_line, 2.0)
+    assert out.tolist() == [7.0, 0.0, 0.0, 5.0, 7.0]
+
+
+def test_harm_lock_green_s_is_refused_when_negative(tmp_path):
+    with pytest.raises(ValueError, match="lock_green_s"):
+        HarmParams(lock_green_s=-1.0)
+    bad = tmp_path / "c.toml"
+    for text in ("[harm]\nlock_green_s = -1\n", '[harm]\nlock_green_s = "60"\n'):
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=r"harm.lock_green_s: must be (>= 0|a finite number)"):
+            load_config(bad)
+    bad.write_text("[harm]\nlock_green_s = 60\n")
+    assert load_config(bad).harm.lock_green_s == 60
