@@ -1,4 +1,4 @@
-"""A green into a link that stores no vehicle, while the next light is red to it, serves nothing. Pure.
+"""A road that stores no vehicle is opened and closed by the lights at both its ends. Pure.
 
 Two lights joined by a road shorter than one vehicle (`Intersection.coupled`, sim/netneighbours.py)
 have no room between them: a vehicle sent into that road while the next light shows red to every
@@ -7,25 +7,31 @@ path (a permitted turner yielding to it waits too), and around a ring of such li
 junction's box fills with vehicles waiting for the next one: a lock no light can clear
 (BENCHMARKS.md, issue 9, K session 19: the corpus' rand_short_edges, lights 20, 26, 28, 56).
 
-Reading (the network model and the next light's reported stage, never the simulator's truth): a
-movement of junction J whose exit edge is an approach of a light N coupled to J is *held* while
-N's stage in force (or the one it is changing to) serves none of N's movements from that edge.
-For the policy's decision only, a held movement's queue and arrival flow are seen as not servable
-now (keepclear.seen_by_policy with share 1), and, held or not, the queue waiting at J to enter
-the road is added to N's movements leaving it (by N's measured flow shares of them, equal
-without flow): the road stores nothing, so that queue is the one N's stage will serve, and N is
-drawn to serve it before J may send it. The safety gate's maximum red is untouched.
+Reading (the network model, the lights' reported stages and the loops, never the simulator's
+truth), for a movement of junction J whose exit edge is an approach of a light N coupled to J:
+- *held* (`held_shares`): N's stage in force (or the one it is changing to) serves none of N's
+  movements from that edge. For the policy's decision only, a held movement's queue and arrival
+  flow are seen as not servable now (keepclear.seen_by_policy with share 1). Held or not, the
+  queue waiting at J to enter the road is added to N's movements leaving it (by N's measured
+  flow shares of them, equal without flow): the road stores nothing, so that queue is the one
+  N's stage will serve, and N is drawn to serve it before J may send it;
+- *kept open* (`keeps_open`): while J's stage serves the movement and a queue waits on it, N does
+  not leave a stage serving the road for one that serves none of it (core/step.py keeps N's
+  phase in force instead of the wish): what J sends would stop in J's box. Both lights decide on
+  the same tick from the last statuses, so without it one may open the road as the other closes
+  it. The safety gate's maximum green and maximum red still end the stage.
 
 Example: lights 20 and 26 joined by a 0.2 m road 27; 4 PCU wait at 20 on the movement into 27,
 and 26 shows the stage serving road 63 only. At 20 the movement into 27 weighs nothing; at 26 the
 movements from 27 carry the 4 PCU, so 26's max-pressure weighs its stage from 27 as if they
-stood on 27; once 26 serves 27, 20 weighs its queue again and sends it through both lights.
+stood on 27; once 26 serves 27, 20 weighs its queue again and sends it through both lights, and
+26 keeps serving 27 while 20 sends a queue into it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +53,7 @@ class CoupledExits:
     """Per junction, its movements that exit into a coupled light's approach (built once: `build`)."""
 
     exits: Mapping[str, tuple[CoupledExit, ...]]
+    into: Mapping[str, tuple[tuple[str, CoupledExit], ...]] = field(default_factory=dict)  # by the coupled light
 
     @staticmethod
     def build(layouts: Mapping[str, Layout]) -> CoupledExits:
@@ -67,7 +74,11 @@ class CoupledExits:
                     out.append(CoupledExit(m, hit[0], hit[1]))
             if out:
                 exits[jid] = tuple(out)
-        return CoupledExits(exits)
+        into: dict[str, list[tuple[str, CoupledExit]]] = {}
+        for jid, exs in exits.items():
+            for ex in exs:
+                into.setdefault(ex.junction, []).append((jid, ex))
+        return CoupledExits(exits, {n: tuple(v) for n, v in into.items()})
 
 
 def held_shares(
@@ -99,6 +110,30 @@ def held_shares(
             weight = flow if flow.sum() > 0 else ex.drains.astype(float)
             arrays(ex.junction)[1][:] += queue_pcu * weight / weight.sum()
     return out
+
+
+def keeps_open(
+    ce: CoupledExits,
+    nid: str,
+    cur: int,
+    target: int,
+    layouts: Mapping[str, Layout],
+    estimates: Mapping[str, Estimate],
+    phases: Mapping[str, int | None],
+) -> bool:
+    """Whether light `nid` leaving stage `cur` for `target` would close a coupled road that a
+    light upstream is sending into (its stage `phases[J]` serves the movement into the road, a
+    queue waits on it): what it sends would stop inside its junction."""
+    serves = layouts[nid].serves
+    for jid, ex in ce.into.get(nid, ()):
+        phase = phases.get(jid)
+        if phase is None or not layouts[jid].serves[phase][ex.movement]:
+            continue
+        if estimates[jid].queue_pcu[ex.movement] <= 0.0:
+            continue
+        if (serves[cur] & ex.drains).any() and not (serves[target] & ex.drains).any():
+            return True
+    return False
 
 
 def merged(

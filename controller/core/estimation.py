@@ -114,8 +114,9 @@ class EstimationParams:
     # has that share of its queue and flow seen as not servable by the policies (core/keepclear.py)
     keep_clear: bool = False
     # no green into a road shorter than one vehicle (`coupled`) while the light at its end is red to
-    # every movement leaving it; the queue waiting for it counts at that light (core/coupledexit.py)
-    coupled_exit_red: bool = False
+    # every movement leaving it; the queue waiting for it counts at that light, which keeps the road
+    # open while a queue is sent into it (core/coupledexit.py)
+    coupled_exit_red: bool = True
 
 
 class _LaneArrays(Protocol):

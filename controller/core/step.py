@@ -263,7 +263,25 @@ class Core:
         if isinstance(decided, JunctionState):
             return decided
         js, wish, view, _ = decided
+        if self.coupled_exits is not None and jid in self.coupled_exits.into:
+            wish = self._keep_coupled_open(jid, wish, view, updated)
         return self._dispatch(jid, lay, js, wish, view, now_s, log)
+
+    def _keep_coupled_open(
+        self, jid: str, wish: Wish | None, view: SignalView | None, updated: Mapping[str, JunctionState]
+    ) -> Wish | None:
+        """[estimation] coupled_exit_red: the phase in force instead of a wish that would close a
+        coupled road a light upstream is sending a queue into (coupledexit.keeps_open); the gate's
+        maximum green and maximum red still apply."""
+        if self.coupled_exits is None or view is None or view.in_intergreen:
+            return wish
+        if not isinstance(wish, PhaseWish) or wish.phase == view.phase:
+            return wish
+        phases = {j: None if js.status is None else js.status.phase for j, js in updated.items()}
+        estimates = {j: js.estimate for j, js in updated.items()}
+        if coupledexit.keeps_open(self.coupled_exits, jid, view.phase, wish.phase, self.layouts, estimates, phases):
+            return PhaseWish(view.phase)
+        return wish
 
     def _decide(
         self,

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from controller.config import Config
-from controller.core.coupledexit import CoupledExits, held_shares, merged
+from controller.core.coupledexit import CoupledExits, held_shares, keeps_open, merged
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.core.policies import make_policy
 from controller.core.step import Core
@@ -50,6 +50,7 @@ def test_a_movement_into_a_coupled_road_is_held_while_the_next_light_is_red_to_i
     lays = _layouts()
     ce = CoupledExits.build(lays)
     assert [(e.movement, e.junction) for e in ce.exits["J"]] == [(0, "K")] and "K" not in ce.exits
+    assert [(j, e.movement) for j, e in ce.into["K"]] == [("J", 0)] and "J" not in ce.into
     shares = held_shares(ce, lays, _estimates(lays), {"J": 0, "K": 1})  # K shows E/W: red to the road
     assert shares["J"][0].tolist() == [1.0, 0.0, 0.0, 0.0] and shares["J"][1].tolist() == [0.0] * 4
     # J's 3 PCU waiting to enter the road count at K's north movement, which leaves it
@@ -108,3 +109,39 @@ def _run(coupled_exit_red: bool) -> list[int]:
 def test_no_green_is_given_into_a_coupled_road_the_next_light_is_red_to():
     assert 0 in _run(coupled_exit_red=False)  # the north queue wins the green, the next light red or not
     assert 0 not in _run(coupled_exit_red=True)
+
+
+def test_the_next_light_keeps_the_road_open_while_a_queue_is_sent_into_it():
+    lays = _layouts()
+    ce, ests = CoupledExits.build(lays), _estimates(lays)
+    assert keeps_open(ce, "K", 0, 1, lays, ests, {"J": 0})  # J serves its north queue into the road
+    assert not keeps_open(ce, "K", 0, 1, lays, ests, {"J": 1})  # J sends nothing into it
+    assert not keeps_open(ce, "K", 1, 0, lays, ests, {"J": 0})  # K opens the road, it does not close it
+    assert not keeps_open(ce, "J", 0, 1, lays, ests, {"K": 0})  # nothing enters J over a coupled road
+    empty = {**ests, "J": replace(ests["J"], queue_pcu=np.zeros(4))}
+    assert not keeps_open(ce, "K", 0, 1, lays, empty, {"J": 0})  # no queue waits to enter
+
+
+def _run_k(coupled_exit_red: bool) -> list[int]:
+    """40 s: J shows its N/S phase (0), sending its north queue (a vehicle held at the stop line)
+    into the 0.2 m road to K; K shows its N/S phase (0), serving the road, with nothing on it and a
+    queue building on its east approach that outweighs J's queue. The phases K is commanded to."""
+    cfg = Config(estimation=EstimationParams(coupled_exit_red=coupled_exit_red))
+    j, k = _pair()
+    core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
+    state, phases = core.initial_state(0.0), []
+    for t in range(1, 41):
+        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sj += [_reading("N_adv", False), _reading("N_stop", True)]
+        sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
+        sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
+        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
+        statuses = [SignalStatus(x, float(t), 0, False, float(t), "", 0, "local") for x in ("J", "K")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "K"]
+    return phases
+
+
+def test_the_next_light_does_not_close_a_coupled_road_a_queue_is_sent_into():
+    assert 1 in _run_k(coupled_exit_red=False)  # the east queue wins the green: the road closes on J's queue
+    assert 1 not in _run_k(coupled_exit_red=True)
