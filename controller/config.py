@@ -39,6 +39,7 @@ class ServiceConfig:
     intersections: str = "intersections/city"
     feed_stale_s: float = 5.0
     realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
+    simulate_second_process: bool = False  # simulate under a policy that sends plans: the controller beside the field
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,6 @@ class BrokerConfig:
     keepalive_s: float = 30.0
     session_expiry_s: float = 3600.0  # persistent session: QoS 1 traffic survives a reconnect
     mqtt_version: str = "5"  # or "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10; docs/deployment.md)
-    replay_controller_process: bool = False  # simulate --via-mqtt: its controller in a process of its own
 
     def resolved_password(self) -> str:
         return self.password or (os.environ.get(self.password_env, "") if self.password_env else "")

@@ -34,7 +34,9 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         record=getattr(args, "record", None),
     )
     registry = CollectorRegistry()
-    twin = cfg.validation.enabled  # the validation twin runs in the tick: in process (sim/simulate.py _twin)
+    # a policy that sends plans: in a second process with [service] simulate_second_process, not with the
+    # validation twin (it runs in the tick, in process: sim/simulate.py _twin)
+    apart = cfg.service.simulate_second_process and not cfg.validation.enabled
     port = getattr(args, "metrics_port", None)
     server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None
     try:
@@ -43,10 +45,9 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         if args.via_mqtt:
             from sim.mqtt_run import run_via_mqtt
 
-            # [broker] replay_controller_process, where nothing reads the controller during the run
-            apart = cfg.broker.replay_controller_process and server is None and req.record is None
-            summary = run_via_mqtt(req, cfg, registry=registry, controller_process=apart)
-        elif server is None and req.record is None and (req.policy in ("fixed", *FIELD_POLICIES) or not twin):
+            alone = apart and server is None and req.record is None  # nothing reads the controller during the run
+            summary = run_via_mqtt(req, cfg, registry=registry, controller_process=alone)
+        elif server is None and req.record is None and (req.policy in ("fixed", *FIELD_POLICIES) or apart):
             # nothing reads the service during the run: it runs in a second process, whose work off
             # the plans' path (all of it under the city's own programs) overlaps SUMO's step
             summary = run(req, cfg, registry=registry, loop_factory=ServiceProcessLoop)

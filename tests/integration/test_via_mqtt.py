@@ -85,7 +85,7 @@ def grid(tmp_path_factory) -> dict[str, Path]:
     # A short Webster period so plans change several times per junction in 600 s.
     # the CLI's replay with its controller in a process of its own; run_via_mqtt's default (the
     # broker-restart test) on the field's thread
-    cfg = {"service": {"site": "grid"}, "webster": {"period_s": 60.0}, "broker": {"replay_controller_process": True}}
+    cfg = {"service": {"site": "grid", "simulate_second_process": True}, "webster": {"period_s": 60.0}}
     (work / "config.toml").write_text(tomli_w.dumps(cfg))
     return {"dir": work, "sumocfg": work / "grid.sumocfg", "config": work / "config.toml"}
 
@@ -131,7 +131,7 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt):
     assert _figures(via_summary) == _figures(ref_summary)
     transport = via_summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
-    assert transport["controller_process"]  # [broker] replay_controller_process: in a process of its own
+    assert transport["controller_process"]  # [service] simulate_second_process: in a process of its own
     assert transport["controller"]["ticks"] == END_S
     assert transport["field"]["plans_received"] == via_summary["controller"]["plans_sent"]
     # The plans really changed: Webster re-planned every 60 s at 9 junctions.

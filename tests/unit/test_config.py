@@ -23,7 +23,7 @@ def test_project_config_loads():
         ('[pcu]\nbus = "two"\n', "pcu.bus"),
         ("[broker]\nport = 1883.5\n", "broker.port"),
         ("[broker]\ntls = 1\n", "broker.tls"),
-        ("[broker]\nreplay_controller_process = 1\n", "broker.replay_controller_process"),
+        ("[service]\nsimulate_second_process = 1\n", "service.simulate_second_process"),
         ("[estimation]\nclear_gap_s = 0\n", "estimation.clear_gap_s"),
         ("[estimation]\nvehicle_spacing_m = 7.5\n", "estimation.vehicle_spacing_m"),
         ("[webster]\nmax_flow_ratio = 1.0\n", "webster.max_flow_ratio"),
