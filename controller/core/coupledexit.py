@@ -54,11 +54,21 @@ class CoupledExits:
 
     exits: Mapping[str, tuple[CoupledExit, ...]]
     into: Mapping[str, tuple[tuple[str, CoupledExit], ...]] = field(default_factory=dict)  # by the coupled light
+    all_movements: bool = False  # [estimation] coupled_exit_all (see `opens`)
+
+    def opens(self, serves: np.ndarray, phase: int, drains: np.ndarray) -> bool:
+        """Whether the coupled light's stage `phase` (`serves`: its Layout.serves) lets the road's
+        vehicles leave: any movement off it served, or with `all_movements` as many as the most any
+        of its stages serves (a vehicle for a movement held red stops at once, in the box upstream;
+        every one when a stage serves them all)."""
+        served = serves[:, drains].sum(axis=1)
+        return bool(served[phase] >= (max(int(served.max()), 1) if self.all_movements else 1))
 
     @staticmethod
-    def build(layouts: Mapping[str, Layout]) -> CoupledExits:
+    def build(layouts: Mapping[str, Layout], all_movements: bool = False) -> CoupledExits:
         """The coupled exits of every junction in `layouts` (the network model only: `coupled`,
-        the movements' exit edges and the coupled lights' approach edges)."""
+        the movements' exit edges and the coupled lights' approach edges); `all_movements`: see
+        `opens`."""
         approach: dict[str, tuple[str, np.ndarray]] = {}  # edge -> (junction, its movements from the edge)
         for jid, lay in layouts.items():
             edges = [m.from_edge for m in lay.junction.movements]
@@ -78,7 +88,7 @@ class CoupledExits:
         for jid, exs in exits.items():
             for ex in exs:
                 into.setdefault(ex.junction, []).append((jid, ex))
-        return CoupledExits(exits, {n: tuple(v) for n, v in into.items()})
+        return CoupledExits(exits, {n: tuple(v) for n, v in into.items()}, all_movements)
 
 
 def held_shares(
@@ -101,7 +111,7 @@ def held_shares(
             phase = phases.get(ex.junction)
             if phase is None:
                 continue
-            if not (layouts[ex.junction].serves[phase] & ex.drains).any():
+            if not ce.opens(layouts[ex.junction].serves, phase, ex.drains):
                 arrays(jid)[0][ex.movement] = 1.0
             queue_pcu = float(estimates[jid].queue_pcu[ex.movement])
             if queue_pcu <= 0.0:
@@ -131,7 +141,7 @@ def keeps_open(
             continue
         if estimates[jid].queue_pcu[ex.movement] <= 0.0:
             continue
-        if (serves[cur] & ex.drains).any() and not (serves[target] & ex.drains).any():
+        if ce.opens(serves, cur, ex.drains) and not ce.opens(serves, target, ex.drains):
             return True
     return False
 

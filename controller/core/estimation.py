@@ -117,6 +117,11 @@ class EstimationParams:
     # every movement leaving it; the queue waiting for it counts at that light, which keeps the road
     # open while a queue is sent into it (core/coupledexit.py)
     coupled_exit_red: bool = True
+    # with coupled_exit_red: the road counts as open only while that light serves every movement
+    # leaving it (as many as its stages serve at once, if none serves all): the road stores nothing,
+    # the first vehicle for a movement held red stops in the box upstream; False: open while it
+    # serves any of them
+    coupled_exit_all: bool = False
 
 
 class _LaneArrays(Protocol):

@@ -49,6 +49,7 @@ def test_project_config_loads():
         ("[estimation]\noff_is_permitted = 1\n", "estimation.off_is_permitted"),
         ('[estimation]\nkeep_clear = "yes"\n', "estimation.keep_clear"),
         ("[estimation]\ncoupled_exit_red = 1\n", "estimation.coupled_exit_red"),
+        ("[estimation]\ncoupled_exit_all = 1\n", "estimation.coupled_exit_all"),
         ("[archive]\nretention_days = 0\n", "archive.retention_days"),  # ints are checked too
         ("[schedule]\nhorizon_s = -1\n", "schedule.horizon_s"),
         ("[broker]\nport = -1\n", "broker.port"),
@@ -74,6 +75,7 @@ def test_bad_config_names_file_and_field(tmp_path, text, field):
     [
         '[estimation]\nkeep_clear = "yes"\n',
         "[estimation]\ncoupled_exit_red = 1\n",
+        "[estimation]\ncoupled_exit_all = 1\n",
         "[harm]\nmeasured_spill = 1\n",
         "[harm]\nprogram_timeline = 1\n",
         "[estimation]\noff_is_permitted = 1\n",

@@ -145,3 +145,73 @@ def _run_k(coupled_exit_red: bool) -> list[int]:
 def test_the_next_light_does_not_close_a_coupled_road_a_queue_is_sent_into():
     assert 1 in _run_k(coupled_exit_red=False)  # the east queue wins the green: the road closes on J's queue
     assert 1 not in _run_k(coupled_exit_red=True)
+
+
+def _layouts_with_turn(turn_states: tuple[str, str] = ("GrGrG", "rGrGG")) -> dict[str, Layout]:
+    """As `_pair`, with a right turn off the road at K (link 4, `N_R`) lit as `turn_states` gives
+    K's two phases: by default the N/S phase (0) serves both of the road's movements, the E/W
+    phase (1) the turn only (a vehicle for the through stops on the road, in J's box)."""
+    j = two_phase_raw()
+    j["movements"][0]["to_edge"] = "link"
+    k = two_phase_raw()
+    k["id"], k["n_links"] = "K", 5
+    k["phases"][0]["state"], k["phases"][1]["state"] = turn_states
+    k["movements"][0].update(from_edge="link", lanes=["link_0"], storage_pcu=1.0)
+    k["movements"].append(dict(k["movements"][0], id="N_R", turn="right", links=[4], conflicts=[]))
+    for d in k["detectors"]:
+        if d["id"].startswith("N_"):
+            d["lane"] = "link_0"
+            d["pos_m"], d["dist_to_stop_m"] = 0.0, 0.2
+        d["id"] = "K_" + d["id"]
+    j["coupled"], k["coupled"] = ["K"], ["J"]
+    return {x.id: Layout.build(x) for x in (parse_intersection(j, "J.toml"), parse_intersection(k, "K.toml"))}
+
+
+def _queued(lays: dict[str, Layout]) -> dict[str, Estimate]:
+    ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in lays.items()}
+    return {**ests, "J": replace(ests["J"], queue_pcu=np.full(4, 3.0))}
+
+
+def test_a_coupled_road_is_open_only_while_every_movement_off_it_is_served():
+    lays = _layouts_with_turn()
+    ests = _queued(lays)
+    any_, all_ = CoupledExits.build(lays), CoupledExits.build(lays, all_movements=True)
+    # K's E/W phase serves the turn off the road, not its through
+    assert "J" not in held_shares(any_, lays, ests, {"J": 0, "K": 1})
+    assert held_shares(all_, lays, ests, {"J": 0, "K": 1})["J"][0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert "J" not in held_shares(all_, lays, ests, {"J": 0, "K": 0})
+    # K leaving its N/S phase (both) for E/W (the turn only) while J sends its queue into the road
+    assert not keeps_open(any_, "K", 0, 1, lays, ests, {"J": 0})
+    assert keeps_open(all_, "K", 0, 1, lays, ests, {"J": 0})
+
+
+def test_a_road_whose_movements_no_stage_serves_together_is_open_in_each_of_them():
+    lays = _layouts_with_turn(("GrGrr", "rGrGG"))  # the through in phase 0, the turn in phase 1
+    ests = _queued(lays)
+    all_ = CoupledExits.build(lays, all_movements=True)
+    assert "J" not in held_shares(all_, lays, ests, {"J": 0, "K": 1})
+    assert not keeps_open(all_, "K", 0, 1, lays, ests, {"J": 0})
+
+
+def _run_turn(coupled_exit_all: bool) -> list[int]:
+    """As `_run_k` with `_layouts_with_turn`'s K: K's E/W phase (1) serves the turn off the road
+    but not its through. The phases K is commanded to."""
+    cfg = Config(estimation=EstimationParams(coupled_exit_red=True, coupled_exit_all=coupled_exit_all))
+    lays = {jid: Layout.build(lay.junction, cfg) for jid, lay in _layouts_with_turn().items()}
+    core = Core(lays, make_policy("adaptive", cfg), cfg)
+    state, phases = core.initial_state(0.0), []
+    for t in range(1, 41):
+        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sj += [_reading("N_adv", False), _reading("N_stop", True)]
+        sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
+        sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
+        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
+        statuses = [SignalStatus(x, float(t), 0, False, float(t), "", 0, "local") for x in ("J", "K")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "K"]
+    return phases
+
+
+def test_the_next_light_keeps_every_movement_off_the_road_open_with_coupled_exit_all():
+    assert 1 in _run_turn(coupled_exit_all=False)  # the E/W phase serves the turn: counted as open
+    assert 1 not in _run_turn(coupled_exit_all=True)
