@@ -121,7 +121,7 @@ class EstimationParams:
     # leaving it (as many as its stages serve at once, if none serves all): the road stores nothing,
     # the first vehicle for a movement held red stops in the box upstream; False: open while it
     # serves any of them
-    coupled_exit_all: bool = False
+    coupled_exit_all: bool = True
 
 
 class _LaneArrays(Protocol):
