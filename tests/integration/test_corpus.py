@@ -225,7 +225,7 @@ LOCK_CASES = (("corpus/rand_short_edges", 1), ("corpus/grid_joined_pairs", 1))
 # grid_joined_pairs' seed 1 is two vehicles on its 9.2 m inner road B1B0 each needing the lane the
 # other holds (BENCHMARKS.md, K session 19), which [harm] lock_green_s (off) hands back, still locked.
 KNOWN_LOCKS: dict[str, tuple[float, float]] = {
-    "corpus/grid_joined_pairs@seed1": (57.2, 49.2),  # 1.16x; seeds 2 / 3 0.35x, 0.33x
+    "corpus/grid_joined_pairs@seed1": (57.2, 49.2)  # 1.16x; seeds 2 / 3 0.35x, 0.33x
 }
 
 
