@@ -83,25 +83,38 @@ def grid(tmp_path_factory) -> dict[str, Path]:
         '<random_number><seed value="1"/></random_number></configuration>'
     )
     # A short Webster period so plans change several times per junction in 600 s.
-    # the CLI's replay with its controller in a process of its own; run_via_mqtt's default (the
-    # broker-restart test) on the field's thread
-    cfg = {"service": {"site": "grid", "simulate_second_process": True}, "webster": {"period_s": 60.0}}
+    cfg = {"service": {"site": "grid"}, "webster": {"period_s": 60.0}}
     (work / "config.toml").write_text(tomli_w.dumps(cfg))
-    return {"dir": work, "sumocfg": work / "grid.sumocfg", "config": work / "config.toml"}
+    # the same with the CLI's replay controller in a process of its own ([service]
+    # simulate_second_process, off by default); run_via_mqtt's default (the broker-restart test)
+    # stays on the field's thread either way
+    cfg["service"]["simulate_second_process"] = True
+    (work / "config_forked.toml").write_text(tomli_w.dumps(cfg))
+    return {
+        "dir": work,
+        "sumocfg": work / "grid.sumocfg",
+        "config": work / "config.toml",
+        "config_forked": work / "config_forked.toml",
+    }
 
 
-def _simulate(grid, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = simulate_command(grid["sumocfg"], out, "webster", config=grid["config"], options=extra)
+def _simulate(grid, out: Path, *extra: str, config: str = "config") -> subprocess.Popen:
+    cmd = simulate_command(grid["sumocfg"], out, "webster", config=grid[config], options=extra)
     return subprocess.Popen(cmd, cwd=grid["dir"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
 def reference_and_mqtt(grid) -> dict[str, Path]:
-    """The in-process run and the --via-mqtt run of the same scenario, side by side."""
-    outs = {"in_process": grid["dir"] / "in_process", "mqtt": grid["dir"] / "mqtt"}
-    procs = {"in_process": _simulate(grid, outs["in_process"]), "mqtt": _simulate(grid, outs["mqtt"], "--via-mqtt")}
+    """The in-process run and the --via-mqtt runs of the same scenario (default: the controller on
+    the field's thread; forked: in a process of its own), side by side."""
+    outs = {name: grid["dir"] / name for name in ("in_process", "mqtt", "mqtt_forked")}
+    procs = {
+        "in_process": _simulate(grid, outs["in_process"]),
+        "mqtt": _simulate(grid, outs["mqtt"], "--via-mqtt"),
+        "mqtt_forked": _simulate(grid, outs["mqtt_forked"], "--via-mqtt", config="config_forked"),
+    }
     for name, p in procs.items():
-        _out, err = p.communicate(timeout=120)
+        _out, err = p.communicate(timeout=180)
         assert p.returncode == 0, f"{name}: {err[-2000:]}"
     return outs
 
@@ -120,9 +133,10 @@ def _figures(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k not in extras}
 
 
-@pytest.mark.timeout(60)
-def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt):
-    ref, via = reference_and_mqtt["in_process"], reference_and_mqtt["mqtt"]
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("variant", ["mqtt", "mqtt_forked"])
+def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, variant):
+    ref, via = reference_and_mqtt["in_process"], reference_and_mqtt[variant]
     ref_trips, via_trips = trips(ref / "tripinfo.xml"), trips(via / "tripinfo.xml")
     assert len(ref_trips) > 300
     assert via_trips == ref_trips
@@ -131,7 +145,8 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt):
     assert _figures(via_summary) == _figures(ref_summary)
     transport = via_summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
-    assert transport["controller_process"]  # [service] simulate_second_process: in a process of its own
+    # [service] simulate_second_process: in a process of its own, else on the field's thread
+    assert transport["controller_process"] == (variant == "mqtt_forked")
     assert transport["controller"]["ticks"] == END_S
     assert transport["field"]["plans_received"] == via_summary["controller"]["plans_sent"]
     # The plans really changed: Webster re-planned every 60 s at 9 junctions.
@@ -139,7 +154,7 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt):
     assert via_summary["controller"]["feed_rejected"] == {}
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(200)  # may build reference_and_mqtt (three 600 s runs)
 def test_broker_restarts_during_a_replay_change_nothing(grid, reference_and_mqtt, tmp_path):
     from sim.mqtt_run import run_via_mqtt
 

@@ -826,9 +826,8 @@ def test_standing_green_counts_protected_green_with_a_queue_and_no_departure():
     s, dep = np.array([5.0, 5.0, 5.0, 5.0, 5.0]), np.array([2.0, 2.0, 2.0, 2.0, 2.0])
     new_dep = np.array([2.0, 3.0, 2.0, 2.0, 2.0])  # movement 1 discharged a vehicle
     queue = np.array([1.0, 1.0, 0.0, 1.0, 1.0])  # movement 2's queue cleared
-    at_line = np.array(
-        [True, True, True, False, True]
-    )  # movement 3: no lane of it protected green with a vehicle on its stop loop
+    # movement 3: no lane of it protected green with a vehicle on its stop loop
+    at_line = np.array([True, True, True, False, True])
     out = harm.standing_green_s(s, dep, new_dep, queue, at_line, 2.0)
     assert out.tolist() == [7.0, 0.0, 0.0, 5.0, 7.0]
 
