@@ -91,18 +91,25 @@ def _run(coupled_exit_red: bool) -> list[int]:
     approach, whose exit is the 0.2 m road to K; K shows its E/W phase (1), red to the road,
     with a queue on its east approach. The phases J is commanded to."""
     cfg = Config(estimation=EstimationParams(coupled_exit_red=coupled_exit_red))
-    j, k = _pair()
-    core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
+    core = Core({x.id: Layout.build(x, cfg) for x in _pair()}, make_policy("adaptive", cfg), cfg)
+    return _drive(core, north_arriving=True, shown_phase=1, watched="J")
+
+
+def _drive(core: Core, north_arriving: bool, shown_phase: int, watched: str) -> list[int]:
+    """40 s of the pair under `core`: both lights report `shown_phase`; a queue builds on K's east
+    approach; J's north approach has a vehicle arriving each second and its stop loop occupied
+    from 6 s (`north_arriving`), or a vehicle held on its stop loop throughout. The phases
+    `watched` is commanded to."""
     state, phases = core.initial_state(0.0), []
     for t in range(1, 41):
         sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
-        sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 5)]
+        sj += [_reading("N_adv", False, int(north_arriving)), _reading("N_stop", t > 5 or not north_arriving)]
         sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
         sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
         snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
-        statuses = [SignalStatus(x, float(t), 1, False, float(t), "", 0, "local") for x in ("J", "K")]
+        statuses = [SignalStatus(x, float(t), shown_phase, False, float(t), "", 0, "local") for x in ("J", "K")]
         state, result = core.step(state, snaps, statuses, float(t))
-        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
+        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == watched]
     return phases
 
 
@@ -127,19 +134,8 @@ def _run_k(coupled_exit_red: bool) -> list[int]:
     into the 0.2 m road to K; K shows its N/S phase (0), serving the road, with nothing on it and a
     queue building on its east approach that outweighs J's queue. The phases K is commanded to."""
     cfg = Config(estimation=EstimationParams(coupled_exit_red=coupled_exit_red))
-    j, k = _pair()
-    core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
-    state, phases = core.initial_state(0.0), []
-    for t in range(1, 41):
-        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
-        sj += [_reading("N_adv", False), _reading("N_stop", True)]
-        sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
-        sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
-        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
-        statuses = [SignalStatus(x, float(t), 0, False, float(t), "", 0, "local") for x in ("J", "K")]
-        state, result = core.step(state, snaps, statuses, float(t))
-        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "K"]
-    return phases
+    core = Core({x.id: Layout.build(x, cfg) for x in _pair()}, make_policy("adaptive", cfg), cfg)
+    return _drive(core, north_arriving=False, shown_phase=0, watched="K")
 
 
 def test_the_next_light_does_not_close_a_coupled_road_a_queue_is_sent_into():
@@ -198,18 +194,7 @@ def _run_turn(coupled_exit_all: bool) -> list[int]:
     but not its through. The phases K is commanded to."""
     cfg = Config(estimation=EstimationParams(coupled_exit_red=True, coupled_exit_all=coupled_exit_all))
     lays = {jid: Layout.build(lay.junction, cfg) for jid, lay in _layouts_with_turn().items()}
-    core = Core(lays, make_policy("adaptive", cfg), cfg)
-    state, phases = core.initial_state(0.0), []
-    for t in range(1, 41):
-        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
-        sj += [_reading("N_adv", False), _reading("N_stop", True)]
-        sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
-        sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
-        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
-        statuses = [SignalStatus(x, float(t), 0, False, float(t), "", 0, "local") for x in ("J", "K")]
-        state, result = core.step(state, snaps, statuses, float(t))
-        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "K"]
-    return phases
+    return _drive(Core(lays, make_policy("adaptive", cfg), cfg), north_arriving=False, shown_phase=0, watched="K")
 
 
 def test_the_next_light_keeps_every_movement_off_the_road_open_with_coupled_exit_all():
