@@ -201,7 +201,7 @@ class Core:
         links, network, advice, advice_t = self._coordinate(state, updated, now_s)
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
-        blocked = self._exits_full(updated)
+        blocked = self._exits_full(updated, now_s)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
@@ -232,7 +232,9 @@ class Core:
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
 
-    def _exits_full(self, updated: Mapping[str, JunctionState]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _exits_full(
+        self, updated: Mapping[str, JunctionState], now_s: float
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """[estimation] keep_clear: per junction touched by an exit seen full, the share of each
         movement's exit seen full and the PCU held upstream of what it drains
         (core/keepclear.py); with [estimation] coupled_exit_red, also the movements into a road to a
@@ -244,8 +246,14 @@ class Core:
         full = {} if self.keep_clear is None else keepclear.blocked_shares(self.keep_clear, self.layouts, estimates)
         if self.coupled_exits is None:
             return full
-        phases = {j: None if js.status is None else js.status.phase for j, js in updated.items()}
+        phases = self._coupled_phases(updated, now_s)
         return coupledexit.merged(full, coupledexit.held_shares(self.coupled_exits, self.layouts, estimates, phases))
+
+    def _coupled_phases(self, updated: Mapping[str, JunctionState], now_s: float) -> dict[str, int | None]:
+        """Each light's stage from its status, as the coupled-road rules read a neighbour: None (not
+        known: the rule acts as with no neighbour) without a status, or when its detector feed is
+        older than [service] feed_stale_s (a junction the core leaves to its plan: `_stale`)."""
+        return {j: None if _stale(js, now_s, self.feed_stale_s) else js.status.phase for j, js in updated.items()}
 
     def _junction(
         self,
@@ -266,11 +274,11 @@ class Core:
             return decided
         js, wish, view, _ = decided
         if self.coupled_exits is not None and jid in self.coupled_exits.into:
-            wish = self._keep_coupled_open(jid, wish, view, updated)
+            wish = self._keep_coupled_open(jid, wish, view, updated, now_s)
         return self._dispatch(jid, lay, js, wish, view, now_s, log)
 
     def _keep_coupled_open(
-        self, jid: str, wish: Wish | None, view: SignalView | None, updated: Mapping[str, JunctionState]
+        self, jid: str, wish: Wish | None, view: SignalView | None, updated: Mapping[str, JunctionState], now_s: float
     ) -> Wish | None:
         """[estimation] coupled_exit_red: the phase in force instead of a wish that would close a
         coupled road a light upstream is sending a queue into (coupledexit.keeps_open); the gate's
@@ -279,7 +287,7 @@ class Core:
             return wish
         if not isinstance(wish, PhaseWish) or wish.phase == view.phase:
             return wish
-        phases = {j: None if js.status is None else js.status.phase for j, js in updated.items()}
+        phases = self._coupled_phases(updated, now_s)
         estimates = {j: js.estimate for j, js in updated.items()}
         if coupledexit.keeps_open(self.coupled_exits, jid, view.phase, wish.phase, self.layouts, estimates, phases):
             return PhaseWish(view.phase)
@@ -713,3 +721,11 @@ def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: floa
 def _same_decision(new: Command, old: Command | None) -> bool:
     """A PhaseCommand that repeats the one in force (same phase) carries no new decision."""
     return isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase
+
+
+def _stale(js: JunctionState, now_s: float, stale_s: float) -> bool:
+    """Whether a junction's status is not to be read: none yet, or its detector feed older than
+    `stale_s` ([service] feed_stale_s: the core stops commanding it, as `_decide`). The status is
+    retained state, sent on change and every few seconds (sim/field.py): its own age says nothing."""
+    last_feed_t_s = js.estimate.last_feed_t_s
+    return js.status is None or last_feed_t_s is None or now_s - last_feed_t_s > stale_s

@@ -86,27 +86,28 @@ def _reading(det: str, occupied: bool, count: int = 0) -> DetectorReading:
     return DetectorReading(det, counts, 1.0 if occupied else (0.3 if count else 0.0), 0.0 if occupied else 10.0)
 
 
-def _run(coupled_exit_red: bool) -> list[int]:
+def _run(coupled_exit_red: bool, deaf: str = "") -> list[int]:
     """40 s: J shows its E/W phase (1) with nothing on E/W, while a queue builds on its north
     approach, whose exit is the 0.2 m road to K; K shows its E/W phase (1), red to the road,
     with a queue on its east approach. The phases J is commanded to."""
     cfg = Config(estimation=EstimationParams(coupled_exit_red=coupled_exit_red))
     core = Core({x.id: Layout.build(x, cfg) for x in _pair()}, make_policy("adaptive", cfg), cfg)
-    return _drive(core, north_arriving=True, shown_phase=1, watched="J")
+    return _drive(core, north_arriving=True, shown_phase=1, watched="J", deaf=deaf)
 
 
-def _drive(core: Core, north_arriving: bool, shown_phase: int, watched: str) -> list[int]:
+def _drive(core: Core, north_arriving: bool, shown_phase: int, watched: str, deaf: str = "") -> list[int]:
     """40 s of the pair under `core`: both lights report `shown_phase`; a queue builds on K's east
     approach; J's north approach has a vehicle arriving each second and its stop loop occupied
-    from 6 s (`north_arriving`), or a vehicle held on its stop loop throughout. The phases
-    `watched` is commanded to."""
+    from 6 s (`north_arriving`), or a vehicle held on its stop loop throughout. `deaf`: a light
+    whose loops stop after the first second (its status still reports). The phases `watched` is
+    commanded to."""
     state, phases = core.initial_state(0.0), []
     for t in range(1, 41):
         sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
         sj += [_reading("N_adv", False, int(north_arriving)), _reading("N_stop", t > 5 or not north_arriving)]
         sk = [_reading(f"K_{a}_{kind}", False) for a in "NSW" for kind in ("stop", "adv")]
         sk += [_reading("K_E_adv", False, 1), _reading("K_E_stop", t > 5)]
-        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
+        snaps = [Snapshot(x, float(t), 1.0, tuple(r)) for x, r in (("J", sj), ("K", sk)) if x != deaf or t == 1]
         statuses = [SignalStatus(x, float(t), shown_phase, False, float(t), "", 0, "local") for x in ("J", "K")]
         state, result = core.step(state, snaps, statuses, float(t))
         phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == watched]
@@ -129,18 +130,32 @@ def test_the_next_light_keeps_the_road_open_while_a_queue_is_sent_into_it():
     assert not keeps_open(ce, "K", 0, 1, lays, empty, {"J": 0})  # no queue waits to enter
 
 
-def _run_k(coupled_exit_red: bool) -> list[int]:
+def _run_k(coupled_exit_red: bool, deaf: str = "") -> list[int]:
     """40 s: J shows its N/S phase (0), sending its north queue (a vehicle held at the stop line)
     into the 0.2 m road to K; K shows its N/S phase (0), serving the road, with nothing on it and a
     queue building on its east approach that outweighs J's queue. The phases K is commanded to."""
     cfg = Config(estimation=EstimationParams(coupled_exit_red=coupled_exit_red))
     core = Core({x.id: Layout.build(x, cfg) for x in _pair()}, make_policy("adaptive", cfg), cfg)
-    return _drive(core, north_arriving=False, shown_phase=0, watched="K")
+    return _drive(core, north_arriving=False, shown_phase=0, watched="K", deaf=deaf)
 
 
 def test_the_next_light_does_not_close_a_coupled_road_a_queue_is_sent_into():
     assert 1 in _run_k(coupled_exit_red=False)  # the east queue wins the green: the road closes on J's queue
     assert 1 not in _run_k(coupled_exit_red=True)
+
+
+def test_the_next_light_on_a_stale_feed_holds_nothing():
+    """K's loops last reported more than [service] feed_stale_s ago (the core no longer commands
+    it): its status is not read, so J's north queue is weighed as with no coupled light."""
+    assert 0 not in _run(coupled_exit_red=True)  # K's feed fresh, its status red to the road: held throughout
+    assert 0 in _run(coupled_exit_red=True, deaf="K")
+
+
+def test_a_light_upstream_on_a_stale_feed_keeps_no_road_open():
+    """J's loops last reported more than [service] feed_stale_s ago (its queue reading is old): K
+    is not kept on the road for it, the east queue wins as with no coupled light."""
+    assert 1 not in _run_k(coupled_exit_red=True)  # J's feed fresh: K kept on the road throughout
+    assert 1 in _run_k(coupled_exit_red=True, deaf="J")
 
 
 def _layouts_with_turn(turn_states: tuple[str, str] = ("GrGrG", "rGrGG")) -> dict[str, Layout]:
