@@ -33,10 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.keepclear import touched
 
 
 @dataclass(frozen=True)
@@ -100,13 +102,7 @@ def held_shares(
     not held), and the PCU waiting upstream to enter the road, on the coupled light's movements
     leaving it. Junctions untouched are left out."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def arrays(jid: str) -> tuple[np.ndarray, np.ndarray]:
-        if jid not in out:
-            n = len(layouts[jid].junction.movements)
-            out[jid] = (np.zeros(n), np.zeros(n))
-        return out[jid]
-
+    arrays = partial(touched, out, layouts)
     for jid, exits in ce.exits.items():
         for ex in exits:
             phase = phases.get(ex.junction)

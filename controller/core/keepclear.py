@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -112,6 +113,17 @@ def full_lanes(kc: KeepClear, lay: Layout, est: Estimate) -> np.ndarray:
     return out & (lay.lane_adv >= 0)
 
 
+def touched(
+    out: dict[str, tuple[np.ndarray, np.ndarray]], layouts: Mapping[str, Layout], jid: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Junction `jid`'s two per-movement arrays in `out` (a share, a PCU held), zeros added at its
+    first touch: the shape `blocked_shares` and coupledexit.held_shares return."""
+    if jid not in out:
+        n = len(layouts[jid].junction.movements)
+        out[jid] = (np.zeros(n), np.zeros(n))
+    return out[jid]
+
+
 def blocked_shares(
     kc: KeepClear, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -122,13 +134,7 @@ def blocked_shares(
     by their flow and over their movements by lane share). Junctions untouched are left out."""
     full = {}
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def arrays(jid: str) -> tuple[np.ndarray, np.ndarray]:
-        if jid not in out:
-            n = len(layouts[jid].junction.movements)
-            out[jid] = (np.zeros(n), np.zeros(n))
-        return out[jid]
-
+    arrays = partial(touched, out, layouts)
     for jid, exits in kc.exits.items():
         for ex in exits:
             if ex.junction not in full:
