@@ -30,6 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from controller.adapters import paho_lean
 from controller.config import BrokerConfig
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError
@@ -255,6 +256,8 @@ class MqttClient:
         self._reconnect_at_s: float | None = None  # pumped: monotonic time of the next attempt
 
         self._v5 = settings.protocol == "5"
+        if self._v5:
+            paho_lean.install()  # paho's per-packet Properties and ReasonCode without their set-up (exact)
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
