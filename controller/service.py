@@ -34,6 +34,7 @@ than a cycle (its cycle_max_s) without a plan sent is named in a warning, once p
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -165,17 +166,17 @@ class ControllerService:
         hand_over: HandOver | None = None,
         programs: Mapping[str, Sequence[str]] | None = None,
         handed_over: Callable[[], None] | None = None,  # called once a tick's commands are out (_tick)
+        defer: Callable[[Callable[[], None]], None] | None = None,  # runs each tick's metrics (_tick; None: in it)
     ) -> None:
         if (publish is None) == (hand_over is None):
             raise ValueError("ControllerService: give publish (a transport) or hand_over (in process), one of them")
-        self.publish, self.hand_over, self._handed_over = publish, hand_over, handed_over
+        self.publish, self.hand_over, self._handed_over, self._defer = publish, hand_over, handed_over, defer
         self.junctions = dict(junctions)
         self.observed = frozenset(observed)  # a region's halo (controller/regions.py): read, never sent plans
         self.epoch, self.signer = epoch, signer
         self.ledger = PlanLedger(epoch, f"controller/{cfg.service.instance}", cfg.security.ack_timeout_s, audit)
         self._max_future_s = cfg.security.clock_skew_s
-        self.metrics = metrics
-        self.archive = archive
+        self.metrics, self.archive = metrics, archive
         self.recent = recent  # the validation twin's recent counts: every valid detector message
         self.desk = desk  # operator overrides (controller/operators.py), applied after the policy
         self.cfg = cfg
@@ -379,7 +380,11 @@ class ControllerService:
         if self._audit is not None and 0 < self.cfg.audit.checkpoint_s <= now_s - self._checkpoint_t_s:
             self.checkpoint(now_s)
         if self.metrics is not None:
-            self.metrics.tick_done(self.state, result, now_s, time.perf_counter() - t0)
+            done = functools.partial(self.metrics.tick_done, self.state, result, now_s, time.perf_counter() - t0)
+            if self._defer is None:
+                done()
+            else:
+                self._defer(done)
         return result
 
     def decision_cost(self) -> dict[str, float | int]:

@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -170,6 +171,11 @@ class InProcessLoop:
         self.field = field
         self.now_s = begin_s
         self.twin = twin
+        # [service] simulate_metrics_thread: the tick's metrics in a thread, while the run
+        # actuates and steps SUMO (libsumo lets go of the GIL in its step); not beside the twin
+        # or a recorder, which report to the metrics or the service between two ticks
+        threaded = cfg.service.simulate_metrics_thread and metrics is not None and twin is None and archive is None
+        self._tail = MetricsThread() if threaded else None
         # the command itself, no message built (a recorded run builds them for its archive):
         # decode_command(encode_command(cmd)) == cmd (tests/unit/test_speed_loop.py), and the
         # via-MQTT run, which decodes every message, gives the same trips (test_via_mqtt.py).
@@ -185,6 +191,7 @@ class InProcessLoop:
             programs=field.program_states(),  # a junction with a stage its program never shows is refused
             desk=None if twin is None else twin.desk,
             recent=None if twin is None else twin.recent,
+            defer=None if self._tail is None else self._tail.submit,
         )
         if twin is not None:
             twin.desk.bind_policy(self.service.set_policy, cfg, self.service.core.policy.name)
@@ -206,6 +213,8 @@ class InProcessLoop:
     def second(self, t_s: float) -> None:
         self.now_s = t_s
         service = self.service
+        if self._tail is not None:
+            self._tail.wait()  # the last tick's metrics done before the service hears anything new
         service.advance_clock(t_s)
         service.on_detector_frame(self.field.detector_frame(t_s))  # arrays, not JSON: same rules
         for body in self._statuses:
@@ -214,9 +223,12 @@ class InProcessLoop:
         self._statuses = self.field.actuate_bodies(t_s)
 
     def close(self) -> None:
-        pass
+        if self._tail is not None:
+            self._tail.close()
 
     def summary(self) -> dict:
+        if self._tail is not None:
+            self._tail.wait()
         s = self.service
         extra = {} if self.twin is None else {"validation": self.twin.gate.report()}
         return extra | {
@@ -224,6 +236,39 @@ class InProcessLoop:
             "refused": dict(s.refused),
             "junction_control": junction_summary(s),
         }
+
+
+class MetricsThread:
+    """One worker thread that runs each tick's metrics (ControllerService `defer`) while the
+    caller goes on; `wait` returns once they are done, raising what they raised. Work the
+    worker has not begun when the caller waits (no core was free for it) is taken back and
+    run by the caller at once: it never waits for the worker to be scheduled."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tick-metrics")
+        self._pending: tuple[Future[None], Callable[[], None]] | None = None
+        self.taken_back = 0  # works run by the caller
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self.wait()
+        self._pending = (self._pool.submit(work), work)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        future, work = pending
+        if future.cancel():  # not begun: run here, now
+            self.taken_back += 1
+            work()
+        else:
+            future.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def junction_summary(service: ControllerService) -> dict[str, dict]:

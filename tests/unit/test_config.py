@@ -24,6 +24,7 @@ def test_project_config_loads():
         ("[broker]\nport = 1883.5\n", "broker.port"),
         ("[broker]\ntls = 1\n", "broker.tls"),
         ("[service]\nsimulate_second_process = 1\n", "service.simulate_second_process"),
+        ("[service]\nsimulate_metrics_thread = 1\n", "service.simulate_metrics_thread"),
         ("[estimation]\nclear_gap_s = 0\n", "estimation.clear_gap_s"),
         ("[estimation]\nvehicle_spacing_m = 7.5\n", "estimation.vehicle_spacing_m"),
         ("[webster]\nmax_flow_ratio = 1.0\n", "webster.max_flow_ratio"),
