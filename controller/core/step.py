@@ -252,7 +252,10 @@ class Core:
         """Each light's stage from its status, as the coupled-road rules read a neighbour: None (not
         known: the rule acts as with no neighbour) without a status, or when its detector feed is
         older than [service] feed_stale_s (a junction the core leaves to its plan: `_stale`)."""
-        return {j: None if _stale(js, now_s, self.feed_stale_s) else js.status.phase for j, js in updated.items()}
+        return {
+            j: None if js.status is None or _stale(js, now_s, self.feed_stale_s) else js.status.phase
+            for j, js in updated.items()
+        }
 
     def _junction(
         self,
