@@ -31,7 +31,7 @@ class WebsterParams:
     residual_queue_pcu: float = 3.0  # mean queue left on a phase's lanes at its green ends over a period that
     # returns the junction from a half to the full base cycle (policies.md)
     hold_short_phases: bool = False  # such a phase held at its base green while its demand stands (policies.md)
-    fit_capacity: bool = False  # a divided cycle C / k only where the capacity greens fit it (policies.md)
+    fit_capacity: bool = True  # a divided cycle C / k only where the capacity greens fit it (policies.md)
     city_split: bool = False  # the city's split sent while it serves every movement (policies.md)
     platoon_fit: bool = False  # a divided cycle only where one green serves a common cycle's platoon (policies.md)
 

@@ -1,8 +1,10 @@
 """webster: a junction runs a divided cycle only where its movements' capacity greens fit it
 (controller/core/policies/webster.py, common_cycle_s and capacity_fits; `[webster] fit_capacity`,
-off by default; issue 9)."""
+on by default since session 20; issue 9)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from controller.core.policies.webster import capacity_fits, common_cycle_s, webs
 from tests.junction_fixtures import two_phase
 
 CFG = Config()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def flows(lay: Layout, by_movement: dict[str, float]) -> np.ndarray:
@@ -29,7 +32,7 @@ def test_a_half_cycle_whose_capacity_greens_do_not_fit_is_not_run():
     q = flows(lay, {"N_T": 650.0})
     assert not capacity_fits(lay, q, 32.5, 3.0, 0.9)
     assert common_cycle_s(lay, q, 3.0, 0.9, fit_capacity=True) == pytest.approx(65.0)
-    assert common_cycle_s(lay, q, 3.0, 0.9) == pytest.approx(32.5)  # off (the default): C0 alone
+    assert common_cycle_s(lay, q, 3.0, 0.9) == pytest.approx(32.5)  # without the fit: C0 alone
     cycle_s, greens = webster_greens(lay, q, 3.0, 0.9, fit_capacity=True)
     assert cycle_s == pytest.approx(65.0)
     assert greens[0] >= 65.0 * 650.0 / 1800.0 / 0.9 + 3.0 - 1e-6
@@ -46,11 +49,13 @@ def test_a_half_cycle_whose_capacity_greens_fit_is_still_run():
 
 @pytest.mark.parametrize("on", [False, True])
 def test_fit_capacity_is_switched_by_config_toml(tmp_path, on):
-    """`[webster] fit_capacity` reaches the params of the policy the service builds (off by default)."""
+    """`[webster] fit_capacity` reaches the params of the policy the service builds (on by default,
+    and in the shipped config.toml)."""
     from controller.config import load_config
     from controller.core.policies import make_policy
 
     p = tmp_path / "c.toml"
     p.write_text(f"[webster]\nfit_capacity = {'true' if on else 'false'}\n")
     assert make_policy("webster", load_config(p)).params.fit_capacity is on
-    assert make_policy("webster", CFG).params.fit_capacity is False
+    assert make_policy("webster", CFG).params.fit_capacity is True
+    assert make_policy("webster", load_config(ROOT / "config.toml")).params.fit_capacity is True

@@ -15,8 +15,8 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   C0 = (1.5 L + 5) / (1 - Y) (L = per phase the larger of `lost_time_per_phase_s` and its
   intergreen, Y the sum of the phases' critical flow ratios, capped at `max_flow_ratio`), the
   minimum cycle and the minimum greens
-  with their intergreens (and, with `fit_capacity`, off until its config key exists: in which
-  every movement's capacity green, below, raised from the minimum greens, fits; capacity_fits);
+  with their intergreens (and, with `fit_capacity`, on by default: in which every movement's
+  capacity green, below, raised from the minimum greens, fits; capacity_fits);
   the base cycle C itself (k = 1) after a period in which some phase
   ended its green with a residual queue, and while some phase is held (below) when
   `hold_short_phases`. A junction
