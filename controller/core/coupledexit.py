@@ -95,12 +95,17 @@ class CoupledExits:
 
 
 def held_shares(
-    ce: CoupledExits, layouts: Mapping[str, Layout], estimates: Mapping[str, Estimate], phases: Mapping[str, int | None]
+    ce: CoupledExits,
+    layouts: Mapping[str, Layout],
+    estimates: Mapping[str, Estimate],
+    phases: Mapping[str, int | None],
+    stale: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per junction touched: (movements,) twice, as keepclear.blocked_shares: 1 for a movement
     held (its coupled light's stage `phases[N]` serves none of the road's movements; no status:
     not held), and the PCU waiting upstream to enter the road, on the coupled light's movements
-    leaving it. Junctions untouched are left out."""
+    leaving it (not from a light in `stale`: its detector feed is old). Junctions untouched are
+    left out."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     arrays = partial(touched, out, layouts)
     for jid, exits in ce.exits.items():
@@ -110,6 +115,8 @@ def held_shares(
                 continue
             if not ce.opens(layouts[ex.junction].serves, phase, ex.drains):
                 arrays(jid)[0][ex.movement] = 1.0
+            if jid in stale:
+                continue
             queue_pcu = float(estimates[jid].queue_pcu[ex.movement])
             if queue_pcu <= 0.0:
                 continue
@@ -127,14 +134,16 @@ def keeps_open(
     layouts: Mapping[str, Layout],
     estimates: Mapping[str, Estimate],
     phases: Mapping[str, int | None],
+    stale: frozenset[str] = frozenset(),
 ) -> bool:
     """Whether light `nid` leaving stage `cur` for `target` would close a coupled road that a
     light upstream is sending into (its stage `phases[J]` serves the movement into the road, a
-    queue waits on it): what it sends would stop inside its junction."""
+    queue waits on it; a light in `stale` is not read: its detector feed is old): what it sends
+    would stop inside its junction."""
     serves = layouts[nid].serves
     for jid, ex in ce.into.get(nid, ()):
         phase = phases.get(jid)
-        if phase is None or not layouts[jid].serves[phase][ex.movement]:
+        if jid in stale or phase is None or not layouts[jid].serves[phase][ex.movement]:
             continue
         if estimates[jid].queue_pcu[ex.movement] <= 0.0:
             continue

@@ -245,17 +245,21 @@ class Core:
         full = {} if self.keep_clear is None else keepclear.blocked_shares(self.keep_clear, self.layouts, estimates)
         if self.coupled_exits is None:
             return full
-        phases = self._coupled_phases(updated, now_s)
-        return coupledexit.merged(full, coupledexit.held_shares(self.coupled_exits, self.layouts, estimates, phases))
+        phases, stale = self._coupled_reading(updated, now_s)
+        held = coupledexit.held_shares(self.coupled_exits, self.layouts, estimates, phases, stale)
+        return coupledexit.merged(full, held)
 
-    def _coupled_phases(self, updated: Mapping[str, JunctionState], now_s: float) -> dict[str, int | None]:
-        """Each light's stage from its status, as the coupled-road rules read a neighbour: None (not
-        known: the rule acts as with no neighbour) without a status, or when its detector feed is
-        older than [service] feed_stale_s (a junction the core leaves to its plan: `_stale`)."""
-        return {
-            j: None if js.status is None or _stale(js, now_s, self.feed_stale_s) else js.status.phase
-            for j, js in updated.items()
-        }
+    def _coupled_reading(
+        self, updated: Mapping[str, JunctionState], now_s: float
+    ) -> tuple[dict[str, int | None], frozenset[str]]:
+        """What the coupled-road rules read of a neighbour: each light's stage from its status (None
+        without one: the rule acts as with no neighbour), and the lights whose detector feed is older
+        than [service] feed_stale_s, whose queue readings are old and are not read. A stale light's
+        status still is: a light left to its own plan still shows its stage, and a red it shows
+        still holds the road (the status is retained state, sent on change and every few seconds)."""
+        phases = {j: None if js.status is None else js.status.phase for j, js in updated.items()}
+        stale = frozenset(j for j, js in updated.items() if _feed_stale(js.estimate, now_s, self.feed_stale_s))
+        return phases, stale
 
     def _junction(
         self,
@@ -289,9 +293,10 @@ class Core:
             return wish
         if not isinstance(wish, PhaseWish) or wish.phase == view.phase:
             return wish
-        phases = self._coupled_phases(updated, now_s)
+        phases, stale = self._coupled_reading(updated, now_s)
         estimates = {j: js.estimate for j, js in updated.items()}
-        if coupledexit.keeps_open(self.coupled_exits, jid, view.phase, wish.phase, self.layouts, estimates, phases):
+        ce = self.coupled_exits
+        if coupledexit.keeps_open(ce, jid, view.phase, wish.phase, self.layouts, estimates, phases, stale):
             return PhaseWish(view.phase)
         return wish
 
@@ -311,7 +316,7 @@ class Core:
         StageView on the leader's stages (Policy.decide_paired)."""
         js = updated[jid]
         est = js.estimate
-        if est.last_feed_t_s is None or now_s - est.last_feed_t_s > self.feed_stale_s:
+        if _feed_stale(est, now_s, self.feed_stale_s):
             log.stale.append(jid)
             return _evolve(js, command=None, stale=True)
         if self.silent and js.command is None and (js.harm is None or js.harm.mode != "fixed"):
@@ -725,9 +730,8 @@ def _same_decision(new: Command, old: Command | None) -> bool:
     return isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase
 
 
-def _stale(js: JunctionState, now_s: float, stale_s: float) -> bool:
-    """Whether a junction's status is not to be read: none yet, or its detector feed older than
-    `stale_s` ([service] feed_stale_s: the core stops commanding it, as `_decide`). The status is
-    retained state, sent on change and every few seconds (sim/field.py): its own age says nothing."""
-    last_feed_t_s = js.estimate.last_feed_t_s
-    return js.status is None or last_feed_t_s is None or now_s - last_feed_t_s > stale_s
+def _feed_stale(est: Estimate, now_s: float, stale_s: float) -> bool:
+    """Whether a junction's detector feed is stale: none yet, or its last reading older than
+    `stale_s` ([service] feed_stale_s): the core stops commanding it (`_decide`), and the
+    coupled-road rules do not read its queues."""
+    return est.last_feed_t_s is None or now_s - est.last_feed_t_s > stale_s

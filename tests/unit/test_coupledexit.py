@@ -144,11 +144,22 @@ def test_the_next_light_does_not_close_a_coupled_road_a_queue_is_sent_into():
     assert 1 not in _run_k(coupled_exit_red=True)
 
 
-def test_the_next_light_on_a_stale_feed_holds_nothing():
+def test_the_next_light_on_a_stale_feed_still_holds_the_road():
     """K's loops last reported more than [service] feed_stale_s ago (the core no longer commands
-    it): its status is not read, so J's north queue is weighed as with no coupled light."""
+    it, it runs its own plan) but its status still comes: the red it shows still holds the road,
+    as with a fresh feed (the review of session 20: a light on its own plan is when the hold
+    matters most)."""
     assert 0 not in _run(coupled_exit_red=True)  # K's feed fresh, its status red to the road: held throughout
-    assert 0 in _run(coupled_exit_red=True, deaf="K")
+    assert 0 not in _run(coupled_exit_red=True, deaf="K")
+
+
+def test_the_queue_of_a_light_upstream_on_a_stale_feed_is_not_added_to_the_next_light():
+    """J's loops are old: its queue waiting to enter the road is not put on K's movements leaving it."""
+    lays = _layouts()
+    ce, ests = CoupledExits.build(lays), _estimates(lays)
+    assert held_shares(ce, lays, ests, {"J": 0, "K": 0})["K"][1].sum() > 0.0
+    assert "K" not in held_shares(ce, lays, ests, {"J": 0, "K": 0}, frozenset({"J"}))
+    assert not keeps_open(ce, "K", 0, 1, lays, ests, {"J": 0}, frozenset({"J"}))
 
 
 def test_a_light_upstream_on_a_stale_feed_keeps_no_road_open():
