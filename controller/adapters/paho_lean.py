@@ -14,15 +14,18 @@ attributes. Every method paho and its callers use (`unpack`, `pack`, `json`, att
 access, `isEmpty`) reads the same tables and the same attributes, so it decodes and encodes
 the same bytes into the same values. `LeanReasonCode` is paho's ReasonCode whose table is a
 plain dict with the same entries: each instance still gets its own copy, made by the fast
-path. `install()` puts both where paho's decoder and client look the classes up; it is
-idempotent and changes nothing else.
+path. `install()` puts both where paho's decoder and client look the classes up, on the paho
+release they were read against only (EXACT_FOR; elsewhere it does nothing); it is idempotent
+and changes nothing else.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import ClassVar
 
-from paho.mqtt import _packet, client
+import paho.mqtt
+from paho.mqtt import client
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -54,8 +57,22 @@ class LeanReasonCode(ReasonCode):
     names: ClassVar[dict] = dict(ReasonCode.names)
 
 
-def install() -> None:
-    """paho's packet decoder and client build the lean classes from now on (idempotent)."""
-    for module in (_packet, client):
+# the paho releases whose Properties and ReasonCode these classes were read against (2.2.0: the
+# decoder in paho.mqtt._packet); on another release install() leaves paho as it is
+EXACT_FOR = ("2.2.",)
+
+
+def install() -> bool:
+    """paho's packet decoder and client build the lean classes from now on (idempotent). Only on
+    a paho release they were checked against (EXACT_FOR): elsewhere nothing is patched and paho
+    runs its own classes (the same bytes, a little more CPU). Returns whether they are installed."""
+    if not str(getattr(paho.mqtt, "__version__", "")).startswith(EXACT_FOR):
+        return False
+    try:
+        packet = importlib.import_module("paho.mqtt._packet")
+    except ImportError:  # a release without the private decoder module
+        return False
+    for module in (packet, client):
         module.Properties = LeanProperties  # type: ignore[attr-defined]
         module.ReasonCode = LeanReasonCode  # type: ignore[attr-defined]
+    return True

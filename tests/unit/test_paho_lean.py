@@ -97,3 +97,21 @@ def test_an_mqtt5_client_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
     for module in (_packet, client):
         assert module.Properties is paho_lean.LeanProperties
         assert module.ReasonCode is paho_lean.LeanReasonCode
+
+
+def test_another_paho_release_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean classes were read against paho 2.2: on another release (e.g. 2.1, which has no
+    paho.mqtt._packet) install() patches nothing and paho runs its own classes."""
+    import paho.mqtt
+    from paho.mqtt import client
+
+    for module in (_packet, client):
+        monkeypatch.setattr(module, "Properties", Properties)
+        monkeypatch.setattr(module, "ReasonCode", ReasonCode)
+    monkeypatch.setattr(paho.mqtt, "__version__", "2.1.0")
+    assert paho_lean.install() is False
+    for module in (_packet, client):
+        assert module.Properties is Properties and module.ReasonCode is ReasonCode
+    monkeypatch.setattr(paho.mqtt, "__version__", "2.2.0")
+    assert paho_lean.install() is True
+    assert client.Properties is paho_lean.LeanProperties
