@@ -161,8 +161,10 @@ class Core:
             else None
         )
         # [estimation] coupled_exit_red: no green into a road that stores no vehicle while the next light is red to it
-        coupled = coupledexit.CoupledExits.build(self.layouts, est_p.coupled_exit_all)
-        self.coupled_exits = coupled if est_p.coupled_exit_red and coupled.exits else None  # None: no coupled road
+        coupled = (
+            coupledexit.CoupledExits.build(self.layouts, est_p.coupled_exit_all) if est_p.coupled_exit_red else None
+        )
+        self.coupled_exits = coupled if coupled is not None and coupled.exits else None  # None: off, or no coupled road
         # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
