@@ -69,7 +69,12 @@ def test_the_metrics_thread_runs_apart_in_order_and_raises_on_wait() -> None:
         svc.tick(t)
     tail.wait()
     assert [t for t, _, _ in metrics.ticks] == [1.0, 2.0, 3.0]
-    assert {name for _, _, name in metrics.ticks} != {threading.current_thread().name}
+    # apart: a work the caller does not wait on runs on the worker (not on the caller's thread)
+    started, names = threading.Event(), []
+    tail.submit(lambda: (names.append(threading.current_thread().name), started.set()))
+    assert started.wait(30.0)
+    tail.wait()
+    assert names and names[0] != threading.current_thread().name and names[0].startswith("tick-metrics")
 
     def fails() -> None:
         raise RuntimeError("metrics failed")
