@@ -8,8 +8,9 @@ junction's box fills with vehicles waiting for the next one: a lock no light can
 (BENCHMARKS.md, issue 9, K session 19: the corpus' rand_short_edges, lights 20, 26, 28, 56).
 
 Reading (the network model, the lights' reported stages and the loops, never the simulator's
-truth; a light with no status, or whose feed is stale, is not read: core/step.py `_stale`), for a
-movement of junction J whose exit edge is an approach of a light N coupled to J:
+truth; a light with no status is not read, and a light whose detector feed is stale is read for
+its stage but not its queues: core/step.py `_coupled_reading`), for a movement of junction J whose
+exit edge is an approach of a light N coupled to J:
 - *held* (`held_shares`): N's stage in force (or the one it is changing to) serves none of N's
   movements from that edge. For the policy's decision only, a held movement's queue and arrival
   flow are seen as not servable now (keepclear.seen_by_policy with share 1). Held or not, the
