@@ -120,3 +120,33 @@ def test_network_without_detectors_gets_them(runs):
     loops = ET.parse(add).getroot().findall("inductionLoop")
     tomls = list((runs["fixed"] / "intersections").glob("*.toml"))
     assert len(tomls) == 9 and len(loops) >= 9 * 8
+
+
+def test_an_error_in_the_metrics_thread_stops_the_run_and_leaves_no_thread(small_grid, tmp_path, monkeypatch):
+    """[service] simulate_metrics_thread: a tick's metrics that raise on the tick-metrics thread
+    stop the in-process run with that error at the next second (InProcessLoop waits for them),
+    SUMO is closed, and no tick-metrics thread is left behind."""
+    import threading
+
+    from controller.adapters.metrics import ServiceMetrics
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, run
+
+    cfg = load_config(ROOT / "config.toml")
+    assert cfg.service.simulate_metrics_thread  # the shipped default is the case under test
+    ran_on: list[str] = []
+    tick_done = ServiceMetrics.tick_done
+
+    def failing(self, state, result, now_s, duration_s):
+        ran_on.append(threading.current_thread().name)
+        if now_s >= 30.0:
+            raise RuntimeError(f"metrics failed at {now_s:.0f} s")
+        tick_done(self, state, result, now_s, duration_s)
+
+    monkeypatch.setattr(ServiceMetrics, "tick_done", failing)
+    req = SimulateRequest(small_grid, tmp_path / "o", "adaptive", prefer_libsumo=False)  # traci: SUMO apart
+    with pytest.raises(RuntimeError, match="metrics failed at 30 s"):
+        run(req, cfg, progress=lambda line: None)
+    assert ran_on and all(name.startswith("tick-metrics") for name in ran_on)  # it ran on the thread
+    assert not [t for t in threading.enumerate() if t.name.startswith("tick-metrics")]
+    assert not (tmp_path / "o" / "summary.json").exists()  # a failed run writes no summary
