@@ -134,6 +134,15 @@ def _cycle_min_s(
     return round(min(config_s, own_s), 3)
 
 
+def _no_program_reason(tl: sumolib.net.TLS) -> str:
+    """Why a traffic light without a program is left alone: a rail signal (SUMO switches it from
+    the occupancy of the track blocks, it has no tlLogic) is named as one."""
+    types = {c[0].getEdge().getToNode().getType() for c in tl.getConnections()}
+    if types and types <= {"rail_signal", "rail_crossing"}:
+        return f"a {' and '.join(sorted(t.replace('_', ' ') for t in types))}: SUMO drives it, it has no signal program"
+    return "traffic light without a program"
+
+
 def _junction_table(
     net: sumolib.net.Net,
     tl: sumolib.net.TLS,
@@ -144,7 +153,7 @@ def _junction_table(
     """One junction's TOML table (neighbours still empty) and the nodes it controls. Raises
     NotControllable with the reason when the traffic light cannot be controlled safely."""
     if program is None:
-        raise netstages.NotControllable("traffic light without a program")
+        raise netstages.NotControllable(_no_program_reason(tl))
     plan, n_links = netstages.checked_stage_plan(tl, program)
     if not cfg.timing.program_clearances:
         plan = replace(plan, clearance_s=())

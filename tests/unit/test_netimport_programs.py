@@ -12,7 +12,7 @@ from controller.config import load_config
 from controller.junctions import load_intersections
 from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
 from sim.netprogram import Program, ProgramPhase, stage_plan
-from tests.netbuild import additional, cluster_net, cross_net, tl_logic
+from tests.netbuild import _node_xml, additional, cluster_net, cross_net, netconvert, tl_logic
 from tests.scenarios import grid_net
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,6 +163,28 @@ def test_uncontrollable_junctions_are_skipped_with_the_reason(tmp_path):
     assert all(one not in j.upstream + j.downstream for j in junctions.values())
     assert dict(read_skipped(tmp_path / "j")) == reasons
     assert (tmp_path / "j" / SKIPPED_FILE).read_text().count("\n") == 4
+
+
+def test_a_rail_signal_is_named_as_one_and_the_road_light_imports(tmp_path):
+    """A rail signal has no signal program (SUMO switches it from the track blocks): it is
+    skipped as a rail signal, not as a traffic light whose program is missing."""
+    nodes = _node_xml(
+        {"C": (0, 0, "traffic_light"), "W": (-200, 0, "priority"), "E": (200, 0, "priority")}
+        | {"N": (0, 60, "priority"), "S": (0, -200, "priority")}
+        | {"R0": (-300, 100, "priority"), "RS": (0, 100, "rail_signal"), "R1": (300, 100, "priority")}
+    )
+    road = [
+        f'  <edge id="{a}{b}" from="{a}" to="{b}" numLanes="1" speed="13.9"/>'
+        for a, b in ("WC", "CE", "EC", "CW", "NC", "CN", "SC", "CS")
+    ]
+    rail = [
+        f'  <edge id="{a}{b}" from="{a}" to="{b}" speed="30" allow="rail"/>' for a, b in (("R0", "RS"), ("RS", "R1"))
+    ]
+    net = netconvert(tmp_path, "rail", nodes, "<edges>\n" + "\n".join(road + rail) + "\n</edges>\n")
+    result = import_network(net, tmp_path / "j", CFG)
+    reasons = dict(result.skipped)
+    assert "a rail signal" in reasons["RS"] and "without a program" not in reasons["RS"]
+    assert set(reasons) == {"RS"} and set(load_intersections(tmp_path / "j")) == {"C"}
 
 
 def test_all_skipped_writes_no_junction_and_removes_a_stale_one(cross, tmp_path):
