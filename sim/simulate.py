@@ -110,6 +110,11 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         "--step-length",
         "1",
     ]
+    # what the scenario's configuration writes goes into our folder, not beside the scenario
+    # (which may be read-only: ../shared/networks); ours above (tripinfo, statistics) win
+    for key, name in scfg.outputs().items():
+        if f"--{key}" not in defaults:
+            defaults += [f"--{key}", str(out / name)]
     return scfg, junctions, merge_args(defaults, user)
 
 

@@ -91,6 +91,17 @@ class SumoConfig:
         raw = self.values.get(key, "")
         return [self._abs(p.strip()) for p in raw.replace(";", ",").split(",") if p.strip()]
 
+    def outputs(self) -> dict[str, str]:
+        """The files the configuration itself tells SUMO to write ({option: file name}): every
+        `*-output`, `*-dump` and log option with a file (not the null device). SUMO writes them
+        beside the configuration; `simulate` sends them into its own output folder instead."""
+        out = {}
+        for key, value in self.values.items():
+            written = key.endswith(("-output", "-dump")) or key in LOG_OPTIONS
+            if written and "." not in key and value.strip() and value.strip().lower() not in NULL_FILES:
+                out[key] = Path(value.strip()).name
+        return out
+
     def seconds(self, key: str) -> float | None:
         v = self.values.get(key)
         if v is None:
@@ -100,6 +111,10 @@ class SumoConfig:
         except ValueError:
             h, m, s = ([*v.split(":"), "0", "0"])[:3]
             return float(h) * 3600 + float(m) * 60 + float(s)
+
+
+LOG_OPTIONS = frozenset({"log", "message-log", "error-log"})
+NULL_FILES = frozenset({"nul", "/dev/null"})
 
 
 def merge_args(defaults: list[str], user: list[str]) -> list[str]:

@@ -50,3 +50,43 @@ def test_missing_network_is_named(tmp_path):
     cfg.write_text('<configuration><input><route-files value="r.rou.xml"/></input></configuration>')
     with pytest.raises(DefinitionError, match="net-file"):
         SumoConfig(cfg)
+
+
+def test_the_files_a_configuration_writes_are_named(tmp_path):
+    """Outputs and logs with a file (not the null device, not an output's sub-option)."""
+    _files(tmp_path, "a.net.xml")
+    cfg = tmp_path / "run.sumo.cfg"
+    cfg.write_text(
+        '<c><net value="a.net.xml"/><log value="sumo_log.txt"/><tripinfo-output value="out/trips.xml"/>'
+        '<tripinfo-output.write-undeparted value="true"/><netstate-dump value="dump.xml"/>'
+        '<summary-output value="NUL"/><duration-log.statistics value="true"/></c>'
+    )
+    assert SumoConfig(cfg).outputs() == {
+        "log": "sumo_log.txt",
+        "tripinfo-output": "trips.xml",
+        "netstate-dump": "dump.xml",
+    }
+
+
+def test_simulate_sends_the_configurations_outputs_into_its_folder(tmp_path):
+    """A scenario folder may be read-only (../shared/networks): `simulate` writes the log and the
+    outputs the configuration names into its own --out folder; its tripinfo stays its own, and
+    the user's option after `--` wins."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(f'<c><net value="{net.name}"/><log value="sumo_log.txt"/><tripinfo-output value="t.xml"/></c>')
+    out = tmp_path / "out"
+    _, _, args = prepare(SimulateRequest(sumocfg, out), cfg)
+    assert args[args.index("--log") + 1] == str(out / "sumo_log.txt")
+    assert args.count("--tripinfo-output") == 1 and args[args.index("--tripinfo-output") + 1] == str(
+        out / "tripinfo.xml"
+    )
+    _, _, args = prepare(SimulateRequest(sumocfg, tmp_path / "o2", sumo_args=("--log", "mine.txt")), cfg)
+    assert args.count("--log") == 1 and args[args.index("--log") + 1] == "mine.txt"
