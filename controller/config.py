@@ -421,6 +421,15 @@ def _check_validation_network(cfg: Config, path: Path) -> None:
         net = path.resolve().parent / net
     if not net.is_file():
         raise ConfigError(str(path), "validation.network", f"no such network file: {net}")
+    for name in validation_files(v.additional_files):
+        add = Path(name) if Path(name).is_absolute() else path.resolve().parent / name
+        if not add.is_file():
+            raise ConfigError(str(path), "validation.additional_files", f"no such file: {add}")
+
+
+def validation_files(names: str) -> list[str]:
+    """[validation] additional_files as SUMO lists them: comma- (or semicolon-) separated names."""
+    return [n.strip() for n in names.replace(";", ",").split(",") if n.strip()]
 
 
 def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str) -> Config:

@@ -43,7 +43,7 @@ from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_lev
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
-from controller.config import Config
+from controller.config import Config, validation_files
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
@@ -119,17 +119,20 @@ def desk_validation(
         return None, None
     from sim.twin import RequestMaker, predict  # SUMO's tools load only when the twin is wanted
     from sim.twin_policy import PolicyRequestMaker, predict_policies
+    from sim.twin_sim import scenario_files
 
     recent = RecentCounts(v.window_s, VEHICLE_CLASSES)
     twin_metrics = metrics if hasattr(metrics, "plan_validated") else None
     gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
-    net, horizon = str(_beside_config(cfg, v.network)), {"horizon_s": v.horizon_s, "seed": v.seed}
+    net = str(_beside_config(cfg, v.network))
+    programs, vtypes = scenario_files([_beside_config(cfg, f) for f in validation_files(v.additional_files)])
+    shared = {"horizon_s": v.horizon_s, "seed": v.seed, "programs": programs, "vtype_files": vtypes}
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(
-        net, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m, **horizon
+        net, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m, **shared
     )
-    policy_maker = PolicyRequestMaker(net, dict(junctions), recent, v.window_s, work, cfg, **horizon)
+    policy_maker = PolicyRequestMaker(net, dict(junctions), recent, v.window_s, work, cfg, **shared)
     return recent, DeskValidation(gate, maker, policy_maker)
 
 

@@ -39,6 +39,18 @@ def test_enabled_validation_with_a_network_beside_the_config_loads(tmp_path):
     assert load_config(p).validation.enabled
 
 
+def test_enabled_validation_refuses_a_missing_additional_file(tmp_path):
+    (tmp_path / "city.net.xml").write_text("<net/>")
+    (tmp_path / "tls.add.xml").write_text("<additional/>")
+    p = tmp_path / "c.toml"
+    p.write_text(
+        '[validation]\nenabled = true\nnetwork = "city.net.xml"\nadditional_files = "tls.add.xml, gone.add.xml"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert "validation.additional_files" in str(err.value) and "gone.add.xml" in str(err.value)
+
+
 def test_disabled_validation_needs_no_network(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[validation]\nenabled = false\nnetwork = "missing.net.xml"\n')
@@ -109,3 +121,17 @@ def test_the_gate_counts_its_verdicts_and_times_its_twin_in_the_service_metrics(
     helps = {m.name: m.documentation for m in registry.collect()}
     for name in ("tsc_plans_validated", "tsc_plans_rejected_by_twin", "tsc_twin_run_duration_seconds"):
         assert "twin" in helps[name] and "reserved" not in helps[name].lower()
+
+
+def test_the_live_twin_runs_the_citys_programs_and_vehicle_types(tmp_path):
+    """[validation] additional_files: the tlLogic and vType files among them go to both twins
+    (the plan twin's and the policy twin's requests), so their `fixed` is the city's program."""
+    tls, vtypes, other = tmp_path / "tls.add.xml", tmp_path / "vtypes.add.xml", tmp_path / "loops.add.xml"
+    tls.write_text('<additional><tlLogic id="J1" programID="city" offset="0" type="static"/></additional>')
+    vtypes.write_text('<additional><vType id="bus" vClass="bus"/></additional>')
+    other.write_text("<additional/>")
+    names = ",".join(str(f) for f in (tls, vtypes, other))
+    node, _ = _node(ValidationParams(enabled=True, network=str(NET), additional_files=names))
+    dv = node.desk.validation
+    for maker in (dv.make_request, dv.make_policy_request):
+        assert maker.programs == (str(tls),) and maker.vtype_files == (str(vtypes),)
