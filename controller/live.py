@@ -136,6 +136,15 @@ def desk_validation(
     return recent, DeskValidation(gate, maker, policy_maker)
 
 
+class MetricsTail(Protocol):
+    """Where a node's ticks leave their metrics (sim/simulate.py MetricsThread): `submit` one
+    tick's, `wait` until they are done (raising what they raised)."""
+
+    def submit(self, work: Callable[[], None]) -> None: ...
+
+    def wait(self) -> None: ...
+
+
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out.
@@ -149,7 +158,9 @@ class ServiceNode:
     and the connection's owner hands it its messages (`route`). `route`, when set, sees every
     message first, on the network thread; True: it took the message. pump: the connection has
     no network thread; run_lockstep's thread serves it while it waits (controller/adapters/
-    mqtt_pump.py), so a message reaches the tick without a hand-off between threads."""
+    mqtt_pump.py), so a message reaches the tick without a hand-off between threads. tail: the
+    ticks' metrics go there (a lockstep replay's: they run while the field steps SUMO); the node
+    waits for them before its service hears anything new (`settle`). Default: in the tick."""
 
     route: Callable[[str, bytes], bool] | None = None
     table_page_bytes = TABLE_PAGE_BYTES
@@ -173,11 +184,12 @@ class ServiceNode:
         client: MqttClient | None = None,
         pump: MqttPump | None = None,
         programs: Mapping[str, Sequence[str]] | None = None,
+        tail: MetricsTail | None = None,
     ) -> None:
         if trust is not None and audit is None:
             audit = trust.audit
         self.cfg, self.topics = cfg, Topics(cfg.service.site)
-        self.instance = cfg.service.instance
+        self.instance, self.tail = cfg.service.instance, tail
         self.policy = policy or cfg.service.policy
         # Operators' overrides (docs/operators.md): not in replays, which have no operators.
         recent, validation = (None, None) if lockstep else desk_validation(cfg, junctions, audit, metrics)
@@ -186,16 +198,9 @@ class ServiceNode:
         self.ops_metrics: OperatorMetrics | None = None
         try:
             hooks = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent, "programs": programs}
+            hooks |= {"start_s": start_s, "defer": tail.submit if tail is not None else None, **_trust_kwargs(trust)}
             hooks["observed"] = set(junctions) - set(owned) if owned is not None else ()
-            self.service = ControllerService(
-                junctions,
-                cfg,
-                self.policy,
-                publish=self._publish_plan,
-                start_s=start_s,
-                **hooks,
-                **_trust_kwargs(trust),
-            )
+            self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan, **hooks)
         except UnknownPolicyError as exc:  # any other error is not the config's: it propagates as it is
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._started(trust, start_s)
@@ -273,6 +278,7 @@ class ServiceNode:
     def close(self) -> None:
         """Clean stop: the learnt state checkpointed (when there is an audit store), "offline";
         the connection closed when it is this node's own."""
+        self.settle()
         if self.cfg.audit.checkpoint_s > 0:
             self.service.checkpoint(self.now_s)
         if self.client.connected.is_set():
@@ -306,7 +312,13 @@ class ServiceNode:
             return
         self.inbox.put((parts[1], junction, payload))
 
+    def settle(self) -> None:
+        """The last tick's metrics done (`tail`): before the service hears or tells anything new."""
+        if self.tail is not None:
+            self.tail.wait()
+
     def handle(self, kind: str, junction: str, payload: bytes) -> None:
+        self.settle()
         if kind == "detectors":
             self.service.on_detectors(payload, junction=junction)
         elif kind == "status":
@@ -315,6 +327,7 @@ class ServiceNode:
     def handle_detectors(self, messages: list[tuple[str | None, bytes]]) -> None:
         """A batch of detector messages, (junction of the topic, payload) in arrival order: as
         `handle` on each, decoded together (ControllerService.on_detector_batch)."""
+        self.settle()
         self.service.on_detector_batch(messages)
 
     def drain(self) -> int:
@@ -344,6 +357,7 @@ class ServiceNode:
         now_s): a tick that starts late must not make the messages it drains look as if they came
         from the future."""
         t0 = time.perf_counter()
+        self.settle()
         self.service.advance_clock(now_s if clock_s is None else max(now_s, clock_s))
         self.drain()
         t1 = time.perf_counter()
@@ -352,6 +366,7 @@ class ServiceNode:
         self.tick_durations_s.append(time.perf_counter() - t0)
 
     def _tick(self, now_s: float) -> None:
+        self.settle()
         self.now_s = now_s
         self.sent = []
         answered = self.desk.answers_total if self.desk is not None else 0
@@ -466,6 +481,7 @@ class ServiceNode:
             self._publish_table()
 
     def stats(self) -> dict[str, Any]:
+        self.settle()
         ticks = list(self.tick_durations_s)
         return {
             "received": self.service.received,
@@ -619,6 +635,7 @@ class _LockstepInbox:
     def tick(self, need: dict[tuple[str, float], int], t: float) -> None:
         """Feed what the clock announced, tick at t, say which plans went out (`ticked`)."""
         node = self.node
+        node.settle()
         node.service.advance_clock(t)
         self.feed(need)
         t0 = time.perf_counter()

@@ -63,7 +63,7 @@ from controller.service import Recorder
 from sim.broker import CONTROLLER, SIM, Broker, field_user
 from sim.field import SumoField
 from sim.mqtt_regions import RegionProcess, RegionSpec, region_user, region_users
-from sim.simulate import SimulateRequest, run
+from sim.simulate import MetricsThread, SimulateRequest, run
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,11 @@ class MqttLoop:
         # lockstep: this thread serves the field's and the controller's connections (none has a thread)
         self.pump = MqttPump()
         self.apart = controller_process and self.lockstep and not self.regions
+        # [service] simulate_metrics_thread: a lockstep controller's tick metrics in a thread while the
+        # field applies the plans and SUMO steps, as in process (not beside a recorder, which reports
+        # between ticks); the node waits for them before its service hears anything new (ServiceNode.settle)
+        threaded = cfg.service.simulate_metrics_thread and metrics is not None and archive is None
+        self._tail = MetricsThread() if threaded and self.lockstep and not self.apart and not self.regions else None
         self._controllers(cfg, junctions, policy, start_s, realtime_factor, metrics, archive, self.apart)
         self.devices: dict[str, MqttClient] = {}
         self.sim: MqttClient | None = None
@@ -215,6 +220,7 @@ class MqttLoop:
             trust=trust,
             pump=self.pump if self.lockstep else None,  # served and ticked by the field's thread
             programs=self.field.program_states(),  # as in process: a stage its program never shows is refused
+            tail=self._tail,
         )
 
     def _connect(self, junctions: dict, timeout_s: float) -> None:
@@ -298,6 +304,8 @@ class MqttLoop:
             self._second_realtime(t_s)
         self.seconds += 1
         if self.after_second is not None:
+            for node in self.nodes:  # the hook may read what the controller counts
+                node.settle()
             self.after_second(self, t_s)
 
     def _publish_statuses(self, t_s: float) -> None:
@@ -419,6 +427,8 @@ class MqttLoop:
             th.join(timeout=15)
         for node in self.nodes:
             node.close()
+        if self._tail is not None:
+            self._tail.close()
         for proc in self.procs:
             if proc.proc.pid is not None:
                 proc.finish(terminate=not self.lockstep)
@@ -435,6 +445,7 @@ class MqttLoop:
                 "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
                 "realtime_factor": None if self.lockstep else self.clock.factor,
                 "controller_process": self.apart,  # an unsharded controller in a process of its own
+                "metrics_thread": self._tail is not None,  # its tick metrics beside the field's step
                 "broker": f"{self.broker.host}:{self.broker.port}",
                 "controller": controller,
                 "regions": {p.region: p.final for p in self.procs} if self.regions else {},

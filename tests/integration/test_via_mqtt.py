@@ -147,6 +147,8 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     assert transport["mode"] == "mqtt-lockstep"
     # [service] simulate_second_process: in a process of its own, else on the field's thread
     assert transport["controller_process"] == (variant == "mqtt_forked")
+    # [service] simulate_metrics_thread (on): on the field's thread its tick metrics run beside the step
+    assert transport["metrics_thread"] == (variant == "mqtt")
     assert transport["controller"]["ticks"] == END_S
     assert transport["field"]["plans_received"] == via_summary["controller"]["plans_sent"]
     # The plans really changed: Webster re-planned every 60 s at 9 junctions.
