@@ -125,7 +125,9 @@ def test_network_without_detectors_gets_them(runs):
 def test_an_error_in_the_metrics_thread_stops_the_run_and_leaves_no_thread(small_grid, tmp_path, monkeypatch):
     """[service] simulate_metrics_thread: a tick's metrics that raise on the tick-metrics thread
     stop the in-process run with that error at the next second (InProcessLoop waits for them),
-    SUMO is closed, and no tick-metrics thread is left behind."""
+    SUMO is closed, and no tick-metrics thread is left behind. (Work the worker has not begun
+    when the run waits is run by the caller, by design, under load: from 30 s the metrics raise
+    only on the worker, so the error is the thread's.)"""
     import threading
 
     from controller.adapters.metrics import ServiceMetrics
@@ -138,15 +140,16 @@ def test_an_error_in_the_metrics_thread_stops_the_run_and_leaves_no_thread(small
     tick_done = ServiceMetrics.tick_done
 
     def failing(self, state, result, now_s, duration_s):
-        ran_on.append(threading.current_thread().name)
-        if now_s >= 30.0:
-            raise RuntimeError(f"metrics failed at {now_s:.0f} s")
+        name = threading.current_thread().name
+        if now_s >= 30.0 and name.startswith("tick-metrics"):
+            ran_on.append(name)
+            raise RuntimeError(f"metrics failed on {name}")
         tick_done(self, state, result, now_s, duration_s)
 
     monkeypatch.setattr(ServiceMetrics, "tick_done", failing)
     req = SimulateRequest(small_grid, tmp_path / "o", "adaptive", prefer_libsumo=False)  # traci: SUMO apart
-    with pytest.raises(RuntimeError, match="metrics failed at 30 s"):
+    with pytest.raises(RuntimeError, match="metrics failed on tick-metrics"):
         run(req, cfg, progress=lambda line: None)
-    assert ran_on and all(name.startswith("tick-metrics") for name in ran_on)  # it ran on the thread
+    assert len(ran_on) == 1  # the run stopped at the first error
     assert not [t for t in threading.enumerate() if t.name.startswith("tick-metrics")]
     assert not (tmp_path / "o" / "summary.json").exists()  # a failed run writes no summary
