@@ -34,6 +34,8 @@ class WebsterParams:
     fit_capacity: bool = True  # a divided cycle C / k only where the capacity greens fit it (policies.md)
     city_split: bool = False  # the city's split sent while it serves every movement (policies.md)
     platoon_fit: bool = False  # a divided cycle only where one green serves a common cycle's platoon (policies.md)
+    divided_cycle_ends: int = 0  # a phase's green ends in a row with a residual queue (residual_queue_pcu) that end a
+    # divided cycle at once for the city's plan, not at the period's end; 0: off (policies.md)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,15 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   `residual_queue_pcu`, the next plan runs the base cycle: the flows were measured under the
   plan in force, and a half cycle short of green caps its own departures (Y reads low exactly
   where the half cycle lacks capacity); a queue left at the end of green says so directly.
+- a divided cycle cut short (`divided_cycle_ends` = n > 0; 0, off, by default: it loses Bologna
+  pasubio, docs/policies.md): while a plan of C / k (k > 1) is in force, once one phase has
+  ended n greens in a row with a residual queue of at least `residual_queue_pcu`, the city's
+  plan (its greens at the reference cycle, city_plan_s) is sent at once and runs to the
+  period's end, and the period's plan then runs the base cycle: a demand rise within a period
+  otherwise meets up to a period of a short cycle that cannot serve it, and the queue it builds
+  is what the base cycle (or do no harm's fixed plan) must then drain. The city's plan, not
+  Webster's split of the part period's counts: those are few, and the hidden queue spread over
+  a short time reads as a large flow.
 - saturated phases (with `hold_short_phases`, off by default): a phase whose mean residual
   reaches `residual_queue_pcu` over a period discharged at saturation through its greens: its
   demand is unknown, at least what it served, and the flows measured under the plan in force
@@ -98,6 +107,9 @@ class WebsterState:
     residual_pcu: tuple[float, ...] = ()  # per phase: residual queues at this period's green ends, summed
     green_ends: tuple[int, ...] = ()  # per phase: green ends counted this period
     held_y: tuple[float, ...] = ()  # per phase: flow ratio at which it last ran short of green (0: not held)
+    short_run: tuple[int, ...] = ()  # per phase: its last green ends in a row with a residual queue (this period)
+    divided: bool = False  # the plan in force runs a divided cycle C / k (k > 1)
+    cut: bool = False  # this period's divided cycle was ended early: the city's plan runs to the period's end
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -284,6 +296,16 @@ def city_split_s(layout: Layout, total_s: float, lo: np.ndarray, hi: np.ndarray)
     return out
 
 
+def city_plan_s(layout: Layout) -> np.ndarray:
+    """(phases,) the city's greens at the reference cycle (city_split_s of its green time)."""
+    j = layout.junction
+    n = len(j.phases)
+    total_s = max(reference_cycle_s(layout) - sum(j.intergreen_s(k, (k + 1) % n) for k in range(n)), 0.0)
+    lo = np.array([p.min_green_s for p in j.phases])
+    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    return city_split_s(layout, total_s, lo, hi)
+
+
 def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
     """(movements,) the green each movement gets per cycle from `greens_s` (phases), summed over
     the phases serving it."""
@@ -355,23 +377,36 @@ def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapse
     return flow_pcu_h
 
 
-def track_green_ends(state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None) -> WebsterState:
+def track_green_ends(
+    state: WebsterState,
+    layout: Layout,
+    est: Estimate,
+    signal: SignalView | None,
+    residual_queue_pcu: float = float("inf"),
+) -> WebsterState:
     """`state` with the green end seen now, if any, counted (module docstring, residual queue):
     the phase green at the last decision is no longer green; its residual is the largest queue
-    (between the loops and spilled over the advance loop) on its lanes that turned red."""
+    (between the loops and spilled over the advance loop) on its lanes that turned red. Its run
+    of green ends in a row with a residual of at least `residual_queue_pcu` grows by one, or
+    falls to 0 below it."""
     n = len(layout.junction.phases)
     now_green = None if signal is None or signal.in_intergreen else signal.phase
     if now_green == state.green_phase and len(state.residual_pcu) == n:
         return state  # no green ended: nothing to count (most ticks)
     sums = list(state.residual_pcu) if len(state.residual_pcu) == n else [0.0] * n
     counts = list(state.green_ends) if len(state.green_ends) == n else [0] * n
+    runs = list(state.short_run) if len(state.short_run) == n else [0] * n
     prev = state.green_phase
     if prev is not None and prev != now_green and 0 <= prev < n:
         ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
         if ended.any():
-            sums[prev] += float((est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]).max())
+            residual = float((est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]).max())
+            sums[prev] += residual
+            runs[prev] = runs[prev] + 1 if residual >= residual_queue_pcu else 0
             counts[prev] += 1
-    return replace(state, green_phase=now_green, residual_pcu=tuple(sums), green_ends=tuple(counts))
+    return replace(
+        state, green_phase=now_green, residual_pcu=tuple(sums), green_ends=tuple(counts), short_run=tuple(runs)
+    )
 
 
 def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> bool:
@@ -410,6 +445,18 @@ class WebsterPolicy(Policy):
         held = np.array(held_y) > 0
         return held_y, bool(held.any()), held
 
+    def _cut_divided(self, state: WebsterState) -> bool:
+        """The divided cycle in force ends now, not at the period's end (`divided_cycle_ends`): some
+        phase ended its last that many greens in a row with a residual queue of at least
+        `residual_queue_pcu`. The short cycle lacks capacity where its own greens cap the flows
+        that would show it, and a period of it builds the queue the base cycle must then drain;
+        the city's plan runs to the period's end (the counts of a part period, with the hidden
+        queue spread over it, would split the base cycle by noise), whose plan runs the base cycle."""
+        ends = self.params.divided_cycle_ends
+        if ends <= 0 or not state.divided:
+            return False
+        return max(state.short_run, default=0) >= ends
+
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
         its own at each stops vehicles inside the other junction and locks both."""
@@ -429,18 +476,32 @@ class WebsterPolicy(Policy):
     ) -> tuple[WebsterState, CycleWish | None]:
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
-        state = track_green_ends(state, layout, est, signal)
+        state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
         elapsed_s = now_s - state.period_start_s
+        if self._cut_divided(state):
+            state = replace(state, divided=False, cut=True)
+            city_s = tuple(float(g) for g in city_plan_s(layout))
+            if not self.keep_offsets:
+                n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
+                return state, CycleWish(tuple(range(n)), city_s, offset_s)
+            state = replace(state, steady_s=city_s, due_s=now_s)
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             held_y, full, held = self._held(state, layout, flow_pcu_h)
+            full = full or state.cut
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
             fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
-            _, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind)
+            cycle_s, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind)
+            divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 fresh = WebsterState(
-                    now_s, est.arrivals_pcu, est.departures_pcu, green_phase=state.green_phase, held_y=held_y
+                    now_s,
+                    est.arrivals_pcu,
+                    est.departures_pcu,
+                    green_phase=state.green_phase,
+                    held_y=held_y,
+                    divided=divided,
                 )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             lo = np.array([p.min_green_s for p in layout.junction.phases])
@@ -456,6 +517,9 @@ class WebsterPolicy(Policy):
                 residual_pcu=(),
                 green_ends=(),
                 held_y=held_y,
+                short_run=(),
+                divided=divided,
+                cut=False,
             )
         return self._send(state, layout.junction, signal, now_s)
 
