@@ -74,6 +74,8 @@ class ScheduleParams:
     # is charged to its protected phase (policies.md)
     change_loses_capacity: bool = False  # a change leaving a phase whose standing queue fills its approach is
     # charged the capacity it loses, (change + start-up) x its rate, as delay to the horizon's end (policies.md)
+    permitted_tail: bool = True  # the part of a permitted turn's standing queue left once the phase's other
+    # movements have discharged is a job of its own, the phase's last (policies.md)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,6 @@ def test_a_long_permitted_queue_does_not_end_the_through_green_at_its_minimum():
     assert wish is not None and wish.phase == 0
     assert s.next_phase == -1
     # the old charge (all of N_L to phase 0) leaves phase 0 at once
-    old = SchedulePolicy(ScheduleParams(permitted_rest=False))
+    old = SchedulePolicy(ScheduleParams(permitted_rest=False, permitted_tail=False))
     _, wish0 = old.decide(old.init(lay, 0.0), lay, est, view, 100.0)
     assert wish0 is not None and wish0.phase != 0

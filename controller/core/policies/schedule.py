@@ -43,6 +43,14 @@ weighted by how long it has waited (1 + red / `wait_scale_s`); its service time 
 are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
 has prod(clusters + 1) x phases states.
 
+Permitted tail (`standing_clusters`; `[schedule] permitted_tail`): a standing queue's cluster
+lasts until its slowest movement has discharged. Where that is a permitted turn of the phase (a
+yielding 'g' link, at `permitted_sat_ratio`), the cluster ends when the phase's other movements
+have discharged, holding what every movement passes by then; the rest of the permitted queues is
+a cluster of its own, the phase's last (after its arrivals). Whole, a few turning vehicles
+filtering through the gaps made the through queue a job past the maximum green, which the
+programme served after every other phase's and so left the through phase at each minimum green.
+
 Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, off by default: better on
 the three Bologna networks, worse on the bundled city and two roundabouts at 600 s,
 docs/policies.md): a phase one of whose protected movements has a lane queued
@@ -237,23 +245,27 @@ class SchedulePolicy(Policy):
             if len(ms) + len(ns) == 0:
                 out.append([])
                 continue
-            r = r_all[ms]
             cl: list[Cluster] = []
-            q, qn = queue[ms], rest_pcu[ns]
-            if q.sum() + qn.sum() >= 0.5:
-                cost = float((q + hidden_pcu[ms]) @ weight[ms] + qn @ weight[ns])
-                service = np.concatenate([q / r, qn / np.maximum(home_rate[ns], 1e-3)])
-                cl.append(Cluster(0.0, float(q.sum() + qn.sum()), float(np.max(service)), None, cost))
+            tail: list[Cluster] = []
+            if queue[ms].sum() + rest_pcu[ns].sum() >= 0.5:
+                ix, home = np.concatenate([ms, ns]), np.arange(len(ms) + len(ns)) >= len(ms)  # home: the rest
+                cl, tail = standing_clusters(
+                    np.where(home, rest_pcu[ix], queue[ix]),
+                    np.where(home, np.maximum(home_rate[ix], 1e-3), r_all[ix]),
+                    weight[ix],
+                    np.where(home, 0.0, hidden_pcu[ix]),
+                    st.permitted[k, ix] & ~home & self.params.permitted_tail,
+                )
             per_s = arr[ms]  # (ms, horizon)
             groups = self._arrival_groups(per_s.sum(axis=0))
-            while len(groups) > self.params.max_clusters - len(cl):  # merge the latest: the least certain
+            while len(groups) > max(self.params.max_clusters - len(cl) - len(tail), 1):  # merge the latest
                 (a, _), (_, b) = groups[-2], groups[-1]
                 groups[-2:] = [(a, b)]
             for a, b in groups:
                 n = per_s[:, a : b + 1].sum(axis=1)
                 if n.sum() >= 0.2:
-                    cl.append(Cluster(float(a + 1), float(n.sum()), float(np.max(n / r)), float(b + 1)))
-            out.append(cl)
+                    cl.append(Cluster(float(a + 1), float(n.sum()), float(np.max(n / r_all[ms])), float(b + 1)))
+            out.append(cl + tail)
         return out
 
     def _arrival_groups(self, tot: np.ndarray) -> list[tuple[int, int]]:
@@ -504,6 +516,39 @@ def full_service(layout: Layout) -> np.ndarray:
     served_whole = np.asarray(full.any(axis=0), dtype=bool)
     out: np.ndarray = np.where(served_whole[None, :], full, layout.serves)
     return out
+
+
+def standing_clusters(
+    queue_pcu: np.ndarray, rate_pcu_s: np.ndarray, weight: np.ndarray, hidden_pcu: np.ndarray, permitted: np.ndarray
+) -> tuple[list[Cluster], list[Cluster]]:
+    """([head], [tail] or []): the standing queue of one phase's movements as clusters arrived now.
+    `queue_pcu`, `rate_pcu_s` (the planned discharge rate), `weight` (waiting so far), `hidden_pcu` (the
+    part spilled upstream of the advance loops, charged twice, in the head) and `permitted` (the
+    phase serves the movement as a yielding 'g' turn, at `permitted_sat_ratio` of its rate): one
+    entry per movement. The head lasts until the last movement that is not permitted has discharged
+    (q / r) and holds what every movement discharges by then; the tail, the rest of the permitted
+    turns' queues, lasts to the last of them and is served after the phase's arrivals (the
+    programme serves a phase's clusters in order). Without a non-permitted queue, or with the
+    permitted ones done by then (within 1 s), one cluster: the whole queue, to its last movement.
+
+    Why: whole, the cluster lasts until its slowest movement has discharged. A few vehicles of a
+    permitted turn filtering through the gaps (RESCO cologne1: a left sharing the through's lane)
+    made the through phase's queue a job past its maximum green: the programme may not extend a
+    green for such a job, served it after every other phase's (Smith's rule: the least PCU per
+    second of service last), and left the through phase at each minimum green. The through
+    vehicles are out by the head's end; what is left is a job of its own."""
+    service = queue_pcu / rate_pcu_s
+    done = ~permitted & (queue_pcu > 0)
+    head_s = float(np.max(service[done])) if done.any() else 0.0
+    last_s = float(np.max(service))
+    if head_s <= 0.0 or last_s <= head_s + 1.0:
+        return [Cluster(0.0, float(queue_pcu.sum()), last_s, None, float((queue_pcu + hidden_pcu) @ weight))], []
+    head = np.minimum(queue_pcu, rate_pcu_s * head_s)
+    rest = queue_pcu - head
+    out = Cluster(0.0, float(head.sum()), head_s, None, float((head + hidden_pcu) @ weight))
+    if rest.sum() < 0.2:
+        return [out], []
+    return [out], [Cluster(0.0, float(rest.sum()), last_s - head_s, None, float(rest @ weight))]
 
 
 def _coverage_s(network: NetworkView, junction: str) -> dict[str, int]:
