@@ -112,9 +112,10 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     ]
     # what the scenario's configuration writes goes into our folder, not beside the scenario
     # (which may be read-only: ../shared/networks); ours above (tripinfo, statistics) win
-    for key, name in scfg.outputs().items():
+    for key, rel in scfg.outputs().items():
         if f"--{key}" not in defaults:
-            defaults += [f"--{key}", str(out / name)]
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            defaults += [f"--{key}", str(out / rel)]
     return scfg, junctions, merge_args(defaults, user)
 
 

@@ -92,14 +92,17 @@ class SumoConfig:
         return [self._abs(p.strip()) for p in raw.replace(";", ",").split(",") if p.strip()]
 
     def outputs(self) -> dict[str, str]:
-        """The files the configuration itself tells SUMO to write ({option: file name}): every
-        `*-output`, `*-dump` and log option with a file (not the null device). SUMO writes them
-        beside the configuration; `simulate` sends them into its own output folder instead."""
+        """The files the configuration itself tells SUMO to write ({option: path}): every `*-output`,
+        `*-dump` and log option with a file (not the null device). SUMO writes them beside the
+        configuration; `simulate` sends them into its own output folder instead, each at its
+        path relative to the configuration (the file name alone where that path is absolute or
+        leaves the configuration's folder), so two of one name in two folders stay apart."""
         out = {}
         for key, value in self.values.items():
             written = key.endswith(("-output", "-dump")) or key in LOG_OPTIONS
             if written and "." not in key and value.strip() and value.strip().lower() not in NULL_FILES:
-                out[key] = Path(value.strip()).name
+                rel = Path(value.strip())
+                out[key] = rel.name if rel.is_absolute() or ".." in rel.parts else str(rel)
         return out
 
     def seconds(self, key: str) -> float | None:

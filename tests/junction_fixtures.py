@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
+from controller.core.estimation import Layout
+from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from controller.model import Intersection
 
@@ -145,3 +149,16 @@ def two_lane_north_raw(second_lane_movement: str) -> dict:
             }
         )
     return raw
+
+
+def flows(lay: Layout, by_movement: dict[str, float]) -> np.ndarray:
+    """(movements,) of `lay`'s junction: the given value per movement id, 0 elsewhere."""
+    return np.array([float(by_movement.get(m.id, 0.0)) for m in lay.junction.movements])
+
+
+def green(lay: Layout, phase: int, elapsed_s: float, now_s: float) -> SignalView:
+    """The roadside's view of `phase` green for `elapsed_s`: its movements green now, the others
+    last green 20 s ago."""
+    served = set(lay.junction.served_movements(phase))
+    last = tuple(now_s if m.id in served else now_s - 20.0 for m in lay.junction.movements)
+    return SignalView(phase, False, elapsed_s, last)

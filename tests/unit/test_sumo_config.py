@@ -53,18 +53,20 @@ def test_missing_network_is_named(tmp_path):
 
 
 def test_the_files_a_configuration_writes_are_named(tmp_path):
-    """Outputs and logs with a file (not the null device, not an output's sub-option)."""
+    """Outputs and logs with a file (not the null device, not an output's sub-option), at their
+    path relative to the configuration (the name alone when absolute or outside its folder)."""
     _files(tmp_path, "a.net.xml")
     cfg = tmp_path / "run.sumo.cfg"
     cfg.write_text(
         '<c><net value="a.net.xml"/><log value="sumo_log.txt"/><tripinfo-output value="out/trips.xml"/>'
-        '<tripinfo-output.write-undeparted value="true"/><netstate-dump value="dump.xml"/>'
-        '<summary-output value="NUL"/><duration-log.statistics value="true"/></c>'
+        '<tripinfo-output.write-undeparted value="true"/><netstate-dump value="/abs/dump.xml"/>'
+        '<summary-output value="NUL"/><fcd-output value="../up/trips.xml"/><duration-log.statistics value="true"/></c>'
     )
     assert SumoConfig(cfg).outputs() == {
         "log": "sumo_log.txt",
-        "tripinfo-output": "trips.xml",
+        "tripinfo-output": "out/trips.xml",
         "netstate-dump": "dump.xml",
+        "fcd-output": "trips.xml",
     }
 
 

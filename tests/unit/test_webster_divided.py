@@ -14,20 +14,10 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.policies.webster import WebsterPolicy, WebsterState
 from controller.core.safety import SignalView, cycle_length_s
 from controller.model import CycleWish
-from tests.junction_fixtures import two_phase
+from tests.junction_fixtures import flows, green, two_phase
 
 CFG = Config()
 PERIOD_S = 300.0
-
-
-def flows(lay: Layout, by_movement: dict[str, float]) -> np.ndarray:
-    return np.array([float(by_movement.get(m.id, 0.0)) for m in lay.junction.movements])
-
-
-def green(lay: Layout, phase: int, elapsed_s: float, now_s: float) -> SignalView:
-    served = set(lay.junction.served_movements(phase))
-    last = tuple(now_s if m.id in served else now_s - 20.0 for m in lay.junction.movements)
-    return SignalView(phase, False, elapsed_s, last)
 
 
 def green_end(
@@ -116,3 +106,20 @@ def test_divided_cycle_ends_is_read_from_config_toml(tmp_path):
     root = Path(__file__).resolve().parents[2]
     assert make_policy("webster", load_config(root / "config.toml")).params.divided_cycle_ends == 0
     assert CFG.webster.divided_cycle_ends == 0
+
+
+def test_with_keep_offsets_the_cut_sends_the_citys_plan_in_whole_seconds():
+    """keep_offsets: plans go out at phase 0's start in whole seconds, the city's plan of a cut
+    too (a city program of 30.4 / 24.6 s runs 30 / 25)."""
+    from controller.junctions import parse_intersection
+    from tests.junction_fixtures import two_phase_raw
+
+    raw = two_phase_raw()
+    raw["phases"][0]["base_green_s"], raw["phases"][1]["base_green_s"] = 30.4, 24.6
+    lay = Layout.build(parse_intersection(raw, "test"), CFG)
+    policy = WebsterPolicy(replace(CFG.webster, divided_cycle_ends=1, keep_offsets=True))
+    est = Estimate.empty(lay, 0.0)
+    s, _ = policy.decide(policy.init(lay, 0.0), lay, est, None, 0.0)
+    s = replace(s, divided=True)  # a divided plan in force
+    s, _ = green_end(policy, s, lay, est, 30.0, residual_pcu=4.0)
+    assert s.cut and s.steady_s == (30.0, 25.0)

@@ -14,20 +14,10 @@ from controller.core.policies.webster import WebsterPolicy, WebsterState, webste
 from controller.core.safety import SignalView, cycle_length_s
 from controller.junctions import parse_intersection
 from controller.model import CycleWish
-from tests.junction_fixtures import two_phase, two_phase_raw
+from tests.junction_fixtures import flows, green, two_phase, two_phase_raw
 
 CFG = Config()
 PERIOD_S = 300.0
-
-
-def flows(lay: Layout, by_movement: dict[str, float]) -> np.ndarray:
-    return np.array([float(by_movement.get(m.id, 0.0)) for m in lay.junction.movements])
-
-
-def green(lay: Layout, phase: int, elapsed_s: float, now_s: float) -> SignalView:
-    served = set(lay.junction.served_movements(phase))
-    last = tuple(now_s if m.id in served else now_s - 20.0 for m in lay.junction.movements)
-    return SignalView(phase, False, elapsed_s, last)
 
 
 def period(

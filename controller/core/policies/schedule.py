@@ -532,8 +532,8 @@ def standing_clusters(
     permitted ones done by then (within 1 s), one cluster: the whole queue, to its last movement.
 
     Why: whole, the cluster lasts until its slowest movement has discharged. A few vehicles of a
-    permitted turn filtering through the gaps (RESCO cologne1: a left sharing the through's lane)
-    made the through phase's queue a job past its maximum green: the programme may not extend a
+    permitted turn filtering through the gaps (a left sharing the through's lane) made the
+    through phase's queue a job past its maximum green: the programme may not extend a
     green for such a job, served it after every other phase's (Smith's rule: the least PCU per
     second of service last), and left the through phase at each minimum green. The through
     vehicles are out by the head's end; what is left is a job of its own."""

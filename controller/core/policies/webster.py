@@ -54,8 +54,8 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   `residual_queue_pcu`, the next plan runs the base cycle: the flows were measured under the
   plan in force, and a half cycle short of green caps its own departures (Y reads low exactly
   where the half cycle lacks capacity); a queue left at the end of green says so directly.
-- a divided cycle cut short (`divided_cycle_ends` = n > 0; 0, off, by default: it loses Bologna
-  pasubio, docs/policies.md): while a plan of C / k (k > 1) is in force, once one phase has
+- a divided cycle cut short (`divided_cycle_ends` = n > 0; 0, off, by default: docs/policies.md
+  says where it loses): while a plan of C / k (k > 1) is in force, once one phase has
   ended n greens in a row with a residual queue of at least `residual_queue_pcu`, the city's
   plan (its greens at the reference cycle, city_plan_s) is sent at once and runs to the
   period's end, and the period's plan then runs the base cycle: a demand rise within a period
@@ -306,6 +306,14 @@ def city_plan_s(layout: Layout) -> np.ndarray:
     return city_split_s(layout, total_s, lo, hi)
 
 
+def _whole_greens(layout: Layout, greens_s: tuple[float, ...]) -> tuple[float, ...]:
+    """`greens_s` in whole seconds within each phase's minimum and maximum (whole_seconds): the plans
+    sent at phase 0's start (keep_offsets) run as the roadside shows them."""
+    lo = np.array([p.min_green_s for p in layout.junction.phases])
+    hi = np.array([p.max_green_s for p in layout.junction.phases])
+    return tuple(float(g) for g in whole_seconds(greens_s, lo, hi))
+
+
 def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
     """(movements,) the green each movement gets per cycle from `greens_s` (phases), summed over
     the phases serving it."""
@@ -484,7 +492,7 @@ class WebsterPolicy(Policy):
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
-            state = replace(state, steady_s=city_s, due_s=now_s)
+            state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             held_y, full, held = self._held(state, layout, flow_pcu_h)
@@ -504,9 +512,7 @@ class WebsterPolicy(Policy):
                     divided=divided,
                 )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
-            lo = np.array([p.min_green_s for p in layout.junction.phases])
-            hi = np.array([p.max_green_s for p in layout.junction.phases])
-            greens = tuple(float(g) for g in whole_seconds(greens, lo, hi))  # as the roadside shows them
+            greens = _whole_greens(layout, greens)  # as the roadside shows them
             state = replace(
                 state,
                 period_start_s=now_s,
