@@ -446,6 +446,7 @@ class MqttLoop:
                 "realtime_factor": None if self.lockstep else self.clock.factor,
                 "controller_process": self.apart,  # an unsharded controller in a process of its own
                 "metrics_thread": self._tail is not None,  # its tick metrics beside the field's step
+                "metrics_works": 0 if self._tail is None else self._tail.submitted,  # one per tick when on
                 "broker": f"{self.broker.host}:{self.broker.port}",
                 "controller": controller,
                 "regions": {p.region: p.final for p in self.procs} if self.regions else {},

@@ -254,9 +254,11 @@ class MetricsThread:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tick-metrics")
         self._pending: tuple[Future[None], Callable[[], None]] | None = None
         self.taken_back = 0  # works run by the caller
+        self.submitted = 0  # works handed in
 
     def submit(self, work: Callable[[], None]) -> None:
         self.wait()
+        self.submitted += 1
         self._pending = (self._pool.submit(work), work)
 
     def wait(self) -> None:

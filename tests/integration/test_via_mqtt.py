@@ -150,6 +150,7 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     # [service] simulate_metrics_thread (on): on the field's thread its tick metrics run beside the step
     assert transport["metrics_thread"] == (variant == "mqtt")
     assert transport["controller"]["ticks"] == END_S
+    assert transport["metrics_works"] == (END_S if variant == "mqtt" else 0)  # every tick's metrics went there
     assert transport["field"]["plans_received"] == via_summary["controller"]["plans_sent"]
     # The plans really changed: Webster re-planned every 60 s at 9 junctions.
     assert via_summary["controller"]["plans_sent"] > 9 * (END_S // 60 - 1)
