@@ -19,7 +19,7 @@ from sim.commands import simulate_command
 from sim.report import gains_table
 from sim.service_process import ServiceProcessLoop
 from sim.simulate import SimulateRequest, run
-from sim.sumo import SumoConfig
+from sim.sumo import SumoConfig, additional_files, canonical_args, take_option
 
 
 def simulate(args: argparse.Namespace, cfg: Config) -> int:
@@ -109,13 +109,8 @@ def with_edgedata(sumocfg: Path, sumo_args: tuple[str, ...], out: Path) -> tuple
     SUMO would load (the user's `--additional-files`, else the config's)."""
     from sim.replay_report import edgedata_additional  # matplotlib: only for the commands that plot
 
-    user = list(sumo_args)
-    if "--additional-files" in user:
-        k = user.index("--additional-files")
-        adds = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
-        user = user[:k] + user[k + 2 :]
-    else:
-        adds = [str(p) for p in SumoConfig(sumocfg).files("additional-files")]
+    listed, user = take_option(canonical_args(sumo_args), "--additional-files")
+    adds = additional_files(SumoConfig(sumocfg), listed)
     out.mkdir(parents=True, exist_ok=True)
     adds.append(str(edgedata_additional(out / "edgedata.add.xml")))
     return (*user, "--additional-files", ",".join(adds))

@@ -31,7 +31,16 @@ from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.netimport import import_network, read_skipped
 from sim.progress import Progress
-from sim.sumo import SumoConfig, load_api, merge_args, start_command
+from sim.sumo import (
+    SumoConfig,
+    additional_files,
+    canonical_args,
+    listed_files,
+    load_api,
+    merge_args,
+    start_command,
+    take_option,
+)
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
     from controller.adapters.archive import ArchiveRecorder
@@ -55,6 +64,10 @@ class SimulateRequest:
     record: Path | None = None  # archive root: the controller's feeds and plans recorded there (docs/replay.md)
 
 
+# the files simulate itself writes into --out and evaluates: a user's option after `--` may not move them
+OWN_OUTPUTS = {"--tripinfo-output": "tripinfo.xml", "--statistic-output": "statistics.xml"}
+
+
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
@@ -68,12 +81,13 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     scfg = SumoConfig(req.sumocfg)
     out = req.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    user = list(req.sumo_args)
-    additional = [str(p) for p in scfg.files("additional-files")]
-    if "--additional-files" in user:  # the user's list replaces the config's; ours still go in
-        k = user.index("--additional-files")
-        additional = [str(Path(a).resolve()) for a in user[k + 1].replace(";", ",").split(",") if a]
-        user = user[:k] + user[k + 2 :]
+    user = canonical_args(req.sumo_args)
+    refused = {option: f"simulate writes --out/{name} and evaluates it" for option, name in OWN_OUTPUTS.items()}
+    for option, why in {**refused, "--configuration-file": "the scenario is SUMOCFG"}.items():
+        if option in user:
+            raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
+    listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
+    additional = additional_files(scfg, listed)
     if req.intersections is None:
         result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors)
         skipped = result.skipped
@@ -91,16 +105,16 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
             )
         )
     defaults = [
-        "-c",
+        "--configuration-file",
         str(scfg.path),
         "--additional-files",
         ",".join(additional + [str(p) for p in extra]),
         "--tripinfo-output",
-        str(out / "tripinfo.xml"),
+        str(out / OWN_OUTPUTS["--tripinfo-output"]),
         "--tripinfo-output.write-unfinished",
         "true",
         "--statistic-output",
-        str(out / "statistics.xml"),
+        str(out / OWN_OUTPUTS["--statistic-output"]),
         "--time-to-teleport",
         "-1",
         "--no-step-log",
@@ -429,8 +443,8 @@ def _twin(
 
     if not (isinstance(factory, type) and issubclass(factory, InProcessLoop)):
         raise AdapterError("[validation] enabled: simulate runs the validation twin in process only (not --via-mqtt)")
-    k = args.index("--additional-files") if "--additional-files" in args else -1
-    files = [Path(a) for a in args[k + 1].split(",") if a] if k >= 0 else []
+    listed, _ = take_option(args, "--additional-files")
+    files = [Path(a) for a in listed_files(listed or "")]
     files += scfg.files("route-files")
     return wire(cfg, junctions, str(scfg.net_file), files, req.out_dir / "twin")
 
@@ -447,8 +461,8 @@ def _summary(
     """The run's evaluation (sim/evaluate.py) over span_s = (begin, end) simulated seconds, with
     what the controller and the field counted."""
     summary = evaluate(
-        req.out_dir / "tripinfo.xml",
-        req.out_dir / "statistics.xml",
+        req.out_dir / OWN_OUTPUTS["--tripinfo-output"],
+        req.out_dir / OWN_OUTPUTS["--statistic-output"],
         begin_s=span_s[0],
         end_s=span_s[1],
         junction_counts=field.crossed,

@@ -7,7 +7,9 @@ the config already loads, and how the user's own SUMO arguments win over our def
 from __future__ import annotations
 
 import os
+import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -120,10 +122,70 @@ LOG_OPTIONS = frozenset({"log", "message-log", "error-log"})
 NULL_FILES = frozenset({"nul", "/dev/null"})
 
 
+def option_names(binary: str | None = None) -> dict[str, str]:
+    """Every name the installed SUMO accepts for an option, long or short, mapped to the option's
+    own name ({"e": "end", "tripinfo": "tripinfo-output", "end": "end", ...}): read from SUMO's
+    own template (`sumo --save-template`), so the table is the one SUMO parses with."""
+    cmd = [binary or sumo_binary(), "--save-template", "stdout"]
+    try:
+        text = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DefinitionError(cmd[0], "--save-template", f"SUMO could not list its options: {exc}") from None
+    names: dict[str, str] = {}
+    for el in ET.fromstring(text).iter():
+        if "type" in el.attrib:  # an option (sections carry no type)
+            names[el.tag] = el.tag
+            for synonym in el.attrib.get("synonymes", "").split():
+                names.setdefault(synonym, el.tag)
+    return names
+
+
+def canonical_args(user: Sequence[str], names: Mapping[str, str] | None = None) -> list[str]:
+    """The user's SUMO arguments with every option under its own name and its value apart
+    (`-e 600` -> `--end 600`, `--tripinfo=t.xml` -> `--tripinfo-output t.xml`), so that ours make
+    way for it (`merge_args`) and the additional files it names are found. `names`: SUMO's own
+    table (`option_names`, asked of SUMO when not given and the user gave anything). What SUMO does
+    not know is left as it is, for SUMO to name; a negative number stays a value."""
+    if not user:
+        return []
+    names = option_names() if names is None else names
+    out = []
+    for arg in user:
+        name, eq, value = arg.partition("=")
+        key = name[2:] if name.startswith("--") else name[1:] if name.startswith("-") and len(name) == 2 else None
+        if key is not None and key in names:
+            out += [f"--{names[key]}", value] if eq else [f"--{names[key]}"]
+        else:
+            out.append(arg)
+    return out
+
+
+def take_option(args: Sequence[str], option: str) -> tuple[str | None, list[str]]:
+    """(the value of `--option`, the other arguments), from arguments in `canonical_args` form."""
+    rest = list(args)
+    if option not in rest:
+        return None, rest
+    k = rest.index(option)
+    value = rest[k + 1] if k + 1 < len(rest) else ""
+    return value, rest[:k] + rest[k + 2 :]
+
+
+def listed_files(value: str) -> list[str]:
+    """SUMO's file list (`a.xml,b.xml` or `a.xml;b.xml`), each made absolute."""
+    return [str(Path(a).resolve()) for a in value.replace(";", ",").split(",") if a]
+
+
+def additional_files(scfg: SumoConfig, listed: str | None) -> list[str]:
+    """The additional files SUMO loads: the user's `--additional-files` value when given (it
+    replaces the configuration's), else the configuration's."""
+    return listed_files(listed) if listed is not None else [str(p) for p in scfg.files("additional-files")]
+
+
 def merge_args(defaults: list[str], user: list[str]) -> list[str]:
     """Our default options, minus those the user sets, then the user's arguments unchanged.
-    (SUMO refuses an option given twice on one command line, so ours must make way.)"""
-    user_opts = {a.lstrip("-") for a in user if a.startswith("--")}
+    (SUMO refuses an option given twice on one command line, so ours must make way; the user's
+    options under their own names: `canonical_args`.)"""
+    user_opts = {a[2:].partition("=")[0] for a in user if a.startswith("--")}
     out, i = [], 0
     while i < len(defaults):
         opt = defaults[i]

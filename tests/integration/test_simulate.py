@@ -90,12 +90,25 @@ def test_arguments_after_double_dash_go_to_sumo_and_win(small_grid, tmp_path):
     assert s["duration_s"] == 300
 
 
+def test_sumo_arguments_by_their_synonyms_make_ours_give_way(small_grid, tmp_path):
+    """`-a` is SUMO's `--additional-files`, `-e` its `--end`, `--seed=7` one argument: before,
+    the user's `-a` beside ours made SUMO refuse to start ("already set")."""
+    edges = tmp_path / "edges.xml"
+    extra = tmp_path / "extra.add.xml"
+    extra.write_text(f'<additional><edgeData id="e" file="{edges}"/></additional>')
+    done = simulate(small_grid, tmp_path / "syn", "fixed", "-a", str(extra), "-e", "120", "--seed=7")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "syn" / "summary.json").read_text())["duration_s"] == 120
+    assert ET.parse(edges).getroot().find("interval") is not None
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
         (["/nonexistent.sumocfg", "--policy", "fixed"], "nonexistent.sumocfg"),
         (["{cfg}", "--policy", "warp_drive"], "unknown policy"),
         (["{cfg}", "--policy", "fixed", "--", "--no-such-sumo-option"], "SUMO"),
+        (["{cfg}", "--policy", "fixed", "--", "--tripinfo", "t.xml"], "--tripinfo-output: not accepted"),
     ],
 )
 def test_failures_exit_non_zero_with_one_line_reason(small_grid, tmp_path, args, needle):

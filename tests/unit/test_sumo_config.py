@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controller.errors import DefinitionError
-from sim.sumo import SumoConfig
+from sim.sumo import SumoConfig, canonical_args, merge_args, option_names
 
 
 def _files(tmp_path, *names: str) -> None:
@@ -92,3 +92,37 @@ def test_simulate_sends_the_configurations_outputs_into_its_folder(tmp_path):
     )
     _, _, args = prepare(SimulateRequest(sumocfg, tmp_path / "o2", sumo_args=("--log", "mine.txt")), cfg)
     assert args.count("--log") == 1 and args[args.index("--log") + 1] == "mine.txt"
+
+
+def test_sumo_names_its_options_and_their_synonyms():
+    names = option_names()
+    assert names["e"] == names["end"] == "end"
+    assert names["a"] == names["additional"] == "additional-files"
+    assert names["tripinfo"] == "tripinfo-output"
+
+
+def test_the_users_options_under_their_own_names_make_ours_give_way():
+    names = {"e": "end", "end": "end", "tripinfo": "tripinfo-output", "time-to-teleport": "time-to-teleport"}
+    user = canonical_args(["-e", "600", "--tripinfo=t.xml", "--time-to-teleport", "-1", "--unknown", "x"], names)
+    assert user == ["--end", "600", "--tripinfo-output", "t.xml", "--time-to-teleport", "-1", "--unknown", "x"]
+    merged = merge_args(["--tripinfo-output", "ours.xml", "--no-step-log", "true", "--time-to-teleport", "300"], user)
+    assert merged == ["--no-step-log", "true", *user]
+    assert canonical_args([]) == []
+
+
+def test_simulate_refuses_to_move_the_files_it_evaluates(tmp_path):
+    """The user's `--tripinfo` (SUMO's synonym of --tripinfo-output) would leave simulate's
+    evaluation without its file at the end of the run: refused before SUMO starts, by name."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(f'<c><net value="{net.name}"/></c>')
+    for args, option in [(("--tripinfo", "t.xml"), "--tripinfo-output"), (("-c", "x.sumocfg"), "--configuration-file")]:
+        with pytest.raises(DefinitionError, match=f"{option}: not accepted"):
+            prepare(SimulateRequest(sumocfg, tmp_path / "out", sumo_args=args), cfg)
