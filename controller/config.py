@@ -416,15 +416,22 @@ def _check_validation_network(cfg: Config, path: Path) -> None:
         return
     if not v.network:
         raise ConfigError(str(path), "validation.network", "validation is enabled: name the city's SUMO network")
-    net = Path(v.network)
-    if not net.is_absolute():
-        net = path.resolve().parent / net
+    net = beside_config(str(path), v.network)
     if not net.is_file():
         raise ConfigError(str(path), "validation.network", f"no such network file: {net}")
     for name in validation_files(v.additional_files):
-        add = Path(name) if Path(name).is_absolute() else path.resolve().parent / name
+        add = beside_config(str(path), name)
         if not add.is_file():
             raise ConfigError(str(path), "validation.additional_files", f"no such file: {add}")
+
+
+def beside_config(source: str, path: str) -> Path:
+    """A path the config names, relative to the config file's folder (`source`, as in
+    Config.source) when not absolute; as given under the built-in defaults."""
+    p = Path(path)
+    if p.is_absolute() or source == "<defaults>":
+        return p
+    return Path(source).resolve().parent / p
 
 
 def validation_files(names: str) -> list[str]:

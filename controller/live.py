@@ -43,7 +43,7 @@ from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_lev
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
-from controller.config import Config, validation_files
+from controller.config import Config, beside_config, validation_files
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
@@ -125,8 +125,8 @@ def desk_validation(
     twin_metrics = metrics if hasattr(metrics, "plan_validated") else None
     gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
-    net = str(_beside_config(cfg, v.network))
-    programs, vtypes = scenario_files([_beside_config(cfg, f) for f in validation_files(v.additional_files)])
+    net = str(beside_config(cfg.source, v.network))
+    programs, vtypes = scenario_files([beside_config(cfg.source, f) for f in validation_files(v.additional_files)])
     shared = {"horizon_s": v.horizon_s, "seed": v.seed, "programs": programs, "vtype_files": vtypes}
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(
@@ -718,19 +718,12 @@ def resolve_intersections(cfg: Config) -> Path:
     return p
 
 
-def _beside_config(cfg: Config, path: str) -> Path:
-    """A path of the config, relative to the config file's folder when not absolute."""
-    p = Path(path)
-    if p.is_absolute() or cfg.source == "<defaults>":
-        return p
-    return Path(cfg.source).resolve().parent / p
-
-
 def _open_archive(cfg: Config, registry: CollectorRegistry) -> Recorder:
     """The feed archive (docs/replay.md), written off the tick's thread."""
     from controller.adapters.archive import ArchiveRecorder
 
-    recorder = ArchiveRecorder(_beside_config(cfg, cfg.archive.dir), cfg.service.site, cfg.archive, registry=registry)
+    folder = beside_config(cfg.source, cfg.archive.dir)
+    recorder = ArchiveRecorder(folder, cfg.service.site, cfg.archive, registry=registry)
     recorder.write_meta({"source": "run", "policy": cfg.service.policy}, resolve_intersections(cfg))
     return recorder
 
