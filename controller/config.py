@@ -349,12 +349,26 @@ def _value(want: Any, value: Any, path: str, field_name: str) -> Any:
         raise ConfigError(path, field_name, f"must be a finite number, got {value!r}")
     if want is str and not isinstance(value, str):
         raise ConfigError(path, field_name, f"must be a string, got {value!r}")
+    if want == tuple[str, ...]:
+        return _names(value, path, field_name)
     if want in (int, float):
         if field_name in _POSITIVE and value <= 0:
             raise ConfigError(path, field_name, f"must be > 0, got {value}")
         if value < 0:
             raise ConfigError(path, field_name, f"must be >= 0, got {value}")
     return value
+
+
+def _names(value: Any, path: str, field_name: str) -> tuple[str, ...]:
+    """A list of names (`["a.add.xml", "b.add.xml"]`). A string is read as SUMO lists files
+    (comma- or semicolon-separated), with a warning: the form session 21 shipped."""
+    if isinstance(value, str):
+        msg = '%s: %s: a list is expected (["a.xml", "b.xml"]); read %r as a comma-separated list'
+        log.warning(msg, path, field_name, value)
+        return tuple(n.strip() for n in value.replace(";", ",").split(",") if n.strip())
+    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+        raise ConfigError(path, field_name, f"must be a list of file names, got {value!r}")
+    return tuple(n.strip() for n in value)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -419,7 +433,7 @@ def _check_validation_network(cfg: Config, path: Path) -> None:
     net = beside_config(str(path), v.network)
     if not net.is_file():
         raise ConfigError(str(path), "validation.network", f"no such network file: {net}")
-    for name in validation_files(v.additional_files):
+    for name in v.additional_files:
         add = beside_config(str(path), name)
         if not add.is_file():
             raise ConfigError(str(path), "validation.additional_files", f"no such file: {add}")
@@ -432,11 +446,6 @@ def beside_config(source: str, path: str) -> Path:
     if p.is_absolute() or source == "<defaults>":
         return p
     return Path(source).resolve().parent / p
-
-
-def validation_files(names: str) -> list[str]:
-    """[validation] additional_files as SUMO lists them: comma- (or semicolon-) separated names."""
-    return [n.strip() for n in names.replace(";", ",").split(",") if n.strip()]
 
 
 def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str) -> Config:

@@ -43,7 +43,7 @@ from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_lev
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
-from controller.config import Config, beside_config, validation_files
+from controller.config import Config, beside_config
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
@@ -126,7 +126,7 @@ def desk_validation(
     gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
     net = str(beside_config(cfg.source, v.network))
-    programs, vtypes = scenario_files([beside_config(cfg.source, f) for f in validation_files(v.additional_files)])
+    programs, vtypes = scenario_files([beside_config(cfg.source, f) for f in v.additional_files])
     shared = {"horizon_s": v.horizon_s, "seed": v.seed, "programs": programs, "vtype_files": vtypes}
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(

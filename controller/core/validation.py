@@ -46,9 +46,9 @@ class ValidationParams:
 
     enabled: bool = False  # operators' manual plans go through the twin before they are put in force
     network: str = ""  # the city's SUMO network (.net.xml) the twin runs, relative to the config file
-    # the city's additional files (comma-separated, relative to the config file): the signal
-    # programs (tlLogic) and vehicle types (vType) they hold are the twin's, as SUMO loads them
-    additional_files: str = ""
+    # the city's additional files (relative to the config file): the signal programs (tlLogic)
+    # and vehicle types (vType) they hold are the twin's, as SUMO loads them
+    additional_files: tuple[str, ...] = ()
     horizon_s: float = 900.0  # each twin run simulates this long
     window_s: float = 900.0  # the recent counts projected (flat) over the horizon
     mesoscopic: bool = False  # the twin runs SUMO's mesoscopic model: ~3x cheaper, slightly weaker prediction

@@ -43,6 +43,8 @@ def same(doc_value: str, default: object) -> bool:
             return float(doc_value) == float(default)
         except ValueError:
             return False
+    if isinstance(default, tuple):  # a list of names: [] or ["a", "b"]
+        return [v.strip().strip('"') for v in doc_value.strip("`[]").split(",") if v.strip()] == list(default)
     return doc_value.strip('"') == default
 
 

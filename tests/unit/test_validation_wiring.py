@@ -44,11 +44,34 @@ def test_enabled_validation_refuses_a_missing_additional_file(tmp_path):
     (tmp_path / "tls.add.xml").write_text("<additional/>")
     p = tmp_path / "c.toml"
     p.write_text(
-        '[validation]\nenabled = true\nnetwork = "city.net.xml"\nadditional_files = "tls.add.xml, gone.add.xml"\n'
+        '[validation]\nenabled = true\nnetwork = "city.net.xml"\nadditional_files = ["tls.add.xml", "gone.add.xml"]\n'
     )
     with pytest.raises(ConfigError) as err:
         load_config(p)
     assert "validation.additional_files" in str(err.value) and "gone.add.xml" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value, files",
+    [('["tls.add.xml", "more.add.xml"]', ("tls.add.xml", "more.add.xml")), ('"tls.add.xml, more.add.xml"', None)],
+)
+def test_additional_files_is_a_list_and_the_comma_string_still_loads(tmp_path, caplog, value, files):
+    """The TOML list; the comma-separated string session 21 shipped loads too, with a warning."""
+    for name in ("tls.add.xml", "more.add.xml"):
+        (tmp_path / name).write_text("<additional/>")
+    p = tmp_path / "c.toml"
+    p.write_text(f"[validation]\nadditional_files = {value}\n")
+    with caplog.at_level("WARNING"):
+        assert load_config(p).validation.additional_files == ("tls.add.xml", "more.add.xml")
+    assert ("a list is expected" in caplog.text) == (files is None)
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", '["a.xml", ""]', "7"])
+def test_additional_files_that_are_not_names_are_refused(tmp_path, value):
+    p = tmp_path / "c.toml"
+    p.write_text(f"[validation]\nadditional_files = {value}\n")
+    with pytest.raises(ConfigError, match="validation.additional_files"):
+        load_config(p)
 
 
 def test_disabled_validation_needs_no_network(tmp_path):
@@ -130,7 +153,7 @@ def test_the_live_twin_runs_the_citys_programs_and_vehicle_types(tmp_path):
     tls.write_text('<additional><tlLogic id="J1" programID="city" offset="0" type="static"/></additional>')
     vtypes.write_text('<additional><vType id="bus" vClass="bus"/></additional>')
     other.write_text("<additional/>")
-    names = ",".join(str(f) for f in (tls, vtypes, other))
+    names = tuple(str(f) for f in (tls, vtypes, other))
     node, _ = _node(ValidationParams(enabled=True, network=str(NET), additional_files=names))
     dv = node.desk.validation
     for maker in (dv.make_request, dv.make_policy_request):
