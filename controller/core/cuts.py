@@ -73,6 +73,17 @@ def joined_field(records: Sequence[object], name: str) -> np.ndarray | None:
     """The network array `records`' field `name` is cut from, when they are Cuts of one source
     record covering it whole, in order (then concatenating their fields would give it back);
     else None."""
+    known = joined_source(records)
+    if known is None:
+        return None
+    whole: np.ndarray = getattr(known[0], name)
+    return whole if whole.shape[-1] == known[1] else None
+
+
+def joined_source(records: Sequence[object]) -> tuple[object, int] | None:
+    """(source, end) when `records` are Cuts of one source record covering its entries 0:end,
+    in order (a field of the source whose last axis has `end` entries is then the records' fields
+    joined); else None."""
     src, end = None, 0
     for r in records:
         d = r.__dict__
@@ -80,7 +91,4 @@ def joined_field(records: Sequence[object], name: str) -> np.ndarray | None:
         if at is None or at.start != end or (src is not None and d["_src"] is not src):
             return None
         src, end = d["_src"], at.stop
-    if src is None:
-        return None
-    whole: np.ndarray = getattr(src, name)
-    return whole if whole.shape[-1] == end else None
+    return None if src is None else (src, end)

@@ -168,6 +168,11 @@ class Core:
         # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
+        # the policy's decide() for every junction in one pass, where it has one (not with a NetworkView)
+        in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
+        self.net_decision = (
+            None if self.uses_network else policy.network_decision({j: self.layouts[j] for j in in_pass})
+        )
 
     def initial_state(self, now_s: float) -> CoreState:
         return CoreState(
@@ -203,12 +208,14 @@ class Core:
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
         blocked = self._exits_full(updated, now_s)
+        decided = self._decide_network(updated, now_s)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
                 out_states.update(self._pair(jid, updated, network, now_s, log, blocked))
             elif jid not in self.pairs:
-                out_states[jid] = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid))
+                pre = decided.get(jid)
+                out_states[jid] = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre)
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
@@ -232,6 +239,19 @@ class Core:
             advice = self.policy.coordinate(network, {jid: js.policy_state for jid, js in updated.items()}, now_s)
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
+
+    def _decide_network(self, updated: Mapping[str, JunctionState], now_s: float) -> dict[str, _Decided]:
+        """Per junction of the policy's network pass (Policy.network_decision), its decide()
+        result and the signal view it saw, this tick; {} without a pass. _decide takes it where
+        it would call decide() itself: not at a pair's leader, nor where keep-clear changed the
+        estimate."""
+        nd = self.net_decision
+        if nd is None:
+            return {}
+        jss = [updated[j] for j in nd.jids]
+        views = [_view(js.status, js.red_since_s, now_s) for js in jss]
+        out = nd.decide_all([js.policy_state for js in jss], [js.estimate for js in jss], views, now_s)
+        return {jid: (pstate, wish, view) for jid, (pstate, wish), view in zip(nd.jids, out, views)}
 
     def _exits_full(
         self, updated: Mapping[str, JunctionState], now_s: float
@@ -272,12 +292,14 @@ class Core:
         now_s: float,
         log: _TickLog,
         blocked: tuple[np.ndarray, np.ndarray] | None = None,
+        pre: _Decided | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
-        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear)."""
-        decided = self._decide(jid, lay, updated, network, now_s, log, blocked)
+        share of each movement's exit seen full and the PCU held behind what it drains (keep_clear);
+        `pre`: the policy's decision from the network pass (_decide_network)."""
+        decided = self._decide(jid, lay, updated, network, now_s, log, blocked, pre=pre)
         if isinstance(decided, JunctionState):
             return decided
         js, wish, view, _ = decided
@@ -312,10 +334,12 @@ class Core:
         log: _TickLog,
         blocked: tuple[np.ndarray, np.ndarray] | None,
         partner: pairs.StageView | None = None,
+        pre: _Decided | None = None,
     ) -> JunctionState | tuple[JunctionState, Wish | None, SignalView | None, Estimate]:
         """The junction's state, final on a stale feed (or silent), else with the policy's wish,
         the signal view and the estimate the policy saw. `partner`: a pair leader's follower's
-        StageView on the leader's stages (Policy.decide_paired)."""
+        StageView on the leader's stages (Policy.decide_paired); `pre`: the network pass's
+        decide() result and view, taken unless keep-clear changed the estimate (`blocked`)."""
         js = updated[jid]
         est = js.estimate
         if _feed_stale(est, now_s, self.feed_stale_s):
@@ -323,11 +347,13 @@ class Core:
             return _evolve(js, command=None, stale=True)
         if self.silent and js.command is None and (js.harm is None or js.harm.mode != "fixed"):
             return _evolve(js, stale=False) if js.stale else js
-        view = _view(js.status, js.red_since_s, now_s)
+        view = _view(js.status, js.red_since_s, now_s) if pre is None else pre[2]
         hs = self._guard(jid, js, now_s, log.mode_changes)
         if blocked is not None:
             est = keepclear.seen_by_policy(lay, est, blocked)
-        if jid in self._followers:
+        if pre is not None and blocked is None and partner is None:
+            pstate, wish = pre[0], pre[1]
+        elif jid in self._followers:
             pstate, wish = self.policy.decide_paired(js.policy_state, lay, est, view, now_s, network, partner)
         elif network is not None:
             pstate, wish = self.policy.decide(js.policy_state, lay, est, view, now_s, network=network)
@@ -660,6 +686,9 @@ class Core:
         """Network totals of the shadow (delays demand-weighted) and the junctions in fixed mode."""
         return harm.network(js.harm for js in state.junctions.values() if js.harm is not None)
 
+
+# a junction's decide() result from the policy's network pass, and the signal view it saw
+_Decided = tuple[Any, Wish | None, SignalView | None]
 
 _JUNCTION_FIELDS = frozenset(f.name for f in dataclasses.fields(JunctionState))
 

@@ -24,7 +24,7 @@ travel times, the arrivals on their way); those that also set `coordinate_period
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from controller.core.estimation import Estimate, Layout
@@ -33,6 +33,19 @@ from controller.core.pairs import StageView
 from controller.core.params import PolicyConfig
 from controller.core.safety import SignalView
 from controller.model import Wish
+
+
+class NetworkDecision(Protocol):
+    """A policy's decide() over many junctions in one pass (Policy.network_decision): per
+    junction of `jids`, the (state, wish) decide(state, layout, est, signal, now_s) gives, without
+    a NetworkView or a pair's partner."""
+
+    @property
+    def jids(self) -> tuple[str, ...]: ...
+
+    def decide_all(
+        self, states: Sequence[Any], estimates: Sequence[Estimate], signals: Sequence[SignalView | None], now_s: float
+    ) -> Sequence[tuple[Any, Wish | None]]: ...
 
 
 class Policy(Protocol):
@@ -96,6 +109,11 @@ class Policy(Protocol):
         """decide() for a pair's leader, with its follower's stage_view on the leader's stages
         (None: the follower has none this tick); a policy that weighs no stages decides alone."""
         return self.decide(state, layout, est, signal, now_s, network=network)
+
+    def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
+        """decide() for all these junctions at once (a NetworkDecision over them, in their order),
+        built once per core; None: the policy decides junction by junction."""
+        return None
 
     def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> Mapping[str, Any]:
         """Advice per junction over the whole network, from every junction's policy state of

@@ -46,6 +46,7 @@ effect of each term and of its default: docs/policies.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +55,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
-from controller.core.policies import Policy
+from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
@@ -260,6 +261,13 @@ class MaxPressurePolicy(Policy):
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
+
+    def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
+        """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
+        Varaiya's downstream term on (it reads the NetworkView)."""
+        from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
+
+        return NetPressure.build(self, layouts)
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
         p = self.params

@@ -1,0 +1,475 @@
+"""`max_pressure`'s decision for every junction of a network in one numpy pass. Pure.
+
+Contract: `NetPressure.decide_all(states, estimates, signals, now_s)` gives, per junction, the
+(state, wish) that `MaxPressurePolicy.decide(state, layout, est, signal, now_s)` gives, bit for bit
+(tests/unit/test_max_pressure_net.py); the junction-by-junction code in max_pressure.py is the
+reference. The junctions' movements, lanes and (junction, phase) rows are concatenated once
+(`NetPressure.build`); each tick then costs a fixed number of numpy calls over the network
+instead of a dozen small ones per junction:
+- the box of permitted turns (max_pressure.update_boxed): boolean element-wise, its per-movement
+  "any lane" a scatter of the (movement, lane) pairs;
+- the pressures (max_pressure.phase_pressures): element-wise over the network's movements, then
+  per (junction, phase) row the sum over the junction's movements in numpy's own order, which
+  depends on the row's length: one np.add.reduce over the stacked rows of the junctions with as
+  many movements, or all rows padded to one width with that order replayed (core/rowsums.py),
+  whichever takes fewer numpy calls on the network;
+- the queue spilled upstream (spillback.upstream_queue_pcu, a matrix product summed in BLAS's
+  order): a movement with one lane hiding a queue gets share x queue (the product's one term
+  that is not an exact zero); a junction with a movement over two such lanes gets its own product;
+- the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
+  first), kept unless higher than the phase in force's.
+Per junction remain reading its state and signal view and building its new state and wish; a
+switch through a clearance phase (max_pressure._via_clearance, a few ticks in a hundred) and a
+junction whose state or view does not fit its model (constants other than the policy's, a
+phase out of range) are decided by the reference.
+
+Not covered (the caller decides these junctions with decide or decide_paired): Varaiya's
+downstream term ([max_pressure] downstream_weight > 0: no pass is built), a pair's leader (its
+follower's pressures added), an estimate the keep-clear rules changed.
+
+Example: `net = policy.network_decision(layouts)`, then every tick
+`decided = net.decide_all([states...], [estimates...], [views...], now_s)`, in `net.jids` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controller.core.cuts import joined_source
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies.max_pressure import (
+    MaxPressurePolicy,
+    MaxPressureState,
+    Statics,
+    _box_state,
+    build_statics,
+)
+from controller.core.rowsums import RaggedRows
+from controller.core.safety import SignalView
+from controller.model import PhaseWish
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The (junction, phase) rows of the junctions with one number of movements, stacked."""
+
+    at: np.ndarray  # (R,) flat position of each row in the (junctions, most phases) pressures
+    junction: np.ndarray  # (R,) junction position
+    service: np.ndarray  # (R, movements) Statics.service
+    movements: np.ndarray  # (R, movements) network movement index
+    useful: np.ndarray  # (U, movements) the junctions' Statics.useful, (phase in force, phase) rows
+    useful_at: np.ndarray  # (R,) row of `useful` with phase 0 in force
+    useful_step: np.ndarray  # (R,) rows of `useful` per phase in force (the junction's phases)
+
+
+@dataclass(frozen=True)
+class _Padded:
+    """All (junction, phase) rows at once, padded to one width (rowsums.RaggedRows): for networks
+    whose junctions have many different numbers of movements (one reduction per number otherwise)."""
+
+    rows: RaggedRows
+    at: np.ndarray  # (R,) flat position of each row in the (junctions, most phases) pressures
+    junction: np.ndarray  # (R,)
+    service: np.ndarray  # (R, width) Statics.service, 0 past the junction's movements
+    movements: np.ndarray  # (R, width) network movement index; past them, the index of a 0 weight
+    useful: np.ndarray  # (U, width) the junctions' Statics.useful, (phase in force, phase) rows, 0 past
+    useful_at: np.ndarray  # (R,)
+    useful_step: np.ndarray  # (R,)
+
+    def sums(self, weight: np.ndarray, cur: np.ndarray) -> np.ndarray | None:
+        """(R,) phase_pressures' row sums, None when a product is negative (rowsums)."""
+        useful = self.useful[self.useful_at + cur[self.junction] * self.useful_step]
+        return self.rows.sums(self.service * np.concatenate((weight, _NO_WEIGHT))[self.movements] * useful)
+
+
+_NO_WEIGHT = np.zeros(1)
+
+
+@dataclass(frozen=True)
+class _Box:
+    """Index arrays of the box of permitted turns (update_boxed) over the network."""
+
+    permitted: np.ndarray  # flat (junction, phase, movement): served permitted only
+    mov_base: np.ndarray  # (movements,) its entry in `permitted` with phase 0 in force
+    mov_step: np.ndarray  # (movements,) entries per phase in force (the junction's movements)
+    has_permitted: np.ndarray  # (junctions, most phases) Statics.has_permitted
+    yield_junction: np.ndarray  # (pairs,) Statics.yield_lanes as (junction, phase, movement, lane)
+    yield_phase: np.ndarray
+    yield_movement: np.ndarray  # network movement index
+    yield_lane: np.ndarray  # network lane index
+    own_movement: np.ndarray  # (pairs,) the movements' own lanes (lane_share > 0)
+    own_lane: np.ndarray
+    own_share: np.ndarray  # (pairs,) lane_share
+
+
+@dataclass(frozen=True)
+class _Tick:
+    """What the pass reads of the junctions' states and signal views this tick."""
+
+    cur: np.ndarray  # (junctions,) phase in force (0 without a view)
+    elapsed_s: np.ndarray  # (junctions,) green elapsed (0 without a view)
+    reset: np.ndarray  # (junctions,) bool: a new green (or no departures seen yet): the box empties
+    red_since_s: np.ndarray  # (movements,)
+    last_dep: np.ndarray  # (movements,) departures seen last tick (0 where none)
+    boxed: np.ndarray  # (movements,) last tick's box (False where none)
+    reference: frozenset[int]  # junctions the reference decides (a state or view this pass cannot read)
+
+
+@dataclass(frozen=True)
+class NetPressure:
+    """max-pressure's constants of many junctions, concatenated (`build`; junction order `jids`)."""
+
+    policy: MaxPressurePolicy
+    jids: tuple[str, ...]
+    layouts: tuple[Layout, ...]
+    statics: tuple[Statics, ...]
+    spans: tuple[tuple[int, int], ...]  # per junction its movements m0:m1
+    n_phases: tuple[int, ...]
+    mov_junction: np.ndarray  # (movements,) junction position
+    lane_junction: np.ndarray  # (lanes,) junction position
+    min_green_s: np.ndarray  # (junctions, most phases); inf past a junction's phases
+    lane_weight: np.ndarray  # (movements,)
+    groups: tuple[_Rows, ...]
+    padded: _Padded | None  # all rows in one pass where that takes fewer numpy calls than `groups`
+    box: _Box
+    stay: tuple[PhaseWish, ...]  # PhaseWish(k) for every phase k (wishes are immutable: one each)
+    no_phase: np.ndarray  # (junctions, most phases) -inf: the pressures before a tick's are written
+    # per junction position, the constants of its last state, found equal to its own (_adopt)
+    seen: list[Statics] = field(default_factory=list)
+
+    @staticmethod
+    def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
+        """None when the pass does not apply: no junction, Varaiya's downstream term on, or a
+        junction without movements, lanes or phases. `pad`: sum the pressures' rows padded to one
+        width (True), one reduction per number of movements (False), or whichever takes fewer
+        numpy calls (None)."""
+        p = policy.params
+        lays = tuple(layouts.values())
+        if not lays or p.downstream_weight > 0:
+            return None
+        if any(not lay.junction.movements or not lay.lanes or not lay.junction.phases for lay in lays):
+            return None
+        statics = tuple(build_statics(lay, p.permitted_sat_ratio, p.switch_service_s) for lay in lays)
+        n_m = np.array([len(lay.junction.movements) for lay in lays])
+        n_p = np.array([len(lay.junction.phases) for lay in lays])
+        mov_start = np.concatenate(([0], np.cumsum(n_m)))
+        lane_start = np.concatenate(([0], np.cumsum([len(lay.lanes) for lay in lays])))
+        width = int(n_p.max())
+        min_green = np.full((len(lays), width), np.inf)
+        for k, lay in enumerate(lays):
+            min_green[k, : n_p[k]] = [ph.min_green_s for ph in lay.junction.phases]
+        groups = _groups(statics, n_m, n_p, mov_start, width)
+        return NetPressure(
+            policy,
+            tuple(layouts),
+            lays,
+            statics,
+            tuple(zip(mov_start[:-1].tolist(), mov_start[1:].tolist())),
+            tuple(n_p.tolist()),
+            np.repeat(np.arange(len(lays)), n_m),
+            np.repeat(np.arange(len(lays)), np.diff(lane_start)),
+            min_green,
+            np.concatenate([st.lane_weight for st in statics]),
+            groups,
+            _padded(statics, n_m, n_p, mov_start, width, len(groups) if pad is None else (0 if not pad else 10**6)),
+            _box_index(lays, statics, n_m, n_p, mov_start, lane_start, width),
+            tuple(PhaseWish(k) for k in range(width)),
+            np.full((len(lays), width), -np.inf),
+            list(statics),
+        )
+
+    def decide_all(
+        self,
+        states: Sequence[MaxPressureState],
+        estimates: Sequence[Estimate],
+        signals: Sequence[SignalView | None],
+        now_s: float,
+    ) -> list[tuple[MaxPressureState, PhaseWish | None]]:
+        """Per junction (in `jids` order), decide's new state and wish."""
+        tick = self._read(states, signals, now_s)
+        names = _FIELDS if self.policy.params.arrival_s > 0 else _FIELDS[:-1]
+        mov = dict(zip(names, _joined(estimates, names)))
+        lanes = dict(zip(_LANE_FIELDS, _joined([e.lanes for e in estimates], _LANE_FIELDS)))
+        boxed = self._boxes(tick, mov["departures_pcu"], lanes["stop_empty_s"])
+        v = self._pressures(tick, mov, self._upstream(estimates, lanes["hidden_pcu"]), now_s)
+        j = np.arange(len(v))
+        best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
+        go = ~(v[j, best] <= v[j, tick.cur]) & ~(tick.elapsed_s < self.min_green_s[j, tick.cur])
+        go_l, best_l, spans, policy, dep = go.tolist(), best.tolist(), self.spans, self.policy, mov["departures_pcu"]
+        stay = self.stay
+        out: list[tuple[MaxPressureState, PhaseWish | None]] = []
+        for k, (state, est, view) in enumerate(zip(states, estimates, signals)):
+            if view is None:
+                out.append((state, None))
+            elif k in tick.reference:
+                out.append(policy.decide(state, self.layouts[k], est, view, now_s))
+            elif view.in_intergreen:
+                out.append((state, stay[view.phase]))
+            else:
+                cur = view.phase
+                m0, m1 = spans[k]
+                new = _box_state(state.statics, cur, dep[m0:m1], boxed[m0:m1])
+                if go_l[k]:
+                    lay, vk = self.layouts[k], v[k, : self.n_phases[k]]
+                    out.append((new, PhaseWish(policy._via_clearance(new, lay, est, cur, best_l[k], vk))))
+                else:
+                    out.append((new, stay[cur]))
+        return out
+
+    def _read(self, states: Sequence[MaxPressureState], views: Sequence[SignalView | None], now_s: float) -> _Tick:
+        """The tick's signal views and last states as network arrays; a junction whose state or
+        view does not fit its model goes to the reference (and reads as without a view)."""
+        cur: list[int] = []
+        elapsed: list[float] = []
+        reset: list[bool] = []
+        red: list[float] = []
+        last: list[np.ndarray] = []
+        boxed: list[np.ndarray] = []
+        reference: list[int] = []
+        seen, spans, n_phases = self.seen, self.spans, self.n_phases
+        for k, (state, view) in enumerate(zip(states, views)):
+            m0, m1 = spans[k]
+            dep = state.last_dep_pcu
+            fits = dep is None or (len(dep) == m1 - m0 and len(state.boxed) == m1 - m0)
+            if view is not None and not (
+                fits
+                and (state.statics is seen[k] or self._adopt(k, state.statics))
+                and 0 <= view.phase < n_phases[k]
+                and len(view.red_since_s) == m1 - m0
+            ):
+                reference.append(k)
+                view = None
+            if view is None:
+                cur.append(0)
+                elapsed.append(0.0)
+                reset.append(True)
+                red.extend([now_s] * (m1 - m0))
+            else:
+                cur.append(view.phase)
+                elapsed.append(view.green_elapsed_s)
+                reset.append(dep is None or state.phase != view.phase)
+                red.extend(view.red_since_s)
+            if dep is None or not fits:
+                last.append(np.zeros(m1 - m0))
+                boxed.append(np.zeros(m1 - m0, dtype=bool))
+            else:
+                last.append(dep)
+                boxed.append(state.boxed)
+        return _Tick(
+            np.array(cur),
+            np.array(elapsed),
+            np.array(reset),
+            np.array(red, dtype=float),
+            np.concatenate(last),
+            np.concatenate(boxed),
+            frozenset(reference),
+        )
+
+    def _adopt(self, k: int, statics: Statics) -> bool:
+        """Whether a junction's state holds constants equal to the pass's (a state built by the
+        policy's init, or restored, is compared once; then known by identity)."""
+        if not _same_statics(statics, self.statics[k]):
+            return False
+        self.seen[k] = statics
+        return True
+
+    def _boxes(self, tick: _Tick, dep: np.ndarray, stop_empty: np.ndarray) -> np.ndarray:
+        """(movements,) every junction's box after this tick (max_pressure._track_box): empty on
+        a new green, kept through a phase with no permitted-only movement, else update_boxed.
+        `dep`: the departures (movements), `stop_empty`: the lanes' LaneState.stop_empty_s."""
+        b, j_m = self.box, self.mov_junction
+        cur_m = tick.cur[j_m]
+        grown = tick.boxed | (b.permitted[b.mov_base + cur_m * b.mov_step] & (dep > tick.last_dep))
+        if np.logical_or.reduce(grown):  # else nothing to clear (update_boxed's early return); ndarray.any's reduction
+            gap = stop_empty >= self.policy.params.clearance_gap_s - 1e-9
+            # still boxed: some stream yielded to shows no gap, or someone waits at its own stop line
+            held = np.zeros(len(grown), dtype=bool)
+            held[b.yield_movement[(b.yield_phase == tick.cur[b.yield_junction]) & ~gap[b.yield_lane]]] = True
+            held[b.own_movement[~(stop_empty > 0)[b.own_lane]]] = True
+            grown &= held
+        keeps = ~b.has_permitted[np.arange(len(tick.cur)), tick.cur][j_m]
+        out: np.ndarray = np.where(keeps, tick.boxed, grown) & ~tick.reset[j_m]
+        return out
+
+    def _pressures(self, tick: _Tick, mov: Mapping[str, np.ndarray], upstream: np.ndarray, now_s: float) -> np.ndarray:
+        """(junctions, most phases) phase_pressures of every junction with its phase in force
+        `tick.cur`, from the network's movement arrays `mov` (Estimate's fields) and the queue
+        spilled upstream; -inf past a junction's phases."""
+        p = self.policy.params
+        x = mov["queue_pcu"]
+        if p.arrival_s > 0:
+            x = x + mov["flow_pcu_h"] / 3600.0 * p.arrival_s / 2.0
+        x = x + upstream
+        rate = mov["sat_flow_pcu_h"] * (1.0 - mov["block"]) / 3600.0
+        red_s = now_s - tick.red_since_s
+        weight = rate * x * self.lane_weight * (1.0 + np.maximum(red_s, 0.0) / p.wait_scale_s)
+        v = self.no_phase.copy()
+        flat = v.reshape(-1)
+        sums = None if self.padded is None else self.padded.sums(weight, tick.cur)
+        if sums is not None and self.padded is not None:
+            flat[self.padded.at] = sums
+            return v
+        for g in self.groups:
+            useful = g.useful[g.useful_at + tick.cur[g.junction] * g.useful_step]
+            flat[g.at] = np.add.reduce(g.service * weight[g.movements] * useful, axis=1)
+        return v
+
+    def _upstream(self, estimates: Sequence[Estimate], hidden: np.ndarray) -> np.ndarray:
+        """(movements,) spillback.upstream_queue_pcu of every junction (`hidden`: the lanes'
+        hidden_pcu). A movement with one lane hiding a queue gets share x queue, the product's only
+        term other than exact zeros, which BLAS's sum then returns as it is; a junction with a
+        movement over two such lanes (or a queue not finite) gets its own product (BLAS's order)."""
+        out = np.zeros(len(self.mov_junction))
+        if not np.logical_or.reduce(hidden):
+            return out
+        b = self.box
+        term = b.own_share * hidden[b.own_lane]
+        hit = term != 0
+        out[b.own_movement[hit]] = term[hit]
+        terms = np.bincount(b.own_movement[hit], minlength=len(out))
+        odd = self.mov_junction[terms > 1].tolist() + self.lane_junction[~np.isfinite(hidden)].tolist()
+        for k in sorted(set(odd)):
+            m0, m1 = self.spans[k]
+            out[m0:m1] = self.layouts[k].lane_share @ estimates[k].lanes.hidden_pcu
+        return out
+
+
+def _same_statics(a: Statics, b: Statics) -> bool:
+    """Whether two junctions' constants are equal."""
+    for name in Statics.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and np.array_equal(x, y)):
+                return False
+        elif x != y and not (isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y)):
+            return False
+    return True
+
+
+# the Estimate's and LaneState's fields the pass reads (flow_pcu_h only with [max_pressure] arrival_s)
+_FIELDS = ("departures_pcu", "queue_pcu", "sat_flow_pcu_h", "block", "flow_pcu_h")
+_LANE_FIELDS = ("stop_empty_s", "hidden_pcu")
+
+
+def _joined(records: Sequence[object], names: Sequence[str]) -> list[np.ndarray]:
+    """The records' fields `names` over the network: the arrays they are all cut from (cuts.py),
+    else joined."""
+    known = joined_source(records)
+    if known is not None:
+        whole = [getattr(known[0], n) for n in names]
+        if all(a.shape[-1] == known[1] for a in whole):
+            return whole
+    return [np.concatenate([getattr(r, n) for r in records]) for n in names]
+
+
+def _groups(
+    statics: Sequence[Statics], n_m: np.ndarray, n_p: np.ndarray, mov_start: np.ndarray, width: int
+) -> tuple[_Rows, ...]:
+    """The pressure rows grouped by the junctions' number of movements (one reduction each)."""
+    out = []
+    for m in sorted(set(n_m.tolist())):
+        ks = [k for k in range(len(statics)) if n_m[k] == m]
+        useful_at: list[int] = []
+        u0 = 0
+        for k in ks:
+            useful_at.extend(range(u0, u0 + int(n_p[k])))
+            u0 += int(n_p[k]) ** 2
+        out.append(
+            _Rows(
+                np.concatenate([k * width + np.arange(n_p[k]) for k in ks]),
+                np.repeat(np.array(ks), n_p[ks]),
+                np.vstack([statics[k].service for k in ks]),
+                np.vstack([np.tile(np.arange(mov_start[k], mov_start[k + 1]), (n_p[k], 1)) for k in ks]),
+                np.vstack([_useful(statics[k]).reshape(-1, m) for k in ks]),
+                np.array(useful_at, dtype=int),
+                np.repeat(n_p[ks], n_p[ks]),
+            )
+        )
+    return tuple(out)
+
+
+def _padded(
+    statics: Sequence[Statics], n_m: np.ndarray, n_p: np.ndarray, mov_start: np.ndarray, width: int, groups: int
+) -> _Padded | None:
+    """The rows padded to one width, where that costs fewer numpy calls a tick than one
+    reduction per number of movements (about 8 each); None otherwise."""
+    lengths = np.repeat(n_m, n_p)
+    rows = RaggedRows.build(lengths)
+    if rows is None or 8 * groups <= 20 + 3 * len(rows.blocks) + rows.tail.shape[1]:
+        return None
+    w, n_mov = rows.width, int(n_m.sum())
+    service = np.zeros((len(lengths), w))
+    movements = np.full((len(lengths), w), n_mov)
+    useful = np.zeros((int((n_p**2).sum()), w))
+    useful_at: list[int] = []
+    r = u0 = 0
+    for k, st in enumerate(statics):
+        m, p = int(n_m[k]), int(n_p[k])
+        service[r : r + p, :m] = st.service
+        movements[r : r + p, :m] = np.arange(mov_start[k], mov_start[k + 1])
+        useful[u0 : u0 + p * p, :m] = _useful(st).reshape(-1, m)
+        useful_at.extend(range(u0, u0 + p))
+        r, u0 = r + p, u0 + p * p
+    junction = np.repeat(np.arange(len(statics)), n_p)
+    at = junction * width + np.concatenate([np.arange(p) for p in n_p])
+    return _Padded(rows, at, junction, service, movements, useful, np.array(useful_at), np.repeat(n_p, n_p))
+
+
+def _useful(st: Statics) -> np.ndarray:
+    if st.useful is None:  # build_statics with switch_service_s always keeps it
+        raise ValueError("max-pressure constants without the switching factor")
+    return st.useful
+
+
+def _box_index(
+    lays: Sequence[Layout],
+    statics: Sequence[Statics],
+    n_m: np.ndarray,
+    n_p: np.ndarray,
+    mov_start: np.ndarray,
+    lane_start: np.ndarray,
+    width: int,
+) -> _Box:
+    """The box's index arrays (Statics.permitted, has_permitted, yield_lanes; the movements'
+    lanes) over the network."""
+    permitted: list[np.ndarray] = []
+    has_permitted = np.zeros((len(lays), width), dtype=bool)
+    yj: list[np.ndarray] = []
+    yp: list[np.ndarray] = []
+    ym: list[np.ndarray] = []
+    yl: list[np.ndarray] = []
+    om: list[np.ndarray] = []
+    ol: list[np.ndarray] = []
+    share: list[np.ndarray] = []
+    for k, (lay, st) in enumerate(zip(lays, statics)):
+        perm = st.permitted if st.permitted is not None else lay.serves & ~lay.protected
+        permitted.append(perm.reshape(-1))
+        has_permitted[k, : n_p[k]] = perm.any(axis=1) if st.has_permitted is None else st.has_permitted
+        c, m, lane = np.nonzero(st.yield_lanes)
+        yj.append(np.full(len(c), k))
+        yp.append(c)
+        ym.append(m + mov_start[k])
+        yl.append(lane + lane_start[k])
+        m2, lane2 = np.nonzero(lay.lane_share > 0)
+        om.append(m2 + mov_start[k])
+        ol.append(lane2 + lane_start[k])
+        share.append(lay.lane_share[m2, lane2])
+    sizes = n_p * n_m
+    base = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    cat = np.concatenate
+    return _Box(
+        cat(permitted),
+        np.repeat(base, n_m) + np.arange(int(n_m.sum())) - np.repeat(mov_start[:-1], n_m),
+        np.repeat(n_m, n_m),
+        has_permitted,
+        cat(yj).astype(int),
+        cat(yp).astype(int),
+        cat(ym).astype(int),
+        cat(yl).astype(int),
+        cat(om).astype(int),
+        cat(ol).astype(int),
+        cat(share).astype(float),
+    )

@@ -1,0 +1,231 @@
+"""max_pressure_net: max-pressure's decision over all junctions in one pass gives, per junction, the
+state and wish MaxPressurePolicy.decide gives (the reference), and the pressures of
+phase_pressures bit for bit: the bundled city's junction models and hand-built ones of other
+sizes (several row lengths), permitted turns boxed and cleared, queues spilled upstream, a
+NaN, intergreens, junctions without a status, a state built with other constants, estimates
+joined or cut from one network record; and the core with the pass decides as without it."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.config import Config
+from controller.core import netestimate
+from controller.core.cuts import cut_of
+from controller.core.estimation import Estimate, LaneCut, LaneState, Layout, MovementArrays
+from controller.core.params import MaxPressureParams
+from controller.core.policies import make_policy
+from controller.core.policies.max_pressure import MaxPressurePolicy, MaxPressureState, build_statics, phase_pressures
+from controller.core.policies.max_pressure_net import NetPressure
+from controller.core.safety import SignalView
+from controller.core.step import Core
+from controller.junctions import load_intersections, parse_intersection
+from controller.model import Intersection, SignalStatus
+from tests.junction_fixtures import four_phase_raw, two_phase_raw
+from tests.unit.test_netestimate import _snapshot
+
+CITY = Path(__file__).resolve().parents[2] / "intersections" / "city"
+
+
+def _named(jid: str, raw: dict) -> Intersection:
+    raw["id"] = jid
+    for d in raw["detectors"]:
+        d["id"] = jid + d["id"]
+    return parse_intersection(raw, f"{jid}.toml")
+
+
+def _junctions(n_city: int) -> dict[str, Intersection]:
+    """Some of the city's junctions (12 movements, 4 phases), and 4-, 8-movement ones with
+    permitted lefts (one with the left sharing the through's lane)."""
+    city = list(load_intersections(CITY).values())[:n_city]
+    own = [
+        _named("P", four_phase_raw()),
+        _named("Q", two_phase_raw()),
+        _named("S", four_phase_raw(shared_left_lane=True)),
+    ]
+    return {j.id: j for j in [*city[:2], *own, *city[2:]]}
+
+
+class _Signals:
+    """Per junction a phase held for a while, now and then an intergreen or no status."""
+
+    def __init__(self, rng: random.Random, js: dict[str, Intersection]) -> None:
+        self.rng, self.js = rng, js
+        self.phase = dict.fromkeys(js, 0)
+        self.since = dict.fromkeys(js, 0.0)
+
+    def tick(self, t: float) -> dict[str, tuple[int, bool, float] | None]:
+        out: dict[str, tuple[int, bool, float] | None] = {}
+        for jid, j in self.js.items():
+            if self.rng.random() < 0.06:
+                self.phase[jid], self.since[jid] = self.rng.randrange(len(j.phases)), t
+            r = self.rng.random()
+            out[jid] = None if r < 0.03 else (self.phase[jid], r < 0.1, t - self.since[jid])
+        return out
+
+
+def _estimate(rng: np.random.Generator, lay: Layout, before: Estimate | None, t: float) -> Estimate:
+    """Cumulative departures that grow on some movements, queues, stop lines empty for a while
+    or not, queues hidden upstream on a third of the ticks, now and then a NaN queue."""
+    est = Estimate.empty(lay, t) if before is None else before
+    n, lanes = len(est.queue_pcu), len(est.lanes.hidden_pcu)
+    queue = rng.exponential(4.0, n)
+    if rng.random() < 0.01:
+        queue[rng.integers(n)] = np.nan
+    return dataclasses.replace(
+        est,
+        departures_pcu=est.departures_pcu + (rng.random(n) < 0.3) * rng.integers(1, 3, n),
+        queue_pcu=queue,
+        flow_pcu_h=rng.uniform(0.0, 1500.0, n),
+        sat_flow_pcu_h=rng.uniform(1200.0, 2000.0, n),
+        block=rng.uniform(0.0, 0.5, n) * (rng.random(n) < 0.3),
+        lanes=dataclasses.replace(
+            est.lanes,
+            hidden_pcu=rng.exponential(2.0, lanes) * (rng.random(lanes) < 0.1) * (rng.random() < 0.3),
+            stop_empty_s=rng.choice([0.0, 1.0, 3.0, 4.0, 9.0], lanes),
+        ),
+        last_feed_t_s=t,
+    )
+
+
+def _as_cuts(ests: list[Estimate]) -> list[Estimate]:
+    """The estimates as views of one network record (as netestimate.update_all gives them)."""
+    names = [f.name for f in dataclasses.fields(MovementArrays)]
+    src = MovementArrays(**{f: np.concatenate([getattr(e, f) for e in ests]) for f in names})
+    lane_names = [f.name for f in dataclasses.fields(LaneState)]
+    lane_src = LaneState(
+        **{f: np.concatenate([getattr(e.lanes, f) for e in ests], axis=-1) for f in lane_names}  # type: ignore[arg-type]
+    )
+    out, m, lane = [], 0, 0
+    for e in ests:
+        n, k = len(e.queue_pcu), len(e.lanes.hidden_pcu)
+        lanes = cut_of(LaneCut, lane_src, lane, lane + k)
+        kept = {"t_s": e.t_s, "crossed_by_class": e.crossed_by_class, "health": e.health, "lanes": lanes}
+        out.append(cut_of(netestimate.EstimateCut, src, m, m + n, last_feed_t_s=e.last_feed_t_s, **kept))
+        m, lane = m + n, lane + k
+    return out
+
+
+def _same_state(a: MaxPressureState, b: MaxPressureState, one_init: bool = True) -> None:
+    """Equal states; `one_init`: their constants are the one object the policy's init built."""
+    assert (a.statics is b.statics or not one_init) and a.phase == b.phase
+    assert a.boxed.dtype == b.boxed.dtype and np.array_equal(a.boxed, b.boxed)
+    assert (a.last_dep_pcu is None) == (b.last_dep_pcu is None)
+    if a.last_dep_pcu is not None:
+        assert np.array_equal(a.last_dep_pcu, b.last_dep_pcu)
+
+
+@pytest.mark.parametrize("pad", [False, True])
+@pytest.mark.parametrize("cuts", [False, True])
+@pytest.mark.parametrize("arrival_s", [0.0, 8.0])
+def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_s: float) -> None:
+    rng, nrng = random.Random(3), np.random.default_rng(3)
+    js = _junctions(6)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), arrival_s=arrival_s))
+    assert isinstance(policy.network_decision(layouts), NetPressure)
+    net = NetPressure.build(policy, layouts, pad)
+    assert net is not None and net.jids == tuple(layouts)
+    assert len(net.groups) == 3 and (net.padded is not None) == pad  # 4, 8 and 12 movements
+    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    other = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), permitted_sat_ratio=0.7))
+    ref["S"] = other.init(layouts["S"], 0.0)  # a state with constants the pass does not have: the reference
+    got = dict(ref)
+    signals, ests = _Signals(rng, js), dict.fromkeys(js)
+    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
+    seen = {"boxed": 0, "switch": 0, "keep": 0, "nan": 0, "spilled": 0}
+    for tick in range(1, 400):
+        t = float(tick)
+        shown = signals.tick(t)
+        views: list[SignalView | None] = []
+        for jid, j in js.items():
+            ests[jid] = _estimate(nrng, layouts[jid], ests[jid], t)
+            s = shown[jid]
+            if s is not None and not s[1]:
+                for i in range(len(j.movements)):
+                    if layouts[jid].serves[s[0], i]:
+                        red[jid][i] = t
+            views.append(None if s is None else SignalView(s[0], s[1], 0.0 if s[1] else s[2], tuple(red[jid])))
+        est_list = [ests[j] for j in js]
+        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
+        for (jid, lay), est, view, (state, wish) in zip(layouts.items(), est_list, views, out):
+            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t)
+            assert wish == r_wish, (tick, jid)
+            _same_state(state, r_state)
+            ref[jid], got[jid] = r_state, state
+            seen["boxed"] += bool(np.count_nonzero(state.boxed))
+            seen["spilled"] += bool(est.lanes.hidden_pcu.any())
+            seen["nan"] += bool(np.isnan(est.queue_pcu).any())
+            if view is not None and wish is not None and not view.in_intergreen:
+                seen["switch" if wish.phase != view.phase else "keep"] += 1
+    assert min(seen.values()) > 5, seen  # every branch was exercised
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_the_pass_pressures_are_phase_pressures_bit_for_bit(pad: bool) -> None:
+    rng, nrng = random.Random(4), np.random.default_rng(4)
+    js = _junctions(20)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    p = MaxPressureParams()
+    policy = MaxPressurePolicy(p)
+    net = NetPressure.build(policy, layouts, pad)
+    assert net is not None and (net.padded is not None) == pad
+    states = [policy.init(lay, 0.0) for lay in layouts.values()]
+    checked = 0
+    for tick in range(1, 30):
+        t = 100.0 + tick
+        ests = [_estimate(nrng, lay, None, t) for lay in layouts.values()]
+        views = [
+            SignalView(rng.randrange(len(j.phases)), False, 9.0, tuple(rng.uniform(0.0, t) for _ in j.movements))
+            for j in js.values()
+        ]
+        tick_in = net._read(states, views, t)
+        names = ("queue_pcu", "sat_flow_pcu_h", "block")
+        mov = {f: np.concatenate([getattr(e, f) for e in ests]) for f in names}
+        hidden = np.concatenate([e.lanes.hidden_pcu for e in ests])
+        v = net._pressures(tick_in, mov, net._upstream(ests, hidden), t)
+        for k, (lay, est, view) in enumerate(zip(layouts.values(), ests, views)):
+            st = build_statics(lay, p.permitted_sat_ratio, p.switch_service_s)
+            want = phase_pressures(st, lay, est, view, t, p.switch_service_s, p.wait_scale_s, None, p.arrival_s)
+            got = v[k, : len(lay.junction.phases)]
+            assert got.tobytes() == want.tobytes(), (tick, lay.junction.id)
+            assert np.isneginf(v[k, len(lay.junction.phases) :]).all()
+            checked += 1
+    assert checked > 500
+
+
+def _status(jid: str, t: float, s: tuple[int, bool, float] | None) -> SignalStatus | None:
+    return None if s is None else SignalStatus(jid, t, s[0], s[1], s[2], "p", 1, "adaptive")
+
+
+def test_the_core_decides_with_the_pass_as_without_it() -> None:
+    """Core.step with the policy's network pass and with it removed (every junction decided
+    alone): the same commands, refusals, clips and policy states every tick."""
+    rng = random.Random(8)
+    js = _junctions(6)
+    cfg = Config()
+    layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
+    with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
+    alone = Core(layouts, make_policy("adaptive", cfg), cfg)
+    assert with_pass.net_decision is not None
+    alone.net_decision = None
+    a, b = with_pass.initial_state(0.0), alone.initial_state(0.0)
+    signals = _Signals(rng, js)
+    new_plans = 0
+    for tick in range(1, 300):
+        t = float(tick)
+        snaps = [_snapshot(rng, j, t) for j in js.values()]
+        shown = signals.tick(t)
+        statuses = [s for jid in js if (s := _status(jid, t, shown[jid])) is not None]
+        a, ra = with_pass.step(a, snaps, statuses, t)
+        b, rb = alone.step(b, snaps, statuses, t)
+        assert ra == rb, tick
+        for jid in js:
+            _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
+        new_plans += ra.new_plans
+    assert new_plans > 50
