@@ -174,7 +174,7 @@ class NetPressure:
             min_green,
             np.concatenate([st.lane_weight for st in statics]),
             groups,
-            _padded(statics, n_m, n_p, mov_start, width, len(groups) if pad is None else (0 if not pad else 10**6)),
+            _padded(statics, n_m, n_p, mov_start, width, len(groups), pad),
             _box_index(lays, statics, n_m, n_p, mov_start, lane_start, width),
             tuple(PhaseWish(k) for k in range(width)),
             np.full((len(lays), width), -np.inf),
@@ -392,13 +392,20 @@ def _groups(
 
 
 def _padded(
-    statics: Sequence[Statics], n_m: np.ndarray, n_p: np.ndarray, mov_start: np.ndarray, width: int, groups: int
+    statics: Sequence[Statics],
+    n_m: np.ndarray,
+    n_p: np.ndarray,
+    mov_start: np.ndarray,
+    width: int,
+    groups: int,
+    pad: bool | None,
 ) -> _Padded | None:
-    """The rows padded to one width, where that costs fewer numpy calls a tick than one
-    reduction per number of movements (about 8 each); None otherwise."""
+    """The rows padded to one width: with `pad` None where that costs fewer numpy calls a tick
+    than the `groups` reductions, one per number of movements (about 8 calls each), with `pad`
+    True always (rows of at most rowsums.PAIRWISE_BLOCK movements); None otherwise."""
     lengths = np.repeat(n_m, n_p)
-    rows = RaggedRows.build(lengths)
-    if rows is None or 8 * groups <= 20 + 3 * len(rows.blocks) + rows.tail.shape[1]:
+    rows = RaggedRows.build(lengths) if pad is not False else None
+    if rows is None or (pad is None and 8 * groups <= 20 + 3 * len(rows.blocks) + rows.tail.shape[1]):
         return None
     w, n_mov = rows.width, int(n_m.sum())
     service = np.zeros((len(lengths), w))
