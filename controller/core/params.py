@@ -36,6 +36,10 @@ class WebsterParams:
     platoon_fit: bool = False  # a divided cycle only where one green serves a common cycle's platoon (policies.md)
     divided_cycle_ends: int = 0  # a phase's green ends in a row with a residual queue (residual_queue_pcu) that end a
     # divided cycle at once for the city's plan, not at the period's end; 0: off (policies.md)
+    slack_to_city: bool = False  # at the base cycle, after a period without a short phase, the green left over after
+    # the movements' needs raises the phases below their city greens toward them first (policies.md)
+    short_keeps_city: bool = False  # a phase that ended the period's greens with a residual queue (residual_queue_pcu)
+    # keeps at least its city green in the next plan (policies.md)
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,47 @@ def test_the_city_split_holds_under_hold_short_phases_when_no_phase_is_held():
     held = np.zeros(len(lay.junction.phases), dtype=bool)
     _, greens = webster_greens(lay, q, 3.0, 0.9, False, held, platoon_fit=True, city_split=True)
     assert greens == pytest.approx((30.0, 5.0, 30.0, 5.0))
+
+
+def test_spare_green_goes_to_the_city_split_first():
+    """N/S through at 100 PCU/h need 86 x 100 / 1800 / 0.9 + 3 = 8.3 s, E/W at 450 need 26.9 s,
+    each left 4.8 s; the half cycle would not hold them (fit_capacity): the base cycle, 86 s.
+    Every need fits the city's plan. Without
+    `slack_to_city` the 70 s of green are the needs plus the spare in the city's proportions,
+    so stage 0 falls to 18.9 s of its city 30 (a period's low count, and the next period's
+    demand meets a short green); with it the spare first raises each stage toward its city
+    green: the city's plan."""
+    lay = lagging_left()
+    q = flows(lay, {**LIGHT, "N_T": 100.0, "S_T": 100.0, "E_T": 450.0, "W_T": 450.0})
+    cycle_s, old = webster_greens(lay, q, 3.0, 0.9, fit_capacity=True)
+    assert cycle_s == pytest.approx(86.0)
+    assert old[0] < 20.0 and old[2] > 37.0
+    cycle_s, greens = webster_greens(lay, q, 3.0, 0.9, fit_capacity=True, slack_to_city=True)
+    assert cycle_s == pytest.approx(86.0)
+    assert greens == pytest.approx((30.0, 5.0, 30.0, 5.0))
+
+
+def test_a_need_beyond_the_city_split_takes_only_what_it_needs():
+    """N_T at 700 PCU/h needs 40.2 s of stage 0 (the city gives 30): it gets it, and the green
+    comes from E/W's stage (30 s, which needs 18.9 s), the left stages keeping their city 5 s."""
+    lay = lagging_left()
+    q = flows(lay, {**LIGHT, "N_T": 700.0})
+    cycle_s, greens = webster_greens(lay, q, 3.0, 0.9, slack_to_city=True)
+    need_s = 86.0 * 700.0 / 1800.0 / 0.9 + 3.0
+    assert cycle_s == pytest.approx(86.0)
+    assert greens == pytest.approx((need_s, 5.0, 70.0 - 10.0 - need_s, 5.0))
+
+
+def test_no_city_prior_after_a_short_phase_nor_in_a_divided_cycle():
+    """After a period in which a phase ran short (`full_cycle`), its flow is capped by its own
+    green: the split by the needs, as without the key. At 100 PCU/h per through the junction
+    double-cycles (43 s): the city runs no plan at that cycle, so no prior either."""
+    lay = lagging_left()
+    q = flows(lay, {**LIGHT, "N_T": 100.0, "S_T": 100.0, "E_T": 450.0, "W_T": 450.0})
+    short = webster_greens(lay, q, 3.0, 0.9, True, fit_capacity=True, slack_to_city=True)
+    assert short == webster_greens(lay, q, 3.0, 0.9, True, fit_capacity=True)
+    assert short[1][0] < 20.0
+    light = flows(lay, {"N_T": 100.0, "S_T": 100.0, "E_T": 100.0, "W_T": 100.0})
+    divided = webster_greens(lay, light, 3.0, 0.9, fit_capacity=True, slack_to_city=True)
+    assert divided[0] == pytest.approx(43.0)
+    assert divided == webster_greens(lay, light, 3.0, 0.9, fit_capacity=True)

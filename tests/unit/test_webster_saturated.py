@@ -106,3 +106,35 @@ def test_the_hold_is_switched_by_config_toml(tmp_path, on):
     assert isinstance(policy, WebsterPolicy)
     assert policy.hold_short_phases is on
     assert make_policy("webster", CFG).hold_short_phases is False
+
+
+def test_a_short_phase_keeps_its_city_green_for_the_next_plan_only():
+    """`short_keeps_city`: phase 0 ends its green with 4 PCU left, so the 300 PCU/h it served is a
+    floor of its demand; the next plan gives it at least its city green (30 s at the base cycle,
+    65 s), where the measured flows alone give it under 20 s. No memory: the period after, with
+    no residual at the same counts, Webster's split applies again."""
+    lay = Layout.build(two_phase(), CFG)
+    loaded = flows(lay, {"N_T": 300, "E_T": 900})
+    policy = WebsterPolicy(replace(CFG.webster, short_keeps_city=True))
+    s = policy.init(lay, 0.0)
+    s, _ = policy.decide(s, lay, Estimate.empty(lay, 0.0), None, 0.0)
+    s, short, total = period(policy, s, lay, 0.0, loaded, residual_pcu=4.0)
+    assert short.greens_s[0] == pytest.approx(30.0)
+    assert cycle_length_s(lay.junction, short.phase_order, short.greens_s) == pytest.approx(65.0)
+    s, cleared, _ = period(policy, replace(s, arrivals_pcu=total), lay, PERIOD_S, loaded, residual_pcu=0.0)
+    assert cleared.greens_s[0] < 20.0
+
+
+@pytest.mark.parametrize(("key", "default"), [("slack_to_city", False), ("short_keeps_city", False)])
+def test_the_city_split_keys_are_read_from_config_toml(tmp_path, key, default):
+    """`[webster] slack_to_city` and `short_keeps_city` (off by default) reach the policy the service
+    builds."""
+    from controller.config import load_config
+    from controller.core.policies import make_policy
+
+    p = tmp_path / "c.toml"
+    p.write_text(f"[webster]\n{key} = {'false' if default else 'true'}\n")
+    policy = make_policy("webster", load_config(p))
+    assert isinstance(policy, WebsterPolicy)
+    assert getattr(policy.params, key) is not default
+    assert getattr(CFG.webster, key) is default

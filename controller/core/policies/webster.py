@@ -37,6 +37,20 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   alone are used, and where those do not fit either, their parts above the minimum greens
   are scaled down alike.
   The green left over is shared in proportion to the base program's greens (the city's split).
+- the spare green to the city's plan (`slack_to_city`, off by default: docs/policies.md): in a
+  plan at the base cycle after a period in which no phase ran short (below), the green left
+  over once every movement's need is met first raises each phase below its city green toward
+  it, in proportion to the shortfall; the period's counts move green only as far as a measured
+  need requires, and where every need fits the city's plan, that plan is sent. A period's
+  count is a few dozen vehicles per movement and lags the demand by a period: the spare shared
+  by the counts follows their noise, and a phase cut in a lull meets the next surge short.
+  Not in a divided cycle (the city runs no plan at C / k) nor after a short phase (its flow is
+  capped by its own green, and the split by the needs serves the loaded phases).
+- a short phase keeps the city's green (`short_keeps_city`): a phase that ended the period's
+  greens with a mean residual queue of at least `residual_queue_pcu` gets at least its green
+  in the city's split in the next plan (whose cycle is the base cycle, below): its departures
+  were capped by its own green, so its measured flow is a lower bound of its demand, and
+  Webster's split of it would cut it again. For that plan only (no memory).
 - the city's split as the prior (`city_split`, off by default): the base greens' parts above the
   minimums scaled to the cycle are sent as they are while they give every movement its capacity
   green and no phase ended its greens of the period with a residual queue (below); a movement
@@ -224,6 +238,8 @@ def webster_greens(
     platoon_fit: bool = False,
     city_split: bool = False,
     blind: np.ndarray | None = None,
+    slack_to_city: bool = False,
+    short: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
@@ -232,7 +248,10 @@ def webster_greens(
     (city_split_s) is the prior: sent as it is while it gives every movement its capacity green
     and no phase is short (not `full_cycle`, which a `held` phase sets): the period's flows then show no need to
     move from it; and a `blind` movement (movements,) bool, whose demand the loops cannot
-    measure, needs at least the green the city's split gives it."""
+    measure, needs at least the green the city's split gives it. `slack_to_city`: at the base
+    cycle, and unless `full_cycle` (a phase ran short), the green left over after the needs goes
+    first toward the city's split (demand_split_s' prior); `short` (phases,) bool: those phases'
+    floors are their greens in the city's split."""
     j = layout.junction
     n = len(j.phases)
     cycle_s = common_cycle_s(
@@ -249,19 +268,32 @@ def webster_greens(
             capacity_s = np.where(blind, np.maximum(capacity_s, credited_greens_s(layout, city_s)), capacity_s)
         if not full_cycle and serves_needs(layout, city_s, capacity_s):
             return cycle_s, tuple(float(g) for g in city_s)
+    prior_s = city_split_s(layout, total_s, lo, hi) if slack_to_city or short is not None else None
     if held is not None:
         lo = held_floors_s(layout, held, lo, hi, total_s)
-    greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s)
+    if short is not None and prior_s is not None:
+        lo = np.where(short, np.maximum(lo, prior_s), lo)
+    # the city's plan as the prior: only at its own cycle, and while no phase ran short
+    use = slack_to_city and not full_cycle and cycle_s >= reference_cycle_s(layout) - 1e-6
+    greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None)
     return cycle_s, tuple(float(g) for g in greens)
 
 
 def demand_split_s(
-    layout: Layout, capacity_s: np.ndarray, storage_s: np.ndarray, lo: np.ndarray, hi: np.ndarray, total_s: float
+    layout: Layout,
+    capacity_s: np.ndarray,
+    storage_s: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    total_s: float,
+    prior_s: np.ndarray | None = None,
 ) -> np.ndarray:
     """(phases,) `total_s` of green split from the movements' needs (movement_needs_s): the
     floors within [lo, hi] (from the capacity and storage needs; from the capacity needs alone
     when those do not fit, then scaled down above `lo` when these do not either), the rest in
-    proportion to the base greens (a phase at its maximum passes its share on)."""
+    proportion to the base greens (a phase at its maximum passes its share on). `prior_s`
+    (phases; the city's split): the rest first raises each phase below it toward it, in
+    proportion to the shortfall, and only what is left then goes in the base proportions."""
     n = len(layout.junction.phases)
     floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi)
     if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
@@ -272,6 +304,11 @@ def demand_split_s(
     base = np.array([max(p.base_green_s, 0.0) for p in layout.junction.phases])
     share = base / base.sum() if base.sum() > 0 else np.full(n, 1.0 / n)
     greens: np.ndarray = floors.copy()
+    if prior_s is not None:  # the spare goes first to the phases below the city's split, toward it
+        below_s = np.maximum(np.minimum(prior_s, hi) - greens, 0.0)
+        left_s = max(total_s - float(greens.sum()), 0.0)
+        if below_s.sum() > 1e-9:
+            greens = greens + below_s * min(left_s / float(below_s.sum()), 1.0)
     for _ in range(n):
         left = total_s - greens.sum()
         room = hi - greens
@@ -435,8 +472,10 @@ class WebsterPolicy(Policy):
         it from the phase in force. `params.hold_short_phases`: saturated phases are held (module
         docstring); off (the default: it costs the bundled city, docs/policies.md), a phase
         short of green makes only the next plan run the base cycle. `params.city_split`,
-        `params.platoon_fit`: webster_greens' (the city's split as the prior; a divided cycle only
-        where one green serves a common cycle's platoon)."""
+        `params.platoon_fit`, `params.slack_to_city`: webster_greens' (the city's split as the
+        prior; a divided cycle only where one green serves a common cycle's platoon; the spare
+        green toward the city's split). `params.short_keeps_city`: the phases short of green in
+        the period (short_phase) keep their city green in the next plan."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
@@ -452,6 +491,14 @@ class WebsterPolicy(Policy):
         held_y = held_flow_ratios(state, layout, flow_pcu_h, self.residual_queue_pcu)
         held = np.array(held_y) > 0
         return held_y, bool(held.any()), held
+
+    def _short(self, state: WebsterState, layout: Layout) -> np.ndarray | None:
+        """(phases,) bool, with `short_keeps_city`: the phases that ended this period's greens with a
+        mean residual queue of at least `residual_queue_pcu` (short_phase); None without."""
+        if not self.params.short_keeps_city:
+            return None
+        n = len(layout.junction.phases)
+        return np.array([short_phase(state, k, self.residual_queue_pcu) for k in range(n)], dtype=bool)
 
     def _cut_divided(self, state: WebsterState) -> bool:
         """The divided cycle in force ends now, not at the period's end (`divided_cycle_ends`): some
@@ -499,7 +546,10 @@ class WebsterPolicy(Policy):
             full = full or state.cut
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
             fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
-            cycle_s, greens = webster_greens(layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind)
+            slack, short = self.params.slack_to_city, self._short(state, layout)
+            cycle_s, greens = webster_greens(
+                layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, short
+            )
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
