@@ -100,6 +100,10 @@ class HarmParams:
     # the replay discharges the movements that share a lane as one queue (shadow.pooled_served);
     # false: each movement its own point queue, its arrivals and saturation flow its share of the lane's
     shared_lane_queue: bool = False
+    # the replay discharges without the blockage measured on a lane whose movements the phase it is
+    # learnt in does not all serve (a lane mate at red at its head: head of line, not an exit
+    # blocked; shadow.exit_block_lanes); false: every lane's, as the estimator's Estimate.block
+    head_of_line: bool = False
     # with spill_back: on an approach the fixed side's replay keeps within its storage, the
     # controlled side's queue beyond the approach is at least the growth of the estimator's hidden
     # queue there since the policy took over (measured under the greens shown, upstream of the
@@ -123,6 +127,7 @@ class HarmParams:
                 "spill_back",
                 "fall_needs_room",
                 "shared_lane_queue",
+                "head_of_line",
                 "measured_spill",
                 "program_timeline",
             ):

@@ -49,6 +49,7 @@ from controller.core.shadow import (
     advance,
     approaches,
     controlled_phase,
+    replay_block,
     serve,
     spill_by_approach,
 )
@@ -175,6 +176,7 @@ class NetworkProgram:
     spill: Spill | None = None  # the links between junctions; None: the fixed side keeps Estimate.block
     lane_group: np.ndarray | None = None  # (movements,) Program.lane_group over the network; None: none
     own_lanes_ratio: np.ndarray | None = None  # (movements,) Program.own_lanes_ratio (1 where none), with lane_group
+    block_lanes: bool = False  # some junction's Program.block_lanes is set (shadow.replay_block)
 
     @staticmethod
     def build(programs: Sequence[Program], spill: Spill | None = None) -> NetworkProgram:
@@ -212,6 +214,7 @@ class NetworkProgram:
             spill=spill,
             lane_group=_lane_groups(progs),
             own_lanes_ratio=_own_lanes_ratios(progs),
+            block_lanes=any(p.block_lanes is not None for p in progs),
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -327,7 +330,11 @@ def advance_all(
     dts = [now_s - r.t_s for r in replays]
     known = cache.lookup(replays) if cache is not None else None
     nr = known if known is not None else _concat(replays)
-    block = _joined(ests, "block")
+    block = (
+        np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
+        if net.block_lanes
+        else _joined(ests, "block")
+    )
     block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
     if min(dts) <= 0:
         st = net.mov_start.tolist()

@@ -138,6 +138,38 @@ def own_lanes_ratio(lane_share: np.ndarray) -> np.ndarray:
     return np.where(on.any(axis=1), out, 1.0)
 
 
+def exit_block_lanes(layout: Layout) -> np.ndarray | None:
+    """(movements, lanes): the weights that make a movement's exit blockage the mean of its
+    lanes' measured blockage (LaneState.block, as Estimate.block), a lane whose blockage is its
+    own head of line left out (weight 0); None when the junction has no such lane.
+
+    The estimator learns a lane's blockage in the phases that serve every movement on it that they
+    serve at all with protected green (Layout.lane_protected), and there the head vehicle standing
+    on the stop-line loop reads as spill-back from downstream. On a lane shared by movements that
+    such a phase does not all serve (a through beside a protected left, in the left's stage) the
+    head vehicle that stands is a lane mate waiting at its red: the lane's own head of line, not
+    an exit blocked. Applied as an exit blockage it slows every green of the lane's movements,
+    those that serve them all included. With shared_lane_queue the pooled queue (pooled_served)
+    already gives such a lane only its green movements' share of its flow."""
+    on = layout.lane_share > 0
+    users = on.astype(float)
+    all_served = (layout.serves.astype(float) @ users) >= users.sum(axis=0)  # (phases, lanes)
+    head_of_line = (layout.lane_protected & ~all_served).any(axis=0)
+    if not head_of_line.any():
+        return None
+    out: np.ndarray = (on & ~head_of_line[None, :]) / np.maximum(on.sum(axis=1, keepdims=True), 1)
+    return out
+
+
+def replay_block(program: Program | None, est: Estimate) -> np.ndarray:
+    """(movements,) the exit blockage the replay discharges with: Estimate.block, or with
+    Program.block_lanes its lanes' measured blockage without their head of line."""
+    if program is None or program.block_lanes is None:
+        return est.block
+    out: np.ndarray = program.block_lanes @ est.lanes.block
+    return out
+
+
 def pooled_served(
     waiting_pcu: np.ndarray, capacity_pcu: np.ndarray, group: np.ndarray, own_ratio: np.ndarray
 ) -> np.ndarray:
@@ -214,6 +246,9 @@ class Program:
     # their discharge as one queue (serve); None: every movement its own queue
     lane_group: np.ndarray | None = None
     own_lanes_ratio: np.ndarray | None = None  # (movements,) shadow.own_lanes_ratio, with lane_group
+    # (movements, lanes) the weights of the lanes' measured blockage in each movement's (exit_block_lanes);
+    # None: the estimator's Estimate.block
+    block_lanes: np.ndarray | None = None
 
     @property
     def no_transit(self) -> bool:
@@ -239,11 +274,14 @@ class Program:
         extension_s: float,
         shared_lanes: bool = False,
         program_timeline: bool = False,
+        head_of_line: bool = False,
     ) -> Program:
         """The junction's replay data; `shared_lanes` ([harm] shared_lane_queue): movements that
         share a lane discharge as one queue (lane_groups); `program_timeline` ([harm]
         program_timeline): the fixed side runs the junction's `program_timeline` (the city's
-        program as the roadside reports it) where it has one, else its base program."""
+        program as the roadside reports it) where it has one, else its base program;
+        `head_of_line` ([harm] head_of_line): a lane's measured blockage counts in its movements'
+        discharge only where it is an exit blockage (exit_block_lanes)."""
         j = layout.junction
         segments = j.program_timeline if program_timeline and j.program_timeline else Program.base_segments(j)
         ends, phases, t = [], [], 0.0
@@ -274,6 +312,7 @@ class Program:
             storage,
             groups,
             own_lanes_ratio(layout.lane_share) if groups is not None else None,
+            exit_block_lanes(layout) if head_of_line else None,
         )
 
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:
@@ -426,15 +465,15 @@ def advance(
     The interval's signal on the controlled side is the one `status` reports; on the fixed side
     the base program at the interval's start. Both get the arrivals the estimate added.
     `block_fixed` (movements,): the exit blockage of the fixed side (netshadow.fixed_block: the
-    part of `est.block` its own replay of the downstream approaches explains); None: `est.block`,
-    the same as the controlled side."""
+    part of the measured blockage its own replay of the downstream approaches explains); None:
+    the controlled side's (replay_block)."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
     # spill-back from downstream slows the discharge, whichever side's green
-    sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - est.block)
+    sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - replay_block(program, est))
     if block_fixed is not None:
         sat_pcu_s = np.stack([est.sat_flow_pcu_h / 3600.0 * (1.0 - block_fixed), sat_pcu_s])
     keep = math.exp(-dt / window_s)

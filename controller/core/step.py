@@ -145,6 +145,7 @@ class Core:
                 cfg.harm.extension_s,
                 cfg.harm.shared_lane_queue,
                 cfg.harm.program_timeline,
+                cfg.harm.head_of_line,
             )
             for jid, lay in self.layouts.items()
         }

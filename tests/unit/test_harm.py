@@ -658,7 +658,7 @@ def test_a_fall_of_the_demand_under_an_overrun_approach_brings_no_return():
     assert harm.decide(_held(600.0, 3.0), 400.0, off)[0].mode == "policy"
 
 
-@pytest.mark.parametrize("key", ["fall_needs_room", "shared_lane_queue"])
+@pytest.mark.parametrize("key", ["fall_needs_room", "shared_lane_queue", "head_of_line"])
 def test_harm_switches_are_true_or_false(tmp_path, key):
     bad = tmp_path / "c.toml"
     bad.write_text(f"[harm]\n{key} = 1\n")

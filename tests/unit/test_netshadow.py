@@ -15,6 +15,7 @@ from controller.core import estimation, harm, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
+from tests.junction_fixtures import four_phase_raw
 from tests.unit.test_netestimate import _junctions, _snapshot
 from tests.unit.test_shadow import _shared_left_raw
 
@@ -48,12 +49,14 @@ def _chained(js: dict) -> dict:
     }
 
 
-def _reference_block_fixed(spill, ref, ests, active) -> dict:
-    """Per junction the fixed side's exit blockage fixed_block gives from the reference replays."""
+def _reference_block_fixed(spill, ref, ests, active, programs) -> dict:
+    """Per junction the fixed side's exit blockage fixed_block gives from the reference replays
+    (from the blockage each junction's replay discharges with: shadow.replay_block)."""
     if spill is None:
         return dict.fromkeys(active)
     queues = np.concatenate([ref[j].sides.queue_pcu for j in active], axis=1)
-    bf = netshadow.fixed_block(spill, queues, np.concatenate([ests[j].block for j in active]))
+    block = np.concatenate([shadow.replay_block(programs[j], ests[j]) for j in active])
+    bf = netshadow.fixed_block(spill, queues, block)
     out, a = {}, 0
     for j in active:
         n = len(ests[j].block)
@@ -62,17 +65,28 @@ def _reference_block_fixed(spill, ref, ests, active) -> dict:
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-@pytest.mark.parametrize(("spill_back", "shared_lanes"), [(True, False), (False, False), (True, True)])
-def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool, spill_back: bool, shared_lanes):
+@pytest.mark.parametrize(
+    ("spill_back", "shared_lanes", "head_of_line"),
+    [(True, False, False), (False, False, False), (True, True, False), (True, False, True)],
+)
+def test_one_pass_over_all_junctions_equals_junction_by_junction(
+    use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool
+):
     rng = random.Random(11)
     js = _junctions()
     if shared_lanes:  # [harm] shared_lane_queue, with a junction whose lane two movements share
         js["F"] = parse_intersection({**_shared_left_raw(), "id": "F"}, "F.toml")
+    if head_of_line:  # [harm] head_of_line, with a junction whose inner lane's blockage is its head of line
+        js["G"] = parse_intersection({**four_phase_raw(shared_left_lane=True), "id": "G"}, "G.toml")
     js = _chained(js)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes) for jid, lay in layouts.items()}
+    programs = {
+        jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes, head_of_line=head_of_line)
+        for jid, lay in layouts.items()
+    }
     assert any(not p.no_transit for p in programs.values())  # the transit ring is exercised
     assert any(p.lane_group is not None for p in programs.values()) == shared_lanes
+    assert any(p.block_lanes is not None for p in programs.values()) == head_of_line
     links = estimation.LinkLayout.build(layouts)
     spill = netshadow.Spill.build(layouts, links) if spill_back else None
     net = netshadow.NetworkProgram.build(list(programs.values()), spill)
@@ -91,7 +105,8 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool
         t = float(tick)
         for jid, j in js.items():
             e = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
-            ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]))
+            lanes = dataclasses.replace(e.lanes, block=np.array([rng.random() for _ in e.lanes.block]))
+            ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]), lanes=lanes)
         statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
         sub = net
@@ -99,7 +114,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(use_cache: bool
             part = {j: layouts[j] for j in active}
             sub_spill = netshadow.Spill.build(part, estimation.LinkLayout.build(part)) if spill_back else None
             sub = netshadow.NetworkProgram.build([programs[jid] for jid in active], sub_spill)
-        bf = _reference_block_fixed(sub.spill, ref, ests, active)
+        bf = _reference_block_fixed(sub.spill, ref, ests, active, programs)
         relieved += any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
         for jid in active:
             ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S, bf[jid])

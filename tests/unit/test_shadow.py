@@ -17,7 +17,7 @@ from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.junction_fixtures import two_phase, two_phase_raw
+from tests.junction_fixtures import four_phase_raw, two_phase, two_phase_raw
 
 LONG = 1e9  # window: no forgetting
 N_T = 0  # movement index of N_T (N/S phase 0); E_T is 1
@@ -361,3 +361,36 @@ def test_pooled_served_gives_what_a_capped_movement_leaves_to_the_others():
         # work-conserving: the group leaves what waits or what its capacity gives, whichever binds first
         room = np.minimum(waiting, 2.0 * cap).sum(axis=1)
         assert got.sum(axis=1) == pytest.approx(np.minimum(room, cap.sum(axis=1)), abs=1e-9)
+
+
+def test_a_lanes_own_head_of_line_is_no_exit_blockage_with_the_key():
+    """four_phase_raw(shared_left_lane=True): N_T on eN_0 and eN_1, N_L on eN_1, protected in the
+    left stage (1) where N_T is red. The estimator learns eN_1's blockage only in that stage, where
+    the head vehicle that stands is an N_T at its red (0.5 measured), eN_0's in the through stage
+    (0.1). Estimate.block: N_T 0.3 (the mean of its lanes), N_L 0.5. With head_of_line the replay
+    leaves eN_1 out: N_T 0.05 (eN_0's 0.1 over its two lanes), N_L 0; in 12 s of the through stage
+    N_T (1,800 PCU/h, 10 PCU waiting) then leaves 10 s x 0.5 PCU/s x 0.95 = 4.75 PCU, not 3.5."""
+    lay = layout(four_phase_raw(shared_left_lane=True))
+    ids = [m.id for m in lay.junction.movements]
+    n_t, n_l = ids.index("N_T"), ids.index("N_L")
+    lane_block = np.zeros(len(lay.lanes))
+    lane_block[lay.lanes.index("eN_0")], lane_block[lay.lanes.index("eN_1")] = 0.1, 0.5
+    block = np.zeros(len(ids))
+    block[n_t], block[n_l] = 0.3, 0.5
+    base = estimate(lay, {n_t: 10.0})
+    est = replace(base, block=block, lanes=replace(base.lanes, block=lane_block))
+    off = program(lay)
+    on = replace(shadow.Program.build(lay, 0.4, 2.0, 2.0, head_of_line=True), zone_m=np.zeros(len(ids)))
+    assert off.block_lanes is None and on.block_lanes is not None
+    assert shadow.replay_block(off, est)[[n_t, n_l]] == pytest.approx([0.3, 0.5])
+    assert shadow.replay_block(on, est)[[n_t, n_l]] == pytest.approx([0.05, 0.0])
+    served = {}
+    for name, prog in (("off", off), ("on", on)):
+        rp = shadow.start(prog, len(ids), 0.0)
+        for k in range(12):
+            rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG)
+        served[name] = rp.controlled.served_pcu[n_t]
+    assert served == pytest.approx({"off": 3.5, "on": 4.75})
+    # a lane whose movements every phase that learns on it serves all: nothing left out
+    assert shadow.Program.build(layout(), 0.4, 2.0, 2.0, head_of_line=True).block_lanes is None
+    assert shadow.Program.build(layout(four_phase_raw()), 0.4, 2.0, 2.0, head_of_line=True).block_lanes is None
