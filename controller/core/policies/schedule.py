@@ -52,7 +52,7 @@ filtering through the gaps made the through queue a job past the maximum green, 
 programme served after every other phase's and so left the through phase at each minimum green.
 
 Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, off by default: better on
-the three Bologna networks, worse on the bundled city and two roundabouts at 600 s,
+the three Bologna networks, worse on ingolstadt1 and ingolstadt7 and at 600 s on the city,
 docs/policies.md): a phase one of whose protected movements has a lane queued
 up to its advance loop or beyond (the estimator's lane queue at the storage between the loops,
 or a hidden queue), with more queue than the phase's minimum green discharges at saturation,
