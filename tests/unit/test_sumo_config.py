@@ -126,3 +126,20 @@ def test_simulate_refuses_to_move_the_files_it_evaluates(tmp_path):
     for args, option in [(("--tripinfo", "t.xml"), "--tripinfo-output"), (("-c", "x.sumocfg"), "--configuration-file")]:
         with pytest.raises(DefinitionError, match=f"{option}: not accepted"):
             prepare(SimulateRequest(sumocfg, tmp_path / "out", sumo_args=args), cfg)
+
+
+def test_sumos_table_is_asked_once_per_binary(tmp_path, monkeypatch):
+    """SUMO's start costs about 1 % of a 900 s city run: the table is kept under the binary's
+    identity, and asked again when the binary changes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = tmp_path / "calls"
+    binary = tmp_path / "sumo"
+    template = '<configuration><time><end type="TIME" synonymes="e"/></time></configuration>'
+    binary.write_text(f"#!/bin/sh\necho x >> {calls}\necho '{template}'\n")
+    binary.chmod(0o755)
+    assert option_names(str(binary)) == option_names(str(binary)) == {"end": "end", "e": "end"}
+    assert calls.read_text().count("x") == 1
+    binary.write_text(binary.read_text().replace('synonymes="e"', 'synonymes="e ende"'))
+    assert option_names(str(binary))["ende"] == "end"
+    assert calls.read_text().count("x") == 2
+    assert list((tmp_path / "cache" / "tsc").glob("*.part")) == []
