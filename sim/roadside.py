@@ -406,8 +406,13 @@ class RoadsideController:
         to_green = frozenset() if st.to_flash else self._green_sets[st.phase]
         src = self.j.phases[st.from_phase].state
         dst = self.j.phases[st.phase].state if self.keep_off_through_intergreen and not st.to_flash else ""
+        early = frozenset() if st.to_flash else self._early_links(st.from_phase, st.phase)
+        entered = self.j.phases[st.phase].state
         out = []
         for i, ch in enumerate(src):
+            if i in early:
+                out.append(entered[i])
+                continue
             keep = ch in GREEN and i in to_green
             if keep or (ch in "oO" and dst[i : i + 1] == ch):
                 out.append(ch)
@@ -416,6 +421,21 @@ class RoadsideController:
             else:
                 out.append("r")
         return "".join(out)
+
+    def _early_links(self, from_phase: int, to_phase: int) -> frozenset[int]:
+        """The links `to_phase` starts that show their green from the start of the intergreen:
+        those whose clearance (the junction's `clearance_s`, `[timing] program_clearances`)
+        from every link the change stops is 0, as the city's program starts them with the
+        yellow of those links or keeps them protected together (docs/import.md, rule 5). None
+        without clearances: every link `to_phase` starts waits for the intergreen's end."""
+        if not self.j.clearance_s:
+            return frozenset()
+        zero = {(i, k) for i, k, s in self.j.clearance_s if s <= 0.0}
+        before, after = self._green_sets[from_phase], self._green_sets[to_phase]
+        stopped, started = before - after, after - before
+        if not stopped:
+            return frozenset()
+        return frozenset(k for k in started if all((i, k) in zero for i in stopped))
 
     def status(self, now_s: float) -> SignalStatus:
         phase, in_intergreen, mode, plan_id, seq, faults = self.status_key()
