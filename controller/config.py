@@ -362,6 +362,8 @@ def _value(want: Any, value: Any, path: str, field_name: str) -> Any:
 def _names(value: Any, path: str, field_name: str) -> tuple[str, ...]:
     """A list of names (`["a.add.xml", "b.add.xml"]`). A string is read as SUMO lists files
     (comma- or semicolon-separated), with a warning: the form session 21 shipped."""
+    if isinstance(value, str) and not value.strip():  # the old default "": no files
+        return ()
     if isinstance(value, str):
         msg = '%s: %s: a list is expected (["a.xml", "b.xml"]); read %r as a comma-separated list'
         log.warning(msg, path, field_name, value)

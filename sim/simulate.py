@@ -323,17 +323,19 @@ def start_recorder(
     end_s: float,
 ) -> ArchiveRecorder:
     """The feed archive of a simulated run, under root/{site}/, with what a replay needs in its
-    meta/: the network, the scenario (its additional files: signal programs) and the junction
-    models the feeds were validated against."""
+    meta/: the network, the scenario (the additional files SUMO ran: the user's `--additional-files`
+    after `--`, else the configuration's; their signal programs) and the junction models the feeds
+    were validated against."""
     from controller.adapters.archive import ArchiveRecorder
 
+    listed, _ = take_option(canonical_args(req.sumo_args), "--additional-files")
     recorder = ArchiveRecorder(root, cfg.service.site, cfg.archive, registry=registry)
     recorder.write_meta(
         {
             "source": "simulate",
             "net_file": str(Path(scfg.net_file).resolve()),
             "sumocfg": str(scfg.path.resolve()),
-            "additional_files": [str(p) for p in scfg.files("additional-files")],
+            "additional_files": additional_files(scfg, listed),
             "route_files": [str(p) for p in scfg.files("route-files")],
             "policy": req.policy,
             "begin_s": begin_s,

@@ -85,3 +85,18 @@ def clients():
     yield made
     for c in made:
         c.close(flush_s=0.2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_out_of_home(tmp_path_factory: pytest.TempPathFactory):
+    """What the code caches (sim/sumo.py's table of SUMO's option names) goes to a folder of the
+    test session, not the user's ~/.cache; subprocesses inherit it."""
+    import os
+
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before

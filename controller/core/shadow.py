@@ -141,7 +141,8 @@ def own_lanes_ratio(lane_share: np.ndarray) -> np.ndarray:
 def exit_block_lanes(layout: Layout) -> np.ndarray | None:
     """(movements, lanes): the weights that make a movement's exit blockage the mean of its
     lanes' measured blockage (LaneState.block, as Estimate.block), a lane whose blockage is its
-    own head of line left out (weight 0); None when the junction has no such lane.
+    own head of line counted as no blockage (weight 0, still in the divisor: a movement's blockage
+    measured on one lane of two is halved); None when the junction has no such lane.
 
     The estimator learns a lane's blockage in the phases that serve every movement on it that they
     serve at all with protected green (Layout.lane_protected), and there the head vehicle standing

@@ -229,3 +229,17 @@ def test_the_core_decides_with_the_pass_as_without_it() -> None:
             _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
         new_plans += ra.new_plans
     assert new_plans > 50
+
+
+def test_a_subclass_that_overrides_decide_gets_no_pass() -> None:
+    """The pass computes MaxPressurePolicy.decide: a subclass with its own decide would be
+    skipped silently, so it is decided junction by junction (R's review, session 22)."""
+
+    class Own(MaxPressurePolicy):
+        def decide(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return super().decide(*args, **kwargs)
+
+    js = _junctions(2)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    assert isinstance(make_policy("adaptive", Config()).network_decision(layouts), NetPressure)
+    assert Own().network_decision(layouts) is None

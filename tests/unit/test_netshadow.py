@@ -67,7 +67,22 @@ def _reference_block_fixed(spill, ref, ests, active, programs) -> dict:
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize(
     ("spill_back", "shared_lanes", "head_of_line"),
-    [(True, False, False), (False, False, False), (True, True, False), (True, False, True)],
+    [
+        (True, False, False),
+        (False, False, False),
+        (True, True, False),
+        (True, False, True),
+        pytest.param(
+            True,
+            True,
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known (D, R session 22): with shared_lane_queue (shipped off) the network pass's served_pcu "
+                "differs by one rounding step on a junction whose through uses two lanes, one shared with a left",
+            ),
+        ),
+    ],
 )
 def test_one_pass_over_all_junctions_equals_junction_by_junction(
     use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool

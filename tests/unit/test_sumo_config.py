@@ -143,3 +143,28 @@ def test_sumos_table_is_asked_once_per_binary(tmp_path, monkeypatch):
     assert option_names(str(binary))["ende"] == "end"
     assert calls.read_text().count("x") == 2
     assert list((tmp_path / "cache" / "tsc").glob("*.part")) == []
+
+
+def test_a_recorded_run_names_the_additional_files_sumo_ran(tmp_path):
+    """The archive's meta (what a replay loads) lists the user's `-a` files when given after
+    `--` (they replace the configuration's), the configuration's otherwise (R, session 22)."""
+    import json
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, start_recorder
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    _files(tmp_path, "city.add.xml", "mine.add.xml")
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(f'<c><net value="{net.name}"/><additional value="city.add.xml"/></c>')
+    for args, listed in [((), "city.add.xml"), (("-a", str(tmp_path / "mine.add.xml")), "mine.add.xml")]:
+        root = tmp_path / f"arch{len(args)}"
+        req = SimulateRequest(sumocfg, tmp_path / "out", sumo_args=args)
+        start_recorder(root, req, cfg, SumoConfig(sumocfg), CollectorRegistry(), 0.0, 60.0).close()
+        (meta,) = root.glob("*/meta/meta.json")
+        assert json.loads(meta.read_text())["additional_files"] == [str(tmp_path / listed)]

@@ -264,9 +264,12 @@ class MaxPressurePolicy(Policy):
 
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
-        Varaiya's downstream term on (it reads the NetworkView)."""
+        Varaiya's downstream term on (it reads the NetworkView), and None for a subclass that
+        overrides decide() (the pass computes this class's decide, not the override)."""
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
+        if type(self).decide is not MaxPressurePolicy.decide:
+            return None
         return NetPressure.build(self, layouts)
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:

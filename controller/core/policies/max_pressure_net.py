@@ -137,7 +137,9 @@ class NetPressure:
     box: _Box
     stay: tuple[PhaseWish, ...]  # PhaseWish(k) for every phase k (wishes are immutable: one each)
     no_phase: np.ndarray  # (junctions, most phases) -inf: the pressures before a tick's are written
-    # per junction position, the constants of its last state, found equal to its own (_adopt)
+    # per junction position, the constants of its last state, found equal to its own (_adopt): a
+    # cache decide_all rewrites (the dataclass freezes its fields, not this list's content); it
+    # saves a comparison, never changes a decision
     seen: list[Statics] = field(default_factory=list)
 
     @staticmethod
