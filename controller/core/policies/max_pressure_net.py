@@ -393,6 +393,14 @@ def _groups(
     return tuple(out)
 
 
+# numpy calls a tick, counted in the pass (S, session 22): one reduction per number of movements
+# costs about CALLS_PER_GROUP; the padded sums PADDED_CALLS, plus CALLS_PER_BLOCK per pairwise
+# block of rowsums.RaggedRows and one per column of its tail
+CALLS_PER_GROUP = 8
+PADDED_CALLS = 20
+CALLS_PER_BLOCK = 3
+
+
 def _padded(
     statics: Sequence[Statics],
     n_m: np.ndarray,
@@ -407,7 +415,8 @@ def _padded(
     True always (rows of at most rowsums.PAIRWISE_BLOCK movements); None otherwise."""
     lengths = np.repeat(n_m, n_p)
     rows = RaggedRows.build(lengths) if pad is not False else None
-    if rows is None or (pad is None and 8 * groups <= 20 + 3 * len(rows.blocks) + rows.tail.shape[1]):
+    padded_calls = PADDED_CALLS + CALLS_PER_BLOCK * len(rows.blocks) + rows.tail.shape[1] if rows is not None else 0
+    if rows is None or (pad is None and CALLS_PER_GROUP * groups <= padded_calls):
         return None
     w, n_mov = rows.width, int(n_m.sum())
     service = np.zeros((len(lengths), w))
