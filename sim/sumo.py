@@ -50,25 +50,14 @@ def start_command(api: ModuleType) -> str:
     return "sumo" if getattr(api, "__name__", "") == "libsumo" else sumo_binary()
 
 
-# SUMO's own synonyms and abbreviations of the options read here (`sumo --help`): older
-# configurations write <net value=...> or <routes value=...>, and SUMO loads them as they are.
-OPTION_SYNONYMS = {
-    "net": "net-file",
-    "n": "net-file",
-    "routes": "route-files",
-    "r": "route-files",
-    "additional": "additional-files",
-    "a": "additional-files",
-    "b": "begin",
-    "e": "end",
-    "tripinfo": "tripinfo-output",
-}
-
-
 class SumoConfig:
-    """The parts of a SUMO configuration this project needs, with paths made absolute."""
+    """The parts of a SUMO configuration this project needs, with paths made absolute. Options
+    are kept under their own names (`values`), whatever synonym or abbreviation the file writes
+    them by (<net>, <routes>, <e>, <summary>...): SUMO loads those as they are. `names`: SUMO's
+    own table (`option_names`, asked of SUMO when not given, kept in its cache after the first
+    time)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, names: Mapping[str, str] | None = None) -> None:
         self.path = Path(path).resolve()
         if not self.path.is_file():
             raise DefinitionError(str(path), "-", "SUMO config not found")
@@ -76,11 +65,12 @@ class SumoConfig:
             root = ET.parse(self.path).getroot()
         except ET.ParseError as exc:
             raise DefinitionError(str(path), "-", f"malformed XML: {exc}") from None
+        names = option_names() if names is None else names
         self.values: dict[str, str] = {}
         for el in root:  # options in sections (<input><net-file .../>) or straight under the root
             for opt in [el] if "value" in el.attrib else el:
                 if "value" in opt.attrib:
-                    self.values[OPTION_SYNONYMS.get(opt.tag, opt.tag)] = opt.attrib["value"]
+                    self.values[names.get(opt.tag, opt.tag)] = opt.attrib["value"]
         net = self.values.get("net-file")
         if not net:
             raise DefinitionError(str(path), "input.net-file", "missing")

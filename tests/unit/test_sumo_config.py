@@ -168,3 +168,46 @@ def test_a_recorded_run_names_the_additional_files_sumo_ran(tmp_path):
         start_recorder(root, req, cfg, SumoConfig(sumocfg), CollectorRegistry(), 0.0, 60.0).close()
         (meta,) = root.glob("*/meta/meta.json")
         assert json.loads(meta.read_text())["additional_files"] == [str(tmp_path / listed)]
+
+
+def test_a_configuration_read_under_sumos_own_synonyms(tmp_path):
+    """Every synonym SUMO loads in a configuration is read under the option's own name, not only
+    those a hand table knew: <summary> is the summary output (written into `simulate`'s folder,
+    not beside a scenario that may be read-only), <statistics-output> is the statistic output
+    `simulate` writes itself (given once, not twice: SUMO would refuse to start)."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    net = grid_net(tmp_path, "g", n=2)
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(
+        f'<c><n value="{net.name}"/><summary value="s.xml"/><statistics-output value="st.xml"/>'
+        '<netstate value="d.xml"/><l value="sumo_log.txt"/></c>'
+    )
+    assert SumoConfig(sumocfg).outputs() == {
+        "summary-output": "s.xml",
+        "statistic-output": "st.xml",
+        "netstate-dump": "d.xml",
+        "log": "sumo_log.txt",
+    }
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    out = tmp_path / "out"
+    _, _, args = prepare(SimulateRequest(sumocfg, out), cfg)
+    assert args[args.index("--summary-output") + 1] == str(out / "s.xml")
+    assert args.count("--statistic-output") == 1 and args[args.index("--statistic-output") + 1] == str(
+        out / "statistics.xml"
+    )
+    assert "--statistics-output" not in args
+
+
+def test_a_configuration_read_with_a_given_table(tmp_path):
+    """`names` replaces the asked table (a caller that has it already asks SUMO nothing)."""
+    _files(tmp_path, "a.net.xml")
+    cfg = tmp_path / "run.sumo.cfg"
+    cfg.write_text('<c><network value="a.net.xml"/></c>')
+    with pytest.raises(DefinitionError, match="net-file"):
+        SumoConfig(cfg, names={})
+    assert SumoConfig(cfg, names={"network": "net-file"}).net_file == tmp_path / "a.net.xml"
