@@ -314,7 +314,7 @@ class MaxPressurePolicy(Policy):
         best = int(v.argmax())
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
-        return state, PhaseWish(self._via_clearance(state, layout, est, cur, best, v, partner))
+        return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
 
     def stage_view(
         self,
@@ -371,7 +371,7 @@ class MaxPressurePolicy(Policy):
         )
         return _box_state(st, cur, dep, boxed)
 
-    def _via_clearance(
+    def via_clearance(
         self,
         state: MaxPressureState,
         layout: Layout,

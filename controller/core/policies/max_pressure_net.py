@@ -19,7 +19,7 @@ instead of a dozen small ones per junction:
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
-switch through a clearance phase (max_pressure._via_clearance, a few ticks in a hundred) and a
+switch through a clearance phase (max_pressure.via_clearance, a few ticks in a hundred) and a
 junction whose state or view does not fit its model (constants other than the policy's, a
 phase out of range) are decided by the reference.
 
@@ -216,7 +216,7 @@ class NetPressure:
                 new = _box_state(state.statics, cur, dep[m0:m1], boxed[m0:m1])
                 if go_l[k]:
                     lay, vk = self.layouts[k], v[k, : self.n_phases[k]]
-                    out.append((new, PhaseWish(policy._via_clearance(new, lay, est, cur, best_l[k], vk))))
+                    out.append((new, PhaseWish(policy.via_clearance(new, lay, est, cur, best_l[k], vk))))
                 else:
                     out.append((new, stay[cur]))
         return out

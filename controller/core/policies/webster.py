@@ -397,16 +397,14 @@ def phase_flow_ratios(layout: Layout, flow_pcu_h: np.ndarray) -> np.ndarray:
 
 
 def held_flow_ratios(
-    state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray, residual_queue_pcu: float
+    state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray, short: np.ndarray
 ) -> tuple[float, ...]:
     """Per phase, after this period, the flow ratio at which it is held (0: not held; module
-    docstring, saturated phases): a phase that ended its greens of the period with a mean
-    residual queue of at least `residual_queue_pcu` is held at its flow ratio y now; a held
-    phase stays held at its old ratio while y does not fall below it."""
+    docstring, saturated phases): a phase short this period (`short`: short_phases) is held at
+    its flow ratio y now; a held phase stays held at its old ratio while y does not fall below it."""
     n = len(layout.junction.phases)
     y = phase_flow_ratios(layout, flow_pcu_h)
     old = np.array(state.held_y) if len(state.held_y) == n else np.zeros(n)
-    short = np.array([short_phase(state, k, residual_queue_pcu) for k in range(n)], dtype=bool)
     kept = (old > 0) & (y >= old)
     return tuple(float(v) for v in np.where(short, np.maximum(y, 1e-9), np.where(kept, old, 0.0)))
 
@@ -462,6 +460,11 @@ def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> b
     return state.residual_pcu[phase] / state.green_ends[phase] >= residual_queue_pcu
 
 
+def short_phases(state: WebsterState, n_phases: int, residual_queue_pcu: float) -> np.ndarray:
+    """(phases,) bool: short_phase for every phase."""
+    return np.array([short_phase(state, k, residual_queue_pcu) for k in range(n_phases)], dtype=bool)
+
+
 class WebsterPolicy(Policy):
     name = "webster"
 
@@ -482,23 +485,15 @@ class WebsterPolicy(Policy):
         self.hold_short_phases = self.params.hold_short_phases
 
     def _held(
-        self, state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray
+        self, state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray, short: np.ndarray
     ) -> tuple[tuple[float, ...], bool, np.ndarray | None]:
-        """(held_y, full cycle, held phases or None) for the next plan (module docstring)."""
+        """(held_y, full cycle, held phases or None) for the next plan (module docstring); `short`:
+        this period's short phases (short_phases)."""
         if not self.hold_short_phases:
-            n = len(layout.junction.phases)
-            return (), any(short_phase(state, k, self.residual_queue_pcu) for k in range(n)), None
-        held_y = held_flow_ratios(state, layout, flow_pcu_h, self.residual_queue_pcu)
+            return (), bool(short.any()), None
+        held_y = held_flow_ratios(state, layout, flow_pcu_h, short)
         held = np.array(held_y) > 0
         return held_y, bool(held.any()), held
-
-    def _short(self, state: WebsterState, layout: Layout) -> np.ndarray | None:
-        """(phases,) bool, with `short_keeps_city`: the phases that ended this period's greens with a
-        mean residual queue of at least `residual_queue_pcu` (short_phase); None without."""
-        if not self.params.short_keeps_city:
-            return None
-        n = len(layout.junction.phases)
-        return np.array([short_phase(state, k, self.residual_queue_pcu) for k in range(n)], dtype=bool)
 
     def _cut_divided(self, state: WebsterState) -> bool:
         """The divided cycle in force ends now, not at the period's end (`divided_cycle_ends`): some
@@ -542,13 +537,14 @@ class WebsterPolicy(Policy):
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
-            held_y, full, held = self._held(state, layout, flow_pcu_h)
+            short = short_phases(state, len(layout.junction.phases), self.residual_queue_pcu)
+            held_y, full, held = self._held(state, layout, flow_pcu_h, short)
             full = full or state.cut
             lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
             fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
-            slack, short = self.params.slack_to_city, self._short(state, layout)
+            slack, keep_city = self.params.slack_to_city, short if self.params.short_keeps_city else None
             cycle_s, greens = webster_greens(
-                layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, short
+                layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city
             )
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self.keep_offsets:
