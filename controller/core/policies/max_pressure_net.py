@@ -374,11 +374,6 @@ def _groups(
     out = []
     for m in sorted(set(n_m.tolist())):
         ks = [k for k in range(len(statics)) if n_m[k] == m]
-        useful_at: list[int] = []
-        u0 = 0
-        for k in ks:
-            useful_at.extend(range(u0, u0 + int(n_p[k])))
-            u0 += int(n_p[k]) ** 2
         out.append(
             _Rows(
                 np.concatenate([k * width + np.arange(n_p[k]) for k in ks]),
@@ -386,7 +381,7 @@ def _groups(
                 np.vstack([statics[k].service for k in ks]),
                 np.vstack([np.tile(np.arange(mov_start[k], mov_start[k + 1]), (n_p[k], 1)) for k in ks]),
                 np.vstack([_useful(statics[k]).reshape(-1, m) for k in ks]),
-                np.array(useful_at, dtype=int),
+                _useful_at(n_p[ks]),
                 np.repeat(n_p[ks], n_p[ks]),
             )
         )
@@ -422,18 +417,27 @@ def _padded(
     service = np.zeros((len(lengths), w))
     movements = np.full((len(lengths), w), n_mov)
     useful = np.zeros((int((n_p**2).sum()), w))
-    useful_at: list[int] = []
     r = u0 = 0
     for k, st in enumerate(statics):
         m, p = int(n_m[k]), int(n_p[k])
         service[r : r + p, :m] = st.service
         movements[r : r + p, :m] = np.arange(mov_start[k], mov_start[k + 1])
         useful[u0 : u0 + p * p, :m] = _useful(st).reshape(-1, m)
-        useful_at.extend(range(u0, u0 + p))
         r, u0 = r + p, u0 + p * p
     junction = np.repeat(np.arange(len(statics)), n_p)
     at = junction * width + np.concatenate([np.arange(p) for p in n_p])
-    return _Padded(rows, at, junction, service, movements, useful, np.array(useful_at), np.repeat(n_p, n_p))
+    return _Padded(rows, at, junction, service, movements, useful, _useful_at(n_p), np.repeat(n_p, n_p))
+
+
+def _useful_at(n_p: np.ndarray) -> np.ndarray:
+    """Where each junction's `useful` rows start in their stack (a (phases x phases) block per
+    junction, in order), one row per phase: the row of phase 0 in force."""
+    out: list[int] = []
+    u0 = 0
+    for p in n_p.tolist():
+        out.extend(range(u0, u0 + p))
+        u0 += p * p
+    return np.array(out, dtype=int)
 
 
 def _useful(st: Statics) -> np.ndarray:
