@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish
 
@@ -361,6 +361,9 @@ class _Static:
     serving: dict[str, tuple[int, ...]]  # movement id -> the phases serving it, in index order
     # per phase: red_since_s -> the values of its red_when movements (one value, or a tuple of them)
     red_of: tuple[Callable[[tuple[float, ...]], object], ...]
+    min_green_s: tuple[float, ...]  # per phase, the model's own values (core/netgate.py reads them without j.phases)
+    max_green_s: tuple[float, ...]
+    movements: int  # how many movements the model has (the length a SignalView's red_since_s must have)
 
 
 class GateMemo:
@@ -416,7 +419,9 @@ def _derive_static(j: Intersection) -> _Static:
             serving[m] = (*serving.get(m, ()), k)
     red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
     conflict = tuple(phase_conflict(j, k) for k in range(n))
-    return _Static(unserved, conflict, tuple(red_when), inter, serving, red_of)
+    min_g = tuple(p.min_green_s for p in j.phases)
+    max_g = tuple(p.max_green_s for p in j.phases)
+    return _Static(unserved, conflict, tuple(red_when), inter, serving, red_of, min_g, max_g, len(j.movements))
 
 
 def _nothing(_red_since_s: tuple[float, ...]) -> object:
@@ -445,6 +450,8 @@ def _edf_candidates(j: Intersection, pending: dict[str, float], st: _Static) -> 
 
 
 PLAN_SEARCH_NODES = 200  # bound on the search below; past it the gate acts as if no plan existed
+# _Found.latest_s is checked this far inside the plan's slack, which sums from 0 rather than from the leave time
+LATEST_MARGIN_S = 1e-6
 
 
 def _plan(
@@ -509,12 +516,15 @@ def _feasible(
 class _Found:
     """A plan `_plan` found, leaving at leave_s, with per phase of it what its search checked:
     (intergreen before it, the earliest deadline it serves + 1e-9, the earliest deadline
-    pending when it is chosen, its minimum green in whole periods)."""
+    pending when it is chosen, its minimum green in whole periods). `latest_s`: a leave time
+    at which `meets` was checked true when the plan was kept (-inf if none was), so that any
+    leave time from leave_s to it meets without the check (`meets` is monotone)."""
 
     model: Intersection
     red: object  # red_since_s of the movements red in the phase left (_Static.red_of)
     leave_s: float
     steps: tuple[tuple[float, float, float, float], ...]
+    latest_s: float = -math.inf
 
     @staticmethod
     def of(
@@ -534,14 +544,34 @@ class _Found:
             steps.append((intergreens[prev][p], serve_by, min(pending.values()), _whole(j.phases[p].min_green_s)))
             pending = {m: d for m, d in pending.items() if m not in served}
             prev = p
-        return _Found(j, red, leave_s, tuple(steps))
+        found = _Found(j, red, leave_s, tuple(steps))
+        latest_s = found.slack_s() - LATEST_MARGIN_S
+        return replace(found, latest_s=latest_s) if latest_s >= leave_s and found.accepts(latest_s) else found
+
+    def slack_s(self) -> float:
+        """About the latest leave time this plan still meets every deadline from (the sums from
+        0 round apart from `accepts`' sums from the leave time: `of` checks it before keeping it)."""
+        out, t = math.inf, 0.0
+        for intergreen_s, serve_by, earliest, green_s in self.steps:
+            out = min(out, earliest + 1e-9 - t, serve_by - intergreen_s - t)
+            t += intergreen_s + green_s
+        return out
 
     def meets(self, leave_s: float) -> bool:
         """Whether `_plan`'s search, leaving at leave_s (no earlier than this plan's), accepts
-        this plan node by node: the same float operations and comparisons, in the same order
-        (which phases serve what, and the depth, do not depend on the time)."""
+        this plan node by node (`accepts`). Exact without the check up to `latest_s`: `accepts`
+        is monotone in leave_s (a later leave only delays each start: float addition is
+        monotone, and each comparison, once failed, stays failed), and it held at latest_s."""
         if leave_s < self.leave_s:
             return False
+        if leave_s <= self.latest_s:
+            return True
+        return self.accepts(leave_s)
+
+    def accepts(self, leave_s: float) -> bool:
+        """The search's checks of this plan's nodes leaving at leave_s: the same float operations
+        and comparisons, in the same order (which phases serve what, and the depth, do not
+        depend on the time)."""
         t = leave_s
         for intergreen_s, serve_by, earliest, green_s in self.steps:
             if earliest < t - 1e-9:
