@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish
 
@@ -544,18 +544,10 @@ class _Found:
             steps.append((intergreens[prev][p], serve_by, min(pending.values()), _whole(j.phases[p].min_green_s)))
             pending = {m: d for m, d in pending.items() if m not in served}
             prev = p
-        found = _Found(j, red, leave_s, tuple(steps))
-        latest_s = found.slack_s() - LATEST_MARGIN_S
-        return replace(found, latest_s=latest_s) if latest_s >= leave_s and found.accepts(latest_s) else found
-
-    def slack_s(self) -> float:
-        """About the latest leave time this plan still meets every deadline from (the sums from
-        0 round apart from `accepts`' sums from the leave time: `of` checks it before keeping it)."""
-        out, t = math.inf, 0.0
-        for intergreen_s, serve_by, earliest, green_s in self.steps:
-            out = min(out, earliest + 1e-9 - t, serve_by - intergreen_s - t)
-            t += intergreen_s + green_s
-        return out
+        checked = tuple(steps)
+        latest_s = _slack_s(checked) - LATEST_MARGIN_S
+        kept = latest_s >= leave_s and _accepts(checked, latest_s)
+        return _Found(j, red, leave_s, checked, latest_s if kept else -math.inf)
 
     def meets(self, leave_s: float) -> bool:
         """Whether `_plan`'s search, leaving at leave_s (no earlier than this plan's), accepts
@@ -566,21 +558,36 @@ class _Found:
             return False
         if leave_s <= self.latest_s:
             return True
-        return self.accepts(leave_s)
+        return _accepts(self.steps, leave_s)
 
     def accepts(self, leave_s: float) -> bool:
-        """The search's checks of this plan's nodes leaving at leave_s: the same float operations
-        and comparisons, in the same order (which phases serve what, and the depth, do not
-        depend on the time)."""
-        t = leave_s
-        for intergreen_s, serve_by, earliest, green_s in self.steps:
-            if earliest < t - 1e-9:
-                return False
-            start = t + intergreen_s
-            if start > serve_by:
-                return False
-            t = start + green_s
-        return True
+        """The search's checks of this plan's nodes leaving at leave_s (_accepts)."""
+        return _accepts(self.steps, leave_s)
+
+
+def _accepts(steps: tuple[tuple[float, float, float, float], ...], leave_s: float) -> bool:
+    """The search's checks of a plan's nodes (_Found.steps) leaving at leave_s: the same float
+    operations and comparisons, in the same order (which phases serve what, and the depth, do
+    not depend on the time)."""
+    t = leave_s
+    for intergreen_s, serve_by, earliest, green_s in steps:
+        if earliest < t - 1e-9:
+            return False
+        start = t + intergreen_s
+        if start > serve_by:
+            return False
+        t = start + green_s
+    return True
+
+
+def _slack_s(steps: tuple[tuple[float, float, float, float], ...]) -> float:
+    """About the latest leave time a plan (_Found.steps) still meets every deadline from (its sums
+    from 0 round apart from _accepts' sums from the leave time: _Found.of checks it before keeping it)."""
+    out, t = math.inf, 0.0
+    for intergreen_s, serve_by, earliest, green_s in steps:
+        out = min(out, earliest + 1e-9 - t, serve_by - intergreen_s - t)
+        t += intergreen_s + green_s
+    return out
 
 
 def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude: int) -> int:
