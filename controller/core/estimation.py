@@ -113,6 +113,10 @@ class EstimationParams:
     # don't block the box: a movement whose exit lanes the next light's loops see full to their entry
     # has that share of its queue and flow seen as not servable by the policies (core/keepclear.py)
     keep_clear: bool = False
+    # no green into a lane of a short link (storing less than a minimum green sends) with no room for
+    # a whole vehicle left by the queue counted on it while the light at its end gives it no protected
+    # green: that share of the movements into it seen as not servable (core/keepclear.py ShortLinks)
+    short_link_room: bool = False
     # no green into a road shorter than one vehicle (`coupled`) while the light at its end is red to
     # every movement leaving it; the queue waiting for it counts at that light, which keeps the road
     # open while a queue is sent into it (core/coupledexit.py)

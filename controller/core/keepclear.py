@@ -132,13 +132,25 @@ def blocked_shares(
     measured), seen full; then the PCU held upstream, at the light before, waiting to enter the
     full lanes a movement drains (that light's queue times the share, spread over the full lanes
     by their flow and over their movements by lane share). Junctions untouched are left out."""
-    full = {}
+    far = {ex.junction for exs in kc.exits.values() for ex in exs}
+    full = {jid: full_lanes(kc, layouts[jid], estimates[jid]) for jid in far}
+    return exit_shares(kc.exits, layouts, estimates, full)
+
+
+def exit_shares(
+    exits_by_junction: Mapping[str, tuple[ExitLanes, ...]],
+    layouts: Mapping[str, Layout],
+    estimates: Mapping[str, Estimate],
+    full: Mapping[str, np.ndarray],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`blocked_shares` for any reading of the neighbours' lanes: `full[N]` (N's lanes,) bool, the
+    lanes that take no vehicle now (a neighbour left out: none). Watched lanes only."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     arrays = partial(touched, out, layouts)
-    for jid, exits in kc.exits.items():
+    for jid, exits in exits_by_junction.items():
         for ex in exits:
             if ex.junction not in full:
-                full[ex.junction] = full_lanes(kc, layouts[ex.junction], estimates[ex.junction])
+                continue
             seen = full[ex.junction][ex.lanes] & ex.watched
             if not seen.any():
                 continue
@@ -162,3 +174,85 @@ def seen_by_policy(lay: Layout, est: Estimate, seen: tuple[np.ndarray, np.ndarra
     lanes = replace(est.lanes, hidden_pcu=est.lanes.hidden_pcu * lane_servable)
     queue = est.queue_pcu * servable + held_pcu
     return replace(est, queue_pcu=queue, flow_pcu_h=est.flow_pcu_h * servable, lanes=lanes)
+
+
+@dataclass(frozen=True)
+class ShortLinks:
+    """[estimation] short_link_room: no green into a short link with no room left for a whole
+    vehicle while the light at its end lets none of it leave.
+
+    A link whose lanes each store fewer vehicles than the sending light's shortest minimum green
+    sends into the lane at its saturation flow (the junction models': 7 s at 1,800 PCU/h, 3.5 PCU =
+    26.25 m with the import's defaults) fills within one green. A vehicle sent into a lane of it
+    whose counted queue leaves less than one vehicle's storage (lane length / vehicle_spacing_m)
+    stops with its tail in the junction it left, across that junction's other streams; at
+    ingolstadt21's 12.1 m and 15.3 m pairs such a tail, and a left turner standing in the far
+    junction's box at its permitted green ('g'), close a circle no signal state releases
+    (BENCHMARKS.md, issue 9, K session 23). Reading (the far light's
+    loops and its reported stage, never positions): a lane of the link takes no vehicle now when
+    the far light's loops see it whole (its advance loop within one vehicle of the lane's start),
+    its counted queue (between the loops) leaves less than one vehicle's storage from the advance
+    loop to the stop line, and the far light's stage in force gives none of its movements a
+    protected green (at red nothing leaves; a permitted turner at its head waits for a gap in the
+    stream sent into the link's other direction). The movements into the link see that lane's
+    share of their queue and flow as not servable, the queue held before it counts at the far
+    light's movement that drains it (`exit_shares`, as keep_clear). A light with no status, or
+    whose detector feed is stale, is not read.
+
+    Example: a 15.3 m lane (2.04 PCU) holding a bus (2 PCU) turning left at its permitted green:
+    room 0.04 PCU, no whole vehicle fits; the movements into that link see the lane's share of
+    the link's measured flow as blocked until the far light's protected stage, or the lane drains.
+    """
+
+    exits: Mapping[str, tuple[ExitLanes, ...]]
+    storage_pcu: Mapping[str, np.ndarray]  # per far light: (lanes,) from the advance loop to the stop line
+
+    @staticmethod
+    def build(kc: KeepClear, layouts: Mapping[str, Layout], vehicle_spacing_m: float) -> ShortLinks:
+        """The exits of `kc` whose lanes are all watched and short (the class doc; the network
+        model only: loops, minimum greens, the lanes' saturation flows)."""
+        storage = {}
+        for jid, lay in layouts.items():
+            dist_m = np.array([lay.junction.detectors[k].dist_to_stop_m if k >= 0 else np.inf for k in lay.lane_adv])
+            storage[jid] = dist_m / vehicle_spacing_m
+        exits = {}
+        for jid, exs in kc.exits.items():
+            min_green_s = min(p.min_green_s for p in layouts[jid].junction.phases)
+            short = tuple(
+                ex
+                for ex in exs
+                if ex.watched.all()
+                and (
+                    storage[ex.junction][ex.lanes]
+                    < min_green_s * layouts[ex.junction].lane_sat_prior_pcu_h[ex.lanes] / 3600.0
+                ).all()
+            )
+            if short:
+                exits[jid] = short
+        far = {ex.junction for exs in exits.values() for ex in exs}
+        return ShortLinks(exits, {n: storage[n] for n in far})
+
+
+def no_room_lanes(sl: ShortLinks, jid: str, lay: Layout, est: Estimate, phase: int) -> np.ndarray:
+    """(lanes,) bool: the far light `jid`'s lanes that take no whole vehicle now (ShortLinks): less
+    than one vehicle's storage left by the queue counted on them, and no protected green in
+    `phase`, the light's stage in force."""
+    room: np.ndarray = (sl.storage_pcu[jid] - est.lanes.queue_pcu < 1.0) & ~lay.lane_protected[phase]
+    return room
+
+
+def room_shares(
+    sl: ShortLinks,
+    layouts: Mapping[str, Layout],
+    estimates: Mapping[str, Estimate],
+    phases: Mapping[str, int | None],
+    stale: frozenset[str] = frozenset(),
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`blocked_shares`'s arrays for the short links' lanes with no room (ShortLinks); a far light
+    without a status (`phases[N]` None) or in `stale` is not read."""
+    full = {}
+    for n in sl.storage_pcu:
+        phase = phases.get(n)
+        if phase is not None and n not in stale:
+            full[n] = no_room_lanes(sl, n, layouts[n], estimates[n], phase)
+    return exit_shares(sl.exits, layouts, estimates, full)

@@ -178,6 +178,8 @@ class Core:
             if est_p.keep_clear
             else None
         )
+        # [estimation] short_link_room: no green into a short link with no room for a whole vehicle, its far end shut
+        self.short_links = _short_links(self.layouts, cfg) if est_p.short_link_room else None
         # [estimation] coupled_exit_red: no green into a road that stores no vehicle while the next light is red to it
         coupled = (
             coupledexit.CoupledExits.build(self.layouts, est_p.coupled_exit_all) if est_p.coupled_exit_red else None
@@ -320,14 +322,20 @@ class Core:
         movement's exit seen full and the PCU held upstream of what it drains
         (core/keepclear.py); with [estimation] coupled_exit_red, also the movements into a road to a
         coupled light that light is red to, and the queue waiting for it (core/coupledexit.py);
-        {} with both keys off."""
-        if self.keep_clear is None and self.coupled_exits is None:
+        with [estimation] short_link_room, the lanes of a short link with no room left
+        (keepclear.ShortLinks); {} with the keys off."""
+        if self.keep_clear is None and self.coupled_exits is None and self.short_links is None:
             return {}
         estimates = {j: js.estimate for j, js in updated.items()}
         full = {} if self.keep_clear is None else keepclear.blocked_shares(self.keep_clear, self.layouts, estimates)
-        if self.coupled_exits is None:
+        if self.coupled_exits is None and self.short_links is None:
             return full
         phases, stale = self._coupled_reading(updated, now_s)
+        if self.short_links is not None:
+            room = keepclear.room_shares(self.short_links, self.layouts, estimates, phases, stale)
+            full = coupledexit.merged(full, room)
+        if self.coupled_exits is None:
+            return full
         held = coupledexit.held_shares(self.coupled_exits, self.layouts, estimates, phases, stale)
         return coupledexit.merged(full, held)
 
@@ -779,6 +787,15 @@ def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
     fields.update(js.__dict__)
     fields.update(changes)
     return new
+
+
+def _short_links(layouts: Mapping[str, Layout], cfg: CoreConfig) -> keepclear.ShortLinks | None:
+    """[estimation] short_link_room's short links (keepclear.ShortLinks), None where there is none."""
+    spacing_m = cfg.detectors.vehicle_spacing_m
+    links = keepclear.ShortLinks.build(
+        keepclear.KeepClear.build(layouts, spacing_m, cfg.estimation.standing_s), layouts, spacing_m
+    )
+    return links if links.exits else None
 
 
 def _served_positions(j: Intersection) -> tuple[tuple[int, ...], ...]:

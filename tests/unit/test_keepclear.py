@@ -10,7 +10,7 @@ import pytest
 
 from controller.config import Config
 from controller.core.estimation import Estimate, EstimationParams, Layout
-from controller.core.keepclear import KeepClear, blocked_shares, seen_by_policy
+from controller.core.keepclear import KeepClear, ShortLinks, blocked_shares, room_shares, seen_by_policy
 from controller.core.policies import make_policy
 from controller.core.step import Core
 from controller.junctions import parse_intersection
@@ -107,3 +107,75 @@ def _run(keep_clear: bool) -> list[int]:
 def test_no_green_is_given_into_a_full_exit():
     assert 0 in _run(keep_clear=False)  # the north queue wins the green, its exit full or not
     assert 0 not in _run(keep_clear=True)
+
+
+# [estimation] short_link_room (keepclear.ShortLinks): a short link with no room for a whole vehicle
+
+
+def _short_layouts(link_m: float = 15.0) -> dict[str, Layout]:
+    """`_pair` with the link `link_m` long: K's loops see it whole (advance loop at its start)."""
+    j, k = _pair()
+    dets = [
+        replace(d, pos_m=link_m - 2.0, dist_to_stop_m=2.0)
+        if d.id == "K_N_stop"
+        else replace(d, pos_m=0.0, dist_to_stop_m=link_m)
+        if d.id == "K_N_adv"
+        else d
+        for d in k.detectors
+    ]
+    return {x.id: Layout.build(x) for x in (j, replace(k, detectors=tuple(dets)))}
+
+
+def _queued(lay: Layout, lane: str, queue_pcu: float) -> Estimate:
+    est = Estimate.empty(lay, 0.0)
+    q = est.lanes.queue_pcu.copy()
+    q[lay.lanes.index(lane)] = queue_pcu
+    return replace(est, lanes=replace(est.lanes, queue_pcu=q))
+
+
+def _short_links(lays: dict[str, Layout]) -> ShortLinks:
+    return ShortLinks.build(KeepClear.build(lays, 7.5, 3.0), lays, 7.5)
+
+
+def test_a_short_link_with_no_room_at_its_far_red_blocks_the_movement_into_it():
+    lays = _short_layouts()
+    sl = _short_links(lays)
+    assert [(e.movement, e.junction) for e in sl.exits["J"]] == [(0, "K")] and sl.storage_pcu["K"][0] == 2.0
+    ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _queued(lays["K"], "link_0", 1.5)}
+    # K shows its E/W stage: nothing leaves the link, and 1.5 of its 2 PCU leave no whole vehicle's room
+    shares = room_shares(sl, lays, ests, {"J": 0, "K": 1})
+    assert shares["J"][0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert room_shares(sl, lays, ests, {"J": 0, "K": 0}) == {}  # K's protected green drains it
+    assert room_shares(sl, lays, ests, {"J": 0, "K": None}) == {}  # no status: not read
+    assert room_shares(sl, lays, ests, {"J": 0, "K": 1}, frozenset({"K"})) == {}  # stale feed: not read
+    room = {"J": ests["J"], "K": _queued(lays["K"], "link_0", 0.9)}  # room for one more vehicle
+    assert room_shares(sl, lays, room, {"J": 0, "K": 1}) == {}
+
+
+def test_a_link_storing_what_one_minimum_green_sends_is_not_short():
+    assert _short_links(_short_layouts(link_m=30.0)).exits == {}  # 4 PCU against 3.5 (7 s at 1,800 PCU/h)
+
+
+def _run_short(short_link_room: bool) -> list[int]:
+    """40 s: J's north queue wants its green (J shows E/W with nothing on it) into a 15 m link to
+    K, K shows its E/W stage (red to the link) and two cars stand on the link: counted in over its
+    advance loop, none out over its stop line. The phases J is commanded to."""
+    cfg = Config(estimation=EstimationParams(short_link_room=short_link_room))
+    lays = _short_layouts()
+    core = Core({x: Layout.build(lays[x].junction, cfg) for x in ("J", "K")}, make_policy("adaptive", cfg), cfg)
+    state, phases = core.initial_state(0.0), []
+    for t in range(1, 41):
+        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 5)]
+        sk = [_reading(f"K_{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
+        sk += [_reading("K_N_adv", False, 1 if t in (2, 4) else 0), _reading("K_N_stop", t > 4)]
+        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
+        statuses = [SignalStatus(x, float(t), 1, False, float(t), "", 0, "local") for x in ("J", "K")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
+    return phases
+
+
+def test_no_green_is_given_into_a_short_link_with_no_room():
+    assert 0 in _run_short(short_link_room=False)  # the north queue wins the green, the link full or not
+    assert 0 not in _run_short(short_link_room=True)
