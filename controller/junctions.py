@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import JunctionError
-from controller.model import Detector, Intersection, Movement, Phase
+from controller.model import GREEN, Detector, Intersection, Movement, Phase, Transition
 
 _PHASE_LETTERS = frozenset("GgrsoO")  # green stages only: no yellow inside a stage
+_TRANSITION_LETTERS = frozenset("GgsuyYroO")  # a program transition: any of SUMO's letters
 _TURNS = ("left", "through", "right", "uturn")
 _KINDS = ("stop", "advance")
 
@@ -105,6 +106,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         source=path,
         clearance_s=_clearances(f, n_links),
         program_timeline=_timeline(f, len(phases)),
+        transitions=_transitions(f, phases, n_links),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -150,6 +152,49 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
         why = f"must be {len(phases)} finite numbers > 0 (one per phase), got {durations!r}"
         raise JunctionError(f.path, t.name("durations_s"), why)
     return tuple(zip(phases, (float(d) for d in durations)))
+
+
+def _transitions(f: _Fields, phases: list[Phase], n_links: int) -> tuple[Transition, ...]:
+    """The optional `transitions` array: the program's own change from `from_phase` to
+    `to_phase`, as `states` (SUMO's letters, n_links each) shown for `durations_s` (> 0). A link
+    may show green in it only where one of the two phases greens it, and a link the change
+    stops shows no green in its last state (docs/import.md, rule 11)."""
+    if "transitions" not in f.table:
+        return ()
+    out: dict[tuple[int, int], Transition] = {}
+    for tf in f.tables("transitions"):
+        a, b = tf.int("from_phase"), tf.int("to_phase")
+        if a >= len(phases) or b >= len(phases) or a == b:
+            why = f"must be two different phase indices in 0..{len(phases) - 1}, got {a} -> {b}"
+            raise JunctionError(f.path, tf.name("to_phase"), why)
+        if (a, b) in out:
+            raise JunctionError(f.path, tf.name("from_phase"), f"a second transition {a} -> {b}")
+        states = tf.strs("states")
+        durations = tf.get("durations_s")
+        if not (isinstance(durations, list) and len(durations) == len(states) and all(map(_is_duration, durations))):
+            why = f"must be {len(states)} finite numbers > 0 (one per state), got {durations!r}"
+            raise JunctionError(f.path, tf.name("durations_s"), why)
+        allowed = phases[a].green_links() | phases[b].green_links()
+        for i, state in enumerate(states):
+            _check_transition_state(f.path, tf.name(f"states[{i}]"), state, n_links, allowed)
+        stopped = phases[a].green_links() - phases[b].green_links()
+        last = states[-1] if states else ""
+        if not last or any(last[i] in GREEN for i in stopped):
+            why = "must end with no green on a link the change stops (its yellow first)"
+            raise JunctionError(f.path, tf.name("states"), why)
+        out[(a, b)] = Transition(a, b, states, tuple(float(d) for d in durations))
+    return tuple(out.values())
+
+
+def _check_transition_state(path: str, name: str, state: str, n_links: int, allowed: frozenset[int]) -> None:
+    if len(state) != n_links:
+        raise JunctionError(path, name, f"has {len(state)} links, n_links is {n_links}")
+    odd = sorted(set(state) - _TRANSITION_LETTERS)
+    if odd:
+        raise JunctionError(path, name, f"unknown signal letters {odd}")
+    extra = sorted(i for i, c in enumerate(state) if c in GREEN and i not in allowed)
+    if extra:
+        raise JunctionError(path, name, f"links {extra} green, but neither phase of the change greens them")
 
 
 def _is_int(v: Any) -> bool:
@@ -287,12 +332,21 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
 
 
 def _check_consistency(j: Intersection, path: str) -> None:
-    """No conflicting greens in any phase, and every movement served by some phase."""
+    """No conflicting greens in any phase or program transition, and every movement served by
+    some phase."""
     for k in range(len(j.phases)):
         served = j.served_movements(k)
         for a, b in combinations(served, 2):
             if b in j.movement(a).conflicts:
                 raise JunctionError(path, f"phases[{k}].state", f"conflicting greens: movements {a} and {b}")
+    for t, tr in enumerate(j.transitions):
+        for i, state in enumerate(tr.states):
+            green = {k for k, c in enumerate(state) if c in GREEN}
+            shown = [m.id for m in j.movements if green.intersection(m.links)]
+            for a, b in combinations(shown, 2):
+                if b in j.movement(a).conflicts:
+                    why = f"conflicting greens: movements {a} and {b}"
+                    raise JunctionError(path, f"transitions[{t}].states[{i}]", why)
     served_any = {m for k in range(len(j.phases)) for m in j.served_movements(k)}
     for i, m in enumerate(j.movements):
         if m.id not in served_any:

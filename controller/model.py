@@ -131,6 +131,32 @@ def derived_intergreen_s(
 
 
 @dataclass(frozen=True)
+class Transition:
+    """The city's program's own change from one stage to another (docs/import.md, rule 11): its
+    signal states (SUMO's letters, one per link), each shown for its seconds, from the end of
+    `from_phase`'s green to the start of `to_phase`'s. The roadside runs it instead of the
+    derived yellow and all-red, and it is the intergreen of that change for every rule."""
+
+    from_phase: int
+    to_phase: int
+    states: tuple[str, ...]
+    durations_s: tuple[float, ...]
+
+    @cached_property
+    def total_s(self) -> float:
+        return sum(self.durations_s)
+
+    def state_at(self, elapsed_s: float) -> str:
+        """The state shown `elapsed_s` after the transition began (the last one past its end)."""
+        t = 0.0
+        for state, d in zip(self.states, self.durations_s):
+            t += d
+            if elapsed_s < t - 1e-9:
+                return state
+        return self.states[-1]
+
+
+@dataclass(frozen=True)
 class Intersection:
     id: str
     n_links: int
@@ -160,6 +186,9 @@ class Intersection:
     # transition, seconds) per segment; () where the base program runs it already (sim/netprogram.py
     # roadside_timeline). The do-no-harm replay's fixed side runs it with [harm] program_timeline
     program_timeline: tuple[tuple[int, float], ...] = ()
+    # the program's own transitions between stages ([timing] program_transitions): a change with
+    # one runs its states, and its intergreen is their length; other changes keep the derived one
+    transitions: tuple[Transition, ...] = ()
 
     @cached_property
     def _by_id(self) -> dict[str, Movement]:
@@ -207,18 +236,42 @@ class Intersection:
         greens = [p.green_links() for p in self.phases]
         pairs = {(i, k): s for i, k, s in self.clearance_s}
         y, r = self.yellow_s, self.all_red_s
-        return tuple(tuple(derived_intergreen_s(a, b, y, r, pairs) for b in greens) for a in greens)
+        own = {(t.from_phase, t.to_phase): t.total_s for t in self.transitions}
+        return tuple(
+            tuple(
+                (own[(ia, ib)], max(0.0, own[(ia, ib)] - y))
+                if (ia, ib) in own
+                else derived_intergreen_s(a, b, y, r, pairs)
+                for ib, b in enumerate(greens)
+            )
+            for ia, a in enumerate(greens)
+        )
+
+    @cached_property
+    def _transition_of(self) -> dict[tuple[int, int], Transition]:
+        return {(t.from_phase, t.to_phase): t for t in self.transitions}
+
+    def transition(self, from_phase: int, to_phase: int) -> Transition | None:
+        """The program's own transition for this change, None when the model derives it."""
+        return self._transition_of.get((from_phase, to_phase))
+
+    @cached_property
+    def longest_transition_s(self) -> float:
+        """The longest of the program's own transitions (0 without any)."""
+        return max((t.total_s for t in self.transitions), default=0.0)
 
     def intergreen_s(self, from_phase: int, to_phase: int) -> float:
         """Yellow for any link that goes from green to red, then all-red when a link that was
-        red turns green; 0 when no link loses its green (and between a phase and itself).
+        red turns green; 0 when no link loses its green (and between a phase and itself). A
+        change with a program transition (`transitions`) takes that transition's length.
 
         Derived from the link states of the two phases, not from the program's order, so an
         acyclic policy may jump between any pair of phases."""
         return self._intergreens[from_phase][to_phase][0]
 
     def all_red_between_s(self, from_phase: int, to_phase: int) -> float:
-        """All-red is needed only when a new link starts (it may conflict with one just stopped)."""
+        """All-red is needed only when a new link starts (it may conflict with one just stopped).
+        A program transition: its length less yellow_s (the roadside runs its states instead)."""
         return self._intergreens[from_phase][to_phase][1]
 
     def base_cycle_s(self) -> float:

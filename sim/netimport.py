@@ -157,6 +157,8 @@ def _junction_table(
     plan, n_links = netstages.checked_stage_plan(tl, program)
     if not cfg.timing.program_clearances:
         plan = replace(plan, clearance_s=())
+    if not cfg.timing.program_transitions:
+        plan = replace(plan, transitions=())
     conns = netmovements.connections(tl, n_links, plan.never_green | plan.free_links)
     if not conns.vehicle:
         raise netstages.NotControllable("controls no vehicle link that its program ever stops and lets go")
@@ -166,8 +168,8 @@ def _junction_table(
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m)
     yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
     greens = netprogram.aligned_greens_s(plan, yellow_s, all_red_s)
-    # the program's clearances shorten intergreens and lengthen base greens, not minimum greens
-    floors = netprogram.aligned_greens_s(replace(plan, clearance_s=()), yellow_s, all_red_s)
+    # the program's clearances and transitions change intergreens and base greens, not minimum greens
+    floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
     stages = [replace(st, base_green_s=g) for st, g in zip(plan.stages, greens)]
     phases = [netstages.phase_table(st, conns.crossing_m, t, f) for st, f in zip(stages, floors)]
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
@@ -191,6 +193,16 @@ def _junction_table(
     }
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
         table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
+    if plan.transitions:  # the program's own transitions between stages (docs/import.md rule 11)
+        table["transitions"] = [
+            {
+                "from_phase": a,
+                "to_phase": b,
+                "states": [p.state for p in run],
+                "durations_s": [round(p.duration_s, 3) for p in run],
+            }
+            for a, b, run in plan.transitions
+        ]
     timeline = netprogram.roadside_timeline(program, plan)
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
@@ -198,14 +210,18 @@ def _junction_table(
 
 
 def _parsed(table: dict[str, Any], where: str) -> Intersection:
-    """The junction the table describes. A program_timeline the junction file would refuse is
-    dropped (the replay's fixed side then runs the base program), never the junction itself."""
-    try:
-        return parse_intersection(table, where)
-    except JunctionError:
-        if table.pop("program_timeline", None) is None:
-            raise
-        return parse_intersection(table, where)
+    """The junction the table describes. A program_timeline or program transitions the junction
+    file would refuse are dropped (the replay's fixed side then runs the base program, the
+    roadside the derived intergreens), never the junction itself."""
+    for _ in range(2):
+        try:
+            return parse_intersection(table, where)
+        except JunctionError as exc:
+            # the field named (a transition's conflict is found once movements are known), else the timeline
+            key = "transitions" if exc.field.startswith("transitions") else "program_timeline"
+            if table.pop(key, None) is None:
+                raise
+    return parse_intersection(table, where)
 
 
 def _drop_timeline_if_base(table: dict[str, Any], junction: Intersection) -> None:

@@ -93,6 +93,10 @@ class StagePlan:
     # (i, j, s): the program's intergreen from link i to link j where shorter than yellow_s +
     # all_red_s (link_clearances_s)
     clearance_s: tuple[tuple[int, int, float], ...] = ()
+    # the program's own transitions (program_transitions): (from stage, to stage, its phases)
+    transitions: tuple[tuple[int, int, tuple[ProgramPhase, ...]], ...] = ()
+    # per stage (index order): from its first green to the next stage's green after it
+    segments_s: tuple[float, ...] = ()
 
 
 def net_program(tl, net_path: str) -> Program | None:
@@ -336,6 +340,7 @@ def stage_plan(program: Program) -> StagePlan:
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
     spans, first = _timeline(program.phases, list(by_green))
     clearances = link_clearances_s(phases, yellow_s + all_red_s, list(by_green), yellow_s)
+    transitions, segments = program_transitions(phases, list(by_green))
     return StagePlan(
         stages=stages,
         yellow_s=yellow_s,
@@ -347,6 +352,8 @@ def stage_plan(program: Program) -> StagePlan:
         spans_s=spans,
         first_green_s=first,
         clearance_s=clearances,
+        transitions=transitions,
+        segments_s=segments,
     )
 
 
@@ -408,6 +415,74 @@ def _model_gap_s(phases: list[ProgramPhase], k: int, link: int, gap_s: float, ye
     return gap_s - own_yellow_s + yellow_s
 
 
+_Occurrence = tuple[int, list[ProgramPhase], list[ProgramPhase]]  # (stage, its green's phases, the phases after)
+
+
+def _occurrences(phases: list[ProgramPhase], keys: list[frozenset[int]]) -> list[_Occurrence]:
+    """The program's cycle from a green of stage 0 as the stages' greens in order, each with the
+    phases that follow it up to the next green ([] with fewer than two stages)."""
+    labels = [keys.index(k) if (k := _green_key(p.state)) is not None else -1 for p in phases]
+    starts = [i for i in range(len(phases)) if labels[i] == 0 and labels[i - 1] != 0]
+    if len(keys) < 2 or not starts:
+        return []
+    occ: list[_Occurrence] = []
+    for lab, ph in zip(labels[starts[0] :] + labels[: starts[0]], phases[starts[0] :] + phases[: starts[0]]):
+        if lab >= 0 and not (occ and occ[-1][0] == lab and not occ[-1][2]):
+            occ.append((lab, [], []))
+        (occ[-1][1] if lab >= 0 else occ[-1][2]).append(ph)
+    return occ
+
+
+def _transition_ok(run: list[ProgramPhase], a: frozenset[int], b: frozenset[int]) -> bool:
+    """A run of phases the roadside may show as the change a -> b: it greens only links of a or
+    b, and its last phase shows no green on a link the change stops."""
+    greens = [frozenset(i for i, c in enumerate(p.state) if c in STAGE_GREEN) for p in run]
+    return bool(run) and all(g <= a | b for g in greens) and not greens[-1] & (a - b)
+
+
+def program_transitions(
+    phases: list[ProgramPhase], keys: list[frozenset[int]]
+) -> tuple[tuple[tuple[int, int, tuple[ProgramPhase, ...]], ...], tuple[float, ...]]:
+    """The program's own transitions between stages (`keys`: the stages' green link sets, in
+    index order; `phases` merged), and per stage the seconds from its first green to the next
+    stage's green after it (they add up to the cycle).
+
+    For each stage k and the next in index order (the model's cycle), the phases from the end of
+    k's first green to the next green of k + 1: the city's transition, which may hold a stage the
+    program serves twice (Bologna 218: a yellow, then 2 s of a stage whose links are green in
+    both); then each change the program makes from one green to the next, where not already
+    given. A run is kept only where it greens no link but those of the two stages and ends with
+    no green on a link the change stops (`_transition_ok`); an empty one (no transition phase)
+    is left to the model."""
+    occ = _occurrences(phases, keys)
+    if not occ:
+        return (), ()
+    n, m = len(keys), len(occ)
+    first: dict[int, int] = {}
+    for i, (lab, _, _) in enumerate(occ):
+        first.setdefault(lab, i)
+    out: dict[tuple[int, int], tuple[ProgramPhase, ...]] = {}
+    segments = []
+    for k in range(n):
+        nxt, i = (k + 1) % n, first[k]
+        run = list(occ[i][2])
+        for step in range(1, m + 1):
+            lab, green, after = occ[(i + step) % m]
+            if lab == nxt:
+                break
+            run += green + after
+        segments.append(sum(p.duration_s for p in occ[i][1] + run))
+        if _transition_ok(run, keys[k], keys[nxt]):
+            out[(k, nxt)] = tuple(run)
+    if abs(sum(segments) - sum(p.duration_s for p in phases)) > 1e-6:
+        return (), ()  # the stages' first greens not in index order: the model's cycle is not the program's
+    for i, (a, _, after) in enumerate(occ):
+        b = occ[(i + 1) % m][0]
+        if a != b and (a, b) not in out and _transition_ok(after, keys[a], keys[b]):
+            out[(a, b)] = tuple(after)
+    return tuple((a, b, run) for (a, b), run in sorted(out.items())), tuple(segments)
+
+
 def _green_key(state: str) -> frozenset[int] | None:
     return frozenset(i for i, c in enumerate(state) if c in STAGE_GREEN) if is_stage(state) else None
 
@@ -450,11 +525,15 @@ def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tupl
     greens = [frozenset(i for i, c in enumerate(st.state) if c in STAGE_GREEN) for st in plan.stages]
     n = len(greens)
     clearances = {(i, j): s for i, j, s in plan.clearance_s}
+    own = {(a, b): sum(p.duration_s for p in run) for a, b, run in plan.transitions}
+    spans = plan.spans_s
+    if own and len(plan.segments_s) == n:
+        spans = plan.segments_s  # the model's cycle order, with the program's transitions (rule 11)
     raw = []
-    for k, span in enumerate(plan.spans_s):
+    for k, span in enumerate(spans):
         pair = (greens[k], greens[(k + 1) % n])
         ig, _ = derived_intergreen_s(*pair, yellow_s, all_red_s, clearances) if n > 1 else (0.0, 0.0)
-        raw.append(span - ig)
+        raw.append(span - own.get((k, (k + 1) % n), ig))
     out = [max(1.0, g) for g in raw]
     # the seconds a clamped stage adds come off the longest greens, so the cycle stays SUMO's
     excess = sum(o - g for o, g in zip(out, raw))

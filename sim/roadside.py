@@ -7,7 +7,9 @@ It keeps its own local safety whatever the centre says:
 - every green lasts at least its minimum, every change runs the yellow and all-red intergreen
   derived from the junction model (the links green in the stage left and not in the stage
   entered yellow, then red; with `[roadside] keep_off_through_intergreen` a link off, 'o' or
-  'O', in both stages keeps that letter, as the city's own programs do);
+  'O', in both stages keeps that letter, as the city's own programs do), or, for a change the
+  junction carries a program transition for (`Intersection.transitions`, `[timing]
+  program_transitions`), that transition's own states for their seconds;
 - a plan that would hold a green past its maximum, or keep a movement red past `max_red_s`
   (for instance a hold re-sent again and again), is overridden: the roadside changes to the
   phase serving the movement that has waited longest and says so in `faults` ("limit: ...").
@@ -36,7 +38,17 @@ from dataclasses import dataclass, replace
 from controller.core.messages import PlanMessage
 from controller.core.safety import DECISION_PERIOD_S, GateMemo, stage_intergreen_s
 from controller.core.signing import JunctionKeys
-from controller.model import GREEN, Command, CyclePlan, FlashCommand, Intersection, Mode, PhaseCommand, SignalStatus
+from controller.model import (
+    GREEN,
+    Command,
+    CyclePlan,
+    FlashCommand,
+    Intersection,
+    Mode,
+    PhaseCommand,
+    SignalStatus,
+    Transition,
+)
 from controller.roadside_agent import Admission, PlanGuard, flash_exit_all_red_s, flash_state
 
 DEFAULT_MAX_SKEW_S = 2.0  # the simulated field's own; not read from config.toml [security] clock_skew_s
@@ -45,8 +57,8 @@ DEFAULT_MAX_VALIDITY_S = 300.0  # config.toml [security] plan_max_validity_s
 
 @dataclass(frozen=True)
 class _Stage:
-    kind: str  # "green" | "yellow" | "allred" | "flash" | "clear" (the all-red out of flash)
-    phase: int  # green: the phase; intergreen, clear: the phase being changed to; flash: the last green
+    kind: str  # "green" | "yellow" | "allred" | "transition" | "flash" | "clear" (the all-red out of flash)
+    phase: int  # green: the phase; intergreen, transition, clear: the phase being changed to; flash: the last green
     from_phase: int
     start_s: float
     to_flash: bool = False  # a yellow or all-red leading into flash
@@ -181,7 +193,7 @@ class RoadsideController:
         self._mark_green(now_s)
         self._report_cut(now_s)
         self._expire_limit_fault(now_s)
-        return self._state()
+        return self._state(now_s)
 
     def _may_hand_back(self, now_s: float) -> bool:
         """Back to local control only in a due green (`_mark_green`) short of its maximum: the
@@ -215,6 +227,8 @@ class RoadsideController:
         st, j = self.stage, self.j
         if st.kind in ("flash", "clear"):
             st = self._advance_flash(st, now_s)
+        if st.kind == "transition" and now_s - st.start_s >= self._transition(st).total_s - 1e-9:
+            st = self._after_intergreen(st, now_s)
         if st.kind == "yellow" and now_s - st.start_s >= j.yellow_s:
             if self._all_red_s(st) > 0:
                 st = replace(st, kind="allred", start_s=now_s)
@@ -225,6 +239,12 @@ class RoadsideController:
         if st.kind == "green":
             st = self._advance_green(st, now_s)
         self.stage = st
+
+    def _transition(self, st: _Stage) -> Transition:
+        tr = self.j.transition(st.from_phase, st.phase)
+        if tr is None:  # a transition stage is only entered where the model has one (_advance_green)
+            raise AssertionError(f"no program transition {st.from_phase} -> {st.phase} at {self.j.id}")
+        return tr
 
     def _all_red_s(self, st: _Stage) -> float:
         return self.j.all_red_s if st.to_flash else self.j.all_red_between_s(st.from_phase, st.phase)
@@ -243,6 +263,8 @@ class RoadsideController:
             return _Stage("yellow", st.phase, st.phase, now_s, to_flash=True) if min_done else st
         nxt = self._keep_limits(st, self._next_phase(st, now_s), now_s)
         if nxt != st.phase and min_done:
+            if j.transition(st.phase, nxt) is not None:  # the city's program's own states
+                return _Stage("transition", nxt, st.phase, now_s)
             if j.intergreen_s(st.phase, nxt) > 0:
                 return _Stage("yellow", nxt, st.phase, now_s)
             return _Stage("green", nxt, nxt, now_s)
@@ -384,10 +406,12 @@ class RoadsideController:
             self.cycle_pos = k
         return st.phase
 
-    def _state(self) -> str:
+    def _state(self, now_s: float) -> str:
         st = self.stage
         if st.kind == "green":
             return self.j.phases[st.phase].state
+        if st.kind == "transition":
+            return self._transition(st).state_at(now_s - st.start_s)
         if st.kind == "flash":
             return flash_state(self.j)
         if st.kind == "clear":

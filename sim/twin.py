@@ -358,14 +358,19 @@ def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
 
 def plan_phases(j: Intersection, wish: CycleWish) -> list[tuple[str, float]]:
     """(SUMO signal state, duration s) of one cycle of the plan: each green, then its yellow
-    (links green now and not in the next green) and all-red; links green in both stay green."""
+    (links green now and not in the next green) and all-red; links green in both stay green. A
+    change with a program transition (Intersection.transitions) runs its states, as the roadside."""
     out: list[tuple[str, float]] = []
     order = wish.phase_order
     for k, (p, g) in enumerate(zip(order, wish.greens_s)):
         cur = j.phases[p].state
         nxt = j.phases[order[(k + 1) % len(order)]].state
         out.append((cur, float(g)))
-        if nxt == cur:
+        own = j.transition(p, order[(k + 1) % len(order)])
+        if own is not None:
+            out.extend(zip(own.states, own.durations_s))
+            continue
+        if nxt == cur or j.intergreen_s(p, order[(k + 1) % len(order)]) <= 0:  # no link stops: the roadside goes on
             continue
         keep = [c if c in GREEN and n in GREEN else None for c, n in zip(cur, nxt)]
         yellow = "".join(k_ or ("y" if c in GREEN else "r") for k_, c in zip(keep, cur))

@@ -195,7 +195,8 @@ def first_green_s(
     cur = view.phase
     out: dict[str, float] = {}
     if view.in_intergreen:
-        t = max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s)  # at most what is left of it
+        # at most what is left of it (a program transition may be longer)
+        t = max(max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s), _whole(j.longest_transition_s))
         elapsed = 0.0
     else:
         t, elapsed = 0.0, view.green_elapsed_s
@@ -243,6 +244,8 @@ def stage_intergreen_s(j: Intersection, a: int, b: int, memo: GateMemo | None = 
 def _stage_intergreen_s(j: Intersection, a: int, b: int) -> float:
     if j.intergreen_s(a, b) <= 0:
         return 0.0
+    if j.transition(a, b) is not None:  # the program's own states, run as one stage
+        return max(_whole(j.intergreen_s(a, b)), DECISION_PERIOD_S)
     return max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_between_s(a, b))
 
 

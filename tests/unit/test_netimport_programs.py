@@ -302,7 +302,7 @@ def test_base_greens_absorb_the_programs_own_transitions():
     from sim.netprogram import aligned_greens_s
 
     a, b, c, prog = _like_bologna_210()
-    plan = stage_plan(prog)
+    plan = replace(stage_plan(prog), transitions=())  # [timing] program_transitions off
     assert plan.spans_s == (44.0, 30.0, 16.0) and plan.first_green_s == 0.0
     greens = aligned_greens_s(plan, plan.yellow_s, plan.all_red_s)
     sets = [frozenset(i for i, ch in enumerate(s) if ch in "Gg") for s in (a, b, c)]
@@ -332,7 +332,7 @@ def test_a_stage_shorter_than_the_models_intergreen_keeps_the_cycle():
     plan = stage_plan(
         _program((30, NS), (3, _y(NS)), (3, "r" * 12), (3, short), (3, _y(short)), (20, EW), (3, _y(EW)), (3, "r" * 12))
     )
-    uniform = replace(plan, clearance_s=())  # the program's own clearance short -> EW is 3 s
+    uniform = replace(plan, clearance_s=(), transitions=())  # the program's own clearance short -> EW is 3 s
     greens = aligned_greens_s(uniform, 3.0, 3.0)
     assert greens == (29.0, 1.0, 20.0)  # spans 36, 6, 26 less intergreens 6, 6, 6; 1 s off NS
     assert sum(greens) + 3 * 6.0 == plan.cycle_s
@@ -472,3 +472,25 @@ def test_the_junction_file_has_a_timeline_only_where_the_base_program_differs(cr
     assert [p.state for p in j.phases] == [EW, NS] and j.base_offset_s == 17.0 - 15.0
     assert j.program_timeline == ((0, 20.0), (-1, 7.0), (1, 40.0), (-1, 4.0))
     assert sum(s for _, s in j.program_timeline) == j.base_cycle_s() == 71.0
+
+
+def test_program_transitions_are_written_only_with_the_key(cross, tmp_path):
+    """[timing] program_transitions (docs/import.md rule 11): the junction file keeps the
+    program's own transitions (here S kept green 3 s into N's yellow, 6 s against the model's 3
+    s yellow and 2 s all-red) and the base greens are the program's own; without the key (as
+    shipped) the file has none and the model's intergreens stand."""
+    kept = "yyyrrrGGgrrr"  # N yellow, S still green
+    s_yellow = "rrrrrryyyrrr"
+    prog = tl_logic("C", "p", [(30, NS), (3, kept), (3, s_yellow), (25, EW), (3, _y(EW)), (2, "r" * 12)])
+    files = [additional(tmp_path, "p.add.xml", prog)]
+    import_network(cross, tmp_path / "off", CFG, additional=files)
+    off = _one(tmp_path / "off")
+    assert off.transitions == () and off.intergreen_s(0, 1) == 5.0
+    assert [p.base_green_s for p in off.phases] == [31.0, 25.0]
+    on_cfg = replace(CFG, timing=replace(CFG.timing, program_transitions=True))
+    import_network(cross, tmp_path / "on", on_cfg, additional=files)
+    on = _one(tmp_path / "on")
+    zero_one = on.transition(0, 1)
+    assert zero_one is not None and zero_one.states == (kept, s_yellow) and zero_one.durations_s == (3.0, 3.0)
+    assert on.intergreen_s(0, 1) == 6.0 and on.intergreen_s(1, 0) == 5.0
+    assert [p.base_green_s for p in on.phases] == [30.0, 25.0] and on.base_cycle_s() == 66.0

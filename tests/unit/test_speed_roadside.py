@@ -103,8 +103,8 @@ def test_intergreen_states_equal_the_direct_computation() -> None:
                     for to_flash in (False, True):
                         rc.stage = _Stage(kind, b, a, 0.0, to_flash)
                         want = _state_reference(j, rc.stage)
-                        assert rc._state() == want
-                        assert rc._state() == want  # from the table the second time
+                        assert rc._state(0.0) == want
+                        assert rc._state(0.0) == want  # from the table the second time
 
 
 def test_status_key_equals_the_status_fields() -> None:
