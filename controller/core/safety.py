@@ -364,9 +364,6 @@ class _Static:
     serving: dict[str, tuple[int, ...]]  # movement id -> the phases serving it, in index order
     # per phase: red_since_s -> the values of its red_when movements (one value, or a tuple of them)
     red_of: tuple[Callable[[tuple[float, ...]], object], ...]
-    min_green_s: tuple[float, ...]  # per phase, the model's own values (core/netgate.py reads them without j.phases)
-    max_green_s: tuple[float, ...]
-    movements: int  # how many movements the model has (the length a SignalView's red_since_s must have)
 
 
 class GateMemo:
@@ -422,9 +419,7 @@ def _derive_static(j: Intersection) -> _Static:
             serving[m] = (*serving.get(m, ()), k)
     red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
     conflict = tuple(phase_conflict(j, k) for k in range(n))
-    min_g = tuple(p.min_green_s for p in j.phases)
-    max_g = tuple(p.max_green_s for p in j.phases)
-    return _Static(unserved, conflict, tuple(red_when), inter, serving, red_of, min_g, max_g, len(j.movements))
+    return _Static(unserved, conflict, tuple(red_when), inter, serving, red_of)
 
 
 def _nothing(_red_since_s: tuple[float, ...]) -> object:

@@ -2,10 +2,8 @@
 
 Per junction: fold the detector snapshots into the estimate, read the roadside status, ask
 the policy for a wish, pass it through the safety gate, and re-send the plan in force often
-enough that the roadside controller does not fall back. The acyclic wishes of a tick go through
-the gate in one pass over the junctions (core/netgate.py), except in a core with pairs. A
-junction whose feed went stale gets no commands: its roadside controller reverts to its local
-plan after its backup time.
+enough that the roadside controller does not fall back. A junction whose feed went stale gets
+no commands: its roadside controller reverts to its local plan after its backup time.
 
 Do no harm (controller/core/harm.py, docs/harm.md): every junction's fixed-time shadow replays
 the city's program beside the greens shown. A junction whose policy is estimated worse than that
@@ -29,22 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from controller.core import (
-    coupledexit,
-    estimation,
-    feedarrays,
-    harm,
-    keepclear,
-    netestimate,
-    netgate,
-    netshadow,
-    pairs,
-    shadow,
-)
+from controller.core import coupledexit, estimation, feedarrays, harm, keepclear, netestimate, netshadow, pairs, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
-from controller.core.netgate import Target
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
@@ -143,9 +129,6 @@ class Core:
         self._frame_index: dict[int, tuple[FrameLayout, netestimate.FrameIndex]] = {}  # memo by frame layout
         self._state_cache = netestimate.StateCache()  # memo of the last tick's network lane arrays
         self.gate_memo = GateMemo()  # the safety gate's memory of models and plans found (any gate call here)
-        # the acyclic wishes of a tick gated in one pass (_junctions); False: junction by junction (the
-        # reference, which a core with pairs always uses)
-        self.gate_in_one_pass = True
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -229,58 +212,16 @@ class Core:
         updated = self._network_guard(updated, now_s, log.mode_changes)
         blocked = self._exits_full(updated, now_s)
         decided = self._decide_network(updated, now_s)
-        if not self.pairs and self.gate_in_one_pass:
-            out_states = self._junctions(updated, network, now_s, log, blocked, decided)
-            return CoreState(now_s, out_states, links, advice, advice_t), log.result()
-        out_states = {}
+        out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
                 out_states.update(self._pair(jid, updated, network, now_s, log, blocked))
             elif jid not in self.pairs:
                 pre = decided.get(jid)
                 out_states[jid] = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre)
-        out_states = {jid: out_states[jid] for jid in self.layouts}
+        if self.pairs:
+            out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
-
-    def _junctions(
-        self,
-        updated: Mapping[str, JunctionState],
-        network: NetworkView | None,
-        now_s: float,
-        log: _TickLog,
-        blocked: Mapping[str, tuple[np.ndarray, np.ndarray]],
-        decided: Mapping[str, _Decided],
-    ) -> dict[str, JunctionState]:
-        """What `_junction` does junction by junction, for a core without pairs, with the gate's
-        acyclic decisions taken in one pass: every junction decides (_decide, in junction order:
-        its stale feed and mode changes logged), the acyclic wishes of those not in fixed mode are
-        gated together (netgate.phase_targets), then each is dispatched in junction order (its
-        commands, refusals and clips logged), each log in the order `_junction` gives it."""
-        out: dict[str, JunctionState] = {}
-        todo: list[tuple[str, Layout, JunctionState, Wish | None, SignalView | None]] = []
-        coupled = self.coupled_exits
-        for jid, lay in self.layouts.items():
-            d = self._decide(jid, lay, updated, network, now_s, log, blocked.get(jid), pre=decided.get(jid))
-            if isinstance(d, JunctionState):
-                out[jid] = d
-                continue
-            js, wish, view, _ = d
-            if coupled is not None and jid in coupled.into:
-                wish = self._keep_coupled_open(jid, wish, view, updated, now_s)
-            todo.append((jid, lay, js, wish, view))
-        calls, rows = [], []
-        for k, (_, lay, js, wish, view) in enumerate(todo):
-            if isinstance(wish, PhaseWish) and view is not None and not _in_fixed_mode(js):
-                calls.append((lay.junction, wish, view))
-                rows.append(k)
-        targets = dict(zip(rows, netgate.phase_targets(calls, now_s, self.gate_memo)))
-        for k, (jid, lay, js, wish, view) in enumerate(todo):
-            target, cmd = targets.get(k), js.command
-            if type(target) is tuple and isinstance(cmd, PhaseCommand) and target[0] == cmd.phase:
-                out[jid] = self._send(jid, js, None, now_s, log)  # _gate: it repeats the command in force
-            else:
-                out[jid] = self._dispatch(jid, lay, js, wish, view, now_s, log, target=target)
-        return {jid: out[jid] for jid in self.layouts}
 
     def _coordinate(
         self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float
@@ -441,13 +382,11 @@ class Core:
         now_s: float,
         log: _TickLog,
         fixed: bool | None = None,
-        target: Target | None = None,
     ) -> JunctionState:
         """The decided wish to the roadside: in fixed mode the command in force is withdrawn; else
         the wish goes through the gate and is sent, or the command in force refreshed. `fixed`
         given (a pair light, _pair): the wish is the pair's, in fixed mode its base program, which
-        goes through the gate too (None: already in force); refused, the light is withdrawn.
-        `target`: phase_target's answer for an acyclic wish, taken in the network's pass (_junctions)."""
+        goes through the gate too (None: already in force); refused, the light is withdrawn."""
         if fixed is None:
             if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
                 log.fixed.append(jid)
@@ -461,7 +400,7 @@ class Core:
                         log.refusals.append(Refusal(jid, outcome.refused))
                     return self._withdraw(js, now_s, log.commands)
                 return self._send(jid, js, outcome, now_s, log)
-        outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals, target)
+        outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
         return self._send(jid, js, outcome, now_s, log)
 
     def _pair(
@@ -533,14 +472,12 @@ class Core:
         view: SignalView | None,
         now_s: float,
         refusals: list[Refusal],
-        target: Target | None = None,
     ) -> GateOutcome | None:
         """The gate's outcome for the wish (None: no wish, or a PhaseCommand that would repeat the
         command in force, which is not built: _send would drop it). With an acyclic command in force and
         no accepted wish, the hold of that phase is gated too: the roadside holds its phase until
         told otherwise, so max green and max red are watched even when the policy is silent or
-        refused; a switch the gate forces replaces the outcome (the refusal is recorded). `target`:
-        phase_target's answer for an acyclic wish when already taken (netgate.phase_targets)."""
+        refused; a switch the gate forces replaces the outcome (the refusal is recorded)."""
         seq, ttl_s, memo = js.seq + 1, self.plan_ttl_s, self.gate_memo
         in_force = js.command if isinstance(js.command, PhaseCommand) else None
         outcome: GateOutcome | None = None
@@ -552,8 +489,7 @@ class Core:
         elif wish is not None and view is None:
             outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
         elif wish is not None and view is not None:
-            if target is None:
-                target = phase_target(lay.junction, wish, view, now_s=now_s, memo=memo)
+            target = phase_target(lay.junction, wish, view, now_s=now_s, memo=memo)
             if in_force is not None and not isinstance(target, str) and target[0] == in_force.phase:
                 return None  # it repeats the command in force: nothing new to send (_same_decision)
             plan_id = self._plan_id(jid, js)
