@@ -10,9 +10,10 @@ import numpy as np
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import ScheduleParams
-from controller.core.policies.schedule import SchedulePolicy, full_floors_s
+from controller.core.policies.schedule import SchedulePolicy, full_floors_s, update_overflow
 from controller.core.safety import SignalView
-from tests.junction_fixtures import two_phase
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import two_phase, two_phase_raw
 
 CFG = Config()
 
@@ -95,3 +96,57 @@ def test_a_full_approach_keeps_its_green_to_the_base_green_while_its_stop_line_i
     assert _run(p, lay, full=True, moving=False)[:29] == [0] * 29
     # full but its stop-line loops empty for stall_s: the floor is released
     assert len(_run(p, lay, full=True, moving=True, stop_empty_s=10.0)) < 30
+
+
+def test_with_floor_after_overflow_only_a_lane_its_last_green_left_full_makes_a_floor():
+    lay = Layout.build(two_phase(), CFG)
+    storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
+    full = _estimate(lay, {"N_T": storage, "S_T": storage}, {})
+    none = np.zeros(len(lay.lanes), dtype=bool)
+    assert full_floors_s(lay, full).tolist() == [30.0, 0.0]
+    assert full_floors_s(lay, full, overflow=none).tolist() == [0.0, 0.0]
+    # N/S's green (phase 0) ends with N still full to its advance loop, S cleared: N overflowed
+    s_cleared = _estimate(lay, {"N_T": storage}, {})
+    over = update_overflow(none, lay, s_cleared, ended=0, started=1)
+    assert [lay.lanes[i] for i in np.flatnonzero(over)] == ["eN_0"]
+    assert full_floors_s(lay, full, overflow=over).tolist() == [30.0, 0.0]
+    # a green that ends with the lane cleared takes the overflow back; other lanes keep theirs
+    cleared = update_overflow(over, lay, _estimate(lay, {}, {}), ended=0, started=1)
+    assert not cleared.any()
+    assert update_overflow(over, lay, _estimate(lay, {}, {}), ended=1, started=0).tolist() == over.tolist()
+
+
+def test_floor_after_overflow_holds_a_green_only_once_a_green_has_left_its_lane_full():
+    lay = Layout.build(two_phase(), CFG)
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0, saturation_floor=True, floor_after_overflow=True))
+    # the first green of a full approach: no overflow seen yet, no floor
+    assert len(_run(p, lay, full=True, moving=True)) < 30
+    # N/S's previous green ended with N still full: held to the city's green
+    storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
+    s = p.init(lay, 0.0)
+    est = _estimate(lay, {"N_T": storage, "E_T": 10.0, "W_T": 10.0}, {})
+    s, _ = p.decide(s, lay, est, _view(lay, 0, 1.0, 50.0, 30.0), 50.0)
+    s, _ = p.decide(s, lay, est, _view(lay, 1, 1.0, 80.0, 30.0), 80.0)  # N/S's green ended, N full
+    assert s.overflow[lay.lanes.index("eN_0")]
+    wishes = []
+    for k in range(1, 40):
+        e = _estimate(lay, {"N_T": storage, "E_T": 10.0, "W_T": 10.0}, {"N_T": 0.5 * k})
+        s, wish = p.decide(s, lay, e, _view(lay, 0, float(k), 100.0 + k, 60.0 + k), 100.0 + k)
+        wishes.append(wish.phase)
+        if wish.phase != 0:
+            break
+    assert wishes[:29] == [0] * 29
+
+
+def test_a_storage_the_minimum_green_empties_never_overflows():
+    raw = two_phase_raw()
+    for d in raw["detectors"]:
+        if d["id"] == "N_adv":  # 8 m from the stop line: one vehicle fills it
+            d["pos_m"], d["dist_to_stop_m"] = 92.0, 8.0
+    lay = Layout.build(parse_intersection(raw, "short.toml"), CFG)
+    n, s = lay.lanes.index("eN_0"), lay.lanes.index("eS_0")
+    assert lay.lane_storage_pcu[n] * 3600.0 / lay.lane_sat_prior_pcu_h[n] < 7.0
+    # both still full (N with 5 PCU estimated beyond its loop) when N/S's green ends: only S overflowed
+    est = _estimate(lay, {"N_T": 1.0, "S_T": float(lay.lane_storage_pcu[s])}, {}, hidden={"N_T": 5.0})
+    over = update_overflow(np.zeros(len(lay.lanes), dtype=bool), lay, est, ended=0, started=1)
+    assert [lay.lanes[i] for i in np.flatnonzero(over)] == ["eS_0"]

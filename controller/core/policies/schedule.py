@@ -63,7 +63,11 @@ as the phase's minimum green. Such a queue is longer than the loops can show, so
 their queues alone switched such phases at their minimum greens, each switch losing an
 intergreen of capacity (SURTRAC bounds the same loss by extending a phase while its queue
 discharges). A head vehicle held by a blocked exit keeps the floor, as the city's plan keeps
-that green. A floor never exceeds what the city's plan gives the stage.
+that green. A floor never exceeds what the city's plan gives the stage. With
+`[schedule] floor_after_overflow`, only a lane whose last green ended with it still full and
+whose storage that green's minimum would not empty counts (`update_overflow`: an overflow queue,
+the green did not clear it): a queue that reaches the advance loop and is cleared by one green,
+or a storage a few vehicles fill, is no sign of saturation.
 
 Capacity lost by a change (`lost_rate_pcu_s`; with `[schedule] change_loses_capacity`, off by
 default): a change that leaves a phase before its standing queue is served, while that queue
@@ -121,6 +125,8 @@ class ScheduleState:
     # turns that may stand in the junction
     floor_s: float = 0.0  # the current green is held this long while its stop lines are occupied
     # (full_floors_s at its start; 0 once released)
+    overflow: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (lanes,) the lane was
+    # still full (full_lanes) when its last green ended (update_overflow)
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,8 @@ class SchedulePolicy(Policy):
                 clearance=mp.clearance,
                 permitted=layout.serves & ~layout.protected,
                 yield_lanes=mp.yield_lanes,
-            )
+            ),
+            overflow=np.zeros(len(layout.lanes), dtype=bool),
         )
 
     # -- clusters -----------------------------------------------------------------------------
@@ -361,14 +368,18 @@ class SchedulePolicy(Policy):
         if signal.in_intergreen:
             return state, PhaseWish(cur)
         if state.phase != cur or state.last_dep_pcu is None:
+            overflow = state.overflow
+            if self.params.saturation_floor and self.params.floor_after_overflow:
+                overflow = update_overflow(overflow, layout, est, state.phase, cur)
             state = replace(
                 state,
+                overflow=overflow,
                 phase=cur,
                 planned_s=float("-inf"),
                 last_dep_pcu=est.departures_pcu,
                 last_dep_s=np.full(len(est.queue_pcu), now_s),
                 boxed=np.zeros(len(est.queue_pcu), dtype=bool),
-                floor_s=float(full_floors_s(layout, est)[cur]) if self.params.saturation_floor else 0.0,
+                floor_s=float(self._floors_s(layout, est, overflow)[cur]) if self.params.saturation_floor else 0.0,
             )
         moved = est.departures_pcu > state.last_dep_pcu
         boxed = update_boxed(
@@ -435,7 +446,7 @@ class SchedulePolicy(Policy):
         # a full approach's phase, once green, is held to its floor: the programme knows it
         st_plan = st
         if self.params.saturation_floor:
-            floors = full_floors_s(layout, est)
+            floors = self._floors_s(layout, est, state.overflow)
             floors[cur] = state.floor_s
             st_plan = replace(st, min_green_s=np.maximum(st.min_green_s, floors))
         lost = lost_rate_pcu_s(layout, est, cl[cur], cur, primary, rate) if self.params.change_loses_capacity else 0.0
@@ -446,6 +457,12 @@ class SchedulePolicy(Policy):
             # switch now; the plan's first green of `first` comes after the intergreen
             state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
         return state
+
+    def _floors_s(self, layout: Layout, est: Estimate, overflow: np.ndarray) -> np.ndarray:
+        """full_floors_s with this policy's parameters: `overflow` (update_overflow) with
+        `floor_after_overflow`."""
+        p = self.params
+        return full_floors_s(layout, est, overflow if p.floor_after_overflow else None)
 
     def _vias(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int) -> list[list[int]]:
         """[a][b]: the clearance phase the schedule will take from a to b (-1: none): from the
@@ -575,34 +592,64 @@ def _change_s(ig: list[list[float]], min_g: list[float], via: list[list[int]] | 
     ]
 
 
-def full_floors_s(layout: Layout, est: Estimate) -> np.ndarray:
+def full_floors_s(layout: Layout, est: Estimate, overflow: np.ndarray | None = None) -> np.ndarray:
     """(phases,) the green floor of each phase: its base green (the city's own, within its
     minimum and maximum) where a movement it serves protected has a lane whose queue fills the
     storage up to the advance loop or stands beyond it, and more queue than the phase's minimum
-    green discharges at its saturation flow; else 0.
+    green discharges at its saturation flow; else 0. `overflow` (lanes,): only a lane its last green
+    left full counts (update_overflow).
 
     Such a queue cannot be discharged in a short green, and the loops no longer measure it (the
     queue beyond them is estimated from the arrival flow, which the standing queue itself
     holds down): a schedule built on what they see alternates short greens, each switch losing
     an intergreen of capacity. The city's green is the capacity its plan gives that stage."""
     j = layout.junction
-    full_phase = full_movements(layout, est).any(axis=1)
+    full = full_movements(layout, est, overflow)
     base = np.array([min(max(p.base_green_s, p.min_green_s), p.max_green_s) for p in j.phases])
-    out: np.ndarray = np.where(full_phase, base, 0.0)
+    out: np.ndarray = np.where(full.any(axis=1), base, 0.0)
     return out
 
 
-def full_movements(layout: Layout, est: Estimate) -> np.ndarray:
+def full_movements(layout: Layout, est: Estimate, overflow: np.ndarray | None = None) -> np.ndarray:
     """(phases, movements) bool: the movement is served protected by the phase, has a lane whose
     queue fills the storage up to the advance loop or stands beyond it (the estimator's lane queue,
     its hidden queue), and more queue than the phase's minimum green discharges at its saturation
-    flow (a one-vehicle lane is full with one vehicle: no sign of saturation)."""
-    lanes = est.lanes
-    full_lane = (lanes.queue_pcu >= layout.lane_storage_pcu - 0.5) | (lanes.hidden_pcu >= 0.5)
+    flow (a one-vehicle lane is full with one vehicle: no sign of saturation). `overflow` (lanes,):
+    only a lane its last green left full counts (update_overflow)."""
+    full_lane = full_lanes(layout, est)
+    if overflow is not None:
+        full_lane = full_lane & overflow
     full_mov = (layout.lane_share > 0) @ full_lane.astype(float) > 0
     service_s = est.queue_pcu * 3600.0 / np.maximum(est.sat_flow_pcu_h, 1.0)
     min_g = np.array([p.min_green_s for p in layout.junction.phases])
     out: np.ndarray = layout.protected & full_mov[None, :] & (service_s[None, :] > min_g[:, None])
+    return out
+
+
+def full_lanes(layout: Layout, est: Estimate) -> np.ndarray:
+    """(lanes,) bool: the lane's queue fills its storage up to the advance loop (within half a PCU)
+    or stands beyond it (a hidden queue of half a PCU or more)."""
+    lanes = est.lanes
+    out: np.ndarray = (lanes.queue_pcu >= layout.lane_storage_pcu - 0.5) | (lanes.hidden_pcu >= 0.5)
+    return out
+
+
+def update_overflow(overflow: np.ndarray, layout: Layout, est: Estimate, ended: int, started: int) -> np.ndarray:
+    """(lanes,) `overflow` with the lanes whose green ended (green in phase `ended`, not in
+    `started`; none for `ended` < 0) set to whether their green left an overflow queue: the lane is
+    full now (full_lanes) and its storage between the loops takes longer than `ended`'s minimum
+    green to discharge at the lane's saturation flow.
+
+    A queue that reaches the advance loop and is cleared by its green is a platoon the storage
+    cannot hold; one its green leaves at the loop is longer than the green serves (a cycle
+    failure). On a storage the minimum green empties, a vehicle or two arriving at the end of the
+    green fill it: no sign of saturation."""
+    if ended < 0:
+        return overflow
+    ended_lanes = layout.lane_green[ended] & ~layout.lane_green[started]
+    storage_s = layout.lane_storage_pcu * 3600.0 / np.maximum(layout.lane_sat_prior_pcu_h, 1.0)
+    long_lane = storage_s > layout.junction.phases[ended].min_green_s
+    out: np.ndarray = np.where(ended_lanes, full_lanes(layout, est) & long_lane, overflow)
     return out
 
 
