@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         source=path,
         clearance_s=_clearances(f, n_links),
         program_timeline=_timeline(f, len(phases)),
-        transitions=_transitions(f, phases, n_links),
+        transitions=_transitions(f, phases, n_links, f.num("yellow_s")),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -154,11 +155,12 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
     return tuple(zip(phases, (float(d) for d in durations)))
 
 
-def _transitions(f: _Fields, phases: list[Phase], n_links: int) -> tuple[Transition, ...]:
+def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float) -> tuple[Transition, ...]:
     """The optional `transitions` array: the program's own change from `from_phase` to
     `to_phase`, as `states` (SUMO's letters, n_links each) shown for `durations_s` (> 0). A link
     may show green in it only where one of the two phases greens it, and a link the change
-    stops shows no green in its last state (docs/import.md, rule 11)."""
+    stops shows no green in its last state and, after its last green, yellow for at least the
+    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11)."""
     if "transitions" not in f.table:
         return ()
     out: dict[tuple[int, int], Transition] = {}
@@ -182,8 +184,25 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int) -> tuple[Transit
         if not last or any(last[i] in GREEN for i in stopped):
             why = "must end with no green on a link the change stops (its yellow first)"
             raise JunctionError(f.path, tf.name("states"), why)
+        short = _short_yellow(states, [float(d) for d in durations], stopped, yellow_s)
+        if short is not None:
+            why = f"shows link {short} less than yellow_s = {yellow_s:g} s of yellow after its green"
+            raise JunctionError(f.path, tf.name("states"), why)
         out[(a, b)] = Transition(a, b, states, tuple(float(d) for d in durations))
     return tuple(out.values())
+
+
+def _short_yellow(
+    states: Sequence[str], durations_s: Sequence[float], stopped: frozenset[int], yellow_s: float
+) -> int | None:
+    """The first link of `stopped` whose yellow (y or Y), in the states after its last green,
+    lasts less than yellow_s; None if every one shows its whole yellow."""
+    for i in sorted(stopped):
+        last_green = max((k for k, st in enumerate(states) if st[i] in GREEN), default=-1)
+        yellow = sum(d for st, d in zip(states[last_green + 1 :], durations_s[last_green + 1 :]) if st[i] in "yY")
+        if yellow < yellow_s - 1e-9:
+            return i
+    return None
 
 
 def _check_transition_state(path: str, name: str, state: str, n_links: int, allowed: frozenset[int]) -> None:

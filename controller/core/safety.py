@@ -558,10 +558,6 @@ class _Found:
             return True
         return _accepts(self.steps, leave_s)
 
-    def accepts(self, leave_s: float) -> bool:
-        """The search's checks of this plan's nodes leaving at leave_s (_accepts)."""
-        return _accepts(self.steps, leave_s)
-
 
 def _accepts(steps: tuple[tuple[float, float, float, float], ...], leave_s: float) -> bool:
     """The search's checks of a plan's nodes (_Found.steps) leaving at leave_s: the same float

@@ -1,6 +1,6 @@
 """The gate's kept plans (safety._Found) answer `meets` from `latest_s`, a leave time checked when
 the plan was kept, without the search's checks: exact, since the checks are monotone in the leave
-time. Random junctions (tests/junction_strategies.py) and deadlines; `meets` against `accepts`
+time. Random junctions (tests/junction_strategies.py) and deadlines; `meets` against `_accepts`
 (the search's checks) near latest_s and far past it; and latest_s set on most plans (else the
 shortcut would only add work)."""
 
@@ -17,7 +17,7 @@ from tests.junction_strategies import junctions
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(j=junctions(), data=st.data())
 def test_a_kept_plan_meets_as_its_check(j: Intersection, data: st.DataObject) -> None:
-    """_Found.meets (latest_s first) is _Found.accepts (the search's checks) at any later leave
+    """_Found.meets (latest_s first) is _accepts (the search's checks) at any later leave
     time, near latest_s and far past it; and latest_s is set on most plans."""
     memo = safety.GateMemo()
     cur = data.draw(st.integers(0, len(j.phases) - 1), label="cur")
@@ -35,7 +35,7 @@ def test_a_kept_plan_meets_as_its_check(j: Intersection, data: st.DataObject) ->
     LATEST["set"] += found.latest_s >= found.leave_s
     near = [found.latest_s + d for d in (-1e-6, -1e-9, 0.0, 1e-9, 1e-6, 0.5)] if found.latest_s > 0 else []
     for x in [*near, *data.draw(st.lists(st.floats(0.0, 2 * j.max_red_s), max_size=8), label="x")]:
-        assert found.meets(x) == found.accepts(x), (x, found)
+        assert found.meets(x) == safety._accepts(found.steps, x), (x, found)
 
 
 LATEST = {"plans": 0, "set": 0}

@@ -182,6 +182,7 @@ def test_a_transition_greening_conflicting_movements_is_refused():
     tr = next(t for t in raw["transitions"] if (t["from_phase"], t["to_phase"]) == (0, 1))
     # 0-2 (stage 0) and 7-10 (stage 1) green together: no stage greens them both
     tr["states"][0] = "GGGrrrrGGGGrrrrrrr"
+    tr["states"][1] = "yyyrrrrrrrrrrrryyy"  # 0-2's yellow after that green
     tr["states"][-1] = "rrrrrrrrrrrrrrrrrr"
     with pytest.raises(JunctionError, match="conflicting greens"):
         parse_intersection(raw, "J.toml")
@@ -193,3 +194,36 @@ def test_the_twin_runs_the_same_transitions():
     wish = CycleWish(tuple(range(len(j.phases))), tuple(p.base_green_s for p in j.phases))
     seconds = [s for s, d in plan_phases(j, wish) for _ in range(round(d))]
     assert seconds == _program_seconds(PASUBIO_218, 90)
+
+
+@pytest.mark.parametrize(
+    "states, durations_s",
+    [
+        (["rrrrrrrrrrrrrrrrrr"], [0.5]),  # straight from green to red: no yellow at all
+        (["yyyrrrrrrrrrrrrGGG", "rrrrrrrrrrrrrrrrrr"], [1.0, 3.0]),  # a yellow shorter than yellow_s
+    ],
+)
+def test_a_transition_stopping_a_link_without_its_yellow_is_refused(states, durations_s):
+    """A link the change stops shows yellow for at least the junction's yellow_s after its last
+    green (the intergreen every other change runs), else the gate would allow a shorter one."""
+    raw = _raw(PASUBIO_230)
+    tr = next(t for t in raw["transitions"] if (t["from_phase"], t["to_phase"]) == (0, 1))
+    tr.update(states=states, durations_s=durations_s)
+    with pytest.raises(JunctionError, match="yellow") as exc:
+        parse_intersection(raw, "J.toml")
+    assert exc.value.field.endswith("states")
+
+
+def test_the_twin_shows_no_intergreen_where_no_link_stops():
+    """Without program transitions, a change that stops no link (the next stage greens every link
+    of this one) runs no yellow and no all-red in the twin, as on the roadside."""
+    program = ((30, "GGrr"), (20, "GGGG"), (3, "yyyy"), (2, "rrrr"))
+    j = parse_intersection(_raw(program, transitions=False), "J.toml")
+    assert not j.transitions and len(j.phases) == 2
+    stops = [bool(j.phases[a].green_links() - j.phases[b].green_links()) for a, b in ((0, 1), (1, 0))]
+    assert stops == [False, True]
+    wish = CycleWish((0, 1), (30.0, 20.0))
+    states = [s for s, _d in plan_phases(j, wish)]
+    first = states.index(j.phases[0].state)
+    assert states[first + 1] == j.phases[1].state  # 0 -> 1 stops nothing: straight on
+    assert any("y" in s for s in states[first + 2 :])  # 1 -> 0 stops links 2-3: their yellow
