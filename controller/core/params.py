@@ -72,9 +72,9 @@ class ScheduleParams:
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue will need its protected phase
     clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s
-    saturation_floor: bool = False  # a phase whose approach is full is held to its base green while its stop
+    saturation_floor: bool = True  # a phase whose approach is full is held to its base green while its stop
     # lines are occupied (policies.md)
-    floor_after_overflow: bool = False  # only a lane its last green left full to its advance loop (an overflow
+    floor_after_overflow: bool = True  # only a lane its last green left full to its advance loop (an overflow
     # queue), with more storage than that green's minimum discharges, makes its phase full (policies.md)
     permitted_rest: bool = False  # a permitted turn's queue beyond what its green can pass before its maximum
     # is charged to its protected phase (policies.md)

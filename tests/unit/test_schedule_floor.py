@@ -83,9 +83,12 @@ def _run(p: SchedulePolicy, lay: Layout, full: bool, moving: bool, stop_empty_s:
 
 def test_a_full_approach_keeps_its_green_to_the_base_green_while_its_stop_line_is_occupied():
     lay = Layout.build(two_phase(), CFG)
-    p = SchedulePolicy(ScheduleParams(steady_s=0.0, saturation_floor=True))
-    # off (the default): a full approach is not held to the city's green
-    assert len(_run(SchedulePolicy(ScheduleParams(steady_s=0.0)), lay, full=True, moving=True)) < 30
+    p = SchedulePolicy(ScheduleParams(steady_s=0.0, saturation_floor=True, floor_after_overflow=False))
+    # off: a full approach is not held to the city's green
+    assert (
+        len(_run(SchedulePolicy(ScheduleParams(steady_s=0.0, saturation_floor=False)), lay, full=True, moving=True))
+        < 30
+    )
     # not full: the waited E/W queues take the green well before the city's 30 s
     assert len(_run(p, lay, full=False, moving=True)) < 30
     # full and discharging: held to the base green (30 s), free after it

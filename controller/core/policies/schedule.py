@@ -51,7 +51,8 @@ a cluster of its own, the phase's last (after its arrivals). Whole, a few turnin
 filtering through the gaps made the through queue a job past the maximum green, which the
 programme served after every other phase's and so left the through phase at each minimum green.
 
-Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, off by default: better on
+Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, on with `floor_after_overflow`
+since session 23; alone, off: better on
 the three Bologna networks, worse on ingolstadt1 and ingolstadt7 and at 600 s on the city,
 docs/policies.md): a phase one of whose protected movements has a lane queued
 up to its advance loop or beyond (the estimator's lane queue at the storage between the loops,
