@@ -3,6 +3,7 @@ exit lane the next light's loops see full to its entry is seen blocked by the po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -91,14 +92,20 @@ def _run(keep_clear: bool) -> list[int]:
     cfg = Config(estimation=EstimationParams(keep_clear=keep_clear))
     j, k = _pair()
     core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
+    return _phases_at_j(core, lambda t: [_reading("K_N_adv", True), _reading("K_N_stop", True)], k_phase=0)
+
+
+def _phases_at_j(core: Core, k_north: Callable[[int], list[DetectorReading]], k_phase: int) -> list[int]:
+    """40 s of J's north queue wanting its green (J shows E/W with nothing on it) while K shows
+    `k_phase` and its north loops read `k_north(t)`. The phases J is commanded to."""
     state, phases = core.initial_state(0.0), []
     for t in range(1, 41):
         sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
         sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 5)]
-        sk = [_reading(f"K_{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
-        sk += [_reading("K_N_adv", True), _reading("K_N_stop", True)]
+        sk = [_reading(f"K_{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")] + k_north(t)
         snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
-        statuses = [SignalStatus(x, float(t), p, False, float(t), "", 0, "local") for x, p in (("J", 1), ("K", 0))]
+        shown = (("J", 1), ("K", k_phase))
+        statuses = [SignalStatus(x, float(t), p, False, float(t), "", 0, "local") for x, p in shown]
         state, result = core.step(state, snaps, statuses, float(t))
         phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
     return phases
@@ -163,17 +170,9 @@ def _run_short(short_link_room: bool) -> list[int]:
     cfg = Config(estimation=EstimationParams(short_link_room=short_link_room))
     lays = _short_layouts()
     core = Core({x: Layout.build(lays[x].junction, cfg) for x in ("J", "K")}, make_policy("adaptive", cfg), cfg)
-    state, phases = core.initial_state(0.0), []
-    for t in range(1, 41):
-        sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
-        sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 5)]
-        sk = [_reading(f"K_{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
-        sk += [_reading("K_N_adv", False, 1 if t in (2, 4) else 0), _reading("K_N_stop", t > 4)]
-        snaps = [Snapshot("J", float(t), 1.0, tuple(sj)), Snapshot("K", float(t), 1.0, tuple(sk))]
-        statuses = [SignalStatus(x, float(t), 1, False, float(t), "", 0, "local") for x in ("J", "K")]
-        state, result = core.step(state, snaps, statuses, float(t))
-        phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "J"]
-    return phases
+    return _phases_at_j(
+        core, lambda t: [_reading("K_N_adv", False, 1 if t in (2, 4) else 0), _reading("K_N_stop", t > 4)], k_phase=1
+    )
 
 
 def test_no_green_is_given_into_a_short_link_with_no_room():
