@@ -17,10 +17,15 @@ and its tick's bookkeeping overlap the field's. In real time the controller has 
 client its own network thread.
 
 Lockstep (the default; for replays): at each simulated second t the field publishes every
-junction's detector message (QoS 1: a replay must not lose a second) and then the clock message;
-the controller ticks once it holds everything the clock announced and answers `ticked` with the
-plans it published; the field waits for those plans, applies them and actuates. The controller
-therefore sees exactly the inputs of the in-process run, and the tripinfo is identical.
+junction's detector message and then the clock message; the controller ticks once it holds
+everything the clock announced and answers `ticked` with the plans it published; the field waits
+for those plans, applies them and actuates. The controller therefore sees exactly the inputs of
+the in-process run, and the tripinfo is identical. A replay must not lose a second: with the
+controller in this process the detector messages go at the contract's QoS 0 (no PUBACK either
+way: a third fewer packets) and the field publishes the second's messages again once every
+connection it serves, the controller's included, is back after a reconnect (a broker restart
+loses what was in flight; the controller drops the copies it already holds); with the controller
+in other processes, whose reconnects the field cannot see, they go at QoS 1.
 
 Sharded ([regions] count or named in the config, controller/regions.py): one ServiceNode per
 region, each in a process of its own (sim/mqtt_regions.py), sharing nothing but the broker. Each
@@ -115,6 +120,9 @@ class MqttLoop:
         self._status_t: float | None = None
         self._plans: dict[tuple[str, int], bytes] = {}
         self._applied_seq: dict[str, int] = {}
+        self._feed: list[tuple[str, bytes]] = []  # this second's detector messages (sent again after a reconnect)
+        self._feed_events = 0  # connection events when _feed last went out with every connection ready
+        self.feed_resent = 0  # seconds whose detector messages were published again after a reconnect
         self.plans_received = 0
         self.plans_bad = 0
         self.plans_applied = 0
@@ -144,6 +152,10 @@ class MqttLoop:
             self.close()
             raise
         self._steppers = [LockstepStepper(node) for node in self.nodes] if self.lockstep else []
+        # lockstep with every controller node here: feeds at QoS 0, sent again after a reconnect (_resend_feed)
+        self.feed_qos = 1 if self.lockstep and self.procs else 0
+        self._served = [*self.devices.values(), *(node.client for node in self.nodes)]
+        self._feed_events = self._connection_events()  # all connected and subscribed (_connect waited)
         self._threads = [
             threading.Thread(target=self._controller_main, args=(node,), name=f"controller-{k}", daemon=True)
             for k, node in enumerate(self.nodes)
@@ -318,10 +330,34 @@ class MqttLoop:
         self._status_t = t_s
         self._status_junctions = [body["junction"] for body in bodies]
 
+    def _connection_events(self) -> int:
+        """Connects and disconnects so far of the field's devices and this process's controller nodes."""
+        return sum(c.connects + c.disconnects for c in self._served)
+
+    def _publish_feed(self) -> None:
+        """This second's detector messages. At QoS 0 they go out again after a connection event
+        (_resend_feed), also when a connection was not ready (connected and subscribed) as they
+        went; `_feed_events`: the events counted when they last went out with every one ready."""
+        events = self._connection_events()
+        if events != self._feed_events and self.feed_qos == 0 and not all(c.ready() for c in self._served):
+            events = -1
+        self._feed_events = events
+        for jid, payload in self._feed:
+            self.devices[jid].publish(self.topics.detectors(jid), payload, qos=self.feed_qos)
+
+    def _resend_feed(self) -> None:
+        """At QoS 0 a broker restart loses the messages in flight: once every connection served
+        here is back (connected and subscribed again), this second's detector messages go out again."""
+        if self.feed_qos != 0 or self._connection_events() == self._feed_events:
+            return
+        if all(c.ready() for c in self._served):
+            self.feed_resent += 1
+            log.info("lockstep: a connection came back; this second's detector messages sent again")
+            self._publish_feed()
+
     def _second_lockstep(self, t_s: float) -> None:
-        msgs = self.field.detector_messages(t_s)
-        for jid, payload in msgs:
-            self.devices[jid].publish(self.topics.detectors(jid), payload, qos=1)
+        msgs = self._feed = self.field.detector_messages(t_s)
+        self._publish_feed()
         clock = {
             "v": MESSAGE_VERSION,
             "t": t_s,
@@ -344,6 +380,7 @@ class MqttLoop:
         nodes = len(self.nodes) + len(self.procs)
 
         def all_in() -> bool:
+            self._resend_feed()
             for stepper in self._steppers:  # the controller ticks once the clock's messages are in
                 try:
                     stepper.step()
@@ -454,6 +491,8 @@ class MqttLoop:
                     "plans_received": self.plans_received,
                     "plans_unreadable": self.plans_bad,
                     "reconnects": sum(max(0, c.connects - 1) for c in devices),
+                    "feed_qos": self.feed_qos,
+                    "feed_resent": self.feed_resent,  # seconds whose detector messages went out again
                 },
             },
         }

@@ -147,6 +147,9 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     assert transport["mode"] == "mqtt-lockstep"
     # [service] simulate_second_process: in a process of its own, else on the field's thread
     assert transport["controller_process"] == (variant == "mqtt_forked")
+    # the detector messages at the contract's QoS 0 when the field serves the controller's connection
+    # (sent again after a reconnect), at QoS 1 to a controller in a process of its own
+    assert transport["field"]["feed_qos"] == (1 if variant == "mqtt_forked" else 0)
     # [service] simulate_metrics_thread (on): on the field's thread its tick metrics run beside the step
     assert transport["metrics_thread"] == (variant == "mqtt")
     assert transport["controller"]["ticks"] == END_S
@@ -178,6 +181,9 @@ def test_broker_restarts_during_a_replay_change_nothing(grid, reference_and_mqtt
     assert not transport["controller_process"]  # on the field's thread
     assert transport["controller"]["reconnects"] == 2
     assert transport["field"]["reconnects"] >= 2 * 9
+    # at QoS 0 what the restart lost in flight came again (without it the lockstep waits for ever)
+    assert transport["field"]["feed_qos"] == 0
+    assert transport["field"]["feed_resent"] >= 1
     assert transport["field"]["plans_received"] >= summary["controller"]["plans_sent"]
     assert trips(tmp_path / "out" / "tripinfo.xml") == trips(reference_and_mqtt["in_process"] / "tripinfo.xml")
 
