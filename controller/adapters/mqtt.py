@@ -414,23 +414,23 @@ class MqttClient:
         """Bytes queued for the socket (the pump polls it for writing)."""
         return self._client.want_write()
 
-    def pump_read(self, max_reads: int = 64) -> None:
-        """Read what the socket holds: callbacks (messages, acknowledgements) run here. paho
-        reads a few packets per call (as many as it has messages in flight): read again while
-        bytes wait, up to max_reads calls, rather than one poll round over every client each."""
-        for _ in range(max_reads):
-            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS or not self._readable_now():
+    def pump_read(self, max_packets: int = 256) -> None:
+        """Read what the socket holds, packet after packet, until it would block (at most
+        max_packets, then the pump's next round goes on): callbacks (messages, acknowledgements)
+        run here. paho's own loop_read stops after as many packets as it has messages in flight
+        (one for a subscriber), so a burst took a poll per packet to tell whether more waited; its
+        packet reader says it itself, by a non-blocking read that finds nothing (MQTT_ERR_AGAIN,
+        also mid-packet: the rest is read next time), and an error is handled as loop_read does."""
+        client = self._client
+        for _ in range(max_packets):
+            if client._sock is None:
                 return
-
-    def _readable_now(self) -> bool:
-        sock = self._client.socket()
-        if sock is None:
-            return False
-        if self.tls_pending():
-            return True
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
+            rc = client._packet_read()
+            if rc == mqtt.MQTT_ERR_AGAIN:
+                return
+            if rc > 0:
+                client._loop_rc_handle(rc)
+                return
 
     def pump_write(self) -> None:
         self._client.loop_write()

@@ -122,3 +122,37 @@ def test_a_yielding_broker_runs_under_batch_scheduling(tmp_path):
         assert os.sched_getscheduler(y._proc.pid) == os.SCHED_BATCH
         y.restart()
         assert os.sched_getscheduler(y._proc.pid) == os.SCHED_BATCH
+
+
+def test_a_burst_is_read_in_one_call_until_the_socket_is_empty(broker, clients):
+    """pump_read reads packet after packet until the socket would block: a subscriber with
+    nothing in flight (paho's loop_read reads one packet a call then) takes a burst of 200
+    messages in one call, without a poll per packet, and its callbacks see them in order."""
+    pump = MqttPump()
+    seen: list[bytes] = []
+    ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append(payload))
+    clients.append(ctl)
+    ctl.subscribe([f"{broker.topics.root}/+/detectors"], qos=0)
+    ctl.start(wait=False, pump=pump).wait_connected(10.0)
+    dev = MqttClient(broker.settings(field_user("J1"))).start(wait=False, pump=pump)
+    clients.append(dev)
+    dev.wait_connected(10.0)
+    sent = [f"{k:03d}".encode() for k in range(200)]
+    for payload in sent:
+        dev.publish(broker.topics.detectors("J1"), payload, qos=0)
+    topic = broker.topics.detectors("J1").encode()
+    burst = len(sent) * (1 + 1 + 2 + len(topic) + 1 + len(sent[0]))  # MQTT 5 PUBLISH, QoS 0, no properties
+    assert wait_until(lambda: _unread_bytes(ctl) >= burst, 10.0)  # the whole burst waits in the socket
+    ctl.pump_read()
+    assert seen == sent
+
+
+def _unread_bytes(client: MqttClient) -> int:
+    """Bytes waiting in the client's socket (FIONREAD)."""
+    import fcntl
+    import struct
+    import termios
+
+    sock = client.pump_socket(0.0)
+    assert sock is not None
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
