@@ -117,6 +117,10 @@ class HarmParams:
     # the city's plan at once (the replay cannot see a lock: it starves the arrivals of both
     # sides alike). 0: off
     lock_green_s: float = 0.0
+    # the lights joined by a short link (one a minimum green fills: keepclear.ShortLinks, or a
+    # `paired` light) go to the city's plan together and leave it together: while one of them is
+    # in fixed mode the others are held on their own programs too (pairs.short_groups, step.py)
+    short_pair_together: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -130,6 +134,7 @@ class HarmParams:
                 "head_of_line",
                 "measured_spill",
                 "program_timeline",
+                "short_pair_together",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")

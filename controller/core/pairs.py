@@ -29,11 +29,13 @@ stage_map(A, B) = (0, 1, 2), and A's PhaseWish(1, 6.0) is B's PhaseWish(1, 6.0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import bisect
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from controller.core.shadow import Program
 from controller.model import Command, CyclePlan, CycleWish, Intersection, PhaseWish, Wish
 
 TIMELINE_TOLERANCE_S = 0.5  # half the roadside's one-second resolution
@@ -156,3 +158,67 @@ def in_force(wish: Wish | None, command: Command | None) -> bool:
         and tuple(wish.phase_order) == command.phase_order
         and all(abs(a - b) < 1e-3 for a, b in zip(wish.greens_s, command.greens_s))
     )
+
+
+def one_cycle(a: Intersection, b: Intersection, tol_s: float = TIMELINE_TOLERANCE_S) -> bool:
+    """The two lights' base programs run the same cycle (within tol_s): the city timed them for
+    each other. Programs of different cycles drift through every offset to each other (RESCO
+    ingolstadt21's 12.1 m pair: 85 s and 90 s), and holding them together keeps no timing."""
+    return abs(a.base_cycle_s() - b.base_cycle_s()) <= tol_s
+
+
+def short_groups(links: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """The lights joined by short links, grouped: per light, every light reachable from it over
+    `links` (pairs of light ids, either direction), itself included, in id order. A light on no
+    link has no group. Do no harm holds a group on the city's plan as one ([harm]
+    short_pair_together): its programs are timed for each other, and one light on its program
+    beside the other on a policy's cycle fills the link between them (docs/harm.md).
+    Example: links (A, B), (C, B), (D, E): {A, B, C: (A, B, C); D, E: (D, E)}."""
+    adjacent: dict[str, set[str]] = {}
+    for a, b in links:
+        if a != b:
+            adjacent.setdefault(a, set()).add(b)
+            adjacent.setdefault(b, set()).add(a)
+    out: dict[str, tuple[str, ...]] = {}
+    for start in adjacent:
+        if start in out:
+            continue
+        seen, todo = {start}, [start]
+        while todo:
+            for n in adjacent[todo.pop()] - seen:
+                seen.add(n)
+                todo.append(n)
+        group = tuple(sorted(seen))
+        out.update(dict.fromkeys(group, group))
+    return out
+
+
+def held(groups: Mapping[str, tuple[str, ...]], fixed: Iterable[str]) -> dict[str, str]:
+    """The lights held on the city's plan by their group (short_groups): each light not in
+    `fixed` (do no harm's fixed mode) whose group has a light in it, with the first such light
+    (by id). Example: groups of (A, B) and (C, D), fixed {B}: {A: B}."""
+    out: dict[str, str] = {}
+    for jid in sorted(set(fixed)):
+        for other in groups.get(jid, ()):
+            out.setdefault(other, jid)
+    for jid in fixed:
+        out.pop(jid, None)
+    return out
+
+
+def program_wish(program: Program, now_s: float) -> PhaseWish:
+    """The stage the city's program shows at now_s on its own clock (the do-no-harm replay's
+    fixed side: base program or program timeline, from its offset), or in one of its transitions
+    the stage it goes to: what a short group held on the city's plan is sent ([harm]
+    short_pair_together), so that its lights keep the offsets the city gave them to each other (a
+    roadside handed back resumes its program from the stage showing, shifted from its clock).
+    Example: stages 30 s / 25 s with 5 s intergreens from offset 0: 10 s -> stage 0, 32 s
+    (intergreen) -> stage 1, 62 s -> stage 0."""
+    n = len(program.phases)
+    pos = (now_s - program.offset_s) % program.cycle_s
+    k = min(bisect.bisect_right(program.ends_s, pos), n - 1)
+    for i in range(n):
+        phase = program.phases[(k + i) % n]
+        if phase >= 0:
+            return PhaseWish(phase, 1.0)
+    return PhaseWish(0, 1.0)  # a program of transitions only (not a valid model)

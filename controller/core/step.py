@@ -171,6 +171,8 @@ class Core:
         # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
+        # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
+        self.groups = _short_groups(self.layouts, cfg) if self.guarded and cfg.harm.short_pair_together else {}
         # the policy's decide() for every junction in one pass, where it has one (not with a NetworkView)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
         self.net_decision = (
@@ -210,15 +212,17 @@ class Core:
         links, network, advice, advice_t = self._coordinate(state, updated, now_s)
         log = _TickLog()
         updated = self._network_guard(updated, now_s, log.mode_changes)
+        held = self._group_guard(state, updated, now_s, log.mode_changes) if self.groups else {}
         blocked = self._exits_full(updated, now_s)
         decided = self._decide_network(updated, now_s)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
-                out_states.update(self._pair(jid, updated, network, now_s, log, blocked))
+                out_states.update(self._pair(jid, updated, network, now_s, log, blocked, held))
             elif jid not in self.pairs:
                 pre = decided.get(jid)
-                out_states[jid] = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre)
+                js = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre, jid in held)
+                out_states[jid] = js
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
@@ -302,19 +306,34 @@ class Core:
         log: _TickLog,
         blocked: tuple[np.ndarray, np.ndarray] | None = None,
         pre: _Decided | None = None,
+        held: bool = False,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
         share of each movement's exit seen full and the PCU held behind what it drains (keep_clear);
-        `pre`: the policy's decision from the network pass (_decide_network)."""
+        `pre`: the policy's decision from the network pass (_decide_network); `held`: on the city's
+        plan with its short-link group (_group_guard, _on_program)."""
         decided = self._decide(jid, lay, updated, network, now_s, log, blocked, pre=pre)
         if isinstance(decided, JunctionState):
             return decided
         js, wish, view, _ = decided
         if self.coupled_exits is not None and jid in self.coupled_exits.into:
             wish = self._keep_coupled_open(jid, wish, view, updated, now_s)
+        if held or (jid in self.groups and _in_fixed_mode(js)):
+            return self._on_program(jid, lay, js, view, now_s, log)
         return self._dispatch(jid, lay, js, wish, view, now_s, log)
+
+    def _on_program(
+        self, jid: str, lay: Layout, js: JunctionState, view: SignalView | None, now_s: float, log: _TickLog
+    ) -> JunctionState:
+        """A light of a short group on the city's plan ([harm] short_pair_together): sent the stage
+        its program shows now on its own clock (pairs.program_wish), through the gate, so that the
+        group's lights keep the offsets the city gave them; refused, withdrawn (_dispatch)."""
+        wish: PhaseWish | None = pairs.program_wish(self.programs[jid], now_s)
+        if wish is not None and isinstance(js.command, PhaseCommand) and js.command.phase == wish.phase:
+            wish = None  # in force: refreshed
+        return self._dispatch(jid, lay, js, wish, view, now_s, log, fixed=True)
 
     def _keep_coupled_open(
         self, jid: str, wish: Wish | None, view: SignalView | None, updated: Mapping[str, JunctionState], now_s: float
@@ -357,7 +376,7 @@ class Core:
         if self.silent and js.command is None and (js.harm is None or js.harm.mode != "fixed"):
             return _evolve(js, stale=False) if js.stale else js
         view = _view(js.status, js.red_since_s, now_s) if pre is None else pre[2]
-        hs = self._guard(jid, js, now_s, log.mode_changes)
+        hs = js.harm if jid in self.groups else self._guard(jid, js, now_s, log.mode_changes)  # (_group_guard)
         if blocked is not None:
             est = keepclear.seen_by_policy(lay, est, blocked)
         if pre is not None and blocked is None and partner is None:
@@ -411,6 +430,7 @@ class Core:
         now_s: float,
         log: _TickLog,
         blocked: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        held: Mapping[str, str],
     ) -> dict[str, JunctionState]:
         """A pair decided on both lights' loops (core/pairs.py): the follower's policy decides
         first (its state stays current); the leader's decides with the follower's StageView
@@ -430,13 +450,15 @@ class Core:
             partner = None if v is None else pairs.partner_view(v, pair)
         d = self._decide(leader, ll, updated, network, now_s, log, blocked.get(leader), partner)
         if isinstance(d, JunctionState):  # the leader decided nothing (stale): the follower alone
-            return {leader: d, follower: f if isinstance(f, JunctionState) else self._solo(follower, f, now_s, log)}
+            solo = f if isinstance(f, JunctionState) else self._solo(follower, f, now_s, log, follower in held)
+            return {leader: d, follower: solo}
         js_l, wish_l, view_l, _ = d
         if isinstance(wish_l, CycleWish) and not isinstance(f, JunctionState):
             own = f[0].own_wish
             wish_l = pairs.joint_cycle(wish_l, own if isinstance(own, CycleWish) else None, pair)
         # either light on the city's program, as observed this tick or after this tick's verdict
         fixed = any(_in_fixed_mode(x) for x in (js_l, updated[follower], f if isinstance(f, JunctionState) else f[0]))
+        fixed = fixed or leader in held or follower in held
         out_l = pairs.base_wish(ll.junction) if fixed else wish_l
         out_l = _unless_in_force(out_l, js_l, fixed)
         out = {leader: self._dispatch(leader, ll, js_l, out_l, view_l, now_s, log, fixed)}
@@ -455,11 +477,12 @@ class Core:
         decided: tuple[JunctionState, Wish | None, SignalView | None, Estimate],
         now_s: float,
         log: _TickLog,
+        held: bool = False,
     ) -> JunctionState:
         """A pair light whose partner decided nothing this tick (its feed stale): its own wish, or
-        in fixed mode its base program (_dispatch)."""
+        in fixed mode (or `held`, _group_guard) its base program (_dispatch)."""
         js, wish, view, _ = decided
-        fixed = _in_fixed_mode(js)
+        fixed = _in_fixed_mode(js) or held
         out = pairs.base_wish(self.layouts[jid].junction) if fixed else wish
         return self._dispatch(jid, self.layouts[jid], js, _unless_in_force(out, js, fixed), view, now_s, log, fixed)
 
@@ -628,6 +651,35 @@ class Core:
             updated[jid] = _evolve(updated[jid], harm=hs)
         return updated
 
+    def _group_guard(
+        self, state: CoreState, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
+    ) -> dict[str, str]:
+        """`[harm] short_pair_together`: every light of a short-link group judged (_guard) before any
+        decides, then the lights held on the city's plan because another of their group is in fixed
+        mode (pairs.held: held light -> the light in fixed mode); a light held or released while its
+        own mode stays is recorded as a change of mode too. A stale light is not judged (_decide)."""
+        for jid in self.groups:
+            js = updated[jid]
+            if not _feed_stale(js.estimate, now_s, self.feed_stale_s):
+                hs = self._guard(jid, js, now_s, mode_changes)
+                if hs is not js.harm:
+                    updated[jid] = _evolve(js, harm=hs)
+        before = pairs.held(self.groups, [j for j in self.groups if _in_fixed_mode(state.junctions[j])])
+        now = pairs.held(self.groups, [j for j in self.groups if _in_fixed_mode(updated[j])])
+        for jid in self.groups:
+            own_before, own_now = _in_fixed_mode(state.junctions[jid]), _in_fixed_mode(updated[jid])
+            if own_before != own_now or (jid in before) == (jid in now):
+                continue  # its own switch is recorded by _guard
+            hs = updated[jid].harm
+            if hs is None:  # not guarded: no replay, no mode
+                continue
+            if jid in now:
+                why = f"held on the city's plan with {now[jid]}, on a short link to it, in fixed mode"
+            else:
+                why = f"{before[jid]}, on a short link to it, back to the policy"
+            mode_changes.append(harm.ModeChange(jid, now_s, "fixed" if jid in now else "policy", why, hs.gains))
+        return now
+
     def _guard(
         self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]
     ) -> harm.HarmState | None:
@@ -688,8 +740,14 @@ class Core:
         return replace(state, junctions={**state.junctions, junction_id: replace(js, harm=hs)})
 
     def report(self, state: CoreState) -> dict[str, harm.JunctionReport]:
-        """Per junction: mode, reason of the last switch, switches, and the shadow's figures."""
-        return {jid: harm.report(js.harm) for jid, js in state.junctions.items() if js.harm is not None}
+        """Per junction: mode, reason of the last switch, switches, and the shadow's figures; a
+        light held on the city's plan by its short-link group (_group_guard) reports fixed mode."""
+        out = {jid: harm.report(js.harm) for jid, js in state.junctions.items() if js.harm is not None}
+        fixed = [j for j in self.groups if _in_fixed_mode(state.junctions[j])]
+        for jid, by in pairs.held(self.groups, fixed).items():
+            why = f"held on the city's plan with {by}, on a short link to it, in fixed mode"
+            out[jid] = replace(out[jid], mode="fixed", reason=why)
+        return out
 
     def network(self, state: CoreState) -> tuple[shadow.Gains, int]:
         """Network totals of the shadow (delays demand-weighted) and the junctions in fixed mode."""
@@ -732,6 +790,21 @@ def _short_links(layouts: Mapping[str, Layout], cfg: CoreConfig) -> keepclear.Sh
         keepclear.KeepClear.build(layouts, spacing_m, cfg.estimation.standing_s), layouts, spacing_m
     )
     return links if links.exits else None
+
+
+def _short_groups(layouts: Mapping[str, Layout], cfg: CoreConfig) -> dict[str, tuple[str, ...]]:
+    """[harm] short_pair_together's groups (pairs.short_groups) over the short links
+    (keepclear.ShortLinks, whatever [estimation] short_link_room says) and the `paired` lights,
+    between lights whose programs run one cycle (pairs.one_cycle)."""
+    spacing_m = cfg.detectors.vehicle_spacing_m
+    kc = keepclear.KeepClear.build(layouts, spacing_m, cfg.estimation.standing_s)
+    links = [
+        (jid, ex.junction)
+        for jid, exs in keepclear.ShortLinks.build(kc, layouts, spacing_m).exits.items()
+        for ex in exs
+    ]
+    links += [(jid, p) for jid, lay in layouts.items() for p in lay.junction.paired if p in layouts]
+    return pairs.short_groups((a, b) for a, b in links if pairs.one_cycle(layouts[a].junction, layouts[b].junction))
 
 
 def _served_positions(j: Intersection) -> tuple[tuple[int, ...], ...]:

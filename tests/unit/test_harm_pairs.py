@@ -1,0 +1,118 @@
+"""Do no harm and a short pair ([harm] short_pair_together, controller/core/pairs.py short_groups,
+step.py _group_guard): when one light on a short link goes to the city's plan, the other goes with
+it at the same tick, and both leave it together."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from controller.config import Config
+from controller.core.estimation import Layout
+from controller.core.harm import HarmParams
+from controller.core.pairs import held, short_groups
+from controller.core.policies import Policy
+from controller.core.step import Core, CoreState
+from controller.model import PhaseCommand, PhaseWish, SignalStatus, Snapshot
+from tests.unit.test_keepclear import _short_layouts
+from tests.unit.test_pairs import _junction
+
+
+def test_lights_on_short_links_are_grouped_and_held_by_a_light_in_fixed_mode():
+    groups = short_groups([("A", "B"), ("C", "B"), ("D", "E")])
+    assert groups["A"] == groups["C"] == ("A", "B", "C") and groups["E"] == ("D", "E") and "F" not in groups
+    assert held(groups, ["B"]) == {"A": "B", "C": "B"}
+    assert held(groups, ["A", "B", "C"]) == {}
+    assert held(groups, []) == {}
+
+
+class _Stub(Policy):
+    """Every light wants its stage 1 now (the statuses show stage 0)."""
+
+    name = "stub"
+    runs_own_program = False
+    uses_network = False
+    coordinate_period_s = None
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return ""
+
+    def init(self, layout: Layout, now_s: float) -> None:
+        return None
+
+    def decide(self, state, layout, est, signal, now_s, network=None):
+        return state, PhaseWish(1, 1.0)
+
+
+def _fixed(state: CoreState, jid: str, now_s: float, hold_s: float) -> CoreState:
+    """`jid` sent to the city's plan by do no harm at `now_s`, for `hold_s`."""
+    js = state.junctions[jid]
+    hs = replace(js.harm, mode="fixed", since_s=now_s, hold_s=hold_s, relapses=0)
+    return replace(state, junctions={**state.junctions, jid: replace(js, harm=hs)})
+
+
+Sent = dict[str, list[tuple[float, int]]]
+
+
+def _run(lays: dict[str, Layout], together: bool, far: str) -> tuple[Sent, list, list, dict]:
+    """20 ticks of the stub; at t = 5 do no harm sends `far` to its plan for 10 s (it returns at
+    t = 15). Per light, when it was sent a command and its phase (-1: not a PhaseCommand); per
+    tick the lights on their plans, the changes of mode, and the report at t = 10."""
+    cfg = Config(harm=HarmParams(short_pair_together=together))
+    core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
+    state, sent, fixed, changes, report = core.initial_state(0.0), {j: [] for j in lays}, [], [], {}
+    for t in range(1, 21):
+        if t == 5:
+            state = _fixed(state, far, 5.0, 10.0)
+        snaps = [Snapshot(j, float(t), 1.0, ()) for j in lays]
+        statuses = [SignalStatus(j, float(t), 0, False, 10.0 + t, "", 0, "local") for j in lays]
+        state, result = core.step(state, snaps, statuses, float(t))
+        for c in result.commands:
+            sent[c.junction].append((float(t), c.phase if isinstance(c, PhaseCommand) else -1))
+        fixed.append((t, sorted(result.fixed)))
+        changes += [(c.junction, c.t_s, c.mode) for c in result.mode_changes]
+        if t == 10:
+            report = {j: r.mode for j, r in core.report(state).items()}
+    return sent, fixed, changes, report
+
+
+@pytest.mark.parametrize(
+    "lays",
+    [
+        _short_layouts(),  # J's north exit is K's 15 m north approach (keepclear.ShortLinks)
+        {"A": Layout.build(_junction("A", paired=("B",))), "B": Layout.build(_junction("B", (35.0, 20.0), ("A",)))},
+    ],
+    ids=["short-link", "paired-unaligned"],
+)
+def test_a_light_goes_to_the_city_plan_and_back_with_its_short_link_partner(lays):
+    """The stub wants stage 1 at both lights; their programs show stage 0 from 0 to 30 s."""
+    near, far = sorted(lays)
+    sent, fixed, changes, report = _run(lays, True, far)
+    assert sent[near][0] == (1.0, 1)  # under the policy before
+    # from t = 5 both run their programs on its clock: stage 0, sent at that tick
+    for x in (near, far):
+        assert (5.0, 0) in sent[x] and {p for t, p in sent[x] if 5 <= t < 15} == {0}, x
+    assert dict(fixed)[5] == dict(fixed)[14] == [near, far]
+    assert report == {near: "fixed", far: "fixed"}
+    # at t = 15 the far light's hold is over: both back to the policy at that tick
+    assert dict(fixed)[15] == [] and (15.0, 1) in sent[near] and (15.0, 1) in sent[far]
+    assert (near, 15.0, "policy") in changes and (far, 15.0, "policy") in changes
+
+
+def test_without_the_key_a_light_stays_on_the_policy_beside_its_partner_on_the_plan():
+    assert not Config().harm.short_pair_together  # shipped off
+    lays = _short_layouts()
+    sent, fixed, _, report = _run(lays, False, "K")
+    assert dict(fixed)[5] == ["K"] and report == {"J": "policy", "K": "fixed"}
+    assert [t for t, p in sent["J"] if 6 <= t < 15 and p == 1]  # J kept its policy's stage
+    assert [t for t, _ in sent["K"] if 5 <= t < 15] == [5.0]  # K withdrawn: its command re-sent once, expiring
+
+
+@pytest.mark.parametrize("paired", [(), ("A",)], ids=["no-short-link", "programs-of-two-cycles"])
+def test_a_light_on_no_short_link_or_on_another_cycle_is_not_held(paired):
+    """B's stages 30 / 30 s against A's 30 / 25 s: two cycles, never timed for each other."""
+    b = _junction("B", (30.0, 30.0), paired) if paired else _junction("B")
+    lays = {"A": Layout.build(_junction("A", paired=("B",) if paired else ())), "B": Layout.build(b)}
+    sent, fixed, _, _ = _run(lays, True, "B")
+    assert dict(fixed)[5] == ["B"] and [t for t, _ in sent["B"] if 5 <= t < 15] == [5.0]
