@@ -82,6 +82,8 @@ class ScheduleParams:
     # charged the capacity it loses, (change + start-up) x its rate, as delay to the horizon's end (policies.md)
     permitted_tail: bool = True  # the part of a permitted turn's standing queue left once the phase's other
     # movements have discharged is a job of its own, the phase's last (policies.md)
+    exit_tail: bool = True  # the same for a movement whose exit cannot take its queue (the room on the
+    # neighbour approach it feeds is less than its queue, exit_rate_ratio < 1) (policies.md)
 
 
 @dataclass(frozen=True)

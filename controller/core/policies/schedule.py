@@ -50,6 +50,11 @@ have discharged, holding what every movement passes by then; the rest of the per
 a cluster of its own, the phase's last (after its arrivals). Whole, a few turning vehicles
 filtering through the gaps made the through queue a job past the maximum green, which the
 programme served after every other phase's and so left the through phase at each minimum green.
+With `[schedule] exit_tail` (on since session 24), a movement whose exit cannot take its standing queue
+(the room left on the neighbour approach it feeds is less than that queue, `exit_rate_ratio` < 1:
+its planned rate is slowed to that room) is split the same way: a right turn held by its exit
+(Bologna pasubio 219) made its phase's standing queue a ~280 s job, so the programme served the
+phase, through movement and all, at its minimum green after every other phase's.
 
 Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, on with `floor_after_overflow`
 since session 23; alone, off: better on
@@ -227,27 +232,26 @@ class SchedulePolicy(Policy):
         hidden_pcu: np.ndarray | None = None,
         rest_pcu: np.ndarray | None = None,
         home_rate: np.ndarray | None = None,
+        exit_held: np.ndarray | None = None,
     ) -> list[list[Cluster]]:
         """Per phase, its clusters in arrival order: the standing queue (arrived now; its delay
         weighted by how long its movements have waited already, 1 + red / wait_scale_s: waiting
         is not free; the part of it standing upstream of the advance loops, `hidden_pcu`, charged
         twice: it also holds the link before the approach, core/spillback.py), then the arrivals
         grouped where they are `cluster_gap_s` apart and cut every `cluster_max_s` (a steady flow
-        is not one indivisible job), the latest merged beyond `max_clusters`.
-
-        `rest_pcu` (movements,): the part of a movement's queue charged to its home phase
-        (`st.primary`, discharging at `home_rate` PCU/s there) instead of `primary`
-        (`permitted_rest_pcu`); the rest of its queue stays with `primary`."""
+        is not one indivisible job), the latest merged beyond `max_clusters`. `rest_pcu`: the part
+        of a movement's queue charged to its home phase (`st.primary`, at `home_rate` PCU/s there)
+        instead of `primary` (`permitted_rest_pcu`). `exit_held`: its exit cannot take its queue
+        (`exit_rate_ratio` < 1); with `exit_tail` split off as a permitted turn's tail."""
         weight = np.ones(len(rate)) if weight is None else weight
         hidden_pcu = np.zeros(len(rate)) if hidden_pcu is None else hidden_pcu
         primary = st.primary if primary is None else primary
         rest_pcu = np.zeros(len(rate)) if rest_pcu is None else rest_pcu
         home_rate = rate if home_rate is None else home_rate
-        queue = est.queue_pcu - rest_pcu
-        n_p = len(layout.junction.phases)
+        held = np.zeros(len(rate), dtype=bool) if exit_held is None else exit_held & self.params.exit_tail
+        queue, r_all = est.queue_pcu - rest_pcu, np.maximum(rate, 1e-3)
         out: list[list[Cluster]] = []
-        r_all = np.maximum(rate, 1e-3)
-        for k in range(n_p):
+        for k in range(len(layout.junction.phases)):
             ms = np.flatnonzero(primary == k)
             ns = np.flatnonzero((st.primary == k) & (primary != k) & (rest_pcu > 0))
             if len(ms) + len(ns) == 0:
@@ -262,7 +266,7 @@ class SchedulePolicy(Policy):
                     np.where(home, np.maximum(home_rate[ix], 1e-3), r_all[ix]),
                     weight[ix],
                     np.where(home, 0.0, hidden_pcu[ix]),
-                    st.permitted[k, ix] & ~home & self.params.permitted_tail,
+                    (st.permitted[k, ix] & self.params.permitted_tail | held[ix]) & ~home,
                 )
             per_s = arr[ms]  # (ms, horizon)
             groups = self._arrival_groups(per_s.sum(axis=0))
@@ -417,7 +421,8 @@ class SchedulePolicy(Policy):
         # a blocked exit slows the discharge (the blockage seen at the own stop line in the last
         # green, or the room left on the neighbour approach the exit feeds), but it may clear:
         # never below `min_rate_ratio` of the saturation flow
-        free = np.minimum(1.0 - block, exit_rate_ratio(layout, est, network))
+        exit_ratio = exit_rate_ratio(layout, est, network)
+        free = np.minimum(1.0 - block, exit_ratio)
         rate = sat * np.maximum(free, self.params.min_rate_ratio) / 3600.0
         arr = self.arrivals(st, layout, est, network)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
@@ -442,7 +447,7 @@ class SchedulePolicy(Policy):
             rest = permitted_rest_pcu(st, layout, est.queue_pcu, cur, primary, rate, room_s)
         weight = 1.0 + np.maximum(red_s, 0.0) / self.params.wait_scale_s
         hidden = upstream_queue_pcu(layout, est)
-        cl = self.clusters(st, layout, est, arr, rate, weight, primary, hidden, rest, home_rate)
+        cl = self.clusters(st, layout, est, arr, rate, weight, primary, hidden, rest, home_rate, exit_ratio < 1.0)
         via = self._vias(state, layout, est, cur)
         # a full approach's phase, once green, is held to its floor: the programme knows it
         st_plan = st
@@ -542,8 +547,9 @@ def standing_clusters(
     """([head], [tail] or []): the standing queue of one phase's movements as clusters arrived now.
     `queue_pcu`, `rate_pcu_s` (the planned discharge rate), `weight` (waiting so far), `hidden_pcu` (the
     part spilled upstream of the advance loops, charged twice, in the head) and `permitted` (the
-    phase serves the movement as a yielding 'g' turn, at `permitted_sat_ratio` of its rate): one
-    entry per movement. The head lasts until the last movement that is not permitted has discharged
+    phase serves the movement as a yielding 'g' turn, at `permitted_sat_ratio` of its rate; with
+    `exit_tail`, also a movement its exit cannot take, SchedulePolicy.clusters): one entry per
+    movement. The head lasts until the last movement that is not permitted has discharged
     (q / r) and holds what every movement discharges by then; the tail, the rest of the permitted
     turns' queues, lasts to the last of them and is served after the phase's arrivals (the
     programme serves a phase's clusters in order). Without a non-permitted queue, or with the
