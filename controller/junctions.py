@@ -158,7 +158,8 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
 def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float) -> tuple[Transition, ...]:
     """The optional `transitions` array: the program's own change from `from_phase` to
     `to_phase`, as `states` (SUMO's letters, n_links each) shown for `durations_s` (> 0). A link
-    may show green in it only where one of the two phases greens it, and a link the change
+    may show green in it only where one of the two phases greens it, a link both phases green
+    shows green in every state (the model serves it through the change), and a link the change
     stops shows no green in its last state and, after its last green, yellow for at least the
     junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11)."""
     if "transitions" not in f.table:
@@ -180,6 +181,11 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
         for i, state in enumerate(states):
             _check_transition_state(f.path, tf.name(f"states[{i}]"), state, n_links, allowed)
         stopped = phases[a].green_links() - phases[b].green_links()
+        kept = phases[a].green_links() & phases[b].green_links()
+        cut = sorted(i for i in kept if any(state[i] not in GREEN for state in states))
+        if cut:
+            why = f"stops links {cut}, green in both phases (the model serves them through the change)"
+            raise JunctionError(f.path, tf.name("states"), why)
         last = states[-1] if states else ""
         if not last or any(last[i] in GREEN for i in stopped):
             why = "must end with no green on a link the change stops (its yellow first)"

@@ -86,8 +86,12 @@ def junction_tables(
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
-            table, nodes = _junction_table(net, tl, programs[tl.getID()], cfg, src)
-            _drop_timeline_if_base(table, _parsed(table, f"{net_path}#{tl.getID()}"))
+            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src)
+            junction = _parsed(table, f"{net_path}#{tl.getID()}")
+            if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
+                table["phases"] = derived_phases
+                junction = _parsed(table, f"{net_path}#{tl.getID()}")
+            _drop_timeline_if_base(table, junction)
         except (netstages.NotControllable, JunctionError) as exc:
             skipped.append((tl.getID(), str(exc)))
             continue
@@ -149,9 +153,11 @@ def _junction_table(
     program: netprogram.Program | None,
     cfg: Config,
     src: netdetectors.LoopSource,
-) -> tuple[dict[str, Any], set[sumolib.net.node.Node]]:
-    """One junction's TOML table (neighbours still empty) and the nodes it controls. Raises
-    NotControllable with the reason when the traffic light cannot be controlled safely."""
+) -> tuple[dict[str, Any], set[sumolib.net.node.Node], list[dict[str, Any]] | None]:
+    """One junction's TOML table (neighbours still empty), the nodes it controls, and, where
+    the table has the program's own transitions, its phases as without them (their base greens
+    follow the derived intergreens: the phases to write if the loader refuses the transitions).
+    Raises NotControllable with the reason when the traffic light cannot be controlled safely."""
     if program is None:
         raise netstages.NotControllable(_no_program_reason(tl))
     plan, n_links = netstages.checked_stage_plan(tl, program)
@@ -167,11 +173,16 @@ def _junction_table(
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m)
     yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
-    greens = netprogram.aligned_greens_s(plan, yellow_s, all_red_s)
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
-    stages = [replace(st, base_green_s=g) for st, g in zip(plan.stages, greens)]
-    phases = [netstages.phase_table(st, conns.crossing_m, t, f) for st, f in zip(stages, floors)]
+
+    def phase_tables(p: netprogram.StagePlan) -> list[dict[str, Any]]:
+        greens = netprogram.aligned_greens_s(p, yellow_s, all_red_s)
+        stages = [replace(st, base_green_s=g) for st, g in zip(p.stages, greens)]
+        return [netstages.phase_table(st, conns.crossing_m, t, f) for st, f in zip(stages, floors)]
+
+    phases = phase_tables(plan)
+    derived = phase_tables(replace(plan, transitions=())) if plan.transitions else None
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)
     netmovements.add_conflicts(movements, phases)
@@ -206,7 +217,7 @@ def _junction_table(
     timeline = netprogram.roadside_timeline(program, plan)
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
-    return table, conns.nodes
+    return table, conns.nodes, derived
 
 
 def _parsed(table: dict[str, Any], where: str) -> Intersection:

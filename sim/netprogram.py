@@ -435,9 +435,12 @@ def _occurrences(phases: list[ProgramPhase], keys: list[frozenset[int]]) -> list
 
 def _transition_ok(run: list[ProgramPhase], a: frozenset[int], b: frozenset[int]) -> bool:
     """A run of phases the roadside may show as the change a -> b: it greens only links of a or
-    b, and its last phase shows no green on a link the change stops."""
+    b, keeps green in every phase each link green in both stages (the model serves such a link
+    through the change: the estimator, the coupled-road rules and the twin count it as served),
+    and its last phase shows no green on a link the change stops."""
     greens = [frozenset(i for i, c in enumerate(p.state) if c in STAGE_GREEN) for p in run]
-    return bool(run) and all(g <= a | b for g in greens) and not greens[-1] & (a - b)
+    kept = a & b
+    return bool(run) and all(kept <= g <= a | b for g in greens) and not greens[-1] & (a - b)
 
 
 def program_transitions(
@@ -452,8 +455,8 @@ def program_transitions(
     program serves twice (Bologna 218: a yellow, then 2 s of a stage whose links are green in
     both); then each change the program makes from one green to the next, where not already
     given. A run is kept only where it greens no link but those of the two stages and ends with
-    no green on a link the change stops (`_transition_ok`); an empty one (no transition phase)
-    is left to the model."""
+    no green on a link the change stops, and that keeps green each link green in both stages
+    (`_transition_ok`); an empty one (no transition phase) is left to the model."""
     occ = _occurrences(phases, keys)
     if not occ:
         return (), ()

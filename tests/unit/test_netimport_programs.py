@@ -436,6 +436,24 @@ def test_decimal_durations_that_wrap_into_stage_zero_keep_the_junction(cross, tm
     assert all(s > 0 for _, s in j.program_timeline) and sum(s for _, s in j.program_timeline) == pytest.approx(64.0)
 
 
+def test_transitions_the_junction_file_refuses_leave_the_base_greens_of_the_derived_intergreens(cross, tmp_path):
+    """A junction whose program transitions the loader refuses (here N's yellow, 2 s, is shorter
+    than the junction's yellow_s, 3 s: R's review, session 23) is imported as without the key:
+    the base greens follow the derived intergreens, not the refused transitions' lengths (Bologna
+    acosta and joined 210 kept base greens 34 / 27 / 10 against intergreens 8 / 5 / 8: a 92-s base
+    cycle for the city's 90-s program)."""
+    prog = tl_logic("C", "p", [(30, NS), (2, _y(NS)), (3, "r" * 12), (25, EW), (3, _y(EW)), (2, "r" * 12)])
+    files = [additional(tmp_path, "p.add.xml", prog)]
+    import_network(cross, tmp_path / "off", CFG, additional=files)
+    off = _one(tmp_path / "off")
+    on_cfg = replace(CFG, timing=replace(CFG.timing, program_transitions=True))
+    import_network(cross, tmp_path / "on", on_cfg, additional=files)
+    on = _one(tmp_path / "on")
+    assert on.transitions == () and on.yellow_s == 3.0
+    assert on.phases == off.phases and on.base_cycle_s() == off.base_cycle_s()
+    assert (tmp_path / "on" / "C.toml").read_text() == (tmp_path / "off" / "C.toml").read_text()
+
+
 def test_a_timeline_the_junction_file_refuses_is_dropped_not_the_junction(cross, tmp_path):
     """Whatever goes wrong in a program_timeline, the light stays controlled: the table is
     dropped (the replay's fixed side runs the base program); any other refusal still skips it."""

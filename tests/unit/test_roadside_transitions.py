@@ -227,3 +227,39 @@ def test_the_twin_shows_no_intergreen_where_no_link_stops():
     first = states.index(j.phases[0].state)
     assert states[first + 1] == j.phases[1].state  # 0 -> 1 stops nothing: straight on
     assert any("y" in s for s in states[first + 2 :])  # 1 -> 0 stops links 2-3: their yellow
+
+
+# The corpus' rand_short_edges light 8 (netconvert's program): both transitions yellow links 0 and 6,
+# green in both stages, which the model keeps green through the change. With them kept, adaptive
+# seed 3 at full length tipped the coupled ring 20-26-28-56 into a lock (40.5 -> 228.0 s/veh).
+SHORT_EDGES_8 = (
+    (30, "GggrrrGG"),
+    (3, "yyyrrryy"),
+    (1, "rrrrrrrr"),
+    (30, "GrrGGGGr"),
+    (4, "GrryyyGr"),  # 1 -> 0 edited: links 0 and 6 kept green, as the model keeps them
+)
+
+
+def test_a_transition_stopping_a_link_green_in_both_stages_is_left_to_the_model():
+    """The importer keeps a program transition only where it shows green, in every state, each link
+    green in both stages: the model serves such a link through the change (the estimator, the
+    coupled-road rules, the twin), so a transition stopping it would run what no rule reads."""
+    j = parse_intersection(_raw(SHORT_EDGES_8), "J.toml")
+    assert j.transition(0, 1) is None  # netconvert's: links 0 and 6 yellow, then red
+    assert j.transition(1, 0) is not None and j.transition(1, 0).states == ("GrryyyGr",)
+    rc = RoadsideController(j, backup_s=1e6, max_validity_s=1e6)
+    rc.receive(PhaseCommand("J", "p1", 1, 1, 1.0, 0.0, 1e6), 0.0)
+    states = [rc.tick(float(t), 0, float(t)) for t in range(40)]
+    assert "GyyrrrGy" in states and j.phases[1].state in states  # the derived yellow, then stage 1
+    assert all(s is not None and s[0] in "Gg" and s[6] in "Gg" for s in states)  # 0 and 6 never stopped
+
+
+def test_the_loader_refuses_a_transition_stopping_a_link_green_in_both_phases():
+    raw = _raw(PASUBIO_218)
+    tr = next(t for t in raw["transitions"] if (t["from_phase"], t["to_phase"]) == (1, 2))
+    assert tr["states"] == ["rrryyyyrrrrrrrrrrGGG"]  # links 17-19 green in every stage
+    tr["states"] = ["rrryyyyrrrrrrrrrryGG"]  # link 17's yellow: the model keeps it green
+    with pytest.raises(JunctionError, match="green in both phases") as exc:
+        parse_intersection(raw, "J.toml")
+    assert exc.value.field.endswith("states")
