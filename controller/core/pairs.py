@@ -29,7 +29,6 @@ stage_map(A, B) = (0, 1, 2), and A's PhaseWish(1, 6.0) is B's PhaseWish(1, 6.0).
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -162,8 +161,8 @@ def in_force(wish: Wish | None, command: Command | None) -> bool:
 
 def one_cycle(a: Intersection, b: Intersection, tol_s: float = TIMELINE_TOLERANCE_S) -> bool:
     """The two lights' base programs run the same cycle (within tol_s): the city timed them for
-    each other. Programs of different cycles drift through every offset to each other (RESCO
-    ingolstadt21's 12.1 m pair: 85 s and 90 s), and holding them together keeps no timing."""
+    each other. Programs of different cycles (85 s and 90 s, say) drift through every offset to
+    each other, and holding them together keeps no timing."""
     return abs(a.base_cycle_s() - b.base_cycle_s()) <= tol_s
 
 
@@ -214,9 +213,7 @@ def program_wish(program: Program, now_s: float) -> PhaseWish:
     roadside handed back resumes its program from the stage showing, shifted from its clock).
     Example: stages 30 s / 25 s with 5 s intergreens from offset 0: 10 s -> stage 0, 32 s
     (intergreen) -> stage 1, 62 s -> stage 0."""
-    n = len(program.phases)
-    pos = (now_s - program.offset_s) % program.cycle_s
-    k = min(bisect.bisect_right(program.ends_s, pos), n - 1)
+    n, k = len(program.phases), program.segment_at(now_s)
     for i in range(n):
         phase = program.phases[(k + i) % n]
         if phase >= 0:

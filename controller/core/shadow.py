@@ -326,11 +326,16 @@ class Program:
         ticks: np.ndarray = np.minimum(np.rint(travel_s / max(dt, 1e-9)), TRANSIT_MAX_TICKS - 1).astype(int)
         return ticks
 
+    def segment_at(self, t_s: float) -> int:
+        """The index into `phases` of the segment the program shows during the second starting at
+        t_s, on its own clock from its offset."""
+        pos = (t_s - self.offset_s) % self.cycle_s
+        return min(bisect.bisect_right(self.ends_s, pos), len(self.phases) - 1)
+
     def phase_at(self, t_s: float) -> int:
         """The fixed side's green phase during the second starting at t_s (base program or
         program timeline), -1 in an intergreen."""
-        pos = (t_s - self.offset_s) % self.cycle_s
-        return self.phases[min(bisect.bisect_right(self.ends_s, pos), len(self.phases) - 1)]
+        return self.phases[self.segment_at(t_s)]
 
 
 @dataclass(frozen=True)

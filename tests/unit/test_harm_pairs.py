@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from controller.config import Config
+from controller.core import shadow
 from controller.core.estimation import Layout
 from controller.core.harm import HarmParams
-from controller.core.pairs import held, short_groups
+from controller.core.pairs import held, program_wish, short_groups
 from controller.core.policies import Policy
 from controller.core.step import Core, CoreState
 from controller.model import PhaseCommand, PhaseWish, SignalStatus, Snapshot
@@ -116,3 +118,20 @@ def test_a_light_on_no_short_link_or_on_another_cycle_is_not_held(paired):
     lays = {"A": Layout.build(_junction("A", paired=("B",) if paired else ())), "B": Layout.build(b)}
     sent, fixed, _, _ = _run(lays, True, "B")
     assert dict(fixed)[5] == ["B"] and [t for t, _ in sent["B"] if 5 <= t < 15] == [5.0]
+
+
+def _program(offset_s: float) -> shadow.Program:
+    """Stages 30 s / 25 s with 5 s intergreens (program_wish's docstring example)."""
+    z = np.zeros(1)
+    return shadow.Program(
+        65.0, offset_s, (30.0, 35.0, 60.0, 65.0), (0, -1, 1, -1), np.zeros((3, 1)), 0.0, 0.0, z, z, np.ones((1, 1))
+    )
+
+
+def test_program_wish_is_the_stage_the_program_shows_on_its_own_clock():
+    p = _program(0.0)
+    assert [program_wish(p, t).phase for t in (10.0, 32.0, 40.0, 62.0, 65.0 + 10.0)] == [0, 1, 1, 0, 0]
+    assert [program_wish(p, t).phase for t in (10.0, 32.0, 62.0)] == [p.phase_at(10.0), 1, 0]  # one clock
+    shifted = _program(20.0)  # the same program from offset 20 s: every answer 20 s later
+    assert [program_wish(shifted, t + 20.0).phase for t in (10.0, 32.0, 40.0, 62.0)] == [0, 1, 1, 0]
+    assert program_wish(shifted, 10.0).phase == 1  # 10 s is the previous cycle's 55th second

@@ -1,38 +1,28 @@
 """`schedule`: a movement whose exit cannot take its standing queue (the room left on the neighbour
 approach it feeds is less than that queue) is slowed to that room; the part of its queue left once
-the phase's other movements have discharged is a job of its own, as a permitted turn's tail (issue 9:
-on Bologna pasubio, junction 219's east right turn, 20 PCU held by its exit at 0.3 of 800 PCU/h, made
-the east phases' standing queue a ~280 s job, past the 60 s maximum; the programme served them at
-their minimum greens after every other phase, and the entry behind them backed into the insertion)."""
+the phase's other movements have discharged is a job of its own, as a permitted turn's tail
+(`[schedule] exit_tail`; docs/policies.md)."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from controller.config import Config
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Layout
 from controller.core.params import ScheduleParams
 from controller.core.policies import schedule
 from controller.core.policies.schedule import SchedulePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from tests.junction_fixtures import four_phase_raw
+from tests.unit.test_schedule_tail import _estimate
 
 CFG = Config()
 
 
 def _layout() -> Layout:
     return Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
-
-
-def _estimate(lay: Layout, queues: dict[str, float]) -> Estimate:
-    ids = [m.id for m in lay.junction.movements]
-    e = Estimate.empty(lay, 0.0)
-    q = np.array([queues.get(i, 0.0) for i in ids])
-    return replace(e, queue_pcu=q, departures_pcu=np.zeros(len(ids)), last_feed_t_s=0.0)
 
 
 def test_an_exit_held_queue_left_after_the_others_is_the_phases_last_cluster():

@@ -50,11 +50,11 @@ have discharged, holding what every movement passes by then; the rest of the per
 a cluster of its own, the phase's last (after its arrivals). Whole, a few turning vehicles
 filtering through the gaps made the through queue a job past the maximum green, which the
 programme served after every other phase's and so left the through phase at each minimum green.
-With `[schedule] exit_tail` (on since session 24), a movement whose exit cannot take its standing queue
-(the room left on the neighbour approach it feeds is less than that queue, `exit_rate_ratio` < 1:
-its planned rate is slowed to that room) is split the same way: a right turn held by its exit
-(Bologna pasubio 219) made its phase's standing queue a ~280 s job, so the programme served the
-phase, through movement and all, at its minimum green after every other phase's.
+With `[schedule] exit_tail`, a movement whose exit cannot take its standing queue (the room left
+on the neighbour approach it feeds is less than that queue, `exit_rate_ratio` < 1: its planned
+rate is slowed to that room) is split the same way: whole, a turn held by its exit makes its
+phase's standing queue a job past the maximum green, and the programme serves the phase, through
+movement and all, at its minimum green after every other phase's.
 
 Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, on with `floor_after_overflow`
 since session 23; alone, off: better on
