@@ -668,6 +668,9 @@ class Core:
         now = pairs.held(self.groups, [j for j in self.groups if _in_fixed_mode(updated[j])])
         for jid in self.groups:
             own_before, own_now = _in_fixed_mode(state.junctions[jid]), _in_fixed_mode(updated[jid])
+            if own_before and not own_now and jid in now:  # its own hold over, held still: not back
+                _held_still(mode_changes, jid, now[jid])
+                continue
             if own_before != own_now or (jid in before) == (jid in now):
                 continue  # its own switch is recorded by _guard
             hs = updated[jid].harm
@@ -758,6 +761,17 @@ class Core:
 _Decided = tuple[Any, Wish | None, SignalView | None]
 
 _JUNCTION_FIELDS = frozenset(f.name for f in dataclasses.fields(JunctionState))
+
+
+def _held_still(mode_changes: list[harm.ModeChange], jid: str, by: str) -> None:
+    """_group_guard: `jid`'s own return to the policy, recorded by _guard this tick, rewritten as
+    what it is: it stays on the city's plan, held there by `by` in its group."""
+    for k in range(len(mode_changes) - 1, -1, -1):
+        c = mode_changes[k]
+        if c.junction == jid and c.mode == "policy":
+            why = f"{c.reason}; held on the city's plan with {by}, on a short link to it, in fixed mode"
+            mode_changes[k] = replace(c, mode="fixed", reason=why)
+            return
 
 
 def _in_fixed_mode(js: JunctionState) -> bool:

@@ -57,16 +57,19 @@ def _fixed(state: CoreState, jid: str, now_s: float, hold_s: float) -> CoreState
 Sent = dict[str, list[tuple[float, int]]]
 
 
-def _run(lays: dict[str, Layout], together: bool, far: str) -> tuple[Sent, list, list, dict]:
+def _run(
+    lays: dict[str, Layout], together: bool, far: str, holds_s: dict[str, float] | None = None
+) -> tuple[Sent, list, list, dict]:
     """20 ticks of the stub; at t = 5 do no harm sends `far` to its plan for 10 s (it returns at
-    t = 15). Per light, when it was sent a command and its phase (-1: not a PhaseCommand); per
-    tick the lights on their plans, the changes of mode, and the report at t = 10."""
+    t = 15), or each light of `holds_s` for its hold. Per light, when it was sent a command and its
+    phase (-1: not a PhaseCommand); per tick the lights on their plans, the changes of mode, and the
+    report at t = 10."""
     cfg = Config(harm=HarmParams(short_pair_together=together))
     core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
     state, sent, fixed, changes, report = core.initial_state(0.0), {j: [] for j in lays}, [], [], {}
     for t in range(1, 21):
-        if t == 5:
-            state = _fixed(state, far, 5.0, 10.0)
+        for jid, hold_s in (holds_s or {far: 10.0}).items() if t == 5 else ():
+            state = _fixed(state, jid, 5.0, hold_s)
         snaps = [Snapshot(j, float(t), 1.0, ()) for j in lays]
         statuses = [SignalStatus(j, float(t), 0, False, 10.0 + t, "", 0, "local") for j in lays]
         state, result = core.step(state, snaps, statuses, float(t))
@@ -100,6 +103,16 @@ def test_a_light_goes_to_the_city_plan_and_back_with_its_short_link_partner(lays
     # at t = 15 the far light's hold is over: both back to the policy at that tick
     assert dict(fixed)[15] == [] and (15.0, 1) in sent[near] and (15.0, 1) in sent[far]
     assert (near, 15.0, "policy") in changes and (far, 15.0, "policy") in changes
+
+
+def test_a_light_whose_own_hold_ends_while_its_partner_is_fixed_is_not_logged_back():
+    """J's own hold (5 s) ends at t = 10, K's (15 s) at t = 20: J stays on the plan with K until
+    t = 20, and no change of mode says it went back to the policy before it did."""
+    sent, fixed, changes, _ = _run(_short_layouts(), True, "K", {"J": 5.0, "K": 15.0})
+    assert dict(fixed)[10] == dict(fixed)[19] == ["J", "K"] and dict(fixed)[20] == []
+    assert [c for c in changes if c[0] == "J" and c[2] == "policy"] == [("J", 20.0, "policy")]
+    assert ("J", 10.0, "fixed") in changes  # its own hold over, held still (said so)
+    assert {p for t, p in sent["J"] if 10 <= t < 20} == {0}  # and sent its program's stage meanwhile
 
 
 def test_without_the_key_a_light_stays_on_the_policy_beside_its_partner_on_the_plan():
