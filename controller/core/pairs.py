@@ -196,11 +196,12 @@ def held(groups: Mapping[str, tuple[str, ...]], fixed: Iterable[str]) -> dict[st
     """The lights held on the city's plan by their group (short_groups): each light not in
     `fixed` (do no harm's fixed mode) whose group has a light in it, with the first such light
     (by id). Example: groups of (A, B) and (C, D), fixed {B}: {A: B}."""
+    on_plan = sorted(set(fixed))
     out: dict[str, str] = {}
-    for jid in sorted(set(fixed)):
+    for jid in on_plan:
         for other in groups.get(jid, ()):
             out.setdefault(other, jid)
-    for jid in fixed:
+    for jid in on_plan:
         out.pop(jid, None)
     return out
 

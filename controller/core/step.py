@@ -677,7 +677,7 @@ class Core:
             if hs is None:  # not guarded: no replay, no mode
                 continue
             if jid in now:
-                why = f"held on the city's plan with {now[jid]}, on a short link to it, in fixed mode"
+                why = _held_by(now[jid])
             else:
                 why = f"{before[jid]}, on a short link to it, back to the policy"
             mode_changes.append(harm.ModeChange(jid, now_s, "fixed" if jid in now else "policy", why, hs.gains))
@@ -748,8 +748,7 @@ class Core:
         out = {jid: harm.report(js.harm) for jid, js in state.junctions.items() if js.harm is not None}
         fixed = [j for j in self.groups if _in_fixed_mode(state.junctions[j])]
         for jid, by in pairs.held(self.groups, fixed).items():
-            why = f"held on the city's plan with {by}, on a short link to it, in fixed mode"
-            out[jid] = replace(out[jid], mode="fixed", reason=why)
+            out[jid] = replace(out[jid], mode="fixed", reason=_held_by(by))
         return out
 
     def network(self, state: CoreState) -> tuple[shadow.Gains, int]:
@@ -763,14 +762,18 @@ _Decided = tuple[Any, Wish | None, SignalView | None]
 _JUNCTION_FIELDS = frozenset(f.name for f in dataclasses.fields(JunctionState))
 
 
+def _held_by(by: str) -> str:
+    """Why a light is on the city's plan although its own mode is not fixed (_group_guard)."""
+    return f"held on the city's plan with {by}, on a short link to it, in fixed mode"
+
+
 def _held_still(mode_changes: list[harm.ModeChange], jid: str, by: str) -> None:
     """_group_guard: `jid`'s own return to the policy, recorded by _guard this tick, rewritten as
     what it is: it stays on the city's plan, held there by `by` in its group."""
     for k in range(len(mode_changes) - 1, -1, -1):
         c = mode_changes[k]
         if c.junction == jid and c.mode == "policy":
-            why = f"{c.reason}; held on the city's plan with {by}, on a short link to it, in fixed mode"
-            mode_changes[k] = replace(c, mode="fixed", reason=why)
+            mode_changes[k] = replace(c, mode="fixed", reason=f"{c.reason}; {_held_by(by)}")
             return
 
 
@@ -798,7 +801,8 @@ def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
 
 
 def _short_links(layouts: Mapping[str, Layout], cfg: CoreConfig) -> keepclear.ShortLinks | None:
-    """[estimation] short_link_room's short links (keepclear.ShortLinks), None where there is none."""
+    """The short links (keepclear.ShortLinks) of [estimation] short_link_room and [harm]
+    short_pair_together, None where there is none."""
     spacing_m = cfg.detectors.vehicle_spacing_m
     links = keepclear.ShortLinks.build(
         keepclear.KeepClear.build(layouts, spacing_m, cfg.estimation.standing_s), layouts, spacing_m
@@ -810,13 +814,8 @@ def _short_groups(layouts: Mapping[str, Layout], cfg: CoreConfig) -> dict[str, t
     """[harm] short_pair_together's groups (pairs.short_groups) over the short links
     (keepclear.ShortLinks, whatever [estimation] short_link_room says) and the `paired` lights,
     between lights whose programs run one cycle (pairs.one_cycle)."""
-    spacing_m = cfg.detectors.vehicle_spacing_m
-    kc = keepclear.KeepClear.build(layouts, spacing_m, cfg.estimation.standing_s)
-    links = [
-        (jid, ex.junction)
-        for jid, exs in keepclear.ShortLinks.build(kc, layouts, spacing_m).exits.items()
-        for ex in exs
-    ]
+    short = _short_links(layouts, cfg)
+    links = [] if short is None else [(jid, ex.junction) for jid, exs in short.exits.items() for ex in exs]
     links += [(jid, p) for jid, lay in layouts.items() for p in lay.junction.paired if p in layouts]
     return pairs.short_groups((a, b) for a, b in links if pairs.one_cycle(layouts[a].junction, layouts[b].junction))
 
