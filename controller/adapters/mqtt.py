@@ -50,6 +50,28 @@ _AUTH_REFUSED = frozenset({134, 135, 138, 140, 4, 5})
 MQTT_PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
 # poll events that mean "read" for a pumped connection (controller/adapters/mqtt_pump.py)
 POLL_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+# what a pumped client's burst read (MqttClient.pump_read) calls of paho's private client: the socket
+# (None once lost), the packet reader (MQTT_ERR_AGAIN when the socket would block) and its error
+# handling, as paho 2.0-2.2's own loop_read does. A release without them is read by loop_read.
+PAHO_BURST_READ = ("_sock", "_packet_read", "_loop_rc_handle")
+_burst_read_warned = False
+
+
+def burst_read_supported(client: object) -> bool:
+    """Whether the paho client has what pump_read's burst read calls (PAHO_BURST_READ); where it
+    does not, the first time in the process says so (the pump then reads by paho's public
+    loop_read: the same packets, a poll round for each read)."""
+    global _burst_read_warned
+    missing = [n for n in PAHO_BURST_READ if not hasattr(client, n)]
+    missing += [n for n in PAHO_BURST_READ[1:] if n not in missing and not callable(getattr(client, n))]
+    if missing and not _burst_read_warned:
+        _burst_read_warned = True
+        log.warning(
+            "paho-mqtt %s: the client has no callable %s; pumped clients read with loop_read",
+            getattr(mqtt, "__version__", "?"),
+            ", ".join(missing),
+        )
+    return not missing
 
 
 def topic_level(name: str) -> str:
@@ -254,6 +276,7 @@ class MqttClient:
         self._pump: MqttPump | None = None
         self._reconnect_delay_s = 0.0  # pumped: the backoff's current delay (0: connect at once)
         self._reconnect_at_s: float | None = None  # pumped: monotonic time of the next attempt
+        self._burst_read = False  # pumped: pump_read reads a burst through paho's packet reader (start)
 
         self._v5 = settings.protocol == "5"
         if self._v5:
@@ -300,6 +323,7 @@ class MqttClient:
         if pump is None:
             self._client.loop_start()
         else:
+            self._burst_read = burst_read_supported(self._client)
             self._pump = pump
             pump.add(self)
         self._started = True
@@ -420,8 +444,13 @@ class MqttClient:
         run here. paho's own loop_read stops after as many packets as it has messages in flight
         (one for a subscriber), so a burst took a poll per packet to tell whether more waited; its
         packet reader says it itself, by a non-blocking read that finds nothing (MQTT_ERR_AGAIN,
-        also mid-packet: the rest is read next time), and an error is handled as loop_read does."""
+        also mid-packet: the rest is read next time), and an error is handled as loop_read does.
+        Those are paho's private calls (PAHO_BURST_READ), checked when the client starts: without
+        them, one public loop_read (what it reads, the pump's next poll round reads the rest)."""
         client = self._client
+        if not self._burst_read:
+            client.loop_read()
+            return
         for _ in range(max_packets):
             if client._sock is None:
                 return

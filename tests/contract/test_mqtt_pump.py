@@ -6,11 +6,13 @@ replay's broker (`yields`) runs under SCHED_BATCH."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
 import pytest
 
+from controller.adapters import mqtt as mqtt_adapter
 from controller.adapters.mqtt import MqttClient
 from controller.adapters.mqtt_pump import MqttPump
 from sim.broker import CONTROLLER, Broker, field_user
@@ -156,3 +158,44 @@ def _unread_bytes(client: MqttClient) -> int:
     sock = client.pump_socket(0.0)
     assert sock is not None
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+class _PahoWithoutBurstRead:
+    """A paho client as a release without the private calls pump_read's burst read makes
+    (mqtt.PAHO_BURST_READ) would look from outside: those names missing, the rest paho's."""
+
+    def __init__(self, client: object) -> None:
+        object.__setattr__(self, "_real", client)
+
+    def __getattr__(self, name: str) -> object:
+        if name in ("_sock", "_packet_read", "_loop_rc_handle"):
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "_real"), name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(object.__getattribute__(self, "_real"), name, value)
+
+
+def test_a_paho_without_the_private_reader_still_reads_every_message(broker, clients, monkeypatch, caplog):
+    """R's finding 8 (session 24): pump_read's burst read calls paho's private `_sock`,
+    `_packet_read` and `_loop_rc_handle`. A client whose paho lacks them is found out when it
+    starts, said once in the log, and read by the public loop_read: every message of a burst
+    still arrives, in order, over the pump's rounds."""
+    monkeypatch.setattr(mqtt_adapter, "_burst_read_warned", False, raising=False)
+    pump = MqttPump()
+    seen: list[bytes] = []
+    ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append(payload))
+    dev = MqttClient(broker.settings(field_user("J1")))
+    for client in (ctl, dev):
+        client._client = _PahoWithoutBurstRead(client._client)  # type: ignore[assignment]
+        clients.append(client)
+    ctl.subscribe([f"{broker.topics.root}/+/detectors"], qos=0)
+    with caplog.at_level(logging.WARNING, logger="controller.adapters.mqtt"):
+        ctl.start(wait=False, pump=pump).wait_connected(10.0)
+        dev.start(wait=False, pump=pump).wait_connected(10.0)
+    assert len([r for r in caplog.records if "loop_read" in r.getMessage()]) == 1  # once, not per client
+    sent = [f"{k:03d}".encode() for k in range(200)]
+    for payload in sent:
+        dev.publish(broker.topics.detectors("J1"), payload, qos=0)
+    assert pump.run_until(lambda: len(seen) >= len(sent), 10.0)
+    assert seen == sent
