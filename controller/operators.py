@@ -741,10 +741,11 @@ def junction_table(
     delay per PCU over the do-no-harm window) and the ages of the last detector message and status."""
     out: dict[str, dict[str, Any]] = {}
     active = desk.active if desk is not None else {}
+    reports = core.report(state)  # a light held on the city's plan by its short-link group reads fixed
     for jid, lay in core.layouts.items():
         js = state.junctions[jid]
         est, st, ov = js.estimate, js.status, active.get(jid)
-        report = harm_report(js)
+        report = reports.get(jid)
         mode, why = _mode(core, js, ov, report, now_s)
         faults = list(st.faults) if st is not None else []
         faults += [f"detector {d} faulty" for d in est.faulty_detectors(lay)]
@@ -786,10 +787,6 @@ def _mode(
     if st.mode == "local":
         return "fallback", "the roadside runs its local plan"
     return "adaptive", ""
-
-
-def harm_report(js: JunctionState) -> harm.JunctionReport | None:
-    return harm.report(js.harm) if js.harm is not None else None
 
 
 def _finite_or_none(x: float) -> float | None:

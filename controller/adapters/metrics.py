@@ -158,7 +158,8 @@ def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = 
     its commands replace the policy's); adaptive: the roadside runs our plans; fallback: it runs
     its local plan (it says so, or its feed is stale so we send nothing); fixed: do no harm
     withdrew our plans, the policy being estimated worse than the city's fixed plan (the core's
-    harm mode, controller/core/harm.py), so the roadside runs that plan. `status_mode` is the
+    harm mode, controller/core/harm.py, or a light held on that plan by its short-link group), so the
+    roadside runs that plan. `status_mode` is the
     roadside's own (local | adaptive: a roadside cannot claim manual, core/feed.py)."""
     if manual:
         return "manual"
@@ -657,9 +658,10 @@ class ServiceMetrics:
     ) -> list[tuple[str, _Junction, JunctionState]]:
         """Per junction, every tick: plan acknowledgements, the signal state folded for the
         online gain (_observe), the mode gauges (set only when what decides them changed:
-        _set_mode would change nothing otherwise). Returns the junctions due for a refresh."""
+        _set_mode would change nothing otherwise; a light of TickResult.fixed reads fixed, as
+        Core.report shows it). Returns the junctions due for a refresh."""
         due: list[tuple[str, _Junction, JunctionState]] = []
-        manual = set(result.manual)
+        manual, fixed = set(result.manual), set(result.fixed)
         for jid, js in state.junctions.items():
             j = self._j.get(jid)
             if j is None:
@@ -673,6 +675,8 @@ class ServiceMetrics:
             harm_state = js.harm
             status_mode = status.mode if status is not None else None
             harm_mode, switches = (harm_state.mode, harm_state.switches) if harm_state is not None else (None, 0)
+            if jid in fixed:  # on the city's plan: its own verdict, or held there by its short-link group
+                harm_mode = "fixed"
             mode_in = (js.stale, status_mode, harm_mode, jid in manual, switches)
             if mode_in != j.mode_in:
                 j.mode_in = mode_in

@@ -16,7 +16,8 @@ from controller.core.harm import HarmParams
 from controller.core.pairs import held, program_wish, short_groups
 from controller.core.policies import Policy
 from controller.core.step import Core, CoreState
-from controller.model import PhaseCommand, PhaseWish, SignalStatus, Snapshot
+from controller.model import CyclePlan, PhaseCommand, PhaseWish, SignalStatus, Snapshot
+from controller.operators import junction_table
 from tests.unit.test_keepclear import _short_layouts
 from tests.unit.test_pairs import _junction
 
@@ -55,30 +56,49 @@ def _fixed(state: CoreState, jid: str, now_s: float, hold_s: float) -> CoreState
 
 
 Sent = dict[str, list[tuple[float, int]]]
+BASE_PLAN = -2
+
+
+def _sent(c: object, lay: Layout) -> int:
+    """A PhaseCommand's phase; BASE_PLAN for a cycle plan of the junction's base greens (what a
+    pair is sent on the city's plan, pairs.base_wish); -1 for anything else."""
+    if isinstance(c, PhaseCommand):
+        return c.phase
+    base = tuple(p.base_green_s for p in lay.junction.phases)
+    return BASE_PLAN if isinstance(c, CyclePlan) and c.greens_s == base else -1
 
 
 def _run(
-    lays: dict[str, Layout], together: bool, far: str, holds_s: dict[str, float] | None = None
+    lays: dict[str, Layout],
+    together: bool,
+    far: str,
+    holds_s: dict[str, float] | None = None,
+    silent: frozenset[str] = frozenset(),
 ) -> tuple[Sent, list, list, dict]:
     """20 ticks of the stub; at t = 5 do no harm sends `far` to its plan for 10 s (it returns at
     t = 15), or each light of `holds_s` for its hold. Per light, when it was sent a command and its
-    phase (-1: not a PhaseCommand); per tick the lights on their plans, the changes of mode, and the
-    report at t = 10."""
+    phase (_sent); per tick the lights on their plans, the changes of mode, and the
+    mode at t = 10 as Core.report and the operators' table (`ctl status`) show it, which must agree.
+    The lights of `silent` send detector readings at t = 1 only (their feed stale from t = 7)."""
     cfg = Config(harm=HarmParams(short_pair_together=together))
     core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
     state, sent, fixed, changes, report = core.initial_state(0.0), {j: [] for j in lays}, [], [], {}
     for t in range(1, 21):
         for jid, hold_s in (holds_s or {far: 10.0}).items() if t == 5 else ():
             state = _fixed(state, jid, 5.0, hold_s)
-        snaps = [Snapshot(j, float(t), 1.0, ()) for j in lays]
+        snaps = [Snapshot(j, float(t), 1.0, ()) for j in lays if t == 1 or j not in silent]
         statuses = [SignalStatus(j, float(t), 0, False, 10.0 + t, "", 0, "local") for j in lays]
         state, result = core.step(state, snaps, statuses, float(t))
         for c in result.commands:
-            sent[c.junction].append((float(t), c.phase if isinstance(c, PhaseCommand) else -1))
+            sent[c.junction].append((float(t), _sent(c, lays[c.junction])))
         fixed.append((t, sorted(result.fixed)))
         changes += [(c.junction, c.t_s, c.mode) for c in result.mode_changes]
         if t == 10:
             report = {j: r.mode for j, r in core.report(state).items()}
+            table = junction_table(core, state, None, {}, float(t))
+            shown = {j: table[j]["mode"] for j in report}
+            # a stale feed, or the roadside's local plan otherwise, reads fallback
+            assert shown == {j: "fixed" if m == "fixed" and j not in silent else "fallback" for j, m in report.items()}
     return sent, fixed, changes, report
 
 
@@ -148,3 +168,30 @@ def test_program_wish_is_the_stage_the_program_shows_on_its_own_clock():
     shifted = _program(20.0)  # the same program from offset 20 s: every answer 20 s later
     assert [program_wish(shifted, t + 20.0).phase for t in (10.0, 32.0, 40.0, 62.0)] == [0, 1, 1, 0]
     assert program_wish(shifted, 10.0).phase == 1  # 10 s is the previous cycle's 55th second
+
+
+def _three() -> dict[str, Layout]:
+    """A and B a pair (they name each other, one timeline: pairs.find); C names B only (no pair),
+    one cycle with it: the three make one short-link group."""
+    js = {"A": _junction("A", paired=("B",)), "B": _junction("B", paired=("A",)), "C": _junction("C", paired=("B",))}
+    return {j: Layout.build(x) for j, x in js.items()}
+
+
+def test_a_pair_goes_to_the_city_plan_with_a_third_light_of_its_group():
+    """C in fixed mode from t = 5 to 15 holds the pair A-B (decided as one, step.py _pair) on its
+    programs' stage 0, both lights, and both come back with it."""
+    sent, fixed, changes, report = _run(_three(), True, "C")
+    assert sent["A"][0] == (1.0, 1) and sent["B"][0] == (1.0, 1)
+    for x in ("A", "B"):
+        assert (5.0, BASE_PLAN) in sent[x] and {p for t, p in sent[x] if 5 <= t < 15} == {BASE_PLAN}, x
+        assert (15.0, 1) in sent[x] and (x, 15.0, "policy") in changes, x
+    assert dict(fixed)[5] == dict(fixed)[14] == ["A", "B", "C"] and dict(fixed)[15] == []
+    assert report == {"A": "fixed", "B": "fixed", "C": "fixed"}
+
+
+def test_a_pair_light_alone_is_held_while_its_partner_feed_is_stale():
+    """A (the pair's leader) falls silent: from t = 7 B decides alone (step.py _solo); C's hold
+    (t = 5 to 15) keeps B on its base program all the same, and B's policy resumes at t = 15."""
+    sent, fixed, changes, _ = _run(_three(), True, "C", silent=frozenset({"A"}))
+    assert {p for t, p in sent["B"] if 5 <= t < 15} == {BASE_PLAN} and (15.0, 1) in sent["B"]
+    assert "B" in dict(fixed)[10] and ("B", 15.0, "policy") in changes
