@@ -41,14 +41,16 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller import liveopts
-from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.config import Config
 from controller.core.override import MAX_REASON_CHARS, OverrideRequest, encode_override
 from controller.core.validation import ParamValue, PolicyChange, PolicyChoice, encode_policy_change
 from controller.errors import AdapterError, ConfigError
+
+if TYPE_CHECKING:  # paho is imported where a command connects: building the CLI parser (every run) does not need it
+    from controller.adapters.mqtt import MqttSettings, Topics
 
 DEFAULT_USER = "operator"
 COLLECT_S = 1.5  # how long `status` listens for retained messages
@@ -135,6 +137,7 @@ def _add_policy_parser(cs: Any) -> None:
 # -- connection -------------------------------------------------------------------------------
 def settings(cfg: Config, user: str, credentials: Path | None, timeout_s: float) -> MqttSettings:
     from controller.adapters.credentials import password_for
+    from controller.adapters.mqtt import MqttSettings
 
     password = password_for(user, credentials)
     return MqttSettings.for_user(
@@ -161,6 +164,8 @@ class Collector:
 
 def snapshot(s: MqttSettings, topics: Topics, instance: str, collect_s: float = COLLECT_S) -> dict[str, Any]:
     """The retained junction table, roadside statuses and heartbeat, as one dict."""
+    from controller.adapters.mqtt import MqttClient
+
     got = Collector()
     client = MqttClient(s, got)
     table = topics.junction_table(instance)
@@ -374,6 +379,8 @@ def send(
     """Publish the override and wait for the service's answer to it (None: none in time). An
     answer saying `validating` is followed by the verdict with the same id: waited for up to
     `verdict_s` more and returned instead (the `validating` answer itself when none came)."""
+    from controller.adapters.mqtt import MqttClient
+
     got = Collector()
     answers: list[dict[str, Any]] = []
 
@@ -406,6 +413,7 @@ def send(
 
 # -- entry ------------------------------------------------------------------------------------
 def main(args: argparse.Namespace, cfg: Config) -> int:
+    from controller.adapters.mqtt import Topics
     from controller.live import ScaledClock
 
     cfg = liveopts.apply(cfg, args)

@@ -1,0 +1,23 @@
+"""What a run pays to start: building the command line imports no MQTT client. Every
+`run_controller.py` command builds the whole parser (every subcommand's options), and an
+in-process `simulate` (what sim.bench and sim.bench_speed time) talks to no broker: paho and the
+MQTT adapter are imported by the commands that connect (ctl, run, field, --via-mqtt), when they
+run (BENCHMARKS.md, issue 12, session 25: ~45 ms of CPU a run at load ~10)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_building_the_parser_imports_no_mqtt_client():
+    code = (
+        "import sys, run_controller\n"
+        "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
+        "print(sorted(m for m in ('paho.mqtt.client', 'controller.adapters.mqtt') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
