@@ -817,7 +817,7 @@ def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, 
     # the running sums only as far as the longest transit (a cumsum is sequential: its first
     # rows do not depend on the rows after them)
     rows = int(upto.max()) + 1
-    out: np.ndarray = np.take_along_axis(np.cumsum(recent[:rows], axis=0), upto[None, :], axis=0)[0]
+    out: np.ndarray = np.cumsum(recent[:rows], axis=0)[upto, np.arange(len(upto))]  # each lane's row `upto`
     return out
 
 

@@ -266,12 +266,17 @@ def observe_all(
     now_s: float,
     params: HarmParams,
     cache: netshadow.ReplayCache | None = None,
+    judged: Sequence[bool] | None = None,
 ) -> list[HarmState]:
     """Every junction's replay advanced by the interval ending at now_s (every tick, stale or
     not), in `net`'s order: one pass over the network's movements (netshadow.advance_all, the
     same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
     neighbours' replays when `net.spill` is set). A network without a junction has nothing to
-    advance."""
+    advance. `judged`: per junction, whether decide() runs for it this tick (step.Core: its feed
+    not stale); a judged junction in policy mode gets its cumulative-sum test brought up to the
+    replay's time here (accumulate, in the same record: decide's accumulate then finds nothing
+    to add), which is what decide would have done first (a switch to fixed mode before it,
+    network_verdict's, restarts the test: _switch)."""
     if not states:
         return []
     replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
@@ -284,6 +289,7 @@ def observe_all(
     )
     sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
+    judge = [False] * len(states) if judged is None or not params.enabled else judged
     out = []
     for k, (s, r) in enumerate(zip(states, replays)):
         charge = None
@@ -291,9 +297,11 @@ def observe_all(
             spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
             charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0))
         hidden = hidden_net[st[k] : st[k + 1]]
-        standing: dict[str, np.ndarray] = {}
+        changes: dict[str, object] = {}
         if params.lock_green_s > 0:
-            standing = _standing(s, net.programs[k], ests[k], statuses[k], now_s)
+            changes.update(_standing(s, net.programs[k], ests[k], statuses[k], now_s))
+        if judge[k] and charge is not None and s.mode == "policy" and r.t_s - s.excess_t_s > 0:
+            changes.update(_excess(s, r, charge, r.t_s - s.excess_t_s, params))
         out.append(
             _evolve(
                 s,
@@ -302,7 +310,7 @@ def observe_all(
                 measured_spill_pcu=own[k],
                 spill_base_pcu=base[k],
                 charge=charge,
-                **standing,
+                **changes,
             )
         )
     return out
@@ -472,11 +480,17 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     junction's own queue does not carry.
     Each PCU s of excess weighs by the demand when it happened: a surplus gathered in the peak
     does not grow into a verdict when the demand falls."""
-    replay = state.replay
-    dt = replay.t_s - state.excess_t_s
+    dt = state.replay.t_s - state.excess_t_s
     if dt <= 0:
         return state
-    charge = charge_of(state, params)
+    return _evolve(state, **_excess(state, state.replay, charge_of(state, params), dt, params))
+
+
+def _excess(
+    state: HarmState, replay: shadow.Replay, charge: Charge, dt: float, params: HarmParams
+) -> dict[str, object]:
+    """accumulate's new excess_s, excess_t_s and spill_pcu_s: `state`'s test brought up to
+    `replay`'s time (dt > 0 seconds after it), `charge` what the queues of `replay` charge."""
     spill = charge.spill_pcu
     q_fixed = charge.queue_pcu[shadow.FIXED] + spill[shadow.FIXED]
     q_controlled = charge.queue_pcu[shadow.CONTROLLED] + spill[shadow.CONTROLLED]
@@ -485,7 +499,7 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))
     keep = math.exp(-dt / params.window_s)
     sums = (state.spill_pcu_s[0] * keep + spill[0] * dt, state.spill_pcu_s[1] * keep + spill[1] * dt)
-    return _evolve(state, excess_s=excess_s, excess_t_s=replay.t_s, spill_pcu_s=sums)
+    return {"excess_s": excess_s, "excess_t_s": replay.t_s, "spill_pcu_s": sums}
 
 
 def window_delays_s(state: HarmState) -> tuple[float, float]:

@@ -426,6 +426,12 @@ class FrameIndex:
     same_loops: bool
     # the vehicle classes in the order estimation._read sums their PCU: (column, PCU factor)
     pcu_order: tuple[tuple[int, float], ...]
+    # every junction accepted: the network positions of the frame's junctions of net, in frame
+    # order (NetworkReadings.fresh's keys); the frame's stop-line rows, and where each frame
+    # junction's begin among them ((frame junctions + 1,))
+    fresh_all: tuple[int, ...]
+    stop_rows: np.ndarray
+    stop_start: np.ndarray
 
     @staticmethod
     def build(net: NetworkLayout, layout: FrameLayout) -> FrameIndex:
@@ -444,7 +450,12 @@ class FrameIndex:
         same = len(net_loop) == int(net.det_start[-1]) and bool(np.array_equal(net_loop, np.arange(len(net_loop))))
         order = sorted(range(len(VEHICLE_CLASSES)), key=lambda k: VEHICLE_CLASSES[k])
         pcu_order = tuple((c, net.pcu_by_class.get(VEHICLE_CLASSES[c], 1.0)) for c in order)
-        return FrameIndex(net_junction, net_loop, loop_junction, is_stop, same, pcu_order)
+        fresh_all = tuple(int(nk) for nk in net_junction if nk >= 0)
+        stop_rows = np.flatnonzero(is_stop)
+        stop_start = np.searchsorted(stop_rows, np.asarray(layout.det_start, dtype=int))
+        return FrameIndex(
+            net_junction, net_loop, loop_junction, is_stop, same, pcu_order, fresh_all, stop_rows, stop_start
+        )
 
 
 def readings_from_frame(
@@ -456,39 +467,45 @@ def readings_from_frame(
     frame's arrays are copied whole instead of scattered (the same values)."""
     n = int(net.det_start[-1])
     if index.same_loops and bool(np.logical_and.reduce(accepted)):
-        stop, counts = index.is_stop, frame.counts
+        counts = frame.counts
         pcu, veh = _pcu_rows(index, counts), np.add.reduce(counts, axis=1).astype(float)
         occ, spd = np.array(frame.occupancy, dtype=float), np.array(frame.speed_mps, dtype=float)
         seen = np.ones(n, dtype=bool)
-    else:
-        take = accepted[index.loop_junction] & (index.net_loop >= 0)
-        at = index.net_loop[take]
-        counts = frame.counts[take]
-        pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
-        spd = np.full(n, -1.0)
-        seen = np.zeros(n, dtype=bool)
-        stop = take & index.is_stop
-        pcu[at], veh[at], occ[at], spd[at], seen[at] = (
-            _pcu_rows(index, counts),
-            counts.sum(axis=1),
-            frame.occupancy[take],
-            frame.speed_mps[take],
-            True,
-        )
-    # vehicles over the stop lines by junction and class: running sums of the stop-line rows
-    # (integers: exact in any order; np.add.at gave the same, slower)
-    rows = frame.counts * stop[:, None]
-    running = np.zeros((len(rows) + 1, len(VEHICLE_CLASSES)), dtype=np.int64)
-    np.cumsum(rows, axis=0, out=running[1:])
-    starts = frame.layout.det_start
-    by_junction = running[starts[1:]] - running[starts[:-1]]
-    stop_counts = {
-        int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
-        for k, row in enumerate(by_junction.tolist())
-        if any(row)
-    }
+        # the index's stop-line rows (the frame's layout is the index's) and its junctions' keys
+        stop_counts = _stop_counts(index, counts[index.stop_rows], index.stop_start)
+        return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, dict.fromkeys(index.fresh_all, frame.t_s))
+    take = accepted[index.loop_junction] & (index.net_loop >= 0)
+    at = index.net_loop[take]
+    counts = frame.counts[take]
+    pcu, veh, occ = np.zeros(n), np.zeros(n), np.zeros(n)
+    spd = np.full(n, -1.0)
+    seen = np.zeros(n, dtype=bool)
+    pcu[at], veh[at], occ[at], spd[at], seen[at] = (
+        _pcu_rows(index, counts),
+        counts.sum(axis=1),
+        frame.occupancy[take],
+        frame.speed_mps[take],
+        True,
+    )
+    rows = np.flatnonzero(take & index.is_stop)
+    stop_counts = _stop_counts(index, frame.counts[rows], np.searchsorted(rows, frame.layout.det_start))
     fresh = {int(nk): frame.t_s for nk in index.net_junction[accepted & (index.net_junction >= 0)]}
     return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)
+
+
+def _stop_counts(index: FrameIndex, rows: np.ndarray, start: np.ndarray) -> dict[int, dict[str, int]]:
+    """Vehicles over the stop lines by junction (network position) and class, of the junctions
+    that counted one: `rows` the frame's stop-line rows (loops, classes) in frame order, `start`
+    (frame junctions + 1,) where each frame junction's begin among them. Running sums (integers:
+    exact in any order; np.add.at gave the same, slower)."""
+    running = np.zeros((len(rows) + 1, len(VEHICLE_CLASSES)), dtype=np.int64)
+    np.cumsum(rows, axis=0, out=running[1:])
+    by_junction = running[start[1:]] - running[start[:-1]]
+    nz = np.flatnonzero(np.logical_or.reduce(by_junction != 0, axis=1))
+    return {
+        int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
+        for k, row in zip(nz.tolist(), by_junction[nz].tolist())
+    }
 
 
 def _pcu_rows(index: FrameIndex, counts: np.ndarray) -> np.ndarray:

@@ -625,16 +625,13 @@ class Core:
             jid: js.harm or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s)
             for jid, js in state.junctions.items()
         }
-        observe = harm.observe_all if self.guarded else harm.advance_replays
-        out = observe(
-            self.shadow_net,
-            [states[jid] for jid in self.layouts],
-            [estimates[jid] for jid in self.layouts],
-            [statuses[jid] for jid in self.layouts],
-            now_s,
-            self.harm,
-            self._replay_cache,
-        )
+        ests = [estimates[jid] for jid in self.layouts]
+        args = (self.shadow_net, [states[jid] for jid in self.layouts], ests, [statuses[jid] for jid in self.layouts])
+        if not self.guarded:
+            return dict(zip(self.layouts, harm.advance_replays(*args, now_s, self.harm, self._replay_cache)))
+        # every junction whose feed is not stale is judged this tick (_decide, _group_guard: harm.decide)
+        judged = _feeds_fresh(ests, now_s, self.feed_stale_s)
+        out = harm.observe_all(*args, now_s, self.harm, self._replay_cache, judged)
         return dict(zip(self.layouts, out))
 
     def _network_guard(
@@ -870,3 +867,8 @@ def _feed_stale(est: Estimate, now_s: float, stale_s: float) -> bool:
     `stale_s` ([service] feed_stale_s): the core stops commanding it (`_decide`), and the
     coupled-road rules do not read its queues."""
     return est.last_feed_t_s is None or now_s - est.last_feed_t_s > stale_s
+
+
+def _feeds_fresh(ests: Sequence[Estimate], now_s: float, stale_s: float) -> list[bool]:
+    """not _feed_stale(est, now_s, stale_s) for each estimate, in one pass (no call per junction)."""
+    return [e.last_feed_t_s is not None and not now_s - e.last_feed_t_s > stale_s for e in ests]
