@@ -54,24 +54,14 @@ POLL_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 # (None once lost), the packet reader (MQTT_ERR_AGAIN when the socket would block) and its error
 # handling, as paho 2.0-2.2's own loop_read does. A release without them is read by loop_read.
 PAHO_BURST_READ = ("_sock", "_packet_read", "_loop_rc_handle")
-_burst_read_warned = False
 
 
-def burst_read_supported(client: object) -> bool:
-    """Whether the paho client has what pump_read's burst read calls (PAHO_BURST_READ); where it
-    does not, the first time in the process says so (the pump then reads by paho's public
-    loop_read: the same packets, a poll round for each read)."""
-    global _burst_read_warned
+def burst_read_missing(client: object) -> list[str]:
+    """What of PAHO_BURST_READ the paho client lacks (a callable for the two calls); empty where
+    pump_read's burst read can run (MqttClient.start says the rest once per pump: the pump then
+    reads by paho's public loop_read, the same packets, a poll round for each read)."""
     missing = [n for n in PAHO_BURST_READ if not hasattr(client, n)]
-    missing += [n for n in PAHO_BURST_READ[1:] if n not in missing and not callable(getattr(client, n))]
-    if missing and not _burst_read_warned:
-        _burst_read_warned = True
-        log.warning(
-            "paho-mqtt %s: the client has no callable %s; pumped clients read with loop_read",
-            getattr(mqtt, "__version__", "?"),
-            ", ".join(missing),
-        )
-    return not missing
+    return missing + [n for n in PAHO_BURST_READ[1:] if n not in missing and not callable(getattr(client, n))]
 
 
 def topic_level(name: str) -> str:
@@ -323,7 +313,15 @@ class MqttClient:
         if pump is None:
             self._client.loop_start()
         else:
-            self._burst_read = burst_read_supported(self._client)
+            missing = burst_read_missing(self._client)
+            self._burst_read = not missing
+            if missing and not pump.loop_read_said:
+                pump.loop_read_said = True
+                log.warning(
+                    "paho-mqtt %s: the client has no callable %s; pumped clients read with loop_read",
+                    getattr(mqtt, "__version__", "?"),
+                    ", ".join(missing),
+                )
             self._pump = pump
             pump.add(self)
         self._started = True

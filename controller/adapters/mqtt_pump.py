@@ -39,6 +39,7 @@ class MqttPump:
         self.misc_every_s = misc_every_s
         self.clients: list[MqttClient] = []
         self._misc_due_s = 0.0
+        self.loop_read_said = False  # a client of this pump fell back to loop_read, logged (MqttClient.start)
 
     def add(self, client: MqttClient) -> None:
         if client not in self.clients:

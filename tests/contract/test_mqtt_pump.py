@@ -12,7 +12,6 @@ import threading
 
 import pytest
 
-from controller.adapters import mqtt as mqtt_adapter
 from controller.adapters.mqtt import MqttClient
 from controller.adapters.mqtt_pump import MqttPump
 from sim.broker import CONTROLLER, Broker, field_user
@@ -176,12 +175,11 @@ class _PahoWithoutBurstRead:
         setattr(object.__getattribute__(self, "_real"), name, value)
 
 
-def test_a_paho_without_the_private_reader_still_reads_every_message(broker, clients, monkeypatch, caplog):
+def test_a_paho_without_the_private_reader_still_reads_every_message(broker, clients, caplog):
     """R's finding 8 (session 24): pump_read's burst read calls paho's private `_sock`,
     `_packet_read` and `_loop_rc_handle`. A client whose paho lacks them is found out when it
     starts, said once in the log, and read by the public loop_read: every message of a burst
     still arrives, in order, over the pump's rounds."""
-    monkeypatch.setattr(mqtt_adapter, "_burst_read_warned", False, raising=False)
     pump = MqttPump()
     seen: list[bytes] = []
     ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append(payload))
@@ -193,7 +191,7 @@ def test_a_paho_without_the_private_reader_still_reads_every_message(broker, cli
     with caplog.at_level(logging.WARNING, logger="controller.adapters.mqtt"):
         ctl.start(wait=False, pump=pump).wait_connected(10.0)
         dev.start(wait=False, pump=pump).wait_connected(10.0)
-    assert len([r for r in caplog.records if "loop_read" in r.getMessage()]) == 1  # once, not per client
+    assert len([r for r in caplog.records if "loop_read" in r.getMessage()]) == 1  # once per pump, not per client
     sent = [f"{k:03d}".encode() for k in range(200)]
     for payload in sent:
         dev.publish(broker.topics.detectors("J1"), payload, qos=0)
