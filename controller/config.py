@@ -84,7 +84,7 @@ class TimingConfig:
     ped_walk_s: float = 5.0
     ped_speed_mps: float = 1.2
     program_clearances: bool = False  # sim/netprogram.py link_clearances_s: the program's own intergreens
-    program_transitions: bool = False  # sim/netprogram.py program_transitions: the program's own transition states
+    program_transitions: bool = True  # sim/netprogram.py program_transitions: the program's own transition states
 
 
 @dataclass(frozen=True)

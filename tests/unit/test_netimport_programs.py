@@ -495,13 +495,14 @@ def test_the_junction_file_has_a_timeline_only_where_the_base_program_differs(cr
 def test_program_transitions_are_written_only_with_the_key(cross, tmp_path):
     """[timing] program_transitions (docs/import.md rule 11): the junction file keeps the
     program's own transitions (here S kept green 3 s into N's yellow, 6 s against the model's 3
-    s yellow and 2 s all-red) and the base greens are the program's own; without the key (as
-    shipped) the file has none and the model's intergreens stand."""
+    s yellow and 2 s all-red) and the base greens are the program's own; without the key the
+    file has none and the model's intergreens stand."""
     kept = "yyyrrrGGgrrr"  # N yellow, S still green
     s_yellow = "rrrrrryyyrrr"
     prog = tl_logic("C", "p", [(30, NS), (3, kept), (3, s_yellow), (25, EW), (3, _y(EW)), (2, "r" * 12)])
     files = [additional(tmp_path, "p.add.xml", prog)]
-    import_network(cross, tmp_path / "off", CFG, additional=files)
+    off_cfg = replace(CFG, timing=replace(CFG.timing, program_transitions=False))
+    import_network(cross, tmp_path / "off", off_cfg, additional=files)
     off = _one(tmp_path / "off")
     assert off.transitions == () and off.intergreen_s(0, 1) == 5.0
     assert [p.base_green_s for p in off.phases] == [31.0, 25.0]
