@@ -40,6 +40,8 @@ class WebsterParams:
     # the movements' needs raises the phases below their city greens toward them first (policies.md)
     short_keeps_city: bool = False  # a phase that ended the period's greens with a residual queue (residual_queue_pcu)
     # keeps at least its city green in the next plan (policies.md)
+    divide_after_periods: int = 1  # a divided cycle C / k only where it fits the flows of each of the last this many
+    # periods (per movement the largest): a lull must last, the counts lag the demand by a period (policies.md)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,13 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   by the counts follows their noise, and a phase cut in a lull meets the next surge short.
   Not in a divided cycle (the city runs no plan at C / k) nor after a short phase (its flow is
   capped by its own green, and the split by the needs serves the loaded phases).
+- a lull that lasted (`divide_after_periods` = n; 1, the last period alone, by default): a divided
+  cycle C / k only where it fits (common_cycle_s) the flows of each of the last n periods, per
+  movement the largest (divided_flow_pcu_h); the split is still the last period's. A period's
+  count lags the demand by a period: a half cycle chosen from one period's lull commits the next
+  period to half the capacity per lost time, a surge after the lull (a burst on a one-lane side
+  street) meets it, and its queue is what the base cycle must then drain before the next lull
+  halves it again. At the start, the periods there are.
 - a short phase keeps the city's green (`short_keeps_city`): a phase that ended the period's
   greens with a mean residual queue of at least `residual_queue_pcu` gets at least its green
   in the city's split in the next plan (whose cycle is the base cycle, below): its departures
@@ -124,6 +131,7 @@ class WebsterState:
     short_run: tuple[int, ...] = ()  # per phase: its last green ends in a row with a residual queue (this period)
     divided: bool = False  # the plan in force runs a divided cycle C / k (k > 1)
     cut: bool = False  # this period's divided cycle was ended early: the city's plan runs to the period's end
+    past_flows: tuple[np.ndarray, ...] = ()  # the flows (PCU/h) of the periods before this one, the latest last
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -240,6 +248,7 @@ def webster_greens(
     blind: np.ndarray | None = None,
     slack_to_city: bool = False,
     short: np.ndarray | None = None,
+    cycle_flow_pcu_h: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
@@ -251,11 +260,13 @@ def webster_greens(
     measure, needs at least the green the city's split gives it. `slack_to_city`: at the base
     cycle, and unless `full_cycle` (a phase ran short), the green left over after the needs goes
     first toward the city's split (demand_split_s' prior); `short` (phases,) bool: those phases'
-    floors are their greens in the city's split."""
+    floors are their greens in the city's split. `cycle_flow_pcu_h` (movements): the flows the
+    cycle is chosen from (common_cycle_s), when not `flow_pcu_h` (divided_flow_pcu_h)."""
     j = layout.junction
     n = len(j.phases)
+    q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
     cycle_s = common_cycle_s(
-        layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit
+        layout, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit
     )
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     total_s = max(cycle_s - intergreens_s, 0.0)
@@ -420,6 +431,16 @@ def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapse
     return flow_pcu_h
 
 
+def divided_flow_pcu_h(flow_pcu_h: np.ndarray, past_flows: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(movements,) the flows a divided cycle must serve (module docstring, a lull that lasted): per
+    movement the largest of this period's (`flow_pcu_h`) and the periods' before (`past_flows`)."""
+    out: np.ndarray = flow_pcu_h
+    for q in past_flows:
+        if q.shape == flow_pcu_h.shape:
+            out = np.maximum(out, q)
+    return out
+
+
 def track_green_ends(
     state: WebsterState,
     layout: Layout,
@@ -507,6 +528,25 @@ class WebsterPolicy(Policy):
             return False
         return max(state.short_run, default=0) >= ends
 
+    def _plan(
+        self, state: WebsterState, layout: Layout, est: Estimate, flow_pcu_h: np.ndarray
+    ) -> tuple[float, tuple[float, ...], tuple[float, ...], tuple[np.ndarray, ...]]:
+        """(cycle_s, greens_s, held_y, past_flows) of the plan at a period's end from its flows
+        `flow_pcu_h` (module docstring; webster_greens)."""
+        short = short_phases(state, len(layout.junction.phases), self.residual_queue_pcu)
+        held_y, full, held = self._held(state, layout, flow_pcu_h, short)
+        full = full or state.cut
+        lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
+        fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
+        slack, keep_city = self.params.slack_to_city, short if self.params.short_keeps_city else None
+        keep = self.params.divide_after_periods - 1  # the periods before this one a divided cycle must fit
+        past = state.past_flows[-keep:] if keep > 0 else ()
+        q_cycle = divided_flow_pcu_h(flow_pcu_h, past)
+        cycle_s, greens = webster_greens(
+            layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city, q_cycle
+        )
+        return cycle_s, greens, held_y, ((*past, flow_pcu_h)[-keep:] if keep > 0 else ())
+
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
         its own at each stops vehicles inside the other junction and locks both."""
@@ -537,15 +577,7 @@ class WebsterPolicy(Policy):
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= self.params.period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
-            short = short_phases(state, len(layout.junction.phases), self.residual_queue_pcu)
-            held_y, full, held = self._held(state, layout, flow_pcu_h, short)
-            full = full or state.cut
-            lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
-            fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
-            slack, keep_city = self.params.slack_to_city, short if self.params.short_keeps_city else None
-            cycle_s, greens = webster_greens(
-                layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city
-            )
+            cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h)
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
@@ -556,6 +588,7 @@ class WebsterPolicy(Policy):
                     green_phase=state.green_phase,
                     held_y=held_y,
                     divided=divided,
+                    past_flows=past,
                 )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             greens = _whole_greens(layout, greens)  # as the roadside shows them
@@ -572,6 +605,7 @@ class WebsterPolicy(Policy):
                 short_run=(),
                 divided=divided,
                 cut=False,
+                past_flows=past,
             )
         return self._send(state, layout.junction, signal, now_s)
 
