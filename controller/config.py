@@ -259,6 +259,7 @@ _POSITIVE = frozenset(
         "estimation.link_window_s",
         "estimation.link_remap_s",
         "webster.period_s",
+        "webster.divide_after_periods",
         "webster.max_flow_ratio",
         "webster.residual_queue_pcu",
         "max_pressure.switch_service_s",

@@ -315,8 +315,7 @@ class MqttClient:
         else:
             missing = burst_read_missing(self._client)
             self._burst_read = not missing
-            if missing and not pump.loop_read_said:
-                pump.loop_read_said = True
+            if missing and pump.first_loop_read():
                 log.warning(
                     "paho-mqtt %s: the client has no callable %s; pumped clients read with loop_read",
                     getattr(mqtt, "__version__", "?"),

@@ -39,7 +39,13 @@ class MqttPump:
         self.misc_every_s = misc_every_s
         self.clients: list[MqttClient] = []
         self._misc_due_s = 0.0
-        self.loop_read_said = False  # a client of this pump fell back to loop_read, logged (MqttClient.start)
+        self._loop_read_said = False  # a client of this pump fell back to loop_read, logged (first_loop_read)
+
+    def first_loop_read(self) -> bool:
+        """True the first time one of this pump's clients falls back to paho's loop_read (its
+        paho lacks what MqttClient.pump_read's burst read calls), so that it is logged once."""
+        first, self._loop_read_said = not self._loop_read_said, True
+        return first
 
     def add(self, client: MqttClient) -> None:
         if client not in self.clients:

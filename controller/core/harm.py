@@ -473,7 +473,8 @@ def accumulate(state: HarmState, params: HarmParams) -> HarmState:
     shown over the fixed plan beyond the margin, per PCU of one window's demand,
     S = max(0, S + (q_c - (1 + margin) q_f - margin_s x demand) dt / (demand x window_s)),
     q the two replayed queues now (PCU), demand the replay's (PCU/s, at least min_demand_pcu_h),
-    dt the time since the last update (decide calls it every tick it runs, in policy mode).
+    dt the time since the last update (observe_all for the junctions it judges, decide otherwise,
+    in policy mode: once a tick, whichever comes first).
     With `spill_back`, each side's q counts once more the PCU of its queues standing beyond
     their approach's storage, on the approaches the loops see overrun (spill_charge_pcu):
     upstream of the approach they hold traffic that never crosses this signal, a cost the

@@ -870,5 +870,5 @@ def _feed_stale(est: Estimate, now_s: float, stale_s: float) -> bool:
 
 
 def _feeds_fresh(ests: Sequence[Estimate], now_s: float, stale_s: float) -> list[bool]:
-    """not _feed_stale(est, now_s, stale_s) for each estimate, in one pass (no call per junction)."""
-    return [e.last_feed_t_s is not None and not now_s - e.last_feed_t_s > stale_s for e in ests]
+    """not _feed_stale(est, now_s, stale_s) for each estimate (the one test, so the two agree)."""
+    return [not _feed_stale(e, now_s, stale_s) for e in ests]

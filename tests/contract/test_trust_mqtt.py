@@ -49,7 +49,10 @@ def test_forged_plans_over_the_broker_are_refused_by_reason(broker):
         def plan(seq: int, t: float, *, ttl: float = 20.0, epoch: int = 5, signer=ring.sign) -> bytes:
             return encode_command(PhaseCommand("J1", f"p{seq}", seq, 1, 5.0, t, t + ttl), epoch, signer)
 
-        nan_body = encode_command(PhaseCommand("J1", "n", 3, 1, 5.0, now, now + 20), 5).replace(b"5.0", b"NaN")
+        body = encode_command(PhaseCommand("J1", "n", 3, 1, 5.0, now, now + 20), 5)
+        # hold_s, the last field, made NaN (a replace of "5.0" also hit the clock when `now` held it)
+        nan_body = body.replace(b'"hold_s":5.0}', b'"hold_s":NaN}')
+        assert nan_body != body
         probes = [
             (plan(1, now, signer=None), "unsigned plan"),
             (plan(1, now, signer=new_keyring("k1").sign), "bad signature"),
