@@ -466,8 +466,11 @@ class MqttClient:
         self._client.loop_misc()
 
     def pending(self) -> int:
-        """QoS 1 messages not yet acknowledged by the broker (queued while disconnected included)."""
-        return len(self._client._out_messages)  # paho has no public accessor
+        """QoS 1 messages not yet acknowledged by the broker (queued while disconnected included).
+        paho has no public accessor: its private `_out_messages` (2.0-2.2); a paho without it
+        reads 0, so stop() waits only while paho still wants to write."""
+        out = getattr(self._client, "_out_messages", None)
+        return len(out) if out is not None else 0
 
     # -- traffic ---------------------------------------------------------------------------
     def subscribe(self, topics: Iterable[str], qos: int = 1, *, retained_again: bool = False) -> None:

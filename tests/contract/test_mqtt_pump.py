@@ -161,13 +161,14 @@ def _unread_bytes(client: MqttClient) -> int:
 
 class _PahoWithoutBurstRead:
     """A paho client as a release without the private calls pump_read's burst read makes
-    (mqtt.PAHO_BURST_READ) would look from outside: those names missing, the rest paho's."""
+    (mqtt.PAHO_BURST_READ) and MqttClient.pending (`_out_messages`) would look from outside:
+    those names missing, the rest paho's."""
 
     def __init__(self, client: object) -> None:
         object.__setattr__(self, "_real", client)
 
     def __getattr__(self, name: str) -> object:
-        if name in ("_sock", "_packet_read", "_loop_rc_handle"):
+        if name in ("_sock", "_packet_read", "_loop_rc_handle", "_out_messages"):
             raise AttributeError(name)
         return getattr(object.__getattribute__(self, "_real"), name)
 
@@ -179,7 +180,7 @@ def test_a_paho_without_the_private_reader_still_reads_every_message(broker, cli
     """R's finding 8 (session 24): pump_read's burst read calls paho's private `_sock`,
     `_packet_read` and `_loop_rc_handle`. A client whose paho lacks them is found out when it
     starts, said once in the log, and read by the public loop_read: every message of a burst
-    still arrives, in order, over the pump's rounds."""
+    still arrives, in order, over the pump's rounds; the clients close."""
     pump = MqttPump()
     seen: list[bytes] = []
     ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append(payload))
@@ -197,3 +198,6 @@ def test_a_paho_without_the_private_reader_still_reads_every_message(broker, cli
         dev.publish(broker.topics.detectors("J1"), payload, qos=0)
     assert pump.run_until(lambda: len(seen) >= len(sent), 10.0)
     assert seen == sent
+    for client in (ctl, dev):  # close() reads pending(): no `_out_messages` either
+        assert client.pending() == 0
+        client.close(flush_s=0.2)
