@@ -82,6 +82,11 @@ def wait_for(what: str, check, timeout_s: float, proc: subprocess.Popen | None =
     pytest.fail(f"{what}: not within {timeout_s:g} s")
 
 
+def _target_scraped(base: str) -> bool:
+    targets = api(base, "/api/v1/targets")["activeTargets"]
+    return bool(targets) and all(t["health"] != "unknown" for t in targets)
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
     """A Prometheus scraping 127.0.0.1:{metrics port} every 250 ms (the 600 s run takes a few
@@ -116,6 +121,10 @@ def prometheus(tmp_path_factory):
             proc,
             log,
         )
+        # Prometheus applies its targets some seconds after it is ready; the run takes a few seconds
+        # of wall time and must not end before the first scrape. A scrape of the (not yet served)
+        # port, failed or not, marks the target's health other than "unknown".
+        wait_for("prometheus scraping its target", lambda: _target_scraped(base), 60, proc, log)
         yield base, metrics_port
     finally:
         proc.terminate()
