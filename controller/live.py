@@ -44,6 +44,7 @@ from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config, beside_config
+from controller.core import feedpack
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
@@ -268,7 +269,7 @@ class ServiceNode:
         topics = [self.topics.detectors(j) for j in self.service.junctions]
         topics += [self.topics.status(j) for j in self.service.junctions]
         if self.lockstep:
-            topics.append(self.topics.clock)
+            topics += [self.topics.clock, self.topics.packed_detectors]
         elif self.service.observed:  # a region: its own junctions' overrides only
             topics += [self.topics.overrides_of(j) for j in self.service.junctions if j not in self.service.observed]
         else:
@@ -297,6 +298,9 @@ class ServiceNode:
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.clock:
             self.inbox.put(("clock", "", payload))
+            return
+        if topic == self.topics.packed_detectors:  # lockstep: a second's detector messages in one
+            self.inbox.put(("packed", "", payload))
             return
         if self.route is not None and self.route(topic, payload):
             return
@@ -574,11 +578,33 @@ class _LockstepInbox:
             except ValueError:
                 log.error("lockstep: malformed clock message %r", payload[:80])
             return
+        if kind == "packed":
+            self._take_packed(payload)
+            return
         t = _t_of(payload)
         if t is None:  # let the service count it
             self.node.handle(kind, junction, payload)
         elif t > self.done_t[kind]:
             self.buffered.setdefault((kind, t), {})[junction] = payload
+
+    def _take_packed(self, payload: bytes) -> None:
+        """A second's detector messages packed in one (core/feedpack.py): buffered as the
+        per-junction messages would be, under the pack's `t`, those of this node's junctions (a
+        region's node reads its own and its halo); the messages themselves are the service's to
+        check. A pack that does not read is counted unrouted; its second then times out."""
+        unpacked = feedpack.unpack(payload)
+        if unpacked is None:
+            self.node.unrouted += 1
+            log.error("lockstep: malformed packed detector message %r", payload[:80])
+            return
+        t, messages = unpacked
+        if t <= self.done_t["detectors"]:  # a copy of a second already fed
+            return
+        buffered = self.buffered.setdefault(("detectors", t), {})
+        order = self.order
+        for junction, body in messages:
+            if junction in order:
+                buffered[junction] = body
 
     def next_clock(self, stop: threading.Event) -> dict | None:
         """The next clock message; None when stopped."""

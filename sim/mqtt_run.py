@@ -17,15 +17,17 @@ and its tick's bookkeeping overlap the field's. In real time the controller has 
 client its own network thread.
 
 Lockstep (the default; for replays): at each simulated second t the field publishes every
-junction's detector message and then the clock message; the controller ticks once it holds
-everything the clock announced and answers `ticked` with the plans it published; the field waits
-for those plans, applies them and actuates. The controller therefore sees exactly the inputs of
-the in-process run, and the tripinfo is identical. A replay must not lose a second: with the
-controller in this process the detector messages go at the contract's QoS 0 (no PUBACK either
-way: a third fewer packets) and the field publishes the second's messages again once every
-connection it serves, the controller's included, is back after a reconnect (a broker restart
-loses what was in flight; the controller drops the copies it already holds); with the controller
-in other processes, whose reconnects the field cannot see, they go at QoS 1.
+junction's detector message (with `[service] simulate_feed_pack`, the default, all of them in one
+message of the clock's user on `sim/detectors`, controller/core/feedpack.py) and then the clock
+message; the controller ticks once it holds everything the clock announced and answers `ticked`
+with the plans it published; the field waits for those plans, applies them and actuates. The
+controller therefore sees exactly the inputs of the in-process run, and the tripinfo is identical.
+A replay must not lose a second: with the controller in this process the detector messages go at
+the contract's QoS 0 (no PUBACK either way: a third fewer packets) and the field publishes the
+second's messages again once every connection it serves, the controller's included, is back after a
+reconnect (a broker restart loses what was in flight; the controller drops the copies it already
+holds); with the controller in other processes, whose reconnects the field cannot see, they go at
+QoS 1.
 
 Sharded ([regions] count or named in the config, controller/regions.py): one ServiceNode per
 region, each in a process of its own (sim/mqtt_regions.py), sharing nothing but the broker. Each
@@ -59,6 +61,7 @@ from controller.adapters.mqtt import MqttClient, Topics, topic_level
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.trust import Trust
 from controller.config import Config
+from controller.core import feedpack
 from controller.core.messages import MESSAGE_VERSION, decode_command, encode_body
 from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError, TscError
@@ -121,6 +124,7 @@ class MqttLoop:
         self._plans: dict[tuple[str, int], bytes] = {}
         self._applied_seq: dict[str, int] = {}
         self._feed: list[tuple[str, bytes]] = []  # this second's detector messages (sent again after a reconnect)
+        self._feed_t = begin_s  # the second they are for
         self._feed_events = 0  # connection events when _feed last went out with every connection ready
         self.feed_resent = 0  # seconds whose detector messages were published again after a reconnect
         self.plans_received = 0
@@ -154,7 +158,11 @@ class MqttLoop:
         self._steppers = [LockstepStepper(node) for node in self.nodes] if self.lockstep else []
         # lockstep with every controller node here: feeds at QoS 0, sent again after a reconnect (_resend_feed)
         self.feed_qos = 1 if self.lockstep and self.procs else 0
-        self._served = [*self.devices.values(), *(node.client for node in self.nodes)]
+        # [service] simulate_feed_pack: in lockstep, a second's detector messages in one message of the
+        # replay's clock user (core/feedpack.py) instead of one per junction's device
+        self.feed_packed = self.lockstep and cfg.service.simulate_feed_pack
+        packer = [self.sim] if self.feed_packed and self.sim is not None else []
+        self._served = [*self.devices.values(), *packer, *(node.client for node in self.nodes)]
         self._feed_events = self._connection_events()  # all connected and subscribed (_connect waited)
         self._threads = [
             threading.Thread(target=self._controller_main, args=(node,), name=f"controller-{k}", daemon=True)
@@ -342,6 +350,9 @@ class MqttLoop:
         if events != self._feed_events and self.feed_qos == 0 and not all(c.ready() for c in self._served):
             events = -1
         self._feed_events = events
+        if self.feed_packed and self.sim is not None:
+            self.sim.publish(self.topics.packed_detectors, feedpack.pack(self._feed_t, self._feed), qos=self.feed_qos)
+            return
         for jid, payload in self._feed:
             self.devices[jid].publish(self.topics.detectors(jid), payload, qos=self.feed_qos)
 
@@ -357,6 +368,7 @@ class MqttLoop:
 
     def _second_lockstep(self, t_s: float) -> None:
         msgs = self._feed = self.field.detector_messages(t_s)
+        self._feed_t = t_s
         self._publish_feed()
         clock = {
             "v": MESSAGE_VERSION,
@@ -492,6 +504,7 @@ class MqttLoop:
                     "plans_unreadable": self.plans_bad,
                     "reconnects": sum(max(0, c.connects - 1) for c in devices),
                     "feed_qos": self.feed_qos,
+                    "feed_packed": self.feed_packed,  # a second's detector messages in one (sim/detectors)
                     "feed_resent": self.feed_resent,  # seconds whose detector messages went out again
                 },
             },

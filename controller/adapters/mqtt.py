@@ -80,7 +80,7 @@ class Topics:
     """tsc/v1/{site}/{junction}/{detectors|status|plan}, operators' overrides
     tsc/v1/{site}/{junction}/override/{user} and the replies tsc/v1/{site}/ops/{user}, the service's
     heartbeat tsc/v1/{site}/service/{instance} and junction table .../service/{instance}/junctions,
-    and the lockstep clock of replays, tsc/v1/{site}/sim/{clock|ticked}."""
+    and the lockstep topics of replays, tsc/v1/{site}/sim/{clock|ticked|detectors}."""
 
     site: str
 
@@ -135,6 +135,11 @@ class Topics:
     @property
     def ticked(self) -> str:
         return f"{self.root}/sim/ticked"
+
+    @property
+    def packed_detectors(self) -> str:
+        """A lockstep replay's second of detector messages in one message (core/feedpack.py)."""
+        return f"{self.root}/sim/detectors"
 
     def split(self, topic: str) -> tuple[str, str] | None:
         """(junction topic level, kind) of a junction topic, else None."""

@@ -90,11 +90,16 @@ def grid(tmp_path_factory) -> dict[str, Path]:
     # stays on the field's thread either way
     cfg["service"]["simulate_second_process"] = True
     (work / "config_forked.toml").write_text(tomli_w.dumps(cfg))
+    # the field's detector messages on the devices' own topics, one per junction ([service]
+    # simulate_feed_pack off; on by default: a second's messages in one on sim/detectors)
+    cfg["service"] = {"site": "grid", "simulate_feed_pack": False}
+    (work / "config_unpacked.toml").write_text(tomli_w.dumps(cfg))
     return {
         "dir": work,
         "sumocfg": work / "grid.sumocfg",
         "config": work / "config.toml",
         "config_forked": work / "config_forked.toml",
+        "config_unpacked": work / "config_unpacked.toml",
     }
 
 
@@ -107,11 +112,12 @@ def _simulate(grid, out: Path, *extra: str, config: str = "config") -> subproces
 def reference_and_mqtt(grid) -> dict[str, Path]:
     """The in-process run and the --via-mqtt runs of the same scenario (default: the controller on
     the field's thread; forked: in a process of its own), side by side."""
-    outs = {name: grid["dir"] / name for name in ("in_process", "mqtt", "mqtt_forked")}
+    outs = {name: grid["dir"] / name for name in ("in_process", "mqtt", "mqtt_forked", "mqtt_unpacked")}
     procs = {
         "in_process": _simulate(grid, outs["in_process"]),
         "mqtt": _simulate(grid, outs["mqtt"], "--via-mqtt"),
         "mqtt_forked": _simulate(grid, outs["mqtt_forked"], "--via-mqtt", config="config_forked"),
+        "mqtt_unpacked": _simulate(grid, outs["mqtt_unpacked"], "--via-mqtt", config="config_unpacked"),
     }
     for name, p in procs.items():
         _out, err = p.communicate(timeout=180)
@@ -134,7 +140,7 @@ def _figures(summary: dict) -> dict:
 
 
 @pytest.mark.timeout(200)
-@pytest.mark.parametrize("variant", ["mqtt", "mqtt_forked"])
+@pytest.mark.parametrize("variant", ["mqtt", "mqtt_forked", "mqtt_unpacked"])
 def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, variant):
     ref, via = reference_and_mqtt["in_process"], reference_and_mqtt[variant]
     ref_trips, via_trips = trips(ref / "tripinfo.xml"), trips(via / "tripinfo.xml")
@@ -150,10 +156,13 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     # the detector messages at the contract's QoS 0 when the field serves the controller's connection
     # (sent again after a reconnect), at QoS 1 to a controller in a process of its own
     assert transport["field"]["feed_qos"] == (1 if variant == "mqtt_forked" else 0)
+    # [service] simulate_feed_pack (on): a second's detector messages in one, to either controller
+    assert transport["field"]["feed_packed"] == (variant != "mqtt_unpacked")
+    assert transport["controller"]["unrouted"] == 0
     # [service] simulate_metrics_thread (on): on the field's thread its tick metrics run beside the step
-    assert transport["metrics_thread"] == (variant == "mqtt")
+    assert transport["metrics_thread"] == (variant != "mqtt_forked")
     assert transport["controller"]["ticks"] == END_S
-    assert transport["metrics_works"] == (END_S if variant == "mqtt" else 0)  # every tick's metrics went there
+    assert transport["metrics_works"] == (0 if variant == "mqtt_forked" else END_S)  # every tick's metrics went there
     assert transport["field"]["plans_received"] == via_summary["controller"]["plans_sent"]
     # The plans really changed: Webster re-planned every 60 s at 9 junctions.
     assert via_summary["controller"]["plans_sent"] > 9 * (END_S // 60 - 1)

@@ -1,6 +1,7 @@
 """controller.live.LockstepStepper: run_lockstep for a caller that owns the loop (the via-MQTT
 field's thread). It ticks only once a clock message and every message it announced are in,
 whatever the order they arrive in, skips a redelivered clock, and stops at the clock's end.
+The field's packed second (core/feedpack.py, `sim/detectors`) stands for its junctions' messages.
 No broker: messages are put in the node's inbox as its connection would."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 
 from controller.adapters.mqtt import MqttSettings
 from controller.config import Config, ServiceConfig
+from controller.core import feedpack
 from controller.core.messages import encode_detector_message, encode_status
 from controller.live import LockstepStepper, ServiceNode
 from controller.model import SignalStatus
@@ -78,3 +80,38 @@ def test_stops_at_the_clocks_end():
     assert stepper.step() == 1
     assert stepper.ended
     assert stepper.step() == 0 and node.ticks == 1
+
+
+def _packed(t_s: float, *jids: str) -> tuple[str, str, bytes]:
+    other = b'{"v":1,"junction":"J9"}'  # a junction of another region's node
+    return ("packed", "", feedpack.pack(t_s, [(j, _detectors(j, t_s)[2] if j in JUNCTIONS else other) for j in jids]))
+
+
+def test_a_packed_second_stands_for_its_junctions_messages():
+    ref, node = _node(), _node()
+    ref_stepper, stepper = LockstepStepper(ref), LockstepStepper(node)
+    for t in (1.0, 2.0):
+        ref.inbox.put(_clock(t, detectors=2))
+        node.inbox.put(_clock(t, detectors=2))
+        ref.inbox.put(_detectors("J2", t))
+        ref.inbox.put(_detectors("J1", t))
+        node.inbox.put(_packed(t, "J2", "J1", "J9"))  # J9: not this node's (another region's)
+        assert ref_stepper.step() == stepper.step() == 1
+    node.inbox.put(_packed(1.0, "J1", "J2"))  # a copy of a second already fed
+    node.inbox.put(_clock(3.0, detectors=2))
+    node.inbox.put(_packed(3.0, "J1"))
+    assert stepper.step() == 0  # J2's message for t=3 is missing
+    assert node.ticks == 2 and node.service.received == ref.service.received == 4
+    assert node.service.state.junctions.keys() == ref.service.state.junctions.keys()
+    for jid in JUNCTIONS:
+        a, b = node.service.state.junctions[jid].estimate, ref.service.state.junctions[jid].estimate
+        assert a.t_s == b.t_s and list(a.arrivals_pcu) == list(b.arrivals_pcu)
+
+
+def test_a_pack_that_does_not_read_is_counted_and_fed_nothing():
+    node = _node()
+    stepper = LockstepStepper(node)
+    node.inbox.put(_clock(1.0, detectors=2))
+    node.inbox.put(("packed", "", b'{"v":1,"t":1.0}'))
+    assert stepper.step() == 0
+    assert node.unrouted == 1 and node.service.received == 0
