@@ -40,7 +40,7 @@ class ServiceConfig:
     feed_stale_s: float = 5.0
     realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
     simulate_second_process: bool = False  # simulate under a policy that sends plans: the controller beside the field
-    simulate_metrics_thread: bool = True  # simulate (in process; via MQTT, lockstep): tick metrics beside SUMO's step
+    simulate_metrics_thread: bool = True  # simulate (in process; via MQTT, lockstep): tick metrics handed to a thread
     simulate_feed_pack: bool = True  # simulate --via-mqtt, lockstep: a second's detector messages in one message
 
 

@@ -191,9 +191,9 @@ class InProcessLoop:
         self.field = field
         self.now_s = begin_s
         self.twin = twin
-        # [service] simulate_metrics_thread: the tick's metrics in a thread, while the run
-        # actuates and steps SUMO (libsumo lets go of the GIL in its step); not beside the twin
-        # or a recorder, which report to the metrics or the service between two ticks
+        # [service] simulate_metrics_thread: the tick's metrics handed to a thread (the libsumo
+        # installed keeps the GIL in its step: in process the run mostly takes them back, config.toml);
+        # not beside the twin or a recorder, which report to the metrics or the service between two ticks
         threaded = cfg.service.simulate_metrics_thread and metrics is not None and twin is None and archive is None
         self._tail = MetricsThread() if threaded else None
         # the command itself, no message built (a recorded run builds them for its archive):
