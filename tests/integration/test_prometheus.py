@@ -66,6 +66,11 @@ def api(base: str, path: str, **params) -> dict:
     return body["data"]
 
 
+def instant(run: dict, expr: str) -> list:
+    """The result of the PromQL expression at the run's last successful scrape (run["at"])."""
+    return api(run["base"], "/api/v1/query", query=expr, time=run["at"])["result"]
+
+
 def wait_for(what: str, check, timeout_s: float, proc: subprocess.Popen | None = None, log: Path | None = None):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -186,7 +191,11 @@ def scraped_run(prometheus, tmp_path_factory):
 
         wait_for("prometheus scraped the end of the run", final_scraped, 30, proc, log)
         time.sleep(2.5)  # a couple more scrapes of the final state
-        yield {"base": base, "summary": summary, "stdout": stdout, "log": log, "run_s": run_s, "proc": proc}
+        # The tests query at the last scrape that succeeded: on a loaded machine a later scrape may
+        # time out (250 ms), and Prometheus then marks every series stale from that moment on.
+        (samples,) = api(base, "/api/v1/query", query="tsc_service_time_seconds[5m]")["result"]
+        at = samples["values"][-1][0]
+        yield {"base": base, "at": at, "summary": summary, "stdout": stdout, "log": log, "run_s": run_s, "proc": proc}
     finally:
         proc.terminate()
         try:
@@ -249,7 +258,7 @@ def test_every_dashboard_query_returns_data(scraped_run):
         for panel in panels(dash):
             for target in panel.get("targets", []):
                 expr = substitute(target["expr"], variables)
-                result = api(base, "/api/v1/query", query=expr)["result"]
+                result = instant(scraped_run, expr)
                 values = [float(r["value"][1]) for r in result] if isinstance(result, list) else [float(result[1])]
                 checked += 1
                 if values and may_be_nan(expr):
@@ -264,8 +273,8 @@ def test_every_dashboard_query_returns_data(scraped_run):
 
 
 def test_gains_are_estimated_not_constant_and_match_the_run_report(scraped_run):
-    base, summary = scraped_run["base"], scraped_run["summary"]
-    changes = api(base, "/api/v1/query", query="changes(tsc_network_delay_gain_ratio[10m])")["result"]
+    summary = scraped_run["summary"]
+    changes = instant(scraped_run, "changes(tsc_network_delay_gain_ratio[10m])")
     n_changes = float(changes[0]["value"][1]) if changes else 0.0
     assert n_changes >= 3, f"the delay gain changed {n_changes:.0f} times during the run"
     last = summary["online_gains"]["last"]
@@ -275,14 +284,12 @@ def test_gains_are_estimated_not_constant_and_match_the_run_report(scraped_run):
         ("tsc_network_delay_seconds", "delay_s"),
         ("tsc_network_measured_delay_seconds", "measured_delay_s"),
     ):
-        got = float(api(base, "/api/v1/query", query=metric)["result"][0]["value"][1])
+        got = float(instant(scraped_run, metric)[0]["value"][1])
         if last[key] is None:  # undefined (n/a): NaN on the gauge
             assert math.isnan(got), metric
         else:
             assert got == pytest.approx(last[key], rel=1e-9, abs=1e-12), metric
-    speed = float(
-        api(base, "/api/v1/query", query="tsc_network_approach_speed_meters_per_second")["result"][0]["value"][1]
-    )
+    speed = float(instant(scraped_run, "tsc_network_approach_speed_meters_per_second")[0]["value"][1])
     assert speed * 3.6 == pytest.approx(last["speed_kmh"], rel=1e-9)
     # Simulated time: the service clock ran 600 s in a fraction of that of wall time.
     assert scraped_run["run_s"] < END_S / 3
@@ -293,10 +300,9 @@ def test_gains_are_estimated_not_constant_and_match_the_run_report(scraped_run):
 def test_a_junction_refused_at_start_is_seen_through_prometheus(scraped_run):
     """J11, refused at start (named in the log), reads mode refused = 1 and the other modes 0
     through Prometheus, the log's reason on tsc_junction_refused_info; it is the only one."""
-    base = scraped_run["base"]
 
     def query(expr: str) -> list[dict]:
-        return api(base, "/api/v1/query", query=expr)["result"]
+        return instant(scraped_run, expr)
 
     modes = {r["metric"]["mode"]: float(r["value"][1]) for r in query(f'tsc_junction_mode{{junction="{REFUSED}"}}')}
     assert modes == {"adaptive": 0, "fallback": 0, "manual": 0, "fixed": 0, "refused": 1}
