@@ -86,6 +86,10 @@ class ScheduleParams:
     # movements have discharged is a job of its own, the phase's last (policies.md)
     exit_tail: bool = True  # the same for a movement whose exit cannot take its queue (the room on the
     # neighbour approach it feeds is less than its queue, exit_rate_ratio < 1) (policies.md)
+    box_short_pcu: float = 0.0  # a permitted turn of the green phase standing in the junction (crossed its
+    # stop line, no gap seen since) with its queue behind stalled, on an approach storing at most this many
+    # PCU between its loops, ends the green (after the minimum, before any floor): the light changes to the
+    # phase serving it protected. 0: off (policies.md)
 
 
 @dataclass(frozen=True)

@@ -395,6 +395,8 @@ class SchedulePolicy(Policy):
         )
         if signal.green_elapsed_s < st.min_green_s[cur]:
             return state, PhaseWish(cur)
+        if (clear := self._box_clearance(state, layout, est, signal, now_s)) >= 0:
+            return replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf")), PhaseWish(clear)
         if signal.green_elapsed_s < state.floor_s:
             if _stop_lines_occupied(layout, est, cur, self.params.stall_s):
                 return state, PhaseWish(cur)
@@ -405,6 +407,31 @@ class SchedulePolicy(Policy):
             target = self._via_clearance(state, layout, est, cur, state.next_phase)
             return state, PhaseWish(target)
         return state, PhaseWish(cur)
+
+    def _box_clearance(
+        self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
+    ) -> int:
+        """The phase serving protected a permitted turn of the green phase that stands in the junction
+        (`state.boxed`: crossed its stop line, no gap seen since) while its queue behind has not moved
+        for `stall_s` past the start-up loss, on an approach storing at most `box_short_pcu` between its
+        loops; -1: none (or `box_short_pcu` 0: off).
+
+        Why: on a short link the queue behind a turner waiting inside the junction reaches the
+        previous light at once. There it stops the stream that feeds the far side of the link, and
+        the turners of that light waiting for a gap in it stand in their junction too: each light's
+        turner waits on the other's queue (ingolstadt21 gneJ257 / 243641585, BENCHMARKS.md, K session
+        26). The green of the stream it yields to passes nothing more than it feeds into the link; its
+        protected phase lets it out."""
+        p, st, cur = self.params, state.statics, signal.phase
+        if p.box_short_pcu <= 0.0 or not state.boxed.any():
+            return -1
+        since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+        stood = state.boxed & st.permitted[cur] & (est.queue_pcu > 0) & (since >= p.stall_s)
+        stood &= layout.storage_pcu <= p.box_short_pcu
+        if not stood.any():
+            return -1
+        protect = [k for k in st.clearance[cur] if layout.protected[k][stood].all()]
+        return protect[0] if protect else -1
 
     def _replan(
         self,
