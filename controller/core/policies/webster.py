@@ -58,6 +58,19 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   in the city's split in the next plan (whose cycle is the base cycle, below): its departures
   were capped by its own green, so its measured flow is a lower bound of its demand, and
   Webster's split of it would cut it again. For that plan only (no memory).
+- a short phase keeps its green (`keep_green_residual_pcu` = r > 0; 0, off, by default): a phase
+  that ended the period's greens with a mean residual queue of at least r PCU is not cut below
+  its share of the green time in the plan in force (the last plan sent; the city's before the
+  first) in the next plan (keep_short_greens): its departures were capped by that green, so its
+  count is a lower bound of its demand, and Webster's split of the capped counts cuts exactly
+  the phase whose queue grows, giving the green to phases that cleared theirs. The green
+  restored comes from the phases that cleared their queues (down to their minimum greens: their
+  counts may read high, a queue left at a green's end is direct), none from another short phase;
+  the split is otherwise Webster's (no spare is added to the kept green), and where every phase
+  ran short it stands. For that plan only (no memory). r is
+  above `residual_queue_pcu`: a queue of a few PCU is left at random by a green near capacity
+  (Webster's overflow, x^2 / (2 (1 - x)), 4 PCU at x = 0.9) and is no sign of a capped count; a
+  queue of r is one the green does not serve.
 - the city's split as the prior (`city_split`, off by default): the base greens' parts above the
   minimums scaled to the cycle are sent as they are while they give every movement its capacity
   green and no phase ended its greens of the period with a residual queue (below); a movement
@@ -132,6 +145,7 @@ class WebsterState:
     divided: bool = False  # the plan in force runs a divided cycle C / k (k > 1)
     cut: bool = False  # this period's divided cycle was ended early: the city's plan runs to the period's end
     past_flows: tuple[np.ndarray, ...] = ()  # the flows (PCU/h) of the periods before this one, the latest last
+    plan_s: tuple[float, ...] | None = None  # the greens of the plan in force (last sent; None: the city's program)
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -249,6 +263,7 @@ def webster_greens(
     slack_to_city: bool = False,
     short: np.ndarray | None = None,
     cycle_flow_pcu_h: np.ndarray | None = None,
+    kept_share: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
@@ -261,7 +276,10 @@ def webster_greens(
     cycle, and unless `full_cycle` (a phase ran short), the green left over after the needs goes
     first toward the city's split (demand_split_s' prior); `short` (phases,) bool: those phases'
     floors are their greens in the city's split. `cycle_flow_pcu_h` (movements): the flows the
-    cycle is chosen from (common_cycle_s), when not `flow_pcu_h` (divided_flow_pcu_h)."""
+    cycle is chosen from (common_cycle_s), when not `flow_pcu_h` (divided_flow_pcu_h).
+    `kept_share` (phases): the short phases' shares of the green time in the plan in force, 0 for
+    the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
+    green time (keep_short_greens)."""
     j = layout.junction
     n = len(j.phases)
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
@@ -287,7 +305,26 @@ def webster_greens(
     # the city's plan as the prior: only at its own cycle, and while no phase ran short
     use = slack_to_city and not full_cycle and cycle_s >= reference_cycle_s(layout) - 1e-6
     greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None)
+    if kept_share is not None and (kept_share > 0).any():
+        kept_s = np.where(kept_share > 0, np.clip(kept_share * total_s, lo, hi), 0.0)
+        greens = keep_short_greens(greens, kept_s, lo)
     return cycle_s, tuple(float(g) for g in greens)
+
+
+def keep_short_greens(greens_s: np.ndarray, kept_s: np.ndarray, floors_s: np.ndarray) -> np.ndarray:
+    """(phases,) `greens_s` with each phase whose `kept_s` > 0 (a short phase) raised to it, the
+    green taken from the others (the phases that cleared their queues) above their `floors_s` (their
+    minimum greens), in proportion to that room; where the room does not cover the raises, they are
+    scaled down alike. A short phase gives none: Webster's split raised it on its own capped count,
+    and another short phase's queue is no reason to cut it. The sum is kept."""
+    short = kept_s > 0
+    need = np.where(short, np.maximum(kept_s - greens_s, 0.0), 0.0)
+    room = np.where(short, 0.0, np.maximum(greens_s - floors_s, 0.0))
+    take = min(float(need.sum()), float(room.sum()))
+    if take <= 1e-9:
+        return greens_s
+    out: np.ndarray = greens_s + need * (take / float(need.sum())) - room * (take / float(room.sum()))
+    return out
 
 
 def demand_split_s(
@@ -399,6 +436,15 @@ def held_floors_s(layout: Layout, held: np.ndarray, lo: np.ndarray, hi: np.ndarr
     return out
 
 
+def plan_shares(state: WebsterState, layout: Layout) -> np.ndarray:
+    """(phases,) each phase's share of the green time in the plan in force (WebsterState.plan_s;
+    the city's plan, city_plan_s, before the first)."""
+    n = len(layout.junction.phases)
+    plan = np.array(state.plan_s) if state.plan_s is not None and len(state.plan_s) == n else city_plan_s(layout)
+    out: np.ndarray = plan / max(float(plan.sum()), 1e-9)
+    return out
+
+
 def phase_flow_ratios(layout: Layout, flow_pcu_h: np.ndarray) -> np.ndarray:
     """(phases,) per phase the largest flow ratio q / s among the movements it serves (a
     movement green in every phase aside)."""
@@ -499,7 +545,8 @@ class WebsterPolicy(Policy):
         `params.platoon_fit`, `params.slack_to_city`: webster_greens' (the city's split as the
         prior; a divided cycle only where one green serves a common cycle's platoon; the spare
         green toward the city's split). `params.short_keeps_city`: the phases short of green in
-        the period (short_phase) keep their city green in the next plan."""
+        the period (short_phase) keep their city green in the next plan; `params.keep_green_residual_pcu`:
+        the phases with that mean residual keep their share of the plan in force (plan_shares)."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
@@ -542,8 +589,11 @@ class WebsterPolicy(Policy):
         keep = self.params.divide_after_periods - 1  # the periods before this one a divided cycle must fit
         past = state.past_flows[-keep:] if keep > 0 else ()
         q_cycle = divided_flow_pcu_h(flow_pcu_h, past)
+        keep_pcu = self.params.keep_green_residual_pcu
+        n = len(layout.junction.phases)
+        kept = plan_shares(state, layout) * short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
         cycle_s, greens = webster_greens(
-            layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city, q_cycle
+            layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city, q_cycle, kept
         )
         return cycle_s, greens, held_y, ((*past, flow_pcu_h)[-keep:] if keep > 0 else ())
 
@@ -569,8 +619,8 @@ class WebsterPolicy(Policy):
         state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
         elapsed_s = now_s - state.period_start_s
         if self._cut_divided(state):
-            state = replace(state, divided=False, cut=True)
             city_s = tuple(float(g) for g in city_plan_s(layout))
+            state = replace(state, divided=False, cut=True, plan_s=city_s)
             if not self.keep_offsets:
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
@@ -587,6 +637,7 @@ class WebsterPolicy(Policy):
                     est.departures_pcu,
                     green_phase=state.green_phase,
                     held_y=held_y,
+                    plan_s=greens,
                     divided=divided,
                     past_flows=past,
                 )
@@ -603,6 +654,7 @@ class WebsterPolicy(Policy):
                 green_ends=(),
                 held_y=held_y,
                 short_run=(),
+                plan_s=greens,
                 divided=divided,
                 cut=False,
                 past_flows=past,
