@@ -244,6 +244,7 @@ _POSITIVE = frozenset(
         "saturation.left_pcu_h_lane",
         "saturation.right_pcu_h_lane",
         "estimation.flow_window_s",
+        "harm.lock_movements",
         "estimation.clear_gap_s",
         "estimation.standing_occupancy",
         "estimation.standing_s",

@@ -117,6 +117,9 @@ class HarmParams:
     # the city's plan at once (the replay cannot see a lock: it starves the arrivals of both
     # sides alike). 0: off
     lock_green_s: float = 0.0
+    # ... when at least this many of the junction's movements have each stood lock_green_s so at
+    # once (a box lock holds several streams; one movement standing can be a slow exit). 1: one
+    lock_movements: int = 1
     # the lights joined by a short link (one a minimum green fills: keepclear.ShortLinks, or a
     # `paired` light) go to the city's plan together and leave it together: while one of them is
     # in fixed mode the others are held on their own programs too (pairs.short_groups, step.py)
@@ -142,7 +145,9 @@ class HarmParams:
                 raise ValueError(f"harm {f.name} must be a finite number >= 0, got {v!r}")
         if self.window_s <= 0:
             raise ValueError(f"harm window_s must be > 0, got {self.window_s!r}")
-        for name in ("timed_returns", "max_losses"):
+        if self.lock_movements < 1:
+            raise ValueError(f"harm lock_movements must be >= 1, got {self.lock_movements!r}")
+        for name in ("timed_returns", "max_losses", "lock_movements"):
             if getattr(self, name) != int(getattr(self, name)):
                 raise ValueError(f"harm {name} must be a whole number, got {getattr(self, name)!r}")
 
@@ -616,20 +621,29 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
 
 
 def _locked(state: HarmState, params: HarmParams) -> str | None:
-    """Why the junction is locked under the policy, or None (lock_green_s 0: never): a movement
-    that stood at least lock_green_s at a protected green, a vehicle on its stop-line loop and
-    none crossing (standing_green_s). The replay cannot judge it: the vehicles the lock holds
-    stand upstream of the loops or in the boxes, both sides are fed the same starved arrivals and
-    slowed by the same measured blockage, and the lock reads fast."""
+    """Why the junction is locked under the policy, or None (lock_green_s 0: never): at least
+    lock_movements movements that have each stood at least lock_green_s at a protected green, a
+    vehicle on its stop-line loop and none crossing (standing_green_s). The replay cannot judge
+    it: the vehicles the lock holds stand upstream of the loops or in the boxes, both sides are
+    fed the same starved arrivals and slowed by the same measured blockage, and the lock reads
+    fast. A queue at red adds nothing (standing_green_s): a long red is not a lock."""
     standing = state.standing_green_s
     if params.lock_green_s <= 0 or standing is None or not len(standing):
         return None
-    k = int(np.argmax(standing))
-    if standing[k] < params.lock_green_s:
+    stood = np.flatnonzero(standing >= params.lock_green_s)
+    if len(stood) < max(params.lock_movements, 1):
         return None
+    if params.lock_movements <= 1:
+        k = int(np.argmax(standing))
+        return (
+            f"a lock: movement {k} stood {standing[k]:.0f} s at a protected green with none crossing its stop "
+            f"line (lock_green_s {params.lock_green_s:.0f})"
+        )
+    ids = ", ".join(str(int(k)) for k in stood)
     return (
-        f"a lock: movement {k} stood {standing[k]:.0f} s at a protected green with none crossing its stop "
-        f"line (lock_green_s {params.lock_green_s:.0f})"
+        f"a lock: movements {ids} stood {float(standing[stood].min()):.0f}-{float(standing[stood].max()):.0f} s "
+        f"at a protected green with none crossing their stop lines (lock_green_s {params.lock_green_s:.0f}, "
+        f"lock_movements {params.lock_movements})"
     )
 
 

@@ -842,3 +842,83 @@ def test_harm_lock_green_s_is_refused_when_negative(tmp_path):
             load_config(bad)
     bad.write_text("[harm]\nlock_green_s = 60\n")
     assert load_config(bad).harm.lock_green_s == 60
+
+
+class LockedBoth(LockedField):
+    """LockedField, with S_T's exit full from `lock_s` on too: both streams of the N/S phase stand
+    at their green (a box lock holds several movements)."""
+
+    def traffic(self, t: float) -> Snapshot:
+        if t >= self.lock_s:
+            self.green_s[self.ids.index("S_T")] = -(10**9)
+        return super().traffic(t)
+
+
+def _lock_run_with(
+    field_cls: type[Field], params: HarmParams, rates: dict[str, float], seconds: int
+) -> tuple[list, list]:
+    """_lock_run with a field class, params and demand of the test's; also the field's queues
+    (PCU per movement, the test's truth) every second."""
+    j = two_phase()
+    cfg = replace(Config(), harm=params, estimation=replace(Config().estimation, flow_window_s=60.0))
+    core = Core({"J": Layout.build(j, cfg)}, ServeNS(), cfg)
+    field = field_cls(j, rates)
+    state, status, log, queues = core.initial_state(0.0), field.rc.status(0.0), [], []
+    for t in range(1, seconds + 1):
+        state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
+        for cmd in result.commands:
+            field.rc.receive(cmd, float(t))
+        field.actuate(float(t))
+        status = field.rc.status(float(t))
+        log.append((t, result, state.junctions["J"].harm, field.rc.mode))
+        queues.append(field.queue.copy())
+    return log, queues
+
+
+def test_a_box_lock_of_two_movements_sends_the_junction_to_its_plan():
+    """lock_movements = 2: both N/S streams stand at their green from 100 s (nothing leaves, a
+    vehicle on each stop-line loop): the junction goes to its plan once both have stood
+    lock_green_s, with both named in the reason; the replay alone would wait for min_policy_s."""
+    params = replace(FAST, lock_green_s=30.0, lock_movements=2)
+    got = changes(_lock_run_with(LockedBoth, params, NS_HEAVY, 250)[0])
+    assert len(got) == 1
+    t, mode, reason = got[0]
+    # movements 0 and 2: N_T and S_T
+    assert mode == "fixed" and reason.startswith("a lock: movements 0, 2 stood 30-30 s at a protected green")
+    assert "lock_movements 2" in reason
+    assert 130 <= t <= 160
+
+
+def test_one_movement_standing_is_not_a_box_lock():
+    """lock_movements = 2: N_T alone stands at its green (its exit full), S_T discharges beside
+    it: no verdict (with lock_movements = 1 the same run is judged locked)."""
+    params = replace(FAST, lock_green_s=30.0, lock_movements=2)
+    assert changes(_lock_run_with(LockedField, params, NS_HEAVY, 250)[0]) == []
+    one = changes(_lock_run_with(LockedField, replace(params, lock_movements=1), NS_HEAVY, 250)[0])
+    assert [m for _, m, _ in one] == ["fixed"]
+
+
+def test_a_long_queue_at_red_is_not_a_lock():
+    """The policy serves N/S whatever the queues say, so E/W's heavy queues stand on their
+    stop-line loops through long reds (a vehicle on the loop, none crossing): red adds nothing,
+    and every E/W green discharges, so no movement is ever judged standing and the junction is
+    not judged before min_policy_s."""
+    params = replace(FAST, lock_green_s=10.0, lock_movements=2)
+    log, queues = _lock_run_with(Field, params, EW_HEAVY, 290)
+    assert changes(log) == []
+    ew = [k for k, m in enumerate(two_phase().movements) if m.id in ("E_T", "W_T")]
+    assert len(ew) == 2
+    assert max(float(hs.standing_green_s[ew].max()) for _, _, hs, _ in log) < 10.0
+    # the E/W queues did stand at red for long: the test has a red queue to ignore
+    assert max(int(q[ew].min()) for q in queues) >= 5
+
+
+def test_harm_lock_movements_is_a_whole_number_of_at_least_one(tmp_path):
+    assert HarmParams().lock_movements == 1 and load_config("config.toml").harm.lock_movements == 1
+    for bad_value in (0, 1.5):
+        with pytest.raises(ValueError, match="lock_movements"):
+            HarmParams(lock_movements=bad_value)
+    bad = tmp_path / "c.toml"
+    bad.write_text("[harm]\nlock_movements = 0\n")
+    with pytest.raises(ConfigError, match=r"harm.lock_movements: must be > 0"):
+        load_config(bad)
