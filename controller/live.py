@@ -588,10 +588,11 @@ class _LockstepInbox:
             self.buffered.setdefault((kind, t), {})[junction] = payload
 
     def _take_packed(self, payload: bytes) -> None:
-        """A second's detector messages packed in one (core/feedpack.py): buffered as the
-        per-junction messages would be, under the pack's `t`, those of this node's junctions (a
-        region's node reads its own and its halo); the messages themselves are the service's to
-        check. A pack that does not read is counted unrouted; its second then times out."""
+        """A second's detector messages packed in one or more packs (core/feedpack.py): those of
+        this node's junctions (a region's node reads its own and its halo) buffered under the
+        pack's `t`, which the field writes into each of them; unlike a message on its own topic,
+        a message's own `t` is not read here (the service checks the messages themselves). A pack
+        that does not read is counted unrouted; its second then times out."""
         unpacked = feedpack.unpack(payload)
         if unpacked is None:
             self.node.unrouted += 1

@@ -351,7 +351,8 @@ class MqttLoop:
             events = -1
         self._feed_events = events
         if self.feed_packed and self.sim is not None:
-            self.sim.publish(self.topics.packed_detectors, feedpack.pack(self._feed_t, self._feed), qos=self.feed_qos)
+            for payload in feedpack.packs(self._feed_t, self._feed):
+                self.sim.publish(self.topics.packed_detectors, payload, qos=self.feed_qos)
             return
         for jid, payload in self._feed:
             self.devices[jid].publish(self.topics.detectors(jid), payload, qos=self.feed_qos)

@@ -13,6 +13,8 @@ ids (not topic levels); `sizes` each message's length in bytes. A pack that does
 
 Pure (orjson is a parser).
 
+A second whose messages pass MAX_PACK_BYTES goes in several packs with the same `t` (`packs`).
+
 Example: `unpack(pack(120.0, [("J1", b'{"v":1,...}')]))` == `(120.0, [("J1", b'{"v":1,...}')])`.
 """
 
@@ -25,6 +27,11 @@ import orjson
 from controller.core.messages import MESSAGE_VERSION
 
 MAX_HEADER_BYTES = 1 << 20  # a header longer than this is not read (1 MiB: ~50,000 junction ids)
+# A second's messages go in as many packs as keep each under this (the replay broker refuses
+# messages over 1 MiB; a junction's message is about 2 kB, so ~120 junctions a pack).
+MAX_PACK_BYTES = 256 * 1024
+_HEADER_FIXED_BYTES = 96  # {"v":1,"t":<float>,"junctions":[],"sizes":[]} and the newline, at most
+_HEADER_PER_ID_BYTES = 12  # a comma in each list and a size of up to 10 digits
 
 
 def pack(t_s: float, messages: Sequence[tuple[str, bytes]]) -> bytes:
@@ -36,6 +43,23 @@ def pack(t_s: float, messages: Sequence[tuple[str, bytes]]) -> bytes:
         "sizes": [len(body) for _, body in messages],
     }
     return b"".join([orjson.dumps(header), b"\n", *(body for _, body in messages)])
+
+
+def packs(t_s: float, messages: Sequence[tuple[str, bytes]], max_bytes: int = MAX_PACK_BYTES) -> list[bytes]:
+    """The second `t_s`'s messages, in order, in as few packs as keep each within `max_bytes`
+    (a message too long for a pack of its own still goes, alone); none for no messages. A
+    receiver buffers the packs of one second as it would one pack."""
+    out: list[bytes] = []
+    start, size = 0, _HEADER_FIXED_BYTES
+    for i, (jid, body) in enumerate(messages):
+        cost = len(orjson.dumps(jid)) + _HEADER_PER_ID_BYTES + len(body)
+        if i > start and size + cost > max_bytes:
+            out.append(pack(t_s, messages[start:i]))
+            start, size = i, _HEADER_FIXED_BYTES
+        size += cost
+    if start < len(messages):
+        out.append(pack(t_s, messages[start:]))
+    return out
 
 
 def unpack(payload: bytes) -> tuple[float, list[tuple[str, bytes]]] | None:

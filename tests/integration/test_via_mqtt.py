@@ -169,7 +169,7 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     assert via_summary["controller"]["feed_rejected"] == {}
 
 
-@pytest.mark.timeout(200)  # may build reference_and_mqtt (three 600 s runs)
+@pytest.mark.timeout(200)  # may build reference_and_mqtt (four 600 s runs)
 def test_broker_restarts_during_a_replay_change_nothing(grid, reference_and_mqtt, tmp_path):
     from sim.mqtt_run import run_via_mqtt
 

@@ -23,6 +23,20 @@ def test_a_pack_gives_back_the_messages_byte_for_byte_in_order():
     assert feedpack.unpack(feedpack.pack(7, [])) == (7.0, [])
 
 
+def test_a_second_past_the_budget_goes_in_several_packs_each_within_it():
+    messages = [(f"J{i}", bytes([65 + i % 26]) * (100 + 37 * i)) for i in range(40)]
+    budget = 2_000
+    payloads = feedpack.packs(30.0, messages, max_bytes=budget)
+    assert len(payloads) > 5 and all(len(p) <= budget for p in payloads)
+    unpacked = [feedpack.unpack(p) for p in payloads]
+    assert {t for t, _ in unpacked} == {30.0}
+    assert [m for _, ms in unpacked for m in ms] == messages  # every message, once, in order
+    assert feedpack.packs(30.0, messages) == [feedpack.pack(30.0, messages)]  # the default: one pack
+    (big,) = feedpack.packs(30.0, [("J1", b"x" * 5_000)], max_bytes=budget)  # too long: alone
+    assert feedpack.unpack(big) == (30.0, [("J1", b"x" * 5_000)])
+    assert feedpack.packs(30.0, []) == []
+
+
 def _header(payload: bytes) -> tuple[dict, bytes]:
     head, _, rest = payload.partition(b"\n")
     return orjson.loads(head), rest

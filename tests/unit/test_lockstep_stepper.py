@@ -106,6 +106,8 @@ def test_a_packed_second_stands_for_its_junctions_messages():
     for jid in JUNCTIONS:
         a, b = node.service.state.junctions[jid].estimate, ref.service.state.junctions[jid].estimate
         assert a.t_s == b.t_s and list(a.arrivals_pcu) == list(b.arrivals_pcu)
+    node.inbox.put(_packed(3.0, "J2"))  # it comes in a second pack of the same second (feedpack.packs)
+    assert stepper.step() == 1 and node.ticks == 3
 
 
 def test_a_pack_that_does_not_read_is_counted_and_fed_nothing():

@@ -419,9 +419,8 @@ class SchedulePolicy(Policy):
         Why: on a short link the queue behind a turner waiting inside the junction reaches the
         previous light at once. There it stops the stream that feeds the far side of the link, and
         the turners of that light waiting for a gap in it stand in their junction too: each light's
-        turner waits on the other's queue (ingolstadt21 gneJ257 / 243641585, BENCHMARKS.md, K session
-        26). The green of the stream it yields to passes nothing more than it feeds into the link; its
-        protected phase lets it out."""
+        turner waits on the other's queue. The green of the stream it yields to passes nothing more
+        than it feeds into the link; its protected phase lets it out."""
         p, st, cur = self.params, state.statics, signal.phase
         if p.box_short_pcu <= 0.0 or not state.boxed.any():
             return -1
