@@ -787,19 +787,8 @@ class LockedField(Field):
 
 
 def _lock_run(lock_green_s: float, seconds: int, locked: bool = True) -> list:
-    j = two_phase()
     params = replace(FAST, lock_green_s=lock_green_s)
-    cfg = replace(Config(), harm=params, estimation=replace(Config().estimation, flow_window_s=60.0))
-    core = Core({"J": Layout.build(j, cfg)}, ServeNS(), cfg)
-    field = (LockedField if locked else Field)(j, NS_HEAVY)
-    state, status, log = core.initial_state(0.0), field.rc.status(0.0), []
-    for t in range(1, seconds + 1):
-        state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
-        for cmd in result.commands:
-            field.rc.receive(cmd, float(t))
-        field.actuate(float(t))
-        status = field.rc.status(float(t))
-        log.append((t, result, state.junctions["J"].harm, field.rc.mode))
+    log, _ = _lock_run_with(LockedField if locked else Field, params, NS_HEAVY, seconds)
     return log
 
 
