@@ -16,18 +16,18 @@ process of its own (sim/mqtt_regions.py, region None), which keeps its run repor
 and its tick's bookkeeping overlap the field's. In real time the controller has a thread and every
 client its own network thread.
 
-Lockstep (the default; for replays): at each simulated second t the field publishes every
-junction's detector message (with `[service] simulate_feed_pack`, the default, all of them in one
-message of the clock's user on `sim/detectors`, controller/core/feedpack.py) and then the clock
-message; the controller ticks once it holds everything the clock announced and answers `ticked`
-with the plans it published; the field waits for those plans, applies them and actuates. The
-controller therefore sees exactly the inputs of the in-process run, and the tripinfo is identical.
-A replay must not lose a second: with the controller in this process the detector messages go at
-the contract's QoS 0 (no PUBACK either way: a third fewer packets) and the field publishes the
-second's messages again once every connection it serves, the controller's included, is back after a
-reconnect (a broker restart loses what was in flight; the controller drops the copies it already
-holds); with the controller in other processes, whose reconnects the field cannot see, they go at
-QoS 1.
+Lockstep (the default; for replays): at each simulated second t the field publishes every junction's
+detector message (with `[service] simulate_feed_pack`, the default, all of them in one message of
+the clock's user on `sim/detectors`, or several of at most 256 KiB each:
+controller/core/feedpack.py) and then the clock message; the controller ticks once it holds
+everything the clock announced and answers `ticked` with the plans it published; the field waits for
+those plans, applies them and actuates. The controller therefore sees exactly the inputs of the
+in-process run, and the tripinfo is identical. A replay must not lose a second: with the controller
+in this process the detector messages go at the contract's QoS 0 (no PUBACK either way: a third
+fewer packets) and the field publishes the second's messages again once every connection it serves,
+the controller's included, is back after a reconnect (a broker restart loses what was in flight; the
+controller drops the copies it already holds); with the controller in other processes, whose
+reconnects the field cannot see, they go at QoS 1.
 
 Sharded ([regions] count or named in the config, controller/regions.py): one ServiceNode per
 region, each in a process of its own (sim/mqtt_regions.py), sharing nothing but the broker. Each
