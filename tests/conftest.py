@@ -57,12 +57,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
     class CorpusByNetwork(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return _work_unit(nodeid)
+            return work_unit(nodeid)
 
     return CorpusByNetwork(config, log)
 
 
-def _work_unit(nodeid: str) -> str:
+def work_unit(nodeid: str) -> str:
     """The module of a test id; for the corpus, the module and the network (ids "NET-POLICY")."""
     module, _, test = nodeid.partition("::")
     if Path(module).name == CORPUS and "[" in test:

@@ -162,3 +162,66 @@ def green(lay: Layout, phase: int, elapsed_s: float, now_s: float) -> SignalView
     served = set(lay.junction.served_movements(phase))
     last = tuple(now_s if m.id in served else now_s - 20.0 for m in lay.junction.movements)
     return SignalView(phase, False, elapsed_s, last)
+
+
+def shared_left_raw() -> dict:
+    """two_phase with a left N_L from eN in N_T's lane eN_0 (link 4, permissive 'g' in the N/S
+    phase); the lane's 1800 PCU/h split 900 / 900 between them."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    raw["phases"][0]["state"] += "g"
+    raw["phases"][1]["state"] += "r"
+    raw["movements"][0]["sat_flow_pcu_h"] = 900.0
+    raw["movements"].append(
+        {
+            "id": "N_L",
+            "approach": "N",
+            "turn": "left",
+            "from_edge": "eN",
+            "lanes": ["eN_0"],
+            "links": [4],
+            "sat_flow_pcu_h": 900.0,
+            "storage_pcu": 10.0,
+            "conflicts": ["E_T", "W_T"],
+        }
+    )
+    return raw
+
+
+def timed_junction(
+    jid: str, greens_s: tuple[float, float] = (30.0, 25.0), paired: tuple[str, ...] = ()
+) -> Intersection:
+    raw = two_phase_raw()
+    raw["id"] = jid
+    for p, g in zip(raw["phases"], greens_s):
+        p["base_green_s"] = g
+    for d in raw["detectors"]:
+        d["id"] = f"{jid}_{d['id']}"
+    raw["paired"] = list(paired)
+    return parse_intersection(raw, f"{jid}.toml")
+
+
+def one_stage():
+    raw = two_phase_raw()
+    raw["phases"] = [{"state": "GGGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]
+    for m in raw["movements"]:
+        m["conflicts"] = []
+    return parse_intersection(raw, "one_stage.toml")
+
+
+STATUS_JUNCTIONS = {"J": two_phase()}
+
+
+GOOD_STATUS = {
+    "v": 1,
+    "junction": "J",
+    "t": 100.0,
+    "phase": 1,
+    "in_intergreen": False,
+    "time_in_phase_s": 4.0,
+    "plan_id": "J-adaptive-3",
+    "seq": 3,
+    "epoch": 17,
+    "mode": "adaptive",
+    "faults": [],
+}

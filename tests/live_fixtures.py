@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from controller.errors import AdapterError
 from controller.junctions import parse_intersection
 from controller.model import Intersection
-from sim.broker import find_mosquitto
+from sim.broker import TlsFiles, find_mosquitto
 
 APPROACHES = {"N": "GGrr", "S": "GGrr", "E": "rrGG", "W": "rrGG"}  # link k serves approach k
 
@@ -134,3 +136,43 @@ class Inbox:
         """Whether pred(messages) came true within timeout_s."""
         with self._cv:
             return self._cv.wait_for(lambda: pred(self.messages), timeout_s)
+
+
+def throwaway_certs(folder: Path) -> TlsFiles:
+    folder.mkdir(parents=True)
+    run = lambda *a: subprocess.run(["openssl", *a], cwd=folder, check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=tsc-test-ca",
+    )
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    )
+    return TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")

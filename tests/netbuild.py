@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.scenarios import HOME, run_tool
 
-_NODES = {
+NODES = {
     "C": (0, 0, "traffic_light"),
     "W0": (-300, 0, "priority"),
     "W1": (-30, 0, "priority"),
@@ -24,10 +24,10 @@ _NODES = {
     "S1": (0, -30, "priority"),
     "S2": (100, -30, "priority"),
 }
-_EDGES = ("W0W1", "W1C", "CW1", "W1W0", "E0C", "CE0", "N0C", "CN0", "S0S1", "S2S1", "S1C", "CS1", "S1S0")
+EDGES = ("W0W1", "W1C", "CW1", "W1W0", "E0C", "CE0", "N0C", "CN0", "S0S1", "S2S1", "S1C", "CS1", "S1S0")
 
 
-def _node_xml(nodes: dict[str, tuple], tl: dict[str, str] | None = None) -> str:
+def node_xml(nodes: dict[str, tuple], tl: dict[str, str] | None = None) -> str:
     rows = []
     for nid, (x, y, kind) in nodes.items():
         extra = f' tl="{tl[nid]}"' if tl and nid in tl else ""
@@ -35,7 +35,7 @@ def _node_xml(nodes: dict[str, tuple], tl: dict[str, str] | None = None) -> str:
     return "<nodes>\n" + "\n".join(rows) + "\n</nodes>\n"
 
 
-def _edge_xml(edges: list[tuple[str, str, str]], lengths: dict[str, float], lanes: dict[str, int]) -> str:
+def edge_xml(edges: list[tuple[str, str, str]], lengths: dict[str, float], lanes: dict[str, int]) -> str:
     rows = []
     for eid, a, b in edges:
         length = f' length="{lengths[eid]}"' if eid in lengths else ""
@@ -66,13 +66,13 @@ def netconvert(cwd: Path, name: str, nodes_xml: str, edges_xml: str, *args: str)
 
 def cross_net(cwd: Path, name: str = "cross", lengths: dict[str, float] | None = None, *args: str) -> Path:
     edges = []
-    for eid in _EDGES:
-        a, b = _split(eid)
+    for eid in EDGES:
+        a, b = split_edge(eid)
         edges.append((eid, a, b))
-    return netconvert(cwd, name, _node_xml(_NODES), _edge_xml(edges, lengths or {}, {}), *args)
+    return netconvert(cwd, name, node_xml(NODES), edge_xml(edges, lengths or {}, {}), *args)
 
 
-def _split(eid: str) -> tuple[str, str]:
+def split_edge(eid: str) -> tuple[str, str]:
     """'W0W1' -> ('W0', 'W1'), 'W1C' -> ('W1', 'C'), 'CW1' -> ('C', 'W1')."""
     if eid.startswith("C"):
         return "C", eid[1:]
@@ -98,7 +98,7 @@ def cluster_net(cwd: Path, name: str = "cluster") -> Path:
     edges = []
     for a, b in pairs:
         edges += [(f"{a}_{b}", a, b), (f"{b}_{a}", b, a)]
-    return netconvert(cwd, name, _node_xml(nodes, {"A": "J", "B": "J"}), _edge_xml(edges, {}, {}))
+    return netconvert(cwd, name, node_xml(nodes, {"A": "J", "B": "J"}), edge_xml(edges, {}, {}))
 
 
 def additional(cwd: Path, name: str, body: str) -> Path:
@@ -110,3 +110,24 @@ def additional(cwd: Path, name: str, body: str) -> Path:
 def tl_logic(tls: str, program_id: str, phases: list[tuple[float, str]], offset_s: float = 0.0) -> str:
     rows = "\n".join(f'    <phase duration="{d:g}" state="{s}"/>' for d, s in phases)
     return f'  <tlLogic id="{tls}" type="static" programID="{program_id}" offset="{offset_s:g}">\n{rows}\n  </tlLogic>'
+
+
+def pair_net(cwd: Path, link_m: float) -> Path:
+    """Lights A and B on one road, each its own traffic light, joined by edges A_B and B_A of
+    `link_m` metres, each with a side road."""
+    nodes = {
+        "A": (0, 0, "traffic_light"),
+        "B": (60, 0, "traffic_light"),
+        "W": (-300, 0, "priority"),
+        "E": (360, 0, "priority"),
+        "AN": (0, 300, "priority"),
+        "AS": (0, -300, "priority"),
+        "BN": (60, 300, "priority"),
+        "BS": (60, -300, "priority"),
+    }
+    pairs = [("W", "A"), ("A", "B"), ("B", "E"), ("AN", "A"), ("A", "AS"), ("BN", "B"), ("B", "BS")]
+    edges = []
+    for a, b in pairs:
+        edges += [(f"{a}_{b}", a, b), (f"{b}_{a}", b, a)]
+    lengths = {"A_B": link_m, "B_A": link_m}
+    return netconvert(cwd, f"pair{link_m:g}", node_xml(nodes, {"A": "A", "B": "B"}), edge_xml(edges, lengths, {}))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import sumo
 
 from sim.commands import simulate_command
@@ -161,7 +163,6 @@ def resco_root() -> Path:
     """The RESCO networks (sim/scenarios/resco.py) in cache_dir("tsc_resco"): the folder
     `python -m sim.scenarios.resco` fills by default, which `make test-slow` runs first;
     fetched here when missing. A failed fetch fails the test: they belong in CI."""
-    import pytest
 
     from sim.scenarios.resco import DEFAULT_DIR, RescoError, ensure_resco
 
@@ -180,3 +181,17 @@ def error_line(stderr: str) -> str:
         if hit:
             return hit[:400]
     return lines[-1][:400] if lines else "(no stderr)"
+
+
+def trips(path: Path) -> list[dict[str, str]]:
+    """Every tripinfo element with all its attributes and children (header comments ignored)."""
+    root = ET.parse(path).getroot()
+    return [{**t.attrib, "children": [(c.tag, sorted(c.attrib.items())) for c in t]} for t in root]
+
+
+def run_figures(summary: dict) -> dict:
+    # wall-clock measurements differ run to run and by transport, and the in-process run also
+    # reports the controller's own state (refused junctions, per-junction control); the traffic
+    # figures must not differ
+    extras = ("wall_s", "transport", "decision_cost", "refused", "junction_control")
+    return {k: v for k, v in summary.items() if k not in extras}

@@ -5,7 +5,6 @@ throw-away certificates, and `broker-setup`'s provisioning."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 from controller.adapters.mqtt import MqttClient
 from controller.config import Config
 from controller.errors import AdapterError, ConfigError
-from sim.broker import CONTROLLER, Broker, TlsFiles, field_user, provision, read_credentials
-from tests.live_fixtures import skip_without_mosquitto
+from sim.broker import CONTROLLER, Broker, field_user, provision, read_credentials
+from tests.live_fixtures import skip_without_mosquitto, throwaway_certs
 
 skip_without_mosquitto()
 
@@ -112,54 +111,14 @@ def test_bad_credentials_are_refused_and_logged(broker, clients):
     assert "not authorised" in broker.log_tail(50)
 
 
-def _throwaway_certs(folder: Path) -> TlsFiles:
-    folder.mkdir(parents=True)
-    run = lambda *a: subprocess.run(["openssl", *a], cwd=folder, check=True, capture_output=True)  # noqa: E731
-    run(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=tsc-test-ca",
-    )
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "1",
-        "-extfile",
-        "san.ext",
-    )
-    return TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")
-
-
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_tls_listener_with_throwaway_certificates(tmp_path, clients):
-    tls = _throwaway_certs(tmp_path / "pki")
+    tls = throwaway_certs(tmp_path / "pki")
     with Broker(tmp_path / "tls", SITE, ["J1"], tls=tls) as b:
         ctl = connect(clients, b, CONTROLLER)
         assert ctl.wait_ack(ctl.publish(b.topics.plan("J1"), b"{}", qos=1)) in (0, 16)
         # A client that does not trust the broker's CA does not connect.
-        other = _throwaway_certs(tmp_path / "other-pki")
+        other = throwaway_certs(tmp_path / "other-pki")
         stranger = MqttClient(b.settings(CONTROLLER, ca_file=str(other.ca_file), connect_timeout_s=2))
         clients.append(stranger)
         with pytest.raises(AdapterError):

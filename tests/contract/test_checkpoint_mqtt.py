@@ -20,8 +20,8 @@ from controller.core.messages import encode_detector_message, encode_status
 from controller.live import ServiceNode
 from controller.model import SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user
-from tests.contract.test_mqtt_service import deliver
 from tests.live_fixtures import cross, skip_without_mosquitto
+from tests.service_fixtures import deliver
 
 skip_without_mosquitto()
 

@@ -36,59 +36,22 @@ from controller.adapters.metrics import (
     lane_lengths_m,
     throughput_gain,
 )
-from controller.config import Config, MetricsConfig, load_config
+from controller.config import MetricsConfig, load_config
 from controller.core import shadow
 from controller.core.estimation import Estimate, LaneState, Layout
 from controller.core.messages import encode_detector_message, encode_status
-from controller.core.step import CoreState, JunctionState, TickResult
+from controller.core.step import CoreState, TickResult
 from controller.errors import AdapterError, ConfigError
-from controller.junctions import parse_intersection
-from controller.model import CyclePlan, Refusal, SignalStatus
+from controller.model import CyclePlan, Refusal
 from controller.service import ControllerService
-from tests.junction_fixtures import two_phase, two_phase_raw
+from tests.junction_fixtures import two_phase
+from tests.metrics_fixtures import CFG, core_state, exporter, junctions, status, value
 
 ROOT = Path(__file__).resolve().parents[2]
-CFG = Config()
 ALLOWED_LABELS = {"junction", "class", "reason", "kind", "mode", "le"}
 GAUGE_UNITS = ("_pcu", "_seconds", "_ratio", "_per_second")
 # a count of loops; an enumeration; an info series (1, the reason a junction was refused at start as a label)
 UNITLESS_GAUGES = {"tsc_detectors_faulty", "tsc_junction_mode", "tsc_junction_refused_info"}
-
-
-def junctions(*ids: str) -> dict:
-    out = {}
-    for jid in ids:
-        raw = two_phase_raw()
-        raw["id"] = jid
-        for d in raw["detectors"]:
-            d["id"] = f"{jid}_{d['id']}"
-        out[jid] = parse_intersection(raw, f"<{jid}>")
-    return out
-
-
-def exporter(*ids: str, **params) -> tuple[ServiceMetrics, CollectorRegistry, dict]:
-    reg = CollectorRegistry()
-    js = junctions(*ids) if ids else {"J": two_phase()}
-    return ServiceMetrics(reg, js, CFG, params=MetricsConfig(**params) if params else None), reg, js
-
-
-def value(reg: CollectorRegistry, name: str, **labels) -> float | None:
-    return reg.get_sample_value(name, labels)
-
-
-def core_state(js: dict, t_s: float, **per_junction) -> CoreState:
-    """per_junction: jid -> dict of JunctionState fields (estimate given as a dict of Estimate fields)."""
-    out = {}
-    for jid, j in js.items():
-        lay = Layout.build(j, CFG)
-        fields = dict(per_junction.get(jid, {}))
-        est = replace(Estimate.empty(lay, t_s), **fields.pop("estimate", {}))
-        out[jid] = JunctionState(est, None, **{"stale": False, **fields})
-    return CoreState(t_s, out)
-
-
-def status(jid: str, t_s: float, phase: int, mode: str = "adaptive", seq: int = 0, intergreen: bool = False):
-    return SignalStatus(jid, t_s, phase, intergreen, 0.0, "p", seq, mode)
 
 
 # -- naming -------------------------------------------------------------------------------------

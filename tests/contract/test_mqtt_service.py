@@ -17,26 +17,16 @@ import pytest
 import tomli_w
 
 from controller.adapters.mqtt import MqttClient
-from controller.config import Config, ServiceConfig
-from controller.core.messages import decode_command, encode_detector_message, encode_status
-from controller.core.params import WebsterParams
+from controller.core.messages import decode_command, encode_status
 from controller.live import ScaledClock, ServiceNode
 from controller.model import CyclePlan, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user, free_port
-from tests.live_fixtures import Inbox, cross, cross_toml, skip_without_mosquitto, wait_until
+from tests.live_fixtures import Inbox, cross_toml, skip_without_mosquitto, wait_until
+from tests.service_fixtures import CFG, JUNCTIONS, SITE, deliver, feed
 
 skip_without_mosquitto()
 
 pytestmark = pytest.mark.timeout(30)
-
-SITE = "t"
-JUNCTIONS = {j: cross(j) for j in ("J1", "J2")}
-CFG = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterParams(period_s=2.0))
-
-
-def feed(jid: str, t_s: float, cars: int = 1) -> bytes:
-    dets = {d.id: ({"car": cars} if cars else {}, 0.1, 8.0) for d in JUNCTIONS[jid].detectors}
-    return encode_detector_message(jid, t_s, 1.0, dets)
 
 
 def status(jid: str, t_s: float, phase: int = 0, time_in_phase_s: float = 5.0) -> bytes:
@@ -71,13 +61,6 @@ def device(made, broker, jid: str, on_message=None, **kw) -> MqttClient:
     if on_message is not None:
         c.subscribe([broker.topics.plan(jid)], qos=1)
     return c.start()
-
-
-def deliver(node: ServiceNode, client: MqttClient, topic: str, payload: bytes, qos: int = 1) -> None:
-    """Publish and wait until the node's inbox has it (the broker delivered it)."""
-    before = node.client.received
-    client.publish(topic, payload, qos=qos)
-    assert wait_until(lambda: node.client.received > before), f"not delivered: {topic}"
 
 
 def test_feed_to_plan_round_trip(broker, made):

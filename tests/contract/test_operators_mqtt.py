@@ -22,8 +22,8 @@ from controller.live import ServiceNode
 from controller.model import PhaseCommand, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user
 from sim.roadside import RoadsideController
-from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
 from tests.live_fixtures import skip_without_mosquitto
+from tests.service_fixtures import CFG, JUNCTIONS, SITE, feed
 
 skip_without_mosquitto()
 

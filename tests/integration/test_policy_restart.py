@@ -24,8 +24,8 @@ from controller.core.validation import PolicyChoice
 from controller.live import ServiceNode
 from controller.model import SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user
-from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
 from tests.live_fixtures import skip_without_mosquitto
+from tests.service_fixtures import CFG, JUNCTIONS, SITE, feed
 
 skip_without_mosquitto()
 

@@ -21,8 +21,7 @@ from controller.errors import AdapterError
 from sim.broker import CONTROLLER, field_user
 from sim.rabbit import RabbitCluster, find_rabbitmq, run_via_cluster
 from sim.simulate import SimulateRequest, run
-from tests.contract.test_broker_roles import _throwaway_certs
-from tests.live_fixtures import Inbox
+from tests.live_fixtures import Inbox, throwaway_certs
 
 try:
     find_rabbitmq()
@@ -45,7 +44,7 @@ def cluster(tmp_path_factory):
     users for J1, J2 and every traffic light of the bundled city."""
     work = tmp_path_factory.mktemp("rabbit")
     city = [tl.get("id") for tl in ET.parse(CITY.with_suffix(".net.xml")).getroot().iter("tlLogic")]
-    with RabbitCluster(work / "cluster", SITE, ["J1", "J2", *city], tls=_throwaway_certs(work / "pki")) as c:
+    with RabbitCluster(work / "cluster", SITE, ["J1", "J2", *city], tls=throwaway_certs(work / "pki")) as c:
         yield c
 
 

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from sim.commands import simulate_command
-from tests.integration.test_via_mqtt import _figures, trips
 from tests.live_fixtures import skip_without_mosquitto
-from tests.scenarios import ROOT, resco_root, sumocfg_begin_s
+from tests.scenarios import ROOT, resco_root, run_figures, sumocfg_begin_s, trips
 
 skip_without_mosquitto()
 
@@ -65,7 +64,7 @@ def test_via_mqtt_gives_the_in_process_trips_with_long_junction_ids(runs):
     ref_trips = trips(ref / "tripinfo.xml")
     assert len(ref_trips) > 200
     assert trips(via / "tripinfo.xml") == ref_trips
-    assert _figures(via_summary) == _figures(ref_summary)
+    assert run_figures(via_summary) == run_figures(ref_summary)
     for name, s in (("in_process", ref_summary), ("mqtt", via_summary)):
         assert s["controller"]["feed_rejected"] == {}, f"{NET} {name}: roadside messages rejected"
         assert s["controller"]["plans_refused_by_roadside"] == 0, name

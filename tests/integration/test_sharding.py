@@ -24,8 +24,8 @@ from controller.junctions import load_intersections
 from controller.regions import plan_regions
 from sim.commands import simulate_command
 from sim.simulate import SimulateRequest
-from tests.integration.test_via_mqtt import trips
 from tests.live_fixtures import skip_without_mosquitto
+from tests.scenarios import trips
 
 skip_without_mosquitto()
 

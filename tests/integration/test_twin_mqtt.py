@@ -22,8 +22,8 @@ from controller.model import CyclePlan, SignalStatus
 from controller.validation import AUDIT_KIND, DeskValidation, ValidationGate
 from sim.broker import CONTROLLER, Broker, field_user
 from tests import twin_fakes
-from tests.contract.test_mqtt_service import CFG, JUNCTIONS, SITE, feed
 from tests.live_fixtures import Inbox, skip_without_mosquitto
+from tests.service_fixtures import CFG, JUNCTIONS, SITE, feed
 
 skip_without_mosquitto()
 

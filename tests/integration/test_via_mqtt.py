@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from controller.config import load_config  # noqa: E402
 from sim.commands import simulate_command  # noqa: E402
 from sim.simulate import SimulateRequest  # noqa: E402
 from tests.live_fixtures import skip_without_mosquitto  # noqa: E402
-from tests.scenarios import run_tool  # noqa: E402
+from tests.scenarios import run_figures, run_tool, trips  # noqa: E402
 
 skip_without_mosquitto()
 
@@ -125,20 +124,6 @@ def reference_and_mqtt(grid) -> dict[str, Path]:
     return outs
 
 
-def trips(path: Path) -> list[dict[str, str]]:
-    """Every tripinfo element with all its attributes and children (header comments ignored)."""
-    root = ET.parse(path).getroot()
-    return [{**t.attrib, "children": [(c.tag, sorted(c.attrib.items())) for c in t]} for t in root]
-
-
-def _figures(summary: dict) -> dict:
-    # wall-clock measurements differ run to run and by transport, and the in-process run also
-    # reports the controller's own state (refused junctions, per-junction control); the traffic
-    # figures must not differ
-    extras = ("wall_s", "transport", "decision_cost", "refused", "junction_control")
-    return {k: v for k, v in summary.items() if k not in extras}
-
-
 @pytest.mark.timeout(200)
 @pytest.mark.parametrize("variant", ["mqtt", "mqtt_forked", "mqtt_unpacked"])
 def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, variant):
@@ -148,7 +133,7 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     assert via_trips == ref_trips
     ref_summary = json.loads((ref / "summary.json").read_text())
     via_summary = json.loads((via / "summary.json").read_text())
-    assert _figures(via_summary) == _figures(ref_summary)
+    assert run_figures(via_summary) == run_figures(ref_summary)
     transport = via_summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
     # [service] simulate_second_process: in a process of its own, else on the field's thread

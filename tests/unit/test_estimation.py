@@ -12,53 +12,8 @@ from controller.config import Config
 from controller.core import estimation
 from controller.core.estimation import Estimate, EstimationParams, LaneState, Layout
 from controller.junctions import parse_intersection
-from controller.model import DetectorReading, Snapshot
+from tests.estimate_fixtures import Feed, N, reading
 from tests.junction_fixtures import two_lane_north_raw, two_phase, two_phase_raw
-
-N = 0  # movement index of N_T in two_phase(): phase 0 serves N_T and S_T
-
-
-def reading(det: str, counts: dict | None = None, occ: float = 0.0, speed: float = -1.0) -> DetectorReading:
-    return DetectorReading(det, tuple(sorted((counts or {}).items())), occ, speed)
-
-
-def snap(t: float, *readings: DetectorReading, all_dets: tuple[str, ...] = ()) -> Snapshot:
-    given = {r.detector for r in readings}
-    quiet = tuple(reading(d) for d in all_dets if d not in given)
-    return Snapshot("J", t, 1.0, tuple(readings) + quiet)
-
-
-class Feed:
-    """Drives one junction's estimate second by second."""
-
-    def __init__(self, junction=None, cfg: Config | None = None) -> None:
-        self.j = junction or two_phase()
-        self.lay = Layout.build(self.j, cfg or Config())
-        self.est = Estimate.empty(self.lay, 0.0)
-        self.t = 0.0
-        self.dets = tuple(d.id for d in self.j.detectors)
-
-    def step(self, *readings: DetectorReading, green: int | None = None, drop: tuple[str, ...] = ()) -> Estimate:
-        self.t += 1.0
-        s = snap(self.t, *readings, all_dets=tuple(d for d in self.dets if d not in drop))
-        self.est = estimation.update(self.lay, self.est, s, green_phase=green)
-        return self.est
-
-    def q(self, movement: int = N) -> float:
-        return float(self.est.queue_pcu[movement])
-
-    def spill_past_the_advance_loop(self) -> Estimate:
-        """120 s of N/S green with one car every 2 s served as it comes, then 40 s of red: N's
-        queue reaches its advance loop and stands there (spill-back past the approach)."""
-        for _ in range(120):
-            self.step(
-                reading("N_adv", {"car": 1} if int(self.t) % 2 == 0 else {}, 0.3, 12.0),
-                reading("N_stop", {"car": 1} if int(self.t) % 2 == 1 else {}, 0.3, 10.0),
-                green=0,
-            )
-        for _ in range(40):
-            self.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
-        return self.est
 
 
 def test_arrival_flow_is_pcu_weighted_and_averaged():

@@ -12,8 +12,7 @@ import pytest
 from controller.config import Config, ConfigError, load_config
 from controller.core import netestimate
 from controller.core.estimation import Estimate, EstimationParams, Layout
-from tests.unit.test_estimation import Feed, reading
-from tests.unit.test_netestimate import _junctions, _snapshot, fold_both_ways
+from tests.estimate_fixtures import Feed, fold_both_ways, mixed_junctions, random_snapshot, reading
 
 NEEDS_TRAFFIC = Config(estimation=EstimationParams(stuck_on_needs_traffic=True))
 
@@ -66,14 +65,14 @@ def test_one_pass_over_the_network_equals_junction_by_junction_with_the_rule():
     """netestimate folds the rule as estimation.update does, bit for bit (random feeds, one loop
     of A covered for good while its pair counts: it turns stuck-on on both paths)."""
     rng = random.Random(11)
-    js = _junctions()
+    js = mixed_junctions()
     layouts = {jid: Layout.build(j, NEEDS_TRAFFIC) for jid, j in js.items()}
     net = netestimate.network_layout(layouts)
     assert net is not None
     ref = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
     got = dict(ref)
     for tick in range(1, 400):
-        snaps = {jid: [_snapshot(rng, j, float(tick))] for jid, j in js.items()}
+        snaps = {jid: [random_snapshot(rng, j, float(tick))] for jid, j in js.items()}
         covered = reading("N_adv", {}, 1.0, 0.0)
         kept = [x for x in snaps["A"][0].readings if x.detector != "N_adv"]
         snaps["A"] = [replace(snaps["A"][0], readings=(*kept, covered))]

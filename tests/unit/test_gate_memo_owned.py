@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from controller.core import safety
 from controller.model import Intersection, PhaseWish
-from tests.junction_strategies import junctions
-from tests.unit.test_safety_gate import plausible_cycle_wishes, plausible_phase_wishes, views
+from tests.junction_strategies import junctions, plausible_cycle_wishes, plausible_phase_wishes, views
 
 
 @settings(max_examples=120, deadline=None)

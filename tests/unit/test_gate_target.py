@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from controller.core import safety
 from controller.model import Intersection, PhaseCommand
-from tests.junction_strategies import junctions
-from tests.unit.test_safety_gate import absurd_phase_wishes, plausible_phase_wishes, views
+from tests.junction_strategies import absurd_phase_wishes, junctions, plausible_phase_wishes, views
 
 
 @settings(max_examples=150, deadline=None)

@@ -16,8 +16,7 @@ from controller.core.estimation import Layout
 from controller.core.policies import make_policy
 from controller.core.step import Core
 from controller.model import SignalStatus
-from tests.unit.test_netestimate import _junctions, _snapshot
-from tests.unit.test_netshadow import _chained
+from tests.estimate_fixtures import mixed_junctions, random_snapshot, ring_chained
 
 STALE = ("B", 10, 40)  # this junction's feed stops for 40 s (stale after feed_stale_s)
 
@@ -33,7 +32,7 @@ def _run(early: bool) -> tuple[list, list, int]:
             cfg.harm, min_policy_s=20.0, excess_budget_s=0.0, margin=0.0, margin_s=0.0, hold_s=30.0, network_share=0.6
         ),
     )
-    js = _chained(_junctions())
+    js = ring_chained(mixed_junctions())
     core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, make_policy("adaptive", cfg), cfg)
     assert core.guarded
     rng = random.Random(5)
@@ -54,7 +53,9 @@ def _run(early: bool) -> tuple[list, list, int]:
             mp.setattr(harm, "observe_all", lambda *a: observe(*a[:7]))
         for t in range(1, 241):
             jid_off, t0, t1 = STALE
-            snaps = [_snapshot(rng, j, float(t)) for jid, j in js.items() if not (jid == jid_off and t0 <= t < t1)]
+            snaps = [
+                random_snapshot(rng, j, float(t)) for jid, j in js.items() if not (jid == jid_off and t0 <= t < t1)
+            ]
             statuses = [
                 SignalStatus(jid, float(t), (t // (9 + k) + k) % 2, t % (9 + k) < 3, float(t % 9), "", 0, "adaptive")
                 for k, jid in enumerate(js)

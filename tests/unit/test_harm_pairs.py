@@ -18,8 +18,8 @@ from controller.core.policies import Policy
 from controller.core.step import Core, CoreState
 from controller.model import CyclePlan, PhaseCommand, PhaseWish, SignalStatus, Snapshot
 from controller.operators import junction_table
-from tests.unit.test_keepclear import _short_layouts
-from tests.unit.test_pairs import _junction
+from tests.estimate_fixtures import short_link_layouts
+from tests.junction_fixtures import timed_junction
 
 
 def test_lights_on_short_links_are_grouped_and_held_by_a_light_in_fixed_mode():
@@ -105,8 +105,11 @@ def _run(
 @pytest.mark.parametrize(
     "lays",
     [
-        _short_layouts(),  # J's north exit is K's 15 m north approach (keepclear.ShortLinks)
-        {"A": Layout.build(_junction("A", paired=("B",))), "B": Layout.build(_junction("B", (35.0, 20.0), ("A",)))},
+        short_link_layouts(),  # J's north exit is K's 15 m north approach (keepclear.ShortLinks)
+        {
+            "A": Layout.build(timed_junction("A", paired=("B",))),
+            "B": Layout.build(timed_junction("B", (35.0, 20.0), ("A",))),
+        },
     ],
     ids=["short-link", "paired-unaligned"],
 )
@@ -128,7 +131,7 @@ def test_a_light_goes_to_the_city_plan_and_back_with_its_short_link_partner(lays
 def test_a_light_whose_own_hold_ends_while_its_partner_is_fixed_is_not_logged_back():
     """J's own hold (5 s) ends at t = 10, K's (15 s) at t = 20: J stays on the plan with K until
     t = 20, and no change of mode says it went back to the policy before it did."""
-    sent, fixed, changes, _ = _run(_short_layouts(), True, "K", {"J": 5.0, "K": 15.0})
+    sent, fixed, changes, _ = _run(short_link_layouts(), True, "K", {"J": 5.0, "K": 15.0})
     assert dict(fixed)[10] == dict(fixed)[19] == ["J", "K"] and dict(fixed)[20] == []
     assert [c for c in changes if c[0] == "J" and c[2] == "policy"] == [("J", 20.0, "policy")]
     assert ("J", 10.0, "fixed") in changes  # its own hold over, held still (said so)
@@ -137,7 +140,7 @@ def test_a_light_whose_own_hold_ends_while_its_partner_is_fixed_is_not_logged_ba
 
 def test_without_the_key_a_light_stays_on_the_policy_beside_its_partner_on_the_plan():
     assert not Config().harm.short_pair_together  # shipped off
-    lays = _short_layouts()
+    lays = short_link_layouts()
     sent, fixed, _, report = _run(lays, False, "K")
     assert dict(fixed)[5] == ["K"] and report == {"J": "policy", "K": "fixed"}
     assert [t for t, p in sent["J"] if 6 <= t < 15 and p == 1]  # J kept its policy's stage
@@ -147,8 +150,8 @@ def test_without_the_key_a_light_stays_on_the_policy_beside_its_partner_on_the_p
 @pytest.mark.parametrize("paired", [(), ("A",)], ids=["no-short-link", "programs-of-two-cycles"])
 def test_a_light_on_no_short_link_or_on_another_cycle_is_not_held(paired):
     """B's stages 30 / 30 s against A's 30 / 25 s: two cycles, never timed for each other."""
-    b = _junction("B", (30.0, 30.0), paired) if paired else _junction("B")
-    lays = {"A": Layout.build(_junction("A", paired=("B",) if paired else ())), "B": Layout.build(b)}
+    b = timed_junction("B", (30.0, 30.0), paired) if paired else timed_junction("B")
+    lays = {"A": Layout.build(timed_junction("A", paired=("B",) if paired else ())), "B": Layout.build(b)}
     sent, fixed, _, _ = _run(lays, True, "B")
     assert dict(fixed)[5] == ["B"] and [t for t, _ in sent["B"] if 5 <= t < 15] == [5.0]
 
@@ -173,12 +176,16 @@ def test_program_wish_is_the_stage_the_program_shows_on_its_own_clock():
 def _three() -> dict[str, Layout]:
     """A and B a pair (they name each other, one timeline: pairs.find); C names B only (no pair),
     one cycle with it: the three make one short-link group."""
-    js = {"A": _junction("A", paired=("B",)), "B": _junction("B", paired=("A",)), "C": _junction("C", paired=("B",))}
+    js = {
+        "A": timed_junction("A", paired=("B",)),
+        "B": timed_junction("B", paired=("A",)),
+        "C": timed_junction("C", paired=("B",)),
+    }
     return {j: Layout.build(x) for j, x in js.items()}
 
 
 def test_a_pair_goes_to_the_city_plan_with_a_third_light_of_its_group():
-    """C in fixed mode from t = 5 to 15 holds the pair A-B (decided as one, step.py _pair) on its
+    """C in fixed mode from t = 5 to 15 holds the pair A-B (decided as one, step.py short_pair_junctions) on its
     programs' stage 0, both lights, and both come back with it."""
     sent, fixed, changes, report = _run(_three(), True, "C")
     assert sent["A"][0] == (1.0, 1) and sent["B"][0] == (1.0, 1)

@@ -11,9 +11,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.junction_strategies import feeds, junctions
+from tests.junction_strategies import feeds, junctions, wishes
 from tests.safety_chain import chain_settings
-from tests.unit.test_safety_gate import wishes
 
 
 def _drawn(n_examples: int) -> list[str]:

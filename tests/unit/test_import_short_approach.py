@@ -19,7 +19,7 @@ from controller.config import load_config
 from controller.errors import ConfigError
 from controller.junctions import load_intersections
 from sim.netimport import import_network, read_net
-from tests.netbuild import _EDGES, _NODES, _edge_xml, _node_xml, _split, cross_net, netconvert
+from tests.netbuild import EDGES, NODES, cross_net, edge_xml, netconvert, node_xml, split_edge
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_config(ROOT / "config.toml")
@@ -81,7 +81,7 @@ def test_a_lane_fed_only_by_a_turn_back_is_a_fringe(tmp_path):
     """N0 is a dead end where the road turns around: the one lane out of C turns back into both
     lanes of N0C. Vehicles enter the network on N0C, so its advance loops are not at its very
     start (where a vehicle inserted there stands already past them)."""
-    edges = [(eid, *_split(eid)) for eid in _EDGES]
+    edges = [(eid, *split_edge(eid)) for eid in EDGES]
     con = tmp_path / "uturn.con.xml"
     con.write_text(
         "<connections>\n"
@@ -89,7 +89,7 @@ def test_a_lane_fed_only_by_a_turn_back_is_a_fringe(tmp_path):
         '  <connection from="CN0" to="N0C" fromLane="0" toLane="1"/>\n'
         "</connections>\n"
     )
-    net = netconvert(tmp_path, "uturn", _node_xml(_NODES), _edge_xml(edges, {}, {"N0C": 2}), "-x", str(con))
+    net = netconvert(tmp_path, "uturn", node_xml(NODES), edge_xml(edges, {}, {"N0C": 2}), "-x", str(con))
     sumo = read_net(net)
     assert {ln.getID() for ln in sumo.getLane("N0C_1").getIncoming() if not ln.getID().startswith(":")} == {"CN0_0"}
     import_network(net, tmp_path / "j", CFG)
@@ -121,7 +121,7 @@ def _two_lane_split(tmp_path: Path) -> Path:
         "</connections>\n"
     )
     lanes = {"W0W1": 2, "W1C": 2}
-    return netconvert(tmp_path, "split2", _node_xml(nodes), _edge_xml(edges, {"W1C": 0.5}, lanes), "-x", str(con))
+    return netconvert(tmp_path, "split2", node_xml(nodes), edge_xml(edges, {"W1C": 0.5}, lanes), "-x", str(con))
 
 
 def test_stop_loops_of_one_approach_move_together_or_not_at_all(tmp_path):

@@ -14,29 +14,12 @@ from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.core.keepclear import KeepClear, ShortLinks, blocked_shares, room_shares, seen_by_policy
 from controller.core.policies import make_policy
 from controller.core.step import Core
-from controller.junctions import parse_intersection
-from controller.model import DetectorReading, Intersection, PhaseCommand, SignalStatus, Snapshot
-from tests.junction_fixtures import two_phase_raw
-
-
-def _pair(adv_pos_m: float = 0.0) -> tuple[Intersection, Intersection]:
-    """J's north approach leaves over `link` (J's N_T exit), a 15 m road that is K's north
-    approach; K's advance loop on it sits `adv_pos_m` from the road's start."""
-    j = two_phase_raw()
-    j["movements"][0]["to_edge"] = "link"
-    k = two_phase_raw()
-    k["id"] = "K"
-    k["movements"][0].update(from_edge="link", lanes=["link_0"])
-    for d in k["detectors"]:
-        if d["id"].startswith("N_"):
-            d["lane"] = "link_0"
-            d["pos_m"], d["dist_to_stop_m"] = (28.0, 2.0) if d["kind"] == "stop" else (adv_pos_m, 30.0 - adv_pos_m)
-        d["id"] = "K_" + d["id"]
-    return parse_intersection(j, "J.toml"), parse_intersection(k, "K.toml")
+from controller.model import DetectorReading, PhaseCommand, SignalStatus, Snapshot
+from tests.estimate_fixtures import short_link_layouts, short_pair_junctions
 
 
 def _layouts(adv_pos_m: float = 0.0) -> dict[str, Layout]:
-    return {j.id: Layout.build(j) for j in _pair(adv_pos_m)}
+    return {j.id: Layout.build(j) for j in short_pair_junctions(adv_pos_m)}
 
 
 def _standing(lay: Layout, lane: str, standing_s: float, stop_empty_s: float = 0.0, green_s: float = 10.0) -> Estimate:
@@ -90,7 +73,7 @@ def _run(keep_clear: bool) -> list[int]:
     approach; K's north approach (J's north exit) stands full from its entry through K's green
     for it. The phases J is commanded to."""
     cfg = Config(estimation=EstimationParams(keep_clear=keep_clear))
-    j, k = _pair()
+    j, k = short_pair_junctions()
     core = Core({x.id: Layout.build(x, cfg) for x in (j, k)}, make_policy("adaptive", cfg), cfg)
     return _phases_at_j(core, lambda t: [_reading("K_N_adv", True), _reading("K_N_stop", True)], k_phase=0)
 
@@ -119,20 +102,6 @@ def test_no_green_is_given_into_a_full_exit():
 # [estimation] short_link_room (keepclear.ShortLinks): a short link with no room for a whole vehicle
 
 
-def _short_layouts(link_m: float = 15.0) -> dict[str, Layout]:
-    """`_pair` with the link `link_m` long: K's loops see it whole (advance loop at its start)."""
-    j, k = _pair()
-    dets = [
-        replace(d, pos_m=link_m - 2.0, dist_to_stop_m=2.0)
-        if d.id == "K_N_stop"
-        else replace(d, pos_m=0.0, dist_to_stop_m=link_m)
-        if d.id == "K_N_adv"
-        else d
-        for d in k.detectors
-    ]
-    return {x.id: Layout.build(x) for x in (j, replace(k, detectors=tuple(dets)))}
-
-
 def _queued(lay: Layout, lane: str, queue_pcu: float) -> Estimate:
     est = Estimate.empty(lay, 0.0)
     q = est.lanes.queue_pcu.copy()
@@ -145,7 +114,7 @@ def _short_links(lays: dict[str, Layout]) -> ShortLinks:
 
 
 def test_a_short_link_with_no_room_at_its_far_red_blocks_the_movement_into_it():
-    lays = _short_layouts()
+    lays = short_link_layouts()
     sl = _short_links(lays)
     assert [(e.movement, e.junction) for e in sl.exits["J"]] == [(0, "K")] and sl.storage_pcu["K"][0] == 2.0
     ests = {"J": Estimate.empty(lays["J"], 0.0), "K": _queued(lays["K"], "link_0", 1.5)}
@@ -160,7 +129,7 @@ def test_a_short_link_with_no_room_at_its_far_red_blocks_the_movement_into_it():
 
 
 def test_a_link_storing_what_one_minimum_green_sends_is_not_short():
-    assert _short_links(_short_layouts(link_m=30.0)).exits == {}  # 4 PCU against 3.5 (7 s at 1,800 PCU/h)
+    assert _short_links(short_link_layouts(link_m=30.0)).exits == {}  # 4 PCU against 3.5 (7 s at 1,800 PCU/h)
 
 
 def _run_short(short_link_room: bool) -> list[int]:
@@ -168,7 +137,7 @@ def _run_short(short_link_room: bool) -> list[int]:
     K, K shows its E/W stage (red to the link) and two cars stand on the link: counted in over its
     advance loop, none out over its stop line. The phases J is commanded to."""
     cfg = Config(estimation=EstimationParams(short_link_room=short_link_room))
-    lays = _short_layouts()
+    lays = short_link_layouts()
     core = Core({x: Layout.build(lays[x].junction, cfg) for x in ("J", "K")}, make_policy("adaptive", cfg), cfg)
     return _phases_at_j(
         core, lambda t: [_reading("K_N_adv", False, 1 if t in (2, 4) else 0), _reading("K_N_stop", t > 4)], k_phase=1

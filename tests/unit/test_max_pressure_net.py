@@ -26,27 +26,27 @@ from controller.core.safety import SignalView
 from controller.core.step import Core
 from controller.junctions import load_intersections, parse_intersection
 from controller.model import Intersection, SignalStatus
+from tests.estimate_fixtures import random_snapshot
 from tests.junction_fixtures import four_phase_raw, two_phase_raw
-from tests.unit.test_netestimate import _snapshot
 
 CITY = Path(__file__).resolve().parents[2] / "intersections" / "city"
 
 
-def _named(jid: str, raw: dict) -> Intersection:
+def named_junction(jid: str, raw: dict) -> Intersection:
     raw["id"] = jid
     for d in raw["detectors"]:
         d["id"] = jid + d["id"]
     return parse_intersection(raw, f"{jid}.toml")
 
 
-def _junctions(n_city: int) -> dict[str, Intersection]:
+def mixed_junctions(n_city: int) -> dict[str, Intersection]:
     """Some of the city's junctions (12 movements, 4 phases), and 4-, 8-movement ones with
     permitted lefts (one with the left sharing the through's lane)."""
     city = list(load_intersections(CITY).values())[:n_city]
     own = [
-        _named("P", four_phase_raw()),
-        _named("Q", two_phase_raw()),
-        _named("S", four_phase_raw(shared_left_lane=True)),
+        named_junction("P", four_phase_raw()),
+        named_junction("Q", two_phase_raw()),
+        named_junction("S", four_phase_raw(shared_left_lane=True)),
     ]
     return {j.id: j for j in [*city[:2], *own, *city[2:]]}
 
@@ -125,7 +125,7 @@ def _same_state(a: MaxPressureState, b: MaxPressureState, one_init: bool = True)
 @pytest.mark.parametrize("arrival_s", [0.0, 8.0])
 def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_s: float) -> None:
     rng, nrng = random.Random(3), np.random.default_rng(3)
-    js = _junctions(6)
+    js = mixed_junctions(6)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), arrival_s=arrival_s))
     assert isinstance(policy.network_decision(layouts), NetPressure)
@@ -169,7 +169,7 @@ def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_
 @pytest.mark.parametrize("pad", [False, True])
 def test_the_pass_pressures_are_phase_pressures_bit_for_bit(pad: bool) -> None:
     rng, nrng = random.Random(4), np.random.default_rng(4)
-    js = _junctions(20)
+    js = mixed_junctions(20)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     p = MaxPressureParams()
     policy = MaxPressurePolicy(p)
@@ -207,7 +207,7 @@ def test_the_core_decides_with_the_pass_as_without_it() -> None:
     """Core.step with the policy's network pass and with it removed (every junction decided
     alone): the same commands, refusals, clips and policy states every tick."""
     rng = random.Random(8)
-    js = _junctions(6)
+    js = mixed_junctions(6)
     cfg = Config()
     layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
     with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
@@ -219,7 +219,7 @@ def test_the_core_decides_with_the_pass_as_without_it() -> None:
     new_plans = 0
     for tick in range(1, 300):
         t = float(tick)
-        snaps = [_snapshot(rng, j, t) for j in js.values()]
+        snaps = [random_snapshot(rng, j, t) for j in js.values()]
         shown = signals.tick(t)
         statuses = [s for jid in js if (s := _status(jid, t, shown[jid])) is not None]
         a, ra = with_pass.step(a, snaps, statuses, t)
@@ -239,7 +239,7 @@ def test_a_subclass_that_overrides_decide_gets_no_pass() -> None:
         def decide(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             return super().decide(*args, **kwargs)
 
-    js = _junctions(2)
+    js = mixed_junctions(2)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     assert isinstance(make_policy("adaptive", Config()).network_decision(layouts), NetPressure)
     assert Own().network_decision(layouts) is None

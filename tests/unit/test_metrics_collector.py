@@ -12,7 +12,7 @@ from prometheus_client import Gauge, generate_latest
 from controller.adapters.metrics import JUNCTION_GAUGES, PREFIX, THROUGHPUT_BY_CLASS
 from controller.core.step import TickResult
 from controller.model import VEHICLE_CLASSES
-from tests.contract.test_metrics import core_state, exporter, value
+from tests.metrics_fixtures import core_state, exporter, value
 
 JUNCTION_NAMES = {f"{PREFIX}_{name}" for _key, name, _doc in JUNCTION_GAUGES} | {f"{PREFIX}_{THROUGHPUT_BY_CLASS[0]}"}
 
@@ -60,8 +60,8 @@ def test_a_shadow_moved_in_time_is_replace_of_its_clock() -> None:
     from controller.adapters.metrics import _at
     from controller.core import shadow
     from controller.core.estimation import Layout
-    from tests.contract.test_metrics import CFG
     from tests.junction_fixtures import two_phase
+    from tests.metrics_fixtures import CFG
 
     s = shadow.initial(Layout.build(two_phase(), CFG), 3.0)
     moved, want = _at(s, 17.5), dataclasses.replace(s, t_s=17.5)

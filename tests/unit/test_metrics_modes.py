@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from controller.adapters.metrics import MODES, junction_mode
 from controller.core import shadow
 from controller.core.step import TickResult
-from tests.contract.test_metrics import core_state, exporter, status, value
+from tests.metrics_fixtures import core_state, exporter, status, value
 
 TICK = st.tuples(
     st.booleans(),  # feed stale

@@ -11,8 +11,8 @@ import pytest
 from controller.core.step import TickResult
 from controller.service import ControllerService
 from sim.simulate import MetricsThread
-from tests.contract.test_metrics import CFG
 from tests.junction_fixtures import two_phase
+from tests.metrics_fixtures import CFG
 
 
 class _Metrics:

@@ -16,7 +16,7 @@ from controller.core import netestimate
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import load_intersections
 from controller.model import Snapshot
-from tests.unit.test_netestimate import _snapshot, fold_both_ways
+from tests.estimate_fixtures import fold_both_ways, random_snapshot
 
 CITY = Path(__file__).resolve().parents[2] / "intersections" / "city"
 
@@ -31,7 +31,7 @@ def test_network_shares_equal_junction_by_junction_on_the_city() -> None:
     ref = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
     got = dict(ref)
     for tick in range(1, 120):
-        snaps: dict[str, list[Snapshot]] = {jid: [_snapshot(rng, j, float(tick))] for jid, j in js.items()}
+        snaps: dict[str, list[Snapshot]] = {jid: [random_snapshot(rng, j, float(tick))] for jid, j in js.items()}
         greens = {jid: rng.choice((None, *range(len(j.phases)))) for jid, j in js.items()}
         got = fold_both_ways(net, layouts, ref, got, snaps, greens)
     assert any(e.queue_pcu.sum() > 0 for e in got.values())

@@ -18,7 +18,7 @@ from controller.core.policies.webster import WebsterPolicy
 from controller.junctions import load_intersections
 from sim.netimport import import_network
 from sim.netneighbours import coupling_length_m
-from tests.unit.test_netimport_coupled import _pair_net
+from tests.netbuild import pair_net
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_config(ROOT / "config.toml")
@@ -38,7 +38,7 @@ def test_lights_a_min_green_queue_apart_are_coupled_only_with_the_key(tmp_path, 
     assert not SHIPPED.detectors.coupled_by_min_green  # shipped off
     for cfg, coupled, name in ((SHIPPED, coupled_off, "off"), (ON, coupled_on, "on")):
         (tmp_path / name).mkdir()
-        import_network(_pair_net(tmp_path / name, link_m), tmp_path / name / "j", cfg)
+        import_network(pair_net(tmp_path / name, link_m), tmp_path / name / "j", cfg)
         js = load_intersections(tmp_path / name / "j")
         assert js["A"].coupled == (("B",) if coupled else ())
         assert js["B"].coupled == (("A",) if coupled else ())

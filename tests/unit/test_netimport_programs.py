@@ -12,7 +12,7 @@ from controller.config import load_config
 from controller.junctions import load_intersections
 from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
 from sim.netprogram import Program, ProgramPhase, stage_plan
-from tests.netbuild import _node_xml, additional, cluster_net, cross_net, netconvert, tl_logic
+from tests.netbuild import additional, cluster_net, cross_net, netconvert, node_xml, tl_logic
 from tests.scenarios import grid_net
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +168,7 @@ def test_uncontrollable_junctions_are_skipped_with_the_reason(tmp_path):
 def test_a_rail_signal_is_named_as_one_and_the_road_light_imports(tmp_path):
     """A rail signal has no signal program (SUMO switches it from the track blocks): it is
     skipped as a rail signal, not as a traffic light whose program is missing."""
-    nodes = _node_xml(
+    nodes = node_xml(
         {"C": (0, 0, "traffic_light"), "W": (-200, 0, "priority"), "E": (200, 0, "priority")}
         | {"N": (0, 60, "priority"), "S": (0, -200, "priority")}
         | {"R0": (-300, 100, "priority"), "RS": (0, 100, "rail_signal"), "R1": (300, 100, "priority")}

@@ -15,38 +15,16 @@ from controller.core import estimation, harm, netshadow, shadow
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.junction_fixtures import four_phase_raw
-from tests.unit.test_netestimate import _junctions, _snapshot
-from tests.unit.test_shadow import _shared_left_raw
+from tests.estimate_fixtures import assert_same_replay, mixed_junctions, random_snapshot, ring_chained
+from tests.junction_fixtures import four_phase_raw, shared_left_raw
 
 WINDOW_S = 300.0
-
-
-def _same(a: shadow.Replay, b: shadow.Replay) -> None:
-    for f in dataclasses.fields(shadow.Replay):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if isinstance(x, shadow.Side):
-            for g in dataclasses.fields(shadow.Side):
-                assert np.array_equal(getattr(x, g.name), getattr(y, g.name)), (f.name, g.name)
-        elif isinstance(x, np.ndarray):
-            assert np.array_equal(x, y), f.name
-        else:
-            assert x == y, f.name
 
 
 def _status(rng: random.Random, jid: str, n_phases: int, t_s: float) -> SignalStatus | None:
     if rng.random() < 0.05:
         return None
     return SignalStatus(jid, t_s, rng.randrange(n_phases), rng.random() < 0.2, 0.0, "p", 1, "adaptive")
-
-
-def _chained(js: dict) -> dict:
-    """The junctions in a ring, each downstream of the one before (for the spill-back links)."""
-    ids = list(js)
-    return {
-        jid: dataclasses.replace(j, downstream=(ids[(k + 1) % len(ids)],), upstream=(ids[k - 1],))
-        for k, (jid, j) in enumerate(js.items())
-    }
 
 
 def _reference_block_fixed(spill, ref, ests, active, programs) -> dict:
@@ -88,12 +66,12 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool
 ):
     rng = random.Random(11)
-    js = _junctions()
+    js = mixed_junctions()
     if shared_lanes:  # [harm] shared_lane_queue, with a junction whose lane two movements share
-        js["F"] = parse_intersection({**_shared_left_raw(), "id": "F"}, "F.toml")
+        js["F"] = parse_intersection({**shared_left_raw(), "id": "F"}, "F.toml")
     if head_of_line:  # [harm] head_of_line, with a junction whose inner lane's blockage is its head of line
         js["G"] = parse_intersection({**four_phase_raw(shared_left_lane=True), "id": "G"}, "G.toml")
-    js = _chained(js)
+    js = ring_chained(js)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     programs = {
         jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes, head_of_line=head_of_line)
@@ -119,7 +97,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     for tick in range(1, 300):
         t = float(tick)
         for jid, j in js.items():
-            e = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
+            e = estimation.update(layouts[jid], ests[jid], random_snapshot(rng, j, t), rng.randrange(len(j.phases)))
             lanes = dataclasses.replace(e.lanes, block=np.array([rng.random() for _ in e.lanes.block]))
             ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]), lanes=lanes)
         statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
@@ -144,7 +122,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         )
         got.update(zip(active, out))
         for jid in active:
-            _same(got[jid], ref[jid])
+            assert_same_replay(got[jid], ref[jid])
         if rng.random() < 0.05:  # a change of mode: the evidence restarts (harm._switch)
             jid = rng.choice(list(js))
             ref[jid], got[jid] = shadow.restart_evidence(ref[jid]), shadow.restart_evidence(got[jid])
@@ -157,7 +135,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
 
 
 def test_an_empty_interval_leaves_the_replays_as_they_are():
-    js = _junctions()
+    js = mixed_junctions()
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     programs = [shadow.Program.build(lay, 0.4, 2.0, 2.0) for lay in layouts.values()]
     net = netshadow.NetworkProgram.build(programs)
@@ -175,7 +153,7 @@ def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: boo
     at least the hidden queue), on random feeds with slow discharge (queues beyond the
     approaches)."""
     rng = random.Random(5)
-    js = _chained(_junctions())
+    js = ring_chained(mixed_junctions())
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in layouts.items()}
     links = estimation.LinkLayout.build(layouts)
@@ -189,7 +167,7 @@ def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: boo
     for tick in range(1, 400):
         t = float(tick)
         for jid, j in js.items():
-            e = estimation.update(layouts[jid], ests[jid], _snapshot(rng, j, t), rng.randrange(len(j.phases)))
+            e = estimation.update(layouts[jid], ests[jid], random_snapshot(rng, j, t), rng.randrange(len(j.phases)))
             ests[jid] = dataclasses.replace(e, block=np.array([rng.uniform(0.7, 1.0) for _ in e.block]))
         statuses = [_status(rng, jid, len(j.phases), t) for jid, j in js.items()]
         states = harm.observe_all(net, states, [ests[j] for j in js], statuses, t, params, cache)

@@ -20,47 +20,36 @@ from controller.core.step import Core
 from controller.junctions import load_intersections, parse_intersection
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish, SignalStatus, Snapshot
 from sim.netimport import import_network
-from tests.junction_fixtures import four_phase_raw, two_phase_raw
-from tests.unit.test_netimport_coupled import _pair_net
+from tests.junction_fixtures import four_phase_raw, timed_junction, two_phase_raw
+from tests.netbuild import pair_net
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_config(ROOT / "config.toml")
 ON = replace(SHIPPED, detectors=replace(SHIPPED.detectors, pair_one_program=True))
 
 
-def _junction(jid: str, greens_s: tuple[float, float] = (30.0, 25.0), paired: tuple[str, ...] = ()) -> Intersection:
-    raw = two_phase_raw()
-    raw["id"] = jid
-    for p, g in zip(raw["phases"], greens_s):
-        p["base_green_s"] = g
-    for d in raw["detectors"]:
-        d["id"] = f"{jid}_{d['id']}"
-    raw["paired"] = list(paired)
-    return parse_intersection(raw, f"{jid}.toml")
-
-
 def test_programs_on_one_timeline_map_stage_to_stage():
-    a, b = _junction("A"), _junction("B")
+    a, b = timed_junction("A"), timed_junction("B")
     assert stage_map(a, b) == (0, 1)
     # B lists its stages the other way round, from its offset: A's stage 0 (0-30 s of 65 s) is
     # B's stage 1, A's stage 1 (35-60 s) B's stage 0
     raw = two_phase_raw()
     raw["id"], raw["base_offset_s"], raw["phases"] = "B", 35.0, raw["phases"][::-1]
     assert stage_map(a, parse_intersection(raw, "B.toml")) == (1, 0)
-    assert stage_map(a, _junction("B", (35.0, 20.0))) is None  # same cycle, other switch times
-    assert stage_map(a, _junction("B", (30.0, 30.0))) is None  # another cycle
+    assert stage_map(a, timed_junction("B", (35.0, 20.0))) is None  # same cycle, other switch times
+    assert stage_map(a, timed_junction("B", (30.0, 30.0))) is None  # another cycle
 
 
 def test_a_pair_is_two_lights_naming_each_other_on_one_timeline():
-    js = {"A": _junction("A", paired=("B",)), "B": _junction("B", paired=("A",))}
+    js = {"A": timed_junction("A", paired=("B",)), "B": timed_junction("B", paired=("A",))}
     (pair,) = find(js).values()
     assert (pair.leader, pair.follower, pair.stage_map) == ("A", "B", (0, 1))
     assert follow(PhaseWish(1, 4.0), pair) == PhaseWish(1, 4.0)
     assert follow(CycleWish((0, 1), (20.0, 30.0)), pair) == CycleWish((0, 1), (20.0, 30.0), 0.0)
     assert follow(None, pair) is None
-    unaligned = {"A": js["A"], "B": _junction("B", (35.0, 20.0), paired=("A",))}
+    unaligned = {"A": js["A"], "B": timed_junction("B", (35.0, 20.0), paired=("A",))}
     assert find(unaligned) == {}
-    one_sided = {"A": js["A"], "B": _junction("B")}
+    one_sided = {"A": js["A"], "B": timed_junction("B")}
     assert find(one_sided) == {}
 
 
@@ -93,7 +82,7 @@ def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dic
     """Ten ticks of the stub over A (paired with B) and `b`: the new commands per light. From
     `fixed_from_s` on, B is in do no harm's fixed mode."""
     cfg = Config()
-    a = _junction("A", paired=("B",))
+    a = timed_junction("A", paired=("B",))
     core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(acyclic), cfg)  # type: ignore[arg-type]
     state, out = core.initial_state(0.0), {"A": [], "B": []}
     for t in range(1, 11):
@@ -111,7 +100,7 @@ def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dic
 def test_a_cyclic_pair_runs_the_larger_green_of_each_stage_at_both_lights():
     """A wishes (20, 30) s, B (40, 15) s: the pair's plan covers both lights' needs, (40, 30) s,
     at both (the leader's alone, (20, 30) s, would starve B's stage 0)."""
-    out = _commands(_junction("B", paired=("A",)), acyclic=False)
+    out = _commands(timed_junction("B", paired=("A",)), acyclic=False)
     plans = {
         x: {(c.phase_order, c.greens_s, c.cycle_s) for c in cs if isinstance(c, CyclePlan)} for x, cs in out.items()
     }
@@ -140,7 +129,7 @@ def test_an_acyclic_pair_takes_the_stage_of_the_larger_summed_pressure():
     """The leader decides on both lights' pressures (A's 0 + B's 5 on stage 0, 1 + 0 on stage 1):
     both lights show stage 0, where the leader alone would have asked for its stage 1."""
     cfg = Config()
-    a, b = _junction("A", paired=("B",)), _junction("B", paired=("A",))
+    a, b = timed_junction("A", paired=("B",)), timed_junction("B", paired=("A",))
     core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Weighing(True), cfg)
     state, out = core.initial_state(0.0), {"A": set(), "B": set()}
     for t in range(1, 6):
@@ -155,7 +144,7 @@ def test_an_acyclic_pair_takes_the_stage_of_the_larger_summed_pressure():
 def test_max_pressure_adds_the_partners_pressures_to_its_own():
     """MaxPressurePolicy.decide_paired: 10 PCU on A's stage 1 alone makes it leave stage 0; the
     follower's pressures mapped onto A's stages, heavier on stage 0, keep it."""
-    lay = Layout.build(_junction("A"), Config())
+    lay = Layout.build(timed_junction("A"), Config())
     policy = MaxPressurePolicy()
     state = policy.init(lay, 0.0)
     est = replace(Estimate.empty(lay, 0.0), queue_pcu=np.array([0.0, 10.0, 0.0, 10.0]))
@@ -193,13 +182,13 @@ def test_max_pressure_leaves_a_stage_through_the_followers_clearance():
 
 
 def test_the_follower_shows_its_leaders_stage():
-    out = _commands(_junction("B", paired=("A",)), acyclic=True)
+    out = _commands(timed_junction("B", paired=("A",)), acyclic=True)
     assert {c.phase for c in out["B"] if isinstance(c, PhaseCommand)} == {c.phase for c in out["A"]} == {1}
 
 
 @pytest.mark.parametrize("acyclic", [False, True])
 def test_an_unaligned_pair_is_timed_light_by_light(acyclic):
-    out = _commands(_junction("B", (35.0, 20.0), paired=("A",)), acyclic)
+    out = _commands(timed_junction("B", (35.0, 20.0), paired=("A",)), acyclic)
     if acyclic:
         assert {c.phase for c in out["B"]} == {0}  # its own wish
     else:
@@ -211,7 +200,7 @@ def test_the_import_pairs_lights_a_min_green_queue_apart_only_with_the_key(tmp_p
     assert not SHIPPED.detectors.pair_one_program  # shipped off
     for cfg, want, name in ((SHIPPED, False, "off"), (ON, paired, "on")):
         (tmp_path / name).mkdir()
-        import_network(_pair_net(tmp_path / name, link_m), tmp_path / name / "j", cfg)
+        import_network(pair_net(tmp_path / name, link_m), tmp_path / name / "j", cfg)
         js = load_intersections(tmp_path / name / "j")
         assert stage_map(js["A"], js["B"]) is not None  # netconvert gives both the same program
         assert js["A"].paired == (("B",) if want else ())
@@ -220,7 +209,7 @@ def test_the_import_pairs_lights_a_min_green_queue_apart_only_with_the_key(tmp_p
 
 @pytest.mark.parametrize("acyclic", [False, True])
 def test_a_pair_with_a_light_in_fixed_mode_runs_its_base_programs_as_one_plan(acyclic):
-    out = _commands(_junction("B", paired=("A",)), acyclic, fixed_from_s=6.0)
+    out = _commands(timed_junction("B", paired=("A",)), acyclic, fixed_from_s=6.0)
     for x in ("A", "B"):
         last = out[x][-1]
         assert isinstance(last, CyclePlan) and (last.phase_order, last.greens_s) == ((0, 1), (30.0, 25.0)), x
@@ -231,7 +220,7 @@ def test_in_fixed_mode_each_light_runs_its_own_base_program():
     """Both lights go to their base programs as cycle plans, each its own (B's greens differ from
     A's within the timeline's tolerance: A's, clipped by B's gate, would never match B's plan in
     force, and a new plan would go out every tick)."""
-    out = _commands(_junction("B", (30.4, 24.6), paired=("A",)), acyclic=True, fixed_from_s=3.0)
+    out = _commands(timed_junction("B", (30.4, 24.6), paired=("A",)), acyclic=True, fixed_from_s=3.0)
     plans_b = [c for c in out["B"] if isinstance(c, CyclePlan)]
     assert plans_b and {c.greens_s for c in plans_b} == {(30.4, 24.6)}
     assert {c.greens_s for c in out["A"] if isinstance(c, CyclePlan)} == {(30.0, 25.0)}
@@ -242,7 +231,7 @@ def test_a_follower_whose_leader_has_no_feed_follows_its_own_policy():
     """A's feed stops after the first tick: once it is stale A decides nothing, and B takes its own
     policy's wish (phase 0) instead of holding A's last one (phase 1) until a maximum forces it."""
     cfg = Config()
-    a, b = _junction("A", paired=("B",)), _junction("B", paired=("A",))
+    a, b = timed_junction("A", paired=("B",)), timed_junction("B", paired=("A",))
     core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(True), cfg)  # type: ignore[arg-type]
     state, phases_b = core.initial_state(0.0), []
     for t in range(1, 16):

@@ -18,7 +18,7 @@ from controller.core.policies.schedule import Cluster, SchedulePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from controller.model import CycleWish, PhaseWish
-from tests.junction_fixtures import four_phase_raw, two_phase, two_phase_raw
+from tests.junction_fixtures import four_phase_raw, one_stage, two_phase, two_phase_raw
 
 CFG = Config()
 
@@ -294,14 +294,6 @@ def test_max_pressure_does_not_replay_the_lefts_stage_for_turns_that_never_disch
     assert wish.phase == 2
 
 
-def one_stage():
-    raw = two_phase_raw()
-    raw["phases"] = [{"state": "GGGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]
-    for m in raw["movements"]:
-        m["conflicts"] = []
-    return parse_intersection(raw, "one_stage.toml")
-
-
 def test_every_policy_serves_a_plain_junction_and_says_why_it_cannot_serve_another():
     plain = Layout.build(two_phase(), CFG)
     single = Layout.build(one_stage(), CFG)
@@ -355,9 +347,9 @@ def test_max_pressure_weighs_a_shared_lane_as_one_queue():
     a lane of its own with 8 PCU: the two phases must weigh the same (without the shared-lane
     weight, N's phase weighed half and was served late: Bologna acosta's junction 273)."""
     from controller.core.policies.max_pressure import build_statics, phase_pressures
-    from tests.unit.test_shared_lanes import _shared
+    from tests.estimate_fixtures import shared_lane_layout
 
-    lay = _shared()
+    lay = shared_lane_layout()
     statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
     est = estimate(lay, queue={"N_T": 4.0, "N_L": 4.0, "E_T": 8.0})
     phases = {
@@ -378,7 +370,7 @@ def test_max_pressure_counts_a_queue_spilled_past_the_advance_loop_once_more():
     link before the approach, so N's phase weighs queue + that part (core/spillback.py)."""
     from controller.core.policies.max_pressure import build_statics, phase_pressures
     from controller.core.spillback import upstream_queue_pcu
-    from tests.unit.test_estimation import Feed, N, reading
+    from tests.estimate_fixtures import Feed, N, reading
 
     f = Feed()
     for _ in range(120):  # served demand, one car every 2 s

@@ -33,7 +33,18 @@ from controller.core.safety import (
     phase_conflict,
 )
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseWish, Wish
-from tests.junction_strategies import Feed, feeds, junctions, starvation_bound_s
+from tests.junction_strategies import (
+    Feed,
+    absurd_cycle_wishes,
+    absurd_phase_wishes,
+    feeds,
+    junctions,
+    plausible_cycle_wishes,
+    plausible_phase_wishes,
+    starvation_bound_s,
+    views,
+    wishes,
+)
 from tests.safety_chain import chain_settings, check_sequence, run_chain
 
 EPS = 1e-3  # the gate rounds plan times to the millisecond
@@ -46,71 +57,6 @@ GATE = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-absurd_numbers = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.floats(-50, 400),
-    st.sampled_from([0.0, -1.0, 1e9, -1e9, float("nan"), float("inf")]),
-)
-absurd_phases = st.one_of(st.integers(-3, 8), st.sampled_from([True, False]))
-
-
-@st.composite
-def absurd_cycle_wishes(draw: st.DrawFn) -> CycleWish:
-    order = draw(st.lists(absurd_phases, min_size=0, max_size=7))
-    n = len(order) if draw(st.booleans()) else draw(st.integers(0, 7))
-    greens = draw(st.lists(absurd_numbers, min_size=n, max_size=n))
-    return CycleWish(tuple(order), tuple(greens), draw(absurd_numbers))
-
-
-@st.composite
-def plausible_cycle_wishes(draw: st.DrawFn, j: Intersection) -> CycleWish:
-    """Some or all stages in any order, each green at, near or past its limits."""
-    n = len(j.phases)
-    order = draw(st.permutations(range(n)))[: draw(st.integers(1, n))] if draw(st.booleans()) else list(range(n))
-    greens = []
-    for p in (j.phases[k] for k in order):
-        greens.append(
-            draw(
-                st.sampled_from(
-                    [
-                        p.min_green_s - 1,
-                        p.min_green_s,
-                        p.base_green_s,
-                        p.max_green_s,
-                        p.max_green_s + 1,
-                        p.max_green_s + 30,
-                    ]
-                )
-                | st.floats(0, 150)
-            )
-        )
-    return CycleWish(tuple(order), tuple(greens), draw(st.floats(-200, 400)))
-
-
-@st.composite
-def absurd_phase_wishes(draw: st.DrawFn) -> PhaseWish:
-    return PhaseWish(draw(absurd_phases), draw(absurd_numbers))
-
-
-@st.composite
-def plausible_phase_wishes(draw: st.DrawFn, j: Intersection) -> PhaseWish:
-    return PhaseWish(draw(st.integers(0, len(j.phases) - 1)), draw(st.sampled_from([0.0, 1.0, 5.0, 500.0])))
-
-
-def wishes(j: Intersection) -> st.SearchStrategy[Wish]:
-    return st.one_of(absurd_cycle_wishes(), plausible_cycle_wishes(j), absurd_phase_wishes(), plausible_phase_wishes(j))
-
-
-@st.composite
-def views(draw: st.DrawFn, j: Intersection, now_s: float = 1000.0) -> SignalView:
-    """A signal state: a green (for any time) or an intergreen, movements red for up to 400 s."""
-    phase = draw(st.integers(0, len(j.phases) - 1))
-    inter = draw(st.booleans())
-    elapsed = 0.0 if inter else draw(st.floats(0, 300))
-    served = set(j.served_movements(phase))
-    red_since = tuple(now_s if (m.id in served and not inter) else now_s - draw(st.floats(0, 400)) for m in j.movements)
-    return SignalView(phase, inter, elapsed, red_since)
 
 
 def feasible(j: Intersection) -> bool:

@@ -14,8 +14,8 @@ from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import SchedulePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
+from tests.estimate_fixtures import estimate_with_queues
 from tests.junction_fixtures import four_phase_raw
-from tests.unit.test_schedule_tail import _estimate
 
 CFG = Config()
 
@@ -34,7 +34,7 @@ def _wish(lay: Layout, params: ScheduleParams, last_dep_s: float) -> int:
     yields to occupied throughout), 1 PCU queued behind it, its last departure at `last_dep_s`; N_T
     and S_T 8 PCU each; no arrivals. The phase wished."""
     ids = [m.id for m in lay.junction.movements]
-    est = _estimate(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 1.0})
+    est = estimate_with_queues(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 1.0})
     p = SchedulePolicy(params)
     view = SignalView(0, False, 20.0, tuple(0.0 if lay.serves[0, i] else 80.0 for i in range(len(ids))))
     state, _ = p.decide(p.init(lay, 0.0), lay, est, view, 100.0)  # the first tick of this green seen

@@ -3,11 +3,14 @@ capacity it loses (issue 9: the minimum-green ping-pong on a saturated junction)
 
 from __future__ import annotations
 
+from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import Cluster, SchedulePolicy, lost_rate_pcu_s
+from tests.estimate_fixtures import signal_view, stop_line_estimate
 from tests.junction_fixtures import two_phase
-from tests.unit.test_schedule_floor import CFG, _estimate, _view
+
+CFG = Config()
 
 
 def _green_s(on: bool, full: bool) -> int:
@@ -20,8 +23,8 @@ def _green_s(on: bool, full: bool) -> int:
     s = p.init(lay, 0.0)
     for k in range(1, 60):
         queue = {"N_T": storage if full else storage / 2, "E_T": 5.0, "W_T": 5.0}
-        est = _estimate(lay, queue, {"N_T": 0.5 * k}, hidden={"N_T": 8.0} if full else None)
-        s, wish = p.decide(s, lay, est, _view(lay, 0, float(k), 100.0 + k, 30.0 + k), 100.0 + k)
+        est = stop_line_estimate(lay, queue, {"N_T": 0.5 * k}, hidden={"N_T": 8.0} if full else None)
+        s, wish = p.decide(s, lay, est, signal_view(lay, 0, float(k), 100.0 + k, 30.0 + k), 100.0 + k)
         if wish.phase != 0:
             return k
     return 60
@@ -50,7 +53,7 @@ def test_the_programme_charges_leaving_a_full_phase_before_its_standing_queue_is
 def test_the_lost_rate_is_the_full_movements_rate_of_a_phase_with_a_standing_queue():
     lay = Layout.build(two_phase(), CFG)
     storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
-    est = _estimate(lay, {"N_T": storage, "S_T": 2.0, "E_T": 3.0}, {}, hidden={"E_T": 3.0})
+    est = stop_line_estimate(lay, {"N_T": storage, "S_T": 2.0, "E_T": 3.0}, {}, hidden={"E_T": 3.0})
     primary = SchedulePolicy().init(lay, 0.0).statics.primary
     rate = est.sat_flow_pcu_h / 3600.0
     queue = [[Cluster(0.0, 12.0, 20.0)], [Cluster(0.0, 6.0, 12.0)]]

@@ -15,8 +15,8 @@ from controller.core.policies import schedule
 from controller.core.policies.schedule import SchedulePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
+from tests.estimate_fixtures import estimate_with_queues
 from tests.junction_fixtures import four_phase_raw
-from tests.unit.test_schedule_tail import _estimate
 
 CFG = Config()
 
@@ -28,7 +28,7 @@ def _layout() -> Layout:
 def test_an_exit_held_queue_left_after_the_others_is_the_phases_last_cluster():
     lay = _layout()
     ids = [m.id for m in lay.junction.movements]
-    est = _estimate(lay, {"N_T": 8.0, "S_T": 14.0})
+    est = estimate_with_queues(lay, {"N_T": 8.0, "S_T": 14.0})
     held = np.array([i == "S_T" for i in ids])
     rate = est.sat_flow_pcu_h / 3600.0 * np.where(held, 0.3, 1.0)  # S_T: 540 PCU/h
     arr = np.zeros((len(ids), 90))
@@ -51,7 +51,7 @@ def test_an_exit_held_queue_does_not_end_the_green_at_its_minimum(monkeypatch: p
     N_T; whole, its standing queue outlasted the maximum green and phase 0 was left at once."""
     lay = _layout()
     ids = [m.id for m in lay.junction.movements]
-    est = _estimate(lay, {"N_T": 8.0, "S_T": 14.0, "E_T": 2.0, "W_T": 2.0})
+    est = estimate_with_queues(lay, {"N_T": 8.0, "S_T": 14.0, "E_T": 2.0, "W_T": 2.0})
     ratio = np.array([0.3 if i == "S_T" else 1.0 for i in ids])
     monkeypatch.setattr(schedule, "exit_rate_ratio", lambda layout, est, network: ratio)
     view = SignalView(0, False, 7.0, tuple(93.0 if lay.serves[0, i] else 60.0 for i in range(len(ids))))

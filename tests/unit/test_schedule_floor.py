@@ -3,64 +3,28 @@ stop lines are occupied (issue 9: the minimum-green ping-pong under saturation).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from controller.config import Config
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Layout
 from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import SchedulePolicy, full_floors_s, update_overflow
-from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
+from tests.estimate_fixtures import signal_view, stop_line_estimate
 from tests.junction_fixtures import two_phase, two_phase_raw
 
 CFG = Config()
 
 
-def _estimate(
-    lay: Layout,
-    queue: dict[str, float],
-    departed: dict[str, float],
-    hidden: dict[str, float] | None = None,
-    stop_empty_s: float = 0.0,
-) -> Estimate:
-    """Queues per movement (each on its own lane, as in two_phase), cumulative departures, the
-    time every stop-line loop has been empty."""
-    ids = [m.id for m in lay.junction.movements]
-    vec = lambda d: np.array([float(d.get(i, 0.0)) for i in ids])  # noqa: E731
-    lane_of = {m.id: lay.lanes.index(m.lanes[0]) for m in lay.junction.movements}
-    lane_q, lane_h = np.zeros(len(lay.lanes)), np.zeros(len(lay.lanes))
-    for mid, q in queue.items():
-        lane_q[lane_of[mid]] = q
-    for mid, h in (hidden or {}).items():
-        lane_h[lane_of[mid]] = h
-    e = Estimate.empty(lay, 0.0)
-    return replace(
-        e,
-        queue_pcu=vec(queue) + vec(hidden or {}),
-        departures_pcu=vec(departed),
-        lanes=replace(e.lanes, queue_pcu=lane_q, hidden_pcu=lane_h, stop_empty_s=np.full(len(lay.lanes), stop_empty_s)),
-        last_feed_t_s=0.0,
-    )
-
-
-def _view(lay: Layout, phase: int, elapsed_s: float, now_s: float, red_for_s: float) -> SignalView:
-    served = set(lay.junction.served_movements(phase))
-    return SignalView(
-        phase, False, elapsed_s, tuple(now_s if m.id in served else now_s - red_for_s for m in lay.junction.movements)
-    )
-
-
 def test_full_floors_are_the_base_greens_of_the_phases_whose_approach_is_full():
     lay = Layout.build(two_phase(), CFG)
     storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
-    assert full_floors_s(lay, _estimate(lay, {"N_T": storage - 2.0, "E_T": 3.0}, {})).tolist() == [0.0, 0.0]
-    assert full_floors_s(lay, _estimate(lay, {"N_T": storage}, {})).tolist() == [30.0, 0.0]
+    assert full_floors_s(lay, stop_line_estimate(lay, {"N_T": storage - 2.0, "E_T": 3.0}, {})).tolist() == [0.0, 0.0]
+    assert full_floors_s(lay, stop_line_estimate(lay, {"N_T": storage}, {})).tolist() == [30.0, 0.0]
     # beyond the advance loop (the hidden queue) counts as full too
-    assert full_floors_s(lay, _estimate(lay, {"E_T": 4.0}, {}, hidden={"E_T": 3.0})).tolist() == [0.0, 25.0]
+    assert full_floors_s(lay, stop_line_estimate(lay, {"E_T": 4.0}, {}, hidden={"E_T": 3.0})).tolist() == [0.0, 25.0]
     # ... but not a queue the minimum green discharges (a lane full with one vehicle)
-    assert full_floors_s(lay, _estimate(lay, {}, {}, hidden={"E_T": 1.0})).tolist() == [0.0, 0.0]
+    assert full_floors_s(lay, stop_line_estimate(lay, {}, {}, hidden={"E_T": 1.0})).tolist() == [0.0, 0.0]
 
 
 def _run(p: SchedulePolicy, lay: Layout, full: bool, moving: bool, stop_empty_s: float = 0.0) -> list[int]:
@@ -73,8 +37,8 @@ def _run(p: SchedulePolicy, lay: Layout, full: bool, moving: bool, stop_empty_s:
     for k in range(1, 40):
         dep = 0.5 * k if moving else 0.0
         queue = {"N_T": storage if full else storage / 2, "E_T": 10.0, "W_T": 10.0}
-        est = _estimate(lay, queue, {"N_T": dep}, stop_empty_s=stop_empty_s)
-        s, wish = p.decide(s, lay, est, _view(lay, 0, float(k), 100.0 + k, 60.0 + k), 100.0 + k)
+        est = stop_line_estimate(lay, queue, {"N_T": dep}, stop_empty_s=stop_empty_s)
+        s, wish = p.decide(s, lay, est, signal_view(lay, 0, float(k), 100.0 + k, 60.0 + k), 100.0 + k)
         wishes.append(wish.phase)
         if wish.phase != 0:
             break
@@ -104,19 +68,19 @@ def test_a_full_approach_keeps_its_green_to_the_base_green_while_its_stop_line_i
 def test_with_floor_after_overflow_only_a_lane_its_last_green_left_full_makes_a_floor():
     lay = Layout.build(two_phase(), CFG)
     storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
-    full = _estimate(lay, {"N_T": storage, "S_T": storage}, {})
+    full = stop_line_estimate(lay, {"N_T": storage, "S_T": storage}, {})
     none = np.zeros(len(lay.lanes), dtype=bool)
     assert full_floors_s(lay, full).tolist() == [30.0, 0.0]
     assert full_floors_s(lay, full, overflow=none).tolist() == [0.0, 0.0]
     # N/S's green (phase 0) ends with N still full to its advance loop, S cleared: N overflowed
-    s_cleared = _estimate(lay, {"N_T": storage}, {})
+    s_cleared = stop_line_estimate(lay, {"N_T": storage}, {})
     over = update_overflow(none, lay, s_cleared, ended=0, started=1)
     assert [lay.lanes[i] for i in np.flatnonzero(over)] == ["eN_0"]
     assert full_floors_s(lay, full, overflow=over).tolist() == [30.0, 0.0]
     # a green that ends with the lane cleared takes the overflow back; other lanes keep theirs
-    cleared = update_overflow(over, lay, _estimate(lay, {}, {}), ended=0, started=1)
+    cleared = update_overflow(over, lay, stop_line_estimate(lay, {}, {}), ended=0, started=1)
     assert not cleared.any()
-    assert update_overflow(over, lay, _estimate(lay, {}, {}), ended=1, started=0).tolist() == over.tolist()
+    assert update_overflow(over, lay, stop_line_estimate(lay, {}, {}), ended=1, started=0).tolist() == over.tolist()
 
 
 def test_floor_after_overflow_holds_a_green_only_once_a_green_has_left_its_lane_full():
@@ -127,14 +91,14 @@ def test_floor_after_overflow_holds_a_green_only_once_a_green_has_left_its_lane_
     # N/S's previous green ended with N still full: held to the city's green
     storage = float(lay.lane_storage_pcu[lay.lanes.index("eN_0")])
     s = p.init(lay, 0.0)
-    est = _estimate(lay, {"N_T": storage, "E_T": 10.0, "W_T": 10.0}, {})
-    s, _ = p.decide(s, lay, est, _view(lay, 0, 1.0, 50.0, 30.0), 50.0)
-    s, _ = p.decide(s, lay, est, _view(lay, 1, 1.0, 80.0, 30.0), 80.0)  # N/S's green ended, N full
+    est = stop_line_estimate(lay, {"N_T": storage, "E_T": 10.0, "W_T": 10.0}, {})
+    s, _ = p.decide(s, lay, est, signal_view(lay, 0, 1.0, 50.0, 30.0), 50.0)
+    s, _ = p.decide(s, lay, est, signal_view(lay, 1, 1.0, 80.0, 30.0), 80.0)  # N/S's green ended, N full
     assert s.overflow[lay.lanes.index("eN_0")]
     wishes = []
     for k in range(1, 40):
-        e = _estimate(lay, {"N_T": storage, "E_T": 10.0, "W_T": 10.0}, {"N_T": 0.5 * k})
-        s, wish = p.decide(s, lay, e, _view(lay, 0, float(k), 100.0 + k, 60.0 + k), 100.0 + k)
+        e = stop_line_estimate(lay, {"N_T": storage, "E_T": 10.0, "W_T": 10.0}, {"N_T": 0.5 * k})
+        s, wish = p.decide(s, lay, e, signal_view(lay, 0, float(k), 100.0 + k, 60.0 + k), 100.0 + k)
         wishes.append(wish.phase)
         if wish.phase != 0:
             break
@@ -150,6 +114,6 @@ def test_a_storage_the_minimum_green_empties_never_overflows():
     n, s = lay.lanes.index("eN_0"), lay.lanes.index("eS_0")
     assert lay.lane_storage_pcu[n] * 3600.0 / lay.lane_sat_prior_pcu_h[n] < 7.0
     # both still full (N with 5 PCU estimated beyond its loop) when N/S's green ends: only S overflowed
-    est = _estimate(lay, {"N_T": 1.0, "S_T": float(lay.lane_storage_pcu[s])}, {}, hidden={"N_T": 5.0})
+    est = stop_line_estimate(lay, {"N_T": 1.0, "S_T": float(lay.lane_storage_pcu[s])}, {}, hidden={"N_T": 5.0})
     over = update_overflow(np.zeros(len(lay.lanes), dtype=bool), lay, est, ended=0, started=1)
     assert [lay.lanes[i] for i in np.flatnonzero(over)] == ["eS_0"]

@@ -5,16 +5,15 @@ past its maximum green; the programme left the through phase at every minimum gr
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from controller.config import Config
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Layout
 from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import SchedulePolicy, standing_clusters
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
+from tests.estimate_fixtures import estimate_with_queues
 from tests.junction_fixtures import four_phase_raw
 
 CFG = Config()
@@ -45,19 +44,12 @@ def _layout() -> Layout:
     return Layout.build(parse_intersection(four_phase_raw(shared_left_lane=True), "four_phase.toml"), CFG)
 
 
-def _estimate(lay: Layout, queues: dict[str, float]) -> Estimate:
-    ids = [m.id for m in lay.junction.movements]
-    e = Estimate.empty(lay, 0.0)
-    q = np.array([queues.get(i, 0.0) for i in ids])
-    return replace(e, queue_pcu=q, departures_pcu=np.zeros(len(ids)), last_feed_t_s=0.0)
-
-
 def test_the_tail_is_the_phases_last_cluster_after_its_arrivals():
     lay = _layout()
     ids = [m.id for m in lay.junction.movements]
     p = SchedulePolicy(ScheduleParams(permitted_tail=True))
     st = p.init(lay, 0.0).statics
-    est = _estimate(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 12.0})
+    est = estimate_with_queues(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 12.0})
     arr = np.zeros((len(ids), int(p.params.horizon_s)))
     arr[ids.index("N_T"), 5:8] = 1.0  # a platoon 6-8 s from now
     rate = est.sat_flow_pcu_h / 3600.0 * np.where(st.permitted[0], p.params.permitted_sat_ratio, 1.0)
@@ -74,7 +66,7 @@ def test_a_permitted_queue_past_the_maximum_green_does_not_end_the_through_green
     job. Whole, the cluster outlasted the maximum green and phase 0 was left at once."""
     lay = _layout()
     ids = [m.id for m in lay.junction.movements]
-    est = _estimate(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 12.0, "E_T": 2.0, "W_T": 2.0})
+    est = estimate_with_queues(lay, {"N_T": 8.0, "S_T": 8.0, "N_L": 12.0, "E_T": 2.0, "W_T": 2.0})
     view = SignalView(0, False, 7.0, tuple(93.0 if lay.serves[0, i] else 60.0 for i in range(len(ids))))
     for tail, kept in ((True, True), (False, False)):
         p = SchedulePolicy(ScheduleParams(permitted_tail=tail))

@@ -9,8 +9,7 @@ from controller.config import Config
 from controller.core.messages import encode_detector_message, encode_status
 from controller.model import SignalStatus
 from controller.service import ControllerService
-from tests.junction_fixtures import two_phase
-from tests.unit.test_policies import one_stage
+from tests.junction_fixtures import one_stage, two_phase
 
 CFG = Config()
 

@@ -17,7 +17,7 @@ from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.junction_fixtures import four_phase_raw, two_phase, two_phase_raw
+from tests.junction_fixtures import four_phase_raw, shared_left_raw, two_phase, two_phase_raw
 
 LONG = 1e9  # window: no forgetting
 N_T = 0  # movement index of N_T (N/S phase 0); E_T is 1
@@ -242,37 +242,13 @@ def test_spill_by_approach_is_each_rows_own_bincount_bit_for_bit():
         assert shadow.spill_pcu(q[row], approach, storage) == float(want.sum())
 
 
-def _shared_left_raw() -> dict:
-    """two_phase with a left N_L from eN in N_T's lane eN_0 (link 4, permissive 'g' in the N/S
-    phase); the lane's 1800 PCU/h split 900 / 900 between them."""
-    raw = two_phase_raw()
-    raw["n_links"] = 5
-    raw["phases"][0]["state"] += "g"
-    raw["phases"][1]["state"] += "r"
-    raw["movements"][0]["sat_flow_pcu_h"] = 900.0
-    raw["movements"].append(
-        {
-            "id": "N_L",
-            "approach": "N",
-            "turn": "left",
-            "from_edge": "eN",
-            "lanes": ["eN_0"],
-            "links": [4],
-            "sat_flow_pcu_h": 900.0,
-            "storage_pcu": 10.0,
-            "conflicts": ["E_T", "W_T"],
-        }
-    )
-    return raw
-
-
 def test_a_shared_lane_discharges_as_one_queue():
     """shared_lanes ([harm] shared_lane_queue): N_T and N_L share eN_0, 10 PCU of each counted
     there, 13 s of N/S green (11 s usable). Apart, N_L leaves at 0.4 of its 900 PCU/h (1.1 PCU)
     while N_T leaves at 900 (2.75): N_L's queue grows apart from the through traffic in its own
     lane, which a lane cannot do. As one queue they leave at the summed 0.35 PCU/s, each in
     proportion to what waits of it: 3.85 PCU, the two queues equal."""
-    lay = layout(_shared_left_raw())
+    lay = layout(shared_left_raw())
     n_l = len(lay.junction.movements) - 1
     apart = run(lay, program(lay), [0] * 13, {0: {N_T: 10.0, n_l: 10.0}})
     assert apart.controlled.queue_pcu[[N_T, n_l]] == pytest.approx([7.25, 8.9])

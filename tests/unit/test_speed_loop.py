@@ -46,8 +46,8 @@ def test_in_process_plans_are_handed_over_without_a_message(monkeypatch) -> None
     import controller.service as service_mod
     from controller.core.step import TickResult
     from controller.service import ControllerService
-    from tests.contract.test_metrics import CFG
     from tests.junction_fixtures import two_phase
+    from tests.metrics_fixtures import CFG
 
     cmds = [PhaseCommand("J", f"p{k}", k, k % 2, 1.0, 10.0, 30.0) for k in range(1, 4)]
     encoded: list[object] = []
@@ -81,8 +81,8 @@ def test_the_service_takes_one_way_out() -> None:
     import pytest
 
     from controller.service import ControllerService
-    from tests.contract.test_metrics import CFG
     from tests.junction_fixtures import two_phase
+    from tests.metrics_fixtures import CFG
 
     with pytest.raises(ValueError, match="publish .* or hand_over"):
         ControllerService({"J": two_phase()}, CFG, "fixed")

@@ -17,8 +17,7 @@ from controller.core.messages import encode_status, status_body
 from controller.errors import FeedError
 from controller.model import SignalStatus
 from controller.service import ControllerService
-from tests.junction_fixtures import two_phase
-from tests.unit.test_status_validation import GOOD, JUNCTIONS
+from tests.junction_fixtures import GOOD_STATUS, STATUS_JUNCTIONS, two_phase
 
 T = st.floats(min_value=0.0, max_value=1e7, allow_nan=False, allow_infinity=False)
 IN_PHASE = st.floats(min_value=0.0, max_value=86_400.0, allow_nan=False, allow_infinity=False)
@@ -45,8 +44,8 @@ def statuses(draw: st.DrawFn) -> SignalStatus:
 @given(status=statuses(), epoch=st.none() | st.integers(0, 2**53))
 def test_a_status_checked_from_its_body_is_the_status_decoded_from_its_message(status, epoch) -> None:
     now_s = float(status.t_s)
-    wire = decode_status_report(encode_status(status, epoch), JUNCTIONS, now_s, {}, 1.0)
-    body = check_status(status_body(status, epoch), JUNCTIONS, now_s, {}, 1.0)
+    wire = decode_status_report(encode_status(status, epoch), STATUS_JUNCTIONS, now_s, {}, 1.0)
+    body = check_status(status_body(status, epoch), STATUS_JUNCTIONS, now_s, {}, 1.0)
     assert body == wire
     assert repr(body) == repr(wire)  # the same types too (int and float, tuple and list)
 
@@ -83,13 +82,13 @@ HOSTILE = [
 
 def _reason(check, arg) -> str:
     with pytest.raises(FeedError) as exc:
-        check(arg, JUNCTIONS, 100.0, {"J": 99.0}, 1.0)
+        check(arg, STATUS_JUNCTIONS, 100.0, {"J": 99.0}, 1.0)
     return exc.value.reason
 
 
 @pytest.mark.parametrize("changes", HOSTILE, ids=[str(sorted(c))[:40] for c in HOSTILE])
 def test_a_hostile_body_is_refused_for_the_reason_its_message_is(changes) -> None:
-    obj = {k: v for k, v in {**GOOD, **changes}.items() if v is not ...}
+    obj = {k: v for k, v in {**GOOD_STATUS, **changes}.items() if v is not ...}
     assert _reason(check_status, obj) == _reason(decode_status_report, json.dumps(obj).encode())
 
 

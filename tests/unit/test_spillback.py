@@ -7,7 +7,7 @@ import pytest
 from controller.config import Config
 from controller.core.estimation import EstimationParams
 from controller.core.spillback import upstream_queue_pcu
-from tests.unit.test_estimation import Feed, N, reading
+from tests.estimate_fixtures import Feed, N, reading
 
 
 def test_no_queue_upstream_while_the_advance_loop_runs_free():

@@ -11,39 +11,24 @@ from controller.config import Config
 from controller.core.feed import decode_status_report
 from controller.errors import FeedError
 from controller.service import ControllerService
-from tests.junction_fixtures import two_phase
-
-JUNCTIONS = {"J": two_phase()}
-GOOD = {
-    "v": 1,
-    "junction": "J",
-    "t": 100.0,
-    "phase": 1,
-    "in_intergreen": False,
-    "time_in_phase_s": 4.0,
-    "plan_id": "J-adaptive-3",
-    "seq": 3,
-    "epoch": 17,
-    "mode": "adaptive",
-    "faults": [],
-}
+from tests.junction_fixtures import GOOD_STATUS, STATUS_JUNCTIONS
 
 
 def body(**changes) -> bytes:
-    obj = {**GOOD, **changes}
+    obj = {**GOOD_STATUS, **changes}
     return json.dumps({k: v for k, v in obj.items() if v is not ...}).encode()
 
 
 def reason(payload: bytes, now_s: float = 100.0, last: dict | None = None) -> str:
     with pytest.raises(FeedError) as exc:
-        decode_status_report(payload, JUNCTIONS, now_s, last or {}, 1.0)
+        decode_status_report(payload, STATUS_JUNCTIONS, now_s, last or {}, 1.0)
     return exc.value.reason
 
 
 def test_a_good_status_decodes_with_its_epoch():
-    rep = decode_status_report(body(), JUNCTIONS, 100.0, {}, 1.0)
+    rep = decode_status_report(body(), STATUS_JUNCTIONS, 100.0, {}, 1.0)
     assert (rep.epoch, rep.status.seq, rep.status.phase, rep.status.mode) == (17, 3, 1, "adaptive")
-    assert decode_status_report(body(epoch=...), JUNCTIONS, 100.0, {}, 1.0).epoch == 0  # epoch is optional
+    assert decode_status_report(body(epoch=...), STATUS_JUNCTIONS, 100.0, {}, 1.0).epoch == 0  # epoch is optional
 
 
 @pytest.mark.parametrize(
@@ -86,12 +71,12 @@ def test_non_finite_status_is_refused():
 def test_status_from_the_future_or_the_past_is_refused():
     assert reason(body(t=100.0 + 1e9)) == "future_timestamp"
     assert reason(body(t=101.5)) == "future_timestamp"  # beyond the 1 s skew allowed
-    decode_status_report(body(t=100.9), JUNCTIONS, 100.0, {}, 1.0)  # within it
+    decode_status_report(body(t=100.9), STATUS_JUNCTIONS, 100.0, {}, 1.0)  # within it
     assert reason(body(t=95.0), last={"J": 99.0}) == "stale_timestamp"
 
 
 def _service() -> ControllerService:
-    return ControllerService(JUNCTIONS, Config(), "fixed", publish=lambda cmd, payload: None, start_s=100.0)
+    return ControllerService(STATUS_JUNCTIONS, Config(), "fixed", publish=lambda cmd, payload: None, start_s=100.0)
 
 
 def test_a_future_status_does_not_move_the_services_clock():

@@ -13,14 +13,13 @@ from controller.core.estimation import Layout
 from controller.core.policies import make_policy
 from controller.core.step import DECISION_PERIOD_S, Core, CoreState
 from controller.model import SignalStatus
-from tests.unit.test_netestimate import _junctions, _snapshot
-from tests.unit.test_netshadow import _chained
+from tests.estimate_fixtures import mixed_junctions, random_snapshot, ring_chained
 
 HOLD_S = 1e9  # a fixed mode that does not end within the test
 
 
 def _tick(core: Core, state: CoreState, js: dict, rng: random.Random, t: int):
-    snaps = [_snapshot(rng, j, float(t)) for j in js.values()]
+    snaps = [random_snapshot(rng, j, float(t)) for j in js.values()]
     statuses = [
         SignalStatus(jid, float(t), (t // 15 + k) % 2, t % 15 < 3, float(t % 15), "", 0, "local")
         for k, jid in enumerate(js)
@@ -31,7 +30,7 @@ def _tick(core: Core, state: CoreState, js: dict, rng: random.Random, t: int):
 def _policy_run(policy: str) -> tuple[Core, CoreState, dict, random.Random, int]:
     """60 s of random feeds at five junctions in a ring under `policy`, do no harm on."""
     cfg = Config()
-    js = _chained(_junctions())
+    js = ring_chained(mixed_junctions())
     core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, make_policy(policy, cfg), cfg)
     assert core.guarded
     rng = random.Random(11)

@@ -12,22 +12,21 @@ from controller.core.estimation import Layout
 from controller.core.policies import make_policy
 from controller.core.step import Core
 from controller.model import SignalStatus
-from tests.unit.test_netestimate import _junctions, _snapshot
-from tests.unit.test_netshadow import _chained, _same
+from tests.estimate_fixtures import assert_same_replay, mixed_junctions, random_snapshot, ring_chained
 
 
 def _run(guarded: bool, spill_back: bool) -> list[dict]:
     """90 s of random feeds and statuses at five junctions in a ring; the harm states per tick."""
     cfg = Config()
     cfg = dataclasses.replace(cfg, harm=dataclasses.replace(cfg.harm, spill_back=spill_back))
-    js = _chained(_junctions())
+    js = ring_chained(mixed_junctions())
     core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, make_policy("fixed", cfg), cfg)
     assert not core.guarded
     core.guarded = guarded  # True: harm.observe_all's full pass (and harm.decide) as for a policy
     rng = random.Random(7)
     state, out = core.initial_state(0.0), []
     for t in range(1, 91):
-        snaps = [_snapshot(rng, j, float(t)) for j in js.values() if rng.random() > 0.05]
+        snaps = [random_snapshot(rng, j, float(t)) for j in js.values() if rng.random() > 0.05]
         statuses = [
             SignalStatus(jid, float(t), (t // 15 + k) % 2, t % 15 < 3, float(t % 15), "", 0, "local")
             for k, jid in enumerate(js)
@@ -44,7 +43,7 @@ def test_the_fixed_policys_replays_are_the_guarded_pass_replays_without_the_char
         for a_tick, b_tick in zip(unguarded, guarded, strict=True):
             for jid, b in b_tick.items():
                 a = a_tick[jid]
-                _same(a.replay, b.replay)
+                assert_same_replay(a.replay, b.replay)
                 assert a.gains == b.gains
                 assert a.mode == b.mode == "policy"
                 assert b.charge is not None and b.measured_hidden_pcu is not None  # the guarded pass
@@ -56,12 +55,12 @@ def _report_under_fixed(shift_s: float) -> tuple[dict, tuple]:
     roadside showing its model's base program as the replay's fixed side reads it (phase_at of the
     second two ticks back), shifted by `shift_s`."""
     cfg = Config()
-    js = _chained(_junctions())
+    js = ring_chained(mixed_junctions())
     core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, make_policy("fixed", cfg), cfg)
     rng = random.Random(11)
     state = core.initial_state(0.0)
     for t in range(1, 301):
-        snaps = [_snapshot(rng, j, float(t)) for j in js.values()]
+        snaps = [random_snapshot(rng, j, float(t)) for j in js.values()]
         statuses = []
         for jid in js:
             p = core.programs[jid].phase_at(float(t) - 2.0 + shift_s)

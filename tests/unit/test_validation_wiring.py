@@ -16,7 +16,7 @@ from controller.core.validation import ValidationParams
 from controller.errors import ConfigError
 from controller.model import VEHICLE_CLASSES, CycleWish
 from sim import twin
-from tests.contract.test_mqtt_service import CFG, JUNCTIONS, feed
+from tests.service_fixtures import CFG, JUNCTIONS, feed
 
 NET = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "spider" / "spider.net.xml"
 
