@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -397,11 +397,26 @@ def load_intersections(folder: str | Path) -> dict[str, Intersection]:
     files = sorted(d.glob("*.toml"))
     if not files:
         raise JunctionError(str(d), "-", "no junction TOML files in folder")
+    return _with_known_neighbours((load_intersection(fp) for fp in files), [str(fp) for fp in files])
+
+
+def intersections_from_tables(files: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Intersection]:
+    """What load_intersections reads back from a folder holding exactly these (file, table)
+    pairs, each table the values its file was written from (tomli_w writes and tomllib reads
+    them unchanged), without parsing the TOML: the same checks, the same models, in the same
+    (file name) order."""
+    ordered = sorted(files, key=lambda f: f[0])
+    return _with_known_neighbours(
+        (parse_intersection(table, str(fp)) for fp, table in ordered), [str(fp) for fp, _ in ordered]
+    )
+
+
+def _with_known_neighbours(models: Iterable[Intersection], paths: Sequence[str]) -> dict[str, Intersection]:
+    """The models (of the files at `paths`, in order) keyed by junction id: ids unique, neighbour ids known."""
     junctions: dict[str, Intersection] = {}
-    for fp in files:
-        j = load_intersection(fp)
+    for j, path in zip(models, paths):
         if j.id in junctions:
-            raise JunctionError(str(fp), "id", f"junction {j.id!r} also defined in {junctions[j.id].source}")
+            raise JunctionError(path, "id", f"junction {j.id!r} also defined in {junctions[j.id].source}")
         junctions[j.id] = j
     for j in junctions.values():
         for key in ("upstream", "downstream"):

@@ -17,7 +17,6 @@ from controller.junctions import load_intersections
 from sim.baselines import FIELD_POLICIES
 from sim.commands import simulate_command
 from sim.report import gains_table
-from sim.service_process import ServiceProcessLoop
 from sim.simulate import SimulateRequest, run
 from sim.sumo import SumoConfig, additional_files, canonical_args, take_option
 
@@ -50,6 +49,8 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         elif server is None and req.record is None and (req.policy in ("fixed", *FIELD_POLICIES) or apart):
             # nothing reads the service during the run: it runs in a second process, whose work off
             # the plans' path (all of it under the city's own programs) overlaps SUMO's step
+            from sim.service_process import ServiceProcessLoop  # multiprocessing: not for a run in process
+
             summary = run(req, cfg, registry=registry, loop_factory=ServiceProcessLoop)
         else:
             summary = run(req, cfg, registry=registry)

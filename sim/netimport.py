@@ -36,7 +36,7 @@ import tomli_w
 from controller.config import Config
 from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
-from controller.junctions import parse_intersection
+from controller.junctions import intersections_from_tables, parse_intersection
 from controller.model import Intersection
 from sim import netdetectors, netmovements, netneighbours, netprogram, netstages
 from sim.netdetectors import DETECTOR_SOURCES
@@ -71,6 +71,12 @@ class ImportResult:
 
     written: tuple[Path, ...]
     skipped: tuple[tuple[str, str], ...]  # (traffic light id, reason)
+    tables: tuple[dict[str, Any], ...] = ()  # what each written file holds, in the same order
+
+    def junctions(self) -> dict[str, Intersection]:
+        """The models of the files written, as load_intersections reads them back from a folder
+        holding only them, without reading the files again (the TOML round trip changes no value)."""
+        return intersections_from_tables(list(zip(self.written, self.tables, strict=True)))
 
 
 def junction_tables(
@@ -291,7 +297,7 @@ def import_network(
             + "".join(f"{tid}: {why}\n" for tid, why in skipped),
             encoding="utf-8",
         )
-    return ImportResult(tuple(written), tuple(skipped))
+    return ImportResult(tuple(written), tuple(skipped), tuple(tables))
 
 
 def read_skipped(folder: str | Path) -> list[tuple[str, str]]:

@@ -10,8 +10,6 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from tqdm import tqdm
-
 
 class Progress:
     """`update(done, detail)` with `done` the units finished so far (monotone), out of `total`.
@@ -34,8 +32,11 @@ class Progress:
         self._stream = stream if stream is not None else sys.stderr
         self._write = write or (lambda line: print(line, file=self._stream, flush=True))
         use_bar = self._stream.isatty() if bar is None else bar
-        self._bar = (
-            tqdm(
+        self._bar = None
+        if use_bar:
+            from tqdm import tqdm  # on a terminal only: a run under a pipe or a benchmark does not import it
+
+            self._bar = tqdm(
                 total=round(total) if total > 0 else None,
                 desc=label,
                 file=self._stream,
@@ -43,9 +44,6 @@ class Progress:
                 dynamic_ncols=True,
                 leave=True,
             )
-            if use_bar
-            else None
-        )
         self._done = 0.0
         self._next_line = every
 

@@ -91,7 +91,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     if req.intersections is None:
         result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors)
         skipped = result.skipped
-        junctions = load_intersections(out / "intersections") if result.written else {}
+        junctions = result.junctions()  # the files just written, not read back
     else:
         skipped = tuple(read_skipped(req.intersections))
         junctions = load_intersections(req.intersections)

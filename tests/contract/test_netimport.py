@@ -66,6 +66,16 @@ def test_import_round_trip(net, tmp_path):
     assert same[0] == [f.name for f in files]
 
 
+def test_the_models_imported_are_those_the_files_read_back(net, tmp_path):
+    """simulate runs ImportResult.junctions() instead of reading the files back: the same models,
+    field for field (floats by repr), in load_intersections' (file name) order."""
+    result = import_network(net, tmp_path / "a", CFG)
+    back = load_intersections(tmp_path / "a")
+    mem = result.junctions()
+    assert list(mem) == list(back) and len(mem) == len(result.written) > 0
+    assert [repr(j) for j in mem.values()] == [repr(j) for j in back.values()]
+
+
 def test_city_has_protected_lefts_and_neighbours(tmp_path):
     import_net(CITY_NET, tmp_path, CFG)
     junctions = load_intersections(tmp_path)

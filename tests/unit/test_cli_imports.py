@@ -21,3 +21,17 @@ def test_building_the_parser_imports_no_mqtt_client():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_an_in_process_simulate_imports_no_progress_bar_and_no_multiprocessing():
+    """tqdm draws a bar on a terminal only, and multiprocessing serves a service in a second process
+    (`fixed`, `simulate_second_process`): a run in process (the benchmarks') imports neither."""
+    code = (
+        "import sys, run_controller\n"
+        "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
+        "import sim.cli, sim.simulate, sim.progress\n"
+        "sim.progress.Progress('adaptive', 900.0, 900.0, bar=False).update(1.0, str)\n"
+        "print(sorted(m for m in ('tqdm', 'multiprocessing') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -8,7 +8,7 @@ import pytest
 import tomli_w
 
 from controller.errors import JunctionError
-from controller.junctions import load_intersection, load_intersections, parse_intersection
+from controller.junctions import intersections_from_tables, load_intersection, load_intersections, parse_intersection
 from tests.junction_fixtures import two_phase, two_phase_raw
 
 
@@ -139,6 +139,26 @@ def test_folder_checks_neighbours_and_duplicates(tmp_path):
     (tmp_path / "J2.toml").write_text(tomli_w.dumps(raw))
     with pytest.raises(JunctionError, match="also defined in"):
         load_intersections(tmp_path)
+
+
+def test_models_from_tables_are_the_folder_read_back(tmp_path):
+    """intersections_from_tables: load_intersections' models, checks and file-name order, without the TOML."""
+    a, b = two_phase_raw(), two_phase_raw()
+    a["id"], b["id"] = "Z", "A"  # ids sort the other way round from their files' names
+    a["downstream"], b["upstream"] = ["A"], ["Z"]
+    files = [(tmp_path / "b.toml", b), (tmp_path / "a.toml", a)]
+    for fp, raw in files:
+        fp.write_text(tomli_w.dumps(raw))
+    back = load_intersections(tmp_path)
+    mem = intersections_from_tables(files)
+    assert list(mem) == list(back) == ["Z", "A"]
+    assert [repr(j) for j in mem.values()] == [repr(j) for j in back.values()]
+    b["upstream"] = ["K"]
+    with pytest.raises(JunctionError, match="unknown neighbour junction 'K'"):
+        intersections_from_tables(files)
+    b["upstream"], b["id"] = [], "Z"
+    with pytest.raises(JunctionError, match=r"b\.toml: id: junction 'Z' also defined in .*a\.toml"):
+        intersections_from_tables(files)
 
 
 def test_empty_folder_is_an_error(tmp_path):
