@@ -207,6 +207,8 @@ class ServiceNode:
         self._started(trust, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
         self.lockstep, self.region = lockstep, region
+        # lockstep: the field's packed seconds; a region's node reads its region's pack alone (sim/mqtt_run.py)
+        self._packed_topic = self.topics.packed_detectors if region is None else self.topics.packed_detectors_of(region)
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
         self.sent: list[tuple[str, int]] = []  # (junction, seq) of the plans of the last tick
         self.unrouted = 0  # messages on topics we did not ask for
@@ -269,7 +271,7 @@ class ServiceNode:
         topics = [self.topics.detectors(j) for j in self.service.junctions]
         topics += [self.topics.status(j) for j in self.service.junctions]
         if self.lockstep:
-            topics += [self.topics.clock, self.topics.packed_detectors]
+            topics += [self.topics.clock, self._packed_topic]
         elif self.service.observed:  # a region: its own junctions' overrides only
             topics += [self.topics.overrides_of(j) for j in self.service.junctions if j not in self.service.observed]
         else:
@@ -299,7 +301,7 @@ class ServiceNode:
         if topic == self.topics.clock:
             self.inbox.put(("clock", "", payload))
             return
-        if topic == self.topics.packed_detectors:  # lockstep: a second's detector messages in one
+        if topic == self._packed_topic:  # lockstep: a second's detector messages in one
             self.inbox.put(("packed", "", payload))
             return
         if self.route is not None and self.route(topic, payload):

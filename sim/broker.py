@@ -12,7 +12,8 @@ Roles (docs/operators.md, "Roles"), one ACL block each, all from the MQTT contra
   (`{junction}/override/{user}`: the broker vouches for the identity the service records),
   read everything of the site;
 - monitors (`monitor` by default): read everything of the site, publish nothing;
-- `sim`: the lockstep clock of replays, and their packed detector messages (sim/mqtt_run.py).
+- `sim`: the lockstep clock of replays, and their packed detector messages (sim/mqtt_run.py; a
+  sharded replay's per region on `sim/detectors/{region}`).
 
 Client ids are bound to user names (`use_username_as_clientid`): whatever client id a client
 asks for, the broker uses its user name, so no user can take over another user's session. One
@@ -132,12 +133,14 @@ def acl_rules(
             ("write", f"{root}/ops/+"),
             ("read", t.clock),
             ("read", t.packed_detectors),
+            ("read", t.packed_detectors_regions),
             ("write", t.ticked),
             beats,  # the other instances' heartbeats: region failover (controller/takeover.py)
         ]
     }
     if replays:  # the lockstep clock user of `simulate --via-mqtt`; a production broker has none
-        rules[SIM] = [("write", t.clock), ("write", t.packed_detectors), ("read", t.ticked), beats]
+        packed = [("write", t.packed_detectors), ("write", t.packed_detectors_regions)]
+        rules[SIM] = [("write", t.clock), *packed, ("read", t.ticked), beats]
     for op in operators:  # overrides only under the operator's own name: the broker vouches for it
         rules[op] = [("write", f"{root}/+/override/{topic_level(op)}"), ("read", f"{root}/#")]
     for mon in monitors:

@@ -31,7 +31,8 @@ reconnects the field cannot see, they go at QoS 1.
 
 Sharded ([regions] count or named in the config, controller/regions.py): one ServiceNode per
 region, each in a process of its own (sim/mqtt_regions.py), sharing nothing but the broker. Each
-subscribes to its owned and halo junctions only and publishes plans for its owned ones; the clock
+subscribes to its owned and halo junctions only (with the packed feed: its region's pack on
+`sim/detectors/{region}`, those junctions' messages only) and publishes plans for its owned ones; the clock
 message carries per-region counts ("regions": {name: {"detectors": n, "status": m}}) and the
 field waits for every region's `ticked`. The Prometheus metrics and the archive are not kept in
 a sharded replay (each instance would need its own).
@@ -139,6 +140,7 @@ class MqttLoop:
         self.nodes: list[ServiceNode] = []
         self.procs: list[RegionProcess] = []
         self.regions = sharded_regions(cfg, junctions)
+        self._watched = [(r, frozenset(r.watched)) for r in self.regions]
         # lockstep: this thread serves the field's and the controller's connections (none has a thread)
         self.pump = MqttPump()
         self.apart = controller_process and self.lockstep and not self.regions
@@ -351,11 +353,22 @@ class MqttLoop:
             events = -1
         self._feed_events = events
         if self.feed_packed and self.sim is not None:
-            for payload in feedpack.packs(self._feed_t, self._feed):
-                self.sim.publish(self.topics.packed_detectors, payload, qos=self.feed_qos)
+            for topic, messages in self._packed_routes():
+                for payload in feedpack.packs(self._feed_t, messages):
+                    self.sim.publish(topic, payload, qos=self.feed_qos)
             return
         for jid, payload in self._feed:
             self.devices[jid].publish(self.topics.detectors(jid), payload, qos=self.feed_qos)
+
+    def _packed_routes(self) -> list[tuple[str, list[tuple[str, bytes]]]]:
+        """This second's detector messages by packed topic: all on `sim/detectors`, or, sharded, each
+        region's owned and halo junctions' (in the field's order) on its own, which its node alone reads."""
+        if not self.regions:
+            return [(self.topics.packed_detectors, self._feed)]
+        return [
+            (self.topics.packed_detectors_of(r.name), [m for m in self._feed if m[0] in watched])
+            for r, watched in self._watched
+        ]
 
     def _resend_feed(self) -> None:
         """At QoS 0 a broker restart loses the messages in flight: once every connection served

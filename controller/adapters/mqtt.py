@@ -80,7 +80,8 @@ class Topics:
     """tsc/v1/{site}/{junction}/{detectors|status|plan}, operators' overrides
     tsc/v1/{site}/{junction}/override/{user} and the replies tsc/v1/{site}/ops/{user}, the service's
     heartbeat tsc/v1/{site}/service/{instance} and junction table .../service/{instance}/junctions,
-    and the lockstep topics of replays, tsc/v1/{site}/sim/{clock|ticked|detectors}."""
+    and the lockstep topics of replays, tsc/v1/{site}/sim/{clock|ticked|detectors}, a sharded
+    replay's packed detector messages per region tsc/v1/{site}/sim/detectors/{region}."""
 
     site: str
 
@@ -140,6 +141,16 @@ class Topics:
     def packed_detectors(self) -> str:
         """A lockstep replay's second of detector messages in one message (core/feedpack.py)."""
         return f"{self.root}/sim/detectors"
+
+    def packed_detectors_of(self, region: str) -> str:
+        """A sharded lockstep replay's second of detector messages of one region's junctions, its
+        owned and its halo (controller/regions.py), for that region's node alone."""
+        return f"{self.packed_detectors}/{topic_level(region)}"
+
+    @property
+    def packed_detectors_regions(self) -> str:
+        """Filter: every region's packed detector messages."""
+        return f"{self.packed_detectors}/+"
 
     def split(self, topic: str) -> tuple[str, str] | None:
         """(junction topic level, kind) of a junction topic, else None."""

@@ -69,10 +69,11 @@ def test_two_instances_sharding_the_city_give_the_same_trips_as_one(tmp_path):
     for name in ("r0", "r1"):
         stats = regions[name]
         assert stats["error"] == ""
-        # each instance subscribed to its own and its halo's feeds only, and heard nothing else; from
-        # the field's packed seconds (sim/detectors, read by every instance) it took those junctions'
+        # each instance subscribed to its own and its halo's feeds only, and heard nothing else; the
+        # field's packed seconds went per region (sim/detectors/NAME: its own and its halo junctions')
         level = {t.split("/")[3] for t in stats["subscriptions"] if t.endswith(("/detectors", "/status"))}
-        assert level == owned[name] | halo[name] | {"sim"}
+        assert level == owned[name] | halo[name]
+        assert [t for t in stats["subscriptions"] if "/sim/detectors" in t] == [f"tsc/v1/city/sim/detectors/{name}"]
         assert summary["transport"]["field"]["feed_packed"]
         assert stats["received"] == END_S * len(owned[name] | halo[name])
         assert stats["unrouted"] == 0 and stats["rejected"] == {}
