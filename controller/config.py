@@ -94,8 +94,8 @@ class DetectorConfig:
     advance_dist_m: float = 80.0
     loop_length_m: float = 1.0
     vehicle_spacing_m: float = DEFAULT_VEHICLE_SPACING_M  # jam spacing of one PCU (the estimator's own default)
-    stop_loop_before_split: bool = False  # sim/loops.py: stop-line loop of a lane shorter than a loop moved upstream
-    turn_back_is_fringe: bool = False  # sim/loops.py: a lane fed only by a U-turn is a network entry
+    stop_loop_before_split: bool = True  # sim/loops.py: stop-line loop of a lane shorter than a loop moved upstream
+    turn_back_is_fringe: bool = True  # sim/loops.py: a lane fed only by a U-turn is a network entry
     coupled_by_min_green: bool = False  # sim/netneighbours.py: a road holding less than a min green sends couples
     pair_one_program: bool = False  # sim/netneighbours.py, core/pairs.py: a short-link pair decided as one
 

@@ -5,7 +5,7 @@ Rules (docs/import.md explains them with figures):
   near the stop line as the lane allows, and never longer than the lane. A junction lane
   shorter than one loop holds no halting vehicle (the queue's head stands before it): the loop
   goes to the end of the first lane upstream on the unambiguous chain (below) that can hold one,
-  when every such lane of the approach edge can (`stop_loop_before_split`, off by default).
+  when every such lane of the approach edge can (`stop_loop_before_split`, on as shipped).
 - advance loop: `advance_dist_m` upstream of the stop line, measured along the path the
   vehicles drive. When the approach lane is shorter, the loop goes upstream onto the lane that
   feeds it, across edge boundaries, while the chain is unambiguous: exactly one lane feeds the
@@ -45,8 +45,8 @@ class Placement:
     advance_dist_m: float
     loop_length_m: float
     vehicle_spacing_m: float
-    stop_loop_before_split: bool = False  # _stop_hop
-    turn_back_is_fringe: bool = False  # _fringe
+    stop_loop_before_split: bool = True  # _stop_hop
+    turn_back_is_fringe: bool = True  # _fringe
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:
     a standing vehicle (`vehicle_spacing_m`), provided every such short lane of the approach edge
     can do the same: the lanes of one approach then measure at one place (a loop moved on one
     lane only would show that lane's queue and hide its neighbours'). Otherwise the junction lane.
-    Only with `stop_loop_before_split` (config.toml [detectors]; off: BENCHMARKS.md)."""
+    Only with `stop_loop_before_split` (config.toml [detectors]; on since session 27: BENCHMARKS.md)."""
     if not p.stop_loop_before_split or chain[0].length_m >= p.loop_length_m:
         return chain[0]
     up = _holding(chain, p)

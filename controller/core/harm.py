@@ -123,7 +123,7 @@ class HarmParams:
     # the lights joined by a short link (one a minimum green fills: keepclear.ShortLinks, or a
     # `paired` light) go to the city's plan together and leave it together: while one of them is
     # in fixed mode the others are held on their own programs too (pairs.short_groups, step.py)
-    short_pair_together: bool = False
+    short_pair_together: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):

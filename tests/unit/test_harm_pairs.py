@@ -139,7 +139,6 @@ def test_a_light_whose_own_hold_ends_while_its_partner_is_fixed_is_not_logged_ba
 
 
 def test_without_the_key_a_light_stays_on_the_policy_beside_its_partner_on_the_plan():
-    assert not Config().harm.short_pair_together  # shipped off
     lays = short_link_layouts()
     sent, fixed, _, report = _run(lays, False, "K")
     assert dict(fixed)[5] == ["K"] and report == {"J": "policy", "K": "fixed"}

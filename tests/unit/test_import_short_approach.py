@@ -137,9 +137,17 @@ def test_stop_loops_of_one_approach_move_together_or_not_at_all(tmp_path):
     assert _loops(j, "W1C_1")["stop"].at_lane == "W1C_1"
 
 
-def test_both_rules_are_off_as_shipped(tmp_path):
-    assert not SHIPPED.detectors.stop_loop_before_split and not SHIPPED.detectors.turn_back_is_fringe
-    j, _ = _import(tmp_path, {"W1C": 0.5}, SHIPPED)
+def test_both_rules_are_on_as_shipped(tmp_path):
+    """On since session 27 (BENCHMARKS.md, K session 27): the shipped import moves the loop, and
+    with both keys false it stays on the split lane."""
+    assert SHIPPED.detectors.stop_loop_before_split and SHIPPED.detectors.turn_back_is_fringe
+    for d in ("shipped", "off"):
+        (tmp_path / d).mkdir()
+    j, _ = _import(tmp_path / "shipped", {"W1C": 0.5}, SHIPPED)
+    assert _loops(j, "W1C_0")["stop"].at_lane == "W0W1_0"
+    det = replace(SHIPPED.detectors, stop_loop_before_split=False, turn_back_is_fringe=False)
+    off = replace(SHIPPED, detectors=det)
+    j, _ = _import(tmp_path / "off", {"W1C": 0.5}, off)
     assert _loops(j, "W1C_0")["stop"].at_lane == "W1C_0"
 
 

@@ -80,7 +80,9 @@ class _Stub(Policy):
 
 def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dict[str, list]:
     """Ten ticks of the stub over A (paired with B) and `b`: the new commands per light. From
-    `fixed_from_s` on, B is in do no harm's fixed mode."""
+    `fixed_from_s` on, B is in do no harm's fixed mode, on a hold: with [harm] short_pair_together
+    (shipped on) the group's guard judges B before it decides, and a fixed mode without a hold
+    would end there at once."""
     cfg = Config()
     a = timed_junction("A", paired=("B",))
     core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(acyclic), cfg)  # type: ignore[arg-type]
@@ -88,7 +90,8 @@ def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dic
     for t in range(1, 11):
         if t >= fixed_from_s:
             js = state.junctions["B"]
-            state = replace(state, junctions={**state.junctions, "B": replace(js, harm=replace(js.harm, mode="fixed"))})
+            hs = replace(js.harm, mode="fixed", since_s=fixed_from_s, hold_s=100.0)
+            state = replace(state, junctions={**state.junctions, "B": replace(js, harm=hs)})
         snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
         statuses = [SignalStatus(x, float(t), 0, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
         state, result = core.step(state, snaps, statuses, float(t))
