@@ -124,6 +124,12 @@ class HarmParams:
     # `paired` light) go to the city's plan together and leave it together: while one of them is
     # in fixed mode the others are held on their own programs too (pairs.short_groups, step.py)
     short_pair_together: bool = True
+    # the loops bound the replay: on a movement with loops that see room (no hidden queue), the
+    # controlled side's replayed queue above the estimator's (Estimate.queue_pcu, measured under the
+    # greens shown) is the replay's own error (its discharge slower than the street's), and the same
+    # discharge model runs the fixed side: the cumulative sum and the window leave that excess out of
+    # the controlled side and as much of the fixed side's queue (trim_pcu). false: the replay's queues
+    measured_queue_bound: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -138,6 +144,7 @@ class HarmParams:
                 "measured_spill",
                 "program_timeline",
                 "short_pair_together",
+                "measured_queue_bound",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -157,11 +164,13 @@ class Charge:
     """The queues accumulate charges one junction for one replay (charge_of): (FIXED, CONTROLLED)
     PCU, each side's replayed queues summed, and of them the PCU standing beyond their
     approach's storage where the loops see an approach overrun (spill_charge_pcu; 0 without
-    spill_back)."""
+    spill_back), and the PCU of the queues left out as the replay's own error (trim_pcu; 0
+    without measured_queue_bound)."""
 
     replay: shadow.Replay  # the replay it is for (accumulate compares the object)
     queue_pcu: tuple[float, float]
     spill_pcu: tuple[float, float]
+    trim_pcu: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,12 @@ class HarmState:
     # estimator's cumulative departures they were last compared with. None: not measured
     standing_green_s: np.ndarray | None = None
     standing_dep_pcu: np.ndarray | None = None
+    # measured_queue_bound: (movements,) the estimator's queue at the replay's time (measured_bound_pcu:
+    # inf on a blind movement or one with a hidden queue: no bound; None: not measured), and forgetting
+    # sums (window_s) of the PCU s each side's queues were left out since the last change of mode
+    # (trim_pcu), (FIXED, CONTROLLED)
+    measured_queue_pcu: np.ndarray | None = None
+    trim_pcu_s: tuple[float, float] = (0.0, 0.0)
 
     @property
     def gains(self) -> shadow.Gains:
@@ -289,10 +304,10 @@ def observe_all(
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
     own, base, growth = _measured_spill(sp, states, ests)
-    sums, spill = netshadow.queue_charges(
-        net, netshadow.replayed_queues(replays, cache), hidden_net if params.spill_back else None, growth
-    )
+    queues = netshadow.replayed_queues(replays, cache)
+    sums, spill = netshadow.queue_charges(net, queues, hidden_net if params.spill_back else None, growth)
     sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
+    bound, trim_j = _trims(net, ests, queues, hidden_net) if params.measured_queue_bound else (None, None)
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
     judge = [False] * len(states) if judged is None or not params.enabled else judged
     out = []
@@ -300,9 +315,12 @@ def observe_all(
         charge = None
         if known:
             spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
-            charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0))
+            trim = (0.0, 0.0) if trim_j is None else (trim_j[k][0], trim_j[k][1])
+            charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0), trim)
         hidden = hidden_net[st[k] : st[k + 1]]
         changes: dict[str, object] = {}
+        if bound is not None:
+            changes["measured_queue_pcu"] = bound[st[k] : st[k + 1]]
         if params.lock_green_s > 0:
             changes.update(_standing(s, net.programs[k], ests[k], statuses[k], now_s))
         if judge[k] and charge is not None and s.mode == "policy" and r.t_s - s.excess_t_s > 0:
@@ -319,6 +337,19 @@ def observe_all(
             )
         )
     return out
+
+
+def _trims(
+    net: netshadow.NetworkProgram, ests: Sequence[Estimate], queues: np.ndarray, hidden_pcu: np.ndarray
+) -> tuple[np.ndarray, list[list[float]]]:
+    """measured_queue_bound over the network: per movement the bound (measured_bound_pcu), and per
+    junction the PCU each side's queues leave out (trim_pcu summed; rows (FIXED, CONTROLLED))."""
+    bound = measured_bound_pcu(
+        np.concatenate([e.queue_pcu for e in ests]), np.concatenate([e.blind for e in ests]), hidden_pcu
+    )
+    n_j = len(net.programs)
+    sums = np.stack([np.bincount(net.mov_junction, t, minlength=n_j) for t in trim_pcu(queues, bound)])
+    return bound, sums.T.tolist()
 
 
 def _standing(
@@ -435,7 +466,43 @@ def charge_of(state: HarmState, params: HarmParams) -> Charge:
             base = state.measured_spill_pcu if state.spill_base_pcu is None else state.spill_base_pcu
             measured = spill_growth_pcu(state.measured_spill_pcu, base)
         spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu, measured)
-    return Charge(replay, sums, spill)
+    trim = (0.0, 0.0)
+    if params.measured_queue_bound and state.measured_queue_pcu is not None:
+        t = trim_pcu(q, state.measured_queue_pcu)
+        trim = (float(np.bincount(rows, t[0], minlength=1)[0]), float(np.bincount(rows, t[1], minlength=1)[0]))
+    return Charge(replay, sums, spill, trim)
+
+
+def measured_bound_pcu(queue_pcu: np.ndarray, blind: np.ndarray, hidden_pcu: np.ndarray) -> np.ndarray:
+    """(movements,) the queue the loops bound the controlled side's replay by (trim_pcu): the
+    estimator's (Estimate.queue_pcu), where they see room; inf (no bound) on a movement without
+    loops (Estimate.blind) and on one whose lanes hold a hidden queue (upstream of an advance loop
+    that stands, or beyond a full lane: netshadow.hidden_by_movement): the estimator's hidden queue
+    is bounded ([estimation] max_hidden_queue_pcu_lane), the replay's is not, and a jam beyond the
+    loops is where the replay's longer queue is the street's."""
+    out: np.ndarray = np.where(blind | (hidden_pcu > 0.0), np.inf, queue_pcu)
+    return out
+
+
+def trim_pcu(queue_pcu: np.ndarray, measured_pcu: np.ndarray) -> np.ndarray:
+    """(2, movements) rows FIXED and CONTROLLED: the PCU of each side's replayed queue
+    (`queue_pcu`, (2, movements)) left out as the replay's own error ([harm] measured_queue_bound).
+
+    The controlled side replays the greens actually shown under the measured arrivals; the
+    estimator measures the queue those greens left (`measured_pcu`: Estimate.queue_pcu, between the
+    loops and hidden upstream; inf on a movement without loops). What the controlled side holds above
+    it is a queue the street does not hold: the replay's discharge is slower than the street's there
+    (a saturation flow, a permitted share or a blockage it gets wrong), and the same discharge model
+    runs the fixed side, so the fixed side carries the same error where it holds that much. Both
+    sides are relieved of it: the controlled side down to the measured queue, the fixed side by as
+    many PCU (down to 0). Left in, such a phantom inflates both sides alike, and the margin, a share
+    of the fixed side, grows with it until no real loss crosses it. A replayed queue at or below the
+    measured one leaves nothing out."""
+    excess = np.maximum(queue_pcu[shadow.CONTROLLED] - measured_pcu, 0.0)
+    out = np.empty_like(queue_pcu)
+    out[shadow.CONTROLLED] = excess
+    out[shadow.FIXED] = np.minimum(queue_pcu[shadow.FIXED], excess)
+    return out
 
 
 def spill_charge_pcu(
@@ -497,25 +564,30 @@ def _excess(
 ) -> dict[str, object]:
     """accumulate's new excess_s, excess_t_s and spill_pcu_s: `state`'s test brought up to
     `replay`'s time (dt > 0 seconds after it), `charge` what the queues of `replay` charge."""
-    spill = charge.spill_pcu
-    q_fixed = charge.queue_pcu[shadow.FIXED] + spill[shadow.FIXED]
-    q_controlled = charge.queue_pcu[shadow.CONTROLLED] + spill[shadow.CONTROLLED]
+    spill, trim = charge.spill_pcu, charge.trim_pcu
+    q_fixed = charge.queue_pcu[shadow.FIXED] + spill[shadow.FIXED] - trim[shadow.FIXED]
+    q_controlled = charge.queue_pcu[shadow.CONTROLLED] + spill[shadow.CONTROLLED] - trim[shadow.CONTROLLED]
     demand_pcu_s = max(replay.demand_pcu_h, params.min_demand_pcu_h) / 3600.0
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
     excess_s = max(0.0, state.excess_s + rate * dt / (demand_pcu_s * params.window_s))
     keep = math.exp(-dt / params.window_s)
     sums = (state.spill_pcu_s[0] * keep + spill[0] * dt, state.spill_pcu_s[1] * keep + spill[1] * dt)
-    return {"excess_s": excess_s, "excess_t_s": replay.t_s, "spill_pcu_s": sums}
+    out: dict[str, object] = {"excess_s": excess_s, "excess_t_s": replay.t_s, "spill_pcu_s": sums}
+    if trim != (0.0, 0.0) or state.trim_pcu_s != (0.0, 0.0):
+        out["trim_pcu_s"] = (state.trim_pcu_s[0] * keep + trim[0] * dt, state.trim_pcu_s[1] * keep + trim[1] * dt)
+    return out
 
 
 def window_delays_s(state: HarmState) -> tuple[float, float]:
     """(fixed, controlled) delay per PCU over the evidence window, each side's PCU s beyond its
-    approaches' storage counted once more (spill_pcu_s; 0 without spill_back)."""
+    approaches' storage counted once more (spill_pcu_s; 0 without spill_back) and its PCU s left
+    out as the replay's own error (trim_pcu_s; 0 without measured_queue_bound)."""
     g = state.gains
     arrived = float(state.replay.arrived_pcu.sum())
     if arrived <= 0:
         return g.delay_fixed_s, g.delay_controlled_s
-    return g.delay_fixed_s + state.spill_pcu_s[0] / arrived, g.delay_controlled_s + state.spill_pcu_s[1] / arrived
+    (sf, sc), (tf, tc) = state.spill_pcu_s, state.trim_pcu_s
+    return (max(g.delay_fixed_s + (sf - tf) / arrived, 0.0), max(g.delay_controlled_s + (sc - tc) / arrived, 0.0))
 
 
 def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:
@@ -691,6 +763,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         excess_s=0.0,
         excess_t_s=state.replay.t_s,
         spill_pcu_s=(0.0, 0.0),
+        trim_pcu_s=(0.0, 0.0),
         spill_base_pcu=state.measured_spill_pcu,
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
     )

@@ -658,7 +658,7 @@ def test_a_fall_of_the_demand_under_an_overrun_approach_brings_no_return():
     assert harm.decide(_held(600.0, 3.0), 400.0, off)[0].mode == "policy"
 
 
-@pytest.mark.parametrize("key", ["fall_needs_room", "shared_lane_queue", "head_of_line"])
+@pytest.mark.parametrize("key", ["fall_needs_room", "shared_lane_queue", "head_of_line", "measured_queue_bound"])
 def test_harm_switches_are_true_or_false(tmp_path, key):
     bad = tmp_path / "c.toml"
     bad.write_text(f"[harm]\n{key} = 1\n")
@@ -911,3 +911,85 @@ def test_harm_lock_movements_is_a_whole_number_of_at_least_one(tmp_path):
     bad.write_text("[harm]\nlock_movements = 0\n")
     with pytest.raises(ConfigError, match=r"harm.lock_movements: must be > 0"):
         load_config(bad)
+
+
+def _phantom_state(blind: bool = False) -> tuple[harm.HarmState, HarmParams]:
+    """One two-phase junction whose replay holds a phantom on N_T: 50 PCU under the greens shown
+    and 40 under the fixed plan, where the estimator measures 10 (the street's queue under the
+    greens shown). E_T: 5 PCU controlled, 4 fixed, 6 measured (no phantom). Demand 1 PCU/s."""
+    lay = Layout.build(two_phase(), Config())
+    prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
+    hs = harm.initial(prog, 4, 0.0)
+    q = np.zeros((2, 4))
+    q[shadow.CONTROLLED, :2], q[shadow.FIXED, :2] = (50.0, 5.0), (40.0, 4.0)
+    measured = np.array([np.inf if blind else 10.0, 6.0, 0.0, 0.0])
+    replay = replace(hs.replay, t_s=10.0, sides=replace(hs.replay.sides, queue_pcu=q))
+    params = replace(FAST, margin=0.2, margin_s=1.0, min_demand_pcu_h=3600.0, spill_back=False)
+    return replace(hs, replay=replay, measured_queue_pcu=measured), params
+
+
+def test_a_phantom_on_both_sides_does_not_widen_the_margin():
+    """accumulate by hand, [harm] measured_queue_bound: N_T's replayed queue stands 40 PCU above
+    the measured one under the greens shown; the same discharge model runs the fixed side, so
+    both sides are relieved of those 40 PCU (controlled 50 -> 10, fixed 40 -> 0). Left in, the
+    phantom's 20 % (8 PCU) would widen the margin: the policy's 11 PCU more than the fixed plan
+    barely count (55 - 1.2 x 44 - 1 = 1.2 PCU); left out, 15 - 1.2 x 4 - 1 = 9.2 PCU do."""
+    hs, params = _phantom_state()
+    assert harm.trim_pcu(hs.replay.sides.queue_pcu, hs.measured_queue_pcu)[:, :2].tolist() == [[40.0, 0.0], [40.0, 0.0]]
+    rate = {False: 55.0 - 1.2 * 44.0 - 1.0, True: 15.0 - 1.2 * 4.0 - 1.0}
+    for bound in (False, True):
+        got = harm.accumulate(hs, replace(params, measured_queue_bound=bound))
+        assert got.excess_s == pytest.approx(rate[bound] * 10.0 / params.window_s)
+        assert got.trim_pcu_s == pytest.approx((40.0 * 10.0, 40.0 * 10.0) if bound else (0.0, 0.0))
+
+
+def test_a_movement_without_loops_keeps_its_replayed_queue():
+    """A blind movement (no loop: Estimate.blind) has no measured queue: nothing is left out."""
+    hs, params = _phantom_state(blind=True)
+    on = replace(params, measured_queue_bound=True)
+    assert harm.accumulate(hs, on).excess_s == pytest.approx(harm.accumulate(hs, params).excess_s)
+    assert harm.accumulate(hs, on).trim_pcu_s == (0.0, 0.0)
+
+
+def test_the_loops_bound_the_replay_only_where_they_see_room():
+    """measured_bound_pcu: the estimator's queue bounds the controlled side's replay where the
+    movement has loops and no hidden queue; a hidden queue (a jam beyond the advance loop, which
+    the estimator holds only up to its bound) or no loop: no bound."""
+    got = harm.measured_bound_pcu(
+        np.array([10.0, 6.0, 3.0, 0.0]), np.array([False, False, True, False]), np.array([0.0, 2.0, 0.0, 0.0])
+    )
+    assert got.tolist() == [10.0, np.inf, np.inf, 0.0]
+
+
+def test_the_window_leaves_the_phantom_out_of_both_sides():
+    """window_delays_s: the PCU s left out (trim_pcu_s) come off each side's delay per PCU over
+    the window, as the spill's PCU s come on; never below 0."""
+    hs, _ = _phantom_state()
+    hs = replace(hs, replay=replace(hs.replay, arrived_pcu=np.array([10.0, 10.0, 0.0, 0.0])))
+    d_f, d_c = harm.window_delays_s(hs)
+    trimmed = replace(hs, trim_pcu_s=(100.0, 40.0))
+    assert harm.window_delays_s(trimmed) == pytest.approx((max(d_f - 5.0, 0.0), max(d_c - 2.0, 0.0)))
+
+
+def test_the_network_pass_leaves_out_what_the_junction_alone_does():
+    """observe_all's trim (every junction at once) is charge_of's for the junction alone: the
+    estimator measures no queue on N_T and E_T (all departed) while the replay of the greens shown
+    holds one through their reds."""
+    lay = Layout.build(two_phase(), Config())
+    prog = shadow.Program.build(lay, 0.4, 2.0, 2.0)
+    net = netshadow.NetworkProgram.build([prog])
+    params = replace(FAST, measured_queue_bound=True, spill_back=False)
+    hs, cum = harm.initial(prog, 4, 0.0), np.zeros(4)
+    trims = []
+    for k in range(1, 301):
+        t = float(k)
+        cum = cum + np.array([0.1, 0.1, 0.0, 0.0])
+        e = replace(Estimate.empty(lay, t), departures_pcu=cum.copy(), block=np.zeros(4))
+        pos = (t - 2.0) % 65.0
+        phase, ig = (0, pos >= 28.0) if pos < 33.0 else (1, pos >= 60.0)
+        (hs,) = harm.observe_all(net, [hs], [e], [SignalStatus("J", t, phase, ig, 0.0, "p", 1, "policy")], t, params)
+        assert hs.charge is not None
+        alone = harm.charge_of(replace(hs, charge=None), params)
+        assert alone.trim_pcu == pytest.approx(hs.charge.trim_pcu)
+        trims.append(hs.charge.trim_pcu[shadow.CONTROLLED])
+    assert max(trims) > 0.0
