@@ -42,9 +42,9 @@ class WebsterParams:
     # keeps at least its city green in the next plan (policies.md)
     divide_after_periods: int = 1  # a divided cycle C / k only where it fits the flows of each of the last this many
     # periods (per movement the largest): a lull must last, the counts lag the demand by a period (policies.md)
-    keep_green_residual_pcu: float = 0.0  # a phase that ended the period's greens with a mean residual queue
-    # of at least this (PCU) is not cut below its share of the plan in force: its count is capped by that green;
-    # 0: off (policies.md)
+    keep_green_residual_pcu: float = 0.0  # a phase that ended the period's greens with a mean free residual queue
+    # (left where the exit was free) of at least this (PCU) is not cut below its share of the plan in force: its
+    # count is capped by that green; 0: off (policies.md)
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,25 @@ PERIOD_S = 300.0
 
 
 def period(
-    policy: WebsterPolicy, s: WebsterState, lay: Layout, t0_s: float, q: dict[str, float], residual_pcu: tuple
+    policy: WebsterPolicy,
+    s: WebsterState,
+    lay: Layout,
+    t0_s: float,
+    q: dict[str, float],
+    residual_pcu: tuple,
+    block: tuple = (0.0, 0.0),
 ) -> tuple[WebsterState, CycleWish]:
     """One period from `t0_s`: phases 0 and 1 each end a green with residual_pcu[k] PCU on their
-    lanes, then the flows `q` (PCU/h) are counted over the period; the plan sent at its end."""
+    lanes, whose exit blockage is block[k], then the flows `q` (PCU/h) are counted over the period;
+    the plan sent at its end."""
     est = Estimate.empty(lay, t0_s)
     for k in (0, 1):
         lanes_k = lay.lane_green[k].astype(float)
         on = replace(est, lanes=replace(est.lanes, green_s=lanes_k * 20.0))
         s, _ = policy.decide(s, lay, on, green(lay, k, 20.0, t0_s + 20.0 + 40 * k), t0_s + 20.0 + 40 * k)
-        red = replace(est.lanes, green_s=np.zeros(len(lay.lanes)), queue_pcu=lanes_k * residual_pcu[k])
+        red = replace(
+            est.lanes, green_s=np.zeros(len(lay.lanes)), queue_pcu=lanes_k * residual_pcu[k], block=lanes_k * block[k]
+        )
         yellow = SignalView(k, True, 0.0, tuple(t0_s + 21.0 + 40 * k for _ in lay.junction.movements))
         s, _ = policy.decide(s, lay, replace(est, lanes=red), yellow, t0_s + 21.0 + 40 * k)
     assert s.arrivals_pcu is not None
@@ -47,13 +56,13 @@ LOADED = {"N_T": 300, "E_T": 900}  # phase 0's count capped by its green
 KEEP_PCU = 10.0
 
 
-def run(keep_pcu: float, residuals: list[tuple]) -> list[tuple[float, ...]]:
+def run(keep_pcu: float, residuals: list[tuple], block: tuple = (0.0, 0.0)) -> list[tuple[float, ...]]:
     lay = Layout.build(two_phase(), CFG)
     policy = WebsterPolicy(replace(CFG.webster, keep_green_residual_pcu=keep_pcu))
     s, _ = policy.decide(policy.init(lay, 0.0), lay, Estimate.empty(lay, 0.0), None, 0.0)
     out = []
     for i, r in enumerate(residuals):
-        s, wish = period(policy, s, lay, i * PERIOD_S, LOADED, r)
+        s, wish = period(policy, s, lay, i * PERIOD_S, LOADED, r, block)
         assert cycle_length_s(lay.junction, wish.phase_order, wish.greens_s) == pytest.approx(65.0)
         out.append(wish.greens_s)
     return out
@@ -84,6 +93,19 @@ def test_a_short_phase_that_won_green_keeps_it_and_gives_none_to_another_short_p
     assert kept[0] == pytest.approx(off[0]) and kept[0][1] > 35.0
     assert kept[1][1] == pytest.approx(kept[0][1]) and kept[1][1] >= off[1][1] - 1e-9
     assert kept[2] == pytest.approx(off[2])
+
+
+def test_a_queue_behind_a_full_exit_keeps_no_green():
+    """Phase 0 ends its green with 12 PCU left, but its lanes' exit blockage is 0.5 (the head
+    of the queue stood on half its queued green: the exit was full): 6 PCU of it a longer green
+    would have let through, under keep_green_residual_pcu (10). More green serves no queue that
+    stands behind a full exit and fills the junction downstream: Webster's split stands (before:
+    phase 0 kept 30 s, the green taken from phase 1). With a blockage of 0.1 (10.8 PCU free) it
+    keeps its 30 s."""
+    off = run(0.0, [(12.0, 0.0)])
+    assert run(KEEP_PCU, [(12.0, 0.0)], block=(0.5, 0.0))[0] == pytest.approx(off[0])
+    assert off[0][0] < 20.0
+    assert run(KEEP_PCU, [(12.0, 0.0)], block=(0.1, 0.0))[0] == pytest.approx((30.0, 25.0))
 
 
 def test_keep_short_greens_takes_from_the_cleared_phases_above_their_floors():

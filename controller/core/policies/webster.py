@@ -59,7 +59,10 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   were capped by its own green, so its measured flow is a lower bound of its demand, and
   Webster's split of it would cut it again. For that plan only (no memory).
 - a short phase keeps its green (`keep_green_residual_pcu` = r > 0; 0, off, by default): a phase
-  that ended the period's greens with a mean residual queue of at least r PCU is not cut below
+  that ended the period's greens with a mean free residual queue of at least r PCU (the queue
+  left at its green ends times (1 - the lane's exit blockage): a queue standing behind a full exit
+  is short of exit room, not of green, and more green for it lets nothing through and fills the
+  junction it feeds; green_short_phases) is not cut below
   its share of the green time in the plan in force (the last plan sent; the city's before the
   first) in the next plan (keep_short_greens): its departures were capped by that green, so its
   count is a lower bound of its demand, and Webster's split of the capped counts cuts exactly
@@ -146,6 +149,7 @@ class WebsterState:
     cut: bool = False  # this period's divided cycle was ended early: the city's plan runs to the period's end
     past_flows: tuple[np.ndarray, ...] = ()  # the flows (PCU/h) of the periods before this one, the latest last
     plan_s: tuple[float, ...] | None = None  # the greens of the plan in force (last sent; None: the city's program)
+    free_residual_pcu: tuple[float, ...] = ()  # per phase: this period's residuals where the exit was free, summed
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -496,9 +500,10 @@ def track_green_ends(
 ) -> WebsterState:
     """`state` with the green end seen now, if any, counted (module docstring, residual queue):
     the phase green at the last decision is no longer green; its residual is the largest queue
-    (between the loops and spilled over the advance loop) on its lanes that turned red. Its run
-    of green ends in a row with a residual of at least `residual_queue_pcu` grows by one, or
-    falls to 0 below it."""
+    (between the loops and spilled over the advance loop) on its lanes that turned red; its free
+    residual the largest of those queues times (1 - the lane's exit blockage), the part a longer
+    green would have let through. Its run of green ends in a row with a residual of at least
+    `residual_queue_pcu` grows by one, or falls to 0 below it."""
     n = len(layout.junction.phases)
     now_green = None if signal is None or signal.in_intergreen else signal.phase
     if now_green == state.green_phase and len(state.residual_pcu) == n:
@@ -506,16 +511,24 @@ def track_green_ends(
     sums = list(state.residual_pcu) if len(state.residual_pcu) == n else [0.0] * n
     counts = list(state.green_ends) if len(state.green_ends) == n else [0] * n
     runs = list(state.short_run) if len(state.short_run) == n else [0] * n
+    free = list(state.free_residual_pcu) if len(state.free_residual_pcu) == n else [0.0] * n
     prev = state.green_phase
     if prev is not None and prev != now_green and 0 <= prev < n:
         ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
         if ended.any():
-            residual = float((est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]).max())
+            left_pcu = est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]
+            residual = float(left_pcu.max())
+            free[prev] += float((left_pcu * np.clip(1.0 - est.lanes.block[ended], 0.0, 1.0)).max())
             sums[prev] += residual
             runs[prev] = runs[prev] + 1 if residual >= residual_queue_pcu else 0
             counts[prev] += 1
     return replace(
-        state, green_phase=now_green, residual_pcu=tuple(sums), green_ends=tuple(counts), short_run=tuple(runs)
+        state,
+        green_phase=now_green,
+        residual_pcu=tuple(sums),
+        green_ends=tuple(counts),
+        short_run=tuple(runs),
+        free_residual_pcu=tuple(free),
     )
 
 
@@ -525,6 +538,17 @@ def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> b
     if len(state.green_ends) <= phase or state.green_ends[phase] == 0:
         return False
     return state.residual_pcu[phase] / state.green_ends[phase] >= residual_queue_pcu
+
+
+def green_short_phases(state: WebsterState, n_phases: int, residual_pcu: float) -> np.ndarray:
+    """(phases,) bool: the phases whose mean free residual (track_green_ends: the queue left at
+    their green ends where the exit was free) over the period reaches `residual_pcu`: short of
+    green, not of exit room (module docstring, a short phase keeps its green)."""
+    if len(state.free_residual_pcu) != n_phases or len(state.green_ends) != n_phases:
+        return np.zeros(n_phases, dtype=bool)
+    ends = np.array(state.green_ends, dtype=float)
+    out: np.ndarray = (ends > 0) & (np.array(state.free_residual_pcu) >= residual_pcu * np.maximum(ends, 1.0))
+    return out
 
 
 def short_phases(state: WebsterState, n_phases: int, residual_queue_pcu: float) -> np.ndarray:
@@ -591,7 +615,7 @@ class WebsterPolicy(Policy):
         q_cycle = divided_flow_pcu_h(flow_pcu_h, past)
         keep_pcu = self.params.keep_green_residual_pcu
         n = len(layout.junction.phases)
-        kept = plan_shares(state, layout) * short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
+        kept = plan_shares(state, layout) * green_short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
         cycle_s, greens = webster_greens(
             layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city, q_cycle, kept
         )
@@ -651,6 +675,7 @@ class WebsterPolicy(Policy):
                 steady_s=greens,
                 due_s=now_s,
                 residual_pcu=(),
+                free_residual_pcu=(),
                 green_ends=(),
                 held_y=held_y,
                 short_run=(),
