@@ -173,7 +173,7 @@ def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:
     a standing vehicle (`vehicle_spacing_m`), provided every such short lane of the approach edge
     can do the same: the lanes of one approach then measure at one place (a loop moved on one
     lane only would show that lane's queue and hide its neighbours'). Otherwise the junction lane.
-    Only with `stop_loop_before_split` (config.toml [detectors]; on since session 27: BENCHMARKS.md)."""
+    Only with `stop_loop_before_split` (config.toml [detectors])."""
     if not p.stop_loop_before_split or chain[0].length_m >= p.loop_length_m:
         return chain[0]
     up = _holding(chain, p)

@@ -71,7 +71,7 @@ class ImportResult:
 
     written: tuple[Path, ...]
     skipped: tuple[tuple[str, str], ...]  # (traffic light id, reason)
-    tables: tuple[dict[str, Any], ...] = ()  # what each written file holds, in the same order
+    tables: tuple[dict[str, Any], ...]  # what each written file holds, in the same order
 
     def junctions(self) -> dict[str, Intersection]:
         """The models of the files written, as load_intersections reads them back from a folder

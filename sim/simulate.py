@@ -89,6 +89,8 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
     if req.intersections is None:
+        for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
+            stale.unlink()  # (the archive copies the folder as the models the run used)
         result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors)
         skipped = result.skipped
         junctions = result.junctions()  # the files just written, not read back

@@ -129,6 +129,7 @@ class HarmParams:
     # greens shown) is the replay's own error (its discharge slower than the street's), and the same
     # discharge model runs the fixed side: the cumulative sum and the window leave that excess out of
     # the controlled side and as much of the fixed side's queue (trim_pcu). false: the replay's queues
+    # are charged as replayed
     measured_queue_bound: bool = False
 
     def __post_init__(self) -> None:

@@ -138,7 +138,7 @@ def test_stop_loops_of_one_approach_move_together_or_not_at_all(tmp_path):
 
 
 def test_both_rules_are_on_as_shipped(tmp_path):
-    """On since session 27 (BENCHMARKS.md, K session 27): the shipped import moves the loop, and
+    """As shipped (BENCHMARKS.md, K session 27), the import moves the loop, and
     with both keys false it stays on the split lane."""
     assert SHIPPED.detectors.stop_loop_before_split and SHIPPED.detectors.turn_back_is_fringe
     for d in ("shipped", "off"):

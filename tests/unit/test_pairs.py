@@ -78,12 +78,20 @@ class _Stub(Policy):
         return state, CycleWish((0, 1), (20.0, 30.0) if jid == "A" else (40.0, 15.0))
 
 
-def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dict[str, list]:
+@pytest.fixture(params=[True, False], ids=["short_pair_together", "apart"])
+def together(request) -> bool:
+    """[harm] short_pair_together both ways: on (shipped), the group's hold also keeps B in fixed
+    mode; off, the pair's own fixed-mode logic alone must."""
+    return request.param
+
+
+def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0, *, together: bool) -> dict[str, list]:
     """Ten ticks of the stub over A (paired with B) and `b`: the new commands per light. From
     `fixed_from_s` on, B is in do no harm's fixed mode, on a hold: with [harm] short_pair_together
-    (shipped on) the group's guard judges B before it decides, and a fixed mode without a hold
-    would end there at once."""
+    the group's guard judges B before it decides, and a fixed mode without a hold would end there
+    at once."""
     cfg = Config()
+    cfg = replace(cfg, harm=replace(cfg.harm, short_pair_together=together))
     a = timed_junction("A", paired=("B",))
     core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Stub(acyclic), cfg)  # type: ignore[arg-type]
     state, out = core.initial_state(0.0), {"A": [], "B": []}
@@ -100,10 +108,10 @@ def _commands(b: Intersection, acyclic: bool, fixed_from_s: float = 99.0) -> dic
     return out
 
 
-def test_a_cyclic_pair_runs_the_larger_green_of_each_stage_at_both_lights():
+def test_a_cyclic_pair_runs_the_larger_green_of_each_stage_at_both_lights(together):
     """A wishes (20, 30) s, B (40, 15) s: the pair's plan covers both lights' needs, (40, 30) s,
     at both (the leader's alone, (20, 30) s, would starve B's stage 0)."""
-    out = _commands(timed_junction("B", paired=("A",)), acyclic=False)
+    out = _commands(timed_junction("B", paired=("A",)), acyclic=False, together=together)
     plans = {
         x: {(c.phase_order, c.greens_s, c.cycle_s) for c in cs if isinstance(c, CyclePlan)} for x, cs in out.items()
     }
@@ -184,14 +192,14 @@ def test_max_pressure_leaves_a_stage_through_the_followers_clearance():
     assert policy.decide_paired(state, lay, est, view, 100.0, None, partner)[1] == PhaseWish(1)
 
 
-def test_the_follower_shows_its_leaders_stage():
-    out = _commands(timed_junction("B", paired=("A",)), acyclic=True)
+def test_the_follower_shows_its_leaders_stage(together):
+    out = _commands(timed_junction("B", paired=("A",)), acyclic=True, together=together)
     assert {c.phase for c in out["B"] if isinstance(c, PhaseCommand)} == {c.phase for c in out["A"]} == {1}
 
 
 @pytest.mark.parametrize("acyclic", [False, True])
-def test_an_unaligned_pair_is_timed_light_by_light(acyclic):
-    out = _commands(timed_junction("B", (35.0, 20.0), paired=("A",)), acyclic)
+def test_an_unaligned_pair_is_timed_light_by_light(acyclic, together):
+    out = _commands(timed_junction("B", (35.0, 20.0), paired=("A",)), acyclic, together=together)
     if acyclic:
         assert {c.phase for c in out["B"]} == {0}  # its own wish
     else:
@@ -211,19 +219,19 @@ def test_the_import_pairs_lights_a_min_green_queue_apart_only_with_the_key(tmp_p
 
 
 @pytest.mark.parametrize("acyclic", [False, True])
-def test_a_pair_with_a_light_in_fixed_mode_runs_its_base_programs_as_one_plan(acyclic):
-    out = _commands(timed_junction("B", paired=("A",)), acyclic, fixed_from_s=6.0)
+def test_a_pair_with_a_light_in_fixed_mode_runs_its_base_programs_as_one_plan(acyclic, together):
+    out = _commands(timed_junction("B", paired=("A",)), acyclic, fixed_from_s=6.0, together=together)
     for x in ("A", "B"):
         last = out[x][-1]
         assert isinstance(last, CyclePlan) and (last.phase_order, last.greens_s) == ((0, 1), (30.0, 25.0)), x
         assert last.valid_from_s == 6.0, x  # both at the same tick, sent once
 
 
-def test_in_fixed_mode_each_light_runs_its_own_base_program():
+def test_in_fixed_mode_each_light_runs_its_own_base_program(together):
     """Both lights go to their base programs as cycle plans, each its own (B's greens differ from
     A's within the timeline's tolerance: A's, clipped by B's gate, would never match B's plan in
     force, and a new plan would go out every tick)."""
-    out = _commands(timed_junction("B", (30.4, 24.6), paired=("A",)), acyclic=True, fixed_from_s=3.0)
+    out = _commands(timed_junction("B", (30.4, 24.6), paired=("A",)), acyclic=True, fixed_from_s=3.0, together=together)
     plans_b = [c for c in out["B"] if isinstance(c, CyclePlan)]
     assert plans_b and {c.greens_s for c in plans_b} == {(30.4, 24.6)}
     assert {c.greens_s for c in out["A"] if isinstance(c, CyclePlan)} == {(30.0, 25.0)}

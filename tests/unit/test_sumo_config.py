@@ -211,3 +211,26 @@ def test_a_configuration_read_with_a_given_table(tmp_path):
     with pytest.raises(DefinitionError, match="net-file"):
         SumoConfig(cfg, names={})
     assert SumoConfig(cfg, names={"network": "net-file"}).net_file == tmp_path / "a.net.xml"
+
+
+def test_simulate_imports_into_a_folder_holding_only_this_runs_models(tmp_path):
+    """A junction file left in --out/intersections by an earlier import (another network) is
+    removed: the run uses the models it just imported, and the folder, which `--record` copies as
+    the models the run used, holds exactly those."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from controller.junctions import load_intersections
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(f'<c><net value="{net.name}"/></c>')
+    out = tmp_path / "out"
+    (out / "intersections").mkdir(parents=True)
+    (out / "intersections" / "elsewhere.toml").write_text('id = "elsewhere"\n', encoding="utf-8")
+    _, junctions, _ = prepare(SimulateRequest(sumocfg, out), cfg)
+    assert junctions and not (out / "intersections" / "elsewhere.toml").exists()
+    assert set(load_intersections(out / "intersections")) == set(junctions)
