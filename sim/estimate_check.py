@@ -127,9 +127,10 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
 
 def upstream_lanes(net, lays: dict[str, estimation.Layout], reach_m: float) -> dict[str, dict[str, list[str]]]:
     """Per junction and lane of its layout, the lane and those upstream of it within `reach_m`
-    (loops.upstream_chain): where SUMO's halting vehicles count as that lane's queue."""
+    (loops.upstream_chain; only the lanes are read, so its fringe flag is moot): where SUMO's halting
+    vehicles count as that lane's queue."""
     return {
-        jid: {lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), reach_m)] for lane in lay.lanes}
+        jid: {lane: [h.lane for h in loops.upstream_chain(net.getLane(lane), reach_m, False)] for lane in lay.lanes}
         for jid, lay in lays.items()
     }
 

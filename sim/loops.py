@@ -45,8 +45,8 @@ class Placement:
     advance_dist_m: float
     loop_length_m: float
     vehicle_spacing_m: float
-    stop_loop_before_split: bool = True  # _stop_hop
-    turn_back_is_fringe: bool = True  # _fringe
+    stop_loop_before_split: bool  # _stop_hop
+    turn_back_is_fringe: bool  # _fringe
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _is_signalised(node) -> bool:
     return node.getType().startswith("traffic_light")
 
 
-def upstream_chain(lane, max_m: float, turn_back_is_fringe: bool = False) -> list[Hop]:
+def upstream_chain(lane, max_m: float, turn_back_is_fringe: bool) -> list[Hop]:
     """The junction lane, then the lanes that alone feed it, up to max_m upstream. A lane is a
     fringe start when nothing feeds it (or, with `turn_back_is_fringe`, nothing but a U-turn)."""
     chain = [Hop(lane.getID(), lane.getLength(), 0.0, _fringe(lane, turn_back_is_fringe))]
