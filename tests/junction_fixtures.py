@@ -124,6 +124,21 @@ def two_phase_as(jid: str, **fields: object) -> Intersection:
     return parse_intersection(raw, f"{jid}.toml")
 
 
+def north_left(lane: str, sat_flow_pcu_h: float) -> dict:
+    """two_phase's left N_L from eN on `lane`, link 4, crossing E_T and W_T (raw movement table)."""
+    return {
+        "id": "N_L",
+        "approach": "N",
+        "turn": "left",
+        "from_edge": "eN",
+        "lanes": [lane],
+        "links": [4],
+        "sat_flow_pcu_h": sat_flow_pcu_h,
+        "storage_pcu": 10.0,
+        "conflicts": ["E_T", "W_T"],
+    }
+
+
 def two_lane_north_raw(second_lane_movement: str) -> dict:
     """two_phase with a second N lane eN_1 without loops: in N_T's lanes ('N_T') or in a left
     turn of its own from the same edge ('N_L')."""
@@ -135,19 +150,7 @@ def two_lane_north_raw(second_lane_movement: str) -> dict:
         raw["movements"][0]["lanes"].append("eN_1")
         raw["movements"][0]["links"].append(4)
     else:
-        raw["movements"].append(
-            {
-                "id": "N_L",
-                "approach": "N",
-                "turn": "left",
-                "from_edge": "eN",
-                "lanes": ["eN_1"],
-                "links": [4],
-                "sat_flow_pcu_h": 1800.0,
-                "storage_pcu": 10.0,
-                "conflicts": ["E_T", "W_T"],
-            }
-        )
+        raw["movements"].append(north_left("eN_1", 1800.0))
     return raw
 
 
@@ -172,19 +175,7 @@ def shared_left_raw() -> dict:
     raw["phases"][0]["state"] += "g"
     raw["phases"][1]["state"] += "r"
     raw["movements"][0]["sat_flow_pcu_h"] = 900.0
-    raw["movements"].append(
-        {
-            "id": "N_L",
-            "approach": "N",
-            "turn": "left",
-            "from_edge": "eN",
-            "lanes": ["eN_0"],
-            "links": [4],
-            "sat_flow_pcu_h": 900.0,
-            "storage_pcu": 10.0,
-            "conflicts": ["E_T", "W_T"],
-        }
-    )
+    raw["movements"].append(north_left("eN_0", 900.0))
     return raw
 
 
