@@ -161,7 +161,9 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
     may show green in it only where one of the two phases greens it, a link both phases green
     shows green in every state (the model serves it through the change), and a link the change
     stops shows no green in its last state and, after its last green, yellow for at least the
-    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11)."""
+    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11). A
+    link `to_phase` switches off ('o') that no state shows red or yellow is not stopped: it
+    yields from then on."""
     if "transitions" not in f.table:
         return ()
     out: dict[tuple[int, int], Transition] = {}
@@ -180,7 +182,7 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
         allowed = phases[a].green_links() | phases[b].green_links()
         for i, state in enumerate(states):
             _check_transition_state(f.path, tf.name(f"states[{i}]"), state, n_links, allowed)
-        stopped = phases[a].green_links() - phases[b].green_links()
+        stopped = phases[a].green_links() - phases[b].green_links() - _yielding(states, phases[b].off_yield_links())
         kept = phases[a].green_links() & phases[b].green_links()
         cut = sorted(i for i in kept if any(state[i] not in GREEN for state in states))
         if cut:
@@ -196,6 +198,13 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
             raise JunctionError(f.path, tf.name("states"), why)
         out[(a, b)] = Transition(a, b, states, tuple(float(d) for d in durations))
     return tuple(out.values())
+
+
+def _yielding(states: Sequence[str], off: frozenset[int]) -> frozenset[int]:
+    """The links of `off` (switched off, 'o', in the stage entered) that every state shows green
+    or off: not stopped by the change, they yield from then on (the city's program turns a
+    protected turn off with no yellow: SUMO's RiLSA_example3)."""
+    return frozenset(i for i in off if all(st[i] in "Ggo" for st in states))
 
 
 def _short_yellow(

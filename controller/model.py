@@ -98,6 +98,9 @@ class Phase:
         """Links switched off in the stage ('o'): their vehicles yield to the green streams."""
         return frozenset(i for i, c in enumerate(self.state) if c == OFF_YIELD)
 
+    def off_yield_links(self) -> frozenset[int]:
+        return self._off_yield
+
     def served_links(self, off_is_permitted: bool) -> frozenset[int]:
         """Links whose vehicles may leave in the stage: the green ones, and with
         `off_is_permitted` those switched off ('o'), which discharge through the gaps as on a

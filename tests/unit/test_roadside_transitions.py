@@ -214,6 +214,37 @@ def test_a_transition_stopping_a_link_without_its_yellow_is_refused(states, dura
     assert exc.value.field.endswith("states")
 
 
+# SUMO's RiLSA_example3 (German guidelines): the east left turn (link 5) is protected (G) in the
+# second east stage and switched off ('o': it yields) in every other; E2 -> NS turns it off with
+# no yellow, and the west stage hands over to the east one during its own yellow. Rotated to
+# start with the west green (its first 5 s of all-red joined to the last 1 s).
+RILSA_3 = (
+    (28, "rrrrrorrrGGG"),
+    (3, "rrrGGorrryyy"),
+    (2, "rrrGGorrrrrr"),
+    (13, "rrrGGGrrrrrr"),
+    (3, "rrryyorrrrrr"),
+    (7, "rrrrrorrrrrr"),
+    (22, "GGgrroGGgrrr"),
+    (3, "yyyrroyyyrrr"),
+    (6, "rrrrrorrrrrr"),
+)
+
+
+def test_a_link_switched_off_by_the_change_is_not_stopped():
+    """A link the next stage switches off ('o') yields from then on: no yellow is due, so the
+    program's transitions stand (before, the loader refused E2 -> NS for link 5's missing yellow
+    and the importer dropped all three: every change ran the derived 3 s + 7 s)."""
+    j = parse_intersection(_raw(RILSA_3), "J.toml")
+    assert [j.intergreen_s(k, (k + 1) % 4) for k in range(4)] == [3.0, 0.0, 10.0, 9.0]
+    assert _city_plan_seconds(j, 3 * 87) == _program_seconds(RILSA_3, 3 * 87)
+    raw = _raw(RILSA_3)
+    tr = next(t for t in raw["transitions"] if (t["from_phase"], t["to_phase"]) == (2, 3))
+    tr["states"] = ["rrryyrrrrrrr", "rrrrrrrrrrrr"]  # link 5 to red with no yellow: still refused
+    with pytest.raises(JunctionError, match="yellow"):
+        parse_intersection(raw, "J.toml")
+
+
 def test_the_twin_shows_no_intergreen_where_no_link_stops():
     """Without program transitions, a change that stops no link (the next stage greens every link
     of this one) runs no yellow and no all-red in the twin, as on the roadside."""
