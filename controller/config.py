@@ -401,8 +401,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "timing.min_green_s", f"{t.min_green_s} > timing.max_green_s {t.max_green_s}")
     if t.cycle_min_s > t.cycle_max_s:
         raise ConfigError(str(p), "timing.cycle_min_s", f"{t.cycle_min_s} > timing.cycle_max_s {t.cycle_max_s}")
-    if cfg.webster.max_flow_ratio >= 1.0:
-        raise ConfigError(str(p), "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    _check_webster(cfg.webster, str(p))
     if cfg.operators.max_s < cfg.operators.default_s:
         raise ConfigError(
             str(p), "operators.max_s", f"{cfg.operators.max_s} < operators.default_s {cfg.operators.default_s}"
@@ -463,9 +462,19 @@ def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str)
         raise ConfigError(source, name, "unknown section")
     merged = {**dataclasses.asdict(getattr(cfg, name)), **values}
     section = _section(hints[name], merged, source, name)
-    if name == "webster" and section.max_flow_ratio >= 1.0:
-        raise ConfigError(source, "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    if name == "webster":
+        _check_webster(section, source)
     return dataclasses.replace(cfg, **{name: section})
+
+
+def _check_webster(webster: WebsterParams, source: str) -> None:
+    """[webster]'s bounds beyond the signs (_section): ConfigError naming `source` and the field."""
+    if webster.max_flow_ratio >= 1.0:
+        raise ConfigError(source, "webster.max_flow_ratio", "must be < 1 (Webster's formula diverges at 1)")
+    if webster.replan_spread > 1.0:
+        raise ConfigError(
+            source, "webster.replan_spread", f"a share of the period, must be <= 1, got {webster.replan_spread}"
+        )
 
 
 TURNAROUND_DROPS = ("none", "signals", "all")  # [replay] drop_turnaround_routes

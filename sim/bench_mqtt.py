@@ -164,8 +164,11 @@ def raw_rate(broker, size: int, count: int) -> dict:
     return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
-def bench_cfg() -> Config:
-    return Config(service=ServiceConfig(site=SITE, policy="webster"), webster=WebsterParams(period_s=5.0))
+def bench_cfg(replan_spread: float = 0.0) -> Config:
+    """webster re-planning every 5 s; replan_spread: [webster]'s (0, the default: every junction
+    re-plans on the same tick)."""
+    webster = WebsterParams(period_s=5.0, replan_spread=replan_spread)
+    return Config(service=ServiceConfig(site=SITE, policy="webster"), webster=webster)
 
 
 def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
@@ -203,7 +206,7 @@ def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4, 
 
 # -- K controller processes ------------------------------------------------------------------
 def bench_regions(junctions: dict, k: int) -> list[Region]:
-    cfg = replace(bench_cfg(), regions=RegionsConfig(count=k))
+    cfg = replace(bench_cfg(), regions=RegionsConfig(count=k))  # the partition does not read [webster]
     return list(plan_regions(cfg, junctions).regions)
 
 
@@ -215,7 +218,13 @@ def controller_process(spec: dict) -> None:
     settings = spawned_settings(spec, f"ctl-{spec['n']}-{spec['k']}-{region.name}")
     watched = {j: junctions[j] for j in region.watched}
     node = ServiceNode(
-        bench_cfg(), watched, settings, start_s=time.time(), lockstep=True, region=region.name, owned=region.owned
+        bench_cfg(spec.get("replan_spread", 0.0)),
+        watched,
+        settings,
+        start_s=time.time(),
+        lockstep=True,
+        region=region.name,
+        owned=region.owned,
     ).start()
     if spec.get("per_message"):
         one_by_one(node)
@@ -239,11 +248,14 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     validate_s: dict[float, float] = {}
     ticks: dict[float, list] = {}
     handle, handle_detectors, tick = node.handle, node.handle_detectors, node._tick
+    node.inbox = _StampedInbox(node.inbox)  # type: ignore[assignment]
 
     def timed(validate, *args):
-        a, c = time.perf_counter(), time.thread_time()
+        a, c, w = time.perf_counter(), time.thread_time(), time.time()
         validate(*args)
-        validate_s[node.service._now_s] = validate_s.get(node.service._now_s, 0.0) + time.perf_counter() - a
+        t = node.service._now_s
+        validate_s[t] = validate_s.get(t, 0.0) + time.perf_counter() - a
+        validate_wall.setdefault(t, [w, 0.0])[1] = time.time()
         cpu["validate"] += time.thread_time() - c
 
     def timed_handle(kind, junction, payload):
@@ -252,16 +264,52 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     def timed_handle_detectors(messages):
         timed(handle_detectors, messages)
 
-    def timed_tick(now_s):
-        a, c = time.time(), time.thread_time()
-        tick(now_s)
-        cpu["tick"] += time.thread_time() - c
-        ticks[now_s] = [a, time.time(), len(node.sent), time.process_time(), cpu["validate"], cpu["tick"]]
+    def timed_publish(*args, **kwargs):
+        a = time.perf_counter()
+        mid = publish(*args, **kwargs)
+        cpu["publish"] += time.perf_counter() - a
+        return mid
 
-    cpu = {"validate": 0.0, "tick": 0.0}
+    def timed_tick(now_s):
+        a, c, step0, pub0 = time.time(), time.thread_time(), node.service.core_step_s, cpu["publish"]
+        tick(now_s)
+        tick_cpu = time.thread_time() - c
+        step_s, pub_s = node.service.core_step_s - step0, cpu["publish"] - pub0
+        cpu["tick"] += tick_cpu
+        arrived = node.inbox.arrivals.get(now_s, [a, a, a, 0])
+        v = validate_wall.get(now_s, [a, a])
+        ticks[now_s] = [a, time.time(), len(node.sent), time.process_time(), cpu["validate"], cpu["tick"]]
+        # the second's timeline: first and last arrival, mean arrival, validation start and end, tick CPU
+        ticks[now_s] += [arrived[0], arrived[1], arrived[2] / max(arrived[3], 1), v[0], v[1], tick_cpu, step_s, pub_s]
+
+    cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0}
+    publish = node.client.publish
+    node.client.publish = timed_publish  # type: ignore[method-assign]
+    validate_wall: dict[float, list[float]] = {}
 
     node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
     return validate_s, ticks
+
+
+class _StampedInbox:
+    """The node's inbox, noting when each second's detector messages arrive (network thread):
+    t -> [first, last, sum of arrival times, count], t read from the bench's message text."""
+
+    def __init__(self, inbox) -> None:
+        self._inbox, self.arrivals = inbox, {}
+        self.get, self.get_nowait, self.empty = inbox.get, inbox.get_nowait, inbox.empty
+
+    def put(self, item) -> None:
+        if item[0] == "detectors":
+            now, payload = time.time(), item[2]
+            k = payload.find(b'"t":') + 4
+            t = float(payload[k : payload.index(b",", k)])
+            a = self.arrivals.get(t)
+            if a is None:
+                self.arrivals[t] = [now, now, now, 1]
+            else:
+                a[1], a[2], a[3] = now, a[2] + now, a[3] + 1
+        self._inbox.put(item)
 
 
 def one_by_one(node: ServiceNode) -> None:
@@ -284,7 +332,14 @@ def _spawn(flag: str, spec: dict) -> subprocess.Popen:
 
 
 def one_hz_regions(
-    broker, work: Path, junctions: dict, k: int, detectors: list[str], seconds: int, per_message: bool = False
+    broker,
+    work: Path,
+    junctions: dict,
+    k: int,
+    detectors: list[str],
+    seconds: int,
+    per_message: bool = False,
+    replan_spread: float = 0.0,
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
     n = len(junctions)
@@ -294,6 +349,7 @@ def one_hz_regions(
         "port": broker.port,
         "password": broker.users[BENCH_USER],
         "per_message": per_message,
+        "replan_spread": replan_spread,
     }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
@@ -341,20 +397,57 @@ def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) ->
     for r in results:
         for reason, c in r["rejected"].items():
             rejected[reason] = rejected.get(reason, 0) + c
-    return {
-        "seconds": len(keep),
-        "error": errors,
-        "rejected": rejected,
-        "dropped": expected - sum(r["received"] for r in results),
-        "plans_per_s": sum(tk[t][2] for t in keep for tk in ticks) / len(keep),
-        "validate_p50": statistics.median(val_ms),
-        "validate_p99": percentile(val_ms, 99),
-        "tick_p50": statistics.median(tick_ms),
-        "tick_p99": percentile(tick_ms, 99),
-        "e2e_p50": statistics.median(e2e_ms),
-        "e2e_p99": percentile(e2e_ms, 99),
-        "late": sum(1 for ms in e2e_ms if ms > 1000.0),
-    } | _cpu(ticks, keep)
+    return (
+        {
+            "seconds": len(keep),
+            "error": errors,
+            "rejected": rejected,
+            "dropped": expected - sum(r["received"] for r in results),
+            "plans_per_s": sum(tk[t][2] for t in keep for tk in ticks) / len(keep),
+            "validate_p50": statistics.median(val_ms),
+            "validate_p99": percentile(val_ms, 99),
+            "tick_p50": statistics.median(tick_ms),
+            "tick_p99": percentile(tick_ms, 99),
+            "e2e_p50": statistics.median(e2e_ms),
+            "e2e_p99": percentile(e2e_ms, 99),
+            "late": sum(1 for ms in e2e_ms if ms > 1000.0),
+        }
+        | _cpu(ticks, keep)
+        | _timeline(ticks, sent, keep)
+    )
+
+
+def _timeline(ticks: list[dict], sent: dict, keep: list[float]) -> dict:
+    """Where each second's e2e goes, in the region whose plans went out last (ms): the feed's
+    transport (sent -> the region's last message in), the wait before validation (last message
+    in -> validation starts: the clock message, the previous tick), the mean message's queueing
+    (mean arrival -> validation starts), validation, and the tick; and each region's tick CPU
+    (ms of the tick thread) by tick kind: re-plan (plans sent) or other."""
+    if not all(len(tk[t]) >= 12 for tk in ticks for t in keep):
+        return {}
+    parts: dict[str, list[float]] = {k: [] for k in ("transport", "wait", "queued", "validate", "tick")}
+    cpu: dict[str, list[float]] = {"replan": [], "other": []}
+    wall: dict[str, list[float]] = {"replan_step": [], "replan_publish": [], "replan_tick": []}
+    for t in keep:
+        r = max(ticks, key=lambda tk: tk[t][1])[t]
+        parts["transport"].append(r[7] - sent[t])
+        parts["wait"].append(r[9] - r[7])
+        parts["queued"].append(r[9] - r[8])
+        parts["validate"].append(r[10] - r[9])
+        parts["tick"].append(r[1] - r[0])
+        for tk in ticks:
+            cpu["replan" if tk[t][2] else "other"].append(tk[t][11])
+            if tk[t][2] and len(tk[t]) >= 14:
+                wall["replan_step"].append(tk[t][12])
+                wall["replan_publish"].append(tk[t][13])
+                wall["replan_tick"].append(tk[t][1] - tk[t][0])
+    out = {f"{k}_p50": 1000 * statistics.median(v) for k, v in parts.items()}
+    out |= {f"{k}_p99": 1000 * percentile(v, 99) for k, v in parts.items()}
+    out |= {f"cpu_{k}_p50": 1000 * statistics.median(v) if v else float("nan") for k, v in cpu.items()}
+    every = cpu["replan"] + cpu["other"]
+    out |= {"cpu_tick_p50": 1000 * statistics.median(every), "cpu_tick_p99": 1000 * percentile(every, 99)}
+    out |= {f"{k}_p50": 1000 * statistics.median(v) if v else float("nan") for k, v in wall.items()}
+    return out | {f"n_{k}": len(v) for k, v in cpu.items()}
 
 
 def _cpu(ticks: list[dict], keep: list[float]) -> dict:
@@ -379,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["no", "yes", "both"],
         default="no",
         help="decode detector messages one by one as before the batch decoder (yes), or run each row both ways",
+    )
+    p.add_argument(
+        "--replan-spread",
+        type=float,
+        default=0.0,
+        help="[webster] replan_spread of the 1 Hz runs' controllers (0: every junction re-plans on one tick)",
     )
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
@@ -426,7 +525,9 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                 # one in-process node, as fast as it can
                 ing = ingest_rate(broker, junctions, detectors, per_message=per_message)
                 for k in args.regions:
-                    hz = one_hz_regions(broker, work, junctions, k, detectors, args.seconds, per_message)
+                    hz = one_hz_regions(
+                        broker, work, junctions, k, detectors, args.seconds, per_message, args.replan_spread
+                    )
                     hz["ingest"] = ing
                     _row(n, k, per_message, hz, raw_msg_s)
                     if "tick_p50" in hz:
@@ -438,6 +539,9 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
             med = {key: statistics.median(r[key] for r in runs if key in r) for key in keys}
             med["ingest"] = {"msg_s": statistics.median(r["ingest"]["msg_s"] for r in runs), "rejected": {}}
             _row(n, k, per_message, med | {"error": "", "rejected": {}}, raw_msg_s)
+
+
+_TIMELINE = ("transport", "wait", "queued", "validate", "tick")
 
 
 def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float) -> None:
@@ -463,6 +567,16 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float) -> None:
         f"Mosquitto {hz.get('cpu_broker', float('nan')):.2f} s/s",
         flush=True,
     )
+    if "transport_p50" in hz:
+        line = ", ".join(f"{k} {hz[k + '_p50']:.0f}/{hz[k + '_p99']:.0f}" for k in _TIMELINE)
+        print(
+            f"#   e2e by part (slowest region), ms p50/p99: {line}; tick thread CPU ms p50/p99 "
+            f"{hz['cpu_tick_p50']:.0f}/{hz['cpu_tick_p99']:.0f}, p50 by kind: "
+            f"re-plan {hz['cpu_replan_p50']:.0f} ({hz['n_replan']:g} ticks), other {hz['cpu_other_p50']:.0f} "
+            f"({hz['n_other']:g}); re-plan tick wall ms p50 {hz['replan_tick_p50']:.0f}: core step "
+            f"{hz['replan_step_p50']:.0f}, plans published {hz['replan_publish_p50']:.0f}",
+            flush=True,
+        )
     if ing["rejected"] or hz["rejected"]:
         print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
 

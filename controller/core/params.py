@@ -45,6 +45,8 @@ class WebsterParams:
     keep_green_residual_pcu: float = 0.0  # a phase that ended the period's greens with a mean free residual queue
     # (left where the exit was free) of at least this (PCU) is not cut below its share of the plan in force: its
     # count is capped by that green; 0: off (policies.md)
+    replan_spread: float = 0.0  # f in (0, 1]: a junction's first period lasts period_s x (1 + f x (u - 1/2)), u in
+    # [0, 1) from its id, so the junctions re-plan on different ticks, not all on one (the tick's latency); 0: off
 
 
 @dataclass(frozen=True)

@@ -110,11 +110,19 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   ran short, while its y does not fall below that (demand at least as high as when its green
   was short), so that a held green that clears its queue is not cut again the period after.
   Only the phases that clear their queues give green to the others.
+- re-plans spread over the period (`replan_spread` = f in (0, 1]; 0, off, by default): a junction's
+  first period lasts period_s x (1 + f x (u - 1/2)), u in [0, 1) fixed by its id (first_period_s),
+  and every later one period_s, so the junctions of a network re-plan on different ticks instead
+  of all on the same one (at f = 1 evenly over the period): a service's tick then computes about
+  one period's share of the plans, not all of them at once (the tick's latency, issue 12). The
+  plans are Webster's of each junction's own periods; what changes is when each junction's
+  periods start and end, hence the counts each plan is made of.
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -470,6 +478,17 @@ def held_flow_ratios(
     return tuple(float(v) for v in np.where(short, np.maximum(y, 1e-9), np.where(kept, old, 0.0)))
 
 
+def first_period_s(params: WebsterParams, junction: str) -> float:
+    """The length of a junction's first period (module docstring, `replan_spread`): period_s x
+    (1 + f x (u - 1/2)), u in [0, 1) from the CRC-32 of its id (the same in every process and
+    region, unlike Python's hash of a string), f = replan_spread (0: period_s)."""
+    f = params.replan_spread
+    if f <= 0:
+        return params.period_s
+    u = zlib.crc32(junction.encode()) / 2**32
+    return params.period_s * (1.0 + f * (u - 0.5))
+
+
 def period_flow_pcu_h(layout: Layout, state: WebsterState, est: Estimate, elapsed_s: float) -> np.ndarray:
     """(movements,) the period's demand (module docstring): arrivals or departures, whichever is
     larger, plus the hidden upstream queue over the period, times (1 - exit blockage)."""
@@ -642,6 +661,7 @@ class WebsterPolicy(Policy):
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
         elapsed_s = now_s - state.period_start_s
+        period_s = self.params.period_s if state.plan_s is not None else first_period_s(self.params, layout.junction.id)
         if self._cut_divided(state):
             city_s = tuple(float(g) for g in city_plan_s(layout))
             state = replace(state, divided=False, cut=True, plan_s=city_s)
@@ -649,7 +669,7 @@ class WebsterPolicy(Policy):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
-        if elapsed_s >= self.params.period_s:
+        if elapsed_s >= period_s:
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h)
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
