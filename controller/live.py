@@ -63,6 +63,12 @@ LOCKSTEP_TIMEOUT_S = 60.0  # wall seconds a lockstep party waits for the other s
 # it reads (256 KiB, docs/mqtt.md) and well under brokers' message limits (Mosquitto's
 # message_size_limit, 1 MiB in sim/broker.py); a larger table goes out in pages.
 TABLE_PAGE_BYTES = 256 * 1024
+# Second-generation garbage collections per full one once the heap is frozen (freeze_heap;
+# CPython's default 10). A tick's garbage is freed by reference counting: full passes over a
+# 2,500-junction region's state found nothing to collect, and one came every tick at that size,
+# ~15 % of the tick thread's CPU (BENCHMARKS.md, S session 28). Cycles are still collected,
+# a hundred times more rarely.
+FULL_GC_AFTER_GEN1 = 1000
 
 
 class Clock(Protocol):
@@ -731,10 +737,13 @@ class LockstepStepper:
 def freeze_heap() -> None:
     """Take every object built so far (junction models, layouts, the service's start state) out
     of the garbage collector's passes: they live as long as the process, and at a city's size
-    each full pass over them costs (BENCHMARKS.md, "MQTT ingestion"). For a process's entry
-    point, once set up; what is frozen is never collected."""
+    each full pass over them costs (BENCHMARKS.md, "MQTT ingestion"). Then full passes (the
+    oldest generation) come FULL_GC_AFTER_GEN1 second-generation passes apart, not CPython's
+    10. For a process's entry point, once set up; what is frozen is never collected."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_GC_AFTER_GEN1)
 
 
 def resolve_intersections(cfg: Config) -> Path:
