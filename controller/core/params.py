@@ -95,6 +95,8 @@ class ScheduleParams:
     # stop line, no gap seen since) with its queue behind stalled, on an approach storing at most this many
     # PCU between its loops, ends the green (after the minimum, before any floor): the light changes to the
     # phase serving it protected. 0: off (policies.md)
+    wait_kept_in_green: bool = False  # a standing queue keeps, through its green, the wait weight it had when
+    # that green began (without it the weight falls to 1 at the green's start) (policies.md)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,12 @@ phase's saturation flow of capacity for good; the programme charges those vehicl
 from the change to the horizon's end. Without it the horizon sees only the delay a change
 postpones, and on a saturated junction Smith's rule serves a short, long-waited queue first and
 plans to come back: a minimum-green ping-pong.
+
+Wait kept through the green (`[schedule] wait_kept_in_green`, off by default): a standing queue's
+weight `1 + red / wait_scale_s` reads the movement's red time, which is 0 from the first second of
+its green. With the key, the movements of the green phase keep the red time they had when that
+green began, so a long-waited queue discharging slower than the phases it held back (one lane
+against two) is not left at its minimum green as soon as it is served.
 """
 
 from __future__ import annotations
@@ -133,6 +139,10 @@ class ScheduleState:
     # (full_floors_s at its start; 0 once released)
     overflow: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (lanes,) the lane was
     # still full (full_lanes) when its last green ended (update_overflow)
+    red_seen_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (movements,) red time at the
+    # last tick (`wait_kept_in_green`)
+    held_red_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (movements,) red time the green
+    # phase's movements had when its green began (`wait_kept_in_green`; 0 for the others)
 
 
 @dataclass(frozen=True)
@@ -370,6 +380,13 @@ class SchedulePolicy(Policy):
             return state, None
         cur = signal.phase
         st = state.statics
+        held = state.held_red_s
+        if self.params.wait_kept_in_green:
+            red_now = now_s - np.asarray(signal.red_since_s, dtype=float)
+            if state.phase != cur and not signal.in_intergreen:
+                seen = state.red_seen_s if len(state.red_seen_s) == len(red_now) else np.zeros(len(red_now))
+                held = np.where(layout.serves[cur], seen, 0.0)
+            state = replace(state, red_seen_s=red_now)
         if signal.in_intergreen:
             return state, PhaseWish(cur)
         if state.phase != cur or state.last_dep_pcu is None:
@@ -385,6 +402,7 @@ class SchedulePolicy(Policy):
                 last_dep_s=np.full(len(est.queue_pcu), now_s),
                 boxed=np.zeros(len(est.queue_pcu), dtype=bool),
                 floor_s=float(self._floors_s(layout, est, overflow)[cur]) if self.params.saturation_floor else 0.0,
+                held_red_s=held,
             )
         moved = est.departures_pcu > state.last_dep_pcu
         boxed = update_boxed(
@@ -452,6 +470,8 @@ class SchedulePolicy(Policy):
         rate = sat * np.maximum(free, self.params.min_rate_ratio) / 3600.0
         arr = self.arrivals(st, layout, est, network)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
+        if len(state.held_red_s) == len(red_s):  # wait_kept_in_green: the wait its green began with
+            red_s = np.maximum(red_s, state.held_red_s)
         # a movement the green phase serves is served by it, whichever its primary; a
         # permitted (yielding) one at `permitted_sat_ratio` of its rate
         primary = np.where(layout.serves[cur], cur, st.primary)
