@@ -47,6 +47,8 @@ class WebsterParams:
     # count is capped by that green; 0: off (policies.md)
     replan_spread: float = 0.0  # f in (0, 1]: a junction's first period lasts period_s x (1 + f x (u - 1/2)), u in
     # [0, 1) from its id, so the junctions re-plan on different ticks, not all on one (the tick's latency); 0: off
+    green_window_offsets: bool = False  # with keep_offsets: phase 0 starts where the plan's green windows, weighted
+    # by the city's greens, sit closest to the city's, not at the base offset itself (policies.md)
 
 
 @dataclass(frozen=True)

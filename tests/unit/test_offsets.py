@@ -13,7 +13,13 @@ import pytest
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import WebsterParams
-from controller.core.policies.offsets import STEP_RATIO, offset_error_s, transition_greens_s
+from controller.core.policies.offsets import (
+    STEP_RATIO,
+    offset_error_s,
+    transition_greens_s,
+    window_centres_s,
+    window_offset_s,
+)
 from controller.core.policies.webster import WebsterPolicy
 from controller.core.safety import SignalView, cycle_length_s, gate_cycle
 from controller.junctions import parse_intersection
@@ -74,14 +80,17 @@ def closed_loop(
     end_s: int,
     raw: dict | None = None,
     flow_pcu_h: Callable[[Intersection, float], np.ndarray] = loaded_pcu_h,
+    params: WebsterParams | None = None,
+    log: list[tuple[int, float, float]] | None = None,
 ) -> tuple[list[float], list[tuple[int, float]], int]:
     """Webster through the gate and the virtual roadside, one tick per second, the junction
-    `two_phase_raw` (with `raw` over it) under the demand `flow_pcu_h(junction, t)`. (phase 0
-    green starts once plans run, greens shown (phase, s), plans sent)."""
+    `two_phase_raw` (with `raw` over it) under the demand `flow_pcu_h(junction, t)`, webster's
+    `params` (default: keep_offsets). (phase 0 green starts once plans run, greens shown (phase,
+    s), plans sent); `log` gets every green shown as (phase, start, end)."""
     j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s, **(raw or {})}, "j.toml")
     lay = Layout.build(j, CFG)
     rc = RoadsideController(j, backup_s=400.0)
-    policy = WebsterPolicy(WebsterParams(keep_offsets=True))
+    policy = WebsterPolicy(params if params is not None else WebsterParams(keep_offsets=True))
     state = policy.init(lay, 0.0)
     counts = np.zeros(len(j.movements))
     last_green = [0.0] * len(j.movements)
@@ -101,6 +110,8 @@ def closed_loop(
         if cur != prev:
             if prev[0] == "green" and rc.mode == "adaptive":
                 greens.append((prev[1], now - prev[2]))
+                if log is not None:
+                    log.append((prev[1], prev[2], now))
             if cur[0] == "green" and cur[1] == 0 and rc.mode == "adaptive":
                 starts.append(now)
             prev = cur
@@ -156,3 +167,44 @@ def test_webster_ends_double_cycling_at_a_start_in_step_with_the_long_cycle():
     assert 35.0 in steps and 70.0 in steps  # both cycles ran
     late = [s for s in starts if s >= 600.0 and abs(offset_error_s(s, 0.0, 35.0)) > 1.0]
     assert late == [], late
+
+
+def test_window_offset_keeps_the_city_greens_weighted_centres():
+    """Phase 0 of a plan that lengthens it by 10 s (5 s each side of its centre) and shortens
+    phase 1 by 10 s starts where the two windows' centres, weighted by the city's greens (30 and
+    25 s), move least: phase 0's centre 5 s later, phase 1's 5 s earlier, weighted 30 : 25."""
+    alone = two_phase()  # the city: greens 30 / 25 s, intergreens 5 s, offset 0, cycle 65 s; no neighbour
+    assert window_offset_s(alone, (40.0, 15.0)) == 0.0  # no other light's platoon meets its windows
+    j = parse_intersection({**two_phase_raw(), "upstream": ["w"]}, "j.toml")  # a signal upstream
+    assert window_offset_s(j, (30.0, 25.0)) == pytest.approx(0.0)  # the city's plan: its own offset
+    assert window_centres_s(j, (40.0, 15.0)) - window_centres_s(j, (30.0, 25.0)) == pytest.approx([5.0, 5.0])
+    assert offset_error_s(window_offset_s(j, (40.0, 15.0)), 0.0, 65.0) == pytest.approx(-5.0)
+    moved = window_centres_s(j, (30.0, 25.0)) - window_centres_s(j, (20.0, 35.0))  # phase 0 -5, phase 1 +5
+    want = float(np.average(moved, weights=[30.0, 25.0]))
+    assert offset_error_s(window_offset_s(j, (20.0, 35.0)), 0.0, 65.0) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("windows", [False, True])
+def test_webster_keeps_the_citys_green_windows_not_phase_0s_start(windows):
+    """Demand on N/S (phase 0) 900 PCU/h against 250 on E/W: webster's split gives phase 0 more
+    than the city's 30 s. With `green_window_offsets` phase 0 turns green earlier, so that the two
+    windows' centres, weighted by the city's greens, sit where the city's plan put them (to the
+    second, once the transitions end); with phase 0 held at the base offset, every window moves
+    by half phase 0's extra green or more."""
+
+    def demand(j: Intersection, now_s: float) -> np.ndarray:
+        return np.array([900.0 if m.id in ("N_T", "S_T") else 250.0 for m in j.movements])
+
+    params = WebsterParams(keep_offsets=True, green_window_offsets=windows)
+    log: list[tuple[int, float, float]] = []
+    closed_loop(0.0, 1800, {"downstream": ["e"]}, demand, params, log)  # a signal downstream
+    city = {0: 15.0, 1: 47.5}  # the city's green centres in its 65 s cycle from 0
+    late = [(k, a, b) for k, a, b in log if a >= 900.0]
+    assert late and {b - a for k, a, b in late if k == 0} != {30.0}  # the split moved
+    moved = np.array([offset_error_s((a + b) / 2, city[k], 65.0) for k, a, b in late])
+    weights = np.array([30.0 if k == 0 else 25.0 for k, _, _ in late])
+    shift_s = float(np.average(moved, weights=weights))
+    if windows:
+        assert abs(shift_s) <= 1.0, moved
+    else:
+        assert abs(shift_s) >= 3.0, moved

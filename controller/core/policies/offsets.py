@@ -17,6 +17,9 @@ runs shortened or lengthened (`transition_greens_s`), so the next phase 0 starts
   gives in proportion to the splits (within each maximum), so the phases that carry the traffic
   get it, not the short ones furthest from their maximum.
 
+The offset itself may be the plan's base offset or, for a plan whose split differs from the
+city's, the one that keeps the green windows where the city's plan put them (window_offset_s).
+
 Example: C = 60 s, O = 10 s, phase 0 turned green at 125 s: 5 s early (125 - 10 = 115 = 55 mod
 60, i.e. -5). With `step_ratio` 0.2 (12 s per cycle) this cycle runs 5 s longer, and the next
 phase 0 turns green at 190 = 10 (mod 60). An offset off by half a cycle (30 s) is reached in at
@@ -124,3 +127,40 @@ def transition_greens_s(
         return tuple(greens_s)
     _, _, shift = min(options)
     return tuple(float(x) for x in whole_seconds(_shifted(g, lo, hi, shift), lo, hi))
+
+
+def window_centres_s(j: Intersection, greens_s: tuple[float, ...] | np.ndarray) -> np.ndarray:
+    """(phases,) each phase's green centre, seconds after phase 0 turns green, in a cycle of
+    `greens_s` (phases in index order, each followed by its intergreen to the next)."""
+    n = len(j.phases)
+    g = np.asarray(greens_s, dtype=float)
+    ig = np.array([j.intergreen_s(k, (k + 1) % n) for k in range(n)])
+    starts = np.concatenate(([0.0], np.cumsum(g + ig)[:-1]))
+    out: np.ndarray = starts + g / 2
+    return out
+
+
+def window_offset_s(j: Intersection, greens_s: tuple[float, ...]) -> float:
+    """The offset (common clock, mod the plan's cycle C') for phase 0's green start that keeps
+    the plan's green windows where the city's plan put them: the circular mean, weighted by the
+    city's greens, of how far each phase's green centre moves (the city's program, phase 0 at
+    the base offset, against `greens_s` with phase 0 at it). The city's offsets between
+    neighbours are designed for the windows of their main stages (the coordinated phase of NTCIP
+    1202, SCOOT's and TRANSYT's green windows), which hold its long greens, not for phase 0's
+    start: a split that gives phase 0 more green moves every later window, and a platoon timed
+    for the city's window meets a red. The city's greens as weights, not the period's counts:
+    they name the stages the offsets were set for, and do not move with a period's noise. With
+    the city's greens, the base offset itself; the base offset too at a junction without a
+    signalised neighbour (Intersection.upstream and .downstream empty): no platoon of another
+    light meets its windows, and a target moved with each period's split costs a transition
+    cycle each period for nothing (RESCO cologne1 and ingolstadt1, BENCHMARKS.md W session 28)."""
+    n = len(j.phases)
+    order = tuple(range(n))
+    cycle_s = cycle_length_s(j, order, tuple(float(x) for x in greens_s))
+    city = np.array([p.base_green_s for p in j.phases], dtype=float)
+    if cycle_s <= 1e-9 or city.sum() <= 1e-9 or not (j.upstream or j.downstream):
+        return j.base_offset_s
+    moved = window_centres_s(j, city) - window_centres_s(j, greens_s)
+    angle = 2.0 * math.pi * moved / cycle_s
+    shift = math.atan2(float(city @ np.sin(angle)), float(city @ np.cos(angle))) * cycle_s / (2.0 * math.pi)
+    return (j.base_offset_s + shift) % cycle_s

@@ -6,7 +6,9 @@ offset (the city program's: where phase 0's green begins in its cycle). With `ke
 (off by default: a regression on the bundled city, docs/policies.md) the plan is in whole
 seconds (the roadside changes stage on whole seconds) and goes out when phase 0 next turns green
 (or at once without a status, or when phase 0 has not shown for a reference cycle), and at
-every start of phase 0 the policy keeps the offset (controller/core/policies/offsets.py):
+every start of phase 0 the policy keeps the offset (controller/core/policies/offsets.py; with
+`green_window_offsets`, off by default, the offset that keeps the plan's green windows where the
+city's plan put them, offsets.window_offset_s, not phase 0's start at the base offset):
 when phase 0 turned green more than the status' resolution off the offset, that cycle runs
 shortened or lengthened, within the junction's limits and by at most offsets.STEP_RATIO of the
 cycle, and the next the steady plan (meant to keep fixed's green waves). The plan:
@@ -131,7 +133,13 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import WebsterParams
 from controller.core.policies import Policy
-from controller.core.policies.offsets import aligned, offset_error_s, transition_greens_s, whole_seconds
+from controller.core.policies.offsets import (
+    aligned,
+    offset_error_s,
+    transition_greens_s,
+    whole_seconds,
+    window_offset_s,
+)
 from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
 from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
@@ -589,7 +597,9 @@ class WebsterPolicy(Policy):
         prior; a divided cycle only where one green serves a common cycle's platoon; the spare
         green toward the city's split). `params.short_keeps_city`: the phases short of green in
         the period (short_phase) keep their city green in the next plan; `params.keep_green_residual_pcu`:
-        the phases with that mean residual keep their share of the plan in force (plan_shares)."""
+        the phases with that mean residual keep their share of the plan in force (plan_shares);
+        `params.green_window_offsets`: with keep_offsets, phase 0's offset keeps the green windows
+        (offsets.window_offset_s)."""
         self.params = params if params is not None else WebsterParams()
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
@@ -724,11 +734,12 @@ class WebsterPolicy(Policy):
         order = tuple(range(len(j.phases)))
         if new_cycle and start_s is not None:
             cycle_s = cycle_length_s(j, order, steady_s)
-            error_s = offset_error_s(start_s, j.base_offset_s, cycle_s)
+            error_s = offset_error_s(start_s, self._offset_s(j, steady_s), cycle_s)
             # a transition only from a fresh start: a phase 0 first seen past its minimum green (a
             # local program resting in it) is already longer than a plan may make it
             fresh = now_s - start_s <= j.phases[0].min_green_s
-            if _await_aligned_start(state, j, start_s, now_s, cycle_s):
+            in_force_s = self._offset_s(j, state.sent_s) if state.sent_s is not None else j.base_offset_s
+            if _await_aligned_start(state, j, start_s, now_s, cycle_s, self._offset_s(j, steady_s), in_force_s):
                 return state, None
             greens = transition_greens_s(j, steady_s, error_s) if fresh else steady_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
@@ -737,10 +748,24 @@ class WebsterPolicy(Policy):
             greens = steady_s
         else:
             return state, None
-        return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, j.base_offset_s)
+        return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, self._offset_s(j, steady_s))
+
+    def _offset_s(self, j: Intersection, greens_s: tuple[float, ...]) -> float:
+        """Where phase 0 of a plan of `greens_s` turns green on the common clock: the base offset,
+        or with `green_window_offsets` the one that keeps the green windows where the city's plan
+        put them (offsets.window_offset_s)."""
+        return window_offset_s(j, greens_s) if self.params.green_window_offsets else j.base_offset_s
 
 
-def _await_aligned_start(state: WebsterState, j: Intersection, start_s: float, now_s: float, cycle_s: float) -> bool:
+def _await_aligned_start(
+    state: WebsterState,
+    j: Intersection,
+    start_s: float,
+    now_s: float,
+    cycle_s: float,
+    offset_s: float,
+    in_force_offset_s: float,
+) -> bool:
     """A new period's plan whose cycle (`cycle_s`) differs from the plan in force waits for a
     start of phase 0 at its offset: when double cycling ends (C / 2 -> C), one start in two of
     the short cycle is half a long cycle off, and a transition from it would cut up to three
@@ -752,8 +777,8 @@ def _await_aligned_start(state: WebsterState, j: Intersection, start_s: float, n
     in_force_s = cycle_length_s(j, order, state.sent_s)
     if abs(in_force_s - cycle_s) <= DECISION_PERIOD_S:
         return False
-    in_step = aligned(offset_error_s(start_s, j.base_offset_s, in_force_s))
-    return in_step and not aligned(offset_error_s(start_s, j.base_offset_s, cycle_s))
+    in_step = aligned(offset_error_s(start_s, in_force_offset_s, in_force_s))
+    return in_step and not aligned(offset_error_s(start_s, offset_s, cycle_s))
 
 
 def _overdue(state: WebsterState, signal: SignalView | None, now_s: float, ref_s: float) -> bool:
