@@ -88,6 +88,11 @@ weight `1 + red / wait_scale_s` reads the movement's red time, which is 0 from t
 its green. With the key, the movements of the green phase keep the red time they had when that
 green began, so a long-waited queue discharging slower than the phases it held back (one lane
 against two) is not left at its minimum green as soon as it is served.
+
+Lead-in stages (`lead_in`; `[schedule] lead_in_stages`): a change goes through a phase that greens
+only links of the target when both intergreens and that phase's minimum green are shorter than
+the direct intergreen: the city's program starting a stage with part of it (a program transition
+into it, then 0 s), where the model's direct change derives a yellow and the longest all-red.
 """
 
 from __future__ import annotations
@@ -533,12 +538,36 @@ class SchedulePolicy(Policy):
 
     def _via(self, st: ScheduleStatics, layout: Layout, cur: int, target: int, waiting: np.ndarray) -> int:
         """The target, or a phase serving protected the permitted movements of `cur` it would cut
-        off while some of them may wait inside the junction (as max_pressure)."""
+        off while some of them may wait inside the junction (as max_pressure); else, with
+        `lead_in_stages`, the target's lead-in (`lead_in`)."""
         detours = clearance_detours(st.clearance[cur], layout, cur, target, waiting)
-        return detours[0] if detours else target
+        if detours:
+            return detours[0]
+        return lead_in(st, layout, cur, target) if self.params.lead_in_stages else target
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def lead_in(st: ScheduleStatics, layout: Layout, cur: int, target: int) -> int:
+    """The phase the change cur -> target goes through (target: none): a phase greening only links
+    the target greens, reached and left sooner than the target directly (both intergreens and its
+    minimum green below the direct intergreen). A city's program often starts a stage that way:
+    RiLSA_example3's east stage begins with its through movements alone during the west yellow
+    (3 s), then adds the protected left (0 s); straight from west to the whole east stage the
+    model derives 3 s of yellow and 7 s of all-red."""
+    if cur == target:
+        return target
+    phases, ig, min_g = layout.junction.phases, st.intergreen_s, st.min_green_s
+    goal = phases[target].green_links()
+    best, best_s = target, float(ig[cur][target])
+    for c, ph in enumerate(phases):
+        if c in (cur, target) or not ph.green_links() or not ph.green_links() <= goal:
+            continue
+        via_s = float(ig[cur][c] + min_g[c] + ig[c][target])
+        if via_s < best_s - 1e-9:
+            best, best_s = c, via_s
+    return best
 
 
 def permitted_rest_pcu(
