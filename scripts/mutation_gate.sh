@@ -23,10 +23,12 @@ venv=${VENV:-$out/venv}
 mkdir -p "$out"
 if [ ! -x "$venv/bin/mutmut" ]; then
     python3 -m venv "$venv"
-    # the project's dependencies and test tools, not the project itself: the copy is imported from its folder
-    "$venv/bin/pip" install -q "mutmut==3.8.1" numpy scipy "eclipse-sumo==1.28.0" "sumolib==1.28.0" "traci==1.28.0" \
-        "libsumo==1.28.0" "paho-mqtt>=2.0,<3" prometheus-client tomli-w pyarrow matplotlib tqdm orjson \
-        pytest pytest-xdist hypothesis pytest-timeout
+    # the project's dependencies and test tools from pyproject.toml (one list), not the project itself:
+    # the copy is imported from its own folder
+    mapfile -t deps < <("$venv/bin/python" -c 'import sys, tomllib
+p = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))' "$here/pyproject.toml")
+    "$venv/bin/pip" install -q "mutmut==3.8.1" "${deps[@]}"
 fi
 tree=$out/tree
 mkdir -p "$tree"
