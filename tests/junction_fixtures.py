@@ -216,3 +216,21 @@ GOOD_STATUS = {
     "mode": "adaptive",
     "faults": [],
 }
+
+
+# SUMO's RiLSA_example3 (German guidelines), (duration s, state) per phase: the east left turn
+# (link 5) is protected (G) in the second east stage and switched off ('o': it yields) in every
+# other; E2 -> NS turns it off with no yellow, and the west stage hands over to the east one during
+# its own yellow. Rotated to start with the west green (its first 5 s of all-red joined to the last
+# 1 s). Stages W, E1 (through), E2 (+ left), NS.
+RILSA_3 = (
+    (28, "rrrrrorrrGGG"),
+    (3, "rrrGGorrryyy"),
+    (2, "rrrGGorrrrrr"),
+    (13, "rrrGGGrrrrrr"),
+    (3, "rrryyorrrrrr"),
+    (7, "rrrrrorrrrrr"),
+    (22, "GGgrroGGgrrr"),
+    (3, "yyyrroyyyrrr"),
+    (6, "rrrrrorrrrrr"),
+)

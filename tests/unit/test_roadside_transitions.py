@@ -20,6 +20,7 @@ from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand
 from sim.netprogram import Program, ProgramPhase, aligned_greens_s, stage_plan
 from sim.roadside import RoadsideController
 from sim.twin import plan_phases
+from tests.junction_fixtures import RILSA_3
 
 PASUBIO_230 = (
     (21, "GGGrrrrrrrrrrrrGGG"),
@@ -212,23 +213,6 @@ def test_a_transition_stopping_a_link_without_its_yellow_is_refused(states, dura
     with pytest.raises(JunctionError, match="yellow") as exc:
         parse_intersection(raw, "J.toml")
     assert exc.value.field.endswith("states")
-
-
-# SUMO's RiLSA_example3 (German guidelines): the east left turn (link 5) is protected (G) in the
-# second east stage and switched off ('o': it yields) in every other; E2 -> NS turns it off with
-# no yellow, and the west stage hands over to the east one during its own yellow. Rotated to
-# start with the west green (its first 5 s of all-red joined to the last 1 s).
-RILSA_3 = (
-    (28, "rrrrrorrrGGG"),
-    (3, "rrrGGorrryyy"),
-    (2, "rrrGGorrrrrr"),
-    (13, "rrrGGGrrrrrr"),
-    (3, "rrryyorrrrrr"),
-    (7, "rrrrrorrrrrr"),
-    (22, "GGgrroGGgrrr"),
-    (3, "yyyrroyyyrrr"),
-    (6, "rrrrrorrrrrr"),
-)
 
 
 def test_a_link_switched_off_by_the_change_is_not_stopped():

@@ -16,20 +16,9 @@ from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import SchedulePolicy, lead_in
 from controller.junctions import parse_intersection
 from sim.netprogram import Program, ProgramPhase, aligned_greens_s, stage_plan
+from tests.junction_fixtures import RILSA_3
 
 CFG = Config()
-# SUMO's RiLSA_example3, rotated to start with the west green; stages W, E1 (through), E2 (+ left), NS
-RILSA_3 = (
-    (28, "rrrrrorrrGGG"),
-    (3, "rrrGGorrryyy"),
-    (2, "rrrGGorrrrrr"),
-    (13, "rrrGGGrrrrrr"),
-    (3, "rrryyorrrrrr"),
-    (7, "rrrrrorrrrrr"),
-    (22, "GGgrroGGgrrr"),
-    (3, "yyyrroyyyrrr"),
-    (6, "rrrrrorrrrrr"),
-)
 
 
 def _junction_raw() -> dict[str, Any]:
