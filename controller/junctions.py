@@ -161,9 +161,10 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
     may show green in it only where one of the two phases greens it, a link both phases green
     shows green in every state (the model serves it through the change), and a link the change
     stops shows no green in its last state and, after its last green, yellow for at least the
-    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11). A
-    link `to_phase` switches off ('o') that no state shows red or yellow is not stopped: it
-    yields from then on."""
+    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11). For
+    a link `to_phase` switches off ('o'), the states that show it off after its last green count
+    as its yellow: it yields from then on (the city's program turns a protected turn off with no
+    yellow: SUMO's RiLSA_example3), but never green into the next stage's conflicting greens."""
     if "transitions" not in f.table:
         return ()
     out: dict[tuple[int, int], Transition] = {}
@@ -182,7 +183,7 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
         allowed = phases[a].green_links() | phases[b].green_links()
         for i, state in enumerate(states):
             _check_transition_state(f.path, tf.name(f"states[{i}]"), state, n_links, allowed)
-        stopped = phases[a].green_links() - phases[b].green_links() - _yielding(states, phases[b].off_yield_links())
+        stopped = phases[a].green_links() - phases[b].green_links()
         kept = phases[a].green_links() & phases[b].green_links()
         cut = sorted(i for i in kept if any(state[i] not in GREEN for state in states))
         if cut:
@@ -192,7 +193,7 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
         if not last or any(last[i] in GREEN for i in stopped):
             why = "must end with no green on a link the change stops (its yellow first)"
             raise JunctionError(f.path, tf.name("states"), why)
-        short = _short_yellow(states, [float(d) for d in durations], stopped, yellow_s)
+        short = _short_yellow(states, [float(d) for d in durations], stopped, phases[b].off_yield_links(), yellow_s)
         if short is not None:
             why = f"shows link {short} less than yellow_s = {yellow_s:g} s of yellow after its green"
             raise JunctionError(f.path, tf.name("states"), why)
@@ -200,21 +201,20 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
     return tuple(out.values())
 
 
-def _yielding(states: Sequence[str], off: frozenset[int]) -> frozenset[int]:
-    """The links of `off` (switched off, 'o', in the stage entered) that every state shows green
-    or off: not stopped by the change, they yield from then on (the city's program turns a
-    protected turn off with no yellow: SUMO's RiLSA_example3)."""
-    return frozenset(i for i in off if all(st[i] in "Ggo" for st in states))
-
-
 def _short_yellow(
-    states: Sequence[str], durations_s: Sequence[float], stopped: frozenset[int], yellow_s: float
+    states: Sequence[str],
+    durations_s: Sequence[float],
+    stopped: frozenset[int],
+    off_after: frozenset[int],
+    yellow_s: float,
 ) -> int | None:
-    """The first link of `stopped` whose yellow (y or Y), in the states after its last green,
-    lasts less than yellow_s; None if every one shows its whole yellow."""
+    """The first link of `stopped` whose yellow (y or Y; also o for a link of `off_after`, off in
+    the stage entered), in the states after its last green, lasts less than yellow_s; None if
+    every one shows its whole yellow."""
     for i in sorted(stopped):
+        clearing = "yYo" if i in off_after else "yY"
         last_green = max((k for k, st in enumerate(states) if st[i] in GREEN), default=-1)
-        yellow = sum(d for st, d in zip(states[last_green + 1 :], durations_s[last_green + 1 :]) if st[i] in "yY")
+        yellow = sum(d for st, d in zip(states[last_green + 1 :], durations_s[last_green + 1 :]) if st[i] in clearing)
         if yellow < yellow_s - 1e-9:
             return i
     return None

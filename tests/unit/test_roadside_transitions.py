@@ -215,18 +215,27 @@ def test_a_transition_stopping_a_link_without_its_yellow_is_refused(states, dura
     assert exc.value.field.endswith("states")
 
 
-def test_a_link_switched_off_by_the_change_is_not_stopped():
-    """A link the next stage switches off ('o') yields from then on: no yellow is due, so the
-    program's transitions stand (before, the loader refused E2 -> NS for link 5's missing yellow
-    and the importer dropped all three: every change ran the derived 3 s + 7 s)."""
+def test_a_link_switched_off_by_the_change_clears_on_off_as_on_yellow():
+    """A link the next stage switches off ('o') yields from then on: the transition's states that
+    show it off after its green clear it as its yellow would, so the program's transitions stand
+    (before 17d64ba, the loader refused E2 -> NS for link 5's missing yellow and the importer
+    dropped all three: every change ran the derived 3 s + 7 s). It is still stopped: green up to
+    the next stage, or off for less than yellow_s, is refused."""
     j = parse_intersection(_raw(RILSA_3), "J.toml")
     assert [j.intergreen_s(k, (k + 1) % 4) for k in range(4)] == [3.0, 0.0, 10.0, 9.0]
     assert _city_plan_seconds(j, 3 * 87) == _program_seconds(RILSA_3, 3 * 87)
-    raw = _raw(RILSA_3)
-    tr = next(t for t in raw["transitions"] if (t["from_phase"], t["to_phase"]) == (2, 3))
-    tr["states"] = ["rrryyrrrrrrr", "rrrrrrrrrrrr"]  # link 5 to red with no yellow: still refused
-    with pytest.raises(JunctionError, match="yellow"):
-        parse_intersection(raw, "J.toml")
+    refused = {
+        "link 5 to red with no yellow": (["rrryyrrrrrrr", "rrrrrrrrrrrr"], [3.0, 7.0]),
+        "link 5's protected green up to the NS green": (["rrryyGrrrrrr"], [3.0]),
+        "link 5 off for 1 s before the NS green": (["rrryyGrrrrrr", "rrryyorrrrrr"], [2.0, 1.0]),
+    }
+    for why, (states, durations) in refused.items():
+        raw = _raw(RILSA_3)
+        tr = next(t for t in raw["transitions"] if (t["from_phase"], t["to_phase"]) == (2, 3))
+        tr["states"], tr["durations_s"] = states, durations
+        with pytest.raises(JunctionError, match="yellow"):
+            parse_intersection(raw, "J.toml")
+            pytest.fail(why)
 
 
 def test_the_twin_shows_no_intergreen_where_no_link_stops():
