@@ -475,6 +475,8 @@ def _check_webster(webster: WebsterParams, source: str) -> None:
         raise ConfigError(
             source, "webster.replan_spread", f"a share of the period, must be <= 1, got {webster.replan_spread}"
         )
+    if webster.green_window_offsets and not webster.keep_offsets:
+        raise ConfigError(source, "webster.green_window_offsets", "needs webster.keep_offsets = true (no offset kept)")
 
 
 TURNAROUND_DROPS = ("none", "signals", "all")  # [replay] drop_turnaround_routes

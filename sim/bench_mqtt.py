@@ -301,15 +301,25 @@ class _StampedInbox:
 
     def put(self, item) -> None:
         if item[0] == "detectors":
-            now, payload = time.time(), item[2]
-            k = payload.find(b'"t":') + 4
-            t = float(payload[k : payload.index(b",", k)])
-            a = self.arrivals.get(t)
-            if a is None:
-                self.arrivals[t] = [now, now, now, 1]
-            else:
-                a[1], a[2], a[3] = now, a[2] + now, a[3] + 1
+            self._note(time.time(), item[2])
         self._inbox.put(item)
+
+    def _note(self, now: float, payload: bytes) -> None:
+        """Time the message under its second; one without a plain `"t":` number is passed on
+        untimed (the service refuses or reads it, not this bench's network thread)."""
+        k = payload.find(b'"t":')
+        end = payload.find(b",", k + 4)
+        try:
+            t = float(payload[k + 4 : end]) if k >= 0 and end > 0 else None
+        except ValueError:
+            t = None
+        if t is None:
+            return
+        a = self.arrivals.get(t)
+        if a is None:
+            self.arrivals[t] = [now, now, now, 1]
+        else:
+            a[1], a[2], a[3] = now, a[2] + now, a[3] + 1
 
 
 def one_by_one(node: ServiceNode) -> None:
