@@ -104,7 +104,7 @@ def gate_cycle(
     a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
     as it stands) before the new plan first serves it. `memo`: the caller's GateMemo, if any."""
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
-    why = _cycle_form_refusal(j, order, greens, wish.offset_s)
+    why = _cycle_form_refusal(j, order, greens, wish.offset_s) or (_view_mismatch(j, view) if view is not None else "")
     if why:
         return GateOutcome(None, why)
 
@@ -165,6 +165,14 @@ def _cycle_form_refusal(j: Intersection, order: tuple[int, ...], greens: tuple[f
     return f"movements never served: {starved}" if starved else ""
 
 
+def _view_mismatch(j: Intersection, view: SignalView) -> str:
+    """Why the signal as it stands cannot be the junction's ('' when it can): a phase outside its
+    phases, or not one red time per movement (a status of another model: no wait can be counted)."""
+    if not 0 <= view.phase < len(j.phases) or len(view.red_since_s) != len(j.movements):
+        return "signal status does not match the junction model"
+    return ""
+
+
 def _first_wait_refusal(
     j: Intersection,
     order: tuple[int, ...],
@@ -178,7 +186,7 @@ def _first_wait_refusal(
     first = first_green_s(j, order, greens, view, memo)
     for i, m in enumerate(j.movements):
         if m.id in first and first[m.id] > 0:
-            wait = now_s - view.red_since_s[i] + first[m.id] if i < len(view.red_since_s) else first[m.id]
+            wait = now_s - view.red_since_s[i] + first[m.id]
             if wait > j.max_red_s + 1e-9:
                 return (
                     f"movement {m.id} would wait {wait:.1f} s > max_red_s {j.max_red_s} before the new plan serves it"
@@ -305,8 +313,9 @@ def phase_target(
         return f"phase {wish.phase!r} not in 0..{n - 1}"
     if not _finite(wish.hold_s) or wish.hold_s < 0:
         return f"hold_s {wish.hold_s!r} must be finite and >= 0"
-    if not 0 <= view.phase < n or len(view.red_since_s) != len(j.movements):
-        return "signal status does not match the junction model"
+    why = _view_mismatch(j, view)
+    if why:
+        return why
     memo = memo if memo is not None else GateMemo()
     st = memo.static(j)
     why = st.conflict[wish.phase] or st.unserved

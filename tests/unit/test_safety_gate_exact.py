@@ -313,10 +313,22 @@ def test_a_movement_green_now_is_not_waiting():
     assert first_wait(two_phase(), (0, 1), (30.0, 30.0), view) == ""
 
 
-def test_a_view_without_red_times_counts_the_wait_from_now():
-    """A status that carries no red time per movement (of another model) does not crash the gate."""
-    assert first_wait(two_phase(), (0, 1), (30.0, 30.0), SignalView(0, False, 10.0, ())) == ""
-    assert first_wait(two_phase(), (0, 1), (30.0, 30.0), SignalView(0, False, 10.0, (NOW_S,))) == ""
+@pytest.mark.parametrize(
+    "view",
+    [
+        SignalView(0, False, 10.0, ()),
+        SignalView(0, False, 10.0, (NOW_S,)),
+        SignalView(0, False, 10.0, (NOW_S,) * 5),
+        SignalView(2, False, 10.0, (NOW_S,) * 4),
+        SignalView(-1, False, 10.0, (NOW_S,) * 4),
+    ],
+)
+def test_a_cycle_plan_against_a_status_of_another_model_is_refused(view: SignalView) -> None:
+    """A status without one red time per movement, or on a phase the junction has not, is of
+    another model: no movement's wait can be counted, so no plan passes (as gate_phase refuses it),
+    and nothing crashes. The same plan against a matching status passes."""
+    assert first_wait(two_phase(), (0, 1), (30.0, 30.0), view) == "signal status does not match the junction model"
+    assert first_wait(two_phase(), (0, 1), (30.0, 30.0), SignalView(0, False, 10.0, (NOW_S,) * 4)) == ""
 
 
 # -- gate_phase: what an acyclic wish becomes ------------------------------------------------------------
