@@ -45,6 +45,7 @@ __all__ = [
     "DETECTOR_SOURCES",
     "SKIPPED_FILE",
     "ImportResult",
+    "NoTrafficLights",
     "import_net",
     "import_network",
     "junction_tables",
@@ -63,6 +64,10 @@ def read_net(path: str | Path) -> sumolib.net.Net:
         return sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=True)
     except Exception as exc:  # sumolib raises plain SAX/parse errors
         raise NetworkError(str(p), "-", f"not a readable SUMO network: {exc}") from None
+
+
+class NoTrafficLights(NetworkError):
+    """The network has no traffic light at all: import-net refuses it, simulate runs SUMO alone."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def junction_tables(
         tables.append(table)
         nodes_of[tl.getID()] = nodes
     if not tables and not skipped:
-        raise NetworkError(net_path, "tlLogic", "the network has no traffic lights to control")
+        raise NoTrafficLights(net_path, "tlLogic", "the network has no traffic lights to control")
     tls_of_node = netneighbours.tls_of_nodes(net)
     netneighbours.add_neighbours(tables, nodes_of, tls_of_node)
     d = cfg.detectors

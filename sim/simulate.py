@@ -29,7 +29,7 @@ from controller.service import ControllerService, Recorder
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
-from sim.netimport import import_network, read_skipped
+from sim.netimport import ImportResult, NoTrafficLights, import_network, read_skipped
 from sim.progress import Progress
 from sim.sumo import (
     SumoConfig,
@@ -75,7 +75,8 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     (the config's, or the user's `--additional-files`): their signal programs are the ones SUMO
     runs, their induction loops the city's (`req.detectors == "city"` maps those instead of
     generating loops). Traffic lights that cannot be controlled stay on their own program; each
-    is logged with the reason (skipped.txt of the junction folder)."""
+    is logged with the reason (skipped.txt of the junction folder). A network without any traffic
+    light runs with nothing to control (SUMO alone), as one whose lights are all skipped."""
     if req.policy not in POLICIES:
         raise DefinitionError("--policy", "policy", f"unknown policy {req.policy!r}; known: {', '.join(POLICIES)}")
     scfg = SumoConfig(req.sumocfg)
@@ -91,7 +92,13 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     if req.intersections is None:
         for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
             stale.unlink()  # (the archive copies the folder as the models the run used)
-        result = import_network(scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors)
+        try:
+            result = import_network(
+                scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors
+            )
+        except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
+            log.warning("%s: SUMO runs the scenario alone", exc)
+            result = ImportResult((), (), ())
         skipped = result.skipped
         junctions = result.junctions()  # the files just written, not read back
     else:

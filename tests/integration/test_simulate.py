@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sim.commands import simulate_command
+from tests.scenarios import HOME, run_tool, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,3 +167,17 @@ def test_an_error_in_the_metrics_thread_stops_the_run_and_leaves_no_thread(small
     assert len(ran_on) == 1  # the run stopped at the first error
     assert not [t for t in threading.enumerate() if t.name.startswith("tick-metrics")]
     assert not (tmp_path / "o" / "summary.json").exists()  # a failed run writes no summary
+
+
+@pytest.mark.parametrize("policy", ["fixed", "adaptive"])
+def test_network_without_traffic_lights_runs_with_nothing_to_control(tmp_path, policy):
+    """Any SUMO scenario runs: a network with no traffic light at all (F's fuzz, session 29: spider
+    networks whose junctions netgenerate joined) runs SUMO alone, as one whose lights are all skipped."""
+    net = tmp_path / "plain.net.xml"
+    run_tool([str(HOME / "bin" / "netgenerate"), "--grid", "--grid.number", "2", "-o", str(net)], tmp_path)
+    cfg = scenario(tmp_path, net, end_s=300, period_s=4.0)
+    done = simulate(cfg, tmp_path / policy, policy)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / policy / "summary.json").read_text())
+    assert summary["junctions_controlled"] == 0 and summary["controller"]["plans_sent"] == 0
+    assert summary["vehicles"]["inserted"] > 0 and summary["delay_s"] >= 0.0
