@@ -72,6 +72,8 @@ class ScheduleParams:
     horizon_s: float = 90.0  # look-ahead of the schedule
     cluster_gap_s: float = 4.0  # arrivals further apart than this start a new cluster
     max_clusters: int = 3  # per phase; the latest clusters are merged beyond it
+    max_expansions: int = 400_000  # (state, next cluster) steps the programme evaluates per replan at most:
+    # beyond, each level keeps its least-delay states only (a beam); exact up to 6 phases at 3 clusters. 0: no bound
     replan_s: float = 1.0  # the schedule is recomputed at most this often once min green is served
     steady_s: float = 30.0  # arrivals at the advance loops' flow are anticipated this far ahead (where not predicted)
     cluster_max_s: float = 10.0  # a stream of arrivals is cut into clusters of at most this duration

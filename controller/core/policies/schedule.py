@@ -97,6 +97,7 @@ into it, then 0 s), where the model's direct change derives a yellow and the lon
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field, replace
 
@@ -338,6 +339,7 @@ class SchedulePolicy(Policy):
         min_g, max_g = st.min_green_s.tolist(), st.max_green_s.tolist()
         phases = [k for k in range(n_p) if counts[k]]
         change = _change_s(st.intergreen_s.tolist(), min_g, via)
+        width = beam_width(self.params.max_expansions, total, len(phases))
         # state key: served * n_p + last -> (delay, finish, green start of last, first phase, first start)
         frontier = {cur: (0.0, 0.0, -elapsed_s, -1, 0.0)}
         for _level in range(total):
@@ -368,7 +370,7 @@ class SchedulePolicy(Policy):
                         nxt[nk] = (d, end, g0, first if first >= 0 else k, first_t if first >= 0 else start)
             if not nxt:
                 break
-            frontier = nxt
+            frontier = _prune(nxt, width)
         d, _, _, first, first_t = min(frontier.values(), key=lambda v: (v[0], v[1]))
         return (cur, 0.0) if first < 0 else (first, first_t)
 
@@ -547,6 +549,26 @@ class SchedulePolicy(Policy):
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def beam_width(max_expansions: int, levels: int, phases: int) -> int:
+    """States the programme keeps per level so that it evaluates at most `max_expansions` (state,
+    next cluster) steps: `levels` clusters in all, each state tried with each of `phases` phases.
+    0: no bound (`max_expansions` 0). Never below 1."""
+    if max_expansions <= 0:
+        return 0
+    return max(1, max_expansions // max(levels * phases, 1))
+
+
+def _prune(
+    frontier: dict[int, tuple[float, float, float, int, float]], width: int
+) -> dict[int, tuple[float, float, float, int, float]]:
+    """The `width` states of least delay (ties: the earliest finish, then the key), all when
+    `width` is 0 or not exceeded. States of one level have served the same number of clusters."""
+    if not width or len(frontier) <= width:
+        return frontier
+    kept = heapq.nsmallest(width, frontier.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
+    return dict(kept)
 
 
 def lead_in(st: ScheduleStatics, layout: Layout, cur: int, target: int) -> int:
