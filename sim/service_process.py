@@ -9,10 +9,13 @@ The trips and the summary's controller figures are the in-process run's
 
 Under the city's own programs (`fixed`: `Policy.runs_own_program`, no plan, no withdrawal) the run
 does not wait for the child: the child's whole second (checking the frame, estimating, the
-do-no-harm replay, the metrics) goes on while SUMO steps. Under a policy that sends plans the run
-waits, every second, for that second's commands (lockstep): the child sends them as soon as the
-tick has handed them over, and its bookkeeping and metrics of that tick go on while the run applies
-them, actuates the roadsides and steps SUMO.
+do-no-harm replay, the metrics) goes on while SUMO steps, and the run pipes BATCH_S seconds in one
+message (one write and one wake-up of the child instead of BATCH_S). Each second goes as its loop
+readings with only the loops that read something other than nothing (occupancy 0, speed -1) named
+(`_sparse`): the child rebuilds the same arrays bit for bit (`_dense`). Under a policy that sends
+plans the run waits, every second, for that second's commands (lockstep): the child sends them as
+soon as the tick has handed them over, and its bookkeeping and metrics of that tick go on while the
+run applies them, actuates the roadsides and steps SUMO.
 
 Used when nothing reads the service during the run: no metrics endpoint (its registry would be in
 the child), no recording (its archive writer thread), no validation twin (it runs in the tick).
@@ -28,6 +31,7 @@ from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from controller.adapters.metrics import ServiceMetrics
@@ -40,6 +44,27 @@ from sim.field import SumoField, frame_of
 from sim.simulate import junction_summary
 
 ANSWER_WAIT_S = 120.0  # the child is at most a few seconds behind (the pipe's buffer holds a few)
+# under `fixed`, the simulated seconds piped to the child in one message: fewer writes and wake-ups
+# (the child's work and its order unchanged; an error in the child is read at the next batch)
+BATCH_S = 16
+_NO_SPEED_BITS = np.array(-1.0).view(np.int64)  # a loop's speed with no vehicle (sim/field.py _read_loops)
+
+
+def _sparse(counted: dict, occupancy: np.ndarray, speed_mps: np.ndarray) -> tuple:
+    """A second's loop readings (SumoField.loop_readings) for the pipe: the counts, the number of
+    loops, and the positions, occupancies and speeds (as bytes) of the loops whose occupancy is not
+    0.0 or whose speed is not -1.0, compared bit for bit (a -0.0 or a NaN is sent as it is)."""
+    at = np.flatnonzero((occupancy.view(np.int64) != 0) | (speed_mps.view(np.int64) != _NO_SPEED_BITS))
+    return counted, len(occupancy), at.tobytes(), occupancy[at].tobytes(), speed_mps[at].tobytes()
+
+
+def _dense(n: int, at: bytes, occupancy: bytes, speed_mps: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays `_sparse` was given, bit for bit."""
+    where = np.frombuffer(at, dtype=np.intp)
+    occ, speed = np.zeros(n), np.full(n, -1.0)
+    occ[where] = np.frombuffer(occupancy)
+    speed[where] = np.frombuffer(speed_mps)
+    return occ, speed
 
 
 class ServiceProcessLoop:
@@ -65,6 +90,7 @@ class ServiceProcessLoop:
         self._result: dict[str, Any] = {}
         self._answered = False
         self._statuses: list[dict[str, Any]] = []
+        self._pending: list[tuple] = []  # seconds not yet piped (under `fixed`: up to BATCH_S)
         ctx = multiprocessing.get_context("fork")  # the child needs no import and never touches SUMO
         self._conn, child = ctx.Pipe()
         # the child closes its copy of the parent's end first: when the run dies without close()
@@ -78,12 +104,15 @@ class ServiceProcessLoop:
         self._statuses = self.field.actuate_bodies(begin_s)
 
     def second(self, t_s: float) -> None:
-        if not self._lockstep and self._conn.poll():  # under `fixed` it writes only at the end, or failing
-            self._read_answer()
-        try:  # the readings, not the frame: the child builds it (sim/field.py frame_of)
-            self._conn.send((t_s, *self.field.loop_readings(), self._statuses))
-        except (BrokenPipeError, ConnectionResetError):
-            self._read_answer()
+        # the readings, not the frame: the child builds it (sim/field.py frame_of)
+        self._pending.append((t_s, *_sparse(*self.field.loop_readings()), self._statuses))
+        if self._lockstep or len(self._pending) >= BATCH_S:
+            if not self._lockstep and self._conn.poll():  # under `fixed` it writes only at the end, or failing
+                self._read_answer()
+            try:
+                self._send_pending()
+            except (BrokenPipeError, ConnectionResetError):
+                self._read_answer()
         if self._lockstep:
             commands = self._commands()
             self.plans_sent += len(commands)  # for the progress line; the child's count at the end
@@ -113,8 +142,15 @@ class ServiceProcessLoop:
         if self._answered:
             return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # an ended child's answer waits
+            self._send_pending()
             self._conn.send(None)
         self._read_answer()
+
+    def _send_pending(self) -> None:
+        """The seconds not yet piped, in one message (none: nothing sent)."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._conn.send(batch)
 
     def _read_answer(self) -> None:
         """The child's answer: its figures (kept), or its error (raised)."""
@@ -150,9 +186,9 @@ def _serve(
     begin_s: float,
     programs: dict[str, tuple[str, ...]],
 ) -> None:
-    """The child: every second piped in, as InProcessLoop.second feeds its service; under a
-    policy that sends plans, each tick's commands sent back once handed over (before the tick's
-    metrics); at the end (None), the figures the run's summary reads. The run's end of the pipe is
+    """The child: every second piped in (in batches under `fixed`), as InProcessLoop.second feeds
+    its service; under a policy that sends plans, each tick's commands sent back once handed over
+    (before the tick's metrics); at the end (None), the figures the run's summary reads. The run's end of the pipe is
     closed first, so that a run that dies leaves the child an end-of-file, and a Ctrl-C is the
     run's to report."""
     parent_end.close()
@@ -169,15 +205,16 @@ def _serve(
             programs=programs,
             handed_over=None if policy == "fixed" else lambda: _send_commands(conn, handed),
         )
-        while (msg := conn.recv()) is not None:
-            t_s, counted, occupancy, speed_mps, statuses = msg
-            service.advance_clock(t_s)
-            service.on_detector_frame(frame_of(layout, t_s, 1.0, counted, occupancy, speed_mps))
-            for body in statuses:
-                service.on_status_body(body)
-            service.tick(t_s)
-            if handed and policy == "fixed":
-                raise RuntimeError(f"under `fixed` the service handed the field a command: {handed[0]}")
+        while (batch := conn.recv()) is not None:
+            for t_s, counted, n, at, occ_bytes, speed_bytes, statuses in batch:
+                occupancy, speed_mps = _dense(n, at, occ_bytes, speed_bytes)
+                service.advance_clock(t_s)
+                service.on_detector_frame(frame_of(layout, t_s, 1.0, counted, occupancy, speed_mps))
+                for body in statuses:
+                    service.on_status_body(body)
+                service.tick(t_s)
+                if handed and policy == "fixed":
+                    raise RuntimeError(f"under `fixed` the service handed the field a command: {handed[0]}")
         conn.send(("done", _figures(service, metrics)))
     except (EOFError, KeyboardInterrupt):
         pass  # the run ended without close() (killed, or interrupted: it reports that itself)

@@ -58,7 +58,7 @@ class _Failing(ServiceProcessLoop):
         if self.sent_bad:
             super().second(t_s)  # reads the child's error as soon as it is there
             return
-        self._conn.send((t_s, {0: {"car": 1}}, None, None, []))
+        self._conn.send([(t_s, {0: {"car": 1}}, None, None, None, None, [])])
         self.sent_bad = True
 
 
@@ -76,7 +76,7 @@ class _FailingAfterPlans(ServiceProcessLoop):
     def second(self, t_s: float) -> None:
         self.seconds += 1
         if self.seconds == 30:
-            self._conn.send((t_s, {0: {"car": 1}}, None, None, []))
+            self._conn.send([(t_s, {0: {"car": 1}}, None, None, None, None, [])])
             self._commands()
         super().second(t_s)
 
