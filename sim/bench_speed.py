@@ -6,12 +6,14 @@
 Prints a table of median wall times (whole process) and their ratio to plain `sumo` on the same
 config, and the median CPU time of each (user + sys of the process and the children it waited
 for: Mosquitto, region processes; a loaded machine blurs it less than the wall time). Variants:
-plain sumo (the binary), plain sumo with the same induction loops the closed loop adds,
-then `simulate --policy P` for each policy (and `--via-mqtt` for those named) from each source
-tree given (`--tree NAME=PATH`, default: this one), so that a version before a change and one
-after it are timed in the same session. Runs are interleaved (every variant once, then again)
-so that a noisy neighbour hurts all of them alike. Every closed-loop run uses `--seed 1`
-unless the SUMO arguments after `--` say otherwise.
+plain sumo (the binary), plain sumo with the same induction loops the closed loop adds, plain
+sumo with those loops and the outputs simulate writes (tripinfo with the unfinished trips,
+statistics: the fair baseline of a closed-loop run), then `simulate --policy P` for each policy
+(and `--via-mqtt` for those named) from each source tree given (`--tree NAME=PATH`, default: this
+one), so that a version before a change and one after it are timed in the same session. The
+ratios are to plain sumo (the binary); the last column is the ratio to the fair baseline. Runs
+are interleaved (every variant once, then again) so that a noisy neighbour hurts all of them
+alike. Every closed-loop run uses `--seed 1` unless the SUMO arguments after `--` say otherwise.
 """
 
 from __future__ import annotations
@@ -66,6 +68,19 @@ def variants(args: argparse.Namespace, out: Path, sumo_args: list[str]) -> dict[
         [sumo_binary(), "-c", str(sumocfg), "--additional-files", adds, *common, *sumo_args],
         ROOT,
     )
+    # what simulate's SUMO writes besides (sim/simulate.py prepare): the fair baseline of a closed-loop run
+    outputs = [
+        "--tripinfo-output",
+        str(out / "plain" / "tripinfo.xml"),
+        "--tripinfo-output.write-unfinished",
+        "true",
+        "--statistic-output",
+        str(out / "plain" / "statistics.xml"),
+    ]
+    out_v["sumo + same loops and outputs"] = (
+        [sumo_binary(), "-c", str(sumocfg), "--additional-files", adds, *outputs, *common, *sumo_args],
+        ROOT,
+    )
     for tree, path in _trees(args.tree).items():
         for policy in args.policies.split(","):
             for mqtt in (False, True) if policy in args.via_mqtt.split(",") else (False,):
@@ -116,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             ROOT,
         )
+        (out / "plain").mkdir()
         todo = variants(args, out, sumo_args)
         times: dict[str, list[float]] = {k: [] for k in todo}
         cpus: dict[str, list[float]] = {k: [] for k in todo}
@@ -134,16 +150,21 @@ def main(argv: list[str] | None = None) -> int:
     cpu_base = statistics.median(cpus["sumo (binary)"])
     print(
         "| variant | median wall s | runs (s) | ratio of medians to plain sumo | median of per-round ratios "
-        "| median CPU s | CPU runs (s) | CPU ratio to plain sumo |\n"
-        "|---|---:|---|---:|---:|---:|---|---:|"
+        "| median CPU s | CPU runs (s) | CPU ratio to plain sumo | median of per-round ratios to sumo + same "
+        "loops and outputs (wall; CPU) |\n"
+        "|---|---:|---|---:|---:|---:|---|---:|---|"
     )
+    fair = "sumo + same loops and outputs"
     for name, ts in times.items():
         med = statistics.median(ts)
         per_round = statistics.median(t / b for t, b in zip(ts, times["sumo (binary)"]))
         cpu = statistics.median(cpus[name])
+        to_fair = statistics.median(t / b for t, b in zip(ts, times[fair]))
+        cpu_to_fair = statistics.median(c / b for c, b in zip(cpus[name], cpus[fair]))
         print(
             f"| {name} | {med:.1f} | {', '.join(f'{t:.1f}' for t in ts)} | {med / base:.2f}× | {per_round:.2f}× "
-            f"| {cpu:.1f} | {', '.join(f'{c:.1f}' for c in cpus[name])} | {cpu / cpu_base:.2f}× |"
+            f"| {cpu:.1f} | {', '.join(f'{c:.1f}' for c in cpus[name])} | {cpu / cpu_base:.2f}× "
+            f"| {to_fair:.2f}×; {cpu_to_fair:.2f}× |"
         )
     return 0
 
