@@ -70,6 +70,8 @@ def _dense(n: int, at: bytes, occupancy: bytes, speed_mps: bytes) -> tuple[np.nd
 class ServiceProcessLoop:
     """A ClosedLoop (sim/simulate.py) whose controller runs in a forked child (not with a recorder)."""
 
+    metrics_apart = True  # the child builds the service's metrics; `run` builds none in the run's process
+
     def __init__(
         self,
         field: SumoField,

@@ -408,7 +408,8 @@ def run(
             api, junctions, cfg.roadside.backup_s, keep_off_through_intergreen=cfg.roadside.keep_off_through_intergreen
         )
         registry = registry if registry is not None else CollectorRegistry()
-        metrics = ServiceMetrics(registry, junctions, cfg)
+        # a loop whose service runs in another process (sim/service_process.py) keeps its metrics there
+        metrics = None if getattr(loop_factory, "metrics_apart", False) else ServiceMetrics(registry, junctions, cfg)
         extra = {}
         if req.record is not None:
             recorder = extra["archive"] = start_recorder(req.record, req, cfg, scfg, registry, begin_s, end_s)
@@ -438,7 +439,8 @@ def run(
             api.close()
     wall_s = time.perf_counter() - wall0
     summary = _summary(req, api.__name__, junctions, field, loop, (begin_s, end_t), wall_s)
-    summary.setdefault("online_gains", metrics.report())  # the loop's own when its service ran apart
+    if metrics is not None:  # else the loop's own, from the process its service ran in
+        summary.setdefault("online_gains", metrics.report())
     if recorder is not None:
         summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
     write_summary(summary, req.out_dir / "summary.json")

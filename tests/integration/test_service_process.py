@@ -109,3 +109,23 @@ def test_the_service_process_ends_when_the_run_dies_without_closing() -> None:
     alive = loop._proc.is_alive()
     loop._proc.kill()
     assert not alive and loop._proc.exitcode == 0
+
+
+def test_the_run_builds_no_metrics_of_its_own_when_its_service_runs_apart(tmp_path: Path, monkeypatch) -> None:
+    """The child builds the service's metrics and reports them: the run's process builds none."""
+    import sim.simulate
+
+    built: list[object] = []
+
+    class _Counted(sim.simulate.ServiceMetrics):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: object, **kw: object) -> None:
+            built.append(self)
+            super().__init__(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sim.simulate, "ServiceMetrics", _Counted)
+    cfg = load_config(ROOT / "config.toml")
+    req = SimulateRequest(CITY, tmp_path / "apart", "fixed", ("--end", "30"))
+    summary = run(req, cfg, loop_factory=ServiceProcessLoop)
+    assert summary["online_gains"]["updates"] > 0 and built == []
+    run(SimulateRequest(CITY, tmp_path / "here", "fixed", ("--end", "30")), cfg, loop_factory=InProcessLoop)
+    assert len(built) == 1
