@@ -121,6 +121,7 @@ class Core:
 
     def __init__(self, layouts: Mapping[str, Layout], policy: Policy, cfg: CoreConfig) -> None:
         self.layouts = dict(layouts)
+        policy, short_groups = _with_short_groups(policy, self.layouts, cfg)
         self.policy = policy
         self.uses_network: bool = policy.uses_network
         self.coordinate_period_s: float | None = policy.coordinate_period_s
@@ -172,7 +173,7 @@ class Core:
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
         # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
-        self.groups = _short_groups(self.layouts, cfg) if self.guarded and cfg.harm.short_pair_together else {}
+        self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
         # the policy's decide() for every junction in one pass, where it has one (not with a NetworkView)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
         self.net_decision = (
@@ -805,6 +806,16 @@ def _short_links(layouts: Mapping[str, Layout], cfg: CoreConfig) -> keepclear.Sh
         keepclear.KeepClear.build(layouts, spacing_m, cfg.estimation.standing_s), layouts, spacing_m
     )
     return links if links.exits else None
+
+
+def _with_short_groups(
+    policy: Policy, layouts: Mapping[str, Layout], cfg: CoreConfig
+) -> tuple[Policy, dict[str, tuple[str, ...]]]:
+    """The lights on short links whose programs run one cycle (_short_groups; none for the city's
+    own program, which uses them nowhere), and the policy given them (Policy.with_short_groups:
+    webster's replan_spread re-plans a group on one tick); [harm] short_pair_together's groups."""
+    groups = {} if policy.runs_own_program else _short_groups(layouts, cfg)
+    return policy.with_short_groups(groups), groups
 
 
 def _short_groups(layouts: Mapping[str, Layout], cfg: CoreConfig) -> dict[str, tuple[str, ...]]:

@@ -110,6 +110,13 @@ class Policy(Protocol):
         (None: the follower has none this tick); a policy that weighs no stages decides alone."""
         return self.decide(state, layout, est, signal, now_s, network=network)
 
+    def with_short_groups(self, groups: Mapping[str, tuple[str, ...]]) -> Policy:
+        """This policy for a network whose lights on short links form `groups` (per light, the
+        lights of its group in id order: pairs.short_groups over the links of [harm]
+        short_pair_together, between programs that run one cycle), built once per core; the
+        default ignores them (webster: the group's lights re-plan on one tick, `replan_spread`)."""
+        return self
+
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all these junctions at once (a NetworkDecision over them, in their order),
         built once per core; None: the policy decides junction by junction."""

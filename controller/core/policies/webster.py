@@ -118,13 +118,20 @@ cycle, and the next the steady plan (meant to keep fixed's green waves). The pla
   of all on the same one (at f = 1 evenly over the period): a service's tick then computes about
   one period's share of the plans, not all of them at once (the tick's latency, issue 12). The
   plans are Webster's of each junction's own periods; what changes is when each junction's
-  periods start and end, hence the counts each plan is made of.
+  periods start and end, hence the counts each plan is made of. The lights of a short-link group
+  (core/pairs.py short_groups: joined by a link a minimum green fills, their programs on one
+  cycle; `with_short_groups`) take u from the group's first id and re-plan on the same ticks:
+  each plan starts from the phase in force, so two lights the city runs on one timeline stay on
+  one only if both change plan at once (one light on a new cycle beside the other on the old
+  fills the link between them: RESCO ingolstadt21's 15.3 m pair locked at seeds 1-3 with u per
+  light, BENCHMARKS.md, K session 29).
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -486,14 +493,15 @@ def held_flow_ratios(
     return tuple(float(v) for v in np.where(short, np.maximum(y, 1e-9), np.where(kept, old, 0.0)))
 
 
-def first_period_s(params: WebsterParams, junction: str) -> float:
+def first_period_s(params: WebsterParams, junction: str, group: tuple[str, ...] = ()) -> float:
     """The length of a junction's first period (module docstring, `replan_spread`): period_s x
     (1 + f x (u - 1/2)), u in [0, 1) from the CRC-32 of its id (the same in every process and
-    region, unlike Python's hash of a string), f = replan_spread (0: period_s)."""
+    region, unlike Python's hash of a string), or of its short-link group's first id (`group`:
+    pairs.short_groups' for the junction, () for none), f = replan_spread (0: period_s)."""
     f = params.replan_spread
     if f <= 0:
         return params.period_s
-    u = zlib.crc32(junction.encode()) / 2**32
+    u = zlib.crc32((group[0] if group else junction).encode()) / 2**32
     return params.period_s * (1.0 + f * (u - 0.5))
 
 
@@ -601,9 +609,25 @@ class WebsterPolicy(Policy):
         `params.green_window_offsets`: with keep_offsets, phase 0's offset keeps the green windows
         (offsets.window_offset_s)."""
         self.params = params if params is not None else WebsterParams()
+        self.groups: Mapping[str, tuple[str, ...]] = {}  # with_short_groups: the lights that re-plan on one tick
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
         self.hold_short_phases = self.params.hold_short_phases
+
+    def with_short_groups(self, groups: Mapping[str, tuple[str, ...]]) -> WebsterPolicy:
+        """This policy with the network's short-link groups (Policy.with_short_groups): with
+        `replan_spread`, a group's lights take their first period from its first id, so they
+        re-plan on the same ticks, as with the spread off (module docstring)."""
+        out = WebsterPolicy(self.params)
+        out.groups = dict(groups)
+        return out
+
+    def _period_s(self, state: WebsterState, jid: str) -> float:
+        """The length of the junction's period in progress: its first (first_period_s, by its
+        short-link group's first id where it has one) until its first plan, then period_s."""
+        if state.plan_s is not None:
+            return self.params.period_s
+        return first_period_s(self.params, jid, self.groups.get(jid, ()))
 
     def _held(
         self, state: WebsterState, layout: Layout, flow_pcu_h: np.ndarray, short: np.ndarray
@@ -671,7 +695,7 @@ class WebsterPolicy(Policy):
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
         elapsed_s = now_s - state.period_start_s
-        period_s = self.params.period_s if state.plan_s is not None else first_period_s(self.params, layout.junction.id)
+        period_s = self._period_s(state, layout.junction.id)
         if self._cut_divided(state):
             city_s = tuple(float(g) for g in city_plan_s(layout))
             state = replace(state, divided=False, cut=True, plan_s=city_s)
