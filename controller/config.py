@@ -477,6 +477,13 @@ def _check_webster(webster: WebsterParams, source: str) -> None:
         )
     if webster.green_window_offsets and not webster.keep_offsets:
         raise ConfigError(source, "webster.green_window_offsets", "needs webster.keep_offsets = true (no offset kept)")
+    needs_offsets = (
+        ("carry_green_remainders", webster.carry_green_remainders),
+        ("offsets_need_neighbour", webster.offsets_need_neighbour),
+    )
+    for name, on in needs_offsets:
+        if on and not webster.keep_offsets:
+            raise ConfigError(source, f"webster.{name}", "needs webster.keep_offsets = true (no offset kept)")
 
 
 TURNAROUND_DROPS = ("none", "signals", "all")  # [replay] drop_turnaround_routes

@@ -49,6 +49,10 @@ class WebsterParams:
     # [0, 1) from its id, so the junctions re-plan on different ticks, not all on one (the tick's latency); 0: off
     green_window_offsets: bool = False  # with keep_offsets: phase 0 starts where the plan's green windows, weighted
     # by the city's greens, sit closest to the city's, not at the base offset itself (policies.md)
+    carry_green_remainders: bool = False  # with keep_offsets: each cycle's whole-second greens carry what rounding
+    # took or gave into the next cycle, so each phase gets its fractional green over cycles (policies.md)
+    offsets_need_neighbour: bool = False  # with keep_offsets: only a junction with a signalised neighbour keeps its
+    # offset; a lone one runs each plan at once from the phase in force, as with keep_offsets off (policies.md)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def test_project_config_loads():
         ('[webster]\nplatoon_fit = "yes"\n', "webster.platoon_fit"),
         ("[webster]\nreplan_spread = 1.5\n", "webster.replan_spread"),
         ("[webster]\ngreen_window_offsets = true\n", "webster.green_window_offsets"),  # without keep_offsets
+        ("[webster]\ncarry_green_remainders = true\n", "webster.carry_green_remainders"),  # without keep_offsets
+        ("[webster]\noffsets_need_neighbour = true\n", "webster.offsets_need_neighbour"),  # without keep_offsets
         ('[schedule]\nsaturation_floor = "yes"\n', "schedule.saturation_floor"),
         ("[schedule]\npermitted_rest = 1\n", "schedule.permitted_rest"),
         ('[schedule]\nchange_loses_capacity = "yes"\n', "schedule.change_loses_capacity"),

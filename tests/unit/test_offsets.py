@@ -15,12 +15,13 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.params import WebsterParams
 from controller.core.policies.offsets import (
     STEP_RATIO,
+    carried_whole_seconds,
     offset_error_s,
     transition_greens_s,
     window_centres_s,
     window_offset_s,
 )
-from controller.core.policies.webster import WebsterPolicy
+from controller.core.policies.webster import WebsterPolicy, WebsterState
 from controller.core.safety import SignalView, cycle_length_s, gate_cycle
 from controller.junctions import parse_intersection
 from controller.model import CyclePlan, CycleWish, Intersection
@@ -82,11 +83,13 @@ def closed_loop(
     flow_pcu_h: Callable[[Intersection, float], np.ndarray] = loaded_pcu_h,
     params: WebsterParams | None = None,
     log: list[tuple[int, float, float]] | None = None,
+    states: list[WebsterState] | None = None,
 ) -> tuple[list[float], list[tuple[int, float]], int]:
     """Webster through the gate and the virtual roadside, one tick per second, the junction
     `two_phase_raw` (with `raw` over it) under the demand `flow_pcu_h(junction, t)`, webster's
     `params` (default: keep_offsets). (phase 0 green starts once plans run, greens shown (phase,
-    s), plans sent); `log` gets every green shown as (phase, start, end)."""
+    s), plans sent); `log` gets every green shown as (phase, start, end), `states` the policy's
+    state after the last tick."""
     j = parse_intersection({**two_phase_raw(), "base_offset_s": offset_s, **(raw or {})}, "j.toml")
     lay = Layout.build(j, CFG)
     rc = RoadsideController(j, backup_s=400.0)
@@ -127,6 +130,8 @@ def closed_loop(
         elif plan is not None and now - plan.valid_from_s >= 30.0:  # the core refreshes the plan in force
             plan = replace(plan, seq=rc.last_seq + 1, valid_from_s=now, expires_s=now + 60.0)
             assert rc.receive(plan, now) == ""
+    if states is not None:
+        states.append(state)
     return starts, greens, sent
 
 
@@ -208,3 +213,59 @@ def test_webster_keeps_the_citys_green_windows_not_phase_0s_start(windows):
         assert abs(shift_s) <= 1.0, moved
     else:
         assert abs(shift_s) >= 3.0, moved
+
+
+def test_carried_whole_seconds_give_each_phase_its_fractional_green_over_cycles():
+    """23.4 / 30.6 s: 23 / 31, then 24 / 30 (0.4 and -0.4 s carried), ...: over ten cycles each
+    phase gets its fractional green to a tenth, every cycle the plan's 54 s; a fractional total
+    (50.5 s) alternates 50 and 51 s. A minimum green above the plan's is kept, its debt bounded."""
+    lo, hi = np.array([7.0, 7.0]), np.array([60.0, 60.0])
+    carry, shown = np.zeros(2), []
+    for _ in range(10):
+        out, carry = carried_whole_seconds((23.4, 30.6), carry, lo, hi)
+        shown.append(out)
+    assert all(g.sum() == 54.0 and all(x == int(x) for x in g) for g in shown)
+    assert np.mean(shown, axis=0) == pytest.approx([23.4, 30.6], abs=0.1 + 1e-9)
+    carry, totals = np.zeros(2), []
+    for _ in range(10):
+        out, carry = carried_whole_seconds((20.25, 30.25), carry, lo, hi)
+        totals.append(float(out.sum()))
+    assert sorted(set(totals)) == [50.0, 51.0] and np.mean(totals) == pytest.approx(50.5)
+    carry = np.zeros(2)
+    for _ in range(10):
+        out, carry = carried_whole_seconds((6.4, 30.6), carry, np.array([8.0, 7.0]), hi)
+        assert out[0] == 8.0 and -1.0 <= carry[0] <= 0.0
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_webster_with_carried_remainders_shows_the_plans_fractional_greens_at_the_offset(carry):
+    """keep_offsets: phase 0 at its offset (20 s) every 65 s cycle. With `carry_green_remainders`
+    each phase shows, over the cycles, the plan's fractional green (29.74 / 25.26 s: 29 or 30 s,
+    25 or 26 s); rounded alike every cycle (whole_seconds alone) phase 0 shows 30 s, phase 1 25 s,
+    a quarter second each way every cycle."""
+    params = WebsterParams(keep_offsets=True, carry_green_remainders=True)
+    states: list[WebsterState] = []
+    closed_loop(20.0, 600, params=params, states=states)  # the fractional plan of this demand
+    plan_s = states[-1].steady_s
+    assert plan_s is not None and any(abs(g - round(g)) > 0.2 for g in plan_s)
+    log: list[tuple[int, float, float]] = []
+    starts, _, _ = closed_loop(20.0, 3000, params=replace(params, carry_green_remainders=carry), log=log)
+    assert all(abs(offset_error_s(s, 20.0, 65.0)) <= 1.0 for s in starts if s >= 600.0)
+    late = [(k, b - a) for k, a, b in log if a >= 600.0]
+    mean_s = [float(np.mean([g for kk, g in late if kk == k])) for k in (0, 1)]
+    bias_s = max(abs(m - g) for m, g in zip(mean_s, plan_s))
+    if carry:
+        assert bias_s <= 0.1, (mean_s, plan_s)
+    else:
+        assert bias_s >= 0.2, (mean_s, plan_s)
+
+
+def test_offsets_need_neighbour_a_lone_junction_runs_as_without_keep_offsets():
+    """`offsets_need_neighbour`: a junction with no signalised neighbour has no green wave to keep
+    and runs exactly as with keep_offsets off (each plan at once, from the phase in force); one
+    with a signal upstream keeps phase 0 at its offset."""
+    params = WebsterParams(keep_offsets=True, offsets_need_neighbour=True)
+    assert closed_loop(20.0, 1500, params=params) == closed_loop(20.0, 1500, params=WebsterParams())
+    starts, _, _ = closed_loop(20.0, 1500, {"upstream": ["w"]}, params=params)
+    bound = math.ceil(0.5 / STEP_RATIO)
+    assert all(abs(offset_error_s(s, 20.0, 65.0)) <= 1.0 for s in starts[bound:]), starts

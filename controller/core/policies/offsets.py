@@ -78,6 +78,23 @@ def whole_seconds(greens_s: tuple[float, ...] | np.ndarray, lo: np.ndarray, hi: 
     return out
 
 
+def carried_whole_seconds(
+    greens_s: tuple[float, ...] | np.ndarray, carry_s: tuple[float, ...] | np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(this cycle's greens in whole seconds, the carry to the next cycle): `greens_s` plus the
+    `carry_s` owed from the cycles before, rounded by whole_seconds (the total to the nearest
+    second, largest remainders first), and what that rounding took (> 0) or gave (< 0) per
+    phase, bounded to a second either way (a minimum green above the plan's cannot be repaid).
+    Over cycles each phase gets its fractional green and the cycle its fractional length: a
+    plan of 23.4 / 30.6 s runs 23 / 31, then 24 / 30, ... (on average 23.4 / 30.6), where
+    whole_seconds alone would run 23 / 31 every cycle, and the roadside, given 23.4 / 30.6,
+    24 / 31 (a cycle a second longer than planned, the offset drifting by it)."""
+    want = np.asarray(greens_s, dtype=float) + np.asarray(carry_s, dtype=float)
+    out = whole_seconds(want, lo, hi)
+    carry: np.ndarray = np.clip(want - out, -1.0, 1.0)
+    return out, carry
+
+
 def _reds_ok(j: Intersection, greens: np.ndarray) -> bool:
     order = tuple(range(len(j.phases)))
     reds = max_red_s(j, order, tuple(float(g) for g in greens))

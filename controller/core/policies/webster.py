@@ -11,7 +11,14 @@ every start of phase 0 the policy keeps the offset (controller/core/policies/off
 city's plan put them, offsets.window_offset_s, not phase 0's start at the base offset):
 when phase 0 turned green more than the status' resolution off the offset, that cycle runs
 shortened or lengthened, within the junction's limits and by at most offsets.STEP_RATIO of the
-cycle, and the next the steady plan (meant to keep fixed's green waves). The plan:
+cycle, and the next the steady plan (meant to keep fixed's green waves). With
+`carry_green_remainders` (off by default) the steady plan keeps its fractional greens and each
+cycle's whole seconds carry the rounding's remainders to the next (offsets.carried_whole_seconds):
+over cycles each phase shows its planned green and the cycle its planned length; without it the
+plan is rounded once per period, the same way every cycle. With `offsets_need_neighbour` (off by
+default) a junction without a signalised neighbour keeps no offset and runs as with keep_offsets
+off. Without keep_offsets the roadside shows each fractional green to the next whole second: the
+cycle runs up to a second a phase longer than planned (more green, no offset kept). The plan:
 - cycle: the base program's cycle C (the city's plan, within the junction's cycle bounds), or
   C / k for the largest whole k that keeps it at least Webster's (1958) cycle
   C0 = (1.5 L + 5) / (1 - Y) (L = per phase the larger of `lost_time_per_phase_s` and its
@@ -142,6 +149,7 @@ from controller.core.params import WebsterParams
 from controller.core.policies import Policy
 from controller.core.policies.offsets import (
     aligned,
+    carried_whole_seconds,
     offset_error_s,
     transition_greens_s,
     whole_seconds,
@@ -173,6 +181,7 @@ class WebsterState:
     past_flows: tuple[np.ndarray, ...] = ()  # the flows (PCU/h) of the periods before this one, the latest last
     plan_s: tuple[float, ...] | None = None  # the greens of the plan in force (last sent; None: the city's program)
     free_residual_pcu: tuple[float, ...] = ()  # per phase: this period's residuals where the exit was free, summed
+    carry_s: tuple[float, ...] = ()  # per phase: green the whole-second rounding owes it (carry_green_remainders)
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -607,7 +616,10 @@ class WebsterPolicy(Policy):
         the period (short_phase) keep their city green in the next plan; `params.keep_green_residual_pcu`:
         the phases with that mean residual keep their share of the plan in force (plan_shares);
         `params.green_window_offsets`: with keep_offsets, phase 0's offset keeps the green windows
-        (offsets.window_offset_s)."""
+        (offsets.window_offset_s); `params.carry_green_remainders`: with keep_offsets, each cycle's
+        whole-second greens carry the rounding's remainders (_cycle_greens);
+        `params.offsets_need_neighbour`: with keep_offsets, only where a signalised neighbour is
+        (_keeps_offset)."""
         self.params = params if params is not None else WebsterParams()
         self.groups: Mapping[str, tuple[str, ...]] = {}  # with_short_groups: the lights that re-plan on one tick
         self.keep_offsets = self.params.keep_offsets
@@ -699,7 +711,7 @@ class WebsterPolicy(Policy):
         if self._cut_divided(state):
             city_s = tuple(float(g) for g in city_plan_s(layout))
             state = replace(state, divided=False, cut=True, plan_s=city_s)
-            if not self.keep_offsets:
+            if not self._keeps_offset(layout.junction):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
@@ -707,7 +719,7 @@ class WebsterPolicy(Policy):
             flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
             cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h)
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
-            if not self.keep_offsets:
+            if not self._keeps_offset(layout.junction):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 fresh = WebsterState(
                     now_s,
@@ -720,7 +732,8 @@ class WebsterPolicy(Policy):
                     past_flows=past,
                 )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
-            greens = _whole_greens(layout, greens)  # as the roadside shows them
+            if not self.params.carry_green_remainders:
+                greens = _whole_greens(layout, greens)  # as the roadside shows them
             state = replace(
                 state,
                 period_start_s=now_s,
@@ -765,14 +778,40 @@ class WebsterPolicy(Policy):
             in_force_s = self._offset_s(j, state.sent_s) if state.sent_s is not None else j.base_offset_s
             if _await_aligned_start(state, j, start_s, now_s, cycle_s, self._offset_s(j, steady_s), in_force_s):
                 return state, None
-            greens = transition_greens_s(j, steady_s, error_s) if fresh else steady_s
+            shown_s, carry_s = self._cycle_greens(j, steady_s, state.carry_s)
+            state = replace(state, carry_s=carry_s)
+            greens = transition_greens_s(j, shown_s, error_s) if fresh else shown_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
                 return state, None
         elif _overdue(state, signal, now_s, reference_cycle_s_of(j)):
-            greens = steady_s
+            greens, carry_s = self._cycle_greens(j, steady_s, state.carry_s)
+            state = replace(state, carry_s=carry_s)
         else:
             return state, None
         return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, self._offset_s(j, steady_s))
+
+    def _keeps_offset(self, j: Intersection) -> bool:
+        """`keep_offsets`, and with `offsets_need_neighbour` only at a junction with a signalised
+        neighbour (Intersection.upstream or .downstream): a lone junction has no green wave to keep,
+        and runs each plan at once, from the phase in force, as with keep_offsets off."""
+        if not self.keep_offsets:
+            return False
+        return bool(j.upstream or j.downstream) or not self.params.offsets_need_neighbour
+
+    def _cycle_greens(
+        self, j: Intersection, steady_s: tuple[float, ...], carry_s: tuple[float, ...]
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(the greens of the cycle starting now, the carry after it): the steady plan's, already in
+        whole seconds; with `carry_green_remainders` its fractional greens rounded with the
+        remainders carried from cycle to cycle (offsets.carried_whole_seconds)."""
+        if not self.params.carry_green_remainders:
+            return steady_s, carry_s
+        n = len(j.phases)
+        lo = np.array([p.min_green_s for p in j.phases])
+        hi = np.array([p.max_green_s for p in j.phases])
+        owed = carry_s if len(carry_s) == n else (0.0,) * n
+        out, carry = carried_whole_seconds(steady_s, owed, lo, hi)
+        return tuple(float(g) for g in out), tuple(float(c) for c in carry)
 
     def _offset_s(self, j: Intersection, greens_s: tuple[float, ...]) -> float:
         """Where phase 0 of a plan of `greens_s` turns green on the common clock: the base offset,
