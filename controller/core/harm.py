@@ -582,13 +582,14 @@ def _excess(
 def window_delays_s(state: HarmState) -> tuple[float, float]:
     """(fixed, controlled) delay per PCU over the evidence window, each side's PCU s beyond its
     approaches' storage counted once more (spill_pcu_s; 0 without spill_back) and its PCU s left
-    out as the replay's own error (trim_pcu_s; 0 without measured_queue_bound)."""
+    out as the replay's own error (trim_pcu_s; 0 without measured_queue_bound); per PCU of the
+    window (shadow.pcu_in_window: the queue standing at the restart too), as the gains."""
     g = state.gains
-    arrived = float(state.replay.arrived_pcu.sum())
-    if arrived <= 0:
+    pcu = shadow.pcu_in_window(state.replay)
+    if pcu <= 0:
         return g.delay_fixed_s, g.delay_controlled_s
     (sf, sc), (tf, tc) = state.spill_pcu_s, state.trim_pcu_s
-    return (max(g.delay_fixed_s + (sf - tf) / arrived, 0.0), max(g.delay_controlled_s + (sc - tc) / arrived, 0.0))
+    return (max(g.delay_fixed_s + (sf - tf) / pcu, 0.0), max(g.delay_controlled_s + (sc - tc) / pcu, 0.0))
 
 
 def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmState, str | None]:

@@ -491,6 +491,7 @@ def _split(
                 head=heads[k],
                 demand_pcu=r.demand_pcu * keep + totals[k],
                 demand_s=r.demand_s * keep + dt,
+                held_pcu=r.held_pcu * keep,
             )
         )
     return out

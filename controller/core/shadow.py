@@ -374,6 +374,7 @@ class Replay:
     head: int = 0  # the ring's row that reaches the stop line at the next tick
     demand_pcu: float = 0.0  # forgetting sum of arrivals, never restarted (demand shifts)
     demand_s: float = 0.0  # ... of seconds
+    held_pcu: float = 0.0  # forgetting sum of the PCU standing at the last restart (their wait is in the sums)
 
     @property
     def fixed(self) -> Side:
@@ -501,12 +502,15 @@ def advance(
         head=head,
         demand_pcu=replay.demand_pcu * keep + total,
         demand_s=replay.demand_s * keep + dt,
+        held_pcu=replay.held_pcu * keep,
     )
 
 
 def restart_evidence(replay: Replay) -> Replay:
     """Forget the sums, and start the fixed side from the controlled side's queues: from here on
-    the evidence measures only what the two timelines do differently (after a change of mode)."""
+    the evidence measures only what the two timelines do differently (after a change of mode).
+    The PCU standing now wait on in the delay sums: they count among the window's PCU (held_pcu,
+    pcu_in_window), as an arrival now would."""
     c = replay.sides
 
     def both(a: np.ndarray) -> np.ndarray:
@@ -519,18 +523,32 @@ def restart_evidence(replay: Replay) -> Replay:
         span_s=0.0,
         agree_s=0.0,
         sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z),
+        held_pcu=float(c.queue_pcu[CONTROLLED].sum()),
     )
 
 
+def pcu_in_window(replay: Replay) -> float:
+    """The PCU whose wait the delay sums hold (forgetting-weighted): those arrived since the last
+    restart and those already standing at it (held_pcu), and never fewer than either side's
+    queue now (each of those PCU stands in the window now, at full weight). The sums integrate
+    both sides' queues, the inherited queue included; dividing by the arrivals alone gives, when
+    a queue stands and nothing new arrives (a lock), a delay per PCU without bound (1.8e14 s/PCU
+    on ingolstadt21), more than any PCU can have waited in the window."""
+    standing = float(replay.sides.queue_pcu.sum(axis=1).max())
+    return max(float(replay.arrived_pcu.sum()) + replay.held_pcu, standing)
+
+
 def gains(replay: Replay) -> Gains:
-    """The two sides of one junction over the evidence window."""
+    """The two sides of one junction over the evidence window (delays per PCU of pcu_in_window,
+    the demand from the arrivals alone)."""
     arrived = float(replay.arrived_pcu.sum())
+    present = pcu_in_window(replay)
     s = replay.sides  # rows FIXED and CONTROLLED read directly (no Side per row)
     delay, served, queue = s.delay_pcu_s, s.served_pcu, s.queue_pcu
     per_h = 3600.0 / replay.span_s if replay.span_s > 0 else 0.0
     return Gains(
-        delay_fixed_s=float(delay[FIXED].sum()) / arrived if arrived > 0 else 0.0,
-        delay_controlled_s=float(delay[CONTROLLED].sum()) / arrived if arrived > 0 else 0.0,
+        delay_fixed_s=float(delay[FIXED].sum()) / present if present > 0 else 0.0,
+        delay_controlled_s=float(delay[CONTROLLED].sum()) / present if present > 0 else 0.0,
         throughput_fixed_pcu_h=float(served[FIXED].sum()) * per_h,
         throughput_controlled_pcu_h=float(served[CONTROLLED].sum()) * per_h,
         demand_pcu_h=arrived * per_h,

@@ -210,6 +210,43 @@ def test_restarting_the_evidence_forgets_the_sums_and_aligns_the_queues():
     assert np.array_equal(r2.fed_pcu, rp.fed_pcu)  # arrivals are never fed twice
 
 
+def test_a_queue_standing_through_a_restart_counts_among_the_windows_pcu():
+    # 40 PCU queued at red; the evidence restarts (a change of mode); the light stays red for
+    # 300 s (a lock) and a trace of 1e-6 PCU arrives. The sums hold the 40 PCU's wait
+    # (12,000 PCU s on each side); divided by the arrivals alone that read 1.2e10 s/PCU. No PCU
+    # can have waited longer than the window has lasted since the restart.
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.restart_evidence(run(lay, prog, [1] * 10, {0: {N_T: 40.0}}))
+    for k in range(300):
+        t = 10.0 + k + 1
+        rp = shadow.advance(prog, rp, estimate(lay, {N_T: 40.0 + 1e-6}), status(1, t), t, LONG)
+    assert rp.controlled.delay_pcu_s[N_T] == pytest.approx(40.0 * 300.0, rel=1e-6)
+    g = shadow.gains(rp)
+    assert g.delay_controlled_s == pytest.approx(rp.span_s, rel=1e-6)  # each PCU waited the whole window
+    assert g.delay_fixed_s < g.delay_controlled_s  # the fixed side's green came
+    assert g.demand_pcu_h == pytest.approx(1e-6 * 3600 / 300)  # the demand: arrivals alone
+
+
+def test_without_a_restart_the_delay_is_per_arrived_pcu():
+    rp = run(layout(), program(layout()), [1] * 30 + [0] * 30, {0: {N_T: 10.0}})
+    assert shadow.gains(rp).delay_controlled_s == rp.controlled.delay_pcu_s.sum() / rp.arrived_pcu.sum()
+
+
+def test_a_lock_longer_than_the_window_reads_no_more_than_the_window():
+    # 40 PCU stand at red for 3,000 s under a 300 s window, nothing arrives after them: the
+    # forgetting sum of their arrival decays (e^-10) while the queue integral stays at 40 x 300
+    # PCU s; the 40 PCU standing now bound the count from below.
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.start(prog, len(lay.junction.movements), 0.0)
+    for k in range(3000):
+        rp = shadow.advance(prog, rp, estimate(lay, {N_T: 40.0}), status(1, k + 1.0), k + 1.0, 300.0)
+    g = shadow.gains(rp)
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(40.0)
+    assert g.delay_controlled_s <= rp.span_s
+
+
 def test_network_total_weighs_delays_by_demand():
     a = shadow.Gains(10.0, 5.0, 100.0, 100.0, 100.0)
     b = shadow.Gains(40.0, 50.0, 300.0, 300.0, 300.0)
