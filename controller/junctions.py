@@ -55,6 +55,12 @@ class _Fields:
             raise JunctionError(self.path, self.name(key), f"must be {'>' if positive else '>='} 0, got {v}")
         return float(v)
 
+    def bool(self, key: str, default: Any = ...) -> bool:
+        v = self.get(key, default)
+        if not isinstance(v, bool):
+            raise JunctionError(self.path, self.name(key), f"must be true or false, got {v!r}")
+        return v
+
     def int(self, key: str) -> int:
         v = self.get(key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -108,6 +114,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         clearance_s=_clearances(f, n_links),
         program_timeline=_timeline(f, len(phases)),
         transitions=_transitions(f, phases, n_links, f.num("yellow_s")),
+        actuated=f.bool("actuated", False),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")

@@ -213,6 +213,8 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
+    if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
+        table["actuated"] = True
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
         table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
     if plan.transitions:  # the program's own transitions between stages (docs/import.md rule 11)

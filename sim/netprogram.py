@@ -49,6 +49,8 @@ _OFF = frozenset("oO")
 
 
 ACTUATED_TYPES = frozenset({"actuated", "delay_based"})
+# Programs SUMO extends and ends from its own detectors (gap-out, time loss, NEMA's rings): `Program.actuated`
+VEHICLE_ACTUATED_TYPES = ACTUATED_TYPES | {"nema"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Program:
     phases: tuple[ProgramPhase, ...]
     source: str
     unusable: str = ""  # why the program cannot be read as stages (a malformed NEMA program)
+    actuated: bool = False  # SUMO runs it vehicle-actuated (type actuated, delay_based or NEMA)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def net_program(tl, net_path: str) -> Program | None:
             return _read_tl_logic(elem, net_path)
     actuated = str(prog.getType()).lower() in ACTUATED_TYPES
     phases = tuple(ProgramPhase(float(p.duration), p.state, _min_dur(p.minDur, actuated)) for p in prog.getPhases())
-    return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path)
+    return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path, actuated=actuated)
 
 
 @functools.lru_cache(maxsize=4)
@@ -145,7 +148,8 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
                 source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
             ) from None
     offset_s = float(tl.get("offset", "0") or 0.0)
-    program = Program(tid, tl.get("programID", ""), offset_s, tuple(phases), source)
+    actuated = (tl.get("type") or "").lower() in VEHICLE_ACTUATED_TYPES
+    program = Program(tid, tl.get("programID", ""), offset_s, tuple(phases), source, actuated=actuated)
     if (tl.get("type") or "").upper() == "NEMA":
         try:
             return replace(program, phases=nema_cycle(tl))

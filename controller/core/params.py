@@ -53,6 +53,8 @@ class WebsterParams:
     # took or gave into the next cycle, so each phase gets its fractional green over cycles (policies.md)
     offsets_need_neighbour: bool = False  # with keep_offsets: only a junction with a signalised neighbour keeps its
     # offset; a lone one runs each plan at once from the phase in force, as with keep_offsets off (policies.md)
+    keep_actuated: bool = True  # refuse a light whose own program is vehicle-actuated (Intersection.actuated): it
+    # keeps its gap-out, which a fixed cycle would replace (requirements.actuated_refusal)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class ScatsParams:
     marry_cycle_diff_s: float = 10.0  # ... when the cycles the two junctions want differ by at most this
     empty_gap_s: float = 1.0  # stop-line loop empty longer than this in a green: wasted green (DS)
     gap_out_s: float = 3.0  # a phase ends early when its stop-line loops have been empty this long (0: never)
+    keep_actuated: bool = False  # refuse a light whose own program is vehicle-actuated (Intersection.actuated)
 
 
 class PolicyConfig(Protocol):

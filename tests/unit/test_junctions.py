@@ -88,6 +88,7 @@ def test_unknown_lane_in_detector():
         (lambda r: r.update(program_timeline=_timeline([0, -1], [30.0])), "program_timeline.durations_s"),
         (lambda r: r.update(program_timeline=_timeline([0, -1], [30.0, 0])), "program_timeline.durations_s"),
         (lambda r: r.update(program_timeline=_timeline([0, -1], [30.0, math.inf])), "program_timeline.durations_s"),
+        (lambda r: r.update(actuated="yes"), "actuated"),
     ],
 )
 def test_each_bad_field_is_named(mutate, field):

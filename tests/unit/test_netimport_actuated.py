@@ -9,6 +9,12 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config
+from controller.core.estimation import Layout
+from controller.core.params import ScatsParams, WebsterParams
+from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.policies.scats import ScatsPolicy
+from controller.core.policies.schedule import SchedulePolicy
+from controller.core.policies.webster import WebsterPolicy
 from controller.junctions import load_intersections
 from sim.netimport import import_network
 from sim.netprogram import Program, ProgramPhase, stage_plan
@@ -64,3 +70,40 @@ def test_a_static_programs_min_dur_is_ignored(tmp_path):
     (j,) = load_intersections(tmp_path / "j").values()
     assert {p.min_green_s for p in j.phases} == {CFG.timing.min_green_s}
     assert j.cycle_min_s == CFG.timing.cycle_min_s
+
+
+@pytest.mark.parametrize(("kind", "actuated"), [("actuated", True), ("delay_based", True), ("static", False)])
+def test_a_cyclic_policy_with_keep_actuated_leaves_an_actuated_light_on_its_program(tmp_path, kind, actuated):
+    """SUMO ends an actuated program's green at a gap; a fixed cycle from webster or scats would
+    replace that, so with their keep_actuated they refuse the light up front, naming why (as
+    shipped: webster on, scats off); the acyclic policies serve it, and a static program's light
+    is served by all."""
+    net = cross_net(tmp_path)
+    add = additional(tmp_path, "city.add.xml", _logic(kind, 4, 12))
+    import_network(net, tmp_path / "j", CFG, additional=[add])
+    (j,) = load_intersections(tmp_path / "j").values()
+    assert j.actuated is actuated
+    layout = Layout.build(j)
+    assert CFG.webster.keep_actuated and not CFG.scats.keep_actuated
+    for policy in (WebsterPolicy(CFG.webster), ScatsPolicy(ScatsParams(keep_actuated=True))):
+        why = policy.cannot_serve(layout)
+        assert ("vehicle-actuated (gap-out)" in why) is actuated, why
+        assert ("it keeps its own program" in why) is actuated, why
+    for policy in (ScatsPolicy(CFG.scats), WebsterPolicy(WebsterParams(keep_actuated=False))):
+        assert policy.cannot_serve(layout) == ""
+    assert MaxPressurePolicy().cannot_serve(layout) == "" and SchedulePolicy().cannot_serve(layout) == ""
+
+
+def test_a_nema_program_is_vehicle_actuated(tmp_path):
+    from sim.netprogram import additional_programs
+
+    add = tmp_path / "nema.add.xml"
+    rows = [(1, NS), (2, EW)]
+    body = "\n".join(
+        f'<phase duration="30" state="{s}" minDur="5" maxDur="40" yellow="3" red="2" name="{n}"/>' for n, s in rows
+    )
+    params = '<param key="ring1" value="1,2"/><param key="ring2" value="0,0"/><param key="barrierPhases" value="2,0"/>'
+    add.write_text(
+        f'<additional><tlLogic id="C" type="NEMA" programID="0" offset="0">{body}{params}</tlLogic></additional>'
+    )
+    assert additional_programs([add])["C"].actuated

@@ -13,7 +13,9 @@ accept, else one line naming what is missing. A refused junction stays on its ow
 - cyclic policies (webster, scats) run every stage in index order each cycle: the same, and the
   gate must accept that cycle at the stages' minimum greens (cycle bounds, maximum red);
 - the policies that time each light on its own (webster, scats, schedule) also refuse a light
-  coupled to another by a road shorter than one vehicle (`coupled_refusal`).
+  coupled to another by a road shorter than one vehicle (`coupled_refusal`);
+- webster and scats, each with its `keep_actuated` key, also refuse a light whose own program is
+  vehicle-actuated (`Intersection.actuated`: SUMO's actuated, delay_based or NEMA; `actuated_refusal`).
 """
 
 from __future__ import annotations
@@ -62,4 +64,15 @@ def coupled_refusal(layout: Layout) -> str:
         f"joined to light(s) {', '.join(coupled)} by a road shorter than one vehicle (or, with [detectors] "
         "coupled_by_min_green, than the queue its shortest green sends): a queue at one's "
         "stop line stands inside the other, so they run only as one program (their own)"
+    )
+
+
+def actuated_refusal(layout: Layout) -> str:
+    """'' unless the city's program is vehicle-actuated (`Intersection.actuated`); then why a
+    policy timing a fixed cycle leaves the light on it."""
+    if not layout.junction.actuated:
+        return ""
+    return (
+        "the city's program is vehicle-actuated (gap-out): a fixed cycle would replace it, "
+        "which a cycle-by-cycle split cannot match; it keeps its own program"
     )

@@ -72,7 +72,7 @@ from controller.core.network import NetworkView
 from controller.core.params import ScatsParams
 from controller.core.policies import Policy
 from controller.core.policies.phases import primary_phases
-from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
+from controller.core.policies.requirements import actuated_refusal, coupled_refusal, cyclic_refusal
 from controller.core.safety import SignalView
 from controller.model import CycleWish
 
@@ -126,7 +126,8 @@ class ScatsPolicy(Policy):
 
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (module doc)."""
-        return cyclic_refusal(layout) or coupled_refusal(layout)
+        kept = actuated_refusal(layout) if self.params.keep_actuated else ""
+        return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
     def init(self, layout: Layout, now_s: float) -> ScatsState:
         j = layout.junction

@@ -156,7 +156,7 @@ from controller.core.policies.offsets import (
     window_offset_s,
 )
 from controller.core.policies.phases import primary_phases
-from controller.core.policies.requirements import coupled_refusal, cyclic_refusal
+from controller.core.policies.requirements import actuated_refusal, coupled_refusal, cyclic_refusal
 from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import CycleWish, Intersection
@@ -689,7 +689,8 @@ class WebsterPolicy(Policy):
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
         its own at each stops vehicles inside the other junction and locks both."""
-        return cyclic_refusal(layout) or coupled_refusal(layout)
+        kept = actuated_refusal(layout) if self.params.keep_actuated else ""
+        return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
     def init(self, layout: Layout, now_s: float) -> WebsterState:
         return WebsterState(now_s, None, None)
