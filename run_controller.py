@@ -130,17 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# the commands whose process ends at once when they return (`exit_now`), and the last command main ran
+# the commands whose process ends at once when they return (`exit_now`)
 EXIT_AT_ONCE = frozenset({"simulate"})
-ran: str | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    global ran
+    """Run the command line `argv` (sys.argv's when None); its exit code."""
+    return run(argv)[0]
+
+
+def run(argv: list[str] | None = None) -> tuple[int, str]:
+    """Run the command line `argv` (sys.argv's when None): its exit code and the command it ran."""
     argv, sumo_args = split_sumo_args(argv)  # everything after `--` belongs to SUMO, unchanged
     args = build_parser().parse_args(argv)
     args.sumo_args = sumo_args
-    ran = args.command
+    return _dispatch(args), args.command
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit code (2 for an error the service names, 130 when interrupted)."""
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -213,7 +221,7 @@ def exit_now(code: int) -> None:
 
 
 if __name__ == "__main__":
-    code = main()
-    if ran in EXIT_AT_ONCE and sys.getprofile() is None and sys.gettrace() is None:
+    code, command = run()
+    if command in EXIT_AT_ONCE and sys.getprofile() is None and sys.gettrace() is None:
         exit_now(code)
     sys.exit(code)

@@ -558,17 +558,6 @@ def gains(replay: Replay) -> Gains:
     )
 
 
-def movement_delays_s(replay: Replay) -> tuple[np.ndarray, np.ndarray]:
-    """Per movement over the window: delay per PCU of the fixed side and of the controlled side
-    (0 where nothing arrived)."""
-    a = replay.arrived_pcu
-    safe = np.where(a > 0, a, 1.0)
-    return (
-        np.where(a > 0, replay.fixed.delay_pcu_s / safe, 0.0),
-        np.where(a > 0, replay.controlled.delay_pcu_s / safe, 0.0),
-    )
-
-
 def total(gains_by_junction: list[Gains] | tuple[Gains, ...]) -> Gains:
     """Network figures: delays weighted by each junction's demand (a mean delay per PCU of the
     network), flows and queues summed, the shortest span."""
