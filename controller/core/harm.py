@@ -684,7 +684,7 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     if demand < params.min_demand_pcu_h or state.excess_s < params.excess_budget_s:
         return None
     d_fixed, d_controlled = window_delays_s(state)
-    if d_controlled <= d_fixed * (1.0 + params.margin) + params.margin_s:
+    if d_controlled <= d_fixed * (1.0 + params.margin) + _window_margin_s(state, params):
         return None
     worse = d_controlled / d_fixed - 1.0 if d_fixed > 0 else math.inf
     return (
@@ -692,6 +692,15 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
         f"{now_s - state.since_s:.0f} s, {worse:.0%} over the window ({d_controlled:.1f} vs "
         f"{d_fixed:.1f} s/PCU at {demand:.0f} PCU/h)"
     )
+
+
+def _window_margin_s(state: HarmState, params: HarmParams) -> float:
+    """margin_s over the window's delays per PCU: earned by each PCU arrived since the last
+    restart, spread over the window's PCU (shadow.pcu_in_window, the queue standing at the restart
+    too). The verdict is the sums' (controlled <= (1 + margin) x fixed + margin_s x arrived), so a
+    queue inherited at a change of mode lowers both delays per PCU without widening the margin."""
+    pcu = shadow.pcu_in_window(state.replay)
+    return params.margin_s * float(state.replay.arrived_pcu.sum()) / pcu if pcu > 0 else params.margin_s
 
 
 def _locked(state: HarmState, params: HarmParams) -> str | None:

@@ -971,6 +971,29 @@ def test_the_window_leaves_the_phantom_out_of_both_sides():
     assert harm.window_delays_s(trimmed) == pytest.approx((max(d_f - 5.0, 0.0), max(d_c - 2.0, 0.0)))
 
 
+def test_a_queue_inherited_at_the_restart_does_not_widen_the_margin():
+    """The window's delays per PCU count the 10 PCU standing at the last restart (held_pcu) with
+    the 20 arrived since: 270 and 200 PCU s give 9.0 against 6.67 s/PCU. margin_s is earned per
+    arrival, so the verdict is the sums': 270 > 1.2 x 200 + 1.0 x 20 = 260, worse (as 13.5
+    against 10.0 s per arrived PCU was). Spread over all 30 PCU, the 1 s/PCU would pass it
+    (9.0 <= 1.2 x 6.67 + 1.0)."""
+    hs, params = _phantom_state()
+    sides = replace(
+        hs.replay.sides,
+        queue_pcu=np.zeros((2, 4)),
+        delay_pcu_s=np.array([[100.0, 100.0, 0.0, 0.0], [135.0, 135.0, 0.0, 0.0]]),
+    )
+    replay = replace(hs.replay, arrived_pcu=np.array([10.0, 10.0, 0.0, 0.0]), held_pcu=10.0, sides=sides)
+    hs = replace(hs, replay=replay, excess_s=params.excess_budget_s, since_s=0.0)
+    assert harm.window_delays_s(hs) == pytest.approx((200.0 / 30.0, 9.0))
+    params = replace(params, min_demand_pcu_h=0.0)
+    assert "worse than the fixed plan" in (harm._worse(hs, params.min_policy_s, params) or "")
+    lighter = replace(
+        hs, replay=replace(replay, sides=replace(sides, delay_pcu_s=sides.delay_pcu_s * [[1.0], [259.0 / 270.0]]))
+    )
+    assert harm._worse(lighter, params.min_policy_s, params) is None
+
+
 def test_the_network_pass_leaves_out_what_the_junction_alone_does():
     """observe_all's trim (every junction at once) is charge_of's for the junction alone: the
     estimator measures no queue on N_T and E_T (all departed) while the replay of the greens shown
