@@ -210,9 +210,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def exit_now(code: int) -> None:
     """End the process with `code` without Python's finalisation. When `simulate` returns, its
     files are written and closed, its service process, broker and threads ended; what a normal
-    exit adds is freeing every object, module and libsumo's network one by one (0.12-0.18 s of CPU
-    after a 1 s city run at load ~10, about a tenth of a plain 900 s SUMO run: BENCHMARKS.md,
-    issue 12, session 29). The log handlers and the standard streams are flushed first. Not under a
+    exit adds is freeing every object, module and libsumo's network one by one (its cost:
+    BENCHMARKS.md, issue 12, S session 29). The log handlers and the standard streams are flushed first. Not under a
     profiler or a tracer (cProfile, coverage): they write their results when Python finalises."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

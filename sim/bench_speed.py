@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.simulate import own_output_args
 from sim.sumo import SumoConfig, sumo_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,14 +70,7 @@ def variants(args: argparse.Namespace, out: Path, sumo_args: list[str]) -> dict[
         ROOT,
     )
     # what simulate's SUMO writes besides (sim/simulate.py prepare): the fair baseline of a closed-loop run
-    outputs = [
-        "--tripinfo-output",
-        str(out / "plain" / "tripinfo.xml"),
-        "--tripinfo-output.write-unfinished",
-        "true",
-        "--statistic-output",
-        str(out / "plain" / "statistics.xml"),
-    ]
+    outputs = own_output_args(out / "plain")
     out_v["sumo + same loops and outputs"] = (
         [sumo_binary(), "-c", str(sumocfg), "--additional-files", adds, *outputs, *common, *sumo_args],
         ROOT,

@@ -68,6 +68,19 @@ class SimulateRequest:
 OWN_OUTPUTS = {"--tripinfo-output": "tripinfo.xml", "--statistic-output": "statistics.xml"}
 
 
+def own_output_args(out: Path) -> list[str]:
+    """SUMO's options for the outputs simulate writes into `out` and evaluates (OWN_OUTPUTS, the
+    trips not finished at the end included)."""
+    return [
+        "--tripinfo-output",
+        str(out / OWN_OUTPUTS["--tripinfo-output"]),
+        "--tripinfo-output.write-unfinished",
+        "true",
+        "--statistic-output",
+        str(out / OWN_OUTPUTS["--statistic-output"]),
+    ]
+
+
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
@@ -118,12 +131,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         str(scfg.path),
         "--additional-files",
         ",".join(additional + [str(p) for p in extra]),
-        "--tripinfo-output",
-        str(out / OWN_OUTPUTS["--tripinfo-output"]),
-        "--tripinfo-output.write-unfinished",
-        "true",
-        "--statistic-output",
-        str(out / OWN_OUTPUTS["--statistic-output"]),
+        *own_output_args(out),
         "--time-to-teleport",
         "-1",
         "--no-step-log",

@@ -102,7 +102,8 @@ def gate_cycle(
 ) -> GateOutcome:
     """A cycle plan: greens clipped to [min, max], the cycle fitted into its bounds, refused when
     a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
-    as it stands) before the new plan first serves it. `memo`: the caller's GateMemo, if any."""
+    as it stands) before the new plan first serves it, or when `view` is of another model (a
+    phase the junction has not, not one red time per movement). `memo`: the caller's GateMemo."""
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
     why = _cycle_form_refusal(j, order, greens, wish.offset_s) or (_view_mismatch(j, view) if view is not None else "")
     if why:
