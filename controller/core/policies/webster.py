@@ -430,9 +430,12 @@ def city_plan_s(layout: Layout) -> np.ndarray:
 def _whole_greens(layout: Layout, greens_s: tuple[float, ...]) -> tuple[float, ...]:
     """`greens_s` in whole seconds within each phase's minimum and maximum (whole_seconds): the plans
     sent at phase 0's start (keep_offsets) run as the roadside shows them."""
-    lo = np.array([p.min_green_s for p in layout.junction.phases])
-    hi = np.array([p.max_green_s for p in layout.junction.phases])
-    return tuple(float(g) for g in whole_seconds(greens_s, lo, hi))
+    return tuple(float(g) for g in whole_seconds(greens_s, *_green_bounds_s(layout.junction)))
+
+
+def _green_bounds_s(j: Intersection) -> tuple[np.ndarray, np.ndarray]:
+    """(phases,) each phase's minimum and maximum green."""
+    return np.array([p.min_green_s for p in j.phases]), np.array([p.max_green_s for p in j.phases])
 
 
 def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
@@ -808,10 +811,8 @@ class WebsterPolicy(Policy):
         if not self.params.carry_green_remainders:
             return steady_s, carry_s
         n = len(j.phases)
-        lo = np.array([p.min_green_s for p in j.phases])
-        hi = np.array([p.max_green_s for p in j.phases])
         owed = carry_s if len(carry_s) == n else (0.0,) * n
-        out, carry = carried_whole_seconds(steady_s, owed, lo, hi)
+        out, carry = carried_whole_seconds(steady_s, owed, *_green_bounds_s(j))
         return tuple(float(g) for g in out), tuple(float(c) for c in carry)
 
     def _offset_s(self, j: Intersection, greens_s: tuple[float, ...]) -> float:
