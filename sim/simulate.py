@@ -2,7 +2,8 @@
 
 Always writes, in the output folder: tripinfo.xml (with unfinished trips), statistics.xml and
 summary.json (sim/evaluate.py). SUMO runs without teleporting; arguments after `--` go to SUMO
-unchanged and win over these defaults.
+unchanged and win over these defaults. SUMO steps 1 s: any other step length is refused
+(`require_one_second_steps`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,31 @@ def own_output_args(out: Path) -> list[str]:
     ]
 
 
+def require_one_second_steps(scfg: SumoConfig, user: list[str]) -> None:
+    """Refuse a step length other than 1 s, the user's (`--step-length` after `--`, canonical) or
+    the configuration's. The closed loop is one controller second per SUMO step: the feed reads
+    each loop's last step and the roadside counts its stage clock in steps, so a 0.5 s step
+    would halve every count and double every green. Supporting it would take stepping SUMO to
+    the next whole second and counting the loops' vehicles over the substeps."""
+    value, _ = take_option(user, "--step-length")
+    where, step = "the SUMO arguments after --", value
+    if value is None:
+        where, step = f"{scfg.path}", scfg.values.get("step-length")
+    if step is None:
+        return
+    try:
+        step_s = float(step)
+    except ValueError:
+        step_s = float("nan")
+    if step_s != 1.0:
+        raise DefinitionError(
+            where,
+            "--step-length" if value is not None else "time.step-length",
+            f"{step!r} s not supported: simulate runs the controller, the feed and the roadside once per"
+            " SUMO step of 1 s (run the scenario with a step length of 1)",
+        )
+
+
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
@@ -100,6 +126,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     for option, why in {**refused, "--configuration-file": "the scenario is SUMOCFG"}.items():
         if option in user:
             raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
+    require_one_second_steps(scfg, user)
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
     if req.intersections is None:

@@ -234,3 +234,30 @@ def test_simulate_imports_into_a_folder_holding_only_this_runs_models(tmp_path):
     _, junctions, _ = prepare(SimulateRequest(sumocfg, out), cfg)
     assert junctions and not (out / "intersections" / "elsewhere.toml").exists()
     assert set(load_intersections(out / "intersections")) == set(junctions)
+
+
+def test_simulate_refuses_a_step_length_other_than_one_second(tmp_path):
+    """The closed loop is one controller second per SUMO step (the loops' last step, the
+    roadside's stage clock in steps): a configuration's 0.5 s was silently run at 1 s (our
+    `--step-length 1` won over it), a user's 0.1 s ran every clock ten times too fast. Both are
+    refused before SUMO starts, naming the file or the arguments and the option."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    half = tmp_path / "half.sumocfg"
+    half.write_text(f'<c><net value="{net.name}"/><step-length value="0.5"/></c>')
+    with pytest.raises(DefinitionError, match=r"half\.sumocfg: time\.step-length: '0\.5' s not supported"):
+        prepare(SimulateRequest(half, tmp_path / "o1"), cfg)
+    whole = tmp_path / "whole.sumocfg"
+    whole.write_text(f'<c><net value="{net.name}"/><step-length value="1"/></c>')
+    with pytest.raises(DefinitionError, match=r"after --: --step-length: '0\.1' s not supported"):
+        prepare(SimulateRequest(whole, tmp_path / "o2", sumo_args=("--step-length", "0.1")), cfg)
+    with pytest.raises(DefinitionError, match="--step-length: '0.5'"):  # the user's wins over the file's 1
+        prepare(SimulateRequest(whole, tmp_path / "o3", sumo_args=("--step-length=0.5",)), cfg)
+    prepare(SimulateRequest(half, tmp_path / "o4", sumo_args=("--step-length", "1")), cfg)  # the user's 1 s wins
+    prepare(SimulateRequest(whole, tmp_path / "o5"), cfg)
