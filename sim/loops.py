@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import NetworkError
+from sim.xmlfiles import open_xml
 
 _EPS_M = 0.01  # SUMO's lane-end check is strict; keep loops this far inside the lane
 _TURN_BACK_DEG = 150.0  # a change of heading this large from one lane to the next is a U-turn
@@ -234,8 +235,9 @@ def read_city_loops(files: list[Path], net) -> list[CityLoop]:
     loops = []
     for fp in files:
         try:
-            root = ET.parse(fp).getroot()
-        except (FileNotFoundError, ET.ParseError) as exc:
+            with open_xml(fp) as source:
+                root = ET.parse(source).getroot()
+        except (FileNotFoundError, ET.ParseError, OSError) as exc:
             raise NetworkError(str(fp), "-", f"cannot read additional file: {exc}") from None
         for el in root.iter():
             if el.tag not in ("e1Detector", "inductionLoop"):

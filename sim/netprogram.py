@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.errors import NetworkError
+from sim.xmlfiles import open_xml
 
 STAGE_GREEN = frozenset("Gg")
 YELLOW = frozenset("yYu")
@@ -125,11 +126,12 @@ def _nema_logics(path: str, mtime_ns: int) -> dict[tuple[str, str], ET.Element]:
     """The NEMA <tlLogic> elements of a file by (id, programID), the last of each; one pass over
     the file whatever the number of lights (cached per file and modification time)."""
     found: dict[tuple[str, str], ET.Element] = {}
-    for _, elem in ET.iterparse(path, events=("end",)):
-        if elem.tag == "tlLogic" and (elem.get("type") or "").upper() == "NEMA":
-            found[(elem.get("id", ""), elem.get("programID", ""))] = elem
-        elif elem.tag not in ("tlLogic", "phase", "param", "condition", "assignment", "function"):
-            elem.clear()
+    with open_xml(path) as source:
+        for _, elem in ET.iterparse(source, events=("end",)):
+            if elem.tag == "tlLogic" and (elem.get("type") or "").upper() == "NEMA":
+                found[(elem.get("id", ""), elem.get("programID", ""))] = elem
+            elif elem.tag not in ("tlLogic", "phase", "param", "condition", "assignment", "function"):
+                elem.clear()
     return found
 
 
@@ -227,10 +229,11 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
     out: dict[str, Program] = {}
     for fp in files:
         try:
-            root = ET.parse(fp).getroot()
+            with open_xml(fp) as source:
+                root = ET.parse(source).getroot()
         except FileNotFoundError:
             raise NetworkError(str(fp), "-", "additional file not found") from None
-        except ET.ParseError as exc:
+        except (ET.ParseError, OSError) as exc:  # OSError: a truncated or corrupt gzip file, unreadable
             raise NetworkError(str(fp), "-", f"malformed XML: {exc}") from None
         for k, tl in enumerate(root.iter("tlLogic")):
             tid = tl.get("id")

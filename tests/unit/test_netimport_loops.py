@@ -150,3 +150,33 @@ def test_junction_without_city_loops_gets_generated_ones(tmp_path):
     j, _ = _import(net, tmp_path / "j", additional=[side], detectors="city")
     assert j.detectors and not any(d.city for d in j.detectors)
     assert {d.lane for d in j.detectors if d.kind == "stop"} == {ln for m in j.movements for ln in m.lanes}
+
+
+def test_compressed_scenario_files_import_as_the_plain_ones(tmp_path):
+    """A city hands over `net.xml.gz` and `add.xml.gz` (SUMO reads gzip by its content): the
+    importer read the additional files with a plain XML parser and refused them as malformed
+    XML. The network, its program in an additional file and the city's loops, gzipped, import to
+    the junction the plain files give."""
+    import gzip
+    import shutil
+
+    from tests.netbuild import tl_logic
+
+    net = cross_net(tmp_path)
+    ns, ew = "GGgrrrGGgrrr", "rrrGGgrrrGGg"
+    tls = additional(
+        tmp_path, "tls.add.xml", tl_logic("C", "city", [(40, ns), (4, "y" * 12), (20, ew), (4, "y" * 12)], 7)
+    )
+    plain = [tls, _city_loops(tmp_path, net)]
+    packed = []
+    for fp in [net, *plain]:
+        gz = fp.with_name(fp.name + ".gz")
+        with open(fp, "rb") as src, gzip.open(gz, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        packed.append(gz)
+    j, _ = _import(net, tmp_path / "plain", additional=plain, detectors="city")
+    _import(packed[0], tmp_path / "gz", additional=packed[1:], detectors="city")
+    assert [p.base_green_s for p in j.phases] == [40.0, 20.0] and j.base_offset_s == 7.0
+    assert any(d.city for d in j.detectors)
+    body = [(tmp_path / d / "C.toml").read_text().split("\n", 1) for d in ("plain", "gz")]
+    assert body[1][0].endswith("from cross.net.xml.gz by import-net.") and body[1][1] == body[0][1]
