@@ -107,6 +107,38 @@ def require_one_second_steps(scfg: SumoConfig, user: list[str]) -> None:
         )
 
 
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def user_flag(user: list[str], option: str) -> bool | None:
+    """A boolean SUMO option among the user's arguments (canonical form): `--mesosim`, or
+    `--mesosim true|false`; None when not given."""
+    if option not in user:
+        return None
+    k = user.index(option)
+    value = user[k + 1] if k + 1 < len(user) and not user[k + 1].startswith("-") else "true"
+    return value.strip().lower() not in FALSE_WORDS
+
+
+def require_microsim(scfg: SumoConfig, user: list[str]) -> None:
+    """Refuse SUMO's mesoscopic model (`--mesosim`, the configuration's or the arguments'): its
+    induction loops are not TraCI's (the run died at the feed's first read, "Induction loop ...
+    is not known") and it models queues per edge segment, not per lane. Not supported: the
+    refusal names where it was set."""
+    given = user_flag(user, "--mesosim")
+    where = "the SUMO arguments after --"
+    if given is None:
+        where = f"{scfg.path}"
+        given = scfg.values.get("mesosim", "false").strip().lower() not in FALSE_WORDS
+    if given:
+        raise DefinitionError(
+            where,
+            "--mesosim" if where.startswith("the SUMO") else "mesoscopic.mesosim",
+            "the mesoscopic model is not supported: the controller reads induction loops per lane, which"
+            " SUMO does not give there (run the scenario microscopic)",
+        )
+
+
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
@@ -127,6 +159,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         if option in user:
             raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
     require_one_second_steps(scfg, user)
+    require_microsim(scfg, user)
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
     if req.intersections is None:

@@ -261,3 +261,32 @@ def test_simulate_refuses_a_step_length_other_than_one_second(tmp_path):
         prepare(SimulateRequest(whole, tmp_path / "o3", sumo_args=("--step-length=0.5",)), cfg)
     prepare(SimulateRequest(half, tmp_path / "o4", sumo_args=("--step-length", "1")), cfg)  # the user's 1 s wins
     prepare(SimulateRequest(whole, tmp_path / "o5"), cfg)
+
+
+def test_simulate_refuses_the_mesoscopic_model(tmp_path):
+    """`--mesosim` has no lanes for the feed's induction loops: the run died at the first read
+    with libsumo's traceback ("Induction loop ... is not known"). Refused before SUMO starts,
+    from the configuration or the arguments; `--mesosim false` runs."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    meso = tmp_path / "meso.sumocfg"
+    meso.write_text(
+        f'<configuration><input><net-file value="{net.name}"/></input><mesosim value="true"/></configuration>'
+    )
+    with pytest.raises(
+        DefinitionError, match=r"meso\.sumocfg: mesoscopic\.mesosim: the mesoscopic model is not supported"
+    ):
+        prepare(SimulateRequest(meso, tmp_path / "o1"), cfg)
+    micro = tmp_path / "micro.sumocfg"
+    micro.write_text(f'<c><net value="{net.name}"/></c>')
+    for args in (("--mesosim",), ("--mesosim", "true", "--end", "60"), ("--mesosim=true",)):
+        with pytest.raises(DefinitionError, match="after --: --mesosim: the mesoscopic model"):
+            prepare(SimulateRequest(micro, tmp_path / "o2", sumo_args=args), cfg)
+    prepare(SimulateRequest(meso, tmp_path / "o3", sumo_args=("--mesosim", "false")), cfg)
+    prepare(SimulateRequest(micro, tmp_path / "o4"), cfg)
