@@ -117,8 +117,33 @@ def net_program(tl, net_path: str) -> Program | None:
         if elem is not None:
             return _read_tl_logic(elem, net_path)
     actuated = str(prog.getType()).lower() in ACTUATED_TYPES
-    phases = tuple(ProgramPhase(float(p.duration), p.state, _min_dur(p.minDur, actuated)) for p in prog.getPhases())
+    listed = prog.getPhases()
+    order = phase_cycle([tuple(p.next or ()) for p in listed])
+    phases = tuple(
+        ProgramPhase(float(listed[k].duration), listed[k].state, _min_dur(listed[k].minDur, actuated)) for k in order
+    )
     return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path, actuated=actuated)
+
+
+def phase_cycle(nexts: list[tuple[int, ...]]) -> list[int]:
+    """The indices of the phases a program runs in its cycle, in order: from phase 0, each
+    phase's `next` (its first index: an actuated program's default successor) or the one after
+    it, until a phase comes back; the loop it closes is the cycle. A phase no `next` leads to
+    (a transition the city keeps for another program's use) is not in it: SUMO never runs it.
+    Without any `next`, every phase in order. A `next` out of range is followed as SUMO's
+    default (the phase after), SUMO itself refusing such a program at load."""
+    n = len(nexts)
+    if not any(nexts):
+        return list(range(n))
+    seen: dict[int, int] = {}
+    path: list[int] = []
+    k = 0
+    while k not in seen:
+        seen[k] = len(path)
+        path.append(k)
+        succ = nexts[k][0] if nexts[k] and 0 <= nexts[k][0] < n else (k + 1) % n
+        k = succ
+    return path[seen[k] :]
 
 
 @functools.lru_cache(maxsize=4)
@@ -140,7 +165,7 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
     do not fit is `unusable`, the junction stays on it). Raises NetworkError naming the file and
     the field on a duration that is not a number."""
     tid = tl.get("id", "")
-    phases = []
+    phases, nexts = [], []
     for i, ph in enumerate(tl.iter("phase")):
         try:
             min_dur = _min_dur(ph.get("minDur"), (tl.get("type") or "").lower() in ACTUATED_TYPES)
@@ -149,9 +174,16 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
             raise NetworkError(
                 source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
             ) from None
+        try:
+            nexts.append(tuple(int(x) for x in (ph.get("next") or "").split()))
+        except ValueError:
+            raise NetworkError(
+                source, f"tlLogic[{tid}].phase[{i}].next", f"not phase indices: {ph.get('next')!r}"
+            ) from None
     offset_s = float(tl.get("offset", "0") or 0.0)
     actuated = (tl.get("type") or "").lower() in VEHICLE_ACTUATED_TYPES
-    program = Program(tid, tl.get("programID", ""), offset_s, tuple(phases), source, actuated=actuated)
+    cycle = tuple(phases) if (tl.get("type") or "").upper() == "NEMA" else tuple(phases[k] for k in phase_cycle(nexts))
+    program = Program(tid, tl.get("programID", ""), offset_s, cycle, source, actuated=actuated)
     if (tl.get("type") or "").upper() == "NEMA":
         try:
             return replace(program, phases=nema_cycle(tl))

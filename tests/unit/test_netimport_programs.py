@@ -513,3 +513,42 @@ def test_program_transitions_are_written_only_with_the_key(cross, tmp_path):
     assert zero_one is not None and zero_one.states == (kept, s_yellow) and zero_one.durations_s == (3.0, 3.0)
     assert on.intergreen_s(0, 1) == 6.0 and on.intergreen_s(1, 0) == 5.0
     assert [p.base_green_s for p in on.phases] == [30.0, 25.0] and on.base_cycle_s() == 66.0
+
+
+def test_a_phase_no_next_leads_to_is_not_in_the_cycle(cross, tmp_path):
+    """SUMO follows a phase's `next`: a phase the cycle never comes back to (a transition the
+    city keeps for another use) is never run. The importer read the phases in file order, so
+    a 99 s green after the last phase made stage 0's base green 130 s instead of 31 s (the
+    session-30 fuzz on the city). Both readers (the network's program, an additional file's)."""
+    from sim.netprogram import additional_programs
+
+    rows = [(31, NS), (3, _y(NS)), (20, EW), (3, _y(EW))]
+    body = "\\n".join(f'    <phase duration="{d}" state="{s}"/>' for d, s in rows[:-1])
+    body += (
+        f'\\n    <phase duration="3" state="{_y(EW)}" next="0"/>\\n    <phase duration="99" state="{NS}" name="never"/>'
+    )
+    add = additional(
+        tmp_path, "next.add.xml", f'  <tlLogic id="C" type="static" programID="n" offset="0">\\n{body}\\n  </tlLogic>'
+    )
+    plain = additional(tmp_path, "plain.add.xml", tl_logic("C", "p", rows))
+    assert additional_programs([add])["C"].phases == additional_programs([plain])["C"].phases
+    import_network(cross, tmp_path / "next", CFG, additional=[add])
+    import_network(cross, tmp_path / "plain", CFG, additional=[plain])
+    j, p = _one(tmp_path / "next"), _one(tmp_path / "plain")
+    assert [ph.base_green_s for ph in j.phases] == [ph.base_green_s for ph in p.phases] == [31.0, 20.0]
+    assert j.cycle_max_s == p.cycle_max_s
+    # the network's own program, read by sumolib, with the same phases
+    net_next = cross_net(tmp_path, "cross_next", None, "--tllogic-files", str(add))
+    assert 'next="0"' in net_next.read_text()
+    import_network(net_next, tmp_path / "net_next", CFG)
+    assert [ph.base_green_s for ph in _one(tmp_path / "net_next").phases] == [31.0, 20.0]
+
+
+def test_the_cycle_follows_next_from_phase_0():
+    from sim.netprogram import phase_cycle
+
+    assert phase_cycle([(), (), ()]) == [0, 1, 2]
+    assert phase_cycle([(), (0,), ()]) == [0, 1]  # 2 never runs
+    assert phase_cycle([(1,), (2,), (1,)]) == [1, 2]  # 0 leads in, once
+    assert phase_cycle([(), (9,), ()]) == [0, 1, 2]  # out of range: the phase after
+    assert phase_cycle([(2, 1), (), (0,)]) == [0, 2]  # an actuated list: its first index
