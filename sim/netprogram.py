@@ -275,6 +275,28 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
     return out
 
 
+def program_switches(files: list[Path]) -> dict[str, str]:
+    """Per traffic light, the WAUTs of the additional files that switch its program during a run
+    (SUMO's `<WAUT>` with its `<wautSwitch>`es, and a `<wautJunction>` naming the light), as
+    "WAUT w (file): starts 'p', to 'q' at 300 s": the importer models one program, the one
+    loaded last (`active_programs`). Files SUMO would refuse are left to the readers that raise."""
+    wauts: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for fp in files:
+        try:
+            with open_xml(fp) as source:
+                root = ET.parse(source).getroot()
+        except (ET.ParseError, OSError):
+            continue
+        for w in root.iter("WAUT"):
+            switches = ", ".join(f"to {s.get('to')!r} at {s.get('time')} s" for s in w.iter("wautSwitch"))
+            wauts[w.get("id", "")] = f"WAUT {w.get('id')} ({fp}): starts {w.get('startProg')!r}, {switches}"
+        for j in root.iter("wautJunction"):
+            if j.get("wautID") in wauts:
+                out[j.get("junctionID", "")] = wauts[j.get("wautID", "")]
+    return out
+
+
 def active_programs(net, net_path: str, additional: list[Path]) -> dict[str, Program | None]:
     """The program SUMO starts each traffic light of a sumolib net with: the last tlLogic for it
     in the additional files (loaded in order after the network), else the network's."""

@@ -31,6 +31,7 @@ from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.netimport import ImportResult, NoTrafficLights, import_network, read_skipped
+from sim.netprogram import program_switches
 from sim.progress import Progress
 from sim.sumo import (
     SumoConfig,
@@ -179,6 +180,14 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         junctions = load_intersections(req.intersections)
     for tid, why in skipped:
         log.warning("junction=%s stays on its own program: %s", tid, why)
+    for tid, waut in program_switches([Path(a) for a in additional]).items():
+        if tid in junctions:  # SUMO switches it; the model, the do-no-harm fixed side and a hand-back keep one
+            log.warning(
+                "junction=%s: %s; its model, do no harm's fixed side and a hand-back keep the program"
+                " loaded last, not the one switched to",
+                tid,
+                waut,
+            )
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
     if req.policy in FIELD_POLICIES:
         extra.append(

@@ -290,3 +290,30 @@ def test_simulate_refuses_the_mesoscopic_model(tmp_path):
             prepare(SimulateRequest(micro, tmp_path / "o2", sumo_args=args), cfg)
     prepare(SimulateRequest(meso, tmp_path / "o3", sumo_args=("--mesosim", "false")), cfg)
     prepare(SimulateRequest(micro, tmp_path / "o4"), cfg)
+
+
+def test_simulate_names_a_light_whose_program_a_waut_switches(tmp_path, caplog):
+    """A WAUT switches a light's program mid-run (SUMO runs it under `fixed`, as plain sumo);
+    the model is the program loaded last. That was silent; now each such light is named at
+    start with the WAUT, its file and its switches."""
+    import logging
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.netimport import read_net
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    tid = read_net(net).getTrafficLights()[0].getID()
+    (tmp_path / "w.add.xml").write_text(
+        f'<additional><WAUT id="night" startProg="0" refTime="0"><wautSwitch time="300" to="off"/></WAUT>'
+        f'<wautJunction wautID="night" junctionID="{tid}"/></additional>'
+    )
+    sumocfg = tmp_path / "w.sumocfg"
+    sumocfg.write_text(f'<c><net value="{net.name}"/><additional value="w.add.xml"/></c>')
+    with caplog.at_level(logging.WARNING, logger="sim.simulate"):
+        prepare(SimulateRequest(sumocfg, tmp_path / "o"), cfg)
+    named = [r.getMessage() for r in caplog.records if f"junction={tid}:" in r.getMessage()]
+    assert len(named) == 1 and "WAUT night" in named[0] and "to 'off' at 300 s" in named[0]
