@@ -213,6 +213,10 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     # what the scenario's configuration writes goes into our folder, not beside the scenario
     # (which may be read-only: ../shared/networks); ours above (tripinfo, statistics) win
     for key, rel in scfg.outputs().items():
+        if f"--{key}" in OWN_OUTPUTS and f"--{key}" not in user:
+            log.warning(
+                "%s: %s %s is not written: simulate writes --out/%s", scfg.path, key, rel, OWN_OUTPUTS[f"--{key}"]
+            )
         if f"--{key}" not in defaults:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             defaults += [f"--{key}", str(out / rel)]

@@ -317,3 +317,29 @@ def test_simulate_names_a_light_whose_program_a_waut_switches(tmp_path, caplog):
         prepare(SimulateRequest(sumocfg, tmp_path / "o"), cfg)
     named = [r.getMessage() for r in caplog.records if f"junction={tid}:" in r.getMessage()]
     assert len(named) == 1 and "WAUT night" in named[0] and "to 'off' at 300 s" in named[0]
+
+
+def test_simulate_names_the_configurations_outputs_it_writes_itself(tmp_path, caplog):
+    """A configuration's own tripinfo-output and statistic-output give way to simulate's (which it
+    evaluates): the city's file was silently not written. Each is named, with the file written
+    instead."""
+    import logging
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(
+        f'<c><net value="{net.name}"/><tripinfo-output value="own_trips.xml"/><statistic-output value="s.xml"/>'
+        '<queue-output value="q.xml"/></c>'
+    )
+    with caplog.at_level(logging.WARNING, logger="sim.simulate"):
+        prepare(SimulateRequest(sumocfg, tmp_path / "o"), cfg)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "tripinfo-output own_trips.xml is not written: simulate writes --out/tripinfo.xml" in said
+    assert "statistic-output s.xml is not written: simulate writes --out/statistics.xml" in said
+    assert "q.xml" not in said  # written, into --out
