@@ -69,6 +69,9 @@ class MaxPressureParams:
     arrival_s: float = 0.0  # seconds of measured arrival flow (halved) added to each queue; 0: the queue alone
     clearance_gap_s: float = 4.0  # a permitted turn that crossed is out of the junction once the streams it
     # yields to and its own stop line show no vehicle for this long
+    program_order_share: float = 0.0  # leaving the phase in force, the phase the junction's program runs next
+    # is chosen over the highest pressure while it has at least this share of it (and more than the phase
+    # in force): the program's own rotation of stages, with its short transitions; 0: off
 
 
 @dataclass(frozen=True)

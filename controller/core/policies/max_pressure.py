@@ -20,7 +20,9 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
   a movement green in both phases (T / (T + L) = 1).
 The current phase is kept unless another phase's pressure is higher, and is never left before
-its minimum green. Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
+its minimum green; with `program_order_share` > 0 the switch goes to the phase the junction's
+program runs next instead while that one keeps the share of the highest pressure
+(program_successor). Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
 intergreen and a 3 s start-up loss: phase 0 green past its minimum with 3 PCU queued (w = 1),
 phase 1's movement red for 30 s (w = 1.5 with `wait_scale_s` 60) with 9 PCU: phase 1 weighs
 9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with 12 PCU (3.6) the policy asks for phase 1.
@@ -242,6 +244,25 @@ def phase_pressures(
     return out
 
 
+def program_successor(v: np.ndarray, cur: int, best: int, share: float) -> int:
+    """The phase to switch to, once the policy leaves `cur` for `best` (the highest pressure):
+    the program's next phase after `cur` (the phases are in the order of the junction's own
+    program, docs/import.md) when its pressure `v` is above the phase in force's and at least
+    `share` x `best`'s, else `best`. share 0: always `best`.
+
+    Why: where max-pressure serves every stage in turn (all saturated, the wait weight rising),
+    the rotation it falls into at the start persists, and the program's rotation is the one
+    whose transitions the city made short (a stage starting during the last one's yellow). The
+    next phase must itself be worth the switch (above the phase in force): without that the
+    policy turns cyclic and loses where it skips stages (BENCHMARKS.md, Q session 30)."""
+    if share <= 0.0 or len(v) < 2:
+        return best
+    nxt = (cur + 1) % len(v)
+    if nxt != best and v[nxt] > v[cur] and v[nxt] >= share * v[best]:
+        return nxt
+    return best
+
+
 def _box_state(statics: Statics, phase: int, last_dep_pcu: np.ndarray, boxed: np.ndarray) -> MaxPressureState:
     """MaxPressureState(statics, phase, last_dep_pcu, boxed) without the frozen dataclass's
     per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
@@ -264,11 +285,12 @@ class MaxPressurePolicy(Policy):
 
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
-        Varaiya's downstream term on (it reads the NetworkView), and None for a subclass that
+        Varaiya's downstream term on (it reads the NetworkView) or `program_order_share` on (the
+        pass does not apply it), and None for a subclass that
         overrides decide() (the pass computes this class's decide, not the override)."""
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
-        if type(self).decide is not MaxPressurePolicy.decide:
+        if type(self).decide is not MaxPressurePolicy.decide or self.params.program_order_share > 0:
             return None
         return NetPressure.build(self, layouts)
 
@@ -311,7 +333,7 @@ class MaxPressurePolicy(Policy):
         v = self._pressures(state, layout, est, signal, now_s, network)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
-        best = int(v.argmax())
+        best = program_successor(v, cur, int(v.argmax()), self.params.program_order_share)
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
