@@ -22,7 +22,7 @@ from controller.live import ServiceNode
 from controller.model import PhaseCommand, SignalStatus
 from sim.broker import CONTROLLER, Broker, field_user
 from sim.roadside import RoadsideController
-from tests.live_fixtures import skip_without_mosquitto
+from tests.live_fixtures import skip_without_mosquitto, wait_until
 from tests.service_fixtures import CFG, JUNCTIONS, SITE, feed
 
 skip_without_mosquitto()
@@ -89,9 +89,13 @@ def test_a_hold_travels_with_the_operators_identity_and_reaches_the_field(rig):
     assert answer["id"] == "a1" and "hold in force for 60 s" in answer["reason"]
     for k in range(1, 10):
         second(broker, node, dev, t + k)
-    time.sleep(0.3)
-    manual = [c for c in plans.got if c.plan_id.startswith("J1-manual-alice-a1")]
-    assert manual and isinstance(manual[-1], PhaseCommand) and manual[-1].phase == 1
+
+    def manual() -> list:
+        with plans.lock:
+            return [c for c in plans.got if c.plan_id.startswith("J1-manual-alice-a1")]
+
+    assert wait_until(lambda: bool(manual()), 10), "no manual plan reached the roadside"
+    assert isinstance(manual()[-1], PhaseCommand) and manual()[-1].phase == 1
     assert node.desk.active["J1"].operator == "alice"
 
     snap = ctl.snapshot(settings(broker, "wall"), broker.topics, CFG.service.instance)  # a monitor may look
