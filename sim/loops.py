@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import NetworkError
-from sim.xmlfiles import open_xml
+from sim.xmlfiles import UNREADABLE_XML, open_xml
 
 _EPS_M = 0.01  # SUMO's lane-end check is strict; keep loops this far inside the lane
 _TURN_BACK_DEG = 150.0  # a change of heading this large from one lane to the next is a U-turn
@@ -237,7 +237,7 @@ def read_city_loops(files: list[Path], net) -> list[CityLoop]:
         try:
             with open_xml(fp) as source:
                 root = ET.parse(source).getroot()
-        except (FileNotFoundError, ET.ParseError, OSError) as exc:
+        except UNREADABLE_XML as exc:  # FileNotFoundError among them
             raise NetworkError(str(fp), "-", f"cannot read additional file: {exc}") from None
         for el in root.iter():
             if el.tag not in ("e1Detector", "inductionLoop"):

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.errors import NetworkError
-from sim.xmlfiles import open_xml
+from sim.xmlfiles import UNREADABLE_XML, open_xml
 
 STAGE_GREEN = frozenset("Gg")
 YELLOW = frozenset("yYu")
@@ -265,7 +265,7 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
                 root = ET.parse(source).getroot()
         except FileNotFoundError:
             raise NetworkError(str(fp), "-", "additional file not found") from None
-        except (ET.ParseError, OSError) as exc:  # OSError: a truncated or corrupt gzip file, unreadable
+        except UNREADABLE_XML as exc:  # a truncated or corrupt gzip file among them
             raise NetworkError(str(fp), "-", f"malformed XML: {exc}") from None
         for k, tl in enumerate(root.iter("tlLogic")):
             tid = tl.get("id")
@@ -286,7 +286,7 @@ def program_switches(files: list[Path]) -> dict[str, str]:
         try:
             with open_xml(fp) as source:
                 root = ET.parse(source).getroot()
-        except (ET.ParseError, OSError):
+        except UNREADABLE_XML:
             continue
         for w in root.iter("WAUT"):
             switches = ", ".join(f"to {s.get('to')!r} at {s.get('time')} s" for s in w.iter("wautSwitch"))

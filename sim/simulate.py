@@ -108,7 +108,7 @@ def require_one_second_steps(scfg: SumoConfig, user: list[str]) -> None:
         )
 
 
-FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "-"})  # SUMO's own (StringUtils::toBool)
 
 
 def user_flag(user: list[str], option: str) -> bool | None:

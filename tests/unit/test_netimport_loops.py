@@ -180,3 +180,28 @@ def test_compressed_scenario_files_import_as_the_plain_ones(tmp_path):
     assert any(d.city for d in j.detectors)
     body = [(tmp_path / d / "C.toml").read_text().split("\n", 1) for d in ("plain", "gz")]
     assert body[1][0].endswith("from cross.net.xml.gz by import-net.") and body[1][1] == body[0][1]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_compressed_additional_file_is_named_not_a_traceback(tmp_path, damage):
+    """A gzip file cut short raises EOFError and one with damaged data zlib.error, neither an
+    OSError: both escaped the readers as a traceback. Each reader names the file instead."""
+    import gzip
+
+    from controller.errors import NetworkError
+    from sim.loops import read_city_loops
+    from sim.netprogram import additional_programs, program_switches
+
+    net = cross_net(tmp_path)
+    packed = gzip.compress(_city_loops(tmp_path, net).read_bytes() + b"<!--" + b"x" * 4000 + b"-->")
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    else:
+        packed = packed[:20] + bytes(b ^ 0xFF for b in packed[20:60]) + packed[60:]
+    gz = tmp_path / "loops.add.xml.gz"
+    gz.write_bytes(packed)
+    with pytest.raises(NetworkError, match=r"loops\.add\.xml\.gz: -: malformed XML"):
+        additional_programs([gz])
+    with pytest.raises(NetworkError, match=r"loops\.add\.xml\.gz: -: cannot read additional file"):
+        read_city_loops([gz], read_net(net))
+    assert program_switches([gz]) == {}

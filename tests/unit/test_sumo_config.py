@@ -290,6 +290,10 @@ def test_simulate_refuses_the_mesoscopic_model(tmp_path):
             prepare(SimulateRequest(micro, tmp_path / "o2", sumo_args=args), cfg)
     prepare(SimulateRequest(meso, tmp_path / "o3", sumo_args=("--mesosim", "false")), cfg)
     prepare(SimulateRequest(micro, tmp_path / "o4"), cfg)
+    for word in ("f", "-", "Off"):  # SUMO reads these as false too (probed: lanes and vehicles as micro)
+        off = tmp_path / "off.sumocfg"
+        off.write_text(f'<c><net value="{net.name}"/><mesosim value="{word}"/></c>')
+        prepare(SimulateRequest(off, tmp_path / "o5"), cfg)
 
 
 def test_simulate_names_a_light_whose_program_a_waut_switches(tmp_path, caplog):
