@@ -164,6 +164,7 @@ class SumoField:
             for did in self._loop_ids:
                 self.api.inductionloop.subscribe(did, self._vars)
         self._on_loop: dict[str, tuple[str, ...]] = {}  # by loop id: the vehicles on it the step before
+        self._substeps: list[tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]] = []  # sample_substep
         self._loops = tuple(
             (d.id, d.kind == "stop", self.crossed[jid]) for jid, j in self.junctions.items() for d in j.detectors
         )
@@ -179,7 +180,22 @@ class SumoField:
         iv, ov, sv = self._vars
         return {did: (r[iv], r[ov], r[sv]) for did, r in il.getAllSubscriptionResults().items()}
 
+    def sample_substep(self) -> None:
+        """Read the loops after a SUMO step that ends inside the second (a step length under
+        1 s: sim/simulate.py step_to_end); the next read (detector_frame, detector_messages,
+        loop_readings) aggregates them with its own step into the second the service sees."""
+        self._substeps.append(self._read_step())
+
     def _read_loops(self) -> tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]:
+        """The second that just ended: its last step, with the sub-steps sampled before it
+        (sample_substep) if any, aggregated (aggregate_substeps)."""
+        last = self._read_step()
+        if not self._substeps:
+            return last
+        steps, self._substeps = [*self._substeps, last], []
+        return aggregate_substeps(steps)
+
+    def _read_step(self) -> tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]:
         """The step that just ended, per loop of each junction in order (junctions, then their
         detectors): the counts by class of the loops that counted a vehicle (by position),
         and every loop's occupancy 0..1 and mean speed m/s (or -1). A vehicle is counted once,
@@ -328,6 +344,28 @@ class SumoField:
                 max_green_s = self.junctions[jid].phases[phase].max_green_s
                 tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
                 return
+
+
+def aggregate_substeps(
+    steps: list[tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]],
+) -> tuple[dict[int, dict[str, int]], np.ndarray, np.ndarray]:
+    """One second's loop readings from its SUMO steps' (each as SumoField._read_step gives it:
+    counts by class of the loops that counted, occupancy 0..1, mean speed m/s or -1): the counts
+    summed (a vehicle is counted once, in the step it enters), the occupancy the mean over the
+    steps, the speed the mean over the steps with a vehicle on the loop (-1 if none had one)."""
+    counted: dict[int, dict[str, int]] = {}
+    for step_counts, _, _ in steps:
+        for i, counts in step_counts.items():
+            into = counted.setdefault(i, {})
+            for cls, n in counts.items():
+                into[cls] = into.get(cls, 0) + n
+    occupancy = np.mean([occ for _, occ, _ in steps], axis=0)
+    speeds = np.array([speed for _, _, speed in steps])
+    seen = speeds >= 0
+    seen_n = seen.sum(axis=0)
+    speed_sum = np.where(seen, speeds, 0.0).sum(axis=0)
+    speed_mps = np.where(seen_n > 0, speed_sum / np.maximum(seen_n, 1), -1.0)
+    return counted, occupancy, speed_mps
 
 
 def frame_of(

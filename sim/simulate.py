@@ -2,8 +2,8 @@
 
 Always writes, in the output folder: tripinfo.xml (with unfinished trips), statistics.xml and
 summary.json (sim/evaluate.py). SUMO runs without teleporting; arguments after `--` go to SUMO
-unchanged and win over these defaults. SUMO steps 1 s: any other step length is refused
-(`require_one_second_steps`).
+unchanged and win over these defaults. SUMO runs at the scenario's step length, which must
+divide 1 s (`require_step_dividing_a_second`): the controller runs once per second.
 """
 
 from __future__ import annotations
@@ -83,12 +83,21 @@ def own_output_args(out: Path) -> list[str]:
     ]
 
 
-def require_one_second_steps(scfg: SumoConfig, user: list[str]) -> None:
-    """Refuse a step length other than 1 s, the user's (`--step-length` after `--`, canonical) or
-    the configuration's. The closed loop is one controller second per SUMO step: the feed reads
-    each loop's last step and the roadside counts its stage clock in steps, so a 0.5 s step
-    would halve every count and double every green. Supporting it would take stepping SUMO to
-    the next whole second and counting the loops' vehicles over the substeps."""
+def steps_per_second(step_s: float) -> int | None:
+    """How many SUMO steps of step_s make one second (the controller's), None when step_s is
+    not a divisor of 1 s (0.5, 0.25, 0.2, 0.1 ... are; 0.3 and 2 are not)."""
+    if not 0.0 < step_s <= 1.0:
+        return None
+    n = round(1.0 / step_s)
+    return n if abs(n * step_s - 1.0) < 1e-9 else None
+
+
+def require_step_dividing_a_second(scfg: SumoConfig, user: list[str]) -> None:
+    """Refuse a step length that is not a divisor of 1 s, the user's (`--step-length` after
+    `--`, canonical) or the configuration's. The service runs once per second: SUMO is stepped
+    to each whole second in its own steps, the loops read at every step and aggregated into the
+    second (sim/field.py aggregate_substeps), the roadside run once per second; a 0.3 s step
+    does not end on the second."""
     value, _ = take_option(user, "--step-length")
     where, step = "the SUMO arguments after --", value
     if value is None:
@@ -99,12 +108,12 @@ def require_one_second_steps(scfg: SumoConfig, user: list[str]) -> None:
         step_s = float(step)
     except ValueError:
         step_s = float("nan")
-    if step_s != 1.0:
+    if steps_per_second(step_s) is None:
         raise DefinitionError(
             where,
             "--step-length" if value is not None else "time.step-length",
-            f"{step!r} s not supported: simulate runs the controller, the feed and the roadside once per"
-            " SUMO step of 1 s (run the scenario with a step length of 1)",
+            f"{step!r} s not supported: the controller runs once per second and SUMO's steps must end on"
+            " it (a divisor of 1 s: 1, 0.5, 0.25, 0.2, 0.1 ...)",
         )
 
 
@@ -159,7 +168,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     for option, why in {**refused, "--configuration-file": "the scenario is SUMOCFG"}.items():
         if option in user:
             raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
-    require_one_second_steps(scfg, user)
+    require_step_dividing_a_second(scfg, user)
     require_microsim(scfg, user)
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
@@ -207,9 +216,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         "true",
         "--duration-log.disable",
         "true",
-        "--step-length",
-        "1",
-    ]
+    ]  # the step length is the scenario's (or the user's): a divisor of 1 s, stepped per second in step_to_end
     # what the scenario's configuration writes goes into our folder, not beside the scenario
     # (which may be read-only: ../shared/networks); ours above (tripinfo, statistics) win
     for key, rel in scfg.outputs().items():
@@ -439,10 +446,24 @@ def start_recorder(
 
 
 def step_to_end(
-    api, loop: ClosedLoop, req: SimulateRequest, progress: Progress, begin_s: float, end_s: float, wall0: float
+    api,
+    loop: ClosedLoop,
+    field: SumoField,
+    req: SimulateRequest,
+    progress: Progress,
+    span: tuple[float, float],
+    wall0: float,
 ) -> float:
     """Step SUMO to its end time (or until no vehicle is left when it has none), one closed-loop
-    second per step, reporting to `progress` (a detail every req.progress_every_s); returns the last time."""
+    second at a time, reporting to `progress` (a detail every req.progress_every_s); returns the
+    last time. A step length under 1 s: SUMO's steps up to the second, the field's loops read
+    after each (SumoField.sample_substep) and aggregated into the second the loop then reads; the
+    roadside's lights, set once per second, hold across them."""
+    begin_s, end_s = span
+    step_s = api.simulation.getDeltaT()
+    substeps = steps_per_second(step_s)
+    if substeps is None:
+        raise DefinitionError(req.sumocfg, "step-length", f"{step_s:g} s SUMO runs is not a divisor of 1 s")
     t = begin_s
 
     def detail() -> str:
@@ -453,6 +474,9 @@ def step_to_end(
         )
 
     while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (end_s >= 0 and t < end_s):
+        for _ in range(substeps - 1):
+            api.simulationStep()
+            field.sample_substep()
         api.simulationStep()
         t = api.simulation.getTime()
         loop.second(t)
@@ -504,7 +528,7 @@ def run(
         span_s, bar = end_s - begin_s if end_s >= 0 else -1.0, None if progress is None else False
         shown = Progress(req.policy, span_s, req.progress_every_s, bar=bar, write=progress)
         try:
-            end_t = step_to_end(api, loop, req, shown, begin_s, end_s, wall0)
+            end_t = step_to_end(api, loop, field, req, shown, (begin_s, end_s), wall0)
         finally:
             shown.close()
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sim.commands import simulate_command
-from tests.scenarios import HOME, run_tool, scenario
+from tests.scenarios import HOME, run_tool, scenario, trips
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,6 +101,26 @@ def test_sumo_arguments_by_their_synonyms_make_ours_give_way(small_grid, tmp_pat
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "syn" / "summary.json").read_text())["duration_s"] == 120
     assert ET.parse(edges).getroot().find("interval") is not None
+
+
+def test_a_half_second_step_runs_fixed_as_plain_sumo_and_adaptive_sends_plans(small_grid, tmp_path):
+    """A step length of 0.5 s: SUMO stepped to each second in two steps, the loops aggregated.
+    Under fixed every trip is plain sumo's at 0.5 s; adaptive's plans reach the roadside and are
+    applied. Before, 0.5 was refused (the whole network gave no result)."""
+    args = ("--step-length", "0.5", "--end", "300", "--seed", "3")
+    done = simulate(small_grid, tmp_path / "fixed", "fixed", *args)
+    assert done.returncode == 0, done.stderr
+    plain = tmp_path / "plain.xml"
+    cmd = [str(HOME / "bin" / "sumo"), "-c", str(small_grid), *args, "--time-to-teleport", "-1"]
+    cmd += ["--tripinfo-output", str(plain), "--tripinfo-output.write-unfinished", "true", "--no-step-log", "true"]
+    ran = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert trips(tmp_path / "fixed" / "tripinfo.xml") == trips(plain)
+    done = simulate(small_grid, tmp_path / "adaptive", "adaptive", *args)
+    assert done.returncode == 0, done.stderr
+    s = json.loads((tmp_path / "adaptive" / "summary.json").read_text())
+    assert s["controller"]["plans_sent"] > 0 and s["controller"]["plans_refused_by_roadside"] == 0
+    assert s["duration_s"] == 300 and s["refused"] == {}
 
 
 @pytest.mark.parametrize(

@@ -76,3 +76,47 @@ def test_entry_counts_equal_the_set_difference(seed: int) -> None:
     assert got == want
     assert f.crossed == want_crossed
     assert any(want)  # the random feed did count vehicles
+
+
+def test_sub_steps_aggregate_into_the_second() -> None:
+    """A step length of 0.5 s (sim/simulate.py step_to_end): the loops are read after each of
+    the second's two SUMO steps, and the second the service sees has each vehicle counted once
+    (in the step it enters), the occupancy the mean over the steps, the speed the mean over the
+    steps with a vehicle (-1 without one). Then a second of one step reads as before."""
+    import numpy as np
+
+    cls_of = {"v1": "car", "v2": "bus", "v3": "car"}
+    f = _field(cls_of)
+    f._substeps = []
+    n = len(LOOPS)
+
+    def arrays(occ: dict[int, float], speed: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        o, s = np.zeros(n), np.full(n, -1.0)
+        for i, v in occ.items():
+            o[i] = v
+        for i, v in speed.items():
+            s[i] = v
+        return o, s
+
+    script = [  # (hits, occupancy, speed) of each SUMO step
+        ([(0, ("v1",))], *arrays({0: 0.4}, {0: 5.0})),  # v1 enters loop a
+        ([(0, ("v1",)), (1, ("v2",))], *arrays({0: 1.0, 1: 0.2}, {0: 3.0, 1: 6.0})),  # v1 stays, v2 enters b
+        ([(3, ("v3",))], *arrays({3: 0.5}, {3: 7.0})),  # the next second, one step: v3 on c
+    ]
+    steps = iter(script)
+
+    def read_step():
+        hits, occ, speed = next(steps)
+        return f._count_entries(hits), occ, speed
+
+    f._read_step = read_step  # type: ignore[method-assign]
+    f.sample_substep()
+    counted, occ, speed = f._read_loops()
+    assert counted == {1: {"bus": 1}} | {0: {"car": 1}}
+    assert occ.tolist() == [0.7, 0.1, 0.0, 0.0, 0.0]
+    assert speed.tolist() == [4.0, 6.0, -1.0, -1.0, -1.0]
+    counted, occ, speed = f._read_loops()  # no sub-step sampled: the step itself
+    assert counted == {3: {"car": 1}}
+    assert occ.tolist() == [0.0, 0.0, 0.0, 0.5, 0.0]
+    assert speed.tolist() == [-1.0, -1.0, -1.0, 7.0, -1.0]
+    assert f.crossed == {"j1": {}, "j2": {"car": 1}}

@@ -236,31 +236,37 @@ def test_simulate_imports_into_a_folder_holding_only_this_runs_models(tmp_path):
     assert set(load_intersections(out / "intersections")) == set(junctions)
 
 
-def test_simulate_refuses_a_step_length_other_than_one_second(tmp_path):
-    """The closed loop is one controller second per SUMO step (the loops' last step, the
-    roadside's stage clock in steps): a configuration's 0.5 s was silently run at 1 s (our
-    `--step-length 1` won over it), a user's 0.1 s ran every clock ten times too fast. Both are
-    refused before SUMO starts, naming the file or the arguments and the option."""
+def test_simulate_runs_a_step_length_dividing_a_second_and_refuses_others(tmp_path):
+    """A scenario's sub-second step length runs (SUMO stepped to each whole second, the loops
+    aggregated over its steps): before, 0.5 was refused, and the whole network gave no result.
+    A step that does not end on the second (0.3, 2) is refused before SUMO starts, naming the file
+    or the arguments and the option."""
     from pathlib import Path
 
     from controller.config import load_config
-    from sim.simulate import SimulateRequest, prepare
+    from sim.simulate import SimulateRequest, prepare, steps_per_second
     from tests.scenarios import grid_net
 
+    assert [steps_per_second(s) for s in (1.0, 0.5, 0.25, 0.2, 0.1, 0.05)] == [1, 2, 4, 5, 10, 20]
+    assert [steps_per_second(s) for s in (0.3, 0.4, 0.7, 2.0, 0.0, -1.0, float("nan"))] == [None] * 7
     cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
     net = grid_net(tmp_path, "g", n=2)
     half = tmp_path / "half.sumocfg"
     half.write_text(f'<c><net value="{net.name}"/><step-length value="0.5"/></c>')
-    with pytest.raises(DefinitionError, match=r"half\.sumocfg: time\.step-length: '0\.5' s not supported"):
-        prepare(SimulateRequest(half, tmp_path / "o1"), cfg)
-    whole = tmp_path / "whole.sumocfg"
-    whole.write_text(f'<c><net value="{net.name}"/><step-length value="1"/></c>')
-    with pytest.raises(DefinitionError, match=r"after --: --step-length: '0\.1' s not supported"):
-        prepare(SimulateRequest(whole, tmp_path / "o2", sumo_args=("--step-length", "0.1")), cfg)
-    with pytest.raises(DefinitionError, match="--step-length: '0.5'"):  # the user's wins over the file's 1
-        prepare(SimulateRequest(whole, tmp_path / "o3", sumo_args=("--step-length=0.5",)), cfg)
-    prepare(SimulateRequest(half, tmp_path / "o4", sumo_args=("--step-length", "1")), cfg)  # the user's 1 s wins
-    prepare(SimulateRequest(whole, tmp_path / "o5"), cfg)
+    _, _, args = prepare(SimulateRequest(half, tmp_path / "o1"), cfg)
+    assert "--step-length" not in args  # the configuration's 0.5 runs, not overridden by a 1
+    odd = tmp_path / "odd.sumocfg"
+    odd.write_text(f'<c><net value="{net.name}"/><step-length value="0.3"/></c>')
+    with pytest.raises(
+        DefinitionError, match=r"odd\.sumocfg: time\.step-length: '0\.3' s not supported.*divisor of 1 s"
+    ):
+        prepare(SimulateRequest(odd, tmp_path / "o2"), cfg)
+    with pytest.raises(DefinitionError, match=r"after --: --step-length: '2' s not supported"):
+        prepare(SimulateRequest(half, tmp_path / "o3", sumo_args=("--step-length=2",)), cfg)
+    _, _, args = prepare(
+        SimulateRequest(odd, tmp_path / "o4", sumo_args=("--step-length", "0.25")), cfg
+    )  # the user's wins
+    assert args[args.index("--step-length") + 1] == "0.25"
 
 
 def test_simulate_refuses_the_mesoscopic_model(tmp_path):
