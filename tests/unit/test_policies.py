@@ -568,6 +568,55 @@ def test_schedule_leaves_a_green_whose_exit_is_full():
         assert wish.phase == expect, learnt
 
 
+def test_max_pressure_with_exit_room_gives_no_pressure_to_a_movement_whose_exit_is_full():
+    """E/W green past its minimum with 6 PCU on N and 1 on E: N/S wins by its queue while N's
+    exit (K's approach eW) has room; with none left, N's pressure is 0 before any green shows the
+    blockage and E/W is kept. Off (the default), the room is not read."""
+    q = {"N_T": 6.0, "E_T": 1.0}
+    for exit_room, room_pcu, expect in ((True, 6.0, 0), (True, 0.0, 1), (False, 0.0, 0)):
+        lay, net = two_junction_network(room_pcu=room_pcu)
+        p = MaxPressurePolicy(MaxPressureParams(exit_room=exit_room))
+        assert p.uses_network == exit_room
+        _, wish = p.decide(p.init(lay, 0.0), lay, estimate(lay, queue=q), view(lay, 1, 20.0), 100.0, network=net)
+        assert wish.phase == expect, (exit_room, room_pcu)
+
+
+def test_max_pressure_exit_room_reads_an_exit_not_learnt_from_the_network_and_holds_the_lane_behind_it():
+    """No coupling learnt (a link of a few metres between two lights never shows a travel time):
+    J's N_T leads onto K's approach eW, which is full. N_T has no pressure, and neither has N_R,
+    which shares N_T's lane (the head vehicle bound for the full exit holds it); E/W green is
+    kept. N_R on a lane of its own keeps its pressure."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    for own_lane, expect in ((False, 1), (True, 0)):
+        raw_j, raw_k = two_phase_raw(), two_phase_raw()
+        raw_k["id"] = "K"
+        raw_j["downstream"] = ["K"]
+        n_t = raw_j["movements"][0]
+        n_t["to_edge"] = "eW"
+        n_r = {**n_t, "id": "N_R", "turn": "right", "to_edge": "out", "links": [4]}
+        if own_lane:
+            n_r["lanes"] = ["eN_1"]
+        raw_j["movements"].append(n_r)
+        raw_j["n_links"] = 5
+        raw_j["phases"] = [
+            {**ph, "state": ph["state"] + ("G" if k == 0 else "r")} for k, ph in enumerate(raw_j["phases"])
+        ]
+        lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+        lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+        layouts = {"J": lay_j, "K": lay_k}
+        links = LinkLayout.build(layouts)
+        queue = np.array([lay_k.lane_storage_pcu[i] if lane == "eW_0" else 0.0 for i, lane in enumerate(lay_k.lanes)])
+        est_k = estimate(lay_k)
+        est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue))
+        net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": estimate(lay_j), "K": est_k}, layouts)
+        p = MaxPressurePolicy(MaxPressureParams(exit_room=True))
+        e = estimate(lay_j, queue={"N_T": 6.0, "N_R": 6.0, "E_T": 1.0})
+        _, wish = p.decide(p.init(lay_j, 0.0), lay_j, e, view(lay_j, 1, 20.0), 100.0, network=net)
+        assert wish.phase == expect, own_lane
+
+
 def test_schedule_charges_a_spilled_queue_twice():
     lay = Layout.build(two_phase(), CFG)
     p = SchedulePolicy(ScheduleParams(steady_s=0.0))

@@ -14,7 +14,12 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 - k_m is the number of movements sharing m's lanes (core/shared_lanes.py): a lane shared by k
   movements, whose queue and saturation flow the estimator splits k ways, weighs as one queue;
 - s_mk is the learnt saturation flow x (1 - the exit blockage b_m the estimator measures), x
-  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement;
+  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement; with
+  `exit_room`, x min(1 - b_m, r_m) instead of (1 - b_m), r_m the share of m's queue the room left on
+  the neighbour approach its exit feeds can take (phases.exit_rate_ratio: the learnt exit, else the
+  neighbour approach m's exit edge is; core NetworkView), lowered to the lowest r of the movements
+  sharing a lane with m (phases.lane_fifo_ratio: first in, first out): a movement whose exit is
+  full, or queued behind one, has no pressure before its green shows the blockage;
 - w_m = 1 + (time m has been red) / `wait_scale_s`;
 - T = `switch_service_s`, the service a switch buys; L_mk is the loss of starting m: the
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
@@ -58,6 +63,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
+from controller.core.policies.phases import exit_rate_ratio, lane_fifo_ratio
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
@@ -223,9 +229,11 @@ def phase_pressures(
     wait_scale_s: float,
     down_pcu: np.ndarray | None = None,
     arrival_s: float = 0.0,
+    exit_ratio: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
-    with each newly started movement scaled by T / (T + loss)."""
+    with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
+    share of its rate its exit takes (0..1), the lower of it and 1 - the blockage; None: 1."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
@@ -233,7 +241,8 @@ def phase_pressures(
     x = x + upstream_queue_pcu(layout, est)
     if down_pcu is not None:
         x = x - down_pcu
-    rate = est.sat_flow_pcu_h * (1.0 - est.block) / 3600.0
+    free = 1.0 - est.block if exit_ratio is None else np.minimum(1.0 - est.block, exit_ratio)
+    rate = est.sat_flow_pcu_h * free / 3600.0
     red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
     weight = rate * x * statics.lane_weight * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
     if statics.useful is not None and statics.useful_switch_s == switch_service_s:
@@ -277,16 +286,16 @@ class MaxPressurePolicy(Policy):
     def __init__(self, params: MaxPressureParams | None = None) -> None:
         """`params`: config.toml's section for this policy; None: the defaults."""
         self.params = params if params is not None else MaxPressureParams()
-        # Varaiya's downstream queues come from the neighbours' estimates (core NetworkView).
-        self.uses_network = self.params.downstream_weight > 0
+        # Varaiya's downstream queues and the exits' room come from the neighbours' estimates (core NetworkView).
+        self.uses_network = self.params.downstream_weight > 0 or self.params.exit_room
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
 
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
-        Varaiya's downstream term on (it reads the NetworkView) or `program_order_share` on (the
-        pass does not apply it), and None for a subclass that
+        Varaiya's downstream term or `exit_room` on (they read the NetworkView) or
+        `program_order_share` on (the pass does not apply it), and None for a subclass that
         overrides decide() (the pass computes this class's decide, not the override)."""
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
@@ -369,8 +378,11 @@ class MaxPressurePolicy(Policy):
     ) -> np.ndarray:
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
+        exit_ratio = None
+        if p.exit_room and network is not None:
+            exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
         return phase_pressures(
-            state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s
+            state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s, exit_ratio
         )
 
     def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:

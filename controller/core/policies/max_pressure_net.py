@@ -144,13 +144,13 @@ class NetPressure:
 
     @staticmethod
     def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
-        """None when the pass does not apply: no junction, Varaiya's downstream term on, or a
+        """None when the pass does not apply: no junction, Varaiya's downstream term or exit_room on, or a
         junction without movements, lanes or phases. `pad`: sum the pressures' rows padded to one
         width (True), one reduction per number of movements (False), or whichever takes fewer
         numpy calls (None)."""
         p = policy.params
         lays = tuple(layouts.values())
-        if not lays or p.downstream_weight > 0:
+        if not lays or p.downstream_weight > 0 or p.exit_room:
             return None
         if any(not lay.junction.movements or not lay.lanes or not lay.junction.phases for lay in lays):
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controller.core.estimation import Layout
+from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 
 
@@ -24,23 +24,62 @@ def primary_phases(layout: Layout, *, protected_first: bool) -> np.ndarray:
     return out
 
 
-def exit_room_pcu(layout: Layout, network: NetworkView | None) -> np.ndarray:
+def exit_room_pcu(layout: Layout, network: NetworkView | None, direct: bool = False) -> np.ndarray:
     """(movements,) PCU of room left on the approach each movement's exit feeds, as its
     neighbour's loops see it: the lane storage between that approach's loops less its queue
     (between the loops and spilled upstream of the advance loop), never below 0; +inf where the
-    exit is not learnt, leaves the controlled network, or there is no `network`. A movement can
-    discharge that many PCU at saturation before its exit stands back into the junction."""
+    exit is not learnt, leaves the controlled network, or there is no `network`. With `direct`, an
+    exit not learnt is the neighbour approach the movement's exit edge is, where it is one
+    (`direct_exits`). A movement can discharge that many PCU at saturation before its exit
+    stands back into the junction."""
     n = len(layout.junction.movements)
     out = np.full(n, np.inf)
     if network is None:
         return out
-    for i, c in enumerate(network.exits(layout.junction.id)):
-        if c is None or c.junction not in network.estimates:
+    learnt = network.exits(layout.junction.id)
+    statics = direct_exits(layout, network) if direct else (None,) * n
+    for i, d in enumerate(statics):
+        c = learnt[i] if i < len(learnt) else None
+        target = (c.junction, c.edge) if c is not None else d
+        if target is None or target[0] not in network.estimates:
             continue
-        down = network.layouts[c.junction]
-        ix = network.links.edge_movements[c.junction][c.edge]
+        down = network.layouts[target[0]]
+        ix = network.links.edge_movements[target[0]][target[1]]
         lanes = down.lane_uses[ix].any(axis=0)
-        ls = network.estimates[c.junction].lanes
+        ls = network.estimates[target[0]].lanes
         stored = float((ls.queue_pcu[lanes] + ls.hidden_pcu[lanes]).sum())
         out[i] = max(float(down.lane_storage_pcu[lanes].sum()) - stored, 0.0)
+    return out
+
+
+def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, direct: bool = False) -> np.ndarray:
+    """(movements,) share of its saturation flow each movement's queue can discharge into its
+    exit, 0..1: 1 while the room left on the neighbour approach it feeds (exit_room_pcu, with
+    `direct`) holds its whole queue (at least 1 PCU), else room / queue (the rest waits for the
+    neighbour to discharge); 1 where the exit is not known or leaves the controlled network."""
+    room = exit_room_pcu(layout, network, direct)
+    ratio = np.where(np.isfinite(room), room / np.maximum(est.queue_pcu, 1.0), 1.0)
+    out: np.ndarray = np.clip(ratio, 0.0, 1.0)
+    return out
+
+
+def direct_exits(layout: Layout, network: NetworkView) -> tuple[tuple[str, str] | None, ...]:
+    """Per movement: (neighbour junction, approach edge) where the movement's exit edge is itself
+    an approach of a downstream junction of the network (the link between two lights, read from
+    the network, not learnt), else None."""
+    down = [d for d in layout.junction.downstream if d in network.links.edge_movements]
+    out: list[tuple[str, str] | None] = []
+    for m in layout.junction.movements:
+        hit = [d for d in down if m.to_edge in network.links.edge_movements[d]]
+        out.append((hit[0], m.to_edge) if hit else None)
+    return tuple(out)
+
+
+def lane_fifo_ratio(layout: Layout, ratio: np.ndarray) -> np.ndarray:
+    """(movements,) each movement's `ratio` lowered to the lowest of the movements sharing one of
+    its lanes: a lane discharges first in, first out, so a head vehicle bound for a full exit
+    holds every vehicle behind it, whatever their turn."""
+    uses = layout.lane_uses
+    lane_min = np.where(uses, ratio[:, None], np.inf).min(axis=0, initial=np.inf)
+    out: np.ndarray = np.minimum(ratio, np.where(uses, lane_min[None, :], np.inf).min(axis=1, initial=np.inf))
     return out

@@ -108,7 +108,7 @@ from controller.core.network import NetworkView
 from controller.core.params import ScheduleParams
 from controller.core.policies import Policy
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
-from controller.core.policies.phases import exit_room_pcu, primary_phases
+from controller.core.policies.phases import exit_rate_ratio, primary_phases
 from controller.core.policies.requirements import acyclic_refusal, coupled_refusal
 from controller.core.safety import SignalView
 from controller.core.spillback import upstream_queue_pcu
@@ -781,14 +781,3 @@ def _stop_lines_occupied(layout: Layout, est: Estimate, phase: int, empty_s: flo
     """Some lane green in `phase` has had a vehicle on its stop-line loop within `empty_s` (a
     lane without a working stop-line loop counts as occupied)."""
     return bool(np.any(layout.lane_green[phase] & (est.lanes.stop_empty_s < empty_s)))
-
-
-def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
-    """(movements,) share of its saturation flow each movement's queue can discharge into its
-    exit, 0..1: 1 while the room left on the neighbour approach it feeds (phases.exit_room_pcu)
-    holds its whole queue (at least 1 PCU), else room / queue (the rest waits for the neighbour
-    to discharge); 1 where the exit is not learnt or leaves the controlled network."""
-    room = exit_room_pcu(layout, network)
-    ratio = np.where(np.isfinite(room), room / np.maximum(est.queue_pcu, 1.0), 1.0)
-    out: np.ndarray = np.clip(ratio, 0.0, 1.0)
-    return out
