@@ -531,6 +531,33 @@ CORPUS += (
         ),
         Demand(700, min_distance_m=80),
     ),
+    CorpusNet(
+        "grid_coupled_incoming",
+        38,
+        "3x3 grid of one-lane roads 20 x 25 m apart, NEMA requested (netgenerate builds actuated), one "
+        "stage per approach (--tls.layout incoming): links of 5-11 m between lights, one or two vehicles, "
+        "every light coupled to its neighbours (session 29's fuzz v1006)",
+        netgenerate(
+            "--grid",
+            "--grid.number",
+            "3",
+            "--grid.x-length",
+            "20",
+            "--grid.y-length",
+            "25",
+            "--grid.attach-length",
+            "120",
+            "-L",
+            "1",
+            "--tls.layout",
+            "incoming",
+            "--tls.default-type",
+            "NEMA",
+            *SIGNAL_ALL,
+            *NO_UTURN,
+        ),
+        Demand(600, min_distance_m=100),
+    ),
 )
 
 
