@@ -129,7 +129,9 @@ def phase_cycle(nexts: list[tuple[int, ...]]) -> list[int]:
     """The indices of the phases a program runs in its cycle, in order: from phase 0, each
     phase's `next` (its first index: an actuated program's default successor) or the one after
     it, until a phase comes back; the loop it closes is the cycle. A phase no `next` leads to
-    (a transition the city keeps for another program's use) is not in it: SUMO never runs it.
+    (a transition the city keeps for another program's use) is not in it: SUMO never runs it in
+    the cycle (only at the start, where the offset, taken over every phase's duration, may place
+    the light in it: session 30, BENCHMARKS.md).
     Without any `next`, every phase in order. A `next` out of range is followed as SUMO's
     default (the phase after), SUMO itself refusing such a program at load."""
     n = len(nexts)
