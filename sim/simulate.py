@@ -35,12 +35,14 @@ from sim.netprogram import program_switches
 from sim.progress import Progress
 from sim.sumo import (
     SumoConfig,
+    SumoRefused,
     additional_files,
     canonical_args,
     listed_files,
     load_api,
     merge_args,
     start_command,
+    start_sumo,
     take_option,
 )
 
@@ -501,9 +503,12 @@ def run(
     controlled = req.policy not in FIELD_POLICIES
     wall0 = time.perf_counter()
     try:
-        api.start([start_command(api), *args])
-    except Exception as exc:
-        raise AdapterError(f"SUMO failed to start with {' '.join(args)}: {exc}", fatal=True) from None
+        start_sumo(api, [start_command(api), *args])
+    except SumoRefused as exc:
+        # SUMO's reason first: the command line, long, comes last
+        raise AdapterError(
+            f"SUMO did not start: {exc} ({scfg.path}; SUMO's arguments: {' '.join(args)})", fatal=True
+        ) from None
     loop: ClosedLoop | None = None
     recorder: ArchiveRecorder | None = None
     try:

@@ -10,8 +10,11 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -48,6 +51,53 @@ def start_command(api: ModuleType) -> str:
     """The program name `api.start` runs: libsumo ignores it; traci launches it, so it must be
     the wheel's binary (not necessarily on PATH)."""
     return "sumo" if getattr(api, "__name__", "") == "libsumo" else sumo_binary()
+
+
+class SumoRefused(Exception):
+    """SUMO did not start; the message is SUMO's own reason (its `Error:` lines), else the API's."""
+
+
+def start_sumo(api: ModuleType, args: Sequence[str]) -> None:
+    """`api.start(args)`, raising SumoRefused with SUMO's reason when it refuses. libsumo's own
+    exception says only "Process Error": SUMO wrote why to stderr, so under libsumo stderr is read
+    while SUMO loads and written back as it came. traci's SUMO is a process of its own that keeps
+    the stderr it was started with: not read (its `Error:` line is on stderr as before)."""
+    said: list[str] = []
+    try:
+        if getattr(api, "__name__", "") == "libsumo":
+            with stderr_read(said):
+                api.start(list(args))
+        else:
+            api.start(list(args))
+    except Exception as exc:
+        reasons = [ln.removeprefix("Error:").strip() for ln in "".join(said).splitlines() if ln.startswith("Error:")]
+        raise SumoRefused("; ".join(reasons) or f"{type(exc).__name__}: {exc}") from None
+
+
+@contextmanager
+def stderr_read(into: list[str]) -> Iterator[None]:
+    """The process's stderr (file descriptor 2, where SUMO's C++ writes) goes to a temporary file
+    while the block runs; then its text is written to stderr and appended to `into`. Without a
+    usable descriptor 2, nothing is read."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read()
+            with open(2, "wb", closefd=False) as err:
+                err.write(text)
+            into.append(text.decode(errors="replace"))
 
 
 class SumoConfig:

@@ -149,6 +149,33 @@ def test_failures_exit_non_zero_with_one_line_reason(small_grid, tmp_path, args,
     assert last.startswith("error:") and needle in last
 
 
+def test_sumo_refusing_to_start_is_named_by_its_own_reason_first(small_grid, tmp_path):
+    """A program 'off' with phases, loaded last: SUMO refuses to start. libsumo's exception says
+    only "Process Error", which ended the one error line after the whole command line; SUMO's
+    reason was only on the line before. The error line starts with SUMO's reason and names the
+    configuration."""
+    net = small_grid.parent / ET.parse(small_grid).getroot().find("./input/net-file").get("value")
+    tls = ET.parse(net).getroot().find("tlLogic")
+    states = [p.get("state") for p in tls.findall("phase")]
+    cfg = tmp_path / "off.sumocfg"
+    off = tmp_path / "off.add.xml"
+    off.write_text(
+        f'<additional><tlLogic id="{tls.get("id")}" programID="off" type="static" offset="0">'
+        f'<phase duration="60" state="{"O" * len(states[0])}"/></tlLogic></additional>'
+    )
+    cfg.write_text(
+        small_grid.read_text()
+        .replace(f'value="{net.name}"', f'value="{net}"')
+        .replace("<input>", f'<input><additional-files value="{off}"/>')
+        .replace('<route-files value="', f'<route-files value="{small_grid.parent}/')
+    )
+    done = simulate(cfg, tmp_path / "o", "fixed", "--end", "60")
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: SUMO did not start: The off program for TLS '{tls.get('id')}' has phases. ({cfg};")
+    assert "Process Error" not in last
+
+
 def test_network_without_detectors_gets_them(runs):
     add = runs["fixed"] / "detectors.add.xml"
     loops = ET.parse(add).getroot().findall("inductionLoop")
