@@ -410,6 +410,12 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if cfg.harm.network_share > 1:
         raise ConfigError(str(p), "harm.network_share", f"a share, must be <= 1, got {cfg.harm.network_share}")
+    if cfg.max_pressure.program_order_share > 1:  # above 1 the rule could never apply: off in disguise
+        raise ConfigError(
+            str(p),
+            "max_pressure.program_order_share",
+            f"a share of the highest pressure, must be <= 1, got {cfg.max_pressure.program_order_share}",
+        )
     if cfg.harm.validate_return and not cfg.validation.enabled:  # nothing would ever approve a return
         raise ConfigError(str(p), "harm.validate_return", "needs validation.enabled (the twin validates the return)")
     if not cfg.validation.margin < 1.0:

@@ -44,3 +44,50 @@ def test_the_network_pass_is_not_used_with_the_key_on() -> None:
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     assert MaxPressurePolicy(MaxPressureParams()).network_decision(layouts) is not None
     assert MaxPressurePolicy(MaxPressureParams(program_order_share=0.5)).network_decision(layouts) is None
+
+
+def test_decide_applies_the_share() -> None:
+    """decide() itself takes the program's next phase with the key on (the helper's tests above
+    pass whether decide calls it or not): over random queues on 4-phase junctions, the wishes
+    with 0.5 differ from those with the key off, each time for the phase after the one in force."""
+    import dataclasses
+    import random
+
+    from controller.core.safety import SignalView
+    from tests.unit.test_max_pressure_net import _estimate
+
+    rng, nrng = random.Random(5), np.random.default_rng(5)
+    js = {jid: j for jid, j in mixed_junctions(2).items() if len(j.phases) == 4}
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    off = MaxPressurePolicy(MaxPressureParams())
+    on = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), program_order_share=0.5))
+    differ = 0
+    for tick in range(1, 300):
+        t = 100.0 + tick
+        for jid, lay in layouts.items():
+            est = _estimate(nrng, lay, None, t)
+            n = len(lay.junction.phases)
+            cur = rng.randrange(n)
+            view = SignalView(cur, False, 60.0, tuple(rng.uniform(0.0, t) for _ in lay.junction.movements))
+            _, w_off = off.decide(off.init(lay, 0.0), lay, est, view, t)
+            _, w_on = on.decide(on.init(lay, 0.0), lay, est, view, t)
+            if w_on != w_off:
+                differ += 1
+                assert w_on is not None and w_on.phase == (cur + 1) % n, (tick, jid, cur, w_on, w_off)
+    assert differ > 10, differ
+
+
+def test_a_share_above_one_is_refused(tmp_path) -> None:
+    """Above 1 the next phase can never have the share of the highest pressure: the key would be
+    off while it reads on. Refused naming the file and the key."""
+    import pytest
+
+    from controller.config import load_config
+    from controller.errors import ConfigError
+
+    bad = tmp_path / "c.toml"
+    bad.write_text("[max_pressure]\nprogram_order_share = 1.5\n")
+    with pytest.raises(ConfigError, match=r"c\.toml: max_pressure\.program_order_share: a share .* got 1\.5"):
+        load_config(bad)
+    bad.write_text("[max_pressure]\nprogram_order_share = 1.0\n")
+    assert load_config(bad).max_pressure.program_order_share == 1.0
