@@ -38,7 +38,9 @@ replay, a junction is in one of two modes:
   adapter calls `approve` (back at the next tick) or `reject` (a relapse: a new, doubled hold).
 
 At each change of mode the evidence restarts (shadow.restart_evidence, S = 0): the next verdict
-rests only on what the policy did since it took over.
+rests only on what the policy did since it took over. With `evidence_from_first_command` it
+starts, and min_policy_s counts, from the policy's first command to the junction (first_command):
+before it the city's own program runs, not the policy's doing, and nothing is charged or judged.
 
 Example: window_s 900, excess_budget_s 5, demand 3,600 PCU/h (1 PCU/s): S reaches 5 s/PCU after
 4,500 PCU s of excess. A policy whose replayed queue stands 16 PCU above 1.2x the fixed plan's
@@ -131,6 +133,10 @@ class HarmParams:
     # the controlled side and as much of the fixed side's queue (trim_pcu). false: the replay's queues
     # are charged as replayed
     measured_queue_bound: bool = False
+    # a junction's evidence and its min_policy_s start at the policy's first command to it
+    # (first_command): before it the city's own program runs, which is not the policy's doing, so
+    # no verdict and no charge; false: from the start (the core's first tick)
+    evidence_from_first_command: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -146,6 +152,7 @@ class HarmParams:
                 "program_timeline",
                 "short_pair_together",
                 "measured_queue_bound",
+                "evidence_from_first_command",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -219,6 +226,9 @@ class HarmState:
     # (trim_pcu), (FIXED, CONTROLLED)
     measured_queue_pcu: np.ndarray | None = None
     trim_pcu_s: tuple[float, float] = (0.0, 0.0)
+    # policy mode: the policy has sent the junction a command (False only with
+    # evidence_from_first_command, until first_command): before it, no verdict and no charge
+    commanded: bool = True
 
     @property
     def gains(self) -> shadow.Gains:
@@ -269,14 +279,28 @@ class JunctionReport:
     return_reason: str = ""  # why it is due ("" when none is)
 
 
-def initial(program: shadow.Program, n_movements: int, now_s: float) -> HarmState:
+def initial(program: shadow.Program, n_movements: int, now_s: float, commanded: bool = True) -> HarmState:
+    """A junction's state at the start, in policy mode. `commanded` False (evidence_from_first_command):
+    not judged until the policy's first command to it (first_command)."""
     return HarmState(
         shadow.start(program, n_movements, now_s),
         since_s=now_s,
         excess_t_s=now_s,
         approach=program.approach,
         approach_storage_pcu=program.approach_storage_pcu,
+        commanded=commanded,
     )
+
+
+def first_command(state: HarmState, now_s: float) -> HarmState:
+    """The policy's first command to the junction (evidence_from_first_command): its evidence and
+    its time under the policy (min_policy_s) start now, as at a change of mode (_switch: the replay
+    restarts from the queues standing now). Until now the city's own program ran, as SUMO or the
+    roadside showed it, which the replay would have judged against the imported program as if it
+    were the policy's. The state as it was once commanded."""
+    if state.commanded:
+        return state
+    return replace(_switch(state, state.mode, now_s, state.reason), commanded=True)
 
 
 def observe_all(
@@ -324,7 +348,7 @@ def observe_all(
             changes["measured_queue_pcu"] = bound[st[k] : st[k + 1]]
         if params.lock_green_s > 0:
             changes.update(_standing(s, net.programs[k], ests[k], statuses[k], now_s))
-        if judge[k] and charge is not None and s.mode == "policy" and r.t_s - s.excess_t_s > 0:
+        if judge[k] and charge is not None and s.mode == "policy" and s.commanded and r.t_s - s.excess_t_s > 0:
             changes.update(_excess(s, r, charge, r.t_s - s.excess_t_s, params))
         out.append(
             _evolve(
@@ -597,6 +621,8 @@ def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmStat
     if not params.enabled:
         return state, None
     if state.mode == "policy":
+        if not state.commanded:  # the city's own program runs: no charge, no verdict (first_command)
+            return state, None
         state = accumulate(state, params)
         why = _locked(state, params) or _worse(state, now_s, params)
         if why is None:
@@ -643,7 +669,7 @@ def network_verdict(
     return {
         jid: (_to_fixed(s, now_s, why, params), why)
         for jid, s in states.items()
-        if s.mode == "policy" and now_s - s.since_s >= params.min_policy_s
+        if s.mode == "policy" and s.commanded and now_s - s.since_s >= params.min_policy_s
     }
 
 

@@ -188,7 +188,7 @@ class Core:
                     Estimate.empty(lay, now_s),
                     self.policy.init(lay, now_s),
                     red_since_s=tuple(now_s for _ in lay.junction.movements),
-                    harm=harm.initial(self.programs[jid], len(lay.junction.movements), now_s),
+                    harm=harm.initial(self.programs[jid], len(lay.junction.movements), now_s, self._commanded),
                 )
                 for jid, lay in self.layouts.items()
             },
@@ -421,7 +421,16 @@ class Core:
                     return self._withdraw(js, now_s, log.commands)
                 return self._send(jid, js, outcome, now_s, log)
         outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
-        return self._send(jid, js, outcome, now_s, log)
+        sent = self._send(jid, js, outcome, now_s, log)
+        if sent.plans > js.plans and sent.harm is not None and not sent.harm.commanded:
+            return _evolve(sent, harm=harm.first_command(sent.harm, now_s))  # evidence_from_first_command
+        return sent
+
+    @property
+    def _commanded(self) -> bool:
+        """A junction's do-no-harm state starts as commanded unless [harm] evidence_from_first_command:
+        then its evidence starts at the policy's first command to it (harm.first_command)."""
+        return not self.harm.evidence_from_first_command
 
     def _pair(
         self,
@@ -623,7 +632,8 @@ class Core:
         the network's movements; harm.advance_replays, the replays alone, under a policy that runs
         the city's own program: no verdict is taken)."""
         states = {
-            jid: js.harm or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s)
+            jid: js.harm
+            or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s, self._commanded)
             for jid, js in state.junctions.items()
         }
         ests = [estimates[jid] for jid in self.layouts]

@@ -30,7 +30,18 @@ from tests.junction_fixtures import two_phase, two_phase_raw
 # one timed return after a first loss (the default, 0, waits for a demand shift from the first loss:
 # test_by_default_a_loss_is_held_until_the_demand_shifts)
 # max_losses = 0 (no limit) here: the tests of returns see every return (test_a_junction_that_lost_twice_stays)
-FAST = HarmParams(window_s=300.0, min_policy_s=300.0, hold_s=300.0, hold_max_s=1200.0, timed_returns=1, max_losses=0)
+# evidence_from_first_command off here: these tests time the verdict from the start (WrongPhase's wait
+# counted as under the policy); the key's own test is test_a_junction_whose_first_command_comes_late_...
+FAST = HarmParams(
+    window_s=300.0,
+    min_policy_s=300.0,
+    hold_s=300.0,
+    hold_max_s=1200.0,
+    timed_returns=1,
+    max_losses=0,
+    evidence_from_first_command=False,
+)
+ON_FIRST = replace(FAST, evidence_from_first_command=True)  # as shipped
 NS_HEAVY = {"N_T": 0.1, "S_T": 0.1, "E_T": 0.05, "W_T": 0.05}  # PCU/s; the base program serves 0.21 N/S
 EW_HEAVY = {"N_T": 0.05, "S_T": 0.05, "E_T": 0.17, "W_T": 0.17}
 
@@ -171,6 +182,39 @@ def test_a_policy_worse_than_the_fixed_plan_goes_back_to_it_after_the_window():
     modes = [m for _, _, _, m in held]
     assert modes[-1] == "local" and modes.index("local") < 80
     assert state.junctions["J"].harm.mode == "fixed" and state.junctions["J"].harm.switches == 1
+
+
+def test_a_junction_whose_first_command_comes_late_is_judged_only_from_it():
+    """[harm] evidence_from_first_command: WrongPhase sends nothing for 400 s (the city's program
+    runs), then loses. Off, that wait counts as under the policy: judged as soon as the loss adds
+    up, before min_policy_s after the first command, and an uncommanded state would not be. On,
+    the evidence and min_policy_s start at the first command: nothing charged before it, no
+    verdict before min_policy_s after it, and a verdict still comes."""
+    off, _, _ = closed_loop(WrongPhase(warmup_s=400.0), NS_HEAVY, 900)
+    t_off = changes(off)[0][0]
+    assert t_off < 400 + FAST.min_policy_s
+    losing = replace(off[t_off - 2][2], excess_s=10.0)  # the tick before the verdict, the sum at its budget
+    assert harm.decide(losing, float(t_off), FAST)[0].mode == "fixed"
+    assert harm.decide(replace(losing, commanded=False), float(t_off), FAST) == (replace(losing, commanded=False), None)
+    log, _, _ = closed_loop(WrongPhase(warmup_s=400.0), NS_HEAVY, 900, ON_FIRST)
+    first = next(t for t, r, _, _ in log if r.commands)
+    assert 400 < first <= 402
+    before = [hs for t, _, hs, _ in log if t < first]
+    assert all(not hs.commanded and hs.excess_s == 0.0 and hs.since_s == 0.0 for hs in before)
+    hs = log[first - 1][2]
+    assert hs.commanded and hs.since_s == first and hs.excess_s == 0.0 and hs.mode == "policy"
+    ch = changes(log)
+    assert ch and ch[0][1] == "fixed" and first + FAST.min_policy_s <= ch[0][0] <= first + FAST.min_policy_s + 120
+
+
+def test_a_junction_not_yet_commanded_is_not_judged_for_the_network():
+    """network_verdict passes over a junction the policy has not commanded yet."""
+    j = two_phase()
+    program = shadow.Program.build(Layout.build(j), 0.4, 0.0, 0.0)
+    lost = replace(harm.initial(program, len(j.movements), 0.0), mode="fixed")
+    waiting = harm.initial(program, len(j.movements), 0.0, commanded=False)
+    assert harm.network_verdict({"A": lost, "B": waiting}, 1000.0, ON_FIRST) == {}
+    assert set(harm.network_verdict({"A": lost, "B": harm.first_command(waiting, 0.0)}, 1000.0, ON_FIRST)) == {"B"}
 
 
 def test_a_policy_better_than_the_fixed_plan_stays():
@@ -665,6 +709,14 @@ def test_harm_switches_are_true_or_false(tmp_path, key):
     with pytest.raises(ConfigError, match=f"harm.{key}"):
         load_config(bad)
     assert getattr(load_config("config.toml").harm, key) is False  # shipped off
+
+
+def test_evidence_from_first_command_is_true_or_false_and_ships_on(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[harm]\nevidence_from_first_command = 1\n")
+    with pytest.raises(ConfigError, match="harm.evidence_from_first_command"):
+        load_config(bad)
+    assert load_config("config.toml").harm.evidence_from_first_command is True
 
 
 def test_the_measured_spill_stands_for_the_policys_queue_beyond_the_loops():
