@@ -22,6 +22,7 @@ from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.messages import DetectorMessageFormat, encode_body, status_body
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from controller.stagecheck import shown_stage
+from sim.netprogram import phase_cycle
 from sim.roadside import RoadsideController
 
 # the feed's vehicle class of each SUMO vClass a loop can see (anything else counts as a car)
@@ -333,14 +334,17 @@ class SumoField:
         def shows(ph) -> bool:
             return "y" not in ph.state and frozenset(i for i, c in enumerate(ph.state) if c in GREEN) == green
 
-        n = len(logic.phases)
-        for k, ph in enumerate(logic.phases):
-            if shows(ph):
-                last, program_green_s = k, ph.duration
-                while (last + 1) % n != k and shows(logic.phases[(last + 1) % n]):
-                    last = (last + 1) % n
-                    program_green_s += logic.phases[last].duration
-                tl.setPhase(jid, last)
+        # only the phases of the program's cycle: a phase it never comes back to (a lead-in, one
+        # kept for another program) would leave the light outside its cycle (sim/netprogram.py)
+        cycle = phase_cycle([tuple(ph.next or ()) for ph in logic.phases])
+        n = len(cycle)
+        for i, k in enumerate(cycle):
+            if shows(logic.phases[k]):
+                at, program_green_s = i, logic.phases[k].duration
+                while (at + 1) % n != i and shows(logic.phases[cycle[(at + 1) % n]]):
+                    at = (at + 1) % n
+                    program_green_s += logic.phases[cycle[at]].duration
+                tl.setPhase(jid, cycle[at])
                 max_green_s = self.junctions[jid].phases[phase].max_green_s
                 tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
                 return

@@ -126,26 +126,46 @@ def net_program(tl, net_path: str) -> Program | None:
 
 
 def phase_cycle(nexts: list[tuple[int, ...]]) -> list[int]:
-    """The indices of the phases a program runs in its cycle, in order: from phase 0, each
-    phase's `next` (its first index: an actuated program's default successor) or the one after
-    it, until a phase comes back; the loop it closes is the cycle. A phase no `next` leads to
-    (a transition the city keeps for another program's use) is not in it: SUMO never runs it in
-    the cycle (only at the start, where the offset, taken over every phase's duration, may place
-    the light in it: session 30, BENCHMARKS.md).
-    Without any `next`, every phase in order. A `next` out of range is followed as SUMO's
-    default (the phase after), SUMO itself refusing such a program at load."""
+    """The indices of the phases a program runs in its cycle. Each phase's successor is its `next`
+    or, without one, the phase after it (a `next` out of range is followed as SUMO's default, SUMO
+    itself refusing such a program at load). A phase no successor leads back to (a transition the
+    city keeps for another program's use, or a lead-in) is not in it: SUMO never runs it in the
+    cycle (only at the start, where the offset, taken over every phase's duration, may place the
+    light in it: session 30, BENCHMARKS.md).
+    - Without any `next`: every phase in order.
+    - One successor each: from phase 0, successor after successor; the loop that closes is the
+      cycle, in the order SUMO runs it.
+    - An actuated program listing several `next` indices for a phase (alternatives: the first when
+      no vehicle calls, the others on a call): every phase reachable from phase 0 through any of
+      them that can come back to itself, in file order: a stage served only on a call is a stage
+      of the junction."""
     n = len(nexts)
     if not any(nexts):
         return list(range(n))
+    succ = [[i for i in listed if 0 <= i < n] or [(k + 1) % n] for k, listed in enumerate(nexts)]
+    if any(len(s) > 1 for s in succ):
+        reach = [_reachable(succ, s) for s in succ]
+        from0 = {0} | reach[0]
+        return [k for k in range(n) if k in from0 and k in reach[k]]
     seen: dict[int, int] = {}
     path: list[int] = []
     k = 0
     while k not in seen:
         seen[k] = len(path)
         path.append(k)
-        succ = nexts[k][0] if nexts[k] and 0 <= nexts[k][0] < n else (k + 1) % n
-        k = succ
+        k = succ[k][0]
     return path[seen[k] :]
+
+
+def _reachable(succ: list[list[int]], start: list[int]) -> set[int]:
+    """The phases reachable from the phases `start` through the successor lists `succ`, `start` included."""
+    found, todo = set(start), list(start)
+    while todo:
+        for j in succ[todo.pop()]:
+            if j not in found:
+                found.add(j)
+                todo.append(j)
+    return found
 
 
 @functools.lru_cache(maxsize=4)

@@ -551,4 +551,6 @@ def test_the_cycle_follows_next_from_phase_0():
     assert phase_cycle([(), (0,), ()]) == [0, 1]  # 2 never runs
     assert phase_cycle([(1,), (2,), (1,)]) == [1, 2]  # 0 leads in, once
     assert phase_cycle([(), (9,), ()]) == [0, 1, 2]  # out of range: the phase after
-    assert phase_cycle([(2, 1), (), (0,)]) == [0, 2]  # an actuated list: its first index
+    assert phase_cycle([(2, 1), (), (0,)]) == [0, 1, 2]  # an actuated list: 1 is served on a call
+    assert phase_cycle([(1, 2), (2,), (1,)]) == [1, 2]  # 0 leads in, once, whichever index it takes
+    assert phase_cycle([(2, 3), (0,), (0,), (1,)]) == [0, 1, 2, 3]  # 1 only through the call to 3

@@ -1,0 +1,53 @@
+"""SumoField._resume_program (sim/field.py): the hand-back to the city's program continues the
+green showing in a phase of the program's cycle, never in a phase the cycle does not come back to."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sim.field import SumoField
+
+
+class FakeTrafficLight:
+    def __init__(self, phases: list[SimpleNamespace]) -> None:
+        self.phases = phases
+        self.calls: list[tuple] = []
+
+    def setProgram(self, jid: str, program_id: str) -> None:
+        self.calls.append(("program", program_id))
+
+    def getAllProgramLogics(self, jid: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(programID="city", phases=self.phases)]
+
+    def setPhase(self, jid: str, index: int) -> None:
+        self.calls.append(("phase", index))
+
+    def setPhaseDuration(self, jid: str, duration_s: float) -> None:
+        self.calls.append(("duration", duration_s))
+
+
+def _phase(duration_s: float, state: str, nxt: tuple[int, ...] = ()) -> SimpleNamespace:
+    return SimpleNamespace(duration=duration_s, state=state, next=nxt)
+
+
+def test_hand_back_resumes_in_the_cycle_not_in_a_lead_in():
+    # phase 0 shows the same green as phase 4 but is a lead-in: 0 -> 1 -> 2 -> 3 -> 4 -> 1
+    phases = [_phase(99.0, "Gr"), _phase(3.0, "yr"), _phase(20.0, "rG"), _phase(3.0, "ry"), _phase(31.0, "Gr", (1,))]
+    tl = FakeTrafficLight(phases)
+    stage = SimpleNamespace(green_links=lambda: frozenset({0}), max_green_s=60.0)
+    field = SimpleNamespace(
+        api=SimpleNamespace(trafficlight=tl), _program={"J": "city"}, junctions={"J": SimpleNamespace(phases=[stage])}
+    )
+    SumoField._resume_program(field, "J", 0, green_s=10.0)  # type: ignore[arg-type]
+    assert tl.calls == [("program", "city"), ("phase", 4), ("duration", 21.0)]
+
+
+def test_hand_back_without_next_continues_the_green_in_file_order():
+    phases = [_phase(30.0, "Gr"), _phase(3.0, "yr"), _phase(20.0, "rG"), _phase(3.0, "ry")]
+    tl = FakeTrafficLight(phases)
+    stage = SimpleNamespace(green_links=lambda: frozenset({1}), max_green_s=15.0)
+    field = SimpleNamespace(
+        api=SimpleNamespace(trafficlight=tl), _program={"J": "city"}, junctions={"J": SimpleNamespace(phases=[stage])}
+    )
+    SumoField._resume_program(field, "J", 0, green_s=5.0)  # type: ignore[arg-type]
+    assert tl.calls == [("program", "city"), ("phase", 2), ("duration", 10.0)]
