@@ -30,24 +30,23 @@ def _phase(duration_s: float, state: str, nxt: tuple[int, ...] = ()) -> SimpleNa
     return SimpleNamespace(duration=duration_s, state=state, next=nxt)
 
 
-def test_hand_back_resumes_in_the_cycle_not_in_a_lead_in():
-    # phase 0 shows the same green as phase 4 but is a lead-in: 0 -> 1 -> 2 -> 3 -> 4 -> 1
-    phases = [_phase(99.0, "Gr"), _phase(3.0, "yr"), _phase(20.0, "rG"), _phase(3.0, "ry"), _phase(31.0, "Gr", (1,))]
+def _resume(phases: list[SimpleNamespace], green_links: frozenset[int], max_green_s: float, green_s: float) -> list:
+    """The calls SumoField._resume_program makes on a light of one stage showing `green_links`."""
     tl = FakeTrafficLight(phases)
-    stage = SimpleNamespace(green_links=lambda: frozenset({0}), max_green_s=60.0)
+    stage = SimpleNamespace(green_links=lambda: green_links, max_green_s=max_green_s)
     field = SimpleNamespace(
         api=SimpleNamespace(trafficlight=tl), _program={"J": "city"}, junctions={"J": SimpleNamespace(phases=[stage])}
     )
-    SumoField._resume_program(field, "J", 0, green_s=10.0)  # type: ignore[arg-type]
-    assert tl.calls == [("program", "city"), ("phase", 4), ("duration", 21.0)]
+    SumoField._resume_program(field, "J", 0, green_s=green_s)  # type: ignore[arg-type]
+    return tl.calls
+
+
+def test_hand_back_resumes_in_the_cycle_not_in_a_lead_in():
+    # phase 0 shows the same green as phase 4 but is a lead-in: 0 -> 1 -> 2 -> 3 -> 4 -> 1
+    phases = [_phase(99.0, "Gr"), _phase(3.0, "yr"), _phase(20.0, "rG"), _phase(3.0, "ry"), _phase(31.0, "Gr", (1,))]
+    assert _resume(phases, frozenset({0}), 60.0, 10.0) == [("program", "city"), ("phase", 4), ("duration", 21.0)]
 
 
 def test_hand_back_without_next_continues_the_green_in_file_order():
     phases = [_phase(30.0, "Gr"), _phase(3.0, "yr"), _phase(20.0, "rG"), _phase(3.0, "ry")]
-    tl = FakeTrafficLight(phases)
-    stage = SimpleNamespace(green_links=lambda: frozenset({1}), max_green_s=15.0)
-    field = SimpleNamespace(
-        api=SimpleNamespace(trafficlight=tl), _program={"J": "city"}, junctions={"J": SimpleNamespace(phases=[stage])}
-    )
-    SumoField._resume_program(field, "J", 0, green_s=5.0)  # type: ignore[arg-type]
-    assert tl.calls == [("program", "city"), ("phase", 2), ("duration", 10.0)]
+    assert _resume(phases, frozenset({1}), 15.0, 5.0) == [("program", "city"), ("phase", 2), ("duration", 10.0)]
