@@ -90,5 +90,9 @@ def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(s
     assert final["id"] == "bad1" and not final["accepted"] and "rejected" in final["reason"], final
     assert "A1: predicted delay" in final["reason"]
     assert not [c for c in sent if isinstance(c, CyclePlan) and "manual" in c.plan_id]
-    (rec,) = audit.query(kind=AUDIT_KIND)
+    # the operator's verdict; webster's own first plan (300 s) has its verdict too since its evidence
+    # starts at its first command ([harm] evidence_from_first_command: before, do no harm sent A1 to
+    # fixed at 300 s on the city's program's seconds, and webster sent no plan)
+    (rec,) = [r for r in audit.query(kind=AUDIT_KIND) if r.actor == "alice"]
+    assert [r.actor for r in audit.query(kind=AUDIT_KIND) if r.actor != "alice"] == ["policy webster"]
     assert rec.payload["outcome"] == "rejected" and rec.payload["predicted"]["candidate"]["delay_s"]["A1"] > 0
