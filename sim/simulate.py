@@ -41,6 +41,7 @@ from sim.sumo import (
     listed_files,
     load_api,
     merge_args,
+    option_at,
     start_command,
     start_sumo,
     take_option,
@@ -119,17 +120,30 @@ def require_step_dividing_a_second(scfg: SumoConfig, user: list[str]) -> None:
         )
 
 
-FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "-"})  # SUMO's own (StringUtils::toBool)
+# SUMO's own words, any case (StringUtils::toBool); anything else SUMO refuses
+FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "-"})
+TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "x"})
 
 
 def user_flag(user: list[str], option: str) -> bool | None:
-    """A boolean SUMO option among the user's arguments (canonical form): `--mesosim`, or
-    `--mesosim true|false`; None when not given."""
-    if option not in user:
+    """A boolean SUMO option among the user's arguments (canonical form) read as SUMO reads it:
+    `--mesosim` alone, or followed by a word not starting with `-` (`--mesosim -` is true, the
+    `-` not taken), or `--mesosim=-` (false: after `=` any word is the value); None when not
+    given. A value SUMO does not read as a boolean is refused naming the option."""
+    found = option_at(user, option)
+    if found is None:
         return None
-    k = user.index(option)
-    value = user[k + 1] if k + 1 < len(user) and not user[k + 1].startswith("-") else "true"
-    return value.strip().lower() not in FALSE_WORDS
+    k, value = found
+    if value is None:
+        value = user[k + 1] if k + 1 < len(user) and not user[k + 1].startswith("-") else "true"
+    word = value.strip().lower()
+    if word not in FALSE_WORDS | TRUE_WORDS:
+        raise DefinitionError(
+            "the SUMO arguments after --",
+            option,
+            f"{value!r} is not a boolean SUMO reads ({', '.join(sorted(TRUE_WORDS | FALSE_WORDS))})",
+        )
+    return word in TRUE_WORDS
 
 
 def require_microsim(scfg: SumoConfig, user: list[str]) -> None:
@@ -168,7 +182,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     user = canonical_args(req.sumo_args)
     refused = {option: f"simulate writes --out/{name} and evaluates it" for option, name in OWN_OUTPUTS.items()}
     for option, why in {**refused, "--configuration-file": "the scenario is SUMOCFG"}.items():
-        if option in user:
+        if option_at(user, option) is not None:
             raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
     require_step_dividing_a_second(scfg, user)
     require_microsim(scfg, user)
@@ -222,7 +236,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     # what the scenario's configuration writes goes into our folder, not beside the scenario
     # (which may be read-only: ../shared/networks); ours above (tripinfo, statistics) win
     for key, rel in scfg.outputs().items():
-        if f"--{key}" in OWN_OUTPUTS and f"--{key}" not in user:
+        if f"--{key}" in OWN_OUTPUTS and option_at(user, f"--{key}") is None:
             log.warning(
                 "%s: %s %s is not written: simulate writes --out/%s", scfg.path, key, rel, OWN_OUTPUTS[f"--{key}"]
             )

@@ -221,7 +221,11 @@ def canonical_args(user: Sequence[str], names: Mapping[str, str] | None = None) 
     (`-e 600` -> `--end 600`, `--tripinfo=t.xml` -> `--tripinfo-output t.xml`), so that ours make
     way for it (`merge_args`) and the additional files it names are found. `names`: SUMO's own
     table (`option_names`, asked of SUMO when not given and the user gave anything). What SUMO does
-    not know is left as it is, for SUMO to name; a negative number stays a value."""
+    not know is left as it is, for SUMO to name; a negative number stays a value.
+
+    A value after `=` that starts with `-` stays joined (`--mesosim=-` -> `--mesosim=-`): SUMO
+    takes a separate word as a boolean option's value only when it does not start with `-`, so
+    `--mesosim -` is true to SUMO while `--mesosim=-` is false (StringUtils::toBool)."""
     if not user:
         return []
     names = option_names() if names is None else names
@@ -229,19 +233,34 @@ def canonical_args(user: Sequence[str], names: Mapping[str, str] | None = None) 
     for arg in user:
         name, eq, value = arg.partition("=")
         key = name[2:] if name.startswith("--") else name[1:] if name.startswith("-") and len(name) == 2 else None
-        if key is not None and key in names:
-            out += [f"--{names[key]}", value] if eq else [f"--{names[key]}"]
-        else:
+        if key is None or key not in names:
             out.append(arg)
+        elif eq and value.startswith("-"):
+            out.append(f"--{names[key]}={value}")
+        else:
+            out += [f"--{names[key]}", value] if eq else [f"--{names[key]}"]
     return out
+
+
+def option_at(args: Sequence[str], option: str) -> tuple[int, str | None] | None:
+    """Where `--option` is in arguments in `canonical_args` form, and its value when joined to it
+    (`--option=-1`; None when the value, if any, is the next word); None when not given."""
+    for k, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name == option:
+            return k, value if eq else None
+    return None
 
 
 def take_option(args: Sequence[str], option: str) -> tuple[str | None, list[str]]:
     """(the value of `--option`, the other arguments), from arguments in `canonical_args` form."""
     rest = list(args)
-    if option not in rest:
+    found = option_at(rest, option)
+    if found is None:
         return None, rest
-    k = rest.index(option)
+    k, joined = found
+    if joined is not None:
+        return joined, rest[:k] + rest[k + 1 :]
     value = rest[k + 1] if k + 1 < len(rest) else ""
     return value, rest[:k] + rest[k + 2 :]
 

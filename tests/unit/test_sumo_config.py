@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controller.errors import DefinitionError
-from sim.sumo import SumoConfig, canonical_args, merge_args, option_names
+from sim.sumo import SumoConfig, canonical_args, merge_args, option_names, take_option
 
 
 def _files(tmp_path, *names: str) -> None:
@@ -300,6 +300,42 @@ def test_simulate_refuses_the_mesoscopic_model(tmp_path):
         off = tmp_path / "off.sumocfg"
         off.write_text(f'<c><net value="{net.name}"/><mesosim value="{word}"/></c>')
         prepare(SimulateRequest(off, tmp_path / "o5"), cfg)
+
+
+def test_a_boolean_after_the_arguments_is_read_as_sumo_reads_it(tmp_path):
+    """SUMO 1.28 (probed with libsumo: a vehicle's lane is '' under meso): `--mesosim=-` is false
+    (any word after `=`), `--mesosim -` true (a separate word starting with `-` is not a value),
+    `--mesosim x` true, `--mesosim=maybe` refused. Before, canonical_args split `--mesosim=-` into
+    `--mesosim -`: simulate refused the micro run, and would have handed SUMO the meso one."""
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    micro = tmp_path / "micro.sumocfg"
+    micro.write_text(f'<c><net value="{net.name}"/></c>')
+    for args in (("--mesosim=-",), ("--mesosim=-", "--end", "60")):
+        _, _, sumo = prepare(SimulateRequest(micro, tmp_path / "o1", sumo_args=args), cfg)
+        assert args[0] in sumo  # joined: SUMO reads it false
+    prepare(SimulateRequest(micro, tmp_path / "o1", sumo_args=("--mesosim=F",)), cfg)
+    for args in (("--mesosim", "-"), ("--mesosim", "x"), ("--mesosim", "-", "--end", "60")):
+        with pytest.raises(DefinitionError, match="after --: --mesosim: the mesoscopic model"):
+            prepare(SimulateRequest(micro, tmp_path / "o2", sumo_args=args), cfg)
+    with pytest.raises(DefinitionError, match=r"after --: --mesosim: 'maybe' is not a boolean SUMO reads"):
+        prepare(SimulateRequest(micro, tmp_path / "o3", sumo_args=("--mesosim=maybe",)), cfg)
+    names = {"end": "end", "tripinfo": "tripinfo-output"}
+    assert canonical_args(["--end=-1", "--tripinfo=-t.xml", "--end", "-1"], names) == [
+        "--end=-1",
+        "--tripinfo-output=-t.xml",
+        "--end",
+        "-1",
+    ]
+    assert take_option(["--a", "--end=-1", "--b"], "--end") == ("-1", ["--a", "--b"])
+    with pytest.raises(DefinitionError, match="after --: --tripinfo-output: not accepted"):
+        prepare(SimulateRequest(micro, tmp_path / "o4", sumo_args=("--tripinfo=-t.xml",)), cfg)
 
 
 def test_simulate_names_a_light_whose_program_a_waut_switches(tmp_path, caplog):
