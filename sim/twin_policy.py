@@ -44,7 +44,7 @@ from controller.model import Intersection
 from controller.validation import policy_config
 from sim.field import SumoField, write_detector_file
 from sim.simulate import InProcessLoop
-from sim.sumo import load_api, start_command
+from sim.sumo import SumoRefused, load_api, start_command, start_sumo
 from sim.twin import (
     TwinRequest,
     TwinResult,
@@ -186,8 +186,9 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
         procs[name] = _launch(spec, out)
     for name, pid in procs.items():
         if _wait(pid) != 0:
-            tail = (run_dir / name / "run.log").read_text()[-800:]
-            raise AdapterError(f"twin policy run {name} failed ({run_dir / name}): {tail}")
+            run_log = run_dir / name / "run.log"
+            said = [ln for ln in run_log.read_text().splitlines() if ln.strip()]
+            raise AdapterError(f"twin policy run {name} failed: {said[-1] if said else 'no output'} ({run_log})")
     t2 = time.monotonic()
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
     return TwinResult.of(preds, (t0, t1, t2), info, {"runs": str(run_dir)})
@@ -200,7 +201,10 @@ def run_closed_loop(spec: RunSpec) -> int:
     args = ["-n", spec.net_file, "-r", ",".join(spec.routes), "-a", ",".join(spec.additional)]
     args += ["-b", "0", "-e", f"{spec.horizon_s:g}", "--seed", str(spec.seed), "--step-length", "1"]
     args += ["--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true"]
-    api.start([start_command(api), *args])
+    try:
+        start_sumo(api, [start_command(api), *args])
+    except SumoRefused as exc:  # SUMO's reason first: the command line is in the run's spec
+        raise AdapterError(f"the twin's SUMO did not start: {exc}") from None
     try:
         junctions = {j.id: j for j in spec.junctions}
         rs = spec.cfg.roadside
