@@ -28,14 +28,13 @@ import numpy as np
 from controller.config import load_config
 from controller.core import estimation
 from controller.core.feed import decode_detector_message
-from controller.errors import DefinitionError
 from controller.junctions import load_intersections
 from controller.model import GREEN, Intersection, Snapshot
 from sim import loops
 from sim.field import SumoField, write_detector_file
 from sim.netimport import import_network, read_net
 from sim.passthrough import split_sumo_args
-from sim.simulate import steps_per_second
+from sim.simulate import step_second, substeps_per_second
 from sim.sumo import SumoConfig, load_api
 
 LAYOUTS = {"full": ("stop", "advance"), "stop": ("stop",), "advance": ("advance",), "none": ()}
@@ -100,16 +99,9 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
         field = SumoField(api, full, cfg.roadside.backup_s, keep_off_through_intergreen=keep_off)
         last: dict[str, float] = {}
         t = api.simulation.getTime()
-        # a step length under 1 s: SUMO's steps up to the second, the loops aggregated (as simulate)
-        substeps = steps_per_second(api.simulation.getDeltaT())
-        if substeps is None:
-            raise DefinitionError(sumocfg, "step-length", f"{api.simulation.getDeltaT():g} s is not a divisor of 1 s")
+        substeps = substeps_per_second(api, sumocfg)  # under 1 s: the loops aggregated per second, as simulate
         while t < end_s:
-            for _ in range(substeps - 1):
-                api.simulationStep()
-                field.sample_substep()
-            api.simulationStep()
-            t = api.simulation.getTime()
+            t = step_second(api, field, substeps)
             halting = {}
             for jid, payload in field.detector_messages(t):
                 snap = decode_detector_message(payload, full, last, t, cfg.security.clock_skew_s)

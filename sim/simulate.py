@@ -461,6 +461,26 @@ def start_recorder(
     return recorder
 
 
+def substeps_per_second(api, sumocfg: Path) -> int:
+    """SUMO's steps in one of the controller's seconds, at the step length SUMO runs; a step
+    that does not divide 1 s is refused naming the configuration (`steps_per_second`)."""
+    step_s = api.simulation.getDeltaT()
+    substeps = steps_per_second(step_s)
+    if substeps is None:
+        raise DefinitionError(sumocfg, "step-length", f"{step_s:g} s SUMO runs is not a divisor of 1 s")
+    return substeps
+
+
+def step_second(api, field: SumoField, substeps: int) -> float:
+    """SUMO's `substeps` steps to the next whole second, the field's loops read after each but
+    the last (SumoField.sample_substep: the second's read aggregates them); returns SUMO's time."""
+    for _ in range(substeps - 1):
+        api.simulationStep()
+        field.sample_substep()
+    api.simulationStep()
+    return float(api.simulation.getTime())
+
+
 def step_to_end(
     api,
     loop: ClosedLoop,
@@ -476,10 +496,7 @@ def step_to_end(
     after each (SumoField.sample_substep) and aggregated into the second the loop then reads; the
     roadside's lights, set once per second, hold across them."""
     begin_s, end_s = span
-    step_s = api.simulation.getDeltaT()
-    substeps = steps_per_second(step_s)
-    if substeps is None:
-        raise DefinitionError(req.sumocfg, "step-length", f"{step_s:g} s SUMO runs is not a divisor of 1 s")
+    substeps = substeps_per_second(api, req.sumocfg)
     t = begin_s
 
     def detail() -> str:
@@ -490,11 +507,7 @@ def step_to_end(
         )
 
     while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (end_s >= 0 and t < end_s):
-        for _ in range(substeps - 1):
-            api.simulationStep()
-            field.sample_substep()
-        api.simulationStep()
-        t = api.simulation.getTime()
+        t = step_second(api, field, substeps)
         loop.second(t)
         progress.update(t - begin_s, detail)
     return api.simulation.getTime()

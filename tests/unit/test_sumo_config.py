@@ -269,6 +269,34 @@ def test_simulate_runs_a_step_length_dividing_a_second_and_refuses_others(tmp_pa
     assert args[args.index("--step-length") + 1] == "0.25"
 
 
+def test_simulate_and_estimate_check_step_a_second_with_one_helper():
+    """One second at a step length under 1 s: SUMO's steps to the whole second, the loops read
+    after each but the last (step_second, which simulate's step_to_end and sim.estimate_check both
+    call: the loop was written twice); a step SUMO runs that does not divide 1 s is refused."""
+    from types import SimpleNamespace
+
+    from sim.simulate import step_second, substeps_per_second
+
+    calls: list[str] = []
+    clock = {"t": 0.0, "dt": 0.25}
+
+    def step() -> None:
+        calls.append("step")
+        clock["t"] += clock["dt"]
+
+    sim = SimpleNamespace(getTime=lambda: clock["t"], getDeltaT=lambda: clock["dt"])
+    api = SimpleNamespace(simulationStep=step, simulation=sim)
+    field = SimpleNamespace(sample_substep=lambda: calls.append("sample"))
+    assert step_second(api, field, substeps_per_second(api, "c.sumocfg")) == 1.0
+    assert calls == ["step", "sample", "step", "sample", "step", "sample", "step"]
+    clock["dt"] = 0.3
+    with pytest.raises(DefinitionError, match=r"c\.sumocfg: step-length: 0\.3 s SUMO runs is not a divisor of 1 s"):
+        substeps_per_second(api, "c.sumocfg")
+    import sim.estimate_check as check
+
+    assert check.step_second is step_second and check.substeps_per_second is substeps_per_second
+
+
 def test_simulate_refuses_the_mesoscopic_model(tmp_path):
     """`--mesosim` has no lanes for the feed's induction loops: the run died at the first read
     with libsumo's traceback ("Induction loop ... is not known"). Refused before SUMO starts,
