@@ -21,6 +21,12 @@ and then per movement:
     the storage is full, and vehicles that arrive meanwhile join a *hidden* queue upstream of
     the advance loop, estimated from the held arrival flow and drained by the vehicles that
     later cross the advance loop (bounded by `max_hidden_queue_pcu_lane`).
+  * with `hidden_queue_balance` (off by default) the hidden queue is a balance of counts: once
+    the advance loop has stood, every period adds the held arrival flow and takes away what
+    crossed the advance loop, until it is gone (stop-and-go over the loop keeps it growing when
+    fewer cross than arrive); the arrival flow is learnt only while no hidden queue stands (the
+    counts over the loop are then its discharge at up to the saturation flow, not the demand);
+    and an empty stop-line loop clears it only while the advance loop is not standing.
 - **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
   (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
   not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
@@ -126,6 +132,12 @@ class EstimationParams:
     # the first vehicle for a movement held red stops in the box upstream; False: open while it
     # serves any of them
     coupled_exit_all: bool = True
+    # the queue upstream of the advance loop as a balance of counts (module doc, _queue): once the
+    # advance loop has stood it grows by the held arrival flow every period and drains by the
+    # vehicles over the advance loop until gone; the arrival flow is learnt only while no hidden
+    # queue stands (not from its discharge over the advance loop). False: it grows only while the
+    # advance loop stands, and the flow is learnt whenever the advance loop moves
+    hidden_queue_balance: bool = False
 
 
 class _LaneArrays(Protocol):
@@ -782,11 +794,10 @@ def _lanes(
     alpha = min(1.0, dt / flow_window_s)
     dep_flow = np.where(sig.stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * r.pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
     flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * r.pcu[ai] * 3600.0 / dt
-    flow = np.where(
-        sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked,
-        flow_from_adv,
-        np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h),
-    )
+    free = sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked
+    if p.hidden_queue_balance:
+        free &= L.hidden_pcu <= 0.0  # the counts over the loop are the hidden queue's discharge
+    flow = np.where(free, flow_from_adv, np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h))
     adv_speed = np.where(
         sig.adv_ok & (r.veh[ai] > 0) & (r.spd[ai] > p.standing_speed_mps),
         0.8 * L.adv_speed_mps + 0.2 * r.spd[ai],
@@ -844,7 +855,11 @@ def _queue(
     p = layout.params
     storage = layout.lane_storage_pcu
     counted = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
-    counted_hidden = np.where(adv_blocked, L.hidden_pcu + demand_pcu, np.maximum(L.hidden_pcu - arr, 0.0))
+    if p.hidden_queue_balance:  # every arrival joins a standing hidden queue, every crossing leaves it
+        standing = adv_blocked | (L.hidden_pcu > 0.0)
+        counted_hidden = np.where(standing, np.maximum(L.hidden_pcu + demand_pcu - arr, 0.0), 0.0)
+    else:
+        counted_hidden = np.where(adv_blocked, L.hidden_pcu + demand_pcu, np.maximum(L.hidden_pcu - arr, 0.0))
     counted_hidden = np.where(sig.adv_ok, counted_hidden, L.hidden_pcu)
     modelled = L.queue_pcu + L.hidden_pcu + arr - dep
     queue = np.where(sig.adv_alive, counted, np.clip(modelled, 0.0, storage))
@@ -852,6 +867,8 @@ def _queue(
     queue = np.where(cleared, np.minimum(queue, transit_pcu), queue)
     queue = np.where(sig.stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
     queue = np.where(adv_blocked, storage, queue)
+    if p.hidden_queue_balance:  # an empty stop line says nothing beyond an advance loop that stands
+        cleared = cleared & ~(adv_blocked | sig.adv_stand_now)
     hidden = np.where(cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
     return queue, hidden
 
