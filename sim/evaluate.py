@@ -74,6 +74,7 @@ class RunStatistics:
     running: int
     waiting: int
     depart_delay_waiting_s: float  # mean over never-inserted vehicles; -1 if SUMO did not compute it
+    teleports: int = 0  # <teleports total>: vehicles SUMO moved past a jam (only with --time-to-teleport > 0)
 
 
 # ---------------------------------------------------------------------------- pure formulas
@@ -144,6 +145,7 @@ def summarise(
         "mean_time_loss_s": time_loss_s,
         "mean_depart_delay_s": depart_delay_s,
         "junctions": junction_rates(junction_counts or {}, duration_s),
+        "teleports": stats.teleports,
     }
 
 
@@ -232,7 +234,9 @@ def read_statistics(path: str | Path) -> RunStatistics:
             f"{waiting_delay_s} with {counts['waiting']} vehicles waiting;"
             " run SUMO with --tripinfo-output.write-unfinished",
         )
-    return RunStatistics(depart_delay_waiting_s=waiting_delay_s, **counts)
+    teleports = root.find("teleports")
+    total = 0.0 if teleports is None else _number(path, teleports, "total", "teleports")
+    return RunStatistics(depart_delay_waiting_s=waiting_delay_s, teleports=int(total), **counts)
 
 
 def _check_same_run(tripinfo_path: Path, trips: TripTotals, stats: RunStatistics) -> None:
@@ -249,6 +253,13 @@ def _check_same_run(tripinfo_path: Path, trips: TripTotals, stats: RunStatistics
         log.warning(
             "vehicles removed before arrival count=%d file=%s; in delay, not in speed/throughput",
             trips.removed,
+            tripinfo_path,
+        )
+    if stats.teleports:  # the convention (module docstring) runs SUMO with --time-to-teleport -1
+        log.warning(
+            "vehicles teleported count=%d file=%s: SUMO ran with --time-to-teleport > 0, so the delay leaves"
+            " out the time they skipped (the convention's delay runs with -1)",
+            stats.teleports,
             tripinfo_path,
         )
 
