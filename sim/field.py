@@ -1,7 +1,8 @@
 """SUMO as the city's field devices.
 
 Every simulated second it reads each junction's induction loops (counts by vehicle class from
-the vehicle's SUMO vClass, occupancy, mean speed) into the detector message of the MQTT
+the vehicle's SUMO vClass, one the feed has no class for counted as a car and its vehicle type
+named in a warning; occupancy, mean speed) into the detector message of the MQTT
 contract, runs one virtual roadside controller per junction (sim/roadside.py) that applies the
 controller's plans to SUMO's traffic light, and reports each roadside status. It also keeps the
 evaluation's ground truth (vehicles over each junction's stop lines, by class), which never
@@ -10,6 +11,7 @@ goes to the controller.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +45,8 @@ FEED_CLASS_OF_VCLASS = {
 
 
 _CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
+
+log = logging.getLogger(__name__)
 
 
 def vehicle_class(sumo_vclass: str) -> str:
@@ -129,7 +133,17 @@ class SumoField:
             type_id = next(v[4] for v in self.api.inductionloop.getVehicleData(detector) if v[0] == vid)
         cls = self._class_of_type.get(type_id)
         if cls is None:
-            cls = self._class_of_type[type_id] = vehicle_class(self.api.vehicletype.getVehicleClass(type_id))
+            vclass = self.api.vehicletype.getVehicleClass(type_id)
+            cls = self._class_of_type[type_id] = vehicle_class(vclass)
+            if vclass not in FEED_CLASS_OF_VCLASS:
+                log.warning(
+                    "vehicle type=%s vClass=%s crossed loop=%s: the feed has no class for it (%s); its loops"
+                    " count it as a car",
+                    type_id,
+                    vclass,
+                    detector,
+                    ", ".join(VEHICLE_CLASSES),
+                )
         return cls
 
     def subscribe(self) -> None:
