@@ -42,6 +42,10 @@ FEED_CLASS_OF_VCLASS = {
     "motorcycle": "motorcycle",
     "moped": "motorcycle",
 }
+# vClasses the feed counts as a car without naming them: car-sized, they differ from `passenger` only
+# in the lanes SUMO lets them use (`ignoring` may use any: Bologna's whole demand is of that class).
+# Not in FEED_CLASS_OF_VCLASS: the replay's demand (sim/replay_demand.py) keeps its own cars `passenger`.
+CAR_SIZED_VCLASSES = frozenset({"ignoring", "hov", "emergency", "authority", "vip"})
 
 
 _CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
@@ -135,7 +139,7 @@ class SumoField:
         if cls is None:
             vclass = self.api.vehicletype.getVehicleClass(type_id)
             cls = self._class_of_type[type_id] = vehicle_class(vclass)
-            if vclass not in FEED_CLASS_OF_VCLASS:
+            if vclass not in FEED_CLASS_OF_VCLASS and vclass not in CAR_SIZED_VCLASSES:
                 log.warning(
                     "vehicle type=%s vClass=%s crossed loop=%s: the feed has no class for it (%s); its loops"
                     " count it as a car",
