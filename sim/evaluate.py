@@ -236,6 +236,8 @@ def read_statistics(path: str | Path) -> RunStatistics:
         )
     teleports = root.find("teleports")
     total = 0.0 if teleports is None else _number(path, teleports, "total", "teleports")
+    if total < 0 or total != int(total):
+        raise EvaluationError(path, "teleports.total", f"not a count: {total:g}")
     return RunStatistics(depart_delay_waiting_s=waiting_delay_s, teleports=int(total), **counts)
 
 

@@ -136,7 +136,7 @@ def user_flag(user: list[str], option: str) -> bool | None:
     k, value = found
     if value is None:
         value = user[k + 1] if k + 1 < len(user) and not user[k + 1].startswith("-") else "true"
-    word = value.strip().lower()
+    word = value.lower()  # SUMO strips nothing: `--mesosim= true` is its error too
     if word not in FALSE_WORDS | TRUE_WORDS:
         raise DefinitionError(
             "the SUMO arguments after --",

@@ -203,8 +203,23 @@ def test_tripinfo_with_bad_number_names_vehicle_and_attribute(tmp_path, mixed_ru
         ('<statistics><vehicleTripStatistics departDelayWaiting="1"/></statistics>', "vehicles: element missing"),
         # SUMO writes departDelayWaiting="-1.00" when write-unfinished is off
         (statistics(loaded=6, inserted=4, running=2, waiting=2, depart_delay_waiting="-1.00"), "write-unfinished"),
+        (
+            statistics(loaded=6, inserted=4, running=2, waiting=2, depart_delay_waiting="9.00", teleports="2.5"),
+            r"teleports\.total: not a count: 2\.5$",
+        ),
+        (
+            statistics(loaded=6, inserted=4, running=2, waiting=2, depart_delay_waiting="9.00", teleports="-1"),
+            r"teleports\.total: not a count: -1$",
+        ),
     ],
-    ids=["malformed", "no_trip_statistics", "no_vehicles", "waiting_delay_not_computed"],
+    ids=[
+        "malformed",
+        "no_trip_statistics",
+        "no_vehicles",
+        "waiting_delay_not_computed",
+        "teleports_fraction",
+        "teleports_negative",
+    ],
 )
 def test_bad_statistics_is_an_error_that_says_what(tmp_path, mixed_run, text, message):
     stats = tmp_path / "bad_stats.xml"

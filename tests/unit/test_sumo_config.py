@@ -354,6 +354,8 @@ def test_a_boolean_after_the_arguments_is_read_as_sumo_reads_it(tmp_path):
             prepare(SimulateRequest(micro, tmp_path / "o2", sumo_args=args), cfg)
     with pytest.raises(DefinitionError, match=r"after --: --mesosim: 'maybe' is not a boolean SUMO reads"):
         prepare(SimulateRequest(micro, tmp_path / "o3", sumo_args=("--mesosim=maybe",)), cfg)
+    with pytest.raises(DefinitionError, match=r"after --: --mesosim: ' true' is not a boolean SUMO reads"):
+        prepare(SimulateRequest(micro, tmp_path / "o3", sumo_args=("--mesosim= true",)), cfg)  # SUMO refuses it too
     names = {"end": "end", "tripinfo": "tripinfo-output"}
     assert canonical_args(["--end=-1", "--tripinfo=-t.xml", "--end", "-1"], names) == [
         "--end=-1",
