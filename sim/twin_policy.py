@@ -25,13 +25,15 @@ Steps (`predict_policies`, what the validation gate runs in its worker process):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
+import signal
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,10 +148,41 @@ def _launch(spec: RunSpec, out: Path) -> int:
         os._exit(status)
 
 
-def _wait(pid: int) -> int:
-    """The child's exit code (a signal: 128 + its number)."""
-    _, status = os.waitpid(pid, 0)
+def _exit_code(status: int) -> int:
+    """A child's exit code from its wait status (a signal: 128 + its number)."""
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _end(pids: Iterable[int]) -> None:
+    """Kill and reap children (SIGKILL: a twin's run keeps nothing worth a clean exit)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _wait_all(pids: dict[str, int], poll_s: float = 0.02) -> str | None:
+    """Reap every child, whatever happens. The first to fail ends the others (their prediction is
+    of no use without it: SIGKILL, a twin's run keeps nothing); an interrupt ends them all. Returns
+    the name of the first child that failed, None when every one exited 0."""
+    running, failed = dict(pids), None
+    try:
+        while running:
+            for name, pid in list(running.items()):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if not done:
+                    continue
+                del running[name]
+                if failed is None and _exit_code(status) != 0:
+                    failed = name
+                    _end(running.values())
+                    running.clear()
+                    break
+            if running:
+                time.sleep(poll_s)
+    finally:
+        _end(running.values())  # interrupted: no child left running or unreaped
+    return failed
 
 
 def predict_policies(req: PolicyTwinRequest) -> TwinResult:
@@ -168,12 +201,12 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
     approaches = {j.id: approach_lanes(net, j) for j in req.junctions}
     edges = approach_edges(approaches)
     t1 = time.monotonic()
-    procs = {}
+    specs = {}
     for name, (policy, cfg) in configs.items():
         out = run_dir / name
         out.mkdir(parents=True, exist_ok=True)
         lanedata = write_lanedata(out / "lanedata.add.xml", out / "lanedata.xml", req.horizon_s, edges)
-        spec = RunSpec(
+        specs[name] = RunSpec(
             req.net_file,
             tuple(map(str, routes)),
             (*req.programs, str(loops), str(lanedata)),
@@ -183,12 +216,18 @@ def predict_policies(req: PolicyTwinRequest) -> TwinResult:
             req.horizon_s,
             req.seed,
         )
-        procs[name] = _launch(spec, out)
-    for name, pid in procs.items():
-        if _wait(pid) != 0:
-            run_log = run_dir / name / "run.log"
-            said = [ln for ln in run_log.read_text().splitlines() if ln.strip()]
-            raise AdapterError(f"twin policy run {name} failed: {said[-1] if said else 'no output'} ({run_log})")
+    procs: dict[str, int] = {}
+    try:
+        for name, spec in specs.items():
+            procs[name] = _launch(spec, run_dir / name)
+    except BaseException:
+        _end(procs.values())
+        raise
+    failed = _wait_all(procs)
+    if failed is not None:
+        run_log = run_dir / failed / "run.log"
+        said = [ln for ln in run_log.read_text().splitlines() if ln.strip()]
+        raise AdapterError(f"twin policy run {failed} failed: {said[-1] if said else 'no output'} ({run_log})")
     t2 = time.monotonic()
     preds = {name: read_prediction(run_dir / name / "lanedata.xml", approaches) for name in procs}
     return TwinResult.of(preds, (t0, t1, t2), info, {"runs": str(run_dir)})
