@@ -136,12 +136,17 @@ def user_flag(user: list[str], option: str) -> bool | None:
     k, value = found
     if value is None:
         value = user[k + 1] if k + 1 < len(user) and not user[k + 1].startswith("-") else "true"
-    word = value.lower()  # SUMO strips nothing: `--mesosim= true` is its error too
+    return sumo_bool(value, "the SUMO arguments after --", option)
+
+
+def sumo_bool(value: str, where: str, option: str) -> bool:
+    """A boolean option's value read as SUMO reads it, on the command line and in a configuration
+    file alike: its own words in any case, nothing stripped (`' true'` and `'false '` are SUMO's
+    errors too). Anything else is refused naming where it was given and the option."""
+    word = value.lower()
     if word not in FALSE_WORDS | TRUE_WORDS:
         raise DefinitionError(
-            "the SUMO arguments after --",
-            option,
-            f"{value!r} is not a boolean SUMO reads ({', '.join(sorted(TRUE_WORDS | FALSE_WORDS))})",
+            where, option, f"{value!r} is not a boolean SUMO reads ({', '.join(sorted(TRUE_WORDS | FALSE_WORDS))})"
         )
     return word in TRUE_WORDS
 
@@ -153,13 +158,14 @@ def require_microsim(scfg: SumoConfig, user: list[str]) -> None:
     refusal names where it was set."""
     given = user_flag(user, "--mesosim")
     where = "the SUMO arguments after --"
+    option = "--mesosim"
     if given is None:
-        where = f"{scfg.path}"
-        given = scfg.values.get("mesosim", "false").strip().lower() not in FALSE_WORDS
+        where, option = f"{scfg.path}", "mesoscopic.mesosim"
+        given = sumo_bool(scfg.values.get("mesosim", "false"), where, option)
     if given:
         raise DefinitionError(
             where,
-            "--mesosim" if where.startswith("the SUMO") else "mesoscopic.mesosim",
+            option,
             "the mesoscopic model is not supported: the controller reads induction loops per lane, which"
             " SUMO does not give there (run the scenario microscopic)",
         )

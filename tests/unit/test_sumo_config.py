@@ -328,6 +328,13 @@ def test_simulate_refuses_the_mesoscopic_model(tmp_path):
         off = tmp_path / "off.sumocfg"
         off.write_text(f'<c><net value="{net.name}"/><mesosim value="{word}"/></c>')
         prepare(SimulateRequest(off, tmp_path / "o5"), cfg)
+    for word in ("maybe", " true", "false "):  # SUMO refuses these (probed with sumo 1.28: "not a valid bool")
+        odd = tmp_path / "odd.sumocfg"
+        odd.write_text(f'<c><net value="{net.name}"/><mesosim value="{word}"/></c>')
+        with pytest.raises(
+            DefinitionError, match=rf"odd\.sumocfg: mesoscopic\.mesosim: '{word}' is not a boolean SUMO"
+        ):
+            prepare(SimulateRequest(odd, tmp_path / "o6"), cfg)
 
 
 def test_a_boolean_after_the_arguments_is_read_as_sumo_reads_it(tmp_path):
