@@ -528,7 +528,7 @@ def read_archive(root: Path, kind: str, t_from_s: float | None = None, t_to_s: f
     )
     tables = []
     for f in files:
-        t = pq.read_table(f) if f.suffix == PARQUET_SUFFIX else read_journal(f, SCHEMAS[kind])
+        t = pq.ParquetFile(f).read() if f.suffix == PARQUET_SUFFIX else read_journal(f, SCHEMAS[kind])
         if t.num_rows:
             tables.append(t.cast(SCHEMAS[kind]))
     if not tables:
