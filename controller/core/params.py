@@ -55,6 +55,9 @@ class WebsterParams:
     # offset; a lone one runs each plan at once from the phase in force, as with keep_offsets off (policies.md)
     keep_actuated: bool = True  # refuse a light whose own program is vehicle-actuated (Intersection.actuated): it
     # keeps its gap-out, which a fixed cycle would replace (requirements.actuated_refusal)
+    credit_unopposed: bool = True  # a movement's needs are met first from where it yields ('o' or 'g') while no
+    # stream of another approach is green, in stages and in the program's transitions: unopposed, it discharges
+    # as if protected (webster.unopposed_credit)
 
 
 @dataclass(frozen=True)

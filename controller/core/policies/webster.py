@@ -46,6 +46,15 @@ cycle runs up to a second a phase longer than planned (more green, no offset kep
   alone are used, and where those do not fit either, their parts above the minimum greens
   are scaled down alike.
   The green left over is shared in proportion to the base program's greens (the city's split).
+- the green where a movement is unopposed (`credit_unopposed`, on by default: docs/policies.md):
+  its needs are met first from the greens of the phases where it yields ('g', or switched off,
+  'o') while no movement of another approach edge has a green link (unopposed_service), and from
+  the seconds of the program's own transitions between consecutive phases in which a link of it
+  yields while no link of another approach's movements is green or yellow
+  (unopposed_transition_s: an all-red with the turn switched off); only the rest raises the
+  phases serving it. Nothing it gives way to is released there, so it discharges as if
+  protected; a model that counts 'o' as no service buys such a turn a green it already has,
+  from the stages beside it.
 - the spare green to the city's plan (`slack_to_city`, off by default: docs/policies.md): in a
   plan at the base cycle after a period in which no phase ran short (below), the green left
   over once every movement's need is met first raises each phase below its city green toward
@@ -159,7 +168,16 @@ from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import actuated_refusal, coupled_refusal, cyclic_refusal
 from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
 from controller.core.spillback import upstream_queue_pcu
-from controller.model import CycleWish, Intersection
+from controller.model import OFF_YIELD, CycleWish, Intersection
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Where a movement discharges unopposed beyond the phases serving it (`credit_unopposed`):
+    nothing it gives way to is released, so it discharges as if protected."""
+
+    phases: np.ndarray  # (phases, movements) bool: it yields there, unopposed (unopposed_service)
+    transition_s: np.ndarray  # (movements,) s per cycle in the program's transitions (unopposed_transition_s)
 
 
 @dataclass(frozen=True)
@@ -197,6 +215,7 @@ def common_cycle_s(
     full_cycle: bool = False,
     fit_capacity: bool = False,
     platoon_fit: bool = False,
+    credit: Credit | None = None,
 ) -> float:
     """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
     at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
@@ -211,7 +230,8 @@ def common_cycle_s(
     also the largest k whose cycle holds, in each green, the capacity green of a whole base
     cycle (capacity_fits of k x the flows at C / k): its arrivals come as platoons, one per
     common cycle from each upstream signal, and a short green that cannot serve a platoon
-    leaves its tail for the next short cycle; an isolated junction's random arrivals spread."""
+    leaves its tail for the next short cycle; an isolated junction's random arrivals spread.
+    `credit`: green_floors_s'."""
     j = layout.junction
     n = len(j.phases)
     ref_s = reference_cycle_s(layout)
@@ -228,26 +248,31 @@ def common_cycle_s(
     platoons = platoon_fit and len(j.upstream) > 0
     while (fit_capacity or platoons) and k > 1:
         q_pcu_h = flow_pcu_h * k if platoons else flow_pcu_h
-        if capacity_fits(layout, q_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio):
+        if capacity_fits(layout, q_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio, credit):
             break
         k -= 1
     return ref_s / k
 
 
 def capacity_fits(
-    layout: Layout, flow_pcu_h: np.ndarray, cycle_s: float, lost_time_per_phase_s: float, max_flow_ratio: float
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_s: float,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    credit: Credit | None = None,
 ) -> bool:
     """True when every movement's capacity green at `cycle_s` (movement_needs_s), raised from the
     phases' minimum greens (green_floors_s), fits the cycle with its intergreens: Webster's C0
     knows the lost time but not the minimum greens, and a short cycle whose other phases hold
-    their minimums leaves a loaded phase less than its capacity green."""
+    their minimums leaves a loaded phase less than its capacity green. `credit`: green_floors_s'."""
     j = layout.junction
     n = len(j.phases)
     lo = np.array([p.min_green_s for p in j.phases])
     hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
     capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
-    return float(green_floors_s(layout, capacity_s, lo, hi).sum()) <= cycle_s - intergreens_s + 1e-9
+    return float(green_floors_s(layout, capacity_s, lo, hi, credit).sum()) <= cycle_s - intergreens_s + 1e-9
 
 
 def movement_needs_s(
@@ -263,19 +288,26 @@ def movement_needs_s(
     return np.maximum(capacity_s, 0.0), np.maximum(storage_s, 0.0)
 
 
-def green_floors_s(layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def green_floors_s(
+    layout: Layout, needs_s: np.ndarray, lo: np.ndarray, hi: np.ndarray, credit: Credit | None = None
+) -> np.ndarray:
     """(phases,) greens from `lo` raised until every movement's need is met by the phases
     serving it (largest need first; a deficit goes to the serving phase with the longest base
     green, the city's main stage for it, then the next), within `hi`. A movement green in every
-    phase needs nothing."""
+    phase needs nothing. `credit` (`credit_unopposed`): the greens of the phases where a movement
+    is unopposed (Credit.phases) and its unopposed seconds in the cycle's transitions
+    (Credit.transition_s) count toward its need first; the deficit still goes to the phases
+    serving it."""
     serves = layout.serves
+    counted = serves if credit is None else serves | credit.phases
+    owed_s = needs_s if credit is None else np.maximum(needs_s - credit.transition_s, 0.0)
     base_s = [p.base_green_s for p in layout.junction.phases]
     g = lo.astype(float).copy()
-    for m in np.argsort(-needs_s):
+    for m in np.argsort(-owed_s):
         ks = np.flatnonzero(serves[:, m])
-        if needs_s[m] <= 0 or len(ks) == len(g):
+        if owed_s[m] <= 0 or counted[:, m].all():
             continue
-        deficit = needs_s[m] - float(g[ks].sum())
+        deficit = owed_s[m] - float(g[counted[:, m]].sum())
         for k in sorted(ks, key=lambda k: (-base_s[k], k)):
             if deficit <= 1e-9:
                 break
@@ -300,6 +332,7 @@ def webster_greens(
     short: np.ndarray | None = None,
     cycle_flow_pcu_h: np.ndarray | None = None,
     kept_share: np.ndarray | None = None,
+    credit: Credit | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
@@ -315,12 +348,12 @@ def webster_greens(
     cycle is chosen from (common_cycle_s), when not `flow_pcu_h` (divided_flow_pcu_h).
     `kept_share` (phases): the short phases' shares of the green time in the plan in force, 0 for
     the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
-    green time (keep_short_greens)."""
+    green time (keep_short_greens). `credit` (`credit_unopposed`): green_floors_s' and city_split_sent's."""
     j = layout.junction
     n = len(j.phases)
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
     cycle_s = common_cycle_s(
-        layout, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit
+        layout, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit, credit
     )
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     total_s = max(cycle_s - intergreens_s, 0.0)
@@ -328,10 +361,8 @@ def webster_greens(
     hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
     capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     if city_split:
-        city_s = city_split_s(layout, total_s, lo, hi)
-        if blind is not None:
-            capacity_s = np.where(blind, np.maximum(capacity_s, credited_greens_s(layout, city_s)), capacity_s)
-        if not full_cycle and serves_needs(layout, city_s, capacity_s):
+        city_s, capacity_s = city_split_sent(layout, total_s, lo, hi, capacity_s, blind, full_cycle, credit)
+        if city_s is not None:
             return cycle_s, tuple(float(g) for g in city_s)
     prior_s = city_split_s(layout, total_s, lo, hi) if slack_to_city or short is not None else None
     if held is not None:
@@ -340,11 +371,32 @@ def webster_greens(
         lo = np.where(short, np.maximum(lo, prior_s), lo)
     # the city's plan as the prior: only at its own cycle, and while no phase ran short
     use = slack_to_city and not full_cycle and cycle_s >= reference_cycle_s(layout) - 1e-6
-    greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None)
+    greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None, credit)
     if kept_share is not None and (kept_share > 0).any():
         kept_s = np.where(kept_share > 0, np.clip(kept_share * total_s, lo, hi), 0.0)
         greens = keep_short_greens(greens, kept_s, lo)
     return cycle_s, tuple(float(g) for g in greens)
+
+
+def city_split_sent(
+    layout: Layout,
+    total_s: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    capacity_s: np.ndarray,
+    blind: np.ndarray | None,
+    full_cycle: bool,
+    credit: Credit | None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """(the city's split of `total_s` if it is sent as it is, else None; the capacity needs) for
+    webster_greens' `city_split`: a `blind` movement needs at least the green the split credits it
+    with (credited_greens_s, with `credit`), and the split is sent when no phase ran short (not
+    `full_cycle`) and it credits every movement with its capacity need (serves_needs)."""
+    city_s = city_split_s(layout, total_s, lo, hi)
+    if blind is not None:
+        capacity_s = np.where(blind, np.maximum(capacity_s, credited_greens_s(layout, city_s, credit)), capacity_s)
+    sent = not full_cycle and serves_needs(layout, city_s, capacity_s, credit)
+    return (city_s if sent else None), capacity_s
 
 
 def keep_short_greens(greens_s: np.ndarray, kept_s: np.ndarray, floors_s: np.ndarray) -> np.ndarray:
@@ -371,17 +423,19 @@ def demand_split_s(
     hi: np.ndarray,
     total_s: float,
     prior_s: np.ndarray | None = None,
+    credit: Credit | None = None,
 ) -> np.ndarray:
     """(phases,) `total_s` of green split from the movements' needs (movement_needs_s): the
     floors within [lo, hi] (from the capacity and storage needs; from the capacity needs alone
     when those do not fit, then scaled down above `lo` when these do not either), the rest in
     proportion to the base greens (a phase at its maximum passes its share on). `prior_s`
     (phases; the city's split): the rest first raises each phase below it toward it, in
-    proportion to the shortfall, and only what is left then goes in the base proportions."""
+    proportion to the shortfall, and only what is left then goes in the base proportions.
+    `credit`: green_floors_s'."""
     n = len(layout.junction.phases)
-    floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi)
+    floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi, credit)
     if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
-        floors = green_floors_s(layout, capacity_s, lo, hi)
+        floors = green_floors_s(layout, capacity_s, lo, hi, credit)
     if floors.sum() > total_s and floors.sum() > lo.sum():
         scale = max(total_s - lo.sum(), 0.0) / (floors.sum() - lo.sum())
         floors = lo + (floors - lo) * scale
@@ -445,20 +499,79 @@ def movement_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
     return out
 
 
-def credited_greens_s(layout: Layout, greens_s: np.ndarray) -> np.ndarray:
+def credited_greens_s(layout: Layout, greens_s: np.ndarray, credit: Credit | None = None) -> np.ndarray:
     """(movements,) the green each movement is credited with from `greens_s` (phases): a movement
     protected ('G' only) in some phase its protected greens alone (a permitted turn discharges
-    only through the gaps of the stream it yields to), any other every green serving it."""
-    protected_s = layout.protected.T.astype(float) @ np.asarray(greens_s, dtype=float)
-    out: np.ndarray = np.where(layout.protected.any(axis=0), protected_s, movement_greens_s(layout, greens_s))
+    only through the gaps of the stream it yields to), any other every green serving it; with
+    `credit` (Credit), also the greens of the phases and the transitions' seconds where it is
+    unopposed (nothing it yields to is released: it discharges as if protected)."""
+    g = np.asarray(greens_s, dtype=float)
+    protected, serves = layout.protected, layout.serves
+    if credit is not None:
+        protected, serves = protected | credit.phases, serves | credit.phases
+    out: np.ndarray = np.where(layout.protected.any(axis=0), protected.T.astype(float) @ g, serves.T.astype(float) @ g)
+    if credit is not None:
+        out = out + credit.transition_s
     return out
 
 
-def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray) -> bool:
-    """True when `greens_s` (phases) credit every movement (credited_greens_s) with at least its
-    need (movements, s); a movement green in every phase needs nothing."""
+def unopposed_service(layout: Layout) -> np.ndarray:
+    """(phases, movements) bool: the phases in which a movement yields ('g' or switched off, 'o',
+    on a link of it, and not served protected there) while no movement of another approach edge
+    has a green link: nothing it gives way to is released, so it discharges as if protected. The
+    model has no conflict points inside the junction: every stream of another approach is taken
+    to oppose it (as max_pressure.yield_lanes does); crossings and the approach's own streams are not."""
+    j = layout.junction
+    from_edge = np.array([m.from_edge for m in j.movements])
+    out = np.zeros(layout.serves.shape, dtype=bool)
+    for k, ph in enumerate(j.phases):
+        yielding = {i for i, c in enumerate(ph.state) if c in ("g", OFF_YIELD)}
+        green_edges = set(from_edge[layout.serves_green[k]])
+        for i, m in enumerate(j.movements):
+            opposed = bool(green_edges - {m.from_edge})
+            out[k, i] = bool(yielding.intersection(m.links)) and not layout.protected[k, i] and not opposed
+    return out
+
+
+def unopposed_transition_s(layout: Layout) -> np.ndarray:
+    """(movements,) seconds per cycle (phases in index order) in which the program's own transitions
+    (Intersection.transitions) let a movement discharge unopposed: a link of it yielding ('g', 'o')
+    while no link of a movement of another approach edge is green or yellow (an all-red with the
+    turn switched off: nothing it gives way to moves). 0 for a change without a program transition
+    (the derived yellow and all-red serve no one)."""
+    j = layout.junction
+    n = len(j.phases)
+    out = np.zeros(len(j.movements))
+    for k in range(n):
+        t = j.transition(k, (k + 1) % n)
+        if t is None:
+            continue
+        for state, d_s in zip(t.states, t.durations_s):
+            out += d_s * _discharges_in(j, state)
+    return out
+
+
+def _discharges_in(j: Intersection, state: str) -> np.ndarray:
+    """(movements,) bool: in signal `state`, a link of the movement yields ('g', 'o') while no link of
+    another approach edge's movements is green or yellow."""
+    moving = {m.from_edge for m in j.movements if any(state[li] in "GgYy" for li in m.links)}
+    out = np.zeros(len(j.movements), dtype=bool)
+    for i, m in enumerate(j.movements):
+        yields = any(state[li] in ("g", OFF_YIELD) for li in m.links)
+        out[i] = yields and not (moving - {m.from_edge})
+    return out
+
+
+def unopposed_credit(layout: Layout) -> Credit:
+    """The Credit of `credit_unopposed`: unopposed_service and unopposed_transition_s."""
+    return Credit(unopposed_service(layout), unopposed_transition_s(layout))
+
+
+def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray, credit: Credit | None = None) -> bool:
+    """True when `greens_s` (phases) credit every movement (credited_greens_s, with `credit`) with
+    at least its need (movements, s); a movement green in every phase needs nothing."""
     own = ~layout.serves.all(axis=0)
-    got_s = credited_greens_s(layout, greens_s)
+    got_s = credited_greens_s(layout, greens_s, credit)
     return bool((got_s[own] + 1e-9 >= needs_s[own]).all())
 
 
@@ -684,8 +797,23 @@ class WebsterPolicy(Policy):
         keep_pcu = self.params.keep_green_residual_pcu
         n = len(layout.junction.phases)
         kept = plan_shares(state, layout) * green_short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
+        credit = unopposed_credit(layout) if self.params.credit_unopposed else None
         cycle_s, greens = webster_greens(
-            layout, flow_pcu_h, lost_s, max_y, full, held, fit, plat, city, est.blind, slack, keep_city, q_cycle, kept
+            layout,
+            flow_pcu_h,
+            lost_s,
+            max_y,
+            full,
+            held,
+            fit,
+            plat,
+            city,
+            est.blind,
+            slack,
+            keep_city,
+            q_cycle,
+            kept,
+            credit,
         )
         return cycle_s, greens, held_y, ((*past, flow_pcu_h)[-keep:] if keep > 0 else ())
 
