@@ -47,17 +47,36 @@ def _request(
     )
 
 
-def _assert_reaped(pids: list[int]) -> None:
-    for pid in pids:  # reaped: no longer this process's child
-        with pytest.raises(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+def _recorded_launches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the runs predict_policies forks from here on (tp._launch patched to note them)."""
+    launched: list[int] = []
+    real_launch = tp._launch
+
+    def launch(spec: tp.RunSpec, out: Path) -> int:
+        launched.append(real_launch(spec, out))
+        return launched[-1]
+
+    monkeypatch.setattr(tp, "_launch", launch)
+    return launched
 
 
-def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
+def _fails_leaving_no_child(
+    req: PolicyTwinRequest, launched: list[int], n: int, error: type[BaseException], match: str | None = None
+) -> None:
+    """predict_policies(req) raises `error` after launching `n` runs, and none is left running or
+    unreaped: no longer this process's child (the test kills any it left, whatever happens)."""
+    try:
+        with pytest.raises(error, match=match):
+            predict_policies(req)
+        assert len(launched) == n
+        for pid in launched:
+            with pytest.raises(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+    finally:
+        for pid in launched:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
 
 
 def test_a_twin_whose_sumo_refuses_to_start_names_sumos_reason(tmp_path):
@@ -94,25 +113,10 @@ def test_a_failed_twin_run_ends_and_reaps_the_other(tmp_path, monkeypatch):
         time.sleep(60.0)
         return 0
 
-    launched: list[int] = []
-    real_launch = tp._launch
-
-    def launch(spec, out):
-        launched.append(real_launch(spec, out))
-        return launched[-1]
-
+    launched = _recorded_launches(monkeypatch)
     monkeypatch.setattr(tp, "run_closed_loop", run)
-    monkeypatch.setattr(tp, "_launch", launch)
-    req = _request(tmp_path)
-    try:
-        with pytest.raises(
-            AdapterError, match="twin policy run incumbent failed: RuntimeError: the incumbent's run broke"
-        ):
-            predict_policies(req)
-        assert len(launched) == 2
-        _assert_reaped(launched)
-    finally:
-        _kill(launched)
+    match = "twin policy run incumbent failed: RuntimeError: the incumbent's run broke"
+    _fails_leaving_no_child(_request(tmp_path), launched, 2, AdapterError, match)
 
 
 def test_an_error_while_launching_ends_and_reaps_the_runs_started(tmp_path, monkeypatch):
@@ -129,40 +133,20 @@ def test_an_error_while_launching_ends_and_reaps_the_runs_started(tmp_path, monk
 
     monkeypatch.setattr(tp, "run_closed_loop", lambda spec: time.sleep(60.0) or 0)
     monkeypatch.setattr(tp, "_launch", launch)
-    req = _request(tmp_path)
-    try:
-        with pytest.raises(OSError, match="no process for the candidate"):
-            predict_policies(req)
-        assert len(launched) == 1
-        _assert_reaped(launched)
-    finally:
-        _kill(launched)
+    _fails_leaving_no_child(_request(tmp_path), launched, 1, OSError, "no process for the candidate")
 
 
 def test_an_interrupt_while_waiting_ends_and_reaps_both_runs(tmp_path, monkeypatch):
     """An interrupt (KeyboardInterrupt, raised here by the wait's first poll) while both runs
     go: neither is left running or unreaped. The incumbent's run ends at once, the candidate's
     would sleep 20 s."""
-    launched: list[int] = []
-    real_launch = tp._launch
-
-    def launch(spec, out):
-        launched.append(real_launch(spec, out))
-        return launched[-1]
+    launched = _recorded_launches(monkeypatch)
 
     def interrupt(_s: float) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tp, "run_closed_loop", lambda spec: 0 if spec.policy == "fixed" else time.sleep(20.0) or 0)
-    monkeypatch.setattr(tp, "_launch", launch)
     monkeypatch.setattr(
         tp, "time", types.SimpleNamespace(monotonic=time.monotonic, time_ns=time.time_ns, sleep=interrupt)
     )
-    req = _request(tmp_path)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            predict_policies(req)
-        assert len(launched) == 2
-        _assert_reaped(launched)
-    finally:
-        _kill(launched)
+    _fails_leaving_no_child(_request(tmp_path), launched, 2, KeyboardInterrupt)
