@@ -22,11 +22,14 @@ and then per movement:
     the advance loop, estimated from the held arrival flow and drained by the vehicles that
     later cross the advance loop (bounded by `max_hidden_queue_pcu_lane`).
   * with `hidden_queue_balance` (off by default) the hidden queue is a balance of counts: once
-    the advance loop has stood, every period adds the held arrival flow and takes away what
-    crossed the advance loop, until it is gone (stop-and-go over the loop keeps it growing when
-    fewer cross than arrive); the arrival flow is learnt only while no hidden queue stands (the
-    counts over the loop are then its discharge at up to the saturation flow, not the demand);
-    and an empty stop-line loop clears it only while the advance loop is not standing.
+    the advance loop has stood, every period in which it holds vehicles back (the advance loop
+    stands, or stood the period before: stop-and-go over it keeps it growing when fewer cross
+    than arrive) adds the held arrival flow and takes away what crossed the advance loop; over a
+    loop that runs free it only drains, by every crossing, until it is gone (else a lane without
+    a stop-line loop would keep it for good once the demand falls below the flow held); the
+    arrival flow is learnt only while no hidden queue stands (the counts over the loop are then
+    its discharge at up to the saturation flow, not the demand); and an empty stop-line loop
+    clears it only while the advance loop is not standing.
 - **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
   (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
   not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
@@ -133,9 +136,10 @@ class EstimationParams:
     # serves any of them
     coupled_exit_all: bool = True
     # the queue upstream of the advance loop as a balance of counts (module doc, _queue): once the
-    # advance loop has stood it grows by the held arrival flow every period and drains by the
-    # vehicles over the advance loop until gone; the arrival flow is learnt only while no hidden
-    # queue stands (not from its discharge over the advance loop). False: it grows only while the
+    # advance loop has stood it grows by the held arrival flow every period the loop holds vehicles
+    # back (stands, or stood the period before) and drains by the vehicles over the advance loop
+    # until gone; the arrival flow is learnt only while no hidden queue stands (not from its
+    # discharge over the advance loop). False: it grows only while the
     # advance loop stands, and the flow is learnt whenever the advance loop moves
     hidden_queue_balance: bool = False
 
@@ -855,9 +859,10 @@ def _queue(
     p = layout.params
     storage = layout.lane_storage_pcu
     counted = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
-    if p.hidden_queue_balance:  # every arrival joins a standing hidden queue, every crossing leaves it
-        standing = adv_blocked | (L.hidden_pcu > 0.0)
-        counted_hidden = np.where(standing, np.maximum(L.hidden_pcu + demand_pcu - arr, 0.0), 0.0)
+    if p.hidden_queue_balance:  # every arrival joins a hidden queue held back, every crossing leaves it
+        held = adv_blocked | ((L.hidden_pcu > 0.0) & (sig.adv_stand_now | (L.adv_standing_s > 0.0)))
+        counted_hidden = np.where(held, L.hidden_pcu + demand_pcu - arr, L.hidden_pcu - arr)
+        counted_hidden = np.maximum(counted_hidden, 0.0)
     else:
         counted_hidden = np.where(adv_blocked, L.hidden_pcu + demand_pcu, np.maximum(L.hidden_pcu - arr, 0.0))
     counted_hidden = np.where(sig.adv_ok, counted_hidden, L.hidden_pcu)

@@ -88,12 +88,6 @@ def test_an_empty_stop_line_keeps_the_hidden_queue_while_the_advance_loop_stands
     assert hidden[False] == 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known (R, session 31): with hidden_queue_balance (shipped off) a lane without a stop-line loop"
-    " keeps a hidden queue the counts do not drain (the demand fell after the jam) at its bound for good, and"
-    " its arrival flow held at the old demand: nothing but an empty stop-line loop ends the balance",
-)
 def test_a_hidden_queue_ends_on_a_lane_without_a_stop_line_loop_when_the_demand_falls():
     raw = two_phase_raw()
     raw["detectors"] = [d for d in raw["detectors"] if d["id"] != "N_stop"]
