@@ -75,6 +75,9 @@ class MaxPressureParams:
     program_order_share: float = 0.0  # leaving the phase in force, the phase the junction's program runs next
     # is chosen over the highest pressure while it has at least this share of it (and more than the phase
     # in force): the program's own rotation of stages, with its short transitions; 0: off
+    program_order_saturated: bool = False  # leaving the phase in force for a phase serving a queue that
+    # reaches past its advance loop, the policy serves instead the first such phase in the program's order
+    # after the phase in force (saturated_successor); False: the highest pressure
     exit_room: bool = False  # a movement's rate is also slowed to the room left on the neighbour approach its
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
 

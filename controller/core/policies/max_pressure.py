@@ -27,10 +27,13 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 The current phase is kept unless another phase's pressure is higher, and is never left before
 its minimum green; with `program_order_share` > 0 the switch goes to the phase the junction's
 program runs next instead while that one keeps the share of the highest pressure
-(program_successor). Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
-intergreen and a 3 s start-up loss: phase 0 green past its minimum with 3 PCU queued (w = 1),
-phase 1's movement red for 30 s (w = 1.5 with `wait_scale_s` 60) with 9 PCU: phase 1 weighs
-9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with 12 PCU (3.6) the policy asks for phase 1.
+(program_successor); with `program_order_saturated`, where the highest pressure is a phase
+whose queue reaches past its advance loop, the switch goes to the first such phase in the
+program's order (saturated_phases, saturated_successor). Example, one movement per phase,
+equal saturation flows, T = 2 s, a 5 s intergreen and a 3 s start-up loss: phase 0 green past
+its minimum with 3 PCU queued (w = 1), phase 1's movement red for 30 s (w = 1.5 with
+`wait_scale_s` 60) with 9 PCU: phase 1 weighs 9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with
+12 PCU (3.6) the policy asks for phase 1.
 
 Permitted-turn clearance. A permitted turn that crossed its stop line may stand inside the
 junction waiting for a gap in the streams it yields to; cutting it off can lock the junction.
@@ -272,6 +275,47 @@ def program_successor(v: np.ndarray, cur: int, best: int, share: float) -> int:
     return best
 
 
+def saturated_phases(layout: Layout, est: Estimate, cur: int) -> np.ndarray:
+    """(phases,) bool: the phase starts a protected green (protected in it, not in `cur`, the
+    phase in force) for a movement whose queue reaches past its advance loop (on some lane of
+    it the estimator's hidden queue stands upstream, or the queue between the loops fills the
+    lane's storage) and is at least what the phase's minimum green discharges at the movement's
+    saturation flow: a stage that will use its green. A movement the phase in force already
+    serves protected does not count (a stage that only extends it, a lagging left's stage for its
+    through, is not needed for it), nor a full lane's short queue (a zone storing 1 PCU is full
+    with one vehicle)."""
+    lanes = est.lanes
+    storage = layout.lane_storage_pcu
+    full = (lanes.hidden_pcu > 0.0) | ((storage > 0.0) & (lanes.queue_pcu >= storage - 1e-9))
+    reaches = ((layout.lane_share > 0.0) @ full > 0) & ~layout.protected[cur]
+    min_green_s = np.array([ph.min_green_s for ph in layout.junction.phases])
+    one_green_pcu = np.outer(min_green_s, est.sat_flow_pcu_h / 3600.0)
+    uses_green = est.queue_pcu[None, :] >= one_green_pcu
+    return np.asarray((layout.protected & reaches[None, :] & uses_green).any(axis=1))
+
+
+def saturated_successor(v: np.ndarray, saturated: np.ndarray, cur: int, best: int) -> int:
+    """The phase to switch to, once the policy leaves `cur` for `best` (the highest pressure
+    `v`), with `program_order_saturated`: where `best` is saturated (saturated_phases), the
+    first saturated phase with pressure after `cur` in the program's order (the phases are in
+    the order of the junction's own program, docs/import.md), else `best`.
+
+    Why: phases whose queues reach past their advance loops are each served in turn, at the
+    saturation flow, whatever the order: the greedy choice among them saves nothing, while the
+    order decides the transitions lost each cycle, and the program's rotation is the one whose
+    transitions the city made short (RiLSA_example3: W -> E -> NS loses 3 + 10 + 9 s, the reverse
+    10 + 10 + 10; BENCHMARKS.md, Q sessions 30 and 32). A phase not saturated is chosen on its
+    pressure alone, as before."""
+    if not saturated[best]:
+        return best
+    n = len(v)
+    for step in range(1, n):
+        k = (cur + step) % n
+        if saturated[k] and v[k] > 0.0:
+            return k
+    return best
+
+
 def _box_state(statics: Statics, phase: int, last_dep_pcu: np.ndarray, boxed: np.ndarray) -> MaxPressureState:
     """MaxPressureState(statics, phase, last_dep_pcu, boxed) without the frozen dataclass's
     per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
@@ -299,7 +343,8 @@ class MaxPressurePolicy(Policy):
         overrides decide() (the pass computes this class's decide, not the override)."""
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
-        if type(self).decide is not MaxPressurePolicy.decide or self.params.program_order_share > 0:
+        p = self.params
+        if type(self).decide is not MaxPressurePolicy.decide or p.program_order_share > 0 or p.program_order_saturated:
             return None
         return NetPressure.build(self, layouts)
 
@@ -342,9 +387,12 @@ class MaxPressurePolicy(Policy):
         v = self._pressures(state, layout, est, signal, now_s, network)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
-        best = program_successor(v, cur, int(v.argmax()), self.params.program_order_share)
+        best = int(v.argmax())
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
+        if self.params.program_order_saturated:
+            best = saturated_successor(v, saturated_phases(layout, est, cur), cur, best)
+        best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
 
     def stage_view(

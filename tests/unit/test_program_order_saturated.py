@@ -1,0 +1,108 @@
+"""[max_pressure] program_order_saturated: leaving the phase in force for a phase whose queue
+reaches past its advance loop, the first such phase in the program's order is served instead
+(RiLSA_example3's rotation, BENCHMARKS.md Q session 32)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import MaxPressureParams
+from controller.core.policies.max_pressure import MaxPressurePolicy, saturated_phases, saturated_successor
+from controller.core.safety import SignalView
+from tests.unit.test_max_pressure_net import _estimate, mixed_junctions
+
+ALL = np.array([True, True, True])
+
+
+def test_the_next_saturated_phase_is_served_whatever_its_pressure() -> None:
+    # phase 0 in force; phase 2 has the highest pressure, phase 1 (the program's next) less than phase 0
+    assert saturated_successor(np.array([5.0, 3.0, 9.0]), ALL, 0, 2) == 1
+
+
+def test_a_best_phase_not_saturated_is_taken_on_its_pressure() -> None:
+    assert saturated_successor(np.array([5.0, 3.0, 9.0]), np.array([True, True, False]), 0, 2) == 2
+
+
+def test_phases_not_saturated_or_without_pressure_are_skipped_and_the_program_wraps_round() -> None:
+    v = np.array([4.0, 8.0, 0.0, 6.0])
+    sat = np.array([True, False, True, True])
+    assert saturated_successor(v, sat, 0, 3) == 3  # 1 not saturated, 2 without pressure
+    assert saturated_successor(np.array([4.0, 8.0, 1.0, 9.0]), np.array([True, True, True, False]), 2, 1) == 0
+
+
+def _four_phase() -> tuple[Layout, Estimate]:
+    js = {jid: j for jid, j in mixed_junctions(2).items() if len(j.phases) == 4}
+    lay = Layout.build(next(iter(js.values())), Config())
+    return lay, Estimate.empty(lay, 0.0)
+
+
+def _with(est: Estimate, lane: int, m: int, hidden_pcu: float, lane_queue_pcu: float, queue_pcu: float) -> Estimate:
+    """`est` with lane `lane`'s hidden queue and queue between the loops, movement `m`'s queue."""
+    hidden, lane_q, q = est.lanes.hidden_pcu.copy(), est.lanes.queue_pcu.copy(), est.queue_pcu.copy()
+    hidden[lane], lane_q[lane], q[m] = hidden_pcu, lane_queue_pcu, queue_pcu
+    lanes = dataclasses.replace(est.lanes, hidden_pcu=hidden, queue_pcu=lane_q)
+    return dataclasses.replace(est, queue_pcu=q, lanes=lanes)
+
+
+def test_a_phase_is_saturated_by_a_queue_past_the_advance_loop_it_starts_serving_that_fills_a_green() -> None:
+    lay, est = _four_phase()
+    n = len(lay.junction.phases)
+    # a phase k and a movement m it serves protected, one the phase in force (cur) does not
+    k, m, cur = next(
+        (k, int(m), c)
+        for k in range(n)
+        for m in np.flatnonzero(lay.protected[k])
+        for c in range(n)
+        if c != k and not lay.protected[c, m]
+    )
+    lane = int(np.flatnonzero(lay.lane_share[m] > 0)[0])
+    storage = float(lay.lane_storage_pcu[lane])
+    green_pcu = lay.junction.phases[k].min_green_s * float(est.sat_flow_pcu_h[m]) / 3600.0
+    assert not saturated_phases(lay, est, cur).any()
+    assert saturated_phases(lay, _with(est, lane, m, 0.5, storage, green_pcu + 1.0), cur)[k]  # a hidden queue
+    assert saturated_phases(lay, _with(est, lane, m, 0.0, storage, green_pcu + 1.0), cur)[k]  # the storage full
+    assert not saturated_phases(lay, _with(est, lane, m, 0.0, 0.9 * storage, green_pcu + 1.0), cur)[k]
+    assert not saturated_phases(lay, _with(est, lane, m, 0.5, storage, green_pcu - 0.5), cur)[k]  # a short queue
+    assert not saturated_phases(lay, _with(est, lane, m, 0.5, storage, green_pcu + 1.0), k).any()  # served now
+
+
+def test_the_network_pass_is_not_used_with_the_key_on() -> None:
+    js = mixed_junctions(2)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    assert MaxPressurePolicy(MaxPressureParams(program_order_saturated=True)).network_decision(layouts) is None
+
+
+def test_decide_serves_the_next_saturated_phase() -> None:
+    """Over random queues (some hidden upstream) on 4-phase junctions: with the key on, decide()
+    wishes the same phase as off unless the highest pressure is saturated, and then the first
+    saturated phase with pressure after the one in force; it also leaves the phase in force where
+    off does, and only there."""
+    rng, nrng = random.Random(7), np.random.default_rng(7)
+    js = {jid: j for jid, j in mixed_junctions(2).items() if len(j.phases) == 4}
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    off = MaxPressurePolicy(MaxPressureParams())
+    on = MaxPressurePolicy(MaxPressureParams(program_order_saturated=True))
+    differ = 0
+    for tick in range(1, 800):
+        t = 100.0 + tick
+        for lay in layouts.values():
+            est = _estimate(nrng, lay, None, t)
+            n = len(lay.junction.phases)
+            cur = rng.randrange(n)
+            view = SignalView(cur, False, 60.0, tuple(rng.uniform(0.0, t) for _ in lay.junction.movements))
+            _, w_off = off.decide(off.init(lay, 0.0), lay, est, view, t)
+            _, w_on = on.decide(on.init(lay, 0.0), lay, est, view, t)
+            assert w_on is not None and w_off is not None
+            assert (w_on.phase == cur) == (w_off.phase == cur)
+            if w_on != w_off:
+                differ += 1
+                sat = saturated_phases(lay, est, cur)
+                assert sat[w_on.phase] and sat[w_off.phase], (tick, cur, w_on, w_off)
+                between = [(cur + d) % n for d in range(1, (w_on.phase - cur) % n)]
+                assert not any(sat[k] for k in between), (tick, cur, w_on, between)
+    assert differ > 10, differ
