@@ -58,6 +58,8 @@ class WebsterParams:
     credit_unopposed: bool = True  # a movement's needs are met first from where it yields ('o' or 'g') while no
     # stream of another approach is green, in stages and in the program's transitions: unopposed, it discharges
     # as if protected (webster.unopposed_credit)
+    credit_transition_green: bool = False  # with credit_unopposed (alone it does nothing): a transition's seconds in
+    # which a link of the movement stays green ('G') count toward its needs too (webster.unopposed_transition_s)
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,24 @@ def test_the_transition_seconds_count_toward_the_need_first():
     assert isinstance(credit, Credit)
     assert green_floors_s(lay, needs, lo, hi, credit).tolist() == pytest.approx(lo.tolist())
     assert green_floors_s(lay, flows(lay, {"S_L": 20.0}), lo, hi, credit)[1] == pytest.approx(8.0)
+
+
+def test_a_transition_green_link_is_credited_only_with_credit_transition_green():
+    """S_T stays 'G' through N+S -> S protected (7 s): credited with `credit_transition_green`, not
+    without; the left's unopposed seconds are the same either way."""
+    lay = with_transitions()
+    ids = [m.id for m in lay.junction.movements]
+    got = dict(zip(ids, unopposed_transition_s(lay, green=True).tolist()))
+    assert got == pytest.approx({"N_T": 0.0, "E_T": 0.0, "S_T": 7.0, "W_T": 0.0, "S_L": 6.0})
+    assert unopposed_credit(lay, True).transition_s.tolist() == pytest.approx([0.0, 0.0, 7.0, 0.0, 6.0])
+
+
+def test_credit_transition_green_is_read_from_config_toml(tmp_path):
+    """Off by default and as shipped."""
+    from controller.config import load_config
+    from controller.core.policies import make_policy
+
+    p = tmp_path / "c.toml"
+    p.write_text("[webster]\ncredit_transition_green = true\n")
+    assert make_policy("webster", load_config(p)).params.credit_transition_green is True
+    assert make_policy("webster", load_config(ROOT / "config.toml")).params.credit_transition_green is False

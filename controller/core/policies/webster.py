@@ -533,12 +533,13 @@ def unopposed_service(layout: Layout) -> np.ndarray:
     return out
 
 
-def unopposed_transition_s(layout: Layout) -> np.ndarray:
+def unopposed_transition_s(layout: Layout, green: bool = False) -> np.ndarray:
     """(movements,) seconds per cycle (phases in index order) in which the program's own transitions
     (Intersection.transitions) let a movement discharge unopposed: a link of it yielding ('g', 'o')
     while no link of a movement of another approach edge is green or yellow (an all-red with the
-    turn switched off: nothing it gives way to moves). 0 for a change without a program transition
-    (the derived yellow and all-red serve no one)."""
+    turn switched off: nothing it gives way to moves); with `green` (`credit_transition_green`) also
+    a link of it green ('G') there. 0 for a change without a program transition (the derived yellow
+    and all-red serve no one)."""
     j = layout.junction
     n = len(j.phases)
     out = np.zeros(len(j.movements))
@@ -547,24 +548,26 @@ def unopposed_transition_s(layout: Layout) -> np.ndarray:
         if t is None:
             continue
         for state, d_s in zip(t.states, t.durations_s):
-            out += d_s * _discharges_in(j, state)
+            out += d_s * _discharges_in(j, state, green)
     return out
 
 
-def _discharges_in(j: Intersection, state: str) -> np.ndarray:
+def _discharges_in(j: Intersection, state: str, green: bool = False) -> np.ndarray:
     """(movements,) bool: in signal `state`, a link of the movement yields ('g', 'o') while no link of
-    another approach edge's movements is green or yellow."""
+    another approach edge's movements is green or yellow; with `green`, or a link of it is 'G'."""
     moving = {m.from_edge for m in j.movements if any(state[li] in "GgYy" for li in m.links)}
     out = np.zeros(len(j.movements), dtype=bool)
     for i, m in enumerate(j.movements):
         yields = any(state[li] in ("g", OFF_YIELD) for li in m.links)
-        out[i] = yields and not (moving - {m.from_edge})
+        protected = green and any(state[li] == "G" for li in m.links)
+        out[i] = protected or (yields and not (moving - {m.from_edge}))
     return out
 
 
-def unopposed_credit(layout: Layout) -> Credit:
-    """The Credit of `credit_unopposed`: unopposed_service and unopposed_transition_s."""
-    return Credit(unopposed_service(layout), unopposed_transition_s(layout))
+def unopposed_credit(layout: Layout, transition_green: bool = False) -> Credit:
+    """The Credit of `credit_unopposed`: unopposed_service and unopposed_transition_s (with
+    `transition_green`, `credit_transition_green`: a transition's green links too)."""
+    return Credit(unopposed_service(layout), unopposed_transition_s(layout, transition_green))
 
 
 def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray, credit: Credit | None = None) -> bool:
@@ -797,7 +800,8 @@ class WebsterPolicy(Policy):
         keep_pcu = self.params.keep_green_residual_pcu
         n = len(layout.junction.phases)
         kept = plan_shares(state, layout) * green_short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
-        credit = unopposed_credit(layout) if self.params.credit_unopposed else None
+        green = self.params.credit_transition_green
+        credit = unopposed_credit(layout, green) if self.params.credit_unopposed else None
         cycle_s, greens = webster_greens(
             layout,
             flow_pcu_h,
