@@ -5,7 +5,6 @@ reaches past its advance loop, the first such phase in the program's order is se
 from __future__ import annotations
 
 import dataclasses
-import random
 
 import numpy as np
 
@@ -13,8 +12,8 @@ from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy, saturated_phases, saturated_successor
-from controller.core.safety import SignalView
-from tests.unit.test_max_pressure_net import _estimate, mixed_junctions
+from tests.unit.test_max_pressure_net import mixed_junctions
+from tests.unit.test_program_order import paired_decisions
 
 ALL = np.array([True, True, True])
 
@@ -82,27 +81,15 @@ def test_decide_serves_the_next_saturated_phase() -> None:
     wishes the same phase as off unless the highest pressure is saturated, and then the first
     saturated phase with pressure after the one in force; it also leaves the phase in force where
     off does, and only there."""
-    rng, nrng = random.Random(7), np.random.default_rng(7)
-    js = {jid: j for jid, j in mixed_junctions(2).items() if len(j.phases) == 4}
-    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    off = MaxPressurePolicy(MaxPressureParams())
-    on = MaxPressurePolicy(MaxPressureParams(program_order_saturated=True))
     differ = 0
-    for tick in range(1, 800):
-        t = 100.0 + tick
-        for lay in layouts.values():
-            est = _estimate(nrng, lay, None, t)
-            n = len(lay.junction.phases)
-            cur = rng.randrange(n)
-            view = SignalView(cur, False, 60.0, tuple(rng.uniform(0.0, t) for _ in lay.junction.movements))
-            _, w_off = off.decide(off.init(lay, 0.0), lay, est, view, t)
-            _, w_on = on.decide(on.init(lay, 0.0), lay, est, view, t)
-            assert w_on is not None and w_off is not None
-            assert (w_on.phase == cur) == (w_off.phase == cur)
-            if w_on != w_off:
-                differ += 1
-                sat = saturated_phases(lay, est, cur)
-                assert sat[w_on.phase] and sat[w_off.phase], (tick, cur, w_on, w_off)
-                between = [(cur + d) % n for d in range(1, (w_on.phase - cur) % n)]
-                assert not any(sat[k] for k in between), (tick, cur, w_on, between)
+    for d in paired_decisions(MaxPressureParams(program_order_saturated=True), 7, 800):
+        assert d.w_on is not None and d.w_off is not None
+        assert (d.w_on.phase == d.cur) == (d.w_off.phase == d.cur)
+        if d.w_on != d.w_off:
+            differ += 1
+            n = len(d.lay.junction.phases)
+            sat = saturated_phases(d.lay, d.est, d.cur)
+            assert sat[d.w_on.phase] and sat[d.w_off.phase], (d.tick, d.cur, d.w_on, d.w_off)
+            between = [(d.cur + k) % n for k in range(1, (d.w_on.phase - d.cur) % n)]
+            assert not any(sat[k] for k in between), (d.tick, d.cur, d.w_on, between)
     assert differ > 10, differ
