@@ -202,3 +202,26 @@ def test_credit_transition_green_is_read_from_config_toml(tmp_path):
     p.write_text("[webster]\ncredit_transition_green = true\n")
     assert make_policy("webster", load_config(p)).params.credit_transition_green is True
     assert make_policy("webster", load_config(ROOT / "config.toml")).params.credit_transition_green is False
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_policy_credits_a_transition_green_only_with_the_key(on):
+    """WebsterPolicy.decide passes `credit_transition_green` on: S_T heavy (700 PCU/h) and 'G' for 7 s
+    in the N+S -> S transition. Without the key N+S is raised to 27 s for it; with it N+S keeps about
+    22 s, the rest going to E+W."""
+    from dataclasses import replace
+
+    from controller.core.estimation import Estimate
+    from controller.core.params import WebsterParams
+    from controller.core.policies.webster import WebsterPolicy
+
+    lay = with_transitions()
+    policy = WebsterPolicy(WebsterParams(credit_transition_green=on))
+    est = Estimate.empty(lay, 0.0)
+    s, _ = policy.decide(policy.init(lay, 0.0), lay, est, None, 0.0)
+    q = flows(lay, {"N_T": 250.0, "S_T": 700.0, "E_T": 400.0, "W_T": 400.0, "S_L": 200.0})
+    _, wish = policy.decide(s, lay, replace(est, arrivals_pcu=est.arrivals_pcu + q * 300.0 / 3600.0), None, 300.0)
+    assert wish is not None
+    credit = unopposed_credit(lay, on)
+    assert wish.greens_s == pytest.approx(webster_greens(lay, q, 3.0, 0.9, fit_capacity=True, credit=credit)[1])
+    assert (wish.greens_s[0] < 25.0) is on
