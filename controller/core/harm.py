@@ -135,8 +135,8 @@ class HarmParams:
     measured_queue_bound: bool = False
     # a junction's evidence and its min_policy_s start at the policy's first command to it
     # (first_command): before it the city's own program runs, which is not the policy's doing, so
-    # no verdict and no charge; false: from the start (the core's first tick)
-    evidence_from_first_command: bool = True
+    # no verdict and no charge; false (as shipped): from the start (the core's first tick)
+    evidence_from_first_command: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -40,7 +40,10 @@ def spider(tmp_path_factory) -> dict[str, Intersection]:
 
 def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(spider, tmp_path):
     cfg_file = tmp_path / "c.toml"
-    cfg_file.write_text(f'[validation]\nenabled = true\nnetwork = "{NET}"\nhorizon_s = 300.0\ntimeout_s = 90.0\n')
+    cfg_file.write_text(
+        f'[validation]\nenabled = true\nnetwork = "{NET}"\nhorizon_s = 300.0\ntimeout_s = 90.0\n'
+        "[harm]\nevidence_from_first_command = true\n"  # webster's first plan is sent (below)
+    )
     cfg = load_config(cfg_file)
     cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, policy="webster"))
     audit, replies, sent = AuditStore(tmp_path / "audit.sqlite"), [], []

@@ -41,7 +41,7 @@ FAST = HarmParams(
     max_losses=0,
     evidence_from_first_command=False,
 )
-ON_FIRST = replace(FAST, evidence_from_first_command=True)  # as shipped
+ON_FIRST = replace(FAST, evidence_from_first_command=True)
 NS_HEAVY = {"N_T": 0.1, "S_T": 0.1, "E_T": 0.05, "W_T": 0.05}  # PCU/s; the base program serves 0.21 N/S
 EW_HEAVY = {"N_T": 0.05, "S_T": 0.05, "E_T": 0.17, "W_T": 0.17}
 
@@ -711,12 +711,12 @@ def test_harm_switches_are_true_or_false(tmp_path, key):
     assert getattr(load_config("config.toml").harm, key) is False  # shipped off
 
 
-def test_evidence_from_first_command_is_true_or_false_and_ships_on(tmp_path):
+def test_evidence_from_first_command_is_true_or_false_and_ships_off(tmp_path):
     bad = tmp_path / "c.toml"
     bad.write_text("[harm]\nevidence_from_first_command = 1\n")
     with pytest.raises(ConfigError, match="harm.evidence_from_first_command"):
         load_config(bad)
-    assert load_config("config.toml").harm.evidence_from_first_command is True
+    assert load_config("config.toml").harm.evidence_from_first_command is False
 
 
 def test_the_measured_spill_stands_for_the_policys_queue_beyond_the_loops():
