@@ -481,6 +481,12 @@ def _check_webster(webster: WebsterParams, source: str) -> None:
         raise ConfigError(
             source, "webster.replan_spread", f"a share of the period, must be <= 1, got {webster.replan_spread}"
         )
+    if webster.credit_transition_green and not webster.credit_unopposed:
+        raise ConfigError(
+            source,
+            "webster.credit_transition_green",
+            "needs webster.credit_unopposed = true (alone it credits nothing)",
+        )
     if webster.green_window_offsets and not webster.keep_offsets:
         raise ConfigError(source, "webster.green_window_offsets", "needs webster.keep_offsets = true (no offset kept)")
     needs_offsets = (
