@@ -86,6 +86,7 @@ class TimingConfig:
     ped_speed_mps: float = 1.2
     program_clearances: bool = False  # sim/netprogram.py link_clearances_s: the program's own intergreens
     program_transitions: bool = True  # sim/netprogram.py program_transitions: the program's own transition states
+    waut_program_at_begin: bool = False  # sim/netprogram.py active_programs: a WAUT's program in force at the begin
 
 
 @dataclass(frozen=True)

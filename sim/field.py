@@ -24,7 +24,7 @@ from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.messages import DetectorMessageFormat, encode_body, status_body
 from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
 from controller.stagecheck import shown_stage
-from sim.netprogram import phase_cycle
+from sim.netprogram import Waut, phase_cycle
 from sim.roadside import RoadsideController
 
 # the feed's vehicle class of each SUMO vClass a loop can see (anything else counts as a car)
@@ -96,7 +96,13 @@ class SumoField:
         status_every_s: float = 10.0,
         *,
         keep_off_through_intergreen: bool = True,  # config.toml [roadside]: sim/roadside.py (its default)
+        wauts: Mapping[str, Waut] | None = None,
+        begin_s: float = 0.0,
     ) -> None:
+        """`wauts`: per light, the WAUT of the scenario's files that switches its program during
+        the run (sim/netprogram.py waut_schedules), and `begin_s` the run's begin: a hand-back
+        resumes the program the WAUT has in force at that time (SUMO does not switch a light
+        TraCI drives), not the one in force at the start."""
         self.api = api
         self.junctions = dict(junctions)
         self.roadside = {
@@ -107,6 +113,8 @@ class SumoField:
         self.refusals = 0
         self._local_map: dict[str, dict[str, int | None]] = {}  # program phase state -> our phase
         self._program: dict[str, str] = {}
+        self._wauts = {jid: w for jid, w in (wauts or {}).items() if jid in self.junctions}
+        self._begin_s = begin_s
         self._applied: dict[str, str | None] = dict.fromkeys(self.junctions)
         self._class_of_type: dict[str, str] = {}
         self._status_sent: dict[str, tuple[tuple, float]] = {}
@@ -325,7 +333,7 @@ class SumoField:
             state = rc.tick(t_s, phase, spent)
             if state is None:
                 if self._applied[jid] is not None:
-                    self._resume_program(jid, rc.green_phase(), rc.status(t_s).time_in_phase_s)
+                    self._resume_program(jid, rc.green_phase(), rc.status(t_s).time_in_phase_s, t_s)
                     self._applied[jid] = None
             elif state != self._applied[jid]:
                 tl.setRedYellowGreenState(jid, state)
@@ -337,17 +345,27 @@ class SumoField:
                 statuses.append(status_body(rc.status(t_s), rc.status_epoch()))
         return statuses
 
-    def _resume_program(self, jid: str, phase: int | None, green_s: float = 0.0) -> None:
-        """Back to local control, continuing the green that is showing (no cut, no intergreen
-        skipped) for what is left of it: the program's green (its phases in a row showing those
-        greens, a split green being one), at most the phase's max_green_s, less the `green_s`
-        the roadside already showed it, at least 1 s. Then the program's own order."""
+    def _program_in_force(self, jid: str, t_s: float) -> str:
+        """The program the city runs at jid from t_s: its WAUT's (Waut.program_at), else the one
+        it ran at the start."""
+        waut = self._wauts.get(jid)
+        return self._program[jid] if waut is None else waut.program_at(self._begin_s, t_s)
+
+    def _resume_program(self, jid: str, phase: int | None, green_s: float = 0.0, t_s: float | None = None) -> None:
+        """Back to local control at t_s, in the program in force then (_program_in_force; the one
+        of the start when t_s is None), continuing the green that is showing (no cut, no
+        intergreen skipped) for what is left of it: the program's green (its phases in a row
+        showing those greens, a split green being one), at most the phase's max_green_s, less
+        the `green_s` the roadside already showed it, at least 1 s. Then the program's own order."""
         tl = self.api.trafficlight
-        tl.setProgram(jid, self._program[jid])
+        program = self._program[jid] if t_s is None else self._program_in_force(jid, t_s)
+        tl.setProgram(jid, program)
         if phase is None:
             return
         green = self.junctions[jid].phases[phase].green_links()
-        logic = next(lg for lg in tl.getAllProgramLogics(jid) if lg.programID == self._program[jid])
+        logic = next((lg for lg in tl.getAllProgramLogics(jid) if lg.programID == program), None)
+        if logic is None:  # SUMO's own 'off', which it builds when switched to
+            return
 
         def shows(ph) -> bool:
             return "y" not in ph.state and frozenset(i for i, c in enumerate(ph.state) if c in GREEN) == green

@@ -85,14 +85,20 @@ class ImportResult:
 
 
 def junction_tables(
-    net: sumolib.net.Net, cfg: Config, net_path: str, additional: list[Path] | None = None, detectors: str = "generated"
+    net: sumolib.net.Net,
+    cfg: Config,
+    net_path: str,
+    additional: list[Path] | None = None,
+    detectors: str = "generated",
+    begin_s: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """The TOML tables of every signalised junction that can be controlled, sorted by id, and
     the (id, reason) of those that cannot. Raises NetworkError for an unknown `detectors`, an
     unreadable additional file, or a network without traffic lights."""
     netdetectors.check_source(net_path, detectors)
     files = list(additional or [])
-    programs = netprogram.active_programs(net, net_path, files)
+    at_begin_s = begin_s if cfg.timing.waut_program_at_begin else None
+    programs = netprogram.active_programs(net, net_path, files, at_begin_s)
     src = netdetectors.loop_source(net, cfg, files, detectors)
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
@@ -274,6 +280,7 @@ def import_network(
     cfg: Config,
     additional: list[Path] | None = None,
     detectors: str = "generated",
+    begin_s: float | None = None,
 ) -> ImportResult:
     """Write one <tls>.toml per controllable traffic light into out_dir, and skipped.txt (one
     `id: reason` line per traffic light left on its own program) when any is left out. When
@@ -281,9 +288,11 @@ def import_network(
 
     `additional`: the scenario's additional files, in SUMO's loading order: their programs
     replace the network's (the last loaded runs), their induction loops are the city's.
-    `detectors`: "generated" (a stop-line and an advance loop per lane) or "city"."""
+    `detectors`: "generated" (a stop-line and an advance loop per lane) or "city".
+    `begin_s`: the run's begin; with `[timing] waut_program_at_begin` a light a WAUT switches is
+    modelled on the program in force then (netprogram.active_programs), not on the one loaded last."""
     net = read_net(net_path)
-    tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors)
+    tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors, begin_s)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -103,14 +103,14 @@ class StagePlan:
     segments_s: tuple[float, ...] = ()
 
 
-def net_program(tl, net_path: str) -> Program | None:
-    """The program a network file makes active for a sumolib TLS: the last one it lists (a NEMA
-    program as its fixed-time cycle, `nema_cycle`, read from the file: sumolib drops the phases'
-    yellow and red)."""
+def net_program(tl, net_path: str, program_id: str | None = None) -> Program | None:
+    """The program a network file makes active for a sumolib TLS: the last one it lists, or the
+    one named `program_id` (a NEMA program as its fixed-time cycle, `nema_cycle`, read from the
+    file: sumolib drops the phases' yellow and red)."""
     programs = tl.getPrograms()
     if not programs:
         return None
-    program_id = list(programs)[-1]
+    program_id = list(programs)[-1] if program_id is None else program_id
     prog = programs[program_id]
     if str(prog.getType()).upper() == "NEMA":
         elem = _nema_logics(str(net_path), Path(net_path).stat().st_mtime_ns).get((tl.getID(), program_id))
@@ -297,13 +297,85 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
     return out
 
 
-def program_switches(files: list[Path]) -> dict[str, str]:
-    """Per traffic light, the WAUTs of the additional files that switch its program during a run
-    (SUMO's `<WAUT>` with its `<wautSwitch>`es, and a `<wautJunction>` naming the light), as
-    "WAUT w (file): starts 'p', to 'q' at 300 s": the importer models one program, the one
-    loaded last (`active_programs`). Files SUMO would refuse are left to the readers that raise."""
-    wauts: dict[str, str] = {}
-    out: dict[str, str] = {}
+@dataclass(frozen=True)
+class WautSwitch:
+    at_s: float  # the WAUT's refTime + the switch's time, modulo its period when it has one (SUMO's rule)
+    program_id: str
+
+
+@dataclass(frozen=True)
+class Waut:
+    """SUMO's `<WAUT>`: the time-of-day programs of the lights its `<wautJunction>`s name.
+
+    What SUMO 1.28 runs (MSTLLogicControl; checked against libsumo: tests/contract/test_waut.py):
+    at the begin, `start_program`, or, when a switch lies at or before the begin, the program of
+    the switch listed just before the first switch after the begin (the last switch's when none
+    is after it); from that switch on, the switches in file order, each at its `at_s` plus the
+    periods run so far (`period_s` added each time the list starts over; 0: no period, once), a
+    switch whose time is not ahead of the one before ending them. A light the controller drives
+    (TraCI's state) is not switched."""
+
+    waut_id: str
+    source: str
+    start_program: str
+    switches: tuple[WautSwitch, ...]
+    period_s: float = 0.0
+
+    def program_at(self, begin_s: float, t_s: float) -> str:
+        """The program in force for the second from t_s in a run begun at begin_s: after every
+        switch at or before t_s (a switch at t_s runs as that second's step starts)."""
+        program, first = self._at_begin(begin_s)
+        if first is None:
+            return program
+        index, when_s, offset_s = first, self.switches[first].at_s, 0.0
+        while when_s <= t_s:
+            program = self.switches[index].program_id
+            index += 1
+            if index == len(self.switches):
+                if self.period_s <= 0:
+                    break
+                index, offset_s = 0, offset_s + self.period_s
+            next_s = offset_s + self.switches[index].at_s
+            if next_s <= when_s:  # SUMO drops the switching once its next time is not ahead
+                break
+            when_s = next_s
+        return program
+
+    def _at_begin(self, begin_s: float) -> tuple[str, int | None]:
+        """The program SUMO loads the light with, and the index of the first switch it runs."""
+        later = [k for k, s in enumerate(self.switches) if s.at_s > begin_s]
+        if not later:
+            return (self.switches[-1].program_id if self.switches else self.start_program), None
+        first = min(later, key=lambda k: self.switches[k].at_s)
+        return (self.start_program if first == 0 else self.switches[first - 1].program_id), first
+
+    def describe(self) -> str:
+        """For messages: WAUT w (file): starts 'p', to 'q' at 300 s."""
+        switches = ", ".join(f"to {s.program_id!r} at {s.at_s:g} s" for s in self.switches)
+        every = f", every {self.period_s:g} s" if self.period_s > 0 else ""
+        return f"WAUT {self.waut_id} ({self.source}): starts {self.start_program!r}, {switches}{every}"
+
+
+def _time_s(text: str | None, source: str, field: str) -> float:
+    """A SUMO time attribute in seconds: a number, or h:m:s / d:h:m:s. Raises NetworkError naming
+    the file and the field otherwise."""
+    parts = (text or "0").split(":")
+    try:
+        if len(parts) == 1:
+            return float(parts[0])
+        if len(parts) in (3, 4):
+            return sum(float(p) * unit for p, unit in zip(reversed(parts), (1, 60, 3600, 86400), strict=False))
+    except ValueError:
+        pass
+    raise NetworkError(source, field, f"not a time: {text!r}")
+
+
+def waut_schedules(files: list[Path]) -> dict[str, Waut]:
+    """Per traffic light, the WAUT of the additional files (in SUMO's loading order) that a
+    `<wautJunction>` makes switch its program during a run (the last such one). Unreadable files
+    are left to the readers that raise; a time that is not one raises NetworkError."""
+    wauts: dict[str, Waut] = {}
+    out: dict[str, Waut] = {}
     for fp in files:
         try:
             with open_xml(fp) as source:
@@ -311,19 +383,58 @@ def program_switches(files: list[Path]) -> dict[str, str]:
         except UNREADABLE_XML:
             continue
         for w in root.iter("WAUT"):
-            switches = ", ".join(f"to {s.get('to')!r} at {s.get('time')} s" for s in w.iter("wautSwitch"))
-            wauts[w.get("id", "")] = f"WAUT {w.get('id')} ({fp}): starts {w.get('startProg')!r}, {switches}"
+            wid, src = w.get("id", ""), str(fp)
+            ref_s = _time_s(w.get("refTime"), src, f"WAUT[{wid}].refTime")
+            period_s = _time_s(w.get("period"), src, f"WAUT[{wid}].period")
+            switches = []
+            for k, sw in enumerate(w.iter("wautSwitch")):
+                at_s = ref_s + _time_s(sw.get("time"), src, f"WAUT[{wid}].wautSwitch[{k}].time")
+                switches.append(WautSwitch(at_s % period_s if period_s > 0 else at_s, sw.get("to", "")))
+            wauts[wid] = Waut(wid, src, w.get("startProg", ""), tuple(switches), period_s)
         for j in root.iter("wautJunction"):
             if j.get("wautID") in wauts:
                 out[j.get("junctionID", "")] = wauts[j.get("wautID", "")]
     return out
 
 
-def active_programs(net, net_path: str, additional: list[Path]) -> dict[str, Program | None]:
+def program_switches(files: list[Path]) -> dict[str, str]:
+    """Per traffic light a WAUT switches (waut_schedules), the WAUT as "WAUT w (file): starts 'p',
+    to 'q' at 300 s" for messages."""
+    return {tid: w.describe() for tid, w in waut_schedules(files).items()}
+
+
+def program_named(tl, net_path: str, files: list[Path], program_id: str) -> Program | None:
+    """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
+    additional files, else the network's; None when neither has it (SUMO's own 'off')."""
+    for fp in reversed(files):
+        with open_xml(fp) as source:
+            root = ET.parse(source).getroot()
+        found = [t for t in root.iter("tlLogic") if t.get("id") == tl.getID() and t.get("programID") == program_id]
+        if found:
+            return _read_tl_logic(found[-1], str(fp))
+    if program_id not in tl.getPrograms():
+        return None
+    return net_program(tl, net_path, program_id)
+
+
+def active_programs(
+    net, net_path: str, additional: list[Path], begin_s: float | None = None
+) -> dict[str, Program | None]:
     """The program SUMO starts each traffic light of a sumolib net with: the last tlLogic for it
-    in the additional files (loaded in order after the network), else the network's."""
+    in the additional files (loaded in order after the network), else the network's; with
+    `begin_s`, for a light a WAUT switches, the program its WAUT has in force at the begin
+    (Waut.program_at) where the files hold it."""
     from_files = additional_programs(additional)
-    return {tl.getID(): from_files.get(tl.getID()) or net_program(tl, net_path) for tl in net.getTrafficLights()}
+    out = {tl.getID(): from_files.get(tl.getID()) or net_program(tl, net_path) for tl in net.getTrafficLights()}
+    if begin_s is None:
+        return out
+    for tid, waut in waut_schedules(additional).items():
+        program_id = waut.program_at(begin_s, begin_s)
+        loaded = out.get(tid)
+        if loaded is not None and loaded.program_id != program_id:
+            in_force = program_named(net.getTLS(tid), net_path, additional, program_id)
+            out[tid] = in_force or loaded
+    return out
 
 
 def _min_dur(value: object, actuated: bool) -> float | None:

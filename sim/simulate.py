@@ -31,7 +31,7 @@ from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.netimport import ImportResult, NoTrafficLights, import_network, read_skipped
-from sim.netprogram import program_switches
+from sim.netprogram import Waut, additional_programs, waut_schedules
 from sim.progress import Progress
 from sim.sumo import (
     SumoConfig,
@@ -171,6 +171,56 @@ def require_microsim(scfg: SumoConfig, user: list[str]) -> None:
         )
 
 
+def begin_s_of(scfg: SumoConfig, user: list[str]) -> float:
+    """The run's begin in seconds: the user's `--begin` (canonical arguments), else the
+    configuration's, else 0 (SUMO's default). A value SUMO cannot read counts as 0 here: SUMO
+    refuses it when it starts."""
+    value, _ = take_option(user, "--begin")
+    if value is None:
+        try:
+            return scfg.seconds("begin") or 0.0
+        except ValueError:
+            return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
+def modelled_programs(wauts: Mapping[str, Waut], additional: list[Path], begin_s: float, at_begin: bool) -> dict:
+    """Per light a WAUT switches, the program its model describes, for messages: the one in force
+    at the begin (`[timing] waut_program_at_begin`) or the one loaded last."""
+    if at_begin:
+        return {tid: f"{w.program_at(begin_s, begin_s)!r} ([timing] waut_program_at_begin)" for tid, w in wauts.items()}
+    loaded = additional_programs(additional)
+    return {
+        tid: f"{loaded[tid].program_id!r} (loaded last)" if tid in loaded else "the network's last (loaded last)"
+        for tid in wauts
+    }
+
+
+def name_time_of_day_programs(
+    wauts: Mapping[str, Waut], junctions: Mapping, begin_s: float, modelled: Mapping[str, str]
+) -> None:
+    """Name each controlled light whose program a WAUT switches during the run, with the program
+    its model describes (`modelled`, by light; and with it do no harm's fixed side and the city's
+    cycle and split that webster and schedule start from) through every switch; a hand-back
+    resumes the program in force at that time (sim/field.py), SUMO running the switches as it
+    would alone."""
+    for tid, waut in wauts.items():
+        if tid in junctions:
+            log.warning(
+                "junction=%s: %s (in force at the begin, %g s: %r); its model, do no harm's fixed side and"
+                " the city's cycle and split the policies start from keep program %s through every switch; a"
+                " hand-back resumes the program in force at that time",
+                tid,
+                waut.describe(),
+                begin_s,
+                waut.program_at(begin_s, begin_s),
+                modelled.get(tid, "the network's last"),
+            )
+
+
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
@@ -194,12 +244,13 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     require_microsim(scfg, user)
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
+    begin_s = begin_s_of(scfg, user)
     if req.intersections is None:
         for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
             stale.unlink()  # (the archive copies the folder as the models the run used)
         try:
             result = import_network(
-                scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors
+                scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors, begin_s
             )
         except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
             log.warning("%s: SUMO runs the scenario alone", exc)
@@ -211,14 +262,10 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         junctions = load_intersections(req.intersections)
     for tid, why in skipped:
         log.warning("junction=%s stays on its own program: %s", tid, why)
-    for tid, waut in program_switches([Path(a) for a in additional]).items():
-        if tid in junctions:  # SUMO switches it; the model, the do-no-harm fixed side and a hand-back keep one
-            log.warning(
-                "junction=%s: %s; its model, do no harm's fixed side and a hand-back keep the program"
-                " loaded last, not the one switched to",
-                tid,
-                waut,
-            )
+    wauts = waut_schedules([Path(a) for a in additional])
+    if wauts:
+        modelled = modelled_programs(wauts, [Path(a) for a in additional], begin_s, cfg.timing.waut_program_at_begin)
+        name_time_of_day_programs(wauts, junctions, begin_s, modelled)
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
     if req.policy in FIELD_POLICIES:
         extra.append(
@@ -547,8 +594,14 @@ def run(
     try:
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
+        listed, _ = take_option(args, "--additional-files")  # the scenario's files (and ours: no WAUT in them)
         field = SumoField(
-            api, junctions, cfg.roadside.backup_s, keep_off_through_intergreen=cfg.roadside.keep_off_through_intergreen
+            api,
+            junctions,
+            cfg.roadside.backup_s,
+            keep_off_through_intergreen=cfg.roadside.keep_off_through_intergreen,
+            wauts=waut_schedules([Path(a) for a in listed_files(listed or "")]),
+            begin_s=begin_s,
         )
         registry = registry if registry is not None else CollectorRegistry()
         # a loop whose service runs in another process (sim/service_process.py) keeps its metrics there
