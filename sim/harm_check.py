@@ -18,7 +18,11 @@ sides and the two replayed queues (docs/harm.md §1a); `--trace-junction` adds, 
 named, one line per approach: its storage, the two replayed queues, the estimator's queue (and of
 it the hidden queue beyond the advance loops, each lane once) and the blockage, the cumulative
 sum and the window's delays, and SUMO's halting vehicles on the approach and on the two links
-before it (where a queue beyond the storage stands).
+before it (where a queue beyond the storage stands), and a second line of SUMO's ground truth of
+its demand: per approach over the last N s, the vehicles inserted with the approach edge on their
+route and those entering the edge (veh/h), the vehicles in the network with it still ahead, then
+the replay's demand and the return rule's reference (PCU/h) and SUMO's insertion backlog (whether a
+measured fall of the demand is a fall of the traffic or a jam's throttled counts).
 A measurement, not a test: docs/harm.md records its figures.
 """
 
@@ -60,6 +64,12 @@ class _Loop(InProcessLoop):
         }
         self.changes: list[dict] = []
         self.feeders = _feeders(api, self.field.junctions, self.trace_junctions) if self.trace_junctions else {}
+        # ground truth of each traced approach's demand (diagnosis only, never the controller's):
+        # vehicles inserted whose route takes the approach edge, and vehicles entering the edge
+        self.edges = {e for per in self.feeders.values() for e in per}
+        self.inserted = dict.fromkeys(self.edges, 0)
+        self.entered = dict.fromkeys(self.edges, 0)
+        self.on_edge: dict[str, set[str]] = {e: set() for e in self.edges}
         st = self.service.state
         for jid in self.force_fixed:
             js = st.junctions[jid]
@@ -75,6 +85,8 @@ class _Loop(InProcessLoop):
     def second(self, t_s: float) -> None:
         super().second(t_s)
         api = self.field.api
+        if self.edges:
+            self._count_truth(api)
         if self.trace_s and int(t_s) % self.trace_s == 0:
             print(f"t={t_s:.0f} {spill_trace(self.service.core, self.service.state)}", file=sys.stderr, flush=True)
             for jid in self.trace_junctions:
@@ -85,6 +97,10 @@ class _Loop(InProcessLoop):
                     for e, (own, up) in self.feeders[jid].items()
                 )
                 print(f"t={t_s:.0f} {line} | SUMO halting on / before: {truth}", file=sys.stderr)
+                print(f"t={t_s:.0f} {jid} truth {self._truth_line(api, jid)}", file=sys.stderr)
+            if self.edges:
+                self.inserted = dict.fromkeys(self.edges, 0)
+                self.entered = dict.fromkeys(self.edges, 0)
         for c in self.service.last_result.mode_changes:
             self.changes.append({"junction": c.junction, "t_s": c.t_s, "mode": c.mode, "reason": c.reason})
         for jid, js in self.service.state.junctions.items():
@@ -96,6 +112,36 @@ class _Loop(InProcessLoop):
                 n = api.lane.getLastStepVehicleNumber(lane)
                 if n:
                     acc["time_loss_veh_s"] += n * max(0.0, 1.0 - api.lane.getLastStepMeanSpeed(lane) / self.vmax[lane])
+
+    def _count_truth(self, api) -> None:
+        """Per traced approach edge, this second: vehicles inserted with the edge on their route,
+        and vehicles new on the edge (SUMO's ground truth, for diagnosis)."""
+        for vid in api.simulation.getDepartedIDList():
+            for e in set(api.vehicle.getRoute(vid)) & self.edges:
+                self.inserted[e] += 1
+        for e in self.edges:
+            now = set(api.edge.getLastStepVehicleIDs(e))
+            self.entered[e] += len(now - self.on_edge[e])
+            self.on_edge[e] = now
+
+    def _truth_line(self, api, jid: str) -> str:
+        """Per approach of jid over the last trace interval, in veh/h: inserted with the edge on
+        their route / entering the edge; then vehicles in the network with the edge still ahead,
+        the harm state's demand now and at its reference (PCU/h), and SUMO's insertion backlog."""
+        ahead = dict.fromkeys(self.feeders[jid], 0)
+        for vid in api.vehicle.getIDList():
+            route, i = api.vehicle.getRoute(vid), api.vehicle.getRouteIndex(vid)
+            for e in set(route[i + 1 :]) & ahead.keys():
+                ahead[e] += 1
+        per_h = 3600.0 / self.trace_s
+        parts = " ".join(
+            f"{e}:{self.inserted[e] * per_h:.0f}/{self.entered[e] * per_h:.0f} ahead {ahead[e]}" for e in ahead
+        )
+        hs = self.service.state.junctions[jid].harm
+        return (
+            f"{parts} | demand {hs.replay.demand_pcu_h:.0f} ref {hs.demand_ref_pcu_h:.0f} PCU/h "
+            f"| pending {len(api.simulation.getPendingVehicles())}"
+        )
 
     def summary(self) -> dict:
         out = super().summary()
