@@ -411,12 +411,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "harm.hold_max_s", f"{cfg.harm.hold_max_s} < harm.hold_s {cfg.harm.hold_s}")
     if cfg.harm.network_share > 1:
         raise ConfigError(str(p), "harm.network_share", f"a share, must be <= 1, got {cfg.harm.network_share}")
-    if cfg.max_pressure.program_order_share > 1:  # above 1 the rule could never apply: off in disguise
-        raise ConfigError(
-            str(p),
-            "max_pressure.program_order_share",
-            f"a share of the highest pressure, must be <= 1, got {cfg.max_pressure.program_order_share}",
-        )
+    _check_max_pressure(cfg.max_pressure, str(p))
     if cfg.harm.validate_return and not cfg.validation.enabled:  # nothing would ever approve a return
         raise ConfigError(str(p), "harm.validate_return", "needs validation.enabled (the twin validates the return)")
     if not cfg.validation.margin < 1.0:
@@ -472,6 +467,16 @@ def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str)
     if name == "webster":
         _check_webster(section, source)
     return dataclasses.replace(cfg, **{name: section})
+
+
+def _check_max_pressure(mp: MaxPressureParams, path: str) -> None:
+    """A share of the highest pressure above 1 could never be met: the rule would be off while it reads on."""
+    for key in ("program_order_share", "program_order_saturated_share"):
+        share = getattr(mp, key)
+        if share > 1:
+            raise ConfigError(
+                path, f"max_pressure.{key}", f"a share of the highest pressure, must be <= 1, got {share}"
+            )
 
 
 def _check_webster(webster: WebsterParams, source: str) -> None:

@@ -5,13 +5,16 @@ reaches past its advance loop, the first such phase in the program's order is se
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from controller.config import Config
+from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy, saturated_phases, saturated_successor
+from controller.errors import ConfigError
 from tests.unit.test_max_pressure_net import mixed_junctions
 from tests.unit.test_program_order import paired_decisions
 
@@ -32,6 +35,35 @@ def test_phases_not_saturated_or_without_pressure_are_skipped_and_the_program_wr
     sat = np.array([True, False, True, True])
     assert saturated_successor(v, sat, 0, 3) == 3  # 1 not saturated, 2 without pressure
     assert saturated_successor(np.array([4.0, 8.0, 1.0, 9.0]), np.array([True, True, True, False]), 2, 1) == 0
+
+
+def test_a_phase_best_covers_is_skipped() -> None:
+    # pasubio's 232: leaving phase 0 for phase 2, phase 1 (the program's next, saturated) serves only
+    # movements phase 2 serves as well: phase 2 is served, not its subset (which would cut movement 0)
+    service = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    v = np.array([5.0, 3.0, 9.0])
+    assert saturated_successor(v, ALL, 0, 2, service) == 2
+    # a phase serving one movement better than best (protected, not permitted) is not covered
+    permitted = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.4, 1.0]])
+    assert saturated_successor(v, ALL, 0, 2, permitted) == 1
+
+
+def test_a_phase_below_the_share_of_the_highest_is_skipped() -> None:
+    # pasubio's 219: the program's next saturated stage had 0.1-0.5 of the highest pressure
+    v = np.array([5.0, 3.0, 5.0, 9.0])
+    sat = np.array([True, True, True, True])
+    assert saturated_successor(v, sat, 0, 3, None, 0.5) == 2  # 3 < 0.5 x 9 skipped, 5 kept
+    assert saturated_successor(v, sat, 0, 3, None, 0.3) == 1
+    assert saturated_successor(v, sat, 0, 3, None, 0.0) == 1
+
+
+def test_the_share_above_1_is_refused_naming_the_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "c.toml"
+    bad.write_text("[max_pressure]\nprogram_order_saturated_share = 1.5\n")
+    with pytest.raises(ConfigError, match=r"c\.toml: max_pressure\.program_order_saturated_share: a share .* 1\.5"):
+        load_config(bad)
+    bad.write_text("[max_pressure]\nprogram_order_saturated_share = 1.0\n")
+    assert load_config(bad).max_pressure.program_order_saturated_share == 1.0
 
 
 def _four_phase() -> tuple[Layout, Estimate]:
@@ -79,10 +111,12 @@ def test_the_network_pass_is_not_used_with_the_key_on() -> None:
 def test_decide_serves_the_next_saturated_phase() -> None:
     """Over random queues (some hidden upstream) on 4-phase junctions: with the key on, decide()
     wishes the same phase as off unless the highest pressure is saturated, and then the first
-    saturated phase with pressure after the one in force; it also leaves the phase in force where
-    off does, and only there."""
+    saturated phase with pressure after the one in force that the highest does not cover (no share
+    asked: test_a_phase_below_the_share_of_the_highest_is_skipped); it also leaves the phase in
+    force where off does, and only there."""
     differ = 0
-    for d in paired_decisions(MaxPressureParams(program_order_saturated=True), 7, 800):
+    on = MaxPressureParams(program_order_saturated=True, program_order_saturated_share=0.0)
+    for d in paired_decisions(on, 7, 800):
         assert d.w_on is not None and d.w_off is not None
         assert (d.w_on.phase == d.cur) == (d.w_off.phase == d.cur)
         if d.w_on != d.w_off:
@@ -90,6 +124,9 @@ def test_decide_serves_the_next_saturated_phase() -> None:
             n = len(d.lay.junction.phases)
             sat = saturated_phases(d.lay, d.est, d.cur)
             assert sat[d.w_on.phase] and sat[d.w_off.phase], (d.tick, d.cur, d.w_on, d.w_off)
+            service = d.lay.protected + np.where(d.lay.serves & ~d.lay.protected, 0.4, 0.0)
+            assert not (service[d.w_on.phase] <= service[d.w_off.phase]).all(), (d.tick, d.cur, d.w_on)
             between = [(d.cur + k) % n for k in range(1, (d.w_on.phase - d.cur) % n)]
-            assert not any(sat[k] for k in between), (d.tick, d.cur, d.w_on, between)
+            free = [k for k in between if sat[k] and not (service[k] <= service[d.w_off.phase]).all()]
+            assert not free, (d.tick, d.cur, d.w_on, between)
     assert differ > 10, differ
