@@ -221,6 +221,23 @@ def name_time_of_day_programs(
             )
 
 
+def name_baseline_switched_back(wauts: Mapping[str, Waut], junctions: Mapping, policy: str) -> None:
+    """`actuated` / `delay_based` (sim/baselines.py): SUMO's controller, loaded last, runs a light
+    a WAUT switches only until the WAUT's first switch, which puts one of the city's programs in
+    force (SUMO refuses a second program of the same id, so the baseline cannot replace the ones
+    the WAUT names). Not fixed: each such light is named."""
+    for tid, waut in wauts.items():
+        if tid in junctions and waut.switches:
+            log.warning(
+                "junction=%s: --policy %s runs SUMO's %s controller only until its WAUT's first switch (%s);"
+                " the city's program switched to runs from then on",
+                tid,
+                policy,
+                policy,
+                waut.describe(),
+            )
+
+
 def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
@@ -266,6 +283,8 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     if wauts:
         modelled = modelled_programs(wauts, [Path(a) for a in additional], begin_s, cfg.timing.waut_program_at_begin)
         name_time_of_day_programs(wauts, junctions, begin_s, modelled)
+        if req.policy in FIELD_POLICIES:
+            name_baseline_switched_back(wauts, junctions, req.policy)
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
     if req.policy in FIELD_POLICIES:
         extra.append(

@@ -378,7 +378,8 @@ def test_a_boolean_after_the_arguments_is_read_as_sumo_reads_it(tmp_path):
 def test_simulate_names_a_light_whose_program_a_waut_switches(tmp_path, caplog):
     """A WAUT switches a light's program mid-run (SUMO runs it under `fixed`, as plain sumo);
     the model is the program loaded last. That was silent; now each such light is named at
-    start with the WAUT, its file and its switches."""
+    start with the WAUT, its file and its switches. Under `actuated`, SUMO's controller gives way
+    to the city's program at the WAUT's first switch: named too (it was silent)."""
     import logging
     from pathlib import Path
 
@@ -400,6 +401,12 @@ def test_simulate_names_a_light_whose_program_a_waut_switches(tmp_path, caplog):
         prepare(SimulateRequest(sumocfg, tmp_path / "o"), cfg)
     named = [r.getMessage() for r in caplog.records if f"junction={tid}:" in r.getMessage()]
     assert len(named) == 1 and "WAUT night" in named[0] and "to 'off' at 300 s" in named[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sim.simulate"):
+        prepare(SimulateRequest(sumocfg, tmp_path / "o2", policy="actuated"), cfg)
+    named = [r.getMessage() for r in caplog.records if f"junction={tid}:" in r.getMessage()]
+    # SUMO's actuated controller runs only until the WAUT's first switch (its program 'off' then)
+    assert len(named) == 2 and "--policy actuated runs SUMO's actuated controller only until" in named[1]
 
 
 def test_simulate_names_the_configurations_outputs_it_writes_itself(tmp_path, caplog):
