@@ -79,7 +79,24 @@ def test_the_east_stage_is_entered_through_its_lead_in():
     assert lead_in(st, lay, ns, e2) == e2  # NS -> E1 is no quicker (derived 10 s): straight on
     assert lead_in(st, lay, w, ns) == ns  # no stage greens only NS links
     # the policy takes it only with the key
-    on, off = SchedulePolicy(ScheduleParams(lead_in_stages=True)), SchedulePolicy()
+    on, off = SchedulePolicy(ScheduleParams(lead_in_stages=True)), SchedulePolicy(ScheduleParams(lead_in_stages=False))
     nobody = np.zeros(len(lay.junction.movements), dtype=bool)  # no permitted turn waits in the box
     assert on._via(st, lay, w, e2, nobody) == e1
     assert off._via(st, lay, w, e2, nobody) == e2
+
+
+def test_no_lead_in_where_the_program_has_its_own_change():
+    """Where the program changes a -> b itself (its transition), that change is the city's (Bologna
+    acosta's 221: a second stop-line bar kept green 4 s to empty the link between the bars): the
+    change goes straight to b, never through the lead-in stage the model's derived times favour."""
+    raw = _junction_raw()
+    w, e2 = 0, 2  # west, the whole east stage (E1, its lead-in, is 1)
+    own = {"from_phase": w, "to_phase": e2, "states": ["rrrrrorrryyy", "rrrrrorrrrrr"], "durations_s": [3.0, 5.0]}
+    raw["transitions"] = [*raw["transitions"], own]
+    lay = Layout.build(parse_intersection(raw, "J.toml"), CFG)
+    st = SchedulePolicy().init(lay, 0.0).statics
+    assert st.intergreen_s[w][e2] == 8.0  # the program's 8 s, longer than through E1 (3 + 2 + 0 s)
+    assert lead_in(st, lay, w, e2) == e2
+    on = SchedulePolicy(ScheduleParams(lead_in_stages=True))
+    nobody = np.zeros(len(lay.junction.movements), dtype=bool)
+    assert on._via(st, lay, w, e2, nobody) == e2

@@ -92,7 +92,8 @@ against two) is not left at its minimum green as soon as it is served.
 Lead-in stages (`lead_in`; `[schedule] lead_in_stages`): a change goes through a phase that greens
 only links of the target when both intergreens and that phase's minimum green are shorter than
 the direct intergreen: the city's program starting a stage with part of it (a program transition
-into it, then 0 s), where the model's direct change derives a yellow and the longest all-red.
+into it, then 0 s), where the model's direct change derives a yellow and the longest all-red. Never
+where the program has its own transition for the change: that one is the city's.
 """
 
 from __future__ import annotations
@@ -577,8 +578,15 @@ def lead_in(st: ScheduleStatics, layout: Layout, cur: int, target: int) -> int:
     minimum green below the direct intergreen). A city's program often starts a stage that way:
     RiLSA_example3's east stage begins with its through movements alone during the west yellow
     (3 s), then adds the protected left (0 s); straight from west to the whole east stage the
-    model derives 3 s of yellow and 7 s of all-red."""
-    if cur == target:
+    model derives 3 s of yellow and 7 s of all-red.
+
+    None where the program has a transition of its own for cur -> target (`Junction.transition`):
+    that change is the city's, with what it clears, which the model's derived times do not know.
+    Bologna acosta's 221 keeps its south approach's second stop line (links 0-2, past an 8 m
+    internal link) green 4 s into the change, which empties that link; through the lead-in stage
+    (a derived 4 s yellow of both stop lines, 2 s, then 0 s) the change was 2 s shorter without that
+    clearance, and acosta lost 4.2 % (BENCHMARKS.md, B session 33)."""
+    if cur == target or layout.junction.transition(cur, target) is not None:
         return target
     phases, ig, min_g = layout.junction.phases, st.intergreen_s, st.min_green_s
     goal = phases[target].green_links()
