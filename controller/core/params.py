@@ -122,8 +122,9 @@ class ScheduleParams:
     # phase serving it protected. 0: off (policies.md)
     wait_kept_in_green: bool = False  # a standing queue keeps, through its green, the wait weight it had when
     # that green began (without it the weight falls to 1 at the green's start) (policies.md)
-    lead_in_stages: bool = False  # a change goes through a phase greening only links of the target when
-    # that is quicker than the direct intergreen (the program's lead-in stage) (policies.md)
+    lead_in_stages: bool = True  # a change goes through a phase greening only links of the target when
+    # that is quicker than the direct intergreen (the program's lead-in stage), never where the program has
+    # its own transition for that change (policies.md)
 
 
 @dataclass(frozen=True)
