@@ -30,7 +30,8 @@ cycle runs up to a second a phase longer than planned (more green, no offset kep
   ended its green with a residual queue, and while some phase is held (below) when
   `hold_short_phases`. A junction
   thus keeps its neighbours' common cycle (a light one runs k cycles per common cycle, double
-  cycling, phase 0 at the city's offset) and its cycle never exceeds the city's: Webster's own
+  cycling, phase 0 at the city's offset) and its cycle never exceeds the city's (but with
+  `lone_cycle_max_s`, below, at a lone junction no split serves): Webster's own
   C0 per junction breaks the coordination and grows without bound as Y -> 1, and every red
   with it.
 - greens: each movement needs, summed over the phases serving it, the larger of
@@ -141,6 +142,18 @@ cycle runs up to a second a phase longer than planned (more green, no offset kep
   one only if both change plan at once (one light on a new cycle beside the other on the old
   fills the link between them: RESCO ingolstadt21's 15.3 m pair locked at seeds 1-3 with u per
   light, BENCHMARKS.md, K session 29).
+- an oversaturated lone junction (`lone_cycle_max_s` > 0; 150 s by default, 0 off: docs/policies.md):
+  after a period in which every phase that ended a green ended its greens with a mean residual
+  queue of at least `residual_queue_pcu` (no_green_to_spare: no phase cleared its queue, so no
+  split serves the demand), a junction without a signalised neighbour shares the shortfall at one
+  degree of saturation (equal_saturation_needs_s: each movement's green less its lost time in
+  proportion to its flow ratio, Webster's g = (C - L) y / Y, not the needs above the minimum greens
+  scaled alike, which cuts the light phases most), and where its lanes' flow ratios
+  (lane_shared_layout: a shared lane's flow ratio is the time its movements take at their own
+  rates, not each movement's over an equal part of the lane) sum to `max_flow_ratio` or more, it
+  runs the longest cycle it may, `lone_cycle_max_s` within its cycle_max_s (lone_cycle_s):
+  Webster's C0 grows without bound as Y nears 1, and the longest cycle, the least lost time per
+  hour, serves the most. A junction with a signalised neighbour keeps the common cycle.
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
@@ -237,9 +250,7 @@ def common_cycle_s(
     ref_s = reference_cycle_s(layout)
     if full_cycle:
         return ref_s
-    primary = primary_phases(layout, protected_first=False)
-    ratio = flow_pcu_h / layout.sat_flow_pcu_h
-    total_y = min(sum(float(ratio[primary == k].max(initial=0.0)) for k in range(n)), max_flow_ratio)
+    total_y = min(flow_ratio_sum(layout, flow_pcu_h), max_flow_ratio)
     intergreens_s = [j.intergreen_s(k, (k + 1) % n) for k in range(n)]
     least_s = sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
     lost_s = sum(max(lost_time_per_phase_s, i_s) for i_s in intergreens_s)
@@ -273,6 +284,86 @@ def capacity_fits(
     capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     return float(green_floors_s(layout, capacity_s, lo, hi, credit).sum()) <= cycle_s - intergreens_s + 1e-9
+
+
+def lone_cycle_s(
+    layout: Layout, flow_pcu_h: np.ndarray, cycle_s: float, max_flow_ratio: float, max_cycle_s: float
+) -> float:
+    """`cycle_s`, or at a lone junction (no signalised neighbour: Intersection.upstream and
+    .downstream empty) whose flow ratios (the largest per phase, as common_cycle_s; from its lanes,
+    lane_shared_layout) sum to `max_flow_ratio` or more, the longest cycle it may run: `max_cycle_s`
+    within its cycle_max_s (`lone_cycle_max_s`). Webster (1958): C0 = (1.5 L + 5) / (1 - Y) grows
+    without bound as Y nears 1; where Y reaches the target degree of saturation no cycle serves
+    every movement at it, and the longest cycle, the least lost time per hour, serves the most. A
+    junction with a signalised neighbour keeps the common cycle: a cycle of its own drifts across
+    the neighbour's green waves."""
+    j = layout.junction
+    bound_s = min(max_cycle_s, j.cycle_max_s)
+    if j.upstream or j.downstream or bound_s <= cycle_s:
+        return cycle_s
+    shared = lane_shared_layout(layout, flow_pcu_h)
+    return bound_s if flow_ratio_sum(shared, flow_pcu_h) >= max_flow_ratio else cycle_s
+
+
+def flow_ratio_sum(layout: Layout, flow_pcu_h: np.ndarray) -> float:
+    """Y: over the phases, the largest flow ratio q / s among the movements each serves first
+    (phases.primary_phases, as common_cycle_s)."""
+    primary = primary_phases(layout, protected_first=False)
+    ratio = flow_pcu_h / layout.sat_flow_pcu_h
+    return sum(float(ratio[primary == k].max(initial=0.0)) for k in range(len(layout.junction.phases)))
+
+
+def lane_shared_layout(layout: Layout, flow_pcu_h: np.ndarray) -> Layout:
+    """`layout` with each movement's saturation flow as its lanes serve it at `flow_pcu_h`: the
+    model's prior gives each movement on a shared lane an equal part of the lane's rate (sim/
+    netmovements.py), so a through lane shared with a light right turn reads as half a lane for the
+    through; here a lane's flow ratio is the time its movements' flows take at their own per-lane
+    rates, y_lane = sum over them of q_m,lane / s_m,lane (a movement's flow spread evenly over its
+    lanes), and a movement's is its busiest lane's (HCM's shared-lane flow ratio). A movement alone
+    on its lanes keeps its prior; one without flow too."""
+    share = layout.lane_uses.astype(float)
+    lanes_per_movement = layout.movement_lane_count
+    per_lane_rate = layout.sat_flow_pcu_h / np.maximum(layout.lane_share.sum(axis=1), 1e-12)
+    lane_y = (share * (flow_pcu_h / lanes_per_movement / per_lane_rate)[:, None]).sum(axis=0)
+    y = np.where(layout.lane_uses, lane_y[None, :], 0.0).max(axis=1, initial=0.0)
+    sat = np.where((flow_pcu_h > 0) & (y > 0), flow_pcu_h / np.maximum(y, 1e-12), layout.sat_flow_pcu_h)
+    return replace(layout, sat_flow_pcu_h=sat)
+
+
+def equal_saturation_needs_s(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_s: float,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    credit: Credit | None = None,
+) -> np.ndarray:
+    """(movements,) the capacity greens (movement_needs_s) at the least degree of saturation x >=
+    `max_flow_ratio` whose greens, raised from the minimum greens (green_floors_s), fit `cycle_s`
+    with its intergreens: where the demand exceeds the capacity, every movement's need at one x,
+    the shortfall shared in proportion to the flow ratios (Webster's g = (C - L) y / Y), not the
+    needs above the minimum greens scaled alike (which cuts the light movements most). The needs at
+    `max_flow_ratio` where they fit, or where no x makes them fit (the minimum greens and lost times
+    alone do not)."""
+    j = layout.junction
+    n = len(j.phases)
+    lo = np.array([p.min_green_s for p in j.phases])
+    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    total_s = cycle_s - sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+
+    def needs_s(x: float) -> np.ndarray:
+        return movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, x)[0]
+
+    def fits(x: float) -> bool:
+        return float(green_floors_s(layout, needs_s(x), lo, hi, credit).sum()) <= total_s + 1e-9
+
+    low_x, high_x = max_flow_ratio, 64.0 * max_flow_ratio
+    if fits(low_x) or not fits(high_x):
+        return needs_s(max_flow_ratio)
+    for _ in range(40):  # x to 64 x 2^-40: far below a second of green
+        mid_x = (low_x + high_x) / 2.0
+        low_x, high_x = (low_x, mid_x) if fits(mid_x) else (mid_x, high_x)
+    return needs_s(high_x)
 
 
 def movement_needs_s(
@@ -333,6 +424,7 @@ def webster_greens(
     cycle_flow_pcu_h: np.ndarray | None = None,
     kept_share: np.ndarray | None = None,
     credit: Credit | None = None,
+    lone_cycle_max_s: float = 0.0,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
@@ -348,18 +440,18 @@ def webster_greens(
     cycle is chosen from (common_cycle_s), when not `flow_pcu_h` (divided_flow_pcu_h).
     `kept_share` (phases): the short phases' shares of the green time in the plan in force, 0 for
     the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
-    green time (keep_short_greens). `credit` (`credit_unopposed`): green_floors_s' and city_split_sent's."""
+    green time (keep_short_greens). `credit` (`credit_unopposed`), `lone_cycle_max_s`: cycle_and_needs_s'."""
     j = layout.junction
     n = len(j.phases)
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
-    cycle_s = common_cycle_s(
-        layout, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit, credit
+    fits = (fit_capacity, platoon_fit)
+    cycle_s, capacity_s, storage_s = cycle_and_needs_s(
+        layout, flow_pcu_h, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fits, credit, lone_cycle_max_s
     )
     intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
     total_s = max(cycle_s - intergreens_s, 0.0)
     lo = np.array([p.min_green_s for p in j.phases])
     hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
-    capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     if city_split:
         city_s, capacity_s = city_split_sent(layout, total_s, lo, hi, capacity_s, blind, full_cycle, credit)
         if city_s is not None:
@@ -376,6 +468,39 @@ def webster_greens(
         kept_s = np.where(kept_share > 0, np.clip(kept_share * total_s, lo, hi), 0.0)
         greens = keep_short_greens(greens, kept_s, lo)
     return cycle_s, tuple(float(g) for g in greens)
+
+
+def cycle_and_needs_s(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    full_cycle: bool,
+    fits: tuple[bool, bool],
+    credit: Credit | None,
+    lone_cycle_max_s: float,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(cycle_s, capacity needs, storage needs) of webster_greens: common_cycle_s' cycle from
+    `cycle_flow_pcu_h` (`fits`: its fit_capacity and platoon_fit) and movement_needs_s at it; with
+    `lone_cycle_max_s` > 0 (the policy passes it after a period in which no phase cleared its queue,
+    no_green_to_spare) and `full_cycle` at a lone junction, lone_cycle_s' cycle and
+    equal_saturation_needs_s' capacity needs (the needs at `max_flow_ratio` where they fit); `credit`:
+    green_floors_s' (and city_split_sent's, in webster_greens)."""
+    fit_capacity, platoon_fit = fits
+    cycle_s = common_cycle_s(
+        layout, cycle_flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit, credit
+    )
+    j = layout.junction
+    lone = lone_cycle_max_s > 0 and full_cycle and not (j.upstream or j.downstream)
+    if lone:
+        cycle_s = lone_cycle_s(layout, cycle_flow_pcu_h, cycle_s, max_flow_ratio, lone_cycle_max_s)
+    capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    if lone:
+        capacity_s = equal_saturation_needs_s(
+            layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit
+        )
+    return cycle_s, capacity_s, storage_s
 
 
 def city_split_sent(
@@ -719,6 +844,18 @@ def short_phases(state: WebsterState, n_phases: int, residual_queue_pcu: float) 
     return np.array([short_phase(state, k, residual_queue_pcu) for k in range(n_phases)], dtype=bool)
 
 
+def no_green_to_spare(state: WebsterState, n_phases: int, residual_queue_pcu: float) -> bool:
+    """Every phase that ended a green in the period ended its greens short (short_phase: a mean
+    residual queue of at least `residual_queue_pcu`), and one did at least: no phase cleared its
+    queue, so no split of the cycle serves the demand; the junction, not a phase, lacks capacity.
+    (A phase whose lanes all stay green into the next counts no green end.)"""
+    if len(state.green_ends) != n_phases:
+        return False
+    ended = np.array(state.green_ends) > 0
+    short = short_phases(state, n_phases, residual_queue_pcu)
+    return bool(ended.any() and short[ended].all())
+
+
 class WebsterPolicy(Policy):
     name = "webster"
 
@@ -802,6 +939,7 @@ class WebsterPolicy(Policy):
         kept = plan_shares(state, layout) * green_short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
         green = self.params.credit_transition_green
         credit = unopposed_credit(layout, green) if self.params.credit_unopposed else None
+        lone_s = self.params.lone_cycle_max_s if no_green_to_spare(state, n, self.residual_queue_pcu) else 0.0
         cycle_s, greens = webster_greens(
             layout,
             flow_pcu_h,
@@ -818,6 +956,7 @@ class WebsterPolicy(Policy):
             q_cycle,
             kept,
             credit,
+            lone_s,
         )
         return cycle_s, greens, held_y, ((*past, flow_pcu_h)[-keep:] if keep > 0 else ())
 
