@@ -44,6 +44,7 @@ from sim.sumo import (
     option_at,
     start_command,
     start_sumo,
+    sumo_time_s,
     take_option,
 )
 
@@ -176,13 +177,8 @@ def begin_s_of(scfg: SumoConfig, user: list[str]) -> float:
     configuration's, else 0 (SUMO's default). A value SUMO cannot read counts as 0 here: SUMO
     refuses it when it starts."""
     value, _ = take_option(user, "--begin")
-    if value is None:
-        try:
-            return scfg.seconds("begin") or 0.0
-        except ValueError:
-            return 0.0
     try:
-        return float(value)
+        return (scfg.seconds("begin") if value is None else sumo_time_s(value)) or 0.0
     except ValueError:
         return 0.0
 

@@ -150,14 +150,18 @@ class SumoConfig:
         return out
 
     def seconds(self, key: str) -> float | None:
+        """The time option `key` in seconds (sumo_time_s), None when the configuration has none."""
         v = self.values.get(key)
-        if v is None:
-            return None
-        try:
-            return float(v)
-        except ValueError:
-            h, m, s = ([*v.split(":"), "0", "0"])[:3]
-            return float(h) * 3600 + float(m) * 60 + float(s)
+        return None if v is None else sumo_time_s(v)
+
+
+def sumo_time_s(text: str) -> float:
+    """A SUMO time value in seconds: a number, h:m:s or d:h:m:s (`--begin 16:00:00`), as SUMO
+    reads it. Raises ValueError otherwise."""
+    parts = text.strip().split(":")
+    if len(parts) not in (1, 3, 4):
+        raise ValueError(f"not a SUMO time: {text!r}")
+    return sum(float(p) * unit for p, unit in zip(reversed(parts), (1.0, 60.0, 3600.0, 86400.0), strict=False))
 
 
 LOG_OPTIONS = frozenset({"log", "message-log", "error-log"})

@@ -45,6 +45,29 @@ def test_configuration_forms(tmp_path, form):
     assert scfg.seconds(option) == seconds
 
 
+@pytest.mark.parametrize(
+    ("configured", "user", "begin_s"),
+    [
+        ("150", [], 150.0),
+        ("0:02:30", [], 150.0),
+        ("1:00:02:30", [], 86550.0),
+        (None, ["--begin", "16:00:00"], 57600.0),
+        ("150", ["--begin", "0:01:00"], 60.0),
+        (None, [], 0.0),
+    ],
+)
+def test_the_runs_begin_reads_sumos_time_forms(tmp_path, configured, user, begin_s):
+    """The begin a WAUT's program in force is read at (sim/simulate.py begin_s_of): SUMO takes
+    `--begin` as seconds, h:m:s or d:h:m:s; the user's h:m:s was read as 0, a configuration's
+    d:h:m:s as h:m:s (both checked with sumo 1.28's statistic-output begin)."""
+    from sim.simulate import begin_s_of
+
+    _files(tmp_path, "a.net.xml")
+    begin = "" if configured is None else f'<begin value="{configured}"/>'
+    (tmp_path / "run.sumocfg").write_text(f'<c><net value="a.net.xml"/>{begin}</c>')
+    assert begin_s_of(SumoConfig(tmp_path / "run.sumocfg"), user) == begin_s
+
+
 def test_missing_network_is_named(tmp_path):
     cfg = tmp_path / "run.sumocfg"
     cfg.write_text('<configuration><input><route-files value="r.rou.xml"/></input></configuration>')
