@@ -299,14 +299,15 @@ def saturated_successor(
 ) -> int:
     """The phase to switch to, once the policy leaves `cur` for `best` (the highest pressure
     `v`), with `program_order_saturated`: where `best` is saturated (saturated_phases), the
-    first saturated phase after `cur` in the program's order (the phases are in the order of the
+    first saturated phase after `cur` and before `best` in the program's order (the phases are in the order of the
     junction's own program, docs/import.md) whose pressure is at least `share` x `best`'s (and
     above 0) and that `best` does not cover, else `best`. `service` (phases, movements;
     Statics.service: 1 protected, the permitted ratio, 0): a phase serving no movement better than
     `best` does is skipped, `best` gives all it gives and more; None: none skipped. Both come from
     Bologna pasubio (BENCHMARKS.md, Q session 33): at 232, leaving stage 2 for stage 0, its subset
     stage 4 cut the main through for 4's minimum green and an intergreen; at 219 (nine stages)
-    the stage chosen had 0.1-0.5 of the highest pressure, a stage the queues do not make long.
+    the stage chosen had a median 0.41 of the highest pressure (51 of 84 below half), a stage the
+    queues do not make long.
 
     Why: phases whose queues reach past their advance loops are each served in turn, at the
     saturation flow, whatever the order: the greedy choice among them saves nothing, while the
@@ -322,7 +323,6 @@ def saturated_successor(
         if k == best:
             return k
         if saturated[k] and v[k] > 0.0 and v[k] >= share * v[best] and not _covered(service, k, best):
-            return k
             return k
     return best
 
