@@ -61,8 +61,9 @@ class WebsterParams:
     credit_transition_green: bool = False  # with credit_unopposed (alone it does nothing): a transition's seconds in
     # which a link of the movement stays green ('G') count toward its needs too (webster.unopposed_transition_s)
     lone_cycle_max_s: float = 150.0  # at a junction without a signalised neighbour where no phase cleared its queue
-    # over the period: the shortfall shared at one degree of saturation, and where its lanes' flow ratios sum to
-    # max_flow_ratio or more, this cycle (within the junction's cycle_max_s) (webster.lone_cycle_s); 0: off
+    # over the period, or while a longer cycle is in force: the shortfall shared at one degree of saturation, and
+    # where its lanes' flow ratios sum to max_flow_ratio or more, this cycle (within the junction's cycle_max_s)
+    # (webster.lone_cycle_s, webster.oversaturated); 0: off
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,24 @@ def test_the_policy_sends_the_longer_cycle_only_with_the_key_where_no_phase_clea
     assert sum(wish.greens_s) + 10.0 == pytest.approx(120.0 if lengthened else 65.0)
 
 
+@pytest.mark.parametrize("in_force_s", [(30.0, 25.0), (60.0, 50.0)])
+@pytest.mark.parametrize("scale", [1.0, 0.8])
+def test_a_long_plan_in_force_stays_long_while_the_flow_ratios_hold(in_force_s, scale):
+    """No phase left a queue in the period, but the plan in force runs 120 s (a long cycle chosen
+    before): the next stays at 120 s while Y holds at 0.9 or more (HEAVY: 0.92), and returns to the
+    city's 65 s when Y falls (0.73); a plan in force at the city's cycle stays there."""
+    lay = two_phase()
+    policy = WebsterPolicy(WebsterParams(lone_cycle_max_s=150.0))
+    est = Estimate.empty(lay, 0.0)
+    s, _ = policy.decide(policy.init(lay, 0.0), lay, est, None, 0.0)
+    s = replace(s, residual_pcu=(0.0, 0.0), green_ends=(1, 1), plan_s=in_force_s)
+    counted = est.arrivals_pcu + flows(lay, HEAVY) * scale * 300.0 / 3600.0
+    _, wish = policy.decide(s, lay, replace(est, arrivals_pcu=counted), None, 300.0)
+    assert wish is not None
+    long = sum(in_force_s) > 100.0 and scale == 1.0
+    assert sum(wish.greens_s) + 10.0 == pytest.approx(120.0 if long else 65.0)
+
+
 def test_no_green_to_spare_where_every_phase_that_ended_a_green_left_a_queue():
     from controller.core.policies.webster import WebsterState, no_green_to_spare
 

@@ -145,7 +145,9 @@ cycle runs up to a second a phase longer than planned (more green, no offset kep
 - an oversaturated lone junction (`lone_cycle_max_s` > 0; 150 s by default, 0 off: docs/policies.md):
   after a period in which every phase that ended a green ended its greens with a mean residual
   queue of at least `residual_queue_pcu` (no_green_to_spare: no phase cleared its queue, so no
-  split serves the demand), a junction without a signalised neighbour shares the shortfall at one
+  split serves the demand), or while the plan in force runs longer than the reference cycle
+  (oversaturated: a phase that clears its queue under the long cycle does not under the short
+  one), a junction without a signalised neighbour shares the shortfall at one
   degree of saturation (equal_saturation_needs_s: each movement's green less its lost time in
   proportion to its flow ratio, Webster's g = (C - L) y / Y, not the needs above the minimum greens
   scaled alike, which cuts the light phases most), and where its lanes' flow ratios
@@ -483,8 +485,8 @@ def cycle_and_needs_s(
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """(cycle_s, capacity needs, storage needs) of webster_greens: common_cycle_s' cycle from
     `cycle_flow_pcu_h` (`fits`: its fit_capacity and platoon_fit) and movement_needs_s at it; with
-    `lone_cycle_max_s` > 0 (the policy passes it after a period in which no phase cleared its queue,
-    no_green_to_spare) and `full_cycle` at a lone junction, lone_cycle_s' cycle and
+    `lone_cycle_max_s` > 0 (the policy passes it where the junction is oversaturated: no phase cleared
+    its queue, or a long plan is in force) and `full_cycle` at a lone junction, lone_cycle_s' cycle and
     equal_saturation_needs_s' capacity needs (the needs at `max_flow_ratio` where they fit); `credit`:
     green_floors_s' (and city_split_sent's, in webster_greens)."""
     fit_capacity, platoon_fit = fits
@@ -856,6 +858,22 @@ def no_green_to_spare(state: WebsterState, n_phases: int, residual_queue_pcu: fl
     return bool(ended.any() and short[ended].all())
 
 
+def oversaturated(state: WebsterState, layout: Layout, residual_queue_pcu: float) -> bool:
+    """The junction lacks capacity, not a split (`lone_cycle_max_s`): no phase cleared its queue
+    over the period (no_green_to_spare), or the plan in force runs longer than the reference cycle
+    (a longer cycle chosen for that): it stays long while its lanes' flow ratios hold at
+    max_flow_ratio (lone_cycle_s), since a phase that clears its queue under the long cycle does not
+    under the short one, whose first period rebuilds the queues."""
+    j = layout.junction
+    n = len(j.phases)
+    if no_green_to_spare(state, n, residual_queue_pcu):
+        return True
+    if state.plan_s is None or len(state.plan_s) != n:
+        return False
+    intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+    return sum(state.plan_s) + intergreens_s > reference_cycle_s(layout) + 1.0
+
+
 class WebsterPolicy(Policy):
     name = "webster"
 
@@ -939,7 +957,9 @@ class WebsterPolicy(Policy):
         kept = plan_shares(state, layout) * green_short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
         green = self.params.credit_transition_green
         credit = unopposed_credit(layout, green) if self.params.credit_unopposed else None
-        lone_s = self.params.lone_cycle_max_s if no_green_to_spare(state, n, self.residual_queue_pcu) else 0.0
+        over = self.params.lone_cycle_max_s > 0 and oversaturated(state, layout, self.residual_queue_pcu)
+        lone_s = self.params.lone_cycle_max_s if over else 0.0
+        full = full or over
         cycle_s, greens = webster_greens(
             layout,
             flow_pcu_h,
