@@ -397,12 +397,6 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
     return out
 
 
-def program_switches(files: list[Path]) -> dict[str, str]:
-    """Per traffic light a WAUT switches (waut_schedules), the WAUT as "WAUT w (file): starts 'p',
-    to 'q' at 300 s" for messages."""
-    return {tid: w.describe() for tid, w in waut_schedules(files).items()}
-
-
 def program_named(tl, net_path: str, files: list[Path], program_id: str) -> Program | None:
     """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
     additional files, else the network's; None when neither has it (SUMO's own 'off')."""

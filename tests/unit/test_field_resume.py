@@ -50,3 +50,27 @@ def test_hand_back_resumes_in_the_cycle_not_in_a_lead_in():
 def test_hand_back_without_next_continues_the_green_in_file_order():
     phases = [_phase(30.0, "Gr"), _phase(3.0, "yr"), _phase(20.0, "rG"), _phase(3.0, "ry")]
     assert _resume(phases, frozenset({1}), 15.0, 5.0) == [("program", "city"), ("phase", 2), ("duration", 10.0)]
+
+
+def test_a_lapsed_plan_hands_back_at_its_own_second():
+    """The roadside's hand-back (its tick gives no state) resumes the program in force at that
+    second (a WAUT may have switched it since the start: tests/contract/test_waut.py), so the
+    field passes the second to _resume_program; without it the program of the start resumes."""
+    calls: list[tuple] = []
+    rc = SimpleNamespace(
+        mode="policy",
+        tick=lambda t_s, phase, spent: None,
+        green_phase=lambda: 0,
+        status=lambda t_s: SimpleNamespace(time_in_phase_s=7.0),
+        status_key=lambda: "k",
+    )
+    field = SimpleNamespace(
+        api=SimpleNamespace(trafficlight=None),
+        roadside={"J": rc},
+        _applied={"J": "Gr"},
+        _status_sent={"J": ("k", 1200.0)},
+        status_every_s=1e9,
+        _resume_program=lambda *args: calls.append(args),
+    )
+    assert SumoField.actuate_bodies(field, 1234.0) == []  # type: ignore[arg-type]
+    assert calls == [("J", 0, 7.0, 1234.0)] and field._applied == {"J": None}

@@ -190,7 +190,7 @@ def test_a_damaged_compressed_additional_file_is_named_not_a_traceback(tmp_path,
 
     from controller.errors import NetworkError
     from sim.loops import read_city_loops
-    from sim.netprogram import additional_programs, program_switches
+    from sim.netprogram import additional_programs, waut_schedules
 
     net = cross_net(tmp_path)
     packed = gzip.compress(_city_loops(tmp_path, net).read_bytes() + b"<!--" + b"x" * 4000 + b"-->")
@@ -204,4 +204,4 @@ def test_a_damaged_compressed_additional_file_is_named_not_a_traceback(tmp_path,
         additional_programs([gz])
     with pytest.raises(NetworkError, match=r"loops\.add\.xml\.gz: -: cannot read additional file"):
         read_city_loops([gz], read_net(net))
-    assert program_switches([gz]) == {}
+    assert waut_schedules([gz]) == {}
