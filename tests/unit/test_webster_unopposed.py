@@ -225,3 +225,15 @@ def test_the_policy_credits_a_transition_green_only_with_the_key(on):
     credit = unopposed_credit(lay, on)
     assert wish.greens_s == pytest.approx(webster_greens(lay, q, 3.0, 0.9, fit_capacity=True, credit=credit)[1])
     assert (wish.greens_s[0] < 25.0) is on
+
+
+def test_a_link_off_with_the_right_of_way_opposes_the_yielding_left():
+    """N_T's link switched off with the right of way ('O': no signal, priority) moves like a green:
+    in the S-alone stage and in the E+W -> N+S all-red S_L gives way to it, so neither is credited."""
+    raw = left_flows_on_raw()
+    raw["phases"][2]["state"] = "OrGro"
+    raw["transitions"] = [{"from_phase": 3, "to_phase": 0, "states": ["ryryr", "Orrro"], "durations_s": [3.0, 2.0]}]
+    lay = Layout.build(parse_intersection(raw, "off_priority.toml"), CFG)
+    ids = [m.id for m in lay.junction.movements]
+    assert not unopposed_service(lay)[:, ids.index("S_L")].any()
+    assert unopposed_transition_s(lay)[ids.index("S_L")] == 0.0

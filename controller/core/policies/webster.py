@@ -185,6 +185,8 @@ from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import OFF_YIELD, CycleWish, Intersection
 
+OPPOSING_GREEN = "GgO"  # a link in one of these moves (SUMO's 'O': signal off, the link has the right of way)
+
 
 @dataclass(frozen=True)
 class Credit:
@@ -645,15 +647,15 @@ def credited_greens_s(layout: Layout, greens_s: np.ndarray, credit: Credit | Non
 def unopposed_service(layout: Layout) -> np.ndarray:
     """(phases, movements) bool: the phases in which a movement yields ('g' or switched off, 'o',
     on a link of it, and not served protected there) while no movement of another approach edge
-    has a green link: nothing it gives way to is released, so it discharges as if protected. The
-    model has no conflict points inside the junction: every stream of another approach is taken
-    to oppose it (as max_pressure.yield_lanes does); crossings and the approach's own streams are not."""
+    has a link that moves ('G', 'g', or 'O': off with the right of way): nothing it gives way to is
+    released, so it discharges as if protected. The model has no conflict points inside the
+    junction: every stream of another approach is taken to oppose it (as max_pressure.yield_lanes
+    does); crossings and the approach's own streams are not."""
     j = layout.junction
-    from_edge = np.array([m.from_edge for m in j.movements])
     out = np.zeros(layout.serves.shape, dtype=bool)
     for k, ph in enumerate(j.phases):
         yielding = {i for i, c in enumerate(ph.state) if c in ("g", OFF_YIELD)}
-        green_edges = set(from_edge[layout.serves_green[k]])
+        green_edges = _edges_moving(j, ph.state, OPPOSING_GREEN)
         for i, m in enumerate(j.movements):
             opposed = bool(green_edges - {m.from_edge})
             out[k, i] = bool(yielding.intersection(m.links)) and not layout.protected[k, i] and not opposed
@@ -681,14 +683,20 @@ def unopposed_transition_s(layout: Layout, green: bool = False) -> np.ndarray:
 
 def _discharges_in(j: Intersection, state: str, green: bool = False) -> np.ndarray:
     """(movements,) bool: in signal `state`, a link of the movement yields ('g', 'o') while no link of
-    another approach edge's movements is green or yellow; with `green`, or a link of it is 'G'."""
-    moving = {m.from_edge for m in j.movements if any(state[li] in "GgYy" for li in m.links)}
+    another approach edge's movements is green, yellow or off with the right of way ('O'); with
+    `green`, or a link of it is 'G'."""
+    moving = _edges_moving(j, state, OPPOSING_GREEN + "Yy")
     out = np.zeros(len(j.movements), dtype=bool)
     for i, m in enumerate(j.movements):
         yields = any(state[li] in ("g", OFF_YIELD) for li in m.links)
         protected = green and any(state[li] == "G" for li in m.links)
         out[i] = protected or (yields and not (moving - {m.from_edge}))
     return out
+
+
+def _edges_moving(j: Intersection, state: str, letters: str) -> set[str]:
+    """The approach edges of the movements with a link in one of `letters` in signal `state`."""
+    return {m.from_edge for m in j.movements if any(state[li] in letters for li in m.links)}
 
 
 def unopposed_credit(layout: Layout, transition_green: bool = False) -> Credit:
