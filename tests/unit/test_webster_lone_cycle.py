@@ -216,3 +216,16 @@ def test_the_flow_ratios_are_the_lanes():
     assert flow_ratio_sum(lane_shared_layout(lay, q), q) == pytest.approx(600 / 1800 + 600 / 1800 + 100 / 1550)
     assert lone_cycle_s(lay, q, 65.0, 0.9, 150.0) == pytest.approx(65.0)
     assert lone_cycle_s(lay, q * 1.3, 65.0, 0.9, 150.0) == pytest.approx(120.0)  # 0.95
+
+
+def test_only_a_lone_junction_is_oversaturated_for_the_long_cycle():
+    """After a period in which no phase cleared its queue a lone junction is oversaturated (its plan
+    goes to the full cycle, lone_cycle_s'); one with a signalised neighbour is not, whatever its
+    queues: it keeps the common cycle, and `full` stays what the other rules made it (R, session 33:
+    with hold_short_phases, `full` was forced for every junction)."""
+    from controller.core.policies.webster import WebsterState, oversaturated
+
+    state = WebsterState(0.0, None, None, residual_pcu=(8.0, 6.0), green_ends=(2, 2))
+    assert oversaturated(state, two_phase(), 3.0)
+    assert not oversaturated(state, two_phase(downstream=["K"]), 3.0)
+    assert not oversaturated(state, two_phase(upstream=["K"]), 3.0)

@@ -871,9 +871,14 @@ def oversaturated(state: WebsterState, layout: Layout, residual_queue_pcu: float
     over the period (no_green_to_spare), or the plan in force runs longer than the reference cycle
     (a longer cycle chosen for that): it stays long while its lanes' flow ratios hold at
     max_flow_ratio (lone_cycle_s), since a phase that clears its queue under the long cycle does not
-    under the short one, whose first period rebuilds the queues."""
+    under the short one, whose first period rebuilds the queues. Only at a lone junction (no
+    signalised neighbour, as lone_cycle_s): one with a neighbour keeps the common cycle, and its
+    plan is not made a full-cycle plan for it (with `hold_short_phases` the full cycle is otherwise
+    decided by the held phases alone)."""
     j = layout.junction
     n = len(j.phases)
+    if j.upstream or j.downstream:
+        return False
     if no_green_to_spare(state, n, residual_queue_pcu):
         return True
     if state.plan_s is None or len(state.plan_s) != n:
