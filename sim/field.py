@@ -384,6 +384,13 @@ class SumoField:
                 max_green_s = self.junctions[jid].phases[phase].max_green_s
                 tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
                 return
+        log.warning(
+            "junction=%s program=%s: no phase of the program's cycle shows the green in force (links %s);"
+            " the program runs on from the phase SUMO holds for it, with no intergreen from that green",
+            jid,
+            program,
+            sorted(green),
+        )
 
 
 def aggregate_substeps(

@@ -74,3 +74,17 @@ def test_a_lapsed_plan_hands_back_at_its_own_second():
     )
     assert SumoField.actuate_bodies(field, 1234.0) == []  # type: ignore[arg-type]
     assert calls == [("J", 0, 7.0, 1234.0)] and field._applied == {"J": None}
+
+
+def test_a_program_without_the_green_in_force_is_named(caplog):
+    """A program in force (a WAUT's night program) with no phase showing the green the roadside
+    hands back: the program is switched to and the junction named in a warning, not left silent
+    (R, session 33)."""
+    phases = [_phase(30.0, "GGrr"), _phase(3.0, "yyrr"), _phase(20.0, "rrGG"), _phase(3.0, "rryy")]
+    with caplog.at_level("WARNING", logger="sim.field"):
+        assert _resume(phases, frozenset({0, 2}), 60.0, 5.0) == [("program", "city")]
+    assert "junction=J program=city" in caplog.text and "[0, 2]" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sim.field"):
+        _resume(phases, frozenset({0, 1}), 60.0, 5.0)
+    assert caplog.text == ""
