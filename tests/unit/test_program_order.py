@@ -94,19 +94,3 @@ def test_decide_applies_the_share() -> None:
             n = len(d.lay.junction.phases)
             assert d.w_on is not None and d.w_on.phase == (d.cur + 1) % n, (d.tick, d.jid, d.cur, d.w_on, d.w_off)
     assert differ > 10, differ
-
-
-def test_a_share_above_one_is_refused(tmp_path) -> None:
-    """Above 1 the next phase can never have the share of the highest pressure: the key would be
-    off while it reads on. Refused naming the file and the key."""
-    import pytest
-
-    from controller.config import load_config
-    from controller.errors import ConfigError
-
-    bad = tmp_path / "c.toml"
-    bad.write_text("[max_pressure]\nprogram_order_share = 1.5\n")
-    with pytest.raises(ConfigError, match=r"c\.toml: max_pressure\.program_order_share: a share .* got 1\.5"):
-        load_config(bad)
-    bad.write_text("[max_pressure]\nprogram_order_share = 1.0\n")
-    assert load_config(bad).max_pressure.program_order_share == 1.0

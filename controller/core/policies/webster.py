@@ -281,13 +281,10 @@ def capacity_fits(
     phases' minimum greens (green_floors_s), fits the cycle with its intergreens: Webster's C0
     knows the lost time but not the minimum greens, and a short cycle whose other phases hold
     their minimums leaves a loaded phase less than its capacity green. `credit`: green_floors_s'."""
-    j = layout.junction
-    n = len(j.phases)
-    lo = np.array([p.min_green_s for p in j.phases])
-    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    lo, hi = green_range_s(layout.junction)
     capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
-    intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
-    return float(green_floors_s(layout, capacity_s, lo, hi, credit).sum()) <= cycle_s - intergreens_s + 1e-9
+    total_s = cycle_s - cycle_intergreens_s(layout.junction)
+    return float(green_floors_s(layout, capacity_s, lo, hi, credit).sum()) <= total_s + 1e-9
 
 
 def lone_cycle_s(
@@ -349,11 +346,8 @@ def equal_saturation_needs_s(
     needs above the minimum greens scaled alike (which cuts the light movements most). The needs at
     `max_flow_ratio` where they fit, or where no x makes them fit (the minimum greens and lost times
     alone do not)."""
-    j = layout.junction
-    n = len(j.phases)
-    lo = np.array([p.min_green_s for p in j.phases])
-    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
-    total_s = cycle_s - sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+    lo, hi = green_range_s(layout.junction)
+    total_s = cycle_s - cycle_intergreens_s(layout.junction)
 
     def needs_s(x: float) -> np.ndarray:
         return movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, x)[0]
@@ -446,16 +440,13 @@ def webster_greens(
     the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
     green time (keep_short_greens). `credit` (`credit_unopposed`), `lone_cycle_max_s`: cycle_and_needs_s'."""
     j = layout.junction
-    n = len(j.phases)
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
     fits = (fit_capacity, platoon_fit)
     cycle_s, capacity_s, storage_s = cycle_and_needs_s(
         layout, flow_pcu_h, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fits, credit, lone_cycle_max_s
     )
-    intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
-    total_s = max(cycle_s - intergreens_s, 0.0)
-    lo = np.array([p.min_green_s for p in j.phases])
-    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+    total_s = max(cycle_s - cycle_intergreens_s(j), 0.0)
+    lo, hi = green_range_s(j)
     if city_split:
         city_s, capacity_s = city_split_sent(layout, total_s, lo, hi, capacity_s, blind, full_cycle, credit)
         if city_s is not None:
@@ -602,18 +593,26 @@ def city_split_s(layout: Layout, total_s: float, lo: np.ndarray, hi: np.ndarray)
 
 def city_plan_s(layout: Layout) -> np.ndarray:
     """(phases,) the city's greens at the reference cycle (city_split_s of its green time)."""
-    j = layout.junction
-    n = len(j.phases)
-    total_s = max(reference_cycle_s(layout) - sum(j.intergreen_s(k, (k + 1) % n) for k in range(n)), 0.0)
-    lo = np.array([p.min_green_s for p in j.phases])
-    hi = np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
-    return city_split_s(layout, total_s, lo, hi)
+    total_s = max(reference_cycle_s(layout) - cycle_intergreens_s(layout.junction), 0.0)
+    return city_split_s(layout, total_s, *green_range_s(layout.junction))
 
 
 def _whole_greens(layout: Layout, greens_s: tuple[float, ...]) -> tuple[float, ...]:
     """`greens_s` in whole seconds within each phase's minimum and maximum (whole_seconds): the plans
     sent at phase 0's start (keep_offsets) run as the roadside shows them."""
     return tuple(float(g) for g in whole_seconds(greens_s, *_green_bounds_s(layout.junction)))
+
+
+def green_range_s(j: Intersection) -> tuple[np.ndarray, np.ndarray]:
+    """(phases,) each phase's minimum green and its maximum, at least the minimum."""
+    lo = np.array([p.min_green_s for p in j.phases])
+    return lo, np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+
+
+def cycle_intergreens_s(j: Intersection) -> float:
+    """The intergreens of one cycle, the phases in index order (Intersection.intergreen_s)."""
+    n = len(j.phases)
+    return float(sum(j.intergreen_s(k, (k + 1) % n) for k in range(n)))
 
 
 def _green_bounds_s(j: Intersection) -> tuple[np.ndarray, np.ndarray]:
@@ -883,8 +882,7 @@ def oversaturated(state: WebsterState, layout: Layout, residual_queue_pcu: float
         return True
     if state.plan_s is None or len(state.plan_s) != n:
         return False
-    intergreens_s = sum(j.intergreen_s(k, (k + 1) % n) for k in range(n))
-    return sum(state.plan_s) + intergreens_s > reference_cycle_s(layout) + 1.0
+    return sum(state.plan_s) + cycle_intergreens_s(j) > reference_cycle_s(layout) + 1.0
 
 
 class WebsterPolicy(Policy):
