@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.messages import DetectorMessageFormat, encode_body, status_body
-from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection
+from controller.model import GREEN, VEHICLE_CLASSES, Command, Intersection, derived_intergreen_s
 from controller.stagecheck import shown_stage
 from sim.netprogram import Waut, phase_cycle
 from sim.roadside import RoadsideController
@@ -116,6 +117,9 @@ class SumoField:
         self._wauts = {jid: w for jid, w in (wauts or {}).items() if jid in self.junctions}
         self._begin_s = begin_s
         self._applied: dict[str, str | None] = dict.fromkeys(self.junctions)
+        self._keep_off = keep_off_through_intergreen
+        # per junction entering a program through an intergreen (_resume_program): (since, how)
+        self._entries: dict[str, tuple[float, ProgramEntry]] = {}
         self._class_of_type: dict[str, str] = {}
         self._status_sent: dict[str, tuple[tuple, float]] = {}
         self.status_every_s = status_every_s
@@ -333,9 +337,12 @@ class SumoField:
             state = rc.tick(t_s, phase, spent)
             if state is None:
                 if self._applied[jid] is not None:
-                    self._resume_program(jid, rc.green_phase(), rc.status(t_s).time_in_phase_s, t_s)
                     self._applied[jid] = None
+                    self._resume_program(jid, rc.green_phase(), rc.status(t_s).time_in_phase_s, t_s)
+                elif self._entries and jid in self._entries:
+                    self._enter_program(jid, t_s)
             elif state != self._applied[jid]:
+                self._entries.pop(jid, None)  # the roadside took the light back during an entry
                 tl.setRedYellowGreenState(jid, state)
                 self._applied[jid] = state
             key = rc.status_key()  # the status itself is built only when it is sent
@@ -351,46 +358,209 @@ class SumoField:
         waut = self._wauts.get(jid)
         return self._program[jid] if waut is None else waut.program_at(self._begin_s, t_s)
 
-    def _resume_program(self, jid: str, phase: int | None, green_s: float = 0.0, t_s: float | None = None) -> None:
-        """Back to local control at t_s, in the program in force then (_program_in_force; the one
-        of the start when t_s is None), continuing the green that is showing (no cut, no
-        intergreen skipped) for what is left of it: the program's green (its phases in a row
-        showing those greens, a split green being one), at most the phase's max_green_s, less
-        the `green_s` the roadside already showed it, at least 1 s. Then the program's own order."""
+    def _resume_program(self, jid: str, phase: int | None, green_s: float, t_s: float) -> None:
+        """Back to local control at t_s, in the program in force then (_program_in_force),
+        continuing the green that is showing (no cut, no intergreen skipped) for what is left of
+        it: the program's green (its phases in a row showing those greens, a split green being
+        one), at most the phase's max_green_s, less the `green_s` the roadside already showed it,
+        at least 1 s. Then the program's own order. A program with no phase showing that green
+        (a WAUT's other program) is entered through an intergreen (program_entry), run from
+        this second by _enter_program."""
         tl = self.api.trafficlight
-        program = self._program[jid] if t_s is None else self._program_in_force(jid, t_s)
-        tl.setProgram(jid, program)
-        if phase is None:
+        program = self._program_in_force(jid, t_s)
+        logic = (
+            None if phase is None else next((lg for lg in tl.getAllProgramLogics(jid) if lg.programID == program), None)
+        )
+        if phase is None or logic is None:  # logic None: SUMO's own 'off', which it builds when switched to
+            tl.setProgram(jid, program)
             return
         green = self.junctions[jid].phases[phase].green_links()
-        logic = next((lg for lg in tl.getAllProgramLogics(jid) if lg.programID == program), None)
-        if logic is None:  # SUMO's own 'off', which it builds when switched to
-            return
-
-        def shows(ph) -> bool:
-            return "y" not in ph.state and frozenset(i for i, c in enumerate(ph.state) if c in GREEN) == green
-
         # only the phases of the program's cycle: a phase it never comes back to (a lead-in, one
         # kept for another program) would leave the light outside its cycle (sim/netprogram.py)
         cycle = phase_cycle([tuple(ph.next or ()) for ph in logic.phases])
-        n = len(cycle)
-        for i, k in enumerate(cycle):
-            if shows(logic.phases[k]):
-                at, program_green_s = i, logic.phases[k].duration
-                while (at + 1) % n != i and shows(logic.phases[cycle[(at + 1) % n]]):
-                    at = (at + 1) % n
-                    program_green_s += logic.phases[cycle[at]].duration
-                tl.setPhase(jid, cycle[at])
-                max_green_s = self.junctions[jid].phases[phase].max_green_s
-                tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
-                return
-        log.warning(
+        states = [ph.state for ph in logic.phases]
+        durations_s = [float(ph.duration) for ph in logic.phases]
+        run = _green_run(states, durations_s, cycle, green)
+        if run is not None:
+            last, program_green_s = run
+            tl.setProgram(jid, program)
+            tl.setPhase(jid, last)
+            max_green_s = self.junctions[jid].phases[phase].max_green_s
+            tl.setPhaseDuration(jid, max(1.0, min(program_green_s, max_green_s) - green_s))
+            return
+        entry = program_entry(self.junctions[jid], phase, green_s, program, states, durations_s, cycle, self._keep_off)
+        if entry is None:
+            tl.setProgram(jid, program)
+            log.warning(
+                "junction=%s program=%s: no phase of the program's cycle shows a green; switched to it from the"
+                " green in force (links %s) with no intergreen",
+                jid,
+                program,
+                sorted(green),
+            )
+            return
+        log.info(
             "junction=%s program=%s: no phase of the program's cycle shows the green in force (links %s);"
-            " the program runs on from the phase SUMO holds for it, with no intergreen from that green",
+            " entered through an intergreen of %g s at its phase %d",
             jid,
             program,
             sorted(green),
+            entry.start_s,
+            entry.phase,
         )
+        self._entries[jid] = (t_s, entry)
+        self._enter_program(jid, t_s)
+
+    def _enter_program(self, jid: str, t_s: float) -> None:
+        """One second of a program entry (program_entry) begun at the hand-back: the state due
+        at t_s, or, once its intergreen has run, the program at the entry's phase."""
+        begun_s, entry = self._entries[jid]
+        since_s = t_s - begun_s
+        tl = self.api.trafficlight
+        if since_s >= entry.start_s - 1e-9:
+            del self._entries[jid]
+            tl.setProgram(jid, entry.program)
+            tl.setPhase(jid, entry.phase)
+            if entry.duration_s is not None:
+                tl.setPhaseDuration(jid, entry.duration_s)
+            return
+        state = next(s for at_s, s in reversed(entry.states) if at_s <= since_s + 1e-9)
+        if self._tl_state(jid) != state:
+            tl.setRedYellowGreenState(jid, state)
+
+
+@dataclass(frozen=True)
+class ProgramEntry:
+    """How a hand-back enters a program none of whose phases shows the green in force
+    (program_entry): the signal `states` shown from the hand-back, each from its second
+    after it, then from `start_s` after it the `program` at its phase `phase` (SUMO's index),
+    for `duration_s` where set (a green that only continues links of the green in force),
+    else for the program's own time."""
+
+    program: str
+    states: tuple[tuple[float, str], ...]  # (seconds after the hand-back, signal state from then)
+    start_s: float
+    phase: int
+    duration_s: float | None = None
+
+
+_NOT_GREEN_PHASE = frozenset("yu")  # a phase showing one of these is no green to enter a program at
+
+
+def _greens(state: str) -> frozenset[int]:
+    return frozenset(i for i, c in enumerate(state) if c in GREEN)
+
+
+def _green_run(
+    states: Sequence[str], durations_s: Sequence[float], cycle: Sequence[int], green: frozenset[int]
+) -> tuple[int, float] | None:
+    """The first of the program's phases in its `cycle` showing exactly the links `green` green
+    and no yellow, with those after it showing the same (_run_end): (the last one's index, their
+    seconds); None when no phase of the cycle shows it."""
+    at = next((i for i, k in enumerate(cycle) if _shows(states[k], green)), None)
+    return None if at is None else _run_end(states, durations_s, cycle, at)
+
+
+def _shows(state: str, green: frozenset[int]) -> bool:
+    """The phase shows `green`: exactly those links green, no yellow (a red-yellow 'u' on a link
+    about to start does not end the green of the others)."""
+    return "y" not in state and _greens(state) == green
+
+
+def _run_end(states: Sequence[str], durations_s: Sequence[float], cycle: Sequence[int], at: int) -> tuple[int, float]:
+    """From position `at` of the cycle, the phases in a row showing its green (a split green
+    being one): (the last one's index, their seconds)."""
+    green, n, first = _greens(states[cycle[at]]), len(cycle), at
+    run_s = durations_s[cycle[at]]
+    while (at + 1) % n != first and _shows(states[cycle[(at + 1) % n]], green):
+        at = (at + 1) % n
+        run_s += durations_s[cycle[at]]
+    return cycle[at], run_s
+
+
+def program_entry(
+    j: Intersection,
+    phase: int,
+    green_s: float,
+    program: str,
+    states: Sequence[str],
+    durations_s: Sequence[float],
+    cycle: Sequence[int],
+    keep_off: bool = True,
+) -> ProgramEntry | None:
+    """How a hand-back in `phase` of `j`, green for `green_s` already, enters `program`
+    (`states` and `durations_s` of its phases, `cycle` its phases' order) where none of its
+    phases shows that green, as a signal cabinet changes stage:
+    - the program starts at the green (a run of its phases with one green and no yellow) that
+      keeps the most links of the green in force green (the fewest movements cut short; the
+      first of equal ones in the cycle): no other green serves more of what the roadside judged
+      due when it handed back, and every link it starts is red until the intergreen ends;
+    - the green in force is held to its min_green_s, then the links it stops show yellow for
+      j.yellow_s, then red for the all-red the model derives for those two greens
+      (derived_intergreen_s: j.all_red_s, shorter where the program's clearances allow, none
+      when no link starts); a link off ('o', 'O') in both keeps its letter with `keep_off`
+      (config.toml [roadside] keep_off_through_intergreen), as the roadside's intergreens do;
+    - a green that starts no link continues those of the green in force: it runs for what is
+      left of its program green, at most max_green_s, counted from the roadside's start (as
+      _resume_program's), at least 1 s; a green that starts links runs its program time.
+    None when the program's cycle shows no green at all (a flashing or dark program)."""
+    in_force = j.phases[phase]
+    green = in_force.green_links()
+    at = _entry_green(states, cycle, green)
+    if at is None:
+        return None
+    target = cycle[at]
+    to_green = _greens(states[target])
+    stopped = green - to_green
+    pairs = {(a, b): s for a, b, s in j.clearance_s}
+    intergreen_s, all_red_s = derived_intergreen_s(green, to_green, j.yellow_s, j.all_red_s, pairs)
+    hold_s = max(0.0, in_force.min_green_s - green_s) if stopped else 0.0
+    shown: list[tuple[float, str]] = [(0.0, in_force.state)] if hold_s > 0 else []
+    if stopped:
+        shown.append((hold_s, _clearing_state(in_force.state, states[target], "y", keep_off)))
+    if stopped and all_red_s > 0:
+        shown.append(
+            (hold_s + intergreen_s - all_red_s, _clearing_state(in_force.state, states[target], "r", keep_off))
+        )
+    start_s = hold_s + intergreen_s
+    if to_green <= green:  # it only continues links green already: what is left of their green
+        last, program_green_s = _run_end(states, durations_s, cycle, at)
+        left_s = min(program_green_s, in_force.max_green_s) - green_s - start_s
+        return ProgramEntry(program, tuple(shown), start_s, last, max(1.0, left_s))
+    return ProgramEntry(program, tuple(shown), start_s, target)
+
+
+def _entry_green(states: Sequence[str], cycle: Sequence[int], green: frozenset[int]) -> int | None:
+    """program_entry's green, as a position in the cycle: the first phase of a run of green
+    phases (its predecessor in the cycle shows another green or a yellow) keeping the most of
+    `green`, the first of equal ones; None when no phase of the cycle shows a green."""
+    n = len(cycle)
+
+    def is_green(k: int) -> bool:
+        return not _NOT_GREEN_PHASE.intersection(states[k]) and bool(_greens(states[k]))
+
+    greens = [i for i in range(n) if is_green(cycle[i])]
+    if not greens:
+        return None
+    starts = [
+        i for i in greens if not is_green(cycle[i - 1]) or _greens(states[cycle[i - 1]]) != _greens(states[cycle[i]])
+    ]
+    return max(starts or greens, key=lambda i: len(_greens(states[cycle[i]]) & green))
+
+
+def _clearing_state(src: str, dst: str, stopped_letter: str, keep_off: bool) -> str:
+    """The state of an intergreen from `src` towards `dst`: a link green in both keeps its
+    letter, one green in `src` only shows `stopped_letter` ('y' in the yellow, 'r' in the
+    all-red), one off in both keeps its letter with `keep_off`, every other link is red."""
+    out = []
+    for a, b in zip(src, dst, strict=True):
+        if a in GREEN:
+            out.append(a if b in GREEN else stopped_letter)
+        elif a in "oO" and keep_off and b == a:
+            out.append(a)
+        else:
+            out.append("r")
+    return "".join(out)
 
 
 def aggregate_substeps(

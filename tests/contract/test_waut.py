@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("sumo")
 
 from controller.config import Config
+from controller.model import PhaseCommand
 from sim.field import SumoField
 from sim.netimport import import_network, read_net
 from sim.netprogram import waut_schedules
@@ -126,3 +127,62 @@ def test_the_model_is_the_program_in_force_at_the_begin(cross, tmp_path):
     assert [p.base_green_s for p in later[tid].phases] == [g + 20.0 for g in base]
     _, last, _ = prepare(SimulateRequest(sumocfg, tmp_path / "o3"), off)
     assert [p.base_green_s for p in last[tid].phases] == [g + 20.0 for g in base]
+
+
+# WAUT programs none of whose phases shows the cross's stage 0 (W and E, links 0-2 and 6-8, green)
+ENTRIES = {
+    # W alone keeps the most of it: E's links clear (yellow 3 s; nothing starts: no all-red), W's
+    # green goes on for what is left of the program's 15 s after 21 + 3 s of it (at least 1 s)
+    "a split keeping W": (
+        [
+            (15, "GGgrrrrrrrrr"),
+            (3, "yyyrrrrrrrrr"),
+            (15, "rrrrrrGGgrrr"),
+            (3, "rrrrrryyyrrr"),
+            (30, "rrrGGgrrrGGg"),
+            (3, "rrryyyrrryyy"),
+        ],
+        ["GGgrrryyyrrr"] * 3 + ["GGgrrrrrrrrr", "yyyrrrrrrrrr"],
+    ),
+    # no green of it kept: W and E clear (yellow 3 s, then the model's all-red 2 s), then N starts
+    "N and S apart": (
+        [(20, "rrrGGgrrrrrr"), (3, "rrryyyrrrrrr"), (20, "rrrrrrrrrGGg"), (3, "rrrrrrrrryyy")],
+        ["yyyrrryyyrrr"] * 3 + ["rrrrrrrrrrrr"] * 2 + ["rrrGGgrrrrrr"],
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ENTRIES))
+def test_a_hand_back_enters_a_program_without_its_green_through_an_intergreen(cross, tmp_path, shape):
+    """The roadside holds stage 0 from 95 s to its hand-back at 111 s, after the WAUT's switch to
+    'evening' at 100 s; no phase of 'evening' shows stage 0's green. The light showed 'evening''s
+    phase SUMO held at once (a green ended with no yellow, another started with no all-red); it
+    shows the junction model's yellow (3 s) and all-red (2 s here) first, then 'evening' from
+    its green keeping the most of stage 0's (sim/field.py program_entry)."""
+    net, tid, _ = cross
+    evening, expected = ENTRIES[shape]
+    waut = '<WAUT id="w" refTime="0" startProg="0"><wautSwitch time="100" to="evening"/></WAUT>'
+    add = additional(
+        tmp_path,
+        "w.add.xml",
+        f'{tl_logic(tid, "evening", evening)}\n  {waut}\n  <wautJunction wautID="w" junctionID="{tid}"/>',
+    )
+    j = import_network(net, tmp_path / "j", Config(), []).junctions()[tid]  # the model: program '0'
+    assert (j.phases[0].state, j.yellow_s, j.phases[0].min_green_s) == ("GGgrrrGGgrrr", 3.0, 7.0)
+    api = load_api(prefer_libsumo=True)
+    api.start(["sumo", "-n", str(net), "-a", str(add), "-e", str(END_S), "--no-step-log", "true"])
+    try:
+        field = SumoField(api, {tid: replace(j, all_red_s=2.0)}, 60.0, wauts=waut_schedules([add]), begin_s=0.0)
+        shown, modes = {}, {}
+        for t in range(1, 130):
+            api.simulationStep(float(t))
+            shown[t] = api.trafficlight.getRedYellowGreenState(tid)
+            if t == 95:  # program '0' shows stage 0 from 90 s
+                assert field.receive(PhaseCommand(tid, "p", 1, 0, 1.0, 95.0, 110.0), 95.0) == ""
+            field.actuate_bodies(float(t))
+            modes[t] = field.roadside[tid].mode
+    finally:
+        api.close()
+    assert modes[110] == "adaptive" and modes[111] == "local"  # handed back at 111 s
+    assert [shown[t] for t in range(105, 112)] == ["GGgrrrGGgrrr"] * 7
+    assert [shown[t] for t in range(112, 112 + len(expected))] == expected

@@ -1,11 +1,17 @@
 """SumoField._resume_program (sim/field.py): the hand-back to the city's program continues the
-green showing in a phase of the program's cycle, never in a phase the cycle does not come back to."""
+green showing in a phase of the program's cycle, never in a phase the cycle does not come back to;
+into a program with no phase showing that green it goes through an intergreen (program_entry;
+the states SUMO shows: tests/contract/test_waut.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
-from sim.field import SumoField
+import pytest
+
+from sim.field import ProgramEntry, SumoField, program_entry
+from tests.junction_fixtures import two_phase
 
 
 class FakeTrafficLight:
@@ -35,9 +41,12 @@ def _resume(phases: list[SimpleNamespace], green_links: frozenset[int], max_gree
     tl = FakeTrafficLight(phases)
     stage = SimpleNamespace(green_links=lambda: green_links, max_green_s=max_green_s)
     field = SimpleNamespace(
-        api=SimpleNamespace(trafficlight=tl), _program={"J": "city"}, junctions={"J": SimpleNamespace(phases=[stage])}
+        api=SimpleNamespace(trafficlight=tl),
+        _program_in_force=lambda jid, t_s: "city",
+        _keep_off=True,
+        junctions={"J": SimpleNamespace(phases=[stage])},
     )
-    SumoField._resume_program(field, "J", 0, green_s=green_s)  # type: ignore[arg-type]
+    SumoField._resume_program(field, "J", 0, green_s, 100.0)  # type: ignore[arg-type]
     return tl.calls
 
 
@@ -76,15 +85,56 @@ def test_a_lapsed_plan_hands_back_at_its_own_second():
     assert calls == [("J", 0, 7.0, 1234.0)] and field._applied == {"J": None}
 
 
-def test_a_program_without_the_green_in_force_is_named(caplog):
-    """A program in force (a WAUT's night program) with no phase showing the green the roadside
-    hands back: the program is switched to and the junction named in a warning, not left silent
-    (R, session 33)."""
-    phases = [_phase(30.0, "GGrr"), _phase(3.0, "yyrr"), _phase(20.0, "rrGG"), _phase(3.0, "rryy")]
+def test_a_program_showing_no_green_is_named(caplog):
+    """A program in force (a WAUT's) with no green at all to enter at: switched to, and the
+    junction named in a warning (R, session 33), not left silent."""
+    phases = [_phase(30.0, "oooo"), _phase(3.0, "rrrr")]
     with caplog.at_level("WARNING", logger="sim.field"):
         assert _resume(phases, frozenset({0, 2}), 60.0, 5.0) == [("program", "city")]
     assert "junction=J program=city" in caplog.text and "[0, 2]" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="sim.field"):
-        _resume(phases, frozenset({0, 1}), 60.0, 5.0)
+        _resume([_phase(30.0, "GGrr"), _phase(3.0, "yyrr")], frozenset({0, 1}), 60.0, 5.0)
     assert caplog.text == ""
+
+
+def _entry(program: list[tuple[float, str]], green_s: float, **junction: object) -> ProgramEntry | None:
+    """program_entry from two_phase's stage 0 ('GrGr': links 0 and 2; min green 7 s, max 60 s,
+    yellow 3 s, all-red 2 s), green for `green_s`, into `program` ((seconds, state) per phase)."""
+    j = replace(two_phase(), **junction)  # type: ignore[arg-type]
+    states, durations_s = [st for _, st in program], [d for d, _ in program]
+    return program_entry(j, 0, green_s, "evening", states, durations_s, list(range(len(program))))
+
+
+SPLIT = [(20.0, "Grrr"), (3.0, "yrrr"), (20.0, "rrGr"), (3.0, "rryr"), (30.0, "rGrG"), (3.0, "ryry")]
+
+
+@pytest.mark.parametrize(
+    ("program", "green_s", "expected"),
+    [
+        # N alone keeps the most (the first of N alone and S alone): S clears, nothing starts (no
+        # all-red); N's green goes on for what is left of the program's 20 s after 10 + 3 s
+        (SPLIT, 10.0, ProgramEntry("evening", ((0.0, "Gryr"),), 3.0, 0, 7.0)),
+        # 2 s into the green in force: it is held to its minimum (7 s) first
+        (SPLIT, 2.0, ProgramEntry("evening", ((0.0, "GrGr"), (5.0, "Gryr")), 8.0, 0, 10.0)),
+        # nothing kept: both clear, yellow then all-red, and E/W start for the program's own time
+        ([(30.0, "rGrG"), (3.0, "ryry")], 10.0, ProgramEntry("evening", ((0.0, "yryr"), (3.0, "rrrr")), 5.0, 0)),
+        # the green in force and one more link: nothing stops, no intergreen
+        ([(3.0, "ryry"), (30.0, "GrGG"), (3.0, "yryy")], 10.0, ProgramEntry("evening", (), 0.0, 1)),
+        # a split green (two phases with one green): entered at its first phase, not its second
+        (
+            [(30.0, "rGrG"), (10.0, "rGrG"), (3.0, "ryry")],
+            10.0,
+            ProgramEntry("evening", ((0.0, "yryr"), (3.0, "rrrr")), 5.0, 0),
+        ),
+    ],
+)
+def test_a_program_without_the_green_in_force_is_entered_through_an_intergreen(program, green_s, expected):
+    assert _entry(program, green_s) == expected
+
+
+def test_the_entry_takes_the_junctions_own_intergreen():
+    """yellow_s and all_red_s are the junction model's (the safety gate's): no constant of the field."""
+    entry = _entry([(30.0, "rGrG"), (3.0, "ryry")], 10.0, yellow_s=4.0, all_red_s=1.0)
+    assert entry == ProgramEntry("evening", ((0.0, "yryr"), (4.0, "rrrr")), 5.0, 0)
+    assert _entry([(30.0, "oooo")], 10.0) is None  # no green to enter at
