@@ -144,6 +144,8 @@ class ScatsParams:
     empty_gap_s: float = 1.0  # stop-line loop empty longer than this in a green: wasted green (DS)
     gap_out_s: float = 3.0  # a phase ends early when its stop-line loops have been empty this long (0: never)
     keep_actuated: bool = False  # refuse a light whose own program is vehicle-actuated (Intersection.actuated)
+    keep_actuated_crossings: bool = True  # with keep_actuated off: refuse such a light only where a stage's
+    # minimum green is its crossings' pedestrian minimum (requirements.actuated_crossing_refusal)
 
 
 class PolicyConfig(Protocol):

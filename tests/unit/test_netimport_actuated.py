@@ -107,3 +107,37 @@ def test_a_nema_program_is_vehicle_actuated(tmp_path):
         f'<additional><tlLogic id="C" type="NEMA" programID="0" offset="0">{body}{params}</tlLogic></additional>'
     )
     assert additional_programs([add])["C"].actuated
+
+
+@pytest.mark.parametrize(
+    ("actuated", "ped_min_green_s", "min_green_s", "refused"),
+    [
+        (True, 12.0, 12.0, True),  # the crossings' minimum is the stage's: the cycle runs it every time
+        (True, 0.0, 7.0, False),  # no crossing: the key leaves it (scats beats the corpus' actuated grids)
+        (True, 6.0, 9.0, False),  # a longer minimum of its own: the crossings add nothing to the cycle
+        (False, 12.0, 12.0, False),  # a fixed-time program: nothing to keep
+    ],
+)
+def test_scats_keep_actuated_crossings_refuses_an_actuated_light_whose_stage_minimum_is_a_crossings(
+    actuated, ped_min_green_s, min_green_s, refused
+):
+    """SUMO's DRT (OSM Braunschweig, 15 actuated lights with crossings): the city's programs end a green
+    at a gap and clear the crossings in 5 s intervals of their own; a cycle runs every stage at least
+    at its pedestrian minimum (walk + crossing length / speed), 1.4-2.0x the city's shortest cycle
+    (BENCHMARKS.md, D session 34). With [scats] keep_actuated_crossings scats leaves such a light on
+    its program, naming the stages; keep_actuated (every actuated light) is not needed for it."""
+    from controller.junctions import parse_intersection
+    from tests.junction_fixtures import two_phase_raw
+
+    raw = two_phase_raw()
+    raw["actuated"] = actuated
+    raw["phases"][0].update(min_green_s=min_green_s)
+    if ped_min_green_s:
+        raw["phases"][0].update(ped_min_green_s=ped_min_green_s)
+    layout = Layout.build(parse_intersection(raw, "j.toml"))
+    why = ScatsPolicy(ScatsParams(keep_actuated_crossings=True)).cannot_serve(layout)
+    assert ("stage(s) 0 carry pedestrian minimum greens" in why) is refused, why
+    assert ("it keeps its own program" in why) is refused, why
+    assert CFG.scats.keep_actuated_crossings and not CFG.scats.keep_actuated  # as shipped
+    assert (ScatsPolicy(CFG.scats).cannot_serve(layout) != "") is refused
+    assert ScatsPolicy(ScatsParams(keep_actuated_crossings=False)).cannot_serve(layout) == ""  # the key off

@@ -16,6 +16,8 @@ accept, else one line naming what is missing. A refused junction stays on its ow
   coupled to another by a road shorter than one vehicle (`coupled_refusal`);
 - webster and scats, each with its `keep_actuated` key, also refuse a light whose own program is
   vehicle-actuated (`Intersection.actuated`: SUMO's actuated, delay_based or NEMA; `actuated_refusal`).
+- scats with `keep_actuated_crossings` refuses such a light only where a stage's minimum green is the
+  pedestrian minimum of the crossings it greens (`actuated_crossing_refusal`).
 """
 
 from __future__ import annotations
@@ -75,4 +77,24 @@ def actuated_refusal(layout: Layout) -> str:
     return (
         "the city's program is vehicle-actuated (gap-out): a fixed cycle would replace it, "
         "which a cycle-by-cycle split cannot match; it keeps its own program"
+    )
+
+
+def actuated_crossing_refusal(layout: Layout) -> str:
+    """'' unless the city's program is vehicle-actuated and a stage's minimum green is the pedestrian
+    minimum of the crossings it greens (walk + crossing length / walking speed, `Phase.ped_min_green_s`);
+    then why a cyclic policy leaves the light on it. The city's program ends such a green at a gap (a
+    stage with no traffic runs its own minimum, down to 1 s) and clears its crossings in an interval of
+    their own; a cycle runs every stage, each at least its pedestrian minimum, whether or not anyone
+    crosses (no push buttons are read): its shortest cycle is longer than the city's, every cycle."""
+    j = layout.junction
+    if not j.actuated:
+        return ""
+    held = [p.index for p in j.phases if p.ped_min_green_s > 0.0 and p.min_green_s <= p.ped_min_green_s + 1e-9]
+    if not held:
+        return ""
+    return (
+        f"the city's program is vehicle-actuated (gap-out) and stage(s) {', '.join(map(str, held))} carry "
+        "pedestrian minimum greens: a fixed cycle would run each at that minimum every cycle, whether or not "
+        "anyone crosses; it keeps its own program"
     )

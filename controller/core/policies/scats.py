@@ -48,6 +48,11 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   cycle of its own at each (its own cycle length, splits and gap-outs) stops vehicles between
   them, inside the other junction, and locks both.
 
+- a light on a vehicle-actuated program with `keep_actuated_crossings` (requirements.py): where a
+  stage's minimum green is the pedestrian minimum of its crossings, the cycle runs every such stage
+  that long each cycle, whether or not anyone crosses, while the city's program ends a green at a
+  gap; the light keeps its program (`keep_actuated`: every actuated light).
+
 - a lane's stop-line loop is read for a phase only when every movement using the lane is green
   in it (`_lanes_all_green`): on a lane shared with a movement held at red, e.g. a through lane
   also carrying a left turn during the left's protected phase, a vehicle standing on the loop
@@ -72,7 +77,12 @@ from controller.core.network import NetworkView
 from controller.core.params import ScatsParams
 from controller.core.policies import Policy
 from controller.core.policies.phases import primary_phases
-from controller.core.policies.requirements import actuated_refusal, coupled_refusal, cyclic_refusal
+from controller.core.policies.requirements import (
+    actuated_crossing_refusal,
+    actuated_refusal,
+    coupled_refusal,
+    cyclic_refusal,
+)
 from controller.core.safety import SignalView
 from controller.model import CycleWish
 
@@ -125,8 +135,11 @@ class ScatsPolicy(Policy):
         self.params = params if params is not None else ScatsParams()
 
     def cannot_serve(self, layout: Layout) -> str:
-        """Also refuses a junction coupled to another light (module doc)."""
+        """Also refuses a junction coupled to another light (module doc), and with its keys a light on a
+        vehicle-actuated program: every such light (`keep_actuated`), or one whose stages carry pedestrian
+        minimum greens (`keep_actuated_crossings`)."""
         kept = actuated_refusal(layout) if self.params.keep_actuated else ""
+        kept = kept or (actuated_crossing_refusal(layout) if self.params.keep_actuated_crossings else "")
         return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
     def init(self, layout: Layout, now_s: float) -> ScatsState:
