@@ -265,6 +265,7 @@ _POSITIVE = frozenset(
         "webster.divide_after_periods",
         "webster.max_flow_ratio",
         "webster.residual_queue_pcu",
+        "webster.retime_window_s",
         "max_pressure.switch_service_s",
         "max_pressure.wait_scale_s",
         "max_pressure.permitted_sat_ratio",

@@ -156,6 +156,19 @@ cycle runs up to a second a phase longer than planned (more green, no offset kep
   runs the longest cycle it may, `lone_cycle_max_s` within its cycle_max_s (lone_cycle_s):
   Webster's C0 grows without bound as Y nears 1, and the longest cycle, the least lost time per
   hour, serves the most. A junction with a signalised neighbour keeps the common cycle.
+- a coordinated junction retimed as an engineer would (`coordinated_retime`, off by default:
+  docs/policies.md): at a junction with a signalised neighbour the plan is the city's cycle and
+  greens (city_split_s at the reference cycle: no divided cycle), changed only where the demand
+  requires (retimed_greens_s): each movement's green must hold its capacity need at
+  `max_flow_ratio`; where the city's greens do that they are sent as they are, else the greens
+  that do with the least green moved (a linear program, each phase's change weighted by 1 / its
+  city green), and where no split does, the city's greens (the junction lacks capacity, not a
+  split; its counts, capped by the greens in force, read their split back). A blind movement
+  keeps its city green. The flows are smoothed over periods
+  (smoothed_flow_pcu_h, time constant `retime_window_s`): a period's count is a few dozen
+  vehicles, and a lull is not a new demand; a movement whose phase ended its greens with a residual
+  queue keeps at least its period's flow (its count is capped by its green). The other keys'
+  split rules do not act there.
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
@@ -217,6 +230,7 @@ class WebsterState:
     plan_s: tuple[float, ...] | None = None  # the greens of the plan in force (last sent; None: the city's program)
     free_residual_pcu: tuple[float, ...] = ()  # per phase: this period's residuals where the exit was free, summed
     carry_s: tuple[float, ...] = ()  # per phase: green the whole-second rounding owes it (carry_green_remainders)
+    smooth_pcu_h: np.ndarray | None = None  # the smoothed flows (PCU/h) up to this period (coordinated_retime)
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -496,6 +510,84 @@ def cycle_and_needs_s(
             layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit
         )
     return cycle_s, capacity_s, storage_s
+
+
+def retimed_greens_s(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    credit: Credit | None = None,
+    blind: np.ndarray | None = None,
+) -> tuple[float, tuple[float, ...]]:
+    """(cycle_s, greens_s) of `coordinated_retime`: the reference cycle and the city's greens
+    (city_split_s), changed as little as the demand requires. Each movement's green (summed over
+    the phases serving it, with `credit`'s unopposed greens and seconds, as green_floors_s counts
+    it) must hold its capacity need at `max_flow_ratio` (movement_needs_s: C q / s / x + the lost
+    time); a `blind` movement, whose demand the loops cannot see, at least its green in the city's
+    plan. Where the city's greens meet every need they are sent as they are; else the greens that
+    meet them with the least green moved (each phase's change weighted by 1 / its city green: a
+    long stage gives a second before a short one). Where no split meets them (or the solver
+    fails), the city's greens: the junction lacks capacity, not a split, and its counts, capped by
+    the greens in force, read their own split back (sharing the excess at one degree of saturation
+    lost Bologna pasubio 218.5 -> 282.7 s/veh at seed 1, BENCHMARKS.md, W session 34)."""
+    j = layout.junction
+    cycle_s = reference_cycle_s(layout)
+    lo, hi = green_range_s(j)
+    city_s = city_split_s(layout, max(cycle_s - cycle_intergreens_s(j), 0.0), lo, hi)
+    counted = (layout.serves | credit.phases) if credit is not None else layout.serves
+    own = ~layout.serves.all(axis=0) & counted.any(axis=0)
+    served_s = credit.transition_s if credit is not None else np.zeros(len(j.movements))
+    loaded = own & (flow_pcu_h > 0)
+    kept = own & (blind if blind is not None else np.zeros(len(j.movements), dtype=bool))
+    need_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)[0]
+    counts = counted.astype(float)
+    if bool((counts.T @ city_s + served_s >= need_s - 1e-9)[loaded].all()):
+        return cycle_s, tuple(float(g) for g in city_s)
+    floor_s = np.where(kept, counts.T @ city_s, 0.0)
+    owed_s = np.where(loaded, need_s - served_s, 0.0)
+    moved = least_moved_greens_s(counts, np.maximum(owed_s, floor_s), loaded | kept, city_s, lo, hi)
+    return cycle_s, tuple(float(g) for g in (moved if moved is not None else city_s))
+
+
+def least_moved_greens_s(
+    counted: np.ndarray, need_s: np.ndarray, rows: np.ndarray, city_s: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray | None:
+    """(phases,) the greens within [lo, hi], summing to the city's, that give each movement in `rows`
+    at least its `need_s` through `counted` (phases, movements) with the least change from `city_s`,
+    each phase's change weighted by 1 / its city green (a linear program: HiGHS, deterministic); None
+    where none does."""
+    from scipy.optimize import linprog  # type: ignore[import-untyped]  # here: 0.3 s of a start without the key
+
+    n = len(city_s)
+    weight = 1.0 / np.maximum(city_s, 1.0)
+    cost = np.concatenate([np.zeros(n), weight])
+    eye = np.eye(n)
+    cover = np.hstack([-counted[:, rows].T, np.zeros((int(rows.sum()), n))])
+    a_ub = np.vstack([cover, np.hstack([eye, -eye]), np.hstack([-eye, -eye])])
+    b_ub = np.concatenate([-need_s[rows], city_s, -city_s])
+    a_eq = np.concatenate([np.ones(n), np.zeros(n)])[None, :]
+    bounds = [(float(a), float(b)) for a, b in zip(lo, hi)] + [(0.0, None)] * n
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=[float(city_s.sum())], bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    out: np.ndarray = np.clip(res.x[:n], lo, hi)
+    return out
+
+
+def smoothed_flow_pcu_h(
+    past_pcu_h: np.ndarray | None, flow_pcu_h: np.ndarray, elapsed_s: float, window_s: float, short: np.ndarray
+) -> np.ndarray:
+    """(movements,) the flows `coordinated_retime` plans from: an exponential average of the periods'
+    flows with time constant `window_s` (a period's count is a few dozen vehicles, and a lull is not
+    a new demand); a `short` movement (one whose phase ended its greens with a residual queue: its
+    count is capped by its green, a lower bound of its demand) at least its period's flow."""
+    if past_pcu_h is None or past_pcu_h.shape != flow_pcu_h.shape:
+        return flow_pcu_h
+    weight = 1.0 - float(np.exp(-elapsed_s / window_s))
+    out: np.ndarray = past_pcu_h + weight * (flow_pcu_h - past_pcu_h)
+    out = np.where(short, np.maximum(out, flow_pcu_h), out)
+    return out
 
 
 def city_split_sent(
@@ -949,15 +1041,40 @@ class WebsterPolicy(Policy):
             return False
         return max(state.short_run, default=0) >= ends
 
+    def _period_flows(
+        self, state: WebsterState, layout: Layout, est: Estimate, elapsed_s: float
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the period's flows, period_flow_pcu_h; the smoothed flows after it, smoothed_flow_pcu_h,
+        where `coordinated_retime` plans the junction (one with a signalised neighbour), else None)."""
+        flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
+        j = layout.junction
+        if not self.params.coordinated_retime or not (j.upstream or j.downstream):
+            return flow_pcu_h, None
+        short = short_phases(state, len(j.phases), self.residual_queue_pcu)
+        capped = layout.serves[short].any(axis=0)
+        window_s = self.params.retime_window_s
+        return flow_pcu_h, smoothed_flow_pcu_h(state.smooth_pcu_h, flow_pcu_h, elapsed_s, window_s, capped)
+
     def _plan(
-        self, state: WebsterState, layout: Layout, est: Estimate, flow_pcu_h: np.ndarray
+        self,
+        state: WebsterState,
+        layout: Layout,
+        est: Estimate,
+        flow_pcu_h: np.ndarray,
+        smooth_pcu_h: np.ndarray | None = None,
     ) -> tuple[float, tuple[float, ...], tuple[float, ...], tuple[np.ndarray, ...]]:
         """(cycle_s, greens_s, held_y, past_flows) of the plan at a period's end from its flows
-        `flow_pcu_h` (module docstring; webster_greens)."""
+        `flow_pcu_h` (module docstring; webster_greens); with `smooth_pcu_h` (_period_flows:
+        `coordinated_retime` at a junction with a signalised neighbour) retimed_greens_s' plan of them."""
         short = short_phases(state, len(layout.junction.phases), self.residual_queue_pcu)
         held_y, full, held = self._held(state, layout, flow_pcu_h, short)
-        full = full or state.cut
+        green = self.params.credit_transition_green
+        credit = unopposed_credit(layout, green) if self.params.credit_unopposed else None
         lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
+        if smooth_pcu_h is not None:
+            cycle_s, greens = retimed_greens_s(layout, smooth_pcu_h, lost_s, max_y, credit, est.blind)
+            return cycle_s, greens, held_y, ()
+        full = full or state.cut
         fit, plat, city = self.params.fit_capacity, self.params.platoon_fit, self.params.city_split
         slack, keep_city = self.params.slack_to_city, short if self.params.short_keeps_city else None
         keep = self.params.divide_after_periods - 1  # the periods before this one a divided cycle must fit
@@ -966,8 +1083,6 @@ class WebsterPolicy(Policy):
         keep_pcu = self.params.keep_green_residual_pcu
         n = len(layout.junction.phases)
         kept = plan_shares(state, layout) * green_short_phases(state, n, keep_pcu) if keep_pcu > 0 else None
-        green = self.params.credit_transition_green
-        credit = unopposed_credit(layout, green) if self.params.credit_unopposed else None
         over = self.params.lone_cycle_max_s > 0 and oversaturated(state, layout, self.residual_queue_pcu)
         lone_s = self.params.lone_cycle_max_s if over else 0.0
         full = full or over
@@ -1022,8 +1137,8 @@ class WebsterPolicy(Policy):
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= period_s:
-            flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
-            cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h)
+            flow_pcu_h, smooth = self._period_flows(state, layout, est, elapsed_s)
+            cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h, smooth)
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self._keeps_offset(layout.junction):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
@@ -1036,6 +1151,7 @@ class WebsterPolicy(Policy):
                     plan_s=greens,
                     divided=divided,
                     past_flows=past,
+                    smooth_pcu_h=smooth,
                 )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             if not self.params.carry_green_remainders:
@@ -1056,6 +1172,7 @@ class WebsterPolicy(Policy):
                 divided=divided,
                 cut=False,
                 past_flows=past,
+                smooth_pcu_h=smooth,
             )
         return self._send(state, layout.junction, signal, now_s)
 

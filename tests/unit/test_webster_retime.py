@@ -1,0 +1,124 @@
+"""webster: a coordinated junction's plan as the city's, moved as little as the demand requires
+(controller/core/policies/webster.py, retimed_greens_s, smoothed_flow_pcu_h and `[webster]
+coordinated_retime`; issue 9, RESCO cologne3 / cologne8 and Bologna pasubio)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.config import Config, load_config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import WebsterParams
+from controller.core.policies import make_policy
+from controller.core.policies.webster import (
+    WebsterPolicy,
+    movement_needs_s,
+    retimed_greens_s,
+    smoothed_flow_pcu_h,
+    webster_greens,
+)
+from controller.errors import ConfigError
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import flows, two_phase_raw
+
+CFG = Config()
+ROOT = Path(__file__).resolve().parents[2]
+LIGHT = {"N_T": 300.0, "S_T": 300.0, "E_T": 300.0, "W_T": 300.0}
+
+
+def two_phase(coordinated: bool = True) -> Layout:
+    """The fixture's junction (the city's 30 / 25 s greens, 65 s cycle), with a signalised neighbour."""
+    raw = two_phase_raw()
+    if coordinated:
+        raw["downstream"] = ["K"]
+    return Layout.build(parse_intersection(raw, "two_phase.toml"), CFG)
+
+
+def test_the_city_plan_is_sent_as_it_is_while_every_movement_is_under_the_bound():
+    lay = two_phase()
+    q = flows(lay, {"N_T": 600.0, "S_T": 300.0, "E_T": 200.0, "W_T": 200.0})
+    assert retimed_greens_s(lay, q, 3.0, 0.9) == (65.0, (30.0, 25.0))
+    # Webster's split of the same counts moves green the demand does not ask for
+    assert webster_greens(lay, q, 3.0, 0.9, True)[1] != pytest.approx((30.0, 25.0))
+
+
+@pytest.mark.parametrize("loaded, greens_s", [("N_T", (39.111, 15.889)), ("E_T", (15.889, 39.111))])
+def test_the_least_green_moves_to_the_movement_over_the_bound(loaded, greens_s):
+    """900 PCU/h at 1,800 needs 65 x 0.5 / 0.9 + 3 = 39.1 s: that much, and no more, from the other stage."""
+    lay = two_phase()
+    q = flows(lay, {**LIGHT, loaded: 900.0})
+    cycle_s, got = retimed_greens_s(lay, q, 3.0, 0.9)
+    assert cycle_s == 65.0
+    assert got == pytest.approx(greens_s, abs=1e-3)
+    need_s = movement_needs_s(lay, q, 65.0, 3.0, 0.9)[0]
+    i = [m.id for m in lay.junction.movements].index(loaded)
+    assert max(got) == pytest.approx(need_s[i])
+
+
+def test_where_no_split_serves_the_city_greens_stand():
+    """N and E both over the bound: 39.1 + 42.8 s of need against 55 s of green; no split serves, so the
+    city's greens (the counts of an oversaturated junction read the split in force back)."""
+    lay = two_phase()
+    q = flows(lay, {"N_T": 900.0, "S_T": 300.0, "E_T": 1000.0, "W_T": 300.0})
+    need_s = movement_needs_s(lay, q, 65.0, 3.0, 0.9)[0]
+    assert need_s[0] + need_s[1] > 55.0
+    assert retimed_greens_s(lay, q, 3.0, 0.9) == (65.0, (30.0, 25.0))
+
+
+def test_a_blind_movement_keeps_its_city_green():
+    lay = two_phase()
+    q = flows(lay, {"N_T": 900.0, "S_T": 300.0})  # E/W read 0: blind, not empty
+    blind = np.array([m.id in ("E_T", "W_T") for m in lay.junction.movements])
+    assert retimed_greens_s(lay, q, 3.0, 0.9, blind=blind)[1] == pytest.approx((30.0, 25.0))
+    assert retimed_greens_s(lay, q, 3.0, 0.9)[1] == pytest.approx((39.111, 15.889), abs=1e-3)
+
+
+def test_the_flows_are_smoothed_and_a_capped_count_stands():
+    past, now = np.array([600.0, 600.0]), np.array([300.0, 300.0])
+    weight = 1.0 - np.exp(-0.5)
+    got = smoothed_flow_pcu_h(past, now, 300.0, 600.0, np.array([False, False]))
+    assert got == pytest.approx(600.0 - 300.0 * weight)
+    up = smoothed_flow_pcu_h(now, past, 300.0, 600.0, np.array([True, False]))
+    assert up == pytest.approx([600.0, 300.0 + 300.0 * weight])
+    assert smoothed_flow_pcu_h(None, now, 300.0, 600.0, np.array([False, False])) is now
+
+
+@pytest.mark.parametrize("coordinated", [True, False])
+@pytest.mark.parametrize("on", [True, False])
+def test_the_policy_retimes_only_a_coordinated_junction_and_only_with_the_key(coordinated, on):
+    """A period's counts (N_T 600 PCU/h, the rest light) through WebsterPolicy.decide: with the key at a
+    junction with a signalised neighbour the city's greens (every movement under the bound); else
+    Webster's split of the counts, as without the key."""
+    lay = two_phase(coordinated)
+    policy = WebsterPolicy(WebsterParams(coordinated_retime=on))
+    est = Estimate.empty(lay, 0.0)
+    s, _ = policy.decide(policy.init(lay, 0.0), lay, est, None, 0.0)
+    q = flows(lay, {"N_T": 600.0, "S_T": 300.0, "E_T": 200.0, "W_T": 200.0})
+    s2, wish = policy.decide(s, lay, replace(est, arrivals_pcu=est.arrivals_pcu + q * 300.0 / 3600.0), None, 300.0)
+    assert wish is not None
+    if on and coordinated:
+        assert wish.greens_s == pytest.approx((30.0, 25.0))
+        assert s2.smooth_pcu_h == pytest.approx(q)
+    else:
+        off = WebsterPolicy(WebsterParams()).decide(
+            s, lay, replace(est, arrivals_pcu=est.arrivals_pcu + q / 12.0), None, 300.0
+        )
+        assert off[1] is not None and wish.greens_s == pytest.approx(off[1].greens_s)
+        assert wish.greens_s != pytest.approx((30.0, 25.0))
+        assert s2.smooth_pcu_h is None
+
+
+def test_coordinated_retime_is_read_from_config_toml_and_ships_off(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[webster]\ncoordinated_retime = true\nretime_window_s = 900.0\n")
+    params = make_policy("webster", load_config(p)).params
+    assert params.coordinated_retime and params.retime_window_s == 900.0
+    assert not make_policy("webster", load_config(ROOT / "config.toml")).params.coordinated_retime
+    assert not WebsterParams().coordinated_retime
+    p.write_text("[webster]\nretime_window_s = 0.0\n")
+    with pytest.raises(ConfigError, match="webster.retime_window_s"):
+        load_config(p)
