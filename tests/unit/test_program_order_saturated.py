@@ -13,7 +13,13 @@ import pytest
 from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.max_pressure import MaxPressurePolicy, saturated_phases, saturated_successor
+from controller.core.policies.max_pressure import (
+    MaxPressurePolicy,
+    intergreen_matrix,
+    saturated_phases,
+    saturated_successor,
+)
+from controller.core.safety import SignalView
 from controller.errors import ConfigError
 from tests.unit.test_max_pressure_net import mixed_junctions
 from tests.unit.test_program_order import paired_decisions
@@ -55,6 +61,19 @@ def test_a_phase_below_the_share_of_the_highest_is_skipped() -> None:
     assert saturated_successor(v, sat, 0, 3, None, 0.5) == 2  # 3 < 0.5 x 9 skipped, 5 kept
     assert saturated_successor(v, sat, 0, 3, None, 0.3) == 1
     assert saturated_successor(v, sat, 0, 3, None, 0.0) == 1
+
+
+def test_a_phase_is_served_first_only_where_that_order_loses_less_to_intergreens() -> None:
+    # leaving phase 0 for phase 2 (the highest), phase 1 (the program's next, saturated) goes first
+    # only where 0 -> 1 -> 2 loses less time to intergreens than 0 -> 2 -> 1
+    v = np.array([5.0, 3.0, 9.0])
+    rilsa3 = np.array([[0.0, 3.0, 10.0], [10.0, 0.0, 10.0], [9.0, 10.0, 0.0]])  # 3 + 10 s against 10 + 10 s
+    assert saturated_successor(v, ALL, 0, 2, None, 0.0, rilsa3) == 1
+    joined231 = np.array([[0.0, 3.0, 3.0], [3.0, 0.0, 3.0], [3.0, 0.0, 0.0]])  # 3 + 3 s against 3 + 0 s
+    assert saturated_successor(v, ALL, 0, 2, None, 0.0, joined231) == 2
+    even = np.full((3, 3), 3.0) - np.diag([3.0, 3.0, 3.0])  # every order loses the same: nothing to gain
+    assert saturated_successor(v, ALL, 0, 2, None, 0.0, even) == 2
+    assert saturated_successor(v, ALL, 0, 2, None, 0.0, None) == 1  # no matrix: no condition
 
 
 @pytest.mark.parametrize("key", ["program_order_share", "program_order_saturated_share"])
@@ -114,10 +133,11 @@ def test_the_network_pass_is_not_used_with_the_key_on() -> None:
 def test_decide_serves_the_next_saturated_phase() -> None:
     """Over random queues (some hidden upstream) on 4-phase junctions: with the key on, decide()
     wishes the same phase as off unless the highest pressure is saturated, and then the first
-    saturated phase with pressure after the one in force that the highest does not cover (no share
-    asked: test_a_phase_below_the_share_of_the_highest_is_skipped); it also leaves the phase in
-    force where off does, and only there."""
-    differ = 0
+    saturated phase with pressure after the one in force that the highest does not cover and whose
+    order before the highest loses less to intergreens (no share asked:
+    test_a_phase_below_the_share_of_the_highest_is_skipped); it also leaves the phase in force
+    where off does, and only there."""
+    differ = kept = 0
     on = MaxPressureParams(program_order_saturated=True, program_order_saturated_share=0.0)
     for d in paired_decisions(on, 7, 800):
         assert d.w_on is not None and d.w_off is not None
@@ -129,7 +149,41 @@ def test_decide_serves_the_next_saturated_phase() -> None:
             assert sat[d.w_on.phase] and sat[d.w_off.phase], (d.tick, d.cur, d.w_on, d.w_off)
             service = d.lay.protected + np.where(d.lay.serves & ~d.lay.protected, 0.4, 0.0)
             assert not (service[d.w_on.phase] <= service[d.w_off.phase]).all(), (d.tick, d.cur, d.w_on)
-            between = [(d.cur + k) % n for k in range(1, (d.w_on.phase - d.cur) % n)]
-            free = [k for k in between if sat[k] and not (service[k] <= service[d.w_off.phase]).all()]
-            assert not free, (d.tick, d.cur, d.w_on, between)
-    assert differ > 10, differ
+            ig, cur, on, off = intergreen_matrix(d.lay), d.cur, d.w_on.phase, d.w_off.phase
+            assert ig[cur, on] + ig[on, off] < ig[cur, off] + ig[off, on], (d.tick, cur, on, off)
+            between = [(cur + k) % n for k in range(1, (on - cur) % n)]
+            free = [
+                k
+                for k in between
+                if sat[k]
+                and not (service[k] <= service[off]).all()
+                and ig[cur, k] + ig[k, off] < ig[cur, off] + ig[off, k]
+            ]
+            assert not free, (d.tick, cur, d.w_on, between)
+        elif d.w_off.phase != d.cur and saturated_phases(d.lay, d.est, d.cur)[d.w_off.phase]:
+            kept += 1  # the rule looked at this decision and kept the highest
+    assert differ + kept > 10, (differ, kept)
+
+
+def test_decide_serves_a_saturated_phase_first_only_where_its_order_loses_less_to_intergreens() -> None:
+    """A 4-phase junction (through 0, its protected left 1, through 2, its protected left 3; 3 s
+    from a through to its left, 0 back, 5 s across), every lane's queue past its advance loop and
+    phase 2's the highest pressure: from phase 0 the rule serves phase 1 first (0 -> 1 -> 2 loses
+    3 + 5 s, 0 -> 2 -> 1 5 + 5 s); from phase 3 it serves phase 2, not phase 0 (3 -> 0 -> 2 loses
+    5 + 5 s, 3 -> 2 -> 0 0 + 5 s: Bologna joined's 231, BENCHMARKS.md Q session 34)."""
+    lay, est = _four_phase()
+    assert intergreen_matrix(lay).tolist() == [[0, 3, 5, 5], [0, 0, 5, 5], [5, 5, 0, 3], [5, 5, 0, 0]]
+    heavy = np.where(lay.protected[2], 200.0, 20.0)
+    lanes = dataclasses.replace(est.lanes, hidden_pcu=np.full(len(lay.lanes), 5.0), queue_pcu=lay.lane_storage_pcu)
+    est = dataclasses.replace(est, queue_pcu=heavy, lanes=lanes)
+    policy = MaxPressurePolicy(MaxPressureParams(program_order_saturated=True, program_order_saturated_share=0.0))
+    off = MaxPressurePolicy(MaxPressureParams())
+
+    def wish(p: MaxPressurePolicy, cur: int) -> int | None:
+        _, w = p.decide(p.init(lay, 0.0), lay, est, SignalView(cur, False, 60.0, ()), 100.0)
+        return None if w is None else w.phase
+
+    assert wish(off, 0) == wish(off, 3) == 2
+    assert saturated_phases(lay, est, 3)[0]  # phase 0 would go first in the program's order
+    assert wish(policy, 0) == 1
+    assert wish(policy, 3) == 2
