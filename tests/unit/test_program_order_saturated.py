@@ -21,7 +21,8 @@ from controller.core.policies.max_pressure import (
 )
 from controller.core.safety import SignalView
 from controller.errors import ConfigError
-from tests.unit.test_max_pressure_net import mixed_junctions
+from tests.junction_fixtures import two_phase_raw
+from tests.unit.test_max_pressure_net import mixed_junctions, named_junction
 from tests.unit.test_program_order import paired_decisions
 
 ALL = np.array([True, True, True])
@@ -111,7 +112,7 @@ def test_a_phase_is_saturated_by_a_queue_past_the_advance_loop_it_starts_serving
         for k in range(n)
         for m in np.flatnonzero(lay.protected[k])
         for c in range(n)
-        if c != k and not lay.protected[c, m]
+        if c != k and not lay.serves[c, m]
     )
     lane = int(np.flatnonzero(lay.lane_share[m] > 0)[0])
     storage = float(lay.lane_storage_pcu[lane])
@@ -122,6 +123,18 @@ def test_a_phase_is_saturated_by_a_queue_past_the_advance_loop_it_starts_serving
     assert not saturated_phases(lay, _with(est, lane, m, 0.0, 0.9 * storage, green_pcu + 1.0), cur)[k]
     assert not saturated_phases(lay, _with(est, lane, m, 0.5, storage, green_pcu - 0.5), cur)[k]  # a short queue
     assert not saturated_phases(lay, _with(est, lane, m, 0.5, storage, green_pcu + 1.0), k).any()  # served now
+    # nor one the phase in force serves permitted (a left: the stage would only protect it)
+    k, m, cur = next(
+        (k, int(m), c)
+        for k in range(n)
+        for m in np.flatnonzero(lay.protected[k])
+        for c in range(n)
+        if lay.serves[c, m] and not lay.protected[c, m]
+    )
+    lane = int(np.flatnonzero(lay.lane_share[m] > 0)[0])
+    full = _with(est, lane, m, 0.5, float(lay.lane_storage_pcu[lane]), 100.0)
+    assert not saturated_phases(lay, full, cur)[k]
+    assert saturated_phases(lay, full, next(c for c in range(n) if not lay.serves[c, m]))[k]
 
 
 def test_the_network_pass_is_not_used_with_the_key_on() -> None:
@@ -165,25 +178,46 @@ def test_decide_serves_the_next_saturated_phase() -> None:
     assert differ + kept > 10, (differ, kept)
 
 
-def test_decide_serves_a_saturated_phase_first_only_where_its_order_loses_less_to_intergreens() -> None:
-    """A 4-phase junction (through 0, its protected left 1, through 2, its protected left 3; 3 s
-    from a through to its left, 0 back, 5 s across), every lane's queue past its advance loop and
-    phase 2's the highest pressure: from phase 0 the rule serves phase 1 first (0 -> 1 -> 2 loses
-    3 + 5 s, 0 -> 2 -> 1 5 + 5 s); from phase 3 it serves phase 2, not phase 0 (3 -> 0 -> 2 loses
-    5 + 5 s, 3 -> 2 -> 0 0 + 5 s: Bologna joined's 231, BENCHMARKS.md Q session 34)."""
-    lay, est = _four_phase()
-    assert intergreen_matrix(lay).tolist() == [[0, 3, 5, 5], [0, 0, 5, 5], [5, 5, 0, 3], [5, 5, 0, 0]]
-    heavy = np.where(lay.protected[2], 200.0, 20.0)
+def _all_saturated(lay: Layout, heavy_phase: int) -> Estimate:
+    """Every lane's queue past its advance loop (hidden 5 PCU, the storage full), 20 PCU per
+    movement, 200 PCU on the movements `heavy_phase` serves protected (the highest pressure)."""
+    est = Estimate.empty(lay, 0.0)
     lanes = dataclasses.replace(est.lanes, hidden_pcu=np.full(len(lay.lanes), 5.0), queue_pcu=lay.lane_storage_pcu)
-    est = dataclasses.replace(est, queue_pcu=heavy, lanes=lanes)
-    policy = MaxPressurePolicy(MaxPressureParams(program_order_saturated=True, program_order_saturated_share=0.0))
-    off = MaxPressurePolicy(MaxPressureParams())
+    return dataclasses.replace(est, queue_pcu=np.where(lay.protected[heavy_phase], 200.0, 20.0), lanes=lanes)
 
-    def wish(p: MaxPressurePolicy, cur: int) -> int | None:
-        _, w = p.decide(p.init(lay, 0.0), lay, est, SignalView(cur, False, 60.0, ()), 100.0)
-        return None if w is None else w.phase
 
-    assert wish(off, 0) == wish(off, 3) == 2
-    assert saturated_phases(lay, est, 3)[0]  # phase 0 would go first in the program's order
-    assert wish(policy, 0) == 1
-    assert wish(policy, 3) == 2
+def _wish(on: bool, lay: Layout, est: Estimate, cur: int) -> int | None:
+    p = MaxPressureParams(program_order_saturated=on, program_order_saturated_share=0.0)
+    policy = MaxPressurePolicy(p)
+    _, w = policy.decide(policy.init(lay, 0.0), lay, est, SignalView(cur, False, 60.0, ()), 100.0)
+    return None if w is None else w.phase
+
+
+def test_decide_serves_a_saturated_phase_first_where_its_order_loses_less_to_intergreens() -> None:
+    """Program N alone (0), N and S (1), E and W (2): 0 -> 1 keeps N green (no intergreen), so
+    leaving 0 for 2 (the highest) through 1 loses 0 + 5 s, 2 then 1 5 + 5 s: 1 is served first
+    (RiLSA_example3's W -> E1 -> NS, where E1 starts in W's yellow)."""
+    raw = two_phase_raw()
+    base = raw["phases"][0]
+    raw["phases"] = [{**base, "state": "Grrr"}, {**base, "state": "GrGr"}, {**base, "state": "rGrG"}]
+    lay = Layout.build(named_junction("T", raw), Config())
+    assert intergreen_matrix(lay).tolist() == [[0, 0, 5], [3, 0, 5], [5, 5, 0]]
+    est = _all_saturated(lay, 2)
+    assert _wish(False, lay, est, 0) == 2
+    assert _wish(True, lay, est, 0) == 1
+
+
+def test_decide_keeps_the_highest_where_the_order_saves_no_intergreen_or_the_stage_starts_no_green() -> None:
+    """A 4-phase junction (through 0 with its left permitted, the left protected 1, through 2,
+    its left 3; 3 s from a through to its left, 0 back, 5 s across), every lane's queue past its
+    advance loop and phase 2's the highest pressure. From phase 3 the program's next, 0, would
+    lose 5 + 5 s before 2 against 0 + 5 s for 2 then 0 (Bologna joined's 231); from phase 0 its
+    next, 1, only protects a left 0 serves permitted (pasubio's 230, BENCHMARKS.md Q session 34).
+    Both keep the highest, 2."""
+    lay, _ = _four_phase()
+    assert intergreen_matrix(lay).tolist() == [[0, 3, 5, 5], [0, 0, 5, 5], [5, 5, 0, 3], [5, 5, 0, 0]]
+    est = _all_saturated(lay, 2)
+    assert _wish(False, lay, est, 0) == _wish(False, lay, est, 3) == 2
+    assert saturated_phases(lay, est, 3)[0]  # phase 0 would come first in the program's order
+    assert _wish(True, lay, est, 3) == 2
+    assert _wish(True, lay, est, 0) == 2

@@ -276,18 +276,18 @@ def program_successor(v: np.ndarray, cur: int, best: int, share: float) -> int:
 
 
 def saturated_phases(layout: Layout, est: Estimate, cur: int) -> np.ndarray:
-    """(phases,) bool: the phase starts a protected green (protected in it, not in `cur`, the
+    """(phases,) bool: the phase starts a protected green (protected in it, red in `cur`, the
     phase in force) for a movement whose queue reaches past its advance loop (on some lane of
     it the estimator's hidden queue stands upstream, or the queue between the loops fills the
     lane's storage) and is at least what the phase's minimum green discharges at the movement's
     saturation flow: a stage that will use its green. A movement the phase in force already
-    serves protected does not count (a stage that only extends it, a lagging left's stage for its
-    through, is not needed for it), nor a full lane's short queue (a zone storing 1 PCU is full
-    with one vehicle)."""
+    serves, protected or permitted, does not count (a stage that only extends it or protects it,
+    a lagging left's stage, is not needed for it: Bologna's 230, BENCHMARKS.md Q session 34), nor
+    a full lane's short queue (a zone storing 1 PCU is full with one vehicle)."""
     lanes = est.lanes
     storage = layout.lane_storage_pcu
     full = (lanes.hidden_pcu > 0.0) | ((storage > 0.0) & (lanes.queue_pcu >= storage - 1e-9))
-    reaches = ((layout.lane_share > 0.0) @ full > 0) & ~layout.protected[cur]
+    reaches = ((layout.lane_share > 0.0) @ full > 0) & ~layout.serves[cur]
     min_green_s = np.array([ph.min_green_s for ph in layout.junction.phases])
     one_green_pcu = np.outer(min_green_s, est.sat_flow_pcu_h / 3600.0)
     uses_green = est.queue_pcu[None, :] >= one_green_pcu
