@@ -121,11 +121,14 @@ SPLIT = [(20.0, "Grrr"), (3.0, "yrrr"), (20.0, "rrGr"), (3.0, "rryr"), (30.0, "r
         ([(30.0, "rGrG"), (3.0, "ryry")], 10.0, ProgramEntry("evening", ((0.0, "yryr"), (3.0, "rrrr")), 5.0, 0)),
         # the green in force and one more link: nothing stops, no intergreen
         ([(3.0, "ryry"), (30.0, "GrGG"), (3.0, "yryy")], 10.0, ProgramEntry("evening", (), 0.0, 1)),
-        # a split green (two phases with one green): entered at its first phase, not its second
+        # the same 2 s into the green in force: nothing stops, so nothing is held to its minimum
+        ([(3.0, "ryry"), (30.0, "GrGG"), (3.0, "yryy")], 2.0, ProgramEntry("evening", (), 0.0, 1)),
+        # a split green (two phases with one green) across the cycle's end (phases 4, 0): entered
+        # at its first phase (4), not at 0, and N goes on for what is left of their 10 + 10 s
         (
-            [(30.0, "rGrG"), (10.0, "rGrG"), (3.0, "ryry")],
+            [(10.0, "Grrr"), (3.0, "yrrr"), (30.0, "rGrG"), (3.0, "ryry"), (10.0, "Grrr")],
             10.0,
-            ProgramEntry("evening", ((0.0, "yryr"), (3.0, "rrrr")), 5.0, 0),
+            ProgramEntry("evening", ((0.0, "Gryr"),), 3.0, 0, 7.0),
         ),
     ],
 )
@@ -138,3 +141,27 @@ def test_the_entry_takes_the_junctions_own_intergreen():
     entry = _entry([(30.0, "rGrG"), (3.0, "ryry")], 10.0, yellow_s=4.0, all_red_s=1.0)
     assert entry == ProgramEntry("evening", ((0.0, "yryr"), (4.0, "rrrr")), 5.0, 0)
     assert _entry([(30.0, "oooo")], 10.0) is None  # no green to enter at
+
+
+def test_a_continued_green_stops_at_its_max_green():
+    """What is left of a continued green counts to the stage's max_green_s when the program's is
+    longer: N green 2 s, held 5 s, yellow 3 s for S, then 15 - 10 s, not 20 - 10 s."""
+    j = two_phase()
+    short = replace(j.phases[0], max_green_s=15.0)
+    assert _entry(SPLIT, 2.0, phases=(short, j.phases[1])) == ProgramEntry(
+        "evening", ((0.0, "GrGr"), (5.0, "Gryr")), 8.0, 0, 5.0
+    )
+
+
+@pytest.mark.parametrize(("keep_off", "yellow"), [(True, "Gryo"), (False, "Gryr")])
+def test_a_link_off_in_both_keeps_its_letter_with_keep_off(keep_off, yellow):
+    """W switched off ('o') in the stage in force and in the green entered: it stays off through
+    the yellow with [roadside] keep_off_through_intergreen, as the roadside's intergreens do."""
+    j = two_phase()
+    stage = replace(j.phases[0], state="GrGo")
+    program = [(20.0, "Grro"), (3.0, "yrro"), (30.0, "rGrG"), (3.0, "ryry")]
+    states, durations_s = [st for _, st in program], [d for d, _ in program]
+    entry = program_entry(
+        replace(j, phases=(stage, j.phases[1])), 0, 10.0, "evening", states, durations_s, [0, 1, 2, 3], keep_off
+    )
+    assert entry == ProgramEntry("evening", ((0.0, yellow),), 3.0, 0, 7.0)
