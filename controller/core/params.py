@@ -88,7 +88,8 @@ class MaxPressureParams:
     # in force): the program's own rotation of stages, with its short transitions; 0: off
     program_order_saturated: bool = False  # leaving the phase in force for a phase serving a queue that
     # reaches past its advance loop, the policy serves instead the first such phase in the program's order
-    # after the phase in force (saturated_successor); False: the highest pressure
+    # after the phase in force, where that order loses less to intergreens (saturated_successor); False: the
+    # highest pressure
     program_order_saturated_share: float = 0.5  # with program_order_saturated: a saturated phase is served
     # before the highest pressure only while its pressure is at least this share of it (saturated_successor)
     exit_room: bool = False  # a movement's rate is also slowed to the room left on the neighbour approach its

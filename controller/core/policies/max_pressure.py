@@ -29,11 +29,11 @@ its minimum green; with `program_order_share` > 0 the switch goes to the phase t
 program runs next instead while that one keeps the share of the highest pressure
 (program_successor); with `program_order_saturated`, where the highest pressure is a phase
 whose queue reaches past its advance loop, the switch goes to the first such phase in the
-program's order (saturated_phases, saturated_successor). Example, one movement per phase,
-equal saturation flows, T = 2 s, a 5 s intergreen and a 3 s start-up loss: phase 0 green past
-its minimum with 3 PCU queued (w = 1), phase 1's movement red for 30 s (w = 1.5 with
-`wait_scale_s` 60) with 9 PCU: phase 1 weighs 9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with
-12 PCU (3.6) the policy asks for phase 1.
+program's order where that order loses less to intergreens (saturated_phases,
+saturated_successor). Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
+intergreen and a 3 s start-up loss: phase 0 green past its minimum with 3 PCU queued (w = 1),
+phase 1's movement red for 30 s (w = 1.5 with `wait_scale_s` 60) with 9 PCU: phase 1 weighs
+9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with 12 PCU (3.6) the policy asks for phase 1.
 
 Permitted-turn clearance. A permitted turn that crossed its stop line may stand inside the
 junction waiting for a gap in the streams it yields to; cutting it off can lock the junction.
