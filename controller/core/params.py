@@ -65,8 +65,8 @@ class WebsterParams:
     # where its lanes' flow ratios sum to max_flow_ratio or more, this cycle (within the junction's cycle_max_s)
     # (webster.lone_cycle_s, webster.oversaturated); 0: off
     coordinated_retime: bool = False  # at a junction with a signalised neighbour: the city's cycle and greens, moved
-    # only as far as every movement's degree of saturation (smoothed flows) needs to stay under max_flow_ratio, or
-    # to one common degree where none fits (webster.retimed_greens_s); off: Webster's split of the period's counts
+    # only as far as every movement's degree of saturation (smoothed flows) needs to stay under max_flow_ratio; the
+    # city's greens where no split does (webster.retimed_greens_s); off: Webster's split of the period's counts
     retime_window_s: float = 600.0  # with coordinated_retime: time constant of the smoothed flows (s): a period's
     # count is a few dozen vehicles and a lull is not a new demand (webster.smoothed_flow_pcu_h)
 
