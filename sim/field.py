@@ -401,12 +401,12 @@ class SumoField:
             return
         log.info(
             "junction=%s program=%s: no phase of the program's cycle shows the green in force (links %s);"
-            " entered through an intergreen of %g s at its phase %d",
+            " entered through an intergreen at its phase %d, %g s after the hand-back (with any hold to minimum green)",
             jid,
             program,
             sorted(green),
-            entry.start_s,
             entry.phase,
+            entry.start_s,
         )
         self._entries[jid] = (t_s, entry)
         self._enter_program(jid, t_s)
