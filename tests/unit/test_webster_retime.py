@@ -23,7 +23,7 @@ from controller.core.policies.webster import (
 )
 from controller.errors import ConfigError
 from controller.junctions import parse_intersection
-from tests.junction_fixtures import flows, two_phase_raw
+from tests.junction_fixtures import flows, four_phase_raw, two_phase_raw
 
 CFG = Config()
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,3 +122,17 @@ def test_coordinated_retime_is_read_from_config_toml_and_ships_off(tmp_path):
     p.write_text("[webster]\nretime_window_s = 0.0\n")
     with pytest.raises(ConfigError, match="webster.retime_window_s"):
         load_config(p)
+
+
+def test_a_long_stage_gives_a_second_before_a_short_one():
+    """retimed_greens_s weighs each phase's change by 1 / its city green: the 11 s E_T needs more
+    come all from N/S through's 30 s stage, none from the 6 s left-turn stages (R, session 34;
+    with equal weights the solver took 1 s from N/S's lefts)."""
+    raw = four_phase_raw()
+    raw["downstream"] = ["K"]
+    lay = Layout.build(parse_intersection(raw, "four_phase.toml"), CFG)
+    assert [p.base_green_s for p in lay.junction.phases] == [30.0, 6.0, 30.0, 6.0]
+    q = flows(lay, {m.id: 100.0 for m in lay.junction.movements} | {"E_T": 700.0})
+    cycle_s, greens_s = retimed_greens_s(lay, q, 3.0, 0.9)
+    assert cycle_s == 88.0
+    assert greens_s == pytest.approx((18.975, 6.0, 41.025, 6.0), abs=1e-3)
