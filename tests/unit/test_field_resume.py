@@ -165,3 +165,40 @@ def test_a_link_off_in_both_keeps_its_letter_with_keep_off(keep_off, yellow):
         replace(j, phases=(stage, j.phases[1])), 0, 10.0, "evening", states, durations_s, [0, 1, 2, 3], keep_off
     )
     assert entry == ProgramEntry("evening", ((0.0, yellow),), 3.0, 0, 7.0)
+
+
+def test_a_take_back_during_an_entry_ends_it():
+    """The roadside takes the light back while the field enters a program through an intergreen
+    (a new plan): the entry is dropped, so that after a later hand-back into a program showing the
+    green no stale entry jumps the light to its phase with no intergreen (R, session 34)."""
+    ticks = iter([None, "rGrG", None, None])  # hand-back, take-back, hand-back again, local
+    resumed: list[float] = []
+    entered: list[float] = []
+    shown: list[str] = []
+    rc = SimpleNamespace(
+        mode="policy",
+        tick=lambda t_s, phase, spent: next(ticks),
+        green_phase=lambda: 0,
+        status=lambda t_s: SimpleNamespace(time_in_phase_s=9.0),
+        status_key=lambda: "k",
+    )
+    field = SimpleNamespace(
+        api=SimpleNamespace(trafficlight=SimpleNamespace(setRedYellowGreenState=lambda jid, st: shown.append(st))),
+        roadside={"J": rc},
+        _applied={"J": "GrGr"},
+        _entries={},
+        _status_sent={"J": ("k", 0.0)},
+        status_every_s=1e9,
+        _enter_program=lambda jid, t_s: entered.append(t_s),
+    )
+
+    def resume(jid: str, phase: int, green_s: float, t_s: float) -> None:
+        resumed.append(t_s)
+        if t_s == 100.0:  # the first hand-back enters its program through an intergreen
+            field._entries[jid] = (t_s, ProgramEntry("evening", ((0.0, "yryr"),), 3.0, 1))
+
+    field._resume_program = resume
+    for t_s in (100.0, 101.0, 102.0, 103.0):
+        SumoField.actuate_bodies(field, t_s)  # type: ignore[arg-type]
+    assert resumed == [100.0, 102.0] and shown == ["rGrG"]
+    assert field._entries == {} and entered == []
