@@ -9,7 +9,10 @@ service listens on the broker (`run_controller.py run`), on the same clock: Unix
 by `realtime_factor` (1 / `--speed`), so both sides must run at the same speed.
 
 SUMO's time t maps to service time `offset_s + t`, with offset_s set at the start so that the
-first simulated second is one clock second away. When the scenario ends, the evaluation is
+first simulated second is one clock second away. The cabinets check a plan's validity window on
+the clock, as a real cabinet would, and apply it at SUMO's time: on a loaded machine SUMO falls
+behind the clock (the largest lag when a plan arrived is `lag_max_s` in the summary), and a plan
+stamped on the clock would otherwise be refused as not yet valid. When the scenario ends, the evaluation is
 written as for `simulate` (tripinfo.xml, statistics.xml, summary.json); Ctrl-C stops without it.
 
 Credentials: one password per device user, from `{credentials}/{user}.password` (the folder
@@ -69,6 +72,7 @@ class LiveFieldLoop:
         self.offset_s = clock.now() + 1.0 - begin_s  # the first simulated second, one clock second from now
         self.plans_received = 0
         self.plans_refused = 0
+        self.lag_max_s = 0.0  # how far SUMO's time fell behind the clock when a plan arrived
         self.seconds = 0
         self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self.devices: dict[str, MqttClient] = {}
@@ -112,7 +116,9 @@ class LiveFieldLoop:
     def _apply(self, jid: str, payload: bytes, t_s: float) -> None:
         self.plans_received += 1
         rc = self.field.roadside[jid]
-        why = rc.receive_message(payload, t_s, self.offset_s)
+        clock_s = self.clock.now() - self.offset_s  # the cabinet's clock in SUMO's time
+        self.lag_max_s = max(self.lag_max_s, clock_s - t_s)
+        why = rc.receive_message(payload, t_s, self.offset_s, clock_s=max(t_s, clock_s))
         if why:
             self.plans_refused += 1
             log.warning("roadside junction=%s refused a plan: %s", jid, why)
@@ -135,6 +141,7 @@ class LiveFieldLoop:
                 "field": {
                     "plans_received": self.plans_received,
                     "plans_refused": self.plans_refused,
+                    "lag_max_s": round(self.lag_max_s, 3),
                     "reconnects": sum(max(0, c.connects - 1) for c in self.devices.values()),
                 },
             }

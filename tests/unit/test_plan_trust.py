@@ -94,6 +94,17 @@ def test_not_yet_valid_plan_is_refused():
     assert rc.receive_message(signed(hold(1, 2, 1.5)), 0.0) == ""  # within the clock skew
 
 
+def test_a_field_behind_its_clock_checks_validity_on_the_clock_and_applies_at_its_own_time():
+    """A live field on a loaded machine: SUMO at 100 s while the cabinet's clock reads 105 s. A
+    plan the service stamped at 105 s is valid on the clock; it is applied at SUMO's 100 s."""
+    rc = roadside(max_skew_s=2.0)
+    assert rc.receive_message(signed(hold(1, 1, 105.0)), 100.0).startswith("not valid before")
+    assert rc.receive_message(signed(hold(1, 2, 105.0)), 100.0, clock_s=105.0) == ""
+    assert rc.last_rx_s == 100.0 and rc.plan is not None and rc.plan.seq == 2
+    why = rc.receive_message(signed(hold(1, 3, 80.0)), 100.0, clock_s=105.0)
+    assert why.startswith("expired")  # ttl 20 s: expired on the clock, though not at SUMO's time
+
+
 def test_overlong_validity_window_is_refused():
     rc = roadside(max_validity_s=300.0)
     assert rc.receive_message(signed(hold(1, 1, 0.0, ttl=3600.0)), 0.0).startswith("validity 3600 s")

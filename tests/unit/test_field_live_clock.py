@@ -1,0 +1,47 @@
+"""The live field's cabinets check a plan's validity window on the clock the service shares
+with them (sim/field_live.py), not on SUMO's time: on a loaded machine SUMO falls behind the
+clock, and a plan stamped on the clock would otherwise be refused as 'not valid before'."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from controller.config import Config
+from controller.core.messages import encode_command
+from controller.core.signing import Keyring
+from controller.model import PhaseCommand
+from sim.field_live import LiveFieldLoop
+from sim.roadside import RoadsideController
+from tests.junction_fixtures import two_phase
+
+RING = Keyring.from_masters({"k1": b"\x01" * 32})
+
+
+class StoppedClock:
+    """A clock read at a set service time."""
+
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+        self.factor = 0.05
+
+    def now(self) -> float:
+        return self.now_s
+
+    def wait_until(self, t_s: float, stop: threading.Event) -> bool:
+        return True
+
+
+def test_a_plan_stamped_on_the_clock_is_applied_while_sumo_runs_behind_it():
+    clock = StoppedClock(1_000.0)
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    field = SimpleNamespace(roadside={"J": rc})
+    loop = LiveFieldLoop(field, {}, Config(), 0.0, settings_for=lambda user: None, clock=clock, stop=threading.Event())
+    rc.set_keys(RING.for_junction("J"))
+    assert loop.offset_s == 1_001.0  # SUMO's 0 s is the clock's 1,001 s
+    clock.now_s = 1_001.0 + 105.0  # the clock at SUMO's 105 s; SUMO still at 100 s
+    cmd = PhaseCommand("J", "p1", 1, 1, 5.0, 1_001.0 + 105.0, 1_001.0 + 125.0)
+    loop._apply("J", encode_command(cmd, 7, RING.sign), 100.0)
+    assert (loop.plans_received, loop.plans_refused) == (1, 0), rc.faults
+    assert rc.plan is not None and rc.last_rx_s == 100.0
+    assert loop.summary()["transport"]["field"]["lag_max_s"] == 5.0
