@@ -152,6 +152,14 @@ class ScatsParams:
     keep_actuated: bool = False  # refuse a light whose own program is vehicle-actuated (Intersection.actuated)
     keep_actuated_crossings: bool = True  # with keep_actuated off: refuse such a light only where a stage's
     # minimum green is its crossings' pedestrian minimum (requirements.actuated_crossing_refusal)
+    own_cycle_now: bool = False  # the cycle starting now is the longest of the junction's own wish, made at
+    # this cycle's start, and the wishes of the others in its married subsystem (False: the subsystem's longest
+    # wish at the last coordination, where the junction's own is a cycle old)
+    keep_extending_actuated: bool = False  # a vehicle-actuated program is watched `actuated_watch_s` first; one
+    # whose greens ran on average `actuated_extension_s` or more beyond their stages' minimum greens tracks
+    # its demand and keeps running (no plan); one held at its minimums is taken over
+    actuated_watch_s: float = 180.0  # how long the program is watched (s of the roadside's status)
+    actuated_extension_s: float = 1.0  # mean green beyond the minimum green from which the program extends
 
 
 class PolicyConfig(Protocol):

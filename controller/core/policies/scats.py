@@ -21,7 +21,8 @@ the green the queue left over would have needed (DS > 1: oversaturated).
 - married subsystems and offsets (`coordinate`, every `coordinate_period_s` over the network):
   a junction marries its main upstream neighbour (the one sending it most traffic) when that
   link carries at least `marry_flow_pcu_h` and the cycles the two want differ by at most
-  `marry_cycle_diff_s`; a subsystem runs the longest cycle any of its junctions wants. Each
+  `marry_cycle_diff_s`; a subsystem runs the longest cycle any of its junctions wants (as of the
+  last coordination; with `own_cycle_now`, a junction's own wish as made at its cycle's start). Each
   married junction's first phase should turn green when the upstream's actually did, plus the
   position of the upstream green feeding it, the learnt travel time, minus the position of its
   own green: a green wave along the heavy flows. That target is a time (modulo the common
@@ -52,6 +53,13 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   stage's minimum green is the pedestrian minimum of its crossings, the cycle runs every such stage
   that long each cycle, whether or not anyone crosses, while the city's program ends a green at a
   gap; the light keeps its program (`keep_actuated`: every actuated light).
+
+- a light on a vehicle-actuated program with `keep_extending_actuated`: the program is watched for
+  `actuated_watch_s` before the first plan; where its greens ran on average `actuated_extension_s` or
+  more beyond their stages' minimum greens, it extends them with its demand, which a planned cycle
+  with its gap-out does not match, and it keeps running (no plan is sent); where it is held at its
+  minimums (light demand), scats takes over: its longer planned greens, ended early by gap-out, serve
+  such demand better.
 
 - a lane's stop-line loop is read for a phase only when every movement using the lane is green
   in it (`_lanes_all_green`): on a lane shared with a movement held at red, e.g. a through lane
@@ -108,13 +116,46 @@ class ScatsState:
     measured: bool = False
     plan_greens_s: tuple[float, ...] | None = None  # the greens sent for the cycle under way
     gapped_phase: int = -1  # the phase ended early (gap-out) in this cycle's plan
+    watch: ProgramWatch | None = None  # the city's actuated program watched before a takeover
+    kept: bool = False  # the program extends its greens with the demand: it keeps running, no plan
+
+
+@dataclass(frozen=True)
+class ProgramWatch:
+    """The city's vehicle-actuated program as the roadside reports it, before scats takes over
+    (`keep_extending_actuated`): the greens it ran, their seconds and their stages' minimum greens.
+    Example: greens of 12, 5 and 9 s at stages of minimum 5 s extend (26 - 15) / 3 = 3.7 s."""
+
+    start_s: float
+    greens: int = 0
+    green_s: float = 0.0
+    min_green_s: float = 0.0
+    last_phase: int = -1  # the phase green at the last tick (-1: an intergreen, or none seen)
+
+    def seen(self, signal: SignalView, min_green_s: float) -> ProgramWatch:
+        """One tick (one second) of the program folded in."""
+        if signal.in_intergreen:
+            return replace(self, last_phase=-1)
+        new = signal.phase != self.last_phase
+        return replace(
+            self,
+            greens=self.greens + int(new),
+            green_s=self.green_s + 1.0,
+            min_green_s=self.min_green_s + (min_green_s if new else 0.0),
+            last_phase=signal.phase,
+        )
+
+    def extension_s(self) -> float:
+        """The mean green the program ran beyond its stages' minimum greens (s; 0 with none seen)."""
+        return (self.green_s - self.min_green_s) / self.greens if self.greens else 0.0
 
 
 @dataclass(frozen=True)
 class Advice:
-    cycle_s: float
+    cycle_s: float  # the longest cycle wanted in the junction's married subsystem
     offset_s: float | None  # when its first phase should turn green (s, any multiple of the cycle
     # away); None: the junction leads its subsystem (keeps its own rhythm)
+    others_cycle_s: float = 0.0  # the longest cycle wanted by the other junctions of its subsystem (0: none)
 
 
 def _positions(greens: tuple[float, ...], ig: tuple[float, ...]) -> np.ndarray:
@@ -168,10 +209,8 @@ class ScatsPolicy(Policy):
         married upstream neighbour, when its first phase should turn green (module doc)."""
         main_up = _main_upstream(network, states)
         root = self._subsystems(network, states, main_up)
-        cycles: dict[str, float] = {}
-        for j, s in states.items():
-            if isinstance(s, ScatsState):
-                cycles[root[j]] = max(cycles.get(root[j], 0.0), s.desired_cycle_s)
+        wants = {j: s.desired_cycle_s for j, s in states.items() if isinstance(s, ScatsState)}
+        cycles, others = _subsystem_cycles(wants, root)
         # Offsets along a tree: heaviest junctions first, each after its main upstream.
         advice: dict[str, Advice] = {}
         order = sorted(network.layouts, key=lambda j: -float(network.estimates[j].flow_pcu_h.sum()))
@@ -190,7 +229,7 @@ class ScatsPolicy(Policy):
             ):
                 off = _offset_after(states[up.junction], s, up, states[up.junction].cycle_start_s)
             placed.add(j)
-            advice[j] = Advice(cycles.get(root[j], s.cycle_s), off)
+            advice[j] = Advice(cycles.get(root[j], s.cycle_s), off, others[j])
         return advice
 
     def _marries(self, states: Mapping[str, Any], j: str, up: _Upstream) -> bool:
@@ -233,6 +272,10 @@ class ScatsPolicy(Policy):
         cycle's plan; within a cycle, gap-out (module doc)."""
         if signal is None:
             return state, None
+        if self.params.keep_extending_actuated and layout.junction.actuated:
+            state, waiting = self._watch_program(state, layout, signal, now_s)
+            if waiting:
+                return state, None
         state, starting = self._measure(state, layout, est, signal)
         if not starting:
             return self._gap_out(state, layout, est, signal, not signal.in_intergreen)
@@ -246,6 +289,23 @@ class ScatsPolicy(Policy):
         if cycle_seen_s < 0.5 * shortest_s:  # the same cycle seen again (a late status), not a new one
             return state, None
         return self._wish(self._adapt(state, layout, est), layout, network, now_s, signal)
+
+    def _watch_program(
+        self, state: ScatsState, layout: Layout, signal: SignalView, now_s: float
+    ) -> tuple[ScatsState, bool]:
+        """Before a takeover, the city's actuated program is watched for `actuated_watch_s`; if its greens
+        then ran `actuated_extension_s` or more beyond their minimums on average, it tracks its demand and
+        is kept for good (module doc). True while scats waits (watching, or the program kept)."""
+        if state.kept:
+            return state, True
+        if state.cycle_start_s is not None:  # taken over
+            return state, False
+        watch = state.watch if state.watch is not None else ProgramWatch(now_s)
+        if now_s - watch.start_s < self.params.actuated_watch_s:
+            min_green_s = layout.junction.phases[signal.phase].min_green_s
+            return replace(state, watch=watch.seen(signal, min_green_s)), True
+        kept = watch.extension_s() >= self.params.actuated_extension_s
+        return replace(state, watch=watch, kept=kept), kept
 
     def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView) -> tuple[ScatsState, bool]:
         """Fold one tick (one second) into the cycle's measurements: green shown per phase and
@@ -330,7 +390,9 @@ class ScatsPolicy(Policy):
         and this cycle's greens stretched or shortened toward the offset."""
         j = layout.junction
         adv: Advice | None = network.advice.get(j.id) if network is not None else None
-        cycle = adv.cycle_s if adv is not None else state.desired_cycle_s
+        cycle = state.desired_cycle_s
+        if adv is not None:  # the advice is the last coordination's: its own wish there is a cycle old
+            cycle = max(cycle, adv.others_cycle_s) if self.params.own_cycle_now else adv.cycle_s
         # it keeps an offset to an upstream neighbour, or leads (its own rhythm)
         offset = adv.offset_s if adv is not None and adv.offset_s is not None else None
         follows = offset is not None
@@ -433,6 +495,20 @@ def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str,
             elif best is None or cand.flow_pcu_h > best.flow_pcu_h:
                 main_up[c.junction] = cand
     return main_up
+
+
+def _subsystem_cycles(
+    wants_s: Mapping[str, float], root: Mapping[str, str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per subsystem root, the longest cycle any of its junctions wants; per junction, the longest the
+    others of its subsystem want (0.0 when it is alone). Example: wants {a: 60, b: 70, c: 50}, all one
+    subsystem rooted at a: ({a: 70}, {a: 70, b: 60, c: 70})."""
+    top: dict[str, list[tuple[float, str]]] = {}  # per root, its two longest wishes
+    for j, want_s in wants_s.items():
+        top[root[j]] = sorted([*top.get(root[j], []), (want_s, j)], reverse=True)[:2]
+    cycles = {r: t[0][0] for r, t in top.items()}
+    others = {j: next((w for w, k in top[root[j]] if k != j), 0.0) for j in wants_s}
+    return cycles, others
 
 
 def _splits(
