@@ -5,23 +5,25 @@
                              [--trace-junction J1,J2]
                              [-- SUMO ARGS...]
 
-One `simulate` run (sim/simulate.py, in process) that also reads, every second, the core's
-replay (both sides' virtual queues, PCU) and SUMO's truth on each junction's approach lanes (the
-lanes of its movements): halting vehicles (< 0.1 m/s) and time loss (vehicles x (1 - v/v_max)).
-Their integrals over the run go to DIR/harm_check.json with the core's per-junction report and
-every switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the
-counterfactual the switch acts on). `--against` compares with a run of the fixed plan (its
-DIR): per junction the replay's gain and the truth's (time loss and halting of the two runs),
-and the network's trip delay from both summaries. `--trace-s N` prints every N s, per junction,
-the exit blockage measured and the fixed side's, the fill of the neighbours' approaches on both
-sides and the two replayed queues (docs/harm.md §1a); `--trace-junction` adds, for the junctions
-named, one line per approach: its storage, the two replayed queues, the estimator's queue (and of
-it the hidden queue beyond the advance loops, each lane once) and the blockage, the cumulative
-sum and the window's delays, and SUMO's halting vehicles on the approach and on the two links
-before it (where a queue beyond the storage stands), and a second line of SUMO's ground truth of
-its demand: per approach over the last N s, the vehicles inserted with the approach edge on their
-route and those entering the edge (veh/h), the vehicles in the network with it still ahead, then
-the replay's demand and the return rule's reference (PCU/h) and SUMO's insertion backlog (whether a
+One `simulate` run (sim/simulate.py, in process) that also reads, every second, the core's replay
+(both sides' virtual queues, PCU) and SUMO's truth on each junction's approach lanes (the lanes of
+its movements): halting vehicles (< 0.1 m/s) and time loss (vehicles x (1 - v/v_max)). Their
+integrals over the run go to DIR/harm_check.json with the core's per-junction report and every
+switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the counterfactual
+the switch acts on). `--against` compares with a run of the fixed plan (its DIR): per junction the
+replay's gain and the truth's (time loss and halting of the two runs), and the network's trip delay
+from both summaries; then each side of the replay over its own truth (replayed PCU s over SUMO's
+time loss veh s: the fixed side's truth is the fixed run's, and the fixed run's own ratio is the
+model's scale), which names the side the replay gets wrong. `--trace-s N` prints every N s, per
+junction, the exit blockage measured and the fixed side's, the fill of the neighbours' approaches on
+both sides and the two replayed queues (docs/harm.md §1a); `--trace-junction` adds, for the
+junctions named, one line per approach: its storage, the two replayed queues, the estimator's queue
+(and of it the hidden queue beyond the advance loops, each lane once) and the blockage, the
+cumulative sum and the window's delays, and SUMO's halting vehicles on the approach and on the two
+links before it (where a queue beyond the storage stands), and a second line of SUMO's ground truth
+of its demand: per approach over the last N s, the vehicles inserted with the approach edge on their
+route and those entering the edge (veh/h), the vehicles in the network with it still ahead, then the
+replay's demand and the return rule's reference (PCU/h) and SUMO's insertion backlog (whether a
 measured fall of the demand is a fall of the traffic or a jam's throttled counts).
 A measurement, not a test: docs/harm.md records its figures.
 """
@@ -226,7 +228,8 @@ def approach_trace(core, state, jid: str) -> str:
 
 
 def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
-    """Per junction and for the network: the replay's gain and SUMO's, a run against a fixed one."""
+    """Per junction and for the network: the replay's gain and SUMO's, a run against a fixed one;
+    then each side of the replay against its own truth (side_ratios)."""
     a, f = (json.loads((d / "summary.json").read_text()) for d in (run_dir, fixed_dir))
     ja, jf = a["harm_check"]["junctions"], f["harm_check"]["junctions"]
     gain = lambda x, y: 1.0 - x / y if y > 0 else float("nan")  # noqa: E731
@@ -252,6 +255,30 @@ def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
         f"replay - time loss per junction: mean {statistics.mean(errors):+.3f}, "
         f"MAE {statistics.mean(map(abs, errors)):.3f}, worst {max(map(abs, errors)):.3f}"
     )
+    return lines + side_ratios(ja, jf)
+
+
+def side_ratios(ja: dict, jf: dict) -> list[str]:
+    """Each side of the replay against its own truth, per junction: replayed queue PCU s over SUMO's
+    time loss veh s on the approach lanes. `under fixed`: the fixed run's replay over its truth (both
+    sides are the city's program there: the model's own scale); `fixed side`: the policy run's
+    replay of the city's program over the fixed run's truth; `controlled`: the policy run's replay
+    of its greens over its truth. A side whose ratio departs from `under fixed` is the side the
+    replay gets wrong (the fixed side's truth is the fixed run's, under its own arrivals)."""
+    ratio = lambda x, y: x / y if y > 0 else float("nan")  # noqa: E731
+    head = f"{'junction':10s} {'under fixed':>11s} {'fixed side':>10s} {'controlled':>10s}"
+    lines = [f"{head}   (replay PCU s / time loss veh s)"]
+    rows = {jid: (ja[jid], jf[jid]) for jid in sorted(ja)}
+    rows["network"] = tuple(  # type: ignore[assignment]
+        {k: sum(v[k] for v in d.values()) for k in ("replay_fixed_pcu_s", "replay_controlled_pcu_s", "time_loss_veh_s")}
+        for d in (ja, jf)
+    )
+    for jid, (x, y) in rows.items():
+        lines.append(
+            f"{jid:10s} {ratio(y['replay_controlled_pcu_s'], y['time_loss_veh_s']):11.2f} "
+            f"{ratio(x['replay_fixed_pcu_s'], y['time_loss_veh_s']):10.2f} "
+            f"{ratio(x['replay_controlled_pcu_s'], x['time_loss_veh_s']):10.2f}"
+        )
     return lines
 
 
