@@ -14,11 +14,18 @@ one), so that a version before a change and one after it are timed in the same s
 ratios are to plain sumo (the binary); the last column is the ratio to the fair baseline. Runs
 are interleaved (every variant once, then again) so that a noisy neighbour hurts all of them
 alike. Every closed-loop run uses `--seed 1` unless the SUMO arguments after `--` say otherwise.
+
+Each tree's bytecode is brought up to date first (`--as-is`: not), as an install does once: a module
+whose cached bytecode is missing or older than its source is compiled again by every run, in
+memory only where PYTHONDONTWRITEBYTECODE is set (this machine), and that compile is the tree's
+state, not the service's cost (BENCHMARKS.md, issue 12, S session 35).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import py_compile
 import resource
 import statistics
 import subprocess
@@ -31,6 +38,39 @@ from sim.simulate import own_output_args
 from sim.sumo import SumoConfig, sumo_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("controller", "sim", "run_controller.py")  # what a tree's `simulate` imports of its own
+
+
+def stale_bytecode(tree: Path) -> list[Path]:
+    """The tree's modules (SOURCES) whose cached bytecode Python would not use: missing, of
+    another Python, or not matching the source (a timestamp .pyc: the source's mtime and size
+    in its header; a hash-based one: the source's hash)."""
+    sources = [p for s in SOURCES for p in ((tree / s).rglob("*.py") if (tree / s).is_dir() else [tree / s])]
+    return [p for p in sorted(sources) if p.is_file() and not _bytecode_current(p)]
+
+
+def _bytecode_current(source: Path) -> bool:
+    try:
+        head = Path(importlib.util.cache_from_source(str(source))).read_bytes()[:16]
+    except OSError:
+        return False
+    if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    if int.from_bytes(head[4:8], "little") & 1:  # hash-based
+        return head[8:16] == importlib.util.source_hash(source.read_bytes())
+    st = source.stat()
+    return head[8:16] == (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(
+        4, "little"
+    )
+
+
+def compile_bytecode(tree: Path) -> int:
+    """Write the bytecode of the tree's stale modules (stale_bytecode) into its __pycache__
+    folders, as an install does; the number compiled."""
+    stale = stale_bytecode(tree)
+    for source in stale:
+        py_compile.compile(str(source), doraise=True)
+    return len(stale)
 
 
 def _timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -104,8 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default="fixed,adaptive", help="comma-separated policies to time")
     ap.add_argument("--via-mqtt", default="", help="comma-separated policies also timed through Mosquitto")
     ap.add_argument("--tree", action="append", default=[], help="NAME=PATH of a source tree (repeatable)")
+    ap.add_argument(
+        "--as-is", action="store_true", help="time the trees with their bytecode as it is (default: compiled first)"
+    )
     args, sumo_extra = ap.parse_known_args(argv)
     sumo_args = ["--seed", "1", *(["--end", f"{args.end:g}"] if args.end else []), *sumo_extra]
+    bytecode = []
+    for tree, path in _trees(args.tree).items():
+        n = len(stale_bytecode(path)) if args.as_is else compile_bytecode(path)
+        bytecode.append(f"{tree}: {n} modules {'stale, left so' if args.as_is else 'stale, compiled first'}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         # A closed-loop run first, untimed: it writes the loops the second plain variant reuses.
@@ -141,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     base = statistics.median(times["sumo (binary)"])
     print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  sumo args: {' '.join(sumo_args)}")
     print(f"load average (1 min) at the start of each round and at the end: {', '.join(loads)}")
+    print(f"bytecode: {'; '.join(bytecode)}")
     cpu_base = statistics.median(cpus["sumo (binary)"])
     print(
         "| variant | median wall s | runs (s) | ratio of medians to plain sumo | median of per-round ratios "
