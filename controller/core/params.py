@@ -94,6 +94,8 @@ class MaxPressureParams:
     # before the highest pressure only while its pressure is at least this share of it (saturated_successor)
     exit_room: bool = False  # a movement's rate is also slowed to the room left on the neighbour approach its
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
+    pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach
+    # beyond the room left on it (phases.upstream_held_pcu): a full link's green also frees the light before it
 
 
 @dataclass(frozen=True)

@@ -617,6 +617,59 @@ def test_max_pressure_exit_room_reads_an_exit_not_learnt_from_the_network_and_ho
         assert wish.phase == expect, own_lane
 
 
+def _pulled_pair(eW_queue_pcu: float, j_queue_pcu: float):
+    """J's N_T leads onto K's approach eW (K's W_T). K holds N/S green with 4 PCU on N_T; eW holds
+    `eW_queue_pcu`, and J holds `j_queue_pcu` on N_T waiting for it. Returns (K's layout, its
+    estimate, the NetworkView)."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    raw_j, raw_k = two_phase_raw(), two_phase_raw()
+    raw_k["id"] = "K"
+    raw_j["downstream"] = ["K"]
+    raw_k["upstream"] = ["J"]
+    raw_j["movements"][0]["to_edge"] = "eW"
+    lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+    lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+    layouts = {"J": lay_j, "K": lay_k}
+    links = LinkLayout.build(layouts)
+    lanes_q = np.array([eW_queue_pcu if lane == "eW_0" else 0.0 for lane in lay_k.lanes])
+    est_k = estimate(lay_k, queue={"N_T": 4.0, "W_T": eW_queue_pcu})
+    est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=lanes_q))
+    est_j = estimate(lay_j, queue={"N_T": j_queue_pcu})
+    net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": est_j, "K": est_k}, layouts)
+    return lay_k, est_k, net
+
+
+def test_max_pressure_pull_upstream_counts_the_queue_held_for_a_full_approach():
+    """K's approach eW (storage 10.4 PCU) is full and J holds 10 PCU on the movement feeding it:
+    with pull_upstream K's W_T weighs its own queue plus those 10 PCU (no room left), and K leaves
+    N/S (4 PCU) for E/W; without the key, or with eW empty (room for J's whole queue), K keeps N/S."""
+    lay_k, _, _ = _pulled_pair(0.0, 10.0)
+    storage = float(lay_k.lane_storage_pcu[lay_k.lanes.index("eW_0")])
+    assert storage > 10.0
+    for pull, ew_pcu, expect in ((True, storage, 1), (False, storage, 0), (True, 0.0, 0)):
+        lay_k, est_k, net = _pulled_pair(ew_pcu, 10.0)
+        p = MaxPressurePolicy(MaxPressureParams(pull_upstream=pull))
+        assert p.uses_network == pull
+        _, wish = p.decide(p.init(lay_k, 0.0), lay_k, est_k, view(lay_k, 0, 20.0), 100.0, network=net)
+        assert wish.phase == expect, (pull, ew_pcu)
+
+
+def test_upstream_held_pcu_is_the_neighbours_queue_beyond_the_room_left():
+    from controller.core.policies.phases import upstream_held_pcu
+
+    lay_k, est_k, net = _pulled_pair(0.0, 20.0)
+    storage = float(lay_k.lane_storage_pcu[lay_k.lanes.index("eW_0")])
+    w_t = [m.id for m in lay_k.junction.movements].index("W_T")
+    held = upstream_held_pcu(lay_k, est_k, net)
+    assert held[w_t] == pytest.approx(max(20.0 - storage, 0.0))
+    assert held.sum() == pytest.approx(held[w_t])
+    lay_k, est_k, net = _pulled_pair(storage - 1.0, 20.0)
+    assert upstream_held_pcu(lay_k, est_k, net)[w_t] == pytest.approx(19.0)
+    assert not upstream_held_pcu(lay_k, est_k, None).any()
+
+
 def test_schedule_charges_a_spilled_queue_twice():
     lay = Layout.build(two_phase(), CFG)
     p = SchedulePolicy(ScheduleParams(steady_s=0.0))

@@ -66,7 +66,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
-from controller.core.policies.phases import exit_rate_ratio, lane_fifo_ratio
+from controller.core.policies.phases import exit_rate_ratio, lane_fifo_ratio, upstream_held_pcu
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
@@ -233,15 +233,20 @@ def phase_pressures(
     down_pcu: np.ndarray | None = None,
     arrival_s: float = 0.0,
     exit_ratio: np.ndarray | None = None,
+    held_pcu: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
-    share of its rate its exit takes (0..1), the lower of it and 1 - the blockage; None: 1."""
+    share of its rate its exit takes (0..1), the lower of it and 1 - the blockage; None: 1.
+    `held_pcu`: per movement, the queue the upstream lights hold for its approach beyond the room
+    left on it (phases.upstream_held_pcu), added to its own; None: none."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
     # before the approach, traffic this signal never serves (core/spillback.py)
     x = x + upstream_queue_pcu(layout, est)
+    if held_pcu is not None:
+        x = x + held_pcu
     if down_pcu is not None:
         x = x - down_pcu
     free = 1.0 - est.block if exit_ratio is None else np.minimum(1.0 - est.block, exit_ratio)
@@ -374,7 +379,7 @@ class MaxPressurePolicy(Policy):
         """`params`: config.toml's section for this policy; None: the defaults."""
         self.params = params if params is not None else MaxPressureParams()
         # Varaiya's downstream queues and the exits' room come from the neighbours' estimates (core NetworkView).
-        self.uses_network = self.params.downstream_weight > 0 or self.params.exit_room
+        self.uses_network = self.params.downstream_weight > 0 or self.params.exit_room or self.params.pull_upstream
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
@@ -387,7 +392,12 @@ class MaxPressurePolicy(Policy):
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
         p = self.params
-        if type(self).decide is not MaxPressurePolicy.decide or p.program_order_share > 0 or p.program_order_saturated:
+        if (
+            type(self).decide is not MaxPressurePolicy.decide
+            or p.program_order_share > 0
+            or p.program_order_saturated
+            or p.pull_upstream
+        ):
             return None
         return NetPressure.build(self, layouts)
 
@@ -474,8 +484,19 @@ class MaxPressurePolicy(Policy):
         exit_ratio = None
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
+        held = upstream_held_pcu(layout, est, network) if p.pull_upstream else None
         return phase_pressures(
-            state.statics, layout, est, signal, now_s, p.switch_service_s, p.wait_scale_s, down, p.arrival_s, exit_ratio
+            state.statics,
+            layout,
+            est,
+            signal,
+            now_s,
+            p.switch_service_s,
+            p.wait_scale_s,
+            down,
+            p.arrival_s,
+            exit_ratio,
+            held,
         )
 
     def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:

@@ -63,6 +63,34 @@ def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, 
     return out
 
 
+def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
+    """(movements,) PCU the upstream junctions hold for each movement's approach beyond the room
+    left on it: per approach edge, the queues (between the loops and spilled upstream) of the
+    neighbours' movements whose exit edge it is, less the approach's lane storage between its loops
+    left by its own queue, never below 0, shared equally among the approach's movements. 0 without
+    `network` or where no controlled neighbour feeds the approach."""
+    j = layout.junction
+    out = np.zeros(len(j.movements))
+    if network is None or j.id not in network.links.edge_movements:
+        return out
+    held: dict[str, float] = {}
+    for u in j.upstream:
+        if u not in network.estimates or u not in network.layouts:
+            continue
+        for m, d in enumerate(direct_exits(network.layouts[u], network)):
+            if d is not None and d[0] == j.id:
+                held[d[1]] = held.get(d[1], 0.0) + float(network.estimates[u].queue_pcu[m])
+    for edge, q in held.items():
+        ix = network.links.edge_movements[j.id].get(edge)
+        if ix is None or not len(ix):
+            continue
+        lanes = layout.lane_uses[ix].any(axis=0)
+        stored = float((est.lanes.queue_pcu[lanes] + est.lanes.hidden_pcu[lanes]).sum())
+        room = max(float(layout.lane_storage_pcu[lanes].sum()) - stored, 0.0)
+        out[ix] += max(q - room, 0.0) / len(ix)
+    return out
+
+
 def direct_exits(layout: Layout, network: NetworkView) -> tuple[tuple[str, str] | None, ...]:
     """Per movement: (neighbour junction, approach edge) where the movement's exit edge is itself
     an approach of a downstream junction of the network (the link between two lights, read from
