@@ -206,7 +206,10 @@ class ScatsPolicy(Policy):
     # -- network-level: married cycles and offsets ------------------------------------------------
     def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> dict[str, Advice]:
         """Per junction run by scats: the cycle of its married subsystem and, when it follows a
-        married upstream neighbour, when its first phase should turn green (module doc)."""
+        married upstream neighbour, when its first phase should turn green (module doc). A light
+        left on its actuated program (`keep_extending_actuated`: watched, or kept) runs no scats
+        cycle: its wish is its initial one, never adapted, and it marries no neighbour."""
+        states = {j: s for j, s in states.items() if not _on_program(s)}
         main_up = _main_upstream(network, states)
         root = self._subsystems(network, states, main_up)
         wants = {j: s.desired_cycle_s for j, s in states.items() if isinstance(s, ScatsState)}
@@ -495,6 +498,11 @@ def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str,
             elif best is None or cand.flow_pcu_h > best.flow_pcu_h:
                 main_up[c.junction] = cand
     return main_up
+
+
+def _on_program(state: Any) -> bool:
+    """A scats junction left on the city's actuated program: watched before a takeover, or kept."""
+    return isinstance(state, ScatsState) and (state.kept or (state.watch is not None and state.cycle_start_s is None))
 
 
 def _subsystem_cycles(
