@@ -3,7 +3,7 @@
 config.toml has one section per policy ([webster], [max_pressure], [schedule], [scats]); it
 documents each field, and controller/config.py validates the section into the dataclass below
 by field name (a key missing from the file keeps the default here). A policy's constructor takes
-its dataclass and nothing else.
+its dataclass and nothing else (webster also do no harm's replay model: webster.ReplayModel).
 
 The Protocols at the end say which sections the core reads: `PolicyConfig` (make_policy),
 `LayoutConfig` (estimation.Layout.build) and `CoreConfig` (step.Core). The application's Config
@@ -69,6 +69,9 @@ class WebsterParams:
     # city's greens where no split does (webster.retimed_greens_s); off: Webster's split of the period's counts
     retime_window_s: float = 600.0  # with coordinated_retime: time constant of the smoothed flows (s): a period's
     # count is a few dozen vehicles and a lull is not a new demand (webster.smoothed_flow_pcu_h)
+    retime_on_evidence: bool = False  # with coordinated_retime: Webster's own plan at a coordinated junction until
+    # the fixed-time replay (shadow.py, do no harm's model and [harm] window_s) estimates the city's program at
+    # less delay than the greens shown; from then on the retime (webster.retime_chosen); off: the retime always
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ class PolicyConfig(Protocol):
 
     @property
     def scats(self) -> ScatsParams: ...
+
+    @property
+    def harm(self) -> HarmParams: ...  # webster's replay (retime_on_evidence): do no harm's model
 
 
 class PcuFactors(Protocol):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from controller.config import Config, load_config
+from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import WebsterParams
 from controller.core.policies import make_policy
@@ -23,7 +24,7 @@ from controller.core.policies.webster import (
 )
 from controller.errors import ConfigError
 from controller.junctions import parse_intersection
-from tests.junction_fixtures import flows, four_phase_raw, two_phase_raw
+from tests.junction_fixtures import flows, four_phase_raw, green, two_phase_raw
 
 CFG = Config()
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,3 +137,70 @@ def test_a_long_stage_gives_a_second_before_a_short_one():
     cycle_s, greens_s = retimed_greens_s(lay, q, 3.0, 0.9)
     assert cycle_s == 88.0
     assert greens_s == pytest.approx((18.975, 6.0, 41.025, 6.0), abs=1e-3)
+
+
+def _drive(policy: WebsterPolicy, lay: Layout, q: np.ndarray, shown_phase: int | None, until_s: float):
+    """WebsterPolicy.decide every second to `until_s`, the loops counting `q` (PCU/h) at the advance
+    and the stop-line loops alike, the roadside reporting `shown_phase` green throughout (None: no
+    status, which the replay reads as every movement red); the wishes by time and the last state."""
+    est = Estimate.empty(lay, 0.0)
+    state, _ = policy.decide(policy.init(lay, 0.0), lay, est, None, 0.0)
+    wishes = {}
+    for t in range(1, int(until_s) + 1):
+        counted = q * t / 3600.0
+        est_t = replace(est, arrivals_pcu=counted, departures_pcu=counted)
+        signal = green(lay, shown_phase, float(t), float(t)) if shown_phase is not None else None
+        state, wish = policy.decide(state, lay, est_t, signal, float(t))
+        if wish is not None:
+            wishes[t] = wish.greens_s
+    return wishes, state
+
+
+def test_on_evidence_the_retime_waits_until_the_replay_finds_the_city_program_better():
+    """`retime_on_evidence`: the first period's plan is Webster's own split (the city's program ran
+    on both sides of the replay until then); with nothing shown green (no status: the replay's
+    controlled side all red) the city's program replays at less delay, and the next period's plan is
+    the retime (the city's greens, every movement under the bound), which then stays."""
+    lay = two_phase()
+    q = flows(lay, {"N_T": 600.0, "S_T": 300.0, "E_T": 200.0, "W_T": 200.0})
+    policy = WebsterPolicy(WebsterParams(coordinated_retime=True, retime_on_evidence=True))
+    wishes, state = _drive(policy, lay, q, None, 900.0)
+    assert wishes[300] != pytest.approx((30.0, 25.0))
+    assert wishes[600] == pytest.approx((30.0, 25.0)) and wishes[900] == pytest.approx((30.0, 25.0))
+    assert state.retimed
+    # without retime_on_evidence the retime plans from the first period on
+    always, _ = _drive(WebsterPolicy(WebsterParams(coordinated_retime=True)), lay, q, None, 300.0)
+    assert always[300] == pytest.approx((30.0, 25.0))
+
+
+def test_on_evidence_webster_keeps_its_split_while_the_greens_shown_replay_better():
+    """Only N/S loaded and N/S's phase shown green throughout: the replay's controlled side serves
+    them without a red, the city's program holds them 35 s of every 65; Webster's split stays."""
+    lay = two_phase()
+    q = flows(lay, {"N_T": 600.0, "S_T": 600.0})
+    policy = WebsterPolicy(WebsterParams(coordinated_retime=True, retime_on_evidence=True))
+    wishes, state = _drive(policy, lay, q, 0, 900.0)
+    assert not state.retimed and state.replay is not None
+    assert all(w != pytest.approx((30.0, 25.0)) for w in wishes.values())
+    g = shadow.gains(state.replay)
+    assert g.delay_controlled_s < g.delay_fixed_s
+
+
+def test_the_replay_runs_only_with_both_keys_at_a_coordinated_junction():
+    q = flows(two_phase(), {"N_T": 600.0})
+    for params, coordinated in [
+        (WebsterParams(coordinated_retime=True), True),
+        (WebsterParams(retime_on_evidence=True), True),
+        (WebsterParams(coordinated_retime=True, retime_on_evidence=True), False),
+    ]:
+        _, state = _drive(WebsterPolicy(params), two_phase(coordinated), q, None, 10.0)
+        assert state.replay is None
+
+
+def test_retime_on_evidence_is_read_from_config_toml_and_ships_off(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[webster]\ncoordinated_retime = true\nretime_on_evidence = true\n[harm]\nwindow_s = 600.0\n")
+    policy = make_policy("webster", load_config(p))
+    assert isinstance(policy, WebsterPolicy) and policy.params.retime_on_evidence
+    assert policy.replay.harm.window_s == 600.0
+    assert not make_policy("webster", load_config(ROOT / "config.toml")).params.retime_on_evidence

@@ -136,9 +136,9 @@ def _fixed(cfg: PolicyConfig) -> Policy:
 
 
 def _webster(cfg: PolicyConfig) -> Policy:
-    from controller.core.policies.webster import WebsterPolicy
+    from controller.core.policies.webster import ReplayModel, WebsterPolicy
 
-    return WebsterPolicy(cfg.webster)
+    return WebsterPolicy(cfg.webster, ReplayModel(cfg.harm, cfg.max_pressure.permitted_sat_ratio))
 
 
 def _max_pressure(cfg: PolicyConfig) -> Policy:

@@ -169,6 +169,13 @@ cycle runs up to a second a phase longer than planned (more green, no offset kep
   vehicles, and a lull is not a new demand; a movement whose phase ended its greens with a residual
   queue keeps at least its period's flow (its count is capped by its green). The other keys'
   split rules do not act there.
+- the retime chosen from evidence (`retime_on_evidence`, with coordinated_retime; off by default:
+  docs/policies.md): at a coordinated junction the plan is Webster's own (as without
+  coordinated_retime) until, at a period's end after one of its plans was shown, the fixed-time
+  replay (shadow.py: do no harm's point-queue model, [harm] window_s, run by the policy for the
+  junction) puts the city's program at less delay per PCU than the greens shown
+  (retime_chosen); from then on the retime plans it. Whether the city's plan fits the measured
+  demand is judged per junction from what the loops measured, not per network.
 The safety gate checks the plan (bounds, max red) as for any cycle plan.
 """
 
@@ -180,9 +187,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
+from controller.core.harm import HarmParams
 from controller.core.network import NetworkView
-from controller.core.params import WebsterParams
+from controller.core.params import MaxPressureParams, WebsterParams
 from controller.core.policies import Policy
 from controller.core.policies.offsets import (
     aligned,
@@ -196,7 +205,7 @@ from controller.core.policies.phases import primary_phases
 from controller.core.policies.requirements import actuated_refusal, coupled_refusal, cyclic_refusal
 from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
 from controller.core.spillback import upstream_queue_pcu
-from controller.model import OFF_YIELD, CycleWish, Intersection
+from controller.model import OFF_YIELD, CycleWish, Intersection, SignalStatus
 
 OPPOSING_GREEN = "GgO"  # a link in one of these moves (SUMO's 'O': signal off, the link has the right of way)
 
@@ -231,6 +240,31 @@ class WebsterState:
     free_residual_pcu: tuple[float, ...] = ()  # per phase: this period's residuals where the exit was free, summed
     carry_s: tuple[float, ...] = ()  # per phase: green the whole-second rounding owes it (carry_green_remainders)
     smooth_pcu_h: np.ndarray | None = None  # the smoothed flows (PCU/h) up to this period (coordinated_retime)
+    program: shadow.Program | None = None  # the replay's program of the junction (retime_on_evidence)
+    replay: shadow.Replay | None = None  # the city's program and the greens shown, replayed (retime_on_evidence)
+    retimed: bool = False  # the replay found the city's program better: the retime plans the junction
+
+
+@dataclass(frozen=True)
+class ReplayModel:
+    """The fixed-time replay's model for `retime_on_evidence`: do no harm's (`harm`: its discharge and
+    evidence window, [harm]) with a permitted turn's share of its saturation flow (`permitted_ratio`,
+    [max_pressure] permitted_sat_ratio), as step.Core builds its shadow.Program."""
+
+    harm: HarmParams = HarmParams()
+    permitted_ratio: float = MaxPressureParams().permitted_sat_ratio
+
+    def program(self, layout: Layout) -> shadow.Program:
+        h = self.harm
+        return shadow.Program.build(
+            layout,
+            self.permitted_ratio,
+            h.startup_lost_s,
+            h.extension_s,
+            h.shared_lane_queue,
+            h.program_timeline,
+            h.head_of_line,
+        )
 
 
 def reference_cycle_s(layout: Layout) -> float:
@@ -977,10 +1011,32 @@ def oversaturated(state: WebsterState, layout: Layout, residual_queue_pcu: float
     return sum(state.plan_s) + cycle_intergreens_s(j) > reference_cycle_s(layout) + 1.0
 
 
+def retime_chosen(retimed: bool, replay: shadow.Replay | None) -> bool:
+    """`retime_on_evidence`: the retime plans the junction from the first period end at which the
+    fixed-time replay (shadow.gains, over its evidence window) puts the city's program at less delay
+    per PCU than the greens shown (webster's own plans): the city's plan fits the measured demand
+    better than Webster's split of it. It stays chosen (`retimed`): the replay then compares the
+    city's program with its own retime, not with Webster's split."""
+    if retimed:
+        return True
+    if replay is None:
+        return False
+    g = shadow.gains(replay)
+    return g.delay_fixed_s < g.delay_controlled_s
+
+
+def signal_status(j: Intersection, signal: SignalView | None, now_s: float) -> SignalStatus | None:
+    """The roadside's status as the replay reads it (shadow.controlled_phase: the phase and whether
+    it is in an intergreen) from the policy's SignalView."""
+    if signal is None:
+        return None
+    return SignalStatus(j.id, now_s, signal.phase, signal.in_intergreen, signal.green_elapsed_s, "", 0, "adaptive")
+
+
 class WebsterPolicy(Policy):
     name = "webster"
 
-    def __init__(self, params: WebsterParams | None = None) -> None:
+    def __init__(self, params: WebsterParams | None = None, replay: ReplayModel | None = None) -> None:
         """`params`: config.toml's section for this policy; None: the defaults. `params.keep_offsets`:
         plans in whole seconds, sent at phase 0's start, with offset transitions (module
         docstring); off (the default), each period's plan goes out at once and the roadside runs
@@ -996,8 +1052,10 @@ class WebsterPolicy(Policy):
         (offsets.window_offset_s); `params.carry_green_remainders`: with keep_offsets, each cycle's
         whole-second greens carry the rounding's remainders (_cycle_greens);
         `params.offsets_need_neighbour`: with keep_offsets, only where a signalised neighbour is
-        (_keeps_offset)."""
+        (_keeps_offset). `replay`: the fixed-time replay's model for `params.retime_on_evidence`
+        (ReplayModel; None: its defaults)."""
         self.params = params if params is not None else WebsterParams()
+        self.replay = replay if replay is not None else ReplayModel()
         self.groups: Mapping[str, tuple[str, ...]] = {}  # with_short_groups: the lights that re-plan on one tick
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
@@ -1007,7 +1065,7 @@ class WebsterPolicy(Policy):
         """This policy with the network's short-link groups (Policy.with_short_groups): with
         `replan_spread`, a group's lights take their first period from its first id, so they
         re-plan on the same ticks, as with the spread off (module docstring)."""
-        out = WebsterPolicy(self.params)
+        out = WebsterPolicy(self.params, self.replay)
         out.groups = dict(groups)
         return out
 
@@ -1054,6 +1112,32 @@ class WebsterPolicy(Policy):
         capped = layout.serves[short].any(axis=0)
         window_s = self.params.retime_window_s
         return flow_pcu_h, smoothed_flow_pcu_h(state.smooth_pcu_h, flow_pcu_h, elapsed_s, window_s, capped)
+
+    def _retimes(self, state: WebsterState) -> bool:
+        """The retime plans this period's end at a coordinated junction (`coordinated_retime`): always,
+        or with `retime_on_evidence` once the replay chose it (retime_chosen), judged only after a
+        plan of webster's own was shown (before it the city's program ran on both sides)."""
+        if not self.params.retime_on_evidence:
+            return True
+        return retime_chosen(state.retimed, state.replay if state.plan_s is not None else None)
+
+    def _observe(
+        self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float
+    ) -> WebsterState:
+        """With `retime_on_evidence` at a coordinated junction not yet retimed: the fixed-time replay
+        (shadow.advance: the city's program and the greens the status reports, under the measured
+        arrivals) advanced to `now_s`, started empty at the first call."""
+        j, p = layout.junction, self.params
+        if not (p.coordinated_retime and p.retime_on_evidence) or state.retimed or not (j.upstream or j.downstream):
+            return state
+        program = state.program if state.program is not None else self.replay.program(layout)
+        if state.replay is None:
+            fed_pcu = est.departures_pcu + est.queue_pcu
+            return replace(state, program=program, replay=shadow.start(program, len(j.movements), now_s, fed_pcu))
+        status = signal_status(j, signal, now_s)
+        return replace(
+            state, replay=shadow.advance(program, state.replay, est, status, now_s, self.replay.harm.window_s)
+        )
 
     def _plan(
         self,
@@ -1127,6 +1211,7 @@ class WebsterPolicy(Policy):
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
+        state = self._observe(state, layout, est, signal, now_s)
         elapsed_s = now_s - state.period_start_s
         period_s = self._period_s(state, layout.junction.id)
         if self._cut_divided(state):
@@ -1138,7 +1223,8 @@ class WebsterPolicy(Policy):
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= period_s:
             flow_pcu_h, smooth = self._period_flows(state, layout, est, elapsed_s)
-            cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h, smooth)
+            retimed = smooth is not None and self._retimes(state)
+            cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h, smooth if retimed else None)
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self._keeps_offset(layout.junction):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
@@ -1152,6 +1238,9 @@ class WebsterPolicy(Policy):
                     divided=divided,
                     past_flows=past,
                     smooth_pcu_h=smooth,
+                    program=state.program,
+                    replay=state.replay,
+                    retimed=retimed,
                 )
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             if not self.params.carry_green_remainders:
@@ -1173,6 +1262,7 @@ class WebsterPolicy(Policy):
                 cut=False,
                 past_flows=past,
                 smooth_pcu_h=smooth,
+                retimed=retimed,
             )
         return self._send(state, layout.junction, signal, now_s)
 
