@@ -1228,20 +1228,7 @@ class WebsterPolicy(Policy):
             divided = cycle_s < reference_cycle_s(layout) - 1e-6
             if not self._keeps_offset(layout.junction):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
-                fresh = WebsterState(
-                    now_s,
-                    est.arrivals_pcu,
-                    est.departures_pcu,
-                    green_phase=state.green_phase,
-                    held_y=held_y,
-                    plan_s=greens,
-                    divided=divided,
-                    past_flows=past,
-                    smooth_pcu_h=smooth,
-                    program=state.program,
-                    replay=state.replay,
-                    retimed=retimed,
-                )
+                fresh = _fresh_state(state, est, now_s, greens, held_y, divided, past, smooth, retimed)
                 return fresh, CycleWish(tuple(range(n)), greens, offset_s)
             if not self.params.carry_green_remainders:
                 greens = _whole_greens(layout, greens)  # as the roadside shows them
@@ -1329,6 +1316,36 @@ class WebsterPolicy(Policy):
         or with `green_window_offsets` the one that keeps the green windows where the city's plan
         put them (offsets.window_offset_s)."""
         return window_offset_s(j, greens_s) if self.params.green_window_offsets else j.base_offset_s
+
+
+def _fresh_state(
+    state: WebsterState,
+    est: Estimate,
+    now_s: float,
+    greens_s: tuple[float, ...],
+    held_y: tuple[float, ...],
+    divided: bool,
+    past: tuple[np.ndarray, ...],
+    smooth: np.ndarray | None,
+    retimed: bool,
+) -> WebsterState:
+    """The state of a new period whose plan (`greens_s`) goes out at once (keep_offsets off): the period's
+    sums start afresh; the phase in force, the memories (held_y, past flows, smoothed flows) and the
+    replay (retime_on_evidence) carry over."""
+    return WebsterState(
+        now_s,
+        est.arrivals_pcu,
+        est.departures_pcu,
+        green_phase=state.green_phase,
+        held_y=held_y,
+        plan_s=greens_s,
+        divided=divided,
+        past_flows=past,
+        smooth_pcu_h=smooth,
+        program=state.program,
+        replay=state.replay,
+        retimed=retimed,
+    )
 
 
 def _await_aligned_start(
