@@ -34,10 +34,11 @@ def view(lay: Layout, phase: int, elapsed: float, now: float) -> SignalView:
     )
 
 
-def one_idle_cycle(own_cycle_now: bool) -> tuple[float, float, float]:
+def one_idle_cycle(own_cycle_now: bool, others_s: float = 0.0) -> tuple[float, float, float]:
     """A lone junction runs its base cycle with its through lanes' loops empty (the summed needs fall);
-    at the next cycle's start the advice is coordinated first, as core/step.py does. Returns the cycle
-    before, the cycle wished at that start and the cycle of the plan sent."""
+    at the next cycle's start the advice is coordinated first, as core/step.py does. `others_s`: the
+    advice says the other junctions of a married subsystem want that cycle (0: alone). Returns the
+    cycle before, the cycle wished at that start and the cycle of the plan sent."""
     lay = Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
     layouts = {lay.junction.id: lay}
     links = LinkLayout.build(layouts)
@@ -48,7 +49,12 @@ def one_idle_cycle(own_cycle_now: bool) -> tuple[float, float, float]:
     net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {lay.junction.id: e}, layouts)
 
     def tick(s, sig: SignalView, t: float):
-        advised = replace(net, advice=p.coordinate(net, {lay.junction.id: s}, t))
+        advice = p.coordinate(net, {lay.junction.id: s}, t)
+        if others_s:
+            advice = {
+                j: replace(a, cycle_s=max(a.cycle_s, others_s), others_cycle_s=others_s) for j, a in advice.items()
+            }
+        advised = replace(net, advice=advice)
         return p.decide(s, lay, e, sig, t, network=advised)
 
     s, _ = tick(p.init(lay, 0.0), view(lay, 0, 1.0, 0.0), 0.0)
@@ -82,3 +88,9 @@ def test_a_married_junction_runs_the_longest_of_its_own_wish_and_the_others():
     cycles, others = _subsystem_cycles({"a": 60.0, "b": 70.0, "c": 50.0, "d": 80.0}, root)
     assert cycles == {"a": 70.0, "d": 80.0}
     assert others == {"a": 70.0, "b": 60.0, "c": 70.0, "d": 0.0}
+
+
+def test_a_married_junction_runs_the_longer_cycle_its_partners_want_over_its_own_fresh_wish():
+    c0, wanted, sent = one_idle_cycle(own_cycle_now=True, others_s=100.0)
+    assert wanted == pytest.approx(c0 - 6.0)
+    assert sent == pytest.approx(100.0)  # the others' wish, longer than its own
