@@ -12,7 +12,9 @@ SUMO's time t maps to service time `offset_s + t`, with offset_s set at the star
 first simulated second is one clock second away. The cabinets check a plan's validity window on
 the clock, as a real cabinet would, and apply it at SUMO's time: on a loaded machine SUMO falls
 behind the clock (the largest lag when a plan arrived is `lag_max_s` in the summary), and a plan
-stamped on the clock would otherwise be refused as not yet valid. When the scenario ends, the evaluation is
+stamped on the clock would otherwise be refused as not yet valid. Once admitted, the roadside
+judges the plan's expiry and its backup time at SUMO's time (its tick): while SUMO lags the clock,
+a plan may stay in force up to `lag_max_s` beyond its expiry on the clock. When the scenario ends, the evaluation is
 written as for `simulate` (tripinfo.xml, statistics.xml, summary.json); Ctrl-C stops without it.
 
 Credentials: one password per device user, from `{credentials}/{user}.password` (the folder
