@@ -222,15 +222,24 @@ class ShortLinks:
                 ex
                 for ex in exs
                 if ex.watched.all()
-                and (
-                    storage[ex.junction][ex.lanes]
-                    < min_green_s * layouts[ex.junction].lane_sat_prior_pcu_h[ex.lanes] / 3600.0
+                and fills_in_one_green(
+                    storage[ex.junction][ex.lanes], layouts[ex.junction].lane_sat_prior_pcu_h[ex.lanes], min_green_s
                 ).all()
             )
             if short:
                 exits[jid] = short
         far = {ex.junction for exs in exits.values() for ex in exs}
         return ShortLinks(exits, {n: storage[n] for n in far})
+
+
+def fills_in_one_green(storage_pcu: np.ndarray, sat_pcu_h: np.ndarray, min_green_s: float) -> np.ndarray:
+    """(lanes,) bool: the lanes of a short link, each storing fewer PCU (`storage_pcu`) than the
+    sending light's shortest minimum green `min_green_s` sends into it at its saturation flow
+    `sat_pcu_h` (7 s at 1,800 PCU/h: 3.5 PCU). The one definition of "short" for ShortLinks (all
+    of a link's watched lanes, storage from the advance loop) and [max_pressure] pull_upstream
+    (phases.upstream_held_pcu: any lane of the approach, storage between its loops)."""
+    short: np.ndarray = storage_pcu < min_green_s * sat_pcu_h / 3600.0
+    return short
 
 
 def no_room_lanes(sl: ShortLinks, jid: str, lay: Layout, est: Estimate, phase: int) -> np.ndarray:

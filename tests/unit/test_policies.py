@@ -617,15 +617,18 @@ def test_max_pressure_exit_room_reads_an_exit_not_learnt_from_the_network_and_ho
         assert wish.phase == expect, own_lane
 
 
-def _pulled_pair(eW_queue_pcu: float, j_queue_pcu: float):
-    """J's N_T leads onto K's approach eW (K's W_T). K holds N/S green with 4 PCU on N_T; eW holds
-    `eW_queue_pcu`, and J holds `j_queue_pcu` on N_T waiting for it. Returns (K's layout, its
-    estimate, the NetworkView)."""
+def _pulled_pair(eW_queue_pcu: float, j_queue_pcu: float, eW_adv_m: float = 80.0):
+    """J's N_T leads onto K's approach eW (K's W_T), whose advance loop is `eW_adv_m` from the
+    stop line. K holds N/S green with 4 PCU on N_T; eW holds `eW_queue_pcu`, and J holds
+    `j_queue_pcu` on N_T waiting for it. Returns (K's layout, its estimate, the NetworkView)."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
     raw_j, raw_k = two_phase_raw(), two_phase_raw()
     raw_k["id"] = "K"
+    for d in raw_k["detectors"]:
+        if d["id"] == "W_adv":
+            d["dist_to_stop_m"], d["pos_m"] = eW_adv_m, 100.0 - eW_adv_m
     raw_j["downstream"] = ["K"]
     raw_k["upstream"] = ["J"]
     raw_j["movements"][0]["to_edge"] = "eW"
@@ -668,6 +671,23 @@ def test_upstream_held_pcu_is_the_neighbours_queue_beyond_the_room_left():
     lay_k, est_k, net = _pulled_pair(storage - 1.0, 20.0)
     assert upstream_held_pcu(lay_k, est_k, net)[w_t] == pytest.approx(19.0)
     assert not upstream_held_pcu(lay_k, est_k, None).any()
+
+
+def test_max_pressure_pull_upstream_does_not_pull_over_a_short_link():
+    """eW is a 12 m link (advance loop 12 m from the stop line: 1.33 PCU between the loops, less
+    than J's 7 s minimum green sends at 1,800 PCU/h, 3.5 PCU), full, and J holds 10 PCU for it:
+    K's W_T weighs nothing held upstream and K keeps N/S (4 PCU); the same full approach at 80 m
+    pulls (the test above)."""
+    from controller.core.policies.phases import upstream_held_pcu
+
+    lay_k, _, _ = _pulled_pair(0.0, 10.0, eW_adv_m=12.0)
+    storage = float(lay_k.lane_storage_pcu[lay_k.lanes.index("eW_0")])
+    assert storage < 3.5
+    lay_k, est_k, net = _pulled_pair(storage, 10.0, eW_adv_m=12.0)
+    assert not upstream_held_pcu(lay_k, est_k, net).any()
+    p = MaxPressurePolicy(MaxPressureParams(pull_upstream=True))
+    _, wish = p.decide(p.init(lay_k, 0.0), lay_k, est_k, view(lay_k, 0, 20.0), 100.0, network=net)
+    assert wish.phase == 0
 
 
 def test_schedule_charges_a_spilled_queue_twice():

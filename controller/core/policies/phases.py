@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
+from controller.core.keepclear import fills_in_one_green
 from controller.core.network import NetworkView
 
 
@@ -68,7 +69,11 @@ def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None
     left on it: per approach edge, the queues (between the loops and spilled upstream) of the
     neighbours' movements whose exit edge it is, less the approach's lane storage between its loops
     left by its own queue, never below 0, shared equally among the approach's movements. 0 without
-    `network` or where no controlled neighbour feeds the approach."""
+    `network` or where no controlled neighbour feeds the approach. A neighbour does not pull over a
+    short link (keepclear.fills_in_one_green: any lane of the approach stores less than the
+    neighbour's shortest minimum green sends into it): that link refills within seconds of its
+    green, and its own rules (keepclear.ShortLinks) own it (ingolstadt21's 12.1 m pair,
+    BENCHMARKS.md, issue 9, A session 35)."""
     j = layout.junction
     out = np.zeros(len(j.movements))
     if network is None or j.id not in network.links.edge_movements:
@@ -77,8 +82,9 @@ def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None
     for u in j.upstream:
         if u not in network.estimates or u not in network.layouts:
             continue
+        min_green_s = min(p.min_green_s for p in network.layouts[u].junction.phases)
         for m, d in enumerate(direct_exits(network.layouts[u], network)):
-            if d is not None and d[0] == j.id:
+            if d is not None and d[0] == j.id and not _short_approach(layout, network, d[1], min_green_s):
                 held[d[1]] = held.get(d[1], 0.0) + float(network.estimates[u].queue_pcu[m])
     for edge, q in held.items():
         ix = network.links.edge_movements[j.id].get(edge)
@@ -89,6 +95,18 @@ def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None
         room = max(float(layout.lane_storage_pcu[lanes].sum()) - stored, 0.0)
         out[ix] += max(q - room, 0.0) / len(ix)
     return out
+
+
+def _short_approach(layout: Layout, network: NetworkView, edge: str, min_green_s: float) -> bool:
+    """Whether any lane of the approach `edge` of `layout`'s junction stores (between its loops)
+    fewer PCU than `min_green_s` sends into it at its saturation flow (keepclear.fills_in_one_green)."""
+    ix = network.links.edge_movements[layout.junction.id].get(edge)
+    if ix is None or not len(ix):
+        return False
+    lanes = layout.lane_uses[ix].any(axis=0)
+    return bool(
+        fills_in_one_green(layout.lane_storage_pcu[lanes], layout.lane_sat_prior_pcu_h[lanes], min_green_s).any()
+    )
 
 
 def direct_exits(layout: Layout, network: NetworkView) -> tuple[tuple[str, str] | None, ...]:
