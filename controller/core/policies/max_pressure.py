@@ -11,7 +11,7 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   before the approach: core/spillback.py), plus half of what the measured arrival flow brings in
   `arrival_s` seconds, minus `downstream_weight` x Varaiya's downstream queue (core NetworkView;
   used only when > 0); with `pull_upstream`, plus what the upstream lights hold for m's approach
-  beyond the room left on it (phases.upstream_held_pcu: a full short link's green frees them);
+  beyond the room left on it (phases.upstream_held_pcu: a full link's green frees them; none over a short link);
 - k_m is the number of movements sharing m's lanes (core/shared_lanes.py): a lane shared by k
   movements, whose queue and saturation flow the estimator splits k ways, weighs as one queue;
 - s_mk is the learnt saturation flow x (1 - the exit blockage b_m the estimator measures), x
