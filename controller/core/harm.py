@@ -59,7 +59,7 @@ from typing import Literal
 import numpy as np
 
 from controller.core import netshadow, shadow
-from controller.core.estimation import Estimate
+from controller.core.estimation import Estimate, Layout
 from controller.model import SignalStatus
 
 Mode = Literal["policy", "fixed"]
@@ -165,6 +165,22 @@ class HarmParams:
         for name in ("timed_returns", "max_losses", "lock_movements"):
             if getattr(self, name) != int(getattr(self, name)):
                 raise ValueError(f"harm {name} must be a whole number, got {getattr(self, name)!r}")
+
+
+def replay_program(layout: Layout, params: HarmParams, permitted_ratio: float) -> shadow.Program:
+    """The junction's fixed-time replay data under do no harm's model (`params`: its discharge,
+    shared lanes, program timeline and head of line) with a permitted turn's share of its
+    saturation flow (`permitted_ratio`, [max_pressure] permitted_sat_ratio): the one build for
+    step.Core and webster's `retime_on_evidence`."""
+    return shadow.Program.build(
+        layout,
+        permitted_ratio,
+        params.startup_lost_s,
+        params.extension_s,
+        params.shared_lane_queue,
+        params.program_timeline,
+        params.head_of_line,
+    )
 
 
 @dataclass(frozen=True)

@@ -139,15 +139,7 @@ class Core:
         # withdrawn has nothing to gate or send (_junction's shortcut, the same state it would reach)
         self.silent = policy.runs_own_program
         self.programs = {
-            jid: shadow.Program.build(
-                lay,
-                cfg.max_pressure.permitted_sat_ratio,
-                cfg.harm.startup_lost_s,
-                cfg.harm.extension_s,
-                cfg.harm.shared_lane_queue,
-                cfg.harm.program_timeline,
-                cfg.harm.head_of_line,
-            )
+            jid: harm.replay_program(lay, cfg.harm, cfg.max_pressure.permitted_sat_ratio)
             for jid, lay in self.layouts.items()
         }
         spill = netshadow.Spill.build(self.layouts, self.links) if cfg.harm.spill_back else None

@@ -189,7 +189,7 @@ import numpy as np
 
 from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
-from controller.core.harm import HarmParams
+from controller.core.harm import HarmParams, replay_program
 from controller.core.network import NetworkView
 from controller.core.params import MaxPressureParams, WebsterParams
 from controller.core.policies import Policy
@@ -249,22 +249,13 @@ class WebsterState:
 class ReplayModel:
     """The fixed-time replay's model for `retime_on_evidence`: do no harm's (`harm`: its discharge and
     evidence window, [harm]) with a permitted turn's share of its saturation flow (`permitted_ratio`,
-    [max_pressure] permitted_sat_ratio), as step.Core builds its shadow.Program."""
+    [max_pressure] permitted_sat_ratio), built as step.Core builds its own (harm.replay_program)."""
 
     harm: HarmParams = HarmParams()
     permitted_ratio: float = MaxPressureParams().permitted_sat_ratio
 
     def program(self, layout: Layout) -> shadow.Program:
-        h = self.harm
-        return shadow.Program.build(
-            layout,
-            self.permitted_ratio,
-            h.startup_lost_s,
-            h.extension_s,
-            h.shared_lane_queue,
-            h.program_timeline,
-            h.head_of_line,
-        )
+        return replay_program(layout, self.harm, self.permitted_ratio)
 
 
 def reference_cycle_s(layout: Layout) -> float:
