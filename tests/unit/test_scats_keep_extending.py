@@ -67,10 +67,26 @@ def test_without_the_key_or_on_a_fixed_time_program_scats_takes_over_at_once():
 
 def test_the_watch_counts_each_green_once_and_its_seconds():
     lay = Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
-    w = ProgramWatch(0.0)
+    w = ProgramWatch(0.0).seen(SignalView(3, True, 0.0, view(lay, 0, 0.0, 0.0).red_since_s), 0.0)
     for phase, green in ((0, 12), (1, 5), (2, 9)):
         for k in range(green):
             w = w.seen(view(lay, phase, k + 1.0, 0.0), float(MIN_S[phase]))
         w = w.seen(SignalView(phase, True, 0.0, view(lay, 0, 0.0, 0.0).red_since_s), 0.0)
     assert (w.greens, w.green_s, w.min_green_s) == (3, 26.0, 19.0)
     assert abs(w.extension_s() - 7.0 / 3.0) < 1e-9
+
+
+def test_the_watch_counts_only_greens_seen_from_their_start_to_their_end():
+    """The program runs every green 1 s beyond its minimum; the watch starts 3 s into a green and
+    ends 4 s into one. Counting those parts against their whole minimums read 0.42 s, not 1 s."""
+    lay = Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
+    red = view(lay, 0, 0.0, 0.0).red_since_s
+    ticks = []  # (phase, in intergreen) per second: 3 cycles of greens min + 1 s, 3 s yellows
+    for _ in range(3):
+        for phase, min_s in enumerate(MIN_S):
+            ticks += [(phase, False)] * (min_s + 1) + [((phase + 1) % 4, True)] * 3
+    w = ProgramWatch(0.0)
+    for phase, yellow in ticks[5:-5]:  # from 3 s before phase 0's green ends to 4 s into the last one (phase 3's)
+        w = w.seen(SignalView(phase, yellow, 0.0, red), float(MIN_S[phase]))
+    assert abs(w.extension_s() - 1.0) < 1e-9
+    assert w.greens == 10

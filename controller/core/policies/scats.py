@@ -124,29 +124,46 @@ class ScatsState:
 class ProgramWatch:
     """The city's vehicle-actuated program as the roadside reports it, before scats takes over
     (`keep_extending_actuated`): the greens it ran, their seconds and their stages' minimum greens.
-    Example: greens of 12, 5 and 9 s at stages of minimum 5 s extend (26 - 15) / 3 = 3.7 s."""
+    Only greens seen from their start to their end count: the watch starts and ends mid-green, and
+    such a part of a green, counted against its whole minimum, would read short. Example: greens of
+    12, 5 and 9 s at stages of minimum 5 s extend (26 - 15) / 3 = 3.7 s."""
 
     start_s: float
     greens: int = 0
     green_s: float = 0.0
     min_green_s: float = 0.0
-    last_phase: int = -1  # the phase green at the last tick (-1: an intergreen, or none seen)
+    last_phase: int = -2  # the phase green at the last tick (-1: an intergreen; -2: no tick seen yet)
+    open_s: float = 0.0  # the green under way: its seconds so far (0: none, or not seen from its start)
+    open_min_s: float = 0.0  # ... its stage's minimum green
 
     def seen(self, signal: SignalView, min_green_s: float) -> ProgramWatch:
         """One tick (one second) of the program folded in."""
+        if not signal.in_intergreen and signal.phase == self.last_phase:
+            return replace(self, open_s=self.open_s + 1.0 if self.open_s > 0 else 0.0)
+        closed = self._closed()
         if signal.in_intergreen:
-            return replace(self, last_phase=-1)
-        new = signal.phase != self.last_phase
+            return replace(closed, last_phase=-1)
+        started = self.last_phase != -2  # a tick before this one showed another phase or an intergreen
+        return replace(
+            closed, last_phase=signal.phase, open_s=1.0 if started else 0.0, open_min_s=min_green_s if started else 0.0
+        )
+
+    def _closed(self) -> ProgramWatch:
+        """The green under way ended: folded in if it was seen from its start."""
+        if self.open_s <= 0:
+            return self
         return replace(
             self,
-            greens=self.greens + int(new),
-            green_s=self.green_s + 1.0,
-            min_green_s=self.min_green_s + (min_green_s if new else 0.0),
-            last_phase=signal.phase,
+            greens=self.greens + 1,
+            green_s=self.green_s + self.open_s,
+            min_green_s=self.min_green_s + self.open_min_s,
+            open_s=0.0,
+            open_min_s=0.0,
         )
 
     def extension_s(self) -> float:
-        """The mean green the program ran beyond its stages' minimum greens (s; 0 with none seen)."""
+        """The mean green the program ran beyond its stages' minimum greens, over the greens seen
+        whole (s; 0 with none seen)."""
         return (self.green_s - self.min_green_s) / self.greens if self.greens else 0.0
 
 
