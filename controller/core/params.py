@@ -156,7 +156,8 @@ class ScatsParams:
     gap_out_s: float = 3.0  # a phase ends early when its stop-line loops have been empty this long (0: never)
     keep_actuated: bool = False  # refuse a light whose own program is vehicle-actuated (Intersection.actuated)
     keep_actuated_crossings: bool = True  # with keep_actuated off: refuse such a light only where a stage's
-    # minimum green is its crossings' pedestrian minimum (requirements.actuated_crossing_refusal)
+    # minimum green is its crossings' pedestrian minimum (requirements.actuated_crossing_refusal); with
+    # `watch_actuated_crossings` such a light is watched instead and kept while that minimum binds
     own_cycle_now: bool = False  # the cycle starting now is the longest of the junction's own wish, made at
     # this cycle's start, and the wishes of the others in its married subsystem (False: the subsystem's longest
     # wish at the last coordination, where the junction's own is a cycle old)
@@ -165,6 +166,10 @@ class ScatsParams:
     # its demand and keeps running (no plan); one held at its minimums is taken over
     actuated_watch_s: float = 180.0  # how long the program is watched (s of the roadside's status)
     actuated_extension_s: float = 1.0  # mean green beyond the minimum green from which the program extends
+    watch_actuated_crossings: bool = True  # with keep_actuated_crossings: such a light is not refused but watched
+    # on its program in windows of `actuated_watch_s`; it keeps its program while its crossing stages ran, on
+    # average, shorter than their pedestrian minimums (the minimum a cycle must give them binds), and is taken
+    # over at the first window where they did not
 
 
 class PolicyConfig(Protocol):

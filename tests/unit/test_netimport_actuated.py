@@ -125,7 +125,8 @@ def test_scats_keep_actuated_crossings_refuses_an_actuated_light_whose_stage_min
     at a gap and clear the crossings in 5 s intervals of their own; a cycle runs every stage at least
     at its pedestrian minimum (walk + crossing length / speed), 1.4-2.0x the city's shortest cycle
     (BENCHMARKS.md, D session 34). With [scats] keep_actuated_crossings scats leaves such a light on
-    its program, naming the stages; keep_actuated (every actuated light) is not needed for it."""
+    its program, naming the stages; keep_actuated (every actuated light) is not needed for it. With
+    watch_actuated_crossings (on since C session 36) it is watched instead, kept while those minimums bind."""
     from controller.junctions import parse_intersection
     from tests.junction_fixtures import two_phase_raw
 
@@ -135,9 +136,10 @@ def test_scats_keep_actuated_crossings_refuses_an_actuated_light_whose_stage_min
     if ped_min_green_s:
         raw["phases"][0].update(ped_min_green_s=ped_min_green_s)
     layout = Layout.build(parse_intersection(raw, "j.toml"))
-    why = ScatsPolicy(ScatsParams(keep_actuated_crossings=True)).cannot_serve(layout)
+    why = ScatsPolicy(ScatsParams(keep_actuated_crossings=True, watch_actuated_crossings=False)).cannot_serve(layout)
     assert ("stage(s) 0 carry pedestrian minimum greens" in why) is refused, why
     assert ("it keeps its own program" in why) is refused, why
     assert CFG.scats.keep_actuated_crossings and not CFG.scats.keep_actuated  # as shipped
-    assert (ScatsPolicy(CFG.scats).cannot_serve(layout) != "") is refused
+    assert CFG.scats.watch_actuated_crossings  # as shipped: such a light is watched on its program, not refused
+    assert ScatsPolicy(CFG.scats).cannot_serve(layout) == ""  # (tests/unit/test_scats_watch_crossings.py)
     assert ScatsPolicy(ScatsParams(keep_actuated_crossings=False)).cannot_serve(layout) == ""  # the key off

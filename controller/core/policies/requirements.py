@@ -80,6 +80,14 @@ def actuated_refusal(layout: Layout) -> str:
     )
 
 
+def crossing_held_stages(layout: Layout) -> tuple[int, ...]:
+    """The stages whose minimum green is the pedestrian minimum of the crossings they green (walk + crossing
+    length / walking speed, `Phase.ped_min_green_s`): a cycle must give each that long, every cycle."""
+    return tuple(
+        p.index for p in layout.junction.phases if p.ped_min_green_s > 0.0 and p.min_green_s <= p.ped_min_green_s + 1e-9
+    )
+
+
 def actuated_crossing_refusal(layout: Layout) -> str:
     """'' unless the city's program is vehicle-actuated and a stage's minimum green is the pedestrian
     minimum of the crossings it greens (walk + crossing length / walking speed, `Phase.ped_min_green_s`);
@@ -90,7 +98,7 @@ def actuated_crossing_refusal(layout: Layout) -> str:
     j = layout.junction
     if not j.actuated:
         return ""
-    held = [p.index for p in j.phases if p.ped_min_green_s > 0.0 and p.min_green_s <= p.ped_min_green_s + 1e-9]
+    held = crossing_held_stages(layout)
     if not held:
         return ""
     return (

@@ -52,7 +52,12 @@ the green the queue left over would have needed (DS > 1: oversaturated).
 - a light on a vehicle-actuated program with `keep_actuated_crossings` (requirements.py): where a
   stage's minimum green is the pedestrian minimum of its crossings, the cycle runs every such stage
   that long each cycle, whether or not anyone crosses, while the city's program ends a green at a
-  gap; the light keeps its program (`keep_actuated`: every actuated light).
+  gap; the light keeps its program (`keep_actuated`: every actuated light). With
+  `watch_actuated_crossings` such a light is not refused but watched on its program, in windows of
+  `actuated_watch_s`: it keeps it while its crossing stages ran, on average, shorter than their pedestrian
+  minimums (the minimum binds: a cycle would spend more than the program does), and scats takes it over for
+  good at the first window where they ran at least that long (the program's greens then exceed what the
+  crossings need, e.g. a delay-based program held at its maximum).
 
 - a light on a vehicle-actuated program with `keep_extending_actuated`: the program is watched for
   `actuated_watch_s` before the first plan; where its greens ran on average `actuated_extension_s` or
@@ -89,6 +94,7 @@ from controller.core.policies.requirements import (
     actuated_crossing_refusal,
     actuated_refusal,
     coupled_refusal,
+    crossing_held_stages,
     cyclic_refusal,
 )
 from controller.core.safety import SignalView
@@ -118,6 +124,7 @@ class ScatsState:
     gapped_phase: int = -1  # the phase ended early (gap-out) in this cycle's plan
     watch: ProgramWatch | None = None  # the city's actuated program watched before a takeover
     kept: bool = False  # the program extends its greens with the demand: it keeps running, no plan
+    released: bool = False  # taken over after a watch of its crossing stages (watch_actuated_crossings)
 
 
 @dataclass(frozen=True)
@@ -136,14 +143,15 @@ class ProgramWatch:
     open_s: float = 0.0  # the green under way: its seconds so far (0: none, or not seen from its start)
     open_min_s: float = 0.0  # ... its stage's minimum green
 
-    def seen(self, signal: SignalView, min_green_s: float) -> ProgramWatch:
-        """One tick (one second) of the program folded in."""
+    def seen(self, signal: SignalView, min_green_s: float, counts: bool = True) -> ProgramWatch:
+        """One tick (one second) of the program folded in; `counts`: a green starting now is one the watch
+        reads (False: only its start and end are seen, e.g. a stage without crossings)."""
         if not signal.in_intergreen and signal.phase == self.last_phase:
             return replace(self, open_s=self.open_s + 1.0 if self.open_s > 0 else 0.0)
         closed = self._closed()
         if signal.in_intergreen:
             return replace(closed, last_phase=-1)
-        started = self.last_phase != -2  # a tick before this one showed another phase or an intergreen
+        started = counts and self.last_phase != -2  # a tick before this one showed another phase or an intergreen
         return replace(
             closed, last_phase=signal.phase, open_s=1.0 if started else 0.0, open_min_s=min_green_s if started else 0.0
         )
@@ -195,9 +203,10 @@ class ScatsPolicy(Policy):
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (module doc), and with its keys a light on a
         vehicle-actuated program: every such light (`keep_actuated`), or one whose stages carry pedestrian
-        minimum greens (`keep_actuated_crossings`)."""
+        minimum greens (`keep_actuated_crossings`, unless `watch_actuated_crossings` watches it instead)."""
         kept = actuated_refusal(layout) if self.params.keep_actuated else ""
-        kept = kept or (actuated_crossing_refusal(layout) if self.params.keep_actuated_crossings else "")
+        crossings = self.params.keep_actuated_crossings and not self.params.watch_actuated_crossings
+        kept = kept or (actuated_crossing_refusal(layout) if crossings else "")
         return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
     def init(self, layout: Layout, now_s: float) -> ScatsState:
@@ -292,7 +301,11 @@ class ScatsPolicy(Policy):
         cycle's plan; within a cycle, gap-out (module doc)."""
         if signal is None:
             return state, None
-        if self.params.keep_extending_actuated and layout.junction.actuated:
+        if self._watches_crossings(layout):
+            state, waiting = self._watch_crossings(state, layout, signal, now_s)
+            if waiting:
+                return state, None
+        elif self.params.keep_extending_actuated and layout.junction.actuated:
             state, waiting = self._watch_program(state, layout, signal, now_s)
             if waiting:
                 return state, None
@@ -326,6 +339,36 @@ class ScatsPolicy(Policy):
             return replace(state, watch=watch.seen(signal, min_green_s)), True
         kept = watch.extension_s() >= self.params.actuated_extension_s
         return replace(state, watch=watch, kept=kept), kept
+
+    def _watches_crossings(self, layout: Layout) -> bool:
+        """An actuated light whose stages carry pedestrian minimum greens, left on its program while they bind
+        (`keep_actuated_crossings` with `watch_actuated_crossings`)."""
+        p = self.params
+        return (
+            p.keep_actuated_crossings
+            and p.watch_actuated_crossings
+            and layout.junction.actuated
+            and bool(crossing_held_stages(layout))
+        )
+
+    def _watch_crossings(
+        self, state: ScatsState, layout: Layout, signal: SignalView, now_s: float
+    ) -> tuple[ScatsState, bool]:
+        """The city's actuated program keeps a light whose stages carry its crossings' pedestrian minimums
+        while, window after window of `actuated_watch_s`, those stages' greens (seen whole) ran on average
+        shorter than their minimums: a cycle would give each that minimum every cycle, more than the program
+        spends. At the first window where they ran at least that long (or none was seen whole: the light is
+        kept), scats takes over for good. True while scats waits."""
+        if state.released or state.cycle_start_s is not None:
+            return state, False
+        watch = state.watch if state.watch is not None else ProgramWatch(now_s)
+        if now_s - watch.start_s >= self.params.actuated_watch_s:
+            if watch.greens and watch.extension_s() >= 0.0:
+                return replace(state, watch=watch, released=True), False
+            watch = ProgramWatch(now_s)  # they bind (or none was seen whole): the next window
+        held = signal.phase in crossing_held_stages(layout)
+        min_green_s = layout.junction.phases[signal.phase].min_green_s
+        return replace(state, watch=watch.seen(signal, min_green_s, counts=held)), True
 
     def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView) -> tuple[ScatsState, bool]:
         """Fold one tick (one second) into the cycle's measurements: green shown per phase and

@@ -1,0 +1,80 @@
+"""`scats` with `[scats] watch_actuated_crossings`: an actuated light whose stages carry their crossings'
+pedestrian minimum greens keeps its program only while that minimum binds, as the roadside's status shows.
+
+SUMO's DRT (15 such lights): the city's programs run those stages 3-9 s shorter than the crossings' minimums,
+which a cycle must give every cycle; scats there was 1.37x the plan (D, session 34). F's fkk_in_delay (2 such
+lights): the programs run them to 50 s, past their minimums, and scats serving them was 0.64x the plan (lead,
+session 35). `keep_actuated_crossings` alone refuses both (BENCHMARKS.md, C session 36)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import ScatsParams
+from controller.core.policies.scats import ScatsPolicy
+from controller.core.safety import SignalView
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import four_phase_raw
+
+CFG = Config()
+PED_MIN_S = 12.0  # stages 0 and 2 green crossings: walk + length / speed
+
+
+def crossing_layout() -> Layout:
+    raw = four_phase_raw()
+    for k in (0, 2):
+        raw["phases"][k].update(min_green_s=PED_MIN_S, ped_min_green_s=PED_MIN_S)
+    return Layout.build(replace(parse_intersection(raw, "four_phase.toml"), actuated=True), CFG)
+
+
+def view(lay: Layout, phase: int, elapsed: float, now: float) -> SignalView:
+    served = set(lay.junction.served_movements(phase))
+    return SignalView(
+        phase, False, elapsed, tuple(now if m.id in served else now - 20.0 for m in lay.junction.movements)
+    )
+
+
+def first_plan_s(crossing_green_s, watched: bool = True, end_s: float = 600.0) -> float | None:
+    """The program runs its crossing stages (0, 2) for `crossing_green_s(t)` s, the others 5 s, 3 s yellows;
+    when scats sends its first plan (None: never)."""
+    lay = crossing_layout()
+    p = ScatsPolicy(ScatsParams(keep_actuated_crossings=True, watch_actuated_crossings=watched, actuated_watch_s=180.0))
+    assert p.cannot_serve(lay) == ""
+    e = replace(Estimate.empty(lay, 0.0), last_feed_t_s=0.0)
+    s, t = p.init(lay, 0.0), 0.0
+    while t < end_s:
+        for phase in range(4):
+            for k in range(int(crossing_green_s(t)) if phase in (0, 2) else 5):
+                s, wish = p.decide(s, lay, e, view(lay, phase, k + 1.0, t), t)
+                if wish is not None:
+                    return t
+                t += 1.0
+            for _ in range(3):
+                red = view(lay, 0, 0.0, t).red_since_s
+                s, wish = p.decide(s, lay, e, SignalView((phase + 1) % 4, True, 0.0, red), t)
+                if wish is not None:
+                    return t
+                t += 1.0
+    return None
+
+
+def test_a_program_running_its_crossing_stages_below_their_minimum_keeps_running():
+    assert first_plan_s(lambda t: 7) is None  # 5 s short of the crossings' minimum: window after window
+
+
+def test_a_program_running_them_past_their_minimum_is_taken_over_after_the_first_window():
+    sent = first_plan_s(lambda t: 20)
+    assert sent is not None and 180.0 <= sent < 240.0
+
+
+def test_a_program_whose_crossing_stages_lengthen_later_is_taken_over_then():
+    sent = first_plan_s(lambda t: 7 if t < 200.0 else 25)  # the demand grows: the second window reads long
+    assert sent is not None and 360.0 <= sent < 430.0
+
+
+def test_without_the_watch_the_light_is_refused_at_start():
+    lay = crossing_layout()
+    params = ScatsParams(keep_actuated_crossings=True, watch_actuated_crossings=False)
+    assert "pedestrian" in ScatsPolicy(params).cannot_serve(lay)
