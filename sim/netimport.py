@@ -26,7 +26,6 @@ programs).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import intersections_from_tables, parse_intersection
 from controller.model import Intersection
-from sim import netcache, netdetectors, netmovements, netneighbours, netprogram, netstages
+from sim import netdetectors, netmovements, netneighbours, netprogram, netstages
 from sim.netdetectors import DETECTOR_SOURCES
 
 __all__ = [
@@ -282,7 +281,6 @@ def import_network(
     additional: list[Path] | None = None,
     detectors: str = "generated",
     begin_s: float | None = None,
-    cache_dir: Path | None = None,
 ) -> ImportResult:
     """Write one <tls>.toml per controllable traffic light into out_dir, and skipped.txt (one
     `id: reason` line per traffic light left on its own program) when any is left out. When
@@ -292,23 +290,19 @@ def import_network(
     replace the network's (the last loaded runs), their induction loops are the city's.
     `detectors`: "generated" (a stop-line and an advance loop per lane) or "city".
     `begin_s`: the run's begin; with `[timing] waut_program_at_begin` a light a WAUT switches is
-    modelled on the program in force then (netprogram.active_programs), not on the one loaded last.
-    `cache_dir`: where an earlier import of the same inputs is kept (sim/netcache.py: its tables
-    and files read from there, else imported and kept); None imports the network."""
-
-    def imported() -> netcache.Imported:
-        tables, skipped = junction_tables(read_net(net_path), cfg, str(net_path), additional, detectors, begin_s)
-        return tables, skipped, [_file_text(table, net_path) for table in tables]
-
-    tables, skipped, texts = (
-        imported() if cache_dir is None else _cached(net_path, cfg, additional, detectors, begin_s, cache_dir, imported)
-    )
+    modelled on the program in force then (netprogram.active_programs), not on the one loaded last."""
+    net = read_net(net_path)
+    tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors, begin_s)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for table, text in zip(tables, texts, strict=True):
+    for table in tables:
         fp = out / _file_name(table["id"])
-        fp.write_text(text, encoding="utf-8")
+        header = (
+            f"# Junction {table['id']}, imported from {Path(net_path).name} by import-net.\n"
+            "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n"
+        )
+        fp.write_text(header + tomli_w.dumps(table), encoding="utf-8")
         written.append(fp)
     for tid, _ in skipped:  # a previous import's model of a light skipped now must not linger
         (out / _file_name(tid)).unlink(missing_ok=True)
@@ -320,33 +314,6 @@ def import_network(
             encoding="utf-8",
         )
     return ImportResult(tuple(written), tuple(skipped), tuple(tables))
-
-
-def _file_text(table: dict[str, Any], net_path: str | Path) -> str:
-    """The junction file of one table: a header, then the table in TOML."""
-    header = (
-        f"# Junction {table['id']}, imported from {Path(net_path).name} by import-net.\n"
-        "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n"
-    )
-    return header + tomli_w.dumps(table)
-
-
-def _cached(
-    net_path: str | Path,
-    cfg: Config,
-    additional: list[Path] | None,
-    detectors: str,
-    begin_s: float | None,
-    cache_dir: Path,
-    imported: Callable[[], netcache.Imported],
-) -> netcache.Imported:
-    """The import's tables and files from `cache_dir` (sim/netcache.py), imported and kept when missing. A
-    file that cannot be read for the key is the import's to report: it imports."""
-    try:
-        key = netcache.import_key(net_path, cfg, list(additional or []), detectors, begin_s)
-    except OSError:
-        return imported()
-    return netcache.cached_import(cache_dir, key, imported)
 
 
 def read_skipped(folder: str | Path) -> list[tuple[str, str]]:

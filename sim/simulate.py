@@ -30,7 +30,6 @@ from controller.service import ControllerService, Recorder
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
-from sim.netcache import import_cache_dir
 from sim.netimport import ImportResult, NoTrafficLights, import_network, read_skipped
 from sim.netprogram import Waut, additional_programs, waut_schedules
 from sim.progress import Progress
@@ -264,13 +263,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
             stale.unlink()  # (the archive copies the folder as the models the run used)
         try:
             result = import_network(
-                scfg.net_file,
-                out / "intersections",
-                cfg,
-                [Path(a) for a in additional],
-                req.detectors,
-                begin_s,
-                import_cache_dir(),  # the same inputs' tables are read back, not imported again
+                scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors, begin_s
             )
         except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
             log.warning("%s: SUMO runs the scenario alone", exc)
