@@ -1,7 +1,7 @@
 """The do-no-harm estimate (controller/core/shadow.py) against SUMO's truth, per junction.
 
     python -m sim.harm_check SUMOCFG --out DIR [--policy NAME] [--config config.toml]
-                             [--force-fixed J1,J2] [--against OTHER_DIR] [--trace-s N]
+                             [--force-fixed J1,J2] [--fixed-until S] [--against OTHER_DIR] [--trace-s N]
                              [--trace-junction J1,J2]
                              [-- SUMO ARGS...]
 
@@ -10,21 +10,24 @@ One `simulate` run (sim/simulate.py, in process) that also reads, every second, 
 its movements): halting vehicles (< 0.1 m/s) and time loss (vehicles x (1 - v/v_max)). Their
 integrals over the run go to DIR/harm_check.json with the core's per-junction report and every
 switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the counterfactual
-the switch acts on). `--against` compares with a run of the fixed plan (its DIR): per junction the
-replay's gain and the truth's (time loss and halting of the two runs), and the network's trip delay
-from both summaries; then each side of the replay over its own truth (replayed PCU s over SUMO's
-time loss veh s: the fixed side's truth is the fixed run's, and the fixed run's own ratio is the
-model's scale), which names the side the replay gets wrong. `--trace-s N` prints every N s, per
-junction, the exit blockage measured and the fixed side's, the fill of the neighbours' approaches on
-both sides and the two replayed queues (docs/harm.md §1a); `--trace-junction` adds, for the
-junctions named, one line per approach: its storage, the two replayed queues, the estimator's queue
-(and of it the hidden queue beyond the advance loops, each lane once) and the blockage, the
-cumulative sum and the window's delays, and SUMO's halting vehicles on the approach and on the two
-links before it (where a queue beyond the storage stands), and a second line of SUMO's ground truth
-of its demand: per approach over the last N s, the vehicles inserted with the approach edge on their
-route and those entering the edge (veh/h), the vehicles in the network with it still ahead, then the
-replay's demand and the return rule's reference (PCU/h) and SUMO's insertion backlog (whether a
-measured fall of the demand is a fall of the traffic or a jam's throttled counts).
+the switch acts on). `--fixed-until S` starts the policy over the city's running program: every
+junction in fixed mode until S s, then back to the policy as after a hand-back (a junction's first
+return), and the integrals from S on (a fixed run to compare with takes the same S). `--against`
+compares with a run of the fixed plan (its DIR): per junction the replay's gain and the truth's
+(time loss and halting of the two runs), and the network's trip delay from both summaries; then
+each side of the replay over its own truth (replayed PCU s over SUMO's time loss veh s: the fixed
+side's truth is the fixed run's, and the fixed run's own ratio is the model's scale), which names
+the side the replay gets wrong. `--trace-s N` prints every N s, per junction, the exit blockage
+measured and the fixed side's, the fill of the neighbours' approaches on both sides and the two
+replayed queues (docs/harm.md §1a); `--trace-junction` adds, for the junctions named, one line per
+approach: its storage, the two replayed queues, the estimator's queue (and of it the hidden queue
+beyond the advance loops, each lane once) and the blockage, the cumulative sum and the window's
+delays, and SUMO's halting vehicles on the approach and on the two links before it (where a queue
+beyond the storage stands), and a second line of SUMO's ground truth of its demand: per approach
+over the last N s, the vehicles inserted with the approach edge on their route and those entering
+the edge (veh/h), the vehicles in the network with it still ahead, then the replay's demand and the
+return rule's reference (PCU/h) and SUMO's insertion backlog (whether a measured fall of the demand
+is a fall of the traffic or a jam's throttled counts).
 A measurement, not a test: docs/harm.md records its figures.
 """
 
@@ -48,6 +51,7 @@ class _Loop(InProcessLoop):
     """The in-process loop, plus the per-second integrals of the replay and of SUMO's lanes."""
 
     force_fixed: tuple[str, ...] = ()
+    fixed_until_s: float = 0.0  # every junction on the city's program until then, the integrals from then on
     trace_s: int = 0  # print the spill-back figures every this many seconds (0: never)
     trace_junctions: tuple[str, ...] = ()  # ... and these junctions' approaches, one line each
 
@@ -72,21 +76,37 @@ class _Loop(InProcessLoop):
         self.inserted = dict.fromkeys(self.edges, 0)
         self.entered = dict.fromkeys(self.edges, 0)
         self.on_edge: dict[str, set[str]] = {e: set() for e in self.edges}
+        held = set(self.force_fixed) | (set(self.lanes) if self.fixed_until_s > 0 else set())
+        self._hold(held, float("inf"))
+        self.released = self.fixed_until_s <= 0
+
+    def _hold(self, jids: set[str], hold_s: float) -> None:
+        """The junctions `jids` in fixed mode (since now) for `hold_s` (inf: all run)."""
         st = self.service.state
-        for jid in self.force_fixed:
+        for jid in sorted(jids):
             js = st.junctions[jid]
-            st = replace(
-                st,
-                junctions={
-                    **st.junctions,
-                    jid: replace(js, harm=replace(js.harm, mode="fixed", hold_s=float("inf"), since_s=self.now_s)),
-                },
-            )
+            hs = replace(js.harm, mode="fixed", hold_s=hold_s, since_s=self.now_s)
+            st = replace(st, junctions={**st.junctions, jid: replace(js, harm=hs)})
         self.service.state = st
 
     def second(self, t_s: float) -> None:
         super().second(t_s)
         api = self.field.api
+        if not self.released:
+            if t_s < self.fixed_until_s:
+                return
+            # the hold over: each junction not forced goes back to the policy at its next tick
+            # (harm.decide: a first loss's return), as after a hand-back
+            st = self.service.state
+            free = set(self.lanes) - set(self.force_fixed)
+            self.service.state = replace(
+                st,
+                junctions={
+                    **st.junctions,
+                    **{j: replace(st.junctions[j], harm=replace(st.junctions[j].harm, hold_s=0.0)) for j in free},
+                },
+            )
+            self.released = True
         if self.edges:
             self._count_truth(api)
         if self.trace_s and int(t_s) % self.trace_s == 0:
@@ -165,7 +185,7 @@ def spill_trace(core, state) -> str:
     jids = list(core.layouts)
     q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
     block = np.concatenate([state.junctions[j].estimate.block for j in jids])
-    fixed_block = netshadow.fixed_block(net.spill, q, block)
+    fixed_block = fixed_side_block(core, state, q, block)
     fills = [netshadow.fills(net.spill, q[side], len(block)) for side in (shadow.CONTROLLED, shadow.FIXED)]
     parts = []
     for k, j in enumerate(jids):
@@ -175,6 +195,18 @@ def spill_trace(core, state) -> str:
             f"{fills[1][m].mean():.2f} q {q[shadow.CONTROLLED][m].sum():.0f}/{q[shadow.FIXED][m].sum():.0f}"
         )
     return " | ".join(parts)
+
+
+def fixed_side_block(core, state, q: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(movements,) the fixed side's exit blockage as netshadow.advance_all gives it (from the
+    last tick's queues `q` and the measured blockage `block`): spill_back's rule, and with [harm]
+    plan_block the blockage measured under the city's program as far as there is evidence."""
+    net = core.shadow_net
+    out = netshadow.fixed_block(net.spill, q, block) if net.spill is not None else block
+    if core.harm.plan_block:
+        plan = harm.plan_blocks([state.junctions[j].harm for j in core.layouts], core.block_window_s)
+        out = out if plan is None else netshadow.plan_block(plan[0], plan[1], out)
+    return out
 
 
 def _feeders(api, junctions: dict, jids: tuple[str, ...]) -> dict[str, dict[str, tuple[list, list]]]:
@@ -205,7 +237,7 @@ def approach_trace(core, state, jid: str) -> str:
     net, jids = core.shadow_net, list(core.layouts)
     q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
     block = np.concatenate([state.junctions[j].estimate.block for j in jids])
-    fb = netshadow.fixed_block(net.spill, q, block) if net.spill is not None else block
+    fb = fixed_side_block(core, state, q, block)
     k = jids.index(jid)
     m = slice(net.mov_start[k], net.mov_start[k + 1])
     hs = state.junctions[jid].harm
@@ -292,6 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", default="adaptive")
     ap.add_argument("--config", default="config.toml")
     ap.add_argument("--force-fixed", default="", help="junctions held in fixed mode all run (comma-separated)")
+    ap.add_argument(
+        "--fixed-until",
+        type=float,
+        default=0.0,
+        help="every junction on the city's program until S s, integrals from S",
+    )
     ap.add_argument("--against", type=Path, help="a harm_check run of the fixed plan to compare with")
     ap.add_argument("--trace-s", type=int, default=0, help="print the spill-back figures every N s (stderr)")
     ap.add_argument(
@@ -301,7 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     forced = tuple(j for j in args.force_fixed.split(",") if j)
     traced = tuple(j for j in args.trace_junction.split(",") if j)
-    loop = type("Loop", (_Loop,), {"force_fixed": forced, "trace_s": max(args.trace_s, 0), "trace_junctions": traced})
+    loop = type(
+        "Loop",
+        (_Loop,),
+        {
+            "force_fixed": forced,
+            "fixed_until_s": max(args.fixed_until, 0.0),
+            "trace_s": max(args.trace_s, 0),
+            "trace_junctions": traced,
+        },
+    )
     summary = run(
         SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)),
         cfg,

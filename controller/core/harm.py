@@ -59,7 +59,7 @@ from typing import Literal
 import numpy as np
 
 from controller.core import netshadow, shadow
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.model import SignalStatus
 
 Mode = Literal["policy", "fixed"]
@@ -137,6 +137,14 @@ class HarmParams:
     # (first_command): before it the city's own program runs, which is not the policy's doing, so
     # no verdict and no charge; false (as shipped): from the start (the core's first tick)
     evidence_from_first_command: bool = False
+    # the fixed side's exit blockage per movement from what the estimator measured while the city's
+    # program ran at the junction (fixed mode, or before the policy's first command): its blockage at
+    # a queued protected green, once the movement has had one blockage window ([estimation]
+    # block_window_s) of queued green under the program (the estimator's reading then no longer
+    # carries the policy's), forgotten over window_s; in proportion to that evidence (one blockage
+    # window's worth: in full), the spill_back rule (or, without it, the blockage measured under the
+    # policy) for the rest (plan_blocks). false: the spill_back rule alone
+    plan_block: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -153,6 +161,7 @@ class HarmParams:
                 "short_pair_together",
                 "measured_queue_bound",
                 "evidence_from_first_command",
+                "plan_block",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -245,6 +254,13 @@ class HarmState:
     # policy mode: the policy has sent the junction a command (False only with
     # evidence_from_first_command, until first_command): before it, no verdict and no charge
     commanded: bool = True
+    # plan_block: (movements,) forgetting sums (window_s) of the exit blockage x s and of the s of
+    # queued protected green measured while the city's program ran at the junction (plan_evidence),
+    # and the s of queued green since the program last took over (reset at each change of mode:
+    # the estimator's blockage reading carries the policy's for one blockage window). None: none yet
+    plan_block_s: np.ndarray | None = None
+    plan_green_s: np.ndarray | None = None
+    plan_settle_s: np.ndarray | None = None
 
     @property
     def gains(self) -> shadow.Gains:
@@ -328,6 +344,7 @@ def observe_all(
     params: HarmParams,
     cache: netshadow.ReplayCache | None = None,
     judged: Sequence[bool] | None = None,
+    block_window_s: float = EstimationParams.block_window_s,
 ) -> list[HarmState]:
     """Every junction's replay advanced by the interval ending at now_s (every tick, stale or
     not), in `net`'s order: one pass over the network's movements (netshadow.advance_all, the
@@ -337,10 +354,11 @@ def observe_all(
     not stale); a judged junction in policy mode gets its cumulative-sum test brought up to the
     replay's time here (accumulate, in the same record: decide's accumulate then finds nothing
     to add), which is what decide would have done first (a switch to fixed mode before it,
-    network_verdict's, restarts the test: _switch)."""
+    network_verdict's, restarts the test: _switch). plan_block: plan_blocks (block_window_s the estimator's)."""
     if not states:
         return []
-    replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
+    pb = plan_blocks(states, block_window_s) if params.plan_block else None
+    replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache, pb)
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
@@ -359,11 +377,9 @@ def observe_all(
             trim = (0.0, 0.0) if trim_j is None else (trim_j[k][0], trim_j[k][1])
             charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0), trim)
         hidden = hidden_net[st[k] : st[k + 1]]
-        changes: dict[str, object] = {}
+        changes = _measured(s, net.programs[k], ests[k], statuses[k], now_s, params, block_window_s)
         if bound is not None:
             changes["measured_queue_pcu"] = bound[st[k] : st[k + 1]]
-        if params.lock_green_s > 0:
-            changes.update(_standing(s, net.programs[k], ests[k], statuses[k], now_s))
         if judge[k] and charge is not None and s.mode == "policy" and s.commanded and r.t_s - s.excess_t_s > 0:
             changes.update(_excess(s, r, charge, r.t_s - s.excess_t_s, params))
         out.append(
@@ -378,6 +394,84 @@ def observe_all(
             )
         )
     return out
+
+
+def _measured(
+    state: HarmState,
+    program: shadow.Program,
+    est: Estimate,
+    status: SignalStatus | None,
+    now_s: float,
+    params: HarmParams,
+    block_window_s: float,
+) -> dict[str, object]:
+    """observe_all's per-junction figures from the loops this tick, as the keys ask: lock_green_s's
+    standing times (_standing), plan_block's evidence (plan_evidence)."""
+    out: dict[str, object] = {}
+    if params.lock_green_s > 0:
+        out.update(_standing(state, program, est, status, now_s))
+    if params.plan_block:
+        out.update(plan_evidence(state, program, est, status, now_s, params.window_s, block_window_s))
+    return out
+
+
+def on_plan(state: HarmState) -> bool:
+    """Whether the city's own program runs at the junction: fixed mode, or before the policy's
+    first command (evidence_from_first_command)."""
+    return state.mode == "fixed" or not state.commanded
+
+
+def plan_evidence(
+    state: HarmState,
+    program: shadow.Program,
+    est: Estimate,
+    status: SignalStatus | None,
+    now_s: float,
+    window_s: float,
+    block_window_s: float,
+) -> dict[str, np.ndarray]:
+    """plan_block: the state's plan_block_s, plan_green_s and plan_settle_s brought to now_s ({}
+    while there is nothing to keep). Every sum forgets over `window_s`. While the city's program
+    runs (on_plan), a movement at a protected green of the phase `status` reports, with a queue (the
+    estimator's, at least 1 PCU: where the estimator learns the blockage), adds the interval to its
+    settle time; once that exceeds `block_window_s` (the estimator's blockage is an average over
+    that much queued green, so before it still carries the policy's), the interval counts: the
+    blockage the replay discharges with (shadow.replay_block) x s, and s."""
+    n = len(est.queue_pcu)
+    if state.plan_green_s is None and not on_plan(state):
+        return {}
+    dt = max(now_s - state.replay.t_s, 0.0)
+    keep = math.exp(-dt / window_s)
+    sums = (np.zeros(n) if state.plan_block_s is None else state.plan_block_s) * keep
+    green = (np.zeros(n) if state.plan_green_s is None else state.plan_green_s) * keep
+    if not on_plan(state):
+        return {"plan_block_s": sums, "plan_green_s": green}
+    served = program.service_or_red[shadow.controlled_phase(status)] >= 1.0
+    queued = served & (est.queue_pcu >= 1.0)
+    settle = (np.zeros(n) if state.plan_settle_s is None else state.plan_settle_s) + np.where(queued, dt, 0.0)
+    counted = queued & (settle > block_window_s)
+    return {
+        "plan_block_s": sums + np.where(counted, shadow.replay_block(program, est) * dt, 0.0),
+        "plan_green_s": green + np.where(counted, dt, 0.0),
+        "plan_settle_s": settle,
+    }
+
+
+def plan_blocks(states: Sequence[HarmState], block_window_s: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """plan_block over the network's movements (states in its order): the exit blockage measured
+    under the city's program (plan_evidence: its mean over the counted queued green) and the share
+    of the fixed side's blockage it makes (the counted seconds over one blockage window,
+    `block_window_s`, at most 1; 0 without evidence). None when no junction has any evidence yet
+    (netshadow.advance_all: the fixed side's blockage as without the key, bit for bit)."""
+    if all(s.plan_green_s is None for s in states):
+        return None
+    observed, share = [], []
+    for s in states:
+        green = s.plan_green_s if s.plan_green_s is not None else np.zeros(len(s.replay.fed_pcu))
+        summed = s.plan_block_s if s.plan_block_s is not None else np.zeros(len(green))
+        observed.append(np.where(green > 0.0, summed / np.maximum(green, 1e-12), 0.0))
+        share.append(np.minimum(green / block_window_s, 1.0))
+    return np.concatenate(observed), np.concatenate(share)
 
 
 def _trims(
@@ -818,6 +912,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         spill_pcu_s=(0.0, 0.0),
         trim_pcu_s=(0.0, 0.0),
         spill_base_pcu=state.measured_spill_pcu,
+        plan_settle_s=None,
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
     )
 

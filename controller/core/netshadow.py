@@ -141,6 +141,19 @@ def fixed_block(spill: Spill, queue_pcu: np.ndarray, block: np.ndarray) -> np.nd
     return out
 
 
+def plan_block(observed: np.ndarray, share: np.ndarray, rule: np.ndarray) -> np.ndarray:
+    """(movements,) the fixed side's exit blockage with [harm] plan_block: the blockage measured
+    while the city's program ran (`observed`), in the `share` the evidence for it makes (0..1,
+    harm.plan_blocks), and the fixed side's blockage as without it (`rule`: fixed_block's, or the
+    one measured under the policy) for the rest; `rule` itself where there is no evidence.
+
+    The fixed side asks how the city's program would discharge; where it ran, the loops measured
+    that. A blockage its greens do not meet (a progression whose greens move the queues they feed)
+    is then not charged to it because the policy's greens met it."""
+    out: np.ndarray = np.where(share > 0.0, share * observed + (1.0 - share) * rule, rule)
+    return out
+
+
 def fills(spill: Spill, queue_pcu: np.ndarray, n_movements: int) -> np.ndarray:
     """(movements,) one side's fill of the approaches each movement feeds: the mean over them of
     the approach's queue (`queue_pcu`, per movement) over its storage, at most 1; 0 for a
@@ -320,11 +333,14 @@ def advance_all(
     now_s: float,
     window_s: float,
     cache: ReplayCache | None = None,
+    plan: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
-    fixed_block when `net.spill` is set. A junction whose interval is empty (now_s not after its
-    replay's t_s) makes every junction go through shadow.advance."""
+    fixed_block when `net.spill` is set, and with `plan` ((movements,) twice: the blockage
+    measured under the city's program and its share, harm.plan_blocks) from plan_block. A
+    junction whose interval is empty (now_s not after its replay's t_s) makes every junction go
+    through shadow.advance."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
@@ -336,6 +352,8 @@ def advance_all(
         else _joined(ests, "block")
     )
     block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
+    if plan is not None:
+        block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
         st = net.mov_start.tolist()
         parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]

@@ -134,6 +134,7 @@ class Core:
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
         self.harm = cfg.harm
+        self.block_window_s = cfg.estimation.block_window_s  # [harm] plan_block reads the estimator's blockage
         self.guarded = not policy.runs_own_program  # the city's program is what the others are judged against
         # the city's program wishes nothing: a junction with no command in force (no override) and not
         # withdrawn has nothing to gate or send (_junction's shortcut, the same state it would reach)
@@ -634,7 +635,7 @@ class Core:
             return dict(zip(self.layouts, harm.advance_replays(*args, now_s, self.harm, self._replay_cache)))
         # every junction whose feed is not stale is judged this tick (_decide, _group_guard: harm.decide)
         judged = _feeds_fresh(ests, now_s, self.feed_stale_s)
-        out = harm.observe_all(*args, now_s, self.harm, self._replay_cache, judged)
+        out = harm.observe_all(*args, now_s, self.harm, self._replay_cache, judged, self.block_window_s)
         return dict(zip(self.layouts, out))
 
     def _network_guard(
