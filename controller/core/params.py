@@ -170,6 +170,8 @@ class ScatsParams:
     # on its program in windows of `actuated_watch_s`; it keeps its program while its crossing stages ran, on
     # average, shorter than their pedestrian minimums (the minimum a cycle must give them binds), and is taken
     # over at the first window where they did not
+    ds_mean_cycles: float = 1.0  # the DS the splits and the cycle are chosen from: an exponential mean over this
+    # many cycles (the newest cycle weighs 1 / ds_mean_cycles; 1: the last cycle alone)
 
 
 class PolicyConfig(Protocol):

@@ -73,6 +73,10 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   phase's DS is then its movements' discharge in its green plus the queue left at its end, over
   their capacity in that green.
 
+- with `ds_mean_cycles` above 1, the DS the splits and the cycle are chosen from is an exponential mean
+  over that many cycles (`_mean_ds`), as SCATS votes its split plans over cycles rather than following
+  one cycle's measurement.
+
 Each movement is charged to its primary phase (protected, else longest base green). Until a
 cycle has been measured the network's own program timing is used.
 """
@@ -125,6 +129,7 @@ class ScatsState:
     watch: ProgramWatch | None = None  # the city's actuated program watched before a takeover
     kept: bool = False  # the program extends its greens with the demand: it keeps running, no plan
     released: bool = False  # taken over after a watch of its crossing stages (watch_actuated_crossings)
+    ds_mean: np.ndarray | None = None  # (phases,) the DS the last splits were chosen from (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -415,7 +420,7 @@ class ScatsPolicy(Policy):
         j = layout.junction
         n, n_l = len(j.phases), len(layout.lanes)
         given = state.green_given_s
-        ds = _degrees_of_saturation(state, layout, est)
+        ds = _mean_ds(state.ds_mean, _degrees_of_saturation(state, layout, est), self.params.ds_mean_cycles)
         c0 = state.cycle_s
         lost = sum(state.intergreen_s)
         # The green each phase needs to run at the target DS (at least its minimum), summed with
@@ -438,6 +443,7 @@ class ScatsPolicy(Policy):
             state,
             desired_cycle_s=desired,
             measured=True,
+            ds_mean=ds,
             green_given_s=np.zeros(n),
             dep_green_pcu=np.zeros_like(state.dep_green_pcu),
             residual_pcu=np.zeros_like(state.residual_pcu),
@@ -593,6 +599,18 @@ def _splits(
     held = np.array([bool((short & (ds > ds[k] + 1e-9)).any()) for k in range(len(ds))])
     out: np.ndarray = np.minimum(np.where(held, np.minimum(greens, g0_s), greens), max_s)
     return out, bool(held.any())
+
+
+def _mean_ds(mean: np.ndarray | None, ds: np.ndarray, cycles: float) -> np.ndarray:
+    """The DS the splits and the cycle are chosen from: an exponential mean over `cycles` cycles, the newest
+    cycle's DS weighing 1 / `cycles` (`ds_mean_cycles`); the first cycle measured, or `cycles` 1, that cycle
+    alone. A lightly used stage's one-cycle DS swings with the arrivals of one cycle (0.52, 1.13, 1.76, 0.88
+    in consecutive cycles), and the greens would follow it by `split_step_s` each cycle. Example: a mean of
+    1.0 and a cycle of 0.4 over 3 cycles: 0.8."""
+    if mean is None or cycles <= 1.0 or mean.shape != ds.shape:
+        return ds
+    out: np.ndarray = mean + (ds - mean) / cycles
+    return out
 
 
 def _cycle_start_s(state: ScatsState, signal: SignalView, now_s: float) -> float:
