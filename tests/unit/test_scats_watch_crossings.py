@@ -36,17 +36,21 @@ def view(lay: Layout, phase: int, elapsed: float, now: float) -> SignalView:
     )
 
 
-def first_plan_s(crossing_green_s, watched: bool = True, end_s: float = 600.0) -> float | None:
-    """The program runs its crossing stages (0, 2) for `crossing_green_s(t)` s, the others 5 s, 3 s yellows;
-    when scats sends its first plan (None: never)."""
+def first_plan_s(
+    crossing_green_s, crossings: bool = True, other_green_s: int = 5, watch_s: float = 180.0, end_s: float = 600.0
+) -> float | None:
+    """The program runs its crossing stages (0, 2) for `crossing_green_s(t)` s, the others `other_green_s`,
+    3 s yellows; when scats sends its first plan (None: never). `crossings`: keep_actuated_crossings."""
     lay = crossing_layout()
-    p = ScatsPolicy(ScatsParams(keep_actuated_crossings=True, watch_actuated_crossings=watched, actuated_watch_s=180.0))
+    p = ScatsPolicy(
+        ScatsParams(keep_actuated_crossings=crossings, watch_actuated_crossings=True, actuated_watch_s=watch_s)
+    )
     assert p.cannot_serve(lay) == ""
     e = replace(Estimate.empty(lay, 0.0), last_feed_t_s=0.0)
     s, t = p.init(lay, 0.0), 0.0
     while t < end_s:
         for phase in range(4):
-            for k in range(int(crossing_green_s(t)) if phase in (0, 2) else 5):
+            for k in range(int(crossing_green_s(t)) if phase in (0, 2) else other_green_s):
                 s, wish = p.decide(s, lay, e, view(lay, phase, k + 1.0, t), t)
                 if wish is not None:
                     return t
@@ -78,3 +82,27 @@ def test_without_the_watch_the_light_is_refused_at_start():
     lay = crossing_layout()
     params = ScatsParams(keep_actuated_crossings=True, watch_actuated_crossings=False)
     assert "pedestrian" in ScatsPolicy(params).cannot_serve(lay)
+
+
+def test_only_the_crossing_stages_greens_are_read():
+    """The other stages run 20 s past their 5 s minimums; the crossing stages still run 5 s short of theirs."""
+    assert first_plan_s(lambda t: 7, other_green_s=25) is None
+
+
+def test_each_window_is_read_on_its_own():
+    """Short greens for 200 s, then 3 s past the minimum: the second window reads long (read together from
+    the start, the windows' greens would read short until 702 s)."""
+    sent = first_plan_s(lambda t: 7 if t < 200.0 else 15)
+    assert sent is not None and 360.0 <= sent < 430.0
+
+
+def test_a_window_without_a_whole_crossing_green_keeps_the_program():
+    """Windows of 15 s never see a 20 s green from its start to its end: no evidence, the program runs on."""
+    assert first_plan_s(lambda t: 20, watch_s=15.0) is None
+
+
+def test_without_keep_actuated_crossings_the_light_is_taken_over_at_once():
+    """The watch is keep_actuated_crossings' (as the refusal was): with that key off scats plans from the
+    first green it sees, whatever the program does."""
+    sent = first_plan_s(lambda t: 7, crossings=False)
+    assert sent is not None and sent < 30.0

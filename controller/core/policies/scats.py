@@ -135,7 +135,8 @@ class ScatsState:
 @dataclass(frozen=True)
 class ProgramWatch:
     """The city's vehicle-actuated program as the roadside reports it, before scats takes over
-    (`keep_extending_actuated`): the greens it ran, their seconds and their stages' minimum greens.
+    (`keep_extending_actuated`; `watch_actuated_crossings`: its crossing stages' greens only): the greens
+    it ran, their seconds and their stages' minimum greens.
     Only greens seen from their start to their end count: the watch starts and ends mid-green, and
     such a part of a green, counted against its whole minimum, would read short. Example: greens of
     12, 5 and 9 s at stages of minimum 5 s extend (26 - 15) / 3 = 3.7 s."""
@@ -238,7 +239,8 @@ class ScatsPolicy(Policy):
     def coordinate(self, network: NetworkView, states: Mapping[str, Any], now_s: float) -> dict[str, Advice]:
         """Per junction run by scats: the cycle of its married subsystem and, when it follows a
         married upstream neighbour, when its first phase should turn green (module doc). A light
-        left on its actuated program (`keep_extending_actuated`: watched, or kept) runs no scats
+        left on its actuated program (`keep_extending_actuated`: watched, or kept; `watch_actuated_crossings`:
+        watched) runs no scats
         cycle: its wish is its initial one, never adapted, and it marries no neighbour."""
         states = {j: s for j, s in states.items() if not _on_program(s)}
         main_up = _main_upstream(network, states)
@@ -567,7 +569,8 @@ def _main_upstream(network: NetworkView, states: Mapping[str, Any]) -> dict[str,
 
 
 def _on_program(state: Any) -> bool:
-    """A scats junction left on the city's actuated program: watched before a takeover, or kept."""
+    """A scats junction left on the city's actuated program: watched before a takeover (either key's watch),
+    or kept."""
     return isinstance(state, ScatsState) and (state.kept or (state.watch is not None and state.cycle_start_s is None))
 
 
