@@ -11,7 +11,8 @@ its movements): halting vehicles (< 0.1 m/s) and time loss (vehicles x (1 - v/v_
 integrals over the run go to DIR/harm_check.json with the core's per-junction report and every
 switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the counterfactual
 the switch acts on). `--fixed-until S` starts the policy over the city's running program: every
-junction in fixed mode until S s, then back to the policy as after a hand-back (a junction's first
+junction in fixed mode until S, the simulation's clock (absolute: a scenario that begins
+at 25,200 s takes 25,500 for 300 s in), then back to the policy as after a hand-back (a junction's first
 return), and the integrals from S on (a fixed run to compare with takes the same S). `--against`
 compares with a run of the fixed plan (its DIR): per junction the replay's gain and the truth's
 (time loss and halting of the two runs), and the network's trip delay from both summaries; then
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fixed-until",
         type=float,
         default=0.0,
-        help="every junction on the city's program until S s, integrals from S",
+        help="every junction on the city's program until S (the simulation's clock, absolute), integrals from S",
     )
     ap.add_argument("--against", type=Path, help="a harm_check run of the fixed plan to compare with")
     ap.add_argument("--trace-s", type=int, default=0, help="print the spill-back figures every N s (stderr)")
