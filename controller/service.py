@@ -107,7 +107,8 @@ def _served_core(
     """The core over the junctions the service can serve, and the ones it cannot (junction id ->
     why), each named in a warning: a junction with a stage its roadside's program never shows
     (`programs`: junction id -> the signal states of that program's phases; stagecheck.py), then
-    one `policy` refuses."""
+    one `policy` refuses. A served junction the policy leaves on its own program at first, watching it
+    (Policy.watches_first), is named in a warning too."""
     refused = {jid: why for jid, j in junctions.items() if (why := _unshown_stage(j, programs.get(jid, ())))}
     for jid, why in refused.items():
         log.warning("junction=%s cannot be served: %s: it stays on its own program", jid, why)
@@ -117,6 +118,9 @@ def _served_core(
     for jid, why in by_policy.items():
         log.warning("policy=%s refuses junction=%s reason=%s: it stays on its own program", chosen.name, jid, why)
     refused.update(by_policy)
+    for jid, lay in layouts.items():
+        if jid not in refused and (why := chosen.watches_first(lay)):
+            log.warning("policy=%s watches junction=%s on its own program first: %s", chosen.name, jid, why)
     return Core({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg), refused
 
 

@@ -106,3 +106,23 @@ def test_without_keep_actuated_crossings_the_light_is_taken_over_at_once():
     first green it sees, whatever the program does."""
     sent = first_plan_s(lambda t: 7, crossings=False)
     assert sent is not None and sent < 30.0
+
+
+def test_a_watched_light_is_named_at_start_and_a_plain_light_is_not(caplog):
+    """The operator is told which lights scats leaves on their programs to watch them (they are not refused)."""
+    import logging
+
+    from controller.service import ControllerService
+
+    lay = crossing_layout()
+    policy = ScatsPolicy(ScatsParams())
+    assert "stages 0, 2" in policy.watches_first(lay) and "watch_actuated_crossings" in policy.watches_first(lay)
+    plain = Layout.build(replace(lay.junction, actuated=False), CFG)
+    assert policy.watches_first(plain) == ""
+    assert ScatsPolicy(replace(ScatsParams(), watch_actuated_crossings=False)).watches_first(lay) == ""
+    junctions = {"A": replace(lay.junction, id="A"), "P": replace(lay.junction, id="P", actuated=False)}
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        svc = ControllerService(junctions, CFG, "scats", publish=lambda cmd, payload: None)
+    lines = [r.getMessage() for r in caplog.records if "watches" in r.getMessage()]
+    assert len(lines) == 1 and "junction=A" in lines[0] and "policy=scats" in lines[0]
+    assert svc.refused == {} and set(svc.core.layouts) == {"A", "P"}

@@ -64,6 +64,12 @@ class Policy(Protocol):
         run; the service leaves a refused junction on its own program and says so."""
         ...
 
+    def watches_first(self, layout: Layout) -> str:
+        """'' unless the policy, serving this junction, leaves it on its own program at first and
+        watches that program before it acts (it may never act); then why, in one line. Asked once
+        per served junction before the run; the service says so, as it does for a refusal."""
+        return ""
+
     def init(self, layout: Layout, now_s: float) -> Any:
         """The policy's state for one junction."""
         ...

@@ -215,6 +215,24 @@ class ScatsPolicy(Policy):
         kept = kept or (actuated_crossing_refusal(layout) if crossings else "")
         return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
+    def watches_first(self, layout: Layout) -> str:
+        """Why a light is left on its vehicle-actuated program at first: `watch_actuated_crossings` (its
+        crossing stages watched, window after window) or `keep_extending_actuated` (one watch)."""
+        p = self.params
+        if self._watches_crossings(layout):
+            stages = ", ".join(str(k) for k in crossing_held_stages(layout))
+            return (
+                f"{layout.junction.source}: a vehicle-actuated program whose stages {stages} carry their crossings' "
+                f"pedestrian minimum greens: kept on it while those stages run shorter than their minimums, judged "
+                f"every {p.actuated_watch_s:g} s ([scats] watch_actuated_crossings)"
+            )
+        if p.keep_extending_actuated and layout.junction.actuated:
+            return (
+                f"{layout.junction.source}: a vehicle-actuated program: watched {p.actuated_watch_s:g} s, kept if its "
+                f"greens ran {p.actuated_extension_s:g} s or more past their minimums ([scats] keep_extending_actuated)"
+            )
+        return ""
+
     def init(self, layout: Layout, now_s: float) -> ScatsState:
         j = layout.junction
         n = len(j.phases)
