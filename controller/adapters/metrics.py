@@ -7,14 +7,17 @@ and the live service each build their own. docs/metrics.md lists every metric wi
 
 What is done when (the cost per stage: sim/bench_breakdown.py):
 - every tick: the tick-duration histogram, the plan counters (a few commands), mode changes,
-  plan acknowledgements, and the signal state for the online gain — folded into
-  controller/core/shadow.py once per change of signal state, with the result of one
-  `shadow.observe` a second;
+  plan acknowledgements, and the signal state for the measured green shares and cycles — noted
+  once per change of signal state (_ShadowFolds), folded into controller/core/shadow.py only when
+  the registry is collected (a scrape; at most MAX_PENDING_FOLDS notes wait for one);
 - every `update_s` of service time (5 s by default), all junctions in the same tick (or, with
   `[metrics] stagger`, spread over the interval): the per-junction gauges (queue, delay,
   throughput by class, degree of saturation, cycle, speed, detector faults) and the network
   figures. The junctions due in the same tick are refreshed together, their figures from one
-  pass over their arrays (metrics_group.py). Nothing is done per detector.
+  pass over their arrays (metrics_group.py). Nothing is done per detector. The degree of
+  saturation and the measured cycle, which only the exposition reads, are computed when the
+  registry is collected, from the shadow as it stood at the last refresh: a run nobody scrapes
+  (`simulate` without --metrics-port) never folds the shadow.
 
 Traffic figures (docs/metrics.md defines them; sim/bench_metrics.py measures them against SUMO):
 - approach speed: space-mean (journey) speed over the watched approaches by Edie's definition,
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +49,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
-from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures
+from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures, saturation_ratio
 from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
 from controller.errors import AdapterError
@@ -90,6 +94,9 @@ MODES = (*JUNCTION_MODES, "refused")
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
+# Signal-state notes (_ShadowFolds) waiting for a collection, over all junctions: past this the
+# exporter folds them itself (a few MB; a 900 s run of the bundled city notes ~10,000).
+MAX_PENDING_FOLDS = 100_000
 
 # The junction gauges the refresh sets (every update_s; all together, or staggered with [metrics]
 # stagger), labelled by junction: (key, name without the prefix, help). Their values live in plain
@@ -315,6 +322,39 @@ def _at(state: shadow.ShadowState, t_s: float) -> shadow.ShadowState:
     return shadow.ShadowState(t_s, state.green_share, state.cycle_s, state.last_onset_s, state.was_green)
 
 
+class _ShadowFolds:
+    """A junction's shadow (controller/core/shadow.py: the measured green shares and cycles,
+    which only the exposition reads) and the `shadow.observe` calls noted on it but not yet
+    made. `settle` makes them in the order noted, on the same arguments, so the shadow read is,
+    bit for bit, the one the calls made when noted would have given. `clock_s`: the clock the
+    shadow has once they are made."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.state = shadow.initial(layout, 0.0)
+        self.clock_s = 0.0
+        self.calls: list[tuple[float, SignalStatus, float]] = []  # (the shadow's clock before, status, now_s)
+        self.refresh_at: int | None = None  # calls noted before the last refresh; None: none since settled
+
+    def note(self, start_s: float, status: SignalStatus, now_s: float) -> None:
+        """`shadow.observe` of `status` at `now_s`, on the shadow with its clock at `start_s`."""
+        self.calls.append((start_s, status, now_s))
+        self.clock_s = now_s
+
+    def settle(self, window_s: float) -> shadow.ShadowState | None:
+        """Make the calls noted; returns the shadow as it stood at the last refresh noted since
+        the last settle (None if there was none)."""
+        state, at_refresh, mark = self.state, None, self.refresh_at
+        for k, (start_s, status, now_s) in enumerate(self.calls):
+            if k == mark:
+                at_refresh = state
+            state = shadow.observe(_at(state, start_s), self.layout, status, now_s, window_s)
+        if mark == len(self.calls):
+            at_refresh = state
+        self.state, self.calls, self.refresh_at = state, [], None
+        return at_refresh
+
+
 class _Junction:
     """Per-junction bookkeeping of the exporter (plain mutable state, owned by one exporter)."""
 
@@ -341,7 +381,7 @@ class _Junction:
         self.cum_t_s: float | None = None
         self.cum_t0_s: float | None = None
         self.rates = np.zeros(len(CUM))  # over the last throughput_window_s, per second
-        self.shadow = shadow.initial(layout, 0.0)  # its clock is set at the service's first tick
+        self.folds = _ShadowFolds(layout)  # its clock is set at the service's first tick
         # The signal state not yet folded into the shadow: its last status and when it was seen.
         self.held: SignalStatus | None = None
         self.held_key: tuple[int, bool] | None = None
@@ -352,6 +392,11 @@ class _Junction:
         # what the cycle gauge reads, as the last refresh left it: the plan's cycle (s), or the
         # shadow's intervals between green onsets, their median taken only when it is collected
         self.cycle_from: float | np.ndarray = float(layout.junction.base_cycle_s())
+        # what the last refresh left for the figures read off the shadow when it is collected
+        # (_settle): the estimate's flows and saturation flows (PCU/h), and whether the cycle
+        # gauge reads the shadow's (no plan in force)
+        self.saturation_in: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
+        self.cycle_measured = False
         self.by_class = [0.0] * len(VEHICLE_CLASSES)  # throughput by class, veh/s (VEHICLE_CLASSES order)
         self.modes: dict[str, object] = {}
         self.mode: str | None = None
@@ -368,6 +413,18 @@ class _Junction:
         self.speed_mps = math.nan
         self.speed_weight = 0.0
         self.next_update_s = math.inf
+
+    def settle(self, window_s: float) -> None:
+        """Fold the signal states noted into the shadow (_ShadowFolds) and set what the last
+        refresh read off it: the degree of saturation of the critical movement q/(λs), λ the
+        shadow's green share, and the cycle gauge's intervals (when no plan was in force)."""
+        at_refresh = self.folds.settle(window_s)
+        if at_refresh is None:
+            return
+        flow, sat_flow = self.saturation_in
+        self.gauges[_G_SAT] = saturation_ratio(flow, sat_flow, at_refresh.green_share)
+        if self.cycle_measured:
+            self.cycle_from = at_refresh.cycle_s
 
     def exported(self) -> list[float]:
         """The values of JUNCTION_GAUGES now (the cycle's median taken here)."""
@@ -391,16 +448,22 @@ class _Junction:
 class _JunctionGauges:
     """The junction gauges (JUNCTION_GAUGES, THROUGHPUT_BY_CLASS) as a prometheus-client
     collector: each junction's values as the last refresh left them, read when the registry is
-    collected; the same families, series, labels and values Gauge children would export."""
+    collected; the same families, series, labels and values Gauge children would export.
+    `settle` completes the figures read off the shadows (ServiceMetrics.settle), under `lock`,
+    the exporter's: a collection sees the state between two ticks."""
 
-    def __init__(self, junctions: Mapping[str, _Junction]) -> None:
+    def __init__(self, junctions: Mapping[str, _Junction], settle: Callable[[], None], lock: threading.Lock) -> None:
         self._j = junctions
+        self._settle = settle
+        self._lock = lock
 
     def describe(self) -> list[GaugeMetricFamily]:
         return self._families(with_values=False)
 
     def collect(self) -> list[GaugeMetricFamily]:
-        return self._families(with_values=True)
+        with self._lock:
+            self._settle()
+            return self._families(with_values=True)
 
     def _families(self, *, with_values: bool) -> list[GaugeMetricFamily]:
         items = list(self._j.items()) if with_values else []
@@ -448,6 +511,8 @@ class ServiceMetrics:
         self._last_network_s: float | None = None
         self._run = _RunTotals()
         self._last_network: dict[str, float] = {}
+        self._lock = threading.Lock()  # a tick against a collection (_JunctionGauges)
+        self._pending_folds = 0  # signal states noted in the shadows and not yet folded (_ShadowFolds)
         self._declare(registry)
         self._init_children()
 
@@ -463,7 +528,8 @@ class ServiceMetrics:
 
         self._declare_service(r, gauge, counter)
         self._declare_junctions(gauge, counter)
-        r.register(_JunctionGauges(self._j))  # the junction gauges the refresh sets (JUNCTION_GAUGES)
+        # the junction gauges the refresh sets (JUNCTION_GAUGES)
+        r.register(_JunctionGauges(self._j, self.settle, self._lock))
         self._declare_network(gauge)
 
     def _declare_service(self, r: CollectorRegistry, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
@@ -632,6 +698,19 @@ class ServiceMetrics:
     def tick_done(self, state: CoreState, result: TickResult, now_s: float, duration_s: float) -> None:
         """After each tick: the core's new state, what the tick produced, the service time and
         the tick's wall-clock duration."""
+        with self._lock:
+            self._tick_done(state, result, now_s, duration_s)
+
+    def settle(self) -> None:
+        """Fold every junction's shadow up to now and set the figures the last refresh reads off
+        it (_Junction.settle). The registry's collection does it (under the exporter's lock);
+        nothing else reads the shadows."""
+        w = self.params.gain_window_s
+        for j in self._j.values():
+            j.settle(w)
+        self._pending_folds = 0
+
+    def _tick_done(self, state: CoreState, result: TickResult, now_s: float, duration_s: float) -> None:
         t0 = time.perf_counter()
         if not self._started:
             self._started = True
@@ -640,7 +719,7 @@ class ServiceMetrics:
             # every junction in one pass at each update_s (one group: fewer, larger numpy passes)
             stagger = self.params.stagger
             for k, j in enumerate(self._j.values()):
-                j.shadow = _at(j.shadow, now_s)
+                j.folds.clock_s = now_s
                 j.next_update_s = now_s + self.params.update_s * k / n if stagger else now_s
         self.tick_duration.observe(duration_s)
         self.service_time.set(now_s)
@@ -651,6 +730,8 @@ class ServiceMetrics:
         # The network figures once per update_s (each junction's part was refreshed within it).
         if due and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
             self._network(now_s)
+        if self._pending_folds > MAX_PENDING_FOLDS:  # nobody collects: bound what waits for it
+            self.settle()
         self.metrics_cost.inc(time.perf_counter() - t0)
 
     def _each_tick(
@@ -717,18 +798,20 @@ class ServiceMetrics:
             j.mode = mode
 
     def _observe(self, j: _Junction, status: SignalStatus | None, now_s: float) -> None:
-        """Fold the signal state into the shadow (controller/core/shadow.py) as a call of
-        `shadow.observe` every tick would, but only once per run of the same signal state: at a
-        change, the run of the old state (`_catch_up`), then the first tick of the new one,
-        which records its green onsets. In between, only the EWMA's decay is multiplied up."""
+        """Note the signal state for the shadow (controller/core/shadow.py) as a call of
+        `shadow.observe` every tick would fold it, but only once per run of the same signal
+        state: at a change, the run of the old state (`_catch_up`), then the first tick of the
+        new one, which records its green onsets. In between, only the EWMA's decay is
+        multiplied up. The calls are made when the shadow is read (_ShadowFolds)."""
         if status is None:  # nothing to fold: time passes (shadow.observe does the same)
-            j.shadow = _at(j.shadow, now_s)
+            j.folds.clock_s = now_s
             return
         key = (status.phase, status.in_intergreen)
         w = self.params.gain_window_s
         if key != j.held_key:
             self._catch_up(j)
-            j.shadow = shadow.observe(j.shadow, j.layout, status, now_s, w)
+            j.folds.note(j.folds.clock_s, status, now_s)
+            self._pending_folds += 1
             j.held_key = key
         else:
             j.held_keep *= 1.0 - min(1.0, (now_s - j.held_t_s) / w)
@@ -741,13 +824,14 @@ class ServiceMetrics:
             return
         w = self.params.gain_window_s
         span_s = w * (1.0 - j.held_keep)  # observe's step is min(1, dt / window)
-        j.shadow = shadow.observe(_at(j.shadow, j.held_t_s - span_s), j.layout, j.held, j.held_t_s, w)
+        j.folds.note(j.held_t_s - span_s, j.held, j.held_t_s)
+        self._pending_folds += 1
         j.held_keep = 1.0
 
     # -- every update_s, all junctions together (or staggered over the interval: [metrics] stagger) --
     def _refresh(self, due: list[tuple[str, _Junction, JunctionState]], now_s: float) -> None:
-        """Refresh the gauges of the junctions due this tick from the core's estimates and the
-        shadows, their figures computed together (metrics_group.py)."""
+        """Refresh the gauges of the junctions due this tick from the core's estimates, their
+        figures computed together (metrics_group.py); the shadows' at their next collection."""
         key = tuple(jid for jid, _j, _js in due)
         group = self._groups.get(key)
         if group is None:
@@ -758,6 +842,7 @@ class ServiceMetrics:
         for _jid, j, js in due:
             j.next_update_s = max(j.next_update_s + self.params.update_s, now_s + 1e-9)
             self._catch_up(j)
+            j.folds.refresh_at = len(j.folds.calls)
             est = js.estimate
             arrivals = np.asarray(est.arrivals_pcu, dtype=float)
             last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
@@ -766,9 +851,7 @@ class ServiceMetrics:
             lasts.append(last if ok and last is not None else arrivals)
             valid.append(ok)
             dts.append(0.0 if j.cum_t_s is None else max(now_s - j.cum_t_s, 0.0))
-        fig = group_figures(
-            group, ests, [j.shadow.green_share for _jid, j, _js in due], lasts, np.array(valid), np.array(dts)
-        )
+        fig = group_figures(group, ests, lasts, np.array(valid), np.array(dts))
         for i, (_jid, j, js) in enumerate(due):
             self._update_junction(j, js, fig, i, now_s)
 
@@ -784,11 +867,16 @@ class ServiceMetrics:
         v[_G_DELAY] = math.nan if g is None else float(g.delay_controlled_s)
         v[_G_FIXED] = math.nan if g is None else float(g.delay_fixed_s)
         v[_G_GAIN] = math.nan if g is None else float(g.delay_gain)
-        v[_G_SAT] = float(fig.saturation[i])
-        # the plan in force, else the shadow's onset intervals (their median when collected):
-        # acyclic control and the roadside's own plan have a cycle too
+        # the degree of saturation, and the cycle when no plan is in force, read off the shadow
+        # as it stands now, when collected (_Junction.settle): acyclic control and the
+        # roadside's own plan have a cycle too (the median of the shadow's onset intervals)
+        # (copies: the estimate's arrays as they are now, whatever the estimator does with them later)
+        j.saturation_in = (np.array(est.flow_pcu_h, dtype=float), np.array(est.sat_flow_pcu_h, dtype=float))
         cmd = js.command
-        j.cycle_from = float(cmd.cycle_s) if isinstance(cmd, CyclePlan) and not js.stale else j.shadow.cycle_s
+        if isinstance(cmd, CyclePlan) and not js.stale:
+            j.cycle_from, j.cycle_measured = float(cmd.cycle_s), False
+        else:
+            j.cycle_measured = True
         self._faults(j, est)
         self._accumulate(j, est, fig, i, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)

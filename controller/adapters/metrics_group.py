@@ -5,7 +5,7 @@ tick or staggered (`[metrics] stagger`): the junctions due in the same tick form
 figures come from one pass of numpy operations over the group's movements and lanes (sums
 per junction by `np.bincount` over a junction index)
 instead of some thirty small operations per junction. The formulas are metrics.py's: queue,
-degree of saturation, the approaches' traffic (`approach_traffic`, Edie), the fixed plan's
+the approaches' traffic (`approach_traffic`, Edie), the fixed plan's
 service of the measured demand, the advance loops' spot speed. Sums are taken in another
 order than per junction (last-bit differences in the exported floats, not in any decision:
 the metrics feed nothing back).
@@ -106,7 +106,6 @@ class GroupFigures:
     terms are the interval's increments of metrics.CUM (0 where `valid` was False)."""
 
     queue_pcu: np.ndarray
-    saturation: np.ndarray
     departed_pcu: np.ndarray  # cumulative, as it stands
     arrived_pcu: np.ndarray
     distance_pcu_m: np.ndarray
@@ -123,14 +122,13 @@ class GroupFigures:
 def group_figures(
     g: GroupStatics,
     ests: Sequence[Estimate],
-    green_share: Sequence[np.ndarray],
     last_arrivals_pcu: Sequence[np.ndarray],
     valid: np.ndarray,
     dt_s: np.ndarray,
 ) -> GroupFigures:
-    """The group's figures from each junction's estimate, its shadow's green share and its
-    arrivals at its last refresh (`valid`: that last refresh exists, with the same movements,
-    and the junction watches some approach), over `dt_s` seconds since that refresh."""
+    """The group's figures from each junction's estimate and its arrivals at its last refresh
+    (`valid`: that last refresh exists, with the same movements, and the junction watches some
+    approach), over `dt_s` seconds since that refresh."""
     k, seg = g.k, g.mov_seg
 
     def per_junction(seg_ids: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -138,11 +136,6 @@ def group_figures(
 
     mov = {name: np.concatenate([getattr(e, name) for e in ests]) for name in _MOVEMENT_FIELDS}
     lanes = {name: np.concatenate([getattr(e.lanes, name) for e in ests]) for name in _LANE_FIELDS}
-    cap = np.clip(np.concatenate(green_share), 1e-3, 1.0) * mov["sat_flow_pcu_h"]
-    x = mov["flow_pcu_h"] / np.maximum(cap, 1e-6)
-    saturation = np.full(k, -np.inf)
-    np.maximum.at(saturation, seg, x)
-    saturation[np.bincount(seg, minlength=k) == 0] = 0.0
     a = np.maximum((mov["arrivals_pcu"] - np.concatenate(last_arrivals_pcu)) * g.mov_watched, 0.0)
     held = (lanes["queue_pcu"] + lanes["hidden_pcu"])[g.watched_idx]
     held_pcu_s = np.maximum(per_junction(g.watched_seg, held), 0.0) * np.maximum(dt_s, 0.0)
@@ -157,7 +150,6 @@ def group_figures(
     plain = per_junction(g.adv_seg, adv_speed) / np.maximum(g.adv_n, 1)
     return GroupFigures(
         per_junction(seg, mov["queue_pcu"]),
-        saturation,
         per_junction(seg, mov["departures_pcu"]),
         np.where(valid, per_junction(seg, a), 0.0),
         np.where(valid, per_junction(seg, a * g.length_m), 0.0),
@@ -172,5 +164,18 @@ def group_figures(
     )
 
 
-_MOVEMENT_FIELDS = ("queue_pcu", "flow_pcu_h", "sat_flow_pcu_h", "arrivals_pcu", "departures_pcu")
+_MOVEMENT_FIELDS = ("queue_pcu", "arrivals_pcu", "departures_pcu")
 _LANE_FIELDS = ("queue_pcu", "hidden_pcu", "adv_speed_mps", "dep_flow_pcu_h", "flow_pcu_h")
+
+
+def saturation_ratio(flow_pcu_h: np.ndarray, sat_flow_pcu_h: np.ndarray, green_share: np.ndarray) -> float:
+    """The degree of saturation x = q/(λs) of a junction's critical movement (Webster 1958; HCM):
+    per movement, the flow q over its capacity, λ its measured green share (clipped to
+    [0.001, 1]) times its saturation flow s (PCU/h), the capacity at least 1e-6 PCU/h; the
+    largest of them (NaN if one is), 0 for a junction without movements."""
+    if not len(flow_pcu_h):
+        return 0.0
+    x = flow_pcu_h / np.maximum(np.clip(green_share, 1e-3, 1.0) * sat_flow_pcu_h, 1e-6)
+    out = np.full(1, -np.inf)
+    np.maximum.at(out, np.zeros(len(x), dtype=np.intp), x)  # in movement order, as the group refresh took it
+    return float(out[0])

@@ -85,3 +85,120 @@ def test_the_cycle_gauge_is_the_median_taken_when_collected() -> None:
     ):
         j.cycle_from = src
         assert value(reg, f"{PREFIX}_junction_cycle_seconds", junction="J1") == want
+
+
+# -- the shadow's figures, folded when collected ------------------------------------------------
+def _exposition(reg) -> list[str]:
+    """The registry's text without the wall-clock figures and the series' creation times."""
+    wall = ("tsc_tick_duration_seconds", "tsc_metrics_update_seconds")
+    text = generate_latest(reg).decode()
+    return [line for line in text.splitlines() if not line.startswith(wall) and "_created" not in line]
+
+
+def _drive(m, js, t: int, rng, *, missing: bool = True) -> dict:
+    """One tick: a light changing stage (through intergreens), a status now and then missing, a
+    cycle plan in force at times, random flows. Returns what each junction was given."""
+
+    from controller.model import CyclePlan
+    from tests.metrics_fixtures import status
+
+    per = {}
+    for k, (jid, j) in enumerate(js.items()):
+        phase = int((t // (7 + 5 * k)) % 2)
+        n = len(j.movements)
+        est = {"flow_pcu_h": rng.uniform(0.0, 900.0, n), "sat_flow_pcu_h": rng.uniform(1500.0, 1900.0, n)}
+        fields: dict = {"estimate": est}
+        if t % 9 or not missing:  # every ninth second the roadside's status is missing
+            fields["status"] = status(jid, float(t), phase, intergreen=t % (7 + 5 * k) < 2)
+        if (t // 50) % 3 == 2:
+            fields["command"] = CyclePlan(jid, "p", 1, (0, 1), (30.0, 30.0), 70.0, 0.0, 0.0, 1e9)
+        per[jid] = fields
+    m.tick_done(core_state(js, float(t), **per), TickResult(), float(t), 1e-3)
+    return per
+
+
+@pytest.mark.parametrize("stagger", [False, True])
+def test_the_shadows_figures_are_the_same_whenever_the_registry_is_collected(stagger: bool) -> None:
+    """One exporter collected after every tick (its shadows folded at once, as before they were
+    deferred), one collected only at a few instants: the same exposition at those instants,
+    degree of saturation and measured cycle included, bit for bit."""
+    import numpy as np
+
+    every, reg_every, js = exporter("J1", "J2", "J3", update_s=5.0, gain_window_s=120.0, stagger=stagger)
+    rare, reg_rare, _ = exporter("J1", "J2", "J3", update_s=5.0, gain_window_s=120.0, stagger=stagger)
+    rng_every, rng_rare = np.random.default_rng(7), np.random.default_rng(7)
+    instants = {3, 64, 65, 151, 299}
+    compared = 0
+    for t in range(300):
+        _drive(every, js, t, rng_every)
+        _drive(rare, js, t, rng_rare)
+        seen = _exposition(reg_every)
+        if t in instants:
+            assert _exposition(reg_rare) == seen, t
+            compared += 1
+    assert compared == len(instants)
+    sat = value(reg_rare, f"{PREFIX}_junction_degree_of_saturation_ratio", junction="J2")
+    cycle = value(reg_rare, f"{PREFIX}_junction_cycle_seconds", junction="J2")
+    assert sat is not None and sat > 0 and cycle is not None and cycle != js["J2"].base_cycle_s()
+
+
+def test_the_degree_of_saturation_reads_the_shadow_as_shadow_observe_every_tick_leaves_it_at_the_refresh() -> None:
+    """The definition: `shadow.observe` called every tick (the exporter folds a run of the same
+    signal state in one call: equal to rounding), read at the last refresh (every update_s).
+    A status is given every tick: over a missing one the exporter decays the shares, as it
+    did before it deferred the folds, where `shadow.observe` only moves the clock."""
+    import numpy as np
+
+    from controller.adapters.metrics_group import saturation_ratio
+    from controller.core import shadow
+    from controller.core.estimation import Layout
+    from tests.metrics_fixtures import CFG
+
+    m, reg, js = exporter("J1", "J2", update_s=5.0, gain_window_s=120.0)
+    rng = np.random.default_rng(3)
+    lay = {jid: Layout.build(j, CFG) for jid, j in js.items()}
+    ref = {jid: shadow.initial(lay[jid], 0.0) for jid in js}
+    at_refresh = {}
+    for t in range(233):
+        given = _drive(m, js, t, rng, missing=False)
+        for jid, fields in given.items():
+            ref[jid] = shadow.observe(ref[jid], lay[jid], fields.get("status"), float(t), 120.0)
+            if t % 5 == 0:
+                at_refresh[jid] = (fields["estimate"], ref[jid].green_share)
+        if t in (4, 5, 61, 232):
+            for jid in js:
+                est, share = at_refresh[jid]
+                want = saturation_ratio(est["flow_pcu_h"], est["sat_flow_pcu_h"], share)
+                got = value(reg, f"{PREFIX}_junction_degree_of_saturation_ratio", junction=jid)
+                assert got == pytest.approx(want, rel=1e-9), (t, jid)
+
+
+def test_the_shadow_is_folded_only_when_the_registry_is_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run nobody scrapes makes no `shadow.observe` call; a collection makes them all; past
+    MAX_PENDING_FOLDS notes the exporter folds them itself."""
+    import numpy as np
+
+    import controller.adapters.metrics as metrics
+    from controller.core import shadow
+
+    calls = []
+    observe = shadow.observe
+
+    def counted(*args, **kwargs):
+        calls.append(args[3])
+        return observe(*args, **kwargs)
+
+    monkeypatch.setattr(shadow, "observe", counted)
+    m, reg, js = exporter("J1", "J2", update_s=5.0)
+    rng = np.random.default_rng(1)
+    for t in range(120):
+        _drive(m, js, t, rng)
+    assert calls == []
+    assert value(reg, f"{PREFIX}_junction_degree_of_saturation_ratio", junction="J1") > 0
+    assert len(calls) > 20
+    monkeypatch.setattr(metrics, "MAX_PENDING_FOLDS", 10)
+    folded = len(calls)
+    for t in range(120, 240):
+        _drive(m, js, t, rng)
+    assert len(calls) > folded  # folded without a collection
+    assert m._pending_folds <= 11

@@ -1,8 +1,8 @@
 """metrics_group.group_figures: the figures of a group of junctions refreshed together equal,
 to the last bits of a sum, each junction's own (metrics.py's formulas, junction by junction:
-queue, degree of saturation, approach_traffic, the fixed plan's service, the advance loops'
-spot speed), on the bundled city's junction models and random estimates; a junction whose
-last refresh is missing adds no traffic."""
+queue, approach_traffic, the fixed plan's service, the advance loops' spot speed), on the
+bundled city's junction models and random estimates; a junction whose last refresh is missing
+adds no traffic. saturation_ratio (read off the shadow when collected) equals the formula."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from controller.adapters.metrics import _Junction, approach_traffic
-from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures
+from controller.adapters.metrics_group import GroupFigures, GroupStatics, group_figures, saturation_ratio
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import load_intersections
@@ -44,11 +44,14 @@ def _estimate(rng: np.random.Generator, lay: Layout) -> Estimate:
     )
 
 
-def _one(j: _Junction, est: Estimate, share: np.ndarray, last: np.ndarray | None, dt: float) -> list[float]:
+def _saturation(est: Estimate, share: np.ndarray) -> float:
+    cap = np.clip(share, 1e-3, 1.0) * est.sat_flow_pcu_h
+    return float(np.max(est.flow_pcu_h / np.maximum(cap, 1e-6))) if len(est.flow_pcu_h) else 0.0
+
+
+def _one(j: _Junction, est: Estimate, last: np.ndarray | None, dt: float) -> list[float]:
     """metrics.py's per-junction formulas (before the group refresh)."""
     lanes = est.lanes
-    cap = np.clip(share, 1e-3, 1.0) * est.sat_flow_pcu_h
-    sat = float(np.max(est.flow_pcu_h / np.maximum(cap, 1e-6))) if len(est.flow_pcu_h) else 0.0
     if j.watched.any() and last is not None:
         w = j.watched
         counted = float(np.sum(lanes.queue_pcu[w] + lanes.hidden_pcu[w]))
@@ -67,7 +70,7 @@ def _one(j: _Junction, est: Estimate, share: np.ndarray, last: np.ndarray | None
     flow, spd = lanes.flow_pcu_h[adv], lanes.adv_speed_mps[adv]
     wsum = float(flow.sum())
     speed_mps = math.nan if not adv.any() else (float(flow @ spd / wsum) if wsum > 0 else float(np.mean(spd)))
-    return [float(np.sum(est.queue_pcu)), sat, float(np.sum(est.departures_pcu)), *traffic, *service, speed_mps]
+    return [float(np.sum(est.queue_pcu)), float(np.sum(est.departures_pcu)), *traffic, *service, speed_mps]
 
 
 # GroupFigures' figures in the order _one gives them (speed_weight only weighs speed_mps)
@@ -88,14 +91,23 @@ def test_group_figures_equal_each_junctions_own(seed: int) -> None:
         fig = group_figures(
             GroupStatics.build(group),
             ests,
-            shares,
             [last if ok else e.arrivals_pcu for last, ok, e in zip(lasts, valid, ests)],
             valid,
             dts,
         )
         for i, j in enumerate(group):
-            want = _one(j, ests[i], shares[i], lasts[i] if valid[i] else None, float(dts[i]))
+            want = _one(j, ests[i], lasts[i] if valid[i] else None, float(dts[i]))
             got = [float(getattr(fig, name)[i]) for name in FIELDS]
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9, err_msg=j.layout.junction.id)
             if not valid[i]:
-                assert got[3:7] == [0.0, 0.0, 0.0, 0.0]
+                assert got[2:6] == [0.0, 0.0, 0.0, 0.0]
+            e = ests[i]
+            assert saturation_ratio(e.flow_pcu_h, e.sat_flow_pcu_h, shares[i]) == _saturation(e, shares[i])
+
+
+def test_saturation_ratio_is_nan_if_a_movement_is_and_0_without_movements() -> None:
+    flow, sat = np.array([100.0, np.nan, 900.0]), np.array([1800.0, 1800.0, 1800.0])
+    with np.errstate(invalid="ignore"):
+        assert math.isnan(saturation_ratio(flow, sat, np.full(3, 0.5)))
+    assert saturation_ratio(flow[[0, 2]], sat[[0, 2]], np.array([0.5, 0.0])) == 900.0 / (1e-3 * 1800.0)
+    assert saturation_ratio(np.zeros(0), np.zeros(0), np.zeros(0)) == 0.0
