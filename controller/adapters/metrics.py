@@ -449,8 +449,8 @@ class _JunctionGauges:
     """The junction gauges (JUNCTION_GAUGES, THROUGHPUT_BY_CLASS) as a prometheus-client
     collector: each junction's values as the last refresh left them, read when the registry is
     collected; the same families, series, labels and values Gauge children would export.
-    `settle` completes the figures read off the shadows (ServiceMetrics.settle), under `lock`,
-    the exporter's: a collection sees the state between two ticks."""
+    `settle` completes the figures read off the shadows (ServiceMetrics.settle) and the values
+    are read under `lock`, the exporter's: a collection sees the state between two ticks."""
 
     def __init__(self, junctions: Mapping[str, _Junction], settle: Callable[[], None], lock: threading.Lock) -> None:
         self._j = junctions
@@ -458,16 +458,16 @@ class _JunctionGauges:
         self._lock = lock
 
     def describe(self) -> list[GaugeMetricFamily]:
-        return self._families(with_values=False)
+        return self._families([])
 
     def collect(self) -> list[GaugeMetricFamily]:
-        with self._lock:
+        with self._lock:  # the values read between two ticks; the families built without holding a tick
             self._settle()
-            return self._families(with_values=True)
+            values = [(jid, j.exported(), list(j.by_class)) for jid, j in self._j.items()]
+        return self._families(values)
 
-    def _families(self, *, with_values: bool) -> list[GaugeMetricFamily]:
-        items = list(self._j.items()) if with_values else []
-        values = [(jid, j.exported(), list(j.by_class)) for jid, j in items]  # one read per junction
+    @staticmethod
+    def _families(values: list[tuple[str, list[float], list[float]]]) -> list[GaugeMetricFamily]:
         out = []
         for k, (_key, name, doc) in enumerate(JUNCTION_GAUGES):
             fam = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=["junction"])
