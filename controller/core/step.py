@@ -14,8 +14,8 @@ The `fixed` policy itself is never switched. TickResult.mode_changes says who sw
 `Core.report(state)` and `Core.network(state)` give the figures per junction and for the network.
 
 Policies that coordinate junctions (`uses_network = True`) also get a NetworkView
-(core/network.py). All estimates are updated before any policy decides, so every junction sees
-the same tick.
+(core/network.py), its learnt links updated each tick for those that read them (`reads_links`).
+All estimates are updated before any policy decides, so every junction sees the same tick.
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ class Core:
         policy, short_groups = _with_short_groups(policy, self.layouts, cfg)
         self.policy = policy
         self.uses_network: bool = policy.uses_network
+        self.learns_links: bool = policy.uses_network and policy.reads_links
         self.coordinate_period_s: float | None = policy.coordinate_period_s
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
@@ -167,10 +168,12 @@ class Core:
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
         # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
         self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
-        # the policy's decide() for every junction in one pass, where it has one (not with a NetworkView)
+        # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
+        # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
+        covers = set(in_pass) == set(self.layouts) or not self.uses_network
         self.net_decision = (
-            None if self.uses_network else policy.network_decision({j: self.layouts[j] for j in in_pass})
+            None if self.learns_links or not covers else policy.network_decision({j: self.layouts[j] for j in in_pass})
         )
 
     def initial_state(self, now_s: float) -> CoreState:
@@ -226,12 +229,14 @@ class Core:
     ) -> tuple[estimation.LinkState | None, NetworkView | None, Mapping[str, Any], float]:
         """For network policies: the learnt links updated with every junction's estimate, the
         NetworkView, and the policy's coordinate() advice (recomputed every coordinate_period_s,
-        from the policy states of the last tick). (links, None, {}, -inf) for the others."""
+        from the policy states of the last tick). (links, None, {}, -inf) for the others; the links
+        as they stand for a policy that does not read them (`reads_links` False)."""
         if not self.uses_network:
             return state.links, None, {}, float("-inf")
         estimates = {jid: js.estimate for jid, js in updated.items()}
         links = state.links or estimation.LinkState.empty(self.links, self.layouts, now_s)
-        links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
+        if self.learns_links:
+            links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
         network = NetworkView(self.links, links, estimates, self.layouts)
         if self.coordinate_period_s is None:
             return links, network, {}, float("-inf")

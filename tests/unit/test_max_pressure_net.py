@@ -8,6 +8,7 @@ joined or cut from one network record; and the core with the pass decides as wit
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from pathlib import Path
 
@@ -243,3 +244,126 @@ def test_a_subclass_that_overrides_decide_gets_no_pass() -> None:
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     assert isinstance(make_policy("adaptive", Config()).network_decision(layouts), NetPressure)
     assert Own().network_decision(layouts) is None
+
+
+def _line(n: int) -> dict[str, Intersection]:
+    """`n` lights in a row, west to east, each feeding its neighbours' approaches both ways: a light's
+    W_T (heading east) leads onto the next light's approach eW, its E_T onto the last one's eE (the
+    edges named by their light: L1eW). The
+    second light has two lanes an approach and its left turns N_L and S_L lead onto the next light's
+    eW and the last one's eE too (two feeds into one approach); the link into the third light from the
+    east is short (its eE advance loop 12 m from the stop line: no pull over it)."""
+    ids = [f"L{k}" for k in range(n)]
+    out = {}
+    for k, jid in enumerate(ids):
+        raw = four_phase_raw(shared_left_lane=True) if k == 1 else two_phase_raw()
+        text = json.dumps(raw)
+        for ap in "NESW":  # approach edges named by their light: L1eW, its lanes L1eW_0 ...
+            text = text.replace(f'"e{ap}', f'"{jid}e{ap}')
+        raw = json.loads(text)
+        raw["id"] = jid
+        raw["upstream"] = [x for x in (ids[k - 1] if k else None, ids[k + 1] if k + 1 < n else None) if x]
+        raw["downstream"] = list(raw["upstream"])
+        for m in raw["movements"]:
+            if k + 1 < n and (m["id"] == "W_T" or m["id"] == "N_L"):
+                m["to_edge"] = f"{ids[k + 1]}eW"
+            if k and (m["id"] == "E_T" or m["id"] == "S_L"):
+                m["to_edge"] = f"{ids[k - 1]}eE"
+        if k == 2:
+            for d in raw["detectors"]:
+                if d["id"] == "E_adv":
+                    d["dist_to_stop_m"], d["pos_m"] = 12.0, 88.0
+        for d in raw["detectors"]:
+            d["id"] = jid + d["id"]
+        out[jid] = parse_intersection(raw, f"{jid}.toml")
+    return out
+
+
+def _full_lanes(rng: np.random.Generator, lay: Layout, est: Estimate) -> Estimate:
+    """`est` with each lane's queue between the loops a random share of its storage, often all of it."""
+    share = rng.choice([0.0, 0.5, 0.9, 1.0, 1.0], len(lay.lanes))
+    return dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, queue_pcu=share * lay.lane_storage_pcu))
+
+
+@pytest.mark.parametrize("cuts", [False, True])
+def test_the_pass_pulls_upstream_as_each_junction_alone(cuts: bool) -> None:
+    """[max_pressure] pull_upstream: the pass's held queue is phases.upstream_held_pcu bit for bit, and
+    its decisions are decide()'s with the NetworkView; the pull changes decisions here (the test fails
+    with the pass's held queue dropped)."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+    from controller.core.policies.phases import upstream_held_pcu
+
+    rng, nrng = random.Random(5), np.random.default_rng(5)
+    js = _line(5)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    links = LinkLayout.build(layouts)
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True))
+    without = MaxPressurePolicy(MaxPressureParams())
+    assert policy.uses_network and not policy.reads_links
+    net = policy.network_decision(layouts)
+    assert isinstance(net, NetPressure) and net.pull is not None
+    assert len(net.pull.storage_pcu) == 7  # 8 links between lights, less the short one
+    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    got = dict(ref)
+    signals, ests = _Signals(rng, js), dict.fromkeys(js)
+    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
+    seen = {"held": 0, "changed": 0, "switch": 0}
+    for tick in range(1, 300):
+        t = float(tick)
+        shown = signals.tick(t)
+        views: list[SignalView | None] = []
+        for jid, j in js.items():
+            ests[jid] = _full_lanes(nrng, layouts[jid], _estimate(nrng, layouts[jid], ests[jid], t))
+            s = shown[jid]
+            if s is not None and not s[1]:
+                for i in range(len(j.movements)):
+                    if layouts[jid].serves[s[0], i]:
+                        red[jid][i] = t
+            views.append(None if s is None else SignalView(s[0], s[1], 0.0 if s[1] else s[2], tuple(red[jid])))
+        est_list = [ests[j] for j in js]
+        view_net = NetworkView(links, LinkState.empty(links, layouts, 0.0), dict(ests), layouts)  # type: ignore[arg-type]
+        held_ref = np.concatenate([upstream_held_pcu(lay, ests[jid], view_net) for jid, lay in layouts.items()])
+        lane_q, lane_h = (np.concatenate([getattr(e.lanes, f) for e in est_list]) for f in ("queue_pcu", "hidden_pcu"))
+        queue = np.concatenate([e.queue_pcu for e in est_list])
+        assert net.pull.held_pcu(queue, lane_q, lane_h).tobytes() == held_ref.tobytes(), tick
+        seen["held"] += bool(held_ref.any())
+        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
+        for (jid, lay), est, view, (state, wish) in zip(layouts.items(), est_list, views, out):
+            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t, network=view_net)
+            assert wish == r_wish, (tick, jid)
+            _same_state(state, r_state)
+            seen["changed"] += wish != without.decide(ref[jid], lay, est, view, t)[1]
+            ref[jid], got[jid] = r_state, state
+            if view is not None and wish is not None and not view.in_intergreen:
+                seen["switch"] += wish.phase != view.phase
+    assert min(seen.values()) > 10, seen
+
+
+def test_the_core_pulls_upstream_with_the_pass_as_without_it() -> None:
+    """Core.step with pull_upstream: the network pass (the links not learnt, `reads_links` False) and
+    every junction decided alone with the NetworkView give the same commands and policy states."""
+    rng = random.Random(9)
+    js = _line(4)
+    base = Config()
+    cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, pull_upstream=True))
+    layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
+    with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
+    alone = Core(layouts, make_policy("adaptive", cfg), cfg)
+    assert with_pass.net_decision is not None and with_pass.uses_network and not with_pass.learns_links
+    alone.net_decision = None
+    a, b = with_pass.initial_state(0.0), alone.initial_state(0.0)
+    signals = _Signals(rng, js)
+    new_plans = 0
+    for tick in range(1, 300):
+        t = float(tick)
+        snaps = [random_snapshot(rng, j, t) for j in js.values()]
+        shown = signals.tick(t)
+        statuses = [s for jid in js if (s := _status(jid, t, shown[jid])) is not None]
+        a, ra = with_pass.step(a, snaps, statuses, t)
+        b, rb = alone.step(b, snaps, statuses, t)
+        assert ra == rb, tick
+        for jid in js:
+            _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
+        new_plans += ra.new_plans
+    assert new_plans > 50

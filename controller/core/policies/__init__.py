@@ -12,7 +12,9 @@ Policies that coordinate junctions set `uses_network = True` and receive `networ
 NetworkView, core/network.py: neighbours' estimates, the learnt exit -> approach coupling and
 travel times, the arrivals on their way); those that also set `coordinate_period_s` get their
 `coordinate(network, states, now_s)` called over the whole network that often, its result in
-`network.advice`.
+`network.advice`. One that reads only the neighbours' estimates and the network's layouts (not
+the learnt coupling) sets `reads_links = False`: the core then does not learn the links (its
+NetworkView's `state` stays empty), and may decide it in one network pass (`network_decision`).
 
     fixed         the network's own programs (nothing sent)
     webster       Webster (1958) cycle plans per period from the counts
@@ -38,7 +40,8 @@ from controller.model import Wish
 class NetworkDecision(Protocol):
     """A policy's decide() over many junctions in one pass (Policy.network_decision): per
     junction of `jids`, the (state, wish) decide(state, layout, est, signal, now_s) gives, without
-    a NetworkView or a pair's partner."""
+    a pair's partner; for a policy with `uses_network` (and not `reads_links`), with the core's
+    NetworkView, whose estimates are `estimates`."""
 
     @property
     def jids(self) -> tuple[str, ...]: ...
@@ -56,6 +59,8 @@ class Policy(Protocol):
     # the city's own programs: wishes nothing, and is what do no harm judges the others against
     runs_own_program: bool = False
     uses_network: bool = False  # decide() gets the core's NetworkView as `network=`
+    # with uses_network: decide() reads the view's learnt links (False: the core does not learn them)
+    reads_links: bool = True
     coordinate_period_s: float | None = None  # not None: coordinate() is called this often
 
     def cannot_serve(self, layout: Layout) -> str:

@@ -379,26 +379,25 @@ class MaxPressurePolicy(Policy):
     def __init__(self, params: MaxPressureParams | None = None) -> None:
         """`params`: config.toml's section for this policy; None: the defaults."""
         self.params = params if params is not None else MaxPressureParams()
-        # Varaiya's downstream queues and the exits' room come from the neighbours' estimates (core NetworkView).
+        # Varaiya's downstream queues, the exits' room and the queues held upstream come from the neighbours'
+        # estimates (core NetworkView); only the first two read the learnt links
         self.uses_network = self.params.downstream_weight > 0 or self.params.exit_room or self.params.pull_upstream
+        self.reads_links = self.params.downstream_weight > 0 or self.params.exit_room
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
 
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
-        Varaiya's downstream term or `exit_room` on (they read the NetworkView) or
-        `program_order_share` on (the pass does not apply it), and None for a subclass that
-        overrides decide() (the pass computes this class's decide, not the override)."""
+        Varaiya's downstream term or `exit_room` on (they read the learnt links) or
+        `program_order_share` / `program_order_saturated` on (the pass does not apply them), and None
+        for a subclass that overrides decide() (the pass computes this class's decide, not the
+        override). With `pull_upstream` the pass reads the queues held upstream from its own
+        estimates: `layouts` must be the whole network the core's NetworkView covers."""
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
         p = self.params
-        if (
-            type(self).decide is not MaxPressurePolicy.decide
-            or p.program_order_share > 0
-            or p.program_order_saturated
-            or p.pull_upstream
-        ):
+        if type(self).decide is not MaxPressurePolicy.decide or p.program_order_share > 0 or p.program_order_saturated:
             return None
         return NetPressure.build(self, layouts)
 
@@ -430,6 +429,23 @@ class MaxPressurePolicy(Policy):
         """decide(); a pair's leader weighs each stage by its own pressure plus its follower's,
         and leaves its stage through one that clears the turners in either junction (`partner`,
         the follower's StageView on the leader's stages, core/pairs.py)."""
+        held = upstream_held_pcu(layout, est, network) if self.params.pull_upstream and signal is not None else None
+        return self.decide_held(state, layout, est, signal, now_s, network, partner, held)
+
+    def decide_held(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        network: NetworkView | None,
+        partner: StageView | None,
+        held_pcu: np.ndarray | None,
+    ) -> tuple[MaxPressureState, PhaseWish | None]:
+        """decide_paired() with the queue held upstream (`pull_upstream`: phases.upstream_held_pcu,
+        per movement) given: the network pass (max_pressure_net) computes it for every junction at
+        once. None: none."""
         if signal is None:
             return state, None
         cur = signal.phase
@@ -438,7 +454,7 @@ class MaxPressurePolicy(Policy):
         state = self._track_box(state, layout, est, cur)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        v = self._pressures(state, layout, est, signal, now_s, network)
+        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         best = int(v.argmax())
@@ -469,7 +485,8 @@ class MaxPressurePolicy(Policy):
             tuple(clearance_detours(st.clearance[cur], layout, cur, k, state.boxed)) if len(state.boxed) else ()
             for k in range(len(layout.junction.phases))
         )
-        return StageView(self._pressures(state, layout, est, signal, now_s, network), detours)
+        held = upstream_held_pcu(layout, est, network) if self.params.pull_upstream else None
+        return StageView(self._pressures(state, layout, est, signal, now_s, network, held), detours)
 
     def _pressures(
         self,
@@ -479,13 +496,13 @@ class MaxPressurePolicy(Policy):
         signal: SignalView,
         now_s: float,
         network: NetworkView | None,
+        held_pcu: np.ndarray | None,
     ) -> np.ndarray:
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
         exit_ratio = None
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
-        held = upstream_held_pcu(layout, est, network) if p.pull_upstream else None
         return phase_pressures(
             state.statics,
             layout,
@@ -497,7 +514,7 @@ class MaxPressurePolicy(Policy):
             down,
             p.arrival_s,
             exit_ratio,
-            held,
+            held_pcu,
         )
 
     def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:

@@ -16,6 +16,10 @@ instead of a dozen small ones per junction:
 - the queue spilled upstream (spillback.upstream_queue_pcu, a matrix product summed in BLAS's
   order): a movement with one lane hiding a queue gets share x queue (the product's one term
   that is not an exact zero); a junction with a movement over two such lanes gets its own product;
+- with [max_pressure] pull_upstream, the queue the upstream lights hold for each approach beyond
+  the room left on it (phases.upstream_held_pcu; `_Pull`): the neighbours' queues summed per
+  approach by one bincount in the reference's order, the approach's lanes summed left to right
+  (numpy's order for fewer than 8 entries; an approach of 8 lanes or more is summed on its own);
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
@@ -24,8 +28,10 @@ junction whose state or view does not fit its model (constants other than the po
 phase out of range) are decided by the reference.
 
 Not covered (the caller decides these junctions with decide or decide_paired): Varaiya's
-downstream term ([max_pressure] downstream_weight > 0: no pass is built), a pair's leader (its
-follower's pressures added), an estimate the keep-clear rules changed.
+downstream term and exit_room ([max_pressure] downstream_weight > 0, exit_room: they read the learnt
+links, no pass is built), a pair's leader (its follower's pressures added), an estimate the
+keep-clear rules changed. With pull_upstream the junctions given to `build` are the whole network:
+a neighbour outside them is not read.
 
 Example: `net = policy.network_decision(layouts)`, then every tick
 `decided = net.decide_all([states...], [estimates...], [views...], now_s)`, in `net.jids` order.
@@ -39,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.core.cuts import joined_source
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.policies.max_pressure import (
     MaxPressurePolicy,
     MaxPressureState,
@@ -47,6 +53,7 @@ from controller.core.policies.max_pressure import (
     _box_state,
     build_statics,
 )
+from controller.core.policies.phases import held_feeds
 from controller.core.rowsums import RaggedRows
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -106,6 +113,80 @@ class _Box:
 
 
 @dataclass(frozen=True)
+class _Pull:
+    """Index arrays of the queue held upstream (phases.upstream_held_pcu) over the network: one
+    group per approach a controlled neighbour feeds directly (phases.held_feeds)."""
+
+    feed_movement: np.ndarray  # (feeds,) network movement index of a neighbour's movement feeding an approach
+    feed_group: np.ndarray  # (feeds,) its approach, in held_feeds' order
+    lanes: np.ndarray  # (groups, most lanes) network lane index of the approach's lanes, in order; past them, n_lanes
+    long: tuple[tuple[int, np.ndarray], ...]  # (group, lane indices) of an approach of 8 lanes or more
+    storage_pcu: np.ndarray  # (groups,) the approach's lane storage between its loops, summed as the reference does
+    movement: np.ndarray  # (approach movements,) network movement index
+    movement_group: np.ndarray  # (approach movements,) its approach
+    n_movements: np.ndarray  # (groups,) the approach's movements
+    size: int  # movements of the network
+
+    @staticmethod
+    def build(lays: Sequence[Layout], mov_start: np.ndarray, lane_start: np.ndarray) -> _Pull | None:
+        """None where no controlled neighbour feeds an approach directly (the held queue is 0)."""
+        jids = [lay.junction.id for lay in lays]
+        by_id = dict(zip(jids, lays))
+        pos = {j: k for k, j in enumerate(jids)}
+        edges = LinkLayout.build(by_id).edge_movements
+        f_mov: list[int] = []
+        f_grp: list[int] = []
+        lanes: list[np.ndarray] = []
+        storage: list[float] = []
+        mov: list[np.ndarray] = []
+        mov_grp: list[np.ndarray] = []
+        for k, lay in enumerate(lays):
+            for edge, sources in held_feeds(lay, by_id, edges):
+                g = len(lanes)
+                f_mov.extend(int(mov_start[pos[u]]) + m for u, m in sources)
+                f_grp.extend([g] * len(sources))
+                ix = edges[lay.junction.id][edge]
+                on = lay.lane_uses[ix].any(axis=0)
+                lanes.append(np.flatnonzero(on) + lane_start[k])
+                storage.append(float(lay.lane_storage_pcu[on].sum()))
+                mov.append(ix + mov_start[k])
+                mov_grp.append(np.full(len(ix), g))
+        if not lanes:
+            return None
+        n_lanes = int(lane_start[-1])
+        most = max(len(x) for x in lanes)
+        table = np.full((len(lanes), most), n_lanes)
+        for g, x in enumerate(lanes):
+            table[g, : len(x)] = x
+        return _Pull(
+            np.array(f_mov, dtype=int),
+            np.array(f_grp, dtype=int),
+            table,
+            tuple((g, x) for g, x in enumerate(lanes) if len(x) >= 8),
+            np.array(storage),
+            np.concatenate(mov).astype(int),
+            np.concatenate(mov_grp).astype(int),
+            np.array([len(x) for x in mov]),
+            int(mov_start[-1]),
+        )
+
+    def held_pcu(self, queue: np.ndarray, lane_queue: np.ndarray, lane_hidden: np.ndarray) -> np.ndarray:
+        """(movements,) phases.upstream_held_pcu of every junction, bit for bit: `queue` the
+        network's Estimate.queue_pcu, `lane_queue` / `lane_hidden` its LaneState.queue_pcu / hidden_pcu."""
+        q = np.bincount(self.feed_group, weights=queue[self.feed_movement], minlength=len(self.storage_pcu))
+        stored_l = np.concatenate((lane_queue + lane_hidden, _NO_WEIGHT))
+        # rows of fewer than 8 entries (zeros past an approach's lanes): numpy sums them left to right
+        stored = np.add.reduce(stored_l[self.lanes], axis=1)
+        for g, x in self.long:
+            stored[g] = float(stored_l[x].sum())
+        room = np.maximum(self.storage_pcu - stored, 0.0)
+        per = np.maximum(q - room, 0.0) / self.n_movements
+        out = np.zeros(self.size)
+        out[self.movement] = per[self.movement_group]
+        return out
+
+
+@dataclass(frozen=True)
 class _Tick:
     """What the pass reads of the junctions' states and signal views this tick."""
 
@@ -135,6 +216,7 @@ class NetPressure:
     groups: tuple[_Rows, ...]
     padded: _Padded | None  # all rows in one pass where that takes fewer numpy calls than `groups`
     box: _Box
+    pull: _Pull | None  # with pull_upstream, where a neighbour feeds an approach directly
     stay: tuple[PhaseWish, ...]  # PhaseWish(k) for every phase k (wishes are immutable: one each)
     no_phase: np.ndarray  # (junctions, most phases) -inf: the pressures before a tick's are written
     # per junction position, the constants of its last state, found equal to its own (_adopt): a
@@ -178,6 +260,7 @@ class NetPressure:
             groups,
             _padded(statics, n_m, n_p, mov_start, width, len(groups), pad),
             _box_index(lays, statics, n_m, n_p, mov_start, lane_start, width),
+            _Pull.build(lays, mov_start, lane_start) if p.pull_upstream else None,
             tuple(PhaseWish(k) for k in range(width)),
             np.full((len(lays), width), -np.inf),
             list(statics),
@@ -192,11 +275,20 @@ class NetPressure:
     ) -> list[tuple[MaxPressureState, PhaseWish | None]]:
         """Per junction (in `jids` order), decide's new state and wish."""
         tick = self._read(states, signals, now_s)
-        names = _FIELDS if self.policy.params.arrival_s > 0 else _FIELDS[:-1]
+        p = self.policy.params
+        names = _FIELDS if p.arrival_s > 0 else _FIELDS[:-1]
         mov = dict(zip(names, _joined(estimates, names)))
-        lanes = dict(zip(_LANE_FIELDS, _joined([e.lanes for e in estimates], _LANE_FIELDS)))
+        lane_names = _LANE_FIELDS if self.pull is not None else _LANE_FIELDS[:-1]
+        lanes = dict(zip(lane_names, _joined([e.lanes for e in estimates], lane_names)))
         boxed = self._boxes(tick, mov["departures_pcu"], lanes["stop_empty_s"])
-        v = self._pressures(tick, mov, self._upstream(estimates, lanes["hidden_pcu"]), now_s)
+        held = None
+        if p.pull_upstream:
+            held = (
+                np.zeros(len(self.mov_junction))
+                if self.pull is None
+                else self.pull.held_pcu(mov["queue_pcu"], lanes["queue_pcu"], lanes["hidden_pcu"])
+            )
+        v = self._pressures(tick, mov, self._upstream(estimates, lanes["hidden_pcu"]), now_s, held)
         j = np.arange(len(v))
         best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
         go = ~(v[j, best] <= v[j, tick.cur]) & ~(tick.elapsed_s < self.min_green_s[j, tick.cur])
@@ -207,7 +299,8 @@ class NetPressure:
             if view is None:
                 out.append((state, None))
             elif k in tick.reference:
-                out.append(policy.decide(state, self.layouts[k], est, view, now_s))
+                mine = None if held is None else held[spans[k][0] : spans[k][1]]
+                out.append(policy.decide_held(state, self.layouts[k], est, view, now_s, None, None, mine))
             elif view.in_intergreen:
                 out.append((state, stay[view.phase]))
             else:
@@ -296,15 +389,25 @@ class NetPressure:
         out: np.ndarray = np.where(keeps, tick.boxed, grown) & ~tick.reset[j_m]
         return out
 
-    def _pressures(self, tick: _Tick, mov: Mapping[str, np.ndarray], upstream: np.ndarray, now_s: float) -> np.ndarray:
+    def _pressures(
+        self,
+        tick: _Tick,
+        mov: Mapping[str, np.ndarray],
+        upstream: np.ndarray,
+        now_s: float,
+        held: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(junctions, most phases) phase_pressures of every junction with its phase in force
-        `tick.cur`, from the network's movement arrays `mov` (Estimate's fields) and the queue
-        spilled upstream; -inf past a junction's phases."""
+        `tick.cur`, from the network's movement arrays `mov` (Estimate's fields), the queue
+        spilled upstream and the queue held upstream (pull_upstream; None: off); -inf past a
+        junction's phases."""
         p = self.policy.params
         x = mov["queue_pcu"]
         if p.arrival_s > 0:
             x = x + mov["flow_pcu_h"] / 3600.0 * p.arrival_s / 2.0
         x = x + upstream
+        if held is not None:
+            x = x + held
         rate = mov["sat_flow_pcu_h"] * (1.0 - mov["block"]) / 3600.0
         red_s = now_s - tick.red_since_s
         weight = rate * x * self.lane_weight * (1.0 + np.maximum(red_s, 0.0) / p.wait_scale_s)
@@ -353,7 +456,7 @@ def _same_statics(a: Statics, b: Statics) -> bool:
 
 # the Estimate's and LaneState's fields the pass reads (flow_pcu_h only with [max_pressure] arrival_s)
 _FIELDS = ("departures_pcu", "queue_pcu", "sat_flow_pcu_h", "block", "flow_pcu_h")
-_LANE_FIELDS = ("stop_empty_s", "hidden_pcu")
+_LANE_FIELDS = ("stop_empty_s", "hidden_pcu", "queue_pcu")  # queue_pcu only with pull_upstream and a fed approach
 
 
 def _joined(records: Sequence[object], names: Sequence[str]) -> list[np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from controller.core.estimation import Estimate, Layout
@@ -67,29 +69,21 @@ def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, 
 def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
     """(movements,) PCU the upstream junctions hold for each movement's approach beyond the room
     left on it: per approach edge, the queues (between the loops and spilled upstream) of the
-    neighbours' movements whose exit edge it is, less the approach's lane storage between its loops
-    left by its own queue, never below 0, shared equally among the approach's movements. 0 without
-    `network` or where no controlled neighbour feeds the approach. A neighbour does not pull over a
-    short link (keepclear.fills_in_one_green: any lane of the approach stores less than the
-    neighbour's shortest minimum green sends into it): that link refills within seconds of its
-    green, and its own rules (keepclear.ShortLinks) own it (ingolstadt21's 12.1 m pair,
-    BENCHMARKS.md, issue 9, A session 35)."""
+    neighbours' movements whose exit edge it is (held_feeds), less the approach's lane storage
+    between its loops left by its own queue, never below 0, shared equally among the approach's
+    movements. 0 without `network` or where no controlled neighbour feeds the approach.
+    max_pressure_net computes the same for every junction at once (its `_Pull`)."""
     j = layout.junction
     out = np.zeros(len(j.movements))
     if network is None or j.id not in network.links.edge_movements:
         return out
-    held: dict[str, float] = {}
-    for u in j.upstream:
-        if u not in network.estimates or u not in network.layouts:
-            continue
-        min_green_s = min(p.min_green_s for p in network.layouts[u].junction.phases)
-        for m, d in enumerate(direct_exits(network.layouts[u], network)):
-            if d is not None and d[0] == j.id and not _short_approach(layout, network, d[1], min_green_s):
-                held[d[1]] = held.get(d[1], 0.0) + float(network.estimates[u].queue_pcu[m])
-    for edge, q in held.items():
-        ix = network.links.edge_movements[j.id].get(edge)
-        if ix is None or not len(ix):
-            continue
+    approaches = network.links.edge_movements[j.id]
+    for edge, sources in held_feeds(layout, network.layouts, network.links.edge_movements):
+        q = 0.0
+        for u, m in sources:
+            if u in network.estimates:
+                q += float(network.estimates[u].queue_pcu[m])
+        ix = approaches[edge]
         lanes = layout.lane_uses[ix].any(axis=0)
         stored = float((est.lanes.queue_pcu[lanes] + est.lanes.hidden_pcu[lanes]).sum())
         room = max(float(layout.lane_storage_pcu[lanes].sum()) - stored, 0.0)
@@ -97,10 +91,41 @@ def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None
     return out
 
 
-def _short_approach(layout: Layout, network: NetworkView, edge: str, min_green_s: float) -> bool:
+EdgeMovements = Mapping[str, Mapping[str, np.ndarray]]  # junction -> approach edge -> movement indices
+
+
+def held_feeds(
+    layout: Layout, layouts: Mapping[str, Layout], edge_movements: EdgeMovements
+) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """The static part of upstream_held_pcu: per approach edge of `layout`'s junction that a
+    controlled upstream neighbour feeds directly (direct_exits), in the order first fed, the
+    neighbours' movements (junction, movement index) whose exit edge it is, in the order of the
+    junction's upstream list and of their movements. `edge_movements`: per junction of `layouts`,
+    its approach edges' movement indices (estimation.LinkLayout.edge_movements). A neighbour does
+    not pull over a short link (keepclear.fills_in_one_green: any lane of the approach stores less
+    than the neighbour's shortest minimum green sends into it): that link refills within seconds
+    of its green, and its own rules (keepclear.ShortLinks) own it (ingolstadt21's 12.1 m pair,
+    BENCHMARKS.md, issue 9, A session 35)."""
+    j = layout.junction
+    out: dict[str, list[tuple[str, int]]] = {}
+    if j.id not in edge_movements:
+        return ()
+    for u in j.upstream:
+        if u not in layouts:
+            continue
+        min_green_s = min(p.min_green_s for p in layouts[u].junction.phases)
+        for m, d in enumerate(_direct_exits(layouts[u], edge_movements)):
+            if d is None or d[0] != j.id or not len(edge_movements[j.id][d[1]]):
+                continue
+            if not _short_approach(layout, edge_movements, d[1], min_green_s):
+                out.setdefault(d[1], []).append((u, m))
+    return tuple((edge, tuple(src)) for edge, src in out.items())
+
+
+def _short_approach(layout: Layout, edge_movements: EdgeMovements, edge: str, min_green_s: float) -> bool:
     """Whether any lane of the approach `edge` of `layout`'s junction stores (between its loops)
     fewer PCU than `min_green_s` sends into it at its saturation flow (keepclear.fills_in_one_green)."""
-    ix = network.links.edge_movements[layout.junction.id].get(edge)
+    ix = edge_movements[layout.junction.id].get(edge)
     if ix is None or not len(ix):
         return False
     lanes = layout.lane_uses[ix].any(axis=0)
@@ -113,10 +138,14 @@ def direct_exits(layout: Layout, network: NetworkView) -> tuple[tuple[str, str] 
     """Per movement: (neighbour junction, approach edge) where the movement's exit edge is itself
     an approach of a downstream junction of the network (the link between two lights, read from
     the network, not learnt), else None."""
-    down = [d for d in layout.junction.downstream if d in network.links.edge_movements]
+    return _direct_exits(layout, network.links.edge_movements)
+
+
+def _direct_exits(layout: Layout, edge_movements: EdgeMovements) -> tuple[tuple[str, str] | None, ...]:
+    down = [d for d in layout.junction.downstream if d in edge_movements]
     out: list[tuple[str, str] | None] = []
     for m in layout.junction.movements:
-        hit = [d for d in down if m.to_edge in network.links.edge_movements[d]]
+        hit = [d for d in down if m.to_edge in edge_movements[d]]
         out.append((hit[0], m.to_edge) if hit else None)
     return tuple(out)
 
