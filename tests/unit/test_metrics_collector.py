@@ -202,3 +202,20 @@ def test_the_shadow_is_folded_only_when_the_registry_is_collected(monkeypatch: p
         _drive(m, js, t, rng)
     assert len(calls) > folded  # folded without a collection
     assert m._pending_folds <= 11
+
+
+def test_the_fold_at_a_collection_counts_in_the_metrics_own_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import numpy as np
+
+    m, reg, js = exporter("J1", update_s=5.0)
+    rng = np.random.default_rng(2)
+    for t in range(60):
+        _drive(m, js, t, rng)
+    before = value(reg, f"{PREFIX}_metrics_update_seconds_total")
+    clock = iter([100.0, 107.5])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    m.settle()
+    monkeypatch.undo()
+    assert value(reg, f"{PREFIX}_metrics_update_seconds_total") == pytest.approx(before + 7.5)
