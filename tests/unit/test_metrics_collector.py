@@ -117,12 +117,20 @@ def _drive(m, js, t: int, rng, *, missing: bool = True) -> dict:
     return per
 
 
-@pytest.mark.parametrize("stagger", [False, True])
-def test_the_shadows_figures_are_the_same_whenever_the_registry_is_collected(stagger: bool) -> None:
+@pytest.mark.parametrize(("stagger", "bound"), [(False, None), (True, None), (False, 7)])
+def test_the_shadows_figures_are_the_same_whenever_the_registry_is_collected(
+    stagger: bool, bound: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One exporter collected after every tick (its shadows folded at once, as before they were
     deferred), one collected only at a few instants: the same exposition at those instants,
-    degree of saturation and measured cycle included, bit for bit."""
+    degree of saturation and measured cycle included, bit for bit; also when the exporter folds
+    by itself, past `bound` notes waiting."""
     import numpy as np
+
+    import controller.adapters.metrics as metrics
+
+    if bound is not None:
+        monkeypatch.setattr(metrics, "MAX_PENDING_FOLDS", bound)
 
     every, reg_every, js = exporter("J1", "J2", "J3", update_s=5.0, gain_window_s=120.0, stagger=stagger)
     rare, reg_rare, _ = exporter("J1", "J2", "J3", update_s=5.0, gain_window_s=120.0, stagger=stagger)
