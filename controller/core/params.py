@@ -172,6 +172,10 @@ class ScatsParams:
     # over at the first window where they did not
     ds_mean_cycles: float = 1.0  # the DS the splits and the cycle are chosen from: an exponential mean over this
     # many cycles (the newest cycle weighs 1 / ds_mean_cycles; 1: the last cycle alone)
+    webster_cycle: bool = False  # the cycle moves toward Webster's delay-minimising C0 = (1.5 L + 5) / (1 - Y), Y
+    # the sum over the phases of their movements' largest flow ratio q / s over the last cycle (discharge plus the
+    # change of the queue left, at the learnt saturation flows), L the intergreens
+    # (False: toward the cycle that runs every phase at ds_target)
 
 
 class PolicyConfig(Protocol):

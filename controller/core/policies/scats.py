@@ -73,6 +73,12 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   phase's DS is then its movements' discharge in its green plus the queue left at its end, over
   their capacity in that green.
 
+- with `webster_cycle`, the cycle moves (by at most `cycle_step_s`, within its bounds) toward Webster's
+  delay-minimising cycle C0 = (1.5 L + 5) / (1 - Y) instead of the one running every phase at `ds_target`,
+  Y the sum over the phases of the largest flow ratio q / s among their movements, q their arrivals over the
+  cycle (discharge in green plus the change of the queue left at its end), L the intergreens
+  (`webster_cycle_s`, `cycle_flow_ratio_sum`).
+
 - with `ds_mean_cycles` above 1, the DS the splits and the cycle are chosen from is an exponential mean
   over that many cycles (`_mean_ds`), as SCATS votes its split plans over cycles rather than following
   one cycle's measurement.
@@ -101,6 +107,7 @@ from controller.core.policies.requirements import (
     crossing_held_stages,
     cyclic_refusal,
 )
+from controller.core.policies.webster import lane_shared_layout
 from controller.core.safety import SignalView
 from controller.model import CycleWish
 
@@ -130,6 +137,7 @@ class ScatsState:
     kept: bool = False  # the program extends its greens with the demand: it keeps running, no plan
     released: bool = False  # taken over after a watch of its crossing stages (watch_actuated_crossings)
     ds_mean: np.ndarray | None = None  # (phases,) the DS the last splits were chosen from (None: none yet)
+    queued_before_pcu: np.ndarray | None = None  # (movements,) residual_pcu of the cycle before (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -455,6 +463,9 @@ class ScatsPolicy(Policy):
         maxs = np.array([p.max_green_s for p in j.phases])
         greens, held = _splits(g0, want, need, ds, maxs, self.params.split_step_s)
         desired = lost + float(need.sum())
+        if self.params.webster_cycle:
+            y = cycle_flow_ratio_sum(state, layout, est, lost + float(shown.sum()))
+            desired = webster_cycle_s(y, lost, lost + float(mins.sum()))
         if held:  # the cycle grows no further than the greens it has to hold
             desired = min(desired, lost + float(greens.sum()))
         desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
@@ -467,6 +478,7 @@ class ScatsPolicy(Policy):
             green_given_s=np.zeros(n),
             dep_green_pcu=np.zeros_like(state.dep_green_pcu),
             residual_pcu=np.zeros_like(state.residual_pcu),
+            queued_before_pcu=state.residual_pcu,
             lane_green_s=np.zeros(n_l),
             lane_wasted_s=np.zeros(n_l),
             greens_s=tuple(float(x) for x in greens),
@@ -620,6 +632,32 @@ def _splits(
     held = np.array([bool((short & (ds > ds[k] + 1e-9)).any()) for k in range(len(ds))])
     out: np.ndarray = np.minimum(np.where(held, np.minimum(greens, g0_s), greens), max_s)
     return out, bool(held.any())
+
+
+def webster_cycle_s(y_sum: float, lost_s: float, least_s: float) -> float:
+    """Webster's (1958, Road Research Technical Paper 39) delay-minimising cycle C0 = (1.5 L + 5) / (1 - Y) (s),
+    `y_sum` Y, the sum over the phases of their critical flow ratios q / s, `lost_s` L, the cycle's lost time; at
+    least `least_s` (the minimum greens with the intergreens). Y at 1 or above (oversaturated) gives 1e6 s: the
+    caller bounds it to the junction's longest cycle. Example: Y 0.6, L 12 s: C0 = (18 + 5) / 0.4 = 57.5 s."""
+    c0_s = (1.5 * lost_s + 5.0) / (1.0 - y_sum) if y_sum < 1.0 - 1e-6 else 1e6
+    return max(c0_s, least_s)
+
+
+def cycle_flow_ratio_sum(state: ScatsState, layout: Layout, est: Estimate, cycle_s: float) -> float:
+    """Y over the cycle just measured (`cycle_s` long): over the phases, the largest flow ratio q / s among the
+    movements charged to each (`state.primary`). A movement's arrivals in the cycle are its discharge in its green
+    plus the change of the queue left at the end of its green (stop-line loops, as the DS); its flow ratio is its
+    busiest lane's, the time the lane's movements' flows take at their own per-lane saturation flows
+    (webster.lane_shared_layout, HCM's shared-lane flow ratio: the model gives a movement on a shared lane a part
+    of the lane's rate), at the learnt saturation flows. Example: through movements discharging 8 PCU per 40 s
+    cycle (720 PCU/h at 1,800: 0.4) and lefts 1.8 PCU (160 PCU/h at 1,600: 0.1), each on lanes of their own, no
+    queue: 0.4 + 0.1 per pair of phases."""
+    before = state.queued_before_pcu if state.queued_before_pcu is not None else np.zeros_like(state.residual_pcu)
+    arrived = np.maximum(state.dep_green_pcu + state.residual_pcu - before, 0.0)
+    q_pcu_h = arrived * 3600.0 / max(cycle_s, 1.0)
+    shared = lane_shared_layout(replace(layout, sat_flow_pcu_h=est.sat_flow_pcu_h), q_pcu_h)
+    ratio = q_pcu_h / np.maximum(shared.sat_flow_pcu_h, 1e-6)
+    return sum(float(ratio[state.primary == k].max(initial=0.0)) for k in range(len(layout.junction.phases)))
 
 
 def _mean_ds(mean: np.ndarray | None, ds: np.ndarray, cycles: float) -> np.ndarray:
