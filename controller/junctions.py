@@ -362,13 +362,22 @@ def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
 def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
     """One loop's positions, length and `city` flag, validated."""
     length = df.num("length_m", positive=True) if "length_m" in df.table else None
-    city = df.get("city", False)
-    if not isinstance(city, bool):
-        raise JunctionError(df.path, df.name("city"), f"must be true or false, got {city!r}")
+    city, at_entry = df.get("city", False), df.get("at_entry", False)
+    for name, flag in (("city", city), ("at_entry", at_entry)):
+        if not isinstance(flag, bool):
+            raise JunctionError(df.path, df.name(name), f"must be true or false, got {flag!r}")
     pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
     at_lane = df.str("at_lane", lane)
     return Detector(
-        id=did, lane=lane, kind=kind, pos_m=pos, dist_to_stop_m=dist, at_lane=at_lane, length_m=length, city=city
+        id=did,
+        lane=lane,
+        kind=kind,
+        pos_m=pos,
+        dist_to_stop_m=dist,
+        at_lane=at_lane,
+        length_m=length,
+        city=city,
+        at_entry=at_entry,
     )
 
 

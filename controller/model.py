@@ -43,7 +43,9 @@ class Detector:
     (SUMO's pos); `dist_to_stop_m` is how far upstream of the stop line it sits, along the path.
     `length_m` is None for the configured loop length ([detectors] loop_length_m), shorter on a
     lane too short for it. `city` marks the city's own loop, already in the scenario's files:
-    it is read by its id, never written again."""
+    it is read by its id, never written again. `at_entry`: vehicles enter the network on
+    `at_lane` (nothing feeds it): a queue past the loop stands in the network's entry, not
+    across a junction."""
 
     id: str
     lane: str
@@ -53,6 +55,7 @@ class Detector:
     at_lane: str = ""
     length_m: float | None = None
     city: bool = False
+    at_entry: bool = False
 
     def __post_init__(self) -> None:
         if not self.at_lane:

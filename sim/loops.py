@@ -162,7 +162,31 @@ def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
                 p.loop_length_m,
             )
         )
+        # the loop's lane is on the junction lane's chain of sole feeders: entry fed with it
+        if entry_fed(lane, p.turn_back_is_fringe):
+            out[-1]["at_entry"] = True  # a queue past the loop waits to enter the network (Detector.at_entry)
     return out
+
+
+def entry_fed(lane, turn_back_is_fringe: bool) -> bool:
+    """Vehicles reach `lane` only from a network entry: it is a fringe start, or its one feeder
+    feeds only it (not at a signal: the upstream_chain rule) and is, in turn, entry fed. A queue
+    standing back past the lane's start then waits to enter the network, holding no one."""
+    cur, seen = lane, {lane.getID()}
+    while not _fringe(cur, turn_back_is_fringe):
+        feeders = _feeders(cur)
+        if len(feeders) != 1:
+            return False
+        prev = feeders[0]
+        if (
+            prev.getID() in seen
+            or _is_signalised(prev.getEdge().getToNode())
+            or {c.getToLane().getID() for c in prev.getOutgoing()} != {cur.getID()}
+        ):
+            return False
+        seen.add(prev.getID())
+        cur = prev
+    return True
 
 
 def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:

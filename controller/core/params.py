@@ -99,6 +99,12 @@ class MaxPressureParams:
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
     pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach
     # beyond the room left on it (phases.upstream_held_pcu): a full link's green also frees the light before it
+    spill_room: bool = False  # the queue past a lane's advance loop counts once more only beyond what its link
+    # stores upstream of the loop (spillback.blocking_queue_pcu): until it reaches the junction at the link's
+    # head it holds no traffic but its own; False: all of it (spillback.upstream_queue_pcu)
+    spill_reach: bool = False  # the part of the queue past a lane's advance loop beyond what its link stores
+    # upstream of the loop (spillback.blocking_queue_pcu) counts once more again: it stands across the junction
+    # at the link's head and also holds the streams that pass there
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ junction is served before it blocks it.
 Example: a 34 m approach (storage 4.5 PCU per lane) with its advance loop standing and 6 PCU
 estimated upstream of it: `Estimate.queue_pcu` says 10.5 for the lane, this function 6, and a
 policy counting both weighs the lane as 16.5.
+
+`blocking_queue_pcu` is the part of it that stands past the link's head: a queue past an advance loop
+that still stands on the approach's own link holds no traffic but its own.
 """
 
 from __future__ import annotations
@@ -30,4 +33,16 @@ def upstream_queue_pcu(layout: Layout, est: Estimate) -> np.ndarray:
     hidden queue, split between the movements sharing a lane as the estimator splits it);
     already included in `est.queue_pcu`."""
     out: np.ndarray = layout.lane_share @ est.lanes.hidden_pcu
+    return out
+
+
+def blocking_queue_pcu(layout: Layout, est: Estimate) -> np.ndarray:
+    """(movements,) the part of `upstream_queue_pcu` that reaches the junction at the head of each
+    lane's link: per lane, the hidden queue beyond what the link stores upstream of the advance
+    loop (`Layout.lane_adv_room_pcu`), never below 0, split between the movements as the estimator
+    splits it. A queue past the advance loop of a 333 m entry whose loop stands 80 m from the stop
+    line holds no one but itself until it is 33 PCU long; past a loop at the start of a 34 m exit of
+    a ring it stands in the ring at once ([max_pressure] spill_room)."""
+    blocking = np.maximum(est.lanes.hidden_pcu - layout.lane_adv_room_pcu, 0.0)
+    out: np.ndarray = layout.lane_share @ blocking
     return out

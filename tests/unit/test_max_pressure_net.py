@@ -124,11 +124,13 @@ def _same_state(a: MaxPressureState, b: MaxPressureState, one_init: bool = True)
 @pytest.mark.parametrize("pad", [False, True])
 @pytest.mark.parametrize("cuts", [False, True])
 @pytest.mark.parametrize("arrival_s", [0.0, 8.0])
-def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_s: float) -> None:
+@pytest.mark.parametrize("spill", ["", "room", "reach", "both"])
+def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_s: float, spill: str) -> None:
     rng, nrng = random.Random(3), np.random.default_rng(3)
     js = mixed_junctions(6)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), arrival_s=arrival_s))
+    keys = {"spill_room": spill in ("room", "both"), "spill_reach": spill in ("reach", "both")}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), arrival_s=arrival_s, **keys))
     assert isinstance(policy.network_decision(layouts), NetPressure)
     net = NetPressure.build(policy, layouts, pad)
     assert net is not None and net.jids == tuple(layouts)
@@ -139,7 +141,7 @@ def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_
     got = dict(ref)
     signals, ests = _Signals(rng, js), dict.fromkeys(js)
     red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
-    seen = {"boxed": 0, "switch": 0, "keep": 0, "nan": 0, "spilled": 0}
+    seen = {"boxed": 0, "switch": 0, "keep": 0, "nan": 0, "spilled": 0, "blocking": 0}
     for tick in range(1, 400):
         t = float(tick)
         shown = signals.tick(t)
@@ -161,6 +163,7 @@ def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_
             ref[jid], got[jid] = r_state, state
             seen["boxed"] += bool(np.count_nonzero(state.boxed))
             seen["spilled"] += bool(est.lanes.hidden_pcu.any())
+            seen["blocking"] += bool((est.lanes.hidden_pcu > lay.lane_adv_room_pcu).any())
             seen["nan"] += bool(np.isnan(est.queue_pcu).any())
             if view is not None and wish is not None and not view.in_intergreen:
                 seen["switch" if wish.phase != view.phase else "keep"] += 1
@@ -189,7 +192,7 @@ def test_the_pass_pressures_are_phase_pressures_bit_for_bit(pad: bool) -> None:
         names = ("queue_pcu", "sat_flow_pcu_h", "block")
         mov = {f: np.concatenate([getattr(e, f) for e in ests]) for f in names}
         hidden = np.concatenate([e.lanes.hidden_pcu for e in ests])
-        v = net._pressures(tick_in, mov, net._upstream(ests, hidden), t)
+        v = net._pressures(tick_in, mov, net._upstream(hidden), t)
         for k, (lay, est, view) in enumerate(zip(layouts.values(), ests, views)):
             st = build_statics(lay, p.permitted_sat_ratio, p.switch_service_s)
             want = phase_pressures(st, lay, est, view, t, p.switch_service_s, p.wait_scale_s, None, p.arrival_s)

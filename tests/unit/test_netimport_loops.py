@@ -70,6 +70,16 @@ def test_advance_loop_never_at_the_start_of_a_fringe_lane(cross):
     assert adv.dist_to_stop_m == pytest.approx(net.getLane("N0C_0").getLength() - adv.pos_m, abs=0.01)
 
 
+def test_an_advance_loop_fed_only_from_a_network_entry_is_marked(cross):
+    """A queue past such a loop waits to enter the network (Detector.at_entry: no junction's
+    streams behind it, [max_pressure] spill_reach); one fed by two links holds theirs."""
+    j, _ = cross
+    assert _loops(j, "N0C_0")["advance"].at_entry  # N0C starts at the fringe
+    assert _loops(j, "W1C_0")["advance"].at_entry  # fed by W0W1 alone, which starts at the fringe
+    assert not _loops(j, "S1C_0")["advance"].at_entry  # fed by two links
+    assert not any(d.at_entry for d in j.detectors if d.kind == "stop")
+
+
 def test_loops_fit_on_lanes_shorter_than_a_loop(tmp_path):
     j, net = _import(cross_net(tmp_path, "tiny", {"W1C": 0.8, "N0C": 0.8, "S1C": 0.8}), tmp_path / "j")
     for d in j.detectors:

@@ -835,3 +835,70 @@ def test_webster_keeps_the_base_cycle_after_a_green_ends_with_a_residual_queue()
     s, short = webster_period(lay, 4.0)
     assert cycle(short) == pytest.approx(65.0)
     assert s.green_ends == () and s.residual_pcu == ()  # counted afresh each period
+
+
+def ring_exit_and_long_entry(n_hidden: float, e_hidden: float) -> tuple[Layout, Estimate, SignalView]:
+    """N's advance loop at the start of its lane (a short exit of a ring: pos 0), E's 250 m into a
+    long entry (33 PCU of room before the link's head); both full between the loops, `n_hidden` and
+    `e_hidden` PCU past them; E/W green for 30 s, every movement red or green since 80 s."""
+    raw = two_phase_raw()
+    for d in raw["detectors"]:
+        if d["id"] == "N_adv":
+            d["pos_m"] = 0.0
+        elif d["id"] == "E_adv":
+            d["pos_m"] = 250.0
+    lay = Layout.build(parse_intersection(raw, "ring_exit.toml"), CFG)
+    n, e = lay.lanes.index("eN_0"), lay.lanes.index("eE_0")
+    assert lay.lane_adv_room_pcu[n] == 0.0 and lay.lane_adv_room_pcu[e] > 30.0
+    storage = float(lay.lane_storage_pcu[n])
+    hidden = np.zeros(len(lay.lanes))
+    hidden[n], hidden[e] = n_hidden, e_hidden
+    queue = np.zeros(len(lay.lanes))
+    queue[n] = queue[e] = storage
+    est = estimate(lay, queue={"N_T": storage + n_hidden, "E_T": storage + e_hidden})
+    est = replace(est, lanes=replace(est.lanes, hidden_pcu=hidden, queue_pcu=queue))
+    return lay, est, SignalView(1, False, 30.0, tuple(80.0 for _ in lay.junction.movements))
+
+
+def test_max_pressure_spill_reach_counts_the_queue_past_the_link_head_once_more_again():
+    """N's 8 PCU past its loop stand in the ring, E's 10 on its own link: counted twice each, E
+    (10.67 + 20) keeps its green against N (10.67 + 16); with `spill_reach` N's spill, all of it
+    past its link's head, counts a third time (10.67 + 24) and the policy switches to N/S."""
+    lay, est, sig = ring_exit_and_long_entry(8.0, 10.0)
+    no_loss = MaxPressureParams(switch_service_s=1e9)  # the switch's loss aside: the pressures alone
+    plain, reach = MaxPressurePolicy(no_loss), MaxPressurePolicy(replace(no_loss, spill_reach=True))
+    _, keep = plain.decide(plain.init(lay, 0.0), lay, est, sig, 100.0)
+    _, switch = reach.decide(reach.init(lay, 0.0), lay, est, sig, 100.0)
+    assert keep == PhaseWish(1) and switch == PhaseWish(0)
+    net = reach.network_decision({"J": lay})
+    assert net is not None
+    [(_, wish)] = net.decide_all([reach.init(lay, 0.0)], [est], [sig], 100.0)
+    assert wish == switch
+    lay2, est2, _ = ring_exit_and_long_entry(0.0, 10.0)  # nothing past N's link head: E's count unchanged
+    from controller.core.policies.max_pressure import build_statics, phase_pressures
+
+    st = build_statics(lay2, no_loss.permitted_sat_ratio)
+    assert np.array_equal(
+        phase_pressures(st, lay2, est2, sig, 100.0, 1e9, 60.0),
+        phase_pressures(st, lay2, est2, sig, 100.0, 1e9, 60.0, spill_reach=True),
+    )
+
+
+def test_max_pressure_spill_room_counts_twice_only_the_queue_that_reaches_the_link_head():
+    """N's advance loop sits at the start of a short exit of a ring (pos 0): the 6 PCU past it stand
+    in the ring. E's sits 250 m into a long entry (33 PCU of room before the link's head): its 10
+    PCU past the loop stand on its own link. Both full between the loops. Counted twice in full, E
+    (10.67 + 2 x 10) beats N (10.67 + 2 x 6) and E/W keeps its green; with `spill_room` only N's
+    spill counts again (E 20.67 against N 22.67) and the policy switches to N/S."""
+    lay, est, sig = ring_exit_and_long_entry(6.0, 10.0)
+    no_loss = MaxPressureParams(switch_service_s=1e9)  # the switch's loss aside: the pressures alone
+    plain = MaxPressurePolicy(no_loss)
+    room = MaxPressurePolicy(replace(no_loss, spill_room=True))
+    _, keep = plain.decide(plain.init(lay, 0.0), lay, est, sig, 100.0)
+    _, switch = room.decide(room.init(lay, 0.0), lay, est, sig, 100.0)
+    assert keep == PhaseWish(1) and switch == PhaseWish(0)
+    for policy in (plain, room):  # the one-pass decision decides as the reference
+        net = policy.network_decision({"J": lay})
+        assert net is not None
+        [(_, wish)] = net.decide_all([policy.init(lay, 0.0)], [est], [sig], 100.0)
+        assert wish == (switch if policy is room else keep)

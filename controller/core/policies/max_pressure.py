@@ -8,10 +8,13 @@ restates a PhaseWish: the phase in force, or the phase k maximising
 where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 - x_m is the queue present (estimator: between the loops plus spilled over the advance loop),
   with the part spilled upstream of the advance loop counted once more (it also blocks the link
-  before the approach: core/spillback.py), plus half of what the measured arrival flow brings in
-  `arrival_s` seconds, minus `downstream_weight` x Varaiya's downstream queue (core NetworkView;
-  used only when > 0); with `pull_upstream`, plus what the upstream lights hold for m's approach
-  beyond the room left on it (phases.upstream_held_pcu: a full link's green frees them; none over a short link);
+  before the approach: core/spillback.py; with `spill_room`, only the part beyond what the lane's
+  link stores upstream of its advance loop: spillback.blocking_queue_pcu; with `spill_reach`, that
+  part beyond the link's room once more again), plus half of what the
+  measured arrival flow brings in `arrival_s` seconds, minus `downstream_weight` x Varaiya's
+  downstream queue (core NetworkView; used only when > 0); with `pull_upstream`, plus what the
+  upstream lights hold for m's approach beyond the room left on it (phases.upstream_held_pcu: a
+  full link's green frees them; none over a short link);
 - k_m is the number of movements sharing m's lanes (core/shared_lanes.py): a lane shared by k
   movements, whose queue and saturation flow the estimator splits k ways, weighs as one queue;
 - s_mk is the learnt saturation flow x (1 - the exit blockage b_m the estimator measures), x
@@ -71,7 +74,7 @@ from controller.core.policies.phases import exit_rate_ratio, lane_fifo_ratio, up
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
-from controller.core.spillback import upstream_queue_pcu
+from controller.core.spillback import blocking_queue_pcu, upstream_queue_pcu
 from controller.model import PhaseWish
 
 
@@ -235,17 +238,26 @@ def phase_pressures(
     arrival_s: float = 0.0,
     exit_ratio: np.ndarray | None = None,
     held_pcu: np.ndarray | None = None,
+    spill_room: bool = False,
+    spill_reach: bool = False,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
     share of its rate its exit takes (0..1), the lower of it and 1 - the blockage; None: 1.
     `held_pcu`: per movement, the queue the upstream lights hold for its approach beyond the room
-    left on it (phases.upstream_held_pcu), added to its own; None: none."""
+    left on it (phases.upstream_held_pcu), added to its own; None: none. `spill_room`: the queue past
+    the advance loops counts once more only where it reaches the link's head (blocking_queue_pcu);
+    `spill_reach`: that part counts once more again."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
     # before the approach, traffic this signal never serves (core/spillback.py)
-    x = x + upstream_queue_pcu(layout, est)
+    if spill_room or spill_reach:
+        blocking = blocking_queue_pcu(layout, est)
+        up = blocking if spill_room else upstream_queue_pcu(layout, est)
+        x = x + (up + blocking if spill_reach else up)
+    else:
+        x = x + upstream_queue_pcu(layout, est)
     if held_pcu is not None:
         x = x + held_pcu
     if down_pcu is not None:
@@ -515,6 +527,8 @@ class MaxPressurePolicy(Policy):
             p.arrival_s,
             exit_ratio,
             held_pcu,
+            p.spill_room,
+            p.spill_reach,
         )
 
     def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:

@@ -211,6 +211,7 @@ class NetPressure:
     n_phases: tuple[int, ...]
     mov_junction: np.ndarray  # (movements,) junction position
     lane_junction: np.ndarray  # (lanes,) junction position
+    lane_start: np.ndarray  # (junctions + 1,) first lane of each junction
     min_green_s: np.ndarray  # (junctions, most phases); inf past a junction's phases
     lane_weight: np.ndarray  # (movements,)
     groups: tuple[_Rows, ...]
@@ -223,6 +224,9 @@ class NetPressure:
     # cache decide_all rewrites (the dataclass freezes its fields, not this list's content); it
     # saves a comparison, never changes a decision
     seen: list[Statics] = field(default_factory=list)
+    # (lanes,) Layout.lane_adv_room_pcu with [max_pressure] spill_room or spill_reach (spillback.blocking_queue_pcu),
+    # else None
+    lane_room_pcu: np.ndarray | None = None
 
     @staticmethod
     def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
@@ -255,6 +259,7 @@ class NetPressure:
             tuple(n_p.tolist()),
             np.repeat(np.arange(len(lays)), n_m),
             np.repeat(np.arange(len(lays)), np.diff(lane_start)),
+            lane_start,
             min_green,
             np.concatenate([st.lane_weight for st in statics]),
             groups,
@@ -264,6 +269,7 @@ class NetPressure:
             tuple(PhaseWish(k) for k in range(width)),
             np.full((len(lays), width), -np.inf),
             list(statics),
+            np.concatenate([lay.lane_adv_room_pcu for lay in lays]) if p.spill_room or p.spill_reach else None,
         )
 
     def decide_all(
@@ -288,7 +294,7 @@ class NetPressure:
                 if self.pull is None
                 else self.pull.held_pcu(mov["queue_pcu"], lanes["queue_pcu"], lanes["hidden_pcu"])
             )
-        v = self._pressures(tick, mov, self._upstream(estimates, lanes["hidden_pcu"]), now_s, held)
+        v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held)
         j = np.arange(len(v))
         best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
         go = ~(v[j, best] <= v[j, tick.cur]) & ~(tick.elapsed_s < self.min_green_s[j, tick.cur])
@@ -422,9 +428,22 @@ class NetPressure:
             flat[g.at] = np.add.reduce(g.service * weight[g.movements] * useful, axis=1)
         return v
 
-    def _upstream(self, estimates: Sequence[Estimate], hidden: np.ndarray) -> np.ndarray:
+    def _spilled(self, hidden: np.ndarray) -> np.ndarray:
+        """(movements,) what phase_pressures adds to the queues for the lanes' `hidden` queues: their
+        share (`_upstream`), with spill_room only beyond the room upstream of the advance loops, with
+        spill_reach plus that part once more (the reference's sums, in its order)."""
+        if self.lane_room_pcu is None:
+            return self._upstream(hidden)
+        p = self.policy.params
+        blocking = self._upstream(np.maximum(hidden - self.lane_room_pcu, 0.0))
+        up = blocking if p.spill_room else self._upstream(hidden)
+        out: np.ndarray = up + blocking if p.spill_reach else up
+        return out
+
+    def _upstream(self, hidden: np.ndarray) -> np.ndarray:
         """(movements,) spillback.upstream_queue_pcu of every junction (`hidden`: the lanes'
-        hidden_pcu). A movement with one lane hiding a queue gets share x queue, the product's only
+        hidden_pcu; with spill_room, beyond the room: blocking_queue_pcu). A movement with one lane
+        hiding a queue gets share x queue, the product's only
         term other than exact zeros, which BLAS's sum then returns as it is; a junction with a
         movement over two such lanes (or a queue not finite) gets its own product (BLAS's order)."""
         out = np.zeros(len(self.mov_junction))
@@ -438,7 +457,7 @@ class NetPressure:
         odd = self.mov_junction[terms > 1].tolist() + self.lane_junction[~np.isfinite(hidden)].tolist()
         for k in sorted(set(odd)):
             m0, m1 = self.spans[k]
-            out[m0:m1] = self.layouts[k].lane_share @ estimates[k].lanes.hidden_pcu
+            out[m0:m1] = self.layouts[k].lane_share @ hidden[self.lane_start[k] : self.lane_start[k + 1]]
         return out
 
 
