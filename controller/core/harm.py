@@ -145,6 +145,12 @@ class HarmParams:
     # window's worth: in full), the spill_back rule (or, without it, the blockage measured under the
     # policy) for the rest (plan_blocks). false: the spill_back rule alone
     plan_block: bool = False
+    # the fixed side's arrivals at an approach a signalised neighbour feeds (a movement of its whose
+    # exit edge is the approach) are the measured ones plus what the neighbour's fixed side
+    # discharged towards it beyond its controlled side, counted at the advance loops a tick later
+    # (netshadow.Inflow, shadow.fixed_arrivals): the city's plan upstream would have sent other
+    # traffic, at other times. false: the measured arrivals on both sides
+    upstream_arrivals: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -162,6 +168,7 @@ class HarmParams:
                 "measured_queue_bound",
                 "evidence_from_first_command",
                 "plan_block",
+                "upstream_arrivals",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")

@@ -26,6 +26,12 @@ its own replay of the neighbours' approaches explains. This is the one place whe
 replay depends on its neighbours' (their last tick's queues), so it lives here; shadow.advance
 takes the fixed side's blockage as an argument.
 
+The fixed side's arrivals from its neighbours (`Inflow`, `inflow_pcu`; [harm] upstream_arrivals):
+where a movement's exit edge is another junction's approach, what its fixed side discharged
+beyond its controlled side (the last interval's, Replay.outflow_pcu) is sent to that approach's
+fixed side, counted at its advance loops (shadow.fixed_arrivals): the city's plan upstream would
+have sent other traffic, at other times. The controlled sides keep the measured arrivals.
+
 Example: `net = NetworkProgram.build(programs, Spill.build(layouts, links))`, `cache =
 ReplayCache()`, then every tick
 `replays = advance_all(net, replays, estimates, statuses, now_s, window_s, cache)`.
@@ -49,6 +55,8 @@ from controller.core.shadow import (
     advance,
     approaches,
     controlled_phase,
+    fixed_arrivals,
+    outflow_pcu,
     replay_block,
     serve,
     spill_by_approach,
@@ -141,6 +149,62 @@ def fixed_block(spill: Spill, queue_pcu: np.ndarray, block: np.ndarray) -> np.nd
     return out
 
 
+@dataclass(frozen=True)
+class Inflow:
+    """The links along which a junction's fixed side is fed its neighbours' fixed-side discharge
+    ([harm] upstream_arrivals): a movement whose exit edge (Movement.to_edge) is another
+    junction's approach feeds that approach. Only such links: an exit that reaches the next
+    signal through unsignalised nodes (or whose edge is unknown) feeds no modelled approach, and
+    that approach keeps its measured arrivals, as the network's entries do."""
+
+    mov_approach: np.ndarray  # (movements,) network approach of each movement (its from edge)
+    feed_movement: np.ndarray  # (pairs,) network movement ...
+    feed_approach: np.ndarray  # (pairs,) ... and the approach its exit edge is
+
+    @staticmethod
+    def build(layouts: Mapping[str, Layout]) -> Inflow:
+        """`layouts` in the network's order (NetworkProgram.build's programs)."""
+        by_edge: dict[str, tuple[str, int]] = {}
+        mov_approach: list[np.ndarray] = []
+        offset = 0
+        for jid, lay in layouts.items():
+            local, storage = approaches(lay)
+            for m, k in zip(lay.junction.movements, local):
+                by_edge.setdefault(m.from_edge, (jid, offset + int(k)))
+            mov_approach.append(local + offset)
+            offset += len(storage)
+        pairs: list[tuple[int, int]] = []
+        start = 0
+        for jid, lay in layouts.items():
+            for i, m in enumerate(lay.junction.movements):
+                target = by_edge.get(m.to_edge) if m.to_edge else None
+                if target is not None and target[0] != jid:
+                    pairs.append((start + i, target[1]))
+            start += len(lay.junction.movements)
+        return Inflow(
+            np.concatenate(mov_approach).astype(int) if mov_approach else np.zeros(0, dtype=int),
+            np.array([p[0] for p in pairs], dtype=int),
+            np.array([p[1] for p in pairs], dtype=int),
+        )
+
+
+def inflow_pcu(inflow: Inflow, outflow_pcu: np.ndarray, flow_pcu_h: np.ndarray) -> np.ndarray:
+    """(movements,) what each movement's fixed side is sent beyond its measured arrivals: the
+    fixed side's discharge less the controlled side's (`outflow_pcu`, per upstream movement, the
+    last interval's: shadow.outflow_pcu) of the movements whose exit is its approach, summed per
+    approach and split among the approach's movements as its measured arrival flows split
+    (`flow_pcu_h`, Estimate.flow_pcu_h; equally while they are all 0). 0 on an approach no
+    modelled movement feeds."""
+    n_a = int(inflow.mov_approach.max()) + 1 if len(inflow.mov_approach) else 0
+    sent = np.bincount(inflow.feed_approach, outflow_pcu[inflow.feed_movement], minlength=n_a)
+    flow = np.maximum(flow_pcu_h, 0.0)
+    per_approach = np.bincount(inflow.mov_approach, flow, minlength=n_a)[inflow.mov_approach]
+    count = np.bincount(inflow.mov_approach, minlength=n_a)[inflow.mov_approach]
+    share = np.where(per_approach > 0, flow / np.where(per_approach > 0, per_approach, 1.0), 1.0 / count)
+    out: np.ndarray = sent[inflow.mov_approach] * share
+    return out
+
+
 def plan_block(observed: np.ndarray, share: np.ndarray, rule: np.ndarray) -> np.ndarray:
     """(movements,) the fixed side's exit blockage with [harm] plan_block: the blockage measured
     while the city's program ran (`observed`), in the `share` the evidence for it makes (0..1,
@@ -190,9 +254,12 @@ class NetworkProgram:
     lane_group: np.ndarray | None = None  # (movements,) Program.lane_group over the network; None: none
     own_lanes_ratio: np.ndarray | None = None  # (movements,) Program.own_lanes_ratio (1 where none), with lane_group
     block_lanes: bool = False  # some junction's Program.block_lanes is set (shadow.replay_block)
+    # [harm] upstream_arrivals: the links along which the fixed sides are fed their neighbours'
+    # fixed-side discharge; None: every fixed side is fed the measured arrivals
+    inflow: Inflow | None = None
 
     @staticmethod
-    def build(programs: Sequence[Program], spill: Spill | None = None) -> NetworkProgram:
+    def build(programs: Sequence[Program], spill: Spill | None = None, inflow: Inflow | None = None) -> NetworkProgram:
         progs = tuple(programs)
         n_m = np.array([p.service_or_red.shape[1] for p in progs], dtype=int)
         mov_start = np.concatenate(([0], np.cumsum(n_m))).astype(int)
@@ -228,6 +295,7 @@ class NetworkProgram:
             lane_group=_lane_groups(progs),
             own_lanes_ratio=_own_lanes_ratios(progs),
             block_lanes=any(p.block_lanes is not None for p in progs),
+            inflow=inflow,
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -286,6 +354,10 @@ class _NetReplay:
     arrived_pcu: np.ndarray
     sides: Side  # (2, movements)
     pending_pcu: np.ndarray  # (TRANSIT_MAX_TICKS, movements)
+    # Replay.extra_pcu, owed_pcu, outflow_pcu ([harm] upstream_arrivals; None: off)
+    extra_pcu: np.ndarray | None = None
+    owed_pcu: np.ndarray | None = None
+    outflow_pcu: np.ndarray | None = None
 
 
 class ReplayCache:
@@ -304,13 +376,27 @@ class ReplayCache:
         return None
 
 
-def _concat(replays: Sequence[Replay]) -> _NetReplay:
+def _concat(replays: Sequence[Replay], inflow: bool = False) -> _NetReplay:
+    """The replays' arrays joined; with `inflow` ([harm] upstream_arrivals) their fixed sides'
+    extra arrivals too (zeros where a replay has none yet)."""
+    extra = owed = outflow = None
+    if inflow:
+        extra = np.concatenate([_or(r.extra_pcu, r.pending_pcu.shape) for r in replays], axis=1)
+        owed = _cat([_or(r.owed_pcu, r.fed_pcu.shape) for r in replays])
+        outflow = _cat([_or(r.outflow_pcu, r.fed_pcu.shape) for r in replays])
     return _NetReplay(
         np.concatenate([r.fed_pcu for r in replays]),
         np.concatenate([r.arrived_pcu for r in replays]),
         Side(*(np.concatenate([getattr(r.sides, f) for r in replays], axis=1) for f in _SIDE_FIELDS)),
         np.concatenate([r.pending_pcu for r in replays], axis=1),
+        extra,
+        owed,
+        outflow,
     )
+
+
+def _or(a: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    return np.zeros(shape) if a is None else a
 
 
 def _cat(arrays: list[np.ndarray]) -> np.ndarray:
@@ -345,7 +431,10 @@ def advance_all(
         return []
     dts = [now_s - r.t_s for r in replays]
     known = cache.lookup(replays) if cache is not None else None
-    nr = known if known is not None else _concat(replays)
+    nr = known if known is not None else _concat(replays, net.inflow is not None)
+    sent = None  # upstream_arrivals: what the neighbours' fixed sides sent each movement's beyond the measured
+    if net.inflow is not None and nr.outflow_pcu is not None:
+        sent = inflow_pcu(net.inflow, nr.outflow_pcu, _joined(ests, "flow_pcu_h"))
     block = (
         np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
         if net.block_lanes
@@ -357,9 +446,10 @@ def advance_all(
     if min(dts) <= 0:
         st = net.mov_start.tolist()
         parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
+        sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
         return [
-            advance(p, r, e, s, now_s, window_s, b)
-            for p, r, e, s, b in zip(net.programs, replays, ests, statuses, parts)
+            advance(p, r, e, s, now_s, window_s, b, x)
+            for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
         ]
     mj = net.mov_junction
     dt_j = np.array(dts)
@@ -369,6 +459,12 @@ def advance_all(
     fed = np.maximum(nr.fed_pcu, _joined(ests, "departures_pcu") + _joined(ests, "queue_pcu"))
     ticks = net.transit_ticks(ests, dts)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
+    fed_both: np.ndarray = arrivals
+    extra = owed = None
+    if sent is not None and nr.extra_pcu is not None and nr.owed_pcu is not None:
+        now_extra, extra, _ = _to_stop_line(net, replays, nr.extra_pcu, sent, ticks)
+        a_fixed, owed = fixed_arrivals(arrivals, now_extra, nr.owed_pcu)
+        fed_both = np.stack([a_fixed, arrivals])
     sat_flow = _joined(ests, "sat_flow_pcu_h")
     sat_pcu_s = sat_flow / 3600.0 * (1.0 - block)
     if block_fixed is not None:
@@ -376,9 +472,10 @@ def advance_all(
     p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
     p_ctrl = [controlled_phase(s) for s in statuses]
     rate = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])] * sat_pcu_s
-    sides = serve(nr.sides, arrivals, rate, net, dt, keep)
+    sides = serve(nr.sides, fed_both, rate, net, dt, keep)
     arrived = nr.arrived_pcu * keep + arrivals
-    out_net = _NetReplay(fed, arrived, sides, pending)
+    outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
+    out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow)
     out = _split(net, replays, out_net, arrivals, now_s, dts, keep_j.tolist(), p_fixed, p_ctrl, heads)
     if cache is not None:
         cache.views, cache.net = tuple(out), out_net
@@ -474,7 +571,7 @@ class SideCut(Cut, Side):
 class ReplayCut(Cut, Replay):
     """One junction's Replay: its scalars given, its arrays cut from the network's when read."""
 
-    COLUMNS_LAST = frozenset({"pending_pcu"})
+    COLUMNS_LAST = frozenset({"pending_pcu", "extra_pcu"})
 
 
 def _split(
@@ -510,6 +607,10 @@ def _split(
                 demand_pcu=r.demand_pcu * keep + totals[k],
                 demand_s=r.demand_s * keep + dt,
                 held_pcu=r.held_pcu * keep,
+                **_NO_INFLOW if nr.extra_pcu is None else {},
             )
         )
     return out
+
+
+_NO_INFLOW: dict[str, object] = {"extra_pcu": None, "owed_pcu": None, "outflow_pcu": None}  # given, not cut

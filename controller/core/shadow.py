@@ -34,6 +34,9 @@ the green timeline, so that the model's bias cancels in their comparison:
   program stands there: a positive offset delays it); after a roadside hand-back the local
   program may run shifted from it.
 - controlled side: the phase the roadside status reports green (nothing in its intergreens).
+- with [harm] upstream_arrivals the fixed side's arrivals are the measured ones plus what the
+  neighbours upstream discharged on their fixed sides beyond their controlled sides (`inflow_pcu`
+  of advance, from netshadow.inflow_pcu; fixed_arrivals); the controlled side keeps the measured.
 
 Each side is a vertical (point) queue per movement, q' = max(0, q + a - c). Its delay is the
 integral of the queue (PCU s); the delay per PCU of a side is the integral over the arrivals,
@@ -375,6 +378,15 @@ class Replay:
     demand_pcu: float = 0.0  # forgetting sum of arrivals, never restarted (demand shifts)
     demand_s: float = 0.0  # ... of seconds
     held_pcu: float = 0.0  # forgetting sum of the PCU standing at the last restart (their wait is in the sums)
+    # [harm] upstream_arrivals (netshadow.Inflow; None: off, or nothing yet): the fixed side's arrivals
+    # beyond the measured ones, counted at the advance loops and not yet at the stop line
+    # (TRANSIT_MAX_TICKS, movements, the ring of pending_pcu); the PCU the fixed side still owes
+    # (movements, <= 0: more left its upstream's controlled side than its fixed side, fixed_arrivals);
+    # and the last interval's discharge of the fixed side less the controlled side's (movements,),
+    # which the neighbours downstream are sent
+    extra_pcu: np.ndarray | None = None
+    owed_pcu: np.ndarray | None = None
+    outflow_pcu: np.ndarray | None = None
 
     @property
     def fixed(self) -> Side:
@@ -446,16 +458,35 @@ def controlled_phase(status: SignalStatus | None) -> int:
 
 
 def _to_stop_line(
-    program: Program, replay: Replay, counted: np.ndarray, est: Estimate, dt: float
+    program: Program, replay: Replay, counted: np.ndarray, est: Estimate, dt: float, ring: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Queue the PCU counted this tick for their transit; return those reaching the stop line
-    now, the ring and its new head."""
-    pending = replay.pending_pcu.copy()
+    now, the ring and its new head. `ring`: another ring than the replay's pending_pcu, on the
+    same head (the fixed side's extra arrivals)."""
+    pending = (replay.pending_pcu if ring is None else ring).copy()
     rows = (replay.head + program.transit_ticks(est, dt)) % TRANSIT_MAX_TICKS
     pending[rows, np.arange(len(counted))] += counted
     arrivals = pending[replay.head].copy()
     pending[replay.head] = 0.0
     return arrivals, pending, (replay.head + 1) % TRANSIT_MAX_TICKS
+
+
+def fixed_arrivals(arrivals: np.ndarray, extra_pcu: np.ndarray, owed_pcu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed side's arrivals at the stop line ([harm] upstream_arrivals) and what it still
+    owes: the measured `arrivals` plus the `extra_pcu` its signalised neighbours' fixed sides sent
+    beyond their controlled sides (negative where they sent less), plus `owed_pcu` (<= 0) carried
+    from before; never below 0, the shortfall carried (the cumulative sum is kept)."""
+    total = arrivals + extra_pcu + owed_pcu
+    return np.maximum(total, 0.0), np.minimum(total, 0.0)
+
+
+def outflow_pcu(queue_pcu: np.ndarray, arrivals: np.ndarray, sides: Side) -> np.ndarray:
+    """(movements,) the interval's discharge of the fixed side less the controlled side's, from
+    the queues before (`queue_pcu`, (2, movements)), the arrivals fed ((2, movements)) and the
+    sides after: what the fixed plan would have sent downstream beyond what the greens shown sent."""
+    served = queue_pcu + arrivals - sides.queue_pcu
+    out: np.ndarray = served[FIXED] - served[CONTROLLED]
+    return out
 
 
 def advance(
@@ -466,6 +497,7 @@ def advance(
     now_s: float,
     window_s: float,
     block_fixed: np.ndarray | None = None,
+    inflow_pcu: np.ndarray | None = None,
 ) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
@@ -473,12 +505,23 @@ def advance(
     the base program at the interval's start. Both get the arrivals the estimate added.
     `block_fixed` (movements,): the exit blockage of the fixed side (netshadow.fixed_block: the
     part of the measured blockage its own replay of the downstream approaches explains); None:
-    the controlled side's (replay_block)."""
+    the controlled side's (replay_block). `inflow_pcu` (movements,; [harm] upstream_arrivals,
+    netshadow.inflow_pcu): what the neighbours upstream sent this interval on their fixed sides
+    beyond their controlled sides, counted at the advance loops: the fixed side's arrivals are the
+    measured ones plus that, after the same transit (fixed_arrivals); None: the measured ones."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
+    fed_both: np.ndarray = arrivals
+    extra = owed = None
+    if inflow_pcu is not None:
+        n = len(arrivals)
+        ring = replay.extra_pcu if replay.extra_pcu is not None else np.zeros((TRANSIT_MAX_TICKS, n))
+        now_extra, extra, _ = _to_stop_line(program, replay, inflow_pcu, est, dt, ring)
+        a_fixed, owed = fixed_arrivals(arrivals, now_extra, _or_zeros(replay.owed_pcu, n))
+        fed_both = np.stack([a_fixed, arrivals])
     # spill-back from downstream slows the discharge, whichever side's green
     sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - replay_block(program, est))
     if block_fixed is not None:
@@ -491,19 +534,27 @@ def advance(
     p_ctrl = controlled_phase(status)
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
     total = float(sum(arrivals.tolist()))  # sequential, as netshadow sums each junction's
+    sides = serve(replay.sides, fed_both, rate, program, dt, keep)
     return Replay(
         t_s=now_s,
         fed_pcu=fed,
         arrived_pcu=replay.arrived_pcu * keep + arrivals,
         span_s=replay.span_s * keep + dt,
         agree_s=replay.agree_s * keep + (dt if p_fixed == p_ctrl else 0.0),
-        sides=serve(replay.sides, arrivals, rate, program, dt, keep),
+        sides=sides,
         pending_pcu=pending,
         head=head,
         demand_pcu=replay.demand_pcu * keep + total,
         demand_s=replay.demand_s * keep + dt,
         held_pcu=replay.held_pcu * keep,
+        extra_pcu=extra,
+        owed_pcu=owed,
+        outflow_pcu=None if extra is None else outflow_pcu(replay.sides.queue_pcu, fed_both, sides),
     )
+
+
+def _or_zeros(a: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n) if a is None else a
 
 
 def restart_evidence(replay: Replay) -> Replay:
@@ -524,6 +575,9 @@ def restart_evidence(replay: Replay) -> Replay:
         agree_s=0.0,
         sides=Side(both(c.queue_pcu), both(c.green_s), both(c.red_s), both(c.rate_pcu_s), z, z),
         held_pcu=float(c.queue_pcu[CONTROLLED].sum()),
+        extra_pcu=None,  # upstream_arrivals: the fixed side starts from the controlled side's arrivals too
+        owed_pcu=None,
+        outflow_pcu=None,
     )
 
 

@@ -145,7 +145,8 @@ class Core:
             for jid, lay in self.layouts.items()
         }
         spill = netshadow.Spill.build(self.layouts, self.links) if cfg.harm.spill_back else None
-        self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts], spill)
+        inflow = netshadow.Inflow.build(self.layouts) if cfg.harm.upstream_arrivals else None
+        self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts], spill, inflow)
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
         # per junction, per phase: the positions of the movements the phase serves (for the red times)
         self._served = {jid: _served_positions(lay.junction) for jid, lay in self.layouts.items()}

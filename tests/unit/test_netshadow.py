@@ -16,9 +16,10 @@ from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
 from tests.estimate_fixtures import assert_same_replay, mixed_junctions, random_snapshot, ring_chained
-from tests.junction_fixtures import four_phase_raw, shared_left_raw
+from tests.junction_fixtures import four_phase_raw, shared_left_raw, two_phase_raw
 
 WINDOW_S = 300.0
+N = 0  # movement index of N_T in two_phase_raw (phase 0 serves N_T and S_T)
 
 
 def _status(rng: random.Random, jid: str, n_phases: int, t_s: float) -> SignalStatus | None:
@@ -42,18 +43,47 @@ def _reference_block_fixed(spill, ref, ests, active, programs) -> dict:
     return out
 
 
+def _reference_inflow(inflow, ref, ests, active) -> dict:
+    """Per junction what netshadow.inflow_pcu sends its fixed side from the reference replays'
+    outflow (None: [harm] upstream_arrivals off)."""
+    if inflow is None:
+        return dict.fromkeys(active)
+    n = {j: len(ests[j].block) for j in active}
+    out_pcu = np.concatenate([ref[j].outflow_pcu if ref[j].outflow_pcu is not None else np.zeros(n[j]) for j in active])
+    sent = netshadow.inflow_pcu(inflow, out_pcu, np.concatenate([ests[j].flow_pcu_h for j in active]))
+    out, a = {}, 0
+    for j in active:
+        out[j], a = sent[a : a + n[j]], a + n[j]
+    return out
+
+
+def _exits_to_next(js: dict) -> dict:
+    """Each junction's movements exit onto an approach of the next junction in the ring (to_edge),
+    by turn: the links [harm] upstream_arrivals feeds along."""
+    ids = list(js)
+    out = {}
+    for k, (jid, j) in enumerate(js.items()):
+        edges = list(dict.fromkeys(m.from_edge for m in js[ids[(k + 1) % len(ids)]].movements))
+        ms = tuple(dataclasses.replace(m, to_edge=edges[i % len(edges)]) for i, m in enumerate(j.movements))
+        out[jid] = dataclasses.replace(j, movements=ms)
+    return out
+
+
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize(
-    ("spill_back", "shared_lanes", "head_of_line"),
+    ("spill_back", "shared_lanes", "head_of_line", "upstream"),
     [
-        (True, False, False),
-        (False, False, False),
-        (True, True, False),
-        (True, False, True),
+        (True, False, False, False),
+        (False, False, False, False),
+        (True, True, False, False),
+        (True, False, True, False),
+        (True, False, False, True),
+        (False, False, False, True),
         pytest.param(
             True,
             True,
             True,
+            False,
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="known (D, R session 22): with shared_lane_queue (shipped off) the network pass's served_pcu "
@@ -63,7 +93,7 @@ def _reference_block_fixed(spill, ref, ests, active, programs) -> dict:
     ],
 )
 def test_one_pass_over_all_junctions_equals_junction_by_junction(
-    use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool
+    use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool, upstream: bool
 ):
     rng = random.Random(11)
     js = mixed_junctions()
@@ -72,6 +102,8 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     if head_of_line:  # [harm] head_of_line, with a junction whose inner lane's blockage is its head of line
         js["G"] = parse_intersection({**four_phase_raw(shared_left_lane=True), "id": "G"}, "G.toml")
     js = ring_chained(js)
+    if upstream:  # [harm] upstream_arrivals, along exit edges that are the next junction's approaches
+        js = _exits_to_next(js)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     programs = {
         jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes, head_of_line=head_of_line)
@@ -82,7 +114,10 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     assert any(p.block_lanes is not None for p in programs.values()) == head_of_line
     links = estimation.LinkLayout.build(layouts)
     spill = netshadow.Spill.build(layouts, links) if spill_back else None
-    net = netshadow.NetworkProgram.build(list(programs.values()), spill)
+    inflow = netshadow.Inflow.build(layouts) if upstream else None
+    net = netshadow.NetworkProgram.build(list(programs.values()), spill, inflow)
+    if inflow is not None:
+        assert len(inflow.feed_movement) > 0
     if spill is not None:
         assert len(spill.feed_movement) > 0
     cache = netshadow.ReplayCache() if use_cache else None
@@ -93,7 +128,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         for jid, lay in layouts.items()
     }
     got = dict(ref)
-    restarts = relieved = 0
+    restarts = relieved = sent = 0
     for tick in range(1, 300):
         t = float(tick)
         for jid, j in js.items():
@@ -106,11 +141,14 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         if tick < 38:
             part = {j: layouts[j] for j in active}
             sub_spill = netshadow.Spill.build(part, estimation.LinkLayout.build(part)) if spill_back else None
-            sub = netshadow.NetworkProgram.build([programs[jid] for jid in active], sub_spill)
+            sub_inflow = netshadow.Inflow.build(part) if upstream else None
+            sub = netshadow.NetworkProgram.build([programs[jid] for jid in active], sub_spill, sub_inflow)
         bf = _reference_block_fixed(sub.spill, ref, ests, active, programs)
         relieved += any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
+        fi = _reference_inflow(sub.inflow, ref, ests, active)
+        sent += any(x is not None and (x != 0).any() for x in fi.values())
         for jid in active:
-            ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S, bf[jid])
+            ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S, bf[jid], fi[jid])
         out = netshadow.advance_all(
             sub,
             [got[j] for j in active],
@@ -131,7 +169,9 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
             for jid in js:
                 assert shadow.gains(got[jid]) == shadow.gains(ref[jid])
     assert restarts > 5
-    assert (relieved > 10) == spill_back  # the fixed side's blockage did differ from the measured one
+    if not upstream:  # (with exit edges given, spill_back's links are those few exact ones)
+        assert (relieved > 10) == spill_back  # the fixed side's blockage did differ from the measured one
+    assert (sent > 10) == upstream  # the fixed sides were sent their neighbours' discharge
 
 
 def test_an_empty_interval_leaves_the_replays_as_they_are():
@@ -177,3 +217,87 @@ def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: boo
             assert alone.queue_pcu == s.charge.queue_pcu and alone.spill_pcu == s.charge.spill_pcu
             charged += max(s.charge.spill_pcu) > 0
     assert (charged > 20) == spill_back  # the spill charge was exercised (with spill_back)
+
+
+# -- [harm] upstream_arrivals: the fixed side fed its neighbours' fixed-side discharge ------------
+
+
+def _chain() -> tuple[dict, dict]:
+    """Two two-phase junctions, U's N_T exiting onto D's north approach (to_edge), no transit
+    between the loops (arrivals at the stop line at once); programs and layouts by id."""
+    raw_u, raw_d = two_phase_raw(), two_phase_raw()
+    raw_u["id"], raw_d["id"] = "U", "D"
+    for m in raw_u["movements"]:
+        m["from_edge"], m["lanes"] = f"u{m['approach']}", [f"u{m['approach']}_0"]
+    for d in raw_u["detectors"]:
+        d["lane"] = f"u{d['lane'][1:]}"
+    raw_u["movements"][0]["to_edge"] = "eN"  # U's N_T enters D's north approach
+    lays = {r["id"]: Layout.build(parse_intersection(r, f"{r['id']}.toml"), Config()) for r in (raw_u, raw_d)}
+    progs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in lays.items()}
+    progs = {jid: dataclasses.replace(p, zone_m=np.zeros_like(p.zone_m)) for jid, p in progs.items()}
+    return lays, progs
+
+
+def _run_chain(upstream: bool, phase_u, ticks: int = 60, arrivals_d=None) -> list[shadow.Replay]:
+    """U fed 10 PCU on N_T at the first tick; U's status shows `phase_u(t)` (its controlled side),
+    D's its fixed program's phase; D's measured arrivals `arrivals_d(t)` on N_T (cumulative, 0)."""
+    lays, progs = _chain()
+    inflow = netshadow.Inflow.build(lays) if upstream else None
+    net = netshadow.NetworkProgram.build([progs["U"], progs["D"]], None, inflow)
+    replays = [shadow.start(progs[j], 4, 0.0) for j in ("U", "D")]
+    for tick in range(1, ticks + 1):
+        t = float(tick)
+        ests = []
+        for jid, q in (("U", 10.0), ("D", arrivals_d(t) if arrivals_d else 0.0)):
+            e = Estimate.empty(lays[jid], t)
+            ests.append(dataclasses.replace(e, queue_pcu=np.array([q, 0.0, 0.0, 0.0])))
+        p_u = phase_u(t)
+        p_d = progs["D"].phase_at(t - 2.0)
+        statuses = [
+            SignalStatus("U", t, max(p_u, 0), p_u < 0, 0.0, "p", 1, "adaptive"),
+            SignalStatus("D", t, max(p_d, 0), p_d < 0, 0.0, "p", 1, "adaptive"),
+        ]
+        replays = netshadow.advance_all(net, replays, ests, statuses, t, 1e9)
+    return replays
+
+
+def test_inflow_splits_an_approachs_share_by_the_measured_flows():
+    lays, _ = _chain()
+    inflow = netshadow.Inflow.build(lays)
+    assert inflow.feed_movement.tolist() == [0] and inflow.feed_approach.tolist() == [4]  # U's N_T -> D's N
+    out = np.zeros(8)
+    out[0] = 3.0
+    assert netshadow.inflow_pcu(inflow, out, np.zeros(8)).tolist() == [0, 0, 0, 0, 3.0, 0, 0, 0]
+    out[1] = 5.0  # U's E_T exits nowhere modelled: nothing sent
+    assert netshadow.inflow_pcu(inflow, out, np.full(8, 600.0)).tolist() == [0, 0, 0, 0, 3.0, 0, 0, 0]
+
+
+def test_the_fixed_side_owes_what_its_upstream_sent_less():
+    a, owed = shadow.fixed_arrivals(np.array([1.0, 0.0]), np.array([-3.0, 2.0]), np.array([0.0, -0.5]))
+    assert a.tolist() == [0.0, 1.5] and owed.tolist() == [-2.0, 0.0]
+    a, owed = shadow.fixed_arrivals(np.array([4.0, 0.0]), np.zeros(2), owed)
+    assert a.tolist() == [2.0, 0.0] and owed.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("upstream", [True, False])
+def test_the_fixed_side_downstream_gets_what_the_plan_upstream_discharged(upstream: bool):
+    """U's program serves N_T (0.5 PCU/s from 2 s into its 30 s green) while U's greens shown never
+    do: U's fixed side discharges its 10 PCU into D's north approach, its controlled side nothing.
+    With the key D's fixed side is fed those 10 PCU, a tick after each leaves U; D's controlled
+    side, fed what D measured (nothing), stays empty. Without it both of D's sides stay empty."""
+    u, d = _run_chain(upstream, lambda t: 1)
+    assert u.fixed.served_pcu[N] == pytest.approx(10.0) and u.controlled.served_pcu[N] == 0.0
+    got_d = d.fixed.queue_pcu[N] + d.fixed.served_pcu[N]
+    assert got_d == pytest.approx(10.0 if upstream else 0.0)
+    assert d.controlled.queue_pcu[N] + d.controlled.served_pcu[N] == 0.0
+    assert d.arrived_pcu.sum() == 0.0  # the demand and the window's PCU stay the measured ones
+
+
+def test_under_the_city_program_both_sides_downstream_stay_the_same():
+    """U's greens shown are its program's: its two sides discharge alike, nothing is sent beyond
+    the measured arrivals, and D's two sides (fed a measured stream) stay equal to the bit."""
+    _, progs = _chain()
+    u, d = _run_chain(True, lambda t: progs["U"].phase_at(t - 2.0), 130, lambda t: 0.3 * t)
+    assert np.array_equal(u.sides.queue_pcu[0], u.sides.queue_pcu[1])
+    assert np.array_equal(d.sides.queue_pcu[0], d.sides.queue_pcu[1])
+    assert np.array_equal(d.sides.served_pcu[0], d.sides.served_pcu[1]) and d.fixed.served_pcu[N] > 10.0
