@@ -432,9 +432,7 @@ def advance_all(
     dts = [now_s - r.t_s for r in replays]
     known = cache.lookup(replays) if cache is not None else None
     nr = known if known is not None else _concat(replays, net.inflow is not None)
-    sent = None  # upstream_arrivals: what the neighbours' fixed sides sent each movement's beyond the measured
-    if net.inflow is not None and nr.outflow_pcu is not None:
-        sent = inflow_pcu(net.inflow, nr.outflow_pcu, _joined(ests, "flow_pcu_h"))
+    sent = _sent(net, nr, ests)
     block = (
         np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
         if net.block_lanes
@@ -444,13 +442,7 @@ def advance_all(
     if plan is not None:
         block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
-        st = net.mov_start.tolist()
-        parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
-        sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
-        return [
-            advance(p, r, e, s, now_s, window_s, b, x)
-            for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
-        ]
+        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent)
     mj = net.mov_junction
     dt_j = np.array(dts)
     dt = dt_j[mj]
@@ -459,12 +451,7 @@ def advance_all(
     fed = np.maximum(nr.fed_pcu, _joined(ests, "departures_pcu") + _joined(ests, "queue_pcu"))
     ticks = net.transit_ticks(ests, dts)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
-    fed_both: np.ndarray = arrivals
-    extra = owed = None
-    if sent is not None and nr.extra_pcu is not None and nr.owed_pcu is not None:
-        now_extra, extra, _ = _to_stop_line(net, replays, nr.extra_pcu, sent, ticks)
-        a_fixed, owed = fixed_arrivals(arrivals, now_extra, nr.owed_pcu)
-        fed_both = np.stack([a_fixed, arrivals])
+    fed_both, extra, owed = _fed_both(net, replays, nr, arrivals, sent, ticks)
     sat_flow = _joined(ests, "sat_flow_pcu_h")
     sat_pcu_s = sat_flow / 3600.0 * (1.0 - block)
     if block_fixed is not None:
@@ -480,6 +467,52 @@ def advance_all(
     if cache is not None:
         cache.views, cache.net = tuple(out), out_net
     return out
+
+
+def _one_by_one(
+    net: NetworkProgram,
+    replays: Sequence[Replay],
+    ests: Sequence[Estimate],
+    statuses: Sequence[SignalStatus | None],
+    now_s: float,
+    window_s: float,
+    block_fixed: np.ndarray | None,
+    sent: np.ndarray | None,
+) -> list[Replay]:
+    """advance_all junction by junction (shadow.advance), each with its part of the network's
+    `block_fixed` and `sent` (None: none)."""
+    st = net.mov_start.tolist()
+    parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
+    sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
+    return [
+        advance(p, r, e, s, now_s, window_s, b, x)
+        for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
+    ]
+
+
+def _sent(net: NetworkProgram, nr: _NetReplay, ests: Sequence[Estimate]) -> np.ndarray | None:
+    """[harm] upstream_arrivals: what the neighbours' fixed sides sent each movement's beyond the
+    measured arrivals this interval (inflow_pcu, from the last interval's outflow); None: off."""
+    if net.inflow is None or nr.outflow_pcu is None:
+        return None
+    return inflow_pcu(net.inflow, nr.outflow_pcu, _joined(ests, "flow_pcu_h"))
+
+
+def _fed_both(
+    net: NetworkProgram,
+    replays: Sequence[Replay],
+    nr: _NetReplay,
+    arrivals: np.ndarray,
+    sent: np.ndarray | None,
+    ticks: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """shadow._fed_both over the network: the measured `arrivals`, or with `sent` both sides'
+    (2, movements), the fixed side's through its transit ring and what it owes; the ring, owed."""
+    if sent is None or nr.extra_pcu is None or nr.owed_pcu is None:
+        return arrivals, None, None
+    now_extra, extra, _ = _to_stop_line(net, replays, nr.extra_pcu, sent, ticks)
+    a_fixed, owed = fixed_arrivals(arrivals, now_extra, nr.owed_pcu)
+    return np.stack([a_fixed, arrivals]), extra, owed
 
 
 def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate]) -> np.ndarray:

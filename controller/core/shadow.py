@@ -514,14 +514,7 @@ def advance(
         return replay
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
-    fed_both: np.ndarray = arrivals
-    extra = owed = None
-    if inflow_pcu is not None:
-        n = len(arrivals)
-        ring = replay.extra_pcu if replay.extra_pcu is not None else np.zeros((TRANSIT_MAX_TICKS, n))
-        now_extra, extra, _ = _to_stop_line(program, replay, inflow_pcu, est, dt, ring)
-        a_fixed, owed = fixed_arrivals(arrivals, now_extra, _or_zeros(replay.owed_pcu, n))
-        fed_both = np.stack([a_fixed, arrivals])
+    fed_both, extra, owed = _fed_both(program, replay, arrivals, inflow_pcu, est, dt)
     # spill-back from downstream slows the discharge, whichever side's green
     sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - replay_block(program, est))
     if block_fixed is not None:
@@ -553,8 +546,19 @@ def advance(
     )
 
 
-def _or_zeros(a: np.ndarray | None, n: int) -> np.ndarray:
-    return np.zeros(n) if a is None else a
+def _fed_both(
+    program: Program, replay: Replay, arrivals: np.ndarray, inflow_pcu: np.ndarray | None, est: Estimate, dt: float
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The arrivals both sides are fed this interval: the measured `arrivals` alone (movements,),
+    or with `inflow_pcu` ([harm] upstream_arrivals) (2, movements), the fixed side's through its
+    own transit ring and what it owes (fixed_arrivals); and that ring and what is owed then."""
+    if inflow_pcu is None:
+        return arrivals, None, None
+    n = len(arrivals)
+    ring = replay.extra_pcu if replay.extra_pcu is not None else np.zeros((TRANSIT_MAX_TICKS, n))
+    now_extra, extra, _ = _to_stop_line(program, replay, inflow_pcu, est, dt, ring)
+    a_fixed, owed = fixed_arrivals(arrivals, now_extra, np.zeros(n) if replay.owed_pcu is None else replay.owed_pcu)
+    return np.stack([a_fixed, arrivals]), extra, owed
 
 
 def restart_evidence(replay: Replay) -> Replay:
