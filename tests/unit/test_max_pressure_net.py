@@ -370,3 +370,64 @@ def test_the_core_pulls_upstream_with_the_pass_as_without_it() -> None:
             _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
         new_plans += ra.new_plans
     assert new_plans > 50
+
+
+def _wide_line(widths: list[int]) -> dict[str, Intersection]:
+    """Two-phase lights in a row, west to east, each W_T leading onto the next light's approach eW,
+    light k's eW of `widths[k]` lanes (W_T over all of them, a stop and an advance loop on each)."""
+    ids = [f"L{k}" for k in range(len(widths))]
+    out = {}
+    for k, jid in enumerate(ids):
+        raw = json.loads(json.dumps(two_phase_raw()).replace('"e', f'"{jid}e'))
+        raw["id"] = jid
+        raw["upstream"] = [ids[k - 1]] if k else []
+        raw["downstream"] = [ids[k + 1]] if k + 1 < len(ids) else []
+        for m in raw["movements"]:
+            if m["id"] == "W_T":
+                m["lanes"] = [f"{jid}eW_{i}" for i in range(widths[k])]
+                if k + 1 < len(ids):
+                    m["to_edge"] = f"{ids[k + 1]}eW"
+        raw["detectors"] = [d for d in raw["detectors"] if not d["lane"].startswith(f"{jid}eW")] + [
+            {"id": f"W{i}_{kind}", "lane": f"{jid}eW_{i}", "kind": kind, "pos_m": pos, "dist_to_stop_m": 100.0 - pos}
+            for i in range(widths[k])
+            for kind, pos in (("stop", 98.0), ("advance", 20.0))
+        ]
+        for d in raw["detectors"]:
+            d["id"] = jid + d["id"]
+        out[jid] = parse_intersection(raw, f"{jid}.toml")
+    return out
+
+
+def test_the_pulls_held_queue_is_the_references_beside_an_approach_of_8_lanes_or_more() -> None:
+    """An approach of 5 lanes in a network with one of 9: the 5 lanes' stored queue is summed left to
+    right as the reference sums it (a row padded to 9 entries was summed pairwise by numpy: last-bit
+    differences in about one tick in twenty here; R, session 37)."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+    from controller.core.policies.phases import upstream_held_pcu
+
+    layouts = {jid: Layout.build(j, Config()) for jid, j in _wide_line([1, 5, 9]).items()}
+    links = LinkLayout.build(layouts)
+    net = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True)).network_decision(layouts)
+    assert isinstance(net, NetPressure) and net.pull is not None
+    assert [len(x) for _g, x in net.pull.long] == [9] and len(net.pull.storage_pcu) == 2
+    rng = np.random.default_rng(1)
+    held = 0
+    for tick in range(300):
+        ests = {}
+        for jid, lay in layouts.items():
+            e = Estimate.empty(lay, 0.0)
+            lanes = dataclasses.replace(
+                e.lanes,
+                queue_pcu=rng.uniform(0.0, 1.0, len(lay.lanes)) * lay.lane_storage_pcu,
+                hidden_pcu=rng.uniform(0.0, 1.0, len(lay.lanes)),
+            )
+            ests[jid] = dataclasses.replace(e, queue_pcu=rng.uniform(0.0, 200.0, len(e.queue_pcu)), lanes=lanes)
+        view = NetworkView(links, LinkState.empty(links, layouts, 0.0), ests, layouts)
+        ref = np.concatenate([upstream_held_pcu(lay, ests[jid], view) for jid, lay in layouts.items()])
+        est_list = list(ests.values())
+        queue = np.concatenate([e.queue_pcu for e in est_list])
+        lane_q, lane_h = (np.concatenate([getattr(e.lanes, f) for e in est_list]) for f in ("queue_pcu", "hidden_pcu"))
+        assert net.pull.held_pcu(queue, lane_q, lane_h).tobytes() == ref.tobytes(), tick
+        held += bool(ref.any())
+    assert held > 200

@@ -119,7 +119,7 @@ class _Pull:
 
     feed_movement: np.ndarray  # (feeds,) network movement index of a neighbour's movement feeding an approach
     feed_group: np.ndarray  # (feeds,) its approach, in held_feeds' order
-    lanes: np.ndarray  # (groups, most lanes) network lane index of the approach's lanes, in order; past them, n_lanes
+    lanes: np.ndarray  # (groups, <= 7) network lane index of the approach's lanes, in order; past them, n_lanes
     long: tuple[tuple[int, np.ndarray], ...]  # (group, lane indices) of an approach of 8 lanes or more
     storage_pcu: np.ndarray  # (groups,) the approach's lane storage between its loops, summed as the reference does
     movement: np.ndarray  # (approach movements,) network movement index
@@ -154,10 +154,13 @@ class _Pull:
         if not lanes:
             return None
         n_lanes = int(lane_start[-1])
-        most = max(len(x) for x in lanes)
-        table = np.full((len(lanes), most), n_lanes)
+        # rows of at most 7 entries: numpy sums a row of 8 or more pairwise, not left to right (the
+        # reference's order for an approach of fewer than 8 lanes); wider approaches are summed on their own
+        short = [x for x in lanes if len(x) < 8]
+        table = np.full((len(lanes), max((len(x) for x in short), default=1)), n_lanes)
         for g, x in enumerate(lanes):
-            table[g, : len(x)] = x
+            if len(x) < 8:
+                table[g, : len(x)] = x
         return _Pull(
             np.array(f_mov, dtype=int),
             np.array(f_grp, dtype=int),
