@@ -431,3 +431,19 @@ def test_the_pulls_held_queue_is_the_references_beside_an_approach_of_8_lanes_or
         assert net.pull.held_pcu(queue, lane_q, lane_h).tobytes() == ref.tobytes(), tick
         held += bool(ref.any())
     assert held > 200
+
+
+@pytest.mark.parametrize(
+    ("key", "learns"),
+    [({"downstream_weight": 0.5}, True), ({"exit_room": True}, True), ({"pull_upstream": True}, False)],
+)
+def test_the_core_learns_the_links_for_a_policy_that_reads_them(key: dict[str, object], learns: bool) -> None:
+    """Varaiya's downstream term and exit_room read the learnt coupling: the core learns it for them
+    (with `reads_links` False their terms would read links never learnt, silently 0); pull_upstream
+    alone reads none (R, session 37: no test failed with `reads_links` always False)."""
+    base = Config()
+    cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, **key))  # type: ignore[arg-type]
+    layouts = {jid: Layout.build(j, cfg) for jid, j in _line(3).items()}
+    core = Core(layouts, make_policy("adaptive", cfg), cfg)
+    assert core.uses_network and core.learns_links is learns and core.policy.reads_links is learns
+    assert (core.net_decision is None) is learns
