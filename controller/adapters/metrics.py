@@ -95,7 +95,8 @@ TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
 MAX_PENDING_ACKS = 64  # plans pushed and not yet seen in a roadside status, per junction
 # Signal-state notes (_ShadowFolds) waiting for a collection, over all junctions: past this the
-# exporter folds them itself (a few MB; a 900 s run of the bundled city notes ~10,000).
+# exporter folds them itself (~30 MB at the bound: each note keeps its SignalStatus alive; a 900 s
+# run of the bundled city notes ~10,000).
 MAX_PENDING_FOLDS = 100_000
 
 # The junction gauges the refresh sets (every update_s; all together, or staggered with [metrics]
