@@ -90,3 +90,17 @@ def test_the_key_reaches_the_policy(tmp_path):
     f.write_text("[scats]\nwebster_cycle = true\n")
     assert make_policy("scats", load_config(f)).params.webster_cycle is True
     assert make_policy("scats", Config()).params.webster_cycle is False
+
+
+def test_the_queue_left_at_a_cycles_end_is_kept_for_the_next_cycles_flow_ratio():
+    """_adapt keeps the queue left of the cycle it measured: the next cycle's arrivals are its
+    discharge plus the change of that queue (R, session 37: no test failed with it not kept)."""
+    p = ScatsPolicy(ScatsParams(webster_cycle=True))
+    s = busy_cycle(p.init(LAY, 0.0), 720.0, 160.0)
+    s = replace(s, residual_pcu=np.linspace(0.0, 3.5, len(s.residual_pcu)))
+    after = p._adapt(s, LAY, Estimate.empty(LAY, 0.0))
+    np.testing.assert_array_equal(after.queued_before_pcu, s.residual_pcu)
+    # the same discharge and the same queue left the next cycle: only the discharge arrived (0.4 + 0.1 twice)
+    again = busy_cycle(replace(after, residual_pcu=s.residual_pcu), 720.0, 160.0)
+    cycle_s = LOST_S + sum(again.greens_s)
+    assert cycle_flow_ratio_sum(again, LAY, Estimate.empty(LAY, 0.0), cycle_s) == pytest.approx(1.0)
