@@ -150,6 +150,62 @@ def test_the_shadows_figures_are_the_same_whenever_the_registry_is_collected(
     assert sat is not None and sat > 0 and cycle is not None and cycle != js["J2"].base_cycle_s()
 
 
+def test_a_tick_goes_on_while_a_collection_folds_the_shadows_and_the_exposition_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A collection holds the exporter's lock only to take the signal states noted and copy the
+    values; the shadows are folded after (ServiceMetrics.collected). A tick made while they fold,
+    from another thread, does not wait for the fold, and both that collection and the next give,
+    bit for bit, what an exporter collected between the same ticks gives (refresh ticks, plans
+    and missing statuses included)."""
+    import threading
+
+    import numpy as np
+
+    from controller.core import shadow
+
+    rare, reg_rare, js = exporter("J1", "J2", "J3", update_s=5.0, gain_window_s=120.0)
+    ref, reg_ref, _ = exporter("J1", "J2", "J3", update_s=5.0, gain_window_s=120.0)
+    rng_rare, rng_ref = np.random.default_rng(11), np.random.default_rng(11)
+    observe = shadow.observe
+    during: list[threading.Thread] = []
+
+    def tick_inside(*args, **kwargs):  # the first fold of a collection lets the next tick run
+        if not during:
+            th = threading.Thread(target=_drive, args=(rare, js, t + 1, rng_rare))
+            during.append(th)
+            th.start()
+            th.join(timeout=10)
+        return observe(*args, **kwargs)
+
+    monkeypatch.setattr(shadow, "observe", tick_inside)
+    instants = {19, 54, 99, 102, 149, 230}  # refreshes every 5 s (t + 1 at 20, 55, 100, 150), a plan over 100-149
+    t, compared = 0, 0
+    _drive(rare, js, 0, rng_rare)
+    while t < 240:
+        _drive(ref, js, t, rng_ref)
+        if t in instants:
+            monkeypatch.setattr(shadow, "observe", observe)
+            before = _exposition(reg_ref)
+            monkeypatch.setattr(shadow, "observe", tick_inside)
+            during.clear()
+            got = _exposition(reg_rare)  # tick t + 1 of `rare` runs inside it
+            assert len(during) == 1, t
+            finished = not during[0].is_alive()
+            during[0].join()
+            assert finished, f"t={t}: the tick waited for the fold"
+            assert got == before, t
+            compared += 1
+        elif t + 1 < 240:
+            _drive(rare, js, t + 1, rng_rare)
+        t += 1
+    monkeypatch.setattr(shadow, "observe", observe)
+    _drive(ref, js, 240, rng_ref)
+    _drive(rare, js, 240, rng_rare)
+    assert _exposition(reg_rare) == _exposition(reg_ref)
+    assert compared == len(instants)
+
+
 def test_the_degree_of_saturation_reads_the_shadow_as_shadow_observe_every_tick_leaves_it_at_the_refresh() -> None:
     """The definition: `shadow.observe` called every tick (the exporter folds a run of the same
     signal state in one call: equal to rounding), read at the last refresh (every update_s).
