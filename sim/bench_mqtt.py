@@ -30,6 +30,13 @@ the bundled city's junction with the most detectors (ids made unique).
 - decode: "batch", the service's MQTT path (a tick's detector messages decoded together,
   core/feedbatch.py), or "1-by-1" (--per-message yes/both): each message decoded alone by
   ControllerService.on_detectors, the path before the batch decoder, for comparison on one tree.
+- metrics (--metrics idle|scraped|both): each controller process with the service's
+  ServiceMetrics of its owned junctions and their GET /metrics endpoint, as `run` has them;
+  never scraped (idle), or scraped (an HTTP GET loop from this process, not a Prometheus: every
+  --scrape-every seconds from the feed's third second, each controller in turn, the whole body
+  read); `both` runs each row both ways, one after the other. The feed has no roadside statuses,
+  so the exporter notes no signal state and a scrape folds nothing: it measures the refreshes'
+  and the exposition's cost. Default none: no metrics, the figures of the tables before.
 """
 
 from __future__ import annotations
@@ -217,6 +224,16 @@ def controller_process(spec: dict) -> None:
     region = next(r for r in bench_regions(junctions, spec["k"]) if r.name == spec["region"])
     settings = spawned_settings(spec, f"ctl-{spec['n']}-{spec['k']}-{region.name}")
     watched = {j: junctions[j] for j in region.watched}
+    server, metrics = None, None
+    if spec.get("metrics"):  # as `run` does: the owned junctions' metrics, GET /metrics on a port of its own
+        from prometheus_client import CollectorRegistry
+
+        from controller.adapters.metrics import MetricsServer, ServiceMetrics
+
+        registry = CollectorRegistry()
+        server = MetricsServer(registry, 0)
+        cfg = bench_cfg(spec.get("replan_spread", 0.0))
+        metrics = ServiceMetrics(registry, {j: junctions[j] for j in region.owned}, cfg)
     node = ServiceNode(
         bench_cfg(spec.get("replan_spread", 0.0)),
         watched,
@@ -225,18 +242,21 @@ def controller_process(spec: dict) -> None:
         lockstep=True,
         region=region.name,
         owned=region.owned,
+        metrics=metrics,
     ).start()
     if spec.get("per_message"):
         one_by_one(node)
     freeze_heap()  # as run_controller.py run does
     validate_s, ticks = _instrument(node)
-    print(json.dumps({"ready": region.name}), flush=True)
+    print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
     try:
         run_lockstep(node, threading.Event(), timeout_s=30)
     except Exception as exc:  # report, do not crash the table
         error = str(exc)
     node.close()
+    if server is not None:
+        server.close()
     body = {"ticks": ticks, "validate_s": validate_s, "received": node.service.received, "error": error}
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
 
@@ -350,6 +370,8 @@ def one_hz_regions(
     seconds: int,
     per_message: bool = False,
     replan_spread: float = 0.0,
+    metrics: str = "none",
+    scrape_every_s: float = 15.0,
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
     n = len(junctions)
@@ -360,23 +382,33 @@ def one_hz_regions(
         "password": broker.users[BENCH_USER],
         "per_message": per_message,
         "replan_spread": replan_spread,
+        "metrics": metrics != "none",
     }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
     ]
-    for p in procs:  # each has built its junctions and subscribed
-        json.loads(p.stdout.readline())
+    ports = [json.loads(p.stdout.readline())["port"] for p in procs]  # each has built its junctions and subscribed
     t0 = float(int(time.time()) + 2)
+    scrapes: list[tuple[float, float, int]] = []
+    stop = threading.Event()
+    scraper = threading.Thread(target=_scrape, args=(ports, t0 + 2, scrape_every_s, stop, scrapes), daemon=True)
+    if metrics == "scraped":
+        scraper.start()
     spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0}
     broker_cpu0 = cpu_seconds(broker._proc.pid)
     feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
     rows = [json.loads(line) for line in feed.stdout]
+    stop.set()
+    if scraper.is_alive():
+        scraper.join(60)
     broker_cpu = cpu_seconds(broker._proc.pid) - broker_cpu0
     feed.wait(60)
     results = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs]
     for p in procs:
         p.wait(60)
     out = _summarise(results, {r["t"]: r["sent_wall"] for r in rows}, t0 + 2, n * seconds)
+    if "tick_p50" in out:
+        out |= _scraped(results, {r["t"]: r["sent_wall"] for r in rows}, t0 + 2, scrapes)
     kept = [r for r in rows if r["t"] >= t0 + 2]
     if len(kept) > 1 and "tick_p50" in out:
         span = kept[-1]["t"] - kept[0]["t"]
@@ -384,6 +416,43 @@ def one_hz_regions(
         out["cpu_broker"] = broker_cpu / (rows[-1]["done_wall"] - rows[0]["sent_wall"])
         out["cpu_all"] = out["cpu_ctl_sum"] + out["cpu_feeder"] + out["cpu_broker"]
     return out
+
+
+def _scrape(ports: list[int], start: float, every_s: float, stop: threading.Event, out: list) -> None:
+    """A Prometheus-like scraper (an HTTP GET loop, not a Prometheus): from `start` (wall), every
+    `every_s` seconds, GET every controller's /metrics one after the other, reading the whole body;
+    notes (wall start, wall end, bytes) of each GET."""
+    import urllib.request
+
+    k = 0
+    while not stop.wait(max(0.0, start + k * every_s - time.time())):
+        for port in ports:
+            a = time.time()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+                size = len(r.read())
+            out.append((a, time.time(), size))
+        k += 1
+
+
+def _scraped(results: list[dict], sent: dict, from_t: float, scrapes: list) -> dict:
+    """The scrapes' count, duration and size, and the e2e of the seconds whose tick (in any
+    region) overlapped a scrape, against the others'."""
+    ticks = [{float(t): v for t, v in r["ticks"].items()} for r in results]
+    keep = [t for t in sorted(sent) if t >= from_t and all(t in tk for tk in ticks)]
+    e2e = {t: 1000 * (max(tk[t][1] for tk in ticks) - sent[t]) for t in keep}
+    # a second is "hit" when a scrape ran between its first message sent and its last plan out
+    hit = [t for t in keep if any(a < max(tk[t][1] for tk in ticks) and b > sent[t] for a, b, _ in scrapes)]
+    rest = [e2e[t] for t in keep if t not in hit]
+    return {
+        "scrapes": len(scrapes),
+        "scrape_ms_p50": statistics.median([1000 * (b - a) for a, b, _ in scrapes]) if scrapes else 0.0,
+        "scrape_ms_max": max([1000 * (b - a) for a, b, _ in scrapes], default=0.0),
+        "scrape_mb": statistics.median([s / 1e6 for *_, s in scrapes]) if scrapes else 0.0,
+        "hit_seconds": len(hit),
+        "e2e_hit_max": max([e2e[t] for t in hit], default=float("nan")),
+        "e2e_rest_p50": statistics.median(rest) if rest else float("nan"),
+        "e2e_rest_max": max(rest, default=float("nan")),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -489,6 +558,14 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="[webster] replan_spread of the 1 Hz runs' controllers (0: every junction re-plans on one tick)",
     )
+    p.add_argument(
+        "--metrics",
+        choices=["none", "idle", "scraped", "both"],
+        default="none",
+        help="the controllers' ServiceMetrics: none (as before), attached and never scraped (idle), attached "
+        "and scraped by an HTTP GET loop every --scrape-every seconds (scraped), or each row both ways (interleaved)",
+    )
+    p.add_argument("--scrape-every", type=float, default=15.0, help="seconds between scrapes")
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -527,7 +604,8 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
     print(head)
     print("-" * len(head), flush=True)
     modes = {"no": [False], "yes": [True], "both": [True, False]}[args.per_message]
-    rows: dict[tuple[int, int, bool], list[dict]] = {}
+    kinds = ["idle", "scraped"] if args.metrics == "both" else [args.metrics]
+    rows: dict[tuple[int, int, bool, str], list[dict]] = {}
     for _ in range(args.repeat):
         for n in args.sizes:
             junctions = replicate(base, n)
@@ -535,26 +613,36 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                 # one in-process node, as fast as it can
                 ing = ingest_rate(broker, junctions, detectors, per_message=per_message)
                 for k in args.regions:
-                    hz = one_hz_regions(
-                        broker, work, junctions, k, detectors, args.seconds, per_message, args.replan_spread
-                    )
-                    hz["ingest"] = ing
-                    _row(n, k, per_message, hz, raw_msg_s)
-                    if "tick_p50" in hz:
-                        rows.setdefault((n, k, per_message), []).append(hz)
+                    for kind in kinds:
+                        hz = one_hz_regions(
+                            broker,
+                            work,
+                            junctions,
+                            k,
+                            detectors,
+                            args.seconds,
+                            per_message,
+                            args.replan_spread,
+                            kind,
+                            args.scrape_every,
+                        )
+                        hz["ingest"] = ing
+                        _row(n, k, per_message, hz, raw_msg_s, kind)
+                        if "tick_p50" in hz:
+                            rows.setdefault((n, k, per_message, kind), []).append(hz)
     if args.repeat > 1:
         print(f"# medians over {args.repeat} runs (run by run above)")
-        for (n, k, per_message), runs in rows.items():
+        for (n, k, per_message, kind), runs in rows.items():
             keys = [key for key, v in runs[0].items() if isinstance(v, (int, float))]
             med = {key: statistics.median(r[key] for r in runs if key in r) for key in keys}
             med["ingest"] = {"msg_s": statistics.median(r["ingest"]["msg_s"] for r in runs), "rejected": {}}
-            _row(n, k, per_message, med | {"error": "", "rejected": {}}, raw_msg_s)
+            _row(n, k, per_message, med | {"error": "", "rejected": {}}, raw_msg_s, kind)
 
 
 _TIMELINE = ("transport", "wait", "queued", "validate", "tick")
 
 
-def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float) -> None:
+def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics: str = "none") -> None:
     ing = hz["ingest"]
     decode = "1-by-1" if per_message else "batch"
     lead = f"{n:>6} {k:>2} {decode:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw_msg_s:>6.2f} | "
@@ -587,6 +675,16 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float) -> None:
             f"{hz['replan_step_p50']:.0f}, plans published {hz['replan_publish_p50']:.0f}",
             flush=True,
         )
+    if metrics != "none":
+        line = f"#   metrics {metrics}"
+        if hz.get("scrapes"):
+            line += (
+                f": {hz['scrapes']:g} scrapes, ms p50/max {hz['scrape_ms_p50']:.0f}/{hz['scrape_ms_max']:.0f}, "
+                f"{hz['scrape_mb']:.1f} MB; e2e ms of the {hz['hit_seconds']:g} seconds a scrape overlapped: "
+                f"max {hz['e2e_hit_max']:.0f}; of the others: p50 {hz['e2e_rest_p50']:.0f}, "
+                f"max {hz['e2e_rest_max']:.0f}"
+            )
+        print(line, flush=True)
     if ing["rejected"] or hz["rejected"]:
         print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
 
