@@ -218,21 +218,7 @@ def test_the_core_decides_with_the_pass_as_without_it() -> None:
     alone = Core(layouts, make_policy("adaptive", cfg), cfg)
     assert with_pass.net_decision is not None
     alone.net_decision = None
-    a, b = with_pass.initial_state(0.0), alone.initial_state(0.0)
-    signals = _Signals(rng, js)
-    new_plans = 0
-    for tick in range(1, 300):
-        t = float(tick)
-        snaps = [random_snapshot(rng, j, t) for j in js.values()]
-        shown = signals.tick(t)
-        statuses = [s for jid in js if (s := _status(jid, t, shown[jid])) is not None]
-        a, ra = with_pass.step(a, snaps, statuses, t)
-        b, rb = alone.step(b, snaps, statuses, t)
-        assert ra == rb, tick
-        for jid in js:
-            _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
-        new_plans += ra.new_plans
-    assert new_plans > 50
+    assert _plans_of_both(with_pass, alone, js, rng) > 50
 
 
 def test_a_subclass_that_overrides_decide_gets_no_pass() -> None:
@@ -355,21 +341,7 @@ def test_the_core_pulls_upstream_with_the_pass_as_without_it() -> None:
     alone = Core(layouts, make_policy("adaptive", cfg), cfg)
     assert with_pass.net_decision is not None and with_pass.uses_network and not with_pass.learns_links
     alone.net_decision = None
-    a, b = with_pass.initial_state(0.0), alone.initial_state(0.0)
-    signals = _Signals(rng, js)
-    new_plans = 0
-    for tick in range(1, 300):
-        t = float(tick)
-        snaps = [random_snapshot(rng, j, t) for j in js.values()]
-        shown = signals.tick(t)
-        statuses = [s for jid in js if (s := _status(jid, t, shown[jid])) is not None]
-        a, ra = with_pass.step(a, snaps, statuses, t)
-        b, rb = alone.step(b, snaps, statuses, t)
-        assert ra == rb, tick
-        for jid in js:
-            _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
-        new_plans += ra.new_plans
-    assert new_plans > 50
+    assert _plans_of_both(with_pass, alone, js, rng) > 50
 
 
 def _wide_line(widths: list[int]) -> dict[str, Intersection]:
@@ -447,3 +419,23 @@ def test_the_core_learns_the_links_for_a_policy_that_reads_them(key: dict[str, o
     core = Core(layouts, make_policy("adaptive", cfg), cfg)
     assert core.uses_network and core.learns_links is learns and core.policy.reads_links is learns
     assert (core.net_decision is None) is learns
+
+
+def _plans_of_both(with_pass: Core, alone: Core, js: dict[str, Intersection], rng: random.Random) -> int:
+    """Steps both cores 299 ticks on the same random loops and statuses, asserting the same result and
+    policy states every tick; the plans sent."""
+    a, b = with_pass.initial_state(0.0), alone.initial_state(0.0)
+    signals = _Signals(rng, js)
+    new_plans = 0
+    for tick in range(1, 300):
+        t = float(tick)
+        snaps = [random_snapshot(rng, j, t) for j in js.values()]
+        shown = signals.tick(t)
+        statuses = [s for jid in js if (s := _status(jid, t, shown[jid])) is not None]
+        a, ra = with_pass.step(a, snaps, statuses, t)
+        b, rb = alone.step(b, snaps, statuses, t)
+        assert ra == rb, tick
+        for jid in js:
+            _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
+        new_plans += ra.new_plans
+    return new_plans
