@@ -67,11 +67,14 @@ def test_without_the_key_or_on_a_fixed_time_program_scats_takes_over_at_once():
 
 def test_the_watch_counts_each_green_once_and_its_seconds():
     lay = Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
-    w = ProgramWatch(0.0).seen(SignalView(3, True, 0.0, view(lay, 0, 0.0, 0.0).red_since_s), 0.0)
+    w = ProgramWatch(0.0).seen(SignalView(3, True, 0.0, view(lay, 0, 0.0, 0.0).red_since_s), 0.0, 0.0)
+    t = 1.0
     for phase, green in ((0, 12), (1, 5), (2, 9)):
         for k in range(green):
-            w = w.seen(view(lay, phase, k + 1.0, 0.0), float(MIN_S[phase]))
-        w = w.seen(SignalView(phase, True, 0.0, view(lay, 0, 0.0, 0.0).red_since_s), 0.0)
+            w = w.seen(view(lay, phase, k + 1.0, t), float(MIN_S[phase]), t)
+            t += 1.0
+        w = w.seen(SignalView(phase, True, 0.0, view(lay, 0, 0.0, t).red_since_s), 0.0, t)
+        t += 1.0
     assert (w.greens, w.green_s, w.min_green_s) == (3, 26.0, 19.0)
     assert abs(w.extension_s() - 7.0 / 3.0) < 1e-9
 
@@ -86,7 +89,26 @@ def test_the_watch_counts_only_greens_seen_from_their_start_to_their_end():
         for phase, min_s in enumerate(MIN_S):
             ticks += [(phase, False)] * (min_s + 1) + [((phase + 1) % 4, True)] * 3
     w = ProgramWatch(0.0)
-    for phase, yellow in ticks[5:-5]:  # from 3 s before phase 0's green ends to 4 s into the last one (phase 3's)
-        w = w.seen(SignalView(phase, yellow, 0.0, red), float(MIN_S[phase]))
+    for t, (phase, yellow) in enumerate(ticks[5:-5]):  # from 3 s before phase 0's green ends to 4 s into the last one
+        w = w.seen(SignalView(phase, yellow, 0.0, red), float(MIN_S[phase]), float(t))
     assert abs(w.extension_s() - 1.0) < 1e-9
     assert w.greens == 10
+
+
+def test_the_watch_counts_seconds_whatever_the_tick_period():
+    """The service may tick every 2 s (or 0.5 s): a green of 12 s is 12 s, not 6 (or 24) ticks. The program
+    runs 3 cycles of greens 12, 6, 10 and 8 s (4 s yellows), 5, 1, 3 and 3 s past their minimums; the watch
+    reads the 11 greens it saw whole (not the first) 31 s past them, whatever the period."""
+    lay = Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
+    greens = (12, 6, 10, 8)
+    for period_s in (0.5, 1.0, 2.0):
+        w, t = ProgramWatch(0.0), 0.0
+        for _ in range(3):
+            for phase, green in enumerate(greens):
+                for yellow, span_s in ((False, green), (True, 4)):
+                    for _ in range(round(span_s / period_s)):
+                        red = view(lay, 0, 0.0, t).red_since_s
+                        w = w.seen(SignalView(phase, yellow, 0.0, red), float(MIN_S[phase]), t)
+                        t += period_s
+        assert w.greens == 11, period_s  # the first green is not seen from its start
+        assert abs(w.extension_s() - 31.0 / 11.0) < 1e-9, (period_s, w.extension_s())

@@ -37,10 +37,17 @@ def view(lay: Layout, phase: int, elapsed: float, now: float) -> SignalView:
 
 
 def first_plan_s(
-    crossing_green_s, crossings: bool = True, other_green_s: int = 5, watch_s: float = 180.0, end_s: float = 600.0
+    crossing_green_s,
+    crossings: bool = True,
+    other_green_s: int = 5,
+    watch_s: float = 180.0,
+    end_s: float = 600.0,
+    tick_s: float = 1.0,
+    yellow_s: int = 3,
 ) -> float | None:
     """The program runs its crossing stages (0, 2) for `crossing_green_s(t)` s, the others `other_green_s`,
-    3 s yellows; when scats sends its first plan (None: never). `crossings`: keep_actuated_crossings."""
+    `yellow_s` yellows, the policy deciding every `tick_s`; when scats sends its first plan (None: never).
+    `crossings`: keep_actuated_crossings."""
     lay = crossing_layout()
     p = ScatsPolicy(
         ScatsParams(keep_actuated_crossings=crossings, watch_actuated_crossings=True, actuated_watch_s=watch_s)
@@ -50,17 +57,18 @@ def first_plan_s(
     s, t = p.init(lay, 0.0), 0.0
     while t < end_s:
         for phase in range(4):
-            for k in range(int(crossing_green_s(t)) if phase in (0, 2) else other_green_s):
-                s, wish = p.decide(s, lay, e, view(lay, phase, k + 1.0, t), t)
+            green_s = int(crossing_green_s(t)) if phase in (0, 2) else other_green_s
+            for k in range(round(green_s / tick_s)):
+                s, wish = p.decide(s, lay, e, view(lay, phase, (k + 1) * tick_s, t), t)
                 if wish is not None:
                     return t
-                t += 1.0
-            for _ in range(3):
+                t += tick_s
+            for _ in range(round(yellow_s / tick_s)):
                 red = view(lay, 0, 0.0, t).red_since_s
                 s, wish = p.decide(s, lay, e, SignalView((phase + 1) % 4, True, 0.0, red), t)
                 if wish is not None:
                     return t
-                t += 1.0
+                t += tick_s
     return None
 
 
@@ -76,6 +84,16 @@ def test_a_program_running_them_past_their_minimum_is_taken_over_after_the_first
 def test_a_program_whose_crossing_stages_lengthen_later_is_taken_over_then():
     sent = first_plan_s(lambda t: 7 if t < 200.0 else 25)  # the demand grows: the second window reads long
     assert sent is not None and 360.0 <= sent < 430.0
+
+
+def test_the_watch_reads_seconds_at_any_tick_period():
+    """Decided every 2 s (or 0.5 s), the crossing stages' greens of 14 s are 14 s, past their 12 s minimum: taken
+    over after the first window; and 10 s greens are short of it: kept. (Counted in ticks, the 14 s greens read 7 s
+    at 2 s ticks, short, and the program would keep the light; the 10 s, 20 s at 0.5 s ticks, and it would not.)"""
+    for tick_s in (0.5, 1.0, 2.0):
+        sent = first_plan_s(lambda t: 14, other_green_s=6, yellow_s=4, tick_s=tick_s)
+        assert sent is not None and 180.0 <= sent < 240.0, tick_s
+        assert first_plan_s(lambda t: 10, other_green_s=6, yellow_s=4, tick_s=tick_s) is None, tick_s
 
 
 def test_without_the_watch_the_light_is_refused_at_start():

@@ -135,7 +135,6 @@ class ScatsState:
     gapped_phase: int = -1  # the phase ended early (gap-out) in this cycle's plan
     watch: ProgramWatch | None = None  # the city's actuated program watched before a takeover
     kept: bool = False  # the program extends its greens with the demand: it keeps running, no plan
-    released: bool = False  # taken over after a watch of its crossing stages (watch_actuated_crossings)
     ds_mean: np.ndarray | None = None  # (phases,) the DS the last splits were chosen from (None: none yet)
     queued_before_pcu: np.ndarray | None = None  # (movements,) residual_pcu of the cycle before (None: none yet)
 
@@ -146,40 +145,44 @@ class ProgramWatch:
     (`keep_extending_actuated`; `watch_actuated_crossings`: its crossing stages' greens only): the greens
     it ran, their seconds and their stages' minimum greens.
     Only greens seen from their start to their end count: the watch starts and ends mid-green, and
-    such a part of a green, counted against its whole minimum, would read short. Example: greens of
-    12, 5 and 9 s at stages of minimum 5 s extend (26 - 15) / 3 = 3.7 s."""
+    such a part of a green, counted against its whole minimum, would read short. A green's seconds are
+    the time from the tick it was first seen green to the tick it was first seen ended, whatever the
+    tick's period. Example: greens of 12, 5 and 9 s at stages of minimum 5 s extend (26 - 15) / 3 = 3.7 s."""
 
     start_s: float
     greens: int = 0
     green_s: float = 0.0
     min_green_s: float = 0.0
     last_phase: int = -2  # the phase green at the last tick (-1: an intergreen; -2: no tick seen yet)
-    open_s: float = 0.0  # the green under way: its seconds so far (0: none, or not seen from its start)
+    open_from_s: float | None = None  # when the green under way was first seen (None: none, or not seen from its start)
     open_min_s: float = 0.0  # ... its stage's minimum green
 
-    def seen(self, signal: SignalView, min_green_s: float, counts: bool = True) -> ProgramWatch:
-        """One tick (one second) of the program folded in; `counts`: a green starting now is one the watch
-        reads (False: only its start and end are seen, e.g. a stage without crossings)."""
+    def seen(self, signal: SignalView, min_green_s: float, now_s: float, counts: bool = True) -> ProgramWatch:
+        """The tick at `now_s` folded in; `counts`: a green starting now is one the watch reads (False: only
+        its start and end are seen, e.g. a stage without crossings)."""
         if not signal.in_intergreen and signal.phase == self.last_phase:
-            return replace(self, open_s=self.open_s + 1.0 if self.open_s > 0 else 0.0)
-        closed = self._closed()
+            return self
+        closed = self._closed(now_s)
         if signal.in_intergreen:
             return replace(closed, last_phase=-1)
         started = counts and self.last_phase != -2  # a tick before this one showed another phase or an intergreen
         return replace(
-            closed, last_phase=signal.phase, open_s=1.0 if started else 0.0, open_min_s=min_green_s if started else 0.0
+            closed,
+            last_phase=signal.phase,
+            open_from_s=now_s if started else None,
+            open_min_s=min_green_s if started else 0.0,
         )
 
-    def _closed(self) -> ProgramWatch:
-        """The green under way ended: folded in if it was seen from its start."""
-        if self.open_s <= 0:
+    def _closed(self, now_s: float) -> ProgramWatch:
+        """The green under way ended by `now_s`: folded in if it was seen from its start."""
+        if self.open_from_s is None:
             return self
         return replace(
             self,
             greens=self.greens + 1,
-            green_s=self.green_s + self.open_s,
+            green_s=self.green_s + (now_s - self.open_from_s),
             min_green_s=self.min_green_s + self.open_min_s,
-            open_s=0.0,
+            open_from_s=None,
             open_min_s=0.0,
         )
 
@@ -227,8 +230,9 @@ class ScatsPolicy(Policy):
         """Why a light is left on its vehicle-actuated program at first: `watch_actuated_crossings` (its
         crossing stages watched, window after window) or `keep_extending_actuated` (one watch)."""
         p = self.params
-        if self._watches_crossings(layout):
-            stages = ", ".join(str(k) for k in crossing_held_stages(layout))
+        watched = self._watched_stages(layout)
+        if watched:
+            stages = ", ".join(str(k) for k in watched)
             return (
                 f"{layout.junction.source}: a vehicle-actuated program whose stages {stages} carry their crossings' "
                 f"pedestrian minimum greens: kept on it while those stages run shorter than their minimums, judged "
@@ -334,8 +338,9 @@ class ScatsPolicy(Policy):
         cycle's plan; within a cycle, gap-out (module doc)."""
         if signal is None:
             return state, None
-        if self._watches_crossings(layout):
-            state, waiting = self._watch_crossings(state, layout, signal, now_s)
+        watched = self._watched_stages(layout)
+        if watched:
+            state, waiting = self._watch_crossings(state, layout, watched, signal, now_s)
             if waiting:
                 return state, None
         elif self.params.keep_extending_actuated and layout.junction.actuated:
@@ -369,39 +374,37 @@ class ScatsPolicy(Policy):
         watch = state.watch if state.watch is not None else ProgramWatch(now_s)
         if now_s - watch.start_s < self.params.actuated_watch_s:
             min_green_s = layout.junction.phases[signal.phase].min_green_s
-            return replace(state, watch=watch.seen(signal, min_green_s)), True
+            return replace(state, watch=watch.seen(signal, min_green_s, now_s)), True
         kept = watch.extension_s() >= self.params.actuated_extension_s
         return replace(state, watch=watch, kept=kept), kept
 
-    def _watches_crossings(self, layout: Layout) -> bool:
-        """An actuated light whose stages carry pedestrian minimum greens, left on its program while they bind
-        (`keep_actuated_crossings` with `watch_actuated_crossings`)."""
+    def _watched_stages(self, layout: Layout) -> tuple[int, ...]:
+        """The stages carrying pedestrian minimum greens of an actuated light left on its program while they
+        bind (`keep_actuated_crossings` with `watch_actuated_crossings`); () for a light not so watched."""
         p = self.params
-        return (
-            p.keep_actuated_crossings
-            and p.watch_actuated_crossings
-            and layout.junction.actuated
-            and bool(crossing_held_stages(layout))
-        )
+        if p.keep_actuated_crossings and p.watch_actuated_crossings and layout.junction.actuated:
+            return crossing_held_stages(layout)
+        return ()
 
     def _watch_crossings(
-        self, state: ScatsState, layout: Layout, signal: SignalView, now_s: float
+        self, state: ScatsState, layout: Layout, watched: tuple[int, ...], signal: SignalView, now_s: float
     ) -> tuple[ScatsState, bool]:
-        """The city's actuated program keeps a light whose stages carry its crossings' pedestrian minimums
+        """The city's actuated program keeps a light whose stages `watched` carry its crossings' pedestrian minimums
         while, window after window of `actuated_watch_s`, those stages' greens (seen whole) ran on average
         shorter than their minimums: a cycle would give each that minimum every cycle, more than the program
         spends. At the first window where they ran at least that long (or none was seen whole: the light is
-        kept), scats takes over for good. True while scats waits."""
-        if state.released or state.cycle_start_s is not None:
+        kept), scats takes over for good: the watch that read so is kept, and reads so at every later tick.
+        True while scats waits."""
+        if state.cycle_start_s is not None:
             return state, False
         watch = state.watch if state.watch is not None else ProgramWatch(now_s)
         if now_s - watch.start_s >= self.params.actuated_watch_s:
             if watch.greens and watch.extension_s() >= 0.0:
-                return replace(state, watch=watch, released=True), False
+                return replace(state, watch=watch), False
             watch = ProgramWatch(now_s)  # they bind (or none was seen whole): the next window
-        held = signal.phase in crossing_held_stages(layout)
+        held = signal.phase in watched
         min_green_s = layout.junction.phases[signal.phase].min_green_s
-        return replace(state, watch=watch.seen(signal, min_green_s, counts=held)), True
+        return replace(state, watch=watch.seen(signal, min_green_s, now_s, counts=held)), True
 
     def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView) -> tuple[ScatsState, bool]:
         """Fold one tick (one second) into the cycle's measurements: green shown per phase and
