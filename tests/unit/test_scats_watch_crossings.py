@@ -81,6 +81,15 @@ def test_a_program_running_them_past_their_minimum_is_taken_over_after_the_first
     assert sent is not None and 180.0 <= sent < 240.0
 
 
+def test_a_light_released_in_an_intergreen_is_taken_over_at_the_next_green():
+    """The first window ends at 180 s in a yellow (15 s crossing greens, 3 s past their minimum): scats takes
+    over at the next green, 2 s later, not a window later: the watch that released the light reads so at every
+    later tick until scats' first cycle starts (the test fails with the watch restarted on the release; R,
+    session 38)."""
+    sent = first_plan_s(lambda t: 15)
+    assert sent is not None and 180.0 < sent < 190.0
+
+
 def test_a_program_whose_crossing_stages_lengthen_later_is_taken_over_then():
     sent = first_plan_s(lambda t: 7 if t < 200.0 else 25)  # the demand grows: the second window reads long
     assert sent is not None and 360.0 <= sent < 430.0
