@@ -368,6 +368,7 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
             raise JunctionError(df.path, df.name(name), f"must be true or false, got {flag!r}")
     pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
     at_lane = df.str("at_lane", lane)
+    room = df.num("room_m") if "room_m" in df.table else None
     return Detector(
         id=did,
         lane=lane,
@@ -378,6 +379,7 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
         length_m=length,
         city=city,
         at_entry=at_entry,
+        room_m=room,
     )
 
 

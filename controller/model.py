@@ -45,7 +45,10 @@ class Detector:
     lane too short for it. `city` marks the city's own loop, already in the scenario's files:
     it is read by its id, never written again. `at_entry`: vehicles enter the network on
     `at_lane` (nothing feeds it): a queue past the loop stands in the network's entry, not
-    across a junction."""
+    across a junction. `room_m` (advance loops): metres of the approach's own road upstream
+    of the loop, from the loop back to the first node where other streams merge or cross, where
+    that road goes on past the start of `at_lane` (an edge split, a lane added, a pocket's start:
+    the importer's sim/loops.py `own_road_m`); None: `pos_m`, the loop's lane's start."""
 
     id: str
     lane: str
@@ -56,6 +59,7 @@ class Detector:
     length_m: float | None = None
     city: bool = False
     at_entry: bool = False
+    room_m: float | None = None
 
     def __post_init__(self) -> None:
         if not self.at_lane:

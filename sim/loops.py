@@ -189,6 +189,53 @@ def entry_fed(lane, turn_back_is_fringe: bool) -> bool:
     return True
 
 
+def own_road_m(lane, turn_back_is_fringe: bool) -> float | None:
+    """Metres of road upstream of `lane`'s start that still carry only the traffic reaching it
+    (the room a queue past an advance loop on `lane` has before it stands across a junction): the
+    lanes that alone feed it, one after another (an edge split, a lane added, a turn pocket's
+    start: the node between has no other stream), back to the first node where other streams
+    merge or cross (another incoming road carrying vehicles, signalised or not) or where the lane
+    has several feeders. 0 when `lane`'s own start is such a node; None when the road leads back
+    to a network entry (`_fringe`) with no such node: a queue there waits to enter the network.
+    The feeder may also feed other lanes of the same road (a pocket's start, a lane added): they
+    are the same approach's traffic, held on its own road, and their queues share the feeder's
+    length, so each lane counts its share (1 / the lanes the feeder feeds, compounded upstream)."""
+    cur, seen, room, share = lane, {lane.getID()}, 0.0, 1.0
+    while True:
+        if _fringe(cur, turn_back_is_fringe):
+            return None
+        feeders = _feeders(cur)
+        node = cur.getEdge().getFromNode()
+        if len(feeders) != 1 or _is_signalised(node) or feeders[0].getID() in seen:
+            return room
+        prev = feeders[0]
+        fed = {c.getToLane() for c in prev.getOutgoing()}
+        if _other_streams(node, prev.getEdge(), cur.getEdge()) or any(ln.getEdge() is not cur.getEdge() for ln in fed):
+            return room
+        seen.add(prev.getID())
+        share /= len(fed)
+        room += prev.getLength() * share
+        cur = prev
+
+
+def _other_streams(node, from_edge, to_edge) -> bool:
+    """Vehicles other than from_edge's reach `node`: an incoming road carrying vehicles that is
+    neither `from_edge` nor the opposite direction of `to_edge` (the other half of a two-way road
+    through a node that only splits or joins it)."""
+    for edge in node.getIncoming():
+        if edge is from_edge or edge.getFunction() in ("crossing", "walkingarea", "internal"):
+            continue
+        if edge.getFromNode() is to_edge.getToNode() and edge.getToNode() is to_edge.getFromNode():
+            continue  # to_edge's opposite direction
+        if any(_carries_vehicles(ln) for ln in edge.getLanes()):
+            return True
+    return False
+
+
+def _carries_vehicles(lane) -> bool:
+    return bool(set(lane.getPermissions()) - {"pedestrian"})
+
+
 def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:
     """The lane of the junction lane's chain (upstream_chain) the stop-line loop sits on: the
     junction lane itself, unless it is shorter than one loop (`loop_length_m`). Such a lane is a

@@ -73,8 +73,25 @@ def junction_loops(
         per_lane = {lane_id: loops.generated(tid, net.getLane(lane_id), p, src.taken_ids) for lane_id in lanes}
     out, storage_m = [], {}
     for lane_id, tables in per_lane.items():
+        for t in tables:
+            if t["kind"] == "advance":
+                _own_road(t, net.getLane(t.get("at_lane", lane_id)), p.turn_back_is_fringe)
         out.extend(tables)
         adv = [d["dist_to_stop_m"] for d in tables if d["kind"] == "advance"]
         chain = loops.upstream_chain(net.getLane(lane_id), p.advance_dist_m, p.turn_back_is_fringe)
         storage_m[lane_id] = adv[0] if adv else min(chain[-1].offset_m + chain[-1].length_m, p.advance_dist_m)
     return out, storage_m
+
+
+def _own_road(t: dict[str, Any], at_lane: Any, turn_back_is_fringe: bool) -> None:
+    """An advance loop's room upstream on the approach's own road (loops.own_road_m): `room_m`,
+    from the loop to the first node where other streams merge or cross, where that road goes past
+    the start of the loop's lane (without it the room is `pos_m`); `at_entry` where it leads back
+    to a network entry."""
+    if t.get("at_entry"):
+        return
+    up = loops.own_road_m(at_lane, turn_back_is_fringe)
+    if up is None:
+        t["at_entry"] = True
+    elif up > 0:
+        t["room_m"] = round(t["pos_m"] + up, 2)

@@ -198,9 +198,10 @@ class Layout:
     sat_flow_pcu_h: np.ndarray  # (movements,) the junction model's prior
     pcu_by_class: dict[str, float]
     stop_detectors: frozenset[str]
-    # (lanes,) PCU the lane's link stores upstream of its advance loop (the loop's position on the
-    # lane it sits on / the jam spacing): a queue past the loop reaches the junction at the link's
-    # head, where it holds traffic this signal never serves, only beyond it; inf where the loop's lane
+    # (lanes,) PCU the approach's own road stores upstream of its advance loop (Detector.room_m, back to
+    # the first node where other streams merge or cross; the loop's position on the lane it sits on
+    # without it; / the jam spacing): a queue past the loop reaches that node, where it holds traffic
+    # this signal never serves, only beyond it; inf where the loop's lane
     # is a network entry (Detector.at_entry: beyond it, the queue waits to enter); 0 without an advance loop
     lane_adv_room_pcu: np.ndarray
 
@@ -273,7 +274,7 @@ class Layout:
             pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in junction.detectors if d.kind == "stop"),
             lane_adv_room_pcu=np.where(
-                det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_pos_m / spacing_m), 0.0
+                det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_room_m / spacing_m), 0.0
             ),
         )
 
@@ -392,7 +393,9 @@ class _DetectorIndex:
     lane_adv: np.ndarray  # (lanes,) detector index of the advance loop, -1 if none
     stop_dist_m: np.ndarray  # (lanes,) distance of the stop-line loop to the stop line
     adv_dist_m: np.ndarray  # (lanes,) distance of the advance loop to the stop line
-    adv_pos_m: np.ndarray  # (lanes,) the advance loop's position from the start of the lane it sits on
+    # (lanes,) the road upstream of the advance loop that carries only the approach's traffic (Detector.room_m:
+    # back to the first node where other streams merge or cross; its position on its lane without it)
+    adv_room_m: np.ndarray
     adv_at_entry: np.ndarray  # (lanes,) bool: the advance loop sits on a network entry lane (Detector.at_entry)
 
     @staticmethod
@@ -401,14 +404,15 @@ class _DetectorIndex:
         dets = junction.detectors
         n_l = len(lanes)
         lane_stop, lane_adv = np.full(n_l, -1), np.full(n_l, -1)
-        stop_dist, adv_dist, adv_pos = np.zeros(n_l), np.zeros(n_l), np.zeros(n_l)
+        stop_dist, adv_dist, adv_room = np.zeros(n_l), np.zeros(n_l), np.zeros(n_l)
         adv_entry = np.zeros(n_l, dtype=bool)
         for i, d in enumerate(dets):
             li = lane_idx[d.lane]
             if d.kind == "stop":
                 lane_stop[li], stop_dist[li] = i, d.dist_to_stop_m
             else:
-                lane_adv[li], adv_dist[li], adv_pos[li] = i, d.dist_to_stop_m, max(d.pos_m, 0.0)
+                lane_adv[li], adv_dist[li] = i, d.dist_to_stop_m
+                adv_room[li] = max(d.pos_m if d.room_m is None else d.room_m, 0.0)
                 adv_entry[li] = d.at_entry
         return _DetectorIndex(
             {d.id: i for i, d in enumerate(dets)},
@@ -419,7 +423,7 @@ class _DetectorIndex:
             lane_adv,
             stop_dist,
             adv_dist,
-            adv_pos,
+            adv_room,
             adv_entry,
         )
 

@@ -80,6 +80,55 @@ def test_an_advance_loop_fed_only_from_a_network_entry_is_marked(cross):
     assert not any(d.at_entry for d in j.detectors if d.kind == "stop")
 
 
+def _lane_added_net(work: Path) -> Path:
+    """Signalised C with two 30 m two-lane approaches that each start where a one-lane road
+    widens (a lane added: the chain of sole feeders stops there, the advance loops sit at the
+    lanes' start): S from M, 100 m before, where X and Y merge; E from the network's edge; W
+    from node Q, where the side road V joins."""
+    from tests.netbuild import edge_xml, netconvert, node_xml
+
+    nodes = {
+        "C": (0, 0, "traffic_light"),
+        "P": (0, -30, "priority"),
+        "M": (0, -130, "priority"),
+        "X": (0, -400, "priority"),
+        "Y": (100, -130, "priority"),
+        "E1": (30, 0, "priority"),
+        "E0": (300, 0, "priority"),
+        "Q": (-30, 0, "priority"),
+        "W0": (-300, 0, "priority"),
+        "V": (-30, 200, "priority"),
+    }
+    pairs = [("X", "M"), ("M", "P"), ("P", "C"), ("E0", "E1"), ("E1", "C"), ("W0", "Q"), ("Q", "C")]
+    edges = [(f"{a}{b}", a, b) for a, b in pairs] + [(f"{b}{a}", b, a) for a, b in pairs]
+    edges += [("YM", "Y", "M"), ("VQ", "V", "Q")]
+    lanes = {"PC": 2, "E1C": 2, "QC": 2}
+    return netconvert(work, "added", node_xml(nodes), edge_xml(edges, {}, lanes))
+
+
+def test_the_room_past_a_loop_reads_up_the_approachs_own_road_to_the_first_merge(tmp_path):
+    """A loop at the start of a lane whose road widens there: a queue past it stands on the
+    one-lane road before, the approach's own, until the node where other streams merge
+    (Detector.room_m: the loop's position plus that road, shared by the lanes it feeds;
+    [max_pressure] spill_reach / spill_room count only the spill beyond it); to a network entry
+    with no merge: at_entry. A lane that
+    starts where another road joins keeps the room of its own lane (no room_m)."""
+    net = _lane_added_net(tmp_path)
+    j, sumo_net = _import(net, tmp_path / "j")
+    mp = sumo_net.getEdge("MP").getLength()
+    for lane in ("PC_0", "PC_1"):
+        adv = _loops(j, lane)["advance"]
+        assert adv.at_lane == lane and adv.pos_m < 0.1 and not adv.at_entry
+        assert adv.room_m == pytest.approx(adv.pos_m + mp / 2, abs=0.01)  # MP's one lane holds both lanes' spill
+    for lane in ("E1C_0", "E1C_1"):
+        adv = _loops(j, lane)["advance"]
+        assert adv.at_lane == lane and adv.at_entry  # E0E1 starts at the fringe and feeds both lanes
+    for lane in ("QC_0", "QC_1"):
+        adv = _loops(j, lane)["advance"]
+        assert adv.at_lane == lane and adv.room_m is None and not adv.at_entry  # V joins at Q
+    assert all(d.room_m is None for d in j.detectors if d.kind == "stop")
+
+
 def test_loops_fit_on_lanes_shorter_than_a_loop(tmp_path):
     j, net = _import(cross_net(tmp_path, "tiny", {"W1C": 0.8, "N0C": 0.8, "S1C": 0.8}), tmp_path / "j")
     for d in j.detectors:

@@ -62,3 +62,19 @@ def test_a_spill_past_a_loop_on_a_network_entry_blocks_no_one():
     assert np.isinf(lay.lane_adv_room_pcu[lay.lanes.index("eN_0")])
     assert upstream_queue_pcu(lay, f.est)[N] > 0
     assert blocking_queue_pcu(lay, f.est) == pytest.approx(0.0 * upstream_queue_pcu(lay, f.est))
+
+
+def test_the_room_reads_the_approachs_own_road_past_the_loops_lane():
+    """An advance loop with `room_m` (import-net: the road upstream of it that carries only the
+    approach's traffic, back to the first merge): the room is that road, not the loop's position on
+    its lane; the spill counts past the link's head only beyond it."""
+    cfg = Config(estimation=EstimationParams(flow_window_s=30.0))
+    f = Feed(cfg=cfg)
+    f.spill_past_the_advance_loop()
+    up = upstream_queue_pcu(f.lay, f.est)
+    room_m = (up[N] - 1.0) * cfg.detectors.vehicle_spacing_m
+    dets = tuple(replace(d, room_m=room_m) if d.id == "N_adv" else d for d in f.lay.junction.detectors)
+    lay = Layout.build(replace(f.lay.junction, detectors=dets), cfg)
+    assert lay.lane_adv_room_pcu[lay.lanes.index("eN_0")] == pytest.approx(up[N] - 1.0)
+    assert blocking_queue_pcu(lay, f.est)[N] == pytest.approx(1.0)
+    assert blocking_queue_pcu(f.lay, f.est)[N] == pytest.approx(up[N] - 20.0 / cfg.detectors.vehicle_spacing_m)
