@@ -58,8 +58,11 @@ def max_red_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ..
     the movement stays green across them (conservative: yellow is counted as red)."""
     n = len(order)
     out = {}
+    by_phase = [frozenset(j.served_movements(p)) for p in order]
+    # into_s[i]: the intergreen into the i-th phase of `order` from the one before it
+    into_s = [j.intergreen_s(order[(i - 1) % n], order[i]) for i in range(n)]
     for m in j.movements:
-        served = [m.id in j.served_movements(p) for p in order]
+        served = [m.id in ids for ids in by_phase]
         if not any(served):
             out[m.id] = math.inf
             continue
@@ -68,7 +71,7 @@ def max_red_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ..
         for k in range(1, n + 1):
             prev, i = (start + k - 1) % n, (start + k) % n
             if not (served[prev] and served[i]):
-                run += j.intergreen_s(order[prev], order[i])
+                run += into_s[i]
             if served[i]:
                 longest, run = max(longest, run), 0.0
             else:

@@ -430,19 +430,30 @@ def green_floors_s(
     counted = serves if credit is None else serves | credit.phases
     owed_s = needs_s if credit is None else np.maximum(needs_s - credit.transition_s, 0.0)
     base_s = [p.base_green_s for p in layout.junction.phases]
-    g = lo.astype(float).copy()
-    for m in np.argsort(-owed_s):
-        ks = np.flatnonzero(serves[:, m])
-        if owed_s[m] <= 0 or counted[:, m].all():
+    by_base = sorted(range(len(base_s)), key=lambda k: (-base_s[k], k))  # longest base green first
+    serving, counting = serves.T.tolist(), counted.T.tolist()  # per movement, per phase
+    skip = ((owed_s <= 0) | counted.all(axis=0)).tolist()
+    owed, top = owed_s.tolist(), [float(h) for h in hi]
+    g = [float(x) for x in lo]  # Python floats: the same IEEE doubles as numpy's, without its per-item cost
+    for m in np.argsort(-owed_s).tolist():
+        if skip[m]:
             continue
-        deficit = owed_s[m] - float(g[counted[:, m]].sum())
-        for k in sorted(ks, key=lambda k: (-base_s[k], k)):
+        deficit = owed[m] - _summed([g[k] for k, c in enumerate(counting[m]) if c])
+        for k in by_base:
+            if not serving[m][k]:
+                continue
             if deficit <= 1e-9:
                 break
-            add = min(deficit, hi[k] - g[k])
+            add = min(deficit, top[k] - g[k])
             g[k] += add
             deficit -= add
-    return g
+    return np.array(g, dtype=float)
+
+
+def _summed(values: list[float]) -> float:
+    """sum(values) to the last bit as numpy sums the same floats as an array: in order for fewer
+    than 8 (numpy's pairwise summation is sequential there), by numpy itself from 8 on."""
+    return float(sum(values)) if len(values) < 8 else float(np.sum(np.array(values, dtype=float)))
 
 
 def webster_greens(
@@ -1051,6 +1062,21 @@ class WebsterPolicy(Policy):
         self.keep_offsets = self.params.keep_offsets
         self.residual_queue_pcu = self.params.residual_queue_pcu
         self.hold_short_phases = self.params.hold_short_phases
+        # id(layout) -> (that layout, its unopposed_credit): a function of the layout and
+        # params alone, computed once (init) instead of at every re-plan (_credit)
+        self._credits: dict[int, tuple[Layout, Credit]] = {}
+
+    def _credit(self, layout: Layout) -> Credit:
+        """unopposed_credit(layout, credit_transition_green), computed once per layout object and
+        kept read-only (the same arrays serve every later re-plan of the junction)."""
+        kept = self._credits.get(id(layout))
+        if kept is not None:  # the entry holds its layout: no other object takes that id meanwhile
+            return kept[1]
+        credit = unopposed_credit(layout, self.params.credit_transition_green)
+        credit.phases.setflags(write=False)
+        credit.transition_s.setflags(write=False)
+        self._credits[id(layout)] = (layout, credit)
+        return credit
 
     def with_short_groups(self, groups: Mapping[str, tuple[str, ...]]) -> WebsterPolicy:
         """This policy with the network's short-link groups (Policy.with_short_groups): with
@@ -1143,8 +1169,7 @@ class WebsterPolicy(Policy):
         `coordinated_retime` at a junction with a signalised neighbour) retimed_greens_s' plan of them."""
         short = short_phases(state, len(layout.junction.phases), self.residual_queue_pcu)
         held_y, full, held = self._held(state, layout, flow_pcu_h, short)
-        green = self.params.credit_transition_green
-        credit = unopposed_credit(layout, green) if self.params.credit_unopposed else None
+        credit = self._credit(layout) if self.params.credit_unopposed else None
         lost_s, max_y = self.params.lost_time_per_phase_s, self.params.max_flow_ratio
         if smooth_pcu_h is not None:
             cycle_s, greens = retimed_greens_s(layout, smooth_pcu_h, lost_s, max_y, credit, est.blind)
@@ -1188,6 +1213,8 @@ class WebsterPolicy(Policy):
         return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
     def init(self, layout: Layout, now_s: float) -> WebsterState:
+        if self.params.credit_unopposed:
+            self._credit(layout)  # at start-up, not in the first re-plan's tick
         return WebsterState(now_s, None, None)
 
     def decide(
