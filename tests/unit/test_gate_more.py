@@ -92,6 +92,8 @@ def test_the_core_gates_the_hold_of_the_phase_in_force_when_the_policy_is_silent
     assert switched and switched[0] <= 61.0, sent
     refused = [t for t, r in ticks if any("phase 7" in x.reason for x in r.refusals)]
     assert (later == "refused") == bool(refused)
+    # the wish refused at the tick the switch is forced is recorded too (R, session 38: no test failed without it)
+    assert (later == "refused") == (switched[0] in refused)
 
 
 def test_a_cycle_plan_counts_the_wait_the_status_shows_before_it_first_serves_a_movement():
