@@ -264,3 +264,39 @@ def test_a_damaged_compressed_additional_file_is_named_not_a_traceback(tmp_path,
     with pytest.raises(NetworkError, match=r"loops\.add\.xml\.gz: -: cannot read additional file"):
         read_city_loops([gz], read_net(net))
     assert waut_schedules([gz]) == {}
+
+
+def _diverge_net(work: Path) -> Path:
+    """Signalised C with a 30 m two-lane approach PC that starts at P, where the one-lane road MP
+    also turns off onto the one-way road PZ (a diverge: no other stream joins at P); MP starts at
+    M, 100 m before, where X and Y merge. A cross road W0-C-E0."""
+    from tests.netbuild import edge_xml, netconvert, node_xml
+
+    nodes = {
+        "C": (0, 0, "traffic_light"),
+        "P": (0, -30, "priority"),
+        "Z": (200, -30, "priority"),
+        "M": (0, -130, "priority"),
+        "X": (0, -400, "priority"),
+        "Y": (100, -130, "priority"),
+        "E0": (300, 0, "priority"),
+        "W0": (-300, 0, "priority"),
+    }
+    pairs = [("X", "M"), ("M", "P"), ("P", "C"), ("E0", "C"), ("W0", "C")]
+    edges = [(f"{a}{b}", a, b) for a, b in pairs] + [(f"{b}{a}", b, a) for a, b in pairs]
+    edges += [("YM", "Y", "M"), ("PZ", "P", "Z")]
+    return netconvert(work, "diverge", node_xml(nodes), edge_xml(edges, {}, {"PC": 2}))
+
+
+def test_the_room_past_a_loop_stops_where_its_feeder_also_feeds_another_road(tmp_path):
+    """MP feeds PC's lanes and the side road PZ: a queue past PC's loops onto MP stands where PZ's
+    traffic passes, not on the approach's own road; the room is the loop's own lane (no room_m).
+    (R, session 38: no test failed with own_road_m going on past such a feeder.)"""
+    net = _diverge_net(tmp_path)
+    j, sumo_net = _import(net, tmp_path / "j")
+    fed = {c.getToLane().getID() for c in sumo_net.getLane("MP_0").getOutgoing()}
+    assert fed == {"PC_0", "PC_1", "PZ_0"}
+    for lane in ("PC_0", "PC_1"):
+        adv = _loops(j, lane)["advance"]
+        assert adv.at_lane == lane and adv.pos_m < 0.1
+        assert adv.room_m is None and not adv.at_entry, lane
