@@ -29,6 +29,12 @@ over the last N s, the vehicles inserted with the approach edge on their route a
 the edge (veh/h), the vehicles in the network with it still ahead, then the replay's demand and the
 return rule's reference (PCU/h) and SUMO's insertion backlog (whether a measured fall of the demand
 is a fall of the traffic or a jam's throttled counts).
+`--per-approach` adds, per junction and approach (its from edge), the integrals of the two replayed
+queues and of the estimator's queue (PCU s), SUMO's halting vehicles and time loss on the approach's
+lanes, that time loss split into vehicles standing (< 0.1 m/s) and moving (the crawl), and at the end
+the controlled side's cumulative discharge against the PCU its stop-line loops counted
+(Estimate.departures_pcu); with `--against`, a line per approach of both runs (where a side's missing
+delay is: the queue, the crawl, the discharge).
 A measurement, not a test: docs/harm.md records its figures.
 """
 
@@ -55,6 +61,7 @@ class _Loop(InProcessLoop):
     fixed_until_s: float = 0.0  # every junction on the city's program until then, the integrals from then on
     trace_s: int = 0  # print the spill-back figures every this many seconds (0: never)
     trace_junctions: tuple[str, ...] = ()  # ... and these junctions' approaches, one line each
+    per_approach: bool = False  # integrals per approach too (_Approaches)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +84,7 @@ class _Loop(InProcessLoop):
         self.inserted = dict.fromkeys(self.edges, 0)
         self.entered = dict.fromkeys(self.edges, 0)
         self.on_edge: dict[str, set[str]] = {e: set() for e in self.edges}
+        self.approaches = _Approaches(self.service.core) if self.per_approach else None
         held = set(self.force_fixed) | (set(self.lanes) if self.fixed_until_s > 0 else set())
         self._hold(held, float("inf"))
         self.released = self.fixed_until_s <= 0
@@ -126,6 +134,8 @@ class _Loop(InProcessLoop):
                 self.entered = dict.fromkeys(self.edges, 0)
         for c in self.service.last_result.mode_changes:
             self.changes.append({"junction": c.junction, "t_s": c.t_s, "mode": c.mode, "reason": c.reason})
+        if self.approaches is not None:
+            self.approaches.second(api, self.service.state, self.vmax)
         for jid, js in self.service.state.junctions.items():
             acc, rp = self.sums[jid], js.harm.replay
             acc["replay_fixed_pcu_s"] += float(rp.fixed.queue_pcu.sum())
@@ -173,6 +183,64 @@ class _Loop(InProcessLoop):
             "junctions": {jid: {**self.sums[jid], **asdict(r)} for jid, r in core.report(st).items()},
             "changes": self.changes,
         }
+        if self.approaches is not None:
+            out["harm_check"]["per_approach"] = self.approaches.result(self.service.state)
+        return out
+
+
+class _Approaches:
+    """Per junction and approach (its movements from one edge), the per-second integrals of
+    --per-approach: the replay's two queues and the estimator's queue (PCU s), SUMO's halting
+    vehicles and time loss on the approach's lanes, the time loss of vehicles standing (< 0.1 m/s)
+    and moving (veh s); and at the end the controlled side's cumulative discharge (the PCU that
+    reached its stop line, fed less in transit, less its queue) and the stop-line loops' count."""
+
+    KEYS = ("replay_controlled_pcu_s", "replay_fixed_pcu_s", "estimate_pcu_s", "halting_veh_s", "time_loss_veh_s")
+
+    def __init__(self, core) -> None:
+        self.index: dict[str, tuple[np.ndarray, list[str], dict[str, list[str]]]] = {}
+        for jid, lay in core.layouts.items():
+            approach, _ = shadow.approaches(lay)
+            edges = list(dict.fromkeys(m.from_edge for m in lay.junction.movements))
+            lanes = {e: sorted({x for m in lay.junction.movements if m.from_edge == e for x in m.lanes}) for e in edges}
+            self.index[jid] = (approach, edges, lanes)
+        self.sums = {
+            jid: {e: dict.fromkeys((*self.KEYS, "standing_loss_veh_s", "moving_loss_veh_s"), 0.0) for e in ix[1]}
+            for jid, ix in self.index.items()
+        }
+
+    def second(self, api, state, vmax: dict[str, float]) -> None:
+        for jid, (approach, edges, lanes) in self.index.items():
+            js = state.junctions[jid]
+            q, est = js.harm.replay.sides.queue_pcu, js.estimate.queue_pcu
+            for a, e in enumerate(edges):
+                m, acc = approach == a, self.sums[jid][e]
+                acc["replay_controlled_pcu_s"] += float(q[shadow.CONTROLLED][m].sum())
+                acc["replay_fixed_pcu_s"] += float(q[shadow.FIXED][m].sum())
+                acc["estimate_pcu_s"] += float(est[m].sum())
+                for lane in lanes[e]:
+                    acc["halting_veh_s"] += api.lane.getLastStepHaltingNumber(lane)
+                    for vid in api.lane.getLastStepVehicleIDs(lane):
+                        v = api.vehicle.getSpeed(vid)
+                        loss = max(0.0, 1.0 - v / vmax[lane])
+                        acc["time_loss_veh_s"] += loss
+                        acc["standing_loss_veh_s" if v < 0.1 else "moving_loss_veh_s"] += loss
+
+    def result(self, state) -> dict:
+        out: dict[str, dict] = {}
+        for jid, (approach, edges, _) in self.index.items():
+            js = state.junctions[jid]
+            rp = js.harm.replay
+            reached = rp.fed_pcu - rp.pending_pcu.sum(axis=0)
+            served = reached - rp.sides.queue_pcu[shadow.CONTROLLED]
+            out[jid] = {
+                e: {
+                    **self.sums[jid][e],
+                    "served_controlled_pcu": float(served[approach == a].sum()),
+                    "stop_line_pcu": float(js.estimate.departures_pcu[approach == a].sum()),
+                }
+                for a, e in enumerate(edges)
+            }
         return out
 
 
@@ -288,7 +356,31 @@ def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
         f"replay - time loss per junction: mean {statistics.mean(errors):+.3f}, "
         f"MAE {statistics.mean(map(abs, errors)):.3f}, worst {max(map(abs, errors)):.3f}"
     )
-    return lines + side_ratios(ja, jf)
+    lines += side_ratios(ja, jf)
+    pa, pf = a["harm_check"].get("per_approach"), f["harm_check"].get("per_approach")
+    return lines + (approach_lines(pa, pf) if pa and pf else [])
+
+
+def approach_lines(pa: dict, pf: dict) -> list[str]:
+    """--per-approach of a policy run (`pa`) against a fixed run (`pf`), per junction and approach:
+    the controlled side's replayed PCU s over SUMO's time loss (veh s) in each run (under fixed: the
+    model's scale), the time loss of the policy run (standing / moving), the estimator's PCU s, and
+    the controlled side's discharge against the stop-line count (PCU, policy run)."""
+    ratio = lambda x, y: x / y if y > 0 else float("nan")  # noqa: E731
+    lines = [
+        f"{'junction':10s} {'approach':16s} {'scale':>5s} {'ctrl':>5s} {'loss':>7s} {'stand':>7s} {'move':>6s} "
+        f"{'estimate':>8s} {'served':>6s} {'counted':>7s}"
+    ]
+    for jid in sorted(pa):
+        for e, x in pa[jid].items():
+            y = pf[jid][e]
+            lines.append(
+                f"{jid:10s} {e:16s} {ratio(y['replay_controlled_pcu_s'], y['time_loss_veh_s']):5.2f} "
+                f"{ratio(x['replay_controlled_pcu_s'], x['time_loss_veh_s']):5.2f} {x['time_loss_veh_s']:7.0f} "
+                f"{x['standing_loss_veh_s']:7.0f} {x['moving_loss_veh_s']:6.0f} {x['estimate_pcu_s']:8.0f} "
+                f"{x['served_controlled_pcu']:6.0f} {x['stop_line_pcu']:7.0f}"
+            )
+    return lines
 
 
 def side_ratios(ja: dict, jf: dict) -> list[str]:
@@ -333,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--against", type=Path, help="a harm_check run of the fixed plan to compare with")
     ap.add_argument("--trace-s", type=int, default=0, help="print the spill-back figures every N s (stderr)")
+    ap.add_argument("--per-approach", action="store_true", help="integrals per approach too (slower: per vehicle)")
     ap.add_argument(
         "--trace-junction", default="", help="with --trace-s: per approach of these junctions (comma-separated)"
     )
@@ -348,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             "fixed_until_s": max(args.fixed_until, 0.0),
             "trace_s": max(args.trace_s, 0),
             "trace_junctions": traced,
+            "per_approach": args.per_approach,
         },
     )
     summary = run(

@@ -151,6 +151,12 @@ class HarmParams:
     # (netshadow.Inflow, shadow.fixed_arrivals): the city's plan upstream would have sent other
     # traffic, at other times. false: the measured arrivals on both sides
     upstream_arrivals: bool = False
+    # the loops floor the controlled side's replay: per movement with loops, its queue is at least
+    # the estimator's (Estimate.queue_pcu, measured under the greens shown) less what the replay still
+    # has in transit to the stop line (shadow.floor_controlled): the greens shown did not discharge a
+    # queue the loops still measure (the replay's blocked discharge is faster than a blocked lane's).
+    # false: the controlled side as replayed
+    measured_queue_floor: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -169,6 +175,7 @@ class HarmParams:
                 "evidence_from_first_command",
                 "plan_block",
                 "upstream_arrivals",
+                "measured_queue_floor",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -353,19 +360,20 @@ def observe_all(
     judged: Sequence[bool] | None = None,
     block_window_s: float = EstimationParams.block_window_s,
 ) -> list[HarmState]:
-    """Every junction's replay advanced by the interval ending at now_s (every tick, stale or
-    not), in `net`'s order: one pass over the network's movements (netshadow.advance_all, the
-    same floats as shadow.advance junction by junction; the fixed side's exit blockage from the
-    neighbours' replays when `net.spill` is set). A network without a junction has nothing to
-    advance. `judged`: per junction, whether decide() runs for it this tick (step.Core: its feed
-    not stale); a judged junction in policy mode gets its cumulative-sum test brought up to the
-    replay's time here (accumulate, in the same record: decide's accumulate then finds nothing
-    to add), which is what decide would have done first (a switch to fixed mode before it,
-    network_verdict's, restarts the test: _switch). plan_block: plan_blocks (block_window_s the estimator's)."""
+    """Every junction's replay advanced by the interval ending at now_s (every tick, stale or not), in `net`'s
+    order: one pass over the network's movements (netshadow.advance_all, the same floats as shadow.advance junction
+    by junction; the fixed side's exit blockage from the neighbours' replays when `net.spill` is set;
+    measured_queue_floor's floor). A network without a junction has nothing to advance. `judged`: per junction,
+    whether decide() runs for it this tick (step.Core: its feed not stale); a judged junction in policy mode gets
+    its cumulative-sum test brought up to the replay's time here (accumulate, in the same record: decide's
+    accumulate then finds nothing to add), which is what decide would have done first (a switch to fixed mode before
+    it, network_verdict's, restarts the test: _switch). plan_block: plan_blocks (block_window_s the estimator's)."""
     if not states:
         return []
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
-    replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache, pb)
+    replays = netshadow.advance_all(
+        net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache, pb, params.measured_queue_floor
+    )
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
@@ -562,7 +570,16 @@ def advance_replays(
     policy computes it at its first tick (observe_all replaces the state's charge)."""
     if not states:
         return []
-    replays = netshadow.advance_all(net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache)
+    replays = netshadow.advance_all(
+        net,
+        [s.replay for s in states],
+        ests,
+        statuses,
+        now_s,
+        params.window_s,
+        cache,
+        queue_floor=params.measured_queue_floor,
+    )
     return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 
 

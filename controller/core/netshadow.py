@@ -56,6 +56,8 @@ from controller.core.shadow import (
     approaches,
     controlled_phase,
     fixed_arrivals,
+    floor_controlled,
+    measured_floor_pcu,
     outflow_pcu,
     replay_block,
     serve,
@@ -420,13 +422,14 @@ def advance_all(
     window_s: float,
     cache: ReplayCache | None = None,
     plan: tuple[np.ndarray, np.ndarray] | None = None,
+    queue_floor: bool = False,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
     fixed_block when `net.spill` is set, and with `plan` ((movements,) twice: the blockage
     measured under the city's program and its share, harm.plan_blocks) from plan_block. A
-    junction whose interval is empty (now_s not after its replay's t_s) makes every junction go
-    through shadow.advance."""
+    junction whose interval is empty (now_s not after its replay's t_s) makes every junction go through
+    shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled)."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
@@ -442,7 +445,7 @@ def advance_all(
     if plan is not None:
         block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
-        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent)
+        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, queue_floor)
     mj = net.mov_junction
     dt_j = np.array(dts)
     dt = dt_j[mj]
@@ -460,6 +463,9 @@ def advance_all(
     p_ctrl = [controlled_phase(s) for s in statuses]
     rate = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])] * sat_pcu_s
     sides = serve(nr.sides, fed_both, rate, net, dt, keep)
+    if queue_floor:
+        floor = measured_floor_pcu(_joined(ests, "queue_pcu"), _joined(ests, "blind"), pending)
+        sides = floor_controlled(sides, floor, dt)
     arrived = nr.arrived_pcu * keep + arrivals
     outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
     out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow)
@@ -478,14 +484,15 @@ def _one_by_one(
     window_s: float,
     block_fixed: np.ndarray | None,
     sent: np.ndarray | None,
+    queue_floor: bool = False,
 ) -> list[Replay]:
     """advance_all junction by junction (shadow.advance), each with its part of the network's
-    `block_fixed` and `sent` (None: none)."""
+    `block_fixed` and `sent` (None: none), and `queue_floor`."""
     st = net.mov_start.tolist()
     parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
     sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
     return [
-        advance(p, r, e, s, now_s, window_s, b, x)
+        advance(p, r, e, s, now_s, window_s, b, x, queue_floor)
         for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
     ]
 

@@ -37,6 +37,9 @@ the green timeline, so that the model's bias cancels in their comparison:
 - with [harm] upstream_arrivals the fixed side's arrivals are the measured ones plus what the
   neighbours upstream discharged on their fixed sides beyond their controlled sides (`inflow_pcu`
   of advance, from netshadow.inflow_pcu; fixed_arrivals); the controlled side keeps the measured.
+- with [harm] measured_queue_floor the controlled side's queue is at least the estimator's less what
+  is still in transit to the stop line (floor_controlled): its greens did not discharge a queue the
+  loops still measure standing.
 
 Each side is a vertical (point) queue per movement, q' = max(0, q + a - c). Its delay is the
 integral of the queue (PCU s); the delay per PCU of a side is the integral over the arrivals,
@@ -450,6 +453,39 @@ def serve(
     return Side(queue, green_s, red_s, last_rate, s.delay_pcu_s * keep + queue * dt, s.served_pcu * keep + served)
 
 
+def measured_floor_pcu(queue_pcu: np.ndarray, blind: np.ndarray, pending_pcu: np.ndarray) -> np.ndarray:
+    """(movements,) the least queue the controlled side's replay holds at the stop line ([harm]
+    measured_queue_floor): the estimator's queue (`queue_pcu`, Estimate.queue_pcu: between the
+    loops and hidden upstream, measured under the greens shown) less what the replay still has in
+    transit to the stop line (`pending_pcu`, the ring (TRANSIT_MAX_TICKS, movements): counted, not
+    yet at the point queue); 0 on a movement without loops (`blind`: its queue is a prior, not a
+    measurement). May be negative (no floor)."""
+    out: np.ndarray = np.where(blind, 0.0, queue_pcu - pending_pcu.sum(axis=0))
+    return out
+
+
+def floor_controlled(sides: Side, floor_pcu: np.ndarray, dt: float | np.ndarray) -> Side:
+    """`sides` after one interval of `dt` s with the controlled side's queue lifted to at least
+    `floor_pcu` (measured_floor_pcu), its delay sum by the lift x dt and its served sum less the
+    lift; the fixed side as it is.
+
+    The controlled side replays the greens actually shown, and the stop-line loops count what
+    those greens passed: a queue the loops still measure standing has not been discharged. Where
+    the replay's discharge is faster than the street's (a blocked exit: the point queue leaves at
+    the saturation flow x (1 - the blockage) where SUMO's blocked lane lets a vehicle go only as
+    the queue ahead moves), the replay empties a queue that stands: the PCU the loops measure
+    beyond it are put back. A replayed queue at or above the measured one is unchanged (the
+    replay's slower discharge, its phantom, is the model's own on both sides and is left alone)."""
+    lift = np.maximum(floor_pcu - sides.queue_pcu[CONTROLLED], 0.0)
+    if not lift.any():
+        return sides
+    queue, delay, served = sides.queue_pcu.copy(), sides.delay_pcu_s.copy(), sides.served_pcu.copy()
+    queue[CONTROLLED] += lift
+    delay[CONTROLLED] += lift * dt
+    served[CONTROLLED] -= lift
+    return replace(sides, queue_pcu=queue, delay_pcu_s=delay, served_pcu=served)
+
+
 def controlled_phase(status: SignalStatus | None) -> int:
     """The green phase the roadside reports, -1 in its intergreens or without a status."""
     if status is None or status.in_intergreen:
@@ -498,6 +534,7 @@ def advance(
     window_s: float,
     block_fixed: np.ndarray | None = None,
     inflow_pcu: np.ndarray | None = None,
+    queue_floor: bool = False,
 ) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
@@ -508,7 +545,9 @@ def advance(
     the controlled side's (replay_block). `inflow_pcu` (movements,; [harm] upstream_arrivals,
     netshadow.inflow_pcu): what the neighbours upstream sent this interval on their fixed sides
     beyond their controlled sides, counted at the advance loops: the fixed side's arrivals are the
-    measured ones plus that, after the same transit (fixed_arrivals); None: the measured ones."""
+    measured ones plus that, after the same transit (fixed_arrivals); None: the measured ones.
+    `queue_floor` ([harm] measured_queue_floor): the controlled side's queue is at least the
+    estimator's less what is in transit (floor_controlled), before the outflow is taken."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
@@ -528,6 +567,8 @@ def advance(
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
     total = float(sum(arrivals.tolist()))  # sequential, as netshadow sums each junction's
     sides = serve(replay.sides, fed_both, rate, program, dt, keep)
+    if queue_floor:
+        sides = floor_controlled(sides, measured_floor_pcu(est.queue_pcu, est.blind, pending), dt)
     return Replay(
         t_s=now_s,
         fed_pcu=fed,

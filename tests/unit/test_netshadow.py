@@ -71,18 +71,21 @@ def _exits_to_next(js: dict) -> dict:
 
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize(
-    ("spill_back", "shared_lanes", "head_of_line", "upstream"),
+    ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor"),
     [
-        (True, False, False, False),
-        (False, False, False, False),
-        (True, True, False, False),
-        (True, False, True, False),
-        (True, False, False, True),
-        (False, False, False, True),
+        (True, False, False, False, False),
+        (False, False, False, False, False),
+        (True, True, False, False, False),
+        (True, False, True, False, False),
+        (True, False, False, True, False),
+        (False, False, False, True, False),
+        (True, False, False, False, True),
+        (True, False, False, True, True),
         pytest.param(
             True,
             True,
             True,
+            False,
             False,
             marks=pytest.mark.xfail(
                 strict=True,
@@ -93,7 +96,7 @@ def _exits_to_next(js: dict) -> dict:
     ],
 )
 def test_one_pass_over_all_junctions_equals_junction_by_junction(
-    use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool, upstream: bool
+    use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool, upstream: bool, floor: bool
 ):
     rng = random.Random(11)
     js = mixed_junctions()
@@ -128,13 +131,16 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         for jid, lay in layouts.items()
     }
     got = dict(ref)
-    restarts = relieved = sent = 0
+    restarts = relieved = sent = lifted = 0
     for tick in range(1, 300):
         t = float(tick)
         for jid, j in js.items():
             e = estimation.update(layouts[jid], ests[jid], random_snapshot(rng, j, t), rng.randrange(len(j.phases)))
             lanes = dataclasses.replace(e.lanes, block=np.array([rng.random() for _ in e.lanes.block]))
             ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]), lanes=lanes)
+            if floor:  # the same arrivals, most of them measured still standing (a blocked exit): the floor holds them
+                d, q = ests[jid].departures_pcu, ests[jid].queue_pcu
+                ests[jid] = dataclasses.replace(ests[jid], departures_pcu=0.3 * d, queue_pcu=q + 0.7 * d)
         statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
         sub = net
@@ -148,7 +154,15 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         fi = _reference_inflow(sub.inflow, ref, ests, active)
         sent += any(x is not None and (x != 0).any() for x in fi.values())
         for jid in active:
-            ref[jid] = shadow.advance(programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S, bf[jid], fi[jid])
+            before = ref[jid]
+            ref[jid] = shadow.advance(
+                programs[jid], before, ests[jid], statuses[jid], t, WINDOW_S, bf[jid], fi[jid], queue_floor=floor
+            )
+            # [harm] measured_queue_floor: the controlled side kept at least the estimator's queue less its transit
+            floor_pcu = shadow.measured_floor_pcu(ests[jid].queue_pcu, ests[jid].blind, ref[jid].pending_pcu)
+            held = ref[jid].sides.queue_pcu[shadow.CONTROLLED]
+            assert (held >= floor_pcu - 1e-9).all() or not floor
+            lifted += bool(floor and ((held <= floor_pcu + 1e-9) & (floor_pcu > 0)).any())
         out = netshadow.advance_all(
             sub,
             [got[j] for j in active],
@@ -157,6 +171,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
             t,
             WINDOW_S,
             cache if tick >= 38 else None,
+            queue_floor=floor,
         )
         got.update(zip(active, out))
         for jid in active:
@@ -172,6 +187,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     if not upstream:  # (with exit edges given, spill_back's links are those few exact ones)
         assert (relieved > 10) == spill_back  # the fixed side's blockage did differ from the measured one
     assert (sent > 10) == upstream  # the fixed sides were sent their neighbours' discharge
+    assert (lifted > 10) == floor, lifted  # the floor held the controlled side up
 
 
 def test_an_empty_interval_leaves_the_replays_as_they_are():

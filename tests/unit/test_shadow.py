@@ -407,3 +407,51 @@ def test_a_lanes_own_head_of_line_is_no_exit_blockage_with_the_key():
     # a lane whose movements every phase that learns on it serves all: nothing left out
     assert shadow.Program.build(layout(), 0.4, 2.0, 2.0, head_of_line=True).block_lanes is None
     assert shadow.Program.build(layout(four_phase_raw()), 0.4, 2.0, 2.0, head_of_line=True).block_lanes is None
+
+
+def _standing(lay: Layout, queue_pcu: float, departed_pcu: float = 0.0, blind: bool = False) -> Estimate:
+    """N_T: `departed_pcu` over the stop line and `queue_pcu` measured still standing."""
+    e = estimate(lay, {N_T: departed_pcu + queue_pcu})
+    dep = np.zeros_like(e.queue_pcu)
+    dep[N_T] = departed_pcu
+    q = e.queue_pcu - dep
+    return replace(e, departures_pcu=dep, queue_pcu=q, blind=np.full_like(e.blind, blind))
+
+
+@pytest.mark.parametrize("floor", [False, True])
+def test_the_loops_floor_the_controlled_side_a_queue_they_measure_standing(floor: bool):
+    # [harm] measured_queue_floor. 10 PCU reach N_T's stop line and stand there 12 s of green:
+    # the replay discharges 5 (2 s lost, then 10 s at 0.5 PCU/s) where the loops count none over
+    # the stop line (a blocked exit). With the floor the controlled side holds the 10 the loops
+    # measure (delay 10 x 12 PCU s, nothing served; without it 10 + 10 + 9.5 + ... + 5); the
+    # fixed side (the city's N/S green) is the replay's either way.
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    for k in range(12):
+        rp = shadow.advance(prog, rp, _standing(lay, 10.0), status(0, k + 1.0), k + 1.0, LONG, queue_floor=floor)
+    assert rp.fixed.queue_pcu[N_T] == pytest.approx(5.5)  # the program's green shown from its second tick
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(10.0 if floor else 5.0)
+    assert rp.controlled.delay_pcu_s[N_T] == pytest.approx(120.0 if floor else 10.0 + 10.0 + 72.5)
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(0.0 if floor else 5.0)
+    # the loops then count 8 over the stop line, 2 still standing: the replay is above the floor
+    # and discharges on at the saturation flow (0.5 PCU/s) down to the measured queue and below
+    for k in range(12, 24):
+        rp = shadow.advance(prog, rp, _standing(lay, 2.0, 8.0), status(0, k + 1.0), k + 1.0, LONG, queue_floor=floor)
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(4.0 if floor else 0.0)
+
+
+def test_the_floor_leaves_a_movement_without_loops_and_what_is_in_transit():
+    # a blind movement's queue is a prior: no floor; a PCU counted at the advance loop and still
+    # on its way to the stop line (the transit ring) is not standing there yet
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    for k in range(12):
+        est = _standing(lay, 10.0, blind=True)
+        rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG, queue_floor=True)
+    assert rp.controlled.queue_pcu[N_T] == pytest.approx(5.0)
+    pending = np.zeros((shadow.TRANSIT_MAX_TICKS, 4))
+    pending[3, N_T] = 4.0
+    floor_pcu = shadow.measured_floor_pcu(np.array([10.0, 0, 0, 0]), np.zeros(4, dtype=bool), pending)
+    assert floor_pcu[N_T] == pytest.approx(6.0) and (floor_pcu[1:] <= 0).all()
