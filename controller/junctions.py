@@ -273,6 +273,10 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
                 storage_pcu=mf.num("storage_pcu", positive=True),
                 conflicts=mf.strs("conflicts", []),
                 to_edge=mf.str("to_edge") if "to_edge" in mf.table else "",
+                reach_edge=mf.str("reach_edge") if "reach_edge" in mf.table else "",
+                reach_storage_pcu=mf.num("reach_storage_pcu", 0.0),
+                reach_merges=mf.int("reach_merges") if "reach_merges" in mf.table else 0,
+                reach_diverges=mf.int("reach_diverges") if "reach_diverges" in mf.table else 0,
             )
         )
     return movements

@@ -80,6 +80,13 @@ class Movement:
     storage_pcu: float  # how many PCU fit between the stop line and the advance detector(s)
     conflicts: tuple[str, ...]  # movement ids that must never be green together with this one
     to_edge: str = ""  # the edge its links lead to ("" when unknown or several)
+    # where to_edge ends at an unsignalised node: the next light's approach the exit leads to over
+    # unsignalised edges, the PCU the whole chain stores (exit edge to that approach's stop line), and
+    # the streams joining and leaving it on the way (sim/netlinks.py); "" / 0 otherwise
+    reach_edge: str = ""
+    reach_storage_pcu: float = 0.0
+    reach_merges: int = 0
+    reach_diverges: int = 0
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ What is derived, and how (docs/import.md has the rules with their reasons):
   lane, or the city's own loops; a movement's storage is the distance to its lanes' advance loops;
 - neighbours (sim/netneighbours.py): the nearest imported junctions up- and downstream, through
   unsignalised nodes.
+- links over unsignalised edges (sim/netlinks.py): where a movement's exit edge ends at no light,
+  the next light's approach it leads to, with the chain's storage and the streams joining it.
 
 A traffic light that cannot be controlled safely (no program, fewer than two green stages, a
 program that does not fit the network's links, stages whose minimum greens alone exceed the
@@ -38,7 +40,7 @@ from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import intersections_from_tables, parse_intersection
 from controller.model import Intersection
-from sim import netdetectors, netmovements, netneighbours, netprogram, netstages
+from sim import netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages
 from sim.netdetectors import DETECTOR_SOURCES
 
 __all__ = [
@@ -121,6 +123,7 @@ def junction_tables(
         raise NoTrafficLights(net_path, "tlLogic", "the network has no traffic lights to control")
     tls_of_node = netneighbours.tls_of_nodes(net)
     netneighbours.add_neighbours(tables, nodes_of, tls_of_node)
+    netlinks.add_reach(tables, net, tls_of_node, cfg.detectors.vehicle_spacing_m)
     d = cfg.detectors
     link_m = netneighbours.coupling_length_m(
         d.vehicle_spacing_m, cfg.timing.min_green_s, cfg.saturation.through_pcu_h_lane, d.coupled_by_min_green

@@ -99,6 +99,8 @@ class MaxPressureParams:
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
     pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach
     # beyond the room left on it (phases.upstream_held_pcu): a full link's green also frees the light before it
+    pull_chains: bool = False  # with pull_upstream, also over links of several unsignalised edges
+    # (Movement.reach_edge, sim/netlinks.py), the room on them the whole chain's storage (phases.held_feeds)
     spill_room: bool = False  # the queue past a lane's advance loop counts once more only beyond what its link
     # stores upstream of the loop (spillback.blocking_queue_pcu): until it reaches the junction at the link's
     # head it holds no traffic but its own; False: all of it (spillback.upstream_queue_pcu)

@@ -235,13 +235,15 @@ def test_a_subclass_that_overrides_decide_gets_no_pass() -> None:
     assert Own().network_decision(layouts) is None
 
 
-def _line(n: int) -> dict[str, Intersection]:
+def _line(n: int, chain: bool = False) -> dict[str, Intersection]:
     """`n` lights in a row, west to east, each feeding its neighbours' approaches both ways: a light's
     W_T (heading east) leads onto the next light's approach eW, its E_T onto the last one's eE (the
     edges named by their light: L1eW). The
     second light has two lanes an approach and its left turns N_L and S_L lead onto the next light's
     eW and the last one's eE too (two feeds into one approach); the link into the third light from the
-    east is short (its eE advance loop 12 m from the stop line: no pull over it)."""
+    east is short (its eE advance loop 12 m from the stop line: no pull over it). With `chain`, the
+    fourth light's W_T leads onto the fifth's eW over an unsignalised edge (to_edge L3x, reach_edge
+    L4eW, 30 PCU of chain: more than eW's 10.4 between its loops)."""
     ids = [f"L{k}" for k in range(n)]
     out = {}
     for k, jid in enumerate(ids):
@@ -258,6 +260,8 @@ def _line(n: int) -> dict[str, Intersection]:
                 m["to_edge"] = f"{ids[k + 1]}eW"
             if k and (m["id"] == "E_T" or m["id"] == "S_L"):
                 m["to_edge"] = f"{ids[k - 1]}eE"
+            if chain and k == 3 and k + 1 < n and m["id"] == "W_T":
+                m["to_edge"], m["reach_edge"], m["reach_storage_pcu"] = "L3x", f"{ids[k + 1]}eW", 30.0
         if k == 2:
             for d in raw["detectors"]:
                 if d["id"] == "E_adv":
@@ -274,27 +278,32 @@ def _full_lanes(rng: np.random.Generator, lay: Layout, est: Estimate) -> Estimat
     return dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, queue_pcu=share * lay.lane_storage_pcu))
 
 
-@pytest.mark.parametrize(("cuts", "reference"), [(False, False), (True, False), (False, True)])
-def test_the_pass_pulls_upstream_as_each_junction_alone(cuts: bool, reference: bool) -> None:
+@pytest.mark.parametrize(
+    ("cuts", "reference", "chain"),
+    [(False, False, False), (True, False, False), (False, True, False), (False, False, True), (True, False, True)],
+)
+def test_the_pass_pulls_upstream_as_each_junction_alone(cuts: bool, reference: bool, chain: bool) -> None:
     """[max_pressure] pull_upstream: the pass's held queue is phases.upstream_held_pcu bit for bit, and
     its decisions are decide()'s with the NetworkView; the pull changes decisions here (the test fails
     with the pass's held queue dropped). `reference`: L3's state holds other constants, so the pass leaves
     it to decide() (its reference path), with its part of the held queue: the pull changes decisions there
-    too (the test fails with the reference path given no held queue; R, session 37)."""
+    too (the test fails with the reference path given no held queue; R, session 37). With `chain`,
+    pull_chains on and one link over an unsignalised edge: its approach is pulled over the chain's storage."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
     from controller.core.policies.phases import upstream_held_pcu
 
     rng, nrng = random.Random(5), np.random.default_rng(5)
-    js = _line(5)
+    js = _line(5, chain)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     links = LinkLayout.build(layouts)
-    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True))
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True, pull_chains=chain))
     without = MaxPressurePolicy(MaxPressureParams())
     assert policy.uses_network and not policy.reads_links
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure) and net.pull is not None
     assert len(net.pull.storage_pcu) == 7  # 8 links between lights, less the short one
+    assert (net.pull.storage_pcu == 30.0).sum() == chain  # the chain's storage, more than its approach's
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
         other = dataclasses.replace(MaxPressureParams(), pull_upstream=True, switch_service_s=3.0)
@@ -319,7 +328,7 @@ def test_the_pass_pulls_upstream_as_each_junction_alone(cuts: bool, reference: b
             views.append(None if s is None else SignalView(s[0], s[1], 0.0 if s[1] else s[2], tuple(red[jid])))
         est_list = [ests[j] for j in js]
         view_net = NetworkView(links, LinkState.empty(links, layouts, 0.0), dict(ests), layouts)  # type: ignore[arg-type]
-        held_ref = np.concatenate([upstream_held_pcu(lay, ests[jid], view_net) for jid, lay in layouts.items()])
+        held_ref = np.concatenate([upstream_held_pcu(lay, ests[jid], view_net, chain) for jid, lay in layouts.items()])
         lane_q, lane_h = (np.concatenate([getattr(e.lanes, f) for e in est_list]) for f in ("queue_pcu", "hidden_pcu"))
         queue = np.concatenate([e.queue_pcu for e in est_list])
         assert net.pull.held_pcu(queue, lane_q, lane_h).tobytes() == held_ref.tobytes(), tick
@@ -339,13 +348,16 @@ def test_the_pass_pulls_upstream_as_each_junction_alone(cuts: bool, reference: b
     assert min(seen.values()) > 10, seen
 
 
-def test_the_core_pulls_upstream_with_the_pass_as_without_it() -> None:
-    """Core.step with pull_upstream: the network pass (the links not learnt, `reads_links` False) and
-    every junction decided alone with the NetworkView give the same commands and policy states."""
+@pytest.mark.parametrize("chain", [False, True])
+def test_the_core_pulls_upstream_with_the_pass_as_without_it(chain: bool) -> None:
+    """Core.step with pull_upstream (and pull_chains, over a link of two edges): the network pass (the
+    links not learnt, `reads_links` False) and every junction decided alone with the NetworkView give
+    the same commands and policy states."""
     rng = random.Random(9)
-    js = _line(4)
+    js = _line(5 if chain else 4, chain)
     base = Config()
-    cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, pull_upstream=True))
+    mp = dataclasses.replace(base.max_pressure, pull_upstream=True, pull_chains=chain)
+    cfg = dataclasses.replace(base, max_pressure=mp)
     layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
     with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
     alone = Core(layouts, make_policy("adaptive", cfg), cfg)

@@ -617,10 +617,12 @@ def test_max_pressure_exit_room_reads_an_exit_not_learnt_from_the_network_and_ho
         assert wish.phase == expect, own_lane
 
 
-def _pulled_pair(eW_queue_pcu: float, j_queue_pcu: float, eW_adv_m: float = 80.0):
+def _pulled_pair(eW_queue_pcu: float, j_queue_pcu: float, eW_adv_m: float = 80.0, chain_pcu: float = 0.0):
     """J's N_T leads onto K's approach eW (K's W_T), whose advance loop is `eW_adv_m` from the
     stop line. K holds N/S green with 4 PCU on N_T; eW holds `eW_queue_pcu`, and J holds
-    `j_queue_pcu` on N_T waiting for it. Returns (K's layout, its estimate, the NetworkView)."""
+    `j_queue_pcu` on N_T waiting for it. With `chain_pcu`, N_T's exit edge is `x`, an unsignalised
+    edge before eW, the chain storing `chain_pcu` (Movement.reach_edge / reach_storage_pcu).
+    Returns (K's layout, its estimate, the NetworkView)."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
@@ -632,6 +634,8 @@ def _pulled_pair(eW_queue_pcu: float, j_queue_pcu: float, eW_adv_m: float = 80.0
     raw_j["downstream"] = ["K"]
     raw_k["upstream"] = ["J"]
     raw_j["movements"][0]["to_edge"] = "eW"
+    if chain_pcu:
+        raw_j["movements"][0].update({"to_edge": "x", "reach_edge": "eW", "reach_storage_pcu": chain_pcu})
     lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
     lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
     layouts = {"J": lay_j, "K": lay_k}
@@ -671,6 +675,28 @@ def test_upstream_held_pcu_is_the_neighbours_queue_beyond_the_room_left():
     lay_k, est_k, net = _pulled_pair(storage - 1.0, 20.0)
     assert upstream_held_pcu(lay_k, est_k, net)[w_t] == pytest.approx(19.0)
     assert not upstream_held_pcu(lay_k, est_k, None).any()
+
+
+def test_pull_chains_pulls_over_a_link_of_several_edges_with_its_whole_storage():
+    """J's N_T reaches K's approach eW (full, 10.4 PCU between its loops) over an unsignalised edge,
+    the chain storing 30 PCU: with pull_upstream alone K sees nothing held (the exit edge is no
+    approach of K) and keeps N/S (4 PCU); with pull_chains J's 40 PCU count beyond the chain's room
+    (30 PCU less eW's queue) and K serves E/W; J's 15 PCU fit in the chain: nothing held."""
+    from controller.core.policies.phases import upstream_held_pcu
+
+    lay_k, _, _ = _pulled_pair(0.0, 40.0, chain_pcu=30.0)
+    storage = float(lay_k.lane_storage_pcu[lay_k.lanes.index("eW_0")])
+    w_t = [m.id for m in lay_k.junction.movements].index("W_T")
+    lay_k, est_k, net = _pulled_pair(storage, 40.0, chain_pcu=30.0)
+    assert not upstream_held_pcu(lay_k, est_k, net).any()
+    held = upstream_held_pcu(lay_k, est_k, net, chains=True)
+    assert held[w_t] == pytest.approx(40.0 - (30.0 - storage))
+    assert held.sum() == pytest.approx(held[w_t])
+    for chains, j_pcu, expect in ((False, 40.0, 0), (True, 40.0, 1), (True, 15.0, 0)):
+        lay_k, est_k, net = _pulled_pair(storage, j_pcu, chain_pcu=30.0)
+        p = MaxPressurePolicy(MaxPressureParams(pull_upstream=True, pull_chains=chains))
+        _, wish = p.decide(p.init(lay_k, 0.0), lay_k, est_k, view(lay_k, 0, 20.0), 100.0, network=net)
+        assert wish.phase == expect, (chains, j_pcu)
 
 
 def test_max_pressure_pull_upstream_does_not_pull_over_a_short_link():

@@ -441,7 +441,11 @@ class MaxPressurePolicy(Policy):
         """decide(); a pair's leader weighs each stage by its own pressure plus its follower's,
         and leaves its stage through one that clears the turners in either junction (`partner`,
         the follower's StageView on the leader's stages, core/pairs.py)."""
-        held = upstream_held_pcu(layout, est, network) if self.params.pull_upstream and signal is not None else None
+        held = (
+            upstream_held_pcu(layout, est, network, self.params.pull_chains)
+            if self.params.pull_upstream and signal is not None
+            else None
+        )
         return self.decide_held(state, layout, est, signal, now_s, network, partner, held)
 
     def decide_held(
@@ -497,7 +501,7 @@ class MaxPressurePolicy(Policy):
             tuple(clearance_detours(st.clearance[cur], layout, cur, k, state.boxed)) if len(state.boxed) else ()
             for k in range(len(layout.junction.phases))
         )
-        held = upstream_held_pcu(layout, est, network) if self.params.pull_upstream else None
+        held = upstream_held_pcu(layout, est, network, self.params.pull_chains) if self.params.pull_upstream else None
         return StageView(self._pressures(state, layout, est, signal, now_s, network, held), detours)
 
     def _pressures(

@@ -19,7 +19,8 @@ instead of a dozen small ones per junction:
 - with [max_pressure] pull_upstream, the queue the upstream lights hold for each approach beyond
   the room left on it (phases.upstream_held_pcu; `_Pull`): the neighbours' queues summed per
   approach by one bincount in the reference's order, the approach's lanes summed left to right
-  (numpy's order for fewer than 8 entries; an approach of 8 lanes or more is summed on its own);
+  (numpy's order for fewer than 8 entries; an approach of 8 lanes or more is summed on its own); with
+  pull_chains also over links of several unsignalised edges, the room the chain's storage;
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
@@ -121,15 +122,17 @@ class _Pull:
     feed_group: np.ndarray  # (feeds,) its approach, in held_feeds' order
     lanes: np.ndarray  # (groups, <= 7) network lane index of the approach's lanes, in order; past them, n_lanes
     long: tuple[tuple[int, np.ndarray], ...]  # (group, lane indices) of an approach of 8 lanes or more
-    storage_pcu: np.ndarray  # (groups,) the approach's lane storage between its loops, summed as the reference does
+    storage_pcu: np.ndarray  # (groups,) the approach's lane storage between its loops, summed as the reference
+    # does, or its chain's (pull_chains) where that is more
     movement: np.ndarray  # (approach movements,) network movement index
     movement_group: np.ndarray  # (approach movements,) its approach
     n_movements: np.ndarray  # (groups,) the approach's movements
     size: int  # movements of the network
 
     @staticmethod
-    def build(lays: Sequence[Layout], mov_start: np.ndarray, lane_start: np.ndarray) -> _Pull | None:
-        """None where no controlled neighbour feeds an approach directly (the held queue is 0)."""
+    def build(lays: Sequence[Layout], mov_start: np.ndarray, lane_start: np.ndarray, chains: bool) -> _Pull | None:
+        """None where no controlled neighbour feeds an approach (directly, or with `chains` over
+        unsignalised edges: phases.held_feeds) (the held queue is 0)."""
         jids = [lay.junction.id for lay in lays]
         by_id = dict(zip(jids, lays))
         pos = {j: k for k, j in enumerate(jids)}
@@ -141,14 +144,14 @@ class _Pull:
         mov: list[np.ndarray] = []
         mov_grp: list[np.ndarray] = []
         for k, lay in enumerate(lays):
-            for edge, sources in held_feeds(lay, by_id, edges):
+            for edge, sources, reach_pcu in held_feeds(lay, by_id, edges, chains):
                 g = len(lanes)
                 f_mov.extend(int(mov_start[pos[u]]) + m for u, m in sources)
                 f_grp.extend([g] * len(sources))
                 ix = edges[lay.junction.id][edge]
                 on = lay.lane_uses[ix].any(axis=0)
                 lanes.append(np.flatnonzero(on) + lane_start[k])
-                storage.append(float(lay.lane_storage_pcu[on].sum()))
+                storage.append(max(float(lay.lane_storage_pcu[on].sum()), reach_pcu))
                 mov.append(ix + mov_start[k])
                 mov_grp.append(np.full(len(ix), g))
         if not lanes:
@@ -268,7 +271,7 @@ class NetPressure:
             groups,
             _padded(statics, n_m, n_p, mov_start, width, len(groups), pad),
             _box_index(lays, statics, n_m, n_p, mov_start, lane_start, width),
-            _Pull.build(lays, mov_start, lane_start) if p.pull_upstream else None,
+            _Pull.build(lays, mov_start, lane_start, p.pull_chains) if p.pull_upstream else None,
             tuple(PhaseWish(k) for k in range(width)),
             np.full((len(lays), width), -np.inf),
             list(statics),

@@ -66,11 +66,13 @@ def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, 
     return out
 
 
-def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray:
+def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None, chains: bool = False) -> np.ndarray:
     """(movements,) PCU the upstream junctions hold for each movement's approach beyond the room
     left on it: per approach edge, the queues (between the loops and spilled upstream) of the
-    neighbours' movements whose exit edge it is (held_feeds), less the approach's lane storage
-    between its loops left by its own queue, never below 0, shared equally among the approach's
+    neighbours' movements whose exit edge it is (held_feeds; with `chains`, also those whose exit
+    leads to it over unsignalised edges, Movement.reach_edge), less the room its own queue leaves
+    on it (the approach's lane storage between its loops, or the whole chain's storage where that
+    is more, Movement.reach_storage_pcu), never below 0, shared equally among the approach's
     movements. 0 without `network` or where no controlled neighbour feeds the approach.
     max_pressure_net computes the same for every junction at once (its `_Pull`)."""
     j = layout.junction
@@ -78,7 +80,7 @@ def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None
     if network is None or j.id not in network.links.edge_movements:
         return out
     approaches = network.links.edge_movements[j.id]
-    for edge, sources in held_feeds(layout, network.layouts, network.links.edge_movements):
+    for edge, sources, reach_pcu in held_feeds(layout, network.layouts, network.links.edge_movements, chains):
         q = 0.0
         for u, m in sources:
             if u in network.estimates:
@@ -86,7 +88,7 @@ def upstream_held_pcu(layout: Layout, est: Estimate, network: NetworkView | None
         ix = approaches[edge]
         lanes = layout.lane_uses[ix].any(axis=0)
         stored = float((est.lanes.queue_pcu[lanes] + est.lanes.hidden_pcu[lanes]).sum())
-        room = max(float(layout.lane_storage_pcu[lanes].sum()) - stored, 0.0)
+        room = max(max(float(layout.lane_storage_pcu[lanes].sum()), reach_pcu) - stored, 0.0)
         out[ix] += max(q - room, 0.0) / len(ix)
     return out
 
@@ -95,31 +97,44 @@ EdgeMovements = Mapping[str, Mapping[str, np.ndarray]]  # junction -> approach e
 
 
 def held_feeds(
-    layout: Layout, layouts: Mapping[str, Layout], edge_movements: EdgeMovements
-) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    layout: Layout, layouts: Mapping[str, Layout], edge_movements: EdgeMovements, chains: bool = False
+) -> tuple[tuple[str, tuple[tuple[str, int], ...], float], ...]:
     """The static part of upstream_held_pcu: per approach edge of `layout`'s junction that a
-    controlled upstream neighbour feeds directly (direct_exits), in the order first fed, the
-    neighbours' movements (junction, movement index) whose exit edge it is, in the order of the
-    junction's upstream list and of their movements. `edge_movements`: per junction of `layouts`,
-    its approach edges' movement indices (estimation.LinkLayout.edge_movements). A neighbour does
-    not pull over a short link (keepclear.fills_in_one_green: any lane of the approach stores less
-    than the neighbour's shortest minimum green sends into it): that link refills within seconds
-    of its green, and its own rules (keepclear.ShortLinks) own it (ingolstadt21's 12.1 m pair,
-    BENCHMARKS.md, issue 9, A session 35)."""
+    controlled upstream neighbour feeds directly (direct_exits), or with `chains` over unsignalised
+    edges (chain_exits), in the order first fed: the neighbours' movements (junction, movement
+    index) feeding it, in the order of the junction's upstream list and of their movements, and the
+    chain's storage (PCU; the least of its feeds', the stretch they share; 0 where a feed is
+    direct). `edge_movements`: per junction of `layouts`, its approach edges' movement indices
+    (estimation.LinkLayout.edge_movements). A neighbour does not pull over a short link
+    (keepclear.fills_in_one_green: any lane of a direct approach stores less than the neighbour's
+    shortest minimum green sends into it; a chain, its whole storage less than that green sends
+    into all the approach's lanes): that link refills within seconds of its green, and its own
+    rules (keepclear.ShortLinks) own it (ingolstadt21's 12.1 m pair, BENCHMARKS.md, issue 9, A
+    session 35)."""
     j = layout.junction
     out: dict[str, list[tuple[str, int]]] = {}
+    reach: dict[str, float] = {}
     if j.id not in edge_movements:
         return ()
     for u in j.upstream:
         if u not in layouts:
             continue
         min_green_s = min(p.min_green_s for p in layouts[u].junction.phases)
-        for m, d in enumerate(_direct_exits(layouts[u], edge_movements)):
-            if d is None or d[0] != j.id or not len(edge_movements[j.id][d[1]]):
+        direct = _direct_exits(layouts[u], edge_movements)
+        chained = chain_exits(layouts[u], edge_movements) if chains else (None,) * len(direct)
+        for m, (d, c) in enumerate(zip(direct, chained)):
+            # (approach edge, chain storage or 0 where direct, whether the link is short)
+            if d is not None:
+                to = (d[1], 0.0, _short_approach(layout, edge_movements, d[1], min_green_s)) if d[0] == j.id else None
+            elif c is not None and c[0] == j.id and len(edge_movements[j.id][c[1]]):
+                to = (c[1], c[2], _short_chain(layout, edge_movements, c[1], c[2], min_green_s))
+            else:
+                to = None
+            if to is None or to[2] or not len(edge_movements[j.id][to[0]]):
                 continue
-            if not _short_approach(layout, edge_movements, d[1], min_green_s):
-                out.setdefault(d[1], []).append((u, m))
-    return tuple((edge, tuple(src)) for edge, src in out.items())
+            out.setdefault(to[0], []).append((u, m))
+            reach[to[0]] = min(reach.get(to[0], np.inf), to[1])
+    return tuple((edge, tuple(src), float(reach[edge])) for edge, src in out.items())
 
 
 def _short_approach(layout: Layout, edge_movements: EdgeMovements, edge: str, min_green_s: float) -> bool:
@@ -132,6 +147,28 @@ def _short_approach(layout: Layout, edge_movements: EdgeMovements, edge: str, mi
     return bool(
         fills_in_one_green(layout.lane_storage_pcu[lanes], layout.lane_sat_prior_pcu_h[lanes], min_green_s).any()
     )
+
+
+def _short_chain(
+    layout: Layout, edge_movements: EdgeMovements, edge: str, storage_pcu: float, min_green_s: float
+) -> bool:
+    """Whether a chain of `storage_pcu` into the approach `edge` stores fewer PCU than `min_green_s`
+    sends into all the approach's lanes at their saturation flows (keepclear.fills_in_one_green)."""
+    lanes = layout.lane_uses[edge_movements[layout.junction.id][edge]].any(axis=0)
+    sat = float(layout.lane_sat_prior_pcu_h[lanes].sum())
+    return bool(fills_in_one_green(np.array([storage_pcu]), np.array([sat]), min_green_s)[0])
+
+
+def chain_exits(layout: Layout, edge_movements: EdgeMovements) -> tuple[tuple[str, str, float] | None, ...]:
+    """Per movement: (neighbour junction, approach edge, the chain's storage in PCU) where the
+    movement's exit leads over unsignalised edges to an approach of a downstream junction of the
+    network (Movement.reach_edge, sim/netlinks.py), else None."""
+    down = [d for d in layout.junction.downstream if d in edge_movements]
+    out: list[tuple[str, str, float] | None] = []
+    for m in layout.junction.movements:
+        hit = [d for d in down if m.reach_edge and m.reach_edge in edge_movements[d]]
+        out.append((hit[0], m.reach_edge, m.reach_storage_pcu) if hit else None)
+    return tuple(out)
 
 
 def direct_exits(layout: Layout, network: NetworkView) -> tuple[tuple[str, str] | None, ...]:
