@@ -415,6 +415,10 @@ def load_config(path: str | Path | None) -> Config:
     _check_max_pressure(cfg.max_pressure, str(p))
     if cfg.scats.ds_mean_cycles < 1:  # the newest cycle would weigh more than all of it
         raise ConfigError(str(p), "scats.ds_mean_cycles", f"cycles, must be >= 1, got {cfg.scats.ds_mean_cycles}")
+    if cfg.scats.webster_flow_cycles < 1:  # the newest cycle would weigh more than all of it
+        raise ConfigError(
+            str(p), "scats.webster_flow_cycles", f"cycles, must be >= 1, got {cfg.scats.webster_flow_cycles}"
+        )
     if cfg.harm.validate_return and not cfg.validation.enabled:  # nothing would ever approve a return
         raise ConfigError(str(p), "harm.validate_return", "needs validation.enabled (the twin validates the return)")
     if not cfg.validation.margin < 1.0:

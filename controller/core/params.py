@@ -184,6 +184,11 @@ class ScatsParams:
     # the sum over the phases of their movements' largest flow ratio q / s over the last cycle (discharge plus the
     # change of the queue left, at the learnt saturation flows), L the intergreens
     # (False: toward the cycle that runs every phase at ds_target)
+    webster_flow_cycles: float = 1.0  # with webster_cycle: Y is formed from each movement's arrival flow averaged
+    # over this many cycles (an exponential mean, the newest cycle weighing 1 / webster_flow_cycles; 1: the last
+    # cycle alone), as Webster's flows are a period's mean, not one cycle's platoon
+    webster_ds_floor: bool = False  # with webster_cycle: C0 no shorter than the cycle whose greens hold every phase
+    # at DS 1 (each phase's green times its DS, at least its minimum, averaged over webster_flow_cycles cycles)
 
 
 class PolicyConfig(Protocol):

@@ -77,10 +77,17 @@ the green the queue left over would have needed (DS > 1: oversaturated).
   delay-minimising cycle C0 = (1.5 L + 5) / (1 - Y) instead of the one running every phase at `ds_target`,
   Y the sum over the phases of the largest flow ratio q / s among their movements, q their arrivals over the
   cycle (discharge in green plus the change of the queue left at its end), L the intergreens
-  (`webster_cycle_s`, `cycle_flow_ratio_sum`).
+  (`webster_cycle_s`, `cycle_flow_ratio_sum`). With `webster_flow_cycles` above 1 each movement's arrival flow
+  is an exponential mean over that many cycles before Y is formed (`_cycle_mean`): where arrivals come in platoons
+  from signals upstream one cycle's Y swings (0.05-1.00 on RESCO cologne1), and C0, convex in Y, with it. With
+  `webster_ds_floor` C0 is floored at the cycle whose greens would hold every phase at DS 1 (each phase's green
+  times its DS, at least its minimum, averaged over the same cycles, plus the intergreens): Webster's formula,
+  made for undersaturated junctions with random arrivals, does not know the queues a shorter cycle leaves.
+  The first cycle measured (from the first green seen, part way into the program's cycle) starts neither mean:
+  its arrivals are not a cycle's (RiLSA r1: Y 0.11 against 0.41-0.76 after), and held the means low for cycles.
 
 - with `ds_mean_cycles` above 1, the DS the splits and the cycle are chosen from is an exponential mean
-  over that many cycles (`_mean_ds`), as SCATS votes its split plans over cycles rather than following
+  over that many cycles (`_cycle_mean`), as SCATS votes its split plans over cycles rather than following
   one cycle's measurement.
 
 Each movement is charged to its primary phase (protected, else longest base green). Until a
@@ -137,6 +144,8 @@ class ScatsState:
     kept: bool = False  # the program extends its greens with the demand: it keeps running, no plan
     ds_mean: np.ndarray | None = None  # (phases,) the DS the last splits were chosen from (None: none yet)
     queued_before_pcu: np.ndarray | None = None  # (movements,) residual_pcu of the cycle before (None: none yet)
+    flow_mean_pcu_h: np.ndarray | None = None  # (movements,) arrival flows averaged over cycles (webster_flow_cycles)
+    need_mean_s: np.ndarray | None = None  # (phases,) green each phase needs at DS 1, averaged alike (webster_ds_floor)
 
 
 @dataclass(frozen=True)
@@ -451,7 +460,7 @@ class ScatsPolicy(Policy):
         j = layout.junction
         n, n_l = len(j.phases), len(layout.lanes)
         given = state.green_given_s
-        ds = _mean_ds(state.ds_mean, _degrees_of_saturation(state, layout, est), self.params.ds_mean_cycles)
+        ds = _cycle_mean(state.ds_mean, _degrees_of_saturation(state, layout, est), self.params.ds_mean_cycles)
         c0 = state.cycle_s
         lost = sum(state.intergreen_s)
         # The green each phase needs to run at the target DS (at least its minimum), summed with
@@ -466,9 +475,17 @@ class ScatsPolicy(Policy):
         maxs = np.array([p.max_green_s for p in j.phases])
         greens, held = _splits(g0, want, need, ds, maxs, self.params.split_step_s)
         desired = lost + float(need.sum())
+        flow_mean, need_mean = state.flow_mean_pcu_h, state.need_mean_s
         if self.params.webster_cycle:
-            y = cycle_flow_ratio_sum(state, layout, est, lost + float(shown.sum()))
+            cycles = self.params.webster_flow_cycles
+            flow_mean = _cycle_mean(flow_mean, cycle_arrivals_pcu_h(state, lost + float(shown.sum())), cycles)
+            y = flow_ratio_sum(state.primary, layout, est, flow_mean)
             desired = webster_cycle_s(y, lost, lost + float(mins.sum()))
+            if self.params.webster_ds_floor:  # the shortest cycle that holds every phase at DS 1
+                need_mean = _cycle_mean(need_mean, np.maximum(mins, shown * ds), cycles)
+                desired = max(desired, lost + float(need_mean.sum()))
+            if not state.measured:  # the first cycle seen began part way into the program's: its arrivals
+                flow_mean, need_mean = None, None  # are not a cycle's, and would hold the means low for cycles
         if held:  # the cycle grows no further than the greens it has to hold
             desired = min(desired, lost + float(greens.sum()))
         desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
@@ -482,6 +499,8 @@ class ScatsPolicy(Policy):
             dep_green_pcu=np.zeros_like(state.dep_green_pcu),
             residual_pcu=np.zeros_like(state.residual_pcu),
             queued_before_pcu=state.residual_pcu,
+            flow_mean_pcu_h=flow_mean,
+            need_mean_s=need_mean,
             lane_green_s=np.zeros(n_l),
             lane_wasted_s=np.zeros(n_l),
             greens_s=tuple(float(x) for x in greens),
@@ -648,30 +667,44 @@ def webster_cycle_s(y_sum: float, lost_s: float, least_s: float) -> float:
 
 def cycle_flow_ratio_sum(state: ScatsState, layout: Layout, est: Estimate, cycle_s: float) -> float:
     """Y over the cycle just measured (`cycle_s` long): over the phases, the largest flow ratio q / s among the
-    movements charged to each (`state.primary`). A movement's arrivals in the cycle are its discharge in its green
-    plus the change of the queue left at the end of its green (stop-line loops, as the DS); its flow ratio is its
-    busiest lane's, the time the lane's movements' flows take at their own per-lane saturation flows
-    (webster.lane_shared_layout, HCM's shared-lane flow ratio: the model gives a movement on a shared lane a part
-    of the lane's rate), at the learnt saturation flows. Example: through movements discharging 8 PCU per 40 s
-    cycle (720 PCU/h at 1,800: 0.4) and lefts 1.8 PCU (160 PCU/h at 1,600: 0.1), each on lanes of their own, no
-    queue: 0.4 + 0.1 per pair of phases."""
+    movements charged to each (`state.primary`), q their arrivals over the cycle (`cycle_arrivals_pcu_h`), s as in
+    `flow_ratio_sum`. Example: through movements discharging 8 PCU per 40 s cycle (720 PCU/h at 1,800: 0.4) and
+    lefts 1.8 PCU (160 PCU/h at 1,600: 0.1), each on lanes of their own, no queue: 0.4 + 0.1 per pair of phases."""
+    return flow_ratio_sum(state.primary, layout, est, cycle_arrivals_pcu_h(state, cycle_s))
+
+
+def cycle_arrivals_pcu_h(state: ScatsState, cycle_s: float) -> np.ndarray:
+    """Per movement, its arrival flow over the cycle just measured (`cycle_s` long, PCU/h): its discharge in its
+    green plus the change of the queue left at the end of its green (stop-line loops, as the DS), at least 0.
+    Example: 8 PCU discharged in a 40 s cycle, the queue left 2 PCU against 1 the cycle before: 9 x 90 = 810."""
     before = state.queued_before_pcu if state.queued_before_pcu is not None else np.zeros_like(state.residual_pcu)
     arrived = np.maximum(state.dep_green_pcu + state.residual_pcu - before, 0.0)
-    q_pcu_h = arrived * 3600.0 / max(cycle_s, 1.0)
+    out: np.ndarray = arrived * 3600.0 / max(cycle_s, 1.0)
+    return out
+
+
+def flow_ratio_sum(primary: np.ndarray, layout: Layout, est: Estimate, q_pcu_h: np.ndarray) -> float:
+    """Y: over the phases, the largest flow ratio q / s among the movements charged to each (`primary`), a
+    movement's flow ratio its busiest lane's, the time the lane's movements' flows `q_pcu_h` take at their own
+    per-lane saturation flows (webster.lane_shared_layout, HCM's shared-lane flow ratio: the model gives a
+    movement on a shared lane a part of the lane's rate), at the learnt saturation flows. Example: a through
+    movement of 720 PCU/h on two lanes of 1,800 (0.2) charged to phase 0, one of 360 on one lane (0.2) and a
+    left of 160 at 1,600 (0.1) charged to phase 1: 0.2 + 0.2."""
     shared = lane_shared_layout(replace(layout, sat_flow_pcu_h=est.sat_flow_pcu_h), q_pcu_h)
     ratio = q_pcu_h / np.maximum(shared.sat_flow_pcu_h, 1e-6)
-    return sum(float(ratio[state.primary == k].max(initial=0.0)) for k in range(len(layout.junction.phases)))
+    return sum(float(ratio[primary == k].max(initial=0.0)) for k in range(len(layout.junction.phases)))
 
 
-def _mean_ds(mean: np.ndarray | None, ds: np.ndarray, cycles: float) -> np.ndarray:
-    """The DS the splits and the cycle are chosen from: an exponential mean over `cycles` cycles, the newest
-    cycle's DS weighing 1 / `cycles` (`ds_mean_cycles`); the first cycle measured, or `cycles` 1, that cycle
-    alone. A lightly used stage's one-cycle DS swings with the arrivals of one cycle (0.52, 1.13, 1.76, 0.88
-    in consecutive cycles), and the greens would follow it by `split_step_s` each cycle. Example: a mean of
-    1.0 and a cycle of 0.4 over 3 cycles: 0.8."""
-    if mean is None or cycles <= 1.0 or mean.shape != ds.shape:
-        return ds
-    out: np.ndarray = mean + (ds - mean) / cycles
+def _cycle_mean(mean: np.ndarray | None, new: np.ndarray, cycles: float) -> np.ndarray:
+    """An exponential mean over `cycles` cycles, the newest cycle's value weighing 1 / `cycles`; the first cycle
+    measured, or `cycles` 1, that cycle alone. The DS the splits and the cycle are chosen from
+    (`ds_mean_cycles`): a lightly used stage's one-cycle DS swings with the arrivals of one cycle (0.52, 1.13,
+    1.76, 0.88 in consecutive cycles), and the greens would follow it by `split_step_s` each cycle; likewise
+    the arrival flows Webster's Y is formed from and the greens at DS 1 (`webster_flow_cycles`). Example: a
+    mean of 1.0 and a cycle of 0.4 over 3 cycles: 0.8."""
+    if mean is None or cycles <= 1.0 or mean.shape != new.shape:
+        return new
+    out: np.ndarray = mean + (new - mean) / cycles
     return out
 
 
