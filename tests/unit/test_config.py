@@ -164,7 +164,7 @@ def test_every_field_of_a_policy_section_reaches_the_policy_by_name(tmp_path, po
     changed = {}
     # credit_transition_green: on, it needs credit_unopposed, flipped off here (its own wire: test_webster_unopposed);
     # ds_mean_cycles, webster_flow_cycles: below 1 refused (their own wires: test_scats_ds_mean,
-    # test_scats_webster_cycle)
+    # test_scats_webster_flow_mean)
     keep = {"credit_transition_green", "ds_mean_cycles", "webster_flow_cycles"}
     for f in dataclasses.fields(params_cls):
         if f.name in keep:
