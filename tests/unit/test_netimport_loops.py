@@ -300,3 +300,30 @@ def test_the_room_past_a_loop_stops_where_its_feeder_also_feeds_another_road(tmp
         adv = _loops(j, lane)["advance"]
         assert adv.at_lane == lane and adv.pos_m < 0.1
         assert adv.room_m is None and not adv.at_entry, lane
+
+
+def test_the_room_past_a_loop_stops_at_a_traffic_light(tmp_path):
+    """PC's lanes start at P, a signal on the road itself (a mid-block light: no other stream joins
+    there; the importer controls only C), whose one-lane road MP comes from the merge at M: a queue
+    past PC's loops onto MP stands at P's stop line, not on the approach's own road; the room is the
+    loop's own lane (no room_m). (R, session 38: no test failed with own_road_m going on past a light.)"""
+    from tests.netbuild import edge_xml, netconvert, node_xml
+
+    nodes = {
+        "C": (0, 0, "traffic_light"),
+        "P": (0, -30, "traffic_light"),
+        "M": (0, -130, "priority"),
+        "X": (0, -400, "priority"),
+        "Y": (100, -130, "priority"),
+        "E0": (300, 0, "priority"),
+        "W0": (-300, 0, "priority"),
+    }
+    pairs = [("X", "M"), ("M", "P"), ("P", "C"), ("E0", "C"), ("W0", "C")]
+    edges = [(f"{a}{b}", a, b) for a, b in pairs] + [(f"{b}{a}", b, a) for a, b in pairs] + [("YM", "Y", "M")]
+    net = netconvert(tmp_path, "midblock", node_xml(nodes), edge_xml(edges, {}, {"PC": 2}))
+    j, _ = _import(net, tmp_path / "j")
+    assert j.id == "C"
+    for lane in ("PC_0", "PC_1"):
+        adv = _loops(j, lane)["advance"]
+        assert adv.at_lane == lane and adv.pos_m < 0.1
+        assert adv.room_m is None and not adv.at_entry, lane
