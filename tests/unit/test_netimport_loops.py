@@ -266,26 +266,32 @@ def test_a_damaged_compressed_additional_file_is_named_not_a_traceback(tmp_path,
     assert waut_schedules([gz]) == {}
 
 
-def _diverge_net(work: Path) -> Path:
-    """Signalised C with a 30 m two-lane approach PC that starts at P, where the one-lane road MP
-    also turns off onto the one-way road PZ (a diverge: no other stream joins at P); MP starts at
-    M, 100 m before, where X and Y merge. A cross road W0-C-E0."""
+def _merge_then_approach_net(work: Path, name: str, p_type: str, side: dict[str, tuple]) -> Path:
+    """Signalised C with a 30 m two-lane approach PC that starts at P (a node of type `p_type`),
+    fed by the one-lane road MP from M, 100 m before, where X and Y merge. A cross road W0-C-E0.
+    `side`: extra nodes at P, {node: (x, y, type)}, each joined by a one-way road P -> node."""
     from tests.netbuild import edge_xml, netconvert, node_xml
 
     nodes = {
         "C": (0, 0, "traffic_light"),
-        "P": (0, -30, "priority"),
-        "Z": (200, -30, "priority"),
+        "P": (0, -30, p_type),
         "M": (0, -130, "priority"),
         "X": (0, -400, "priority"),
         "Y": (100, -130, "priority"),
         "E0": (300, 0, "priority"),
         "W0": (-300, 0, "priority"),
+        **side,
     }
     pairs = [("X", "M"), ("M", "P"), ("P", "C"), ("E0", "C"), ("W0", "C")]
     edges = [(f"{a}{b}", a, b) for a, b in pairs] + [(f"{b}{a}", b, a) for a, b in pairs]
-    edges += [("YM", "Y", "M"), ("PZ", "P", "Z")]
-    return netconvert(work, "diverge", node_xml(nodes), edge_xml(edges, {}, {"PC": 2}))
+    edges += [("YM", "Y", "M")] + [(f"P{n}", "P", n) for n in side]
+    return netconvert(work, name, node_xml(nodes), edge_xml(edges, {}, {"PC": 2}))
+
+
+def _diverge_net(work: Path) -> Path:
+    """_merge_then_approach_net where the one-lane road MP also turns off at P onto the one-way
+    road PZ (a diverge: no other stream joins at P)."""
+    return _merge_then_approach_net(work, "diverge", "priority", {"Z": (200, -30, "priority")})
 
 
 def test_the_room_past_a_loop_stops_where_its_feeder_also_feeds_another_road(tmp_path):
@@ -307,20 +313,7 @@ def test_the_room_past_a_loop_stops_at_a_traffic_light(tmp_path):
     there; the importer controls only C), whose one-lane road MP comes from the merge at M: a queue
     past PC's loops onto MP stands at P's stop line, not on the approach's own road; the room is the
     loop's own lane (no room_m). (R, session 38: no test failed with own_road_m going on past a light.)"""
-    from tests.netbuild import edge_xml, netconvert, node_xml
-
-    nodes = {
-        "C": (0, 0, "traffic_light"),
-        "P": (0, -30, "traffic_light"),
-        "M": (0, -130, "priority"),
-        "X": (0, -400, "priority"),
-        "Y": (100, -130, "priority"),
-        "E0": (300, 0, "priority"),
-        "W0": (-300, 0, "priority"),
-    }
-    pairs = [("X", "M"), ("M", "P"), ("P", "C"), ("E0", "C"), ("W0", "C")]
-    edges = [(f"{a}{b}", a, b) for a, b in pairs] + [(f"{b}{a}", b, a) for a, b in pairs] + [("YM", "Y", "M")]
-    net = netconvert(tmp_path, "midblock", node_xml(nodes), edge_xml(edges, {}, {"PC": 2}))
+    net = _merge_then_approach_net(tmp_path, "midblock", "traffic_light", {})
     j, _ = _import(net, tmp_path / "j")
     assert j.id == "C"
     for lane in ("PC_0", "PC_1"):
