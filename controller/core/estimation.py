@@ -66,15 +66,17 @@ estimate, bit for bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
 from controller.core.cuts import Cut
 from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from controller.core.params import LayoutConfig
@@ -220,6 +222,21 @@ class Layout:
     def maps(self) -> LaneMaps:
         """The junction's lanes -> movements shares and borrowing neighbours as sparse entries."""
         return LaneMaps.build(self)
+
+    @cached_property
+    def _derived(self) -> dict[Callable[[Layout], object], object]:
+        return {}
+
+    def derived(self, build: Callable[[Layout], _T]) -> _T:
+        """build(self), computed at the first call with that function and kept for this layout
+        object: for a quantity that is a function of the layout alone (its arrays are never
+        written after `build`), which a policy would otherwise recompute at every decision.
+        `build` must be a module-level function (the key), and its result must not be written."""
+        memo = self._derived
+        if build in memo:
+            return memo[build]  # type: ignore[return-value]  # stored by this very `build`
+        out = memo[build] = build(self)
+        return out
 
     @staticmethod
     def build(junction: Intersection, cfg: LayoutConfig | None = None) -> Layout:

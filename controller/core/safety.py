@@ -53,31 +53,55 @@ def cycle_length_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[floa
     return sum(greens_s) + sum(j.intergreen_s(order[i], order[(i + 1) % n]) for i in range(n))
 
 
-def max_red_s(j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...]) -> dict[str, float]:
+def max_red_s(
+    j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...], memo: GateMemo | None = None
+) -> dict[str, float]:
     """Longest red per movement over one cycle, in seconds. Intergreens count as red unless
-    the movement stays green across them (conservative: yellow is counted as red)."""
-    n = len(order)
+    the movement stays green across them (conservative: yellow is counted as red). `memo`: the
+    caller's GateMemo (keeps red_walks of `j` and `order`)."""
     out = {}
-    by_phase = [frozenset(j.served_movements(p)) for p in order]
-    # into_s[i]: the intergreen into the i-th phase of `order` from the one before it
-    into_s = [j.intergreen_s(order[(i - 1) % n], order[i]) for i in range(n)]
-    for m in j.movements:
-        served = [m.id in ids for ids in by_phase]
-        if not any(served):
-            out[m.id] = math.inf
+    for m_id, walk in memo.walks(j, order) if memo is not None else red_walks(j, order):
+        if walk is None:
+            out[m_id] = math.inf
             continue
-        start = served.index(True)
         longest = run = 0.0
-        for k in range(1, n + 1):
-            prev, i = (start + k - 1) % n, (start + k) % n
-            if not (served[prev] and served[i]):
-                run += into_s[i]
-            if served[i]:
+        for into_s, i, served in walk:
+            if into_s is not None:
+                run += into_s
+            if served:
                 longest, run = max(longest, run), 0.0
             else:
                 run += greens_s[i]
-        out[m.id] = longest
+        out[m_id] = longest
     return out
+
+
+# per movement: (id, its walk over one cycle from the first phase serving it; None: served in none)
+RedWalks = tuple[tuple[str, tuple[tuple[float | None, int, bool], ...] | None], ...]
+
+
+def red_walks(j: Intersection, order: tuple[int, ...]) -> RedWalks:
+    """What max_red_s reads of `j` and `order`, per movement: from the first phase of `order`
+    serving it, one step per phase around the cycle, (the intergreen into that phase, or None
+    when the movement stays green across it; the phase's position in `order`; whether it serves
+    the movement)."""
+    n = len(order)
+    by_phase = [frozenset(j.served_movements(p)) for p in order]
+    # into_s[i]: the intergreen into the i-th phase of `order` from the one before it
+    into_s = [j.intergreen_s(order[(i - 1) % n], order[i]) for i in range(n)]
+    out: list[tuple[str, tuple[tuple[float | None, int, bool], ...] | None]] = []
+    for m in j.movements:
+        served = [m.id in ids for ids in by_phase]
+        if not any(served):
+            out.append((m.id, None))
+            continue
+        start = served.index(True)
+        walk = []
+        for k in range(1, n + 1):
+            prev, i = (start + k - 1) % n, (start + k) % n
+            walk.append((None if served[prev] and served[i] else into_s[i], i, served[i]))
+        out.append((m.id, tuple(walk)))
+    return tuple(out)
 
 
 def _fit(greens: list[float], lo: list[float], hi: list[float], target_sum: float) -> list[float] | None:
@@ -108,7 +132,9 @@ def gate_cycle(
     as it stands) before the new plan first serves it, or when `view` is of another model (a
     phase the junction has not, not one red time per movement). `memo`: the caller's GateMemo."""
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
-    why = _cycle_form_refusal(j, order, greens, wish.offset_s) or (_view_mismatch(j, view) if view is not None else "")
+    why = _cycle_form_refusal(j, order, greens, wish.offset_s, memo) or (
+        _view_mismatch(j, view) if view is not None else ""
+    )
     if why:
         return GateOutcome(None, why)
 
@@ -128,7 +154,7 @@ def gate_cycle(
         g = fitted
         clipped.append(f"cycle {cycle:.1f} s brought within [{j.cycle_min_s}, {j.cycle_max_s}] s")
         cycle = sum(g) + ig
-    reds = max_red_s(j, order, tuple(g))
+    reds = max_red_s(j, order, tuple(g), memo)
     worst = max(reds, key=lambda m: reds[m])
     if reds[worst] > j.max_red_s + 1e-9:
         return GateOutcome(None, f"movement {worst} would wait {reds[worst]:.1f} s > max_red_s {j.max_red_s}")
@@ -149,9 +175,12 @@ def gate_cycle(
     return GateOutcome(plan, clipped=tuple(clipped))
 
 
-def _cycle_form_refusal(j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], offset_s: float) -> str:
+def _cycle_form_refusal(
+    j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], offset_s: float, memo: GateMemo | None = None
+) -> str:
     """Why a cycle wish is malformed or unsafe whatever its timing ('' when it is not): its order
-    and greens, finite values, conflicting greens, a movement never served."""
+    and greens, finite values, conflicting greens, a movement never served. `memo`: the caller's
+    GateMemo (its _Static and red_walks of `j`)."""
     n = len(j.phases)
     if not order or len(order) != len(greens):
         return "phase order and greens must be non-empty and of equal length"
@@ -160,6 +189,11 @@ def _cycle_form_refusal(j: Intersection, order: tuple[int, ...], greens: tuple[f
         return f"phase order {list(order)} must list distinct phases of 0..{n - 1}"
     if any(not _finite(g) for g in greens) or not _finite(offset_s):
         return "non-finite green or offset"
+    if memo is not None:
+        st = memo.static(j)
+        why = next((st.conflict[p] for p in order if st.conflict[p]), "")
+        starved = [m_id for m_id, walk in memo.walks(j, order) if walk is None]
+        return why or (f"movements never served: {starved}" if starved else "")
     for p in order:
         why = phase_conflict(j, p)
         if why:
@@ -392,6 +426,7 @@ class GateMemo:
     def __init__(self) -> None:
         self._statics: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived)
         self._found: dict[tuple[int, int, int | None], _Found] = {}
+        self._walks: dict[tuple[int, tuple[int, ...]], tuple[Intersection, RedWalks]] = {}
 
     def static(self, j: Intersection) -> _Static:
         """The gate's static data of `j` (derived on first use, kept while `j` is the same object)."""
@@ -402,6 +437,17 @@ class GateMemo:
         if len(self._statics) >= self.MEMO_MAX:
             self._statics.clear()
         self._statics[id(j)] = (j, out)
+        return out
+
+    def walks(self, j: Intersection, order: tuple[int, ...]) -> RedWalks:
+        """red_walks(j, order) (derived on first use, kept while `j` is the same object)."""
+        known = self._walks.get((id(j), order))
+        if known is not None and known[0] is j:
+            return known[1]
+        out = red_walks(j, order)
+        if len(self._walks) >= self.MEMO_MAX:
+            self._walks.clear()
+        self._walks[(id(j), order)] = (j, out)
         return out
 
     def found(self, j: Intersection, cur: int, first: int | None) -> _Found | None:

@@ -1,8 +1,10 @@
 """The re-plan tick's shortcuts give the plans of the code they replace, to the last bit (issue 12,
 the re-plan tick at 2,500 junctions a region): webster's green_floors_s on Python floats, its
 unopposed credit computed once per layout (WebsterPolicy._credit), and the gate's max_red_s with
-each phase's movements and intergreens read once. The references below are the former code,
-copied as it was."""
+each phase's movements and intergreens read once; then (session 39) what webster reads of a layout
+alone kept per layout object (Layout.derived: green_floors_s' index, flow_ratio_sum's phases, the
+reference cycle, the intergreens, the green ranges) and the gate's max-red walks and form checks kept
+in its GateMemo. The references below are the former code, copied as it was."""
 
 from __future__ import annotations
 
@@ -16,17 +18,27 @@ import pytest
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.params import WebsterParams
+from controller.core.policies.phases import primary_phases
 from controller.core.policies.webster import (
     Credit,
+    FloorIndex,
     WebsterPolicy,
+    _cycle_intergreens_s,
+    _cycle_terms_s,
+    _green_range_s,
+    _reference_cycle_s,
     _summed,
+    cycle_intergreens_s,
+    flow_ratio_sum,
     green_floors_s,
     green_range_s,
+    lane_shared_layout,
+    reference_cycle_s_of,
     unopposed_credit,
 )
-from controller.core.safety import max_red_s
+from controller.core.safety import GateMemo, _cycle_form_refusal, gate_cycle, max_red_s, phase_conflict
 from controller.junctions import load_intersections, parse_intersection
-from controller.model import Intersection
+from controller.model import CycleWish, Intersection
 from tests.junction_fixtures import two_phase_raw
 
 CFG = Config()
@@ -77,6 +89,34 @@ def reference_max_red_s(j: Intersection, order: tuple[int, ...], greens_s: tuple
                 run += greens_s[i]
         out[m.id] = longest
     return out
+
+
+def reference_flow_ratio_sum(layout: Layout, flow_pcu_h: np.ndarray) -> float:
+    """webster.flow_ratio_sum as it was before session 39 (6555c74)."""
+    primary = primary_phases(layout, protected_first=False)
+    ratio = flow_pcu_h / layout.sat_flow_pcu_h
+    return sum(float(ratio[primary == k].max(initial=0.0)) for k in range(len(layout.junction.phases)))
+
+
+def reference_cycle_form_refusal(j: Intersection, order: tuple, greens: tuple, offset_s: float) -> str:
+    """safety._cycle_form_refusal as it was before session 39 (6555c74)."""
+    n = len(j.phases)
+    if not order or len(order) != len(greens):
+        return "phase order and greens must be non-empty and of equal length"
+    bad_index = any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n for p in order)
+    if bad_index or len(set(order)) != len(order):
+        return f"phase order {list(order)} must list distinct phases of 0..{n - 1}"
+    if any(not isinstance(g, (int, float)) or isinstance(g, bool) or not math.isfinite(g) for g in greens) or not (
+        math.isfinite(offset_s)
+    ):
+        return "non-finite green or offset"
+    for p in order:
+        why = phase_conflict(j, p)
+        if why:
+            return why
+    served = {m for p in order for m in j.served_movements(p)}
+    starved = [m.id for m in j.movements if m.id not in served]
+    return f"movements never served: {starved}" if starved else ""
 
 
 def nine_phases() -> Layout:
@@ -156,3 +196,124 @@ def test_the_credit_is_computed_once_per_layout_and_equals_a_fresh_one(transitio
         first.transition_s[0] = 1.0  # read-only: no caller can change what later re-plans read
     other = Layout.build(lay.junction, CFG)  # another layout object: its own credit
     assert policy._credit(other) is not first
+
+
+def random_orders(rng: random.Random, n: int, count: int) -> list[tuple[int, ...]]:
+    """Whole cycles in random order and parts of them (a phase left out: movements never served)."""
+    return [tuple(rng.sample(range(n), rng.randint(1, n) if rng.random() < 0.3 else n)) for _ in range(count)]
+
+
+def test_max_red_through_the_gate_memo_is_the_former_code_s_to_the_bit():
+    """One GateMemo over every junction and order, each asked twice (derived, then kept)."""
+    rng = random.Random(39)
+    memo = GateMemo()
+    never = 0
+    for lay in layouts():
+        j = lay.junction
+        for order in random_orders(rng, len(j.phases), 30):
+            for _ in range(2):
+                greens = tuple(rng.uniform(j.phases[k].min_green_s, 60.0) for k in order)
+                got, want = max_red_s(j, order, greens, memo), reference_max_red_s(j, order, greens)
+                assert list(got) == list(want)
+                assert [v.hex() for v in got.values()] == [v.hex() for v in want.values()]
+                never += math.inf in got.values()
+    assert never > 20  # orders that leave a movement unserved are compared too
+
+
+def test_cycle_form_refusal_through_the_gate_memo_is_the_former_code_s():
+    rng = random.Random(40)
+    memo = GateMemo()
+    reasons: set[str] = set()
+    for lay in layouts():
+        j = lay.junction
+        n = len(j.phases)
+        for order in [*random_orders(rng, n, 20), (0, 0), (n,), (), (True,)]:
+            for greens in (tuple(20.0 for _ in order), tuple(math.nan for _ in order), (20.0,)):
+                for offset_s in (0.0, math.inf):
+                    want = reference_cycle_form_refusal(j, order, greens, offset_s)
+                    assert _cycle_form_refusal(j, order, greens, offset_s, memo) == want
+                    assert _cycle_form_refusal(j, order, greens, offset_s) == want
+                    reasons.add(want.split(":")[0].split(" ")[0])
+    assert {"", "movements", "phase", "non-finite"} <= reasons  # every refusal is compared, and acceptance
+
+
+def test_gate_cycle_with_a_memo_gives_the_outcomes_of_one_without():
+    rng = random.Random(41)
+    memo = GateMemo()
+    plans = 0
+    for lay in layouts():
+        j = lay.junction
+        for order in random_orders(rng, len(j.phases), 20):
+            greens = tuple(rng.uniform(0.0, 70.0) for _ in order)
+            wish = CycleWish(order, greens, rng.uniform(0.0, 100.0))
+            kept = gate_cycle(j, wish, plan_id="p", seq=1, now_s=10.0, ttl_s=60.0, memo=memo)
+            assert kept == gate_cycle(j, wish, plan_id="p", seq=1, now_s=10.0, ttl_s=60.0)
+            plans += kept.command is not None
+    assert plans > 100  # the gate accepts, not only refuses
+
+
+def test_flow_ratio_sum_is_the_former_code_s_to_the_bit():
+    """Random flows (some 0), on the layouts and on their lane-shared copies (lane_shared_layout:
+    another layout object, its own phases charged)."""
+    rng = np.random.default_rng(42)
+    for lay in layouts():
+        n_mov = len(lay.junction.movements)
+        for _ in range(40):
+            flow = rng.uniform(0.0, 2500.0, n_mov) * (rng.random(n_mov) < 0.8)
+            for one in (lay, lane_shared_layout(lay, flow)):
+                assert flow_ratio_sum(one, flow).hex() == reference_flow_ratio_sum(one, flow).hex()
+
+
+def test_green_floors_with_credits_of_random_phases_are_the_former_code_s():
+    """Credits whose phases count beyond the phases serving a movement (the city's junctions have
+    none: their unopposed phases all serve the movement), with their index (FloorIndex.build, as
+    unopposed_credit builds it) and without (built by hand: green_floors_s builds it at the call)."""
+    rng = np.random.default_rng(43)
+    changed = 0
+    for lay in layouts():
+        lo, hi = green_range_s(lay.junction)
+        n_ph, n_mov = lay.serves.shape
+        for _ in range(30):
+            phases = rng.random((n_ph, n_mov)) < 0.3
+            transition_s = rng.uniform(0.0, 6.0, n_mov) * (rng.random(n_mov) < 0.3)
+            indexed = Credit(phases, transition_s, FloorIndex.build(lay, lay.serves | phases))
+            by_hand = Credit(phases, transition_s)
+            needs = rng.uniform(0.0, 80.0, n_mov) * (rng.random(n_mov) < 0.8)
+            want = reference_green_floors_s(lay, needs, lo, hi, by_hand)
+            for credit in (indexed, by_hand):
+                got = green_floors_s(lay, needs, lo, hi, credit)
+                assert [g.hex() for g in got.tolist()] == [w.hex() for w in want.tolist()]
+            no_phases = Credit(np.zeros_like(phases), transition_s)
+            changed += not np.array_equal(want, reference_green_floors_s(lay, needs, lo, hi, no_phases))
+    assert changed > 50  # the phases counted beyond the serving ones change the floors
+
+
+def test_what_webster_keeps_per_layout_equals_a_fresh_computation_and_is_kept():
+    for lay in layouts():
+        j = lay.junction
+        n = len(j.phases)
+        assert lay.derived(_reference_cycle_s) == reference_cycle_s_of(j)
+        assert lay.derived(_cycle_intergreens_s) == cycle_intergreens_s(j)
+        intergreens_s = [j.intergreen_s(k, (k + 1) % n) for k in range(n)]
+        least_s = sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
+        assert lay.derived(_cycle_terms_s) == (tuple(intergreens_s), least_s)
+        lo, hi = lay.derived(_green_range_s)
+        fresh_lo, fresh_hi = green_range_s(j)
+        assert np.array_equal(lo, fresh_lo) and np.array_equal(hi, fresh_hi)
+        assert lay.derived(_green_range_s)[0] is lo  # kept
+        with pytest.raises(ValueError):
+            lo[0] = 0.0  # read-only: no caller can change what later re-plans read
+
+
+def test_layout_derived_computes_once_per_layout_object():
+    lay = layouts()[0]
+    calls: list[Layout] = []
+
+    def build(layout: Layout) -> list[int]:
+        calls.append(layout)
+        return [len(calls)]
+
+    first = lay.derived(build)
+    assert lay.derived(build) is first and calls == [lay]
+    other = Layout.build(lay.junction, CFG)
+    assert other.derived(build) == [2] and calls == [lay, other]  # another object: its own

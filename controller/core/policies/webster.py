@@ -183,7 +183,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -217,6 +217,37 @@ class Credit:
 
     phases: np.ndarray  # (phases, movements) bool: it yields there, unopposed (unopposed_service)
     transition_s: np.ndarray  # (movements,) s per cycle in the program's transitions (unopposed_transition_s)
+    # green_floors_s' index of the layout with these phases counted (unopposed_credit builds it; None:
+    # green_floors_s builds it at each call)
+    floors: FloorIndex | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FloorIndex:
+    """What green_floors_s reads of a layout (and a credit), per movement, as Python tuples: a
+    function of the layout alone, built once (Layout.derived, unopposed_credit)."""
+
+    serving: tuple[tuple[int, ...], ...]  # the phases serving it, longest base green first (ties: lowest index)
+    counting: tuple[tuple[int, ...], ...]  # the phases whose greens count toward its need, in index order
+    always: tuple[bool, ...]  # counted in every phase: it needs nothing
+
+    @staticmethod
+    def build(layout: Layout, counted: np.ndarray) -> FloorIndex:
+        """The index of `layout` with `counted` (phases, movements) bool: the phases counted."""
+        base_s = [p.base_green_s for p in layout.junction.phases]
+        by_base = sorted(range(len(base_s)), key=lambda k: (-base_s[k], k))  # longest base green first
+        serves, counts = layout.serves.T.tolist(), counted.T.tolist()  # per movement, per phase
+        always = [bool(counted[:, m].all()) for m in range(counted.shape[1])]
+        return FloorIndex(
+            serving=tuple(tuple(k for k in by_base if row[k]) for row in serves),
+            counting=tuple(tuple(k for k, c in enumerate(row) if c) for row in counts),
+            always=tuple(always),
+        )
+
+
+def _served_floors(layout: Layout) -> FloorIndex:
+    """green_floors_s' index without a credit (Layout.derived)."""
+    return FloorIndex.build(layout, layout.serves)
 
 
 @dataclass(frozen=True)
@@ -260,6 +291,11 @@ class ReplayModel:
 
 def reference_cycle_s(layout: Layout) -> float:
     """The base program's cycle within the junction's cycle bounds (s)."""
+    return layout.derived(_reference_cycle_s)
+
+
+def _reference_cycle_s(layout: Layout) -> float:
+    """reference_cycle_s, computed (Layout.derived)."""
     return reference_cycle_s_of(layout.junction)
 
 
@@ -289,13 +325,11 @@ def common_cycle_s(
     leaves its tail for the next short cycle; an isolated junction's random arrivals spread.
     `credit`: green_floors_s'."""
     j = layout.junction
-    n = len(j.phases)
     ref_s = reference_cycle_s(layout)
     if full_cycle:
         return ref_s
     total_y = min(flow_ratio_sum(layout, flow_pcu_h), max_flow_ratio)
-    intergreens_s = [j.intergreen_s(k, (k + 1) % n) for k in range(n)]
-    least_s = sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
+    intergreens_s, least_s = layout.derived(_cycle_terms_s)
     lost_s = sum(max(lost_time_per_phase_s, i_s) for i_s in intergreens_s)
     c0_s = max((1.5 * lost_s + 5.0) / (1.0 - total_y), j.cycle_min_s, least_s, 1e-9)
     k = max(int(ref_s // c0_s), 1)
@@ -306,6 +340,15 @@ def common_cycle_s(
             break
         k -= 1
     return ref_s / k
+
+
+def _cycle_terms_s(layout: Layout) -> tuple[tuple[float, ...], float]:
+    """common_cycle_s' terms of the layout alone (Layout.derived): the intergreens after each phase
+    in index order, and the minimum greens with them summed (s)."""
+    j = layout.junction
+    n = len(j.phases)
+    intergreens_s = [j.intergreen_s(k, (k + 1) % n) for k in range(n)]
+    return tuple(intergreens_s), sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
 
 
 def capacity_fits(
@@ -320,9 +363,9 @@ def capacity_fits(
     phases' minimum greens (green_floors_s), fits the cycle with its intergreens: Webster's C0
     knows the lost time but not the minimum greens, and a short cycle whose other phases hold
     their minimums leaves a loaded phase less than its capacity green. `credit`: green_floors_s'."""
-    lo, hi = green_range_s(layout.junction)
+    lo, hi = layout.derived(_green_range_s)
     capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
-    total_s = cycle_s - cycle_intergreens_s(layout.junction)
+    total_s = cycle_s - layout.derived(_cycle_intergreens_s)
     return float(green_floors_s(layout, capacity_s, lo, hi, credit).sum()) <= total_s + 1e-9
 
 
@@ -348,9 +391,16 @@ def lone_cycle_s(
 def flow_ratio_sum(layout: Layout, flow_pcu_h: np.ndarray) -> float:
     """Y: over the phases, the largest flow ratio q / s among the movements each serves first
     (phases.primary_phases, as common_cycle_s)."""
-    primary = primary_phases(layout, protected_first=False)
-    ratio = flow_pcu_h / layout.sat_flow_pcu_h
-    return sum(float(ratio[primary == k].max(initial=0.0)) for k in range(len(layout.junction.phases)))
+    largest = np.zeros(len(layout.junction.phases))  # each phase's max(initial=0.0), its movements in order
+    np.maximum.at(largest, layout.derived(_charged_phases), flow_pcu_h / layout.sat_flow_pcu_h)
+    return sum(largest.tolist())
+
+
+def _charged_phases(layout: Layout) -> np.ndarray:
+    """primary_phases(layout, protected_first=False), computed (Layout.derived); read-only."""
+    out = primary_phases(layout, protected_first=False)
+    out.setflags(write=False)
+    return out
 
 
 def lane_shared_layout(layout: Layout, flow_pcu_h: np.ndarray) -> Layout:
@@ -385,8 +435,8 @@ def equal_saturation_needs_s(
     needs above the minimum greens scaled alike (which cuts the light movements most). The needs at
     `max_flow_ratio` where they fit, or where no x makes them fit (the minimum greens and lost times
     alone do not)."""
-    lo, hi = green_range_s(layout.junction)
-    total_s = cycle_s - cycle_intergreens_s(layout.junction)
+    lo, hi = layout.derived(_green_range_s)
+    total_s = cycle_s - layout.derived(_cycle_intergreens_s)
 
     def needs_s(x: float) -> np.ndarray:
         return movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, x)[0]
@@ -426,22 +476,19 @@ def green_floors_s(
     is unopposed (Credit.phases) and its unopposed seconds in the cycle's transitions
     (Credit.transition_s) count toward its need first; the deficit still goes to the phases
     serving it."""
-    serves = layout.serves
-    counted = serves if credit is None else serves | credit.phases
+    if credit is None:
+        index = layout.derived(_served_floors)
+    else:
+        index = credit.floors if credit.floors is not None else FloorIndex.build(layout, layout.serves | credit.phases)
     owed_s = needs_s if credit is None else np.maximum(needs_s - credit.transition_s, 0.0)
-    base_s = [p.base_green_s for p in layout.junction.phases]
-    by_base = sorted(range(len(base_s)), key=lambda k: (-base_s[k], k))  # longest base green first
-    serving, counting = serves.T.tolist(), counted.T.tolist()  # per movement, per phase
-    skip = ((owed_s <= 0) | counted.all(axis=0)).tolist()
+    serving, counting, always = index.serving, index.counting, index.always
     owed, top = owed_s.tolist(), [float(h) for h in hi]
     g = [float(x) for x in lo]  # Python floats: the same IEEE doubles as numpy's, without its per-item cost
     for m in np.argsort(-owed_s).tolist():
-        if skip[m]:
+        if owed[m] <= 0 or always[m]:
             continue
-        deficit = owed[m] - _summed([g[k] for k, c in enumerate(counting[m]) if c])
-        for k in by_base:
-            if not serving[m][k]:
-                continue
+        deficit = owed[m] - _summed([g[k] for k in counting[m]])
+        for k in serving[m]:
             if deficit <= 1e-9:
                 break
             add = min(deficit, top[k] - g[k])
@@ -489,14 +536,13 @@ def webster_greens(
     `kept_share` (phases): the short phases' shares of the green time in the plan in force, 0 for
     the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
     green time (keep_short_greens). `credit` (`credit_unopposed`), `lone_cycle_max_s`: cycle_and_needs_s'."""
-    j = layout.junction
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
     fits = (fit_capacity, platoon_fit)
     cycle_s, capacity_s, storage_s = cycle_and_needs_s(
         layout, flow_pcu_h, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fits, credit, lone_cycle_max_s
     )
-    total_s = max(cycle_s - cycle_intergreens_s(j), 0.0)
-    lo, hi = green_range_s(j)
+    total_s = max(cycle_s - layout.derived(_cycle_intergreens_s), 0.0)
+    lo, hi = layout.derived(_green_range_s)
     if city_split:
         city_s, capacity_s = city_split_sent(layout, total_s, lo, hi, capacity_s, blind, full_cycle, credit)
         if city_s is not None:
@@ -569,8 +615,8 @@ def retimed_greens_s(
     lost Bologna pasubio 218.5 -> 282.7 s/veh at seed 1, BENCHMARKS.md, W session 34)."""
     j = layout.junction
     cycle_s = reference_cycle_s(layout)
-    lo, hi = green_range_s(j)
-    city_s = city_split_s(layout, max(cycle_s - cycle_intergreens_s(j), 0.0), lo, hi)
+    lo, hi = layout.derived(_green_range_s)
+    city_s = city_split_s(layout, max(cycle_s - layout.derived(_cycle_intergreens_s), 0.0), lo, hi)
     counted = (layout.serves | credit.phases) if credit is not None else layout.serves
     own = ~layout.serves.all(axis=0) & counted.any(axis=0)
     served_s = credit.transition_s if credit is not None else np.zeros(len(j.movements))
@@ -721,8 +767,8 @@ def city_split_s(layout: Layout, total_s: float, lo: np.ndarray, hi: np.ndarray)
 
 def city_plan_s(layout: Layout) -> np.ndarray:
     """(phases,) the city's greens at the reference cycle (city_split_s of its green time)."""
-    total_s = max(reference_cycle_s(layout) - cycle_intergreens_s(layout.junction), 0.0)
-    return city_split_s(layout, total_s, *green_range_s(layout.junction))
+    total_s = max(reference_cycle_s(layout) - layout.derived(_cycle_intergreens_s), 0.0)
+    return city_split_s(layout, total_s, *layout.derived(_green_range_s))
 
 
 def _whole_greens(layout: Layout, greens_s: tuple[float, ...]) -> tuple[float, ...]:
@@ -735,6 +781,19 @@ def green_range_s(j: Intersection) -> tuple[np.ndarray, np.ndarray]:
     """(phases,) each phase's minimum green and its maximum, at least the minimum."""
     lo = np.array([p.min_green_s for p in j.phases])
     return lo, np.maximum(np.array([p.max_green_s for p in j.phases]), lo)
+
+
+def _green_range_s(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """green_range_s of the layout's junction (Layout.derived), read-only."""
+    lo, hi = green_range_s(layout.junction)
+    lo.setflags(write=False)
+    hi.setflags(write=False)
+    return lo, hi
+
+
+def _cycle_intergreens_s(layout: Layout) -> float:
+    """cycle_intergreens_s of the layout's junction (Layout.derived)."""
+    return cycle_intergreens_s(layout.junction)
 
 
 def cycle_intergreens_s(j: Intersection) -> float:
@@ -829,7 +888,9 @@ def _edges_moving(j: Intersection, state: str, letters: str) -> set[str]:
 def unopposed_credit(layout: Layout, transition_green: bool = False) -> Credit:
     """The Credit of `credit_unopposed`: unopposed_service and unopposed_transition_s (with
     `transition_green`, `credit_transition_green`: a transition's green links too)."""
-    return Credit(unopposed_service(layout), unopposed_transition_s(layout, transition_green))
+    phases = unopposed_service(layout)
+    floors = FloorIndex.build(layout, layout.serves | phases)
+    return Credit(phases, unopposed_transition_s(layout, transition_green), floors)
 
 
 def serves_needs(layout: Layout, greens_s: np.ndarray, needs_s: np.ndarray, credit: Credit | None = None) -> bool:
@@ -1010,7 +1071,7 @@ def oversaturated(state: WebsterState, layout: Layout, residual_queue_pcu: float
         return True
     if state.plan_s is None or len(state.plan_s) != n:
         return False
-    return sum(state.plan_s) + cycle_intergreens_s(j) > reference_cycle_s(layout) + 1.0
+    return sum(state.plan_s) + layout.derived(_cycle_intergreens_s) > reference_cycle_s(layout) + 1.0
 
 
 def retime_chosen(retimed: bool, replay: shadow.Replay | None) -> bool:
