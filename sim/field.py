@@ -58,11 +58,24 @@ def vehicle_class(sumo_vclass: str) -> str:
     return FEED_CLASS_OF_VCLASS.get(sumo_vclass, "car")
 
 
-def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_length_m: float) -> Path:
+# SUMO's aggregation interval of the generated loops, whose interval output goes to no file
+# (nothing reads it). SUMO keeps every vehicle a loop saw since its interval began and walks them
+# all in each last-step getter the field asks every step (MSInductLoop::collectVehiclesOnDet):
+# over a day-long interval a read grew with the vehicles passed since the start (BENCHMARKS.md,
+# issue 12, V session 39). A reset every minute keeps that walk short, for one interval line per
+# loop a minute written to NUL; the last-step readings are the same for any interval
+# (tests/contract/test_field_reads.py).
+LOOP_PERIOD_S = 60
+
+
+def write_detector_file(
+    junctions: Mapping[str, Intersection], path: Path, loop_length_m: float, period_s: int = LOOP_PERIOD_S
+) -> Path:
     """The induction loops of the junction TOMLs as a SUMO additional file, each on the SUMO
-    lane it sits on (`at_lane`), with its own length when shorter than loop_length_m. The
-    city's own loops (`city = true`) are already in the scenario and are left out; a loop shared
-    by two junctions is written once."""
+    lane it sits on (`at_lane`), with its own length when shorter than loop_length_m, aggregated
+    by SUMO over `period_s` into no file (LOOP_PERIOD_S). The city's own loops (`city = true`)
+    are already in the scenario and are left out; a loop shared by two junctions is written
+    once."""
     root = ET.Element("additional")
     written: set[str] = set()
     for j in junctions.values():
@@ -78,7 +91,7 @@ def write_detector_file(junctions: Mapping[str, Intersection], path: Path, loop_
                 lane=d.at_lane,
                 pos=f"{d.pos_m:.2f}",
                 length=f"{length:.2f}",
-                period="86400",
+                period=str(period_s),
                 file="NUL",
             )
     ET.indent(root)

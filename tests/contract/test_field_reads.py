@@ -1,6 +1,7 @@
 """sim.field against the real SUMO: libsumo's direct getters (occupancy and speed asked only of
 loops that had a vehicle) read exactly what traci's subscriptions read, loop by loop and second
-by second, on the bundled city's first 240 s; the frame carries what the JSON messages carry."""
+by second, on the bundled city's first 240 s; the frame carries what the JSON messages carry.
+The generated loops' aggregation interval (LOOP_PERIOD_S, reset by SUMO) changes no reading."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ pytest.importorskip("sumo")
 from controller.config import Config
 from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES
-from sim.field import SumoField, write_detector_file
+from sim.field import LOOP_PERIOD_S, SumoField, write_detector_file
 from sim.netimport import import_network
 from sim.sumo import SumoConfig, load_api, sumo_binary
 
@@ -23,7 +24,7 @@ CITY = Path(__file__).resolve().parents[2] / "sim/scenarios/city/city.sumocfg"
 END_S = 240
 
 
-def _frames(api, junctions: dict, loops: Path) -> list:
+def _frames(api, junctions: dict, loops: Path, *sumo_args: str) -> list:
     scfg = SumoConfig(CITY)
     adds = ",".join([str(p) for p in scfg.files("additional-files")] + [str(loops)])
     binary = "sumo" if api.__name__ == "libsumo" else sumo_binary()
@@ -40,13 +41,18 @@ def _frames(api, junctions: dict, loops: Path) -> list:
             "1",
             "--end",
             str(END_S),
+            *sumo_args,
         ]
     )
     try:
         field = SumoField(api, junctions, 60.0)
         assert field._direct == (api.__name__ == "libsumo")
+        substeps = round(1.0 / api.simulation.getDeltaT())
         out = []
         for t in range(1, END_S):
+            for _ in range(substeps - 1):
+                api.simulationStep()
+                field.sample_substep()
             api.simulationStep()
             if t % 2:
                 out.append(("frame", field.detector_frame(float(t))))
@@ -87,3 +93,39 @@ def test_direct_getters_read_what_subscriptions_read(tmp_path):
         moved += sum(sum(r[1]) for r in ra)
     assert moved > 100  # vehicles did cross the loops
     assert np.isfinite([r[2] for r in ra]).all()
+
+
+def _city_junctions(tmp_path: Path) -> dict:
+    cfg = Config()
+    scfg = SumoConfig(CITY)
+    import_network(scfg.net_file, tmp_path / "j", cfg, scfg.files("additional-files"), "generated")
+    return load_intersections(tmp_path / "j")
+
+
+@pytest.mark.parametrize("sumo_args", [(), ("--step-length", "0.5")], ids=["1s", "substeps"])
+def test_the_loops_interval_changes_no_reading(tmp_path, sumo_args):
+    """SUMO resets a loop at the end of each aggregation interval; the field's last-step reads
+    (vehicle ids, occupancy, speed, and the counts made of them) must not see it. The loops
+    written with the field's interval, and with one of 7 s (34 resets in the run), read every
+    second exactly what they read over one interval longer than the run, with SUMO stepping
+    whole seconds and half seconds (the field aggregating the sub-steps)."""
+    junctions = _city_junctions(tmp_path)
+    length_m = Config().detectors.loop_length_m
+    api = load_api(prefer_libsumo=True)
+    frames = {
+        period_s: _frames(
+            api,
+            junctions,
+            write_detector_file(junctions, tmp_path / f"{period_s}.add.xml", length_m, period_s),
+            *sumo_args,
+        )
+        for period_s in (86_400, LOOP_PERIOD_S, 7)
+    }
+    assert f'period="{LOOP_PERIOD_S}"' in (tmp_path / f"{LOOP_PERIOD_S}.add.xml").read_text()
+    assert LOOP_PERIOD_S < END_S  # the run crosses the field's own resets
+    moved = 0
+    for (kind, a), (_, b), (_, c) in zip(*frames.values(), strict=True):
+        ra = _as_rows(kind, a, junctions)
+        assert ra == _as_rows(kind, b, junctions) == _as_rows(kind, c, junctions)
+        moved += sum(sum(r[1]) for r in ra)
+    assert moved > 100
