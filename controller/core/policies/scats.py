@@ -115,7 +115,7 @@ from controller.core.policies.requirements import (
     cyclic_refusal,
 )
 from controller.core.policies.webster import lane_shared_layout
-from controller.core.safety import SignalView
+from controller.core.safety import DECISION_PERIOD_S, SignalView
 from controller.model import CycleWish
 
 
@@ -146,6 +146,7 @@ class ScatsState:
     queued_before_pcu: np.ndarray | None = None  # (movements,) residual_pcu of the cycle before (None: none yet)
     flow_mean_pcu_h: np.ndarray | None = None  # (movements,) arrival flows averaged over cycles (webster_flow_cycles)
     need_mean_s: np.ndarray | None = None  # (phases,) green each phase needs at DS 1, averaged alike (webster_ds_floor)
+    last_tick_s: float | None = None  # when the last tick was measured (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ class ScatsPolicy(Policy):
             state, waiting = self._watch_program(state, layout, signal, now_s)
             if waiting:
                 return state, None
-        state, starting = self._measure(state, layout, est, signal)
+        state, starting = self._measure(state, layout, est, signal, now_s)
         if not starting:
             return self._gap_out(state, layout, est, signal, not signal.in_intergreen)
         start_s = _cycle_start_s(state, signal, now_s)
@@ -415,25 +416,30 @@ class ScatsPolicy(Policy):
         min_green_s = layout.junction.phases[signal.phase].min_green_s
         return replace(state, watch=watch.seen(signal, min_green_s, now_s, counts=held)), True
 
-    def _measure(self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView) -> tuple[ScatsState, bool]:
-        """Fold one tick (one second) into the cycle's measurements: green shown per phase and
-        lane, wasted green, discharge in green, queue left at the end of a green. True when a
-        new cycle begins: the first tick of a green whose phase index is not above the last
-        phase seen green (the order wrapped around), or the first green seen at all (module
-        doc); recognised by the change, not by the reported elapsed time, which depends on when
-        the status arrived."""
+    def _measure(
+        self, state: ScatsState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
+    ) -> tuple[ScatsState, bool]:
+        """Fold the tick at `now_s` into the cycle's measurements: green shown per phase and lane,
+        wasted green, discharge in green, queue left at the end of a green. A tick seen green counts
+        the seconds since the tick measured before it (the departures counted since then are charged
+        to its phase alike), whatever the tick's period; the first tick measured, with none before it,
+        counts one decision period (DECISION_PERIOD_S). True when a new cycle begins: the first tick
+        of a green whose phase index is not above the last phase seen green (the order wrapped
+        around), or the first green seen at all (module doc); recognised by the change, not by the
+        reported elapsed time, which depends on when the status arrived."""
         dep = est.departures_pcu
         last_dep = state.last_dep_pcu if state.last_dep_pcu is not None else dep
+        tick_s = now_s - state.last_tick_s if state.last_tick_s is not None else DECISION_PERIOD_S
         green_now = not signal.in_intergreen
         given, dep_green, residual = state.green_given_s, state.dep_green_pcu, state.residual_pcu
         lane_green, lane_wasted = state.lane_green_s, state.lane_wasted_s
         if green_now:
             k = signal.phase
             given = given.copy()
-            given[k] += 1.0
+            given[k] += tick_s
             on = layout.lane_green[k] & (layout.lane_stop >= 0)
-            lane_green = lane_green + on
-            lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.params.empty_gap_s + 1e-9))
+            lane_green = lane_green + on * tick_s
+            lane_wasted = lane_wasted + (on & (est.lanes.stop_empty_s > self.params.empty_gap_s + 1e-9)) * tick_s
             charged = state.primary == k
             dep_green = dep_green + np.where(charged, dep - last_dep, 0.0)
         if state.last_green and (not green_now or signal.phase != state.last_phase):
@@ -443,6 +449,7 @@ class ScatsPolicy(Policy):
         state = replace(
             state,
             last_dep_pcu=dep,
+            last_tick_s=now_s,
             last_phase=signal.phase,
             last_green=green_now,
             last_served=signal.phase if green_now else state.last_served,
