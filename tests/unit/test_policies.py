@@ -699,6 +699,28 @@ def test_pull_chains_pulls_over_a_link_of_several_edges_with_its_whole_storage()
         assert wish.phase == expect, (chains, j_pcu)
 
 
+def test_pull_chains_does_not_pull_over_a_chain_short_enough_to_refill_within_one_green():
+    """eW's advance loop 12 m from its stop line (1.33 PCU between the loops) and J's exit reaching it over an
+    unsignalised edge: a chain storing 3 PCU holds less than J's 7 s minimum green sends into eW's one lane
+    at 1,800 PCU/h (3.5 PCU), so it refills within one green and is not pulled (phases._short_chain): nothing
+    held for K, J's 20 PCU and eW full notwithstanding. A chain of 4 PCU is pulled: J's 20 PCU beyond its
+    room (4 PCU less the 1.33 standing on eW)."""
+    from controller.core.policies.phases import held_feeds, upstream_held_pcu
+
+    for chain_pcu, pulled in ((3.0, False), (4.0, True)):
+        lay_k, _, _ = _pulled_pair(0.0, 20.0, eW_adv_m=12.0, chain_pcu=chain_pcu)
+        storage = float(lay_k.lane_storage_pcu[lay_k.lanes.index("eW_0")])
+        assert storage < chain_pcu < 2 * 3.5
+        lay_k, est_k, net = _pulled_pair(storage, 20.0, eW_adv_m=12.0, chain_pcu=chain_pcu)
+        w_t = [m.id for m in lay_k.junction.movements].index("W_T")
+        feeds = held_feeds(lay_k, net.layouts, net.links.edge_movements, chains=True)
+        assert [edge for edge, _, _ in feeds] == (["eW"] if pulled else []), chain_pcu
+        held = upstream_held_pcu(lay_k, est_k, net, chains=True)
+        expect = 20.0 - (chain_pcu - storage) if pulled else 0.0
+        assert held[w_t] == pytest.approx(expect), chain_pcu
+        assert held.sum() == pytest.approx(held[w_t])
+
+
 def test_max_pressure_pull_upstream_does_not_pull_over_a_short_link():
     """eW is a 12 m link (advance loop 12 m from the stop line: 1.33 PCU between the loops, less
     than J's 7 s minimum green sends at 1,800 PCU/h, 3.5 PCU), full, and J holds 10 PCU for it:

@@ -237,3 +237,21 @@ def test_a_link_off_with_the_right_of_way_opposes_the_yielding_left():
     ids = [m.id for m in lay.junction.movements]
     assert not unopposed_service(lay)[:, ids.index("S_L")].any()
     assert unopposed_transition_s(lay)[ids.index("S_L")] == 0.0
+
+
+def test_a_movement_counted_by_every_phase_through_its_credit_needs_nothing_more():
+    """two_phase with N_T credited in phase 1 (unopposed there: nothing it gives way to released), so
+    counted by both phases while served by phase 0 alone: like a movement green in every phase, it raises
+    no green (green_floors_s skips a movement every phase counts, not only one every phase serves),
+    whatever it needs. Without the credit its 100 s raise phase 0 to its 60 s maximum."""
+    lay = Layout.build(parse_intersection(two_phase_raw(), "two_phase.toml"), CFG)
+    ids = [m.id for m in lay.junction.movements]
+    lo = np.array([p.min_green_s for p in lay.junction.phases])
+    hi = np.array([p.max_green_s for p in lay.junction.phases])
+    unopposed = np.zeros_like(lay.serves)
+    unopposed[1, ids.index("N_T")] = True
+    credit = Credit(unopposed, np.zeros(len(ids)))
+    needs = flows(lay, {"N_T": 100.0})
+    assert not lay.serves[:, ids.index("N_T")].all() and (lay.serves | credit.phases)[:, ids.index("N_T")].all()
+    assert green_floors_s(lay, needs, lo, hi).tolist() == pytest.approx([60.0, 7.0])
+    assert green_floors_s(lay, needs, lo, hi, credit).tolist() == pytest.approx(lo.tolist())
