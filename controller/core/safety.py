@@ -1,7 +1,9 @@
 """The safety gate: the only way from a policy's wish to a command.
 
 Hard constraints, all from the junction model (intersections/<name>/<tls>.toml):
-- minimum green per phase (which includes pedestrian minimums) and maximum green;
+- minimum green per phase and maximum green; a phase's minimum green must be at least its
+  crossings' pedestrian minimum (`Phase.ped_min_green_s`): the loader refuses a file whose phase
+  is not, and the gate refuses every wish for a model built otherwise (`pedestrian_refusal`);
 - yellow and all-red intergreens between phases (derived per link, Intersection.intergreen_s);
 - no conflicting greens inside a phase;
 - maximum red for every movement (no starvation);
@@ -175,12 +177,27 @@ def gate_cycle(
     return GateOutcome(plan, clipped=tuple(clipped))
 
 
+def pedestrian_refusal(j: Intersection) -> str:
+    """Why no wish for the model `j` is safe for pedestrians ('' when every one may be): a phase whose
+    minimum green is shorter than the pedestrian minimum of the crossings it greens (walk plus
+    clearance, `Phase.ped_min_green_s`), which every green of that phase must last. The loader refuses
+    such a file (controller/junctions.py); a model built in code is checked here."""
+    for p in j.phases:
+        if p.ped_min_green_s > p.min_green_s:
+            return (
+                f"phase {p.index}: min_green_s {p.min_green_s:g} s is below the pedestrian minimum of its crossings "
+                f"(ped_min_green_s {p.ped_min_green_s:g} s)"
+            )
+    return ""
+
+
 def _cycle_form_refusal(
     j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], offset_s: float, memo: GateMemo | None = None
 ) -> str:
     """Why a cycle wish is malformed or unsafe whatever its timing ('' when it is not): its order
-    and greens, finite values, conflicting greens, a movement never served. `memo`: the caller's
-    GateMemo (its _Static and red_walks of `j`)."""
+    and greens, finite values, conflicting greens, a movement never served, a model whose minimum
+    greens do not hold its pedestrian minimums. `memo`: the caller's GateMemo (its _Static and
+    red_walks of `j`)."""
     n = len(j.phases)
     if not order or len(order) != len(greens):
         return "phase order and greens must be non-empty and of equal length"
@@ -193,14 +210,14 @@ def _cycle_form_refusal(
         st = memo.static(j)
         why = next((st.conflict[p] for p in order if st.conflict[p]), "")
         starved = [m_id for m_id, walk in memo.walks(j, order) if walk is None]
-        return why or (f"movements never served: {starved}" if starved else "")
+        return why or (f"movements never served: {starved}" if starved else st.pedestrian)
     for p in order:
         why = phase_conflict(j, p)
         if why:
             return why
     served = {m for p in order for m in j.served_movements(p)}
     starved = [m.id for m in j.movements if m.id not in served]
-    return f"movements never served: {starved}" if starved else ""
+    return f"movements never served: {starved}" if starved else pedestrian_refusal(j)
 
 
 def _view_mismatch(j: Intersection, view: SignalView) -> str:
@@ -356,7 +373,7 @@ def phase_target(
         return why
     memo = memo if memo is not None else GateMemo()
     st = memo.static(j)
-    why = st.conflict[wish.phase] or st.unserved
+    why = st.conflict[wish.phase] or st.unserved or st.pedestrian
     if why:
         return why
     clipped: list[str] = []
@@ -405,6 +422,7 @@ class _Static:
     """What the gate derives from a junction model alone, once per model object (GateMemo)."""
 
     unserved: str  # '' when every movement is green in some phase, else why no maximum red can be kept
+    pedestrian: str  # '' when every phase's minimum green holds its pedestrian minimum, else pedestrian_refusal's why
     conflict: tuple[str, ...]  # per phase: phase_conflict's answer
     red_when: tuple[tuple[tuple[int, str], ...], ...]  # per phase: (position, id) of the movements it does not serve
     intergreen_s: tuple[tuple[float, ...], ...]  # stage_intergreen_s for every ordered pair of phases
@@ -478,7 +496,7 @@ def _derive_static(j: Intersection) -> _Static:
             serving[m] = (*serving.get(m, ()), k)
     red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
     conflict = tuple(phase_conflict(j, k) for k in range(n))
-    return _Static(unserved, conflict, tuple(red_when), inter, serving, red_of)
+    return _Static(unserved, pedestrian_refusal(j), conflict, tuple(red_when), inter, serving, red_of)
 
 
 def _nothing(_red_since_s: tuple[float, ...]) -> object:
