@@ -70,6 +70,26 @@ class _Signals:
         return out
 
 
+def _views(
+    js: dict[str, Intersection],
+    layouts: dict[str, Layout],
+    shown: dict[str, tuple[int, bool, float] | None],
+    red: dict[str, list[float]],
+    t: float,
+) -> list[SignalView | None]:
+    """Per junction, the roadside's view at `t` of what _Signals.tick `shown` (None: no status); `red`, per
+    junction and movement when it was last green, brought to `t` for the movements green now."""
+    views: list[SignalView | None] = []
+    for jid, j in js.items():
+        s = shown[jid]
+        if s is not None and not s[1]:
+            for i in range(len(j.movements)):
+                if layouts[jid].serves[s[0], i]:
+                    red[jid][i] = t
+        views.append(None if s is None else SignalView(s[0], s[1], 0.0 if s[1] else s[2], tuple(red[jid])))
+    return views
+
+
 def _estimate(rng: np.random.Generator, lay: Layout, before: Estimate | None, t: float) -> Estimate:
     """Cumulative departures that grow on some movements, queues, stop lines empty for a while
     or not, queues hidden upstream on a third of the ticks, now and then a NaN queue."""
@@ -145,15 +165,9 @@ def test_one_pass_decides_as_each_junction_alone(pad: bool, cuts: bool, arrival_
     for tick in range(1, 400):
         t = float(tick)
         shown = signals.tick(t)
-        views: list[SignalView | None] = []
-        for jid, j in js.items():
+        for jid in js:
             ests[jid] = _estimate(nrng, layouts[jid], ests[jid], t)
-            s = shown[jid]
-            if s is not None and not s[1]:
-                for i in range(len(j.movements)):
-                    if layouts[jid].serves[s[0], i]:
-                        red[jid][i] = t
-            views.append(None if s is None else SignalView(s[0], s[1], 0.0 if s[1] else s[2], tuple(red[jid])))
+        views = _views(js, layouts, shown, red, t)
         est_list = [ests[j] for j in js]
         out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
         for (jid, lay), est, view, (state, wish) in zip(layouts.items(), est_list, views, out):
@@ -278,6 +292,30 @@ def _full_lanes(rng: np.random.Generator, lay: Layout, est: Estimate) -> Estimat
     return dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, queue_pcu=share * lay.lane_storage_pcu))
 
 
+def _pull_line(
+    chain: bool, reference: bool
+) -> tuple[dict[str, Intersection], dict[str, Layout], MaxPressurePolicy, NetPressure, dict[str, MaxPressureState]]:
+    """_line(5, chain) under max_pressure with pull_upstream (and pull_chains with `chain`): the junctions,
+    their layouts, the policy, its network pass (checked: 7 links pulled, the chain's among them with its
+    storage; with `reference`, L3 alone on the reference path) and each junction's initial state (L3's
+    built with another switch_service_s with `reference`)."""
+    js = _line(5, chain)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True, pull_chains=chain))
+    assert policy.uses_network and not policy.reads_links
+    net = policy.network_decision(layouts)
+    assert isinstance(net, NetPressure) and net.pull is not None
+    assert len(net.pull.storage_pcu) == 7  # 8 links between lights, less the short one
+    assert (net.pull.storage_pcu == 30.0).sum() == chain  # the chain's storage, more than its approach's
+    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    if reference:
+        other = dataclasses.replace(MaxPressureParams(), pull_upstream=True, switch_service_s=3.0)
+        ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
+    standing = [SignalView(0, False, 0.0, tuple(0.0 for _ in j.movements)) for j in js.values()]
+    assert net._read([ref[j] for j in js], standing, 0.0).reference == ({3} if reference else set())
+    return js, layouts, policy, net, ref
+
+
 @pytest.mark.parametrize(
     ("cuts", "reference", "chain"),
     [(False, False, False), (True, False, False), (False, True, False), (False, False, True), (True, False, True)],
@@ -294,38 +332,20 @@ def test_the_pass_pulls_upstream_as_each_junction_alone(cuts: bool, reference: b
     from controller.core.policies.phases import upstream_held_pcu
 
     rng, nrng = random.Random(5), np.random.default_rng(5)
-    js = _line(5, chain)
-    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    js, layouts, policy, net, ref = _pull_line(chain, reference)
+    assert net.pull is not None
     links = LinkLayout.build(layouts)
-    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True, pull_chains=chain))
     without = MaxPressurePolicy(MaxPressureParams())
-    assert policy.uses_network and not policy.reads_links
-    net = policy.network_decision(layouts)
-    assert isinstance(net, NetPressure) and net.pull is not None
-    assert len(net.pull.storage_pcu) == 7  # 8 links between lights, less the short one
-    assert (net.pull.storage_pcu == 30.0).sum() == chain  # the chain's storage, more than its approach's
-    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
-    if reference:
-        other = dataclasses.replace(MaxPressureParams(), pull_upstream=True, switch_service_s=3.0)
-        ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
     got = dict(ref)
-    standing = [SignalView(0, False, 0.0, tuple(0.0 for _ in j.movements)) for j in js.values()]
-    assert net._read([got[j] for j in js], standing, 0.0).reference == ({3} if reference else set())
     signals, ests = _Signals(rng, js), dict.fromkeys(js)
     red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
     seen = {"held": 0, "changed": 0, "switch": 0, **({"changed_at_reference": 0} if reference else {})}
     for tick in range(1, 300):
         t = float(tick)
         shown = signals.tick(t)
-        views: list[SignalView | None] = []
-        for jid, j in js.items():
+        for jid in js:
             ests[jid] = _full_lanes(nrng, layouts[jid], _estimate(nrng, layouts[jid], ests[jid], t))
-            s = shown[jid]
-            if s is not None and not s[1]:
-                for i in range(len(j.movements)):
-                    if layouts[jid].serves[s[0], i]:
-                        red[jid][i] = t
-            views.append(None if s is None else SignalView(s[0], s[1], 0.0 if s[1] else s[2], tuple(red[jid])))
+        views = _views(js, layouts, shown, red, t)
         est_list = [ests[j] for j in js]
         view_net = NetworkView(links, LinkState.empty(links, layouts, 0.0), dict(ests), layouts)  # type: ignore[arg-type]
         held_ref = np.concatenate([upstream_held_pcu(lay, ests[jid], view_net, chain) for jid, lay in layouts.items()])

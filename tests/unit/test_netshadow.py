@@ -69,6 +69,67 @@ def _exits_to_next(js: dict) -> dict:
     return out
 
 
+def _ring(shared_lanes: bool, head_of_line: bool, upstream: bool) -> dict:
+    """mixed_junctions chained in a ring; with `shared_lanes` a junction whose lane two movements share ([harm]
+    shared_lane_queue), with `head_of_line` one whose inner lane's blockage is its head of line ([harm]
+    head_of_line), with `upstream` exit edges that are the next junction's approaches ([harm] upstream_arrivals)."""
+    js = mixed_junctions()
+    if shared_lanes:
+        js["F"] = parse_intersection({**shared_left_raw(), "id": "F"}, "F.toml")
+    if head_of_line:
+        js["G"] = parse_intersection({**four_phase_raw(shared_left_lane=True), "id": "G"}, "G.toml")
+    js = ring_chained(js)
+    return _exits_to_next(js) if upstream else js
+
+
+def _programs(layouts: dict, shared_lanes: bool, head_of_line: bool) -> dict:
+    """Per junction its fixed-plan replay program (the keys' parts checked to be exercised)."""
+    programs = {
+        jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes, head_of_line=head_of_line)
+        for jid, lay in layouts.items()
+    }
+    assert any(not p.no_transit for p in programs.values())  # the transit ring is exercised
+    assert any(p.lane_group is not None for p in programs.values()) == shared_lanes
+    assert any(p.block_lanes is not None for p in programs.values()) == head_of_line
+    return programs
+
+
+def _network(layouts: dict, programs: dict, spill_back: bool, upstream: bool) -> netshadow.NetworkProgram:
+    """The pass over the junctions of `layouts` (those of `programs`), with [harm] spill_back's and
+    upstream_arrivals' links between them where on."""
+    spill = netshadow.Spill.build(layouts, estimation.LinkLayout.build(layouts)) if spill_back else None
+    inflow = netshadow.Inflow.build(layouts) if upstream else None
+    return netshadow.NetworkProgram.build([programs[jid] for jid in layouts], spill, inflow)
+
+
+def _feed(rng: random.Random, js: dict, layouts: dict, ests: dict, t: float, floor: bool) -> None:
+    """Each junction's estimate (in `ests`) after a random message at `t`, random exit blockages; with
+    `floor`, the same arrivals, most of them measured still standing (a blocked exit: the floor holds them)."""
+    for jid, j in js.items():
+        e = estimation.update(layouts[jid], ests[jid], random_snapshot(rng, j, t), rng.randrange(len(j.phases)))
+        lanes = dataclasses.replace(e.lanes, block=np.array([rng.random() for _ in e.lanes.block]))
+        ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]), lanes=lanes)
+        if floor:
+            d, q = ests[jid].departures_pcu, ests[jid].queue_pcu
+            ests[jid] = dataclasses.replace(ests[jid], departures_pcu=0.3 * d, queue_pcu=q + 0.7 * d)
+
+
+def _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor: bool) -> int:
+    """shadow.advance for each active junction (in `ref`); with `floor` ([harm] measured_queue_floor) the
+    controlled side checked to keep at least the estimator's queue less its transit. The number of junctions
+    where the floor held some movement up."""
+    lifted = 0
+    for jid in active:
+        ref[jid] = shadow.advance(
+            programs[jid], ref[jid], ests[jid], statuses[jid], t, WINDOW_S, bf[jid], fi[jid], queue_floor=floor
+        )
+        floor_pcu = shadow.measured_floor_pcu(ests[jid].queue_pcu, ests[jid].blind, ref[jid].pending_pcu)
+        held = ref[jid].sides.queue_pcu[shadow.CONTROLLED]
+        assert (held >= floor_pcu - 1e-9).all() or not floor
+        lifted += bool(floor and ((held <= floor_pcu + 1e-9) & (floor_pcu > 0)).any())
+    return lifted
+
+
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize(
     ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor"),
@@ -99,30 +160,12 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     use_cache: bool, spill_back: bool, shared_lanes: bool, head_of_line: bool, upstream: bool, floor: bool
 ):
     rng = random.Random(11)
-    js = mixed_junctions()
-    if shared_lanes:  # [harm] shared_lane_queue, with a junction whose lane two movements share
-        js["F"] = parse_intersection({**shared_left_raw(), "id": "F"}, "F.toml")
-    if head_of_line:  # [harm] head_of_line, with a junction whose inner lane's blockage is its head of line
-        js["G"] = parse_intersection({**four_phase_raw(shared_left_lane=True), "id": "G"}, "G.toml")
-    js = ring_chained(js)
-    if upstream:  # [harm] upstream_arrivals, along exit edges that are the next junction's approaches
-        js = _exits_to_next(js)
+    js = _ring(shared_lanes, head_of_line, upstream)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    programs = {
-        jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, shared_lanes, head_of_line=head_of_line)
-        for jid, lay in layouts.items()
-    }
-    assert any(not p.no_transit for p in programs.values())  # the transit ring is exercised
-    assert any(p.lane_group is not None for p in programs.values()) == shared_lanes
-    assert any(p.block_lanes is not None for p in programs.values()) == head_of_line
-    links = estimation.LinkLayout.build(layouts)
-    spill = netshadow.Spill.build(layouts, links) if spill_back else None
-    inflow = netshadow.Inflow.build(layouts) if upstream else None
-    net = netshadow.NetworkProgram.build(list(programs.values()), spill, inflow)
-    if inflow is not None:
-        assert len(inflow.feed_movement) > 0
-    if spill is not None:
-        assert len(spill.feed_movement) > 0
+    programs = _programs(layouts, shared_lanes, head_of_line)
+    net = _network(layouts, programs, spill_back, upstream)
+    assert net.inflow is None or len(net.inflow.feed_movement) > 0
+    assert net.spill is None or len(net.spill.feed_movement) > 0
     cache = netshadow.ReplayCache() if use_cache else None
     ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
     late = "C"  # its replay starts 37 s later: its ring's head differs from the others'
@@ -134,44 +177,18 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     restarts = relieved = sent = lifted = 0
     for tick in range(1, 300):
         t = float(tick)
-        for jid, j in js.items():
-            e = estimation.update(layouts[jid], ests[jid], random_snapshot(rng, j, t), rng.randrange(len(j.phases)))
-            lanes = dataclasses.replace(e.lanes, block=np.array([rng.random() for _ in e.lanes.block]))
-            ests[jid] = dataclasses.replace(e, block=np.array([rng.random() for _ in e.block]), lanes=lanes)
-            if floor:  # the same arrivals, most of them measured still standing (a blocked exit): the floor holds them
-                d, q = ests[jid].departures_pcu, ests[jid].queue_pcu
-                ests[jid] = dataclasses.replace(ests[jid], departures_pcu=0.3 * d, queue_pcu=q + 0.7 * d)
+        _feed(rng, js, layouts, ests, t, floor)
         statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
-        sub = net
-        if tick < 38:
-            part = {j: layouts[j] for j in active}
-            sub_spill = netshadow.Spill.build(part, estimation.LinkLayout.build(part)) if spill_back else None
-            sub_inflow = netshadow.Inflow.build(part) if upstream else None
-            sub = netshadow.NetworkProgram.build([programs[jid] for jid in active], sub_spill, sub_inflow)
+        sub = net if tick >= 38 else _network({j: layouts[j] for j in active}, programs, spill_back, upstream)
         bf = _reference_block_fixed(sub.spill, ref, ests, active, programs)
         relieved += any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
         fi = _reference_inflow(sub.inflow, ref, ests, active)
         sent += any(x is not None and (x != 0).any() for x in fi.values())
-        for jid in active:
-            before = ref[jid]
-            ref[jid] = shadow.advance(
-                programs[jid], before, ests[jid], statuses[jid], t, WINDOW_S, bf[jid], fi[jid], queue_floor=floor
-            )
-            # [harm] measured_queue_floor: the controlled side kept at least the estimator's queue less its transit
-            floor_pcu = shadow.measured_floor_pcu(ests[jid].queue_pcu, ests[jid].blind, ref[jid].pending_pcu)
-            held = ref[jid].sides.queue_pcu[shadow.CONTROLLED]
-            assert (held >= floor_pcu - 1e-9).all() or not floor
-            lifted += bool(floor and ((held <= floor_pcu + 1e-9) & (floor_pcu > 0)).any())
+        lifted += _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor)
+        states, feeds, seen = ([d[j] for j in active] for d in (got, ests, statuses))
         out = netshadow.advance_all(
-            sub,
-            [got[j] for j in active],
-            [ests[j] for j in active],
-            [statuses[j] for j in active],
-            t,
-            WINDOW_S,
-            cache if tick >= 38 else None,
-            queue_floor=floor,
+            sub, states, feeds, seen, t, WINDOW_S, cache if tick >= 38 else None, queue_floor=floor
         )
         got.update(zip(active, out))
         for jid in active:
