@@ -950,3 +950,47 @@ def test_max_pressure_spill_room_counts_twice_only_the_queue_that_reaches_the_li
         assert net is not None
         [(_, wish)] = net.decide_all([policy.init(lay, 0.0)], [est], [sig], 100.0)
         assert wish == (switch if policy is room else keep)
+
+
+def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
+    """J's N_T leads onto K's approach eW, a link between two lights. J holds N/S green (phase 0)
+    with 10 PCU queued on N against E's 3: without `stall_s` it keeps N/S however long nothing
+    crosses; with `stall_s` 5 s, once N's head has stood on its stop-line loop with nobody crossing
+    for 5 s past the start-up loss, N's queue no longer holds the green and E is served. It keeps
+    N/S: with the queue discharging every second; where N's exit leaves the controlled network
+    (the head stands for another reason than a queue on a link between two lights); with the stop
+    line seen empty (a gap: the estimate's queue is not at the line); before the 5 s have passed."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    def run(stall_s: float, departing: bool, ticks: int, line_empty: bool = False, exit_: str = "linked") -> int:
+        raw_j, raw_k = two_phase_raw(), two_phase_raw()
+        raw_k["id"] = "K"
+        raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
+        raw_j["movements"][0]["to_edge"] = "out" if exit_ == "out" else "eW"
+        lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+        lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+        layouts = {"J": lay_j, "K": lay_k}
+        links = LinkLayout.build(layouts)
+        est_k = estimate(lay_k, queue={"W_T": 5.0})
+        p = MaxPressurePolicy(MaxPressureParams(stall_s=stall_s))
+        assert p.uses_network == (stall_s > 0)
+        s = p.init(lay_j, 0.0)
+        wish = None
+        for k in range(ticks + 1):  # phase 0 green from t = 100, minimum 7 s
+            dep = {"N_T": float(k)} if departing else {}
+            est = estimate(lay_j, queue={"N_T": 10.0, "E_T": 3.0}, departed=dep)
+            if line_empty:
+                est = replace(est, lanes=replace(est.lanes, stop_empty_s=np.full(len(lay_j.lanes), float(k))))
+            net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": est, "K": est_k}, layouts)
+            s, wish = p.decide(s, lay_j, est, view(lay_j, 0, float(k), now=100.0 + k), 100.0 + k, network=net)
+        assert wish is not None
+        return wish.phase
+
+    assert run(0.0, False, 20) == 0  # off: kept
+    assert run(5.0, True, 20) == 0  # discharging: kept
+    assert run(5.0, False, 20) == 1  # stands from the start on the link into K: E served
+    assert run(5.0, False, 20, exit_="out") == 0  # stands, its exit leaving the network
+    assert run(5.0, False, 20, line_empty=True) == 0  # nobody at the line: not a stall
+    startup = Layout.build(two_phase(), CFG).params.startup_lost_s
+    assert run(5.0, False, int(startup + 4.0)) == 0  # not yet 5 s past the start-up loss

@@ -28,6 +28,10 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 - T = `switch_service_s`, the service a switch buys; L_mk is the loss of starting m: the
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
   a movement green in both phases (T / (T + L) = 1).
+With `stall_s`, x_m is 0 for a movement of the phase in force that stands in its green
+(stalled_movements: served protected, queued, its head on the stop-line loop with nobody crossing
+for `stall_s` past the start-up loss, on a lane whose exits include a controlled neighbour's
+approach, exit_linked): its head waits for room on the link, the green moves no one.
 The current phase is kept unless another phase's pressure is higher, and is never left before
 its minimum green; with `program_order_share` > 0 the switch goes to the phase the junction's
 program runs next instead while that one keeps the share of the highest pressure
@@ -70,7 +74,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
-from controller.core.policies.phases import exit_rate_ratio, lane_fifo_ratio, upstream_held_pcu
+from controller.core.policies.phases import exit_rate_ratio, exit_room_pcu, lane_fifo_ratio, upstream_held_pcu
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
@@ -105,6 +109,8 @@ class MaxPressureState:
     last_dep_pcu: np.ndarray | None = None  # cumulative departures seen last tick (None: none yet)
     # (movements,) a permitted turn that may stand in the junction; set at the first green seen
     boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # (movements,) with `stall_s`: when each last sent a vehicle over its stop line (None: not tracked)
+    last_dep_s: np.ndarray | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -240,6 +246,7 @@ def phase_pressures(
     held_pcu: np.ndarray | None = None,
     spill_room: bool = False,
     spill_reach: bool = False,
+    stalled: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
@@ -247,7 +254,8 @@ def phase_pressures(
     `held_pcu`: per movement, the queue the upstream lights hold for its approach beyond the room
     left on it (phases.upstream_held_pcu), added to its own; None: none. `spill_room`: the queue past
     the advance loops counts once more only where it reaches the link's head (blocking_queue_pcu);
-    `spill_reach`: that part counts once more again."""
+    `spill_reach`: that part counts once more again. `stalled`: per movement, True where it holds
+    no pressure (stalled_movements: it stands in its green); None: none."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
@@ -262,6 +270,8 @@ def phase_pressures(
         x = x + held_pcu
     if down_pcu is not None:
         x = x - down_pcu
+    if stalled is not None:
+        x = np.where(stalled, 0.0, x)
     free = 1.0 - est.block if exit_ratio is None else np.minimum(1.0 - est.block, exit_ratio)
     rate = est.sat_flow_pcu_h * free / 3600.0
     red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
@@ -377,11 +387,46 @@ def _covered(service: np.ndarray | None, k: int, best: int) -> bool:
     return service is not None and bool((service[k] <= service[best]).all())
 
 
-def _box_state(statics: Statics, phase: int, last_dep_pcu: np.ndarray, boxed: np.ndarray) -> MaxPressureState:
-    """MaxPressureState(statics, phase, last_dep_pcu, boxed) without the frozen dataclass's
+def _box_state(
+    statics: Statics, phase: int, last_dep_pcu: np.ndarray, boxed: np.ndarray, last_dep_s: np.ndarray | None = None
+) -> MaxPressureState:
+    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s) without the frozen dataclass's
     per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
-    out.__dict__.update(statics=statics, phase=phase, last_dep_pcu=last_dep_pcu, boxed=boxed)
+    out.__dict__.update(statics=statics, phase=phase, last_dep_pcu=last_dep_pcu, boxed=boxed, last_dep_s=last_dep_s)
+    return out
+
+
+def exit_linked(layout: Layout, network: NetworkView) -> np.ndarray:
+    """(movements,) bool: the movement's exit feeds an approach of a controlled neighbour (the
+    learnt exit, else the approach its exit edge is; phases.exit_room_pcu), or a movement sharing
+    a lane with it does (first in, first out: its head may be bound there; phases.lane_fifo_ratio):
+    a link between two lights, where a queue standing back to the stop line holds the head. False
+    where every exit on its lanes leaves the controlled network."""
+    room = lane_fifo_ratio(layout, exit_room_pcu(layout, network, direct=True))
+    out: np.ndarray = np.isfinite(room)
+    return out
+
+
+def stalled_movements(
+    layout: Layout,
+    est: Estimate,
+    cur: int,
+    green_elapsed_s: float,
+    last_dep_s: np.ndarray,
+    now_s: float,
+    stall_s: float,
+) -> np.ndarray:
+    """(movements,) bool: served protected by phase `cur`, which has been green `green_elapsed_s`,
+    queued (the estimate), not blind (a stop-line loop on each of its lanes counts what crosses),
+    a vehicle standing on the stop-line loop of one of its lanes now, and nothing of it crossed
+    its stop line for `stall_s` past the green's start-up loss (`last_dep_s`: when each last did):
+    its head stands at the line in green, waiting for room downstream; the green it holds moves
+    no one (schedule's stall, policies/schedule.py, read at the line: an empty stop line is a
+    gap, not a stall)."""
+    since = now_s - np.maximum(last_dep_s, now_s - green_elapsed_s + layout.params.startup_lost_s)
+    standing = ((layout.lane_share > 0.0) & (est.lanes.stop_empty_s <= 0.0)[None, :]).any(axis=1)
+    out: np.ndarray = layout.protected[cur] & (est.queue_pcu > 0.0) & ~est.blind & standing & (since >= stall_s)
     return out
 
 
@@ -393,7 +438,12 @@ class MaxPressurePolicy(Policy):
         self.params = params if params is not None else MaxPressureParams()
         # Varaiya's downstream queues, the exits' room and the queues held upstream come from the neighbours'
         # estimates (core NetworkView); only the first two read the learnt links
-        self.uses_network = self.params.downstream_weight > 0 or self.params.exit_room or self.params.pull_upstream
+        self.uses_network = (
+            self.params.downstream_weight > 0
+            or self.params.exit_room
+            or self.params.pull_upstream
+            or self.params.stall_s > 0
+        )
         self.reads_links = self.params.downstream_weight > 0 or self.params.exit_room
 
     def cannot_serve(self, layout: Layout) -> str:
@@ -409,7 +459,12 @@ class MaxPressurePolicy(Policy):
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
         p = self.params
-        if type(self).decide is not MaxPressurePolicy.decide or p.program_order_share > 0 or p.program_order_saturated:
+        if (
+            type(self).decide is not MaxPressurePolicy.decide
+            or p.program_order_share > 0
+            or p.program_order_saturated
+            or p.stall_s > 0
+        ):
             return None
         return NetPressure.build(self, layouts)
 
@@ -467,10 +522,17 @@ class MaxPressurePolicy(Policy):
         cur = signal.phase
         if signal.in_intergreen:
             return state, PhaseWish(cur)
-        state = self._track_box(state, layout, est, cur)
+        state = self._track_box(state, layout, est, cur, now_s)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu)
+        stalled = None
+        if self.params.stall_s > 0 and state.last_dep_s is not None and network is not None:
+            stalled = stalled_movements(
+                layout, est, cur, signal.green_elapsed_s, state.last_dep_s, now_s, self.params.stall_s
+            )
+            if stalled.any():
+                stalled = stalled & exit_linked(layout, network)
+        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         best = int(v.argmax())
@@ -513,6 +575,7 @@ class MaxPressurePolicy(Policy):
         now_s: float,
         network: NetworkView | None,
         held_pcu: np.ndarray | None,
+        stalled: np.ndarray | None = None,
     ) -> np.ndarray:
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
@@ -533,17 +596,27 @@ class MaxPressurePolicy(Policy):
             held_pcu,
             p.spill_room,
             p.spill_reach,
+            stalled,
         )
 
-    def _track_box(self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int) -> MaxPressureState:
+    def _track_box(
+        self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, now_s: float = math.nan
+    ) -> MaxPressureState:
         """One tick of phase `cur`'s green: a new green starts with an empty box. A phase that
         serves no movement permitted only keeps it empty all its green (update_boxed adds only
-        permitted movements), so its box is not updated."""
+        permitted movements), so its box is not updated. With `stall_s`, also when each movement
+        last sent a vehicle over its stop line (`now_s`)."""
         dep, st = est.departures_pcu, state.statics
+        last_s = None
+        if self.params.stall_s > 0:
+            if state.last_dep_s is None or state.last_dep_pcu is None or len(state.last_dep_s) != len(dep):
+                last_s = np.full(len(dep), now_s)
+            else:
+                last_s = np.where(dep > state.last_dep_pcu, now_s, state.last_dep_s)
         if state.phase != cur or state.last_dep_pcu is None:
-            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool))
+            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool), last_s)
         if st.has_permitted is not None and not st.has_permitted[cur]:
-            return _box_state(st, cur, dep, state.boxed)
+            return _box_state(st, cur, dep, state.boxed, last_s)
         boxed = update_boxed(
             state.boxed,
             layout,
@@ -553,7 +626,7 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return _box_state(st, cur, dep, boxed)
+        return _box_state(st, cur, dep, boxed, last_s)
 
     def via_clearance(
         self,
