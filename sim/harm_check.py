@@ -185,7 +185,19 @@ class _Loop(InProcessLoop):
         }
         if self.approaches is not None:
             out["harm_check"]["per_approach"] = self.approaches.result(self.service.state)
+        out["harm_check"]["blocked_ratio"] = blocked_ratios(st)
         return out
+
+
+def blocked_ratios(state) -> dict[str, list[float]]:
+    """[harm] blocked_discharge: per junction, the beta (shadow.blocked_ratio) of each movement the
+    loops have taught (a blocked queued protected green seen); empty lists with the key off."""
+    out: dict[str, list[float]] = {}
+    for jid, js in state.junctions.items():
+        fit = js.harm.replay.blocked_fit
+        beta = shadow.blocked_ratio(fit)
+        out[jid] = [] if fit is None or beta is None else [round(float(b), 3) for b in beta[fit[2] > 0]]
+    return out
 
 
 class _Approaches:
@@ -454,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
     for c in summary["harm_check"]["changes"]:
         print(f"{c['t_s']:.0f} {c['junction']} -> {c['mode']}: {c['reason']}")
     print(f"{args.policy}: trip delay {summary['delay_s']:.1f} s/veh")
+    taught = {j: b for j, b in summary["harm_check"]["blocked_ratio"].items() if b}
+    if taught:
+        print(
+            "blocked discharge, beta of the movements taught: "
+            + ", ".join(f"{j} {np.median(b):.2f} ({min(b):.2f}-{max(b):.2f}, {len(b)})" for j, b in taught.items())
+        )
     if args.against:
         print("\n".join(compare(args.out, args.against)))
     return 0

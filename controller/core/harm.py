@@ -157,6 +157,12 @@ class HarmParams:
     # queue the loops still measure (the replay's blocked discharge is faster than a blocked lane's).
     # false: the controlled side as replayed
     measured_queue_floor: bool = False
+    # the loops calibrate the blocked discharge on both sides: per movement, how much of the saturation
+    # flow one unit of measured exit blockage takes, as the stop-line loops count it under the controlled
+    # side's queued protected greens (shadow.learn_blocked, blocked_ratio: beta, 1 where nothing is
+    # learnt), and each side discharges at s x (1 - beta x its own blockage) (shadow.scaled_block: the
+    # measured on the controlled side, the explained on the fixed side). false: s x (1 - the blockage)
+    blocked_discharge: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -176,6 +182,7 @@ class HarmParams:
                 "plan_block",
                 "upstream_arrivals",
                 "measured_queue_floor",
+                "blocked_discharge",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -371,9 +378,8 @@ def observe_all(
     if not states:
         return []
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
-    replays = netshadow.advance_all(
-        net, [s.replay for s in states], ests, statuses, now_s, params.window_s, cache, pb, params.measured_queue_floor
-    )
+    old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_discharge)
+    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys)
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
@@ -579,6 +585,7 @@ def advance_replays(
         params.window_s,
         cache,
         queue_floor=params.measured_queue_floor,
+        blocked=params.blocked_discharge,
     )
     return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 

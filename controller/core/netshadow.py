@@ -48,15 +48,19 @@ import numpy as np
 from controller.core.cuts import Cut, cut_of, joined_field
 from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
+    CONTROLLED,
     TRANSIT_MAX_TICKS,
     Program,
     Replay,
     Side,
     advance,
     approaches,
+    blocked_fit_or_new,
     controlled_phase,
+    discharge_rates,
     fixed_arrivals,
     floor_controlled,
+    learn_blocked,
     measured_floor_pcu,
     outflow_pcu,
     replay_block,
@@ -360,6 +364,7 @@ class _NetReplay:
     extra_pcu: np.ndarray | None = None
     owed_pcu: np.ndarray | None = None
     outflow_pcu: np.ndarray | None = None
+    blocked_fit: np.ndarray | None = None  # Replay.blocked_fit ([harm] blocked_discharge; None: off)
 
 
 class ReplayCache:
@@ -370,18 +375,23 @@ class ReplayCache:
         self.views: tuple[Replay, ...] = ()
         self.net: _NetReplay | None = None
 
-    def lookup(self, replays: Sequence[Replay]) -> _NetReplay | None:
-        if self.net is None or len(replays) != len(self.views):
+    def lookup(self, replays: Sequence[Replay], blocked: bool = False) -> _NetReplay | None:
+        """The last tick's network arrays when `replays` are its views (with `blocked`: and it kept the
+        blocked-discharge fits); None otherwise."""
+        if self.net is None or len(replays) != len(self.views) or (blocked and self.net.blocked_fit is None):
             return None
         if all(a is b for a, b in zip(replays, self.views)):
             return self.net
         return None
 
 
-def _concat(replays: Sequence[Replay], inflow: bool = False) -> _NetReplay:
+def _concat(replays: Sequence[Replay], inflow: bool = False, blocked: bool = False) -> _NetReplay:
     """The replays' arrays joined; with `inflow` ([harm] upstream_arrivals) their fixed sides'
-    extra arrivals too (zeros where a replay has none yet)."""
-    extra = owed = outflow = None
+    extra arrivals too (zeros where a replay has none yet); with `blocked` ([harm] blocked_discharge)
+    their blocked-discharge fits (a new one where a replay has none yet)."""
+    extra = owed = outflow = fit = None
+    if blocked:
+        fit = np.concatenate([blocked_fit_or_new(r.blocked_fit, len(r.fed_pcu)) for r in replays], axis=1)
     if inflow:
         extra = np.concatenate([_or(r.extra_pcu, r.pending_pcu.shape) for r in replays], axis=1)
         owed = _cat([_or(r.owed_pcu, r.fed_pcu.shape) for r in replays])
@@ -394,6 +404,7 @@ def _concat(replays: Sequence[Replay], inflow: bool = False) -> _NetReplay:
         extra,
         owed,
         outflow,
+        fit,
     )
 
 
@@ -423,18 +434,20 @@ def advance_all(
     cache: ReplayCache | None = None,
     plan: tuple[np.ndarray, np.ndarray] | None = None,
     queue_floor: bool = False,
+    blocked: bool = False,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
     fixed_block when `net.spill` is set, and with `plan` ((movements,) twice: the blockage
     measured under the city's program and its share, harm.plan_blocks) from plan_block. A
     junction whose interval is empty (now_s not after its replay's t_s) makes every junction go through
-    shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled)."""
+    shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled);
+    `blocked`: [harm] blocked_discharge (shadow.scaled_block, learn_blocked)."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
-    known = cache.lookup(replays) if cache is not None else None
-    nr = known if known is not None else _concat(replays, net.inflow is not None)
+    known = cache.lookup(replays, blocked) if cache is not None else None
+    nr = known if known is not None else _concat(replays, net.inflow is not None, blocked)
     sent = _sent(net, nr, ests)
     block = (
         np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
@@ -445,7 +458,7 @@ def advance_all(
     if plan is not None:
         block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
-        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, queue_floor)
+        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, queue_floor, blocked)
     mj = net.mov_junction
     dt_j = np.array(dts)
     dt = dt_j[mj]
@@ -455,20 +468,18 @@ def advance_all(
     ticks = net.transit_ticks(ests, dts)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
     fed_both, extra, owed = _fed_both(net, replays, nr, arrivals, sent, ticks)
-    sat_flow = _joined(ests, "sat_flow_pcu_h")
-    sat_pcu_s = sat_flow / 3600.0 * (1.0 - block)
-    if block_fixed is not None:
-        sat_pcu_s = np.stack([sat_flow / 3600.0 * (1.0 - block_fixed), sat_pcu_s])
     p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
     p_ctrl = [controlled_phase(s) for s in statuses]
-    rate = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])] * sat_pcu_s
+    service = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])]
+    rate = service * discharge_rates(_joined(ests, "sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit)
+    fit = _learn_blocked(net, nr, ests, block, service[CONTROLLED], dt, keep) if blocked else None
     sides = serve(nr.sides, fed_both, rate, net, dt, keep)
     if queue_floor:
         floor = measured_floor_pcu(_joined(ests, "queue_pcu"), _joined(ests, "blind"), pending)
         sides = floor_controlled(sides, floor, dt)
     arrived = nr.arrived_pcu * keep + arrivals
     outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
-    out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow)
+    out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow, fit)
     out = _split(net, replays, out_net, arrivals, now_s, dts, keep_j.tolist(), p_fixed, p_ctrl, heads)
     if cache is not None:
         cache.views, cache.net = tuple(out), out_net
@@ -485,16 +496,32 @@ def _one_by_one(
     block_fixed: np.ndarray | None,
     sent: np.ndarray | None,
     queue_floor: bool = False,
+    blocked: bool = False,
 ) -> list[Replay]:
     """advance_all junction by junction (shadow.advance), each with its part of the network's
-    `block_fixed` and `sent` (None: none), and `queue_floor`."""
+    `block_fixed` and `sent` (None: none), `queue_floor` and `blocked`."""
     st = net.mov_start.tolist()
     parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
     sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
     return [
-        advance(p, r, e, s, now_s, window_s, b, x, queue_floor)
+        advance(p, r, e, s, now_s, window_s, b, x, queue_floor, blocked)
         for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
     ]
+
+
+def _learn_blocked(
+    net: NetworkProgram,
+    nr: _NetReplay,
+    ests: Sequence[Estimate],
+    block: np.ndarray,
+    service: np.ndarray,
+    dt: np.ndarray,
+    keep: np.ndarray,
+) -> np.ndarray:
+    """shadow.learn_blocked over the network (the estimates' arrays joined)."""
+    dep, sat, queue, blind = (_joined(ests, f) for f in ("departures_pcu", "sat_flow_pcu_h", "queue_pcu", "blind"))
+    green_s = nr.sides.green_s[CONTROLLED]
+    return learn_blocked(nr.blocked_fit, dep, sat, queue, blind, block, service, green_s, net.startup_lost_s, dt, keep)
 
 
 def _sent(net: NetworkProgram, nr: _NetReplay, ests: Sequence[Estimate]) -> np.ndarray | None:
@@ -611,7 +638,7 @@ class SideCut(Cut, Side):
 class ReplayCut(Cut, Replay):
     """One junction's Replay: its scalars given, its arrays cut from the network's when read."""
 
-    COLUMNS_LAST = frozenset({"pending_pcu", "extra_pcu"})
+    COLUMNS_LAST = frozenset({"pending_pcu", "extra_pcu", "blocked_fit"})
 
 
 def _split(
@@ -648,9 +675,11 @@ def _split(
                 demand_s=r.demand_s * keep + dt,
                 held_pcu=r.held_pcu * keep,
                 **_NO_INFLOW if nr.extra_pcu is None else {},
+                **_NO_FIT if nr.blocked_fit is None else {},
             )
         )
     return out
 
 
 _NO_INFLOW: dict[str, object] = {"extra_pcu": None, "owed_pcu": None, "outflow_pcu": None}  # given, not cut
+_NO_FIT: dict[str, object] = {"blocked_fit": None}

@@ -390,6 +390,9 @@ class Replay:
     extra_pcu: np.ndarray | None = None
     owed_pcu: np.ndarray | None = None
     outflow_pcu: np.ndarray | None = None
+    # [harm] blocked_discharge (None: off, or nothing yet): (3, movements) the stop-line loops' cumulative
+    # departures at the last tick, and the forgetting sums of the blocked-discharge fit (learn_blocked)
+    blocked_fit: np.ndarray | None = None
 
     @property
     def fixed(self) -> Side:
@@ -486,6 +489,67 @@ def floor_controlled(sides: Side, floor_pcu: np.ndarray, dt: float | np.ndarray)
     return replace(sides, queue_pcu=queue, delay_pcu_s=delay, served_pcu=served)
 
 
+def blocked_ratio(fit: np.ndarray | None) -> np.ndarray | None:
+    """(movements,) how much of the saturation flow one unit of measured exit blockage takes, as the
+    stop-line loops show it ([harm] blocked_discharge; learn_blocked): beta = 1 + sum(excess x lost) /
+    sum(lost^2), at least 0; 1 (the replay's own model) before any evidence. None: off."""
+    if fit is None:
+        return None
+    slope = np.divide(fit[1], fit[2], out=np.zeros_like(fit[1]), where=fit[2] > 0)
+    out: np.ndarray = np.maximum(1.0 + slope, 0.0)
+    return out
+
+
+SCALED_BLOCK_MAX = 0.99  # a scaled blockage leaves a green some discharge (serve reads a rate of 0 as red)
+
+
+def scaled_block(block: np.ndarray, beta: np.ndarray | None) -> np.ndarray:
+    """The exit blockage a side discharges with: its measured (or, on the fixed side, explained)
+    `block` x `beta` (blocked_ratio), at least 0 and at most SCALED_BLOCK_MAX (or `block` where
+    that is more); `block` itself without beta."""
+    if beta is None:
+        return block
+    out: np.ndarray = np.minimum(np.maximum(block * beta, 0.0), np.maximum(block, SCALED_BLOCK_MAX))
+    return out
+
+
+def learn_blocked(
+    fit: np.ndarray | None,
+    departures_pcu: np.ndarray,
+    sat_flow_pcu_h: np.ndarray,
+    queue_pcu: np.ndarray,
+    blind: np.ndarray,
+    block: np.ndarray,
+    service: np.ndarray,
+    green_s: np.ndarray,
+    startup_lost_s: float | np.ndarray,
+    dt: float | np.ndarray,
+    keep: float | np.ndarray,
+) -> np.ndarray:
+    """The blocked-discharge fit after one interval ([harm] blocked_discharge): (3, movements), the
+    stop-line loops' cumulative departures now, and the forgetting sums of excess x lost and lost^2.
+
+    The replay discharges a protected green at the saturation flow s x (1 - b), b the measured exit
+    blockage (`block`, the controlled side's: replay_block). Where the exit is blocked a lane lets a
+    vehicle go only as the queue ahead moves, and the street's discharge differs from that. Over the
+    intervals in which the controlled side shows the movement a protected green (`service` 1, its
+    usable part after the start-up loss: `green_s` the time since the onset before this interval),
+    the loops see a queue standing (Estimate.queue_pcu >= 1 PCU, where the estimator learns the
+    blockage) and b > 0: lost = s b u (the PCU the model's blockage takes, u the usable seconds) and
+    excess = s (1 - b) u - counted (what the model discharges beyond the stop-line loop's count). The
+    least-squares slope of excess on lost through 0 (weighted to the intervals the blockage takes
+    most of) is beta - 1: the street's blocked discharge s (1 - beta b). A movement without loops
+    (`blind`) learns nothing; the first interval has no count."""
+    last = blocked_fit_or_new(fit, len(block))
+    counted = departures_pcu - last[0]
+    usable = np.minimum(np.maximum(green_s + dt - startup_lost_s, 0.0), dt)
+    cap = sat_flow_pcu_h / 3600.0 * usable
+    use = (service == 1.0) & (block > 0) & (queue_pcu >= 1.0) & ~blind & np.isfinite(counted)
+    lost = np.where(use, block * cap, 0.0)
+    excess = np.where(use, (1.0 - block) * cap - np.where(use, counted, 0.0), 0.0)
+    return np.stack([departures_pcu.astype(float), last[1] * keep + excess * lost, last[2] * keep + lost * lost])
+
+
 def controlled_phase(status: SignalStatus | None) -> int:
     """The green phase the roadside reports, -1 in its intergreens or without a status."""
     if status is None or status.in_intergreen:
@@ -535,6 +599,7 @@ def advance(
     block_fixed: np.ndarray | None = None,
     inflow_pcu: np.ndarray | None = None,
     queue_floor: bool = False,
+    blocked: bool = False,
 ) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
@@ -547,25 +612,23 @@ def advance(
     beyond their controlled sides, counted at the advance loops: the fixed side's arrivals are the
     measured ones plus that, after the same transit (fixed_arrivals); None: the measured ones.
     `queue_floor` ([harm] measured_queue_floor): the controlled side's queue is at least the
-    estimator's less what is in transit (floor_controlled), before the outflow is taken."""
+    estimator's less what is in transit (floor_controlled), before the outflow is taken. `blocked`
+    ([harm] blocked_discharge): both sides' blockage scaled as the loops show (discharge_rates)."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
     fed_both, extra, owed = _fed_both(program, replay, arrivals, inflow_pcu, est, dt)
-    # spill-back from downstream slows the discharge, whichever side's green
-    sat_pcu_s = est.sat_flow_pcu_h / 3600.0 * (1.0 - replay_block(program, est))
-    if block_fixed is not None:
-        sat_pcu_s = np.stack([est.sat_flow_pcu_h / 3600.0 * (1.0 - block_fixed), sat_pcu_s])
+    block = replay_block(program, est)
     keep = math.exp(-dt / window_s)
-    # The status read at now_s describes the signal set one tick earlier, and a program shows the
-    # position it had one tick before that (SUMO: a phase starting at 0 shows from the step to 1;
-    # measured on the bundled city: agreement 1.00 under the city's own program).
+    # the status read at now_s: the signal one tick earlier, a program there at its position one tick before (SUMO)
     p_fixed = program.phase_at(now_s - 2.0 * dt)
     p_ctrl = controlled_phase(status)
+    sat_pcu_s = discharge_rates(est.sat_flow_pcu_h, block, block_fixed, replay.blocked_fit if blocked else None)
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
     total = float(sum(arrivals.tolist()))  # sequential, as netshadow sums each junction's
+    fit = _learn_blocked(program, replay, est, block, p_ctrl, dt, keep) if blocked else None
     sides = serve(replay.sides, fed_both, rate, program, dt, keep)
     if queue_floor:
         sides = floor_controlled(sides, measured_floor_pcu(est.queue_pcu, est.blind, pending), dt)
@@ -584,7 +647,36 @@ def advance(
         extra_pcu=extra,
         owed_pcu=owed,
         outflow_pcu=None if extra is None else outflow_pcu(replay.sides.queue_pcu, fed_both, sides),
+        blocked_fit=fit,
     )
+
+
+def discharge_rates(
+    sat_flow_pcu_h: np.ndarray, block: np.ndarray, block_fixed: np.ndarray | None, fit: np.ndarray | None
+) -> np.ndarray:
+    """The saturation flow (PCU/s) x (1 - the exit blockage: spill-back from downstream slows the
+    discharge, whichever side's green): (movements,) for both sides with `block`, or (2, movements)
+    with the fixed side's own `block_fixed`; with a blocked-discharge `fit` ([harm]
+    blocked_discharge) each side's blockage scaled by the movement's blocked_ratio (scaled_block)."""
+    beta = blocked_ratio(fit)
+    sat_pcu_s = sat_flow_pcu_h / 3600.0 * (1.0 - scaled_block(block, beta))
+    if block_fixed is None:
+        return sat_pcu_s
+    return np.stack([sat_flow_pcu_h / 3600.0 * (1.0 - scaled_block(block_fixed, beta)), sat_pcu_s])
+
+
+def _learn_blocked(
+    program: Program, replay: Replay, est: Estimate, block: np.ndarray, p_ctrl: int, dt: float, keep: float
+) -> np.ndarray:
+    """learn_blocked for one junction's replay over one interval, its controlled side at `p_ctrl`."""
+    measured = (est.departures_pcu, est.sat_flow_pcu_h, est.queue_pcu, est.blind)
+    service_c, green_s = program.service_or_red[p_ctrl], replay.sides.green_s[CONTROLLED]
+    return learn_blocked(replay.blocked_fit, *measured, block, service_c, green_s, program.startup_lost_s, dt, keep)
+
+
+def blocked_fit_or_new(fit: np.ndarray | None, n: int) -> np.ndarray:
+    """The blocked-discharge fit, or a new one (no count yet, no evidence)."""
+    return np.vstack([np.full(n, np.nan), np.zeros(n), np.zeros(n)]) if fit is None else fit
 
 
 def _fed_both(

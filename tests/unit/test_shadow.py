@@ -455,3 +455,59 @@ def test_the_floor_leaves_a_movement_without_loops_and_what_is_in_transit():
     pending[3, N_T] = 4.0
     floor_pcu = shadow.measured_floor_pcu(np.array([10.0, 0, 0, 0]), np.zeros(4, dtype=bool), pending)
     assert floor_pcu[N_T] == pytest.approx(6.0) and (floor_pcu[1:] <= 0).all()
+
+
+def _blocked(lay: Layout, t: float, block: float, counted_pcu_s: float) -> Estimate:
+    """N_T: 40 PCU standing, `counted_pcu_s` over the stop line each second since 0, its exit
+    measured blocked `block` of its queued green."""
+    e = _standing(lay, 40.0, counted_pcu_s * t)
+    b = np.zeros_like(e.block)
+    b[N_T] = block
+    return replace(e, block=b)
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_the_loops_calibrate_the_blocked_discharge_on_both_sides(blocked: bool):
+    # [harm] blocked_discharge. N_T green on both sides, a queue standing, its exit measured blocked
+    # half its queued green: the model discharges 0.5 x (1 - 0.5) = 0.25 PCU/s, the stop-line loop
+    # counts 0.125. Each usable second: lost 0.25, excess 0.125, so beta = 1 + 0.125 / 0.25 = 1.5, and
+    # the side discharges at 0.5 x (1 - 0.75) = 0.125, as counted. The fixed side, with the same
+    # blockage explained, gets the same correction; with none explained, none.
+    lay = layout()
+    prog = program(lay)
+    for block_fixed, fixed_rate in ((0.5, 0.125), (0.0, 0.5)):
+        rp = shadow.start(prog, 4, 0.0)
+        bf = np.array([block_fixed, 0.0, 0.0, 0.0])
+        for k in range(30):
+            est = _blocked(lay, k + 1.0, 0.5, 0.125)
+            rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG, bf, blocked=blocked)
+        served = rp.sides.served_pcu.copy()
+        rp = shadow.advance(prog, rp, _blocked(lay, 31.0, 0.5, 0.125), status(0, 31.0), 31.0, LONG, bf, blocked=blocked)
+        step = rp.sides.served_pcu - served
+        if not blocked:
+            assert rp.blocked_fit is None
+            assert step[shadow.CONTROLLED, N_T] == pytest.approx(0.25)
+            assert step[shadow.FIXED, N_T] == pytest.approx(0.5 * (1.0 - block_fixed))
+            continue
+        beta = shadow.blocked_ratio(rp.blocked_fit)
+        assert beta is not None and beta[N_T] == pytest.approx(1.5) and (beta[1:] == 1.0).all()
+        assert step[shadow.CONTROLLED, N_T] == pytest.approx(0.125)
+        assert step[shadow.FIXED, N_T] == pytest.approx(fixed_rate)
+
+
+def test_the_blocked_discharge_learns_nothing_without_a_blockage_a_queue_or_loops():
+    # beta stays 1 (the replay is the key off's to the bit) where nothing is blocked, where the loops
+    # see no queue standing (the count is the arrivals, not the discharge) or on a blind movement
+    lay = layout()
+    prog = program(lay)
+    for block, queue, blind in ((0.0, 10.0, False), (0.5, 0.5, False), (0.5, 10.0, True)):
+        off = on = shadow.start(prog, 4, 0.0)
+        for k in range(30):
+            est = _blocked(lay, k + 1.0, block, 0.125)
+            est = replace(est, queue_pcu=np.where(np.arange(4) == N_T, queue, 0.0), blind=np.full(4, blind))
+            off = shadow.advance(prog, off, est, status(0, k + 1.0), k + 1.0, LONG)
+            on = shadow.advance(prog, on, est, status(0, k + 1.0), k + 1.0, LONG, blocked=True)
+        beta = shadow.blocked_ratio(on.blocked_fit)
+        assert beta is not None and (beta == 1.0).all()
+        assert np.array_equal(on.sides.queue_pcu, off.sides.queue_pcu)
+        assert np.array_equal(on.sides.delay_pcu_s, off.sides.delay_pcu_s)
