@@ -434,10 +434,10 @@ class _Static:
 class GateMemo:
     """The gate's memory across calls, owned by the caller that gates every tick (one per core)
     and passed to gate_phase / gate_cycle: per junction model object, what the gate derives from
-    it alone (_Static); per (model, phase left, first phase), the max-red plan the search last
-    found (_Found, for _feasible). It only saves work: every outcome is the one a new memo gives.
-    Bounded: past MEMO_MAX entries of either kind (models replaced over a long life) it starts
-    again."""
+    it alone (_Static); per (model, phase order), max_red_s' walks around the cycle (red_walks, for
+    gate_cycle); per (model, phase left, first phase), the max-red plan the search last found (_Found,
+    for _feasible). It only saves work: every outcome is the one a new memo gives. Bounded: past
+    MEMO_MAX entries of any one kind (models replaced over a long life) that kind starts again."""
 
     MEMO_MAX = 4096
 

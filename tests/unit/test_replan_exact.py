@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from controller.core.policies.webster import (
 from controller.core.safety import GateMemo, _cycle_form_refusal, gate_cycle, max_red_s, phase_conflict
 from controller.junctions import load_intersections, parse_intersection
 from controller.model import CycleWish, Intersection
-from tests.junction_fixtures import two_phase_raw
+from tests.junction_fixtures import two_phase, two_phase_raw
 
 CFG = Config()
 ROOT = Path(__file__).resolve().parents[2]
@@ -317,3 +318,20 @@ def test_layout_derived_computes_once_per_layout_object():
     assert lay.derived(build) is first and calls == [lay]
     other = Layout.build(lay.junction, CFG)
     assert other.derived(build) == [2] and calls == [lay, other]  # another object: its own
+
+
+def test_a_cycle_wish_greening_conflicting_movements_is_refused_through_the_gate_memo():
+    """The core gates every cycle wish with its GateMemo (step.py), whose form check reads the conflicts from the
+    memo's _Static: a model with a phase greening N_T and E_T together (one the parser refuses; the city's models
+    have none, so the comparison above never meets one) is refused for it, with the memo as without."""
+    j = two_phase()
+    j = replace(j, phases=(*j.phases, replace(j.phases[0], index=2, state="GGrr")))
+    why = "phase 2 greens conflicting movements N_T and E_T"
+    memo = GateMemo()
+    for order in ((0, 1, 2), (2, 0, 1), (2,)):
+        greens = tuple(20.0 for _ in order)
+        assert reference_cycle_form_refusal(j, order, greens, 0.0) == why
+        for _ in range(2):  # derived, then kept
+            assert _cycle_form_refusal(j, order, greens, 0.0, memo) == why
+            out = gate_cycle(j, CycleWish(order, greens, 0.0), plan_id="p", seq=1, now_s=10.0, ttl_s=60.0, memo=memo)
+            assert out.command is None and out.refused == why
