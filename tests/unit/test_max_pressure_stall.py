@@ -1,0 +1,70 @@
+"""max_pressure's stall rule (`[max_pressure] stall_s`, `stalled_movements`) one condition at a time: a
+movement of the phase in force is stalled only when it is served protected, queued, not blind, its head on
+the stop-line loop, and nothing of it crossed for `stall_s` past the green's start-up loss; each condition
+unmet alone leaves it not stalled. (Review of a3ae167, R session 39: the decision test,
+test_policies.py's test_max_pressure_stall_lets_a_green_into_a_full_link_go, still passed with the
+protected service read as any service or with the blind movements stalled.)"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies.max_pressure import stalled_movements
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import two_phase_raw
+
+CFG = Config()
+NOW_S = 100.0
+STALL_S = 5.0
+
+
+def _layout(permitted: bool = False) -> Layout:
+    """two_phase: phase 0 serves N_T and S_T protected ('G'), or permitted only ('g') with `permitted`."""
+    raw = two_phase_raw()
+    if permitted:
+        raw["phases"][0]["state"] = "grgr"
+    return Layout.build(parse_intersection(raw, "j.toml"), CFG)
+
+
+def _stalled(
+    lay: Layout,
+    queue_pcu: float = 10.0,
+    blind: bool = False,
+    stop_empty_s: float = 0.0,
+    green_elapsed_s: float = 20.0,
+    last_dep_s: float = NOW_S - 20.0,
+) -> list[bool]:
+    """stalled_movements for phase 0 at NOW_S, every movement and lane alike."""
+    n_mov, n_lanes = len(lay.junction.movements), len(lay.lanes)
+    est = Estimate.empty(lay, 0.0)
+    est = replace(
+        est,
+        queue_pcu=np.full(n_mov, queue_pcu),
+        blind=np.full(n_mov, blind),
+        lanes=replace(est.lanes, stop_empty_s=np.full(n_lanes, stop_empty_s)),
+    )
+    out = stalled_movements(lay, est, 0, green_elapsed_s, np.full(n_mov, last_dep_s), NOW_S, STALL_S)
+    return [bool(x) for x in out]
+
+
+def test_a_protected_queued_seen_movement_standing_at_its_line_past_stall_s_is_stalled():
+    lay = _layout()
+    assert [m.id for m in lay.junction.movements] == ["N_T", "E_T", "S_T", "W_T"]
+    assert _stalled(lay) == [True, False, True, False]  # phase 0's two movements; E_T and W_T are red
+
+
+def test_each_condition_unmet_alone_leaves_the_movement_not_stalled():
+    lay = _layout()
+    startup_s = lay.params.startup_lost_s
+    none = [False] * 4
+    assert _stalled(_layout(permitted=True)) == none  # served permitted only: it yields, it may stand for a gap
+    assert _stalled(lay, blind=True) == none  # a lane without a working loop: its loops do not see it cross
+    assert _stalled(lay, queue_pcu=0.0) == none  # nothing queued
+    assert _stalled(lay, stop_empty_s=1.0) == none  # its stop-line loop empty: a gap, not a head standing
+    assert _stalled(lay, last_dep_s=NOW_S - STALL_S + 1.0) == none  # a vehicle crossed 4 s ago
+    assert _stalled(lay, green_elapsed_s=startup_s + STALL_S - 1.0) == none  # 4 s past the start-up loss
+    assert _stalled(lay, green_elapsed_s=startup_s + STALL_S) == [True, False, True, False]  # 5 s past it
