@@ -185,18 +185,40 @@ class _Loop(InProcessLoop):
         }
         if self.approaches is not None:
             out["harm_check"]["per_approach"] = self.approaches.result(self.service.state)
-        out["harm_check"]["blocked_ratio"] = blocked_ratios(st)
+        out["harm_check"]["blocked_ratio"] = blocked_ratios(st, core.harm.blocked_fit)
+        out["harm_check"]["blocked_ratio_raw"] = blocked_ratios(st, core.harm.blocked_fit, raw=True)
+        out["harm_check"]["blocked_fit"] = blocked_fits(st)
         return out
 
 
-def blocked_ratios(state) -> dict[str, list[float]]:
+def blocked_ratios(state, bounds: shadow.BlockedFit | None, raw: bool = False) -> dict[str, list[float]]:
     """[harm] blocked_discharge: per junction, the beta (shadow.blocked_ratio) of each movement the
-    loops have taught (a blocked queued protected green seen); empty lists with the key off."""
+    loops have taught (a blocked queued protected green seen); with `raw` the fit's own estimate
+    (no evidence needed, no bound): what the prior held back. Empty lists with the key off."""
+    if bounds is not None and raw:
+        bounds = shadow.BlockedFit(0.0, 0.0, float("inf"), bounds.share_max)
     out: dict[str, list[float]] = {}
     for jid, js in state.junctions.items():
         fit = js.harm.replay.blocked_fit
-        beta = shadow.blocked_ratio(fit)
-        out[jid] = [] if fit is None or beta is None else [round(float(b), 3) for b in beta[fit[2] > 0]]
+        beta = shadow.blocked_ratio(fit, bounds)
+        taught = None if fit is None else fit[shadow.FIT_BLOCKED_S] > 0
+        out[jid] = [] if beta is None or taught is None else [round(float(b), 3) for b in beta[taught]]
+    return out
+
+
+def blocked_fits(state) -> dict[str, list[list[float]]]:
+    """[harm] blocked_discharge: per junction and movement taught, the fit's a (the street's unblocked
+    discharge over the model's), its own beta, beta's standard error and the seconds of blockage read
+    (shadow.blocked_fit_terms)."""
+    out: dict[str, list[list[float]]] = {}
+    for jid, js in state.junctions.items():
+        fit = js.harm.replay.blocked_fit
+        if fit is None:
+            continue
+        a, beta, se = shadow.blocked_fit_terms(fit)
+        taught = fit[shadow.FIT_BLOCKED_S] > 0
+        rows = zip(a[taught], beta[taught], se[taught], fit[shadow.FIT_BLOCKED_S][taught])
+        out[jid] = [[round(float(v), 3) for v in row] for row in rows]
     return out
 
 
@@ -466,12 +488,13 @@ def main(argv: list[str] | None = None) -> int:
     for c in summary["harm_check"]["changes"]:
         print(f"{c['t_s']:.0f} {c['junction']} -> {c['mode']}: {c['reason']}")
     print(f"{args.policy}: trip delay {summary['delay_s']:.1f} s/veh")
-    taught = {j: b for j, b in summary["harm_check"]["blocked_ratio"].items() if b}
-    if taught:
-        print(
-            "blocked discharge, beta of the movements taught: "
-            + ", ".join(f"{j} {np.median(b):.2f} ({min(b):.2f}-{max(b):.2f}, {len(b)})" for j, b in taught.items())
-        )
+    for key, what in (("blocked_ratio_raw", "the fit's own"), ("blocked_ratio", "as applied")):
+        taught = {j: b for j, b in summary["harm_check"][key].items() if b}
+        if taught:
+            print(
+                f"blocked discharge, beta of the movements taught ({what}): "
+                + ", ".join(f"{j} {np.median(b):.2f} ({min(b):.2f}-{max(b):.2f}, {len(b)})" for j, b in taught.items())
+            )
     if args.against:
         print("\n".join(compare(args.out, args.against)))
     return 0

@@ -157,12 +157,33 @@ class HarmParams:
     # queue the loops still measure (the replay's blocked discharge is faster than a blocked lane's).
     # false: the controlled side as replayed
     measured_queue_floor: bool = False
-    # the loops calibrate the blocked discharge on both sides: per movement, how much of the saturation
-    # flow one unit of measured exit blockage takes, as the stop-line loops count it under the controlled
-    # side's queued protected greens (shadow.learn_blocked, blocked_ratio: beta, 1 where nothing is
-    # learnt), and each side discharges at s x (1 - beta x its own blockage) (shadow.scaled_block: the
-    # measured on the controlled side, the explained on the fixed side). false: s x (1 - the blockage)
+    # the loops calibrate the blocked discharge on both sides: per movement, how much of the flow one unit
+    # of measured exit blockage takes, fitted from the stop-line loops' counts under the controlled side's
+    # queued protected greens with the saturation flow's own error apart (shadow.learn_blocked,
+    # blocked_ratio: beta, 1 without strong evidence), and each side discharges at s x (1 - beta x its own
+    # blockage) (shadow.scaled_block: the measured on the controlled side, the explained on the fixed
+    # side). false: s x (1 - the blockage)
     blocked_discharge: bool = False
+    # blocked_discharge's evidence and bounds (shadow.BlockedFit, blocked_ratio): beta leaves 1 only as far
+    # as the fit's estimate lies beyond this many standard errors (shrunk toward 1 otherwise) ...
+    blocked_evidence_z: float = 2.0
+    # ... and only after this many seconds of measured blockage under the queued protected greens it
+    # reads (the blockage x the usable green, forgotten over window_s)
+    blocked_min_s: float = 60.0
+    # beta at most this: a second of measured blockage takes at most this many seconds of the street's
+    # discharge (itself, and a restart of the queue behind it as long)
+    blocked_ratio_max: float = 2.0
+    # a scaled blockage takes at most this share of the saturation flow (a green keeps some discharge)
+    blocked_share_max: float = 0.99
+
+    @property
+    def blocked_fit(self) -> shadow.BlockedFit | None:
+        """blocked_discharge's bounds for the replay (shadow.advance, netshadow.advance_all); None: off."""
+        if not self.blocked_discharge:
+            return None
+        return shadow.BlockedFit(
+            self.blocked_evidence_z, self.blocked_min_s, self.blocked_ratio_max, self.blocked_share_max
+        )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -192,6 +213,10 @@ class HarmParams:
             raise ValueError(f"harm window_s must be > 0, got {self.window_s!r}")
         if self.lock_movements < 1:
             raise ValueError(f"harm lock_movements must be >= 1, got {self.lock_movements!r}")
+        if self.blocked_ratio_max < 1:
+            raise ValueError(f"harm blocked_ratio_max must be >= 1 (the prior), got {self.blocked_ratio_max!r}")
+        if not 0 < self.blocked_share_max < 1:
+            raise ValueError(f"harm blocked_share_max must be > 0 and < 1, got {self.blocked_share_max!r}")
         for name in ("timed_returns", "max_losses", "lock_movements"):
             if getattr(self, name) != int(getattr(self, name)):
                 raise ValueError(f"harm {name} must be a whole number, got {getattr(self, name)!r}")
@@ -378,7 +403,7 @@ def observe_all(
     if not states:
         return []
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
-    old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_discharge)
+    old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_fit)
     replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys)
     hidden_net = netshadow.hidden_by_movement(net, ests)
     st = net.mov_start.tolist()
@@ -585,7 +610,7 @@ def advance_replays(
         params.window_s,
         cache,
         queue_floor=params.measured_queue_floor,
-        blocked=params.blocked_discharge,
+        blocked=params.blocked_fit,
     )
     return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 

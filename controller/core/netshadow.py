@@ -50,6 +50,7 @@ from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
     CONTROLLED,
     TRANSIT_MAX_TICKS,
+    BlockedFit,
     Program,
     Replay,
     Side,
@@ -434,7 +435,7 @@ def advance_all(
     cache: ReplayCache | None = None,
     plan: tuple[np.ndarray, np.ndarray] | None = None,
     queue_floor: bool = False,
-    blocked: bool = False,
+    blocked: BlockedFit | None = None,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
@@ -442,12 +443,12 @@ def advance_all(
     measured under the city's program and its share, harm.plan_blocks) from plan_block. A
     junction whose interval is empty (now_s not after its replay's t_s) makes every junction go through
     shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled);
-    `blocked`: [harm] blocked_discharge (shadow.scaled_block, learn_blocked)."""
+    `blocked`: [harm] blocked_discharge's bounds (shadow.BlockedFit, scaled_block, learn_blocked; None: off)."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
-    known = cache.lookup(replays, blocked) if cache is not None else None
-    nr = known if known is not None else _concat(replays, net.inflow is not None, blocked)
+    known = cache.lookup(replays, blocked is not None) if cache is not None else None
+    nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None)
     sent = _sent(net, nr, ests)
     block = (
         np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
@@ -471,7 +472,7 @@ def advance_all(
     p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
     p_ctrl = [controlled_phase(s) for s in statuses]
     service = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])]
-    rate = service * discharge_rates(_joined(ests, "sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit)
+    rate = service * discharge_rates(_joined(ests, "sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit, blocked)
     fit = _learn_blocked(net, nr, ests, block, service[CONTROLLED], dt, keep) if blocked else None
     sides = serve(nr.sides, fed_both, rate, net, dt, keep)
     if queue_floor:
@@ -496,7 +497,7 @@ def _one_by_one(
     block_fixed: np.ndarray | None,
     sent: np.ndarray | None,
     queue_floor: bool = False,
-    blocked: bool = False,
+    blocked: BlockedFit | None = None,
 ) -> list[Replay]:
     """advance_all junction by junction (shadow.advance), each with its part of the network's
     `block_fixed` and `sent` (None: none), `queue_floor` and `blocked`."""

@@ -489,27 +489,79 @@ def floor_controlled(sides: Side, floor_pcu: np.ndarray, dt: float | np.ndarray)
     return replace(sides, queue_pcu=queue, delay_pcu_s=delay, served_pcu=served)
 
 
-def blocked_ratio(fit: np.ndarray | None) -> np.ndarray | None:
-    """(movements,) how much of the saturation flow one unit of measured exit blockage takes, as the
-    stop-line loops show it ([harm] blocked_discharge; learn_blocked): beta = 1 + sum(excess x lost) /
-    sum(lost^2), at least 0; 1 (the replay's own model) before any evidence. None: off."""
-    if fit is None:
+@dataclass(frozen=True)
+class BlockedFit:
+    """[harm] blocked_discharge's bounds and evidence (HarmParams.blocked_fit builds it from config.toml:
+    the defaults live there). `evidence_z`: beta leaves its prior (1) only as far as its estimate lies
+    beyond this many standard errors of the fit (shrunk toward 1 otherwise: blocked_ratio);
+    `min_blocked_s`: the seconds of measured blockage (the blockage x the usable green, summed over
+    the queued protected greens the fit reads, forgotten as the fit) before beta may leave 1;
+    `ratio_max`: the most one unit of measured blockage may take, in units of the flow it measures
+    (beta <= ratio_max); `share_max`: the largest share of the saturation flow a scaled blockage takes
+    (a green keeps some discharge; serve reads a rate of 0 as red)."""
+
+    evidence_z: float
+    min_blocked_s: float
+    ratio_max: float
+    share_max: float
+
+
+# rows of the blocked-discharge fit (learn_blocked): the stop-line loops' cumulative count at the last tick,
+# then forgetting sums over the queued protected greens read: c the model's capacity (s u), x its blocked
+# part (b s u), y the count; n the intervals; the seconds of blockage (b u)
+FIT_DEPARTED, FIT_CC, FIT_CX, FIT_XX, FIT_CY, FIT_XY, FIT_YY, FIT_N, FIT_BLOCKED_S = range(9)
+
+
+def blocked_ratio(fit: np.ndarray | None, bounds: BlockedFit | None) -> np.ndarray | None:
+    """(movements,) beta: how much of the flow one unit of measured exit blockage takes, as the stop-line
+    loops show it ([harm] blocked_discharge; learn_blocked); 1 (the replay's own model) unless they show
+    otherwise beyond their error. None: off (`fit` or `bounds` None).
+
+    The counts y of the queued protected greens are fitted, by least squares through 0, as
+    y = a c - d x (c = s u the model's capacity, x = b c its blocked part): `a` the street's unblocked
+    discharge over the model's (the saturation flow's own error, apart), d = a beta. beta = d / a, its
+    standard error se by the delta method from the residual variance. It is shrunk toward 1 by the
+    positive-part factor max(0, 1 - (z se / (beta - 1))^2) (z = `bounds.evidence_z`: 1 until the fit's
+    residual beats the prior's by z^2 residual variances), held at 1 until `bounds.min_blocked_s` of
+    blockage have been seen or where c and x are (near) collinear (a constant blockage cannot be told
+    from the saturation flow's error), and bounded to [0, `bounds.ratio_max`]."""
+    if fit is None or bounds is None:
         return None
-    slope = np.divide(fit[1], fit[2], out=np.zeros_like(fit[1]), where=fit[2] > 0)
-    out: np.ndarray = np.maximum(1.0 + slope, 0.0)
+    _, beta_hat, se = blocked_fit_terms(fit)
+    ok = np.isfinite(se) & (fit[FIT_BLOCKED_S] >= bounds.min_blocked_s)
+    gap = np.where(ok, beta_hat - 1.0, 0.0)
+    shrink = 1.0 - (bounds.evidence_z * np.where(ok, se, 0.0)) ** 2 / np.where(gap != 0.0, gap * gap, 1.0)
+    weight = np.where(ok & (gap != 0.0), np.maximum(shrink, 0.0), 0.0)
+    out: np.ndarray = np.clip(1.0 + weight * gap, 0.0, bounds.ratio_max)
     return out
 
 
-SCALED_BLOCK_MAX = 0.99  # a scaled blockage leaves a green some discharge (serve reads a rate of 0 as red)
+def blocked_fit_terms(fit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(movements,) each: the fit's `a` (the street's unblocked discharge over the model's), its own beta
+    (d / a) and beta's standard error (delta method; inf where the fit cannot tell: fewer than 3 intervals,
+    the capacity and its blocked part (near) collinear, or a <= 0) (blocked_ratio)."""
+    cc, cx, xx, cy, xy, yy, n = (fit[k] for k in (FIT_CC, FIT_CX, FIT_XX, FIT_CY, FIT_XY, FIT_YY, FIT_N))
+    det = cc * xx - cx * cx
+    ok = (det > 1e-6 * cc * xx) & (n > 2.0)
+    safe = np.where(ok, det, 1.0)
+    a = np.where(ok, (xx * cy - cx * xy) / safe, 1.0)
+    d = np.where(ok, (cx * cy - cc * xy) / safe, 1.0)  # y = a c - d x
+    ok &= a > 0
+    a = np.where(ok, a, 1.0)
+    var = np.maximum(yy - a * cy + d * xy, 0.0) / np.maximum(n - 2.0, 1.0)  # residual variance of one interval
+    var_a, var_d, cov = var * xx / safe, var * cc / safe, var * cx / safe  # cov(a, d): y = a c - d x
+    beta = np.where(ok, d / a, 1.0)
+    var_beta = np.maximum(var_d + beta**2 * var_a - 2.0 * beta * cov, 0.0) / a**2
+    return a, beta, np.where(ok, np.sqrt(var_beta), np.inf)
 
 
-def scaled_block(block: np.ndarray, beta: np.ndarray | None) -> np.ndarray:
+def scaled_block(block: np.ndarray, beta: np.ndarray | None, share_max: float) -> np.ndarray:
     """The exit blockage a side discharges with: its measured (or, on the fixed side, explained)
-    `block` x `beta` (blocked_ratio), at least 0 and at most SCALED_BLOCK_MAX (or `block` where
-    that is more); `block` itself without beta."""
+    `block` x `beta` (blocked_ratio), at least 0 and at most `share_max` (BlockedFit.share_max; or
+    `block` where that is more); `block` itself without beta."""
     if beta is None:
         return block
-    out: np.ndarray = np.minimum(np.maximum(block * beta, 0.0), np.maximum(block, SCALED_BLOCK_MAX))
+    out: np.ndarray = np.minimum(np.maximum(block * beta, 0.0), np.maximum(block, share_max))
     return out
 
 
@@ -526,28 +578,27 @@ def learn_blocked(
     dt: float | np.ndarray,
     keep: float | np.ndarray,
 ) -> np.ndarray:
-    """The blocked-discharge fit after one interval ([harm] blocked_discharge): (3, movements), the
-    stop-line loops' cumulative departures now, and the forgetting sums of excess x lost and lost^2.
+    """The blocked-discharge fit after one interval ([harm] blocked_discharge): (9, movements), the
+    stop-line loops' cumulative departures now and the forgetting sums blocked_ratio fits (FIT_*).
 
     The replay discharges a protected green at the saturation flow s x (1 - b), b the measured exit
     blockage (`block`, the controlled side's: replay_block). Where the exit is blocked a lane lets a
-    vehicle go only as the queue ahead moves, and the street's discharge differs from that. Over the
-    intervals in which the controlled side shows the movement a protected green (`service` 1, its
-    usable part after the start-up loss: `green_s` the time since the onset before this interval),
-    the loops see a queue standing (Estimate.queue_pcu >= 1 PCU, where the estimator learns the
-    blockage) and b > 0: lost = s b u (the PCU the model's blockage takes, u the usable seconds) and
-    excess = s (1 - b) u - counted (what the model discharges beyond the stop-line loop's count). The
-    least-squares slope of excess on lost through 0 (weighted to the intervals the blockage takes
-    most of) is beta - 1: the street's blocked discharge s (1 - beta b). A movement without loops
-    (`blind`) learns nothing; the first interval has no count."""
+    vehicle go only as the queue ahead moves, and the street's discharge differs from that. The fit
+    reads the intervals in which the controlled side shows the movement a protected green (`service`
+    1; its usable part u after the start-up loss, `green_s` the time since the onset before this
+    interval) and the loops see a queue standing (Estimate.queue_pcu >= 1 PCU, where the estimator
+    learns the blockage), blocked or not (the unblocked ones measure the saturation flow's own error):
+    the model's capacity c = s u, its blocked part x = b c and the stop-line loop's count y. A movement
+    without loops (`blind`) learns nothing; the first interval has no count."""
     last = blocked_fit_or_new(fit, len(block))
-    counted = departures_pcu - last[0]
+    counted = departures_pcu - last[FIT_DEPARTED]
     usable = np.minimum(np.maximum(green_s + dt - startup_lost_s, 0.0), dt)
-    cap = sat_flow_pcu_h / 3600.0 * usable
-    use = (service == 1.0) & (block > 0) & (queue_pcu >= 1.0) & ~blind & np.isfinite(counted)
-    lost = np.where(use, block * cap, 0.0)
-    excess = np.where(use, (1.0 - block) * cap - np.where(use, counted, 0.0), 0.0)
-    return np.stack([departures_pcu.astype(float), last[1] * keep + excess * lost, last[2] * keep + lost * lost])
+    use = (service == 1.0) & (usable > 0) & (queue_pcu >= 1.0) & ~blind & np.isfinite(counted)
+    c = np.where(use, sat_flow_pcu_h / 3600.0 * usable, 0.0)
+    x = np.where(use, block, 0.0) * c
+    y = np.where(use, counted, 0.0)
+    terms = (c * c, c * x, x * x, c * y, x * y, y * y, use.astype(float), np.where(use, block * usable, 0.0))
+    return np.stack([departures_pcu.astype(float), *(last[k + 1] * keep + t for k, t in enumerate(terms))])
 
 
 def controlled_phase(status: SignalStatus | None) -> int:
@@ -599,7 +650,7 @@ def advance(
     block_fixed: np.ndarray | None = None,
     inflow_pcu: np.ndarray | None = None,
     queue_floor: bool = False,
-    blocked: bool = False,
+    blocked: BlockedFit | None = None,
 ) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
@@ -613,7 +664,7 @@ def advance(
     measured ones plus that, after the same transit (fixed_arrivals); None: the measured ones.
     `queue_floor` ([harm] measured_queue_floor): the controlled side's queue is at least the
     estimator's less what is in transit (floor_controlled), before the outflow is taken. `blocked`
-    ([harm] blocked_discharge): both sides' blockage scaled as the loops show (discharge_rates)."""
+    ([harm] blocked_discharge's BlockedFit; None: off): both sides' blockage scaled (discharge_rates)."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
@@ -625,7 +676,7 @@ def advance(
     # the status read at now_s: the signal one tick earlier, a program there at its position one tick before (SUMO)
     p_fixed = program.phase_at(now_s - 2.0 * dt)
     p_ctrl = controlled_phase(status)
-    sat_pcu_s = discharge_rates(est.sat_flow_pcu_h, block, block_fixed, replay.blocked_fit if blocked else None)
+    sat_pcu_s = discharge_rates(est.sat_flow_pcu_h, block, block_fixed, replay.blocked_fit, blocked)
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
     total = float(sum(arrivals.tolist()))  # sequential, as netshadow sums each junction's
     fit = _learn_blocked(program, replay, est, block, p_ctrl, dt, keep) if blocked else None
@@ -652,17 +703,22 @@ def advance(
 
 
 def discharge_rates(
-    sat_flow_pcu_h: np.ndarray, block: np.ndarray, block_fixed: np.ndarray | None, fit: np.ndarray | None
+    sat_flow_pcu_h: np.ndarray,
+    block: np.ndarray,
+    block_fixed: np.ndarray | None,
+    fit: np.ndarray | None,
+    bounds: BlockedFit | None = None,
 ) -> np.ndarray:
     """The saturation flow (PCU/s) x (1 - the exit blockage: spill-back from downstream slows the
     discharge, whichever side's green): (movements,) for both sides with `block`, or (2, movements)
-    with the fixed side's own `block_fixed`; with a blocked-discharge `fit` ([harm]
+    with the fixed side's own `block_fixed`; with a blocked-discharge `fit` and its `bounds` ([harm]
     blocked_discharge) each side's blockage scaled by the movement's blocked_ratio (scaled_block)."""
-    beta = blocked_ratio(fit)
-    sat_pcu_s = sat_flow_pcu_h / 3600.0 * (1.0 - scaled_block(block, beta))
+    beta = blocked_ratio(fit, bounds)
+    share_max = 0.0 if bounds is None else bounds.share_max
+    sat_pcu_s = sat_flow_pcu_h / 3600.0 * (1.0 - scaled_block(block, beta, share_max))
     if block_fixed is None:
         return sat_pcu_s
-    return np.stack([sat_flow_pcu_h / 3600.0 * (1.0 - scaled_block(block_fixed, beta)), sat_pcu_s])
+    return np.stack([sat_flow_pcu_h / 3600.0 * (1.0 - scaled_block(block_fixed, beta, share_max)), sat_pcu_s])
 
 
 def _learn_blocked(
@@ -676,7 +732,7 @@ def _learn_blocked(
 
 def blocked_fit_or_new(fit: np.ndarray | None, n: int) -> np.ndarray:
     """The blocked-discharge fit, or a new one (no count yet, no evidence)."""
-    return np.vstack([np.full(n, np.nan), np.zeros(n), np.zeros(n)]) if fit is None else fit
+    return np.vstack([np.full(n, np.nan), np.zeros((FIT_BLOCKED_S, n))]) if fit is None else fit
 
 
 def _fed_both(

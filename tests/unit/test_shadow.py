@@ -457,42 +457,49 @@ def test_the_floor_leaves_a_movement_without_loops_and_what_is_in_transit():
     assert floor_pcu[N_T] == pytest.approx(6.0) and (floor_pcu[1:] <= 0).all()
 
 
-def _blocked(lay: Layout, t: float, block: float, counted_pcu_s: float) -> Estimate:
-    """N_T: 40 PCU standing, `counted_pcu_s` over the stop line each second since 0, its exit
-    measured blocked `block` of its queued green."""
-    e = _standing(lay, 40.0, counted_pcu_s * t)
+def _blocked(lay: Layout, departed_pcu: float, block: float) -> Estimate:
+    """N_T: 40 PCU standing, `departed_pcu` over the stop line since 0, its exit measured blocked
+    `block` of its queued green."""
+    e = _standing(lay, 40.0, departed_pcu)
     b = np.zeros_like(e.block)
     b[N_T] = block
     return replace(e, block=b)
 
 
+BOUNDS = shadow.BlockedFit(2.0, 60.0, 2.0, 0.99)
+BLOCKS = (0.0, 0.2, 0.4, 0.6)  # N_T's measured exit blockage, a second each in turn
+
+
 @pytest.mark.parametrize("blocked", [False, True])
 def test_the_loops_calibrate_the_blocked_discharge_on_both_sides(blocked: bool):
-    # [harm] blocked_discharge. N_T green on both sides, a queue standing, its exit measured blocked
-    # half its queued green: the model discharges 0.5 x (1 - 0.5) = 0.25 PCU/s, the stop-line loop
-    # counts 0.125. Each usable second: lost 0.25, excess 0.125, so beta = 1 + 0.125 / 0.25 = 1.5, and
-    # the side discharges at 0.5 x (1 - 0.75) = 0.125, as counted. The fixed side, with the same
-    # blockage explained, gets the same correction; with none explained, none.
+    # [harm] blocked_discharge. N_T green on the controlled side, a queue standing, its exit measured
+    # blocked 0-60 % of its queued green in turn; the stop-line loop counts 0.5 x (1 - 1.5 b) PCU each
+    # usable second: beta = 1.5 (no noise: the fit is exact). At b = 0.5 the side discharges 0.5 x
+    # (1 - 0.75) = 0.125, where the model alone would 0.25. The fixed side, with the same blockage
+    # explained, gets the same correction; with none explained, none.
     lay = layout()
     prog = program(lay)
+    bounds = BOUNDS if blocked else None
+    rp = shadow.start(prog, 4, 0.0)
+    dep = 0.0
+    for k in range(1, 241):
+        b = BLOCKS[k % len(BLOCKS)]
+        dep += 0.5 * (1.0 - 1.5 * b) if k >= 3 else 0.0  # usable from the third second (2 s start-up loss)
+        rp = shadow.advance(prog, rp, _blocked(lay, dep, b), status(0, float(k)), float(k), LONG, blocked=bounds)
+    served = rp.sides.served_pcu.copy()
+    rp = shadow.advance(prog, rp, _blocked(lay, dep + 0.125, 0.5), status(0, 241.0), 241.0, LONG, blocked=bounds)
+    step = rp.sides.served_pcu - served
+    assert step[shadow.CONTROLLED, N_T] == pytest.approx(0.125 if blocked else 0.25)
+    sat, block = np.full(4, 1800.0), np.array([0.5, 0.0, 0.0, 0.0])
     for block_fixed, fixed_rate in ((0.5, 0.125), (0.0, 0.5)):
-        rp = shadow.start(prog, 4, 0.0)
         bf = np.array([block_fixed, 0.0, 0.0, 0.0])
-        for k in range(30):
-            est = _blocked(lay, k + 1.0, 0.5, 0.125)
-            rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG, bf, blocked=blocked)
-        served = rp.sides.served_pcu.copy()
-        rp = shadow.advance(prog, rp, _blocked(lay, 31.0, 0.5, 0.125), status(0, 31.0), 31.0, LONG, bf, blocked=blocked)
-        step = rp.sides.served_pcu - served
-        if not blocked:
-            assert rp.blocked_fit is None
-            assert step[shadow.CONTROLLED, N_T] == pytest.approx(0.25)
-            assert step[shadow.FIXED, N_T] == pytest.approx(0.5 * (1.0 - block_fixed))
-            continue
-        beta = shadow.blocked_ratio(rp.blocked_fit)
-        assert beta is not None and beta[N_T] == pytest.approx(1.5) and (beta[1:] == 1.0).all()
-        assert step[shadow.CONTROLLED, N_T] == pytest.approx(0.125)
-        assert step[shadow.FIXED, N_T] == pytest.approx(fixed_rate)
+        rate = shadow.discharge_rates(sat, block, bf, rp.blocked_fit, bounds)
+        assert rate[shadow.FIXED, N_T] == pytest.approx(fixed_rate if blocked else 0.5 * (1.0 - block_fixed))
+    if not blocked:
+        assert rp.blocked_fit is None
+        return
+    beta = shadow.blocked_ratio(rp.blocked_fit, bounds)
+    assert beta is not None and beta[N_T] == pytest.approx(1.5) and (beta[1:] == 1.0).all()
 
 
 def test_the_blocked_discharge_learns_nothing_without_a_blockage_a_queue_or_loops():
@@ -500,14 +507,17 @@ def test_the_blocked_discharge_learns_nothing_without_a_blockage_a_queue_or_loop
     # see no queue standing (the count is the arrivals, not the discharge) or on a blind movement
     lay = layout()
     prog = program(lay)
-    for block, queue, blind in ((0.0, 10.0, False), (0.5, 0.5, False), (0.5, 10.0, True)):
+    for blocks, queue, blind in (((0.0,), 10.0, False), (BLOCKS, 0.5, False), (BLOCKS, 10.0, True)):
         off = on = shadow.start(prog, 4, 0.0)
-        for k in range(30):
-            est = _blocked(lay, k + 1.0, block, 0.125)
+        dep = 0.0
+        for k in range(1, 241):
+            b = blocks[k % len(blocks)]
+            dep += 0.5 * (1.0 - 1.5 * b) if k >= 3 else 0.0
+            est = _blocked(lay, dep, b)
             est = replace(est, queue_pcu=np.where(np.arange(4) == N_T, queue, 0.0), blind=np.full(4, blind))
-            off = shadow.advance(prog, off, est, status(0, k + 1.0), k + 1.0, LONG)
-            on = shadow.advance(prog, on, est, status(0, k + 1.0), k + 1.0, LONG, blocked=True)
-        beta = shadow.blocked_ratio(on.blocked_fit)
+            off = shadow.advance(prog, off, est, status(0, float(k)), float(k), LONG)
+            on = shadow.advance(prog, on, est, status(0, float(k)), float(k), LONG, blocked=BOUNDS)
+        beta = shadow.blocked_ratio(on.blocked_fit, BOUNDS)
         assert beta is not None and (beta == 1.0).all()
         assert np.array_equal(on.sides.queue_pcu, off.sides.queue_pcu)
         assert np.array_equal(on.sides.delay_pcu_s, off.sides.delay_pcu_s)
