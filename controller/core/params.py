@@ -108,9 +108,10 @@ class MaxPressureParams:
     # upstream of the loop (spillback.blocking_queue_pcu) counts once more again: it stands across the junction
     # at the link's head and also holds the streams that pass there
     stall_s: float = 0.0  # a movement the phase in force serves protected, queued, whose head has stood on its
-    # stop-line loop with nobody crossing for this long past the green's start-up loss, on a lane whose exits
-    # include a controlled neighbour's approach (stalled_movements, exit_linked), no longer holds the green: it
-    # waits for room on the link, and the green it holds is lost time; 0: off
+    # stop-line loop with nobody crossing for this long past the green's start-up loss, on a lane showing 'G' on
+    # every link (full_green_lanes) whose exits include a controlled neighbour's approach that is not a short link
+    # (stalled_movements, exit_linked), no longer holds the green: it waits for room on the link, and the green it
+    # holds is lost time; 0: off
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
-from controller.core.policies.max_pressure import stalled_movements
+from controller.core.policies.max_pressure import full_green_lanes, stalled_movements
 from controller.junctions import parse_intersection
 from tests.junction_fixtures import two_phase_raw
 
@@ -68,3 +68,25 @@ def test_each_condition_unmet_alone_leaves_the_movement_not_stalled():
     assert _stalled(lay, last_dep_s=NOW_S - STALL_S + 1.0) == none  # a vehicle crossed 4 s ago
     assert _stalled(lay, green_elapsed_s=startup_s + STALL_S - 1.0) == none  # 4 s past the start-up loss
     assert _stalled(lay, green_elapsed_s=startup_s + STALL_S) == [True, False, True, False]  # 5 s past it
+
+
+def test_a_head_on_a_lane_with_a_red_or_yielding_link_is_not_stalled():
+    """N's lane also carries N_L (link 4), red or yielding ('g') in phase 0 and green in phase 1, while
+    N_T keeps its protected green: a head standing on that lane may be an N_L vehicle waiting for
+    its own signal or a gap, not for room on the link (rand_vclasses' junction 58,
+    rand_unsignalised_mix's 104: BENCHMARKS.md, issue 9, G session 40). S_T's lane shows 'G' on
+    every link: it still stalls."""
+    for letter in "rg":
+        raw = two_phase_raw()
+        raw["n_links"] = 5
+        raw["phases"][0]["state"] = "GrGr" + letter
+        raw["phases"][1]["state"] = "rGrGG"
+        raw["movements"].append({**raw["movements"][0], "id": "N_L", "turn": "left", "links": [4], "conflicts": []})
+        lay = Layout.build(parse_intersection(raw, "j.toml"), CFG)
+        assert [m.id for m in lay.junction.movements] == ["N_T", "E_T", "S_T", "W_T", "N_L"]
+        assert lay.protected[0].tolist() == [True, False, True, False, False]
+        assert _stalled(lay) == [False, False, True, False, False], letter
+        lanes = list(lay.lanes)
+        full = full_green_lanes(lay)
+        assert dict(zip(lanes, full[0].tolist())) == {"eN_0": False, "eE_0": False, "eS_0": True, "eW_0": False}
+        assert dict(zip(lanes, full[1].tolist())) == {"eN_0": False, "eE_0": True, "eS_0": False, "eW_0": True}

@@ -86,7 +86,7 @@ def test_box_of_a_phase_without_permitted_turns_is_not_updated_and_stays_the_sam
         n, lanes = len(lay.junction.movements), len(lay.lanes)
         dep = np.zeros(n)
         phase = 0
-        for _ in range(120):
+        for t in range(120):
             if rng.random() < 0.1:
                 phase = int(rng.integers(len(lay.junction.phases)))
             dep = dep + (rng.random(n) < 0.4)
@@ -95,8 +95,8 @@ def test_box_of_a_phase_without_permitted_turns_is_not_updated_and_stays_the_sam
                 departures_pcu=dep,
                 lanes=replace(Estimate.empty(lay, 0.0).lanes, stop_empty_s=rng.choice([0.0, 1.0, 5.0], lanes)),
             )
-            fast = policy._track_box(fast, lay, est, phase)
-            slow = policy._track_box(slow, lay, est, phase)
+            fast = policy._track_box(fast, lay, est, phase, float(t))
+            slow = policy._track_box(slow, lay, est, phase, float(t))
             assert fast.phase == slow.phase and fast.last_dep_pcu is slow.last_dep_pcu
             assert fast.boxed.tolist() == slow.boxed.tolist(), (lay.junction.id, phase)
             skipped += not fast.statics.has_permitted[phase]

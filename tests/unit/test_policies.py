@@ -958,8 +958,10 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     crosses; with `stall_s` 5 s, once N's head has stood on its stop-line loop with nobody crossing
     for 5 s past the start-up loss, N's queue no longer holds the green and E is served. It keeps
     N/S: with the queue discharging every second; where N's exit leaves the controlled network
-    (the head stands for another reason than a queue on a link between two lights); with the stop
-    line seen empty (a gap: the estimate's queue is not at the line); before the 5 s have passed."""
+    (the head stands for another reason than a queue on a link between two lights); where it feeds
+    a short link (K's approach storing 4 m between its loops, less than J's 7 s minimum green sends:
+    a head stands there at every green, the link's own rules own it); with the stop line seen empty
+    (a gap: the estimate's queue is not at the line); before the 5 s have passed."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
@@ -968,6 +970,9 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
         raw_k["id"] = "K"
         raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
         raw_j["movements"][0]["to_edge"] = "out" if exit_ == "out" else "eW"
+        if exit_ == "short":  # K's W advance loop 6 m from the line: 4 m between the loops
+            adv = next(d for d in raw_k["detectors"] if d["id"] == "W_adv")
+            adv["pos_m"], adv["dist_to_stop_m"] = 94.0, 6.0
         lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
         lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
         layouts = {"J": lay_j, "K": lay_k}
@@ -991,6 +996,7 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     assert run(5.0, True, 20) == 0  # discharging: kept
     assert run(5.0, False, 20) == 1  # stands from the start on the link into K: E served
     assert run(5.0, False, 20, exit_="out") == 0  # stands, its exit leaving the network
+    assert run(5.0, False, 20, exit_="short") == 0  # stands, its exit a short link
     assert run(5.0, False, 20, line_empty=True) == 0  # nobody at the line: not a stall
     startup = Layout.build(two_phase(), CFG).params.startup_lost_s
     assert run(5.0, False, int(startup + 4.0)) == 0  # not yet 5 s past the start-up loss

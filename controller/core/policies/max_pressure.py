@@ -29,9 +29,10 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
   a movement green in both phases (T / (T + L) = 1).
 With `stall_s`, x_m is 0 for a movement of the phase in force that stands in its green
-(stalled_movements: served protected, queued, its head on the stop-line loop with nobody crossing
-for `stall_s` past the start-up loss, on a lane whose exits include a controlled neighbour's
-approach, exit_linked): its head waits for room on the link, the green moves no one.
+(stalled_movements: served protected, queued, its head on the stop-line loop of a lane showing
+'G' on every link (full_green_lanes) with nobody crossing for `stall_s` past the start-up loss,
+on a lane whose exits include a controlled neighbour's approach that is not a short link,
+exit_linked): its head waits for room on the link, the green moves no one.
 The current phase is kept unless another phase's pressure is higher, and is never left before
 its minimum green; with `program_order_share` > 0 the switch goes to the phase the junction's
 program runs next instead while that one keeps the share of the highest pressure
@@ -74,7 +75,13 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
-from controller.core.policies.phases import exit_rate_ratio, exit_room_pcu, lane_fifo_ratio, upstream_held_pcu
+from controller.core.policies.phases import (
+    exit_rate_ratio,
+    exit_room_pcu,
+    lane_fifo_ratio,
+    short_exits,
+    upstream_held_pcu,
+)
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
@@ -100,6 +107,8 @@ class Statics:
     permitted: np.ndarray | None = None  # (phases, movements) served permitted ('g') only; None: derived per call
     # per phase: whether it serves any movement permitted only (None: not known, update_boxed every tick)
     has_permitted: tuple[bool, ...] | None = None
+    # (phases, lanes) every link of every movement on the lane 'G' (full_green_lanes; None: derived per call)
+    full_green: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,7 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
         kept_s,
         permitted_only,
         has_permitted,
+        full_green_lanes(layout),
     )
 
 
@@ -399,12 +409,29 @@ def _box_state(
 
 def exit_linked(layout: Layout, network: NetworkView) -> np.ndarray:
     """(movements,) bool: the movement's exit feeds an approach of a controlled neighbour (the
-    learnt exit, else the approach its exit edge is; phases.exit_room_pcu), or a movement sharing
-    a lane with it does (first in, first out: its head may be bound there; phases.lane_fifo_ratio):
-    a link between two lights, where a queue standing back to the stop line holds the head. False
-    where every exit on its lanes leaves the controlled network."""
-    room = lane_fifo_ratio(layout, exit_room_pcu(layout, network, direct=True))
+    learnt exit, else the approach its exit edge is; phases.exit_room_pcu) that is not a short link,
+    or a movement sharing a lane with it does (first in, first out: its head may be bound there;
+    phases.lane_fifo_ratio): a link between two lights, where a queue standing back to the stop
+    line holds the head. False where every exit on its lanes leaves the controlled network or
+    feeds a short link (phases.short_exits: a lane of it stores less than this junction's shortest
+    minimum green sends; a head stands at the line at every green there, and the link's own rules,
+    keepclear.ShortLinks, own it: ingolstadt21's 12.1 m pair, BENCHMARKS.md, issue 9, G session 40)."""
+    room = exit_room_pcu(layout, network, direct=True)
+    room = lane_fifo_ratio(layout, np.where(short_exits(layout, network, direct=True), np.inf, room))
     out: np.ndarray = np.isfinite(room)
+    return out
+
+
+def full_green_lanes(layout: Layout) -> np.ndarray:
+    """(phases, lanes) bool: in the phase, every link of every movement using the lane shows 'G'
+    (and some movement uses it): nothing but the room past the junction holds a vehicle at its
+    stop line there. False where a movement on the lane has a red, yielding ('g') or switched-off
+    link: its head may stand for its own signal or for a gap."""
+    j = layout.junction
+    full = np.array([[all(ph.state[li] == "G" for li in m.links) for m in j.movements] for ph in j.phases], dtype=bool)
+    uses = layout.lane_uses
+    used = np.asarray(uses.any(axis=0), dtype=bool)
+    out: np.ndarray = used[None, :] & ~((~full).astype(float) @ uses.astype(float) > 0)
     return out
 
 
@@ -416,16 +443,20 @@ def stalled_movements(
     last_dep_s: np.ndarray,
     now_s: float,
     stall_s: float,
+    full_green: np.ndarray | None = None,
 ) -> np.ndarray:
     """(movements,) bool: served protected by phase `cur`, which has been green `green_elapsed_s`,
     queued (the estimate), not blind (a stop-line loop on each of its lanes counts what crosses),
-    a vehicle standing on the stop-line loop of one of its lanes now, and nothing of it crossed
-    its stop line for `stall_s` past the green's start-up loss (`last_dep_s`: when each last did):
-    its head stands at the line in green, waiting for room downstream; the green it holds moves
-    no one (schedule's stall, policies/schedule.py, read at the line: an empty stop line is a
-    gap, not a stall)."""
+    a vehicle standing on the stop-line loop of one of its lanes now, a lane on which every
+    movement shows 'G' on every link (`full_green`, full_green_lanes(layout); None: derived), and
+    nothing of it crossed its stop line for `stall_s` past the green's start-up loss (`last_dep_s`:
+    when each last did): its head stands at the line in green, waiting for room downstream; the
+    green it holds moves no one (schedule's stall, policies/schedule.py, read at the line: an empty
+    stop line is a gap, not a stall; a head on a lane shared with a red or yielding link may be
+    waiting for its own signal or a gap, BENCHMARKS.md, issue 9, G session 40)."""
     since = now_s - np.maximum(last_dep_s, now_s - green_elapsed_s + layout.params.startup_lost_s)
-    standing = ((layout.lane_share > 0.0) & (est.lanes.stop_empty_s <= 0.0)[None, :]).any(axis=1)
+    full = (full_green if full_green is not None else full_green_lanes(layout))[cur]
+    standing = ((layout.lane_share > 0.0) & ((est.lanes.stop_empty_s <= 0.0) & full)[None, :]).any(axis=1)
     out: np.ndarray = layout.protected[cur] & (est.queue_pcu > 0.0) & ~est.blind & standing & (since >= stall_s)
     return out
 
@@ -528,7 +559,14 @@ class MaxPressurePolicy(Policy):
         stalled = None
         if self.params.stall_s > 0 and state.last_dep_s is not None and network is not None:
             stalled = stalled_movements(
-                layout, est, cur, signal.green_elapsed_s, state.last_dep_s, now_s, self.params.stall_s
+                layout,
+                est,
+                cur,
+                signal.green_elapsed_s,
+                state.last_dep_s,
+                now_s,
+                self.params.stall_s,
+                state.statics.full_green,
             )
             if stalled.any():
                 stalled = stalled & exit_linked(layout, network)
@@ -600,7 +638,7 @@ class MaxPressurePolicy(Policy):
         )
 
     def _track_box(
-        self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, now_s: float = math.nan
+        self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, now_s: float
     ) -> MaxPressureState:
         """One tick of phase `cur`'s green: a new green starts with an empty box. A phase that
         serves no movement permitted only keeps it empty all its green (update_boxed adds only

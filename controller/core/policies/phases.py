@@ -39,12 +39,8 @@ def exit_room_pcu(layout: Layout, network: NetworkView | None, direct: bool = Fa
     out = np.full(n, np.inf)
     if network is None:
         return out
-    learnt = network.exits(layout.junction.id)
-    statics = direct_exits(layout, network) if direct else (None,) * n
-    for i, d in enumerate(statics):
-        c = learnt[i] if i < len(learnt) else None
-        target = (c.junction, c.edge) if c is not None else d
-        if target is None or target[0] not in network.estimates:
+    for i, target in enumerate(exit_targets(layout, network, direct)):
+        if target is None:
             continue
         down = network.layouts[target[0]]
         ix = network.links.edge_movements[target[0]][target[1]]
@@ -53,6 +49,37 @@ def exit_room_pcu(layout: Layout, network: NetworkView | None, direct: bool = Fa
         stored = float((ls.queue_pcu[lanes] + ls.hidden_pcu[lanes]).sum())
         out[i] = max(float(down.lane_storage_pcu[lanes].sum()) - stored, 0.0)
     return out
+
+
+def exit_targets(layout: Layout, network: NetworkView, direct: bool = False) -> tuple[tuple[str, str] | None, ...]:
+    """Per movement, the neighbour approach (junction, edge) its exit feeds, as exit_room_pcu reads
+    it: the learnt exit, else with `direct` the approach its exit edge is (`direct_exits`); None
+    where there is none or the neighbour has no estimate."""
+    n = len(layout.junction.movements)
+    learnt = network.exits(layout.junction.id)
+    statics = direct_exits(layout, network) if direct else (None,) * n
+    out: list[tuple[str, str] | None] = []
+    for i, d in enumerate(statics):
+        c = learnt[i] if i < len(learnt) else None
+        target = (c.junction, c.edge) if c is not None else d
+        out.append(target if target is not None and target[0] in network.estimates else None)
+    return tuple(out)
+
+
+def short_exits(layout: Layout, network: NetworkView, direct: bool = False) -> np.ndarray:
+    """(movements,) bool: the neighbour approach the movement's exit feeds (exit_targets) is a short
+    link: one of its lanes stores (between its loops) fewer PCU than this junction's shortest
+    minimum green sends into it (_short_approach, keepclear.fills_in_one_green). Its head stands
+    at every green; the link's own rules (keepclear.ShortLinks) own it."""
+    min_green_s = min(p.min_green_s for p in layout.junction.phases)
+    edges = network.links.edge_movements
+    return np.array(
+        [
+            t is not None and t[0] in edges and _short_approach(network.layouts[t[0]], edges, t[1], min_green_s)
+            for t in exit_targets(layout, network, direct)
+        ],
+        dtype=bool,
+    )
 
 
 def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, direct: bool = False) -> np.ndarray:
