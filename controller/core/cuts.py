@@ -69,6 +69,18 @@ def cut_of(kind: type[_C], src: object, a: int, b: int, **known: object) -> _C:
     return out
 
 
+def cut_at(kind: type[_C], src: object, at: slice, known: dict[str, object] | None = None) -> _C:
+    """cut_of with its slice made already (`at`: entries a:b; a caller cutting the same entries
+    every tick keeps the slices), and the fields given now in a dict (`known`)."""
+    out: _C = object.__new__(kind)
+    d = out.__dict__
+    d["_src"] = src
+    d["_at"] = at
+    if known is not None:
+        d.update(known)
+    return out
+
+
 def joined_field(records: Sequence[object], name: str) -> np.ndarray | None:
     """The network array `records`' field `name` is cut from, when they are Cuts of one source
     record covering it whole, in order (then concatenating their fields would give it back);

@@ -76,6 +76,17 @@ import numpy as np
 from controller.core.cuts import Cut
 from controller.model import VEHICLE_CLASSES, Intersection, Snapshot
 
+
+def _clip_ufunc() -> Callable[..., np.ndarray]:
+    """np.clip's ufunc itself (numpy._core.umath.clip), else np.clip: np.clip reaches that ufunc
+    through a Python wrapper (numpy/_core/_methods.py) that costs about three times the clip of a
+    network's lanes; the same ufunc on the same arguments, the same floats."""
+    found = getattr(getattr(getattr(np, "_core", None), "umath", None), "clip", None)
+    return found if isinstance(found, np.ufunc) else np.clip
+
+
+_clip = _clip_ufunc()
+
 _T = TypeVar("_T")
 
 if TYPE_CHECKING:
@@ -164,6 +175,37 @@ class _LaneArrays(Protocol):
     def lane_zone_m(self) -> np.ndarray: ...
     @property
     def lane_sat_prior_pcu_h(self) -> np.ndarray: ...
+    @property
+    def lane_index(self) -> LaneIndex: ...
+
+
+@dataclass(frozen=True)
+class LaneIndex:
+    """What the lane update reads of a _LaneArrays' loop indices every period, derived once
+    (LaneIndex.of): which lanes have a stop-line and an advance loop, which loops a pair, their
+    indices clipped at 0 (a gather from the loops' arrays; the masks tell where it means
+    nothing), and every lane's position."""
+
+    has_stop: np.ndarray  # (lanes,) bool: lane_stop >= 0
+    has_adv: np.ndarray  # (lanes,) bool: lane_adv >= 0
+    stop_at: np.ndarray  # (lanes,) max(lane_stop, 0)
+    adv_at: np.ndarray  # (lanes,) max(lane_adv, 0)
+    has_pair: np.ndarray  # (loops,) bool: det_pair >= 0
+    pair_at: np.ndarray  # (loops,) max(det_pair, 0)
+    positions: np.ndarray  # (lanes,) 0 .. lanes - 1
+
+    @staticmethod
+    def of(layout: _LaneArrays) -> LaneIndex:
+        stop, adv, pair = layout.lane_stop, layout.lane_adv, layout.det_pair
+        return LaneIndex(
+            stop >= 0,
+            adv >= 0,
+            np.maximum(stop, 0),
+            np.maximum(adv, 0),
+            pair >= 0,
+            np.maximum(pair, 0),
+            np.arange(len(stop)),
+        )
 
 
 @dataclass(frozen=True)
@@ -206,6 +248,11 @@ class Layout:
     # this signal never serves, only beyond it; inf where the loop's lane
     # is a network entry (Detector.at_entry: beyond it, the queue waits to enter); 0 without an advance loop
     lane_adv_room_pcu: np.ndarray
+
+    @cached_property
+    def lane_index(self) -> LaneIndex:
+        """The loop indices the lane update reads every period (LaneIndex), derived once."""
+        return LaneIndex.of(self)
 
     @cached_property
     def lane_uses(self) -> np.ndarray:
@@ -734,8 +781,8 @@ def _health(
     silent_s = np.where(quiet, h.silent_s + dt, 0.0)
     missing_s = np.where(r.seen, 0.0, h.missing_s + dt)
     # Reference count: the paired loop on the same lane, else the junction's other loops on average.
-    pair = layout.det_pair
-    ref_now = np.where(pair >= 0, r.veh[np.maximum(pair, 0)], others_mean)
+    ix = layout.lane_index
+    ref_now = np.where(ix.has_pair, r.veh[ix.pair_at], others_mean)
     if p.stuck_on_needs_traffic:
         ref_veh, stuck_on = _stuck_on_with_traffic(layout, h, r, on_s, quiet, ref_now)
     else:
@@ -786,9 +833,8 @@ def _lane_signals(
     `protected`: per lane, green now, and green with every movement on it protected (saturation
     flow and exit blockage are learnt on protected green only: a permitted turn waiting for gaps
     in the opposing flow is neither saturated nor blocked downstream)."""
-    p = layout.params
-    has_stop, has_adv = layout.lane_stop >= 0, layout.lane_adv >= 0
-    si, ai = np.maximum(layout.lane_stop, 0), np.maximum(layout.lane_adv, 0)
+    p, ix = layout.params, layout.lane_index
+    has_stop, has_adv, si, ai = ix.has_stop, ix.has_adv, ix.stop_at, ix.adv_at
     stop_ok, adv_ok = has_stop & usable[si], has_adv & usable[ai]
 
     def standing(idx: np.ndarray) -> np.ndarray:  # occupied (almost) all period, slow or uncounted
@@ -813,8 +859,9 @@ def _lanes(
 ) -> tuple[LaneState, np.ndarray, np.ndarray]:
     """One period of every lane from its own loops: the new lane state, and the PCU that
     arrived into the lane's zone and departed over its stop line in the period."""
-    p = layout.params
-    si, ai = np.maximum(layout.lane_stop, 0), np.maximum(layout.lane_adv, 0)
+    p, ix = layout.params, layout.lane_index
+    si, ai = ix.stop_at, ix.adv_at
+    stop_pcu, adv_pcu, adv_spd = r.pcu[si], r.pcu[ai], r.spd[ai]  # each gathered once, read below
     green_s = np.where(sig.green, L.green_s + dt, 0.0)
     adv_standing_s = np.where(sig.adv_stand_now, L.adv_standing_s + dt, 0.0)
     adv_blocked = adv_standing_s >= p.standing_s
@@ -824,22 +871,22 @@ def _lanes(
     # Arrivals into the zone between the loops, departures over the stop line (model-based,
     # from the held flow and the learnt saturation flow, where the loop does not work).
     lane_sat = _sat_estimate(L.sat_pcu, L.sat_s, layout.lane_sat_prior_pcu_h, p)
-    arr = np.where(sig.adv_ok, r.pcu[ai], L.flow_pcu_h * dt / 3600.0)
+    arr = np.where(sig.adv_ok, adv_pcu, L.flow_pcu_h * dt / 3600.0)
     capacity = lane_sat * (1.0 - L.block) * dt / 3600.0
-    dep = np.where(sig.stop_ok, r.pcu[si], np.where(sig.green, np.minimum(L.queue_pcu + arr, capacity), 0.0))
+    dep = np.where(sig.stop_ok, stop_pcu, np.where(sig.green, np.minimum(L.queue_pcu + arr, capacity), 0.0))
 
     # Demand flow: advance counts while the loop is free; departures stand in when the
     # advance loop is dead; held otherwise (blocked advance loop or no loop at all).
     alpha = min(1.0, dt / flow_window_s)
-    dep_flow = np.where(sig.stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * r.pcu[si] * 3600.0 / dt, L.dep_flow_pcu_h)
-    flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * r.pcu[ai] * 3600.0 / dt
+    dep_flow = np.where(sig.stop_ok, (1 - alpha) * L.dep_flow_pcu_h + alpha * stop_pcu * 3600.0 / dt, L.dep_flow_pcu_h)
+    flow_from_adv = (1 - alpha) * L.flow_pcu_h + alpha * adv_pcu * 3600.0 / dt
     free = sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked
     if p.hidden_queue_balance:
         free &= L.hidden_pcu <= 0.0  # the counts over the loop are the hidden queue's discharge
     flow = np.where(free, flow_from_adv, np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h))
     adv_speed = np.where(
-        sig.adv_ok & (r.veh[ai] > 0) & (r.spd[ai] > p.standing_speed_mps),
-        0.8 * L.adv_speed_mps + 0.2 * r.spd[ai],
+        sig.adv_ok & (r.veh[ai] > 0) & (adv_spd > p.standing_speed_mps),
+        0.8 * L.adv_speed_mps + 0.2 * adv_spd,
         L.adv_speed_mps,
     )
 
@@ -849,7 +896,7 @@ def _lanes(
     transit = _in_transit(layout, recent, adv_speed, dt)
     cleared = stop_empty_s >= p.clear_gap_s
     queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked, cleared, transit)
-    sat_pcu, sat_s, block = _learn(p, L, sig, r.pcu[si], dt)
+    sat_pcu, sat_s, block = _learn(p, L, sig, stop_pcu, dt)
     lanes = LaneState(
         queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed, sat_pcu, sat_s, block, recent
     )
@@ -861,13 +908,18 @@ def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, 
     ticks, this one included), read off the lane's recent arrivals. A lane without advance loop
     has no zone: only this period's arrivals."""
     travel_ticks = np.ceil(layout.lane_zone_m / np.maximum(adv_speed, 1.0) / max(dt, 1e-9)).astype(int)
-    upto = np.clip(travel_ticks, 0, TRANSIT_HISTORY_TICKS - 1)
+    upto = _clip(travel_ticks, 0, TRANSIT_HISTORY_TICKS - 1)
     if not len(upto):
         return np.zeros(0)
-    # the running sums only as far as the longest transit (a cumsum is sequential: its first
-    # rows do not depend on the rows after them)
+    # the running sums down the rows (np.cumsum's along axis 0: each row the one above plus its
+    # own, the same additions in the same order), only as far as the longest transit, one row
+    # at a time: np.cumsum along the first axis walks each lane's column apart (slower)
     rows = int(upto.max()) + 1
-    out: np.ndarray = np.cumsum(recent[:rows], axis=0)[upto, np.arange(len(upto))]  # each lane's row `upto`
+    running = np.empty((rows, recent.shape[1]))
+    running[0] = recent[0]
+    for k in range(1, rows):
+        np.add(running[k - 1], recent[k], out=running[k])
+    out: np.ndarray = running[upto, layout.lane_index.positions]  # each lane's row `upto`
     return out
 
 
@@ -893,7 +945,7 @@ def _queue(
     it, at least one PCU waits. A blocked advance loop fills the storage."""
     p = layout.params
     storage = layout.lane_storage_pcu
-    counted = np.clip(L.queue_pcu + arr - dep, 0.0, storage)
+    counted = _clip(L.queue_pcu + arr - dep, 0.0, storage)
     if p.hidden_queue_balance:  # every arrival joins a hidden queue held back, every crossing leaves it
         held = adv_blocked | ((L.hidden_pcu > 0.0) & (sig.adv_stand_now | (L.adv_standing_s > 0.0)))
         counted_hidden = np.where(held, L.hidden_pcu + demand_pcu - arr, L.hidden_pcu - arr)
@@ -902,7 +954,7 @@ def _queue(
         counted_hidden = np.where(adv_blocked, L.hidden_pcu + demand_pcu, np.maximum(L.hidden_pcu - arr, 0.0))
     counted_hidden = np.where(sig.adv_ok, counted_hidden, L.hidden_pcu)
     modelled = L.queue_pcu + L.hidden_pcu + arr - dep
-    queue = np.where(sig.adv_alive, counted, np.clip(modelled, 0.0, storage))
+    queue = np.where(sig.adv_alive, counted, _clip(modelled, 0.0, storage))
     hidden = np.where(sig.adv_alive, counted_hidden, np.maximum(modelled - storage, 0.0))
     queue = np.where(cleared, np.minimum(queue, transit_pcu), queue)
     queue = np.where(sig.stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
@@ -986,7 +1038,8 @@ def _sat_estimate(sat_pcu: np.ndarray, sat_s: np.ndarray, prior: np.ndarray, p: 
     """Shrinkage estimate of the saturation flow (PCU/h) from discharged PCU over saturated
     seconds, with the prior worth `sat_prior_weight_s` seconds; bounded around the prior."""
     est = (sat_pcu * 3600.0 + prior * p.sat_prior_weight_s) / (sat_s + p.sat_prior_weight_s)
-    return np.clip(est, prior * p.sat_min_ratio, prior * p.sat_max_ratio)
+    out: np.ndarray = _clip(est, prior * p.sat_min_ratio, prior * p.sat_max_ratio)
+    return out
 
 
 # -- coupling between neighbouring junctions ----------------------------------------------------

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from controller.core.cuts import Cut, cut_of, joined_field
+from controller.core.cuts import Cut, cut_at, joined_source
 from controller.core.estimation import (
     DetectorHealth,
     Estimate,
     EstimationParams,
     HealthCut,
     LaneCut,
+    LaneIndex,
     LaneMaps,
     LaneState,
     Layout,
@@ -147,13 +149,38 @@ class NetworkLayout:
             maps=LaneMaps.concat([lay.maps for lay in lays]),
         )
 
+    @cached_property
+    def lane_index(self) -> LaneIndex:
+        """The loop indices the lane update reads every period (estimation.LaneIndex), derived once."""
+        return LaneIndex.of(self)
+
+    @cached_property
+    def _row_terms(self) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+        """lane_rows' terms that depend on the layout alone: per junction its all-red row (its
+        phase count), per lane the start of its junction's table plus its own position, and its
+        junction's lane count."""
+        lj = self.lane_junction
+        return (
+            tuple(len(lay.junction.phases) for lay in self.layouts),
+            self.table_start[lj] + self.lane_local,
+            np.diff(self.lane_start)[lj],
+        )
+
+    @cached_property
+    def cut_slices(self) -> tuple[tuple[slice, slice, slice], ...]:
+        """Per junction, the slices of its lanes, loops and movements in the network arrays
+        (bounds, mov_bounds), made once for the cuts of every tick (_cut)."""
+        return tuple(
+            (slice(a, b), slice(da, db), slice(i, j)) for (a, b, da, db), (i, j) in zip(self.bounds, self.mov_bounds)
+        )
+
     def lane_rows(self, green_phases: Sequence[int | None]) -> np.ndarray:
         """(lanes,) index into green_table / protected_table for each junction's green phase
-        (None: the all-red row)."""
-        rows = np.array([len(lay.junction.phases) if g is None else g for lay, g in zip(self.layouts, green_phases)])
-        n_l = np.diff(self.lane_start)
-        lj = self.lane_junction
-        out: np.ndarray = self.table_start[lj] + rows[lj] * n_l[lj] + self.lane_local
+        (None: the all-red row): its junction's table start + the phase's row x the junction's
+        lane count + the lane's position (integers)."""
+        red, base, width = self._row_terms
+        rows = np.array([r if g is None else g for r, g in zip(red, green_phases)])
+        out: np.ndarray = base + rows[self.lane_junction] * width
         return out
 
 
@@ -256,17 +283,23 @@ def _cut(
     and DetectorHealth cut (per junction position). The cumulative arrivals and departures are
     added over the network: the previous estimates' arrays (the last tick's network array when
     they are all cut from it), plus this period's."""
-    cumulative = replace(
-        m,
-        arrivals_pcu=_movement_field(ests, "arrivals_pcu") + m.arrivals_pcu,
-        departures_pcu=_movement_field(ests, "departures_pcu") + m.departures_pcu,
+    joined = joined_source(ests)  # one walk of the estimates for both fields
+    cumulative = MovementArrays(
+        _movement_field(ests, "arrivals_pcu", joined) + m.arrivals_pcu,
+        _movement_field(ests, "departures_pcu", joined) + m.departures_pcu,
+        m.flow_pcu_h,
+        m.queue_pcu,
+        m.sat_flow_pcu_h,
+        m.block,
+        m.blind,
     )
     out: dict[str, Estimate] = {}
     cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
+    slices = net.cut_slices
     for k, t_s in r.fresh.items():
-        a, b, da, db = net.bounds[k]
-        lane_k = cut_of(LaneCut, lanes, a, b)  # fields cut when read: most are not, most ticks
-        health_k = cut_of(HealthCut, health, da, db)
+        lanes_at, loops_at, movements_at = slices[k]
+        lane_k = cut_at(LaneCut, lanes, lanes_at)  # fields cut when read: most are not, most ticks
+        health_k = cut_at(HealthCut, health, loops_at)
         cut[k] = lane_k, health_k
         crossed = ests[k].crossed_by_class
         counted = r.stop_counts.get(k)
@@ -275,17 +308,11 @@ def _cut(
             for c, n in counted.items():
                 before[c] = before.get(c, 0) + n
             crossed = tuple(sorted(before.items()))
-        i, j = net.mov_bounds[k]
-        out[net.jids[k]] = cut_of(
+        out[net.jids[k]] = cut_at(
             EstimateCut,
             cumulative,
-            i,
-            j,
-            t_s=t_s,
-            crossed_by_class=crossed,
-            lanes=lane_k,
-            health=health_k,
-            last_feed_t_s=t_s,
+            movements_at,
+            {"t_s": t_s, "crossed_by_class": crossed, "lanes": lane_k, "health": health_k, "last_feed_t_s": t_s},
         )
     return out, cut
 
@@ -295,11 +322,15 @@ class EstimateCut(Cut, Estimate):
     the network's (MovementArrays, arrivals and departures cumulative) when read (cuts.py)."""
 
 
-def _movement_field(ests: Sequence[Estimate], name: str) -> np.ndarray:
+def _movement_field(ests: Sequence[Estimate], name: str, joined: tuple[object, int] | None) -> np.ndarray:
     """Every junction's movement array `name` concatenated (the network array itself when the
-    estimates are all cut from one, in order: cuts.joined_field)."""
-    whole = joined_field(ests, name)
-    return whole if whole is not None else np.concatenate([getattr(e, name) for e in ests])
+    estimates are all cut from one, in order: `joined`, their cuts.joined_source; as
+    cuts.joined_field reads it)."""
+    if joined is not None:
+        whole: np.ndarray = getattr(joined[0], name)
+        if whole.shape[-1] == joined[1]:
+            return whole
+    return np.concatenate([getattr(e, name) for e in ests])
 
 
 class StateCache:
