@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish
@@ -132,7 +132,9 @@ def gate_cycle(
     """A cycle plan: greens clipped to [min, max], the cycle fitted into its bounds, refused when
     a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
     as it stands) before the new plan first serves it, or when `view` is of another model (a
-    phase the junction has not, not one red time per movement). `memo`: the caller's GateMemo."""
+    phase the junction has not, not one red time per movement). `memo`: the caller's GateMemo (without
+    one, a new one: every check has one code path)."""
+    memo = memo if memo is not None else GateMemo()
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
     why = _cycle_form_refusal(j, order, greens, wish.offset_s, memo) or (
         _view_mismatch(j, view) if view is not None else ""
@@ -192,12 +194,12 @@ def pedestrian_refusal(j: Intersection) -> str:
 
 
 def _cycle_form_refusal(
-    j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], offset_s: float, memo: GateMemo | None = None
+    j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], offset_s: float, memo: GateMemo
 ) -> str:
     """Why a cycle wish is malformed or unsafe whatever its timing ('' when it is not): its order
     and greens, finite values, conflicting greens, a movement never served, a model whose minimum
-    greens do not hold its pedestrian minimums. `memo`: the caller's GateMemo (its _Static and
-    red_walks of `j`)."""
+    greens do not hold its pedestrian minimums. The model's checks are read from `memo` (its
+    _Static and red_walks of `j`), the one place they are derived, with or without the caller's memo."""
     n = len(j.phases)
     if not order or len(order) != len(greens):
         return "phase order and greens must be non-empty and of equal length"
@@ -206,18 +208,10 @@ def _cycle_form_refusal(
         return f"phase order {list(order)} must list distinct phases of 0..{n - 1}"
     if any(not _finite(g) for g in greens) or not _finite(offset_s):
         return "non-finite green or offset"
-    if memo is not None:
-        st = memo.static(j)
-        why = next((st.conflict[p] for p in order if st.conflict[p]), "")
-        starved = [m_id for m_id, walk in memo.walks(j, order) if walk is None]
-        return why or (f"movements never served: {starved}" if starved else st.pedestrian)
-    for p in order:
-        why = phase_conflict(j, p)
-        if why:
-            return why
-    served = {m for p in order for m in j.served_movements(p)}
-    starved = [m.id for m in j.movements if m.id not in served]
-    return f"movements never served: {starved}" if starved else pedestrian_refusal(j)
+    st = memo.static(j)
+    why = next((st.conflict[p] for p in order if st.conflict[p]), "")
+    starved = [m_id for m_id, walk in memo.walks(j, order) if walk is None]
+    return why or (f"movements never served: {starved}" if starved else st.pedestrian)
 
 
 def _view_mismatch(j: Intersection, view: SignalView) -> str:
@@ -436,15 +430,22 @@ class GateMemo:
     and passed to gate_phase / gate_cycle: per junction model object, what the gate derives from
     it alone (_Static); per (model, phase order), max_red_s' walks around the cycle (red_walks, for
     gate_cycle); per (model, phase left, first phase), the max-red plan the search last found (_Found,
-    for _feasible). It only saves work: every outcome is the one a new memo gives. Bounded: past
-    MEMO_MAX entries of any one kind (models replaced over a long life) that kind starts again."""
+    for _feasible). It only saves work: every outcome is the one a new memo gives.
+
+    Bounded, and sized from the models it serves (`models`, e.g. a core's junctions): each kind holds
+    what they can ask of it (one _Static and one phase order per model, a plan per phase left and first
+    phase or none: n (n + 1) for n phases) plus MEMO_MAX entries more (models replaced over a long
+    life, other orders); past that, the kind starts again. Without `models`, MEMO_MAX of each."""
 
     MEMO_MAX = 4096
 
-    def __init__(self) -> None:
+    def __init__(self, models: Iterable[Intersection] = ()) -> None:
         self._statics: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived)
         self._found: dict[tuple[int, int, int | None], _Found] = {}
         self._walks: dict[tuple[int, tuple[int, ...]], tuple[Intersection, RedWalks]] = {}
+        phases = [len(j.phases) for j in models]
+        self.statics_max = self.walks_max = self.MEMO_MAX + len(phases)  # entries of each kind kept at most
+        self.found_max = self.MEMO_MAX + sum(n * (n + 1) for n in phases)
 
     def static(self, j: Intersection) -> _Static:
         """The gate's static data of `j` (derived on first use, kept while `j` is the same object)."""
@@ -452,7 +453,7 @@ class GateMemo:
         if known is not None and known[0] is j:
             return known[1]
         out = _derive_static(j)
-        if len(self._statics) >= self.MEMO_MAX:
+        if len(self._statics) >= self.statics_max:
             self._statics.clear()
         self._statics[id(j)] = (j, out)
         return out
@@ -463,7 +464,7 @@ class GateMemo:
         if known is not None and known[0] is j:
             return known[1]
         out = red_walks(j, order)
-        if len(self._walks) >= self.MEMO_MAX:
+        if len(self._walks) >= self.walks_max:
             self._walks.clear()
         self._walks[(id(j), order)] = (j, out)
         return out
@@ -474,7 +475,7 @@ class GateMemo:
         return known if known is not None and known.model is j else None
 
     def keep(self, cur: int, first: int | None, found: _Found) -> None:
-        if len(self._found) >= self.MEMO_MAX:
+        if len(self._found) >= self.found_max:
             self._found.clear()
         self._found[(id(found.model), cur, first)] = found
 

@@ -130,7 +130,8 @@ class Core:
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
         self._frame_index: dict[int, tuple[FrameLayout, netestimate.FrameIndex]] = {}  # memo by frame layout
         self._state_cache = netestimate.StateCache()  # memo of the last tick's network lane arrays
-        self.gate_memo = GateMemo()  # the safety gate's memory of models and plans found (any gate call here)
+        # the safety gate's memory of models and plans found (any gate call here), sized for these junctions
+        self.gate_memo = GateMemo(lay.junction for lay in self.layouts.values())
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
