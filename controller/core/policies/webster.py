@@ -218,7 +218,8 @@ class Credit:
     phases: np.ndarray  # (phases, movements) bool: it yields there, unopposed (unopposed_service)
     transition_s: np.ndarray  # (movements,) s per cycle in the program's transitions (unopposed_transition_s)
     # green_floors_s' index of the layout with these phases counted (unopposed_credit builds it; None:
-    # green_floors_s builds it at each call)
+    # green_floors_s builds it at each call). It holds what it was built from: green_floors_s refuses it
+    # for a layout of other serving phases or base greens (FloorIndex.built_for)
     floors: FloorIndex | None = field(default=None, compare=False)
 
 
@@ -230,6 +231,9 @@ class FloorIndex:
     serving: tuple[tuple[int, ...], ...]  # the phases serving it, longest base green first (ties: lowest index)
     counting: tuple[tuple[int, ...], ...]  # the phases whose greens count toward its need, in index order
     always: tuple[bool, ...]  # counted in every phase: it needs nothing
+    # what it was built from (built_for): the layout's serving phases and junction model (its base greens)
+    serves: np.ndarray = field(compare=False)
+    junction: Intersection = field(compare=False)
 
     @staticmethod
     def build(layout: Layout, counted: np.ndarray) -> FloorIndex:
@@ -242,7 +246,17 @@ class FloorIndex:
             serving=tuple(tuple(k for k in by_base if row[k]) for row in serves),
             counting=tuple(tuple(k for k, c in enumerate(row) if c) for row in counts),
             always=tuple(always),
+            serves=layout.serves,
+            junction=layout.junction,
         )
+
+    def built_for(self, layout: Layout) -> bool:
+        """Whether this is `layout`'s index: built from its serving phases and its phases' base greens, the
+        same objects (the layout itself, or a copy of it such as lane_shared_layout's) or equal values."""
+        if self.serves is layout.serves and self.junction is layout.junction:
+            return True
+        base_s = [p.base_green_s for p in layout.junction.phases]
+        return np.array_equal(self.serves, layout.serves) and [p.base_green_s for p in self.junction.phases] == base_s
 
 
 def _served_floors(layout: Layout) -> FloorIndex:
@@ -475,11 +489,19 @@ def green_floors_s(
     phase needs nothing. `credit` (`credit_unopposed`): the greens of the phases where a movement
     is unopposed (Credit.phases) and its unopposed seconds in the cycle's transitions
     (Credit.transition_s) count toward its need first; the deficit still goes to the phases
-    serving it."""
+    serving it. Raises ValueError for a credit whose index (Credit.floors) is another layout's, built from
+    other serving phases or base greens: a credit belongs to the layout unopposed_credit built it from."""
     if credit is None:
         index = layout.derived(_served_floors)
+    elif credit.floors is None:
+        index = FloorIndex.build(layout, layout.serves | credit.phases)
     else:
-        index = credit.floors if credit.floors is not None else FloorIndex.build(layout, layout.serves | credit.phases)
+        index = credit.floors
+        if not index.built_for(layout):
+            raise ValueError(
+                f"junction {layout.junction.id}: the credit's floor index was built for a layout of other serving "
+                "phases or base greens; build the credit from this layout (unopposed_credit)"
+            )
     owed_s = needs_s if credit is None else np.maximum(needs_s - credit.transition_s, 0.0)
     serving, counting, always = index.serving, index.counting, index.always
     owed, top = owed_s.tolist(), [float(h) for h in hi]
