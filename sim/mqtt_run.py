@@ -117,22 +117,7 @@ class MqttLoop:
         self.lockstep = realtime_factor is None
         self.timeout_s = timeout_s
         self.after_second = after_second
-        self._inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._statuses: list[tuple[str, bytes]] = []
-        self._status_t: float | None = None
-        self._plans: dict[tuple[str, int], bytes] = {}
-        self._applied_seq: dict[str, int] = {}
-        self._feed: list[tuple[str, bytes]] = []  # this second's detector messages (sent again after a reconnect)
-        self._feed_t = begin_s  # the second they are for
-        self._feed_events = 0  # connection events when _feed last went out with every connection ready
-        self.feed_resent = 0  # seconds whose detector messages were published again after a reconnect
-        self.plans_received = 0
-        self.plans_bad = 0
-        self.plans_applied = 0
-        self.seconds = 0
-
+        self._field_books(begin_s)
         # the service's start: the simulated begin in lockstep, its scaled wall clock in real time
         self.clock = None if realtime_factor is None else ScaledClock(realtime_factor)
         self.offset_s = 0.0 if self.clock is None else self.clock.now() + 1.0 - begin_s  # first second in 1 s
@@ -157,6 +142,29 @@ class MqttLoop:
         except BaseException:
             self.close()
             raise
+        self._connected(cfg)
+
+    def _field_books(self, begin_s: float) -> None:
+        """The field side's inbox, stop flag, kept statuses and plans, and counters, all empty."""
+        self._inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._statuses: list[tuple[str, bytes]] = []
+        self._status_t: float | None = None
+        self._plans: dict[tuple[str, int], bytes] = {}
+        self._applied_seq: dict[str, int] = {}
+        self._feed: list[tuple[str, bytes]] = []  # this second's detector messages (sent again after a reconnect)
+        self._feed_t = begin_s  # the second they are for
+        self._feed_events = 0  # connection events when _feed last went out with every connection ready
+        self.feed_resent = 0  # seconds whose detector messages were published again after a reconnect
+        self.plans_received = 0
+        self.plans_bad = 0
+        self.plans_applied = 0
+        self.seconds = 0
+
+    def _connected(self, cfg: Config) -> None:
+        """Once every client is connected: the lockstep steppers, how the feed goes out (QoS, packed), the
+        connections this thread serves, and in real time the controller threads, started."""
         self._steppers = [LockstepStepper(node) for node in self.nodes] if self.lockstep else []
         # lockstep with every controller node here: feeds at QoS 0, sent again after a reconnect (_resend_feed)
         self.feed_qos = 1 if self.lockstep and self.procs else 0

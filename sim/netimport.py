@@ -180,11 +180,7 @@ def _junction_table(
     Raises NotControllable with the reason when the traffic light cannot be controlled safely."""
     if program is None:
         raise netstages.NotControllable(_no_program_reason(tl))
-    plan, n_links = netstages.checked_stage_plan(tl, program)
-    if not cfg.timing.program_clearances:
-        plan = replace(plan, clearance_s=())
-    if not cfg.timing.program_transitions:
-        plan = replace(plan, transitions=())
+    plan, n_links = _stage_plan(tl, program, cfg)
     conns = netmovements.connections(tl, n_links, plan.never_green | plan.free_links)
     if not conns.vehicle:
         raise netstages.NotControllable("controls no vehicle link that its program ever stops and lets go")
@@ -222,6 +218,25 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
+    _add_program_fields(table, program, plan)
+    return table, conns.nodes, derived
+
+
+def _stage_plan(tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config) -> tuple[netprogram.StagePlan, int]:
+    """The light's stage plan from its program and its number of links, without the program's own clearances
+    or transitions where [timing] program_clearances / program_transitions are off. Raises NotControllable
+    (netstages.checked_stage_plan) when its stages cannot be run safely."""
+    plan, n_links = netstages.checked_stage_plan(tl, program)
+    if not cfg.timing.program_clearances:
+        plan = replace(plan, clearance_s=())
+    if not cfg.timing.program_transitions:
+        plan = replace(plan, transitions=())
+    return plan, n_links
+
+
+def _add_program_fields(table: dict[str, Any], program: netprogram.Program, plan: netprogram.StagePlan) -> None:
+    """The keys of a junction's table that only some programs give it, added to `table` in this order: actuated,
+    the program's own clearances, its transitions and its roadside timeline."""
     if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
         table["actuated"] = True
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
@@ -239,7 +254,6 @@ def _junction_table(
     timeline = netprogram.roadside_timeline(program, plan)
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
-    return table, conns.nodes, derived
 
 
 def _parsed(table: dict[str, Any], where: str) -> Intersection:
