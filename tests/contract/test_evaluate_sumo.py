@@ -27,10 +27,17 @@ TRIPS_END_S = 250  # all trips due before the last step, so loaded == inserted +
 def sumo_run(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("eval_sumo")
     home = Path(sumo.SUMO_HOME)
-    binaries = home / "bin"
+    _grid(home, work)
+    _random_trips(home, work)
+    _run_sumo(home, work)
+    return {"tripinfo": work / "tripinfo.xml", "statistics": work / "statistics.xml"}
+
+
+def _grid(home: Path, work: Path) -> None:
+    """work/net.net.xml: netgenerate's 2 x 2 grid of lights, 200 m blocks, 100 m approaches, seed 1."""
     run_tool(
         [
-            str(binaries / "netgenerate"),
+            str(home / "bin" / "netgenerate"),
             "--grid",
             "--grid.number",
             "2",
@@ -47,6 +54,10 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
         ],
         work,
     )
+
+
+def _random_trips(home: Path, work: Path) -> None:
+    """work/trips.xml: randomTrips.py on the grid, one trip every 0.3 s from 0 to TRIPS_END_S, seed 1."""
     run_tool(
         [
             sys.executable,
@@ -66,9 +77,14 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
         ],
         work,
     )
+
+
+def _run_sumo(home: Path, work: Path) -> None:
+    """SUMO on the grid and trips to END_S (no teleport, seed 1): work/tripinfo.xml (with the unfinished) and
+    work/statistics.xml."""
     run_tool(
         [
-            str(binaries / "sumo"),
+            str(home / "bin" / "sumo"),
             "-n",
             "net.net.xml",
             "-r",
@@ -90,7 +106,6 @@ def sumo_run(tmp_path_factory) -> dict[str, Path]:
         ],
         work,
     )
-    return {"tripinfo": work / "tripinfo.xml", "statistics": work / "statistics.xml"}
 
 
 def _independent_figures(tripinfo: Path, statistics: Path) -> dict:

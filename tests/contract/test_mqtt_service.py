@@ -102,43 +102,7 @@ def test_hostile_messages_are_counted_by_reason_and_the_service_carries_on(broke
     deliver(node, j1, t.detectors("J1"), feed("J1", 1.0))
     node.tick(1.0)
 
-    good = json.loads(feed("J1", 2.0))
-    det = next(iter(good["detectors"]))
-
-    def variant(**changes) -> bytes:
-        body = json.loads(json.dumps(good))
-        for key, value in changes.items():
-            if key == "counts":
-                body["detectors"][det]["counts"] = value
-            elif key == "det":
-                body["detectors"][value] = body["detectors"].pop(det)
-            else:
-                body[key] = value
-        return json.dumps(body).encode()
-
-    hostile = {
-        "malformed_json": [feed("J1", 2.0)[:40], b"\xff\xfe\x00garbage", b""],
-        "not_finite": [
-            feed("J1", 2.0).replace(b'"t":2.0', b'"t":NaN'),
-            feed("J1", 2.0).replace(b'"occupancy":0.1', b'"occupancy":Infinity', 1),
-        ],
-        "negative_count": [variant(counts={"car": -3})],
-        "wrong_type": [
-            variant(t="soon"),
-            variant(counts={"car": "many"}),
-            variant(detectors=[1, 2]),
-            b"[1,2,3]",
-            b'"just a string"',
-        ],
-        "unknown_junction": [variant(junction="J99")],
-        "unknown_detector": [variant(det="J1_X_stop")],
-        "unknown_class": [variant(counts={"spaceship": 1})],
-        "future_timestamp": [variant(t=1e9)],
-        "bad_version": [variant(v=2)],
-        "topic_mismatch": [feed("J2", 2.0)],  # J1's device speaking for J2
-        # over 256 KiB, under the broker limit
-        "oversize": [b'{"v":1,"junction":"J1","pad":"' + b"x" * 300_000 + b'"}'],
-    }
+    hostile = hostile_feeds()
     for payloads in hostile.values():
         for p in payloads:
             deliver(node, j1, t.detectors("J1"), p)
@@ -161,6 +125,47 @@ def test_hostile_messages_are_counted_by_reason_and_the_service_carries_on(broke
     assert node.service.received == 1 + sum(expected.values()) - 1 + 3  # statuses are not counted as received
     assert node.service.rejected == expected
     assert plans.wait_until(lambda m: any(decode_command(p).junction == "J1" for _, p in m))
+
+
+def hostile_feeds() -> dict[str, list[bytes]]:
+    """J1's detector messages at t = 2 s, each broken one way, by the reason the service counts it under."""
+    good = json.loads(feed("J1", 2.0))
+    det = next(iter(good["detectors"]))
+
+    def variant(**changes) -> bytes:
+        body = json.loads(json.dumps(good))
+        for key, value in changes.items():
+            if key == "counts":
+                body["detectors"][det]["counts"] = value
+            elif key == "det":
+                body["detectors"][value] = body["detectors"].pop(det)
+            else:
+                body[key] = value
+        return json.dumps(body).encode()
+
+    return {
+        "malformed_json": [feed("J1", 2.0)[:40], b"\xff\xfe\x00garbage", b""],
+        "not_finite": [
+            feed("J1", 2.0).replace(b'"t":2.0', b'"t":NaN'),
+            feed("J1", 2.0).replace(b'"occupancy":0.1', b'"occupancy":Infinity', 1),
+        ],
+        "negative_count": [variant(counts={"car": -3})],
+        "wrong_type": [
+            variant(t="soon"),
+            variant(counts={"car": "many"}),
+            variant(detectors=[1, 2]),
+            b"[1,2,3]",
+            b'"just a string"',
+        ],
+        "unknown_junction": [variant(junction="J99")],
+        "unknown_detector": [variant(det="J1_X_stop")],
+        "unknown_class": [variant(counts={"spaceship": 1})],
+        "future_timestamp": [variant(t=1e9)],
+        "bad_version": [variant(v=2)],
+        "topic_mismatch": [feed("J2", 2.0)],  # J1's device speaking for J2
+        # over 256 KiB, under the broker limit
+        "oversize": [b'{"v":1,"junction":"J1","pad":"' + b"x" * 300_000 + b'"}'],
+    }
 
 
 def test_heartbeat_is_retained_and_the_last_will_says_offline(broker, made):

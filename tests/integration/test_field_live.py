@@ -17,7 +17,7 @@ import pytest
 import tomli_w
 
 from controller.config import Config
-from sim.broker import CREDENTIALS_DIR, free_port, provision
+from sim.broker import CREDENTIALS_DIR, Broker, free_port, provision
 from sim.netimport import import_network
 from tests.live_fixtures import skip_without_mosquitto
 
@@ -31,44 +31,9 @@ END_S = 120
 
 
 def test_field_and_service_as_separate_processes(small_grid, tmp_path):
-    inter = tmp_path / "intersections"
-    import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
-    from controller.junctions import load_intersections
-
-    junctions = sorted(load_intersections(inter))
-    broker = provision(
-        tmp_path / "broker",
-        Config(),
-        junctions,
-        operators=["alice"],
-        monitors=[],
-        host="127.0.0.1",
-        port=free_port(),
-        repo_root=ROOT,
-    )
-    conf = tmp_path / "config.toml"
-    conf.write_text(
-        tomli_w.dumps(
-            {
-                "service": {"intersections": str(inter), "policy": "max_pressure"},
-                "broker": {"host": "127.0.0.1", "port": broker.port},
-                "metrics": {"port": free_port()},
-                "audit": {"path": str(tmp_path / "audit.sqlite")},
-            }
-        )
-    )
-    key = (
-        subprocess.run(
-            [sys.executable, "-m", "controller.adapters.keys", "new", "k1"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .replace(" ", ":")
-    )
-    env = {**os.environ, "TSC_PLAN_KEYS": key}
+    inter, junctions, broker = _provisioned(small_grid, tmp_path)
+    conf = _service_config(tmp_path, inter, broker.port)
+    env = {**os.environ, "TSC_PLAN_KEYS": _plan_key()}
     creds = str(tmp_path / "broker" / CREDENTIALS_DIR)
     cli = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf)]
     procs = []
@@ -83,23 +48,9 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
             text=True,
         )
         procs.append(service)
+        field_args = ["--out", str(tmp_path / "field"), "--intersections", str(inter), "--credentials", creds]
         field = subprocess.run(
-            [
-                *cli,
-                "field",
-                str(small_grid),
-                "--out",
-                str(tmp_path / "field"),
-                "--intersections",
-                str(inter),
-                "--credentials",
-                creds,
-                "--speed",
-                str(SPEED),
-                "--",
-                "--end",
-                str(END_S),
-            ],
+            [*cli, "field", str(small_grid), *field_args, "--speed", str(SPEED), "--", "--end", str(END_S)],
             env=env,
             capture_output=True,
             text=True,
@@ -120,3 +71,55 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
             if p.poll() is None:
                 p.terminate()
                 p.wait(10)
+
+
+def _provisioned(small_grid: Path, tmp_path: Path) -> tuple[Path, list[str], Broker]:
+    """The grid's junction files (imported into tmp_path/intersections), their ids, and a Mosquitto
+    provisioned for them (tmp_path/broker: an operator, alice), not started."""
+    inter = tmp_path / "intersections"
+    import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
+    from controller.junctions import load_intersections
+
+    junctions = sorted(load_intersections(inter))
+    broker = provision(
+        tmp_path / "broker",
+        Config(),
+        junctions,
+        operators=["alice"],
+        monitors=[],
+        host="127.0.0.1",
+        port=free_port(),
+        repo_root=ROOT,
+    )
+    return inter, junctions, broker
+
+
+def _service_config(tmp_path: Path, inter: Path, broker_port: int) -> Path:
+    """The service's config.toml: the junction files, max_pressure, the broker, a free metrics port, an audit store."""
+    conf = tmp_path / "config.toml"
+    conf.write_text(
+        tomli_w.dumps(
+            {
+                "service": {"intersections": str(inter), "policy": "max_pressure"},
+                "broker": {"host": "127.0.0.1", "port": broker_port},
+                "metrics": {"port": free_port()},
+                "audit": {"path": str(tmp_path / "audit.sqlite")},
+            }
+        )
+    )
+    return conf
+
+
+def _plan_key() -> str:
+    """A new plan-signing key as TSC_PLAN_KEYS takes it (controller.adapters.keys new)."""
+    return (
+        subprocess.run(
+            [sys.executable, "-m", "controller.adapters.keys", "new", "k1"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .replace(" ", ":")
+    )

@@ -29,44 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_live_demo_comes_up_answers_the_console_and_stops_cleanly(small_grid, tmp_path):
-    inter = tmp_path / "intersections"
-    import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
     work = tmp_path / "live"
-    demo = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sim.live_demo",
-            "--speed",
-            "20",
-            "--dir",
-            str(work),
-            "--sumocfg",
-            str(small_grid),
-            "--intersections",
-            str(inter),
-            "--for",
-            "60",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    demo = _start_demo(small_grid, tmp_path, work)
     try:
-        banner = ""
-        while "Ctrl-C stops everything" not in banner:
-            line = demo.stdout.readline()
-            assert line, f"live demo ended early:\n{banner}"
-            banner += line
+        banner = _banner(demo)
         assert "metrics     http://127.0.0.1:" in banner
-        console = (
-            re.search(
-                r"^\s+(\S+ run_controller\.py --config \S+ ctl --credentials \S+) --user wall status", banner, re.M
-            )
-            .group(1)
-            .split()
-        )
+        console = _console(banner)
         status = _until(
             lambda: subprocess.run(
                 [*console, "--user", "wall", "status"], cwd=ROOT, capture_output=True, text=True, timeout=30
@@ -96,6 +64,52 @@ def test_live_demo_comes_up_answers_the_console_and_stops_cleanly(small_grid, tm
             demo.kill()
     left = subprocess.run(["pgrep", "-f", str(work)], capture_output=True, text=True).stdout.split()
     assert [p for p in left if int(p) != os.getpid()] == [], "processes left running"
+
+
+def _start_demo(small_grid: Path, tmp_path: Path, work: Path) -> subprocess.Popen[str]:
+    """sim.live_demo at 20x for 60 s on the grid (its junctions imported into tmp_path/intersections), in `work`."""
+    inter = tmp_path / "intersections"
+    import_network(Path(str(small_grid).replace(".sumocfg", ".net.xml")), inter, Config(), [])
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim.live_demo",
+            "--speed",
+            "20",
+            "--dir",
+            str(work),
+            "--sumocfg",
+            str(small_grid),
+            "--intersections",
+            str(inter),
+            "--for",
+            "60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _banner(demo: subprocess.Popen[str]) -> str:
+    """What the demo prints until it is up (its last line: how to stop it)."""
+    banner = ""
+    while "Ctrl-C stops everything" not in banner:
+        line = demo.stdout.readline()
+        assert line, f"live demo ended early:\n{banner}"
+        banner += line
+    return banner
+
+
+def _console(banner: str) -> list[str]:
+    """The operators' console command the banner prints (before its --user)."""
+    return (
+        re.search(r"^\s+(\S+ run_controller\.py --config \S+ ctl --credentials \S+) --user wall status", banner, re.M)
+        .group(1)
+        .split()
+    )
 
 
 def _until(call, ok, timeout_s: float = 30.0):

@@ -146,15 +146,7 @@ def scraped_run(prometheus, tmp_path_factory):
     them (lingering) when this yields, and is stopped after the module."""
     base, metrics_port = prometheus
     work = tmp_path_factory.mktemp("scraped_run")
-    config = work / "config.toml"
-    # The bundled config, with a Webster period short enough for plans to change in 600 s.
-    config.write_text(tomli_w.dumps({"webster": {"period_s": 60.0}, "metrics": {"update_s": 2.0}}))
-    inter = work / "intersections"
-    shutil.copytree(CITY_JUNCTIONS, inter)
-    edited = inter / f"{REFUSED}.toml"
-    text = edited.read_text()
-    assert text.count(f'state = "{EDITED[0]}"') == 1
-    edited.write_text(text.replace(f'state = "{EDITED[0]}"', f'state = "{EDITED[1]}"'))
+    config, inter = city_with_one_refused(work)
     out, log, stdout = work / "out", work / "simulate.log", work / "simulate.stdout"
     cmd = simulate_command(
         CITY,
@@ -203,6 +195,20 @@ def scraped_run(prometheus, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def city_with_one_refused(work: Path) -> tuple[Path, Path]:
+    """work/config.toml (the bundled config, with a Webster period short enough for plans to change in 600 s,
+    metrics every 2 s) and work/intersections (the city's, REFUSED's phase EDITED[0] made EDITED[1])."""
+    config = work / "config.toml"
+    config.write_text(tomli_w.dumps({"webster": {"period_s": 60.0}, "metrics": {"update_s": 2.0}}))
+    inter = work / "intersections"
+    shutil.copytree(CITY_JUNCTIONS, inter)
+    edited = inter / f"{REFUSED}.toml"
+    text = edited.read_text()
+    assert text.count(f'state = "{EDITED[0]}"') == 1
+    edited.write_text(text.replace(f'state = "{EDITED[0]}"', f'state = "{EDITED[1]}"'))
+    return config, inter
 
 
 def panels(dashboard: dict):

@@ -185,20 +185,7 @@ def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
                 30,
                 "the second run to control every junction",
             )
-            for j in GOOD:
-                first_t, first, refusal = next(a for a in field.arrivals[j] if a[0] >= restart_t)
-                msg = decode_plan(first)
-                assert refusal == "" and msg.epoch > old_epoch and msg.command.seq < old_seq[j], (j, refusal)
-                assert field.adaptive_since[j] - first_t <= 2 * TICK_S, j
-            assert field.replay("J1", old_plan).startswith("replayed: epoch")
-            assert field.rc[WRONG_KEY].mode == "local"
-            assert {r for _, _, r in field.arrivals[WRONG_KEY]} == {"bad signature"}
-            new_epoch = field.rc["J1"].epoch
-            wait_for(
-                lambda: any(h.get("epoch") == new_epoch and h.get("unacknowledged") == [WRONG_KEY] for h in heartbeats),
-                15,
-                "the heartbeat to name the junction that refuses",
-            )
+            new_epoch = check_second_run(field, heartbeats, restart_t, old_epoch, old_seq, old_plan)
         finally:
             field.close()
             monitor.close()
@@ -207,7 +194,35 @@ def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
                     p.send_signal(signal.SIGTERM)
                     p.wait(10)
         assert procs[1].returncode == 0, (tmp_path / "controller.log").read_text()[-2000:]
+    check_audit(tmp_path, old_epoch, new_epoch)
 
+
+def check_second_run(
+    field: Field, heartbeats: list[dict], restart_t: float, old_epoch: int, old_seq: dict[str, int], old_plan: bytes
+) -> int:
+    """After the restart (at restart_t): every good junction's first plan accepted, of a newer epoch and a lower
+    seq, and adaptive within 2 ticks of it; the first run's last plan replayed is refused; the junction with the
+    wrong key refuses every plan, and the heartbeat names it. Returns the new epoch."""
+    for j in GOOD:
+        first_t, first, refusal = next(a for a in field.arrivals[j] if a[0] >= restart_t)
+        msg = decode_plan(first)
+        assert refusal == "" and msg.epoch > old_epoch and msg.command.seq < old_seq[j], (j, refusal)
+        assert field.adaptive_since[j] - first_t <= 2 * TICK_S, j
+    assert field.replay("J1", old_plan).startswith("replayed: epoch")
+    assert field.rc[WRONG_KEY].mode == "local"
+    assert {r for _, _, r in field.arrivals[WRONG_KEY]} == {"bad signature"}
+    new_epoch = field.rc["J1"].epoch
+    wait_for(
+        lambda: any(h.get("epoch") == new_epoch and h.get("unacknowledged") == [WRONG_KEY] for h in heartbeats),
+        15,
+        "the heartbeat to name the junction that refuses",
+    )
+    return new_epoch
+
+
+def check_audit(tmp_path: Path, old_epoch: int, new_epoch: int) -> None:
+    """The audit store: intact, both epochs, plans and acknowledgements of J1 in each; the wrong key's junction
+    acknowledged nothing and its refusal is recorded."""
     store = AuditStore(tmp_path / "audit.sqlite")
     assert store.check() == "ok"
     assert [e for e, _, _ in store.epochs()] == [old_epoch, new_epoch]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from controller.adapters.audit import AuditStore
-from controller.config import load_config
+from controller.config import Config, load_config
 from controller.core.messages import encode_detector_message
 from controller.core.override import OverrideRequest, encode_override
 from controller.junctions import load_intersections
@@ -39,13 +39,7 @@ def spider(tmp_path_factory) -> dict[str, Intersection]:
 
 
 def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(spider, tmp_path):
-    cfg_file = tmp_path / "c.toml"
-    cfg_file.write_text(
-        f'[validation]\nenabled = true\nnetwork = "{NET}"\nhorizon_s = 300.0\ntimeout_s = 90.0\n'
-        "[harm]\nevidence_from_first_command = true\n"  # webster's first plan is sent (below)
-    )
-    cfg = load_config(cfg_file)
-    cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, policy="webster"))
+    cfg = twin_config(tmp_path)
     audit, replies, sent = AuditStore(tmp_path / "audit.sqlite"), [], []
     recent, validation = desk_validation(cfg, spider, audit)
     validation = dataclasses.replace(
@@ -62,22 +56,10 @@ def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(s
     svc = ControllerService(spider, cfg, "webster", publish=lambda c, p: sent.append(c), desk=desk, recent=recent)
     j = spider["A1"]
     heavy = j.movements[0].from_edge
-    for t in range(1, 301):  # 5 min of A1's loops: 30 cars per stop loop on the heavy approach, 10 elsewhere
-        dets = {
-            d.id: ({"car": int(t % (10 if d.lane.startswith(heavy) else 30) == 0)}, 0.1, 8.0)
-            for d in j.detectors
-            if d.kind == "stop"
-        }
-        svc.advance_clock(float(t))
-        svc.on_detectors(encode_detector_message("A1", float(t), 1.0, dets))
-        svc.tick(float(t))
+    feed_five_minutes(svc, j, heavy)
     totals = recent.totals(300.0)
     assert sum(c[0] for c in totals.values()) > 0 and set(totals) <= {d.id for d in j.detectors}
-    through = next(m for m in j.movements if m.from_edge == heavy and m.turn == "through")
-    hp = next(p.index for p in j.phases if all(p.state[k] in GREEN for k in through.links))
-    greens = tuple(
-        p.min_green_s if p.index == hp else p.base_green_s + (10.0 if p.base_green_s > 10 else 0.0) for p in j.phases
-    )  # the heaviest approach's phase cut to its minimum, the others longer
+    greens = starving_greens(j, heavy)
     req = OverrideRequest(
         "A1", "alice", "plan", "bad1", 300.0, for_s=600.0, phase_order=tuple(p.index for p in j.phases), greens_s=greens
     )
@@ -103,3 +85,37 @@ def test_a_starving_plan_is_rejected_by_the_live_twin_from_the_services_counts(s
     (rec,) = [r for r in audit.query(kind=AUDIT_KIND) if r.actor == "alice"]
     assert [r.actor for r in audit.query(kind=AUDIT_KIND) if r.actor != "alice"] == ["policy webster"]
     assert rec.payload["outcome"] == "rejected" and rec.payload["predicted"]["candidate"]["delay_s"]["A1"] > 0
+
+
+def twin_config(tmp_path: Path) -> Config:
+    """config.toml's defaults with the live twin on (NET, 300 s horizon, 90 s timeout), do no harm's evidence
+    from the first command, and webster."""
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(
+        f'[validation]\nenabled = true\nnetwork = "{NET}"\nhorizon_s = 300.0\ntimeout_s = 90.0\n'
+        "[harm]\nevidence_from_first_command = true\n"  # webster's first plan is sent (below)
+    )
+    cfg = load_config(cfg_file)
+    return dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, policy="webster"))
+
+
+def feed_five_minutes(svc: ControllerService, j: Intersection, heavy: str) -> None:
+    """5 min of A1's loops: 30 cars per stop loop on the heavy approach, 10 elsewhere, ticked every second."""
+    for t in range(1, 301):
+        dets = {
+            d.id: ({"car": int(t % (10 if d.lane.startswith(heavy) else 30) == 0)}, 0.1, 8.0)
+            for d in j.detectors
+            if d.kind == "stop"
+        }
+        svc.advance_clock(float(t))
+        svc.on_detectors(encode_detector_message("A1", float(t), 1.0, dets))
+        svc.tick(float(t))
+
+
+def starving_greens(j: Intersection, heavy: str) -> tuple[float, ...]:
+    """The heavy approach's through phase cut to its minimum green, the others 10 s longer (those over 10 s)."""
+    through = next(m for m in j.movements if m.from_edge == heavy and m.turn == "through")
+    hp = next(p.index for p in j.phases if all(p.state[k] in GREEN for k in through.links))
+    return tuple(
+        p.min_green_s if p.index == hp else p.base_green_s + (10.0 if p.base_green_s > 10 else 0.0) for p in j.phases
+    )

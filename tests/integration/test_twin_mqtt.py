@@ -41,71 +41,81 @@ def test_a_plan_the_twin_rejects_never_reaches_the_plan_topic_unless_forced(tmp_
     with Broker(tmp_path / "broker", SITE, JUNCTIONS, operators=("alice",)) as broker:
         node = ServiceNode(CFG, JUNCTIONS, broker.settings(CONTROLLER), start_s=0.0, audit=audit).start()
         node.desk.validation = DeskValidation(gate, make_request)
-        plans, replies = Inbox(), Inbox()
-        dev = MqttClient(broker.settings(field_user("J1")), plans)
-        dev.subscribe([broker.topics.plan("J1")], qos=1)
-        ops = MqttClient(broker.settings("alice", session_expiry_s=0.0), replies)
-        ops.subscribe([broker.topics.reply("alice")], qos=1)
-        dev.start()
-        ops.start()
-        t = 0.0
-
-        def second() -> None:
-            nonlocal t
-            t += 1.0
-            dev.publish(broker.topics.detectors("J1"), feed("J1", t, cars=2), qos=1)
-            st = SignalStatus("J1", t, 0, False, t, "local", 0, "local")
-            dev.publish(broker.topics.status("J1"), encode_status(st), qos=1, retain=True)
-            time.sleep(0.05)
-            node.tick(t)
-
-        def answers(rid: str) -> list[dict]:
-            return [b for _, p in replies.snapshot() if (b := json.loads(p)).get("id") == rid]
-
-        def send(greens, rid: str, **extra) -> None:
-            req = OverrideRequest("J1", "alice", "plan", rid, t, for_s=120.0, phase_order=(0, 1), greens_s=greens)
-            ops.publish(
-                broker.topics.override("J1", "alice"),
-                json.dumps({**json.loads(encode_override(req)), **extra}).encode(),
-                qos=1,
-            )
-
-        def answer(rid: str, n: int) -> dict:
-            """The n-th answer to request rid (1: at once, 2: the verdict), ticking meanwhile."""
-            deadline = time.monotonic() + 30.0
-            while len(answers(rid)) < n and time.monotonic() < deadline:
-                second()
-            assert len(answers(rid)) >= n, (rid, answers(rid))
-            return answers(rid)[n - 1]
-
-        def manual(greens) -> list:
-            cmds = [decode_command(p) for _, p in plans.snapshot()]
-            return [c for c in cmds if isinstance(c, CyclePlan) and "manual" in c.plan_id and c.greens_s == greens]
-
+        desk = _Desk(broker, node)
         try:
             for _ in range(3):
-                second()
-            send(BAD, "b1")
-            assert answer("b1", 1)["reason"].startswith("validating in the SUMO twin")
-            rejected = answer("b1", 2)
+                desk.second()
+            desk.send(BAD, "b1")
+            assert desk.answer("b1", 1)["reason"].startswith("validating in the SUMO twin")
+            rejected = desk.answer("b1", 2)
             assert not rejected["accepted"] and "rejected by the validation gate" in rejected["reason"]
             for _ in range(5):
-                second()
-            assert manual(BAD) == []
-            send((25.0, 30.0), "g1")
-            assert answer("g1", 2)["accepted"]
-            send(BAD, "f1", force=True, reason="stadium exit")
-            assert answer("f1", 1)["accepted"]
+                desk.second()
+            assert desk.manual(BAD) == []
+            desk.send((25.0, 30.0), "g1")
+            assert desk.answer("g1", 2)["accepted"]
+            desk.send(BAD, "f1", force=True, reason="stadium exit")
+            assert desk.answer("f1", 1)["accepted"]
             for _ in range(5):
-                second()
+                desk.second()
             time.sleep(0.3)
-            assert manual((25.0, 30.0)) and manual(BAD)
+            assert desk.manual((25.0, 30.0)) and desk.manual(BAD)
         finally:
-            ops.close(flush_s=0.2)
-            dev.close(flush_s=0.2)
+            desk.close()
             node.close()
     records = audit.query(kind=AUDIT_KIND)
     outcomes = [(r.actor, r.payload["outcome"]) for r in records if r.actor == "alice"]
     assert outcomes == [("alice", "rejected"), ("alice", "passed"), ("alice", "forced")]
     assert {r.payload["outcome"] for r in records if r.actor == "policy webster"} <= {"passed"}  # its own plans
     assert audit.query(kind=AUDIT_KIND)[-1].payload["force_reason"] == "stadium exit"
+
+
+class _Desk:
+    """J1's field device (feed, status, the plans it receives) and the operator alice (overrides, the
+    answers on her reply topic) on the broker, the node ticked one second at a time."""
+
+    def __init__(self, broker: Broker, node: ServiceNode) -> None:
+        self.broker, self.node, self.t = broker, node, 0.0
+        self.plans, self.replies = Inbox(), Inbox()
+        self.dev = MqttClient(broker.settings(field_user("J1")), self.plans)
+        self.dev.subscribe([broker.topics.plan("J1")], qos=1)
+        self.ops = MqttClient(broker.settings("alice", session_expiry_s=0.0), self.replies)
+        self.ops.subscribe([broker.topics.reply("alice")], qos=1)
+        self.dev.start()
+        self.ops.start()
+
+    def second(self) -> None:
+        self.t += 1.0
+        t, topics = self.t, self.broker.topics
+        self.dev.publish(topics.detectors("J1"), feed("J1", t, cars=2), qos=1)
+        st = SignalStatus("J1", t, 0, False, t, "local", 0, "local")
+        self.dev.publish(topics.status("J1"), encode_status(st), qos=1, retain=True)
+        time.sleep(0.05)
+        self.node.tick(t)
+
+    def answers(self, rid: str) -> list[dict]:
+        return [b for _, p in self.replies.snapshot() if (b := json.loads(p)).get("id") == rid]
+
+    def send(self, greens, rid: str, **extra) -> None:
+        req = OverrideRequest("J1", "alice", "plan", rid, self.t, for_s=120.0, phase_order=(0, 1), greens_s=greens)
+        self.ops.publish(
+            self.broker.topics.override("J1", "alice"),
+            json.dumps({**json.loads(encode_override(req)), **extra}).encode(),
+            qos=1,
+        )
+
+    def answer(self, rid: str, n: int) -> dict:
+        """The n-th answer to request rid (1: at once, 2: the verdict), ticking meanwhile."""
+        deadline = time.monotonic() + 30.0
+        while len(self.answers(rid)) < n and time.monotonic() < deadline:
+            self.second()
+        assert len(self.answers(rid)) >= n, (rid, self.answers(rid))
+        return self.answers(rid)[n - 1]
+
+    def manual(self, greens) -> list:
+        cmds = [decode_command(p) for _, p in self.plans.snapshot()]
+        return [c for c in cmds if isinstance(c, CyclePlan) and "manual" in c.plan_id and c.greens_s == greens]
+
+    def close(self) -> None:
+        self.ops.close(flush_s=0.2)
+        self.dev.close(flush_s=0.2)

@@ -36,7 +36,20 @@ END_S = 600
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("mqtt_grid")
-    home = Path(sumo.SUMO_HOME)
+    _grid_and_trips(Path(sumo.SUMO_HOME), work)
+    _grid_configs(work)
+    return {
+        "dir": work,
+        "sumocfg": work / "grid.sumocfg",
+        "config": work / "config.toml",
+        "config_forked": work / "config_forked.toml",
+        "config_unpacked": work / "config_unpacked.toml",
+    }
+
+
+def _grid_and_trips(home: Path, work: Path) -> None:
+    """work/grid.net.xml (netgenerate's 3 x 3 grid, every junction a light, seed 1) and work/trips.xml
+    (randomTrips.py, one trip every 1.5 s to a minute before END_S, seed 1)."""
     run_tool(
         [
             str(home / "bin" / "netgenerate"),
@@ -76,6 +89,12 @@ def grid(tmp_path_factory) -> dict[str, Path]:
         ],
         work,
     )
+
+
+def _grid_configs(work: Path) -> None:
+    """work/grid.sumocfg (seed 1, to END_S) and the service's configs: webster every 60 s (config.toml), the
+    controller in a process of its own (config_forked.toml), the feed one message per junction
+    (config_unpacked.toml)."""
     (work / "grid.sumocfg").write_text(
         '<configuration><input><net-file value="grid.net.xml"/><route-files value="trips.xml"/></input>'
         f'<time><begin value="0"/><end value="{END_S}"/></time>'
@@ -93,13 +112,6 @@ def grid(tmp_path_factory) -> dict[str, Path]:
     # simulate_feed_pack off; on by default: a second's messages in one on sim/detectors)
     cfg["service"] = {"site": "grid", "simulate_feed_pack": False}
     (work / "config_unpacked.toml").write_text(tomli_w.dumps(cfg))
-    return {
-        "dir": work,
-        "sumocfg": work / "grid.sumocfg",
-        "config": work / "config.toml",
-        "config_forked": work / "config_forked.toml",
-        "config_unpacked": work / "config_unpacked.toml",
-    }
 
 
 def _simulate(grid, out: Path, *extra: str, config: str = "config") -> subprocess.Popen:
