@@ -16,7 +16,7 @@ one network record's junctions, in order.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -32,11 +32,16 @@ class Cut:
     first read cuts and stores the view in the instance, which later reads find directly."""
 
     COLUMNS_LAST: ClassVar[frozenset[str]] = frozenset()
+    # fields that are records themselves: the field is a Cut of the given kind of the source's
+    # record, over the same entries, made when first read (a Replay's Side: netshadow.ReplayCut)
+    NESTED: ClassVar[Mapping[str, type[Cut]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            setattr(cls, f.name, _Lazy(f.name, f.name in cls.COLUMNS_LAST))
+            nested = cls.NESTED.get(f.name)
+            lazy = _Lazy(f.name, f.name in cls.COLUMNS_LAST) if nested is None else _LazyCut(f.name, nested)
+            setattr(cls, f.name, lazy)
 
 
 class _Lazy:
@@ -55,6 +60,26 @@ class _Lazy:
             raise AttributeError(self.name)
         at = d["_at"]
         value = getattr(d["_src"], self.name)[(slice(None), at) if self.columns else at]
+        d[self.name] = value
+        return value
+
+
+class _LazyCut:
+    """_Lazy for a field that is a record (Cut.NESTED): its Cut over the same entries."""
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, name: str, kind: type[Cut]) -> None:
+        self.name, self.kind = name, kind
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if "_src" not in d:
+            raise AttributeError(self.name)
+        at = d["_at"]
+        value = cut_of(self.kind, getattr(d["_src"], self.name), at.start, at.stop)
         d[self.name] = value
         return value
 
@@ -90,6 +115,24 @@ def joined_field(records: Sequence[object], name: str) -> np.ndarray | None:
         return None
     whole: np.ndarray = getattr(known[0], name)
     return whole if whole.shape[-1] == known[1] else None
+
+
+class Joined:
+    """joined_field for several fields of the same records, their source found once; a field
+    whose source array does not cover them (or of records not cut from one source) is
+    concatenated from the records."""
+
+    def __init__(self, records: Sequence[object]) -> None:
+        self.records = records
+        self.known = joined_source(records)
+
+    def __call__(self, name: str) -> np.ndarray:
+        if self.known is not None:
+            whole: np.ndarray = getattr(self.known[0], name)
+            if whole.shape[-1] == self.known[1]:
+                return whole
+        arrays = [getattr(x, name) for x in self.records]
+        return np.concatenate(arrays) if arrays else np.zeros(0)
 
 
 def joined_source(records: Sequence[object]) -> tuple[object, int] | None:

@@ -59,6 +59,7 @@ from typing import Literal
 import numpy as np
 
 from controller.core import netshadow, shadow
+from controller.core.cuts import Joined
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.model import SignalStatus
 
@@ -404,41 +405,123 @@ def observe_all(
         return []
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
     old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_fit)
-    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys)
-    hidden_net = netshadow.hidden_by_movement(net, ests)
+    lanes = Joined([e.lanes for e in ests])  # the estimates' lanes over the network, their source found once
+    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys, lanes=lanes)
+    hidden_net = netshadow.hidden_by_movement(net, ests, lanes)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
     own, base, growth = _measured_spill(sp, states, ests)
     queues = netshadow.replayed_queues(replays, cache)
     sums, spill = netshadow.queue_charges(net, queues, hidden_net if params.spill_back else None, growth)
-    sums_j, spill_j = sums.T.tolist(), spill.T.tolist()
-    bound, trim_j = _trims(net, ests, queues, hidden_net) if params.measured_queue_bound else (None, None)
+    bound, trims = _trims(net, ests, queues, hidden_net) if params.measured_queue_bound else (None, None)
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
     judge = [False] * len(states) if judged is None or not params.enabled else judged
+    charges: Sequence[Charge | None] = [None] * len(states)
+    excess: list[dict[str, object] | None] = [None] * len(states)
+    if known:
+        spilt = [params.spill_back and s.approach is not None and s.approach_storage_pcu is not None for s in states]
+        spill = np.where(np.array(spilt, dtype=bool), spill, 0.0)  # (0.0, 0.0) where the junction has no approaches
+        trims = np.zeros_like(sums) if trims is None else trims
+        charges = _charges(replays, sums, spill, trims)
+        excess = _excess_all(states, replays, sums, spill, trims, charges, judge, params)
+    measured = params.lock_green_s > 0 or params.plan_block  # _measured has something to add
     out = []
-    for k, (s, r) in enumerate(zip(states, replays)):
-        charge = None
-        if known:
-            spilt = params.spill_back and s.approach is not None and s.approach_storage_pcu is not None
-            trim = (0.0, 0.0) if trim_j is None else (trim_j[k][0], trim_j[k][1])
-            charge = Charge(r, tuple(sums_j[k]), tuple(spill_j[k]) if spilt else (0.0, 0.0), trim)
-        hidden = hidden_net[st[k] : st[k + 1]]
-        changes = _measured(s, net.programs[k], ests[k], statuses[k], now_s, params, block_window_s)
+    for k, (s, r, charge, ex) in enumerate(zip(states, replays, charges, excess)):
+        new: HarmState = object.__new__(HarmState)  # _evolve, its fields known
+        d = new.__dict__
+        d.update(s.__dict__)
+        d["replay"], d["measured_hidden_pcu"], d["charge"] = r, hidden_net[st[k] : st[k + 1]], charge
+        d["measured_spill_pcu"], d["spill_base_pcu"] = own[k], base[k]
+        if measured:
+            d.update(_measured(s, net.programs[k], ests[k], statuses[k], now_s, params, block_window_s))
         if bound is not None:
-            changes["measured_queue_pcu"] = bound[st[k] : st[k + 1]]
-        if judge[k] and charge is not None and s.mode == "policy" and s.commanded and r.t_s - s.excess_t_s > 0:
-            changes.update(_excess(s, r, charge, r.t_s - s.excess_t_s, params))
-        out.append(
-            _evolve(
-                s,
-                replay=r,
-                measured_hidden_pcu=hidden,
-                measured_spill_pcu=own[k],
-                spill_base_pcu=base[k],
-                charge=charge,
-                **changes,
-            )
-        )
+            d["measured_queue_pcu"] = bound[st[k] : st[k + 1]]
+        if ex is not None:
+            d.update(ex)
+        out.append(new)
+    return out
+
+
+def _charges(replays: Sequence[shadow.Replay], sums: np.ndarray, spill: np.ndarray, trims: np.ndarray) -> list[Charge]:
+    """observe_all's Charge of each junction's replay: (2, junctions) each side's queues summed,
+    their spill charged and their trim (rows FIXED, CONTROLLED)."""
+    out = []
+    for r, q0, q1, s0, s1, t0, t1 in zip(replays, *sums.tolist(), *spill.tolist(), *trims.tolist()):
+        c: Charge = object.__new__(Charge)  # a frozen dataclass's fields, without its __init__
+        c.__dict__.update(replay=r, queue_pcu=(q0, q1), spill_pcu=(s0, s1), trim_pcu=(t0, t1))
+        out.append(c)
+    return out
+
+
+def _excess_all(
+    states: Sequence[HarmState],
+    replays: Sequence[shadow.Replay],
+    sums: np.ndarray,
+    spill: np.ndarray,
+    trims: np.ndarray,
+    charges: Sequence[Charge | None],
+    judge: Sequence[bool],
+    params: HarmParams,
+) -> list[dict[str, object] | None]:
+    """_excess of every junction observe_all brings its test up (judged, in policy mode,
+    commanded, its replay newer than its test), over the junctions at once (`sums`, `spill`,
+    `trims`: (2, junctions) what their Charges hold): the same float
+    operations in the same order as _excess's (max(a, b) as `b if b > a else a`), each
+    junction's forgetting factor by math.exp. None for the others. A junction with no demand to
+    divide by (min_demand_pcu_h 0) sends every one through _excess (which raises as it did)."""
+    rows = [
+        (j and s.mode == "policy" and s.commanded, r.t_s - s.excess_t_s, s.excess_s, *s.spill_pcu_s, *s.trim_pcu_s)
+        for s, r, j in zip(states, replays, judge)
+    ]
+    v = np.array(rows, dtype=float).reshape(len(rows), 7).T
+    due, dt = (v[0] > 0) & (v[1] > 0), v[1]
+    if not due.any():
+        return [None] * len(states)
+    demand_h = np.array([r.demand_pcu_h for r in replays], dtype=float)
+    demand_pcu_s = np.where(params.min_demand_pcu_h > demand_h, params.min_demand_pcu_h, demand_h) / 3600.0
+    if (demand_pcu_s[due] == 0.0).any():
+        return [
+            _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
+            for s, r, c, d in zip(states, replays, charges, due.tolist())
+        ]
+    q_fixed = sums[shadow.FIXED] + spill[shadow.FIXED] - trims[shadow.FIXED]
+    q_controlled = sums[shadow.CONTROLLED] + spill[shadow.CONTROLLED] - trims[shadow.CONTROLLED]
+    rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
+    with np.errstate(all="ignore"):  # the junctions not due may hold anything
+        grown = v[2] + rate * dt / (demand_pcu_s * params.window_s)
+    excess_s = np.where(grown > 0.0, grown, 0.0).tolist()
+    due_l, t_l = due.tolist(), dt.tolist()
+    keeps = iter(_exps([t for t, d in zip(t_l, due_l) if d], params.window_s))
+    spill_l, trims_l, sums_l = spill.tolist(), trims.tolist(), v[3:7].tolist()
+    out: list[dict[str, object] | None] = []
+    for k, (d, r, t) in enumerate(zip(due_l, replays, t_l)):
+        if not d:
+            out.append(None)
+            continue
+        keep = next(keeps)
+        s0, s1, t0, t1 = spill_l[0][k], spill_l[1][k], trims_l[0][k], trims_l[1][k]
+        p0, p1, r0, r1 = sums_l[0][k], sums_l[1][k], sums_l[2][k], sums_l[3][k]
+        row: dict[str, object] = {
+            "excess_s": excess_s[k],
+            "excess_t_s": r.t_s,
+            "spill_pcu_s": (p0 * keep + s0 * t, p1 * keep + s1 * t),
+        }
+        if (t0, t1) != (0.0, 0.0) or (r0, r1) != (0.0, 0.0):
+            row["trim_pcu_s"] = (r0 * keep + t0 * t, r1 * keep + t1 * t)
+        out.append(row)
+    return out
+
+
+def _exps(dts: list[float], window_s: float) -> list[float]:
+    """math.exp(-dt / window_s) of each dt (accumulate's forgetting factor), computed once per
+    distinct dt (a tick's intervals are mostly one)."""
+    memo: dict[float, float] = {}
+    out = []
+    for d in dts:
+        k = memo.get(d)
+        if k is None:
+            k = memo[d] = math.exp(-d / window_s)
+        out.append(k)
     return out
 
 
@@ -522,15 +605,15 @@ def plan_blocks(states: Sequence[HarmState], block_window_s: float) -> tuple[np.
 
 def _trims(
     net: netshadow.NetworkProgram, ests: Sequence[Estimate], queues: np.ndarray, hidden_pcu: np.ndarray
-) -> tuple[np.ndarray, list[list[float]]]:
-    """measured_queue_bound over the network: per movement the bound (measured_bound_pcu), and per
-    junction the PCU each side's queues leave out (trim_pcu summed; rows (FIXED, CONTROLLED))."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """measured_queue_bound over the network: per movement the bound (measured_bound_pcu), and
+    (2, junctions) the PCU each side's queues leave out (trim_pcu summed; rows FIXED, CONTROLLED)."""
     bound = measured_bound_pcu(
         np.concatenate([e.queue_pcu for e in ests]), np.concatenate([e.blind for e in ests]), hidden_pcu
     )
     n_j = len(net.programs)
     sums = np.stack([np.bincount(net.mov_junction, t, minlength=n_j) for t in trim_pcu(queues, bound)])
-    return bound, sums.T.tolist()
+    return bound, sums
 
 
 def _standing(

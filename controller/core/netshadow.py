@@ -42,10 +42,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
-from controller.core.cuts import Cut, cut_of, joined_field
+from controller.core.cuts import Cut, Joined, cut_of, joined_field
 from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
     CONTROLLED,
@@ -314,12 +315,14 @@ class NetworkProgram:
         out: np.ndarray = self.table_start[mj] + rows[mj] * self.mov_count + self.mov_local
         return out
 
-    def transit_ticks(self, ests: Sequence[Estimate], dts: Sequence[float]) -> np.ndarray:
+    def transit_ticks(self, ests: Sequence[Estimate], dts: Sequence[float], lanes: Joined | None = None) -> np.ndarray:
         """(movements,) Program.transit_ticks of every junction: whole ticks from the advance
-        loops to the stop line, the mean over a movement's lanes summed lane by lane."""
+        loops to the stop line, the mean over a movement's lanes summed lane by lane. `lanes`:
+        the estimates' lanes joined (cuts.Joined), when the caller has them."""
         if not self.transit.any():
             return np.zeros(len(self.mov_junction), dtype=int)
-        speed = np.maximum(_joined([e.lanes for e in ests], "adv_speed_mps"), 1.0)
+        lanes = lanes if lanes is not None else Joined([e.lanes for e in ests])
+        speed = np.maximum(lanes("adv_speed_mps"), 1.0)
         per_lane_s = self.lane_zone_m / speed
         travel_s = np.bincount(
             self.pair_movement, self.pair_weight * per_lane_s[self.pair_lane], minlength=len(self.mov_junction)
@@ -436,6 +439,7 @@ def advance_all(
     plan: tuple[np.ndarray, np.ndarray] | None = None,
     queue_floor: bool = False,
     blocked: BlockedFit | None = None,
+    lanes: Joined | None = None,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
@@ -443,45 +447,42 @@ def advance_all(
     measured under the city's program and its share, harm.plan_blocks) from plan_block. A
     junction whose interval is empty (now_s not after its replay's t_s) makes every junction go through
     shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled);
-    `blocked`: [harm] blocked_discharge's bounds (shadow.BlockedFit, scaled_block, learn_blocked; None: off)."""
+    `blocked`: [harm] blocked_discharge's bounds (shadow.BlockedFit, scaled_block, learn_blocked; None: off);
+    `lanes`: the estimates' lanes joined (cuts.Joined), when the caller has them."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
     known = cache.lookup(replays, blocked is not None) if cache is not None else None
     nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None)
-    sent = _sent(net, nr, ests)
+    joined = Joined(ests)  # the estimates' network arrays, their source found once
+    sent = _sent(net, nr, joined)
     block = (
-        np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
-        if net.block_lanes
-        else _joined(ests, "block")
+        np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)]) if net.block_lanes else joined("block")
     )
     block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
     if plan is not None:
         block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
         return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, queue_floor, blocked)
-    mj = net.mov_junction
-    dt_j = np.array(dts)
-    dt = dt_j[mj]
-    keep_j = np.array([math.exp(-d / window_s) for d in dts])
-    keep = keep_j[mj]
-    fed = np.maximum(nr.fed_pcu, _joined(ests, "departures_pcu") + _joined(ests, "queue_pcu"))
-    ticks = net.transit_ticks(ests, dts)
+    dt_j, keep_j = np.array(dts), np.array(_exps(dts, window_s))
+    dt, keep = dt_j[net.mov_junction], keep_j[net.mov_junction]
+    fed = np.maximum(nr.fed_pcu, joined("departures_pcu") + joined("queue_pcu"))
+    ticks = net.transit_ticks(ests, dts, lanes)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
     fed_both, extra, owed = _fed_both(net, replays, nr, arrivals, sent, ticks)
     p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
     p_ctrl = [controlled_phase(s) for s in statuses]
     service = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])]
-    rate = service * discharge_rates(_joined(ests, "sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit, blocked)
-    fit = _learn_blocked(net, nr, ests, block, service[CONTROLLED], dt, keep) if blocked else None
+    rate = service * discharge_rates(joined("sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit, blocked)
+    fit = _learn_blocked(net, nr, joined, block, service[CONTROLLED], dt, keep) if blocked else None
     sides = serve(nr.sides, fed_both, rate, net, dt, keep)
     if queue_floor:
-        floor = measured_floor_pcu(_joined(ests, "queue_pcu"), _joined(ests, "blind"), pending)
+        floor = measured_floor_pcu(joined("queue_pcu"), joined("blind"), pending)
         sides = floor_controlled(sides, floor, dt)
     arrived = nr.arrived_pcu * keep + arrivals
     outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
     out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow, fit)
-    out = _split(net, replays, out_net, arrivals, now_s, dts, keep_j.tolist(), p_fixed, p_ctrl, heads)
+    out = _split(net, replays, out_net, arrivals, now_s, dt_j, keep_j, p_fixed, p_ctrl, heads)
     if cache is not None:
         cache.views, cache.net = tuple(out), out_net
     return out
@@ -513,24 +514,25 @@ def _one_by_one(
 def _learn_blocked(
     net: NetworkProgram,
     nr: _NetReplay,
-    ests: Sequence[Estimate],
+    joined: Joined,
     block: np.ndarray,
     service: np.ndarray,
     dt: np.ndarray,
     keep: np.ndarray,
 ) -> np.ndarray:
-    """shadow.learn_blocked over the network (the estimates' arrays joined)."""
-    dep, sat, queue, blind = (_joined(ests, f) for f in ("departures_pcu", "sat_flow_pcu_h", "queue_pcu", "blind"))
+    """shadow.learn_blocked over the network (the estimates' arrays `joined`)."""
+    dep, sat, queue, blind = (joined(f) for f in ("departures_pcu", "sat_flow_pcu_h", "queue_pcu", "blind"))
     green_s = nr.sides.green_s[CONTROLLED]
     return learn_blocked(nr.blocked_fit, dep, sat, queue, blind, block, service, green_s, net.startup_lost_s, dt, keep)
 
 
-def _sent(net: NetworkProgram, nr: _NetReplay, ests: Sequence[Estimate]) -> np.ndarray | None:
+def _sent(net: NetworkProgram, nr: _NetReplay, joined: Joined) -> np.ndarray | None:
     """[harm] upstream_arrivals: what the neighbours' fixed sides sent each movement's beyond the
-    measured arrivals this interval (inflow_pcu, from the last interval's outflow); None: off."""
+    measured arrivals this interval (inflow_pcu, from the last interval's outflow; the estimates'
+    arrays `joined`); None: off."""
     if net.inflow is None or nr.outflow_pcu is None:
         return None
-    return inflow_pcu(net.inflow, nr.outflow_pcu, _joined(ests, "flow_pcu_h"))
+    return inflow_pcu(net.inflow, nr.outflow_pcu, joined("flow_pcu_h"))
 
 
 def _fed_both(
@@ -550,9 +552,10 @@ def _fed_both(
     return np.stack([a_fixed, arrivals]), extra, owed
 
 
-def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate]) -> np.ndarray:
-    """hidden_pcu as one (movements,) array over the network."""
-    hidden = _joined([e.lanes for e in ests], "hidden_pcu")
+def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate], lanes: Joined | None = None) -> np.ndarray:
+    """hidden_pcu as one (movements,) array over the network (`lanes`: the estimates' lanes
+    joined, cuts.Joined, when the caller has them)."""
+    hidden = (lanes if lanes is not None else Joined([e.lanes for e in ests]))("hidden_pcu")
     out: np.ndarray = np.bincount(
         net.pair_movement, net.pair_weight * hidden[net.pair_lane], minlength=len(net.mov_junction)
     )
@@ -637,9 +640,11 @@ class SideCut(Cut, Side):
 
 
 class ReplayCut(Cut, Replay):
-    """One junction's Replay: its scalars given, its arrays cut from the network's when read."""
+    """One junction's Replay: its scalars given, its arrays (and its Side, a SideCut) cut from
+    the network's when read."""
 
     COLUMNS_LAST = frozenset({"pending_pcu", "extra_pcu", "blocked_fit"})
+    NESTED: ClassVar[Mapping[str, type[Cut]]] = {"sides": SideCut}
 
 
 def _split(
@@ -648,19 +653,32 @@ def _split(
     nr: _NetReplay,
     arrivals: np.ndarray,
     now_s: float,
-    dts: list[float],
-    keeps: list[float],
+    dt: np.ndarray,
+    keep: np.ndarray,
     p_fixed: list[int],
     p_ctrl: list[int],
     heads: list[int],
 ) -> list[Replay]:
-    """Each junction's new Replay, its arrays views into the network's (cut when read)."""
+    """Each junction's new Replay, its arrays views into the network's (cut when read). Its
+    scalars are brought up over every junction at once (`dt`, `keep`: (junctions,)), the same
+    float operations as shadow.advance's, in the same order."""
+    n = len(replays)
+    old = np.array([(r.span_s, r.agree_s, r.demand_pcu, r.demand_s, r.held_pcu) for r in replays]).reshape(n, 5).T
+    totals = np.bincount(net.mov_junction, arrivals, minlength=n)  # per junction, sequential sums
+    agreed = np.where(np.array(p_fixed) == np.array(p_ctrl), dt, 0.0)
+    span, agree, demand, demand_s = (
+        old[0] * keep + dt,
+        old[1] * keep + agreed,
+        old[2] * keep + totals,
+        old[3] * keep + dt,
+    )
+    held = old[4] * keep
     starts = net.mov_start.tolist()
-    totals = np.bincount(net.mov_junction, arrivals, minlength=len(replays)).tolist()  # per junction, in order
+    extra = {**(_NO_INFLOW if nr.extra_pcu is None else {}), **(_NO_FIT if nr.blocked_fit is None else {})}
     out: list[Replay] = []
-    for k, r in enumerate(replays):
-        a, b = starts[k], starts[k + 1]
-        dt, keep = dts[k], keeps[k]
+    for a, b, sp, ag, hd, dp, ds, hp in zip(
+        starts, starts[1:], span.tolist(), agree.tolist(), heads, demand.tolist(), demand_s.tolist(), held.tolist()
+    ):
         out.append(
             cut_of(
                 ReplayCut,
@@ -668,17 +686,28 @@ def _split(
                 a,
                 b,
                 t_s=now_s,
-                span_s=r.span_s * keep + dt,
-                agree_s=r.agree_s * keep + (dt if p_fixed[k] == p_ctrl[k] else 0.0),
-                sides=cut_of(SideCut, nr.sides, a, b),
-                head=heads[k],
-                demand_pcu=r.demand_pcu * keep + totals[k],
-                demand_s=r.demand_s * keep + dt,
-                held_pcu=r.held_pcu * keep,
-                **_NO_INFLOW if nr.extra_pcu is None else {},
-                **_NO_FIT if nr.blocked_fit is None else {},
+                span_s=sp,
+                agree_s=ag,
+                head=hd,
+                demand_pcu=dp,
+                demand_s=ds,
+                held_pcu=hp,
+                **extra,
             )
         )
+    return out
+
+
+def _exps(dts: Sequence[float], window_s: float) -> list[float]:
+    """math.exp(-dt / window_s) of each dt (the forgetting factors of shadow.advance), computed
+    once per distinct dt (a tick's intervals are mostly one)."""
+    memo: dict[float, float] = {}
+    out = []
+    for d in dts:
+        k = memo.get(d)
+        if k is None:
+            k = memo[d] = math.exp(-d / window_s)
+        out.append(k)
     return out
 
 
