@@ -194,7 +194,7 @@ class _Loop(InProcessLoop):
 def blocked_ratios(state, bounds: shadow.BlockedFit | None, raw: bool = False) -> dict[str, list[float]]:
     """[harm] blocked_discharge: per junction, the beta (shadow.blocked_ratio) of each movement the
     loops have taught (a blocked queued protected green seen); with `raw` the fit's own estimate
-    (no evidence needed, no bound): what the prior held back. Empty lists with the key off."""
+    (no evidence needed, no upper bound; still at least 0): what the prior held back. Empty lists with the key off."""
     if bounds is not None and raw:
         bounds = shadow.BlockedFit(0.0, 0.0, float("inf"), bounds.share_max)
     out: dict[str, list[float]] = {}
