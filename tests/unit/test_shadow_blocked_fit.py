@@ -101,6 +101,16 @@ def test_beta_is_bounded_to_a_physical_range():
     assert _beta(fit, replace(BOUNDS, ratio_max=1.2)) == pytest.approx([1.2, 0.0])
 
 
+def test_a_fit_whose_unblocked_discharge_is_not_positive_leaves_beta_at_1():
+    # counts that rise with the blockage (a street of a = -0.2, beta 5: nothing would cross an unblocked green)
+    # fit exactly, but a <= 0 is no saturation flow to take a share of: beta stays 1 (blocked_fit_terms' a > 0),
+    # not 5 bounded to ratio_max
+    fit = _fit([(-0.2, 5.0)], blocks=(0.2, 0.4, 0.6))
+    a, raw, _ = shadow.blocked_fit_terms(fit)
+    assert a[0] == 1.0 and raw[0] == 1.0
+    assert _beta(fit)[0] == 1.0
+
+
 def test_the_fit_learns_under_the_controlled_side_s_protected_green_only():
     # a movement the controlled side holds red crosses nothing, and that is no evidence
     beta = _beta(_fit([(1.0, 1.5), (0.0, 1.0)], service=[1.0, 0.0]))
