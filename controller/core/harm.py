@@ -491,7 +491,7 @@ def _excess_all(
         grown = v[2] + rate * dt / (demand_pcu_s * params.window_s)
     excess_s = np.where(grown > 0.0, grown, 0.0).tolist()
     due_l, t_l = due.tolist(), dt.tolist()
-    keeps = iter(_exps([t for t, d in zip(t_l, due_l) if d], params.window_s))
+    keeps = iter(netshadow.forgetting_factors([t for t, d in zip(t_l, due_l) if d], params.window_s))
     spill_l, trims_l, sums_l = spill.tolist(), trims.tolist(), v[3:7].tolist()
     out: list[dict[str, object] | None] = []
     for k, (d, r, t) in enumerate(zip(due_l, replays, t_l)):
@@ -509,19 +509,6 @@ def _excess_all(
         if (t0, t1) != (0.0, 0.0) or (r0, r1) != (0.0, 0.0):
             row["trim_pcu_s"] = (r0 * keep + t0 * t, r1 * keep + t1 * t)
         out.append(row)
-    return out
-
-
-def _exps(dts: list[float], window_s: float) -> list[float]:
-    """math.exp(-dt / window_s) of each dt (accumulate's forgetting factor), computed once per
-    distinct dt (a tick's intervals are mostly one)."""
-    memo: dict[float, float] = {}
-    out = []
-    for d in dts:
-        k = memo.get(d)
-        if k is None:
-            k = memo[d] = math.exp(-d / window_s)
-        out.append(k)
     return out
 
 

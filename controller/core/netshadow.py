@@ -464,7 +464,7 @@ def advance_all(
         block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
         return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, queue_floor, blocked)
-    dt_j, keep_j = np.array(dts), np.array(_exps(dts, window_s))
+    dt_j, keep_j = np.array(dts), np.array(forgetting_factors(dts, window_s))
     dt, keep = dt_j[net.mov_junction], keep_j[net.mov_junction]
     fed = np.maximum(nr.fed_pcu, joined("departures_pcu") + joined("queue_pcu"))
     ticks = net.transit_ticks(ests, dts, lanes)
@@ -698,9 +698,9 @@ def _split(
     return out
 
 
-def _exps(dts: Sequence[float], window_s: float) -> list[float]:
-    """math.exp(-dt / window_s) of each dt (the forgetting factors of shadow.advance), computed
-    once per distinct dt (a tick's intervals are mostly one)."""
+def forgetting_factors(dts: Sequence[float], window_s: float) -> list[float]:
+    """math.exp(-dt / window_s) of each dt (the forgetting factors of shadow.advance and of do no
+    harm's accumulate), computed once per distinct dt (a tick's intervals are mostly one)."""
     memo: dict[float, float] = {}
     out = []
     for d in dts:

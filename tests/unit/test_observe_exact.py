@@ -309,12 +309,11 @@ def test_joined_is_joined_field_or_the_concatenation() -> None:
 
 
 def test_the_forgetting_factors_are_math_exps_of_each_interval() -> None:
-    """netshadow._exps and harm._exps (computed once per distinct interval): math.exp(-dt / window)
+    """netshadow.forgetting_factors (computed once per distinct interval): math.exp(-dt / window)
     of each interval, in order, whatever the order of repeats."""
     dts = [1.0, 2.5, 1.0, 31.0, 2.5, 0.1 + 0.2, 0.3]
     expected = [math.exp(-d / 900.0) for d in dts]
-    assert netshadow._exps(dts, 900.0) == expected
-    assert harm._exps(dts, 900.0) == expected
+    assert netshadow.forgetting_factors(dts, 900.0) == expected
 
 
 def test_a_junction_without_approaches_is_charged_no_spill() -> None:
