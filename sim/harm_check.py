@@ -287,7 +287,7 @@ def spill_trace(core, state) -> str:
         return "(spill_back off)"
     jids = list(core.layouts)
     q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
-    block = np.concatenate([state.junctions[j].estimate.block for j in jids])
+    block = measured_block(core, state, jids)
     fixed_block = fixed_side_block(core, state, q, block)
     fills = [netshadow.fills(net.spill, q[side], len(block)) for side in (shadow.CONTROLLED, shadow.FIXED)]
     parts = []
@@ -298,6 +298,13 @@ def spill_trace(core, state) -> str:
             f"{fills[1][m].mean():.2f} q {q[shadow.CONTROLLED][m].sum():.0f}/{q[shadow.FIXED][m].sum():.0f}"
         )
     return " | ".join(parts)
+
+
+def measured_block(core, state, jids: list[str]) -> np.ndarray:
+    """(movements,) the measured exit blockage the replay discharges with: Estimate.block, or with [harm]
+    block_now the last second's (Estimate.block_now)."""
+    name = "block_now" if core.harm.block_now else "block"
+    return np.concatenate([getattr(state.junctions[j].estimate, name) for j in jids])
 
 
 def fixed_side_block(core, state, q: np.ndarray, block: np.ndarray) -> np.ndarray:
@@ -339,7 +346,7 @@ def approach_trace(core, state, jid: str) -> str:
     with the spill charge (controlled / fixed, s/PCU) and the mode."""
     net, jids = core.shadow_net, list(core.layouts)
     q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
-    block = np.concatenate([state.junctions[j].estimate.block for j in jids])
+    block = measured_block(core, state, jids)
     fb = fixed_side_block(core, state, q, block)
     k = jids.index(jid)
     m = slice(net.mov_start[k], net.mov_start[k + 1])

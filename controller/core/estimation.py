@@ -597,6 +597,10 @@ class Estimate:
     crossed_by_class: tuple[tuple[str, int], ...]  # vehicles over the stop lines, cumulative
     sat_flow_pcu_h: np.ndarray  # learnt (the junction model's prior until learnt)
     block: np.ndarray  # exit blockage 0..1
+    # exit blockage 0..1 in the last period: on a lane where the blockage is measured now (queued
+    # protected green, its stop-line loop usable) whether that loop stood (`stop_stand_now`), else
+    # its `block`; the mean over the movement's lanes (block_now_lanes)
+    block_now: np.ndarray
     blind: np.ndarray  # bool: no working loop on some lane of the movement
     lanes: LaneState
     health: DetectorHealth
@@ -616,6 +620,7 @@ class Estimate:
             z,
             tuple((c, 0) for c in VEHICLE_CLASSES),
             layout.sat_flow_pcu_h.copy(),
+            z,
             z,
             blind,
             LaneState.empty(n_l),
@@ -672,7 +677,8 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
     protected = layout.lane_protected[green_phase] if green_phase is not None else no_lane
     sig = _lane_signals(layout, est.lanes, r, health.faulty, usable, green, protected)
     lanes, arr, dep = _lanes(layout, est.lanes, r, sig, dt, layout.params.flow_window_s)
-    return _to_movements(layout, est, snap.t_s, lanes, arr, dep, sig.stop_alive | sig.adv_alive, health, r.crossed)
+    now = block_now_lanes(est.lanes, sig, lanes.block)
+    return _to_movements(layout, est, snap.t_s, lanes, arr, dep, sig.stop_alive | sig.adv_alive, health, r.crossed, now)
 
 
 def _to_movements(
@@ -685,13 +691,15 @@ def _to_movements(
     measured: np.ndarray,
     health: DetectorHealth,
     crossed: dict[str, int] | None,
+    block_now: np.ndarray,
 ) -> Estimate:
     """The junction's new estimate from its lanes' period: lanes without a working loop borrow
-    (_borrow), then lanes are shared out to movements (movement_arrays)."""
+    (_borrow), then lanes are shared out to movements (movement_arrays; `block_now` per lane,
+    block_now_lanes)."""
     lanes, arr, dep = _borrow(layout.maps, layout.lane_storage_pcu, lanes, arr, dep, measured)
     prior = layout.lane_sat_prior_pcu_h
     ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, layout.params) / prior
-    m = movement_arrays(layout.maps, lanes, arr, dep, measured, ratio)
+    m = movement_arrays(layout.maps, lanes, arr, dep, measured, ratio, block_now)
     return Estimate(
         t_s=t_s,
         arrivals_pcu=est.arrivals_pcu + m.arrivals_pcu,
@@ -702,6 +710,7 @@ def _to_movements(
         last_feed_t_s=t_s,
         sat_flow_pcu_h=m.sat_flow_pcu_h,
         block=m.block,
+        block_now=m.block_now,
         blind=m.blind,
         lanes=lanes,
         health=health,
@@ -719,15 +728,23 @@ class MovementArrays:
     queue_pcu: np.ndarray  # between the loops and hidden upstream
     sat_flow_pcu_h: np.ndarray  # the prior x the mean over the movement's lanes of the learnt ratio
     block: np.ndarray  # mean over the movement's lanes
+    block_now: np.ndarray  # idem, of the lanes' blockage in the last period (block_now_lanes)
     blind: np.ndarray  # bool: some lane of the movement has no working loop
 
 
 def movement_arrays(
-    maps: LaneMaps, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray, sat_ratio: np.ndarray
+    maps: LaneMaps,
+    lanes: LaneState,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    measured: np.ndarray,
+    sat_ratio: np.ndarray,
+    block_now: np.ndarray,
 ) -> MovementArrays:
     """Lanes -> movements (Layout.lane_share): PCU and flows shared (a lane shared by n movements
-    gives each 1/n), saturation flow and blockage averaged over the movement's lanes. Sums in
-    lane order (LaneMaps): one junction gives the floats it gives inside a network."""
+    gives each 1/n), saturation flow and blockage (the average and the last period's, `block_now`
+    per lane) averaged over the movement's lanes. Sums in lane order (LaneMaps): one junction gives
+    the floats it gives inside a network."""
     n_lanes = maps.mov_lane_count
     return MovementArrays(
         arrivals_pcu=maps.shared(arr),
@@ -736,6 +753,7 @@ def movement_arrays(
         queue_pcu=maps.shared(lanes.queue_pcu + lanes.hidden_pcu),
         sat_flow_pcu_h=maps.sat_flow_pcu_h(sat_ratio),
         block=maps.summed(lanes.block) / n_lanes,
+        block_now=maps.summed(block_now) / n_lanes,
         blind=maps.summed((~measured).astype(float)) > 0,
     )
 
@@ -977,10 +995,26 @@ def _learn(
     forget = np.where(learn, math.exp(-dt / p.sat_window_s), 1.0)
     sat_pcu = np.where(learn, L.sat_pcu * forget + stop_pcu, L.sat_pcu)
     sat_s = np.where(learn, L.sat_s * forget + dt, L.sat_s)
-    queued_green = sig.saturated_green & sig.stop_ok & (L.queue_pcu >= 1.0)
     b_alpha = min(1.0, dt / p.block_window_s)
-    block = np.where(queued_green, (1 - b_alpha) * L.block + b_alpha * sig.stop_stand_now, L.block)
+    block = np.where(_queued_green(L, sig), (1 - b_alpha) * L.block + b_alpha * sig.stop_stand_now, L.block)
     return sat_pcu, sat_s, block
+
+
+def _queued_green(L: LaneState, sig: _LaneSignals) -> np.ndarray:
+    """Per lane: the exit blockage is measured this period (protected green past the start-up
+    loss, the stop-line loop usable, a queue of at least 1 PCU before it)."""
+    out: np.ndarray = sig.saturated_green & sig.stop_ok & (L.queue_pcu >= 1.0)
+    return out
+
+
+def block_now_lanes(L: LaneState, sig: _LaneSignals, block: np.ndarray) -> np.ndarray:
+    """Per lane, the exit blockage in the period just read (Estimate.block_now): 1 or 0 where it
+    is measured now (_queued_green: the stop-line loop stood all period, `sig.stop_stand_now`, or
+    not), the lane's average `block` (LaneState.block after the period) elsewhere. `L`: the lanes
+    before the period. Not lagged: `block` averages the standing over `block_window_s` of queued
+    green, and a blockage that grows through a green is read late by it."""
+    out: np.ndarray = np.where(_queued_green(L, sig), sig.stop_stand_now.astype(float), block)
+    return out
 
 
 def _borrow(

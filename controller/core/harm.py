@@ -176,6 +176,11 @@ class HarmParams:
     blocked_ratio_max: float = 2.0
     # a scaled blockage takes at most this share of the saturation flow (a green keeps some discharge)
     blocked_share_max: float = 0.99
+    # both sides discharge with the exit blockage of the last period (Estimate.block_now: on a lane at a queued
+    # protected green, whether its stop-line loop stood; elsewhere the average), on the fixed side through the same
+    # spill_back rule: the estimator's average over block_window_s of queued green lags a blockage that grows through
+    # a green. false: the average (Estimate.block)
+    block_now: bool = False
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:
@@ -205,6 +210,7 @@ class HarmParams:
                 "upstream_arrivals",
                 "measured_queue_floor",
                 "blocked_discharge",
+                "block_now",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -406,7 +412,8 @@ def observe_all(
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
     old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_fit)
     lanes = Joined([e.lanes for e in ests])  # the estimates' lanes over the network, their source found once
-    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys, lanes=lanes)
+    now = params.block_now
+    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys, lanes, now)
     hidden_net = netshadow.hidden_by_movement(net, ests, lanes)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
@@ -681,6 +688,7 @@ def advance_replays(
         cache,
         queue_floor=params.measured_queue_floor,
         blocked=params.blocked_fit,
+        block_now=params.block_now,
     )
     return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 

@@ -44,6 +44,7 @@ from controller.core.estimation import (
     _lanes,
     _Readings,
     _sat_estimate,
+    block_now_lanes,
     movement_arrays,
 )
 from controller.core.estimation import update as estimation_update
@@ -251,7 +252,8 @@ def update_all(
     rows = net.lane_rows([green_phases.get(j) for j in net.jids])
     sig = _lane_signals(net, L, readings, health.faulty, usable, net.green_table[rows], net.protected_table[rows])
     lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
-    lanes, movements = _movements(net, lanes, arr, dep, sig.stop_alive | sig.adv_alive)
+    now = block_now_lanes(L, sig, lanes.block)
+    lanes, movements = _movements(net, lanes, arr, dep, sig.stop_alive | sig.adv_alive, now)
     out, cut = _cut(net, ests, r, lanes, health, movements)
     if cache is not None:
         cache.remember(net, cut, lanes, health)
@@ -259,7 +261,7 @@ def update_all(
 
 
 def _movements(
-    net: NetworkLayout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray
+    net: NetworkLayout, lanes: LaneState, arr: np.ndarray, dep: np.ndarray, measured: np.ndarray, now: np.ndarray
 ) -> tuple[LaneState, MovementArrays]:
     """estimation._to_movements over the network: lanes without a working loop borrow, then
     lanes are shared out to movements, in one pass of sparse sums (the floats of each junction
@@ -267,7 +269,7 @@ def _movements(
     lanes, arr, dep = _borrow(net.maps, net.lane_storage_pcu, lanes, arr, dep, measured)
     prior = net.lane_sat_prior_pcu_h
     ratio = _sat_estimate(lanes.sat_pcu, lanes.sat_s, prior, net.params) / prior  # element-wise
-    return lanes, movement_arrays(net.maps, lanes, arr, dep, measured, ratio)
+    return lanes, movement_arrays(net.maps, lanes, arr, dep, measured, ratio, now)
 
 
 def _cut(
@@ -291,6 +293,7 @@ def _cut(
         m.queue_pcu,
         m.sat_flow_pcu_h,
         m.block,
+        m.block_now,
         m.blind,
     )
     out: dict[str, Estimate] = {}

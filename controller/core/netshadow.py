@@ -440,6 +440,7 @@ def advance_all(
     queue_floor: bool = False,
     blocked: BlockedFit | None = None,
     lanes: Joined | None = None,
+    block_now: bool = False,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
@@ -448,7 +449,8 @@ def advance_all(
     junction whose interval is empty (now_s not after its replay's t_s) makes every junction go through
     shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled);
     `blocked`: [harm] blocked_discharge's bounds (shadow.BlockedFit, scaled_block, learn_blocked; None: off);
-    `lanes`: the estimates' lanes joined (cuts.Joined), when the caller has them."""
+    `lanes`: the estimates' lanes joined (cuts.Joined), when the caller has them; `block_now`: [harm]
+    block_now (the last period's blockage, Estimate.block_now, on both sides; shadow.replay_block)."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
@@ -456,14 +458,13 @@ def advance_all(
     nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None)
     joined = Joined(ests)  # the estimates' network arrays, their source found once
     sent = _sent(net, nr, joined)
-    block = (
-        np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)]) if net.block_lanes else joined("block")
-    )
+    block = _measured_block(net, ests, joined, block_now)
     block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
     if plan is not None:
         block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
     if min(dts) <= 0:
-        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, queue_floor, blocked)
+        keys = (queue_floor, blocked, block_now)
+        return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, *keys)
     dt_j, keep_j = np.array(dts), np.array(forgetting_factors(dts, window_s))
     dt, keep = dt_j[net.mov_junction], keep_j[net.mov_junction]
     fed = np.maximum(nr.fed_pcu, joined("departures_pcu") + joined("queue_pcu"))
@@ -488,6 +489,16 @@ def advance_all(
     return out
 
 
+def _measured_block(net: NetworkProgram, ests: Sequence[Estimate], joined: Joined, block_now: bool) -> np.ndarray:
+    """(movements,) the measured exit blockage the replays discharge with (shadow.replay_block over the network):
+    Estimate.block_now with [harm] block_now, else Estimate.block, or its lanes' without their head of line."""
+    if block_now:
+        return joined("block_now")
+    if net.block_lanes:
+        return np.concatenate([replay_block(p, e) for p, e in zip(net.programs, ests)])
+    return joined("block")
+
+
 def _one_by_one(
     net: NetworkProgram,
     replays: Sequence[Replay],
@@ -499,14 +510,15 @@ def _one_by_one(
     sent: np.ndarray | None,
     queue_floor: bool = False,
     blocked: BlockedFit | None = None,
+    block_now: bool = False,
 ) -> list[Replay]:
     """advance_all junction by junction (shadow.advance), each with its part of the network's
-    `block_fixed` and `sent` (None: none), `queue_floor` and `blocked`."""
+    `block_fixed` and `sent` (None: none), `queue_floor`, `blocked` and `block_now`."""
     st = net.mov_start.tolist()
     parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
     sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
     return [
-        advance(p, r, e, s, now_s, window_s, b, x, queue_floor, blocked)
+        advance(p, r, e, s, now_s, window_s, b, x, queue_floor, blocked, block_now)
         for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
     ]
 

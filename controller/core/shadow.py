@@ -168,9 +168,13 @@ def exit_block_lanes(layout: Layout) -> np.ndarray | None:
     return out
 
 
-def replay_block(program: Program | None, est: Estimate) -> np.ndarray:
+def replay_block(program: Program | None, est: Estimate, now: bool = False) -> np.ndarray:
     """(movements,) the exit blockage the replay discharges with: Estimate.block, or with
-    Program.block_lanes its lanes' measured blockage without their head of line."""
+    Program.block_lanes its lanes' measured blockage without their head of line; with `now`
+    ([harm] block_now) Estimate.block_now, the last period's (the lanes' means: head_of_line's
+    weights are not applied to it)."""
+    if now:
+        return est.block_now
     if program is None or program.block_lanes is None:
         return est.block
     out: np.ndarray = program.block_lanes @ est.lanes.block
@@ -651,34 +655,34 @@ def advance(
     inflow_pcu: np.ndarray | None = None,
     queue_floor: bool = False,
     blocked: BlockedFit | None = None,
+    block_now: bool = False,
 ) -> Replay:
     """Replay the interval since the last call (ending at now_s) on both sides.
 
-    The interval's signal on the controlled side is the one `status` reports; on the fixed side
-    the base program at the interval's start. Both get the arrivals the estimate added.
-    `block_fixed` (movements,): the exit blockage of the fixed side (netshadow.fixed_block: the
-    part of the measured blockage its own replay of the downstream approaches explains); None:
-    the controlled side's (replay_block). `inflow_pcu` (movements,; [harm] upstream_arrivals,
-    netshadow.inflow_pcu): what the neighbours upstream sent this interval on their fixed sides
-    beyond their controlled sides, counted at the advance loops: the fixed side's arrivals are the
-    measured ones plus that, after the same transit (fixed_arrivals); None: the measured ones.
-    `queue_floor` ([harm] measured_queue_floor): the controlled side's queue is at least the
-    estimator's less what is in transit (floor_controlled), before the outflow is taken. `blocked`
-    ([harm] blocked_discharge's BlockedFit; None: off): both sides' blockage scaled (discharge_rates)."""
+    The interval's signal on the controlled side is the one `status` reports; on the fixed side the base program at
+    the interval's start. Both get the arrivals the estimate added. `block_fixed` (movements,): the exit blockage of
+    the fixed side (netshadow.fixed_block: the part of the measured blockage its own replay of the downstream
+    approaches explains); None: the controlled side's (replay_block). `inflow_pcu` (movements,; [harm]
+    upstream_arrivals, netshadow.inflow_pcu): what the neighbours upstream sent this interval on their fixed sides
+    beyond their controlled sides, counted at the advance loops: the fixed side's arrivals are the measured ones plus
+    that, after the same transit (fixed_arrivals); None: the measured ones. `queue_floor` ([harm]
+    measured_queue_floor): the controlled side's queue is at least the estimator's less what is in transit
+    (floor_controlled), before the outflow is taken. `blocked` ([harm] blocked_discharge's BlockedFit; None: off):
+    both sides' blockage scaled (discharge_rates). `block_now` ([harm] block_now): the measured blockage is the last
+    period's (Estimate.block_now, replay_block), on the controlled side and as the fixed side's."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
     fed = np.maximum(replay.fed_pcu, est.departures_pcu + est.queue_pcu)
     arrivals, pending, head = _to_stop_line(program, replay, fed - replay.fed_pcu, est, dt)
     fed_both, extra, owed = _fed_both(program, replay, arrivals, inflow_pcu, est, dt)
-    block = replay_block(program, est)
+    block = replay_block(program, est, block_now)
     keep = math.exp(-dt / window_s)
     # the status read at now_s: the signal one tick earlier, a program there at its position one tick before (SUMO)
     p_fixed = program.phase_at(now_s - 2.0 * dt)
     p_ctrl = controlled_phase(status)
     sat_pcu_s = discharge_rates(est.sat_flow_pcu_h, block, block_fixed, replay.blocked_fit, blocked)
     rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
-    total = float(sum(arrivals.tolist()))  # sequential, as netshadow sums each junction's
     fit = _learn_blocked(program, replay, est, block, p_ctrl, dt, keep) if blocked else None
     sides = serve(replay.sides, fed_both, rate, program, dt, keep)
     if queue_floor:
@@ -692,7 +696,7 @@ def advance(
         sides=sides,
         pending_pcu=pending,
         head=head,
-        demand_pcu=replay.demand_pcu * keep + total,
+        demand_pcu=replay.demand_pcu * keep + float(sum(arrivals.tolist())),  # sequential, as netshadow's sums
         demand_s=replay.demand_s * keep + dt,
         held_pcu=replay.held_pcu * keep,
         extra_pcu=extra,

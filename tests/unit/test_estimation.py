@@ -128,6 +128,23 @@ def test_exit_blockage_seen_as_a_standing_head_vehicle_during_green():
     assert f.est.block[N] > 0.8 and f.est.block[1] == 0.0
 
 
+def test_the_blockage_of_the_last_second_does_not_lag():
+    # Estimate.block_now ([harm] block_now reads it): at a queued protected green, whether the stop-line loop stood
+    # this second; elsewhere (red, no queue) the average Estimate.block, which lags a blockage that starts or ends
+    f = Feed()
+    for _ in range(10):
+        f.step(reading("N_adv", {"car": 1}, 0.5, 5.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+    assert f.est.block_now[N] == 0.0 == f.est.block[N]  # red: nothing measured yet
+    for _ in range(6):  # green, a queue, the head stands past the start-up loss: the exit is full
+        f.step(reading("N_stop", {}, 1.0, 0.0), green=0)
+    assert f.est.block_now[N] == 1.0 and 0.0 < f.est.block[N] < 0.2
+    f.step(reading("N_stop", {"car": 1}, 0.5, 4.0), green=0)  # the head moves: not blocked this second
+    assert f.est.block_now[N] == 0.0 and f.est.block[N] > 0.0
+    f.step(reading("N_stop", {}, 1.0, 0.0), green=1)  # red: a vehicle standing at its red is no blockage
+    assert f.est.block_now[N] == f.est.block[N] > 0.0
+    assert f.est.block_now[1] == 0.0  # E_T saw nothing
+
+
 def test_stuck_on_loop_is_flagged_and_the_lane_degrades_to_the_model():
     f = Feed()
     for _ in range(301):

@@ -35,13 +35,13 @@ def _held(rng: random.Random, last: SignalStatus | None, now: SignalStatus | Non
     return dataclasses.replace(now, phase=last.phase, in_intergreen=last.in_intergreen)
 
 
-def _reference_block_fixed(spill, ref, ests, active, programs) -> dict:
+def _reference_block_fixed(spill, ref, ests, active, programs, now: bool = False) -> dict:
     """Per junction the fixed side's exit blockage fixed_block gives from the reference replays
-    (from the blockage each junction's replay discharges with: shadow.replay_block)."""
+    (from the blockage each junction's replay discharges with: shadow.replay_block; `now`: [harm] block_now)."""
     if spill is None:
         return dict.fromkeys(active)
     queues = np.concatenate([ref[j].sides.queue_pcu for j in active], axis=1)
-    block = np.concatenate([shadow.replay_block(programs[j], ests[j]) for j in active])
+    block = np.concatenate([shadow.replay_block(programs[j], ests[j], now) for j in active])
     bf = netshadow.fixed_block(spill, queues, block)
     out, a = {}, 0
     for j in active:
@@ -126,14 +126,16 @@ def _bounds(blocked: bool) -> shadow.BlockedFit | None:
     return shadow.BlockedFit(0.0, 0.0, 10.0, 0.99) if blocked else None
 
 
-def _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor: bool, blocked: bool = False) -> int:
+def _advance_reference(
+    programs, ref, ests, statuses, t, bf, fi, active, floor: bool, blocked: bool = False, now: bool = False
+) -> int:
     """shadow.advance for each active junction (in `ref`); with `floor` ([harm] measured_queue_floor) the
     controlled side checked to keep at least the estimator's queue less its transit; with `blocked` ([harm]
     blocked_discharge) the blocked discharge learnt. The number of junctions where the floor held some movement up."""
     lifted = 0
     for jid in active:
         r, e, s = ref[jid], ests[jid], statuses[jid]
-        ref[jid] = shadow.advance(programs[jid], r, e, s, t, WINDOW_S, bf[jid], fi[jid], floor, _bounds(blocked))
+        ref[jid] = shadow.advance(programs[jid], r, e, s, t, WINDOW_S, bf[jid], fi[jid], floor, _bounds(blocked), now)
         floor_pcu = shadow.measured_floor_pcu(ests[jid].queue_pcu, ests[jid].blind, ref[jid].pending_pcu)
         held = ref[jid].sides.queue_pcu[shadow.CONTROLLED]
         assert (held >= floor_pcu - 1e-9).all() or not floor
@@ -143,23 +145,27 @@ def _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor: 
 
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize(
-    ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor", "blocked"),
+    ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor", "blocked", "now"),
     [
-        (True, False, False, False, False, False),
-        (False, False, False, False, False, False),
-        (True, True, False, False, False, False),
-        (True, False, True, False, False, False),
-        (True, False, False, True, False, False),
-        (False, False, False, True, False, False),
-        (True, False, False, False, True, False),
-        (True, False, False, True, True, False),
-        (True, False, False, False, False, True),
-        (False, False, False, False, False, True),
-        (True, False, True, True, False, True),
+        (True, False, False, False, False, False, False),
+        (False, False, False, False, False, False, False),
+        (True, True, False, False, False, False, False),
+        (True, False, True, False, False, False, False),
+        (True, False, False, True, False, False, False),
+        (False, False, False, True, False, False, False),
+        (True, False, False, False, True, False, False),
+        (True, False, False, True, True, False, False),
+        (True, False, False, False, False, True, False),
+        (False, False, False, False, False, True, False),
+        (True, False, True, True, False, True, False),
+        (True, False, False, False, False, False, True),
+        (False, False, False, False, False, False, True),
+        (True, False, False, True, True, True, True),
         pytest.param(
             True,
             True,
             True,
+            False,
             False,
             False,
             False,
@@ -179,6 +185,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     upstream: bool,
     floor: bool,
     blocked: bool,
+    now: bool,
 ):
     rng = random.Random(11)
     js = _ring(shared_lanes, head_of_line, upstream)
@@ -195,7 +202,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         for jid, lay in layouts.items()
     }
     got = dict(ref)
-    restarts = relieved = sent = lifted = learnt = 0
+    restarts = relieved = sent = lifted = learnt = differs = 0
     hold, held = random.Random(5), dict[str, SignalStatus | None]()
     for tick in range(1, 300):
         t = float(tick)
@@ -206,11 +213,12 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
             held = statuses
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
         sub = net if tick >= 38 else _network({j: layouts[j] for j in active}, programs, spill_back, upstream)
-        bf = _reference_block_fixed(sub.spill, ref, ests, active, programs)
+        bf = _reference_block_fixed(sub.spill, ref, ests, active, programs, now)
         relieved += any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
+        differs += any((ests[j].block_now != ests[j].block).any() for j in active)  # [harm] block_now acts
         fi = _reference_inflow(sub.inflow, ref, ests, active)
         sent += any(x is not None and (x != 0).any() for x in fi.values())
-        lifted += _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor, blocked)
+        lifted += _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor, blocked, now)
         betas = [
             shadow.blocked_ratio(ref[j].blocked_fit, _bounds(blocked)) for j in active
         ]  # [harm] blocked_discharge: the loops' fit
@@ -226,6 +234,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
             cache if tick >= 38 else None,
             queue_floor=floor,
             blocked=_bounds(blocked),
+            block_now=now,
         )
         got.update(zip(active, out))
         for jid in active:
@@ -243,6 +252,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     assert (sent > 10) == upstream  # the fixed sides were sent their neighbours' discharge
     assert (lifted > 10) == floor, lifted  # the floor held the controlled side up
     assert (learnt > 10) == blocked, learnt  # the blocked discharge was learnt from the loops
+    assert differs > 10  # the last second's blockage differed from the average (what [harm] block_now reads)
 
 
 def test_an_empty_interval_leaves_the_replays_as_they_are():

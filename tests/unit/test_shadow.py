@@ -265,6 +265,22 @@ def test_exit_blockage_slows_the_discharge_on_both_sides():
     assert rp.controlled.served_pcu[N_T] == pytest.approx(2.5)
 
 
+@pytest.mark.parametrize("now", [False, True])
+def test_the_blockage_of_the_last_second_with_the_key(now: bool):
+    # [harm] block_now: both sides discharge with Estimate.block_now (here 1: the stop-line loop stood this
+    # second) instead of the average Estimate.block (0.5); without the key the average, as before
+    lay = layout()
+    prog = program(lay)
+    rp = shadow.start(prog, 4, 0.0)
+    est = replace(
+        estimate(lay, {N_T: 10.0}), block=np.array([0.5, 0.0, 0.0, 0.0]), block_now=np.array([1.0, 0.0, 0.0, 0.0])
+    )
+    for k in range(12):  # both sides at N/S: 2 s lost, then 10 s at 0.5 PCU/s x (1 - the blockage)
+        rp = shadow.advance(prog, rp, est, status(0, k + 1.0), k + 1.0, LONG, block_now=now)
+    assert rp.controlled.served_pcu[N_T] == pytest.approx(0.0 if now else 2.5)
+    assert (rp.fixed.served_pcu[N_T] == 0.0) == now  # the fixed side's green too
+
+
 def test_spill_by_approach_is_each_rows_own_bincount_bit_for_bit():
     """One bincount over stacked rows gives, row by row, the same floats as a bincount per row:
     per approach its movements' queues summed in movement order, less the storage, at least 0."""
