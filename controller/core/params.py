@@ -112,6 +112,10 @@ class MaxPressureParams:
     # every link (full_green_lanes) whose exits include a controlled neighbour's approach that is not a short link
     # (stalled_movements, exit_linked), no longer holds the green: it waits for room on the link, and the green it
     # holds is lost time; 0: off
+    spill_plan_red: bool = False  # a movement red whose queue stands past its advance loop beyond what its link
+    # stores upstream of the loop (spillback.blocking_queue_pcu: it holds streams at the link's head no loop of
+    # this light sees) is served next once it has been red as long as the city's program holds it red in one
+    # cycle (policies/spill_red.py); False: the pressures alone
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ from controller.core.policies.phases import (
     upstream_held_pcu,
 )
 from controller.core.policies.requirements import acyclic_refusal
+from controller.core.policies.spill_red import due_phase, plan_red_s
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
 from controller.core.spillback import blocking_queue_pcu, upstream_queue_pcu
@@ -120,6 +121,8 @@ class MaxPressureState:
     boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # (movements,) with `stall_s`: when each last sent a vehicle over its stop line (None: not tracked)
     last_dep_s: np.ndarray | None = None
+    # (movements,) with `spill_plan_red`: the longest red of the city's program per movement (None: key off)
+    plan_red_s: np.ndarray | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -398,12 +401,24 @@ def _covered(service: np.ndarray | None, k: int, best: int) -> bool:
 
 
 def _box_state(
-    statics: Statics, phase: int, last_dep_pcu: np.ndarray, boxed: np.ndarray, last_dep_s: np.ndarray | None = None
+    statics: Statics,
+    phase: int,
+    last_dep_pcu: np.ndarray,
+    boxed: np.ndarray,
+    last_dep_s: np.ndarray | None = None,
+    plan_red_s: np.ndarray | None = None,
 ) -> MaxPressureState:
-    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s) without the frozen dataclass's
-    per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
+    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s) without the frozen
+    dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
-    out.__dict__.update(statics=statics, phase=phase, last_dep_pcu=last_dep_pcu, boxed=boxed, last_dep_s=last_dep_s)
+    out.__dict__.update(
+        statics=statics,
+        phase=phase,
+        last_dep_pcu=last_dep_pcu,
+        boxed=boxed,
+        last_dep_s=last_dep_s,
+        plan_red_s=plan_red_s,
+    )
     return out
 
 
@@ -483,7 +498,8 @@ class MaxPressurePolicy(Policy):
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
         Varaiya's downstream term or `exit_room` on (they read the learnt links) or
-        `program_order_share` / `program_order_saturated` on (the pass does not apply them), and None
+        `program_order_share` / `program_order_saturated` / `stall_s` / `spill_plan_red` on (the pass
+        does not apply them), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
         override). With `pull_upstream` the pass reads the queues held upstream from its own
         estimates: `layouts` must be the whole network the core's NetworkView covers."""
@@ -495,13 +511,15 @@ class MaxPressurePolicy(Policy):
             or p.program_order_share > 0
             or p.program_order_saturated
             or p.stall_s > 0
+            or p.spill_plan_red
         ):
             return None
         return NetPressure.build(self, layouts)
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
         p = self.params
-        return MaxPressureState(build_statics(layout, p.permitted_sat_ratio, p.switch_service_s))
+        plan_red = plan_red_s(layout.junction) if p.spill_plan_red else None
+        return MaxPressureState(build_statics(layout, p.permitted_sat_ratio, p.switch_service_s), plan_red_s=plan_red)
 
     def decide(
         self,
@@ -573,6 +591,10 @@ class MaxPressurePolicy(Policy):
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
+        if state.plan_red_s is not None:
+            due = self._spill_due(state.plan_red_s, state.statics, layout, est, signal, now_s, v)
+            if due >= 0:
+                return state, PhaseWish(self.via_clearance(state, layout, est, cur, due, v, partner))
         best = int(v.argmax())
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
@@ -582,6 +604,22 @@ class MaxPressurePolicy(Policy):
             best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s)
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
+    @staticmethod
+    def _spill_due(
+        plan_red: np.ndarray,
+        st: Statics,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        v: np.ndarray,
+    ) -> int:
+        """`spill_plan_red`: the phase serving a movement whose spill reaches its link's head and that has
+        been red as long as the city's program holds it red (policies/spill_red.py), or -1."""
+        n = len(layout.junction.movements)
+        red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(n)
+        return due_phase(st.service, signal.phase, blocking_queue_pcu(layout, est), red_s, plan_red, v)
 
     def stage_view(
         self,
@@ -652,9 +690,9 @@ class MaxPressurePolicy(Policy):
             else:
                 last_s = np.where(dep > state.last_dep_pcu, now_s, state.last_dep_s)
         if state.phase != cur or state.last_dep_pcu is None:
-            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool), last_s)
+            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool), last_s, state.plan_red_s)
         if st.has_permitted is not None and not st.has_permitted[cur]:
-            return _box_state(st, cur, dep, state.boxed, last_s)
+            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s)
         boxed = update_boxed(
             state.boxed,
             layout,
@@ -664,7 +702,7 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return _box_state(st, cur, dep, boxed, last_s)
+        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s)
 
     def via_clearance(
         self,
