@@ -150,6 +150,7 @@ class _Refusing:
 class ControllerService:
     _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
     _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
+    _failing: tuple[tuple[str, str], ...] = ()  # the last tick's TickResult.failed (_log_failures)
 
     def __init__(
         self,
@@ -366,6 +367,8 @@ class ControllerService:
         self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate
         self.ticks += 1
         self._log_refusals(result, now_s)
+        if result.failed or self._failing:
+            self._log_failures(result, now_s)
         for change in result.mode_changes:  # do no harm: rare, and what an operator must see
             if change.junction in self.observed:
                 continue
@@ -435,6 +438,17 @@ class ControllerService:
             for jid in (*result.fixed, *result.stale, *result.manual):
                 if jid not in refused:
                     self._refusing.pop(jid, None)
+
+    def _log_failures(self, result: TickResult, now_s: float) -> None:
+        """Junctions whose decision raised (left on their own program this tick, Core._failed): a
+        warning when a junction's reason changes, not every tick; one when it is decided again."""
+        failing, before = dict(result.failed), dict(self._failing)
+        for jid, reason in failing.items():
+            if before.get(jid) != reason:
+                log.warning("junction=%s left on its own program t=%.0f: %s", jid, now_s, reason)
+        for jid in sorted(before.keys() - failing.keys()):
+            log.warning("junction=%s decided again t=%.0f", jid, now_s)
+        self._failing = result.failed
 
     def _send(self, cmd: Command, now_s: float) -> None:
         """The field takes the command: as a message (`publish`) or, in process, as it is

@@ -90,6 +90,8 @@ class TickResult:
     fixed: tuple[str, ...] = ()  # junctions in mode "fixed" (do no harm: left to their local plan)
     mode_changes: tuple[harm.ModeChange, ...] = ()  # switches of mode this tick, with their reason
     manual: tuple[str, ...] = ()  # junctions under an operator's override (filled by override.apply)
+    # (junction, reason): its decision raised this tick (the policy's or the gate's); left on its own program
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -103,6 +105,7 @@ class _TickLog:
     stale: list[str] = dataclasses.field(default_factory=list)
     fixed: list[str] = dataclasses.field(default_factory=list)
     mode_changes: list[harm.ModeChange] = dataclasses.field(default_factory=list)
+    failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def result(self) -> TickResult:
         return TickResult(
@@ -113,7 +116,21 @@ class _TickLog:
             tuple(self.stale),
             tuple(self.fixed),
             tuple(self.mode_changes),
+            failed=tuple(self.failed),
         )
+
+    def mark(self) -> tuple[int, ...]:
+        """Where the log stands (undo)."""
+        return (self.new_plans, *(len(x) for x in self._lists()))
+
+    def undo(self, mark: tuple[int, ...]) -> None:
+        """Back to `mark`: what was logged since is dropped (a junction whose decision raised)."""
+        self.new_plans = mark[0]
+        for x, n in zip(self._lists(), mark[1:], strict=True):
+            del x[n:]
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        return (self.commands, self.refusals, self.clips, self.stale, self.fixed, self.mode_changes, self.failed)
 
 
 class Core:
@@ -213,15 +230,25 @@ class Core:
         updated = self._network_guard(updated, now_s, log.mode_changes)
         held = self._group_guard(state, updated, now_s, log.mode_changes) if self.groups else {}
         blocked = self._exits_full(updated, now_s)
-        decided = self._decide_network(updated, now_s)
+        try:
+            decided = self._decide_network(updated, now_s)
+        except Exception:  # the junctions decide one by one: the one that raises is named there
+            decided = {}
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
-            if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
-                out_states.update(self._pair(jid, updated, network, now_s, log, blocked, held))
-            elif jid not in self.pairs:
-                pre = decided.get(jid)
-                js = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre, jid in held)
-                out_states[jid] = js
+            if jid in self.pairs and jid not in self._followers:
+                continue  # a pair's follower: decided with its leader (_pair)
+            mark = log.mark()
+            try:
+                if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
+                    out_states.update(self._pair(jid, updated, network, now_s, log, blocked, held))
+                else:
+                    pre = decided.get(jid)
+                    js = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre, jid in held)
+                    out_states[jid] = js
+            except Exception as exc:  # one junction's fault must not stop the tick for all (DESIGN.md, safety)
+                log.undo(mark)
+                out_states.update(self._failed(jid, updated, now_s, log, exc))
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
@@ -703,6 +730,22 @@ class Core:
             mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
         return hs
 
+    def _failed(
+        self, jid: str, updated: Mapping[str, JunctionState], now_s: float, log: _TickLog, exc: Exception
+    ) -> dict[str, JunctionState]:
+        """A junction whose decision raised (the policy's or the gate's: DESIGN.md, safety): what it
+        logged this tick is dropped, its command in force withdrawn as in fixed mode (_withdraw: the
+        roadside goes back to its own program), and it is named with the reason in TickResult.failed.
+        Its policy state stays the last tick's; it is decided again next tick. A pair's leader takes its
+        follower with it (one program for both lights)."""
+        reason = _failure_reason(self.policy.name, exc)
+        follower = self._followers.get(jid)
+        out = {}
+        for j in (jid,) if follower is None else (jid, follower):
+            log.failed.append((j, reason))
+            out[j] = self._withdraw(updated[j], now_s, log.commands)
+        return out
+
     def _withdraw(self, js: JunctionState, now_s: float, commands: list[Command]) -> JunctionState:
         """Fixed mode: the command in force, if any, is re-sent once expiring at the next decision
         (the roadside hands back to its program at its next green); then nothing is sent."""
@@ -783,6 +826,15 @@ def _held_still(mode_changes: list[harm.ModeChange], jid: str, by: str) -> None:
         if c.junction == jid and c.mode == "policy":
             mode_changes[k] = replace(c, mode="fixed", reason=f"{c.reason}; {_held_by(by)}")
             return
+
+
+def _failure_reason(policy: str, exc: Exception) -> str:
+    """One line: the policy, the exception's type, where it was raised (file:line) and its message."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = "" if tb is None else f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+    return f"policy {policy} failed: {type(exc).__name__}{where}: {exc}"
 
 
 def _in_fixed_mode(js: JunctionState) -> bool:

@@ -1,0 +1,201 @@
+"""step.Core's per-junction loop when one junction's decision raises (DESIGN.md, safety: a junction
+that cannot be controlled safely stays on its own program, named with the reason; the run goes on).
+The junction's command in force is withdrawn as in fixed mode, it is named in TickResult.failed, and
+the other junctions get what they would have got; once its policy decides again, so does the core."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from controller.config import Config
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies import NetworkDecision, Policy, make_policy
+from controller.core.safety import SignalView
+from controller.core.step import DECISION_PERIOD_S, Core, CoreState, TickResult
+from controller.model import SignalStatus, Wish
+from controller.service import ControllerService
+from tests.estimate_fixtures import mixed_junctions, random_snapshot, ring_chained
+
+BAD = "a credit from a foreign layout"  # webster's ValueError in the control path (green_floors_s), or any
+
+
+class _Faulty:
+    """`inner` whose decide() raises ValueError at junction `bad` while `armed`; its network pass
+    (if it has one) raises too when `bad` is among its junctions."""
+
+    def __init__(self, inner: Policy, bad: str) -> None:
+        self.inner, self.bad, self.armed = inner, bad, False
+        self.name, self.runs_own_program = inner.name, inner.runs_own_program
+        self.uses_network, self.reads_links = inner.uses_network, inner.reads_links
+        self.coordinate_period_s = inner.coordinate_period_s
+
+    def _check(self, jid: str) -> None:
+        if self.armed and jid == self.bad:
+            raise ValueError(f"junction {jid}: {BAD}")
+
+    def cannot_serve(self, layout: Layout) -> str:
+        return self.inner.cannot_serve(layout)
+
+    def watches_first(self, layout: Layout) -> str:
+        return self.inner.watches_first(layout)
+
+    def init(self, layout: Layout, now_s: float) -> Any:
+        return self.inner.init(layout, now_s)
+
+    def decide(self, state: Any, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float, **kw: Any):
+        self._check(layout.junction.id)
+        return self.inner.decide(state, layout, est, signal, now_s, **kw)
+
+    def stage_view(self, *args: Any, **kw: Any) -> Any:
+        return self.inner.stage_view(*args, **kw)
+
+    def decide_paired(self, *args: Any, **kw: Any) -> Any:
+        return self.inner.decide_paired(*args, **kw)
+
+    def with_short_groups(self, groups: Mapping[str, tuple[str, ...]]) -> _Faulty:
+        assert not groups
+        return self
+
+    def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
+        nd = self.inner.network_decision(layouts)
+        return None if nd is None else _FaultyPass(nd, self)
+
+    def coordinate(self, network: Any, states: Mapping[str, Any], now_s: float) -> Mapping[str, Any]:
+        return self.inner.coordinate(network, states, now_s)
+
+
+class _FaultyPass:
+    def __init__(self, inner: NetworkDecision, policy: _Faulty) -> None:
+        self.inner, self.policy = inner, policy
+
+    @property
+    def jids(self) -> tuple[str, ...]:
+        return self.inner.jids
+
+    def decide_all(
+        self, states: Sequence[Any], estimates: Sequence[Estimate], signals: Sequence[SignalView | None], now_s: float
+    ) -> Sequence[tuple[Any, Wish | None]]:
+        for jid in self.jids:
+            self.policy._check(jid)
+        return self.inner.decide_all(states, estimates, signals, now_s)
+
+
+def _cores(policy: str) -> tuple[tuple[Core, _Faulty], tuple[Core, _Faulty], dict]:
+    """Two cores on five junctions in a ring: one to break, one to compare with."""
+    cfg = Config()
+    js = ring_chained(mixed_junctions())
+    out = []
+    for _ in range(2):
+        faulty = _Faulty(make_policy(policy, cfg), "")
+        out.append((Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, faulty, cfg), faulty))
+    return out[0], out[1], js
+
+
+def _inputs(js: dict, rng: random.Random, t: int) -> tuple[list, list]:
+    snaps = [random_snapshot(rng, j, float(t)) for j in js.values()]
+    statuses = [
+        SignalStatus(jid, float(t), (t // 15 + k) % 2, t % 15 < 3, float(t % 15), "", 0, "local")
+        for k, jid in enumerate(js)
+    ]
+    return snaps, statuses
+
+
+def _both(cores, states, js, rng, t) -> tuple[list[CoreState], list[TickResult]]:
+    snaps, statuses = _inputs(js, rng, t)
+    out = [core.step(state, snaps, statuses, float(t)) for (core, _), state in zip(cores, states)]
+    return [s for s, _ in out], [r for _, r in out]
+
+
+def _others(result: TickResult, bad: str) -> list:
+    return [c for c in result.commands if c.junction != bad]
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "scats", "webster", "schedule", "max_pressure"])
+def test_a_junction_whose_decision_raises_is_left_on_its_program_and_the_tick_goes_on(policy: str) -> None:
+    broken, sound, js = _cores(policy)
+    rng = random.Random(5)
+    states = [broken[0].initial_state(0.0), sound[0].initial_state(0.0)]
+    in_force: list[str] = []
+    t = 0
+    while t < 60 or (not in_force and t < 1200):  # webster plans once per period (300 s)
+        t += 1
+        states, _ = _both((broken, sound), states, js, rng, t)
+        in_force = sorted(jid for jid, s in states[0].junctions.items() if s.command is not None)
+    assert in_force, policy  # a command in force to withdraw
+    bad = in_force[0]
+    before = states[0].junctions[bad]
+    assert before.command is not None
+    broken[1].bad, broken[1].armed = bad, True
+
+    t += 1
+    states, (res, ref) = _both((broken, sound), states, js, rng, t)
+    assert res.failed == ((bad, res.failed[0][1]),), policy
+    reason = res.failed[0][1]
+    assert reason.startswith(f"policy {policy} failed: ValueError at test_step_failure.py:") and BAD in reason
+    mine = [c for c in res.commands if c.junction == bad]
+    assert len(mine) == 1, (policy, mine)  # the command in force, re-sent once to expire: withdrawn
+    assert mine[0].seq == before.seq + 1 and mine[0].expires_s == t + DECISION_PERIOD_S
+    assert dataclasses.replace(mine[0], seq=0, valid_from_s=0.0, expires_s=0.0) == dataclasses.replace(
+        before.command, seq=0, valid_from_s=0.0, expires_s=0.0
+    )
+    assert states[0].junctions[bad].command is None
+    assert states[0].junctions[bad].policy_state is before.policy_state  # the last good state kept
+    assert _others(res, bad) == _others(ref, bad), policy  # the others as if nothing had failed
+    assert not ref.failed and not any(j == bad for j, _ in res.refusals)
+
+    start = t + 1
+    for t in range(start, start + 30):  # nothing sent while it raises; named every tick
+        states, (res, ref) = _both((broken, sound), states, js, rng, t)
+        assert [j for j, _ in res.failed] == [bad], (policy, t)
+        assert all(c.junction != bad for c in res.commands), (policy, t)
+        assert _others(res, bad) == _others(ref, bad), (policy, t)
+    broken[1].armed = False
+    sent = False
+    for t in range(start + 30, start + 700):  # decided again: a command again
+        states, (res, _) = _both((broken, sound), states, js, rng, t)
+        assert not res.failed
+        sent = sent or any(c.junction == bad for c in res.commands)
+    assert sent, policy
+
+
+def test_the_service_names_a_failing_junction_once_per_reason(caplog: pytest.LogCaptureFixture) -> None:
+    svc = ControllerService(mixed_junctions(), Config(), "webster", publish=lambda cmd, payload: None)
+    reason = f"policy webster failed: ValueError: junction A: {BAD}"
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        for t in range(3):
+            svc._log_failures(TickResult(failed=(("A", reason),)), float(t))
+        svc._log_failures(TickResult(), 3.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"junction=A left on its own program t=0: {reason}", "junction=A decided again t=3"]
+
+
+def test_what_a_failing_junction_logged_before_it_raised_is_dropped() -> None:
+    """Its do-no-harm guard ran before its policy raised (here a return approved, which it logs as a
+    mode change): the change is not reported, as the state keeps the mode it had (decided next tick)."""
+    broken, sound, js = _cores("adaptive")
+    rng = random.Random(5)
+    states = [broken[0].initial_state(0.0), sound[0].initial_state(0.0)]
+    for t in range(1, 61):
+        states, _ = _both((broken, sound), states, js, rng, t)
+    bad = sorted(jid for jid, s in states[0].junctions.items() if s.command is not None)[0]
+    hs = states[0].junctions[bad].harm
+    assert hs is not None
+    hs = dataclasses.replace(hs, mode="fixed", since_s=0.0, hold_s=1e9, reason="test", approved=True)
+    states = [
+        dataclasses.replace(s, junctions={**s.junctions, bad: dataclasses.replace(s.junctions[bad], harm=hs)})
+        for s in states
+    ]
+    broken[1].bad, broken[1].armed = bad, True
+    states, (res, ref) = _both((broken, sound), states, js, rng, 61)
+    assert [c.junction for c in ref.mode_changes] == [bad] and ref.mode_changes[0].mode == "policy"  # unbroken
+    assert [j for j, _ in res.failed] == [bad] and not res.mode_changes
+    assert states[0].junctions[bad].harm.mode == "fixed"
+    broken[1].armed = False
+    states, (res, ref) = _both((broken, sound), states, js, rng, 62)
+    assert [c.junction for c in res.mode_changes] == [bad] and not res.failed
