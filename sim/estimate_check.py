@@ -101,7 +101,7 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
         t = api.simulation.getTime()
         substeps = substeps_per_second(api, sumocfg)  # under 1 s: the loops aggregated per second, as simulate
         while t < end_s:
-            t = step_second(api, field, substeps)
+            t, _ = step_second(api, field, substeps)
             halting = {}
             for jid, payload in field.detector_messages(t):
                 snap = decode_detector_message(payload, full, last, t, cfg.security.clock_skew_s)

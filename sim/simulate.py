@@ -539,14 +539,17 @@ def substeps_per_second(api, sumocfg: Path) -> int:
     return substeps
 
 
-def step_second(api, field: SumoField, substeps: int) -> float:
+def step_second(api, field: SumoField, substeps: int) -> tuple[float, int]:
     """SUMO's `substeps` steps to the next whole second, the field's loops read after each but
-    the last (SumoField.sample_substep: the second's read aggregates them); returns SUMO's time."""
+    the last (SumoField.sample_substep: the second's read aggregates them); returns SUMO's time
+    and the vehicles arrived in those steps (SUMO's getArrivedNumber counts the last step's only)."""
+    arrived = 0
     for _ in range(substeps - 1):
         api.simulationStep()
+        arrived += api.simulation.getArrivedNumber()
         field.sample_substep()
     api.simulationStep()
-    return float(api.simulation.getTime())
+    return float(api.simulation.getTime()), arrived + api.simulation.getArrivedNumber()
 
 
 def step_to_end(
@@ -559,23 +562,25 @@ def step_to_end(
     wall0: float,
 ) -> float:
     """Step SUMO to its end time (or until no vehicle is left when it has none), one closed-loop
-    second at a time, reporting to `progress` (a detail every req.progress_every_s); returns the
-    last time. A step length under 1 s: SUMO's steps up to the second, the field's loops read
+    second at a time, reporting to `progress` (a detail every req.progress_every_s: SUMO's time,
+    the vehicles running, those arrived since the run began, the plans sent); returns the last
+    time. A step length under 1 s: SUMO's steps up to the second, the field's loops read
     after each (SumoField.sample_substep) and aggregated into the second the loop then reads; the
     roadside's lights, set once per second, hold across them."""
     begin_s, end_s = span
     substeps = substeps_per_second(api, req.sumocfg)
-    t = begin_s
+    t, arrived = begin_s, 0
 
     def detail() -> str:
         return (
             f"t={t:.0f}/{end_s:.0f} s  running={api.vehicle.getIDCount()} "
-            f"arrived={api.simulation.getArrivedNumber()} plans={loop.plans_sent} "
+            f"arrived={arrived} plans={loop.plans_sent} "
             f"wall={time.perf_counter() - wall0:.0f} s"
         )
 
     while (end_s < 0 and api.simulation.getMinExpectedNumber() > 0) or (end_s >= 0 and t < end_s):
-        t = step_second(api, field, substeps)
+        t, now_arrived = step_second(api, field, substeps)
+        arrived += now_arrived
         loop.second(t)
         progress.update(t - begin_s, detail)
     return api.simulation.getTime()

@@ -307,10 +307,10 @@ def test_simulate_and_estimate_check_step_a_second_with_one_helper():
         calls.append("step")
         clock["t"] += clock["dt"]
 
-    sim = SimpleNamespace(getTime=lambda: clock["t"], getDeltaT=lambda: clock["dt"])
+    sim = SimpleNamespace(getTime=lambda: clock["t"], getDeltaT=lambda: clock["dt"], getArrivedNumber=lambda: 2)
     api = SimpleNamespace(simulationStep=step, simulation=sim)
     field = SimpleNamespace(sample_substep=lambda: calls.append("sample"))
-    assert step_second(api, field, substeps_per_second(api, "c.sumocfg")) == 1.0
+    assert step_second(api, field, substeps_per_second(api, "c.sumocfg")) == (1.0, 8)  # 2 arrived per step
     assert calls == ["step", "sample", "step", "sample", "step", "sample", "step"]
     clock["dt"] = 0.3
     with pytest.raises(DefinitionError, match=r"c\.sumocfg: step-length: 0\.3 s SUMO runs is not a divisor of 1 s"):
