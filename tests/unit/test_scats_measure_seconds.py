@@ -77,3 +77,25 @@ def test_the_cycle_is_measured_in_seconds_at_any_tick_period():
     one = runs[1.0][1].desired_cycle_s
     for period_s in (0.5, 2.0):
         assert abs(runs[period_s][1].desired_cycle_s - one) < 1.5, (period_s, runs[period_s][1].desired_cycle_s, one)
+
+
+def test_a_gap_in_the_ticks_is_charged_no_further_back_than_the_green_seen_began():
+    """A gap of 30 s in the measured ticks (a stale feed: the core does not decide) ending in phase 2's
+    green, 5 s on: phase 2 and its lanes are charged 6 s (its 5 s and one decision period), not the 30 s
+    of the gap, seconds in which other phases were green. Ticks 1 s apart are charged 1 s as before."""
+    lay = Layout.build(parse_intersection(four_phase_raw(), "four_phase.toml"), CFG)
+    p = ScatsPolicy(ScatsParams(gap_out_s=0.0))
+    base = replace(Estimate.empty(lay, 0.0), last_feed_t_s=0.0)
+    red = tuple(0.0 for _ in lay.junction.movements)
+    s = p.init(lay, 0.0)
+    s, _ = p.decide(s, lay, base, SignalView(0, True, 0.0, red), 0.0)
+    for t in range(1, 11):  # phase 0 green, ticks 1 s apart
+        s, _ = p.decide(s, lay, base, SignalView(0, False, float(t), red), float(t))
+    assert np.allclose(s.green_given_s, [10.0, 0.0, 0.0, 0.0]), s.green_given_s
+    lane_before = s.lane_green_s.copy()
+    s, _ = p.decide(s, lay, base, SignalView(2, False, 5.0, red), 40.0)  # the gap: 10 s -> 40 s
+    assert np.allclose(s.green_given_s, [10.0, 0.0, 6.0, 0.0]), s.green_given_s
+    on = lay.lane_green[2] & (lay.lane_stop >= 0)
+    assert on.any() and np.allclose(s.lane_green_s - lane_before, on * 6.0)
+    s, _ = p.decide(s, lay, base, SignalView(2, False, 6.0, red), 41.0)
+    assert np.allclose(s.green_given_s, [10.0, 0.0, 7.0, 0.0]), s.green_given_s

@@ -422,11 +422,14 @@ class ScatsPolicy(Policy):
         """Fold the tick at `now_s` into the cycle's measurements: green shown per phase and lane,
         wasted green, discharge in green, queue left at the end of a green. A tick seen green counts
         the seconds since the tick measured before it (the departures counted since then are charged
-        to its phase alike), whatever the tick's period; the first tick measured, with none before it,
-        counts one decision period (DECISION_PERIOD_S). True when a new cycle begins: the first tick
-        of a green whose phase index is not above the last phase seen green (the order wrapped
-        around), or the first green seen at all (module doc); recognised by the change, not by the
-        reported elapsed time, which depends on when the status arrived."""
+        to its phase alike), whatever the tick's period, but no further back than that green began (its
+        elapsed time, and one decision period: a tick stands for the period before it): a gap in the
+        measured ticks (a stale feed, a decision that raised) is not charged to the phase seen green
+        after it; the first tick measured, with none before it, counts one decision period
+        (DECISION_PERIOD_S). True when a new cycle begins: the first tick of a green whose phase index
+        is not above the last phase seen green (the order wrapped around), or the first green seen at
+        all (module doc); recognised by the change, not by the reported elapsed time, which depends on
+        when the status arrived."""
         dep = est.departures_pcu
         last_dep = state.last_dep_pcu if state.last_dep_pcu is not None else dep
         tick_s = now_s - state.last_tick_s if state.last_tick_s is not None else DECISION_PERIOD_S
@@ -435,6 +438,7 @@ class ScatsPolicy(Policy):
         lane_green, lane_wasted = state.lane_green_s, state.lane_wasted_s
         if green_now:
             k = signal.phase
+            tick_s = min(tick_s, signal.green_elapsed_s + DECISION_PERIOD_S)  # a gap: only this green's part
             given = given.copy()
             given[k] += tick_s
             on = layout.lane_green[k] & (layout.lane_stop >= 0)
