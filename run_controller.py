@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sim.passthrough import split_sumo_args
 
@@ -40,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     liveopts.add_broker_setup_parser(sub)
     ctl.add_parser(sub)
 
+    _add_simulate(sub)
+    _add_replay(sub)
+    _add_import_net(sub)
+    _add_validate(sub)
+    return p
+
+
+def _add_simulate(sub: Any) -> None:
     s = sub.add_parser("simulate", help="run a SUMO scenario in closed loop and evaluate it")
     s.add_argument("sumocfg", type=Path)
     s.add_argument("--out", type=Path, required=True, help="output folder")
@@ -73,7 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="loops of the imported junctions: generated (a stop-line and an advance loop per lane, "
         "the default) or city (the scenario's own induction loops)",
     )
-
     s.add_argument(
         "--record",
         type=Path,
@@ -82,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the controller's feeds and plans into the archive DIR (docs/replay.md)",
     )
 
+
+def _add_replay(sub: Any) -> None:
     rp = sub.add_parser("replay", help="rebuild a recorded window in SUMO and run policies on it (docs/replay.md)")
     rp.add_argument("archive", type=Path, help="archive folder (a site's, or a root with one site)")
     rp.add_argument(
@@ -105,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--seed", type=int, default=1, help="seed of the route sampling and of SUMO")
 
+
+def _add_import_net(sub: Any) -> None:
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
     i.add_argument("net", type=Path)
     i.add_argument("--out", type=Path, required=True)
@@ -122,12 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="generated loops (default) or the city's own loops from the additional files",
     )
 
+
+def _add_validate(sub: Any) -> None:
     v = sub.add_parser("validate", help="compare a policy with a baseline on a SUMO scenario")
     v.add_argument("sumocfg", type=Path)
     v.add_argument("--policy", required=True)
     v.add_argument("--baseline", default="fixed")
     v.add_argument("--out", type=Path, required=True)
-    return p
 
 
 # the commands whose process ends at once when they return (`exit_now`)

@@ -137,17 +137,7 @@ def variants(args: argparse.Namespace, out: Path, sumo_args: list[str]) -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sumocfg", type=Path, default=ROOT / "sim/scenarios/city/city.sumocfg")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--end", type=float, default=None, help="simulated seconds (default: the config's end)")
-    ap.add_argument("--policies", default="fixed,adaptive", help="comma-separated policies to time")
-    ap.add_argument("--via-mqtt", default="", help="comma-separated policies also timed through Mosquitto")
-    ap.add_argument("--tree", action="append", default=[], help="NAME=PATH of a source tree (repeatable)")
-    ap.add_argument(
-        "--as-is", action="store_true", help="time the trees with their bytecode as it is (default: compiled first)"
-    )
-    args, sumo_extra = ap.parse_known_args(argv)
+    args, sumo_extra = _parser().parse_known_args(argv)
     sumo_args = ["--seed", "1", *(["--end", f"{args.end:g}"] if args.end else []), *sumo_extra]
     bytecode = []
     for tree, path in _trees(args.tree).items():
@@ -173,22 +163,50 @@ def main(argv: list[str] | None = None) -> int:
             ROOT,
         )
         (out / "plain").mkdir()
-        todo = variants(args, out, sumo_args)
-        times: dict[str, list[float]] = {k: [] for k in todo}
-        cpus: dict[str, list[float]] = {k: [] for k in todo}
-        loads = []
-        for i in range(args.runs):
-            loads.append(_load())
-            for name, (cmd, cwd) in todo.items():
-                wall_s, cpu_s = _timed(cmd, cwd)
-                times[name].append(wall_s)
-                cpus[name].append(cpu_s)
-                print(f"run {i + 1}/{args.runs} {name}: {wall_s:.1f} s, CPU {cpu_s:.1f} s", file=sys.stderr, flush=True)
-        loads.append(_load())
-    base = statistics.median(times["sumo (binary)"])
+        times, cpus, loads = _rounds(variants(args, out, sumo_args), args.runs)
     print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  sumo args: {' '.join(sumo_args)}")
     print(f"load average (1 min) at the start of each round and at the end: {', '.join(loads)}")
     print(f"bytecode: {'; '.join(bytecode)}")
+    _table(times, cpus)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sumocfg", type=Path, default=ROOT / "sim/scenarios/city/city.sumocfg")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--end", type=float, default=None, help="simulated seconds (default: the config's end)")
+    ap.add_argument("--policies", default="fixed,adaptive", help="comma-separated policies to time")
+    ap.add_argument("--via-mqtt", default="", help="comma-separated policies also timed through Mosquitto")
+    ap.add_argument("--tree", action="append", default=[], help="NAME=PATH of a source tree (repeatable)")
+    ap.add_argument(
+        "--as-is", action="store_true", help="time the trees with their bytecode as it is (default: compiled first)"
+    )
+    return ap
+
+
+def _rounds(
+    todo: dict[str, tuple[list[str], Path]], runs: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]], list[str]]:
+    """`runs` rounds of every variant in turn: per variant its wall and CPU seconds per round, and
+    the load average at the start of each round and at the end."""
+    times: dict[str, list[float]] = {k: [] for k in todo}
+    cpus: dict[str, list[float]] = {k: [] for k in todo}
+    loads = []
+    for i in range(runs):
+        loads.append(_load())
+        for name, (cmd, cwd) in todo.items():
+            wall_s, cpu_s = _timed(cmd, cwd)
+            times[name].append(wall_s)
+            cpus[name].append(cpu_s)
+            print(f"run {i + 1}/{runs} {name}: {wall_s:.1f} s, CPU {cpu_s:.1f} s", file=sys.stderr, flush=True)
+    loads.append(_load())
+    return times, cpus, loads
+
+
+def _table(times: dict[str, list[float]], cpus: dict[str, list[float]]) -> None:
+    """The table of medians and ratios, to plain sumo and to sumo with the same loops and outputs."""
+    base = statistics.median(times["sumo (binary)"])
     cpu_base = statistics.median(cpus["sumo (binary)"])
     print(
         "| variant | median wall s | runs (s) | ratio of medians to plain sumo | median of per-round ratios "
@@ -208,7 +226,6 @@ def main(argv: list[str] | None = None) -> int:
             f"| {cpu:.1f} | {', '.join(f'{c:.1f}' for c in cpus[name])} | {cpu / cpu_base:.2f}× "
             f"| {to_fair:.2f}×; {cpu_to_fair:.2f}× |"
         )
-    return 0
 
 
 def _load() -> str:

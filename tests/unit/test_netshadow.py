@@ -213,30 +213,10 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
             held = statuses
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
         sub = net if tick >= 38 else _network({j: layouts[j] for j in active}, programs, spill_back, upstream)
-        bf = _reference_block_fixed(sub.spill, ref, ests, active, programs, now)
-        relieved += any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
-        differs += any((ests[j].block_now != ests[j].block).any() for j in active)  # [harm] block_now acts
-        fi = _reference_inflow(sub.inflow, ref, ests, active)
-        sent += any(x is not None and (x != 0).any() for x in fi.values())
-        lifted += _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor, blocked, now)
-        betas = [
-            shadow.blocked_ratio(ref[j].blocked_fit, _bounds(blocked)) for j in active
-        ]  # [harm] blocked_discharge: the loops' fit
-        learnt += any(b is not None and bool((np.abs(b - 1.0) > 0.01).any()) for b in betas)
-        states, feeds, seen = ([d[j] for j in active] for d in (got, ests, statuses))
-        out = netshadow.advance_all(
-            sub,
-            states,
-            feeds,
-            seen,
-            t,
-            WINDOW_S,
-            cache if tick >= 38 else None,
-            queue_floor=floor,
-            blocked=_bounds(blocked),
-            block_now=now,
-        )
-        got.update(zip(active, out))
+        acted = _reference_tick(sub, programs, ref, ests, statuses, t, active, (floor, blocked, now))
+        counts = (relieved, differs, sent, lifted, learnt)
+        relieved, differs, sent, lifted, learnt = (a + b for a, b in zip(counts, acted))
+        _network_tick(sub, got, ests, statuses, t, active, cache if tick >= 38 else None, (floor, blocked, now))
         for jid in active:
             assert_same_replay(got[jid], ref[jid])
         if rng.random() < 0.05:  # a change of mode: the evidence restarts (harm._switch)
@@ -253,6 +233,36 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     assert (lifted > 10) == floor, lifted  # the floor held the controlled side up
     assert (learnt > 10) == blocked, learnt  # the blocked discharge was learnt from the loops
     assert differs > 10  # the last second's blockage differed from the average (what [harm] block_now reads)
+
+
+def _reference_tick(sub, programs, ref, ests, statuses, t, active, keys) -> tuple[int, int, int, int, int]:
+    """The reference replays of `active` advanced junction by junction to `t`, `keys` (floor, blocked,
+    now) as in the test; what acted: (the fixed side's blockage relieved, the last second's blockage
+    differing from the average, neighbours' discharge sent, the floor lifted, a blocked discharge
+    learnt), each 0 or 1 (lifted: a count)."""
+    floor, blocked, now = keys
+    bf = _reference_block_fixed(sub.spill, ref, ests, active, programs, now)
+    relieved = any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
+    differs = any((ests[j].block_now != ests[j].block).any() for j in active)  # [harm] block_now acts
+    fi = _reference_inflow(sub.inflow, ref, ests, active)
+    sent = any(x is not None and (x != 0).any() for x in fi.values())
+    lifted = _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor, blocked, now)
+    betas = [
+        shadow.blocked_ratio(ref[j].blocked_fit, _bounds(blocked)) for j in active
+    ]  # [harm] blocked_discharge: the loops' fit
+    learnt = any(b is not None and bool((np.abs(b - 1.0) > 0.01).any()) for b in betas)
+    return int(relieved), int(differs), int(sent), int(lifted), int(learnt)
+
+
+def _network_tick(sub, got, ests, statuses, t, active, cache, keys) -> None:
+    """The replays of `active` in `got` advanced to `t` in one network pass (netshadow.advance_all),
+    `keys` (floor, blocked, now) as in the test."""
+    floor, blocked, now = keys
+    states, feeds, seen = ([d[j] for j in active] for d in (got, ests, statuses))
+    out = netshadow.advance_all(
+        sub, states, feeds, seen, t, WINDOW_S, cache, queue_floor=floor, blocked=_bounds(blocked), block_now=now
+    )
+    got.update(zip(active, out))
 
 
 def test_an_empty_interval_leaves_the_replays_as_they_are():
