@@ -485,13 +485,13 @@ def read_prediction(meandata: Path, approaches: Mapping[str, frozenset[str]]) ->
         for item_id, (item_loss, item_entered) in iv.items():
             loss[item_id] = loss.get(item_id, 0.0) + item_loss
             entered[item_id] = entered.get(item_id, 0.0) + item_entered
-    delay: dict[str, float] = {}
+    delay_s: dict[str, float] = {}
     vehicles: dict[str, int] = {}
     for jid, lanes in approaches.items():
         keys = approach_keys(lanes)
-        delay[jid] = sum(loss.get(k, 0.0) for k in keys)
+        delay_s[jid] = sum(loss.get(k, 0.0) for k in keys)
         vehicles[jid] = int(sum(entered.get(k, 0.0) for k in keys))
-    return Prediction(delay, vehicles)
+    return Prediction(delay_s, vehicles)
 
 
 def approach_keys(lanes: frozenset[str]) -> list[str]:

@@ -1074,11 +1074,11 @@ def measured_figures(cum: np.ndarray, span_s: float) -> dict:
     ones over `span_s` of service time, or per-second rates with span_s = 1. None: undefined."""
     c = {name: float(cum[k]) for k, name in enumerate(CUM)}
     per_h = 3600.0 / span_s if span_s > 0 else 0.0
-    speed = ratio_or_none(c["distance_pcu_m"], c["time_pcu_s"])
-    delay = ratio_or_none(c["delay_pcu_s"], c["arrived_pcu"])
+    speed_mps = ratio_or_none(c["distance_pcu_m"], c["time_pcu_s"])
+    delay_s = ratio_or_none(c["delay_pcu_s"], c["arrived_pcu"])
     return {
-        "speed_kmh": None if speed is None else speed * 3.6,
-        "measured_delay_s": None if delay is None else max(delay, 0.0),
+        "speed_kmh": None if speed_mps is None else speed_mps * 3.6,
+        "measured_delay_s": None if delay_s is None else max(delay_s, 0.0),
         "crossings_veh_h": c["crossed_veh"] * per_h if span_s > 0 else None,
         "throughput_pcu_h": c["departed_pcu"] * per_h if span_s > 0 else None,
         "throughput_fixed_pcu_h": c["fixed_served_pcu"] * per_h if span_s > 0 else None,

@@ -139,15 +139,15 @@ def group_figures(
     a = np.maximum((mov["arrivals_pcu"] - np.concatenate(last_arrivals_pcu)) * g.mov_watched, 0.0)
     held = (lanes["queue_pcu"] + lanes["hidden_pcu"])[g.watched_idx]
     held_pcu_s = np.maximum(per_junction(g.watched_seg, held), 0.0) * np.maximum(dt_s, 0.0)
-    speed = np.bincount(g.w_mov, weights=g.w * lanes["adv_speed_mps"][g.w_lane], minlength=len(seg))
-    v = np.maximum(speed, 1.0)
+    speed_mps = np.bincount(g.w_mov, weights=g.w * lanes["adv_speed_mps"][g.w_lane], minlength=len(seg))
+    v = np.maximum(speed_mps, 1.0)
     served = np.maximum(lanes["dep_flow_pcu_h"][g.counted_idx], 0.0) / 3600.0
     q = np.maximum(np.maximum(lanes["flow_pcu_h"][g.counted_idx], 0.0) / 3600.0, served)
     c, cs = g.capacity_pcu_s, g.counted_seg
-    adv_speed, adv_flow = lanes["adv_speed_mps"][g.adv_idx], lanes["flow_pcu_h"][g.adv_idx]
-    weight = per_junction(g.adv_seg, adv_flow)
-    flow_weighted = per_junction(g.adv_seg, adv_flow * adv_speed) / np.where(weight > 0, weight, 1.0)
-    plain = per_junction(g.adv_seg, adv_speed) / np.maximum(g.adv_n, 1)
+    adv_speed_mps, adv_flow_pcu_h = lanes["adv_speed_mps"][g.adv_idx], lanes["flow_pcu_h"][g.adv_idx]
+    weight = per_junction(g.adv_seg, adv_flow_pcu_h)
+    flow_weighted = per_junction(g.adv_seg, adv_flow_pcu_h * adv_speed_mps) / np.where(weight > 0, weight, 1.0)
+    plain = per_junction(g.adv_seg, adv_speed_mps) / np.maximum(g.adv_n, 1)
     return GroupFigures(
         per_junction(seg, mov["queue_pcu"]),
         per_junction(seg, mov["departures_pcu"]),

@@ -510,8 +510,8 @@ def _finite(x: object) -> bool:
 
 def _deadlines(j: Intersection, view: SignalView, cur: int, st: _Static) -> dict[str, float]:
     """When each movement not green now must be green again at the latest (`st`: j's _Static)."""
-    red, max_red_s = view.red_since_s, j.max_red_s
-    return {mid: red[i] + max_red_s for i, mid in st.red_when[cur]}
+    red_since_s, max_red_s = view.red_since_s, j.max_red_s
+    return {mid: red_since_s[i] + max_red_s for i, mid in st.red_when[cur]}
 
 
 def _edf_candidates(j: Intersection, pending: dict[str, float], st: _Static) -> list[int]:
@@ -577,14 +577,14 @@ def _feasible(
     before that plan are among those it visited then (no more of the node budget used), and the
     subtrees it tried first still fail; it reaches that plan, or another, and finds a plan.
     `st`: memo.static(j)."""
-    red = st.red_of[cur](view.red_since_s)
+    red_since_s = st.red_of[cur](view.red_since_s)
     known = memo.found(j, cur, first)
-    if known is not None and known.red == red and known.meets(leave_s):
+    if known is not None and known.red_since_s == red_since_s and known.meets(leave_s):
         return True
     deadlines = _deadlines(j, view, cur, st)
     plan = _plan(j, deadlines, cur, leave_s, first, st)
     if plan is not None:
-        memo.keep(cur, first, _Found.of(j, st, red, deadlines, cur, leave_s, plan))
+        memo.keep(cur, first, _Found.of(j, st, red_since_s, deadlines, cur, leave_s, plan))
     return plan is not None
 
 
@@ -597,7 +597,7 @@ class _Found:
     leave time from leave_s to it meets without the check (`meets` is monotone)."""
 
     model: Intersection
-    red: object  # red_since_s of the movements red in the phase left (_Static.red_of)
+    red_since_s: object  # of the movements red in the phase left (_Static.red_of)
     leave_s: float
     steps: tuple[tuple[float, float, float, float], ...]
     latest_s: float = -math.inf
@@ -606,7 +606,7 @@ class _Found:
     def of(
         j: Intersection,
         st: _Static,
-        red: object,
+        red_since_s: object,
         deadlines: dict[str, float],
         cur: int,
         leave_s: float,
@@ -623,7 +623,7 @@ class _Found:
         checked = tuple(steps)
         latest_s = _slack_s(checked) - LATEST_MARGIN_S
         kept = latest_s >= leave_s and _accepts(checked, latest_s)
-        return _Found(j, red, leave_s, checked, latest_s if kept else -math.inf)
+        return _Found(j, red_since_s, leave_s, checked, latest_s if kept else -math.inf)
 
     def meets(self, leave_s: float) -> bool:
         """Whether `_plan`'s search, leaving at leave_s (no earlier than this plan's), accepts
