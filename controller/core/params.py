@@ -116,6 +116,10 @@ class MaxPressureParams:
     # stores upstream of the loop (spillback.blocking_queue_pcu: it holds streams at the link's head no loop of
     # this light sees) is served next once it has been red as long as the city's program holds it red in one
     # cycle (policies/spill_red.py); False: the pressures alone
+    head_block_s: float = 0.0  # a lane shared by movements the phase in force serves protected and movements it
+    # leaves red, whose stop-line loop is occupied with none of the served movements on it crossing for this long
+    # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop
+    # empties or a movement on it crosses, its queue counts for the red movements (policies/head_of_line.py); 0: off
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,10 @@ With `stall_s`, x_m is 0 for a movement of the phase in force that stands in its
 'G' on every link (full_green_lanes) with nobody crossing for `stall_s` past the start-up loss,
 on a lane whose exits include a controlled neighbour's approach that is not a short link,
 exit_linked): its head waits for room on the link, the green moves no one.
+With `head_block_s`, on a lane shared by movements green in different phases whose head stands at
+the stop line through the green of the phase in force with none of its served movements on the
+lane crossing (policies/head_of_line.py), x_m moves the lane's queue from those movements to the
+red ones the head waits for, until the lane discharges or its stop-line loop empties.
 The current phase is kept unless another phase's pressure is higher, and is never left before
 its minimum green; with `program_order_share` > 0 the switch goes to the phase the junction's
 program runs next instead while that one keeps the share of the highest pressure
@@ -75,6 +79,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
+from controller.core.policies.head_of_line import blocked_heads, head_shift_pcu, update_head_waits
 from controller.core.policies.phases import (
     exit_rate_ratio,
     exit_room_pcu,
@@ -119,10 +124,14 @@ class MaxPressureState:
     last_dep_pcu: np.ndarray | None = None  # cumulative departures seen last tick (None: none yet)
     # (movements,) a permitted turn that may stand in the junction; set at the first green seen
     boxed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    # (movements,) with `stall_s`: when each last sent a vehicle over its stop line (None: not tracked)
+    # (movements,) with `stall_s` or `head_block_s`: when each last sent a vehicle over its stop line
+    # (None: not tracked)
     last_dep_s: np.ndarray | None = None
     # (movements,) with `spill_plan_red`: the longest red of the city's program per movement (None: key off)
     plan_red_s: np.ndarray | None = None
+    # (movements, lanes) with `head_block_s`: per lane blocked at its head, the movements its head waits for
+    # (head_of_line.update_head_waits; None: none)
+    head_waits: np.ndarray | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -260,6 +269,7 @@ def phase_pressures(
     spill_room: bool = False,
     spill_reach: bool = False,
     stalled: np.ndarray | None = None,
+    head_shift: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
@@ -268,7 +278,9 @@ def phase_pressures(
     left on it (phases.upstream_held_pcu), added to its own; None: none. `spill_room`: the queue past
     the advance loops counts once more only where it reaches the link's head (blocking_queue_pcu);
     `spill_reach`: that part counts once more again. `stalled`: per movement, True where it holds
-    no pressure (stalled_movements: it stands in its green); None: none."""
+    no pressure (stalled_movements: it stands in its green); None: none. `head_shift`: per movement, PCU
+    added to its queue (head_of_line.head_shift_pcu: a blocked shared lane's queue moved to the
+    movements its head waits for); None: none."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
@@ -283,6 +295,8 @@ def phase_pressures(
         x = x + held_pcu
     if down_pcu is not None:
         x = x - down_pcu
+    if head_shift is not None:
+        x = np.maximum(x + head_shift, 0.0)
     if stalled is not None:
         x = np.where(stalled, 0.0, x)
     free = 1.0 - est.block if exit_ratio is None else np.minimum(1.0 - est.block, exit_ratio)
@@ -407,8 +421,9 @@ def _box_state(
     boxed: np.ndarray,
     last_dep_s: np.ndarray | None = None,
     plan_red_s: np.ndarray | None = None,
+    head_waits: np.ndarray | None = None,
 ) -> MaxPressureState:
-    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s) without the frozen
+    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits) without the frozen
     dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
     out.__dict__.update(
@@ -418,6 +433,7 @@ def _box_state(
         boxed=boxed,
         last_dep_s=last_dep_s,
         plan_red_s=plan_red_s,
+        head_waits=head_waits,
     )
     return out
 
@@ -512,6 +528,7 @@ class MaxPressurePolicy(Policy):
             or p.program_order_saturated
             or p.stall_s > 0
             or p.spill_plan_red
+            or p.head_block_s > 0
         ):
             return None
         return NetPressure.build(self, layouts)
@@ -571,7 +588,10 @@ class MaxPressurePolicy(Policy):
         cur = signal.phase
         if signal.in_intergreen:
             return state, PhaseWish(cur)
+        prev_dep_pcu = state.last_dep_pcu
         state = self._track_box(state, layout, est, cur, now_s)
+        if self.params.head_block_s > 0:
+            state = self._track_heads(state, layout, est, signal, now_s, prev_dep_pcu)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
         stalled = None
@@ -655,6 +675,7 @@ class MaxPressurePolicy(Policy):
     ) -> np.ndarray:
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
+        shift = head_shift_pcu(layout, est, state.head_waits) if state.head_waits is not None else None
         exit_ratio = None
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
@@ -673,6 +694,7 @@ class MaxPressurePolicy(Policy):
             p.spill_room,
             p.spill_reach,
             stalled,
+            shift,
         )
 
     def _track_box(
@@ -684,15 +706,16 @@ class MaxPressurePolicy(Policy):
         last sent a vehicle over its stop line (`now_s`)."""
         dep, st = est.departures_pcu, state.statics
         last_s = None
-        if self.params.stall_s > 0:
+        if self.params.stall_s > 0 or self.params.head_block_s > 0:
             if state.last_dep_s is None or state.last_dep_pcu is None or len(state.last_dep_s) != len(dep):
                 last_s = np.full(len(dep), now_s)
             else:
                 last_s = np.where(dep > state.last_dep_pcu, now_s, state.last_dep_s)
+        waits = state.head_waits
         if state.phase != cur or state.last_dep_pcu is None:
-            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool), last_s, state.plan_red_s)
+            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool), last_s, state.plan_red_s, waits)
         if st.has_permitted is not None and not st.has_permitted[cur]:
-            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s)
+            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s, waits)
         boxed = update_boxed(
             state.boxed,
             layout,
@@ -702,7 +725,30 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s)
+        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s, waits)
+
+    def _track_heads(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        prev_dep_pcu: np.ndarray | None,
+    ) -> MaxPressureState:
+        """With `head_block_s`: the shared lanes blocked at their head after this tick of the green
+        (head_of_line: blocked_heads, update_head_waits); `prev_dep_pcu`, the departures seen last
+        tick (None: none, nothing departed)."""
+        dep = est.departures_pcu
+        known = prev_dep_pcu is not None and len(prev_dep_pcu) == len(dep)
+        departed = dep > prev_dep_pcu if known else np.zeros(len(dep), dtype=bool)
+        found = None
+        if state.last_dep_s is not None:
+            found = blocked_heads(
+                layout, est, signal.phase, signal.green_elapsed_s, state.last_dep_s, now_s, self.params.head_block_s
+            )
+        waits = update_head_waits(state.head_waits, layout, est, departed, found)
+        return _box_state(state.statics, state.phase, dep, state.boxed, state.last_dep_s, state.plan_red_s, waits)
 
     def via_clearance(
         self,

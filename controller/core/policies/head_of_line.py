@@ -1,0 +1,118 @@
+"""A shared lane blocked at its head: max-pressure's queue moved to the movement the head waits for. Pure.
+
+Contract. A lane used by movements green in different phases (a left, green only in its own short
+stage, sharing the lane with the through and right of another stage) is one first-in first-out
+queue: while a left-turner stands at its head, the through and right behind it cannot leave,
+however long their green lasts. The estimator splits the lane's queue equally among its movements
+(core/shared_lanes.py), so max-pressure counts two thirds of it for the through-and-right stage
+and keeps that green while nothing crosses. From the loops alone (`[max_pressure] head_block_s`):
+
+    the phase in force serves some movements of the lane protected ('G'), some not at all (red),
+    none permitted only (a head there may wait for a gap, not for its signal),
+    its stop-line loop is occupied now (a vehicle stands at the line), the loops of the lane's
+    movements work, and none of the movements the phase serves on the lane sent a vehicle over
+    its stop line for `head_block_s` past the green's start-up loss, and none of them has a
+    vehicle standing at the stop line of another of its lanes (there, nobody crossing means its
+    exit is full: the whole movement stands, not a lane behind its head)
+        -> the head waits for one of the lane's red movements (blocked_heads)
+
+The lane then stays blocked (update_head_waits) until its stop-line loop is empty or a movement
+using it crosses its stop line (the head left). While it is blocked, the queue the estimator gives
+the lane's other movements on that lane is counted for the waiting movements instead
+(head_shift_pcu): the stage that serves the head gets the lane's whole queue, the green that
+cannot use the lane none of it (a gap-out on the lane, as a vehicle-actuated controller's).
+
+Example: lane E_0 used by E_L (red in phase 0, green in phase 1) and E_T (green in phase 0), 4 PCU
+on the lane (2 each), phase 0 green for 20 s, E_0's stop-line loop occupied and no E_T crossing
+for 5 s with `head_block_s` 4: E_T counts 0 PCU of E_0, E_L 4; phase 1 gets the lane's pressure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+
+
+def mixed_lanes(layout: Layout) -> np.ndarray:
+    """(phases, lanes) bool: in the phase, some movement using the lane is served protected, some
+    is not served at all (red), and none is served permitted only. A function of the layout alone
+    (Layout.derived keeps it)."""
+    uses = layout.lane_uses.astype(float)
+    permitted = layout.serves & ~layout.protected
+    has_protected = layout.protected.astype(float) @ uses > 0
+    has_red = (~layout.serves).astype(float) @ uses > 0
+    has_permitted = permitted.astype(float) @ uses > 0
+    out: np.ndarray = has_protected & has_red & ~has_permitted
+    return out
+
+
+def blocked_heads(
+    layout: Layout,
+    est: Estimate,
+    cur: int,
+    green_elapsed_s: float,
+    last_dep_s: np.ndarray,
+    now_s: float,
+    head_block_s: float,
+) -> np.ndarray:
+    """(movements, lanes) bool: per lane found blocked at its head now, the movements using it
+    that phase `cur` (green for `green_elapsed_s`) leaves red: the movements its head may wait for.
+    A lane is blocked when it is mixed in `cur` (mixed_lanes), it has a stop-line loop and every
+    movement using it is seen (not blind), that loop is occupied now (`stop_empty_s` 0), none of
+    the movements `cur` serves on it sent a vehicle over its stop line (`last_dep_s`, s, when each
+    last did) for `head_block_s` past the green's start-up loss, and the stop-line loop of every
+    other lane of those movements shows a gap (`stop_empty_s` > 0: a vehicle standing there, or a
+    loop that does not work, leaves the lane unblocked; the movement's exit may hold it)."""
+    uses = layout.lane_uses
+    mixed = layout.derived(mixed_lanes)[cur]
+    since_s = now_s - np.maximum(last_dep_s, now_s - green_elapsed_s + layout.params.startup_lost_s)
+    served = layout.protected[cur]
+    moving = served & (since_s < head_block_s)
+    seen = ~est.blind
+    lane_moving = (uses & moving[:, None]).any(axis=0)
+    lane_seen = ~(uses & ~seen[:, None]).any(axis=0)
+    standing = (layout.lane_stop >= 0) & (est.lanes.stop_empty_s <= 0.0)
+    blocked = mixed & standing & lane_seen & ~lane_moving
+    if blocked.any():
+        on_lane = (uses & served[:, None]).astype(float)  # (movements, lanes)
+        sibling = (on_lane.T @ on_lane > 0) & ~np.eye(len(standing), dtype=bool)  # (lanes, lanes)
+        held = (sibling & (est.lanes.stop_empty_s <= 0.0)[None, :]).any(axis=1)
+        blocked = blocked & ~held
+    out: np.ndarray = uses & blocked[None, :] & ~layout.serves[cur][:, None]
+    return out
+
+
+def update_head_waits(
+    waits: np.ndarray | None, layout: Layout, est: Estimate, departed: np.ndarray, found: np.ndarray | None
+) -> np.ndarray:
+    """(movements, lanes) bool: the blocked lanes' waiting movements after one tick. A lane's
+    entry (`waits`, None: none yet) is cleared when its stop-line loop is empty or a movement using
+    it crossed its stop line this tick (`departed`, per movement: its head left, or a lane of the
+    movement discharged); a lane found blocked this tick (`found`, blocked_heads; None: not
+    looked for) takes the new entry."""
+    uses = layout.lane_uses
+    if waits is None or waits.shape != uses.shape:
+        waits = np.zeros(uses.shape, dtype=bool)
+    cleared = (est.lanes.stop_empty_s > 0.0) | (uses & departed[:, None]).any(axis=0)
+    out: np.ndarray = waits & ~cleared[None, :]
+    if found is not None:
+        hit = np.asarray(found.any(axis=0), dtype=bool)
+        out = np.where(hit[None, :], found, out)
+    return out
+
+
+def head_shift_pcu(layout: Layout, est: Estimate, waits: np.ndarray) -> np.ndarray | None:
+    """(movements,) PCU to add to each movement's queue: on every blocked lane (a column of
+    `waits` with a waiting movement), the part of the lane's queue (between the loops and beyond
+    the advance loop) the estimator gives its other movements (their lane share), taken from them
+    and split equally among the waiting movements. None where no lane is blocked."""
+    blocked = np.asarray(waits.any(axis=0), dtype=bool)
+    if not blocked.any():
+        return None
+    lane_pcu = est.lanes.queue_pcu + est.lanes.hidden_pcu
+    others = layout.lane_uses & ~waits & blocked[None, :]
+    moved = np.where(others, layout.lane_share * lane_pcu[None, :], 0.0)  # (movements, lanes)
+    per_lane = moved.sum(axis=0) / np.maximum(waits.sum(axis=0), 1)
+    out: np.ndarray = (waits * per_lane[None, :]).sum(axis=1) - moved.sum(axis=1)
+    return out
