@@ -20,9 +20,10 @@ Example: `net = NetworkLayout.build(layouts)`, then every tick
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -185,6 +186,9 @@ class NetworkLayout:
         return out
 
 
+_CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
+
+
 @dataclass(frozen=True)
 class NetworkReadings:
     """One period of every loop of a NetworkLayout (a loop absent from the feed: not `seen`),
@@ -195,8 +199,24 @@ class NetworkReadings:
     occ: np.ndarray
     spd: np.ndarray
     seen: np.ndarray
-    stop_counts: dict[int, dict[str, int]]  # junction position -> vehicles over its stop lines, by class
+    # vehicles over each junction's stop lines by class (junctions, VEHICLE_CLASSES) and the classes
+    # a reading named (a count of 0 included); classes outside VEHICLE_CLASSES by junction position
+    stop_veh: np.ndarray
+    stop_named: np.ndarray
     fresh: dict[int, float]
+    stop_other: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
+
+    @property
+    def stop_counts(self) -> dict[int, dict[str, int]]:
+        """Junction position -> vehicles over its stop lines by class, of the junctions whose
+        readings named a class over a stop line."""
+        out: dict[int, dict[str, int]] = {}
+        for k in np.flatnonzero(np.logical_or.reduce(self.stop_named, axis=1)).tolist():
+            row, named = self.stop_veh[k].tolist(), self.stop_named[k].tolist()
+            out[k] = {c: n for c, n, x in zip(VEHICLE_CLASSES, row, named) if x}
+        for k, other in self.stop_other.items():
+            out.setdefault(k, {}).update(other)
+        return out
 
 
 def readings_from_snapshots(net: NetworkLayout, snaps: Mapping[str, Snapshot]) -> NetworkReadings:
@@ -207,7 +227,9 @@ def readings_from_snapshots(net: NetworkLayout, snaps: Mapping[str, Snapshot]) -
     spd = np.full(n, -1.0)
     seen = np.zeros(n, dtype=bool)
     factor = net.pcu_by_class
-    stop_counts: dict[int, dict[str, int]] = {}
+    stop_veh = np.zeros((len(net.jids), len(VEHICLE_CLASSES)), dtype=np.int64)
+    stop_named = np.zeros(stop_veh.shape, dtype=bool)
+    other: dict[int, dict[str, int]] = {}
     fresh: dict[int, float] = {}
     pos = {j: k for k, j in enumerate(net.jids)}
     for jid, snap in snaps.items():
@@ -226,10 +248,15 @@ def readings_from_snapshots(net: NetworkLayout, snaps: Mapping[str, Snapshot]) -
                 pcu[i] = sum(factor.get(c, 1.0) * c_n for c, c_n in rd.counts)
                 veh[i] = sum(c_n for _, c_n in rd.counts)
                 if net.det_is_stop[i]:
-                    crossed = stop_counts.setdefault(k, {})
                     for c, c_n in rd.counts:
-                        crossed[c] = crossed.get(c, 0) + c_n
-    return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)
+                        col = _CLASS_COLUMN.get(c)
+                        if col is None:
+                            crossed = other.setdefault(k, {})
+                            crossed[c] = crossed.get(c, 0) + c_n
+                        else:
+                            stop_veh[k, col] += c_n
+                            stop_named[k, col] = True
+    return NetworkReadings(pcu, veh, occ, spd, seen, stop_veh, stop_named, fresh, other)
 
 
 def update_all(
@@ -254,9 +281,9 @@ def update_all(
     lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
     now = block_now_lanes(L, sig, lanes.block)
     lanes, movements = _movements(net, lanes, arr, dep, sig.stop_alive | sig.adv_alive, now)
-    out, cut = _cut(net, ests, r, lanes, health, movements)
+    out, tick = _cut(net, ests, r, lanes, health, movements, cache)
     if cache is not None:
-        cache.remember(net, cut, lanes, health)
+        cache.remember(net, out, tick)
     return out
 
 
@@ -279,16 +306,20 @@ def _cut(
     lanes: LaneState,
     health: DetectorHealth,
     m: MovementArrays,
-) -> tuple[dict[str, Estimate], dict[int, tuple[LaneState, DetectorHealth]]]:
+    cache: StateCache | None,
+) -> tuple[dict[str, Estimate], _Tick]:
     """Every fresh junction's new Estimate, its arrays views of the network's cut when read
-    (EstimateCut; LaneState and DetectorHealth: estimation.LaneCut, HealthCut), and the LaneState
-    and DetectorHealth cut (per junction position). The cumulative arrivals and departures are
-    added over the network: the previous estimates' arrays (the last tick's network array when
-    they are all cut from it), plus this period's."""
-    joined = joined_source(ests)  # one walk of the estimates for both fields
+    (EstimateCut; its lanes a LaneCut; its loops' health and its vehicles over the stop lines
+    made when first read: _Tick), and the tick's network record. The cumulative arrivals and
+    departures are added over the network: the previous estimates' arrays (the last tick's
+    network array when they are all cut from it), plus this period's."""
+    known = cache.known(ests) if cache is not None else None  # the last tick's records, all of them
+    joined = None if known is not None else joined_source(ests)  # one walk of the estimates for both fields
+    before_arr = known.moves.arrivals_pcu if known is not None else _movement_field(ests, "arrivals_pcu", joined)
+    before_dep = known.moves.departures_pcu if known is not None else _movement_field(ests, "departures_pcu", joined)
     cumulative = MovementArrays(
-        _movement_field(ests, "arrivals_pcu", joined) + m.arrivals_pcu,
-        _movement_field(ests, "departures_pcu", joined) + m.departures_pcu,
+        before_arr + m.arrivals_pcu,
+        before_dep + m.departures_pcu,
         m.flow_pcu_h,
         m.queue_pcu,
         m.sat_flow_pcu_h,
@@ -296,33 +327,121 @@ def _cut(
         m.block_now,
         m.blind,
     )
+    tick = _Tick(net.cut_slices, cumulative, lanes, health, _crossed(known, ests, r))
     out: dict[str, Estimate] = {}
-    cut: dict[int, tuple[LaneState, DetectorHealth]] = {}
-    slices = net.cut_slices
+    jids, slices = net.jids, net.cut_slices
+    counted = r.stop_counts if tick.crossed is None else None  # kept by record: every junction's own sum
     for k, t_s in r.fresh.items():
-        lanes_at, loops_at, movements_at = slices[k]
-        lane_k = cut_at(LaneCut, lanes, lanes_at)  # fields cut when read: most are not, most ticks
-        health_k = cut_at(HealthCut, health, loops_at)
-        cut[k] = lane_k, health_k
-        crossed = ests[k].crossed_by_class
-        counted = r.stop_counts.get(k)
-        if counted is not None:
-            before = dict(crossed)
-            for c, n in counted.items():
-                before[c] = before.get(c, 0) + n
-            crossed = tuple(sorted(before.items()))
-        out[net.jids[k]] = cut_at(
-            EstimateCut,
-            cumulative,
-            movements_at,
-            {"t_s": t_s, "crossed_by_class": crossed, "lanes": lane_k, "health": health_k, "last_feed_t_s": t_s},
-        )
-    return out, cut
+        lanes_at, _, movements_at = slices[k]
+        fields: dict[str, object] = {
+            "t_s": t_s,
+            "lanes": cut_at(LaneCut, lanes, lanes_at),  # its fields cut when read: most are not, most ticks
+            "last_feed_t_s": t_s,
+            "_tick": tick,
+            "_k": k,
+        }
+        if counted is not None:  # a class outside VEHICLE_CLASSES: the sums kept by record (estimation.update's)
+            crossed = ests[k].crossed_by_class
+            fields["crossed_by_class"] = crossed if k not in counted else _merged(crossed, counted[k])
+        out[jids[k]] = cut_at(EstimateCut, cumulative, movements_at, fields)
+    return out, tick
+
+
+def _merged(crossed: tuple[tuple[str, int], ...], counted: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    """A junction's vehicles over its stop lines with this period's added (estimation.update's sum)."""
+    before = dict(crossed)
+    for c, n in counted.items():
+        before[c] = before.get(c, 0) + n
+    return tuple(sorted(before.items()))
+
+
+@dataclass(frozen=True)
+class Crossed:
+    """Every junction's vehicles over its stop lines by class, kept over the network from tick to
+    tick: its Estimate.crossed_by_class when these sums began (`base`), and per class what was
+    counted since and whether a reading named the class (a count of 0 included). A junction's
+    tuple is made when read (`of`): the base itself while no reading named a class, else the
+    base with the sums added, sorted by class (what adding each period's counts to the tuple, as
+    estimation.update does, gives)."""
+
+    base: tuple[tuple[tuple[str, int], ...], ...]
+    veh: np.ndarray  # (junctions, VEHICLE_CLASSES) int64
+    named: np.ndarray  # (junctions, VEHICLE_CLASSES) bool
+
+    def of(self, k: int) -> tuple[tuple[str, int], ...]:
+        named = self.named[k].tolist()
+        if not any(named):
+            return self.base[k]
+        return _merged(self.base[k], {c: n for c, n, x in zip(VEHICLE_CLASSES, self.veh[k].tolist(), named) if x})
+
+
+def _crossed(known: _Tick | None, ests: Sequence[Estimate], r: NetworkReadings) -> Crossed | None:
+    """This tick's Crossed: the last tick's (`known`) or one begun from the estimates' tuples, with
+    this period's counts added; None when a reading names a class outside VEHICLE_CLASSES (the
+    estimates keep their own sums: _cut), and the next tick begins again from the tuples."""
+    if r.stop_other:
+        return None
+    before = known.crossed if known is not None else None
+    if before is None:
+        z = np.zeros((len(ests), len(VEHICLE_CLASSES)), dtype=np.int64)
+        before = Crossed(tuple(e.crossed_by_class for e in ests), z, z != 0)
+    if not r.stop_named.any():
+        return before
+    return Crossed(before.base, before.veh + r.stop_veh, before.named | r.stop_named)
+
+
+@dataclass(frozen=True)
+class _Tick:
+    """What one update_all's Estimates are cut from: the junctions' slices, the cumulative
+    movement arrays, the network's lanes and loops, the stop-line sums (None: kept by record)."""
+
+    slices: tuple[tuple[slice, slice, slice], ...]
+    moves: MovementArrays
+    lanes: LaneState
+    health: DetectorHealth
+    crossed: Crossed | None
 
 
 class EstimateCut(Cut, Estimate):
-    """One junction's Estimate: its scalars, lanes and loops given, its movement arrays cut from
-    the network's (MovementArrays, arrivals and departures cumulative) when read (cuts.py)."""
+    """One junction's Estimate: its scalars and lanes given, its movement arrays cut from the
+    network's (MovementArrays, arrivals and departures cumulative) when read (cuts.py); its
+    loops' health and its vehicles over the stop lines made from its tick's network record
+    (`_tick`, at junction position `_k`) when first read: the metrics read them every few
+    seconds, nothing in the tick does."""
+
+
+class _FromTick:
+    """A field of an EstimateCut made from its _Tick when first read, then kept (like cuts._Lazy:
+    the instance's own value wins once stored)."""
+
+    __slots__ = ("make", "name")
+
+    def __init__(self, name: str, make: Callable[[_Tick, int], object]) -> None:
+        self.name, self.make = name, make
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        tick = d.get("_tick")
+        if tick is None:
+            raise AttributeError(self.name)
+        value = d[self.name] = self.make(tick, d["_k"])
+        return value
+
+
+def _health_of(tick: _Tick, k: int) -> DetectorHealth:
+    return cut_at(HealthCut, tick.health, tick.slices[k][1])
+
+
+def _crossed_of(tick: _Tick, k: int) -> tuple[tuple[str, int], ...]:
+    if tick.crossed is None:  # _cut set every fresh junction's own
+        raise AttributeError("crossed_by_class")
+    return tick.crossed.of(k)
+
+
+EstimateCut.health = _FromTick("health", _health_of)  # type: ignore[assignment]
+EstimateCut.crossed_by_class = _FromTick("crossed_by_class", _crossed_of)  # type: ignore[assignment]
 
 
 def _movement_field(ests: Sequence[Estimate], name: str, joined: tuple[object, int] | None) -> np.ndarray:
@@ -337,48 +456,50 @@ def _movement_field(ests: Sequence[Estimate], name: str, joined: tuple[object, i
 
 
 class StateCache:
-    """The network lane and loop arrays of the last update_all, and the junctions' LaneState and
-    DetectorHealth cut from them (a memo: update_all gives the same with or without it). Where
-    the next call's estimates still hold exactly those arrays (every junction fresh last time;
-    a lane field a junction borrowed into is not), the network array is used again instead of
-    concatenating the junctions' back."""
+    """The last update_all's network record (_Tick) and the Estimates it made, in junction order
+    (a memo: update_all gives the same with or without it). Where the next call's estimates are
+    exactly those records (every junction fresh last time), the network arrays are used again
+    instead of concatenating the junctions' back; else, field by field, where the estimates
+    still hold the very arrays cut from them (a lane field a junction borrowed into is not)."""
 
     def __init__(self) -> None:
-        self.parts: tuple[tuple[LaneState, DetectorHealth], ...] = ()
-        self.state: tuple[LaneState, DetectorHealth] | None = None
+        self.records: tuple[Estimate, ...] = ()
+        self.tick: _Tick | None = None
 
-    def remember(
-        self,
-        net: NetworkLayout,
-        cut: Mapping[int, tuple[LaneState, DetectorHealth]],
-        lanes: LaneState,
-        health: DetectorHealth,
-    ) -> None:
-        if len(cut) != len(net.jids):  # a junction not fresh keeps arrays of its own
-            self.parts, self.state = (), None
+    def remember(self, net: NetworkLayout, out: Mapping[str, Estimate], tick: _Tick) -> None:
+        if len(out) != len(net.jids):  # a junction not fresh keeps arrays of its own
+            self.records, self.tick = (), None
             return
-        self.parts = tuple(cut[k] for k in range(len(net.jids)))
-        self.state = lanes, health
+        self.records = tuple(out[j] for j in net.jids)
+        self.tick = tick
+
+    def known(self, ests: Sequence[Estimate]) -> _Tick | None:
+        """The last tick's record when `ests` are the very Estimates it made, in order."""
+        if self.tick is None or len(ests) != len(self.records):
+            return None
+        return self.tick if all(e is rec for e, rec in zip(ests, self.records)) else None
 
     def whole(self, ests: Sequence[Estimate]) -> tuple[LaneState | None, DetectorHealth | None]:
         """The network LaneState when every estimate holds the very LaneState cut from it (then
         every lane field is that array's), else None; the same for the DetectorHealth."""
-        if self.state is None or len(ests) != len(self.parts):
+        tick = self.known(ests)
+        if tick is not None:
+            return tick.lanes, tick.health
+        if self.tick is None or len(ests) != len(self.records):
             return None, None
-        lanes_same = all(e.lanes is part[0] for e, part in zip(ests, self.parts))
-        health_same = all(e.health is part[1] for e, part in zip(ests, self.parts))
-        return (self.state[0] if lanes_same else None), (self.state[1] if health_same else None)
+        lanes_same = all(e.lanes is rec.lanes for e, rec in zip(ests, self.records))
+        health_same = all(e.health is rec.health for e, rec in zip(ests, self.records))
+        return (self.tick.lanes if lanes_same else None), (self.tick.health if health_same else None)
 
     def field(self, ests: Sequence[Estimate], kind: str, name: str) -> np.ndarray | None:
         """The network array of `kind` ("lanes" or "health") field `name`, when every estimate
         holds the very array cut from it; else None."""
-        if self.state is None or len(ests) != len(self.parts):
+        if self.tick is None or len(ests) != len(self.records):
             return None
-        k = 0 if kind == "lanes" else 1
-        for e, part in zip(ests, self.parts):
-            if getattr(getattr(e, kind), name) is not getattr(part[k], name):
+        for e, rec in zip(ests, self.records):
+            if getattr(getattr(e, kind), name) is not getattr(getattr(rec, kind), name):
                 return None
-        out: np.ndarray = getattr(self.state[k], name)
+        out: np.ndarray = getattr(self.tick.lanes if kind == "lanes" else self.tick.health, name)
         return out
 
 
@@ -506,8 +627,9 @@ def readings_from_frame(
         occ, spd = np.array(frame.occupancy, dtype=float), np.array(frame.speed_mps, dtype=float)
         seen = np.ones(n, dtype=bool)
         # the index's stop-line rows (the frame's layout is the index's) and its junctions' keys
-        stop_counts = _stop_counts(index, counts[index.stop_rows], index.stop_start)
-        return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, dict.fromkeys(index.fresh_all, frame.t_s))
+        stop_veh = _stop_counts(net, index, counts[index.stop_rows], index.stop_start)
+        fresh_all = dict.fromkeys(index.fresh_all, frame.t_s)
+        return NetworkReadings(pcu, veh, occ, spd, seen, stop_veh, stop_veh != 0, fresh_all)
     take = accepted[index.loop_junction] & (index.net_loop >= 0)
     at = index.net_loop[take]
     counts = frame.counts[take]
@@ -522,24 +644,24 @@ def readings_from_frame(
         True,
     )
     rows = np.flatnonzero(take & index.is_stop)
-    stop_counts = _stop_counts(index, frame.counts[rows], np.searchsorted(rows, frame.layout.det_start))
+    stop_veh = _stop_counts(net, index, frame.counts[rows], np.searchsorted(rows, frame.layout.det_start))
     fresh = {int(nk): frame.t_s for nk in index.net_junction[accepted & (index.net_junction >= 0)]}
-    return NetworkReadings(pcu, veh, occ, spd, seen, stop_counts, fresh)
+    return NetworkReadings(pcu, veh, occ, spd, seen, stop_veh, stop_veh != 0, fresh)
 
 
-def _stop_counts(index: FrameIndex, rows: np.ndarray, start: np.ndarray) -> dict[int, dict[str, int]]:
-    """Vehicles over the stop lines by junction (network position) and class, of the junctions
-    that counted one: `rows` the frame's stop-line rows (loops, classes) in frame order, `start`
+def _stop_counts(net: NetworkLayout, index: FrameIndex, rows: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Vehicles over the stop lines by junction (network position) and class ((junctions of net,
+    VEHICLE_CLASSES)): `rows` the frame's stop-line rows (loops, classes) in frame order, `start`
     (frame junctions + 1,) where each frame junction's begin among them. Running sums (integers:
-    exact in any order; np.add.at gave the same, slower)."""
+    exact in any order; np.add.at gave the same, slower). A frame junction outside net has no
+    stop-line row (FrameIndex.is_stop)."""
     running = np.zeros((len(rows) + 1, len(VEHICLE_CLASSES)), dtype=np.int64)
     np.cumsum(rows, axis=0, out=running[1:])
     by_junction = running[start[1:]] - running[start[:-1]]
-    nz = np.flatnonzero(np.logical_or.reduce(by_junction != 0, axis=1))
-    return {
-        int(index.net_junction[k]): {c: int(x) for c, x in zip(VEHICLE_CLASSES, row) if x}
-        for k, row in zip(nz.tolist(), by_junction[nz].tolist())
-    }
+    out = np.zeros((len(net.jids), len(VEHICLE_CLASSES)), dtype=np.int64)
+    inside = index.net_junction >= 0
+    out[index.net_junction[inside]] = by_junction[inside]
+    return out
 
 
 def _pcu_rows(index: FrameIndex, counts: np.ndarray) -> np.ndarray:
