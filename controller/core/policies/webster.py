@@ -182,8 +182,9 @@ The safety gate checks the plan (bounds, max red) as for any cycle plan.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -192,7 +193,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.harm import HarmParams, replay_program
 from controller.core.network import NetworkView
 from controller.core.params import MaxPressureParams, WebsterParams
-from controller.core.policies import Policy
+from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.offsets import (
     aligned,
     carried_whole_seconds,
@@ -206,6 +207,9 @@ from controller.core.policies.requirements import actuated_refusal, coupled_refu
 from controller.core.safety import DECISION_PERIOD_S, SignalView, cycle_length_s
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import OFF_YIELD, CycleWish, Intersection, SignalStatus
+
+_T = TypeVar("_T")
+FloorSteps = Generator["FloorAsk", np.ndarray, _T]  # a computation that waits on green_floors_s calls
 
 OPPOSING_GREEN = "GgO"  # a link in one of these moves (SUMO's 'O': signal off, the link has the right of way)
 
@@ -323,6 +327,22 @@ def common_cycle_s(
     platoon_fit: bool = False,
     credit: Credit | None = None,
 ) -> float:
+    """common_cycle_steps' cycle (s), its green_floors_s calls answered at once."""
+    fits = (fit_capacity, platoon_fit)
+    return solved(
+        common_cycle_steps(layout, flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fits, credit)
+    )
+
+
+def common_cycle_steps(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    full_cycle: bool,
+    fits: tuple[bool, bool],
+    credit: Credit | None,
+) -> FloorSteps[float]:
     """The reference cycle C (reference_cycle_s) divided by the largest whole k that keeps C / k
     at least Webster's cycle C0 = (1.5 L + 5) / (1 - Y), the junction's minimum cycle and its
     minimum greens with the intergreens: a lightly loaded junction runs two (or k) cycles per
@@ -338,6 +358,7 @@ def common_cycle_s(
     common cycle from each upstream signal, and a short green that cannot serve a platoon
     leaves its tail for the next short cycle; an isolated junction's random arrivals spread.
     `credit`: green_floors_s'."""
+    fit_capacity, platoon_fit = fits
     j = layout.junction
     ref_s = reference_cycle_s(layout)
     if full_cycle:
@@ -350,7 +371,7 @@ def common_cycle_s(
     platoons = platoon_fit and len(j.upstream) > 0
     while (fit_capacity or platoons) and k > 1:
         q_pcu_h = flow_pcu_h * k if platoons else flow_pcu_h
-        if capacity_fits(layout, q_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio, credit):
+        if (yield from capacity_fits_steps(layout, q_pcu_h, ref_s / k, lost_time_per_phase_s, max_flow_ratio, credit)):
             break
         k -= 1
     return ref_s / k
@@ -377,10 +398,23 @@ def capacity_fits(
     phases' minimum greens (green_floors_s), fits the cycle with its intergreens: Webster's C0
     knows the lost time but not the minimum greens, and a short cycle whose other phases hold
     their minimums leaves a loaded phase less than its capacity green. `credit`: green_floors_s'."""
+    return solved(capacity_fits_steps(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit))
+
+
+def capacity_fits_steps(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_s: float,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    credit: Credit | None,
+) -> FloorSteps[bool]:
+    """capacity_fits, its green_floors_s call yielded (FloorAsk)."""
     lo, hi = layout.derived(_green_range_s)
     capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     total_s = cycle_s - layout.derived(_cycle_intergreens_s)
-    return float(green_floors_s(layout, capacity_s, lo, hi, credit).sum()) <= total_s + 1e-9
+    floors_s = yield FloorAsk(layout, capacity_s, lo, hi, credit)
+    return float(floors_s.sum()) <= total_s + 1e-9
 
 
 def lone_cycle_s(
@@ -449,21 +483,34 @@ def equal_saturation_needs_s(
     needs above the minimum greens scaled alike (which cuts the light movements most). The needs at
     `max_flow_ratio` where they fit, or where no x makes them fit (the minimum greens and lost times
     alone do not)."""
+    return solved(equal_saturation_steps(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit))
+
+
+def equal_saturation_steps(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_s: float,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    credit: Credit | None,
+) -> FloorSteps[np.ndarray]:
+    """equal_saturation_needs_s, its green_floors_s calls yielded (FloorAsk)."""
     lo, hi = layout.derived(_green_range_s)
     total_s = cycle_s - layout.derived(_cycle_intergreens_s)
 
     def needs_s(x: float) -> np.ndarray:
         return movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, x)[0]
 
-    def fits(x: float) -> bool:
-        return float(green_floors_s(layout, needs_s(x), lo, hi, credit).sum()) <= total_s + 1e-9
+    def fits(x: float) -> FloorSteps[bool]:
+        floors_s = yield FloorAsk(layout, needs_s(x), lo, hi, credit)
+        return float(floors_s.sum()) <= total_s + 1e-9
 
     low_x, high_x = max_flow_ratio, 64.0 * max_flow_ratio
-    if fits(low_x) or not fits(high_x):
+    if (yield from fits(low_x)) or not (yield from fits(high_x)):
         return needs_s(max_flow_ratio)
     for _ in range(40):  # x to 64 x 2^-40: far below a second of green
         mid_x = (low_x + high_x) / 2.0
-        low_x, high_x = (low_x, mid_x) if fits(mid_x) else (mid_x, high_x)
+        low_x, high_x = (low_x, mid_x) if (yield from fits(mid_x)) else (mid_x, high_x)
     return needs_s(high_x)
 
 
@@ -491,18 +538,31 @@ def green_floors_s(
     (Credit.transition_s) count toward its need first; the deficit still goes to the phases
     serving it. Raises ValueError for a credit whose index (Credit.floors) is another layout's, built from
     other serving phases or base greens: a credit belongs to the layout unopposed_credit built it from."""
+    return raised_floors_s(floor_index(layout, credit), owed_needs_s(needs_s, credit), lo, hi)
+
+
+def floor_index(layout: Layout, credit: Credit | None) -> FloorIndex:
+    """green_floors_s' index of `layout` with `credit` (its own, kept; raises ValueError for a credit
+    built from another layout)."""
     if credit is None:
-        index = layout.derived(_served_floors)
-    elif credit.floors is None:
-        index = FloorIndex.build(layout, layout.serves | credit.phases)
-    else:
-        index = credit.floors
-        if not index.built_for(layout):
-            raise ValueError(
-                f"junction {layout.junction.id}: the credit's floor index was built for a layout of other serving "
-                "phases or base greens; build the credit from this layout (unopposed_credit)"
-            )
-    owed_s = needs_s if credit is None else np.maximum(needs_s - credit.transition_s, 0.0)
+        return layout.derived(_served_floors)
+    if credit.floors is None:
+        return FloorIndex.build(layout, layout.serves | credit.phases)
+    if not credit.floors.built_for(layout):
+        raise ValueError(
+            f"junction {layout.junction.id}: the credit's floor index was built for a layout of other serving "
+            "phases or base greens; build the credit from this layout (unopposed_credit)"
+        )
+    return credit.floors
+
+
+def owed_needs_s(needs_s: np.ndarray, credit: Credit | None) -> np.ndarray:
+    """(movements,) what green_floors_s raises the floors for: the needs less `credit`'s unopposed seconds."""
+    return needs_s if credit is None else np.maximum(needs_s - credit.transition_s, 0.0)
+
+
+def raised_floors_s(index: FloorIndex, owed_s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """green_floors_s' greens from `lo` raised for `owed_s` (owed_needs_s) through `index` (floor_index)."""
     serving, counting, always = index.serving, index.counting, index.always
     owed, top = owed_s.tolist(), [float(h) for h in hi]
     g = [float(x) for x in lo]  # Python floats: the same IEEE doubles as numpy's, without its per-item cost
@@ -523,6 +583,32 @@ def _summed(values: list[float]) -> float:
     """sum(values) to the last bit as numpy sums the same floats as an array: in order for fewer
     than 8 (numpy's pairwise summation is sequential there), by numpy itself from 8 on."""
     return float(sum(values)) if len(values) < 8 else float(np.sum(np.array(values, dtype=float)))
+
+
+@dataclass(frozen=True)
+class FloorAsk:
+    """One green_floors_s call a re-plan waits on (the `..._steps` generators below yield it and are
+    sent its greens): a junction alone answers it at once (solved); a region's re-plans are answered
+    together, grouped by floor index (webster_net.FloorAnswers), to the same bits."""
+
+    layout: Layout
+    needs_s: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    credit: Credit | None
+
+    def floors_s(self) -> np.ndarray:
+        return green_floors_s(self.layout, self.needs_s, self.lo, self.hi, self.credit)
+
+
+def solved(steps: Generator[FloorAsk, np.ndarray, _T]) -> _T:
+    """The value of a `..._steps` generator, each FloorAsk it yields answered at once (FloorAsk.floors_s)."""
+    try:
+        ask = next(steps)
+        while True:
+            ask = steps.send(ask.floors_s())
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 def webster_greens(
@@ -559,9 +645,54 @@ def webster_greens(
     the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
     green time (keep_short_greens). `credit` (`credit_unopposed`), `lone_cycle_max_s`: cycle_and_needs_s'."""
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
-    fits = (fit_capacity, platoon_fit)
-    cycle_s, capacity_s, storage_s = cycle_and_needs_s(
-        layout, flow_pcu_h, q_cycle, lost_time_per_phase_s, max_flow_ratio, full_cycle, fits, credit, lone_cycle_max_s
+    plan = GreensAsked(full_cycle, (fit_capacity, platoon_fit), city_split, slack_to_city, lone_cycle_max_s)
+    return solved(
+        webster_greens_steps(
+            layout,
+            flow_pcu_h,
+            lost_time_per_phase_s,
+            max_flow_ratio,
+            plan,
+            (held, blind, short, q_cycle, kept_share),
+            credit,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class GreensAsked:
+    """webster_greens' switches (its arguments of the same names; `fits`: fit_capacity, platoon_fit)."""
+
+    full_cycle: bool
+    fits: tuple[bool, bool]
+    city_split: bool
+    slack_to_city: bool
+    lone_cycle_max_s: float
+
+
+def webster_greens_steps(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    plan: GreensAsked,
+    masks: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray | None],
+    credit: Credit | None,
+) -> FloorSteps[tuple[float, tuple[float, ...]]]:
+    """webster_greens, its green_floors_s calls yielded (FloorAsk); `masks`: its held, blind, short,
+    cycle flows (given: `flow_pcu_h` where it has none) and kept_share."""
+    held, blind, short, q_cycle, kept_share = masks
+    full_cycle, city_split, slack_to_city = plan.full_cycle, plan.city_split, plan.slack_to_city
+    cycle_s, capacity_s, storage_s = yield from cycle_and_needs_steps(
+        layout,
+        flow_pcu_h,
+        q_cycle,
+        lost_time_per_phase_s,
+        max_flow_ratio,
+        full_cycle,
+        plan.fits,
+        credit,
+        plan.lone_cycle_max_s,
     )
     total_s = max(cycle_s - layout.derived(_cycle_intergreens_s), 0.0)
     lo, hi = layout.derived(_green_range_s)
@@ -576,7 +707,9 @@ def webster_greens(
         lo = np.where(short, np.maximum(lo, prior_s), lo)
     # the city's plan as the prior: only at its own cycle, and while no phase ran short
     use = slack_to_city and not full_cycle and cycle_s >= reference_cycle_s(layout) - 1e-6
-    greens = demand_split_s(layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None, credit)
+    greens = yield from demand_split_steps(
+        layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None, credit
+    )
     if kept_share is not None and (kept_share > 0).any():
         kept_s = np.where(kept_share > 0, np.clip(kept_share * total_s, lo, hi), 0.0)
         greens = keep_short_greens(greens, kept_s, lo)
@@ -600,9 +733,35 @@ def cycle_and_needs_s(
     its queue, or a long plan is in force) and `full_cycle` at a lone junction, lone_cycle_s' cycle and
     equal_saturation_needs_s' capacity needs (the needs at `max_flow_ratio` where they fit); `credit`:
     green_floors_s' (and city_split_sent's, in webster_greens)."""
-    fit_capacity, platoon_fit = fits
-    cycle_s = common_cycle_s(
-        layout, cycle_flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fit_capacity, platoon_fit, credit
+    return solved(
+        cycle_and_needs_steps(
+            layout,
+            flow_pcu_h,
+            cycle_flow_pcu_h,
+            lost_time_per_phase_s,
+            max_flow_ratio,
+            full_cycle,
+            fits,
+            credit,
+            lone_cycle_max_s,
+        )
+    )
+
+
+def cycle_and_needs_steps(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_flow_pcu_h: np.ndarray,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    full_cycle: bool,
+    fits: tuple[bool, bool],
+    credit: Credit | None,
+    lone_cycle_max_s: float,
+) -> FloorSteps[tuple[float, np.ndarray, np.ndarray]]:
+    """cycle_and_needs_s, its green_floors_s calls yielded (FloorAsk)."""
+    cycle_s = yield from common_cycle_steps(
+        layout, cycle_flow_pcu_h, lost_time_per_phase_s, max_flow_ratio, full_cycle, fits, credit
     )
     j = layout.junction
     lone = lone_cycle_max_s > 0 and full_cycle and not (j.upstream or j.downstream)
@@ -610,7 +769,7 @@ def cycle_and_needs_s(
         cycle_s = lone_cycle_s(layout, cycle_flow_pcu_h, cycle_s, max_flow_ratio, lone_cycle_max_s)
     capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     if lone:
-        capacity_s = equal_saturation_needs_s(
+        capacity_s = yield from equal_saturation_steps(
             layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit
         )
     return cycle_s, capacity_s, storage_s
@@ -748,10 +907,24 @@ def demand_split_s(
     (phases; the city's split): the rest first raises each phase below it toward it, in
     proportion to the shortfall, and only what is left then goes in the base proportions.
     `credit`: green_floors_s'."""
+    return solved(demand_split_steps(layout, capacity_s, storage_s, lo, hi, total_s, prior_s, credit))
+
+
+def demand_split_steps(
+    layout: Layout,
+    capacity_s: np.ndarray,
+    storage_s: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    total_s: float,
+    prior_s: np.ndarray | None,
+    credit: Credit | None,
+) -> FloorSteps[np.ndarray]:
+    """demand_split_s, its green_floors_s calls yielded (FloorAsk)."""
     n = len(layout.junction.phases)
-    floors = green_floors_s(layout, np.maximum(capacity_s, storage_s), lo, hi, credit)
+    floors = yield FloorAsk(layout, np.maximum(capacity_s, storage_s), lo, hi, credit)
     if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
-        floors = green_floors_s(layout, capacity_s, lo, hi, credit)
+        floors = yield FloorAsk(layout, capacity_s, lo, hi, credit)
     if floors.sum() > total_s and floors.sum() > lo.sum():
         scale = max(total_s - lo.sum(), 0.0) / (floors.sum() - lo.sum())
         floors = lo + (floors - lo) * scale
@@ -1246,7 +1419,7 @@ class WebsterPolicy(Policy):
         est: Estimate,
         flow_pcu_h: np.ndarray,
         smooth_pcu_h: np.ndarray | None = None,
-    ) -> tuple[float, tuple[float, ...], tuple[float, ...], tuple[np.ndarray, ...]]:
+    ) -> FloorSteps[tuple[float, tuple[float, ...], tuple[float, ...], tuple[np.ndarray, ...]]]:
         """(cycle_s, greens_s, held_y, past_flows) of the plan at a period's end from its flows
         `flow_pcu_h` (module docstring; webster_greens); with `smooth_pcu_h` (_period_flows:
         `coordinated_retime` at a junction with a signalised neighbour) retimed_greens_s' plan of them."""
@@ -1269,23 +1442,9 @@ class WebsterPolicy(Policy):
         over = self.params.lone_cycle_max_s > 0 and oversaturated(state, layout, self.residual_queue_pcu)
         lone_s = self.params.lone_cycle_max_s if over else 0.0
         full = full or over
-        cycle_s, greens = webster_greens(
-            layout,
-            flow_pcu_h,
-            lost_s,
-            max_y,
-            full,
-            held,
-            fit,
-            plat,
-            city,
-            est.blind,
-            slack,
-            keep_city,
-            q_cycle,
-            kept,
-            credit,
-            lone_s,
+        asked = GreensAsked(full, (fit, plat), city, slack, lone_s)
+        cycle_s, greens = yield from webster_greens_steps(
+            layout, flow_pcu_h, lost_s, max_y, asked, (held, est.blind, keep_city, q_cycle, kept), credit
         )
         return cycle_s, greens, held_y, ((*past, flow_pcu_h)[-keep:] if keep > 0 else ())
 
@@ -1294,6 +1453,16 @@ class WebsterPolicy(Policy):
         its own at each stops vehicles inside the other junction and locks both."""
         kept = actuated_refusal(layout) if self.params.keep_actuated else ""
         return cyclic_refusal(layout) or coupled_refusal(layout) or kept
+
+    def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
+        """decide() for all `layouts` in one pass, their re-plans' green floors answered together
+        (policies/webster_net.py, to the bit); None for a subclass that overrides decide() (the pass
+        computes this class's decide)."""
+        from controller.core.policies.webster_net import NetWebster  # it builds on this module
+
+        if type(self).decide is not WebsterPolicy.decide:
+            return None
+        return NetWebster(self, layouts)
 
     def init(self, layout: Layout, now_s: float) -> WebsterState:
         if self.params.credit_unopposed:
@@ -1309,6 +1478,16 @@ class WebsterPolicy(Policy):
         now_s: float,
         network: NetworkView | None = None,
     ) -> tuple[WebsterState, CycleWish | None]:
+        due = self.replan_due(state, layout, est, signal, now_s)
+        if not isinstance(due, WebsterState):
+            return due
+        return solved(self.replan_steps(due, layout, est, signal, now_s))
+
+    def replan_due(
+        self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float
+    ) -> WebsterState | tuple[WebsterState, CycleWish | None]:
+        """decide() up to the period's end: its (state, wish) where no plan is due now, else the state
+        replan_steps plans from."""
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
         state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
@@ -1323,35 +1502,44 @@ class WebsterPolicy(Policy):
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
             state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= period_s:
-            flow_pcu_h, smooth = self._period_flows(state, layout, est, elapsed_s)
-            retimed = smooth is not None and self._retimes(state)
-            cycle_s, greens, held_y, past = self._plan(state, layout, est, flow_pcu_h, smooth if retimed else None)
-            divided = cycle_s < reference_cycle_s(layout) - 1e-6
-            if not self._keeps_offset(layout.junction):
-                n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
-                fresh = _fresh_state(state, est, now_s, greens, held_y, divided, past, smooth, retimed)
-                return fresh, CycleWish(tuple(range(n)), greens, offset_s)
-            if not self.params.carry_green_remainders:
-                greens = _whole_greens(layout, greens)  # as the roadside shows them
-            state = replace(
-                state,
-                period_start_s=now_s,
-                arrivals_pcu=est.arrivals_pcu,
-                departures_pcu=est.departures_pcu,
-                steady_s=greens,
-                due_s=now_s,
-                residual_pcu=(),
-                free_residual_pcu=(),
-                green_ends=(),
-                held_y=held_y,
-                short_run=(),
-                plan_s=greens,
-                divided=divided,
-                cut=False,
-                past_flows=past,
-                smooth_pcu_h=smooth,
-                retimed=retimed,
-            )
+            return state
+        return self._send(state, layout.junction, signal, now_s)
+
+    def replan_steps(
+        self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float
+    ) -> FloorSteps[tuple[WebsterState, CycleWish | None]]:
+        """decide() from the period's end on (replan_due gave `state`), its green_floors_s calls yielded."""
+        elapsed_s = now_s - state.period_start_s
+        flow_pcu_h, smooth = self._period_flows(state, layout, est, elapsed_s)
+        retimed = smooth is not None and self._retimes(state)
+        plan = self._plan(state, layout, est, flow_pcu_h, smooth if retimed else None)
+        cycle_s, greens, held_y, past = yield from plan
+        divided = cycle_s < reference_cycle_s(layout) - 1e-6
+        if not self._keeps_offset(layout.junction):
+            n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
+            fresh = _fresh_state(state, est, now_s, greens, held_y, divided, past, smooth, retimed)
+            return fresh, CycleWish(tuple(range(n)), greens, offset_s)
+        if not self.params.carry_green_remainders:
+            greens = _whole_greens(layout, greens)  # as the roadside shows them
+        state = replace(
+            state,
+            period_start_s=now_s,
+            arrivals_pcu=est.arrivals_pcu,
+            departures_pcu=est.departures_pcu,
+            steady_s=greens,
+            due_s=now_s,
+            residual_pcu=(),
+            free_residual_pcu=(),
+            green_ends=(),
+            held_y=held_y,
+            short_run=(),
+            plan_s=greens,
+            divided=divided,
+            cut=False,
+            past_flows=past,
+            smooth_pcu_h=smooth,
+            retimed=retimed,
+        )
         return self._send(state, layout.junction, signal, now_s)
 
     def _send(

@@ -1,0 +1,228 @@
+"""webster's network pass (policies/webster_net.py) gives decide()'s states and wishes to the last bit:
+the green floors of many re-plans answered as (junctions, movements) arrays, and a region's plans
+with the pass and junction by junction (issue 12, the re-plan tick over a region's junctions at once)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import controller.core.policies.webster_net as webster_net
+from controller.config import Config
+from controller.core.estimation import Layout
+from controller.core.messages import encode_detector_message
+from controller.core.params import WebsterParams
+from controller.core.policies.webster import (
+    Credit,
+    FloorAsk,
+    FloorIndex,
+    WebsterPolicy,
+    green_floors_s,
+    green_range_s,
+    unopposed_credit,
+)
+from controller.junctions import load_intersections, parse_intersection
+from controller.model import Intersection
+from controller.service import ControllerService
+from tests.junction_fixtures import two_phase_raw
+from tests.unit.test_replan_exact import nine_phases
+
+CFG = Config()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def city() -> dict[str, Intersection]:
+    return dict(sorted(load_intersections(ROOT / "intersections" / "city").items()))
+
+
+def random_asks(rng: np.random.Generator, lay: Layout, count: int) -> list[FloorAsk]:
+    """`count` asks on `lay`: needs with ties and zeros (whole multiples of 5 s half the time), floors
+    raised at random (held_floors_s-like) and some above their maxima (a deficit met, then a phase
+    whose room is negative), the credits webster passes
+    (none, unopposed, with the transitions) and random ones (with their index and without)."""
+    lo0, hi0 = green_range_s(lay.junction)
+    n_ph, n_mov = lay.serves.shape
+    credits: list[Credit | None] = [None, unopposed_credit(lay), unopposed_credit(lay, True)]
+    phases = rng.random((n_ph, n_mov)) < 0.3
+    transition_s = rng.uniform(0.0, 6.0, n_mov) * (rng.random(n_mov) < 0.3)
+    credits += [Credit(phases, transition_s, FloorIndex.build(lay, lay.serves | phases)), Credit(phases, transition_s)]
+    asks = []
+    for k in range(count):
+        if rng.random() < 0.5:
+            needs = rng.integers(0, 8, n_mov) * 5.0
+        else:
+            needs = rng.uniform(0.0, 80.0, n_mov) * (rng.random(n_mov) < 0.8)
+        lo = np.where(rng.random(n_ph) < 0.3, lo0 + rng.uniform(0.0, 30.0, n_ph), lo0)
+        lo = np.where(rng.random(n_ph) < 0.1, hi0 + 2.0, lo)  # above its maximum: a negative room
+        asks.append(FloorAsk(lay, needs, lo, hi0, credits[k % len(credits)]))
+    return asks
+
+
+def test_floor_answers_are_green_floors_s_to_the_bit(monkeypatch):
+    """The city's 20 junctions (each also built again: an equal index of another object), and a
+    nine-phase one (a movement counted in eight phases: answered one by one), asked together."""
+    rng = np.random.default_rng(41)
+    lays = [Layout.build(j, CFG) for j in city().values()]
+    lays += [Layout.build(j.junction, CFG) for j in lays] + [nine_phases()]
+    asks = [ask for lay in lays for ask in random_asks(rng, lay, 40)]
+    order = rng.permutation(len(asks))
+    asks = [asks[i] for i in order]
+    batched = []
+    real = webster_net.raised_floors_all
+
+    def spy(pad, owed_s, order_, lo, hi):
+        batched.append(owed_s.shape[0])
+        return real(pad, owed_s, order_, lo, hi)
+
+    monkeypatch.setattr(webster_net, "raised_floors_all", spy)
+    got = webster_net.FloorAnswers().answer(asks)
+    raised = 0
+    for ask, floors in zip(asks, got, strict=True):
+        want = green_floors_s(ask.layout, ask.needs_s, ask.lo, ask.hi, ask.credit)
+        assert floors.shape == want.shape and floors.dtype == want.dtype
+        assert [g.hex() for g in floors.tolist()] == [w.hex() for w in want.tolist()]
+        raised += bool((want > ask.lo).any())
+    assert raised > len(asks) // 2  # the needs raise floors: not `lo` compared with itself
+    assert sum(batched) > len(asks) - 80  # all but the nine-phase junction's answered as arrays
+    assert max(batched) >= 60  # a junction's copy shares its group
+
+
+def seven_phases() -> Layout:
+    """two_phase's junction with seven phases: N+S green in six of them (minimum greens of three
+    decimals), E+W in the last: a movement counted in six phases, the most raised_floors_all sums."""
+    raw = two_phase_raw()
+    rng = random.Random(7)
+    raw["phases"] = [
+        {
+            "state": "GrGr" if k < 6 else "rGrG",
+            "min_green_s": round(rng.uniform(3.0, 9.0), 3),
+            "max_green_s": 60.0,
+            "base_green_s": rng.choice((15.0, 20.0, 27.5)),
+        }
+        for k in range(7)
+    ]
+    raw["cycle_max_s"] = 600.0
+    raw["max_red_s"] = 600.0
+    return Layout.build(parse_intersection(raw, "seven_phases.toml"), CFG)
+
+
+def test_greens_counted_over_six_phases_are_summed_in_their_order():
+    """A movement counted in six phases with floors of many decimals: the counted greens summed in
+    index order, as green_floors_s sums them (another order rounds otherwise)."""
+    lay = seven_phases()
+    lo0, hi = green_range_s(lay.junction)
+    n_ph, n_mov = lay.serves.shape
+    rng = np.random.default_rng(6)
+    asks = []
+    for _ in range(300):
+        lo = lo0 + rng.uniform(0.0, 7.0, n_ph) * 1.1
+        asks.append(FloorAsk(lay, rng.uniform(0.0, 120.0, n_mov) * 1.3, lo, hi, None))
+    got = webster_net.FloorAnswers().answer(asks)
+    for ask, floors in zip(asks, got, strict=True):
+        want = green_floors_s(ask.layout, ask.needs_s, ask.lo, ask.hi, ask.credit)
+        assert [g.hex() for g in floors.tolist()] == [w.hex() for w in want.tolist()]
+
+
+def test_a_raised_floor_above_its_maximum_and_nan_are_answered_as_one_by_one():
+    """Rows whose floors start above their maxima (the room negative: the deficit grows), a need
+    that is nan, and a floor and a maximum that are nan (min(deficit, room) keeps the deficit where the
+    room is nan), next to ordinary rows."""
+    lay = Layout.build(next(iter(city().values())), CFG)
+    lo, hi = green_range_s(lay.junction)
+    n_mov = len(lay.junction.movements)
+    rng = np.random.default_rng(5)
+    asks = [FloorAsk(lay, rng.uniform(0.0, 60.0, n_mov), lo, hi, None) for _ in range(8)]
+    asks[1] = replace(asks[1], lo=hi + 3.0)
+    asks[2] = replace(asks[2], needs_s=np.where(np.arange(n_mov) == 1, np.nan, asks[2].needs_s))
+    asks[3] = replace(asks[3], lo=np.where(np.arange(len(lo)) == 0, np.nan, lo))
+    asks[4] = replace(asks[4], hi=np.where(np.arange(len(hi)) == 0, np.nan, hi))  # the first serving phase
+    got = webster_net.FloorAnswers().answer(asks)
+    for ask, floors in zip(asks, got, strict=True):
+        want = green_floors_s(ask.layout, ask.needs_s, ask.lo, ask.hi, ask.credit)
+        assert [g.hex() for g in floors.tolist()] == [w.hex() for w in want.tolist()]
+
+
+def region(copies: int) -> dict[str, Intersection]:
+    """The city's junctions, each `copies` times under new ids (detectors renamed, no neighbours)."""
+    out = {}
+    for k in range(copies):
+        for j in city().values():
+            jid = f"{j.id}_{k}"
+            dets = tuple(replace(d, id=f"{jid}.{d.id}") for d in j.detectors)
+            out[jid] = replace(j, id=jid, upstream=(), downstream=(), detectors=dets)
+    return out
+
+
+def run_region(params: WebsterParams, seed: int, ticks: int) -> tuple[str, int, object]:
+    """(a digest of every command sent and of the final policy states, the plans sent, the core's
+    network pass) for a region of the city's junctions under random counts every second."""
+    js = region(3)
+    sent: list[tuple[object, bytes]] = []
+    cfg = replace(CFG, service=replace(CFG.service, policy="webster"), webster=params)
+    svc = ControllerService(js, cfg, "webster", publish=lambda c, p: sent.append((c, p)), start_s=1000.0)
+    rng = random.Random(seed)
+    for r in range(ticks):
+        t = 1001.0 + r
+        svc.advance_clock(t)
+        hot = rng.random()
+        msgs = []
+        for jid, j in js.items():
+            dets = {
+                d.id: ({"car": rng.randint(0, int(1 + 6 * hot)), "bus": rng.randint(0, 1)}, round(rng.random(), 2), 1.0)
+                for d in j.detectors
+            }
+            msgs.append((jid, encode_detector_message(jid, t, 1.0, dets)))
+        svc.on_detector_batch(msgs)
+        svc.tick(t)
+    h = hashlib.sha256()
+    for c, p in sent:
+        h.update(repr(c).encode())
+        h.update(p)
+    for jid in sorted(svc.state.junctions):
+        h.update(repr(svc.state.junctions[jid].policy_state).encode())
+    return h.hexdigest(), len(sent), svc.core.net_decision
+
+
+KEYS = [
+    WebsterParams(period_s=5.0, replan_spread=1.0),
+    WebsterParams(period_s=7.0, hold_short_phases=True, city_split=True, slack_to_city=True, short_keeps_city=True),
+    WebsterParams(
+        period_s=6.0, keep_offsets=True, divide_after_periods=2, keep_green_residual_pcu=1.0, platoon_fit=True
+    ),
+]
+
+
+@pytest.mark.parametrize("params", KEYS, ids=["spread", "held_city", "offsets"])
+def test_a_region_s_plans_with_the_network_pass_are_decide_s_junction_by_junction(monkeypatch, params):
+    """The same commands and final policy states (repr: every float to the bit) with the pass as
+    junction by junction (network_decision None), over 40 seconds of random counts at 60 junctions."""
+    batched = []
+    real = webster_net.raised_floors_all
+
+    def spy(pad, owed_s, order, lo, hi):
+        batched.append(owed_s.shape[0])
+        return real(pad, owed_s, order, lo, hi)
+
+    monkeypatch.setattr(webster_net, "raised_floors_all", spy)
+    digest, plans, net = run_region(params, 7, 40)
+    assert isinstance(net, webster_net.NetWebster) and plans > 100
+    assert batched and max(batched) > 1  # re-plans answered together
+    monkeypatch.setattr(WebsterPolicy, "network_decision", lambda self, layouts: None)
+    alone, plans_alone, net_alone = run_region(params, 7, 40)
+    assert net_alone is None
+    assert (digest, plans) == (alone, plans_alone)
+
+
+def test_a_subclass_that_overrides_decide_is_decided_junction_by_junction():
+    class Other(WebsterPolicy):
+        def decide(self, state, layout, est, signal, now_s, network=None):
+            return super().decide(state, layout, est, signal, now_s, network)
+
+    lays = {j.id: Layout.build(j, CFG) for j in city().values()}
+    assert Other().network_decision(lays) is None
+    assert isinstance(WebsterPolicy().network_decision(lays), webster_net.NetWebster)
