@@ -276,6 +276,33 @@ def test_an_empty_interval_leaves_the_replays_as_they_are():
     assert all(a is b for a, b in zip(out, replays))
 
 
+def test_the_pass_junction_by_junction_keeps_block_now():
+    """One junction's interval empty (its replay ahead of now_s): advance_all goes junction by junction
+    (_one_by_one), and [harm] block_now still reaches every replay, as shadow.advance with the key gives it
+    (R, session 41: the key dropped there passed every other test)."""
+    js = mixed_junctions()
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    programs = [shadow.Program.build(lay, 0.4, 2.0, 2.0) for lay in layouts.values()]
+    net = netshadow.NetworkProgram.build(programs)
+    sizes = [len(lay.junction.movements) for lay in layouts.values()]
+    ahead = [shadow.start(p, n, 1000.0 if k == 0 else 0.0) for k, (p, n) in enumerate(zip(programs, sizes))]
+    served = {}
+    for now in (False, True):
+        got, ref = list(ahead), list(ahead)
+        for tick in range(1, 121):
+            t = float(tick)
+            ests = [  # 30 PCU at every stop line; the average blockage 0, the last second's 1
+                dataclasses.replace(Estimate.empty(lay, t), queue_pcu=np.full(n, 30.0), block_now=np.ones(n))
+                for lay, n in zip(layouts.values(), sizes)
+            ]
+            got = netshadow.advance_all(net, got, ests, [None] * len(got), t, WINDOW_S, block_now=now)
+            ref = [shadow.advance(p, r, e, None, t, WINDOW_S, block_now=now) for p, r, e in zip(programs, ref, ests)]
+        for a, b in zip(got, ref):
+            assert_same_replay(a, b)
+        served[now] = sum(float(r.sides.served_pcu.sum()) for r in got[1:])
+    assert served[True] == 0.0 < served[False]  # the key acted: blocked every second, nothing discharged
+
+
 @pytest.mark.parametrize("spill_back, measured", [(True, False), (False, False), (True, True)])
 def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: bool, measured: bool):
     """harm.observe_all's Charge (netshadow.queue_charges, every junction at once) equals, bit for

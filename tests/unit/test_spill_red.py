@@ -59,3 +59,21 @@ def test_max_pressure_spill_plan_red_serves_the_ring_exit_after_the_plans_red():
     _, wish = key.decide(key.init(lay, 0.0), lay, entry_only, red_for(100.0, 60.0), 100.0)
     assert wish == PhaseWish(1)
     assert sig.phase == 1  # the fixture's E/W green
+
+
+def test_every_path_of_the_tick_keeps_the_plans_reds():
+    """MaxPressurePolicy._track_box rebuilds the state every tick by one of three paths (a new green; the same
+    green of a phase without a permitted-only movement; the same green, its box updated): each carries
+    `plan_red_s` over, or the key stops acting after one tick (R, session 41: the third path dropping it passed
+    the test above, whose junction takes the first two only)."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    policy = MaxPressurePolicy(replace(NO_LOSS, spill_plan_red=True))
+    state = policy.init(lay, 0.0)
+    plan = state.plan_red_s
+    assert plan is not None
+    new_green = policy._track_box(state, lay, est, 1, 99.0)
+    assert new_green.plan_red_s is plan
+    assert state.statics.has_permitted is not None and not state.statics.has_permitted[1]
+    assert policy._track_box(new_green, lay, est, 1, 100.0).plan_red_s is plan
+    boxed = replace(new_green, statics=replace(new_green.statics, has_permitted=None))  # the box updated
+    assert policy._track_box(boxed, lay, est, 1, 100.0).plan_red_s is plan
