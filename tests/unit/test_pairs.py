@@ -152,6 +152,43 @@ def test_an_acyclic_pair_takes_the_stage_of_the_larger_summed_pressure():
     assert out == {"A": {0}, "B": {0}}
 
 
+class _Failing(_Weighing):
+    """_Weighing whose decisions raise for both lights from 3 s to 5 s."""
+
+    def _check(self, now_s: float) -> None:
+        if 3.0 <= now_s <= 5.0:
+            raise ValueError("a fault")
+
+    def decide(self, state, layout, est, signal, now_s, network=None):
+        self._check(now_s)
+        return super().decide(state, layout, est, signal, now_s, network)
+
+    def decide_paired(self, state, layout, est, signal, now_s, network, partner):
+        self._check(now_s)
+        return super().decide_paired(state, layout, est, signal, now_s, network, partner)
+
+
+def test_a_pair_whose_decision_raises_is_left_on_its_program_with_both_lights():
+    """Core.step's catch (DESIGN.md, safety): a pair's decision that raises names both lights in
+    TickResult.failed and leaves both on their program (one program for both); once it decides
+    again both get plans (R, session 41: the leader alone withdrawn passed test_step_failure.py,
+    which has no pair)."""
+    cfg = Config()
+    a, b = timed_junction("A", paired=("B",)), timed_junction("B", paired=("A",))
+    core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Failing(True), cfg)
+    state, failed, sent = core.initial_state(0.0), {}, {}
+    for t in range(1, 8):
+        snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
+        statuses = [SignalStatus(x, float(t), 1, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        assert set(state.junctions) == {"A", "B"}
+        failed[t] = sorted(j for j, _ in result.failed)
+        sent[t] = sorted({c.junction for c in result.commands})
+    assert failed == {1: [], 2: [], 3: ["A", "B"], 4: ["A", "B"], 5: ["A", "B"], 6: [], 7: []}
+    # each light's command in force re-sent once at 3 s, expiring (withdrawn); plans again at 6 s
+    assert sent == {1: ["A", "B"], 2: [], 3: ["A", "B"], 4: [], 5: [], 6: ["A", "B"], 7: []}
+
+
 def test_max_pressure_adds_the_partners_pressures_to_its_own():
     """MaxPressurePolicy.decide_paired: 10 PCU on A's stage 1 alone makes it leave stage 0; the
     follower's pressures mapped onto A's stages, heavier on stage 0, keep it."""
