@@ -3,8 +3,9 @@
 The core builds it each tick for policies with `uses_network` (core/policies/__init__.py),
 after every junction's estimate is updated, so all see the same tick: the learnt coupling
 between neighbours (estimation.LinkState: which exit feeds which neighbour approach, and the
-travel time), every junction's estimate and layout, the arrivals already on their way, and
-the advice of the policy's own `coordinate()`.
+travel time), every junction's estimate and layout, the arrivals already on their way, each
+light's stage as its roadside controller reports it (its status; never the simulator's signal
+state), and the advice of the policy's own `coordinate()`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class NetworkView:
     estimates: Mapping[str, Estimate]
     layouts: Mapping[str, Layout]
     advice: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # from the policy's coordinate()
+    # per junction, the stage its roadside controller reports (SignalStatus.phase: the one in force, or the
+    # one it is changing to during an intergreen); None or absent: no status yet
+    phases: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
 
     def exits(self, junction: str) -> tuple[estimation.Coupling | None, ...]:
         """Per movement of `junction`: the neighbour approach its vehicles join, if learnt."""

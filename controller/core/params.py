@@ -110,8 +110,9 @@ class MaxPressureParams:
     stall_s: float = 0.0  # a movement the phase in force serves protected, queued, whose head has stood on its
     # stop-line loop with nobody crossing for this long past the green's start-up loss, on a lane showing 'G' on
     # every link (full_green_lanes) whose exits include a controlled neighbour's approach that is not a short link
-    # (stalled_movements, exit_linked), no longer holds the green: it waits for room on the link, and the green it
-    # holds is lost time; 0: off
+    # and whose light, by the stage it reports, shows red to it (stalled_movements, exits_held), no longer holds
+    # the green: it waits for room on a link its far light is not draining, and the green it holds is lost time;
+    # 0: off
     spill_plan_red: bool = False  # a movement red whose queue stands past its advance loop beyond what its link
     # stores upstream of the loop (spillback.blocking_queue_pcu: it holds streams at the link's head no loop of
     # this light sees) is served next once it has been red as long as the city's program holds it red in one

@@ -266,7 +266,7 @@ class Core:
         links = state.links or estimation.LinkState.empty(self.links, self.layouts, now_s)
         if self.learns_links:
             links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
-        network = NetworkView(self.links, links, estimates, self.layouts)
+        network = NetworkView(self.links, links, estimates, self.layouts, phases=_reported_phases(updated))
         if self.coordinate_period_s is None:
             return links, network, {}, float("-inf")
         advice, advice_t = state.advice, state.advice_t_s
@@ -320,7 +320,7 @@ class Core:
         than [service] feed_stale_s, whose queue readings are old and are not read. A stale light's
         status still is: a light left to its own plan still shows its stage, and a red it shows
         still holds the road (the status is retained state, sent on change and every few seconds)."""
-        phases = {j: None if js.status is None else js.status.phase for j, js in updated.items()}
+        phases = _reported_phases(updated)
         stale = frozenset(j for j, js in updated.items() if _feed_stale(js.estimate, now_s, self.feed_stale_s))
         return phases, stale
 
@@ -910,6 +910,11 @@ def _red_since(
     for i in served[status.phase]:
         out[i] = now_s
     return tuple(out)
+
+
+def _reported_phases(updated: Mapping[str, JunctionState]) -> dict[str, int | None]:
+    """Per junction, the stage its last status reports (SignalStatus.phase); None without one."""
+    return {j: None if js.status is None else js.status.phase for j, js in updated.items()}
 
 
 def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:

@@ -3,7 +3,8 @@ movement of the phase in force is stalled only when it is served protected, queu
 the stop-line loop, and nothing of it crossed for `stall_s` past the green's start-up loss; each condition
 unmet alone leaves it not stalled. (Review of a3ae167, R session 39: the decision test,
 test_policies.py's test_max_pressure_stall_lets_a_green_into_a_full_link_go, still passed with the
-protected service read as any service or with the blind movements stalled.)"""
+protected service read as any service or with the blind movements stalled.) And `phases.exit_red`, the
+exit's own light read from the stage the next light reports (G session 41)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,54 @@ def test_a_head_on_a_lane_with_a_red_or_yielding_link_is_not_stalled():
         full = full_green_lanes(lay)
         assert dict(zip(lanes, full[0].tolist())) == {"eN_0": False, "eE_0": False, "eS_0": True, "eW_0": False}
         assert dict(zip(lanes, full[1].tolist())) == {"eN_0": False, "eE_0": True, "eS_0": False, "eW_0": True}
+
+
+def _exit_red(k_phase: int | None, full_lane: str | None) -> bool:
+    """phases.exit_red for J's N_T, whose exit is K's W approach (lanes eW_0: W_T, eW_1: a left W_L of
+    its own); K reports stage `k_phase` (0: N/S, 1: E_T and W_T, 2: W_L alone; None: no status) and its
+    loops see `full_lane` standing to its storage (None: no lane full)."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+    from controller.core.policies.phases import exit_red
+
+    raw_j, raw_k = two_phase_raw(), two_phase_raw()
+    raw_j["downstream"], raw_j["movements"][0]["to_edge"] = ["K"], "eW"
+    raw_k.update(id="K", upstream=["J"], n_links=5)
+    raw_k["phases"] = [
+        {"state": s, "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 20.0} for s in ("GrGrr", "rGrGr", "rrrrG")
+    ]
+    left = dict(raw_k["movements"][3], id="W_L", turn="left", lanes=["eW_1"], links=[4], conflicts=["E_T"])
+    raw_k["movements"].append(left)
+    raw_k["movements"][1]["conflicts"] = [*raw_k["movements"][1]["conflicts"], "W_L"]
+    raw_k["detectors"] += [
+        {"id": "W1_stop", "lane": "eW_1", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+        {"id": "W1_adv", "lane": "eW_1", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0},
+    ]
+    for d in raw_k["detectors"]:
+        d["id"] = "K" + d["id"]
+    lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+    lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+    layouts = {"J": lay_j, "K": lay_k}
+    est_k = Estimate.empty(lay_k, 0.0)
+    lanes = list(lay_k.lanes)
+    queue = np.zeros(len(lanes))
+    if full_lane is not None:
+        queue[lanes.index(full_lane)] = lay_k.lane_storage_pcu[lanes.index(full_lane)]
+    est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue))
+    links = LinkLayout.build(layouts)
+    ests = {"J": Estimate.empty(lay_j, 0.0), "K": est_k}
+    net = NetworkView(links, LinkState.empty(links, layouts, 0.0), ests, layouts, phases={"K": k_phase})
+    return bool(exit_red(lay_j, net, direct=True)[0])
+
+
+def test_the_exit_is_red_only_where_the_next_light_serves_none_of_the_lanes_a_head_may_wait_for():
+    """The next light's reported stage against its approach's lanes: with no lane seen full, red when it
+    serves none of the approach; with a lane seen full, red when it serves none of that lane's movements
+    (a head waits for room there, whatever else the stage drains); never red without a status."""
+    assert _exit_red(0, None)  # N/S: the approach all red
+    assert not _exit_red(1, None)  # W_T served: the link drains
+    assert not _exit_red(2, None)  # W_L served
+    assert _exit_red(1, "eW_1")  # W_T served, but the full lane is W_L's, red
+    assert not _exit_red(1, "eW_0")  # the full lane's W_T served
+    assert _exit_red(2, "eW_0")  # W_L served, the full lane W_T's red
+    assert not _exit_red(None, "eW_0")  # no status: not read

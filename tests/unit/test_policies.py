@@ -956,8 +956,10 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     """J's N_T leads onto K's approach eW, a link between two lights. J holds N/S green (phase 0)
     with 10 PCU queued on N against E's 3: without `stall_s` it keeps N/S however long nothing
     crosses; with `stall_s` 5 s, once N's head has stood on its stop-line loop with nobody crossing
-    for 5 s past the start-up loss, N's queue no longer holds the green and E is served. It keeps
-    N/S: with the queue discharging every second; where N's exit leaves the controlled network
+    for 5 s past the start-up loss while K shows red to eW (K reports its N/S stage), N's queue no
+    longer holds the green and E is served. It keeps N/S: with K serving eW (the link drains: a head
+    standing for room moves within the green) or K having reported no stage; with the queue
+    discharging every second; where N's exit leaves the controlled network
     (the head stands for another reason than a queue on a link between two lights); where it feeds
     a short link (K's approach storing 4 m between its loops, less than J's 7 s minimum green sends:
     a head stands there at every green, the link's own rules own it); with the stop line seen empty
@@ -965,7 +967,14 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
-    def run(stall_s: float, departing: bool, ticks: int, line_empty: bool = False, exit_: str = "linked") -> int:
+    def run(
+        stall_s: float,
+        departing: bool,
+        ticks: int,
+        line_empty: bool = False,
+        exit_: str = "linked",
+        k_phase: int | None = 0,
+    ) -> int:
         raw_j, raw_k = two_phase_raw(), two_phase_raw()
         raw_k["id"] = "K"
         raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
@@ -987,14 +996,18 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
             est = estimate(lay_j, queue={"N_T": 10.0, "E_T": 3.0}, departed=dep)
             if line_empty:
                 est = replace(est, lanes=replace(est.lanes, stop_empty_s=np.full(len(lay_j.lanes), float(k))))
-            net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": est, "K": est_k}, layouts)
+            net = NetworkView(
+                links, LinkState.empty(links, layouts, 0.0), {"J": est, "K": est_k}, layouts, phases={"K": k_phase}
+            )
             s, wish = p.decide(s, lay_j, est, view(lay_j, 0, float(k), now=100.0 + k), 100.0 + k, network=net)
         assert wish is not None
         return wish.phase
 
     assert run(0.0, False, 20) == 0  # off: kept
     assert run(5.0, True, 20) == 0  # discharging: kept
-    assert run(5.0, False, 20) == 1  # stands from the start on the link into K: E served
+    assert run(5.0, False, 20) == 1  # stands from the start on the link into K, red to it: E served
+    assert run(5.0, False, 20, k_phase=1) == 0  # stands, K serving eW: the link drains
+    assert run(5.0, False, 20, k_phase=None) == 0  # stands, K's stage not reported
     assert run(5.0, False, 20, exit_="out") == 0  # stands, its exit leaving the network
     assert run(5.0, False, 20, exit_="short") == 0  # stands, its exit a short link
     assert run(5.0, False, 20, line_empty=True) == 0  # nobody at the line: not a stall

@@ -31,8 +31,9 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 With `stall_s`, x_m is 0 for a movement of the phase in force that stands in its green
 (stalled_movements: served protected, queued, its head on the stop-line loop of a lane showing
 'G' on every link (full_green_lanes) with nobody crossing for `stall_s` past the start-up loss,
-on a lane whose exits include a controlled neighbour's approach that is not a short link,
-exit_linked): its head waits for room on the link, the green moves no one.
+on a lane whose exits include a controlled neighbour's approach that is not a short link and
+whose light shows red to it, by the stage that neighbour reports, exits_held): its head waits
+for room on a link its far light is not draining, the green moves no one.
 With `head_block_s`, on a lane shared by movements green in different phases whose head stands at
 the stop line through the green of the phase in force with none of its served movements on the
 lane crossing (policies/head_of_line.py), x_m moves the lane's queue from those movements to the
@@ -82,6 +83,7 @@ from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.head_of_line import blocked_heads, head_shift_pcu, update_head_waits
 from controller.core.policies.phases import (
     exit_rate_ratio,
+    exit_red,
     exit_room_pcu,
     lane_fifo_ratio,
     short_exits,
@@ -438,18 +440,23 @@ def _box_state(
     return out
 
 
-def exit_linked(layout: Layout, network: NetworkView) -> np.ndarray:
+def exits_held(layout: Layout, network: NetworkView) -> np.ndarray:
     """(movements,) bool: the movement's exit feeds an approach of a controlled neighbour (the
     learnt exit, else the approach its exit edge is; phases.exit_room_pcu) that is not a short link,
-    or a movement sharing a lane with it does (first in, first out: its head may be bound there;
-    phases.lane_fifo_ratio): a link between two lights, where a queue standing back to the stop
-    line holds the head. False where every exit on its lanes leaves the controlled network or
-    feeds a short link (phases.short_exits: a lane of it stores less than this junction's shortest
-    minimum green sends; a head stands at the line at every green there, and the link's own rules,
-    keepclear.ShortLinks, own it: ingolstadt21's 12.1 m pair, BENCHMARKS.md, issue 9, G session 40)."""
+    and that neighbour's light shows red to it (phases.exit_red: its reported stage serves none of
+    the approach's movements on a lane its loops see full, or of the approach's movements when none
+    is), or a movement sharing a lane with it has such an exit (first in, first out: its head may be
+    bound there; phases.lane_fifo_ratio): a link between two lights that its far light is not
+    draining, where a queue standing back to the stop line holds the head until that light turns.
+    False where every exit on its lanes leaves the controlled network, feeds a short link
+    (phases.short_exits: a lane of it stores less than this junction's shortest minimum green
+    sends; a head stands at the line at every green there, and the link's own rules,
+    keepclear.ShortLinks, own it: ingolstadt21's 12.1 m pair), or feeds a light that serves it or
+    has reported no stage (the link drains: a head standing for room moves within the green,
+    Bologna pasubio; BENCHMARKS.md, issue 9, G sessions 40-41)."""
     room = exit_room_pcu(layout, network, direct=True)
-    room = lane_fifo_ratio(layout, np.where(short_exits(layout, network, direct=True), np.inf, room))
-    out: np.ndarray = np.isfinite(room)
+    held = np.isfinite(room) & ~short_exits(layout, network, direct=True) & exit_red(layout, network, direct=True)
+    out: np.ndarray = lane_fifo_ratio(layout, np.where(held, 0.0, 1.0)) < 1.0
     return out
 
 
@@ -607,7 +614,7 @@ class MaxPressurePolicy(Policy):
                 state.statics.full_green,
             )
             if stalled.any():
-                stalled = stalled & exit_linked(layout, network)
+                stalled = stalled & exits_held(layout, network)
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled)
         if partner is not None:
             v = v + partner.pressures_pcu2_s

@@ -82,6 +82,30 @@ def short_exits(layout: Layout, network: NetworkView, direct: bool = False) -> n
     )
 
 
+def exit_red(layout: Layout, network: NetworkView, direct: bool = False) -> np.ndarray:
+    """(movements,) bool: the light at the neighbour approach the movement's exit feeds (exit_targets)
+    shows red to the lanes a vehicle from it waits for, by the stage its roadside controller reports
+    (NetworkView.phases: in force, or the one it is changing to): the stage serves (green or
+    yielding) none of that approach's movements using a lane its loops see full (its queue spilled
+    past the advance loop, or standing to the lane's storage), or, with no lane seen full, none of
+    the approach's movements. False where there is no such neighbour or it has reported no stage:
+    the link may be draining, and a head standing on it then moves within the green."""
+    out = np.zeros(len(layout.junction.movements), dtype=bool)
+    for i, target in enumerate(exit_targets(layout, network, direct)):
+        phase = network.phases.get(target[0]) if target is not None else None
+        if target is None or phase is None:
+            continue
+        down = network.layouts[target[0]]
+        ix = network.links.edge_movements[target[0]][target[1]]
+        ls = network.estimates[target[0]].lanes
+        storage = down.lane_storage_pcu
+        full = (ls.hidden_pcu > 0.0) | ((storage > 0.0) & (ls.queue_pcu >= storage - 1e-9))
+        on_full = down.lane_uses[ix][:, full].any(axis=1)
+        waited = ix[on_full] if on_full.any() else ix
+        out[i] = not bool(down.serves[phase][waited].any())
+    return out
+
+
 def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, direct: bool = False) -> np.ndarray:
     """(movements,) share of its saturation flow each movement's queue can discharge into its
     exit, 0..1: 1 while the room left on the neighbour approach it feeds (exit_room_pcu, with
