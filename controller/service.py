@@ -151,6 +151,7 @@ class ControllerService:
     _policy_due: tuple[str, Config] | None = None  # set_policy: swapped in at the next tick
     _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
     _failing: tuple[tuple[str, str], ...] = ()  # the last tick's TickResult.failed (_log_failures)
+    _network_failed = ""  # the last tick's TickResult.network_failed (_log_failures)
 
     def __init__(
         self,
@@ -208,8 +209,8 @@ class ControllerService:
         self._start_s = start_s
         self._awaiting_status = set(self.core.layouts)  # served junctions not yet heard from
         self._unknown_stage_warned: set[str] = set()
-        # junction -> its spell of gate refusals for one reason (_log_refusals)
-        self._refusing: dict[str, _Refusing] = {}
+        self._refusing: dict[str, _Refusing] = {}  # junction -> its spell of gate refusals (_log_refusals)
+        self.failures: dict[str, tuple[int, float, str]] = {}  # junction -> (ticks raised, first t_s, reason)
         self._audit = audit  # learnt-state checkpoints go there every cfg.audit.checkpoint_s (0: never)
         self._checkpoint_t_s = start_s
 
@@ -367,7 +368,7 @@ class ControllerService:
         self.core_step_s += time.perf_counter() - t_step  # decision cost: estimation + policy + gate
         self.ticks += 1
         self._log_refusals(result, now_s)
-        if result.failed or self._failing:
+        if result.failed or self._failing or result.network_failed or self._network_failed:
             self._log_failures(result, now_s)
         for change in result.mode_changes:  # do no harm: rare, and what an operator must see
             if change.junction in self.observed:
@@ -441,14 +442,25 @@ class ControllerService:
 
     def _log_failures(self, result: TickResult, now_s: float) -> None:
         """Junctions whose decision raised (left on their own program this tick, Core._failed): a
-        warning when a junction's reason changes, not every tick; one when it is decided again."""
+        warning when a junction's reason changes, not every tick; one when it is decided again; each
+        counted in `failures` (summary.json's junction_control). The same for the policy's network
+        pass (TickResult.network_failed), whose junctions then decide one by one."""
         failing, before = dict(result.failed), dict(self._failing)
         for jid, reason in failing.items():
             if before.get(jid) != reason:
                 log.warning("junction=%s left on its own program t=%.0f: %s", jid, now_s, reason)
+            ticks, first_s, first = self.failures.get(jid, (0, now_s, reason))
+            self.failures[jid] = (ticks + 1, first_s, first)
         for jid in sorted(before.keys() - failing.keys()):
             log.warning("junction=%s decided again t=%.0f", jid, now_s)
         self._failing = result.failed
+        if result.network_failed != self._network_failed:
+            if result.network_failed:
+                why = result.network_failed
+                log.warning("network pass failed t=%.0f, junctions decided one by one: %s", now_s, why)
+            else:
+                log.warning("network pass decides again t=%.0f", now_s)
+        self._network_failed = result.network_failed
 
     def _send(self, cmd: Command, now_s: float) -> None:
         """The field takes the command: as a message (`publish`) or, in process, as it is

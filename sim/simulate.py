@@ -475,8 +475,10 @@ class MetricsThread:
 
 
 def junction_summary(service: ControllerService) -> dict[str, dict]:
-    """Per controlled junction at the end of the run: plans sent, and the do-no-harm state
-    (mode, switches to the fixed plan, the last reason, the replay's delays per PCU)."""
+    """Per controlled junction at the end of the run: plans sent, the do-no-harm state (mode,
+    switches to the fixed plan, the last reason, the replay's delays per PCU), and, for a junction
+    whose decision raised, the ticks it was left on its own program for it, the first one's time and
+    reason (failed_ticks, failed_first_t_s, failed_reason)."""
     reports = service.core.report(service.state)
     out = {}
     for jid, js in service.state.junctions.items():
@@ -490,6 +492,9 @@ def junction_summary(service: ControllerService) -> dict[str, dict]:
                 delay_fixed_s=round(r.delay_fixed_s, 2),
                 delay_controlled_s=round(r.delay_controlled_s, 2),
             )
+        if jid in service.failures:  # its decision raised: left on its own program those ticks
+            ticks, first_s, reason = service.failures[jid]
+            entry.update(failed_ticks=ticks, failed_first_t_s=first_s, failed_reason=reason)
         out[jid] = entry
     return out
 

@@ -92,6 +92,7 @@ class TickResult:
     manual: tuple[str, ...] = ()  # junctions under an operator's override (filled by override.apply)
     # (junction, reason): its decision raised this tick (the policy's or the gate's); left on its own program
     failed: tuple[tuple[str, str], ...] = ()
+    network_failed: str = ""  # why the policy's network pass raised this tick ("": it did not, or has none)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class _TickLog:
     fixed: list[str] = dataclasses.field(default_factory=list)
     mode_changes: list[harm.ModeChange] = dataclasses.field(default_factory=list)
     failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    network_failed: str = ""
 
     def result(self) -> TickResult:
         return TickResult(
@@ -117,6 +119,7 @@ class _TickLog:
             tuple(self.fixed),
             tuple(self.mode_changes),
             failed=tuple(self.failed),
+            network_failed=self.network_failed,
         )
 
     def mark(self) -> tuple[int, ...]:
@@ -232,8 +235,8 @@ class Core:
         blocked = self._exits_full(updated, now_s)
         try:
             decided = self._decide_network(updated, now_s)
-        except Exception:  # the junctions decide one by one: the one that raises is named there
-            decided = {}
+        except Exception as exc:  # the junctions decide one by one: the one that raises is named there
+            decided, log.network_failed = {}, _failure_reason(self.policy.name, exc)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self.pairs and jid not in self._followers:

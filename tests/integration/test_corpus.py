@@ -195,6 +195,8 @@ def test_runs_600_s_without_error(net, policy, scenario_cfg, tmp_path):
     s = json.loads(path.read_text())
     assert math.isfinite(s["delay_s"]) and s["delay_s"] >= 0, f"{net} {policy}: delay {s['delay_s']}"
     assert s["vehicles"]["inserted"] > 0, f"{net} {policy}: no vehicle inserted"
+    failing = {j: c for j, c in (s.get("junction_control") or {}).items() if c.get("failed_ticks")}
+    assert not failing, f"{net} {policy}: a decision raised (left on its own program): {failing}"
     if policy not in NO_PLANS:
         assert s["controller"]["plans_sent"] > 0 or nothing_to_control(s, tmp_path / "out"), (
             f"{net} {policy}: no plan sent in {RUN_S} s, and no junction refused at start "

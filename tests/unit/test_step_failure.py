@@ -20,6 +20,7 @@ from controller.core.safety import SignalView
 from controller.core.step import DECISION_PERIOD_S, Core, CoreState, TickResult
 from controller.model import SignalStatus, Wish
 from controller.service import ControllerService
+from sim.simulate import junction_summary
 from tests.estimate_fixtures import mixed_junctions, random_snapshot, ring_chained
 
 BAD = "a credit from a foreign layout"  # webster's ValueError in the control path (green_floors_s), or any
@@ -173,6 +174,40 @@ def test_the_service_names_a_failing_junction_once_per_reason(caplog: pytest.Log
         svc._log_failures(TickResult(), 3.0)
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [f"junction=A left on its own program t=0: {reason}", "junction=A decided again t=3"]
+    assert svc.failures == {"A": (3, 0.0, reason)}
+    entry = junction_summary(svc)["A"]  # summary.json's junction_control
+    assert (entry["failed_ticks"], entry["failed_first_t_s"], entry["failed_reason"]) == (3, 0.0, reason)
+    assert all("failed_ticks" not in e for j, e in junction_summary(svc).items() if j != "A")
+
+
+def test_the_service_names_a_failing_network_pass_once(caplog: pytest.LogCaptureFixture) -> None:
+    svc = ControllerService(mixed_junctions(), Config(), "webster", publish=lambda cmd, payload: None)
+    reason = "policy webster failed: ValueError: a pass"
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        for t in range(3):
+            svc._log_failures(TickResult(network_failed=reason), float(t))
+        svc._log_failures(TickResult(), 3.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        f"network pass failed t=0, junctions decided one by one: {reason}",
+        "network pass decides again t=3",
+    ]
+    assert svc.failures == {}  # no junction was left on its own program
+
+
+def test_a_network_pass_that_raises_is_named_in_the_tick() -> None:
+    broken, _, js = _cores("webster")
+    state = broken[0].initial_state(0.0)
+    rng = random.Random(3)
+    bad = next(iter(js))
+    broken[1].bad, broken[1].armed = bad, True
+    snaps, statuses = _inputs(js, rng, 1)
+    _, res = broken[0].step(state, snaps, statuses, 1.0)
+    assert res.network_failed.startswith("policy webster failed: ValueError") and BAD in res.network_failed
+    assert [j for j, _ in res.failed] == [bad]  # decided one by one: the junction at fault named
+    broken[1].armed = False
+    _, res = broken[0].step(state, *_inputs(js, rng, 2), 2.0)
+    assert res.network_failed == "" and not res.failed
 
 
 def test_what_a_failing_junction_logged_before_it_raised_is_dropped() -> None:
