@@ -542,8 +542,9 @@ class MaxPressurePolicy(Policy):
 
     def init(self, layout: Layout, now_s: float) -> MaxPressureState:
         p = self.params
-        plan_red = plan_red_s(layout.junction) if p.spill_plan_red else None
-        return MaxPressureState(build_statics(layout, p.permitted_sat_ratio, p.switch_service_s), plan_red_s=plan_red)
+        longest_red_s = plan_red_s(layout.junction) if p.spill_plan_red else None
+        statics = build_statics(layout, p.permitted_sat_ratio, p.switch_service_s)
+        return MaxPressureState(statics, plan_red_s=longest_red_s)
 
     def decide(
         self,
@@ -634,7 +635,7 @@ class MaxPressurePolicy(Policy):
 
     @staticmethod
     def _spill_due(
-        plan_red: np.ndarray,
+        longest_red_s: np.ndarray,
         st: Statics,
         layout: Layout,
         est: Estimate,
@@ -646,7 +647,7 @@ class MaxPressurePolicy(Policy):
         been red as long as the city's program holds it red (policies/spill_red.py), or -1."""
         n = len(layout.junction.movements)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(n)
-        return due_phase(st.service, signal.phase, blocking_queue_pcu(layout, est), red_s, plan_red, v)
+        return due_phase(st.service, signal.phase, blocking_queue_pcu(layout, est), red_s, longest_red_s, v)
 
     def stage_view(
         self,

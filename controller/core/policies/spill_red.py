@@ -40,17 +40,18 @@ def due_phase(
     cur: int,
     blocking_pcu: np.ndarray,
     red_s: np.ndarray,
-    plan_red: np.ndarray,
+    plan_red_s: np.ndarray,
     pressures: np.ndarray,
 ) -> int:
     """The phase to serve next under the rule, or -1 if no movement is due.
 
     `service` (phases, movements): > 0 where a phase serves a movement; `blocking_pcu` (movements,):
     the queue past each movement's room (spillback.blocking_queue_pcu); `red_s` (movements,): how
-    long each has been red (0 if green); `plan_red` (movements,): plan_red_s; `pressures` (phases,).
+    long each has been red (0 if green); `plan_red_s` (movements,): the longest red of the city's
+    program (spill_red.plan_red_s); `pressures` (phases,).
     Due: red, its spill past the room, red at least the plan's red, and not served by `cur`. Returns
     the highest-pressure phase serving a due movement."""
-    due = (blocking_pcu > 0.0) & (red_s > 0.0) & (red_s >= plan_red) & ~(service[cur] > 0.0)
+    due = (blocking_pcu > 0.0) & (red_s > 0.0) & (red_s >= plan_red_s) & ~(service[cur] > 0.0)
     if not due.any():
         return -1
     serves = (service[:, due] > 0.0).any(axis=1)
