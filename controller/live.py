@@ -431,7 +431,9 @@ class ServiceNode:
         table_page_bytes each (a single row larger than that gets a page of its own): each
         {"v", "instance", "t", "policy", "page": k, "pages": N, "junctions": {id: row, ...}} with
         a share of the rows, page 0 for .../junctions and page k for .../junctions/k."""
-        table = junction_table(self.service.core, self.service.state, self.desk, self.service.refused, self.now_s)
+        svc = self.service
+        failed = dict(svc.last_result.failed)  # the last tick's junctions whose decision raised
+        table = junction_table(svc.core, svc.state, self.desk, svc.refused, self.now_s, failed)
         sep = (",", ":")
         observed = self.service.observed
         items = [f"{json.dumps(j)}:{json.dumps(row, separators=sep)}" for j, row in table.items() if j not in observed]

@@ -729,14 +729,21 @@ def _hold_note(j: Intersection, ov: Override) -> str:
 
 
 def junction_table(
-    core: Core, state: CoreState, desk: OperatorDesk | None, refused: Mapping[str, str], now_s: float
+    core: Core,
+    state: CoreState,
+    desk: OperatorDesk | None,
+    refused: Mapping[str, str],
+    now_s: float,
+    failed: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per junction, what an operator's console shows (`ctl status`; docs/operators.md, "Modes"):
 
     mode (model.JUNCTION_MODES, and `refused`) with `why`: `manual` (an operator's override in
-    force), `adaptive` (the policy's plans), `fixed` (do no harm: back on the city's program),
-    `fallback` (no fresh detector feed, no roadside status yet, or the roadside says it runs its
-    local plan), `refused` (the policy cannot serve it: it stays on its own program). Then the
+    force), `failed` (its decision raised in the last tick, `failed`: junction -> the reason,
+    TickResult.failed; its plan withdrawn, it runs its own program), `adaptive` (the policy's
+    plans), `fixed` (do no harm: back on the city's program), `fallback` (no fresh detector feed,
+    no roadside status yet, or the roadside says it runs its local plan), `refused` (the policy
+    cannot serve it: it stays on its own program). Then the
     roadside's own report (its mode, plan in force, phase, faults), the estimates (queue in PCU,
     delay per PCU over the do-no-harm window) and the ages of the last detector message and status."""
     out: dict[str, dict[str, Any]] = {}
@@ -747,6 +754,8 @@ def junction_table(
         est, st, ov = js.estimate, js.status, active.get(jid)
         report = reports.get(jid)
         mode, why = _mode(core, js, ov, report, now_s)
+        if failed and jid in failed and mode != "manual":  # its plan withdrawn this tick (Core._failed)
+            mode, why = "failed", failed[jid]
         faults = list(st.faults) if st is not None else []
         faults += [f"detector {d} faulty" for d in est.faulty_detectors(lay)]
         out[jid] = {

@@ -88,8 +88,9 @@ FEED_REJECT_REASONS = (
 MESSAGE_KINDS = ("detectors", "status")
 # The mode gauge's values: junction_mode's, and `refused`, a junction the service refused at start
 # (controller/service.py: a stage its program never shows, or the policy cannot serve it), which
-# stays on its own program for the whole run (junctions_refused).
-MODES = (*JUNCTION_MODES, "refused")
+# stays on its own program for the whole run (junctions_refused). `failed` is junction_mode's too:
+# a junction whose decision raised this tick (TickResult.failed), left on its own program.
+MODES = (*JUNCTION_MODES, "refused", "failed")
 # Tick durations of a 20-junction city are milliseconds; a tick near its 1 s period is an alarm.
 TICK_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 TWIN_BUCKETS_S = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)  # validation twin runs (issue 14: <= 3 s)
@@ -161,16 +162,22 @@ THROUGHPUT_BY_CLASS = (
 )
 
 
-def junction_mode(stale: bool, status_mode: str | None, harm_mode: str | None = None, *, manual: bool = False) -> str:
+def junction_mode(
+    stale: bool, status_mode: str | None, harm_mode: str | None = None, *, manual: bool = False, failed: bool = False
+) -> str:
     """manual: an operator's override is in force (TickResult.manual; it wins over the rest, as
-    its commands replace the policy's); adaptive: the roadside runs our plans; fallback: it runs
-    its local plan (it says so, or its feed is stale so we send nothing); fixed: do no harm
-    withdrew our plans, the policy being estimated worse than the city's fixed plan (the core's
-    harm mode, controller/core/harm.py, or a light held on that plan by its short-link group), so the
-    roadside runs that plan. `status_mode` is the
-    roadside's own (local | adaptive: a roadside cannot claim manual, core/feed.py)."""
+    its commands replace the policy's); failed: its decision raised this tick (TickResult.failed:
+    the policy's or the gate's, controller/core/step.py), so the core withdrew its plan and the
+    roadside runs its own program, whatever its status still says; adaptive: the roadside runs
+    our plans; fallback: it runs its local plan (it says so, or its feed is stale so we send
+    nothing); fixed: do no harm withdrew our plans, the policy being estimated worse than the
+    city's fixed plan (the core's harm mode, controller/core/harm.py, or a light held on that plan
+    by its short-link group), so the roadside runs that plan. `status_mode` is the roadside's own
+    (local | adaptive: a roadside cannot claim manual, core/feed.py)."""
     if manual:
         return "manual"
+    if failed:
+        return "failed"
     if harm_mode == "fixed" and not stale:
         return "fixed"
     if stale or status_mode != "adaptive":
@@ -524,6 +531,7 @@ class ServiceMetrics:
         self._started = False
         self.updates = 0  # per-junction refreshes done
         self._last_network_s: float | None = None
+        self._failing: dict[str, str] = {}  # junction -> reason: the series on tsc_junction_failed_info
         self._run = _RunTotals()
         self._last_network: dict[str, float] = {}
         self._lock = threading.Lock()  # a tick against a collection (_JunctionGauges)
@@ -597,8 +605,14 @@ class ServiceMetrics:
         J = ["junction"]
         self.mode = gauge(
             "junction_mode",
-            "1 for the junction's current mode (adaptive, fallback, manual, fixed, refused).",
+            "1 for the junction's current mode (adaptive, fallback, manual, fixed, refused, failed).",
             ["junction", "mode"],
+        )
+        self.failed_info = gauge(
+            "junction_failed_info",
+            "1 for a junction whose decision raised this tick, labelled with the reason; it is left on its own "
+            "program and decided again next tick.",
+            ["junction", "reason"],
         )
         self.refused_info = gauge(
             "junction_refused_info",
@@ -802,7 +816,9 @@ class ServiceMetrics:
         _set_mode would change nothing otherwise; a light of TickResult.fixed reads fixed, as
         Core.report shows it). Returns the junctions due for a refresh."""
         due: list[tuple[str, _Junction, JunctionState]] = []
-        manual, fixed = set(result.manual), set(result.fixed)
+        manual, fixed, failed = set(result.manual), set(result.fixed), dict(result.failed)
+        if failed or self._failing:
+            self._failure_info(failed)
         for jid, js in state.junctions.items():
             j = self._j.get(jid)
             if j is None:
@@ -818,10 +834,11 @@ class ServiceMetrics:
             harm_mode, switches = (harm_state.mode, harm_state.switches) if harm_state is not None else (None, 0)
             if jid in fixed:  # on the city's plan: its own verdict, or held there by its short-link group
                 harm_mode = "fixed"
-            mode_in = (js.stale, status_mode, harm_mode, jid in manual, switches)
+            mode_in = (js.stale, status_mode, harm_mode, jid in manual, switches, jid in failed)
             if mode_in != j.mode_in:
                 j.mode_in = mode_in
-                self._set_mode(j, junction_mode(js.stale, status_mode, harm_mode, manual=jid in manual), switches)
+                mode = junction_mode(js.stale, status_mode, harm_mode, manual=jid in manual, failed=jid in failed)
+                self._set_mode(j, mode, switches)
             if now_s >= j.next_update_s:
                 due.append((jid, j, js))
         return due
@@ -843,6 +860,18 @@ class ServiceMetrics:
             if j is not None:
                 j.c["plans_computed"].inc()
                 j.c["plans_refused"].inc()
+
+    def _failure_info(self, failed: Mapping[str, str]) -> None:
+        """tsc_junction_failed_info: one series per junction whose decision raised this tick
+        (TickResult.failed), labelled with its reason; a series goes when its junction is decided
+        again or its reason changes (the new reason gets a series)."""
+        for jid, reason in self._failing.items():
+            if failed.get(jid) != reason:
+                self.failed_info.remove(jid, reason)
+        for jid, reason in failed.items():
+            if jid in self._j and self._failing.get(jid) != reason:
+                self.failed_info.labels(junction=jid, reason=reason).set(1.0)
+        self._failing = {jid: reason for jid, reason in failed.items() if jid in self._j}
 
     @staticmethod
     def _set_mode(j: _Junction, mode: str, switches: int) -> None:

@@ -227,16 +227,25 @@ class Core:
         folded in before the snapshots."""
         if frames:
             snapshots = [*self._frame_snapshots(frames), *snapshots]
-        updated = self._observe(state, snapshots, statuses, now_s, frames)
-        links, network, advice, advice_t = self._coordinate(state, updated, now_s)
-        log = _TickLog()
-        updated = self._network_guard(updated, now_s, log.mode_changes)
-        held = self._group_guard(state, updated, now_s, log.mode_changes) if self.groups else {}
-        blocked = self._exits_full(updated, now_s)
+        try:
+            updated = self._observe(state, snapshots, statuses, now_s, frames)
+        except Exception as exc:  # no estimate this tick: every junction left on its own program
+            return self._all_failed(state, state.junctions, now_s, _failure_reason("the estimator", exc))
+        log, observed = _TickLog(), updated  # the guards switch modes in a copy: a failure keeps `observed`
+        stage = f"policy {self.policy.name}'s coordination"
+        try:  # network-wide stages before any decision: one raising leaves every junction on its own program
+            links, network, advice, advice_t = self._coordinate(state, updated, now_s)
+            stage = "do no harm's network guard"
+            updated = self._network_guard(dict(updated), now_s, log.mode_changes)
+            held = self._group_guard(state, updated, now_s, log.mode_changes) if self.groups else {}
+            stage = "the exits' reading"
+            blocked = self._exits_full(updated, now_s)
+        except Exception as exc:
+            return self._all_failed(state, observed, now_s, _failure_reason(stage, exc))
         try:
             decided = self._decide_network(updated, now_s)
         except Exception as exc:  # the junctions decide one by one: the one that raises is named there
-            decided, log.network_failed = {}, _failure_reason(self.policy.name, exc)
+            decided, log.network_failed = {}, _failure_reason(f"policy {self.policy.name}", exc)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self.pairs and jid not in self._followers:
@@ -251,7 +260,9 @@ class Core:
                     out_states[jid] = js
             except Exception as exc:  # one junction's fault must not stop the tick for all (DESIGN.md, safety)
                 log.undo(mark)
-                out_states.update(self._failed(jid, updated, now_s, log, exc))
+                out_states.update(
+                    self._failed(jid, updated, now_s, log, _failure_reason(f"policy {self.policy.name}", exc))
+                )
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t), log.result()
@@ -733,15 +744,31 @@ class Core:
             mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
         return hs
 
+    def _all_failed(
+        self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float, reason: str
+    ) -> tuple[CoreState, TickResult]:
+        """A network-wide stage raised before any decision (the estimator's update, the policy's
+        coordination, do no harm's network guard, the exits' reading: DESIGN.md, safety): no junction
+        can be decided, so every one is left on its own program as if its own decision had raised
+        (_failed), named with the stage's reason. `updated`: the junctions as far as the tick got (the
+        last tick's when the estimator raised: this tick's readings are not folded in). The learnt
+        links and the coordination's advice stay the last tick's; everything is tried again next tick."""
+        log = _TickLog()
+        out: dict[str, JunctionState] = {}
+        for jid in self.layouts:
+            if jid not in self.pairs or jid in self._followers:  # a pair's follower goes with its leader
+                out.update(self._failed(jid, updated, now_s, log, reason))
+        out = {jid: out[jid] for jid in self.layouts}
+        return CoreState(now_s, out, state.links, state.advice, state.advice_t_s), log.result()
+
     def _failed(
-        self, jid: str, updated: Mapping[str, JunctionState], now_s: float, log: _TickLog, exc: Exception
+        self, jid: str, updated: Mapping[str, JunctionState], now_s: float, log: _TickLog, reason: str
     ) -> dict[str, JunctionState]:
         """A junction whose decision raised (the policy's or the gate's: DESIGN.md, safety): what it
         logged this tick is dropped, its command in force withdrawn as in fixed mode (_withdraw: the
         roadside goes back to its own program), and it is named with the reason in TickResult.failed.
         Its policy state stays the last tick's; it is decided again next tick. A pair's leader takes its
         follower with it (one program for both lights)."""
-        reason = _failure_reason(self.policy.name, exc)
         follower = self._followers.get(jid)
         out = {}
         for j in (jid,) if follower is None else (jid, follower):
@@ -831,13 +858,14 @@ def _held_still(mode_changes: list[harm.ModeChange], jid: str, by: str) -> None:
             return
 
 
-def _failure_reason(policy: str, exc: Exception) -> str:
-    """One line: the policy, the exception's type, where it was raised (file:line) and its message."""
+def _failure_reason(what: str, exc: Exception) -> str:
+    """One line: what failed (`policy P`, a stage of the tick), the exception's type, where it was
+    raised (file:line) and its message."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     where = "" if tb is None else f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
-    return f"policy {policy} failed: {type(exc).__name__}{where}: {exc}"
+    return f"{what} failed: {type(exc).__name__}{where}: {exc}"
 
 
 def _in_fixed_mode(js: JunctionState) -> bool:

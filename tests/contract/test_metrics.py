@@ -50,8 +50,9 @@ from tests.metrics_fixtures import CFG, core_state, exporter, junctions, status,
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_LABELS = {"junction", "class", "reason", "kind", "mode", "le"}
 GAUGE_UNITS = ("_pcu", "_seconds", "_ratio", "_per_second")
-# a count of loops; an enumeration; an info series (1, the reason a junction was refused at start as a label)
-UNITLESS_GAUGES = {"tsc_detectors_faulty", "tsc_junction_mode", "tsc_junction_refused_info"}
+# a count of loops; an enumeration; info series (1, the reason a junction was refused at start, or its decision
+# raised, as a label)
+UNITLESS_GAUGES = {"tsc_detectors_faulty", "tsc_junction_mode", "tsc_junction_refused_info", "tsc_junction_failed_info"}
 
 
 # -- naming -------------------------------------------------------------------------------------
@@ -181,24 +182,64 @@ def test_an_override_in_force_is_manual_whatever_the_roadside_says(stale, report
     assert junction_mode(stale, reported, harm_mode, manual=True) == "manual"
 
 
+def _only(mode: str) -> dict[str, float]:
+    """The mode gauges of a junction in `mode`: 1 for it, 0 for every other."""
+    return {k: float(k == mode) for k in MODES}
+
+
 def test_mode_gauge_and_fallback_count():
     m, reg, js = exporter()
     modes = lambda: {k: value(reg, "tsc_junction_mode", junction="J", mode=k) for k in MODES}  # noqa: E731
-    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0, "refused": 0}  # before the first tick
+    assert modes() == _only("fallback")  # before the first tick
     m.tick_done(core_state(js, 1.0, J={"stale": True}), TickResult(), 1.0, 0.001)
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 0  # starting in fallback is no fallback
     m.tick_done(core_state(js, 2.0, J={"status": status("J", 2.0, 0)}), TickResult(), 2.0, 0.001)
-    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0, "refused": 0}
+    assert modes() == _only("adaptive")
     m.tick_done(core_state(js, 3.0, J={"status": status("J", 3.0, 0), "stale": True}), TickResult(), 3.0, 0.001)
-    assert modes() == {"adaptive": 0, "fallback": 1, "manual": 0, "fixed": 0, "refused": 0}
+    assert modes() == _only("fallback")
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
     # An operator's override (TickResult.manual, filled by core/override.apply): the roadside
     # still says "adaptive" (it runs our plans), the gauge says manual.
     m.tick_done(core_state(js, 4.0, J={"status": status("J", 4.0, 0)}), TickResult(manual=("J",)), 4.0, 0.001)
-    assert modes() == {"adaptive": 0, "fallback": 0, "manual": 1, "fixed": 0, "refused": 0}
+    assert modes() == _only("manual")
     m.tick_done(core_state(js, 5.0, J={"status": status("J", 5.0, 0)}), TickResult(), 5.0, 0.001)
-    assert modes() == {"adaptive": 1, "fallback": 0, "manual": 0, "fixed": 0, "refused": 0}
+    assert modes() == _only("adaptive")
     assert value(reg, "tsc_junction_fallbacks_total", junction="J") == 1
+
+
+def _failed_infos(reg: CollectorRegistry) -> list[tuple[str, str]]:
+    return [
+        (s.labels["junction"], s.labels["reason"])
+        for f in reg.collect()
+        if f.name == "tsc_junction_failed_info"
+        for s in f.samples
+    ]
+
+
+def test_a_junction_whose_decision_raised_reads_mode_failed_with_its_reason():
+    """TickResult.failed (step.Core._failed: the core withdrew J1's plan, its roadside goes back to
+    its own program): J1 reads mode failed, not what its roadside's last status says, and
+    tsc_junction_failed_info carries the reason, one series per junction while it fails; a new
+    reason replaces the series; decided again, the series goes and the mode follows the roadside."""
+    m, reg, js = exporter("J1", "J2")
+    modes = lambda jid: {k: value(reg, "tsc_junction_mode", junction=jid, mode=k) for k in MODES}  # noqa: E731
+    why, other = "policy webster failed: ValueError at webster.py:1: a", "policy webster failed: KeyError at x.py:2: b"
+    fields = lambda t: {j: {"status": status(j, t, 0)} for j in ("J1", "J2")}  # noqa: E731
+    for t, failed, want in (
+        (1.0, (), []),
+        (2.0, (("J1", why),), [("J1", why)]),
+        (3.0, (("J1", why),), [("J1", why)]),
+        (4.0, (("J1", other),), [("J1", other)]),
+        (5.0, (), []),
+    ):
+        m.tick_done(core_state(js, t, **fields(t)), TickResult(failed=failed), t, 0.001)
+        assert modes("J1") == {k: float(k == ("failed" if failed else "adaptive")) for k in MODES}, t
+        assert modes("J2") == {k: float(k == "adaptive") for k in MODES}, t
+        assert _failed_infos(reg) == want, t
+    # an operator's override in force wins (its commands replace the policy's)
+    m.tick_done(core_state(js, 6.0, **fields(6.0)), TickResult(failed=(("J1", why),), manual=("J1",)), 6.0, 0.001)
+    assert modes("J1") == {k: float(k == "manual") for k in MODES}
+    assert _failed_infos(reg) == [("J1", why)]
 
 
 def test_a_junction_refused_at_start_is_mode_refused_with_its_reason_through_the_service():

@@ -25,16 +25,19 @@ TICK = st.tuples(
     st.booleans(),  # an override in force
     st.integers(0, 2),  # switches added this tick
     st.booleans(),  # on the city's plan this tick (TickResult.fixed: its own verdict, or held by its group)
+    st.sampled_from([None, "policy P failed: A", "policy P failed: B"]),  # its decision raised (TickResult.failed)
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(ticks=st.lists(TICK, min_size=1, max_size=12))
-def test_mode_gauges_follow_every_tick(ticks: list[tuple[bool, str | None, str | None, bool, int, bool]]) -> None:
+def test_mode_gauges_follow_every_tick(
+    ticks: list[tuple[bool, str | None, str | None, bool, int, bool, str | None]],
+) -> None:
     m, reg, js = exporter()
     gains = shadow.Gains(40.0, 50.0, 900.0, 880.0, 1000.0)
     switches, last_mode, fallbacks, seen = 0, None, 0, 0
-    for t, (stale, roadside, harm_mode, manual, more, held) in enumerate(ticks):
+    for t, (stale, roadside, harm_mode, manual, more, held, raised) in enumerate(ticks):
         switches += more
         fields = {"stale": stale, "status": status("J", float(t), 0, mode=roadside) if roadside else None}
         state = core_state(js, float(t), J=fields)
@@ -45,22 +48,27 @@ def test_mode_gauges_follow_every_tick(ticks: list[tuple[bool, str | None, str |
             state = replace(state, junctions={"J": SimpleNamespace(**kept)})
             seen = switches  # the core's count, as the exporter last saw it
         on_plan = held and not stale  # the core dispatches no stale light (step.py _dispatch)
-        result = TickResult(manual=("J",) if manual else (), fixed=("J",) if on_plan else ())
+        failed = (("J", raised),) if raised and not stale else ()  # nor does it decide one (no decision to fail)
+        result = TickResult(
+            manual=("J",) if manual else (), fixed=("J",) if on_plan and not failed else (), failed=failed
+        )
         m.tick_done(state, result, float(t), 1e-3)
-        mode = junction_mode(stale, roadside, "fixed" if on_plan else harm_mode, manual=manual)
+        mode = junction_mode(stale, roadside, "fixed" if on_plan else harm_mode, manual=manual, failed=bool(failed))
         fallbacks += mode == "fallback" and last_mode not in (None, "fallback")
         last_mode = mode
         assert {k: value(reg, "tsc_junction_mode", junction="J", mode=k) for k in MODES} == {
             k: float(k == mode) for k in MODES
         }
         assert value(reg, "tsc_junction_fallbacks_total", junction="J") == fallbacks
+        infos = [s.labels for f in reg.collect() if f.name == "tsc_junction_failed_info" for s in f.samples]
+        assert infos == [{"junction": "J", "reason": r} for _, r in failed]
     assert value(reg, "tsc_junction_harm_switches_total", junction="J") == seen
 
 
 @settings(max_examples=30, deadline=None)
 @given(ticks=st.lists(TICK, min_size=1, max_size=8))
 def test_a_junction_refused_at_start_stays_refused_whatever_the_others_do(
-    ticks: list[tuple[bool, str | None, str | None, bool, int, bool]],
+    ticks: list[tuple[bool, str | None, str | None, bool, int, bool, str | None]],
 ) -> None:
     """R is refused at start (ServiceMetrics.junctions_refused, as the service reports it): the core
     never ticks it, so its gauges read refused = 1 and the other modes 0 all run long, while J's
@@ -68,7 +76,7 @@ def test_a_junction_refused_at_start_stays_refused_whatever_the_others_do(
     m, reg, js = exporter("J", "R")
     m.junctions_refused({"R": "<R>: phases[0].state: shown by no phase of the roadside's program"})
     served = {"J": js["J"]}
-    for t, (stale, roadside, _harm, manual, _more, _held) in enumerate(ticks):
+    for t, (stale, roadside, _harm, manual, _more, _held, _raised) in enumerate(ticks):
         fields = {"stale": stale, "status": status("J", float(t), 0, mode=roadside) if roadside else None}
         m.tick_done(core_state(served, float(t), J=fields), TickResult(manual=("J",) if manual else ()), float(t), 1e-3)
         mode = junction_mode(stale, roadside, manual=manual)

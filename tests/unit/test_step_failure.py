@@ -32,6 +32,7 @@ class _Faulty:
 
     def __init__(self, inner: Policy, bad: str) -> None:
         self.inner, self.bad, self.armed = inner, bad, False
+        self.coordinate_armed = False  # coordinate() raises (a network-wide stage)
         self.name, self.runs_own_program = inner.name, inner.runs_own_program
         self.uses_network, self.reads_links = inner.uses_network, inner.reads_links
         self.coordinate_period_s = inner.coordinate_period_s
@@ -68,6 +69,8 @@ class _Faulty:
         return None if nd is None else _FaultyPass(nd, self)
 
     def coordinate(self, network: Any, states: Mapping[str, Any], now_s: float) -> Mapping[str, Any]:
+        if self.coordinate_armed:
+            raise ValueError(f"coordinate: {BAD}")
         return self.inner.coordinate(network, states, now_s)
 
 
@@ -234,3 +237,109 @@ def test_what_a_failing_junction_logged_before_it_raised_is_dropped() -> None:
     broken[1].armed = False
     states, (res, ref) = _both((broken, sound), states, js, rng, 62)
     assert [c.junction for c in res.mode_changes] == [bad] and not res.failed
+
+
+def _raise_when(armed: list[bool], real: Any) -> Any:
+    """`real`, raising ValueError(BAD) while armed[0]."""
+
+    def call(*args: Any, **kw: Any) -> Any:
+        if armed[0]:
+            raise ValueError(BAD)
+        return real(*args, **kw)
+
+    return call
+
+
+@pytest.mark.parametrize(
+    "policy, stage, patched",
+    [
+        ("adaptive", "the estimator", "netestimate.fold"),
+        ("webster", "the estimator", "netestimate.fold"),
+        ("scats", "policy scats's coordination", None),  # its coordinate() raises
+        ("max_pressure", "do no harm's network guard", "harm.network_verdict"),
+        ("schedule", "the exits' reading", "keepclear.blocked_shares"),
+    ],
+)
+def test_a_network_stage_that_raises_leaves_every_junction_on_its_program(
+    policy: str, stage: str, patched: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage of the tick before any decision that raises (DESIGN.md, safety): no junction can be
+    decided, so every one is left on its own program as if its decision had raised: its command in
+    force re-sent once to expire, nothing else sent, named in TickResult.failed with the stage's
+    reason; its policy state kept, and the learnt links and advice. The tick goes on, and the core
+    decides again and sends commands once the stage works."""
+    from controller.core import step as step_module
+
+    armed = [False]
+    if patched is not None:
+        module, name = patched.split(".")
+        target = getattr(step_module, module)
+        monkeypatch.setattr(target, name, _raise_when(armed, getattr(target, name)))
+    cfg = Config()
+    if patched == "harm.network_verdict":
+        assert cfg.harm.network_share > 0  # the guard runs
+    if patched == "keepclear.blocked_shares":
+        cfg = dataclasses.replace(cfg, estimation=dataclasses.replace(cfg.estimation, keep_clear=True))
+    js = ring_chained(mixed_junctions())
+    faulty = _Faulty(make_policy(policy, cfg), "")
+    core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, faulty, cfg)
+    rng = random.Random(5)
+    state = core.initial_state(0.0)
+    t = 0
+    while t < 60 or (not any(s.command for s in state.junctions.values()) and t < 1200):
+        t += 1
+        state, res = core.step(state, *_inputs(js, rng, t), float(t))
+        assert not res.failed
+    before = state
+    in_force = {jid: s.command for jid, s in before.junctions.items() if s.command is not None}
+    assert in_force, policy
+    armed[0] = faulty.coordinate_armed = True
+    if patched is None:  # scats coordinates every coordinate_period_s: due now
+        state = dataclasses.replace(state, advice_t_s=float("-inf"))
+    t += 1
+    state, res = core.step(state, *_inputs(js, rng, t), float(t))
+    assert sorted(j for j, _ in res.failed) == sorted(js), policy
+    reasons = {r for _, r in res.failed}
+    assert len(reasons) == 1 and next(iter(reasons)).startswith(f"{stage} failed: ValueError at "), reasons
+    assert BAD in next(iter(reasons))
+    assert sorted(c.junction for c in res.commands) == sorted(in_force)  # each withdrawn once
+    for c in res.commands:
+        assert c.expires_s == t + DECISION_PERIOD_S and c.plan_id == in_force[c.junction].plan_id
+    assert not res.refusals and not res.mode_changes and res.new_plans == 0
+    assert all(s.command is None for s in state.junctions.values())
+    for jid, s in state.junctions.items():
+        assert s.policy_state is before.junctions[jid].policy_state, jid
+    assert (state.links, state.advice) == (before.links, before.advice)
+    t += 1
+    state, res = core.step(state, *_inputs(js, rng, t), float(t))  # still raising: nothing sent
+    assert sorted(j for j, _ in res.failed) == sorted(js) and not res.commands
+    armed[0] = faulty.coordinate_armed = False
+    sent, start = False, t + 1
+    for t in range(start, start + 700):  # decided again: commands again
+        state, res = core.step(state, *_inputs(js, rng, t), float(t))
+        assert not res.failed, (policy, t)
+        sent = sent or bool(res.commands)
+        if sent:
+            break
+    assert sent, policy
+
+
+def test_ctl_status_shows_a_failing_junction_as_failed_with_its_reason() -> None:
+    """The operators' table (`ctl status`, operators.junction_table through live.ServiceNode): a
+    junction of the last tick's TickResult.failed reads mode `failed`, `why` the reason; the others
+    what they read before."""
+    import json
+
+    from controller.adapters.mqtt import MqttSettings
+    from controller.live import ServiceNode
+
+    js = mixed_junctions()
+    settings = MqttSettings(host="127.0.0.1", port=1, username="controller", password="", client_id="c")
+    node = ServiceNode(Config(), js, settings, start_s=0.0, lockstep=True)  # never connected
+    before = json.loads(node.junction_table())["junctions"]
+    bad = sorted(js)[0]
+    reason = f"policy adaptive failed: ValueError at x.py:1: {BAD}"
+    node.service.last_result = TickResult(failed=((bad, reason),))
+    rows = json.loads(node.junction_table())["junctions"]
+    assert (rows[bad]["mode"], rows[bad]["why"]) == ("failed", reason)
+    assert {j: r["mode"] for j, r in rows.items() if j != bad} == {j: r["mode"] for j, r in before.items() if j != bad}
