@@ -10,6 +10,10 @@ SUMO's `actuated` and `delay_based` run as the network's own controllers, `fixed
 network's program. Every run also writes SUMO edge data (`edgedata.xml`, 15-minute bins), from
 which the benchmark derives the per-junction figures; the controller never sees them.
 
+A run in which a junction's decision raised (summary.json's `junction_control` counts
+`failed_ticks`: the core left that junction on its own program) is named under the tables, its
+policy's row is marked "(a decision raised)", and the command exits 1, as for a run that failed.
+
 Reported, as medians over the seeds (the evaluation convention of sim/evaluate.py):
 
 - network: delay (s/veh), speed (km/h), throughput (arrived veh/h), each policy's decision
@@ -238,6 +242,33 @@ def collect(runs: list[Run], chains) -> dict:
     return data
 
 
+def decisions_failed(data: dict) -> list[str]:
+    """The runs in which a junction's decision raised (summary.json's junction_control counts
+    `failed_ticks`: the core left it on its own program those ticks, controller/core/step.py), one
+    line each: `policy/seedN: J (T ticks from t s: reason), ...`. Such a run finished, but its
+    figures are not the policy's: a bug, to be reported (docs/operators.md)."""
+    out = []
+    for policy, by_seed in data.items():
+        for seed, run in sorted(by_seed.items()):
+            control = run["summary"].get("junction_control") or {}
+            failing = [(j, c) for j, c in sorted(control.items()) if c.get("failed_ticks")]
+            if failing:
+                named = ", ".join(
+                    f"{j} ({c['failed_ticks']} ticks from {c.get('failed_first_t_s', float('nan')):g} s: "
+                    f"{c.get('failed_reason', '?')})"
+                    for j, c in failing
+                )
+                out.append(f"{policy}/seed{seed}: {named}")
+    return out
+
+
+def _raised(runs: dict) -> bool:
+    """A run of these (seed -> {summary, ...}) in which a junction's decision raised (decisions_failed)."""
+    return any(
+        c.get("failed_ticks") for run in runs.values() for c in (run["summary"].get("junction_control") or {}).values()
+    )
+
+
 def queue_growth_veh(per: dict[float, dict[str, float]], lo: float, hi: float, bin_s: float) -> float:
     """Largest rise, over the junction's approaches, of the vehicles present on the approach from
     the bin before the peak hour to the fullest bin within it: demand above what is served."""
@@ -362,8 +393,9 @@ def network_rows(data: dict, order: list[str], base: str, figures: JunctionFigur
         worst = max(ratios.items(), key=lambda kv: kv[1]) if ratios else ("-", float("nan"))
         thru = (sum(peak[p][j] for j in oversat) / sum(peak[base][j] for j in oversat)) if oversat else float("nan")
         c = cost(p)
+        shown = f"{p} (a decision raised)" if _raised(data[p]) else p  # decisions_failed names them
         rows.append(
-            f"| {p} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
+            f"| {shown} | {d:.1f} | {s:.2f} | {net(p, 'throughput_veh_h'):.0f} | {d / b_delay:.2f} | "
             f"{d / field_best:.2f} | {s - b_speed:+.2f} | {thru:.2f} | {len(worse)} ({worst[0]} "
             f"{worst[1]:.2f}) | {'-' if c != c or p in FIELD or p == 'fixed' else f'{c:.0f}'} |"
         )
@@ -535,10 +567,16 @@ def main(argv: list[str] | None = None) -> int:
     text = report(data, policies, opts.bin_s, opts.top, opts.oversat_growth_veh, name, seeds, command)
     if failed:
         text += "\nFailed runs: " + ", ".join(f"{r.policy}/seed{r.seed}" for r in failed) + "\n"
+    raised = decisions_failed(data)
+    if raised:  # the run went on with those junctions on their own program: its figures are not the policy's
+        text += "\nA junction's decision raised (left on its own program: a bug) in:\n" + "".join(
+            f"- {line}\n" for line in raised
+        )
+        print(f"error: a junction's decision raised in {len(raised)} run(s): see the table", file=sys.stderr)
     print(text)
     if opts.record:
         record(text, name)
-    return 1 if failed else 0
+    return 1 if failed or raised else 0
 
 
 if __name__ == "__main__":
