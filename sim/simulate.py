@@ -248,33 +248,11 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     scfg = SumoConfig(req.sumocfg)
     out = req.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    user = canonical_args(req.sumo_args)
-    refused = {option: f"simulate writes --out/{name} and evaluates it" for option, name in OWN_OUTPUTS.items()}
-    for option, why in {**refused, "--configuration-file": "the scenario is SUMOCFG"}.items():
-        if option_at(user, option) is not None:
-            raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
-    require_step_dividing_a_second(scfg, user)
-    require_microsim(scfg, user)
+    user = _user_args(req, scfg)
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
     begin_s = begin_s_of(scfg, user)
-    if req.intersections is None:
-        for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
-            stale.unlink()  # (the archive copies the folder as the models the run used)
-        try:
-            result = import_network(
-                scfg.net_file, out / "intersections", cfg, [Path(a) for a in additional], req.detectors, begin_s
-            )
-        except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
-            log.warning("%s: SUMO runs the scenario alone", exc)
-            result = ImportResult((), (), ())
-        skipped = result.skipped
-        junctions = result.junctions()  # the files just written, not read back
-    else:
-        skipped = tuple(read_skipped(req.intersections))
-        junctions = load_intersections(req.intersections)
-    for tid, why in skipped:
-        log.warning("junction=%s stays on its own program: %s", tid, why)
+    junctions = _junction_models(req, cfg, scfg, [Path(a) for a in additional], begin_s)
     wauts = waut_schedules([Path(a) for a in additional])
     if wauts:
         modelled = modelled_programs(wauts, [Path(a) for a in additional], begin_s, cfg.timing.waut_program_at_begin)
@@ -288,11 +266,56 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
                 scfg.net_file, junctions, req.policy, out / "baseline.add.xml", [Path(a) for a in additional]
             )
         )
+    return scfg, junctions, merge_args(_own_args(scfg, out, additional + [str(p) for p in extra], user), user)
+
+
+def _user_args(req: SimulateRequest, scfg: SumoConfig) -> list[str]:
+    """The SUMO arguments after `--`, canonical; refused where simulate writes the output itself or
+    names the scenario, and checked against the scenario (a step dividing a second, microsim)."""
+    user = canonical_args(req.sumo_args)
+    refused = {option: f"simulate writes --out/{name} and evaluates it" for option, name in OWN_OUTPUTS.items()}
+    for option, why in {**refused, "--configuration-file": "the scenario is SUMOCFG"}.items():
+        if option_at(user, option) is not None:
+            raise DefinitionError("the SUMO arguments after --", option, f"not accepted: {why}")
+    require_step_dividing_a_second(scfg, user)
+    require_microsim(scfg, user)
+    return user
+
+
+def _junction_models(
+    req: SimulateRequest, cfg: Config, scfg: SumoConfig, additional: list[Path], begin_s: float
+) -> dict:
+    """The junction models: imported from the network into --out/intersections (an earlier
+    import's files there removed first), or read from `req.intersections`; the lights skipped are
+    logged with their reason."""
+    out = req.out_dir
+    if req.intersections is None:
+        for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
+            stale.unlink()  # (the archive copies the folder as the models the run used)
+        try:
+            result = import_network(scfg.net_file, out / "intersections", cfg, additional, req.detectors, begin_s)
+        except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
+            log.warning("%s: SUMO runs the scenario alone", exc)
+            result = ImportResult((), (), ())
+        skipped = result.skipped
+        junctions = result.junctions()  # the files just written, not read back
+    else:
+        skipped = tuple(read_skipped(req.intersections))
+        junctions = load_intersections(req.intersections)
+    for tid, why in skipped:
+        log.warning("junction=%s stays on its own program: %s", tid, why)
+    return junctions
+
+
+def _own_args(scfg: SumoConfig, out: Path, additional: list[str], user: list[str]) -> list[str]:
+    """simulate's own SUMO arguments (the user's, merged after, win): the scenario, every
+    additional file, our outputs, no teleporting, quiet logs; and the outputs the scenario's
+    configuration writes, moved into our folder (ours, tripinfo and statistics, win)."""
     defaults = [
         "--configuration-file",
         str(scfg.path),
         "--additional-files",
-        ",".join(additional + [str(p) for p in extra]),
+        ",".join(additional),
         *own_output_args(out),
         "--time-to-teleport",
         "-1",
@@ -311,7 +334,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
         if f"--{key}" not in defaults:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             defaults += [f"--{key}", str(out / rel)]
-    return scfg, junctions, merge_args(defaults, user)
+    return defaults
 
 
 class ClosedLoop(Protocol):
@@ -607,27 +630,13 @@ def run(
     api = load_api(req.prefer_libsumo)
     controlled = req.policy not in FIELD_POLICIES
     wall0 = time.perf_counter()
-    try:
-        start_sumo(api, [start_command(api), *args])
-    except SumoRefused as exc:
-        # SUMO's reason first: the command line, long, comes last
-        raise AdapterError(
-            f"SUMO did not start: {exc} ({scfg.path}; SUMO's arguments: {' '.join(args)})", fatal=True
-        ) from None
+    _start(api, scfg, args)
     loop: ClosedLoop | None = None
     recorder: ArchiveRecorder | None = None
     try:
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
-        listed, _ = take_option(args, "--additional-files")  # the scenario's files (and ours: no WAUT in them)
-        field = SumoField(
-            api,
-            junctions,
-            cfg.roadside.backup_s,
-            keep_off_through_intergreen=cfg.roadside.keep_off_through_intergreen,
-            wauts=waut_schedules([Path(a) for a in listed_files(listed or "")]),
-            begin_s=begin_s,
-        )
+        field = _field(api, junctions, cfg, args, begin_s)
         registry = registry if registry is not None else CollectorRegistry()
         # a loop whose service runs in another process (sim/service_process.py) keeps its metrics there
         metrics = None if getattr(loop_factory, "metrics_apart", False) else ServiceMetrics(registry, junctions, cfg)
@@ -640,13 +649,7 @@ def run(
             field, junctions, cfg, req.policy if controlled else "fixed", begin_s, metrics=metrics, **extra
         )
         loop.start(begin_s)
-        # a bar on a terminal when nobody asked for the lines; plain lines otherwise
-        span_s, bar = end_s - begin_s if end_s >= 0 else -1.0, None if progress is None else False
-        shown = Progress(req.policy, span_s, req.progress_every_s, bar=bar, write=progress)
-        try:
-            end_t = step_to_end(api, loop, field, req, shown, (begin_s, end_s), wall0)
-        finally:
-            shown.close()
+        end_t = _to_end(api, loop, field, req, progress, (begin_s, end_s), wall0)
     finally:
         try:
             if loop is not None:
@@ -666,6 +669,51 @@ def run(
         summary["archive"] = {"dir": str(recorder.root), **dataclasses.asdict(recorder.stats)}
     write_summary(summary, req.out_dir / "summary.json")
     return summary
+
+
+def _to_end(
+    api: Any,
+    loop: ClosedLoop,
+    field: SumoField,
+    req: SimulateRequest,
+    progress: Callable[[str], None] | None,
+    span_s: tuple[float, float],
+    wall0: float,
+) -> float:
+    """step_to_end over span_s = (begin, end; end < 0: none) with the progress shown: a bar on a
+    terminal when nobody asked for the lines (`progress` None), plain lines otherwise."""
+    begin_s, end_s = span_s
+    length_s, bar = end_s - begin_s if end_s >= 0 else -1.0, None if progress is None else False
+    shown = Progress(req.policy, length_s, req.progress_every_s, bar=bar, write=progress)
+    try:
+        return step_to_end(api, loop, field, req, shown, span_s, wall0)
+    finally:
+        shown.close()
+
+
+def _start(api: Any, scfg: SumoConfig, args: list[str]) -> None:
+    """SUMO started with `args`; refused, a fatal AdapterError with SUMO's reason first."""
+    try:
+        start_sumo(api, [start_command(api), *args])
+    except SumoRefused as exc:
+        # SUMO's reason first: the command line, long, comes last
+        raise AdapterError(
+            f"SUMO did not start: {exc} ({scfg.path}; SUMO's arguments: {' '.join(args)})", fatal=True
+        ) from None
+
+
+def _field(api: Any, junctions: dict, cfg: Config, args: list[str], begin_s: float) -> SumoField:
+    """The city: SUMO's lights behind virtual roadside controllers, with the WAUT schedules of the
+    additional files SUMO loads (the scenario's, and ours: no WAUT in them)."""
+    listed, _ = take_option(args, "--additional-files")
+    return SumoField(
+        api,
+        junctions,
+        cfg.roadside.backup_s,
+        keep_off_through_intergreen=cfg.roadside.keep_off_through_intergreen,
+        wauts=waut_schedules([Path(a) for a in listed_files(listed or "")]),
+        begin_s=begin_s,
+    )
 
 
 def _twin(
