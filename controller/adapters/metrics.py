@@ -970,13 +970,13 @@ class ServiceMetrics:
         self._accumulate(j, est, fig, i, now_s)
         j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
         r = j.rates
-        speed = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
-        delay = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
+        speed_mps = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
+        delay_s = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
         gain = throughput_gain(
             r[_C["served_pcu"]], r[_C["fixed_served_pcu"]], r[_C["fixed_short_pcu"]], r[_C["demand_pcu"]]
         )
-        v[_G_SPEED] = math.nan if speed is None else float(speed)
-        v[_G_MEASURED] = math.nan if delay is None else float(max(delay, 0.0))
+        v[_G_SPEED] = math.nan if speed_mps is None else float(speed_mps)
+        v[_G_MEASURED] = math.nan if delay_s is None else float(max(delay_s, 0.0))
         v[_G_TGAIN] = math.nan if gain is None else float(gain)
         j.speed_mps, j.speed_weight = float(fig.speed_mps[i]), float(fig.speed_weight[i])
 
@@ -1017,11 +1017,11 @@ class ServiceMetrics:
     def _network(self, now_s: float) -> None:
         """The network figures from every junction's latest refresh: the shadow's delays
         demand-weighted, the measured figures summed over junctions before any ratio is taken."""
-        dt = 0.0 if self._last_network_s is None else now_s - self._last_network_s
+        dt_s = 0.0 if self._last_network_s is None else now_s - self._last_network_s
         self._last_network_s = now_s
         refreshed = [j for j in self._j.values() if j.refreshed]
         tot = shadow.total([j.gains for j in refreshed if j.gains is not None])
-        demand, delay_ctrl, delay_fixed = tot.demand_pcu_h, tot.delay_controlled_s, tot.delay_fixed_s
+        demand_pcu_h, delay_ctrl, delay_fixed = tot.demand_pcu_h, tot.delay_controlled_s, tot.delay_fixed_s
         delay_gain = tot.delay_gain
         rates = np.zeros(len(CUM))
         crossings = speed_num = speed_den = 0.0
@@ -1044,18 +1044,18 @@ class ServiceMetrics:
         self.net_delay_gain.set(delay_gain)
         self.net_delay.set(delay_ctrl)
         self.net_fixed_delay.set(delay_fixed)
-        self.net_demand.set(demand / 3600.0)
+        self.net_demand.set(demand_pcu_h / 3600.0)
         self.net_crossings.set(crossings)
         self.net_loop_speed.set(loop_speed)
         self._last_network = {
             "delay_s": delay_ctrl,
             "delay_fixed_s": delay_fixed,
             "delay_gain": delay_gain,
-            "demand_pcu_h": demand,
+            "demand_pcu_h": demand_pcu_h,
             "loop_speed_kmh": loop_speed * 3.6 if math.isfinite(loop_speed) else None,
             **m,
         }
-        self._run.add(tot, loop_speed, dt)
+        self._run.add(tot, loop_speed, dt_s)
 
     def _faults(self, j: _Junction, est) -> None:
         faulty = np.asarray(est.health.faulty, dtype=bool)
@@ -1077,14 +1077,14 @@ class ServiceMetrics:
         while len(hist) > 1 and hist[1][0] <= now_s - window_s:
             hist.popleft()
         t_old, old, old_cum = hist[0]
-        span = now_s - t_old
-        j.rates = (j.cum - old_cum) / span if span > 0 else np.zeros(len(CUM))
+        span_s = now_s - t_old
+        j.rates = (j.cum - old_cum) / span_s if span_s > 0 else np.zeros(len(CUM))
         total = 0.0
         by_class = j.by_class
         for k, cls in enumerate(VEHICLE_CLASSES):
-            rate = (crossed.get(cls, 0) - old.get(cls, 0)) / span if span > 0 else 0.0
-            by_class[k] = float(rate)
-            total += rate
+            rate_veh_s = (crossed.get(cls, 0) - old.get(cls, 0)) / span_s if span_s > 0 else 0.0
+            by_class[k] = float(rate_veh_s)
+            total += rate_veh_s
         return total
 
     # -- the run report -----------------------------------------------------------------------

@@ -154,8 +154,8 @@ def exit_shares(
             seen = full[ex.junction][ex.lanes] & ex.watched
             if not seen.any():
                 continue
-            flow = estimates[ex.junction].lanes.flow_pcu_h[ex.lanes]
-            weight = flow if flow.sum() > 0 else np.ones(len(flow))
+            flow_pcu_h = estimates[ex.junction].lanes.flow_pcu_h[ex.lanes]
+            weight = flow_pcu_h if flow_pcu_h.sum() > 0 else np.ones(len(flow_pcu_h))
             share = float(weight[seen].sum() / weight.sum())
             arrays(jid)[0][ex.movement] = share
             held_lane = float(estimates[jid].queue_pcu[ex.movement]) * np.where(seen, weight, 0.0) / weight.sum()

@@ -260,14 +260,14 @@ class ScatsPolicy(Policy):
         n = len(j.phases)
         ig = tuple(j.intergreen_s(k, (k + 1) % n) for k in range(n))
         greens = tuple(p.base_green_s for p in j.phases)
-        cycle = sum(greens) + sum(ig)
+        cycle_s = sum(greens) + sum(ig)
         return ScatsState(
             primary_phases(layout, protected_first=True),
             ig,
-            cycle,
+            cycle_s,
             greens,
-            j.base_offset_s % max(cycle, 1e-9),
-            cycle,
+            j.base_offset_s % max(cycle_s, 1e-9),
+            cycle_s,
             np.zeros(n),
             np.zeros(len(j.movements)),
             np.zeros(len(j.movements)),
@@ -473,7 +473,7 @@ class ScatsPolicy(Policy):
         given = state.green_given_s
         ds = _cycle_mean(state.ds_mean, _degrees_of_saturation(state, layout, est), self.params.ds_mean_cycles)
         c0 = state.cycle_s
-        lost = sum(state.intergreen_s)
+        lost_s = sum(state.intergreen_s)
         # The green each phase needs to run at the target DS (at least its minimum), summed with
         # the lost time: the cycle that, with splits equalising DS, brings every phase to target.
         # (The max DS alone would lengthen the cycle for a phase held at its minimum green, which
@@ -485,20 +485,20 @@ class ScatsPolicy(Policy):
         want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
         maxs = np.array([p.max_green_s for p in j.phases])
         greens, held = _splits(g0, want, need, ds, maxs, self.params.split_step_s)
-        desired = lost + float(need.sum())
+        desired = lost_s + float(need.sum())
         flow_mean, need_mean = state.flow_mean_pcu_h, state.need_mean_s
         if self.params.webster_cycle:
             cycles = self.params.webster_flow_cycles
-            flow_mean = _cycle_mean(flow_mean, cycle_arrivals_pcu_h(state, lost + float(shown.sum())), cycles)
+            flow_mean = _cycle_mean(flow_mean, cycle_arrivals_pcu_h(state, lost_s + float(shown.sum())), cycles)
             y = flow_ratio_sum(state.primary, layout, est, flow_mean)
-            desired = webster_cycle_s(y, lost, lost + float(mins.sum()))
+            desired = webster_cycle_s(y, lost_s, lost_s + float(mins.sum()))
             if self.params.webster_ds_floor:  # the shortest cycle that holds every phase at DS 1
                 need_mean = _cycle_mean(need_mean, np.maximum(mins, shown * ds), cycles)
-                desired = max(desired, lost + float(need_mean.sum()))
+                desired = max(desired, lost_s + float(need_mean.sum()))
             if not state.measured:  # the first cycle seen began part way into the program's: its arrivals
                 flow_mean, need_mean = None, None  # are not a cycle's, and would hold the means low for cycles
         if held:  # the cycle grows no further than the greens it has to hold
-            desired = min(desired, lost + float(greens.sum()))
+            desired = min(desired, lost_s + float(greens.sum()))
         desired = float(np.clip(desired, c0 - self.params.cycle_step_s, c0 + self.params.cycle_step_s))
         desired = float(np.clip(desired, j.cycle_min_s, j.cycle_max_s))
         return replace(
@@ -541,15 +541,15 @@ class ScatsPolicy(Policy):
         # Offset keeping: phase 0 turned green at cycle_start; it should have at `offset` (mod C).
         this = g.copy()
         if follows:
-            start = _cycle_start_s(state, signal, now_s)
-            late = (start - offset) % cycle
+            start_s = _cycle_start_s(state, signal, now_s)
+            late = (start_s - offset) % cycle
             shift = -late if late <= cycle / 2 else cycle - late  # < 0: shorten this cycle; > 0: stretch it
             shift = float(np.clip(shift, -self.params.split_step_s, self.params.split_step_s))
             # As a cycle-length change, in proportion to the splits: stretching gives the time to
             # the phases that use it, not to the short ones furthest from their maximum.
-            room = (this - mins) if shift < 0 else np.minimum(this, maxs - this)
-            if room.sum() > 0:
-                this = this + shift * room / room.sum()
+            room_s = (this - mins) if shift < 0 else np.minimum(this, maxs - this)
+            if room_s.sum() > 0:
+                this = this + shift * room_s / room_s.sum()
         else:
             state = replace(state, offset_s=_cycle_start_s(state, signal, now_s) % cycle)  # it leads: its own rhythm
         state = replace(state, plan_greens_s=tuple(float(x) for x in this), gapped_phase=-1)
@@ -753,12 +753,12 @@ def _degrees_of_saturation(state: ScatsState, layout: Layout, est: Estimate) -> 
     n = len(layout.junction.phases)
     given, residual = state.green_given_s, state.residual_pcu
     lane_green, lane_wasted = state.lane_green_s, state.lane_wasted_s
-    sat = est.sat_flow_pcu_h
-    cap = sat / 3600.0 * np.maximum(given[state.primary], 1.0)
+    sat_pcu_h = est.sat_flow_pcu_h
+    cap = sat_pcu_h / 3600.0 * np.maximum(given[state.primary], 1.0)
     ds_m = (state.dep_green_pcu + residual) / np.maximum(cap, 1e-6)
     ds = np.array([ds_m[state.primary == k].max(initial=0.0) for k in range(n)])
     lane_ds = np.where(lane_green > 0, (lane_green - lane_wasted) / np.maximum(lane_green, 1.0), -1.0)
-    left_m = residual / np.maximum(sat / 3600.0 * np.maximum(given[state.primary], 1.0), 1e-6)
+    left_m = residual / np.maximum(sat_pcu_h / 3600.0 * np.maximum(given[state.primary], 1.0), 1e-6)
     readable = _lanes_all_green(layout)
     for k in range(n):
         lanes_k = readable[k] & (layout.lane_share[state.primary == k].sum(axis=0) > 0) & (lane_green > 0)

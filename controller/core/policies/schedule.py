@@ -220,9 +220,9 @@ class SchedulePolicy(Policy):
         entries), the arrival flow measured at the advance loops, over the first `steady_s`
         seconds (SURTRAC's anticipated arrivals)."""
         h = int(self.params.horizon_s)
-        flow = est.flow_pcu_h / 3600.0
-        out = np.zeros((len(flow), h))
-        out[:, : min(h, int(self.params.steady_s))] = flow[:, None]
+        flow_pcu_s = est.flow_pcu_h / 3600.0
+        out = np.zeros((len(flow_pcu_s), h))
+        out[:, : min(h, int(self.params.steady_s))] = flow_pcu_s[:, None]
         if network is None:
             return out
         jid = layout.junction.id
@@ -450,8 +450,8 @@ class SchedulePolicy(Policy):
         p, st, cur = self.params, state.statics, signal.phase
         if p.box_short_pcu <= 0.0 or not state.boxed.any():
             return -1
-        since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
-        stood = state.boxed & st.permitted[cur] & (est.queue_pcu > 0) & (since >= p.stall_s)
+        since_s = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+        stood = state.boxed & st.permitted[cur] & (est.queue_pcu > 0) & (since_s >= p.stall_s)
         stood &= layout.storage_pcu <= p.box_short_pcu
         if not stood.any():
             return -1
@@ -469,13 +469,13 @@ class SchedulePolicy(Policy):
     ) -> ScheduleState:
         """The least-delay schedule from now: the phase to switch to (now) or none (keep)."""
         st, cur = state.statics, signal.phase
-        sat, block = est.sat_flow_pcu_h, est.block
+        sat_pcu_h, block = est.sat_flow_pcu_h, est.block
         # a blocked exit slows the discharge (the blockage seen at the own stop line in the last
         # green, or the room left on the neighbour approach the exit feeds), but it may clear:
         # never below `min_rate_ratio` of the saturation flow
         exit_ratio = exit_rate_ratio(layout, est, network)
         free = np.minimum(1.0 - block, exit_ratio)
-        rate = sat * np.maximum(free, self.params.min_rate_ratio) / 3600.0
+        rate = sat_pcu_h * np.maximum(free, self.params.min_rate_ratio) / 3600.0
         arr = self.arrivals(st, layout, est, network)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float)
         if len(state.held_red_s) == len(red_s):  # wait_kept_in_green: the wait its green began with
