@@ -311,7 +311,7 @@ def test_a_junction_refused_at_start_is_seen_through_prometheus(scraped_run):
         return instant(scraped_run, expr)
 
     modes = {r["metric"]["mode"]: float(r["value"][1]) for r in query(f'tsc_junction_mode{{junction="{REFUSED}"}}')}
-    assert modes == {"adaptive": 0, "fallback": 0, "manual": 0, "fixed": 0, "refused": 1}
+    assert modes == {"adaptive": 0, "fallback": 0, "manual": 0, "fixed": 0, "refused": 1, "failed": 0}
     assert float(query('sum(tsc_junction_mode{mode="refused"})')[0]["value"][1]) == 1
     (info,) = query("tsc_junction_refused_info")
     assert info["metric"]["junction"] == REFUSED and float(info["value"][1]) == 1
