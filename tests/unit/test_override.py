@@ -177,6 +177,26 @@ def test_the_mode_gauge_says_manual_while_an_override_is_in_force():
     assert mode() == {"adaptive"} and rig.svc.last_result.manual == ()
 
 
+def test_ctl_status_reads_manual_not_failed_while_an_override_is_in_force():
+    """operators.junction_table: a junction of the last tick's TickResult.failed reads `failed` with
+    the reason, unless an operator's override is in force there: its commands replace the policy's,
+    so it reads `manual` (as the mode gauge does, adapters/metrics.junction_mode)."""
+    from controller.operators import junction_table
+
+    rig = Rig()
+    for t in range(1, 4):
+        rig.follow(rig.tick(float(t)))
+    reason = "policy adaptive failed: ValueError at x.py:1: injected"
+
+    def row() -> dict:
+        return junction_table(rig.svc.core, rig.svc.state, rig.desk, {}, rig.t, {"J": reason})["J"]
+
+    assert (row()["mode"], row()["why"]) == ("failed", reason)
+    assert rig.submit(hold(1, for_s=20.0, t=3.0)).accepted
+    rig.follow(rig.tick(4.0))
+    assert row()["mode"] == "manual" and row()["why"].startswith("alice's hold"), row()
+
+
 def test_release_withdraws_the_override_and_is_recorded_with_the_operator():
     from controller.adapters.audit import AuditStore
 

@@ -309,6 +309,8 @@ def test_a_network_stage_that_raises_leaves_every_junction_on_its_program(
     assert all(s.command is None for s in state.junctions.values())
     for jid, s in state.junctions.items():
         assert s.policy_state is before.junctions[jid].policy_state, jid
+        # a stage after the estimator raised: this tick's readings are folded in all the same (not lost)
+        assert (s.estimate is before.junctions[jid].estimate) == (stage == "the estimator"), (stage, jid)
     assert (state.links, state.advice) == (before.links, before.advice)
     t += 1
     state, res = core.step(state, *_inputs(js, rng, t), float(t))  # still raising: nothing sent
