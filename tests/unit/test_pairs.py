@@ -189,6 +189,37 @@ def test_a_pair_whose_decision_raises_is_left_on_its_program_with_both_lights():
     assert sent == {1: ["A", "B"], 2: [], 3: ["A", "B"], 4: [], 5: [], 6: ["A", "B"], 7: []}
 
 
+def test_a_pair_left_on_its_program_by_a_network_stage_that_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Core._all_failed (a stage run for the whole network raises, here the estimator's fold, from 3 s
+    to 5 s): both lights of the pair named and withdrawn as one program, the leader with its follower;
+    decided again after."""
+    from controller.core import step as step_module
+
+    real = step_module.netestimate.fold
+
+    def fold(*args, **kw):
+        if 3.0 <= now[0] <= 5.0:
+            raise ValueError("a fault in the fold")
+        return real(*args, **kw)
+
+    now = [0.0]
+    monkeypatch.setattr(step_module.netestimate, "fold", fold)
+    cfg = Config()
+    a, b = timed_junction("A", paired=("B",)), timed_junction("B", paired=("A",))
+    core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, _Weighing(True), cfg)
+    state, failed, sent = core.initial_state(0.0), {}, {}
+    for t in range(1, 8):
+        now[0] = float(t)
+        snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
+        statuses = [SignalStatus(x, float(t), 1, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
+        state, result = core.step(state, snaps, statuses, float(t))
+        assert list(state.junctions) == list(core.layouts)
+        failed[t] = sorted(j for j, _ in result.failed)
+        sent[t] = sorted({c.junction for c in result.commands})
+    assert failed == {1: [], 2: [], 3: ["A", "B"], 4: ["A", "B"], 5: ["A", "B"], 6: [], 7: []}
+    assert sent == {1: ["A", "B"], 2: [], 3: ["A", "B"], 4: [], 5: [], 6: ["A", "B"], 7: []}
+
+
 def test_max_pressure_adds_the_partners_pressures_to_its_own():
     """MaxPressurePolicy.decide_paired: 10 PCU on A's stage 1 alone makes it leave stage 0; the
     follower's pressures mapped onto A's stages, heavier on stage 0, keep it."""

@@ -345,3 +345,37 @@ def test_ctl_status_shows_a_failing_junction_as_failed_with_its_reason() -> None
     rows = json.loads(node.junction_table())["junctions"]
     assert (rows[bad]["mode"], rows[bad]["why"]) == ("failed", reason)
     assert {j: r["mode"] for j, r in rows.items() if j != bad} == {j: r["mode"] for j, r in before.items() if j != bad}
+
+
+def test_a_stage_that_raises_after_do_no_harm_switched_a_junction_keeps_no_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The network guard switches a junction to the fixed plan, then a later stage (the exits' reading)
+    raises: the tick's switch is not reported, so the state keeps the mode the junction had (the guards
+    switch modes in a copy of the observed states; Core._all_failed takes those)."""
+    from controller.core import step as step_module
+
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, estimation=dataclasses.replace(cfg.estimation, keep_clear=True))
+    js = ring_chained(mixed_junctions())
+    core = Core({jid: Layout.build(j, cfg) for jid, j in js.items()}, make_policy("max_pressure", cfg), cfg)
+    rng = random.Random(5)
+    state = core.initial_state(0.0)
+    for t in range(1, 31):
+        state, _ = core.step(state, *_inputs(js, rng, t), float(t))
+    victim = sorted(js)[0]
+    assert state.junctions[victim].harm is not None and state.junctions[victim].harm.mode == "policy"
+
+    def verdict(states: Mapping[str, Any], now_s: float, params: Any) -> dict[str, Any]:
+        return {victim: (dataclasses.replace(states[victim], mode="fixed"), "the network's share")}
+
+    def blocked(*args: Any, **kw: Any) -> Any:
+        raise ValueError(BAD)
+
+    monkeypatch.setattr(step_module.harm, "network_verdict", verdict)
+    monkeypatch.setattr(step_module.keepclear, "blocked_shares", blocked)
+    state, res = core.step(state, *_inputs(js, rng, 31), 31.0)
+    assert sorted(j for j, _ in res.failed) == sorted(js)
+    assert res.failed[0][1].startswith("the exits' reading failed: ValueError")
+    assert not res.mode_changes
+    assert state.junctions[victim].harm.mode == "policy"
