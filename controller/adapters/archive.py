@@ -445,9 +445,9 @@ class ArchiveRecorder:
         self.stats.write_errors += 1
         if self._metrics is not None:
             self._metrics.errors.inc()
-        now = self._clock()
-        if now - self._last_error_log >= 60.0:
-            self._last_error_log = now
+        now_s = self._clock()
+        if now_s - self._last_error_log >= 60.0:
+            self._last_error_log = now_s
             log.error("archive write failed (%s): %s; errors so far=%d", what, exc, self.stats.write_errors)
 
 

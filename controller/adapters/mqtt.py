@@ -239,9 +239,9 @@ class _WarnOnce:
         self._last: dict[str, float] = {}
 
     def __call__(self, key: str, msg: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(key, -1e18) >= self.every_s:
-            self._last[key] = now
+        now_s = time.monotonic()
+        if now_s - self._last.get(key, -1e18) >= self.every_s:
+            self._last[key] = now_s
             log.warning(msg, *args)
 
 
@@ -347,10 +347,10 @@ class MqttClient:
     def wait_connected(self, timeout_s: float) -> None:
         """Until connected and the subscriptions acknowledged (messages published by others from
         then on reach us)."""
-        deadline = time.monotonic() + timeout_s
+        deadline_s = time.monotonic() + timeout_s
         if self._pump is not None:  # nobody else serves the socket: serve it until answered
             self._pump.run_until(lambda: bool(self.refused) or self.ready(), timeout_s)
-        if not self._first.wait(max(0.0, deadline - time.monotonic())) and not self.connected.is_set():
+        if not self._first.wait(max(0.0, deadline_s - time.monotonic())) and not self.connected.is_set():
             raise AdapterError(
                 f"no MQTT broker answered at {self.settings.host}:{self.settings.port} "
                 f"within {timeout_s:g} s (client {self.settings.client_id})"
@@ -362,7 +362,7 @@ class MqttClient:
                 fatal=True,
             )
         with self._sub_cv:
-            if not self._sub_cv.wait_for(lambda: not self._sub_pending, max(0.0, deadline - time.monotonic())):
+            if not self._sub_cv.wait_for(lambda: not self._sub_pending, max(0.0, deadline_s - time.monotonic())):
                 raise AdapterError(f"broker did not acknowledge the subscriptions of {self.settings.client_id}")
 
     def ready(self) -> bool:

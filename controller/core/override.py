@@ -125,8 +125,8 @@ def _plan_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
         raise FeedError("out_of_range", "override.plan: phase_order and greens_s: same non-empty length")
     order_t = tuple(int(_number({"p": p}, "p", integer=True)) for p in order)
     greens_t = tuple(float(_number({"g": g}, "g")) for g in greens)
-    offset = float(_number(plan, "offset_s")) if "offset_s" in plan else 0.0
-    return {"phase_order": order_t, "greens_s": greens_t, "offset_s": offset}
+    offset_s = float(_number(plan, "offset_s")) if "offset_s" in plan else 0.0
+    return {"phase_order": order_t, "greens_s": greens_t, "offset_s": offset_s}
 
 
 def decode_override(
@@ -275,8 +275,8 @@ def signal_view(js: JunctionState, now_s: float) -> SignalView | None:
     st = js.status
     if st is None:
         return None
-    elapsed = 0.0 if st.in_intergreen else st.time_in_phase_s + max(0.0, now_s - st.t_s)
-    return SignalView(st.phase, st.in_intergreen, elapsed, js.red_since_s)
+    elapsed_s = 0.0 if st.in_intergreen else st.time_in_phase_s + max(0.0, now_s - st.t_s)
+    return SignalView(st.phase, st.in_intergreen, elapsed_s, js.red_since_s)
 
 
 def gate(

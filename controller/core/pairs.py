@@ -53,10 +53,10 @@ class Pair:
 
 def _starts_s(j: Intersection) -> list[float]:
     """When each stage's green begins in the base program's cycle (s, from the cycle's 0)."""
-    n, t, out = len(j.phases), j.base_offset_s, []
+    n, t_s, out = len(j.phases), j.base_offset_s, []
     for k, p in enumerate(j.phases):
-        out.append(t % j.base_cycle_s())
-        t += p.base_green_s + j.intergreen_s(k, (k + 1) % n)
+        out.append(t_s % j.base_cycle_s())
+        t_s += p.base_green_s + j.intergreen_s(k, (k + 1) % n)
     return out
 
 

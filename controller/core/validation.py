@@ -173,9 +173,9 @@ def needs_validation(incumbent: CycleWish | None, candidate: CycleWish, params: 
     for p, g in zip(candidate.phase_order, candidate.greens_s):
         if abs(g - old[p]) > params.split_change_s:
             return f"phase {p} green changes by {abs(g - old[p]):g} s > {params.split_change_s:g} s"
-    cycle = max(_cycle_s(candidate), 1e-9)
-    d_off = abs(candidate.offset_s - incumbent.offset_s) % cycle
-    d_off = min(d_off, cycle - d_off)
+    cycle_s = max(_cycle_s(candidate), 1e-9)
+    d_off = abs(candidate.offset_s - incumbent.offset_s) % cycle_s
+    d_off = min(d_off, cycle_s - d_off)
     if d_off > params.offset_change_s:
         return f"offset changes by {d_off:g} s > {params.offset_change_s:g} s"
     return ""

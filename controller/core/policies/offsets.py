@@ -52,11 +52,11 @@ def aligned(error_s: float) -> bool:
 
 def _shifted(greens: np.ndarray, lo: np.ndarray, hi: np.ndarray, shift_s: float) -> np.ndarray:
     """`greens` with `shift_s` seconds added (> 0) or taken (< 0), as the module says."""
-    room = (greens - lo) if shift_s < 0 else np.minimum(greens, hi - greens)
-    room = np.maximum(room, 0.0)
-    if room.sum() <= 1e-9:
+    room_s = (greens - lo) if shift_s < 0 else np.minimum(greens, hi - greens)
+    room_s = np.maximum(room_s, 0.0)
+    if room_s.sum() <= 1e-9:
         return greens
-    out: np.ndarray = np.clip(greens + shift_s * room / room.sum(), lo, hi)
+    out: np.ndarray = np.clip(greens + shift_s * room_s / room_s.sum(), lo, hi)
     return out
 
 
