@@ -5,7 +5,8 @@ after every junction's estimate is updated, so all see the same tick: the learnt
 between neighbours (estimation.LinkState: which exit feeds which neighbour approach, and the
 travel time), every junction's estimate and layout, the arrivals already on their way, each
 light's stage as its roadside controller reports it (its status; never the simulator's signal
-state), and the advice of the policy's own `coordinate()`.
+state), with `reads_signals` also how long that stage has been in force and when each movement was
+last green (the gate's SignalView), and the advice of the policy's own `coordinate()`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from controller.core import estimation
 from controller.core.estimation import Estimate, Layout
+from controller.core.safety import SignalView
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class NetworkView:
     # per junction, the stage its roadside controller reports (SignalStatus.phase: the one in force, or the
     # one it is changing to during an intergreen); None or absent: no status yet
     phases: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
+    # for a policy with `reads_signals`: per junction, the gate's SignalView of its light now (the reported
+    # stage, how long it has been green, when each movement was last green); None or absent: no status yet
+    signals: Mapping[str, SignalView | None] = dataclasses.field(default_factory=dict)
 
     def exits(self, junction: str) -> tuple[estimation.Coupling | None, ...]:
         """Per movement of `junction`: the neighbour approach its vehicles join, if learnt."""

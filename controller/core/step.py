@@ -14,7 +14,8 @@ The `fixed` policy itself is never switched. TickResult.mode_changes says who sw
 `Core.report(state)` and `Core.network(state)` give the figures per junction and for the network.
 
 Policies that coordinate junctions (`uses_network = True`) also get a NetworkView
-(core/network.py), its learnt links updated each tick for those that read them (`reads_links`).
+(core/network.py), its learnt links updated each tick for those that read them (`reads_links`),
+each light's SignalView for those that read them (`reads_signals`).
 All estimates are updated before any policy decides, so every junction sees the same tick.
 """
 
@@ -145,6 +146,7 @@ class Core:
         self.policy = policy
         self.uses_network: bool = policy.uses_network
         self.learns_links: bool = policy.uses_network and policy.reads_links
+        self.reads_signals: bool = policy.uses_network and policy.reads_signals
         self.coordinate_period_s: float | None = policy.coordinate_period_s
         self.links = estimation.LinkLayout.build(self.layouts, cfg.estimation)
         self.net = netestimate.network_layout(self.layouts)  # all junctions' estimates in one pass
@@ -280,7 +282,11 @@ class Core:
         links = state.links or estimation.LinkState.empty(self.links, self.layouts, now_s)
         if self.learns_links:
             links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
-        network = NetworkView(self.links, links, estimates, self.layouts, phases=_reported_phases(updated))
+        signals = (
+            {j: _view(js.status, js.red_since_s, now_s) for j, js in updated.items()} if self.reads_signals else {}
+        )
+        phases = _reported_phases(updated)
+        network = NetworkView(self.links, links, estimates, self.layouts, phases=phases, signals=signals)
         if self.coordinate_period_s is None:
             return links, network, {}, float("-inf")
         advice, advice_t = state.advice, state.advice_t_s

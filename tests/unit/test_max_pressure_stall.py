@@ -4,7 +4,8 @@ the stop-line loop, and nothing of it crossed for `stall_s` past the green's sta
 unmet alone leaves it not stalled. (Review of a3ae167, R session 39: the decision test,
 test_policies.py's test_max_pressure_stall_lets_a_green_into_a_full_link_go, still passed with the
 protected service read as any service or with the blind movements stalled.) And `phases.exit_red`, the
-exit's own light read from the stage the next light reports (G session 41)."""
+exit's own light read from the stage the next light reports (G session 41), and how long it will stay red
+(`phases.red_left_s`) against the way out of the stage here and back (`switch_back_s`) (G session 42)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ import numpy as np
 
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
-from controller.core.policies.max_pressure import full_green_lanes, stalled_movements
+from controller.core.network import NetworkView
+from controller.core.policies.max_pressure import (
+    full_green_lanes,
+    intergreen_matrix,
+    stage_clear_s,
+    stalled_movements,
+    switch_back_s,
+)
+from controller.core.policies.phases import exit_red_left_s, red_left_s
+from controller.core.policies.spill_red import plan_red_s
+from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from tests.junction_fixtures import two_phase_raw
 
@@ -97,9 +108,18 @@ def _exit_red(k_phase: int | None, full_lane: str | None) -> bool:
     """phases.exit_red for J's N_T, whose exit is K's W approach (lanes eW_0: W_T, eW_1: a left W_L of
     its own); K reports stage `k_phase` (0: N/S, 1: E_T and W_T, 2: W_L alone; None: no status) and its
     loops see `full_lane` standing to its storage (None: no lane full)."""
-    from controller.core.estimation import LinkLayout, LinkState
-    from controller.core.network import NetworkView
     from controller.core.policies.phases import exit_red
+
+    lay_j, net = _j_into_k(k_phase, full_lane)
+    return bool(exit_red(lay_j, net, direct=True)[0])
+
+
+def _j_into_k(
+    k_phase: int | None, full_lane: str | None, k_view: SignalView | None = None
+) -> tuple[Layout, NetworkView]:
+    """J (two_phase) whose N_T leads onto K's W approach (_exit_red); `k_view`: K's SignalView in the
+    NetworkView (None: none)."""
+    from controller.core.estimation import LinkLayout, LinkState
 
     raw_j, raw_k = two_phase_raw(), two_phase_raw()
     raw_j["downstream"], raw_j["movements"][0]["to_edge"] = ["K"], "eW"
@@ -127,8 +147,10 @@ def _exit_red(k_phase: int | None, full_lane: str | None) -> bool:
     est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue))
     links = LinkLayout.build(layouts)
     ests = {"J": Estimate.empty(lay_j, 0.0), "K": est_k}
-    net = NetworkView(links, LinkState.empty(links, layouts, 0.0), ests, layouts, phases={"K": k_phase})
-    return bool(exit_red(lay_j, net, direct=True)[0])
+    net = NetworkView(
+        links, LinkState.empty(links, layouts, 0.0), ests, layouts, phases={"K": k_phase}, signals={"K": k_view}
+    )
+    return lay_j, net
 
 
 def test_the_exit_is_red_only_where_the_next_light_serves_none_of_the_lanes_a_head_may_wait_for():
@@ -142,3 +164,71 @@ def test_the_exit_is_red_only_where_the_next_light_serves_none_of_the_lanes_a_he
     assert not _exit_red(1, "eW_0")  # the full lane's W_T served
     assert _exit_red(2, "eW_0")  # W_L served, the full lane W_T's red
     assert not _exit_red(None, "eW_0")  # no status: not read
+
+
+def _k_view(phase: int, elapsed_s: float, red_for_s: float, lay_k: Layout, in_intergreen: bool = False) -> SignalView:
+    """K's SignalView at NOW_S: stage `phase` green for `elapsed_s`, every movement it does not serve red
+    for `red_for_s`."""
+    served = set(lay_k.junction.served_movements(phase))
+    since = tuple(NOW_S if m.id in served else NOW_S - red_for_s for m in lay_k.junction.movements)
+    return SignalView(phase, in_intergreen, elapsed_s, since)
+
+
+def test_the_far_light_stays_red_its_minimum_green_and_intergreen_or_what_its_program_holds_the_red_longer():
+    """red_left_s on K's W_T (served by stage 1 only; the program holds it red through stages 2 and 0:
+    its longest red, spill_red.plan_red_s): K in stage 0 for 2 s, W_T red 2 s: the program's red less
+    2 s (more than stage 0's 5 s of minimum green left and the intergreen into 1); red 1,000 s, past
+    anything the program holds: the lower bound only, the rest of the minimum green (none) and the
+    intergreen; in an intergreen, all of stage 0's minimum green and the intergreen; with W_L waited
+    for too (stage 2 serves it), the least over the two."""
+    lay_k = _j_into_k(0, None)[1].layouts["K"]
+    j = lay_k.junction
+    w_t, w_l = 3, 4
+    assert [m.id for m in j.movements][w_t] == "W_T" and [m.id for m in j.movements][w_l] == "W_L"
+    plan = plan_red_s(j)
+    ig = intergreen_matrix(lay_k)
+    one = np.array([w_t])
+    assert red_left_s(lay_k, _k_view(0, 2.0, 2.0, lay_k), one, NOW_S) == plan[w_t] - 2.0
+    assert plan[w_t] - 2.0 > 5.0 + ig[0, 1]
+    assert red_left_s(lay_k, _k_view(0, 30.0, 1000.0, lay_k), one, NOW_S) == ig[0, 1]
+    assert red_left_s(lay_k, _k_view(0, 30.0, 1000.0, lay_k, in_intergreen=True), one, NOW_S) == 7.0 + ig[0, 1]
+    both = np.array([w_t, w_l])
+    assert red_left_s(lay_k, _k_view(0, 2.0, 2.0, lay_k), both, NOW_S) == min(plan[w_t], plan[w_l]) - 2.0
+    low = 5.0 + min(ig[0, 1], ig[0, 2])
+    assert red_left_s(lay_k, _k_view(0, 2.0, 1000.0, lay_k), both, NOW_S) == low
+
+
+def test_the_exit_red_left_is_read_only_from_a_reported_light_red_to_the_approach():
+    """exit_red_left_s for J's N_T: K's stage 0 red to W: its red_left_s; K serving W_T (stage 1): 0; K
+    with no SignalView in the NetworkView: 0 (not read, the rule does not stall)."""
+    lay_j, net = _j_into_k(0, None, _k_view(0, 2.0, 2.0, _j_into_k(0, None)[1].layouts["K"]))
+    lay_k = net.layouts["K"]
+    expect = red_left_s(lay_k, _k_view(0, 2.0, 2.0, lay_k), np.array([3, 4]), NOW_S)
+    assert exit_red_left_s(lay_j, net, NOW_S, direct=True)[0] == expect > 0.0
+    _, serving = _j_into_k(1, None, _k_view(1, 2.0, 2.0, lay_k))
+    assert exit_red_left_s(lay_j, serving, NOW_S, direct=True)[0] == 0.0
+    _, silent = _j_into_k(0, None, None)
+    assert exit_red_left_s(lay_j, silent, NOW_S, direct=True)[0] == 0.0
+
+
+def test_the_way_back_goes_through_the_stage_served_instead_held_its_minimum_green_or_until_its_queue_clears():
+    """switch_back_s on two_phase (5 s intergreens, 7 s minimum greens), from N/S through E/W: with E/W's
+    queue clearing within its minimum green (3 PCU at 1,800 PCU/h: 6 s), 5 + 7 + 5 = 17 s; with 9 PCU (18 s
+    at that flow), 5 + 18 + 5 = 28 s; no stage named: the least over the others; stage_clear_s counts
+    only the movements a stage serves protected, at their own learnt saturation flow."""
+    lay = _layout()
+    ig = intergreen_matrix(lay)
+    assert ig[0, 1] == ig[1, 0] == 5.0 and lay.junction.phases[1].min_green_s == 7.0
+    ids = [m.id for m in lay.junction.movements]
+
+    def est(queue: dict[str, float]) -> Estimate:
+        e = Estimate.empty(lay, NOW_S)
+        q = np.array([queue.get(i, 0.0) for i in ids])
+        return replace(e, queue_pcu=q, sat_flow_pcu_h=np.full(len(ids), 1800.0))
+
+    assert switch_back_s(lay, ig, 0, est({"E_T": 3.0, "N_T": 40.0}), 1) == 17.0
+    assert switch_back_s(lay, ig, 0, est({"E_T": 3.0, "W_T": 9.0, "N_T": 40.0}), 1) == 28.0
+    assert switch_back_s(lay, ig, 0, est({"W_T": 9.0}), None) == 28.0
+    assert switch_back_s(lay, ig, 1, est({"W_T": 9.0, "S_T": 1.0}), 0) == 17.0
+    clear = stage_clear_s(lay, est({"W_T": 9.0, "S_T": 1.0}))
+    assert clear.tolist() == [2.0, 18.0]

@@ -956,9 +956,15 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     """J's N_T leads onto K's approach eW, a link between two lights. J holds N/S green (phase 0)
     with 10 PCU queued on N against E's 3: without `stall_s` it keeps N/S however long nothing
     crosses; with `stall_s` 5 s, once N's head has stood on its stop-line loop with nobody crossing
-    for 5 s past the start-up loss while K shows red to eW (K reports its N/S stage), N's queue no
-    longer holds the green and E is served. It keeps N/S: with K serving eW (the link drains: a head
-    standing for room moves within the green) or K having reported no stage; with the queue
+    for 5 s past the start-up loss while K shows red to eW (K reports its N/S stage, which it
+    entered at t = 100 s) and will keep it red longer than J's way out of N/S and back takes (5 s
+    yellow, E/W's 7 s minimum green, 5 s back: 17 s; K's program holds W red 40 s, 20 s of it
+    left at t = 120 s), N's queue no longer holds the green and E is served. It keeps N/S: with K's
+    red to eW due to end within those 17 s (K in N/S since t = 90 s: 10 s of its program's red
+    left; the link drains before J could come back to N), or within the way back through E/W held
+    while its queue clears (E's queue taking 15 s at its saturation flow: 5 + 15 + 5 = 25 s); with K
+    serving eW (the link drains: a head standing for room moves within the green) or K having
+    reported no stage; with the queue
     discharging every second; where N's exit leaves the controlled network
     (the head stands for another reason than a queue on a link between two lights); where it feeds
     a short link (K's approach storing 4 m between its loops, less than J's 7 s minimum green sends:
@@ -974,6 +980,8 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
         line_empty: bool = False,
         exit_: str = "linked",
         k_phase: int | None = 0,
+        k_since_s: float = 100.0,
+        e_pcu: float = 3.0,
     ) -> int:
         raw_j, raw_k = two_phase_raw(), two_phase_raw()
         raw_k["id"] = "K"
@@ -993,19 +1001,30 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
         wish = None
         for k in range(ticks + 1):  # phase 0 green from t = 100, minimum 7 s
             dep = {"N_T": float(k)} if departing else {}
-            est = estimate(lay_j, queue={"N_T": 10.0, "E_T": 3.0}, departed=dep)
+            est = estimate(lay_j, queue={"N_T": 10.0, "E_T": e_pcu}, departed=dep)
             if line_empty:
                 est = replace(est, lanes=replace(est.lanes, stop_empty_s=np.full(len(lay_j.lanes), float(k))))
+            now = 100.0 + k  # K's stage in force since k_since_s, every movement it does not serve red since then
+            k_view = None if k_phase is None else view(lay_k, k_phase, now - k_since_s, now, now - k_since_s)
             net = NetworkView(
-                links, LinkState.empty(links, layouts, 0.0), {"J": est, "K": est_k}, layouts, phases={"K": k_phase}
+                links,
+                LinkState.empty(links, layouts, 0.0),
+                {"J": est, "K": est_k},
+                layouts,
+                phases={"K": k_phase},
+                signals={"K": k_view},
             )
-            s, wish = p.decide(s, lay_j, est, view(lay_j, 0, float(k), now=100.0 + k), 100.0 + k, network=net)
+            s, wish = p.decide(s, lay_j, est, view(lay_j, 0, float(k), now=now), now, network=net)
         assert wish is not None
         return wish.phase
 
+    lay_sat_pcu_h = Estimate.empty(Layout.build(two_phase(), CFG), 0.0).sat_flow_pcu_h[1]  # E_T's
     assert run(0.0, False, 20) == 0  # off: kept
     assert run(5.0, True, 20) == 0  # discharging: kept
     assert run(5.0, False, 20) == 1  # stands from the start on the link into K, red to it: E served
+    assert run(5.0, False, 20, k_since_s=90.0) == 0  # stands, K's red to eW ends within J's 17 s way back
+    e_long = 15.0 * float(lay_sat_pcu_h) / 3600.0  # E's queue clearing in 15 s: way back 5 + 15 + 5 > 20 s
+    assert run(5.0, False, 20, e_pcu=e_long) == 0  # stands, but E/W would be held past K's red
     assert run(5.0, False, 20, k_phase=1) == 0  # stands, K serving eW: the link drains
     assert run(5.0, False, 20, k_phase=None) == 0  # stands, K's stage not reported
     assert run(5.0, False, 20, exit_="out") == 0  # stands, its exit leaving the network

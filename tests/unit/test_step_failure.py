@@ -35,6 +35,7 @@ class _Faulty:
         self.coordinate_armed = False  # coordinate() raises (a network-wide stage)
         self.name, self.runs_own_program = inner.name, inner.runs_own_program
         self.uses_network, self.reads_links = inner.uses_network, inner.reads_links
+        self.reads_signals = inner.reads_signals
         self.coordinate_period_s = inner.coordinate_period_s
 
     def _check(self, jid: str) -> None:

@@ -61,6 +61,9 @@ class Policy(Protocol):
     uses_network: bool = False  # decide() gets the core's NetworkView as `network=`
     # with uses_network: decide() reads the view's learnt links (False: the core does not learn them)
     reads_links: bool = True
+    # with uses_network: decide() reads each light's SignalView in the view (NetworkView.signals: its stage,
+    # how long it has been in force, when each movement was last green); False: the core leaves it empty
+    reads_signals: bool = False
     coordinate_period_s: float | None = None  # not None: coordinate() is called this often
 
     def cannot_serve(self, layout: Layout) -> str:

@@ -32,8 +32,9 @@ With `stall_s`, x_m is 0 for a movement of the phase in force that stands in its
 (stalled_movements: served protected, queued, its head on the stop-line loop of a lane showing
 'G' on every link (full_green_lanes) with nobody crossing for `stall_s` past the start-up loss,
 on a lane whose exits include a controlled neighbour's approach that is not a short link and
-whose light shows red to it, by the stage that neighbour reports, exits_held): its head waits
-for room on a link its far light is not draining, the green moves no one.
+whose light shows red to it, by the stage that neighbour reports, exits_held, for longer than
+leaving the phase here and coming back takes, _held_stalls): its head waits for room on a link
+its far light is not draining, the green moves no one.
 With `head_block_s`, on a lane shared by movements green in different phases whose head stands at
 the stop line through the green of the phase in force with none of its served movements on the
 lane crossing (policies/head_of_line.py), x_m moves the lane's queue from those movements to the
@@ -83,7 +84,7 @@ from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.head_of_line import blocked_heads, head_shift_pcu, update_head_waits
 from controller.core.policies.phases import (
     exit_rate_ratio,
-    exit_red,
+    exit_red_left_s,
     exit_room_pcu,
     lane_fifo_ratio,
     short_exits,
@@ -440,14 +441,18 @@ def _box_state(
     return out
 
 
-def exits_held(layout: Layout, network: NetworkView) -> np.ndarray:
+def exits_held(layout: Layout, network: NetworkView, now_s: float, switch_s: float) -> np.ndarray:
     """(movements,) bool: the movement's exit feeds an approach of a controlled neighbour (the
     learnt exit, else the approach its exit edge is; phases.exit_room_pcu) that is not a short link,
     and that neighbour's light shows red to it (phases.exit_red: its reported stage serves none of
     the approach's movements on a lane its loops see full, or of the approach's movements when none
-    is), or a movement sharing a lane with it has such an exit (first in, first out: its head may be
-    bound there; phases.lane_fifo_ratio): a link between two lights that its far light is not
-    draining, where a queue standing back to the stop line holds the head until that light turns.
+    is) and will keep it red longer than `switch_s`, what leaving the stage here and coming back
+    costs (switch_back_s; phases.exit_red_left_s: from its reported stage, how long it has been
+    green and the program's red there), or a movement sharing a lane with it has such an exit
+    (first in, first out: its head may be bound there; phases.lane_fifo_ratio): a link between
+    two lights that its far light is not draining, where a queue standing back to the stop line
+    holds the head until that light turns, and turns too late for a switch here to lose the
+    head's restart (with `switch_s` 0: whenever it shows red).
     False where every exit on its lanes leaves the controlled network, feeds a short link
     (phases.short_exits: a lane of it stores less than this junction's shortest minimum green
     sends; a head stands at the line at every green there, and the link's own rules,
@@ -455,8 +460,30 @@ def exits_held(layout: Layout, network: NetworkView) -> np.ndarray:
     has reported no stage (the link drains: a head standing for room moves within the green,
     Bologna pasubio; BENCHMARKS.md, issue 9, G sessions 40-41)."""
     room = exit_room_pcu(layout, network, direct=True)
-    held = np.isfinite(room) & ~short_exits(layout, network, direct=True) & exit_red(layout, network, direct=True)
+    red = exit_red_left_s(layout, network, now_s, direct=True) > switch_s
+    held = np.isfinite(room) & ~short_exits(layout, network, direct=True) & red
     out: np.ndarray = lane_fifo_ratio(layout, np.where(held, 0.0, 1.0)) < 1.0
+    return out
+
+
+def switch_back_s(layout: Layout, intergreen_s: np.ndarray, cur: int, est: Estimate, via: int | None = None) -> float:
+    """s from leaving phase `cur` now to its green again, through phase `via`: the intergreen into it
+    (yellow and all-red; `intergreen_s`, intergreen_matrix), the longer of its minimum green and the
+    time its queue takes to clear (stage_clear_s) and the intergreen back. `via` None: the least of
+    that over the other phases. inf for a junction of one phase."""
+    phases = layout.junction.phases
+    others = [via] if via is not None else [k for k in range(len(phases)) if k != cur]
+    clear_s = stage_clear_s(layout, est)
+    ways = [intergreen_s[cur, k] + max(phases[k].min_green_s, clear_s[k]) + intergreen_s[k, cur] for k in others]
+    return float(min(ways)) if ways else math.inf
+
+
+def stage_clear_s(layout: Layout, est: Estimate) -> np.ndarray:
+    """(phases,) s each phase takes to discharge the queue of the movements it serves protected at
+    their saturation flow (the estimate's queue and learnt saturation flow; the longest of them):
+    roughly how long the policy holds that phase once it switches there. 0 where none is queued."""
+    per_s = est.queue_pcu * 3600.0 / np.maximum(est.sat_flow_pcu_h, 1.0)
+    out: np.ndarray = np.where(layout.protected, per_s[None, :], 0.0).max(axis=1, initial=0.0)
     return out
 
 
@@ -514,6 +541,7 @@ class MaxPressurePolicy(Policy):
             or self.params.stall_s > 0
         )
         self.reads_links = self.params.downstream_weight > 0 or self.params.exit_room
+        self.reads_signals = self.params.stall_s > 0  # how long the far light stays red (exits_held)
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
@@ -615,7 +643,7 @@ class MaxPressurePolicy(Policy):
                 state.statics.full_green,
             )
             if stalled.any():
-                stalled = stalled & exits_held(layout, network)
+                stalled = self._held_stalls(state, layout, est, signal, now_s, network, held_pcu, stalled)
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
@@ -632,6 +660,31 @@ class MaxPressurePolicy(Policy):
             best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s)
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
+    def _held_stalls(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        network: NetworkView,
+        held_pcu: np.ndarray | None,
+        stalled: np.ndarray,
+    ) -> np.ndarray:
+        """`stalled` (stalled_movements) where the exit is held (exits_held) for longer than the way
+        back here: through the phase the pressures with those movements stalled would serve instead,
+        its intergreens and the longer of its minimum green and the time its queue takes to clear
+        (switch_back_s). Where the phase in force still wins, the quickest way back through any phase."""
+        cur, ig = signal.phase, state.statics.intergreen_s
+        red: np.ndarray = stalled & exits_held(layout, network, now_s, 0.0)
+        if not red.any():
+            return red
+        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, red)
+        best = int(v.argmax())
+        via = best if v[best] > v[cur] else None
+        out: np.ndarray = red & exits_held(layout, network, now_s, switch_back_s(layout, ig, cur, est, via))
+        return out
 
     @staticmethod
     def _spill_due(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -9,6 +10,8 @@ import numpy as np
 from controller.core.estimation import Estimate, Layout
 from controller.core.keepclear import fills_in_one_green
 from controller.core.network import NetworkView
+from controller.core.policies.spill_red import plan_red_s
+from controller.core.safety import SignalView
 
 
 def primary_phases(layout: Layout, *, protected_first: bool) -> np.ndarray:
@@ -95,15 +98,62 @@ def exit_red(layout: Layout, network: NetworkView, direct: bool = False) -> np.n
         phase = network.phases.get(target[0]) if target is not None else None
         if target is None or phase is None:
             continue
-        down = network.layouts[target[0]]
-        ix = network.links.edge_movements[target[0]][target[1]]
-        ls = network.estimates[target[0]].lanes
-        storage = down.lane_storage_pcu
-        full = (ls.hidden_pcu > 0.0) | ((storage > 0.0) & (ls.queue_pcu >= storage - 1e-9))
-        on_full = down.lane_uses[ix][:, full].any(axis=1)
-        waited = ix[on_full] if on_full.any() else ix
-        out[i] = not bool(down.serves[phase][waited].any())
+        out[i] = not bool(network.layouts[target[0]].serves[phase][_waited(network, target)].any())
     return out
+
+
+def _waited(network: NetworkView, target: tuple[str, str]) -> np.ndarray:
+    """The movements of the neighbour approach `target` (junction, edge) a vehicle joining it waits
+    for (exit_red): those using a lane its loops see full, or all of the approach's when none is."""
+    down = network.layouts[target[0]]
+    ix = network.links.edge_movements[target[0]][target[1]]
+    ls = network.estimates[target[0]].lanes
+    storage = down.lane_storage_pcu
+    full = (ls.hidden_pcu > 0.0) | ((storage > 0.0) & (ls.queue_pcu >= storage - 1e-9))
+    on_full = down.lane_uses[ix][:, full].any(axis=1)
+    out: np.ndarray = ix[on_full] if on_full.any() else ix
+    return out
+
+
+def exit_red_left_s(layout: Layout, network: NetworkView, now_s: float, direct: bool = False) -> np.ndarray:
+    """(movements,) s: how long the light at the neighbour approach each movement's exit feeds
+    (exit_targets) will still show red to the movements a vehicle from it waits for (exit_red), from
+    what its roadside controller reports (NetworkView.signals, the gate's SignalView: the stage in
+    force or the one it is changing to, how long it has been green, when each movement was last
+    green) and its junction model; never the simulator's signal state. At least the rest of the
+    stage's minimum green (all of it during an intergreen) and the intergreen to the nearest stage
+    serving one of them; more where the city's program holds one of them red longer than it has
+    been red (spill_red.plan_red_s: its longest red there, less the red so far; the least over
+    them). 0 where there is no such neighbour, it has reported nothing, or its stage serves one."""
+    out = np.zeros(len(layout.junction.movements))
+    for i, target in enumerate(exit_targets(layout, network, direct)):
+        view = network.signals.get(target[0]) if target is not None else None
+        if target is None or view is None:
+            continue
+        down, waited = network.layouts[target[0]], _waited(network, target)
+        if down.serves[view.phase][waited].any():
+            continue
+        out[i] = red_left_s(down, view, waited, now_s)
+    return out
+
+
+def red_left_s(layout: Layout, view: SignalView, waited: np.ndarray, now_s: float) -> float:
+    """s the light `view` shows will keep every movement in `waited` (indices, none served by the
+    stage `view.phase`) red: the rest of that stage's minimum green plus the least intergreen to a
+    stage serving one of them (a lower bound, whatever the policy there), or, where larger, the
+    least over them of the program's longest red (spill_red.plan_red_s) less how long each has been
+    red (`view.red_since_s`: when last green; none known: red from now). inf where no stage serves
+    any of them."""
+    j = layout.junction
+    p = view.phase
+    serving = [q for q in range(len(j.phases)) if layout.serves[q][waited].any()]
+    if not serving:
+        return math.inf
+    elapsed_s = 0.0 if view.in_intergreen else view.green_elapsed_s
+    lower_s = max(j.phases[p].min_green_s - elapsed_s, 0.0) + min(j.intergreen_s(p, q) for q in serving)
+    since = np.asarray(view.red_since_s, dtype=float)[waited] if len(view.red_since_s) else np.full(len(waited), now_s)
+    program_s = float((plan_red_s(j)[waited] - (now_s - since)).min())
+    return max(lower_s, program_s)
 
 
 def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, direct: bool = False) -> np.ndarray:
