@@ -181,6 +181,11 @@ class HarmParams:
     # spill_back rule: the estimator's average over block_window_s of queued green lags a blockage that grows through
     # a green. false: the average (Estimate.block)
     block_now: bool = False
+    # the fixed side's exit blockage, where its green is not the one shown at the same age, is the stop-line loops'
+    # standing by the age of the green (learnt per movement under the queued protected greens shown), read at its own
+    # green's age, before the spill_back rule; a green's age runs through a second blocked whole. false: the
+    # blockage measured under the greens shown this second
+    block_profile: bool = False
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:
@@ -211,6 +216,7 @@ class HarmParams:
                 "measured_queue_floor",
                 "blocked_discharge",
                 "block_now",
+                "block_profile",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -412,8 +418,8 @@ def observe_all(
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
     old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_fit)
     lanes = Joined([e.lanes for e in ests])  # the estimates' lanes over the network, their source found once
-    now = params.block_now
-    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys, lanes, now)
+    now = (params.block_now, params.block_profile)
+    replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys, lanes, *now)
     hidden_net = netshadow.hidden_by_movement(net, ests, lanes)
     st = net.mov_start.tolist()
     sp = net.spill if params.spill_back and params.measured_spill else None  # the links measured_spill reads
@@ -689,6 +695,7 @@ def advance_replays(
         queue_floor=params.measured_queue_floor,
         blocked=params.blocked_fit,
         block_now=params.block_now,
+        block_profile=params.block_profile,
     )
     return [_evolve(s, replay=r) for s, r in zip(states, replays)]
 

@@ -49,7 +49,9 @@ import numpy as np
 from controller.core.cuts import Cut, Joined, cut_of, joined_field
 from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
+    AGE_BINS,
     CONTROLLED,
+    FIXED,
     TRANSIT_MAX_TICKS,
     BlockedFit,
     Program,
@@ -63,8 +65,10 @@ from controller.core.shadow import (
     fixed_arrivals,
     floor_controlled,
     learn_blocked,
+    learn_profile,
     measured_floor_pcu,
     outflow_pcu,
+    profile_block,
     replay_block,
     serve,
     spill_by_approach,
@@ -369,6 +373,7 @@ class _NetReplay:
     owed_pcu: np.ndarray | None = None
     outflow_pcu: np.ndarray | None = None
     blocked_fit: np.ndarray | None = None  # Replay.blocked_fit ([harm] blocked_discharge; None: off)
+    block_profile: np.ndarray | None = None  # Replay.block_profile ([harm] block_profile; None: off)
 
 
 class ReplayCache:
@@ -379,21 +384,28 @@ class ReplayCache:
         self.views: tuple[Replay, ...] = ()
         self.net: _NetReplay | None = None
 
-    def lookup(self, replays: Sequence[Replay], blocked: bool = False) -> _NetReplay | None:
+    def lookup(self, replays: Sequence[Replay], blocked: bool = False, profile: bool = False) -> _NetReplay | None:
         """The last tick's network arrays when `replays` are its views (with `blocked`: and it kept the
-        blocked-discharge fits); None otherwise."""
+        blocked-discharge fits; with `profile`: the blockage profiles); None otherwise."""
         if self.net is None or len(replays) != len(self.views) or (blocked and self.net.blocked_fit is None):
+            return None
+        if profile and self.net.block_profile is None:
             return None
         if all(a is b for a, b in zip(replays, self.views)):
             return self.net
         return None
 
 
-def _concat(replays: Sequence[Replay], inflow: bool = False, blocked: bool = False) -> _NetReplay:
+def _concat(
+    replays: Sequence[Replay], inflow: bool = False, blocked: bool = False, profile: bool = False
+) -> _NetReplay:
     """The replays' arrays joined; with `inflow` ([harm] upstream_arrivals) their fixed sides'
     extra arrivals too (zeros where a replay has none yet); with `blocked` ([harm] blocked_discharge)
-    their blocked-discharge fits (a new one where a replay has none yet)."""
-    extra = owed = outflow = fit = None
+    their blocked-discharge fits (a new one where a replay has none yet); with `profile` ([harm]
+    block_profile) their blockage profiles (zeros where a replay has none yet)."""
+    extra = owed = outflow = fit = prof = None
+    if profile:
+        prof = np.concatenate([_or(r.block_profile, (2 * AGE_BINS, len(r.fed_pcu))) for r in replays], axis=1)
     if blocked:
         fit = np.concatenate([blocked_fit_or_new(r.blocked_fit, len(r.fed_pcu)) for r in replays], axis=1)
     if inflow:
@@ -409,6 +421,7 @@ def _concat(replays: Sequence[Replay], inflow: bool = False, blocked: bool = Fal
         owed,
         outflow,
         fit,
+        prof,
     )
 
 
@@ -441,6 +454,7 @@ def advance_all(
     blocked: BlockedFit | None = None,
     lanes: Joined | None = None,
     block_now: bool = False,
+    block_profile: bool = False,
 ) -> list[Replay]:
     """shadow.advance for every junction of `net` (replays, estimates and statuses in its
     order), as one pass over the network's movements, the fixed side's exit blockage from
@@ -450,20 +464,21 @@ def advance_all(
     shadow.advance. `queue_floor`: [harm] measured_queue_floor's floor (shadow.floor_controlled);
     `blocked`: [harm] blocked_discharge's bounds (shadow.BlockedFit, scaled_block, learn_blocked; None: off);
     `lanes`: the estimates' lanes joined (cuts.Joined), when the caller has them; `block_now`: [harm]
-    block_now (the last period's blockage, Estimate.block_now, on both sides; shadow.replay_block)."""
+    block_now (the last period's blockage, Estimate.block_now, on both sides; shadow.replay_block); `block_profile`:
+    [harm] block_profile (the fixed side's blockage read by the age of its green, shadow.profile_block, before
+    fixed_block's rule; the profile learnt under the greens shown, shadow.learn_profile)."""
     if not replays:
         return []
     dts = [now_s - r.t_s for r in replays]
-    known = cache.lookup(replays, blocked is not None) if cache is not None else None
-    nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None)
+    known = cache.lookup(replays, blocked is not None, block_profile) if cache is not None else None
+    nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None, block_profile)
     joined = Joined(ests)  # the estimates' network arrays, their source found once
     sent = _sent(net, nr, joined)
     block = _measured_block(net, ests, joined, block_now)
-    block_fixed = fixed_block(net.spill, nr.sides.queue_pcu, block) if net.spill is not None else None
-    if plan is not None:
-        block_fixed = plan_block(plan[0], plan[1], block if block_fixed is None else block_fixed)
+    p_fixed, p_ctrl, service = _services(net, statuses, dts, now_s)
+    block_fixed = _fixed_block(net, nr, block, service, plan, block_profile)
     if min(dts) <= 0:
-        keys = (queue_floor, blocked, block_now)
+        keys = (queue_floor, blocked, block_now, block_profile)
         return _one_by_one(net, replays, ests, statuses, now_s, window_s, block_fixed, sent, *keys)
     dt_j, keep_j = np.array(dts), np.array(forgetting_factors(dts, window_s))
     dt, keep = dt_j[net.mov_junction], keep_j[net.mov_junction]
@@ -471,22 +486,63 @@ def advance_all(
     ticks = net.transit_ticks(ests, dts, lanes)
     arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
     fed_both, extra, owed = _fed_both(net, replays, nr, arrivals, sent, ticks)
-    p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
-    p_ctrl = [controlled_phase(s) for s in statuses]
-    service = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])]
     rate = service * discharge_rates(joined("sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit, blocked)
     fit = _learn_blocked(net, nr, joined, block, service[CONTROLLED], dt, keep) if blocked else None
-    sides = serve(nr.sides, fed_both, rate, net, dt, keep)
+    profile = _learn_profile(net, nr, joined, service[CONTROLLED], dt, keep) if block_profile else None
+    sides = serve(nr.sides, fed_both, rate, net, dt, keep, service > 0 if block_profile else None)
     if queue_floor:
         floor = measured_floor_pcu(joined("queue_pcu"), joined("blind"), pending)
         sides = floor_controlled(sides, floor, dt)
     arrived = nr.arrived_pcu * keep + arrivals
     outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
-    out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow, fit)
+    out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow, fit, profile)
     out = _split(net, replays, out_net, arrivals, now_s, dt_j, keep_j, p_fixed, p_ctrl, heads)
     if cache is not None:
         cache.views, cache.net = tuple(out), out_net
     return out
+
+
+def _services(
+    net: NetworkProgram, statuses: Sequence[SignalStatus | None], dts: Sequence[float], now_s: float
+) -> tuple[list[int], list[int], np.ndarray]:
+    """Each junction's fixed-side phase (its program one tick before the status read at now_s, as shadow.advance)
+    and controlled phase, and both sides' service of every movement (2, movements) this interval."""
+    p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
+    p_ctrl = [controlled_phase(s) for s in statuses]
+    service = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])]
+    return p_fixed, p_ctrl, service
+
+
+def _fixed_block(
+    net: NetworkProgram,
+    nr: _NetReplay,
+    block: np.ndarray,
+    service: np.ndarray,
+    plan: tuple[np.ndarray, np.ndarray] | None,
+    profile: bool,
+) -> np.ndarray | None:
+    """(movements,) the fixed side's exit blockage from the measured `block`: with `profile` ([harm] block_profile)
+    first read by the age of its green (shadow.profile_block; `service` (2, movements) both sides' this interval),
+    then fixed_block's rule where `net.spill` is set, then plan_block's with `plan`; None: the measured, as it is."""
+    rule: np.ndarray | None = None
+    if profile:
+        green, age = service > 0, nr.sides.green_s
+        same = green[FIXED] & green[CONTROLLED] & (age[FIXED] == age[CONTROLLED])
+        rule = profile_block(nr.block_profile, age[FIXED], green[FIXED], same, block)
+    if net.spill is not None:
+        rule = fixed_block(net.spill, nr.sides.queue_pcu, block if rule is None else rule)
+    if plan is not None:
+        rule = plan_block(plan[0], plan[1], block if rule is None else rule)
+    return rule
+
+
+def _learn_profile(
+    net: NetworkProgram, nr: _NetReplay, joined: Joined, service: np.ndarray, dt: np.ndarray, keep: np.ndarray
+) -> np.ndarray:
+    """shadow.learn_profile over the network (the estimates' arrays `joined`; `service` the controlled side's)."""
+    measured = (joined("queue_pcu"), joined("blind"), dt, keep)
+    age = nr.sides.green_s[CONTROLLED]
+    return learn_profile(nr.block_profile, joined("block_now"), service, age, net.startup_lost_s, *measured)
 
 
 def _measured_block(net: NetworkProgram, ests: Sequence[Estimate], joined: Joined, block_now: bool) -> np.ndarray:
@@ -511,14 +567,15 @@ def _one_by_one(
     queue_floor: bool = False,
     blocked: BlockedFit | None = None,
     block_now: bool = False,
+    block_profile: bool = False,
 ) -> list[Replay]:
     """advance_all junction by junction (shadow.advance), each with its part of the network's
-    `block_fixed` and `sent` (None: none), `queue_floor`, `blocked` and `block_now`."""
+    `block_fixed` and `sent` (None: none), `queue_floor`, `blocked`, `block_now` and `block_profile`."""
     st = net.mov_start.tolist()
     parts = [None if block_fixed is None else block_fixed[st[k] : st[k + 1]] for k in range(len(replays))]
     sends = [None if sent is None else sent[st[k] : st[k + 1]] for k in range(len(replays))]
     return [
-        advance(p, r, e, s, now_s, window_s, b, x, queue_floor, blocked, block_now)
+        advance(p, r, e, s, now_s, window_s, b, x, queue_floor, blocked, block_now, block_profile)
         for p, r, e, s, b, x in zip(net.programs, replays, ests, statuses, parts, sends)
     ]
 
@@ -655,7 +712,7 @@ class ReplayCut(Cut, Replay):
     """One junction's Replay: its scalars given, its arrays (and its Side, a SideCut) cut from
     the network's when read."""
 
-    COLUMNS_LAST = frozenset({"pending_pcu", "extra_pcu", "blocked_fit"})
+    COLUMNS_LAST = frozenset({"pending_pcu", "extra_pcu", "blocked_fit", "block_profile"})
     NESTED: ClassVar[Mapping[str, type[Cut]]] = {"sides": SideCut}
 
 
@@ -686,7 +743,11 @@ def _split(
     )
     held = old[4] * keep
     starts = net.mov_start.tolist()
-    extra = {**(_NO_INFLOW if nr.extra_pcu is None else {}), **(_NO_FIT if nr.blocked_fit is None else {})}
+    extra = {
+        **(_NO_INFLOW if nr.extra_pcu is None else {}),
+        **(_NO_FIT if nr.blocked_fit is None else {}),
+        **(_NO_PROFILE if nr.block_profile is None else {}),
+    }
     out: list[Replay] = []
     for a, b, sp, ag, hd, dp, ds, hp in zip(
         starts, starts[1:], span.tolist(), agree.tolist(), heads, demand.tolist(), demand_s.tolist(), held.tolist()
@@ -725,3 +786,4 @@ def forgetting_factors(dts: Sequence[float], window_s: float) -> list[float]:
 
 _NO_INFLOW: dict[str, object] = {"extra_pcu": None, "owed_pcu": None, "outflow_pcu": None}  # given, not cut
 _NO_FIT: dict[str, object] = {"blocked_fit": None}
+_NO_PROFILE: dict[str, object] = {"block_profile": None}

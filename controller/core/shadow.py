@@ -40,6 +40,10 @@ the green timeline, so that the model's bias cancels in their comparison:
 - with [harm] measured_queue_floor the controlled side's queue is at least the estimator's less what
   is still in transit to the stop line (floor_controlled): its greens did not discharge a queue the
   loops still measure standing.
+- with [harm] block_profile the fixed side's exit blockage, where its green is not the one shown at
+  the same age, is the stop-line loops' standing by the age of the green, learnt under the greens
+  shown (learn_profile), read at its own green's age (profile_block); a green's age runs through a
+  second blocked whole (serve's `green`).
 
 Each side is a vertical (point) queue per movement, q' = max(0, q + a - c). Its delay is the
 integral of the queue (PCU s); the delay per PCU of a side is the integral over the arrivals,
@@ -74,6 +78,7 @@ if TYPE_CHECKING:
     from controller.core.netshadow import NetworkProgram
 
 TRANSIT_MAX_TICKS = 60  # longest travel from an advance loop to the stop line (ticks), as estimation.py
+AGE_BINS = 60  # [harm] block_profile: a green's age in whole seconds, 0 .. AGE_BINS - 1 (older: the last)
 
 
 @dataclass(frozen=True)
@@ -397,6 +402,10 @@ class Replay:
     # [harm] blocked_discharge (None: off, or nothing yet): (3, movements) the stop-line loops' cumulative
     # departures at the last tick, and the forgetting sums of the blocked-discharge fit (learn_blocked)
     blocked_fit: np.ndarray | None = None
+    # [harm] block_profile (None: off, or nothing yet): (2 x AGE_BINS, movements) the forgetting sums, per age of
+    # the green in whole seconds, of the seconds the stop-line loops' standing was read under the greens shown and
+    # of that standing x those seconds (learn_profile)
+    block_profile: np.ndarray | None = None
 
     @property
     def fixed(self) -> Side:
@@ -439,13 +448,16 @@ def serve(
     program: Program | NetworkProgram,
     dt: float | np.ndarray,
     keep: float | np.ndarray,
+    green: np.ndarray | None = None,
 ) -> Side:
     """One interval of dt seconds, both sides at once; `rate` (2, movements): the discharge rate
     each side's signal gives (0 when red). Arrivals join; a green discharges after its start-up
     loss, a green just ended for its extension. `dt` and `keep` are one number for one
     junction, or per movement for the network's replay (netshadow); the program gives the
-    start-up loss and extension per movement either way."""
-    green = rate > 0
+    start-up loss and extension per movement either way. `green` (2, movements; [harm]
+    block_profile): the movements each side's signal serves, whatever their rate (a second blocked
+    whole neither ends the green nor restarts it: its age runs on); None: where `rate` > 0."""
+    green = rate > 0 if green is None else green
     green_s = np.where(green, s.green_s + dt, 0.0)
     red_s = np.where(green, 0.0, np.where(s.green_s > 0, dt, s.red_s + dt))
     last_rate = np.where(green, rate, s.rate_pcu_s)
@@ -605,6 +617,59 @@ def learn_blocked(
     return np.stack([departures_pcu.astype(float), *(last[k + 1] * keep + t for k, t in enumerate(terms))])
 
 
+def age_bin(green_s: np.ndarray) -> np.ndarray:
+    """The profile's row (block_profile) of a green `green_s` old: its whole seconds, at most AGE_BINS - 1."""
+    out: np.ndarray = np.minimum(np.floor(green_s), AGE_BINS - 1).astype(int)
+    return out
+
+
+def learn_profile(
+    profile: np.ndarray | None,
+    standing: np.ndarray,
+    service_c: np.ndarray,
+    age_c: np.ndarray,
+    startup_lost_s: float | np.ndarray,
+    queue_pcu: np.ndarray,
+    blind: np.ndarray,
+    dt: float | np.ndarray,
+    keep: float | np.ndarray,
+) -> np.ndarray:
+    """[harm] block_profile: the profile of the exit blockage by the age of the green, learnt from the greens shown.
+
+    Per movement, over the intervals in which the controlled side shows it a protected green (`service_c` 1) past its
+    start-up loss, whose age at the interval's start is `age_c` (s), and the loops see a queue standing
+    (`queue_pcu` >= 1 PCU, where the estimator reads the blockage; not `blind`), the seconds and the stop-line loops'
+    standing x the seconds (`standing`: Estimate.block_now, the share of the last period the loop stood) are added to
+    the row of that age (age_bin). Every row forgets at `keep` ((2 x AGE_BINS, movements), a new one when
+    `profile` is None). A blockage builds as the green discharges into the exit (the exit fills): its profile by
+    age is what the fixed side reads at its own green's age (profile_block)."""
+    n = len(standing)
+    use = (service_c == 1.0) & (age_c + dt - startup_lost_s > 0) & (queue_pcu >= 1.0) & ~blind
+    out: np.ndarray = (np.zeros((2 * AGE_BINS, n)) if profile is None else profile) * keep
+    rows, cols = age_bin(age_c), np.arange(n)
+    out[rows, cols] += np.where(use, dt, 0.0)
+    out[AGE_BINS + rows, cols] += np.where(use, standing * dt, 0.0)
+    return out
+
+
+def profile_block(
+    profile: np.ndarray | None, age_f: np.ndarray, green_f: np.ndarray, same: np.ndarray, block: np.ndarray
+) -> np.ndarray:
+    """(movements,) [harm] block_profile: the exit blockage the fixed side's green meets, before the spill rule.
+
+    Where the fixed side shows the movement a green (`green_f`) of another age than the controlled side's (`same`:
+    both green, of the same age) its blockage is the profile's mean standing at its own green's age `age_f`
+    (learn_profile), where that age has been read; elsewhere the blockage measured under the greens shown (`block`,
+    the controlled side's): under the city's plan both sides stay equal."""
+    if profile is None:
+        return block
+    rows, cols = age_bin(age_f), np.arange(len(block))
+    seen, stood = profile[rows, cols], profile[AGE_BINS + rows, cols]
+    read = np.divide(stood, seen, out=np.zeros_like(block), where=seen > 0)
+    out: np.ndarray = np.where(green_f & ~same & (seen > 0), read, block)
+    return out
+
+
 def controlled_phase(status: SignalStatus | None) -> int:
     """The green phase the roadside reports, -1 in its intergreens or without a status."""
     if status is None or status.in_intergreen:
@@ -656,20 +721,16 @@ def advance(
     queue_floor: bool = False,
     blocked: BlockedFit | None = None,
     block_now: bool = False,
+    block_profile: bool = False,
 ) -> Replay:
-    """Replay the interval since the last call (ending at now_s) on both sides.
-
-    The interval's signal on the controlled side is the one `status` reports; on the fixed side the base program at
-    the interval's start. Both get the arrivals the estimate added. `block_fixed` (movements,): the exit blockage of
-    the fixed side (netshadow.fixed_block: the part of the measured blockage its own replay of the downstream
-    approaches explains); None: the controlled side's (replay_block). `inflow_pcu` (movements,; [harm]
-    upstream_arrivals, netshadow.inflow_pcu): what the neighbours upstream sent this interval on their fixed sides
-    beyond their controlled sides, counted at the advance loops: the fixed side's arrivals are the measured ones plus
-    that, after the same transit (fixed_arrivals); None: the measured ones. `queue_floor` ([harm]
-    measured_queue_floor): the controlled side's queue is at least the estimator's less what is in transit
-    (floor_controlled), before the outflow is taken. `blocked` ([harm] blocked_discharge's BlockedFit; None: off):
-    both sides' blockage scaled (discharge_rates). `block_now` ([harm] block_now): the measured blockage is the last
-    period's (Estimate.block_now, replay_block), on the controlled side and as the fixed side's."""
+    """Replay the interval since the last call (ending at now_s) on both sides: the controlled side at the signal
+    `status` reports, the fixed side at the base program at the interval's start, both fed the arrivals the estimate
+    added. `block_fixed` (movements,): the fixed side's exit blockage (netshadow.fixed_block; None: replay_block's).
+    `inflow_pcu` ([harm] upstream_arrivals, netshadow.inflow_pcu): the fixed side's extra arrivals, counted at the
+    advance loops (fixed_arrivals). The keys, as in the module's docstring: `queue_floor` ([harm]
+    measured_queue_floor: floor_controlled), `blocked` ([harm] blocked_discharge's bounds: discharge_rates),
+    `block_now` ([harm] block_now: Estimate.block_now on both sides, replay_block), `block_profile` ([harm]
+    block_profile: without `block_fixed` the fixed side's blockage by its green's age, _by_age)."""
     dt = now_s - replay.t_s
     if dt <= 0:
         return replay
@@ -681,10 +742,12 @@ def advance(
     # the status read at now_s: the signal one tick earlier, a program there at its position one tick before (SUMO)
     p_fixed = program.phase_at(now_s - 2.0 * dt)
     p_ctrl = controlled_phase(status)
+    service = program.service_or_red[[p_fixed, p_ctrl]]
+    block_fixed, profile, green = _by_age(program, replay, est, service, block, block_fixed, dt, keep, block_profile)
     sat_pcu_s = discharge_rates(est.sat_flow_pcu_h, block, block_fixed, replay.blocked_fit, blocked)
-    rate = program.service_or_red[[p_fixed, p_ctrl]] * sat_pcu_s
+    rate = service * sat_pcu_s
     fit = _learn_blocked(program, replay, est, block, p_ctrl, dt, keep) if blocked else None
-    sides = serve(replay.sides, fed_both, rate, program, dt, keep)
+    sides = serve(replay.sides, fed_both, rate, program, dt, keep, green)
     if queue_floor:
         sides = floor_controlled(sides, measured_floor_pcu(est.queue_pcu, est.blind, pending), dt)
     return Replay(
@@ -703,7 +766,36 @@ def advance(
         owed_pcu=owed,
         outflow_pcu=None if extra is None else outflow_pcu(replay.sides.queue_pcu, fed_both, sides),
         blocked_fit=fit,
+        block_profile=profile,
     )
+
+
+def _by_age(
+    program: Program,
+    replay: Replay,
+    est: Estimate,
+    service: np.ndarray,
+    block: np.ndarray,
+    block_fixed: np.ndarray | None,
+    dt: float,
+    keep: float,
+    on: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """[harm] block_profile for one junction's interval (both sides' `service`, (2, movements)): the fixed side's
+    blockage (`block_fixed` as given, else read by its green's age from the measured `block`: profile_block), the
+    profile learnt (learn_profile) and both sides' greens (serve's `green`); `on` false: `block_fixed`, None, None."""
+    if not on:
+        return block_fixed, None, None
+    green, age = service > 0, replay.sides.green_s
+    if block_fixed is None:
+        same = green[FIXED] & green[CONTROLLED] & (age[FIXED] == age[CONTROLLED])
+        block_fixed = profile_block(replay.block_profile, age[FIXED], green[FIXED], same, block)
+    measured = (est.queue_pcu, est.blind, dt, keep)
+    lost_s = program.startup_lost_s
+    profile = learn_profile(
+        replay.block_profile, est.block_now, service[CONTROLLED], age[CONTROLLED], lost_s, *measured
+    )
+    return block_fixed, profile, green
 
 
 def discharge_rates(

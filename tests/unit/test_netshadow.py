@@ -35,13 +35,30 @@ def _held(rng: random.Random, last: SignalStatus | None, now: SignalStatus | Non
     return dataclasses.replace(now, phase=last.phase, in_intergreen=last.in_intergreen)
 
 
-def _reference_block_fixed(spill, ref, ests, active, programs, now: bool = False) -> dict:
+def _reference_profile_block(program, replay, est, status, t, now: bool) -> np.ndarray:
+    """One junction's fixed-side blockage read from its blockage profile ([harm] block_profile, shadow.profile_block)
+    before the spill rule, from the reference replay."""
+    p_fixed = program.phase_at(t - 2.0 * (t - replay.t_s))
+    green = program.service_or_red[[p_fixed, shadow.controlled_phase(status)]] > 0
+    age = replay.sides.green_s
+    same = green[0] & green[1] & (age[0] == age[1])
+    return shadow.profile_block(replay.block_profile, age[0], green[0], same, shadow.replay_block(program, est, now))
+
+
+def _reference_block_fixed(
+    spill, ref, ests, active, programs, now: bool = False, profile: bool = False, statuses=None, t: float = 0.0
+) -> dict:
     """Per junction the fixed side's exit blockage fixed_block gives from the reference replays
-    (from the blockage each junction's replay discharges with: shadow.replay_block; `now`: [harm] block_now)."""
+    (from the blockage each junction's replay discharges with: shadow.replay_block; `now`: [harm] block_now;
+    `profile`: [harm] block_profile, read first, at the statuses' phases at `t`)."""
     if spill is None:
         return dict.fromkeys(active)
     queues = np.concatenate([ref[j].sides.queue_pcu for j in active], axis=1)
-    block = np.concatenate([shadow.replay_block(programs[j], ests[j], now) for j in active])
+    if profile:
+        args = [(programs[j], ref[j], ests[j], statuses[j], t, now) for j in active]
+        block = np.concatenate([_reference_profile_block(*a) for a in args])
+    else:
+        block = np.concatenate([shadow.replay_block(programs[j], ests[j], now) for j in active])
     bf = netshadow.fixed_block(spill, queues, block)
     out, a = {}, 0
     for j in active:
@@ -127,7 +144,18 @@ def _bounds(blocked: bool) -> shadow.BlockedFit | None:
 
 
 def _advance_reference(
-    programs, ref, ests, statuses, t, bf, fi, active, floor: bool, blocked: bool = False, now: bool = False
+    programs,
+    ref,
+    ests,
+    statuses,
+    t,
+    bf,
+    fi,
+    active,
+    floor: bool,
+    blocked: bool = False,
+    now: bool = False,
+    profile: bool = False,
 ) -> int:
     """shadow.advance for each active junction (in `ref`); with `floor` ([harm] measured_queue_floor) the
     controlled side checked to keep at least the estimator's queue less its transit; with `blocked` ([harm]
@@ -135,7 +163,8 @@ def _advance_reference(
     lifted = 0
     for jid in active:
         r, e, s = ref[jid], ests[jid], statuses[jid]
-        ref[jid] = shadow.advance(programs[jid], r, e, s, t, WINDOW_S, bf[jid], fi[jid], floor, _bounds(blocked), now)
+        keys = (floor, _bounds(blocked), now, profile)
+        ref[jid] = shadow.advance(programs[jid], r, e, s, t, WINDOW_S, bf[jid], fi[jid], *keys)
         floor_pcu = shadow.measured_floor_pcu(ests[jid].queue_pcu, ests[jid].blind, ref[jid].pending_pcu)
         held = ref[jid].sides.queue_pcu[shadow.CONTROLLED]
         assert (held >= floor_pcu - 1e-9).all() or not floor
@@ -145,26 +174,30 @@ def _advance_reference(
 
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize(
-    ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor", "blocked", "now"),
+    ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor", "blocked", "now", "profile"),
     [
-        (True, False, False, False, False, False, False),
-        (False, False, False, False, False, False, False),
-        (True, True, False, False, False, False, False),
-        (True, False, True, False, False, False, False),
-        (True, False, False, True, False, False, False),
-        (False, False, False, True, False, False, False),
-        (True, False, False, False, True, False, False),
-        (True, False, False, True, True, False, False),
-        (True, False, False, False, False, True, False),
-        (False, False, False, False, False, True, False),
-        (True, False, True, True, False, True, False),
-        (True, False, False, False, False, False, True),
-        (False, False, False, False, False, False, True),
-        (True, False, False, True, True, True, True),
+        (True, False, False, False, False, False, False, False),
+        (False, False, False, False, False, False, False, False),
+        (True, True, False, False, False, False, False, False),
+        (True, False, True, False, False, False, False, False),
+        (True, False, False, True, False, False, False, False),
+        (False, False, False, True, False, False, False, False),
+        (True, False, False, False, True, False, False, False),
+        (True, False, False, True, True, False, False, False),
+        (True, False, False, False, False, True, False, False),
+        (False, False, False, False, False, True, False, False),
+        (True, False, True, True, False, True, False, False),
+        (True, False, False, False, False, False, True, False),
+        (False, False, False, False, False, False, True, False),
+        (True, False, False, True, True, True, True, False),
+        (True, False, False, False, False, False, True, True),
+        (False, False, False, False, False, False, False, True),
+        (True, False, True, True, True, True, False, True),
         pytest.param(
             True,
             True,
             True,
+            False,
             False,
             False,
             False,
@@ -186,6 +219,7 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     floor: bool,
     blocked: bool,
     now: bool,
+    profile: bool,
 ):
     rng = random.Random(11)
     js = _ring(shared_lanes, head_of_line, upstream)
@@ -202,21 +236,22 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
         for jid, lay in layouts.items()
     }
     got = dict(ref)
-    restarts = relieved = sent = lifted = learnt = differs = 0
+    restarts = relieved = sent = lifted = learnt = differs = read = 0
     hold, held = random.Random(5), dict[str, SignalStatus | None]()
     for tick in range(1, 300):
         t = float(tick)
         _feed(rng, js, layouts, ests, t, floor)
         statuses = {jid: _status(rng, jid, len(j.phases), t) for jid, j in js.items()}
-        if blocked:  # greens held a while (the fit reads a green's usable seconds after its start-up loss)
+        if blocked or profile:  # greens held a while (the fit, the profile read a green's usable seconds)
             statuses = {j: _held(hold, held.get(j), s) for j, s in statuses.items()}
             held = statuses
         active = [jid for jid in js if tick >= 38 or jid != late]  # the late one waits for its start
         sub = net if tick >= 38 else _network({j: layouts[j] for j in active}, programs, spill_back, upstream)
-        acted = _reference_tick(sub, programs, ref, ests, statuses, t, active, (floor, blocked, now))
-        counts = (relieved, differs, sent, lifted, learnt)
-        relieved, differs, sent, lifted, learnt = (a + b for a, b in zip(counts, acted))
-        _network_tick(sub, got, ests, statuses, t, active, cache if tick >= 38 else None, (floor, blocked, now))
+        keys = (floor, blocked, now, profile)
+        acted = _reference_tick(sub, programs, ref, ests, statuses, t, active, keys)
+        counts = (relieved, differs, sent, lifted, learnt, read)
+        relieved, differs, sent, lifted, learnt, read = (a + b for a, b in zip(counts, acted))
+        _network_tick(sub, got, ests, statuses, t, active, cache if tick >= 38 else None, keys)
         for jid in active:
             assert_same_replay(got[jid], ref[jid])
         if rng.random() < 0.05:  # a change of mode: the evidence restarts (harm._switch)
@@ -233,34 +268,52 @@ def test_one_pass_over_all_junctions_equals_junction_by_junction(
     assert (lifted > 10) == floor, lifted  # the floor held the controlled side up
     assert (learnt > 10) == blocked, learnt  # the blocked discharge was learnt from the loops
     assert differs > 10  # the last second's blockage differed from the average (what [harm] block_now reads)
+    assert (read > 10) == profile, read  # the fixed side's blockage was read from the profile by its green's age
 
 
-def _reference_tick(sub, programs, ref, ests, statuses, t, active, keys) -> tuple[int, int, int, int, int]:
+def _reference_tick(sub, programs, ref, ests, statuses, t, active, keys) -> tuple[int, int, int, int, int, int]:
     """The reference replays of `active` advanced junction by junction to `t`, `keys` (floor, blocked,
-    now) as in the test; what acted: (the fixed side's blockage relieved, the last second's blockage
+    now, profile) as in the test; what acted: (the fixed side's blockage relieved, the last second's blockage
     differing from the average, neighbours' discharge sent, the floor lifted, a blocked discharge
-    learnt), each 0 or 1 (lifted: a count)."""
-    floor, blocked, now = keys
-    bf = _reference_block_fixed(sub.spill, ref, ests, active, programs, now)
+    learnt, the fixed side's blockage read from the profile), each 0 or 1 (lifted: a count)."""
+    floor, blocked, now, profile = keys
+    bf = _reference_block_fixed(sub.spill, ref, ests, active, programs, now, profile, statuses, t)
+    read = profile and any(
+        not np.array_equal(
+            _reference_profile_block(programs[j], ref[j], ests[j], statuses[j], t, now),
+            shadow.replay_block(programs[j], ests[j], now),
+        )
+        for j in active
+    )
     relieved = any(b is not None and (b < ests[j].block).any() for j, b in bf.items())
     differs = any((ests[j].block_now != ests[j].block).any() for j in active)  # [harm] block_now acts
     fi = _reference_inflow(sub.inflow, ref, ests, active)
     sent = any(x is not None and (x != 0).any() for x in fi.values())
-    lifted = _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor, blocked, now)
+    lifted = _advance_reference(programs, ref, ests, statuses, t, bf, fi, active, floor, blocked, now, profile)
     betas = [
         shadow.blocked_ratio(ref[j].blocked_fit, _bounds(blocked)) for j in active
     ]  # [harm] blocked_discharge: the loops' fit
     learnt = any(b is not None and bool((np.abs(b - 1.0) > 0.01).any()) for b in betas)
-    return int(relieved), int(differs), int(sent), int(lifted), int(learnt)
+    return int(relieved), int(differs), int(sent), int(lifted), int(learnt), int(read)
 
 
 def _network_tick(sub, got, ests, statuses, t, active, cache, keys) -> None:
     """The replays of `active` in `got` advanced to `t` in one network pass (netshadow.advance_all),
-    `keys` (floor, blocked, now) as in the test."""
-    floor, blocked, now = keys
+    `keys` (floor, blocked, now, profile) as in the test."""
+    floor, blocked, now, profile = keys
     states, feeds, seen = ([d[j] for j in active] for d in (got, ests, statuses))
     out = netshadow.advance_all(
-        sub, states, feeds, seen, t, WINDOW_S, cache, queue_floor=floor, blocked=_bounds(blocked), block_now=now
+        sub,
+        states,
+        feeds,
+        seen,
+        t,
+        WINDOW_S,
+        cache,
+        queue_floor=floor,
+        blocked=_bounds(blocked),
+        block_now=now,
+        block_profile=profile,
     )
     got.update(zip(active, out))
 

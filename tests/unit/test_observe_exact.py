@@ -136,6 +136,7 @@ def reference_split(
                 held_pcu=r.held_pcu * kp,
                 **netshadow._NO_INFLOW if nr.extra_pcu is None else {},  # type: ignore[attr-defined]
                 **netshadow._NO_FIT if nr.blocked_fit is None else {},  # type: ignore[attr-defined]
+                **netshadow._NO_PROFILE if nr.block_profile is None else {},  # type: ignore[attr-defined]
             )
         )
     return out
@@ -280,7 +281,9 @@ def test_a_replays_side_is_cut_when_read_and_kept() -> None:
         "demand_s": 0.0,
         "held_pcu": 0.0,
     }
-    r = cuts.cut_of(netshadow.ReplayCut, nr, 2, 5, **scalars, **netshadow._NO_INFLOW, **netshadow._NO_FIT)
+    r = cuts.cut_of(
+        netshadow.ReplayCut, nr, 2, 5, **scalars, **netshadow._NO_INFLOW, **netshadow._NO_FIT, **netshadow._NO_PROFILE
+    )
     assert "sides" not in r.__dict__
     s = r.sides
     assert isinstance(s, netshadow.SideCut) and r.sides is s
