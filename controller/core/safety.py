@@ -60,22 +60,25 @@ def max_red_s(
 ) -> dict[str, float]:
     """Longest red per movement over one cycle, in seconds. Intergreens count as red unless
     the movement stays green across them (conservative: yellow is counted as red). `memo`: the
-    caller's GateMemo (keeps red_walks of `j` and `order`)."""
-    out = {}
-    for m_id, walk in memo.walks(j, order) if memo is not None else red_walks(j, order):
-        if walk is None:
-            out[m_id] = math.inf
-            continue
-        longest = run = 0.0
-        for into_s, i, served in walk:
-            if into_s is not None:
-                run += into_s
-            if served:
-                longest, run = max(longest, run), 0.0
-            else:
-                run += greens_s[i]
-        out[m_id] = longest
-    return out
+    caller's GateMemo (keeps red_walks of `j` and `order`, and which movements walk alike)."""
+    distinct, walk_of = memo.cycle_form(j, order).alike if memo is not None else alike_walks(red_walks(j, order))
+    longest_s = [_longest_red_s(walk, greens_s) for walk in distinct]
+    return {m_id: longest_s[k] for m_id, k in walk_of}
+
+
+def _longest_red_s(walk: tuple[tuple[float | None, int, bool], ...] | None, greens_s: tuple[float, ...]) -> float:
+    """The longest red along one movement's walk (red_walks) under `greens_s`; inf for None (never served)."""
+    if walk is None:
+        return math.inf
+    longest = run = 0.0
+    for into_s, i, served in walk:
+        if into_s is not None:
+            run += into_s
+        if served:
+            longest, run = max(longest, run), 0.0
+        else:
+            run += greens_s[i]
+    return longest
 
 
 # per movement: (id, its walk over one cycle from the first phase serving it; None: served in none)
@@ -104,6 +107,41 @@ def red_walks(j: Intersection, order: tuple[int, ...]) -> RedWalks:
             walk.append((None if served[prev] and served[i] else into_s[i], i, served[i]))
         out.append((m.id, tuple(walk)))
     return tuple(out)
+
+
+# red_walks' distinct walks in first-seen order, and per movement (its id, the index of its walk)
+AlikeWalks = tuple[tuple[tuple[tuple[float | None, int, bool], ...] | None, ...], tuple[tuple[str, int], ...]]
+
+
+def alike_walks(walks: RedWalks) -> AlikeWalks:
+    """`walks` grouped by equal walks (movements served by the same phases walk alike): max_red_s
+    walks each once. Equal walks give the same longest red to the bit: their steps compare equal,
+    and the only equal floats that differ (0.0 and -0.0) add alike to a run that starts at +0.0."""
+    index: dict[tuple[tuple[float | None, int, bool], ...] | None, int] = {}
+    walk_of = tuple((m_id, index.setdefault(walk, len(index))) for m_id, walk in walks)
+    return tuple(index), walk_of
+
+
+@dataclass(frozen=True)
+class CycleForm:
+    """What gate_cycle reads of a model `j` and a valid phase order alone (cycle_form), kept per
+    pair in GateMemo: the values the gate would derive at each call."""
+
+    alike: AlikeWalks  # alike_walks(red_walks(j, order))
+    intergreens_s: float  # cycle_length_s(j, order, zero greens): the cycle's intergreens
+    lo: tuple[float, ...]  # per position of `order`: its phase's min_green_s
+    hi: tuple[float, ...]  # per position of `order`: its phase's max_green_s
+
+
+def cycle_form(j: Intersection, order: tuple[int, ...], walks: RedWalks) -> CycleForm:
+    """CycleForm of `j` and `order` (distinct phases of `j`: _cycle_form_refusal checks it first),
+    `walks` its red_walks."""
+    return CycleForm(
+        alike_walks(walks),
+        cycle_length_s(j, order, tuple(0.0 for _ in order)),
+        tuple(j.phases[p].min_green_s for p in order),
+        tuple(j.phases[p].max_green_s for p in order),
+    )
 
 
 def _fit(greens: list[float], lo: list[float], hi: list[float], target_sum: float) -> list[float] | None:
@@ -143,12 +181,12 @@ def gate_cycle(
         return GateOutcome(None, why)
 
     clipped = []
-    lo = [j.phases[p].min_green_s for p in order]
-    hi = [j.phases[p].max_green_s for p in order]
+    form = memo.cycle_form(j, order)
+    lo, hi = list(form.lo), list(form.hi)
     g = [min(h, max(low, float(x))) for x, low, h in zip(greens, lo, hi)]
     if g != [float(x) for x in greens]:
         clipped.append("greens clipped to [min_green_s, max_green_s]")
-    ig = cycle_length_s(j, order, tuple(0.0 for _ in order))
+    ig = form.intergreens_s
     cycle = sum(g) + ig
     if cycle > j.cycle_max_s + 1e-9 or cycle < j.cycle_min_s - 1e-9:
         target = min(max(cycle, j.cycle_min_s), j.cycle_max_s) - ig
@@ -208,6 +246,11 @@ def _cycle_form_refusal(
         return f"phase order {list(order)} must list distinct phases of 0..{n - 1}"
     if any(not _finite(g) for g in greens) or not _finite(offset_s):
         return "non-finite green or offset"
+    return memo.form_refusal(j, order)
+
+
+def _order_refusal(j: Intersection, order: tuple[int, ...], memo: GateMemo) -> str:
+    """_cycle_form_refusal's checks of the model and a valid `order` alone (kept in GateMemo)."""
     st = memo.static(j)
     why = next((st.conflict[p] for p in order if st.conflict[p]), "")
     starved = [m_id for m_id, walk in memo.walks(j, order) if walk is None]
@@ -429,8 +472,10 @@ class GateMemo:
     """The gate's memory across calls, owned by the caller that gates every tick (one per core)
     and passed to gate_phase / gate_cycle: per junction model object, what the gate derives from
     it alone (_Static); per (model, phase order), max_red_s' walks around the cycle (red_walks, for
-    gate_cycle); per (model, phase left, first phase), the max-red plan the search last found (_Found,
-    for _feasible). It only saves work: every outcome is the one a new memo gives.
+    gate_cycle) and what gate_cycle reads of the pair alone (CycleForm: the walks grouped alike, the
+    cycle's intergreens, the phases' green bounds; the form check's reason, once asked); per (model,
+    phase left, first phase), the max-red plan the search last found (_Found, for _feasible). It only
+    saves work: every outcome is the one a new memo gives.
 
     Bounded, and sized from the models it serves (`models`, e.g. a core's junctions): each kind holds
     what they can ask of it (one _Static and one phase order per model, a plan per phase left and first
@@ -443,6 +488,8 @@ class GateMemo:
         self._statics: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived)
         self._found: dict[tuple[int, int, int | None], _Found] = {}
         self._walks: dict[tuple[int, tuple[int, ...]], tuple[Intersection, RedWalks]] = {}
+        # (id(model), order) -> (model, its CycleForm, _order_refusal's reason or None until asked)
+        self._forms: dict[tuple[int, tuple[int, ...]], tuple[Intersection, CycleForm, list[str | None]]] = {}
         phases = [len(j.phases) for j in models]
         self.statics_max = self.walks_max = self.MEMO_MAX + len(phases)  # entries of each kind kept at most
         self.found_max = self.MEMO_MAX + sum(n * (n + 1) for n in phases)
@@ -468,6 +515,29 @@ class GateMemo:
             self._walks.clear()
         self._walks[(id(j), order)] = (j, out)
         return out
+
+    def _form(self, j: Intersection, order: tuple[int, ...]) -> tuple[Intersection, CycleForm, list[str | None]]:
+        known = self._forms.get((id(j), order))
+        if known is not None and known[0] is j:
+            return known
+        reason: list[str | None] = [None]
+        out = (j, cycle_form(j, order, self.walks(j, order)), reason)
+        if len(self._forms) >= self.walks_max:
+            self._forms.clear()
+        self._forms[(id(j), order)] = out
+        return out
+
+    def cycle_form(self, j: Intersection, order: tuple[int, ...]) -> CycleForm:
+        """cycle_form(j, order) (derived on first use, kept while `j` is the same object)."""
+        return self._form(j, order)[1]
+
+    def form_refusal(self, j: Intersection, order: tuple[int, ...]) -> str:
+        """_order_refusal(j, order) (derived on first use, kept while `j` is the same object)."""
+        kept = self._form(j, order)[2]
+        why = kept[0]
+        if why is None:
+            why = kept[0] = _order_refusal(j, order, self)
+        return why
 
     def found(self, j: Intersection, cur: int, first: int | None) -> _Found | None:
         """The plan last found for model `j` leaving `cur` with `first` first (None: none kept)."""

@@ -5,6 +5,7 @@ with the pass and junction by junction (issue 12, the re-plan tick over a region
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -14,16 +15,22 @@ import pytest
 
 import controller.core.policies.webster_net as webster_net
 from controller.config import Config
-from controller.core.estimation import Layout
+from controller.core.estimation import Estimate, Layout
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.core.policies.webster import (
     Credit,
     FloorAsk,
     FloorIndex,
+    NeedsAsk,
+    SplitAsk,
     WebsterPolicy,
+    WebsterState,
     green_floors_s,
     green_range_s,
+    movement_needs_s,
+    period_flow_pcu_h,
+    spare_split_s,
     unopposed_credit,
 )
 from controller.junctions import load_intersections, parse_intersection
@@ -226,3 +233,134 @@ def test_a_subclass_that_overrides_decide_is_decided_junction_by_junction():
     lays = {j.id: Layout.build(j, CFG) for j in city().values()}
     assert Other().network_decision(lays) is None
     assert isinstance(WebsterPolicy().network_decision(lays), webster_net.NetWebster)
+
+
+def hexes(a: np.ndarray) -> list[str]:
+    return [float(x).hex() for x in np.asarray(a, dtype=float).ravel().tolist()]
+
+
+def needs_asks(rng: np.random.Generator, lays: list[Layout], count: int) -> list[NeedsAsk]:
+    """NeedsAsks on `lays`: flows with zeros, tiny values (a storage red of 1e12 s), nan and inf,
+    cycles, lost times and flow ratios of many decimals (and a ratio of 0: capacity needs of inf)."""
+    asks = []
+    for k in range(count):
+        lay = lays[k % len(lays)]
+        n_mov = len(lay.junction.movements)
+        flow = rng.uniform(0.0, 1800.0, n_mov) * (rng.random(n_mov) < 0.8)
+        flow = np.where(rng.random(n_mov) < 0.05, 1e-13, flow)
+        flow = np.where(rng.random(n_mov) < 0.03, np.nan, flow)
+        flow = np.where(rng.random(n_mov) < 0.02, np.inf, flow)
+        x = 0.0 if k % 97 == 5 else rng.uniform(0.5, 1.0)
+        asks.append(NeedsAsk(lay, flow, rng.uniform(30.0, 150.0), rng.uniform(0.0, 5.0), x))
+    return asks
+
+
+def test_needs_answered_together_are_movement_needs_s_to_the_bit():
+    rng = np.random.default_rng(12)
+    lays = [Layout.build(j, CFG) for j in city().values()]
+    asks = needs_asks(rng, lays, 600)
+    with np.errstate(all="ignore"):
+        got = webster_net.FloorAnswers().answer(asks)
+        for ask, both in zip(asks, got, strict=True):
+            want = movement_needs_s(
+                ask.layout, ask.flow_pcu_h, ask.cycle_s, ask.lost_time_per_phase_s, ask.max_flow_ratio
+            )
+            assert both.shape == (2, len(want[0]))
+            assert hexes(both[0]) == hexes(want[0]) and hexes(both[1]) == hexes(want[1])
+
+
+def split_asks(rng: np.random.Generator, count: int) -> list[SplitAsk]:
+    """SplitAsks of 2 to 10 phases: greens below, at and above their maxima, shares of many
+    decimals and all 0 (equal shares among the open phases), totals the greens already exceed, nan
+    greens and totals: rows that leave the loop at every round."""
+    asks = []
+    for k in range(count):
+        n = 2 + k % 9
+        hi = rng.uniform(10.0, 60.0, n) * 1.01
+        greens = np.minimum(rng.uniform(3.0, 50.0, n) * 1.3, hi + (rng.random(n) < 0.1) * 2.0)
+        greens = np.where(rng.random(n) < 0.2, hi, greens)  # at the maximum: closed
+        share = rng.random(n) * (rng.random(n) < 0.8)
+        if k % 11 == 3:
+            share = np.zeros(n)
+        share = share / share.sum() if share.sum() > 0 else share
+        total_s = float(greens.sum()) * rng.uniform(0.8, 2.5)
+        if k % 53 == 7:
+            greens = np.where(np.arange(n) == 0, np.nan, greens)
+        if k % 61 == 9:
+            total_s = math.nan
+        asks.append(SplitAsk(greens, hi, share, total_s))
+    return asks
+
+
+def test_spare_splits_answered_together_are_spare_split_s_to_the_bit():
+    rng = np.random.default_rng(13)
+    asks = split_asks(rng, 900)
+    rounds = []
+    with np.errstate(all="ignore"):
+        for ask in asks:
+            want = spare_split_s(ask.greens_s, ask.hi, ask.share, ask.total_s)
+            rounds.append(int((want != ask.greens_s).sum()))
+        got = webster_net.FloorAnswers().answer(asks)
+        for ask, greens in zip(asks, got, strict=True):
+            want = spare_split_s(ask.greens_s, ask.hi, ask.share, ask.total_s)
+            assert hexes(greens) == hexes(want)
+    assert sum(r > 0 for r in rounds) > 600  # the spare is handed out, not the greens compared with themselves
+
+
+def test_a_spare_left_after_several_rounds_is_split_as_one_by_one():
+    """Rows that leave the loop at different rounds (a phase reaching its maximum passes its share on)."""
+    hi = np.array([12.0, 50.0, 13.0, 60.0])
+    asks = [
+        SplitAsk(np.array([10.0, 20.0, 10.0, 20.0]), hi, np.array([0.4, 0.1, 0.4, 0.1]), total_s)
+        for total_s in (60.0, 70.0, 61.0, 134.999, 200.0, 59.0)
+    ]
+    got = webster_net.FloorAnswers().answer(asks)
+    for ask, greens in zip(asks, got, strict=True):
+        assert hexes(greens) == hexes(spare_split_s(ask.greens_s, ask.hi, ask.share, ask.total_s))
+
+
+def test_period_flows_computed_together_are_period_flow_pcu_h_to_the_bit():
+    """The city's junctions, each built twice, under random cumulative counts, hidden queues and
+    blockages (some outside [0, 1]), periods of many decimals; a junction alone of its movement count
+    and one without the period's start sums get None (the re-plan computes its own)."""
+    rng = np.random.default_rng(14)
+    lays = [Layout.build(j, CFG) for j in city().values()]
+    lays += [Layout.build(lay.junction, CFG) for lay in lays]
+    periods = []
+    for k in range(300):
+        lay = lays[k % len(lays)]
+        n_mov, n_lanes = len(lay.junction.movements), lay.lane_share.shape[1]
+        est = Estimate.empty(lay, 2000.0)
+        lanes = replace(est.lanes, hidden_pcu=rng.uniform(0.0, 9.0, n_lanes) * (rng.random(n_lanes) < 0.3))
+        est = replace(
+            est,
+            arrivals_pcu=rng.uniform(100.0, 900.0, n_mov),
+            departures_pcu=rng.uniform(100.0, 900.0, n_mov),
+            block=rng.uniform(-0.2, 1.2, n_mov) * (rng.random(n_mov) < 0.5),
+            lanes=lanes,
+        )
+        start = WebsterState(
+            rng.uniform(1000.0, 1995.0),
+            est.arrivals_pcu - rng.uniform(0.0, 60.0, n_mov),
+            rng.uniform(0.0, 800.0, n_mov),
+        )
+        periods.append((start, lay, est))
+    periods.append((WebsterState(1000.0, None, None), lays[0], periods[0][2]))
+    got = webster_net.period_flows_all(periods, 2000.0)
+    assert got[-1] is None and sum(g is not None for g in got) == 300
+    for (state, lay, est), flow in zip(periods[:-1], got, strict=False):
+        want = period_flow_pcu_h(lay, state, est, 2000.0 - state.period_start_s)
+        assert flow is not None and hexes(flow) == hexes(want)
+    alone = webster_net.period_flows_all(periods[:1], 2000.0)
+    assert alone == [None]
+
+
+def test_asks_of_every_kind_in_one_round_get_their_own_answers():
+    rng = np.random.default_rng(15)
+    lays = [Layout.build(j, CFG) for j in city().values()]
+    mixed = [*random_asks(rng, lays[0], 30), *needs_asks(rng, lays, 40), *split_asks(rng, 50)]
+    asks = [mixed[i] for i in rng.permutation(len(mixed))]
+    with np.errstate(all="ignore"):
+        got = webster_net.FloorAnswers().answer(asks)
+        for ask, answer in zip(asks, got, strict=True):
+            assert hexes(answer) == hexes(ask.answer())

@@ -209,7 +209,8 @@ from controller.core.spillback import upstream_queue_pcu
 from controller.model import OFF_YIELD, CycleWish, Intersection, SignalStatus
 
 _T = TypeVar("_T")
-FloorSteps = Generator["FloorAsk", np.ndarray, _T]  # a computation that waits on green_floors_s calls
+# a computation that waits on green_floors_s calls, and on the needs and the spare's split (Ask)
+FloorSteps = Generator["Ask", np.ndarray, _T]
 
 OPPOSING_GREEN = "GgO"  # a link in one of these moves (SUMO's 'O': signal off, the link has the right of way)
 
@@ -411,7 +412,7 @@ def capacity_fits_steps(
 ) -> FloorSteps[bool]:
     """capacity_fits, its green_floors_s call yielded (FloorAsk)."""
     lo, hi = layout.derived(_green_range_s)
-    capacity_s, _ = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    capacity_s, _ = yield NeedsAsk(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     total_s = cycle_s - layout.derived(_cycle_intergreens_s)
     floors_s = yield FloorAsk(layout, capacity_s, lo, hi, credit)
     return float(floors_s.sum()) <= total_s + 1e-9
@@ -600,13 +601,51 @@ class FloorAsk:
     def floors_s(self) -> np.ndarray:
         return green_floors_s(self.layout, self.needs_s, self.lo, self.hi, self.credit)
 
+    def answer(self) -> np.ndarray:
+        return self.floors_s()
 
-def solved(steps: Generator[FloorAsk, np.ndarray, _T]) -> _T:
-    """The value of a `..._steps` generator, each FloorAsk it yields answered at once (FloorAsk.floors_s)."""
+
+@dataclass(frozen=True)
+class NeedsAsk:
+    """One movement_needs_s call a re-plan waits on, answered as a (2, movements) array: its capacity
+    and storage needs (a region's are answered together, grouped by movement count, to the same bits)."""
+
+    layout: Layout
+    flow_pcu_h: np.ndarray
+    cycle_s: float
+    lost_time_per_phase_s: float
+    max_flow_ratio: float
+
+    def answer(self) -> np.ndarray:
+        needs = movement_needs_s(
+            self.layout, self.flow_pcu_h, self.cycle_s, self.lost_time_per_phase_s, self.max_flow_ratio
+        )
+        return np.array(needs)
+
+
+@dataclass(frozen=True)
+class SplitAsk:
+    """One spare_split_s call a re-plan waits on (demand_split_s' last step; a region's are answered
+    together, grouped by phase count, to the same bits)."""
+
+    greens_s: np.ndarray
+    hi: np.ndarray
+    share: np.ndarray
+    total_s: float
+
+    def answer(self) -> np.ndarray:
+        return spare_split_s(self.greens_s, self.hi, self.share, self.total_s)
+
+
+Ask = FloorAsk | NeedsAsk | SplitAsk  # what a `..._steps` generator yields and waits on
+
+
+def solved(steps: Generator[Ask, np.ndarray, _T]) -> _T:
+    """The value of a `..._steps` generator, each ask it yields answered at once (its answer())."""
     try:
         ask = next(steps)
         while True:
-            ask = steps.send(ask.floors_s())
+            ask = steps.send(ask.answer())
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
@@ -767,7 +806,7 @@ def cycle_and_needs_steps(
     lone = lone_cycle_max_s > 0 and full_cycle and not (j.upstream or j.downstream)
     if lone:
         cycle_s = lone_cycle_s(layout, cycle_flow_pcu_h, cycle_s, max_flow_ratio, lone_cycle_max_s)
-    capacity_s, storage_s = movement_needs_s(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
+    capacity_s, storage_s = yield NeedsAsk(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio)
     if lone:
         capacity_s = yield from equal_saturation_steps(
             layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit
@@ -920,23 +959,29 @@ def demand_split_steps(
     prior_s: np.ndarray | None,
     credit: Credit | None,
 ) -> FloorSteps[np.ndarray]:
-    """demand_split_s, its green_floors_s calls yielded (FloorAsk)."""
-    n = len(layout.junction.phases)
+    """demand_split_s, its green_floors_s calls and its spare's split yielded (FloorAsk, SplitAsk)."""
     floors = yield FloorAsk(layout, np.maximum(capacity_s, storage_s), lo, hi, credit)
     if floors.sum() > total_s:  # the storage reds cannot all be kept: no split keeps them
         floors = yield FloorAsk(layout, capacity_s, lo, hi, credit)
     if floors.sum() > total_s and floors.sum() > lo.sum():
         scale = max(total_s - lo.sum(), 0.0) / (floors.sum() - lo.sum())
         floors = lo + (floors - lo) * scale
-    base = np.array([max(p.base_green_s, 0.0) for p in layout.junction.phases])
-    share = base / base.sum() if base.sum() > 0 else np.full(n, 1.0 / n)
     greens: np.ndarray = floors.copy()
     if prior_s is not None:  # the spare goes first to the phases below the city's split, toward it
         below_s = np.maximum(np.minimum(prior_s, hi) - greens, 0.0)
         left_s = max(total_s - float(greens.sum()), 0.0)
         if below_s.sum() > 1e-9:
             greens = greens + below_s * min(left_s / float(below_s.sum()), 1.0)
-    for _ in range(n):
+    out: np.ndarray = yield SplitAsk(greens, hi, layout.derived(_base_shares), total_s)
+    return out
+
+
+def spare_split_s(greens_s: np.ndarray, hi: np.ndarray, share: np.ndarray, total_s: float) -> np.ndarray:
+    """(phases,) demand_split_s' last step: what `greens_s` leave of `total_s` handed out in the
+    proportions `share` (_base_shares) among the phases below `hi`, a phase at its maximum passing
+    its share on (at most one round per phase)."""
+    greens = greens_s
+    for _ in range(len(greens_s)):
         left = total_s - greens.sum()
         room = hi - greens
         open_ = room > 1e-9
@@ -946,6 +991,16 @@ def demand_split_steps(
         w = w / w.sum() if w.sum() > 0 else open_ / open_.sum()
         greens = greens + np.minimum(w * left, room)
     return greens
+
+
+def _base_shares(layout: Layout) -> np.ndarray:
+    """(phases,) demand_split_s' base proportions: each phase's base green (at least 0) over their
+    sum, equal shares where they sum to 0 (Layout.derived); read-only."""
+    n = len(layout.junction.phases)
+    base = np.array([max(p.base_green_s, 0.0) for p in layout.junction.phases])
+    out: np.ndarray = base / base.sum() if base.sum() > 0 else np.full(n, 1.0 / n)
+    out.setflags(write=False)
+    return out
 
 
 def city_split_s(layout: Layout, total_s: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -1244,9 +1299,8 @@ def no_green_to_spare(state: WebsterState, n_phases: int, residual_queue_pcu: fl
     (A phase whose lanes all stay green into the next counts no green end.)"""
     if len(state.green_ends) != n_phases:
         return False
-    ended = np.array(state.green_ends) > 0
-    short = short_phases(state, n_phases, residual_queue_pcu)
-    return bool(ended.any() and short[ended].all())
+    ended = [k for k, ends in enumerate(state.green_ends) if ends > 0]
+    return bool(ended) and all(short_phase(state, k, residual_queue_pcu) for k in ended)
 
 
 def oversaturated(state: WebsterState, layout: Layout, residual_queue_pcu: float) -> bool:
@@ -1373,11 +1427,13 @@ class WebsterPolicy(Policy):
         return max(state.short_run, default=0) >= ends
 
     def _period_flows(
-        self, state: WebsterState, layout: Layout, est: Estimate, elapsed_s: float
+        self, state: WebsterState, layout: Layout, est: Estimate, elapsed_s: float, flow_pcu_h: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(the period's flows, period_flow_pcu_h; the smoothed flows after it, smoothed_flow_pcu_h,
-        where `coordinated_retime` plans the junction (one with a signalised neighbour), else None)."""
-        flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
+        """(the period's flows, period_flow_pcu_h (`flow_pcu_h` where the caller computed them); the
+        smoothed flows after it, smoothed_flow_pcu_h, where `coordinated_retime` plans the junction
+        (one with a signalised neighbour), else None)."""
+        if flow_pcu_h is None:
+            flow_pcu_h = period_flow_pcu_h(layout, state, est, elapsed_s)
         j = layout.junction
         if not self.params.coordinated_retime or not (j.upstream or j.downstream):
             return flow_pcu_h, None
@@ -1506,11 +1562,19 @@ class WebsterPolicy(Policy):
         return self._send(state, layout.junction, signal, now_s)
 
     def replan_steps(
-        self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float
+        self,
+        state: WebsterState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        flow_pcu_h: np.ndarray | None = None,
     ) -> FloorSteps[tuple[WebsterState, CycleWish | None]]:
-        """decide() from the period's end on (replan_due gave `state`), its green_floors_s calls yielded."""
+        """decide() from the period's end on (replan_due gave `state`), its green_floors_s calls
+        yielded; `flow_pcu_h`: period_flow_pcu_h of the period ending now, if the caller has it (the
+        region's pass computes them together, to the bit), else computed here."""
         elapsed_s = now_s - state.period_start_s
-        flow_pcu_h, smooth = self._period_flows(state, layout, est, elapsed_s)
+        flow_pcu_h, smooth = self._period_flows(state, layout, est, elapsed_s, flow_pcu_h)
         retimed = smooth is not None and self._retimes(state)
         plan = self._plan(state, layout, est, flow_pcu_h, smooth if retimed else None)
         cycle_s, greens, held_y, past = yield from plan

@@ -2,11 +2,14 @@
 
 Contract: `NetWebster.decide_all(states, estimates, signals, now_s)` gives, per junction of `jids`,
 the (state, wish) WebsterPolicy.decide gives, to the last bit. The junctions whose period ends now
-re-plan together: each re-plan is a generator (WebsterPolicy.replan_steps) that yields the
-green_floors_s calls it waits on (webster.FloorAsk); the calls of one round are answered together,
-those on one floor index (the same serving and counted phases per movement) as (junctions,
-movements) arrays (raised_floors_all), with the same float operations in the same order per
-junction as green_floors_s, and every other step runs as decide() runs it.
+re-plan together: their period's flows are computed together (period_flows_all), and each re-plan
+is a generator (WebsterPolicy.replan_steps) that yields the calls it waits on (webster.Ask): its
+green_floors_s calls (FloorAsk), its movement_needs_s calls (NeedsAsk) and its spare green's split
+(SplitAsk, demand_split_s' last step). The asks of one round are answered together: green floors on
+one floor index (the same serving and counted phases per movement) as (junctions, movements) arrays
+(raised_floors_all), needs per movement count (movement_needs_all), splits per phase count
+(spare_split_all), each with the same float operations in the same order per junction as the
+function it stands for; every other step runs as decide() runs it.
 
 Example: `net = policy.network_decision(layouts)`, then every tick
 `decided = net.decide_all([states...], [estimates...], [views...], now_s)`, in `net.jids` order.
@@ -21,9 +24,12 @@ import numpy as np
 
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies.webster import (
+    Ask,
     FloorAsk,
     FloorIndex,
     FloorSteps,
+    NeedsAsk,
+    SplitAsk,
     WebsterPolicy,
     WebsterState,
     floor_index,
@@ -31,6 +37,7 @@ from controller.core.policies.webster import (
     raised_floors_s,
 )
 from controller.core.safety import SignalView
+from controller.core.spillback import upstream_queue_pcu
 from controller.model import CycleWish
 
 # green_floors_s sums the counted greens in order below 8 items (webster._summed), as numpy does; an
@@ -122,11 +129,37 @@ class FloorAnswers:
         self._by_id[id(index)] = (index, *canon)  # holds `index`: its id is not reused meanwhile
         return canon
 
-    def answer(self, asks: Sequence[FloorAsk]) -> list[np.ndarray]:
-        """Per ask, green_floors_s(ask.layout, ask.needs_s, ask.lo, ask.hi, ask.credit), to the bit."""
+    def answer(self, asks: Sequence[Ask]) -> list[np.ndarray]:
+        """Per ask, its answer() to the bit: a FloorAsk's green_floors_s(ask.layout, ask.needs_s,
+        ask.lo, ask.hi, ask.credit), a NeedsAsk's movement_needs_s as a (2, movements) array, a
+        SplitAsk's spare_split_s."""
         out: list[np.ndarray] = [_NONE] * len(asks)
-        groups: dict[int, tuple[FloorIndex, PaddedIndex, list[int]]] = {}
+        floors: list[int] = []
+        needs: dict[int, list[int]] = {}
+        splits: dict[int, list[int]] = {}
         for i, ask in enumerate(asks):
+            if isinstance(ask, FloorAsk):
+                floors.append(i)
+            elif isinstance(ask, NeedsAsk):
+                needs.setdefault(len(ask.flow_pcu_h), []).append(i)
+            elif isinstance(ask, SplitAsk):
+                splits.setdefault(len(ask.greens_s), []).append(i)
+            else:
+                raise TypeError(f"not an ask webster's pass answers: {type(ask).__name__}")
+        self._floors(asks, floors, out)
+        for members in needs.values():
+            _answer_needs([a for i in members if isinstance(a := asks[i], NeedsAsk)], members, out)
+        for members in splits.values():
+            _answer_splits([a for i in members if isinstance(a := asks[i], SplitAsk)], members, out)
+        return out
+
+    def _floors(self, asks: Sequence[Ask], which: list[int], out: list[np.ndarray]) -> None:
+        """answer() of the FloorAsks at `which` (into `out`)."""
+        groups: dict[int, tuple[FloorIndex, PaddedIndex, list[int]]] = {}
+        for i in which:
+            ask = asks[i]
+            if not isinstance(ask, FloorAsk):
+                raise TypeError(f"not a FloorAsk: {type(ask).__name__}")
             index = floor_index(ask.layout, ask.credit)
             canon, pad = self._padded(index)
             if pad is None:
@@ -134,17 +167,84 @@ class FloorAnswers:
                 continue
             groups.setdefault(id(canon), (canon, pad, []))[2].append(i)
         for canon, pad, members in groups.values():
-            if len(members) == 1:
-                ask = asks[members[0]]
-                out[members[0]] = raised_floors_s(canon, owed_needs_s(ask.needs_s, ask.credit), ask.lo, ask.hi)
+            rows = [ask for i in members if isinstance(ask := asks[i], FloorAsk)]
+            if len(rows) == 1:
+                one = rows[0]
+                out[members[0]] = raised_floors_s(canon, owed_needs_s(one.needs_s, one.credit), one.lo, one.hi)
                 continue
-            owed_s = owed_needs_all([asks[i] for i in members])
-            lo = np.array([asks[i].lo for i in members], dtype=float)
-            hi = np.array([asks[i].hi for i in members], dtype=float)
+            owed_s = owed_needs_all(rows)
+            lo = np.array([a.lo for a in rows], dtype=float)
+            hi = np.array([a.hi for a in rows], dtype=float)
             floors = raised_floors_all(pad, owed_s, np.argsort(-owed_s, axis=1), lo, hi)
             for row, i in enumerate(members):
                 out[i] = floors[row]
-        return out
+
+
+def _answer_needs(asks: Sequence[NeedsAsk], members: Sequence[int], out: list[np.ndarray]) -> None:
+    """NeedsAsk.answer() of `asks` (one movement count), into `out` at `members`: one alone, or
+    whose layout's arrays are not of its flows' length, as it is; the others as (asks, movements)
+    arrays by movement_needs_all."""
+    n = len(asks[0].flow_pcu_h)
+    rows = [k for k, a in enumerate(asks) if len(a.layout.sat_flow_pcu_h) == len(a.layout.storage_pcu) == n]
+    if len(rows) < 2:
+        rows = []
+    for k in sorted(set(range(len(asks))) - set(rows)):
+        out[members[k]] = asks[k].answer()
+    if rows:
+        both = movement_needs_all([asks[k] for k in rows])
+        for row, k in enumerate(rows):
+            out[members[k]] = both[:, row]
+
+
+def movement_needs_all(asks: Sequence[NeedsAsk]) -> np.ndarray:
+    """(2, asks, movements): per ask movement_needs_s' (capacity, storage) needs to the bit, each
+    elementwise operation as movement_needs_s does it, in its order (the asks' scalars as columns)."""
+    flow_pcu_h = np.array([a.flow_pcu_h for a in asks], dtype=float)
+    sat_pcu_h = np.array([a.layout.sat_flow_pcu_h for a in asks], dtype=float)
+    storage_pcu = np.array([a.layout.storage_pcu for a in asks], dtype=float)
+    cycle_s = np.array([[a.cycle_s] for a in asks], dtype=float)
+    lost_s = np.array([[a.lost_time_per_phase_s] for a in asks], dtype=float)
+    max_y = np.array([[a.max_flow_ratio] for a in asks], dtype=float)
+    q_pcu_s = flow_pcu_h / 3600.0
+    has = q_pcu_s > 0
+    capacity_s = np.where(has, cycle_s * flow_pcu_h / sat_pcu_h / max_y + lost_s, 0)
+    storage_s = np.where(has, cycle_s - storage_pcu / np.maximum(q_pcu_s, 1e-12), 0.0)
+    return np.array([np.maximum(capacity_s, 0.0), np.maximum(storage_s, 0.0)])
+
+
+def _answer_splits(asks: Sequence[SplitAsk], members: Sequence[int], out: list[np.ndarray]) -> None:
+    """SplitAsk.answer() of `asks` (one phase count), into `out` at `members` (one alone as it is)."""
+    if len(asks) == 1:
+        out[members[0]] = asks[0].answer()
+        return
+    greens = spare_split_all(asks)
+    for row, i in enumerate(members):
+        out[i] = greens[row]
+
+
+def spare_split_all(asks: Sequence[SplitAsk]) -> np.ndarray:
+    """(asks, phases): per ask spare_split_s to the bit: the rounds of its loop over all rows at once,
+    each row's elementwise operations as spare_split_s does them and its sums as numpy sums a row
+    (a row of a C-ordered array sums as the row alone does); a row that would leave the loop keeps
+    its greens from then on (np.where), and the loop ends when every row has left it."""
+    greens = np.array([a.greens_s for a in asks], dtype=float)
+    hi = np.array([a.hi for a in asks], dtype=float)
+    share = np.array([a.share for a in asks], dtype=float)
+    total_s = np.array([a.total_s for a in asks], dtype=float)
+    live = np.ones(len(asks), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the rows of the branch not taken
+        for _ in range(greens.shape[1]):
+            left = total_s - greens.sum(axis=1)
+            room = hi - greens
+            open_ = room > 1e-9
+            live &= ~(left <= 1e-9) & open_.any(axis=1)
+            if not live.any():
+                break
+            w = np.where(open_, share, 0.0)
+            w_sum = w.sum(axis=1)[:, None]
+            w = np.where(w_sum > 0, w / w_sum, open_ / open_.sum(axis=1)[:, None])
+            greens = np.where(live[:, None], greens + np.minimum(w * left[:, None], room), greens)
+    return greens
 
 
 _NONE = np.zeros(0)  # (a place in FloorAnswers.answer's list not yet answered)
@@ -160,6 +260,38 @@ def owed_needs_all(asks: Sequence[FloorAsk]) -> np.ndarray:
     zero = np.zeros(needs_s.shape[1])
     transition_s = np.array([a.credit.transition_s if a.credit is not None else zero for a in asks], dtype=float)
     out: np.ndarray = np.where(np.array(credited)[:, None], np.maximum(needs_s - transition_s, 0.0), needs_s)
+    return out
+
+
+def period_flows_all(periods: Sequence[tuple[WebsterState, Layout, Estimate]], now_s: float) -> list[np.ndarray | None]:
+    """Per (state, layout, estimate), period_flow_pcu_h(layout, state, est, now_s - state's
+    period start) to the bit: the junctions of one movement count as (junctions, movements) arrays,
+    each elementwise operation as period_flow_pcu_h does it, in its order (the hidden upstream
+    queue's product per junction, as it is; the estimator's float arrays); None (computed by the
+    re-plan itself) for a junction alone of its count, or without the period's start sums, or whose
+    arrays differ in length."""
+    out: list[np.ndarray | None] = [None] * len(periods)
+    groups: dict[int, list[int]] = {}
+    for k, (state, _lay, est) in enumerate(periods):
+        if state.arrivals_pcu is None or state.departures_pcu is None:
+            continue
+        n = len(est.arrivals_pcu)
+        if len(est.departures_pcu) == len(state.arrivals_pcu) == len(state.departures_pcu) == len(est.block) == n:
+            groups.setdefault(n, []).append(k)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        rows = [periods[k] for k in members]
+        arrived = np.array([e.arrivals_pcu for _s, _l, e in rows]) - np.array([s.arrivals_pcu for s, _l, _e in rows])
+        departed = np.array([e.departures_pcu for _s, _l, e in rows]) - np.array(
+            [s.departures_pcu for s, _l, _e in rows]
+        )
+        hidden_pcu = np.array([upstream_queue_pcu(lay, e) for _s, lay, e in rows])
+        elapsed_s = np.array([[now_s - s.period_start_s] for s, _l, _e in rows])
+        free = np.clip(1.0 - np.array([e.block for _s, _l, e in rows]), 0.0, 1.0)
+        flow_pcu_h = np.maximum(np.maximum(arrived, departed) + hidden_pcu, 0.0) * 3600.0 / elapsed_s * free
+        for row, k in enumerate(members):
+            out[k] = flow_pcu_h[row]
     return out
 
 
@@ -185,13 +317,17 @@ class NetWebster:
     ) -> list[tuple[WebsterState, CycleWish | None]]:
         policy = self.policy
         out: list[tuple[WebsterState, CycleWish | None] | None] = [None] * len(self._jids)
-        running: list[tuple[int, FloorSteps[tuple[WebsterState, CycleWish | None]], FloorAsk]] = []
+        running: list[tuple[int, FloorSteps[tuple[WebsterState, CycleWish | None]], Ask]] = []
+        dues: list[tuple[int, WebsterState]] = []
         for i, (state, lay, est, view) in enumerate(zip(states, self._layouts, estimates, signals)):
             due = policy.replan_due(state, lay, est, view, now_s)
             if not isinstance(due, WebsterState):
                 out[i] = due
                 continue
-            steps = policy.replan_steps(due, lay, est, view, now_s)
+            dues.append((i, due))
+        flows = period_flows_all([(due, self._layouts[i], estimates[i]) for i, due in dues], now_s)
+        for (i, due), flow_pcu_h in zip(dues, flows):
+            steps = policy.replan_steps(due, self._layouts[i], estimates[i], signals[i], now_s, flow_pcu_h)
             try:
                 running.append((i, steps, next(steps)))
             except StopIteration as done:
