@@ -1,8 +1,8 @@
 """max_pressure's shared-lane head-of-line rule (`[max_pressure] head_block_s`, policies/head_of_line.py):
-which lanes it reads, each condition of a block one at a time, the memory of a block, the queue it moves,
-and the decision it changes. The junction: two_phase with N's one lane eN_0 also carrying N_L (link 4),
-red in phase 0 (N/S through) and green in phase 1 (E/W through), as rand_unsignalised_mix's light 64's
-lane 65_0 (BENCHMARKS.md, issue 9, B session 40)."""
+which lanes it reads, each condition of a block one at a time, the memory of a block, the queue it drops
+from the movements the green serves on the lane, and the decision it changes. The junction: two_phase with
+N's one lane eN_0 also carrying N_L (link 4), red in phase 0 (N/S through) and green in phase 1 (E/W
+through), as rand_unsignalised_mix's light 64's lane 65_0 (BENCHMARKS.md, issue 9, B session 40)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.head_of_line import blocked_heads, head_shift_pcu, mixed_lanes, update_head_waits
+from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, mixed_lanes, update_head_waits
 from controller.core.policies.max_pressure import MaxPressurePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
@@ -152,14 +152,19 @@ def test_a_block_is_kept_until_the_lane_empties_or_a_movement_on_it_crosses():
     assert (update_head_waits(waits, lay, _est(lay), np.array([m == "S_T" for m in MOVES]), None) == waits).all()
 
 
-def test_the_blocked_lane_s_queue_moves_to_the_movement_its_head_waits_for():
+def test_the_blocked_lane_s_queue_is_dropped_from_the_movements_the_green_serves_on_it():
+    """N_T's half of eN_0 (3 of 6 PCU) is dropped from N_T's queue; N_L keeps its own half (session 41
+    moved N_T's half to N_L, which then counted the whole lane); the other lanes are untouched; the
+    part standing beyond the advance loop (hidden) is shared the same way."""
     lay = _layout()
     waits = np.zeros((len(MOVES), len(LANES)), dtype=bool)
-    assert head_shift_pcu(lay, _est(lay), waits) is None
+    assert head_drop_pcu(lay, _est(lay), waits) is None
     waits[MOVES.index("N_L"), 0] = True
     est = _est(lay, lane_queue={"eN_0": 6.0, "eS_0": 2.0})
-    shift = dict(zip(MOVES, head_shift_pcu(lay, est, waits).tolist()))  # type: ignore[union-attr]
-    assert shift == {"N_T": -3.0, "E_T": 0.0, "S_T": 0.0, "W_T": 0.0, "N_L": 3.0}
+    drop = dict(zip(MOVES, head_drop_pcu(lay, est, waits).tolist()))  # type: ignore[union-attr]
+    assert drop == {"N_T": -3.0, "E_T": 0.0, "S_T": 0.0, "W_T": 0.0, "N_L": 0.0}
+    hidden = replace(est, lanes=replace(est.lanes, hidden_pcu=np.array([2.0, 0.0, 0.0, 0.0])))
+    assert head_drop_pcu(lay, hidden, waits)[MOVES.index("N_T")] == -4.0  # type: ignore[index]
 
 
 def _decide(head_block_s: float, ticks: int, departing: bool = False, line_empty: bool = False, left: str = "r") -> int:
@@ -187,8 +192,8 @@ def _decide(head_block_s: float, ticks: int, departing: bool = False, line_empty
 
 def test_max_pressure_leaves_a_green_its_shared_lane_cannot_use_for_the_stage_its_head_waits_for():
     """N's head, an N_L vehicle, stands at the stop line through N/S's green: with `head_block_s` 4 s,
-    once nobody on eN_0 crossed for 4 s past the start-up loss, the lane's queue counts for N_L and
-    phase 1 (E/W and N_L) is served. It keeps N/S: off; with N_T crossing every second; with the stop
+    once nobody on eN_0 crossed for 4 s past the start-up loss, N_T's part of the lane no longer
+    counts and phase 1 (E/W and N_L) is served. It keeps N/S: off; with N_T crossing every second; with the stop
     line seen empty; before the 4 s; with N_L yielding in phase 0 (its head may wait for a gap)."""
     startup_s = _layout().params.startup_lost_s
     assert _decide(0.0, 20) == 0

@@ -17,14 +17,20 @@ and keeps that green while nothing crosses. From the loops alone (`[max_pressure
         -> the head waits for one of the lane's red movements (blocked_heads)
 
 The lane then stays blocked (update_head_waits) until its stop-line loop is empty or a movement
-using it crosses its stop line (the head left). While it is blocked, the queue the estimator gives
-the lane's other movements on that lane is counted for the waiting movements instead
-(head_shift_pcu): the stage that serves the head gets the lane's whole queue, the green that
-cannot use the lane none of it (a gap-out on the lane, as a vehicle-actuated controller's).
+using it crosses its stop line (the head left). While it is blocked, the part of the lane's queue
+the estimator gives the lane's other movements (those the phase in force serves) is dropped from
+their queues (head_drop_pcu): the green that cannot use the lane gets none of it (a gap-out on the
+lane, as a vehicle-actuated controller's). It is dropped in every phase's pressure, also in a phase
+that serves the waiting movement too, where the lane does discharge once the head leaves (RESCO
+ingolstadt21's light gneJ207, seed 2: the green went to a third stage before the through's own).
+Session 41 moved that part to the waiting movements instead; session 42 measured that form, this
+one and one that drops the part only in the phases serving none of the waiting movements: this one
+gave the best figures (BENCHMARKS.md, "the shared lane's head-of-line block: the drop form", K session
+42).
 
 Example: lane E_0 used by E_L (red in phase 0, green in phase 1) and E_T (green in phase 0), 4 PCU
 on the lane (2 each), phase 0 green for 20 s, E_0's stop-line loop occupied and no E_T crossing
-for 5 s with `head_block_s` 4: E_T counts 0 PCU of E_0, E_L 4; phase 1 gets the lane's pressure.
+for 5 s with `head_block_s` 4: E_T counts 0 PCU of E_0, E_L its 2; phase 0 loses the lane's pressure.
 """
 
 from __future__ import annotations
@@ -102,17 +108,16 @@ def update_head_waits(
     return out
 
 
-def head_shift_pcu(layout: Layout, est: Estimate, waits: np.ndarray) -> np.ndarray | None:
-    """(movements,) PCU to add to each movement's queue: on every blocked lane (a column of
-    `waits` with a waiting movement), the part of the lane's queue (between the loops and beyond
-    the advance loop) the estimator gives its other movements (their lane share), taken from them
-    and split equally among the waiting movements. None where no lane is blocked."""
+def head_drop_pcu(layout: Layout, est: Estimate, waits: np.ndarray) -> np.ndarray | None:
+    """(movements,) PCU to add to each movement's queue: on every blocked lane (a column of `waits`
+    with a waiting movement), the part of the lane's queue (between the loops and beyond the advance
+    loop) the estimator gives its other movements (their lane share), taken from them; the waiting
+    movements keep their own share. None where no lane is blocked."""
     blocked = np.asarray(waits.any(axis=0), dtype=bool)
     if not blocked.any():
         return None
     lane_pcu = est.lanes.queue_pcu + est.lanes.hidden_pcu
     others = layout.lane_uses & ~waits & blocked[None, :]
-    moved = np.where(others, layout.lane_share * lane_pcu[None, :], 0.0)  # (movements, lanes)
-    per_lane = moved.sum(axis=0) / np.maximum(waits.sum(axis=0), 1)
-    out: np.ndarray = (waits * per_lane[None, :]).sum(axis=1) - moved.sum(axis=1)
+    taken = np.where(others, layout.lane_share * lane_pcu[None, :], 0.0)  # (movements, lanes)
+    out: np.ndarray = -taken.sum(axis=1)
     return out

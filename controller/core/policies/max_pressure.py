@@ -37,8 +37,8 @@ leaving the phase here and coming back takes, _held_stalls): its head waits for 
 its far light is not draining, the green moves no one.
 With `head_block_s`, on a lane shared by movements green in different phases whose head stands at
 the stop line through the green of the phase in force with none of its served movements on the
-lane crossing (policies/head_of_line.py), x_m moves the lane's queue from those movements to the
-red ones the head waits for, until the lane discharges or its stop-line loop empties.
+lane crossing (policies/head_of_line.py), x_m drops those movements' part of the lane's queue (a
+gap-out on the lane), until the lane discharges or its stop-line loop empties.
 The current phase is kept unless another phase's pressure is higher, and is never left before
 its minimum green; with `program_order_share` > 0 the switch goes to the phase the junction's
 program runs next instead while that one keeps the share of the highest pressure
@@ -81,7 +81,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
-from controller.core.policies.head_of_line import blocked_heads, head_shift_pcu, update_head_waits
+from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, update_head_waits
 from controller.core.policies.phases import (
     exit_rate_ratio,
     exit_red_left_s,
@@ -282,8 +282,8 @@ def phase_pressures(
     the advance loops counts once more only where it reaches the link's head (blocking_queue_pcu);
     `spill_reach`: that part counts once more again. `stalled`: per movement, True where it holds
     no pressure (stalled_movements: it stands in its green); None: none. `head_shift`: per movement, PCU
-    added to its queue (head_of_line.head_shift_pcu: a blocked shared lane's queue moved to the
-    movements its head waits for); None: none."""
+    added to its queue (head_of_line.head_drop_pcu: a blocked shared lane's queue taken from the
+    movements the phase in force serves on it); None: none."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
@@ -736,7 +736,7 @@ class MaxPressurePolicy(Policy):
     ) -> np.ndarray:
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
-        shift = head_shift_pcu(layout, est, state.head_waits) if state.head_waits is not None else None
+        shift = head_drop_pcu(layout, est, state.head_waits) if state.head_waits is not None else None
         exit_ratio = None
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
