@@ -117,6 +117,9 @@ class MaxPressureParams:
     # stores upstream of the loop (spillback.blocking_queue_pcu: it holds streams at the link's head no loop of
     # this light sees) is served next once it has been red as long as the city's program holds it red in one
     # cycle (policies/spill_red.py); False: the pressures alone
+    spill_plan_red_served: bool = False  # with spill_plan_red, only a spill a green is seen to serve is due: every
+    # lane's stop-line loop occupied now, the movement's last green passed someone over its stop line, and a phase
+    # serves it protected, the phase chosen (spill_red.served); False: every spill past its room
     head_block_s: float = 0.0  # a lane shared by movements the phase in force serves protected and movements it
     # leaves red, whose stop-line loop is occupied with none of the served movements on it crossing for this long
     # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop

@@ -39,3 +39,21 @@ def test_the_heads_tick_keeps_the_plans_reds():
     plan = state.plan_red_s
     assert plan is not None
     assert policy._track_heads(state, lay, est, sig, 100.0, est.departures_pcu).plan_red_s is plan
+
+
+def test_every_path_of_the_tick_keeps_the_greens_discharge():
+    """`spill_plan_red_served`'s record of each movement's last green comes through _track_box's three paths
+    and _track_heads."""
+    from controller.core.policies.spill_red import GreenDischarge
+
+    lay, est, sig = ring_exit_and_long_entry(2.0, 10.0)
+    policy = MaxPressurePolicy(replace(BOTH, spill_plan_red_served=True))
+    n = len(lay.junction.movements)
+    greens = GreenDischarge(np.full(n, np.nan), np.ones(n))
+    state = replace(policy.init(lay, 0.0), greens=greens)
+    new_green = policy._track_box(state, lay, est, 1, 99.0)
+    assert new_green.greens is greens
+    assert policy._track_box(new_green, lay, est, 1, 100.0).greens is greens
+    boxed = replace(new_green, statics=replace(new_green.statics, has_permitted=None))  # the box updated
+    assert policy._track_box(boxed, lay, est, 1, 100.0).greens is greens
+    assert policy._track_heads(new_green, lay, est, sig, 100.0, est.departures_pcu).greens is greens

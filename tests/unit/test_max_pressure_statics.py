@@ -113,24 +113,27 @@ def test_has_permitted_is_whether_the_phase_serves_a_permitted_only_movement() -
 
 def test_the_state_built_without_init_is_the_dataclass_one():
     """_box_state fills MaxPressureState's __dict__ directly: it must stay a frozen dataclass of
-    exactly these seven fields with no __post_init__, and equal the state built the usual way
-    (`last_dep_s`, `plan_red_s` and `head_waits` given and left at their defaults)."""
+    exactly these eight fields with no __post_init__, and equal the state built the usual way
+    (`last_dep_s`, `plan_red_s`, `head_waits` and `greens` given and left at their defaults)."""
     import dataclasses
 
     import pytest
 
     from controller.core.policies.max_pressure import MaxPressureState, _box_state
+    from controller.core.policies.spill_red import GreenDischarge
 
-    fields = ["statics", "phase", "last_dep_pcu", "boxed", "last_dep_s", "plan_red_s", "head_waits"]
+    fields = ["statics", "phase", "last_dep_pcu", "boxed", "last_dep_s", "plan_red_s", "head_waits", "greens"]
     assert [f.name for f in dataclasses.fields(MaxPressureState)] == fields
     assert not hasattr(MaxPressureState, "__post_init__")
     lay = Layout.build(next(iter(load_intersections(Path("intersections/city")).values())), Config())
     statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
     dep, boxed = np.arange(len(lay.junction.movements), dtype=float), np.zeros(len(lay.junction.movements), bool)
     waits = np.zeros((len(lay.junction.movements), len(lay.lanes)), bool)
-    for last_s, red_s, head_waits in ((None, None, None), (dep + 1.0, dep + 2.0, None), (dep + 1.0, dep + 2.0, waits)):
-        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits)
-        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits)
+    greens = GreenDischarge(dep + 3.0, dep + 4.0)
+    cases = ((None, None, None, None), (dep + 1.0, dep + 2.0, None, None), (dep + 1.0, dep + 2.0, waits, greens))
+    for last_s, red_s, head_waits, kept in cases:
+        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits, kept)
+        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits, kept)
         assert vars(built).keys() == vars(usual).keys()
         assert all(getattr(built, k) is getattr(usual, k) for k in vars(usual))
     with pytest.raises(dataclasses.FrozenInstanceError):

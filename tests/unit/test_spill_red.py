@@ -9,7 +9,7 @@ import numpy as np
 
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy
-from controller.core.policies.spill_red import due_phase, plan_red_s
+from controller.core.policies.spill_red import GreenDischarge, due_phase, plan_red_s, served, track_greens
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from controller.model import PhaseWish
@@ -77,3 +77,92 @@ def test_every_path_of_the_tick_keeps_the_plans_reds():
     assert policy._track_box(new_green, lay, est, 1, 100.0).plan_red_s is plan
     boxed = replace(new_green, statics=replace(new_green.statics, has_permitted=None))  # the box updated
     assert policy._track_box(boxed, lay, est, 1, 100.0).plan_red_s is plan
+
+
+SERVED = replace(NO_LOSS, spill_plan_red=True, spill_plan_red_served=True)
+
+
+def test_track_greens_closes_each_green_with_what_left_over_its_stop_line():
+    """Two movements: the first green from 10 PCU departed, 3 more by its end; the second red throughout."""
+    g = track_greens(None, np.array([10.0, 4.0]), np.array([True, False]))
+    assert np.isnan(g.last_pcu).all() and g.start_pcu[0] == 10.0 and np.isnan(g.start_pcu[1])
+    g = track_greens(g, np.array([12.0, 4.0]), np.array([True, False]))
+    assert g.start_pcu[0] == 10.0  # the green in force keeps its start
+    g = track_greens(g, np.array([13.0, 4.0]), np.array([False, False]))
+    assert g.last_pcu[0] == 3.0 and np.isnan(g.last_pcu[1]) and np.isnan(g.start_pcu).all()
+    g = track_greens(g, np.array([13.0, 4.0]), np.array([True, False]))
+    g = track_greens(g, np.array([13.0, 4.0]), np.array([False, False]))
+    assert g.last_pcu[0] == 0.0  # a green that passed no one
+
+
+def test_served_needs_the_stop_line_standing_a_green_that_moved_and_a_protected_phase():
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    n = len(lay.junction.movements)
+    assert served(lay, est, None).all()  # loops standing at every stop line, no green seen: no evidence against
+    moved = GreenDischarge(np.full(n, np.nan), np.full(n, 1.0))
+    none = GreenDischarge(np.full(n, np.nan), np.zeros(n))
+    assert served(lay, est, moved).all() and not served(lay, est, none).any()
+    north = [m.id for m in lay.junction.movements].index("N_T")
+    empty = np.zeros(len(lay.lanes))
+    empty[lay.lanes.index("eN_0")] = 10.0  # N's stop-line loop empty these 10 s
+    line_empty = replace(est, lanes=replace(est.lanes, stop_empty_s=empty))
+    assert served(lay, line_empty, None).tolist() == [i != north for i in range(n)]
+    permitted = replace(lay, protected=np.zeros_like(lay.protected))  # every phase serves them permitted only
+    assert not served(permitted, est, None).any()
+
+
+def test_spill_plan_red_served_leaves_a_spill_whose_last_green_moved_no_one_to_the_pressures():
+    """The ring exit N red 35 s (the program's N/S red) with 2 PCU past its room: served with `spill_plan_red`.
+    With `spill_plan_red_served`, served too while its last green passed 1 PCU over its stop line, but not
+    after a green that passed none (its exit took no one), nor while its stop-line loop stands empty."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    n = len(lay.junction.movements)
+    served_movements = set(lay.junction.served_movements(1))
+    sig = SignalView(1, False, 30.0, tuple(100.0 if m.id in served_movements else 65.0 for m in lay.junction.movements))
+    key = MaxPressurePolicy(replace(NO_LOSS, spill_plan_red=True))
+    narrow = MaxPressurePolicy(SERVED)
+
+    def wish(policy: MaxPressurePolicy, last_pcu: float, e=est) -> PhaseWish | None:
+        state = replace(policy.init(lay, 0.0), greens=GreenDischarge(np.full(n, np.nan), np.full(n, last_pcu)))
+        return policy.decide(state, lay, e, sig, 100.0)[1]
+
+    assert wish(key, 0.0) == PhaseWish(0)  # the rule alone serves it whatever its last green did
+    assert wish(narrow, 1.0) == PhaseWish(0)
+    assert wish(narrow, 0.0) == PhaseWish(1)
+    empty = np.zeros(len(lay.lanes))
+    empty[lay.lanes.index("eN_0")] = 10.0
+    assert wish(narrow, 1.0, replace(est, lanes=replace(est.lanes, stop_empty_s=empty))) == PhaseWish(1)
+    assert narrow.network_decision({"J": lay}) is None
+
+
+def test_spill_plan_red_served_tracks_the_greens_through_the_ticks():
+    """The policy itself records the last green: N/S green 20 s passing no one, then red 35 s: kept on E/W;
+    the same with 2 PCU over N's stop line in that green: N/S served."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    ns = set(lay.junction.served_movements(0))
+    ew = set(lay.junction.served_movements(1))
+    north = [m.id for m in lay.junction.movements].index("N_T")
+
+    def run(passed_pcu: float) -> PhaseWish | None:
+        policy = MaxPressurePolicy(SERVED)
+        state = policy.init(lay, 0.0)
+        wish = None
+        for t in range(40, 101):
+            if t <= 60:  # N/S green from 40 s to 60 s, E/W red
+                sig = SignalView(
+                    0, False, t - 40.0, tuple(float(t) if m.id in ns else 30.0 for m in lay.junction.movements)
+                )
+            else:  # E/W green from 65 s (5 s intergreen aside), N/S red since 60 s
+                sig = SignalView(
+                    1,
+                    False,
+                    max(t - 65.0, 0.0),
+                    tuple(float(t) if m.id in ew else 60.0 for m in lay.junction.movements),
+                )
+            dep = np.zeros(len(lay.junction.movements))
+            dep[north] = passed_pcu if t >= 50 else 0.0
+            state, wish = policy.decide(state, lay, replace(est, departures_pcu=dep), sig, float(t))
+        return wish
+
+    assert run(0.0) == PhaseWish(1)
+    assert run(2.0) == PhaseWish(0)

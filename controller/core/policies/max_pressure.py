@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -91,7 +91,7 @@ from controller.core.policies.phases import (
     upstream_held_pcu,
 )
 from controller.core.policies.requirements import acyclic_refusal
-from controller.core.policies.spill_red import due_phase, plan_red_s
+from controller.core.policies.spill_red import GreenDischarge, due_phase, plan_red_s, served, track_greens
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
 from controller.core.spillback import blocking_queue_pcu, upstream_queue_pcu
@@ -135,6 +135,8 @@ class MaxPressureState:
     # (movements, lanes) with `head_block_s`: per lane blocked at its head, the movements its head waits for
     # (head_of_line.update_head_waits; None: none)
     head_waits: np.ndarray | None = None
+    # with `spill_plan_red_served`: what each movement's last green passed over its stop line (None: not tracked)
+    greens: GreenDischarge | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -425,9 +427,11 @@ def _box_state(
     last_dep_s: np.ndarray | None = None,
     plan_red_s: np.ndarray | None = None,
     head_waits: np.ndarray | None = None,
+    greens: GreenDischarge | None = None,
 ) -> MaxPressureState:
-    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits) without the frozen
-    dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per junction."""
+    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens) without
+    the frozen dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per
+    junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
     out.__dict__.update(
         statics=statics,
@@ -437,8 +441,14 @@ def _box_state(
         last_dep_s=last_dep_s,
         plan_red_s=plan_red_s,
         head_waits=head_waits,
+        greens=greens,
     )
     return out
+
+
+def _green_now(signal: SignalView, now_s: float) -> np.ndarray:
+    """(movements,) bool: green now (SignalView.red_since_s is now for a movement green now)."""
+    return np.asarray(signal.red_since_s, dtype=float) >= now_s
 
 
 def exits_held(layout: Layout, network: NetworkView, now_s: float, switch_s: float) -> np.ndarray:
@@ -622,6 +632,8 @@ class MaxPressurePolicy(Policy):
         if signal is None:
             return state, None
         cur = signal.phase
+        if state.plan_red_s is not None and self.params.spill_plan_red_served:  # a green ends as its yellow starts
+            state = replace(state, greens=track_greens(state.greens, est.departures_pcu, _green_now(signal, now_s)))
         if signal.in_intergreen:
             return state, PhaseWish(cur)
         prev_dep_pcu = state.last_dep_pcu
@@ -648,7 +660,7 @@ class MaxPressurePolicy(Policy):
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         if state.plan_red_s is not None:
-            due = self._spill_due(state.plan_red_s, state.statics, layout, est, signal, now_s, v)
+            due = self._spill_due(state.plan_red_s, state, layout, est, signal, now_s, v)
             if due >= 0:
                 return state, PhaseWish(self.via_clearance(state, layout, est, cur, due, v, partner))
         best = int(v.argmax())
@@ -686,10 +698,10 @@ class MaxPressurePolicy(Policy):
         out: np.ndarray = red & exits_held(layout, network, now_s, switch_back_s(layout, ig, cur, est, via))
         return out
 
-    @staticmethod
     def _spill_due(
+        self,
         longest_red_s: np.ndarray,
-        st: Statics,
+        state: MaxPressureState,
         layout: Layout,
         est: Estimate,
         signal: SignalView,
@@ -697,10 +709,18 @@ class MaxPressurePolicy(Policy):
         v: np.ndarray,
     ) -> int:
         """`spill_plan_red`: the phase serving a movement whose spill reaches its link's head and that has
-        been red as long as the city's program holds it red (policies/spill_red.py), or -1."""
+        been red as long as the city's program holds it red (policies/spill_red.py), or -1; with
+        `spill_plan_red_served`, only a movement a green is seen to serve (spill_red.served), by a phase
+        serving it protected."""
         n = len(layout.junction.movements)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(n)
-        return due_phase(st.service, signal.phase, blocking_queue_pcu(layout, est), red_s, longest_red_s, v)
+        blocking = blocking_queue_pcu(layout, est)
+        if not self.params.spill_plan_red_served:
+            return due_phase(state.statics.service, signal.phase, blocking, red_s, longest_red_s, v)
+        eligible = served(layout, est, state.greens)
+        return due_phase(
+            state.statics.service, signal.phase, blocking, red_s, longest_red_s, v, eligible, layout.protected
+        )
 
     def stage_view(
         self,
@@ -774,9 +794,11 @@ class MaxPressurePolicy(Policy):
                 last_s = np.where(dep > state.last_dep_pcu, now_s, state.last_dep_s)
         waits = state.head_waits
         if state.phase != cur or state.last_dep_pcu is None:
-            return _box_state(st, cur, dep, np.zeros(len(dep), dtype=bool), last_s, state.plan_red_s, waits)
+            return _box_state(
+                st, cur, dep, np.zeros(len(dep), dtype=bool), last_s, state.plan_red_s, waits, state.greens
+            )
         if st.has_permitted is not None and not st.has_permitted[cur]:
-            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s, waits)
+            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s, waits, state.greens)
         boxed = update_boxed(
             state.boxed,
             layout,
@@ -786,7 +808,7 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s, waits)
+        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s, waits, state.greens)
 
     def _track_heads(
         self,
@@ -809,7 +831,9 @@ class MaxPressurePolicy(Policy):
                 layout, est, signal.phase, signal.green_elapsed_s, state.last_dep_s, now_s, self.params.head_block_s
             )
         waits = update_head_waits(state.head_waits, layout, est, departed, found)
-        return _box_state(state.statics, state.phase, dep, state.boxed, state.last_dep_s, state.plan_red_s, waits)
+        return _box_state(
+            state.statics, state.phase, dep, state.boxed, state.last_dep_s, state.plan_red_s, waits, state.greens
+        )
 
     def via_clearance(
         self,

@@ -16,14 +16,63 @@ Example: a 34 m exit of a ring (advance loop at the lane's start, room 0) with 6
 red for 72 s where the city's program holds it red 72 s per cycle, against a long entry green with a
 larger pressure: the policy switches to the exit's phase, where the pressures alone would keep the
 entry's green.
+
+`[max_pressure] spill_plan_red_served` narrows the rule to a spill that a green is seen to serve
+(`served`): the queue stands from the stop line (every
+lane's stop-line loop occupied now: a loop standing at the approach's start while its stop line is
+empty stands for another reason), the
+movement's last green sent someone over its stop line (`GreenDischarge`; an exit that took no one
+then, blocked, takes no one now), and a phase serves it protected (a permitted turn's green serves it
+only in the gaps of the streams it yields to); only such a phase is chosen.
+Example: the ring exit above whose last 7 s green passed 1 PCU qualifies; a 21 s green that passed
+none, or a lane whose stop-line loop has been empty these 10 s, does not.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from controller.core.estimation import Estimate, Layout
 from controller.core.safety import max_red_s
 from controller.model import Intersection
+
+
+@dataclass(frozen=True)
+class GreenDischarge:
+    """Per movement (arrays indexed like junction.movements), PCU over the stop line in its last green
+    seen to its end (`last_pcu`; nan: none yet) and the cumulative departures at the start of the green
+    in force (`start_pcu`; nan while red)."""
+
+    start_pcu: np.ndarray
+    last_pcu: np.ndarray
+
+
+def track_greens(prev: GreenDischarge | None, departures_pcu: np.ndarray, green: np.ndarray) -> GreenDischarge:
+    """One tick: `departures_pcu` the estimate's cumulative departures (PCU), `green` (movements,) bool
+    the movements green now. A green that ends closes with what left since its start (departures
+    counted until the first tick it is red, its yellow included); None: no tick seen yet."""
+    if prev is None or len(prev.start_pcu) != len(departures_pcu):
+        nan = np.full(len(departures_pcu), np.nan)
+        return GreenDischarge(np.where(green, departures_pcu, np.nan), nan)
+    running = ~np.isnan(prev.start_pcu)
+    ended = running & ~green
+    last = np.where(ended, departures_pcu - prev.start_pcu, prev.last_pcu)
+    start = np.where(green, np.where(running, prev.start_pcu, departures_pcu), np.nan)
+    return GreenDischarge(start, last)
+
+
+def served(layout: Layout, est: Estimate, greens: GreenDischarge | None) -> np.ndarray:
+    """(movements,) bool: a green is seen to serve the movement's queue (`spill_plan_red_served`): every
+    lane of it has its stop-line loop occupied now (`stop_empty_s` 0), its last green passed someone
+    over its stop line or none has been seen to its end (`greens`; None: none), and some phase serves
+    it protected (`layout.protected`)."""
+    line_empty = est.lanes.stop_empty_s > 0.0
+    standing = np.logical_not((layout.lane_uses & line_empty[None, :]).any(axis=1))
+    moved: np.ndarray = ~(greens.last_pcu <= 0.0) if greens is not None else np.ones(standing.shape, dtype=np.bool_)
+    out: np.ndarray = standing & moved & layout.protected.any(axis=0)
+    return out
 
 
 def plan_red_s(junction: Intersection) -> np.ndarray:
@@ -42,17 +91,23 @@ def due_phase(
     red_s: np.ndarray,
     plan_red_s: np.ndarray,
     pressures: np.ndarray,
+    eligible: np.ndarray | None = None,
+    protected: np.ndarray | None = None,
 ) -> int:
     """The phase to serve next under the rule, or -1 if no movement is due.
 
     `service` (phases, movements): > 0 where a phase serves a movement; `blocking_pcu` (movements,):
     the queue past each movement's room (spillback.blocking_queue_pcu); `red_s` (movements,): how
     long each has been red (0 if green); `plan_red_s` (movements,): the longest red of the city's
-    program (spill_red.plan_red_s); `pressures` (phases,).
+    program (spill_red.plan_red_s); `pressures` (phases,); `eligible` (movements,) bool, only these may
+    be due (`served`; None: all); `protected` (phases, movements) bool, only a phase serving a due
+    movement protected is chosen (None: any serving it).
     Due: red, its spill past the room, red at least the plan's red, and not served by `cur`. Returns
     the highest-pressure phase serving a due movement."""
     due = (blocking_pcu > 0.0) & (red_s > 0.0) & (red_s >= plan_red_s) & ~(service[cur] > 0.0)
+    if eligible is not None:
+        due &= eligible
     if not due.any():
         return -1
-    serves = (service[:, due] > 0.0).any(axis=1)
+    serves = (service[:, due] > 0.0).any(axis=1) if protected is None else protected[:, due].any(axis=1)
     return int(np.where(serves, pressures, -np.inf).argmax())
