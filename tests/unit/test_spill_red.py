@@ -35,6 +35,19 @@ def test_due_phase_serves_only_a_red_spill_past_its_room_held_as_long_as_the_pla
     assert due_phase(service, 2, np.array([2.0, 0.0]), np.array([90.0, 0.0]), plan, pressures) == -1  # served
 
 
+def test_due_phase_with_served_chooses_a_phase_serving_the_spill_protected_among_the_eligible():
+    """spill_plan_red_served's part of due_phase: only `eligible` movements may be due, and only a phase
+    serving a due movement protected is chosen: phase 2 serves movement 0 permitted only, so phase 0
+    is chosen though phase 2's pressure is higher."""
+    service = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    protected = np.array([[True, False], [False, True], [False, True]])
+    plan, pressures = np.array([35.0, 40.0]), np.array([5.0, 9.0, 7.0])
+    spill, red = np.array([2.0, 0.0]), np.array([35.0, 0.0])
+    assert due_phase(service, 1, spill, red, plan, pressures) == 2  # any phase serving it: the highest pressure
+    assert due_phase(service, 1, spill, red, plan, pressures, np.array([True, True]), protected) == 0
+    assert due_phase(service, 1, spill, red, plan, pressures, np.array([False, True]), protected) == -1
+
+
 def test_max_pressure_spill_plan_red_serves_the_ring_exit_after_the_plans_red():
     """N's 2 PCU past its loop (at its lane's start: room 0) stand at the link's head; E's 10 PCU past
     its loop stand on its own 250 m entry. E/W keeps the green on the pressures (10.67 + 20 against
