@@ -531,7 +531,7 @@ class ServiceMetrics:
         self._started = False
         self.updates = 0  # per-junction refreshes done
         self._last_network_s: float | None = None
-        self._failing: dict[str, str] = {}  # junction -> reason: the series on tsc_junction_failed_info
+        self._failing: dict[str, str] = {}  # junction -> failure_label: the series on tsc_junction_failed_info
         self._run = _RunTotals()
         self._last_network: dict[str, float] = {}
         self._lock = threading.Lock()  # a tick against a collection (_JunctionGauges)
@@ -863,15 +863,17 @@ class ServiceMetrics:
 
     def _failure_info(self, failed: Mapping[str, str]) -> None:
         """tsc_junction_failed_info: one series per junction whose decision raised this tick
-        (TickResult.failed), labelled with its reason; a series goes when its junction is decided
-        again or its reason changes (the new reason gets a series)."""
-        for jid, reason in self._failing.items():
-            if failed.get(jid) != reason:
-                self.failed_info.remove(jid, reason)
-        for jid, reason in failed.items():
-            if jid in self._j and self._failing.get(jid) != reason:
-                self.failed_info.labels(junction=jid, reason=reason).set(1.0)
-        self._failing = {jid: reason for jid, reason in failed.items() if jid in self._j}
+        (TickResult.failed), labelled with its reason without the exception's message
+        (failure_label); a series goes when its junction is decided again or that label changes
+        (the new label gets a series)."""
+        labels = {jid: failure_label(reason) for jid, reason in failed.items() if jid in self._j}
+        for jid, label in self._failing.items():
+            if labels.get(jid) != label:
+                self.failed_info.remove(jid, label)
+        for jid, label in labels.items():
+            if self._failing.get(jid) != label:
+                self.failed_info.labels(junction=jid, reason=label).set(1.0)
+        self._failing = labels
 
     @staticmethod
     def _set_mode(j: _Junction, mode: str, switches: int) -> None:
@@ -1194,3 +1196,12 @@ class MetricsServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def failure_label(reason: str) -> str:
+    """tsc_junction_failed_info's `reason`: a failure's reason (step._failure_reason: "WHAT failed:
+    TYPE at FILE:LINE: MESSAGE") up to its message. What failed, the exception's type and the place
+    it was raised are bounded by the code; the message can carry a number that changes every tick,
+    and a label that changes makes a new series each time (the log and `ctl status` keep the whole
+    reason)."""
+    return ": ".join(reason.split(": ", 2)[:2])

@@ -219,17 +219,20 @@ def _failed_infos(reg: CollectorRegistry) -> list[tuple[str, str]]:
 def test_a_junction_whose_decision_raised_reads_mode_failed_with_its_reason():
     """TickResult.failed (step.Core._failed: the core withdrew J1's plan, its roadside goes back to
     its own program): J1 reads mode failed, not what its roadside's last status says, and
-    tsc_junction_failed_info carries the reason, one series per junction while it fails; a new
-    reason replaces the series; decided again, the series goes and the mode follows the roadside."""
+    tsc_junction_failed_info carries the reason up to the exception's message (what failed, its type
+    and place: a message that changes, here a count, makes no new series), one series per junction
+    while it fails; a new type or place replaces the series; decided again, the series goes and the
+    mode follows the roadside."""
     m, reg, js = exporter("J1", "J2")
     modes = lambda jid: {k: value(reg, "tsc_junction_mode", junction=jid, mode=k) for k in MODES}  # noqa: E731
-    why, other = "policy webster failed: ValueError at webster.py:1: a", "policy webster failed: KeyError at x.py:2: b"
+    here, there = "policy webster failed: ValueError at webster.py:1", "policy webster failed: KeyError at x.py:2"
+    why, why_again, other = f"{here}: 3 PCU", f"{here}: 4 PCU", f"{there}: b"
     fields = lambda t: {j: {"status": status(j, t, 0)} for j in ("J1", "J2")}  # noqa: E731
     for t, failed, want in (
         (1.0, (), []),
-        (2.0, (("J1", why),), [("J1", why)]),
-        (3.0, (("J1", why),), [("J1", why)]),
-        (4.0, (("J1", other),), [("J1", other)]),
+        (2.0, (("J1", why),), [("J1", here)]),
+        (3.0, (("J1", why_again),), [("J1", here)]),
+        (4.0, (("J1", other),), [("J1", there)]),
         (5.0, (), []),
     ):
         m.tick_done(core_state(js, t, **fields(t)), TickResult(failed=failed), t, 0.001)
@@ -239,7 +242,7 @@ def test_a_junction_whose_decision_raised_reads_mode_failed_with_its_reason():
     # an operator's override in force wins (its commands replace the policy's)
     m.tick_done(core_state(js, 6.0, **fields(6.0)), TickResult(failed=(("J1", why),), manual=("J1",)), 6.0, 0.001)
     assert modes("J1") == {k: float(k == "manual") for k in MODES}
-    assert _failed_infos(reg) == [("J1", why)]
+    assert _failed_infos(reg) == [("J1", here)]
 
 
 def test_a_junction_refused_at_start_is_mode_refused_with_its_reason_through_the_service():
