@@ -188,3 +188,11 @@ def test_the_key_reaches_the_replay_from_both_calls(observe: bool):
     off = _harm_run(base, observe)
     assert on.replay.sides.served_pcu[shadow.FIXED, E_T] > 1.0  # E/W's fixed green read the profile
     assert off.replay.sides.served_pcu[shadow.FIXED, E_T] == 0.0  # blocked as measured under N/S
+
+
+def test_a_greens_age_falls_in_the_row_of_its_whole_seconds():
+    """age_bin: a green 2.7 s old is read in row 2 (its whole seconds, as learnt), not rounded up
+    to row 3; an age past the profile's last row is pooled there (R's finding: no test read an
+    age between whole seconds)."""
+    ages = np.array([0.0, 0.4, 2.7, 5.99, float(shadow.AGE_BINS) + 30.5])
+    assert shadow.age_bin(ages).tolist() == [0, 0, 2, 5, shadow.AGE_BINS - 1]
