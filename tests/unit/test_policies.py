@@ -1032,3 +1032,40 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     assert run(5.0, False, 20, line_empty=True) == 0  # nobody at the line: not a stall
     startup = Layout.build(two_phase(), CFG).params.startup_lost_s
     assert run(5.0, False, int(startup + 4.0)) == 0  # not yet 5 s past the start-up loss
+
+
+def test_max_pressure_stall_weighs_the_way_back_through_the_phase_it_would_serve():
+    """The way back (`_held_stalls`) goes through the phase the pressures would serve with the stall,
+    not the quickest phase: J (four phases: N/S through, N/S lefts, E/W through, E/W lefts; 5 s
+    intergreens) holds N/S with N's head standing on the link into K, whose red to it has 20 s left
+    (its program's 40 s, 20 s of it gone). With E's queue clearing in 15 s the pressures would serve
+    E/W: 5 + 15 + 5 = 25 s > 20 s, so N/S is kept, though the way through the empty lefts' phase (5 +
+    5 + 5 = 15 s) is shorter than K's red (R's finding, session 42: no test failed with the quickest
+    way taken always). With E's queue 3 PCU (E/W held its 7 s minimum: 17 s) E/W is served."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    def run(e_clear_s: float) -> int:
+        raw_j, raw_k = four_phase_raw(), two_phase_raw()
+        raw_k["id"] = "K"
+        raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
+        raw_j["movements"][0]["to_edge"] = "eW"  # N_T
+        lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+        lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+        layouts = {"J": lay_j, "K": lay_k}
+        links = LinkLayout.build(layouts)
+        e_idx = [m.id for m in lay_j.junction.movements].index("E_T")
+        e_pcu = e_clear_s * float(Estimate.empty(lay_j, 0.0).sat_flow_pcu_h[e_idx]) / 3600.0
+        p, est_k = MaxPressurePolicy(MaxPressureParams(stall_s=5.0)), estimate(lay_k, queue={"W_T": 5.0})
+        s, wish = p.init(lay_j, 0.0), None
+        for k in range(21):  # J's phase 0 green from t = 100; K in its N/S stage (red to eW) since t = 100
+            est, now = estimate(lay_j, queue={"N_T": 10.0, "E_T": e_pcu}), 100.0 + k
+            k_view = view(lay_k, 0, now - 100.0, now, now - 100.0)
+            state, ests = LinkState.empty(links, layouts, 0.0), {"J": est, "K": est_k}
+            net = NetworkView(links, state, ests, layouts, phases={"K": 0}, signals={"K": k_view})
+            s, wish = p.decide(s, lay_j, est, view(lay_j, 0, float(k), now=now), now, network=net)
+        assert wish is not None
+        return wish.phase
+
+    assert run(15.0) == 0  # E/W would be held past K's red: kept
+    assert run(3.0 * 3600.0 / 1800.0) == 2  # E/W's minimum green: back within K's red, E/W served

@@ -462,7 +462,8 @@ def exits_held(layout: Layout, network: NetworkView, now_s: float, switch_s: flo
     (first in, first out: its head may be bound there; phases.lane_fifo_ratio): a link between
     two lights that its far light is not draining, where a queue standing back to the stop line
     holds the head until that light turns, and turns too late for a switch here to lose the
-    head's restart (with `switch_s` 0: whenever it shows red).
+    head's restart (with `switch_s` 0: whenever it shows red with some of its red left by that
+    estimate: not where it is due to end now).
     False where every exit on its lanes leaves the controlled network, feeds a short link
     (phases.short_exits: a lane of it stores less than this junction's shortest minimum green
     sends; a head stands at the line at every green there, and the link's own rules,
