@@ -129,8 +129,8 @@ class CycleForm:
 
     alike: AlikeWalks  # alike_walks(red_walks(j, order))
     intergreens_s: float  # cycle_length_s(j, order, zero greens): the cycle's intergreens
-    lo: tuple[float, ...]  # per position of `order`: its phase's min_green_s
-    hi: tuple[float, ...]  # per position of `order`: its phase's max_green_s
+    min_green_s: tuple[float, ...]  # per position of `order`: its phase's min_green_s
+    max_green_s: tuple[float, ...]  # per position of `order`: its phase's max_green_s
 
 
 def cycle_form(j: Intersection, order: tuple[int, ...], walks: RedWalks) -> CycleForm:
@@ -182,7 +182,7 @@ def gate_cycle(
 
     clipped = []
     form = memo.cycle_form(j, order)
-    lo, hi = list(form.lo), list(form.hi)
+    lo, hi = list(form.min_green_s), list(form.max_green_s)
     g = [min(h, max(low, float(x))) for x, low, h in zip(greens, lo, hi)]
     if g != [float(x) for x in greens]:
         clipped.append("greens clipped to [min_green_s, max_green_s]")

@@ -627,7 +627,7 @@ def learn_profile(
     profile: np.ndarray | None,
     standing: np.ndarray,
     service_c: np.ndarray,
-    age_c: np.ndarray,
+    age_c_s: np.ndarray,
     startup_lost_s: float | np.ndarray,
     queue_pcu: np.ndarray,
     blind: np.ndarray,
@@ -637,33 +637,33 @@ def learn_profile(
     """[harm] block_profile: the profile of the exit blockage by the age of the green, learnt from the greens shown.
 
     Per movement, over the intervals in which the controlled side shows it a protected green (`service_c` 1) past its
-    start-up loss, whose age at the interval's start is `age_c` (s), and the loops see a queue standing
+    start-up loss, whose age at the interval's start is `age_c_s` (s), and the loops see a queue standing
     (`queue_pcu` >= 1 PCU, where the estimator reads the blockage; not `blind`), the seconds and the stop-line loops'
     standing x the seconds (`standing`: Estimate.block_now, the share of the last period the loop stood) are added to
     the row of that age (age_bin). Every row forgets at `keep` ((2 x AGE_BINS, movements), a new one when
     `profile` is None). A blockage builds as the green discharges into the exit (the exit fills): its profile by
     age is what the fixed side reads at its own green's age (profile_block)."""
     n = len(standing)
-    use = (service_c == 1.0) & (age_c + dt - startup_lost_s > 0) & (queue_pcu >= 1.0) & ~blind
+    use = (service_c == 1.0) & (age_c_s + dt - startup_lost_s > 0) & (queue_pcu >= 1.0) & ~blind
     out: np.ndarray = (np.zeros((2 * AGE_BINS, n)) if profile is None else profile) * keep
-    rows, cols = age_bin(age_c), np.arange(n)
+    rows, cols = age_bin(age_c_s), np.arange(n)
     out[rows, cols] += np.where(use, dt, 0.0)
     out[AGE_BINS + rows, cols] += np.where(use, standing * dt, 0.0)
     return out
 
 
 def profile_block(
-    profile: np.ndarray | None, age_f: np.ndarray, green_f: np.ndarray, same: np.ndarray, block: np.ndarray
+    profile: np.ndarray | None, age_f_s: np.ndarray, green_f: np.ndarray, same: np.ndarray, block: np.ndarray
 ) -> np.ndarray:
     """(movements,) [harm] block_profile: the exit blockage the fixed side's green meets, before the spill rule.
 
     Where the fixed side shows the movement a green (`green_f`) of another age than the controlled side's (`same`:
-    both green, of the same age) its blockage is the profile's mean standing at its own green's age `age_f`
+    both green, of the same age) its blockage is the profile's mean standing at its own green's age `age_f_s`
     (learn_profile), where that age has been read; elsewhere the blockage measured under the greens shown (`block`,
     the controlled side's): under the city's plan both sides stay equal."""
     if profile is None:
         return block
-    rows, cols = age_bin(age_f), np.arange(len(block))
+    rows, cols = age_bin(age_f_s), np.arange(len(block))
     seen, stood = profile[rows, cols], profile[AGE_BINS + rows, cols]
     read = np.divide(stood, seen, out=np.zeros_like(block), where=seen > 0)
     out: np.ndarray = np.where(green_f & ~same & (seen > 0), read, block)
