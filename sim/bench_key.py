@@ -1,0 +1,640 @@
+"""Judge a config change against the seeds' noise: paired runs key on / key off, seed by seed.
+
+    python -m sim.bench_key --set max_pressure.head_block_s=4 [--set ...]
+                            [--perturb max_pressure.wait_scale_s=61]
+                            (--scenario CFG[:END_S] ... | --board FILE) [--policy adaptive]
+                            [--seeds 1-3] [--jobs 2] [--nice 5] --out DIR
+
+Each (network, seed) runs `run_controller.py --config C simulate CFG --policy P -- --seed S
+[--end END_S]` (one process each, `--jobs` at a time, at niceness `--nice` or more) with three
+configs: `off` (the base, `--config`, default ./config.toml), `on` (the base with every `--set`)
+and, with `--perturb`, `pert` (the base with a change of no meaning: the perturbation floor).
+Per seed r_s = delay_on / delay_off and p_s = delay_pert / delay_off (summary.json's `delay_s`,
+s/veh). Per network the table gives the median and the geometric mean of r and of p and the
+count of seeds worse by more than `--worse-by` (2 %), and a verdict (the board's method,
+docs/policies.md, "Judging a key"):
+
+- `no effect`: every seed gives the base's digits (the change does not act there);
+- `FAIL`: median r > `--median-max` (1.01) or geometric mean r > `--gmean-max` (1.02);
+- `pass`, `pass, gain` when also median r <= `--gain-median` (0.95);
+- `needs seeds 1-10` (besides): it lost (r > 1) at one of seeds 1-3 and seeds 1-10 were not all run.
+
+The overall verdict: `may be proposed on` when every network where it acts passes, none needs more
+seeds and one gains; `ships off` otherwise, with the reason. The exit code is 0 whatever the
+verdict; 1 when a run failed or one of its junctions' decisions raised (summary.json's
+`junction_control` counts `failed_ticks`: its figures are not the policy's), each named; 2 for a
+bad input (a key not in the base config, a value of the wrong type, a missing scenario).
+
+Board file (`--board`): one network a line, `name cfg end_s` (`-` for no end), `#` comments.
+Runs are kept under `--out`/runs/<tree>/<policy>-<config hash>/<network>/seed<S>/ (the tree: the
+commit of this checkout, `+` and a hash of its uncommitted changes if any) and reused when
+finished with the same command, so that runs of the base config are shared by every key judged
+into the same `--out`; `--rerun` runs everything again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("off", "on", "pert")
+
+
+class InputError(Exception):
+    """A bad input to the tool, named (exit 2)."""
+
+
+# -- the inputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    cfg: Path
+    end_s: float | None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`1-10`, `4-10`, `1,3,5`, `1-3,7` -> the seeds, ascending, each once."""
+    seeds: set[int] = set()
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            lo, dash, hi = part.partition("-")
+            a, b = int(lo), int(hi if dash else lo)
+            if a < 0 or b < a:
+                raise ValueError
+            seeds.update(range(a, b + 1))
+    except ValueError:
+        raise InputError(f"--seeds {text!r}: expected e.g. 1-10, 4-10 or 1,3,5") from None
+    if not seeds:
+        raise InputError(f"--seeds {text!r}: no seed")
+    return sorted(seeds)
+
+
+def scenario_name(cfg: Path) -> str:
+    """A network's name: its config's stem, or its folder's for a generic run.sumocfg / run.sumo.cfg."""
+    stem = cfg.name.split(".")[0]
+    return cfg.parent.name if stem == "run" else stem
+
+
+def _end(text: str, where: str) -> float | None:
+    if text in ("", "-"):
+        return None
+    try:
+        end_s = float(text)
+    except ValueError:
+        raise InputError(f"{where}: end {text!r} is not a number of seconds") from None
+    if not math.isfinite(end_s) or end_s <= 0:
+        raise InputError(f"{where}: end {text!r} must be > 0")
+    return end_s
+
+
+def _scenario(name: str | None, cfg_text: str, end_text: str, where: str) -> Scenario:
+    cfg = Path(cfg_text).expanduser()
+    if not cfg.is_file():
+        raise InputError(f"{where}: no scenario file {cfg}")
+    cfg = cfg.resolve()
+    return Scenario(name or scenario_name(cfg), cfg, _end(end_text, where))
+
+
+def parse_scenarios(specs: Sequence[str], board: Path | None) -> list[Scenario]:
+    """`--scenario CFG[:END_S]` specs and the lines of a board file (`name cfg end_s`), in order;
+    two networks of one name are refused."""
+    out = []
+    for spec in specs:
+        cfg, sep, end = spec.rpartition(":")
+        if not sep or not end.replace(".", "", 1).isdigit():  # no end given (or a ':' in the path)
+            cfg, end = spec, ""
+        out.append(_scenario(None, cfg, end, f"--scenario {spec}"))
+    if board is not None:
+        if not board.is_file():
+            raise InputError(f"--board: no file {board}")
+        for k, line in enumerate(board.read_text(encoding="utf-8").splitlines(), 1):
+            words = line.split("#", 1)[0].split()
+            if not words:
+                continue
+            if len(words) not in (2, 3):
+                raise InputError(f"{board}:{k}: expected `name cfg end_s`, got {line.strip()!r}")
+            out.append(_scenario(words[0], words[1], words[2] if len(words) == 3 else "", f"{board}:{k}"))
+    if not out:
+        raise InputError("no network: give --scenario CFG[:END_S] or --board FILE")
+    seen: dict[str, Path] = {}
+    for s in out:
+        if s.name in seen and seen[s.name] != s.cfg:
+            raise InputError(f"two networks named {s.name!r}: {seen[s.name]} and {s.cfg} (name them in a --board file)")
+        seen[s.name] = s.cfg
+    return list({s.name: s for s in out}.values())
+
+
+# -- the configs -----------------------------------------------------------------------------
+
+
+def parse_setting(text: str, option: str) -> tuple[str, str, str]:
+    """`section.key=value` -> (section, key, value text)."""
+    lhs, sep, value = text.partition("=")
+    section, dot, key = lhs.strip().partition(".")
+    if not sep or not dot or not section or not key or not value.strip():
+        raise InputError(f"{option} {text!r}: expected section.key=value, e.g. max_pressure.wait_scale_s=61")
+    return section, key.strip(), value.strip()
+
+
+def _toml_value(value: str, old: Any, name: str) -> str:
+    """The value as TOML text: as written when it parses as TOML, else quoted when the key holds a string."""
+    try:
+        tomllib.loads(f"v = {value}")
+        return value
+    except tomllib.TOMLDecodeError:
+        if isinstance(old, str):
+            return json.dumps(value)
+        raise InputError(f"{name}: {value!r} is not a TOML value (the base holds {old!r})") from None
+
+
+def with_settings(text: str, settings: Sequence[tuple[str, str, str]], source: str) -> str:
+    """config.toml's `text` with each (section, key, value) replaced in place, its comment kept.
+    A key must be in the file already (every parameter lives in config.toml, documented)."""
+    raw = tomllib.loads(text)
+    lines = text.splitlines(keepends=True)
+    for section, key, value in settings:
+        table = raw.get(section)
+        if not isinstance(table, dict):
+            raise InputError(f"{section}.{key}: no section [{section}] in {source}")
+        if key not in table:
+            known = ", ".join(sorted(table))
+            raise InputError(f"{section}.{key}: no key {key!r} in [{section}] of {source} (known: {known})")
+        new = _toml_value(value, table[key], f"{section}.{key}")
+        lines = _replace_line(lines, section, key, new, source)
+    return "".join(lines)
+
+
+def _replace_line(lines: list[str], section: str, key: str, value: str, source: str) -> list[str]:
+    """`lines` with `key = value` in [section], its comment kept at its column (at least a space after)."""
+    current = None
+    for k, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith("[") and not s.startswith("[["):
+            current = s[1 : s.index("]")].strip()
+            continue
+        name, eq, rest = line.partition("=")
+        if current == section and eq and name.strip() == key:
+            head = f"{name.rstrip()} = {value}"
+            at = line.find("#", len(name) + 1 + len(rest) - len(rest.lstrip()) + len(_value_text(rest)))
+            comment = " " * max(1, at - len(head)) + line[at:].rstrip("\n") if at >= 0 else ""
+            lines[k] = head + comment + ("\n" if line.endswith("\n") else "")
+            return lines
+    raise InputError(f"{section}.{key}: not a one-line `key = value` in [{section}] of {source}")
+
+
+def _value_text(rest: str) -> str:
+    """The value's text at the start of what follows `=`: its shortest start that reads as the same
+    value (a `#` inside a string is no comment), followed by nothing or a comment."""
+    text = rest.strip()
+    try:
+        whole = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return ""
+    for end in range(1, len(text) + 1):
+        after = text[end:].lstrip()
+        if after and not after.startswith("#"):
+            continue
+        try:
+            v = tomllib.loads(f"v = {text[:end]}")["v"]
+        except tomllib.TOMLDecodeError:
+            continue
+        if type(v) is type(whole) and v == whole:
+            return text[:end]
+    return text
+
+
+def write_variant(
+    base_text: str, settings: Sequence[tuple[str, str, str]], base: Path, folder: Path
+) -> tuple[Path, str]:
+    """Write the base config with `settings` into `folder` as <hash>.toml (16 hex digits of its
+    text: a change judged into the same folder never overwrites another's), checked as the service
+    checks it (controller.config.load_config: a wrong type or range is an InputError naming the
+    field). Returns the file and the hash."""
+    from controller.config import load_config
+    from controller.errors import ConfigError
+
+    text = with_settings(base_text, settings, str(base)) if settings else base_text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}.toml"
+    tmp = folder / f".{digest}.{os.getpid()}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_config(tmp)
+    except ConfigError as exc:
+        tmp.unlink(missing_ok=True)
+        change = ", ".join(f"{s}.{k}={v}" for s, k, v in settings) or "the base config"
+        raise InputError(f"{change}: {str(exc).replace(str(tmp), 'the changed config')}") from None
+    tmp.replace(path)
+    return path.resolve(), digest
+
+
+def tree_id(root: Path = ROOT) -> str:
+    """The checkout's commit (12 hex digits), with `+` and a hash of its uncommitted changes to tracked files."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+
+    try:
+        head = git("rev-parse", "HEAD").strip()[:12]
+        diff = git("diff", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (f"+{hashlib.sha256(diff.encode()).hexdigest()[:8]}" if diff else "")
+
+
+# -- the runs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    scenario: Scenario
+    variant: str
+    seed: int
+    out: Path
+    command: tuple[str, ...]
+
+
+def plan_runs(
+    scenarios: Sequence[Scenario], variants: dict[str, tuple[Path, str]], seeds: Sequence[int], policy: str, runs: Path
+) -> list[Run]:
+    """Every (seed, network, variant) run, seed by seed so that partial results pair up;
+    `variants` maps a variant to its config file and hash."""
+    from sim.commands import simulate_command
+
+    out = []
+    for seed in seeds:
+        for sc in scenarios:
+            for variant, (cfg, digest) in variants.items():
+                folder = runs / f"{policy}-{digest}" / sc.name / f"seed{seed}"
+                sumo = ["--seed", str(seed), *(["--end", f"{sc.end_s:g}"] if sc.end_s is not None else [])]
+                cmd = simulate_command(sc.cfg, folder, policy, config=cfg, sumo_args=sumo)
+                out.append(Run(sc, variant, seed, folder, tuple(cmd)))
+    return out
+
+
+def finished(run: Run) -> bool:
+    """The run ended well with this very command (its run.json, written after exit 0) and left its summary."""
+    meta = run.out / "run.json"
+    if not meta.is_file() or not (run.out / "summary.json").is_file():
+        return False
+    try:
+        return json.loads(meta.read_text())["command"] == _shown(run.command)
+    except (ValueError, KeyError):
+        return False
+
+
+def _shown(cmd: Sequence[str]) -> list[str]:
+    """The command without the interpreter's path (a venv's or the system's python run the same code)."""
+    return list(cmd[1:])
+
+
+def _niced(level: int) -> None:
+    """In the child: niceness at least `level` (added to none already higher)."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if level > current:
+        os.setpriority(os.PRIO_PROCESS, 0, level)
+
+
+def run_all(runs: Sequence[Run], jobs: int, nice: int, say: Callable[[str], None] | None = None) -> list[Run]:
+    """Run `runs`, `jobs` at a time at niceness `nice`, one progress line each on stderr
+    (`say` to replace it); returns the runs that failed (their log: <run>.log beside the folder)."""
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    pending, active, failed = list(runs), [], []
+    done, total, t_start = 0, len(runs), time.monotonic()
+    while pending or active:
+        while pending and len(active) < max(1, jobs):
+            r = pending.pop(0)
+            r.out.mkdir(parents=True, exist_ok=True)
+            (r.out / "run.json").unlink(missing_ok=True)
+            log = open(r.out.parent / f"{r.out.name}.log", "w")  # noqa: SIM115 - closed when it ends
+            proc = subprocess.Popen(
+                r.command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, preexec_fn=lambda: _niced(nice)
+            )
+            active.append((r, proc, log, time.monotonic()))
+        time.sleep(0.2)
+        for item in list(active):
+            r, proc, log, t0 = item
+            if proc.poll() is None:
+                continue
+            active.remove(item)
+            log.close()
+            done += 1
+            ok = proc.returncode == 0 and (r.out / "summary.json").is_file()
+            if ok:
+                (r.out / "run.json").write_text(json.dumps({"command": _shown(r.command)}, indent=1))
+                figure = f"delay {json.loads((r.out / 'summary.json').read_text()).get('delay_s', float('nan')):.2f}"
+            else:
+                failed.append(r)
+                figure = f"FAILED (exit {proc.returncode}; {r.out.parent / (r.out.name + '.log')})"
+            elapsed = time.monotonic() - t_start
+            left = elapsed / done * (total - done)
+            say(
+                f"[{done}/{total}] {r.scenario.name} {r.variant} seed {r.seed}: {figure} in "
+                f"{time.monotonic() - t0:.0f} s (elapsed {elapsed / 60:.1f} min, about {left / 60:.0f} min left)"
+            )
+    return failed
+
+
+# -- the arithmetic --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The board's method (preamble of session 43): a network passes if median r <= median_max and
+    geometric mean r <= gmean_max; a seed is worse when r > 1 + worse_by; a gain is median r <=
+    gain_median; a network that lost (r > 1) at one of seeds 1-3 needs seeds 1..full_seeds."""
+
+    median_max: float = 1.01
+    gmean_max: float = 1.02
+    worse_by: float = 0.02
+    gain_median: float = 0.95
+    full_seeds: int = 10
+
+
+@dataclass(frozen=True)
+class Ratios:
+    """Ratios by seed, and their median, geometric mean and count worse by more than worse_by."""
+
+    by_seed: dict[int, float]
+    median: float
+    gmean: float
+    worse: int
+
+
+def ratios(num: dict[int, float], den: dict[int, float], worse_by: float) -> Ratios | None:
+    """num / den at the seeds where both are (finite, den > 0); None without any."""
+    r = {
+        s: num[s] / den[s]
+        for s in sorted(set(num) & set(den))
+        if math.isfinite(num[s]) and math.isfinite(den[s]) and den[s] > 0 and num[s] >= 0
+    }
+    if not r:
+        return None
+    values = list(r.values())
+    gmean = math.exp(statistics.fmean(math.log(v) for v in values)) if all(v > 0 for v in values) else 0.0
+    return Ratios(r, statistics.median(values), gmean, sum(v > 1 + worse_by for v in values))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One network's: delays by variant and seed (s/veh), r (on / off), p (pert / off), the verdict."""
+
+    name: str
+    delays: dict[str, dict[int, float]]
+    r: Ratios | None
+    p: Ratios | None
+    acts: bool
+    passes: bool
+    gains: bool
+    needs_seeds: list[int] = field(default_factory=list)
+    lost_at: list[int] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.r is None:
+            return "no pair"
+        if not self.acts:
+            return "no effect"
+        text = "pass, gain" if self.passes and self.gains else "pass" if self.passes else "FAIL"
+        if self.needs_seeds:
+            first, last = self.needs_seeds[0], self.needs_seeds[-1]
+            text += f"; needs seeds {first}-{last} (lost at {', '.join(map(str, self.lost_at))})"
+        return text
+
+
+def judge(name: str, delays: dict[str, dict[int, float]], th: Thresholds) -> Judgement:
+    """A network's judgement from its delays by variant ('off', 'on', 'pert') and seed."""
+    off, on = delays.get("off", {}), delays.get("on", {})
+    r = ratios(on, off, th.worse_by)
+    p = ratios(delays.get("pert", {}), off, th.worse_by) if delays.get("pert") else None
+    if r is None:
+        return Judgement(name, delays, None, p, False, False, False)
+    acts = any(on[s] != off[s] for s in r.by_seed)
+    passes = r.median <= th.median_max and r.gmean <= th.gmean_max
+    lost_at = [s for s, v in r.by_seed.items() if s <= 3 and v > 1]
+    needs = [s for s in range(1, th.full_seeds + 1) if s not in r.by_seed] if lost_at else []
+    return Judgement(name, delays, r, p, acts, passes, acts and r.median <= th.gain_median, needs, lost_at)
+
+
+def overall(judgements: Sequence[Judgement], th: Thresholds, city_run: bool) -> str:
+    """The key's verdict over the networks judged (the board's method)."""
+    acting = [j for j in judgements if j.acts]
+    failing = [
+        j.name + (" (seeds 1-3 only: the full seeds settle it)" if j.needs_seeds else "")
+        for j in acting
+        if not j.passes
+    ]
+    if failing:
+        return f"ships off: fails on {', '.join(failing)}"
+    if not acting:
+        return "ships off: no effect on any network run"
+    short = [j.name for j in acting if j.needs_seeds]
+    gaining = [j.name for j in acting if j.gains]
+    if short:
+        return f"not decided: run seeds 1-{th.full_seeds} on {', '.join(short)}"
+    if not gaining:
+        return f"ships off: passes where it acts, but no gain (median r <= {th.gain_median:g}) anywhere"
+    text = f"may be proposed on: passes everywhere it acts, gains on {', '.join(gaining)}"
+    return text + ("" if city_run else " (the bundled city not run: it must be)")
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def _cells(x: Ratios | None) -> list[str]:
+    return ["-", "-", "-"] if x is None else [f"{x.median:.3f}", f"{x.gmean:.3f}", f"{x.worse}/{len(x.by_seed)}"]
+
+
+def table(judgements: Sequence[Judgement], th: Thresholds) -> list[str]:
+    pct = f"{th.worse_by * 100:g} %"
+    lines = [
+        f"| network | seeds | r median | r gmean | r worse > {pct} | p median | p gmean | p worse > {pct} | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for j in judgements:
+        seeds = sorted(j.r.by_seed) if j.r else []
+        shown = (
+            f"{seeds[0]}-{seeds[-1]}"
+            if seeds and seeds == list(range(seeds[0], seeds[-1] + 1))
+            else ",".join(map(str, seeds))
+        )
+        lines.append(f"| {j.name} | {shown or '-'} | " + " | ".join([*_cells(j.r), *_cells(j.p), j.verdict]) + " |")
+    return lines
+
+
+def _fig(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def per_seed_table(judgements: Sequence[Judgement]) -> list[str]:
+    """Seed by seed: the delays (s/veh) of each config and the ratios."""
+    lines = ["| network | seed | off s/veh | on s/veh | r | pert s/veh | p |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for j in judgements:
+        d = j.delays
+        for s in sorted({seed for by_seed in d.values() for seed in by_seed}):
+            r = _fig(j.r.by_seed.get(s) if j.r else None, 3)
+            p = _fig(j.p.by_seed.get(s) if j.p else None, 3)
+            cells = [_fig(d.get(v, {}).get(s), 2) for v in ("off", "on")] + [r, _fig(d.get("pert", {}).get(s), 2), p]
+            lines.append(f"| {j.name} | {s} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def collect(runs: Sequence[Run]) -> tuple[dict[str, dict[str, dict[int, float]]], list[str]]:
+    """Delays by network, variant and seed from the runs' summary.json; and the runs in which a
+    junction's decision raised (summary.json's junction_control `failed_ticks`), one line each."""
+    delays: dict[str, dict[str, dict[int, float]]] = {}
+    raised = []
+    for r in runs:
+        path = r.out / "summary.json"
+        if not finished(r):
+            continue
+        summary = json.loads(path.read_text())
+        delays.setdefault(r.scenario.name, {}).setdefault(r.variant, {})[r.seed] = float(summary["delay_s"])
+        control = summary.get("junction_control") or {}
+        failing = [(jid, c) for jid, c in sorted(control.items()) if c.get("failed_ticks")]
+        if failing:
+            named = ", ".join(f"{jid} ({c['failed_ticks']} ticks: {c.get('failed_reason', '?')})" for jid, c in failing)
+            raised.append(f"{r.scenario.name} {r.variant} seed {r.seed}: {named}")
+    return delays, raised
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def get_options(args: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m sim.bench_key", description=__doc__.split("\n")[0])
+    p.add_argument("--config", type=Path, default=ROOT / "config.toml", help="the base config (default: ./config.toml)")
+    p.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE", help="the change (repeatable)"
+    )
+    p.add_argument(
+        "--perturb",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a change of no meaning to the same policy, for the perturbation floor p (repeatable; default: none)",
+    )
+    p.add_argument("--scenario", action="append", default=[], metavar="CFG[:END_S]", help="a network (repeatable)")
+    p.add_argument("--board", type=Path, default=None, help="a file of networks, one a line: name cfg end_s")
+    p.add_argument("--policy", default="adaptive", help="the policy run (default: adaptive)")
+    p.add_argument("--seeds", default="1-3", help="SUMO seeds, e.g. 1-3, 4-10, 1,3,5 (default: 1-3)")
+    p.add_argument("--jobs", type=int, default=2, help="simulations at a time (default: 2)")
+    p.add_argument("--nice", type=int, default=5, help="the runs' niceness, at least (default: 5)")
+    p.add_argument("--out", type=Path, required=True, help="folder of the runs and configs (reused)")
+    p.add_argument("--rerun", action="store_true", help="run again the runs already finished in --out")
+    p.add_argument("--per-seed", action="store_true", help="also print the delays and ratios seed by seed")
+    th = Thresholds()
+    p.add_argument("--median-max", type=float, default=th.median_max, help="pass: median r <= this (default: 1.01)")
+    p.add_argument("--gmean-max", type=float, default=th.gmean_max, help="pass: geometric mean r <= this (1.02)")
+    p.add_argument("--worse-by", type=float, default=th.worse_by, help="a seed worse: r > 1 + this (default: 0.02)")
+    p.add_argument("--gain-median", type=float, default=th.gain_median, help="a gain: median r <= this (0.95)")
+    p.add_argument("--full-seeds", type=int, default=th.full_seeds, help="a loss at seeds 1-3 needs seeds 1..this (10)")
+    return p.parse_args(args)
+
+
+def prepare(opts: argparse.Namespace) -> tuple[list[Scenario], list[int], dict[str, tuple[Path, str]], Path]:
+    """Check every input before any run; write the configs. InputError names what is wrong."""
+    if not opts.sets:
+        raise InputError("no change: give --set section.key=value")
+    base = opts.config
+    if not base.is_file():
+        raise InputError(f"--config: no file {base}")
+    scenarios = parse_scenarios(opts.scenario, opts.board)
+    seeds = parse_seeds(opts.seeds)
+    base_text = base.read_text(encoding="utf-8")
+    changes = {"off": [], "on": [parse_setting(s, "--set") for s in opts.sets]}
+    if opts.perturb:
+        changes["pert"] = [parse_setting(s, "--perturb") for s in opts.perturb]
+    written = {
+        name: write_variant(base_text, settings, base, opts.out / "configs") for name, settings in changes.items()
+    }
+    if tomllib.loads(written["on"][0].read_text()) == tomllib.loads(base_text):
+        raise InputError("--set changes nothing: the values are the base config's")
+    return scenarios, seeds, written, opts.out / "runs" / tree_id()
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = get_options(argv)
+    th = Thresholds(opts.median_max, opts.gmean_max, opts.worse_by, opts.gain_median, opts.full_seeds)
+    try:
+        scenarios, seeds, variants, runs_dir = prepare(opts)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    runs = plan_runs(scenarios, variants, seeds, opts.policy, runs_dir)
+    todo = [r for r in runs if opts.rerun or not finished(r)]
+    print(
+        f"bench_key: {len(scenarios)} networks x {len(seeds)} seeds x {len(variants)} configs: {len(todo)} runs "
+        f"({len(runs) - len(todo)} reused), {opts.jobs} at a time; runs in {runs_dir}",
+        file=sys.stderr,
+    )
+    failed = run_all(todo, opts.jobs, opts.nice)
+    delays, raised = collect(runs)
+    judgements = [judge(s.name, delays.get(s.name, {}), th) for s in scenarios]
+    city = any(s.cfg.parts[-3:] == ("scenarios", "city", "city.sumocfg") for s in scenarios)
+    print(report(opts, judgements, th, variants, runs_dir, city, failed, raised))
+    if failed or raised:
+        print(
+            f"error: {len(failed)} run(s) failed, {len(raised)} with a decision that raised: see the end",
+            file=sys.stderr,
+        )
+    return 1 if failed or raised else 0
+
+
+def report(
+    opts: argparse.Namespace,
+    judgements: Sequence[Judgement],
+    th: Thresholds,
+    variants: dict[str, tuple[Path, str]],
+    runs_dir: Path,
+    city_run: bool,
+    failed: Sequence[Run],
+    raised: Sequence[str],
+) -> str:
+    change = ", ".join(opts.sets)
+    pert = ", ".join(opts.perturb) or "none"
+    lines = [
+        f"Key {change} under {opts.policy} (perturbation: {pert}), base {opts.config}, tree {runs_dir.name}.",
+        "r = delay on / off, p = delay pert / off, per seed (summary.json delay_s, s/veh). Pass: median r <= "
+        f"{th.median_max:g} and geometric mean r <= {th.gmean_max:g}; gain: median r <= {th.gain_median:g}.",
+        "",
+        *table(judgements, th),
+        "",
+        f"Verdict: {overall(judgements, th, city_run)}.",
+    ]
+    if opts.per_seed:
+        lines += ["", *per_seed_table(judgements)]
+    if failed:
+        lines += ["", "Failed runs (left out of the ratios):"]
+        lines += [
+            f"- {r.scenario.name} {r.variant} seed {r.seed}: {r.out.parent / (r.out.name + '.log')}" for r in failed
+        ]
+    if raised:
+        lines += [
+            "",
+            "A junction's decision raised (left on its own program: a bug; its figures are not the policy's):",
+        ]
+        lines += [f"- {line}" for line in raised]
+    lines += ["", "Configs: " + ", ".join(f"{v} {path} ({digest})" for v, (path, digest) in variants.items())]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

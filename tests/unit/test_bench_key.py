@@ -1,0 +1,219 @@
+"""sim.bench_key: the arithmetic and the verdict of the board's method on recorded summaries (the
+simulations faked), its inputs refused with their reason, and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sim import bench_key as bk
+
+ROOT = Path(__file__).resolve().parents[2]
+TH = bk.Thresholds()
+
+
+def test_seeds_read_as_ranges_and_lists() -> None:
+    assert bk.parse_seeds("1-10") == list(range(1, 11))
+    assert bk.parse_seeds("4-10") == list(range(4, 11))
+    assert bk.parse_seeds("1-3,7,2") == [1, 2, 3, 7]
+    for bad in ("3-1", "a", "", "1-"):
+        with pytest.raises(bk.InputError, match="--seeds"):
+            bk.parse_seeds(bad)
+
+
+def test_ratios_median_geometric_mean_and_seeds_worse() -> None:
+    off = {1: 100.0, 2: 100.0, 3: 50.0}
+    on = {1: 99.0, 2: 103.0, 3: 45.0, 4: 10.0}  # seed 4 has no pair: left out
+    r = bk.ratios(on, off, 0.02)
+    assert r is not None
+    assert r.by_seed == {1: 0.99, 2: 1.03, 3: 0.9}
+    assert r.median == pytest.approx(0.99)
+    assert r.gmean == pytest.approx((0.99 * 1.03 * 0.9) ** (1 / 3))
+    assert r.worse == 1  # 1.03 > 1.02; 0.99 and 0.9 are not
+    assert bk.ratios({1: 5.0}, {2: 5.0}, 0.02) is None
+
+
+def test_a_network_passes_on_median_and_geometric_mean_and_gains_below_095() -> None:
+    j = bk.judge("n", {"off": {1: 100, 2: 100, 3: 100}, "on": {1: 90, 2: 94, 3: 95}}, TH)
+    assert (j.acts, j.passes, j.gains, j.needs_seeds) == (True, True, True, [])
+    assert j.verdict == "pass, gain"
+    j = bk.judge("n", {"off": {1: 100, 2: 100, 3: 100}, "on": {1: 99, 2: 98, 3: 97}}, TH)
+    assert (j.passes, j.gains, j.verdict) == (True, False, "pass")
+
+
+def test_a_median_over_101_or_a_geometric_mean_over_102_fails() -> None:
+    med = bk.judge("n", {"off": dict.fromkeys(range(1, 11), 100.0), "on": dict.fromkeys(range(1, 11), 101.5)}, TH)
+    assert med.r is not None and med.r.median == pytest.approx(1.015) and not med.passes
+    assert med.verdict == "FAIL"
+    # median 1.0 but one seed at 1.30 of ten: geometric mean 1.30 ** 0.1 = 1.0266 > 1.02
+    on = {s: (130.0 if s == 5 else 100.0) for s in range(1, 11)}
+    gm = bk.judge("n", {"off": dict.fromkeys(range(1, 11), 100.0), "on": on}, TH)
+    assert gm.r is not None and gm.r.median == 1.0 and gm.r.gmean == pytest.approx(1.3**0.1)
+    assert not gm.passes and gm.r.worse == 1
+
+
+def test_a_loss_at_seeds_1_to_3_asks_for_seeds_1_to_10() -> None:
+    j = bk.judge("n", {"off": {1: 100, 2: 100, 3: 100}, "on": {1: 100.5, 2: 90, 3: 90}}, TH)
+    assert j.lost_at == [1] and j.needs_seeds == list(range(4, 11))
+    assert j.verdict == "pass, gain; needs seeds 4-10 (lost at 1)"
+    full = {"off": dict.fromkeys(range(1, 11), 100.0), "on": {s: 100.5 if s == 1 else 90.0 for s in range(1, 11)}}
+    assert bk.judge("n", full, TH).needs_seeds == []
+
+
+def test_the_base_digits_at_every_seed_read_no_effect_and_the_perturbation_is_judged_alike() -> None:
+    d = {"off": {1: 41.6927, 2: 40.0}, "on": {1: 41.6927, 2: 40.0}, "pert": {1: 45.0, 2: 38.0}}
+    j = bk.judge("city", d, TH)
+    assert not j.acts and j.verdict == "no effect"
+    assert j.p is not None and j.p.by_seed == {1: 45.0 / 41.6927, 2: 0.95} and j.p.worse == 1
+
+
+def _j(name: str, on: list[float], seeds: int = 3) -> bk.Judgement:
+    return bk.judge(name, {"off": dict.fromkeys(range(1, seeds + 1), 100.0), "on": dict(enumerate(on, 1))}, TH)
+
+
+def test_the_overall_verdict() -> None:
+    same = _j("same", [100.0] * 3)
+    gain = _j("gain", [90.0, 92.0, 94.0])
+    small = _j("small", [99.0, 99.5, 99.0])
+    lost = _j("lost", [100.5, 99.0, 99.0])
+    bad = _j("bad", [110.0, 108.0, 90.0])
+    assert bk.overall([same, gain, small], TH, city_run=True).startswith("may be proposed on")
+    assert "gains on gain" in bk.overall([same, gain, small], TH, city_run=True)
+    assert "the bundled city not run" in bk.overall([gain], TH, city_run=False)
+    assert bk.overall([gain, bad], TH, True) == "ships off: fails on bad (seeds 1-3 only: the full seeds settle it)"
+    bad10 = _j("bad10", [103.0] * 10, seeds=10)
+    assert bk.overall([gain, bad10], TH, True) == "ships off: fails on bad10"
+    assert bk.overall([gain, lost], TH, True) == "not decided: run seeds 1-10 on lost"
+    assert bk.overall([same, small], TH, True).startswith("ships off: passes where it acts, but no gain")
+    assert bk.overall([same], TH, True) == "ships off: no effect on any network run"
+
+
+def test_a_setting_replaces_the_value_in_place_and_keeps_the_comment() -> None:
+    text = (ROOT / "config.toml").read_text()
+    new = bk.with_settings(text, [("max_pressure", "wait_scale_s", "61")], "config.toml")
+    changed = [(a, b) for a, b in zip(text.splitlines(), new.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1
+    old_line, new_line = changed[0]
+    assert new_line.startswith("wait_scale_s = 61 ") and new_line.index("#") == old_line.index("#")
+    assert tomllib.loads(new)["max_pressure"]["wait_scale_s"] == 61
+    quoted = bk.with_settings(text, [("service", "site", "x")], "c")  # a bare word for a string key is quoted
+    assert tomllib.loads(quoted)["service"]["site"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("max_pressure.no_such_key=1", "no key 'no_such_key' in \\[max_pressure\\]"),
+        ("no_section.key=1", "no section \\[no_section\\]"),
+        ("max_pressure.wait_scale_s=abc", "'abc' is not a TOML value"),
+        ("max_pressure.wait_scale_s=true", "max_pressure.wait_scale_s: must be a finite number"),
+        ("max_pressure.wait_scale_s=-3", "must be > 0"),
+        ("max_pressure.wait_scale_s=60", "changes nothing"),
+        ("max_pressure.wait_scale_s", "expected section.key=value"),
+    ],
+)
+def test_a_bad_change_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, message: str
+) -> None:
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    code = bk.main(["--set", setting, "--scenario", f"{cfg}:120", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and __import__("re").search(message, err), err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_missing_scenario_or_board_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        bk.main(["--set", "max_pressure.wait_scale_s=61", "--scenario", "/no/such.sumocfg:120", "--out", str(tmp_path)])
+        == 2
+    )
+    assert "no scenario file /no/such.sumocfg" in capsys.readouterr().err
+    board = tmp_path / "board.txt"
+    board.write_text("# name cfg end\ncity sim/scenarios/city/city.sumocfg 900 extra\n")
+    assert bk.main(["--set", "max_pressure.wait_scale_s=61", "--board", str(board), "--out", str(tmp_path)]) == 2
+    assert f"{board}:2: expected `name cfg end_s`" in capsys.readouterr().err
+
+
+def test_a_board_file_names_its_networks_and_ends(tmp_path: Path) -> None:
+    city = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    board = tmp_path / "board.txt"
+    board.write_text(f"# a comment\n\ncity {city} 900\nlong {city} -  # until all arrived\n")
+    got = bk.parse_scenarios([f"{city}:120.5"], board)
+    assert [(s.name, s.end_s) for s in got] == [("city", 900.0), ("long", None)]  # the board's city replaces
+    assert [s.name for s in bk.parse_scenarios([str(city)], None)] == ["city"]
+
+
+def _fake_runs(delays: dict[tuple[str, str, int], float], failing: set[tuple[str, str, int]] = frozenset(), raised=()):
+    """A run_all that writes each run's recorded summary (delay_s, junction_control), as simulate would."""
+    calls: list[int] = []
+
+    def run_all(runs, jobs, nice, say=None):
+        calls.append(len(runs))
+        failed = []
+        for r in runs:
+            key = (r.scenario.name, r.variant, r.seed)
+            if key in failing:
+                failed.append(r)
+                continue
+            control = {"J1": {"failed_ticks": 12, "failed_reason": "policy raised"}} if key in raised else {}
+            r.out.mkdir(parents=True, exist_ok=True)
+            (r.out / "summary.json").write_text(json.dumps({"delay_s": delays[key], "junction_control": control}))
+            (r.out / "run.json").write_text(json.dumps({"command": bk._shown(r.command)}))
+        return failed
+
+    return run_all, calls
+
+
+def _delays(on: list[float], pert: list[float]) -> dict[tuple[str, str, int], float]:
+    d = {}
+    for s in (1, 2, 3):
+        d[("city", "off", s)] = 100.0
+        d[("city", "on", s)] = on[s - 1]
+        d[("city", "pert", s)] = pert[s - 1]
+    return d
+
+
+ARGS = ["--set", "max_pressure.wait_scale_s=45", "--perturb", "max_pressure.wait_scale_s=61", "--seeds", "1-3"]
+
+
+def test_the_report_from_recorded_summaries_and_the_runs_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, calls = _fake_runs(_delays([90.0, 95.0, 93.0], [101.0, 104.0, 97.0]))
+    monkeypatch.setattr(bk, "run_all", fake)
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = [*ARGS, "--scenario", f"{cfg}:120", "--out", str(tmp_path), "--per-seed"]
+    assert bk.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| city | 1-3 | 0.930 | 0.926 | 0/3 | 1.010 | 1.006 | 1/3 | pass, gain |" in out
+    assert "| city | 2 | 100.00 | 95.00 | 0.950 | 104.00 | 1.040 |" in out
+    assert "Verdict: may be proposed on: passes everywhere it acts, gains on city." in out
+    assert math.isclose(0.926, (0.9 * 0.95 * 0.93) ** (1 / 3), abs_tol=5e-4)
+    assert bk.main(argv) == 0 and calls == [9, 0]  # every run reused the second time
+    configs = sorted(p.name for p in (tmp_path / "configs").iterdir())
+    assert len(configs) == 3  # off, on, pert: by the hash of their text
+
+
+def test_a_failed_run_or_a_decision_that_raised_fails_the_tool_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = [*ARGS, "--scenario", f"{cfg}:120", "--out", str(tmp_path / "a")]
+    fake, _ = _fake_runs(_delays([90.0, 95.0, 93.0], [101.0, 104.0, 97.0]), failing={("city", "on", 2)})
+    monkeypatch.setattr(bk, "run_all", fake)
+    assert bk.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "Failed runs (left out of the ratios):\n- city on seed 2: " in out
+    assert "| city | 1,3 |" in out
+    fake, _ = _fake_runs(_delays([90.0, 95.0, 93.0], [101.0, 104.0, 97.0]), raised={("city", "pert", 3)})
+    monkeypatch.setattr(bk, "run_all", fake)
+    argv[-1] = str(tmp_path / "b")
+    assert bk.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "- city pert seed 3: J1 (12 ticks: policy raised)" in captured.out
+    assert "1 with a decision that raised" in captured.err
