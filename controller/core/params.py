@@ -113,6 +113,9 @@ class MaxPressureParams:
     # and whose light, by the stage it reports, shows red to it (stalled_movements, exits_held), no longer holds
     # the green: it waits for room on a link its far light is not draining, and the green it holds is lost time;
     # 0: off
+    stall_red_forecast: bool = False  # with stall_s, the far light is taken to run these pressures too: its red
+    # for the waited movements lasts until their pressure there beats its stage's (phases.overtake_s, from its
+    # estimate in the NetworkView), not only its minimum green and intergreen; false: that lower bound
     spill_plan_red: bool = False  # a movement red whose queue stands past its advance loop beyond what its link
     # stores upstream of the loop (spillback.blocking_queue_pcu: it holds streams at the link's head no loop of
     # this light sees) is served next once it has been red as long as the city's program holds it red in one

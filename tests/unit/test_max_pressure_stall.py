@@ -232,3 +232,68 @@ def test_the_way_back_goes_through_the_stage_served_instead_held_its_minimum_gre
     assert switch_back_s(lay, ig, 1, est({"W_T": 9.0, "S_T": 1.0}), 0) == 17.0
     clear = stage_clear_s(lay, est({"W_T": 9.0, "S_T": 1.0}))
     assert clear.tolist() == [2.0, 18.0]
+
+
+def test_an_adaptive_far_light_holds_its_stage_until_the_waited_pressure_beats_it():
+    """overtake_s (`stall_red_forecast`) on two_phase as the far light, stage 0 (N/S) in force with 12 PCU on
+    N_T, E_T waited for with 8 PCU red 60 s, all at 1,800 PCU/h, no arrivals, T 2 s, 5 s intergreen, 3 s
+    start-up loss: 8 x (2 + t / 60) x 2 / 10 beats 12 - 0.5 t from t = 17 s (the docstring's example); the
+    waited arriving at 0.1 PCU/s beat it sooner; nothing waited: never, the starvation bound less the red so
+    far; nothing in force: at once."""
+    from controller.core.params import MaxPressureParams
+    from controller.core.policies.phases import overtake_s
+
+    lay = _layout()
+    ids = [m.id for m in lay.junction.movements]
+    assert lay.params.startup_lost_s == 3.0 and lay.junction.intergreen_s(0, 1) == 5.0
+
+    def est(queue: dict[str, float], flow: dict[str, float] | None = None) -> Estimate:
+        e = Estimate.empty(lay, NOW_S)
+        q = np.array([queue.get(i, 0.0) for i in ids])
+        f = np.array([(flow or {}).get(i, 0.0) for i in ids])
+        return replace(e, queue_pcu=q, sat_flow_pcu_h=np.full(len(ids), 1800.0), flow_pcu_h=f)
+
+    mp = MaxPressureParams()
+    assert (mp.switch_service_s, mp.wait_scale_s) == (2.0, 60.0)
+    e_t, red = np.array([ids.index("E_T")]), np.array([60.0])
+    assert overtake_s(lay, est({"N_T": 12.0, "E_T": 8.0}), 0, e_t, red, 5.0, mp) == 17.0
+    assert overtake_s(lay, est({"N_T": 12.0, "E_T": 8.0}, {"E_T": 360.0}), 0, e_t, red, 5.0, mp) < 17.0
+    bound = lay.junction.max_red_s - 60.0
+    assert overtake_s(lay, est({"N_T": 12.0}), 0, e_t, red, 5.0, mp) == bound
+    assert overtake_s(lay, est({"E_T": 8.0}), 0, e_t, red, 5.0, mp) == 0.0
+
+
+def test_with_the_forecast_the_far_light_stays_red_until_the_waited_pressure_beats_its_stage():
+    """red_left_s and exit_red_left_s with the max_pressure parameters (`stall_red_forecast`): K in stage 0
+    for 10 s (its 7 s minimum green done), W_T red 10 s: without them the program's red less 10 s; with them
+    and K's N/S queues 30 PCU each against W's 2 the stage is held until W's pressure beats it
+    (overtake_s), then the intergreen, more than the program's red left; with N/S empty the lower bound
+    and the program as before; with W not seen queued either, until K's starvation bound (max_red_s).
+    exit_red_left_s reads K's estimate from the NetworkView."""
+    from controller.core.params import MaxPressureParams
+    from controller.core.policies.phases import overtake_s
+
+    lay_j, net = _j_into_k(0, None)
+    lay_k = net.layouts["K"]
+    ids = [m.id for m in lay_k.junction.movements]
+    ig = intergreen_matrix(lay_k)
+    w_t = np.array([ids.index("W_T")])
+    k_view = _k_view(0, 10.0, 10.0, lay_k)
+    mp = MaxPressureParams()
+    est_k = replace(
+        net.estimates["K"], queue_pcu=np.array([{"N_T": 30.0, "S_T": 30.0, "W_T": 2.0}.get(i, 0.0) for i in ids])
+    )
+    program = red_left_s(lay_k, k_view, w_t, NOW_S)
+    assert program == plan_red_s(lay_k.junction)[w_t[0]] - 10.0
+    held = overtake_s(lay_k, est_k, 0, w_t, np.array([10.0]), ig[0, 1], mp)
+    assert red_left_s(lay_k, k_view, w_t, NOW_S, est_k, mp) == held + ig[0, 1] > program
+    empty = replace(est_k, queue_pcu=np.array([{"W_T": 2.0}.get(i, 0.0) for i in ids]))
+    assert red_left_s(lay_k, k_view, w_t, NOW_S, empty, mp) == program
+    unseen = replace(est_k, queue_pcu=np.zeros(len(ids)))  # W not seen queued: it never weighs more; the gate's bound
+    assert red_left_s(lay_k, k_view, w_t, NOW_S, unseen, mp) == lay_k.junction.max_red_s - 10.0 + ig[0, 1]
+    assert red_left_s(lay_k, k_view, w_t, NOW_S, est_k, None) == program  # the parameters not given: off
+    lay_j, net = _j_into_k(0, None, k_view)
+    net = replace(net, estimates={**net.estimates, "K": replace(net.estimates["K"], queue_pcu=est_k.queue_pcu)})
+    waited = red_left_s(lay_k, k_view, np.array([ids.index("W_T"), ids.index("W_L")]), NOW_S, est_k, mp)
+    assert exit_red_left_s(lay_j, net, NOW_S, direct=True, pressures=mp)[0] == waited > program
+    assert exit_red_left_s(lay_j, net, NOW_S, direct=True)[0] < waited

@@ -969,7 +969,10 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     (the head stands for another reason than a queue on a link between two lights); where it feeds
     a short link (K's approach storing 4 m between its loops, less than J's 7 s minimum green sends:
     a head stands there at every green, the link's own rules own it); with the stop line seen empty
-    (a gap: the estimate's queue is not at the line); before the 5 s have passed."""
+    (a gap: the estimate's queue is not at the line); before the 5 s have passed. With
+    `stall_red_forecast` K is taken to hold its N/S stage until W's pressure there beats it: with 20 PCU
+    on each of its N/S movements that is past J's way back (E served, though K's program's red has only
+    10 s left); with N/S empty, at once (kept)."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
@@ -982,6 +985,8 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
         k_phase: int | None = 0,
         k_since_s: float = 100.0,
         e_pcu: float = 3.0,
+        forecast: bool = False,
+        k_ns_pcu: float = 0.0,
     ) -> int:
         raw_j, raw_k = two_phase_raw(), two_phase_raw()
         raw_k["id"] = "K"
@@ -994,8 +999,8 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
         lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
         layouts = {"J": lay_j, "K": lay_k}
         links = LinkLayout.build(layouts)
-        est_k = estimate(lay_k, queue={"W_T": 5.0})
-        p = MaxPressurePolicy(MaxPressureParams(stall_s=stall_s))
+        est_k = estimate(lay_k, queue={"W_T": 5.0, "N_T": k_ns_pcu, "S_T": k_ns_pcu})
+        p = MaxPressurePolicy(MaxPressureParams(stall_s=stall_s, stall_red_forecast=forecast))
         assert p.uses_network == (stall_s > 0)
         s = p.init(lay_j, 0.0)
         wish = None
@@ -1023,6 +1028,12 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     assert run(5.0, True, 20) == 0  # discharging: kept
     assert run(5.0, False, 20) == 1  # stands from the start on the link into K, red to it: E served
     assert run(5.0, False, 20, k_since_s=90.0) == 0  # stands, K's red to eW ends within J's 17 s way back
+    # stall_red_forecast: K runs the pressures too; with 20 PCU on each of its N/S movements its stage holds
+    # until W's 5 PCU (red 30 s, the switch's loss) weigh more: past J's 17 s, E served; with N/S empty,
+    # W's pressure beats it at once: K's red ends with its minimum green, J keeps N/S
+    assert run(5.0, False, 20, k_since_s=90.0, forecast=True, k_ns_pcu=20.0) == 1
+    assert run(5.0, False, 20, k_since_s=90.0, forecast=True) == 0
+    assert run(5.0, False, 20, k_since_s=90.0, k_ns_pcu=20.0) == 0  # the same queues, the forecast off
     e_long = 15.0 * float(lay_sat_pcu_h) / 3600.0  # E's queue clearing in 15 s: way back 5 + 15 + 5 > 20 s
     assert run(5.0, False, 20, e_pcu=e_long) == 0  # stands, but E/W would be held past K's red
     assert run(5.0, False, 20, k_phase=1) == 0  # stands, K serving eW: the link drains

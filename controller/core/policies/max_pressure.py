@@ -451,7 +451,9 @@ def _green_now(signal: SignalView, now_s: float) -> np.ndarray:
     return np.asarray(signal.red_since_s, dtype=float) >= now_s
 
 
-def exits_held(layout: Layout, network: NetworkView, now_s: float, switch_s: float) -> np.ndarray:
+def exits_held(
+    layout: Layout, network: NetworkView, now_s: float, switch_s: float, pressures: MaxPressureParams | None = None
+) -> np.ndarray:
     """(movements,) bool: the movement's exit feeds an approach of a controlled neighbour (the
     learnt exit, else the approach its exit edge is; phases.exit_room_pcu) that is not a short link,
     and that neighbour's light shows red to it (phases.exit_red: its reported stage serves none of
@@ -463,7 +465,9 @@ def exits_held(layout: Layout, network: NetworkView, now_s: float, switch_s: flo
     two lights that its far light is not draining, where a queue standing back to the stop line
     holds the head until that light turns, and turns too late for a switch here to lose the
     head's restart (with `switch_s` 0: whenever it shows red with some of its red left by that
-    estimate: not where it is due to end now).
+    estimate: not where it is due to end now). With `pressures` (`stall_red_forecast`), the far light
+    is taken to run these pressures too: its stage is held until the waited movements' pressure there
+    beats its own (phases.overtake_s).
     False where every exit on its lanes leaves the controlled network, feeds a short link
     (phases.short_exits: a lane of it stores less than this junction's shortest minimum green
     sends; a head stands at the line at every green there, and the link's own rules,
@@ -471,7 +475,7 @@ def exits_held(layout: Layout, network: NetworkView, now_s: float, switch_s: flo
     has reported no stage (the link drains: a head standing for room moves within the green,
     Bologna pasubio; BENCHMARKS.md, issue 9, G sessions 40-41)."""
     room = exit_room_pcu(layout, network, direct=True)
-    red = exit_red_left_s(layout, network, now_s, direct=True) > switch_s
+    red = exit_red_left_s(layout, network, now_s, direct=True, pressures=pressures) > switch_s
     held = np.isfinite(room) & ~short_exits(layout, network, direct=True) & red
     out: np.ndarray = lane_fifo_ratio(layout, np.where(held, 0.0, 1.0)) < 1.0
     return out
@@ -690,13 +694,14 @@ class MaxPressurePolicy(Policy):
         its intergreens and the longer of its minimum green and the time its queue takes to clear
         (switch_back_s). Where the phase in force still wins, the quickest way back through any phase."""
         cur, ig = signal.phase, state.statics.intergreen_s
-        red: np.ndarray = stalled & exits_held(layout, network, now_s, 0.0)
+        fc = self.params if self.params.stall_red_forecast else None
+        red: np.ndarray = stalled & exits_held(layout, network, now_s, 0.0, fc)
         if not red.any():
             return red
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, red)
         best = int(v.argmax())
         via = best if v[best] > v[cur] else None
-        out: np.ndarray = red & exits_held(layout, network, now_s, switch_back_s(layout, ig, cur, est, via))
+        out: np.ndarray = red & exits_held(layout, network, now_s, switch_back_s(layout, ig, cur, est, via), fc)
         return out
 
     def _spill_due(

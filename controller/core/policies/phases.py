@@ -10,6 +10,7 @@ import numpy as np
 from controller.core.estimation import Estimate, Layout
 from controller.core.keepclear import fills_in_one_green
 from controller.core.network import NetworkView
+from controller.core.params import MaxPressureParams
 from controller.core.policies.spill_red import plan_red_s
 from controller.core.safety import SignalView
 
@@ -115,7 +116,9 @@ def _waited(network: NetworkView, target: tuple[str, str]) -> np.ndarray:
     return out
 
 
-def exit_red_left_s(layout: Layout, network: NetworkView, now_s: float, direct: bool = False) -> np.ndarray:
+def exit_red_left_s(
+    layout: Layout, network: NetworkView, now_s: float, direct: bool = False, pressures: MaxPressureParams | None = None
+) -> np.ndarray:
     """(movements,) s: how long the light at the neighbour approach each movement's exit feeds
     (exit_targets) will still show red to the movements a vehicle from it waits for (exit_red), from
     what its roadside controller reports (NetworkView.signals, the gate's SignalView: the stage in
@@ -124,7 +127,11 @@ def exit_red_left_s(layout: Layout, network: NetworkView, now_s: float, direct: 
     stage's minimum green (all of it during an intergreen) and the intergreen to the nearest stage
     serving one of them; more where the city's program holds one of them red longer than it has
     been red (spill_red.plan_red_s: its longest red there, less the red so far; the least over
-    them). 0 where there is no such neighbour, it has reported nothing, or its stage serves one."""
+    them). 0 where there is no such neighbour, it has reported nothing, or its stage serves one.
+    With `pressures` (`[max_pressure] stall_red_forecast`: the max_pressure parameters, one configuration
+    for every light): the neighbour runs the pressures too, and holds its stage at least until the waited
+    movements' pressure there beats its own, from its estimate in the NetworkView (red_left_s,
+    overtake_s)."""
     out = np.zeros(len(layout.junction.movements))
     for i, target in enumerate(exit_targets(layout, network, direct)):
         view = network.signals.get(target[0]) if target is not None else None
@@ -133,27 +140,74 @@ def exit_red_left_s(layout: Layout, network: NetworkView, now_s: float, direct: 
         down, waited = network.layouts[target[0]], _waited(network, target)
         if down.serves[view.phase][waited].any():
             continue
-        out[i] = red_left_s(down, view, waited, now_s)
+        est = network.estimates.get(target[0]) if pressures is not None else None
+        out[i] = red_left_s(down, view, waited, now_s, est, pressures)
     return out
 
 
-def red_left_s(layout: Layout, view: SignalView, waited: np.ndarray, now_s: float) -> float:
+def red_left_s(
+    layout: Layout,
+    view: SignalView,
+    waited: np.ndarray,
+    now_s: float,
+    est: Estimate | None = None,
+    pressures: MaxPressureParams | None = None,
+) -> float:
     """s the light `view` shows will keep every movement in `waited` (indices, none served by the
     stage `view.phase`) red: the rest of that stage's minimum green plus the least intergreen to a
     stage serving one of them (a lower bound, whatever the policy there), or, where larger, the
     least over them of the program's longest red (spill_red.plan_red_s) less how long each has been
-    red (`view.red_since_s`: when last green; none known: red from now). inf where no stage serves
-    any of them."""
+    red (`view.red_since_s`: when last green; none known: red from now). With that light's estimate
+    `est` and the max_pressure parameters `pressures`, the stage is held for the longer of its minimum
+    green left and the time the waited movements' pressure takes to beat its own there (overtake_s:
+    an adaptive neighbour holds a red longer than its program, BENCHMARKS.md, issue 9, G session 42).
+    inf where no stage serves any of them."""
     j = layout.junction
     p = view.phase
     serving = [q for q in range(len(j.phases)) if layout.serves[q][waited].any()]
     if not serving:
         return math.inf
     elapsed_s = 0.0 if view.in_intergreen else view.green_elapsed_s
-    lower_s = max(j.phases[p].min_green_s - elapsed_s, 0.0) + min(j.intergreen_s(p, q) for q in serving)
     since = np.asarray(view.red_since_s, dtype=float)[waited] if len(view.red_since_s) else np.full(len(waited), now_s)
+    hold_s = max(j.phases[p].min_green_s - elapsed_s, 0.0)
+    ig_s = min(j.intergreen_s(p, q) for q in serving)
+    if est is not None and pressures is not None:
+        hold_s = max(hold_s, overtake_s(layout, est, p, waited, now_s - since, ig_s, pressures))
+    lower_s = hold_s + ig_s
     program_s = float((plan_red_s(j)[waited] - (now_s - since)).min())
     return max(lower_s, program_s)
+
+
+def overtake_s(
+    layout: Layout,
+    est: Estimate,
+    phase: int,
+    waited: np.ndarray,
+    red_s: np.ndarray,
+    intergreen_s: float,
+    pressures: MaxPressureParams,
+) -> float:
+    """s from now until the pressure of the movements in `waited` (indices, red for `red_s`, `intergreen_s`
+    from their green) at a light running max_pressure beats the pressure of the movements its stage
+    `phase` serves protected, from its estimate `est`, in whole seconds, as max_pressure weighs them
+    (`pressures`: its parameters) without its other terms: the learnt saturation flow x the queue; the
+    stage's queue falls at its saturation flow less its arrivals, the waited queue grows by its arrivals,
+    weighs 1 + (time red) / `wait_scale_s` and is discounted by the switch, T / (T + intergreen +
+    start-up loss), T = `switch_service_s`. At most the light's starvation bound (`max_red_s`) less the
+    longest red so far among them: its gate serves them by then. Example (test_max_pressure_stall): 12
+    PCU in force against 8 PCU waited, red 60 s, all at 1,800 PCU/h, no arrivals, T 2 s, intergreen 5 s
+    and start-up loss 3 s: the waited weigh 8 x (2 + t / 60) x 0.2 against 12 - 0.5 t, from t = 17 s."""
+    bound_s = max(layout.junction.max_red_s - float(np.max(red_s, initial=0.0)), 0.0)
+    t = np.arange(0.0, math.floor(bound_s) + 1.0)[:, None]
+    sat = est.sat_flow_pcu_h / 3600.0
+    flow = est.flow_pcu_h / 3600.0
+    served = np.flatnonzero(layout.protected[phase])
+    in_force = (sat[served] * np.maximum(est.queue_pcu[served] - (sat[served] - flow[served]) * t, 0.0)).sum(axis=1)
+    w = 1.0 + (red_s[None, :] + t) / pressures.wait_scale_s
+    useful = pressures.switch_service_s / (pressures.switch_service_s + intergreen_s + layout.params.startup_lost_s)
+    waiting = (sat[waited] * (est.queue_pcu[waited] + flow[waited] * t) * w).sum(axis=1) * useful
+    beats = np.flatnonzero(waiting > in_force)
+    return float(t[beats[0], 0]) if len(beats) else bound_s
 
 
 def exit_rate_ratio(layout: Layout, est: Estimate, network: NetworkView | None, direct: bool = False) -> np.ndarray:
