@@ -394,6 +394,20 @@ def first_command(state: HarmState, now_s: float) -> HarmState:
     return replace(_switch(state, state.mode, now_s, state.reason), commanded=True)
 
 
+def resume(state: HarmState, now_s: float) -> HarmState:
+    """The junction decided again after a failure left it on its own program (step.Core._failed: its
+    decision or a stage run for the whole network raised; DESIGN.md, safety). Meanwhile its roadside
+    ran the city's program, not the policy's, and after an estimator's outage the replay crossed the
+    outage in one interval: those seconds are evidence for neither side. In policy mode the
+    evidence restarts now, as at a change of mode (_switch: the cumulative-sum test at 0, the
+    replay's window from the queues standing now, min_policy_s counted from now); the mode, its
+    reason and the losses stay. In fixed mode the roadside ran the city's program as fixed mode
+    does: unchanged."""
+    if state.mode != "policy":
+        return state
+    return _switch(state, "policy", now_s, state.reason)
+
+
 def observe_all(
     net: netshadow.NetworkProgram,
     states: Sequence[HarmState],

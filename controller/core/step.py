@@ -70,6 +70,7 @@ class JunctionState:
     stale: bool = True
     harm: harm.HarmState | None = None  # mode (policy | fixed) and the fixed-time shadow
     own_wish: Wish | None = None  # a pair follower's own policy's last cycle wish (core/pairs.py joint_cycle)
+    failed: bool = False  # left on its own program by a failure last tick (_failed): harm.resume when observed
 
 
 @dataclass(frozen=True)
@@ -665,6 +666,9 @@ class Core:
             js = state.junctions[jid]
             status = now_status[jid]
             red_since = _red_since(self._served[jid], status, js.red_since_s, now_s)
+            if js.failed:  # its roadside ran its own program: evidence for neither side (harm.resume)
+                js = _evolve(js, failed=False)
+                hs = harm.resume(hs, now_s) if self.guarded else hs
             updated[jid] = _evolve(js, estimate=estimates[jid], status=status, red_since_s=red_since, harm=hs)
         return updated
 
@@ -779,7 +783,7 @@ class Core:
         out = {}
         for j in (jid,) if follower is None else (jid, follower):
             log.failed.append((j, reason))
-            out[j] = self._withdraw(updated[j], now_s, log.commands)
+            out[j] = _evolve(self._withdraw(updated[j], now_s, log.commands), failed=True)
         return out
 
     def _withdraw(self, js: JunctionState, now_s: float, commands: list[Command]) -> JunctionState:

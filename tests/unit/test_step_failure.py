@@ -380,3 +380,51 @@ def test_a_stage_that_raises_after_do_no_harm_switched_a_junction_keeps_no_switc
     assert res.failed[0][1].startswith("the exits' reading failed: ValueError")
     assert not res.mode_changes
     assert state.junctions[victim].harm.mode == "policy"
+
+
+@pytest.mark.parametrize("stage", ["the estimator", "one junction's decision"])
+def test_after_a_failure_do_no_harm_judges_only_the_seconds_after_it(
+    stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a failure leaves a junction on its own program its roadside runs the city's program, not the
+    policy's, and after an estimator's outage the replay crosses the outage in one interval: at the first
+    tick it is decided again, a junction in policy mode has its evidence restarted (harm.resume: the test
+    at 0, min_policy_s counted from then); one in fixed mode keeps its hold. The junctions that did not
+    fail keep theirs."""
+    from controller.core import step as step_module
+
+    armed = [False]
+    if stage == "the estimator":
+        monkeypatch.setattr(step_module.netestimate, "fold", _raise_when(armed, step_module.netestimate.fold))
+    broken, _, js = _cores("adaptive")
+    core, faulty = broken
+    rng = random.Random(5)
+    state = core.initial_state(0.0)
+    for t in range(1, 121):
+        state, res = core.step(state, *_inputs(js, rng, t), float(t))
+    ids = sorted(js)
+    held = ids[1]  # in fixed mode through the failure: its hold stands
+    hs = dataclasses.replace(state.junctions[held].harm, mode="fixed", since_s=100.0, hold_s=1e6, reason="test")
+    state = dataclasses.replace(
+        state, junctions={**state.junctions, held: dataclasses.replace(state.junctions[held], harm=hs)}
+    )
+    failing = set(ids) if stage == "the estimator" else {ids[0]}
+    armed[0], faulty.bad, faulty.armed = True, ids[0], stage != "the estimator"
+    for t in range(121, 321):
+        state, res = core.step(state, *_inputs(js, rng, t), float(t))
+        assert {j for j, _ in res.failed} == failing
+    before = {jid: s.harm for jid, s in state.junctions.items()}
+    assert all(h is not None and h.excess_t_s < 321 for h in before.values())
+    armed[0] = faulty.armed = False
+    state, res = core.step(state, *_inputs(js, rng, 321), 321.0)
+    assert not res.failed and not res.mode_changes
+    for jid, s in state.junctions.items():
+        h = s.harm
+        assert h is not None and not s.failed
+        if jid == held:
+            assert (h.mode, h.since_s, h.hold_s) == ("fixed", 100.0, 1e6)
+        elif jid in failing:
+            assert (h.mode, h.since_s, h.excess_s, h.excess_t_s) == ("policy", 321.0, 0.0, h.replay.t_s), jid
+            assert h.reason == before[jid].reason and h.switches == before[jid].switches
+        else:
+            assert h.since_s == 0.0, jid  # decided all along: its evidence goes on
