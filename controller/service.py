@@ -101,6 +101,21 @@ class CountsWindow(Protocol):
     def add(self, snapshot: Snapshot) -> None: ...
 
 
+def _log_group(jids: Sequence[str], what: str, why: str = "", many: str | None = None) -> None:
+    """`junction=J <what><why>` as a warning for one junction; `junctions=A,B,C <many><why>` for up to
+    three (a pair's two lights); for more (a stage run for the whole network raised: 5,000 lines at
+    5,000 junctions otherwise) `<N> junctions <many><why>`, one warning, each junction's line at debug
+    level. `many`: `what` for several (default `what`)."""
+    if len(jids) == 1:
+        log.warning("junction=%s %s%s", jids[0], what, why)
+    elif 1 < len(jids) <= 3:
+        log.warning("junctions=%s %s%s", ",".join(jids), many or what, why)
+    elif jids:
+        log.warning("%d junctions %s%s (each at debug level)", len(jids), many or what, why)
+        for jid in jids:
+            log.debug("junction=%s %s%s", jid, what, why)
+
+
 def _served_core(
     junctions: Mapping[str, Intersection], policy: str, cfg: Config, programs: Mapping[str, Sequence[str]]
 ) -> tuple[Core, dict[str, str]]:
@@ -443,16 +458,21 @@ class ControllerService:
     def _log_failures(self, result: TickResult, now_s: float) -> None:
         """Junctions whose decision raised (left on their own program this tick, Core._failed): a
         warning when a junction's reason changes, not every tick; one when it is decided again; each
-        counted in `failures` (summary.json's junction_control). The same for the policy's network
-        pass (TickResult.network_failed), whose junctions then decide one by one."""
+        counted in `failures` (summary.json's junction_control). Junctions that change to one reason
+        together (a stage run for the whole network raised: every junction, one reason) make one
+        warning with their count, each junction at debug level (_log_group). The same for the
+        policy's network pass (TickResult.network_failed), whose junctions then decide one by one."""
         failing, before = dict(result.failed), dict(self._failing)
+        changed: dict[str, list[str]] = {}
         for jid, reason in failing.items():
             if before.get(jid) != reason:
-                log.warning("junction=%s left on its own program t=%.0f: %s", jid, now_s, reason)
+                changed.setdefault(reason, []).append(jid)
             ticks, first_s, first = self.failures.get(jid, (0, now_s, reason))
             self.failures[jid] = (ticks + 1, first_s, first)
-        for jid in sorted(before.keys() - failing.keys()):
-            log.warning("junction=%s decided again t=%.0f", jid, now_s)
+        for reason, jids in changed.items():
+            t = f" t={now_s:.0f}"
+            _log_group(jids, f"left on its own program{t}", f": {reason}", f"left on their own programs{t}")
+        _log_group(sorted(before.keys() - failing.keys()), f"decided again t={now_s:.0f}")
         self._failing = result.failed
         if result.network_failed != self._network_failed:
             if result.network_failed:

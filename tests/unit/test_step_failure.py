@@ -428,3 +428,30 @@ def test_after_a_failure_do_no_harm_judges_only_the_seconds_after_it(
             assert h.reason == before[jid].reason and h.switches == before[jid].switches
         else:
             assert h.since_s == 0.0, jid  # decided all along: its evidence goes on
+
+
+def test_a_network_wide_failure_is_one_warning_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    """A stage run for the whole network that raises names every junction with one reason: one warning
+    with the count and the reason (not one per junction: 5,000 lines at 5,000 junctions), each junction at
+    debug level; the same when they are decided again. A pair's two lights are named in one line."""
+    svc = ControllerService(mixed_junctions(), Config(), "webster", publish=lambda cmd, payload: None)
+    reason = f"the estimator failed: ValueError at netestimate.py:1: {BAD}"
+    ids = [f"J{k:04d}" for k in range(5000)]
+    with caplog.at_level(logging.DEBUG, logger="controller.service"):
+        for t in (250, 251):
+            svc._log_failures(TickResult(failed=tuple((j, reason) for j in ids)), float(t))
+        svc._log_failures(
+            TickResult(failed=(("A", "policy webster failed: x"), ("B", "policy webster failed: x"))), 252
+        )
+        svc._log_failures(TickResult(), 253.0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"5000 junctions left on their own programs t=250: {reason} (each at debug level)",
+        "junctions=A,B left on their own programs t=252: policy webster failed: x",
+        "5000 junctions decided again t=252 (each at debug level)",
+        "junctions=A,B decided again t=253",
+    ]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(debug) == 10000 and debug[0] == f"junction=J0000 left on its own program t=250: {reason}"
+    assert debug[-1] == "junction=J4999 decided again t=252"
+    assert svc.failures["J0001"] == (2, 250.0, reason) and svc.failures["A"] == (1, 252.0, "policy webster failed: x")
