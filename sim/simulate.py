@@ -501,8 +501,11 @@ def junction_summary(service: ControllerService) -> dict[str, dict]:
     """Per controlled junction at the end of the run: plans sent, the do-no-harm state (mode,
     switches to the fixed plan, the last reason, the replay's delays per PCU), and, for a junction
     whose decision raised, the ticks it was left on its own program for it, the first one's time and
-    reason (failed_ticks, failed_first_t_s, failed_reason)."""
+    reason (failed_ticks, failed_first_t_s, failed_reason). The mode of a junction whose decision
+    raised at the last tick is `failed`, as in the metrics and `ctl status` (its roadside runs its own
+    program whatever do no harm's mode says)."""
     reports = service.core.report(service.state)
+    failing = dict(service.last_result.failed)
     out = {}
     for jid, js in service.state.junctions.items():
         entry: dict = {"plans": js.plans}
@@ -518,6 +521,8 @@ def junction_summary(service: ControllerService) -> dict[str, dict]:
         if jid in service.failures:  # its decision raised: left on its own program those ticks
             ticks, first_s, reason = service.failures[jid]
             entry.update(failed_ticks=ticks, failed_first_t_s=first_s, failed_reason=reason)
+        if jid in failing:
+            entry["mode"] = "failed"
         out[jid] = entry
     return out
 

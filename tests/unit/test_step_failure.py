@@ -455,3 +455,19 @@ def test_a_network_wide_failure_is_one_warning_with_the_count(caplog: pytest.Log
     assert len(debug) == 10000 and debug[0] == f"junction=J0000 left on its own program t=250: {reason}"
     assert debug[-1] == "junction=J4999 decided again t=252"
     assert svc.failures["J0001"] == (2, 250.0, reason) and svc.failures["A"] == (1, 252.0, "policy webster failed: x")
+
+
+def test_summary_json_reads_mode_failed_for_a_junction_failing_at_the_end() -> None:
+    """summary.json's junction_control: a junction whose decision raised at the last tick (the service's
+    last_result) reads mode `failed`, as in the metrics and `ctl status`, not do no harm's mode; one that
+    failed earlier and was decided again reads do no harm's mode, its failed ticks kept."""
+    svc = ControllerService(mixed_junctions(), Config(), "webster", publish=lambda cmd, payload: None)
+    reason = f"policy webster failed: ValueError: junction A: {BAD}"
+    other = sorted(j for j in svc.junctions if j != "A")[0]
+    svc._log_failures(TickResult(failed=(("A", reason), (other, reason))), 0.0)
+    svc._log_failures(TickResult(failed=(("A", reason),)), 1.0)
+    svc.last_result = TickResult(failed=(("A", reason),))  # as ControllerService._tick leaves it
+    summary = junction_summary(svc)
+    assert summary["A"]["mode"] == "failed" and summary["A"]["failed_ticks"] == 2
+    assert summary[other]["mode"] == "policy" and summary[other]["failed_ticks"] == 1
+    assert {e["mode"] for j, e in summary.items() if j not in ("A", other)} == {"policy"}
