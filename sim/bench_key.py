@@ -311,44 +311,73 @@ def _niced(level: int) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, level)
 
 
-def run_all(runs: Sequence[Run], jobs: int, nice: int, say: Callable[[str], None] | None = None) -> list[Run]:
-    """Run `runs`, `jobs` at a time at niceness `nice`, one progress line each on stderr
-    (`say` to replace it); returns the runs that failed (their log: <run>.log beside the folder)."""
+def run_all(
+    runs: Sequence[Run], jobs: int, nice: int, say: Callable[[str], None] | None = None, every_s: float = 600.0
+) -> list[Run]:
+    """Run `runs`, `jobs` at a time at niceness `nice` or more; a line on stderr (`say` to replace it)
+    as each ends, and every `every_s` of wall time one naming the runs still going, with the last
+    progress line of each one's log (simulate's `[policy] ...`, every 900 simulated seconds). Returns
+    the runs that failed (their log: <run>.log beside the run's folder)."""
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     pending, active, failed = list(runs), [], []
-    done, total, t_start = 0, len(runs), time.monotonic()
+    done, t_start, t_said = 0, time.monotonic(), time.monotonic()
     while pending or active:
         while pending and len(active) < max(1, jobs):
             r = pending.pop(0)
             r.out.mkdir(parents=True, exist_ok=True)
             (r.out / "run.json").unlink(missing_ok=True)
-            log = open(r.out.parent / f"{r.out.name}.log", "w")  # noqa: SIM115 - closed when it ends
+            log = open(_log(r), "w")  # noqa: SIM115 - closed when its process ends
             proc = subprocess.Popen(
                 r.command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, preexec_fn=lambda: _niced(nice)
             )
             active.append((r, proc, log, time.monotonic()))
         time.sleep(0.2)
-        for item in list(active):
-            r, proc, log, t0 = item
-            if proc.poll() is None:
-                continue
+        for item in [a for a in active if a[1].poll() is not None]:
             active.remove(item)
-            log.close()
+            item[2].close()
             done += 1
-            ok = proc.returncode == 0 and (r.out / "summary.json").is_file()
-            if ok:
-                (r.out / "run.json").write_text(json.dumps({"command": _shown(r.command)}, indent=1))
-                figure = f"delay {json.loads((r.out / 'summary.json').read_text()).get('delay_s', float('nan')):.2f}"
-            else:
+            r, figure = item[0], _ended(item[0], item[1].returncode)
+            if figure.startswith("FAILED"):
                 failed.append(r)
-                figure = f"FAILED (exit {proc.returncode}; {r.out.parent / (r.out.name + '.log')})"
             elapsed = time.monotonic() - t_start
-            left = elapsed / done * (total - done)
+            left = elapsed / done * (len(runs) - done)
             say(
-                f"[{done}/{total}] {r.scenario.name} {r.variant} seed {r.seed}: {figure} in "
-                f"{time.monotonic() - t0:.0f} s (elapsed {elapsed / 60:.1f} min, about {left / 60:.0f} min left)"
+                f"[{done}/{len(runs)}] {r.scenario.name} {r.variant} seed {r.seed}: {figure} in "
+                f"{time.monotonic() - item[3]:.0f} s (elapsed {elapsed / 60:.1f} min, about {left / 60:.0f} min left)"
             )
+        if active and time.monotonic() - t_said >= every_s:
+            t_said = time.monotonic()
+            going = "; ".join(
+                f"{r.scenario.name} {r.variant} seed {r.seed} for {(t_said - t0) / 60:.0f} min{_last_progress(r)}"
+                for r, _, _, t0 in active
+            )
+            say(f"[{done}/{len(runs)}] running: {going}")
     return failed
+
+
+def _log(run: Run) -> Path:
+    return run.out.parent / f"{run.out.name}.log"
+
+
+def _ended(run: Run, code: int) -> str:
+    """A run's ending: its run.json written and its delay when it ended well, else FAILED and why."""
+    if code == 0 and (run.out / "summary.json").is_file():
+        (run.out / "run.json").write_text(json.dumps({"command": _shown(run.command)}, indent=1))
+        return f"delay {json.loads((run.out / 'summary.json').read_text()).get('delay_s', float('nan')):.2f}"
+    why = f"exit {code}" if code != 0 else "no summary.json"
+    return f"FAILED ({why}; {_log(run)})"
+
+
+def _last_progress(run: Run) -> str:
+    """`: <simulate's last progress line>` from the run's log, or nothing."""
+    try:
+        with open(_log(run), "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    shown = [line for line in lines if line.startswith("[")]
+    return f": {shown[-1]}" if shown else ""
 
 
 # -- the arithmetic --------------------------------------------------------------------------
@@ -537,6 +566,9 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=2, help="simulations at a time (default: 2)")
     p.add_argument("--nice", type=int, default=5, help="the runs' niceness, at least (default: 5)")
     p.add_argument("--out", type=Path, required=True, help="folder of the runs and configs (reused)")
+    p.add_argument(
+        "--progress-s", type=float, default=600.0, help="wall seconds between lines on the runs going (default: 600)"
+    )
     p.add_argument("--rerun", action="store_true", help="run again the runs already finished in --out")
     p.add_argument("--per-seed", action="store_true", help="also print the delays and ratios seed by seed")
     th = Thresholds()
@@ -584,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({len(runs) - len(todo)} reused), {opts.jobs} at a time; runs in {runs_dir}",
         file=sys.stderr,
     )
-    failed = run_all(todo, opts.jobs, opts.nice)
+    failed = run_all(todo, opts.jobs, opts.nice, every_s=opts.progress_s)
     delays, raised = collect(runs)
     judgements = [judge(s.name, delays.get(s.name, {}), th) for s in scenarios]
     city = any(s.cfg.parts[-3:] == ("scenarios", "city", "city.sumocfg") for s in scenarios)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import tomllib
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def _fake_runs(delays: dict[tuple[str, str, int], float], failing: set[tuple[str
     """A run_all that writes each run's recorded summary (delay_s, junction_control), as simulate would."""
     calls: list[int] = []
 
-    def run_all(runs, jobs, nice, say=None):
+    def run_all(runs, jobs, nice, say=None, every_s=600.0):
         calls.append(len(runs))
         failed = []
         for r in runs:
@@ -217,3 +218,34 @@ def test_a_failed_run_or_a_decision_that_raised_fails_the_tool_named(
     captured = capsys.readouterr()
     assert "- city pert seed 3: J1 (12 ticks: policy raised)" in captured.out
     assert "1 with a decision that raised" in captured.err
+
+
+def _run(tmp: Path, name: str, code: str) -> bk.Run:
+    """A Run whose command is a small Python program (its folder `out` in the variable `out`)."""
+    out = tmp / name / "seed1"
+    sc = bk.Scenario(name, tmp / f"{name}.sumocfg", None)
+    return bk.Run(
+        sc, "on", 1, out, (sys.executable, "-c", f"from pathlib import Path; out = Path({str(out)!r}); {code}")
+    )
+
+
+def test_the_runs_go_niced_named_as_they_end_and_while_they_go(tmp_path: Path) -> None:
+    ok = _run(
+        tmp_path,
+        "ok",
+        "import os, json, time; print('[adaptive] t=900 s', flush=True); time.sleep(1.5); "
+        "(out / 'summary.json').write_text(json.dumps({'delay_s': 12.5, 'nice': os.getpriority(os.PRIO_PROCESS, 0)}))",
+    )
+    bad = _run(tmp_path, "bad", "raise SystemExit(3)")
+    silent = _run(tmp_path, "silent", "pass")  # exit 0 without a summary
+    lines: list[str] = []
+    failed = bk.run_all([ok, bad, silent], 3, 7, lines.append, every_s=0.5)
+    assert failed == [bad, silent]
+    assert json.loads((ok.out / "summary.json").read_text())["nice"] >= 7
+    assert bk.finished(ok) and not bk.finished(bad) and not bk.finished(silent)
+    ended = [line for line in lines if "running:" not in line]
+    assert any(line.startswith("[") and "ok on seed 1: delay 12.50 in " in line for line in ended), lines
+    assert any(f"bad on seed 1: FAILED (exit 3; {tmp_path / 'bad' / 'seed1.log'})" in line for line in ended)
+    assert any("silent on seed 1: FAILED (no summary.json;" in line for line in ended)
+    going = [line for line in lines if "running:" in line]
+    assert going and "ok on seed 1 for 0 min: [adaptive] t=900 s" in going[-1], lines
