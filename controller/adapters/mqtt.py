@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from controller.adapters import paho_lean
+from controller.adapters import paho_lean, paho_read
 from controller.config import BrokerConfig
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError
@@ -307,6 +307,7 @@ class MqttClient:
         c.on_publish = self._handle_publish
         c.on_connect_fail = self._handle_connect_fail
         c.on_subscribe = self._handle_subscribe
+        paho_read.install(c)  # paho's packet reader buffered, QoS 0 PUBLISH decoded at once (exact)
         self._client = c
 
     # -- lifecycle -------------------------------------------------------------------------

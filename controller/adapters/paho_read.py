@@ -1,0 +1,235 @@
+"""paho-mqtt's packet reader, buffered, with a fast path for QoS 0 PUBLISH, exactly.
+
+paho 2.2 reads each packet with several `recv` calls on the socket (its command byte, each byte
+of its remaining length, then its body), and its threaded loop (`loop_start`) runs a `select`
+before each packet read: a subscriber that receives 2,500 messages a second makes about five
+system calls for each, and builds a `PublishPacket`, a logging string and its `MQTTMessage`
+through `_handle_publish`, then asks its matcher of per-topic callbacks, empty, for each one.
+`lean_packet_read` replaces the client's `_packet_read` (on the instance, by `install`): when no
+whole packet waits in its buffer, one `recv` of up to READ_BYTES (more when a longer packet is
+under way); then every whole packet in the buffer is cut from it and handled in order; the bytes
+of a packet not yet whole stay buffered until the next read (the socket says when they come).
+
+A QoS 0 PUBLISH with a topic of 1+ bytes within the packet and, with MQTT 5, no properties (the
+feeds of the contract) becomes here the same `MQTTMessage` paho's `_handle_publish` builds (every
+slot: topic, payload, qos, retain, dup, mid, state, info, properties, timestamp), handed over as
+paho's `_handle_on_message` does: with no per-topic callback (`message_callback_add`) on_message
+is called as paho calls it (under its locks, its error logged and raised unless
+`suppress_exceptions`); with one, paho's own `_handle_on_message`. Every other packet (QoS 1 / 2,
+with properties, CONNACK, SUBACK, PUBACK, PUBREL, PINGRESP, a malformed one) is put where paho's
+reader puts it (`_in_packet`) and handled by paho's `_packet_handle`: its callbacks,
+acknowledgements and errors are paho's. Reading stops at the first packet whose handling fails
+(the caller drops the connection) or whose callback closed or replaced the socket (the rest of the
+buffer goes with the socket); what a raising callback leaves is handled by the next call.
+
+What changes is only when the reads happen: a burst is handled in one call, and the time of the
+last bytes received (the keepalive's) is taken once per `recv`, not once per packet. With paho's
+logging on (`on_log` or `enable_logger`) every packet goes through paho's handler (its debug lines
+are paho's). `install` acts only on the paho releases this was read against (paho_lean.EXACT_FOR,
+2.2: the reader, `_in_packet`, `_packet_handle`, `_handle_on_message` and the matcher's root);
+elsewhere the client keeps paho's reader. TLS sockets are read the same way (paho's `_sock_recv`).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import paho.mqtt
+from paho.mqtt import _packet
+from paho.mqtt import client as paho_client
+from paho.mqtt.client import MQTTMessage, MQTTMessageInfo, MQTTv5
+from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
+from paho.mqtt.packettypes import PacketTypes
+
+from controller.adapters.paho_lean import EXACT_FOR
+
+READ_BYTES = 65536  # one recv asks for this much (or the rest of a longer packet)
+_PUBLISH = 0x30
+_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+_AGAIN = MQTTErrorCode.MQTT_ERR_AGAIN
+_CONN_LOST = MQTTErrorCode.MQTT_ERR_CONN_LOST
+_PROTOCOL = MQTTErrorCode.MQTT_ERR_PROTOCOL
+_new_message = object.__new__
+
+
+def _empty_in_packet() -> Any:
+    """paho's `_in_packet` between packets (as its reader resets it)."""
+    return {
+        "command": 0,
+        "have_remaining": 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": 0,
+        "packet": bytearray(b""),
+        "to_process": 0,
+        "pos": 0,
+    }
+
+
+def exact_here() -> bool:
+    """Whether this paho is a release the reader was read against (paho_lean.EXACT_FOR)."""
+    return str(getattr(paho.mqtt, "__version__", "")).startswith(EXACT_FOR)
+
+
+def install(client: paho_client.Client) -> bool:
+    """The client reads with lean_packet_read from now on (idempotent). Only on a paho release
+    of EXACT_FOR: elsewhere nothing changes. Returns whether it is installed."""
+    if not exact_here():
+        return False
+    if getattr(client, "_lean_read", False):
+        return True
+    client._lean_buf = b""  # type: ignore[attr-defined]  # bytes read and not yet handled
+    client._lean_sock = None  # type: ignore[attr-defined]  # the socket they came from
+    client._packet_read = types.MethodType(lean_packet_read, client)  # type: ignore[method-assign]
+    client._lean_read = True  # type: ignore[attr-defined]
+    return True
+
+
+def _header(buf: bytes, pos: int, end: int) -> tuple[int, int, int, list[int]] | None:
+    """(body start, body length, multiplier, length bytes) of the packet at pos, None while its
+    fixed header is not whole; body start -1 on a remaining length longer than 4 bytes."""
+    k, length, mult = pos + 1, 0, 1
+    count: list[int] = []
+    while True:
+        if k >= end:
+            return None
+        byte = buf[k]
+        count.append(byte)
+        if len(count) > 4:
+            return -1, 0, mult, count
+        length += (byte & 127) * mult
+        mult *= 128
+        k += 1
+        if not byte & 128:
+            return k, length, mult, count
+
+
+def lean_packet_read(self: paho_client.Client) -> MQTTErrorCode:
+    """paho's `_packet_read`, buffered (see the module's docstring); returns what paho's does:
+    MQTT_ERR_AGAIN when the socket has nothing to read, MQTT_ERR_CONN_LOST when it is closed or
+    fails, else the first failing packet's code or MQTT_ERR_SUCCESS."""
+    if self._in_packet["command"] != 0:  # a packet paho's own reader began: it ends it
+        return paho_client.Client._packet_read(self)
+    sock = self._sock
+    buf: bytes = self._lean_buf  # type: ignore[attr-defined]
+    if sock is None or sock is not self._lean_sock:  # type: ignore[attr-defined]
+        buf = b""  # bytes of another connection are not this one's
+        self._lean_sock = sock  # type: ignore[attr-defined]
+    head = _header(buf, 0, len(buf)) if len(buf) > 1 else None
+    if head is None or head[0] < 0 or head[0] + head[1] > len(buf):  # no whole packet waits: read
+        want = READ_BYTES if head is None or head[0] < 0 else max(READ_BYTES, head[0] + head[1] - len(buf))
+        try:
+            data = self._sock_recv(want)
+        except BlockingIOError:
+            self._lean_buf = buf  # type: ignore[attr-defined]
+            return _AGAIN
+        except TimeoutError as err:
+            self._easy_log(paho_client.MQTT_LOG_ERR, "timeout on socket: %s", err)
+            return _CONN_LOST
+        except OSError as err:
+            self._easy_log(paho_client.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
+            return _CONN_LOST
+        if not data:
+            return _CONN_LOST
+        with self._msgtime_mutex:
+            self._last_bytes_received = paho_client.time_func()
+        buf = buf + data if buf else data
+    end, pos, rc = len(buf), 0, _SUCCESS
+    fast = self.on_log is None and self._logger is None
+    v5 = self._protocol == MQTTv5
+    try:
+        while end - pos >= 2:
+            head = _header(buf, pos, end)
+            if head is None:
+                break
+            start, length, mult, count = head
+            if start < 0:
+                return _PROTOCOL  # paho's reader: a remaining length over 4 bytes
+            stop = start + length
+            if stop > end:
+                break
+            command = buf[pos]
+            pos = stop
+            if not (fast and command & 0xF6 == _PUBLISH and _fast_publish(self, command, buf, start, stop, v5)):
+                rc = _handle(self, command, buf[start:stop], length, mult, count)
+                if rc > 0:  # the caller drops the connection
+                    break
+                rc = _SUCCESS  # MQTT_ERR_AGAIN from a handler: paho's next read goes on, so does this one
+            if self._sock is not sock:  # a callback closed or replaced the connection
+                break
+    finally:  # what is left, also when a callback raised (paho's suppress_exceptions off)
+        self._lean_buf = buf[pos:] if self._sock is sock else b""  # type: ignore[attr-defined]
+    return rc
+
+
+def _handle(
+    self: paho_client.Client, command: int, body: bytes, length: int, mult: int, count: list[int]
+) -> MQTTErrorCode:
+    """A whole packet handled by paho's own handler, from where paho's reader leaves it."""
+    self._in_packet = {
+        "command": command,
+        "have_remaining": 1,
+        "remaining_count": count,
+        "remaining_mult": mult,
+        "remaining_length": length,
+        "packet": bytearray(body),
+        "to_process": 0,
+        "pos": 0,
+    }
+    try:
+        rc = self._packet_handle()
+    except MalformedPacket as exc:
+        self._easy_log(paho_client.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+        rc = _PROTOCOL
+    self._in_packet = _empty_in_packet()
+    return rc
+
+
+def _fast_publish(self: paho_client.Client, command: int, buf: bytes, start: int, stop: int, v5: bool) -> bool:
+    """A QoS 0 PUBLISH (command & 0xF6 == 0x30) handed to on_message as paho's _handle_publish
+    does, when it is of the common form: a topic of 1+ bytes within the packet, and with MQTT 5 an
+    empty property list (its length byte 0). False, having done nothing, otherwise."""
+    if stop - start < 2:
+        return False
+    topic_end = start + 2 + ((buf[start] << 8) | buf[start + 1])
+    if topic_end == start + 2 or topic_end > stop:
+        return False
+    payload_at = topic_end
+    if v5:
+        if topic_end >= stop or buf[topic_end] != 0:
+            return False
+        payload_at += 1
+    message = _new_message(MQTTMessage)  # the fields paho's __init__ and _handle_publish set, once each
+    message.timestamp = paho_client.time_func()
+    message.state = paho_client.mqtt_ms_invalid
+    message.dup = (command & 0x08) != 0
+    message.mid = 0
+    message._topic = buf[start + 2 : topic_end]
+    message.payload = buf[payload_at:stop]
+    message.qos = 0
+    message.retain = (command & 0x01) != 0
+    message.info = MQTTMessageInfo(0)
+    message.properties = _packet.Properties(PacketTypes.PUBLISH) if v5 else None  # type: ignore[attr-defined,no-untyped-call]
+    _deliver(self, message)
+    return True
+
+
+def _deliver(self: paho_client.Client, message: MQTTMessage) -> None:
+    """paho's _handle_on_message: with no per-topic callbacks (message_callback_add), whose
+    matcher finds nothing for any topic then, on_message called as it calls it; else paho's own."""
+    with self._callback_mutex:
+        filtered = bool(self._on_message_filtered._root._children)
+        on_message = self.on_message
+    if filtered:
+        self._handle_on_message(message)
+        return
+    if on_message:
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:
+                self._easy_log(paho_client.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
