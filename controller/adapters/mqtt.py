@@ -460,7 +460,9 @@ class MqttClient:
         packet reader says it itself, by a non-blocking read that finds nothing (MQTT_ERR_AGAIN,
         also mid-packet: the rest is read next time), and an error is handled as loop_read does.
         Those are paho's private calls (PAHO_BURST_READ), checked when the client starts: without
-        them, one public loop_read (what it reads, the pump's next poll round reads the rest)."""
+        them, one public loop_read (what it reads, the pump's next poll round reads the rest). With
+        the lean reader (paho_read.py, paho 2.2) each call handles every whole packet its recv brought,
+        so max_packets bounds the reads."""
         client = self._client
         if not self._burst_read:
             client.loop_read()

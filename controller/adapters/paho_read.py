@@ -118,8 +118,10 @@ def lean_packet_read(self: paho_client.Client) -> MQTTErrorCode:
         buf = b""  # bytes of another connection are not this one's
         self._lean_sock = sock  # type: ignore[attr-defined]
     head = _header(buf, 0, len(buf)) if len(buf) > 1 else None
-    if head is None or head[0] < 0 or head[0] + head[1] > len(buf):  # no whole packet waits: read
-        want = READ_BYTES if head is None or head[0] < 0 else max(READ_BYTES, head[0] + head[1] - len(buf))
+    if head is not None and head[0] < 0:
+        return _PROTOCOL  # paho's reader: a remaining length over 4 bytes (the caller drops the connection)
+    if head is None or head[0] + head[1] > len(buf):  # no whole packet waits: read
+        want = READ_BYTES if head is None else max(READ_BYTES, head[0] + head[1] - len(buf))
         try:
             data = self._sock_recv(want)
         except BlockingIOError:

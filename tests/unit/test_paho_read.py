@@ -218,6 +218,10 @@ def test_a_malformed_packet_is_the_same_error(protocol: int) -> None:
         assert lean["messages"] == own["messages"]
         assert lean["errors"] == own["errors"]
     assert read_all(V311, True, [good + _publish(b"", b"p", False)])["errors"] == [MQTTErrorCode.MQTT_ERR_PROTOCOL]
+    for cut in range(1, 6):  # a bad remaining length split across two reads
+        chunks = [good + b"\x30\xff\xff\xff\xff\x01"[:cut], b"\x30\xff\xff\xff\xff\x01"[cut:] + good]
+        own, lean = read_all(protocol, False, chunks), read_all(protocol, True, chunks)
+        assert (lean["messages"], lean["errors"]) == (own["messages"], own["errors"]) != ([], [])
 
 
 def test_a_partial_packet_of_a_replaced_socket_is_dropped() -> None:
