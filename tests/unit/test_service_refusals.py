@@ -67,3 +67,16 @@ def test_a_roadside_stuck_outside_the_models_stages_is_named_once(caplog):
             svc.tick(float(t))
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "junction=J roadside in an intergreen" in lines[0]
+
+
+def test_many_junctions_without_roadside_status_are_counted_in_one_line(caplog):
+    models = {f"J{i:02d}": replace(two_phase(), id=f"J{i:02d}") for i in range(12)}
+    svc = ControllerService(models, CFG, "adaptive", publish=lambda cmd, payload: None)
+    with caplog.at_level(logging.DEBUG, logger="controller.service"):
+        for t in range(1, 80):
+            svc.tick(float(t))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    debugs = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG and "no roadside" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith("12 junctions have no roadside status")
+    assert "J00, J01" in warnings[0] and "J10" not in warnings[0]
+    assert len(debugs) == 12
