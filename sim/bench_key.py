@@ -3,7 +3,7 @@
     python -m sim.bench_key --set max_pressure.head_block_s=4 [--set ...]
                             [--perturb max_pressure.wait_scale_s=61]
                             (--scenario CFG[:END_S] ... | --board FILE) [--policy adaptive]
-                            [--seeds 1-3] [--jobs 2] [--nice 5] --out DIR
+                            [--only NAME,...] [--seeds 1-3] [--jobs 2] [--nice 5] --out DIR
 
 Each (network, seed) runs `run_controller.py --config C simulate CFG --policy P -- --seed S
 [--end END_S]` (one process each, `--jobs` at a time, at niceness `--nice` or more) with three
@@ -561,6 +561,7 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--scenario", action="append", default=[], metavar="CFG[:END_S]", help="a network (repeatable)")
     p.add_argument("--board", type=Path, default=None, help="a file of networks, one a line: name cfg end_s")
+    p.add_argument("--only", default=None, metavar="NAME,NAME", help="run only these networks of the ones given")
     p.add_argument("--policy", default="adaptive", help="the policy run (default: adaptive)")
     p.add_argument("--seeds", default="1-3", help="SUMO seeds, e.g. 1-3, 4-10, 1,3,5 (default: 1-3)")
     p.add_argument("--jobs", type=int, default=2, help="simulations at a time (default: 2)")
@@ -580,6 +581,28 @@ def get_options(args: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(args)
 
 
+def only(scenarios: list[Scenario], names: str | None) -> list[Scenario]:
+    """The networks named in `names` (comma-separated; None: all), in their order; an unknown name refused."""
+    if not names:
+        return scenarios
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = {s.name for s in scenarios}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise InputError(f"--only: no network {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return [s for s in scenarios if s.name in wanted]
+
+
+def next_step(judgements: Sequence[Judgement]) -> str:
+    """The options that judge, on the networks that lost at one of seeds 1-3, every seed the method
+    asks for (the seeds run already reused), or "" when none is missing."""
+    short = [j for j in judgements if j.acts and j.needs_seeds]
+    if not short:
+        return ""
+    last = max(j.needs_seeds[-1] for j in short)
+    return f"--seeds 1-{last} --only {','.join(j.name for j in short)}"
+
+
 def prepare(opts: argparse.Namespace) -> tuple[list[Scenario], list[int], dict[str, tuple[Path, str]], Path]:
     """Check every input before any run; write the configs. InputError names what is wrong."""
     if not opts.sets:
@@ -587,7 +610,7 @@ def prepare(opts: argparse.Namespace) -> tuple[list[Scenario], list[int], dict[s
     base = opts.config
     if not base.is_file():
         raise InputError(f"--config: no file {base}")
-    scenarios = parse_scenarios(opts.scenario, opts.board)
+    scenarios = only(parse_scenarios(opts.scenario, opts.board), opts.only)
     seeds = parse_seeds(opts.seeds)
     base_text = base.read_text(encoding="utf-8")
     changes = {"off": [], "on": [parse_setting(s, "--set") for s in opts.sets]}
@@ -650,6 +673,8 @@ def report(
         "",
         f"Verdict: {overall(judgements, th, city_run)}.",
     ]
+    if next_step(judgements):
+        lines.append(f"Next: the same command with {next_step(judgements)} (the runs done reused).")
     if opts.per_seed:
         lines += ["", *per_seed_table(judgements)]
     if failed:

@@ -249,3 +249,17 @@ def test_the_runs_go_niced_named_as_they_end_and_while_they_go(tmp_path: Path) -
     assert any("silent on seed 1: FAILED (no summary.json;" in line for line in ended)
     going = [line for line in lines if "running:" in line]
     assert going and "ok on seed 1 for 0 min: [adaptive] t=900 s" in going[-1], lines
+
+
+def test_only_some_networks_of_a_board_and_the_seeds_still_asked_for(tmp_path: Path) -> None:
+    city = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    board = tmp_path / "board.txt"
+    board.write_text(f"a {city} 900\nb {city} 900\nc {city} 900\n")
+    every = bk.parse_scenarios([], board)
+    assert [s.name for s in bk.only(every, "c,a")] == ["a", "c"] and bk.only(every, None) == every
+    with pytest.raises(bk.InputError, match="--only: no network d"):
+        bk.only(every, "a,d")
+    lost = _j("a", [100.5, 99.0, 99.0])  # lost at seed 1: seeds 4-10 asked for
+    fine = _j("b", [99.0, 98.0, 99.0])
+    assert bk.next_step([lost, fine]) == "--seeds 1-10 --only a"  # seeds 1-3 reused
+    assert bk.next_step([fine]) == ""
