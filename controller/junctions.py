@@ -373,6 +373,7 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
     pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
     at_lane = df.str("at_lane", lane)
     room = df.num("room_m") if "room_m" in df.table else None
+    turn_off = df.num("room_to_turn_off_pcu") if "room_to_turn_off_pcu" in df.table else None
     return Detector(
         id=did,
         lane=lane,
@@ -384,6 +385,7 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
         city=city,
         at_entry=at_entry,
         room_m=room,
+        room_to_turn_off_pcu=turn_off,
     )
 
 

@@ -48,7 +48,12 @@ class Detector:
     across a junction. `room_m` (advance loops): metres of the approach's own road upstream
     of the loop, from the loop back to the first node where other streams merge or cross, where
     that road goes on past the start of `at_lane` (an edge split, a lane added, a pocket's start:
-    the importer's sim/loops.py `own_road_m`); None: `pos_m`, the loop's lane's start."""
+    the importer's sim/loops.py `own_road_m`); None: `pos_m`, the loop's lane's start.
+    `room_to_turn_off_pcu` (advance loops not at an entry): the PCU the road past that node stores
+    while it still leads only into the approach's road, before a lane that also turns off it (a
+    queue past the room holds only this junction's traffic until it is longer than that); 0 where a
+    lane feeding the road there also turns off it; None: not known (a model imported without it)
+    (sim/loops.py `room_to_turn_off_m`)."""
 
     id: str
     lane: str
@@ -60,6 +65,7 @@ class Detector:
     city: bool = False
     at_entry: bool = False
     room_m: float | None = None
+    room_to_turn_off_pcu: float | None = None
 
     def __post_init__(self) -> None:
         if not self.at_lane:

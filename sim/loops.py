@@ -200,18 +200,52 @@ def own_road_m(lane, turn_back_is_fringe: bool) -> float | None:
     The feeder may also feed other lanes of the same road (a pocket's start, a lane added): they
     are the same approach's traffic, held on its own road, and their queues share the feeder's
     length, so each lane counts its share (1 / the lanes the feeder feeds, compounded upstream)."""
+    return _own_road(lane, turn_back_is_fringe)[1]
+
+
+def room_to_turn_off_m(lane, turn_back_is_fringe: bool) -> float | None:
+    """Metres of road past the node where `lane`'s own road ends upstream (own_road_m) that still
+    lead only into that road, before a lane that also turns off it: the lanes feeding it there,
+    theirs in turn, by the shortest way (each lane's length shared by the lanes of the road it
+    feeds, as own_road_m's). A queue standing back past the room holds only traffic bound for this
+    road until it is longer than that; beyond, it stands on a lane that carries traffic bound
+    elsewhere and holds it. 0 where a lane feeding the road there also turns off it (turnarounds
+    aside), or after MAX_TURN_OFF_HOPS nodes; a lane fed by nothing ends a way (its queue waits to
+    enter the network). None where the road leads back to a network entry (own_road_m None)."""
+    end = _own_road(lane, turn_back_is_fringe)[0]
+    return None if end is None else _to_turn_off_m(end, frozenset([end.getID()]), 0)
+
+
+MAX_TURN_OFF_HOPS = 6  # nodes followed upstream by room_to_turn_off_m (as sim/netlinks.py's MAX_HOPS)
+
+
+def _to_turn_off_m(lane, seen: frozenset[str], hops: int) -> float:
+    feeders = _feeders(lane)
+    if not feeders or hops >= MAX_TURN_OFF_HOPS:
+        return 0.0
+    road, ways = lane.getEdge(), []
+    for f in feeders:
+        fed = {c.getToLane() for c in f.getOutgoing() if c.getDirection() != "t"}
+        if f.getID() in seen or any(ln.getEdge() is not road for ln in fed):
+            return 0.0
+        ways.append(f.getLength() / max(len(fed), 1) + _to_turn_off_m(f, seen | {f.getID()}, hops + 1))
+    return min(ways)
+
+
+def _own_road(lane, turn_back_is_fringe: bool) -> tuple:
+    """(the lane where own_road_m's walk stops, its room); (None, None) at a network entry."""
     cur, seen, room, share = lane, {lane.getID()}, 0.0, 1.0
     while True:
         if _fringe(cur, turn_back_is_fringe):
-            return None
+            return None, None
         feeders = _feeders(cur)
         node = cur.getEdge().getFromNode()
         if len(feeders) != 1 or _is_signalised(node) or feeders[0].getID() in seen:
-            return room
+            return cur, room
         prev = feeders[0]
         fed = {c.getToLane() for c in prev.getOutgoing()}
         if _other_streams(node, prev.getEdge(), cur.getEdge()) or any(ln.getEdge() is not cur.getEdge() for ln in fed):
-            return room
+            return cur, room
         seen.add(prev.getID())
         share /= len(fed)
         room += prev.getLength() * share

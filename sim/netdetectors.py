@@ -75,7 +75,7 @@ def junction_loops(
     for lane_id, tables in per_lane.items():
         for t in tables:
             if t["kind"] == "advance":
-                _own_road(t, net.getLane(t.get("at_lane", lane_id)), p.turn_back_is_fringe)
+                _own_road(t, net.getLane(t.get("at_lane", lane_id)), p)
         out.extend(tables)
         adv = [d["dist_to_stop_m"] for d in tables if d["kind"] == "advance"]
         chain = loops.upstream_chain(net.getLane(lane_id), p.advance_dist_m, p.turn_back_is_fringe)
@@ -83,15 +83,19 @@ def junction_loops(
     return out, storage_m
 
 
-def _own_road(t: dict[str, Any], at_lane: Any, turn_back_is_fringe: bool) -> None:
+def _own_road(t: dict[str, Any], at_lane: Any, p: loops.Placement) -> None:
     """An advance loop's room upstream on the approach's own road (loops.own_road_m): `room_m`,
     from the loop to the first node where other streams merge or cross, where that road goes past
     the start of the loop's lane (without it the room is `pos_m`); `at_entry` where it leads back
-    to a network entry."""
+    to a network entry; else `room_to_turn_off_pcu`, the PCU the road past it stores before a lane
+    that also turns off it (loops.room_to_turn_off_m / vehicle_spacing_m)."""
     if t.get("at_entry"):
         return
-    up = loops.own_road_m(at_lane, turn_back_is_fringe)
+    up = loops.own_road_m(at_lane, p.turn_back_is_fringe)
     if up is None:
         t["at_entry"] = True
-    elif up > 0:
+        return
+    beyond_m = loops.room_to_turn_off_m(at_lane, p.turn_back_is_fringe) or 0.0
+    t["room_to_turn_off_pcu"] = round(beyond_m / p.vehicle_spacing_m, 2)
+    if up > 0:
         t["room_m"] = round(t["pos_m"] + up, 2)

@@ -123,6 +123,10 @@ class MaxPressureParams:
     spill_plan_red_served: bool = False  # with spill_plan_red, only a spill a green is seen to serve is due: every
     # lane's stop-line loop occupied now, the movement's last green passed someone over its stop line, and a phase
     # serves it protected, the phase chosen (spill_red.served); False: every spill past its room
+    spill_plan_red_turns_off: bool = False  # with spill_plan_red, only the spill past the road beyond the room
+    # that still leads only into the approach, before a lane that also turns off it, is due
+    # (Detector.room_to_turn_off_pcu; not known: 0): until then the queue holds only this light's traffic
+    # (spill_red.turn_off_room_pcu); False: all the spill past the room
     head_block_s: float = 0.0  # a lane shared by movements the phase in force serves protected and movements it
     # leaves red, whose stop-line loop is occupied with none of the served movements on it crossing for this long
     # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop

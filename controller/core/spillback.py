@@ -36,13 +36,15 @@ def upstream_queue_pcu(layout: Layout, est: Estimate) -> np.ndarray:
     return out
 
 
-def blocking_queue_pcu(layout: Layout, est: Estimate) -> np.ndarray:
+def blocking_queue_pcu(layout: Layout, est: Estimate, beyond_pcu: np.ndarray | None = None) -> np.ndarray:
     """(movements,) the part of `upstream_queue_pcu` that reaches the junction at the head of each
     lane's link: per lane, the hidden queue beyond what the link stores upstream of the advance
     loop (`Layout.lane_adv_room_pcu`), never below 0, split between the movements as the estimator
     splits it. A queue past the advance loop of a 333 m entry whose loop stands 80 m from the stop
     line holds no one but itself until it is 33 PCU long; past a loop at the start of a 34 m exit of
-    a ring it stands in the ring at once ([max_pressure] spill_room)."""
-    blocking = np.maximum(est.lanes.hidden_pcu - layout.lane_adv_room_pcu, 0.0)
+    a ring it stands in the ring at once ([max_pressure] spill_room). `beyond_pcu` (lanes,): PCU more
+    of room past the link's head per lane (None: none)."""
+    room = layout.lane_adv_room_pcu if beyond_pcu is None else layout.lane_adv_room_pcu + beyond_pcu
+    blocking = np.maximum(est.lanes.hidden_pcu - room, 0.0)
     out: np.ndarray = layout.lane_share @ blocking
     return out

@@ -320,3 +320,46 @@ def test_the_room_past_a_loop_stops_at_a_traffic_light(tmp_path):
         adv = _loops(j, lane)["advance"]
         assert adv.at_lane == lane and adv.pos_m < 0.1
         assert adv.room_m is None and not adv.at_entry, lane
+
+
+def _pure_merge_net(work: Path, turn_off: bool) -> Path:
+    """Signalised C with a 30 m two-lane approach PC (one-way) fed by the one-lane road MP from M,
+    100 m before, where the one-way roads XM (270 m, from the network's edge) and YM (100 m) merge
+    and, with `turn_off`, M's one-way side road MZ also leaves. A cross road W0-C-E0."""
+    from tests.netbuild import edge_xml, netconvert, node_xml
+
+    nodes = {
+        "C": (0, 0, "traffic_light"),
+        "P": (0, -30, "priority"),
+        "M": (0, -130, "priority"),
+        "X": (0, -400, "priority"),
+        "Y": (100, -130, "priority"),
+        "E0": (300, 0, "priority"),
+        "W0": (-300, 0, "priority"),
+    }
+    edges = [("XM", "X", "M"), ("YM", "Y", "M"), ("MP", "M", "P"), ("PC", "P", "C")]
+    edges += [("E0C", "E0", "C"), ("CE0", "C", "E0"), ("W0C", "W0", "C"), ("CW0", "C", "W0")]
+    if turn_off:
+        nodes["Z"] = (-100, -130, "priority")
+        edges.append(("MZ", "M", "Z"))
+    return netconvert(work, f"merge{int(turn_off)}", node_xml(nodes), edge_xml(edges, {}, {"PC": 2}))
+
+
+def test_the_road_past_the_room_that_leads_only_into_the_approach_is_stored_before_a_turn_off(tmp_path):
+    """PC's room ends at M, where XM and YM merge into MP: a queue past it backs onto both, which
+    lead only into MP, and holds only PC's traffic until it passes the shorter (YM): the advance
+    loops' room_to_turn_off_pcu is YM's length / the jam spacing. Where the side road MZ also
+    leaves M, the merging lanes carry traffic that turns off there: 0 (the whole spill past the
+    room holds it); likewise where MP itself also feeds the side road PZ (the room ends at P)."""
+    j, sumo_net = _import(_pure_merge_net(tmp_path, False), tmp_path / "j0")
+    ym = sumo_net.getEdge("YM").getLength()
+    assert ym < sumo_net.getEdge("XM").getLength()
+    for lane in ("PC_0", "PC_1"):
+        adv = _loops(j, lane)["advance"]
+        assert adv.room_m == pytest.approx(adv.pos_m + sumo_net.getEdge("MP").getLength() / 2, abs=0.01)
+        assert adv.room_to_turn_off_pcu == pytest.approx(ym / DET.vehicle_spacing_m, abs=0.01)
+    j, _ = _import(_pure_merge_net(tmp_path, True), tmp_path / "j1")
+    assert all(_loops(j, lane)["advance"].room_to_turn_off_pcu == 0.0 for lane in ("PC_0", "PC_1"))
+    j, _ = _import(_diverge_net(tmp_path), tmp_path / "j2")
+    assert all(_loops(j, lane)["advance"].room_to_turn_off_pcu == 0.0 for lane in ("PC_0", "PC_1"))
+    assert all(d.room_to_turn_off_pcu is None for d in j.detectors if d.kind == "stop")

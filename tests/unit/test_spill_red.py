@@ -9,7 +9,14 @@ import numpy as np
 
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy
-from controller.core.policies.spill_red import GreenDischarge, due_phase, plan_red_s, served, track_greens
+from controller.core.policies.spill_red import (
+    GreenDischarge,
+    due_phase,
+    plan_red_s,
+    served,
+    track_greens,
+    turn_off_room_pcu,
+)
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
 from controller.model import PhaseWish
@@ -179,3 +186,36 @@ def test_spill_plan_red_served_tracks_the_greens_through_the_ticks():
 
     assert run(0.0) == PhaseWish(1)
     assert run(2.0) == PhaseWish(0)
+
+
+def _beyond(lay, room_to_turn_off_pcu):
+    """The ring exit's layout with N's advance loop's room_to_turn_off_pcu set (None: not known)."""
+    dets = tuple(
+        replace(d, room_to_turn_off_pcu=room_to_turn_off_pcu) if d.id == "N_adv" else d for d in lay.junction.detectors
+    )
+    return replace(lay, junction=replace(lay.junction, detectors=dets))
+
+
+def test_spill_plan_red_turns_off_waits_for_the_spill_past_the_roads_that_lead_only_into_the_approach():
+    """N's 2 PCU past its room, red 35 s (the program's N/S red): `spill_plan_red` serves N/S. With
+    `spill_plan_red_turns_off`, where the roads past N's room store 3 PCU more that lead only into N
+    (Detector.room_to_turn_off_pcu), the 2 PCU hold no one else: the pressures keep E/W. Where they
+    store 1.5 PCU, or none (a feeder there also turns off), or it is not known, N/S is served."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    served_ns = {m.id for m in lay.junction.movements if m.id in set(lay.junction.served_movements(1))}
+    reds = tuple(100.0 if m.id in served_ns else 65.0 for m in lay.junction.movements)
+    sig = SignalView(1, False, 30.0, reds)  # E/W green 30 s, N/S red 35 s
+    plain = MaxPressurePolicy(replace(NO_LOSS, spill_plan_red=True))
+    key = MaxPressurePolicy(replace(NO_LOSS, spill_plan_red=True, spill_plan_red_turns_off=True))
+    for beyond, policy, phase in ((3.0, plain, 0), (3.0, key, 1), (1.5, key, 0), (0.0, key, 0), (None, key, 0)):
+        lay_b = _beyond(lay, beyond)
+        _, wish = policy.decide(policy.init(lay_b, 0.0), lay_b, est, sig, 100.0)
+        assert wish == PhaseWish(phase), (beyond, policy is key)
+
+
+def test_turn_off_room_pcu_reads_each_lanes_advance_loop():
+    lay, _, _ = ring_exit_and_long_entry(2.0, 10.0)
+    beyond = turn_off_room_pcu(_beyond(lay, 4.5).junction, lay.lanes)
+    n = lay.lanes.index("eN_0")
+    assert beyond[n] == 4.5 and np.count_nonzero(beyond) == 1
+    assert not turn_off_room_pcu(_beyond(lay, None).junction, lay.lanes).any()

@@ -91,7 +91,14 @@ from controller.core.policies.phases import (
     upstream_held_pcu,
 )
 from controller.core.policies.requirements import acyclic_refusal
-from controller.core.policies.spill_red import GreenDischarge, due_phase, plan_red_s, served, track_greens
+from controller.core.policies.spill_red import (
+    GreenDischarge,
+    due_phase,
+    plan_red_s,
+    served,
+    track_greens,
+    turn_off_room_pcu,
+)
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
 from controller.core.spillback import blocking_queue_pcu, upstream_queue_pcu
@@ -717,10 +724,12 @@ class MaxPressurePolicy(Policy):
         """`spill_plan_red`: the phase serving a movement whose spill reaches its link's head and that has
         been red as long as the city's program holds it red (policies/spill_red.py), or -1; with
         `spill_plan_red_served`, only a movement a green is seen to serve (spill_red.served), by a phase
-        serving it protected."""
+        serving it protected; with `spill_plan_red_turns_off`, only the spill past the road beyond the room
+        that leads only into the approach (spill_red.turn_off_room_pcu)."""
         n = len(layout.junction.movements)
         red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(n)
-        blocking = blocking_queue_pcu(layout, est)
+        beyond = turn_off_room_pcu(layout.junction, layout.lanes) if self.params.spill_plan_red_turns_off else None
+        blocking = blocking_queue_pcu(layout, est, beyond)
         if not self.params.spill_plan_red_served:
             return due_phase(state.statics.service, signal.phase, blocking, red_s, longest_red_s, v)
         eligible = served(layout, est, state.greens)

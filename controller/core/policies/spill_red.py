@@ -26,6 +26,14 @@ then, blocked, takes no one now), and a phase serves it protected (a permitted t
 only in the gaps of the streams it yields to); only such a phase is chosen.
 Example: the ring exit above whose last 7 s green passed 1 PCU qualifies; a 21 s green that passed
 none, or a lane whose stop-line loop has been empty these 10 s, does not.
+
+`[max_pressure] spill_plan_red_turns_off` counts only the spill past the road beyond the room that
+still leads only into the approach (`turn_off_room_pcu`): roads that merge and all go on into it
+store a queue that holds only this light's traffic, which its pressure already weighs; past them
+it stands on a lane that also carries traffic turning off elsewhere, and holds it.
+Example: the ring exit above, whose one feeding lane also turns left and right off it, counts its
+whole spill past the room; a lane whose road starts where two 24 m roads merge, each fed by a lane
+that turns off too, counts only what stands past 3.2 PCU more.
 """
 
 from __future__ import annotations
@@ -72,6 +80,18 @@ def served(layout: Layout, est: Estimate, greens: GreenDischarge | None) -> np.n
     standing = np.logical_not((layout.lane_uses & line_empty[None, :]).any(axis=1))
     moved: np.ndarray = ~(greens.last_pcu <= 0.0) if greens is not None else np.ones(standing.shape, dtype=np.bool_)
     out: np.ndarray = standing & moved & layout.protected.any(axis=0)
+    return out
+
+
+def turn_off_room_pcu(junction: Intersection, lanes: tuple[str, ...]) -> np.ndarray:
+    """(lanes,) PCU, indexed like `lanes`: the room the road past each lane's advance loop's room
+    stores before a lane that also turns off it (`Detector.room_to_turn_off_pcu`; 0 where that is not
+    known or there is no such loop)."""
+    out = np.zeros(len(lanes))
+    index = {lane: i for i, lane in enumerate(lanes)}
+    for d in junction.detectors:
+        if d.kind == "advance" and d.room_to_turn_off_pcu is not None and d.lane in index:
+            out[index[d.lane]] = d.room_to_turn_off_pcu
     return out
 
 
