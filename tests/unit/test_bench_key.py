@@ -196,6 +196,8 @@ def test_the_report_from_recorded_summaries_and_the_runs_reused(
     assert "Verdict: may be proposed on: passes everywhere it acts, gains on city." in out
     assert math.isclose(0.926, (0.9 * 0.95 * 0.93) ** (1 / 3), abs_tol=5e-4)
     assert bk.main(argv) == 0 and calls == [9, 0]  # every run reused the second time
+    argv[argv.index(f"{cfg}:120")] = f"{cfg}:300"
+    assert bk.main(argv) == 0 and calls == [9, 0, 9]  # another end: the same folders, its command differs: run again
     configs = sorted(p.name for p in (tmp_path / "configs").iterdir())
     assert len(configs) == 3  # off, on, pert: by the hash of their text
 

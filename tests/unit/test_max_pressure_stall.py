@@ -258,6 +258,8 @@ def test_an_adaptive_far_light_holds_its_stage_until_the_waited_pressure_beats_i
     e_t, red = np.array([ids.index("E_T")]), np.array([60.0])
     assert overtake_s(lay, est({"N_T": 12.0, "E_T": 8.0}), 0, e_t, red, 5.0, mp) == 17.0
     assert overtake_s(lay, est({"N_T": 12.0, "E_T": 8.0}, {"E_T": 360.0}), 0, e_t, red, 5.0, mp) < 17.0
+    # the stage's own arrivals, 0.1 PCU/s on N_T: its queue falls at 0.4 PCU/s, 12 - 0.4 t, beaten from t = 21 s
+    assert overtake_s(lay, est({"N_T": 12.0, "E_T": 8.0}, {"N_T": 360.0}), 0, e_t, red, 5.0, mp) == 21.0
     bound = lay.junction.max_red_s - 60.0
     assert overtake_s(lay, est({"N_T": 12.0}), 0, e_t, red, 5.0, mp) == bound
     assert overtake_s(lay, est({"E_T": 8.0}), 0, e_t, red, 5.0, mp) == 0.0
