@@ -17,7 +17,9 @@ docs/policies.md, "Judging a key"):
 - `no effect`: every seed gives the base's digits (the change does not act there);
 - `FAIL`: median r > `--median-max` (1.01) or geometric mean r > `--gmean-max` (1.02);
 - `pass`, `pass, gain` when also median r <= `--gain-median` (0.95);
-- `needs seeds 1-10` (besides): it lost (r > 1) at one of seeds 1-3 and seeds 1-10 were not all run.
+- `needs seeds 4-10` (the seeds missing; besides): it lost (r > 1) at one of seeds 1-3 and seeds 1-10
+  were not all run. Run `--seeds 1-10` then (the runs finished are reused): only the seeds given are
+  judged, so `--seeds 4-10` alone leaves seeds 1-3 out.
 
 The overall verdict: `may be proposed on` when every network where it acts passes, none needs more
 seeds and one gains; `ships off` otherwise, with the reason. The exit code is 0 whatever the

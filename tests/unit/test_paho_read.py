@@ -249,6 +249,23 @@ def test_a_closed_socket_is_a_lost_connection() -> None:
     assert c._packet_read() == MQTTErrorCode.MQTT_ERR_CONN_LOST
 
 
+def test_a_callback_that_closes_the_connection_stops_the_reading() -> None:
+    """A message whose callback closes the connection (paho's disconnect drops `_sock`): the packets
+    after it in the same read are not handed on (paho's reader reads one packet a call and stops with
+    the socket), and the buffer goes with the socket."""
+    c, got = _client(V5, True)
+
+    def close_on_first(client, userdata, message) -> None:
+        got.append(message)
+        client._sock = None
+
+    c.on_message = close_on_first
+    two = _publish(b"a/b", b"first", True) + _publish(b"a/b", b"second", True)
+    c._sock = ScriptedSocket([two])  # type: ignore[assignment]
+    assert c._packet_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert [m.payload for m in got] == [b"first"] and c._lean_buf == b""
+
+
 def test_with_paho_logging_on_its_debug_lines_are_paho_own(caplog: pytest.LogCaptureFixture) -> None:
     chunks = [stream(True)]
     lines = {}
