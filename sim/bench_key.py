@@ -22,7 +22,8 @@ docs/policies.md, "Judging a key"):
   judged, so `--seeds 4-10` alone leaves seeds 1-3 out.
 
 The overall verdict: `may be proposed on` when every network where it acts passes, none needs more
-seeds and one gains; `ships off` otherwise, with the reason. The exit code is 0 whatever the
+seeds, one gains and the bundled city was among the networks run (else `not decided`); `ships off`
+otherwise, with the reason. The exit code is 0 whatever the
 verdict; 1 when a run failed or one of its junctions' decisions raised (summary.json's
 `junction_control` counts `failed_ticks`: its figures are not the policy's), each named; 2 for a
 bad input (a key not in the base config, a value of the wrong type, a missing scenario).
@@ -481,8 +482,10 @@ def overall(judgements: Sequence[Judgement], th: Thresholds, city_run: bool) -> 
         return f"not decided: run seeds 1-{th.full_seeds} on {', '.join(short)}"
     if not gaining:
         return f"ships off: passes where it acts, but no gain (median r <= {th.gain_median:g}) anywhere"
-    text = f"may be proposed on: passes everywhere it acts, gains on {', '.join(gaining)}"
-    return text + ("" if city_run else " (the bundled city not run: it must be)")
+    text = f"passes everywhere it acts, gains on {', '.join(gaining)}"
+    if not city_run:  # the method: passes on every network where it acts, the bundled city included
+        return f"not decided: {text}; the bundled city not run: it must be"
+    return f"may be proposed on: {text}"
 
 
 # -- the report ------------------------------------------------------------------------------
