@@ -130,7 +130,8 @@ class MaxPressureParams:
     head_block_s: float = 0.0  # a lane shared by movements the phase in force serves protected and movements it
     # leaves red, whose stop-line loop is occupied with none of the served movements on it crossing for this long
     # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop
-    # empties or a movement on it crosses, its queue counts for the red movements (policies/head_of_line.py); 0: off
+    # empties or a movement on it crosses, the served movements' part of its queue is dropped from their queues
+    # (policies/head_of_line.py head_drop_pcu); 0: off
 
 
 @dataclass(frozen=True)
