@@ -63,7 +63,6 @@ if TYPE_CHECKING:
     from controller.operators import OperatorDesk
 
 log = logging.getLogger(__name__)
-_UNHEARD_NAMED = 10  # junctions named in the one warning line for the roadsides never heard from
 
 Publish = Callable[[Command, bytes], None]
 HandOver = Callable[[Command], None]
@@ -500,7 +499,12 @@ class ControllerService:
         heard = {jid for jid in self._awaiting_status if self.state.junctions[jid].status is not None}
         self._awaiting_status -= heard
         if self._awaiting_status and now_s - self._start_s >= self.cfg.roadside.backup_s:
-            _warn_unheard(sorted(self._awaiting_status), now_s - self._start_s)
+            since = f"{now_s - self._start_s:.0f} s after start: the policy cannot act on"
+            _log_group(
+                sorted(self._awaiting_status),
+                f"no roadside status {since} it",
+                many=f"have no roadside status {since} them",
+            )
             self._awaiting_status = set()
 
     def _check_stages(self) -> None:
@@ -576,24 +580,3 @@ def _check_topic(body_junction: str, topic_junction: str | None) -> None:
     """FeedError when the transport names a junction (its topic) other than the body's."""
     if topic_junction is not None and body_junction != topic_junction:
         raise FeedError("topic_mismatch", f"{body_junction[:40]} on {topic_junction[:40]}'s topic")
-
-
-def _warn_unheard(jids: list[str], since_start_s: float) -> None:
-    """Name the served junctions never heard from: one line each while they are few, else one
-    line with the count and the first `_UNHEARD_NAMED` (the rest at debug level), so that a city
-    whose roadside is not yet wired does not log thousands of warnings."""
-    if len(jids) <= _UNHEARD_NAMED:
-        for jid in jids:
-            log.warning(
-                "junction=%s no roadside status %.0f s after start: the policy cannot act on it", jid, since_start_s
-            )
-        return
-    log.warning(
-        "%d junctions have no roadside status %.0f s after start: the policy cannot act on them (%s, ...; "
-        "each named at debug level)",
-        len(jids),
-        since_start_s,
-        ", ".join(jids[:_UNHEARD_NAMED]),
-    )
-    for jid in jids:
-        log.debug("junction=%s no roadside status %.0f s after start", jid, since_start_s)
