@@ -193,7 +193,8 @@ def test_the_report_from_recorded_summaries_and_the_runs_reused(
     argv = [*ARGS, "--scenario", f"{cfg}:120", "--out", str(tmp_path), "--per-seed"]
     assert bk.main(argv) == 0
     out = capsys.readouterr().out
-    assert "| city | 1-3 | 0.930 | 0.926 | 0/3 | 1.010 | 1.006 | 1/3 | pass, gain |" in out
+    assert "| city | 1-3 | 0.930 | 0.926 | 0/3 | 1.010 / 1.020 | fixed (1 of 3 perturbations) | pass, gain |" in out
+    assert "| city | pert | 1-3 | 1.010 | 1.006 | 1/3 | yes |" in out
     assert "| city | 2 | 100.00 | 95.00 | 0.950 | 104.00 | 1.040 |" in out
     assert "Verdict: may be proposed on: passes everywhere it acts, gains on city." in out
     assert math.isclose(0.926, (0.9 * 0.95 * 0.93) ** (1 / 3), abs_tol=5e-4)
@@ -267,3 +268,232 @@ def test_only_some_networks_of_a_board_and_the_seeds_still_asked_for(tmp_path: P
     fine = _j("b", [99.0, 98.0, 99.0])
     assert bk.next_step([lost, fine]) == "--seeds 1-10 --only a"  # seeds 1-3 reused
     assert bk.next_step([fine]) == ""
+
+
+# -- the floor (session 44) -------------------------------------------------------------------
+
+# RESCO ingolstadt21, adaptive, seeds 1-10 (K, session 43: /work/out/K/s43/runs/ingolstadt21): off, on
+# (head_block_s, drop form), p61 (wait_scale_s 61) and psw (switch_service_s 2.05), delay_s s/veh.
+ING21 = {
+    "off": [50.0324, 57.7989, 56.2697, 59.8895, 48.0597, 61.5297, 54.0316, 49.6807, 53.0468, 52.1215],
+    "on": [50.0324, 61.6996, 56.2697, 59.8895, 57.4904, 65.5672, 56.5905, 54.5537, 51.5673, 49.2929],
+    "p61": [48.553, 57.7885, 72.382, 52.8682, 47.9311, 54.5288, 54.8049, 49.6807, 58.9054, 52.0227],
+    "psw": [51.9488, 53.3559, 54.5203, 50.9617, 49.3658, 66.3794, 83.3154, 53.1215, 54.0082, 57.6522],
+}
+
+
+def _by_seed(rows: dict[str, list[float]]) -> dict[str, dict[int, float]]:
+    return {v: dict(enumerate(d, 1)) for v, d in rows.items()}
+
+
+def test_the_floor_is_the_worst_perturbation_and_the_key_passes_within_it() -> None:
+    two = bk.judge("ingolstadt21", _by_seed(ING21), TH)
+    assert two.r is not None and (round(two.r.median, 3), round(two.r.gmean, 3)) == (1.024, 1.037)
+    assert round(two.perts["psw"].median, 3) == 1.033 and round(two.perts["psw"].gmean, 3) == 1.050
+    assert not two.floor.measured and not two.passes  # two perturbations: the fixed thresholds, FAIL
+    assert two.basis(TH) == "fixed (2 of 3 perturbations)" and two.verdict == "FAIL"
+    third = [d * 1.01 for d in ING21["off"]]  # a third, made up: 1.01 at every seed
+    three = bk.judge("ingolstadt21", _by_seed({**ING21, "x": third}), TH)
+    assert three.floor.measured and three.floor.names == ("p61", "psw", "x")
+    assert three.floor.worst_median == pytest.approx(three.perts["psw"].median)
+    assert three.floor.worst_gmean == pytest.approx(three.perts["psw"].gmean)
+    assert three.passes and three.verdict == "pass" and three.basis(TH) == "floor of 3, wide"
+    # the floor is a bound, not a pass: a key worse than the worst perturbation fails
+    worse = {**ING21, "x": third, "on": [d * 1.06 for d in ING21["off"]]}
+    assert not bk.judge("ingolstadt21", _by_seed(worse), TH).passes
+
+
+def test_a_narrow_floor_keeps_the_fixed_thresholds_as_its_bound() -> None:
+    off = dict.fromkeys(range(1, 11), 100.0)
+    quiet = {f"q{k}": {s: 100.0 + (0.2 if (s + k) % 2 else -0.2) for s in range(1, 11)} for k in range(3)}
+    j = bk.judge("n", {"off": off, "on": dict.fromkeys(range(1, 11), 101.5), **quiet}, TH)
+    assert j.floor.measured and not j.floor.wide(TH) and j.floor.pass_bounds(TH) == (1.01, 1.02)
+    assert not j.passes and j.basis(TH) == "floor of 3"
+
+
+def test_a_gain_beyond_the_floor_is_below_the_best_perturbation_at_most_seeds() -> None:
+    off = dict.fromkeys(range(1, 11), 100.0)
+    on = dict.fromkeys(range(1, 11), 94.0)  # 0.94 at every seed: a gain by the fixed threshold
+    lucky = {s: 92.0 if s <= 6 else 100.0 for s in range(1, 11)}  # a change of no meaning at 0.92 on 6 seeds
+    perts = {"a": lucky, "b": dict.fromkeys(range(1, 11), 99.0), "c": dict.fromkeys(range(1, 11), 101.0)}
+    fixed = bk.judge("n", {"off": off, "on": on, "a": lucky}, TH)
+    assert fixed.gains and fixed.verdict == "pass, gain"  # one perturbation: the fixed 0.95
+    floor = bk.judge("n", {"off": off, "on": on, **perts}, TH)
+    assert floor.floor.measured and floor.floor.best_median == 0.92 and floor.passes and not floor.gains
+    assert floor.verdict == "pass"  # not beyond the floor: a change of no meaning did as well
+    better = bk.judge("n", {"off": off, "on": dict.fromkeys(range(1, 11), 90.0), **perts}, TH)
+    assert better.gains  # below 0.92 and below every p at all ten seeds
+    # a change of no meaning at 0.85 on seeds 7-10: the key's 0.90 there is not beyond the floor
+    perts["b"] = {s: 100.0 if s <= 6 else 85.0 for s in range(1, 11)}
+    half = {s: 91.0 if s <= 5 else 93.0 if s == 6 else 90.0 for s in range(1, 11)}  # median 0.91 <= 0.92
+    j = bk.judge("n", {"off": off, "on": half, **perts}, TH)
+    assert j.r is not None and j.r.median == pytest.approx(0.91) and j.floor.best_median == 0.92
+    assert not j.gains  # below every p at seeds 1-5 only: not at most seeds
+
+
+def test_a_perturbation_missing_a_seed_is_left_out_of_the_floor() -> None:
+    rows = _by_seed({**ING21, "x": [d * 1.01 for d in ING21["off"]]})
+    del rows["x"][7]
+    j = bk.judge("ingolstadt21", rows, TH)
+    assert j.floor.names == ("p61", "psw") and not j.floor.measured and not j.passes
+    assert (
+        "| ingolstadt21 | x | 1,2,3,4,5,6,8,9,10 | 1.010 | 1.010 | 0/9 | no: not at every seed judged |"
+        in "\n".join(bk.floor_table([j], TH))
+    )
+    assert j.basis(TH) == "fixed (2 of 3 perturbations)"
+    asked = bk.judge("ingolstadt21", rows, TH, ("p61", "psw", "x", "y"))
+    assert asked.unrun == ("y",) and "| ingolstadt21 | y | - | - | - | - | no: not run |" in bk.floor_table([asked], TH)
+    rows["x"] = dict(rows["off"])  # a perturbation that does not act there: no draw of the noise
+    j = bk.judge("ingolstadt21", rows, TH)
+    assert j.floor.names == ("p61", "psw") and not j.floor.measured
+    assert "| ingolstadt21 | x | 1-10 | 1.000 | 1.000 | 0/10 | no: no effect (the base's digits) |" in "\n".join(
+        bk.floor_table([j], TH)
+    )
+
+
+def test_perturbations_are_named_and_the_old_form_is_one_named_pert() -> None:
+    got = bk.parse_perturbations(
+        ["ws61:max_pressure.wait_scale_s=61", "max_pressure.switch_service_s=2.05", "two:a.b=1", "two:a.c=x:y"]
+    )
+    assert got == {
+        "ws61": [("max_pressure", "wait_scale_s", "61")],
+        "pert": [("max_pressure", "switch_service_s", "2.05")],
+        "two": [("a", "b", "1"), ("a", "c", "x:y")],
+    }
+    assert bk.parse_perturbations(["service.site=a:b"]) == {"pert": [("service", "site", "a:b")]}
+
+
+@pytest.mark.parametrize(
+    ("perturb", "message"),
+    [
+        ("ws61:", "expected section.key=value"),
+        ("ws61:max_pressure.wait_scale_s", "expected section.key=value"),
+        ("6x:max_pressure.wait_scale_s=61", "a perturbation's name is a letter"),
+        ("on:max_pressure.wait_scale_s=61", "'on' names the key's own configs"),
+        ("ws61:max_pressure.nope=1", "no key 'nope' in \\[max_pressure\\]"),
+        ("ws61:max_pressure.wait_scale_s=60", "--perturb ws61 changes nothing"),
+    ],
+)
+def test_a_malformed_perturbation_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], perturb: str, message: str
+) -> None:
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = ["--set", "max_pressure.wait_scale_s=45", "--perturb", perturb, "--scenario", f"{cfg}:120"]
+    assert bk.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert __import__("re").search(message, err), err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_two_perturbations_of_one_config_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = ["--perturb", "a:max_pressure.wait_scale_s=61", "--perturb", "b:max_pressure.wait_scale_s=61.0"]
+    assert bk.main([*argv, "--scenario", f"{cfg}:120", "--out", str(tmp_path)]) == 2
+    assert "--perturb b: the same config as 'a'" in capsys.readouterr().err
+
+
+def test_a_tree_that_is_not_a_checkout_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = ["--set", "max_pressure.wait_scale_s=45", "--scenario", f"{cfg}:120", "--out", str(tmp_path / "o")]
+    assert bk.main([*argv, "--tree", str(tmp_path)]) == 2
+    assert "no run_controller.py there" in capsys.readouterr().err
+    (tmp_path / "run_controller.py").write_text("")
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    assert bk.main([*argv, "--tree", str(tmp_path)]) == 2
+    assert "not a git checkout" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+def _git_tree(path: Path) -> Path:
+    import subprocess
+
+    path.mkdir()
+    (path / "run_controller.py").write_text("")
+    (path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    for cmd in (["init", "-q"], ["add", "run_controller.py", "config.toml"], ["commit", "-qm", "t"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *cmd], cwd=path, check=True)
+    return path
+
+
+def test_the_tree_runs_its_own_run_controller_under_its_own_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = _git_tree(tmp_path / "base")
+    head = bk.tree_id(tree)
+    assert len(head) == 12 and "+" not in head
+    (tree / "notes.txt").write_text("an untracked file")  # untracked files count in the id (R, session 43)
+    assert bk.tree_id(tree).startswith(head + "+")
+    (tree / "notes.txt").unlink()
+    seen: list[bk.Run] = []
+
+    def fake(runs, jobs, nice, say=None, every_s=600.0):
+        seen.extend(runs)
+        return []
+
+    monkeypatch.setattr(bk, "run_all", fake)
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = ["--set", "max_pressure.wait_scale_s=45", "--scenario", f"{cfg}:120", "--seeds", "1"]
+    bk.main([*argv, "--tree", str(tree), "--out", str(tmp_path / "o")])
+    assert seen and all(r.command[1] == str(tree / "run_controller.py") and r.cwd == tree for r in seen)
+    assert all(r.out.parts[-4] == head for r in seen)  # runs/<the tree's id>/<policy>-<hash>/<network>/seed<S>
+    assert f"base {tree / 'config.toml'}" in capsys.readouterr().out
+
+
+def test_judge_only_starts_no_run_and_names_the_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, calls = _fake_runs(_delays([90.0, 95.0, 93.0], [101.0, 104.0, 97.0]))
+    monkeypatch.setattr(bk, "run_all", fake)
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = [*ARGS, "--scenario", f"{cfg}:120", "--out", str(tmp_path)]
+    argv[argv.index("1-3")] = "1-2"
+    assert bk.main(argv) == 0 and calls == [6]
+    argv[argv.index("1-2")] = "1-3"
+    assert bk.main([*argv, "--judge-only"]) == 1 and calls == [6]  # nothing run
+    captured = capsys.readouterr()
+    assert "Missing runs (--judge-only: not run; left out of the ratios):\n- city off seed 3: " in captured.out
+    assert "| city | 1-2 | " in captured.out and "3 missing" in captured.err
+
+
+def test_runs_made_outside_the_tool_are_imported_and_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delays = {("city", v, s): d for v, row in ING21.items() for s, d in enumerate(row[:3], 1)}
+    for (_, v, s), d in delays.items():  # another engineer's layout: <variant>/s<seed>/summary.json
+        (tmp_path / "k" / v / f"s{s}").mkdir(parents=True)
+        (tmp_path / "k" / v / f"s{s}" / "summary.json").write_text(json.dumps({"delay_s": d}))
+    imports = tmp_path / "imports.txt"
+    lines = [f"city {v} {tmp_path / 'k' / v / 's{seed}'}" for v in ("off", "p61", "psw")]
+    imports.write_text("# network variant folder\n" + "\n".join(lines) + "\nelsewhere off /x/s{seed}\n")
+    fake, calls = _fake_runs(delays)
+    monkeypatch.setattr(bk, "run_all", fake)
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = ["--set", "max_pressure.head_block_s=4", "--scenario", f"{cfg}:120", "--seeds", "1-3"]
+    argv += ["--perturb", "p61:max_pressure.wait_scale_s=61", "--perturb", "psw:max_pressure.switch_service_s=2.05"]
+    assert bk.main([*argv, "--import", str(imports), "--out", str(tmp_path / "o")]) == 0
+    assert calls == [3]  # only `on` ran: off and both perturbations imported
+    captured = capsys.readouterr()
+    assert "(0 reused, 9 imported)" in captured.err
+    p61 = bk.ratios(dict(enumerate(ING21["p61"][:3], 1)), dict(enumerate(ING21["off"][:3], 1)), 0.02)
+    assert p61 is not None and f"| city | p61 | 1-3 | {p61.median:.3f} | {p61.gmean:.3f} |" in captured.out
+    bad = tmp_path / "bad.txt"
+    bad.write_text("city nope /x/s{seed}\n")
+    assert bk.main([*argv, "--import", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "variant 'nope' is none of this judgement's (off, on, p61, psw)" in capsys.readouterr().err
+    bad.write_text("city off /x/s1\n")
+    assert bk.main([*argv, "--import", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "with {seed} in the folder" in capsys.readouterr().err
+
+
+def test_the_floor_alone_without_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    delays = {("city", v, s): d for v, row in ING21.items() for s, d in enumerate(row[:3], 1) if v != "on"}
+    fake, calls = _fake_runs(delays)
+    monkeypatch.setattr(bk, "run_all", fake)
+    cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
+    argv = ["--perturb", "p61:max_pressure.wait_scale_s=61", "--perturb", "psw:max_pressure.switch_service_s=2.05"]
+    assert bk.main([*argv, "--scenario", f"{cfg}:120", "--out", str(tmp_path)]) == 0 and calls == [9]
+    out = capsys.readouterr().out
+    assert "| city | 1-3 | - | - | - | 1.010 / 1.020 | fixed (2 of 3 perturbations) | floor only |" in out
+    assert "Verdict: no key: the floor only." in out
