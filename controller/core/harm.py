@@ -320,6 +320,9 @@ class HarmState:
     plan_block_s: np.ndarray | None = None
     plan_green_s: np.ndarray | None = None
     plan_settle_s: np.ndarray | None = None
+    # policy mode: the seconds since the mode began that a failure left the junction on its own
+    # program (resume): paused, they count neither as time under the policy nor in the evidence
+    paused_s: float = 0.0
 
     @property
     def gains(self) -> shadow.Gains:
@@ -394,18 +397,62 @@ def first_command(state: HarmState, now_s: float) -> HarmState:
     return replace(_switch(state, state.mode, now_s, state.reason), commanded=True)
 
 
-def resume(state: HarmState, now_s: float) -> HarmState:
+def resume(state: HarmState, now_s: float, before: HarmState | None = None) -> HarmState:
     """The junction decided again after a failure left it on its own program (step.Core._failed: its
     decision or a stage run for the whole network raised; DESIGN.md, safety). Meanwhile its roadside
     ran the city's program, not the policy's, and after an estimator's outage the replay crossed the
-    outage in one interval: those seconds are evidence for neither side. In policy mode the
-    evidence restarts now, as at a change of mode (_switch: the cumulative-sum test at 0, the
-    replay's window from the queues standing now, min_policy_s counted from now); the mode, its
-    reason and the losses stay. In fixed mode the roadside ran the city's program as fixed mode
-    does: unchanged."""
+    outage in one interval: those seconds are evidence for neither side. In policy mode the evidence
+    pauses over them: `state` is the junction's with its replay advanced over the outage (to now),
+    `before` its state before (its replay at the outage's start: the last tick decided). The replay's
+    queues and learning go on from `state` (the counterfactual's queues are state, not evidence);
+    its evidence sums (delay, discharge, arrivals, span, agreement: shadow.Side, Replay), the
+    cumulative-sum test, the spill and trim sums and the lock's standing seconds are `before`'s, not
+    forgotten over the outage nor added to, and the outage's seconds are paused (paused_s): the time
+    under the policy (policy_s: min_policy_s, network_verdict, the relapses' forgiveness) leaves them
+    out, while since_s stays the mode's start. A junction that fails every other tick is thus judged
+    on the seconds between, after min_policy_s of them. Without `before` in policy mode since the
+    same start, the evidence restarts now, as at a change of mode (_switch). In fixed mode the
+    roadside ran the city's program as fixed mode does: unchanged."""
     if state.mode != "policy":
         return state
-    return _switch(state, "policy", now_s, state.reason)
+    if before is None or before.mode != "policy" or before.since_s != state.since_s:
+        return _switch(state, "policy", now_s, state.reason)
+    base = state.spill_base_pcu
+    if base is not None and state.measured_spill_pcu is not None and before.measured_spill_pcu is not None:
+        base = base + (state.measured_spill_pcu - before.measured_spill_pcu)  # the outage's growth is not the policy's
+    return _evolve(
+        state,
+        replay=_paused(before.replay, state.replay),
+        excess_s=before.excess_s,
+        excess_t_s=state.replay.t_s,
+        spill_pcu_s=before.spill_pcu_s,
+        trim_pcu_s=before.trim_pcu_s,
+        spill_base_pcu=base,
+        standing_green_s=before.standing_green_s,
+        charge=None,
+        paused_s=state.paused_s + max(0.0, state.replay.t_s - before.replay.t_s),
+    )
+
+
+def _paused(before: shadow.Replay, after: shadow.Replay) -> shadow.Replay:
+    """`after` (the replay advanced over an outage) with `before`'s evidence sums: the window
+    paused over the outage (no forgetting, nothing added), the queues, the arrivals fed and in
+    transit, the demand and what the replay learns going on."""
+    b, a = before.sides, after.sides
+    sides = replace(a, delay_pcu_s=b.delay_pcu_s, served_pcu=b.served_pcu)
+    return replace(
+        after,
+        arrived_pcu=before.arrived_pcu,
+        span_s=before.span_s,
+        agree_s=before.agree_s,
+        held_pcu=before.held_pcu,
+        sides=sides,
+    )
+
+
+def policy_s(state: HarmState, now_s: float) -> float:
+    """Policy mode: the seconds under the policy since the mode began, the outages paused (resume)."""
+    return now_s - state.since_s - state.paused_s
 
 
 def observe_all(
@@ -912,7 +959,7 @@ def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmStat
 def _to_fixed(state: HarmState, now_s: float, why: str, params: HarmParams) -> HarmState:
     """A verdict against the policy: a loss (relapses; forgiven after hold_max_s in force), the
     hold it earns, and the switch."""
-    relapses = 0 if now_s - state.since_s >= params.hold_max_s else state.relapses
+    relapses = 0 if policy_s(state, now_s) >= params.hold_max_s else state.relapses
     hold = min(params.hold_s * 2.0**relapses, params.hold_max_s)
     fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_ref_pcu_h=0.0)
     return _switch(fixed, "fixed", now_s, why)
@@ -934,7 +981,7 @@ def network_verdict(
     return {
         jid: (_to_fixed(s, now_s, why, params), why)
         for jid, s in states.items()
-        if s.mode == "policy" and s.commanded and now_s - s.since_s >= params.min_policy_s
+        if s.mode == "policy" and s.commanded and policy_s(s, now_s) >= params.min_policy_s
     }
 
 
@@ -969,7 +1016,7 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     """Why the policy is judged worse than the fixed plan, or None: at least min_policy_s under
     the policy, a demand of at least min_demand_pcu_h, the cumulative excess at its budget, and
     the policy worse beyond the margin over the evidence window too (window_delays_s: still losing now)."""
-    if now_s - state.since_s < params.min_policy_s:
+    if policy_s(state, now_s) < params.min_policy_s:
         return None
     demand = state.replay.demand_pcu_h
     if demand < params.min_demand_pcu_h or state.excess_s < params.excess_budget_s:
@@ -980,7 +1027,7 @@ def _worse(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     worse = d_controlled / d_fixed - 1.0 if d_fixed > 0 else math.inf
     return (
         f"policy worse than the fixed plan: {state.excess_s:.1f} s/PCU of delay beyond the margin in "
-        f"{now_s - state.since_s:.0f} s, {worse:.0%} over the window ({d_controlled:.1f} vs "
+        f"{policy_s(state, now_s):.0f} s, {worse:.0%} over the window ({d_controlled:.1f} vs "
         f"{d_fixed:.1f} s/PCU at {demand:.0f} PCU/h)"
     )
 
@@ -1068,6 +1115,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         trim_pcu_s=(0.0, 0.0),
         spill_base_pcu=state.measured_spill_pcu,
         plan_settle_s=None,
+        paused_s=0.0,
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
     )
 

@@ -667,8 +667,8 @@ class Core:
             status = now_status[jid]
             red_since = _red_since(self._served[jid], status, js.red_since_s, now_s)
             if js.failed:  # its roadside ran its own program: evidence for neither side (harm.resume)
+                hs = harm.resume(hs, now_s, js.harm) if self.guarded else hs  # js.harm: before the outage
                 js = _evolve(js, failed=False)
-                hs = harm.resume(hs, now_s) if self.guarded else hs
             updated[jid] = _evolve(js, estimate=estimates[jid], status=status, red_since_s=red_since, harm=hs)
         return updated
 

@@ -11,9 +11,11 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 
 from controller.config import Config
+from controller.core import harm
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies import NetworkDecision, Policy, make_policy
 from controller.core.safety import SignalView
@@ -388,9 +390,10 @@ def test_after_a_failure_do_no_harm_judges_only_the_seconds_after_it(
 ) -> None:
     """While a failure leaves a junction on its own program its roadside runs the city's program, not the
     policy's, and after an estimator's outage the replay crosses the outage in one interval: at the first
-    tick it is decided again, a junction in policy mode has its evidence restarted (harm.resume: the test
-    at 0, min_policy_s counted from then); one in fixed mode keeps its hold. The junctions that did not
-    fail keep theirs."""
+    tick it is decided again, a junction in policy mode has its evidence paused over the outage
+    (harm.resume, session 44: the test and the replay's sums as before it, the outage's seconds in
+    paused_s, left out of its time under the policy; since_s the mode's start); one in fixed mode keeps
+    its hold. The junctions that did not fail keep theirs."""
     from controller.core import step as step_module
 
     armed = [False]
@@ -424,8 +427,18 @@ def test_after_a_failure_do_no_harm_judges_only_the_seconds_after_it(
         if jid == held:
             assert (h.mode, h.since_s, h.hold_s) == ("fixed", 100.0, 1e6)
         elif jid in failing:
-            assert (h.mode, h.since_s, h.excess_s, h.excess_t_s) == ("policy", 321.0, 0.0, h.replay.t_s), jid
-            assert h.reason == before[jid].reason and h.switches == before[jid].switches
+            b = before[jid]
+            assert (h.mode, h.since_s, h.excess_t_s) == ("policy", 0.0, h.replay.t_s), jid
+            # the estimator's outage: the replay last advanced at 120, crossed 120-321 at once; a decision
+            # that raised at 121-320: the replay advanced each tick, each second after it paused
+            assert h.paused_s == (201.0 if stage == "the estimator" else 200.0), jid
+            assert harm.policy_s(h, 321.0) == 321.0 - h.paused_s
+            assert h.reason == b.reason and h.switches == b.switches
+            if stage == "the estimator":  # nothing added to the evidence since 120, nothing forgotten
+                assert h.excess_s == b.excess_s
+                np.testing.assert_array_equal(h.replay.sides.delay_pcu_s, b.replay.sides.delay_pcu_s)
+                assert (h.replay.span_s, h.replay.agree_s) == (b.replay.span_s, b.replay.agree_s)
+                assert h.replay.t_s == 321.0 and b.replay.t_s == 120.0
         else:
             assert h.since_s == 0.0, jid  # decided all along: its evidence goes on
 
@@ -471,3 +484,31 @@ def test_summary_json_reads_mode_failed_for_a_junction_failing_at_the_end() -> N
     assert summary["A"]["mode"] == "failed" and summary["A"]["failed_ticks"] == 2
     assert summary[other]["mode"] == "policy" and summary[other]["failed_ticks"] == 1
     assert {e["mode"] for j, e in summary.items() if j not in ("A", other)} == {"policy"}
+
+
+def test_a_junction_failing_every_other_tick_is_still_judged() -> None:
+    """R's finding (session 43): harm.resume restarted since_s, so a junction whose decision raised every
+    other tick was never judged (min_policy_s never reached), not even by network_verdict. With the
+    evidence paused over each outage, its seconds under the policy add up (half of them here), its
+    evidence is kept, since_s stays the mode's start, and network_verdict takes it once they reach
+    min_policy_s."""
+    broken, _, js = _cores("adaptive")
+    core, faulty = broken
+    rng = random.Random(5)
+    state = core.initial_state(0.0)
+    bad = sorted(js)[0]
+    faulty.bad = bad
+    for t in range(1, 801):
+        faulty.armed = t > 100 and t % 2 == 0
+        state, res = core.step(state, *_inputs(js, rng, t), float(t))
+        assert ({j for j, _ in res.failed} == {bad}) == faulty.armed
+    h = state.junctions[bad].harm
+    assert h is not None and h.mode == "policy" and h.since_s == 0.0
+    # the second after each failure (ticks 102, 104, ..., 798) paused when decided again (103, ..., 799);
+    # the one at 800 is not decided again yet
+    assert h.paused_s == 349.0
+    assert harm.policy_s(h, 800.0) == 451.0 >= core.harm.min_policy_s
+    others = {jid: dataclasses.replace(s.harm, mode="fixed") for jid, s in state.junctions.items() if jid != bad}
+    switched = harm.network_verdict({**others, bad: h}, 800.0, core.harm)
+    assert bad in switched and switched[bad][0].mode == "fixed"
+    assert switched[bad][0].paused_s == 0.0  # a change of mode: the new mode's seconds from 0
