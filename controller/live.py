@@ -44,7 +44,7 @@ from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config, beside_config
-from controller.core import feedpack
+from controller.core import feedbatch, feedpack
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
@@ -336,11 +336,14 @@ class ServiceNode:
         elif kind == "status":
             self.service.on_status(payload, junction=junction)
 
-    def handle_detectors(self, messages: list[tuple[str | None, bytes]]) -> None:
+    def handle_detectors(
+        self, messages: list[tuple[str | None, bytes]], reads: Sequence[feedbatch.Read] | None = None
+    ) -> None:
         """A batch of detector messages, (junction of the topic, payload) in arrival order: as
-        `handle` on each, decoded together (ControllerService.on_detector_batch)."""
+        `handle` on each, decoded together (ControllerService.on_detector_batch); `reads`: each
+        one read as it arrived (ControllerService.read_detector_message), or None."""
         self.settle()
-        self.service.on_detector_batch(messages)
+        self.service.on_detector_batch(messages, reads)
 
     def drain(self) -> int:
         """Validate everything that arrived (clock messages are ignored outside lockstep): the
@@ -549,13 +552,16 @@ def _t_of(payload: bytes) -> float | None:
 
 class _LockstepInbox:
     """run_lockstep's bookkeeping: clock messages in order, field messages buffered by (kind, t)
-    until their clock asks for them, copies of consumed ones dropped."""
+    until their clock asks for them, copies of consumed ones dropped. A detector message is read
+    as it is taken (ControllerService.read_detector_message: parsed, its readings as columns), while
+    the second's other messages are still on their way; the service checks it with its batch."""
 
     def __init__(self, node: ServiceNode, timeout_s: float) -> None:
         self.node = node
         self.timeout_s = timeout_s
         self.order = {j: k for k, j in enumerate(node.service.junctions)}
-        self.buffered: dict[tuple[str, float], dict[str, bytes]] = {}  # (kind, t) -> junction -> payload
+        # (kind, t) -> junction -> (payload, its read: detectors only)
+        self.buffered: dict[tuple[str, float], dict[str, tuple[bytes, feedbatch.Read | None]]] = {}
         self.done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
         self.clocks: deque[dict] = deque()
 
@@ -591,11 +597,13 @@ class _LockstepInbox:
         if kind == "packed":
             self._take_packed(payload)
             return
-        t = _t_of(payload)
+        read = self.node.service.read_detector_message(payload, junction) if kind == "detectors" else None
+        # a plain message's t is the one _t_of reads (its float)
+        t = read[1][0][0] if read is not None and read[1] is not None else _t_of(payload)
         if t is None:  # let the service count it
             self.node.handle(kind, junction, payload)
         elif t > self.done_t[kind]:
-            self.buffered.setdefault((kind, t), {})[junction] = payload
+            self.buffered.setdefault((kind, t), {})[junction] = (payload, read)
 
     def _take_packed(self, payload: bytes) -> None:
         """A second's detector messages packed in one or more packs (core/feedpack.py): those of
@@ -612,10 +620,10 @@ class _LockstepInbox:
         if t <= self.done_t["detectors"]:  # a copy of a second already fed
             return
         buffered = self.buffered.setdefault(("detectors", t), {})
-        order = self.order
+        order, read = self.order, self.node.service.read_detector_message
         for junction, body in messages:
             if junction in order:
-                buffered[junction] = body
+                buffered[junction] = (body, read(body, junction))
 
     def next_clock(self, stop: threading.Event) -> dict | None:
         """The next clock message; None when stopped."""
@@ -647,10 +655,12 @@ class _LockstepInbox:
             self.done_t[kind] = kt
             in_order = sorted(msgs, key=lambda j: self.order.get(j, len(self.order)))
             if kind == "detectors":
-                self.node.handle_detectors([(junction, msgs[junction]) for junction in in_order])
+                batch = [(junction, msgs[junction][0]) for junction in in_order]
+                reads = [read for junction in in_order if (read := msgs[junction][1]) is not None]
+                self.node.handle_detectors(batch, reads if len(reads) == len(batch) else None)
                 continue
             for junction in in_order:
-                self.node.handle(kind, junction, msgs[junction])
+                self.node.handle(kind, junction, msgs[junction][0])
         for key in [k for k in self.buffered if k[1] <= self.done_t[k[0]]]:
             del self.buffered[key]
 

@@ -259,19 +259,32 @@ class ControllerService:
         if self.recent is not None:
             self.recent.add(snap)
 
-    def on_detector_batch(self, messages: Sequence[tuple[str | None, bytes]]) -> None:
+    def read_detector_message(self, payload: bytes, junction: str | None = None) -> feedbatch.Read:
+        """One detector message read ahead of its batch (feedbatch.read_message: parsed, and its
+        readings as columns when plain), for on_detector_batch's `reads`: a caller may read each
+        message as it arrives, while it waits for the rest. Changes nothing: no count, no check
+        against the clock or the junction's last message (those are the batch's)."""
+        return feedbatch.read_message(payload, junction, self._layout())
+
+    def on_detector_batch(
+        self, messages: Sequence[tuple[str | None, bytes]], reads: Sequence[feedbatch.Read] | None = None
+    ) -> None:
         """Many detector messages at once, (the junction its topic names or None, payload) in
         arrival order: the same acceptances, refusals and readings as on_detectors on each in
         turn, decoded as arrays where a message has its junction's plain shape (core/feedbatch.py)
-        and one by one otherwise."""
-        if self._batch_layout is None:
-            self._batch_layout = feedbatch.BatchLayout.build(self.junctions)
-        batch = feedbatch.split_batch(messages, self._batch_layout)
+        and one by one otherwise. reads: each message's read_detector_message, made as it
+        arrived (None: read here)."""
+        batch = feedbatch.split_batch(messages, self._layout(), reads)
         for frame, present in batch.frames:
             self.on_detector_frame(frame, present)
         for i in batch.rest:
             junction, payload = messages[i]
             self.on_detectors(payload, junction=junction)
+
+    def _layout(self) -> feedbatch.BatchLayout:
+        if self._batch_layout is None:
+            self._batch_layout = feedbatch.BatchLayout.build(self.junctions)
+        return self._batch_layout
 
     def on_detector_frame(self, frame: DetectorFrame, present: np.ndarray | None = None) -> None:
         """The in-process feed: one frame stands for a detector message from each junction of

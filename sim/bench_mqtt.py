@@ -264,7 +264,8 @@ def controller_process(spec: dict) -> None:
 def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     """Time the node's validation per second and its ticks: (t -> seconds validating,
     t -> [wall start, wall end, plans sent, and at the end: process CPU seconds, CPU seconds of
-    the tick's thread validating so far, and ticking so far])."""
+    the tick's thread validating so far, and ticking so far, ..., and reading detector messages
+    as they arrived so far (ControllerService.read_detector_message, run_lockstep's thread)])."""
     validate_s: dict[float, float] = {}
     ticks: dict[float, list] = {}
     handle, handle_detectors, tick = node.handle, node.handle_detectors, node._tick
@@ -281,8 +282,14 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
     def timed_handle(kind, junction, payload):
         timed(handle, kind, junction, payload)
 
-    def timed_handle_detectors(messages):
-        timed(handle_detectors, messages)
+    def timed_handle_detectors(messages, reads=None):
+        timed(handle_detectors, messages, reads)
+
+    def timed_read(payload, junction=None):
+        c = time.thread_time()
+        out = read(payload, junction)
+        cpu["read"] += time.thread_time() - c
+        return out
 
     def timed_publish(*args, **kwargs):
         a = time.perf_counter()
@@ -301,10 +308,13 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
         ticks[now_s] = [a, time.time(), len(node.sent), time.process_time(), cpu["validate"], cpu["tick"]]
         # the second's timeline: first and last arrival, mean arrival, validation start and end, tick CPU
         ticks[now_s] += [arrived[0], arrived[1], arrived[2] / max(arrived[3], 1), v[0], v[1], tick_cpu, step_s, pub_s]
+        ticks[now_s].append(cpu["read"])  # CPU seconds reading detector messages as they arrived, so far
 
-    cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0}
+    cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0, "read": 0.0}
     publish = node.client.publish
     node.client.publish = timed_publish  # type: ignore[method-assign]
+    read = node.service.read_detector_message
+    node.service.read_detector_message = timed_read  # type: ignore[method-assign]
     validate_wall: dict[float, list[float]] = {}
 
     node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
@@ -346,7 +356,7 @@ def one_by_one(node: ServiceNode) -> None:
     """The node decodes its detector messages one by one (ControllerService.on_detectors), as
     before the batch decoder: the comparison run of --per-message."""
 
-    def handle_detectors(messages: list[tuple[str | None, bytes]]) -> None:
+    def handle_detectors(messages: list[tuple[str | None, bytes]], reads=None) -> None:
         for junction, payload in messages:
             node.service.on_detectors(payload, junction=junction)
 
@@ -536,7 +546,9 @@ def _cpu(ticks: list[dict], keep: list[float]) -> dict:
     per = [(tk[keep[-1]][3] - tk[keep[0]][3]) / span for tk in ticks]
     validate = sum(tk[keep[-1]][4] - tk[keep[0]][4] for tk in ticks) / span
     tick = sum(tk[keep[-1]][5] - tk[keep[0]][5] for tk in ticks) / span
-    return {"cpu_ctl_max": max(per), "cpu_ctl_sum": sum(per), "cpu_validate": validate, "cpu_tick": tick}
+    read = sum(tk[keep[-1]][14] - tk[keep[0]][14] for tk in ticks if len(tk[keep[0]]) > 14) / span
+    out = {"cpu_ctl_max": max(per), "cpu_ctl_sum": sum(per), "cpu_validate": validate, "cpu_tick": tick}
+    return out | {"cpu_read": read}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -658,10 +670,12 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics:
         flush=True,
     )
     val_us, tick_us = 1e6 * hz["cpu_validate"] / n, 1e6 * hz["cpu_tick"] / n
-    other_us = 1e6 * hz["cpu_ctl_sum"] / n - val_us - tick_us
+    read_us = 1e6 * hz.get("cpu_read", 0.0) / n
+    other_us = 1e6 * hz["cpu_ctl_sum"] / n - val_us - tick_us - read_us
     print(
-        f"#   controllers' CPU µs per junction-second: receive and other {other_us:.0f}, "
-        f"validate {val_us:.0f}, tick {tick_us:.0f}; feeder {hz.get('cpu_feeder', float('nan')):.2f} s/s, "
+        f"#   controllers' CPU µs per junction-second: receive and other {other_us:.0f}, read on arrival "
+        f"{read_us:.0f}, validate {val_us:.0f}, tick {tick_us:.0f}; "
+        f"feeder {hz.get('cpu_feeder', float('nan')):.2f} s/s, "
         f"Mosquitto {hz.get('cpu_broker', float('nan')):.2f} s/s",
         flush=True,
     )

@@ -21,15 +21,22 @@ messages keep their order (its first in a frame, the others after it), and junct
 depend on one another. Values of a count are not in the frame's rules' order (classes), so a
 message with a bad count goes one by one: its reason names the first bad count in its own order.
 
+Each message is read alone first (`read_message`: parsed and, when plain, its readings as flat
+columns), a pure function of the message, the junction its topic names and the layout: a caller
+may read each message as it arrives and hand the reads to split_batch with the batch (`reads`),
+which then groups them as it would have read them (the same frames and the same rest).
+
 Pure (orjson is a parser).
 
 Example: `layout = BatchLayout.build(junctions)` once, then each tick
-`batch = split_batch([(jid, payload), ...], layout)`.
+`batch = split_batch([(jid, payload), ...], layout)`, or with each message read as it arrived,
+`split_batch(messages, layout, [read_message(payload, jid, layout) for jid, payload in messages])`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +60,11 @@ _INT = frozenset({int})
 _CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
 _EMPTY: dict[str, Any] = {}
 _INT64_MAX = 2**63 - 1
+
+# (array is not subscriptable at run time before Python 3.12: the names are for the type checker)
+_Columns = tuple["array[int]", "array[int]", "array[int]", "array[float]", "array[float]"]
+# read_message's result: (the junction, ((t, period_s), junction position, loop columns) or None)
+Read = tuple[str | None, tuple[tuple[float, float], int, _Columns] | None]
 
 
 @dataclass(frozen=True)
@@ -83,29 +95,36 @@ class DetectorBatch:
 @dataclass
 class _Group:
     """The plain messages of one (t, period_s): batch index and junction position of each, and
-    their loops' readings as flat columns (_columns), message after message."""
+    their loops' readings as flat columns (_columns), message after message: each message's
+    columns as they are, joined into arrays by _frame."""
 
     index: list[int]
     position: list[int]
-    per_loop: list[int]
-    classes: list[int]
-    values: list[int]
-    occupancy: list[float]
-    speed: list[float]
+    per_loop: list[array[int]]
+    classes: list[array[int]]
+    values: list[array[int]]
+    occupancy: list[array[float]]
+    speed: list[array[float]]
 
     def add(self, i: int, position: int, columns: _Columns) -> None:
         self.index.append(i)
         self.position.append(position)
-        self.per_loop += columns[0]
-        self.classes += columns[1]
-        self.values += columns[2]
-        self.occupancy += columns[3]
-        self.speed += columns[4]
+        self.per_loop.append(columns[0])
+        self.classes.append(columns[1])
+        self.values.append(columns[2])
+        self.occupancy.append(columns[3])
+        self.speed.append(columns[4])
 
 
-def split_batch(messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout) -> DetectorBatch:
-    """messages: (the junction its topic names, or None; payload) in arrival order."""
-    groups, rest = _group(messages, layout)
+def split_batch(
+    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout, reads: Sequence[Read] | None = None
+) -> DetectorBatch:
+    """messages: (the junction its topic names, or None; payload) in arrival order. reads: each
+    message's read_message with this layout, made before (as it arrived); None: read here.
+    ValueError when reads are not one per message."""
+    if reads is not None and len(reads) != len(messages):
+        raise ValueError(f"split_batch: {len(reads)} reads for {len(messages)} messages")
+    groups, rest = _group(messages, layout, reads)
     frames = []
     min_size = MIN_FRAME_SHARE * len(layout.frame.junctions)
     for (t, period), group in groups.items():
@@ -117,7 +136,7 @@ def split_batch(messages: Sequence[tuple[str | None, bytes]], layout: BatchLayou
 
 
 def _group(
-    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout
+    messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout, reads: Sequence[Read] | None
 ) -> tuple[dict[tuple[float, float], _Group], list[int]]:
     """The plain messages by (t, period_s), and the others (batch positions). A junction whose
     message is left to the one-by-one path keeps all its later messages there."""
@@ -126,7 +145,7 @@ def _group(
     seen: set[str] = set()  # junctions with a message before: in a group or left
     unknown = False  # a message named no junction (no topic, unreadable body): all later ones are left
     for i, (topic_jid, payload) in enumerate(messages):
-        jid, plain = _plain(payload, topic_jid, layout)
+        jid, plain = read_message(payload, topic_jid, layout) if reads is None else reads[i]
         if unknown or plain is None or jid in seen:
             rest.append(i)
             unknown = unknown or jid is None
@@ -143,13 +162,12 @@ def _group(
     return groups, rest
 
 
-def _plain(
-    payload: bytes, topic_jid: str | None, layout: BatchLayout
-) -> tuple[str | None, tuple[tuple[float, float], int, _Columns] | None]:
+def read_message(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> Read:
     """(the junction the message is about, ((t, period_s), junction position, loop columns))
     when the message is plain, else (that junction or None, None). The parsed message is dropped
     here: only flat columns stay (thousands of parsed messages kept alive slow the garbage
-    collector down more than the parsing costs)."""
+    collector down more than the parsing costs). Pure: the same message, topic and layout give
+    the same read, whenever it is made."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         return topic_jid, None
     try:
@@ -185,27 +203,31 @@ def _frame(layout: BatchLayout, t_s: float, period_s: float, group: _Group) -> t
     positions = np.asarray(group.position, dtype=np.intp)
     sizes = np.diff(fl.det_start)[positions]
     first = np.cumsum(sizes) - sizes  # each message's first loop among the group's
-    rows = np.repeat(fl.det_start[positions] - first, sizes) + np.arange(len(group.occupancy))
+    occupancy, speed = _joined(group.occupancy, np.float64), _joined(group.speed, np.float64)
+    rows = np.repeat(fl.det_start[positions] - first, sizes) + np.arange(len(occupancy))
     n = len(fl.detectors)
     counts = np.zeros((n, len(VEHICLE_CLASSES)), dtype=np.int64)
-    entry_rows = np.repeat(rows, np.asarray(group.per_loop, dtype=np.intp))
-    counts[entry_rows, np.asarray(group.classes, dtype=np.intp)] = np.asarray(group.values, dtype=np.int64)
+    entry_rows = np.repeat(rows, _joined(group.per_loop, np.int64))
+    counts[entry_rows, _joined(group.classes, np.int64)] = _joined(group.values, np.int64)
     occ, spd = np.zeros(n), np.full(n, -1.0)
-    occ[rows] = np.asarray(group.occupancy, dtype=float)
-    spd[rows] = np.asarray(group.speed, dtype=float)
+    occ[rows] = occupancy
+    spd[rows] = speed
     present = np.zeros(len(fl.junctions), dtype=bool)
     present[positions] = True
     return DetectorFrame(fl, t_s, period_s, counts, occ, spd), present
 
 
-_Columns = tuple[list[int], list[int], list[int], list[float], list[float]]
+def _joined(parts: list[array[Any]], dtype: type[np.generic]) -> np.ndarray:
+    """The messages' columns of one kind end to end, as one array (of their own machine type)."""
+    return np.frombuffer(b"".join(parts), dtype=dtype)
 
 
 def _columns(loops: list[Any], top: float) -> _Columns | None:
     """One message's loops as flat columns: the number of count entries of each loop, the class
-    column and the count of every entry, each loop's occupancy and speed; None unless every loop
-    is an object whose counts are an object of known classes with integer counts within
-    [0, top] and whose occupancy and speed are JSON numbers (their ranges are check_frame's)."""
+    column and the count of every entry (64-bit integers), each loop's occupancy and speed (64-bit
+    floats, as numpy reads a JSON number's int or float); None unless every loop is an object
+    whose counts are an object of known classes with integer counts within [0, top] and whose
+    occupancy and speed are JSON numbers (their ranges are check_frame's)."""
     if loops and set(map(type, loops)) != _DICT:
         return None
     counts = [d.get("counts", _EMPTY) for d in loops]
@@ -222,4 +244,9 @@ def _columns(loops: list[Any], top: float) -> _Columns | None:
     top = min(top, _INT64_MAX)
     if values and not (set(map(type, values)) <= _INT and min(classes) >= 0 and 0 <= min(values) <= max(values) <= top):
         return None
-    return list(map(len, counts)), classes, values, occupancy, speed
+    return _ints(map(len, counts)), _ints(classes), _ints(values), array("d", occupancy), array("d", speed)
+
+
+def _ints(values: Iterable[int]) -> array[int]:
+    """64-bit signed integers (the frame's counts; _columns checked the range)."""
+    return array("q", values)

@@ -11,7 +11,7 @@ import pytest
 
 from controller.config import Config
 from controller.core import feedarrays
-from controller.core.feedbatch import BatchLayout, split_batch
+from controller.core.feedbatch import BatchLayout, read_message, split_batch
 from controller.service import ControllerService
 from tests.junction_fixtures import two_phase_as
 
@@ -60,16 +60,21 @@ def readings(svc: ControllerService) -> dict[str, list]:
 
 
 def both(messages: list[tuple[str | None, bytes]], last_t: dict | None = None):
-    one, batch = service(), service()
-    for svc in (one, batch):
+    """The batch, and the batch with each message read ahead (as it arrived: read_detector_message),
+    against on_detectors message by message: the same refusals, last times and readings."""
+    one, batch, ahead = service(), service(), service()
+    for svc in (one, batch, ahead):
         svc._last_t.update(last_t or {})
     for jid, payload in messages:
         one.on_detectors(payload, junction=jid)
     batch.on_detector_batch(messages)
-    assert batch.rejected == one.rejected
-    assert batch.received == one.received == len(messages)
-    assert batch._last_t == one._last_t
-    assert readings(batch) == readings(one)
+    ahead.on_detector_batch(messages, [ahead.read_detector_message(payload, jid) for jid, payload in messages])
+    for svc in (batch, ahead):
+        assert svc.rejected == one.rejected
+        assert svc.received == one.received == len(messages)
+        assert svc._last_t == one._last_t
+        assert readings(svc) == readings(one)
+    assert [f[1].tolist() for f in ahead._frames] == [f[1].tolist() for f in batch._frames]
     return one, batch
 
 
@@ -146,3 +151,34 @@ def test_loops_in_another_order_are_read_one_by_one():
     msg["detectors"] = dict(reversed(msg["detectors"].items()))
     one, batch = both([("A", enc(msg)), ("B", enc(body("B")))])
     assert not one.rejected and [s.junction for s in batch._snaps] == ["A"]
+
+
+def test_reads_made_ahead_are_one_per_message():
+    layout = BatchLayout.build(JS)
+    msgs = [(jid, enc(body(jid))) for jid in JS]
+    reads = [read_message(payload, jid, layout) for jid, payload in msgs]
+    with pytest.raises(ValueError, match="7 reads for 8 messages"):
+        split_batch(msgs, layout, reads[1:])
+
+
+def test_a_read_made_ahead_is_the_one_the_batch_takes():
+    """The batch takes each message's read as given, without reading the message again: a read
+    of another message in its place shows (A's read of a second later makes a frame of its own)."""
+    layout = BatchLayout.build(JS)
+    msgs = [(jid, enc(body(jid))) for jid in JS]
+    reads = [read_message(payload, jid, layout) for jid, payload in msgs]
+    assert [frame.t_s for frame, _ in split_batch(msgs, layout, reads).frames] == [NOW_S]
+    later = read_message(enc(body("A", t=NOW_S + 1)), "A", layout)
+    split = split_batch(msgs, layout, [later, *reads[1:]])
+    assert sorted(frame.t_s for frame, _ in split.frames) == [NOW_S, NOW_S + 1]
+
+
+@pytest.mark.parametrize(
+    "speed", [0, 1, 7, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), 5e-324, 1.7976931348623157e308]
+)
+def test_integer_and_extreme_readings_read_as_the_json_path(speed):
+    """Occupancy and speed as JSON integers (the frame holds them as floats) and at the ends of what
+    orjson reads: the frame's floats are the JSON path's, and a refusal is for its reason."""
+    msgs = [(jid, with_loop(jid, 1, occupancy=1, speed_mps=speed)) for jid in JS]
+    one, _ = both(msgs)
+    assert sum(one.rejected.values()) in (0, len(JS))

@@ -10,7 +10,7 @@ import json
 
 from controller.adapters.mqtt import MqttSettings
 from controller.config import Config, ServiceConfig
-from controller.core import feedpack
+from controller.core import feedbatch, feedpack
 from controller.core.messages import encode_detector_message, encode_status
 from controller.live import LockstepStepper, ServiceNode
 from controller.model import SignalStatus
@@ -117,3 +117,43 @@ def test_a_pack_that_does_not_read_is_counted_and_fed_nothing():
     node.inbox.put(("packed", "", b'{"v":1,"t":1.0}'))
     assert stepper.step() == 0
     assert node.unrouted == 1 and node.service.received == 0
+
+
+def test_detector_messages_are_read_as_they_are_taken_and_their_tick_takes_the_reads():
+    """Each detector message is read when taken (ControllerService.read_detector_message), before
+    its clock; the tick's batch gets those reads. One the read leaves to the one-by-one path (a
+    byte-order mark: orjson refuses it, the json module reads it) waits under the `t` the json
+    module reads, and is read as before."""
+    node = _node()
+    stepper = LockstepStepper(node)
+    batches = []
+    handle = node.handle_detectors
+    node.handle_detectors = lambda messages, reads=None: (batches.append(reads), handle(messages, reads))
+    kind, jid, bom = _detectors("J2", 3.0)
+    node.inbox.put(_detectors("J1", 3.0))
+    node.inbox.put((kind, jid, b"\xef\xbb\xbf" + bom))
+    assert stepper.step() == 0
+    layout = node.service._layout()
+    assert batches == []  # nothing handed over before the clock
+    node.inbox.put(_clock(3.0, detectors=2))
+    assert stepper.step() == 1
+    (reads,) = batches
+    assert [(r[0], r[1] is not None) for r in reads] == [("J1", True), ("J2", False)]
+    assert reads[0] == feedbatch.read_message(_detectors("J1", 3.0)[2], "J1", layout)
+    assert node.service.received == 2 and not node.service.rejected
+    assert node.service._last_t == {"J1": 3.0, "J2": 3.0}
+
+
+def test_a_packed_seconds_messages_are_read_as_they_are_taken():
+    node = _node()
+    stepper = LockstepStepper(node)
+    batches = []
+    handle = node.handle_detectors
+    node.handle_detectors = lambda messages, reads=None: (batches.append(reads), handle(messages, reads))
+    messages = [(jid, _detectors(jid, 1.0)[2]) for jid in ("J2", "J1")]
+    node.inbox.put(("packed", "", feedpack.pack(1.0, messages)))
+    node.inbox.put(_clock(1.0, detectors=2))
+    assert stepper.step() == 1
+    (reads,) = batches
+    assert [r[0] for r in reads] == ["J1", "J2"] and all(r[1] is not None for r in reads)  # junction order
+    assert node.service.received == 2 and not node.service.rejected
