@@ -18,15 +18,22 @@ import pytest
 from controller.config import Config
 from controller.core import netestimate
 from controller.core.cuts import cut_of
-from controller.core.estimation import Estimate, LaneCut, LaneState, Layout, MovementArrays
+from controller.core.estimation import Estimate, LaneCut, LaneState, Layout, LinkLayout, LinkState, MovementArrays
+from controller.core.network import NetworkView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import make_policy
-from controller.core.policies.max_pressure import MaxPressurePolicy, MaxPressureState, build_statics, phase_pressures
+from controller.core.policies.max_pressure import (
+    MaxPressurePolicy,
+    MaxPressureState,
+    build_statics,
+    phase_pressures,
+    stalled_movements,
+)
 from controller.core.policies.max_pressure_net import NetPressure
 from controller.core.safety import SignalView
 from controller.core.step import Core
 from controller.junctions import load_intersections, parse_intersection
-from controller.model import Intersection, SignalStatus
+from controller.model import Intersection, PhaseWish, SignalStatus
 from tests.estimate_fixtures import random_snapshot
 from tests.junction_fixtures import four_phase_raw, two_phase_raw
 
@@ -55,15 +62,15 @@ def mixed_junctions(n_city: int) -> dict[str, Intersection]:
 class _Signals:
     """Per junction a phase held for a while, now and then an intergreen or no status."""
 
-    def __init__(self, rng: random.Random, js: dict[str, Intersection]) -> None:
-        self.rng, self.js = rng, js
+    def __init__(self, rng: random.Random, js: dict[str, Intersection], change: float = 0.06) -> None:
+        self.rng, self.js, self.change = rng, js, change
         self.phase = dict.fromkeys(js, 0)
         self.since = dict.fromkeys(js, 0.0)
 
     def tick(self, t: float) -> dict[str, tuple[int, bool, float] | None]:
         out: dict[str, tuple[int, bool, float] | None] = {}
         for jid, j in self.js.items():
-            if self.rng.random() < 0.06:
+            if self.rng.random() < self.change:
                 self.phase[jid], self.since[jid] = self.rng.randrange(len(j.phases)), t
             r = self.rng.random()
             out[jid] = None if r < 0.03 else (self.phase[jid], r < 0.1, t - self.since[jid])
@@ -90,9 +97,12 @@ def _views(
     return views
 
 
-def _estimate(rng: np.random.Generator, lay: Layout, before: Estimate | None, t: float) -> Estimate:
-    """Cumulative departures that grow on some movements, queues, stop lines empty for a while
-    or not, queues hidden upstream on a third of the ticks, now and then a NaN queue."""
+def _estimate(
+    rng: np.random.Generator, lay: Layout, before: Estimate | None, t: float, departing: float = 0.3
+) -> Estimate:
+    """Cumulative departures that grow on some movements (a share `departing` of them each tick),
+    queues, stop lines empty for a while or not, queues hidden upstream on a third of the ticks,
+    now and then a NaN queue."""
     est = Estimate.empty(lay, t) if before is None else before
     n, lanes = len(est.queue_pcu), len(est.lanes.hidden_pcu)
     queue = rng.exponential(4.0, n)
@@ -100,7 +110,7 @@ def _estimate(rng: np.random.Generator, lay: Layout, before: Estimate | None, t:
         queue[rng.integers(n)] = np.nan
     return dataclasses.replace(
         est,
-        departures_pcu=est.departures_pcu + (rng.random(n) < 0.3) * rng.integers(1, 3, n),
+        departures_pcu=est.departures_pcu + (rng.random(n) < departing) * rng.integers(1, 3, n),
         queue_pcu=queue,
         flow_pcu_h=rng.uniform(0.0, 1500.0, n),
         sat_flow_pcu_h=rng.uniform(1200.0, 2000.0, n),
@@ -139,6 +149,9 @@ def _same_state(a: MaxPressureState, b: MaxPressureState, one_init: bool = True)
     assert (a.last_dep_pcu is None) == (b.last_dep_pcu is None)
     if a.last_dep_pcu is not None:
         assert np.array_equal(a.last_dep_pcu, b.last_dep_pcu)
+    assert (a.last_dep_s is None) == (b.last_dep_s is None)
+    if a.last_dep_s is not None:
+        assert a.last_dep_s.tobytes() == b.last_dep_s.tobytes()
 
 
 @pytest.mark.parametrize("pad", [False, True])
@@ -557,3 +570,156 @@ def _plans_of_both(with_pass: Core, alone: Core, js: dict[str, Intersection], rn
             _same_state(a.junctions[jid].policy_state, b.junctions[jid].policy_state, one_init=False)
         new_plans += ra.new_plans
     return new_plans
+
+
+def _stall_view(
+    links: LinkLayout, layouts: dict[str, Layout], ests: dict[str, Estimate], views: list[SignalView | None]
+) -> NetworkView:
+    """The NetworkView the core gives decide() with stall_s (links not learnt, every light's stage and view)."""
+    signals = dict(zip(layouts, views))
+    phases = {j: None if v is None else v.phase for j, v in signals.items()}
+    return NetworkView(links, LinkState.empty(links, layouts, 0.0), dict(ests), layouts, phases=phases, signals=signals)
+
+
+@pytest.mark.parametrize(
+    ("forecast", "pull", "reference", "cuts"),
+    [(False, False, False, False), (True, False, False, True), (False, True, True, False), (True, True, False, True)],
+)
+def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
+    forecast: bool, pull: bool, reference: bool, cuts: bool
+) -> None:
+    """[max_pressure] stall_s (and stall_red_forecast): the pass marks the stalled movements whose exit is
+    held as decide() does with the core's NetworkView (max_pressure.stalled_movements, _held_stalls), and
+    keeps when each movement last departed: the same states and wishes. Departures are rare here, so heads
+    stand through greens; the rule changes decisions (the test fails with the pass's marks dropped).
+    `reference`: L2's state holds other constants, so the pass leaves it to decide() with the view (checked
+    by hand: test_a_head_standing_for_a_held_exit_moves_the_pass_to_the_other_stage)."""
+
+    rng, nrng = random.Random(11), np.random.default_rng(11)
+    js = _line(5)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    keys = {"stall_s": 5.0, "stall_red_forecast": forecast, "pull_upstream": pull}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
+    assert policy.uses_network and policy.reads_signals and not policy.reads_links
+    net = policy.network_decision(layouts)
+    assert isinstance(net, NetPressure) and net.stall is not None
+    links = LinkLayout.build(layouts)
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=pull))
+    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    if reference:
+        other = dataclasses.replace(MaxPressureParams(), **keys, switch_service_s=3.0)  # type: ignore[arg-type]
+        ref["L2"] = MaxPressurePolicy(other).init(layouts["L2"], 0.0)
+    got = dict(ref)
+    signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)  # greens of 30 s on average
+    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
+    seen = {"candidate": 0, "stalled": 0, "changed": 0, "switch": 0}
+    for tick in range(1, 400):
+        t = float(tick)
+        shown = signals.tick(t)
+        for jid in js:
+            est = _full_lanes(nrng, layouts[jid], _estimate(nrng, layouts[jid], ests[jid], t, departing=0.04))
+            n = len(est.blind)  # a loop failed now and then, a queue gone
+            ests[jid] = dataclasses.replace(
+                est, blind=nrng.random(n) < 0.05, queue_pcu=np.where(nrng.random(n) < 0.1, 0.0, est.queue_pcu)
+            )
+        views = _views(js, layouts, shown, red, t)
+        est_list = [ests[j] for j in js]
+        view_net = _stall_view(links, layouts, ests, views)
+        found = _pass_candidates(net, [got[j] for j in js], est_list, views, t)
+        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
+        for k, ((jid, lay), est, view, (state, wish)) in enumerate(zip(layouts.items(), est_list, views, out)):
+            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t, network=view_net)
+            assert wish == r_wish, (tick, jid)
+            _same_state(state, r_state)
+            if view is not None and not view.in_intergreen and r_state.last_dep_s is not None:
+                cand = stalled_movements(lay, est, view.phase, view.green_elapsed_s, r_state.last_dep_s, t, 5.0)
+                m0, m1 = net.spans[k]
+                if not (reference and jid == "L2"):  # (the pass does not read L2's state)
+                    assert np.array_equal(found[m0:m1], cand & net.stall.can_hold[m0:m1]), (tick, jid)
+                seen["candidate"] += bool(cand.any())
+                if cand.any() and view.green_elapsed_s >= lay.junction.phases[view.phase].min_green_s:
+                    marks = policy._held_stalls(r_state, lay, est, view, t, view_net, None, cand)
+                    seen["stalled"] += bool(marks.any())
+            changed = wish != without.decide(ref[jid], lay, est, view, t, network=view_net)[1]
+            seen["changed"] += changed
+            ref[jid], got[jid] = r_state, state
+            if view is not None and wish is not None and not view.in_intergreen:
+                seen["switch"] += wish.phase != view.phase
+    assert seen["candidate"] > 300 and seen["stalled"] > 20 and seen["changed"] > 5 and seen["switch"] > 300, seen
+
+
+def _pass_candidates(
+    net: NetPressure, states: list[MaxPressureState], ests: list[Estimate], views: list[SignalView | None], t: float
+) -> np.ndarray:
+    """(movements,) the pass's stall candidates this tick (_Stall.candidates), as decide_all finds them."""
+    assert net.stall is not None
+    tick = net._read(states, views, t)
+    assert tick.last_dep_s is not None
+    mov = {f: np.concatenate([getattr(e, f) for e in ests]) for f in ("departures_pcu", "queue_pcu", "blind")}
+    last_s = np.where(mov["departures_pcu"] > tick.last_dep, t, tick.last_dep_s)
+    stop_empty = np.concatenate([e.lanes.stop_empty_s for e in ests])
+    return net.stall.candidates(net, tick, mov, stop_empty, last_s, t, net.policy.params.stall_s)
+
+
+def test_the_core_applies_the_stall_rule_with_the_pass_as_without_it() -> None:
+    """Core.step with stall_s 5 s: the network pass (built: the rule no longer sends the policy junction by
+    junction) and every junction decided alone with the core's NetworkView give the same commands and
+    policy states."""
+    rng = random.Random(12)
+    js = _line(5)
+    base = Config()
+    cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, stall_s=5.0))
+    layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
+    with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
+    alone = Core(layouts, make_policy("adaptive", cfg), cfg)
+    assert with_pass.net_decision is not None and with_pass.reads_signals and not with_pass.learns_links
+    alone.net_decision = None
+    assert _plans_of_both(with_pass, alone, js, rng) > 50
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_a_head_standing_for_a_held_exit_moves_the_pass_to_the_other_stage(reference: bool) -> None:
+    """Hand-built: L0 (two phases) green for E/W 30 s, W_T's 10 PCU standing at the stop line with nobody
+    crossing for 20 s; its exit is L1's W approach, and L1 has just turned to N/S (red to it for about 45 s
+    more by its program, longer than the 17 s way back at L0). Without the rule L0 keeps E/W (W_T's
+    pressure 5 against N/S's 0.9); with stall_s 5 W_T counts no queue and L0 asks for N/S, in the pass as
+    in decide() with the core's view. `reference`: L0's state holds other constants, so the pass gives it
+    to decide() (with the view: without it the rule is silently skipped there)."""
+
+    js = _line(3)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), stall_s=5.0))
+    without = MaxPressurePolicy(MaxPressureParams())
+    net = policy.network_decision(layouts)
+    assert isinstance(net, NetPressure)
+    t = 100.0
+    ests = {jid: Estimate.empty(lay, t) for jid, lay in layouts.items()}
+    names = [m.id for m in js["L0"].movements]
+    queue = np.zeros(len(names))
+    queue[names.index("W_T")], queue[names.index("N_T")], queue[names.index("S_T")] = 10.0, 3.0, 3.0
+    ests["L0"] = dataclasses.replace(ests["L0"], queue_pcu=queue)
+    assert not ests["L0"].lanes.stop_empty_s.any()  # every head on its stop-line loop
+    made = policy if not reference else MaxPressurePolicy(dataclasses.replace(policy.params, switch_service_s=3.0))
+    states = {jid: made.init(lay, 0.0) if jid == "L0" else policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    last_s = np.full(len(names), t - 20.0)
+    states["L0"] = dataclasses.replace(
+        states["L0"],
+        phase=1,
+        last_dep_pcu=ests["L0"].departures_pcu,
+        boxed=np.zeros(len(names), dtype=bool),
+        last_dep_s=last_s,
+    )
+    red_l0 = tuple(t - 30.0 if n in ("N_T", "S_T") else t for n in names)
+    red_l1 = tuple(t - 1.0 if m.approach in "EW" else t for m in js["L1"].movements)
+    views: list[SignalView | None] = [
+        SignalView(1, False, 30.0, red_l0),
+        SignalView(0, False, 1.0, red_l1),
+        SignalView(0, False, 1.0, tuple(t for _ in js["L2"].movements)),
+    ]
+    assert net._read(list(states.values()), views, t).reference == ({0} if reference else set())
+    view_net = _stall_view(LinkLayout.build(layouts), layouts, ests, views)
+    got = net.decide_all(list(states.values()), list(ests.values()), views, t)
+    want = policy.decide(states["L0"], layouts["L0"], ests["L0"], views[0], t, network=view_net)
+    assert got[0][1] == want[1] == PhaseWish(0)
+    assert without.decide(states["L0"], layouts["L0"], ests["L0"], views[0], t)[1] == PhaseWish(1)
+    assert got[0][0].last_dep_s is not None and np.array_equal(got[0][0].last_dep_s, last_s)

@@ -571,11 +571,12 @@ class MaxPressurePolicy(Policy):
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
         Varaiya's downstream term or `exit_room` on (they read the learnt links) or
-        `program_order_share` / `program_order_saturated` / `stall_s` / `spill_plan_red` on (the pass
-        does not apply them), and None
+        `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` on (the
+        pass does not apply them), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
         override). With `pull_upstream` the pass reads the queues held upstream from its own
-        estimates: `layouts` must be the whole network the core's NetworkView covers."""
+        estimates, with `stall_s` the neighbours' lights from its own signal views: `layouts` must be
+        the whole network the core's NetworkView covers."""
         from controller.core.policies.max_pressure_net import NetPressure  # it builds on this module
 
         p = self.params
@@ -583,7 +584,6 @@ class MaxPressurePolicy(Policy):
             type(self).decide is not MaxPressurePolicy.decide
             or p.program_order_share > 0
             or p.program_order_saturated
-            or p.stall_s > 0
             or p.spill_plan_red
             or p.head_block_s > 0
         ):

@@ -21,18 +21,28 @@ instead of a dozen small ones per junction:
   approach by one bincount in the reference's order, the approach's lanes summed left to right
   (numpy's order for fewer than 8 entries; an approach of 8 lanes or more is summed on its own); with
   pull_chains also over links of several unsignalised edges, the room the chain's storage;
+- with [max_pressure] stall_s, the green that moves no one (max_pressure.stalled_movements,
+  `_Stall`): when each movement last sent a vehicle over its stop line, and the movements standing
+  in their green, element-wise over the network, kept only where some exit on their lanes can be
+  held (a controlled neighbour's approach that is not a short link: exits_held's static part);
+  where one is found at a junction the pass decides, the reference's _held_stalls reads the
+  neighbours' lights (exits_held) in the NetworkView the core gives decide() (`_Stall.view`), and
+  the pressures drop those movements' queues;
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
-switch through a clearance phase (max_pressure.via_clearance, a few ticks in a hundred) and a
-junction whose state or view does not fit its model (constants other than the policy's, a
-phase out of range) are decided by the reference.
+switch through a clearance phase (max_pressure.via_clearance, a few ticks in a hundred) and the
+neighbours' lights read for a movement standing in its green (stall_s: max_pressure._held_stalls)
+are the reference's own code; a junction whose state or view does not fit its model (constants
+other than the policy's, a phase out of range) is decided by the reference (with stall_s, with
+the NetworkView).
 
 Not covered (the caller decides these junctions with decide or decide_paired): Varaiya's
 downstream term and exit_room ([max_pressure] downstream_weight > 0, exit_room: they read the learnt
 links, no pass is built), a pair's leader (its follower's pressures added), an estimate the
 keep-clear rules changed. With pull_upstream the junctions given to `build` are the whole network:
-a neighbour outside them is not read.
+a neighbour outside them is not read; so with stall_s, whose NetworkView the pass builds from its own
+estimates and signal views (the links not learnt, as the core leaves them for this policy).
 
 Example: `net = policy.network_decision(layouts)`, then every tick
 `decided = net.decide_all([states...], [estimates...], [views...], now_s)`, in `net.jids` order.
@@ -46,15 +56,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.core.cuts import joined_source
-from controller.core.estimation import Estimate, Layout, LinkLayout
+from controller.core.estimation import Estimate, Layout, LinkLayout, LinkState
+from controller.core.network import NetworkView
 from controller.core.policies.max_pressure import (
     MaxPressurePolicy,
     MaxPressureState,
     Statics,
     _box_state,
     build_statics,
+    full_green_lanes,
 )
-from controller.core.policies.phases import held_feeds
+from controller.core.policies.phases import exit_targets, held_feeds, lane_fifo_ratio, short_exits
 from controller.core.rowsums import RaggedRows
 from controller.core.safety import SignalView
 from controller.model import PhaseWish
@@ -193,6 +205,99 @@ class _Pull:
 
 
 @dataclass(frozen=True)
+class _Stall:
+    """With [max_pressure] stall_s > 0, the stall rule's constants over the network: what
+    max_pressure.stalled_movements reads of each junction's model, and which movements exits_held can
+    ever mark (its static part)."""
+
+    protected: np.ndarray  # flat (junction, phase, movement) Layout.protected, indexed as _Box.permitted
+    full_green: np.ndarray  # flat (junction, phase, lane) Statics.full_green
+    lane_base: np.ndarray  # (lanes,) its entry in `full_green` with phase 0 in force
+    lane_step: np.ndarray  # (lanes,) entries per phase in force (the junction's lanes)
+    startup_s: np.ndarray  # (movements,) the junction's start-up lost time (LayoutParams.startup_lost_s)
+    # (movements,) some movement sharing a lane with it (or itself) has an exit onto a controlled neighbour's
+    # approach that is not a short link (phases.exit_targets, short_exits, lane_fifo_ratio): exits_held is False
+    # wherever this is, whatever the estimates and signals
+    can_hold: np.ndarray
+    links: LinkLayout  # the network's, for the NetworkView of _held_stalls (its edge_movements)
+    link_state: LinkState  # empty: the links are not learnt (the policy's reads_links is False)
+
+    @staticmethod
+    def build(lays: Sequence[Layout], statics: Sequence[Statics], n_p: np.ndarray) -> _Stall:
+        by_id = {lay.junction.id: lay for lay in lays}
+        links = LinkLayout.build(by_id)
+        state = LinkState.empty(links, by_id, 0.0)
+        # exit_targets reads only whether a neighbour has an estimate: every junction has one in the core's view
+        net = NetworkView(links, state, {j: Estimate.empty(lay, 0.0) for j, lay in by_id.items()}, by_id)
+        can_hold: list[np.ndarray] = []
+        full: list[np.ndarray] = []
+        for lay, st in zip(lays, statics):
+            target = np.array([t is not None for t in exit_targets(lay, net, direct=True)], dtype=bool)
+            static = target & ~short_exits(lay, net, direct=True)
+            can_hold.append(lane_fifo_ratio(lay, np.where(static, 0.0, 1.0)) < 1.0)
+            full.append((st.full_green if st.full_green is not None else full_green_lanes(lay)).reshape(-1))
+        n_l = np.array([len(lay.lanes) for lay in lays])
+        base = np.concatenate(([0], np.cumsum(n_p * n_l)[:-1]))
+        lane_start = np.concatenate(([0], np.cumsum(n_l)[:-1]))
+        n_m = [len(lay.junction.movements) for lay in lays]
+        return _Stall(
+            np.concatenate([lay.protected.reshape(-1) for lay in lays]),
+            np.concatenate(full),
+            np.repeat(base, n_l) + np.arange(int(n_l.sum())) - np.repeat(lane_start, n_l),
+            np.repeat(n_l, n_l),
+            np.repeat([lay.params.startup_lost_s for lay in lays], n_m).astype(float),
+            np.concatenate(can_hold),
+            links,
+            state,
+        )
+
+    def view(
+        self, net: NetPressure, estimates: Sequence[Estimate], signals: Sequence[SignalView | None]
+    ) -> NetworkView:
+        """The NetworkView the core gives decide() for a policy that does not learn the links
+        (step.Core._coordinate): every junction's estimate (`net.jids` order), the stage each reports
+        and its SignalView."""
+        return NetworkView(
+            self.links,
+            self.link_state,
+            dict(zip(net.jids, estimates)),
+            dict(zip(net.jids, net.layouts)),
+            phases={j: None if v is None else v.phase for j, v in zip(net.jids, signals)},
+            signals=dict(zip(net.jids, signals)),
+        )
+
+    def candidates(
+        self,
+        net: NetPressure,
+        tick: _Tick,
+        mov: Mapping[str, np.ndarray],
+        stop_empty: np.ndarray,
+        last_s: np.ndarray,
+        now_s: float,
+        stall_s: float,
+    ) -> np.ndarray:
+        """(movements,) max_pressure.stalled_movements of every junction with its phase in force
+        `tick.cur`, element for element, and only where exits_held can mark (`can_hold`): `mov` the
+        network's Estimate fields, `stop_empty` its LaneState.stop_empty_s, `last_s` when each movement
+        last sent a vehicle over its stop line."""
+        b, j_m = net.box, net.mov_junction
+        cur_m = tick.cur[j_m]
+        since = now_s - np.maximum(last_s, now_s - tick.elapsed_s[j_m] + self.startup_s)
+        full = self.full_green[self.lane_base + tick.cur[net.lane_junction] * self.lane_step]
+        standing = np.zeros(len(j_m), dtype=bool)
+        standing[b.own_movement[((stop_empty <= 0.0) & full)[b.own_lane]]] = True
+        out: np.ndarray = (
+            self.protected[b.mov_base + cur_m * b.mov_step]
+            & (mov["queue_pcu"] > 0.0)
+            & ~mov["blind"]
+            & standing
+            & (since >= stall_s)
+            & self.can_hold
+        )
+        return out
+
+
+@dataclass(frozen=True)
 class _Tick:
     """What the pass reads of the junctions' states and signal views this tick."""
 
@@ -203,6 +308,9 @@ class _Tick:
     last_dep: np.ndarray  # (movements,) departures seen last tick (0 where none)
     boxed: np.ndarray  # (movements,) last tick's box (False where none)
     reference: frozenset[int]  # junctions the reference decides (a state or view this pass cannot read)
+    # (movements,) with stall_s: when each last sent a vehicle over its stop line (MaxPressureState.last_dep_s),
+    # now where not known (_track_box); None: stall_s 0
+    last_dep_s: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +341,7 @@ class NetPressure:
     # (lanes,) Layout.lane_adv_room_pcu with [max_pressure] spill_room or spill_reach (spillback.blocking_queue_pcu),
     # else None
     lane_room_pcu: np.ndarray | None = None
+    stall: _Stall | None = None  # with [max_pressure] stall_s > 0
 
     @staticmethod
     def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
@@ -276,6 +385,7 @@ class NetPressure:
             np.full((len(lays), width), -np.inf),
             list(statics),
             np.concatenate([lay.lane_adv_room_pcu for lay in lays]) if p.spill_room or p.spill_reach else None,
+            _Stall.build(lays, statics, n_p) if p.stall_s > 0 else None,
         )
 
     def decide_all(
@@ -289,6 +399,8 @@ class NetPressure:
         tick = self._read(states, signals, now_s)
         p = self.policy.params
         names = _FIELDS if p.arrival_s > 0 else _FIELDS[:-1]
+        if self.stall is not None:
+            names = (*names, "blind")
         mov = dict(zip(names, _joined(estimates, names)))
         lane_names = _LANE_FIELDS if self.pull is not None else _LANE_FIELDS[:-1]
         lanes = dict(zip(lane_names, _joined([e.lanes for e in estimates], lane_names)))
@@ -300,11 +412,18 @@ class NetPressure:
                 if self.pull is None
                 else self.pull.held_pcu(mov["queue_pcu"], lanes["queue_pcu"], lanes["hidden_pcu"])
             )
-        v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held)
+        dep = mov["departures_pcu"]
+        last_s = stalled = network = None
+        if self.stall is not None and tick.last_dep_s is not None:  # max_pressure._track_box's last_dep_s
+            last_s = np.where(dep > tick.last_dep, now_s, tick.last_dep_s)
+            stalled, network = self._stalls(tick, states, estimates, signals, mov, lanes, boxed, last_s, held, now_s)
+            if network is None and tick.reference:
+                network = self.stall.view(self, estimates, signals)
+        v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held, stalled)
         j = np.arange(len(v))
         best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
         go = ~(v[j, best] <= v[j, tick.cur]) & ~(tick.elapsed_s < self.min_green_s[j, tick.cur])
-        go_l, best_l, spans, policy, dep = go.tolist(), best.tolist(), self.spans, self.policy, mov["departures_pcu"]
+        go_l, best_l, spans, policy = go.tolist(), best.tolist(), self.spans, self.policy
         stay = self.stay
         out: list[tuple[MaxPressureState, PhaseWish | None]] = []
         for k, (state, est, view) in enumerate(zip(states, estimates, signals)):
@@ -312,13 +431,14 @@ class NetPressure:
                 out.append((state, None))
             elif k in tick.reference:
                 mine = None if held is None else held[spans[k][0] : spans[k][1]]
-                out.append(policy.decide_held(state, self.layouts[k], est, view, now_s, None, None, mine))
+                out.append(policy.decide_held(state, self.layouts[k], est, view, now_s, network, None, mine))
             elif view.in_intergreen:
                 out.append((state, stay[view.phase]))
             else:
                 cur = view.phase
                 m0, m1 = spans[k]
-                new = _box_state(state.statics, cur, dep[m0:m1], boxed[m0:m1])
+                since = None if last_s is None else last_s[m0:m1]
+                new = _box_state(state.statics, cur, dep[m0:m1], boxed[m0:m1], since)
                 if go_l[k]:
                     lay, vk = self.layouts[k], v[k, : self.n_phases[k]]
                     out.append((new, PhaseWish(policy.via_clearance(new, lay, est, cur, best_l[k], vk))))
@@ -336,10 +456,15 @@ class NetPressure:
         last: list[np.ndarray] = []
         boxed: list[np.ndarray] = []
         reference: list[int] = []
+        last_s: list[np.ndarray] | None = [] if self.stall is not None else None
         seen, spans, n_phases = self.seen, self.spans, self.n_phases
         for k, (state, view) in enumerate(zip(states, views)):
             m0, m1 = spans[k]
             dep = state.last_dep_pcu
+            if last_s is not None:  # _track_box: now where the last departures are not known
+                prev = state.last_dep_s
+                known = prev is not None and dep is not None and len(prev) == m1 - m0
+                last_s.append(prev if prev is not None and known else np.full(m1 - m0, now_s))
             fits = dep is None or (len(dep) == m1 - m0 and len(state.boxed) == m1 - m0)
             if view is not None and not (
                 fits
@@ -373,7 +498,52 @@ class NetPressure:
             np.concatenate(last),
             np.concatenate(boxed),
             frozenset(reference),
+            None if last_s is None else np.concatenate(last_s),
         )
+
+    def _stalls(
+        self,
+        tick: _Tick,
+        states: Sequence[MaxPressureState],
+        estimates: Sequence[Estimate],
+        signals: Sequence[SignalView | None],
+        mov: Mapping[str, np.ndarray],
+        lanes: Mapping[str, np.ndarray],
+        boxed: np.ndarray,
+        last_s: np.ndarray,
+        held: np.ndarray | None,
+        now_s: float,
+    ) -> tuple[np.ndarray | None, NetworkView | None]:
+        """(movements,) the movements whose queue the stall rule drops this tick (decide_held's
+        `stalled` after _held_stalls), None where it marks none, and the NetworkView built for it
+        (None: none was needed). The candidates are found over the network (_Stall.candidates);
+        exits_held, reading the neighbours' signals and estimates, runs only at a junction with one,
+        decided by this pass (a view, no intergreen, its minimum green past), through the reference's
+        own _held_stalls with the NetworkView the core gives decide()."""
+        stall = self.stall
+        if stall is None:
+            return None, None
+        cand = stall.candidates(self, tick, mov, lanes["stop_empty_s"], last_s, now_s, self.policy.params.stall_s)
+        if not np.logical_or.reduce(cand):
+            return None, None
+        out = np.zeros(len(cand), dtype=bool)
+        network = None
+        dep = mov["departures_pcu"]
+        for k in sorted(set(self.mov_junction[cand].tolist())):
+            view = signals[k]
+            if view is None or k in tick.reference or view.in_intergreen:
+                continue
+            if view.green_elapsed_s < self.min_green_s[k, view.phase]:
+                continue
+            m0, m1 = self.spans[k]
+            if network is None:
+                network = stall.view(self, estimates, signals)
+            state = _box_state(states[k].statics, view.phase, dep[m0:m1], boxed[m0:m1], last_s[m0:m1])
+            mine = None if held is None else held[m0:m1]
+            out[m0:m1] = self.policy._held_stalls(
+                state, self.layouts[k], estimates[k], view, now_s, network, mine, cand[m0:m1]
+            )
+        return out, network
 
     def _adopt(self, k: int, statics: Statics) -> bool:
         """Whether a junction's state holds constants equal to the pass's (a state built by the
@@ -408,11 +578,12 @@ class NetPressure:
         upstream: np.ndarray,
         now_s: float,
         held: np.ndarray | None = None,
+        stalled: np.ndarray | None = None,
     ) -> np.ndarray:
         """(junctions, most phases) phase_pressures of every junction with its phase in force
         `tick.cur`, from the network's movement arrays `mov` (Estimate's fields), the queue
-        spilled upstream and the queue held upstream (pull_upstream; None: off); -inf past a
-        junction's phases."""
+        spilled upstream, the queue held upstream (pull_upstream; None: off) and the movements
+        the stall rule marks (`stalled`: no queue; None: none); -inf past a junction's phases."""
         p = self.policy.params
         x = mov["queue_pcu"]
         if p.arrival_s > 0:
@@ -420,6 +591,8 @@ class NetPressure:
         x = x + upstream
         if held is not None:
             x = x + held
+        if stalled is not None:
+            x = np.where(stalled, 0.0, x)
         rate = mov["sat_flow_pcu_h"] * (1.0 - mov["block"]) / 3600.0
         red_s = now_s - tick.red_since_s
         weight = rate * x * self.lane_weight * (1.0 + np.maximum(red_s, 0.0) / p.wait_scale_s)
