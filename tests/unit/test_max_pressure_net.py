@@ -314,7 +314,8 @@ def _pull_line(
     built with another switch_service_s with `reference`)."""
     js = _line(5, chain)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=True, pull_chains=chain))
+    keys = {"pull_upstream": True, "pull_chains": chain, "stall_s": 0.0}  # (the stall rule reads signal views)
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
     assert policy.uses_network and not policy.reads_links
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure) and net.pull is not None
@@ -322,7 +323,7 @@ def _pull_line(
     assert (net.pull.storage_pcu == 30.0).sum() == chain  # the chain's storage, more than its approach's
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
-        other = dataclasses.replace(MaxPressureParams(), pull_upstream=True, switch_service_s=3.0)
+        other = dataclasses.replace(MaxPressureParams(), pull_upstream=True, switch_service_s=3.0, stall_s=0.0)
         ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
     standing = [SignalView(0, False, 0.0, tuple(0.0 for _ in j.movements)) for j in js.values()]
     assert net._read([ref[j] for j in js], standing, 0.0).reference == ({3} if reference else set())
@@ -604,7 +605,7 @@ def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure) and net.stall is not None
     links = LinkLayout.build(layouts)
-    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=pull))
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=pull, stall_s=0.0))
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
         other = dataclasses.replace(MaxPressureParams(), **keys, switch_service_s=3.0)  # type: ignore[arg-type]
@@ -689,7 +690,7 @@ def test_a_head_standing_for_a_held_exit_moves_the_pass_to_the_other_stage(refer
     js = _line(3)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), stall_s=5.0))
-    without = MaxPressurePolicy(MaxPressureParams())
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), stall_s=0.0))
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure)
     t = 100.0
