@@ -497,3 +497,48 @@ def test_the_floor_alone_without_a_key(
     out = capsys.readouterr().out
     assert "| city | 1-3 | - | - | - | 1.010 / 1.020 | fixed (2 of 3 perturbations) | floor only |" in out
     assert "Verdict: no key: the floor only." in out
+
+
+# -- the floor's edges (R, session 44: each of these survived a mutation of bench_key before) ----------------
+
+
+def _rows(**by_variant: dict[int, float] | float) -> dict[str, dict[int, float]]:
+    """Delays by variant and seed 1-10, off at 100 s/veh; a number stands for that delay at every seed."""
+    rows = {v: d if isinstance(d, dict) else dict.fromkeys(range(1, 11), d) for v, d in by_variant.items()}
+    return {"off": dict.fromkeys(range(1, 11), 100.0), **rows}
+
+
+def test_a_gain_beyond_the_floor_is_still_capped_at_0_95() -> None:
+    # below every perturbation at every seed and below the best one's median (0.97), but at 0.96
+    j = bk.judge("n", _rows(on=96.0, a=97.0, b=98.0, c=100.5), TH)
+    assert j.floor.measured and j.passes and j.floor.best_median == pytest.approx(0.97)
+    assert not j.gains and j.verdict == "pass"
+    assert bk.judge("n", _rows(on=94.0, a=97.0, b=98.0, c=100.5), TH).gains  # 0.94: a gain
+
+
+def test_a_gain_needs_the_median_below_the_best_perturbations_median_not_only_most_seeds() -> None:
+    # a change of no meaning at 0.80 on seeds 5-10 (median 0.80); the key below it at seeds 1-6 (six of ten) but
+    # its median 0.94: not beyond the floor, though below 0.95 and below every p at most seeds
+    a = {s: 98.0 if s <= 4 else 80.0 for s in range(1, 11)}
+    on = {s: 95.0 if s <= 4 else 78.0 if s <= 6 else 94.0 for s in range(1, 11)}
+    j = bk.judge("n", _rows(on=on, a=a, b=100.0 + 0.5, c=101.0), TH)
+    assert j.r is not None and j.r.median == pytest.approx(0.94) and j.floor.best_median == pytest.approx(0.80)
+    assert sum(j.r.by_seed[s] < j.floor.best_by_seed[s] for s in range(1, 11)) == 6
+    assert not j.gains
+
+
+def test_a_floor_wide_by_its_geometric_mean_alone_is_wide() -> None:
+    # medians 1.005 at most; one perturbation's seed 10 at 1.35: geometric mean 1.35 ** 0.1 = 1.030
+    a = {s: 135.0 if s == 10 else 100.0 for s in range(1, 11)}
+    j = bk.judge("n", _rows(on={s: 125.0 if s == 10 else 100.0 for s in range(1, 11)}, a=a, b=99.5, c=100.5), TH)
+    assert j.floor.measured and j.floor.worst_median == pytest.approx(1.005)
+    assert j.floor.worst_gmean == pytest.approx(1.35**0.1) and j.floor.wide(TH)
+    assert j.basis(TH) == "floor of 3, wide" and j.passes  # r's geometric mean 1.25 ** 0.1 = 1.023: inside
+
+
+def test_the_perturbations_are_judged_at_the_seeds_of_r_only() -> None:
+    # the key's run at seed 10 missing (failed): p at seeds 1-9, its seed 10 (a wild 1.50) left out of the floor
+    on = dict.fromkeys(range(1, 10), 100.0)
+    j = bk.judge("n", _rows(on=on, a={s: 150.0 if s == 10 else 101.0 for s in range(1, 11)}, b=99.0, c=100.5), TH)
+    assert j.floor.measured and all(sorted(p.by_seed) == list(range(1, 10)) for p in j.perts.values())
+    assert j.floor.worst_gmean == pytest.approx(1.01)

@@ -1040,6 +1040,8 @@ def test_a_queue_inherited_at_the_restart_does_not_widen_the_margin():
     assert harm.window_delays_s(hs) == pytest.approx((200.0 / 30.0, 9.0))
     params = replace(params, min_demand_pcu_h=0.0)
     assert "worse than the fixed plan" in (harm._worse(hs, params.min_policy_s, params) or "")
+    # one of those seconds paused by an outage (harm.resume): not yet min_policy_s under the policy (R, session 44)
+    assert harm._worse(replace(hs, paused_s=1.0), params.min_policy_s, params) is None
     lighter = replace(
         hs, replay=replace(replay, sides=replace(sides, delay_pcu_s=sides.delay_pcu_s * [[1.0], [259.0 / 270.0]]))
     )
@@ -1068,3 +1070,90 @@ def test_the_network_pass_leaves_out_what_the_junction_alone_does():
         assert alone.trim_pcu == pytest.approx(hs.charge.trim_pcu)
         trims.append(hs.charge.trim_pcu[shadow.CONTROLLED])
     assert max(trims) > 0.0
+
+
+def _sums(replay: shadow.Replay, t_s: float, k: float) -> shadow.Replay:
+    """`replay` at `t_s` with every evidence sum and queue set from `k` (each state its own digits)."""
+    sides = replace(
+        replay.sides,
+        queue_pcu=replay.sides.queue_pcu + 3 * k,
+        delay_pcu_s=replay.sides.delay_pcu_s + 4 * k,
+        served_pcu=replay.sides.served_pcu + 5 * k,
+    )
+    return replace(
+        replay,
+        t_s=t_s,
+        span_s=100.0 * k,
+        agree_s=60.0 * k,
+        held_pcu=k,
+        arrived_pcu=replay.arrived_pcu + 2 * k,
+        sides=sides,
+    )
+
+
+def test_resume_keeps_the_evidence_from_before_the_outage_and_pauses_its_seconds():
+    """harm.resume in policy mode (R, session 44: the spill, trim and lock sums and the spill base were
+    untested): `after` is the state observed over the outage; the evidence sums are `before`'s, the
+    spill the outage grew is added to the base (not the policy's), the outage's seconds are paused."""
+    program = shadow.Program.build(Layout.build(two_phase()), 0.4, 2.0, 2.0)
+    start = harm.initial(program, 4, 0.0)
+    before = replace(
+        start,
+        replay=_sums(start.replay, 120.0, 1.0),
+        excess_s=7.0,
+        spill_pcu_s=(1.0, 2.0),
+        trim_pcu_s=(3.0, 4.0),
+        standing_green_s=np.array([5.0, 0.0, 6.0, 0.0]),
+        measured_spill_pcu=np.array([1.0, 2.0]),
+        spill_base_pcu=np.array([0.5, 0.5]),
+    )
+    after = replace(
+        before,
+        replay=_sums(start.replay, 321.0, 10.0),
+        excess_s=70.0,
+        spill_pcu_s=(10.0, 20.0),
+        trim_pcu_s=(30.0, 40.0),
+        standing_green_s=np.array([50.0, 0.0, 60.0, 0.0]),
+        measured_spill_pcu=np.array([4.0, 2.5]),
+    )
+    out = harm.resume(after, 321.0, before)
+    assert (out.mode, out.since_s, out.excess_s, out.excess_t_s) == ("policy", 0.0, 7.0, 321.0)
+    assert (out.replay.t_s, out.replay.span_s, out.replay.agree_s, out.replay.held_pcu) == (321.0, 100.0, 60.0, 1.0)
+    np.testing.assert_array_equal(out.replay.arrived_pcu, before.replay.arrived_pcu)
+    np.testing.assert_array_equal(out.replay.sides.delay_pcu_s, before.replay.sides.delay_pcu_s)
+    np.testing.assert_array_equal(out.replay.sides.served_pcu, before.replay.sides.served_pcu)
+    np.testing.assert_array_equal(out.replay.sides.queue_pcu, after.replay.sides.queue_pcu)  # the queues go on
+    assert (out.spill_pcu_s, out.trim_pcu_s) == ((1.0, 2.0), (3.0, 4.0))
+    np.testing.assert_array_equal(out.standing_green_s, [5.0, 0.0, 6.0, 0.0])
+    np.testing.assert_array_equal(out.spill_base_pcu, [3.5, 1.0])  # 0.5 + the outage's 3.0 and 0.5
+    assert out.paused_s == 201.0 and harm.policy_s(out, 400.0) == 199.0
+    again = harm.resume(replace(out, replay=replace(out.replay, t_s=331.0)), 331.0, out)
+    assert again.paused_s == 211.0  # a second outage adds its seconds
+    restarted = harm.resume(after, 321.0)  # nothing from before: the evidence restarts, as at a change of mode
+    assert harm.resume(after, 321.0, replace(before, since_s=50.0)).since_s == 321.0  # before: another mode's
+    assert (restarted.since_s, restarted.excess_s, restarted.spill_pcu_s, restarted.paused_s) == (
+        321.0,
+        0.0,
+        (0.0, 0.0),
+        0.0,
+    )
+    fixed = replace(after, mode="fixed")
+    assert harm.resume(fixed, 321.0, replace(before, mode="fixed")) is fixed
+
+
+def test_the_time_under_the_policy_leaves_the_paused_seconds_out():
+    """policy_s, not now - since_s, decides whether the network's verdict may take a junction (min_policy_s)
+    and whether its relapses are forgiven (hold_max_s) (R, session 44: neither was tested with seconds paused)."""
+    program = shadow.Program.build(Layout.build(two_phase()), 0.4, 2.0, 2.0)
+    base = harm.initial(program, 4, 0.0)
+    params = replace(FAST, network_share=0.5)
+    lost = replace(base, mode="fixed", since_s=500.0)
+    blinked = replace(base, paused_s=900.0)  # under the policy since 0 s, 900 of them paused: 100 s at 1000 s
+    assert harm.network_verdict({"A": lost, "C": blinked}, 1000.0, params) == {}
+    assert set(harm.network_verdict({"A": lost, "C": replace(blinked, paused_s=600.0)}, 1000.0, params)) == {"C"}
+    # 1,500 s since the mode began, 1,000 under the policy: below hold_max_s (1,200), the relapses stand
+    relapsed = replace(base, relapses=2, paused_s=500.0)
+    ((after, _),) = harm.network_verdict({"A": lost, "C": relapsed}, 1500.0, params).values()
+    assert (after.relapses, after.hold_s) == (3, 1200.0)
+    ((forgiven, _),) = harm.network_verdict({"A": lost, "C": replace(relapsed, paused_s=0.0)}, 1500.0, params).values()
+    assert (forgiven.relapses, forgiven.hold_s) == (1, 300.0)
