@@ -107,12 +107,12 @@ class MaxPressureParams:
     spill_reach: bool = False  # the part of the queue past a lane's advance loop beyond what its link stores
     # upstream of the loop (spillback.blocking_queue_pcu) counts once more again: it stands across the junction
     # at the link's head and also holds the streams that pass there
-    stall_s: float = 0.0  # a movement the phase in force serves protected, queued, whose head has stood on its
+    stall_s: float = 5.0  # a movement the phase in force serves protected, queued, whose head has stood on its
     # stop-line loop with nobody crossing for this long past the green's start-up loss, on a lane showing 'G' on
     # every link (full_green_lanes) whose exits include a controlled neighbour's approach that is not a short link
     # and whose light, by the stage it reports, shows red to it (stalled_movements, exits_held), no longer holds
     # the green: it waits for room on a link its far light is not draining, and the green it holds is lost time;
-    # 0: off
+    # 0: off (on at 5 since session 44: config.toml's comment)
     stall_red_forecast: bool = False  # with stall_s, the far light is taken to run these pressures too: its red
     # for the waited movements lasts until their pressure there beats its stage's (phases.overtake_s, from its
     # estimate in the NetworkView), not only its minimum green and intergreen; false: that lower bound

@@ -571,11 +571,11 @@ def test_schedule_leaves_a_green_whose_exit_is_full():
 def test_max_pressure_with_exit_room_gives_no_pressure_to_a_movement_whose_exit_is_full():
     """E/W green past its minimum with 6 PCU on N and 1 on E: N/S wins by its queue while N's
     exit (K's approach eW) has room; with none left, N's pressure is 0 before any green shows the
-    blockage and E/W is kept. Off (the default), the room is not read."""
+    blockage and E/W is kept. Off (the default), the room is not read (stall_s 0: it reads the network too)."""
     q = {"N_T": 6.0, "E_T": 1.0}
     for exit_room, room_pcu, expect in ((True, 6.0, 0), (True, 0.0, 1), (False, 0.0, 0)):
         lay, net = two_junction_network(room_pcu=room_pcu)
-        p = MaxPressurePolicy(MaxPressureParams(exit_room=exit_room))
+        p = MaxPressurePolicy(MaxPressureParams(exit_room=exit_room, stall_s=0.0))
         assert p.uses_network == exit_room
         _, wish = p.decide(p.init(lay, 0.0), lay, estimate(lay, queue=q), view(lay, 1, 20.0), 100.0, network=net)
         assert wish.phase == expect, (exit_room, room_pcu)
@@ -657,7 +657,7 @@ def test_max_pressure_pull_upstream_counts_the_queue_held_for_a_full_approach():
     assert storage > 10.0
     for pull, ew_pcu, expect in ((True, storage, 1), (False, storage, 0), (True, 0.0, 0)):
         lay_k, est_k, net = _pulled_pair(ew_pcu, 10.0)
-        p = MaxPressurePolicy(MaxPressureParams(pull_upstream=pull))
+        p = MaxPressurePolicy(MaxPressureParams(pull_upstream=pull, stall_s=0.0))
         assert p.uses_network == pull
         _, wish = p.decide(p.init(lay_k, 0.0), lay_k, est_k, view(lay_k, 0, 20.0), 100.0, network=net)
         assert wish.phase == expect, (pull, ew_pcu)
