@@ -85,6 +85,9 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Scenario:
+    """One network of the judgement: its name in the tables, its SUMO config, and the simulated second the
+    runs end at (`end_s`; None: the config's own end)."""
+
     name: str
     cfg: Path
     end_s: float | None
@@ -335,6 +338,10 @@ def checkout(path: Path) -> Path:
 
 @dataclass(frozen=True)
 class Run:
+    """One simulation: a network under one variant (`off`, `on` or a perturbation's name) at one SUMO seed.
+    `out` is the run's folder (its summary.json holds the figure) and `command` the `run_controller.py simulate`
+    line that makes it, run in `cwd`."""
+
     scenario: Scenario
     variant: str
     seed: int
@@ -870,6 +877,10 @@ def next_step(judgements: Sequence[Judgement]) -> str:
 
 @dataclass(frozen=True)
 class Prepared:
+    """Everything checked before the first run: the networks and seeds, each variant's config file and hash
+    (`variants`: `off`, `on` if a change was set, and each perturbation), where the runs go (`runs_dir`, per
+    tree id), the checkout that runs them, and the runs given by `--import` ((network, variant, seed) -> folder)."""
+
     scenarios: list[Scenario]
     seeds: list[int]
     variants: dict[str, tuple[Path, str]]
