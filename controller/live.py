@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 
 SUMMARY_EVERY_S = 60.0  # wall seconds between summary log lines
 LOCKSTEP_TIMEOUT_S = 60.0  # wall seconds a lockstep party waits for the other side before giving up
+# pumped lockstep node reading ahead: its connection is looked at (a poll, ~10-50 µs) at most this often, so
+# a message arriving meanwhile waits in the socket at most about this long plus one read (~50 µs)
+READ_AHEAD_LOOK_S = 0.001
 # The junction table's retained messages stay under this size: the service's own limit on what
 # it reads (256 KiB, docs/mqtt.md) and well under brokers' message limits (Mosquitto's
 # message_size_limit, 1 MiB in sim/broker.py); a larger table goes out in pages.
@@ -553,8 +556,15 @@ def _t_of(payload: bytes) -> float | None:
 class _LockstepInbox:
     """run_lockstep's bookkeeping: clock messages in order, field messages buffered by (kind, t)
     until their clock asks for them, copies of consumed ones dropped. A detector message is read
-    as it is taken (ControllerService.read_detector_message: parsed, its readings as columns), while
-    the second's other messages are still on their way; the service checks it with its batch."""
+    (ControllerService.read_detector_message: parsed, its readings as columns) while the second's
+    other messages are still on their way, but only while nothing else waits: a message taken
+    while others wait in the inbox (or, pumped, on the connection) is kept unread (`unread`, in
+    arrival order, with everything taken after it), and read when the inbox is empty, one message
+    at a time, the connection (pumped) looked at first at most every READ_AHEAD_LOOK_S; the rest
+    are read at the clock (before a clock or packed message is taken, and before a clock's
+    messages are counted). So receiving comes first and reading fills the gaps between messages.
+    The service checks the reads with its batch. Every message is taken (`_take`) in arrival
+    order, as before: only when changes."""
 
     def __init__(self, node: ServiceNode, timeout_s: float) -> None:
         self.node = node
@@ -564,18 +574,32 @@ class _LockstepInbox:
         self.buffered: dict[tuple[str, float], dict[str, tuple[bytes, feedbatch.Read | None]]] = {}
         self.done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
         self.clocks: deque[dict] = deque()
+        # field messages received but not taken yet: they arrived while others waited
+        self.unread: deque[tuple[str, str, bytes]] = deque()
+        self._look_at_s = -math.inf  # pumped: the connection is looked at again from then while reading ahead
 
     def pull(self, deadline: float) -> None:
+        """Take one message: the next received, or, when nothing else is received (the inbox
+        empty; pumped, the connection too), the oldest unread one."""
         inbox, pump = self.node.inbox, self.node.pump
-        wait_s = max(0.0, min(0.5, deadline - time.monotonic()))
-        if pump is not None:  # nobody else reads the connection: serve it until a message is in
-            pump.run_until(lambda: not inbox.empty(), wait_s)
+        if self.unread:
+            if pump is not None and inbox.empty() and time.monotonic() >= self._look_at_s:
+                pump.run_once(0.0)  # what the connection holds first, without waiting
+                self._look_at_s = time.monotonic() + READ_AHEAD_LOOK_S
+            if inbox.empty():
+                self._take(*self.unread.popleft())
+                return
             wait_s = 0.0
+        else:
+            wait_s = max(0.0, min(0.5, deadline - time.monotonic()))
+            if pump is not None:  # nobody else reads the connection: serve it until a message is in
+                pump.run_until(lambda: not inbox.empty(), wait_s)
+                wait_s = 0.0
         try:
             kind, junction, payload = inbox.get(timeout=wait_s)
         except queue.Empty:
             return
-        self._take(kind, junction, payload)
+        self._arrive(kind, junction, payload)
 
     def drain(self) -> None:
         """Take everything received so far, without waiting."""
@@ -584,8 +608,25 @@ class _LockstepInbox:
             try:
                 kind, junction, payload = get()
             except queue.Empty:
-                return
-            self._take(kind, junction, payload)
+                break
+            self._arrive(kind, junction, payload)
+        self.catch_up()
+
+    def _arrive(self, kind: str, junction: str, payload: bytes) -> None:
+        """A message received: a clock or pack after every message before it; a field message
+        kept unread while others wait behind it or before it, taken otherwise."""
+        if kind in ("clock", "packed"):
+            self.catch_up()
+        elif self.unread or not self.node.inbox.empty():
+            self.unread.append((kind, junction, payload))
+            return
+        self._take(kind, junction, payload)
+
+    def catch_up(self) -> None:
+        """Take the unread messages, in arrival order."""
+        unread, take = self.unread, self._take
+        while unread:
+            take(*unread.popleft())
 
     def _take(self, kind: str, junction: str, payload: bytes) -> None:
         if kind == "clock":
@@ -677,6 +718,7 @@ class _LockstepInbox:
         return need
 
     def complete(self, need: dict[tuple[str, float], int]) -> bool:
+        self.catch_up()
         return all(len(self.buffered.get(key, ())) >= n for key, n in need.items())
 
     def tick(self, need: dict[tuple[str, float], int], t: float) -> None:

@@ -22,7 +22,10 @@ the bundled city's junction with the most detectors (ids made unique).
   with --controller), each owning N/K junctions, subscribing to their topics only and ticking in
   lockstep on its own share of the clock message. Per second: e2e = first detector message
   leaving the feeder -> the last plan of the slowest region handed to the socket; validate and
-  tick are the slowest region's. `dropped`: detector messages the feeder sent that no
+  tick are the slowest region's. Each controller serves its connection from the thread that
+  ticks (--network pump, the default: controller/adapters/mqtt_pump.py, as sim/mqtt_regions.py
+  runs a region's node in lockstep), or has paho's network thread hand it the messages
+  (--network thread, the bench before session 45). `dropped`: detector messages the feeder sent that no
   controller validated. CPU s/s: process CPU seconds per second of feed of the busiest
   controller process, and of everything in the loop (controllers, feeder, Mosquitto): on a
   machine shared with other work, the latencies measure the contention; the CPU figures say
@@ -54,6 +57,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
+from controller.adapters.mqtt_pump import MqttPump
 from controller.config import Config, RegionsConfig, ServiceConfig
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
@@ -64,6 +68,10 @@ from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate
 
 SITE = "bench"
+NETWORK_HELP = (
+    "each 1 Hz controller serves its connection from its ticking thread (pump, as sim/mqtt_regions.py runs a "
+    "region in lockstep) or has paho's network thread hand it the messages (thread, the bench before session 45)"
+)
 BENCH_USER = "bench"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,6 +251,7 @@ def controller_process(spec: dict) -> None:
         region=region.name,
         owned=region.owned,
         metrics=metrics,
+        pump=MqttPump() if spec.get("pump", True) else None,  # lockstep: run_lockstep serves it
     ).start()
     if spec.get("per_message"):
         one_by_one(node)
@@ -382,6 +391,7 @@ def one_hz_regions(
     replan_spread: float = 0.0,
     metrics: str = "none",
     scrape_every_s: float = 15.0,
+    network: str = "pump",
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
     n = len(junctions)
@@ -393,6 +403,7 @@ def one_hz_regions(
         "per_message": per_message,
         "replan_spread": replan_spread,
         "metrics": metrics != "none",
+        "pump": network == "pump",
     }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
@@ -578,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         "and scraped by an HTTP GET loop every --scrape-every seconds (scraped), or each row both ways (interleaved)",
     )
     p.add_argument("--scrape-every", type=float, default=15.0, help="seconds between scrapes")
+    p.add_argument("--network", choices=["pump", "thread"], default="pump", help=NETWORK_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -637,6 +649,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             args.replan_spread,
                             kind,
                             args.scrape_every,
+                            args.network,
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)

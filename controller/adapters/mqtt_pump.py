@@ -24,6 +24,7 @@ Example (one thread, two devices, each with its own credentials)::
 
 from __future__ import annotations
 
+import math
 import select
 import time
 from collections.abc import Callable
@@ -68,7 +69,7 @@ class MqttPump:
         may raise)."""
         now_s = time.monotonic()
         deadline_s = now_s + timeout_s
-        idle_at_s = now_s + idle_every_s
+        idle_at_s = now_s + idle_every_s if idle is not None else math.inf  # without idle(): wait to the deadline
         while not done():
             now_s = time.monotonic()
             if now_s >= deadline_s:

@@ -7,12 +7,15 @@ No broker: messages are put in the node's inbox as its connection would."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+from controller import live
 from controller.adapters.mqtt import MqttSettings
 from controller.config import Config, ServiceConfig
 from controller.core import feedbatch, feedpack
 from controller.core.messages import encode_detector_message, encode_status
-from controller.live import LockstepStepper, ServiceNode
+from controller.live import LockstepStepper, ServiceNode, _LockstepInbox
 from controller.model import SignalStatus
 from tests.live_fixtures import cross
 
@@ -157,3 +160,107 @@ def test_a_packed_seconds_messages_are_read_as_they_are_taken():
     (reads,) = batches
     assert [r[0] for r in reads] == ["J1", "J2"] and all(r[1] is not None for r in reads)  # junction order
     assert node.service.received == 2 and not node.service.rejected
+
+
+def _counting_reads(node: ServiceNode) -> list[str]:
+    """The junctions whose detector messages the node read ahead, in the order read."""
+    read, seen = node.service.read_detector_message, []
+
+    def counted(payload, junction=None):
+        seen.append(junction)
+        return read(payload, junction)
+
+    node.service.read_detector_message = counted
+    return seen
+
+
+def test_a_message_is_read_ahead_only_while_nothing_else_waits():
+    """run_lockstep's inbox (session 45): a detector message taken while others wait in the inbox is
+    kept unread; the oldest unread one is read when the inbox is empty; a clock message first
+    reads every message before it. The tick then gets every read, in junction order."""
+    node = _node()
+    box = _LockstepInbox(node, 5.0)
+    seen = _counting_reads(node)
+    batches = []
+    handle = node.handle_detectors
+    node.handle_detectors = lambda messages, reads=None: (batches.append(reads), handle(messages, reads))
+    node.inbox.put(_detectors("J2", 1.0))
+    node.inbox.put(_detectors("J1", 1.0))
+    deadline = time.monotonic() + 5.0
+    box.pull(deadline)  # J2: J1 waits behind it
+    assert seen == [] and len(box.unread) == 1
+    box.pull(deadline)  # J1: after an unread one
+    assert seen == [] and len(box.unread) == 2
+    box.pull(deadline)  # the inbox is empty: the oldest unread is read
+    assert seen == ["J2"] and len(box.unread) == 1
+    node.inbox.put(_clock(1.0, detectors=2))
+    clock = box.next_clock(threading.Event())  # the clock reads the rest first
+    assert seen == ["J2", "J1"] and not box.unread
+    need = box.needs(clock)
+    assert box.complete(need)
+    box.tick(need, 1.0)
+    (reads,) = batches
+    assert [r[0] for r in reads] == ["J1", "J2"] and all(r[1] is not None for r in reads)
+    assert node.service.received == 2 and not node.service.rejected
+
+
+def test_a_pumped_inbox_serves_the_connection_before_reading_ahead(monkeypatch):
+    """Pumped (no network thread), an unread message is read only when the connection has
+    nothing more: the pump is served without waiting first, and what it brings is received
+    (kept unread) before any read. (Every pull looks at the connection here: READ_AHEAD_LOOK_S 0.)"""
+    monkeypatch.setattr(live, "READ_AHEAD_LOOK_S", 0.0)
+    node = _node()
+    calls = []
+
+    class Pump:
+        def run_once(self, timeout_s):
+            calls.append(timeout_s)
+            if len(calls) == 1:  # the connection held J1's message
+                node.inbox.put(_detectors("J1", 1.0))
+
+        def run_until(self, done, timeout_s):
+            return done()
+
+    node.pump = Pump()
+    box = _LockstepInbox(node, 5.0)
+    seen = _counting_reads(node)
+    node.inbox.put(_detectors("J2", 1.0))
+    node.inbox.put(_status("J1", 0.0))
+    deadline = time.monotonic() + 5.0
+    box.pull(deadline)  # J2 kept: the status waits
+    box.pull(deadline)  # the status kept behind it
+    assert seen == [] and len(box.unread) == 2
+    box.pull(deadline)  # the pump first: J1's message came, kept unread
+    assert calls == [0.0] and seen == [] and len(box.unread) == 3
+    box.pull(deadline)  # the pump had nothing more: J2 read
+    assert calls == [0.0, 0.0] and seen == ["J2"]
+    box.drain()  # takes the rest in arrival order
+    assert seen == ["J2", "J1"] and not box.unread
+    assert set(box.buffered) == {("detectors", 1.0), ("status", 0.0)}
+
+
+def test_a_pumped_inbox_looks_at_the_connection_at_most_every_read_ahead_look_s(monkeypatch):
+    monkeypatch.setattr(live, "READ_AHEAD_LOOK_S", 60.0)
+    node = _node()
+    calls = []
+
+    class Pump:
+        def run_once(self, timeout_s):
+            calls.append(timeout_s)
+
+        def run_until(self, done, timeout_s):
+            return done()
+
+    node.pump = Pump()
+    box = _LockstepInbox(node, 5.0)
+    seen = _counting_reads(node)
+    for jid in ("J1", "J2"):
+        node.inbox.put(_detectors(jid, 1.0))
+    node.inbox.put(_status("J1", 0.0))
+    deadline = time.monotonic() + 5.0
+    for _ in range(3):
+        box.pull(deadline)
+    assert seen == [] and len(box.unread) == 3
+    box.pull(deadline)
+    box.pull(deadline)
+    assert calls == [0.0] and seen == ["J1", "J2"]  # one look, then reads until the next is due
