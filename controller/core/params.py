@@ -132,6 +132,9 @@ class MaxPressureParams:
     # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop
     # empties or a movement on it crosses, the served movements' part of its queue is dropped from their queues
     # (policies/head_of_line.py head_drop_pcu); 0: off
+    head_block_unshared_only: bool = False  # with head_block_s, only a lane no stage serves whole: no phase
+    # serves both a movement the head may wait for and every movement the green serves on the lane
+    # (head_of_line.unshared_lanes); False: every such shared lane
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,13 @@ import numpy as np
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, mixed_lanes, update_head_waits
+from controller.core.policies.head_of_line import (
+    blocked_heads,
+    head_drop_pcu,
+    mixed_lanes,
+    unshared_lanes,
+    update_head_waits,
+)
 from controller.core.policies.max_pressure import MaxPressurePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
@@ -98,6 +104,35 @@ def test_a_lane_with_a_yielding_movement_in_the_phase_is_not_mixed():
     assert lay.derived(mixed_lanes)[0].tolist() == [True, False, False, False]
 
 
+def _shared_raw(left_with_through: str = "G") -> dict:
+    """_raw() plus phase 2, N/S through with N_L (`left_with_through` its letter): a stage that serves
+    eN_0 whole, as RESCO ingolstadt7's gneJ143 serves its S approach's left lane (S_L yielding with S_T
+    in the main stage, alone with N_L in a short protected stage)."""
+    raw = _raw()
+    raw["phases"].append({**raw["phases"][0], "state": "GrGr" + left_with_through})
+    return raw
+
+
+def test_a_lane_is_unshared_where_no_stage_serves_it_whole():
+    unshared = _layout().derived(unshared_lanes)  # N_T alone in phase 0, N_L alone in phase 1
+    assert unshared[0].tolist() == [True, False, False, False]
+    assert unshared[1].tolist() == [True, False, False, False]
+    for letter in ("G", "g"):  # a stage serving N_T and N_L together, N_L protected or yielding
+        lay = Layout.build(parse_intersection(_shared_raw(letter), "j.toml"), CFG)
+        assert lay.derived(mixed_lanes)[:2, 0].tolist() == [True, True]
+        assert not lay.derived(unshared_lanes).any(), letter
+
+
+def test_with_unshared_only_a_lane_a_stage_serves_whole_is_not_read():
+    last = np.full(len(MOVES), NOW_S - 20.0)
+    for raw, found_unshared in ((_raw(), True), (_shared_raw(), False)):
+        lay = Layout.build(parse_intersection(raw, "j.toml"), CFG)
+        est = _est(lay)
+        assert blocked_heads(lay, est, 0, 20.0, last, NOW_S, HOL_S)[MOVES.index("N_L"), 0]
+        out = blocked_heads(lay, est, 0, 20.0, last, NOW_S, HOL_S, unshared_only=True)
+        assert bool(out[MOVES.index("N_L"), 0]) == found_unshared and out.sum() == int(found_unshared)
+
+
 def test_a_standing_head_with_nobody_crossing_past_head_block_s_waits_for_the_red_movement():
     lay = _layout()
     assert _blocked(lay, _est(lay)) == {"eN_0": ["N_L"]}
@@ -167,11 +202,19 @@ def test_the_blocked_lane_s_queue_is_dropped_from_the_movements_the_green_serves
     assert head_drop_pcu(lay, hidden, waits)[MOVES.index("N_T")] == -4.0  # type: ignore[index]
 
 
-def _decide(head_block_s: float, ticks: int, departing: bool = False, line_empty: bool = False, left: str = "r") -> int:
+def _decide(
+    head_block_s: float,
+    ticks: int,
+    departing: bool = False,
+    line_empty: bool = False,
+    left: str = "r",
+    unshared_only: bool = False,
+    raw: dict | None = None,
+) -> int:
     """Phase 0 green from t = 100 (minimum 2 s); 6 PCU on eN_0 (N_T 3, N_L 3), S_T 2, E_T 2; the red
     movements red for 20 s. Without the rule phase 0 keeps its green (4 against 1.18 PCU^2/s)."""
-    lay = _layout(left)
-    p = MaxPressurePolicy(MaxPressureParams(head_block_s=head_block_s))
+    lay = _layout(left) if raw is None else Layout.build(parse_intersection(raw, "j.toml"), CFG)
+    p = MaxPressurePolicy(MaxPressureParams(head_block_s=head_block_s, head_block_unshared_only=unshared_only))
     s = p.init(lay, 0.0)
     served = set(lay.junction.served_movements(0))
     wish = None
@@ -202,6 +245,23 @@ def test_max_pressure_leaves_a_green_its_shared_lane_cannot_use_for_the_stage_it
     assert _decide(HOL_S, 20, line_empty=True) == 0
     assert _decide(HOL_S, int(startup_s + HOL_S) - 1) == 0
     assert _decide(HOL_S, 20, left="g") == 0
+
+
+def test_with_unshared_only_the_policy_reads_only_lanes_no_stage_serves_whole():
+    """`head_block_unshared_only`: N's lane with no stage serving N_T and N_L together: phase 1, as
+    without it; with phase 2 serving both (N_L yielding there) the policy keeps no block on eN_0."""
+    assert _decide(HOL_S, 20, unshared_only=True) == 1
+    lay = Layout.build(parse_intersection(_shared_raw("g"), "j.toml"), CFG)
+    for unshared_only in (False, True):
+        p = MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=unshared_only))
+        s = p.init(lay, 0.0)
+        for k in range(21):
+            red_since = tuple(NOW_S if m.id in ("N_T", "S_T") else NOW_S - 20.0 for m in lay.junction.movements)
+            s, _ = p.decide(
+                s, lay, _est(lay, lane_queue={"eN_0": 6.0}), SignalView(0, False, float(k), red_since), NOW_S + k
+            )
+        assert s.head_waits is not None
+        assert bool(s.head_waits[MOVES.index("N_L"), 0]) != unshared_only
 
 
 def test_the_one_pass_decision_is_not_used_with_the_rule_on():

@@ -53,6 +53,24 @@ def mixed_lanes(layout: Layout) -> np.ndarray:
     return out
 
 
+def unshared_lanes(layout: Layout) -> np.ndarray:
+    """(phases, lanes) bool: mixed in the phase (mixed_lanes), and no phase serves both a movement
+    the phase leaves red on the lane (one its head may wait for) and every movement the phase serves
+    on it: no stage discharges the lane whole, so a head of the wrong movement holds the lane in
+    every stage that serves it. Where such a stage exists (a left sharing the through's lane, green
+    with it in the main stage and alone in a short protected stage), the lane empties in it and a
+    head holds only the rest of the partial stage. A function of the layout alone (Layout.derived)."""
+    uses = layout.lane_uses
+    mixed = layout.derived(mixed_lanes)
+    out = np.zeros_like(mixed)
+    for p, lane in zip(*np.nonzero(mixed), strict=True):
+        waiting = uses[:, lane] & ~layout.serves[p]
+        served = uses[:, lane] & layout.serves[p]
+        whole = (layout.serves & waiting[None, :]).any(axis=1) & (layout.serves | ~served[None, :]).all(axis=1)
+        out[p, lane] = not whole.any()
+    return out
+
+
 def blocked_heads(
     layout: Layout,
     est: Estimate,
@@ -61,17 +79,19 @@ def blocked_heads(
     last_dep_s: np.ndarray,
     now_s: float,
     head_block_s: float,
+    unshared_only: bool = False,
 ) -> np.ndarray:
     """(movements, lanes) bool: per lane found blocked at its head now, the movements using it
     that phase `cur` (green for `green_elapsed_s`) leaves red: the movements its head may wait for.
-    A lane is blocked when it is mixed in `cur` (mixed_lanes), it has a stop-line loop and every
+    A lane is blocked when it is mixed in `cur` (mixed_lanes; with `unshared_only`, only where no
+    stage serves the lane whole: unshared_lanes), it has a stop-line loop and every
     movement using it is seen (not blind), that loop is occupied now (`stop_empty_s` 0), none of
     the movements `cur` serves on it sent a vehicle over its stop line (`last_dep_s`, s, when each
     last did) for `head_block_s` past the green's start-up loss, and the stop-line loop of every
     other lane of those movements shows a gap (`stop_empty_s` > 0: a vehicle standing there, or a
     loop that does not work, leaves the lane unblocked; the movement's exit may hold it)."""
     uses = layout.lane_uses
-    mixed = layout.derived(mixed_lanes)[cur]
+    mixed = layout.derived(unshared_lanes if unshared_only else mixed_lanes)[cur]
     since_s = now_s - np.maximum(last_dep_s, now_s - green_elapsed_s + layout.params.startup_lost_s)
     served = layout.protected[cur]
     moving = served & (since_s < head_block_s)

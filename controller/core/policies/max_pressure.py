@@ -842,8 +842,16 @@ class MaxPressurePolicy(Policy):
         departed = dep > prev_dep_pcu if known else np.zeros(len(dep), dtype=bool)
         found = None
         if state.last_dep_s is not None:
+            p = self.params
             found = blocked_heads(
-                layout, est, signal.phase, signal.green_elapsed_s, state.last_dep_s, now_s, self.params.head_block_s
+                layout,
+                est,
+                signal.phase,
+                signal.green_elapsed_s,
+                state.last_dep_s,
+                now_s,
+                p.head_block_s,
+                p.head_block_unshared_only,
             )
         waits = update_head_waits(state.head_waits, layout, est, departed, found)
         return _box_state(
