@@ -267,3 +267,13 @@ def test_with_unshared_only_the_policy_reads_only_lanes_no_stage_serves_whole():
 def test_the_one_pass_decision_is_not_used_with_the_rule_on():
     lay = _layout()
     assert MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S)).network_decision({"J": lay}) is None
+
+
+def test_with_unshared_only_the_one_pass_decision_is_used_where_no_lane_is_unshared():
+    """With `head_block_unshared_only` the rule can find a block only on a lane no stage serves whole:
+    a network without one keeps the one-pass decision; one junction with one is enough to leave it."""
+    unshared, shared = _layout(), Layout.build(parse_intersection(_shared_raw(), "j.toml"), CFG)
+    p = MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=True))
+    assert p.network_decision({"J": shared}) is not None
+    assert p.network_decision({"J": shared, "K": unshared}) is None
+    assert MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S)).network_decision({"J": shared}) is None

@@ -81,7 +81,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
-from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, update_head_waits
+from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
 from controller.core.policies.phases import (
     exit_rate_ratio,
     exit_red_left_s,
@@ -509,6 +509,11 @@ def stage_clear_s(layout: Layout, est: Estimate) -> np.ndarray:
     return out
 
 
+def _any_unshared(layouts: Mapping[str, Layout]) -> bool:
+    """Some junction has a lane no stage serves whole (head_of_line.unshared_lanes)."""
+    return any(bool(lay.derived(unshared_lanes).any()) for lay in layouts.values())
+
+
 def full_green_lanes(layout: Layout) -> np.ndarray:
     """(phases, lanes) bool: in the phase, every link of every movement using the lane shows 'G'
     (and some movement uses it): nothing but the room past the junction holds a vehicle at its
@@ -572,7 +577,8 @@ class MaxPressurePolicy(Policy):
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
         Varaiya's downstream term or `exit_room` on (they read the learnt links) or
         `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` on (the
-        pass does not apply them), and None
+        pass does not apply them; with `head_block_unshared_only`, only where a junction has a lane
+        no stage serves whole: elsewhere the rule finds no block), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
         override). With `pull_upstream` the pass reads the queues held upstream from its own
         estimates, with `stall_s` the neighbours' lights from its own signal views: `layouts` must be
@@ -585,7 +591,7 @@ class MaxPressurePolicy(Policy):
             or p.program_order_share > 0
             or p.program_order_saturated
             or p.spill_plan_red
-            or p.head_block_s > 0
+            or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
         ):
             return None
         return NetPressure.build(self, layouts)
