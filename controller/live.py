@@ -564,7 +564,7 @@ class _LockstepInbox:
     are read at the clock (before a clock or packed message is taken, and before a clock's
     messages are counted). So receiving comes first and reading fills the gaps between messages.
     The service checks the reads with its batch. Every message is taken (`_take`) in arrival
-    order, as before: only when changes."""
+    order, as before: only the moment it is taken changes."""
 
     def __init__(self, node: ServiceNode, timeout_s: float) -> None:
         self.node = node

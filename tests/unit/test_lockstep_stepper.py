@@ -264,3 +264,22 @@ def test_a_pumped_inbox_looks_at_the_connection_at_most_every_read_ahead_look_s(
     box.pull(deadline)
     box.pull(deadline)
     assert calls == [0.0] and seen == ["J1", "J2"]  # one look, then reads until the next is due
+
+
+def test_messages_kept_unread_after_their_clock_are_read_before_they_are_counted():
+    """A clock taken first, then its two detector messages, both kept unread (each taken while
+    another waited): complete() reads them (catch_up) before it counts, so the second is
+    complete at once, not one pull at a time (R, session 45: no test failed without it)."""
+    node = _node()
+    box = _LockstepInbox(node, 5.0)
+    seen = _counting_reads(node)
+    node.inbox.put(_clock(1.0, detectors=2))
+    clock = box.next_clock(threading.Event())
+    node.inbox.put(_detectors("J2", 1.0))
+    node.inbox.put(_detectors("J1", 1.0))
+    deadline = time.monotonic() + 5.0
+    box.pull(deadline)  # J2: J1 waits behind it
+    box.pull(deadline)  # J1: after an unread one
+    assert seen == [] and len(box.unread) == 2 and node.inbox.empty()
+    assert box.complete(box.needs(clock))
+    assert seen == ["J2", "J1"] and not box.unread
