@@ -1045,6 +1045,59 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     assert run(5.0, False, int(startup + 4.0)) == 0  # not yet 5 s past the start-up loss
 
 
+def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_no_pressure():
+    """J holds E/W (phase 1) past its minimum with 6 PCU on N against E's 1; N's exit is K's approach eW, a
+    link between two lights, with no room left. With `exit_room_held` N's pressure is the room its exit takes
+    while K shows eW red (K reports its N/S stage, entered 10 s ago: red left): none, E/W is kept. N/S is
+    served (N's queue counts whole) when K serves eW (the link drains as N fills it), when K has reported no
+    stage, when eW is a short link (K's W advance loop 6 m from the line: 4 m between the loops, less than J's
+    minimum green sends; its own rules own it), when eW has room for N's queue, and with the key off."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    def run(held: bool, k_phase: int | None = 0, short: bool = False, room_pcu: float = 0.0) -> int:
+        raw_j, raw_k = two_phase_raw(), two_phase_raw()
+        raw_k["id"] = "K"
+        raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
+        raw_j["movements"][0]["to_edge"] = "eW"  # N_T
+        if short:
+            adv = next(d for d in raw_k["detectors"] if d["id"] == "W_adv")
+            adv["pos_m"], adv["dist_to_stop_m"] = 94.0, 6.0
+        lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+        lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+        layouts = {"J": lay_j, "K": lay_k}
+        links = LinkLayout.build(layouts)
+        w = lay_k.lanes.index("eW_0")
+        queue = np.zeros(len(lay_k.lanes))
+        queue[w] = max(float(lay_k.lane_storage_pcu[w]) - room_pcu, 0.0)
+        est_k = estimate(lay_k)
+        est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue))
+        now = 100.0
+        k_view = None if k_phase is None else view(lay_k, k_phase, 10.0, now, 10.0)
+        est = estimate(lay_j, queue={"N_T": 6.0, "E_T": 1.0})
+        net = NetworkView(
+            links,
+            LinkState.empty(links, layouts, 0.0),
+            {"J": est, "K": est_k},
+            layouts,
+            phases={"K": k_phase},
+            signals={"K": k_view},
+        )
+        p = MaxPressurePolicy(MaxPressureParams(exit_room_held=held, stall_s=0.0))
+        assert p.uses_network == held and p.reads_signals == held
+        assert (p.network_decision(layouts) is None) == held  # the one pass does not apply it
+        _, wish = p.decide(p.init(lay_j, 0.0), lay_j, est, view(lay_j, 1, 20.0, now=now), now, network=net)
+        assert wish is not None
+        return wish.phase
+
+    assert run(True) == 1  # held: N's exit full, K red to it: no pressure, E/W kept
+    assert run(False) == 0  # off: N/S served
+    assert run(True, k_phase=1) == 0  # K serves eW: the link drains
+    assert run(True, k_phase=None) == 0  # K's stage not reported
+    assert run(True, short=True) == 0  # a short link: not this rule's
+    assert run(True, room_pcu=6.0) == 0  # room for N's whole queue
+
+
 def test_max_pressure_stall_weighs_the_way_back_through_the_phase_it_would_serve():
     """The way back (`_held_stalls`) goes through the phase the pressures would serve with the stall,
     not the quickest phase: J (four phases: N/S through, N/S lefts, E/W through, E/W lefts; 5 s

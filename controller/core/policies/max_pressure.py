@@ -23,7 +23,9 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   the neighbour approach its exit feeds can take (phases.exit_rate_ratio: the learnt exit, else the
   neighbour approach m's exit edge is; core NetworkView), lowered to the lowest r of the movements
   sharing a lane with m (phases.lane_fifo_ratio: first in, first out): a movement whose exit is
-  full, or queued behind one, has no pressure before its green shows the blockage;
+  full, or queued behind one, has no pressure before its green shows the blockage; with
+  `exit_room_held` (exit_room off), r_m only where that exit is held (held_exit_ratio: its far
+  light shows m red, by the stage it reports, and it is not a short link), else 1;
 - w_m = 1 + (time m has been red) / `wait_scale_s`;
 - T = `switch_service_s`, the service a switch buys; L_mk is the loss of starting m: the
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
@@ -488,6 +490,24 @@ def exits_held(
     return out
 
 
+def held_exit_ratio(layout: Layout, est: Estimate, network: NetworkView, now_s: float) -> np.ndarray:
+    """(movements,) share of its saturation flow each movement's queue can discharge into its exit while
+    that exit is held (`[max_pressure] exit_room_held`): exit_rate_ratio (the room left on the neighbour
+    approach its exit feeds, over its queue; the learnt exit, else the approach its exit edge is) where the
+    light of that approach shows red to it with some of its red left (exit_red_left_s > 0: by the stage it
+    reports, the vehicles a vehicle from here would wait for are not served) and the approach is not a short
+    link (short_exits: its own rules own it); 1 elsewhere: an exit its far light serves drains as it fills,
+    and one whose light reported no stage is not judged. Lowered to the lowest of the movements sharing a
+    lane (lane_fifo_ratio: first in, first out). The green's worth is what the link takes before its far
+    light turns: on a link of a few vehicles between two lights, the room left, not the queue behind the
+    line (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 45)."""
+    ratio = exit_rate_ratio(layout, est, network, direct=True)
+    red = exit_red_left_s(layout, network, now_s, direct=True) > 0.0
+    held = red & ~short_exits(layout, network, direct=True)
+    out: np.ndarray = lane_fifo_ratio(layout, np.where(held, ratio, 1.0))
+    return out
+
+
 def switch_back_s(layout: Layout, intergreen_s: np.ndarray, cur: int, est: Estimate, via: int | None = None) -> float:
     """s from leaving phase `cur` now to its green again, through phase `via`: the intergreen into it
     (yellow and all-red; `intergreen_s`, intergreen_matrix), the longer of its minimum green and the
@@ -564,18 +584,20 @@ class MaxPressurePolicy(Policy):
         self.uses_network = (
             self.params.downstream_weight > 0
             or self.params.exit_room
+            or self.params.exit_room_held
             or self.params.pull_upstream
             or self.params.stall_s > 0
         )
-        self.reads_links = self.params.downstream_weight > 0 or self.params.exit_room
-        self.reads_signals = self.params.stall_s > 0  # how long the far light stays red (exits_held)
+        self.reads_links = self.params.downstream_weight > 0 or self.params.exit_room or self.params.exit_room_held
+        # how long the far light stays red (exits_held, held_exit_ratio)
+        self.reads_signals = self.params.stall_s > 0 or self.params.exit_room_held
 
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
 
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
-        Varaiya's downstream term or `exit_room` on (they read the learnt links) or
+        Varaiya's downstream term, `exit_room` or `exit_room_held` on (they read the learnt links) or
         `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` on (the
         pass does not apply them; with `head_block_unshared_only`, only where a junction has a lane
         no stage serves whole: elsewhere the rule finds no block), and None
@@ -592,6 +614,7 @@ class MaxPressurePolicy(Policy):
             or p.program_order_saturated
             or p.spill_plan_red
             or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
+            or p.exit_room_held
         ):
             return None
         return NetPressure.build(self, layouts)
@@ -781,6 +804,8 @@ class MaxPressurePolicy(Policy):
         exit_ratio = None
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
+        elif p.exit_room_held and network is not None:
+            exit_ratio = held_exit_ratio(layout, est, network, now_s)
         return phase_pressures(
             state.statics,
             layout,
