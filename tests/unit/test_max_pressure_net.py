@@ -539,10 +539,15 @@ def test_the_pulls_held_queue_is_the_references_beside_an_approach_of_8_lanes_or
 
 @pytest.mark.parametrize(
     ("key", "learns"),
-    [({"downstream_weight": 0.5}, True), ({"exit_room": True}, True), ({"pull_upstream": True}, False)],
+    [
+        ({"downstream_weight": 0.5}, True),
+        ({"exit_room": True}, True),
+        ({"exit_room_held": True}, True),
+        ({"pull_upstream": True}, False),
+    ],
 )
 def test_the_core_learns_the_links_for_a_policy_that_reads_them(key: dict[str, object], learns: bool) -> None:
-    """Varaiya's downstream term and exit_room read the learnt coupling: the core learns it for them
+    """Varaiya's downstream term, exit_room and exit_room_held read the learnt coupling: the core learns it for them
     (with `reads_links` False their terms would read links never learnt, silently 0); pull_upstream
     alone reads none (R, session 37: no test failed with `reads_links` always False)."""
     base = Config()

@@ -1047,21 +1047,25 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
 
 def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_no_pressure():
     """J holds E/W (phase 1) past its minimum with 6 PCU on N against E's 1; N's exit is K's approach eW, a
-    link between two lights, with no room left. With `exit_room_held` N's pressure is the room its exit takes
+    link between two lights, with no room left (its queue stands between K's loops, and K's advance loop is
+    at the link's head: no road upstream of it). With `exit_room_held` N's pressure is the room its exit takes
     while K shows eW red (K reports its N/S stage, entered 10 s ago: red left): none, E/W is kept. N/S is
     served (N's queue counts whole) when K serves eW (the link drains as N fills it), when K has reported no
     stage, when eW is a short link (K's W advance loop 6 m from the line: 4 m between the loops, less than J's
-    minimum green sends; its own rules own it), when eW has room for N's queue, and with the key off."""
+    minimum green sends; its own rules own it), when eW has room between its loops for N's queue, when the
+    link stores N's queue upstream of K's advance loop (60 m of road there: 8 PCU; the queue between the loops
+    does not reach the link's head), and with the key off."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
-    def run(held: bool, k_phase: int | None = 0, short: bool = False, room_pcu: float = 0.0) -> int:
+    def run(held: bool, k_phase: int | None = 0, short: bool = False, room_pcu: float = 0.0, up_m: float = 0.0) -> int:
         raw_j, raw_k = two_phase_raw(), two_phase_raw()
         raw_k["id"] = "K"
         raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
         raw_j["movements"][0]["to_edge"] = "eW"  # N_T
+        adv = next(d for d in raw_k["detectors"] if d["id"] == "W_adv")
+        adv["room_m"] = up_m  # K's road upstream of its W advance loop
         if short:
-            adv = next(d for d in raw_k["detectors"] if d["id"] == "W_adv")
             adv["pos_m"], adv["dist_to_stop_m"] = 94.0, 6.0
         lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
         lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
@@ -1095,7 +1099,8 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
     assert run(True, k_phase=1) == 0  # K serves eW: the link drains
     assert run(True, k_phase=None) == 0  # K's stage not reported
     assert run(True, short=True) == 0  # a short link: not this rule's
-    assert run(True, room_pcu=6.0) == 0  # room for N's whole queue
+    assert run(True, room_pcu=6.0) == 0  # room for N's whole queue between K's loops
+    assert run(True, up_m=60.0) == 0  # the link stores it upstream of K's advance loop
 
 
 def test_max_pressure_stall_weighs_the_way_back_through_the_phase_it_would_serve():

@@ -25,7 +25,8 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   sharing a lane with m (phases.lane_fifo_ratio: first in, first out): a movement whose exit is
   full, or queued behind one, has no pressure before its green shows the blockage; with
   `exit_room_held` (exit_room off), r_m only where that exit is held (held_exit_ratio: its far
-  light shows m red, by the stage it reports, and it is not a short link), else 1;
+  light shows m red, by the stage it reports, and it is not a short link), else 1, the room read
+  to the link's head (held_link_room_pcu: also what it stores upstream of its advance loop);
 - w_m = 1 + (time m has been red) / `wait_scale_s`;
 - T = `switch_service_s`, the service a switch buys; L_mk is the loss of starting m: the
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
@@ -88,6 +89,7 @@ from controller.core.policies.phases import (
     exit_rate_ratio,
     exit_red_left_s,
     exit_room_pcu,
+    exit_targets,
     lane_fifo_ratio,
     short_exits,
     upstream_held_pcu,
@@ -490,18 +492,41 @@ def exits_held(
     return out
 
 
+def held_link_room_pcu(layout: Layout, network: NetworkView) -> np.ndarray:
+    """(movements,) PCU of room left on the link each movement's exit feeds (exit_targets, direct: the
+    learnt exit, else the neighbour approach its exit edge is): the approach's storage between its loops
+    plus what its own road stores upstream of its advance loop (Layout.lane_adv_room_pcu: back to the first
+    node where other streams merge or cross, the link's head; the loop's position without room_m), less its
+    queue between the loops and past the advance loop, never below 0, over the approach's lanes; +inf where
+    there is no such neighbour or that road is unbounded (a network entry). The link is full when its queue
+    reaches the junction at its head (spillback.blocking_queue_pcu's reading), not when the storage between
+    the loops is: on a long link with its loops near the stop line most of its room is upstream of them."""
+    out = np.full(len(layout.junction.movements), np.inf)
+    for i, target in enumerate(exit_targets(layout, network, direct=True)):
+        if target is None:
+            continue
+        down = network.layouts[target[0]]
+        lanes = down.lane_uses[network.links.edge_movements[target[0]][target[1]]].any(axis=0)
+        ls = network.estimates[target[0]].lanes
+        stored = float((ls.queue_pcu[lanes] + ls.hidden_pcu[lanes]).sum())
+        cap = float((down.lane_storage_pcu[lanes] + down.lane_adv_room_pcu[lanes]).sum())
+        out[i] = max(cap - stored, 0.0)
+    return out
+
+
 def held_exit_ratio(layout: Layout, est: Estimate, network: NetworkView, now_s: float) -> np.ndarray:
     """(movements,) share of its saturation flow each movement's queue can discharge into its exit while
-    that exit is held (`[max_pressure] exit_room_held`): exit_rate_ratio (the room left on the neighbour
-    approach its exit feeds, over its queue; the learnt exit, else the approach its exit edge is) where the
-    light of that approach shows red to it with some of its red left (exit_red_left_s > 0: by the stage it
-    reports, the vehicles a vehicle from here would wait for are not served) and the approach is not a short
-    link (short_exits: its own rules own it); 1 elsewhere: an exit its far light serves drains as it fills,
-    and one whose light reported no stage is not judged. Lowered to the lowest of the movements sharing a
-    lane (lane_fifo_ratio: first in, first out). The green's worth is what the link takes before its far
-    light turns: on a link of a few vehicles between two lights, the room left, not the queue behind the
-    line (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 45)."""
-    ratio = exit_rate_ratio(layout, est, network, direct=True)
+    that exit is held (`[max_pressure] exit_room_held`): the room left on the link its exit feeds
+    (held_link_room_pcu: to the link's head) over its queue (at least 1 PCU), at most 1, where the light of
+    that link's approach shows red to it with some of its red left (exit_red_left_s > 0: by the stage it
+    reports, the movements a vehicle from here would wait for are not served) and the approach is not a
+    short link (short_exits: its own rules own it); 1 elsewhere: an exit its far light serves drains as it
+    fills, and one whose light reported no stage is not judged. Lowered to the lowest of the movements
+    sharing a lane (lane_fifo_ratio: first in, first out). The green's worth is what the link takes before
+    its far light turns: on a link of a few vehicles between two lights, the room left, not the queue
+    behind the line (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 45)."""
+    room = held_link_room_pcu(layout, network)
+    ratio = np.clip(np.where(np.isfinite(room), room / np.maximum(est.queue_pcu, 1.0), 1.0), 0.0, 1.0)
     red = exit_red_left_s(layout, network, now_s, direct=True) > 0.0
     held = red & ~short_exits(layout, network, direct=True)
     out: np.ndarray = lane_fifo_ratio(layout, np.where(held, ratio, 1.0))
