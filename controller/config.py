@@ -97,6 +97,7 @@ class DetectorConfig:
     vehicle_spacing_m: float = DEFAULT_VEHICLE_SPACING_M  # jam spacing of one PCU (the estimator's own default)
     stop_loop_before_split: bool = True  # sim/loops.py: stop-line loop of a lane shorter than a loop moved upstream
     turn_back_is_fringe: bool = True  # sim/loops.py: a lane fed only by a U-turn is a network entry
+    advance_clear_of_start: bool = False  # sim/loops.py: advance loop >= one spacing into any lane, fed or not
     coupled_by_min_green: bool = False  # sim/netneighbours.py: a road holding less than a min green sends couples
     pair_one_program: bool = False  # sim/netneighbours.py, core/pairs.py: a short-link pair decided as one
 

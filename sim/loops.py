@@ -16,7 +16,12 @@ Rules (docs/import.md explains them with figures):
   are inserted at its start) a loop is never
   at the very start: it stays at least one vehicle spacing into the lane, so that inserted
   vehicles cross it; where the lane is too short for that upstream of the stop-line loop, the
-  junction lane has no advance loop.
+  junction lane has no advance loop. With `advance_clear_of_start` (config.toml [detectors], off
+  as shipped) the same holds on every lane of the chain, fed or not: a real advance loop is never
+  inside the first car length of a link (vehicles join there from a driveway, a car park or a
+  side street; the upstream junction box ends there); on a fed lane too short for that upstream
+  of the stop-line loop, the loop goes as far in as the stop-line loop allows (it is kept).
+  Geometric only: the routes are not read.
 - a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
   (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
 - the city's loops (e1Detector / inductionLoop in the scenario's additional files) found on
@@ -48,6 +53,7 @@ class Placement:
     vehicle_spacing_m: float
     stop_loop_before_split: bool  # _stop_hop
     turn_back_is_fringe: bool  # _fringe
+    advance_clear_of_start: bool  # _advance: every lane's start kept clear, not only a fringe's
 
 
 @dataclass(frozen=True)
@@ -300,7 +306,12 @@ def _advance(chain: list[Hop], p: Placement, stop_dist_m: float) -> tuple[Hop, f
     for one upstream of the stop-line loop (`stop_dist_m` from the stop line)."""
     hop = next((h for h in chain if h.offset_m + h.length_m >= p.advance_dist_m), chain[-1])
     pos = max(hop.offset_m + hop.length_m - p.advance_dist_m, 0.0)
-    if hop.fringe_start:  # vehicles enter the network at the lane's start, behind a loop placed there
+    # vehicles enter the network at a fringe lane's start, behind a loop placed there; with
+    # `advance_clear_of_start`, every lane's first vehicle spacing is kept clear (vehicles join
+    # a link there from a driveway, a car park or the upstream junction box, unseen by a loop at 0)
+    # (there, where no room is left upstream of the stop-line loop, the loop moves as far as the
+    # stop-line loop allows: the lane keeps its advance loop)
+    if hop.fringe_start or p.advance_clear_of_start:
         pos = max(pos, min(p.vehicle_spacing_m, hop.length_m - p.loop_length_m))
     if hop.offset_m < stop_dist_m:  # on the stop-line loop's lane: upstream of it, a loop apart
         latest = hop.offset_m + hop.length_m - stop_dist_m - 2 * p.loop_length_m

@@ -54,6 +54,7 @@ def loop_source(net: sumolib.net.Net, cfg: Config, additional: list[Path], detec
         d.vehicle_spacing_m,
         d.stop_loop_before_split,
         d.turn_back_is_fringe,
+        d.advance_clear_of_start,
     )
     return LoopSource(placement, detectors, by_lane, {loop.id for loop in city})
 
