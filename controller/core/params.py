@@ -131,12 +131,12 @@ class MaxPressureParams:
     # that still leads only into the approach, before a lane that also turns off it, is due
     # (Detector.room_to_turn_off_pcu; not known: 0): until then the queue holds only this light's traffic
     # (spill_red.turn_off_room_pcu); False: all the spill past the room
-    head_block_s: float = 0.0  # a lane shared by movements the phase in force serves protected and movements it
+    head_block_s: float = 4.0  # a lane shared by movements the phase in force serves protected and movements it
     # leaves red, whose stop-line loop is occupied with none of the served movements on it crossing for this long
     # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop
     # empties or a movement on it crosses, the served movements' part of its queue is dropped from their queues
     # (policies/head_of_line.py head_drop_pcu); 0: off
-    head_block_unshared_only: bool = False  # with head_block_s, only a lane no stage serves whole: no phase
+    head_block_unshared_only: bool = True  # with head_block_s, only a lane no stage serves whole: no phase
     # serves both a movement the head may wait for and every movement the green serves on the lane
     # (head_of_line.unshared_lanes); False: every such shared lane
 

@@ -468,7 +468,7 @@ def test_runs_made_outside_the_tool_are_imported_and_not_run(
     fake, calls = _fake_runs(delays)
     monkeypatch.setattr(bk, "run_all", fake)
     cfg = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
-    argv = ["--set", "max_pressure.head_block_s=4", "--scenario", f"{cfg}:120", "--seeds", "1-3"]
+    argv = ["--set", "max_pressure.head_block_s=6", "--scenario", f"{cfg}:120", "--seeds", "1-3"]
     argv += ["--perturb", "p61:max_pressure.wait_scale_s=61", "--perturb", "psw:max_pressure.switch_service_s=2.05"]
     assert bk.main([*argv, "--import", str(imports), "--out", str(tmp_path / "o")]) == 0
     assert calls == [3]  # only `on` ran: off and both perturbations imported

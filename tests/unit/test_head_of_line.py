@@ -266,7 +266,8 @@ def test_with_unshared_only_the_policy_reads_only_lanes_no_stage_serves_whole():
 
 def test_the_one_pass_decision_is_not_used_with_the_rule_on():
     lay = _layout()
-    assert MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S)).network_decision({"J": lay}) is None
+    every_lane = MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=False)
+    assert MaxPressurePolicy(every_lane).network_decision({"J": lay}) is None
 
 
 def test_with_unshared_only_the_one_pass_decision_is_used_where_no_lane_is_unshared():
@@ -276,4 +277,5 @@ def test_with_unshared_only_the_one_pass_decision_is_used_where_no_lane_is_unsha
     p = MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=True))
     assert p.network_decision({"J": shared}) is not None
     assert p.network_decision({"J": shared, "K": unshared}) is None
-    assert MaxPressurePolicy(MaxPressureParams(head_block_s=HOL_S)).network_decision({"J": shared}) is None
+    every_lane = MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=False)
+    assert MaxPressurePolicy(every_lane).network_decision({"J": shared}) is None

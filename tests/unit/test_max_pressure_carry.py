@@ -13,7 +13,7 @@ from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy
 from tests.unit.test_policies import ring_exit_and_long_entry
 
-BOTH = MaxPressureParams(switch_service_s=1e9, spill_plan_red=True, head_block_s=4.0)
+BOTH = MaxPressureParams(switch_service_s=1e9, spill_plan_red=True, head_block_s=4.0, head_block_unshared_only=False)
 
 
 def test_every_path_of_the_tick_keeps_the_heads_waits():

@@ -314,7 +314,8 @@ def _pull_line(
     built with another switch_service_s with `reference`)."""
     js = _line(5, chain)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    keys = {"pull_upstream": True, "pull_chains": chain, "stall_s": 0.0}  # (the stall rule reads signal views)
+    # (the stall rule reads signal views; the head-block rule's reference path keeps departures the pass does not)
+    keys = {"pull_upstream": True, "pull_chains": chain, "stall_s": 0.0, "head_block_s": 0.0}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
     assert policy.uses_network and not policy.reads_links
     net = policy.network_decision(layouts)
@@ -323,7 +324,9 @@ def _pull_line(
     assert (net.pull.storage_pcu == 30.0).sum() == chain  # the chain's storage, more than its approach's
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
-        other = dataclasses.replace(MaxPressureParams(), pull_upstream=True, switch_service_s=3.0, stall_s=0.0)
+        other = dataclasses.replace(
+            MaxPressureParams(), pull_upstream=True, switch_service_s=3.0, stall_s=0.0, head_block_s=0.0
+        )
         ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
     standing = [SignalView(0, False, 0.0, tuple(0.0 for _ in j.movements)) for j in js.values()]
     assert net._read([ref[j] for j in js], standing, 0.0).reference == ({3} if reference else set())
