@@ -100,7 +100,8 @@ class MaxPressureParams:
     exit_room_held: bool = False  # exit_room's slowing only where the exit is held: the neighbour approach the
     # movement's exit feeds is not a short link and its light shows red to it, by the stage it reports, with some
     # of its red left (held_exit_ratio): a green's worth is what the link takes before its far light drains it;
-    # an exit its far light serves, or whose light reported no stage, counts whole. exit_room on: exit_room's
+    # an exit its far light serves, or whose light reported no stage, counts whole. With exit_room on, exit_room's
+    # slowing applies to every exit and this key is not read
     pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach
     # beyond the room left on it (phases.upstream_held_pcu): a full link's green also frees the light before it
     pull_chains: bool = False  # with pull_upstream, also over links of several unsignalised edges

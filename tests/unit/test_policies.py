@@ -1054,11 +1054,18 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
     stage, when eW is a short link (K's W advance loop 6 m from the line: 4 m between the loops, less than J's
     minimum green sends; its own rules own it), when eW has room between its loops for N's queue, when the
     link stores N's queue upstream of K's advance loop (60 m of road there: 8 PCU; the queue between the loops
-    does not reach the link's head), and with the key off."""
+    does not reach the link's head), and with the key off; not when a hidden queue already fills that road."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
-    def run(held: bool, k_phase: int | None = 0, short: bool = False, room_pcu: float = 0.0, up_m: float = 0.0) -> int:
+    def run(
+        held: bool,
+        k_phase: int | None = 0,
+        short: bool = False,
+        room_pcu: float = 0.0,
+        up_m: float = 0.0,
+        hidden_pcu: float = 0.0,
+    ) -> int:
         raw_j, raw_k = two_phase_raw(), two_phase_raw()
         raw_k["id"] = "K"
         raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
@@ -1075,7 +1082,9 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
         queue = np.zeros(len(lay_k.lanes))
         queue[w] = max(float(lay_k.lane_storage_pcu[w]) - room_pcu, 0.0)
         est_k = estimate(lay_k)
-        est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue))
+        hidden = np.zeros(len(lay_k.lanes))
+        hidden[w] = hidden_pcu  # K's queue past its W advance loop
+        est_k = replace(est_k, lanes=replace(est_k.lanes, queue_pcu=queue, hidden_pcu=hidden))
         now = 100.0
         k_view = None if k_phase is None else view(lay_k, k_phase, 10.0, now, 10.0)
         est = estimate(lay_j, queue={"N_T": 6.0, "E_T": 1.0})
@@ -1101,6 +1110,7 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
     assert run(True, short=True) == 0  # a short link: not this rule's
     assert run(True, room_pcu=6.0) == 0  # room for N's whole queue between K's loops
     assert run(True, up_m=60.0) == 0  # the link stores it upstream of K's advance loop
+    assert run(True, up_m=60.0, hidden_pcu=8.0) == 1  # ... unless a hidden queue stands there (R, session 45)
 
 
 def test_max_pressure_stall_weighs_the_way_back_through_the_phase_it_would_serve():
