@@ -88,3 +88,12 @@ def test_the_cli_prints_a_failing_tools_error_and_exits_1(tmp_path, monkeypatch,
     monkeypatch.setattr(board, "build_all", fail)
     assert board.main(["--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err == "error: RiLSA r1 (RiLSA_example1): python failed (exit 1): boom\n"
+
+
+@pytest.mark.parametrize("fz", board.FUZZ, ids=lambda f: f.name)
+def test_every_fuzz_input_keeps_its_game_networks_step_length(fz):
+    """grid6 (0.1 s) and fkk_in (0.2 s) are not built here (slow): their step length is checked against the
+    game's own configuration of the network (tools/game/DIR.sumocfg), as the cross_* inputs' is when built."""
+    game_cfg = GAME / f"{Path(fz.net).parts[0]}.sumocfg"
+    assert SumoConfig(game_cfg).net_file == (GAME / fz.net).resolve()
+    assert float(fz.step_s) == float(SumoConfig(game_cfg).values["step-length"])
