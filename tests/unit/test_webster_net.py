@@ -16,7 +16,7 @@ import pytest
 import controller.core.policies.webster_net as webster_net
 from controller.config import Config
 from controller.core.estimation import Estimate, Layout
-from controller.core.messages import encode_detector_message
+from controller.core.messages import encode_detector_message, encode_status
 from controller.core.params import WebsterParams
 from controller.core.policies.webster import (
     Credit,
@@ -34,7 +34,7 @@ from controller.core.policies.webster import (
     unopposed_credit,
 )
 from controller.junctions import load_intersections, parse_intersection
-from controller.model import Intersection
+from controller.model import Intersection, SignalStatus
 from controller.service import ControllerService
 from tests.junction_fixtures import two_phase_raw
 from tests.unit.test_replan_exact import nine_phases
@@ -165,14 +165,18 @@ def region(copies: int) -> dict[str, Intersection]:
     return out
 
 
-def run_region(params: WebsterParams, seed: int, ticks: int) -> tuple[str, int, object]:
+def run_region(
+    params: WebsterParams, seed: int, ticks: int, js: dict[str, Intersection] | None = None, statuses: bool = False
+) -> tuple[str, int, object]:
     """(a digest of every command sent and of the final policy states, the plans sent, the core's
-    network pass) for a region of the city's junctions under random counts every second."""
-    js = region(3)
+    network pass) for a region of the city's junctions under random counts every second (`js`:
+    these junctions instead); with `statuses`, each junction's roadside status too (random_statuses)."""
+    js = region(3) if js is None else js
     sent: list[tuple[object, bytes]] = []
     cfg = replace(CFG, service=replace(CFG.service, policy="webster"), webster=params)
     svc = ControllerService(js, cfg, "webster", publish=lambda c, p: sent.append((c, p)), start_s=1000.0)
     rng = random.Random(seed)
+    shown: dict[str, tuple[int, bool, float]] = {}
     for r in range(ticks):
         t = 1001.0 + r
         svc.advance_clock(t)
@@ -185,6 +189,9 @@ def run_region(params: WebsterParams, seed: int, ticks: int) -> tuple[str, int, 
             }
             msgs.append((jid, encode_detector_message(jid, t, 1.0, dets)))
         svc.on_detector_batch(msgs)
+        if statuses:
+            for st in random_statuses(rng, js, t, shown):
+                svc.on_status(encode_status(st), junction=st.junction)
         svc.tick(t)
     h = hashlib.sha256()
     for c, p in sent:
@@ -223,6 +230,59 @@ def test_a_region_s_plans_with_the_network_pass_are_decide_s_junction_by_junctio
     alone, plans_alone, net_alone = run_region(params, 7, 40)
     assert net_alone is None
     assert (digest, plans) == (alone, plans_alone)
+
+
+def random_statuses(
+    rng: random.Random, js: dict[str, Intersection], t: float, shown: dict[str, tuple[int, bool, float]]
+) -> list[SignalStatus]:
+    """A status per junction (some skip a second): its phase held or moved on (to the next phase,
+    or any), through intergreens, so that green ends come at random seconds; `shown` keeps each
+    junction's (phase, in intergreen, since)."""
+    out = []
+    for jid, j in js.items():
+        phase, between, since = shown.get(jid, (0, False, t))
+        roll = rng.random()
+        if roll < 0.15:
+            phase, between, since = (phase + 1) % len(j.phases), True, t
+        elif roll < 0.2:
+            phase, between, since = rng.randrange(len(j.phases)), rng.random() < 0.5, t
+        elif between and roll < 0.6:
+            between, since = False, t
+        shown[jid] = (phase, between, since)
+        if rng.random() < 0.9:
+            out.append(SignalStatus(jid, t, phase, between, t - since, "", 0, "adaptive"))
+    return out
+
+
+NEIGHBOURED = [
+    WebsterParams(period_s=9.0, replan_spread=1.0),
+    WebsterParams(period_s=8.0, coordinated_retime=True, retime_on_evidence=True, divided_cycle_ends=1),
+    WebsterParams(period_s=6.0, keep_offsets=True, carry_green_remainders=True, lone_cycle_max_s=0.0),
+]
+
+
+@pytest.mark.parametrize("params", NEIGHBOURED, ids=["spread", "retime_cut", "offsets"])
+def test_the_pass_under_roadside_statuses_is_decide_junction_by_junction(monkeypatch, params):
+    """The city itself (its junctions' neighbours: the replay of retime_on_evidence) with statuses
+    whose green phases change at random seconds (green ends counted, divided cycles cut): the pass,
+    which skips replan_due where a junction's state and green phase are the ones it kept
+    (webster_net.QuietStates), gives decide()'s commands and states junction by junction."""
+    calls = []
+    real = WebsterPolicy.replan_due
+
+    def counted(self, *args):
+        calls.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(WebsterPolicy, "replan_due", counted)
+    digest, plans, net = run_region(params, 11, 60, city(), statuses=True)
+    assert isinstance(net, webster_net.NetWebster) and plans > 20
+    skipped = 60 * len(city()) - len(calls)
+    monkeypatch.setattr(WebsterPolicy, "network_decision", lambda self, layouts: None)
+    alone, plans_alone, net_alone = run_region(params, 11, 60, city(), statuses=True)
+    assert net_alone is None
+    assert (digest, plans) == (alone, plans_alone)
+    assert skipped > 100 or params.keep_offsets  # with keep_offsets every state has steady greens: none skipped
 
 
 def test_a_subclass_that_overrides_decide_is_decided_junction_by_junction():

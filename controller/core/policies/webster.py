@@ -183,8 +183,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -293,6 +293,39 @@ class WebsterState:
     program: shadow.Program | None = None  # the replay's program of the junction (retime_on_evidence)
     replay: shadow.Replay | None = None  # the city's program and the greens shown, replayed (retime_on_evidence)
     retimed: bool = False  # the replay found the city's program better: the retime plans the junction
+
+
+_STATE_FIELDS = frozenset(f.name for f in fields(WebsterState))
+# every field's default (all immutable: None, (), False); the three without one are always given
+_STATE_DEFAULTS = {f.name: f.default for f in fields(WebsterState) if f.default is not MISSING}
+
+
+def evolved(state: WebsterState, **changes: Any) -> WebsterState:
+    """dataclasses.replace(state, **changes) without its per-call field introspection (WebsterState
+    has no __post_init__ and no init=False field, so a copy of its fields is the object replace
+    builds): a decision's state is copied a few times per junction and re-plan (issue 12)."""
+    if not changes.keys() <= _STATE_FIELDS:
+        raise TypeError(f"WebsterState has no field {sorted(changes.keys() - _STATE_FIELDS)}")
+    new: WebsterState = object.__new__(WebsterState)
+    values = new.__dict__
+    values.update(state.__dict__)
+    values.update(changes)
+    return new
+
+
+def _new_state(
+    period_start_s: float, arrivals_pcu: np.ndarray | None, departures_pcu: np.ndarray | None, **given: Any
+) -> WebsterState:
+    """WebsterState(period_start_s, arrivals_pcu, departures_pcu, **given), built as `evolved` copies
+    (the other fields their defaults)."""
+    if not given.keys() <= _STATE_FIELDS:
+        raise TypeError(f"WebsterState has no field {sorted(given.keys() - _STATE_FIELDS)}")
+    new: WebsterState = object.__new__(WebsterState)
+    values = new.__dict__
+    values.update(_STATE_DEFAULTS)
+    values.update(period_start_s=period_start_s, arrivals_pcu=arrivals_pcu, departures_pcu=departures_pcu)
+    values.update(given)
+    return new
 
 
 @dataclass(frozen=True)
@@ -1258,7 +1291,7 @@ def track_green_ends(
             sums[prev] += residual
             runs[prev] = runs[prev] + 1 if residual >= residual_queue_pcu else 0
             counts[prev] += 1
-    return replace(
+    return evolved(
         state,
         green_phase=now_green,
         residual_pcu=tuple(sums),
@@ -1462,9 +1495,9 @@ class WebsterPolicy(Policy):
         program = state.program if state.program is not None else self.replay.program(layout)
         if state.replay is None:
             fed_pcu = est.departures_pcu + est.queue_pcu
-            return replace(state, program=program, replay=shadow.start(program, len(j.movements), now_s, fed_pcu))
+            return evolved(state, program=program, replay=shadow.start(program, len(j.movements), now_s, fed_pcu))
         status = signal_status(j, signal, now_s)
-        return replace(
+        return evolved(
             state, replay=shadow.advance(program, state.replay, est, status, now_s, self.replay.harm.window_s)
         )
 
@@ -1552,11 +1585,11 @@ class WebsterPolicy(Policy):
         period_s = self._period_s(state, layout.junction.id)
         if self._cut_divided(state):
             city_s = tuple(float(g) for g in city_plan_s(layout))
-            state = replace(state, divided=False, cut=True, plan_s=city_s)
+            state = evolved(state, divided=False, cut=True, plan_s=city_s)
             if not self._keeps_offset(layout.junction):
                 n, offset_s = len(layout.junction.phases), layout.junction.base_offset_s
                 return state, CycleWish(tuple(range(n)), city_s, offset_s)
-            state = replace(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
+            state = evolved(state, steady_s=_whole_greens(layout, city_s), due_s=now_s)
         if elapsed_s >= period_s:
             return state
         return self._send(state, layout.junction, signal, now_s)
@@ -1585,7 +1618,7 @@ class WebsterPolicy(Policy):
             return fresh, CycleWish(tuple(range(n)), greens, offset_s)
         if not self.params.carry_green_remainders:
             greens = _whole_greens(layout, greens)  # as the roadside shows them
-        state = replace(
+        state = evolved(
             state,
             period_start_s=now_s,
             arrivals_pcu=est.arrivals_pcu,
@@ -1620,7 +1653,7 @@ class WebsterPolicy(Policy):
             state.cycle_start_s is None or abs(start_s - state.cycle_start_s) > DECISION_PERIOD_S + 0.5
         )
         if start_s is not None:
-            state = replace(state, cycle_start_s=start_s)
+            state = evolved(state, cycle_start_s=start_s)
         order = tuple(range(len(j.phases)))
         if new_cycle and start_s is not None:
             cycle_s = cycle_length_s(j, order, steady_s)
@@ -1632,16 +1665,16 @@ class WebsterPolicy(Policy):
             if _await_aligned_start(state, j, start_s, now_s, cycle_s, self._offset_s(j, steady_s), in_force_s):
                 return state, None
             shown_s, carry_s = self._cycle_greens(j, steady_s, state.carry_s)
-            state = replace(state, carry_s=carry_s)
+            state = evolved(state, carry_s=carry_s)
             greens = transition_greens_s(j, shown_s, error_s) if fresh else shown_s
             if state.due_s is None and state.sent_s is not None and np.allclose(greens, state.sent_s, atol=1e-3):
                 return state, None
         elif _overdue(state, signal, now_s, reference_cycle_s_of(j)):
             greens, carry_s = self._cycle_greens(j, steady_s, state.carry_s)
-            state = replace(state, carry_s=carry_s)
+            state = evolved(state, carry_s=carry_s)
         else:
             return state, None
-        return replace(state, due_s=None, sent_s=greens), CycleWish(order, greens, self._offset_s(j, steady_s))
+        return evolved(state, due_s=None, sent_s=greens), CycleWish(order, greens, self._offset_s(j, steady_s))
 
     def _keeps_offset(self, j: Intersection) -> bool:
         """`keep_offsets`, and with `offsets_need_neighbour` only at a junction with a signalised
@@ -1685,7 +1718,7 @@ def _fresh_state(
     """The state of a new period whose plan (`greens_s`) goes out at once (keep_offsets off): the period's
     sums start afresh; the phase in force, the memories (held_y, past flows, smoothed flows) and the
     replay (retime_on_evidence) carry over."""
-    return WebsterState(
+    return _new_state(
         now_s,
         est.arrivals_pcu,
         est.departures_pcu,

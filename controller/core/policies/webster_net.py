@@ -295,6 +295,70 @@ def period_flows_all(periods: Sequence[tuple[WebsterState, Layout, Estimate]], n
     return out
 
 
+class QuietStates:
+    """Which junctions' replan_due is known without calling it (NetWebster.decide_all, issue 12).
+
+    A state decide_all returned is kept (`note`) where replan_due, given it again, would only
+    compare its period's end with the clock: it has its period's start sums, no steady greens to
+    send (keep_offsets: steady_s None, so _send returns it unchanged), its per-phase residual sums
+    sized (track_green_ends then changes nothing while the green phase is the one it saw), no
+    replay to advance (_observe: not retime_on_evidence at a coordinated junction not yet
+    retimed), and no divided cycle to cut (_cut_divided). Given that very object again (`is`: a
+    frozen state, held here, so its id is not reused) with the same green phase in its view, its
+    replan_due is (state, None) before its period's end (now - period start < the period's
+    length, the same float operations as replan_due's, as arrays) and the state itself from it.
+    Only for WebsterPolicy itself (a subclass may change any of these steps)."""
+
+    def __init__(self, policy: WebsterPolicy, layouts: Sequence[Layout], jids: Sequence[str]) -> None:
+        self.policy = policy
+        p = policy.params
+        self._jids = tuple(jids)
+        self._phases = [len(lay.junction.phases) for lay in layouts]
+        replays = p.coordinated_retime and p.retime_on_evidence
+        self._observes = [replays and bool(lay.junction.upstream or lay.junction.downstream) for lay in layouts]
+        n = len(self._jids)
+        self._kept: list[WebsterState | None] = [None] * n
+        self._green: list[int | None] = [None] * n
+        self._start_s = np.zeros(n)
+        self._period_s = np.zeros(n)
+
+    def still(self, states: Sequence[WebsterState], signals: Sequence[SignalView | None]) -> list[bool]:
+        """Per junction: its state is the one kept and its view shows the green phase it saw."""
+        greens = [None if v is None or v.in_intergreen else v.phase for v in signals]
+        return [s is k and g == h for s, k, g, h in zip(states, self._kept, greens, self._green)]
+
+    def due(self, now_s: float) -> list[bool]:
+        """Per junction: the kept state's period has ended (replan_due's elapsed_s >= period_s)."""
+        out: list[bool] = ((now_s - self._start_s) >= self._period_s).tolist()
+        return out
+
+    def note(
+        self,
+        states: Sequence[WebsterState],
+        decided: Sequence[tuple[WebsterState, CycleWish | None]],
+        still: Sequence[bool],
+        due: Sequence[bool],
+    ) -> None:
+        """Keep each junction's decided state where it is quiet (class docstring), else nothing."""
+        policy = self.policy
+        for i, (state, _wish) in enumerate(decided):
+            if still[i] and not due[i]:
+                continue  # the state kept, unchanged
+            quiet = (
+                state.arrivals_pcu is not None
+                and state.steady_s is None
+                and len(state.residual_pcu) == self._phases[i]
+                and (state.retimed or not self._observes[i])
+                and not policy._cut_divided(state)
+            )
+            if not quiet:
+                self._kept[i] = None
+                continue
+            self._kept[i], self._green[i] = state, state.green_phase
+            self._start_s[i] = state.period_start_s
+            self._period_s[i] = policy._period_s(state, self._jids[i])
+
+
 class NetWebster:
     """WebsterPolicy.decide over `jids` in one pass (module docstring)."""
 
@@ -303,6 +367,7 @@ class NetWebster:
         self._layouts = tuple(layouts.values())
         self._jids = tuple(layouts)
         self._answers = FloorAnswers()
+        self._quiet = QuietStates(policy, self._layouts, self._jids) if type(policy) is WebsterPolicy else None
 
     @property
     def jids(self) -> tuple[str, ...]:
@@ -319,7 +384,16 @@ class NetWebster:
         out: list[tuple[WebsterState, CycleWish | None] | None] = [None] * len(self._jids)
         running: list[tuple[int, FloorSteps[tuple[WebsterState, CycleWish | None]], Ask]] = []
         dues: list[tuple[int, WebsterState]] = []
+        quiet = self._quiet
+        still = quiet.still(states, signals) if quiet is not None else [False] * len(states)
+        due_now = quiet.due(now_s) if quiet is not None else []
         for i, (state, lay, est, view) in enumerate(zip(states, self._layouts, estimates, signals)):
+            if still[i]:  # replan_due's answer known without calling it (QuietStates)
+                if due_now[i]:
+                    dues.append((i, state))
+                else:
+                    out[i] = (state, None)
+                continue
             due = policy.replan_due(state, lay, est, view, now_s)
             if not isinstance(due, WebsterState):
                 out[i] = due
@@ -341,4 +415,7 @@ class NetWebster:
                 except StopIteration as done:
                     out[i] = done.value
             running = waiting
-        return [o for o in out if o is not None]
+        decided = [o for o in out if o is not None]
+        if quiet is not None:
+            quiet.note(states, decided, still, due_now)
+        return decided

@@ -1,0 +1,228 @@
+"""Benchmark (a script, not a test): the re-plan tick of one bench_mqtt region, in process, by part.
+
+    python -m sim.bench_tick [--size 5000] [--regions 2] [--warmup 12] [--ticks 12] [--replan-spread 1]
+                             [--period-s 5] [--tree NAME=PATH ...] [--rounds 3] [--json FILE]
+
+The controller of sim/bench_mqtt.py's first region (--size junctions, copies of the bundled city's
+junction with the most detectors, --regions regions: 2,500 junctions at the defaults), webster
+re-planning every --period-s (5 s, bench_mqtt's; config.toml ships 300) with [webster] replan_spread
+= --replan-spread (1 at 5 s: a fifth of the junctions re-plans each tick), fed in process: each
+second, a detector message per junction (bench_mqtt's feeder's, read by on_detector_batch as the
+lockstep node reads them), then the tick. No broker, no statuses (as bench_mqtt's feed). After
+--warmup seconds (with fewer than about 12 the gate still derives its per-junction statics), --ticks
+seconds are measured: the thread CPU (time.thread_time) of each part per tick, the parts' functions
+wrapped (the heap frozen once set up, as bench_mqtt's controllers do: live.freeze_heap):
+
+- tick: ControllerService.tick (the service around the core: the plans' JSON, the ledger);
+- step: Core.step; observe: Core._observe (the messages folded in, the replays advanced), of which
+  fold: netestimate.fold and harm: Core._observe_harm (do no harm's replays);
+- webster: Core._decide_network (webster's pass); due: its replan_due calls; answers: the asks'
+  answers (webster_net.FloorAnswers.answer); flows: webster_net.period_flows_all;
+- junctions: the per-junction loop (Core._junction), of which gate: Core._gate and guard: Core._guard.
+
+A part missing in a tree (no such function) reads "-". The wrappers cost about a microsecond a call:
+`due` (one call per junction and tick where the tree calls replan_due for each) reads a little high.
+
+With --tree (one or more NAME=PATH, e.g. base=/work/wbase head=.), each tree runs in a child
+process of its own (this file's harness, the tree's code: cwd and sys.path at PATH), the trees in
+turn, --rounds times (ABBA: every other round reversed), and the table gives each part's median over
+the rounds of the per-run medians over ticks. Without --tree, this tree, once. Thread CPU is what a
+loaded machine disturbs least; compare trees only inside one interleaved run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (label, module path, attribute): the wrapped functions, nested parts after the part they are in
+PARTS = (
+    ("tick", "controller.service:ControllerService", "tick"),
+    ("step", "controller.core.step:Core", "step"),
+    ("observe", "controller.core.step:Core", "_observe"),
+    ("fold", "controller.core.netestimate", "fold"),
+    ("harm", "controller.core.step:Core", "_observe_harm"),
+    ("webster", "controller.core.step:Core", "_decide_network"),
+    ("due", "controller.core.policies.webster:WebsterPolicy", "replan_due"),
+    ("answers", "controller.core.policies.webster_net:FloorAnswers", "answer"),
+    ("flows", "controller.core.policies.webster_net", "period_flows_all"),
+    ("junctions", "controller.core.step:Core", "_junction"),
+    ("gate", "controller.core.step:Core", "_gate"),
+    ("guard", "controller.core.step:Core", "_guard"),
+)
+
+
+def _owner(path: str) -> Any:
+    """The module or class `path` ("module" or "module:Class") names, None where it is missing."""
+    import importlib
+
+    module, _, cls = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(obj, cls, None) if cls else obj
+
+
+def wrap_parts(cpu: dict[str, float]) -> list[tuple[Any, str, Any]]:
+    """Wrap each part's function to add its thread CPU seconds to cpu[label] (re-entrant calls
+    counted once); (owner, attribute, the function unwrapped) of each, for unwrap_parts."""
+    wrapped = []
+    for label, path, attr in PARTS:
+        owner = _owner(path)
+        fn = getattr(owner, attr, None) if owner is not None else None
+        if fn is None:
+            continue
+        cpu[label] = 0.0
+        wrapped.append((owner, attr, owner.__dict__[attr]))
+        setattr(owner, attr, _timed(fn, label, cpu))
+    return wrapped
+
+
+def unwrap_parts(wrapped: list[tuple[Any, str, Any]]) -> None:
+    for owner, attr, fn in reversed(wrapped):
+        setattr(owner, attr, fn)
+
+
+def _timed(fn: Callable[..., Any], label: str, cpu: dict[str, float]) -> Callable[..., Any]:
+    depth = [0]
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if depth[0]:
+            return fn(*args, **kwargs)
+        depth[0] += 1
+        c = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            cpu[label] += time.thread_time() - c
+            depth[0] -= 1
+
+    return timed
+
+
+def run_one(
+    size: int, regions: int, warmup: int, ticks: int, spread: float, period_s: float = 5.0, freeze: bool = True
+) -> dict[str, Any]:
+    """This tree's region, in this process: {"parts": labels, "ticks": [{label: ms}], "plans": [n]}
+    (`freeze`: the heap frozen once set up, live.freeze_heap: for a process of its own)."""
+    from controller.live import freeze_heap
+    from controller.service import ControllerService
+    from sim.bench_mqtt import bench_cfg, bench_regions, city_junction, junction_id, message_parts, replicate
+
+    cfg = bench_cfg(spread)
+    cfg = replace(cfg, webster=replace(cfg.webster, period_s=period_s))
+    with tempfile.TemporaryDirectory() as work:
+        base = city_junction(Path(work), cfg)
+    junctions = replicate(base, size)
+    region = next(iter(bench_regions(junctions, regions)))
+    watched = {j: junctions[j] for j in region.watched}
+    dets = [d.id for d in base.detectors]
+    parts = {jid: message_parts(jid, dets, int(jid[1:])) for jid in watched}
+    assert all(junction_id(int(j[1:])) == j for j in watched)
+    observed = set(watched) - set(region.owned)  # the region's halo: none here (no neighbours)
+    service = ControllerService(watched, cfg, cfg.service.policy, publish=lambda c, p: None, observed=observed)
+    if freeze:
+        freeze_heap()  # as bench_mqtt's controllers and run_controller.py run do
+    cpu: dict[str, float] = {}
+    wrapped = wrap_parts(cpu)
+    out: dict[str, Any] = {"parts": list(cpu), "ticks": [], "plans": [], "junctions": len(watched)}
+    try:
+        for t in range(1, warmup + ticks + 1):
+            stamp = repr(float(t)).encode()
+            service.on_detector_batch([(jid, head + stamp + tail) for jid, (head, tail) in parts.items()])
+            before = dict(cpu)
+            result = service.tick(float(t))
+            if t > warmup:
+                out["ticks"].append({k: (cpu[k] - before[k]) * 1e3 for k in cpu})
+                out["plans"].append(len(result.commands))
+    finally:
+        unwrap_parts(wrapped)
+    return out
+
+
+def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
+    # this file's harness, the tree's code (a tree from before this bench has sim.bench_mqtt, not it)
+    load = (
+        f"import sys, importlib.util as u; sys.path.insert(0, {tree!r}); "
+        f"s = u.spec_from_file_location('bench_tick_child', {str(Path(__file__).resolve())!r}); "
+        "m = u.module_from_spec(s); s.loader.exec_module(m); m.child_main()"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        load,
+        json.dumps([args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s]),
+    ]
+    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench_tick in {tree} failed: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child_main() -> None:
+    size, regions, warmup, ticks, spread, period_s = json.loads(sys.argv[1])
+    print(json.dumps(run_one(size, regions, warmup, ticks, spread, period_s)), flush=True)
+
+
+def medians(run: dict[str, Any]) -> dict[str, float]:
+    """Per part, the median over the run's ticks (ms)."""
+    return {k: statistics.median(t[k] for t in run["ticks"]) for k in run["parts"]}
+
+
+def table(rows: dict[str, list[dict[str, float]]]) -> str:
+    """Per tree, each part's median (over runs) of the per-run medians, ms."""
+    labels = [label for label, _, _ in PARTS]
+    lines = ["| tree | runs | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(labels)]
+    for name, runs in rows.items():
+        cells = []
+        for label in labels:
+            got = [r[label] for r in runs if label in r]
+            cells.append(f"{statistics.median(got):.1f}" if got else "-")
+        lines.append(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=5000, help="junctions in all regions (bench_mqtt --sizes)")
+    ap.add_argument("--regions", type=int, default=2, help="regions: the first is measured")
+    ap.add_argument("--warmup", type=int, default=12, help="seconds ticked before measuring")
+    ap.add_argument("--ticks", type=int, default=12, help="seconds measured")
+    ap.add_argument("--replan-spread", type=float, default=1.0, help="[webster] replan_spread")
+    ap.add_argument("--period-s", type=float, default=5.0, help="[webster] period_s (5: bench_mqtt's; shipped 300)")
+    ap.add_argument("--tree", action="append", default=[], help="NAME=PATH: a source tree to run (repeatable)")
+    ap.add_argument("--rounds", type=int, default=3, help="with --tree: runs of each tree, interleaved")
+    ap.add_argument("--json", type=Path, help="write every run's per-tick parts here")
+    args = ap.parse_args(argv)
+    if not args.tree:
+        one = run_one(args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s)
+        runs = {"this tree": [one]}
+    else:
+        trees = [t.split("=", 1) for t in args.tree]
+        runs = {name: [] for name, _ in trees}
+        for r in range(args.rounds):
+            for name, path in trees if r % 2 == 0 else trees[::-1]:
+                t0 = time.strftime("%H:%M:%S", time.gmtime())
+                runs[name].append(_child(path, args))
+                print(f"round {r + 1} {name} from {t0} UTC: " + json.dumps(medians(runs[name][-1])), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(runs))
+    print(table({name: [medians(run) for run in rs] for name, rs in runs.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
