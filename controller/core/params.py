@@ -95,6 +95,10 @@ class MaxPressureParams:
     # highest pressure
     program_order_saturated_share: float = 0.5  # with program_order_saturated: a saturated phase is served
     # before the highest pressure only while its pressure is at least this share of it (saturated_successor)
+    gap_out_s: float = 0.0  # at a junction without a signalised neighbour, a movement the phase in force serves
+    # protected whose every lane's stop-line loop has been empty this long holds no pressure (gapped_out): its
+    # standing queue is served, and what the estimate still counts arrives at the arrival rate (SUMO actuated's
+    # gap-out); 0: off
     exit_room: bool = False  # a movement's rate is also slowed to the room left on the neighbour approach its
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
     exit_room_held: bool = False  # exit_room's slowing only where the exit is held: the neighbour approach the

@@ -365,6 +365,28 @@ def saturated_phases(layout: Layout, est: Estimate, cur: int) -> np.ndarray:
     return np.asarray((layout.protected & reaches[None, :] & uses_green).any(axis=1))
 
 
+def gapped_out(layout: Layout, est: Estimate, cur: int, gap_s: float) -> np.ndarray:
+    """(movements,) bool, with `gap_out_s` (`gap_s`): at a junction without a signalised neighbour
+    (Intersection.upstream and downstream empty), served protected by phase `cur`, not blind, and on every lane it
+    uses a stop-line loop empty for `gap_s` or longer (LaneState.stop_empty_s): nobody stands at its stop line and
+    nobody crossed it for that long. Such a movement holds no pressure (its queue counts 0, as a stalled one's).
+
+    Why: its standing queue has been served; what the estimate still counts (vehicles in transit between the loops,
+    a hidden queue the estimate has not yet drained) reaches the line at the arrival rate, and a green kept for it
+    is used at that rate, not at the saturation flow, while the other stages' queues wait: SUMO's `actuated` ends a
+    green on such a gap. At RiLSA_example3 `adaptive` kept greens serving arrivals in the first cycles, where
+    `actuated` gapped out; the queues built then are never worked off at an oversaturated junction (BENCHMARKS.md,
+    A session 46). Not at a junction with a signalised neighbour: there a gap is often the one between two
+    platoons of the upstream light, and the next arrives at the saturation flow."""
+    j = layout.junction
+    if j.upstream or j.downstream:
+        return np.zeros(len(j.movements), dtype=bool)
+    empty = (layout.lane_stop >= 0) & (est.lanes.stop_empty_s >= gap_s - 1e-9)
+    occupied_lane = (layout.lane_share > 0.0) & ~empty[None, :]
+    out: np.ndarray = layout.protected[cur] & ~est.blind & ~occupied_lane.any(axis=1)
+    return out
+
+
 def saturated_successor(
     v: np.ndarray,
     saturated: np.ndarray,
@@ -637,6 +659,7 @@ class MaxPressurePolicy(Policy):
             type(self).decide is not MaxPressurePolicy.decide
             or p.program_order_share > 0
             or p.program_order_saturated
+            or p.gap_out_s > 0
             or p.spill_plan_red
             or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
             or p.exit_room_held
@@ -722,6 +745,9 @@ class MaxPressurePolicy(Policy):
             )
             if stalled.any():
                 stalled = self._held_stalls(state, layout, est, signal, now_s, network, held_pcu, stalled)
+        if self.params.gap_out_s > 0:
+            gapped = gapped_out(layout, est, cur, self.params.gap_out_s)
+            stalled = gapped if stalled is None else stalled | gapped
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
