@@ -98,3 +98,47 @@ def test_config_reads_the_key_and_refuses_a_negative_gap_naming_the_file_and_key
     cfg.write_text("[max_pressure]\ngap_out_s = -1.0\n")
     with pytest.raises(ConfigError, match=r"c\.toml.*max_pressure\.gap_out_s"):
         load_config(cfg)
+
+
+def test_no_gap_out_for_a_blind_movement_or_at_a_junction_with_a_signalised_neighbour_downstream() -> None:
+    lay = _layout()
+    est = _est(lay, [2.0, 5.0, 2.0, 5.0], [9.0, 9.0, 9.0, 9.0])
+    assert gapped_out(lay, est, 0, 3.0).tolist() == [True, False, True, False]
+    blind_n = dataclasses.replace(est, blind=np.array([True, False, False, False]))
+    assert gapped_out(lay, blind_n, 0, 3.0).tolist() == [False, False, True, False]  # nothing read: no gap seen
+    raw = two_phase_raw()
+    raw["downstream"] = ["K"]
+    fed = Layout.build(parse_intersection(raw, "gap.toml"), Config())
+    assert not gapped_out(fed, _est(fed, [2.0, 5.0, 2.0, 5.0], [9.0, 9.0, 9.0, 9.0]), 0, 3.0).any()
+
+
+class _NoQueues:
+    """A network view whose neighbours queue nothing (downstream_weight 0 reads it times 0)."""
+
+    def __init__(self, lay: Layout) -> None:
+        self.n = len(lay.junction.movements)
+
+    def downstream_queue_pcu(self, jid: str) -> np.ndarray:
+        return np.zeros(self.n)
+
+
+def test_the_gap_out_joins_the_stalled_movements_where_stall_s_runs_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With stall_s on (the shipped 5 s) and a network, decide() has an array of stalled movements (here none
+    stalled): the gapped-out movements are added to it, and the green gaps out as with stall_s 0."""
+    import controller.core.policies.max_pressure as mp
+
+    monkeypatch.setattr(mp, "stalled_movements", lambda lay, *a, **k: np.zeros(len(lay.junction.movements), bool))
+    lay = _layout()
+    signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0))
+
+    def wish(gap_s: float) -> int:
+        policy = MaxPressurePolicy(MaxPressureParams(gap_out_s=gap_s, head_block_s=0.0))
+        assert policy.params.stall_s > 0
+        state = dataclasses.replace(policy.init(lay, 0.0), last_dep_s=np.full(len(lay.junction.movements), 95.0))
+        est = _est(lay, [3.0, 4.0, 3.0, 4.0], [4.0, 0.0, 4.0, 0.0])
+        _, w = policy.decide(state, lay, est, signal, 100.0, network=_NoQueues(lay))  # type: ignore[arg-type]
+        assert w is not None
+        return w.phase
+
+    assert wish(0.0) == 0
+    assert wish(3.0) == 1
