@@ -52,6 +52,7 @@ and stays fixed until its demand moves by 30 % from what it is when the 900 s ho
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Literal
@@ -491,7 +492,7 @@ def observe_all(
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
     judge = [False] * len(states) if judged is None or not params.enabled else judged
     charges: Sequence[Charge | None] = [None] * len(states)
-    excess: list[dict[str, object] | None] = [None] * len(states)
+    excess: Sequence[_Excess | None] = [None] * len(states)
     if known:
         spilt = [params.spill_back and s.approach is not None and s.approach_storage_pcu is not None for s in states]
         spill = np.where(np.array(spilt, dtype=bool), spill, 0.0)  # (0.0, 0.0) where the junction has no approaches
@@ -500,19 +501,22 @@ def observe_all(
         excess = _excess_all(states, replays, sums, spill, trims, charges, judge, params)
     measured = params.lock_green_s > 0 or params.plan_block  # _measured has something to add
     out = []
-    for k, (s, r, charge, ex) in enumerate(zip(states, replays, charges, excess)):
-        new: HarmState = object.__new__(HarmState)  # _evolve, its fields known
-        d = new.__dict__
-        d.update(s.__dict__)
-        d["replay"], d["measured_hidden_pcu"], d["charge"] = r, hidden_net[st[k] : st[k + 1]], charge
+    new, set_dict = object.__new__, object.__setattr__  # _evolve, its fields known: a copy of the state's, changed
+    for k, (s, r, charge, ex, a, b) in enumerate(zip(states, replays, charges, excess, st, st[1:])):
+        d = s.__dict__.copy()
+        d["replay"], d["measured_hidden_pcu"], d["charge"] = r, hidden_net[a:b], charge
         d["measured_spill_pcu"], d["spill_base_pcu"] = own[k], base[k]
         if measured:
             d.update(_measured(s, net.programs[k], ests[k], statuses[k], now_s, params, block_window_s))
         if bound is not None:
-            d["measured_queue_pcu"] = bound[st[k] : st[k + 1]]
+            d["measured_queue_pcu"] = bound[a:b]
         if ex is not None:
-            d.update(ex)
-        out.append(new)
+            d["excess_s"], d["excess_t_s"], d["spill_pcu_s"] = ex[0], ex[1], ex[2]
+            if ex[3] is not None:
+                d["trim_pcu_s"] = ex[3]
+        hs: HarmState = new(HarmState)
+        set_dict(hs, "__dict__", d)
+        out.append(hs)
     return out
 
 
@@ -520,11 +524,19 @@ def _charges(replays: Sequence[shadow.Replay], sums: np.ndarray, spill: np.ndarr
     """observe_all's Charge of each junction's replay: (2, junctions) each side's queues summed,
     their spill charged and their trim (rows FIXED, CONTROLLED)."""
     out = []
+    new, set_dict = object.__new__, object.__setattr__  # a frozen dataclass's fields, without its __init__
     for r, q0, q1, s0, s1, t0, t1 in zip(replays, *sums.tolist(), *spill.tolist(), *trims.tolist()):
-        c: Charge = object.__new__(Charge)  # a frozen dataclass's fields, without its __init__
-        c.__dict__.update(replay=r, queue_pcu=(q0, q1), spill_pcu=(s0, s1), trim_pcu=(t0, t1))
+        c: Charge = new(Charge)
+        set_dict(c, "__dict__", {"replay": r, "queue_pcu": (q0, q1), "spill_pcu": (s0, s1), "trim_pcu": (t0, t1)})
         out.append(c)
     return out
+
+
+# what _excess_all reads of each state
+_TEST_FIELDS = operator.attrgetter("mode", "commanded", "excess_t_s", "excess_s", "spill_pcu_s", "trim_pcu_s")
+
+# _excess_all's new excess_s, excess_t_s, spill_pcu_s and trim_pcu_s of one junction (None: trim_pcu_s not changed)
+_Excess = tuple[float, float, tuple[float, float], "tuple[float, float] | None"]
 
 
 def _excess_all(
@@ -536,54 +548,49 @@ def _excess_all(
     charges: Sequence[Charge | None],
     judge: Sequence[bool],
     params: HarmParams,
-) -> list[dict[str, object] | None]:
+) -> Sequence[_Excess | None]:
     """_excess of every junction observe_all brings its test up (judged, in policy mode,
     commanded, its replay newer than its test), over the junctions at once (`sums`, `spill`,
     `trims`: (2, junctions) what their Charges hold): the same float
-    operations in the same order as _excess's (max(a, b) as `b if b > a else a`), each
+    operations in the same order as _excess's (max(a, b) as `b if b > a else a`; the spill and
+    trim sums element-wise, each product and sum rounded as Python rounds it), each
     junction's forgetting factor by math.exp. None for the others. A junction with no demand to
     divide by (min_demand_pcu_h 0) sends every one through _excess (which raises as it did)."""
-    rows = [
-        (j and s.mode == "policy" and s.commanded, r.t_s - s.excess_t_s, s.excess_s, *s.spill_pcu_s, *s.trim_pcu_s)
-        for s, r, j in zip(states, replays, judge)
-    ]
-    v = np.array(rows, dtype=float).reshape(len(rows), 7).T
-    due, dt = (v[0] > 0) & (v[1] > 0), v[1]
+    n = len(states)
+    mode, commanded, excess_t_s, excess_s, spill_s, trim_s = zip(*map(_TEST_FIELDS, states))
+    t_s = [r.t_s for r in replays]
+    dt = np.array(t_s, dtype=float) - np.array(excess_t_s, dtype=float)
+    judged = [bool(j and m == "policy" and c) for j, m, c in zip(judge, mode, commanded)]
+    due = np.array(judged, dtype=bool) & (dt > 0)
     if not due.any():
-        return [None] * len(states)
+        return [None] * n
     demand_h = np.array([r.demand_pcu_h for r in replays], dtype=float)
     demand_pcu_s = np.where(params.min_demand_pcu_h > demand_h, params.min_demand_pcu_h, demand_h) / 3600.0
     if (demand_pcu_s[due] == 0.0).any():
-        return [
+        rows = [
             _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
             for s, r, c, d in zip(states, replays, charges, due.tolist())
         ]
+        return [None if x is None else (x["excess_s"], x["excess_t_s"], x["spill_pcu_s"], x.get("trim_pcu_s")) for x in rows]  # type: ignore[misc]
     q_fixed = sums[shadow.FIXED] + spill[shadow.FIXED] - trims[shadow.FIXED]
     q_controlled = sums[shadow.CONTROLLED] + spill[shadow.CONTROLLED] - trims[shadow.CONTROLLED]
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
+    keep = np.zeros(n)
+    keep[due] = netshadow.forgetting_factors(dt[due].tolist(), params.window_s)
+    old = np.array(spill_s, dtype=float).reshape(n, 2).T
     with np.errstate(all="ignore"):  # the junctions not due may hold anything
-        grown = v[2] + rate * dt / (demand_pcu_s * params.window_s)
-    excess_s = np.where(grown > 0.0, grown, 0.0).tolist()
-    due_l, t_l = due.tolist(), dt.tolist()
-    keeps = iter(netshadow.forgetting_factors([t for t, d in zip(t_l, due_l) if d], params.window_s))
-    spill_l, trims_l, sums_l = spill.tolist(), trims.tolist(), v[3:7].tolist()
-    out: list[dict[str, object] | None] = []
-    for k, (d, r, t) in enumerate(zip(due_l, replays, t_l)):
-        if not d:
-            out.append(None)
-            continue
-        keep = next(keeps)
-        s0, s1, t0, t1 = spill_l[0][k], spill_l[1][k], trims_l[0][k], trims_l[1][k]
-        p0, p1, r0, r1 = sums_l[0][k], sums_l[1][k], sums_l[2][k], sums_l[3][k]
-        row: dict[str, object] = {
-            "excess_s": excess_s[k],
-            "excess_t_s": r.t_s,
-            "spill_pcu_s": (p0 * keep + s0 * t, p1 * keep + s1 * t),
-        }
-        if (t0, t1) != (0.0, 0.0) or (r0, r1) != (0.0, 0.0):
-            row["trim_pcu_s"] = (r0 * keep + t0 * t, r1 * keep + t1 * t)
-        out.append(row)
-    return out
+        grown = excess_s + rate * dt / (demand_pcu_s * params.window_s)
+        sp0, sp1 = (old[k] * keep + spill[k] * dt for k in (0, 1))
+    new_excess = np.where(grown > 0.0, grown, 0.0).tolist()
+    trimmed: Iterable[tuple[float, float] | None] = [None] * n
+    if trims.any() or any(t != (0.0, 0.0) for t in trim_s):
+        old_t = np.array(trim_s, dtype=float).reshape(n, 2).T
+        with np.errstate(all="ignore"):
+            tr0, tr1 = (old_t[k] * keep + trims[k] * dt for k in (0, 1))
+        changed = (trims != 0.0).any(axis=0) | (old_t != 0.0).any(axis=0)
+        trimmed = [(a, b) if c else None for a, b, c in zip(tr0.tolist(), tr1.tolist(), changed.tolist())]
+    rows_all = zip(new_excess, t_s, zip(sp0.tolist(), sp1.tolist()), trimmed)
+    return [row if d else None for row, d in zip(rows_all, due.tolist())]
 
 
 def _measured(

@@ -46,7 +46,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from controller.core.cuts import Cut, Joined, cut_of, joined_field
+from controller.core.cuts import Cut, Joined, joined_field
 from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
     AGE_BINS,
@@ -378,11 +378,16 @@ class _NetReplay:
 
 class ReplayCache:
     """The last tick's network arrays and the per-junction views made of them (a memo: the
-    result of advance_all is the same with or without it)."""
+    result of advance_all is the same with or without it), and what the views were given (not
+    cut): their time, their scalars (span_s, agree_s, demand_pcu, demand_s, held_pcu: (5,
+    junctions)) and heads, which the next tick then reads here rather than from each view."""
 
     def __init__(self) -> None:
         self.views: tuple[Replay, ...] = ()
         self.net: _NetReplay | None = None
+        self.t_s = 0.0
+        self.scalars: np.ndarray | None = None
+        self.heads: list[int] = []
 
     def lookup(self, replays: Sequence[Replay], blocked: bool = False, profile: bool = False) -> _NetReplay | None:
         """The last tick's network arrays when `replays` are its views (with `blocked`: and it kept the
@@ -394,6 +399,10 @@ class ReplayCache:
         if all(a is b for a, b in zip(replays, self.views)):
             return self.net
         return None
+
+    def given(self) -> tuple[float, np.ndarray, list[int]] | None:
+        """What the last tick's views were given: (their t_s, their _scalars, their heads); None before a tick."""
+        return None if self.scalars is None else (self.t_s, self.scalars, self.heads)
 
 
 def _concat(
@@ -469,8 +478,10 @@ def advance_all(
     fixed_block's rule; the profile learnt under the greens shown, shadow.learn_profile)."""
     if not replays:
         return []
-    dts = [now_s - r.t_s for r in replays]
     known = cache.lookup(replays, blocked is not None, block_profile) if cache is not None else None
+    given = cache.given() if cache is not None and known is not None else None
+    # the views of the last tick were all given its time (_split): each dt the same float as now_s - r.t_s
+    dts = [now_s - r.t_s for r in replays] if given is None else [now_s - given[0]] * len(replays)
     nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None, block_profile)
     joined = Joined(ests)  # the estimates' network arrays, their source found once
     sent = _sent(net, nr, joined)
@@ -484,8 +495,9 @@ def advance_all(
     dt, keep = dt_j[net.mov_junction], keep_j[net.mov_junction]
     fed = np.maximum(nr.fed_pcu, joined("departures_pcu") + joined("queue_pcu"))
     ticks = net.transit_ticks(ests, dts, lanes)
-    arrivals, pending, heads = _to_stop_line(net, replays, nr.pending_pcu, fed - nr.fed_pcu, ticks)
-    fed_both, extra, owed = _fed_both(net, replays, nr, arrivals, sent, ticks)
+    old_heads = [r.head for r in replays] if given is None else given[2]
+    arrivals, pending, heads = _to_stop_line(net, old_heads, nr.pending_pcu, fed - nr.fed_pcu, ticks)
+    fed_both, extra, owed = _fed_both(net, old_heads, nr, arrivals, sent, ticks)
     rate = service * discharge_rates(joined("sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit, blocked)
     fit = _learn_blocked(net, nr, joined, block, service[CONTROLLED], dt, keep) if blocked else None
     profile = _learn_profile(net, nr, joined, service[CONTROLLED], dt, keep) if block_profile else None
@@ -496,9 +508,11 @@ def advance_all(
     arrived = nr.arrived_pcu * keep + arrivals
     outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
     out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow, fit, profile)
-    out = _split(net, replays, out_net, arrivals, now_s, dt_j, keep_j, p_fixed, p_ctrl, heads)
+    old = _scalars(replays) if given is None else given[1]
+    out, scalars = _split(net, old, out_net, arrivals, now_s, dt_j, keep_j, p_fixed, p_ctrl, heads)
     if cache is not None:
         cache.views, cache.net = tuple(out), out_net
+        cache.t_s, cache.scalars, cache.heads = now_s, scalars, heads
     return out
 
 
@@ -606,17 +620,18 @@ def _sent(net: NetworkProgram, nr: _NetReplay, joined: Joined) -> np.ndarray | N
 
 def _fed_both(
     net: NetworkProgram,
-    replays: Sequence[Replay],
+    heads: Sequence[int],
     nr: _NetReplay,
     arrivals: np.ndarray,
     sent: np.ndarray | None,
     ticks: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """shadow._fed_both over the network: the measured `arrivals`, or with `sent` both sides'
-    (2, movements), the fixed side's through its transit ring and what it owes; the ring, owed."""
+    (2, movements), the fixed side's through its transit ring and what it owes; the ring, owed.
+    `heads`: each junction's replay's head (Replay.head)."""
     if sent is None or nr.extra_pcu is None or nr.owed_pcu is None:
         return arrivals, None, None
-    now_extra, extra, _ = _to_stop_line(net, replays, nr.extra_pcu, sent, ticks)
+    now_extra, extra, _ = _to_stop_line(net, heads, nr.extra_pcu, sent, ticks)
     a_fixed, owed = fixed_arrivals(arrivals, now_extra, nr.owed_pcu)
     return np.stack([a_fixed, arrivals]), extra, owed
 
@@ -689,10 +704,10 @@ def measured_over(over_pcu: np.ndarray, measured_spill_pcu: np.ndarray | None) -
 
 
 def _to_stop_line(
-    net: NetworkProgram, replays: Sequence[Replay], pending_pcu: np.ndarray, counted: np.ndarray, ticks: np.ndarray
+    net: NetworkProgram, heads: Sequence[int], pending_pcu: np.ndarray, counted: np.ndarray, ticks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """shadow._to_stop_line over the network: every junction's ring with its own head."""
-    heads = [r.head for r in replays]
+    """shadow._to_stop_line over the network: every junction's ring with its own head (`heads`: each junction's
+    replay's, Replay.head)."""
     head_m = np.array(heads, dtype=int)[net.mov_junction]
     cols = np.arange(len(counted))
     pending = pending_pcu.copy()
@@ -716,9 +731,15 @@ class ReplayCut(Cut, Replay):
     NESTED: ClassVar[Mapping[str, type[Cut]]] = {"sides": SideCut}
 
 
+def _scalars(replays: Sequence[Replay]) -> np.ndarray:
+    """(5, junctions) the replays' span_s, agree_s, demand_pcu, demand_s and held_pcu (_split's `old`)."""
+    n = len(replays)
+    return np.array([(r.span_s, r.agree_s, r.demand_pcu, r.demand_s, r.held_pcu) for r in replays]).reshape(n, 5).T
+
+
 def _split(
     net: NetworkProgram,
-    replays: Sequence[Replay],
+    old: np.ndarray,
     nr: _NetReplay,
     arrivals: np.ndarray,
     now_s: float,
@@ -727,12 +748,12 @@ def _split(
     p_fixed: list[int],
     p_ctrl: list[int],
     heads: list[int],
-) -> list[Replay]:
-    """Each junction's new Replay, its arrays views into the network's (cut when read). Its
-    scalars are brought up over every junction at once (`dt`, `keep`: (junctions,)), the same
+) -> tuple[list[Replay], np.ndarray]:
+    """Each junction's new Replay, its arrays views into the network's (cut when read), and its
+    scalars as _scalars gives them. Its scalars are brought up from the old ones (`old`: _scalars
+    of the replays advanced) over every junction at once (`dt`, `keep`: (junctions,)), the same
     float operations as shadow.advance's, in the same order."""
-    n = len(replays)
-    old = np.array([(r.span_s, r.agree_s, r.demand_pcu, r.demand_s, r.held_pcu) for r in replays]).reshape(n, 5).T
+    n = old.shape[1]
     totals = np.bincount(net.mov_junction, arrivals, minlength=n)  # per junction, sequential sums
     agreed = np.where(np.array(p_fixed) == np.array(p_ctrl), dt, 0.0)
     span, agree, demand, demand_s = (
@@ -743,32 +764,27 @@ def _split(
     )
     held = old[4] * keep
     starts = net.mov_start.tolist()
-    extra = {
+    # what every junction's record holds alike (cuts.cut_of's fields: its source, the fields given), copied into
+    # each one's __dict__ with the fields of its own: cut_of's record, without a call and its keywords per junction
+    alike: dict[str, object] = {
+        "_src": nr,
+        "t_s": now_s,
         **(_NO_INFLOW if nr.extra_pcu is None else {}),
         **(_NO_FIT if nr.blocked_fit is None else {}),
         **(_NO_PROFILE if nr.block_profile is None else {}),
     }
+    new, set_dict = object.__new__, object.__setattr__
     out: list[Replay] = []
     for a, b, sp, ag, hd, dp, ds, hp in zip(
         starts, starts[1:], span.tolist(), agree.tolist(), heads, demand.tolist(), demand_s.tolist(), held.tolist()
     ):
-        out.append(
-            cut_of(
-                ReplayCut,
-                nr,
-                a,
-                b,
-                t_s=now_s,
-                span_s=sp,
-                agree_s=ag,
-                head=hd,
-                demand_pcu=dp,
-                demand_s=ds,
-                held_pcu=hp,
-                **extra,
-            )
-        )
-    return out
+        d = alike.copy()
+        d["_at"], d["span_s"], d["agree_s"], d["head"] = slice(a, b), sp, ag, hd
+        d["demand_pcu"], d["demand_s"], d["held_pcu"] = dp, ds, hp
+        r: ReplayCut = new(ReplayCut)
+        set_dict(r, "__dict__", d)
+        out.append(r)
+    return out, np.stack([span, agree, demand, demand_s, held])
 
 
 def forgetting_factors(dts: Sequence[float], window_s: float) -> list[float]:

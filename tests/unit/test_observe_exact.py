@@ -102,7 +102,7 @@ def reference_excess(
 
 def reference_split(
     net: netshadow.NetworkProgram,
-    replays: Sequence[shadow.Replay],
+    old: np.ndarray,
     nr: object,
     arrivals: np.ndarray,
     now_s: float,
@@ -111,10 +111,15 @@ def reference_split(
     p_fixed: list[int],
     p_ctrl: list[int],
     heads: list[int],
-) -> list[shadow.Replay]:
-    """netshadow._split as it was (1d83979): each junction's scalars in Python floats, its Side cut at once."""
+) -> tuple[list[shadow.Replay], np.ndarray]:
+    """netshadow._split as it was (1d83979): each junction's scalars in Python floats, its Side cut at once.
+    Since session 46 (D) _split is given the old replays' scalars (netshadow._scalars: read from the replays, or
+    kept by the ReplayCache from the last tick) rather than the replays, and hands back the new ones too: `old` is
+    read here as the replays' fields were."""
     dts, keeps = dt.tolist(), keep.tolist()
     starts = net.mov_start.tolist()
+    fields = ("span_s", "agree_s", "demand_pcu", "demand_s", "held_pcu")
+    replays = [dict(zip(fields, row)) for row in old.T.tolist()]
     totals = np.bincount(net.mov_junction, arrivals, minlength=len(replays)).tolist()
     out: list[shadow.Replay] = []
     for k, r in enumerate(replays):
@@ -127,19 +132,19 @@ def reference_split(
                 a,
                 b,
                 t_s=now_s,
-                span_s=r.span_s * kp + d,
-                agree_s=r.agree_s * kp + (d if p_fixed[k] == p_ctrl[k] else 0.0),
+                span_s=r["span_s"] * kp + d,
+                agree_s=r["agree_s"] * kp + (d if p_fixed[k] == p_ctrl[k] else 0.0),
                 sides=cuts.cut_of(netshadow.SideCut, nr.sides, a, b),  # type: ignore[attr-defined]
                 head=heads[k],
-                demand_pcu=r.demand_pcu * kp + totals[k],
-                demand_s=r.demand_s * kp + d,
-                held_pcu=r.held_pcu * kp,
+                demand_pcu=r["demand_pcu"] * kp + totals[k],
+                demand_s=r["demand_s"] * kp + d,
+                held_pcu=r["held_pcu"] * kp,
                 **netshadow._NO_INFLOW if nr.extra_pcu is None else {},  # type: ignore[attr-defined]
                 **netshadow._NO_FIT if nr.blocked_fit is None else {},  # type: ignore[attr-defined]
                 **netshadow._NO_PROFILE if nr.block_profile is None else {},  # type: ignore[attr-defined]
             )
         )
-    return out
+    return out, netshadow._scalars(out)
 
 
 def same(a: object, b: object, where: str = "") -> None:
