@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from controller.adapters import paho_lean, paho_read
+from controller.adapters import paho_acks, paho_lean, paho_read
 from controller.config import BrokerConfig
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError
@@ -308,6 +308,7 @@ class MqttClient:
         c.on_connect_fail = self._handle_connect_fail
         c.on_subscribe = self._handle_subscribe
         paho_read.install(c)  # paho's packet reader buffered, QoS 0 PUBLISH decoded at once (exact)
+        paho_acks.install(c)  # no walk of the messages in flight after an ack when none is queued (exact)
         self._client = c
 
     # -- lifecycle -------------------------------------------------------------------------
