@@ -131,17 +131,44 @@ class CycleForm:
     intergreens_s: float  # cycle_length_s(j, order, zero greens): the cycle's intergreens
     min_green_s: tuple[float, ...]  # per position of `order`: its phase's min_green_s
     max_green_s: tuple[float, ...]  # per position of `order`: its phase's max_green_s
+    # per distinct walk of `alike`, the first movement of the model that walks it (worst_red); () when two
+    # movements share an id or there is none (worst_red then reads max_red_s)
+    first_movement: tuple[str, ...] = ()
 
 
 def cycle_form(j: Intersection, order: tuple[int, ...], walks: RedWalks) -> CycleForm:
     """CycleForm of `j` and `order` (distinct phases of `j`: _cycle_form_refusal checks it first),
     `walks` its red_walks."""
+    alike = alike_walks(walks)
+    first: dict[int, str] = {}
+    for m_id, k in alike[1]:
+        first.setdefault(k, m_id)
+    unique = len({m_id for m_id, _ in alike[1]}) == len(alike[1])
     return CycleForm(
-        alike_walks(walks),
+        alike,
         cycle_length_s(j, order, tuple(0.0 for _ in order)),
         tuple(j.phases[p].min_green_s for p in order),
         tuple(j.phases[p].max_green_s for p in order),
+        tuple(first[k] for k in range(len(alike[0]))) if unique else (),
     )
+
+
+def worst_red(
+    j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...], form: CycleForm, memo: GateMemo
+) -> tuple[str, float]:
+    """The movement that would wait longest over one cycle, and how long: max_red_s's largest, the first movement
+    of the model with it (`form`: cycle_form of `j` and `order`). Each distinct walk is walked once and the
+    first movement walking the longest is read from `form`: movements that walk alike wait alike, and the walks
+    are numbered in the order of their first movements. ValueError, as max() of max_red_s's, for a model
+    without movements."""
+    first = form.first_movement
+    if not first:
+        reds = max_red_s(j, order, greens_s, memo)
+        worst = max(reds, key=lambda m: reds[m])
+        return worst, reds[worst]
+    longest_s = [_longest_red_s(walk, greens_s) for walk in form.alike[0]]
+    k = max(range(len(longest_s)), key=longest_s.__getitem__)
+    return first[k], longest_s[k]
 
 
 def _fit(greens: list[float], lo: list[float], hi: list[float], target_sum: float) -> list[float] | None:
@@ -196,10 +223,9 @@ def gate_cycle(
         g = fitted
         clipped.append(f"cycle {cycle:.1f} s brought within [{j.cycle_min_s}, {j.cycle_max_s}] s")
         cycle = sum(g) + ig
-    reds = max_red_s(j, order, tuple(g), memo)
-    worst = max(reds, key=lambda m: reds[m])
-    if reds[worst] > j.max_red_s + 1e-9:
-        return GateOutcome(None, f"movement {worst} would wait {reds[worst]:.1f} s > max_red_s {j.max_red_s}")
+    worst, worst_s = worst_red(j, order, tuple(g), form, memo)
+    if worst_s > j.max_red_s + 1e-9:
+        return GateOutcome(None, f"movement {worst} would wait {worst_s:.1f} s > max_red_s {j.max_red_s}")
     why = _first_wait_refusal(j, order, tuple(g), view, now_s, memo) if view is not None else ""
     if why:
         return GateOutcome(None, why)
