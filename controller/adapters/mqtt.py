@@ -283,7 +283,6 @@ class MqttClient:
         self._reconnect_delay_s = 0.0  # pumped: the backoff's current delay (0: connect at once)
         self._reconnect_at_s: float | None = None  # pumped: monotonic time of the next attempt
         self._burst_read = False  # pumped: pump_read reads a burst through paho's packet reader (start)
-
         self._v5 = settings.protocol == "5"
         if self._v5:
             paho_lean.install()  # paho's per-packet Properties and ReasonCode without their set-up (exact)

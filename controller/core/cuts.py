@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 _C = TypeVar("_C", bound="Cut")
+_R = TypeVar("_R")
 
 
 class Cut:
@@ -91,6 +92,15 @@ def cut_of(kind: type[_C], src: object, a: int, b: int, **known: object) -> _C:
     d = out.__dict__
     d["_src"], d["_at"] = src, slice(a, b)
     d.update(known)
+    return out
+
+
+def record_of(kind: type[_R], fields: dict[str, Any]) -> _R:
+    """A `kind` record whose fields are `fields`, the dict itself its __dict__ (a frozen dataclass without
+    __post_init__ or init=False fields: what its __init__ would build from them, without the call and a
+    setattr per field). The caller hands the dict over: it must not change it after."""
+    out: _R = object.__new__(kind)
+    object.__setattr__(out, "__dict__", fields)
     return out
 
 

@@ -60,7 +60,7 @@ from typing import Literal
 import numpy as np
 
 from controller.core import netshadow, shadow
-from controller.core.cuts import Joined
+from controller.core.cuts import Joined, record_of
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.model import SignalStatus
 
@@ -501,9 +501,8 @@ def observe_all(
         excess = _excess_all(states, replays, sums, spill, trims, charges, judge, params)
     measured = params.lock_green_s > 0 or params.plan_block  # _measured has something to add
     out = []
-    new, set_dict = object.__new__, object.__setattr__  # _evolve, its fields known: a copy of the state's, changed
     for k, (s, r, charge, ex, a, b) in enumerate(zip(states, replays, charges, excess, st, st[1:])):
-        d = s.__dict__.copy()
+        d = s.__dict__.copy()  # _evolve, its fields known: a copy of the state's, changed
         d["replay"], d["measured_hidden_pcu"], d["charge"] = r, hidden_net[a:b], charge
         d["measured_spill_pcu"], d["spill_base_pcu"] = own[k], base[k]
         if measured:
@@ -514,9 +513,7 @@ def observe_all(
             d["excess_s"], d["excess_t_s"], d["spill_pcu_s"] = ex[0], ex[1], ex[2]
             if ex[3] is not None:
                 d["trim_pcu_s"] = ex[3]
-        hs: HarmState = new(HarmState)
-        set_dict(hs, "__dict__", d)
-        out.append(hs)
+        out.append(record_of(HarmState, d))
     return out
 
 
@@ -524,11 +521,9 @@ def _charges(replays: Sequence[shadow.Replay], sums: np.ndarray, spill: np.ndarr
     """observe_all's Charge of each junction's replay: (2, junctions) each side's queues summed,
     their spill charged and their trim (rows FIXED, CONTROLLED)."""
     out = []
-    new, set_dict = object.__new__, object.__setattr__  # a frozen dataclass's fields, without its __init__
     for r, q0, q1, s0, s1, t0, t1 in zip(replays, *sums.tolist(), *spill.tolist(), *trims.tolist()):
-        c: Charge = new(Charge)
-        set_dict(c, "__dict__", {"replay": r, "queue_pcu": (q0, q1), "spill_pcu": (s0, s1), "trim_pcu": (t0, t1)})
-        out.append(c)
+        fields = {"replay": r, "queue_pcu": (q0, q1), "spill_pcu": (s0, s1), "trim_pcu": (t0, t1)}
+        out.append(record_of(Charge, fields))
     return out
 
 
@@ -571,7 +566,7 @@ def _excess_all(
             _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
             for s, r, c, d in zip(states, replays, charges, due.tolist())
         ]
-        return [None if x is None else (x["excess_s"], x["excess_t_s"], x["spill_pcu_s"], x.get("trim_pcu_s")) for x in rows]  # type: ignore[misc]
+        return [None if x is None else _row(x) for x in rows]
     q_fixed = sums[shadow.FIXED] + spill[shadow.FIXED] - trims[shadow.FIXED]
     q_controlled = sums[shadow.CONTROLLED] + spill[shadow.CONTROLLED] - trims[shadow.CONTROLLED]
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
@@ -591,6 +586,12 @@ def _excess_all(
         trimmed = [(a, b) if c else None for a, b, c in zip(tr0.tolist(), tr1.tolist(), changed.tolist())]
     rows_all = zip(new_excess, t_s, zip(sp0.tolist(), sp1.tolist()), trimmed)
     return [row if d else None for row, d in zip(rows_all, due.tolist())]
+
+
+def _row(excess: dict[str, object]) -> _Excess:
+    """_excess's dict as _excess_all's tuple (None: trim_pcu_s not changed)."""
+    e = excess
+    return e["excess_s"], e["excess_t_s"], e["spill_pcu_s"], e.get("trim_pcu_s")  # type: ignore[return-value]
 
 
 def _measured(

@@ -46,7 +46,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from controller.core.cuts import Cut, Joined, joined_field
+from controller.core.cuts import Cut, Joined, joined_field, record_of
 from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.shadow import (
     AGE_BINS,
@@ -400,9 +400,17 @@ class ReplayCache:
             return self.net
         return None
 
-    def given(self) -> tuple[float, np.ndarray, list[int]] | None:
-        """What the last tick's views were given: (their t_s, their _scalars, their heads); None before a tick."""
-        return None if self.scalars is None else (self.t_s, self.scalars, self.heads)
+    def keep(self, views: Sequence[Replay], net: _NetReplay, t_s: float, scalars: np.ndarray, heads: list[int]) -> None:
+        """A tick's views, their network arrays, and what the views were given (their time, scalars, heads)."""
+        self.views, self.net = tuple(views), net
+        self.t_s, self.scalars, self.heads = t_s, scalars, heads
+
+    def given(self, n: int) -> tuple[list[float], np.ndarray, list[int]]:
+        """_given of the last tick's `n` views, kept: each view's t_s (the tick's time: _split gives each the
+        same), their _scalars and their heads. ValueError before a tick is kept."""
+        if self.scalars is None:
+            raise ValueError("ReplayCache.given: no tick kept")
+        return [self.t_s] * n, self.scalars, self.heads
 
 
 def _concat(
@@ -479,9 +487,8 @@ def advance_all(
     if not replays:
         return []
     known = cache.lookup(replays, blocked is not None, block_profile) if cache is not None else None
-    given = cache.given() if cache is not None and known is not None else None
-    # the views of the last tick were all given its time (_split): each dt the same float as now_s - r.t_s
-    dts = [now_s - r.t_s for r in replays] if given is None else [now_s - given[0]] * len(replays)
+    t_s, old, old_heads = cache.given(len(replays)) if cache is not None and known is not None else _given(replays)
+    dts = [now_s - t for t in t_s]
     nr = known if known is not None else _concat(replays, net.inflow is not None, blocked is not None, block_profile)
     joined = Joined(ests)  # the estimates' network arrays, their source found once
     sent = _sent(net, nr, joined)
@@ -495,7 +502,6 @@ def advance_all(
     dt, keep = dt_j[net.mov_junction], keep_j[net.mov_junction]
     fed = np.maximum(nr.fed_pcu, joined("departures_pcu") + joined("queue_pcu"))
     ticks = net.transit_ticks(ests, dts, lanes)
-    old_heads = [r.head for r in replays] if given is None else given[2]
     arrivals, pending, heads = _to_stop_line(net, old_heads, nr.pending_pcu, fed - nr.fed_pcu, ticks)
     fed_both, extra, owed = _fed_both(net, old_heads, nr, arrivals, sent, ticks)
     rate = service * discharge_rates(joined("sat_flow_pcu_h"), block, block_fixed, nr.blocked_fit, blocked)
@@ -508,11 +514,9 @@ def advance_all(
     arrived = nr.arrived_pcu * keep + arrivals
     outflow = None if extra is None else outflow_pcu(nr.sides.queue_pcu, fed_both, sides)
     out_net = _NetReplay(fed, arrived, sides, pending, extra, owed, outflow, fit, profile)
-    old = _scalars(replays) if given is None else given[1]
     out, scalars = _split(net, old, out_net, arrivals, now_s, dt_j, keep_j, p_fixed, p_ctrl, heads)
     if cache is not None:
-        cache.views, cache.net = tuple(out), out_net
-        cache.t_s, cache.scalars, cache.heads = now_s, scalars, heads
+        cache.keep(out, out_net, now_s, scalars, heads)
     return out
 
 
@@ -731,6 +735,11 @@ class ReplayCut(Cut, Replay):
     NESTED: ClassVar[Mapping[str, type[Cut]]] = {"sides": SideCut}
 
 
+def _given(replays: Sequence[Replay]) -> tuple[list[float], np.ndarray, list[int]]:
+    """What advance_all reads of each replay besides its arrays: its t_s, its _scalars, its head."""
+    return [r.t_s for r in replays], _scalars(replays), [r.head for r in replays]
+
+
 def _scalars(replays: Sequence[Replay]) -> np.ndarray:
     """(5, junctions) the replays' span_s, agree_s, demand_pcu, demand_s and held_pcu (_split's `old`)."""
     n = len(replays)
@@ -773,7 +782,6 @@ def _split(
         **(_NO_FIT if nr.blocked_fit is None else {}),
         **(_NO_PROFILE if nr.block_profile is None else {}),
     }
-    new, set_dict = object.__new__, object.__setattr__
     out: list[Replay] = []
     for a, b, sp, ag, hd, dp, ds, hp in zip(
         starts, starts[1:], span.tolist(), agree.tolist(), heads, demand.tolist(), demand_s.tolist(), held.tolist()
@@ -781,9 +789,7 @@ def _split(
         d = alike.copy()
         d["_at"], d["span_s"], d["agree_s"], d["head"] = slice(a, b), sp, ag, hd
         d["demand_pcu"], d["demand_s"], d["held_pcu"] = dp, ds, hp
-        r: ReplayCut = new(ReplayCut)
-        set_dict(r, "__dict__", d)
-        out.append(r)
+        out.append(record_of(ReplayCut, d))
     return out, np.stack([span, agree, demand, demand_s, held])
 
 
