@@ -26,20 +26,14 @@ from __future__ import annotations
 
 import types
 
-import paho.mqtt
 from paho.mqtt import client as paho_client
 from paho.mqtt.enums import MQTTErrorCode
 
-from controller.adapters.paho_lean import EXACT_FOR
+from controller.adapters.paho_read import exact_here  # the same releases (paho_lean.EXACT_FOR)
 
 _SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
 _paho_walk = paho_client.Client._update_inflight
 _paho_drop = paho_client.Client.drop_out_messages
-
-
-def exact_here() -> bool:
-    """Whether this paho is a release the shortcut was read against (paho_lean.EXACT_FOR)."""
-    return str(getattr(paho.mqtt, "__version__", "")).startswith(EXACT_FOR)
 
 
 def install(client: paho_client.Client) -> bool:
