@@ -95,6 +95,9 @@ class MaxPressureParams:
     # highest pressure
     program_order_saturated_share: float = 0.5  # with program_order_saturated: a saturated phase is served
     # before the highest pressure only while its pressure is at least this share of it (saturated_successor)
+    program_order_saturated_disjoint: bool = False  # with program_order_saturated: a phase is served before the
+    # highest only where neither it nor a phase it leads into without an intergreen serves protected a movement the
+    # highest serves protected (saturated_successor, shares_ahead); False: no such condition
     gap_out_s: float = 0.0  # at a junction without a signalised neighbour, a movement the phase in force serves
     # protected whose every lane's stop-line loop has been empty this long holds no pressure (gapped_out): its
     # standing queue is served, and what the estimate still counts arrives at the arrival rate (SUMO actuated's

@@ -395,6 +395,7 @@ def saturated_successor(
     service: np.ndarray | None = None,
     share: float = 0.0,
     intergreen_s: np.ndarray | None = None,
+    disjoint: bool = False,
 ) -> int:
     """The phase to switch to, once the policy leaves `cur` for `best` (the highest pressure
     `v`), with `program_order_saturated`: where `best` is saturated (saturated_phases), the
@@ -412,7 +413,12 @@ def saturated_successor(
     the stage chosen had a median 0.41 of the highest pressure (51 of 84 below half), a stage the
     queues do not make long. The intergreens' condition comes from Bologna joined (Q session 34):
     at 231 (nine stages, every intergreen 3 s or 0) the program's order 0 -> 5 -> 6 loses 6 s where
-    the greedy 0 -> 6 -> 5 loses 3 s (6 -> 5 keeps its greens).
+    the greedy 0 -> 6 -> 5 loses 3 s (6 -> 5 keeps its greens). With `disjoint`
+    (`program_order_saturated_disjoint`), a phase is also skipped where it, or a phase it leads into without an
+    intergreen, serves protected a movement `best` serves protected (shares_ahead; needs `service` and
+    `intergreen_s`): from RiLSA_example2 (BENCHMARKS.md, A session 46), where leaving the main road's stage for
+    S's through E's left-turn lead-in (L, then LR with S's right) served S's right first, so S's own stage came
+    with its left's queue alone and ended at its minimum while the main road had waited through the tour.
 
     Why: phases whose queues reach past their advance loops are each served in turn, at the
     saturation flow, whatever the order: the greedy choice among them saves nothing, while the
@@ -433,9 +439,24 @@ def saturated_successor(
             and v[k] >= share * v[best]
             and not _covered(service, k, best)
             and _shorter_via(intergreen_s, cur, k, best)
+            and not (disjoint and shares_ahead(service, intergreen_s, k, best))
         ):
             return k
     return best
+
+
+def shares_ahead(service: np.ndarray | None, intergreen_s: np.ndarray | None, k: int, best: int) -> bool:
+    """Phase `k`, or a phase other than `best` that `k` leads into without an intergreen (`intergreen_s`[k, j]
+    0: the program's lead-in of it, as RiLSA_example2's E left alone before E left with S's right), serves
+    protected (`service` 1, Statics.service) a movement `best` also serves protected. Serving it before `best`
+    discharges part of `best`'s own queue first: when `best`'s turn comes its pressure is the rest's alone and
+    its green ends early, so the order buys `best` no longer a green and the phase in force's movements wait
+    through the detour. False without `service` or `intergreen_s`."""
+    if service is None or intergreen_s is None:
+        return False
+    ahead = [k] + [j for j in range(len(service)) if j not in (k, best) and intergreen_s[k, j] <= 1e-9]
+    protected_best = service[best] >= 1.0
+    return any(bool(((service[j] >= 1.0) & protected_best).any()) for j in ahead)
 
 
 def _shorter_via(intergreen_s: np.ndarray | None, cur: int, k: int, best: int) -> bool:
@@ -761,7 +782,8 @@ class MaxPressurePolicy(Policy):
         if self.params.program_order_saturated:
             sat = saturated_phases(layout, est, cur)
             st, share = state.statics, self.params.program_order_saturated_share
-            best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s)
+            disjoint = self.params.program_order_saturated_disjoint
+            best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s, disjoint)
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
 
