@@ -780,9 +780,8 @@ class MaxPressurePolicy(Policy):
         if v[best] <= v[cur]:
             return state, PhaseWish(cur)
         if self.params.program_order_saturated:
-            sat = saturated_phases(layout, est, cur)
-            st, share = state.statics, self.params.program_order_saturated_share
-            disjoint = self.params.program_order_saturated_disjoint
+            sat, st, p = saturated_phases(layout, est, cur), state.statics, self.params
+            share, disjoint = p.program_order_saturated_share, p.program_order_saturated_disjoint
             best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s, disjoint)
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
