@@ -30,6 +30,10 @@ and then per movement:
     arrival flow is learnt only while no hidden queue stands (the counts over the loop are then
     its discharge at up to the saturation flow, not the demand); and an empty stop-line loop
     clears it only while the advance loop is not standing.
+  * with `hidden_clear_gap` (off by default) the hidden queue is gone once, in the lane's green,
+    the advance loop has counted a vehicle (the queue over it moved) and then nothing for
+    `clear_gap_s` (no count, no occupancy): a queue discharging over a loop leaves no gap that
+    long, as an empty stop-line loop says the same of the zone between the loops.
 - **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
   (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
   not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
@@ -163,6 +167,10 @@ class EstimationParams:
     # discharge over the advance loop). False: it grows only while the
     # advance loop stands, and the flow is learnt whenever the advance loop moves
     hidden_queue_balance: bool = False
+    # the queue upstream of the advance loop is gone once, in the lane's green, the advance loop has
+    # counted a vehicle and then nothing for clear_gap_s (_advance_gap): the queue discharged over it.
+    # False: it drains only by the vehicles counted over the advance loop, or with an empty stop-line loop
+    hidden_clear_gap: bool = False
 
 
 class _LaneArrays(Protocol):
@@ -922,11 +930,29 @@ def _lanes(
     transit = _in_transit(layout, recent, adv_speed, dt)
     cleared = stop_empty_s >= p.clear_gap_s
     queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked, cleared, transit)
+    if p.hidden_clear_gap:
+        hidden = np.where(_advance_gap(sig, recent, r.occ[ai], green_s, p.clear_gap_s, dt), 0.0, hidden)
     sat_pcu, sat_s, block = _learn(p, L, sig, stop_pcu, dt)
     lanes = LaneState(
         queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed, sat_pcu, sat_s, block, recent
     )
     return lanes, arr, dep
+
+
+def _advance_gap(
+    sig: _LaneSignals, recent: np.ndarray, adv_occ: np.ndarray, green_s: np.ndarray, clear_gap_s: float, dt: float
+) -> np.ndarray:
+    """Per lane, True where the queue upstream of the advance loop is gone ([estimation] hidden_clear_gap):
+    in the lane's green the loop has counted a vehicle (the queue over it moved) and then nothing for
+    `clear_gap_s` (no count, no occupancy), its reading usable: a queue discharging over a loop leaves
+    no gap that long, so what stood beyond it has passed, as an empty stop-line loop says of the lane."""
+    k = max(1, math.ceil(clear_gap_s / max(dt, 1e-9) - 1e-9))
+    rows = np.arange(recent.shape[0])[:, None]
+    green_ticks = np.floor(green_s / max(dt, 1e-9) + 1e-9)
+    moved = ((rows >= k) & (rows < green_ticks[None, :]) & (recent > 0.0)).any(axis=0)
+    quiet = (recent[:k] <= 0.0).all(axis=0) & (adv_occ <= 0.0)  # nobody over it, so nobody standing
+    out: np.ndarray = sig.adv_ok & quiet & moved  # moved: the lane is green now
+    return out
 
 
 def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, dt: float) -> np.ndarray:
