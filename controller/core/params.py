@@ -109,6 +109,9 @@ class MaxPressureParams:
     # of its red left (held_exit_ratio): a green's worth is what the link takes before its far light drains it;
     # an exit its far light serves, or whose light reported no stage, counts whole. With exit_room on, exit_room's
     # slowing applies to every exit and this key is not read
+    exit_room_held_direct: bool = False  # with exit_room_held: only where the movement's exit edge is itself the
+    # held approach (phases.direct_exits, and the learnt exit, if any, the same): every vehicle of the movement
+    # joins that link; a learnt exit reached over roads that merge and diverge takes only part of it
     pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach
     # beyond the room left on it (phases.upstream_held_pcu): a full link's green also frees the light before it
     pull_chains: bool = False  # with pull_upstream, also over links of several unsignalised edges

@@ -541,24 +541,29 @@ def test_the_pulls_held_queue_is_the_references_beside_an_approach_of_8_lanes_or
 
 
 @pytest.mark.parametrize(
-    ("key", "learns"),
+    ("key", "learns", "one_pass"),
     [
-        ({"downstream_weight": 0.5}, True),
-        ({"exit_room": True}, True),
-        ({"exit_room_held": True}, True),
-        ({"pull_upstream": True}, False),
+        ({"downstream_weight": 0.5}, True, False),
+        ({"exit_room": True}, True, False),
+        ({"exit_room_held": True}, True, False),
+        ({"exit_room_held": True, "exit_room_held_direct": True}, False, False),
+        ({"pull_upstream": True}, False, True),
     ],
 )
-def test_the_core_learns_the_links_for_a_policy_that_reads_them(key: dict[str, object], learns: bool) -> None:
+def test_the_core_learns_the_links_for_a_policy_that_reads_them(
+    key: dict[str, object], learns: bool, one_pass: bool
+) -> None:
     """Varaiya's downstream term, exit_room and exit_room_held read the learnt coupling: the core learns it for them
     (with `reads_links` False their terms would read links never learnt, silently 0); pull_upstream
-    alone reads none (R, session 37: no test failed with `reads_links` always False)."""
+    alone reads none (R, session 37: no test failed with `reads_links` always False). exit_room_held with
+    exit_room_held_direct reads the exit edges only: no link learnt (learning them would move the stall rule's
+    exits to the learnt ones), and the one pass does not apply it either."""
     base = Config()
     cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, **key))  # type: ignore[arg-type]
     layouts = {jid: Layout.build(j, cfg) for jid, j in _line(3).items()}
     core = Core(layouts, make_policy("adaptive", cfg), cfg)
     assert core.uses_network and core.learns_links is learns and core.policy.reads_links is learns
-    assert (core.net_decision is None) is learns
+    assert (core.net_decision is not None) is one_pass
 
 
 def _plans_of_both(with_pass: Core, alone: Core, js: dict[str, Intersection], rng: random.Random) -> int:

@@ -1054,8 +1054,11 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
     stage, when eW is a short link (K's W advance loop 6 m from the line: 4 m between the loops, less than J's
     minimum green sends; its own rules own it), when eW has room between its loops for N's queue, when the
     link stores N's queue upstream of K's advance loop (60 m of road there: 8 PCU; the queue between the loops
-    does not reach the link's head), and with the key off; not when a hidden queue already fills that road."""
-    from controller.core.estimation import LinkLayout, LinkState
+    does not reach the link's head), and with the key off; not when a hidden queue already fills that road.
+    With `exit_room_held_direct` the rule acts where N's exit edge is eW itself, not where N's exit edge is
+    another road and only the learnt exit names eW (the road between may merge and diverge: part of N's
+    vehicles leave by other roads); the first form acts on the learnt exit (Bologna pasubio, G session 46)."""
+    from controller.core.estimation import Coupling, LinkLayout, LinkState
     from controller.core.network import NetworkView
 
     def run(
@@ -1065,11 +1068,13 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
         room_pcu: float = 0.0,
         up_m: float = 0.0,
         hidden_pcu: float = 0.0,
+        direct: bool = False,
+        learnt_only: bool = False,
     ) -> int:
         raw_j, raw_k = two_phase_raw(), two_phase_raw()
         raw_k["id"] = "K"
         raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
-        raw_j["movements"][0]["to_edge"] = "eW"  # N_T
+        raw_j["movements"][0]["to_edge"] = "road" if learnt_only else "eW"  # N_T
         adv = next(d for d in raw_k["detectors"] if d["id"] == "W_adv")
         adv["room_m"] = up_m  # K's road upstream of its W advance loop
         if short:
@@ -1088,15 +1093,20 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
         now = 100.0
         k_view = None if k_phase is None else view(lay_k, k_phase, 10.0, now, 10.0)
         est = estimate(lay_j, queue={"N_T": 6.0, "E_T": 1.0})
+        state = LinkState.empty(links, layouts, 0.0)
+        if learnt_only:  # N_T's exit learnt: K's eW
+            learnt = [None] * len(lay_j.junction.movements)
+            learnt[[m.id for m in lay_j.junction.movements].index("N_T")] = Coupling("K", "eW", 5, 0.9)
+            state = replace(state, mapping={**state.mapping, "J": tuple(learnt)})
         net = NetworkView(
             links,
-            LinkState.empty(links, layouts, 0.0),
+            state,
             {"J": est, "K": est_k},
             layouts,
             phases={"K": k_phase},
             signals={"K": k_view},
         )
-        p = MaxPressurePolicy(MaxPressureParams(exit_room_held=held, stall_s=0.0))
+        p = MaxPressurePolicy(MaxPressureParams(exit_room_held=held, exit_room_held_direct=direct, stall_s=0.0))
         assert p.uses_network == held and p.reads_signals == held
         assert (p.network_decision(layouts) is None) == held  # the one pass does not apply it
         _, wish = p.decide(p.init(lay_j, 0.0), lay_j, est, view(lay_j, 1, 20.0, now=now), now, network=net)
@@ -1111,6 +1121,10 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
     assert run(True, room_pcu=6.0) == 0  # room for N's whole queue between K's loops
     assert run(True, up_m=60.0) == 0  # the link stores it upstream of K's advance loop
     assert run(True, up_m=60.0, hidden_pcu=8.0) == 1  # ... unless a hidden queue stands there (R, session 45)
+    assert run(True, direct=True) == 1  # N's exit edge is the held link: held
+    assert run(True, learnt_only=True) == 1  # the first form acts on the learnt exit
+    assert run(True, direct=True, learnt_only=True) == 0  # direct only: a learnt exit over another road counts whole
+    assert run(False, direct=True) == 0  # the sub-key alone does nothing
 
 
 def test_max_pressure_stall_weighs_the_way_back_through_the_phase_it_would_serve():

@@ -26,7 +26,8 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
   full, or queued behind one, has no pressure before its green shows the blockage; with
   `exit_room_held` (exit_room off), r_m only where that exit is held (held_exit_ratio: its far
   light shows m red, by the stage it reports, and it is not a short link), else 1, the room read
-  to the link's head (held_link_room_pcu: also what it stores upstream of its advance loop);
+  to the link's head (held_link_room_pcu: also what it stores upstream of its advance loop); with
+  `exit_room_held_direct`, only where m's exit edge is that approach itself (no learnt exit read);
 - w_m = 1 + (time m has been red) / `wait_scale_s`;
 - T = `switch_service_s`, the service a switch buys; L_mk is the loss of starting m: the
   intergreen from the current phase (derived per link pair) plus the start-up lost time; 0 for
@@ -86,6 +87,7 @@ from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
 from controller.core.policies.phases import (
+    direct_exits,
     exit_rate_ratio,
     exit_red_left_s,
     exit_room_pcu,
@@ -557,7 +559,9 @@ def held_link_room_pcu(layout: Layout, network: NetworkView) -> np.ndarray:
     return out
 
 
-def held_exit_ratio(layout: Layout, est: Estimate, network: NetworkView, now_s: float) -> np.ndarray:
+def held_exit_ratio(
+    layout: Layout, est: Estimate, network: NetworkView, now_s: float, direct_only: bool = False
+) -> np.ndarray:
     """(movements,) share of its saturation flow each movement's queue can discharge into its exit while
     that exit is held (`[max_pressure] exit_room_held`): the room left on the link its exit feeds
     (held_link_room_pcu: to the link's head) over its queue (at least 1 PCU), at most 1, where the light of
@@ -567,11 +571,17 @@ def held_exit_ratio(layout: Layout, est: Estimate, network: NetworkView, now_s: 
     fills, and one whose light reported no stage is not judged. Lowered to the lowest of the movements
     sharing a lane (lane_fifo_ratio: first in, first out). The green's worth is what the link takes before
     its far light turns: on a link of a few vehicles between two lights, the room left, not the queue
-    behind the line (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 45)."""
+    behind the line (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 45). `direct_only`
+    (`exit_room_held_direct`): only where the exit edge is that approach itself (direct_exits; a learnt exit
+    naming another approach is not judged): a learnt exit reached over roads that merge and diverge takes
+    only part of the movement, whose other vehicles leave by the other roads (Bologna pasubio, G session 46)."""
     room = held_link_room_pcu(layout, network)
     ratio = np.clip(np.where(np.isfinite(room), room / np.maximum(est.queue_pcu, 1.0), 1.0), 0.0, 1.0)
     red = exit_red_left_s(layout, network, now_s, direct=True) > 0.0
     held = red & ~short_exits(layout, network, direct=True)
+    if direct_only:
+        targets = exit_targets(layout, network, direct=True)
+        held &= np.array([d is not None and t == d for t, d in zip(targets, direct_exits(layout, network))], dtype=bool)
     out: np.ndarray = lane_fifo_ratio(layout, np.where(held, ratio, 1.0))
     return out
 
@@ -656,7 +666,13 @@ class MaxPressurePolicy(Policy):
             or self.params.pull_upstream
             or self.params.stall_s > 0
         )
-        self.reads_links = self.params.downstream_weight > 0 or self.params.exit_room or self.params.exit_room_held
+        # exit_room_held_direct reads the exit edges only: the core need not learn the links for it (learning them
+        # would also move the stall rule's exits, exits_held, to the learnt ones: ingolstadt21, G session 46)
+        self.reads_links = (
+            self.params.downstream_weight > 0
+            or self.params.exit_room
+            or (self.params.exit_room_held and not self.params.exit_room_held_direct)
+        )
         # how long the far light stays red (exits_held, held_exit_ratio)
         self.reads_signals = self.params.stall_s > 0 or self.params.exit_room_held
 
@@ -877,7 +893,7 @@ class MaxPressurePolicy(Policy):
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
         elif p.exit_room_held and network is not None:
-            exit_ratio = held_exit_ratio(layout, est, network, now_s)
+            exit_ratio = held_exit_ratio(layout, est, network, now_s, p.exit_room_held_direct)
         return phase_pressures(
             state.statics,
             layout,
