@@ -79,3 +79,17 @@ def test_a_vehicle_over_the_advance_loop_without_a_count_is_no_gap():
         f.step(reading("N_adv", {}, 0.6, 2.0), _busy_stop(), green=0)
     assert before > 5.0
     assert _hidden(f) == before
+
+
+def test_the_gap_must_last_clear_gap_s():
+    """clear_gap_s (3 s at 1 s ticks): two quiet seconds over the advance loop after the queue moved keep the
+    hidden queue, the third ends it (a shorter gap is the spacing of a queue discharging over the loop)."""
+    f = _feed(True)
+    _jam(f)
+    for k in range(3):  # green: the queue moves over the advance loop, its last car counted now
+        f.step(reading("N_adv", {"car": 1} if k % 2 == 0 else {}, 0.5, 5.0), _busy_stop(), green=0)
+    f.step(reading("N_adv", {}, 0.0, -1.0), _busy_stop(), green=0)
+    f.step(reading("N_adv", {}, 0.0, -1.0), _busy_stop(), green=0)
+    assert _hidden(f) > 5.0
+    f.step(reading("N_adv", {}, 0.0, -1.0), _busy_stop(), green=0)
+    assert _hidden(f) == 0.0
