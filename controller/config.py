@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from controller.core.estimation import DEFAULT_VEHICLE_SPACING_M, EstimationParams
+from controller.core.estimation import ADVANCE_UNDERCOUNT_MODES, DEFAULT_VEHICLE_SPACING_M, EstimationParams
 from controller.core.harm import HarmParams
 from controller.core.override import OperatorParams
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
@@ -262,6 +262,7 @@ _POSITIVE = frozenset(
         "estimation.link_max_travel_s",
         "estimation.link_window_s",
         "estimation.link_remap_s",
+        "estimation.undercount_window_s",
         "webster.period_s",
         "webster.divide_after_periods",
         "webster.max_flow_ratio",
@@ -426,6 +427,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     _check_validation_network(cfg, p)
     _check_replay(cfg, p)
+    _check_estimation(cfg.estimation, str(p))
     if cfg.broker.mqtt_version not in ("5", "3.1.1"):
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
     if not 0 <= cfg.metrics.port <= 65535:
@@ -510,6 +512,15 @@ def _check_webster(webster: WebsterParams, source: str) -> None:
     for name, on in needs_offsets:
         if on and not webster.keep_offsets:
             raise ConfigError(source, f"webster.{name}", "needs webster.keep_offsets = true (no offset kept)")
+
+
+def _check_estimation(e: EstimationParams, source: str) -> None:
+    """[estimation] advance_undercount one of its modes, undercount_share a share below 1."""
+    if e.advance_undercount not in ADVANCE_UNDERCOUNT_MODES:
+        msg = f"must be one of {', '.join(ADVANCE_UNDERCOUNT_MODES)}, got {e.advance_undercount!r}"
+        raise ConfigError(source, "estimation.advance_undercount", msg)
+    if not e.undercount_share < 1.0:
+        raise ConfigError(source, "estimation.undercount_share", f"a share, must be < 1, got {e.undercount_share}")
 
 
 TURNAROUND_DROPS = ("none", "signals", "all")  # [replay] drop_turnaround_routes

@@ -171,6 +171,17 @@ class EstimationParams:
     # counted a vehicle and then nothing for clear_gap_s (_advance_gap): the queue discharged over it.
     # False: it drains only by the vehicles counted over the advance loop, or with an empty stop-line loop
     hidden_clear_gap: bool = False
+    # an approach whose stop-line loops count more than its advance loops, beyond what the lanes store between
+    # them, has a source the advance loops do not see (_advance_undercount): "off"; "blind": its advance loops
+    # are taken as not counting arrivals (as a lane without one); "scale": their counts are scaled by the
+    # ratio of the approach's stop-line to advance counts
+    advance_undercount: str = "off"
+    undercount_window_s: float = 600.0  # time constant of the two counts compared (exponentially discounted)
+    undercount_min_pcu: float = 30.0  # the approach's stop-line count, so discounted, below which nothing is decided
+    undercount_share: float = 0.1  # the advance count falls short of the stop-line count by more than this share
+
+
+ADVANCE_UNDERCOUNT_MODES = ("off", "blind", "scale")  # EstimationParams.advance_undercount
 
 
 class _LaneArrays(Protocol):
@@ -191,6 +202,8 @@ class _LaneArrays(Protocol):
     def lane_zone_m(self) -> np.ndarray: ...
     @property
     def lane_sat_prior_pcu_h(self) -> np.ndarray: ...
+    @property
+    def lane_approach(self) -> np.ndarray: ...
     @property
     def lane_index(self) -> LaneIndex: ...
 
@@ -264,6 +277,7 @@ class Layout:
     # this signal never serves, only beyond it; inf where the loop's lane
     # is a network entry (Detector.at_entry: beyond it, the queue waits to enter); 0 without an advance loop
     lane_adv_room_pcu: np.ndarray
+    lane_approach: np.ndarray  # (lanes,) the approach (the movements' from_edge) as 0, 1, ... in order of first lane
 
     @cached_property
     def lane_index(self) -> LaneIndex:
@@ -356,6 +370,7 @@ class Layout:
             lane_adv_room_pcu=np.where(
                 det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_room_m / spacing_m), 0.0
             ),
+            lane_approach=_lane_approach(junction, lanes),
         )
 
 
@@ -533,6 +548,13 @@ def _lane_neighbours(
     return same_movement, same_edge
 
 
+def _lane_approach(junction: Intersection, lanes: tuple[str, ...]) -> np.ndarray:
+    """(lanes,) int: each lane's approach edge (its movements' from_edge), numbered in order of first lane."""
+    ids: dict[str, int] = {}
+    edges = [next(m.from_edge for m in junction.movements if lane in m.lanes) for lane in lanes]
+    return np.array([ids.setdefault(e, len(ids)) for e in edges], dtype=int)
+
+
 def _phase_service(junction: Intersection, off_is_permitted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(phases, movements) bool three times: the movement's vehicles may leave in the phase (a
     link of it in Phase.served_links: green, or switched off, 'o', with `off_is_permitted`); it
@@ -580,13 +602,30 @@ class LaneState:
     sat_pcu: np.ndarray  # discounted PCU discharged in saturated green
     sat_s: np.ndarray  # discounted seconds of saturated green
     block: np.ndarray  # exit blockage 0..1, EWMA over green with a queue
+    # PCU over the stop-line / advance loop in periods both work, discounted over undercount_window_s
+    # (_advance_undercount; zero with advance_undercount off)
+    count_stop_pcu: np.ndarray
+    count_adv_pcu: np.ndarray
     adv_recent_pcu: np.ndarray  # (TRANSIT_HISTORY_TICKS, lanes): advance-loop arrivals, row 0 = this tick
 
     @staticmethod
     def empty(n: int) -> LaneState:
         z = np.zeros(n)
         return LaneState(
-            z, z, z, z, z, z, z, np.full(n, DEFAULT_TRANSIT_SPEED_MPS), z, z, z, np.zeros((TRANSIT_HISTORY_TICKS, n))
+            z,
+            z,
+            z,
+            z,
+            z,
+            z,
+            z,
+            np.full(n, DEFAULT_TRANSIT_SPEED_MPS),
+            z,
+            z,
+            z,
+            z,
+            z,
+            np.zeros((TRANSIT_HISTORY_TICKS, n)),
         )
 
 
@@ -896,6 +935,7 @@ def _lanes(
     p, ix = layout.params, layout.lane_index
     si, ai = ix.stop_at, ix.adv_at
     stop_pcu, adv_pcu, adv_spd = r.pcu[si], r.pcu[ai], r.spd[ai]  # each gathered once, read below
+    sig, adv_pcu, count_stop, count_adv = _undercounted(layout, L, sig, stop_pcu, adv_pcu, dt)
     green_s = np.where(sig.green, L.green_s + dt, 0.0)
     adv_standing_s = np.where(sig.adv_stand_now, L.adv_standing_s + dt, 0.0)
     adv_blocked = adv_standing_s >= p.standing_s
@@ -933,9 +973,8 @@ def _lanes(
     if p.hidden_clear_gap:
         hidden = np.where(_advance_gap(sig, recent, r.occ[ai], green_s, p.clear_gap_s, dt), 0.0, hidden)
     sat_pcu, sat_s, block = _learn(p, L, sig, stop_pcu, dt)
-    lanes = LaneState(
-        queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed, sat_pcu, sat_s, block, recent
-    )
+    measured = (queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed, sat_pcu, sat_s, block)
+    lanes = LaneState(*measured, count_stop, count_adv, recent)
     return lanes, arr, dep
 
 
@@ -953,6 +992,60 @@ def _advance_gap(
     quiet = (recent[:k] <= 0.0).all(axis=0) & (adv_occ <= 0.0)  # nobody over it, so nobody standing
     out: np.ndarray = sig.adv_ok & quiet & moved  # moved: the lane is green now
     return out
+
+
+def _undercounted(
+    layout: _LaneArrays, L: LaneState, sig: _LaneSignals, stop_pcu: np.ndarray, adv_pcu: np.ndarray, dt: float
+) -> tuple[_LaneSignals, np.ndarray, np.ndarray, np.ndarray]:
+    """[estimation] advance_undercount applied to one period (_advance_undercount): the lane
+    signals and advance counts the lane update then reads, and the lanes' new discounted counts.
+    Off: all as they are."""
+    p = layout.params
+    if p.advance_undercount == "off":
+        return sig, adv_pcu, L.count_stop_pcu, L.count_adv_pcu
+    count_stop, count_adv, short, ratio = _advance_undercount(layout, L, sig, stop_pcu, adv_pcu, dt)
+    if p.advance_undercount == "blind":  # its counts are not the arrivals; a vehicle standing on it still stands
+        return (
+            replace(sig, adv_ok=sig.adv_ok & ~short, adv_alive=sig.adv_alive & ~short),
+            adv_pcu,
+            count_stop,
+            count_adv,
+        )
+    return sig, np.where(short, adv_pcu * ratio, adv_pcu), count_stop, count_adv
+
+
+def _advance_undercount(
+    layout: _LaneArrays, L: LaneState, sig: _LaneSignals, stop_pcu: np.ndarray, adv_pcu: np.ndarray, dt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An approach whose advance loops miss vehicles its stop-line loops count ([estimation]
+    advance_undercount): a source between them (a driveway, vehicles inserted downstream of the
+    loop) that the advance loops cannot see. Returns the lanes' new discounted counts, per lane
+    whether its approach under-counts, and the approach's ratio of stop-line to advance counts.
+
+    Per approach, not per lane (a lane change between the loops moves a vehicle from one lane's
+    count to another's, not out of the approach's): each lane's PCU over its stop-line and its
+    advance loop, in periods where both work, discounted over `undercount_window_s`, summed over
+    the approach. Between the two loops a lane holds at most its storage, so over any window the
+    stop-line count can exceed the advance count by at most the approach's storage (a queue
+    building between them makes the advance count lead, not lag). An approach under-counts when
+    its stop-line count, at least `undercount_min_pcu`, exceeds the advance count by more than
+    that storage plus `undercount_share` of the stop-line count (the loops' own miscounts); only
+    an approach whose every lane has both loops is judged (a lane without an advance loop feeds
+    the stop-line count unseen)."""
+    p, ix = layout.params, layout.lane_index
+    both = ix.has_stop & ix.has_adv
+    ok = sig.stop_ok & sig.adv_ok
+    keep = math.exp(-dt / p.undercount_window_s)
+    count_stop = L.count_stop_pcu * keep + np.where(ok, stop_pcu, 0.0)
+    count_adv = L.count_adv_pcu * keep + np.where(ok, adv_pcu, 0.0)
+    g = layout.lane_approach
+    n = int(g.max()) + 1 if len(g) else 0
+    stop_a, adv_a = np.bincount(g, count_stop, n), np.bincount(g, count_adv, n)
+    store_a = np.bincount(g, layout.lane_storage_pcu, n)
+    judged = np.bincount(g, (~both).astype(float), n) == 0
+    short = judged & (stop_a >= p.undercount_min_pcu) & (stop_a - adv_a > store_a + p.undercount_share * stop_a)
+    ratio = stop_a / np.maximum(adv_a, 1.0)
+    return count_stop, count_adv, short[g], ratio[g]
 
 
 def _in_transit(layout: _LaneArrays, recent: np.ndarray, adv_speed: np.ndarray, dt: float) -> np.ndarray:

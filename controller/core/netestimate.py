@@ -64,6 +64,8 @@ _LANE_FIELDS = (
     "sat_pcu",
     "sat_s",
     "block",
+    "count_stop_pcu",
+    "count_adv_pcu",
 )
 _HEALTH_FIELDS = ("on_s", "silent_s", "ref_veh", "missing_s", "implausible", "faulty")
 
@@ -89,6 +91,7 @@ class NetworkLayout:
     lane_storage_pcu: np.ndarray
     lane_zone_m: np.ndarray
     lane_sat_prior_pcu_h: np.ndarray
+    lane_approach: np.ndarray  # (lanes,) each junction's Layout.lane_approach, numbered on over the network
     green_table: np.ndarray  # flat: per junction its (phases + 1, lanes) lane_green, last row all red
     protected_table: np.ndarray  # idem for lane_protected
     table_start: np.ndarray  # (junctions,) where each junction's rows start in the tables
@@ -137,6 +140,7 @@ class NetworkLayout:
             lane_storage_pcu=np.concatenate([lay.lane_storage_pcu for lay in lays]),
             lane_zone_m=np.concatenate([lay.lane_zone_m for lay in lays]),
             lane_sat_prior_pcu_h=np.concatenate([lay.lane_sat_prior_pcu_h for lay in lays]),
+            lane_approach=_approaches(lays),
             green_table=np.concatenate([g.ravel() for g in ext_green]),
             protected_table=np.concatenate([g.ravel() for g in ext_prot]),
             table_start=np.concatenate(([0], np.cumsum(sizes)[:-1])),
@@ -520,6 +524,15 @@ def _network_state(ests: Sequence[Estimate], cache: StateCache | None) -> tuple[
     )
     h = whole[1] or DetectorHealth(**{f: cat("health", f) for f in _HEALTH_FIELDS})
     return L, h
+
+
+def _approaches(lays: Sequence[Layout]) -> np.ndarray:
+    """The junctions' Layout.lane_approach concatenated, each numbered on from the last's."""
+    out, start = [], 0
+    for lay in lays:
+        out.append(lay.lane_approach + start)
+        start += int(lay.lane_approach.max()) + 1 if len(lay.lane_approach) else 0
+    return np.concatenate(out).astype(int) if out else np.zeros(0, dtype=int)
 
 
 def network_layout(layouts: Mapping[str, Layout]) -> NetworkLayout | None:
