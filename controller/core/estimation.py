@@ -31,9 +31,10 @@ and then per movement:
     its discharge at up to the saturation flow, not the demand); and an empty stop-line loop
     clears it only while the advance loop is not standing.
   * with `hidden_clear_gap` (off by default) the hidden queue is gone once, in the lane's green,
-    the advance loop has counted a vehicle (the queue over it moved) and then nothing for
-    `clear_gap_s` (no count, no occupancy): a queue discharging over a loop leaves no gap that
-    long, as an empty stop-line loop says the same of the zone between the loops.
+    the advance loop has counted a vehicle (the queue over it moved) and then no count for
+    `clear_gap_s`, and nobody is over it now (its occupancy this period is 0): a queue
+    discharging over a loop leaves no gap that long, as an empty stop-line loop says the same
+    of the zone between the loops.
 - **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
   (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
   not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
@@ -982,9 +983,10 @@ def _advance_gap(
     sig: _LaneSignals, recent: np.ndarray, adv_occ: np.ndarray, green_s: np.ndarray, clear_gap_s: float, dt: float
 ) -> np.ndarray:
     """Per lane, True where the queue upstream of the advance loop is gone ([estimation] hidden_clear_gap):
-    in the lane's green the loop has counted a vehicle (the queue over it moved) and then nothing for
-    `clear_gap_s` (no count, no occupancy), its reading usable: a queue discharging over a loop leaves
-    no gap that long, so what stood beyond it has passed, as an empty stop-line loop says of the lane."""
+    in the lane's green the loop has counted a vehicle (the queue over it moved) and then no count for
+    `clear_gap_s`, nobody over it now (this period's occupancy 0; earlier occupancy is not kept), its
+    reading usable: a queue discharging over a loop leaves no gap that long, so what stood beyond it has
+    passed, as an empty stop-line loop says of the lane."""
     k = max(1, math.ceil(clear_gap_s / max(dt, 1e-9) - 1e-9))
     rows = np.arange(recent.shape[0])[:, None]
     green_ticks = np.floor(green_s / max(dt, 1e-9) + 1e-9)
