@@ -1098,14 +1098,7 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
             learnt = [None] * len(lay_j.junction.movements)
             learnt[[m.id for m in lay_j.junction.movements].index("N_T")] = Coupling("K", "eW", 5, 0.9)
             state = replace(state, mapping={**state.mapping, "J": tuple(learnt)})
-        net = NetworkView(
-            links,
-            state,
-            {"J": est, "K": est_k},
-            layouts,
-            phases={"K": k_phase},
-            signals={"K": k_view},
-        )
+        net = NetworkView(links, state, {"J": est, "K": est_k}, layouts, phases={"K": k_phase}, signals={"K": k_view})
         p = MaxPressurePolicy(MaxPressureParams(exit_room_held=held, exit_room_held_direct=direct, stall_s=0.0))
         assert p.uses_network == held and p.reads_signals == held
         assert (p.network_decision(layouts) is None) == held  # the one pass does not apply it
