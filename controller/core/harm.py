@@ -62,6 +62,7 @@ import numpy as np
 from controller.core import netshadow, shadow
 from controller.core.cuts import Joined, record_of
 from controller.core.estimation import Estimate, EstimationParams, Layout
+from controller.core.frozen import copier
 from controller.model import SignalStatus
 
 Mode = Literal["policy", "fixed"]
@@ -331,19 +332,9 @@ class HarmState:
         return shadow.gains(self.replay)
 
 
-_HARM_FIELDS = frozenset(f.name for f in fields(HarmState))
-
-
-def _evolve(state: HarmState, **changes: object) -> HarmState:
-    """dataclasses.replace(state, **changes) without its per-call field introspection (HarmState
-    has no __post_init__ and no init=False field, so a copy of its fields is the same object
-    replace builds): observe_all and accumulate call it per junction per tick."""
-    if not changes.keys() <= _HARM_FIELDS:
-        raise TypeError(f"HarmState has no field {sorted(changes.keys() - _HARM_FIELDS)}")
-    new: HarmState = object.__new__(HarmState)
-    new.__dict__.update(state.__dict__)
-    new.__dict__.update(changes)
-    return new
+# dataclasses.replace(state, **changes) without its per-call introspection: observe_all and accumulate
+# call it per junction per tick
+_evolve = copier(HarmState)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from controller.core import coupledexit, estimation, feedarrays, harm, keepclear
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
+from controller.core.frozen import copier
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
@@ -850,7 +851,8 @@ class Core:
 # a junction's decide() result from the policy's network pass, and the signal view it saw
 _Decided = tuple[Any, Wish | None, SignalView | None]
 
-_JUNCTION_FIELDS = frozenset(f.name for f in dataclasses.fields(JunctionState))
+# dataclasses.replace(js, **changes) without its per-call introspection: several times per junction per tick
+_evolve = copier(JunctionState)
 
 
 def _held_by(by: str) -> str:
@@ -886,19 +888,6 @@ def _in_fixed_mode(js: JunctionState) -> bool:
 def _unless_in_force(wish: Wish | None, js: JunctionState, fixed: bool) -> Wish | None:
     """A pair light's wish, None in fixed mode when its base program is the plan in force already."""
     return None if fixed and pairs.in_force(wish, js.command) else wish
-
-
-def _evolve(js: JunctionState, **changes: Any) -> JunctionState:
-    """dataclasses.replace(js, **changes) without its per-call field introspection (JunctionState
-    has no __post_init__ and no init=False field, so a copy of its fields is the same object
-    replace builds): called several times per junction per tick."""
-    if not changes.keys() <= _JUNCTION_FIELDS:
-        raise TypeError(f"JunctionState has no field {sorted(changes.keys() - _JUNCTION_FIELDS)}")
-    new: JunctionState = object.__new__(JunctionState)
-    fields = new.__dict__
-    fields.update(js.__dict__)
-    fields.update(changes)
-    return new
 
 
 def _short_links(layouts: Mapping[str, Layout], cfg: CoreConfig) -> keepclear.ShortLinks | None:

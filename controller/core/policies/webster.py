@@ -183,13 +183,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Generator, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
 from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
+from controller.core.frozen import copier
 from controller.core.harm import HarmParams, replay_program
 from controller.core.network import NetworkView
 from controller.core.params import MaxPressureParams, WebsterParams
@@ -295,37 +296,20 @@ class WebsterState:
     retimed: bool = False  # the replay found the city's program better: the retime plans the junction
 
 
-_STATE_FIELDS = frozenset(f.name for f in fields(WebsterState))
-# every field's default (all immutable: None, (), False); the three without one are always given
-_STATE_DEFAULTS = {f.name: f.default for f in fields(WebsterState) if f.default is not MISSING}
-
-
-def evolved(state: WebsterState, **changes: Any) -> WebsterState:
-    """dataclasses.replace(state, **changes) without its per-call field introspection (WebsterState
-    has no __post_init__ and no init=False field, so a copy of its fields is the object replace
-    builds): a decision's state is copied a few times per junction and re-plan (issue 12)."""
-    if not changes.keys() <= _STATE_FIELDS:
-        raise TypeError(f"WebsterState has no field {sorted(changes.keys() - _STATE_FIELDS)}")
-    new: WebsterState = object.__new__(WebsterState)
-    values = new.__dict__
-    values.update(state.__dict__)
-    values.update(changes)
-    return new
+# dataclasses.replace(state, **changes) without its per-call introspection: a decision's state is copied
+# a few times per junction and re-plan (issue 12)
+evolved = copier(WebsterState)
+_BLANK = WebsterState(0.0, None, None)  # every other field its default (all immutable: None, (), False)
 
 
 def _new_state(
     period_start_s: float, arrivals_pcu: np.ndarray | None, departures_pcu: np.ndarray | None, **given: Any
 ) -> WebsterState:
-    """WebsterState(period_start_s, arrivals_pcu, departures_pcu, **given), built as `evolved` copies
-    (the other fields their defaults)."""
-    if not given.keys() <= _STATE_FIELDS:
-        raise TypeError(f"WebsterState has no field {sorted(given.keys() - _STATE_FIELDS)}")
-    new: WebsterState = object.__new__(WebsterState)
-    values = new.__dict__
-    values.update(_STATE_DEFAULTS)
-    values.update(period_start_s=period_start_s, arrivals_pcu=arrivals_pcu, departures_pcu=departures_pcu)
-    values.update(given)
-    return new
+    """WebsterState(period_start_s, arrivals_pcu, departures_pcu, **given), built as an `evolved` copy
+    of a state with the defaults."""
+    return evolved(
+        _BLANK, period_start_s=period_start_s, arrivals_pcu=arrivals_pcu, departures_pcu=departures_pcu, **given
+    )
 
 
 @dataclass(frozen=True)
