@@ -7,7 +7,7 @@ loop (SUMO's step, the field reading its loops and actuating, the service checki
 the core's estimator, do-no-harm replay and decision, the metrics) and prints a table of CPU
 seconds (process time) and wall seconds per stage, medians over the runs, nested stages
 indented under the one that contains them. CPU time is what the machine's other load disturbs
-least. Timers cost a few microseconds per call; use bench_speed for the ratios to plain SUMO.
+least. Timers (sim/timers.py) cost a few microseconds per call; use bench_speed for the ratios to plain SUMO.
 With --via-mqtt the run is a lockstep replay through a private Mosquitto (sim/mqtt_run.py): its
 transport's stages come first, and the broker's CPU (a child process) last.
 """
@@ -15,16 +15,14 @@ transport's stages come first, and the broker's CPU (a child process) last.
 from __future__ import annotations
 
 import argparse
-import collections
 import dataclasses
-import functools
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from sim.timers import Timers
 
 STAGES = (  # (module, attribute, label): nested labels are indented
     ("libsumo", "simulationStep", "SUMO step (libsumo)"),
@@ -86,29 +84,6 @@ WHOLE = "whole run (after imports)"
 BROKER = "broker (Mosquitto, a child process)"
 
 
-def _target(spec: str) -> Any:
-    import importlib
-
-    module, _, cls = spec.partition(":")
-    obj = importlib.import_module(module)
-    return getattr(obj, cls, None) if cls else obj  # None: an older tree has no such class
-
-
-def _wrap(obj: Any, name: str, label: str, totals: collections.Counter[str], cpu: collections.Counter[str]) -> None:
-    f: Callable[..., Any] = getattr(obj, name)
-
-    @functools.wraps(f)
-    def timed(*a: Any, **k: Any) -> Any:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return f(*a, **k)
-        finally:
-            totals[label] += time.perf_counter() - t0
-            cpu[label] += time.process_time() - c0
-
-    setattr(obj, name, timed)
-
-
 def _children_cpu_s() -> float:
     import resource
 
@@ -134,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         from sim.mqtt_run import run_via_mqtt as run
 
     n_runs = max(args.runs, 1)
-    totals: collections.Counter[str] = collections.Counter()
-    cpu: collections.Counter[str] = collections.Counter()
+    timers = Timers(cpu=time.process_time, wall=time.perf_counter)
+    cpu, totals = timers.totals["cpu"], timers.totals["wall"]
     stages = STAGES
     if args.deep:  # the parts go under "per junction: policy, gate, send"
         at = [lab for _s, _n, lab in STAGES].index("  per junction: policy, gate, send") + 1
@@ -143,16 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.via_mqtt:
         stages = VIA_MQTT + stages
     for spec, name, label in stages:
-        target = _target(spec)
-        if target is not None and hasattr(target, name):  # an older tree lacks some (a label may name two)
-            _wrap(target, name, label, totals, cpu)
+        timers.wrap(spec, name, label)  # an older tree lacks some (a label may name two)
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     cfg = load_config(args.config)
     if getattr(cfg.service, "simulate_metrics_thread", False):  # a stage's process time: one thread at work
         cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, simulate_metrics_thread=False))
     for _ in range(n_runs):
-        totals.clear()
-        cpu.clear()
+        timers.reset()
         with tempfile.TemporaryDirectory() as tmp:
             out = args.out or Path(tmp)
             t0, c0, b0 = time.perf_counter(), time.process_time(), _children_cpu_s()
@@ -160,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             totals[WHOLE], cpu[WHOLE] = time.perf_counter() - t0, time.process_time() - c0
             cpu[BROKER] = _children_cpu_s() - b0  # the broker is stopped (reaped) when run returns
         runs.append((dict(cpu), dict(totals)))
+    timers.unwrap()
     print(f"scenario: {args.sumocfg}  policy: {args.policy}  sumo args: {' '.join(sumo_args)}  runs: {n_runs}")
     print("| stage | CPU s (median) | wall s (median) | CPU s, each run |\n|---|---:|---:|---|")
     for label in [*dict.fromkeys(lab for _s, _n, lab in stages), WHOLE, *([BROKER] if args.via_mqtt else [])]:

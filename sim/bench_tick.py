@@ -39,11 +39,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sim.timers import Timers
+
+HERE = Path(__file__).resolve().parent
 ROOT = Path(__file__).resolve().parent.parent
 
 # (label, module path, attribute): the wrapped functions, nested parts after the part they are in
@@ -63,53 +65,13 @@ PARTS = (
 )
 
 
-def _owner(path: str) -> Any:
-    """The module or class `path` ("module" or "module:Class") names, None where it is missing."""
-    import importlib
-
-    module, _, cls = path.partition(":")
-    try:
-        obj: Any = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(obj, cls, None) if cls else obj
-
-
-def wrap_parts(cpu: dict[str, float]) -> list[tuple[Any, str, Any]]:
-    """Wrap each part's function to add its thread CPU seconds to cpu[label] (re-entrant calls
-    counted once); (owner, attribute, the function unwrapped) of each, for unwrap_parts."""
-    wrapped = []
+def wrap_parts() -> Timers:
+    """Each part's function timed (thread CPU seconds, `timers.totals["cpu"][label]`); the parts this
+    tree lacks left out. `timers.unwrap()` puts them back."""
+    timers = Timers(cpu=time.thread_time)
     for label, path, attr in PARTS:
-        owner = _owner(path)
-        fn = getattr(owner, attr, None) if owner is not None else None
-        if fn is None:
-            continue
-        cpu[label] = 0.0
-        wrapped.append((owner, attr, owner.__dict__[attr]))
-        setattr(owner, attr, _timed(fn, label, cpu))
-    return wrapped
-
-
-def unwrap_parts(wrapped: list[tuple[Any, str, Any]]) -> None:
-    for owner, attr, fn in reversed(wrapped):
-        setattr(owner, attr, fn)
-
-
-def _timed(fn: Callable[..., Any], label: str, cpu: dict[str, float]) -> Callable[..., Any]:
-    depth = [0]
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        if depth[0]:
-            return fn(*args, **kwargs)
-        depth[0] += 1
-        c = time.thread_time()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            cpu[label] += time.thread_time() - c
-            depth[0] -= 1
-
-    return timed
+        timers.wrap(path, attr, label)
+    return timers
 
 
 def run_one(
@@ -135,9 +97,9 @@ def run_one(
     service = ControllerService(watched, cfg, cfg.service.policy, publish=lambda c, p: None, observed=observed)
     if freeze:
         freeze_heap()  # as bench_mqtt's controllers and run_controller.py run do
-    cpu: dict[str, float] = {}
-    wrapped = wrap_parts(cpu)
-    out: dict[str, Any] = {"parts": list(cpu), "ticks": [], "plans": [], "junctions": len(watched)}
+    timers = wrap_parts()
+    cpu = timers.totals["cpu"]
+    out: dict[str, Any] = {"parts": timers.labels(), "ticks": [], "plans": [], "junctions": len(watched)}
     try:
         for t in range(1, warmup + ticks + 1):
             stamp = repr(float(t)).encode()
@@ -148,16 +110,25 @@ def run_one(
                 out["ticks"].append({k: (cpu[k] - before[k]) * 1e3 for k in cpu})
                 out["plans"].append(len(result.commands))
     finally:
-        unwrap_parts(wrapped)
+        timers.unwrap()
     return out
 
 
 def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
     # this file's harness, the tree's code (a tree from before this bench has sim.bench_mqtt, not it)
-    load = (
-        f"import sys, importlib.util as u; sys.path.insert(0, {tree!r}); "
-        f"s = u.spec_from_file_location('bench_tick_child', {str(Path(__file__).resolve())!r}); "
-        "m = u.module_from_spec(s); s.loader.exec_module(m); m.child_main()"
+    # (and this file's timers: a tree from before sim/timers.py has none)
+    load = "\n".join(
+        (
+            "import sys, importlib.util as u",
+            f"sys.path.insert(0, {tree!r})",
+            "def load(name, path):",
+            "    s = u.spec_from_file_location(name, path)",
+            "    m = sys.modules[name] = u.module_from_spec(s)",
+            "    s.loader.exec_module(m)",
+            "    return m",
+            f"load('sim.timers', {str(HERE / 'timers.py')!r})",
+            f"load('bench_tick_child', {str(HERE / 'bench_tick.py')!r}).child_main()",
+        )
     )
     cmd = [
         sys.executable,
