@@ -114,6 +114,12 @@ class HarmParams:
     # queue there since the policy took over (measured under the greens shown, upstream of the
     # advance loops; what stood there when it took over is not its doing: spill_growth_pcu)
     measured_spill: bool = False
+    # with spill_back: the spill charge counts a side's queue only beyond its approach's storage and the
+    # room of the approach's own road upstream of its advance loops (shadow.approach_room_pcu: back to the
+    # first node where other streams merge or cross; unbounded at a network entry): within that room
+    # the spill holds no traffic but the approach's own, whose wait the queue already counts. false:
+    # beyond the storage
+    spill_room: bool = False
     # the fixed side runs the junction's program_timeline (the city's program with its own
     # transitions, as the roadside reports it) where the junction file has one; false: the base program
     program_timeline: bool = True
@@ -209,6 +215,7 @@ class HarmParams:
                 "shared_lane_queue",
                 "head_of_line",
                 "measured_spill",
+                "spill_room",
                 "program_timeline",
                 "short_pair_together",
                 "measured_queue_bound",
@@ -250,6 +257,7 @@ def replay_program(layout: Layout, params: HarmParams, permitted_ratio: float) -
         params.shared_lane_queue,
         params.program_timeline,
         params.head_of_line,
+        params.spill_room,
     )
 
 
@@ -289,6 +297,7 @@ class HarmState:
     # their approaches' storage since the last change of mode, (FIXED, CONTROLLED)
     spill_pcu_s: tuple[float, float] = (0.0, 0.0)
     approach_storage_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_storage_pcu
+    approach_room_pcu: np.ndarray | None = None  # (approaches,) shadow.Program.approach_room_pcu (spill_room)
     # (movements,) the estimator's hidden queue (upstream of the advance loops) at the replay's time
     # (observe_all; None: not measured yet): where the loops see an approach overrun (spill_charge_pcu)
     measured_hidden_pcu: np.ndarray | None = None
@@ -374,6 +383,7 @@ def initial(program: shadow.Program, n_movements: int, now_s: float, commanded: 
         excess_t_s=now_s,
         approach=program.approach,
         approach_storage_pcu=program.approach_storage_pcu,
+        approach_room_pcu=program.approach_room_pcu,
         commanded=commanded,
     )
 
@@ -801,7 +811,10 @@ def charge_of(state: HarmState, params: HarmParams) -> Charge:
         if params.measured_spill and state.measured_spill_pcu is not None:
             base = state.measured_spill_pcu if state.spill_base_pcu is None else state.spill_base_pcu
             measured = spill_growth_pcu(state.measured_spill_pcu, base)
-        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, state.approach_storage_pcu, measured)
+        storage = state.approach_storage_pcu
+        if state.approach_room_pcu is not None:  # spill_room: beyond the approach's own road too
+            storage = storage + state.approach_room_pcu
+        spill = spill_charge_pcu(q, state.measured_hidden_pcu, state.approach, storage, measured)
     trim = (0.0, 0.0)
     if params.measured_queue_bound and state.measured_queue_pcu is not None:
         t = trim_pcu(q, state.measured_queue_pcu)

@@ -58,6 +58,7 @@ from controller.core.shadow import (
     Replay,
     Side,
     advance,
+    approach_room_pcu,
     approaches,
     blocked_fit_or_new,
     controlled_phase,
@@ -98,13 +99,18 @@ class Spill:
     # numbers them), -1 for a lane no movement uses
     lane_approach: np.ndarray | None = None
     approach_start: np.ndarray | None = None  # (junctions + 1,) first approach of each junction
+    # (approaches,) shadow.approach_room_pcu ([harm] spill_room): the spill charge (queue_charges) counts
+    # only the queue beyond the approach's storage and this room; None: beyond its storage
+    approach_room_pcu: np.ndarray | None = None
 
     @staticmethod
-    def build(layouts: Mapping[str, Layout], links: LinkLayout) -> Spill:
-        """`layouts` in the network's order (NetworkProgram.build's programs)."""
+    def build(layouts: Mapping[str, Layout], links: LinkLayout, spill_room: bool = False) -> Spill:
+        """`layouts` in the network's order (NetworkProgram.build's programs); `spill_room`: with
+        approach_room_pcu."""
         index: dict[tuple[str, str], int] = {}
         mov_approach: list[np.ndarray] = []
         storage: list[np.ndarray] = []
+        room: list[np.ndarray] = []
         approach_junction: list[np.ndarray] = []
         lane_approach: list[np.ndarray] = []
         offset = 0
@@ -115,6 +121,7 @@ class Spill:
             on = lay.lane_share > 0  # a lane is on one edge: the approach of any movement using it
             lane_approach.append(np.where(on.any(axis=0), local[np.argmax(on, axis=0)] + offset, -1))
             storage.append(st)
+            room.append(approach_room_pcu(lay, local))
             offset += len(st)
             approach_junction.append(np.full(len(st), len(approach_junction)))
         by_edge = {edge: (jid, k) for (jid, edge), k in index.items()}
@@ -138,6 +145,7 @@ class Spill:
             np.concatenate(approach_junction).astype(int) if approach_junction else np.zeros(0, dtype=int),
             np.concatenate(lane_approach).astype(int) if lane_approach else np.zeros(0, dtype=int),
             np.concatenate(([0], np.cumsum([len(x) for x in storage]))).astype(int),
+            (np.concatenate(room) if room else np.zeros(0)) if spill_room else None,
         )
 
 
@@ -688,10 +696,20 @@ def queue_charges(
     spill = np.zeros_like(sums)
     if net.spill is not None and hidden_pcu is not None:
         sp = net.spill
-        over = measured_over(spill_by_approach(queue_pcu, sp.mov_approach, sp.approach_storage_pcu), measured_spill_pcu)
+        over = measured_over(spill_by_approach(queue_pcu, sp.mov_approach, charged_from_pcu(sp)), measured_spill_pcu)
         seen = np.bincount(sp.mov_approach, hidden_pcu, minlength=len(sp.approach_storage_pcu)) > 0
         spill = np.stack([np.bincount(sp.approach_junction, np.where(seen, o, 0.0), minlength=n_j) for o in over])
     return sums, spill
+
+
+def charged_from_pcu(spill: Spill) -> np.ndarray:
+    """(approaches,) the queue beyond which the spill charge counts (queue_charges): the approach's
+    storage, and with [harm] spill_room the room of its own road upstream of the advance loops
+    (Spill.approach_room_pcu: within it the spill holds no traffic but the approach's own)."""
+    if spill.approach_room_pcu is None:
+        return spill.approach_storage_pcu
+    out: np.ndarray = spill.approach_storage_pcu + spill.approach_room_pcu
+    return out
 
 
 def measured_over(over_pcu: np.ndarray, measured_spill_pcu: np.ndarray | None) -> np.ndarray:

@@ -122,6 +122,18 @@ def approaches(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     return approach, np.maximum(np.array(storage, dtype=float), 1.0)
 
 
+def approach_room_pcu(layout: Layout, approach: np.ndarray) -> np.ndarray:
+    """(approaches,) the PCU each approach's own road stores upstream of its advance loops
+    (Layout.lane_adv_room_pcu over the approach's lanes, each lane once: back to the first node
+    where other streams merge or cross; inf where a loop's lane is a network entry, 0 without an
+    advance loop). `approach`: (movements,) as `approaches` numbers them. A queue past the loops
+    that stays within this room holds no traffic but the approach's own ([harm] spill_room)."""
+    on = layout.lane_share > 0
+    n = int(approach.max()) + 1 if len(approach) else 0
+    room = [float(layout.lane_adv_room_pcu[on[approach == k].any(axis=0)].sum()) for k in range(n)]
+    return np.array(room, dtype=float)
+
+
 def lane_groups(lane_share: np.ndarray) -> np.ndarray | None:
     """(movements,) the group of each movement: movements linked by sharing a lane (`lane_share`,
     (movements, lanes) > 0), transitively, numbered 0.. in order of first movement; None when no
@@ -265,6 +277,9 @@ class Program:
     # (movements, lanes) the weights of the lanes' measured blockage in each movement's (exit_block_lanes);
     # None: the estimator's Estimate.block
     block_lanes: np.ndarray | None = None
+    # (approaches,) approach_room_pcu ([harm] spill_room): the spill charge counts only the queue beyond the
+    # approach's storage and this room; None: beyond its storage
+    approach_room_pcu: np.ndarray | None = None
 
     @property
     def no_transit(self) -> bool:
@@ -291,13 +306,15 @@ class Program:
         shared_lanes: bool = False,
         program_timeline: bool = False,
         head_of_line: bool = False,
+        spill_room: bool = False,
     ) -> Program:
         """The junction's replay data; `shared_lanes` ([harm] shared_lane_queue): movements that
         share a lane discharge as one queue (lane_groups); `program_timeline` ([harm]
         program_timeline): the fixed side runs the junction's `program_timeline` (the city's
         program as the roadside reports it) where it has one, else its base program;
         `head_of_line` ([harm] head_of_line): a lane's measured blockage counts in its movements'
-        discharge only where it is an exit blockage (exit_block_lanes)."""
+        discharge only where it is an exit blockage (exit_block_lanes); `spill_room` ([harm]
+        spill_room): the approaches' own road upstream of their advance loops (approach_room_pcu)."""
         j = layout.junction
         segments = j.program_timeline if program_timeline and j.program_timeline else Program.base_segments(j)
         ends, phases, t = [], [], 0.0
@@ -329,6 +346,7 @@ class Program:
             groups,
             own_lanes_ratio(layout.lane_share) if groups is not None else None,
             exit_block_lanes(layout) if head_of_line else None,
+            approach_room_pcu(layout, approach) if spill_room else None,
         )
 
     def transit_ticks(self, est: Estimate, dt: float) -> np.ndarray:

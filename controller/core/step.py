@@ -169,7 +169,7 @@ class Core:
             jid: harm.replay_program(lay, cfg.harm, cfg.max_pressure.permitted_sat_ratio)
             for jid, lay in self.layouts.items()
         }
-        spill = netshadow.Spill.build(self.layouts, self.links) if cfg.harm.spill_back else None
+        spill = netshadow.Spill.build(self.layouts, self.links, cfg.harm.spill_room) if cfg.harm.spill_back else None
         inflow = netshadow.Inflow.build(self.layouts) if cfg.harm.upstream_arrivals else None
         self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts], spill, inflow)
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays

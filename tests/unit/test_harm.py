@@ -564,6 +564,54 @@ def test_the_spill_charge_counts_only_where_the_loops_see_a_hidden_queue():
     assert charge(None) == (0.0, 0.0)
 
 
+def _room_junction() -> Layout:
+    """two_phase with N's advance loop at its lane's start (pos 0: no room, a queue past it stands
+    across the node behind it), E's on a network entry (at_entry: a queue past it waits to enter,
+    holding no one), W's 250 m into its lane (33.3 PCU of its own road before the node), S's 20 m
+    (2.7 PCU)."""
+    raw = two_phase_raw()
+    for d in raw["detectors"]:
+        if d["id"] == "N_adv":
+            d["pos_m"] = 0.0
+        elif d["id"] == "E_adv":
+            d["at_entry"] = True
+        elif d["id"] == "W_adv":
+            d["pos_m"] = 250.0
+    return Layout.build(parse_intersection(raw, "room.toml"), Config())
+
+
+def test_the_spill_room_charges_only_the_spill_past_the_approachs_own_road():
+    """[harm] spill_room: every approach's replayed queue stands 20 PCU (fixed) and 40 (controlled)
+    beyond its storage, and the loops see a hidden queue on each. Without the key all of it is
+    charged (80 and 160 PCU). With it, only what stands beyond the approach's own road upstream of
+    its advance loops: N's in full (no room), E's none (a network entry), W's 40 - 33.3 on the
+    controlled side alone, S's 2.7 PCU less on each side. One junction (charge_of) and the network
+    pass (netshadow.queue_charges) agree."""
+    lay = _room_junction()
+    links = estimation.LinkLayout.build({"J": lay})
+    hidden = np.full(4, 1.0)
+    got = {}
+    for key in (False, True):
+        prog = shadow.Program.build(lay, 0.4, 2.0, 2.0, spill_room=key)
+        hs = harm.initial(prog, 4, 0.0)
+        beyond = np.array([[20.0], [40.0]])
+        q = prog.approach_storage_pcu[prog.approach][None, :] + beyond  # rows FIXED, CONTROLLED
+        hs = replace(
+            hs, replay=replace(hs.replay, sides=replace(hs.replay.sides, queue_pcu=q)), measured_hidden_pcu=hidden
+        )
+        alone = harm.charge_of(hs, replace(FAST, spill_back=True, spill_room=key)).spill_pcu
+        net = netshadow.NetworkProgram.build([prog], netshadow.Spill.build({"J": lay}, links, spill_room=key))
+        _, spill = netshadow.queue_charges(net, q, hidden)
+        assert alone == (float(spill[0, 0]), float(spill[1, 0]))
+        got[key] = alone
+    room = {m.id: float(lay.lane_adv_room_pcu[lay.lanes.index(m.lanes[0])]) for m in lay.junction.movements}
+    assert room["N_T"] == 0.0 and room["E_T"] == np.inf and room["W_T"] > 33.0 and 2.0 < room["S_T"] < 3.0
+    assert got[False] == pytest.approx((80.0, 160.0))
+    fixed = 20.0 + (20.0 - room["S_T"])
+    controlled = 40.0 + (40.0 - room["W_T"]) + (40.0 - room["S_T"])
+    assert got[True] == pytest.approx((fixed, controlled))
+
+
 def test_the_hidden_queue_of_each_movement_is_the_mean_over_its_lanes():
     """netshadow.hidden_by_movement: over the network, the estimator's lane hidden queues
     averaged over each movement's lanes (two_phase: one lane per movement), junction after junction."""

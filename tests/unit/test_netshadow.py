@@ -356,21 +356,24 @@ def test_the_pass_junction_by_junction_keeps_block_now():
     assert served[True] == 0.0 < served[False]  # the key acted: blocked every second, nothing discharged
 
 
-@pytest.mark.parametrize("spill_back, measured", [(True, False), (False, False), (True, True)])
-def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: bool, measured: bool):
+@pytest.mark.parametrize(
+    "spill_back, measured, room",
+    [(True, False, False), (False, False, False), (True, True, False), (True, False, True)],
+)
+def test_queue_charges_over_the_network_equal_each_junctions_own(spill_back: bool, measured: bool, room: bool):
     """harm.observe_all's Charge (netshadow.queue_charges, every junction at once) equals, bit for
     bit, harm.charge_of junction by junction (the replayed queues summed, and the spill charged
     where the loops see an approach overrun; with [harm] measured_spill, the controlled side's
-    at least the hidden queue), on random feeds with slow discharge (queues beyond the
-    approaches)."""
+    at least the hidden queue; with [harm] spill_room, beyond the approach's own road too), on random
+    feeds with slow discharge (queues beyond the approaches)."""
     rng = random.Random(5)
     js = ring_chained(mixed_junctions())
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0) for jid, lay in layouts.items()}
+    programs = {jid: shadow.Program.build(lay, 0.4, 2.0, 2.0, spill_room=room) for jid, lay in layouts.items()}
     links = estimation.LinkLayout.build(layouts)
-    spill = netshadow.Spill.build(layouts, links) if spill_back else None
+    spill = netshadow.Spill.build(layouts, links, spill_room=room) if spill_back else None
     net = netshadow.NetworkProgram.build(list(programs.values()), spill)
-    params = harm.HarmParams(spill_back=spill_back, measured_spill=measured)
+    params = harm.HarmParams(spill_back=spill_back, measured_spill=measured, spill_room=room)
     cache = netshadow.ReplayCache()
     ests = {jid: Estimate.empty(lay, 0.0) for jid, lay in layouts.items()}
     states = [harm.initial(programs[j], len(layouts[j].junction.movements), 0.0) for j in js]
