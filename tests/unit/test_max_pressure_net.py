@@ -26,6 +26,7 @@ from controller.core.policies.max_pressure import (
     MaxPressurePolicy,
     MaxPressureState,
     build_statics,
+    held_exit_ratio,
     phase_pressures,
     stalled_movements,
 )
@@ -546,7 +547,7 @@ def test_the_pulls_held_queue_is_the_references_beside_an_approach_of_8_lanes_or
         ({"downstream_weight": 0.5}, True, False),
         ({"exit_room": True}, True, False),
         ({"exit_room_held": True}, True, False),
-        ({"exit_room_held": True, "exit_room_held_direct": True}, False, False),
+        ({"exit_room_held": True, "exit_room_held_direct": True}, False, True),
         ({"pull_upstream": True}, False, True),
     ],
 )
@@ -557,7 +558,8 @@ def test_the_core_learns_the_links_for_a_policy_that_reads_them(
     (with `reads_links` False their terms would read links never learnt, silently 0); pull_upstream
     alone reads none (R, session 37: no test failed with `reads_links` always False). exit_room_held with
     exit_room_held_direct reads the exit edges only: no link learnt (learning them would move the stall rule's
-    exits to the learnt ones), and the one pass does not apply it either."""
+    exits to the learnt ones), and the one pass applies it (the junctions where it can act decided by decide():
+    test_the_pass_applies_exit_room_held_direct_as_each_junction_alone; P, session 47)."""
     base = Config()
     cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, **key))  # type: ignore[arg-type]
     layouts = {jid: Layout.build(j, cfg) for jid, j in _line(3).items()}
@@ -737,3 +739,93 @@ def test_a_head_standing_for_a_held_exit_moves_the_pass_to_the_other_stage(refer
     assert got[0][1] == want[1] == PhaseWish(0)
     assert without.decide(states["L0"], layouts["L0"], ests["L0"], views[0], t)[1] == PhaseWish(1)
     assert got[0][0].last_dep_s is not None and np.array_equal(got[0][0].last_dep_s, last_s)
+
+
+def _held_network() -> dict[str, Intersection]:
+    """_line(4) and two lights alone (P, Q): the rule exit_room_held_direct can act at L0, L1 and L2 (an exit edge
+    onto a neighbour light's approach that is not a short link), not at L3 (its only such exit, E_T onto L2's eE,
+    is a short link), P or Q (no neighbour)."""
+    js = _line(4)
+    js.update({j.id: j for j in [named_junction("P", four_phase_raw()), named_junction("Q", two_phase_raw())]})
+    return js
+
+
+@pytest.mark.parametrize(
+    ("stall", "pull", "reference", "cuts"),
+    [(True, False, False, False), (False, True, False, True), (True, True, True, False), (False, False, True, True)],
+)
+def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
+    stall: bool, pull: bool, reference: bool, cuts: bool
+) -> None:
+    """[max_pressure] exit_room_held with exit_room_held_direct: the pass gives the states and wishes decide() gives
+    with the core's NetworkView (links not learnt), bit for bit. It leaves to decide() exactly the junctions where
+    the rule can act (NetPressure.held_at: L0-L2; the test fails with one of them taken from it: the rule changes
+    decisions there), and decides the others itself, where held_exit_ratio is 1 for every movement every tick
+    (checked: L3, whose exit edge onto L2's short approach is not judged, among them; a blockage below 0 now and
+    then: the pass's free rate is min(1 - blockage, 1), as phase_pressures' with that ratio). `stall` / `pull`: the
+    stall rule and pull_upstream on too; `reference`: L3's state holds other constants (decided by decide())."""
+    rng, nrng = random.Random(13), np.random.default_rng(13)
+    js = _held_network()
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    # (without the stall rule, the head-block rule's reference path keeps departures the pass does not: off)
+    rules = {"pull_upstream": pull, "stall_s": 5.0 if stall else 0.0, "head_block_s": 4.0 if stall else 0.0}
+    keys = {"exit_room_held": True, "exit_room_held_direct": True, **rules}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
+    assert policy.uses_network and policy.reads_signals and not policy.reads_links
+    net = policy.network_decision(layouts)
+    assert isinstance(net, NetPressure) and (net.stall is not None) is stall
+    assert net.held_at == {0, 1, 2}
+    links = LinkLayout.build(layouts)
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **rules))  # type: ignore[arg-type]
+    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    if reference:
+        other = dataclasses.replace(policy.params, switch_service_s=3.0)
+        ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
+    got = dict(ref)
+    signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)
+    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
+    seen = {"held": 0, "changed": 0, "switch": 0, "negative": 0}
+    for tick in range(1, 400):
+        t = float(tick)
+        shown = signals.tick(t)
+        for jid in js:
+            est = _full_lanes(nrng, layouts[jid], _estimate(nrng, layouts[jid], ests[jid], t, departing=0.1))
+            neg = nrng.random(len(est.block)) < 0.02
+            ests[jid] = dataclasses.replace(est, block=np.where(neg, -0.25, est.block))
+            seen["negative"] += bool(neg.any())
+        views = _views(js, layouts, shown, red, t)
+        est_list = [ests[j] for j in js]
+        view_net = _stall_view(links, layouts, ests, views)
+        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
+        for k, ((jid, lay), est, view, (state, wish)) in enumerate(zip(layouts.items(), est_list, views, out)):
+            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t, network=view_net)
+            assert wish == r_wish, (tick, jid)
+            _same_state(state, r_state)
+            ratio = held_exit_ratio(lay, est, view_net, t, True)
+            if k not in net.held_at:
+                assert (ratio == 1.0).all(), (tick, jid)
+            seen["held"] += bool((ratio < 1.0).any())
+            changed = wish != without.decide(ref[jid], lay, est, view, t, network=view_net)[1]
+            seen["changed"] += changed
+            ref[jid], got[jid] = r_state, state
+            if view is not None and wish is not None and not view.in_intergreen:
+                seen["switch"] += wish.phase != view.phase
+    assert min(seen.values()) > 10, seen
+
+
+def test_the_core_applies_exit_room_held_direct_with_the_pass_as_without_it() -> None:
+    """Core.step with exit_room_held and exit_room_held_direct on: the network pass (built; it decides P, Q and
+    L3, where the rule cannot act) and every junction decided alone with the core's NetworkView give the same
+    commands and policy states."""
+    rng = random.Random(14)
+    js = _held_network()
+    base = Config()
+    keys = {"exit_room_held": True, "exit_room_held_direct": True}
+    cfg = dataclasses.replace(base, max_pressure=dataclasses.replace(base.max_pressure, **keys))  # type: ignore[arg-type]
+    layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
+    with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
+    alone = Core(layouts, make_policy("adaptive", cfg), cfg)
+    assert isinstance(with_pass.net_decision, NetPressure) and with_pass.net_decision.held_at == {0, 1, 2}
+    assert with_pass.reads_signals and not with_pass.learns_links
+    alone.net_decision = None
+    assert _plans_of_both(with_pass, alone, js, rng) > 50

@@ -1101,7 +1101,8 @@ def test_max_pressure_exit_room_held_gives_a_movement_into_a_full_link_held_red_
         net = NetworkView(links, state, {"J": est, "K": est_k}, layouts, phases={"K": k_phase}, signals={"K": k_view})
         p = MaxPressurePolicy(MaxPressureParams(exit_room_held=held, exit_room_held_direct=direct, stall_s=0.0))
         assert p.uses_network == held and p.reads_signals == held
-        assert (p.network_decision(layouts) is None) == held  # the one pass does not apply it
+        # the one pass applies only the direct form (the junctions where it can act left to decide(): P, session 47)
+        assert (p.network_decision(layouts) is None) == (held and not direct)
         _, wish = p.decide(p.init(lay_j, 0.0), lay_j, est, view(lay_j, 1, 20.0, now=now), now, network=net)
         assert wish is not None
         return wish.phase

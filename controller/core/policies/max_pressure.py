@@ -681,7 +681,9 @@ class MaxPressurePolicy(Policy):
 
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
-        Varaiya's downstream term, `exit_room` or `exit_room_held` on (they read the learnt links) or
+        Varaiya's downstream term, `exit_room` or `exit_room_held` without `exit_room_held_direct` on (they
+        read the learnt links; with `exit_room_held_direct` the pass leaves to decide() only the junctions
+        where the rule can act, NetPressure.held_at) or
         `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` on (the
         pass does not apply them; with `head_block_unshared_only`, only where a junction has a lane
         no stage serves whole: elsewhere the rule finds no block), and None
@@ -699,7 +701,7 @@ class MaxPressurePolicy(Policy):
             or p.gap_out_s > 0
             or p.spill_plan_red
             or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
-            or p.exit_room_held
+            or (p.exit_room_held and not p.exit_room_held_direct)
         ):
             return None
         return NetPressure.build(self, layouts)

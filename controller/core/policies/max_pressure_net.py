@@ -26,8 +26,13 @@ instead of a dozen small ones per junction:
   in their green, element-wise over the network, kept only where some exit on their lanes can be
   held (a controlled neighbour's approach that is not a short link: exits_held's static part);
   where one is found at a junction the pass decides, the reference's _held_stalls reads the
-  neighbours' lights (exits_held) in the NetworkView the core gives decide() (`_Stall.view`), and
+  neighbours' lights (exits_held) in the NetworkView the core gives decide() (`_CoreView.view`), and
   the pressures drop those movements' queues;
+- with [max_pressure] exit_room_held and exit_room_held_direct, the exit's room where its far light
+  holds it (max_pressure.held_exit_ratio) acts only at a junction with a movement whose exit edge is a
+  controlled neighbour's approach that is not a short link (`_CoreView.static_holds`, a static set:
+  NetPressure.held_at); those junctions are decided by the reference with the core's NetworkView, the
+  others by the pass, their exit ratio 1 (the free rate min(1 - blockage, 1), phase_pressures' own);
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
@@ -38,11 +43,12 @@ other than the policy's, a phase out of range) is decided by the reference (with
 the NetworkView).
 
 Not covered (the caller decides these junctions with decide or decide_paired): Varaiya's
-downstream term and exit_room ([max_pressure] downstream_weight > 0, exit_room: they read the learnt
-links, no pass is built), a pair's leader (its follower's pressures added), an estimate the
-keep-clear rules changed. With pull_upstream the junctions given to `build` are the whole network:
-a neighbour outside them is not read; so with stall_s, whose NetworkView the pass builds from its own
-estimates and signal views (the links not learnt, as the core leaves them for this policy).
+downstream term, exit_room and exit_room_held without exit_room_held_direct ([max_pressure]
+downstream_weight > 0, exit_room, exit_room_held: they read the learnt links, no pass is built), a
+pair's leader (its follower's pressures added), an estimate the keep-clear rules changed. With
+pull_upstream the junctions given to `build` are the whole network: a neighbour outside them is not
+read; so with stall_s and exit_room_held, whose NetworkView the pass builds from its own estimates
+and signal views (the links not learnt, as the core leaves them for this policy).
 
 Example: `net = policy.network_decision(layouts)`, then every tick
 `decided = net.decide_all([states...], [estimates...], [views...], now_s)`, in `net.jids` order.
@@ -205,51 +211,34 @@ class _Pull:
 
 
 @dataclass(frozen=True)
-class _Stall:
-    """With [max_pressure] stall_s > 0, the stall rule's constants over the network: what
-    max_pressure.stalled_movements reads of each junction's model, and which movements exits_held can
-    ever mark (its static part)."""
+class _CoreView:
+    """The network's links as the core gives them to a policy that does not learn them (`reads_links`
+    False: step.Core._coordinate), for the NetworkView of the reference's rules that read the neighbours'
+    lights and estimates ([max_pressure] stall_s: _held_stalls; exit_room_held with exit_room_held_direct:
+    held_exit_ratio), and which movements have an exit those rules can read as held (`static_holds`)."""
 
-    protected: np.ndarray  # flat (junction, phase, movement) Layout.protected, indexed as _Box.permitted
-    full_green: np.ndarray  # flat (junction, phase, lane) Statics.full_green
-    lane_base: np.ndarray  # (lanes,) its entry in `full_green` with phase 0 in force
-    lane_step: np.ndarray  # (lanes,) entries per phase in force (the junction's lanes)
-    startup_s: np.ndarray  # (movements,) the junction's start-up lost time (LayoutParams.startup_lost_s)
-    # (movements,) some movement sharing a lane with it (or itself) has an exit onto a controlled neighbour's
-    # approach that is not a short link (phases.exit_targets, short_exits, lane_fifo_ratio): exits_held is False
-    # wherever this is, whatever the estimates and signals
-    can_hold: np.ndarray
-    links: LinkLayout  # the network's, for the NetworkView of _held_stalls (its edge_movements)
-    link_state: LinkState  # empty: the links are not learnt (the policy's reads_links is False)
+    links: LinkLayout  # the network's (its edge_movements)
+    link_state: LinkState  # empty: the links are not learnt
 
     @staticmethod
-    def build(lays: Sequence[Layout], statics: Sequence[Statics], n_p: np.ndarray) -> _Stall:
+    def build(lays: Sequence[Layout]) -> _CoreView:
         by_id = {lay.junction.id: lay for lay in lays}
         links = LinkLayout.build(by_id)
-        state = LinkState.empty(links, by_id, 0.0)
+        return _CoreView(links, LinkState.empty(links, by_id, 0.0))
+
+    def static_holds(self, lays: Sequence[Layout]) -> list[np.ndarray]:
+        """Per junction, (movements,) bool: the movement's exit edge is a controlled neighbour's approach
+        (phases.exit_targets, direct, the links not learnt) that is not a short link (short_exits): the
+        only movements whose exit exits_held or held_exit_ratio (with `exit_room_held_direct`) can read as
+        held, whatever the estimates and signals; before first in, first out (lane_fifo_ratio)."""
+        by_id = {lay.junction.id: lay for lay in lays}
         # exit_targets reads only whether a neighbour has an estimate: every junction has one in the core's view
-        net = NetworkView(links, state, {j: Estimate.empty(lay, 0.0) for j, lay in by_id.items()}, by_id)
-        can_hold: list[np.ndarray] = []
-        full: list[np.ndarray] = []
-        for lay, st in zip(lays, statics):
+        net = NetworkView(self.links, self.link_state, {j: Estimate.empty(lay, 0.0) for j, lay in by_id.items()}, by_id)
+        out: list[np.ndarray] = []
+        for lay in lays:
             target = np.array([t is not None for t in exit_targets(lay, net, direct=True)], dtype=bool)
-            static = target & ~short_exits(lay, net, direct=True)
-            can_hold.append(lane_fifo_ratio(lay, np.where(static, 0.0, 1.0)) < 1.0)
-            full.append((st.full_green if st.full_green is not None else full_green_lanes(lay)).reshape(-1))
-        n_l = np.array([len(lay.lanes) for lay in lays])
-        base = np.concatenate(([0], np.cumsum(n_p * n_l)[:-1]))
-        lane_start = np.concatenate(([0], np.cumsum(n_l)[:-1]))
-        n_m = [len(lay.junction.movements) for lay in lays]
-        return _Stall(
-            np.concatenate([lay.protected.reshape(-1) for lay in lays]),
-            np.concatenate(full),
-            np.repeat(base, n_l) + np.arange(int(n_l.sum())) - np.repeat(lane_start, n_l),
-            np.repeat(n_l, n_l),
-            np.repeat([lay.params.startup_lost_s for lay in lays], n_m).astype(float),
-            np.concatenate(can_hold),
-            links,
-            state,
-        )
+            out.append(target & ~short_exits(lay, net, direct=True))
+        return out
 
     def view(
         self, net: NetPressure, estimates: Sequence[Estimate], signals: Sequence[SignalView | None]
@@ -264,6 +253,43 @@ class _Stall:
             dict(zip(net.jids, net.layouts)),
             phases={j: None if v is None else v.phase for j, v in zip(net.jids, signals)},
             signals=dict(zip(net.jids, signals)),
+        )
+
+
+@dataclass(frozen=True)
+class _Stall:
+    """With [max_pressure] stall_s > 0, the stall rule's constants over the network: what
+    max_pressure.stalled_movements reads of each junction's model, and which movements exits_held can
+    ever mark (its static part)."""
+
+    protected: np.ndarray  # flat (junction, phase, movement) Layout.protected, indexed as _Box.permitted
+    full_green: np.ndarray  # flat (junction, phase, lane) Statics.full_green
+    lane_base: np.ndarray  # (lanes,) its entry in `full_green` with phase 0 in force
+    lane_step: np.ndarray  # (lanes,) entries per phase in force (the junction's lanes)
+    startup_s: np.ndarray  # (movements,) the junction's start-up lost time (LayoutParams.startup_lost_s)
+    # (movements,) some movement sharing a lane with it (or itself) has an exit onto a controlled neighbour's
+    # approach that is not a short link (_CoreView.static_holds, lane_fifo_ratio): exits_held is False
+    # wherever this is, whatever the estimates and signals
+    can_hold: np.ndarray
+
+    @staticmethod
+    def build(lays: Sequence[Layout], statics: Sequence[Statics], n_p: np.ndarray, core: _CoreView) -> _Stall:
+        can_hold: list[np.ndarray] = []
+        full: list[np.ndarray] = []
+        for lay, st, static in zip(lays, statics, core.static_holds(lays)):
+            can_hold.append(lane_fifo_ratio(lay, np.where(static, 0.0, 1.0)) < 1.0)
+            full.append((st.full_green if st.full_green is not None else full_green_lanes(lay)).reshape(-1))
+        n_l = np.array([len(lay.lanes) for lay in lays])
+        base = np.concatenate(([0], np.cumsum(n_p * n_l)[:-1]))
+        lane_start = np.concatenate(([0], np.cumsum(n_l)[:-1]))
+        n_m = [len(lay.junction.movements) for lay in lays]
+        return _Stall(
+            np.concatenate([lay.protected.reshape(-1) for lay in lays]),
+            np.concatenate(full),
+            np.repeat(base, n_l) + np.arange(int(n_l.sum())) - np.repeat(lane_start, n_l),
+            np.repeat(n_l, n_l),
+            np.repeat([lay.params.startup_lost_s for lay in lays], n_m).astype(float),
+            np.concatenate(can_hold),
         )
 
     def candidates(
@@ -307,7 +333,8 @@ class _Tick:
     red_since_s: np.ndarray  # (movements,)
     last_dep: np.ndarray  # (movements,) departures seen last tick (0 where none)
     boxed: np.ndarray  # (movements,) last tick's box (False where none)
-    reference: frozenset[int]  # junctions the reference decides (a state or view this pass cannot read)
+    # junctions the reference decides (a state or view this pass cannot read; with exit_room_held, NetPressure.held_at)
+    reference: frozenset[int]
     # (movements,) with stall_s: when each last sent a vehicle over its stop line (MaxPressureState.last_dep_s),
     # now where not known (_track_box); None: stall_s 0
     last_dep_s: np.ndarray | None = None
@@ -342,16 +369,23 @@ class NetPressure:
     # else None
     lane_room_pcu: np.ndarray | None = None
     stall: _Stall | None = None  # with [max_pressure] stall_s > 0
+    # with stall_s > 0 or exit_room_held: the links of the core's NetworkView, for the reference's rules that read it
+    core: _CoreView | None = None
+    # with exit_room_held (and exit_room_held_direct): the junction positions with a movement whose exit the rule can
+    # read as held (_CoreView.static_holds), decided by the reference with the core's NetworkView; elsewhere its exit
+    # ratio is 1 for every movement, the pass's own pressures with the free rate min(1 - blockage, 1) (phase_pressures)
+    held_at: frozenset[int] = frozenset()
 
     @staticmethod
     def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
-        """None when the pass does not apply: no junction, Varaiya's downstream term or exit_room on, or a
-        junction without movements, lanes or phases. `pad`: sum the pressures' rows padded to one
+        """None when the pass does not apply: no junction, Varaiya's downstream term, exit_room or
+        exit_room_held without exit_room_held_direct on (they read the learnt links), or a junction without
+        movements, lanes or phases. `pad`: sum the pressures' rows padded to one
         width (True), one reduction per number of movements (False), or whichever takes fewer
         numpy calls (None)."""
         p = policy.params
         lays = tuple(layouts.values())
-        if not lays or p.downstream_weight > 0 or p.exit_room:
+        if not lays or p.downstream_weight > 0 or p.exit_room or (p.exit_room_held and not p.exit_room_held_direct):
             return None
         if any(not lay.junction.movements or not lay.lanes or not lay.junction.phases for lay in lays):
             return None
@@ -365,6 +399,12 @@ class NetPressure:
         for k, lay in enumerate(lays):
             min_green[k, : n_p[k]] = [ph.min_green_s for ph in lay.junction.phases]
         groups = _groups(statics, n_m, n_p, mov_start, width)
+        core = _CoreView.build(lays) if p.stall_s > 0 or p.exit_room_held else None
+        held_at = (
+            frozenset(k for k, h in enumerate(core.static_holds(lays)) if h.any())
+            if core is not None and p.exit_room_held
+            else frozenset()
+        )
         return NetPressure(
             policy,
             tuple(layouts),
@@ -385,7 +425,9 @@ class NetPressure:
             np.full((len(lays), width), -np.inf),
             list(statics),
             np.concatenate([lay.lane_adv_room_pcu for lay in lays]) if p.spill_room or p.spill_reach else None,
-            _Stall.build(lays, statics, n_p) if p.stall_s > 0 else None,
+            _Stall.build(lays, statics, n_p, core) if p.stall_s > 0 and core is not None else None,
+            core,
+            held_at,
         )
 
     def decide_all(
@@ -417,8 +459,8 @@ class NetPressure:
         if self.stall is not None and tick.last_dep_s is not None:  # max_pressure._track_box's last_dep_s
             last_s = np.where(dep > tick.last_dep, now_s, tick.last_dep_s)
             stalled, network = self._stalls(tick, states, estimates, signals, mov, lanes, boxed, last_s, held, now_s)
-            if network is None and tick.reference:
-                network = self.stall.view(self, estimates, signals)
+        if network is None and tick.reference and self.core is not None:
+            network = self.core.view(self, estimates, signals)
         v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held, stalled)
         j = np.arange(len(v))
         best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
@@ -457,7 +499,7 @@ class NetPressure:
         boxed: list[np.ndarray] = []
         reference: list[int] = []
         last_s: list[np.ndarray] | None = [] if self.stall is not None else None
-        seen, spans, n_phases = self.seen, self.spans, self.n_phases
+        seen, spans, n_phases, held_at = self.seen, self.spans, self.n_phases, self.held_at
         for k, (state, view) in enumerate(zip(states, views)):
             m0, m1 = spans[k]
             dep = state.last_dep_pcu
@@ -466,11 +508,14 @@ class NetPressure:
                 known = prev is not None and dep is not None and len(prev) == m1 - m0
                 last_s.append(prev if prev is not None and known else np.full(m1 - m0, now_s))
             fits = dep is None or (len(dep) == m1 - m0 and len(state.boxed) == m1 - m0)
-            if view is not None and not (
-                fits
-                and (state.statics is seen[k] or self._adopt(k, state.statics))
-                and 0 <= view.phase < n_phases[k]
-                and len(view.red_since_s) == m1 - m0
+            if view is not None and (
+                k in held_at
+                or not (
+                    fits
+                    and (state.statics is seen[k] or self._adopt(k, state.statics))
+                    and 0 <= view.phase < n_phases[k]
+                    and len(view.red_since_s) == m1 - m0
+                )
             ):
                 reference.append(k)
                 view = None
@@ -536,8 +581,8 @@ class NetPressure:
             if view.green_elapsed_s < self.min_green_s[k, view.phase]:
                 continue
             m0, m1 = self.spans[k]
-            if network is None:
-                network = stall.view(self, estimates, signals)
+            if network is None and self.core is not None:
+                network = self.core.view(self, estimates, signals)
             state = _box_state(states[k].statics, view.phase, dep[m0:m1], boxed[m0:m1], last_s[m0:m1])
             mine = None if held is None else held[m0:m1]
             out[m0:m1] = self.policy._held_stalls(
@@ -593,7 +638,10 @@ class NetPressure:
             x = x + held
         if stalled is not None:
             x = np.where(stalled, 0.0, x)
-        rate = mov["sat_flow_pcu_h"] * (1.0 - mov["block"]) / 3600.0
+        free = 1.0 - mov["block"]
+        if p.exit_room_held:  # phase_pressures with an exit ratio of 1 (held junctions go to the reference: held_at)
+            free = np.minimum(free, 1.0)
+        rate = mov["sat_flow_pcu_h"] * free / 3600.0
         red_s = now_s - tick.red_since_s
         weight = rate * x * self.lane_weight * (1.0 + np.maximum(red_s, 0.0) / p.wait_scale_s)
         v = self.no_phase.copy()
