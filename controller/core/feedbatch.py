@@ -38,6 +38,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,7 @@ _NUMBER_TYPES = frozenset({int, float})
 _DICT = frozenset({dict})
 _INT = frozenset({int})
 _CLASS_COLUMN = {c: k for k, c in enumerate(VEHICLE_CLASSES)}
+_LOOP_FIELDS = itemgetter("counts", "occupancy", "speed_mps")  # a loop's readings, in _columns' order
 _EMPTY: dict[str, Any] = {}
 _INT64_MAX = 2**63 - 1
 
@@ -230,17 +233,20 @@ def _columns(loops: list[Any], top: float) -> _Columns | None:
     occupancy and speed are JSON numbers (their ranges are check_frame's)."""
     if loops and set(map(type, loops)) != _DICT:
         return None
-    counts = [d.get("counts", _EMPTY) for d in loops]
-    occupancy = [d.get("occupancy") for d in loops]
-    speed = [d.get("speed_mps") for d in loops]
+    try:  # every loop with all three keys (the roadside's message): read in C, not per loop in Python
+        counts, occupancy, speed = zip(*map(_LOOP_FIELDS, loops))
+    except (KeyError, ValueError):  # a key missing (counts default to none), or no loops
+        counts = tuple(d.get("counts", _EMPTY) for d in loops)
+        occupancy = tuple(d.get("occupancy") for d in loops)
+        speed = tuple(d.get("speed_mps") for d in loops)
     if not (
         set(map(type, counts)) <= _DICT
         and set(map(type, occupancy)) <= _NUMBER_TYPES
         and set(map(type, speed)) <= _NUMBER_TYPES
     ):
         return None
-    classes = [_CLASS_COLUMN.get(c, -1) for c_n in counts for c in c_n]
-    values = [n for c_n in counts for n in c_n.values()]
+    classes = list(map(_CLASS_COLUMN.get, chain.from_iterable(counts), repeat(-1)))
+    values = list(chain.from_iterable(map(dict.values, counts)))
     top = min(top, _INT64_MAX)
     if values and not (set(map(type, values)) <= _INT and min(classes) >= 0 and 0 <= min(values) <= max(values) <= top):
         return None

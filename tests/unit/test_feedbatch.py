@@ -182,3 +182,38 @@ def test_integer_and_extreme_readings_read_as_the_json_path(speed):
     msgs = [(jid, with_loop(jid, 1, occupancy=1, speed_mps=speed)) for jid in JS]
     one, _ = both(msgs)
     assert sum(one.rejected.values()) in (0, len(JS))
+
+
+def without(jid: str, k: int, key: str, **loop: object) -> bytes:
+    msg = body(jid)
+    did = JS[jid].detectors[k].id
+    msg["detectors"][did] = {f: v for f, v in {**msg["detectors"][did], **loop}.items() if f != key}
+    return enc(msg)
+
+
+LOOP_FORMS = [
+    (lambda jid: without(jid, 1, "counts"), True),  # no counts: none counted, still plain
+    (lambda jid: with_loop(jid, 2, extra={"x": 1}, note="n"), True),  # keys the reading does not use
+    (
+        lambda jid: enc(body(jid, detectors={d: dict(reversed(v.items())) for d, v in body(jid)["detectors"].items()})),
+        True,
+    ),
+    (lambda jid: without(jid, 0, "occupancy"), False),
+    (lambda jid: without(jid, 3, "speed_mps"), False),
+    (lambda jid: without(jid, 0, "counts", occupancy=None), False),
+]
+
+
+@pytest.mark.parametrize(
+    "form, plain",
+    LOOP_FORMS,
+    ids=["no_counts", "extra_keys", "keys_reversed", "no_occupancy", "no_speed", "no_counts_bad_occupancy"],
+)
+def test_a_loop_without_a_reading_or_with_more_reads_as_the_json_path(form, plain):
+    """A loop's readings are taken by key, all three at once when all are there: a loop without
+    counts, with other keys or with its keys in another order reads as the JSON path's, in the frame;
+    a loop without occupancy or speed is refused for the JSON path's reason."""
+    one, batch = both([(jid, form(jid)) for jid in JS])
+    assert bool(one.rejected) is not plain
+    if plain:
+        assert batch._frames[0][1].sum() == len(JS)
