@@ -39,6 +39,7 @@ class ServiceConfig:
     intersections: str = "intersections/city"
     feed_stale_s: float = 5.0
     realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
+    tick_delay_s: float = 0.0  # `run` ticks on second t at t + this: the field's messages of t have time to come in
     simulate_second_process: bool = False  # simulate under a policy that sends plans: the controller beside the field
     simulate_metrics_thread: bool = True  # simulate (in process; via MQTT, lockstep): tick metrics handed to a thread
     simulate_feed_pack: bool = True  # simulate --via-mqtt, lockstep: a second's detector messages in one message
@@ -423,6 +424,7 @@ def load_config(path: str | Path | None) -> Config:
         )
     if cfg.harm.validate_return and not cfg.validation.enabled:  # nothing would ever approve a return
         raise ConfigError(str(p), "harm.validate_return", "needs validation.enabled (the twin validates the return)")
+    _check_service(cfg.service, str(p))
     if not cfg.validation.margin < 1.0:
         raise ConfigError(str(p), "validation.margin", f"a fraction, must be < 1, got {cfg.validation.margin}")
     _check_validation_network(cfg, p)
@@ -487,6 +489,14 @@ def _check_max_pressure(mp: MaxPressureParams, path: str) -> None:
             raise ConfigError(
                 path, f"max_pressure.{key}", f"a share of the highest pressure, must be <= 1, got {share}"
             )
+
+
+def _check_service(service: ServiceConfig, source: str) -> None:
+    """[service]'s bounds beyond the signs (_section): ConfigError naming `source` and the field."""
+    if not service.tick_delay_s < 1.0:  # the next second's messages would be in before its tick
+        raise ConfigError(
+            source, "service.tick_delay_s", f"must be < 1 s (the feed's period), got {service.tick_delay_s}"
+        )
 
 
 def _check_webster(webster: WebsterParams, source: str) -> None:

@@ -516,18 +516,23 @@ class ServiceNode:
         }
 
 
-def run_realtime(node: ServiceNode, clock: Clock, stop: threading.Event, *, until_s: float | None = None) -> None:
+def run_realtime(
+    node: ServiceNode, clock: Clock, stop: threading.Event, *, until_s: float | None = None, tick_delay_s: float = 0.0
+) -> None:
     """Tick every DECISION_PERIOD_S (1 s) of `clock` until `stop` is set (or service time
-    until_s). An overrun skips the ticks it missed rather than bunching them."""
+    until_s). An overrun skips the ticks it missed rather than bunching them. tick_delay_s
+    ([service] tick_delay_s, < 1 s): the tick on second t starts at t + tick_delay_s on the clock
+    (the field's messages of t, sent at t, have come in by then); it is still the tick at t, its
+    feed validated against the clock's reading."""
     tick_s = DECISION_PERIOD_S
-    next_s = math.floor(clock.now() / tick_s + 1) * tick_s
+    next_s = math.floor((clock.now() - tick_delay_s) / tick_s + 1) * tick_s
     overruns = 0
     while not stop.is_set() and (until_s is None or next_s <= until_s):
-        if not clock.wait_until(next_s, stop):
+        if not clock.wait_until(next_s + tick_delay_s, stop):
             break
         node.tick(next_s, clock.now())
         next_s += tick_s
-        now = clock.now()
+        now = clock.now() - tick_delay_s
         if now > next_s + tick_s:
             overruns += 1
             if overruns == 1 or overruns % 100 == 0:
@@ -869,7 +874,7 @@ def main(cfg: Config, region: str | None = None) -> int:
             trust.signer is not None,
         )
         freeze_heap()
-        run_realtime(driver, clock, stop)
+        run_realtime(driver, clock, stop, tick_delay_s=cfg.service.tick_delay_s)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
