@@ -30,6 +30,19 @@ the bundled city's junction with the most detectors (ids made unique).
   controller process, and of everything in the loop (controllers, feeder, Mosquitto): on a
   machine shared with other work, the latencies measure the contention; the CPU figures say
   whether the loop fits the machine's cores (all <= cores, ctl max <= 1).
+- each plan's own latency (the line under the table): its junction's detector message of the
+  second handed to the feeder's client -> the plan handed to the controller's, over every plan;
+  e2e above runs from the second's first message, so it holds the feeder's whole publishing. With
+  the feeder's hand-off span (its first message to its last) and how many of the slowest region's
+  messages were still unread when their clock came in (lockstep: read then, the `wait`).
+- --service live: the controllers tick as `run` does (controller.live.run_realtime: every wall
+  second, after [service] tick_delay_s = --tick-delay, draining what came in; no clock message,
+  no read ahead), not in lockstep. A tick then takes the messages that came in before it, so a
+  plan's own latency is measured from the message of the second its tick took (e2e and the
+  timeline's parts assume the lockstep's pairing of a tick with its own second's messages).
+- --feeder-write joined (a diagnostic): the feeder writes a second's detector messages as
+  ready-made packets on a connection of its own, ~64 KB a write, not one paho publish each:
+  against the default it shows what the feeder's own publishing costs the loop's two cores.
 - decode: "batch", the service's MQTT path (a tick's detector messages decoded together,
   core/feedbatch.py), or "1-by-1" (--per-message yes/both): each message decoded alone by
   ControllerService.on_detectors, the path before the batch decoder, for comparison on one tree.
@@ -46,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -53,6 +67,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from dataclasses import replace
 from pathlib import Path
 
@@ -62,7 +77,7 @@ from controller.config import Config, RegionsConfig, ServiceConfig
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.junctions import load_intersections
-from controller.live import ServiceNode, freeze_heap, percentile, run_lockstep
+from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate
@@ -71,6 +86,14 @@ SITE = "bench"
 NETWORK_HELP = (
     "each 1 Hz controller serves its connection from its ticking thread (pump, as sim/mqtt_regions.py runs a "
     "region in lockstep) or has paho's network thread hand it the messages (thread, the bench before session 45)"
+)
+FEEDER_WRITE_HELP = (
+    "the 1 Hz feeder publishes each detector message through paho (the default), or writes a second's messages "
+    "as ready-made packets on a connection of their own (joined: a diagnostic of what the feeder's publishing costs)"
+)
+SERVICE_HELP = (
+    "the 1 Hz controllers tick when the feeder's clock message says a second's messages are all sent (lockstep, as "
+    "replays do), or every wall second as `run` does, after --tick-delay (live; the clock messages are ignored)"
 )
 BENCH_USER = "bench"
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +167,8 @@ def feeder(spec: dict) -> None:
         parts = [message_parts(junction_id(k), dets, k) for k in range(n)]
         det_topics = [topics.detectors(junction_id(k)) for k in range(n)]
         t0 = float(spec["t0"])
+        handed: dict[str, tuple[float, array]] = {}  # t -> (sent_wall, when each message was handed to the client)
+        joined = _JoinedWriter(spec) if spec.get("write") == "joined" else None
         for r in range(spec["rounds"]):
             t = t0 + r
             if mode == "paced":
@@ -151,8 +176,13 @@ def feeder(spec: dict) -> None:
                     time.sleep(min(0.01, t - time.time()) if t > time.time() else 0)
             sent_wall = time.time()
             stamp = repr(t).encode()
-            for (head, tail), topic in zip(parts, det_topics):
+            at = array("d")
+            if joined is not None:
+                joined.send([(topic, head + stamp + tail) for (head, tail), topic in zip(parts, det_topics)], at)
+            for (head, tail), topic in zip(parts, det_topics) if joined is None else ():
                 client.publish(topic, head + stamp + tail, qos=0)
+                at.append(time.time())
+            handed[repr(t)] = (sent_wall, at)
             if mode == "paced":
                 clock = {"v": 1, "t": t, "detectors": n, "status": 0, "status_t": None}
                 if spec.get("regions"):
@@ -162,9 +192,66 @@ def feeder(spec: dict) -> None:
             print(json.dumps(row), flush=True)
         if mode == "paced":
             client.publish(topics.clock, b'{"v":1,"end":true}', qos=1)
+            # ms from the second's sent_wall, after the feed (not to delay its clock messages)
+            offsets = {t: [round(1000 * (a - sent), 3) for a in at] for t, (sent, at) in handed.items()}
+            print(json.dumps({"handed": offsets}), flush=True)
     while client.pending():
         time.sleep(0.01)
     client.close()
+
+
+class _JoinedWriter:
+    """The feeder's detector messages without paho (--feeder-write joined, a diagnostic): a second
+    connection (MQTT 3.1.1, the bench user, no keepalive) on which a second's messages go out as
+    ready-made QoS 0 PUBLISH packets, about 64 KB per `sendall`. What the feeder's own publishing
+    costs the loop shows against the default (paho, one publish per message). The clock messages
+    stay on the paho connection, so they may reach the broker before the last detector messages:
+    the controllers wait for what the clock announces either way."""
+
+    CHUNK_BYTES = 65536
+
+    def __init__(self, spec: dict) -> None:
+        import socket
+
+        self.sock = socket.create_connection((spec["host"], spec["port"]))
+        user, password = BENCH_USER.encode(), spec["password"].encode()
+        client_id = f"feeder-joined-{os.getpid()}".encode()
+        body = b"\x00\x04MQTT\x04\xc2\x00\x00" + b"".join(
+            len(x).to_bytes(2, "big") + x for x in (client_id, user, password)
+        )
+        self.sock.sendall(b"\x10" + _remaining(len(body)) + body)
+        ack = self.sock.recv(4)
+        if ack[:2] != b"\x20\x02" or ack[3:4] != b"\x00":
+            raise RuntimeError(f"bench feeder: the broker refused the joined connection: {ack!r}")
+
+    def send(self, messages: list[tuple[str, bytes]], at: array) -> None:
+        """Write the messages as QoS 0 PUBLISH packets; `at` gets, for each, when its chunk was written."""
+        chunk: list[bytes] = []
+        size = 0
+        for topic, payload in messages:
+            name = topic.encode()
+            body = len(name).to_bytes(2, "big") + name + payload
+            chunk.append(b"\x30" + _remaining(len(body)) + body)
+            size += len(body) + 5
+            if size >= self.CHUNK_BYTES:
+                self._flush(chunk, at)
+                chunk, size = [], 0
+        self._flush(chunk, at)
+
+    def _flush(self, chunk: list[bytes], at: array) -> None:
+        if chunk:
+            self.sock.sendall(b"".join(chunk))
+            at.extend([time.time()] * len(chunk))
+
+
+def _remaining(n: int) -> bytes:
+    """MQTT's remaining length: 7 bits a byte, low bits first."""
+    out = bytearray()
+    while True:
+        n, byte = n >> 7, n & 127
+        out.append(byte | (128 if n else 0))
+        if not n:
+            return bytes(out)
 
 
 def start_feeder(broker, spec: dict) -> subprocess.Popen:
@@ -179,11 +266,11 @@ def raw_rate(broker, size: int, count: int) -> dict:
     return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
-def bench_cfg(replan_spread: float = 0.0) -> Config:
+def bench_cfg(replan_spread: float = 0.0, tick_delay_s: float = 0.0) -> Config:
     """webster re-planning every 5 s; replan_spread: [webster]'s (0, the default: every junction
-    re-plans on the same tick)."""
+    re-plans on the same tick); tick_delay_s: [service]'s (live controllers only)."""
     webster = WebsterParams(period_s=5.0, replan_spread=replan_spread)
-    return Config(service=ServiceConfig(site=SITE, policy="webster"), webster=webster)
+    return Config(service=ServiceConfig(site=SITE, policy="webster", tick_delay_s=tick_delay_s), webster=webster)
 
 
 def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
@@ -226,7 +313,9 @@ def bench_regions(junctions: dict, k: int) -> list[Region]:
 
 
 def controller_process(spec: dict) -> None:
-    """Runs in its own process: one region's node in lockstep; prints "ready", then its timings."""
+    """Runs in its own process: one region's node, in lockstep or live (spec["service"]); prints
+    "ready", then its timings."""
+    live = spec.get("service") == "live"
     base = city_junction(Path(spec["workdir"]), Config())
     junctions = replicate(base, spec["n"])
     region = next(r for r in bench_regions(junctions, spec["k"]) if r.name == spec["region"])
@@ -242,48 +331,61 @@ def controller_process(spec: dict) -> None:
         server = MetricsServer(registry, 0)
         cfg = bench_cfg(spec.get("replan_spread", 0.0))
         metrics = ServiceMetrics(registry, {j: junctions[j] for j in region.owned}, cfg)
+    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("tick_delay_s", 0.0))
     node = ServiceNode(
-        bench_cfg(spec.get("replan_spread", 0.0)),
+        cfg,
         watched,
         settings,
         start_s=time.time(),
-        lockstep=True,
+        lockstep=not live,
         region=region.name,
         owned=region.owned,
         metrics=metrics,
-        pump=MqttPump() if spec.get("pump", True) else None,  # lockstep: run_lockstep serves it
+        pump=MqttPump() if spec.get("pump", True) and not live else None,  # lockstep: run_lockstep serves it
     ).start()
+    if live:  # to hear the feed's end
+        node.client.subscribe([node.topics.clock], qos=1)
     if spec.get("per_message"):
         one_by_one(node)
     freeze_heap()  # as run_controller.py run does
-    validate_s, ticks = _instrument(node)
+    validate_s, ticks, plans = _instrument(node)
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
     try:
-        run_lockstep(node, threading.Event(), timeout_s=30)
+        if live:  # as `run` does: a tick every wall second (after the delay), what came in drained
+            run_realtime(node, ScaledClock(), node.inbox.ended, tick_delay_s=cfg.service.tick_delay_s)
+        else:
+            run_lockstep(node, threading.Event(), timeout_s=30)
     except Exception as exc:  # report, do not crash the table
         error = str(exc)
     node.close()
     if server is not None:
         server.close()
-    body = {"ticks": ticks, "validate_s": validate_s, "received": node.service.received, "error": error}
+    body = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "received": node.service.received, "error": error}
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
 
 
-def _instrument(node: ServiceNode) -> tuple[dict, dict]:
+def _instrument(node: ServiceNode) -> tuple[dict, dict, dict]:
     """Time the node's validation per second and its ticks: (t -> seconds validating,
     t -> [wall start, wall end, plans sent, and at the end: process CPU seconds, CPU seconds of
-    the tick's thread validating so far, and ticking so far, ..., and reading detector messages
-    as they arrived so far (ControllerService.read_detector_message, run_lockstep's thread)])."""
+    the tick's thread validating so far, and ticking so far, ..., reading detector messages
+    as they arrived so far (ControllerService.read_detector_message, run_lockstep's thread),
+    and of the second's messages, how many were read after its clock message came in and that
+    reading's CPU seconds], t -> [[junction number, wall time its plan was handed to the client], ...])."""
     validate_s: dict[float, float] = {}
     ticks: dict[float, list] = {}
+    plans: dict[float, list] = {}
+    fed_t: dict[str, float | None] = {}  # live: each junction's second its last message was fed
     handle, handle_detectors, tick = node.handle, node.handle_detectors, node._tick
     node.inbox = _StampedInbox(node.inbox)  # type: ignore[assignment]
+    cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0, "read": 0.0}
+    late, plan_walls = _time_reads_and_plans(node, cpu)
 
     def timed(validate, *args):
         a, c, w = time.perf_counter(), time.thread_time(), time.time()
         validate(*args)
-        t = node.service._now_s
+        t = node.service._now_s  # live: the clock's reading at the tick, a little after the tick's second
+        t = t if node.lockstep else float(math.floor(t - node.cfg.service.tick_delay_s))
         validate_s[t] = validate_s.get(t, 0.0) + time.perf_counter() - a
         validate_wall.setdefault(t, [w, 0.0])[1] = time.time()
         cpu["validate"] += time.thread_time() - c
@@ -292,22 +394,13 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
         timed(handle, kind, junction, payload)
 
     def timed_handle_detectors(messages, reads=None):
+        if not node.lockstep:  # live: which second of each junction a tick takes (lockstep: the tick's own)
+            fed_t.update((j, _stamp(payload)) for j, payload in messages)
         timed(handle_detectors, messages, reads)
-
-    def timed_read(payload, junction=None):
-        c = time.thread_time()
-        out = read(payload, junction)
-        cpu["read"] += time.thread_time() - c
-        return out
-
-    def timed_publish(*args, **kwargs):
-        a = time.perf_counter()
-        mid = publish(*args, **kwargs)
-        cpu["publish"] += time.perf_counter() - a
-        return mid
 
     def timed_tick(now_s):
         a, c, step0, pub0 = time.time(), time.thread_time(), node.service.core_step_s, cpu["publish"]
+        plan_walls.clear()
         tick(now_s)
         tick_cpu = time.thread_time() - c
         step_s, pub_s = node.service.core_step_s - step0, cpu["publish"] - pub0
@@ -318,16 +411,44 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict]:
         # the second's timeline: first and last arrival, mean arrival, validation start and end, tick CPU
         ticks[now_s] += [arrived[0], arrived[1], arrived[2] / max(arrived[3], 1), v[0], v[1], tick_cpu, step_s, pub_s]
         ticks[now_s].append(cpu["read"])  # CPU seconds reading detector messages as they arrived, so far
+        ticks[now_s] += late.pop(now_s, [0, 0.0])
+        plans[now_s] = [[int(j[1:]), w, fed_t.get(j, now_s)] for (j, _), w in zip(node.sent, plan_walls)]
+        plan_walls.clear()
 
-    cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0, "read": 0.0}
-    publish = node.client.publish
-    node.client.publish = timed_publish  # type: ignore[method-assign]
-    read = node.service.read_detector_message
-    node.service.read_detector_message = timed_read  # type: ignore[method-assign]
     validate_wall: dict[float, list[float]] = {}
-
     node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
-    return validate_s, ticks
+    return validate_s, ticks, plans
+
+
+def _time_reads_and_plans(node: ServiceNode, cpu: dict) -> tuple[dict[float, list], list[float]]:
+    """Wrap the node's reads on arrival and its publishing: their CPU seconds into `cpu`; returns
+    (t -> [messages of t read after t's clock message came in, their CPU seconds], the wall time
+    each plan of the tick under way was handed to the client, in order)."""
+    late: dict[float, list] = {}
+    plan_walls: list[float] = []
+    read, publish, clocks_in = node.service.read_detector_message, node.client.publish, node.inbox.clocks_in
+
+    def timed_read(payload, junction=None):
+        c = time.thread_time()
+        out = read(payload, junction)
+        dt = time.thread_time() - c
+        cpu["read"] += dt
+        if out[1] is not None and out[1][0][0] in clocks_in:
+            n_s = late.setdefault(out[1][0][0], [0, 0.0])
+            n_s[0], n_s[1] = n_s[0] + 1, n_s[1] + dt
+        return out
+
+    def timed_publish(topic, *args, **kwargs):
+        a = time.perf_counter()
+        mid = publish(topic, *args, **kwargs)
+        cpu["publish"] += time.perf_counter() - a
+        if topic.endswith("/plan"):
+            plan_walls.append(time.time())
+        return mid
+
+    node.client.publish = timed_publish  # type: ignore[method-assign]
+    node.service.read_detector_message = timed_read  # type: ignore[method-assign]
+    return late, plan_walls
 
 
 class _StampedInbox:
@@ -336,22 +457,25 @@ class _StampedInbox:
 
     def __init__(self, inbox) -> None:
         self._inbox, self.arrivals = inbox, {}
+        self.clocks_in: set[float] = set()  # the seconds whose clock message has come in
+        self.ended = threading.Event()  # the feed's end clock message came in
         self.get, self.get_nowait, self.empty = inbox.get, inbox.get_nowait, inbox.empty
 
     def put(self, item) -> None:
         if item[0] == "detectors":
             self._note(time.time(), item[2])
+        elif item[0] == "clock":
+            t = _stamp(item[2])
+            if t is not None:
+                self.clocks_in.add(t)
+            elif b'"end"' in item[2]:  # live: the last second's tick first
+                threading.Timer(1.5, self.ended.set).start()
         self._inbox.put(item)
 
     def _note(self, now: float, payload: bytes) -> None:
         """Time the message under its second; one without a plain `"t":` number is passed on
         untimed (the service refuses or reads it, not this bench's network thread)."""
-        k = payload.find(b'"t":')
-        end = payload.find(b",", k + 4)
-        try:
-            t = float(payload[k + 4 : end]) if k >= 0 and end > 0 else None
-        except ValueError:
-            t = None
+        t = _stamp(payload)
         if t is None:
             return
         a = self.arrivals.get(t)
@@ -359,6 +483,16 @@ class _StampedInbox:
             self.arrivals[t] = [now, now, now, 1]
         else:
             a[1], a[2], a[3] = now, a[2] + now, a[3] + 1
+
+
+def _stamp(payload: bytes) -> float | None:
+    """A bench message's `t` (a plain `"t":` number followed by a comma), else None."""
+    k = payload.find(b'"t":')
+    end = payload.find(b",", k + 4)
+    try:
+        return float(payload[k + 4 : end]) if k >= 0 and end > 0 else None
+    except ValueError:
+        return None
 
 
 def one_by_one(node: ServiceNode) -> None:
@@ -392,6 +526,8 @@ def one_hz_regions(
     metrics: str = "none",
     scrape_every_s: float = 15.0,
     network: str = "pump",
+    feeder_write: str = "paho",
+    live: tuple[str, float] = ("lockstep", 0.0),
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
     n = len(junctions)
@@ -404,6 +540,8 @@ def one_hz_regions(
         "replan_spread": replan_spread,
         "metrics": metrics != "none",
         "pump": network == "pump",
+        "service": live[0],
+        "tick_delay_s": live[1],
     }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
@@ -415,10 +553,11 @@ def one_hz_regions(
     scraper = threading.Thread(target=_scrape, args=(ports, t0 + 2, scrape_every_s, stop, scrapes), daemon=True)
     if metrics == "scraped":
         scraper.start()
-    spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0}
+    spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0, "write": feeder_write}
     broker_cpu0 = cpu_seconds(broker._proc.pid)
     feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
-    rows = [json.loads(line) for line in feed.stdout]
+    lines = [json.loads(line) for line in feed.stdout]
+    rows, handed = [r for r in lines if "t" in r], next((r["handed"] for r in lines if "handed" in r), {})
     stop.set()
     if scraper.is_alive():
         scraper.join(60)
@@ -427,16 +566,21 @@ def one_hz_regions(
     results = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs]
     for p in procs:
         p.wait(60)
-    out = _summarise(results, {r["t"]: r["sent_wall"] for r in rows}, t0 + 2, n * seconds)
+    sent = {r["t"]: r["sent_wall"] for r in rows}
+    out = _summarise(results, sent, t0 + 2, n * seconds)
     if "tick_p50" in out:
-        out |= _scraped(results, {r["t"]: r["sent_wall"] for r in rows}, t0 + 2, scrapes)
-    kept = [r for r in rows if r["t"] >= t0 + 2]
-    if len(kept) > 1 and "tick_p50" in out:
-        span = kept[-1]["t"] - kept[0]["t"]
-        out["cpu_feeder"] = (kept[-1]["cpu_s"] - kept[0]["cpu_s"]) / span
-        out["cpu_broker"] = broker_cpu / (rows[-1]["done_wall"] - rows[0]["sent_wall"])
-        out["cpu_all"] = out["cpu_ctl_sum"] + out["cpu_feeder"] + out["cpu_broker"]
-    return out
+        out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
+    return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
+
+
+def _loop_cpu(out: dict, rows: list[dict], from_t: float, broker_cpu: float) -> dict:
+    """The feeder's and Mosquitto's CPU seconds per second of feed, and the whole loop's."""
+    kept = [r for r in rows if r["t"] >= from_t]
+    if len(kept) < 2 or "tick_p50" not in out:
+        return {}
+    cpu = {"cpu_feeder": (kept[-1]["cpu_s"] - kept[0]["cpu_s"]) / (kept[-1]["t"] - kept[0]["t"])}
+    cpu["cpu_broker"] = broker_cpu / (rows[-1]["done_wall"] - rows[0]["sent_wall"])
+    return cpu | {"cpu_all": out["cpu_ctl_sum"] + cpu["cpu_feeder"] + cpu["cpu_broker"]}
 
 
 def _scrape(ports: list[int], start: float, every_s: float, stop: threading.Event, out: list) -> None:
@@ -474,6 +618,26 @@ def _scraped(results: list[dict], sent: dict, from_t: float, scrapes: list) -> d
         "e2e_rest_p50": statistics.median(rest) if rest else float("nan"),
         "e2e_rest_max": max(rest, default=float("nan")),
     }
+
+
+def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -> dict:
+    """Each plan's own latency: its junction's detector message of that second handed to the
+    feeder's client -> the plan handed to the controller's (ms), over every plan of the seconds
+    from from_t; and the feeder's publishing of a second: its first message to its last handed."""
+    own: list[float] = []
+    for r in results:
+        for t_text, plans in r.get("plans", {}).items():
+            if float(t_text) < from_t:
+                continue
+            for k, wall, t in plans:  # t: the second of the junction's message the plan's tick took
+                at = handed.get(repr(t))
+                if at is not None and t in sent:
+                    own.append(1000 * (wall - sent[t]) - at[k])
+    spans = [at[-1] for t_text, at in handed.items() if float(t_text) >= from_t and at]
+    if not own or not spans:
+        return {}
+    out = {"own_p50": statistics.median(own), "own_p99": percentile(own, 99), "own_max": max(own), "own_n": len(own)}
+    return out | {"feed_p50": statistics.median(spans), "feed_p99": percentile(spans, 99)}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -526,6 +690,7 @@ def _timeline(ticks: list[dict], sent: dict, keep: list[float]) -> dict:
     if not all(len(tk[t]) >= 12 for tk in ticks for t in keep):
         return {}
     parts: dict[str, list[float]] = {k: [] for k in ("transport", "wait", "queued", "validate", "tick")}
+    late: dict[str, list[float]] = {"late_reads": [], "late_read_ms": []}
     cpu: dict[str, list[float]] = {"replan": [], "other": []}
     wall: dict[str, list[float]] = {"replan_step": [], "replan_publish": [], "replan_tick": []}
     for t in keep:
@@ -535,6 +700,9 @@ def _timeline(ticks: list[dict], sent: dict, keep: list[float]) -> dict:
         parts["queued"].append(r[9] - r[8])
         parts["validate"].append(r[10] - r[9])
         parts["tick"].append(r[1] - r[0])
+        if len(r) >= 17:
+            late["late_reads"].append(r[15])
+            late["late_read_ms"].append(1000 * r[16])
         for tk in ticks:
             cpu["replan" if tk[t][2] else "other"].append(tk[t][11])
             if tk[t][2] and len(tk[t]) >= 14:
@@ -547,6 +715,7 @@ def _timeline(ticks: list[dict], sent: dict, keep: list[float]) -> dict:
     every = cpu["replan"] + cpu["other"]
     out |= {"cpu_tick_p50": 1000 * statistics.median(every), "cpu_tick_p99": 1000 * percentile(every, 99)}
     out |= {f"{k}_p50": 1000 * statistics.median(v) if v else float("nan") for k, v in wall.items()}
+    out |= {f"{k}_p50": statistics.median(v) for k, v in late.items() if v}
     return out | {f"n_{k}": len(v) for k, v in cpu.items()}
 
 
@@ -590,6 +759,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--scrape-every", type=float, default=15.0, help="seconds between scrapes")
     p.add_argument("--network", choices=["pump", "thread"], default="pump", help=NETWORK_HELP)
+    p.add_argument("--feeder-write", choices=["paho", "joined"], default="paho", help=FEEDER_WRITE_HELP)
+    p.add_argument("--service", choices=["lockstep", "live"], default="lockstep", help=SERVICE_HELP)
+    p.add_argument("--tick-delay", type=float, default=0.0, help="live: [service] tick_delay_s of the controllers")
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -650,6 +822,8 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             kind,
                             args.scrape_every,
                             args.network,
+                            args.feeder_write,
+                            (args.service, args.tick_delay),
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)
@@ -700,6 +874,15 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics:
             f"re-plan {hz['cpu_replan_p50']:.0f} ({hz['n_replan']:g} ticks), other {hz['cpu_other_p50']:.0f} "
             f"({hz['n_other']:g}); re-plan tick wall ms p50 {hz['replan_tick_p50']:.0f}: core step "
             f"{hz['replan_step_p50']:.0f}, plans published {hz['replan_publish_p50']:.0f}",
+            flush=True,
+        )
+    if "own_p50" in hz:
+        print(
+            f"#   each plan from its own junction's message, ms p50/p99/max: {hz['own_p50']:.0f}/{hz['own_p99']:.0f}/"
+            f"{hz['own_max']:.0f} ({hz['own_n']:g} plans); the feeder handing a second's messages to its client, "
+            f"ms p50/p99: {hz['feed_p50']:.0f}/{hz['feed_p99']:.0f}; messages read after their clock came in "
+            f"(slowest region), p50: {hz.get('late_reads_p50', float('nan')):.0f}, "
+            f"{hz.get('late_read_ms_p50', float('nan')):.0f} ms of CPU",
             flush=True,
         )
     if metrics != "none":
