@@ -119,6 +119,10 @@ class MaxPressureParams:
     spill_room: bool = False  # the queue past a lane's advance loop counts once more only beyond what its link
     # stores upstream of the loop (spillback.blocking_queue_pcu): until it reaches the junction at the link's
     # head it holds no traffic but its own; False: all of it (spillback.upstream_queue_pcu)
+    spill_entry_once: bool = False  # at a junction a controlled neighbour feeds directly (phases.held_feeds), the
+    # queue past an advance loop on a network entry (Detector.at_entry: Layout.lane_adv_room_pcu inf) counts once:
+    # beyond that loop only vehicles waiting to enter stand, no junction, no other stream; a link's backlog waits at
+    # the light before it and is never seen past its loop (spillback.entry_once_lanes)
     spill_reach: bool = False  # the part of the queue past a lane's advance loop beyond what its link stores
     # upstream of the loop (spillback.blocking_queue_pcu) counts once more again: it stands across the junction
     # at the link's head and also holds the streams that pass there

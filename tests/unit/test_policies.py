@@ -952,6 +952,63 @@ def test_max_pressure_spill_room_counts_twice_only_the_queue_that_reaches_the_li
         assert wish == (switch if policy is room else keep)
 
 
+def _entry_spill(fed: bool, at_entry: bool, w_pcu: float = 20.0, spill_pcu: float = 6.0):
+    """K's N approach full between its loops with `spill_pcu` past its advance loop (at a network entry with
+    `at_entry`: beyond the loop only vehicles waiting to enter), W_T `w_pcu` queued, K green to E/W for 30 s,
+    every movement red or green since 80 s. With `fed`, J's N_T leads onto K's approach eW (a link between two
+    lights). Returns (K's layout, its estimate, its signal, the NetworkView)."""
+    from controller.core.estimation import LinkLayout, LinkState
+    from controller.core.network import NetworkView
+
+    raw_j, raw_k = two_phase_raw(), two_phase_raw()
+    raw_k["id"] = "K"
+    if fed:
+        raw_j["downstream"], raw_k["upstream"] = ["K"], ["J"]
+        raw_j["movements"][0]["to_edge"] = "eW"
+    for d in raw_k["detectors"]:
+        if d["id"] == "N_adv" and at_entry:
+            d["at_entry"] = True
+    lay_j = Layout.build(parse_intersection(raw_j, "j.toml"), CFG)
+    lay_k = Layout.build(parse_intersection(raw_k, "k.toml"), CFG)
+    layouts = {"J": lay_j, "K": lay_k}
+    links = LinkLayout.build(layouts)
+    n, w = lay_k.lanes.index("eN_0"), lay_k.lanes.index("eW_0")
+    storage = float(lay_k.lane_storage_pcu[n])
+    hidden, queue = np.zeros(len(lay_k.lanes)), np.zeros(len(lay_k.lanes))
+    hidden[n], queue[n], queue[w] = spill_pcu, storage, w_pcu
+    est_k = estimate(lay_k, queue={"N_T": storage + spill_pcu, "W_T": w_pcu})
+    est_k = replace(est_k, lanes=replace(est_k.lanes, hidden_pcu=hidden, queue_pcu=queue))
+    net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": estimate(lay_j), "K": est_k}, layouts)
+    sig = SignalView(1, False, 30.0, tuple(80.0 for _ in lay_k.junction.movements))
+    return lay_k, est_k, sig, net
+
+
+def test_max_pressure_spill_entry_once_counts_an_entrys_spill_once_where_a_link_feeds_the_junction():
+    """K's N approach (10.67 PCU between its loops) has 6 PCU past its advance loop; W_T, the link from J, 20
+    PCU. Counted twice, N (10.67 + 2 x 6 = 22.67) beats E/W (20) and K leaves E/W for N/S. With
+    `spill_entry_once`, where N's advance loop stands on a network entry and a neighbour feeds K over a link,
+    N's spill counts once (16.67) and K keeps E/W. It switches as before with the key where N's loop is not
+    at an entry (the spill may hold the junction at its link's head) or where no neighbour feeds K (a lone
+    junction keeps the second count). The one-pass decision does not apply the key: none with it on."""
+    no_loss = MaxPressureParams(switch_service_s=1e9, stall_s=0.0)  # the switch's loss aside: the pressures alone
+    lay, _, _, _ = _entry_spill(True, True)
+    n = lay.lanes.index("eN_0")
+    assert np.isinf(lay.lane_adv_room_pcu[n])
+    assert float(lay.lane_storage_pcu[n]) + 6.0 < 20.0 < float(lay.lane_storage_pcu[n]) + 12.0
+    for once, fed, at_entry, expect in (
+        (False, True, True, 0),
+        (True, True, True, 1),
+        (True, True, False, 0),
+        (True, False, True, 0),
+    ):
+        lay, est, sig, net = _entry_spill(fed, at_entry)
+        p = MaxPressurePolicy(replace(no_loss, spill_entry_once=once))
+        assert p.uses_network == once
+        _, wish = p.decide(p.init(lay, 0.0), lay, est, sig, 100.0, network=net)
+        assert wish == PhaseWish(expect), (once, fed, at_entry)
+    assert MaxPressurePolicy(replace(no_loss, spill_entry_once=True)).network_decision({"K": lay}) is None
+
+
 def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
     """J's N_T leads onto K's approach eW, a link between two lights. J holds N/S green (phase 0)
     with 10 PCU queued on N against E's 3: without `stall_s` it keeps N/S however long nothing

@@ -92,6 +92,7 @@ from controller.core.policies.phases import (
     exit_red_left_s,
     exit_room_pcu,
     exit_targets,
+    held_feeds,
     lane_fifo_ratio,
     short_exits,
     upstream_held_pcu,
@@ -288,6 +289,7 @@ def phase_pressures(
     spill_reach: bool = False,
     stalled: np.ndarray | None = None,
     head_shift: np.ndarray | None = None,
+    once_lanes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
@@ -298,7 +300,9 @@ def phase_pressures(
     `spill_reach`: that part counts once more again. `stalled`: per movement, True where it holds
     no pressure (stalled_movements: it stands in its green); None: none. `head_shift`: per movement, PCU
     added to its queue (head_of_line.head_drop_pcu: a blocked shared lane's queue taken from the
-    movements the phase in force serves on it); None: none."""
+    movements the phase in force serves on it); None: none. `once_lanes`: (lanes,) bool, lanes whose queue
+    past the advance loop counts once (entry_once_lanes, `spill_entry_once`; without spill_room / spill_reach);
+    None: none."""
     cur = signal.phase
     x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
     # the part standing upstream of the advance loop counts once more: it also holds, on the link
@@ -307,6 +311,8 @@ def phase_pressures(
         blocking = blocking_queue_pcu(layout, est)
         up = blocking if spill_room else upstream_queue_pcu(layout, est)
         x = x + (up + blocking if spill_reach else up)
+    elif once_lanes is not None:
+        x = x + layout.lane_share @ np.where(once_lanes, 0.0, est.lanes.hidden_pcu)
     else:
         x = x + upstream_queue_pcu(layout, est)
     if held_pcu is not None:
@@ -586,6 +592,21 @@ def held_exit_ratio(
     return out
 
 
+def entry_once_lanes(layout: Layout, network: NetworkView) -> np.ndarray | None:
+    """(lanes,) bool, the lanes whose queue past the advance loop counts once (`[max_pressure] spill_entry_once`):
+    those whose advance loop stands on a network entry (Detector.at_entry, Layout.lane_adv_room_pcu inf: beyond
+    it only vehicles waiting to enter the network stand, no junction and no other stream to hold), at a junction
+    a controlled neighbour feeds directly over a link that is not short (phases.held_feeds). There a link's
+    backlog waits at the light before it (a driver does not enter a full link) and is never seen past the
+    link's advance loop, while the entry's, seen there, would weigh twice: new arrivals over the vehicles
+    already inside (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 47). None where no lane qualifies
+    or no neighbour feeds the junction (a lone junction keeps the second count: RiLSA r3, A session 37)."""
+    entry = np.isinf(layout.lane_adv_room_pcu)
+    if not entry.any() or not held_feeds(layout, network.layouts, network.links.edge_movements):
+        return None
+    return entry
+
+
 def switch_back_s(layout: Layout, intergreen_s: np.ndarray, cur: int, est: Estimate, via: int | None = None) -> float:
     """s from leaving phase `cur` now to its green again, through phase `via`: the intergreen into it
     (yellow and all-red; `intergreen_s`, intergreen_matrix), the longer of its minimum green and the
@@ -664,6 +685,7 @@ class MaxPressurePolicy(Policy):
             or self.params.exit_room
             or self.params.exit_room_held
             or self.params.pull_upstream
+            or self.params.spill_entry_once
             or self.params.stall_s > 0
         )
         # exit_room_held_direct reads the exit edges only: the core need not learn the links for it (learning them
@@ -684,9 +706,9 @@ class MaxPressurePolicy(Policy):
         Varaiya's downstream term, `exit_room` or `exit_room_held` without `exit_room_held_direct` on (they
         read the learnt links; with `exit_room_held_direct` the pass leaves to decide() only the junctions
         where the rule can act, NetPressure.held_at) or
-        `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` on (the
-        pass does not apply them; with `head_block_unshared_only`, only where a junction has a lane
-        no stage serves whole: elsewhere the rule finds no block), and None
+        `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` /
+        `spill_entry_once` on (the pass does not apply them; with `head_block_unshared_only`, only where a
+        junction has a lane no stage serves whole: elsewhere the rule finds no block), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
         override). With `pull_upstream` the pass reads the queues held upstream from its own
         estimates, with `stall_s` the neighbours' lights from its own signal views: `layouts` must be
@@ -702,6 +724,7 @@ class MaxPressurePolicy(Policy):
             or p.spill_plan_red
             or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
             or (p.exit_room_held and not p.exit_room_held_direct)
+            or p.spill_entry_once
         ):
             return None
         return NetPressure.build(self, layouts)
@@ -896,6 +919,7 @@ class MaxPressurePolicy(Policy):
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
         elif p.exit_room_held and network is not None:
             exit_ratio = held_exit_ratio(layout, est, network, now_s, p.exit_room_held_direct)
+        once = entry_once_lanes(layout, network) if p.spill_entry_once and network is not None else None
         return phase_pressures(
             state.statics,
             layout,
@@ -912,6 +936,7 @@ class MaxPressurePolicy(Policy):
             p.spill_reach,
             stalled,
             shift,
+            once,
         )
 
     def _track_box(
