@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -217,3 +218,13 @@ def test_a_loop_without_a_reading_or_with_more_reads_as_the_json_path(form, plai
     assert bool(one.rejected) is not plain
     if plain:
         assert batch._frames[0][1].sum() == len(JS)
+
+
+def test_a_junction_without_loops_reads_as_the_json_path(monkeypatch):
+    """A junction modelled without loops (Intersection.detectors empty: the model allows it, a
+    junction file does not) sends `detectors: {}`: no loop to read (feedbatch._columns' fallback,
+    not the three readings at once), accepted in the frame with the others as the JSON path does."""
+    monkeypatch.setitem(JS, "Z", replace(two_phase_as("Z"), detectors=()))
+    one, batch = both([(jid, enc(body(jid))) for jid in JS])
+    assert not one.rejected and body("Z")["detectors"] == {}
+    assert len(batch._frames) == 1 and batch._frames[0][1].sum() == len(JS)

@@ -52,8 +52,12 @@ def test_a_start_inside_the_delay_ticks_on_the_second_just_ended():
     assert node.ticks == [(100.0, 100.25), (101.0, 101.25)]
 
 
-def test_an_overrun_skips_to_the_next_whole_second_with_its_delay():
-    clock, node = FakeClock(100.5, lag_s=2.6), Node()  # every tick ends 2.6 s late
+@pytest.mark.parametrize("lag", [2.6, 2.8])
+def test_an_overrun_skips_to_the_next_whole_second_with_its_delay(lag):
+    """Every tick ends `lag` s late. With 2.8 the clock reads 104.05 after the first: second 104's
+    tick starts at 104.25, still ahead, so it is not skipped (the overrun is judged on the clock less
+    the delay; read on the clock itself, the run would skip to 105)."""
+    clock, node = FakeClock(100.5, lag_s=lag), Node()
     run_realtime(node, clock, threading.Event(), until_s=110.0, tick_delay_s=0.25)
     assert [now for now, _ in node.ticks][:3] == [101.0, 104.0, 107.0]
     assert clock.waits[:3] == [101.25, 104.25, 107.25]

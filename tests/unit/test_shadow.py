@@ -17,7 +17,7 @@ from controller.core import shadow
 from controller.core.estimation import Estimate, Layout
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.junction_fixtures import four_phase_raw, shared_left_raw, two_phase, two_phase_raw
+from tests.junction_fixtures import four_phase_raw, shared_left_raw, two_lane_north_raw, two_phase, two_phase_raw
 
 LONG = 1e9  # window: no forgetting
 N_T = 0  # movement index of N_T (N/S phase 0); E_T is 1
@@ -537,3 +537,19 @@ def test_the_blocked_discharge_learns_nothing_without_a_blockage_a_queue_or_loop
         assert beta is not None and (beta == 1.0).all()
         assert np.array_equal(on.sides.queue_pcu, off.sides.queue_pcu)
         assert np.array_equal(on.sides.delay_pcu_s, off.sides.delay_pcu_s)
+
+
+def test_an_approachs_own_road_counts_each_of_its_lanes_once():
+    """shadow.approach_room_pcu ([harm] spill_room): an approach's room is Layout.lane_adv_room_pcu
+    summed over its lanes, each lane once: N_T and a left N_L sharing the lane eN_0 count its room
+    once, not once per movement; a second lane eN_1 without an advance loop adds none."""
+    for raw in (shared_left_raw(), two_lane_north_raw("N_L")):
+        lay = Layout.build(parse_intersection(raw, "room.toml"), Config())
+        approach, _ = shadow.approaches(lay)
+        room = shadow.approach_room_pcu(lay, approach)
+        lane_room = dict(zip(lay.lanes, lay.lane_adv_room_pcu))
+        ids = [m.id for m in lay.junction.movements]
+        assert approach[ids.index("N_L")] == approach[ids.index("N_T")]  # one approach, N
+        assert lane_room["eN_0"] > 0.0 and lane_room.get("eN_1", 0.0) == 0.0
+        assert room[approach[ids.index("N_T")]] == lane_room["eN_0"]
+        assert room[approach[ids.index("E_T")]] == lane_room["eE_0"]
