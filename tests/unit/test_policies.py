@@ -12,7 +12,7 @@ from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams
 from controller.core.policies import REGISTRY, make_policy
-from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.policies.max_pressure import MaxPressurePolicy, entry_once_lanes
 from controller.core.policies.scats import ScatsPolicy
 from controller.core.policies.schedule import Cluster, SchedulePolicy
 from controller.core.safety import SignalView
@@ -995,6 +995,9 @@ def test_max_pressure_spill_entry_once_counts_an_entrys_spill_once_where_a_link_
     n = lay.lanes.index("eN_0")
     assert np.isinf(lay.lane_adv_room_pcu[n])
     assert float(lay.lane_storage_pcu[n]) + 6.0 < 20.0 < float(lay.lane_storage_pcu[n]) + 12.0
+    lay, _, _, net = _entry_spill(True, True)
+    once_lanes = entry_once_lanes(lay, net)  # the entry's lane alone: the link's eW and the others count twice
+    assert once_lanes is not None and once_lanes.tolist() == [lane == "eN_0" for lane in lay.lanes]
     for once, fed, at_entry, expect in (
         (False, True, True, 0),
         (True, True, True, 1),
