@@ -1,14 +1,15 @@
 """Benchmark (a script, not a test): the re-plan tick of one bench_mqtt region, in process, by part.
 
     python -m sim.bench_tick [--size 5000] [--regions 2] [--warmup 12] [--ticks 12] [--replan-spread 1]
-                             [--period-s 5] [--tree NAME=PATH ...] [--rounds 3] [--json FILE]
+                             [--period-s 5] [--statuses] [--tree NAME=PATH ...] [--rounds 3] [--json FILE]
 
 The controller of sim/bench_mqtt.py's first region (--size junctions, copies of the bundled city's
 junction with the most detectors, --regions regions: 2,500 junctions at the defaults), webster
 re-planning every --period-s (5 s, bench_mqtt's; config.toml ships 300) with [webster] replan_spread
 = --replan-spread (1 at 5 s: a fifth of the junctions re-plans each tick), fed in process: each
 second, a detector message per junction (bench_mqtt's feeder's, read by on_detector_batch as the
-lockstep node reads them), then the tick. No broker, no statuses (as bench_mqtt's feed). After
+lockstep node reads them), then the tick. No broker, and no statuses (as bench_mqtt's feed) unless
+--statuses: then also, each second, a roadside status per junction (its own program's: status_at). After
 --warmup seconds (with fewer than about 12 the gate still derives its per-junction statics), --ticks
 seconds are measured: the thread CPU (time.thread_time) of each part per tick, the parts' functions
 wrapped (the heap frozen once set up, as bench_mqtt's controllers do: live.freeze_heap):
@@ -41,9 +42,12 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.timers import Timers
+
+if TYPE_CHECKING:
+    from controller.model import SignalStatus
 
 HERE = Path(__file__).resolve().parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,10 +79,19 @@ def wrap_parts() -> Timers:
 
 
 def run_one(
-    size: int, regions: int, warmup: int, ticks: int, spread: float, period_s: float = 5.0, freeze: bool = True
+    size: int,
+    regions: int,
+    warmup: int,
+    ticks: int,
+    spread: float,
+    period_s: float = 5.0,
+    freeze: bool = True,
+    statuses: bool = False,
 ) -> dict[str, Any]:
     """This tree's region, in this process: {"parts": labels, "ticks": [{label: ms}], "plans": [n]}
-    (`freeze`: the heap frozen once set up, live.freeze_heap: for a process of its own)."""
+    (`freeze`: the heap frozen once set up, live.freeze_heap: for a process of its own; `statuses`:
+    each second a roadside status per junction too, status_at's)."""
+    from controller.core.messages import status_body
     from controller.live import freeze_heap
     from controller.service import ControllerService
     from sim.bench_mqtt import bench_cfg, bench_regions, city_junction, junction_id, message_parts, replicate
@@ -104,6 +117,9 @@ def run_one(
         for t in range(1, warmup + ticks + 1):
             stamp = repr(float(t)).encode()
             service.on_detector_batch([(jid, head + stamp + tail) for jid, (head, tail) in parts.items()])
+            if statuses:
+                for k, jid in enumerate(watched):
+                    service.on_status_body(status_body(status_at(jid, k, t, len(base.phases))))
             before = dict(cpu)
             result = service.tick(float(t))
             if t > warmup:
@@ -112,6 +128,15 @@ def run_one(
     finally:
         timers.unwrap()
     return out
+
+
+def status_at(jid: str, k: int, t: int, phases: int) -> SignalStatus:
+    """The k-th junction's roadside at second t, on its own program: each phase 10 s (its last an
+    intergreen), the junctions' cycles staggered by 3 s."""
+    from controller.model import SignalStatus
+
+    at = (t + 3 * k) % (10 * phases)
+    return SignalStatus(jid, float(t), at // 10, at % 10 == 9, float(at % 10), "local", 0, "local")
 
 
 def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -134,7 +159,9 @@ def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
         sys.executable,
         "-c",
         load,
-        json.dumps([args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s]),
+        json.dumps(
+            [args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s, args.statuses]
+        ),
     ]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -144,8 +171,8 @@ def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_main() -> None:
-    size, regions, warmup, ticks, spread, period_s = json.loads(sys.argv[1])
-    print(json.dumps(run_one(size, regions, warmup, ticks, spread, period_s)), flush=True)
+    size, regions, warmup, ticks, spread, period_s, statuses = json.loads(sys.argv[1])
+    print(json.dumps(run_one(size, regions, warmup, ticks, spread, period_s, statuses=statuses)), flush=True)
 
 
 def medians(run: dict[str, Any]) -> dict[str, float]:
@@ -174,12 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ticks", type=int, default=12, help="seconds measured")
     ap.add_argument("--replan-spread", type=float, default=1.0, help="[webster] replan_spread")
     ap.add_argument("--period-s", type=float, default=5.0, help="[webster] period_s (5: bench_mqtt's; shipped 300)")
+    ap.add_argument("--statuses", action="store_true", help="a roadside status per junction each second too")
     ap.add_argument("--tree", action="append", default=[], help="NAME=PATH: a source tree to run (repeatable)")
     ap.add_argument("--rounds", type=int, default=3, help="with --tree: runs of each tree, interleaved")
     ap.add_argument("--json", type=Path, help="write every run's per-tick parts here")
     args = ap.parse_args(argv)
     if not args.tree:
-        one = run_one(args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s)
+        one = run_one(
+            args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s, statuses=args.statuses
+        )
         runs = {"this tree": [one]}
     else:
         trees = [t.split("=", 1) for t in args.tree]

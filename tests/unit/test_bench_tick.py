@@ -30,3 +30,11 @@ def test_a_tree_runs_in_a_child_process(tmp_path):
     assert bench_tick.main([*argv, "--tree", f"here={ROOT}", "--json", str(out)]) == 0
     runs = json.loads(out.read_text())
     assert list(runs) == ["here"] and runs["here"][0]["junctions"] == 20
+
+
+def test_statuses_cycle_each_phase_with_an_intergreen_and_the_region_ticks_with_them():
+    seen = [bench_tick.status_at("J7", 7, t, 3) for t in range(30)]
+    assert {s.phase for s in seen} == {0, 1, 2} and sum(s.in_intergreen for s in seen) == 3
+    assert all(s.junction == "J7" and s.t_s == float(t) for t, s in enumerate(seen))
+    run = bench_tick.run_one(20, 1, 2, 2, 1.0, freeze=False, statuses=True)
+    assert len(run["ticks"]) == 2 and "observe" in run["parts"]
