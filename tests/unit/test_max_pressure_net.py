@@ -758,12 +758,13 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
     stall: bool, pull: bool, reference: bool, cuts: bool
 ) -> None:
     """[max_pressure] exit_room_held with exit_room_held_direct: the pass gives the states and wishes decide() gives
-    with the core's NetworkView (links not learnt), bit for bit. It leaves to decide() exactly the junctions where
-    the rule can act (NetPressure.held_at: L0-L2; the test fails with one of them taken from it: the rule changes
-    decisions there), and decides the others itself, where held_exit_ratio is 1 for every movement every tick
-    (checked: L3, whose exit edge onto L2's short approach is not judged, among them; a blockage below 0 now and
-    then: the pass's free rate is min(1 - blockage, 1), as phase_pressures' with that ratio). `stall` / `pull`: the
-    stall rule and pull_upstream on too; `reference`: L3's state holds other constants (decided by decide())."""
+    with the core's NetworkView (links not learnt), bit for bit. It runs held_exit_ratio only at the junctions where
+    the rule can act (_Held: L0-L2; not L3, whose exit edge onto L2's short approach is not judged) and there only on
+    the ticks where an exit's room is less than its movement's queue (_Held.junctions): at every other junction and
+    tick held_exit_ratio is 1 for every movement (checked); the test fails with L1 taken from the set (the rule
+    changes decisions there). A blockage below 0 now and then: the pass's free rate is min(1 - blockage, ratio), as
+    phase_pressures'. `stall` / `pull`: the stall rule and pull_upstream on too; `reference`: L3's state holds other
+    constants (decided by decide())."""
     rng, nrng = random.Random(13), np.random.default_rng(13)
     js = _held_network()
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
@@ -774,7 +775,7 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
     assert policy.uses_network and policy.reads_signals and not policy.reads_links
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure) and (net.stall is not None) is stall
-    assert net.held_at == {0, 1, 2}
+    assert net.held is not None and set(net.held.junction.tolist()) == {0, 1, 2}
     links = LinkLayout.build(layouts)
     without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **rules))  # type: ignore[arg-type]
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
@@ -784,26 +785,30 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
     got = dict(ref)
     signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)
     red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
-    seen = {"held": 0, "changed": 0, "switch": 0, "negative": 0}
+    seen = {"held": 0, "changed": 0, "switch": 0, "negative": 0, "room": 0, "no_room": 0}
     for tick in range(1, 400):
         t = float(tick)
         shown = signals.tick(t)
         for jid in js:
             est = _full_lanes(nrng, layouts[jid], _estimate(nrng, layouts[jid], ests[jid], t, departing=0.1))
             neg = nrng.random(len(est.block)) < 0.02
-            ests[jid] = dataclasses.replace(est, block=np.where(neg, -0.25, est.block))
+            ests[jid] = dataclasses.replace(est, block=np.where(neg, -1.0, est.block))
             seen["negative"] += bool(neg.any())
         views = _views(js, layouts, shown, red, t)
         est_list = [ests[j] for j in js]
         view_net = _stall_view(links, layouts, ests, views)
+        lane_q, lane_h = (np.concatenate([getattr(e.lanes, f) for e in est_list]) for f in ("queue_pcu", "hidden_pcu"))
+        maybe = net.held.junctions(np.concatenate([e.queue_pcu for e in est_list]), lane_q, lane_h)
         out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
         for k, ((jid, lay), est, view, (state, wish)) in enumerate(zip(layouts.items(), est_list, views, out)):
             r_state, r_wish = policy.decide(ref[jid], lay, est, view, t, network=view_net)
             assert wish == r_wish, (tick, jid)
             _same_state(state, r_state)
             ratio = held_exit_ratio(lay, est, view_net, t, True)
-            if k not in net.held_at:
+            if k not in maybe:
                 assert (ratio == 1.0).all(), (tick, jid)
+            if k in {0, 1, 2}:
+                seen["room" if k not in maybe else "no_room"] += 1
             seen["held"] += bool((ratio < 1.0).any())
             changed = wish != without.decide(ref[jid], lay, est, view, t, network=view_net)[1]
             seen["changed"] += changed
@@ -814,9 +819,8 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
 
 
 def test_the_core_applies_exit_room_held_direct_with_the_pass_as_without_it() -> None:
-    """Core.step with exit_room_held and exit_room_held_direct on: the network pass (built; it decides P, Q and
-    L3, where the rule cannot act) and every junction decided alone with the core's NetworkView give the same
-    commands and policy states."""
+    """Core.step with exit_room_held and exit_room_held_direct on: the network pass (built; the rule can act at L0-L2
+    only) and every junction decided alone with the core's NetworkView give the same commands and policy states."""
     rng = random.Random(14)
     js = _held_network()
     base = Config()
@@ -825,7 +829,8 @@ def test_the_core_applies_exit_room_held_direct_with_the_pass_as_without_it() ->
     layouts = {jid: Layout.build(j, cfg) for jid, j in js.items()}
     with_pass = Core(layouts, make_policy("adaptive", cfg), cfg)
     alone = Core(layouts, make_policy("adaptive", cfg), cfg)
-    assert isinstance(with_pass.net_decision, NetPressure) and with_pass.net_decision.held_at == {0, 1, 2}
+    held = with_pass.net_decision.held if isinstance(with_pass.net_decision, NetPressure) else None
+    assert held is not None and set(held.junction.tolist()) == {0, 1, 2}
     assert with_pass.reads_signals and not with_pass.learns_links
     alone.net_decision = None
     assert _plans_of_both(with_pass, alone, js, rng) > 50

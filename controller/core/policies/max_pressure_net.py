@@ -29,10 +29,12 @@ instead of a dozen small ones per junction:
   neighbours' lights (exits_held) in the NetworkView the core gives decide() (`_CoreView.view`), and
   the pressures drop those movements' queues;
 - with [max_pressure] exit_room_held and exit_room_held_direct, the exit's room where its far light
-  holds it (max_pressure.held_exit_ratio) acts only at a junction with a movement whose exit edge is a
-  controlled neighbour's approach that is not a short link (`_CoreView.static_holds`, a static set:
-  NetPressure.held_at); those junctions are decided by the reference with the core's NetworkView, the
-  others by the pass, their exit ratio 1 (the free rate min(1 - blockage, 1), phase_pressures' own);
+  holds it (max_pressure.held_exit_ratio, `_Held`): it can act only on a movement whose exit edge is a
+  controlled neighbour's approach that is not a short link (`_CoreView.static_holds`, a static set), and
+  only where the room left on that approach (to the link's head) is less than the movement's queue (at
+  least 1 PCU): the rooms summed over the network, with a margin over the sums' rounding; at a junction
+  with such a movement the reference's held_exit_ratio gives its ratios (with the core's NetworkView),
+  elsewhere they are 1 (the free rate min(1 - blockage, 1), phase_pressures' own);
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
@@ -71,6 +73,7 @@ from controller.core.policies.max_pressure import (
     _box_state,
     build_statics,
     full_green_lanes,
+    held_exit_ratio,
 )
 from controller.core.policies.phases import exit_targets, held_feeds, lane_fifo_ratio, short_exits
 from controller.core.rowsums import RaggedRows
@@ -226,14 +229,20 @@ class _CoreView:
         links = LinkLayout.build(by_id)
         return _CoreView(links, LinkState.empty(links, by_id, 0.0))
 
+    def static_view(self, lays: Sequence[Layout]) -> NetworkView:
+        """A NetworkView of the junctions `lays` for what does not change: their exits (phases.exit_targets
+        reads only whether a neighbour has an estimate: every junction has one in the core's view)."""
+        by_id = {lay.junction.id: lay for lay in lays}
+        return NetworkView(
+            self.links, self.link_state, {j: Estimate.empty(lay, 0.0) for j, lay in by_id.items()}, by_id
+        )
+
     def static_holds(self, lays: Sequence[Layout]) -> list[np.ndarray]:
         """Per junction, (movements,) bool: the movement's exit edge is a controlled neighbour's approach
         (phases.exit_targets, direct, the links not learnt) that is not a short link (short_exits): the
         only movements whose exit exits_held or held_exit_ratio (with `exit_room_held_direct`) can read as
         held, whatever the estimates and signals; before first in, first out (lane_fifo_ratio)."""
-        by_id = {lay.junction.id: lay for lay in lays}
-        # exit_targets reads only whether a neighbour has an estimate: every junction has one in the core's view
-        net = NetworkView(self.links, self.link_state, {j: Estimate.empty(lay, 0.0) for j, lay in by_id.items()}, by_id)
+        net = self.static_view(lays)
         out: list[np.ndarray] = []
         for lay in lays:
             target = np.array([t is not None for t in exit_targets(lay, net, direct=True)], dtype=bool)
@@ -254,6 +263,77 @@ class _CoreView:
             phases={j: None if v is None else v.phase for j, v in zip(net.jids, signals)},
             signals=dict(zip(net.jids, signals)),
         )
+
+
+@dataclass(frozen=True)
+class _Held:
+    """With [max_pressure] exit_room_held and exit_room_held_direct: the movements whose exit the rule can read
+    as held (_CoreView.static_holds), and the approach each feeds, to find where held_exit_ratio can be below 1."""
+
+    movement: np.ndarray  # (H,) network movement index
+    junction: np.ndarray  # (H,) its junction position
+    group: np.ndarray  # (H,) the neighbour approach its exit edge is
+    unbounded: np.ndarray  # (H,) that approach's room is not finite (held_link_room_pcu: a road with no head)
+    lanes: np.ndarray  # (approach lanes,) network lane index of each approach's lanes
+    lane_group: np.ndarray  # (approach lanes,) its approach
+    cap_pcu: np.ndarray  # (groups,) the approach's storage to the link's head, summed as held_link_room_pcu sums it
+    margin_pcu: np.ndarray  # (groups,) 1e-9 x (1 + cap_pcu, 0 where not finite): with 1e-9 x the stored PCU, the margin
+
+    @staticmethod
+    def build(lays: Sequence[Layout], mov_start: np.ndarray, lane_start: np.ndarray, core: _CoreView) -> _Held:
+        net = core.static_view(lays)
+        pos = {lay.junction.id: k for k, lay in enumerate(lays)}
+        targets: dict[tuple[str, str], int] = {}
+        mov: list[int] = []
+        jun: list[int] = []
+        grp: list[int] = []
+        for k, (lay, static) in enumerate(zip(lays, core.static_holds(lays))):
+            for i, t in enumerate(exit_targets(lay, net, direct=True)):
+                if t is not None and static[i]:
+                    mov.append(int(mov_start[k]) + i)
+                    jun.append(k)
+                    grp.append(targets.setdefault(t, len(targets)))
+        lanes: list[np.ndarray] = []
+        lane_grp: list[np.ndarray] = []
+        cap: list[float] = []
+        for g, (jid, edge) in enumerate(targets):
+            down = lays[pos[jid]]
+            on = down.lane_uses[core.links.edge_movements[jid][edge]].any(axis=0)
+            lanes.append(np.flatnonzero(on) + lane_start[pos[jid]])
+            lane_grp.append(np.full(int(on.sum()), g))
+            cap.append(float((down.lane_storage_pcu[on] + down.lane_adv_room_pcu[on]).sum()))
+        caps = np.array(cap, dtype=float)
+        group = np.array(grp, dtype=int)
+        return _Held(
+            np.array(mov, dtype=int),
+            np.array(jun, dtype=int),
+            group,
+            ~np.isfinite(caps)[group],
+            np.concatenate(lanes).astype(int) if lanes else np.zeros(0, dtype=int),
+            np.concatenate(lane_grp).astype(int) if lane_grp else np.zeros(0, dtype=int),
+            caps,
+            1e-9 * (1.0 + np.abs(np.where(np.isfinite(caps), caps, 0.0))),
+        )
+
+    def junctions(self, queue: np.ndarray, lane_queue: np.ndarray, lane_hidden: np.ndarray) -> list[int]:
+        """The junction positions (in order) where held_exit_ratio can give a movement less than 1 this tick:
+        one of `movement` whose approach's room (cap_pcu less its lanes' queue and hidden queue, `lane_queue` /
+        `lane_hidden` the network's LaneState fields) is not at least its queue (`queue`, the network's
+        Estimate.queue_pcu; at least 1 PCU) by a margin over the sums' rounding (summed here in another order
+        than held_link_room_pcu's), or not finite where the approach is bounded (a NaN). Elsewhere the room is at
+        least that queue, so room / queue is at least 1, clipped to 1, held or not, and lane_fifo_ratio keeps
+        ratios of 1; an unbounded approach's room is not judged (1)."""
+        if not len(self.movement):
+            return []
+        x = lane_queue[self.lanes] + lane_hidden[self.lanes]
+        n = len(self.cap_pcu)
+        stored = np.bincount(self.lane_group, weights=x, minlength=n)
+        size = np.bincount(self.lane_group, weights=np.abs(x), minlength=n)
+        room = (self.cap_pcu - stored - (self.margin_pcu + 1e-9 * size))[self.group]
+        ok = self.unbounded | (room >= np.maximum(queue[self.movement], 1.0))
+        if np.logical_and.reduce(ok):
+            return []
+        return sorted(set(self.junction[~ok].tolist()))
 
 
 @dataclass(frozen=True)
@@ -333,8 +413,7 @@ class _Tick:
     red_since_s: np.ndarray  # (movements,)
     last_dep: np.ndarray  # (movements,) departures seen last tick (0 where none)
     boxed: np.ndarray  # (movements,) last tick's box (False where none)
-    # junctions the reference decides (a state or view this pass cannot read; with exit_room_held, NetPressure.held_at)
-    reference: frozenset[int]
+    reference: frozenset[int]  # junctions the reference decides (a state or view this pass cannot read)
     # (movements,) with stall_s: when each last sent a vehicle over its stop line (MaxPressureState.last_dep_s),
     # now where not known (_track_box); None: stall_s 0
     last_dep_s: np.ndarray | None = None
@@ -371,10 +450,7 @@ class NetPressure:
     stall: _Stall | None = None  # with [max_pressure] stall_s > 0
     # with stall_s > 0 or exit_room_held: the links of the core's NetworkView, for the reference's rules that read it
     core: _CoreView | None = None
-    # with exit_room_held (and exit_room_held_direct): the junction positions with a movement whose exit the rule can
-    # read as held (_CoreView.static_holds), decided by the reference with the core's NetworkView; elsewhere its exit
-    # ratio is 1 for every movement, the pass's own pressures with the free rate min(1 - blockage, 1) (phase_pressures)
-    held_at: frozenset[int] = frozenset()
+    held: _Held | None = None  # with exit_room_held (and exit_room_held_direct)
 
     @staticmethod
     def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
@@ -400,11 +476,6 @@ class NetPressure:
             min_green[k, : n_p[k]] = [ph.min_green_s for ph in lay.junction.phases]
         groups = _groups(statics, n_m, n_p, mov_start, width)
         core = _CoreView.build(lays) if p.stall_s > 0 or p.exit_room_held else None
-        held_at = (
-            frozenset(k for k, h in enumerate(core.static_holds(lays)) if h.any())
-            if core is not None and p.exit_room_held
-            else frozenset()
-        )
         return NetPressure(
             policy,
             tuple(layouts),
@@ -427,7 +498,7 @@ class NetPressure:
             np.concatenate([lay.lane_adv_room_pcu for lay in lays]) if p.spill_room or p.spill_reach else None,
             _Stall.build(lays, statics, n_p, core) if p.stall_s > 0 and core is not None else None,
             core,
-            held_at,
+            _Held.build(lays, mov_start, lane_start, core) if p.exit_room_held and core is not None else None,
         )
 
     def decide_all(
@@ -444,7 +515,7 @@ class NetPressure:
         if self.stall is not None:
             names = (*names, "blind")
         mov = dict(zip(names, _joined(estimates, names)))
-        lane_names = _LANE_FIELDS if self.pull is not None else _LANE_FIELDS[:-1]
+        lane_names = _LANE_FIELDS if self.pull is not None or self.held is not None else _LANE_FIELDS[:-1]
         lanes = dict(zip(lane_names, _joined([e.lanes for e in estimates], lane_names)))
         boxed = self._boxes(tick, mov["departures_pcu"], lanes["stop_empty_s"])
         held = None
@@ -459,9 +530,12 @@ class NetPressure:
         if self.stall is not None and tick.last_dep_s is not None:  # max_pressure._track_box's last_dep_s
             last_s = np.where(dep > tick.last_dep, now_s, tick.last_dep_s)
             stalled, network = self._stalls(tick, states, estimates, signals, mov, lanes, boxed, last_s, held, now_s)
+        ratio = None
+        if self.held is not None:
+            ratio, network = self._held_ratio(tick, estimates, signals, mov, lanes, network, now_s)
         if network is None and tick.reference and self.core is not None:
             network = self.core.view(self, estimates, signals)
-        v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held, stalled)
+        v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held, stalled, ratio)
         j = np.arange(len(v))
         best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
         go = ~(v[j, best] <= v[j, tick.cur]) & ~(tick.elapsed_s < self.min_green_s[j, tick.cur])
@@ -499,7 +573,7 @@ class NetPressure:
         boxed: list[np.ndarray] = []
         reference: list[int] = []
         last_s: list[np.ndarray] | None = [] if self.stall is not None else None
-        seen, spans, n_phases, held_at = self.seen, self.spans, self.n_phases, self.held_at
+        seen, spans, n_phases = self.seen, self.spans, self.n_phases
         for k, (state, view) in enumerate(zip(states, views)):
             m0, m1 = spans[k]
             dep = state.last_dep_pcu
@@ -508,14 +582,11 @@ class NetPressure:
                 known = prev is not None and dep is not None and len(prev) == m1 - m0
                 last_s.append(prev if prev is not None and known else np.full(m1 - m0, now_s))
             fits = dep is None or (len(dep) == m1 - m0 and len(state.boxed) == m1 - m0)
-            if view is not None and (
-                k in held_at
-                or not (
-                    fits
-                    and (state.statics is seen[k] or self._adopt(k, state.statics))
-                    and 0 <= view.phase < n_phases[k]
-                    and len(view.red_since_s) == m1 - m0
-                )
+            if view is not None and not (
+                fits
+                and (state.statics is seen[k] or self._adopt(k, state.statics))
+                and 0 <= view.phase < n_phases[k]
+                and len(view.red_since_s) == m1 - m0
             ):
                 reference.append(k)
                 view = None
@@ -590,6 +661,40 @@ class NetPressure:
             )
         return out, network
 
+    def _held_ratio(
+        self,
+        tick: _Tick,
+        estimates: Sequence[Estimate],
+        signals: Sequence[SignalView | None],
+        mov: Mapping[str, np.ndarray],
+        lanes: Mapping[str, np.ndarray],
+        network: NetworkView | None,
+        now_s: float,
+    ) -> tuple[np.ndarray | None, NetworkView | None]:
+        """(movements,) exit_room_held's exit ratios (max_pressure.held_exit_ratio, direct), None where every one
+        is 1, and the NetworkView (built here where none was and one is needed). The reference's held_exit_ratio
+        runs only at a junction where one can be below 1 (_Held.junctions), decided by this pass (a view, no
+        intergreen, its minimum green past: decide_held reads no pressures otherwise), with the NetworkView the
+        core gives decide()."""
+        held, core = self.held, self.core
+        if held is None or core is None:
+            return None, network
+        ks = held.junctions(mov["queue_pcu"], lanes["queue_pcu"], lanes["hidden_pcu"])
+        if not ks:
+            return None, network
+        out = np.ones(len(self.mov_junction))
+        for k in ks:
+            view = signals[k]
+            if view is None or k in tick.reference or view.in_intergreen:
+                continue
+            if view.green_elapsed_s < self.min_green_s[k, view.phase]:
+                continue
+            if network is None:
+                network = core.view(self, estimates, signals)
+            m0, m1 = self.spans[k]
+            out[m0:m1] = held_exit_ratio(self.layouts[k], estimates[k], network, now_s, True)
+        return out, network
+
     def _adopt(self, k: int, statics: Statics) -> bool:
         """Whether a junction's state holds constants equal to the pass's (a state built by the
         policy's init, or restored, is compared once; then known by identity)."""
@@ -624,11 +729,13 @@ class NetPressure:
         now_s: float,
         held: np.ndarray | None = None,
         stalled: np.ndarray | None = None,
+        exit_ratio: np.ndarray | None = None,
     ) -> np.ndarray:
         """(junctions, most phases) phase_pressures of every junction with its phase in force
         `tick.cur`, from the network's movement arrays `mov` (Estimate's fields), the queue
-        spilled upstream, the queue held upstream (pull_upstream; None: off) and the movements
-        the stall rule marks (`stalled`: no queue; None: none); -inf past a junction's phases."""
+        spilled upstream, the queue held upstream (pull_upstream; None: off), the movements
+        the stall rule marks (`stalled`: no queue; None: none) and, with exit_room_held, the exit
+        ratios (_held_ratio; None: 1); -inf past a junction's phases."""
         p = self.policy.params
         x = mov["queue_pcu"]
         if p.arrival_s > 0:
@@ -639,8 +746,8 @@ class NetPressure:
         if stalled is not None:
             x = np.where(stalled, 0.0, x)
         free = 1.0 - mov["block"]
-        if p.exit_room_held:  # phase_pressures with an exit ratio of 1 (held junctions go to the reference: held_at)
-            free = np.minimum(free, 1.0)
+        if p.exit_room_held:  # phase_pressures with held_exit_ratio's ratios (1 where it acts on none: still the min)
+            free = np.minimum(free, 1.0 if exit_ratio is None else exit_ratio)
         rate = mov["sat_flow_pcu_h"] * free / 3600.0
         red_s = now_s - tick.red_since_s
         weight = rate * x * self.lane_weight * (1.0 + np.maximum(red_s, 0.0) / p.wait_scale_s)
