@@ -51,6 +51,7 @@ and stays fixed until its demand moves by 30 % from what it is when the 900 s ho
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
@@ -492,14 +493,8 @@ def observe_all(
     bound, trims = _trims(net, ests, queues, hidden_net) if params.measured_queue_bound else (None, None)
     known = net.spill is not None or not params.spill_back  # else charge_of computes it junction by junction
     judge = [False] * len(states) if judged is None or not params.enabled else judged
-    charges: Sequence[Charge | None] = [None] * len(states)
-    excess: Sequence[_Excess | None] = [None] * len(states)
-    if known:
-        spilt = [params.spill_back and s.approach is not None and s.approach_storage_pcu is not None for s in states]
-        spill = np.where(np.array(spilt, dtype=bool), spill, 0.0)  # (0.0, 0.0) where the junction has no approaches
-        trims = np.zeros_like(sums) if trims is None else trims
-        charges = _charges(replays, sums, spill, trims)
-        excess = _excess_all(states, replays, sums, spill, trims, charges, judge, params)
+    charged = (sums, spill, None if bound is None else trims)
+    charges, excess, tests = _charged(states, replays, *charged, known, judge, params, cache)
     measured = params.lock_green_s > 0 or params.plan_block  # _measured has something to add
     out = []
     for k, (s, r, charge, ex, a, b) in enumerate(zip(states, replays, charges, excess, st, st[1:])):
@@ -515,78 +510,186 @@ def observe_all(
             if ex[3] is not None:
                 d["trim_pcu_s"] = ex[3]
         out.append(record_of(HarmState, d))
+    if cache is not None and tests is not None:
+        cache.tests = tests.kept(out)
     return out
 
 
-def _charges(replays: Sequence[shadow.Replay], sums: np.ndarray, spill: np.ndarray, trims: np.ndarray) -> list[Charge]:
-    """observe_all's Charge of each junction's replay: (2, junctions) each side's queues summed,
-    their spill charged and their trim (rows FIXED, CONTROLLED)."""
-    out = []
-    for r, q0, q1, s0, s1, t0, t1 in zip(replays, *sums.tolist(), *spill.tolist(), *trims.tolist()):
-        fields = {"replay": r, "queue_pcu": (q0, q1), "spill_pcu": (s0, s1), "trim_pcu": (t0, t1)}
-        out.append(record_of(Charge, fields))
-    return out
+def _charged(
+    states: Sequence[HarmState],
+    replays: Sequence[shadow.Replay],
+    sums: np.ndarray,
+    spill: np.ndarray,
+    trims: np.ndarray | None,
+    known: bool,
+    judge: Sequence[bool],
+    params: HarmParams,
+    cache: netshadow.ReplayCache | None,
+) -> tuple[Iterable[Charge | None], Sequence[_Excess | None], _TestArrays | None]:
+    """observe_all's Charges (_charges; `known` False: None each, charge_of computes them junction by
+    junction), its tests brought up (_excess_all; None each where not, and without `known`), and the tests as
+    arrays as its records will hold them (None: not known), read from what `cache` kept (_TestArrays.of; taken
+    out of it: observe_all keeps them again with its records). `sums`, `spill`, `trims` (2, junctions):
+    queue_charges' and _trims' (None: no trim)."""
+    read = _TestArrays.of(states, getattr(cache, "tests", None))  # the states' tests as arrays
+    if cache is not None:
+        cache.tests = None
+    if not known:
+        return itertools.repeat(None), [None] * len(states), read
+    spill = np.where(read.spilt & params.spill_back, spill, 0.0)  # (0.0, 0.0) where the junction has no approaches
+    excess, tests = _excess_all(
+        read, replays, sums, spill, np.zeros_like(sums) if trims is None else trims, judge, params, cache
+    )
+    # a Charge where accumulate may read it: in policy mode, commanded, its test not brought up to its replay here
+    needed = [j and x is None for j, x in zip(read.judgeable.tolist(), excess)]
+    return _charges(replays, sums, spill, trims, needed), excess, tests
 
 
-# what _excess_all reads of each state
-_TEST_FIELDS = operator.attrgetter("mode", "commanded", "excess_t_s", "excess_s", "spill_pcu_s", "trim_pcu_s")
+def _charges(
+    replays: Sequence[shadow.Replay],
+    sums: np.ndarray,
+    spill: np.ndarray,
+    trims: np.ndarray | None,
+    needed: Iterable[bool] | None = None,
+) -> Iterable[Charge | None]:
+    """observe_all's Charge of each junction's replay, made as observe_all's loop reads it: (2, junctions) each
+    side's queues summed, their spill charged and their trim (rows FIXED, CONTROLLED; None: no trim, (0.0, 0.0)).
+    `needed`: per junction, whether to make it (else None: a junction whose test observe_all brought up to its
+    replay, so accumulate finds nothing to add, or one that leaves policy mode or is first commanded only
+    through _switch, which restarts the replay: no accumulate reads its Charge); None: every one."""
+    trimmed = itertools.repeat((0.0, 0.0)) if trims is None else zip(*trims.tolist())
+    wanted = itertools.repeat(True) if needed is None else needed
+    for r, q, s, t, w in zip(replays, zip(*sums.tolist()), zip(*spill.tolist()), trimmed, wanted):
+        yield record_of(Charge, {"replay": r, "queue_pcu": q, "spill_pcu": s, "trim_pcu": t}) if w else None
+
+
+class _TestArrays:
+    """What _excess_all reads of the states' cumulative-sum tests, over the junctions as arrays: whether each is
+    in policy mode and commanded (`judgeable`), whether it has approaches (`spilt`: HarmState.approach and
+    approach_storage_pcu set) and (6, junctions) `values`: excess_t_s, excess_s, spill_pcu_s (2 rows) and
+    trim_pcu_s (2 rows), float64 as np.array gives them. Kept (ReplayCache.tests) with the records observe_all
+    returned (`states`, the values in them): the next tick reads there the states it is given back, the same
+    objects, and from the record only the others."""
+
+    __slots__ = ("judgeable", "spilt", "states", "values")
+
+    def __init__(
+        self, states: Sequence[HarmState], judgeable: np.ndarray, spilt: np.ndarray, values: np.ndarray
+    ) -> None:
+        self.states, self.judgeable, self.spilt, self.values = tuple(states), judgeable, spilt, values
+
+    @staticmethod
+    def of(states: Sequence[HarmState], kept: object) -> _TestArrays:
+        """The arrays of `states`: from `kept` (the last tick's _TestArrays, or None) for each state that is the
+        record kept at its place, from the state itself for the others."""
+        n = len(states)
+        if isinstance(kept, _TestArrays) and len(kept.states) == n:
+            other = [k for k, (a, b) in enumerate(zip(states, kept.states)) if a is not b]
+            if len(other) < n:
+                out = _TestArrays(states, kept.judgeable.copy(), kept.spilt.copy(), kept.values.copy())
+                if other:
+                    fresh = _TestArrays.read([states[k] for k in other])
+                    out.judgeable[other], out.spilt[other] = fresh.judgeable, fresh.spilt
+                    out.values[:, other] = fresh.values
+                return out
+        return _TestArrays.read(states)
+
+    @staticmethod
+    def read(states: Sequence[HarmState]) -> _TestArrays:
+        """The arrays read from each state."""
+        n = len(states)
+        mode, commanded, excess_t_s, excess_s, spill_s, trim_s, approach, storage = zip(*map(_TEST_FIELDS, states))
+        judgeable = np.array([m == "policy" and bool(c) for m, c in zip(mode, commanded)], dtype=bool)
+        spilt = np.array([a is not None and s is not None for a, s in zip(approach, storage)], dtype=bool)
+        sums = np.array((spill_s, trim_s), dtype=float).reshape(2, n, 2).transpose(0, 2, 1).reshape(4, n)
+        values = np.concatenate((np.array((excess_t_s, excess_s), dtype=float).reshape(2, n), sums))
+        return _TestArrays(states, judgeable, spilt, values)
+
+    def kept(self, records: Sequence[HarmState]) -> _TestArrays:
+        """These arrays as kept with `records` (the states they are now the values of)."""
+        return _TestArrays(records, self.judgeable, self.spilt, self.values)
+
+
+# what _TestArrays.read reads of each state
+_TEST_FIELDS = operator.attrgetter(
+    "mode", "commanded", "excess_t_s", "excess_s", "spill_pcu_s", "trim_pcu_s", "approach", "approach_storage_pcu"
+)
 
 # _excess_all's new excess_s, excess_t_s, spill_pcu_s and trim_pcu_s of one junction (None: trim_pcu_s not changed)
 _Excess = tuple[float, float, tuple[float, float], "tuple[float, float] | None"]
 
 
 def _excess_all(
-    states: Sequence[HarmState],
+    tests: _TestArrays,
     replays: Sequence[shadow.Replay],
     sums: np.ndarray,
     spill: np.ndarray,
     trims: np.ndarray,
-    charges: Sequence[Charge | None],
     judge: Sequence[bool],
     params: HarmParams,
-) -> Sequence[_Excess | None]:
+    cache: netshadow.ReplayCache | None = None,
+) -> tuple[Sequence[_Excess | None], _TestArrays | None]:
     """_excess of every junction observe_all brings its test up (judged, in policy mode,
-    commanded, its replay newer than its test), over the junctions at once (`sums`, `spill`,
-    `trims`: (2, junctions) what their Charges hold): the same float
+    commanded, its replay newer than its test), over the junctions at once (`tests`: the states'
+    tests as arrays; `sums`, `spill`, `trims`: (2, junctions) what their Charges hold): the same float
     operations in the same order as _excess's (max(a, b) as `b if b > a else a`; the spill and
     trim sums element-wise, each product and sum rounded as Python rounds it), each
-    junction's forgetting factor by math.exp. None for the others. A junction with no demand to
-    divide by (min_demand_pcu_h 0) sends every one through _excess (which raises as it did)."""
-    n = len(states)
-    mode, commanded, excess_t_s, excess_s, spill_s, trim_s = zip(*map(_TEST_FIELDS, states))
-    t_s = [r.t_s for r in replays]
-    dt = np.array(t_s, dtype=float) - np.array(excess_t_s, dtype=float)
-    judged = [bool(j and m == "policy" and c) for j, m, c in zip(judge, mode, commanded)]
-    due = np.array(judged, dtype=bool) & (dt > 0)
+    junction's forgetting factor by math.exp. None for the others. With them, `tests` as the records
+    will hold them (None: not known). A junction with no demand to divide by (min_demand_pcu_h 0) sends
+    every one through _excess (which raises as it did)."""
+    n = len(replays)
+    t_s = np.array([r.t_s for r in replays], dtype=float)
+    dt = t_s - tests.values[0]
+    due = np.array(judge, dtype=bool) & tests.judgeable & (dt > 0)
     if not due.any():
-        return [None] * n
-    demand_h = np.array([r.demand_pcu_h for r in replays], dtype=float)
+        return [None] * n, tests
+    demand_h = _demands_pcu_h(replays, cache)
     demand_pcu_s = np.where(params.min_demand_pcu_h > demand_h, params.min_demand_pcu_h, demand_h) / 3600.0
     if (demand_pcu_s[due] == 0.0).any():
+        states = tests.states
+        charges = list(_charges(replays, sums, spill, trims))
         rows = [
             _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
             for s, r, c, d in zip(states, replays, charges, due.tolist())
         ]
-        return [None if x is None else _row(x) for x in rows]
+        return [None if x is None else _row(x) for x in rows], None
     q_fixed = sums[shadow.FIXED] + spill[shadow.FIXED] - trims[shadow.FIXED]
     q_controlled = sums[shadow.CONTROLLED] + spill[shadow.CONTROLLED] - trims[shadow.CONTROLLED]
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
     keep = np.zeros(n)
     keep[due] = netshadow.forgetting_factors(dt[due].tolist(), params.window_s)
-    old = np.array(spill_s, dtype=float).reshape(n, 2).T
+    old = tests.values
+    new = old.copy()
     with np.errstate(all="ignore"):  # the junctions not due may hold anything
-        grown = excess_s + rate * dt / (demand_pcu_s * params.window_s)
-        sp0, sp1 = (old[k] * keep + spill[k] * dt for k in (0, 1))
-    new_excess = np.where(grown > 0.0, grown, 0.0).tolist()
-    trimmed: Iterable[tuple[float, float] | None] = [None] * n
-    if trims.any() or any(t != (0.0, 0.0) for t in trim_s):
-        old_t = np.array(trim_s, dtype=float).reshape(n, 2).T
+        grown = old[1] + rate * dt / (demand_pcu_s * params.window_s)
+        new[0] = np.where(due, t_s, old[0])
+        new[1] = np.where(due, np.where(grown > 0.0, grown, 0.0), old[1])
+        for k in (0, 1):
+            new[2 + k] = np.where(due, old[2 + k] * keep + spill[k] * dt, old[2 + k])
+    trimmed: Iterable[tuple[float, float] | None] = itertools.repeat(None)
+    if trims.any() or old[4:].any():
         with np.errstate(all="ignore"):
-            tr0, tr1 = (old_t[k] * keep + trims[k] * dt for k in (0, 1))
-        changed = (trims != 0.0).any(axis=0) | (old_t != 0.0).any(axis=0)
-        trimmed = [(a, b) if c else None for a, b, c in zip(tr0.tolist(), tr1.tolist(), changed.tolist())]
-    rows_all = zip(new_excess, t_s, zip(sp0.tolist(), sp1.tolist()), trimmed)
-    return [row if d else None for row, d in zip(rows_all, due.tolist())]
+            tr = [old[4 + k] * keep + trims[k] * dt for k in (0, 1)]
+        changed = (trims != 0.0).any(axis=0) | (old[4:] != 0.0).any(axis=0)
+        for k in (0, 1):
+            new[4 + k] = np.where(due & changed, tr[k], old[4 + k])
+        trimmed = (x if c else None for x, c in zip(zip(*new[4:].tolist()), changed.tolist()))
+    t_new, e_new, sp0, sp1 = new[:4].tolist()
+    rows_all = zip(e_new, t_new, zip(sp0, sp1), trimmed)
+    return [row if d else None for row, d in zip(rows_all, due.tolist())], _TestArrays(
+        tests.states, tests.judgeable, tests.spilt, new
+    )
+
+
+def _demands_pcu_h(replays: Sequence[shadow.Replay], cache: netshadow.ReplayCache | None) -> np.ndarray:
+    """(junctions,) each replay's demand_pcu_h (Replay.demand_pcu_h's operations), from the scalars the cache
+    kept when the replays are the views it kept, else read from each."""
+    if cache is not None and cache.scalars is not None and cache.lookup(replays) is not None:
+        demand, demand_s = cache.scalars[2], cache.scalars[3]
+        with np.errstate(all="ignore"):
+            out: np.ndarray = np.where(demand_s > 0, demand / demand_s * 3600.0, 0.0)
+        return out
+    return np.array([r.demand_pcu_h for r in replays], dtype=float)
 
 
 def _row(excess: dict[str, object]) -> _Excess:

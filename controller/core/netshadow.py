@@ -396,6 +396,8 @@ class ReplayCache:
         self.t_s = 0.0
         self.scalars: np.ndarray | None = None
         self.heads: list[int] = []
+        # do no harm's cumulative-sum tests as arrays, with the records they are read into (harm.observe_all)
+        self.tests: object | None = None
 
     def lookup(self, replays: Sequence[Replay], blocked: bool = False, profile: bool = False) -> _NetReplay | None:
         """The last tick's network arrays when `replays` are its views (with `blocked`: and it kept the

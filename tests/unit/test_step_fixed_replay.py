@@ -46,7 +46,9 @@ def test_the_fixed_policys_replays_are_the_guarded_pass_replays_without_the_char
                 assert_same_replay(a.replay, b.replay)
                 assert a.gains == b.gains
                 assert a.mode == b.mode == "policy"
-                assert b.charge is not None and b.measured_hidden_pcu is not None  # the guarded pass
+                assert b.measured_hidden_pcu is not None  # the guarded pass ...
+                # ... its Charge left out where its test was brought up to its replay (harm._charges' `needed`)
+                assert b.charge is not None or b.excess_t_s == b.replay.t_s
                 assert a.charge is None and a.measured_hidden_pcu is None  # nothing computed for a verdict
 
 
