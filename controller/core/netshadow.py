@@ -277,6 +277,7 @@ class NetworkProgram:
     # [harm] upstream_arrivals: the links along which the fixed sides are fed their neighbours'
     # fixed-side discharge; None: every fixed side is fed the measured arrivals
     inflow: Inflow | None = None
+    clocks: ProgramClocks | None = None  # every junction's Program clock, for phases_at; None: Program.phase_at each
 
     @staticmethod
     def build(programs: Sequence[Program], spill: Spill | None = None, inflow: Inflow | None = None) -> NetworkProgram:
@@ -316,6 +317,7 @@ class NetworkProgram:
             own_lanes_ratio=_own_lanes_ratios(progs),
             block_lanes=any(p.block_lanes is not None for p in progs),
             inflow=inflow,
+            clocks=ProgramClocks.build(progs),
         )
 
     def service_index(self, phases: Sequence[int]) -> np.ndarray:
@@ -343,6 +345,49 @@ class NetworkProgram:
         ticks = np.minimum(np.rint(travel_s / dt), TRANSIT_MAX_TICKS - 1).astype(int)
         out: np.ndarray = np.where(self.transit[self.mov_junction], ticks, 0)
         return out
+
+
+@dataclass(frozen=True)
+class ProgramClocks:
+    """Every junction's Program clock over the network, for phases_at: its offset_s and cycle_s (junctions,),
+    its segments' ends_s padded with inf (junctions, the most segments) and their phases (padded with -1)."""
+
+    offset_s: np.ndarray
+    cycle_s: np.ndarray
+    ends_s: np.ndarray
+    phases: np.ndarray
+    last: np.ndarray  # (junctions,) each junction's last segment, len(Program.phases) - 1
+
+    @staticmethod
+    def build(programs: Sequence[Program]) -> ProgramClocks:
+        width = max((len(p.ends_s) for p in programs), default=0)
+        ends = np.full((len(programs), width), np.inf)
+        phases = np.full((len(programs), width), -1, dtype=int)
+        for k, p in enumerate(programs):
+            ends[k, : len(p.ends_s)] = p.ends_s
+            phases[k, : len(p.phases)] = p.phases
+        return ProgramClocks(
+            np.array([p.offset_s for p in programs], dtype=float),
+            np.array([p.cycle_s for p in programs], dtype=float),
+            ends,
+            phases,
+            np.array([len(p.phases) - 1 for p in programs], dtype=int),
+        )
+
+
+def phases_at(net: NetworkProgram, t_s: Sequence[float]) -> list[int]:
+    """Program.phase_at of every junction of `net`, each at its own t_s, over the junctions at once: the same
+    float operations (Python's float % is numpy's remainder), bisect_right as the count of segment ends at or
+    before the position (the ends ascend), the last segment at most. Junction by junction where a time or a
+    clock is not finite (bisect's answer for a nan is not that count)."""
+    c = net.clocks
+    t = np.array(t_s, dtype=float)
+    if c is None or not (np.isfinite(t).all() and np.isfinite(c.offset_s).all() and (c.cycle_s > 0).all()):
+        return [p.phase_at(x) for p, x in zip(net.programs, t_s)]
+    pos = np.remainder(t - c.offset_s, c.cycle_s)
+    seg = np.minimum((c.ends_s <= pos[:, None]).sum(axis=1), c.last)
+    out: list[int] = c.phases[np.arange(len(seg)), seg].tolist()
+    return out
 
 
 def _lane_groups(programs: Sequence[Program]) -> np.ndarray | None:
@@ -535,7 +580,7 @@ def _services(
 ) -> tuple[list[int], list[int], np.ndarray]:
     """Each junction's fixed-side phase (its program one tick before the status read at now_s, as shadow.advance)
     and controlled phase, and both sides' service of every movement (2, movements) this interval."""
-    p_fixed = [p.phase_at(now_s - 2.0 * d) for p, d in zip(net.programs, dts)]
+    p_fixed = phases_at(net, [now_s - 2.0 * d for d in dts])
     p_ctrl = [controlled_phase(s) for s in statuses]
     service = net.service_table[np.stack([net.service_index(p_fixed), net.service_index(p_ctrl)])]
     return p_fixed, p_ctrl, service

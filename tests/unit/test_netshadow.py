@@ -475,3 +475,34 @@ def test_under_the_city_program_both_sides_downstream_stay_the_same():
     assert np.array_equal(u.sides.queue_pcu[0], u.sides.queue_pcu[1])
     assert np.array_equal(d.sides.queue_pcu[0], d.sides.queue_pcu[1])
     assert np.array_equal(d.sides.served_pcu[0], d.sides.served_pcu[1]) and d.fixed.served_pcu[N] > 10.0
+
+
+def test_the_fixed_sides_phases_over_the_network_are_each_programs_phase_at():
+    """netshadow.phases_at (every junction's fixed-side phase at once, ProgramClocks) is Program.phase_at of
+    each junction, on programs of 1 to 9 segments with random offsets (negative ones too) and cycles, at random
+    times, times before the offset (just before: the position rounds to the cycle's end, the last segment), and
+    times on a segment's end exactly (to the segment it starts); junction by junction where a time is not finite."""
+    rng = random.Random(8)
+    layouts = [Layout.build(j, Config()) for j in mixed_junctions().values()]
+    base = [shadow.Program.build(lay, 0.4, 2.0, 2.0) for lay in layouts]
+    for _ in range(30):
+        programs = []
+        for k in range(rng.randrange(1, 12)):
+            n = rng.randrange(1, 10)
+            durations = [rng.choice([0.0, 1.0, 2.5, rng.uniform(0.1, 40.0)]) for _ in range(n)]
+            durations[-1] = max(durations[-1], 0.5)
+            ends = tuple(float(x) for x in np.cumsum(durations))
+            phases = tuple(rng.choice([-1, 0, 1, 2, 3]) for _ in range(n))
+            offset = rng.choice([0.0, -7.25, rng.uniform(-500.0, 500.0)])
+            p = base[k % len(base)]
+            programs.append(dataclasses.replace(p, cycle_s=ends[-1], offset_s=offset, ends_s=ends, phases=phases))
+        net = netshadow.NetworkProgram.build(programs)
+        for _ in range(20):
+            times = []
+            for p in programs:
+                on_end = p.offset_s + rng.choice(p.ends_s) + p.cycle_s * rng.randrange(-3, 50)
+                just_before = float(np.nextafter(p.offset_s, -np.inf))  # the remainder rounds up to the cycle
+                times.append(rng.choice([rng.uniform(-1e4, 1e6), on_end, p.offset_s, just_before, 0.0]))
+            assert netshadow.phases_at(net, times) == [p.phase_at(t) for p, t in zip(programs, times)]
+        times = [float("nan")] + [1.0] * (len(programs) - 1)
+        assert netshadow.phases_at(net, times) == [p.phase_at(t) for p, t in zip(programs, times)]
