@@ -601,7 +601,7 @@ def entry_once_lanes(layout: Layout, network: NetworkView) -> np.ndarray | None:
     link's advance loop, while the entry's, seen there, would weigh twice: new arrivals over the vehicles
     already inside (grid6_incoming_left, BENCHMARKS.md, issue 9, G session 47). None where no lane qualifies
     or no neighbour feeds the junction (a lone junction keeps the second count: RiLSA r3, A session 37)."""
-    entry = np.isinf(layout.lane_adv_room_pcu)
+    entry: np.ndarray = np.isinf(layout.lane_adv_room_pcu)
     if not entry.any() or not held_feeds(layout, network.layouts, network.links.edge_movements):
         return None
     return entry

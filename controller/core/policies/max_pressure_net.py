@@ -652,7 +652,8 @@ class NetPressure:
             if view.green_elapsed_s < self.min_green_s[k, view.phase]:
                 continue
             m0, m1 = self.spans[k]
-            if network is None and self.core is not None:
+            if network is None:
+                assert self.core is not None  # build() gives the stall rule only with a core
                 network = self.core.view(self, estimates, signals)
             state = _box_state(states[k].statics, view.phase, dep[m0:m1], boxed[m0:m1], last_s[m0:m1])
             mine = None if held is None else held[m0:m1]
