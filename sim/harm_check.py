@@ -1,7 +1,8 @@
 """The do-no-harm estimate (controller/core/shadow.py) against SUMO's truth, per junction.
 
     python -m sim.harm_check SUMOCFG --out DIR [--policy NAME] [--config config.toml]
-                             [--force-fixed J1,J2] [--fixed-until S] [--against OTHER_DIR] [--trace-s N]
+                             [--force-fixed J1,J2 [--force-fixed-from S]] [--fixed-until S] [--against OTHER_DIR]
+                             [--trace-s N]
                              [--trace-junction J1,J2]
                              [-- SUMO ARGS...]
 
@@ -10,7 +11,8 @@ One `simulate` run (sim/simulate.py, in process) that also reads, every second, 
 its movements): halting vehicles (< 0.1 m/s) and time loss (vehicles x (1 - v/v_max)). Their
 integrals over the run go to DIR/harm_check.json with the core's per-junction report and every
 switch of mode. `--force-fixed` puts junctions in fixed mode for the whole run (the counterfactual
-the switch acts on). `--fixed-until S` starts the policy over the city's running program: every
+the switch acts on); with `--force-fixed-from S` from the simulation's second S on (a hand-back at
+a set time, held). `--fixed-until S` starts the policy over the city's running program: every
 junction in fixed mode until S, the simulation's clock (absolute: a scenario that begins
 at 25,200 s takes 25,500 for 300 s in), then back to the policy as after a hand-back (a junction's first
 return), and the integrals from S on (a fixed run to compare with takes the same S). `--against`
@@ -58,6 +60,7 @@ class _Loop(InProcessLoop):
     """The in-process loop, plus the per-second integrals of the replay and of SUMO's lanes."""
 
     force_fixed: tuple[str, ...] = ()
+    force_from_s: float = 0.0  # the force_fixed junctions held from then on (the simulation's clock); 0: all run
     fixed_until_s: float = 0.0  # every junction on the city's program until then, the integrals from then on
     trace_s: int = 0  # print the spill-back figures every this many seconds (0: never)
     trace_junctions: tuple[str, ...] = ()  # ... and these junctions' approaches, one line each
@@ -85,9 +88,11 @@ class _Loop(InProcessLoop):
         self.entered = dict.fromkeys(self.edges, 0)
         self.on_edge: dict[str, set[str]] = {e: set() for e in self.edges}
         self.approaches = _Approaches(self.service.core) if self.per_approach else None
-        held = set(self.force_fixed) | (set(self.lanes) if self.fixed_until_s > 0 else set())
+        forced_now = set(self.force_fixed) if self.force_from_s <= 0 else set()
+        held = forced_now | (set(self.lanes) if self.fixed_until_s > 0 else set())
         self._hold(held, float("inf"))
         self.released = self.fixed_until_s <= 0
+        self.forced = self.force_from_s <= 0
 
     def _hold(self, jids: set[str], hold_s: float) -> None:
         """The junctions `jids` in fixed mode (since now) for `hold_s` (inf: all run)."""
@@ -101,6 +106,9 @@ class _Loop(InProcessLoop):
     def second(self, t_s: float) -> None:
         super().second(t_s)
         api = self.field.api
+        if not self.forced and t_s >= self.force_from_s:  # as a verdict would, at that second, for good
+            self._hold(set(self.force_fixed), float("inf"))
+            self.forced = True
         if not self.released:
             if t_s < self.fixed_until_s:
                 return
@@ -448,16 +456,20 @@ def side_ratios(ja: dict, jf: dict) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+def get_options(argv: list[str]) -> argparse.Namespace:
+    """The command line before `--` (the SUMO arguments after it are main's)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--policy", default="adaptive")
     ap.add_argument("--config", default="config.toml")
     ap.add_argument("--force-fixed", default="", help="junctions held in fixed mode all run (comma-separated)")
+    ap.add_argument(
+        "--force-fixed-from",
+        type=float,
+        default=0.0,
+        help="with --force-fixed: hold those junctions from S on (the simulation's clock, absolute), not all run",
+    )
     ap.add_argument(
         "--fixed-until",
         type=float,
@@ -470,7 +482,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--trace-junction", default="", help="with --trace-s: per approach of these junctions (comma-separated)"
     )
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = get_options(argv[: argv.index("--")] if "--" in argv else argv)
     cfg = load_config(args.config)
     forced = tuple(j for j in args.force_fixed.split(",") if j)
     traced = tuple(j for j in args.trace_junction.split(",") if j)
@@ -479,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         (_Loop,),
         {
             "force_fixed": forced,
+            "force_from_s": max(args.force_fixed_from, 0.0),
             "fixed_until_s": max(args.fixed_until, 0.0),
             "trace_s": max(args.trace_s, 0),
             "trace_junctions": traced,
