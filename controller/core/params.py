@@ -104,12 +104,12 @@ class MaxPressureParams:
     # gap-out); 0: off
     exit_room: bool = False  # a movement's rate is also slowed to the room left on the neighbour approach its
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
-    exit_room_held: bool = False  # exit_room's slowing only where the exit is held: the neighbour approach the
+    exit_room_held: bool = True  # exit_room's slowing only where the exit is held: the neighbour approach the
     # movement's exit feeds is not a short link and its light shows red to it, by the stage it reports, with some
     # of its red left (held_exit_ratio): a green's worth is what the link takes before its far light drains it;
     # an exit its far light serves, or whose light reported no stage, counts whole. With exit_room on, exit_room's
     # slowing applies to every exit and this key is not read
-    exit_room_held_direct: bool = False  # with exit_room_held: only where the movement's exit edge is itself the
+    exit_room_held_direct: bool = True  # with exit_room_held: only where the movement's exit edge is itself the
     # held approach (phases.direct_exits, and the learnt exit, if any, the same): every vehicle of the movement
     # joins that link; a learnt exit reached over roads that merge and diverge takes only part of it
     pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach

@@ -34,9 +34,9 @@ def _junction(jid: str, downstream: list[str], rename_lane: str | None = None) -
 
 
 def _core(rename_lane: str | None = None, with_b: bool = True, policy: str = "scats") -> Core:
-    # max_pressure without its one rule that reads the network ([max_pressure] stall_s reads the
-    # far lights' signals, so the core keeps link state for it): a policy that learns no coupling
-    cfg = Config(max_pressure=replace(Config().max_pressure, stall_s=0.0))
+    # max_pressure without its rules that read the network ([max_pressure] stall_s and exit_room_held read the
+    # far lights' signals, so the core keeps link state for them): a policy that learns no coupling
+    cfg = Config(max_pressure=replace(Config().max_pressure, stall_s=0.0, exit_room_held=False))
     js = [_junction("A", ["B"] if with_b else [], rename_lane)] + ([_junction("B", [])] if with_b else [])
     return Core({j.id: Layout.build(j, cfg) for j in js}, make_policy(policy, cfg), cfg)
 

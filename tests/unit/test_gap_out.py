@@ -132,7 +132,7 @@ def test_the_gap_out_joins_the_stalled_movements_where_stall_s_runs_too(monkeypa
     signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0))
 
     def wish(gap_s: float) -> int:
-        policy = MaxPressurePolicy(MaxPressureParams(gap_out_s=gap_s, head_block_s=0.0))
+        policy = MaxPressurePolicy(MaxPressureParams(gap_out_s=gap_s, head_block_s=0.0, exit_room_held=False))
         assert policy.params.stall_s > 0
         state = dataclasses.replace(policy.init(lay, 0.0), last_dep_s=np.full(len(lay.junction.movements), 95.0))
         est = _est(lay, [3.0, 4.0, 3.0, 4.0], [4.0, 0.0, 4.0, 0.0])

@@ -316,7 +316,7 @@ def _pull_line(
     js = _line(5, chain)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     # (the stall rule reads signal views; the head-block rule's reference path keeps departures the pass does not)
-    keys = {"pull_upstream": True, "pull_chains": chain, "stall_s": 0.0, "head_block_s": 0.0}
+    keys = {"pull_upstream": True, "pull_chains": chain, "stall_s": 0.0, "head_block_s": 0.0, "exit_room_held": False}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
     assert policy.uses_network and not policy.reads_links
     net = policy.network_decision(layouts)
@@ -326,7 +326,12 @@ def _pull_line(
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
         other = dataclasses.replace(
-            MaxPressureParams(), pull_upstream=True, switch_service_s=3.0, stall_s=0.0, head_block_s=0.0
+            MaxPressureParams(),
+            pull_upstream=True,
+            switch_service_s=3.0,
+            stall_s=0.0,
+            head_block_s=0.0,
+            exit_room_held=False,
         )
         ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
     standing = [SignalView(0, False, 0.0, tuple(0.0 for _ in j.movements)) for j in js.values()]
@@ -546,7 +551,7 @@ def test_the_pulls_held_queue_is_the_references_beside_an_approach_of_8_lanes_or
     [
         ({"downstream_weight": 0.5}, True, False),
         ({"exit_room": True}, True, False),
-        ({"exit_room_held": True}, True, False),
+        ({"exit_room_held": True, "exit_room_held_direct": False}, True, False),
         ({"exit_room_held": True, "exit_room_held_direct": True}, False, True),
         ({"pull_upstream": True}, False, True),
     ],
@@ -614,13 +619,15 @@ def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
     rng, nrng = random.Random(11), np.random.default_rng(11)
     js = _line(5)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
-    keys = {"stall_s": 5.0, "stall_red_forecast": forecast, "pull_upstream": pull}
+    keys = {"stall_s": 5.0, "stall_red_forecast": forecast, "pull_upstream": pull, "exit_room_held": False}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
     assert policy.uses_network and policy.reads_signals and not policy.reads_links
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure) and net.stall is not None
     links = LinkLayout.build(layouts)
-    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), pull_upstream=pull, stall_s=0.0))
+    without = MaxPressurePolicy(
+        dataclasses.replace(MaxPressureParams(), pull_upstream=pull, stall_s=0.0, exit_room_held=False)
+    )
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
         other = dataclasses.replace(MaxPressureParams(), **keys, switch_service_s=3.0)  # type: ignore[arg-type]
@@ -777,7 +784,7 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
     assert isinstance(net, NetPressure) and (net.stall is not None) is stall
     assert net.held is not None and set(net.held.junction.tolist()) == {0, 1, 2}
     links = LinkLayout.build(layouts)
-    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **rules))  # type: ignore[arg-type]
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **rules, exit_room_held=False))  # type: ignore[arg-type]
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
     if reference:
         other = dataclasses.replace(policy.params, switch_service_s=3.0)

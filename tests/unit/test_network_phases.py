@@ -78,6 +78,7 @@ def test_the_network_view_carries_each_lights_signal_view_for_a_policy_that_read
     for signals in seen:
         assert sum(v is None for v in signals.values()) == 1 and len(signals) == 5
         assert all(v.green_elapsed_s == 10.5 and not v.in_intergreen for v in signals.values() if v is not None)
-    assert MaxPressurePolicy(MaxPressureParams(pull_upstream=True, stall_s=0.0)).uses_network
-    off = _signals_seen(MaxPressureParams(pull_upstream=True, stall_s=0.0))
+    alone = MaxPressureParams(pull_upstream=True, stall_s=0.0, exit_room_held=False)  # exit_room_held reads them too
+    assert MaxPressurePolicy(alone).uses_network
+    off = _signals_seen(alone)
     assert off and all(signals == {} for signals in off)

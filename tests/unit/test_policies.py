@@ -575,7 +575,7 @@ def test_max_pressure_with_exit_room_gives_no_pressure_to_a_movement_whose_exit_
     q = {"N_T": 6.0, "E_T": 1.0}
     for exit_room, room_pcu, expect in ((True, 6.0, 0), (True, 0.0, 1), (False, 0.0, 0)):
         lay, net = two_junction_network(room_pcu=room_pcu)
-        p = MaxPressurePolicy(MaxPressureParams(exit_room=exit_room, stall_s=0.0))
+        p = MaxPressurePolicy(MaxPressureParams(exit_room=exit_room, stall_s=0.0, exit_room_held=False))
         assert p.uses_network == exit_room
         _, wish = p.decide(p.init(lay, 0.0), lay, estimate(lay, queue=q), view(lay, 1, 20.0), 100.0, network=net)
         assert wish.phase == expect, (exit_room, room_pcu)
@@ -657,7 +657,7 @@ def test_max_pressure_pull_upstream_counts_the_queue_held_for_a_full_approach():
     assert storage > 10.0
     for pull, ew_pcu, expect in ((True, storage, 1), (False, storage, 0), (True, 0.0, 0)):
         lay_k, est_k, net = _pulled_pair(ew_pcu, 10.0)
-        p = MaxPressurePolicy(MaxPressureParams(pull_upstream=pull, stall_s=0.0))
+        p = MaxPressurePolicy(MaxPressureParams(pull_upstream=pull, stall_s=0.0, exit_room_held=False))
         assert p.uses_network == pull
         _, wish = p.decide(p.init(lay_k, 0.0), lay_k, est_k, view(lay_k, 0, 20.0), 100.0, network=net)
         assert wish.phase == expect, (pull, ew_pcu)
@@ -990,7 +990,7 @@ def test_max_pressure_spill_entry_once_counts_an_entrys_spill_once_where_a_link_
     N's spill counts once (16.67) and K keeps E/W. It switches as before with the key where N's loop is not
     at an entry (the spill may hold the junction at its link's head) or where no neighbour feeds K (a lone
     junction keeps the second count). The one-pass decision does not apply the key: none with it on."""
-    no_loss = MaxPressureParams(switch_service_s=1e9, stall_s=0.0)  # the switch's loss aside: the pressures alone
+    no_loss = MaxPressureParams(switch_service_s=1e9, stall_s=0.0, exit_room_held=False)  # the pressures alone
     lay, _, _, _ = _entry_spill(True, True)
     n = lay.lanes.index("eN_0")
     assert np.isinf(lay.lane_adv_room_pcu[n])
@@ -1060,7 +1060,7 @@ def test_max_pressure_stall_lets_a_green_into_a_full_link_go():
         layouts = {"J": lay_j, "K": lay_k}
         links = LinkLayout.build(layouts)
         est_k = estimate(lay_k, queue={"W_T": 5.0, "N_T": k_ns_pcu, "S_T": k_ns_pcu})
-        p = MaxPressurePolicy(MaxPressureParams(stall_s=stall_s, stall_red_forecast=forecast))
+        p = MaxPressurePolicy(MaxPressureParams(stall_s=stall_s, stall_red_forecast=forecast, exit_room_held=False))
         assert p.uses_network == (stall_s > 0)
         s = p.init(lay_j, 0.0)
         wish = None
