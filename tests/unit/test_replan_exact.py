@@ -26,6 +26,7 @@ from controller.core.policies.webster import (
     WebsterPolicy,
     _cycle_intergreens_s,
     _cycle_terms_s,
+    _flow_ratio_sum,
     _green_range_s,
     _reference_cycle_s,
     _summed,
@@ -34,6 +35,7 @@ from controller.core.policies.webster import (
     green_floors_s,
     green_range_s,
     lane_shared_layout,
+    lane_shared_sat_pcu_h,
     reference_cycle_s_of,
     unopposed_credit,
 )
@@ -255,7 +257,8 @@ def test_gate_cycle_with_a_memo_gives_the_outcomes_of_one_without():
 
 def test_flow_ratio_sum_is_the_former_code_s_to_the_bit():
     """Random flows (some 0), on the layouts and on their lane-shared copies (lane_shared_layout:
-    another layout object, its own phases charged)."""
+    another layout object, its own phases charged), and on the layouts with the lane-shared
+    saturation flows (lone_cycle_s: no copy)."""
     rng = np.random.default_rng(42)
     for lay in layouts():
         n_mov = len(lay.junction.movements)
@@ -263,6 +266,9 @@ def test_flow_ratio_sum_is_the_former_code_s_to_the_bit():
             flow = rng.uniform(0.0, 2500.0, n_mov) * (rng.random(n_mov) < 0.8)
             for one in (lay, lane_shared_layout(lay, flow)):
                 assert flow_ratio_sum(one, flow).hex() == reference_flow_ratio_sum(one, flow).hex()
+            # lone_cycle_s': the lane-shared saturation flows on the layout itself, without the copy
+            shared = reference_flow_ratio_sum(lane_shared_layout(lay, flow), flow)
+            assert _flow_ratio_sum(lay, flow, lane_shared_sat_pcu_h(lay, flow)).hex() == shared.hex()
 
 
 def test_green_floors_with_credits_of_random_phases_are_the_former_code_s():

@@ -23,6 +23,7 @@ from controller.core.policies.webster import (
     FloorAsk,
     FloorIndex,
     NeedsAsk,
+    SaturationAsk,
     SplitAsk,
     WebsterPolicy,
     WebsterState,
@@ -424,3 +425,116 @@ def test_asks_of_every_kind_in_one_round_get_their_own_answers():
         got = webster_net.FloorAnswers().answer(asks)
         for ask, answer in zip(asks, got, strict=True):
             assert hexes(answer) == hexes(ask.answer())
+
+
+def ten_phases() -> Layout:
+    """two_phase's junction with ten phases, N+S green in the first five and E+W in the last five
+    (minimum greens of three decimals, tied base greens): floors of ten phases, whose sum numpy
+    does not take in order, and no movement counted in eight (not answered one by one)."""
+    raw = two_phase_raw()
+    rng = random.Random(10)
+    raw["phases"] = [
+        {
+            "state": "GrGr" if k < 5 else "rGrG",
+            "min_green_s": round(rng.uniform(2.0, 6.0), 3),
+            "max_green_s": round(rng.uniform(20.0, 40.0), 1),
+            "base_green_s": rng.choice((10.0, 12.5, 12.5)),
+        }
+        for k in range(10)
+    ]
+    raw["cycle_max_s"] = 600.0
+    raw["max_red_s"] = 600.0
+    return Layout.build(parse_intersection(raw, "ten_phases.toml"), CFG)
+
+
+def saturation_asks(rng: np.random.Generator, lays: list[Layout], count: int) -> list[SaturationAsk]:
+    """SaturationAsks on `lays`: flows of many decimals with zeros and some tiny; cycles from below
+    the minimum greens with their intergreens (no x fits: the needs at max_flow_ratio) to long
+    (the needs at max_flow_ratio fit) and between (the search bisects); lost times, ratios and the
+    credits webster passes (none, unopposed, with the transitions) and random ones."""
+    credits: list[list[Credit | None]] = []
+    for lay in lays:
+        n_ph, n_mov = lay.serves.shape
+        phases = rng.random((n_ph, n_mov)) < 0.3
+        transition_s = rng.uniform(0.0, 6.0, n_mov) * (rng.random(n_mov) < 0.3)
+        other = Credit(phases, transition_s, FloorIndex.build(lay, lay.serves | phases))
+        credits.append([None, unopposed_credit(lay), unopposed_credit(lay, True), other])
+    asks = []
+    for k in range(count):
+        lay = lays[k % len(lays)]
+        n_ph, n_mov = lay.serves.shape
+        flow = rng.uniform(0.0, 2400.0, n_mov) * (rng.random(n_mov) < 0.85) * rng.choice((0.05, 0.3, 1.0))
+        flow = np.where(rng.random(n_mov) < 0.05, 1e-9, flow)
+        lo, _ = green_range_s(lay.junction)
+        fixed_s = float(lo.sum()) + sum(lay.junction.intergreen_s(p, (p + 1) % n_ph) for p in range(n_ph))
+        cycle_s = fixed_s * (rng.uniform(0.6, 1.0) if k % 5 == 0 else rng.uniform(1.0, 4.0))
+        x = rng.uniform(0.6, 1.0)
+        asks.append(SaturationAsk(lay, flow, cycle_s, rng.uniform(0.0, 5.0), x, credits[k % len(lays)][k % 4]))
+    return asks
+
+
+def search_end(ask: SaturationAsk) -> str:
+    """Where the ask's search ends: its needs at max_flow_ratio fit, or at 64 times it they do not
+    (no x fits), or it bisects."""
+    lay = ask.layout
+    lo, hi = green_range_s(lay.junction)
+    n = len(lo)
+    total_s = ask.cycle_s - sum(lay.junction.intergreen_s(k, (k + 1) % n) for k in range(n))
+
+    def fits(x: float) -> bool:
+        needs = movement_needs_s(lay, ask.flow_pcu_h, ask.cycle_s, ask.lost_time_per_phase_s, x)[0]
+        return float(green_floors_s(lay, needs, lo, hi, ask.credit).sum()) <= total_s + 1e-9
+
+    if fits(ask.max_flow_ratio):
+        return "fits at the ratio"
+    return "never fits" if not fits(64.0 * ask.max_flow_ratio) else "bisected"
+
+
+def test_saturation_searches_answered_together_are_the_search_s_to_the_bit(monkeypatch):
+    """Many junctions' equal_saturation searches in step (webster_net.saturation_needs_all): each
+    row's capacity needs are its own search's (SaturationAsk.answer, junction by junction), every
+    element to the bit; rows whose search ends at its first round, at its second and after 40."""
+    rng = np.random.default_rng(16)
+    lays = [Layout.build(j, CFG) for j in city().values()]
+    lays += [Layout.build(lay.junction, CFG) for lay in lays] + [seven_phases(), ten_phases(), nine_phases()]
+    asks = saturation_asks(rng, lays, 1500)
+    batched = []
+    real = webster_net.saturation_needs_all
+
+    def spy(pad, rows):
+        batched.append(len(rows))
+        return real(pad, rows)
+
+    monkeypatch.setattr(webster_net, "saturation_needs_all", spy)
+    got = webster_net.FloorAnswers().answer(asks)
+    ends = {"fits at the ratio": 0, "never fits": 0, "bisected": 0}
+    for ask, needs in zip(asks, got, strict=True):
+        want = ask.answer()
+        assert needs.shape == want.shape and needs.dtype == want.dtype
+        assert hexes(needs) == hexes(want)
+        ends[search_end(ask)] += 1
+    assert min(ends.values()) > 150, ends
+    assert sum(batched) > len(asks) - 100 and max(batched) > 40  # all but the nine-phase junction's in step
+
+
+def test_lone_junctions_oversaturated_under_statuses_plan_as_junction_by_junction(monkeypatch):
+    """The city's junctions without neighbours, loaded, with roadside statuses: phases end their
+    greens with residual queues, so lone_cycle_max_s shares the shortfall at one degree of
+    saturation (equal_saturation_needs_s), the region's searches answered together; the same
+    commands and final states as junction by junction."""
+    batched = []
+    real = webster_net.saturation_needs_all
+
+    def spy(pad, rows):
+        batched.append(len(rows))
+        return real(pad, rows)
+
+    monkeypatch.setattr(webster_net, "saturation_needs_all", spy)
+    params = WebsterParams(period_s=6.0, replan_spread=1.0, lone_cycle_max_s=150.0)
+    digest, plans, net = run_region(params, 5, 50, region(2), statuses=True)
+    assert isinstance(net, webster_net.NetWebster) and plans > 100
+    assert sum(batched) > 40 and max(batched) > 1  # the searches ran, in step
+    monkeypatch.setattr(WebsterPolicy, "network_decision", lambda self, layouts: None)
+    alone, plans_alone, net_alone = run_region(params, 5, 50, region(2), statuses=True)
+    assert net_alone is None
+    assert (digest, plans) == (alone, plans_alone)

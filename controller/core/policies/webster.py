@@ -450,15 +450,21 @@ def lone_cycle_s(
     bound_s = min(max_cycle_s, j.cycle_max_s)
     if j.upstream or j.downstream or bound_s <= cycle_s:
         return cycle_s
-    shared = lane_shared_layout(layout, flow_pcu_h)
-    return bound_s if flow_ratio_sum(shared, flow_pcu_h) >= max_flow_ratio else cycle_s
+    shared_pcu_h = lane_shared_sat_pcu_h(layout, flow_pcu_h)  # lane_shared_layout's, without the copy
+    return bound_s if _flow_ratio_sum(layout, flow_pcu_h, shared_pcu_h) >= max_flow_ratio else cycle_s
 
 
 def flow_ratio_sum(layout: Layout, flow_pcu_h: np.ndarray) -> float:
     """Y: over the phases, the largest flow ratio q / s among the movements each serves first
     (phases.primary_phases, as common_cycle_s)."""
+    return _flow_ratio_sum(layout, flow_pcu_h, layout.sat_flow_pcu_h)
+
+
+def _flow_ratio_sum(layout: Layout, flow_pcu_h: np.ndarray, sat_pcu_h: np.ndarray) -> float:
+    """flow_ratio_sum of `layout` with the saturation flows `sat_pcu_h`: the phases each movement is
+    charged to read only its serving phases and base greens, not its saturation flows."""
     largest = np.zeros(len(layout.junction.phases))  # each phase's max(initial=0.0), its movements in order
-    np.maximum.at(largest, layout.derived(_charged_phases), flow_pcu_h / layout.sat_flow_pcu_h)
+    np.maximum.at(largest, layout.derived(_charged_phases), flow_pcu_h / sat_pcu_h)
     return sum(largest.tolist())
 
 
@@ -477,13 +483,18 @@ def lane_shared_layout(layout: Layout, flow_pcu_h: np.ndarray) -> Layout:
     rates, y_lane = sum over them of q_m,lane / s_m,lane (a movement's flow spread evenly over its
     lanes), and a movement's is its busiest lane's (HCM's shared-lane flow ratio). A movement alone
     on its lanes keeps its prior; one without flow too."""
+    return replace(layout, sat_flow_pcu_h=lane_shared_sat_pcu_h(layout, flow_pcu_h))
+
+
+def lane_shared_sat_pcu_h(layout: Layout, flow_pcu_h: np.ndarray) -> np.ndarray:
+    """(movements,) lane_shared_layout's saturation flows."""
     share = layout.lane_uses.astype(float)
     lanes_per_movement = layout.movement_lane_count
     per_lane_rate = layout.sat_flow_pcu_h / np.maximum(layout.lane_share.sum(axis=1), 1e-12)
     lane_y = (share * (flow_pcu_h / lanes_per_movement / per_lane_rate)[:, None]).sum(axis=0)
     y = np.where(layout.lane_uses, lane_y[None, :], 0.0).max(axis=1, initial=0.0)
-    sat = np.where((flow_pcu_h > 0) & (y > 0), flow_pcu_h / np.maximum(y, 1e-12), layout.sat_flow_pcu_h)
-    return replace(layout, sat_flow_pcu_h=sat)
+    sat: np.ndarray = np.where((flow_pcu_h > 0) & (y > 0), flow_pcu_h / np.maximum(y, 1e-12), layout.sat_flow_pcu_h)
+    return sat
 
 
 def equal_saturation_needs_s(
@@ -512,7 +523,22 @@ def equal_saturation_steps(
     max_flow_ratio: float,
     credit: Credit | None,
 ) -> FloorSteps[np.ndarray]:
-    """equal_saturation_needs_s, its green_floors_s calls yielded (FloorAsk)."""
+    """equal_saturation_needs_s, yielded whole (SaturationAsk: a region's searches are answered together)."""
+    needs: np.ndarray = yield SaturationAsk(layout, flow_pcu_h, cycle_s, lost_time_per_phase_s, max_flow_ratio, credit)
+    return needs
+
+
+def equal_saturation_search(
+    layout: Layout,
+    flow_pcu_h: np.ndarray,
+    cycle_s: float,
+    lost_time_per_phase_s: float,
+    max_flow_ratio: float,
+    credit: Credit | None,
+) -> FloorSteps[np.ndarray]:
+    """equal_saturation_needs_s' search, junction by junction: x bisected between `max_flow_ratio`
+    and 64 times it, 40 rounds, each a green_floors_s call yielded (FloorAsk). SaturationAsk.answer
+    runs it; webster_net.saturation_needs_all runs it for many junctions at once, to the bit."""
     lo, hi = layout.derived(_green_range_s)
     total_s = cycle_s - layout.derived(_cycle_intergreens_s)
 
@@ -654,7 +680,29 @@ class SplitAsk:
         return spare_split_s(self.greens_s, self.hi, self.share, self.total_s)
 
 
-Ask = FloorAsk | NeedsAsk | SplitAsk  # what a `..._steps` generator yields and waits on
+@dataclass(frozen=True)
+class SaturationAsk:
+    """One equal_saturation_needs_s call a re-plan waits on, answered as its capacity needs
+    (movements,): a junction alone runs its search (equal_saturation_search, 42 green_floors_s calls
+    at most); a region's are answered together, grouped by floor index, all rows' bisections in
+    step (webster_net.FloorAnswers), to the same bits."""
+
+    layout: Layout
+    flow_pcu_h: np.ndarray
+    cycle_s: float
+    lost_time_per_phase_s: float
+    max_flow_ratio: float
+    credit: Credit | None
+
+    def answer(self) -> np.ndarray:
+        return solved(
+            equal_saturation_search(
+                self.layout, self.flow_pcu_h, self.cycle_s, self.lost_time_per_phase_s, self.max_flow_ratio, self.credit
+            )
+        )
+
+
+Ask = FloorAsk | NeedsAsk | SplitAsk | SaturationAsk  # what a `..._steps` generator yields and waits on
 
 
 def solved(steps: Generator[Ask, np.ndarray, _T]) -> _T:

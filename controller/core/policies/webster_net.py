@@ -29,9 +29,12 @@ from controller.core.policies.webster import (
     FloorIndex,
     FloorSteps,
     NeedsAsk,
+    SaturationAsk,
     SplitAsk,
     WebsterPolicy,
     WebsterState,
+    _cycle_intergreens_s,
+    _green_range_s,
     floor_index,
     owed_needs_s,
     raised_floors_s,
@@ -135,11 +138,14 @@ class FloorAnswers:
         SplitAsk's spare_split_s."""
         out: list[np.ndarray] = [_NONE] * len(asks)
         floors: list[int] = []
+        searches: list[int] = []
         needs: dict[int, list[int]] = {}
         splits: dict[int, list[int]] = {}
         for i, ask in enumerate(asks):
             if isinstance(ask, FloorAsk):
                 floors.append(i)
+            elif isinstance(ask, SaturationAsk):
+                searches.append(i)
             elif isinstance(ask, NeedsAsk):
                 needs.setdefault(len(ask.flow_pcu_h), []).append(i)
             elif isinstance(ask, SplitAsk):
@@ -147,6 +153,7 @@ class FloorAnswers:
             else:
                 raise TypeError(f"not an ask webster's pass answers: {type(ask).__name__}")
         self._floors(asks, floors, out)
+        self._searches(asks, searches, out)
         for members in needs.values():
             _answer_needs([a for i in members if isinstance(a := asks[i], NeedsAsk)], members, out)
         for members in splits.values():
@@ -178,6 +185,80 @@ class FloorAnswers:
             floors = raised_floors_all(pad, owed_s, np.argsort(-owed_s, axis=1), lo, hi)
             for row, i in enumerate(members):
                 out[i] = floors[row]
+
+    def _searches(self, asks: Sequence[Ask], which: list[int], out: list[np.ndarray]) -> None:
+        """answer() of the SaturationAsks at `which` (into `out`): those of one floor index and phase
+        count together (saturation_needs_all); one alone, one of a wide index (answered one by one
+        in _floors) or whose flows are not of its movements' length, as it is."""
+        groups: dict[tuple[int, int], tuple[PaddedIndex, list[int]]] = {}
+        for i in which:
+            ask = asks[i]
+            if not isinstance(ask, SaturationAsk):
+                raise TypeError(f"not a SaturationAsk: {type(ask).__name__}")
+            canon, pad = self._padded(floor_index(ask.layout, ask.credit))
+            lay, n = ask.layout, len(canon.always)
+            if pad is None or not len(ask.flow_pcu_h) == len(lay.sat_flow_pcu_h) == n:
+                out[i] = ask.answer()
+                continue
+            groups.setdefault((id(canon), len(lay.junction.phases)), (pad, []))[1].append(i)
+        for pad, members in groups.values():
+            rows = [ask for i in members if isinstance(ask := asks[i], SaturationAsk)]
+            if len(rows) == 1:
+                out[members[0]] = rows[0].answer()
+                continue
+            needs = saturation_needs_all(pad, rows)
+            for row, i in enumerate(members):
+                out[i] = needs[row]
+
+
+def saturation_needs_all(pad: PaddedIndex, asks: Sequence[SaturationAsk]) -> np.ndarray:
+    """(asks, movements): per ask its answer(), equal_saturation_search's capacity needs, to the bit;
+    the asks of one floor index (`pad`) and phase count. The search's rounds run for all rows at
+    once: movement_needs_s' capacity needs at each row's x (its elementwise operations in its order,
+    the asks' scalars as columns), owed_needs_s, green_floors_s (raised_floors_all) and the fit
+    (the floors' row sums against the green time); a row whose first or second round ends its
+    search leaves it, the others bisect 40 rounds in step, as the search does."""
+    flow_pcu_h = np.array([a.flow_pcu_h for a in asks], dtype=float)
+    sat_pcu_h = np.array([a.layout.sat_flow_pcu_h for a in asks], dtype=float)
+    cycle_s = np.array([a.cycle_s for a in asks], dtype=float)
+    lost_s = np.array([[a.lost_time_per_phase_s] for a in asks], dtype=float)
+    max_y = np.array([a.max_flow_ratio for a in asks], dtype=float)
+    lo = np.array([a.layout.derived(_green_range_s)[0] for a in asks], dtype=float)
+    hi = np.array([a.layout.derived(_green_range_s)[1] for a in asks], dtype=float)
+    total_s = cycle_s - np.array([a.layout.derived(_cycle_intergreens_s) for a in asks], dtype=float)
+    has = flow_pcu_h / 3600.0 > 0
+    demand = cycle_s[:, None] * flow_pcu_h / sat_pcu_h  # movement_needs_s' first two operations
+    credited = np.array([a.credit is not None for a in asks])
+    zero = np.zeros(flow_pcu_h.shape[1])
+    transition_s = np.array([a.credit.transition_s if a.credit is not None else zero for a in asks], dtype=float)
+
+    def needs_s(rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        capacity_s = np.where(has[rows], demand[rows] / x[:, None] + lost_s[rows], 0)
+        out: np.ndarray = np.maximum(capacity_s, 0.0)
+        return out
+
+    def fits(rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        need_s = needs_s(rows, x)
+        owed_s = np.where(credited[rows][:, None], np.maximum(need_s - transition_s[rows], 0.0), need_s)
+        floors_s = raised_floors_all(pad, owed_s, np.argsort(-owed_s, axis=1), lo[rows], hi[rows])
+        fit: np.ndarray = floors_s.sum(axis=1) <= total_s[rows] + 1e-9  # a C-ordered row sums as the row alone
+        return fit
+
+    every = np.arange(len(asks))
+    low_x, high_x = max_y, 64.0 * max_y
+    done = fits(every, low_x)  # the needs at max_flow_ratio fit
+    rest = every[~done]
+    done[rest] = ~fits(rest, high_x[rest])  # no x makes them fit
+    out = needs_s(every, max_y)
+    search = every[~done]
+    if len(search):
+        low_x, high_x = low_x[search], high_x[search]
+        for _ in range(40):
+            mid_x = (low_x + high_x) / 2.0
+            fit = fits(search, mid_x)
+            low_x, high_x = np.where(fit, low_x, mid_x), np.where(fit, mid_x, high_x)
+        out[search] = needs_s(search, high_x)
+    return out
 
 
 def _answer_needs(asks: Sequence[NeedsAsk], members: Sequence[int], out: list[np.ndarray]) -> None:
