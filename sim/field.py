@@ -346,7 +346,12 @@ class SumoField:
         for jid, rc in self.roadside.items():
             local = rc.mode == "local"
             phase = self._local_phase(jid) if local else None
-            spent = (t_s - self._tl_next_switch(jid) + self._tl_phase_duration(jid)) if local else 0.0
+            # the time the program's phase has shown, asked of SUMO only where the roadside reads it
+            spent = (
+                (t_s - self._tl_next_switch(jid) + self._tl_phase_duration(jid))
+                if local and rc.reads_spent(phase)
+                else 0.0
+            )
             state = rc.tick(t_s, phase, spent)
             if state is None:
                 if self._applied[jid] is not None:

@@ -174,6 +174,16 @@ class RoadsideController:
             start_s = now_s - max(spent_s, 0.0) if first else now_s
             self.stage = _Stage("yellow", self.stage.phase, self.stage.phase, start_s)
 
+    def reads_spent(self, local_phase: int | None) -> bool:
+        """Whether `tick(now_s, local_phase, spent_s)` reads spent_s: only in local mode where
+        follow_local starts a stage from the program (its first reading, or another green
+        showing); otherwise the caller may pass any value and skip asking SUMO for it."""
+        if self.mode != "local":
+            return False
+        if not self._synced:
+            return True
+        return local_phase is not None and (self.stage.kind != "green" or self.stage.phase != local_phase)
+
     def wants_control(self, now_s: float) -> bool:
         fresh = self.plan is not None and now_s <= self.plan.expires_s and now_s - self.last_rx_s <= self.backup_s
         if not fresh and self.plan is not None and now_s - self.last_rx_s > self.backup_s:

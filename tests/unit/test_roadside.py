@@ -1,5 +1,7 @@
 """The virtual roadside controller keeps local safety whatever it is told."""
 
+import random
+
 from controller.junctions import parse_intersection
 from controller.model import CyclePlan, FlashCommand, Intersection, PhaseCommand
 from sim.roadside import RoadsideController
@@ -214,3 +216,27 @@ def test_an_infeasible_max_red_serves_the_longest_wait_in_turn():
     greens = [s for s in states if "G" in s]
     assert {"Grr", "rGr", "rrG"} <= set(greens)
     assert any(f.startswith("limit: max red") for f in rc.status(59.0).faults)
+
+
+def test_spent_is_read_only_where_reads_spent_says():
+    """The field asks SUMO for the time the program's phase has shown only where
+    `reads_spent` says the tick reads it (sim/field.py actuate_bodies): a roadside given a
+    wrong value everywhere else shows and reports what one given the true value every second
+    does, through the program's greens and intergreens, plans taken over and withdrawn."""
+    rng = random.Random(7)
+    told, asked = RoadsideController(two_phase(), backup_s=5.0), RoadsideController(two_phase(), backup_s=5.0)
+    program = [0] * 12 + [None] * 3 + [1] * 9 + [None] * 4  # the program's stages, second by second
+    seq, reads = 0, 0
+    for t in range(2_000, 2_600):
+        at = (t - 2_000) % len(program)
+        phase = program[at] if told.mode == "local" else None
+        spent = float(at - program.index(program[at])) + 0.5  # into its stage
+        if rng.random() < 0.04:
+            seq += 1
+            plan = cmd(rng.randrange(2), seq, float(t), ttl=rng.choice((3.0, 30.0)))
+            assert told.receive(plan, float(t)) == asked.receive(plan, float(t))
+        needed = asked.reads_spent(phase)
+        reads += needed
+        assert told.tick(float(t), phase, spent) == asked.tick(float(t), phase, spent if needed else 9_999.0)
+        assert told.status(float(t)) == asked.status(float(t))
+    assert 20 < reads < 200  # read at the stage changes only (and once at the start)
