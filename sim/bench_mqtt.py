@@ -40,6 +40,12 @@ the bundled city's junction with the most detectors (ids made unique).
   no read ahead), not in lockstep. A tick then takes the messages that came in before it, so a
   plan's own latency is measured from the message of the second its tick took (e2e and the
   timeline's parts assume the lockstep's pairing of a tick with its own second's messages).
+- --statuses: the 1 Hz feeder also sends each junction's roadside status every second (docs/mqtt.md:
+  QoS 1, retained; sim/bench_tick.py's status_at, its own program), right after its detector
+  message, and the clock messages announce them, so a lockstep tick waits for them too. The
+  controllers validate them (ControllerService.on_status) in the drain or the feed, which the
+  figures count under validate; the tick then runs with the junctions' signal states. Without it
+  the feed has no status at all (as before): no signal state reaches the tick.
 - --feeder-write joined (a diagnostic): the feeder writes a second's detector messages as
   ready-made packets on a connection of its own, ~64 KB a write, not one paho publish each:
   against the default it shows what the feeder's own publishing costs the loop's two cores.
@@ -50,9 +56,10 @@ the bundled city's junction with the most detectors (ids made unique).
   ServiceMetrics of its owned junctions and their GET /metrics endpoint, as `run` has them;
   never scraped (idle), or scraped (an HTTP GET loop from this process, not a Prometheus: every
   --scrape-every seconds from the feed's third second, each controller in turn, the whole body
-  read); `both` runs each row both ways, one after the other. The feed has no roadside statuses,
-  so the exporter notes no signal state and a scrape folds nothing: it measures the refreshes'
-  and the exposition's cost. Default none: no metrics, the figures of the tables before.
+  read); `both` runs each row both ways, one after the other. Without --statuses the feed has no
+  roadside statuses, so the exporter notes no signal state and a scrape folds nothing: it
+  measures the refreshes' and the exposition's cost. Default none: no metrics, the figures of the
+  tables before.
 """
 
 from __future__ import annotations
@@ -94,6 +101,10 @@ FEEDER_WRITE_HELP = (
 SERVICE_HELP = (
     "the 1 Hz controllers tick when the feeder's clock message says a second's messages are all sent (lockstep, as "
     "replays do), or every wall second as `run` does, after --tick-delay (live; the clock messages are ignored)"
+)
+STATUSES_HELP = (
+    "the 1 Hz feeder also publishes each junction's roadside status every second, as a roadside sends it "
+    "(QoS 1, retained), right after its detector message; lockstep clock messages announce them"
 )
 BENCH_USER = "bench"
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +180,7 @@ def feeder(spec: dict) -> None:
         t0 = float(spec["t0"])
         handed: dict[str, tuple[float, array]] = {}  # t -> (sent_wall, when each message was handed to the client)
         joined = _JoinedWriter(spec) if spec.get("write") == "joined" else None
+        statuses = _Statuses(spec, topics) if spec.get("statuses") else None
         for r in range(spec["rounds"]):
             t = t0 + r
             if mode == "paced":
@@ -179,14 +191,19 @@ def feeder(spec: dict) -> None:
             at = array("d")
             if joined is not None:
                 joined.send([(topic, head + stamp + tail) for (head, tail), topic in zip(parts, det_topics)], at)
-            for (head, tail), topic in zip(parts, det_topics) if joined is None else ():
+            for k, ((head, tail), topic) in enumerate(zip(parts, det_topics) if joined is None else ()):
                 client.publish(topic, head + stamp + tail, qos=0)
                 at.append(time.time())
+                if statuses is not None:  # the junction's roadside sends its status with its detector message
+                    statuses.publish(client, k, t)
             handed[repr(t)] = (sent_wall, at)
             if mode == "paced":
-                clock = {"v": 1, "t": t, "detectors": n, "status": 0, "status_t": None}
+                m = n if statuses is not None else 0
+                clock = {"v": 1, "t": t, "detectors": n, "status": m, "status_t": t if m else None}
                 if spec.get("regions"):
-                    clock["regions"] = {r: {"detectors": k, "status": 0} for r, k in spec["regions"].items()}
+                    clock["regions"] = {
+                        r: {"detectors": k, "status": k if m else 0} for r, k in spec["regions"].items()
+                    }
                 client.publish(topics.clock, json.dumps(clock).encode(), qos=1)
             row = {"t": t, "sent_wall": sent_wall, "done_wall": time.time(), "cpu_s": time.process_time()}
             print(json.dumps(row), flush=True)
@@ -198,6 +215,24 @@ def feeder(spec: dict) -> None:
     while client.pending():
         time.sleep(0.01)
     client.close()
+
+
+class _Statuses:
+    """--statuses: each junction's roadside status of the second, as a roadside sends it
+    (docs/mqtt.md: QoS 1, retained), right after its detector message: sim/bench_tick.py's
+    `status_at` (its own program, each phase 10 s, the last second an intergreen, the junctions
+    staggered by 3 s), encoded by controller/core/messages.py's `encode_status`."""
+
+    def __init__(self, spec: dict, topics: Topics) -> None:
+        from controller.core.messages import encode_status
+        from sim.bench_tick import status_at
+
+        self.encode, self.status_at, self.phases = encode_status, status_at, int(spec["phases"])
+        self.topics = [topics.status(junction_id(k)) for k in range(spec["n"])]
+
+    def publish(self, client: MqttClient, k: int, t: float) -> None:
+        status = self.status_at(junction_id(k), k, int(t), self.phases)
+        client.publish(self.topics[k], self.encode(status), qos=1, retain=True)
 
 
 class _JoinedWriter:
@@ -528,6 +563,7 @@ def one_hz_regions(
     network: str = "pump",
     feeder_write: str = "paho",
     live: tuple[str, float] = ("lockstep", 0.0),
+    statuses: bool = False,
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
     n = len(junctions)
@@ -554,6 +590,8 @@ def one_hz_regions(
     if metrics == "scraped":
         scraper.start()
     spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0, "write": feeder_write}
+    if statuses:
+        spec |= {"statuses": True, "phases": len(next(iter(junctions.values())).phases)}
     broker_cpu0 = cpu_seconds(broker._proc.pid)
     feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
     lines = [json.loads(line) for line in feed.stdout]
@@ -731,7 +769,7 @@ def _cpu(ticks: list[dict], keep: list[float]) -> dict:
     return out | {"cpu_read": read}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000])
     p.add_argument("--regions", type=int, nargs="+", default=[1, 2], help="controller processes (regions) per size")
@@ -762,9 +800,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--feeder-write", choices=["paho", "joined"], default="paho", help=FEEDER_WRITE_HELP)
     p.add_argument("--service", choices=["lockstep", "live"], default="lockstep", help=SERVICE_HELP)
     p.add_argument("--tick-delay", type=float, default=0.0, help="live: [service] tick_delay_s of the controllers")
+    p.add_argument("--statuses", action="store_true", help=STATUSES_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _parser()
     args = p.parse_args(argv)
+    if args.statuses and args.feeder_write == "joined":
+        p.error("--statuses: the statuses go through paho (QoS 1, retained); not with --feeder-write joined")
     if args.feeder or args.controller:
         (feeder if args.feeder else controller_process)(json.loads(sys.stdin.read()))
         return 0
@@ -824,6 +870,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             args.network,
                             args.feeder_write,
                             (args.service, args.tick_delay),
+                            args.statuses,
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)
