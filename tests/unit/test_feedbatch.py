@@ -9,10 +9,13 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.config import Config
-from controller.core import feedarrays
+from controller.core import feedarrays, feedbatch
 from controller.core.feedbatch import BatchLayout, read_message, split_batch
+from controller.model import VEHICLE_CLASSES
 from controller.service import ControllerService
 from tests.junction_fixtures import two_phase_as
 
@@ -228,3 +231,113 @@ def test_a_junction_without_loops_reads_as_the_json_path(monkeypatch):
     one, batch = both([(jid, enc(body(jid))) for jid in JS])
     assert not one.rejected and body("Z")["detectors"] == {}
     assert len(batch._frames) == 1 and batch._frames[0][1].sum() == len(JS)
+
+
+# -- the typed read (msgspec) against the general read (orjson and the columns per loop) -------
+def _frame_bytes(read, layout: BatchLayout) -> tuple:
+    """The frame a plain read makes alone: its time, period and arrays to the bit (-0.0 is not 0.0)."""
+    jid = read[0]
+    ((frame, present),) = split_batch([(jid, b"")], layout, [read]).frames
+    arrays = (frame.counts, frame.occupancy, frame.speed_mps, present)
+    return (frame.t_s, frame.period_s, *(a.dtype.str + ":" + a.tobytes().hex() for a in arrays))
+
+
+def _typed_is_the_general_read(payload: bytes, jid: str | None) -> bool:
+    """A message the typed read takes is plain to the general read, with the same junction and the
+    same frame to the bit. Returns whether the typed read took it."""
+    layout = BatchLayout.build(JS)
+    typed = feedbatch._read_typed(payload, jid, layout)
+    if typed is None:
+        return False
+    parsed = feedbatch._read_parsed(payload, jid, layout)
+    assert parsed[1] is not None, payload
+    assert typed[0] == parsed[0] and typed[1][:2] == parsed[1][:2]
+    assert _frame_bytes(typed, layout) == _frame_bytes(parsed, layout)
+    return True
+
+
+def test_a_plain_message_is_read_typed_to_the_general_reads_frame():
+    payloads = [enc(body(jid)) for jid in JS] + [form("A") for form, plain in LOOP_FORMS if plain]
+    payloads.append(with_loop("A", 1, counts={"motorcycle": 2, "car": 0, "truck": 3, "bus": 1}))
+    assert all(_typed_is_the_general_read(p, json.loads(p)["junction"]) for p in payloads)
+    assert _typed_is_the_general_read(enc(body("A")), None)  # no topic: the body's junction
+    layout = BatchLayout.build(JS)
+    typed = feedbatch._read_typed(payloads[0], "A", layout)
+    assert read_message(payloads[0], "A", layout) == typed != feedbatch._read_parsed(payloads[0], "A", layout)
+
+
+@pytest.mark.parametrize("payload, reason", HOSTILE, ids=[r for _, r in HOSTILE])
+def test_a_hostile_message_read_typed_is_read_as_the_general_read(payload, reason):
+    _typed_is_the_general_read(payload, "A")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        enc(body("A")).replace(b'"period_s"', b'"note": "\xc3\xa9", "period_s"'),  # valid UTF-8, not ASCII
+        enc(body("A")).replace(b'"period_s"', b'"x": "\xff", "period_s"'),  # invalid UTF-8 in a key both skip
+        enc(body("A", v=1.0)),  # the general read takes 1.0 for version 1; msgspec's integer does not
+        enc(body("A", t=True)),
+        with_loop("A", 0, counts={"car": 1.0}),
+        with_loop("A", 0, counts={"car": 1, "tank": 0}),
+        with_loop("A", 0, counts={"car": 2**64}),
+        with_loop("A", 0, counts={"car": 21}),  # above max_count(1 s)
+        enc(body("A", detectors={})),
+    ],
+    ids=[
+        "utf8",
+        "invalid_utf8_skipped",
+        "v_float",
+        "t_bool",
+        "count_float",
+        "unknown_class",
+        "count_huge",
+        "count_high",
+        "no_loops",
+    ],
+)
+def test_the_typed_read_leaves_to_the_general_read_what_it_does_not_read_as_it(payload):
+    """A non-ASCII message (msgspec does not check the UTF-8 of what it skips), and forms the two
+    readers read apart (a version 1.0, a count 1.0) or that are not plain: left to the general read."""
+    assert feedbatch._read_typed(payload, "A", BatchLayout.build(JS)) is None
+
+
+JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-3, max_value=25),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1.0, 0.5, 5e-324, 1.7976931348623157e308]),
+    st.text(max_size=3),
+    st.just({}),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_whatever_the_typed_read_takes_reads_as_the_general_read(data):
+    """Random loops (counts of any class and value, readings of any JSON type, keys missing or added),
+    and random bytes written over the message: what the typed read takes, the general read reads the
+    same to the bit."""
+    msg = body("A", t=data.draw(JSON_VALUES | st.floats(0, 1e9)), period_s=data.draw(JSON_VALUES | st.just(1.0)))
+    for did, loop in msg["detectors"].items():
+        if data.draw(st.booleans()):
+            classes = st.sampled_from([*VEHICLE_CLASSES, "tank"])
+            loop["counts"] = data.draw(st.dictionaries(classes, JSON_VALUES, max_size=5))
+        for key in ("occupancy", "speed_mps"):
+            if data.draw(st.integers(0, 3)) == 0:
+                loop[key] = data.draw(JSON_VALUES)
+        if data.draw(st.integers(0, 7)) == 0:
+            del loop[data.draw(st.sampled_from(sorted(loop)))]
+        if data.draw(st.integers(0, 7)) == 0:
+            loop["extra"] = data.draw(JSON_VALUES)
+        msg["detectors"][did] = loop
+    payload = bytearray(json.dumps(msg).encode())
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(0, len(payload) - 1))
+        payload[at : at + data.draw(st.integers(0, 3))] = data.draw(st.binary(max_size=3) | st.sampled_from(JSON_BYTES))
+    _typed_is_the_general_read(bytes(payload), "A")
+
+
+JSON_BYTES = [b"0", b"-", b"1e5", b".", b",", b'"', b"\\", b"}", b"{", b"]", b"[", b"true", b"null", b" ", b"9" * 20]
