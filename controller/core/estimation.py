@@ -8,7 +8,9 @@ and then per movement:
 - **arrival flow** (PCU/h): exponentially averaged counts at the advance loop (class weights
   from config.toml [pcu]). While the advance loop is blocked by a standing queue its counts say
   nothing of demand, so the average is held; with the advance loop faulty the stop-line counts
-  stand in (over a long window departures equal arrivals).
+  stand in (over a long window departures equal arrivals). With `flow_mean_observed` (off by
+  default) it is the mean of the periods observed so far until the average's window has passed a
+  few times (the EWMA from zero counts the periods before the first as empty).
 - **queue** (PCU): input-output counting between the advance and the stop-line loop (arrivals
   in, departures out), bounded by the lane storage between the two loops, and corrected by
   occupancy where counting drifts:
@@ -172,6 +174,12 @@ class EstimationParams:
     # counted a vehicle and then nothing for clear_gap_s (_advance_gap): the queue discharged over it.
     # False: it drains only by the vehicles counted over the advance loop, or with an empty stop-line loop
     hidden_clear_gap: bool = False
+    # the arrival flow is the mean of the periods observed so far (_mean_observed): each period the advance
+    # loop counts freely steps the average by alpha / (the weight the average has given observed periods,
+    # 1 - (1 - alpha)^n after n), and once flow_window_s has passed a few times it is the EWMA itself.
+    # False: the EWMA starts from zero, as if every period before the first had been counted empty (300 s
+    # in, a lane's flow is 63 % of its demand)
+    flow_mean_observed: bool = False
     # an approach whose stop-line loops count more than its advance loops, beyond what the lanes store between
     # them, has a source the advance loops do not see (_advance_undercount): "off"; "blind": its advance loops
     # are taken as not counting arrivals (as a lane without one); "scale": their counts are scaled by the
@@ -607,6 +615,9 @@ class LaneState:
     # (_advance_undercount; zero with advance_undercount off)
     count_stop_pcu: np.ndarray
     count_adv_pcu: np.ndarray
+    # the weight the arrival-flow average has given the periods observed, 1 - (1 - alpha)^n after n
+    # (flow_mean_observed: _mean_observed; zero with it off)
+    flow_seen: np.ndarray
     adv_recent_pcu: np.ndarray  # (TRANSIT_HISTORY_TICKS, lanes): advance-loop arrivals, row 0 = this tick
 
     @staticmethod
@@ -621,6 +632,7 @@ class LaneState:
             z,
             z,
             np.full(n, DEFAULT_TRANSIT_SPEED_MPS),
+            z,
             z,
             z,
             z,
@@ -958,6 +970,9 @@ def _lanes(
     free = sig.adv_ok & ~sig.adv_stand_now & ~adv_blocked
     if p.hidden_queue_balance:
         free &= L.hidden_pcu <= 0.0  # the counts over the loop are the hidden queue's discharge
+    flow_seen = L.flow_seen
+    if p.flow_mean_observed:
+        flow_from_adv, flow_seen = _mean_observed(L.flow_pcu_h, adv_pcu * 3600.0 / dt, L.flow_seen, free, alpha)
     flow = np.where(free, flow_from_adv, np.where(~sig.adv_alive & sig.stop_alive, dep_flow, L.flow_pcu_h))
     adv_speed = np.where(
         sig.adv_ok & (r.veh[ai] > 0) & (adv_spd > p.standing_speed_mps),
@@ -975,8 +990,22 @@ def _lanes(
         hidden = np.where(_advance_gap(sig, recent, r.occ[ai], green_s, p.clear_gap_s, dt), 0.0, hidden)
     sat_pcu, sat_s, block = _learn(p, L, sig, stop_pcu, dt)
     measured = (queue, hidden, flow, dep_flow, green_s, stop_empty_s, adv_standing_s, adv_speed, sat_pcu, sat_s, block)
-    lanes = LaneState(*measured, count_stop, count_adv, recent)
+    lanes = LaneState(*measured, count_stop, count_adv, flow_seen, recent)
     return lanes, arr, dep
+
+
+def _mean_observed(
+    flow: np.ndarray, now: np.ndarray, seen: np.ndarray, learnt: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """[estimation] flow_mean_observed: the arrival flow `flow` stepped towards this period's `now` (PCU/h)
+    where the period is `learnt`, by alpha / the weight the average has now given observed periods (`seen`,
+    1 - (1 - alpha)^n after n of them): the mean of the periods observed so far, not an average with zeros
+    for the periods before the first. The first period observed gives its own flow; once the weight is near 1
+    (a few flow_window_s) the step is alpha, the EWMA's. Example, alpha = 1/300, a car every 5 s from the
+    start (720 PCU/h): after 60 s the EWMA reads 131 PCU/h, this mean 720. Returns (flow, seen)."""
+    seen_now = np.where(learnt, (1.0 - alpha) * seen + alpha, seen)
+    step = alpha / np.maximum(seen_now, alpha)
+    return flow + step * (now - flow), seen_now
 
 
 def _advance_gap(

@@ -66,6 +66,7 @@ _LANE_FIELDS = (
     "block",
     "count_stop_pcu",
     "count_adv_pcu",
+    "flow_seen",
 )
 _HEALTH_FIELDS = ("on_s", "silent_s", "ref_veh", "missing_s", "implausible", "faulty")
 

@@ -16,7 +16,7 @@ from controller.core.estimation import DetectorHealth, HealthCut, LaneCut, LaneS
 
 def _network_lanes(n: int) -> LaneState:
     rng = np.random.default_rng(2)
-    values = [rng.random(n) for _ in range(13)]
+    values = [rng.random(n) for _ in range(14)]
     return LaneState(*values, rng.random((60, n)))
 
 

@@ -116,7 +116,7 @@ def test_lane_rows_are_the_per_tick_formula():
 
 
 def test_cut_at_is_cut_of():
-    lanes = LaneState(*(np.arange(9.0) * (k + 1) for k in range(13)), adv_recent_pcu=np.arange(27.0).reshape(3, 9))
+    lanes = LaneState(*(np.arange(9.0) * (k + 1) for k in range(14)), adv_recent_pcu=np.arange(27.0).reshape(3, 9))
     a, b = cut_at(LaneCut, lanes, slice(2, 6)), cut_of(LaneCut, lanes, 2, 6)
     for name in LaneState.__dataclass_fields__:
         assert np.array_equal(getattr(a, name), getattr(b, name))
