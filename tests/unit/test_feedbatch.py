@@ -282,6 +282,7 @@ def test_a_hostile_message_read_typed_is_read_as_the_general_read(payload, reaso
         with_loop("A", 0, counts={"car": 1, "tank": 0}),
         with_loop("A", 0, counts={"car": 2**64}),
         with_loop("A", 0, counts={"car": 21}),  # above max_count(1 s)
+        enc(body("A", period_s=1e30)).replace(b'"car": 0', b'"car": 9223372036854775808', 1),  # 2**63: beyond int64
         enc(body("A", detectors={})),
     ],
     ids=[
@@ -293,6 +294,7 @@ def test_a_hostile_message_read_typed_is_read_as_the_general_read(payload, reaso
         "unknown_class",
         "count_huge",
         "count_high",
+        "count_past_int64",  # under a max_count beyond int64 (a period of 1e30 s): the column's bound holds
         "no_loops",
     ],
 )
