@@ -485,16 +485,13 @@ def get_options(argv: list[str]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    args = get_options(argv[: argv.index("--")] if "--" in argv else argv)
-    cfg = load_config(args.config)
+def loop_class(args: argparse.Namespace, base: type[_Loop] = _Loop) -> type[_Loop]:
+    """`base` (the loop main runs) with the command line's forced, held and traced junctions set."""
     forced = tuple(j for j in args.force_fixed.split(",") if j)
     traced = tuple(j for j in args.trace_junction.split(",") if j)
-    loop = type(
+    return type(
         "Loop",
-        (_Loop,),
+        (base,),
         {
             "force_fixed": forced,
             "force_from_s": max(args.force_fixed_from, 0.0),
@@ -504,10 +501,17 @@ def main(argv: list[str] | None = None) -> int:
             "per_approach": args.per_approach,
         },
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sumo_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = get_options(argv[: argv.index("--")] if "--" in argv else argv)
+    cfg = load_config(args.config)
     summary = run(
         SimulateRequest(args.sumocfg, args.out, args.policy, tuple(sumo_args)),
         cfg,
-        loop_factory=loop,
+        loop_factory=loop_class(args),
         progress=lambda line: print(line, file=sys.stderr),
     )
     (args.out / "harm_check.json").write_text(json.dumps(summary["harm_check"], indent=1))

@@ -2,7 +2,7 @@
 from the simulation's second S on, for good, and leaves every other junction to do no harm.
 
 Two lights on one road (tests/netbuild.py pair_net), `adaptive`, a run from 50 s to 400 s. The
-loop is built as harm_check.main builds it, from its own command line.
+loop is the one harm_check.main runs (harm_check.loop_class), from its own command line.
 """
 
 from __future__ import annotations
@@ -43,9 +43,7 @@ def cfg_path(tmp_path_factory) -> Path:
 
 
 def _rows(cfg_path: Path, out: Path, argv: list[str]) -> list[tuple[float, dict[str, tuple[str, float]]]]:
-    args = harm_check.get_options([str(cfg_path), "--out", str(out), *argv])
-    forced = tuple(j for j in args.force_fixed.split(",") if j)
-    loop = type("Loop", (_Modes,), {"force_fixed": forced, "force_from_s": max(args.force_fixed_from, 0.0)})
+    loop = harm_check.loop_class(harm_check.get_options([str(cfg_path), "--out", str(out), *argv]), _Modes)
     request = SimulateRequest(cfg_path, out, "adaptive", ("--end", str(END_S)), prefer_libsumo=False)
     summary = run(request, load_config(ROOT / "config.toml"), loop_factory=loop)
     assert set(summary["harm_check"]["junctions"]) == {"A", "B"}
