@@ -602,6 +602,69 @@ def _stall_view(
     return NetworkView(links, LinkState.empty(links, layouts, 0.0), dict(ests), layouts, phases=phases, signals=signals)
 
 
+@dataclasses.dataclass
+class _PassAgainstDecide:
+    """A pass-against-reference test's two sides over `js`: the pass (NetPressure.decide_all) on `got`, and
+    decide() with the core's NetworkView (links not learnt: _stall_view) on `ref`, from the same states; `odd`: that
+    junction's state holds other constants (switch_service_s 3 s), so the pass leaves it to decide(). `without`: the
+    policy with the rule under test off, to count the ticks the rule changes a wish (`seen["changed"]`)."""
+
+    js: dict[str, Intersection]
+    layouts: dict[str, Layout]
+    policy: MaxPressurePolicy
+    without: MaxPressurePolicy
+    net: NetPressure
+    links: LinkLayout
+    ref: dict[str, MaxPressureState]
+    got: dict[str, MaxPressureState]
+    red: dict[str, list[float]]
+    seen: dict[str, int]
+
+    @staticmethod
+    def build(
+        js: dict[str, Intersection], policy: MaxPressurePolicy, without: MaxPressurePolicy, odd: str | None
+    ) -> _PassAgainstDecide:
+        layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+        assert policy.uses_network and policy.reads_signals and not policy.reads_links
+        net = policy.network_decision(layouts)
+        assert isinstance(net, NetPressure)
+        ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+        if odd is not None:
+            ref[odd] = MaxPressurePolicy(dataclasses.replace(policy.params, switch_service_s=3.0)).init(
+                layouts[odd], 0.0
+            )
+        red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
+        seen = {"changed": 0, "switch": 0}
+        return _PassAgainstDecide(
+            js, layouts, policy, without, net, LinkLayout.build(layouts), ref, dict(ref), red, seen
+        )
+
+    def views(self, shown: dict[str, tuple[int, bool, float] | None], t: float) -> list[SignalView | None]:
+        """The tick's signal views (_views; the red times kept)."""
+        return _views(self.js, self.layouts, shown, self.red, t)
+
+    def compare(
+        self, ests: dict[str, Estimate], views: list[SignalView | None], t: float, cuts: bool
+    ) -> tuple[NetworkView, list[tuple[int, str, Layout, Estimate, SignalView | None, MaxPressureState]]]:
+        """One tick of both sides (`cuts`: the pass reads the estimates as views of one record): the same wishes
+        and states, asserted; then both sides move on. The reference's NetworkView, and per junction (position,
+        id, layout, estimate, view, the reference's new state) for the test's own checks."""
+        est_list = [ests[j] for j in self.js]
+        view_net = _stall_view(self.links, self.layouts, ests, views)
+        out = self.net.decide_all([self.got[j] for j in self.js], _as_cuts(est_list) if cuts else est_list, views, t)
+        rows = []
+        for k, ((jid, lay), est, view, (state, wish)) in enumerate(zip(self.layouts.items(), est_list, views, out)):
+            r_state, r_wish = self.policy.decide(self.ref[jid], lay, est, view, t, network=view_net)
+            assert wish == r_wish, (t, jid)
+            _same_state(state, r_state)
+            self.seen["changed"] += wish != self.without.decide(self.ref[jid], lay, est, view, t, network=view_net)[1]
+            if view is not None and wish is not None and not view.in_intergreen:
+                self.seen["switch"] += wish.phase != view.phase
+            self.ref[jid], self.got[jid] = r_state, state
+            rows.append((k, jid, lay, est, view, r_state))
+        return view_net, rows
+
+
 @pytest.mark.parametrize(
     ("forecast", "pull", "reference", "cuts"),
     [(False, False, False, False), (True, False, False, True), (False, True, True, False), (True, True, False, True)],
@@ -618,24 +681,16 @@ def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
 
     rng, nrng = random.Random(11), np.random.default_rng(11)
     js = _line(5)
-    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     keys = {"stall_s": 5.0, "stall_red_forecast": forecast, "pull_upstream": pull, "exit_room_held": False}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
-    assert policy.uses_network and policy.reads_signals and not policy.reads_links
-    net = policy.network_decision(layouts)
-    assert isinstance(net, NetPressure) and net.stall is not None
-    links = LinkLayout.build(layouts)
     without = MaxPressurePolicy(
         dataclasses.replace(MaxPressureParams(), pull_upstream=pull, stall_s=0.0, exit_room_held=False)
     )
-    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
-    if reference:
-        other = dataclasses.replace(MaxPressureParams(), **keys, switch_service_s=3.0)  # type: ignore[arg-type]
-        ref["L2"] = MaxPressurePolicy(other).init(layouts["L2"], 0.0)
-    got = dict(ref)
+    sides = _PassAgainstDecide.build(js, policy, without, "L2" if reference else None)
+    net, layouts = sides.net, sides.layouts
+    assert net.stall is not None
     signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)  # greens of 30 s on average
-    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
-    seen = {"candidate": 0, "stalled": 0, "changed": 0, "switch": 0}
+    seen = {"candidate": 0, "stalled": 0}
     for tick in range(1, 400):
         t = float(tick)
         shown = signals.tick(t)
@@ -645,15 +700,10 @@ def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
             ests[jid] = dataclasses.replace(
                 est, blind=nrng.random(n) < 0.05, queue_pcu=np.where(nrng.random(n) < 0.1, 0.0, est.queue_pcu)
             )
-        views = _views(js, layouts, shown, red, t)
-        est_list = [ests[j] for j in js]
-        view_net = _stall_view(links, layouts, ests, views)
-        found = _pass_candidates(net, [got[j] for j in js], est_list, views, t)
-        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
-        for k, ((jid, lay), est, view, (state, wish)) in enumerate(zip(layouts.items(), est_list, views, out)):
-            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t, network=view_net)
-            assert wish == r_wish, (tick, jid)
-            _same_state(state, r_state)
+        views = sides.views(shown, t)
+        found = _pass_candidates(net, [sides.got[j] for j in js], [ests[j] for j in js], views, t)
+        view_net, rows = sides.compare(ests, views, t, cuts)
+        for k, jid, lay, est, view, r_state in rows:
             if view is not None and not view.in_intergreen and r_state.last_dep_s is not None:
                 cand = stalled_movements(lay, est, view.phase, view.green_elapsed_s, r_state.last_dep_s, t, 5.0)
                 m0, m1 = net.spans[k]
@@ -663,11 +713,7 @@ def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
                 if cand.any() and view.green_elapsed_s >= lay.junction.phases[view.phase].min_green_s:
                     marks = policy._held_stalls(r_state, lay, est, view, t, view_net, None, cand)
                     seen["stalled"] += bool(marks.any())
-            changed = wish != without.decide(ref[jid], lay, est, view, t, network=view_net)[1]
-            seen["changed"] += changed
-            ref[jid], got[jid] = r_state, state
-            if view is not None and wish is not None and not view.in_intergreen:
-                seen["switch"] += wish.phase != view.phase
+    seen |= sides.seen
     assert seen["candidate"] > 300 and seen["stalled"] > 20 and seen["changed"] > 5 and seen["switch"] > 300, seen
 
 
@@ -774,25 +820,17 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
     constants (decided by decide())."""
     rng, nrng = random.Random(13), np.random.default_rng(13)
     js = _held_network()
-    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     # (without the stall rule, the head-block rule's reference path keeps departures the pass does not: off)
     rules = {"pull_upstream": pull, "stall_s": 5.0 if stall else 0.0, "head_block_s": 4.0 if stall else 0.0}
     keys = {"exit_room_held": True, "exit_room_held_direct": True, **rules}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
-    assert policy.uses_network and policy.reads_signals and not policy.reads_links
-    net = policy.network_decision(layouts)
-    assert isinstance(net, NetPressure) and (net.stall is not None) is stall
-    assert net.held is not None and set(net.held.junction.tolist()) == {0, 1, 2}
-    links = LinkLayout.build(layouts)
     without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **rules, exit_room_held=False))  # type: ignore[arg-type]
-    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
-    if reference:
-        other = dataclasses.replace(policy.params, switch_service_s=3.0)
-        ref["L3"] = MaxPressurePolicy(other).init(layouts["L3"], 0.0)
-    got = dict(ref)
+    sides = _PassAgainstDecide.build(js, policy, without, "L3" if reference else None)
+    net, layouts = sides.net, sides.layouts
+    assert (net.stall is not None) is stall
+    assert net.held is not None and set(net.held.junction.tolist()) == {0, 1, 2}
     signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)
-    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
-    seen = {"held": 0, "changed": 0, "switch": 0, "negative": 0, "room": 0, "no_room": 0}
+    seen = {"held": 0, "negative": 0, "room": 0, "no_room": 0}
     for tick in range(1, 400):
         t = float(tick)
         shown = signals.tick(t)
@@ -801,27 +839,19 @@ def test_the_pass_applies_exit_room_held_direct_as_each_junction_alone(
             neg = nrng.random(len(est.block)) < 0.02
             ests[jid] = dataclasses.replace(est, block=np.where(neg, -1.0, est.block))
             seen["negative"] += bool(neg.any())
-        views = _views(js, layouts, shown, red, t)
+        views = sides.views(shown, t)
         est_list = [ests[j] for j in js]
-        view_net = _stall_view(links, layouts, ests, views)
         lane_q, lane_h = (np.concatenate([getattr(e.lanes, f) for e in est_list]) for f in ("queue_pcu", "hidden_pcu"))
         maybe = net.held.junctions(np.concatenate([e.queue_pcu for e in est_list]), lane_q, lane_h)
-        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
-        for k, ((jid, lay), est, view, (state, wish)) in enumerate(zip(layouts.items(), est_list, views, out)):
-            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t, network=view_net)
-            assert wish == r_wish, (tick, jid)
-            _same_state(state, r_state)
+        view_net, rows = sides.compare(ests, views, t, cuts)
+        for k, jid, lay, est, _, _ in rows:
             ratio = held_exit_ratio(lay, est, view_net, t, True)
             if k not in maybe:
                 assert (ratio == 1.0).all(), (tick, jid)
             if k in {0, 1, 2}:
                 seen["room" if k not in maybe else "no_room"] += 1
             seen["held"] += bool((ratio < 1.0).any())
-            changed = wish != without.decide(ref[jid], lay, est, view, t, network=view_net)[1]
-            seen["changed"] += changed
-            ref[jid], got[jid] = r_state, state
-            if view is not None and wish is not None and not view.in_intergreen:
-                seen["switch"] += wish.phase != view.phase
+    seen |= sides.seen
     assert min(seen.values()) > 10, seen
 
 
