@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 
 from controller.config import Config
-from controller.core.estimation import Layout
+from controller.core.estimation import Estimate, Layout
 from controller.core.params import WebsterParams
 from controller.core.policies.phases import primary_phases
 from controller.core.policies.webster import (
     Credit,
     FloorIndex,
     WebsterPolicy,
+    WebsterState,
     _cycle_intergreens_s,
     _cycle_terms_s,
     _flow_ratio_sum,
@@ -37,9 +38,10 @@ from controller.core.policies.webster import (
     lane_shared_layout,
     lane_shared_sat_pcu_h,
     reference_cycle_s_of,
+    track_green_ends,
     unopposed_credit,
 )
-from controller.core.safety import GateMemo, _cycle_form_refusal, gate_cycle, max_red_s, phase_conflict
+from controller.core.safety import GateMemo, SignalView, _cycle_form_refusal, gate_cycle, max_red_s, phase_conflict
 from controller.junctions import load_intersections, parse_intersection
 from controller.model import CycleWish, Intersection
 from tests.junction_fixtures import two_phase, two_phase_raw
@@ -341,3 +343,81 @@ def test_a_cycle_wish_greening_conflicting_movements_is_refused_through_the_gate
             assert _cycle_form_refusal(j, order, greens, 0.0, memo) == why
             out = gate_cycle(j, CycleWish(order, greens, 0.0), plan_id="p", seq=1, now_s=10.0, ttl_s=60.0, memo=memo)
             assert out.command is None and out.refused == why
+
+
+def reference_track_green_ends(
+    state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, residual_queue_pcu: float
+) -> WebsterState:
+    """webster.track_green_ends as it was before session 48 (E): every change of the green phase
+    rebuilt the four per-phase sums."""
+    n = len(layout.junction.phases)
+    now_green = None if signal is None or signal.in_intergreen else signal.phase
+    if now_green == state.green_phase and len(state.residual_pcu) == n:
+        return state
+    sums = list(state.residual_pcu) if len(state.residual_pcu) == n else [0.0] * n
+    counts = list(state.green_ends) if len(state.green_ends) == n else [0] * n
+    runs = list(state.short_run) if len(state.short_run) == n else [0] * n
+    free = list(state.free_residual_pcu) if len(state.free_residual_pcu) == n else [0.0] * n
+    prev = state.green_phase
+    if prev is not None and prev != now_green and 0 <= prev < n:
+        ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
+        if ended.any():
+            left_pcu = est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]
+            residual = float(left_pcu.max())
+            free[prev] += float((left_pcu * np.clip(1.0 - est.lanes.block[ended], 0.0, 1.0)).max())
+            sums[prev] += residual
+            runs[prev] = runs[prev] + 1 if residual >= residual_queue_pcu else 0
+            counts[prev] += 1
+    return replace(
+        state,
+        green_phase=now_green,
+        residual_pcu=tuple(sums),
+        green_ends=tuple(counts),
+        short_run=tuple(runs),
+        free_residual_pcu=tuple(free),
+    )
+
+
+def test_green_ends_tracked_are_the_former_code_s():
+    """track_green_ends, which copies the state with its sums as they are when a green begins (none
+    ended), against the former code: every field to the bit (repr), on states whose green phase is
+    none, one of the junction's or out of its range, whose four sums are sized, empty or one short,
+    under views of every phase, intergreens and none, lanes green or not, queues with zeros."""
+    rng = random.Random(48)
+    kinds = {"kept": 0, "began": 0, "ended": 0}
+    for lay in layouts():
+        n, n_lanes = len(lay.junction.phases), lay.lane_share.shape[1]
+        for _ in range(150):
+            est = Estimate.empty(lay, 100.0)
+            lanes = replace(
+                est.lanes,
+                green_s=np.array([rng.choice((0.0, 0.0, 3.0, -0.0)) for _ in range(n_lanes)]),
+                queue_pcu=np.array([rng.choice((0.0, rng.uniform(0.0, 9.0))) for _ in range(n_lanes)]),
+                hidden_pcu=np.array([rng.choice((0.0, rng.uniform(0.0, 4.0))) for _ in range(n_lanes)]),
+                block=np.array([rng.uniform(-0.2, 1.2) for _ in range(n_lanes)]),
+            )
+            est = replace(est, lanes=lanes)
+            sized = [rng.random() < 0.85 for _ in range(4)]
+            state = WebsterState(
+                50.0,
+                None,
+                None,
+                green_phase=rng.choice((None, None, rng.randrange(n), n, -1)),
+                residual_pcu=tuple(rng.uniform(0.0, 30.0) for _ in range(n if sized[0] else n - 1)),
+                green_ends=tuple(rng.randrange(4) for _ in range(n if sized[1] else 0)),
+                short_run=tuple(rng.randrange(3) for _ in range(n if sized[2] else n + 1)),
+                free_residual_pcu=tuple(rng.uniform(0.0, 20.0) for _ in range(n if sized[3] else 0)),
+            )
+            signal = rng.choice(
+                (None, SignalView(rng.randrange(n), rng.random() < 0.4, 2.0, (0.0,) * len(lay.junction.movements)))
+            )
+            got = track_green_ends(state, lay, est, signal, 3.0)
+            want = reference_track_green_ends(state, lay, est, signal, 3.0)
+            assert repr(got) == repr(want)
+            if got is state:
+                kinds["kept"] += 1
+            elif got.green_ends == state.green_ends:
+                kinds["began"] += 1
+            else:
+                kinds["ended"] += 1
+    assert min(kinds.values()) > 200, kinds

@@ -1309,11 +1309,13 @@ def track_green_ends(
     now_green = None if signal is None or signal.in_intergreen else signal.phase
     if now_green == state.green_phase and len(state.residual_pcu) == n:
         return state  # no green ended: nothing to count (most ticks)
+    prev = state.green_phase
+    if (prev is None or prev == now_green or not 0 <= prev < n) and _sized(state, n):
+        return evolved(state, green_phase=now_green)  # a green began (after an intergreen): the sums as they are
     sums = list(state.residual_pcu) if len(state.residual_pcu) == n else [0.0] * n
     counts = list(state.green_ends) if len(state.green_ends) == n else [0] * n
     runs = list(state.short_run) if len(state.short_run) == n else [0] * n
     free = list(state.free_residual_pcu) if len(state.free_residual_pcu) == n else [0.0] * n
-    prev = state.green_phase
     if prev is not None and prev != now_green and 0 <= prev < n:
         ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
         if ended.any():
@@ -1331,6 +1333,11 @@ def track_green_ends(
         short_run=tuple(runs),
         free_residual_pcu=tuple(free),
     )
+
+
+def _sized(state: WebsterState, n: int) -> bool:
+    """track_green_ends' per-phase sums all of `n` phases (none to start afresh)."""
+    return len(state.residual_pcu) == len(state.green_ends) == len(state.short_run) == len(state.free_residual_pcu) == n
 
 
 def short_phase(state: WebsterState, phase: int, residual_queue_pcu: float) -> bool:

@@ -85,30 +85,31 @@ def raised_floors_all(
     phases). Per junction the same IEEE operations in the same order as raised_floors_s: the counted
     greens summed in index order from 0 (fewer than 8: _MAX_COUNTED), `min(deficit, room)` as the
     room where it is less, the serving phases raised in turn until the deficit is at most 1e-9."""
-    rows = np.arange(owed_s.shape[0])
+    n, width = lo.shape
     g = np.array(lo, dtype=float)
-    top = np.array(hi, dtype=float)
-    for r in range(owed_s.shape[1]):
+    flat = g.reshape(-1)  # g's elements, row after row: a row's phase k at row * width + k
+    top = np.array(hi, dtype=float).reshape(-1)
+    base = np.arange(n) * width
+    owed_ranked = np.take_along_axis(owed_s, order, axis=1)  # each row's owed seconds, largest first
+    acting = ~(owed_ranked <= 0) & ~pad.always[order]
+    for r in np.flatnonzero(acting.any(axis=0)).tolist():
         m = order[:, r]
-        owed = owed_s[rows, m]
-        act = ~(owed <= 0) & ~pad.always[m]
-        if not act.any():
-            continue
-        counted = np.zeros(len(rows))
+        act = acting[:, r]
+        counted = np.zeros(n)
         ks, on = pad.counting[m], pad.counting_on[m]
         for c in range(ks.shape[1]):
-            counted = np.where(on[:, c], counted + g[rows, ks[:, c]], counted)
-        deficit = owed - counted
+            counted = np.where(on[:, c], counted + flat[base + ks[:, c]], counted)
+        deficit = owed_ranked[:, r] - counted
         ks, on = pad.serving[m], pad.serving_on[m]
         for c in range(ks.shape[1]):
             run = act & on[:, c] & ~(deficit <= 1e-9)
             if not run.any():
                 break
-            k = ks[:, c]
-            gk = g[rows, k]
-            room = top[rows, k] - gk
+            at = base + ks[:, c]
+            gk = flat[at]
+            room = top[at] - gk
             add = np.where(room < deficit, room, deficit)
-            g[rows, k] = np.where(run, gk + add, gk)
+            flat[at] = np.where(run, gk + add, gk)
             deficit = np.where(run, deficit - add, deficit)
     return g
 
