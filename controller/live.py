@@ -552,7 +552,7 @@ def _t_of(payload: bytes) -> float | None:
     except orjson.JSONDecodeError:
         try:
             obj = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # the service refuses it (malformed_json)
             return None
     t = obj.get("t") if isinstance(obj, dict) else None
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None

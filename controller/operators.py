@@ -710,7 +710,7 @@ def _peek(payload: bytes, key: str) -> str:
     """A string field of a message that failed validation (to address the answer), else ''."""
     try:
         value = json.loads(payload).get(key)
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return ""
     return value[:64] if isinstance(value, str) else ""
 

@@ -31,7 +31,9 @@ def _decode(payload: bytes) -> dict[str, Any]:
 
 
 def _parse(payload: bytes) -> dict[str, Any]:
-    """The wire's part of a message's checks: its size, its JSON, an object."""
+    """The wire's part of a message's checks: its size, its JSON, an object. Nesting deeper than
+    the reader can go is malformed_json (a message of a few kB: its RecursionError must not escape
+    the service's tick)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise FeedError("oversize", f"{len(payload)} bytes")
     try:
@@ -40,6 +42,8 @@ def _parse(payload: bytes) -> dict[str, Any]:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError("malformed_json", str(exc)[:80]) from None
+    except RecursionError:
+        raise FeedError("malformed_json", "nested too deep") from None
     if not isinstance(obj, dict):
         raise FeedError("wrong_type", "message is not a JSON object")
     return obj

@@ -232,7 +232,7 @@ def _read_typed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> R
         return None
     try:
         msg = _DECODE(payload)
-    except msgspec.DecodeError:  # (a ValidationError is one)
+    except (msgspec.DecodeError, RecursionError):  # (a ValidationError is a DecodeError; deep nesting recurses)
         return None
     jid = msg.junction
     position = layout.position.get(jid)

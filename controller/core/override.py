@@ -144,7 +144,7 @@ def decode_override(
         raise FeedError("oversize", f"{len(payload)} bytes")
     try:
         obj = json.loads(payload, parse_constant=lambda name: _raise_not_finite(name))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FeedError("malformed_json", str(exc)[:80]) from None
     if not isinstance(obj, dict):
         raise FeedError("wrong_type", "override is not a JSON object")

@@ -236,7 +236,7 @@ def decode_policy_change(
         raise FeedError("oversize", f"{len(payload)} bytes")
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FeedError("malformed_json", str(exc)[:80]) from None
     if not isinstance(obj, dict) or obj.get("v") != MESSAGE_VERSION or obj.get("action") != "policy":
         raise FeedError("wrong_type", "a policy change is a JSON object with v and action 'policy'")
