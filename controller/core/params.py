@@ -123,6 +123,9 @@ class MaxPressureParams:
     # queue past an advance loop on a network entry (Detector.at_entry: Layout.lane_adv_room_pcu inf) counts once:
     # beyond that loop only vehicles waiting to enter stand, no junction, no other stream; a link's backlog waits at
     # the light before it and is never seen past its loop (spillback.entry_once_lanes)
+    spill_entry_once_held: bool = False  # with spill_entry_once, the entry's spill counts once only while a
+    # controlled neighbour holds a queue for one of the junction's links beyond its room (phases.upstream_held_pcu
+    # above 0 somewhere; max_pressure.entry_once_held): the unseen backlog it is weighed against stands there
     spill_reach: bool = False  # the part of the queue past a lane's advance loop beyond what its link stores
     # upstream of the loop (spillback.blocking_queue_pcu) counts once more again: it stands across the junction
     # at the link's head and also holds the streams that pass there

@@ -12,7 +12,7 @@ from controller.config import Config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams
 from controller.core.policies import REGISTRY, make_policy
-from controller.core.policies.max_pressure import MaxPressurePolicy, entry_once_lanes
+from controller.core.policies.max_pressure import MaxPressurePolicy, entry_once_held, entry_once_lanes
 from controller.core.policies.scats import ScatsPolicy
 from controller.core.policies.schedule import Cluster, SchedulePolicy
 from controller.core.safety import SignalView
@@ -952,11 +952,12 @@ def test_max_pressure_spill_room_counts_twice_only_the_queue_that_reaches_the_li
         assert wish == (switch if policy is room else keep)
 
 
-def _entry_spill(fed: bool, at_entry: bool, w_pcu: float = 20.0, spill_pcu: float = 6.0):
+def _entry_spill(fed: bool, at_entry: bool, w_pcu: float = 20.0, spill_pcu: float = 6.0, j_pcu: float = 0.0):
     """K's N approach full between its loops with `spill_pcu` past its advance loop (at a network entry with
     `at_entry`: beyond the loop only vehicles waiting to enter), W_T `w_pcu` queued, K green to E/W for 30 s,
     every movement red or green since 80 s. With `fed`, J's N_T leads onto K's approach eW (a link between two
-    lights). Returns (K's layout, its estimate, its signal, the NetworkView)."""
+    lights). `j_pcu`: J's first movement's queue (with `fed`, the one onto eW). Returns (K's layout, its estimate,
+    its signal, the NetworkView)."""
     from controller.core.estimation import LinkLayout, LinkState
     from controller.core.network import NetworkView
 
@@ -978,7 +979,8 @@ def _entry_spill(fed: bool, at_entry: bool, w_pcu: float = 20.0, spill_pcu: floa
     hidden[n], queue[n], queue[w] = spill_pcu, storage, w_pcu
     est_k = estimate(lay_k, queue={"N_T": storage + spill_pcu, "W_T": w_pcu})
     est_k = replace(est_k, lanes=replace(est_k.lanes, hidden_pcu=hidden, queue_pcu=queue))
-    net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": estimate(lay_j), "K": est_k}, layouts)
+    est_j = estimate(lay_j, queue={lay_j.junction.movements[0].id: j_pcu})
+    net = NetworkView(links, LinkState.empty(links, layouts, 0.0), {"J": est_j, "K": est_k}, layouts)
     sig = SignalView(1, False, 30.0, tuple(80.0 for _ in lay_k.junction.movements))
     return lay_k, est_k, sig, net
 
@@ -1010,6 +1012,34 @@ def test_max_pressure_spill_entry_once_counts_an_entrys_spill_once_where_a_link_
         _, wish = p.decide(p.init(lay, 0.0), lay, est, sig, 100.0, network=net)
         assert wish == PhaseWish(expect), (once, fed, at_entry)
     assert MaxPressurePolicy(replace(no_loss, spill_entry_once=True)).network_decision({"K": lay}) is None
+
+
+def test_max_pressure_spill_entry_once_held_counts_the_entrys_spill_once_only_while_a_link_is_held_upstream():
+    """The case above with `spill_entry_once_held`: W_T's 20 PCU fill the link eW, so what J's N_T holds for it
+    waits unseen at J. K keeps E/W (N's spill counted once) while J's N_T holds 4 PCU; with J's N_T empty nothing
+    waits unseen and N's second count stands: K leaves E/W for N/S, as with the key off. Without
+    `spill_entry_once` the key alone changes nothing; with no neighbour feeding K it has nothing to weigh."""
+    no_loss = MaxPressureParams(switch_service_s=1e9, stall_s=0.0, exit_room_held=False)  # the pressures alone
+    lay, est, _, net = _entry_spill(True, True, j_pcu=4.0)
+    from controller.core.policies.phases import upstream_held_pcu
+
+    w_t = [m.id for m in lay.junction.movements].index("W_T")
+    assert upstream_held_pcu(lay, est, net)[w_t] == pytest.approx(4.0)
+    once = entry_once_lanes(lay, net)
+    assert once is not None and entry_once_held(once, lay, est, net) is once
+    lay, est, _, net = _entry_spill(True, True, j_pcu=0.0)
+    assert entry_once_held(once, lay, est, net) is None
+    for spill_once, held, fed, j_pcu, expect in (
+        (True, True, True, 4.0, 1),
+        (True, True, True, 0.0, 0),
+        (True, False, True, 0.0, 1),
+        (False, True, True, 4.0, 0),
+        (True, True, False, 4.0, 0),
+    ):
+        lay, est, sig, net = _entry_spill(fed, True, j_pcu=j_pcu)
+        p = MaxPressurePolicy(replace(no_loss, spill_entry_once=spill_once, spill_entry_once_held=held))
+        _, wish = p.decide(p.init(lay, 0.0), lay, est, sig, 100.0, network=net)
+        assert wish == PhaseWish(expect), (spill_once, held, fed, j_pcu)
 
 
 def test_max_pressure_stall_lets_a_green_into_a_full_link_go():

@@ -607,6 +607,17 @@ def entry_once_lanes(layout: Layout, network: NetworkView) -> np.ndarray | None:
     return entry
 
 
+def entry_once_held(once: np.ndarray, layout: Layout, est: Estimate, network: NetworkView | None) -> np.ndarray | None:
+    """`once` (entry_once_lanes) while a controlled neighbour holds a queue for one of the junction's links beyond
+    the room left on it (phases.upstream_held_pcu, direct feeds: some movement's above 0), None otherwise
+    (`[max_pressure] spill_entry_once_held`): the entry's spill counts once only while the backlog it is weighed
+    against, the one no loop of this light sees, stands at the light before the link. While every link has room,
+    nothing waits unseen, and the entry's second count is the only sign of the vehicles held outside."""
+    if network is None or not (upstream_held_pcu(layout, est, network) > 0.0).any():
+        return None
+    return once
+
+
 def switch_back_s(layout: Layout, intergreen_s: np.ndarray, cur: int, est: Estimate, via: int | None = None) -> float:
     """s from leaving phase `cur` now to its green again, through phase `via`: the intergreen into it
     (yellow and all-red; `intergreen_s`, intergreen_matrix), the longer of its minimum green and the
@@ -920,6 +931,8 @@ class MaxPressurePolicy(Policy):
         elif p.exit_room_held and network is not None:
             exit_ratio = held_exit_ratio(layout, est, network, now_s, p.exit_room_held_direct)
         once = entry_once_lanes(layout, network) if p.spill_entry_once and network is not None else None
+        if once is not None and p.spill_entry_once_held:
+            once = entry_once_held(once, layout, est, network)
         return phase_pressures(
             state.statics,
             layout,
