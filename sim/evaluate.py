@@ -74,7 +74,8 @@ class RunStatistics:
     running: int
     waiting: int
     depart_delay_waiting_s: float  # mean over never-inserted vehicles; -1 if SUMO did not compute it
-    teleports: int = 0  # <teleports total>: vehicles SUMO moved past a jam (only with --time-to-teleport > 0)
+    teleports: int = 0  # <teleports total>: every vehicle SUMO moved, whatever the cause
+    teleports_stuck: int = 0  # jam + yield + wrongLane: stuck too long (only with --time-to-teleport > 0)
 
 
 # ---------------------------------------------------------------------------- pure formulas
@@ -238,7 +239,17 @@ def read_statistics(path: str | Path) -> RunStatistics:
     total = 0.0 if teleports is None else _number(path, teleports, "total", "teleports")
     if total < 0 or total != int(total):
         raise EvaluationError(path, "teleports.total", f"not a count: {total:g}")
-    return RunStatistics(depart_delay_waiting_s=waiting_delay_s, teleports=int(total), **counts)
+    stuck = total  # without the split (older SUMO) every teleport counts as stuck, as before
+    if teleports is not None and all(teleports.get(a) is not None for a in ("jam", "yield", "wrongLane")):
+        # the rest of the total are collisions (--collision.action teleport)
+        stuck = sum(_number(path, teleports, a, "teleports") for a in ("jam", "yield", "wrongLane"))
+    if stuck < 0 or stuck != int(stuck) or stuck > total:
+        raise EvaluationError(
+            path, "teleports", f"jam + yield + wrongLane {stuck:g} is not a count within total {total:g}"
+        )
+    return RunStatistics(
+        depart_delay_waiting_s=waiting_delay_s, teleports=int(total), teleports_stuck=int(stuck), **counts
+    )
 
 
 def _check_same_run(tripinfo_path: Path, trips: TripTotals, stats: RunStatistics) -> None:
@@ -257,10 +268,18 @@ def _check_same_run(tripinfo_path: Path, trips: TripTotals, stats: RunStatistics
             trips.removed,
             tripinfo_path,
         )
-    if stats.teleports:  # the convention (module docstring) runs SUMO with --time-to-teleport -1
+    if stats.teleports_stuck:  # the convention (module docstring) runs SUMO with --time-to-teleport -1
         log.warning(
-            "vehicles teleported count=%d file=%s: SUMO ran with --time-to-teleport > 0, so the delay leaves"
-            " out the time they skipped (the convention's delay runs with -1)",
+            "vehicles teleported count=%d stuck=%d file=%s: SUMO ran with --time-to-teleport > 0, so the delay"
+            " leaves out the time they skipped (the convention's delay runs with -1)",
+            stats.teleports,
+            stats.teleports_stuck,
+            tripinfo_path,
+        )
+    elif stats.teleports:  # SUMO moves colliding vehicles (--collision.action teleport) whatever --time-to-teleport
+        log.warning(
+            "vehicles teleported count=%d file=%s: after collisions (SUMO's --collision.action teleport, which"
+            " --time-to-teleport -1 does not stop), not jams; the delay leaves out the time they skipped",
             stats.teleports,
             tripinfo_path,
         )
