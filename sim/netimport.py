@@ -187,7 +187,6 @@ def _junction_table(
     t = cfg.timing
     lanes = sorted({c.lane for c in conns.vehicle})
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
-    movements = netmovements.movements(net, conns.vehicle, cfg, storage_m)
     yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
@@ -198,6 +197,7 @@ def _junction_table(
         return [netstages.phase_table(st, conns.crossing_m, t, f) for st, f in zip(stages, floors)]
 
     phases = phase_tables(plan)
+    movements = netmovements.movements(net, conns.vehicle, cfg, storage_m, [ph["state"] for ph in phases])
     derived = phase_tables(replace(plan, transitions=())) if plan.transitions else None
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)

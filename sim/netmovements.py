@@ -1,7 +1,9 @@
 """Import, movements: a traffic light's vehicle connections -> the junction model's movements.
 
 - movements: incoming lanes grouped by (incoming edge, turn direction of SUMO's connection),
-  named by approach + turn letter (`N_T`; a second group with the same name gets `N2_T`);
+  named by approach + turn letter (`N_T`; a second group with the same name gets `N2_T`); with
+  `[timing] split_movements_by_green`, also by the set of stages that green each link, so that every
+  link of a movement is green in the same stages (a stage then serves all of a movement or none);
 - approach: the compass point the vehicles come from, from the edge's last segment;
 - saturation flow: config.toml [saturation] per lane by turn, a lane shared by several
   movements counted as a share of it;
@@ -84,13 +86,23 @@ def approach(edge: sumolib.net.edge.Edge) -> str:
 
 
 def movements(
-    net: sumolib.net.Net, conns: list[Conn], cfg: Config, storage_m: dict[str, float]
+    net: sumolib.net.Net,
+    conns: list[Conn],
+    cfg: Config,
+    storage_m: dict[str, float],
+    phase_states: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Movement tables (without conflicts): (edge, turn) groups, named by approach + turn
-    letter; clashes get a suffix. `storage_m`: queue storage length by lane."""
-    groups: dict[tuple[str, str], list[Conn]] = {}
+    letter; clashes get a suffix. `storage_m`: queue storage length by lane. With
+    `[timing] split_movements_by_green`, `phase_states` (the stages' signal states) splits a group
+    by the stages that green each of its links."""
+    greens: dict[int, frozenset[int]] = {}
+    if cfg.timing.split_movements_by_green and phase_states:
+        links = {c.link for c in conns}
+        greens = {k: frozenset(i for i, st in enumerate(phase_states) if st[k] in "Gg") for k in links}
+    groups: dict[tuple[str, str, frozenset[int]], list[Conn]] = {}
     for c in conns:
-        groups.setdefault((c.edge, _TURN.get(c.direction, "through")), []).append(c)
+        groups.setdefault((c.edge, _TURN.get(c.direction, "through"), greens.get(c.link, frozenset())), []).append(c)
     lane_users: dict[str, int] = {}
     for cs in groups.values():
         for lane in {c.lane for c in cs}:
@@ -102,7 +114,7 @@ def movements(
         "uturn": cfg.saturation.left_pcu_h_lane,
     }
     out, used_ids = [], set()
-    for (edge_id, turn), cs in sorted(groups.items()):
+    for (edge_id, turn, _), cs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], sorted(kv[0][2]))):
         where = approach(net.getEdge(edge_id))
         mid, k = f"{where}_{_TURN_LETTER[turn]}", 2
         while mid in used_ids:
