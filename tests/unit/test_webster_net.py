@@ -71,6 +71,20 @@ def random_asks(rng: np.random.Generator, lay: Layout, count: int) -> list[Floor
     return asks
 
 
+def rows_answered(monkeypatch, name: str) -> list[int]:
+    """webster_net.`name` (raised_floors_all, saturation_needs_all: a PaddedIndex, then one row per
+    junction) wrapped for the test: the list returned gets each call's number of rows."""
+    rows: list[int] = []
+    real = getattr(webster_net, name)
+
+    def spy(pad, many, *rest):
+        rows.append(len(many))
+        return real(pad, many, *rest)
+
+    monkeypatch.setattr(webster_net, name, spy)
+    return rows
+
+
 def test_floor_answers_are_green_floors_s_to_the_bit(monkeypatch):
     """The city's 20 junctions (each also built again: an equal index of another object), and a
     nine-phase one (a movement counted in eight phases: answered one by one), asked together."""
@@ -80,14 +94,7 @@ def test_floor_answers_are_green_floors_s_to_the_bit(monkeypatch):
     asks = [ask for lay in lays for ask in random_asks(rng, lay, 40)]
     order = rng.permutation(len(asks))
     asks = [asks[i] for i in order]
-    batched = []
-    real = webster_net.raised_floors_all
-
-    def spy(pad, owed_s, order_, lo, hi):
-        batched.append(owed_s.shape[0])
-        return real(pad, owed_s, order_, lo, hi)
-
-    monkeypatch.setattr(webster_net, "raised_floors_all", spy)
+    batched = rows_answered(monkeypatch, "raised_floors_all")
     got = webster_net.FloorAnswers().answer(asks)
     raised = 0
     for ask, floors in zip(asks, got, strict=True):
@@ -216,14 +223,7 @@ KEYS = [
 def test_a_region_s_plans_with_the_network_pass_are_decide_s_junction_by_junction(monkeypatch, params):
     """The same commands and final policy states (repr: every float to the bit) with the pass as
     junction by junction (network_decision None), over 40 seconds of random counts at 60 junctions."""
-    batched = []
-    real = webster_net.raised_floors_all
-
-    def spy(pad, owed_s, order, lo, hi):
-        batched.append(owed_s.shape[0])
-        return real(pad, owed_s, order, lo, hi)
-
-    monkeypatch.setattr(webster_net, "raised_floors_all", spy)
+    batched = rows_answered(monkeypatch, "raised_floors_all")
     digest, plans, net = run_region(params, 7, 40)
     assert isinstance(net, webster_net.NetWebster) and plans > 100
     assert batched and max(batched) > 1  # re-plans answered together
@@ -498,14 +498,7 @@ def test_saturation_searches_answered_together_are_the_search_s_to_the_bit(monke
     lays = [Layout.build(j, CFG) for j in city().values()]
     lays += [Layout.build(lay.junction, CFG) for lay in lays] + [seven_phases(), ten_phases(), nine_phases()]
     asks = saturation_asks(rng, lays, 1500)
-    batched = []
-    real = webster_net.saturation_needs_all
-
-    def spy(pad, rows):
-        batched.append(len(rows))
-        return real(pad, rows)
-
-    monkeypatch.setattr(webster_net, "saturation_needs_all", spy)
+    batched = rows_answered(monkeypatch, "saturation_needs_all")
     got = webster_net.FloorAnswers().answer(asks)
     ends = {"fits at the ratio": 0, "never fits": 0, "bisected": 0}
     for ask, needs in zip(asks, got, strict=True):
@@ -522,14 +515,7 @@ def test_lone_junctions_oversaturated_under_statuses_plan_as_junction_by_junctio
     greens with residual queues, so lone_cycle_max_s shares the shortfall at one degree of
     saturation (equal_saturation_needs_s), the region's searches answered together; the same
     commands and final states as junction by junction."""
-    batched = []
-    real = webster_net.saturation_needs_all
-
-    def spy(pad, rows):
-        batched.append(len(rows))
-        return real(pad, rows)
-
-    monkeypatch.setattr(webster_net, "saturation_needs_all", spy)
+    batched = rows_answered(monkeypatch, "saturation_needs_all")
     params = WebsterParams(period_s=6.0, replan_spread=1.0, lone_cycle_max_s=150.0)
     digest, plans, net = run_region(params, 5, 50, region(2), statuses=True)
     assert isinstance(net, webster_net.NetWebster) and plans > 100
