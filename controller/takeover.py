@@ -118,7 +118,7 @@ class Failover:
             return
         try:
             state = json.loads(payload).get("state")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # (nested past the json module's depth)
             return
         with self._lock:
             self._beats[region] = (str(state), self._wall())

@@ -110,6 +110,20 @@ def test_an_offline_region_goes_to_its_successor_only(setup):
     assert f.taken["r0"].ticks[-1] == 22.0 and own.ticks[-1] == 22.0
 
 
+def test_a_heartbeat_nested_past_the_json_reader_s_depth_is_not_a_beat(setup):
+    """A beat of 2 kB of brackets (1,100 deep: the json module's RecursionError) is ignored as malformed
+    JSON is, not raised into the connection's callback; the region is still taken after its lease."""
+    f, _own, clock, made = setup
+    clock["t"] = 16.0
+    beat(f, "r0", "online")
+    beat(f, "r2", "online")
+    clock["t"] = 16.0 + 15.5
+    f._heard("tsc/v1/city/service/ctl-1-r0", b"[" * 1100 + b"]" * 1100)
+    beat(f, "r2", "online")
+    settle(f, 32.0)
+    assert made == ["r0"]
+
+
 def test_a_silent_region_is_taken_after_its_lease_and_handed_back(setup):
     f, _own, clock, made = setup
     clock["t"] = 16.0
