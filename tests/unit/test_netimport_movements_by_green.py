@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config
+from sim import netimport, netmovements
 from sim.netimport import read_net
 from sim.netmovements import Conn, add_conflicts, movements
 from tests.netbuild import cross_net
@@ -67,3 +68,21 @@ def test_on_each_movement_is_green_in_the_same_stages_on_all_its_links(net):
 def test_on_links_green_in_the_same_stages_stay_one_movement(net):
     same = ["Ggr", "rrG"]  # links 0 and 1 always green together
     assert sorted(_by_links(movements(net, CONNS, ON, STORAGE_M, same))) == [(0, 1), (2,)]
+
+
+def test_the_import_hands_the_stages_states_to_movements(tmp_path, monkeypatch):
+    """netimport builds a light's movements with its stages' signal states (the key's only input
+    there): without them the key would split nothing at import, whatever the unit above says."""
+    path = cross_net(tmp_path)
+    got: list[list[str] | None] = []
+    real = netmovements.movements
+
+    def spy(net_, conns, cfg, storage_m, phase_states=None):
+        got.append(phase_states)
+        return real(net_, conns, cfg, storage_m, phase_states)
+
+    monkeypatch.setattr(netmovements, "movements", spy)
+    tables, _ = netimport.junction_tables(read_net(path), ON, str(path))
+    assert tables and len(got) == len(tables)
+    for table, states in zip(tables, got, strict=True):
+        assert states == [ph["state"] for ph in table["phases"]] and states
