@@ -637,7 +637,7 @@ class _LockstepInbox:
         if kind == "clock":
             try:
                 self.clocks.append(json.loads(payload))
-            except ValueError:
+            except (ValueError, RecursionError):  # (RecursionError: nested past the json module's depth)
                 log.error("lockstep: malformed clock message %r", payload[:80])
             return
         if kind == "packed":

@@ -74,6 +74,21 @@ def test_messages_before_their_clock_wait_and_a_redelivered_clock_is_skipped():
     assert node.ticks == 2 and node.now_s == 2.0
 
 
+def test_a_malformed_clock_is_logged_and_skipped(caplog):
+    """A clock message that does not read (not JSON; nested past the json module's depth, about
+    2 kB of brackets) is logged and skipped; the next clock ticks as usual."""
+    node = _node()
+    stepper = LockstepStepper(node)
+    node.inbox.put(("clock", "", b"{not json"))
+    node.inbox.put(("clock", "", b"[" * 1100 + b"]" * 1100))
+    node.inbox.put(_clock(1.0, detectors=2))
+    node.inbox.put(_detectors("J1", 1.0))
+    node.inbox.put(_detectors("J2", 1.0))
+    assert stepper.step() == 1
+    assert node.ticks == 1 and node.now_s == 1.0
+    assert sum("malformed clock message" in r.getMessage() for r in caplog.records) == 2
+
+
 def test_stops_at_the_clocks_end():
     node = _node()
     stepper = LockstepStepper(node)
