@@ -32,7 +32,6 @@ one at a time per user, so a `--watch` reconnects at every refresh).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import sys
@@ -45,9 +44,10 @@ from typing import TYPE_CHECKING, Any
 
 from controller import liveopts
 from controller.config import Config
+from controller.core.jsonread import read_json
 from controller.core.override import MAX_REASON_CHARS, OverrideRequest, encode_override
 from controller.core.validation import ParamValue, PolicyChange, PolicyChoice, encode_policy_change
-from controller.errors import AdapterError, ConfigError
+from controller.errors import AdapterError, ConfigError, FeedError
 
 if TYPE_CHECKING:  # paho is imported where a command connects: building the CLI parser (every run) does not need it
     from controller.adapters.mqtt import MqttSettings, Topics
@@ -218,8 +218,8 @@ def _merged_table(latest: dict[str, bytes], table: str) -> Any:
 
 def _json(payload: bytes) -> Any:
     try:
-        return json.loads(payload)
-    except ValueError:
+        return read_json(payload)
+    except FeedError:
         return None
 
 
@@ -293,10 +293,12 @@ def read_plan(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], float]:
     """phase_order, greens_s, offset_s from a TOML or JSON file; ConfigError naming the field."""
     try:
         text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        raw = read_json(text) if path.suffix == ".json" else tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(str(path), "-", f"cannot read: {exc.strerror}") from None
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except FeedError as exc:
+        raise ConfigError(str(path), "-", f"malformed: {exc.detail}") from None
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "-", f"malformed: {exc}") from None
     order, greens = raw.get("phase_order"), raw.get("greens_s")
     if not isinstance(order, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in order):

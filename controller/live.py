@@ -45,10 +45,11 @@ from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
 from controller.config import Config, beside_config
 from controller.core import feedbatch, feedpack
+from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
-from controller.errors import AdapterError, ConfigError
+from controller.errors import AdapterError, ConfigError, FeedError
 from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES, Command, Intersection
 from controller.operators import AuditSink, OperatorDesk, junction_table, newest_first
@@ -551,8 +552,8 @@ def _t_of(payload: bytes) -> float | None:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:
         try:
-            obj = json.loads(payload)
-        except (ValueError, RecursionError):  # the service refuses it (malformed_json)
+            obj = read_json(payload)
+        except FeedError:  # the service refuses it (malformed_json)
             return None
     t = obj.get("t") if isinstance(obj, dict) else None
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
@@ -636,8 +637,8 @@ class _LockstepInbox:
     def _take(self, kind: str, junction: str, payload: bytes) -> None:
         if kind == "clock":
             try:
-                self.clocks.append(json.loads(payload))
-            except (ValueError, RecursionError):  # (RecursionError: nested past the json module's depth)
+                self.clocks.append(read_json(payload))
+            except FeedError:  # (not JSON, or nested past the json module's depth: core/jsonread.py)
                 log.error("lockstep: malformed clock message %r", payload[:80])
             return
         if kind == "packed":

@@ -23,6 +23,7 @@ from controller.config import Config
 from controller.core import harm
 from controller.core import override as rules
 from controller.core.estimation import Layout
+from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import OperatorParams, Override
 from controller.core.step import Core, CoreState, JunctionState, TickResult
@@ -709,9 +710,10 @@ class OperatorDesk:
 def _peek(payload: bytes, key: str) -> str:
     """A string field of a message that failed validation (to address the answer), else ''."""
     try:
-        value = json.loads(payload).get(key)
-    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+        obj = read_json(payload)
+    except FeedError:
         return ""
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value[:64] if isinstance(value, str) else ""
 
 

@@ -34,7 +34,6 @@ back to their local programs at expiry (roadside.plan_ttl_s, roadside.backup_s).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -45,6 +44,8 @@ from controller.adapters.audit import boot_epoch
 from controller.adapters.mqtt import topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
+from controller.core.jsonread import read_json
+from controller.errors import FeedError
 from controller.live import ServiceNode
 from controller.model import Intersection
 from controller.regions import plan_regions, region_instance
@@ -117,9 +118,12 @@ class Failover:
         if region is None:
             return
         try:
-            state = json.loads(payload).get("state")
-        except (ValueError, AttributeError, RecursionError):  # (nested past the json module's depth)
+            beat = read_json(payload)
+        except FeedError:  # (not JSON, nested past the json module's depth: core/jsonread.py)
             return
+        if not isinstance(beat, dict):
+            return
+        state = beat.get("state")
         with self._lock:
             self._beats[region] = (str(state), self._wall())
 

@@ -10,13 +10,13 @@ of a detector reading live in core/feedrules.py, shared with the in-process arra
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from controller.core import feedrules as rules
+from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import FeedError
 from controller.model import DetectorReading, Intersection, SignalStatus, Snapshot
@@ -31,19 +31,11 @@ def _decode(payload: bytes) -> dict[str, Any]:
 
 
 def _parse(payload: bytes) -> dict[str, Any]:
-    """The wire's part of a message's checks: its size, its JSON, an object. Nesting deeper than
-    the reader can go is malformed_json (a message of a few kB: its RecursionError must not escape
-    the service's tick)."""
+    """The wire's part of a message's checks: its size, its JSON (core/jsonread.py: nesting deeper
+    than the reader can go is malformed_json too), an object."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise FeedError("oversize", f"{len(payload)} bytes")
-    try:
-        obj = json.loads(payload, parse_constant=_reject_constant)
-    except FeedError:
-        raise
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FeedError("malformed_json", str(exc)[:80]) from None
-    except RecursionError:
-        raise FeedError("malformed_json", "nested too deep") from None
+    obj = read_json(payload, parse_constant=_reject_constant)
     if not isinstance(obj, dict):
         raise FeedError("wrong_type", "message is not a JSON object")
     return obj

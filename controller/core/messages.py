@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _json_str  # how json.dumps writes a str
 from typing import Any
 
+from controller.core.jsonread import read_json
 from controller.errors import FeedError
 from controller.model import Command, CyclePlan, FlashCommand, PhaseCommand, SignalStatus
 
@@ -247,12 +248,7 @@ def decode_plan(payload: bytes) -> PlanMessage:
     """Plan message -> PlanMessage. Refuses (FeedError) malformed JSON, another version, a field
     of the wrong type, NaN/Infinity anywhere, a negative epoch or seq. It does not check the
     signature (core/signing.py) nor the junction's limits (controller/roadside_agent.py)."""
-    try:
-        obj = json.loads(payload, parse_constant=_reject_constant)
-    except FeedError:
-        raise
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise FeedError("malformed_json", str(exc)[:80]) from None
+    obj = read_json(payload, parse_constant=_reject_constant)
     if not isinstance(obj, dict) or obj.get("v") != MESSAGE_VERSION:
         raise FeedError("bad_version", "plan message")
     epoch = obj.get("epoch", 0)

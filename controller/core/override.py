@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.core.feed import make_plan_id
+from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.safety import (
     DECISION_PERIOD_S,
@@ -142,10 +143,7 @@ def decode_override(
     stamped more than `max_future_s` ahead of `now_s` or more than MAX_AGE_S behind it."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise FeedError("oversize", f"{len(payload)} bytes")
-    try:
-        obj = json.loads(payload, parse_constant=lambda name: _raise_not_finite(name))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise FeedError("malformed_json", str(exc)[:80]) from None
+    obj = read_json(payload, parse_constant=_raise_not_finite)
     if not isinstance(obj, dict):
         raise FeedError("wrong_type", "override is not a JSON object")
     if obj.get("v") != MESSAGE_VERSION:

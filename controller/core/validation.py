@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import MAX_AGE_S, MAX_PAYLOAD_BYTES, MAX_REASON_CHARS, plan_rules
 from controller.core.safety import gate_cycle
@@ -234,10 +235,7 @@ def decode_policy_change(
     checked against the config when the change is admitted (controller/validation.py)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise FeedError("oversize", f"{len(payload)} bytes")
-    try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise FeedError("malformed_json", str(exc)[:80]) from None
+    obj = read_json(payload)
     if not isinstance(obj, dict) or obj.get("v") != MESSAGE_VERSION or obj.get("action") != "policy":
         raise FeedError("wrong_type", "a policy change is a JSON object with v and action 'policy'")
     jid, rid, name = obj.get("junction"), obj.get("id"), obj.get("policy")

@@ -37,6 +37,22 @@ def test_plan_files_in_toml_or_json_and_errors_name_file_and_field(tmp_path):
         ctl.read_plan(tmp_path / "missing.toml")
 
 
+def test_a_json_plan_file_or_message_that_does_not_read_is_named_not_raised(tmp_path):
+    """Not JSON, or nested past the json module's depth (core/jsonread.py): a ConfigError naming the
+    file; a message on the broker that does not read is None, as any malformed one is."""
+    js = tmp_path / "p.json"
+    for text, detail in [
+        ("{not json", "malformed: Expecting"),
+        ("[" * 1100 + "]" * 1100, "malformed: nested too deep"),
+    ]:
+        js.write_text(text)
+        with pytest.raises(ConfigError, match=detail) as err:
+            ctl.read_plan(js)
+        assert err.value.path == str(js) and err.value.field == "-"
+    assert ctl._json(b"[" * 1100 + b"]" * 1100) is None and ctl._json(b"{x") is None
+    assert ctl._json(b'{"a":1}') == {"a": 1}
+
+
 def test_status_table_merges_service_table_and_roadside_statuses():
     snap = {
         "heartbeat": {"instance": "ctl-1", "state": "online", "policy": "adaptive", "stale": 1},
