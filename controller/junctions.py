@@ -366,8 +366,8 @@ def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
 def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
     """One loop's positions, length and `city` flag, validated."""
     length = df.num("length_m", positive=True) if "length_m" in df.table else None
-    city, at_entry = df.get("city", False), df.get("at_entry", False)
-    for name, flag in (("city", city), ("at_entry", at_entry)):
+    city, at_entry, from_light = df.get("city", False), df.get("at_entry", False), df.get("room_from_light", False)
+    for name, flag in (("city", city), ("at_entry", at_entry), ("room_from_light", from_light)):
         if not isinstance(flag, bool):
             raise JunctionError(df.path, df.name(name), f"must be true or false, got {flag!r}")
     pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
@@ -386,6 +386,7 @@ def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
         at_entry=at_entry,
         room_m=room,
         room_to_turn_off_pcu=turn_off,
+        room_from_light=from_light,
     )
 
 

@@ -53,7 +53,9 @@ class Detector:
     while it still leads only into the approach's road, before a lane that also turns off it (a
     queue past the room holds only this junction's traffic until it is longer than that); 0 where a
     lane feeding the road there also turns off it; None: not known (a model imported without it)
-    (sim/loops.py `room_to_turn_off_m`)."""
+    (sim/loops.py `room_to_turn_off_m`). `room_from_light` (advance loops): that road starts at a
+    signalised node (sim/loops.py `own_road_from_light`): a queue standing back past the room stands
+    on that light's approaches, held at its stop line and counted by its loops."""
 
     id: str
     lane: str
@@ -66,6 +68,7 @@ class Detector:
     at_entry: bool = False
     room_m: float | None = None
     room_to_turn_off_pcu: float | None = None
+    room_from_light: bool = False
 
     def __post_init__(self) -> None:
         if not self.at_lane:

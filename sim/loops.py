@@ -209,6 +209,14 @@ def own_road_m(lane, turn_back_is_fringe: bool) -> float | None:
     return _own_road(lane, turn_back_is_fringe)[1]
 
 
+def own_road_from_light(lane, turn_back_is_fringe: bool) -> bool:
+    """Whether `lane`'s own road (own_road_m) starts at a signalised node: a queue standing back past
+    its room stands on that light's approaches, held at its stop line, where that light's loops count
+    it. False where the road leads back to a network entry or starts at an unsignalised node."""
+    end = _own_road(lane, turn_back_is_fringe)[0]
+    return end is not None and _is_signalised(end.getEdge().getFromNode())
+
+
 def room_to_turn_off_m(lane, turn_back_is_fringe: bool) -> float | None:
     """Metres of road past the node where `lane`'s own road ends upstream (own_road_m) that still
     lead only into that road, before a lane that also turns off it: the lanes feeding it there,

@@ -89,7 +89,8 @@ def _own_road(t: dict[str, Any], at_lane: Any, p: loops.Placement) -> None:
     from the loop to the first node where other streams merge or cross, where that road goes past
     the start of the loop's lane (without it the room is `pos_m`); `at_entry` where it leads back
     to a network entry; else `room_to_turn_off_pcu`, the PCU the road past it stores before a lane
-    that also turns off it (loops.room_to_turn_off_m / vehicle_spacing_m)."""
+    that also turns off it (loops.room_to_turn_off_m / vehicle_spacing_m), and `room_from_light`
+    where that road starts at a signalised node (loops.own_road_from_light; written only then)."""
     if t.get("at_entry"):
         return
     up = loops.own_road_m(at_lane, p.turn_back_is_fringe)
@@ -98,5 +99,7 @@ def _own_road(t: dict[str, Any], at_lane: Any, p: loops.Placement) -> None:
         return
     beyond_m = loops.room_to_turn_off_m(at_lane, p.turn_back_is_fringe) or 0.0
     t["room_to_turn_off_pcu"] = round(beyond_m / p.vehicle_spacing_m, 2)
+    if loops.own_road_from_light(at_lane, p.turn_back_is_fringe):
+        t["room_from_light"] = True
     if up > 0:
         t["room_m"] = round(t["pos_m"] + up, 2)

@@ -37,6 +37,11 @@ and then per movement:
     `clear_gap_s`, and nobody is over it now (its occupancy this period is 0): a queue
     discharging over a loop leaves no gap that long, as an empty stop-line loop says the same
     of the zone between the loops.
+  * with `hidden_room_at_light` (off by default) the hidden queue of a lane whose advance loop's
+    own road starts at a signalised node (`Detector.room_from_light`) is at most what that road
+    stores upstream of the loop (`Layout.lane_hidden_cap_pcu`: its room / the jam spacing): past
+    it the queue stands on that light's approaches, held at its stop line, counted by its loops.
+    On a 12 m link whose advance loop sits at its start the cap is 0.
 - **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
   (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
   not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
@@ -180,6 +185,11 @@ class EstimationParams:
     # False: the EWMA starts from zero, as if every period before the first had been counted empty (300 s
     # in, a lane's flow is 63 % of its demand)
     flow_mean_observed: bool = False
+    # a lane whose advance loop's own road starts at a signalised node (Detector.room_from_light) holds no more
+    # queue upstream of that loop than the road stores there (Layout.lane_hidden_cap_pcu): the rest stands on
+    # that light's approaches, held at its stop line and counted by its loops. False: up to
+    # max_hidden_queue_pcu_lane on every lane
+    hidden_room_at_light: bool = False
     # an approach whose stop-line loops count more than its advance loops, beyond what the lanes store between
     # them, has a source the advance loops do not see (_advance_undercount): "off"; "blind": its advance loops
     # are taken as not counting arrivals (as a lane without one); "scale": their counts are scaled by the
@@ -213,6 +223,8 @@ class _LaneArrays(Protocol):
     def lane_sat_prior_pcu_h(self) -> np.ndarray: ...
     @property
     def lane_approach(self) -> np.ndarray: ...
+    @property
+    def lane_hidden_cap_pcu(self) -> np.ndarray: ...
     @property
     def lane_index(self) -> LaneIndex: ...
 
@@ -287,6 +299,9 @@ class Layout:
     # is a network entry (Detector.at_entry: beyond it, the queue waits to enter); 0 without an advance loop
     lane_adv_room_pcu: np.ndarray
     lane_approach: np.ndarray  # (lanes,) the approach (the movements' from_edge) as 0, 1, ... in order of first lane
+    # (lanes,) with [estimation] hidden_room_at_light, the most PCU the hidden queue may hold: lane_adv_room_pcu where
+    # the advance loop's own road starts at a signalised node (Detector.room_from_light), inf elsewhere
+    lane_hidden_cap_pcu: np.ndarray
 
     @cached_property
     def lane_index(self) -> LaneIndex:
@@ -341,6 +356,7 @@ class Layout:
             0.0,
         )
         storage = np.where(zone_m > 0, np.maximum(zone_m / spacing_m, 1.0), _spread_storage(mov_storage, share))
+        adv_room_pcu = np.where(det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_room_m / spacing_m), 0.0)
         # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
         # movements sharing the lane.
         mov_sat = np.array([m.sat_flow_pcu_h for m in movements])
@@ -376,10 +392,9 @@ class Layout:
             sat_flow_pcu_h=mov_sat,
             pcu_by_class={c: cfg.pcu.factor(c) if cfg is not None else 1.0 for c in VEHICLE_CLASSES},
             stop_detectors=frozenset(d.id for d in junction.detectors if d.kind == "stop"),
-            lane_adv_room_pcu=np.where(
-                det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_room_m / spacing_m), 0.0
-            ),
+            lane_adv_room_pcu=adv_room_pcu,
             lane_approach=_lane_approach(junction, lanes),
+            lane_hidden_cap_pcu=np.where(det.adv_from_light, adv_room_pcu, np.inf),
         )
 
 
@@ -501,6 +516,7 @@ class _DetectorIndex:
     # back to the first node where other streams merge or cross; its position on its lane without it)
     adv_room_m: np.ndarray
     adv_at_entry: np.ndarray  # (lanes,) bool: the advance loop sits on a network entry lane (Detector.at_entry)
+    adv_from_light: np.ndarray  # (lanes,) bool: its own road starts at a light (Detector.room_from_light)
 
     @staticmethod
     def build(junction: Intersection, lanes: tuple[str, ...]) -> _DetectorIndex:
@@ -509,7 +525,7 @@ class _DetectorIndex:
         n_l = len(lanes)
         lane_stop, lane_adv = np.full(n_l, -1), np.full(n_l, -1)
         stop_dist, adv_dist, adv_room = np.zeros(n_l), np.zeros(n_l), np.zeros(n_l)
-        adv_entry = np.zeros(n_l, dtype=bool)
+        adv_entry, adv_light = np.zeros(n_l, dtype=bool), np.zeros(n_l, dtype=bool)
         for i, d in enumerate(dets):
             li = lane_idx[d.lane]
             if d.kind == "stop":
@@ -518,6 +534,7 @@ class _DetectorIndex:
                 lane_adv[li], adv_dist[li] = i, d.dist_to_stop_m
                 adv_room[li] = max(d.pos_m if d.room_m is None else d.room_m, 0.0)
                 adv_entry[li] = d.at_entry
+                adv_light[li] = d.room_from_light and not d.at_entry
         return _DetectorIndex(
             {d.id: i for i, d in enumerate(dets)},
             np.array([d.kind == "stop" for d in dets], dtype=bool),
@@ -529,6 +546,7 @@ class _DetectorIndex:
             adv_dist,
             adv_room,
             adv_entry,
+            adv_light,
         )
 
 
@@ -1138,6 +1156,8 @@ def _queue(
     if p.hidden_queue_balance:  # an empty stop line says nothing beyond an advance loop that stands
         cleared = cleared & ~(adv_blocked | sig.adv_stand_now)
     hidden = np.where(cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
+    if p.hidden_room_at_light:
+        hidden = np.minimum(hidden, layout.lane_hidden_cap_pcu)
     return queue, hidden
 
 

@@ -93,6 +93,7 @@ class NetworkLayout:
     lane_zone_m: np.ndarray
     lane_sat_prior_pcu_h: np.ndarray
     lane_approach: np.ndarray  # (lanes,) each junction's Layout.lane_approach, numbered on over the network
+    lane_hidden_cap_pcu: np.ndarray  # (lanes,) each junction's Layout.lane_hidden_cap_pcu
     green_table: np.ndarray  # flat: per junction its (phases + 1, lanes) lane_green, last row all red
     protected_table: np.ndarray  # idem for lane_protected
     table_start: np.ndarray  # (junctions,) where each junction's rows start in the tables
@@ -142,6 +143,7 @@ class NetworkLayout:
             lane_zone_m=np.concatenate([lay.lane_zone_m for lay in lays]),
             lane_sat_prior_pcu_h=np.concatenate([lay.lane_sat_prior_pcu_h for lay in lays]),
             lane_approach=_approaches(lays),
+            lane_hidden_cap_pcu=np.concatenate([lay.lane_hidden_cap_pcu for lay in lays]),
             green_table=np.concatenate([g.ravel() for g in ext_green]),
             protected_table=np.concatenate([g.ravel() for g in ext_prot]),
             table_start=np.concatenate(([0], np.cumsum(sizes)[:-1])),

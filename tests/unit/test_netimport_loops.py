@@ -320,6 +320,19 @@ def test_the_room_past_a_loop_stops_at_a_traffic_light(tmp_path):
         adv = _loops(j, lane)["advance"]
         assert adv.at_lane == lane and adv.pos_m < 0.1
         assert adv.room_m is None and not adv.at_entry, lane
+        assert adv.room_from_light, lane  # a queue past the room stands at P's stop line
+    assert not any(d.room_from_light for d in j.detectors if d.kind == "stop")
+
+
+def test_a_room_that_ends_at_a_merge_or_an_entry_is_not_from_a_light(tmp_path):
+    """The loops whose own road ends at an unsignalised merge (PC's at M, QC's at Q) or leads back to
+    the network's edge (E1C's) are not marked room_from_light ([estimation] hidden_room_at_light)."""
+    j, _ = _import(_lane_added_net(tmp_path), tmp_path / "j")
+    advs = [d for d in j.detectors if d.kind == "advance"]
+    assert {d.lane for d in advs} >= {"PC_0", "QC_0", "E1C_0"}
+    assert not any(d.room_from_light for d in advs)
+    j, _ = _import(_pure_merge_net(tmp_path, False), tmp_path / "j0")
+    assert not any(d.room_from_light for d in j.detectors)
 
 
 def _pure_merge_net(work: Path, turn_off: bool) -> Path:
