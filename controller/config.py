@@ -40,6 +40,9 @@ class ServiceConfig:
     feed_stale_s: float = 5.0
     realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
     tick_delay_s: float = 0.0  # `run` ticks on second t at t + this: the field's messages of t have time to come in
+    tick_wait_max_s: float = (
+        0.0  # > 0: `run` ticks on second t once every junction's message of t is in, at most t + this
+    )
     simulate_second_process: bool = False  # simulate under a policy that sends plans: the controller beside the field
     simulate_metrics_thread: bool = True  # simulate (in process; via MQTT, lockstep): tick metrics handed to a thread
     simulate_feed_pack: bool = True  # simulate --via-mqtt, lockstep: a second's detector messages in one message
@@ -494,9 +497,16 @@ def _check_max_pressure(mp: MaxPressureParams, path: str) -> None:
 
 def _check_service(service: ServiceConfig, source: str) -> None:
     """[service]'s bounds beyond the signs (_section): ConfigError naming `source` and the field."""
-    if not service.tick_delay_s < 1.0:  # the next second's messages would be in before its tick
+    for key in ("tick_delay_s", "tick_wait_max_s"):
+        if not getattr(service, key) < 1.0:  # the next second's messages would be in before its tick
+            raise ConfigError(
+                source, f"service.{key}", f"must be < 1 s (the feed's period), got {getattr(service, key)}"
+            )
+    if service.tick_wait_max_s > 0 and service.tick_delay_s > 0:  # two rules for the same start
         raise ConfigError(
-            source, "service.tick_delay_s", f"must be < 1 s (the feed's period), got {service.tick_delay_s}"
+            source,
+            "service.tick_wait_max_s",
+            f"set with tick_delay_s = {service.tick_delay_s}: the tick starts by one rule or the other, set one",
         )
 
 

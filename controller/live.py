@@ -18,6 +18,7 @@ Two ways to drive a node:
 from __future__ import annotations
 
 import gc
+import heapq
 import json
 import logging
 import math
@@ -43,7 +44,7 @@ from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_lev
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.operator_metrics import OperatorMetrics
 from controller.adapters.trust import Trust, open_trust
-from controller.config import Config, beside_config
+from controller.config import Config, ServiceConfig, beside_config
 from controller.core import feedbatch, feedpack
 from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
@@ -82,6 +83,9 @@ class Clock(Protocol):
     def wait_until(self, t_s: float, stop: threading.Event) -> bool:
         """Block until service time t_s; False if `stop` was set first."""
 
+    def wall_until(self, t_s: float) -> float:
+        """Wall seconds from now until service time t_s (<= 0 once it has passed)."""
+
 
 class ScaledClock:
     """Service time = Unix time / factor. At factor 1 it is the wall clock; below 1 it runs
@@ -95,6 +99,9 @@ class ScaledClock:
 
     def now(self) -> float:
         return time.time() / self.factor
+
+    def wall_until(self, t_s: float) -> float:
+        return t_s * self.factor - time.time()
 
     def wait_until(self, t_s: float, stop: threading.Event) -> bool:
         while True:
@@ -174,6 +181,10 @@ class ServiceNode:
     waits for them before its service hears anything new (`settle`). Default: in the tick."""
 
     route: Callable[[str, bytes], bool] | None = None
+    reads_ahead = False  # gather has run ([service] tick_wait_max_s): the tick's drain reads what it takes the same way
+    late_junctions = 0  # junctions not in when their second's tick started at its latest (gather)
+    _awaited_t = -math.inf
+    _next_late_log = 0.0  # wall (monotonic) time the next late tick is logged as a warning
     table_page_bytes = TABLE_PAGE_BYTES
     _table_pages = 0  # pages of the junction table published last
 
@@ -226,6 +237,10 @@ class ServiceNode:
         self.drain_durations_s: deque[float] = deque(maxlen=3600)
         self.ticks, self.now_s = 0, start_s
         self._next_heartbeat, self._next_summary = 0.0, time.monotonic() + SUMMARY_EVERY_S
+        # gather: the messages taken before the tick (arrival order), each junction's latest second, those awaited
+        self.early: list[tuple[str, str, bytes, feedbatch.Read | None]] = []
+        self._heard: dict[str, float] = {}
+        self._awaited: set[str] = set()  # junctions whose detector message of second _awaited_t is not in yet
         self._owns_client, self.pump = client is None, pump
         self.client = client or MqttClient(
             settings,
@@ -352,6 +367,8 @@ class ServiceNode:
     def drain(self) -> int:
         """Validate everything that arrived (clock messages are ignored outside lockstep): the
         detector messages as one batch, the others one by one."""
+        if self.reads_ahead:
+            return self._drain_early()
         n = 0
         get = self.inbox.get_nowait
         detectors: list[tuple[str | None, bytes]] = []
@@ -368,6 +385,92 @@ class ServiceNode:
         if detectors:
             self.handle_detectors(detectors)
         return n
+
+    # -- a live tick's start: its second's messages in ([service] tick_wait_max_s) ----------
+    def gather(self, t_s: float, until_s: float, clock: Clock, stop: threading.Event) -> bool:
+        """Take the field's messages as they come in, until every awaited junction's detector
+        message of second t_s is in, or until service time until_s; False when stopped. Awaited:
+        the junctions heard from in the feed_stale_s before t_s (one silent that long is not
+        waited for). Those still missing at until_s are counted late (logged; the metric
+        junctions_late) and their messages go to the next tick. A message is taken in arrival
+        order, the detector messages read then (ControllerService.read_detector_message: its
+        second, and its read for the tick's batch); the tick validates them all (`drain`). A
+        message's second only ends a wait: one the service refuses (a second ahead of the clock,
+        say) at most ends its junction's waits early."""
+        self.reads_ahead = True
+        get = self.inbox.get
+        if t_s != self._awaited_t:
+            self._take_received()  # what came in since the last tick first: a junction heard then is awaited
+            lo = t_s - self.cfg.service.feed_stale_s
+            self._awaited = {j for j, heard in self._heard.items() if lo <= heard < t_s}
+            self._awaited_t = t_s
+        while self._awaited:
+            if stop.is_set():
+                return False
+            left = clock.wall_until(until_s)
+            if left <= 0:
+                self._late(t_s)
+                break
+            try:
+                kind, junction, payload = get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            self._take_early(kind, junction, payload)
+        return True
+
+    def _take_early(self, kind: str, junction: str, payload: bytes) -> None:
+        read = None
+        if kind == "detectors":
+            read = self.service.read_detector_message(payload, junction)
+            t = read[1][0][0] if read[1] is not None else _t_of(payload)
+            if t is not None and t > self._heard.get(junction, -math.inf):
+                self._heard[junction] = t
+                if t >= self._awaited_t:
+                    self._awaited.discard(junction)
+        self.early.append((kind, junction, payload, read))
+
+    def _take_received(self) -> None:
+        """Take everything received so far, as gather does, without waiting."""
+        get = self.inbox.get_nowait
+        while True:
+            try:
+                kind, junction, payload = get()
+            except queue.Empty:
+                return
+            self._take_early(kind, junction, payload)
+
+    def _late(self, t_s: float) -> None:
+        """The tick on second t_s starts at its latest without the awaited junctions' messages."""
+        n, first = len(self._awaited), heapq.nsmallest(3, self._awaited)
+        self._awaited = set()
+        self.late_junctions += n
+        metrics = self.service.metrics
+        if metrics is not None and hasattr(metrics, "junctions_late"):  # (the Observer protocol does not ask for it)
+            metrics.junctions_late(n)
+        wall = time.monotonic()
+        level = logging.WARNING if wall >= self._next_late_log else logging.DEBUG  # one warning a minute
+        if level == logging.WARNING:
+            self._next_late_log = wall + SUMMARY_EVERY_S
+        names = ", ".join(first) + (", ..." if n > len(first) else "")
+        msg = "tick t=%.0f started at its latest without the detector messages of %d junctions (%s); late so far %d"
+        log.log(level, msg, t_s, n, names, self.late_junctions)
+
+    def _drain_early(self) -> int:
+        """drain, after gather: what is still received taken as gather takes it, then everything
+        taken (in arrival order) validated, the detector messages as one batch with their reads."""
+        self._take_received()
+        early, self.early = self.early, []
+        detectors: list[tuple[str | None, bytes]] = []
+        reads: list[feedbatch.Read] = []
+        for kind, junction, payload, read in early:
+            if read is not None:
+                detectors.append((junction, payload))
+                reads.append(read)
+            else:
+                self.handle(kind, junction, payload)
+        if detectors:
+            self.handle_detectors(detectors, reads)
+        return len(early)
 
     # -- ticks ----------------------------------------------------------------------------
     def tick(self, now_s: float, clock_s: float | None = None) -> None:
@@ -518,27 +621,44 @@ class ServiceNode:
 
 
 def run_realtime(
-    node: ServiceNode, clock: Clock, stop: threading.Event, *, until_s: float | None = None, tick_delay_s: float = 0.0
+    node: ServiceNode,
+    clock: Clock,
+    stop: threading.Event,
+    *,
+    until_s: float | None = None,
+    tick_delay_s: float = 0.0,
+    tick_wait_max_s: float = 0.0,
 ) -> None:
     """Tick every DECISION_PERIOD_S (1 s) of `clock` until `stop` is set (or service time
     until_s). An overrun skips the ticks it missed rather than bunching them. tick_delay_s
     ([service] tick_delay_s, < 1 s): the tick on second t starts at t + tick_delay_s on the clock
     (the field's messages of t, sent at t, have come in by then); it is still the tick at t, its
-    feed validated against the clock's reading."""
+    feed validated against the clock's reading. tick_wait_max_s ([service], > 0, < 1 s; instead
+    of tick_delay_s): the tick on second t starts once the node has every junction's detector
+    message of t (ServiceNode.gather), not before t and at the latest at t + tick_wait_max_s."""
     tick_s = DECISION_PERIOD_S
-    next_s = math.floor((clock.now() - tick_delay_s) / tick_s + 1) * tick_s
+    latest_s = tick_wait_max_s if tick_wait_max_s > 0 else tick_delay_s  # the latest a tick starts after its second
+    next_s = math.floor((clock.now() - latest_s) / tick_s + 1) * tick_s
     overruns = 0
     while not stop.is_set() and (until_s is None or next_s <= until_s):
-        if not clock.wait_until(next_s + tick_delay_s, stop):
+        if tick_wait_max_s > 0:
+            if not node.gather(next_s, next_s + tick_wait_max_s, clock, stop) or not clock.wait_until(next_s, stop):
+                break
+        elif not clock.wait_until(next_s + tick_delay_s, stop):
             break
         node.tick(next_s, clock.now())
         next_s += tick_s
-        now = clock.now() - tick_delay_s
+        now = clock.now() - latest_s
         if now > next_s + tick_s:
             overruns += 1
             if overruns == 1 or overruns % 100 == 0:
                 log.warning("tick overran: %.1f s behind, skipping ticks (overruns=%d)", now - next_s, overruns)
             next_s = math.floor(now / tick_s + 1) * tick_s
+
+
+def tick_start(service: ServiceConfig) -> dict[str, float]:
+    """run_realtime's tick_delay_s and tick_wait_max_s from [service]."""
+    return {"tick_delay_s": service.tick_delay_s, "tick_wait_max_s": service.tick_wait_max_s}
 
 
 class LockstepError(AdapterError):
@@ -875,7 +995,7 @@ def main(cfg: Config, region: str | None = None) -> int:
             trust.signer is not None,
         )
         freeze_heap()
-        run_realtime(driver, clock, stop, tick_delay_s=cfg.service.tick_delay_s)
+        run_realtime(driver, clock, stop, **tick_start(cfg.service))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -46,7 +46,7 @@ from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.jsonread import read_json
 from controller.errors import FeedError
-from controller.live import ServiceNode
+from controller.live import Clock, ServiceNode
 from controller.model import Intersection
 from controller.regions import plan_regions, region_instance
 
@@ -135,6 +135,11 @@ class Failover:
         return {self.region} | {r for r, (state, at) in beats.items() if state == "online" and now - at <= self.lease_s}
 
     # -- ticks ----------------------------------------------------------------------------
+    def gather(self, t_s: float, until_s: float, clock: Clock, stop: threading.Event) -> bool:
+        """run_realtime's wait for second t_s's messages ([service] tick_wait_max_s): the own
+        node's, then each taken region's node's, all by the same latest start."""
+        return all(node.gather(t_s, until_s, clock, stop) for node in (self.own, *self.taken.values()))
+
     def tick(self, now_s: float, clock_s: float | None = None) -> None:
         self.own.tick(now_s, clock_s)
         with self._lock:

@@ -37,9 +37,11 @@ the bundled city's junction with the most detectors (ids made unique).
   messages were still unread when their clock came in (lockstep: read then, the `wait`).
 - --service live: the controllers tick as `run` does (controller.live.run_realtime: every wall
   second, after [service] tick_delay_s = --tick-delay, draining what came in; no clock message,
-  no read ahead), not in lockstep. A tick then takes the messages that came in before it, so a
-  plan's own latency is measured from the message of the second its tick took (e2e and the
-  timeline's parts assume the lockstep's pairing of a tick with its own second's messages).
+  no read ahead; or with --tick-wait W, [service] tick_wait_max_s: once every junction's message
+  of the second is in, at the latest W after it, each message read as it comes in), not in
+  lockstep. A tick then takes the messages that came in before it, so a plan's own latency is
+  measured from the message of the second its tick took (e2e and the timeline's parts assume
+  the lockstep's pairing of a tick with its own second's messages).
 - --statuses: the 1 Hz feeder also sends each junction's roadside status every second (docs/mqtt.md:
   QoS 1, retained; sim/bench_tick.py's status_at, its own program), right after its detector
   message, and the clock messages announce them, so a lockstep tick waits for them too. The
@@ -66,7 +68,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -84,7 +85,7 @@ from controller.config import Config, RegionsConfig, ServiceConfig
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.junctions import load_intersections
-from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime
+from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime, tick_start
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate
@@ -301,11 +302,12 @@ def raw_rate(broker, size: int, count: int) -> dict:
     return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
-def bench_cfg(replan_spread: float = 0.0, tick_delay_s: float = 0.0) -> Config:
+def bench_cfg(replan_spread: float = 0.0, tick_delay_s: float = 0.0, tick_wait_max_s: float = 0.0) -> Config:
     """webster re-planning every 5 s; replan_spread: [webster]'s (0, the default: every junction
-    re-plans on the same tick); tick_delay_s: [service]'s (live controllers only)."""
+    re-plans on the same tick); tick_delay_s, tick_wait_max_s: [service]'s (live controllers only)."""
     webster = WebsterParams(period_s=5.0, replan_spread=replan_spread)
-    return Config(service=ServiceConfig(site=SITE, policy="webster", tick_delay_s=tick_delay_s), webster=webster)
+    service = ServiceConfig(site=SITE, policy="webster", tick_delay_s=tick_delay_s, tick_wait_max_s=tick_wait_max_s)
+    return Config(service=service, webster=webster)
 
 
 def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
@@ -366,7 +368,7 @@ def controller_process(spec: dict) -> None:
         server = MetricsServer(registry, 0)
         cfg = bench_cfg(spec.get("replan_spread", 0.0))
         metrics = ServiceMetrics(registry, {j: junctions[j] for j in region.owned}, cfg)
-    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("tick_delay_s", 0.0))
+    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("tick_delay_s", 0.0), spec.get("tick_wait_max_s", 0.0))
     node = ServiceNode(
         cfg,
         watched,
@@ -388,7 +390,7 @@ def controller_process(spec: dict) -> None:
     error = ""
     try:
         if live:  # as `run` does: a tick every wall second (after the delay), what came in drained
-            run_realtime(node, ScaledClock(), node.inbox.ended, tick_delay_s=cfg.service.tick_delay_s)
+            run_realtime(node, ScaledClock(), node.inbox.ended, **tick_start(cfg.service))
         else:
             run_lockstep(node, threading.Event(), timeout_s=30)
     except Exception as exc:  # report, do not crash the table
@@ -397,6 +399,7 @@ def controller_process(spec: dict) -> None:
     if server is not None:
         server.close()
     body = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "received": node.service.received, "error": error}
+    body["late_junctions"] = node.late_junctions
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
 
 
@@ -411,7 +414,8 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict, dict]:
     ticks: dict[float, list] = {}
     plans: dict[float, list] = {}
     fed_t: dict[str, float | None] = {}  # live: each junction's second its last message was fed
-    handle, handle_detectors, tick = node.handle, node.handle_detectors, node._tick
+    handle, handle_detectors, tick, live_tick = node.handle, node.handle_detectors, node._tick, node.tick
+    live_t = [0.0]  # live: the second of the tick under way (its clock reading lies up to a second after it)
     node.inbox = _StampedInbox(node.inbox)  # type: ignore[assignment]
     cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0, "read": 0.0}
     late, plan_walls = _time_reads_and_plans(node, cpu)
@@ -419,8 +423,7 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict, dict]:
     def timed(validate, *args):
         a, c, w = time.perf_counter(), time.thread_time(), time.time()
         validate(*args)
-        t = node.service._now_s  # live: the clock's reading at the tick, a little after the tick's second
-        t = t if node.lockstep else float(math.floor(t - node.cfg.service.tick_delay_s))
+        t = node.service._now_s if node.lockstep else live_t[0]
         validate_s[t] = validate_s.get(t, 0.0) + time.perf_counter() - a
         validate_wall.setdefault(t, [w, 0.0])[1] = time.time()
         cpu["validate"] += time.thread_time() - c
@@ -450,8 +453,13 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict, dict]:
         plans[now_s] = [[int(j[1:]), w, fed_t.get(j, now_s)] for (j, _), w in zip(node.sent, plan_walls)]
         plan_walls.clear()
 
+    def noted_tick(now_s, clock_s=None):
+        live_t[0] = now_s
+        live_tick(now_s, clock_s)
+
     validate_wall: dict[float, list[float]] = {}
     node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
+    node.tick = noted_tick  # type: ignore[method-assign]
     return validate_s, ticks, plans
 
 
@@ -562,7 +570,7 @@ def one_hz_regions(
     scrape_every_s: float = 15.0,
     network: str = "pump",
     feeder_write: str = "paho",
-    live: tuple[str, float] = ("lockstep", 0.0),
+    live: tuple[str, float, float] = ("lockstep", 0.0, 0.0),
     statuses: bool = False,
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
@@ -576,8 +584,7 @@ def one_hz_regions(
         "replan_spread": replan_spread,
         "metrics": metrics != "none",
         "pump": network == "pump",
-        "service": live[0],
-        "tick_delay_s": live[1],
+        **dict(zip(("service", "tick_delay_s", "tick_wait_max_s"), live)),
     }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
@@ -606,6 +613,7 @@ def one_hz_regions(
         p.wait(60)
     sent = {r["t"]: r["sent_wall"] for r in rows}
     out = _summarise(results, sent, t0 + 2, n * seconds)
+    out["late_junctions"] = sum(r.get("late_junctions", 0) for r in results)
     if "tick_p50" in out:
         out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
     return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
@@ -800,6 +808,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--feeder-write", choices=["paho", "joined"], default="paho", help=FEEDER_WRITE_HELP)
     p.add_argument("--service", choices=["lockstep", "live"], default="lockstep", help=SERVICE_HELP)
     p.add_argument("--tick-delay", type=float, default=0.0, help="live: [service] tick_delay_s of the controllers")
+    p.add_argument(
+        "--tick-wait", type=float, default=0.0, help="live: [service] tick_wait_max_s of the controllers (0: off)"
+    )
     p.add_argument("--statuses", action="store_true", help=STATUSES_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
@@ -869,7 +880,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             args.scrape_every,
                             args.network,
                             args.feeder_write,
-                            (args.service, args.tick_delay),
+                            (args.service, args.tick_delay, args.tick_wait),
                             args.statuses,
                         )
                         hz["ingest"] = ing
@@ -929,7 +940,8 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics:
             f"{hz['own_max']:.0f} ({hz['own_n']:g} plans); the feeder handing a second's messages to its client, "
             f"ms p50/p99: {hz['feed_p50']:.0f}/{hz['feed_p99']:.0f}; messages read after their clock came in "
             f"(slowest region), p50: {hz.get('late_reads_p50', float('nan')):.0f}, "
-            f"{hz.get('late_read_ms_p50', float('nan')):.0f} ms of CPU",
+            f"{hz.get('late_read_ms_p50', float('nan')):.0f} ms of CPU; junction-seconds not in at the tick's latest "
+            f"start (live, --tick-wait): {hz.get('late_junctions', 0):g}",
             flush=True,
         )
     if metrics != "none":

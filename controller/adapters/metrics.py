@@ -567,6 +567,11 @@ class ServiceMetrics:
         self.rejected = counter(
             "feed_messages_rejected", "Field messages dropped by validation, by reason.", ["reason"]
         )
+        self.feed_late = counter(
+            "feed_late_junctions",
+            "Junctions whose detector message of a second was not in when its tick started at the latest "
+            "([service] tick_wait_max_s, `run`): the tick went on without it.",
+        )
         self.detector_faults = counter(
             "detector_faults", "Loops that turned faulty (stuck-on, stuck-off, implausible, missing).", J
         )
@@ -708,6 +713,10 @@ class ServiceMetrics:
         """`count` field messages of `kind` arrived (an in-process frame stands for one per junction)."""
         child = self._received.get(kind)
         (child or self.received.labels(kind=kind)).inc(count)
+
+    def junctions_late(self, count: int) -> None:
+        """A live tick started at its latest without `count` junctions' detector messages of its second."""
+        self.feed_late.inc(count)
 
     def message_rejected(self, reason: str) -> None:
         child = self._rejected.get(reason)

@@ -64,6 +64,9 @@ def test_project_config_loads():
         ("[broker]\nport = -1\n", "broker.port"),
         ("[service]\ntick_delay_s = 1.0\n", "service.tick_delay_s"),  # the next second's messages before its tick
         ("[service]\ntick_delay_s = -0.1\n", "service.tick_delay_s"),
+        ("[service]\ntick_wait_max_s = 1.0\n", "service.tick_wait_max_s"),
+        ("[service]\ntick_wait_max_s = -0.1\n", "service.tick_wait_max_s"),
+        ("[service]\ntick_wait_max_s = 0.6\ntick_delay_s = 0.3\n", "service.tick_wait_max_s"),  # one rule or the other
         ("[regions]\nlease_s = 8.0\n", "regions.lease_s"),  # under 2 x the default heartbeat (5 s)
         ("[regions]\nheartbeat_s = 10.0\nlease_s = 15.0\n", "regions.lease_s"),
         ("[regions]\nheartbeat_s = 0\n", "regions.heartbeat_s"),

@@ -1,0 +1,165 @@
+"""`run`'s live tick with [service] tick_wait_max_s (controller/live.py run_realtime, ServiceNode.gather):
+the tick on second t starts once every junction's detector message of t is in, not before t and at
+the latest at t + tick_wait_max_s; a junction not in by then is counted late and its message goes to
+the next tick; a junction silent for feed_stale_s is not waited for. No broker: a scripted feed is
+both the clock and the node's inbox, messages arriving at set times."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from types import SimpleNamespace
+
+from prometheus_client import CollectorRegistry
+
+from controller.adapters.metrics import ServiceMetrics
+from controller.adapters.mqtt import MqttSettings
+from controller.config import Config, ServiceConfig
+from controller.core.messages import encode_detector_message
+from controller.live import ServiceNode, run_realtime
+from controller.takeover import Failover
+from tests.live_fixtures import cross
+
+JUNCTIONS = {j: cross(j) for j in ("J1", "J2", "J3")}
+CFG = Config(service=ServiceConfig(site="t", policy="webster", tick_wait_max_s=0.5))
+CAP_S = CFG.service.tick_wait_max_s
+
+
+class Feed:
+    """The clock and the inbox: `arrivals` (wall = service time, item) come in at their time; a
+    wait on the inbox moves the clock to the next arrival, or to the end of the wait."""
+
+    def __init__(self, start_s: float, arrivals: list[tuple[float, tuple[str, str, bytes]]]) -> None:
+        self.t, self.arrivals = start_s, sorted(arrivals, key=lambda a: a[0])
+
+    def now(self) -> float:
+        return self.t
+
+    def wall_until(self, t_s: float) -> float:
+        return t_s - self.t
+
+    def wait_until(self, t_s: float, stop: threading.Event) -> bool:
+        self.t = max(self.t, t_s)
+        return True
+
+    def get(self, timeout: float) -> tuple[str, str, bytes]:
+        if self.arrivals and self.arrivals[0][0] <= self.t + timeout:
+            self.t = max(self.t, self.arrivals[0][0])
+            return self.arrivals.pop(0)[1]
+        self.t += timeout
+        raise queue.Empty
+
+    def get_nowait(self) -> tuple[str, str, bytes]:
+        if self.arrivals and self.arrivals[0][0] <= self.t:
+            return self.arrivals.pop(0)[1]
+        raise queue.Empty
+
+    def empty(self) -> bool:
+        return not (self.arrivals and self.arrivals[0][0] <= self.t)
+
+
+def message(jid: str, t_s: float) -> tuple[str, str, bytes]:
+    dets = {d.id: ({"car": 1}, 0.1, 8.0) for d in JUNCTIONS[jid].detectors}
+    return ("detectors", jid, encode_detector_message(jid, t_s, 1.0, dets))
+
+
+def rig(feed: Feed, metrics: ServiceMetrics | None = None) -> tuple[ServiceNode, list]:
+    """A node (never connected) on `feed`; each tick's (second, clock at its start, the (junction,
+    second) of every detector message it validated)."""
+    settings = MqttSettings(host="127.0.0.1", port=1, username="controller", password="", client_id="c")
+    node = ServiceNode(CFG, JUNCTIONS, settings, start_s=0.0, metrics=metrics)
+    node.inbox = feed  # type: ignore[assignment]
+    ticks: list = []
+    batch: list = []
+    handle = node.handle_detectors
+
+    def handle_detectors(messages, reads=None):
+        if node.reads_ahead:  # each read as it was taken
+            assert reads is not None and len(reads) == len(messages)
+        batch.extend((j, float(p.split(b'"t":')[1].split(b",")[0])) for j, p in messages)
+        handle(messages, reads)
+
+    def tick(now_s):
+        ticks.append((now_s, feed.t, sorted(batch)))
+        batch.clear()
+
+    node.handle_detectors, node._tick = handle_detectors, tick  # type: ignore[method-assign]
+    return node, ticks
+
+
+def run(feed: Feed, until_s: float, metrics: ServiceMetrics | None = None) -> tuple[ServiceNode, list]:
+    node, ticks = rig(feed, metrics)
+    run_realtime(node, feed, threading.Event(), until_s=until_s, tick_wait_max_s=CAP_S)
+    return node, ticks
+
+
+def test_the_tick_waits_for_its_seconds_last_message_and_not_beyond_the_cap():
+    """Second 100 is in before the start (100.5). Second 101: J3's message comes 0.25 s after the
+    others, inside the cap: the tick starts with it, at 101.25. Second 102: J3's comes at 102.75,
+    past the cap: the tick starts at 102.5 without it (one late), which goes to the next tick."""
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS]
+    arrivals += [(101.0625, message("J1", 101.0)), (101.125, message("J2", 101.0)), (101.25, message("J3", 101.0))]
+    arrivals += [(102.0625, message("J1", 102.0)), (102.125, message("J2", 102.0)), (102.75, message("J3", 102.0))]
+    arrivals += [(103.0625, message(j, 103.0)) for j in JUNCTIONS]
+    registry = CollectorRegistry()
+    node, ticks = run(Feed(100.5, arrivals), 103.0, ServiceMetrics(registry, JUNCTIONS, CFG))
+    assert [(t, start) for t, start, _ in ticks] == [(101.0, 101.25), (102.0, 102.5), (103.0, 103.0625)]
+    assert ticks[0][2] == sorted([(j, 100.0) for j in JUNCTIONS] + [(j, 101.0) for j in JUNCTIONS])
+    assert ticks[1][2] == [("J1", 102.0), ("J2", 102.0)]
+    assert ticks[2][2] == sorted([("J3", 102.0)] + [(j, 103.0) for j in JUNCTIONS])
+    assert node.late_junctions == 1
+    assert registry.get_sample_value("tsc_feed_late_junctions_total") == 1.0
+    assert node.service.received == 12 and not node.service.rejected
+
+
+def test_a_tick_whose_messages_are_all_in_starts_at_its_second_not_before():
+    """Second 101's messages all in at 100.75 (a field clock ahead of the service's): the tick
+    on 101 still starts at 101."""
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS] + [(100.75, message(j, 101.0)) for j in JUNCTIONS]
+    _, ticks = run(Feed(100.5, arrivals), 101.0)
+    assert [(t, start) for t, start, _ in ticks] == [(101.0, 101.0)]
+
+
+def test_a_junction_silent_for_feed_stale_s_is_no_longer_waited_for():
+    """J3 sends up to second 101 and then nothing: the ticks on 102-106 wait for it to their cap
+    (its last message within feed_stale_s, 5 s, of the second), from 107 on they start with the
+    others' messages."""
+    stale_s = CFG.service.feed_stale_s
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS] + [(101.0625, message(j, 101.0)) for j in JUNCTIONS]
+    for t in range(102, 110):
+        arrivals += [(t + 0.0625, message("J1", float(t))), (t + 0.125, message("J2", float(t)))]
+    node, ticks = run(Feed(100.5, arrivals), 109.0)
+    waited = [t for t, start, _ in ticks if start == t + CAP_S]
+    assert waited == [float(t) for t in range(102, 102 + int(stale_s))]
+    assert all(start == t + 0.125 for t, start, _ in ticks if t > 101 + stale_s)
+    assert node.late_junctions == stale_s
+
+
+def test_without_the_wait_the_same_feed_ticks_on_the_second():
+    """The rule off (tick_delay_s 0): the tick on 101 starts at 101 and takes none of 101's messages."""
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS] + [(101.25, message(j, 101.0)) for j in JUNCTIONS]
+    feed = Feed(100.5, arrivals)
+    node, ticks = rig(feed)
+    run_realtime(node, feed, threading.Event(), until_s=101.0)
+    assert ticks == [(101.0, 101.0, [(j, 100.0) for j in JUNCTIONS])]
+    assert not node.reads_ahead
+
+
+def test_a_failover_gathers_for_its_own_node_then_each_taken_one():
+    calls = []
+
+    class Node:
+        def __init__(self, name: str, ok: bool) -> None:
+            self.name, self.ok = name, ok
+
+        def gather(self, t_s, until_s, clock, stop):
+            calls.append((self.name, t_s, until_s))
+            return self.ok
+
+    own = SimpleNamespace(own=Node("own", True), taken={"r2": Node("r2", True), "r3": Node("r3", True)})
+    assert Failover.gather(own, 5.0, 5.5, None, threading.Event())  # type: ignore[arg-type]
+    assert calls == [("own", 5.0, 5.5), ("r2", 5.0, 5.5), ("r3", 5.0, 5.5)]
+    calls.clear()
+    stopped = SimpleNamespace(own=Node("own", False), taken={"r2": Node("r2", True)})
+    assert not Failover.gather(stopped, 5.0, 5.5, None, threading.Event())  # type: ignore[arg-type]
+    assert calls == [("own", 5.0, 5.5)]  # stopped: nobody else waits
