@@ -194,6 +194,7 @@ class Core:
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
         # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
         self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
+        self.on_clock = self.guarded and cfg.harm.on_clock  # [harm] on_clock: fixed mode on the program's clock
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -370,7 +371,7 @@ class Core:
         js, wish, view, _ = decided
         if self.coupled_exits is not None and jid in self.coupled_exits.into:
             wish = self._keep_coupled_open(jid, wish, view, updated, now_s)
-        if held or (jid in self.groups and _in_fixed_mode(js)):
+        if held or ((self.on_clock or jid in self.groups) and _in_fixed_mode(js)):
             return self._on_program(jid, lay, js, view, now_s, log)
         return self._dispatch(jid, lay, js, wish, view, now_s, log)
 
