@@ -249,6 +249,7 @@ def test_unknown_junctions_and_phases_are_refused_with_a_reason():
         (lambda b: b.replace(b'"junction":"J"', b'"junction":"K"'), "topic_mismatch"),
         (lambda b: b.replace(b'"action":"plan"', b'"action":"boom"'), "out_of_range"),
         (lambda b: b[:20], "malformed_json"),
+        (lambda b: b"[" + b + b"]", "wrong_type"),  # JSON, not an object: the desk's answer has no id
     ],
 )
 def test_malformed_overrides_are_refused_by_reason(mutate, reason):

@@ -124,6 +124,21 @@ def test_a_heartbeat_nested_past_the_json_reader_s_depth_is_not_a_beat(setup):
     assert made == ["r0"]
 
 
+def test_a_heartbeat_that_is_json_but_not_an_object_is_not_a_beat(setup):
+    """A beat that reads as JSON but is no object (a list, a string, a number) is ignored, not raised
+    into the connection's callback; the region is still taken after its lease (R, session 49)."""
+    f, _own, clock, made = setup
+    clock["t"] = 16.0
+    beat(f, "r0", "online")
+    beat(f, "r2", "online")
+    clock["t"] = 16.0 + 15.5
+    for body in (b'[{"v": 1, "state": "online"}]', b'"online"', b"1"):
+        f._heard("tsc/v1/city/service/ctl-1-r0", body)
+    beat(f, "r2", "online")
+    settle(f, 32.0)
+    assert made == ["r0"]
+
+
 def test_a_silent_region_is_taken_after_its_lease_and_handed_back(setup):
     f, _own, clock, made = setup
     clock["t"] = 16.0
