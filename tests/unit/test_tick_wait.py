@@ -120,6 +120,27 @@ def test_a_tick_whose_messages_are_all_in_starts_at_its_second_not_before():
     assert [(t, start) for t, start, _ in ticks] == [(101.0, 101.0)]
 
 
+def test_messages_in_before_the_wait_starts_are_not_waited_for():
+    """Second 101's messages all in at 100.75 and the node's wait starting at 100.9, after them: the
+    tick on 101 starts at 101, nobody late (a junction whose second is already in is not awaited)
+    (R, session 49)."""
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS] + [(100.75, message(j, 101.0)) for j in JUNCTIONS]
+    node, ticks = run(Feed(100.9, arrivals), 101.0)
+    assert [(t, start) for t, start, _ in ticks] == [(101.0, 101.0)]
+    assert node.late_junctions == 0
+
+
+def test_every_junction_not_in_is_counted_late():
+    """Second 101: only J1's message comes; J2 and J3 are both late at the cap, counted two (R,
+    session 49)."""
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS] + [(101.0625, message("J1", 101.0))]
+    registry = CollectorRegistry()
+    node, ticks = run(Feed(100.5, arrivals), 101.0, ServiceMetrics(registry, JUNCTIONS, CFG))
+    assert [(t, start) for t, start, _ in ticks] == [(101.0, 101.0 + CAP_S)]
+    assert node.late_junctions == 2
+    assert registry.get_sample_value("tsc_feed_late_junctions_total") == 2.0
+
+
 def test_a_junction_silent_for_feed_stale_s_is_no_longer_waited_for():
     """J3 sends up to second 101 and then nothing: the ticks on 102-106 wait for it to their cap
     (its last message within feed_stale_s, 5 s, of the second), from 107 on they start with the
