@@ -72,8 +72,12 @@ class PcuConfig:
     bus: float = 2.0
     truck: float = 2.5
     motorcycle: float = 0.4
+    bicycle: float = 0.2
+    bicycle_own: bool = False  # a bicycle weighs `bicycle` PCU; off: a car's (the loops' counts before session 49)
 
     def factor(self, vehicle_class: str) -> float:
+        if vehicle_class == "bicycle" and not self.bicycle_own:
+            return float(self.car)
         return float(getattr(self, vehicle_class, 1.0))
 
 
@@ -92,6 +96,7 @@ class TimingConfig:
     program_transitions: bool = True  # sim/netprogram.py program_transitions: the program's own transition states
     waut_program_at_begin: bool = False  # sim/netprogram.py active_programs: a WAUT's program in force at the begin
     split_movements_by_green: bool = False  # sim/netmovements.py movements: one movement per set of green stages
+    bicycle_lane_movements: bool = False  # sim/netmovements.py movements: a bicycle-only lane a movement of its own
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class SaturationConfig:
     through_pcu_h_lane: float = 1800.0
     left_pcu_h_lane: float = 1600.0
     right_pcu_h_lane: float = 1550.0
+    bicycle_lane_veh_h: float = 2000.0  # bicycles per hour of a bicycle-only lane (HCM 2010)
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,7 @@ _POSITIVE = frozenset(
         "pcu.bus",
         "pcu.truck",
         "pcu.motorcycle",
+        "pcu.bicycle",
         "timing.min_green_s",
         "timing.max_green_s",
         "timing.cycle_min_s",
@@ -250,6 +257,7 @@ _POSITIVE = frozenset(
         "saturation.through_pcu_h_lane",
         "saturation.left_pcu_h_lane",
         "saturation.right_pcu_h_lane",
+        "saturation.bicycle_lane_veh_h",
         "estimation.flow_window_s",
         "harm.lock_movements",
         "estimation.clear_gap_s",

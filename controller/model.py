@@ -23,7 +23,7 @@ from typing import Literal, NamedTuple
 
 GREEN = frozenset("Gg")
 OFF_YIELD = "o"  # SUMO's "off, blinking": the signal is off, drivers yield (not 'O': off, right of way)
-VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
+VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle", "bicycle")
 
 Mode = Literal["local", "adaptive", "manual"]  # a roadside controller's mode, as its status reports it
 MODES: tuple[Mode, ...] = ("local", "adaptive", "manual")

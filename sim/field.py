@@ -1,8 +1,9 @@
 """SUMO as the city's field devices.
 
 Every simulated second it reads each junction's induction loops (counts by vehicle class from
-the vehicle's SUMO vClass, one the feed has no class for counted as a car and its vehicle type
-named in a warning; occupancy, mean speed) into the detector message of the MQTT
+the vehicle's SUMO vClass, a bicycle its own class since session 49; one the feed has no class for
+counted as a car and its vehicle type named in a warning; occupancy, mean speed) into the
+detector message of the MQTT
 contract, runs one virtual roadside controller per junction (sim/roadside.py) that applies the
 controller's plans to SUMO's traffic light, and reports each roadside status. It also keeps the
 evaluation's ground truth (vehicles over each junction's stop lines, by class), which never
@@ -42,6 +43,7 @@ FEED_CLASS_OF_VCLASS = {
     "delivery": "truck",
     "motorcycle": "motorcycle",
     "moped": "motorcycle",
+    "bicycle": "bicycle",
 }
 # vClasses the feed counts as a car without naming them: car-sized, they differ from `passenger` only
 # in the lanes SUMO lets them use (`ignoring` may use any: Bologna's whole demand is of that class).

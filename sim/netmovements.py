@@ -4,9 +4,12 @@
   named by approach + turn letter (`N_T`; a second group with the same name gets `N2_T`); with
   `[timing] split_movements_by_green`, also by the set of stages that green each link, so that every
   link of a movement is green in the same stages (a stage then serves all of a movement or none);
+  with `[timing] bicycle_lane_movements`, a lane open to bicycles and closed to cars apart from the
+  others: it discharges at its own rate and whichever stage greens it serves it, not a car lane's stage;
 - approach: the compass point the vehicles come from, from the edge's last segment;
 - saturation flow: config.toml [saturation] per lane by turn, a lane shared by several
-  movements counted as a share of it;
+  movements counted as a share of it (a bicycle lane's, with `bicycle_lane_movements`:
+  `bicycle_lane_veh_h` times a bicycle's PCU);
 - storage: the lanes' queue storage (sim/netdetectors.py) / [detectors] vehicle_spacing_m;
 - conflicts: two movements conflict when no green stage of the program serves both, the most
   conservative reading of the program (any combination it never shows is forbidden).
@@ -39,6 +42,7 @@ class Conn:
     direction: str
     link: int
     to_edge: str = ""  # the edge the link leads to
+    bicycle_only: bool = False  # the lane is open to bicycles and closed to cars
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,17 @@ def connections(tl: sumolib.net.TLS, n_links: int, excluded: frozenset[int]) -> 
         for c in edge.getOutgoing().get(out_lane.getEdge(), []):
             if c.getFromLane() is in_lane and c.getTLLinkIndex() == link:
                 direction = c.getDirection()
+        bicycle_only = in_lane.allows("bicycle") and not in_lane.allows("passenger")
         conns.append(
-            Conn(edge.getID(), in_lane.getID(), in_lane.getLength(), direction, link, out_lane.getEdge().getID())
+            Conn(
+                edge.getID(),
+                in_lane.getID(),
+                in_lane.getLength(),
+                direction,
+                link,
+                out_lane.getEdge().getID(),
+                bicycle_only,
+            )
         )
     return Connections(conns, crossing_m, nodes)
 
@@ -85,6 +98,28 @@ def approach(edge: sumolib.net.edge.Edge) -> str:
     return _COMPASS[int((from_deg + 22.5) // 45) % 8]
 
 
+def _groups(
+    conns: list[Conn], cfg: Config, phase_states: list[str] | None
+) -> dict[tuple[str, str, frozenset[int], bool], list[Conn]]:
+    """The connections by (edge, turn), split by the stages that green each link
+    (`split_movements_by_green`) and by whether the lane is closed to cars (`bicycle_lane_movements`)."""
+    greens: dict[int, frozenset[int]] = {}
+    if cfg.timing.split_movements_by_green and phase_states:
+        links = {c.link for c in conns}
+        greens = {k: frozenset(i for i, st in enumerate(phase_states) if st[k] in "Gg") for k in links}
+    bicycle_lanes = cfg.timing.bicycle_lane_movements
+    groups: dict[tuple[str, str, frozenset[int], bool], list[Conn]] = {}
+    for c in conns:
+        key = (
+            c.edge,
+            _TURN.get(c.direction, "through"),
+            greens.get(c.link, frozenset()),
+            bicycle_lanes and c.bicycle_only,
+        )
+        groups.setdefault(key, []).append(c)
+    return groups
+
+
 def movements(
     net: sumolib.net.Net,
     conns: list[Conn],
@@ -96,13 +131,7 @@ def movements(
     letter; clashes get a suffix. `storage_m`: queue storage length by lane. With
     `[timing] split_movements_by_green`, `phase_states` (the stages' signal states) splits a group
     by the stages that green each of its links."""
-    greens: dict[int, frozenset[int]] = {}
-    if cfg.timing.split_movements_by_green and phase_states:
-        links = {c.link for c in conns}
-        greens = {k: frozenset(i for i, st in enumerate(phase_states) if st[k] in "Gg") for k in links}
-    groups: dict[tuple[str, str, frozenset[int]], list[Conn]] = {}
-    for c in conns:
-        groups.setdefault((c.edge, _TURN.get(c.direction, "through"), greens.get(c.link, frozenset())), []).append(c)
+    groups = _groups(conns, cfg, phase_states)
     lane_users: dict[str, int] = {}
     for cs in groups.values():
         for lane in {c.lane for c in cs}:
@@ -113,8 +142,11 @@ def movements(
         "right": cfg.saturation.right_pcu_h_lane,
         "uturn": cfg.saturation.left_pcu_h_lane,
     }
+    bicycle_sat = cfg.saturation.bicycle_lane_veh_h * cfg.pcu.factor("bicycle")  # PCU/h, as the loops weigh them
     out, used_ids = [], set()
-    for (edge_id, turn, _), cs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], sorted(kv[0][2]))):
+    for (edge_id, turn, _, bicycle), cs in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1], sorted(kv[0][2]), kv[0][3])
+    ):
         where = approach(net.getEdge(edge_id))
         mid, k = f"{where}_{_TURN_LETTER[turn]}", 2
         while mid in used_ids:
@@ -122,7 +154,7 @@ def movements(
         used_ids.add(mid)
         lanes = sorted({c.lane for c in cs})
         share = {lane: 1.0 / lane_users[lane] for lane in lanes}
-        sat = sum(sat_per_lane[turn] * share[lane] for lane in lanes)
+        sat = sum((bicycle_sat if bicycle else sat_per_lane[turn]) * share[lane] for lane in lanes)
         storage = sum(storage_m[lane] / cfg.detectors.vehicle_spacing_m * share[lane] for lane in lanes)
         table: dict[str, Any] = {"id": mid, "approach": where, "turn": turn, "from_edge": edge_id}
         exits = {c.to_edge for c in cs}

@@ -49,7 +49,7 @@ from sim.sumo import sumo_home
 log = logging.getLogger(__name__)
 
 SAMPLER_VERSION = 5  # how sample_routes chooses; part of the key of a reused sample
-SUMO_VCLASS = {"car": "passenger", "bus": "bus", "truck": "truck", "motorcycle": "motorcycle"}
+SUMO_VCLASS = {"car": "passenger", "bus": "bus", "truck": "truck", "motorcycle": "motorcycle", "bicycle": "bicycle"}
 
 
 def vtype_id(cls: str) -> str:
@@ -470,7 +470,7 @@ def _turns_around(vehicle: ET.Element, turnarounds: frozenset[tuple[str, str]]) 
 
 
 # SUMO's default length (m) of each vClass a rebuilt class runs as (its vType defaults)
-DEFAULT_LENGTH_M = {"passenger": 5.0, "bus": 12.0, "truck": 7.1, "motorcycle": 2.2, "ignoring": 5.0}
+DEFAULT_LENGTH_M = {"passenger": 5.0, "bus": 12.0, "truck": 7.1, "motorcycle": 2.2, "bicycle": 1.6, "ignoring": 5.0}
 
 
 def edges_past_advance_loops(junctions: Mapping[str, Intersection], net, vclass: str = "passenger") -> set[str]:

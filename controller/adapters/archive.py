@@ -234,6 +234,16 @@ def read_journal(path: Path, schema: pa.Schema | None = None) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema)
 
 
+def _as_schema(table: pa.Table, kind: str) -> pa.Table:
+    """A file's table in the kind's schema. Detector files written before a vehicle class was added
+    (`bicycle`, session 49) lack its column: it reads as 0 counts."""
+    schema = SCHEMAS[kind]
+    for name in schema.names:
+        if name not in table.column_names and name in VEHICLE_CLASSES:
+            table = table.append_column(name, pa.array([0] * table.num_rows, type=schema.field(name).type))
+    return table.select(schema.names).cast(schema)
+
+
 def _sort_indices(table: pa.Table, keys: list[str]) -> pa.Array:
     """Arrow sorts no dictionary column: the keys are sorted as plain values."""
     plain = {
@@ -530,7 +540,7 @@ def read_archive(root: Path, kind: str, t_from_s: float | None = None, t_to_s: f
     for f in files:
         t = pq.ParquetFile(f).read() if f.suffix == PARQUET_SUFFIX else read_journal(f, SCHEMAS[kind])
         if t.num_rows:
-            tables.append(t.cast(SCHEMAS[kind]))
+            tables.append(_as_schema(t, kind))
     if not tables:
         return SCHEMAS[kind].empty_table()
     table = pa.concat_tables(tables).unify_dictionaries()

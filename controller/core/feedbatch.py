@@ -85,6 +85,7 @@ class _Counts(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False)
     bus: _Count = 0
     truck: _Count = 0
     motorcycle: _Count = 0
+    bicycle: _Count = 0
 
 
 class _Loop(msgspec.Struct, gc=False):

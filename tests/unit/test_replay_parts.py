@@ -146,6 +146,7 @@ def test_each_class_gets_the_scenarios_own_vtypes_or_sumos_defaults(tmp_path):
         ("tsc_bus", "bus"),
         ("tsc_truck", "truck"),
         ("tsc_motorcycle", "motorcycle"),
+        ("tsc_bicycle", "bicycle"),
     }
 
 

@@ -130,6 +130,6 @@ def test_the_policy_request_covers_the_region_with_its_counts_queues_and_config(
     cand, inc = PolicyChoice("max_pressure", (("wait_scale_s", 30.0),)), PolicyChoice("fixed")
     req = maker("J", cand, inc, {"eN_0": 3.0, "K_lane_0": 5.0}, 400.0)
     assert [r.id for r in req.junctions] == ["J"]  # no neighbours declared
-    assert req.counts == {"N_stop": (4, 0, 0, 0)}  # 200 s and 400 s: within (100, 400]; K's loop is not J's
+    assert req.counts == {"N_stop": (4, 0, 0, 0, 0)}  # 200 s and 400 s: within (100, 400]; K's loop is not J's
     assert req.queues_pcu == {"eN_0": 3.0}  # lanes of the region only
     assert (req.candidate, req.incumbent, req.cfg, req.horizon_s) == (cand, inc, CFG, 600.0)

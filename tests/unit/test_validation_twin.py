@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_counts_are_projected_flat_without_drift():
-    out = projected_counts({"L1": (7, 0, 1, 0)}, window_s=300.0, horizon_s=900.0)
+    out = projected_counts({"L1": (7, 0, 1, 0, 0)}, window_s=300.0, horizon_s=900.0)
     per = out["L1"]
-    assert per.shape == (15, 4)
+    assert per.shape == (15, 5)
     assert per[:, 0].sum() == 21 and per[:, 2].sum() == 3  # the window's rate times the horizon
     assert set(per[:, 0]) <= {1, 2}  # spread evenly, interval by interval
 
@@ -31,7 +31,7 @@ def test_counts_of_the_wrong_shape_or_an_empty_window_are_refused():
     with pytest.raises(ValueError, match="L1.*one per class"):
         projected_counts({"L1": (7, 0)}, 300.0, 900.0)
     with pytest.raises(ValueError, match="window_s"):
-        projected_counts({"L1": (7, 0, 0, 0)}, 0.0, 900.0)
+        projected_counts({"L1": (7, 0, 0, 0, 0)}, 0.0, 900.0)
 
 
 def test_a_plan_becomes_greens_yellows_and_all_reds():
@@ -81,7 +81,7 @@ def test_the_request_covers_the_junction_and_its_neighbours_with_their_recent_co
     maker = RequestMaker("net.xml", {"J": j, "K": k}, recent, 300.0, "/tmp/w", horizon_s=600.0)
     req = maker(j, CycleWish((0, 1), (20.0, 30.0)), None, {"eN_0": 3.0}, 400.0)
     assert [r.id for r in req.junctions] == ["J"]  # no neighbours declared
-    assert req.counts == {"N_stop": (4, 2, 0, 0)}  # 200 s and 400 s: within (100, 400]
+    assert req.counts == {"N_stop": (4, 2, 0, 0, 0)}  # 200 s and 400 s: within (100, 400]
     assert req.incumbent == {} and req.candidate == {"J": CycleWish((0, 1), (20.0, 30.0))}
     assert (req.horizon_s, req.queues_pcu) == (600.0, {"eN_0": 3.0})
     assert req.vehicle_spacing_m == Config().detectors.vehicle_spacing_m  # [detectors] default, not a copy
@@ -207,4 +207,4 @@ def test_quality_statistics_and_window_counts():
             **{c: [1, 2, 4, 8] if c == "car" else [0, 1, 0, 0] for c in VEHICLE_CLASSES},
         }
     )
-    assert window_counts(det, 400.0, 300.0) == {"L1": (6, 1, 1, 1)}  # (100, 400]: 250 s and 400 s
+    assert window_counts(det, 400.0, 300.0) == {"L1": (6, 1, 1, 1, 1)}  # (100, 400]: 250 s and 400 s
