@@ -47,9 +47,9 @@ import numpy as np
 
 from controller.adapters import checkpoints
 from controller.config import Config
-from controller.core import checkpoint, feedarrays, feedbatch
+from controller.core import checkpoint, feedarrays, feedbatch, statusread
 from controller.core.estimation import Layout
-from controller.core.feed import RoadsideReport, check_status, decode_detector_message, decode_status_report
+from controller.core.feed import RoadsideReport, check_status, decode_detector_message
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
 from controller.core.policies import make_policy
@@ -315,7 +315,7 @@ class ControllerService:
 
     def on_status(self, payload: bytes, junction: str | None = None) -> None:
         """A roadside status message; `junction`: the one its topic names (the body must agree)."""
-        self._status(decode_status_report, payload, junction)
+        self._status(statusread.decode_status_report, payload, junction)
 
     def on_status_body(self, body: dict[str, Any], junction: str | None = None) -> None:
         """A roadside status handed over in process as its message's JSON object
@@ -323,7 +323,7 @@ class ControllerService:
         self._status(check_status, body, junction)
 
     def _status(self, read: Callable[..., RoadsideReport], raw: Any, junction: str | None) -> None:
-        """One status through `read` (decode_status_report or check_status: the same checks), then
+        """One status through `read` (statusread.decode_status_report or check_status: the same checks), then
         its effects, or its refusal counted with the reason."""
         if self.metrics is not None:
             self.metrics.message_received("status")

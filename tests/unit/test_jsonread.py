@@ -72,6 +72,7 @@ ALLOWED = {
     "controller/core/jsonread.py": (1, "the helper itself"),
     "controller/core/feedbatch.py": (2, "the hot detector read: msgspec (its catch names RecursionError), then orjson"),
     "controller/core/feedpack.py": (1, "a pack's header by orjson (see the test above)"),
+    "controller/core/statusread.py": (1, "the typed status read: msgspec (its catch names RecursionError), then feed"),
     "controller/live.py": (1, "_t_of: orjson first, read_json when orjson does not read it"),
     "controller/adapters/audit.py": (1, "the audit store's own column, written by json.dumps"),
     "controller/adapters/archive.py": (1, "the recorder's own meta.json, a file it wrote"),
