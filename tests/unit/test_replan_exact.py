@@ -33,6 +33,8 @@ from controller.core.policies.webster import (
     _summed,
     cycle_intergreens_s,
     flow_ratio_sum,
+    green_end,
+    green_ended,
     green_floors_s,
     green_range_s,
     lane_shared_layout,
@@ -41,6 +43,7 @@ from controller.core.policies.webster import (
     track_green_ends,
     unopposed_credit,
 )
+from controller.core.policies.webster_net import green_ends_all
 from controller.core.safety import GateMemo, SignalView, _cycle_form_refusal, gate_cycle, max_red_s, phase_conflict
 from controller.junctions import load_intersections, parse_intersection
 from controller.model import CycleWish, Intersection
@@ -378,39 +381,47 @@ def reference_track_green_ends(
     )
 
 
+def green_end_case(rng: random.Random, lay: Layout) -> tuple[WebsterState, Estimate, SignalView | None]:
+    """A random (state, estimate, view) for track_green_ends on `lay`: a green phase none, one of the
+    junction's or out of its range, the four sums sized, empty or one short, a view of every phase,
+    an intergreen or none, lanes green or not, queues with zeros (and a nan now and then)."""
+    n, n_lanes = len(lay.junction.phases), lay.lane_share.shape[1]
+    est = Estimate.empty(lay, 100.0)
+    lanes = replace(
+        est.lanes,
+        green_s=np.array([rng.choice((0.0, 0.0, 3.0, -0.0)) for _ in range(n_lanes)]),
+        queue_pcu=np.array([rng.choice((0.0, rng.uniform(0.0, 9.0), 5.0)) for _ in range(n_lanes)]),
+        hidden_pcu=np.array(
+            [rng.choice((0.0, rng.uniform(0.0, 4.0), math.nan if rng.random() < 0.01 else 0.0)) for _ in range(n_lanes)]
+        ),
+        block=np.array([rng.uniform(-0.2, 1.2) for _ in range(n_lanes)]),
+    )
+    est = replace(est, lanes=lanes)
+    sized = [rng.random() < 0.85 for _ in range(4)]
+    state = WebsterState(
+        50.0,
+        None,
+        None,
+        green_phase=rng.choice((None, None, rng.randrange(n), n, -1)),
+        residual_pcu=tuple(rng.uniform(0.0, 30.0) for _ in range(n if sized[0] else n - 1)),
+        green_ends=tuple(rng.randrange(4) for _ in range(n if sized[1] else 0)),
+        short_run=tuple(rng.randrange(3) for _ in range(n if sized[2] else n + 1)),
+        free_residual_pcu=tuple(rng.uniform(0.0, 20.0) for _ in range(n if sized[3] else 0)),
+    )
+    signal = rng.choice(
+        (None, SignalView(rng.randrange(n), rng.random() < 0.4, 2.0, (0.0,) * len(lay.junction.movements)))
+    )
+    return state, est, signal
+
+
 def test_green_ends_tracked_are_the_former_code_s():
     """track_green_ends, which copies the state with its sums as they are when a green begins (none
-    ended), against the former code: every field to the bit (repr), on states whose green phase is
-    none, one of the junction's or out of its range, whose four sums are sized, empty or one short,
-    under views of every phase, intergreens and none, lanes green or not, queues with zeros."""
+    ended), against the former code: every field to the bit (repr), on green_end_case's states."""
     rng = random.Random(48)
     kinds = {"kept": 0, "began": 0, "ended": 0}
     for lay in layouts():
-        n, n_lanes = len(lay.junction.phases), lay.lane_share.shape[1]
         for _ in range(150):
-            est = Estimate.empty(lay, 100.0)
-            lanes = replace(
-                est.lanes,
-                green_s=np.array([rng.choice((0.0, 0.0, 3.0, -0.0)) for _ in range(n_lanes)]),
-                queue_pcu=np.array([rng.choice((0.0, rng.uniform(0.0, 9.0))) for _ in range(n_lanes)]),
-                hidden_pcu=np.array([rng.choice((0.0, rng.uniform(0.0, 4.0))) for _ in range(n_lanes)]),
-                block=np.array([rng.uniform(-0.2, 1.2) for _ in range(n_lanes)]),
-            )
-            est = replace(est, lanes=lanes)
-            sized = [rng.random() < 0.85 for _ in range(4)]
-            state = WebsterState(
-                50.0,
-                None,
-                None,
-                green_phase=rng.choice((None, None, rng.randrange(n), n, -1)),
-                residual_pcu=tuple(rng.uniform(0.0, 30.0) for _ in range(n if sized[0] else n - 1)),
-                green_ends=tuple(rng.randrange(4) for _ in range(n if sized[1] else 0)),
-                short_run=tuple(rng.randrange(3) for _ in range(n if sized[2] else n + 1)),
-                free_residual_pcu=tuple(rng.uniform(0.0, 20.0) for _ in range(n if sized[3] else 0)),
-            )
-            signal = rng.choice(
-                (None, SignalView(rng.randrange(n), rng.random() < 0.4, 2.0, (0.0,) * len(lay.junction.movements)))
-            )
+            state, est, signal = green_end_case(rng, lay)
             got = track_green_ends(state, lay, est, signal, 3.0)
             want = reference_track_green_ends(state, lay, est, signal, 3.0)
             assert repr(got) == repr(want)
@@ -421,3 +432,24 @@ def test_green_ends_tracked_are_the_former_code_s():
             else:
                 kinds["ended"] += 1
     assert min(kinds.values()) > 200, kinds
+
+
+def test_green_ends_computed_together_are_track_green_ends_own():
+    """The green ends of many junctions computed together (webster_net.green_ends_all, over all their
+    lanes at once), given to track_green_ends, against the former code: every field to the bit
+    (repr), on green_end_case's states of all the layouts at once, in random order; and each
+    GreenEnd as green_end computes it alone. Ends with lanes turned red, without, and with a nan."""
+    rng = random.Random(49)
+    cases = [(lay, *green_end_case(rng, lay)) for lay in layouts() for _ in range(150)]
+    rng.shuffle(cases)
+    asked = [(k, green_ended(state, lay, signal)) for k, (lay, state, _e, signal) in enumerate(cases)]
+    asked = [(k, phase) for k, phase in asked if phase is not None]
+    ends = green_ends_all([(cases[k][0], cases[k][2], phase) for k, phase in asked])
+    seen = {"red": 0, "none": 0, "nan": 0}
+    for (k, phase), end in zip(asked, ends, strict=True):
+        lay, state, est, signal = cases[k]
+        assert repr(end) == repr(green_end(lay, est, phase))
+        got = track_green_ends(state, lay, est, signal, 3.0, end)
+        assert repr(got) == repr(reference_track_green_ends(state, lay, est, signal, 3.0))
+        seen["nan" if math.isnan(end.residual_pcu) else "red" if end.ended else "none"] += 1
+    assert seen["red"] > 300 and seen["none"] > 10 and seen["nan"] > 5, seen

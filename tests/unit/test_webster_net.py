@@ -9,6 +9,7 @@ import math
 import random
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ from controller.core.policies.webster import (
     green_range_s,
     movement_needs_s,
     period_flow_pcu_h,
+    raised_floors_s,
     spare_split_s,
     unopposed_credit,
 )
@@ -524,3 +526,97 @@ def test_lone_junctions_oversaturated_under_statuses_plan_as_junction_by_junctio
     alone, plans_alone, net_alone = run_region(params, 5, 50, region(2), statuses=True)
     assert net_alone is None
     assert (digest, plans) == (alone, plans_alone)
+
+
+def former_raised_floors_all(pad, owed_s, order, lo, hi):
+    """raised_floors_all as numpy array operations per movement rank (before E, session 49, made it a
+    compiled loop per row): the reference its compiled form is checked against."""
+    n, width = lo.shape
+    g = np.array(lo, dtype=float)
+    flat = g.reshape(-1)
+    top = np.array(hi, dtype=float).reshape(-1)
+    base = np.arange(n) * width
+    owed_ranked = np.take_along_axis(owed_s, order, axis=1)
+    acting = ~(owed_ranked <= 0) & ~pad.always[order]
+    for r in np.flatnonzero(acting.any(axis=0)).tolist():
+        m = order[:, r]
+        act = acting[:, r]
+        counted = np.zeros(n)
+        ks, on = pad.counting[m], pad.counting_on[m]
+        for c in range(ks.shape[1]):
+            counted = np.where(on[:, c], counted + flat[base + ks[:, c]], counted)
+        deficit = owed_ranked[:, r] - counted
+        ks, on = pad.serving[m], pad.serving_on[m]
+        for c in range(ks.shape[1]):
+            run = act & on[:, c] & ~(deficit <= 1e-9)
+            if not run.any():
+                break
+            at = base + ks[:, c]
+            gk = flat[at]
+            room = top[at] - gk
+            add = np.where(room < deficit, room, deficit)
+            flat[at] = np.where(run, gk + add, gk)
+            deficit = np.where(run, deficit - add, deficit)
+    return g
+
+
+def random_padded(rng: np.random.Generator, n_mov: int, n_ph: int) -> webster_net.PaddedIndex:
+    """A PaddedIndex of random rows: each movement counted in 1-7 phases and served by 1-4 of them (in
+    any order, some none), some counted in every phase."""
+
+    def rows(most: int, least: int) -> tuple[tuple[int, ...], ...]:
+        return tuple(
+            tuple(rng.permutation(n_ph)[: rng.integers(least, min(most, n_ph) + 1)].tolist()) for _ in range(n_mov)
+        )
+
+    counting, counting_on = webster_net._padded(rows(7, 1))
+    serving, serving_on = webster_net._padded(rows(4, 0))
+    return webster_net.PaddedIndex(counting, counting_on, serving, serving_on, rng.random(n_mov) < 0.1)
+
+
+def nan_as_one(a: np.ndarray) -> bytes:
+    """`a`'s bytes with every nan made numpy's nan (its sign and payload dropped)."""
+    return np.where(np.isnan(a), np.nan, a).tobytes()
+
+
+def test_floors_raised_compiled_are_raised_floors_s_to_the_bit():
+    """raised_floors_all (raise_rows compiled) on 300 random indices of 2-12 phases and 1-16
+    movements, 1-60 rows each: owed seconds with ties (whole multiples of 5), zeros, negatives, nan,
+    inf and 1e-9 (on zero floors: a deficit of exactly 1e-9 is met); floors above their maxima (a
+    negative room), nan floors and maxima. Every row is
+    raised_floors_s' (junction by junction) and the former numpy form's to the bit, but for a nan's
+    sign: an operation on two nans gives one of them, which one is the compiler's (numpy, Python and
+    numba differ), and no comparison sees it. Many rows are raised, many past a capped first serving
+    phase, and some nans are made."""
+    rng = np.random.default_rng(49)
+    raised = capped = rows = nans = 0
+    for _ in range(300):
+        n_ph, n_mov, n = int(rng.integers(2, 13)), int(rng.integers(1, 17)), int(rng.integers(1, 61))
+        pad = random_padded(rng, n_mov, n_ph)
+        index = SimpleNamespace(
+            counting=tuple(tuple(k[on].tolist()) for k, on in zip(pad.counting, pad.counting_on)),
+            serving=tuple(tuple(k[on].tolist()) for k, on in zip(pad.serving, pad.serving_on)),
+            always=tuple(pad.always.tolist()),
+        )
+        owed = np.where(
+            rng.random((n, n_mov)) < 0.4, rng.integers(-1, 9, (n, n_mov)) * 5.0, rng.uniform(-5, 90, (n, n_mov))
+        )
+        odd = rng.random((n, n_mov))
+        owed = np.where(odd < 0.02, np.nan, np.where(odd > 0.99, np.inf, np.where(odd > 0.97, 1e-9, owed)))
+        lo = rng.uniform(0.0, 20.0, (n, n_ph)) * (rng.random((n, n_ph)) < 0.9) * (rng.random((n, 1)) < 0.8)
+        hi = lo + rng.uniform(-3.0, 50.0, (n, n_ph))
+        odd = rng.random((n, n_ph))
+        lo, hi = np.where(odd < 0.01, np.nan, lo), np.where(odd > 0.99, np.nan, hi)
+        order = np.argsort(-owed, axis=1)
+        got = webster_net.raised_floors_all(pad, owed, order, lo, hi)
+        assert got.shape == (n, n_ph) and got.dtype == np.float64 and got.flags.c_contiguous
+        for i in range(n):
+            assert nan_as_one(got[i]) == nan_as_one(raised_floors_s(index, owed[i], lo[i], hi[i]))
+        with np.errstate(invalid="ignore"):  # inf - inf in the former form's rows of the branch not taken
+            former = former_raised_floors_all(pad, owed, order, lo, hi)
+        assert nan_as_one(got) == nan_as_one(former)
+        nans += int(np.isnan(got).sum() - np.isnan(lo).sum())
+        rows += n
+        raised += int((got > lo).any(axis=1).sum())
+        capped += int(((got >= hi) & (got > lo)).any(axis=1).sum())
+    assert raised > rows // 2 and capped > rows // 4 and nans > 0, (rows, raised, capped, nans)

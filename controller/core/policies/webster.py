@@ -1292,19 +1292,43 @@ def divided_flow_pcu_h(flow_pcu_h: np.ndarray, past_flows: tuple[np.ndarray, ...
     return out
 
 
+@dataclass(frozen=True)
+class GreenEnd:
+    """What track_green_ends counts of a phase whose green ended: whether a lane it greens turned red
+    (its green time 0), the largest queue (between the loops and spilled over the advance loop) on
+    those lanes, and the largest of those queues times (1 - the lane's exit blockage) (0 without one)."""
+
+    ended: bool
+    residual_pcu: float
+    free_pcu: float
+
+
+def green_end(layout: Layout, est: Estimate, phase: int) -> GreenEnd:
+    """GreenEnd of `phase`'s green, from the lanes' state in `est`."""
+    ended = layout.lane_green[phase] & (est.lanes.green_s <= 0.0)
+    if not ended.any():
+        return GreenEnd(False, 0.0, 0.0)
+    left_pcu = est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]
+    free_pcu = (left_pcu * np.clip(1.0 - est.lanes.block[ended], 0.0, 1.0)).max()
+    return GreenEnd(True, float(left_pcu.max()), float(free_pcu))
+
+
 def track_green_ends(
     state: WebsterState,
     layout: Layout,
     est: Estimate,
     signal: SignalView | None,
     residual_queue_pcu: float = float("inf"),
+    end: GreenEnd | None = None,
 ) -> WebsterState:
     """`state` with the green end seen now, if any, counted (module docstring, residual queue):
     the phase green at the last decision is no longer green; its residual is the largest queue
     (between the loops and spilled over the advance loop) on its lanes that turned red; its free
     residual the largest of those queues times (1 - the lane's exit blockage), the part a longer
-    green would have let through. Its run of green ends in a row with a residual of at least
-    `residual_queue_pcu` grows by one, or falls to 0 below it."""
+    green would have let through (green_end). Its run of green ends in a row with a residual of at
+    least `residual_queue_pcu` grows by one, or falls to 0 below it. `end`: green_end of that phase
+    if the caller has it (webster_net.green_ends_all computes many together, to the bit), else
+    computed here."""
     n = len(layout.junction.phases)
     now_green = None if signal is None or signal.in_intergreen else signal.phase
     if now_green == state.green_phase and len(state.residual_pcu) == n:
@@ -1317,11 +1341,10 @@ def track_green_ends(
     runs = list(state.short_run) if len(state.short_run) == n else [0] * n
     free = list(state.free_residual_pcu) if len(state.free_residual_pcu) == n else [0.0] * n
     if prev is not None and prev != now_green and 0 <= prev < n:
-        ended = layout.lane_green[prev] & (est.lanes.green_s <= 0.0)
-        if ended.any():
-            left_pcu = est.lanes.queue_pcu[ended] + est.lanes.hidden_pcu[ended]
-            residual = float(left_pcu.max())
-            free[prev] += float((left_pcu * np.clip(1.0 - est.lanes.block[ended], 0.0, 1.0)).max())
+        end = end if end is not None else green_end(layout, est, prev)
+        if end.ended:
+            residual = end.residual_pcu
+            free[prev] += end.free_pcu
             sums[prev] += residual
             runs[prev] = runs[prev] + 1 if residual >= residual_queue_pcu else 0
             counts[prev] += 1
@@ -1333,6 +1356,15 @@ def track_green_ends(
         short_run=tuple(runs),
         free_residual_pcu=tuple(free),
     )
+
+
+def green_ended(state: WebsterState, layout: Layout, signal: SignalView | None) -> int | None:
+    """The phase whose green end track_green_ends counts now (its green_end read), or None."""
+    prev = state.green_phase
+    now_green = None if signal is None or signal.in_intergreen else signal.phase
+    if prev is None or prev == now_green or not 0 <= prev < len(layout.junction.phases):
+        return None
+    return prev
 
 
 def _sized(state: WebsterState, n: int) -> bool:
@@ -1612,13 +1644,20 @@ class WebsterPolicy(Policy):
         return solved(self.replan_steps(due, layout, est, signal, now_s))
 
     def replan_due(
-        self, state: WebsterState, layout: Layout, est: Estimate, signal: SignalView | None, now_s: float
+        self,
+        state: WebsterState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView | None,
+        now_s: float,
+        end: GreenEnd | None = None,
     ) -> WebsterState | tuple[WebsterState, CycleWish | None]:
         """decide() up to the period's end: its (state, wish) where no plan is due now, else the state
-        replan_steps plans from."""
+        replan_steps plans from. `end`: track_green_ends' (green_end of green_ended's phase), if the
+        caller has it."""
         if state.arrivals_pcu is None:
             return WebsterState(now_s, est.arrivals_pcu, est.departures_pcu), None
-        state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu)
+        state = track_green_ends(state, layout, est, signal, self.residual_queue_pcu, end)
         state = self._observe(state, layout, est, signal, now_s)
         elapsed_s = now_s - state.period_start_s
         period_s = self._period_s(state, layout.junction.id)

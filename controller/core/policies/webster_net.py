@@ -17,7 +17,8 @@ Example: `net = policy.network_decision(layouts)`, then every tick
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ from controller.core.policies.webster import (
     FloorAsk,
     FloorIndex,
     FloorSteps,
+    GreenEnd,
     NeedsAsk,
     SaturationAsk,
     SplitAsk,
@@ -36,6 +38,8 @@ from controller.core.policies.webster import (
     _cycle_intergreens_s,
     _green_range_s,
     floor_index,
+    green_end,
+    green_ended,
     owed_needs_s,
     raised_floors_s,
 )
@@ -82,36 +86,75 @@ def raised_floors_all(
 ) -> np.ndarray:
     """(junctions, phases) raised_floors_s of each row: `owed_s` (junctions, movements) what each
     movement is owed (owed_needs_s), `order` each row's np.argsort(-owed_s), `lo` and `hi` (junctions,
-    phases). Per junction the same IEEE operations in the same order as raised_floors_s: the counted
-    greens summed in index order from 0 (fewer than 8: _MAX_COUNTED), `min(deficit, room)` as the
-    room where it is less, the serving phases raised in turn until the deficit is at most 1e-9."""
-    n, width = lo.shape
-    g = np.array(lo, dtype=float)
-    flat = g.reshape(-1)  # g's elements, row after row: a row's phase k at row * width + k
-    top = np.array(hi, dtype=float).reshape(-1)
-    base = np.arange(n) * width
-    owed_ranked = np.take_along_axis(owed_s, order, axis=1)  # each row's owed seconds, largest first
-    acting = ~(owed_ranked <= 0) & ~pad.always[order]
-    for r in np.flatnonzero(acting.any(axis=0)).tolist():
-        m = order[:, r]
-        act = acting[:, r]
-        counted = np.zeros(n)
-        ks, on = pad.counting[m], pad.counting_on[m]
-        for c in range(ks.shape[1]):
-            counted = np.where(on[:, c], counted + flat[base + ks[:, c]], counted)
-        deficit = owed_ranked[:, r] - counted
-        ks, on = pad.serving[m], pad.serving_on[m]
-        for c in range(ks.shape[1]):
-            run = act & on[:, c] & ~(deficit <= 1e-9)
-            if not run.any():
-                break
-            at = base + ks[:, c]
-            gk = flat[at]
-            room = top[at] - gk
-            add = np.where(room < deficit, room, deficit)
-            flat[at] = np.where(run, gk + add, gk)
-            deficit = np.where(run, deficit - add, deficit)
+    phases). Per junction the same IEEE operations in the same order as raised_floors_s (raise_rows,
+    compiled)."""
+    g = np.array(lo, dtype=float)  # a C-ordered copy, raised in place
+    raise_rows = _compiled_raise_rows()
+    c = np.ascontiguousarray
+    raise_rows(
+        pad.counting,
+        pad.counting_on,
+        pad.serving,
+        pad.serving_on,
+        pad.always,
+        c(owed_s, dtype=float),
+        c(order, dtype=np.intp),
+        c(hi, dtype=float),
+        g,
+    )
     return g
+
+
+def raise_rows(
+    counting: np.ndarray,
+    counting_on: np.ndarray,
+    serving: np.ndarray,
+    serving_on: np.ndarray,
+    always: np.ndarray,
+    owed_s: np.ndarray,
+    order: np.ndarray,
+    hi: np.ndarray,
+    g: np.ndarray,
+) -> None:
+    """raised_floors_s on each row of `g` (junctions, phases; its `lo`, raised in place), a
+    PaddedIndex's arrays given one by one: per row its movements in `order`, each that is owed more
+    than 0 and not counted in every phase has its counted greens summed in index order from 0 (fewer
+    than 8 phases: _MAX_COUNTED) and its deficit added to its serving phases in turn, `min(deficit,
+    room)` each (the room where it is less), until the deficit is at most 1e-9. Scalar IEEE
+    additions, subtractions and comparisons only (no sum reordered; numba without fastmath), so
+    compiled (_compiled_raise_rows) it gives raised_floors_s's bits (a nan's sign aside: which of two
+    nans an addition keeps is the compiler's, and no comparison sees it)."""
+    for i in range(g.shape[0]):
+        for r in range(order.shape[1]):
+            m = order[i, r]
+            owed = owed_s[i, m]
+            if owed <= 0.0 or always[m]:
+                continue
+            counted = 0.0
+            for c in range(counting.shape[1]):
+                if counting_on[m, c]:
+                    counted = counted + g[i, counting[m, c]]
+            deficit = owed - counted
+            for c in range(serving.shape[1]):
+                if not serving_on[m, c] or deficit <= 1e-9:
+                    break
+                k = serving[m, c]
+                room = hi[i, k] - g[i, k]
+                add = room if room < deficit else deficit
+                g[i, k] = g[i, k] + add
+                deficit = deficit - add
+
+
+@functools.cache
+def _compiled_raise_rows() -> Callable[..., None]:
+    """raise_rows compiled by numba, once per process, at its first call (about a second): numba is
+    imported only by a process that answers floors together. A loop per row in place of numpy array
+    operations per movement rank, whose cost per call dominated webster's searches under roadside
+    statuses (BENCHMARKS.md, issue 12, E, session 49)."""
+    import numba
+
+    compiled: Callable[..., None] = numba.njit(raise_rows)
+    return compiled
 
 
 class FloorAnswers:
@@ -377,6 +420,36 @@ def period_flows_all(periods: Sequence[tuple[WebsterState, Layout, Estimate]], n
     return out
 
 
+def green_ends_all(ends: Sequence[tuple[Layout, Estimate, int]]) -> list[GreenEnd]:
+    """Per (layout, estimate, phase): green_end(layout, est, phase) to the bit (a nan's sign aside),
+    every junction's lanes in one array: each elementwise operation as green_end does it, and its
+    maxima over the lanes that turned red as np.maximum.reduceat over the junction's lanes with the
+    others at -inf. A junction without lanes, or whose lane arrays differ in length, as it is."""
+    out: list[GreenEnd | None] = [None] * len(ends)
+    rows: list[int] = []
+    for k, (lay, est, phase) in enumerate(ends):
+        n, lane = len(lay.lane_green[phase]), est.lanes
+        if n and len(lane.green_s) == len(lane.queue_pcu) == len(lane.hidden_pcu) == len(lane.block) == n:
+            rows.append(k)
+        else:
+            out[k] = green_end(lay, est, phase)
+    if rows:
+        picked = [ends[k] for k in rows]
+        green = np.concatenate([lay.lane_green[phase] for lay, _e, phase in picked])
+        lanes = [est.lanes for _l, est, _p in picked]
+        ended = green & (np.concatenate([lane.green_s for lane in lanes]) <= 0.0)
+        queue_pcu = np.concatenate([lane.queue_pcu for lane in lanes])
+        left_pcu = queue_pcu + np.concatenate([lane.hidden_pcu for lane in lanes])
+        free_pcu = left_pcu * np.clip(1.0 - np.concatenate([lane.block for lane in lanes]), 0.0, 1.0)
+        starts = np.cumsum([0, *(len(lane.green_s) for lane in lanes[:-1])], dtype=np.intp)
+        seen = np.logical_or.reduceat(ended, starts).tolist()
+        residual = np.maximum.reduceat(np.where(ended, left_pcu, -np.inf), starts).tolist()
+        free = np.maximum.reduceat(np.where(ended, free_pcu, -np.inf), starts).tolist()
+        for k, any_, r, f in zip(rows, seen, residual, free):
+            out[k] = GreenEnd(True, r, f) if any_ else GreenEnd(False, 0.0, 0.0)
+    return [end for end in out if end is not None]
+
+
 class QuietStates:
     """Which junctions' replan_due is known without calling it (NetWebster.decide_all, issue 12).
 
@@ -469,6 +542,7 @@ class NetWebster:
         quiet = self._quiet
         still = quiet.still(states, signals) if quiet is not None else [False] * len(states)
         due_now = quiet.due(now_s) if quiet is not None else []
+        ends = self._green_ends(states, estimates, signals, still)
         for i, (state, lay, est, view) in enumerate(zip(states, self._layouts, estimates, signals)):
             if still[i]:  # replan_due's answer known without calling it (QuietStates)
                 if due_now[i]:
@@ -476,7 +550,11 @@ class NetWebster:
                 else:
                     out[i] = (state, None)
                 continue
-            due = policy.replan_due(state, lay, est, view, now_s)
+            end = ends.get(i)
+            if end is None:  # (always for a subclass: its replan_due may not take one)
+                due = policy.replan_due(state, lay, est, view, now_s)
+            else:
+                due = policy.replan_due(state, lay, est, view, now_s, end)
             if not isinstance(due, WebsterState):
                 out[i] = due
                 continue
@@ -501,3 +579,26 @@ class NetWebster:
         if quiet is not None:
             quiet.note(states, decided, still, due_now)
         return decided
+
+    def _green_ends(
+        self,
+        states: Sequence[WebsterState],
+        estimates: Sequence[Estimate],
+        signals: Sequence[SignalView | None],
+        still: Sequence[bool],
+    ) -> dict[int, GreenEnd]:
+        """Per junction (by position) whose replan_due counts a green end now, its green_end,
+        computed together (green_ends_all); none for a subclass of WebsterPolicy (its replan_due
+        may not take them)."""
+        if type(self.policy) is not WebsterPolicy:
+            return {}
+        at: list[int] = []
+        asked: list[tuple[Layout, Estimate, int]] = []
+        for i, (state, lay, view) in enumerate(zip(states, self._layouts, signals)):
+            if still[i] or state.arrivals_pcu is None:
+                continue
+            phase = green_ended(state, lay, view)
+            if phase is not None:
+                at.append(i)
+                asked.append((lay, estimates[i], phase))
+        return dict(zip(at, green_ends_all(asked)))
