@@ -292,22 +292,19 @@ def _view_mismatch(j: Intersection, view: SignalView) -> str:
 
 
 def _first_wait_refusal(
-    j: Intersection,
-    order: tuple[int, ...],
-    greens: tuple[float, ...],
-    view: SignalView,
-    now_s: float,
-    memo: GateMemo | None,
+    j: Intersection, order: tuple[int, ...], greens: tuple[float, ...], view: SignalView, now_s: float, memo: GateMemo
 ) -> str:
     """Why the plan would keep a movement red past max_red_s before it first serves it, counted
     from when the signal as it stands (`view`) made it red ('' when none would)."""
-    first = first_green_s(j, order, greens, view, memo)
-    for i, m in enumerate(j.movements):
-        if m.id in first and first[m.id] > 0:
-            wait = now_s - view.red_since_s[i] + first[m.id]
-            if wait > j.max_red_s + 1e-9:
+    first = first_green_at(j, order, greens, view, memo)
+    red_since_s, limit_s = view.red_since_s, j.max_red_s + 1e-9
+    for i, t in enumerate(first):
+        if t is not None and t > 0:
+            wait = now_s - red_since_s[i] + t
+            if wait > limit_s:
                 return (
-                    f"movement {m.id} would wait {wait:.1f} s > max_red_s {j.max_red_s} before the new plan serves it"
+                    f"movement {j.movements[i].id} would wait {wait:.1f} s > max_red_s {j.max_red_s} "
+                    "before the new plan serves it"
                 )
     return ""
 
@@ -317,20 +314,33 @@ def first_green_s(
 ) -> dict[str, float]:
     """Seconds from now until each movement is first green if the roadside switches to this
     cycle plan now (it finishes the green in force, or its intergreen, then follows the order
-    from there; sim/roadside.py). 0 for movements green now."""
+    from there; sim/roadside.py). 0 for movements green now. By movement id: first_green_at's."""
+    first = first_green_at(j, order, greens_s, view, memo if memo is not None else GateMemo())
+    return {m.id: t for m, t in zip(j.movements, first) if t is not None}
+
+
+def first_green_at(
+    j: Intersection, order: tuple[int, ...], greens_s: tuple[float, ...], view: SignalView, memo: GateMemo
+) -> list[float | None]:
+    """first_green_s per movement in `j.movements`' order (None: the plan never serves it), the
+    movements each phase serves read from `memo`'s _Static of `j`."""
+    st = memo.static(j)
+    served = st.served_at
     cur = view.phase
-    out: dict[str, float] = {}
+    out: list[float | None] = [None] * len(j.movements)
     if view.in_intergreen:
         # at most what is left of it (a program transition may be longer)
         t = max(max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s), _whole(j.longest_transition_s))
         elapsed = 0.0
     else:
         t, elapsed = 0.0, view.green_elapsed_s
-        out.update(dict.fromkeys(j.served_movements(cur), 0.0))
+        for i in served[cur]:
+            out[i] = 0.0
     if cur in order:
         k = order.index(cur)
-        for m in j.served_movements(cur):
-            out.setdefault(m, t)
+        for i in served[cur]:
+            if out[i] is None:
+                out[i] = t
         t += _whole(max(greens_s[k], j.phases[cur].min_green_s)) - elapsed
     else:
         k = -1
@@ -341,8 +351,9 @@ def first_green_s(
         i = (k + step) % len(order)
         p = order[i]
         t += stage_intergreen_s(j, prev, p, memo)
-        for m in j.served_movements(p):
-            out.setdefault(m, t)
+        for m in served[p]:
+            if out[m] is None:
+                out[m] = t
         t += _whole(greens_s[i])
         prev = p
     return out
@@ -490,6 +501,7 @@ class _Static:
     red_when: tuple[tuple[tuple[int, str], ...], ...]  # per phase: (position, id) of the movements it does not serve
     intergreen_s: tuple[tuple[float, ...], ...]  # stage_intergreen_s for every ordered pair of phases
     serving: dict[str, tuple[int, ...]]  # movement id -> the phases serving it, in index order
+    served_at: tuple[tuple[int, ...], ...]  # per phase: the positions in j.movements of the movements it serves
     # per phase: red_since_s -> the values of its red_when movements (one value, or a tuple of them)
     red_of: tuple[Callable[[tuple[float, ...]], object], ...]
 
@@ -591,9 +603,12 @@ def _derive_static(j: Intersection) -> _Static:
     for k in range(n):
         for m in dict.fromkeys(j.served_movements(k)):
             serving[m] = (*serving.get(m, ()), k)
+    served_at = tuple(
+        tuple(i for i, m in enumerate(j.movements) if m.id in set(j.served_movements(k))) for k in range(n)
+    )
     red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
     conflict = tuple(phase_conflict(j, k) for k in range(n))
-    return _Static(unserved, pedestrian_refusal(j), conflict, tuple(red_when), inter, serving, red_of)
+    return _Static(unserved, pedestrian_refusal(j), conflict, tuple(red_when), inter, serving, served_at, red_of)
 
 
 def _nothing(_red_since_s: tuple[float, ...]) -> object:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
+from random import Random
 
 import pytest
 
@@ -27,7 +29,7 @@ from controller.core.safety import (
     phase_target,
     stage_intergreen_s,
 )
-from controller.junctions import parse_intersection
+from controller.junctions import load_intersections, parse_intersection
 from controller.model import CyclePlan, CycleWish, Intersection, PhaseCommand, PhaseWish, Transition
 from tests.junction_fixtures import two_phase, two_phase_raw
 
@@ -635,3 +637,90 @@ def test_a_plan_with_no_slack_is_kept_without_a_shortcut():
     j = two_phase()
     found = safety._Found.of(j, GateMemo().static(j), (), {"E_T": 5.0, "W_T": 5.0}, 0, 0.0, [1])
     assert found.latest_s == -math.inf and found.meets(0.0) and not found.meets(1.0)
+
+
+# -- the first wait by movement position, against the former code by movement id ----------------------
+
+
+def former_first_green_s(j, order, greens_s, view, memo=None):
+    """first_green_s as a dict filled phase by phase (before E, session 49, made it a list by movement
+    position, first_green_at): the reference the gate's first-wait check is compared with."""
+    cur = view.phase
+    out: dict[str, float] = {}
+    if view.in_intergreen:
+        t = max(
+            max(safety._whole(j.yellow_s), safety.DECISION_PERIOD_S) + safety._whole(j.all_red_s),
+            safety._whole(j.longest_transition_s),
+        )
+        elapsed = 0.0
+    else:
+        t, elapsed = 0.0, view.green_elapsed_s
+        out.update(dict.fromkeys(j.served_movements(cur), 0.0))
+    if cur in order:
+        k = order.index(cur)
+        for m in j.served_movements(cur):
+            out.setdefault(m, t)
+        t += safety._whole(max(greens_s[k], j.phases[cur].min_green_s)) - elapsed
+    else:
+        k = -1
+        t += max(0.0, safety._whole(j.phases[cur].min_green_s) - elapsed)
+    t = max(t, 0.0)
+    prev = cur
+    for step in range(1, len(order) + 1):
+        i = (k + step) % len(order)
+        p = order[i]
+        t += stage_intergreen_s(j, prev, p, memo)
+        for m in j.served_movements(p):
+            out.setdefault(m, t)
+        t += safety._whole(greens_s[i])
+        prev = p
+    return out
+
+
+def former_first_wait_refusal(j, order, greens, view, now_s, memo):
+    first = former_first_green_s(j, order, greens, view, memo)
+    for i, m in enumerate(j.movements):
+        if m.id in first and first[m.id] > 0:
+            wait = now_s - view.red_since_s[i] + first[m.id]
+            if wait > j.max_red_s + 1e-9:
+                return (
+                    f"movement {m.id} would wait {wait:.1f} s > max_red_s {j.max_red_s} before the new plan serves it"
+                )
+    return ""
+
+
+def test_the_first_wait_by_movement_position_is_the_former_check_s():
+    """The gate's first-wait check (first_green_at, by movement position) against the former one (a
+    dict by movement id), and first_green_s against the former dict, value for value: the city's 20
+    junctions and with_phase_n_t_alone, 6,000 random plans (orders of some or all phases, greens of
+    many decimals, some below the minimum) against random signals (a phase green for some seconds, or
+    its intergreen; red times up to 1.3 max_red_s ago, also of movements green now, which wait no
+    more, and some exactly at a whole second's wait). Many
+    are refused, many accepted, and the refusals name a dozen movements."""
+    rng = Random(49)
+    root = Path(__file__).resolve().parents[2]
+    juncs = [*load_intersections(root / "intersections" / "city").values(), with_phase_n_t_alone(), two_phase()]
+    memo = GateMemo(juncs)
+    refused, named = 0, set()
+    for n in range(6000):
+        j = juncs[n % len(juncs)]
+        phases = list(range(len(j.phases)))
+        rng.shuffle(phases)
+        order = tuple(phases[: rng.randint(1, len(phases))])
+        greens = tuple(rng.choice((rng.uniform(0.0, 70.0), float(rng.randint(3, 40)))) for _ in order)
+        now_s = 1000.0 + rng.randint(0, 5)
+        red_since = tuple(
+            now_s - rng.choice((rng.uniform(0.0, 1.3 * j.max_red_s), float(rng.randint(0, int(j.max_red_s)))))
+            for _ in j.movements
+        )
+        elapsed = rng.choice((0.0, float(rng.randint(0, 60)), rng.uniform(0.0, 60.0)))
+        view = SignalView(rng.randrange(len(j.phases)), rng.random() < 0.3, elapsed, red_since)
+        want = former_first_green_s(j, order, greens, view, memo)
+        got = first_green_s(j, order, greens, view, memo)
+        assert got == want and [repr(got[m]) for m in want] == [repr(want[m]) for m in want]
+        assert got == first_green_s(j, order, greens, view)  # without a memo too
+        why = former_first_wait_refusal(j, order, greens, view, now_s, memo)
+        assert safety._first_wait_refusal(j, order, greens, view, now_s, memo) == why
+        refused += bool(why)
+        named.add(why.split(" would")[0])
+    assert 1500 < refused < 4500 and len(named) > 10, (refused, named)
