@@ -1,7 +1,8 @@
 """Benchmark (a script, not a test): the re-plan tick of one bench_mqtt region, in process, by part.
 
     python -m sim.bench_tick [--size 5000] [--regions 2] [--warmup 12] [--ticks 12] [--replan-spread 1]
-                             [--period-s 5] [--statuses] [--tree NAME=PATH ...] [--rounds 3] [--json FILE]
+                             [--period-s 5] [--statuses] [--policy webster] [--tree NAME=PATH ...] [--rounds 3]
+                             [--json FILE]
 
 The controller of sim/bench_mqtt.py's first region (--size junctions, copies of the bundled city's
 junction with the most detectors, --regions regions: 2,500 junctions at the defaults), webster
@@ -9,7 +10,8 @@ re-planning every --period-s (5 s, bench_mqtt's; config.toml ships 300) with [we
 = --replan-spread (1 at 5 s: a fifth of the junctions re-plans each tick), fed in process: each
 second, a detector message per junction (bench_mqtt's feeder's, read by on_detector_batch as the
 lockstep node reads them), then the tick. No broker, and no statuses (as bench_mqtt's feed) unless
---statuses: then also, each second, a roadside status per junction (its own program's: status_at). After
+--statuses: then also, each second, a roadside status per junction (its own program's: status_at); --policy
+another policy than webster (adaptive: max_pressure's, deciding every second; then webster's parts read 0). After
 --warmup seconds (with fewer than about 12 the gate still derives its per-junction statics), --ticks
 seconds are measured: the thread CPU (time.thread_time) of each part per tick, the parts' functions
 wrapped (the heap frozen once set up, as bench_mqtt's controllers do: live.freeze_heap):
@@ -87,10 +89,11 @@ def run_one(
     period_s: float = 5.0,
     freeze: bool = True,
     statuses: bool = False,
+    policy: str = "webster",
 ) -> dict[str, Any]:
     """This tree's region, in this process: {"parts": labels, "ticks": [{label: ms}], "plans": [n]}
     (`freeze`: the heap frozen once set up, live.freeze_heap: for a process of its own; `statuses`:
-    each second a roadside status per junction too, status_at's)."""
+    each second a roadside status per junction too, status_at's; `policy`: the service's)."""
     from controller.core.messages import status_body
     from controller.live import freeze_heap
     from controller.service import ControllerService
@@ -107,7 +110,7 @@ def run_one(
     parts = {jid: message_parts(jid, dets, int(jid[1:])) for jid in watched}
     assert all(junction_id(int(j[1:])) == j for j in watched)
     observed = set(watched) - set(region.owned)  # the region's halo: none here (no neighbours)
-    service = ControllerService(watched, cfg, cfg.service.policy, publish=lambda c, p: None, observed=observed)
+    service = ControllerService(watched, cfg, policy, publish=lambda c, p: None, observed=observed)
     if freeze:
         freeze_heap()  # as bench_mqtt's controllers and run_controller.py run do
     timers = wrap_parts()
@@ -160,7 +163,16 @@ def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
         "-c",
         load,
         json.dumps(
-            [args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s, args.statuses]
+            [
+                args.size,
+                args.regions,
+                args.warmup,
+                args.ticks,
+                args.replan_spread,
+                args.period_s,
+                args.statuses,
+                args.policy,
+            ]
         ),
     ]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
@@ -171,8 +183,9 @@ def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_main() -> None:
-    size, regions, warmup, ticks, spread, period_s, statuses = json.loads(sys.argv[1])
-    print(json.dumps(run_one(size, regions, warmup, ticks, spread, period_s, statuses=statuses)), flush=True)
+    size, regions, warmup, ticks, spread, period_s, statuses, policy = json.loads(sys.argv[1])
+    out = run_one(size, regions, warmup, ticks, spread, period_s, statuses=statuses, policy=policy)
+    print(json.dumps(out), flush=True)
 
 
 def medians(run: dict[str, Any]) -> dict[str, float]:
@@ -202,13 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replan-spread", type=float, default=1.0, help="[webster] replan_spread")
     ap.add_argument("--period-s", type=float, default=5.0, help="[webster] period_s (5: bench_mqtt's; shipped 300)")
     ap.add_argument("--statuses", action="store_true", help="a roadside status per junction each second too")
+    ap.add_argument("--policy", default="webster", help="the service's policy (webster, adaptive, ...)")
     ap.add_argument("--tree", action="append", default=[], help="NAME=PATH: a source tree to run (repeatable)")
     ap.add_argument("--rounds", type=int, default=3, help="with --tree: runs of each tree, interleaved")
     ap.add_argument("--json", type=Path, help="write every run's per-tick parts here")
     args = ap.parse_args(argv)
     if not args.tree:
         one = run_one(
-            args.size, args.regions, args.warmup, args.ticks, args.replan_spread, args.period_s, statuses=args.statuses
+            args.size,
+            args.regions,
+            args.warmup,
+            args.ticks,
+            args.replan_spread,
+            args.period_s,
+            statuses=args.statuses,
+            policy=args.policy,
         )
         runs = {"this tree": [one]}
     else:
