@@ -46,7 +46,6 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import Annotated, Any
@@ -106,7 +105,8 @@ class _Message(msgspec.Struct, gc=False):
     detectors: dict[str, _Loop]
 
 
-assert _Counts.__struct_fields__ == VEHICLE_CLASSES  # a loop's counts column per class, in the classes' order
+if _Counts.__struct_fields__ != VEHICLE_CLASSES:  # a loop's counts column per class, in the classes' order
+    raise TypeError(f"feedbatch._Counts's fields {_Counts.__struct_fields__} are not VEHICLE_CLASSES {VEHICLE_CLASSES}")
 _DECODE = msgspec.json.Decoder(_Message).decode
 _LOOP_COUNTS = attrgetter("counts")
 _CLASS_COUNTS = attrgetter(*VEHICLE_CLASSES)
@@ -125,12 +125,22 @@ class BatchLayout:
     frame: FrameLayout
     position: Mapping[str, int]  # junction id -> position in frame.junctions
     loops: tuple[tuple[str, ...], ...]  # per position, the loop ids in message order
+    # per position, the per-loop and class columns of its loops with a count of every class (the
+    # typed read's: one pair per number of loops, shared, never written)
+    every_class: tuple[tuple[array[int], array[int]], ...]
 
     @staticmethod
     def build(junctions: Mapping[str, Intersection]) -> BatchLayout:
         loops = {jid: tuple(d.id for d in j.detectors) for jid, j in junctions.items()}
         frame = FrameLayout.build(loops)
-        return BatchLayout(frame, {jid: k for k, jid in enumerate(frame.junctions)}, tuple(loops.values()))
+        n = len(VEHICLE_CLASSES)
+        shared = {k: (_ints(repeat(n, k)), _ints(list(range(n)) * k)) for k in set(map(len, loops.values()))}
+        return BatchLayout(
+            frame,
+            {jid: k for k, jid in enumerate(frame.junctions)},
+            tuple(loops.values()),
+            tuple(shared[len(ids)] for ids in loops.values()),
+        )
 
 
 @dataclass(frozen=True)
@@ -248,16 +258,9 @@ def _read_typed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> R
     values = list(chain.from_iterable(map(_CLASS_COUNTS, map(_LOOP_COUNTS, loops))))
     if values and max(values) > min(rules.max_count(msg.period_s), _INT64_MAX):  # (>= 0: msgspec's)
         return None
-    per_loop, classes = _every_class(len(loops))
+    per_loop, classes = layout.every_class[position]
     occupancy, speed = array("d", map(_OCCUPANCY, loops)), array("d", map(_SPEED, loops))
     return jid, ((msg.t, msg.period_s), position, (per_loop, classes, _ints(values), occupancy, speed))
-
-
-@cache
-def _every_class(loops: int) -> tuple[array[int], array[int]]:
-    """The per-loop and class columns of `loops` loops with a count of every class (shared, never written)."""
-    n = len(VEHICLE_CLASSES)
-    return _ints(repeat(n, loops)), _ints(list(range(n)) * loops)
 
 
 def _read_parsed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> Read:

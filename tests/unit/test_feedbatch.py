@@ -5,8 +5,11 @@ readings, same last timestamps; the plain messages go through the array frame.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +22,7 @@ from controller.model import VEHICLE_CLASSES
 from controller.service import ControllerService
 from tests.junction_fixtures import two_phase_as
 
+ROOT = Path(__file__).resolve().parents[2]
 JS = {jid: two_phase_as(jid) for jid in ("A", "B", "C", "D", "E", "F", "G", "H")}
 NOW_S = 100.0
 
@@ -264,6 +268,38 @@ def test_a_plain_message_is_read_typed_to_the_general_reads_frame():
     layout = BatchLayout.build(JS)
     typed = feedbatch._read_typed(payloads[0], "A", layout)
     assert read_message(payloads[0], "A", layout) == typed != feedbatch._read_parsed(payloads[0], "A", layout)
+
+
+def test_junctions_with_other_numbers_of_loops_read_typed_to_the_general_reads_frame():
+    """The typed read takes each junction's per-loop and class columns from the layout
+    (BatchLayout.every_class, one pair per number of loops): with 1 to 4 loops at junctions side by
+    side, each message's frame is the general read's to the bit, every class counted."""
+    js = {jid: replace(JS[jid], detectors=JS[jid].detectors[:k]) for k, jid in enumerate("ABCD", start=1)}
+    js["E"] = JS["E"]
+    layout = BatchLayout.build(js)
+    every = {c: k + 1 for k, c in enumerate(VEHICLE_CLASSES)}
+    for jid, j in js.items():
+        dets = {d.id: {"counts": every, "occupancy": 0.25, "speed_mps": 4.0 + k} for k, d in enumerate(j.detectors)}
+        payload = enc({"v": 1, "junction": jid, "t": NOW_S, "period_s": 1.0, "detectors": dets})
+        typed = feedbatch._read_typed(payload, jid, layout)
+        assert typed is not None
+        assert typed == feedbatch._read_parsed(payload, jid, layout)
+        assert _frame_bytes(typed, layout) == _frame_bytes(feedbatch._read_parsed(payload, jid, layout), layout)
+    assert len({id(pair) for pair in layout.every_class}) == len({len(j.detectors) for j in js.values()})
+
+
+def test_counts_not_in_the_classes_order_are_refused_at_import_under_python_O():
+    """feedbatch's typed counts (_Counts) must be the classes in VEHICLE_CLASSES' order: checked
+    at import by a raise, not an assert, so that `python -O` checks it too."""
+    code = "import controller.model as m; m.VEHICLE_CLASSES = m.VEHICLE_CLASSES[::-1]; import controller.core.feedbatch"
+    done = subprocess.run([sys.executable, "-O", "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert (
+        f"TypeError: feedbatch._Counts's fields {VEHICLE_CLASSES} are not VEHICLE_CLASSES {VEHICLE_CLASSES[::-1]}"
+        in (done.stderr)
+    )
+    ok = subprocess.run([sys.executable, "-O", "-c", "import controller.core.feedbatch"], cwd=ROOT, timeout=120)
+    assert ok.returncode == 0
 
 
 @pytest.mark.parametrize("payload, reason", HOSTILE, ids=[r for _, r in HOSTILE])
