@@ -136,9 +136,10 @@ class HarmParams:
     # `paired` light) go to the city's plan together and leave it together: while one of them is
     # in fixed mode the others are held on their own programs too (pairs.short_groups, step.py)
     short_pair_together: bool = True
-    # every junction in fixed mode is sent the stage its program shows on its own clock (pairs.program_wish,
-    # through the gate), as a short group's light is, so that the lights the city timed for each other keep
-    # their offsets; false: withdrawn, the roadside resumes its program from the stage showing, shifted
+    # a junction in fixed mode beside a neighbour in fixed mode too (a movement of one exits onto the other's
+    # approach: step._plan_neighbours) is sent the stage its program shows on its own clock (pairs.program_wish,
+    # through the gate), as a short group's light is, so that the two keep the offsets the city gave them; false
+    # (and a light on its plan alone): withdrawn, the roadside resumes its program from the stage showing, shifted
     on_clock: bool = False
     # the loops bound the replay: on a movement with loops that see room (no hidden queue), the
     # controlled side's replayed queue above the estimator's (Estimate.queue_pcu, measured under the

@@ -194,7 +194,7 @@ class Core:
         self._followers = {p.leader: p.follower for p in self.pairs.values()}
         # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
         self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
-        self.on_clock = self.guarded and cfg.harm.on_clock  # [harm] on_clock: fixed mode on the program's clock
+        self.clock_neighbours = _plan_neighbours(self.layouts) if self.guarded and cfg.harm.on_clock else {}
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -371,7 +371,7 @@ class Core:
         js, wish, view, _ = decided
         if self.coupled_exits is not None and jid in self.coupled_exits.into:
             wish = self._keep_coupled_open(jid, wish, view, updated, now_s)
-        if held or ((self.on_clock or jid in self.groups) and _in_fixed_mode(js)):
+        if held or (jid in self.groups and _in_fixed_mode(js)) or self._on_clock(jid, js, updated):
             return self._on_program(jid, lay, js, view, now_s, log)
         return self._dispatch(jid, lay, js, wish, view, now_s, log)
 
@@ -385,6 +385,15 @@ class Core:
         if wish is not None and isinstance(js.command, PhaseCommand) and js.command.phase == wish.phase:
             wish = None  # in force: refreshed
         return self._dispatch(jid, lay, js, wish, view, now_s, log, fixed=True)
+
+    def _on_clock(self, jid: str, js: JunctionState, updated: Mapping[str, JunctionState]) -> bool:
+        """[harm] on_clock: the junction is on the city's plan and so is a neighbour it feeds or is fed by
+        (their last tick's modes): the two are sent their programs' stages on their own clocks
+        (_on_program), so that they keep the offsets the city gave them. A light on its plan alone
+        among lights run by the policy has no offset to keep and is withdrawn, as without the key."""
+        if not self.clock_neighbours or not _in_fixed_mode(js):
+            return False
+        return any(_in_fixed_mode(updated[n]) for n in self.clock_neighbours[jid])
 
     def _keep_coupled_open(
         self, jid: str, wish: Wish | None, view: SignalView | None, updated: Mapping[str, JunctionState], now_s: float
@@ -884,6 +893,20 @@ def _failure_reason(what: str, exc: Exception) -> str:
 def _in_fixed_mode(js: JunctionState) -> bool:
     """Do no harm has the junction on the city's program."""
     return js.harm is not None and js.harm.mode == "fixed"
+
+
+def _plan_neighbours(layouts: Mapping[str, Layout]) -> dict[str, frozenset[str]]:
+    """Per junction, the junctions joined to it by a movement whose exit edge is the other's approach
+    (either way): the lights whose offsets to it the city's plan times ([harm] on_clock)."""
+    by_edge = {m.from_edge: jid for jid, lay in layouts.items() for m in lay.junction.movements}
+    near: dict[str, set[str]] = {jid: set() for jid in layouts}
+    for jid, lay in layouts.items():
+        for m in lay.junction.movements:
+            other = by_edge.get(m.to_edge) if m.to_edge else None
+            if other is not None and other != jid:
+                near[jid].add(other)
+                near[other].add(jid)
+    return {jid: frozenset(n) for jid, n in near.items()}
 
 
 def _unless_in_force(wish: Wish | None, js: JunctionState, fixed: bool) -> Wish | None:
