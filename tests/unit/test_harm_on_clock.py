@@ -7,6 +7,8 @@ A light on its plan alone among lights the policy runs is withdrawn, as without 
 
 from __future__ import annotations
 
+import dataclasses
+
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.harm import HarmParams
@@ -78,3 +80,13 @@ def test_without_the_key_neighbours_on_the_plan_are_withdrawn():
     for jid in ("J", "K"):
         assert [t for t, _ in sent[jid] if t >= 5] == [5.0]
         assert 0 not in {p for _, p in sent[jid]}  # never sent the program's stage 0
+
+
+def test_a_cluster_s_own_inner_link_makes_no_neighbour():
+    """A joined cluster (one light over several nodes) has movements that exit onto its own approaches
+    (its inner links): that is not a neighbour on the plan, so a cluster on its plan alone is withdrawn
+    (R, session 49)."""
+    j = timed_junction("A")
+    inner = dataclasses.replace(j.movements[0], to_edge=j.movements[1].from_edge)  # N_T leads onto E's approach
+    cluster = dataclasses.replace(j, movements=(inner, *j.movements[1:]))
+    assert _plan_neighbours({"A": Layout.build(cluster)}) == {"A": frozenset()}
