@@ -150,7 +150,9 @@ def _compiled_raise_rows() -> Callable[..., None]:
     """raise_rows compiled by numba, once per process, at its first call (about a second): numba is
     imported only by a process that answers floors together. A loop per row in place of numpy array
     operations per movement rank, whose cost per call dominated webster's searches under roadside
-    statuses (BENCHMARKS.md, issue 12, E, session 49)."""
+    statuses (BENCHMARKS.md, issue 12, E, session 49). Kept per process as a module's functions are
+    (the cache holds no result, only the compiled form of raise_rows): held by each FloorAnswers it
+    would be compiled again for every network pass built (each test's, each region's)."""
     import numba
 
     compiled: Callable[..., None] = numba.njit(raise_rows)
