@@ -43,7 +43,7 @@ def heaviest_phase(j: Intersection, counts: dict[str, tuple[int, ...]]) -> int:
 
 def request(j: Intersection, candidate: CycleWish, incumbent: CycleWish, work: Path) -> TwinRequest:
     heavy = j.movements[0].from_edge
-    counts = {d.id: (30 if d.lane.startswith(heavy) else 10, 0, 0, 0) for d in j.detectors if d.kind == "stop"}
+    counts = {d.id: (30 if d.lane.startswith(heavy) else 10, 0, 0, 0, 0) for d in j.detectors if d.kind == "stop"}
     queues = {ln: 4.0 for m in j.movements if m.from_edge == heavy for ln in m.lanes}
     return TwinRequest(
         str(NET),

@@ -38,7 +38,7 @@ def a1(tmp_path_factory) -> Intersection:
 
 def request(j: Intersection, incumbent: PolicyChoice, candidate: PolicyChoice, work: Path) -> PolicyTwinRequest:
     heavy = j.movements[0].from_edge
-    counts = {d.id: (30 if d.lane.startswith(heavy) else 10, 0, 0, 0) for d in j.detectors if d.kind == "stop"}
+    counts = {d.id: (30 if d.lane.startswith(heavy) else 10, 0, 0, 0, 0) for d in j.detectors if d.kind == "stop"}
     queues = {ln: 4.0 for m in j.movements if m.from_edge == heavy for ln in m.lanes}
     return PolicyTwinRequest(
         str(NET), (j,), counts, 300.0, queues, incumbent, candidate, CFG, str(work), horizon_s=300.0, seed=1
