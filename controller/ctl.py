@@ -300,6 +300,8 @@ def read_plan(path: Path) -> tuple[tuple[int, ...], tuple[float, ...], float]:
         raise ConfigError(str(path), "-", f"malformed: {exc.detail}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "-", f"malformed: {exc}") from None
+    if not isinstance(raw, dict):  # (a JSON file may hold a list, a number, ...)
+        raise ConfigError(str(path), "-", "must be an object of phase_order, greens_s and offset_s")
     order, greens = raw.get("phase_order"), raw.get("greens_s")
     if not isinstance(order, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in order):
         raise ConfigError(str(path), "phase_order", "must be a list of phase indices")

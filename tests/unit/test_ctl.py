@@ -49,6 +49,11 @@ def test_a_json_plan_file_or_message_that_does_not_read_is_named_not_raised(tmp_
         with pytest.raises(ConfigError, match=detail) as err:
             ctl.read_plan(js)
         assert err.value.path == str(js) and err.value.field == "-"
+    for text in ("[1, 2]", "7", "null"):  # JSON, not an object
+        js.write_text(text)
+        with pytest.raises(ConfigError, match="must be an object") as err:
+            ctl.read_plan(js)
+        assert err.value.path == str(js) and err.value.field == "-"
     assert ctl._json(b"[" * 1100 + b"]" * 1100) is None and ctl._json(b"{x") is None
     assert ctl._json(b'{"a":1}') == {"a": 1}
 
