@@ -71,19 +71,13 @@ from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
 from sim.broker import CONTROLLER, SIM, Broker, field_user
 from sim.field import SumoField
+from sim.field_live import shift_t
 from sim.mqtt_regions import RegionProcess, RegionSpec, region_user, region_users
 from sim.simulate import MetricsThread, SimulateRequest, run
 
 log = logging.getLogger(__name__)
 
 AfterSecond = Callable[["MqttLoop", float], None]
-
-
-def _shift_t(payload: bytes, offset_s: float) -> bytes:
-    """The same message with its "t" moved into service time."""
-    obj = json.loads(payload)
-    obj["t"] = obj["t"] + offset_s
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 class MqttLoop:
@@ -477,7 +471,7 @@ class MqttLoop:
             raise AdapterError("real-time replay stopped", fatal=True)
         self._check_controller()
         for jid, payload in self.field.detector_messages(t_s):
-            self.devices[jid].publish(self.topics.detectors(jid), _shift_t(payload, self.offset_s), qos=0)
+            self.devices[jid].publish(self.topics.detectors(jid), shift_t(payload, self.offset_s), qos=0)
         while True:
             try:
                 _kind, jid, payload = self._inbox.get_nowait()
