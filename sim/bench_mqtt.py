@@ -668,12 +668,15 @@ def _scraped(results: list[dict], sent: dict, from_t: float, scrapes: list) -> d
 
 def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -> dict:
     """Each plan's own latency: its junction's detector message of that second handed to the
-    feeder's client -> the plan handed to the controller's (ms), over every plan of the seconds
-    from from_t; and the feeder's publishing of a second: its first message to its last handed."""
+    feeder's client -> the plan handed to the controller's (ms), over every plan of the ticks on
+    the seconds from from_t to the feed's last (a live tick after it took no message: its plans
+    would count from the junction's last one); and the feeder's publishing of a second: its first
+    message to its last handed."""
     own: list[float] = []
+    last_s = max(sent, default=from_t)
     for r in results:
         for t_text, plans in r.get("plans", {}).items():
-            if float(t_text) < from_t:
+            if not from_t <= float(t_text) <= last_s:
                 continue
             for k, wall, t in plans:  # t: the second of the junction's message the plan's tick took
                 at = handed.get(repr(t))
