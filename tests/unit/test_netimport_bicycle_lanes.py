@@ -19,6 +19,7 @@ from tests.netbuild import cross_net
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
 ON = replace(CFG, timing=replace(CFG.timing, bicycle_lane_movements=True))
+OFF = replace(CFG, timing=replace(CFG.timing, bicycle_lane_movements=False))
 OWN = replace(ON, pcu=replace(CFG.pcu, bicycle_own=True))
 
 # From S (edge S1C), as gneJ21's S approach: lane 1 bicycles only, straight on (link 0) and left
@@ -42,8 +43,8 @@ def _by_links(tables):
 
 
 def test_off_the_bicycle_lane_joins_the_car_lanes_through(net):
-    assert not CFG.timing.bicycle_lane_movements  # off as shipped
-    by = _by_links(movements(net, CONNS, CFG, STORAGE_M, STATES))
+    assert CFG.timing.bicycle_lane_movements  # on as shipped (session 49)
+    by = _by_links(movements(net, CONNS, OFF, STORAGE_M, STATES))
     assert sorted(by) == [(0, 2), (1,)]
     assert by[(0, 2)]["sat_flow_pcu_h"] == 1.5 * CFG.saturation.through_pcu_h_lane  # half the shared lane
 
