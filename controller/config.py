@@ -41,7 +41,7 @@ class ServiceConfig:
     realtime_factor: float = 1.0  # wall seconds per service second in `run` (< 1: faster demos)
     tick_delay_s: float = 0.0  # `run` ticks on second t at t + this: the field's messages of t have time to come in
     tick_wait_max_s: float = (
-        0.0  # > 0: `run` ticks on second t once every junction's message of t is in, at most t + this
+        0.6  # > 0: `run` ticks on second t once every junction's message of t is in, at most t + this
     )
     simulate_second_process: bool = False  # simulate under a policy that sends plans: the controller beside the field
     simulate_metrics_thread: bool = True  # simulate (in process; via MQTT, lockstep): tick metrics handed to a thread
