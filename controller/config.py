@@ -490,6 +490,8 @@ def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str)
     section = _section(hints[name], merged, source, name)
     if name == "webster":
         _check_webster(section, source)
+    if name == "service":
+        _check_service(section, source)
     return dataclasses.replace(cfg, **{name: section})
 
 

@@ -396,14 +396,16 @@ class ServiceNode:
         order, the detector messages read then (ControllerService.read_detector_message: its
         second, and its read for the tick's batch); the tick validates them all (`drain`). A
         message's second only ends a wait: one the service refuses (a second ahead of the clock,
-        say) at most ends its junction's waits early."""
+        say) at most ends its junction's waits early: the second it records is capped at t_s +
+        [security] clock_skew_s (`_take_early`), so a junction whose message runs far ahead is
+        waited for again from the tick after that."""
         self.reads_ahead = True
         get = self.inbox.get
         if t_s != self._awaited_t:
+            self._awaited_t, self._awaited = t_s, set()  # (the cap of what _take_early records reads _awaited_t)
             self._take_received()  # what came in since the last tick first: a junction heard then is awaited
             lo = t_s - self.cfg.service.feed_stale_s
             self._awaited = {j for j, heard in self._heard.items() if lo <= heard < t_s}
-            self._awaited_t = t_s
         while self._awaited:
             if stop.is_set():
                 return False
@@ -419,10 +421,16 @@ class ServiceNode:
         return True
 
     def _take_early(self, kind: str, junction: str, payload: bytes) -> None:
+        """A message taken before its tick (arrival order kept); a detector message's second raises
+        its junction's heard second, up to the tick's second + clock_skew_s: the service refuses a
+        message stamped further ahead of its clock, and one such (a field clock gone wrong, a forged
+        `t`) must not stop the junction being waited for until restart (R, session 49)."""
         read = None
         if kind == "detectors":
             read = self.service.read_detector_message(payload, junction)
             t = read[1][0][0] if read[1] is not None else _t_of(payload)
+            if t is not None:
+                t = min(t, self._awaited_t + self.cfg.security.clock_skew_s)
             if t is not None and t > self._heard.get(junction, -math.inf):
                 self._heard[junction] = t
                 if t >= self._awaited_t:
@@ -444,9 +452,8 @@ class ServiceNode:
         n, first = len(self._awaited), heapq.nsmallest(3, self._awaited)
         self._awaited = set()
         self.late_junctions += n
-        metrics = self.service.metrics
-        if metrics is not None and hasattr(metrics, "junctions_late"):  # (the Observer protocol does not ask for it)
-            metrics.junctions_late(n)
+        if self.service.metrics is not None:
+            self.service.metrics.junctions_late(n)
         wall = time.monotonic()
         level = logging.WARNING if wall >= self._next_late_log else logging.DEBUG  # one warning a minute
         if level == logging.WARNING:

@@ -83,6 +83,11 @@ class Observer(Protocol):
     def junctions_refused(self, refused: Mapping[str, str]) -> None:
         """At construction: the junctions refused for the whole run (junction id -> reason)."""
 
+    def junctions_late(self, count: int) -> None:
+        """`run`'s live tick ([service] tick_wait_max_s) started at its latest without `count` junctions'
+        detector messages of its second (controller/live.py ServiceNode.gather). An observer with no use
+        for it does nothing."""
+
 
 class Recorder(Protocol):
     """Where valid field messages and sent plans are archived (controller/adapters/archive.py).

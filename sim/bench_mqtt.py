@@ -35,13 +35,15 @@ the bundled city's junction with the most detectors (ids made unique).
   e2e above runs from the second's first message, so it holds the feeder's whole publishing. With
   the feeder's hand-off span (its first message to its last) and how many of the slowest region's
   messages were still unread when their clock came in (lockstep: read then, the `wait`).
-- --service live: the controllers tick as `run` does (controller.live.run_realtime: every wall
-  second, after [service] tick_delay_s = --tick-delay, draining what came in; no clock message,
-  no read ahead; or with --tick-wait W, [service] tick_wait_max_s: once every junction's message
-  of the second is in, at the latest W after it, each message read as it comes in), not in
-  lockstep. A tick then takes the messages that came in before it, so a plan's own latency is
-  measured from the message of the second its tick took (e2e and the timeline's parts assume
-  the lockstep's pairing of a tick with its own second's messages).
+- --service live: the controllers tick as `run` does (controller.live.run_realtime), not in
+  lockstep, by the service's own start rule (ServiceConfig's defaults, config.toml's: [service]
+  tick_wait_max_s 0.6, a tick once every junction's message of the second is in, at the latest
+  0.6 s after it, each message read as it comes in) unless --tick-wait W (0: off) or --tick-delay D
+  (with --tick-wait 0: every wall second after D, draining what came in, no read ahead) says
+  otherwise; a pair the service would refuse is refused here too (the config's check). A tick
+  then takes the messages that came in before it, so a plan's own latency is measured from the
+  message of the second its tick took (e2e and the timeline's parts assume the lockstep's pairing
+  of a tick with its own second's messages).
 - --statuses: the 1 Hz feeder also sends each junction's roadside status every second (docs/mqtt.md:
   QoS 1, retained; sim/bench_tick.py's status_at, its own program), right after its detector
   message, and the clock messages announce them, so a lockstep tick waits for them too. The
@@ -76,14 +78,16 @@ import tempfile
 import threading
 import time
 from array import array
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.adapters.mqtt_pump import MqttPump
-from controller.config import Config, RegionsConfig, ServiceConfig
+from controller.config import Config, RegionsConfig, ServiceConfig, with_section
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
+from controller.errors import ConfigError
 from controller.junctions import load_intersections
 from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime, tick_start
 from controller.model import Intersection
@@ -302,12 +306,21 @@ def raw_rate(broker, size: int, count: int) -> dict:
     return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
-def bench_cfg(replan_spread: float = 0.0, tick_delay_s: float = 0.0, tick_wait_max_s: float = 0.0) -> Config:
+def bench_cfg(replan_spread: float = 0.0, service: Mapping[str, float] | None = None) -> Config:
     """webster re-planning every 5 s; replan_spread: [webster]'s (0, the default: every junction
-    re-plans on the same tick); tick_delay_s, tick_wait_max_s: [service]'s (live controllers only)."""
+    re-plans on the same tick); service: the [service] values given (--tick-delay, --tick-wait: live
+    controllers only), the others the service's own defaults (ServiceConfig, as config.toml: a tick
+    waits for its second's messages up to tick_wait_max_s 0.6), checked as a config file's are
+    (ConfigError: tick_delay_s given while tick_wait_max_s is on, say)."""
     webster = WebsterParams(period_s=5.0, replan_spread=replan_spread)
-    service = ServiceConfig(site=SITE, policy="webster", tick_delay_s=tick_delay_s, tick_wait_max_s=tick_wait_max_s)
-    return Config(service=service, webster=webster)
+    cfg = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=webster)
+    return with_section(cfg, "service", dict(service or {}), "sim.bench_mqtt --tick-delay/--tick-wait")
+
+
+def service_given(tick_delay_s: float | None, tick_wait_max_s: float | None) -> dict[str, float]:
+    """The [service] start rule's values given on the command line (None: not given, the service's default)."""
+    given = {"tick_delay_s": tick_delay_s, "tick_wait_max_s": tick_wait_max_s}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
@@ -368,7 +381,7 @@ def controller_process(spec: dict) -> None:
         server = MetricsServer(registry, 0)
         cfg = bench_cfg(spec.get("replan_spread", 0.0))
         metrics = ServiceMetrics(registry, {j: junctions[j] for j in region.owned}, cfg)
-    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("tick_delay_s", 0.0), spec.get("tick_wait_max_s", 0.0))
+    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("service_given"))
     node = ServiceNode(
         cfg,
         watched,
@@ -570,7 +583,7 @@ def one_hz_regions(
     scrape_every_s: float = 15.0,
     network: str = "pump",
     feeder_write: str = "paho",
-    live: tuple[str, float, float] = ("lockstep", 0.0, 0.0),
+    live: tuple[str, Mapping[str, float]] = ("lockstep", {}),
     statuses: bool = False,
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring)."""
@@ -584,7 +597,7 @@ def one_hz_regions(
         "replan_spread": replan_spread,
         "metrics": metrics != "none",
         "pump": network == "pump",
-        **dict(zip(("service", "tick_delay_s", "tick_wait_max_s"), live)),
+        **dict(zip(("service", "service_given"), live)),
     }
     procs = [
         _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
@@ -810,9 +823,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--network", choices=["pump", "thread"], default="pump", help=NETWORK_HELP)
     p.add_argument("--feeder-write", choices=["paho", "joined"], default="paho", help=FEEDER_WRITE_HELP)
     p.add_argument("--service", choices=["lockstep", "live"], default="lockstep", help=SERVICE_HELP)
-    p.add_argument("--tick-delay", type=float, default=0.0, help="live: [service] tick_delay_s of the controllers")
     p.add_argument(
-        "--tick-wait", type=float, default=0.0, help="live: [service] tick_wait_max_s of the controllers (0: off)"
+        "--tick-delay",
+        type=float,
+        help="live: [service] tick_delay_s of the controllers (default: the service's, 0; > 0 needs --tick-wait 0)",
+    )
+    p.add_argument(
+        "--tick-wait",
+        type=float,
+        help="live: [service] tick_wait_max_s of the controllers (default: the service's, config.toml's; 0: off)",
     )
     p.add_argument("--statuses", action="store_true", help=STATUSES_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
@@ -828,6 +847,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.feeder or args.controller:
         (feeder if args.feeder else controller_process)(json.loads(sys.stdin.read()))
         return 0
+    given = service_given(args.tick_delay, args.tick_wait)
+    try:
+        service = bench_cfg(args.replan_spread, given).service
+    except ConfigError as exc:
+        p.error(str(exc))
     from sim.broker import Broker
 
     with tempfile.TemporaryDirectory(prefix="tsc-bench-") as work:
@@ -847,6 +871,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"({raw['received']}/{raw['sent']} received)",
                 flush=True,
             )
+            if args.service == "live":  # the rule the live ticks start by: the service's own unless given
+                rule = f"tick_wait_max_s {service.tick_wait_max_s:g}, tick_delay_s {service.tick_delay_s:g}"
+                print(f"# live controllers' [service] {rule}", flush=True)
             _table(broker, Path(work), base, detectors, raw["msg_s"], args)
     return 0
 
@@ -883,7 +910,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             args.scrape_every,
                             args.network,
                             args.feeder_write,
-                            (args.service, args.tick_delay, args.tick_wait),
+                            (args.service, service_given(args.tick_delay, args.tick_wait)),
                             args.statuses,
                         )
                         hz["ingest"] = ing

@@ -17,6 +17,7 @@ from controller.adapters.mqtt import MqttSettings
 from controller.config import Config, ServiceConfig
 from controller.core.messages import encode_detector_message
 from controller.live import ServiceNode, run_realtime
+from controller.service import Observer
 from controller.takeover import Failover
 from tests.live_fixtures import cross
 
@@ -164,6 +165,45 @@ def test_without_the_wait_the_same_feed_ticks_on_the_second():
     run_realtime(node, feed, threading.Event(), until_s=101.0)
     assert ticks == [(101.0, 101.0, [(j, 100.0) for j in JUNCTIONS])]
     assert not node.reads_ahead
+
+
+def test_a_message_stamped_far_ahead_stops_its_junctions_waits_for_one_skew_only():
+    """J3's message of second 101 is followed at once by one stamped 1,101 (refused by the
+    service: ahead of its clock by more than clock_skew_s, 1 s), taken as the wait for 102
+    starts. What the node records of J3 is capped at that tick's second + clock_skew_s (103):
+    the ticks on 102 and 103 do not wait for J3 (as for a field clock a second ahead, whose
+    message of 103 would be in), the ticks from 104 on do again (J3's messages at t + 0.25,
+    inside the cap). Without the cap, J3 would never be waited for again until restart: every
+    tick from 102 on would start at t + 0.125 without J3's message of its second (R, session 49)."""
+    skew_s = CFG.security.clock_skew_s
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS]
+    arrivals += [(101.0625, message(j, 101.0)) for j in JUNCTIONS] + [(101.07, message("J3", 1101.0))]
+    for t in range(102, 107):
+        arrivals += [(t + 0.0625, message("J1", float(t))), (t + 0.125, message("J2", float(t)))]
+        arrivals.append((t + 0.25, message("J3", float(t))))
+    node, ticks = run(Feed(100.5, arrivals), 106.0)
+    starts = {t: start - t for t, start, _ in ticks}
+    assert skew_s == 1.0 and starts[102.0] == starts[103.0] == 0.125  # not waited for up to 102 + the skew
+    assert [starts[float(t)] for t in range(104, 107)] == [0.25] * 3  # J3 waited for again
+    assert all(("J3", t) in batch for t, _, batch in ticks if t >= 104.0)  # each tick with J3's own second
+    assert node.service.rejected == {"future_timestamp": 1} and node.late_junctions == 0
+
+
+def test_the_observer_protocol_declares_junctions_late():
+    """A late junction reaches any Observer (controller/service.py) by the protocol's own method,
+    not found by probing the object (STYLE: a capability is declared, not discovered): an observer
+    built from exactly the protocol's declared methods hears junctions_late(2)."""
+    heard: list = []
+    declared = [name for name, v in vars(Observer).items() if callable(v) and not name.startswith("_")]
+
+    def recorder(name: str):
+        return lambda self, *args, **kwargs: heard.append((name, args))
+
+    ObserverOnly = type("ObserverOnly", (), {name: recorder(name) for name in declared})
+    arrivals = [(100.0625, message(j, 100.0)) for j in JUNCTIONS] + [(101.0625, message("J1", 101.0))]
+    node, _ = run(Feed(100.5, arrivals), 101.0, ObserverOnly())  # type: ignore[arg-type]
+    assert "junctions_late" in declared
+    assert ("junctions_late", (2,)) in heard and node.late_junctions == 2
 
 
 def test_a_failover_gathers_for_its_own_node_then_each_taken_one():
