@@ -280,7 +280,21 @@ def _nema_pair(members: list[ET.Element]) -> list[ProgramPhase]:
 
 def additional_programs(files: list[Path]) -> dict[str, Program]:
     """The last tlLogic per traffic light in the additional files, read in order (SUMO's rule)."""
+    return _read_additional(files)[0]
+
+
+def _read_additional(
+    files: list[Path],
+) -> tuple[dict[str, Program], dict[tuple[str, str], Program], dict[tuple[str, str], float]]:
+    """Per light the active program of the files; every program they load by (id, programID); and
+    the offsets they set on programs they do not load (the network's, by (id, programID)).
+
+    A tlLogic with no phase whose (id, programID) is already loaded sets that program's offset
+    (tools/tlsCoordinator.py writes such files): SUMO 1.28 shifts that program and keeps the active
+    one active (checked with libsumo, N session 50). SUMO refuses one naming a program it has not loaded."""
     out: dict[str, Program] = {}
+    loaded: dict[tuple[str, str], Program] = {}
+    net_offsets: dict[tuple[str, str], float] = {}
     for fp in files:
         try:
             with open_xml(fp) as source:
@@ -293,8 +307,36 @@ def additional_programs(files: list[Path]) -> dict[str, Program]:
             tid = tl.get("id")
             if not tid:
                 raise NetworkError(str(fp), f"tlLogic[{k}].id", "missing")
-            out[tid] = _read_tl_logic(tl, str(fp))
-    return out
+            key = (tid, tl.get("programID", ""))
+            if tl.find("phase") is None:  # modifies a loaded program's offset
+                offset = _offset_s(tl, str(fp), k)
+                if key in loaded:
+                    if offset is not None:
+                        loaded[key] = replace(loaded[key], offset_s=offset)
+                        if out[tid].program_id == key[1]:
+                            out[tid] = loaded[key]
+                    continue
+                if offset is not None:  # the network's program (SUMO refuses a program it has not loaded)
+                    net_offsets[key] = offset
+                continue
+            loaded[key] = out[tid] = _read_tl_logic(tl, str(fp))
+    return out, loaded, net_offsets
+
+
+def _offset_s(tl: ET.Element, source: str, k: int) -> float | None:
+    value = tl.get("offset")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise NetworkError(source, f"tlLogic[{k}].offset", f"not a number: {value!r}") from None
+
+
+def _with_net_offset(program: Program | None, net_offsets: dict[tuple[str, str], float]) -> Program | None:
+    if program is None or (program.tls, program.program_id) not in net_offsets:
+        return program
+    return replace(program, offset_s=net_offsets[(program.tls, program.program_id)])
 
 
 @dataclass(frozen=True)
@@ -399,16 +441,14 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
 
 def program_named(tl, net_path: str, files: list[Path], program_id: str) -> Program | None:
     """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
-    additional files, else the network's; None when neither has it (SUMO's own 'off')."""
-    for fp in reversed(files):
-        with open_xml(fp) as source:
-            root = ET.parse(source).getroot()
-        found = [t for t in root.iter("tlLogic") if t.get("id") == tl.getID() and t.get("programID") == program_id]
-        if found:
-            return _read_tl_logic(found[-1], str(fp))
+    additional files, else the network's (with an offset the files set on it); None when neither
+    has it (SUMO's own 'off')."""
+    _, loaded, net_offsets = _read_additional(files)
+    if (tl.getID(), program_id) in loaded:
+        return loaded[(tl.getID(), program_id)]
     if program_id not in tl.getPrograms():
         return None
-    return net_program(tl, net_path, program_id)
+    return _with_net_offset(net_program(tl, net_path, program_id), net_offsets)
 
 
 def active_programs(
@@ -418,8 +458,11 @@ def active_programs(
     in the additional files (loaded in order after the network), else the network's; with
     `begin_s`, for a light a WAUT switches, the program its WAUT has in force at the begin
     (Waut.program_at) where the files hold it."""
-    from_files = additional_programs(additional)
-    out = {tl.getID(): from_files.get(tl.getID()) or net_program(tl, net_path) for tl in net.getTrafficLights()}
+    from_files, _, net_offsets = _read_additional(additional)
+    out = {
+        tl.getID(): from_files.get(tl.getID()) or _with_net_offset(net_program(tl, net_path), net_offsets)
+        for tl in net.getTrafficLights()
+    }
     if begin_s is None:
         return out
     for tid, waut in waut_schedules(additional).items():

@@ -554,3 +554,41 @@ def test_the_cycle_follows_next_from_phase_0():
     assert phase_cycle([(2, 1), (), (0,)]) == [0, 1, 2]  # an actuated list: 1 is served on a call
     assert phase_cycle([(1, 2), (2,), (1,)]) == [1, 2]  # 0 leads in, once, whichever index it takes
     assert phase_cycle([(2, 3), (0,), (0,), (1,)]) == [0, 1, 2, 3]  # 1 only through the call to 3
+
+
+# -- offsets set by a tlLogic with no phase (tools/tlsCoordinator.py's output) -------------------
+
+
+def test_a_tlLogic_without_phases_sets_the_offset_of_a_loaded_program(cross, tmp_path):
+    """tlsCoordinator writes `<tlLogic id programID offset/>`: SUMO shifts that program and keeps
+    the active one active (libsumo, N session 50). The import read it as a program with no phases and
+    left every coordinated light on its own program (`program has no phases`)."""
+    from sim.netprogram import active_programs, program_named
+
+    webster = additional(
+        tmp_path, "w.add.xml", tl_logic("C", "webster", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))])
+    )
+    offsets = additional(
+        tmp_path,
+        "o.add.xml",
+        '<tlLogic id="C" programID="webster" offset="11"/><tlLogic id="C" programID="0" offset="5"/>',
+    )
+    net = read_net(cross)
+    (active,) = active_programs(net, str(cross), [webster, offsets]).values()
+    assert (active.program_id, active.offset_s, len(active.phases)) == ("webster", 11.0, 4)
+    assert program_named(net.getTLS("C"), str(cross), [webster, offsets], "0").offset_s == 5.0
+    (own,) = active_programs(net, str(cross), [offsets]).values()  # the network's program, shifted
+    assert (own.program_id, own.offset_s) == ("0", 5.0) and own.phases
+    (plain,) = active_programs(net, str(cross), [webster]).values()
+    assert plain.offset_s == 0.0
+    result = import_network(cross, tmp_path / "coord", CFG, additional=[webster, offsets])
+    assert not result.skipped and len(result.written) == 1
+
+
+def test_an_offset_that_is_not_a_number_names_the_file_and_field(cross, tmp_path):
+    from controller.errors import NetworkError
+    from sim.netprogram import active_programs
+
+    bad = additional(tmp_path, "bad.add.xml", '<tlLogic id="C" programID="0" offset="soon"/>')
+    with pytest.raises(NetworkError, match=r"bad\.add\.xml.*tlLogic\[0\]\.offset.*not a number"):
+        active_programs(read_net(cross), str(cross), [bad])
