@@ -255,7 +255,8 @@ def _tool(args: list[str], cwd: Path, what: str) -> None:
 def _drop_zero_greens(text: str) -> str:
     """Webster gives a green no flow uses 0 s, which SUMO refuses ("Duration of phase ... is zero"):
     as a city would, the stage is left out, with the yellow after it (a phase showing 'y' only where
-    the dropped one showed green)."""
+    the dropped one showed green); a link the yellow before it kept green, and red after, turns yellow
+    there (SUMO warns of a missing yellow otherwise)."""
     root = ET.fromstring(text)
     for tl in root.iter("tlLogic"):
         phases = list(tl.iter("phase"))
@@ -267,6 +268,15 @@ def _drop_zero_greens(text: str) -> str:
             green, after = ph.get("state", ""), phases[(k + 1) % len(phases)].get("state", "")
             if "y" in after.lower() and all(b not in "yY" or a in "Gg" for a, b in zip(green, after)):
                 drop.add((k + 1) % len(phases))
+        for k in sorted(drop):  # a yellow before the dropped stage that kept a link green yellows it
+            before, after = (
+                (k - 1) % len(phases),
+                next((j % len(phases) for j in range(k + 1, k + len(phases)) if j % len(phases) not in drop), k),
+            )
+            if before in drop or "y" not in phases[before].get("state", "").lower():
+                continue
+            state, nxt = phases[before].get("state", ""), phases[after].get("state", "")
+            phases[before].set("state", "".join("y" if a in "Gg" and b in "rR" else a for a, b in zip(state, nxt)))
         for k in sorted(drop, reverse=True):
             tl.remove(phases[k])
     return ET.tostring(root, encoding="unicode") + "\n"

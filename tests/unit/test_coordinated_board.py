@@ -38,6 +38,14 @@ def test_a_zero_second_green_is_left_out_with_its_yellow():
     ]
     # the first zero green goes with its yellow; the second is followed by an all-red, which stays
     assert phases == [("20", "GGrr"), ("4", "yyrr"), ("3", "rrrr"), ("10", "rrrG"), ("4", "rrry")]
+    # a yellow that kept a link green into the dropped stage yellows it (red comes next)
+    kept = """<additional><tlLogic id="J" type="static" programID="webster" offset="0">
+        <phase duration="20" state="GGgr"/><phase duration="4" state="yyGr"/>
+        <phase duration="0" state="rrGr"/><phase duration="4" state="rryr"/>
+        <phase duration="10" state="rrrG"/><phase duration="4" state="rrry"/>
+    </tlLogic></additional>"""
+    states = [p.get("state") for p in ET.fromstring(coordinated._drop_zero_greens(kept)).iter("phase")]
+    assert states == ["GGgr", "yyyr", "rrrG", "rrry"]
 
 
 @pytest.mark.slow
