@@ -4,16 +4,18 @@ Pure: bytes in (or a status's fields, `check_status`, handed over in process), S
 SignalStatus out, or FeedError with a short machine-readable reason
 (used as a metrics label) and a human detail. Nothing here keeps state; the caller passes the
 service clock and the last accepted timestamps for the skew and monotonicity checks. The rules
-of a detector reading live in core/feedrules.py, shared with the in-process array feed.
+of a detector reading live in core/feedrules.py, shared with the in-process array feed; the rules
+of a roadside status are `status_report`, walked by check_status and by the typed read
+(core/statusread.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from controller.core import feedrules as rules
 from controller.core.jsonread import read_json
@@ -150,23 +152,115 @@ class RoadsideReport:
     epoch: int
 
 
-def _typed(obj: dict[str, Any], key: str, kind: type) -> Any:
-    v = obj.get(key)
-    if type(v) is not kind:
-        raise FeedError("wrong_type", f"{key} must be {kind.__name__}, got {type(v).__name__}")
-    return v
+def _wrong_type(key: str, kind: type, v: object) -> FeedError:
+    return FeedError("wrong_type", f"{key} must be {kind.__name__}, got {type(v).__name__}")
 
 
-def _status_time(
-    obj: dict[str, Any], jid: str, now_s: float, last_t_s: Mapping[str, float], max_future_s: float
-) -> float:
-    t_s = _number(obj, "t")
-    if t_s > now_s + max_future_s:
-        raise FeedError("future_timestamp", f"status t={t_s} now={now_s}")
-    last = last_t_s.get(jid)
-    if last is not None and t_s < last:
-        raise FeedError("stale_timestamp", f"status t={t_s} last={last}")
-    return t_s
+def _bad_faults() -> FeedError:
+    return FeedError("wrong_type", f"faults must be a list of at most {MAX_FAULTS} short strings")
+
+
+class StatusFields(Protocol):
+    """A roadside status's fields as `status_report` reads them: a JSON object's (`_JsonStatus`, each
+    field checked for its JSON type as it is read) or the typed read's struct, whose types msgspec
+    checked (core/statusread.py). `v`, `junction` and `mode` are not typed: their rules say what they
+    may be."""
+
+    @property
+    def v(self) -> Any: ...
+    @property
+    def junction(self) -> Any: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def phase(self) -> int: ...
+    @property
+    def in_intergreen(self) -> bool: ...
+    @property
+    def time_in_phase_s(self) -> float: ...
+    @property
+    def plan_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def mode(self) -> Any: ...
+    @property
+    def faults(self) -> Sequence[Any]: ...
+
+
+class _JsonStatus:
+    """A status's JSON object as StatusFields. A field's JSON type is checked when status_report reads
+    it, so a refusal names the first rule broken in status_report's order, of a type or of a value."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self._obj = obj
+
+    @property
+    def v(self) -> Any:
+        return self._obj.get("v")
+
+    @property
+    def junction(self) -> Any:
+        return self._obj.get("junction")
+
+    @property
+    def t(self) -> float:
+        return rules.check_number("t", self._obj.get("t"))
+
+    @property
+    def phase(self) -> int:
+        v = self._obj.get("phase")
+        if type(v) is int:
+            return v
+        raise _wrong_type("phase", int, v)
+
+    @property
+    def in_intergreen(self) -> bool:
+        v = self._obj.get("in_intergreen")
+        if type(v) is bool:
+            return v
+        raise _wrong_type("in_intergreen", bool, v)
+
+    @property
+    def time_in_phase_s(self) -> float:
+        # as sent (an integer stays one): the range's refusal names the value as sent
+        return rules.check_json_number("time_in_phase_s", self._obj.get("time_in_phase_s"))
+
+    @property
+    def plan_id(self) -> str:
+        v = self._obj.get("plan_id")
+        if type(v) is str:
+            return v
+        raise _wrong_type("plan_id", str, v)
+
+    @property
+    def seq(self) -> int:
+        v = self._obj.get("seq")
+        if type(v) is int:
+            return v
+        raise _wrong_type("seq", int, v)
+
+    @property
+    def epoch(self) -> int:
+        epoch = self._obj.get("epoch", 0)
+        if type(epoch) is not int:
+            raise FeedError("wrong_type", "epoch must be an integer")
+        return epoch
+
+    @property
+    def mode(self) -> Any:
+        return self._obj.get("mode")
+
+    @property
+    def faults(self) -> Sequence[Any]:
+        v = self._obj.get("faults")
+        if type(v) is list:
+            return v
+        raise _wrong_type("faults", list, v)
 
 
 def decode_status_report(
@@ -189,52 +283,67 @@ def check_status(
     max_future_s: float,
 ) -> RoadsideReport:
     """A roadside status's fields (the JSON object of the message, or messages.status_body
-    handed over in process) -> RoadsideReport, with the rigour of the detector feed: the
-    contract's version, every field present with its JSON type (in_intergreen a boolean, seq
-    and phase integers), numbers finite and in range, t at most max_future_s ahead of the
-    service clock `now_s` and not before the junction's last accepted status (`last_t_s`; the
-    caller records accepted ones, a refused one moves nothing), and a mode a roadside may claim
-    (ROADSIDE_MODES; `manual` is the service's)."""
-    _check_version(obj)
-    raw_jid = obj.get("junction")
-    junction = junctions.get(raw_jid) if isinstance(raw_jid, str) else None
+    handed over in process) -> RoadsideReport: `status_report` on the object, with the rigour of
+    the detector feed: every field present with its JSON type (in_intergreen a boolean, seq and
+    phase integers, t and time_in_phase_s finite numbers, plan_id a string, faults a list; epoch,
+    when present, an integer)."""
+    return status_report(_JsonStatus(obj), junctions, now_s, last_t_s, max_future_s)
+
+
+def status_report(
+    fields: StatusFields,
+    junctions: Mapping[str, Intersection],
+    now_s: float,
+    last_t_s: Mapping[str, float],
+    max_future_s: float,
+) -> RoadsideReport:
+    """The rules of a roadside status, written once for both reads (check_status's and the typed
+    read, core/statusread.py), in the order a refusal names the first one broken: the contract's
+    version; a known junction; t at most max_future_s ahead of the service clock `now_s` and not
+    before the junction's last accepted status (`last_t_s`; the caller records accepted ones, a
+    refused one moves nothing); a phase of the junction; time_in_phase_s, plan_id, seq and epoch in
+    range; a mode a roadside may claim (ROADSIDE_MODES; `manual` is the service's); at most
+    MAX_FAULTS short faults. Each field is read once, in that order (so a JSON object's type checks
+    come in that order too)."""
+    v = fields.v
+    if v != MESSAGE_VERSION:
+        raise FeedError("bad_version", f"v={v!r}")
+    jid = fields.junction
+    junction = junctions.get(jid) if isinstance(jid, str) else None
     if junction is None:
-        raise FeedError("unknown_junction", str(raw_jid)[:40])
-    jid = str(raw_jid)
-    t_s = _status_time(obj, jid, now_s, last_t_s, max_future_s)
-    phase = _typed(obj, "phase", int)
+        raise FeedError("unknown_junction", str(jid)[:40])
+    t_s = fields.t
+    if t_s > now_s + max_future_s:
+        raise FeedError("future_timestamp", f"status t={t_s} now={now_s}")
+    last = last_t_s.get(jid)
+    if last is not None and t_s < last:
+        raise FeedError("stale_timestamp", f"status t={t_s} last={last}")
+    phase = fields.phase
     if not 0 <= phase < len(junction.phases):
         raise FeedError("out_of_range", f"phase={phase!r}")
-    in_intergreen = _typed(obj, "in_intergreen", bool)
-    time_in_phase_s = _number(obj, "time_in_phase_s", lo=0.0, hi=MAX_TIME_IN_PHASE_S)
-    plan_id = _typed(obj, "plan_id", str)
+    in_intergreen = fields.in_intergreen
+    in_phase_s = fields.time_in_phase_s
+    if not 0.0 <= in_phase_s <= MAX_TIME_IN_PHASE_S:
+        raise FeedError("out_of_range", f"time_in_phase_s={str(in_phase_s)[:40]}")
+    plan_id = fields.plan_id
     if len(plan_id) > MAX_PLAN_ID_CHARS:
         raise FeedError("out_of_range", f"plan_id of {len(plan_id)} characters")
-    seq = _typed(obj, "seq", int)
-    epoch = obj.get("epoch", 0)
-    if type(epoch) is not int:
-        raise FeedError("wrong_type", "epoch must be an integer")
+    seq = fields.seq
+    epoch = fields.epoch
     if not 0 <= seq <= MAX_SEQ or not 0 <= epoch <= MAX_SEQ:
         raise FeedError("out_of_range", f"seq={seq} epoch={epoch}")
-    mode = obj.get("mode")
+    mode = fields.mode
     if mode in SERVICE_MODES:
         raise FeedError("forbidden_mode", f"mode={mode!r} is set by the service, not claimed by a roadside")
     if mode not in ROADSIDE_MODES:
         raise FeedError("out_of_range", f"mode={str(mode)[:20]!r}")
-    faults = _typed(obj, "faults", list)
-    if len(faults) > MAX_FAULTS or not all(type(f) is str and len(f) <= MAX_FAULT_CHARS for f in faults):
-        raise FeedError("wrong_type", f"faults must be a list of at most {MAX_FAULTS} short strings")
-    status = SignalStatus(
-        junction=jid,
-        t_s=t_s,
-        phase=phase,
-        in_intergreen=in_intergreen,
-        time_in_phase_s=time_in_phase_s,
-        plan_id=plan_id,
-        seq=seq,
-        mode=mode,
-        faults=tuple(faults),
-    )
+    faults = fields.faults
+    if len(faults) > MAX_FAULTS:
+        raise _bad_faults()
+    for fault in faults:
+        if type(fault) is not str or len(fault) > MAX_FAULT_CHARS:
+            raise _bad_faults()
+    status = SignalStatus(jid, t_s, phase, in_intergreen, float(in_phase_s), plan_id, seq, mode, tuple(faults))
     return RoadsideReport(status, epoch)
 
 

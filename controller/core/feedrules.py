@@ -22,6 +22,16 @@ SPEED_RANGE_MPS = (-1.0, 100.0)  # mean speed over the loop; -1 when no vehicle 
 CLASSES = frozenset(VEHICLE_CLASSES)
 
 
+def check_json_number(key: str, v: object) -> int | float:
+    """v as it is, when it is a JSON-like number (not a boolean) and finite: check_number's first
+    two checks, for a value whose range is checked after (feed.status_report names it as sent)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FeedError("wrong_type", f"{key} must be a number")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise FeedError("not_finite", key)
+    return v
+
+
 def check_number(key: str, v: object, lo: float = -math.inf, hi: float = math.inf) -> float:
     """v as a float: a JSON-like number (not a boolean), finite, within [lo, hi]. An integer
     beyond the float range (JSON allows any number of digits) is out of range."""

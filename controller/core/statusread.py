@@ -3,8 +3,9 @@
 `decode_status_report` gives what feed.decode_status_report gives, the same report or the same
 refusal, faster on the messages a roadside sends. It first tries msgspec's decoder typed with the
 status's shape (`_Status`: every field with its JSON type, checked in C while parsing, other
-keys ignored as the general read ignores them), then checks in Python what the types do not say
-(the version, the junction, the clock, the ranges, the faults' sizes). It takes only a
+keys ignored as the general read ignores them), then feed.status_report on the struct: the rules
+the types do not say (the version, the junction, the clock, the ranges, the faults' sizes), the
+very function the general read walks on the JSON object. It takes only a
 subset of what the general read accepts: an ASCII message under the size limit that msgspec reads
 into that shape and that passes every check. Anything else (a refusal, a form it does not take: a
 byte above 127, an integer past 64 bits, a float where an integer belongs, a boolean `v`) goes to
@@ -17,7 +18,6 @@ Pure (msgspec is a parser).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Literal
 
@@ -25,14 +25,15 @@ import msgspec
 
 from controller.core import feed
 from controller.core.feed import MAX_PAYLOAD_BYTES, RoadsideReport
-from controller.core.messages import MESSAGE_VERSION
-from controller.model import Intersection, SignalStatus
+from controller.errors import FeedError
+from controller.model import Intersection
 
 _RoadsideMode = Literal["local", "adaptive"]  # feed.ROADSIDE_MODES (tests/unit/test_statusread.py)
 
 
 class _Status(msgspec.Struct, gc=False):
-    """A status message as the typed read decodes it (docs/mqtt.md, "Roadside status")."""
+    """A status message as the typed read decodes it (docs/mqtt.md, "Roadside status"): the JSON
+    types of feed.StatusFields (msgspec reads no float that is not finite: 1e400 and NaN are refused)."""
 
     v: int
     junction: str
@@ -48,7 +49,6 @@ class _Status(msgspec.Struct, gc=False):
 
 
 _DECODE = msgspec.json.Decoder(_Status).decode
-_ISFINITE = math.isfinite
 
 
 def decode_status_report(
@@ -76,36 +76,6 @@ def _read_typed(
     if len(payload) > MAX_PAYLOAD_BYTES or not payload.isascii():
         return None
     try:
-        msg = _DECODE(payload)
-    except (msgspec.DecodeError, RecursionError):  # (a ValidationError is a DecodeError; deep nesting recurses)
-        return None
-    jid, t_s, in_phase_s, faults = msg.junction, msg.t, msg.time_in_phase_s, msg.faults
-    junction = junctions.get(jid)
-    last = last_t_s.get(jid)
-    if (
-        msg.v != MESSAGE_VERSION
-        or junction is None
-        or not _ISFINITE(t_s)
-        or t_s > now_s + max_future_s
-        or (last is not None and t_s < last)
-        or not 0 <= msg.phase < len(junction.phases)
-        or not 0.0 <= in_phase_s <= feed.MAX_TIME_IN_PHASE_S
-        or len(msg.plan_id) > feed.MAX_PLAN_ID_CHARS
-        or not 0 <= msg.seq <= feed.MAX_SEQ
-        or not 0 <= msg.epoch <= feed.MAX_SEQ
-        or len(faults) > feed.MAX_FAULTS
-        or any(len(f) > feed.MAX_FAULT_CHARS for f in faults)
-    ):
-        return None
-    status = SignalStatus(
-        junction=jid,
-        t_s=t_s,
-        phase=msg.phase,
-        in_intergreen=msg.in_intergreen,
-        time_in_phase_s=in_phase_s,
-        plan_id=msg.plan_id,
-        seq=msg.seq,
-        mode=msg.mode,
-        faults=tuple(faults),
-    )
-    return RoadsideReport(status, msg.epoch)
+        return feed.status_report(_DECODE(payload), junctions, now_s, last_t_s, max_future_s)
+    except (msgspec.DecodeError, RecursionError, FeedError):  # (a ValidationError is a DecodeError)
+        return None  # (deep nesting recurses; a refusal is the general read's to name)

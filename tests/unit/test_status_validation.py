@@ -64,6 +64,31 @@ def test_hostile_statuses_are_refused_by_reason(changes, why):
     assert reason(body(**changes)) == why
 
 
+@pytest.mark.parametrize(
+    "changes, why",
+    [  # several rules broken: the first in feed.status_report's order, of a type or of a value
+        ({"phase": 2, "in_intergreen": "no"}, "out_of_range"),
+        ({"phase": 2.0, "in_intergreen": "no"}, "wrong_type"),
+        ({"t": 101.5, "phase": "1"}, "future_timestamp"),
+        ({"time_in_phase_s": -1, "plan_id": 3}, "out_of_range"),
+        ({"seq": -1, "epoch": "17"}, "wrong_type"),  # both types before the pair's range
+        ({"mode": "manual", "faults": None}, "forbidden_mode"),
+        ({"v": 2, "junction": "K"}, "bad_version"),
+    ],
+)
+def test_the_first_rule_broken_names_the_refusal(changes, why):
+    assert reason(body(**changes)) == why
+
+
+def test_an_out_of_range_time_in_phase_is_named_as_sent():
+    with pytest.raises(FeedError) as exc:
+        decode_status_report(body(time_in_phase_s=10**400), STATUS_JUNCTIONS, 100.0, {}, 1.0)
+    assert (exc.value.reason, exc.value.detail) == ("out_of_range", "time_in_phase_s=" + "1" + "0" * 39)
+    with pytest.raises(FeedError) as exc:
+        decode_status_report(body(time_in_phase_s=86_401), STATUS_JUNCTIONS, 100.0, {}, 1.0)
+    assert exc.value.detail == "time_in_phase_s=86401"
+
+
 def test_non_finite_status_is_refused():
     assert reason(body().replace(b'"time_in_phase_s": 4.0', b'"time_in_phase_s": NaN')) == "not_finite"
 

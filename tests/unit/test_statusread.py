@@ -214,6 +214,35 @@ def test_random_statuses_are_read_as_the_general_read(payload):
     same(payload)
 
 
+def test_a_rule_added_to_the_status_rules_reaches_both_reads(monkeypatch):
+    """feed.status_report is the one place a status rule is written: a rule added there (here, an even
+    seq) refuses in the general read, in check_status and in the typed read, which leaves it to the
+    general read to name; a status that keeps it is still read typed."""
+    rules = feed.status_report
+
+    def with_even_seq(fields, *args):
+        report = rules(fields, *args)
+        if report.status.seq % 2:
+            raise FeedError("odd_seq", f"seq={report.status.seq}")
+        return report
+
+    monkeypatch.setattr(feed, "status_report", with_even_seq)
+    odd = body(seq=3)
+    assert statusread._read_typed(odd, STATUS_JUNCTIONS, NOW_S, LAST, 1.0) is None
+    assert same(odd)[:2] == ("refused", "odd_seq")
+    with pytest.raises(FeedError, match="odd_seq"):
+        feed.check_status(json.loads(odd), STATUS_JUNCTIONS, NOW_S, LAST, 1.0)
+    even = body(seq=4)
+    assert statusread._read_typed(even, STATUS_JUNCTIONS, NOW_S, LAST, 1.0) == same(even)
+
+
+def test_both_reads_give_the_status_rules_the_same_fields():
+    """The typed struct, the JSON object's view and the rules' protocol name the same fields."""
+    protocol = {name for name, v in vars(feed.StatusFields).items() if isinstance(v, property)}
+    view = {name for name, v in vars(feed._JsonStatus).items() if isinstance(v, property)}
+    assert set(statusread._Status.__struct_fields__) == protocol == view == set(GOOD_STATUS)
+
+
 def test_the_typed_read_takes_the_modes_a_roadside_may_claim():
     assert typing.get_args(statusread._RoadsideMode) == feed.ROADSIDE_MODES
 
