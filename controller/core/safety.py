@@ -437,50 +437,56 @@ def phase_target(
     """gate_phase's decision without its command: (phase, hold_s, clipped) of the PhaseCommand
     gate_phase would build for the same arguments, or the reason it would refuse (a str). For a
     caller that drops a command repeating the one in force (core/step.py) and need not build it."""
-    n = len(j.phases)
-    if isinstance(wish.phase, bool) or not isinstance(wish.phase, int) or not 0 <= wish.phase < n:
-        return f"phase {wish.phase!r} not in 0..{n - 1}"
-    if not _finite(wish.hold_s) or wish.hold_s < 0:
-        return f"hold_s {wish.hold_s!r} must be finite and >= 0"
-    why = _view_mismatch(j, view)
-    if why:
-        return why
     memo = memo if memo is not None else GateMemo()
-    st = memo.static(j)
-    why = st.conflict[wish.phase] or st.unserved or st.pedestrian
+    lean = memo._leans.get(id(j))  # memo.lean(j) once the wish is checked (its lookup inline)
+    if lean is not None and lean.model is not j:
+        lean = None
+    n = len(j.phases) if lean is None else lean.n
+    phase, hold_s = wish.phase, wish.hold_s
+    if isinstance(phase, bool) or not isinstance(phase, int) or not 0 <= phase < n:
+        return f"phase {phase!r} not in 0..{n - 1}"
+    if not _finite(hold_s) or hold_s < 0:
+        return f"hold_s {hold_s!r} must be finite and >= 0"
+    if lean is None:
+        lean = memo.lean(j)
+    if not 0 <= view.phase < n or len(view.red_since_s) != lean.movements:
+        return _view_mismatch(j, view)
+    at = lean.at
+    why = at[phase][0]
     if why:
         return why
     clipped: list[str] = []
-    target = _green_target(j, wish.phase, view, now_s, memo, st, clipped)
-    hold = min(float(wish.hold_s), j.phases[target].max_green_s) if target == wish.phase else 1.0
-    return target, hold, tuple(clipped)
+    target = _green_target(j, phase, view, now_s, memo, lean, clipped)
+    hold = min(float(hold_s), at[target][2]) if target == phase else 1.0
+    return target, hold, tuple(clipped) if clipped else ()
 
 
 def _green_target(
-    j: Intersection, target: int, view: SignalView, now_s: float, memo: GateMemo, st: _Static, clipped: list[str]
+    j: Intersection, target: int, view: SignalView, now_s: float, memo: GateMemo, lean: _Lean, clipped: list[str]
 ) -> int:
     """The phase gate_phase commands for a wish of `target` (its rules; each change said in
     `clipped`): the phase in force during its intergreen or before its minimum green, another
     past its maximum green, the first phase of a feasible service plan when the wish leaves none.
-    `st`: memo.static(j)."""
-    cur, n = view.phase, len(j.phases)
+    `lean`: memo.lean(j)."""
+    cur = view.phase
     if view.in_intergreen:
         if target != cur:
             clipped.append("intergreen in progress: target kept")
         return cur
     elapsed = view.green_elapsed_s
-    min_g, max_g = j.phases[cur].min_green_s, j.phases[cur].max_green_s
+    _, min_g, max_g, red_of = lean.at[cur]
     if target != cur and elapsed < min_g:
         clipped.append("min green not yet served")
         target = cur
-    if target == cur and elapsed >= max_g and n > 1:
+    if target == cur and elapsed >= max_g and lean.n > 1:
         target = _most_starved_phase(j, view, now_s, exclude=cur)
         clipped.append("max green reached")
-    if st.red_when[cur]:  # some movement is red: its deadline must stay reachable
+    if red_of is not None:  # some movement is red: its deadline must stay reachable
+        st = lean.static
         if target == cur:
-            ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo, st)
+            ok = _feasible(j, view, cur, now_s + max(min_g - elapsed, DECISION_PERIOD_S), None, memo, st, lean)
         else:
-            ok = _feasible(j, view, cur, now_s, target, memo, st)
+            ok = _feasible(j, view, cur, now_s, target, memo, st, lean)
         if not ok and elapsed >= min_g:
             deadlines = _deadlines(j, view, cur, st)
             plan = _plan(j, deadlines, cur, now_s, None, st)
@@ -491,7 +497,7 @@ def _green_target(
     return target
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Static:
     """What the gate derives from a junction model alone, once per model object (GateMemo)."""
 
@@ -504,27 +510,62 @@ class _Static:
     served_at: tuple[tuple[int, ...], ...]  # per phase: the positions in j.movements of the movements it serves
     # per phase: red_since_s -> the values of its red_when movements (one value, or a tuple of them)
     red_of: tuple[Callable[[tuple[float, ...]], object], ...]
+    refusal: tuple[str, ...]  # per phase: why no wish of it is safe (conflict, else unserved, else pedestrian), or ''
+    min_green_s: tuple[float, ...]  # per phase: j.phases[k].min_green_s
+    max_green_s: tuple[float, ...]  # per phase: j.phases[k].max_green_s
+    served_ids: tuple[tuple[str, ...], ...]  # per phase: j.served_movements(k)
+    min_green_whole_s: tuple[float, ...]  # per phase: _whole(min_green_s), its green in a plan
+
+
+@dataclass(frozen=True, slots=True)
+class _Lean:
+    """What phase_target reads of a model at every call, in one place (GateMemo.lean): the model's
+    _Static spread over many objects, and a gate that runs for every junction every second waits
+    on memory more than it computes."""
+
+    model: Intersection
+    static: _Static  # GateMemo.static(model)
+    n: int  # len(model.phases)
+    movements: int  # len(model.movements)
+    # per phase: (why no wish of it is safe or '': _Static.refusal, its min_green_s, its max_green_s,
+    # _Static.red_of of it where some movement is red in it, else None)
+    at: tuple[tuple[str, float, float, Callable[[tuple[float, ...]], object] | None], ...]
+    # the plans _feasible kept (GateMemo.keep), at found_at(cur, first): n (n + 1) of them
+    found: list[_Found | None]
+
+    def found_at(self, cur: int, first: int | None) -> int:
+        """The place in `found` of the plan leaving phase `cur` with `first` first (None: any); -1
+        for phases the model has not."""
+        n = self.n
+        if not 0 <= cur < n or (first is not None and not 0 <= first < n):
+            return -1
+        return cur * (n + 1) + (0 if first is None else first + 1)
 
 
 class GateMemo:
     """The gate's memory across calls, owned by the caller that gates every tick (one per core)
     and passed to gate_phase / gate_cycle: per junction model object, what the gate derives from
-    it alone (_Static); per (model, phase order), max_red_s' walks around the cycle (red_walks, for
-    gate_cycle) and what gate_cycle reads of the pair alone (CycleForm: the walks grouped alike, the
-    cycle's intergreens, the phases' green bounds; the form check's reason, once asked); per (model,
-    phase left, first phase), the max-red plan the search last found (_Found, for _feasible). It only
-    saves work: every outcome is the one a new memo gives.
+    it alone (_Static), and what phase_target reads of it at every call, in one record (_Lean);
+    per (model, phase order), max_red_s' walks around the cycle (red_walks, for gate_cycle) and
+    what gate_cycle reads of the pair alone (CycleForm: the walks grouped alike, the cycle's
+    intergreens, the phases' green bounds; the form check's reason, once asked); per (model, phase
+    left, first phase), the max-red plan the search last found (_Found, for _feasible; in the
+    model's _Lean). It only saves work: every outcome is the one a new memo gives.
 
     Bounded, and sized from the models it serves (`models`, e.g. a core's junctions): each kind holds
-    what they can ask of it (one _Static and one phase order per model, a plan per phase left and first
-    phase or none: n (n + 1) for n phases) plus MEMO_MAX entries more (models replaced over a long
-    life, other orders); past that, the kind starts again. Without `models`, MEMO_MAX of each."""
+    what they can ask of it (one _Static, one _Lean and one phase order per model, a plan per phase
+    left and first phase or none: n (n + 1) for n phases) plus MEMO_MAX entries more (models replaced
+    over a long life, other orders); past that, the kind starts again. Without `models`, MEMO_MAX of
+    each."""
 
     MEMO_MAX = 4096
 
     def __init__(self, models: Iterable[Intersection] = ()) -> None:
         self._statics: dict[int, tuple[Intersection, _Static]] = {}  # id(model) -> (model, derived)
+        self._leans: dict[int, _Lean] = {}  # id(model) -> what phase_target reads of it
+        # plans kept: in their model's _Lean.found, or here for phases it has not (id(model), cur, first)
         self._found: dict[tuple[int, int, int | None], _Found] = {}
+        self._found_kept = 0  # plans kept, both places
         self._walks: dict[tuple[int, tuple[int, ...]], tuple[Intersection, RedWalks]] = {}
         # (id(model), order) -> (model, its CycleForm, _order_refusal's reason or None until asked)
         self._forms: dict[tuple[int, tuple[int, ...]], tuple[Intersection, CycleForm, list[str | None]]] = {}
@@ -541,6 +582,24 @@ class GateMemo:
         if len(self._statics) >= self.statics_max:
             self._statics.clear()
         self._statics[id(j)] = (j, out)
+        return out
+
+    def lean(self, j: Intersection) -> _Lean:
+        """phase_target's _Lean of `j` (derived on first use, kept while `j` is the same object)."""
+        known = self._leans.get(id(j))
+        if known is not None and known.model is j:
+            return known
+        st = self.static(j)
+        at = tuple(
+            (st.refusal[k], st.min_green_s[k], st.max_green_s[k], st.red_of[k] if st.red_when[k] else None)
+            for k in range(len(j.phases))
+        )
+        n = len(j.phases)
+        out = _Lean(j, st, n, len(j.movements), at, [None] * (n * (n + 1)))
+        if len(self._leans) >= self.statics_max:
+            self._leans.clear()
+            self._found_kept = len(self._found)
+        self._leans[id(j)] = out
         return out
 
     def walks(self, j: Intersection, order: tuple[int, ...]) -> RedWalks:
@@ -579,13 +638,28 @@ class GateMemo:
 
     def found(self, j: Intersection, cur: int, first: int | None) -> _Found | None:
         """The plan last found for model `j` leaving `cur` with `first` first (None: none kept)."""
+        lean = self._leans.get(id(j))
+        at = -1 if lean is None or lean.model is not j else lean.found_at(cur, first)
+        if at >= 0:
+            return lean.found[at]  # type: ignore[union-attr]
         known = self._found.get((id(j), cur, first))
         return known if known is not None and known.model is j else None
 
     def keep(self, cur: int, first: int | None, found: _Found) -> None:
-        if len(self._found) >= self.found_max:
+        if self._found_kept >= self.found_max:
+            for lean in self._leans.values():
+                lean.found[:] = [None] * len(lean.found)
             self._found.clear()
-        self._found[(id(found.model), cur, first)] = found
+            self._found_kept = 0
+        lean = self.lean(found.model)
+        at = lean.found_at(cur, first)
+        if at >= 0:
+            self._found_kept += lean.found[at] is None
+            lean.found[at] = found
+        else:
+            key = (id(found.model), cur, first)
+            self._found_kept += key not in self._found
+            self._found[key] = found
 
 
 def _derive_static(j: Intersection) -> _Static:
@@ -608,7 +682,22 @@ def _derive_static(j: Intersection) -> _Static:
     )
     red_of = tuple(operator.itemgetter(*(i for i, _m in red)) if red else _nothing for red in red_when)
     conflict = tuple(phase_conflict(j, k) for k in range(n))
-    return _Static(unserved, pedestrian_refusal(j), conflict, tuple(red_when), inter, serving, served_at, red_of)
+    pedestrian = pedestrian_refusal(j)
+    return _Static(
+        unserved,
+        pedestrian,
+        conflict,
+        tuple(red_when),
+        inter,
+        serving,
+        served_at,
+        red_of,
+        tuple(why or unserved or pedestrian for why in conflict),
+        tuple(p.min_green_s for p in j.phases),
+        tuple(p.max_green_s for p in j.phases),
+        tuple(j.served_movements(k) for k in range(n)),
+        tuple(_whole(p.min_green_s) for p in j.phases),
+    )
 
 
 def _nothing(_red_since_s: tuple[float, ...]) -> object:
@@ -630,8 +719,9 @@ def _edf_candidates(j: Intersection, pending: dict[str, float], st: _Static) -> 
     first, then by the deadlines they cover, then the lowest index."""
     first = min(pending, key=lambda m: (pending[m], m))
     cands = []
+    served_ids = st.served_ids
     for k in st.serving.get(first, ()):
-        served = [pending[m] for m in j.served_movements(k) if m in pending]
+        served = [pending[m] for m in served_ids[k] if m in pending]
         cands.append((-len(served), sorted(served), k))
     return [k for *_, k in sorted(cands)]
 
@@ -651,23 +741,22 @@ def _plan(
 
     budget = [PLAN_SEARCH_NODES]
     intergreens = st.intergreen_s  # stage_intergreen_s of every pair of phases
-
-    def intergreen_s(a: int, b: int) -> float:
-        return intergreens[a][b]
+    served_ids, greens_s = st.served_ids, st.min_green_whole_s  # per phase: what it serves, its green in the plan
+    depth_max = len(j.phases) + len(deadlines)
 
     def search(pending: dict[str, float], t: float, prev: int, forced: int | None, depth: int) -> list[int] | None:
         if not pending:
             return []
         budget[0] -= 1
-        if budget[0] < 0 or depth > len(j.phases) + len(deadlines) or min(pending.values()) < t - 1e-9:
+        if budget[0] < 0 or depth > depth_max or min(pending.values()) < t - 1e-9:
             return None
         for p in [forced] if forced is not None else _edf_candidates(j, pending, st):
-            start = t + intergreen_s(prev, p)
-            served = [m for m in j.served_movements(p) if m in pending]
+            start = t + intergreens[prev][p]
+            served = [m for m in served_ids[p] if m in pending]
             if (not served and forced is None) or any(start > pending[m] + 1e-9 for m in served):
                 continue
             rest = {m: d for m, d in pending.items() if m not in served}
-            tail = search(rest, start + _whole(j.phases[p].min_green_s), p, None, depth + 1)
+            tail = search(rest, start + greens_s[p], p, None, depth + 1)
             if tail is not None:
                 return [p, *tail]
         return None
@@ -676,7 +765,14 @@ def _plan(
 
 
 def _feasible(
-    j: Intersection, view: SignalView, cur: int, leave_s: float, first: int | None, memo: GateMemo, st: _Static
+    j: Intersection,
+    view: SignalView,
+    cur: int,
+    leave_s: float,
+    first: int | None,
+    memo: GateMemo,
+    st: _Static,
+    lean: _Lean | None = None,
 ) -> bool:
     """`_plan(j, _deadlines(j, view, cur, st), cur, leave_s, first, st) is not None`, without the
     search when it is sure: the plan `_plan` last found (kept in `memo`) for the same junction,
@@ -687,9 +783,10 @@ def _feasible(
     later only delays every start (float addition is monotone), so the nodes its search visits
     before that plan are among those it visited then (no more of the node budget used), and the
     subtrees it tried first still fail; it reaches that plan, or another, and finds a plan.
-    `st`: memo.static(j)."""
+    `st`: memo.static(j); `lean`: memo.lean(j) if at hand (cur and first phases of j)."""
     red_since_s = st.red_of[cur](view.red_since_s)
-    known = memo.found(j, cur, first)
+    at = -1 if lean is None else lean.found_at(cur, first)
+    known = lean.found[at] if at >= 0 else memo.found(j, cur, first)  # type: ignore[union-attr]
     if known is not None and known.red_since_s == red_since_s and known.meets(leave_s):
         return True
     deadlines = _deadlines(j, view, cur, st)
@@ -699,7 +796,7 @@ def _feasible(
     return plan is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Found:
     """A plan `_plan` found, leaving at leave_s, with per phase of it what its search checked:
     (intergreen before it, the earliest deadline it serves + 1e-9, the earliest deadline
@@ -723,12 +820,12 @@ class _Found:
         leave_s: float,
         plan: list[int],
     ) -> _Found:
-        intergreens = st.intergreen_s
+        intergreens, served_ids, greens_s = st.intergreen_s, st.served_ids, st.min_green_whole_s
         pending, prev, steps = dict(deadlines), cur, []
         for p in plan:
-            served = [m for m in j.served_movements(p) if m in pending]
+            served = [m for m in served_ids[p] if m in pending]
             serve_by = min((pending[m] + 1e-9 for m in served), default=math.inf)
-            steps.append((intergreens[prev][p], serve_by, min(pending.values()), _whole(j.phases[p].min_green_s)))
+            steps.append((intergreens[prev][p], serve_by, min(pending.values()), greens_s[p]))
             pending = {m: d for m, d in pending.items() if m not in served}
             prev = p
         checked = tuple(steps)
