@@ -129,3 +129,45 @@ def test_detectors_from_within_the_skew_do_not_lock_out_the_genuine_feed():
         svc.advance_clock(101.0 + k)
         svc.on_detectors(det(101.0 + k), "J")
     assert svc.rejected.get("stale_timestamp", 0) == 0
+
+
+@pytest.mark.parametrize("read", ["general", "typed_or_general", "typed_only"])
+def test_every_range_holds_its_limit_and_refuses_one_past_it_in_both_reads(read):
+    """R, session 50: the rules are written once (feed.status_report), so the reads' equality cannot
+    catch a bound moved there; each bound is pinned here, in each read. At the limit the status is
+    read (by the typed read itself too), its faults carried whole; one past it is refused (the typed
+    read leaves it to the general read: None)."""
+    from controller.core import statusread
+    from controller.core.feed import MAX_FAULT_CHARS, MAX_FAULTS, MAX_PLAN_ID_CHARS, MAX_SEQ, MAX_TIME_IN_PHASE_S
+
+    decode = {
+        "general": decode_status_report,
+        "typed_or_general": statusread.decode_status_report,
+        "typed_only": statusread._read_typed,
+    }[read]
+    faults = [f"f{i}".ljust(MAX_FAULT_CHARS, "x") for i in range(MAX_FAULTS)]
+    limit = {
+        "plan_id": "p" * MAX_PLAN_ID_CHARS,
+        "seq": MAX_SEQ,
+        "epoch": MAX_SEQ,
+        "time_in_phase_s": MAX_TIME_IN_PHASE_S,
+    }
+    rep = decode(body(faults=faults, **limit), STATUS_JUNCTIONS, 100.0, {}, 1.0)
+    assert rep is not None and rep.status.faults == tuple(faults) and rep.epoch == MAX_SEQ
+    status = rep.status
+    assert (status.plan_id, status.seq, status.time_in_phase_s) == (limit["plan_id"], MAX_SEQ, MAX_TIME_IN_PHASE_S)
+    past = [
+        ({"plan_id": "p" * (MAX_PLAN_ID_CHARS + 1)}, "out_of_range"),
+        ({"seq": MAX_SEQ + 1}, "out_of_range"),
+        ({"epoch": MAX_SEQ + 1}, "out_of_range"),
+        ({"time_in_phase_s": MAX_TIME_IN_PHASE_S + 0.5}, "out_of_range"),
+        ({"faults": [*faults, "f"]}, "wrong_type"),
+        ({"faults": [*faults[:-1], "x" * (MAX_FAULT_CHARS + 1)]}, "wrong_type"),
+    ]
+    for changes, why in past:
+        if read == "typed_only":
+            assert decode(body(**changes), STATUS_JUNCTIONS, 100.0, {}, 1.0) is None, changes
+            continue
+        with pytest.raises(FeedError) as exc:
+            decode(body(**changes), STATUS_JUNCTIONS, 100.0, {}, 1.0)
+        assert exc.value.reason == why, changes
