@@ -592,3 +592,18 @@ def test_an_offset_that_is_not_a_number_names_the_file_and_field(cross, tmp_path
     bad = additional(tmp_path, "bad.add.xml", '<tlLogic id="C" programID="0" offset="soon"/>')
     with pytest.raises(NetworkError, match=r"bad\.add\.xml.*tlLogic\[0\]\.offset.*not a number"):
         active_programs(read_net(cross), str(cross), [bad])
+
+
+def test_an_offset_on_a_loaded_program_that_is_not_active_leaves_the_active_one(cross, tmp_path):
+    """R, session 50: SUMO shifts the program named and keeps the active one active; the offset on
+    an earlier-loaded program must not make it the active one."""
+    from sim.netprogram import active_programs, program_named
+
+    plans = tl_logic("C", "webster", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))])
+    plans += tl_logic("C", "late", [(20, NS), (3, _y(NS)), (20, EW), (3, _y(EW))])
+    loaded = additional(tmp_path, "w.add.xml", plans)
+    offsets = additional(tmp_path, "o.add.xml", '<tlLogic id="C" programID="webster" offset="11"/>')
+    net = read_net(cross)
+    (active,) = active_programs(net, str(cross), [loaded, offsets]).values()
+    assert (active.program_id, active.offset_s) == ("late", 0.0)
+    assert program_named(net.getTLS("C"), str(cross), [loaded, offsets], "webster").offset_s == 11.0
