@@ -336,3 +336,34 @@ def test_phase_target_on_random_junctions_is_the_former_code_s(j: Intersection, 
         assert same(got, former_phase_target(j, wish, view, now_s=now_s))
         out = gate_phase(j, wish, view, plan_id="p", seq=1, now_s=now_s, ttl_s=20.0, memo=memo)
         assert out.refused == (got if isinstance(got, str) else "")
+
+
+def test_a_record_kept_under_an_id_another_model_held_is_not_read():
+    """R, session 50: GateMemo keys its records by id(model), and an id comes back once its model is
+    collected (a junction model replaced on a reload). A record whose model is not the one asked about
+    must not be read: not its checks (here, `weak`'s refusal for its pedestrians) and not its plans."""
+    odd = two_phase()
+    weak = replace(odd, id="weak", phases=(odd.phases[0], replace(odd.phases[1], ped_min_green_s=99.0)))
+    memo = GateMemo()
+    lean = memo.lean(odd)
+    lean.found[lean.found_at(0, None)] = safety._Found(odd, (), 1000.0, (), math.inf)
+    memo._leans[id(weak)] = lean  # as if `weak` had been given the id of a model collected since
+    view = SignalView(0, False, 10.0, (1000.0,) * len(weak.movements))
+    wish = PhaseWish(1, 5.0)
+    assert memo.found(weak, 0, None) is None
+    got = phase_target(weak, wish, view, now_s=1000.0, memo=memo)
+    assert isinstance(got, str) and "pedestrian" in got
+    assert same(got, former_phase_target(weak, wish, view, now_s=1000.0))
+
+
+def test_a_one_phase_junction_past_its_max_green_keeps_its_phase_unclipped():
+    """R, session 50: with one phase there is no other to hand the green to; the former code says
+    nothing of the max green then, and neither may phase_target."""
+    raw = two_phase_raw()
+    raw["phases"] = [{"state": "GGGG", "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": 30.0}]
+    for m in raw["movements"]:
+        m["conflicts"] = []
+    j = parse_intersection(raw, "one_phase.toml")
+    view = SignalView(0, False, 90.0, (1000.0,) * len(j.movements))
+    got = phase_target(j, PhaseWish(0, 5.0), view, now_s=1000.0, memo=GateMemo([j]))
+    assert same(got, former_phase_target(j, PhaseWish(0, 5.0), view, now_s=1000.0)) and got == (0, 5.0, ())
