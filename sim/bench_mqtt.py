@@ -25,11 +25,12 @@ the bundled city's junction with the most detectors (ids made unique).
   tick are the slowest region's. Each controller serves its connection from the thread that
   ticks (--network pump, the default: controller/adapters/mqtt_pump.py, as sim/mqtt_regions.py
   runs a region's node in lockstep), or has paho's network thread hand it the messages
-  (--network thread, the bench before session 45). `dropped`: detector messages the feeder sent that no
-  controller validated. CPU s/s: process CPU seconds per second of feed of the busiest
-  controller process, and of everything in the loop (controllers, feeder, Mosquitto): on a
-  machine shared with other work, the latencies measure the contention; the CPU figures say
-  whether the loop fits the machine's cores (all <= cores, ctl max <= 1).
+  (--network thread, the bench before session 45; live controllers always, as `run`).
+  `dropped`: detector messages the feeder sent that no controller validated. CPU s/s: process
+  CPU seconds per second of feed of the busiest controller process, and of everything in the
+  loop (controllers, feeder, Mosquitto): on a machine shared with other work, the latencies
+  measure the contention; the CPU figures say whether the loop fits the machine's cores (all <=
+  cores, ctl max <= 1).
 - each plan's own latency (the line under the table): its junction's detector message of the
   second handed to the feeder's client -> the plan handed to the controller's, over every plan;
   e2e above runs from the second's first message, so it holds the feeder's whole publishing. With
@@ -53,6 +54,16 @@ the bundled city's junction with the most detectors (ids made unique).
 - --feeder-write joined (a diagnostic): the feeder writes a second's detector messages as
   ready-made packets on a connection of its own, ~64 KB a write, not one paho publish each:
   against the default it shows what the feeder's own publishing costs the loop's two cores.
+- the feeder (since session 50): one connection per 1,000 junctions (--feeder-connections C;
+  junction k on connection k mod C), all served by the feeder's one thread (--feeder-network
+  pump: each publish written to the socket at once, the QoS 1 acknowledgements read between
+  publishes and while it waits for the next second), as a field's roadside units each publish on
+  their own connection. Before: one connection with a paho network thread (--feeder-connections 1
+  --feeder-network thread), whose one QoS 1 window and 65,535 message ids a second's 5,000
+  statuses and 5,000 detector messages outran ("Message queue full", the lead, session 49).
+- --dump FOLDER: each 1 Hz run's timeline of every plan as JSON (its message handed to the
+  feeder's client, received by the controller, its tick's start, the core's step's start, the
+  plan handed, and heard by a subscriber through the broker: this process, QoS 0).
 - decode: "batch", the service's MQTT path (a tick's detector messages decoded together,
   core/feedbatch.py), or "1-by-1" (--per-message yes/both): each message decoded alone by
   ControllerService.on_detectors, the path before the batch decoder, for comparison on one tree.
@@ -169,15 +180,22 @@ def spawned_settings(spec: dict, client_id: str) -> MqttSettings:
 
 
 def feeder(spec: dict) -> None:
-    """Runs in its own process: publishes what `spec` says, prints JSON lines of send times."""
-    client = MqttClient(spawned_settings(spec, f"feeder-{os.getpid()}")).start()
+    """Runs in its own process: publishes what `spec` says, prints JSON lines of send times. The
+    paced feed goes out on spec["connections"] connections (junction k on connection k mod C, the
+    clock messages on the first), each with its own QoS 1 window, served by the feeder's one
+    thread (spec["pump"], the default: controller/adapters/mqtt_pump.py; a publish is written to
+    the socket at once, the acknowledgements read between publishes and while waiting for the
+    next second) or each by a paho network thread (as before session 50: each publish wakes it)."""
+    pump = MqttPump() if mode_pumped(spec) else None
+    clients = [
+        MqttClient(spawned_settings(spec, f"feeder-{os.getpid()}-{c}")).start(pump=pump)
+        for c in range(int(spec.get("connections", 1)) if spec["mode"] == "paced" else 1)
+    ]
+    client = clients[0]
     topics = Topics(SITE)
     mode = spec["mode"]
     if mode == "raw":
-        payload, topic = b"x" * spec["size"], f"{topics.root}/raw"
-        for _ in range(spec["count"]):
-            client.publish(topic, payload, qos=0)
-        client.publish(topic, END, qos=1)
+        _raw(client, spec, topics)
     else:
         n, dets = spec["n"], spec["detectors"]
         parts = [message_parts(junction_id(k), dets, k) for k in range(n)]
@@ -189,27 +207,23 @@ def feeder(spec: dict) -> None:
         for r in range(spec["rounds"]):
             t = t0 + r
             if mode == "paced":
-                while time.time() < t:
-                    time.sleep(min(0.01, t - time.time()) if t > time.time() else 0)
+                _until(t, pump)
             sent_wall = time.time()
             stamp = repr(t).encode()
             at = array("d")
             if joined is not None:
                 joined.send([(topic, head + stamp + tail) for (head, tail), topic in zip(parts, det_topics)], at)
             for k, ((head, tail), topic) in enumerate(zip(parts, det_topics) if joined is None else ()):
-                client.publish(topic, head + stamp + tail, qos=0)
+                via = clients[k % len(clients)]
+                via.publish(topic, head + stamp + tail, qos=0)
                 at.append(time.time())
                 if statuses is not None:  # the junction's roadside sends its status with its detector message
-                    statuses.publish(client, k, t)
+                    statuses.publish(via, k, t)
+                    if pump is not None and k % 100 == 99:  # the acknowledgements in: QoS 1 windows open
+                        pump.run_once(0.0)
             handed[repr(t)] = (sent_wall, at)
             if mode == "paced":
-                m = n if statuses is not None else 0
-                clock = {"v": 1, "t": t, "detectors": n, "status": m, "status_t": t if m else None}
-                if spec.get("regions"):
-                    clock["regions"] = {
-                        r: {"detectors": k, "status": k if m else 0} for r, k in spec["regions"].items()
-                    }
-                client.publish(topics.clock, json.dumps(clock).encode(), qos=1)
+                client.publish(topics.clock, _clock(spec, t, statuses is not None), qos=1)
             row = {"t": t, "sent_wall": sent_wall, "done_wall": time.time(), "cpu_s": time.process_time()}
             print(json.dumps(row), flush=True)
         if mode == "paced":
@@ -217,9 +231,44 @@ def feeder(spec: dict) -> None:
             # ms from the second's sent_wall, after the feed (not to delay its clock messages)
             offsets = {t: [round(1000 * (a - sent), 3) for a in at] for t, (sent, at) in handed.items()}
             print(json.dumps({"handed": offsets}), flush=True)
-    while client.pending():
-        time.sleep(0.01)
-    client.close()
+    if pump is not None:
+        pump.run_until(lambda: not any(c.pending() for c in clients), 60.0)
+    for c in clients:
+        while c.pending():
+            time.sleep(0.01)
+        c.close()
+
+
+def _raw(client: MqttClient, spec: dict, topics: Topics) -> None:
+    """The raw rate's feed: spec["count"] QoS 0 messages of spec["size"] bytes as fast as paho takes them, then END."""
+    payload, topic = b"x" * spec["size"], f"{topics.root}/raw"
+    for _ in range(spec["count"]):
+        client.publish(topic, payload, qos=0)
+    client.publish(topic, END, qos=1)
+
+
+def mode_pumped(spec: dict) -> bool:
+    """The feeder's connections served by its own thread: the paced feed, unless spec["pump"] is False."""
+    return spec["mode"] == "paced" and spec.get("pump", True)
+
+
+def _until(t: float, pump: MqttPump | None) -> None:
+    """Until wall time t; pumped, the feeder's connections served meanwhile (their acknowledgements read)."""
+    if pump is not None:
+        pump.run_until(lambda: time.time() >= t, max(0.0, t - time.time()))
+        return
+    while time.time() < t:
+        time.sleep(min(0.01, t - time.time()) if t > time.time() else 0)
+
+
+def _clock(spec: dict, t: float, statuses: bool) -> bytes:
+    """The lockstep clock message of second t: the detector messages (and statuses) sent, per region too."""
+    n = spec["n"]
+    m = n if statuses else 0
+    clock = {"v": 1, "t": t, "detectors": n, "status": m, "status_t": t if m else None}
+    if spec.get("regions"):
+        clock["regions"] = {r: {"detectors": k, "status": k if m else 0} for r, k in spec["regions"].items()}
+    return json.dumps(clock).encode()
 
 
 class _Statuses:
@@ -398,7 +447,7 @@ def controller_process(spec: dict) -> None:
     if spec.get("per_message"):
         one_by_one(node)
     freeze_heap()  # as run_controller.py run does
-    validate_s, ticks, plans = _instrument(node)
+    validate_s, ticks, plans, begun = _instrument(node)
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
     try:
@@ -413,10 +462,13 @@ def controller_process(spec: dict) -> None:
         server.close()
     body = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "received": node.service.received, "error": error}
     body["late_junctions"] = node.late_junctions
+    if spec.get("dump"):  # each junction's message received, each tick's start (live: its wait's end)
+        body["arrived"] = node.inbox.by_junction
+        body["begun"] = begun
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
 
 
-def _instrument(node: ServiceNode) -> tuple[dict, dict, dict]:
+def _instrument(node: ServiceNode) -> tuple[dict, dict, dict, dict]:
     """Time the node's validation per second and its ticks: (t -> seconds validating,
     t -> [wall start, wall end, plans sent, and at the end: process CPU seconds, CPU seconds of
     the tick's thread validating so far, and ticking so far, ..., reading detector messages
@@ -468,12 +520,14 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict, dict]:
 
     def noted_tick(now_s, clock_s=None):
         live_t[0] = now_s
+        begun[now_s] = time.time()
         live_tick(now_s, clock_s)
 
     validate_wall: dict[float, list[float]] = {}
+    begun: dict[float, float] = {}  # live: t -> wall time its tick started (the wait's end)
     node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
     node.tick = noted_tick  # type: ignore[method-assign]
-    return validate_s, ticks, plans
+    return validate_s, ticks, plans, begun
 
 
 def _time_reads_and_plans(node: ServiceNode, cpu: dict) -> tuple[dict[float, list], list[float]]:
@@ -513,13 +567,14 @@ class _StampedInbox:
 
     def __init__(self, inbox) -> None:
         self._inbox, self.arrivals = inbox, {}
+        self.by_junction: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time received
         self.clocks_in: set[float] = set()  # the seconds whose clock message has come in
         self.ended = threading.Event()  # the feed's end clock message came in
         self.get, self.get_nowait, self.empty = inbox.get, inbox.get_nowait, inbox.empty
 
     def put(self, item) -> None:
         if item[0] == "detectors":
-            self._note(time.time(), item[2])
+            self._note(time.time(), item[2], item[1])
         elif item[0] == "clock":
             t = _stamp(item[2])
             if t is not None:
@@ -528,12 +583,14 @@ class _StampedInbox:
                 threading.Timer(1.5, self.ended.set).start()
         self._inbox.put(item)
 
-    def _note(self, now: float, payload: bytes) -> None:
+    def _note(self, now: float, payload: bytes, junction: str = "") -> None:
         """Time the message under its second; one without a plain `"t":` number is passed on
         untimed (the service refuses or reads it, not this bench's network thread)."""
         t = _stamp(payload)
         if t is None:
             return
+        if junction[1:].isdigit():
+            self.by_junction.setdefault(t, {})[int(junction[1:])] = now
         a = self.arrivals.get(t)
         if a is None:
             self.arrivals[t] = [now, now, now, 1]
@@ -585,23 +642,18 @@ def one_hz_regions(
     feeder_write: str = "paho",
     live: tuple[str, Mapping[str, float]] = ("lockstep", {}),
     statuses: bool = False,
+    feeder: Mapping[str, int | bool] | None = None,
+    dump: Path | None = None,
 ) -> dict:
-    """The 1 Hz run with k controller processes (module docstring)."""
+    """The 1 Hz run with k controller processes (module docstring); feeder: its "connections" and
+    "pump" (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start,
+    the core's step started, the plan handed, heard through the broker) as JSON."""
     n = len(junctions)
     regions = bench_regions(junctions, k)
-    common = {
-        "host": broker.host,
-        "port": broker.port,
-        "password": broker.users[BENCH_USER],
-        "per_message": per_message,
-        "replan_spread": replan_spread,
-        "metrics": metrics != "none",
-        "pump": network == "pump",
-        **dict(zip(("service", "service_given"), live)),
-    }
-    procs = [
-        _spawn("--controller", {**common, "workdir": str(work), "n": n, "k": k, "region": r.name}) for r in regions
-    ]
+    common = {"per_message": per_message, "replan_spread": replan_spread, "metrics": metrics != "none"}
+    common |= {"pump": network == "pump", "service": live[0], "service_given": live[1], "dump": bool(dump)}
+    common |= {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], "workdir": str(work)}
+    procs = [_spawn("--controller", {**common, "n": n, "k": k, "region": r.name}) for r in regions]
     ports = [json.loads(p.stdout.readline())["port"] for p in procs]  # each has built its junctions and subscribed
     t0 = float(int(time.time()) + 2)
     scrapes: list[tuple[float, float, int]] = []
@@ -610,8 +662,10 @@ def one_hz_regions(
     if metrics == "scraped":
         scraper.start()
     spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0, "write": feeder_write}
+    spec |= dict(feeder or {})
     if statuses:
         spec |= {"statuses": True, "phases": len(next(iter(junctions.values())).phases)}
+    heard = _PlansHeard(broker) if dump is not None else None
     broker_cpu0 = cpu_seconds(broker._proc.pid)
     feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
     lines = [json.loads(line) for line in feed.stdout]
@@ -627,9 +681,39 @@ def one_hz_regions(
     sent = {r["t"]: r["sent_wall"] for r in rows}
     out = _summarise(results, sent, t0 + 2, n * seconds)
     out["late_junctions"] = sum(r.get("late_junctions", 0) for r in results)
+    out["feeder_connections"] = spec.get("connections", 1)
+    if dump is not None and heard is not None:
+        heard.dump(dump, {"sent": sent, "handed": handed, "from_t": t0 + 2, "results": results})
     if "tick_p50" in out:
         out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
     return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
+
+
+class _PlansHeard:
+    """--dump: every plan as a subscriber hears it through the broker (QoS 0 subscription, this
+    process): junction number -> wall times heard, in order (a junction's plans keep their order)."""
+
+    def __init__(self, broker) -> None:
+        self.walls: dict[int, list[float]] = {}
+        settings = MqttSettings(
+            broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "plans-heard", session_expiry_s=0
+        )
+        self.client = MqttClient(settings, self._on_message)
+        self.client.subscribe([f"{Topics(SITE).root}/+/plan"], qos=0)
+        self.client.start()
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        now = time.time()
+        level = topic.rsplit("/", 2)[-2]
+        if level[1:].isdigit():
+            self.walls.setdefault(int(level[1:]), []).append(now)
+
+    def dump(self, path: Path, body: dict) -> None:
+        """Stop listening (a second after the feed's end: the last plans' way through the broker) and
+        write `body` with what was heard."""
+        time.sleep(1.0)
+        self.client.close()
+        path.write_text(json.dumps(body | {"heard": self.walls}))
 
 
 def _loop_cpu(out: dict, rows: list[dict], from_t: float, broker_cpu: float) -> dict:
@@ -684,8 +768,11 @@ def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -
     feeder's client -> the plan handed to the controller's (ms), over every plan of the ticks on
     the seconds from from_t to the feed's last (a live tick after it took no message: its plans
     would count from the junction's last one); and the feeder's publishing of a second: its first
-    message to its last handed."""
+    message to its last handed. Steady: the same from from_t + STEADY_AFTER_S, once every junction's
+    first plan (all in one tick: a tenth of a 60 s run's plans, so its whole p99) and first re-plan
+    (webster's first periods, spread) are out."""
     own: list[float] = []
+    steady: list[float] = []
     last_s = max(sent, default=from_t)
     for r in results:
         for t_text, plans in r.get("plans", {}).items():
@@ -695,10 +782,14 @@ def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -
                 at = handed.get(repr(t))
                 if at is not None and t in sent:
                     own.append(1000 * (wall - sent[t]) - at[k])
+                    if float(t_text) >= from_t + STEADY_AFTER_S:
+                        steady.append(own[-1])
     spans = [at[-1] for t_text, at in handed.items() if float(t_text) >= from_t and at]
     if not own or not spans:
         return {}
     out = {"own_p50": statistics.median(own), "own_p99": percentile(own, 99), "own_max": max(own), "own_n": len(own)}
+    if steady:
+        out |= {"steady_p50": statistics.median(steady), "steady_p99": percentile(steady, 99), "steady_n": len(steady)}
     return out | {"feed_p50": statistics.median(spans), "feed_p99": percentile(spans, 99)}
 
 
@@ -834,6 +925,19 @@ def _parser() -> argparse.ArgumentParser:
         help="live: [service] tick_wait_max_s of the controllers (default: the service's, config.toml's; 0: off)",
     )
     p.add_argument("--statuses", action="store_true", help=STATUSES_HELP)
+    p.add_argument(
+        "--feeder-connections",
+        type=int,
+        help="the 1 Hz feeder's connections, junction k on k mod C (default: one per 1,000 junctions)",
+    )
+    p.add_argument(
+        "--feeder-network",
+        choices=["pump", "thread"],
+        default="pump",
+        help="the 1 Hz feeder's connections served by its one thread (pump: each publish written at once) or each "
+        "by a paho network thread (thread: as before session 50)",
+    )
+    p.add_argument("--dump", help="a folder: each 1 Hz run's per-plan timeline as JSON (for analysis)")
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -912,6 +1016,11 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             args.feeder_write,
                             (args.service, service_given(args.tick_delay, args.tick_wait)),
                             args.statuses,
+                            {
+                                "connections": feeder_connections(args.feeder_connections, n),
+                                "pump": args.feeder_network == "pump",
+                            },
+                            _dump_path(args.dump, n, k, kind),
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)
@@ -927,6 +1036,23 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
 
 
 _TIMELINE = ("transport", "wait", "queued", "validate", "tick")
+STEADY_AFTER_S = 10.0  # each plan's own latency also from the kept window's start + this (bench_cfg: period_s 5)
+# sim/broker.py's max_inflight: a connection's QoS 1 window holds a second's statuses of its junctions
+JUNCTIONS_PER_FEEDER_CONNECTION = 1000
+
+
+def feeder_connections(given: int | None, n: int) -> int:
+    """The 1 Hz feeder's connections: as given, else one per JUNCTIONS_PER_FEEDER_CONNECTION junctions (a
+    field's roadside units each have their own; one connection for 5,000 collapsed under statuses, session 49)."""
+    return given if given is not None else max(1, -(-n // JUNCTIONS_PER_FEEDER_CONNECTION))
+
+
+def _dump_path(folder: str | None, n: int, k: int, kind: str) -> Path | None:
+    """--dump FOLDER: each 1 Hz run's plans' timelines in FOLDER/{UTC time}_{n}_{k}_{kind}.json."""
+    if folder is None:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder) / f"{time.strftime('%H%M%S', time.gmtime())}_{n}_{k}_{kind}.json"
 
 
 def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics: str = "none") -> None:
@@ -967,11 +1093,14 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics:
     if "own_p50" in hz:
         print(
             f"#   each plan from its own junction's message, ms p50/p99/max: {hz['own_p50']:.0f}/{hz['own_p99']:.0f}/"
-            f"{hz['own_max']:.0f} ({hz['own_n']:g} plans); the feeder handing a second's messages to its client, "
-            f"ms p50/p99: {hz['feed_p50']:.0f}/{hz['feed_p99']:.0f}; messages read after their clock came in "
+            f"{hz['own_max']:.0f} ({hz['own_n']:g} plans), from +{STEADY_AFTER_S:g} s "
+            f"{hz.get('steady_p50', float('nan')):.0f}/{hz.get('steady_p99', float('nan')):.0f} "
+            f"({hz.get('steady_n', 0):g}); the feeder handing a second's messages to its client, ms p50/p99: "
+            f"{hz['feed_p50']:.0f}/{hz['feed_p99']:.0f}; messages read after their clock came in "
             f"(slowest region), p50: {hz.get('late_reads_p50', float('nan')):.0f}, "
             f"{hz.get('late_read_ms_p50', float('nan')):.0f} ms of CPU; junction-seconds not in at the tick's latest "
-            f"start (live, --tick-wait): {hz.get('late_junctions', 0):g}",
+            f"start (live, --tick-wait): {hz.get('late_junctions', 0):g}; feeder connections "
+            f"{hz.get('feeder_connections', 1):g}",
             flush=True,
         )
     if metrics != "none":

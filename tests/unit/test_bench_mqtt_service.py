@@ -41,3 +41,29 @@ def test_the_bench_refuses_the_pair_on_its_command_line(capsys):
     with pytest.raises(SystemExit):
         main(["--service", "live", "--tick-delay", "0.3", "--sizes", "10"])
     assert "tick_wait_max_s" in capsys.readouterr().err
+
+
+def test_the_feeder_has_a_connection_per_thousand_junctions_unless_told():
+    """A field's roadside units each have their own connection; the bench's one feeder connection for 5,000
+    junctions with statuses ran out of QoS 1 message ids and collapsed (the lead, session 49): one per 1,000
+    junctions (the broker's max_inflight, a second's statuses in one connection's window)."""
+    from sim.bench_mqtt import feeder_connections
+
+    assert [feeder_connections(None, n) for n in (1, 1000, 1001, 5000)] == [1, 1, 2, 5]
+    assert feeder_connections(1, 5000) == 1 and feeder_connections(3, 10) == 3
+    assert _parser().parse_args([]).feeder_connections is None
+
+
+def test_each_plans_own_latency_steady_leaves_the_start_out():
+    """The own latency's steady figures count only the ticks from the kept window's start + STEADY_AFTER_S: the
+    first plans of every junction (one tick at the start, a tenth of a 60 s run's plans) are out of them."""
+    from sim.bench_mqtt import STEADY_AFTER_S, _own_latency
+
+    t0 = 100.0
+    sent = {t0 + s: 1000.0 + s for s in range(30)}
+    handed = {repr(t): [0.0, 0.0] for t in sent}  # both junctions' messages handed at the second's start
+    slow, fast = 2.0, 0.1  # the first tick's plans 2 s after their message, the others' 0.1 s
+    plans = {str(t): [[0, sent[t] + (slow if t == t0 else fast), t], [1, sent[t] + fast, t]] for t in sent}
+    out = _own_latency([{"plans": plans}], sent, handed, t0)
+    assert out["own_max"] == 2000.0 and out["own_n"] == 60
+    assert out["steady_n"] == 2 * (30 - STEADY_AFTER_S) and round(out["steady_p99"], 6) == 100.0
