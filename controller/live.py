@@ -921,6 +921,17 @@ class LockstepStepper:
         return ticks
 
 
+def warm_up(policy: str) -> None:
+    """What a live service's first ticks would pay once, paid at its start instead (before
+    freeze_heap): under webster, its floors' compiled loop (webster_net.compile_raise_rows: numba,
+    about a second, which made the first re-plan tick that late and, in a 60 s bench run, its whole
+    p99; BENCHMARKS.md, issue 12, T, session 50). The same compiled code: no plan moves."""
+    if policy == "webster":
+        from controller.core.policies import webster_net
+
+        webster_net.compile_raise_rows()
+
+
 def freeze_heap() -> None:
     """Take every object built so far (junction models, layouts, the service's start state) out
     of the garbage collector's passes: they live as long as the process, and at a city's size
@@ -967,8 +978,7 @@ def main(cfg: Config, region: str | None = None) -> int:
     stop = threading.Event()
     registry = CollectorRegistry()  # this service's own: no global registry
     metrics_server = MetricsServer(registry, cfg.metrics.port, cfg.metrics.addr)
-    recorder = None
-    trust = None
+    recorder, trust = None, None
     try:
         trust = open_trust(cfg, time.time())  # plan keys, audit store, this run's epoch (docs/security.md)
         recorder = _open_archive(cfg, registry) if cfg.archive.enabled else None
@@ -1001,6 +1011,7 @@ def main(cfg: Config, region: str | None = None) -> int:
             trust.epoch,
             trust.signer is not None,
         )
+        warm_up(node.policy)
         freeze_heap()
         run_realtime(driver, clock, stop, **tick_start(cfg.service))
     finally:

@@ -100,7 +100,16 @@ from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.errors import ConfigError
 from controller.junctions import load_intersections
-from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime, tick_start
+from controller.live import (
+    ScaledClock,
+    ServiceNode,
+    freeze_heap,
+    percentile,
+    run_lockstep,
+    run_realtime,
+    tick_start,
+    warm_up,
+)
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate
@@ -446,7 +455,8 @@ def controller_process(spec: dict) -> None:
         node.client.subscribe([node.topics.clock], qos=1)
     if spec.get("per_message"):
         one_by_one(node)
-    freeze_heap()  # as run_controller.py run does
+    warm_up(cfg.service.policy)  # as run_controller.py run does
+    freeze_heap()
     validate_s, ticks, plans, begun = _instrument(node)
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""

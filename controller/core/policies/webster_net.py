@@ -159,6 +159,17 @@ def _compiled_raise_rows() -> Callable[..., None]:
     return compiled
 
 
+def compile_raise_rows() -> None:
+    """Compile raise_rows now, for the argument types raised_floors_all gives it (C-ordered intp,
+    bool and float arrays), rather than in a process's first floors-together call: at a live
+    service's start (controller/live.py warm_up), so that its first re-plan tick is not a second
+    or more late (BENCHMARKS.md, issue 12, T, session 50). The same compiled code: no answer moves."""
+    one, on = _padded(((0,),))  # one movement counted in and served by one phase, as PaddedIndex.build pads it
+    pad = PaddedIndex(one, on, one, on, np.zeros(1, dtype=bool))
+    zero = np.zeros((1, 1))
+    raised_floors_all(pad, zero, np.zeros((1, 1), dtype=np.intp), zero, np.ones((1, 1)))
+
+
 class FloorAnswers:
     """answer(): green_floors_s for many FloorAsks at once; the padded indices kept per index value."""
 
