@@ -190,6 +190,11 @@ class EstimationParams:
     # that light's approaches, held at its stop line and counted by its loops. False: up to
     # max_hidden_queue_pcu_lane on every lane
     hidden_room_at_light: bool = False
+    # a lane capped so (lane_hidden_cap_pcu) whose queue fills its room back to the light (the advance loop
+    # stood standing_s, the hidden queue at the room): the queue that light's loops count on its movements into
+    # the lane's edge is added to the movements draining the lane, for the policy's decision only, less what the
+    # hidden queue counts past the room (core/lightqueue.py). False: the light's queue is weighed there alone
+    queue_past_room_at_light: bool = False
     # an approach whose stop-line loops count more than its advance loops, beyond what the lanes store between
     # them, has a source the advance loops do not see (_advance_undercount): "off"; "blind": its advance loops
     # are taken as not counting arrivals (as a lane without one); "scale": their counts are scaled by the

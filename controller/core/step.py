@@ -28,7 +28,18 @@ from typing import Any
 
 import numpy as np
 
-from controller.core import coupledexit, estimation, feedarrays, harm, keepclear, netestimate, netshadow, pairs, shadow
+from controller.core import (
+    coupledexit,
+    estimation,
+    feedarrays,
+    harm,
+    keepclear,
+    lightqueue,
+    netestimate,
+    netshadow,
+    pairs,
+    shadow,
+)
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -175,6 +186,24 @@ class Core:
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
         # per junction, per phase: the positions of the movements the phase serves (for the red times)
         self._served = {jid: _served_positions(lay.junction) for jid, lay in self.layouts.items()}
+        self._wire_exits(cfg)  # the exits' readings the [estimation] keys turn on (_exits_full)
+        # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
+        self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
+        self._followers = {p.leader: p.follower for p in self.pairs.values()}
+        # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
+        self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
+        self.clock_neighbours = _plan_neighbours(self.layouts) if self.guarded and cfg.harm.on_clock else {}
+        # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
+        # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
+        in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
+        covers = set(in_pass) == set(self.layouts) or not self.uses_network
+        self.net_decision = (
+            None if self.learns_links or not covers else policy.network_decision({j: self.layouts[j] for j in in_pass})
+        )
+
+    def _wire_exits(self, cfg: CoreConfig) -> None:
+        """The readings of the exits and the links that _exits_full merges, each built where its
+        [estimation] key is on (None off)."""
         # [estimation] keep_clear: exits the next light's loops see full are blocked for the policies
         est_p = cfg.estimation
         self.keep_clear = (
@@ -189,19 +218,9 @@ class Core:
             coupledexit.CoupledExits.build(self.layouts, est_p.coupled_exit_all) if est_p.coupled_exit_red else None
         )
         self.coupled_exits = coupled if coupled is not None and coupled.exits else None  # None: off, or no coupled road
-        # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
-        self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
-        self._followers = {p.leader: p.follower for p in self.pairs.values()}
-        # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
-        self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
-        self.clock_neighbours = _plan_neighbours(self.layouts) if self.guarded and cfg.harm.on_clock else {}
-        # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
-        # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
-        in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
-        covers = set(in_pass) == set(self.layouts) or not self.uses_network
-        self.net_decision = (
-            None if self.learns_links or not covers else policy.network_decision({j: self.layouts[j] for j in in_pass})
-        )
+        # [estimation] queue_past_room_at_light: a link full back to the light it leaves weighs that light's queue
+        fed = lightqueue.LightFed.build(self.layouts) if est_p.queue_past_room_at_light else None
+        self.light_fed = fed if fed is not None and fed.links else None  # None: off, or no such link
 
     def initial_state(self, now_s: float) -> CoreState:
         return CoreState(
@@ -319,14 +338,22 @@ class Core:
         (core/keepclear.py); with [estimation] coupled_exit_red, also the movements into a road to a
         coupled light that light is red to, and the queue waiting for it (core/coupledexit.py);
         with [estimation] short_link_room, the lanes of a short link with no room left
-        (keepclear.ShortLinks); {} with the keys off."""
-        if self.keep_clear is None and self.coupled_exits is None and self.short_links is None:
+        (keepclear.ShortLinks); with [estimation] queue_past_room_at_light, the queue at the light
+        before a lane full back to it (core/lightqueue.py); {} with the keys off."""
+        if (
+            self.keep_clear is None
+            and self.coupled_exits is None
+            and self.short_links is None
+            and self.light_fed is None
+        ):
             return {}
         estimates = {j: js.estimate for j, js in updated.items()}
         full = {} if self.keep_clear is None else keepclear.blocked_shares(self.keep_clear, self.layouts, estimates)
-        if self.coupled_exits is None and self.short_links is None:
+        if self.coupled_exits is None and self.short_links is None and self.light_fed is None:
             return full
         phases, stale = self._coupled_reading(updated, now_s)
+        if self.light_fed is not None:
+            full = coupledexit.merged(full, lightqueue.held_at_light(self.light_fed, self.layouts, estimates, stale))
         if self.short_links is not None:
             room = keepclear.room_shares(self.short_links, self.layouts, estimates, phases, stale)
             full = coupledexit.merged(full, room)
