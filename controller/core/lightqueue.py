@@ -16,7 +16,8 @@ estimator's hidden queue grows past the room from the held arrival flow: those s
 The light's queue is spread over the link's lanes by the arrival flow measured on them (equally
 with none), and a lane's share over its movements by lane share.
 
-Reading: the network model (the light's movements whose exit edge is the lane's edge), the lane's
+Reading: the network model (the light's movements whose exit edge is the lane's edge, or leads to
+it over unsignalised edges where no stream joins or leaves: Movement.reach_edge), the lane's
 own loops (its estimate's `adv_standing_s` and hidden queue) and the light's estimate of its
 queues; never the simulator's truth. A light whose detector feed is stale is not read.
 
@@ -38,6 +39,7 @@ import numpy as np
 
 from controller.core.estimation import Estimate, Layout
 from controller.core.keepclear import touched
+from controller.model import Movement
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,9 @@ class LightFed:
     def build(layouts: Mapping[str, Layout]) -> LightFed:
         """Every junction's fed links in `layouts` (the network model only: the movements' exit
         edges, the approach lanes and their advance loops' room from a light)."""
-        into: dict[str, list[tuple[str, np.ndarray]]] = {}  # edge -> (light, its movements onto it)
+        into: dict[str, list[tuple[str, np.ndarray]]] = {}  # approach edge -> (light, its movements onto it)
         for jid, lay in layouts.items():
-            to = [m.to_edge for m in lay.junction.movements]
+            to = [_approach(m) for m in lay.junction.movements]
             for edge in dict.fromkeys(e for e in to if e):
                 into.setdefault(edge, []).append((jid, np.array([e == edge for e in to], dtype=bool)))
         links = {}
@@ -82,6 +84,15 @@ class LightFed:
             if out:
                 links[jid] = tuple(out)
         return LightFed(links)
+
+
+def _approach(m: Movement) -> str:
+    """The next light's approach edge a movement's vehicles all reach: its exit edge, or where that
+    ends at an unsignalised node, the approach it leads to (Movement.reach_edge) when no stream
+    joins or leaves on the way (the road from the light is one stream); "" otherwise."""
+    if m.reach_edge:
+        return m.reach_edge if m.reach_merges == 0 and m.reach_diverges == 0 else ""
+    return m.to_edge
 
 
 def held_at_light(

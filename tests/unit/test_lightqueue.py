@@ -20,12 +20,16 @@ from tests.junction_fixtures import two_phase_raw
 LINK_M = 12.1  # ingolstadt21's -174800513: K's advance loop at its start, room 0 past it
 
 
-def _pair(from_light: bool = True) -> tuple[Intersection, Intersection]:
+def _pair(from_light: bool = True, reach: dict | None = None) -> tuple[Intersection, Intersection]:
     """J's north approach leaves over `link` (J's N_T exit), a 12.1 m road that is K's north
     approach (K's N_T, served in K's phase 0); K's advance loop on it sits at its start, marked
-    `room_from_light` (`from_light`) as import-net marks a loop whose road starts at a light."""
+    `room_from_light` (`from_light`) as import-net marks a loop whose road starts at a light.
+    `reach`: J's N_T exits onto another edge, `road`, that leads to `link` over an unsignalised
+    node (these Movement.reach_* fields)."""
     j = two_phase_raw()
     j["movements"][0]["to_edge"] = "link"
+    if reach is not None:
+        j["movements"][0].update(to_edge="road", reach_edge="link", reach_storage_pcu=3.0, **reach)
     k = two_phase_raw()
     k["id"] = "K"
     k["movements"][0].update(from_edge="link", lanes=["link_0"], storage_pcu=1.6)
@@ -38,9 +42,9 @@ def _pair(from_light: bool = True) -> tuple[Intersection, Intersection]:
     return parse_intersection(j, "J.toml"), parse_intersection(k, "K.toml")
 
 
-def _layouts(from_light: bool = True, cap: bool = True) -> dict[str, Layout]:
+def _layouts(from_light: bool = True, cap: bool = True, reach: dict | None = None) -> dict[str, Layout]:
     cfg = Config(estimation=EstimationParams(hidden_room_at_light=cap, queue_past_room_at_light=True))
-    return {x.id: Layout.build(x, cfg) for x in _pair(from_light)}
+    return {x.id: Layout.build(x, cfg) for x in _pair(from_light, reach)}
 
 
 def _estimates(lays: dict[str, Layout], standing_s: float = 30.0, hidden: float = 0.0) -> dict[str, Estimate]:
@@ -64,6 +68,13 @@ def test_the_link_is_found_from_the_network_model():
     assert link.feeds.tolist() == [True, False, False, False]
     assert float(lays["K"].lane_hidden_cap_pcu[0]) == 0.0  # the loop at the link's start: no room
     assert LightFed.build(_layouts(from_light=False)).links == {}  # a road not from a light: no cap, not read
+
+
+def test_a_road_of_several_edges_from_the_light_is_followed_where_no_stream_joins_or_leaves():
+    (link,) = LightFed.build(_layouts(reach={"reach_merges": 0, "reach_diverges": 0})).links["K"]
+    assert link.light == "J" and link.feeds.tolist() == [True, False, False, False]
+    assert LightFed.build(_layouts(reach={"reach_merges": 1, "reach_diverges": 0})).links == {}
+    assert LightFed.build(_layouts(reach={"reach_merges": 0, "reach_diverges": 1})).links == {}
 
 
 def test_the_queue_at_the_light_counts_on_the_movement_off_a_link_full_back_to_it():
