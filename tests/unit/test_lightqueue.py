@@ -133,3 +133,57 @@ def _run(key: bool) -> list[int]:
 def test_the_light_at_the_links_end_serves_the_link_its_feeder_cannot_send_into():
     assert 0 not in _run(key=False)  # the link's 1.6 PCU lose to the east queue: J's queue waits on
     assert 0 in _run(key=True)  # J's queue for the link weighs at K: K serves the link
+
+
+def _roomy(room_m: float = 14.0, lanes: int = 1) -> dict[str, Layout]:
+    """As _pair, but K's advance loops sit `room_m` into the link (it stores room_m over the jam
+    spacing upstream of them), on `lanes` lanes of the link (link_0, link_1, ...), one movement."""
+    j, k = two_phase_raw(), two_phase_raw()
+    j["movements"][0]["to_edge"] = "link"
+    k["id"] = "K"
+    names = [f"link_{i}" for i in range(lanes)]
+    k["movements"][0].update(from_edge="link", lanes=names, storage_pcu=4.0 * lanes)
+    k["detectors"] = [d for d in k["detectors"] if not d["id"].startswith("N_")]
+    for lane in names:
+        adv = {"id": f"{lane}_adv", "lane": lane, "kind": "advance", "pos_m": room_m, "dist_to_stop_m": 20.0}
+        stop = {"id": f"{lane}_stop", "lane": lane, "kind": "stop", "pos_m": room_m + 18.0, "dist_to_stop_m": 2.0}
+        k["detectors"] += [{**adv, "room_from_light": True}, stop]
+    cfg = Config(estimation=EstimationParams(queue_past_room_at_light=True))
+    return {x.id: Layout.build(x, cfg) for x in (parse_intersection(j, "J.toml"), parse_intersection(k, "K.toml"))}
+
+
+def _lanes_at(lays: dict[str, Layout], hidden: list[float], flow: list[float] | None = None) -> dict[str, Estimate]:
+    """J: 6 PCU on its movement into the link. K: every link lane's advance loop standing, these
+    hidden PCU and arrival flows on lanes 0, 1, ..."""
+    ests = _estimates(lays)
+    ls = ests["K"].lanes
+    stood, hid, fl = ls.adv_standing_s.copy(), ls.hidden_pcu.copy(), ls.flow_pcu_h.copy()
+    for i, h in enumerate(hidden):
+        stood[i], hid[i] = 30.0, h
+        fl[i] = 0.0 if flow is None else flow[i]
+    ests["K"] = replace(ests["K"], lanes=replace(ls, adv_standing_s=stood, hidden_pcu=hid, flow_pcu_h=fl))
+    return ests
+
+
+def test_a_link_with_room_adds_nothing_until_its_hidden_queue_fills_the_room():
+    lays = _roomy()  # R, session 50: the room's two conditions, with a room above 0
+    room = float(lays["K"].lane_hidden_cap_pcu[0])
+    assert 1.0 < room < 6.0
+    lf = LightFed.build(lays)
+    assert held_at_light(lf, lays, _lanes_at(lays, [room - 0.5])) == {}  # the room not full: J's queue not yet here
+    out = held_at_light(lf, lays, _lanes_at(lays, [room + 1.0]))  # 1 PCU past the room is counted there already
+    assert out["K"][1].tolist() == [pytest.approx(5.0), 0.0, 0.0, 0.0]
+
+
+def test_the_lights_queue_is_spread_over_the_links_lanes_by_their_flow():
+    lays = _roomy(lanes=2)  # R, session 50
+    room = float(lays["K"].lane_hidden_cap_pcu[0])
+    lf = LightFed.build(lays)
+    out = held_at_light(lf, lays, _lanes_at(lays, [room, room], flow=[600.0, 1200.0]))
+    assert out["K"][1].tolist() == [pytest.approx(6.0), 0.0, 0.0, 0.0]
+    # lane 0's share is 2 PCU, but 3 are past its room already: it adds nothing, and takes nothing from lane 1's 4
+    out = held_at_light(lf, lays, _lanes_at(lays, [room + 3.0, room], flow=[600.0, 1200.0]))
+    assert out["K"][1].tolist() == [pytest.approx(4.0), 0.0, 0.0, 0.0]
+    # lane 1 past its room by 1: of its 4, 3 are added
+    out = held_at_light(lf, lays, _lanes_at(lays, [room, room + 1.0], flow=[600.0, 1200.0]))
+    assert out["K"][1].tolist() == [pytest.approx(5.0), 0.0, 0.0, 0.0]
