@@ -109,21 +109,21 @@ def _reading(det: str, occupied: bool, count: int = 0) -> DetectorReading:
     return DetectorReading(det, counts, 1.0 if occupied else (0.3 if count else 0.0), 0.0 if occupied else 10.0)
 
 
-def _run(key: bool) -> list[int]:
-    """40 s: K shows its E/W phase (1), a queue building on its east approach (a car every other
-    second); the link stands full on both K's loops (nobody leaves it at K's red); at J a car a
-    second arrives for the link and stands at J's stop line, J showing its N/S phase (0). The
-    phases K is commanded to."""
+def _run(key: bool, end_s: int = 40, j_until_s: int = 40) -> list[int]:
+    """40 s (`end_s`): K shows its E/W phase (1), a queue building on its east approach (a car every
+    other second); the link stands full on both K's loops (nobody leaves it at K's red); at J a car a
+    second arrives for the link and stands at J's stop line, J showing its N/S phase (0); J's
+    detector feed stops after `j_until_s`. The phases K is commanded to."""
     cfg = Config(estimation=EstimationParams(hidden_room_at_light=True, queue_past_room_at_light=key))
     core = Core({x.id: Layout.build(x, cfg) for x in _pair()}, make_policy("adaptive", cfg), cfg)
     state, phases = core.initial_state(0.0), []
-    for t in range(1, 41):
+    for t in range(1, end_s + 1):
         sj = [_reading(f"{a}_{kind}", False) for a in "ESW" for kind in ("stop", "adv")]
         sj += [_reading("N_adv", False, 1), _reading("N_stop", t > 3)]
         sk = [_reading(f"K_{a}_{kind}", False) for a in "SW" for kind in ("stop", "adv")]
         sk += [_reading("K_N_adv", True), _reading("K_N_stop", True)]
         sk += [_reading("K_E_adv", False, t % 2), _reading("K_E_stop", t > 5)]
-        snaps = [Snapshot(x, float(t), 1.0, tuple(r)) for x, r in (("J", sj), ("K", sk))]
+        snaps = [Snapshot(x, float(t), 1.0, tuple(r)) for x, r in (("J", sj), ("K", sk)) if x == "K" or t <= j_until_s]
         statuses = [SignalStatus(x, float(t), ph, False, float(t), "", 0, "local") for x, ph in (("J", 0), ("K", 1))]
         state, result = core.step(state, snaps, statuses, float(t))
         phases += [c.phase for c in result.commands if isinstance(c, PhaseCommand) and c.junction == "K"]
@@ -187,3 +187,12 @@ def test_the_lights_queue_is_spread_over_the_links_lanes_by_their_flow():
     # lane 1 past its room by 1: of its 4, 3 are added
     out = held_at_light(lf, lays, _lanes_at(lays, [room, room + 1.0], flow=[600.0, 1200.0]))
     assert out["K"][1].tolist() == [pytest.approx(5.0), 0.0, 0.0, 0.0]
+
+
+def test_the_queue_of_a_light_whose_feed_went_stale_is_not_weighed_in_the_core():
+    """R, session 50: J's feed stops at 15 s (stale from 21 s, [service] feed_stale_s 5): its last
+    queue is not weighed at K, which then decides as without the key; with J's feed live K serves
+    the link by 40 s."""
+    assert 0 in _run(key=True, end_s=40)
+    stale = _run(key=True, end_s=80, j_until_s=15)
+    assert 0 not in stale[:8] and stale == _run(key=False, end_s=80, j_until_s=15)
