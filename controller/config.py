@@ -95,7 +95,7 @@ class TimingConfig:
     program_clearances: bool = False  # sim/netprogram.py link_clearances_s: the program's own intergreens
     program_transitions: bool = True  # sim/netprogram.py program_transitions: the program's own transition states
     waut_program_at_begin: bool = False  # sim/netprogram.py active_programs: a WAUT's program in force at the begin
-    split_movements_by_green: bool = False  # sim/netmovements.py movements: one movement per set of green stages
+    split_movements_by_green: bool = True  # sim/netmovements.py movements: one movement per set of green stages
     bicycle_lane_movements: bool = True  # sim/netmovements.py movements: a bicycle-only lane a movement of its own
 
 

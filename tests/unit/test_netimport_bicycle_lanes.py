@@ -19,7 +19,9 @@ from tests.netbuild import cross_net
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
 ON = replace(CFG, timing=replace(CFG.timing, bicycle_lane_movements=True))
-OFF = replace(CFG, timing=replace(CFG.timing, bicycle_lane_movements=False))
+# Off as before both keys: with [timing] split_movements_by_green (on since session 50) links 0 and 2,
+# green in different stages, would be split apart anyway.
+OFF = replace(CFG, timing=replace(CFG.timing, bicycle_lane_movements=False, split_movements_by_green=False))
 OWN = replace(ON, pcu=replace(CFG.pcu, bicycle_own=True))
 
 # From S (edge S1C), as gneJ21's S approach: lane 1 bicycles only, straight on (link 0) and left

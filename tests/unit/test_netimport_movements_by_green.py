@@ -1,6 +1,6 @@
 """`[timing] split_movements_by_green` (sim/netmovements.py movements): an (incoming edge, turn)
 group whose links the program greens in different stages is split, so that a stage serves all of
-a movement or none of it. Off (as shipped), the group is one movement, as before."""
+a movement or none of it (on as shipped since session 50). Off, the group is one movement, as before."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.netbuild import cross_net
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
 ON = replace(CFG, timing=replace(CFG.timing, split_movements_by_green=True))
+OFF = replace(CFG, timing=replace(CFG.timing, split_movements_by_green=False))
 
 # From E (edge E0C): a partial left 'L' on lanes 0 and 1 (link 0, one grouped signal) and a left 'l'
 # on lane 2 (link 1); a through from W (link 2). As held-out rand_allred_grouped_hw's junction 63
@@ -43,10 +44,10 @@ def _by_links(tables):
 
 
 def test_off_the_lefts_are_one_movement_that_a_stage_serves_in_part(net):
-    assert not CFG.timing.split_movements_by_green  # off as shipped
-    tables = movements(net, CONNS, CFG, STORAGE_M, STATES)
+    assert CFG.timing.split_movements_by_green  # on as shipped (session 50)
+    tables = movements(net, CONNS, OFF, STORAGE_M, STATES)
     assert sorted(_by_links(tables)) == [(0, 1), (2,)]
-    assert tables == movements(net, CONNS, CFG, STORAGE_M)  # the states change nothing without the key
+    assert tables == movements(net, CONNS, OFF, STORAGE_M)  # the states change nothing without the key
 
 
 def test_on_each_movement_is_green_in_the_same_stages_on_all_its_links(net):
