@@ -364,15 +364,16 @@ class ServiceNode:
         self.settle()
         self.service.on_detector_batch(messages, reads)
 
-    def drain(self) -> int:
+    def drain(self, limit: int | None = None) -> int:
         """Validate everything that arrived (clock messages are ignored outside lockstep): the
-        detector messages as one batch, the others one by one."""
+        detector messages as one batch, the others one by one. limit: take at most that many
+        from the inbox (a tick: what was received by its start, `tick`); None: until it is empty."""
         if self.reads_ahead:
-            return self._drain_early()
+            return self._drain_early(limit)
         n = 0
         get = self.inbox.get_nowait
         detectors: list[tuple[str | None, bytes]] = []
-        while True:
+        while limit is None or n < limit:
             try:
                 kind, junction, payload = get()
             except queue.Empty:
@@ -403,7 +404,7 @@ class ServiceNode:
         get = self.inbox.get
         if t_s != self._awaited_t:
             self._awaited_t, self._awaited = t_s, set()  # (the cap of what _take_early records reads _awaited_t)
-            self._take_received()  # what came in since the last tick first: a junction heard then is awaited
+            self._take_received(self.inbox.qsize())  # what came in by now first: a junction heard then is awaited
             lo = t_s - self.cfg.service.feed_stale_s
             self._awaited = {j for j, heard in self._heard.items() if lo <= heard < t_s}
         while self._awaited:
@@ -437,15 +438,17 @@ class ServiceNode:
                     self._awaited.discard(junction)
         self.early.append((kind, junction, payload, read))
 
-    def _take_received(self) -> None:
-        """Take everything received so far, as gather does, without waiting."""
+    def _take_received(self, limit: int | None = None) -> None:
+        """Take everything received so far (at most `limit` messages), as gather does, without waiting."""
         get = self.inbox.get_nowait
-        while True:
+        left = -1 if limit is None else limit
+        while left != 0:
             try:
                 kind, junction, payload = get()
             except queue.Empty:
                 return
             self._take_early(kind, junction, payload)
+            left -= 1
 
     def _late(self, t_s: float) -> None:
         """The tick on second t_s starts at its latest without the awaited junctions' messages."""
@@ -462,10 +465,11 @@ class ServiceNode:
         msg = "tick t=%.0f started at its latest without the detector messages of %d junctions (%s); late so far %d"
         log.log(level, msg, t_s, n, names, self.late_junctions)
 
-    def _drain_early(self) -> int:
-        """drain, after gather: what is still received taken as gather takes it, then everything
-        taken (in arrival order) validated, the detector messages as one batch with their reads."""
-        self._take_received()
+    def _drain_early(self, limit: int | None = None) -> int:
+        """drain, after gather: what is still received (at most `limit` messages) taken as gather
+        takes it, then everything taken (in arrival order) validated, the detector messages as one
+        batch with their reads."""
+        self._take_received(limit)
         early, self.early = self.early, []
         detectors: list[tuple[str | None, bytes]] = []
         reads: list[feedbatch.Read] = []
@@ -484,11 +488,15 @@ class ServiceNode:
         """Real-time tick at the scheduled time now_s: drain the inbox, run the core, publish plans.
         The feed is validated against clock_s, the clock's reading when the tick starts (default
         now_s): a tick that starts late must not make the messages it drains look as if they came
-        from the future."""
+        from the future. The drain takes what was received by the tick's start and no more: one that
+        runs long (a starved CPU after an overrun) would otherwise chase the feed, and validate the
+        next seconds' messages against this tick's clock, refusing them as future_timestamp
+        (BENCHMARKS.md, issue 12, T, session 51); they go to the next tick."""
+        received = self.inbox.qsize()
         t0 = time.perf_counter()
         self.settle()
         self.service.advance_clock(now_s if clock_s is None else max(now_s, clock_s))
-        self.drain()
+        self.drain(received)
         t1 = time.perf_counter()
         self._tick(now_s)
         self.drain_durations_s.append(t1 - t0)

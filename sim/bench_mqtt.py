@@ -580,7 +580,7 @@ class _StampedInbox:
         self.by_junction: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time received
         self.clocks_in: set[float] = set()  # the seconds whose clock message has come in
         self.ended = threading.Event()  # the feed's end clock message came in
-        self.get, self.get_nowait, self.empty = inbox.get, inbox.get_nowait, inbox.empty
+        self.get, self.get_nowait, self.empty, self.qsize = inbox.get, inbox.get_nowait, inbox.empty, inbox.qsize
 
     def put(self, item) -> None:
         if item[0] == "detectors":

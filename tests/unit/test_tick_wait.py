@@ -10,6 +10,7 @@ import queue
 import threading
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from controller.adapters.metrics import ServiceMetrics
@@ -30,8 +31,11 @@ class Feed:
     """The clock and the inbox: `arrivals` (wall = service time, item) come in at their time; a
     wait on the inbox moves the clock to the next arrival, or to the end of the wait."""
 
-    def __init__(self, start_s: float, arrivals: list[tuple[float, tuple[str, str, bytes]]]) -> None:
+    def __init__(
+        self, start_s: float, arrivals: list[tuple[float, tuple[str, str, bytes]]], take_s: float = 0.0
+    ) -> None:
         self.t, self.arrivals = start_s, sorted(arrivals, key=lambda a: a[0])
+        self.take_s = take_s  # the clock moves this much with each message taken (a starved CPU)
 
     def now(self) -> float:
         return self.t
@@ -45,18 +49,22 @@ class Feed:
 
     def get(self, timeout: float) -> tuple[str, str, bytes]:
         if self.arrivals and self.arrivals[0][0] <= self.t + timeout:
-            self.t = max(self.t, self.arrivals[0][0])
+            self.t = max(self.t, self.arrivals[0][0]) + self.take_s
             return self.arrivals.pop(0)[1]
         self.t += timeout
         raise queue.Empty
 
     def get_nowait(self) -> tuple[str, str, bytes]:
         if self.arrivals and self.arrivals[0][0] <= self.t:
+            self.t += self.take_s
             return self.arrivals.pop(0)[1]
         raise queue.Empty
 
     def empty(self) -> bool:
         return not (self.arrivals and self.arrivals[0][0] <= self.t)
+
+    def qsize(self) -> int:
+        return sum(1 for at, _ in self.arrivals if at <= self.t)
 
 
 def message(jid: str, t_s: float) -> tuple[str, str, bytes]:
@@ -224,3 +232,41 @@ def test_a_failover_gathers_for_its_own_node_then_each_taken_one():
     stopped = SimpleNamespace(own=Node("own", False), taken={"r2": Node("r2", True)})
     assert not Failover.gather(stopped, 5.0, 5.5, None, threading.Event())  # type: ignore[arg-type]
     assert calls == [("own", 5.0, 5.5)]  # stopped: nobody else waits
+
+
+@pytest.mark.parametrize("wait_s", [CAP_S, 0.0])
+def test_a_drain_takes_only_what_was_in_when_its_tick_started(wait_s):
+    """After an overrun (the tick on 102 stalls 3 s) on a starved CPU (each message taken costs 0.3 s
+    of clock, while three arrive a second), a tick's drain takes the messages received by the
+    tick's start and leaves the rest to the next tick; a wait (tick_wait_max_s) takes first what was
+    received when it began. Before (T, session 50's note), both took until the inbox was empty, so
+    they chased the feed: with the wait off, the tick on 101 validated seconds 100-109 against its
+    start clock and refused 30 as future_timestamp; with the wait, the wait on 101 went on taking
+    seconds 100-104 and its tick started at 105.0. Now the wait on 101 takes second 100 (in when it
+    began, 100.5: 0.9 s), then J1's message of 101, and the tick starts at 101.7, past its latest
+    (101.5); every message in by the last tick's start is validated, none refused, and none by a
+    tick that started before it came in."""
+    arrivals = [(t + 0.0625, message(j, float(t))) for t in range(100, 116) for j in JUNCTIONS]
+    feed = Feed(100.5, arrivals, take_s=0.3)
+    node, ticks = rig(feed)
+    starts: dict[float, float] = {}
+    tick, inner = node.tick, node._tick
+
+    def noted_tick(now_s, clock_s=None):
+        starts[now_s] = feed.t
+        tick(now_s, clock_s)
+
+    def stalling(now_s):
+        inner(now_s)
+        if now_s == 102.0:
+            feed.t += 3.0
+
+    node.tick, node._tick = noted_tick, stalling  # type: ignore[method-assign]
+    run_realtime(node, feed, threading.Event(), until_s=115.0, tick_wait_max_s=wait_s)
+    assert len(ticks) < 15  # it overran: ticks were skipped
+    if wait_s:
+        assert starts[101.0] == pytest.approx(100.5 + 4 * 0.3)
+    in_by_the_last_start = sum(1 for at, _ in arrivals if at <= max(starts.values()))
+    assert not node.service.rejected and node.service.received == in_by_the_last_start
+    for t, _, batch in ticks:
+        assert all(second + 0.0625 <= starts[t] for _, second in batch), (t, starts[t], batch)
