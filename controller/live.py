@@ -55,7 +55,7 @@ from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES, Command, Intersection
 from controller.operators import AuditSink, OperatorDesk, junction_table, newest_first
 from controller.service import ControllerService, Observer, Recorder
-from controller.validation import DeskValidation, RecentCounts, ValidationGate
+from controller.validation import DeskValidation, RecentCounts, TwinMetrics, ValidationGate
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,17 @@ def _trust_kwargs(trust: Trust | None) -> dict[str, Any]:
     return {"epoch": trust.epoch, "signer": trust.signer, "audit": trust.audit}
 
 
+class NodeMetrics(Observer, TwinMetrics, Protocol):
+    """What a live node reports (the Prometheus exporter, ServiceMetrics, implements it): its
+    service's run (Observer) and its operators' desk's twin verdicts (TwinMetrics)."""
+
+
 def desk_validation(
-    cfg: Config, junctions: Mapping[str, Intersection], audit: AuditSink | None, metrics: Any = None
+    cfg: Config, junctions: Mapping[str, Intersection], audit: AuditSink | None, metrics: TwinMetrics | None = None
 ) -> tuple[RecentCounts | None, DeskValidation | None]:
     """[validation] enabled (docs/validation.md): the recent-counts window the service feeds, and
     the operators' desk's gate (the SUMO twin of sim/twin.py in a worker process, the audit
-    store, the twin metrics when `metrics` has them) with a request maker for the configured
+    store, `metrics` counting its verdicts) with a request maker for the configured
     network. Disabled: (None, None). The twin's work folder (its cached candidate routes) is
     per site and instance under the system's temporary folder."""
     v = cfg.validation
@@ -140,8 +145,7 @@ def desk_validation(
     from sim.twin_sim import scenario_files
 
     recent = RecentCounts(v.window_s, VEHICLE_CLASSES)
-    twin_metrics = metrics if hasattr(metrics, "plan_validated") else None
-    gate = ValidationGate(v, predict, audit=audit, metrics=twin_metrics, predict_policy=predict_policies)
+    gate = ValidationGate(v, predict, audit=audit, metrics=metrics, predict_policy=predict_policies)
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
     net = str(beside_config(cfg.source, v.network))
     programs, vtypes = scenario_files([beside_config(cfg.source, f) for f in v.additional_files])
@@ -197,7 +201,7 @@ class ServiceNode:
         policy: str | None = None,
         start_s: float = 0.0,
         lockstep: bool = False,
-        metrics: Observer | None = None,
+        metrics: NodeMetrics | None = None,
         archive: Recorder | None = None,
         audit: AuditSink | None = None,
         trust: Trust | None = None,

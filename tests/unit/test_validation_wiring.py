@@ -14,8 +14,10 @@ from controller.adapters.mqtt import MqttSettings
 from controller.config import load_config
 from controller.core.validation import ValidationParams
 from controller.errors import ConfigError
+from controller.live import ServiceNode
 from controller.model import VEHICLE_CLASSES, CycleWish
 from sim import twin
+from tests import twin_fakes
 from tests.service_fixtures import CFG, JUNCTIONS, feed
 
 NET = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "spider" / "spider.net.xml"
@@ -163,3 +165,46 @@ def test_the_live_twin_runs_the_citys_programs_and_vehicle_types(tmp_path):
     dv = node.desk.validation
     for maker in (dv.make_request, dv.make_policy_request):
         assert maker.programs == (str(tls),) and maker.vtype_files == (str(vtypes),)
+
+
+def test_a_nodes_metrics_reach_the_desks_gate_by_the_protocols_declared_methods():
+    """The desk's gate counts its verdicts in the node's metrics by NodeMetrics (controller/live.py:
+    Observer and TwinMetrics), not found by probing the object (STYLE: a capability is declared,
+    not discovered): an observer built from exactly the protocol's declared methods is the gate's,
+    and hears plan_validated and twin_ran for a candidate the twin passes."""
+    from controller.live import NodeMetrics
+    from tests.junction_fixtures import two_phase
+
+    protocols = [c for c in NodeMetrics.__mro__ if getattr(c, "_is_protocol", False)]
+    declared = {n for c in protocols for n, v in vars(c).items() if callable(v) and not n.startswith("_")}
+    heard: list = []
+
+    def recorder(name: str):
+        return lambda self, *args, **kwargs: heard.append((name, args))
+
+    DeclaredOnly = type("DeclaredOnly", (), {name: recorder(name) for name in declared})
+    metrics = DeclaredOnly()
+    cfg = dataclasses.replace(CFG, validation=ValidationParams(enabled=True, network=str(NET), timeout_s=20.0))
+    node = ServiceNode(cfg, JUNCTIONS, MqttSettings.from_config(cfg.broker, "wiring-test"), metrics=metrics)
+    gate = node.desk.validation.gate
+    assert {"plan_validated", "plan_rejected_by_twin", "twin_ran", "tick_done"} <= declared
+    assert gate.metrics is metrics
+    gate.predict = twin_fakes.predict_from_request
+    cand, inc = CycleWish((0, 1), (20.0, 35.0)), CycleWish((0, 1), (30.0, 25.0))
+    gate.validate(two_phase(), cand, inc, {"incumbent": {"J": 100.0}, "candidate": {"J": 90.0}}, "alice", 6.0)
+    assert ("plan_validated", ("J",)) in heard and [n for n, _ in heard].count("twin_ran") == 1
+
+
+def test_the_service_metrics_implement_every_method_a_node_reports_by():
+    """ServiceMetrics (what `run` gives its node) has each NodeMetrics method with the protocol's
+    parameters, so no report of the node or its desk's gate is lost."""
+    import inspect
+
+    from controller.live import NodeMetrics
+
+    protocols = [c for c in NodeMetrics.__mro__ if getattr(c, "_is_protocol", False)]
+    declared = {n: v for c in protocols for n, v in vars(c).items() if callable(v) and not n.startswith("_")}
+    assert len(declared) >= 8
+    for name, method in declared.items():
+        params = list(inspect.signature(method).parameters)
+        assert list(inspect.signature(getattr(ServiceMetrics, name)).parameters) == params, name
