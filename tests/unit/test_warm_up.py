@@ -1,14 +1,16 @@
 """A live service compiles webster's floors' loop at its start (controller/live.py warm_up,
 webster_net.compile_raise_rows), for the very argument types a network pass gives it: its first
 re-plan tick then compiles nothing (numba, about a second: in a 60 s bench run that tick's plans
-were the whole p99; T, session 50). Each case in a fresh process: numba's compiled forms are per
-process."""
+were the whole p99; T, session 50). Each compiling case in a fresh process: numba's compiled forms
+are per process. Then that `run` and bench_mqtt's controllers call it (nothing compiled there)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,3 +46,71 @@ def test_a_webster_service_compiles_at_its_start_what_its_first_pass_calls():
 
 def test_another_policy_compiles_nothing_at_its_start():
     assert compiled_before_and_after("adaptive") == [0, 1]  # (its first floors-together call would compile)
+
+
+# -- who calls it: `run` and bench_mqtt's controllers, once set up and before the heap is frozen --------
+def calls_recorded(monkeypatch, module, stop_at: str | None = None) -> list:
+    """warm_up, freeze_heap and run_realtime in `module` replaced by recorders (nothing compiled, the
+    test process's heap left alone); `stop_at`: that one raises StopHere once recorded."""
+    calls: list = []
+
+    def recorder(name: str):
+        def record(*args, **kwargs):
+            calls.append((name, args[:1]))
+            if name == stop_at:
+                raise StopHere
+
+        return record
+
+    for name in ("warm_up", "freeze_heap", "run_realtime"):
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, recorder(name))
+    return calls
+
+
+class StopHere(Exception):
+    pass
+
+
+def test_run_warms_its_policy_up_before_it_freezes_the_heap_and_ticks(monkeypatch):
+    """live.main (`run_controller.py run`): warm_up(the node's policy), then freeze_heap, then the
+    real-time loop. Never connected (no broker), the ticking replaced by a recorder."""
+    import dataclasses
+
+    from controller import live
+    from controller.adapters.mqtt import MqttClient
+    from controller.config import Config
+    from tests.junction_fixtures import two_phase
+
+    calls = calls_recorded(monkeypatch, live)
+    monkeypatch.setattr(live, "load_intersections", lambda path: {"J": two_phase()})
+    monkeypatch.setattr(live.ServiceNode, "start", lambda self, wait=True: self)
+    monkeypatch.setattr(MqttClient, "wait_connected", lambda self, timeout_s: None)
+    cfg = Config()
+    cfg = dataclasses.replace(
+        cfg,
+        service=dataclasses.replace(cfg.service, policy="webster"),
+        metrics=dataclasses.replace(cfg.metrics, port=0),
+        audit=dataclasses.replace(cfg.audit, path=""),
+        security=dataclasses.replace(cfg.security, require_signed=False, plan_keys_env=""),
+    )
+    assert live.main(cfg) == 0
+    assert [name for name, _ in calls] == ["warm_up", "freeze_heap", "run_realtime"]
+    assert calls[0] == ("warm_up", ("webster",))
+
+
+def test_bench_mqtts_controllers_warm_their_policy_up_as_run_does(monkeypatch, tmp_path):
+    """sim/bench_mqtt.py controller_process: warm_up(its policy, webster), then freeze_heap (stopped
+    there: the rest is the bench's run). Never connected."""
+    from controller.live import ServiceNode
+    from sim import bench_mqtt
+    from tests.junction_fixtures import two_phase
+
+    calls = calls_recorded(monkeypatch, bench_mqtt, stop_at="freeze_heap")
+    monkeypatch.setattr(bench_mqtt, "city_junction", lambda workdir, cfg: two_phase())
+    monkeypatch.setattr(ServiceNode, "start", lambda self, wait=True: self)
+    region = bench_mqtt.bench_regions(bench_mqtt.replicate(two_phase(), 2), 1)[0].name
+    spec = {"workdir": str(tmp_path), "n": 2, "k": 1, "region": region, "host": "127.0.0.1", "port": 1}
+    with pytest.raises(StopHere):
+        bench_mqtt.controller_process({**spec, "password": "", "pump": False})
+    assert calls == [("warm_up", ("webster",)), ("freeze_heap", ())]
