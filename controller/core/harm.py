@@ -200,6 +200,20 @@ class HarmParams:
     # green's age, before the spill_back rule; a green's age runs through a second blocked whole. false: the
     # blockage measured under the greens shown this second
     block_profile: bool = False
+    # neighbouring lights whose programs run one cycle are a group (core/grouptrial.py): the group is run by the
+    # policy or, every light at once, by the city's plan on its clocks (pairs.program_wish, through the gate),
+    # whichever its stop-line loops count crossing more PCU a minute over whole cycles; the side not kept is tried
+    # again on a schedule. false: each light judged on its own, as above
+    group_trial: bool = False
+    # group_trial: the cycles of its program over which each side is counted (a trial: the side on trial; the
+    # side kept: the cycles before a trial)
+    group_trial_cycles: float = 3.0
+    # group_trial: the cycles after a trial before the side not kept is tried again, doubled after each trial
+    # it loses in a row
+    group_trial_retry_cycles: float = 10.0
+    # group_trial: a side wins only by more than this many standard errors of the difference of the two
+    # rates (each count a Poisson count); the policy wins a tie
+    group_trial_z: float = 2.0
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:
@@ -233,6 +247,7 @@ class HarmParams:
                 "blocked_discharge",
                 "block_now",
                 "block_profile",
+                "group_trial",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -242,6 +257,11 @@ class HarmParams:
             raise ValueError(f"harm window_s must be > 0, got {self.window_s!r}")
         if self.lock_movements < 1:
             raise ValueError(f"harm lock_movements must be >= 1, got {self.lock_movements!r}")
+        if self.group_trial_cycles < 1 or self.group_trial_retry_cycles < self.group_trial_cycles:
+            raise ValueError(
+                "harm group_trial_cycles must be >= 1 and group_trial_retry_cycles >= it, got "
+                f"{self.group_trial_cycles!r}, {self.group_trial_retry_cycles!r}"
+            )
         if self.blocked_ratio_max < 1:
             raise ValueError(f"harm blocked_ratio_max must be >= 1 (the prior), got {self.blocked_ratio_max!r}")
         if not 0 < self.blocked_share_max < 1:

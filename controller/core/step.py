@@ -32,6 +32,7 @@ from controller.core import (
     coupledexit,
     estimation,
     feedarrays,
+    grouptrial,
     harm,
     keepclear,
     lightqueue,
@@ -92,6 +93,8 @@ class CoreState:
     links: estimation.LinkState | None = None  # learnt coupling between neighbours (network policies)
     advice: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # last coordinate() result
     advice_t_s: float = float("-inf")
+    # [harm] group_trial: per group (by name), who runs it and its count (core/grouptrial.py); {}: none begun
+    trials: Mapping[str, grouptrial.TrialState] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,15 @@ class Core:
         # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
         self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
         self.clock_neighbours = _plan_neighbours(self.layouts) if self.guarded and cfg.harm.on_clock else {}
+        # [harm] group_trial: neighbouring lights whose programs run one cycle, run as one by the policy or the plan
+        self.trial_groups = (
+            grouptrial.find(_plan_neighbours(self.layouts), {jid: p.cycle_s for jid, p in self.programs.items()})
+            if self.guarded and cfg.harm.enabled and cfg.harm.group_trial
+            else ()
+        )
+        self._uniform_wait = {
+            j: grouptrial.uniform_wait_s(self.programs[j]) for g in self.trial_groups for j in g.lights
+        }
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -262,6 +274,9 @@ class Core:
             stage = "do no harm's network guard"
             updated = self._network_guard(dict(updated), now_s, log.mode_changes)
             held = self._group_guard(state, updated, now_s, log.mode_changes) if self.groups else {}
+            stage = "do no harm's group trial"
+            trials, on_plan = self._group_trials(state, updated, now_s, log.mode_changes)
+            held = {**held, **on_plan} if on_plan else held
             stage = "the exits' reading"
             blocked = self._exits_full(updated, now_s)
         except Exception as exc:
@@ -289,7 +304,7 @@ class Core:
                 )
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
-        return CoreState(now_s, out_states, links, advice, advice_t), log.result()
+        return CoreState(now_s, out_states, links, advice, advice_t, trials), log.result()
 
     def _coordinate(
         self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float
@@ -780,6 +795,36 @@ class Core:
             mode_changes.append(harm.ModeChange(jid, now_s, "fixed" if jid in now else "policy", why, hs.gains))
         return now
 
+    def _group_trials(
+        self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
+    ) -> tuple[Mapping[str, grouptrial.TrialState], dict[str, str]]:
+        """`[harm] group_trial`: every group's trial advanced with its lights' stop-line crossings
+        (grouptrial.advance), and the lights of the groups the city's plan runs (light -> group), sent
+        their programs' stages on their clocks (_on_program, as a light held by its short group). A
+        trial's start and its verdict are a mode change of each of the group's lights (the verdict's
+        mode the same when the side on trial is kept), with the counts that decided it."""
+        if not self.trial_groups:
+            return state.trials, {}
+        h, trials, on_plan = self.harm, {}, {}
+        for g in self.trial_groups:
+            st = state.trials.get(g.name) or grouptrial.start(g, state.t_s, h.group_trial_cycles)
+            ests = [updated[j].estimate for j in g.lights]
+            crossed = float(sum(float(e.departures_pcu.sum()) for e in ests))
+            floor = float(sum(float(self._uniform_wait[j] @ e.departures_pcu) for j, e in zip(g.lights, ests)))
+            queue = float(sum(float(e.queue_pcu.sum()) for e in ests))
+            args = (h.group_trial_cycles, h.group_trial_retry_cycles, h.group_trial_z)
+            st, why = grouptrial.advance(st, g, crossed, floor, queue, now_s, *args)
+            trials[g.name] = st
+            if st.running == "plan":
+                on_plan.update(dict.fromkeys(g.lights, g.name))
+            if why is None:
+                continue
+            for j in g.lights:
+                hs = updated[j].harm
+                if hs is not None:
+                    mode_changes.append(harm.ModeChange(j, now_s, "fixed" if j in on_plan else "policy", why, hs.gains))
+        return trials, on_plan
+
     def _guard(
         self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]
     ) -> harm.HarmState | None:
@@ -807,7 +852,7 @@ class Core:
             if jid not in self.pairs or jid in self._followers:  # a pair's follower goes with its leader
                 out.update(self._failed(jid, updated, now_s, log, reason))
         out = {jid: out[jid] for jid in self.layouts}
-        return CoreState(now_s, out, state.links, state.advice, state.advice_t_s), log.result()
+        return CoreState(now_s, out, state.links, state.advice, state.advice_t_s, state.trials), log.result()
 
     def _failed(
         self, jid: str, updated: Mapping[str, JunctionState], now_s: float, log: _TickLog, reason: str
@@ -878,6 +923,10 @@ class Core:
         fixed = [j for j in self.groups if _in_fixed_mode(state.junctions[j])]
         for jid, by in pairs.held(self.groups, fixed).items():
             out[jid] = replace(out[jid], mode="fixed", reason=_held_by(by))
+        for g in self.trial_groups:  # [harm] group_trial: a group the city's plan runs
+            st = state.trials.get(g.name)
+            if st is not None and st.running == "plan":
+                out.update({j: replace(out[j], mode="fixed", reason=st.why) for j in g.lights if j in out})
         return out
 
     def network(self, state: CoreState) -> tuple[shadow.Gains, int]:

@@ -1,0 +1,166 @@
+"""[harm] group_trial (core/grouptrial.py, step.py _group_trials): neighbouring lights whose programs
+run one cycle are one group, run by the policy or, every light at once, by the city's plan on its
+clocks, whichever the stop-line loops count crossing more; the side not kept is tried again."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from controller.config import Config
+from controller.core import grouptrial
+from controller.core.estimation import Layout
+from controller.core.grouptrial import Count, Group
+from controller.core.harm import HarmParams
+from controller.core.pairs import program_wish
+from controller.core.step import Core
+from controller.model import DetectorReading, PhaseCommand, SignalStatus, Snapshot
+from tests.estimate_fixtures import short_link_layouts
+from tests.unit.test_harm_pairs import _Stub
+
+C = 90.0  # the group's cycle in the schedule tests
+G = Group("A", ("A", "B"), C)
+
+
+def test_groups_are_neighbours_whose_programs_run_one_cycle():
+    near = {
+        "A": frozenset({"B"}),
+        "B": frozenset({"A", "C"}),
+        "C": frozenset({"B"}),
+        "D": frozenset({"E"}),
+        "E": frozenset({"D"}),
+        "F": frozenset(),
+    }
+    cycles = {"A": 90.0, "B": 90.2, "C": 80.0, "D": 60.0, "E": 60.0, "F": 90.0}
+    assert grouptrial.find(near, cycles) == (Group("A", ("A", "B"), 90.0), Group("D", ("D", "E"), 60.0))
+
+
+def test_better_is_a_difference_beyond_z_standard_errors_of_poisson_counts():
+    a, b = Count(370.0, 180.0), Count(300.0, 180.0)  # 123.3 and 100 PCU/min
+    assert grouptrial.better(a, b, 2.0) == 1 and grouptrial.better(b, a, 2.0) == -1
+    assert grouptrial.better(Count(310.0, 180.0), b, 2.0) == 0  # within noise
+    assert grouptrial.better(a, b, 5.0) == 0  # 70 PCU against sqrt(670) = 25.9: 2.7 standard errors
+
+
+def _schedule(
+    rates: dict[str, float], until_s: float, z: float = 2.0, least_s: float = 0.0
+) -> list[tuple[float, str, str]]:
+    """The group run tick by tick to until_s, crossing `rates[side]` PCU a second under each side,
+    one PCU waiting at the loops, the plan's least wait `least_s` a PCU; (t, side running, reason)
+    at each trial's start and verdict, and at the end."""
+    st, pcu, out = grouptrial.start(G, 0.0, 2.0), 0.0, []
+    for t in range(1, int(until_s) + 1):
+        pcu += rates[st.running]
+        st, why = grouptrial.advance(st, G, pcu, least_s * pcu, 1.0, float(t), 2.0, 10.0, z)
+        if why is not None:
+            out.append((float(t), st.running, why))
+    out.append((until_s, st.running, st.why))
+    return out
+
+
+def test_a_plan_that_serves_more_is_kept_and_the_policy_tried_again_ten_cycles_later():
+    out = _schedule({"policy": 100 / 60, "plan": 125 / 60}, 1800.0)
+    # counted 90-270 s; the plan from 270 s, its first cycle not counted, counted 360-540 s: kept
+    assert (
+        out[0][:2] == (270.0, "plan")
+        and "the policy crossed 100.0 PCU/min (wait at the loops 1 s/PCU, the plan's least 0) over 180 s" in out[0][2]
+    )
+    assert out[1][:2] == (540.0, "plan") and "the city's plan on its clocks kept" in out[1][2]
+    assert out[2][:2] == (1440.0, "policy")  # tried again at 540 + 10 cycles
+    assert out[3][:2] == (1620.0, "plan")  # it serves less: ended after one counted cycle
+
+
+def test_a_plan_that_serves_less_is_ended_after_one_counted_cycle_and_tried_again_later_each_time():
+    out = _schedule({"policy": 100 / 60, "plan": 70 / 60}, 4000.0)
+    changes = [(t, side) for t, side, _ in out[:-1]]
+    # on trial 270-450 s (one cycle settling, one counted), then 10 cycles, then 20 (lost twice)
+    assert changes[:4] == [(270.0, "plan"), (450.0, "policy"), (1350.0, "plan"), (1530.0, "policy")]
+    assert changes[4:] == [(3330.0, "plan"), (3510.0, "policy")]
+    assert (
+        "the policy kept; the plan crossed 70.0 PCU/min (wait at the loops 1 s/PCU, the plan's least 0) over 90 s"
+        in out[1][2]
+    )
+
+
+def test_no_plan_is_tried_where_the_policy_waits_less_than_the_plan_s_greens_could_give():
+    # one PCU waiting, 100 PCU/min crossing: 0.6 s a PCU, against the plan's least 0.5 s, then 0.7 s
+    assert _schedule({"policy": 100 / 60, "plan": 200 / 60}, 600.0, least_s=0.5)[0][:2] == (270.0, "plan")
+    assert _schedule({"policy": 100 / 60, "plan": 200 / 60}, 3000.0, least_s=0.7) == [(3000.0, "policy", "")]
+
+
+def test_the_policy_wins_a_tie_after_the_plan_s_whole_window():
+    out = _schedule({"policy": 100 / 60, "plan": 102 / 60}, 600.0)
+    assert [(t, side) for t, side, _ in out[:-1]] == [(270.0, "plan"), (540.0, "policy")]
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("group_trial_cycles", 0.5), ("group_trial_retry_cycles", 1.0), ("group_trial_z", -1.0), ("group_trial", 1)],
+)
+def test_bad_parameters_are_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        HarmParams(**{field: value})
+
+
+def _core_run(on: bool, until_s: int) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
+    """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
+    at every light, each roadside showing the stage commanded at once; each advance loop counts a car
+    a second; each stop-line loop a car every 2 s (a queue grows), every second once the city's plan
+    runs the group (the plan serves more). Per light
+    the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
+    cfg = Config(harm=HarmParams(group_trial=on, short_pair_together=False))
+    lays = short_link_layouts()
+    core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
+    stops = {j: [d.id for d in lay.junction.detectors if d.kind == "stop"] for j, lay in lays.items()}
+    advs = {j: [d.id for d in lay.junction.detectors if d.kind != "stop"] for j, lay in lays.items()}
+    state, sent, why = core.initial_state(0.0), {j: [] for j in lays}, []
+    shown = dict.fromkeys(lays, (0, 0.0))  # a roadside that shows the stage commanded at once: (stage, since)
+    for t in range(1, until_s + 1):
+        on_plan = any(st.running == "plan" for st in state.trials.values())
+        cars = 1 if on_plan or t % 2 == 0 else 0
+        snaps = [
+            Snapshot(
+                j,
+                float(t),
+                1.0,
+                tuple(DetectorReading(d, (("car", cars),), 0.1, 5.0) for d in stops[j])
+                + tuple(DetectorReading(d, (("car", 1),), 0.1, 5.0) for d in advs[j]),
+            )
+            for j in lays
+        ]
+        statuses = [SignalStatus(j, float(t), p, False, t - since, "", 0, "local") for j, (p, since) in shown.items()]
+        state, result = core.step(state, snaps, statuses, float(t))
+        for c in result.commands:
+            assert isinstance(c, PhaseCommand)
+            sent[c.junction].append((float(t), c.phase))
+            if c.phase != shown[c.junction][0]:
+                shown[c.junction] = (c.phase, float(t))
+        why += [f"{m.junction} {m.mode} {m.reason}" for m in result.mode_changes]
+    return sent, core, why, core.report(state)
+
+
+def test_a_group_whose_loops_cross_more_on_its_plan_is_kept_on_its_plan_on_its_clocks():
+    cycle, counted = short_link_layouts()["J"].junction.base_cycle_s(), HarmParams().group_trial_cycles
+    trial = math.ceil((1 + counted) * cycle)  # the policy counted from one cycle in
+    sent, core, why, report = _core_run(True, trial + math.ceil((2 + counted) * cycle))
+    assert [g.lights for g in core.trial_groups] == [("J", "K")]
+    for jid in ("J", "K"):
+        clock = core.programs[jid]
+        before = [(t, p) for t, p in sent[jid] if t < trial]
+        after = [(t, p) for t, p in sent[jid] if t >= trial]
+        assert any(p != program_wish(clock, t).phase for t, p in before)  # the policy's stage, off the clock
+        assert after and all(p == program_wish(clock, t).phase for t, p in after), (jid, after)
+        assert {p for _, p in after} == {0, 1}  # the program's stages, in turn
+        assert report[jid].mode == "fixed" and "the city's plan on its clocks kept" in report[jid].reason
+    assert len(why) == 4 and all(w.split()[1] == "fixed" for w in why)  # the trial's start and verdict, per light
+    assert "on trial" in why[0] and "the city's plan on its clocks kept" in why[2]
+
+
+def test_without_the_key_no_group_is_formed_and_the_policy_runs_every_light():
+    cycle = short_link_layouts()["J"].junction.base_cycle_s()
+    sent, core, why, report = _core_run(False, math.ceil(7 * cycle))
+    assert core.trial_groups == () and why == []
+    for jid, s in sent.items():  # the policy's stage after the time of a trial too, off the clock
+        assert any(p != program_wish(core.programs[jid], t).phase for t, p in s if t >= 4 * cycle), jid
+    assert {r.mode for r in report.values()} == {"policy"}
