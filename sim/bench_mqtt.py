@@ -61,6 +61,13 @@ the bundled city's junction with the most detectors (ids made unique).
   their own connection. Before: one connection with a paho network thread (--feeder-connections 1
   --feeder-network thread), whose one QoS 1 window and 65,535 message ids a second's 5,000
   statuses and 5,000 detector messages outran ("Message queue full", the lead, session 49).
+- --pin ROLE=CPUS (repeatable; roles controllers, feeder, broker, bench): those processes run on those CPUs only
+  (sched_setaffinity, every thread). A field's roadside units are not on the controllers' machine; on two cores
+  `--pin controllers=0 --pin feeder=1 --pin broker=1 --pin bench=1` gives the controllers one core of their own
+  and the field, the broker and the bench's subscribers the other (T, session 51). Default: unpinned, as before.
+- the paced feeder's own work after the feed (each message's send offset, built and printed: about 0.3 s of CPU at
+  5,000 junctions for 60 s) waits until 2 s after the last second (FEEDER_END_AFTER_S): before session 51 it fell
+  on the last second's ticks, the slowest 1 % of a 60 s live run's plans at 5,000 junctions near idle.
 - --dump FOLDER: each 1 Hz run's timeline of every plan as JSON (its message handed to the
   feeder's client, received by the controller, its tick's start, the core's step's start, the
   plan handed, and heard by a subscriber through the broker: this process, QoS 0).
@@ -195,6 +202,7 @@ def feeder(spec: dict) -> None:
     thread (spec["pump"], the default: controller/adapters/mqtt_pump.py; a publish is written to
     the socket at once, the acknowledgements read between publishes and while waiting for the
     next second) or each by a paho network thread (as before session 50: each publish wakes it)."""
+    pin(0, spec.get("cpus"))
     pump = MqttPump() if mode_pumped(spec) else None
     clients = [
         MqttClient(spawned_settings(spec, f"feeder-{os.getpid()}-{c}")).start(pump=pump)
@@ -236,10 +244,7 @@ def feeder(spec: dict) -> None:
             row = {"t": t, "sent_wall": sent_wall, "done_wall": time.time(), "cpu_s": time.process_time()}
             print(json.dumps(row), flush=True)
         if mode == "paced":
-            client.publish(topics.clock, b'{"v":1,"end":true}', qos=1)
-            # ms from the second's sent_wall, after the feed (not to delay its clock messages)
-            offsets = {t: [round(1000 * (a - sent), 3) for a in at] for t, (sent, at) in handed.items()}
-            print(json.dumps({"handed": offsets}), flush=True)
+            _feed_end(client, topics.clock, t0 + spec["rounds"] - 1, handed, pump)
     if pump is not None:
         pump.run_until(lambda: not any(c.pending() for c in clients), 60.0)
     for c in clients:
@@ -248,12 +253,67 @@ def feeder(spec: dict) -> None:
         c.close()
 
 
+def _feed_end(
+    client: MqttClient, clock_topic: str, last_t: float, handed: dict[str, tuple[float, array]], pump: MqttPump | None
+) -> None:
+    """The paced feed's end: its end clock message, then each message's send offset (ms from its second's sent_wall)
+    printed, after the feed (not to delay its clock messages) and FEEDER_END_AFTER_S after the last second: built and
+    printed at once, these offsets (60 x 5,000: about 0.2 s of CPU here and in the bench's process reading them) fell
+    on the last second's ticks (T, session 51)."""
+    client.publish(clock_topic, b'{"v":1,"end":true}', qos=1)
+    _until(last_t + FEEDER_END_AFTER_S, pump)
+    offsets = {t: [round(1000 * (a - sent), 3) for a in at] for t, (sent, at) in handed.items()}
+    print(json.dumps({"handed": offsets}), flush=True)
+
+
 def _raw(client: MqttClient, spec: dict, topics: Topics) -> None:
     """The raw rate's feed: spec["count"] QoS 0 messages of spec["size"] bytes as fast as paho takes them, then END."""
     payload, topic = b"x" * spec["size"], f"{topics.root}/raw"
     for _ in range(spec["count"]):
         client.publish(topic, payload, qos=0)
     client.publish(topic, END, qos=1)
+
+
+# the paced feeder's work after the feed (its send offsets, built and printed) waits this long after the last
+# second: past that second's tick (live: its latest start, tick_wait_max_s <= 1 s, and the tick itself)
+FEEDER_END_AFTER_S = 2.0
+
+
+def pin(pid: int, cpus: list[int] | None) -> None:
+    """--pin: every thread of process pid (0: this one) on `cpus` only (Linux sched_setaffinity); None: as it was."""
+    if cpus is None:
+        return
+    tasks = Path(f"/proc/{pid or os.getpid()}/task")
+    for tid in [int(p.name) for p in tasks.iterdir()] if tasks.exists() else [pid]:
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            continue
+
+
+def pin_roles(given: list[str], cpus: int) -> dict[str, list[int]]:
+    """--pin ROLE=CPUS (repeatable): ROLE one of PIN_ROLES, CPUS a comma list of CPU numbers below `cpus`."""
+    out: dict[str, list[int]] = {}
+    for item in given:
+        role, _, text = item.partition("=")
+        if role not in PIN_ROLES:
+            raise ValueError(f"--pin {item}: the role must be one of {', '.join(PIN_ROLES)}")
+        try:
+            listed = sorted({int(c) for c in text.split(",")})
+        except ValueError:
+            raise ValueError(f"--pin {item}: CPUS must be CPU numbers separated by commas") from None
+        if not listed or not all(0 <= c < cpus for c in listed):
+            raise ValueError(f"--pin {item}: CPU numbers from 0 to {cpus - 1}")
+        out[role] = listed
+    return out
+
+
+PIN_ROLES = ("controllers", "feeder", "broker", "bench")
+PIN_HELP = (
+    "run a role's processes on those CPUs only (sched_setaffinity), e.g. --pin controllers=0 --pin feeder=1; "
+    f"roles: {', '.join(PIN_ROLES)} (bench: this process, the raw and --dump subscribers; the broker inherits it "
+    "unless pinned itself); default: unpinned"
+)
 
 
 def mode_pumped(spec: dict) -> bool:
@@ -357,10 +417,10 @@ def start_feeder(broker, spec: dict) -> subprocess.Popen:
 
 
 # -- measurements -----------------------------------------------------------------------------
-def raw_rate(broker, size: int, count: int) -> dict:
-    """Mosquitto's loopback rate: `count` QoS 0 messages of `size` bytes from the feeder process."""
+def raw_rate(broker, size: int, count: int, cpus: list[int] | None = None) -> dict:
+    """Mosquitto's loopback rate: `count` QoS 0 messages of `size` bytes from the feeder process (on `cpus`)."""
     sub = MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub", session_expiry_s=0)
-    spec = {"mode": "raw", "size": size, "count": count}
+    spec = {"mode": "raw", "size": size, "count": count, "cpus": cpus}
     return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
@@ -386,7 +446,14 @@ def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
     return ServiceNode(bench_cfg(), junctions, settings, start_s=start_s, lockstep=lockstep).start()
 
 
-def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4, per_message: bool = False) -> dict:
+def ingest_rate(
+    broker,
+    junctions: dict,
+    detectors: list[str],
+    rounds: int = 4,
+    per_message: bool = False,
+    cpus: list[int] | None = None,
+) -> dict:
     n = len(junctions)
     # a lockstep node (never ticked here): no operators' desk, no retained junction table (over
     # the broker's 1 MiB message limit at 5,000 junctions: the broker drops the client)
@@ -395,7 +462,8 @@ def ingest_rate(broker, junctions: dict, detectors: list[str], rounds: int = 4, 
         one_by_one(node)
     node.service.advance_clock(1e9)
     total = n * rounds
-    proc = start_feeder(broker, {"mode": "burst", "n": n, "detectors": detectors, "rounds": rounds, "t0": 1.0})
+    spec = {"mode": "burst", "n": n, "detectors": detectors, "rounds": rounds, "t0": 1.0, "cpus": cpus}
+    proc = start_feeder(broker, spec)
     deadline = time.monotonic() + 120
     while node.inbox.empty() and time.monotonic() < deadline:
         time.sleep(0.0005)
@@ -423,6 +491,7 @@ def bench_regions(junctions: dict, k: int) -> list[Region]:
 def controller_process(spec: dict) -> None:
     """Runs in its own process: one region's node, in lockstep or live (spec["service"]); prints
     "ready", then its timings."""
+    pin(0, spec.get("cpus"))
     live = spec.get("service") == "live"
     base = city_junction(Path(spec["workdir"]), Config())
     junctions = replicate(base, spec["n"])
@@ -654,15 +723,15 @@ def one_hz_regions(
     statuses: bool = False,
     feeder: Mapping[str, int | bool] | None = None,
     dump: Path | None = None,
+    controller_cpus: list[int] | None = None,
 ) -> dict:
-    """The 1 Hz run with k controller processes (module docstring); feeder: its "connections" and
-    "pump" (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start,
-    the core's step started, the plan handed, heard through the broker) as JSON."""
+    """The 1 Hz run with k controller processes (module docstring); feeder: its "connections", "pump" and "cpus"
+    (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start, the core's step
+    started, the plan handed, heard through the broker) as JSON; controller_cpus: theirs (--pin)."""
     n = len(junctions)
     regions = bench_regions(junctions, k)
-    common = {"per_message": per_message, "replan_spread": replan_spread, "metrics": metrics != "none"}
-    common |= {"pump": network == "pump", "service": live[0], "service_given": live[1], "dump": bool(dump)}
-    common |= {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], "workdir": str(work)}
+    common = _controllers_spec(broker, work, network, live, metrics, controller_cpus)
+    common |= {"per_message": per_message, "replan_spread": replan_spread, "dump": bool(dump)}
     procs = [_spawn("--controller", {**common, "n": n, "k": k, "region": r.name}) for r in regions]
     ports = [json.loads(p.stdout.readline())["port"] for p in procs]  # each has built its junctions and subscribed
     t0 = float(int(time.time()) + 2)
@@ -697,6 +766,21 @@ def one_hz_regions(
     if "tick_p50" in out:
         out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
     return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
+
+
+def _controllers_spec(
+    broker, work: Path, network: str, live: tuple[str, Mapping[str, float]], metrics: str, cpus: list[int] | None
+) -> dict:
+    """What every controller process of a 1 Hz run is told (controller_process's spec), but its region's and the
+    run's decode, re-plan spread and dump."""
+    common = {"pump": network == "pump", "service": live[0], "service_given": live[1], "cpus": cpus}
+    common["metrics"] = metrics != "none"
+    return common | {
+        "host": broker.host,
+        "port": broker.port,
+        "password": broker.users[BENCH_USER],
+        "workdir": str(work),
+    }
 
 
 class _PlansHeard:
@@ -948,6 +1032,7 @@ def _parser() -> argparse.ArgumentParser:
         "by a paho network thread (thread: as before session 50)",
     )
     p.add_argument("--dump", help="a folder: each 1 Hz run's per-plan timeline as JSON (for analysis)")
+    p.add_argument("--pin", action="append", default=[], metavar="ROLE=CPUS", help=PIN_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -964,22 +1049,30 @@ def main(argv: list[str] | None = None) -> int:
     given = service_given(args.tick_delay, args.tick_wait)
     try:
         service = bench_cfg(args.replan_spread, given).service
-    except ConfigError as exc:
+        pins = pin_roles(args.pin, os.cpu_count() or 1)
+    except (ConfigError, ValueError) as exc:
         p.error(str(exc))
     from sim.broker import Broker
 
+    pin(0, pins.get("bench"))  # before the broker starts: it inherits this process's CPUs unless pinned itself
     with tempfile.TemporaryDirectory(prefix="tsc-bench-") as work:
         base = city_junction(Path(work), Config())
         detectors = [d.id for d in base.detectors]
         size = len(b"".join(message_parts(junction_id(0), detectors, 0))) + 12
         root = Topics(SITE).root
         with Broker(Path(work) / "broker", SITE, (), extra_users={BENCH_USER: [("readwrite", f"{root}/#")]}) as broker:
+            pin(broker._proc.pid, pins.get("broker"))
+            args.pins = pins
             print(
                 f"# junction model: {base.id} of the city ({len(base.detectors)} detectors, "
                 f"{len(base.phases)} phases); detector message {size} bytes; {os.cpu_count()} CPUs",
                 flush=True,
             )
-            raw = raw_rate(broker, size, args.raw_count)
+            if pins:
+                print(
+                    "# pinned (CPUs): " + ", ".join(f"{r} {','.join(map(str, c))}" for r, c in pins.items()), flush=True
+                )
+            raw = raw_rate(broker, size, args.raw_count, pins.get("feeder"))
             print(
                 f"# Mosquitto raw loopback, paho QoS 0 pub -> sub, {size} B: {raw['msg_s']:,.0f} msg/s "
                 f"({raw['received']}/{raw['sent']} received)",
@@ -1008,7 +1101,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
             junctions = replicate(base, n)
             for per_message in modes:
                 # one in-process node, as fast as it can
-                ing = ingest_rate(broker, junctions, detectors, per_message=per_message)
+                ing = ingest_rate(broker, junctions, detectors, per_message=per_message, cpus=args.pins.get("feeder"))
                 for k in args.regions:
                     for kind in kinds:
                         hz = one_hz_regions(
@@ -1029,8 +1122,10 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             {
                                 "connections": feeder_connections(args.feeder_connections, n),
                                 "pump": args.feeder_network == "pump",
+                                "cpus": args.pins.get("feeder"),
                             },
                             _dump_path(args.dump, n, k, kind),
+                            args.pins.get("controllers"),
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)

@@ -67,3 +67,45 @@ def test_each_plans_own_latency_steady_leaves_the_start_out():
     out = _own_latency([{"plans": plans}], sent, handed, t0)
     assert out["own_max"] == 2000.0 and out["own_n"] == 60
     assert out["steady_n"] == 2 * (30 - STEADY_AFTER_S) and round(out["steady_p99"], 6) == 100.0
+
+
+def test_pin_reads_roles_and_cpus_and_refuses_what_it_cannot_do():
+    """--pin ROLE=CPUS: the roles and CPU numbers it names; an unknown role, a CPU the machine does not have, or
+    no number, refused naming the flag (the bench's fair measure: the feeder on a core of its own, T session 51)."""
+    from sim.bench_mqtt import pin_roles
+
+    args = _parser().parse_args(["--pin", "controllers=0", "--pin", "feeder=1", "--pin", "broker=1,0"])
+    assert pin_roles(args.pin, 2) == {"controllers": [0], "feeder": [1], "broker": [0, 1]}
+    assert pin_roles([], 2) == {} and _parser().parse_args([]).pin == []
+    for bad, says in (
+        ("field=1", "role"),
+        ("feeder=2", "from 0 to 1"),
+        ("feeder=", "CPU numbers"),
+        ("feeder=a", "CPU"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            pin_roles([bad], 2)
+
+
+def test_pin_sets_every_thread_of_the_process():
+    """pin(0, cpus) puts this process's threads (a paho network thread started before, say) on those CPUs."""
+    import os
+    import threading
+
+    from sim.bench_mqtt import pin
+
+    before = os.sched_getaffinity(0)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        one = [min(before)]
+        pin(0, one)
+        assert os.sched_getaffinity(0) == os.sched_getaffinity(other.native_id) == set(one)
+        pin(0, None)  # None: as it was
+        assert os.sched_getaffinity(other.native_id) == set(one)
+    finally:
+        stop.set()
+        other.join()
+        pin(0, sorted(before))
+    assert os.sched_getaffinity(0) == before
