@@ -5,6 +5,7 @@ clocks, whichever the stop-line loops count crossing more; the side not kept is 
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -103,11 +104,13 @@ def test_bad_parameters_are_refused_naming_the_field(field, value):
         HarmParams(**{field: value})
 
 
-def _core_run(on: bool, until_s: int) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
+def _core_run(
+    on: bool, until_s: int, plan_serves: bool = True
+) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
     """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
     at every light, each roadside showing the stage commanded at once; each advance loop counts a car
     a second; each stop-line loop a car every 2 s (a queue grows), every second once the city's plan
-    runs the group (the plan serves more). Per light
+    runs the group (the plan serves more; `plan_serves` false: none, the plan serves less). Per light
     the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
     cfg = Config(harm=HarmParams(group_trial=on, short_pair_together=False))
     lays = short_link_layouts()
@@ -118,7 +121,7 @@ def _core_run(on: bool, until_s: int) -> tuple[dict[str, list[tuple[float, int]]
     shown = dict.fromkeys(lays, (0, 0.0))  # a roadside that shows the stage commanded at once: (stage, since)
     for t in range(1, until_s + 1):
         on_plan = any(st.running == "plan" for st in state.trials.values())
-        cars = 1 if on_plan or t % 2 == 0 else 0
+        cars = int(plan_serves) if on_plan else int(t % 2 == 0)
         snaps = [
             Snapshot(
                 j,
@@ -155,6 +158,10 @@ def test_a_group_whose_loops_cross_more_on_its_plan_is_kept_on_its_plan_on_its_c
         assert report[jid].mode == "fixed" and "the city's plan on its clocks kept" in report[jid].reason
     assert len(why) == 4 and all(w.split()[1] == "fixed" for w in why)  # the trial's start and verdict, per light
     assert "on trial" in why[0] and "the city's plan on its clocks kept" in why[2]
+    # the policy's wait was weighed against the plan's least (uniform_wait_s of the lights' movements, by PCU crossed)
+    least = [grouptrial.uniform_wait_s(core.programs[j]) for j in ("J", "K")]
+    shown = float(re.search(r"the plan's least (\d+)\)", why[0]).group(1))  # type: ignore[union-attr]
+    assert math.floor(min(w.min() for w in least)) <= shown <= math.ceil(max(w.max() for w in least)), why[0]
 
 
 def test_without_the_key_no_group_is_formed_and_the_policy_runs_every_light():
@@ -164,3 +171,34 @@ def test_without_the_key_no_group_is_formed_and_the_policy_runs_every_light():
     for jid, s in sent.items():  # the policy's stage after the time of a trial too, off the clock
         assert any(p != program_wish(core.programs[jid], t).phase for t, p in s if t >= 4 * cycle), jid
     assert {r.mode for r in report.values()} == {"policy"}
+
+
+def test_a_group_whose_plan_serves_less_goes_back_to_the_policy_and_says_so_per_light():
+    """The verdict's mode change names the side kept: each light back to the policy (R, session 51:
+    a verdict reported every light "fixed" whoever won, and passed)."""
+    cycle, counted = short_link_layouts()["J"].junction.base_cycle_s(), HarmParams().group_trial_cycles
+    trial = math.ceil((1 + counted) * cycle)
+    _, _, why, report = _core_run(True, trial + math.ceil(3 * cycle), plan_serves=False)
+    assert [w.split()[1] for w in why] == ["fixed", "fixed", "policy", "policy"], why
+    assert "the policy kept" in why[2] and {r.mode for r in report.values()} == {"policy"}
+
+
+def test_better_weighs_both_counts_variances():
+    """2.7 standard errors of the difference (sqrt(370 + 300) = 25.9 PCU): not beyond 3 (one count's
+    variance alone, 19.2 or 17.3 PCU, would make it 3.6 or 4.0)."""
+    a, b = Count(370.0, 180.0), Count(300.0, 180.0)
+    assert grouptrial.better(a, b, 3.0) == 0 and grouptrial.better(b, a, 3.0) == 0
+    assert grouptrial.better(a, b, 2.6) == 1 and grouptrial.better(b, a, 2.6) == -1
+
+
+def test_a_side_that_wins_its_trial_resets_the_losses_so_the_other_is_retried_ten_cycles_on():
+    """The plan loses twice (retries 10 then 20 cycles on), then demand changes and it wins: the
+    policy is tried again 10 cycles later, not 40 (the losses in a row end with a win)."""
+    st, pcu, out = grouptrial.start(G, 0.0, 2.0), 0.0, []
+    for t in range(1, 5001):
+        plan_rate = 70 / 60 if t < 3330 else 125 / 60
+        pcu += 100 / 60 if st.running == "policy" else plan_rate
+        st, why = grouptrial.advance(st, G, pcu, 0.0, 1.0, float(t), 2.0, 10.0, 2.0)
+        if why is not None:
+            out.append((float(t), st.running, st.losses))
+    assert out[3:7] == [(1530.0, "policy", 2), (3330.0, "plan", 2), (3600.0, "plan", 0), (4500.0, "policy", 0)]
