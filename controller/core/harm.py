@@ -672,13 +672,7 @@ def _excess_all(
     demand_h = _demands_pcu_h(replays, cache)
     demand_pcu_s = np.where(params.min_demand_pcu_h > demand_h, params.min_demand_pcu_h, demand_h) / 3600.0
     if (demand_pcu_s[due] == 0.0).any():
-        states = tests.states
-        charges = list(_charges(replays, sums, spill, trims))
-        rows = [
-            _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
-            for s, r, c, d in zip(states, replays, charges, due.tolist())
-        ]
-        return [None if x is None else _row(x) for x in rows], None
+        return _excess_each(tests.states, replays, sums, spill, trims, due, params), None
     q_fixed = sums[shadow.FIXED] + spill[shadow.FIXED] - trims[shadow.FIXED]
     q_controlled = sums[shadow.CONTROLLED] + spill[shadow.CONTROLLED] - trims[shadow.CONTROLLED]
     rate = q_controlled - (1.0 + params.margin) * q_fixed - params.margin_s * demand_pcu_s
@@ -692,19 +686,46 @@ def _excess_all(
         new[1] = np.where(due, np.where(grown > 0.0, grown, 0.0), old[1])
         for k in (0, 1):
             new[2 + k] = np.where(due, old[2 + k] * keep + spill[k] * dt, old[2 + k])
-    trimmed: Iterable[tuple[float, float] | None] = itertools.repeat(None)
-    if trims.any() or old[4:].any():
-        with np.errstate(all="ignore"):
-            tr = [old[4 + k] * keep + trims[k] * dt for k in (0, 1)]
-        changed = (trims != 0.0).any(axis=0) | (old[4:] != 0.0).any(axis=0)
-        for k in (0, 1):
-            new[4 + k] = np.where(due & changed, tr[k], old[4 + k])
-        trimmed = (x if c else None for x, c in zip(zip(*new[4:].tolist()), changed.tolist()))
+    trimmed = _trims_kept(old, new, trims, keep, dt, due)
     t_new, e_new, sp0, sp1 = new[:4].tolist()
     rows_all = zip(e_new, t_new, zip(sp0, sp1), trimmed)
     return [row if d else None for row, d in zip(rows_all, due.tolist())], _TestArrays(
         tests.states, tests.judgeable, tests.spilt, new
     )
+
+
+def _excess_each(
+    states: Sequence[HarmState],
+    replays: Sequence[shadow.Replay],
+    sums: np.ndarray,
+    spill: np.ndarray,
+    trims: np.ndarray,
+    due: np.ndarray,
+    params: HarmParams,
+) -> list[_Excess | None]:
+    """_excess_all's rows junction by junction: _excess of each `due` one with a charge, None for the others."""
+    charges = list(_charges(replays, sums, spill, trims))
+    rows = [
+        _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
+        for s, r, c, d in zip(states, replays, charges, due.tolist())
+    ]
+    return [None if x is None else _row(x) for x in rows]
+
+
+def _trims_kept(
+    old: np.ndarray, new: np.ndarray, trims: np.ndarray, keep: np.ndarray, dt: np.ndarray, due: np.ndarray
+) -> Iterable[tuple[float, float] | None]:
+    """_excess_all's trim sums (rows 4-5 of the tests' values `old`), forgotten by `keep` and grown by `trims` x `dt`,
+    written into `new` for each `due` junction where either side trims now or held a trim; per junction its two
+    sums where they changed, None where not (trim_pcu_s not changed)."""
+    if not (trims.any() or old[4:].any()):
+        return itertools.repeat(None)
+    with np.errstate(all="ignore"):  # the junctions not due may hold anything
+        tr = [old[4 + k] * keep + trims[k] * dt for k in (0, 1)]
+    changed = (trims != 0.0).any(axis=0) | (old[4:] != 0.0).any(axis=0)
+    for k in (0, 1):
+        new[4 + k] = np.where(due & changed, tr[k], old[4 + k])
+    return (x if c else None for x, c in zip(zip(*new[4:].tolist()), changed.tolist()))
 
 
 def _demands_pcu_h(replays: Sequence[shadow.Replay], cache: netshadow.ReplayCache | None) -> np.ndarray:
