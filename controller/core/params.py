@@ -135,6 +135,14 @@ class MaxPressureParams:
     # and whose light, by the stage it reports, shows red to it (stalled_movements, exits_held), no longer holds
     # the green: it waits for room on a link its far light is not draining, and the green it holds is lost time;
     # 0: off (on at 5 since session 44: config.toml's comment)
+    stage_stall_s: float = 0.0  # the phase in force, past its minimum green, under which every stop-line loop of
+    # the lanes it serves has for this long been either fully occupied without a count (a head standing, nobody
+    # crossing) or empty, at least one occupied: the stage moves nobody, whatever holds the head; its movements hold
+    # no pressure that tick (stage_stalled); 0: off
+    stage_stall_lanes: bool = False  # with stage_stall_s, also a lane alone: one the phase in force serves whose
+    # stop-line loop has been fully occupied without a count for stage_stall_s of the green (where a movement on it
+    # yields, with a gap of clearance_gap_s in every stream it yields to now) is stuck while that head stands, red
+    # or green: its queue counts 0 in every phase's pressure (stuck_lanes, stuck_drop_pcu)
     stall_red_forecast: bool = False  # with stall_s, the far light is taken to run these pressures too: its red
     # for the waited movements lasts until their pressure there beats its stage's (phases.overtake_s, from its
     # estimate in the NetworkView), not only its minimum green and intergreen; false: that lower bound

@@ -113,8 +113,8 @@ def test_has_permitted_is_whether_the_phase_serves_a_permitted_only_movement() -
 
 def test_the_state_built_without_init_is_the_dataclass_one():
     """_box_state fills MaxPressureState's __dict__ directly: it must stay a frozen dataclass of
-    exactly these eight fields with no __post_init__, and equal the state built the usual way
-    (`last_dep_s`, `plan_red_s`, `head_waits` and `greens` given and left at their defaults)."""
+    exactly these nine fields with no __post_init__, and equal the state built the usual way
+    (`last_dep_s`, `plan_red_s`, `head_waits`, `greens` and `stuck_from_s` given and left at their defaults)."""
     import dataclasses
 
     import pytest
@@ -122,7 +122,17 @@ def test_the_state_built_without_init_is_the_dataclass_one():
     from controller.core.policies.max_pressure import MaxPressureState, _box_state
     from controller.core.policies.spill_red import GreenDischarge
 
-    fields = ["statics", "phase", "last_dep_pcu", "boxed", "last_dep_s", "plan_red_s", "head_waits", "greens"]
+    fields = [
+        "statics",
+        "phase",
+        "last_dep_pcu",
+        "boxed",
+        "last_dep_s",
+        "plan_red_s",
+        "head_waits",
+        "greens",
+        "stuck_from_s",
+    ]
     assert [f.name for f in dataclasses.fields(MaxPressureState)] == fields
     assert not hasattr(MaxPressureState, "__post_init__")
     lay = Layout.build(next(iter(load_intersections(Path("intersections/city")).values())), Config())
@@ -130,10 +140,15 @@ def test_the_state_built_without_init_is_the_dataclass_one():
     dep, boxed = np.arange(len(lay.junction.movements), dtype=float), np.zeros(len(lay.junction.movements), bool)
     waits = np.zeros((len(lay.junction.movements), len(lay.lanes)), bool)
     greens = GreenDischarge(dep + 3.0, dep + 4.0)
-    cases = ((None, None, None, None), (dep + 1.0, dep + 2.0, None, None), (dep + 1.0, dep + 2.0, waits, greens))
-    for last_s, red_s, head_waits, kept in cases:
-        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits, kept)
-        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits, kept)
+    stuck = np.full(len(lay.lanes), np.nan)
+    cases = (
+        (None, None, None, None, None),
+        (dep + 1.0, dep + 2.0, None, None, None),
+        (dep + 1.0, dep + 2.0, waits, greens, stuck),
+    )
+    for last_s, red_s, head_waits, kept, stuck_s in cases:
+        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s)
+        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s)
         assert vars(built).keys() == vars(usual).keys()
         assert all(getattr(built, k) is getattr(usual, k) for k in vars(usual))
     with pytest.raises(dataclasses.FrozenInstanceError):

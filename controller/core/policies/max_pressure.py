@@ -39,6 +39,9 @@ on a lane whose exits include a controlled neighbour's approach that is not a sh
 whose light shows red to it, by the stage that neighbour reports, exits_held, for longer than
 leaving the phase here and coming back takes, _held_stalls): its head waits for room on a link
 its far light is not draining, the green moves no one.
+With `stage_stall_s`, x_m is 0 for every movement of the phase in force when every stop-line loop of the lanes
+they use has been either fully occupied without a count or empty for `stage_stall_s` in the green, at least one
+occupied (stage_stalled): the stage moves nobody, whatever holds its heads.
 With `head_block_s`, on a lane shared by movements green in different phases whose head stands at
 the stop line through the green of the phase in force with none of its served movements on the
 lane crossing (policies/head_of_line.py), x_m drops those movements' part of the lane's queue (a
@@ -151,6 +154,9 @@ class MaxPressureState:
     head_waits: np.ndarray | None = None
     # with `spill_plan_red_served`: what each movement's last green passed over its stop line (None: not tracked)
     greens: GreenDischarge | None = None
+    # (lanes,) with `stage_stall_lanes`: when each stuck lane's head began standing (stuck_lanes; nan: not stuck;
+    # None: not tracked)
+    stuck_from_s: np.ndarray | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -490,6 +496,7 @@ def _box_state(
     plan_red_s: np.ndarray | None = None,
     head_waits: np.ndarray | None = None,
     greens: GreenDischarge | None = None,
+    stuck_from_s: np.ndarray | None = None,
 ) -> MaxPressureState:
     """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens) without
     the frozen dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per
@@ -504,6 +511,7 @@ def _box_state(
         plan_red_s=plan_red_s,
         head_waits=head_waits,
         greens=greens,
+        stuck_from_s=stuck_from_s,
     )
     return out
 
@@ -683,6 +691,94 @@ def stalled_movements(
     return out
 
 
+def stage_stalled(layout: Layout, est: Estimate, cur: int, green_elapsed_s: float, stall_s: float) -> np.ndarray:
+    """(movements,) bool, `[max_pressure] stage_stall_s` (`stall_s`): every movement phase `cur` serves
+    (protected or permitted) where, with the phase green `green_elapsed_s` >= the start-up loss + `stall_s`,
+    the stop-line loop of every lane they use has, for `stall_s` at least, either been fully occupied
+    without a count (DetectorHealth.on_s: a head standing on it, nobody crossing) or shown neither count
+    nor occupancy (silent_s: nobody there), and at least one is standing; all False otherwise, and where a
+    lane of the stage has no stop-line loop or its loop's reading is missing (it counts neither).
+
+    Such a stage moves nobody: a vehicle stands at its line and none of its streams passes. What holds the
+    head does not matter: a full exit, two vehicles each in the lane the other needs, a permitted turn whose
+    gap never comes (the streams it yields to are green in the same stage; while they cross, the stage moves
+    someone). The loops' own counters are read, not the movements' departures: a loop under a head standing
+    `stuck_on_s` is taken as faulty and the estimate then models departures the loop does not see
+    (grid_joined_pairs, BENCHMARKS.md, issue 9, K session 51). Example: stage 0 serves E_T (lane E_0) and E_L
+    permitted (lane E_1) with `stall_s` 30, green 40 s: E_1's loop occupied without a count for 31 s, E_0's
+    empty 35 s: E_T and E_L hold no pressure; a vehicle over E_0 10 s ago: the stage is kept."""
+    served = layout.serves[cur]
+    n = len(served)
+    none = np.zeros(n, dtype=bool)
+    if not served.any() or green_elapsed_s < layout.params.startup_lost_s + stall_s - 1e-9:
+        return none
+    lanes = (layout.lane_uses & served[:, None]).any(axis=0)
+    stop = layout.lane_stop[lanes]
+    if (stop < 0).any():
+        return none
+    h = est.health
+    standing = h.on_s[stop] >= stall_s - 1e-9
+    if not standing.any() or not (standing | (h.silent_s[stop] >= stall_s - 1e-9)).all():
+        return none
+    out: np.ndarray = served.copy()
+    return out
+
+
+def stuck_lanes(
+    prev: np.ndarray | None,
+    layout: Layout,
+    est: Estimate,
+    cur: int,
+    green_elapsed_s: float,
+    in_green: bool,
+    now_s: float,
+    stall_s: float,
+    gap_s: float,
+    yield_lanes_c: np.ndarray,
+) -> np.ndarray:
+    """(lanes,) `[max_pressure] stage_stall_lanes`: per lane, when its stuck head began standing on the stop-line
+    loop (nan: not stuck). A lane becomes stuck in the green of phase `cur` (`in_green`, green `green_elapsed_s`
+    >= the start-up loss + `stall_s`) when `cur` serves it, its stop-line loop has been fully occupied without a
+    count for `stall_s` (DetectorHealth.on_s), and where a movement on it is served permitted only, every lane of
+    the streams it yields to (`yield_lanes_c`, Statics.yield_lanes[cur]) has a stop-line loop that counted nobody
+    for `gap_s` now (a gap the head does not take). It stays stuck, red or green, while the same head stands (the
+    loop occupied without a count since then, `prev`'s time); a count or a gap ends it."""
+    n = len(layout.lanes)
+    stop = layout.lane_stop
+    has = stop >= 0
+    on = np.where(has, est.health.on_s[np.maximum(stop, 0)], 0.0)
+    start = now_s - on
+    out = np.full(n, np.nan) if prev is None or len(prev) != n else prev.copy()
+    same = has & (on > 0.0) & (start <= out + 1.5)  # nan compares False: not stuck
+    out = np.where(same, out, np.nan)
+    if not in_green or green_elapsed_s < layout.params.startup_lost_s + stall_s - 1e-9:
+        return out
+    uses = layout.lane_uses
+    served = layout.serves[cur]
+    new = (uses & served[:, None]).any(axis=0) & has & (on >= stall_s - 1e-9) & np.isnan(out)
+    if not new.any():
+        return out
+    silent = np.where(has, est.health.silent_s[np.maximum(stop, 0)], 0.0)
+    gap = has & ((on >= gap_s - 1e-9) | (silent >= gap_s - 1e-9))
+    for m in np.flatnonzero(served & ~layout.protected[cur]):
+        ylanes = yield_lanes_c[m]
+        if ylanes.any() and not gap[ylanes].all():
+            new &= ~uses[m]  # its head may wait for a gap in a stream still crossing
+    return np.where(new, start, out)
+
+
+def stuck_drop_pcu(layout: Layout, est: Estimate, stuck: np.ndarray) -> np.ndarray | None:
+    """(movements,) PCU to add to each movement's queue: minus the part of each stuck lane's queue (stuck_lanes,
+    not nan) the estimator gives it. None where no lane is stuck."""
+    lanes = ~np.isnan(stuck)
+    if not lanes.any():
+        return None
+    lane_pcu = est.lanes.queue_pcu + est.lanes.hidden_pcu
+    taken = np.where(layout.lane_uses & lanes[None, :], layout.lane_share * lane_pcu[None, :], 0.0)
+    out: np.ndarray = -taken.sum(axis=1)
+    return out
+
+
 class MaxPressurePolicy(Policy):
     name = "max_pressure"
 
@@ -736,6 +832,7 @@ class MaxPressurePolicy(Policy):
             or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
             or (p.exit_room_held and not p.exit_room_held_direct)
             or p.spill_entry_once
+            or p.stage_stall_s > 0
         ):
             return None
         return NetPressure.build(self, layouts)
@@ -794,6 +891,9 @@ class MaxPressurePolicy(Policy):
         if signal is None:
             return state, None
         cur = signal.phase
+        stuck = self._stuck(state, layout, est, signal, now_s)
+        if stuck is not None:
+            state = replace(state, stuck_from_s=stuck)
         if state.plan_red_s is not None and self.params.spill_plan_red_served:  # a green ends as its yellow starts
             state = replace(state, greens=track_greens(state.greens, est.departures_pcu, _green_now(signal, now_s)))
         if signal.in_intergreen:
@@ -802,26 +902,13 @@ class MaxPressurePolicy(Policy):
         state = self._track_box(state, layout, est, cur, now_s)
         if self.params.head_block_s > 0:
             state = self._track_heads(state, layout, est, signal, now_s, prev_dep_pcu)
+        if stuck is not None:  # _box_state builds the state anew
+            state = replace(state, stuck_from_s=stuck)
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        stalled = None
-        if self.params.stall_s > 0 and state.last_dep_s is not None and network is not None:
-            stalled = stalled_movements(
-                layout,
-                est,
-                cur,
-                signal.green_elapsed_s,
-                state.last_dep_s,
-                now_s,
-                self.params.stall_s,
-                state.statics.full_green,
-            )
-            if stalled.any():
-                stalled = self._held_stalls(state, layout, est, signal, now_s, network, held_pcu, stalled)
-        if self.params.gap_out_s > 0:
-            gapped = gapped_out(layout, est, cur, self.params.gap_out_s)
-            stalled = gapped if stalled is None else stalled | gapped
-        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled)
+        stalled = self._stalls(state, layout, est, signal, now_s, network, held_pcu)
+        drop = stuck_drop_pcu(layout, est, stuck) if stuck is not None else None
+        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled, drop)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         if state.plan_red_s is not None:
@@ -837,6 +924,48 @@ class MaxPressurePolicy(Policy):
             best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s, disjoint)
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
+    def _stalls(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        network: NetworkView | None,
+        held_pcu: np.ndarray | None,
+    ) -> np.ndarray | None:
+        """(movements,) the movements of the phase in force that hold no pressure this tick: `stall_s`'s
+        (stalled_movements where the exit is held, _held_stalls), `gap_out_s`'s (gapped_out) and
+        `stage_stall_s`'s (stage_stalled); None with none of the keys on."""
+        cur, p = signal.phase, self.params
+        stalled = None
+        if p.stall_s > 0 and state.last_dep_s is not None and network is not None:
+            stalled = stalled_movements(
+                layout, est, cur, signal.green_elapsed_s, state.last_dep_s, now_s, p.stall_s, state.statics.full_green
+            )
+            if stalled.any():
+                stalled = self._held_stalls(state, layout, est, signal, now_s, network, held_pcu, stalled)
+        if p.gap_out_s > 0:
+            gapped = gapped_out(layout, est, cur, p.gap_out_s)
+            stalled = gapped if stalled is None else stalled | gapped
+        if p.stage_stall_s > 0:
+            dead = stage_stalled(layout, est, cur, signal.green_elapsed_s, p.stage_stall_s)
+            stalled = dead if stalled is None else stalled | dead
+        return stalled
+
+    def _stuck(
+        self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
+    ) -> np.ndarray | None:
+        """With `stage_stall_lanes` (and `stage_stall_s` > 0): stuck_lanes after this tick; None otherwise."""
+        p = self.params
+        if p.stage_stall_s <= 0 or not p.stage_stall_lanes:
+            return None
+        cur, g_s, green = signal.phase, signal.green_elapsed_s, not signal.in_intergreen
+        yl = state.statics.yield_lanes[cur]
+        return stuck_lanes(
+            state.stuck_from_s, layout, est, cur, g_s, green, now_s, p.stage_stall_s, p.clearance_gap_s, yl
+        )
 
     def _held_stalls(
         self,
@@ -921,10 +1050,15 @@ class MaxPressurePolicy(Policy):
         network: NetworkView | None,
         held_pcu: np.ndarray | None,
         stalled: np.ndarray | None = None,
+        drop: np.ndarray | None = None,
     ) -> np.ndarray:
+        """phase_pressures with this policy's parameters; `drop`: PCU to add to each movement's queue besides
+        head_drop_pcu's (lane_stalled_drop_pcu; None: none)."""
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
         shift = head_drop_pcu(layout, est, state.head_waits) if state.head_waits is not None else None
+        if drop is not None:
+            shift = drop if shift is None else shift + drop
         exit_ratio = None
         if p.exit_room and network is not None:
             exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
