@@ -233,3 +233,53 @@ def test_config_ships_the_keys_off_reads_them_and_refuses_a_negative_time_naming
     cfg.write_text("[max_pressure]\nstage_stall_s = -1.0\n")
     with pytest.raises(ConfigError, match=r"c\.toml.*max_pressure\.stage_stall_s"):
         load_config(cfg)
+
+
+# -- R, session 51 (review): mutations of the landed rules that every test above let pass ----------------------
+def test_a_lane_without_a_stop_line_loop_reads_no_other_loop() -> None:
+    """A stage with a loopless lane is never stalled, even when every loop of the junction stands (the missing
+    loop's index, -1, must not read the last loop's health)."""
+    blind = _layout(no_stop="S")
+    est = _est(blind, {"N": 31.0}, {})
+    standing = dataclasses.replace(est.health, on_s=np.full(len(est.health.on_s), 31.0))
+    est = dataclasses.replace(est, health=standing)
+    assert not stage_stalled(blind, est, 0, 60.0, STALL_S).any()
+
+
+def test_the_stage_stall_keeps_the_other_rules_stalls() -> None:
+    """With gap_out_s and stage_stall_s on, a movement gapped out (N_T: its loop empty 5 s, no queue) holds no
+    pressure though the stage is not stalled (S's loop counting): the two rules' stalls add up."""
+    lay = _layout()
+    est = _est(lay, {}, {"N": 5.0})
+    n = lay.lanes.index("eN_0")
+    empty_s = np.zeros(len(lay.lanes))
+    empty_s[n] = 5.0
+    est = dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, stop_empty_s=empty_s))
+    policy = MaxPressurePolicy(MaxPressureParams(stage_stall_s=STALL_S, gap_out_s=3.0, stall_s=0.0, head_block_s=0.0))
+    red = tuple(NOW_S if lay.serves[0, i] else NOW_S - 60.0 for i in range(len(lay.junction.movements)))
+    signal = SignalView(0, False, 60.0, red)
+    stalled = policy._stalls(policy.init(lay, 0.0), lay, est, signal, NOW_S, None, None)
+    assert stalled is not None and stalled.tolist() == [True, False, False, False]
+
+
+def test_stage_stall_lanes_alone_is_off() -> None:
+    """stage_stall_lanes acts only with stage_stall_s > 0: with 0 the stuck head's queue still draws the green."""
+    lay = _layout()
+    est = _est(lay, {"N": 40.0}, {}, queue={"N": 8.0, "S": 1.0, "E": 2.0, "W": 2.0})
+    lanes_only = MaxPressurePolicy(
+        MaxPressureParams(stage_stall_s=0.0, stage_stall_lanes=True, stall_s=0.0, head_block_s=0.0)
+    )
+    assert _wish(lanes_only, lanes_only.init(lay, 0.0), lay, est, 0, 45.0, NOW_S)[1] == 0
+
+
+def test_a_stuck_lane_hidden_queue_is_taken_too() -> None:
+    """The queue taken from a stuck lane is all the estimator gives it: between the loops and past the advance loop."""
+    lay = _layout(left=True)
+    est = _est(lay, {}, {}, queue={"N": 6.0})
+    hidden = np.zeros(len(lay.lanes))
+    hidden[lay.lanes.index("eN_0")] = 2.0
+    est = dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, hidden_pcu=hidden))
+    stuck = np.full(len(lay.lanes), np.nan)
+    stuck[lay.lanes.index("eN_0")] = 50.0
+    drop = stuck_drop_pcu(lay, est, stuck)
+    assert drop is not None and drop.tolist() == pytest.approx([-4.0, 0.0, 0.0, 0.0, -4.0])
