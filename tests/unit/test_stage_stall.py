@@ -283,3 +283,20 @@ def test_a_stuck_lane_hidden_queue_is_taken_too() -> None:
     stuck[lay.lanes.index("eN_0")] = 50.0
     drop = stuck_drop_pcu(lay, est, stuck)
     assert drop is not None and drop.tolist() == pytest.approx([-4.0, 0.0, 0.0, 0.0, -4.0])
+
+
+def test_a_stuck_lane_drop_adds_to_the_head_block_drop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With head_block_s on (main's default) and stage_stall_lanes, the queue each movement loses is both rules'
+    drops summed, not the stuck lanes' alone (_pressures' `shift`)."""
+    from controller.core.policies import max_pressure
+
+    lay = _layout()
+    head, stuck = np.array([-1.0, 0.0, -2.0, 0.0]), np.array([-3.0, 0.0, 0.0, -4.0])
+    seen: list[np.ndarray] = []
+    monkeypatch.setattr(max_pressure, "head_drop_pcu", lambda layout, est, waits: head)
+    monkeypatch.setattr(max_pressure, "phase_pressures", lambda *args: seen.append(args[14]) or np.zeros(2))
+    policy = MaxPressurePolicy(MaxPressureParams(stage_stall_s=STALL_S, stage_stall_lanes=True))
+    state = dataclasses.replace(policy.init(lay, 0.0), head_waits=np.zeros(len(lay.lanes)))
+    red = tuple(NOW_S for _ in lay.junction.movements)
+    policy._pressures(state, lay, _est(lay, {}, {}), SignalView(0, False, 60.0, red), NOW_S, None, None, None, stuck)
+    assert seen[0].tolist() == [-4.0, 0.0, -2.0, -4.0]
