@@ -1,4 +1,4 @@
-"""paho-mqtt's packet reader, buffered, with a fast path for QoS 0 PUBLISH, exactly.
+"""paho-mqtt's packet reader, buffered, with a fast path for QoS 0 and 1 PUBLISH, exactly.
 
 paho 2.2 reads each packet with several `recv` calls on the socket (its command byte, each byte
 of its remaining length, then its body), and its threaded loop (`loop_start`) runs a `select`
@@ -10,17 +10,20 @@ whole packet waits in its buffer, one `recv` of up to READ_BYTES (more when a lo
 under way); then every whole packet in the buffer is cut from it and handled in order; the bytes
 of a packet not yet whole stay buffered until the next read (the socket says when they come).
 
-A QoS 0 PUBLISH with a topic of 1+ bytes within the packet and, with MQTT 5, no properties (the
-feeds of the contract) becomes here the same `MQTTMessage` paho's `_handle_publish` builds (every
+A QoS 0 or QoS 1 PUBLISH with a topic of 1+ bytes (and, QoS 1, its message id) within the packet
+and, with MQTT 5, no properties (the feeds of the contract: detector messages at QoS 0, roadside
+statuses at QoS 1) becomes here the same `MQTTMessage` paho's `_handle_publish` builds (every
 slot: topic, payload, qos, retain, dup, mid, state, info, properties, timestamp), handed over as
 paho's `_handle_on_message` does: with no per-topic callback (`message_callback_add`) on_message
 is called as paho calls it (under its locks, its error logged and raised unless
-`suppress_exceptions`); with one, paho's own `_handle_on_message`. Every other packet (QoS 1 / 2,
-with properties, CONNACK, SUBACK, PUBACK, PUBREL, PINGRESP, a malformed one) is put where paho's
-reader puts it (`_in_packet`) and handled by paho's `_packet_handle`: its callbacks,
-acknowledgements and errors are paho's. Reading stops at the first packet whose handling fails
-(the caller drops the connection) or whose callback closed or replaced the socket (the rest of the
-buffer goes with the socket); what a raising callback leaves is handled by the next call.
+`suppress_exceptions`); with one, paho's own `_handle_on_message`. A QoS 1 message is then
+acknowledged as paho's handler does it: paho's own `_send_puback`, unless `manual_ack` (since
+session 51). Every other packet (QoS 2, with properties, CONNACK, SUBACK, PUBACK, PUBREL,
+PINGRESP, a malformed one) is put where paho's reader puts it (`_in_packet`) and handled by
+paho's `_packet_handle`: its callbacks, acknowledgements and errors are paho's. Reading stops at
+the first packet whose handling fails (the caller drops the connection) or whose callback closed
+or replaced the socket (the rest of the buffer goes with the socket); what a raising callback
+leaves is handled by the next call.
 
 What changes is only when the reads happen: a burst is handled in one call, and the time of the
 last bytes received (the keepalive's) is taken once per `recv`, not once per packet. With paho's
@@ -154,11 +157,11 @@ def lean_packet_read(self: paho_client.Client) -> MQTTErrorCode:
                 break
             command = buf[pos]
             pos = stop
-            if not (fast and command & 0xF6 == _PUBLISH and _fast_publish(self, command, buf, start, stop, v5)):
-                rc = _handle(self, command, buf[start:stop], length, mult, count)
-                if rc > 0:  # the caller drops the connection
-                    break
-                rc = _SUCCESS  # MQTT_ERR_AGAIN from a handler: paho's next read goes on, so does this one
+            done = _fast_publish(self, command, buf, start, stop, v5) if fast and command & 0xF4 == _PUBLISH else None
+            rc = _handle(self, command, buf[start:stop], length, mult, count) if done is None else done
+            if rc > 0:  # the caller drops the connection
+                break
+            rc = _SUCCESS  # MQTT_ERR_AGAIN from a handler: paho's next read goes on, so does this one
             if self._sock is not sock:  # a callback closed or replaced the connection
                 break
     finally:  # what is left, also when a callback raised (paho's suppress_exceptions off)
@@ -189,33 +192,46 @@ def _handle(
     return rc
 
 
-def _fast_publish(self: paho_client.Client, command: int, buf: bytes, start: int, stop: int, v5: bool) -> bool:
-    """A QoS 0 PUBLISH (command & 0xF6 == 0x30) handed to on_message as paho's _handle_publish
-    does, when it is of the common form: a topic of 1+ bytes within the packet, and with MQTT 5 an
-    empty property list (its length byte 0). False, having done nothing, otherwise."""
+def _fast_publish(
+    self: paho_client.Client, command: int, buf: bytes, start: int, stop: int, v5: bool
+) -> MQTTErrorCode | None:
+    """A QoS 0 or 1 PUBLISH (command & 0xF4 == 0x30) handed to on_message as paho's _handle_publish
+    does, when it is of the common form: a topic of 1+ bytes and (QoS 1) its message id within the
+    packet, and with MQTT 5 an empty property list (its length byte 0); then, for QoS 1, its PUBACK
+    sent by paho's own `_send_puback` unless the client acknowledges by hand (`manual_ack`), as
+    paho's handler does after on_message. Returns what paho's handler returns (success, or the
+    PUBACK's code); None, having done nothing, for any other form (paho's handler reads it). QoS 1
+    since session 51: a roadside status (QoS 1, retained) cost the subscriber's network thread
+    19-24 µs against 6-7.5 for a 3 KB QoS 0 detector message (BENCHMARKS.md, issue 12, T)."""
     if stop - start < 2:
-        return False
+        return None
     topic_end = start + 2 + ((buf[start] << 8) | buf[start + 1])
     if topic_end == start + 2 or topic_end > stop:
-        return False
-    payload_at = topic_end
+        return None
+    qos = (command >> 1) & 1
+    payload_at = topic_end + 2 * qos
+    if payload_at > stop:  # no room for the message id: paho's handler says what that is
+        return None
+    mid = (buf[topic_end] << 8) | buf[topic_end + 1] if qos else 0
     if v5:
-        if topic_end >= stop or buf[topic_end] != 0:
-            return False
+        if payload_at >= stop or buf[payload_at] != 0:
+            return None
         payload_at += 1
     message = _new_message(MQTTMessage)  # the fields paho's __init__ and _handle_publish set, once each
     message.timestamp = paho_client.time_func()
     message.state = paho_client.mqtt_ms_invalid
     message.dup = (command & 0x08) != 0
-    message.mid = 0
+    message.mid = mid
     message._topic = buf[start + 2 : topic_end]
     message.payload = buf[payload_at:stop]
-    message.qos = 0
+    message.qos = qos
     message.retain = (command & 0x01) != 0
-    message.info = MQTTMessageInfo(0)
+    message.info = MQTTMessageInfo(mid)
     message.properties = _packet.Properties(PacketTypes.PUBLISH) if v5 else None  # type: ignore[attr-defined,no-untyped-call]
     _deliver(self, message)
-    return True
+    if not qos or self._manual_ack:
+        return _SUCCESS
+    return self._send_puback(mid)
 
 
 def _deliver(self: paho_client.Client, message: MQTTMessage) -> None:

@@ -137,9 +137,12 @@ def _fields(m) -> tuple:
     )
 
 
-def read_all(protocol: int, lean: bool, chunks: list[bytes], ping_t: float = 0.0) -> dict:
-    """Everything a client hands its callbacks and sends back for `chunks`, read as its loop does."""
+def read_all(protocol: int, lean: bool, chunks: list[bytes], ping_t: float = 0.0, setup=None) -> dict:
+    """Everything a client hands its callbacks and sends back for `chunks`, read as its loop does;
+    setup(client) first, when given."""
     c, got = _client(protocol, lean)
+    if setup is not None:
+        setup(c)
     sock = ScriptedSocket(chunks)
     c._sock = sock  # type: ignore[assignment]
     c._ping_t = ping_t
@@ -334,3 +337,116 @@ def test_install_is_idempotent_and_version_gated(monkeypatch: pytest.MonkeyPatch
 def test_an_mqtt_client_reads_with_it(protocol: str) -> None:
     client = MqttClient(MqttSettings("localhost", 1883, "u", "", "reader-test", protocol=protocol))
     assert "_packet_read" in client._client.__dict__
+
+
+def statuses(v5: bool) -> bytes:
+    """Roadside statuses as the field sends them (QoS 1, retained), among detector messages (QoS 0): message ids
+    1 to 65,535 and 0, a redelivery (dup), an empty payload, and (MQTT 5) one with properties (paho's handler)."""
+    out = []
+    for k, mid in enumerate((1, 2, 65535, 0, 300)):
+        out.append(_publish(b"tsc/v1/city/J%d/detectors" % k, b'{"v":1,"k":%d}' % k, v5))
+        out.append(_publish(b"tsc/v1/city/J%d/status" % k, b'{"v":1,"s":%d}' % k, v5, qos=1, mid=mid, flags=0x01))
+    out.append(_publish(b"tsc/v1/city/J1/status", b'{"v":1,"s":1}', v5, qos=1, mid=1, flags=0x09))  # dup, retained
+    out.append(_publish(b"tsc/v1/city/J9/status", b"", v5, qos=1, mid=9))
+    if v5:
+        out.append(_publish(b"tsc/v1/city/J8/status", b"props", v5, qos=1, mid=8, props=_props()))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("protocol", [V5, V311])
+@pytest.mark.parametrize("how", ["whole", "bytes", "seed1"])
+def test_qos1_messages_the_same_as_paho_and_acknowledged_the_same(protocol: int, how: str) -> None:
+    """The QoS 1 fast path (session 51): every field of each message and every PUBACK sent back, in order, as
+    paho's own reader and handler give them, however the bytes are split."""
+    chunks = _splits(statuses(protocol == V5), how)
+    own, lean = read_all(protocol, False, chunks), read_all(protocol, True, chunks)
+    n_qos1 = 8 if protocol == V5 else 7
+    assert [m[5] for m in own["messages"]].count(1) == n_qos1 and own["errors"] == []
+    for k, (a, b) in enumerate(zip(own["messages"], lean["messages"], strict=True)):
+        assert a == b, k
+    assert lean["sent"] == own["sent"] and len(own["sent"]) == 4 * n_qos1  # a PUBACK (4 bytes) each
+    assert lean["errors"] == own["errors"] and lean["in_packet"] == own["in_packet"] == 0
+
+
+def test_qos1_statuses_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A status of the contract's form (QoS 1, no properties) no longer goes through paho's handler: of the
+    MQTT 5 stream's 13 publishes, only the one with properties does."""
+    handled: list[int] = []
+    paho_handle = paho_read._handle
+
+    def counted(self, command, *args):
+        handled.append(command)
+        return paho_handle(self, command, *args)
+
+    monkeypatch.setattr(paho_read, "_handle", counted)
+    lean = read_all(V5, True, [statuses(True)])
+    assert len(lean["messages"]) == 13 and handled == [0x32]
+
+
+def _read_statuses(raise_on: bytes) -> tuple:
+    """statuses(True) read to the end by the lean reader, on_message raising on the payload `raise_on`: the
+    payloads handed over and the bytes sent back."""
+    c, _ = _client(V5, True)
+    got: list = []
+
+    def on_message(client, userdata, message) -> None:
+        got.append(message.payload)
+        if message.payload == raise_on:
+            raise ValueError("handler bug")
+
+    c.on_message = on_message
+    sock = ScriptedSocket([statuses(True)])
+    c._sock = sock  # type: ignore[assignment]
+    for _ in range(50):
+        try:
+            if c._packet_read() == AGAIN and sock.done:
+                break
+        except ValueError:
+            continue
+    return got, sock.sent
+
+
+def test_qos1_by_hand_or_with_a_failing_callback() -> None:
+    """manual_ack: the messages, and no PUBACK sent (the application acks), as paho. A callback that raises, with
+    suppress_exceptions: logged, and the message acknowledged, as paho. Without: the message is not acknowledged
+    (paho's handler raises before its PUBACK too) and the reading goes on with the next packets, as for a QoS 0
+    message (paho's own reader would hand the same packet to the callback again, and again)."""
+    status2 = b'{"v":1,"s":2}'
+
+    def manual(c) -> None:
+        c.manual_ack_set(True)
+
+    def suppressed(c) -> None:
+        c.suppress_exceptions = True
+        deliver = c.on_message
+
+        def on_message(client, userdata, message) -> None:
+            deliver(client, userdata, message)
+            if message.payload == status2:
+                raise ValueError("handler bug")
+
+        c.on_message = on_message
+
+    for setup in (manual, suppressed):
+        own, lean = (read_all(V5, lean, [statuses(True)], setup=setup) for lean in (False, True))
+        assert lean["messages"] == own["messages"] and lean["sent"] == own["sent"], setup
+        assert len(lean["messages"]) == 13 and (lean["sent"] == b"") == (setup is manual), setup
+    got, sent = _read_statuses(raise_on=status2)
+    every, acked = _read_statuses(raise_on=b"none")
+    assert got == every and len(got) == 13
+    assert sent == acked.replace(b"\x40\x02\xff\xff", b"", 1) != acked  # all but its PUBACK (id 65,535)
+
+
+@pytest.mark.parametrize("protocol", [V5, V311])
+def test_a_qos1_packet_without_room_for_its_id_is_paho_own(protocol: int) -> None:
+    """A QoS 1 PUBLISH whose topic fills its packet (no message id): paho's handler reads it, with its outcome."""
+    bad = _packet(0x32, b"\x00\x03a/b")
+    outcome = {}
+    for lean in (False, True):
+        c, got = _client(protocol, lean)
+        c._sock = ScriptedSocket([bad])  # type: ignore[assignment]
+        try:
+            outcome[lean] = ("rc", c._packet_read(), len(got))
+        except Exception as exc:  # whatever paho raises, the lean reader must raise the same
+            outcome[lean] = ("raised", type(exc), len(got))
+    assert outcome[True] == outcome[False]
