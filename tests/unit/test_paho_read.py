@@ -450,3 +450,17 @@ def test_a_qos1_packet_without_room_for_its_id_is_paho_own(protocol: int) -> Non
         except Exception as exc:  # whatever paho raises, the lean reader must raise the same
             outcome[lean] = ("raised", type(exc), len(got))
     assert outcome[True] == outcome[False]
+
+
+@pytest.mark.parametrize("protocol", [V5, V311])
+def test_a_failed_puback_is_the_reads_outcome_as_paho(protocol: int) -> None:
+    """The PUBACK's own code (the connection gone as it is sent, say) is what the read returns, as paho's handler
+    returns it, so the caller drops the connection (R, session 51: a fast path that dropped the code passed)."""
+    status = _publish(b"tsc/v1/city/J1/status", b'{"v":1}', protocol == V5, qos=1, mid=7)
+    outcome = {}
+    for lean in (False, True):
+        c, got = _client(protocol, lean)
+        c._send_puback = lambda mid: MQTTErrorCode.MQTT_ERR_NO_CONN  # type: ignore[method-assign]
+        c._sock = ScriptedSocket([status])  # type: ignore[assignment]
+        outcome[lean] = (c._packet_read(), len(got))
+    assert outcome[True] == outcome[False] == (MQTTErrorCode.MQTT_ERR_NO_CONN, 1)
