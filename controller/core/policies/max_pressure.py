@@ -1053,7 +1053,7 @@ class MaxPressurePolicy(Policy):
         drop: np.ndarray | None = None,
     ) -> np.ndarray:
         """phase_pressures with this policy's parameters; `drop`: PCU to add to each movement's queue besides
-        head_drop_pcu's (lane_stalled_drop_pcu; None: none)."""
+        head_drop_pcu's (stuck_drop_pcu; None: none)."""
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
         shift = head_drop_pcu(layout, est, state.head_waits) if state.head_waits is not None else None
