@@ -15,7 +15,10 @@ The schedule, in cycles C of the group's program (`params`: HarmParams):
   loops, PCU-seconds, over the PCU crossed) exceeds the least the plan's own greens can give
   (Webster 1958's uniform delay at no load, C (1 - g/C)^2 / 2 per movement, weighted by the PCU
   each crossed): elsewhere no timing of the plan can serve the traffic with less waiting, and the
-  window is counted again;
+  window is counted again; and only where the group held, on average over that window, at least
+  `group_trial_hidden_pcu` PCU upstream of its advance loops (the estimator's hidden queue: demand
+  its loops cannot count; where none waits there the policy serves what arrives, and a trial only
+  costs);
 - a trial hands the group to the other side at once (the plan on its clocks, or the policy); its
   first cycle is not counted (it serves the queues the other side left, and the plan's lights jump
   to their clocks); after one cycle counted, the side on trial is ended early if it serves
@@ -86,12 +89,14 @@ def uniform_wait_s(program: Program) -> np.ndarray:
 class Count:
     """Stop-line crossings counted over a window: `pcu` in `s` seconds; `queue_pcu_s`: the group's
     queue at its loops (Estimate.queue_pcu, summed) integrated over the window; `floor_pcu_s`: the
-    plan's least wait (uniform_wait_s) of each PCU crossed, summed."""
+    plan's least wait (uniform_wait_s) of each PCU crossed, summed; `hidden_pcu_s`: the group's hidden
+    queue (upstream of its advance loops, LaneState.hidden_pcu, summed) integrated over the window."""
 
     pcu: float
     s: float
     queue_pcu_s: float = 0.0
     floor_pcu_s: float = 0.0
+    hidden_pcu_s: float = 0.0
 
     @property
     def pcu_min(self) -> float:
@@ -110,7 +115,7 @@ class Count:
     def text(self) -> str:
         return (
             f"{self.pcu_min:.1f} PCU/min (wait at the loops {self.wait_s:.0f} s/PCU, the plan's least "
-            f"{self.floor_s:.0f}) over {self.s:.0f} s"
+            f"{self.floor_s:.0f}; hidden {self.hidden_pcu_s / self.s if self.s > 0 else 0:.1f} PCU) over {self.s:.0f} s"
         )
 
 
@@ -134,6 +139,8 @@ class TrialState:
     queue_pcu_s: float = 0.0  # the group's queue at its loops integrated since the start (PCU-seconds)
     mark_queue_pcu_s: float = 0.0  # ... at mark_s
     mark_floor_pcu_s: float = 0.0  # the crossings' floor_pcu_s (cumulative) at mark_s
+    hidden_total_pcu_s: float = 0.0  # the group's hidden queue integrated since the start (PCU-seconds)
+    mark_hidden_pcu_s: float = 0.0  # ... at mark_s
 
 
 def start(group: Group, now_s: float, cycles: float) -> TrialState:
@@ -172,15 +179,39 @@ def advance(
     cycles: float,
     retry_cycles: float,
     z: float,
+    hidden_pcu: float = 0.0,
+    hidden_min_pcu: float = 0.0,
 ) -> tuple[TrialState, str | None]:
     """The group's trial state at now_s, given its stop-line crossings so far (PCU, cumulative), the
     plan's least wait of each (s, summed: uniform_wait_s, cumulative) and its queue at the loops now
-    (PCU), and the reason when a trial begins or ends this tick (None: neither)."""
-    c = group.cycle_s
+    (PCU), and the reason when a trial begins or ends this tick (None: neither). `hidden_pcu`: its
+    hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average."""
     dt_s = 0.0 if math.isnan(st.t_s) else max(now_s - st.t_s, 0.0)
-    st = replace(st, t_s=now_s, queue_pcu_s=st.queue_pcu_s + queue_pcu * dt_s)
+    st = replace(
+        st,
+        t_s=now_s,
+        queue_pcu_s=st.queue_pcu_s + queue_pcu * dt_s,
+        hidden_total_pcu_s=st.hidden_total_pcu_s + hidden_pcu * dt_s,
+    )
+    hid = st.hidden_total_pcu_s
+    nxt, why = _advance(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, hidden_min_pcu)
+    return (nxt if nxt.hidden_total_pcu_s == hid else replace(nxt, hidden_total_pcu_s=hid)), why
+
+
+def _advance(
+    st: TrialState,
+    group: Group,
+    crossed_pcu: float,
+    floor_pcu_s: float,
+    now_s: float,
+    cycles: float,
+    retry_cycles: float,
+    z: float,
+    hidden_min_pcu: float,
+) -> tuple[TrialState, str | None]:
+    c = group.cycle_s
     if st.running == st.kept:
-        return _while_kept(st, group, crossed_pcu, floor_pcu_s, now_s, cycles)
+        return _while_kept(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, hidden_min_pcu)
     kept = st.kept_count
     if kept is None:  # not reached: a trial begins with the kept side's count (_while_kept)
         return st, None
@@ -193,7 +224,13 @@ def advance(
 
 
 def _while_kept(
-    st: TrialState, group: Group, crossed_pcu: float, floor_pcu_s: float, now_s: float, cycles: float
+    st: TrialState,
+    group: Group,
+    crossed_pcu: float,
+    floor_pcu_s: float,
+    now_s: float,
+    cycles: float,
+    hidden_min_pcu: float = 0.0,
 ) -> tuple[TrialState, str | None]:
     """The side kept runs: counted over the cycles before the trial due, which then begins; a trial
     of the plan only where the policy's wait exceeds the plan's least (Count.floor_s), else the
@@ -204,7 +241,7 @@ def _while_kept(
     if now_s < st.next_trial_s or math.isinf(st.mark_s) or now_s <= st.mark_s:
         return st, None
     kept = _count(st, crossed_pcu, floor_pcu_s, now_s)
-    if st.kept == "policy" and kept.wait_s <= kept.floor_s:
+    if st.kept == "policy" and (kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s):
         return replace(_marked(st, now_s, crossed_pcu, floor_pcu_s), next_trial_s=now_s + cycles * c), None
     trial = _other(st.kept)
     why = f"{_title(group)}: {_name(trial)} on trial; {_name(st.kept)} crossed {kept.text()}"
@@ -244,7 +281,12 @@ def _title(group: Group) -> str:
 def _marked(st: TrialState, now_s: float, crossed_pcu: float, floor_pcu_s: float) -> TrialState:
     """A window counted from now_s."""
     return replace(
-        st, mark_s=now_s, mark_pcu=crossed_pcu, mark_queue_pcu_s=st.queue_pcu_s, mark_floor_pcu_s=floor_pcu_s
+        st,
+        mark_s=now_s,
+        mark_pcu=crossed_pcu,
+        mark_queue_pcu_s=st.queue_pcu_s,
+        mark_floor_pcu_s=floor_pcu_s,
+        mark_hidden_pcu_s=st.hidden_total_pcu_s,
     )
 
 
@@ -255,6 +297,7 @@ def _count(st: TrialState, crossed_pcu: float, floor_pcu_s: float, now_s: float)
         now_s - st.mark_s,
         st.queue_pcu_s - st.mark_queue_pcu_s,
         floor_pcu_s - st.mark_floor_pcu_s,
+        st.hidden_total_pcu_s - st.mark_hidden_pcu_s,
     )
 
 

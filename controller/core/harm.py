@@ -214,6 +214,9 @@ class HarmParams:
     # group_trial: a side wins only by more than this many standard errors of the difference of the two
     # rates (each count a Poisson count); the policy wins a tie
     group_trial_z: float = 2.0
+    # group_trial: the plan is tried only where the group held at least this many PCU upstream of its advance
+    # loops on average over the policy's window (the estimator's hidden queue: demand its loops cannot count)
+    group_trial_hidden_pcu: float = 1.0
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:

@@ -813,7 +813,10 @@ class Core:
             floor = float(sum(float(self._uniform_wait[j] @ e.departures_pcu) for j, e in zip(g.lights, ests)))
             queue = float(sum(float(e.queue_pcu.sum()) for e in ests))
             args = (h.group_trial_cycles, h.group_trial_retry_cycles, h.group_trial_z)
-            st, why = grouptrial.advance(st, g, crossed, floor, queue, now_s, *args)
+            hidden = float(sum(float(e.lanes.hidden_pcu.sum()) for e in ests))
+            st, why = grouptrial.advance(
+                st, g, crossed, floor, queue, now_s, *args, hidden_pcu=hidden, hidden_min_pcu=h.group_trial_hidden_pcu
+            )
             trials[g.name] = st
             if st.running == "plan":
                 on_plan.update(dict.fromkeys(g.lights, g.name))

@@ -45,15 +45,22 @@ def test_better_is_a_difference_beyond_z_standard_errors_of_poisson_counts():
 
 
 def _schedule(
-    rates: dict[str, float], until_s: float, z: float = 2.0, least_s: float = 0.0
+    rates: dict[str, float],
+    until_s: float,
+    z: float = 2.0,
+    least_s: float = 0.0,
+    hidden_pcu: float = 0.0,
+    hidden_min_pcu: float = 0.0,
 ) -> list[tuple[float, str, str]]:
     """The group run tick by tick to until_s, crossing `rates[side]` PCU a second under each side,
-    one PCU waiting at the loops, the plan's least wait `least_s` a PCU; (t, side running, reason)
-    at each trial's start and verdict, and at the end."""
+    one PCU waiting at the loops, the plan's least wait `least_s` a PCU, `hidden_pcu` PCU upstream
+    of its advance loops (a trial needs `hidden_min_pcu`); (t, side running, reason) at each trial's
+    start and verdict, and at the end."""
     st, pcu, out = grouptrial.start(G, 0.0, 2.0), 0.0, []
     for t in range(1, int(until_s) + 1):
         pcu += rates[st.running]
-        st, why = grouptrial.advance(st, G, pcu, least_s * pcu, 1.0, float(t), 2.0, 10.0, z)
+        hidden = {"hidden_pcu": hidden_pcu, "hidden_min_pcu": hidden_min_pcu}
+        st, why = grouptrial.advance(st, G, pcu, least_s * pcu, 1.0, float(t), 2.0, 10.0, z, **hidden)
         if why is not None:
             out.append((float(t), st.running, why))
     out.append((until_s, st.running, st.why))
@@ -65,7 +72,8 @@ def test_a_plan_that_serves_more_is_kept_and_the_policy_tried_again_ten_cycles_l
     # counted 90-270 s; the plan from 270 s, its first cycle not counted, counted 360-540 s: kept
     assert (
         out[0][:2] == (270.0, "plan")
-        and "the policy crossed 100.0 PCU/min (wait at the loops 1 s/PCU, the plan's least 0) over 180 s" in out[0][2]
+        and "(wait at the loops 1 s/PCU, the plan's least 0; hidden 0.0 PCU) over 180 s" in out[0][2]
+        and "the policy crossed 100.0 PCU/min" in out[0][2]
     )
     assert out[1][:2] == (540.0, "plan") and "the city's plan on its clocks kept" in out[1][2]
     assert out[2][:2] == (1440.0, "policy")  # tried again at 540 + 10 cycles
@@ -78,16 +86,21 @@ def test_a_plan_that_serves_less_is_ended_after_one_counted_cycle_and_tried_agai
     # on trial 270-450 s (one cycle settling, one counted), then 10 cycles, then 20 (lost twice)
     assert changes[:4] == [(270.0, "plan"), (450.0, "policy"), (1350.0, "plan"), (1530.0, "policy")]
     assert changes[4:] == [(3330.0, "plan"), (3510.0, "policy")]
-    assert (
-        "the policy kept; the plan crossed 70.0 PCU/min (wait at the loops 1 s/PCU, the plan's least 0) over 90 s"
-        in out[1][2]
-    )
+    assert "the policy kept; the plan crossed 70.0 PCU/min" in out[1][2]
+    assert "(wait at the loops 1 s/PCU, the plan's least 0; hidden 0.0 PCU) over 90 s" in out[1][2]
 
 
 def test_no_plan_is_tried_where_the_policy_waits_less_than_the_plan_s_greens_could_give():
     # one PCU waiting, 100 PCU/min crossing: 0.6 s a PCU, against the plan's least 0.5 s, then 0.7 s
     assert _schedule({"policy": 100 / 60, "plan": 200 / 60}, 600.0, least_s=0.5)[0][:2] == (270.0, "plan")
     assert _schedule({"policy": 100 / 60, "plan": 200 / 60}, 3000.0, least_s=0.7) == [(3000.0, "policy", "")]
+
+
+def test_no_plan_is_tried_where_no_demand_waits_beyond_the_advance_loops():
+    rates = {"policy": 100 / 60, "plan": 200 / 60}
+    assert _schedule(rates, 600.0, hidden_pcu=1.5, hidden_min_pcu=1.0)[0][:2] == (270.0, "plan")
+    assert "hidden 1.5 PCU" in _schedule(rates, 600.0, hidden_pcu=1.5, hidden_min_pcu=1.0)[0][2]
+    assert _schedule(rates, 3000.0, hidden_pcu=0.5, hidden_min_pcu=1.0) == [(3000.0, "policy", "")]
 
 
 def test_the_policy_wins_a_tie_after_the_plan_s_whole_window():
@@ -112,7 +125,8 @@ def _core_run(
     a second; each stop-line loop a car every 2 s (a queue grows), every second once the city's plan
     runs the group (the plan serves more; `plan_serves` false: none, the plan serves less). Per light
     the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
-    cfg = Config(harm=HarmParams(group_trial=on, short_pair_together=False))
+    # no loop here stands upstream (no hidden queue): the trial's mechanics, not its gate (the schedule tests)
+    cfg = Config(harm=HarmParams(group_trial=on, short_pair_together=False, group_trial_hidden_pcu=0.0))
     lays = short_link_layouts()
     core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
     stops = {j: [d.id for d in lay.junction.detectors if d.kind == "stop"] for j, lay in lays.items()}
@@ -160,7 +174,7 @@ def test_a_group_whose_loops_cross_more_on_its_plan_is_kept_on_its_plan_on_its_c
     assert "on trial" in why[0] and "the city's plan on its clocks kept" in why[2]
     # the policy's wait was weighed against the plan's least (uniform_wait_s of the lights' movements, by PCU crossed)
     least = [grouptrial.uniform_wait_s(core.programs[j]) for j in ("J", "K")]
-    shown = float(re.search(r"the plan's least (\d+)\)", why[0]).group(1))  # type: ignore[union-attr]
+    shown = float(re.search(r"the plan's least (\d+);", why[0]).group(1))  # type: ignore[union-attr]
     assert math.floor(min(w.min() for w in least)) <= shown <= math.ceil(max(w.max() for w in least)), why[0]
 
 
