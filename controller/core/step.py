@@ -282,7 +282,7 @@ class Core:
         except Exception as exc:
             return self._all_failed(state, observed, now_s, _failure_reason(stage, exc))
         try:
-            decided = self._decide_network(updated, now_s)
+            decided = self._decide_network(updated, now_s, network)
         except Exception as exc:  # the junctions decide one by one: the one that raises is named there
             decided, log.network_failed = {}, _failure_reason(f"policy {self.policy.name}", exc)
         out_states: dict[str, JunctionState] = {}
@@ -332,16 +332,18 @@ class Core:
             advice_t = now_s
         return links, replace(network, advice=advice), advice, advice_t
 
-    def _decide_network(self, updated: Mapping[str, JunctionState], now_s: float) -> dict[str, _Decided]:
+    def _decide_network(
+        self, updated: Mapping[str, JunctionState], now_s: float, network: NetworkView | None = None
+    ) -> dict[str, _Decided]:
         """Per junction of the policy's network pass (Policy.network_decision), its decide()
         result and the signal view it saw, this tick; {} without a pass. _decide takes it where
         it would call decide() itself: not at a pair's leader, nor where keep-clear changed the
-        estimate."""
+        estimate. The views are the NetworkView's where it has them (`reads_signals`: _views)."""
         nd = self.net_decision
         if nd is None:
             return {}
         jss = [updated[j] for j in nd.jids]
-        views = [_view(js.status, js.red_since_s, now_s) for js in jss]
+        views = _views(nd.jids, jss, now_s, network)
         out = nd.decide_all([js.policy_state for js in jss], [js.estimate for js in jss], views, now_s)
         return {jid: (pstate, wish, view) for jid, (pstate, wish), view in zip(nd.jids, out, views)}
 
@@ -477,7 +479,7 @@ class Core:
             return _evolve(js, command=None, stale=True)
         if self.silent and js.command is None and (js.harm is None or js.harm.mode != "fixed"):
             return _evolve(js, stale=False) if js.stale else js
-        view = _view(js.status, js.red_since_s, now_s) if pre is None else pre[2]
+        view = _views((jid,), (js,), now_s, network)[0] if pre is None else pre[2]
         hs = js.harm if jid in self.groups else self._guard(jid, js, now_s, log.mode_changes)  # (_group_guard)
         if blocked is not None:
             est = keepclear.seen_by_policy(lay, est, blocked)
@@ -1053,7 +1055,7 @@ def _reported_phases(updated: Mapping[str, JunctionState]) -> dict[str, int | No
 def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
     """The gate's SignalView of the junction now (None without a status). Built field by field
     (SignalView has no __post_init__; the frozen dataclass's __init__ sets each field through
-    object.__setattr__): once per junction per tick."""
+    object.__setattr__): once per junction per tick (_views)."""
     if status is None:
         return None
     elapsed = 0.0 if status.in_intergreen else status.time_in_phase_s + max(0.0, now_s - status.t_s)
@@ -1066,6 +1068,18 @@ def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: floa
         red_since,
     )
     return view
+
+
+def _views(
+    jids: Sequence[str], jss: Sequence[JunctionState], now_s: float, network: NetworkView | None
+) -> list[SignalView | None]:
+    """The gate's SignalView of each junction now: the one the tick's NetworkView holds (built once
+    per junction per tick by _coordinate, for a policy that `reads_signals`: the same status and red
+    times), else built here (_view)."""
+    signals = network.signals if network is not None else None
+    if signals:
+        return [signals[j] for j in jids]
+    return [_view(js.status, js.red_since_s, now_s) for js in jss]
 
 
 def _same_decision(new: Command, old: Command | None) -> bool:
