@@ -1,8 +1,8 @@
 """Benchmark (a script, not a test): the re-plan tick of one bench_mqtt region, in process, by part.
 
     python -m sim.bench_tick [--size 5000] [--regions 2] [--warmup 12] [--ticks 12] [--replan-spread 1]
-                             [--period-s 5] [--statuses] [--policy webster] [--tree NAME=PATH ...] [--rounds 3]
-                             [--json FILE]
+                             [--period-s 5] [--statuses] [--policy webster] [--table] [--tree NAME=PATH ...]
+                             [--rounds 3] [--json FILE]
 
 The controller of sim/bench_mqtt.py's first region (--size junctions, copies of the bundled city's
 junction with the most detectors, --regions regions: 2,500 junctions at the defaults), webster
@@ -21,7 +21,10 @@ wrapped (the heap frozen once set up, as bench_mqtt's controllers do: live.freez
   fold: netestimate.fold and harm: Core._observe_harm (do no harm's replays);
 - webster: Core._decide_network (webster's pass); due: its replan_due calls; answers: the asks'
   answers (webster_net.FloorAnswers.answer); flows: webster_net.period_flows_all;
-- junctions: the per-junction loop (Core._junction), of which gate: Core._gate and guard: Core._guard.
+- junctions: the per-junction loop (Core._junction), of which gate: Core._gate and guard: Core._guard;
+- with --table, after each tick and not in it: table: the heartbeat's junction table, every page
+  (live.ServiceNode.junction_table_pages, which a live node runs on the tick's thread every heartbeat_s),
+  of which rows: its rows (operators.junction_table).
 
 A part missing in a tree (no such function) reads "-". The wrappers cost about a microsecond a call:
 `due` (one call per junction and tick where the tree calls replan_due for each) reads a little high.
@@ -68,6 +71,8 @@ PARTS = (
     ("junctions", "controller.core.step:Core", "_junction"),
     ("gate", "controller.core.step:Core", "_gate"),
     ("guard", "controller.core.step:Core", "_guard"),
+    ("table", "", ""),  # with --table: the heartbeat's junction table, all pages (ServiceNode.junction_table_pages)
+    ("rows", "controller.live", "junction_table"),  # of which its rows (operators.junction_table, as live calls it)
 )
 
 
@@ -76,7 +81,8 @@ def wrap_parts() -> Timers:
     tree lacks left out. `timers.unwrap()` puts them back."""
     timers = Timers(cpu=time.thread_time)
     for label, path, attr in PARTS:
-        timers.wrap(path, attr, label)
+        if path:
+            timers.wrap(path, attr, label)
     return timers
 
 
@@ -90,10 +96,13 @@ def run_one(
     freeze: bool = True,
     statuses: bool = False,
     policy: str = "webster",
+    table: bool = False,
 ) -> dict[str, Any]:
     """This tree's region, in this process: {"parts": labels, "ticks": [{label: ms}], "plans": [n]}
     (`freeze`: the heap frozen once set up, live.freeze_heap: for a process of its own; `statuses`:
-    each second a roadside status per junction too, status_at's; `policy`: the service's)."""
+    each second a roadside status per junction too, status_at's; `policy`: the service's; `table`: after
+    each tick the heartbeat's junction table built too, as a live node does every heartbeat_s, part
+    "table", not in "tick")."""
     from controller.core.messages import status_body
     from controller.live import freeze_heap
     from controller.service import ControllerService
@@ -115,7 +124,9 @@ def run_one(
         freeze_heap()  # as bench_mqtt's controllers and run_controller.py run do
     timers = wrap_parts()
     cpu = timers.totals["cpu"]
-    out: dict[str, Any] = {"parts": timers.labels(), "ticks": [], "plans": [], "junctions": len(watched)}
+    node = _TableNode(service, policy, cpu) if table else None
+    labels = [*timers.labels(), *(["table"] if table else [])]
+    out: dict[str, Any] = {"parts": labels, "ticks": [], "plans": [], "junctions": len(watched)}
     try:
         for t in range(1, warmup + ticks + 1):
             stamp = repr(float(t)).encode()
@@ -125,12 +136,40 @@ def run_one(
                     service.on_status_body(status_body(status_at(jid, k, t, len(base.phases))))
             before = dict(cpu)
             result = service.tick(float(t))
+            if node is not None:
+                node.time_pages(float(t))
             if t > warmup:
                 out["ticks"].append({k: (cpu[k] - before[k]) * 1e3 for k in cpu})
                 out["plans"].append(len(result.commands))
     finally:
         timers.unwrap()
     return out
+
+
+class _TableNode:
+    """What ServiceNode.junction_table_pages reads of its node, without a connection: the service,
+    no operators' desk, the policy, the service time and live's page size; `cpu`: the timers' totals,
+    where time_pages adds the table's thread CPU under "table"."""
+
+    def __init__(self, service: Any, policy: str, cpu: dict[str, float]) -> None:
+        self.service, self.desk, self.now_s, self.instance = service, None, 0.0, "bench"
+        self.policy, self.cpu = policy, cpu
+        from controller.live import ServiceNode
+
+        self.table_page_bytes = ServiceNode.table_page_bytes
+        self._pages = ServiceNode.junction_table_pages
+        cpu["table"] = 0.0
+
+    def policy_in_force(self) -> str:
+        return self.policy
+
+    def time_pages(self, now_s: float) -> list[bytes]:
+        """Every page of the table at `now_s`, its thread CPU added to cpu["table"]."""
+        self.now_s = now_s
+        c0 = time.thread_time()
+        pages: list[bytes] = self._pages(self)
+        self.cpu["table"] += time.thread_time() - c0
+        return pages
 
 
 def status_at(jid: str, k: int, t: int, phases: int) -> SignalStatus:
@@ -172,6 +211,7 @@ def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
                 args.period_s,
                 args.statuses,
                 args.policy,
+                args.table,
             ]
         ),
     ]
@@ -183,8 +223,8 @@ def _child(tree: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_main() -> None:
-    size, regions, warmup, ticks, spread, period_s, statuses, policy = json.loads(sys.argv[1])
-    out = run_one(size, regions, warmup, ticks, spread, period_s, statuses=statuses, policy=policy)
+    size, regions, warmup, ticks, spread, period_s, statuses, policy, table = json.loads(sys.argv[1])
+    out = run_one(size, regions, warmup, ticks, spread, period_s, statuses=statuses, policy=policy, table=table)
     print(json.dumps(out), flush=True)
 
 
@@ -216,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--period-s", type=float, default=5.0, help="[webster] period_s (5: bench_mqtt's; shipped 300)")
     ap.add_argument("--statuses", action="store_true", help="a roadside status per junction each second too")
     ap.add_argument("--policy", default="webster", help="the service's policy (webster, adaptive, ...)")
+    ap.add_argument("--table", action="store_true", help="the heartbeat's junction table built after each tick")
     ap.add_argument("--tree", action="append", default=[], help="NAME=PATH: a source tree to run (repeatable)")
     ap.add_argument("--rounds", type=int, default=3, help="with --tree: runs of each tree, interleaved")
     ap.add_argument("--json", type=Path, help="write every run's per-tick parts here")
@@ -230,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             args.period_s,
             statuses=args.statuses,
             policy=args.policy,
+            table=args.table,
         )
         runs = {"this tree": [one]}
     else:

@@ -38,3 +38,15 @@ def test_statuses_cycle_each_phase_with_an_intergreen_and_the_region_ticks_with_
     assert all(s.junction == "J7" and s.t_s == float(t) for t, s in enumerate(seen))
     run = bench_tick.run_one(20, 1, 2, 2, 1.0, freeze=False, statuses=True)
     assert len(run["ticks"]) == 2 and "observe" in run["parts"]
+
+
+def test_the_heartbeats_table_is_timed_after_each_tick_and_not_in_it():
+    import controller.live as live
+
+    real = live.junction_table
+    run = bench_tick.run_one(20, 1, 2, 3, 1.0, freeze=False, statuses=True, table=True)
+    assert live.junction_table is real  # unwrapped
+    assert {"table", "rows"} <= set(run["parts"])
+    assert all(t["table"] >= t["rows"] > 0.0 for t in run["ticks"])
+    plain = bench_tick.run_one(20, 1, 2, 2, 1.0, freeze=False)
+    assert "table" not in plain["parts"] and all(t["rows"] == 0.0 for t in plain["ticks"])
