@@ -20,13 +20,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from controller.config import Config
-from controller.core import harm
 from controller.core import override as rules
 from controller.core.estimation import Layout
 from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
 from controller.core.override import OperatorParams, Override
-from controller.core.step import Core, CoreState, JunctionState, TickResult
+from controller.core.step import Core, CoreState, JunctionState, ShownMode, TickResult
 from controller.core.validation import PolicyChange, PolicyChoice, Verdict, decode_policy_change, judge
 from controller.errors import ConfigError, FeedError
 from controller.model import Command, CycleWish, Intersection, PhaseWish
@@ -750,7 +749,7 @@ def junction_table(
     delay per PCU over the do-no-harm window) and the ages of the last detector message and status."""
     out: dict[str, dict[str, Any]] = {}
     active = desk.active if desk is not None else {}
-    reports = core.report(state)  # a light held on the city's plan by its short-link group reads fixed
+    reports = core.shown_modes(state)  # Core.report's mode, reason, delay (a light held by its group reads fixed)
     for jid, lay in core.layouts.items():
         js = state.junctions[jid]
         est, st, ov = js.estimate, js.status, active.get(jid)
@@ -784,7 +783,7 @@ def junction_table(
 
 
 def _mode(
-    core: Core, js: JunctionState, ov: Override | None, report: harm.JunctionReport | None, now_s: float
+    core: Core, js: JunctionState, ov: Override | None, report: ShownMode | None, now_s: float
 ) -> tuple[str, str]:
     est, st = js.estimate, js.status
     if ov is not None:

@@ -719,8 +719,12 @@ class Estimate:
         )
 
     def faulty_detectors(self, layout: Layout) -> tuple[str, ...]:
+        """The ids of the detectors marked faulty, in the layout's order."""
+        at = self.health.faulty.nonzero()[0].tolist()  # (the health array is one-dimensional)
+        if not at:
+            return ()
         ids = list(layout.det_index)
-        return tuple(ids[i] for i in np.flatnonzero(self.health.faulty))
+        return tuple([ids[i] for i in at])
 
 
 @dataclass(frozen=True)

@@ -919,6 +919,13 @@ def gains(replay: Replay) -> Gains:
     )
 
 
+def delay_controlled_s(replay: Replay) -> float:
+    """gains(replay).delay_controlled_s to the bit (the same operations), without the other figures:
+    what the heartbeat's junction table shows of every junction (operators.junction_table)."""
+    present = pcu_in_window(replay)
+    return float(replay.sides.delay_pcu_s[CONTROLLED].sum()) / present if present > 0 else 0.0
+
+
 def total(gains_by_junction: list[Gains] | tuple[Gains, ...]) -> Gains:
     """Network figures: delays weighted by each junction's demand (a mean delay per PCU of the
     network), flows and queues summed, the shortest span."""

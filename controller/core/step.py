@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -934,9 +934,30 @@ class Core:
                 out.update({j: replace(out[j], mode="fixed", reason=st.why) for j in g.lights if j in out})
         return out
 
+    def shown_modes(self, state: CoreState) -> dict[str, ShownMode]:
+        """Per junction: report(state)'s mode, reason and delay_controlled_s, to the bit, without its
+        other figures (operators.junction_table shows only these, of every junction, every heartbeat)."""
+        out = {
+            jid: ShownMode(js.harm.mode, js.harm.reason, shadow.delay_controlled_s(js.harm.replay))
+            for jid, js in state.junctions.items()
+            if js.harm is not None
+        }
+        fixed = [j for j in self.groups if _in_fixed_mode(state.junctions[j])]
+        for jid, by in pairs.held(self.groups, fixed).items():
+            out[jid] = out[jid]._replace(mode="fixed", reason=_held_by(by))
+        return out
+
     def network(self, state: CoreState) -> tuple[shadow.Gains, int]:
         """Network totals of the shadow (delays demand-weighted) and the junctions in fixed mode."""
         return harm.network(js.harm for js in state.junctions.values() if js.harm is not None)
+
+
+class ShownMode(NamedTuple):
+    """A junction's mode as Core.report shows it, and its controlled delay (Core.shown_modes)."""
+
+    mode: str
+    reason: str
+    delay_controlled_s: float
 
 
 # a junction's decide() result from the policy's network pass, and the signal view it saw
