@@ -923,15 +923,12 @@ class Core:
 
     def report(self, state: CoreState) -> dict[str, harm.JunctionReport]:
         """Per junction: mode, reason of the last switch, switches, and the shadow's figures; a
-        light held on the city's plan by its short-link group (_group_guard) reports fixed mode."""
+        light held on the city's plan by its short-link group (_group_guard) or by its group's trial
+        ([harm] group_trial) reports fixed mode (_held_on_plan)."""
         out = {jid: harm.report(js.harm) for jid, js in state.junctions.items() if js.harm is not None}
-        fixed = [j for j in self.groups if _in_fixed_mode(state.junctions[j])]
-        for jid, by in pairs.held(self.groups, fixed).items():
-            out[jid] = replace(out[jid], mode="fixed", reason=_held_by(by))
-        for g in self.trial_groups:  # [harm] group_trial: a group the city's plan runs
-            st = state.trials.get(g.name)
-            if st is not None and st.running == "plan":
-                out.update({j: replace(out[j], mode="fixed", reason=st.why) for j in g.lights if j in out})
+        for jid, why in self._held_on_plan(state).items():
+            if jid in out:
+                out[jid] = replace(out[jid], mode="fixed", reason=why)
         return out
 
     def shown_modes(self, state: CoreState) -> dict[str, ShownMode]:
@@ -942,9 +939,20 @@ class Core:
             for jid, js in state.junctions.items()
             if js.harm is not None
         }
+        for jid, why in self._held_on_plan(state).items():
+            if jid in out:
+                out[jid] = out[jid]._replace(mode="fixed", reason=why)
+        return out
+
+    def _held_on_plan(self, state: CoreState) -> dict[str, str]:
+        """The lights report and shown_modes show in fixed mode although their own mode may not be, with
+        the reason shown: held by their short-link group, then (over it) by their group's trial of the plan."""
         fixed = [j for j in self.groups if _in_fixed_mode(state.junctions[j])]
-        for jid, by in pairs.held(self.groups, fixed).items():
-            out[jid] = out[jid]._replace(mode="fixed", reason=_held_by(by))
+        out = {jid: _held_by(by) for jid, by in pairs.held(self.groups, fixed).items()}
+        for g in self.trial_groups:  # [harm] group_trial: a group the city's plan runs
+            st = state.trials.get(g.name)
+            if st is not None and st.running == "plan":
+                out.update(dict.fromkeys(g.lights, st.why))
         return out
 
     def network(self, state: CoreState) -> tuple[shadow.Gains, int]:

@@ -23,8 +23,9 @@ from controller.core.override import Override
 from controller.core.policies import make_policy
 from controller.core.step import Core, CoreState
 from controller.junctions import load_intersections
-from controller.model import DetectorReading, PhaseWish, SignalStatus, Snapshot
+from controller.model import DetectorReading, Intersection, PhaseWish, SignalStatus, Snapshot
 from controller.operators import _mode, junction_table
+from tests.estimate_fixtures import short_link_layouts
 from tests.junction_fixtures import timed_junction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,19 +101,21 @@ def _status(jid: str, phases: int, t: int, k: int) -> SignalStatus:
     return SignalStatus(jid, float(t) - (k % 3), at // 11, at % 11 == 10, float(at % 11), "p", 0, mode, faults=faults)
 
 
-def _states(policy: str) -> list[tuple[Core, CoreState, float]]:
-    cfg = Config()
-    core = Core({j: Layout.build(x, cfg) for j, x in JUNCTIONS.items()}, make_policy(policy, cfg), cfg)
+def _states(
+    policy: str, cfg: Config | None = None, junctions: dict[str, Intersection] = JUNCTIONS
+) -> list[tuple[Core, CoreState, float]]:
+    cfg = cfg or Config()
+    core = Core({j: Layout.build(x, cfg) for j, x in junctions.items()}, make_policy(policy, cfg), cfg)
     assert core.groups  # A and B held together
     state, out = core.initial_state(0.0), []
-    jids = list(JUNCTIONS)
+    jids = list(junctions)
     for t in range(1, 91):
         snaps = [
             _snapshot(j, [d.id for d in x.detectors], t, k)
-            for k, (j, x) in enumerate(JUNCTIONS.items())
+            for k, (j, x) in enumerate(junctions.items())
             if not (k % 5 == 4 and t > 50)  # stale from 50 s at some
         ]
-        statuses = [_status(j, len(x.phases), t, k) for k, (j, x) in enumerate(JUNCTIONS.items()) if k % 9 != 8]
+        statuses = [_status(j, len(x.phases), t, k) for k, (j, x) in enumerate(junctions.items()) if k % 9 != 8]
         state, _ = core.step(state, snaps, statuses, float(t))
         if t in (30, 60):  # do no harm's fixed mode at a few, A among them (B then held with it)
             fixed = {j: state.junctions[j] for j in (jids[2], jids[11], "A")}
@@ -165,3 +168,25 @@ def test_shown_modes_are_the_reports_mode_reason_and_controlled_delay() -> None:
             assert np.float64(got.delay_controlled_s).tobytes() == np.float64(r.delay_controlled_s).tobytes()
             delays.add(round(r.delay_controlled_s, 3))
     assert len(delays) > 10  # the delays differ between junctions and ticks: a wrong one would show
+
+
+def test_a_group_on_trial_of_the_plan_shows_as_the_report_says() -> None:
+    """[harm] group_trial: the lights of a group the city's plan runs show fixed with the trial's reason
+    (Core.report's), the other groups' and lights' rows as they were."""
+    from controller.core import grouptrial
+
+    cfg = Config()
+    cfg = replace(cfg, harm=replace(cfg.harm, group_trial=True))
+    # J and K on a short link, one cycle: one group (the city's lights are no one's neighbours)
+    junctions = {**JUNCTIONS, **{j: lay.junction for j, lay in short_link_layouts().items()}}
+    core, state, now_s = _states("adaptive", cfg, junctions)[-1]
+    assert len(core.trial_groups) == 1
+    g = core.trial_groups[0]
+    before = junction_table(core, state, None, {}, now_s)
+    on_plan = replace(grouptrial.start(g, 0.0, 3.0), running="plan", why="trial: the plan crossed 12 % more")
+    state = replace(state, trials={g.name: on_plan})
+    got = junction_table(core, state, None, {}, now_s)
+    assert json.dumps(got) == json.dumps(_former_table(core, state, None, {}, now_s))
+    assert {got[j]["mode"] for j in g.lights} == {"fixed"} and {got[j]["why"] for j in g.lights} == {on_plan.why}
+    assert {j: r for j, r in got.items() if j not in g.lights} == {j: r for j, r in before.items() if j not in g.lights}
+    assert any(before[j]["why"] != on_plan.why for j in g.lights)
