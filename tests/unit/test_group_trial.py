@@ -118,15 +118,16 @@ def test_bad_parameters_are_refused_naming_the_field(field, value):
 
 
 def _core_run(
-    on: bool, until_s: int, plan_serves: bool = True
+    on: bool, until_s: int, plan_serves: bool = True, hidden_gate_pcu: float = 0.0, adv_occupancy: float = 0.1
 ) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
     """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
     at every light, each roadside showing the stage commanded at once; each advance loop counts a car
     a second; each stop-line loop a car every 2 s (a queue grows), every second once the city's plan
     runs the group (the plan serves more; `plan_serves` false: none, the plan serves less). Per light
     the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
-    # no loop here stands upstream (no hidden queue): the trial's mechanics, not its gate (the schedule tests)
-    cfg = Config(harm=HarmParams(group_trial=on, short_pair_together=False, group_trial_hidden_pcu=0.0))
+    # no loop here stands upstream (no hidden queue): the gate at 0 by default, for the trial's mechanics
+    harm = HarmParams(group_trial=on, short_pair_together=False, group_trial_hidden_pcu=hidden_gate_pcu)
+    cfg = Config(harm=harm)
     lays = short_link_layouts()
     core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
     stops = {j: [d.id for d in lay.junction.detectors if d.kind == "stop"] for j, lay in lays.items()}
@@ -142,7 +143,7 @@ def _core_run(
                 float(t),
                 1.0,
                 tuple(DetectorReading(d, (("car", cars),), 0.1, 5.0) for d in stops[j])
-                + tuple(DetectorReading(d, (("car", 1),), 0.1, 5.0) for d in advs[j]),
+                + tuple(DetectorReading(d, (("car", 1),), adv_occupancy, 5.0) for d in advs[j]),
             )
             for j in lays
         ]
@@ -216,3 +217,13 @@ def test_a_side_that_wins_its_trial_resets_the_losses_so_the_other_is_retried_te
         if why is not None:
             out.append((float(t), st.running, st.losses))
     assert out[3:7] == [(1530.0, "policy", 2), (3330.0, "plan", 2), (3600.0, "plan", 0), (4500.0, "policy", 0)]
+
+
+def test_the_step_gates_the_trial_on_the_groups_hidden_queue_not_its_queue_at_the_loops():
+    """group_trial_hidden_pcu at 1 PCU: the same group, whose queue between the loops grows, holds nobody
+    upstream of its advance loops, so the plan is never tried (R, session 51: the step handing the
+    queue at the loops as the hidden queue passed every test)."""
+    cycle = short_link_layouts()["J"].junction.base_cycle_s()
+    _, core, why, report = _core_run(True, math.ceil(9 * cycle), hidden_gate_pcu=1.0)
+    assert [g.lights for g in core.trial_groups] == [("J", "K")] and why == []
+    assert {r.mode for r in report.values()} == {"policy"}
