@@ -998,7 +998,7 @@ def main(cfg: Config, region: str | None = None) -> int:
         node = ServiceNode(
             cfg, junctions, settings, start_s=clock.now(), metrics=metrics, archive=recorder, trust=trust, **shard
         )
-        driver = takeover.Failover(node, city_cfg, city, region, trust) if region else node
+        driver = takeover.Failover(node, city_cfg, city, region, trust, metrics=metrics) if region else node
         node.ops_metrics = OperatorMetrics(registry, cfg.metrics.update_s)
     except BaseException:
         if recorder is not None:

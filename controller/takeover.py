@@ -21,6 +21,9 @@ heartbeats (docs/mqtt.md) of the other regions' instances through its own node's
   statuses arrive retained; those of the border, already subscribed, are subscribed again with
   retain handling 0 so the broker sends them again (the own node sees them twice: the same
   status, harmless);
+- its junctions report on the instance's /metrics, in the families and labels of the own
+  region's (ServiceMetrics.share: tsc_junction_mode, the plans, the ticks...; the tsc_network_*
+  gauges stay the own region's), until it is handed back;
 - it hands the region back when the region's own instance is alive again (its new epoch is above
   the taker's, the roadsides follow it): the node says "offline" and its topics that nobody
   else of the instance needs are unsubscribed.
@@ -41,6 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from controller.adapters.audit import boot_epoch
+from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import topic_level
 from controller.adapters.trust import Trust
 from controller.config import Config
@@ -65,11 +69,15 @@ class Failover:
         region: str,
         trust: Trust,
         *,
+        metrics: ServiceMetrics | None = None,
         wall: Callable[[], float] = time.monotonic,
     ) -> None:
-        """cfg: the city's configuration (not the region's); city: every junction."""
+        """cfg: the city's configuration (not the region's); city: every junction. metrics: the
+        own node's exporter: a taken region's junctions join its families (ServiceMetrics.share)
+        while it is taken, so the region does not go dark on the instance's /metrics."""
         self.own, self.cfg, self.city, self.region = own, cfg, city, region
-        self.trust, self._wall = trust, wall
+        self.trust, self._wall, self.metrics = trust, wall, metrics
+        self._exporters: dict[str, ServiceMetrics] = {}  # the taken regions' nodes' (ServiceMetrics.share)
         self.plan = plan_regions(cfg, city)
         self.lease_s = cfg.regions.lease_s
         self.taken: dict[str, ServiceNode] = {}
@@ -177,6 +185,10 @@ class Failover:
             self._routes = tuple(r for r in self._routes if r[0] is not node)
             others = [r[0] for r in self._routes]
         node.close()
+        with self._lock:
+            exporter = self._exporters.pop(name, None)
+        if exporter is not None:
+            exporter.leave()
         keep = set(self.own.subscriptions()).union(*(n.subscriptions() for n in others))
         self.own.client.unsubscribe(t for t in node.subscriptions() if t not in keep)
 
@@ -187,6 +199,9 @@ class Failover:
             log.exception("region=%s takeover failed; retried at the next tick", name)
             with self._lock:
                 self._building.discard(name)
+                exporter = self._exporters.pop(name, None)
+            if exporter is not None:
+                exporter.leave()
             return
         with self._lock:  # still in _building until the tick's thread takes it
             self._built[name] = node
@@ -199,11 +214,16 @@ class Failover:
         audit = self.trust.audit
         epoch = audit.begin_epoch(instance, wall_s) if audit is not None else boot_epoch(wall_s)
         client = self.own.client
+        exporter = None if self.metrics is None else self.metrics.share({j: self.city[j] for j in region.owned}, cfg)
+        if exporter is not None:
+            with self._lock:  # a failed takeover takes its series out (_take): the retry shares them again
+                self._exporters[name] = exporter
         node = ServiceNode(
             cfg,
             {j: self.city[j] for j in region.watched},
             client.settings,
             start_s=now_s,
+            metrics=exporter,
             trust=Trust(epoch, self.trust.signer, audit),
             region=name,
             owned=region.owned,

@@ -156,6 +156,18 @@ _G_FAULTY, _G_QUEUE, _G_DELAY, _G_MEASURED, _G_FIXED, _G_GAIN, _G_TGAIN, _G_SAT,
 )
 # The junction gauges a junction refused at start has no figure for (NaN): its estimates, not its counts.
 _NOT_ESTIMATED = (_G_QUEUE, _G_DELAY, _G_MEASURED, _G_FIXED, _G_GAIN, _G_TGAIN, _G_SAT, _G_SPEED)
+# ServiceMetrics' counters labelled by junction alone (attribute names): each junction's children made at start.
+_JUNCTION_COUNTERS = (
+    "detector_faults",
+    "plans_computed",
+    "plans_refused",
+    "plans_pushed",
+    "plans_acked",
+    "plans_validated",
+    "plans_twin_rejected",
+    "fallbacks",
+    "harm_switches",
+)
 THROUGHPUT_BY_CLASS = (
     "junction_throughput_vehicles_per_second",
     "Vehicles over the stop lines per second of service time, by class.",
@@ -515,8 +527,10 @@ class ServiceMetrics:
         cfg: Config,
         *,
         params: MetricsConfig | None = None,
+        within: ServiceMetrics | None = None,
     ) -> None:
-        """`params`: the [metrics] figures' cadence and windows, cfg.metrics by default."""
+        """`params`: the [metrics] figures' cadence and windows, cfg.metrics by default. `within`:
+        another exporter of `registry` whose families this one's junctions join (`share`)."""
         if not isinstance(registry, CollectorRegistry):
             raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
         self.registry = registry
@@ -539,8 +553,63 @@ class ServiceMetrics:
         # for them); taken under _lock before _lock is released, so the folds go in the order taken
         self._fold_lock = threading.Lock()
         self._pending_folds = 0  # signal states noted in the shadows and not yet folded (_ShadowFolds)
-        self._declare(registry)
+        self._shares: tuple[ServiceMetrics, ...] = ()  # the exporters in this one's families (share)
+        self._share_lock = threading.Lock()
+        self._within = within
+        self._refused: dict[str, str] = {}  # junction -> reason: the series on tsc_junction_refused_info
+        if within is None:
+            self._declare(registry)
+        else:
+            self._join(within)
         self._init_children()
+
+    def share(self, junctions: Mapping[str, Intersection], cfg: Config) -> ServiceMetrics:
+        """The exporter of another service of this process (a region taken over, controller/
+        takeover.py) in this one's families: its junctions' series beside this one's, under the
+        same names and labels (`junction`), and the service-wide series (feed messages, ticks,
+        plans' twin runs, the metrics' own cost) counted together, as one instance's. Its network
+        figures are its own and not exported: the tsc_network_* gauges stay this service's.
+        `leave` takes its junctions' series out again."""
+        if self._within is not None:
+            raise ValueError("a shared exporter cannot be shared again: share the one that declared the families")
+        return ServiceMetrics(self.registry, junctions, cfg, params=self.params, within=self)
+
+    def _join(self, within: ServiceMetrics) -> None:
+        """`within`'s metrics for this exporter's (share), but network gauges of its own, in no registry."""
+        for name, metric in list(vars(within).items()):
+            if isinstance(metric, (Counter, Gauge, Histogram)):
+                setattr(self, name, metric)
+        self._declare_network(lambda name, doc, labels=(): Gauge(f"{PREFIX}_{name}", doc, list(labels), registry=None))
+        with within._share_lock:
+            within._shares = (*within._shares, self)
+
+    def leave(self) -> None:
+        """A shared exporter's junctions leave the families (the region handed back, its own
+        instance reporting them again): their series go, and its junction gauges are no longer
+        collected. The service-wide series keep what it counted."""
+        within = self._within
+        if within is None:
+            raise ValueError("only a shared exporter (share) can leave")
+        with within._share_lock:
+            within._shares = tuple(s for s in within._shares if s is not self)
+        with self._lock:
+            for jid in self._j:
+                for name in _JUNCTION_COUNTERS:
+                    getattr(self, name).remove(jid)
+                for m in MODES:
+                    self.mode.remove(jid, m)
+            for jid, label in self._failing.items():
+                self.failed_info.remove(jid, label)
+            for jid, why in self._refused.items():
+                self.refused_info.remove(jid, why)
+            self._failing, self._refused = {}, {}
+
+    def _collected_all(self) -> list[tuple[str, list[float], list[float]]]:
+        """`collected`, and that of every exporter sharing this one's families (share)."""
+        values = self.collected()
+        for other in self._shares:
+            values += other.collected()
+        return values
 
     # -- declaration --------------------------------------------------------------------------
     def _declare(self, r: CollectorRegistry) -> None:
@@ -555,7 +624,7 @@ class ServiceMetrics:
         self._declare_service(r, gauge, counter)
         self._declare_junctions(gauge, counter)
         # the junction gauges the refresh sets (JUNCTION_GAUGES)
-        r.register(_JunctionGauges(self.collected))
+        r.register(_JunctionGauges(self._collected_all))
         self._declare_network(gauge)
 
     def _declare_service(self, r: CollectorRegistry, gauge: _Make[Gauge], counter: _Make[Counter]) -> None:
@@ -676,19 +745,8 @@ class ServiceMetrics:
         """Create every labelled series up front (at 0) and cache the hot ones."""
         self._received = {k: self.received.labels(kind=k) for k in MESSAGE_KINDS}
         self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
-        names = (
-            "detector_faults",
-            "plans_computed",
-            "plans_refused",
-            "plans_pushed",
-            "plans_acked",
-            "plans_validated",
-            "plans_twin_rejected",
-            "fallbacks",
-            "harm_switches",
-        )
         for jid, j in self._j.items():
-            j.c = {n: getattr(self, n).labels(junction=jid) for n in names}
+            j.c = {n: getattr(self, n).labels(junction=jid) for n in _JUNCTION_COUNTERS}
             j.modes = {m: self.mode.labels(junction=jid, mode=m) for m in MODES}
             j.modes["fallback"].set(1.0)
 
@@ -706,6 +764,7 @@ class ServiceMetrics:
                 continue
             self._set_mode(j, "refused", 0)
             self.refused_info.labels(junction=jid, reason=why).set(1.0)
+            self._refused[jid] = why
             for k in _NOT_ESTIMATED:
                 j.gauges[k] = math.nan
 

@@ -230,3 +230,89 @@ def test_the_failover_report_knows_an_epoch_by_who_began_it(tmp_path):
         assert row["adaptive_again_after_s"] == (1017.0 - killed_wall) * speed - lag_s
     assert r["status_lag_s"] == [lag_s, lag_s]
     assert epochs.of(taker) == "taker" and epochs.of(first) == "lost" and epochs.of(7) is None
+
+
+def test_a_taken_region_reports_on_the_instance_s_metrics_until_handed_back():
+    """After a takeover the lost region's junctions are on the taker's /metrics (the registry passed
+    in), in the families and labels of its own junctions (no family twice), its ticks counted with the
+    instance's; handed back, its junctions' series go and the own region's stay."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from controller.adapters.metrics import ServiceMetrics
+
+    city = load_intersections(ROOT / "intersections" / "city")
+    cfg = replace(Config(), regions=RegionsConfig(count=2, lease_s=15.0))
+    rcfg, watched, owned = select(cfg, city, "r1")
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry, {j: city[j] for j in owned}, rcfg)
+    settings = MqttSettings("127.0.0.1", 1, "controller", "", "tsc-city-ctl-r1")
+    own = ServiceNode(rcfg, watched, settings, region="r1", owned=owned, metrics=metrics)
+    f = Failover(own, cfg, city, "r1", Trust(1, None, None), metrics=metrics)
+    lost = set(plan_regions(cfg, city).region("r0").owned)
+
+    def scrape() -> dict[str, dict[str, float]]:
+        """Family -> {junction: the sum of its samples} (and the tick count)."""
+        fams = list(text_string_to_metric_families(generate_latest(registry).decode()))
+        assert len({fam.name for fam in fams}) == len(fams)  # each family once
+        out: dict[str, dict[str, float]] = {}
+        for fam in fams:
+            for s in fam.samples:
+                row = out.setdefault(s.name, {})
+                key = s.labels.get("junction", "")
+                row[key] = row.get(key, 0.0) + s.value
+        return out
+
+    before = scrape()
+    assert set(before["tsc_junction_mode"]) == set(owned)
+    f._take("r0", 0.0)
+    f.tick(1.0)  # the tick's thread takes the node over and ticks it beside its own
+    assert set(f.taken) == {"r0"}
+    taken = scrape()
+    for family in (
+        "tsc_junction_mode",
+        "tsc_junction_queue_pcu",
+        "tsc_plans_pushed_total",
+        "tsc_junction_cycle_seconds",
+    ):
+        assert set(taken[family]) == set(owned) | lost, family
+    assert all(taken["tsc_junction_mode"][j] == 1.0 for j in lost)  # one mode each (fallback: no feed yet)
+    assert taken["tsc_tick_duration_seconds_count"][""] == 2.0  # the own node's tick and the taken one's
+    f._hand_back("r0")
+    back = scrape()
+    for family in (
+        "tsc_junction_mode",
+        "tsc_junction_queue_pcu",
+        "tsc_plans_pushed_total",
+        "tsc_junction_cycle_seconds",
+    ):
+        assert set(back[family]) == set(owned), family
+    f._take("r0", 2.0)  # taken again: its series back, once each
+    f.tick(3.0)
+    assert set(scrape()["tsc_junction_mode"]) == set(owned) | lost
+
+
+def test_a_takeover_that_fails_leaves_no_series_behind(monkeypatch):
+    """A taken region's node that cannot be built (retried at the next tick) takes its junctions'
+    series out again: the retry's would otherwise be exported twice."""
+    from prometheus_client import CollectorRegistry
+
+    from controller import takeover
+    from controller.adapters.metrics import ServiceMetrics
+
+    city = load_intersections(ROOT / "intersections" / "city")
+    cfg = replace(Config(), regions=RegionsConfig(count=2, lease_s=15.0))
+    rcfg, _watched, owned = select(cfg, city, "r1")
+    metrics = ServiceMetrics(CollectorRegistry(), {j: city[j] for j in owned}, rcfg)
+    f = Failover(FakeNode("r1"), cfg, city, "r1", Trust(1, None, None), metrics=metrics)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no node")
+
+    monkeypatch.setattr(takeover, "ServiceNode", broken)
+    f._take("r0", 0.0)
+    assert f._built == {} and metrics._shares == ()
+    junctions = {s.labels["junction"] for m in metrics.registry.collect() for s in m.samples if "junction" in s.labels}
+    assert junctions == set(owned)
+    with pytest.raises(ValueError, match="only a shared exporter"):
+        metrics.leave()
