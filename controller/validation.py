@@ -51,6 +51,20 @@ class AuditSink(Protocol):
     def append(self, kind: str, junction: str, actor: str, payload: Mapping[str, Any], t_s: float) -> int: ...
 
 
+class TwinAnswer(Protocol):
+    """What a twin's `predict` returns (sim/twin.py TwinResult): the two plans' predictions, and the
+    wall time of its runs (s), audited as the verdict's twin_s."""
+
+    @property
+    def incumbent(self) -> Any: ...
+
+    @property
+    def candidate(self) -> Any: ...
+
+    @property
+    def run_s(self) -> float: ...
+
+
 class TwinMetrics(Protocol):
     def plan_validated(self, junction: str) -> None: ...
 
@@ -71,11 +85,11 @@ def plan_dict(wish: Candidate | None) -> dict[str, Any] | None:
     return {"phase_order": list(wish.phase_order), "greens_s": list(wish.greens_s), "offset_s": wish.offset_s}
 
 
-def _worker(predict: Callable[[Any], Any], request: Any, conn: Connection) -> None:
+def _worker(predict: Callable[[Any], TwinAnswer], request: Any, conn: Connection) -> None:
     os.setpgrp()  # its own process group: a timeout kills it and the SUMO runs it started
     try:
         result = predict(request)
-        conn.send(("ok", result.incumbent, result.candidate, float(getattr(result, "run_s", 0.0))))
+        conn.send(("ok", result.incumbent, result.candidate, float(result.run_s)))
     except Exception as exc:  # the gate reports it as `unvalidated`, naming it
         conn.send(("error", f"{type(exc).__name__}: {exc}", None, 0.0))
     finally:
@@ -102,12 +116,12 @@ class ValidationGate:
     def __init__(
         self,
         params: ValidationParams,
-        predict: Callable[[Any], Any],
+        predict: Callable[[Any], TwinAnswer],
         *,
         audit: AuditSink | None = None,
         metrics: TwinMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
-        predict_policy: Callable[[Any], Any] | None = None,
+        predict_policy: Callable[[Any], TwinAnswer] | None = None,
     ) -> None:
         """predict: the twin of a cycle plan (sim/twin.py predict); predict_policy: the twin of a
         policy change (sim/twin_policy.py predict_policies), None: policy changes unvalidated."""

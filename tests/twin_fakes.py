@@ -21,6 +21,11 @@ def predict_from_request(request: dict) -> FakeResult:
     return FakeResult(Prediction(request["incumbent"]), Prediction(request["candidate"]))
 
 
+def predict_timed(request: dict) -> FakeResult:
+    """As predict_from_request, its runs' wall time the request's "run_s"."""
+    return FakeResult(Prediction(request["incumbent"]), Prediction(request["candidate"]), float(request["run_s"]))
+
+
 def predict_slowly(request: dict) -> FakeResult:
     time.sleep(float(request["sleep_s"]))
     return predict_from_request(request)

@@ -124,6 +124,17 @@ def test_the_gate_rejects_what_the_twin_predicts_worse_and_records_it():
     assert len(counts.twin_s) == 2 and all(0 < s < 20 for s in counts.twin_s)  # each twin run's wall time
 
 
+def test_the_twin_s_own_run_time_is_audited_not_the_wait_for_it():
+    """The verdict's twin_s is the wall time the twin reports for its runs (TwinResult.run_s), here
+    7.5 s, not the gate's wait for its answer (under a second), which the metrics measure."""
+    gate, store, counts = _gate(twin_fakes.predict_timed)
+    request = {"incumbent": {"J": 100.0}, "candidate": {"J": 90.0}, "run_s": 7.5}
+    assert gate.validate(two_phase(), CycleWish((0, 1), (20.0, 35.0)), None, request, "alice", 5.0).passed
+    (rec,) = store.query(kind=AUDIT_KIND)
+    assert rec.payload["twin_s"] == 7.5
+    assert len(counts.twin_s) == 1 and counts.twin_s[0] != 7.5
+
+
 def test_a_candidate_the_safety_gate_refuses_never_starts_the_twin():
     gate, store, counts = _gate(twin_fakes.predict_fails)
     out = gate.start(two_phase(), CycleWish((0, 1), (2.0, 25.0)), None, {}, "bob", 1.0)
