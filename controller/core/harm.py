@@ -560,7 +560,7 @@ def _charged(
     arrays as its records will hold them (None: not known), read from what `cache` kept (_TestArrays.of; taken
     out of it: observe_all keeps them again with its records). `sums`, `spill`, `trims` (2, junctions):
     queue_charges' and _trims' (None: no trim)."""
-    read = _TestArrays.of(states, getattr(cache, "tests", None))  # the states' tests as arrays
+    read = _TestArrays.of(states, cache.tests if cache is not None else None)  # the states' tests as arrays
     if cache is not None:
         cache.tests = None
     if not known:

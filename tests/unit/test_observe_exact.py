@@ -474,3 +474,20 @@ def test_observe_all_reading_the_kept_tests_gives_the_former_records(name: str) 
             for k, s in enumerate(new):
                 row = (s.excess_t_s, s.excess_s, *s.spill_pcu_s, *s.trim_pcu_s)
                 same(tuple(kept.values[:, k].tolist()), tuple(float(x) for x in row), f"{where} kept {k}")
+
+
+def test_observe_all_reads_the_tests_its_cache_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """observe_all hands _TestArrays.of the arrays its cache kept at the last tick (ReplayCache.tests), the
+    same object: lost (None), every tick would read every state's fields again, and nothing else would tell."""
+    params = dataclasses.replace(Config().harm, min_policy_s=20.0, excess_budget_s=0.0, margin=0.0, margin_s=0.0)
+    core, state, ests, statuses = _ring_core(params, 12)
+    records = [s.harm for s in state.junctions.values()]  # type: ignore[attr-defined]
+    cache = copy.copy(core._replay_cache)
+    kept = cache.tests
+    assert isinstance(kept, harm._TestArrays)
+    seen: list[object] = []
+    of = harm._TestArrays.of
+    monkeypatch.setattr(harm._TestArrays, "of", staticmethod(lambda states, k: seen.append(k) or of(states, k)))
+    args = (core.shadow_net, records, ests, statuses, 13.0, params)
+    harm.observe_all(*args, cache=cache, judged=[True] * len(records))  # type: ignore[arg-type]
+    assert len(seen) == 1 and seen[0] is kept
