@@ -2,7 +2,8 @@
 webster_net.compile_raise_rows), for the very argument types a network pass gives it: its first
 re-plan tick then compiles nothing (numba, about a second: in a 60 s bench run that tick's plans
 were the whole p99; T, session 50). Each compiling case in a fresh process: numba's compiled forms
-are per process. Then that `run` and bench_mqtt's controllers call it (nothing compiled there)."""
+are per process. Then that `run` and bench_mqtt's controllers call it (nothing compiled there), and
+that `run --region` hands its metrics to the failover."""
 
 from __future__ import annotations
 
@@ -114,3 +115,33 @@ def test_bench_mqtts_controllers_warm_their_policy_up_as_run_does(monkeypatch, t
     with pytest.raises(StopHere):
         bench_mqtt.controller_process({**spec, "password": "", "pump": False})
     assert calls == [("warm_up", ("webster",)), ("freeze_heap", ())]
+
+
+def test_run_with_a_region_hands_its_metrics_to_the_failover(monkeypatch):
+    """live.main with `--region` builds its Failover with the node's own ServiceMetrics, so that a
+    region it takes over reports on this instance's /metrics (b1ae2eb). Dropping `metrics=` from the
+    call left every other test green (R, session 51). Stopped at the Failover: never connected."""
+    import dataclasses
+
+    from controller import live, takeover
+    from controller.config import Config, RegionsConfig
+
+    seen: dict = {}
+
+    def failover(node, *args, **kwargs):
+        seen["node_metrics"], seen["metrics"] = node.service.metrics, kwargs.get("metrics")
+        raise StopHere
+
+    monkeypatch.setattr(takeover, "Failover", failover)
+    cfg = Config()
+    cfg = dataclasses.replace(
+        cfg,
+        regions=RegionsConfig(count=2, lease_s=15.0),
+        metrics=dataclasses.replace(cfg.metrics, port=0),
+        audit=dataclasses.replace(cfg.audit, path=""),
+        security=dataclasses.replace(cfg.security, require_signed=False, plan_keys_env=""),
+    )
+    with pytest.raises(StopHere):
+        live.main(cfg, region="r0")
+    assert isinstance(seen["metrics"], live.ServiceMetrics)
+    assert seen["metrics"] is seen["node_metrics"]
