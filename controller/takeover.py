@@ -23,7 +23,7 @@ heartbeats (docs/mqtt.md) of the other regions' instances through its own node's
   status, harmless);
 - its junctions report on the instance's /metrics, in the families and labels of the own
   region's (ServiceMetrics.share: tsc_junction_mode, the plans, the ticks...; the tsc_network_*
-  gauges stay the own region's), until it is handed back;
+  gauges cover them with the own region's), until it is handed back;
 - it hands the region back when the region's own instance is alive again (its new epoch is above
   the taker's, the roadsides follow it): the node says "offline" and its topics that nobody
   else of the instance needs are unsubscribed.

@@ -567,19 +567,20 @@ class ServiceMetrics:
         """The exporter of another service of this process (a region taken over, controller/
         takeover.py) in this one's families: its junctions' series beside this one's, under the
         same names and labels (`junction`), and the service-wide series (feed messages, ticks,
-        plans' twin runs, the metrics' own cost) counted together, as one instance's. Its network
-        figures are its own and not exported: the tsc_network_* gauges stay this service's.
-        `leave` takes its junctions' series out again."""
+        plans' twin runs, the metrics' own cost) counted together, as one instance's; the
+        tsc_network_* gauges, this exporter's, cover its junctions too (everything the instance
+        controls now), and the shared one computes no network figures of its own. `leave` takes
+        its junctions' series out again, and out of the network figures from their next refresh."""
         if self._within is not None:
             raise ValueError("a shared exporter cannot be shared again: share the one that declared the families")
         return ServiceMetrics(self.registry, junctions, cfg, params=self.params, within=self)
 
     def _join(self, within: ServiceMetrics) -> None:
-        """`within`'s metrics for this exporter's (share), but network gauges of its own, in no registry."""
+        """`within`'s metrics for this exporter's (share); the network gauges are `within`'s alone
+        (its `_network` reads this exporter's junctions, this one's never runs)."""
         for name, metric in list(vars(within).items()):
-            if isinstance(metric, (Counter, Gauge, Histogram)):
+            if isinstance(metric, (Counter, Gauge, Histogram)) and not name.startswith("net_"):
                 setattr(self, name, metric)
-        self._declare_network(lambda name, doc, labels=(): Gauge(f"{PREFIX}_{name}", doc, list(labels), registry=None))
         with within._share_lock:
             within._shares = (*within._shares, self)
 
@@ -869,8 +870,13 @@ class ServiceMetrics:
         due = self._each_tick(state, result, now_s)
         if due:
             self._refresh(due, now_s)
-        # The network figures once per update_s (each junction's part was refreshed within it).
-        if due and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s):
+        # The network figures once per update_s (each junction's part was refreshed within it);
+        # a shared exporter's junctions are in those of the exporter it shares (`_network`).
+        if (
+            due
+            and self._within is None
+            and (self._last_network_s is None or now_s - self._last_network_s >= self.params.update_s)
+        ):
             self._network(now_s)
         if self._pending_folds > MAX_PENDING_FOLDS:  # nobody collects: bound what waits for it
             self._settle_all()
@@ -1085,11 +1091,16 @@ class ServiceMetrics:
             cum[k_cum] += float(add)
 
     def _network(self, now_s: float) -> None:
-        """The network figures from every junction's latest refresh: the shadow's delays
-        demand-weighted, the measured figures summed over junctions before any ratio is taken."""
+        """The network figures from the latest refresh of every junction this instance controls
+        now: its own, and those of the regions it has taken over (the exporters sharing its
+        families, `share`); the shadow's delays demand-weighted, the measured figures summed over
+        junctions before any ratio is taken."""
         dt_s = 0.0 if self._last_network_s is None else now_s - self._last_network_s
         self._last_network_s = now_s
         refreshed = [j for j in self._j.values() if j.refreshed]
+        for other in self._shares:  # their refreshes are theirs: taken under their lock
+            with other._lock:
+                refreshed += [j for j in other._j.values() if j.refreshed]
         tot = shadow.total([j.gains for j in refreshed if j.gains is not None])
         demand_pcu_h, delay_ctrl, delay_fixed = tot.demand_pcu_h, tot.delay_controlled_s, tot.delay_fixed_s
         delay_gain = tot.delay_gain
@@ -1160,7 +1171,8 @@ class ServiceMetrics:
     # -- the run report -----------------------------------------------------------------------
     def report(self) -> dict:
         """The network figures of the dashboard's overview: over the whole run and at the last
-        update. Plain JSON types; None where a figure is not defined (n/a)."""
+        update. Plain JSON types; None where a figure is not defined (n/a). The measured run
+        figures are this exporter's own junctions' (a replay's: no replay takes a region over)."""
         cum = sum((j.cum for j in self._j.values()), np.zeros(len(CUM)))
         spans = [j.cum_t_s - j.cum_t0_s for j in self._j.values() if j.cum_t0_s is not None]
         run = self._run.figures()

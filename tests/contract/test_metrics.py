@@ -438,6 +438,81 @@ def test_network_gain_is_the_demand_weighted_total_of_the_cores_shadow_and_moves
     assert value(reg, "tsc_junction_degree_of_saturation_ratio", junction="A") > 0
 
 
+NETWORK_GAUGES = (
+    "tsc_network_delay_gain_ratio",
+    "tsc_network_delay_seconds",
+    "tsc_network_fixed_time_delay_seconds",
+    "tsc_network_demand_pcu_per_second",
+    "tsc_network_throughput_vehicles_per_second",
+    "tsc_network_throughput_pcu_per_second",
+    "tsc_network_fixed_time_throughput_pcu_per_second",
+    "tsc_network_approach_speed_meters_per_second",
+    "tsc_network_measured_delay_seconds",
+    "tsc_network_loop_speed_meters_per_second",
+)
+
+
+def _traffic(js: dict, t: int) -> CoreState:
+    """A steady state per junction, another for each (A, B, ...): the shadow's gains, arrivals,
+    a queue between the loops, the advance loops' speed, the stop-line crossings."""
+    per, gains = {}, {}
+    for k, (jid, j) in enumerate(js.items()):
+        n = len(j.movements)
+        q = 0.1 * (k + 1)  # PCU/s a lane
+        flow = np.full(n, q * 3600.0)
+        lanes = replace(
+            LaneState.empty(n),
+            queue_pcu=np.full(n, 2.0 + 3 * k),
+            adv_speed_mps=np.full(n, 12.0 - 4 * k),
+            flow_pcu_h=flow,
+            dep_flow_pcu_h=0.9 * flow,
+        )
+        crossed = (("bus", 0), ("car", (k + 1) * t), ("motorcycle", 0), ("truck", 0))
+        est = {
+            "arrivals_pcu": np.full(n, q * t),
+            "departures_pcu": np.full(n, 0.9 * q * t),
+            "lanes": lanes,
+            "flow_pcu_h": flow,
+            "crossed_by_class": crossed,
+        }
+        per[jid] = {"estimate": est, "status": status(jid, t, 0 if t % 60 < 30 else 1)}
+        gains[jid] = shadow.Gains(40.0 - 15 * k, 30.0 + 10 * k, 1000.0, 1000.0, 1800.0 - 600 * k)
+    return with_harm(core_state(js, float(t), **per), gains)
+
+
+def test_network_gauges_cover_a_taken_region_s_junctions_until_it_is_handed_back():
+    """An instance that has taken a region over (ServiceMetrics.share, controller/takeover.py)
+    controls both regions' junctions: its tsc_network_* gauges read what one exporter of all of
+    them reads; handed back (leave), what one of its own junctions alone reads."""
+    params = {"update_s": 5.0, "throughput_window_s": 300.0}
+    both, reg_both, js = exporter("A", "B", **params)
+    alone, reg_alone, _ = exporter("A", **params)
+    own, reg, _ = exporter("A", **params)
+    taken = own.share({"B": js["B"]}, CFG)
+
+    def tick(t: int, *, shared: bool = True) -> None:
+        state = _traffic(js, t)
+        a, b = (replace(state, junctions={jid: state.junctions[jid]}) for jid in ("A", "B"))
+        both.tick_done(state, TickResult(), float(t), 1e-3)
+        alone.tick_done(a, TickResult(), float(t), 1e-3)
+        if shared:  # as Failover.tick, but the taken node first: B's refresh is in A's network figures
+            taken.tick_done(b, TickResult(), float(t), 1e-3)
+        own.tick_done(a, TickResult(), float(t), 1e-3)
+
+    for t in range(601):
+        tick(t)
+    for name in NETWORK_GAUGES:
+        got, want, a_only = value(reg, name), value(reg_both, name), value(reg_alone, name)
+        assert got == pytest.approx(want, rel=1e-9), name
+        assert a_only != pytest.approx(want, rel=1e-3), f"{name}: B changes nothing, the test cannot fail"
+    assert value(reg, "tsc_network_throughput_vehicles_per_second") == pytest.approx(3.0)  # A 1 car/s, B 2
+    taken.leave()
+    for t in range(601, 611):
+        tick(t, shared=False)
+    for name in NETWORK_GAUGES:
+        assert value(reg, name) == pytest.approx(value(reg_alone, name), rel=1e-9), name
+
+
 def test_without_a_shadow_in_the_core_state_the_gains_are_not_a_number():
     m, reg, js = exporter(update_s=1.0)
     for t in range(3):
