@@ -118,12 +118,13 @@ def test_bad_parameters_are_refused_naming_the_field(field, value):
 
 
 def _core_run(
-    on: bool, until_s: int, plan_serves: bool = True, hidden_gate_pcu: float = 0.0, adv_occupancy: float = 0.1
+    on: bool, until_s: int, plan_serves: bool = True, hidden_gate_pcu: float = 0.0, stand_from_s: float = math.inf
 ) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
     """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
     at every light, each roadside showing the stage commanded at once; each advance loop counts a car
     a second; each stop-line loop a car every 2 s (a queue grows), every second once the city's plan
-    runs the group (the plan serves more; `plan_serves` false: none, the plan serves less). Per light
+    runs the group (the plan serves more; `plan_serves` false: none, the plan serves less); from
+    `stand_from_s` on, a vehicle stands on every advance loop instead (the estimator's hidden queue). Per light
     the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
     # no loop here stands upstream (no hidden queue): the gate at 0 by default, for the trial's mechanics
     harm = HarmParams(group_trial=on, short_pair_together=False, group_trial_hidden_pcu=hidden_gate_pcu)
@@ -143,7 +144,7 @@ def _core_run(
                 float(t),
                 1.0,
                 tuple(DetectorReading(d, (("car", cars),), 0.1, 5.0) for d in stops[j])
-                + tuple(DetectorReading(d, (("car", 1),), adv_occupancy, 5.0) for d in advs[j]),
+                + tuple(_advance_reading(d, t >= stand_from_s) for d in advs[j]),
             )
             for j in lays
         ]
@@ -156,6 +157,15 @@ def _core_run(
                 shown[c.junction] = (c.phase, float(t))
         why += [f"{m.junction} {m.mode} {m.reason}" for m in result.mode_changes]
     return sent, core, why, core.report(state)
+
+
+def _advance_reading(detector: str, stands: bool) -> DetectorReading:
+    """An advance loop's second: a car over it at 5 m/s, or a vehicle standing on it all second."""
+    return (
+        DetectorReading(detector, (("car", 0),), 1.0, 0.0)
+        if stands
+        else DetectorReading(detector, (("car", 1),), 0.1, 5.0)
+    )
 
 
 def test_a_group_whose_loops_cross_more_on_its_plan_is_kept_on_its_plan_on_its_clocks():
@@ -227,3 +237,15 @@ def test_the_step_gates_the_trial_on_the_groups_hidden_queue_not_its_queue_at_th
     _, core, why, report = _core_run(True, math.ceil(9 * cycle), hidden_gate_pcu=1.0)
     assert [g.lights for g in core.trial_groups] == [("J", "K")] and why == []
     assert {r.mode for r in report.values()} == {"policy"}
+
+
+def test_the_step_hands_the_trial_the_hidden_queue_its_estimator_holds():
+    """group_trial_hidden_pcu at 1 PCU: from 60 s on, a vehicle stands on every advance loop, so the
+    estimator holds a queue upstream of them, and the plan is tried; the reason gives the group's hidden
+    queue (R, session 51: the step handing 0 as the hidden queue passed every test)."""
+    cycle = short_link_layouts()["J"].junction.base_cycle_s()
+    _, _, why, report = _core_run(True, math.ceil(9 * cycle), hidden_gate_pcu=1.0, stand_from_s=60.0)
+    assert [w.split()[1] for w in why][:2] == ["fixed", "fixed"] and "on trial" in why[0], why
+    hidden = float(re.search(r"hidden ([\d.]+) PCU", why[0]).group(1))  # type: ignore[union-attr]
+    assert hidden >= 1.0, why[0]
+    assert {r.mode for r in report.values()} == {"fixed"}
