@@ -158,3 +158,56 @@ def test_the_mqtt_contract_states_the_feed_ranges_the_service_checks() -> None:
     assert rows["occupancy"].startswith(f"{g(rules.OCCUPANCY_RANGE[0])} … {g(rules.OCCUPANCY_RANGE[1])},")
     assert f"0 … {g(rules.SPEED_RANGE_MPS[1])}; −1 when none" in rows["speed_mps"]
     assert f"integers 0 … {rules.MAX_COUNT_PER_S} × `period_s`" in rows["counts"]
+
+
+def config_keys() -> list[tuple[str, str]]:
+    """(section, key) of every key config.toml sets (a nested table, [regions.named], as its section's key)."""
+    import tomllib
+
+    toml = tomllib.loads((ROOT / "config.toml").read_text())
+    return [(section, key) for section, keys in toml.items() if isinstance(keys, dict) for key in keys]
+
+
+def doc_texts() -> dict[str, str]:
+    return {p.name: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+
+
+def named_keys(text: str) -> tuple[set[str], tuple[str, ...]]:
+    """The words of every `...` span of the prose (one may wrap a line, not a paragraph) and the keys
+    set (`key = ...`) in its ``` blocks; the prefixes of `word_*` wildcards."""
+    prose, code = [], []
+    for k, part in enumerate(re.split(r"^```.*$", text, flags=re.M)):
+        (code if k % 2 else prose).append(part)
+    spans = [
+        " ".join(m.split()) for part in prose for para in part.split("\n\n") for m in re.findall(r"`([^`]+)`", para)
+    ]
+    words = {w for span in spans for w in re.findall(r"\w+", span)}
+    words |= {m for part in code for m in re.findall(r"^\s*(\w+)\s*=", part, flags=re.M)}
+    wild = tuple(w[:-1] for span in spans for w in re.findall(r"\b\w+_\*", span))
+    return words, wild
+
+
+def test_every_config_key_is_named_in_the_docs() -> None:
+    """A key config.toml sets is named, in `backticks`, in README.md or docs/ (a `prefix_*` wildcard
+    counts): a key nobody documents is found only by reading config.toml's comments."""
+    words, wild = named_keys("\n".join(doc_texts().values()))
+    unnamed = [f"[{s}] {k}" for s, k in config_keys() if k not in words and not k.startswith(wild)]
+    assert unnamed == []
+
+
+def test_every_section_key_the_docs_name_is_a_config_field() -> None:
+    """`[section] key` in README.md or docs/ names a field of that section (controller/config.py): a
+    key removed or renamed leaves no doc behind."""
+    cfg, wrong = Config(), []
+    for name, text in doc_texts().items():
+        for section, key in re.findall(r"`\[(\w+)\] (\w+)", text):
+            fields = getattr(cfg, section, None)
+            if fields is None or not hasattr(fields, key):
+                wrong.append(f"{name}: [{section}] {key}")
+    assert wrong == []
+
+
+def test_the_key_readers_see_a_key_and_a_wildcard() -> None:
+    words, wild = named_keys("a `[harm]\n  min_policy_s` b, `stuck_*`, `x = 1`\n```toml\ny = 2\n```\nc `d`\n\n` e")
+    assert {"harm", "min_policy_s", "x", "y", "d"} <= words and wild == ("stuck_",)
+    assert not {"a", "b", "c", "e"} & words
