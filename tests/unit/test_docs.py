@@ -211,3 +211,41 @@ def test_the_key_readers_see_a_key_and_a_wildcard() -> None:
     words, wild = named_keys("a `[harm]\n  min_policy_s` b, `stuck_*`, `x = 1`\n```toml\ny = 2\n```\nc `d`\n\n` e")
     assert {"harm", "min_policy_s", "x", "y", "d"} <= words and wild == ("stuck_",)
     assert not {"a", "b", "c", "e"} & words
+
+
+# `[section] key` (on ...), `key` (shipped false ...), `section.key` (off ...) in prose: the switch's default
+PROSE_SWITCH = re.compile(r"`(?:\[(\w+)\]\s+|(\w+)\.)?(\w+)`,?\s+\((?:shipped\s+|default\s+)?(on|off|true|false)\b")
+
+
+def prose_switches(text: str, sections: dict[str, set[str]]) -> list[tuple[str, str, bool]]:
+    """(section, key, said on) of every switch's default quoted in prose; a key without its section is
+    read where exactly one section of `sections` (section -> its keys) has it, else passed over."""
+    out = []
+    for m in PROSE_SWITCH.finditer(text):
+        section, key = m.group(1) or m.group(2), m.group(3)
+        owners = [section] if section else [s for s, keys in sections.items() if key in keys]
+        if len(owners) == 1 and key in sections.get(owners[0], ()):
+            out.append((owners[0], key, m.group(4) in ("on", "true")))
+    return out
+
+
+def test_the_switch_reader_sees_a_default() -> None:
+    sections = {"a": {"x", "y"}, "b": {"y", "z"}}
+    text = "`[a] x` (shipped false), `z` (on as shipped), `y` (off), `a.y`\n(true), `q` (on), `[b] x` (on)"
+    assert prose_switches(text, sections) == [("a", "x", False), ("b", "z", True), ("a", "y", True)]
+
+
+def test_switches_quoted_on_or_off_in_the_docs_are_the_config_defaults() -> None:
+    cfg = Config()
+    sections: dict[str, set[str]] = {}
+    for section, key in config_keys():
+        sections.setdefault(section, set()).add(key)
+    wrong, seen = [], 0
+    for name, text in doc_texts().items():
+        for section, key, said in prose_switches(text, sections):
+            default = getattr(getattr(cfg, section), key, None)
+            if isinstance(default, bool):
+                seen += 1
+                if said != default:
+                    wrong.append(f"{name}: [{section}] {key} said {'on' if said else 'off'}, default {default}")
+    assert seen >= 10 and wrong == []  # the docs quote some: a reader that finds none is broken
