@@ -249,3 +249,13 @@ def test_switches_quoted_on_or_off_in_the_docs_are_the_config_defaults() -> None
                 if said != default:
                     wrong.append(f"{name}: [{section}] {key} said {'on' if said else 'off'}, default {default}")
     assert seen >= 10 and wrong == []  # the docs quote some: a reader that finds none is broken
+
+
+def test_every_make_target_the_docs_run_is_in_the_makefile() -> None:
+    """`make TARGET` in README.md or docs/ (in backticks, or a line of a ``` block) is a Makefile target."""
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
+    shown = set()
+    for text in doc_texts().values():
+        shown |= set(re.findall(r"`make ([\w-]+)", text)) | set(re.findall(r"^make ([\w-]+)", text, flags=re.M))
+    assert len(shown) >= 5, shown
+    assert sorted(shown - targets) == []
