@@ -259,3 +259,89 @@ def test_every_make_target_the_docs_run_is_in_the_makefile() -> None:
         shown |= set(re.findall(r"`make ([\w-]+)", text)) | set(re.findall(r"^make ([\w-]+)", text, flags=re.M))
     assert len(shown) >= 5, shown
     assert sorted(shown - targets) == []
+
+
+def doc_commands(text: str) -> list[str]:
+    """What follows `run_controller.py ` in a ``` block's line (a `\\`-continued line joined) or in a
+    `...` span of the prose, up to a `#` comment."""
+    out = []
+    for k, part in enumerate(re.split(r"^```.*$", text, flags=re.M)):
+        if k % 2:
+            lines = [" ".join(ln.split()) for ln in part.replace("\\\n", " ").splitlines()]
+        else:
+            lines = [" ".join(s.split()) for para in part.split("\n\n") for s in re.findall(r"`([^`]+)`", para)]
+        out += [m.group(1) for ln in lines if (m := re.search(r"run_controller\.py (.*?)(?:\s+#.*)?$", ln))]
+    return out
+
+
+def command_argv(command: str) -> list[str]:
+    """A documented command's words for the parser: `[optional]` parts unwrapped, `a|b` -> a, a
+    placeholder (DIR, `...` after an option) -> 1, other `...` dropped, SUMO's part after `--` dropped."""
+    words = shlex.split(re.sub(r"[\[\]]", "", command))
+    words = words[: words.index("--")] if "--" in words else words
+    out: list[str] = []
+    for w in words:
+        if w in ("...", "…"):
+            out += ["1"] if out and out[-1].startswith("-") else []
+        else:
+            w = w.replace("...", "")
+            out.append("1" if re.fullmatch(r"[A-Z][A-Z_]*", w) else w.split("|")[0])
+    return out
+
+
+def known_options() -> dict[str, set[str]]:
+    """Per subcommand of run_controller's parser, the options it knows (a subcommand's own
+    subcommands' too, ctl's), with the parser's own (`--config`)."""
+    import argparse
+
+    def options(parser: argparse.ArgumentParser) -> set[str]:
+        out = set()
+        for action in parser._actions:
+            out |= set(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    out |= options(sub)
+        return out
+
+    top = build_parser()
+    subs = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    own = {o for a in top._actions for o in a.option_strings}
+    return {name: options(sub) | own for name, sub in subs.choices.items()}
+
+
+def unknown_options(argv: list[str], known: dict[str, set[str]]) -> list[str]:
+    """The options of a documented command (`--config C SUBCOMMAND ...` or `SUBCOMMAND ...`) its
+    subcommand does not know; [] also for a command that is not one (prose about the file)."""
+    words = argv[2:] if argv[:1] == ["--config"] else argv
+    if not words or words[0] not in known:
+        return []
+    return [w for w in words[1:] if w.startswith("-") and w.split("=")[0] not in known[words[0]]]
+
+
+def test_the_command_reader_sees_an_option_the_parser_does_not_know() -> None:
+    text = "run `run_controller.py simulate ...\n--metrics-port PORT` and\n```sh\n"
+    text += "python run_controller.py ctl \\\n  --user a status  # x\n```"
+    assert doc_commands(text) == ["simulate ... --metrics-port PORT", "ctl --user a status"]
+    assert command_argv("simulate ... --metrics-port PORT [--via-mqtt] -- --seed 1") == [
+        "simulate",
+        "--metrics-port",
+        "1",
+        "--via-mqtt",
+    ]
+    known = known_options()
+    assert unknown_options(["simulate", "--metrics-port", "1"], known) == []  # required ones left out: passed over
+    assert unknown_options(["--config", "1", "simulate", "--metrics-portx=1"], known) == ["--metrics-portx=1"]
+    assert unknown_options(["ctl", "--user", "a", "override", "J", "--hold-phase", "1"], known) == []
+    assert unknown_options(["the", "--x"], known) == []
+
+
+def test_every_option_the_docs_give_run_controller_is_known_to_its_parser() -> None:
+    """Each `run_controller.py SUBCOMMAND ...` of README.md and docs/ names only options its
+    subcommand knows (a renamed or removed option leaves no doc behind)."""
+    known, wrong, seen = known_options(), [], 0
+    for name, text in doc_texts().items():
+        for command in doc_commands(text):
+            argv = command_argv(command)
+            seen += bool(argv) and (argv[0] in known or argv[:1] == ["--config"])
+            wrong += [f"{name}: {command}: {o}" for o in unknown_options(argv, known)]
+    assert seen >= 20 and wrong == []
