@@ -91,3 +91,24 @@ def test_the_lane_storage_between_the_loops_counts_before_a_fault(every_s, fault
         stop = reading("N_stop", {"car": 1} if k % every_s == 0 else {}, 0.3, 10.0)
         f.step(reading("N_adv", {}, 1.0, 0.0), stop, green=0)
     assert ("N_adv" in f.est.faulty_detectors(f.lay)) is fault
+
+
+@pytest.mark.parametrize(("every_s", "fault"), [(15, False), (10, True)])
+def test_the_lane_storage_counts_for_a_covered_stop_line_loop_too(every_s, fault):
+    """The mirror of the test above: the stop-line loop stays covered for 301 s while the advance
+    loop counts 21 or 31 vehicles; the 10.4 PCU stored between the loops count for it as well."""
+    f = Feed(cfg=NEEDS_TRAFFIC)
+    for k in range(301):
+        adv = reading("N_adv", {"car": 1} if k % every_s == 0 else {}, 0.3, 12.0)
+        f.step(reading("N_stop", {}, 1.0, 0.0), adv, green=1)
+    assert ("N_stop" in f.est.faulty_detectors(f.lay)) is fault
+
+
+@pytest.mark.parametrize("cfg", [Config(), NEEDS_TRAFFIC], ids=["rule off", "rule on"])
+def test_a_silent_loop_is_stuck_off_with_or_without_the_rule(cfg):
+    """The rule changes stuck-on only: a stop-line loop silent for 901 s while its advance loop
+    counts 91 vehicles is a stuck-off fault either way (the reference summed over the silence)."""
+    f = Feed(cfg=cfg)
+    for k in range(901):
+        f.step(reading("N_adv", {"car": 1} if k % 10 == 0 else {}, 0.2, 12.0), green=0)
+    assert "N_stop" in f.est.faulty_detectors(f.lay)
