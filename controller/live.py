@@ -29,7 +29,8 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -48,8 +49,10 @@ from controller.config import Config, ServiceConfig, beside_config
 from controller.core import feedbatch, feedpack
 from controller.core.jsonread import read_json
 from controller.core.messages import MESSAGE_VERSION
+from controller.core.override import Override
 from controller.core.policies import UnknownPolicyError
 from controller.core.safety import DECISION_PERIOD_S
+from controller.core.step import Core, CoreState
 from controller.errors import AdapterError, ConfigError, FeedError
 from controller.junctions import load_intersections
 from controller.model import VEHICLE_CLASSES, Command, Intersection
@@ -68,6 +71,12 @@ READ_AHEAD_LOOK_S = 0.001
 # it reads (256 KiB, docs/mqtt.md) and well under brokers' message limits (Mosquitto's
 # message_size_limit, 1 MiB in sim/broker.py); a larger table goes out in pages.
 TABLE_PAGE_BYTES = 256 * 1024
+# A live node (gather: [service] tick_wait_max_s) builds the heartbeat's junction table from the tick's
+# snapshot in the tick thread's idle time, this many rows a share (~5 ms): between shares it takes
+# the messages that came in (BENCHMARKS.md, issue 12, T, session 52)
+TABLE_SHARE_JUNCTIONS = 200
+# ... and while the connection still writes (the tick's plans), it looks again this often (s)
+TABLE_LOOK_S = 0.002
 # Second-generation garbage collections per full one once the heap is frozen (freeze_heap;
 # CPython's default 10). A tick's garbage is freed by reference counting: full passes over a
 # 2,500-junction region's state found nothing to collect, and one came every tick at that size,
@@ -167,6 +176,73 @@ class MetricsTail(Protocol):
     def wait(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class TableSnapshot:
+    """What the heartbeat's junction table shows, as of one tick (ServiceNode.table_snapshot): the
+    core and its state (immutable: a tick makes a new one), the operators' overrides in force
+    (`active`, copied), the refused junctions, the last tick's failed ones, the service time, the
+    table's head and the halo's junctions (not shown). Its pages (`table_build`) are the same
+    whenever they are built."""
+
+    core: Core
+    state: CoreState
+    active: Mapping[str, Override]
+    refused: Mapping[str, str]
+    failed: Mapping[str, str]
+    now_s: float
+    head: Mapping[str, Any]
+    observed: Collection[str]
+
+
+def table_build(
+    snap: TableSnapshot, page_bytes: int, share: int = TABLE_SHARE_JUNCTIONS
+) -> Iterator[list[bytes] | None]:
+    """The junction table of `snap` as messages of at most page_bytes each (a single row larger
+    than that gets a page of its own): each {"v", "instance", "t", "policy", "page": k, "pages": N,
+    "junctions": {id: row, ...}} with a share of the rows, page 0 for .../junctions and page k for
+    .../junctions/k. Built `share` junctions' rows at a time: yields None after each share, then
+    the pages (ServiceNode's idle time builds it a share at a time; table_pages all at once)."""
+    core, desk, sep = snap.core, _Overrides(snap.active), (",", ":")
+    served = list(core.layouts)
+    rows: dict[str, dict[str, Any]] = {}
+    for k in range(0, len(served), share):
+        rows.update(junction_table(core, snap.state, desk, {}, snap.now_s, snap.failed, served[k : k + share]))
+        yield None
+    rows.update(junction_table(core, snap.state, desk, snap.refused, snap.now_s, jids=()))  # the refused
+    items: list[str] = []
+    shown = [(j, row) for j, row in rows.items() if j not in snap.observed]
+    for k in range(0, len(shown), share):
+        items += [f"{json.dumps(j)}:{json.dumps(row, separators=sep)}" for j, row in shown[k : k + share]]
+        yield None
+    prefix = json.dumps(snap.head, separators=sep)[:-1]
+    budget = page_bytes - len(prefix) - 64  # "page", "pages", braces
+    pages: list[list[str]] = [[]]
+    size = 0
+    for item in items:
+        if pages[-1] and size + len(item) + 1 > budget:
+            pages.append([])
+            size = 0
+        pages[-1].append(item)
+        size += len(item) + 1
+    n = len(pages)
+    body = '{},"page":{},"pages":{},"junctions":{{{}}}}}'
+    yield [body.format(prefix, k, n, ",".join(c)).encode() for k, c in enumerate(pages)]
+
+
+def table_pages(snap: TableSnapshot, page_bytes: int) -> list[bytes]:
+    """table_build's pages, built at once."""
+    *_, pages = table_build(snap, page_bytes, max(1, len(snap.core.layouts)))
+    assert pages is not None
+    return pages
+
+
+@dataclass(frozen=True)
+class _Overrides:
+    """What operators.junction_table reads of the operators' desk: the overrides in force."""
+
+    active: Mapping[str, Override]
+
+
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out.
@@ -191,6 +267,10 @@ class ServiceNode:
     _next_late_log = 0.0  # wall (monotonic) time the next late tick is logged as a warning
     table_page_bytes = TABLE_PAGE_BYTES
     _table_pages = 0  # pages of the junction table published last
+    _table: Iterator[list[bytes] | None] | None = None  # the heartbeat's table being built in idle time (gather)
+    tables_at_once = 0  # heartbeats that found the last table not yet built in idle time, and built theirs at once
+    table_share_junctions = TABLE_SHARE_JUNCTIONS
+    table_in_idle_time = True  # False: the table built at once even after gather (a taken region's node: takeover.py)
 
     def __init__(
         self,
@@ -403,7 +483,8 @@ class ServiceNode:
         message's second only ends a wait: one the service refuses (a second ahead of the clock,
         say) at most ends its junction's waits early: the second it records is capped at t_s +
         [security] clock_skew_s (`_take_early`), so a junction whose message runs far ahead is
-        waited for again from the tick after that."""
+        waited for again from the tick after that. While nothing is in (and until second t_s once
+        all are), the heartbeat's junction table is built a share at a time (_table_share)."""
         self.reads_ahead = True
         get = self.inbox.get
         if t_s != self._awaited_t:
@@ -418,11 +499,17 @@ class ServiceNode:
             if left <= 0:
                 self._late(t_s)
                 break
+            if self._table_share():  # nothing in: a share of the heartbeat's table
+                continue
             try:
-                kind, junction, payload = get(timeout=min(left, 0.5))
+                kind, junction, payload = get(timeout=min(left, 0.5 if self._table is None else TABLE_LOOK_S))
             except queue.Empty:
                 continue
             self._take_early(kind, junction, payload)
+        while self._table is not None and clock.wall_until(t_s) > 0:  # all in, the second not begun: the table
+            self._take_received(self.inbox.qsize())
+            if not self._table_share() and not clock.wait_until(min(t_s, clock.now() + TABLE_LOOK_S), stop):
+                return False
         return True
 
     def _take_early(self, kind: str, junction: str, payload: bytes) -> None:
@@ -556,36 +643,48 @@ class ServiceNode:
         return self.junction_table_pages()[0]
 
     def junction_table_pages(self) -> list[bytes]:
-        """The table of this node's junctions (docs/mqtt.md) as messages of at most
-        table_page_bytes each (a single row larger than that gets a page of its own): each
-        {"v", "instance", "t", "policy", "page": k, "pages": N, "junctions": {id: row, ...}} with
-        a share of the rows, page 0 for .../junctions and page k for .../junctions/k."""
+        """The table of this node's junctions now (docs/mqtt.md), in pages (table_build)."""
+        return table_pages(self.table_snapshot(), self.table_page_bytes)
+
+    def table_snapshot(self) -> TableSnapshot:
+        """What the junction table shows now: the table of a later build is this one's."""
         svc = self.service
-        failed = dict(svc.last_result.failed)  # the last tick's junctions whose decision raised
-        table = junction_table(svc.core, svc.state, self.desk, svc.refused, self.now_s, failed)
-        sep = (",", ":")
-        observed = self.service.observed
-        items = [f"{json.dumps(j)}:{json.dumps(row, separators=sep)}" for j, row in table.items() if j not in observed]
         head = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy_in_force()}
-        prefix = json.dumps(head, separators=sep)[:-1]
-        budget = self.table_page_bytes - len(prefix) - 64  # "page", "pages", braces
-        pages: list[list[str]] = [[]]
-        size = 0
-        for item in items:
-            if pages[-1] and size + len(item) + 1 > budget:
-                pages.append([])
-                size = 0
-            pages[-1].append(item)
-            size += len(item) + 1
-        n = len(pages)
-        body = '{},"page":{},"pages":{},"junctions":{{{}}}}}'
-        return [body.format(prefix, k, n, ",".join(c)).encode() for k, c in enumerate(pages)]
+        active = dict(self.desk.active) if self.desk is not None else {}
+        failed = dict(svc.last_result.failed)  # the last tick's junctions whose decision raised
+        return TableSnapshot(svc.core, svc.state, active, svc.refused, failed, self.now_s, head, svc.observed)
 
     def _publish_table(self) -> None:
+        """The table as it is now. A live node that waits for its seconds' messages (gather)
+        builds it in its idle time, a share at a time (_table_share), and publishes it once built:
+        the tick's path does not wait for it. A table asked for while the last is still being built
+        (no idle time in between: an overrun) is built at once, as any other node builds it."""
+        snap = self.table_snapshot()
+        if self.reads_ahead and self.table_in_idle_time and self._table is None:
+            self._table = table_build(snap, self.table_page_bytes, self.table_share_junctions)
+            return
+        if self._table is not None:
+            self._table = None
+            self.tables_at_once += 1
+        self._send_table(table_pages(snap, self.table_page_bytes))
+
+    def _table_share(self) -> bool:
+        """One share of the table being built, when nothing waits in the inbox and the connection
+        has nothing left to write (the tick's plans first); the last share publishes it. True: a
+        share was built."""
+        build = self._table
+        if build is None or not self.inbox.empty() or self.client.wants_write():
+            return False
+        pages = next(build)
+        if pages is not None:
+            self._table = None
+            self._send_table(pages)
+        return True
+
+    def _send_table(self, pages: list[bytes]) -> None:
         """Every page, retained; the pages a shrunk table no longer has are cleared (an empty
         retained message deletes the retained one)."""
         topic = self.topics.junction_table(self.instance)
-        pages = self.junction_table_pages()
         for k, page in enumerate(pages):
             self.client.publish(topic if k == 0 else f"{topic}/{k}", page, qos=1, retain=True)
         for k in range(len(pages), self._table_pages):

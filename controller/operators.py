@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -736,6 +736,7 @@ def junction_table(
     refused: Mapping[str, str],
     now_s: float,
     failed: Mapping[str, str] | None = None,
+    jids: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per junction, what an operator's console shows (`ctl status`; docs/operators.md, "Modes"):
 
@@ -746,12 +747,16 @@ def junction_table(
     no roadside status yet, or the roadside says it runs its local plan), `refused` (the policy
     cannot serve it: it stays on its own program). Then the
     roadside's own report (its mode, plan in force, phase, faults), the estimates (queue in PCU,
-    delay per PCU over the do-no-harm window) and the ages of the last detector message and status."""
+    delay per PCU over the do-no-harm window) and the ages of the last detector message and status.
+    jids: the rows of those served junctions alone, in that order, then the refused ones' (the
+    heartbeat's table built a share at a time: controller/live.py table_build)."""
     out: dict[str, dict[str, Any]] = {}
     active = desk.active if desk is not None else {}
-    reports = core.shown_modes(state)  # Core.report's mode, reason, delay (a light held by its group reads fixed)
-    for jid, lay in core.layouts.items():
-        js = state.junctions[jid]
+    # Core.report's mode, reason, delay (a light held by its group reads fixed)
+    reports = core.shown_modes(state, jids)
+    layouts = core.layouts
+    for jid in layouts if jids is None else jids:
+        js, lay = state.junctions[jid], layouts[jid]
         est, st, ov = js.estimate, js.status, active.get(jid)
         report = reports.get(jid)
         mode, why = _mode(core, js, ov, report, now_s)

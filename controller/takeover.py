@@ -229,6 +229,8 @@ class Failover:
             owned=region.owned,
             client=client,
         )
+        # its wait for a second's messages comes after the own node's (gather): no idle time of its own
+        node.table_in_idle_time = False
         levels = (frozenset(topic_level(j) for j in region.watched), frozenset(topic_level(j) for j in region.owned))
         with self._lock:  # routed before it subscribes: the retained statuses reach it
             self._routes = (*self._routes, (node, *levels))

@@ -39,6 +39,7 @@ loaded machine disturbs least; compare trees only inside one interleaved run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import subprocess
@@ -158,6 +159,8 @@ class _TableNode:
 
         self.table_page_bytes = ServiceNode.table_page_bytes
         self._pages = ServiceNode.junction_table_pages
+        if hasattr(ServiceNode, "table_snapshot"):  # (a tree from before session 52 has none)
+            self.table_snapshot = functools.partial(ServiceNode.table_snapshot, self)
         cpu["table"] = 0.0
 
     def policy_in_force(self) -> str:

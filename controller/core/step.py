@@ -931,12 +931,14 @@ class Core:
                 out[jid] = replace(out[jid], mode="fixed", reason=why)
         return out
 
-    def shown_modes(self, state: CoreState) -> dict[str, ShownMode]:
+    def shown_modes(self, state: CoreState, jids: Iterable[str] | None = None) -> dict[str, ShownMode]:
         """Per junction: report(state)'s mode, reason and delay_controlled_s, to the bit, without its
-        other figures (operators.junction_table shows only these, of every junction, every heartbeat)."""
+        other figures (operators.junction_table shows only these, of every junction, every heartbeat).
+        jids: those junctions' alone (the heartbeat's table built a share at a time)."""
+        states = state.junctions.items() if jids is None else ((j, state.junctions[j]) for j in jids)
         out = {
             jid: ShownMode(js.harm.mode, js.harm.reason, shadow.delay_controlled_s(js.harm.replay))
-            for jid, js in state.junctions.items()
+            for jid, js in states
             if js.harm is not None
         }
         for jid, why in self._held_on_plan(state).items():
