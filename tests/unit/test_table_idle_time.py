@@ -210,3 +210,38 @@ def test_gather_builds_it_between_the_messages_and_before_the_next_tick():
     assert len(shares) > len(CITY) // 3 and all(empty for _, _, empty in shares)
     assert all(ticks[0][2] <= at < ticks[1][2] for _, at, _ in shares), shares
     assert table_of(node, sent[: ticks[1][3]]) == wants[0]  # out before the next tick
+
+
+@pytest.mark.parametrize("share_s", [0.05, 0.1])
+def test_a_second_all_in_before_it_begins_builds_the_table_until_then_and_no_longer(share_s: float) -> None:
+    """Each second's messages all in before it begins (second 102's at 101.0, as the tick on 101
+    starts: nothing is awaited then), each share of the table taking `share_s` of the clock: at
+    0.05 s the whole table (15 shares) is built in the idle time before second 102 and out before
+    its tick; at 0.1 s it is not done by 102.0, and the tick on 102 starts when the share under way
+    at 102.0 ends, not when the table is done (R, session 52)."""
+    jids = sorted(CITY)
+    arrivals = [(t - 1.0, detectors(j, t)) for t in (101.0, 102.0) for j in jids]
+    feed = Feed(100.5, arrivals)
+    node, sent = rig()
+    node.inbox = feed  # type: ignore[assignment]
+    ticks: list[tuple[float, float, int]] = []
+    tick, share = node._tick, node._table_share
+
+    def timed_tick(now_s: float) -> None:
+        ticks.append((now_s, feed.t, len(sent)))
+        tick(now_s)
+
+    def costly_share() -> bool:
+        built = share()
+        if built:
+            feed.t += share_s
+        return built
+
+    node._tick, node._table_share = timed_tick, costly_share  # type: ignore[method-assign]
+    run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
+    assert [t for t, _, _ in ticks] == [101.0, 102.0]
+    assert ticks[1][1] < 102.0 + share_s + 1e-9  # the table never holds the tick back
+    if share_s == 0.05:
+        assert node._table is None and table_of(node, sent[: ticks[1][2]])  # out before the tick on 102
+    else:
+        assert node._table is not None  # the rest after the tick on 102
