@@ -269,6 +269,7 @@ class ServiceNode:
     _table_pages = 0  # pages of the junction table published last
     _table: Iterator[list[bytes] | None] | None = None  # the heartbeat's table being built in idle time (gather)
     tables_at_once = 0  # heartbeats that found the last table not yet built in idle time, and built theirs at once
+    tables_in_idle_time = 0  # tables built in idle time and published
     table_share_junctions = TABLE_SHARE_JUNCTIONS
     table_in_idle_time = True  # False: the table built at once even after gather (a taken region's node: takeover.py)
 
@@ -678,6 +679,7 @@ class ServiceNode:
         pages = next(build)
         if pages is not None:
             self._table = None
+            self.tables_in_idle_time += 1
             self._send_table(pages)
         return True
 

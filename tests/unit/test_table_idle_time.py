@@ -139,7 +139,7 @@ def test_a_table_built_after_the_service_moved_on_is_its_heartbeats():
     assert shares > len(CITY) // 3
     assert table_of(node, sent) == want
     assert not node._table_share()  # nothing left to build
-    assert node.tables_at_once == 0
+    assert (node.tables_in_idle_time, node.tables_at_once) == (1, 0)
 
 
 def test_no_share_while_a_message_waits_or_the_plans_are_being_written():
@@ -166,7 +166,7 @@ def test_a_heartbeat_that_finds_the_last_table_unbuilt_builds_its_own_at_once():
     node.inbox.put(detectors("J00", 101.0))
     node._next_heartbeat = 0.0  # the next heartbeat is due (no idle time in between)
     node.tick(101.0)
-    assert node._table is None and node.tables_at_once == 1
+    assert node._table is None and (node.tables_in_idle_time, node.tables_at_once) == (0, 1)
     assert table_of(node, sent) == former_pages(node)  # the second's table, at once
     node.table_in_idle_time = False  # a taken region's node (takeover.py): at once
     sent.clear()
