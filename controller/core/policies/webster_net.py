@@ -9,7 +9,9 @@ green_floors_s calls (FloorAsk), its movement_needs_s calls (NeedsAsk) and its s
 one floor index (the same serving and counted phases per movement) as (junctions, movements) arrays
 (raised_floors_all), needs per movement count (movement_needs_all), splits per phase count
 (spare_split_all), each with the same float operations in the same order per junction as the
-function it stands for; every other step runs as decide() runs it.
+function it stands for; every other step runs as decide() runs it. Under the default keys the
+re-plans are not generators at all: policies/webster_rows.py plans the due junctions of one floor
+index together as arrays (DuePlans), to the same bits, and leaves the few it does not cover here.
 
 Example: `net = policy.network_decision(layouts)`, then every tick
 `decided = net.decide_all([states...], [estimates...], [views...], now_s)`, in `net.jids` order.
@@ -368,8 +370,13 @@ def spare_split_all(asks: Sequence[SplitAsk]) -> np.ndarray:
     greens = np.array([a.greens_s for a in asks], dtype=float)
     hi = np.array([a.hi for a in asks], dtype=float)
     share = np.array([a.share for a in asks], dtype=float)
-    total_s = np.array([a.total_s for a in asks], dtype=float)
-    live = np.ones(len(asks), dtype=bool)
+    return spare_split_rows(greens, hi, share, np.array([a.total_s for a in asks], dtype=float))
+
+
+def spare_split_rows(greens: np.ndarray, hi: np.ndarray, share: np.ndarray, total_s: np.ndarray) -> np.ndarray:
+    """(rows, phases) spare_split_s of each row of `greens`, `hi`, `share` (rows, phases) and `total_s`
+    (rows,), to the bit (spare_split_all's rounds)."""
+    live = np.ones(len(greens), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):  # the rows of the branch not taken
         for _ in range(greens.shape[1]):
             left = total_s - greens.sum(axis=1)
@@ -536,6 +543,9 @@ class NetWebster:
         self._jids = tuple(layouts)
         self._answers = FloorAnswers()
         self._quiet = QuietStates(policy, self._layouts, self._jids) if type(policy) is WebsterPolicy else None
+        from controller.core.policies.webster_rows import DuePlans  # it builds on this module
+
+        self._rows = DuePlans.of(policy, self._layouts, self._answers)
 
     @property
     def jids(self) -> tuple[str, ...]:
@@ -573,6 +583,11 @@ class NetWebster:
                 continue
             dues.append((i, due))
         flows = period_flows_all([(due, self._layouts[i], estimates[i]) for i, due in dues], now_s)
+        if self._rows is not None and dues:  # the re-plans as arrays; those it leaves as generators below
+            planned, left = self._rows.plan(dues, estimates, flows, now_s)
+            for i, plan in planned.items():
+                out[i] = plan
+            dues, flows = [dues[d] for d in left], [flows[d] for d in left]
         for (i, due), flow_pcu_h in zip(dues, flows):
             steps = policy.replan_steps(due, self._layouts[i], estimates[i], signals[i], now_s, flow_pcu_h)
             try:
