@@ -250,3 +250,69 @@ def test_a_subclass_is_not_planned_as_arrays():
     assert not webster_rows.covers(Other(CFG.webster)) and webster_rows.covers(WebsterPolicy(CFG.webster))
     assert WebsterParams() == CFG.webster or webster_rows.covers(WebsterPolicy(WebsterParams()))
     assert webster_rows.DuePlans.of(Other(CFG.webster), lays, FloorAnswers()) is None
+
+
+def test_a_divided_cycle_cut_short_plans_as_replan_steps_does():
+    """`divided_cycle_ends` is not a key the arrays leave to replan_steps: a junction whose divided
+    cycle was cut short (WebsterState.cut) re-plans on the base cycle, however light its flows; the
+    arrays give replan_steps' plans there too, and others at the same flows divide (R, session 52)."""
+    j = city()["J00"]
+    lays = [Layout.build(m, CFG) for m in (replace(j, upstream=(), downstream=()), long_cycle(j, 30.0))]
+    policy = WebsterPolicy(replace(CFG.webster, divided_cycle_ends=1))
+    n = len(j.movements)
+    zero = np.zeros(n)
+    est = SimpleNamespace(arrivals_pcu=zero, departures_pcu=zero, blind=np.zeros(n, dtype=bool))
+    rows = [lay for lay in lays for _ in range(2)]
+    flows = [np.full(n, 20.0) for _ in rows]  # light: the base cycle divides
+    dues = [(i, WebsterState(0.0, zero, zero, cut=i % 2 == 1)) for i in range(len(rows))]
+    plans = webster_rows.DuePlans(policy, rows, FloorAnswers())
+    done, left = plans.plan(dues, [est] * len(rows), flows, 300.0)
+    assert not left
+    for (i, state), lay, q in zip(dues, rows, flows, strict=True):
+        want = solved(policy.replan_steps(state, lay, est, None, 300.0, q))
+        assert bits(done[i]) == bits(want), i
+        assert want[0].divided is not state.cut, i  # cut: the base cycle; else divided
+
+
+# WebsterParams' fields by what the arrays do with them: those covers() requires at their defaults
+# (test_a_key_the_arrays_do_not_compute_leaves_every_re_plan_to_replan_steps), and the rest: read by the
+# arrays as replan_steps reads them, or not read by a re-plan of the covered keys (timing, with keep_offsets,
+# with coordinated_retime, at init).
+NOT_COVERED = {
+    "keep_offsets",
+    "hold_short_phases",
+    "city_split",
+    "slack_to_city",
+    "short_keeps_city",
+    "keep_green_residual_pcu",
+    "divide_after_periods",
+    "coordinated_retime",
+    "platoon_fit",
+}
+READ_OR_NOT_A_REPLAN = {
+    "period_s",
+    "lost_time_per_phase_s",
+    "max_flow_ratio",
+    "residual_queue_pcu",
+    "fit_capacity",
+    "divided_cycle_ends",
+    "replan_spread",
+    "green_window_offsets",
+    "carry_green_remainders",
+    "offsets_need_neighbour",
+    "keep_actuated",
+    "credit_unopposed",
+    "credit_transition_green",
+    "lone_cycle_max_s",
+    "retime_window_s",
+    "retime_on_evidence",
+}
+
+
+def test_every_webster_key_is_one_the_arrays_were_checked_against():
+    """A new [webster] key is not planned as arrays unchecked: it must be added to covers() (and the
+    test of the keys left to replan_steps) or to the keys the arrays read as replan_steps does (with a
+    test of its plans) (R, session 52)."""
+    names = {f.name for f in fields(WebsterParams)}
+    assert not NOT_COVERED & READ_OR_NOT_A_REPLAN
+    assert names == NOT_COVERED | READ_OR_NOT_A_REPLAN, sorted(names ^ (NOT_COVERED | READ_OR_NOT_A_REPLAN))
