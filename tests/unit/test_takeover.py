@@ -316,3 +316,26 @@ def test_a_takeover_that_fails_leaves_no_series_behind(monkeypatch):
     assert junctions == set(owned)
     with pytest.raises(ValueError, match="only a shared exporter"):
         metrics.leave()
+
+
+def test_a_taken_region_s_node_builds_its_junction_table_at_once():
+    """A taken region's node waits for its second's messages after the own node (Failover.gather):
+    no idle time of its own, so its heartbeat's junction table is built and published at once, in
+    its tick (live.ServiceNode.table_in_idle_time), not left for an idle time that does not come."""
+    city = load_intersections(ROOT / "intersections" / "city")
+    cfg = replace(Config(), regions=RegionsConfig(count=2, lease_s=15.0))
+    rcfg, watched, owned = select(cfg, city, "r1")
+    settings = MqttSettings("127.0.0.1", 1, "controller", "", "tsc-city-ctl-r1")
+    own = ServiceNode(rcfg, watched, settings, region="r1", owned=owned)
+    f = Failover(own, cfg, city, "r1", Trust(1, None, None))
+    f._take("r0", 0.0)
+    node = f._built["r0"]
+    sent: list[str] = []
+    own.client.publish = lambda topic, payload, qos=0, retain=False: sent.append(topic) or 0  # type: ignore[method-assign]
+    node.reads_ahead = True  # as after its gather
+    node.heartbeat()
+    assert node.topics.junction_table(node.instance) in sent and node._table is None
+    own.reads_ahead = True
+    sent.clear()
+    own.heartbeat()  # the own node's is left to its idle time
+    assert own.topics.junction_table(own.instance) not in sent and own._table is not None
