@@ -18,7 +18,10 @@ The schedule, in cycles C of the group's program (`params`: HarmParams):
   window is counted again; and only where the group held, on average over that window, at least
   `group_trial_hidden_pcu` PCU upstream of its advance loops (the estimator's hidden queue: demand
   its loops cannot count; where none waits there the policy serves what arrives, and a trial only
-  costs);
+  costs); and only where that window counted enough crossings for a gain of `group_trial_min_gain`
+  (a fraction) in the plan's to stand out beyond `group_trial_z` standard errors (least_count_pcu:
+  a trial that could only find a larger gain can only keep the policy, and costs what the plan
+  loses while it runs);
 - a trial hands the group to the other side at once (the plan on its clocks, or the policy); its
   first cycle is not counted (it serves the queues the other side left, and the plan's lights jump
   to their clocks); after one cycle counted, the side on trial is ended early if it serves
@@ -155,6 +158,13 @@ def _other(side: Side) -> Side:
     return "plan" if side == "policy" else "policy"
 
 
+def least_count_pcu(z: float, gain: float) -> float:
+    """The PCU a window must count for the other side's crossing `gain` (a fraction) more over as long
+    to be significant (`better`): N gain > z sqrt(N + N (1 + gain)), N > z^2 (2 + gain) / gain^2.
+    Example: z 2, gain 0.2: 220 PCU. 0: gain 0 (no least)."""
+    return z * z * (2.0 + gain) / (gain * gain) if gain > 0 else 0.0
+
+
 def better(a: Count, b: Count, z: float) -> int:
     """+1: `a` crossed significantly more a second than `b` (beyond z standard errors of the difference,
     each a Poisson count); -1: significantly less; 0: neither."""
@@ -181,11 +191,13 @@ def advance(
     z: float,
     hidden_pcu: float = 0.0,
     hidden_min_pcu: float = 0.0,
+    min_gain: float = 0.0,
 ) -> tuple[TrialState, str | None]:
     """The group's trial state at now_s, given its stop-line crossings so far (PCU, cumulative), the
     plan's least wait of each (s, summed: uniform_wait_s, cumulative) and its queue at the loops now
     (PCU), and the reason when a trial begins or ends this tick (None: neither). `hidden_pcu`: its
-    hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average."""
+    hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average, and
+    a policy's window that counted least_count_pcu(z, min_gain) PCU or more."""
     dt_s = 0.0 if math.isnan(st.t_s) else max(now_s - st.t_s, 0.0)
     st = replace(
         st,
@@ -194,7 +206,10 @@ def advance(
         hidden_total_pcu_s=st.hidden_total_pcu_s + hidden_pcu * dt_s,
     )
     hid = st.hidden_total_pcu_s
-    nxt, why = _advance(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, hidden_min_pcu)
+    least_pcu = least_count_pcu(z, min_gain)
+    nxt, why = _advance(
+        st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, (hidden_min_pcu, least_pcu)
+    )
     return (nxt if nxt.hidden_total_pcu_s == hid else replace(nxt, hidden_total_pcu_s=hid)), why
 
 
@@ -207,11 +222,11 @@ def _advance(
     cycles: float,
     retry_cycles: float,
     z: float,
-    hidden_min_pcu: float,
+    gates: tuple[float, float],
 ) -> tuple[TrialState, str | None]:
     c = group.cycle_s
     if st.running == st.kept:
-        return _while_kept(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, hidden_min_pcu)
+        return _while_kept(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, gates)
     kept = st.kept_count
     if kept is None:  # not reached: a trial begins with the kept side's count (_while_kept)
         return st, None
@@ -230,10 +245,11 @@ def _while_kept(
     floor_pcu_s: float,
     now_s: float,
     cycles: float,
-    hidden_min_pcu: float = 0.0,
+    gates: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[TrialState, str | None]:
     """The side kept runs: counted over the cycles before the trial due, which then begins; a trial
-    of the plan only where the policy's wait exceeds the plan's least (Count.floor_s), else the
+    of the plan only where the policy's wait exceeds the plan's least (Count.floor_s), the group held
+    `gates[0]` PCU hidden on average and the window counted `gates[1]` PCU (least_count_pcu), else the
     window is counted again."""
     c = group.cycle_s
     if math.isinf(st.mark_s) and now_s >= st.next_trial_s - cycles * c:
@@ -241,7 +257,9 @@ def _while_kept(
     if now_s < st.next_trial_s or math.isinf(st.mark_s) or now_s <= st.mark_s:
         return st, None
     kept = _count(st, crossed_pcu, floor_pcu_s, now_s)
-    if st.kept == "policy" and (kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s):
+    hidden_min_pcu, least_pcu = gates
+    gated = kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s or kept.pcu < least_pcu
+    if st.kept == "policy" and gated:
         return replace(_marked(st, now_s, crossed_pcu, floor_pcu_s), next_trial_s=now_s + cycles * c), None
     trial = _other(st.kept)
     why = f"{_title(group)}: {_name(trial)} on trial; {_name(st.kept)} crossed {kept.text()}"

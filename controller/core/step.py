@@ -816,9 +816,8 @@ class Core:
             queue = float(sum(float(e.queue_pcu.sum()) for e in ests))
             args = (h.group_trial_cycles, h.group_trial_retry_cycles, h.group_trial_z)
             hidden = float(sum(float(e.lanes.hidden_pcu.sum()) for e in ests))
-            st, why = grouptrial.advance(
-                st, g, crossed, floor, queue, now_s, *args, hidden_pcu=hidden, hidden_min_pcu=h.group_trial_hidden_pcu
-            )
+            gates = {"hidden_min_pcu": h.group_trial_hidden_pcu, "min_gain": h.group_trial_min_gain}
+            st, why = grouptrial.advance(st, g, crossed, floor, queue, now_s, *args, hidden_pcu=hidden, **gates)
             trials[g.name] = st
             if st.running == "plan":
                 on_plan.update(dict.fromkeys(g.lights, g.name))

@@ -51,15 +51,16 @@ def _schedule(
     least_s: float = 0.0,
     hidden_pcu: float = 0.0,
     hidden_min_pcu: float = 0.0,
+    min_gain: float = 0.0,
 ) -> list[tuple[float, str, str]]:
     """The group run tick by tick to until_s, crossing `rates[side]` PCU a second under each side,
     one PCU waiting at the loops, the plan's least wait `least_s` a PCU, `hidden_pcu` PCU upstream
-    of its advance loops (a trial needs `hidden_min_pcu`); (t, side running, reason) at each trial's
-    start and verdict, and at the end."""
+    of its advance loops (a trial needs `hidden_min_pcu`, and a window that could show `min_gain`);
+    (t, side running, reason) at each trial's start and verdict, and at the end."""
     st, pcu, out = grouptrial.start(G, 0.0, 2.0), 0.0, []
     for t in range(1, int(until_s) + 1):
         pcu += rates[st.running]
-        hidden = {"hidden_pcu": hidden_pcu, "hidden_min_pcu": hidden_min_pcu}
+        hidden = {"hidden_pcu": hidden_pcu, "hidden_min_pcu": hidden_min_pcu, "min_gain": min_gain}
         st, why = grouptrial.advance(st, G, pcu, least_s * pcu, 1.0, float(t), 2.0, 10.0, z, **hidden)
         if why is not None:
             out.append((float(t), st.running, why))
@@ -103,6 +104,23 @@ def test_no_plan_is_tried_where_no_demand_waits_beyond_the_advance_loops():
     assert _schedule(rates, 3000.0, hidden_pcu=0.5, hidden_min_pcu=1.0) == [(3000.0, "policy", "")]
 
 
+def test_the_least_count_is_what_makes_the_gain_significant():
+    """N gain > z sqrt(N (2 + gain)): 220 PCU at z 2 and a gain of 0.2; 0 with no gain asked."""
+    assert grouptrial.least_count_pcu(2.0, 0.2) == pytest.approx(220.0)
+    assert grouptrial.least_count_pcu(2.0, 0.0) == 0.0
+    n = grouptrial.least_count_pcu(2.0, 0.3)
+    assert grouptrial.better(Count(1.301 * n, 90.0), Count(n, 90.0), 2.0) == 1
+    assert grouptrial.better(Count(1.299 * n, 90.0), Count(n, 90.0), 2.0) == 0
+
+
+def test_no_plan_is_tried_where_the_policy_s_window_counts_too_few_to_show_the_gain_asked():
+    """The policy's window (180 s at 100 PCU/min: 300 PCU) can show a gain of 0.2 (220 PCU), not one of
+    0.15 (382 PCU): then no trial, however much more the plan would cross."""
+    rates = {"policy": 100 / 60, "plan": 200 / 60}
+    assert _schedule(rates, 600.0, min_gain=0.2)[0][:2] == (270.0, "plan")
+    assert _schedule(rates, 3000.0, min_gain=0.15) == [(3000.0, "policy", "")]
+
+
 def test_the_policy_wins_a_tie_after_the_plan_s_whole_window():
     out = _schedule({"policy": 100 / 60, "plan": 102 / 60}, 600.0)
     assert [(t, side) for t, side, _ in out[:-1]] == [(270.0, "plan"), (540.0, "policy")]
@@ -118,7 +136,12 @@ def test_bad_parameters_are_refused_naming_the_field(field, value):
 
 
 def _core_run(
-    on: bool, until_s: int, plan_serves: bool = True, hidden_gate_pcu: float = 0.0, stand_from_s: float = math.inf
+    on: bool,
+    until_s: int,
+    plan_serves: bool = True,
+    hidden_gate_pcu: float = 0.0,
+    stand_from_s: float = math.inf,
+    min_gain: float = 0.0,
 ) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
     """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
     at every light, each roadside showing the stage commanded at once; each advance loop counts a car
@@ -126,8 +149,9 @@ def _core_run(
     runs the group (the plan serves more; `plan_serves` false: none, the plan serves less); from
     `stand_from_s` on, a vehicle stands on every advance loop instead (the estimator's hidden queue). Per light
     the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
-    # no loop here stands upstream (no hidden queue): the gate at 0 by default, for the trial's mechanics
-    harm = HarmParams(group_trial=on, short_pair_together=False, group_trial_hidden_pcu=hidden_gate_pcu)
+    # no loop here stands upstream (no hidden queue): the gates at 0 by default, for the trial's mechanics
+    gates = {"group_trial_hidden_pcu": hidden_gate_pcu, "group_trial_min_gain": min_gain}
+    harm = HarmParams(group_trial=on, short_pair_together=False, **gates)
     cfg = Config(harm=harm)
     lays = short_link_layouts()
     core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
@@ -249,3 +273,15 @@ def test_the_step_hands_the_trial_the_hidden_queue_its_estimator_holds():
     hidden = float(re.search(r"hidden ([\d.]+) PCU", why[0]).group(1))  # type: ignore[union-attr]
     assert hidden >= 1.0, why[0]
     assert {r.mode for r in report.values()} == {"fixed"}
+
+
+def test_the_step_gates_the_trial_on_the_count_of_the_policy_s_window():
+    """group_trial_min_gain: the same group as the kept-plan test, whose policy's window counts 784 PCU,
+    fewer than a gain of 0.1 needs (840), never tries the plan; with a gain of 0.2 asked (220) it does."""
+    cycle, counted = short_link_layouts()["J"].junction.base_cycle_s(), HarmParams().group_trial_cycles
+    trial = math.ceil((1 + counted) * cycle)
+    _, core, why, report = _core_run(True, trial + math.ceil(3 * cycle), min_gain=0.1)
+    assert [g.lights for g in core.trial_groups] == [("J", "K")] and why == []
+    assert {r.mode for r in report.values()} == {"policy"}
+    _, _, why, _ = _core_run(True, trial + math.ceil(3 * cycle), min_gain=0.2)
+    assert why and "on trial" in why[0] and "241.2 PCU/min" in why[0] and "over 195 s" in why[0], why
