@@ -32,7 +32,6 @@ import argparse
 import dataclasses
 import itertools
 import random
-import re
 import shutil
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.scenarios.common import merge_routes, run, strip_header, sumo_home
-from sim.scenarios.coordinated import coordinate
+from sim.scenarios.coordinated import with_coordinated_plan
 from sim.scenarios.corpus.build import build
 from sim.scenarios.corpus.catalogue import CorpusNet, rand
 from sim.scenarios.corpus.demand import Demand
@@ -563,14 +562,7 @@ def build4(b: Board4Net, out_dir: Path) -> Path:
         text = cfg.read_text(encoding="utf-8")
         cfg.write_text(text.replace('<step-length value="1"/>', f'<step-length value="{b.step_s}"/>'), encoding="utf-8")
     if b.plan == "coordinated":
-        added = ",".join(coordinate(out_dir, b.net))
-        text = cfg.read_text(encoding="utf-8")
-        m = re.search(r'<additional-files value="([^"]+)"', text)
-        if m:
-            text = text.replace(m.group(0), f'<additional-files value="{m.group(1)},{added}"')
-        else:
-            text = text.replace("</input>", f'    <additional-files value="{added}"/>\n    </input>')
-        cfg.write_text(text, encoding="utf-8")
+        with_coordinated_plan(cfg, out_dir, b.net)
     return cfg
 
 

@@ -307,18 +307,23 @@ def coordinate(out_dir: Path, net: CorpusNet) -> tuple[str, str]:
     return webster, offsets
 
 
+def with_coordinated_plan(cfg: Path, out_dir: Path, net: CorpusNet) -> None:
+    """The network's coordinated plan (`coordinate`) added to its .sumocfg's additional files."""
+    added = ",".join(coordinate(out_dir, net))
+    text = cfg.read_text(encoding="utf-8")
+    m = re.search(r'<additional-files value="([^"]+)"', text)
+    if m:
+        text = text.replace(m.group(0), f'<additional-files value="{m.group(1)},{added}"')
+    else:
+        text = text.replace("</input>", f'    <additional-files value="{added}"/>\n    </input>')
+    cfg.write_text(text, encoding="utf-8")
+
+
 def build_hc(net: CorpusNet, kind: str, out_dir: Path) -> Path:
     """Build one network of the board into out_dir; returns its .sumocfg."""
     cfg = build(net, out_dir)
     if kind == "coordinated":
-        added = ",".join(coordinate(out_dir, net))
-        text = cfg.read_text(encoding="utf-8")
-        m = re.search(r'<additional-files value="([^"]+)"', text)
-        if m:
-            text = text.replace(m.group(0), f'<additional-files value="{m.group(1)},{added}"')
-        else:
-            text = text.replace("</input>", f'    <additional-files value="{added}"/>\n    </input>')
-        cfg.write_text(text, encoding="utf-8")
+        with_coordinated_plan(cfg, out_dir, net)
     return cfg
 
 
