@@ -182,6 +182,8 @@ class ScheduleParams:
     wait_scale_s: float = 30.0  # a queue's delay weighs 1 + waited / wait_scale_s
     min_rate_ratio: float = 0.3  # exit blockage slows the planned discharge to no less than this share
     stall_s: float = 5.0  # a queued movement that has not discharged for this long in its green no longer holds it
+    stall_head_on_loop: bool = False  # with stall_s, only where a vehicle stands on one of its stop-line loops (or
+    # a lane has none it can read): a queue still on its way to an empty stop line is not blocked (policies.md)
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue will need its protected phase
     clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s

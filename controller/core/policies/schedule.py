@@ -38,7 +38,12 @@ A movement is charged to the green phase when that phase serves it (a permitted 
 A queued movement of the green phase with no vehicle over the stop line for `stall_s` (past the
 start-up loss) is blocked — its head waits for another phase on a shared lane, or for space
 downstream — and no longer holds the green: without that rule a phantom half-PCU on a shared
-lane kept a protected-left phase green to its maximum, every cycle. A standing queue's delay is
+lane kept a protected-left phase green to its maximum, every cycle. With `[schedule] stall_head_on_loop`
+(off by default), only where a vehicle stands on one of its stop-line loops (or a lane of it has no stop-line
+loop it can read: `head_on_stop_loop`): a queue the estimator counts from the advance loop while its vehicles
+are still on their way to an empty stop line crosses nothing yet, and is not a blocked head. Without it, one
+vehicle passing the advance loop after a quiet start of the green made its movement "blocked", and a stage
+whose only demand it was ended at once. A standing queue's delay is
 weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
 are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
 has prod(clusters + 1) x phases states.
@@ -488,6 +493,8 @@ class SchedulePolicy(Policy):
         # downstream). Its queue no longer holds the green; it waits for its own phase.
         since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s)
+        if self.params.stall_head_on_loop:
+            stalled &= head_on_stop_loop(layout, est)
         primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
         home_rate = rate
         rate = rate * np.where(
@@ -550,6 +557,17 @@ class SchedulePolicy(Policy):
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
+    """(movements,) bool: a vehicle stands on a stop-line loop of one of the movement's lanes, or a lane of it
+    has no stop-line loop it can read (`stop_empty_s` is 0 there: a missing or untrusted loop is never counted
+    empty), so that a head waiting there cannot be ruled out. False: every one of its stop-line loops read
+    empty in the last period: the queue the estimator holds has not reached the stop line (still between the
+    loops, on its way), and no head stands there (`[schedule] stall_head_on_loop`)."""
+    occupied = est.lanes.stop_empty_s <= 0.0
+    out: np.ndarray = (layout.lane_uses & occupied[None, :]).any(axis=1)
+    return out
 
 
 def beam_width(max_expansions: int, levels: int, phases: int) -> int:
