@@ -492,9 +492,7 @@ class SchedulePolicy(Policy):
         # start-up loss (its head waits for another phase on a shared lane, or for space
         # downstream). Its queue no longer holds the green; it waits for its own phase.
         since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
-        stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s)
-        if self.params.stall_head_on_loop:
-            stalled &= head_on_stop_loop(layout, est)
+        stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
         primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
         home_rate = rate
         rate = rate * np.where(
@@ -524,6 +522,13 @@ class SchedulePolicy(Policy):
             # switch now; the plan's first green of `first` comes after the intergreen
             state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
         return state
+
+    def _head(self, layout: Layout, est: Estimate) -> np.ndarray:
+        """(movements,) bool: where `stall_s`'s rule may call a movement blocked: with `stall_head_on_loop`,
+        head_on_stop_loop; without it, everywhere."""
+        if self.params.stall_head_on_loop:
+            return head_on_stop_loop(layout, est)
+        return np.ones(len(est.queue_pcu), dtype=bool)
 
     def _floors_s(self, layout: Layout, est: Estimate, overflow: np.ndarray) -> np.ndarray:
         """full_floors_s with this policy's parameters: `overflow` (update_overflow) with
@@ -565,8 +570,8 @@ def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
     empty), so that a head waiting there cannot be ruled out. False: every one of its stop-line loops read
     empty in the last period: the queue the estimator holds has not reached the stop line (still between the
     loops, on its way), and no head stands there (`[schedule] stall_head_on_loop`)."""
-    occupied = est.lanes.stop_empty_s <= 0.0
-    out: np.ndarray = (layout.lane_uses & occupied[None, :]).any(axis=1)
+    occupied = np.asarray(est.lanes.stop_empty_s <= 0.0, dtype=bool)
+    out: np.ndarray = np.any(layout.lane_uses & occupied[None, :], axis=1)
     return out
 
 
