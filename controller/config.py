@@ -97,6 +97,7 @@ class TimingConfig:
     waut_program_at_begin: bool = False  # sim/netprogram.py active_programs: a WAUT's program in force at the begin
     split_movements_by_green: bool = True  # sim/netmovements.py movements: one movement per set of green stages
     bicycle_lane_movements: bool = True  # sim/netmovements.py movements: a bicycle-only lane a movement of its own
+    car_movements_skip_restricted_lanes: bool = False  # sim/netmovements.py: a lane closed to cars left out
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,9 @@ def _junction_table(
 
     phases = phase_tables(plan)
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m, [ph["state"] for ph in phases])
+    if t.car_movements_skip_restricted_lanes:  # the loops of a lane left out of every movement go with it
+        used = {lane for m in movements for lane in m["lanes"]}
+        detectors = [d for d in detectors if d["lane"] in used]
     derived = phase_tables(replace(plan, transitions=())) if plan.transitions else None
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)

@@ -6,6 +6,8 @@
   link of a movement is green in the same stages (a stage then serves all of a movement or none);
   with `[timing] bicycle_lane_movements`, a lane open to bicycles and closed to cars apart from the
   others: it discharges at its own rate and whichever stage greens it serves it, not a car lane's stage;
+  with `[timing] car_movements_skip_restricted_lanes`, a lane closed to passenger cars (a bus lane) is
+  left out of a group that has a lane cars may use: not in its lanes, saturation flow or queue;
 - approach: the compass point the vehicles come from, from the edge's last segment;
 - saturation flow: config.toml [saturation] per lane by turn, a lane shared by several
   movements counted as a share of it (a bicycle lane's, with `bicycle_lane_movements`:
@@ -43,6 +45,7 @@ class Conn:
     link: int
     to_edge: str = ""  # the edge the link leads to
     bicycle_only: bool = False  # the lane is open to bicycles and closed to cars
+    car_closed: bool = False  # the lane is closed to passenger cars (a bus, bicycle or tram lane)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def connections(tl: sumolib.net.TLS, n_links: int, excluded: frozenset[int]) -> 
                 link,
                 out_lane.getEdge().getID(),
                 bicycle_only,
+                not in_lane.allows("passenger"),
             )
         )
     return Connections(conns, crossing_m, nodes)
@@ -102,7 +106,8 @@ def _groups(
     conns: list[Conn], cfg: Config, phase_states: list[str] | None
 ) -> dict[tuple[str, str, frozenset[int], bool], list[Conn]]:
     """The connections by (edge, turn), split by the stages that green each link
-    (`split_movements_by_green`) and by whether the lane is closed to cars (`bicycle_lane_movements`)."""
+    (`split_movements_by_green`) and by whether the lane is closed to cars (`bicycle_lane_movements`). With
+    `car_movements_skip_restricted_lanes`, a group with a lane cars may use leaves out its lanes closed to cars."""
     greens: dict[int, frozenset[int]] = {}
     if cfg.timing.split_movements_by_green and phase_states:
         links = {c.link for c in conns}
@@ -117,6 +122,11 @@ def _groups(
             bicycle_lanes and c.bicycle_only,
         )
         groups.setdefault(key, []).append(c)
+    if cfg.timing.car_movements_skip_restricted_lanes:
+        for key, cs in groups.items():
+            cars = [c for c in cs if not c.car_closed]
+            if cars:  # a group of closed lanes only (a bus-only street, a bicycle lane's own) stays whole
+                groups[key] = cars
     return groups
 
 
