@@ -20,6 +20,7 @@ from controller.core.policies.webster import (
     common_cycle_s,
     cycle_and_needs_s,
     green_floors_s,
+    oversaturated,
     reference_cycle_s,
     solved,
 )
@@ -44,17 +45,27 @@ def bits(value: object) -> object:
 
 def kind(policy: WebsterPolicy, lay: Layout, state: WebsterState, flow: np.ndarray) -> set[str]:
     """What a re-plan went through, by the reference's own functions: a divided cycle, the base cycle
-    with short phases, storage needs dropped, capacity needs scaled down."""
+    with short phases, an oversaturated lone junction (and its longest cycle), storage needs dropped,
+    capacity needs scaled down."""
     p = policy.params
     credit = policy._credit(lay)
-    full = bool(state.cut) or webster_rows._any_short(state, len(lay.junction.phases), p.residual_queue_pcu)
+    j = lay.junction
+    lone = (
+        p.lone_cycle_max_s > 0 and not (j.upstream or j.downstream) and oversaturated(state, lay, p.residual_queue_pcu)
+    )
+    full = bool(state.cut) or webster_rows._any_short(state, len(j.phases), p.residual_queue_pcu) or lone
     fits = (p.fit_capacity, p.platoon_fit)
+    lone_s = p.lone_cycle_max_s if lone else 0.0
     cycle_s, cap, sto = cycle_and_needs_s(
-        lay, flow, flow, p.lost_time_per_phase_s, p.max_flow_ratio, full, fits, credit, 0.0
+        lay, flow, flow, p.lost_time_per_phase_s, p.max_flow_ratio, full, fits, credit, lone_s
     )
     lo, hi = lay.derived(webster_rows._green_range_s)
     total_s = max(cycle_s - lay.derived(webster_rows._cycle_intergreens_s), 0.0)
     out = {"full"} if full else set()
+    if lone:
+        out.add("lone")
+    if cycle_s > reference_cycle_s(lay) + 1e-6:
+        out.add("longest cycle")
     if cycle_s < reference_cycle_s(lay) - 1e-6:
         out.add("divided")
     if green_floors_s(lay, np.maximum(cap, sto), lo, hi, credit).sum() > total_s:
@@ -81,9 +92,8 @@ def checked_plans(monkeypatch) -> dict[str, int]:
             want = solved(self.policy.replan_steps(state, lay, estimates[i], None, now_s, flow))
             assert bits(done[i]) == bits(want), (i, now_s)
             seen["planned"] += 1
-            q = flow if flow is not None else want[0].plan_s  # (kinds only where the pass gave the flows)
-            if flow is not None:
-                for k in kind(self.policy, lay, state, q):
+            if flow is not None:  # (kinds only where the pass gave the flows)
+                for k in kind(self.policy, lay, state, flow):
                     seen[k] = seen.get(k, 0) + 1
         return done, left
 
@@ -119,13 +129,13 @@ def run_levels(params: WebsterParams, seed: int, ticks: int, js: dict[str, Inter
 def test_due_junctions_planned_as_arrays_are_replan_steps_to_the_bit(monkeypatch):
     """60 junctions (the city's twice without neighbours, and the city itself) at five loads under roadside statuses,
     60 s at the default keys (a 5 s period spread over the junctions): every re-plan the arrays plan
-    equals replan_steps' (state and wish, every float to the bit), through each of their branches;
-    the oversaturated lone junctions are left to replan_steps."""
+    equals replan_steps' (state and wish, every float to the bit), through each of their branches,
+    the oversaturated lone junctions' searches and longest cycles among them; none is left."""
     seen = checked_plans(monkeypatch)
     params = replace(CFG.webster, period_s=5.0, replan_spread=1.0)
     assert run_levels(params, 3, 60, {**region(2), **city()}) > 100
-    assert seen["planned"] > 300 and seen["left"] > 10, seen
-    for k in ("full", "divided", "storage dropped", "scaled"):
+    assert seen["planned"] > 500 and seen["left"] == 0, seen
+    for k in ("full", "divided", "lone", "longest cycle", "storage dropped", "scaled"):
         assert seen.get(k, 0) > 10, seen
 
 
@@ -203,6 +213,43 @@ def test_flows_at_each_step_of_the_cycle_plan_as_replan_steps_does(fit_capacity)
         want = solved(policy.replan_steps(state, lay, est, None, 300.0, q))
         assert bits(done[i]) == bits(want), (i, q)
     assert most_k >= 4 and (fit_decides > 20 or not fit_capacity), (fit_decides, most_k)
+
+
+def test_oversaturated_lone_junctions_plan_as_replan_steps_does():
+    """Lone junctions (the city's junction without neighbours: its cycle_max_s 150 s; with 600 s, where
+    lone_cycle_max_s binds; with 120 s; one credited unopposed seconds in its transitions), oversaturated
+    by a plan in force longer than the reference cycle or by no green to spare, at flows from light (the
+    base cycle, not divided) to beyond max_flow_ratio (the longest cycle, the equal-saturation search),
+    all rows in one group: the arrays' plans equal replan_steps' to the bit, none left."""
+    j = replace(city()["J00"], upstream=(), downstream=())
+    models = [j, replace(j, cycle_max_s=600.0), replace(j, cycle_max_s=120.0), replace(j, cycle_max_s=400.0)]
+    lays = [Layout.build(m, CFG) for m in models]
+    policy = WebsterPolicy(CFG.webster)
+    credit = policy._credit(lays[3])
+    policy._credits[id(lays[3])] = (lays[3], replace(credit, transition_s=np.linspace(0.0, 4.5, len(j.movements))))
+    n, ph = len(j.movements), len(j.phases)
+    zero = np.zeros(n)
+    est = SimpleNamespace(arrivals_pcu=zero, departures_pcu=zero, blind=np.zeros(n, dtype=bool))
+    long_plan = WebsterState(0.0, zero, zero, plan_s=tuple(40.0 for _ in range(ph)))  # 160 s + intergreens
+    no_spare = WebsterState(0.0, zero, zero, residual_pcu=(5.0,) * ph, green_ends=(1,) * ph, short_run=(1,) * ph)
+    rows, flows, states = [], [], []
+    for lay in lays:
+        for y in (0.05, 0.3, 0.6, 0.85, 0.95, 1.2, 2.0):  # the flow ratio each movement runs at, over its phases
+            for state in (long_plan, no_spare):
+                rows.append(lay)
+                flows.append(y * lay.sat_flow_pcu_h / ph * np.linspace(0.6, 1.4, n))
+                states.append(state)
+    assert all(oversaturated(s, lay, policy.params.residual_queue_pcu) for s, lay in zip(states, rows, strict=True))
+    plans = webster_rows.DuePlans(policy, rows, FloorAnswers())
+    dues = list(enumerate(states))
+    done, left = plans.plan(dues, [est] * len(rows), flows, 300.0)
+    assert not left and len(plans._groups) == 1
+    cycles = set()
+    for (i, state), lay, q in zip(dues, rows, flows, strict=True):
+        want = solved(policy.replan_steps(state, lay, est, None, 300.0, q))
+        assert bits(done[i]) == bits(want), (i, q)
+        cycles.add(sum(want[1].greens_s) + lay.derived(webster_rows._cycle_intergreens_s))
+    assert {90.0, 120.0, 150.0} <= {round(c, 6) for c in cycles}, sorted(cycles)
 
 
 @pytest.mark.parametrize("statuses", [False, True], ids=["counts", "statuses"])

@@ -6,9 +6,8 @@ city_split, slack_to_city, short_keeps_city, keep_green_residual_pcu, divide_aft
 coordinated_retime, platoon_fit off); `plans.plan(dues, estimates, flows, now_s)` then gives, per due
 junction it plans, the (state, wish) WebsterPolicy.replan_steps gives it, to the last bit, and leaves
 the others (returned as left) to replan_steps: a junction whose floor index counts 8 phases or more for
-a movement, or whose flows are not of its movements' length, one oversaturated and lone (its
-equal-saturation search, `lone_cycle_max_s`), and one whose cycle term divides by zero or is not finite
-(the reference raises there).
+a movement, or whose flows are not of its movements' length, and one whose cycle term divides by zero
+or is not finite (the reference raises there).
 
 The junctions of one floor index and phase count are planned together, each step of
 common_cycle_steps, cycle_and_needs_steps, webster_greens_steps and demand_split_steps as
@@ -17,7 +16,10 @@ the intergreens, the lost time, the minimum cycle, the green bounds, the saturat
 storages, the credit's seconds) kept per junction at construction and gathered per tick; each
 elementwise operation as the reference does it, in its order; Python's min and max as np.where of the
 same comparison; its sums of a few floats as columns added in order; the floors raised as
-raised_floors_all raises them (compiled, the reference's bits), the spare as spare_split_rows.
+raised_floors_all raises them (compiled, the reference's bits), the spare as spare_split_rows. An
+oversaturated lone junction (`lone_cycle_max_s`) takes lone_cycle_s' cycle, junction by junction, and
+its capacity needs from the equal-saturation search, the group's searches answered together
+(FloorAnswers: saturation_needs_all).
 
 Example: `plans = DuePlans.of(policy, layouts, FloorAnswers())`; per tick, given the due junctions
 (position, the state replan_due gave) and their flows (period_flows_all), `done, left =
@@ -35,6 +37,7 @@ import numpy as np
 from controller.core.estimation import Estimate, Layout
 from controller.core.policies import webster_net
 from controller.core.policies.webster import (
+    SaturationAsk,
     WebsterPolicy,
     WebsterState,
     _base_shares,
@@ -44,6 +47,7 @@ from controller.core.policies.webster import (
     _fresh_state,
     _green_range_s,
     floor_index,
+    lone_cycle_s,
     oversaturated,
     period_flow_pcu_h,
     reference_cycle_s,
@@ -126,6 +130,7 @@ class DuePlans:
         p = policy.params
         self._credit = p.credit_unopposed
         self._lone_s = p.lone_cycle_max_s
+        self._answers = answers
         # per junction: (its group's number, its row there), or None: planned by replan_steps
         self._row: list[tuple[int, int] | None] = [None] * len(self._layouts)
         self._lone = [not (lay.junction.upstream or lay.junction.downstream) for lay in self._layouts]
@@ -158,7 +163,7 @@ class DuePlans:
         replan_steps); `flows`: per due, period_flows_all's (None: computed here as replan_steps does)."""
         p = self.policy.params
         rq = p.residual_queue_pcu
-        by_group: dict[int, list[tuple[int, int, np.ndarray, bool]]] = {}
+        by_group: dict[int, list[tuple[int, int, np.ndarray, bool, bool]]] = {}
         left: list[int] = []
         for d, ((i, state), flow) in enumerate(zip(dues, flows)):
             at = self._row[i]
@@ -166,16 +171,14 @@ class DuePlans:
                 left.append(d)
                 continue
             lay = self._layouts[i]
-            if self._lone_s > 0 and self._lone[i] and oversaturated(state, lay, rq):
-                left.append(d)  # lone_cycle_s and the equal-saturation search: replan_steps
-                continue
             if flow is None:
                 flow = period_flow_pcu_h(lay, state, estimates[i], now_s - state.period_start_s)
             if flow.shape != (len(lay.sat_flow_pcu_h),):
                 left.append(d)
                 continue
-            full = state.cut or _any_short(state, len(lay.junction.phases), rq)
-            by_group.setdefault(at[0], []).append((d, at[1], flow, full))
+            over = self._lone_s > 0 and self._lone[i] and oversaturated(state, lay, rq)
+            full = state.cut or _any_short(state, len(lay.junction.phases), rq) or over
+            by_group.setdefault(at[0], []).append((d, at[1], flow, full, over))
         done: dict[int, tuple[WebsterState, CycleWish]] = {}
         for g, rows in by_group.items():
             self._plan_group(self._groups[g], rows, dues, estimates, now_s, done, left)
@@ -184,23 +187,25 @@ class DuePlans:
     def _plan_group(
         self,
         group: Group,
-        rows: list[tuple[int, int, np.ndarray, bool]],
+        rows: list[tuple[int, int, np.ndarray, bool, bool]],
         dues: Sequence[tuple[int, WebsterState]],
         estimates: Sequence[Estimate],
         now_s: float,
         done: dict[int, tuple[WebsterState, CycleWish]],
         left: list[int],
     ) -> None:
-        """Plan `rows` (index into dues, row in `group`, flows, full cycle) of one group into `done`;
-        a row whose cycle term the reference could not compute into `left`."""
-        at = np.array([r for _, r, _, _ in rows], dtype=np.intp)
-        flow = np.array([f for _, _, f, _ in rows], dtype=float)
-        full = np.array([f for _, _, _, f in rows], dtype=bool)
+        """Plan `rows` (index into dues, row in `group`, flows, full cycle, oversaturated and lone) of one
+        group into `done`; a row whose cycle term the reference could not compute into `left`."""
+        at = np.array([row[1] for row in rows], dtype=np.intp)
+        flow = np.array([row[2] for row in rows], dtype=float)
+        full = np.array([row[3] for row in rows], dtype=bool)
         k, ok = self._divisor(group, at, flow, full)
         cycle_s = np.where(full, group.ref_s[at], group.ref_s[at] / k)
-        greens = self._greens(group, at, flow, cycle_s)
+        lone = [n for n, row in enumerate(rows) if row[4]]
+        searched = self._lone_needs(cycle_s, [(self._layouts[dues[rows[n][0]][0]], rows[n][2]) for n in lone], lone)
+        greens = self._greens(group, at, flow, cycle_s, lone, searched)
         divided = (cycle_s < group.ref_s[at] - 1e-6).tolist()
-        for n, (d, _r, _q, _f) in enumerate(rows):
+        for n, (d, *_) in enumerate(rows):
             if not ok[n]:
                 left.append(d)
                 continue
@@ -209,6 +214,21 @@ class DuePlans:
             fresh = _fresh_state(state, estimates[i], now_s, shown, (), divided[n], (), None, False)
             j = self._layouts[i].junction
             done[i] = (fresh, CycleWish(tuple(range(len(shown))), shown, j.base_offset_s))
+
+    def _lone_needs(
+        self, cycle_s: np.ndarray, lone: list[tuple[Layout, np.ndarray]], at: list[int]
+    ) -> list[np.ndarray]:
+        """Per oversaturated lone row (its layout and flows; `at`: its place in `cycle_s`), its capacity
+        needs from the equal-saturation search at lone_cycle_s' cycle, which goes into `cycle_s` (the
+        rows' searches answered together, FloorAnswers.answer: saturation_needs_all)."""
+        p = self.policy.params
+        asks: list[SaturationAsk] = []
+        for n, (lay, q) in zip(at, lone):
+            c_s = lone_cycle_s(lay, q, float(cycle_s[n]), p.max_flow_ratio, self._lone_s)
+            cycle_s[n] = c_s
+            credit = self.policy._credit(lay) if self._credit else None
+            asks.append(SaturationAsk(lay, q, c_s, p.lost_time_per_phase_s, p.max_flow_ratio, credit))
+        return self._answers.answer(asks) if asks else []
 
     def _divisor(
         self, group: Group, at: np.ndarray, flow: np.ndarray, full: np.ndarray
@@ -272,11 +292,22 @@ class DuePlans:
         order = np.argsort(-owed_s, axis=1)
         return webster_net.raised_floors_all(group.pad, owed_s, order, group.lo[at], group.hi[at])  # (as the pass's)
 
-    def _greens(self, group: Group, at: np.ndarray, flow: np.ndarray, cycle_s: np.ndarray) -> np.ndarray:
+    def _greens(
+        self,
+        group: Group,
+        at: np.ndarray,
+        flow: np.ndarray,
+        cycle_s: np.ndarray,
+        lone: list[int],
+        searched: list[np.ndarray],
+    ) -> np.ndarray:
         """(rows, phases) webster_greens_steps' greens at `cycle_s`: demand_split_steps' floors from the
-        capacity and storage needs, from the capacity needs alone where those do not fit the green
-        time, scaled down above the minimum greens where these do not either; the spare split."""
+        capacity and storage needs (the `lone` rows' capacity needs `searched`), from the capacity needs
+        alone where those do not fit the green time, scaled down above the minimum greens where these
+        do not either; the spare split."""
         capacity_s, storage_s = self._needs(group, at, flow, cycle_s)
+        for n, needs_s in zip(lone, searched):
+            capacity_s[n] = needs_s
         total_s = cycle_s - group.intergreens_s[at]
         total_s = np.where(total_s < 0.0, 0.0, total_s)  # max(total, 0.0)
         floors = self._floors(group, at, np.maximum(capacity_s, storage_s))
