@@ -215,16 +215,18 @@ def test_flows_at_each_step_of_the_cycle_plan_as_replan_steps_does(fit_capacity)
     assert most_k >= 4 and (fit_decides > 20 or not fit_capacity), (fit_decides, most_k)
 
 
-def test_oversaturated_lone_junctions_plan_as_replan_steps_does():
+@pytest.mark.parametrize("lone_cycle_max_s", [CFG.webster.lone_cycle_max_s, 0.0], ids=["default", "off"])
+def test_oversaturated_lone_junctions_plan_as_replan_steps_does(lone_cycle_max_s):
     """Lone junctions (the city's junction without neighbours: its cycle_max_s 150 s; with 600 s, where
     lone_cycle_max_s binds; with 120 s; one credited unopposed seconds in its transitions), oversaturated
     by a plan in force longer than the reference cycle or by no green to spare, at flows from light (the
     base cycle, not divided) to beyond max_flow_ratio (the longest cycle, the equal-saturation search),
-    all rows in one group: the arrays' plans equal replan_steps' to the bit, none left."""
+    all rows in one group: the arrays' plans equal replan_steps' to the bit, none left. With
+    `lone_cycle_max_s` 0 (off) no row is lone: no longest cycle, no search (R session 53)."""
     j = replace(city()["J00"], upstream=(), downstream=())
     models = [j, replace(j, cycle_max_s=600.0), replace(j, cycle_max_s=120.0), replace(j, cycle_max_s=400.0)]
     lays = [Layout.build(m, CFG) for m in models]
-    policy = WebsterPolicy(CFG.webster)
+    policy = WebsterPolicy(replace(CFG.webster, lone_cycle_max_s=lone_cycle_max_s))
     credit = policy._credit(lays[3])
     policy._credits[id(lays[3])] = (lays[3], replace(credit, transition_s=np.linspace(0.0, 4.5, len(j.movements))))
     n, ph = len(j.movements), len(j.phases)
@@ -249,7 +251,10 @@ def test_oversaturated_lone_junctions_plan_as_replan_steps_does():
         want = solved(policy.replan_steps(state, lay, est, None, 300.0, q))
         assert bits(done[i]) == bits(want), (i, q)
         cycles.add(sum(want[1].greens_s) + lay.derived(webster_rows._cycle_intergreens_s))
-    assert {90.0, 120.0, 150.0} <= {round(c, 6) for c in cycles}, sorted(cycles)
+    if lone_cycle_max_s > 0:
+        assert {90.0, 120.0, 150.0} <= {round(c, 6) for c in cycles}, sorted(cycles)
+    else:
+        assert max(round(c, 6) for c in cycles) <= reference_cycle_s(lays[0]), sorted(cycles)  # none longer
 
 
 @pytest.mark.parametrize("statuses", [False, True], ids=["counts", "statuses"])
