@@ -21,7 +21,11 @@ The schedule, in cycles C of the group's program (`params`: HarmParams):
   costs); and only where that window counted enough crossings for a gain of `group_trial_min_gain`
   (a fraction) in the plan's to stand out beyond `group_trial_z` standard errors (least_count_pcu:
   a trial that could only find a larger gain can only keep the policy, and costs what the plan
-  loses while it runs);
+  loses while it runs); and, with `group_trial_green`, only where the plan's greens give the group's
+  lanes at least the green lane-seconds a second the policy showed them over that window (the roadside's
+  status: green_lanes): a plan that shows less green can cross more only by crossing more a green
+  second, and where it shows much less (a short cycle, its intergreens a large share of it) a trial
+  only costs what it loses while it runs, which on an oversaturated group is never made up;
 - a trial hands the group to the other side at once (the plan on its clocks, or the policy); its
   first cycle is not counted (it serves the queues the other side left, and the plan's lights jump
   to their clocks); after one cycle counted, the side on trial is ended early if it serves
@@ -76,6 +80,15 @@ def find(neighbours: Mapping[str, frozenset[str]], cycles_s: Mapping[str, float]
     return tuple(Group(g[0], g, cycles_s[g[0]]) for g in comps)
 
 
+def green_lanes(program: Program, lane_green: np.ndarray) -> float:
+    """The lanes the program's greens show green, on average over its cycle (green lane-seconds a
+    second); `lane_green` (phases, lanes): a lane is green in the phase (Layout.lane_green)."""
+    starts = np.concatenate(([0.0], np.asarray(program.ends_s[:-1])))
+    lengths_s = np.asarray(program.ends_s) - starts
+    lit = np.asarray([lane_green[k].sum() if k >= 0 else 0.0 for k in program.phases], dtype=float)
+    return float(lengths_s @ lit / program.cycle_s)
+
+
 def uniform_wait_s(program: Program) -> np.ndarray:
     """Per movement, the least mean wait (s) the program's greens give a vehicle arriving at random:
     Webster's (1958) uniform delay at no load, C (1 - lambda)^2 / 2, lambda the movement's share of
@@ -93,13 +106,16 @@ class Count:
     """Stop-line crossings counted over a window: `pcu` in `s` seconds; `queue_pcu_s`: the group's
     queue at its loops (Estimate.queue_pcu, summed) integrated over the window; `floor_pcu_s`: the
     plan's least wait (uniform_wait_s) of each PCU crossed, summed; `hidden_pcu_s`: the group's hidden
-    queue (upstream of its advance loops, LaneState.hidden_pcu, summed) integrated over the window."""
+    queue (upstream of its advance loops, LaneState.hidden_pcu, summed) integrated over the window;
+    `green_lane_s`: the group's lanes green (the roadside's status) integrated over the window
+    ([harm] group_trial_green; 0: not measured)."""
 
     pcu: float
     s: float
     queue_pcu_s: float = 0.0
     floor_pcu_s: float = 0.0
     hidden_pcu_s: float = 0.0
+    green_lane_s: float = 0.0
 
     @property
     def pcu_min(self) -> float:
@@ -116,9 +132,11 @@ class Count:
         return self.floor_pcu_s / self.pcu if self.pcu > 0 else math.inf
 
     def text(self) -> str:
+        green = f"; green {self.green_lane_s / self.s:.1f} lanes" if self.green_lane_s > 0 and self.s > 0 else ""
+        hidden = self.hidden_pcu_s / self.s if self.s > 0 else 0
         return (
             f"{self.pcu_min:.1f} PCU/min (wait at the loops {self.wait_s:.0f} s/PCU, the plan's least "
-            f"{self.floor_s:.0f}; hidden {self.hidden_pcu_s / self.s if self.s > 0 else 0:.1f} PCU) over {self.s:.0f} s"
+            f"{self.floor_s:.0f}; hidden {hidden:.1f} PCU{green}) over {self.s:.0f} s"
         )
 
 
@@ -144,6 +162,8 @@ class TrialState:
     mark_floor_pcu_s: float = 0.0  # the crossings' floor_pcu_s (cumulative) at mark_s
     hidden_total_pcu_s: float = 0.0  # the group's hidden queue integrated since the start (PCU-seconds)
     mark_hidden_pcu_s: float = 0.0  # ... at mark_s
+    green_total_lane_s: float = 0.0  # the group's lanes green integrated since the start (lane-seconds)
+    mark_green_lane_s: float = 0.0  # ... at mark_s
 
 
 def start(group: Group, now_s: float, cycles: float) -> TrialState:
@@ -192,25 +212,31 @@ def advance(
     hidden_pcu: float = 0.0,
     hidden_min_pcu: float = 0.0,
     min_gain: float = 0.0,
+    green_lanes_now: float = 0.0,
+    plan_green_lanes: float = math.inf,
 ) -> tuple[TrialState, str | None]:
     """The group's trial state at now_s, given its stop-line crossings so far (PCU, cumulative), the
     plan's least wait of each (s, summed: uniform_wait_s, cumulative) and its queue at the loops now
     (PCU), and the reason when a trial begins or ends this tick (None: neither). `hidden_pcu`: its
     hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average, and
-    a policy's window that counted least_count_pcu(z, min_gain) PCU or more."""
+    a policy's window that counted least_count_pcu(z, min_gain) PCU or more. `green_lanes_now`: its
+    lanes green now (the roadside's status); a trial of the plan needs the policy's window to have shown
+    no more green lanes on average than `plan_green_lanes` (the plan's: green_lanes; inf: no gate)."""
     dt_s = 0.0 if math.isnan(st.t_s) else max(now_s - st.t_s, 0.0)
     st = replace(
         st,
         t_s=now_s,
         queue_pcu_s=st.queue_pcu_s + queue_pcu * dt_s,
         hidden_total_pcu_s=st.hidden_total_pcu_s + hidden_pcu * dt_s,
+        green_total_lane_s=st.green_total_lane_s + green_lanes_now * dt_s,
     )
-    hid = st.hidden_total_pcu_s
+    hid, green = st.hidden_total_pcu_s, st.green_total_lane_s
     least_pcu = least_count_pcu(z, min_gain)
-    nxt, why = _advance(
-        st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, (hidden_min_pcu, least_pcu)
-    )
-    return (nxt if nxt.hidden_total_pcu_s == hid else replace(nxt, hidden_total_pcu_s=hid)), why
+    gates = (hidden_min_pcu, least_pcu, plan_green_lanes)
+    nxt, why = _advance(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, gates)
+    if nxt.hidden_total_pcu_s != hid or nxt.green_total_lane_s != green:
+        nxt = replace(nxt, hidden_total_pcu_s=hid, green_total_lane_s=green)
+    return nxt, why
 
 
 def _advance(
@@ -222,7 +248,7 @@ def _advance(
     cycles: float,
     retry_cycles: float,
     z: float,
-    gates: tuple[float, float],
+    gates: tuple[float, float, float],
 ) -> tuple[TrialState, str | None]:
     c = group.cycle_s
     if st.running == st.kept:
@@ -245,20 +271,22 @@ def _while_kept(
     floor_pcu_s: float,
     now_s: float,
     cycles: float,
-    gates: tuple[float, float] = (0.0, 0.0),
+    gates: tuple[float, float, float] = (0.0, 0.0, math.inf),
 ) -> tuple[TrialState, str | None]:
     """The side kept runs: counted over the cycles before the trial due, which then begins; a trial
     of the plan only where the policy's wait exceeds the plan's least (Count.floor_s), the group held
-    `gates[0]` PCU hidden on average and the window counted `gates[1]` PCU (least_count_pcu), else the
-    window is counted again."""
+    `gates[0]` PCU hidden on average, the window counted `gates[1]` PCU (least_count_pcu) and showed
+    no more green lanes on average than the plan's `gates[2]` (green_lanes), else the window is
+    counted again."""
     c = group.cycle_s
     if math.isinf(st.mark_s) and now_s >= st.next_trial_s - cycles * c:
         st = _marked(st, now_s, crossed_pcu, floor_pcu_s)
     if now_s < st.next_trial_s or math.isinf(st.mark_s) or now_s <= st.mark_s:
         return st, None
     kept = _count(st, crossed_pcu, floor_pcu_s, now_s)
-    hidden_min_pcu, least_pcu = gates
+    hidden_min_pcu, least_pcu, plan_green = gates
     gated = kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s or kept.pcu < least_pcu
+    gated = gated or kept.green_lane_s > plan_green * kept.s
     if st.kept == "policy" and gated:
         return replace(_marked(st, now_s, crossed_pcu, floor_pcu_s), next_trial_s=now_s + cycles * c), None
     trial = _other(st.kept)
@@ -305,6 +333,7 @@ def _marked(st: TrialState, now_s: float, crossed_pcu: float, floor_pcu_s: float
         mark_queue_pcu_s=st.queue_pcu_s,
         mark_floor_pcu_s=floor_pcu_s,
         mark_hidden_pcu_s=st.hidden_total_pcu_s,
+        mark_green_lane_s=st.green_total_lane_s,
     )
 
 
@@ -316,6 +345,7 @@ def _count(st: TrialState, crossed_pcu: float, floor_pcu_s: float, now_s: float)
         st.queue_pcu_s - st.mark_queue_pcu_s,
         floor_pcu_s - st.mark_floor_pcu_s,
         st.hidden_total_pcu_s - st.mark_hidden_pcu_s,
+        st.green_total_lane_s - st.mark_green_lane_s,
     )
 
 

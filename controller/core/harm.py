@@ -221,6 +221,10 @@ class HarmParams:
     # only where the policy's window counted enough crossings for that gain to be significant at group_trial_z
     # (grouptrial.least_count_pcu; 0: no least)
     group_trial_min_gain: float = 0.2
+    # group_trial: the plan is tried only where its greens show the group's lanes at least as much green (lanes
+    # green, on average over its cycle) as the policy showed them over its window (the roadside's status).
+    # false: no such gate
+    group_trial_green: bool = False
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:
@@ -255,6 +259,7 @@ class HarmParams:
                 "block_now",
                 "block_profile",
                 "group_trial",
+                "group_trial_green",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")

@@ -22,6 +22,7 @@ All estimates are updated before any policy decides, so every junction sees the 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -196,15 +197,7 @@ class Core:
         # [harm] short_pair_together: lights on a short link go to and leave the city's plan together
         self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
         self.clock_neighbours = _plan_neighbours(self.layouts) if self.guarded and cfg.harm.on_clock else {}
-        # [harm] group_trial: neighbouring lights whose programs run one cycle, run as one by the policy or the plan
-        self.trial_groups = (
-            grouptrial.find(_plan_neighbours(self.layouts), {jid: p.cycle_s for jid, p in self.programs.items()})
-            if self.guarded and cfg.harm.enabled and cfg.harm.group_trial
-            else ()
-        )
-        self._uniform_wait = {
-            j: grouptrial.uniform_wait_s(self.programs[j]) for g in self.trial_groups for j in g.lights
-        }
+        self._init_trial_groups(cfg)
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -797,6 +790,25 @@ class Core:
             mode_changes.append(harm.ModeChange(jid, now_s, "fixed" if jid in now else "policy", why, hs.gains))
         return now
 
+    def _init_trial_groups(self, cfg: CoreConfig) -> None:
+        """[harm] group_trial: neighbouring lights whose programs run one cycle, run as one by the policy or
+        the plan (grouptrial.find; none without the key), each light's plan's least waits, and per group the
+        lanes its plan shows green on average ([harm] group_trial_green; inf: no gate)."""
+        self.trial_groups = (
+            grouptrial.find(_plan_neighbours(self.layouts), {jid: p.cycle_s for jid, p in self.programs.items()})
+            if self.guarded and cfg.harm.enabled and cfg.harm.group_trial
+            else ()
+        )
+        self._uniform_wait = {
+            j: grouptrial.uniform_wait_s(self.programs[j]) for g in self.trial_groups for j in g.lights
+        }
+        self._plan_green = {
+            g.name: sum(grouptrial.green_lanes(self.programs[j], self.layouts[j].lane_green) for j in g.lights)
+            if cfg.harm.group_trial_green
+            else math.inf
+            for g in self.trial_groups
+        }
+
     def _group_trials(
         self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
     ) -> tuple[Mapping[str, grouptrial.TrialState], dict[str, str]]:
@@ -817,7 +829,10 @@ class Core:
             args = (h.group_trial_cycles, h.group_trial_retry_cycles, h.group_trial_z)
             hidden = float(sum(float(e.lanes.hidden_pcu.sum()) for e in ests))
             gates = {"hidden_min_pcu": h.group_trial_hidden_pcu, "min_gain": h.group_trial_min_gain}
-            st, why = grouptrial.advance(st, g, crossed, floor, queue, now_s, *args, hidden_pcu=hidden, **gates)
+            green = {"green_lanes_now": self._green_lanes(g, updated), "plan_green_lanes": self._plan_green[g.name]}
+            st, why = grouptrial.advance(
+                st, g, crossed, floor, queue, now_s, *args, hidden_pcu=hidden, **gates, **green
+            )
             trials[g.name] = st
             if st.running == "plan":
                 on_plan.update(dict.fromkeys(g.lights, g.name))
@@ -828,6 +843,18 @@ class Core:
                 if hs is not None:
                     mode_changes.append(harm.ModeChange(j, now_s, "fixed" if j in on_plan else "policy", why, hs.gains))
         return trials, on_plan
+
+    def _green_lanes(self, g: grouptrial.Group, updated: Mapping[str, JunctionState]) -> float:
+        """[harm] group_trial_green: the group's lanes green now by its roadsides' statuses (a light in
+        an intergreen, or with no status: none); 0 without the key."""
+        if math.isinf(self._plan_green[g.name]):
+            return 0.0
+        n = 0.0
+        for j in g.lights:
+            st, lane_green = updated[j].status, self.layouts[j].lane_green
+            if st is not None and not st.in_intergreen and 0 <= st.phase < len(lane_green):
+                n += float(lane_green[st.phase].sum())
+        return n
 
     def _guard(
         self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]

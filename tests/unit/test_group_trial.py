@@ -52,15 +52,19 @@ def _schedule(
     hidden_pcu: float = 0.0,
     hidden_min_pcu: float = 0.0,
     min_gain: float = 0.0,
+    green_lanes: dict[str, float] | None = None,
+    plan_green_lanes: float = math.inf,
 ) -> list[tuple[float, str, str]]:
     """The group run tick by tick to until_s, crossing `rates[side]` PCU a second under each side,
     one PCU waiting at the loops, the plan's least wait `least_s` a PCU, `hidden_pcu` PCU upstream
-    of its advance loops (a trial needs `hidden_min_pcu`, and a window that could show `min_gain`);
-    (t, side running, reason) at each trial's start and verdict, and at the end."""
+    of its advance loops (a trial needs `hidden_min_pcu`, and a window that could show `min_gain`),
+    `green_lanes[side]` lanes green under each side (a trial needs the policy's no more than
+    `plan_green_lanes`); (t, side running, reason) at each trial's start and verdict, and at the end."""
     st, pcu, out = grouptrial.start(G, 0.0, 2.0), 0.0, []
     for t in range(1, int(until_s) + 1):
         pcu += rates[st.running]
         hidden = {"hidden_pcu": hidden_pcu, "hidden_min_pcu": hidden_min_pcu, "min_gain": min_gain}
+        hidden |= {"green_lanes_now": (green_lanes or {}).get(st.running, 0.0), "plan_green_lanes": plan_green_lanes}
         st, why = grouptrial.advance(st, G, pcu, least_s * pcu, 1.0, float(t), 2.0, 10.0, z, **hidden)
         if why is not None:
             out.append((float(t), st.running, why))
@@ -121,6 +125,25 @@ def test_no_plan_is_tried_where_the_policy_s_window_counts_too_few_to_show_the_g
     assert _schedule(rates, 3000.0, min_gain=0.15) == [(3000.0, "policy", "")]
 
 
+def test_no_plan_is_tried_where_the_policy_showed_more_green_than_the_plan_s_greens_show():
+    """group_trial_green: the policy showed 4 lanes green on average; a plan that shows 3.4 is not tried,
+    however much more it would cross; one that shows 4 (or more) is, and the reason gives the green."""
+    rates, green = {"policy": 100 / 60, "plan": 200 / 60}, {"policy": 4.0, "plan": 3.4}
+    assert _schedule(rates, 3000.0, green_lanes=green, plan_green_lanes=3.4) == [(3000.0, "policy", "")]
+    out = _schedule(rates, 600.0, green_lanes=green, plan_green_lanes=4.0)
+    assert out[0][:2] == (270.0, "plan") and "hidden 0.0 PCU; green 4.0 lanes) over 180 s" in out[0][2], out[0]
+    assert _schedule(rates, 600.0, green_lanes=green)[0][:2] == (270.0, "plan")  # no gate: inf
+
+
+def test_a_program_s_green_lanes_are_its_greens_lanes_over_its_cycle():
+    """J's program: stage 0 (N and S lanes) 30 s, stage 1 (E and W) 25 s, two intergreens, 65 s:
+    (2 x 30 + 2 x 25) / 65 = 1.69 lanes green on average."""
+    core = Core(short_link_layouts(), _Stub(), Config())  # type: ignore[abstract]
+    lay = core.layouts["J"]
+    assert grouptrial.green_lanes(core.programs["J"], lay.lane_green) == pytest.approx(110.0 / 65.0)
+    assert grouptrial.green_lanes(core.programs["J"], lay.lane_green[:, :1]) == pytest.approx(30.0 / 65.0)
+
+
 def test_the_policy_wins_a_tie_after_the_plan_s_whole_window():
     out = _schedule({"policy": 100 / 60, "plan": 102 / 60}, 600.0)
     assert [(t, side) for t, side, _ in out[:-1]] == [(270.0, "plan"), (540.0, "policy")]
@@ -142,16 +165,19 @@ def _core_run(
     hidden_gate_pcu: float = 0.0,
     stand_from_s: float = math.inf,
     min_gain: float = 0.0,
+    green: bool = False,
+    policy_intergreen: bool = False,
 ) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
     """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
     at every light, each roadside showing the stage commanded at once; each advance loop counts a car
     a second; each stop-line loop a car every 2 s (a queue grows), every second once the city's plan
     runs the group (the plan serves more; `plan_serves` false: none, the plan serves less); from
-    `stand_from_s` on, a vehicle stands on every advance loop instead (the estimator's hidden queue). Per light
-    the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
+    `stand_from_s` on, a vehicle stands on every advance loop instead (the estimator's hidden queue); `green`:
+    group_trial_green; `policy_intergreen`: under the policy each roadside reports an intergreen every other
+    second. Per light the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
     # no loop here stands upstream (no hidden queue): the gates at 0 by default, for the trial's mechanics
     gates = {"group_trial_hidden_pcu": hidden_gate_pcu, "group_trial_min_gain": min_gain}
-    harm = HarmParams(group_trial=on, short_pair_together=False, **gates)
+    harm = HarmParams(group_trial=on, short_pair_together=False, group_trial_green=green, **gates)
     cfg = Config(harm=harm)
     lays = short_link_layouts()
     core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
@@ -172,7 +198,8 @@ def _core_run(
             )
             for j in lays
         ]
-        statuses = [SignalStatus(j, float(t), p, False, t - since, "", 0, "local") for j, (p, since) in shown.items()]
+        amber = policy_intergreen and not on_plan and t % 2 == 0
+        statuses = [SignalStatus(j, float(t), p, amber, t - since, "", 0, "local") for j, (p, since) in shown.items()]
         state, result = core.step(state, snaps, statuses, float(t))
         for c in result.commands:
             assert isinstance(c, PhaseCommand)
@@ -285,3 +312,18 @@ def test_the_step_gates_the_trial_on_the_count_of_the_policy_s_window():
     assert {r.mode for r in report.values()} == {"policy"}
     _, _, why, _ = _core_run(True, trial + math.ceil(3 * cycle), min_gain=0.2)
     assert why and "on trial" in why[0] and "241.2 PCU/min" in why[0] and "over 195 s" in why[0], why
+
+
+def test_the_step_gates_the_trial_on_the_green_the_roadsides_showed_under_the_policy():
+    """group_trial_green: the policy holds stage 1 (2 lanes of each light's 4) and the roadsides report it
+    green every second: 4 lanes green, more than the plan's 2 x 110 / 65 = 3.4, so the plan, which would
+    cross more, is never tried. Where the roadsides report an intergreen every other second (2 lanes
+    green on average) it is, and the reason gives the green read (a step that hands no green, or its
+    own commands, passes neither)."""
+    cycle, counted = short_link_layouts()["J"].junction.base_cycle_s(), HarmParams().group_trial_cycles
+    until = math.ceil((1 + counted) * cycle) + math.ceil(3 * cycle)
+    _, core, why, report = _core_run(True, until, green=True)
+    assert core._plan_green == {"J": pytest.approx(2 * 110 / 65)} and why == []
+    assert {r.mode for r in report.values()} == {"policy"}
+    _, _, why, _ = _core_run(True, until, green=True, policy_intergreen=True)
+    assert why and "on trial" in why[0] and "green 2.0 lanes" in why[0], why
