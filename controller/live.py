@@ -85,6 +85,55 @@ TABLE_LOOK_S = 0.002
 FULL_GC_AFTER_GEN1 = 1000
 
 
+class IdleCollector:
+    """The garbage collector kept off a live node's ticks (gather): `hold`, at a tick's start, turns
+    CPython's automatic collections off (from then on, while the node runs); `collect`, in the node's next
+    idle moment after a tick, runs the one collection CPython's rule asks for then, if any (the oldest
+    generation whose count is over its threshold; FULL_GC_AFTER_GEN1 for the oldest). A tick's garbage is
+    freed by reference counting. Inside the tick, the young generation's count (allocations less
+    deallocations) passed its 700 dozens of times a tick at a region's size, as the new state was built
+    before the old was freed, and each time a collection walked the young objects alive (11-47 ms a tick
+    at 2,500 junctions: BENCHMARKS.md, issue 12, T, session 53); read once a tick, in idle time, the count
+    is mostly under its threshold without roadside statuses (with them, one young collection a tick, off
+    the tick). Garbage in a cycle adds to the count until it is collected, as before. A collection
+    still owed when a tick starts (no idle moment since the last tick: an overrun) is run then
+    (`at_once`). A process whose collector is off already (gc.disable) is left so. `release`: the
+    automatic collections on again (the node closes: ServiceNode.close)."""
+
+    def __init__(self) -> None:
+        self.held = False  # automatic collections off since the first hold, until release
+        self.owed = False  # a tick since the last collect
+        self.in_idle_time = 0  # collect calls after a tick
+        self.at_once = 0  # ticks that found the last tick's collect not done, and did it first
+        self.collections = [0, 0, 0]  # collections run, per generation
+
+    def hold(self) -> None:
+        if self.owed:
+            self.at_once += 1
+            self.collect()
+        if not self.held and gc.isenabled():
+            gc.disable()
+            self.held = True
+        self.owed = self.held
+
+    def collect(self) -> None:
+        if not self.owed:
+            return
+        self.owed = False
+        self.in_idle_time += 1
+        counts, limits = gc.get_count(), gc.get_threshold()
+        for generation in (2, 1, 0):
+            if counts[generation] > limits[generation]:
+                gc.collect(generation)
+                self.collections[generation] += 1
+                return
+
+    def release(self) -> None:
+        if self.held:
+            self.held = self.owed = False
+            gc.enable()
+
+
 class Clock(Protocol):
     def now(self) -> float:
         """Service time, seconds."""
@@ -272,6 +321,7 @@ class ServiceNode:
     tables_in_idle_time = 0  # tables built in idle time and published
     table_share_junctions = TABLE_SHARE_JUNCTIONS
     table_in_idle_time = True  # False: the table built at once even after gather (a taken region's node: takeover.py)
+    gc_in_idle_time = True  # False: the garbage collector as CPython runs it, in the ticks too (IdleCollector)
 
     def __init__(
         self,
@@ -320,7 +370,7 @@ class ServiceNode:
         self.unrouted = 0  # messages on topics we did not ask for
         self.tick_durations_s: deque[float] = deque(maxlen=3600)
         self.drain_durations_s: deque[float] = deque(maxlen=3600)
-        self.ticks, self.now_s = 0, start_s
+        self.ticks, self.now_s, self.collector = 0, start_s, IdleCollector()  # (its collections: tick, _idle_share)
         self._next_heartbeat, self._next_summary = 0.0, time.monotonic() + SUMMARY_EVERY_S
         # gather: the messages taken before the tick (arrival order), each junction's latest second, those awaited
         self.early: list[tuple[str, str, bytes, feedbatch.Read | None]] = []
@@ -390,7 +440,8 @@ class ServiceNode:
 
     def close(self) -> None:
         """Clean stop: the learnt state checkpointed (when there is an audit store), "offline";
-        the connection closed when it is this node's own."""
+        the connection closed when it is this node's own; the garbage collector on again (IdleCollector)."""
+        self.collector.release()
         self.settle()
         if self.cfg.audit.checkpoint_s > 0:
             self.service.checkpoint(self.now_s)
@@ -500,16 +551,16 @@ class ServiceNode:
             if left <= 0:
                 self._late(t_s)
                 break
-            if self._table_share():  # nothing in: a share of the heartbeat's table
+            if self._idle_share():  # nothing in: the collector's turn, or a share of the heartbeat's table
                 continue
             try:
                 kind, junction, payload = get(timeout=min(left, 0.5 if self._table is None else TABLE_LOOK_S))
             except queue.Empty:
                 continue
             self._take_early(kind, junction, payload)
-        while self._table is not None and clock.wall_until(t_s) > 0:  # all in, the second not begun: the table
+        while (self._table is not None or self.collector.owed) and clock.wall_until(t_s) > 0:  # all in, not yet t_s
             self._take_received(self.inbox.qsize())
-            if not self._table_share() and not clock.wait_until(min(t_s, clock.now() + TABLE_LOOK_S), stop):
+            if not self._idle_share() and not clock.wait_until(min(t_s, clock.now() + TABLE_LOOK_S), stop):
                 return False
         return True
 
@@ -583,9 +634,12 @@ class ServiceNode:
         from the future. The drain takes what was received by the tick's start and no more: one that
         runs long (a starved CPU after an overrun) would otherwise chase the feed, and validate the
         next seconds' messages against this tick's clock, refusing them as future_timestamp
-        (BENCHMARKS.md, issue 12, T, session 51); they go to the next tick."""
+        (BENCHMARKS.md, issue 12, T, session 51); they go to the next tick. A node that gathers runs the
+        garbage collector in its idle time only (IdleCollector)."""
         received = self.inbox.qsize()
         t0 = time.perf_counter()
+        if self.reads_ahead and self.gc_in_idle_time:  # collections in idle time only (gather)
+            self.collector.hold()
         self.settle()
         self.service.advance_clock(now_s if clock_s is None else max(now_s, clock_s))
         self.drain(received)
@@ -668,6 +722,14 @@ class ServiceNode:
             self._table = None
             self.tables_at_once += 1
         self._send_table(table_pages(snap, self.table_page_bytes))
+
+    def _idle_share(self) -> bool:
+        """When nothing waits in the inbox and the connection has nothing left to write: the collection
+        owed (IdleCollector), else a share of the heartbeat's table (_table_share). True: one was done."""
+        if self.collector.owed and self.inbox.empty() and not self.client.wants_write():
+            self.collector.collect()
+            return True
+        return self._table_share()
 
     def _table_share(self) -> bool:
         """One share of the table being built, when nothing waits in the inbox and the connection

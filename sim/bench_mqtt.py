@@ -543,6 +543,7 @@ def controller_process(spec: dict) -> None:
     body["late_junctions"] = node.late_junctions
     # the heartbeat's junction tables built in the node's idle time, and those built at once in a tick (live.py)
     body["tables"] = [node.tables_in_idle_time, node.tables_at_once]
+    body["gc"] = [node.collector.in_idle_time, node.collector.at_once, *node.collector.collections]  # IdleCollector
     if spec.get("dump"):  # each junction's message received, each tick's start (live: its wait's end)
         body["arrived"] = node.inbox.by_junction
         body["begun"] = begun

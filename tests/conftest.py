@@ -100,3 +100,15 @@ def _cache_out_of_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = before
+
+
+@pytest.fixture(autouse=True)
+def _collector_on_after():
+    """Python's garbage collector on again after each test: a gathering live node keeps CPython's
+    automatic collections off while it runs (controller/live.py IdleCollector), and a test that ticks
+    one without closing it must not leave them off for the tests after it in the process."""
+    import gc
+
+    yield
+    if not gc.isenabled():
+        gc.enable()

@@ -1,0 +1,185 @@
+"""The garbage collector kept off a live node's ticks (controller/live.py IdleCollector; issue 12): a node
+that waits for its seconds' messages (gather, [service] tick_wait_max_s) turns CPython's automatic
+collections off at its first tick; after each tick, in its next idle moment (nothing in its inbox,
+nothing left to write), it runs the one collection CPython's own rule asks for then, if any. A tick that
+finds that still owed does it first. A node that does not gather, or whose process has the collector
+off already, leaves it as it is; the node closing turns it on again. No broker."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from controller.live import IdleCollector, run_realtime
+from tests.unit.test_table_idle_time import CFG, CITY, detectors, rig
+from tests.unit.test_tick_wait import Feed
+
+
+@pytest.fixture(autouse=True)
+def collector_on() -> Iterator[None]:
+    """Each test starts with the collector on (tests/conftest.py turns it on again after each)."""
+    gc.enable()
+    yield
+
+
+@pytest.fixture
+def collections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The generations gc.collect is asked for (recorded, not run); generation 0 over its threshold."""
+    asked: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: asked.append(generation) or 0)
+    monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 1000))
+    monkeypatch.setattr(gc, "get_count", lambda: (701, 0, 0))
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("counts", "want"),
+    [
+        ((701, 0, 0), [0]),  # generation 0 over its 700
+        ((700, 10, 1000), []),  # none over (a count equal to its threshold is not)
+        ((5, 11, 0), [1]),  # generation 1 over its 10, whatever generation 0 reads
+        ((900, 11, 1001), [2]),  # the oldest over its threshold only
+        ((0, 0, 1001), [2]),
+    ],
+)
+def test_collect_runs_the_oldest_generation_over_its_threshold_once_after_a_tick(
+    monkeypatch: pytest.MonkeyPatch, collections: list[int], counts: tuple[int, int, int], want: list[int]
+) -> None:
+    monkeypatch.setattr(gc, "get_count", lambda: counts)
+    c = IdleCollector()
+    c.collect()  # no tick yet: nothing owed
+    assert collections == [] and c.in_idle_time == 0 and gc.isenabled()
+    c.hold()
+    assert not gc.isenabled() and c.held and c.owed
+    c.collect()
+    assert not gc.isenabled() and not c.owed  # automatic collections still off
+    assert collections == want and c.in_idle_time == 1 and c.at_once == 0
+    assert c.collections == [want.count(g) for g in range(3)]
+    c.collect()  # nothing owed: nothing run
+    assert collections == want and c.in_idle_time == 1
+    c.hold()
+    c.collect()
+    assert collections == want * 2 and c.in_idle_time == 2
+    c.release()
+    assert gc.isenabled() and not c.held and not c.owed
+
+
+def test_a_hold_that_finds_a_collection_owed_runs_it_first(collections: list[int]) -> None:
+    c = IdleCollector()
+    c.hold()
+    c.hold()  # no idle moment in between
+    assert (c.at_once, c.in_idle_time, c.owed, gc.isenabled()) == (1, 1, True, False)
+    assert len(collections) == 1
+    c.release()
+    assert gc.isenabled() and not c.owed
+
+
+def test_a_process_with_the_collector_off_is_left_so(collections: list[int]) -> None:
+    gc.disable()
+    c = IdleCollector()
+    c.hold()
+    assert not c.owed and not c.held and not gc.isenabled()
+    c.collect()
+    c.release()
+    assert not gc.isenabled() and collections == [] and c.in_idle_time == 0
+
+
+def test_a_gathering_nodes_ticks_hold_it_and_it_runs_in_an_idle_moment(collections: list[int]) -> None:
+    node, _sent = rig()
+    node.reads_ahead = True  # as after gather
+    node.inbox.put(detectors("J00", 100.0))
+    node.tick(100.0)
+    assert not gc.isenabled() and node.collector.owed and node._table is not None
+    node.client.wants_write = lambda: False  # type: ignore[method-assign]
+    assert node._idle_share() and len(collections) == 1  # the collection first
+    while node._idle_share():  # then the heartbeat's table
+        pass
+    assert len(collections) == 1 and node._table is None
+    node.inbox.put(detectors("J00", 101.0))
+    node.tick(101.0)
+    assert node.collector.owed and len(collections) == 1
+    node.inbox.put(detectors("J00", 102.0))
+    assert not node._idle_share()  # a message waits: no collection, no share
+    node.inbox.get_nowait()
+    node.client.wants_write = lambda: True  # type: ignore[method-assign]
+    assert not node._idle_share()  # the connection still writes
+    node.client.wants_write = lambda: False  # type: ignore[method-assign]
+    assert node._idle_share() and len(collections) == 2
+    assert not gc.isenabled() and not node.collector.owed and node.collector.in_idle_time == 2
+    node.close()
+    assert gc.isenabled() and not node.collector.held
+
+
+@pytest.mark.parametrize("gathers", [False, True])
+def test_a_node_that_does_not_gather_or_is_told_not_to_leaves_it_on(gathers: bool) -> None:
+    node, _sent = rig()
+    node.reads_ahead = gathers
+    node.gc_in_idle_time = False if gathers else node.gc_in_idle_time
+    node.inbox.put(detectors("J00", 100.0))
+    node.tick(100.0)
+    assert gc.isenabled() and not node.collector.held
+
+
+def test_run_realtime_ticks_with_it_off_and_collects_between_the_ticks(collections: list[int]) -> None:
+    """The city's messages of each second arriving 10 ms apart from 5 ms after it: every tick runs with
+    the automatic collections off; the collection owed after the first runs in the idle time before the
+    next second's first message; the one owed after the last is left, and the automatic collections are
+    on again when the node closes."""
+    jids = sorted(CITY)
+    arrivals = [(t + 0.005 + 0.01 * k, detectors(j, t)) for t in (100.0, 101.0, 102.0) for k, j in enumerate(jids)]
+    feed = Feed(100.5, arrivals)
+    node, _sent = rig()
+    node.collector = IdleCollector()
+    node.inbox = feed  # type: ignore[assignment]
+    events: list[tuple[str, float]] = []
+    tick, collect = node._tick, node.collector.collect
+
+    def timed_tick(now_s: float) -> None:
+        events.append(("tick", feed.t))
+        assert not gc.isenabled()
+        tick(now_s)
+
+    def timed_collect() -> None:
+        if node.collector.owed:
+            events.append(("collect", feed.t))
+        collect()
+
+    node._tick, node.collector.collect = timed_tick, timed_collect  # type: ignore[method-assign]
+    run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
+    assert [kind for kind, _ in events] == ["tick", "collect", "tick"]
+    assert events[0][1] <= events[1][1] < 102.005  # after the first tick, before 102's messages
+    assert len(collections) == 1 and node.collector.at_once == 0
+    assert not gc.isenabled() and node.collector.owed
+    node.close()
+    assert gc.isenabled() and not node.collector.held
+
+
+def test_a_second_all_in_before_it_begins_collects_before_it_without_a_table(collections: list[int]) -> None:
+    """Each second's messages all in a second before it (nothing awaited when a tick ends), no heartbeat
+    table to build: the collection owed after the tick on 101 runs before second 102 begins, not at its
+    tick."""
+    arrivals = [(t - 1.0, detectors(j, t)) for t in (101.0, 102.0) for j in sorted(CITY)]
+    feed = Feed(100.5, arrivals)
+    node, _sent = rig()
+    node.collector = IdleCollector()
+    node.inbox = feed  # type: ignore[assignment]
+    node._next_heartbeat = float("inf")  # no table
+    events: list[tuple[str, float]] = []
+    tick, collect = node._tick, node.collector.collect
+
+    def timed_tick(now_s: float) -> None:
+        events.append(("tick", feed.t))
+        tick(now_s)
+
+    def timed_collect() -> None:
+        if node.collector.owed:
+            events.append(("collect", feed.t))
+        collect()
+
+    node._tick, node.collector.collect = timed_tick, timed_collect  # type: ignore[method-assign]
+    run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
+    assert [kind for kind, _ in events] == ["tick", "collect", "tick"]
+    assert events[1][1] < 102.0 and node.collector.at_once == 0 and node._table is None
