@@ -116,7 +116,7 @@ from controller.core.policies import Policy
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.phases import exit_rate_ratio, primary_phases
 from controller.core.policies.requirements import acyclic_refusal, coupled_refusal
-from controller.core.safety import SignalView
+from controller.core.safety import DECISION_PERIOD_S, SignalView
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import PhaseWish
 
@@ -493,6 +493,8 @@ class SchedulePolicy(Policy):
         # downstream). Its queue no longer holds the green; it waits for its own phase.
         since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
+        if self.params.stall_after_travel:  # a queue still on its way: an arrival when it reaches the stop line
+            stalled, est, arr = self._on_its_way(layout, est, arr, stalled)
         primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
         home_rate = rate
         rate = rate * np.where(
@@ -529,6 +531,23 @@ class SchedulePolicy(Policy):
         if self.params.stall_head_on_loop:
             return head_on_stop_loop(layout, est)
         return np.ones(len(est.queue_pcu), dtype=bool)
+
+    def _on_its_way(
+        self, layout: Layout, est: Estimate, arr: np.ndarray, stalled: np.ndarray
+    ) -> tuple[np.ndarray, Estimate, np.ndarray]:
+        """`[schedule] stall_after_travel`: of the `stalled` movements, those whose queue is still on its way
+        (every stop-line loop of theirs empty, a vehicle due at one: `due_s`) are not stalled; their queue
+        leaves the standing queue and arrives (in `arr`) when the first of those vehicles is due.
+        Returns (stalled, the estimate with those queues taken out, arrivals)."""
+        due = due_s(layout, est)
+        way = stalled & ~head_on_stop_loop(layout, est) & np.isfinite(due)
+        if not way.any():
+            return stalled, est, arr
+        arr, queue = arr.copy(), est.queue_pcu.copy()
+        at = np.clip(np.ceil(due[way]).astype(int) - 1, 0, arr.shape[1] - 1)
+        arr[np.flatnonzero(way), at] += queue[way]
+        queue[way] = 0.0
+        return stalled & ~way, replace(est, queue_pcu=queue), arr
 
     def _floors_s(self, layout: Layout, est: Estimate, overflow: np.ndarray) -> np.ndarray:
         """full_floors_s with this policy's parameters: `overflow` (update_overflow) with
@@ -572,6 +591,26 @@ def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
     loops, on its way), and no head stands there (`[schedule] stall_head_on_loop`)."""
     occupied = np.asarray(est.lanes.stop_empty_s <= 0.0, dtype=bool)
     out: np.ndarray = np.any(layout.lane_uses & occupied[None, :], axis=1)
+    return out
+
+
+def due_s(layout: Layout, est: Estimate, tick_s: float = DECISION_PERIOD_S) -> np.ndarray:
+    """(movements,) seconds until the first vehicle on its way reaches the stop line: over the movement's lanes
+    with a working advance loop, the least of (the zone's travel time - the time since that vehicle passed the
+    advance loop), where it passed less than the travel time ago; the travel time is the distance between the
+    loops / the speed the advance loop measures (`adv_speed_mps`, at least 1 m/s, as the estimator's
+    in-transit count). `adv_recent_pcu`'s rows are `tick_s` apart, row 0 this tick. inf: nobody on its way
+    (nobody passed within the travel time, or no working advance loop)."""
+    recent = est.lanes.adv_recent_pcu
+    if not len(layout.lanes) or not recent.shape[0]:
+        return np.full(len(est.queue_pcu), np.inf)
+    travel = layout.lane_zone_m / np.maximum(est.lanes.adv_speed_mps, 1.0)
+    ago = np.arange(recent.shape[0])[:, None] * tick_s  # (rows, 1): seconds since the row's tick
+    working = (layout.lane_adv >= 0) & ~est.health.faulty[np.maximum(layout.lane_adv, 0)]
+    seen = (recent > 0) & (ago < travel[None, :]) & working[None, :]
+    first = np.where(seen, ago, -np.inf).max(axis=0)  # the earliest passage still within the travel time
+    lane_due = np.where(np.isfinite(first), np.maximum(travel - first, tick_s), np.inf)
+    out: np.ndarray = np.where(layout.lane_uses, lane_due[None, :], np.inf).min(axis=1)
     return out
 
 
