@@ -76,11 +76,26 @@ def test_due_s_is_the_first_vehicle_s_remaining_travel():
     ids = [m.id for m in lay.junction.movements]
     assert got[ids.index("N_T")] == pytest.approx(78.0 / 10.0 - 5.0)  # the earlier vehicle, 5 s ago
     assert np.isinf(got[[i for i, m in enumerate(ids) if m != "N_T"]]).all()
-    # a faster advance loop: the travel is shorter and the vehicle 5 s ago is overdue; the one 2 s ago is due
-    fast = replace(est, lanes=replace(est.lanes, adv_speed_mps=np.full(len(lay.lanes), 26.0)))
+    # a faster advance loop: the travel is 3 s and the vehicle 5 s ago came (the stop-line loop saw a vehicle 1 s
+    # ago, after it was due); the one 2 s ago is due in 1 s
+    fast = _passed(lay, stop_line_estimate(lay, {"N_T": 1.0}, {}), "N_T", [2, 5], 1.0)
+    fast = replace(fast, lanes=replace(fast.lanes, adv_speed_mps=np.full(len(lay.lanes), 26.0)))
     assert due_s(lay, fast)[ids.index("N_T")] == pytest.approx(3.0 - 2.0)
     # a faulty advance loop: its counts are not vehicles seen
     n_adv = lay.lane_adv[lay.lanes.index(lay.junction.movements[ids.index("N_T")].lanes[0])]
     faulty = est.health.faulty.copy()
     faulty[n_adv] = True
     assert np.isinf(due_s(lay, replace(est, health=replace(est.health, faulty=faulty)))[ids.index("N_T")])
+
+
+def test_a_vehicle_overdue_at_an_empty_stop_line_ends_the_wait_for_those_behind_it():
+    # the stream behind keeps passing the advance loop, but the vehicle 10 s ago was due 2.2 s ago and the stop
+    # line has been empty for 3 s since: it is not coming (it left the lane, or stands between the loops)
+    lay = Layout.build(two_phase(), CFG)
+    ids = [m.id for m in lay.junction.movements]
+    est = _passed(lay, stop_line_estimate(lay, {"N_T": 3.0}, {}), "N_T", [2, 6, 10], 3.0)
+    assert np.isinf(due_s(lay, est)[ids.index("N_T")])
+    # the stop-line loop saw a vehicle 2 s ago, after the one 10 s ago was due: that one came; the one 6 s ago is due
+    est = _passed(lay, stop_line_estimate(lay, {"N_T": 2.0}, {}), "N_T", [2, 6, 10], 2.0)
+    assert due_s(lay, est)[ids.index("N_T")] == pytest.approx(7.8 - 6.0)
+    assert _wish_at_12s(on=True, ago_s=[1, 2, 3, 12], stop_empty_s=12.0) == 1

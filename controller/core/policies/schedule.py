@@ -595,22 +595,30 @@ def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
 
 
 def due_s(layout: Layout, est: Estimate, tick_s: float = DECISION_PERIOD_S) -> np.ndarray:
-    """(movements,) seconds until the first vehicle on its way reaches the stop line: over the movement's lanes
-    with a working advance loop, the least of (the zone's travel time - the time since that vehicle passed the
-    advance loop), where it passed less than the travel time ago; the travel time is the distance between the
-    loops / the speed the advance loop measures (`adv_speed_mps`, at least 1 m/s, as the estimator's
-    in-transit count). `adv_recent_pcu`'s rows are `tick_s` apart, row 0 this tick. inf: nobody on its way
-    (nobody passed within the travel time, or no working advance loop)."""
+    """(movements,) seconds until the first vehicle on its way reaches the stop line, inf where none is on its way.
+
+    Per lane with a working advance loop: the travel time is the distance between the loops / the speed that loop
+    measures (`adv_speed_mps`, at least 1 m/s, as the estimator's in-transit count); `adv_recent_pcu`'s rows are
+    `tick_s` apart, row 0 this tick. A vehicle that passed less than the travel time ago is on its way, due at the
+    travel time less the time since it passed; the lane's due time is its earliest such vehicle's. A vehicle due a
+    tick or more ago while the stop-line loop has been empty since (`stop_empty_s`) is overdue: it has not come, and
+    the vehicles behind it will not pass it (it stands between the loops, or it left the lane), so the lane has
+    nobody on its way. A movement is on its way when one of its lanes is and none of them has a vehicle overdue."""
     recent = est.lanes.adv_recent_pcu
+    n_m = len(est.queue_pcu)
     if not len(layout.lanes) or not recent.shape[0]:
-        return np.full(len(est.queue_pcu), np.inf)
+        return np.full(n_m, np.inf)
     travel = layout.lane_zone_m / np.maximum(est.lanes.adv_speed_mps, 1.0)
     ago = np.arange(recent.shape[0])[:, None] * tick_s  # (rows, 1): seconds since the row's tick
     working = (layout.lane_adv >= 0) & ~est.health.faulty[np.maximum(layout.lane_adv, 0)]
-    seen = (recent > 0) & (ago < travel[None, :]) & working[None, :]
+    passed = (recent > 0) & working[None, :]
+    seen = passed & (ago < travel[None, :])
+    late = ago - travel[None, :]
+    overdue = (passed & (late >= tick_s) & (late <= est.lanes.stop_empty_s[None, :])).any(axis=0)
     first = np.where(seen, ago, -np.inf).max(axis=0)  # the earliest passage still within the travel time
     lane_due = np.where(np.isfinite(first), np.maximum(travel - first, tick_s), np.inf)
-    out: np.ndarray = np.where(layout.lane_uses, lane_due[None, :], np.inf).min(axis=1)
+    due = np.where(layout.lane_uses, lane_due[None, :], np.inf).min(axis=1)
+    out: np.ndarray = np.where((layout.lane_uses & overdue[None, :]).any(axis=1), np.inf, due)
     return out
 
 
