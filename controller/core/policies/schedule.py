@@ -43,7 +43,9 @@ lane kept a protected-left phase green to its maximum, every cycle. With `[sched
 loop it can read: `head_on_stop_loop`): a queue the estimator counts from the advance loop while its vehicles
 are still on their way to an empty stop line crosses nothing yet, and is not a blocked head. Without it, one
 vehicle passing the advance loop after a quiet start of the green made its movement "blocked", and a stage
-whose only demand it was ended at once. A standing queue's delay is
+whose only demand it was ended at once. With `[schedule] stall_after_travel` (off), such a queue is instead an
+arrival due when its first vehicle reaches the stop line at the advance loop's speed (`due_s`), and the movement
+stalls once a vehicle is overdue at the empty stop line. A standing queue's delay is
 weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
 are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
 has prod(clusters + 1) x phases states.
