@@ -99,3 +99,24 @@ def test_a_vehicle_overdue_at_an_empty_stop_line_ends_the_wait_for_those_behind_
     est = _passed(lay, stop_line_estimate(lay, {"N_T": 2.0}, {}), "N_T", [2, 6, 10], 2.0)
     assert due_s(lay, est)[ids.index("N_T")] == pytest.approx(7.8 - 6.0)
     assert _wish_at_12s(on=True, ago_s=[1, 2, 3, 12], stop_empty_s=12.0) == 1
+
+
+# R session 53 (review): what _on_its_way hands the schedule, not only the phase wished.
+def test_a_queue_on_its_way_leaves_the_standing_queue_and_arrives_at_its_due_second():
+    """N_T's 3 PCU passed the advance loop 1-3 s ago (7.8 s of travel: due in 4.8 s, the arrivals' row 4, the
+    second that ends at 5 s); E_T's 1 PCU stands. N_T is no longer stalled; its queue moves from the standing
+    queue into the arrivals at its due second, once; E_T's stays."""
+    lay = Layout.build(two_phase(), CFG)
+    ids = [m.id for m in lay.junction.movements]
+    n, e = ids.index("N_T"), ids.index("E_T")
+    est = stop_line_estimate(lay, {"N_T": 3.0, "E_T": 1.0}, {}, stop_empty_s=12.0)
+    est = _passed(lay, est, "N_T", [1, 2, 3], 12.0)
+    p = SchedulePolicy(ScheduleParams(stall_after_travel=True))
+    arr = np.zeros((len(ids), 30))
+    stalled = np.zeros(len(ids), dtype=bool)
+    stalled[[n, e]] = True
+    got_stalled, got_est, got_arr = p._on_its_way(lay, est, arr, stalled)
+    assert got_stalled.tolist() == [i == e for i in range(len(ids))]
+    assert got_est.queue_pcu[n] == 0.0 and got_est.queue_pcu[e] == 1.0
+    assert got_arr[n, 4] == 3.0 and got_arr.sum() == 3.0
+    assert arr.sum() == 0.0  # the caller's arrivals are not written into
