@@ -98,6 +98,7 @@ class TimingConfig:
     split_movements_by_green: bool = True  # sim/netmovements.py movements: one movement per set of green stages
     bicycle_lane_movements: bool = True  # sim/netmovements.py movements: a bicycle-only lane a movement of its own
     car_movements_skip_restricted_lanes: bool = False  # sim/netmovements.py: a lane closed to cars left out
+    bus_lane_movements: bool = False  # sim/netmovements.py movements: a bus lane a movement of its own
 
 
 @dataclass(frozen=True)

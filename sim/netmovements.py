@@ -6,6 +6,10 @@
   link of a movement is green in the same stages (a stage then serves all of a movement or none);
   with `[timing] bicycle_lane_movements`, a lane open to bicycles and closed to cars apart from the
   others: it discharges at its own rate and whichever stage greens it serves it, not a car lane's stage;
+  with `[timing] bus_lane_movements`, a lane open to buses and closed to cars (a bus lane) apart from the
+  others: its own lanes, loops and queue (the loops weigh a bus [pcu] bus), at a lane's saturation flow by
+  turn, served by whichever stage greens it (precedence over `bicycle_lane_movements`: a bus-and-bicycle lane is a
+  bus lane);
   with `[timing] car_movements_skip_restricted_lanes`, a lane closed to passenger cars (a bus lane) is
   left out of a group that has a lane cars may use: not in its lanes, saturation flow or queue;
 - approach: the compass point the vehicles come from, from the edge's last segment;
@@ -46,6 +50,7 @@ class Conn:
     to_edge: str = ""  # the edge the link leads to
     bicycle_only: bool = False  # the lane is open to bicycles and closed to cars
     car_closed: bool = False  # the lane is closed to passenger cars (a bus, bicycle or tram lane)
+    bus_lane: bool = False  # the lane is open to buses and closed to passenger cars
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ def connections(tl: sumolib.net.TLS, n_links: int, excluded: frozenset[int]) -> 
                 out_lane.getEdge().getID(),
                 bicycle_only,
                 not in_lane.allows("passenger"),
+                in_lane.allows("bus") and not in_lane.allows("passenger"),
             )
         )
     return Connections(conns, crossing_m, nodes)
@@ -102,25 +108,34 @@ def approach(edge: sumolib.net.edge.Edge) -> str:
     return _COMPASS[int((from_deg + 22.5) // 45) % 8]
 
 
+_CAR, _BICYCLE, _BUS = "", "bicycle", "bus"  # a group's lane class: car lanes, a bicycle lane's, a bus lane's
+
+
+def lane_class(c: Conn, cfg: Config) -> str:
+    """The class of the connection's lane for grouping: a bus lane's with `bus_lane_movements` (before a bicycle
+    lane's: a lane open to buses and bicycles discharges buses), a bicycle lane's with `bicycle_lane_movements`,
+    else the cars' (a lane closed to cars that is neither joins its car group)."""
+    if cfg.timing.bus_lane_movements and c.bus_lane:
+        return _BUS
+    if cfg.timing.bicycle_lane_movements and c.bicycle_only:
+        return _BICYCLE
+    return _CAR
+
+
 def _groups(
     conns: list[Conn], cfg: Config, phase_states: list[str] | None
-) -> dict[tuple[str, str, frozenset[int], bool], list[Conn]]:
+) -> dict[tuple[str, str, frozenset[int], str], list[Conn]]:
     """The connections by (edge, turn), split by the stages that green each link
-    (`split_movements_by_green`) and by whether the lane is closed to cars (`bicycle_lane_movements`). With
-    `car_movements_skip_restricted_lanes`, a group with a lane cars may use leaves out its lanes closed to cars."""
+    (`split_movements_by_green`) and by the lane's class (lane_class: `bus_lane_movements`,
+    `bicycle_lane_movements`). With `car_movements_skip_restricted_lanes`, a group with a lane cars may use
+    leaves out its lanes closed to cars."""
     greens: dict[int, frozenset[int]] = {}
     if cfg.timing.split_movements_by_green and phase_states:
         links = {c.link for c in conns}
         greens = {k: frozenset(i for i, st in enumerate(phase_states) if st[k] in "Gg") for k in links}
-    bicycle_lanes = cfg.timing.bicycle_lane_movements
-    groups: dict[tuple[str, str, frozenset[int], bool], list[Conn]] = {}
+    groups: dict[tuple[str, str, frozenset[int], str], list[Conn]] = {}
     for c in conns:
-        key = (
-            c.edge,
-            _TURN.get(c.direction, "through"),
-            greens.get(c.link, frozenset()),
-            bicycle_lanes and c.bicycle_only,
-        )
+        key = (c.edge, _TURN.get(c.direction, "through"), greens.get(c.link, frozenset()), lane_class(c, cfg))
         groups.setdefault(key, []).append(c)
     if cfg.timing.car_movements_skip_restricted_lanes:
         for key, cs in groups.items():
@@ -154,7 +169,7 @@ def movements(
     }
     bicycle_sat = cfg.saturation.bicycle_lane_veh_h * cfg.pcu.factor("bicycle")  # PCU/h, as the loops weigh them
     out, used_ids = [], set()
-    for (edge_id, turn, _, bicycle), cs in sorted(
+    for (edge_id, turn, _, cls), cs in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], sorted(kv[0][2]), kv[0][3])
     ):
         where = approach(net.getEdge(edge_id))
@@ -164,7 +179,7 @@ def movements(
         used_ids.add(mid)
         lanes = sorted({c.lane for c in cs})
         share = {lane: 1.0 / lane_users[lane] for lane in lanes}
-        sat = sum((bicycle_sat if bicycle else sat_per_lane[turn]) * share[lane] for lane in lanes)
+        sat = sum((bicycle_sat if cls == _BICYCLE else sat_per_lane[turn]) * share[lane] for lane in lanes)
         storage = sum(storage_m[lane] / cfg.detectors.vehicle_spacing_m * share[lane] for lane in lanes)
         table: dict[str, Any] = {"id": mid, "approach": where, "turn": turn, "from_edge": edge_id}
         exits = {c.to_edge for c in cs}

@@ -15,7 +15,7 @@ import pytest
 
 from controller.config import load_config
 from sim.netimport import junction_tables, read_net
-from sim.netmovements import Conn, _groups
+from sim.netmovements import Conn, _groups, lane_class
 from sim.scenarios.board4 import bus_arterial
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +87,73 @@ def test_key_on_a_group_of_car_closed_lanes_only_stays():
     groups = _groups(conns, SKIP, None)
     assert sorted(c.lane for cs in groups.values() for c in cs) == ["B_0", "W_1"]
     assert sorted(c.lane for cs in _groups(conns, CFG, None).values() for c in cs) == ["B_0", "W_0", "W_1"]
+
+
+# `[timing] bus_lane_movements` (off): the bus lane a movement of its own (K session 53). With the bus lane left out
+# only (car_movements_skip_restricted_lanes), its buses queue where no loop looks: arterial_buslane_c +4.5 %.
+BUS = replace(CFG, timing=replace(CFG.timing, bus_lane_movements=True))
+BOTH = replace(CFG, timing=replace(CFG.timing, bus_lane_movements=True, car_movements_skip_restricted_lanes=True))
+
+
+@pytest.fixture(scope="module")
+def bus_movements(net_path):
+    tables, skipped = junction_tables(read_net(net_path), BUS, str(net_path))
+    assert not skipped
+    return tables
+
+
+def _from_west(tables, lanes):
+    (j0,) = tables
+    return [m for m in j0["movements"] if m["from_edge"] == "w_j0" and set(m["lanes"]) & set(lanes)]
+
+
+def test_bus_key_the_bus_lane_is_a_movement_of_its_own(tables, bus_movements):
+    assert not CFG.timing.bus_lane_movements  # off as shipped
+    (j0,) = bus_movements
+    bus = _from_west(bus_movements, ["w_j0_0"])
+    assert bus and all(m["lanes"] == ["w_j0_0"] for m in bus)  # the bus lane's movements hold no car lane
+    cars = _through_from_west([{**j0, "movements": [m for m in j0["movements"] if m not in bus]}])
+    assert cars["lanes"] == ["w_j0_1", "w_j0_2"]
+    assert (
+        cars["sat_flow_pcu_h"] == _through_from_west(tables)["sat_flow_pcu_h"] - CFG.saturation.through_pcu_h_lane / 2
+    )
+    # the bus lane keeps a lane's saturation flow by turn, shared by its two turns (through and right), and its loops
+    sat = CFG.saturation
+    assert sorted((m["turn"], m["sat_flow_pcu_h"]) for m in bus) == [
+        ("right", sat.right_pcu_h_lane / 2),
+        ("through", sat.through_pcu_h_lane / 2),
+    ]
+    assert {d["kind"] for d in j0["detectors"] if d["lane"] == "w_j0_0"} == {"stop", "advance"}
+    assert {d["lane"] for d in j0["detectors"]} == {lane for m in j0["movements"] for lane in m["lanes"]}
+
+
+def test_bus_key_the_bus_movement_is_served_where_its_link_is_green(bus_movements):
+    (j0,) = bus_movements
+    by_id = {m["id"]: m for m in j0["movements"]}
+    for m in _from_west(bus_movements, ["w_j0_0"]):
+        car = next(c for c in j0["movements"] if c["from_edge"] == "w_j0" and c["turn"] == m["turn"] and c is not m)
+        greens = [{i for i, ch in enumerate(p["state"]) if ch in "Gg"} for p in j0["phases"]]
+        served = [k for k, g in enumerate(greens) if g & set(m["links"])]
+        assert served and served == [k for k, g in enumerate(greens) if g & set(car["links"])]
+        assert set(m["conflicts"]) - {m["id"]} == set(car["conflicts"]) - {m["id"]}  # stopped where the cars are
+        assert m["id"] not in by_id[car["id"]]["conflicts"]
+
+
+def test_bus_key_with_the_skip_key_on_the_bus_lane_stays_its_own_movement(bus_movements, net_path):
+    tables, _ = junction_tables(read_net(net_path), BOTH, str(net_path))
+    assert tables == bus_movements
+
+
+def test_bus_key_a_bus_and_bicycle_lane_is_a_bus_lane():
+    conns = [
+        Conn("W", "W_0", 50.0, "s", 0, bicycle_only=True, car_closed=True, bus_lane=True),  # allow="bus bicycle"
+        Conn("W", "W_1", 50.0, "s", 1, bicycle_only=True, car_closed=True),  # a bicycle lane
+        Conn("W", "W_2", 50.0, "s", 2),
+    ]
+    assert [lane_class(c, BUS) for c in conns] == ["bus", "bicycle", ""]
+    assert [lane_class(c, CFG) for c in conns] == ["bicycle", "bicycle", ""]  # key off: as before
+    assert sorted(sorted(c.lane for c in cs) for cs in _groups(conns, BUS, None).values()) == [
+        ["W_0"],
+        ["W_1"],
+        ["W_2"],
+    ]
