@@ -15,8 +15,9 @@ import pytest
 
 from controller.config import load_config
 from sim.netimport import junction_tables, read_net
-from sim.netmovements import Conn, _groups, lane_class
+from sim.netmovements import Conn, _groups, connections, lane_class
 from sim.scenarios.board4 import bus_arterial
+from tests.netbuild import cross_net
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
@@ -157,3 +158,20 @@ def test_bus_key_a_bus_and_bicycle_lane_is_a_bus_lane():
         ["W_1"],
         ["W_2"],
     ]
+
+
+def test_the_import_marks_a_lane_open_to_buses_and_closed_to_cars_and_no_other(tmp_path):
+    """connections marks by SUMO's permissions (R session 53): a bus lane and a bus-and-bicycle lane are bus lanes;
+    a bicycle-only lane and a lane open to cars are not (a bicycle lane must not take a bus lane's class)."""
+    net = read_net(cross_net(tmp_path))
+    tl = net.getTLSSecure(net.getTrafficLights()[0].getID())
+    n_links = 1 + max(i for _, _, i in tl.getConnections())
+    lanes = sorted({c.lane for c in connections(tl, n_links, frozenset()).vehicle})
+    bus, both, bicycle = lanes[:3]
+    net.getLane(bus)._allowed = {"bus"}
+    net.getLane(both)._allowed = {"bus", "bicycle"}
+    net.getLane(bicycle)._allowed = {"bicycle"}
+    marked = connections(tl, n_links, frozenset()).vehicle
+    assert {c.lane for c in marked if c.bus_lane} == {bus, both}
+    assert {c.lane for c in marked if c.bicycle_only} == {both, bicycle}
+    assert {c.lane for c in marked if c.car_closed} == {bus, both, bicycle}
