@@ -767,6 +767,50 @@ def stuck_lanes(
     return np.where(new, start, out)
 
 
+def yield_blocked_lanes(
+    layout: Layout,
+    est: Estimate,
+    cur: int,
+    green_elapsed_s: float,
+    block_s: float,
+    gap_s: float,
+    yield_lanes_c: np.ndarray,
+) -> np.ndarray:
+    """(lanes,) bool, `[max_pressure] yield_block_s` (`block_s`): lanes phase `cur` serves, green
+    `green_elapsed_s` >= the start-up loss + `block_s`, whose stop-line loop has been fully occupied without a
+    count for `block_s` (DetectorHealth.on_s: a head standing on it, nobody crossing), on which a movement `cur`
+    serves permitted only ('g') yields to a stream that still crosses: a lane of the streams it yields to
+    (`yield_lanes_c`, Statics.yield_lanes[cur]) whose stop-line loop counted someone within `gap_s` (neither
+    fully occupied without a count nor silent for `gap_s`).
+
+    Such a lane waits for a gap the green's own streams deny: on a lane shared by a permitted left and the
+    through, a left-turner at the head (or inside the junction) holds everyone behind it until the opposing
+    stream stops, which this green does not do; its queue does not discharge in this green, and is served
+    once the green ends (the turner clears in the intergreen). Example: phase 0 serves N's one lane (N_L
+    permitted, N_T, N_R) and S's; N's loop occupied without a count for 6 s, S's counted a vehicle 1 s ago:
+    with `block_s` 5 N's lane is blocked; S's loop silent 5 s (a gap): it is not."""
+    n = len(layout.lanes)
+    none = np.zeros(n, dtype=bool)
+    if green_elapsed_s < layout.params.startup_lost_s + block_s - 1e-9:
+        return none
+    permitted = layout.serves[cur] & ~layout.protected[cur]
+    if not permitted.any():
+        return none
+    stop = layout.lane_stop
+    has = stop >= 0
+    at = np.maximum(stop, 0)
+    on = np.where(has, est.health.on_s[at], 0.0)
+    silent = np.where(has, est.health.silent_s[at], 0.0)
+    flowing = has & (on < gap_s - 1e-9) & (silent < gap_s - 1e-9)
+    standing = has & (on >= block_s - 1e-9)
+    out = none
+    for m in np.flatnonzero(permitted):
+        ylanes = yield_lanes_c[m]
+        if ylanes.any() and flowing[ylanes].any():
+            out = out | (standing & layout.lane_uses[m])
+    return out
+
+
 def stuck_drop_pcu(layout: Layout, est: Estimate, stuck: np.ndarray) -> np.ndarray | None:
     """(movements,) PCU to add to each movement's queue: minus the part of each stuck lane's queue (stuck_lanes,
     not nan) the estimator gives it. None where no lane is stuck."""
@@ -833,6 +877,7 @@ class MaxPressurePolicy(Policy):
             or (p.exit_room_held and not p.exit_room_held_direct)
             or p.spill_entry_once
             or p.stage_stall_s > 0
+            or p.yield_block_s > 0
         ):
             return None
         return NetPressure.build(self, layouts)
@@ -909,6 +954,8 @@ class MaxPressurePolicy(Policy):
         stalled = self._stalls(state, layout, est, signal, now_s, network, held_pcu)
         drop = stuck_drop_pcu(layout, est, stuck) if stuck is not None else None
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled, drop)
+        if self.params.yield_block_s > 0:
+            v = self._yield_blocked(state, layout, est, signal, now_s, network, held_pcu, stalled, drop, v)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         if state.plan_red_s is not None:
@@ -953,6 +1000,34 @@ class MaxPressurePolicy(Policy):
             dead = stage_stalled(layout, est, cur, signal.green_elapsed_s, p.stage_stall_s)
             stalled = dead if stalled is None else stalled | dead
         return stalled
+
+    def _yield_blocked(
+        self,
+        state: MaxPressureState,
+        layout: Layout,
+        est: Estimate,
+        signal: SignalView,
+        now_s: float,
+        network: NetworkView | None,
+        held_pcu: np.ndarray | None,
+        stalled: np.ndarray | None,
+        drop: np.ndarray | None,
+        v: np.ndarray,
+    ) -> np.ndarray:
+        """`yield_block_s`: the pressures `v` with the phase in force's own weighed without the lanes whose head
+        waits for a gap its green denies (yield_blocked_lanes; their share of each movement's queue, as
+        stuck_drop_pcu takes it); the other phases' as they are (the lane is served once the green ends)."""
+        p, cur = self.params, signal.phase
+        yl = state.statics.yield_lanes[cur]
+        blocked = yield_blocked_lanes(layout, est, cur, signal.green_elapsed_s, p.yield_block_s, p.clearance_gap_s, yl)
+        more = stuck_drop_pcu(layout, est, np.where(blocked, now_s, np.nan))
+        if more is None:
+            return v
+        shift = more if drop is None else drop + more
+        own = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled, shift)
+        out = v.copy()
+        out[cur] = own[cur]
+        return out
 
     def _stuck(
         self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView, now_s: float

@@ -1,0 +1,135 @@
+"""[max_pressure] yield_block_s (A session 53; board4's grid_saturated_ch, BENCHMARKS.md issue 9): a lane the phase
+in force serves, on which a movement it serves permitted only has its head on the stop-line loop, occupied without a
+count that long, while a stream it yields to still crosses, counts nothing in the phase in force's own pressure
+(yield_blocked_lanes): the head waits for a gap that green's own streams deny."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.config import Config, load_config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import MaxPressureParams
+from controller.core.policies.max_pressure import MaxPressurePolicy, yield_blocked_lanes, yield_lanes
+from controller.core.safety import SignalView
+from controller.errors import ConfigError
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import shared_left_raw
+from tests.unit.test_max_pressure_net import mixed_junctions
+
+BLOCK_S = 5.0
+GAP_S = 4.0
+
+
+def _layout(left_protected: bool = False) -> Layout:
+    """two_phase with N_L in N_T's lane eN_0, permitted ('g') in phase 0 (N/S), yielding to S_T; with
+    `left_protected` it is 'G' (it yields to nobody)."""
+    raw = shared_left_raw()
+    if left_protected:
+        raw["phases"][0]["state"] = raw["phases"][0]["state"][:-1] + "G"
+    return Layout.build(parse_intersection(raw, "yield.toml"), Config())
+
+
+def _est(lay: Layout, on_s: dict[str, float], silent_s: dict[str, float], queue: dict[str, float]) -> Estimate:
+    """Each approach's stop-line loop fully occupied without a count for on_s[ap], or silent for silent_s[ap]
+    (others 0: counting now); each lane's queue between the loops queue[ap] PCU, shared to its movements."""
+    est = Estimate.empty(lay, 0.0)
+    on, silent = np.zeros(len(est.health.on_s)), np.zeros(len(est.health.on_s))
+    lane_q = np.zeros(len(lay.lanes))
+    for ap in "NESW":
+        k = lay.lanes.index(f"e{ap}_0")
+        on[lay.lane_stop[k]] = on_s.get(ap, 0.0)
+        silent[lay.lane_stop[k]] = silent_s.get(ap, 0.0)
+        lane_q[k] = queue.get(ap, 0.0)
+    mov_q = (lay.lane_share * lane_q[None, :]).sum(axis=1)
+    health = dataclasses.replace(est.health, on_s=on, silent_s=silent)
+    lanes = dataclasses.replace(est.lanes, queue_pcu=lane_q)
+    return dataclasses.replace(est, health=health, lanes=lanes, queue_pcu=mov_q)
+
+
+def _blocked(lay: Layout, est: Estimate, phase: int = 0, green_s: float = 20.0) -> list[str]:
+    yl = yield_lanes(lay)[phase]
+    out = yield_blocked_lanes(lay, est, phase, green_s, BLOCK_S, GAP_S, yl)
+    return [lane for lane, b in zip(lay.lanes, out) if b]
+
+
+def test_a_lane_whose_permitted_head_stands_while_the_stream_it_yields_to_crosses_is_blocked() -> None:
+    lay = _layout()
+    q = {"N": 6.0, "S": 1.0}
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {}, q)) == ["eN_0"]  # S counting now: it crosses
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {"S": 3.0}, q)) == ["eN_0"]  # S silent 3 s: no gap yet
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {"S": 4.0}, q)) == []  # S silent 4 s: a gap the head does not take
+    assert _blocked(lay, _est(lay, {"N": 6.0, "S": 4.0}, {}, q)) == []  # S's head stands too: nobody crosses
+    assert _blocked(lay, _est(lay, {"N": 4.9}, {}, q)) == []  # not standing long enough
+    # the green younger than the start-up loss + block_s: not yet
+    startup = lay.params.startup_lost_s
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {}, q), green_s=startup + BLOCK_S - 0.1) == []
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {}, q), green_s=startup + BLOCK_S) == ["eN_0"]
+
+
+def test_no_block_without_a_permitted_movement_on_the_lane() -> None:
+    lay = _layout()
+    q = {"E": 6.0, "W": 1.0}
+    assert _blocked(lay, _est(lay, {"E": 60.0}, {}, q), phase=1) == []  # phase 1 serves nothing permitted
+    protected = _layout(left_protected=True)
+    assert _blocked(protected, _est(protected, {"N": 60.0}, {}, {"N": 6.0})) == []
+    # S's own head standing: S_T is protected, only N_L yields
+    assert _blocked(lay, _est(lay, {"S": 60.0}, {}, {"S": 6.0})) == []
+
+
+def _wish(block_s: float, lay: Layout, est: Estimate) -> int:
+    policy = MaxPressurePolicy(MaxPressureParams(yield_block_s=block_s, stall_s=0.0, head_block_s=0.0))
+    # phase 0 green 20 s (past its 7 s minimum); E and W red for 20 s
+    signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0, 100.0))
+    _, w = policy.decide(policy.init(lay, 0.0), lay, est, signal, 100.0)
+    assert w is not None
+    return w.phase
+
+
+def test_decide_leaves_a_green_whose_queue_waits_behind_a_blocked_permitted_head() -> None:
+    """N's lane holds 8 PCU behind a left-turner whose head has stood 6 s while S_T crosses; E and W hold 3 PCU
+    each, red 20 s: the switch's loss keeps phase 0 on the pressures (N's 8 PCU). With the key N's lane counts
+    nothing in phase 0's own pressure and phase 1 is served; at 10 s the head has not stood long enough; with S
+    silent (a gap) it is not blocked."""
+    lay = _layout()
+    q = {"N": 8.0, "S": 1.0, "E": 3.0, "W": 3.0}
+    est = _est(lay, {"N": 6.0}, {}, q)
+    assert _wish(0.0, lay, est) == 0
+    assert _wish(BLOCK_S, lay, est) == 1
+    assert _wish(10.0, lay, est) == 0
+    assert _wish(BLOCK_S, lay, _est(lay, {"N": 6.0}, {"S": 5.0}, q)) == 0
+
+
+def test_the_other_phases_weigh_the_blocked_lane_as_before() -> None:
+    """The drop is the phase in force's alone: with phase 1 in force, a blocked lane of phase 1 leaves phase 0's
+    pressure as it was (here nothing of phase 1 is permitted, so nothing is blocked and the pressures are equal)."""
+    lay = _layout()
+    est = _est(lay, {"N": 6.0}, {}, {"N": 8.0, "S": 1.0, "E": 3.0, "W": 3.0})
+    on = MaxPressurePolicy(MaxPressureParams(yield_block_s=BLOCK_S, stall_s=0.0, head_block_s=0.0))
+    off = MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0, stall_s=0.0, head_block_s=0.0))
+    signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0, 100.0))
+    st_on, st_off = on.init(lay, 0.0), off.init(lay, 0.0)
+    v_off = off._pressures(st_off, lay, est, signal, 100.0, None, None)
+    v_on = on._yield_blocked(st_on, lay, est, signal, 100.0, None, None, None, None, v_off)
+    assert v_on[1] == v_off[1]
+    assert v_on[0] < v_off[0]
+
+
+def test_the_network_pass_is_not_used_with_the_key_on() -> None:
+    layouts = {jid: Layout.build(j, Config()) for jid, j in mixed_junctions(2).items()}
+    assert MaxPressurePolicy(MaxPressureParams(yield_block_s=5.0)).network_decision(layouts) is None
+    assert MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0)).network_decision(layouts) is not None
+
+
+def test_config_reads_the_key_and_refuses_a_negative_time_naming_the_file_and_key(tmp_path: Path) -> None:
+    assert load_config(Path(__file__).resolve().parents[2] / "config.toml").max_pressure.yield_block_s == 0.0
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[max_pressure]\nyield_block_s = 5.0\n")
+    assert load_config(cfg).max_pressure.yield_block_s == 5.0
+    cfg.write_text("[max_pressure]\nyield_block_s = -1.0\n")
+    with pytest.raises(ConfigError, match=r"c\.toml.*max_pressure\.yield_block_s"):
+        load_config(cfg)
