@@ -104,9 +104,8 @@ class MaxPressureParams:
     # gap-out); 0: off
     yield_block_s: float = 0.0  # a lane the phase in force serves, on which a movement it serves permitted only
     # (yielding) has its head on the stop-line loop, occupied without a count this long, while a stream it yields to
-    # (green protected in the same phase) crossed its stop-line loop within clearance_gap_s, counts nothing in that
-    # phase's own pressure (yield_blocked_lanes): the head waits for a gap this green's own streams deny, and the
-    # lane moves once the green ends; 0: off
+    # (green protected in the same phase) crosses its stop-line loop at its saturation headway, counts nothing in
+    # that phase's own pressure (yield_blocked_lanes): the head waits for a gap this green's own streams deny; 0: off
     exit_room: bool = False  # a movement's rate is also slowed to the room left on the neighbour approach its
     # exit feeds (phases.exit_rate_ratio): a full exit gives it no pressure
     exit_room_held: bool = True  # exit_room's slowing only where the exit is held: the neighbour approach the

@@ -1,7 +1,7 @@
 """[max_pressure] yield_block_s (A session 53; board4's grid_saturated_ch, BENCHMARKS.md issue 9): a lane the phase
 in force serves, on which a movement it serves permitted only has its head on the stop-line loop, occupied without a
-count that long, while a stream it yields to still crosses, counts nothing in the phase in force's own pressure
-(yield_blocked_lanes): the head waits for a gap that green's own streams deny."""
+count that long, while a stream it yields to crosses at its saturation headway, counts nothing in the phase in force's
+own pressure (yield_blocked_lanes): the head waits for a gap that green's own streams deny."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from tests.junction_fixtures import shared_left_raw
 from tests.unit.test_max_pressure_net import mixed_junctions
 
 BLOCK_S = 5.0
-GAP_S = 4.0
 
 
 def _layout(left_protected: bool = False) -> Layout:
@@ -53,17 +52,18 @@ def _est(lay: Layout, on_s: dict[str, float], silent_s: dict[str, float], queue:
 
 def _blocked(lay: Layout, est: Estimate, phase: int = 0, green_s: float = 20.0) -> list[str]:
     yl = yield_lanes(lay)[phase]
-    out = yield_blocked_lanes(lay, est, phase, green_s, BLOCK_S, GAP_S, yl)
+    out = yield_blocked_lanes(lay, est, phase, green_s, BLOCK_S, yl)
     return [lane for lane, b in zip(lay.lanes, out) if b]
 
 
 def test_a_lane_whose_permitted_head_stands_while_the_stream_it_yields_to_crosses_is_blocked() -> None:
     lay = _layout()
     q = {"N": 6.0, "S": 1.0}
+    # S's lane: 1,800 PCU/h, a saturation headway of 2 s
     assert _blocked(lay, _est(lay, {"N": 6.0}, {}, q)) == ["eN_0"]  # S counting now: it crosses
-    assert _blocked(lay, _est(lay, {"N": 6.0}, {"S": 3.0}, q)) == ["eN_0"]  # S silent 3 s: no gap yet
-    assert _blocked(lay, _est(lay, {"N": 6.0}, {"S": 4.0}, q)) == []  # S silent 4 s: a gap the head does not take
-    assert _blocked(lay, _est(lay, {"N": 6.0, "S": 4.0}, {}, q)) == []  # S's head stands too: nobody crosses
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {"S": 1.9}, q)) == ["eN_0"]  # S silent 1.9 s: within one headway
+    assert _blocked(lay, _est(lay, {"N": 6.0}, {"S": 2.0}, q)) == []  # S silent one headway: a gap is coming
+    assert _blocked(lay, _est(lay, {"N": 6.0, "S": 2.0}, {}, q)) == []  # S's head stands too: nobody crosses
     assert _blocked(lay, _est(lay, {"N": 4.9}, {}, q)) == []  # not standing long enough
     # the green younger than the start-up loss + block_s: not yet
     startup = lay.params.startup_lost_s
@@ -101,7 +101,7 @@ def test_decide_leaves_a_green_whose_queue_waits_behind_a_blocked_permitted_head
     assert _wish(0.0, lay, est) == 0
     assert _wish(BLOCK_S, lay, est) == 1
     assert _wish(10.0, lay, est) == 0
-    assert _wish(BLOCK_S, lay, _est(lay, {"N": 6.0}, {"S": 5.0}, q)) == 0
+    assert _wish(BLOCK_S, lay, _est(lay, {"N": 6.0}, {"S": 2.0}, q)) == 0
 
 
 def test_the_other_phases_weigh_the_blocked_lane_as_before() -> None:

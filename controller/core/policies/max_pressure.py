@@ -768,27 +768,23 @@ def stuck_lanes(
 
 
 def yield_blocked_lanes(
-    layout: Layout,
-    est: Estimate,
-    cur: int,
-    green_elapsed_s: float,
-    block_s: float,
-    gap_s: float,
-    yield_lanes_c: np.ndarray,
+    layout: Layout, est: Estimate, cur: int, green_elapsed_s: float, block_s: float, yield_lanes_c: np.ndarray
 ) -> np.ndarray:
     """(lanes,) bool, `[max_pressure] yield_block_s` (`block_s`): lanes phase `cur` serves, green
     `green_elapsed_s` >= the start-up loss + `block_s`, whose stop-line loop has been fully occupied without a
     count for `block_s` (DetectorHealth.on_s: a head standing on it, nobody crossing), on which a movement `cur`
-    serves permitted only ('g') yields to a stream that still crosses: a lane of the streams it yields to
-    (`yield_lanes_c`, Statics.yield_lanes[cur]) whose stop-line loop counted someone within `gap_s` (neither
-    fully occupied without a count nor silent for `gap_s`).
+    serves permitted only ('g') yields to a stream that crosses at its saturation flow now: a lane of the streams
+    it yields to (`yield_lanes_c`, Statics.yield_lanes[cur]) whose stop-line loop has been neither silent nor
+    fully occupied without a count for as long as one saturation headway of that lane (3,600 s / the lane's
+    saturation flow, Layout.lane_sat_prior_pcu_h: 2 s at 1,800 PCU/h).
 
     Such a lane waits for a gap the green's own streams deny: on a lane shared by a permitted left and the
-    through, a left-turner at the head (or inside the junction) holds everyone behind it until the opposing
-    stream stops, which this green does not do; its queue does not discharge in this green, and is served
-    once the green ends (the turner clears in the intergreen). Example: phase 0 serves N's one lane (N_L
-    permitted, N_T, N_R) and S's; N's loop occupied without a count for 6 s, S's counted a vehicle 1 s ago:
-    with `block_s` 5 N's lane is blocked; S's loop silent 5 s (a gap): it is not."""
+    through, a left-turner at the head (or inside the junction) holds everyone behind it while the opposing
+    stream passes at headways no turner takes; its queue does not discharge while that lasts. Once the opposing
+    stream leaves one headway free the gap is coming and the lane counts again (a stream that merely passed
+    within a few seconds is not read as denying it: ingolstadt7's 32564122, A session 53). Example: phase 0
+    serves N's one lane (N_L permitted, N_T, N_R) and S's (1,800 PCU/h); N's loop occupied without a count for
+    6 s, S's counted a vehicle 1 s ago: with `block_s` 5 N's lane is blocked; S's loop silent 2 s: it is not."""
     n = len(layout.lanes)
     none = np.zeros(n, dtype=bool)
     if green_elapsed_s < layout.params.startup_lost_s + block_s - 1e-9:
@@ -801,12 +797,13 @@ def yield_blocked_lanes(
     at = np.maximum(stop, 0)
     on = np.where(has, est.health.on_s[at], 0.0)
     silent = np.where(has, est.health.silent_s[at], 0.0)
-    flowing = has & (on < gap_s - 1e-9) & (silent < gap_s - 1e-9)
+    headway_s = 3600.0 / np.maximum(layout.lane_sat_prior_pcu_h, 1.0)
+    dense = has & (on < headway_s - 1e-9) & (silent < headway_s - 1e-9)
     standing = has & (on >= block_s - 1e-9)
     out = none
     for m in np.flatnonzero(permitted):
         ylanes = yield_lanes_c[m]
-        if ylanes.any() and flowing[ylanes].any():
+        if ylanes.any() and dense[ylanes].any():
             out = out | (standing & layout.lane_uses[m])
     return out
 
@@ -1019,7 +1016,7 @@ class MaxPressurePolicy(Policy):
         stuck_drop_pcu takes it); the other phases' as they are (the lane is served once the green ends)."""
         p, cur = self.params, signal.phase
         yl = state.statics.yield_lanes[cur]
-        blocked = yield_blocked_lanes(layout, est, cur, signal.green_elapsed_s, p.yield_block_s, p.clearance_gap_s, yl)
+        blocked = yield_blocked_lanes(layout, est, cur, signal.green_elapsed_s, p.yield_block_s, yl)
         more = stuck_drop_pcu(layout, est, np.where(blocked, now_s, np.nan))
         if more is None:
             return v
