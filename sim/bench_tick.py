@@ -21,6 +21,7 @@ wrapped (the heap frozen once set up, as bench_mqtt's controllers do: live.freez
   fold: netestimate.fold and harm: Core._observe_harm (do no harm's replays);
 - webster: Core._decide_network (webster's pass); due: its replan_due calls; answers: the asks'
   answers (webster_net.FloorAnswers.answer); flows: webster_net.period_flows_all;
+- gates: Core._gate_due, the pass's cycle wishes gated together (safety_rows.CycleRows), before the loop;
 - junctions: the per-junction loop (Core._junction), of which gate: Core._gate and guard: Core._guard;
 - with --table, after each tick and not in it: table: the heartbeat's junction table, every page
   (live.ServiceNode.junction_table_pages, which a live node runs on the tick's thread every heartbeat_s),
@@ -69,6 +70,7 @@ PARTS = (
     ("due", "controller.core.policies.webster:WebsterPolicy", "replan_due"),
     ("answers", "controller.core.policies.webster_net:FloorAnswers", "answer"),
     ("flows", "controller.core.policies.webster_net", "period_flows_all"),
+    ("gates", "controller.core.step:Core", "_gate_due"),  # the pass's cycle wishes gated together (safety_rows)
     ("junctions", "controller.core.step:Core", "_junction"),
     ("gate", "controller.core.step:Core", "_gate"),
     ("guard", "controller.core.step:Core", "_guard"),

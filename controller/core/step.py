@@ -58,6 +58,7 @@ from controller.core.safety import (
     phase_outcome,
     phase_target,
 )
+from controller.core.safety_rows import CycleRows
 from controller.model import (
     Command,
     CycleWish,
@@ -171,6 +172,9 @@ class Core:
         self._state_cache = netestimate.StateCache()  # memo of the last tick's network lane arrays
         # the safety gate's memory of models and plans found (any gate call here), sized for these junctions
         self.gate_memo = GateMemo(lay.junction for lay in self.layouts.values())
+        # the tick's cycle wishes of the network pass gated together (_gate_due), and what it gave
+        self.cycle_rows = CycleRows([lay.junction for lay in self.layouts.values()])
+        self._gated: dict[str, tuple[CycleWish, SignalView | None, int, str, GateOutcome]] = {}
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -278,6 +282,7 @@ class Core:
             decided = self._decide_network(updated, now_s, network)
         except Exception as exc:  # the junctions decide one by one: the one that raises is named there
             decided, log.network_failed = {}, _failure_reason(f"policy {self.policy.name}", exc)
+        self._gated = self._gate_due(updated, decided, now_s)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self.pairs and jid not in self._followers:
@@ -295,6 +300,7 @@ class Core:
                 out_states.update(
                     self._failed(jid, updated, now_s, log, _failure_reason(f"policy {self.policy.name}", exc))
                 )
+        self._gated = {}
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t, trials), log.result()
@@ -339,6 +345,27 @@ class Core:
         views = _views(nd.jids, jss, now_s, network)
         out = nd.decide_all([js.policy_state for js in jss], [js.estimate for js in jss], views, now_s)
         return {jid: (pstate, wish, view) for jid, (pstate, wish), view in zip(nd.jids, out, views)}
+
+    def _gate_due(
+        self, updated: Mapping[str, JunctionState], decided: Mapping[str, _Decided], now_s: float
+    ) -> dict[str, tuple[CycleWish, SignalView | None, int, str, GateOutcome]]:
+        """The cycle wishes of the network pass gated together (safety_rows.CycleRows: gate_cycle's
+        outcomes, to the bit), each kept with what it was gated for: _gate takes it where it gates
+        the same wish and view (the same objects) with the same seq and plan id, and gates any other
+        itself. {} where the pass raised: each junction's gate then raises on its own (_junction)."""
+        items, jids = [], []
+        for jid, (_pstate, wish, view) in decided.items():
+            if isinstance(wish, CycleWish):
+                js = updated[jid]
+                items.append((self.layouts[jid].junction, wish, self._plan_id(jid, js), js.seq + 1, view))
+                jids.append(jid)
+        if len(items) < CycleRows.MIN_ROWS:
+            return {}
+        try:
+            outcomes = self.cycle_rows.gate(items, now_s, self.plan_ttl_s, self.gate_memo)
+        except Exception:  # each junction is then gated alone: a fault is named there (_junction)
+            return {}
+        return {jid: (w, view, seq, pid, o) for jid, (_j, w, pid, seq, view), o in zip(jids, items, outcomes)}
 
     def _exits_full(
         self, updated: Mapping[str, JunctionState], now_s: float
@@ -612,9 +639,13 @@ class Core:
         outcome: GateOutcome | None = None
         if isinstance(wish, CycleWish):
             plan_id = self._plan_id(jid, js)
-            outcome = gate_cycle(
-                lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=memo
-            )
+            pre = self._gated.get(jid)
+            if pre is not None and pre[0] is wish and pre[1] is view and pre[2] == seq and pre[3] == plan_id:
+                outcome = pre[4]  # gated with the tick's others (_gate_due)
+            else:
+                outcome = gate_cycle(
+                    lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=memo
+                )
         elif wish is not None and view is None:
             outcome = GateOutcome(None, "no roadside status yet: acyclic command withheld")
         elif wish is not None and view is not None:
