@@ -490,13 +490,8 @@ class SchedulePolicy(Policy):
         # a movement the green phase serves is served by it, whichever its primary; a
         # permitted (yielding) one at `permitted_sat_ratio` of its rate
         primary = np.where(layout.serves[cur], cur, st.primary)
-        # ... unless it stands: queued, and nothing crossed for `stall_s` of this green past the
-        # start-up loss (its head waits for another phase on a shared lane, or for space
-        # downstream). Its queue no longer holds the green; it waits for its own phase.
-        since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
-        stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
-        if self.params.stall_after_travel:  # a queue still on its way: an arrival when it reaches the stop line
-            stalled, est, arr = self._on_its_way(layout, est, arr, stalled)
+        # ... unless it stands (_stalled): its queue no longer holds the green; it waits for its own phase.
+        stalled, est, arr = self._stalled(state, layout, est, signal, now_s, arr)
         primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
         home_rate = rate
         rate = rate * np.where(
@@ -526,6 +521,21 @@ class SchedulePolicy(Policy):
             # switch now; the plan's first green of `first` comes after the intergreen
             state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
         return state
+
+    def _stalled(
+        self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView, now_s: float, arr: np.ndarray
+    ) -> tuple[np.ndarray, Estimate, np.ndarray]:
+        """(movements,) bool: those the green phase serves that stand: queued, and nothing crossed for `stall_s`
+        of this green past the start-up loss (the head waits for another phase on a shared lane, or for space
+        downstream; `stall_head_on_loop`: a head on its stop-line loop, _head). With `stall_after_travel`, a
+        queue still on its way is not: it arrives when it reaches the stop line (_on_its_way). Returns (stalled,
+        the estimate, the arrivals `arr`), the last two as _on_its_way leaves them."""
+        cur = signal.phase
+        since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+        stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
+        if self.params.stall_after_travel:
+            return self._on_its_way(layout, est, arr, stalled)
+        return stalled, est, arr
 
     def _head(self, layout: Layout, est: Estimate) -> np.ndarray:
         """(movements,) bool: where `stall_s`'s rule may call a movement blocked: with `stall_head_on_loop`,
