@@ -18,7 +18,7 @@ from controller.core.policies.max_pressure import MaxPressurePolicy, yield_block
 from controller.core.safety import SignalView
 from controller.errors import ConfigError
 from controller.junctions import parse_intersection
-from tests.junction_fixtures import shared_left_raw
+from tests.junction_fixtures import four_phase_raw, shared_left_raw
 from tests.unit.test_max_pressure_net import mixed_junctions
 
 BLOCK_S = 5.0
@@ -133,3 +133,38 @@ def test_config_reads_the_key_and_refuses_a_negative_time_naming_the_file_and_ke
     cfg.write_text("[max_pressure]\nyield_block_s = -1.0\n")
     with pytest.raises(ConfigError, match=r"c\.toml.*max_pressure\.yield_block_s"):
         load_config(cfg)
+
+
+# R session 53 (review): the lagging-left program, where a later phase serves the blocked lane's left protected.
+def _four_phase_est(lay: Layout, on_s: dict[str, float], queue: dict[str, float]) -> Estimate:
+    """four_phase (shared left lane): lane `l`'s stop-line loop fully occupied without a count for on_s[l]
+    (others counting now); each lane's queue queue[l] PCU, shared to its movements."""
+    est = Estimate.empty(lay, 0.0)
+    on = np.zeros(len(est.health.on_s))
+    lane_q = np.zeros(len(lay.lanes))
+    for k, lane in enumerate(lay.lanes):
+        on[lay.lane_stop[k]] = on_s.get(lane, 0.0)
+        lane_q[k] = queue.get(lane, 0.0)
+    mov_q = (lay.lane_share * lane_q[None, :]).sum(axis=1)
+    health = dataclasses.replace(est.health, on_s=on, silent_s=np.zeros(len(on)))
+    return dataclasses.replace(
+        est, health=health, lanes=dataclasses.replace(est.lanes, queue_pcu=lane_q), queue_pcu=mov_q
+    )
+
+
+def test_only_the_lane_of_the_permitted_movement_is_blocked_and_only_in_the_phase_in_force() -> None:
+    """four_phase with the left in the through's inner lane: phase 0 serves N_T on eN_0 and eN_1 protected and
+    N_L on eN_1 permitted; phase 1 serves N_L protected. With both N lanes standing while S_T crosses, only eN_1
+    (N_L's) is blocked: eN_0 carries no permitted movement. Phase 1, which serves N_L protected, weighs eN_1 as
+    before; only phase 0's own pressure loses it."""
+    lay = Layout.build(parse_intersection(four_phase_raw(shared_left_lane=True), "four.toml"), Config())
+    est = _four_phase_est(lay, {"eN_0": 6.0, "eN_1": 6.0}, {"eN_0": 4.0, "eN_1": 8.0, "eS_0": 1.0, "eE_0": 3.0})
+    assert _blocked(lay, est) == ["eN_1"]
+    on = MaxPressurePolicy(MaxPressureParams(yield_block_s=BLOCK_S, stall_s=0.0, head_block_s=0.0))
+    off = MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0, stall_s=0.0, head_block_s=0.0))
+    signal = SignalView(0, False, 20.0, (100.0,) * 8)
+    v_off = off._pressures(off.init(lay, 0.0), lay, est, signal, 100.0, None, None)
+    v_on = on._yield_blocked(on.init(lay, 0.0), lay, est, signal, 100.0, None, None, None, None, v_off)
+    assert v_on[0] < v_off[0]
+    assert v_off[1] > 0 and v_on[1] == v_off[1]
+    assert (v_on[2:] == v_off[2:]).all()
