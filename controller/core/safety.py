@@ -756,12 +756,15 @@ def _plan(
             if (not served and forced is None) or any(start > pending[m] + 1e-9 for m in served):
                 continue
             rest = {m: d for m, d in pending.items() if m not in served}
-            tail = search(rest, start + greens_s[p], p, None, depth + 1)
+            tail = search(rest, start + greens_s[p], p, None, depth + 1)  # noqa: F821 (ruff reads the `del` below)
             if tail is not None:
                 return [p, *tail]
         return None
 
-    return search(dict(deadlines), leave_s, cur, first, 0)
+    try:
+        return search(dict(deadlines), leave_s, cur, first, 0)
+    finally:  # `search` refers to itself (a cycle): emptied, it is freed now, not by the garbage collector
+        del search
 
 
 def _feasible(
