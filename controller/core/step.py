@@ -859,10 +859,19 @@ class Core:
             queue = float(sum(float(e.queue_pcu.sum()) for e in ests))
             args = (h.group_trial_cycles, h.group_trial_retry_cycles, h.group_trial_z)
             hidden = float(sum(float(e.lanes.hidden_pcu.sum()) for e in ests))
-            gates = {"hidden_min_pcu": h.group_trial_hidden_pcu, "min_gain": h.group_trial_min_gain}
-            green = {"green_lanes_now": self._green_lanes(g, updated), "plan_green_lanes": self._plan_green[g.name]}
             st, why = grouptrial.advance(
-                st, g, crossed, floor, queue, now_s, *args, hidden_pcu=hidden, **gates, **green
+                st,
+                g,
+                crossed,
+                floor,
+                queue,
+                now_s,
+                *args,
+                hidden_pcu=hidden,
+                hidden_min_pcu=h.group_trial_hidden_pcu,
+                min_gain=h.group_trial_min_gain,
+                green_lanes_now=self._green_lanes(g, updated),
+                plan_green_lanes=self._plan_green[g.name],
             )
             trials[g.name] = st
             if st.running == "plan":
