@@ -172,9 +172,8 @@ class Core:
         self._state_cache = netestimate.StateCache()  # memo of the last tick's network lane arrays
         # the safety gate's memory of models and plans found (any gate call here), sized for these junctions
         self.gate_memo = GateMemo(lay.junction for lay in self.layouts.values())
-        # the tick's cycle wishes of the network pass gated together (_gate_due), and what it gave
+        # the tick's cycle wishes of the network pass gated together (_gate_due)
         self.cycle_rows = CycleRows([lay.junction for lay in self.layouts.values()])
-        self._gated: dict[str, tuple[CycleWish, SignalView | None, int, str, GateOutcome]] = {}
         self.feed_stale_s = cfg.service.feed_stale_s
         self.plan_ttl_s = cfg.roadside.plan_ttl_s
         self.refresh_s = cfg.roadside.refresh_s
@@ -282,7 +281,7 @@ class Core:
             decided = self._decide_network(updated, now_s, network)
         except Exception as exc:  # the junctions decide one by one: the one that raises is named there
             decided, log.network_failed = {}, _failure_reason(f"policy {self.policy.name}", exc)
-        self._gated = self._gate_due(updated, decided, now_s)
+        gated = self._gate_due(updated, decided, now_s)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
             if jid in self.pairs and jid not in self._followers:
@@ -292,15 +291,14 @@ class Core:
                 if jid in self._followers:  # a pair's leader: the pair decided on both lights' loops (_pair)
                     out_states.update(self._pair(jid, updated, network, now_s, log, blocked, held))
                 else:
-                    pre = decided.get(jid)
-                    js = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre, jid in held)
+                    pre, g = decided.get(jid), gated.get(jid)
+                    js = self._junction(jid, lay, updated, network, now_s, log, blocked.get(jid), pre, jid in held, g)
                     out_states[jid] = js
             except Exception as exc:  # one junction's fault must not stop the tick for all (DESIGN.md, safety)
                 log.undo(mark)
                 out_states.update(
                     self._failed(jid, updated, now_s, log, _failure_reason(f"policy {self.policy.name}", exc))
                 )
-        self._gated = {}
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t, trials), log.result()
@@ -348,7 +346,7 @@ class Core:
 
     def _gate_due(
         self, updated: Mapping[str, JunctionState], decided: Mapping[str, _Decided], now_s: float
-    ) -> dict[str, tuple[CycleWish, SignalView | None, int, str, GateOutcome]]:
+    ) -> dict[str, Gated]:
         """The cycle wishes of the network pass gated together (safety_rows.CycleRows: gate_cycle's
         outcomes, to the bit), each kept with what it was gated for: _gate takes it where it gates
         the same wish and view (the same objects) with the same seq and plan id, and gates any other
@@ -365,7 +363,7 @@ class Core:
             outcomes = self.cycle_rows.gate(items, now_s, self.plan_ttl_s, self.gate_memo)
         except Exception:  # each junction is then gated alone: a fault is named there (_junction)
             return {}
-        return {jid: (w, view, seq, pid, o) for jid, (_j, w, pid, seq, view), o in zip(jids, items, outcomes)}
+        return {jid: Gated(w, view, seq, pid, o) for jid, (_j, w, pid, seq, view), o in zip(jids, items, outcomes)}
 
     def _exits_full(
         self, updated: Mapping[str, JunctionState], now_s: float
@@ -422,13 +420,15 @@ class Core:
         blocked: tuple[np.ndarray, np.ndarray] | None = None,
         pre: _Decided | None = None,
         held: bool = False,
+        gated: Gated | None = None,
     ) -> JunctionState:
         """One junction's decision this tick: nothing on a stale feed; the policy decides in
         every mode; in fixed mode the command in force is withdrawn; else the wish goes through
         the gate and the result is sent, or the command in force refreshed. `blocked`: the
         share of each movement's exit seen full and the PCU held behind what it drains (keep_clear);
         `pre`: the policy's decision from the network pass (_decide_network); `held`: on the city's
-        plan with its short-link group (_group_guard, _on_program)."""
+        plan with its short-link group (_group_guard, _on_program); `gated`: the pass's cycle wish
+        gated with the tick's others (_gate_due), for _gate."""
         decided = self._decide(jid, lay, updated, network, now_s, log, blocked, pre=pre)
         if isinstance(decided, JunctionState):
             return decided
@@ -437,7 +437,7 @@ class Core:
             wish = self._keep_coupled_open(jid, wish, view, updated, now_s)
         if held or (jid in self.groups and _in_fixed_mode(js)) or self._on_clock(jid, js, updated):
             return self._on_program(jid, lay, js, view, now_s, log)
-        return self._dispatch(jid, lay, js, wish, view, now_s, log)
+        return self._dispatch(jid, lay, js, wish, view, now_s, log, gated=gated)
 
     def _on_program(
         self, jid: str, lay: Layout, js: JunctionState, view: SignalView | None, now_s: float, log: _TickLog
@@ -525,11 +525,13 @@ class Core:
         now_s: float,
         log: _TickLog,
         fixed: bool | None = None,
+        gated: Gated | None = None,
     ) -> JunctionState:
         """The decided wish to the roadside: in fixed mode the command in force is withdrawn; else
         the wish goes through the gate and is sent, or the command in force refreshed. `fixed`
         given (a pair light, _pair): the wish is the pair's, in fixed mode its base program, which
-        goes through the gate too (None: already in force); refused, the light is withdrawn."""
+        goes through the gate too (None: already in force); refused, the light is withdrawn.
+        `gated`: the network pass's outcome for its cycle wish, for _gate."""
         if fixed is None:
             if js.harm is not None and js.harm.mode == "fixed":  # the policy's wish is not sent
                 log.fixed.append(jid)
@@ -543,7 +545,7 @@ class Core:
                         log.refusals.append(Refusal(jid, outcome.refused))
                     return self._withdraw(js, now_s, log.commands)
                 return self._send(jid, js, outcome, now_s, log)
-        outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals)
+        outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals, gated)
         sent = self._send(jid, js, outcome, now_s, log)
         if sent.plans > js.plans and sent.harm is not None and not sent.harm.commanded:
             return _evolve(sent, harm=harm.first_command(sent.harm, now_s))  # evidence_from_first_command
@@ -628,20 +630,23 @@ class Core:
         view: SignalView | None,
         now_s: float,
         refusals: list[Refusal],
+        gated: Gated | None = None,
     ) -> GateOutcome | None:
         """The gate's outcome for the wish (None: no wish, or a PhaseCommand that would repeat the
         command in force, which is not built: _send would drop it). With an acyclic command in force and
         no accepted wish, the hold of that phase is gated too: the roadside holds its phase until
         told otherwise, so max green and max red are watched even when the policy is silent or
-        refused; a switch the gate forces replaces the outcome (the refusal is recorded)."""
+        refused; a switch the gate forces replaces the outcome (the refusal is recorded). `gated`: a
+        cycle wish gated with the tick's others (_gate_due), taken only for this very wish and view (the
+        same objects), seq and plan id; any other cycle wish goes through gate_cycle."""
         seq, ttl_s, memo = js.seq + 1, self.plan_ttl_s, self.gate_memo
         in_force = js.command if isinstance(js.command, PhaseCommand) else None
         outcome: GateOutcome | None = None
         if isinstance(wish, CycleWish):
             plan_id = self._plan_id(jid, js)
-            pre = self._gated.get(jid)
-            if pre is not None and pre[0] is wish and pre[1] is view and pre[2] == seq and pre[3] == plan_id:
-                outcome = pre[4]  # gated with the tick's others (_gate_due)
+            g = gated
+            if g is not None and g.wish is wish and g.view is view and g.seq == seq and g.plan_id == plan_id:
+                outcome = g.outcome  # gated with the tick's others (_gate_due)
             else:
                 outcome = gate_cycle(
                     lay.junction, wish, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s, view=view, memo=memo
@@ -1038,6 +1043,18 @@ class ShownMode(NamedTuple):
 
 # a junction's decide() result from the policy's network pass, and the signal view it saw
 _Decided = tuple[Any, Wish | None, SignalView | None]
+
+
+class Gated(NamedTuple):
+    """A cycle wish of the network pass gated with the tick's others (Core._gate_due), with what it
+    was gated for: Core._gate takes `outcome` only for this very wish and view, seq and plan id."""
+
+    wish: CycleWish
+    view: SignalView | None
+    seq: int
+    plan_id: str
+    outcome: GateOutcome
+
 
 # dataclasses.replace(js, **changes) without its per-call introspection: several times per junction per tick
 _evolve = copier(JunctionState)
