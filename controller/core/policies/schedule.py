@@ -45,8 +45,9 @@ are still on their way to an empty stop line crosses nothing yet, and is not a b
 vehicle passing the advance loop after a quiet start of the green made its movement "blocked", and a stage
 whose only demand it was ended at once. With `[schedule] stall_after_travel` (off), such a queue is instead an
 arrival due when its first vehicle reaches the stop line at the advance loop's speed (`due_s`), and the movement
-stalls once a vehicle is overdue at the empty stop line. A standing queue's delay is
-weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
+stalls once a vehicle is overdue at the empty stop line; with `[schedule] stall_after_travel_split` (off), the same
+for the parts `[timing] split_movements_by_green` made only (`split_parts`), main's rule elsewhere. A standing
+queue's delay is weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
 are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
 has prod(clusters + 1) x phases states.
 
@@ -528,13 +529,16 @@ class SchedulePolicy(Policy):
         """(movements,) bool: those the green phase serves that stand: queued, and nothing crossed for `stall_s`
         of this green past the start-up loss (the head waits for another phase on a shared lane, or for space
         downstream; `stall_head_on_loop`: a head on its stop-line loop, _head). With `stall_after_travel`, a
-        queue still on its way is not: it arrives when it reaches the stop line (_on_its_way). Returns (stalled,
-        the estimate, the arrivals `arr`), the last two as _on_its_way leaves them."""
+        queue still on its way is not: it arrives when it reaches the stop line (_on_its_way); with
+        `stall_after_travel_split`, the same for the parts `split_movements_by_green` made only (split_parts).
+        Returns (stalled, the estimate, the arrivals `arr`), the last two as _on_its_way leaves them."""
         cur = signal.phase
         since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
         if self.params.stall_after_travel:
             return self._on_its_way(layout, est, arr, stalled)
+        if self.params.stall_after_travel_split:
+            return self._on_its_way(layout, est, arr, stalled, layout.derived(split_parts))
         return stalled, est, arr
 
     def _head(self, layout: Layout, est: Estimate) -> np.ndarray:
@@ -545,12 +549,15 @@ class SchedulePolicy(Policy):
         return np.ones(len(est.queue_pcu), dtype=bool)
 
     def _on_its_way(
-        self, layout: Layout, est: Estimate, arr: np.ndarray, stalled: np.ndarray
+        self, layout: Layout, est: Estimate, arr: np.ndarray, stalled: np.ndarray, within: np.ndarray | None = None
     ) -> tuple[np.ndarray, Estimate, np.ndarray]:
-        """`[schedule] stall_after_travel`: of the `stalled` movements, those whose queue is still on its way
-        (every stop-line loop of theirs empty, a vehicle due at one: `due_s`) are not stalled; their queue
-        leaves the standing queue and arrives (in `arr`) when the first of those vehicles is due.
-        Returns (stalled, the estimate with those queues taken out, arrivals)."""
+        """`[schedule] stall_after_travel`: of the `stalled` movements (those `within` only, when given), those
+        whose queue is still on its way (every stop-line loop of theirs empty, a vehicle due at one: `due_s`) are
+        not stalled; their queue leaves the standing queue and arrives (in `arr`) when the first of those
+        vehicles is due. Returns (stalled, the estimate with those queues taken out, arrivals)."""
+        if within is not None:
+            still, est, arr = self._on_its_way(layout, est, arr, stalled & within)
+            return still | (stalled & ~within), est, arr
         due = due_s(layout, est)
         way = stalled & ~head_on_stop_loop(layout, est) & np.isfinite(due)
         if not way.any():
@@ -603,6 +610,22 @@ def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
     loops, on its way), and no head stands there (`[schedule] stall_head_on_loop`)."""
     occupied = np.asarray(est.lanes.stop_empty_s <= 0.0, dtype=bool)
     out: np.ndarray = np.any(layout.lane_uses & occupied[None, :], axis=1)
+    return out
+
+
+def split_parts(layout: Layout) -> np.ndarray:
+    """(movements,) bool: the parts `[timing] split_movements_by_green` made (sim/netmovements.py): a movement
+    that shares its approach edge (`from_edge`) and turn with another movement that a different set of stages
+    greens. Fixed by the junction model (Layout.derived). All False where no (edge, turn) has two movements green
+    in different stages: where the split found nothing to split, but for a lane class's own movement
+    (`bicycle_lane_movements`) that other stages green than its edge's car movement (fkk_in_delay's gneJ21)."""
+    ms = layout.junction.movements
+    green = layout.serves_green.T  # (movements, phases)
+    out = np.zeros(len(ms), dtype=bool)
+    for i, m in enumerate(ms):
+        out[i] = any(
+            (o.from_edge, o.turn) == (m.from_edge, m.turn) and (green[j] != green[i]).any() for j, o in enumerate(ms)
+        )
     return out
 
 
