@@ -16,7 +16,7 @@ from controller.core.policies.schedule import SchedulePolicy, split_parts
 from controller.junctions import parse_intersection
 from controller.model import Intersection
 from tests.estimate_fixtures import signal_view, stop_line_estimate
-from tests.junction_fixtures import two_phase_raw
+from tests.junction_fixtures import four_phase_raw, two_phase_raw
 
 CFG = Config()
 
@@ -91,3 +91,21 @@ def test_only_the_parts_leave_the_stalled_set():
     assert got.tolist() == [i == s_ for i in range(len(ids))]
     assert got_est.queue_pcu[n] == 0.0 and got_est.queue_pcu[s_] == 2.0
     assert got_arr[n].sum() == 3.0 and got_arr.sum() == 3.0
+
+
+def test_a_protected_left_from_a_through_edge_is_no_split_part():
+    """four_phase: each edge's through (phase 0) and left (phases 0 permitted and 1) green in different stages,
+    but they turn differently: the split made neither, so neither is marked (R, session 54: the turn's
+    comparison dropped marked them)."""
+    assert not split_parts(Layout.build(parse_intersection(four_phase_raw(), "four.toml"), CFG)).any()
+
+
+def test_parts_that_share_a_stage_and_differ_in_another_are_split_parts():
+    """four_phase with N's inner-lane left turned into a through: N_T (phase 0) and that part (phases 0 and 1)
+    share an edge and turn and phase 0, and differ in phase 1; both red in phases 2-3. Both are parts (R,
+    session 54: a difference in every stage asked for marked none)."""
+    raw = four_phase_raw()
+    next(m for m in raw["movements"] if m["id"] == "N_L")["turn"] = "through"
+    lay = Layout.build(parse_intersection(raw, "four.toml"), CFG)
+    ids = [m.id for m in lay.junction.movements]
+    assert [ids[i] for i in np.flatnonzero(split_parts(lay))] == ["N_T", "N_L"]
