@@ -113,14 +113,15 @@ def test_has_permitted_is_whether_the_phase_serves_a_permitted_only_movement() -
 
 def test_the_state_built_without_init_is_the_dataclass_one():
     """_box_state fills MaxPressureState's __dict__ directly: it must stay a frozen dataclass of
-    exactly these nine fields with no __post_init__, and equal the state built the usual way
-    (`last_dep_s`, `plan_red_s`, `head_waits`, `greens` and `stuck_from_s` given and left at their defaults)."""
+    exactly these ten fields with no __post_init__, and equal the state built the usual way
+    (`last_dep_s`, `plan_red_s`, `head_waits`, `greens`, `stuck_from_s` and `hold` given and left at their
+    defaults)."""
     import dataclasses
 
     import pytest
 
     from controller.core.policies.max_pressure import MaxPressureState, _box_state
-    from controller.core.policies.spill_red import GreenDischarge
+    from controller.core.policies.spill_red import GreenDischarge, GreenHold
 
     fields = [
         "statics",
@@ -132,6 +133,7 @@ def test_the_state_built_without_init_is_the_dataclass_one():
         "head_waits",
         "greens",
         "stuck_from_s",
+        "hold",
     ]
     assert [f.name for f in dataclasses.fields(MaxPressureState)] == fields
     assert not hasattr(MaxPressureState, "__post_init__")
@@ -141,14 +143,15 @@ def test_the_state_built_without_init_is_the_dataclass_one():
     waits = np.zeros((len(lay.junction.movements), len(lay.lanes)), bool)
     greens = GreenDischarge(dep + 3.0, dep + 4.0)
     stuck = np.full(len(lay.lanes), np.nan)
+    hold = GreenHold(dep + 5.0, dep + 6.0)
     cases = (
-        (None, None, None, None, None),
-        (dep + 1.0, dep + 2.0, None, None, None),
-        (dep + 1.0, dep + 2.0, waits, greens, stuck),
+        (None, None, None, None, None, None),
+        (dep + 1.0, dep + 2.0, None, None, None, None),
+        (dep + 1.0, dep + 2.0, waits, greens, stuck, hold),
     )
-    for last_s, red_s, head_waits, kept, stuck_s in cases:
-        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s)
-        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s)
+    for last_s, red_s, head_waits, kept, stuck_s, held in cases:
+        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s, held)
+        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s, held)
         assert vars(built).keys() == vars(usual).keys()
         assert all(getattr(built, k) is getattr(usual, k) for k in vars(usual))
     with pytest.raises(dataclasses.FrozenInstanceError):

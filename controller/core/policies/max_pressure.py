@@ -103,9 +103,14 @@ from controller.core.policies.phases import (
 from controller.core.policies.requirements import acyclic_refusal
 from controller.core.policies.spill_red import (
     GreenDischarge,
+    GreenHold,
     due_phase,
+    held_green,
+    keep_phases,
+    plan_green_s,
     plan_red_s,
     served,
+    track_green_from,
     track_greens,
     turn_off_room_pcu,
 )
@@ -157,6 +162,8 @@ class MaxPressureState:
     # (lanes,) with `stage_stall_lanes`: when each stuck lane's head began standing (stuck_lanes; nan: not stuck;
     # None: not tracked)
     stuck_from_s: np.ndarray | None = None
+    # with `spill_plan_green`: the program's longest green per movement and when each green began (None: key off)
+    hold: GreenHold | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -497,8 +504,10 @@ def _box_state(
     head_waits: np.ndarray | None = None,
     greens: GreenDischarge | None = None,
     stuck_from_s: np.ndarray | None = None,
+    hold: GreenHold | None = None,
 ) -> MaxPressureState:
-    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens) without
+    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens, stuck_from_s,
+    hold) without
     the frozen dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per
     junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
@@ -512,6 +521,7 @@ def _box_state(
         head_waits=head_waits,
         greens=greens,
         stuck_from_s=stuck_from_s,
+        hold=hold,
     )
     return out
 
@@ -854,7 +864,7 @@ class MaxPressurePolicy(Policy):
         Varaiya's downstream term, `exit_room` or `exit_room_held` without `exit_room_held_direct` on (they
         read the learnt links; with `exit_room_held_direct` the pass leaves to decide() only the junctions
         where the rule can act, NetPressure.held_at) or
-        `program_order_share` / `program_order_saturated` / `spill_plan_red` / `head_block_s` /
+        `program_order_share` / `program_order_saturated` / `spill_plan_red` / `spill_plan_green` / `head_block_s` /
         `spill_entry_once` on (the pass does not apply them; with `head_block_unshared_only`, only where a
         junction has a lane no stage serves whole: elsewhere the rule finds no block), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
@@ -870,6 +880,7 @@ class MaxPressurePolicy(Policy):
             or p.program_order_saturated
             or p.gap_out_s > 0
             or p.spill_plan_red
+            or p.spill_plan_green
             or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
             or (p.exit_room_held and not p.exit_room_held_direct)
             or p.spill_entry_once
@@ -883,7 +894,10 @@ class MaxPressurePolicy(Policy):
         p = self.params
         longest_red_s = plan_red_s(layout.junction) if p.spill_plan_red else None
         statics = build_statics(layout, p.permitted_sat_ratio, p.switch_service_s)
-        return MaxPressureState(statics, plan_red_s=longest_red_s)
+        hold = None
+        if p.spill_plan_green:
+            hold = GreenHold(plan_green_s(layout.junction), np.full(len(layout.junction.movements), np.nan))
+        return MaxPressureState(statics, plan_red_s=longest_red_s, hold=hold)
 
     def decide(
         self,
@@ -938,6 +952,8 @@ class MaxPressurePolicy(Policy):
             state = replace(state, stuck_from_s=stuck)
         if state.plan_red_s is not None and self.params.spill_plan_red_served:  # a green ends as its yellow starts
             state = replace(state, greens=track_greens(state.greens, est.departures_pcu, _green_now(signal, now_s)))
+        if state.hold is not None:  # a green's start, kept across the phases that keep it green
+            state = replace(state, hold=track_green_from(state.hold, _green_now(signal, now_s), now_s))
         if signal.in_intergreen:
             return state, PhaseWish(cur)
         prev_dep_pcu = state.last_dep_pcu
@@ -955,6 +971,10 @@ class MaxPressurePolicy(Policy):
             v = self._yield_blocked(state, layout, est, signal, now_s, network, held_pcu, stalled, drop, v)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
+        if state.hold is not None:
+            held = self._held_wish(state.hold, layout, est, cur, now_s, v, state, partner)
+            if held is not None:
+                return state, held
         if state.plan_red_s is not None:
             due = self._spill_due(state.plan_red_s, state, layout, est, signal, now_s, v)
             if due >= 0:
@@ -1065,6 +1085,30 @@ class MaxPressurePolicy(Policy):
         out: np.ndarray = red & exits_held(layout, network, now_s, switch_back_s(layout, ig, cur, est, via), fc)
         return out
 
+    def _held_wish(
+        self,
+        hold: GreenHold,
+        layout: Layout,
+        est: Estimate,
+        cur: int,
+        now_s: float,
+        v: np.ndarray,
+        state: MaxPressureState,
+        partner: StageView | None,
+    ) -> PhaseWish | None:
+        """`spill_plan_green`: while a movement the phase in force serves protected has its spill past the room
+        and has been green less than the program's longest green for it (spill_red.held_green), the
+        highest-pressure phase among those that keep every such movement green protected (spill_red.keep_phases;
+        the phase in force unless another's pressure is higher); None: no movement held (the rules go on; the hold
+        comes before `spill_plan_red`'s due red)."""
+        held = held_green(hold, layout.protected[cur], blocking_queue_pcu(layout, est), now_s)
+        if not held.any():
+            return None
+        best = int(np.where(keep_phases(layout.protected, held), v, -np.inf).argmax())
+        if v[best] <= v[cur]:
+            return PhaseWish(cur)
+        return PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
     def _spill_due(
         self,
         longest_red_s: np.ndarray,
@@ -1174,11 +1218,10 @@ class MaxPressurePolicy(Policy):
                 last_s = np.where(dep > state.last_dep_pcu, now_s, state.last_dep_s)
         waits = state.head_waits
         if state.phase != cur or state.last_dep_pcu is None:
-            return _box_state(
-                st, cur, dep, np.zeros(len(dep), dtype=bool), last_s, state.plan_red_s, waits, state.greens
-            )
+            no_box = np.zeros(len(dep), dtype=bool)
+            return _box_state(st, cur, dep, no_box, last_s, state.plan_red_s, waits, state.greens, hold=state.hold)
         if st.has_permitted is not None and not st.has_permitted[cur]:
-            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s, waits, state.greens)
+            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s, waits, state.greens, hold=state.hold)
         boxed = update_boxed(
             state.boxed,
             layout,
@@ -1188,7 +1231,7 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s, waits, state.greens)
+        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s, waits, state.greens, hold=state.hold)
 
     def _track_heads(
         self,
@@ -1219,8 +1262,9 @@ class MaxPressurePolicy(Policy):
                 p.head_block_unshared_only,
             )
         waits = update_head_waits(state.head_waits, layout, est, departed, found)
+        st = state.statics
         return _box_state(
-            state.statics, state.phase, dep, state.boxed, state.last_dep_s, state.plan_red_s, waits, state.greens
+            st, state.phase, dep, state.boxed, state.last_dep_s, state.plan_red_s, waits, state.greens, hold=state.hold
         )
 
     def via_clearance(

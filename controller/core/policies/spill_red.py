@@ -34,6 +34,16 @@ it stands on a lane that also carries traffic turning off elsewhere, and holds i
 Example: the ring exit above, whose one feeding lane also turns left and right off it, counts its
 whole spill past the room; a lane whose road starts where two 24 m roads merge, each fed by a lane
 that turns off too, counts only what stands past 3.2 PCU more.
+
+`[max_pressure] spill_plan_green` is the green half of the same promise: a movement whose queue stands
+past its room (`spillback.blocking_queue_pcu` > 0), once green and served protected by the phase in
+force, keeps its green until it has lasted the program's longest green for it in one cycle
+(`plan_green_s`: its run of consecutive phases at their base greens, the intergreens between them
+counted, as it stays green across them), or until its spill clears. Past the minimum green only the
+phases that keep every such movement green protected are chosen, by their pressures (`keep_phases`).
+Example: junction 219's ring exit S, served by the program's stages 4, 5 and 6 (33 s in all), green
+7 s in stage 4 with its file still standing past its room: the policy goes on into stage 5 or 6, or
+stays, where the pressures alone would end S's green for the entry W.
 """
 
 from __future__ import annotations
@@ -131,3 +141,67 @@ def due_phase(
         return -1
     serves = (service[:, due] > 0.0).any(axis=1) if protected is None else protected[:, due].any(axis=1)
     return int(np.where(serves, pressures, -np.inf).argmax())
+
+
+@dataclass(frozen=True)
+class GreenHold:
+    """`spill_plan_green`, per movement (arrays indexed like junction.movements): the program's longest
+    green in one cycle (`plan_s`, plan_green_s) and when the green in force began (`from_s`; nan while
+    red or not yet seen)."""
+
+    plan_s: np.ndarray
+    from_s: np.ndarray
+
+
+def plan_green_s(junction: Intersection) -> np.ndarray:
+    """(movements,) s: the longest green of each movement in one cycle of the junction's own program:
+    its run of consecutive phases (in order, around the cycle) at their base greens, with the
+    intergreens between two phases of the run (it stays green across them); 0 for a movement the
+    program never serves, inf for one every phase serves."""
+    n = len(junction.phases)
+    greens = [p.base_green_s for p in junction.phases]
+    by_phase = [frozenset(junction.served_movements(k)) for k in range(n)]
+    out = []
+    for m in junction.movements:
+        served = [m.id in ids for ids in by_phase]
+        out.append(_longest_run_s(junction, served, greens))
+    return np.array(out, dtype=float)
+
+
+def _longest_run_s(junction: Intersection, served: list[bool], greens_s: list[float]) -> float:
+    """The longest run of `served` phases around the cycle, in seconds (plan_green_s)."""
+    if all(served):
+        return float("inf")
+    n, longest, run = len(served), 0.0, 0.0
+    start = served.index(False)  # from a phase that does not serve it, once around: the last step closes the run
+    for k in range(1, n + 1):
+        i = (start + k) % n
+        if not served[i]:
+            longest, run = max(longest, run), 0.0
+            continue
+        prev = (i - 1) % n
+        run += greens_s[i] + (junction.intergreen_s(prev, i) if served[prev] else 0.0)
+    return longest
+
+
+def track_green_from(prev: GreenHold, green: np.ndarray, now_s: float) -> GreenHold:
+    """One tick: `green` (movements,) bool the movements green now. A green in force keeps its start
+    across phases (a movement green in two phases in a row stays green); a red one reads nan."""
+    start = np.where(green, np.where(np.isnan(prev.from_s), now_s, prev.from_s), np.nan)
+    return GreenHold(prev.plan_s, start)
+
+
+def held_green(hold: GreenHold, protected_now: np.ndarray, blocking_pcu: np.ndarray, now_s: float) -> np.ndarray:
+    """(movements,) bool: held green under the rule: served protected by the phase in force
+    (`protected_now`), its spill past the room (`blocking_pcu` > 0), green for less than the plan's
+    longest green (`hold.from_s` known)."""
+    lasted_s = now_s - hold.from_s
+    out: np.ndarray = protected_now & (blocking_pcu > 0.0) & (lasted_s < hold.plan_s)
+    return out
+
+
+def keep_phases(protected: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """(phases,) bool: the phases that serve every `held` movement protected (`protected` (phases,
+    movements) bool)."""
+    out: np.ndarray = np.asarray(protected[:, held].all(axis=1), dtype=np.bool_)
+    return out

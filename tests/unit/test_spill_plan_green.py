@@ -1,0 +1,147 @@
+"""[max_pressure] spill_plan_green (controller/core/policies/spill_red.py): a protected movement whose spill
+reaches its link's head keeps its green as long as the city's program gives it in one cycle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from controller.core.estimation import Layout
+from controller.core.params import MaxPressureParams
+from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.policies.spill_red import (
+    GreenHold,
+    _longest_run_s,
+    held_green,
+    keep_phases,
+    plan_green_s,
+    track_green_from,
+)
+from controller.core.safety import SignalView
+from controller.junctions import parse_intersection
+from controller.model import PhaseWish
+from tests.junction_fixtures import two_phase_raw
+from tests.unit.test_policies import CFG, estimate, ring_exit_and_long_entry
+
+NO_LOSS = MaxPressureParams(switch_service_s=1e9)  # the switch's loss aside: the pressures alone
+KEY = replace(NO_LOSS, spill_plan_green=True)
+
+
+def _phases(*phases: tuple[str, float]) -> dict:
+    """two_phase's junction (N_T, E_T, S_T, W_T on links 0-3; yellow 3 s, all-red 2 s) with these phases."""
+    raw = two_phase_raw()
+    raw["phases"] = [{"state": s, "min_green_s": 7.0, "max_green_s": 60.0, "base_green_s": g} for s, g in phases]
+    return raw
+
+
+def test_the_plan_green_is_the_programs_longest_run_of_green_per_movement():
+    """two_phase: N/S 30 s, E/W 25 s. With N alone 10 s after N/S 30 s, N stays green across the 3 s
+    yellow of S: 30 + 3 + 10 = 43 s, wherever the run lies in the program's order (around the cycle too)."""
+    assert plan_green_s(parse_intersection(two_phase_raw(), "t.toml")).tolist() == [30.0, 25.0, 30.0, 25.0]
+    in_order = parse_intersection(_phases(("GrGr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0)), "t.toml")
+    assert in_order.intergreen_s(0, 1) == 3.0
+    assert plan_green_s(in_order).tolist() == [43.0, 25.0, 30.0, 25.0]
+    around = parse_intersection(_phases(("Grrr", 10.0), ("rGrG", 25.0), ("GrGr", 30.0)), "t.toml")
+    assert plan_green_s(around).tolist() == [43.0, 25.0, 30.0, 25.0]
+    # a run around the cycle's end: 10 + ig(2, 0) 5 + 30; one phase: its green; none: 0; every phase: no end
+    assert _longest_run_s(in_order, [True, False, True], [30.0, 25.0, 10.0]) == 45.0
+    assert _longest_run_s(in_order, [True, False, False], [30.0, 25.0, 10.0]) == 30.0
+    assert _longest_run_s(in_order, [False, False, False], [30.0, 25.0, 10.0]) == 0.0
+    assert _longest_run_s(in_order, [True, True, True], [30.0, 25.0, 10.0]) == float("inf")
+
+
+def test_track_green_from_keeps_a_greens_start_until_it_ends():
+    hold = GreenHold(np.array([30.0, 25.0]), np.full(2, np.nan))
+    hold = track_green_from(hold, np.array([True, False]), 70.0)
+    assert hold.from_s[0] == 70.0 and np.isnan(hold.from_s[1])
+    hold = track_green_from(hold, np.array([True, False]), 75.0)  # the same green, another phase or not
+    assert hold.from_s[0] == 70.0
+    hold = track_green_from(hold, np.array([False, True]), 80.0)
+    assert np.isnan(hold.from_s[0]) and hold.from_s[1] == 80.0
+    assert track_green_from(hold, np.array([True, True]), 90.0).from_s.tolist() == [90.0, 80.0]
+    assert hold.plan_s.tolist() == [30.0, 25.0]
+
+
+def test_held_green_needs_protection_a_spill_and_less_than_the_plans_green():
+    hold = GreenHold(np.array([30.0, 30.0, 30.0, 30.0]), np.array([70.0, 70.0, 70.0, np.nan]))
+    protected, spill = np.array([True, True, False, True]), np.array([2.0, 0.0, 2.0, 2.0])
+    assert held_green(hold, protected, spill, 99.0).tolist() == [True, False, False, False]
+    assert not held_green(hold, protected, spill, 100.0).any()  # green 30 s: the plan's green lasted
+    protected_phases = np.array([[True, False, True], [True, True, False], [False, True, True]])
+    assert keep_phases(protected_phases, np.array([True, False, True])).tolist() == [True, False, False]
+    assert keep_phases(protected_phases, np.array([True, False, False])).tolist() == [True, True, False]
+
+
+def _ns_green_from(lay: Layout, start_s: float, now_s: float) -> SignalView:
+    """N/S (phase 0) green since `start_s`, E/W red since 5 s before."""
+    ns = set(lay.junction.served_movements(0))
+    reds = tuple(now_s if m.id in ns else start_s - 5.0 for m in lay.junction.movements)
+    return SignalView(0, False, now_s - start_s, reds)
+
+
+def _wish_after(policy: MaxPressurePolicy, lay: Layout, est, green_s: float) -> PhaseWish | None:
+    """Ticks from N/S's green start at 70 s to `green_s` into it: the policy records the start itself."""
+    state, wish = policy.init(lay, 0.0), None
+    for t in np.arange(70.0, 70.0 + green_s + 0.5, 1.0):
+        state, wish = policy.decide(state, lay, est, _ns_green_from(lay, 70.0, float(t)), float(t))
+    return wish
+
+
+def test_max_pressure_spill_plan_green_keeps_the_ring_exits_green_for_the_plans_green():
+    """N's 2 PCU past its loop (at its lane's start: room 0) stand at the link's head; E's 10 PCU past its loop on
+    its own 250 m entry outweigh them: past the minimum green the pressures leave N/S for E/W. With the key N/S
+    keeps its green until it has lasted the program's 30 s, not after; not without N's spill, nor where N/S serves
+    N permitted only."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    plain, key = MaxPressurePolicy(NO_LOSS), MaxPressurePolicy(KEY)
+    assert key.network_decision({"J": lay}) is None  # the one-pass decision does not apply it
+    assert _wish_after(plain, lay, est, 19.0) == PhaseWish(1)
+    assert _wish_after(key, lay, est, 19.0) == PhaseWish(0)
+    assert _wish_after(key, lay, est, 29.0) == PhaseWish(0)
+    assert _wish_after(key, lay, est, 30.0) == PhaseWish(1)  # the plan's green lasted
+    _, no_spill, _ = ring_exit_and_long_entry(0.0, 10.0)
+    assert _wish_after(key, lay, no_spill, 19.0) == PhaseWish(1)
+    permitted = replace(lay, protected=np.zeros_like(lay.protected))
+    assert _wish_after(key, permitted, est, 19.0) == PhaseWish(1)
+
+
+def test_max_pressure_spill_plan_green_goes_on_only_into_a_phase_that_keeps_it_green():
+    """N alone 10 s, then N/S 30 s, then E/W (N's plan green 40 s: no intergreen N alone -> N/S). N's ring exit
+    spills, N alone has run 8 s; E/W's pressure is the highest, N/S's above N alone's: the pressures go to E/W, the
+    key to N/S, which keeps N green."""
+    raw = _phases(("Grrr", 10.0), ("GrGr", 30.0), ("rGrG", 25.0))
+    for d in raw["detectors"]:
+        d["pos_m"] = 0.0 if d["id"] == "N_adv" else (250.0 if d["id"] == "E_adv" else d["pos_m"])
+    lay = Layout.build(parse_intersection(raw, "ring_exit.toml"), CFG)
+    assert plan_green_s(lay.junction).tolist() == [40.0, 25.0, 30.0, 25.0]
+    n, e = lay.lanes.index("eN_0"), lay.lanes.index("eE_0")
+    storage = float(lay.lane_storage_pcu[n])
+    hidden, queue = np.zeros(len(lay.lanes)), np.zeros(len(lay.lanes))
+    hidden[n], hidden[e] = 2.0, 20.0
+    queue[n] = queue[e] = storage
+    est = estimate(lay, queue={"N_T": storage + 2.0, "E_T": storage + 20.0, "S_T": 5.0})
+    est = replace(est, lanes=replace(est.lanes, hidden_pcu=hidden, queue_pcu=queue))
+    sig = SignalView(0, False, 8.0, tuple(100.0 if m.id == "N_T" else 80.0 for m in lay.junction.movements))
+    plain, key = MaxPressurePolicy(NO_LOSS), MaxPressurePolicy(KEY)
+    assert plain.decide(plain.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(2)
+    assert key.decide(key.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(1)
+
+
+def test_every_path_of_the_tick_keeps_the_green_hold():
+    """MaxPressurePolicy._track_box rebuilds the state every tick by one of three paths (a new green; the same
+    green of a phase without a permitted-only movement; the same green, its box updated): each carries the hold
+    (the ring exit's junction takes the first two only)."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    policy = MaxPressurePolicy(KEY)
+    state = policy.init(lay, 0.0)
+    hold = state.hold
+    assert hold is not None
+    new_green = policy._track_box(state, lay, est, 1, 99.0)
+    assert new_green.hold is hold
+    assert state.statics.has_permitted is not None and not state.statics.has_permitted[1]
+    assert policy._track_box(new_green, lay, est, 1, 100.0).hold is hold
+    boxed = replace(new_green, statics=replace(new_green.statics, has_permitted=None))  # the box updated
+    assert policy._track_box(boxed, lay, est, 1, 100.0).hold is hold
+    assert policy._track_heads(boxed, lay, est, SignalView(1, False, 30.0, (100.0,) * 4), 100.0, None).hold is hold
+    assert MaxPressurePolicy(NO_LOSS).init(lay, 0.0).hold is None  # key off: nothing tracked
