@@ -87,6 +87,7 @@ the bundled city's junction with the most detectors (ids made unique).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -137,6 +138,11 @@ SERVICE_HELP = (
 STATUSES_HELP = (
     "the 1 Hz feeder also publishes each junction's roadside status every second, as a roadside sends it "
     "(QoS 1, retained), right after its detector message; lockstep clock messages announce them"
+)
+GC_HELP = (
+    "the controllers' garbage collector: as the service runs it (idle: a live node that gathers collects in its "
+    "idle time only, IdleCollector) or as CPython runs it, in the ticks too (cpython: a diagnostic, the rule "
+    "before session 53)"
 )
 BENCH_USER = "bench"
 ROOT = Path(__file__).resolve().parent.parent
@@ -524,9 +530,11 @@ def controller_process(spec: dict) -> None:
         node.client.subscribe([node.topics.clock], qos=1)
     if spec.get("per_message"):
         one_by_one(node)
+    node.gc_in_idle_time = spec.get("gc", "idle") == "idle"  # --gc
     warm_up(cfg.service.policy)  # as run_controller.py run does
     freeze_heap()
     validate_s, ticks, plans, begun = _instrument(node)
+    collections = _note_collections() if spec.get("dump") else []
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
     try:
@@ -547,7 +555,24 @@ def controller_process(spec: dict) -> None:
     if spec.get("dump"):  # each junction's message received, each tick's start (live: its wait's end)
         body["arrived"] = node.inbox.by_junction
         body["begun"] = begun
+        body["collections"] = collections
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
+
+
+def _note_collections() -> list[list[float]]:
+    """--dump: every garbage collection of this process from now on, [wall start, wall end, generation, objects
+    collected, 1 if on the main (ticking) thread else 0] (gc.callbacks)."""
+    out: list[list[float]] = []
+    main = threading.main_thread()
+
+    def noted(phase: str, info: dict) -> None:
+        if phase == "start":
+            out.append([time.time(), 0.0, info["generation"], 0, int(threading.current_thread() is main)])
+        elif out:
+            out[-1][1], out[-1][3] = time.time(), info["collected"]
+
+    gc.callbacks.append(noted)
+    return out
 
 
 def _instrument(node: ServiceNode) -> tuple[dict, dict, dict, dict]:
@@ -727,14 +752,16 @@ def one_hz_regions(
     feeder: Mapping[str, int | bool] | None = None,
     dump: Path | None = None,
     controller_cpus: list[int] | None = None,
+    gc: str = "idle",
 ) -> dict:
     """The 1 Hz run with k controller processes (module docstring); feeder: its "connections", "pump" and "cpus"
     (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start, the core's step
-    started, the plan handed, heard through the broker) as JSON; controller_cpus: theirs (--pin)."""
+    started, the plan handed, heard through the broker) as JSON; controller_cpus: theirs (--pin); gc: their
+    collector (--gc)."""
     n = len(junctions)
     regions = bench_regions(junctions, k)
     common = _controllers_spec(broker, work, network, live, metrics, controller_cpus)
-    common |= {"per_message": per_message, "replan_spread": replan_spread, "dump": bool(dump)}
+    common |= {"per_message": per_message, "replan_spread": replan_spread, "dump": bool(dump), "gc": gc}
     procs = [_spawn("--controller", {**common, "n": n, "k": k, "region": r.name}) for r in regions]
     ports = [json.loads(p.stdout.readline())["port"] for p in procs]  # each has built its junctions and subscribed
     t0 = float(int(time.time()) + 2)
@@ -1050,6 +1077,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the 1 Hz feeder's connections served by its one thread (pump: each publish written at once) or each "
         "by a paho network thread (thread: as before session 50)",
     )
+    p.add_argument("--gc", choices=["idle", "cpython"], default="idle", help=GC_HELP)
     p.add_argument("--dump", help="a folder: each 1 Hz run's per-plan timeline as JSON (for analysis)")
     p.add_argument("--pin", action="append", default=[], metavar="ROLE=CPUS", help=PIN_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
@@ -1145,6 +1173,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
                             },
                             _dump_path(args.dump, n, k, kind),
                             args.pins.get("controllers"),
+                            args.gc,
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)
