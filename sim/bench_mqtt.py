@@ -223,10 +223,10 @@ def feeder(spec: dict) -> None:
         n, dets = spec["n"], spec["detectors"]
         parts = [message_parts(junction_id(k), dets, k) for k in range(n)]
         det_topics = [topics.detectors(junction_id(k)) for k in range(n)]
-        t0 = float(spec["t0"])
         handed: dict[str, tuple[float, array]] = {}  # t -> (sent_wall, when each message was handed to the client)
         joined = _JoinedWriter(spec) if spec.get("write") == "joined" else None
         statuses = _Statuses(spec, topics) if spec.get("statuses") else None
+        t0 = _first_second(spec)
         for r in range(spec["rounds"]):
             t = t0 + r
             if mode == "paced":
@@ -257,6 +257,15 @@ def feeder(spec: dict) -> None:
         while c.pending():
             time.sleep(0.01)
         c.close()
+
+
+def _first_second(spec: dict) -> float:
+    """The feed's first second: spec["t0"], or when it has none (start_paced_feeder), the one the bench sends once
+    this feeder says it is ready."""
+    if spec.get("t0") is not None:
+        return float(spec["t0"])
+    print(json.dumps({"ready": True}), flush=True)
+    return float(json.loads(sys.stdin.readline())["t0"])
 
 
 def _feed_end(
@@ -418,8 +427,27 @@ def _remaining(n: int) -> bytes:
             return bytes(out)
 
 
-def start_feeder(broker, spec: dict) -> subprocess.Popen:
-    return _spawn("--feeder", {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec})
+def start_feeder(broker, spec: dict, more: bool = False) -> subprocess.Popen:
+    return _spawn(
+        "--feeder", {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec}, more
+    )
+
+
+def start_paced_feeder(broker, spec: dict) -> tuple[subprocess.Popen, float]:
+    """The paced feeder started and, once it is ready (connected, its messages built), told its first second t0,
+    the next whole second but one; returns it and t0. Before session 54 t0 was set before the feeder started,
+    and its start (Python, 5,000 junctions' messages built, the connections: 1-3 s at load) could pass t0: its
+    first seconds then went out late and together, and a controller validated them in one tick, which the run's
+    window (from t0 + 2) could take in: that tick was the whole run's validate p99 (T, session 54)."""
+    feed = start_feeder(broker, spec, more=True)
+    ready = feed.stdout.readline() if feed.stdout is not None else ""
+    if "ready" not in ready:
+        raise RuntimeError(f"the feeder did not start: {ready!r}")
+    t0 = float(int(time.time()) + 2)
+    assert feed.stdin is not None
+    feed.stdin.write(json.dumps({"t0": t0}) + "\n")
+    feed.stdin.close()
+    return feed, t0
 
 
 # -- measurements -----------------------------------------------------------------------------
@@ -526,11 +554,7 @@ def controller_process(spec: dict) -> None:
         metrics=metrics,
         pump=MqttPump() if spec.get("pump", True) and not live else None,  # lockstep: run_lockstep serves it
     ).start()
-    if live:  # to hear the feed's end
-        node.client.subscribe([node.topics.clock], qos=1)
-    if spec.get("per_message"):
-        one_by_one(node)
-    node.gc_in_idle_time = spec.get("gc", "idle") == "idle"  # --gc
+    _as_told(node, spec, live)
     warm_up(cfg.service.policy)  # as run_controller.py run does
     freeze_heap()
     validate_s, ticks, plans, begun = _instrument(node)
@@ -557,6 +581,16 @@ def controller_process(spec: dict) -> None:
         body["begun"] = begun
         body["collections"] = collections
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
+
+
+def _as_told(node: ServiceNode, spec: dict, live: bool) -> None:
+    """A controller's node as the bench's spec says: live, it hears the feed's end (the clock topic); its
+    detector messages decoded one by one (--per-message); its garbage collector (--gc)."""
+    if live:
+        node.client.subscribe([node.topics.clock], qos=1)
+    if spec.get("per_message"):
+        one_by_one(node)
+    node.gc_in_idle_time = spec.get("gc", "idle") == "idle"
 
 
 def _note_collections() -> list[list[float]]:
@@ -726,11 +760,15 @@ def one_by_one(node: ServiceNode) -> None:
     node.handle_detectors = handle_detectors  # type: ignore[method-assign]
 
 
-def _spawn(flag: str, spec: dict) -> subprocess.Popen:
+def _spawn(flag: str, spec: dict, more: bool = False) -> subprocess.Popen:
+    """A feeder or controller process told `spec` (a JSON line on its stdin; more: stdin left open for more)."""
     cmd = [sys.executable, "-m", "sim.bench_mqtt", flag]
     p = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    p.stdin.write(json.dumps(spec))
-    p.stdin.close()
+    p.stdin.write(json.dumps(spec) + "\n")
+    if more:
+        p.stdin.flush()
+    else:
+        p.stdin.close()
     return p
 
 
@@ -764,19 +802,14 @@ def one_hz_regions(
     common |= {"per_message": per_message, "replan_spread": replan_spread, "dump": bool(dump), "gc": gc}
     procs = [_spawn("--controller", {**common, "n": n, "k": k, "region": r.name}) for r in regions]
     ports = [json.loads(p.stdout.readline())["port"] for p in procs]  # each has built its junctions and subscribed
-    t0 = float(int(time.time()) + 2)
-    scrapes: list[tuple[float, float, int]] = []
-    stop = threading.Event()
-    scraper = threading.Thread(target=_scrape, args=(ports, t0 + 2, scrape_every_s, stop, scrapes), daemon=True)
-    if metrics == "scraped":
-        scraper.start()
-    spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "t0": t0, "write": feeder_write}
+    spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "write": feeder_write}
     spec |= dict(feeder or {})
     if statuses:
         spec |= {"statuses": True, "phases": len(next(iter(junctions.values())).phases)}
     heard = _PlansHeard(broker) if dump is not None else None
     broker_cpu0 = cpu_seconds(broker._proc.pid)
-    feed = start_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
+    feed, t0 = start_paced_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
+    stop, scrapes, scraper = _scraper(ports, t0, scrape_every_s, metrics == "scraped")
     lines = [json.loads(line) for line in feed.stdout]
     rows, handed = [r for r in lines if "t" in r], next((r["handed"] for r in lines if "handed" in r), {})
     stop.set()
@@ -796,6 +829,17 @@ def one_hz_regions(
     if "tick_p50" in out:
         out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
     return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
+
+
+def _scraper(
+    ports: list[int], t0: float, every_s: float, scraped: bool
+) -> tuple[threading.Event, list[tuple[float, float, int]], threading.Thread]:
+    """--metrics scraped: the scrape loop (_scrape) from the feed's third second, started; else not started."""
+    stop, scrapes = threading.Event(), []
+    scraper = threading.Thread(target=_scrape, args=(ports, t0 + 2, every_s, stop, scrapes), daemon=True)
+    if scraped:
+        scraper.start()
+    return stop, scrapes, scraper
 
 
 def _controllers_spec(
@@ -1091,7 +1135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.statuses and args.feeder_write == "joined":
         p.error("--statuses: the statuses go through paho (QoS 1, retained); not with --feeder-write joined")
     if args.feeder or args.controller:
-        (feeder if args.feeder else controller_process)(json.loads(sys.stdin.read()))
+        (feeder if args.feeder else controller_process)(json.loads(sys.stdin.readline()))
         return 0
     given = service_given(args.tick_delay, args.tick_wait)
     try:
