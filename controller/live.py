@@ -554,7 +554,7 @@ class ServiceNode:
             if self._idle_share():  # nothing in: the collector's turn, or a share of the heartbeat's table
                 continue
             try:
-                kind, junction, payload = get(timeout=min(left, 0.5 if self._table is None else TABLE_LOOK_S))
+                kind, junction, payload = get(timeout=min(left, self._look_s()))
             except queue.Empty:
                 continue
             self._take_early(kind, junction, payload)
@@ -563,6 +563,13 @@ class ServiceNode:
             if not self._idle_share() and not clock.wait_until(min(t_s, clock.now() + TABLE_LOOK_S), stop):
                 return False
         return True
+
+    def _look_s(self) -> float:
+        """How long gather's wait for the next message may last: TABLE_LOOK_S while idle work waits for the
+        connection to finish writing (the collection owed, a table being built), so that it runs as soon as the
+        tick's plans are written; else 0.5 s. (With 0.5 s for the collection, it ran at the next second's first
+        message, in its burst, or half a second after the tick: BENCHMARKS.md, issue 12, T, session 54.)"""
+        return TABLE_LOOK_S if self._table is not None or self.collector.owed else 0.5
 
     def _take_early(self, kind: str, junction: str, payload: bytes) -> None:
         """A message taken before its tick (arrival order kept); a detector message's second raises

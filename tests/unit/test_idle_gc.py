@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.live import IdleCollector, run_realtime
+from controller.live import TABLE_LOOK_S, IdleCollector, run_realtime
 from tests.unit.test_table_idle_time import CFG, CITY, detectors, rig
 from tests.unit.test_tick_wait import Feed
 
@@ -183,3 +183,36 @@ def test_a_second_all_in_before_it_begins_collects_before_it_without_a_table(col
     run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
     assert [kind for kind, _ in events] == ["tick", "collect", "tick"]
     assert events[1][1] < 102.0 and node.collector.at_once == 0 and node._table is None
+
+
+def test_the_collection_runs_once_the_plans_are_written_not_half_a_second_later(collections: list[int]) -> None:
+    """The connection writes the tick's plans for 50 ms after each tick (wants_write): the collection owed runs
+    as soon as it is done, gather looking again every TABLE_LOOK_S meanwhile. Before, gather then waited up to
+    0.5 s for a message and collected after it: here half a second after the tick (at 5,000 junctions a tick
+    ends about half a second after its second, so the collection fell at the next second's first messages, in
+    their burst; BENCHMARKS.md, issue 12, T, session 54)."""
+    jids = sorted(CITY)
+    arrivals = [(t + 0.005 + 0.01 * k, detectors(j, t)) for t in (100.0, 101.0, 102.0) for k, j in enumerate(jids)]
+    feed = Feed(100.5, arrivals)
+    node, _sent = rig()
+    node.collector = IdleCollector()
+    node.inbox = feed  # type: ignore[assignment]
+    node._next_heartbeat = float("inf")  # no table: the collection alone waits for the writing
+    ended: list[float] = []
+    collected: list[float] = []
+    tick, collect = node._tick, node.collector.collect
+
+    def timed_tick(now_s: float) -> None:
+        tick(now_s)
+        ended.append(feed.t)
+
+    def timed_collect() -> None:
+        if node.collector.owed:
+            collected.append(feed.t)
+        collect()
+
+    node._tick, node.collector.collect = timed_tick, timed_collect  # type: ignore[method-assign]
+    node.client.wants_write = lambda: feed.t < ended[-1] + 0.05  # type: ignore[method-assign]
+    run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
+    assert len(ended) == 2 and len(collected) == 1 and node.collector.at_once == 0
+    assert ended[0] + 0.05 <= collected[0] <= ended[0] + 0.05 + 2 * TABLE_LOOK_S, (ended, collected)
