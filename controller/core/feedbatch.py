@@ -7,19 +7,23 @@ the plain shape of its junction's message: a JSON object of version MESSAGE_VERS
 junction of the layout (the one its topic names), numbers for `t` and `period_s`, the junction's
 own loops in the order of its model (`Intersection.detectors`), each with a counts object of
 known classes and integer counts within [0, max_count(period_s)] and numbers for occupancy and
-speed. Messages with the same (t, period_s) share a frame. Every other message is left to
-`decode_detector_message` (core/feed.py), one by one, which gives the reason it is refused, or
-reads it: malformed JSON (or JSON orjson does not read exactly as the json module: NaN, numbers
-beyond the float range, a byte-order mark), a wrong type or an out-of-range count anywhere, an
-unknown junction, other loops or another order, a junction's second message in the batch (and
-every later one of that junction).
+speed. A junction's k-th plain message of the batch is in layer k (its first in layer 0), and
+the messages of a layer with the same (t, period_s) share a frame; the frames go layer by layer
+(a tick that takes two seconds of every junction, after a late start or an overrun, validates two
+frames, not 1 + the second seconds one by one at ~10 times the cost: T, session 54). Every other
+message is left to `decode_detector_message` (core/feed.py), one by one, which gives the reason it
+is refused, or reads it: malformed JSON (or JSON orjson does not read exactly as the json module:
+NaN, numbers beyond the float range, a byte-order mark), a wrong type or an out-of-range count
+anywhere, an unknown junction, other loops or another order, a group too small to be a frame
+(MIN_FRAME_SHARE), and every later message of a junction with one of those.
 
-Guarantee: checking each frame with `check_frame(..., present=)` and then decoding the `rest`
-one by one in arrival order accepts and refuses the same messages, for the same reasons, with
-the same readings, as decode_detector_message on every message in arrival order: a junction's
-messages keep their order (its first in a frame, the others after it), and junctions do not
-depend on one another. Values of a count are not in the frame's rules' order (classes), so a
-message with a bad count goes one by one: its reason names the first bad count in its own order.
+Guarantee: checking each frame with `check_frame(..., present=)`, in order, and then decoding the
+`rest` one by one in arrival order accepts and refuses the same messages, for the same reasons,
+with the same readings, as decode_detector_message on every message in arrival order: a junction's
+messages keep their order (its k-th in layer k, after its earlier ones; once one is left to the
+one-by-one path, the later ones after it), and junctions do not depend on one another. Values
+of a count are not in the frame's rules' order (classes), so a message with a bad count goes one
+by one: its reason names the first bad count in its own order.
 
 Each message is read alone first (`read_message`: parsed and, when plain, its readings as flat
 columns), a pure function of the message, the junction its topic names and the layout: a caller
@@ -188,37 +192,54 @@ def split_batch(
     groups, rest = _group(messages, layout, reads)
     frames = []
     min_size = MIN_FRAME_SHARE * len(layout.frame.junctions)
-    for (t, period), group in groups.items():
+    alone: set[int] = set()  # junctions (positions) with a message left one by one: their later ones too
+    for (_layer, t, period), group in sorted(groups.items(), key=lambda kv: kv[0][0]):  # a layer's in arrival order
+        if alone.intersection(group.position):
+            group = _without(group, alone, rest)
         if len(group.index) < min_size:
             rest.extend(group.index)
+            alone.update(group.position)
         else:
             frames.append(_frame(layout, t, period, group))
     return DetectorBatch(tuple(frames), tuple(sorted(rest)))
 
 
+def _without(group: _Group, alone: set[int], rest: list[int]) -> _Group:
+    """The group without the messages of junctions in `alone` (their batch positions added to `rest`)."""
+    keep = [m for m, position in enumerate(group.position) if position not in alone]
+    rest.extend(i for m, i in enumerate(group.index) if group.position[m] in alone)
+    out = _Group([], [], [], [], [], [], [])
+    for m in keep:
+        columns = (group.per_loop[m], group.classes[m], group.values[m], group.occupancy[m], group.speed[m])
+        out.add(group.index[m], group.position[m], columns)
+    return out
+
+
 def _group(
     messages: Sequence[tuple[str | None, bytes]], layout: BatchLayout, reads: Sequence[Read] | None
-) -> tuple[dict[tuple[float, float], _Group], list[int]]:
-    """The plain messages by (t, period_s), and the others (batch positions). A junction whose
-    message is left to the one-by-one path keeps all its later messages there."""
-    groups: dict[tuple[float, float], _Group] = {}
+) -> tuple[dict[tuple[int, float, float], _Group], list[int]]:
+    """The plain messages by (layer, t, period_s), a junction's k-th in layer k, and the others
+    (batch positions). A junction whose message is left to the one-by-one path keeps all its later
+    messages there."""
+    groups: dict[tuple[int, float, float], _Group] = {}
     rest: list[int] = []
-    seen: set[str] = set()  # junctions with a message before: in a group or left
+    layers: dict[str, int] = {}  # junction -> its plain messages so far (the layer of its next)
+    left: set[str] = set()  # junctions with a message left to the one-by-one path
     unknown = False  # a message named no junction (no topic, unreadable body): all later ones are left
     for i, (topic_jid, payload) in enumerate(messages):
         jid, plain = read_message(payload, topic_jid, layout) if reads is None else reads[i]
-        if unknown or plain is None or jid in seen:
+        if unknown or plain is None or jid in left:
             rest.append(i)
             unknown = unknown or jid is None
             if jid is not None:
-                seen.add(jid)
+                left.add(jid)
             continue
         assert jid is not None
-        seen.add(jid)
-        key, position, columns = plain
-        group = groups.get(key)
+        layer = layers[jid] = layers.get(jid, -1) + 1
+        (t, period), position, columns = plain
+        group = groups.get((layer, t, period))
         if group is None:
-            group = groups[key] = _Group([], [], [], [], [], [], [])
+            group = groups[(layer, t, period)] = _Group([], [], [], [], [], [], [])
         group.add(i, position, columns)
     return groups, rest
 
