@@ -216,3 +216,17 @@ def test_the_collection_runs_once_the_plans_are_written_not_half_a_second_later(
     run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
     assert len(ended) == 2 and len(collected) == 1 and node.collector.at_once == 0
     assert ended[0] + 0.05 <= collected[0] <= ended[0] + 0.05 + 2 * TABLE_LOOK_S, (ended, collected)
+
+
+def test_gather_looks_again_often_only_while_idle_work_waits_for_the_writing() -> None:
+    """A collection owed or a table being built: gather's wait for a message lasts TABLE_LOOK_S (the work runs
+    once the plans are written); neither: 0.5 s (no polling while there is nothing to do)."""
+    node, _sent = rig()
+    assert node._look_s() == 0.5
+    node.collector.owed = True
+    assert node._look_s() == TABLE_LOOK_S
+    node.collector.owed = False
+    node._table = iter([])
+    assert node._look_s() == TABLE_LOOK_S
+    node._table = None
+    assert node._look_s() == 0.5
