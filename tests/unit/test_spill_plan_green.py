@@ -145,3 +145,32 @@ def test_every_path_of_the_tick_keeps_the_green_hold():
     assert policy._track_box(boxed, lay, est, 1, 100.0).hold is hold
     assert policy._track_heads(boxed, lay, est, SignalView(1, False, 30.0, (100.0,) * 4), 100.0, None).hold is hold
     assert MaxPressurePolicy(NO_LOSS).init(lay, 0.0).hold is None  # key off: nothing tracked
+
+
+def test_the_plan_green_is_the_longest_of_two_runs_not_their_sum():
+    """A movement served by phases 0 and 2 of four, red in 1 and 3: two runs of 10 s and 15 s, the longest 15 s,
+    not 25 s (R, session 54: a run not reset at a red phase survived)."""
+    j = parse_intersection(_phases(("GrGr", 30.0), ("rGrG", 25.0)), "t.toml")
+    assert _longest_run_s(j, [True, False, True, False], [10.0, 20.0, 15.0, 20.0]) == 15.0
+
+
+def test_max_pressure_spill_plan_green_stays_on_a_tie_between_phases_that_keep_it_green():
+    """N alone (0), N/S (1), E/W (2), N/S in force 8 s with N's ring exit spilling and S empty: phases 0 and 1 keep
+    N green with the same pressure, E/W's higher. The key stays on N/S rather than switch to N alone for nothing
+    (R, session 54: the tie's guard dropped moved to phase 0 unseen)."""
+    raw = _phases(("Grrr", 10.0), ("GrGr", 30.0), ("rGrG", 25.0))
+    for d in raw["detectors"]:
+        d["pos_m"] = 0.0 if d["id"] == "N_adv" else (250.0 if d["id"] == "E_adv" else d["pos_m"])
+    lay = Layout.build(parse_intersection(raw, "ring_exit.toml"), CFG)
+    n, e = lay.lanes.index("eN_0"), lay.lanes.index("eE_0")
+    storage = float(lay.lane_storage_pcu[n])
+    hidden, queue = np.zeros(len(lay.lanes)), np.zeros(len(lay.lanes))
+    hidden[n], hidden[e] = 2.0, 20.0
+    queue[n] = queue[e] = storage
+    est = estimate(lay, queue={"N_T": storage + 2.0, "E_T": storage + 20.0})
+    est = replace(est, lanes=replace(est.lanes, hidden_pcu=hidden, queue_pcu=queue))
+    served = set(lay.junction.served_movements(1))
+    sig = SignalView(1, False, 8.0, tuple(100.0 if m.id in served else 80.0 for m in lay.junction.movements))
+    plain, key = MaxPressurePolicy(NO_LOSS), MaxPressurePolicy(KEY)
+    assert plain.decide(plain.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(2)
+    assert key.decide(key.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(1)
