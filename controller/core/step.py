@@ -42,6 +42,7 @@ from controller.core import (
     pairs,
     shadow,
 )
+from controller.core.cuts import record_of
 from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -142,8 +143,18 @@ class _TickLog:
         )
 
     def mark(self) -> tuple[int, ...]:
-        """Where the log stands (undo)."""
-        return (self.new_plans, *(len(x) for x in self._lists()))
+        """Where the log stands (undo): new_plans and the lengths of _lists(), in its order (once per
+        junction and tick: written out, without a generator)."""
+        return (
+            self.new_plans,
+            len(self.commands),
+            len(self.refusals),
+            len(self.clips),
+            len(self.stale),
+            len(self.fixed),
+            len(self.mode_changes),
+            len(self.failed),
+        )
 
     def undo(self, mark: tuple[int, ...]) -> None:
         """Back to `mark`: what was logged since is dropped (a junction whose decision raised)."""
@@ -545,7 +556,9 @@ class Core:
                         log.refusals.append(Refusal(jid, outcome.refused))
                     return self._withdraw(js, now_s, log.commands)
                 return self._send(jid, js, outcome, now_s, log)
-        outcome = self._gate(jid, lay, js, wish, view, now_s, log.refusals, gated)
+        # no wish and no phase held in force: nothing to gate (_gate's outcome is None), not called
+        no_gate = wish is None and not isinstance(js.command, PhaseCommand)
+        outcome = None if no_gate else self._gate(jid, lay, js, wish, view, now_s, log.refusals, gated)
         sent = self._send(jid, js, outcome, now_s, log)
         if sent.plans > js.plans and sent.harm is not None and not sent.harm.commanded:
             return _evolve(sent, harm=harm.first_command(sent.harm, now_s))  # evidence_from_first_command
@@ -748,12 +761,15 @@ class Core:
         updated: dict[str, JunctionState] = {}
         for jid, hs in harms.items():
             js = state.junctions[jid]
-            status = now_status[jid]
-            red_since = _red_since(self._served[jid], status, js.red_since_s, now_s)
+            d = js.__dict__.copy()  # _evolve's copy, its fields known: once per junction and tick
+            status = d["status"] = now_status[jid]
+            if status is not None and not status.in_intergreen:  # else _red_since keeps the red times
+                d["red_since_s"] = _red_since(self._served[jid], status, js.red_since_s, now_s)
             if js.failed:  # its roadside ran its own program: evidence for neither side (harm.resume)
                 hs = harm.resume(hs, now_s, js.harm) if self.guarded else hs  # js.harm: before the outage
-                js = _evolve(js, failed=False)
-            updated[jid] = _evolve(js, estimate=estimates[jid], status=status, red_since_s=red_since, harm=hs)
+                d["failed"] = False
+            d["estimate"], d["harm"] = estimates[jid], hs
+            updated[jid] = record_of(JunctionState, d)
         return updated
 
     def _observe_harm(
