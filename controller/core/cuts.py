@@ -116,6 +116,23 @@ def cut_at(kind: type[_C], src: object, at: slice, known: dict[str, object] | No
     return out
 
 
+class Fields(Sequence[Any]):
+    """The field `name` of each of `records` (each read when indexed), and the record they are
+    all cut from with their end (`source`: joined_source's answer, known to the maker without reading
+    them: netestimate.lanes_of)."""
+
+    def __init__(self, records: Sequence[object], name: str, source: tuple[object, int]) -> None:
+        self.records, self.name, self.source = records, name, source
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [getattr(r, self.name) for r in self.records[k]]
+        return getattr(self.records[k], self.name)
+
+
 def joined_field(records: Sequence[object], name: str) -> np.ndarray | None:
     """The network array `records`' field `name` is cut from, when they are Cuts of one source
     record covering it whole, in order (then concatenating their fields would give it back);
@@ -148,7 +165,9 @@ class Joined:
 def joined_source(records: Sequence[object]) -> tuple[object, int] | None:
     """(source, end) when `records` are Cuts of one source record covering its entries 0:end,
     in order (a field of the source whose last axis has `end` entries is then the records' fields
-    joined); else None."""
+    joined); else None. A Fields knows its own."""
+    if isinstance(records, Fields):
+        return records.source
     src, end = None, 0
     for r in records:
         d = r.__dict__

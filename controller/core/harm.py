@@ -60,7 +60,7 @@ from typing import Literal
 
 import numpy as np
 
-from controller.core import netshadow, shadow
+from controller.core import netestimate, netshadow, shadow
 from controller.core.cuts import Joined, record_of
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.core.frozen import copier
@@ -519,7 +519,7 @@ def observe_all(
         return []
     pb = plan_blocks(states, block_window_s) if params.plan_block else None
     old, keys = [s.replay for s in states], (params.measured_queue_floor, params.blocked_fit)
-    lanes = Joined([e.lanes for e in ests])  # the estimates' lanes over the network, their source found once
+    lanes = Joined(netestimate.lanes_of(ests))  # the estimates' lanes over the network, their source found once
     now = (params.block_now, params.block_profile)
     replays = netshadow.advance_all(net, old, ests, statuses, now_s, params.window_s, cache, pb, *keys, lanes, *now)
     hidden_net = netshadow.hidden_by_movement(net, ests, lanes)

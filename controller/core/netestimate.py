@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from controller.core.cuts import Cut, cut_at, joined_source
+from controller.core.cuts import Cut, Fields, cut_at, joined_source
 from controller.core.estimation import (
     DetectorHealth,
     Estimate,
@@ -316,7 +316,7 @@ def _cut(
     cache: StateCache | None,
 ) -> tuple[dict[str, Estimate], _Tick]:
     """Every fresh junction's new Estimate, its arrays views of the network's cut when read
-    (EstimateCut; its lanes a LaneCut; its loops' health and its vehicles over the stop lines
+    (EstimateCut; its lanes (a LaneCut), its loops' health and its vehicles over the stop lines
     made when first read: _Tick), and the tick's network record. The cumulative arrivals and
     departures are added over the network: the previous estimates' arrays (the last tick's
     network array when they are all cut from it), plus this period's."""
@@ -339,14 +339,8 @@ def _cut(
     jids, slices = net.jids, net.cut_slices
     counted = r.stop_counts if tick.crossed is None else None  # kept by record: every junction's own sum
     for k, t_s in r.fresh.items():
-        lanes_at, _, movements_at = slices[k]
-        fields: dict[str, object] = {
-            "t_s": t_s,
-            "lanes": cut_at(LaneCut, lanes, lanes_at),  # its fields cut when read: most are not, most ticks
-            "last_feed_t_s": t_s,
-            "_tick": tick,
-            "_k": k,
-        }
+        movements_at = slices[k][2]
+        fields: dict[str, object] = {"t_s": t_s, "last_feed_t_s": t_s, "_tick": tick, "_k": k}
         if counted is not None:  # a class outside VEHICLE_CLASSES: the sums kept by record (estimation.update's)
             crossed = ests[k].crossed_by_class
             fields["crossed_by_class"] = crossed if k not in counted else _merged(crossed, counted[k])
@@ -410,11 +404,12 @@ class _Tick:
 
 
 class EstimateCut(Cut, Estimate):
-    """One junction's Estimate: its scalars and lanes given, its movement arrays cut from the
-    network's (MovementArrays, arrivals and departures cumulative) when read (cuts.py); its
-    loops' health and its vehicles over the stop lines made from its tick's network record
-    (`_tick`, at junction position `_k`) when first read: the metrics read them every few
-    seconds, nothing in the tick does."""
+    """One junction's Estimate: its scalars given, its movement arrays cut from the network's
+    (MovementArrays, arrivals and departures cumulative) when read (cuts.py); its lanes (a
+    LaneCut), its loops' health and its vehicles over the stop lines made from its tick's network
+    record (`_tick`, at junction position `_k`) when first read: the network passes read every
+    junction's lanes as the network's arrays (lanes_of), the metrics the health every few
+    seconds."""
 
 
 class _FromTick:
@@ -437,6 +432,10 @@ class _FromTick:
         return value
 
 
+def _lanes_of(tick: _Tick, k: int) -> LaneState:
+    return cut_at(LaneCut, tick.lanes, tick.slices[k][0])
+
+
 def _health_of(tick: _Tick, k: int) -> DetectorHealth:
     return cut_at(HealthCut, tick.health, tick.slices[k][1])
 
@@ -447,7 +446,26 @@ def _crossed_of(tick: _Tick, k: int) -> tuple[tuple[str, int], ...]:
     return tick.crossed.of(k)
 
 
+EstimateCut.lanes = _FromTick("lanes", _lanes_of)  # type: ignore[assignment]
 EstimateCut.health = _FromTick("health", _health_of)  # type: ignore[assignment]
+
+
+def lanes_of(ests: Sequence[Estimate]) -> Sequence[LaneState]:
+    """The estimates' lanes, in order: when they are the EstimateCuts of one update_all's junctions,
+    all and in its order, a cuts.Fields that knows their source (the network's LaneState, whose
+    arrays are their fields joined) without making any junction's LaneCut; else each one's lanes."""
+    tick = None
+    for k, e in enumerate(ests):
+        d = e.__dict__
+        t = d.get("_tick")
+        if t is None or d["_k"] != k or (tick is not None and t is not tick) or type(e) is not EstimateCut:
+            return [x.lanes for x in ests]
+        tick = t
+    if tick is None or len(ests) != len(tick.slices):
+        return [x.lanes for x in ests]
+    return Fields(ests, "lanes", (tick.lanes, tick.slices[-1][0].stop))
+
+
 EstimateCut.crossed_by_class = _FromTick("crossed_by_class", _crossed_of)  # type: ignore[assignment]
 
 

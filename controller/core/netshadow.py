@@ -48,6 +48,7 @@ import numpy as np
 
 from controller.core.cuts import Cut, Joined, joined_field, record_of
 from controller.core.estimation import Estimate, Layout, LinkLayout
+from controller.core.netestimate import lanes_of
 from controller.core.shadow import (
     AGE_BINS,
     CONTROLLED,
@@ -335,7 +336,7 @@ class NetworkProgram:
         the estimates' lanes joined (cuts.Joined), when the caller has them."""
         if not self.transit.any():
             return np.zeros(len(self.mov_junction), dtype=int)
-        lanes = lanes if lanes is not None else Joined([e.lanes for e in ests])
+        lanes = lanes if lanes is not None else Joined(lanes_of(ests))
         speed = np.maximum(lanes("adv_speed_mps"), 1.0)
         per_lane_s = self.lane_zone_m / speed
         travel_s = np.bincount(
@@ -698,7 +699,7 @@ def _fed_both(
 def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate], lanes: Joined | None = None) -> np.ndarray:
     """hidden_pcu as one (movements,) array over the network (`lanes`: the estimates' lanes
     joined, cuts.Joined, when the caller has them)."""
-    hidden = (lanes if lanes is not None else Joined([e.lanes for e in ests]))("hidden_pcu")
+    hidden = (lanes if lanes is not None else Joined(lanes_of(ests)))("hidden_pcu")
     out: np.ndarray = np.bincount(
         net.pair_movement, net.pair_weight * hidden[net.pair_lane], minlength=len(net.mov_junction)
     )
@@ -708,7 +709,7 @@ def hidden_by_movement(net: NetworkProgram, ests: Sequence[Estimate], lanes: Joi
 def hidden_by_approach(spill: Spill, ests: Sequence[Estimate]) -> np.ndarray:
     """(approaches,) the estimator's hidden queue (PCU upstream of the advance loops) of each
     approach over the network, its lanes' summed, each lane once (Spill.lane_approach)."""
-    hidden = _joined([e.lanes for e in ests], "hidden_pcu")
+    hidden = _joined(lanes_of(ests), "hidden_pcu")
     n_a = len(spill.approach_storage_pcu)
     lane_approach = spill.lane_approach if spill.lane_approach is not None else np.full(len(hidden), -1)
     used = lane_approach >= 0

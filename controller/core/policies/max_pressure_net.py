@@ -65,6 +65,7 @@ import numpy as np
 
 from controller.core.cuts import joined_source
 from controller.core.estimation import Estimate, Layout, LinkLayout, LinkState
+from controller.core.netestimate import lanes_of
 from controller.core.network import NetworkView
 from controller.core.policies.max_pressure import (
     MaxPressurePolicy,
@@ -516,7 +517,7 @@ class NetPressure:
             names = (*names, "blind")
         mov = dict(zip(names, _joined(estimates, names)))
         lane_names = _LANE_FIELDS if self.pull is not None or self.held is not None else _LANE_FIELDS[:-1]
-        lanes = dict(zip(lane_names, _joined([e.lanes for e in estimates], lane_names)))
+        lanes = dict(zip(lane_names, _joined(lanes_of(estimates), lane_names)))
         boxed = self._boxes(tick, mov["departures_pcu"], lanes["stop_empty_s"])
         held = None
         if p.pull_upstream:
