@@ -27,7 +27,9 @@ wrapped (the heap frozen once set up, as bench_mqtt's controllers do: live.freez
   (live.ServiceNode.junction_table_pages, which a live node runs on the tick's thread every heartbeat_s),
   of which rows: its rows (operators.junction_table).
 
-A part missing in a tree (no such function) reads "-". The wrappers cost about a microsecond a call:
+Each run prints its plans' digest (sha256 of every tick's commands, the warm-up's too): two trees
+that plan alike to the bit give the same digest. A part missing in a tree (no such function) reads
+"-". The wrappers cost about a microsecond a call:
 `due` (one call per junction and tick where the tree calls replan_due for each) reads a little high.
 
 With --tree (one or more NAME=PATH, e.g. base=/work/wbase head=.), each tree runs in a child
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import statistics
 import subprocess
@@ -130,6 +133,7 @@ def run_one(
     node = _TableNode(service, policy, cpu) if table else None
     labels = [*timers.labels(), *(["table"] if table else [])]
     out: dict[str, Any] = {"parts": labels, "ticks": [], "plans": [], "junctions": len(watched)}
+    digest = hashlib.sha256()  # every command of every tick, warm-up too: trees that plan alike give one digest
     try:
         for t in range(1, warmup + ticks + 1):
             stamp = repr(float(t)).encode()
@@ -139,6 +143,7 @@ def run_one(
                     service.on_status_body(status_body(status_at(jid, k, t, len(base.phases))))
             before = dict(cpu)
             result = service.tick(float(t))
+            digest.update(repr(result.commands).encode())
             if node is not None:
                 node.time_pages(float(t))
             if t > warmup:
@@ -146,7 +151,7 @@ def run_one(
                 out["plans"].append(len(result.commands))
     finally:
         timers.unwrap()
-    return out
+    return {**out, "digest": digest.hexdigest()[:16]}
 
 
 class _TableNode:
@@ -279,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             table=args.table,
         )
         runs = {"this tree": [one]}
+        print(f"plans {one['digest']}")
     else:
         trees = [t.split("=", 1) for t in args.tree]
         runs = {name: [] for name, _ in trees}
@@ -286,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in trees if r % 2 == 0 else trees[::-1]:
                 t0 = time.strftime("%H:%M:%S", time.gmtime())
                 runs[name].append(_child(path, args))
-                print(f"round {r + 1} {name} from {t0} UTC: " + json.dumps(medians(runs[name][-1])), flush=True)
+                run = runs[name][-1]
+                head = f"round {r + 1} {name} from {t0} UTC, plans {run['digest']}: "
+                print(head + json.dumps(medians(run)), flush=True)
     if args.json:
         args.json.write_text(json.dumps(runs))
     print(table({name: [medians(run) for run in rs] for name, rs in runs.items()}))
