@@ -194,8 +194,9 @@ class ScheduleParams:
     # a lane has none it can read): a queue still on its way to an empty stop line is not blocked (policies.md)
     stall_after_travel: bool = False  # with stall_s, a queue whose vehicles passed the advance loop less than the
     # zone's travel time ago (its stop-line loops empty) is an arrival due then, not a stall (policies.md)
-    stall_after_travel_split: bool = False  # stall_after_travel's rule on the parts split_movements_by_green
-    # made only (schedule.split_parts: a movement sharing its edge and turn with one other stages green; policies.md)
+    stall_after_travel_split_junction: bool = False  # stall_after_travel's rule at the junctions where the split
+    # made parts only (schedule.split_parts: a movement sharing its edge and turn with one other stages green;
+    # policies.md)
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue will need its protected phase
     clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s

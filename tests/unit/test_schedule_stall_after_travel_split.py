@@ -1,7 +1,8 @@
-"""`schedule`, `[schedule] stall_after_travel_split`: stall_after_travel's rule (a queue still on its way to an empty
-stop line is an arrival due at its travel time, not a stall) on the parts `[timing] split_movements_by_green` made
-only (`split_parts`: a movement sharing its approach edge and turn with another that other stages green); elsewhere
-stall_s's rule as without the key (issue 9: schedule under the split flip, N sessions 52-54)."""
+"""`schedule`, `[schedule] stall_after_travel_split_junction`: stall_after_travel's rule (a queue still on its way to
+an empty stop line is an arrival due at its travel time, not a stall), on every movement of a junction where
+`[timing] split_movements_by_green` made parts (`split_parts`: a movement sharing its approach edge and turn with
+another that other stages green); at the other junctions stall_s's rule as without the key (issue 9: schedule under
+the split flip, N sessions 52-54)."""
 
 from __future__ import annotations
 
@@ -39,60 +40,45 @@ def test_split_parts_are_the_movements_sharing_edge_and_turn_with_other_stages()
     assert not split_parts(Layout.build(_junction(False), CFG)).any()  # S_T shares N_T's stages: no split part
 
 
-def _on_its_way(lay: Layout, est: Estimate) -> Estimate:
-    """`est` where N_T's 3 vehicles passed its advance loop 1-3 s ago (the zone is 78 m, the loop's speed 10 m/s:
-    7.8 s of travel), every stop-line loop empty for 12 s."""
-    lane = lay.lanes.index(lay.junction.movements[0].lanes[0])
+def _on_its_way(lay: Layout, est: Estimate, movement: str = "N_T") -> Estimate:
+    """`est` where `movement`'s 3 vehicles passed its advance loop 1-3 s ago (the zone is 78 m, the loop's speed
+    10 m/s: 7.8 s of travel), every stop-line loop empty for 12 s."""
+    ids = [m.id for m in lay.junction.movements]
+    lane = lay.lanes.index(lay.junction.movements[ids.index(movement)].lanes[0])
     recent = np.zeros_like(est.lanes.adv_recent_pcu)
     recent[[1, 2, 3], lane] = 1.0
     empty = np.full(len(lay.lanes), 12.0)
     return replace(est, lanes=replace(est.lanes, adv_recent_pcu=recent, stop_empty_s=empty))
 
 
-def _wish_at_12s(split: bool, **keys: bool) -> int:
-    """Phase 0 green for 12 s with nobody over its stop lines; N_T holds 3 PCU on their way (_on_its_way), E_T
-    1 PCU, red for 20 s. Returns the phase wished."""
+def _wish_at_12s(split: bool, movement: str = "N_T", **keys: bool) -> int:
+    """Phase 0 green for 12 s with nobody over its stop lines; `movement` (of phase 0) holds 3 PCU on their way
+    (_on_its_way), E_T 1 PCU, red for 20 s. Returns the phase wished."""
     lay = Layout.build(_junction(split), CFG)
     p = SchedulePolicy(ScheduleParams(steady_s=0.0, saturation_floor=False, **keys))
     s = p.init(lay, 0.0)
     est = stop_line_estimate(lay, {}, {}, stop_empty_s=12.0)
     s, _ = p.decide(s, lay, est, signal_view(lay, 0, 1.0, 101.0, 20.0), 101.0)
-    est = _on_its_way(lay, stop_line_estimate(lay, {"N_T": 3.0, "E_T": 1.0}, {}, stop_empty_s=12.0))
+    est = _on_its_way(lay, stop_line_estimate(lay, {movement: 3.0, "E_T": 1.0}, {}, stop_empty_s=12.0), movement)
     _, wish = p.decide(s, lay, est, signal_view(lay, 0, 12.0, 112.0, 20.0), 112.0)
     assert wish is not None
     return wish.phase
 
 
-def test_a_split_part_on_its_way_keeps_the_green_with_the_key():
+def test_at_a_junction_with_split_parts_a_queue_on_its_way_keeps_the_green():
     assert _wish_at_12s(split=True) == 1  # off: N_T "blocked", the light changes
-    assert _wish_at_12s(split=True, stall_after_travel_split=True) == 0
+    assert _wish_at_12s(split=True, stall_after_travel_split_junction=True) == 0
+    # S_T is no part, but its junction has parts (N_T, W_T): every movement there waits for its vehicles
+    assert _wish_at_12s(split=True, movement="S_T", stall_after_travel_split_junction=True) == 0
 
 
-def test_a_movement_the_split_did_not_make_stalls_as_without_the_key():
-    assert _wish_at_12s(split=False, stall_after_travel_split=True) == 1
-    assert _wish_at_12s(split=False, stall_after_travel=True) == 0  # stall_after_travel: every movement
+def test_at_a_junction_without_split_parts_a_queue_on_its_way_stalls_as_without_the_key():
+    assert _wish_at_12s(split=False, stall_after_travel_split_junction=True) == 1
+    assert _wish_at_12s(split=False, movement="S_T", stall_after_travel_split_junction=True) == 1
+    assert _wish_at_12s(split=False, stall_after_travel=True) == 0  # stall_after_travel: at every junction
 
 
-def test_only_the_parts_leave_the_stalled_set():
-    """N_T (a part) and S_T (not one) both stalled, both on their way: only N_T's queue becomes an arrival."""
-    lay = Layout.build(_junction(True), CFG)
-    ids = [m.id for m in lay.junction.movements]
-    n, s_ = ids.index("N_T"), ids.index("S_T")
-    est = stop_line_estimate(lay, {"N_T": 3.0, "S_T": 2.0}, {}, stop_empty_s=12.0)
-    est = _on_its_way(lay, est)
-    lane_s = lay.lanes.index(lay.junction.movements[s_].lanes[0])
-    recent = est.lanes.adv_recent_pcu.copy()
-    recent[[1, 2], lane_s] = 1.0
-    est = replace(est, lanes=replace(est.lanes, adv_recent_pcu=recent))
-    stalled = np.zeros(len(ids), dtype=bool)
-    stalled[[n, s_]] = True
-    p = SchedulePolicy(ScheduleParams(stall_after_travel_split=True))
-    got, got_est, got_arr = p._on_its_way(lay, est, np.zeros((len(ids), 30)), stalled, split_parts(lay))
-    assert got.tolist() == [i == s_ for i in range(len(ids))]
-    assert got_est.queue_pcu[n] == 0.0 and got_est.queue_pcu[s_] == 2.0
-    assert got_arr[n].sum() == 3.0 and got_arr.sum() == 3.0
-
-
+# R session 54 (review): split_parts' turn comparison and a part differing in one stage only.
 def test_a_protected_left_from_a_through_edge_is_no_split_part():
     """four_phase: each edge's through (phase 0) and left (phases 0 permitted and 1) green in different stages,
     but they turn differently: the split made neither, so neither is marked (R, session 54: the turn's

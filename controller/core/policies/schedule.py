@@ -45,10 +45,10 @@ are still on their way to an empty stop line crosses nothing yet, and is not a b
 vehicle passing the advance loop after a quiet start of the green made its movement "blocked", and a stage
 whose only demand it was ended at once. With `[schedule] stall_after_travel` (off), such a queue is instead an
 arrival due when its first vehicle reaches the stop line at the advance loop's speed (`due_s`), and the movement
-stalls once a vehicle is overdue at the empty stop line; with `[schedule] stall_after_travel_split` (off), the same
-for the parts `[timing] split_movements_by_green` made only (`split_parts`), main's rule elsewhere. A standing
-queue's delay is weighted by how long it has waited (1 + red / `wait_scale_s`); its service time is not. Clusters
-are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
+stalls once a vehicle is overdue at the empty stop line; with `[schedule] stall_after_travel_split_junction` (off),
+the same at the junctions where `[timing] split_movements_by_green` made parts only (`split_parts`), main's rule at
+the others. A standing queue's delay is weighted by how long it has waited (1 + red / `wait_scale_s`); its service
+time is not. Clusters are capped at `max_clusters` per phase by merging the latest (least certain) ones: the programme
 has prod(clusters + 1) x phases states.
 
 Permitted tail (`standing_clusters`; `[schedule] permitted_tail`): a standing queue's cluster
@@ -530,15 +530,16 @@ class SchedulePolicy(Policy):
         of this green past the start-up loss (the head waits for another phase on a shared lane, or for space
         downstream; `stall_head_on_loop`: a head on its stop-line loop, _head). With `stall_after_travel`, a
         queue still on its way is not: it arrives when it reaches the stop line (_on_its_way); with
-        `stall_after_travel_split`, the same for the parts `split_movements_by_green` made only (split_parts).
+        `stall_after_travel_split_junction`, the same at a junction with parts `split_movements_by_green` made
+        (split_parts) only.
         Returns (stalled, the estimate, the arrivals `arr`), the last two as _on_its_way leaves them."""
         cur = signal.phase
         since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
         if self.params.stall_after_travel:
             return self._on_its_way(layout, est, arr, stalled)
-        if self.params.stall_after_travel_split:
-            return self._on_its_way(layout, est, arr, stalled, layout.derived(split_parts))
+        if self.params.stall_after_travel_split_junction and layout.derived(split_parts).any():
+            return self._on_its_way(layout, est, arr, stalled)
         return stalled, est, arr
 
     def _head(self, layout: Layout, est: Estimate) -> np.ndarray:
@@ -549,15 +550,12 @@ class SchedulePolicy(Policy):
         return np.ones(len(est.queue_pcu), dtype=bool)
 
     def _on_its_way(
-        self, layout: Layout, est: Estimate, arr: np.ndarray, stalled: np.ndarray, within: np.ndarray | None = None
+        self, layout: Layout, est: Estimate, arr: np.ndarray, stalled: np.ndarray
     ) -> tuple[np.ndarray, Estimate, np.ndarray]:
-        """`[schedule] stall_after_travel`: of the `stalled` movements (those `within` only, when given), those
-        whose queue is still on its way (every stop-line loop of theirs empty, a vehicle due at one: `due_s`) are
-        not stalled; their queue leaves the standing queue and arrives (in `arr`) when the first of those
-        vehicles is due. Returns (stalled, the estimate with those queues taken out, arrivals)."""
-        if within is not None:
-            still, est, arr = self._on_its_way(layout, est, arr, stalled & within)
-            return still | (stalled & ~within), est, arr
+        """`[schedule] stall_after_travel`: of the `stalled` movements, those whose queue is still on its way
+        (every stop-line loop of theirs empty, a vehicle due at one: `due_s`) are not stalled; their queue
+        leaves the standing queue and arrives (in `arr`) when the first of those vehicles is due.
+        Returns (stalled, the estimate with those queues taken out, arrivals)."""
         due = due_s(layout, est)
         way = stalled & ~head_on_stop_loop(layout, est) & np.isfinite(due)
         if not way.any():
