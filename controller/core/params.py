@@ -116,6 +116,10 @@ class MaxPressureParams:
     exit_room_held_direct: bool = True  # with exit_room_held: only where the movement's exit edge is itself the
     # held approach (phases.direct_exits, and the learnt exit, if any, the same): every vehicle of the movement
     # joins that link; a learnt exit reached over roads that merge and diverge takes only part of it
+    inner_link_room: bool = False  # a movement whose exit is a link ending at an approach of its own light (a joined
+    # light's inner link, directly or over unsignalised nodes, with an advance loop on every lane of that approach)
+    # keeps, in a stage that does not drain that approach, only the share of its rate the room left on the link can
+    # take (policies/inner_links.py): a full inner link has no pressure there; False: such a link is free room
     pull_upstream: bool = False  # a movement's queue also counts what the upstream lights hold for its approach
     # beyond the room left on it (phases.upstream_held_pcu): a full link's green also frees the light before it
     pull_chains: bool = False  # with pull_upstream, also over links of several unsignalised edges

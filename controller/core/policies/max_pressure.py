@@ -89,6 +89,7 @@ from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
+from controller.core.policies.inner_links import inner_link_ratio
 from controller.core.policies.phases import (
     direct_exits,
     exit_rate_ratio,
@@ -303,6 +304,7 @@ def phase_pressures(
     stalled: np.ndarray | None = None,
     head_shift: np.ndarray | None = None,
     once_lanes: np.ndarray | None = None,
+    phase_ratio: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
@@ -315,19 +317,10 @@ def phase_pressures(
     added to its queue (head_of_line.head_drop_pcu: a blocked shared lane's queue taken from the
     movements the phase in force serves on it); None: none. `once_lanes`: (lanes,) bool, lanes whose queue
     past the advance loop counts once (entry_once_lanes, `spill_entry_once`; without spill_room / spill_reach);
-    None: none."""
+    None: none. `phase_ratio`: (phases, movements) share of its rate each movement keeps in each phase
+    (inner_links.inner_link_ratio, `inner_link_room`); None: 1."""
     cur = signal.phase
-    x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
-    # the part standing upstream of the advance loop counts once more: it also holds, on the link
-    # before the approach, traffic this signal never serves (core/spillback.py)
-    if spill_room or spill_reach:
-        blocking = blocking_queue_pcu(layout, est)
-        up = blocking if spill_room else upstream_queue_pcu(layout, est)
-        x = x + (up + blocking if spill_reach else up)
-    elif once_lanes is not None:
-        x = x + layout.lane_share @ np.where(once_lanes, 0.0, est.lanes.hidden_pcu)
-    else:
-        x = x + upstream_queue_pcu(layout, est)
+    x = _counted_pcu(layout, est, arrival_s, spill_room, spill_reach, once_lanes)
     if held_pcu is not None:
         x = x + held_pcu
     if down_pcu is not None:
@@ -344,7 +337,28 @@ def phase_pressures(
         useful = statics.useful[cur]
     else:
         useful = switch_useful(layout, statics.intergreen_s, cur, switch_service_s)
-    out: np.ndarray = np.add.reduce(statics.service * weight * useful, axis=1)  # = .sum(axis=1), its reduction
+    service = statics.service if phase_ratio is None else statics.service * phase_ratio
+    out: np.ndarray = np.add.reduce(service * weight * useful, axis=1)  # = .sum(axis=1), its reduction
+    return out
+
+
+def _counted_pcu(
+    layout: Layout, est: Estimate, arrival_s: float, spill_room: bool, spill_reach: bool, once_lanes: np.ndarray | None
+) -> np.ndarray:
+    """phase_pressures' x_m before the held, downstream, head and stall terms: the queue present, the arrivals of
+    `arrival_s`, and the part standing upstream of the advance loop once more (see phase_pressures)."""
+    x = est.queue_pcu + est.flow_pcu_h / 3600.0 * arrival_s / 2.0 if arrival_s > 0 else est.queue_pcu
+    # the part standing upstream of the advance loop counts once more: it also holds, on the link
+    # before the approach, traffic this signal never serves (core/spillback.py)
+    if spill_room or spill_reach:
+        blocking = blocking_queue_pcu(layout, est)
+        up = blocking if spill_room else upstream_queue_pcu(layout, est)
+        x = x + (up + blocking if spill_reach else up)
+    elif once_lanes is not None:
+        x = x + layout.lane_share @ np.where(once_lanes, 0.0, est.lanes.hidden_pcu)
+    else:
+        x = x + upstream_queue_pcu(layout, est)
+    out: np.ndarray = x
     return out
 
 
@@ -886,6 +900,7 @@ class MaxPressurePolicy(Policy):
             or p.spill_entry_once
             or p.stage_stall_s > 0
             or p.yield_block_s > 0
+            or p.inner_link_room
         ):
             return None
         return NetPressure.build(self, layouts)
@@ -1183,6 +1198,7 @@ class MaxPressurePolicy(Policy):
         once = entry_once_lanes(layout, network) if p.spill_entry_once and network is not None else None
         if once is not None and p.spill_entry_once_held:
             once = entry_once_held(once, layout, est, network)
+        inner = inner_link_ratio(layout, est) if p.inner_link_room else None
         return phase_pressures(
             state.statics,
             layout,
@@ -1200,6 +1216,7 @@ class MaxPressurePolicy(Policy):
             stalled,
             shift,
             once,
+            inner,
         )
 
     def _track_box(

@@ -1,0 +1,108 @@
+"""A link inside one light, read as an exit: its room left (`[max_pressure] inner_link_room`). Pure.
+
+A joined light (one program for several nodes) sends movements onto links that end at an approach of
+the same light: directly (`Movement.to_edge` is that approach) or over unsignalised nodes
+(`Movement.reach_edge`, sim/netlinks.py: a chain). The rules that read an exit's room
+(`exit_room_held`, `stall_s`, `keep_clear`, `coupled_exit_red`) read only exits into another light: to
+them such a link is free room. Once it is full, a green into it moves no one, and the vehicles sent
+stand in the box they leave (or an unsignalised node's), across its other streams (held-out
+rand_tight_clusters_hw: node 16's SW2_T over node 82 onto node 14's one-lane approach -83, 8.9 PCU;
+BENCHMARKS.md, issue 9, K sessions 53-54).
+
+An inner link is one whose approach lanes each have an advance loop (the loops read its room; a road
+shorter than a vehicle between two nodes of one light has a stop-line loop only, and is left alone).
+Reading (the light's own loops on the approach: its queue between the loops and past its advance loop,
+`Estimate.lanes`): the room left is the link's storage (the approach's between its loops plus what its
+road stores upstream of the advance loop; for a chain at least `reach_storage_pcu`) less that queue,
+never below 0, and none while an advance loop of the approach has stood `[estimation] standing_s` (the
+queue reaches the link's entry). In a stage that *drains* the link (it serves as many of the approach's
+movements as any stage does: a head may be bound for any of them, as `coupled_exit_all` reads a road)
+the link empties as it fills, and the movement counts whole. In any other stage its rate is slowed to
+the share of its queue the room can take (room / queue, at least 1 PCU, at most 1), as `exit_room_held`
+slows a movement into a held exit, and a lane's movements all take the lowest share among them
+(phases.lane_fifo_ratio: first in, first out). The gate's maximum red is untouched: a movement into a
+full link is still served by its deadline.
+
+Example: SW2_T (queue 12 PCU) into a chain of 8.9 PCU whose approach holds 7.9 PCU: room 1 PCU, so in a
+stage leaving that approach red SW2_T weighs 1/12 of its rate; in a stage serving the approach, whole;
+once the approach's advance loop has stood 3 s, nothing in a stage leaving it red.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from controller.core.estimation import Estimate, Layout
+from controller.core.policies.phases import lane_fifo_ratio
+
+
+@dataclass(frozen=True)
+class InnerLinks:
+    """The movements of one junction whose exit is an inner link (built once per layout: `inner_links`)."""
+
+    movements: np.ndarray  # (k,) movement indices
+    lanes: np.ndarray  # (k, lanes) bool: the link's approach lanes
+    storage_pcu: np.ndarray  # (k,) what the link stores, to the approach's stop line
+    drains: np.ndarray  # (phases, k) bool: the phase serves as many of the approach's movements as any phase
+
+
+def inner_target(layout: Layout, movement: int) -> np.ndarray | None:
+    """(movements,) bool: the movements of the approach that `movement`'s exit reaches inside its own light
+    (a chain's `reach_edge`, else its `to_edge`), where that approach's lanes all have an advance loop;
+    None where there is none."""
+    movs = layout.junction.movements
+    mov = movs[movement]
+    to = mov.reach_edge or mov.to_edge
+    if not to or to == mov.from_edge:
+        return None
+    drain = np.array([m.from_edge == to for m in movs], dtype=bool)
+    if not drain.any():
+        return None
+    return drain
+
+
+def inner_links(layout: Layout) -> InnerLinks:
+    """The junction's inner links (the network model only: exit edges, `reach_edge` and
+    `reach_storage_pcu`, the approach's lanes, loops and the stages that serve it);
+    `layout.derived(inner_links)` keeps it."""
+    n_l, n_p = len(layout.lanes), len(layout.junction.phases)
+    room = layout.lane_storage_pcu + np.where(np.isfinite(layout.lane_adv_room_pcu), layout.lane_adv_room_pcu, 0.0)
+    found: list[tuple[int, np.ndarray, float, np.ndarray]] = []
+    for i, mov in enumerate(layout.junction.movements):
+        drain = inner_target(layout, i)
+        if drain is None:
+            continue
+        lanes = layout.lane_uses[drain].any(axis=0)
+        served = layout.serves[:, drain].sum(axis=1)
+        storage = max(mov.reach_storage_pcu, float(room[lanes].sum()))
+        found.append((i, lanes, storage, served >= max(served.max(), 1)))
+    return InnerLinks(
+        np.array([f[0] for f in found], dtype=int),
+        np.array([f[1] for f in found], dtype=bool).reshape(len(found), n_l),
+        np.array([f[2] for f in found], dtype=float),
+        np.array([f[3] for f in found], dtype=bool).reshape(len(found), n_p).T,
+    )
+
+
+def inner_link_ratio(layout: Layout, est: Estimate) -> np.ndarray | None:
+    """(phases, movements) share of its rate each movement keeps in each phase (the module doc): 1 but for
+    a movement into an inner link in a phase that does not drain it, there the room left over its queue
+    (0..1), lowered over each lane to its lowest (first in, first out). None where the junction has no
+    inner link."""
+    links = layout.derived(inner_links)
+    if not len(links.movements):
+        return None
+    ls = est.lanes
+    stored = links.lanes @ (ls.queue_pcu + ls.hidden_pcu)
+    stood = ls.adv_standing_s >= layout.params.standing_s - 1e-9
+    entry_full = np.where(layout.lane_adv >= 0, stood, ls.stop_empty_s <= 0.0)  # no advance loop: the stop line's
+    full = links.lanes @ entry_full > 0
+    room = np.where(full, 0.0, np.maximum(links.storage_pcu - stored, 0.0))
+    share = np.clip(room / np.maximum(est.queue_pcu[links.movements], 1.0), 0.0, 1.0)
+    out = np.ones((len(layout.junction.phases), len(layout.junction.movements)))
+    out[:, links.movements] = np.where(links.drains, 1.0, share[None, :])
+    for k in np.flatnonzero((out < 1.0).any(axis=1)):
+        out[k] = lane_fifo_ratio(layout, out[k])
+    return out

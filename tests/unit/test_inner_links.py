@@ -1,0 +1,128 @@
+"""[max_pressure] inner_link_room: a link inside one light (to an approach of the same light, directly or over
+unsignalised nodes) read as an exit: in a stage that does not drain it, a movement into it keeps only the share of
+its rate the room left on it takes (held-out rand_tight_clusters_hw, BENCHMARKS.md K sessions 53-54)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from controller.config import Config, load_config
+from controller.core.estimation import Estimate, Layout
+from controller.core.params import MaxPressureParams
+from controller.core.policies.inner_links import inner_link_ratio, inner_links
+from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.safety import SignalView
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import two_phase_raw
+from tests.unit.test_max_pressure_net import mixed_junctions
+
+
+def _layout(reach: str = "eE", direct: bool = False, adv_on_e: bool = True) -> Layout:
+    """two_phase (phase 0: N, S; phase 1: E, W) where N_T's exit leads over an unsignalised node onto the
+    junction's own approach eE (`reach`; with `direct`, its exit edge is `reach` itself)."""
+    raw = two_phase_raw()
+    n = raw["movements"][0]
+    if direct:
+        n["to_edge"] = reach
+    else:
+        n.update(to_edge="x", reach_edge=reach, reach_storage_pcu=8.0)
+    if not adv_on_e:
+        raw["detectors"] = [d for d in raw["detectors"] if d["id"] != "E_adv"]
+    return Layout.build(parse_intersection(raw, "inner.toml"), Config())
+
+
+def _est(lay: Layout, queue_pcu: list[float], e_lane_pcu: float, e_adv_standing_s: float = 0.0) -> Estimate:
+    """Movements' queues (N_T, E_T, S_T, W_T); eE's lane holds `e_lane_pcu` between its loops, its advance loop
+    standing for `e_adv_standing_s`."""
+    est = Estimate.empty(lay, 0.0)
+    e = lay.lanes.index("eE_0")
+    lane_q, stand = np.zeros(len(lay.lanes)), np.zeros(len(lay.lanes))
+    lane_q[e], stand[e] = e_lane_pcu, e_adv_standing_s
+    lanes = dataclasses.replace(est.lanes, queue_pcu=lane_q, adv_standing_s=stand)
+    return dataclasses.replace(est, queue_pcu=np.array(queue_pcu, dtype=float), lanes=lanes)
+
+
+def test_a_movement_reaching_its_own_lights_approach_is_an_inner_link_drained_by_the_stage_serving_it() -> None:
+    lay = _layout()
+    links = inner_links(lay)
+    assert links.movements.tolist() == [0]  # N_T
+    assert links.drains[:, 0].tolist() == [False, True]  # phase 1 serves E_T, the approach's one movement
+    e = lay.lanes.index("eE_0")  # 78 m between the loops and 20 m before the advance loop: more than 8 PCU
+    assert links.storage_pcu[0] == lay.lane_storage_pcu[e] + lay.lane_adv_room_pcu[e] > 8.0
+    assert inner_links(_layout(direct=True)).movements.tolist() == [0]  # its exit edge is the approach itself
+    assert not len(inner_links(_layout(reach="elsewhere")).movements)  # another light's approach: not inner
+    assert inner_link_ratio(_layout(reach="elsewhere"), Estimate.empty(_layout(reach="elsewhere"), 0.0)) is None
+
+
+def test_the_rate_kept_is_the_room_left_over_the_queue_in_a_stage_that_does_not_drain_the_link() -> None:
+    lay = _layout()
+    storage = float(inner_links(lay).storage_pcu[0])
+    ratio = inner_link_ratio(lay, _est(lay, [4.0, 1.0, 2.0, 0.0], storage - 2.0))
+    assert ratio is not None
+    assert ratio[0].tolist() == [0.5, 1.0, 1.0, 1.0]  # room 2 PCU over N_T's 4
+    assert ratio[1].tolist() == [1.0, 1.0, 1.0, 1.0]  # phase 1 drains eE
+    full = inner_link_ratio(lay, _est(lay, [4.0, 1.0, 2.0, 0.0], 1.0, e_adv_standing_s=3.0))
+    assert full is not None and full[0, 0] == 0.0  # the advance loop stood standing_s: no room
+    roomy = inner_link_ratio(lay, _est(lay, [4.0, 1.0, 2.0, 0.0], 0.0))
+    assert roomy is not None and (roomy == 1.0).all()
+
+
+def test_an_approach_without_advance_loop_is_full_while_its_stop_line_loop_is_occupied() -> None:
+    lay = _layout(adv_on_e=False)
+    est = _est(lay, [4.0, 1.0, 2.0, 0.0], 0.0)
+    e = lay.lanes.index("eE_0")
+    occupied = dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, stop_empty_s=np.zeros(len(lay.lanes))))
+    empty_s = np.zeros(len(lay.lanes))
+    empty_s[e] = 5.0
+    clear = dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, stop_empty_s=empty_s))
+    assert inner_link_ratio(lay, occupied)[0, 0] == 0.0  # type: ignore[index]
+    assert inner_link_ratio(lay, clear)[0, 0] > 0.0  # type: ignore[index]
+
+
+def _wish(on: bool, lay: Layout, est: Estimate) -> int:
+    policy = MaxPressurePolicy(MaxPressureParams(inner_link_room=on, stall_s=0.0, head_block_s=0.0))
+    signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0))  # phase 0 green 20 s; E and W red 20 s
+    _, w = policy.decide(policy.init(lay, 0.0), lay, est, signal, 100.0)
+    assert w is not None
+    return w.phase
+
+
+def test_decide_leaves_a_green_into_a_full_inner_link_for_the_stage_that_drains_it() -> None:
+    """N_T holds 6 PCU, E_T 2 PCU (red 20 s): the switch's loss keeps phase 0 on the pressures. With eE's
+    advance loop standing, N_T's green sends into a full link: with the key on phase 1 is served."""
+    lay = _layout()
+    est = _est(lay, [6.0, 2.0, 0.0, 0.0], 10.0, e_adv_standing_s=5.0)
+    assert _wish(False, lay, est) == 0
+    assert _wish(True, lay, est) == 1
+    assert _wish(True, lay, _est(lay, [6.0, 2.0, 0.0, 0.0], 0.0)) == 0  # room on the link: as key off
+
+
+def test_the_network_pass_is_not_used_with_the_key_on_and_it_ships_off() -> None:
+    layouts = {jid: Layout.build(j, Config()) for jid, j in mixed_junctions(2).items()}
+    assert MaxPressurePolicy(MaxPressureParams(inner_link_room=True)).network_decision(layouts) is None
+    assert MaxPressurePolicy(MaxPressureParams()).network_decision(layouts) is not None
+    assert load_config(Path(__file__).resolve().parents[2] / "config.toml").max_pressure.inner_link_room is False
+
+
+def test_a_movement_sharing_a_lane_with_one_into_a_full_inner_link_keeps_its_share_too() -> None:
+    """First in, first out: N_L on N_T's lane, its exit not inner, waits behind a head bound for the full link."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    raw["phases"][0]["state"], raw["phases"][1]["state"] = "GrGrG", "rGrGr"
+    raw["movements"][0].update(to_edge="x", reach_edge="eE", reach_storage_pcu=8.0)
+    left = dict(raw["movements"][0], id="N_L", turn="left", links=[4], to_edge="y")
+    for key in ("reach_edge", "reach_storage_pcu"):
+        left.pop(key)
+    raw["movements"].append(left)
+    for m in raw["movements"]:
+        if m["id"] in ("E_T", "W_T"):
+            m["conflicts"] = [*m["conflicts"], "N_L"]
+    lay = Layout.build(parse_intersection(raw, "inner.toml"), Config())
+    est = _est(lay, [4.0, 1.0, 2.0, 0.0], 1.0, e_adv_standing_s=3.0)
+    est = dataclasses.replace(est, queue_pcu=np.array([4.0, 1.0, 2.0, 0.0, 1.0]))
+    ratio = inner_link_ratio(lay, est)
+    assert ratio is not None
+    assert ratio[0].tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
