@@ -903,20 +903,45 @@ def gains(replay: Replay) -> Gains:
     """The two sides of one junction over the evidence window (delays per PCU of pcu_in_window,
     the demand from the arrivals alone)."""
     arrived = float(replay.arrived_pcu.sum())
-    present = pcu_in_window(replay)
-    s = replay.sides  # rows FIXED and CONTROLLED read directly (no Side per row)
-    delay, served, queue = s.delay_pcu_s, s.served_pcu, s.queue_pcu
+    s = replay.sides  # rows FIXED and CONTROLLED summed at once: each row's sum is its own `.sum()` to the bit
+    queue, delay, served = (_row_sums(a) for a in (s.queue_pcu, s.delay_pcu_s, s.served_pcu))
+    present = max(arrived + replay.held_pcu, _standing(s.queue_pcu, queue))  # pcu_in_window's, its sums taken once
     per_h = 3600.0 / replay.span_s if replay.span_s > 0 else 0.0
     return Gains(
-        delay_fixed_s=float(delay[FIXED].sum()) / present if present > 0 else 0.0,
-        delay_controlled_s=float(delay[CONTROLLED].sum()) / present if present > 0 else 0.0,
-        throughput_fixed_pcu_h=float(served[FIXED].sum()) * per_h,
-        throughput_controlled_pcu_h=float(served[CONTROLLED].sum()) * per_h,
+        delay_fixed_s=delay[FIXED] / present if present > 0 else 0.0,
+        delay_controlled_s=delay[CONTROLLED] / present if present > 0 else 0.0,
+        throughput_fixed_pcu_h=served[FIXED] * per_h,
+        throughput_controlled_pcu_h=served[CONTROLLED] * per_h,
         demand_pcu_h=arrived * per_h,
-        queue_fixed_pcu=float(queue[FIXED].sum()),
-        queue_controlled_pcu=float(queue[CONTROLLED].sum()),
+        queue_fixed_pcu=queue[FIXED],
+        queue_controlled_pcu=queue[CONTROLLED],
         span_s=replay.span_s,
     )
+
+
+def _row_sums(rows: np.ndarray) -> list[float]:
+    """Each row's sum of a (2, movements) array as floats, as each row's own `.sum()` gives it:
+    one reduction along the movements where each row is contiguous (numpy then sums each row in
+    the same pairwise order); row by row otherwise (a reduction along strided rows, e.g. of a
+    Fortran-ordered array, runs down the columns: another order, other bits)."""
+    if _rows_contiguous(rows):
+        out: list[float] = rows.sum(axis=1).tolist()
+        return out
+    return [float(row.sum()) for row in rows]
+
+
+def _rows_contiguous(rows: np.ndarray) -> bool:
+    return bool(rows.strides[1] == rows.itemsize)
+
+
+def _standing(queue_pcu: np.ndarray, sums: list[float]) -> float:
+    """pcu_in_window's `float(queue_pcu.sum(axis=1).max())` to the bit from the rows' sums
+    (_row_sums): where the rows are contiguous those are its sums, and of two the larger as numpy's
+    maximum takes it (a NaN in either gives NaN; of two equal, the first); elsewhere its own call."""
+    if not _rows_contiguous(queue_pcu):
+        return float(queue_pcu.sum(axis=1).max())
+    a, b = sums
+    return a if a >= b or a != a else b
 
 
 def delay_controlled_s(replay: Replay) -> float:
