@@ -73,3 +73,15 @@ def test_lanes_of_anything_else_reads_each_estimate_s_lanes():
         got = netestimate.lanes_of(records)
         assert not isinstance(got, Fields), name
         assert [x is e.lanes for x, e in zip(got, records)] == [True] * len(records), name
+
+
+def test_lanes_of_sliced_gives_each_estimate_s_lanes_of_the_slice():
+    """A cuts.Fields is a Sequence: a slice of it is the slice's records' lanes, in order (R, session 54: a slice
+    answered by an empty list passed the tests)."""
+    net, est = _fold(3)
+    ests = [est[j] for j in net.jids]
+    got = netestimate.lanes_of(ests)
+    assert isinstance(got, Fields)
+    part = got[1:]
+    assert len(part) == len(ests) - 1 and all(x is e.lanes for x, e in zip(part, ests[1:]))
+    assert len(got[::-1]) == len(ests) and got[::-1][0] is ests[-1].lanes
