@@ -9,18 +9,17 @@ stand in the box they leave (or an unsignalised node's), across its other stream
 rand_tight_clusters_hw: node 16's SW2_T over node 82 onto node 14's one-lane approach -83, 8.9 PCU;
 BENCHMARKS.md, issue 9, K sessions 53-54).
 
-An inner link is one whose approach lanes each have an advance loop (the loops read its room; a road
-shorter than a vehicle between two nodes of one light has a stop-line loop only, and is left alone).
 Reading (the light's own loops on the approach: its queue between the loops and past its advance loop,
 `Estimate.lanes`): the room left is the link's storage (the approach's between its loops plus what its
 road stores upstream of the advance loop; for a chain at least `reach_storage_pcu`) less that queue,
 never below 0, and none while an advance loop of the approach has stood `[estimation] standing_s` (the
-queue reaches the link's entry). In a stage that *drains* the link (it serves as many of the approach's
-movements as any stage does: a head may be bound for any of them, as `coupled_exit_all` reads a road)
-the link empties as it fills, and the movement counts whole. In any other stage its rate is slowed to
-the share of its queue the room can take (room / queue, at least 1 PCU, at most 1), as `exit_room_held`
-slows a movement into a held exit, and a lane's movements all take the lowest share among them
-(phases.lane_fifo_ratio: first in, first out). The gate's maximum red is untouched: a movement into a
+queue reaches the link's entry), or, on a lane without an advance loop (a road of a few metres inside
+the light), while its stop-line loop is occupied. In a stage that *drains* the link (it serves as many
+of the approach's movements as any stage does: a head may be bound for any of them, as `coupled_exit_all`
+reads a road) the link empties as it fills, and the movement counts whole. In any other stage its rate is
+slowed to the share of its queue the room can take (room / queue, at least 1 PCU, at most 1), as
+`exit_room_held` slows a movement into a held exit, and a lane's movements all take the lowest share
+among them (phases.lane_fifo_ratio: first in, first out). The gate's maximum red is untouched: a movement into a
 full link is still served by its deadline.
 
 Example: SW2_T (queue 12 PCU) into a chain of 8.9 PCU whose approach holds 7.9 PCU: room 1 PCU, so in a
@@ -50,8 +49,7 @@ class InnerLinks:
 
 def inner_target(layout: Layout, movement: int) -> np.ndarray | None:
     """(movements,) bool: the movements of the approach that `movement`'s exit reaches inside its own light
-    (a chain's `reach_edge`, else its `to_edge`), where that approach's lanes all have an advance loop;
-    None where there is none."""
+    (a chain's `reach_edge`, else its `to_edge`); None where there is none."""
     movs = layout.junction.movements
     mov = movs[movement]
     to = mov.reach_edge or mov.to_edge
