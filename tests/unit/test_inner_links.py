@@ -126,3 +126,42 @@ def test_a_movement_sharing_a_lane_with_one_into_a_full_inner_link_keeps_its_sha
     ratio = inner_link_ratio(lay, est)
     assert ratio is not None
     assert ratio[0].tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+
+
+def test_the_links_queue_counts_its_hidden_part_and_a_short_queue_counts_as_one_pcu() -> None:
+    """The room left is the storage less the approach's queue between its loops *and* past its advance loop; the
+    share is that room over the movement's queue, at least 1 PCU (R, session 54: the hidden part dropped, and the
+    1 PCU floor dropped, each passed the tests)."""
+    lay = _layout()
+    e = lay.lanes.index("eE_0")
+    storage = float(inner_links(lay).storage_pcu[0])
+    est = _est(lay, [4.0, 1.0, 2.0, 0.0], storage - 2.0)
+    hidden = np.zeros(len(lay.lanes))
+    hidden[e] = 1.0
+    est = dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, hidden_pcu=hidden))
+    ratio = inner_link_ratio(lay, est)
+    assert ratio is not None and ratio[0, 0] == 0.25  # room 1 PCU over N_T's 4
+    short = inner_link_ratio(lay, _est(lay, [0.5, 1.0, 2.0, 0.0], storage - 0.25))
+    assert short is not None and short[0, 0] == 0.25  # room 0.25 PCU over 1 PCU, not over N_T's 0.5
+
+
+def test_a_chains_storage_is_at_least_reach_storage_pcu() -> None:
+    """A chain over unsignalised nodes stores at least its `reach_storage_pcu`, where the approach's own lanes
+    store less (R, session 54: the floor dropped passed the tests)."""
+    raw = two_phase_raw()
+    raw["movements"][0].update(to_edge="x", reach_edge="eE", reach_storage_pcu=40.0)
+    lay = Layout.build(parse_intersection(raw, "inner.toml"), Config())
+    assert inner_links(lay).storage_pcu.tolist() == [40.0]
+
+
+def test_a_stage_serving_fewer_of_the_approachs_movements_than_another_does_not_drain_it() -> None:
+    """eE carries E_T (phase 1) and E_R (phases 0 and 1): phase 1 serves both, phase 0 only E_R, so only phase 1
+    drains the link N_T reaches (R, session 54: `served > 0` for the most served passed the tests)."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    raw["phases"][0]["state"], raw["phases"][1]["state"] = "GrGrG", "rGrGG"
+    raw["movements"][0].update(to_edge="x", reach_edge="eE", reach_storage_pcu=8.0)
+    e_t = next(m for m in raw["movements"] if m["id"] == "E_T")
+    raw["movements"].append(dict(e_t, id="E_R", turn="right", links=[4], to_edge="z", conflicts=[]))
+    lay = Layout.build(parse_intersection(raw, "inner.toml"), Config())
+    assert inner_links(lay).drains[:, 0].tolist() == [False, True]
