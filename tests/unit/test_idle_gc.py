@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.live import TABLE_LOOK_S, IdleCollector, run_realtime
+from controller.live import TABLE_LOOK_S, IdleCollector, ServiceNode, run_realtime
 from tests.unit.test_table_idle_time import CFG, CITY, detectors, rig
 from tests.unit.test_tick_wait import Feed
 
@@ -123,14 +123,18 @@ def test_a_node_that_does_not_gather_or_is_told_not_to_leaves_it_on(gathers: boo
     assert gc.isenabled() and not node.collector.held
 
 
-def test_run_realtime_ticks_with_it_off_and_collects_between_the_ticks(collections: list[int]) -> None:
-    """The city's messages of each second arriving 10 ms apart from 5 ms after it: every tick runs with
-    the automatic collections off; the collection owed after the first runs in the idle time before the
-    next second's first message; the one owed after the last is left, and the automatic collections are
-    on again when the node closes."""
+def _city_seconds() -> Feed:
+    """The city's messages of seconds 100-102 arriving 10 ms apart from 5 ms after each, the clock at 100.5."""
     jids = sorted(CITY)
-    arrivals = [(t + 0.005 + 0.01 * k, detectors(j, t)) for t in (100.0, 101.0, 102.0) for k, j in enumerate(jids)]
-    feed = Feed(100.5, arrivals)
+    return Feed(
+        100.5, [(t + 0.005 + 0.01 * k, detectors(j, t)) for t in (100.0, 101.0, 102.0) for k, j in enumerate(jids)]
+    )
+
+
+def _watched(feed: Feed) -> tuple[ServiceNode, list[tuple[str, float]]]:
+    """A node reading `feed` with its own IdleCollector, and the events on the feed's clock: each tick's start
+    ("tick", with "gc on" after it if the automatic collections are on then) and end ("ended"), and each
+    collection owed when it runs ("collect")."""
     node, _sent = rig()
     node.collector = IdleCollector()
     node.inbox = feed  # type: ignore[assignment]
@@ -139,8 +143,10 @@ def test_run_realtime_ticks_with_it_off_and_collects_between_the_ticks(collectio
 
     def timed_tick(now_s: float) -> None:
         events.append(("tick", feed.t))
-        assert not gc.isenabled()
+        if gc.isenabled():
+            events.append(("gc on", feed.t))
         tick(now_s)
+        events.append(("ended", feed.t))
 
     def timed_collect() -> None:
         if node.collector.owed:
@@ -148,9 +154,23 @@ def test_run_realtime_ticks_with_it_off_and_collects_between_the_ticks(collectio
         collect()
 
     node._tick, node.collector.collect = timed_tick, timed_collect  # type: ignore[method-assign]
+    return node, events
+
+
+def _run(node: ServiceNode, feed: Feed) -> None:
     run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
-    assert [kind for kind, _ in events] == ["tick", "collect", "tick"]
-    assert events[0][1] <= events[1][1] < 102.005  # after the first tick, before 102's messages
+
+
+def test_run_realtime_ticks_with_it_off_and_collects_between_the_ticks(collections: list[int]) -> None:
+    """The city's messages of each second arriving 10 ms apart from 5 ms after it: every tick runs with
+    the automatic collections off; the collection owed after the first runs in the idle time before the
+    next second's first message; the one owed after the last is left, and the automatic collections are
+    on again when the node closes."""
+    feed = _city_seconds()
+    node, events = _watched(feed)
+    _run(node, feed)
+    assert [kind for kind, _ in events] == ["tick", "ended", "collect", "tick", "ended"]
+    assert events[1][1] <= events[2][1] < 102.005  # after the first tick, before 102's messages
     assert len(collections) == 1 and node.collector.at_once == 0
     assert not gc.isenabled() and node.collector.owed
     node.close()
@@ -161,28 +181,12 @@ def test_a_second_all_in_before_it_begins_collects_before_it_without_a_table(col
     """Each second's messages all in a second before it (nothing awaited when a tick ends), no heartbeat
     table to build: the collection owed after the tick on 101 runs before second 102 begins, not at its
     tick."""
-    arrivals = [(t - 1.0, detectors(j, t)) for t in (101.0, 102.0) for j in sorted(CITY)]
-    feed = Feed(100.5, arrivals)
-    node, _sent = rig()
-    node.collector = IdleCollector()
-    node.inbox = feed  # type: ignore[assignment]
+    feed = Feed(100.5, [(t - 1.0, detectors(j, t)) for t in (101.0, 102.0) for j in sorted(CITY)])
+    node, events = _watched(feed)
     node._next_heartbeat = float("inf")  # no table
-    events: list[tuple[str, float]] = []
-    tick, collect = node._tick, node.collector.collect
-
-    def timed_tick(now_s: float) -> None:
-        events.append(("tick", feed.t))
-        tick(now_s)
-
-    def timed_collect() -> None:
-        if node.collector.owed:
-            events.append(("collect", feed.t))
-        collect()
-
-    node._tick, node.collector.collect = timed_tick, timed_collect  # type: ignore[method-assign]
-    run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
-    assert [kind for kind, _ in events] == ["tick", "collect", "tick"]
-    assert events[1][1] < 102.0 and node.collector.at_once == 0 and node._table is None
+    _run(node, feed)
+    assert [kind for kind, _ in events] == ["tick", "ended", "collect", "tick", "ended"]
+    assert events[2][1] < 102.0 and node.collector.at_once == 0 and node._table is None
 
 
 def test_the_collection_runs_once_the_plans_are_written_not_half_a_second_later(collections: list[int]) -> None:
@@ -191,29 +195,18 @@ def test_the_collection_runs_once_the_plans_are_written_not_half_a_second_later(
     0.5 s for a message and collected after it: here half a second after the tick (at 5,000 junctions a tick
     ends about half a second after its second, so the collection fell at the next second's first messages, in
     their burst; BENCHMARKS.md, issue 12, T, session 54)."""
-    jids = sorted(CITY)
-    arrivals = [(t + 0.005 + 0.01 * k, detectors(j, t)) for t in (100.0, 101.0, 102.0) for k, j in enumerate(jids)]
-    feed = Feed(100.5, arrivals)
-    node, _sent = rig()
-    node.collector = IdleCollector()
-    node.inbox = feed  # type: ignore[assignment]
+    feed = _city_seconds()
+    node, events = _watched(feed)
     node._next_heartbeat = float("inf")  # no table: the collection alone waits for the writing
-    ended: list[float] = []
-    collected: list[float] = []
-    tick, collect = node._tick, node.collector.collect
 
-    def timed_tick(now_s: float) -> None:
-        tick(now_s)
-        ended.append(feed.t)
+    def writing() -> bool:  # for 50 ms after each tick's end
+        ends = [t for kind, t in events if kind == "ended"]
+        return bool(ends) and feed.t < ends[-1] + 0.05
 
-    def timed_collect() -> None:
-        if node.collector.owed:
-            collected.append(feed.t)
-        collect()
-
-    node._tick, node.collector.collect = timed_tick, timed_collect  # type: ignore[method-assign]
-    node.client.wants_write = lambda: feed.t < ended[-1] + 0.05  # type: ignore[method-assign]
-    run_realtime(node, feed, threading.Event(), until_s=102.0, tick_wait_max_s=CFG.service.tick_wait_max_s)
+    node.client.wants_write = writing  # type: ignore[method-assign]
+    _run(node, feed)
+    ended = [t for kind, t in events if kind == "ended"]
+    collected = [t for kind, t in events if kind == "collect"]
     assert len(ended) == 2 and len(collected) == 1 and node.collector.at_once == 0
     assert ended[0] + 0.05 <= collected[0] <= ended[0] + 0.05 + 2 * TABLE_LOOK_S, (ended, collected)
 
