@@ -128,25 +128,6 @@ def test_max_pressure_spill_plan_green_goes_on_only_into_a_phase_that_keeps_it_g
     assert key.decide(key.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(1)
 
 
-def test_every_path_of_the_tick_keeps_the_green_hold():
-    """MaxPressurePolicy._track_box rebuilds the state every tick by one of three paths (a new green; the same
-    green of a phase without a permitted-only movement; the same green, its box updated): each carries the hold
-    (the ring exit's junction takes the first two only)."""
-    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
-    policy = MaxPressurePolicy(KEY)
-    state = policy.init(lay, 0.0)
-    hold = state.hold
-    assert hold is not None
-    new_green = policy._track_box(state, lay, est, 1, 99.0)
-    assert new_green.hold is hold
-    assert state.statics.has_permitted is not None and not state.statics.has_permitted[1]
-    assert policy._track_box(new_green, lay, est, 1, 100.0).hold is hold
-    boxed = replace(new_green, statics=replace(new_green.statics, has_permitted=None))  # the box updated
-    assert policy._track_box(boxed, lay, est, 1, 100.0).hold is hold
-    assert policy._track_heads(boxed, lay, est, SignalView(1, False, 30.0, (100.0,) * 4), 100.0, None).hold is hold
-    assert MaxPressurePolicy(NO_LOSS).init(lay, 0.0).hold is None  # key off: nothing tracked
-
-
 def test_the_plan_green_is_the_longest_of_two_runs_not_their_sum():
     """A movement served by phases 0 and 2 of four, red in 1 and 3: two runs of 10 s and 15 s, the longest 15 s,
     not 25 s (R, session 54: a run not reset at a red phase survived)."""

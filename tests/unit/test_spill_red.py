@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy
@@ -81,22 +82,27 @@ def test_max_pressure_spill_plan_red_serves_the_ring_exit_after_the_plans_red():
     assert sig.phase == 1  # the fixture's E/W green
 
 
-def test_every_path_of_the_tick_keeps_the_plans_reds():
+@pytest.mark.parametrize(("key", "kept"), [("spill_plan_red", "plan_red_s"), ("spill_plan_green", "hold")])
+def test_every_path_of_the_tick_keeps_what_the_key_tracks(key: str, kept: str) -> None:
     """MaxPressurePolicy._track_box rebuilds the state every tick by one of three paths (a new green; the same
-    green of a phase without a permitted-only movement; the same green, its box updated): each carries
-    `plan_red_s` over, or the key stops acting after one tick (R, session 41: the third path dropping it passed
-    the test above, whose junction takes the first two only)."""
+    green of a phase without a permitted-only movement; the same green, its box updated), and _track_heads once
+    more: each carries `plan_red_s` (spill_plan_red) and `hold` (spill_plan_green) over, or the key stops acting
+    after one tick (R, session 41: the third path dropping it passed a test whose junction takes the first two
+    only). Key off: nothing tracked."""
     lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
-    policy = MaxPressurePolicy(replace(NO_LOSS, spill_plan_red=True))
+    policy = MaxPressurePolicy(replace(NO_LOSS, **{key: True}))
     state = policy.init(lay, 0.0)
-    plan = state.plan_red_s
-    assert plan is not None
+    tracked = getattr(state, kept)
+    assert tracked is not None
     new_green = policy._track_box(state, lay, est, 1, 99.0)
-    assert new_green.plan_red_s is plan
+    assert getattr(new_green, kept) is tracked
     assert state.statics.has_permitted is not None and not state.statics.has_permitted[1]
-    assert policy._track_box(new_green, lay, est, 1, 100.0).plan_red_s is plan
+    assert getattr(policy._track_box(new_green, lay, est, 1, 100.0), kept) is tracked
     boxed = replace(new_green, statics=replace(new_green.statics, has_permitted=None))  # the box updated
-    assert policy._track_box(boxed, lay, est, 1, 100.0).plan_red_s is plan
+    assert getattr(policy._track_box(boxed, lay, est, 1, 100.0), kept) is tracked
+    heads = policy._track_heads(boxed, lay, est, SignalView(1, False, 30.0, (100.0,) * 4), 100.0, None)
+    assert getattr(heads, kept) is tracked
+    assert getattr(MaxPressurePolicy(NO_LOSS).init(lay, 0.0), kept) is None
 
 
 SERVED = replace(NO_LOSS, spill_plan_red=True, spill_plan_red_served=True)
