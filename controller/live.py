@@ -22,6 +22,7 @@ import heapq
 import json
 import logging
 import math
+import os
 import queue
 import signal
 import statistics
@@ -30,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -168,6 +170,45 @@ class ScaledClock:
                 return not stop.is_set()
             if stop.wait(min(wait_s, 0.5)):
                 return False
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event, signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """While inside: `stop` set at SIGINT or SIGTERM, by a thread of its own; the signal's handler only writes a
+    byte to a pipe that thread reads. Python runs a handler in the main thread between two of its bytecodes, also
+    inside `stop.wait()` while that holds the event's lock: a handler that called `stop.set()` there waited for the
+    lock for ever, and the process ignored SIGTERM (about half the signals with the main thread in and out of
+    `stop.wait(0)`: tests/unit/test_stop_on_signals.py). A live node waits on `stop` between ticks
+    (ScaledClock.wait_until)."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    pid, leaving = os.getpid(), threading.Event()
+
+    def watch() -> None:
+        while os.read(read_fd, 64) and not leaving.is_set():
+            stop.set()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != pid:  # a child forked inside: its own copy of `stop`, as before
+            stop.set()
+            return
+        with suppress(OSError):  # the pipe full: a signal already waits to be read
+            os.write(write_fd, b"s")
+
+    watcher = threading.Thread(target=watch, name="stop-on-signals", daemon=True)
+    watcher.start()
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        leaving.set()
+        with suppress(OSError):  # wakes the watcher (a forked child may hold the pipe open: no end-of-file)
+            os.write(write_fd, b"x")
+        watcher.join()
+        os.close(write_fd)
+        os.close(read_fd)
 
 
 def percentile(values, q: float) -> float:
@@ -1177,28 +1218,26 @@ def main(cfg: Config, region: str | None = None) -> int:
             trust.close()
         metrics_server.close()
         raise
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        node.start(wait=False)
-        try:
-            node.client.wait_connected(settings.connect_timeout_s)
-        except AdapterError as exc:
-            if exc.fatal:
-                raise
-            log.warning("%s; ticking anyway and retrying in the background", exc)
-        up = (cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port)
-        log.info(
-            "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
-            *up,
-            trust.epoch,
-            trust.signer is not None,
-        )
-        warm_up(node.policy)
-        freeze_heap()
-        run_realtime(driver, clock, stop, **tick_start(cfg.service))
+        with stop_on_signals(stop):  # not stop.set() in a handler: stop_on_signals
+            node.start(wait=False)
+            try:
+                node.client.wait_connected(settings.connect_timeout_s)
+            except AdapterError as exc:
+                if exc.fatal:
+                    raise
+                log.warning("%s; ticking anyway and retrying in the background", exc)
+            up = (cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port)
+            log.info(
+                "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
+                *up,
+                trust.epoch,
+                trust.signer is not None,
+            )
+            warm_up(node.policy)
+            freeze_heap()
+            run_realtime(driver, clock, stop, **tick_start(cfg.service))
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         driver.close()
         if recorder is not None:
             recorder.close()

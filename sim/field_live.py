@@ -36,7 +36,7 @@ from controller.adapters.credentials import password_for
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.config import Config
 from controller.errors import AdapterError
-from controller.live import ScaledClock
+from controller.live import ScaledClock, stop_on_signals
 from sim.broker import field_user
 from sim.field import SumoField
 from sim.simulate import SimulateRequest, run
@@ -201,28 +201,23 @@ def cli(args, cfg: Config) -> int:
 
     cfg = liveopts.apply(cfg, args)
     stop = threading.Event()
-    import signal
-
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         keyring = _keyring(cfg)
-        summary = run_field(
-            args.sumocfg,
-            args.out,
-            cfg,
-            intersections=intersections,
-            credentials=args.credentials,
-            speed=1.0 / cfg.service.realtime_factor,
-            stop=stop,
-            sumo_args=args.sumo_args,
-            keyring=keyring,
-        )
+        with stop_on_signals(stop):  # not stop.set() in a handler: stop_on_signals
+            summary = run_field(
+                args.sumocfg,
+                args.out,
+                cfg,
+                intersections=intersections,
+                credentials=args.credentials,
+                speed=1.0 / cfg.service.realtime_factor,
+                stop=stop,
+                sumo_args=args.sumo_args,
+                keyring=keyring,
+            )
     except KeyboardInterrupt:
         print("field stopped", file=__import__("sys").stderr)
         return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     t = summary.get("transport", {}).get("field", {})
     print(
         f"field done: {summary.get('arrived', '?')} vehicles arrived, plans received {t.get('plans_received')}, "

@@ -40,7 +40,7 @@ from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.signing import Keyring
 from controller.errors import AdapterError
-from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime
+from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime, stop_on_signals
 from controller.model import Intersection
 from sim.broker import CONTROLLER, acl_rules
 
@@ -82,7 +82,12 @@ def region_main(spec: RegionSpec, conn: Any) -> None:
     """The child: run the region's node until the clock's end (lockstep) or SIGTERM."""
     logging.basicConfig(level=logging.WARNING, format=f"%(levelname)s region={spec.region} %(name)s %(message)s")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with stop_on_signals(stop, (signal.SIGTERM,)):  # not stop.set() in a handler: stop_on_signals
+        _run_region(spec, conn, stop)
+
+
+def _run_region(spec: RegionSpec, conn: Any, stop: threading.Event) -> None:
+    """region_main's run, until the clock's end or `stop`; its stats sent to the parent."""
     metrics = ServiceMetrics(CollectorRegistry(), spec.junctions, spec.cfg) if spec.metrics else None
     node = ServiceNode(
         spec.cfg,

@@ -1,0 +1,54 @@
+"""`run` stops at SIGTERM whatever its main thread is doing (controller/live.py stop_on_signals; DESIGN.md, restart
+safety). Python runs a signal's handler in the main thread between two bytecodes, also inside `Event.wait` while the
+thread holds the event's lock: a handler that called `stop.set()` waited there for that lock for ever, and the process
+ignored SIGTERM. Found looking for why tests/integration/test_restart.py's controller once took over 10 s to stop
+(session 54). Each test that can hang runs in a process of its own."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from controller.live import stop_on_signals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The main thread in and out of stop.wait as fast as it can, so that most signals find it holding the event's lock
+# or about to take it; each round a thread sends SIGTERM (SIGINT every other round) to it 1 ms in. With
+# `stop.set()` in the handler about half the rounds hung (session 55).
+SPIN = """
+import signal, threading
+from controller.live import stop_on_signals
+
+main = threading.main_thread().ident
+for k in range({rounds}):
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        sig = signal.SIGTERM if k % 2 == 0 else signal.SIGINT
+        threading.Timer(0.001, signal.pthread_kill, (main, sig)).start()
+        while not stop.is_set():
+            stop.wait(0)
+print("stopped", k + 1)
+"""
+
+
+def test_a_signal_stops_a_main_thread_that_waits_on_stop_over_and_over() -> None:
+    rounds = 40
+    done = subprocess.run(
+        [sys.executable, "-c", SPIN.format(rounds=rounds)], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0 and done.stdout.split() == ["stopped", str(rounds)], done.stderr[-2000:]
+
+
+def test_the_handlers_before_come_back_and_a_stop_set_inside_stays_set() -> None:
+    stop = threading.Event()
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with stop_on_signals(stop):
+        assert signal.getsignal(signal.SIGTERM) not in before
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.wait(5)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    assert not [t for t in threading.enumerate() if t.name == "stop-on-signals"]
