@@ -167,8 +167,8 @@ class MaxPressureParams:
     # (spill_red.turn_off_room_pcu); False: all the spill past the room
     spill_plan_green: bool = False  # a movement the phase in force serves protected whose queue stands past its
     # advance loop beyond what its link stores upstream of the loop keeps its green until it has lasted the city's
-    # program's longest green for it in one cycle, or its spill clears: past the minimum green only the phases that
-    # keep it green protected are chosen (policies/spill_red.py plan_green_s); False: the pressures alone
+    # program's longest protected green for it in one cycle, or its spill clears: past the minimum green only the
+    # phases that keep it green protected are chosen (policies/spill_red.py plan_green_s); False: the pressures alone
     head_block_s: float = 4.0  # a lane shared by movements the phase in force serves protected and movements it
     # leaves red, whose stop-line loop is occupied with none of the served movements on it crossing for this long
     # past the green's start-up loss, is blocked by a head waiting for a red movement: until the lane's loop

@@ -35,20 +35,33 @@ def _phases(*phases: tuple[str, float]) -> dict:
     return raw
 
 
+def _plan(raw: dict) -> list[float]:
+    """plan_green_s of the junction `raw` over its protected service (Layout.protected), as a list."""
+    lay = Layout.build(parse_intersection(raw, "t.toml"), CFG)
+    return list(plan_green_s(lay.junction, lay.protected).tolist())
+
+
 def test_the_plan_green_is_the_programs_longest_run_of_green_per_movement():
     """two_phase: N/S 30 s, E/W 25 s. With N alone 10 s after N/S 30 s, N stays green across the 3 s
     yellow of S: 30 + 3 + 10 = 43 s, wherever the run lies in the program's order (around the cycle too)."""
-    assert plan_green_s(parse_intersection(two_phase_raw(), "t.toml")).tolist() == [30.0, 25.0, 30.0, 25.0]
+    assert _plan(two_phase_raw()) == [30.0, 25.0, 30.0, 25.0]
     in_order = parse_intersection(_phases(("GrGr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0)), "t.toml")
     assert in_order.intergreen_s(0, 1) == 3.0
-    assert plan_green_s(in_order).tolist() == [43.0, 25.0, 30.0, 25.0]
-    around = parse_intersection(_phases(("Grrr", 10.0), ("rGrG", 25.0), ("GrGr", 30.0)), "t.toml")
-    assert plan_green_s(around).tolist() == [43.0, 25.0, 30.0, 25.0]
+    assert _plan(_phases(("GrGr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0))) == [43.0, 25.0, 30.0, 25.0]
+    assert _plan(_phases(("Grrr", 10.0), ("rGrG", 25.0), ("GrGr", 30.0))) == [43.0, 25.0, 30.0, 25.0]
     # a run around the cycle's end: 10 + ig(2, 0) 5 + 30; one phase: its green; none: 0; every phase: no end
     assert _longest_run_s(in_order, [True, False, True], [30.0, 25.0, 10.0]) == 45.0
     assert _longest_run_s(in_order, [True, False, False], [30.0, 25.0, 10.0]) == 30.0
     assert _longest_run_s(in_order, [False, False, False], [30.0, 25.0, 10.0]) == 0.0
     assert _longest_run_s(in_order, [True, True, True], [30.0, 25.0, 10.0]) == float("inf")
+
+
+def test_the_plan_green_counts_only_the_phases_serving_the_movement_protected():
+    """N permitted ('g') in N/S's 30 s, then protected alone 10 s: its plan green is the 10 s the hold may keep
+    (the hold keeps only phases serving it protected), not 30 + 3 + 10 = 43 s; S, permitted only: 0 (cologne3's
+    and ingolstadt21's lefts, permitted in a 33 s stage and protected in the next 6 s one, held up to 42 s)."""
+    assert _plan(_phases(("grgr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0))) == [10.0, 25.0, 0.0, 25.0]
+    assert _plan(_phases(("Grgr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0))) == [43.0, 25.0, 0.0, 25.0]
 
 
 def test_track_green_from_keeps_a_greens_start_until_it_ends():
@@ -114,7 +127,7 @@ def test_max_pressure_spill_plan_green_goes_on_only_into_a_phase_that_keeps_it_g
     for d in raw["detectors"]:
         d["pos_m"] = 0.0 if d["id"] == "N_adv" else (250.0 if d["id"] == "E_adv" else d["pos_m"])
     lay = Layout.build(parse_intersection(raw, "ring_exit.toml"), CFG)
-    assert plan_green_s(lay.junction).tolist() == [40.0, 25.0, 30.0, 25.0]
+    assert plan_green_s(lay.junction, lay.protected).tolist() == [40.0, 25.0, 30.0, 25.0]
     n, e = lay.lanes.index("eN_0"), lay.lanes.index("eE_0")
     storage = float(lay.lane_storage_pcu[n])
     hidden, queue = np.zeros(len(lay.lanes)), np.zeros(len(lay.lanes))

@@ -911,7 +911,9 @@ class MaxPressurePolicy(Policy):
         statics = build_statics(layout, p.permitted_sat_ratio, p.switch_service_s)
         hold = None
         if p.spill_plan_green:
-            hold = GreenHold(plan_green_s(layout.junction), np.full(len(layout.junction.movements), np.nan))
+            hold = GreenHold(
+                plan_green_s(layout.junction, layout.protected), np.full(len(layout.junction.movements), np.nan)
+            )
         return MaxPressureState(statics, plan_red_s=longest_red_s, hold=hold)
 
     def decide(

@@ -38,9 +38,11 @@ that turns off too, counts only what stands past 3.2 PCU more.
 `[max_pressure] spill_plan_green` is the green half of the same promise: a movement whose queue stands
 past its room (`spillback.blocking_queue_pcu` > 0), once green and served protected by the phase in
 force, keeps its green until it has lasted the program's longest green for it in one cycle
-(`plan_green_s`: its run of consecutive phases at their base greens, the intergreens between them
-counted, as it stays green across them), or until its spill clears. Past the minimum green only the
-phases that keep every such movement green protected are chosen, by their pressures (`keep_phases`).
+(`plan_green_s`: its run of consecutive phases serving it protected at their base greens, the
+intergreens between them counted, as it stays green across them), or until its spill clears. Past the
+minimum green only the phases that keep every such movement green protected are chosen, by their
+pressures (`keep_phases`); a phase giving it a permitted green only ends the plan's run, as the hold
+keeps no such phase (a left turn permitted in a 33 s stage and protected in the next 6 s one: 6 s).
 Example: junction 219's ring exit S, served by the program's stages 4, 5 and 6 (33 s in all), green
 7 s in stage 4 with its file still standing past its room: the policy goes on into stage 5 or 6, or
 stays, where the pressures alone would end S's green for the entry W.
@@ -153,18 +155,15 @@ class GreenHold:
     from_s: np.ndarray
 
 
-def plan_green_s(junction: Intersection) -> np.ndarray:
-    """(movements,) s: the longest green of each movement in one cycle of the junction's own program:
-    its run of consecutive phases (in order, around the cycle) at their base greens, with the
-    intergreens between two phases of the run (it stays green across them); 0 for a movement the
-    program never serves, inf for one every phase serves."""
-    n = len(junction.phases)
+def plan_green_s(junction: Intersection, protected: np.ndarray) -> np.ndarray:
+    """(movements,) s: the longest protected green of each movement in one cycle of the junction's own
+    program: its run of consecutive phases (in order, around the cycle) serving it protected
+    (`protected` (phases, movements) bool, Layout.protected: the only phases the hold keeps) at their
+    base greens, with the intergreens between two phases of the run (it stays green across them); a
+    phase giving it a permitted green only ('g') ends the run; 0 for a movement the program never
+    serves protected, inf for one every phase serves protected."""
     greens = [p.base_green_s for p in junction.phases]
-    by_phase = [frozenset(junction.served_movements(k)) for k in range(n)]
-    out = []
-    for m in junction.movements:
-        served = [m.id in ids for ids in by_phase]
-        out.append(_longest_run_s(junction, served, greens))
+    out = [_longest_run_s(junction, [bool(x) for x in protected[:, i]], greens) for i in range(len(junction.movements))]
     return np.array(out, dtype=float)
 
 
