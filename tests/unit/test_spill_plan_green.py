@@ -64,6 +64,14 @@ def test_the_plan_green_counts_only_the_phases_serving_the_movement_protected():
     assert _plan(_phases(("Grgr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0))) == [43.0, 25.0, 0.0, 25.0]
 
 
+def test_the_policy_holds_a_movement_for_its_protected_plan_green_only():
+    """MaxPressurePolicy.init takes the plan green over the protected service: N permitted in N/S's 30 s, then
+    protected alone 10 s, is held 10 s at most (R, session 55: init reading every green, permitted too, survived)."""
+    lay = Layout.build(parse_intersection(_phases(("grgr", 30.0), ("Grrr", 10.0), ("rGrG", 25.0)), "t.toml"), CFG)
+    hold = MaxPressurePolicy(KEY).init(lay, 0.0).hold
+    assert hold is not None and hold.plan_s.tolist() == [10.0, 25.0, 0.0, 25.0]
+
+
 def test_track_green_from_keeps_a_greens_start_until_it_ends():
     hold = GreenHold(np.array([30.0, 25.0]), np.full(2, np.nan))
     hold = track_green_from(hold, np.array([True, False]), 70.0)
