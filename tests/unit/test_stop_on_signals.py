@@ -6,6 +6,7 @@ ignored SIGTERM. Found looking for why tests/integration/test_restart.py's contr
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import subprocess
 import sys
@@ -52,3 +53,22 @@ def test_the_handlers_before_come_back_and_a_stop_set_inside_stays_set() -> None
         assert stop.wait(5)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
     assert not [t for t in threading.enumerate() if t.name == "stop-on-signals"]
+
+
+def _signal_self(stop: threading.Event) -> None:
+    """A forked child: SIGTERM to itself; exit 0 if its own copy of `stop` is then set."""
+    signal.raise_signal(signal.SIGTERM)
+    sys.exit(0 if stop.wait(5) else 1)
+
+
+def test_a_signal_to_a_child_forked_inside_stops_the_child_and_not_the_parent() -> None:
+    """A child forked inside keeps the handler: it sets its own copy of `stop`, and does not write to the pipe it
+    shares with the parent, whose watcher would stop the parent (R, session 55: the child's branch dropped
+    survived the tests above)."""
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        child = multiprocessing.get_context("fork").Process(target=_signal_self, args=(stop,))
+        child.start()
+        child.join(10)
+        assert child.exitcode == 0
+        assert not stop.wait(0.5)
