@@ -871,3 +871,70 @@ def test_the_core_applies_exit_room_held_direct_with_the_pass_as_without_it() ->
     assert with_pass.reads_signals and not with_pass.learns_links
     alone.net_decision = None
     assert _plans_of_both(with_pass, alone, js, rng) > 50
+
+
+def _standing(rng: np.random.Generator, est: Estimate) -> Estimate:
+    """The estimate with its loops' DetectorHealth.on_s (fully occupied without a count) and silent_s drawn: a
+    head standing 0-30 s, a loop counting now, silent a headway or more."""
+    n = len(est.health.on_s)
+    on = rng.choice([0.0, 4.0, 9.9999999995, 10.0, 12.0, 30.0], n)
+    silent = np.where(on > 0.0, 0.0, rng.choice([0.0, 1.0, 3.0], n))
+    return dataclasses.replace(est, health=dataclasses.replace(est.health, on_s=on, silent_s=silent))
+
+
+@pytest.mark.parametrize("cuts", [False, True])
+def test_the_pass_applies_yield_block_as_each_junction_alone(cuts: bool) -> None:
+    """[max_pressure] yield_block_s (A session 55): the junctions where yield_blocked_lanes can mark a lane
+    (_Yield.junctions) are decided by the reference; every wish and state is the reference's, and the rule
+    changes some wishes (against the reference with the key off: the test fails with _Yield.junctions empty)."""
+    rng, nrng = random.Random(5), np.random.default_rng(5)
+    js = mixed_junctions(6)
+    layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), yield_block_s=10.0))
+    without = MaxPressurePolicy(MaxPressureParams())
+    net = policy.network_decision(layouts)
+    assert isinstance(net, NetPressure) and net.yielded is not None
+    ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
+    got = dict(ref)
+    signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)
+    red = {jid: [0.0] * len(j.movements) for jid, j in js.items()}
+    seen = {"changed": 0, "yielded": 0, "switch": 0}
+    for tick in range(1, 400):
+        t = float(tick)
+        shown = signals.tick(t)
+        for jid in js:
+            lay = layouts[jid]
+            ests[jid] = _standing(nrng, _full_lanes(nrng, lay, _estimate(nrng, lay, ests[jid], t)))
+        views = _views(js, layouts, shown, red, t)
+        est_list = [ests[j] for j in js]
+        seen["yielded"] += len(net.yielded.junctions(net, net._read([got[j] for j in js], views, t), est_list))
+        out = net.decide_all([got[j] for j in js], _as_cuts(est_list) if cuts else est_list, views, t)
+        for (jid, lay), est, view, (state, wish) in zip(layouts.items(), est_list, views, out):
+            r_state, r_wish = policy.decide(ref[jid], lay, est, view, t)
+            assert wish == r_wish, (tick, jid)
+            _same_state(state, r_state)
+            seen["changed"] += wish != without.decide(ref[jid], lay, est, view, t)[1]
+            if view is not None and wish is not None and not view.in_intergreen:
+                seen["switch"] += wish.phase != view.phase
+            ref[jid], got[jid] = r_state, state
+    assert seen["changed"] > 5 and seen["yielded"] > 100 and seen["switch"] > 100, seen
+
+
+def test_the_pass_applies_yield_block_with_the_stall_rule_as_each_junction_alone() -> None:
+    """yield_block_s with stall_s: the junctions the rule sends to the reference get the core's NetworkView."""
+    rng, nrng = random.Random(12), np.random.default_rng(12)
+    js = _line(5)
+    keys = {"stall_s": 5.0, "exit_room_held": False}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), yield_block_s=10.0, **keys))  # type: ignore[arg-type]
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
+    sides = _PassAgainstDecide.build(js, policy, without, None)
+    assert sides.net.yielded is not None
+    signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)
+    for tick in range(1, 400):
+        t = float(tick)
+        shown = signals.tick(t)
+        for jid in js:
+            lay = sides.layouts[jid]
+            ests[jid] = _standing(nrng, _full_lanes(nrng, lay, _estimate(nrng, lay, ests[jid], t, departing=0.04)))
+        sides.compare(ests, sides.views(shown, t), t, cuts=tick % 2 == 0)
+    assert sides.seen["changed"] > 5 and sides.seen["switch"] > 100, sides.seen

@@ -15,6 +15,7 @@ from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import MaxPressurePolicy, yield_blocked_lanes, yield_lanes
+from controller.core.policies.max_pressure_net import NetPressure
 from controller.core.safety import SignalView
 from controller.errors import ConfigError
 from controller.junctions import parse_intersection
@@ -119,10 +120,14 @@ def test_the_other_phases_weigh_the_blocked_lane_as_before() -> None:
     assert v_on[0] < v_off[0]
 
 
-def test_the_network_pass_is_not_used_with_the_key_on() -> None:
+def test_the_network_pass_carries_the_rule_with_the_key_on() -> None:
+    """The pass sends the junctions where the rule can act to decide() (max_pressure_net._Yield; A session 55;
+    test_max_pressure_net.test_the_pass_applies_yield_block_as_each_junction_alone)."""
     layouts = {jid: Layout.build(j, Config()) for jid, j in mixed_junctions(2).items()}
-    assert MaxPressurePolicy(MaxPressureParams(yield_block_s=5.0)).network_decision(layouts) is None
-    assert MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0)).network_decision(layouts) is not None
+    on = MaxPressurePolicy(MaxPressureParams(yield_block_s=5.0)).network_decision(layouts)
+    assert isinstance(on, NetPressure) and on.yielded is not None and on.yielded.block_s == 5.0
+    off = MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0)).network_decision(layouts)
+    assert isinstance(off, NetPressure) and off.yielded is None
 
 
 def test_config_reads_the_key_and_refuses_a_negative_time_naming_the_file_and_key(tmp_path: Path) -> None:

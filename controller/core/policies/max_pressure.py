@@ -899,7 +899,6 @@ class MaxPressurePolicy(Policy):
             or (p.exit_room_held and not p.exit_room_held_direct)
             or p.spill_entry_once
             or p.stage_stall_s > 0
-            or p.yield_block_s > 0
             or p.inner_link_room
         ):
             return None

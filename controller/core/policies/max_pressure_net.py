@@ -35,6 +35,11 @@ instead of a dozen small ones per junction:
   least 1 PCU): the rooms summed over the network, with a margin over the sums' rounding; at a junction
   with such a movement the reference's held_exit_ratio gives its ratios (with the core's NetworkView),
   elsewhere they are 1 (the free rate min(1 - blockage, 1), phase_pressures' own);
+- with [max_pressure] yield_block_s, a permitted head blocked by its own green (max_pressure.yield_blocked_lanes,
+  `_Yield`): it can mark only a lane a movement the phase in force serves permitted only (yielding to some stream)
+  uses, whose stop-line loop has stood `yield_block_s` in a green of at least the start-up loss + `yield_block_s`;
+  a junction with such a lane is decided by the reference (it reads the yielded-to streams), elsewhere the rule
+  leaves the pressures as they are;
 - the stage choice: argmax over the (junctions, phases) pressures (the first highest, a NaN
   first), kept unless higher than the phase in force's.
 Per junction remain reading its state and signal view and building its new state and wish; a
@@ -405,6 +410,56 @@ class _Stall:
 
 
 @dataclass(frozen=True)
+class _Yield:
+    """With [max_pressure] yield_block_s > 0, where max_pressure.yield_blocked_lanes can find a lane: a lane that
+    a movement the phase in force serves permitted only, yielding to some stream (Statics.yield_lanes), uses, whose
+    stop-line loop has stood `block_s` in a green of at least the start-up loss + `block_s`. The junctions with
+    one are decided by the reference (decide_held, which reads the yielded-to streams); elsewhere the rule leaves
+    the pressures as they are."""
+
+    block_s: float
+    after_s: np.ndarray  # (junctions,) the start-up lost time (LayoutParams.startup_lost_s) + block_s
+    lane_base: np.ndarray  # (lanes,) its entry in `can` with phase 0 in force
+    lane_step: np.ndarray  # (lanes,) entries per phase in force (the junction's lanes)
+    can: np.ndarray  # flat (junction, phase, lane) bool: yield_blocked_lanes can mark the lane in that phase
+    stop: np.ndarray  # (lanes,) the lane's stop-line loop in the network's detectors (junctions' in order), -1 none
+
+    @staticmethod
+    def build(lays: Sequence[Layout], statics: Sequence[Statics], n_p: np.ndarray, block_s: float) -> _Yield:
+        can: list[np.ndarray] = []
+        stop: list[np.ndarray] = []
+        det = 0
+        for lay, st in zip(lays, statics):
+            yields = (st.yield_lanes.any(axis=2) & lay.serves & ~lay.protected).astype(int)  # (phases, movements)
+            can.append(((yields @ lay.lane_uses.astype(int) > 0) & (lay.lane_stop >= 0)).reshape(-1))
+            stop.append(np.where(lay.lane_stop >= 0, lay.lane_stop + det, -1))
+            det += len(lay.det_index)
+        n_l = np.array([len(lay.lanes) for lay in lays])
+        base = np.concatenate(([0], np.cumsum(n_p * n_l)[:-1]))
+        lane_start = np.concatenate(([0], np.cumsum(n_l)[:-1]))
+        return _Yield(
+            block_s,
+            np.array([lay.params.startup_lost_s + block_s for lay in lays], dtype=float),
+            np.repeat(base, n_l) + np.arange(int(n_l.sum())) - np.repeat(lane_start, n_l),
+            np.repeat(n_l, n_l),
+            np.concatenate(can),
+            np.concatenate(stop),
+        )
+
+    def junctions(self, net: NetPressure, tick: _Tick, estimates: Sequence[Estimate]) -> frozenset[int]:
+        """The junction positions where yield_blocked_lanes can mark a lane this tick (`tick.cur`, `tick.elapsed_s`;
+        the loops' DetectorHealth.on_s from `estimates`): a superset (the yielded-to streams are not read, the
+        thresholds taken 1e-6 s early), so the reference decides every junction where the rule acts."""
+        j_l = net.lane_junction
+        lanes = self.can[self.lane_base + tick.cur[j_l] * self.lane_step] & (tick.elapsed_s >= self.after_s - 1e-6)[j_l]
+        if not lanes.any():
+            return frozenset()
+        (on_s,) = _joined([e.health for e in estimates], ("on_s",))
+        lanes[lanes] = on_s[self.stop[lanes]] >= self.block_s - 1e-6
+        return frozenset(np.unique(j_l[lanes]).tolist())
+
+
+@dataclass(frozen=True)
 class _Tick:
     """What the pass reads of the junctions' states and signal views this tick."""
 
@@ -452,6 +507,7 @@ class NetPressure:
     # with stall_s > 0 or exit_room_held: the links of the core's NetworkView, for the reference's rules that read it
     core: _CoreView | None = None
     held: _Held | None = None  # with exit_room_held (and exit_room_held_direct)
+    yielded: _Yield | None = None  # with [max_pressure] yield_block_s > 0
 
     @staticmethod
     def build(policy: MaxPressurePolicy, layouts: Mapping[str, Layout], pad: bool | None = None) -> NetPressure | None:
@@ -500,6 +556,7 @@ class NetPressure:
             _Stall.build(lays, statics, n_p, core) if p.stall_s > 0 and core is not None else None,
             core,
             _Held.build(lays, mov_start, lane_start, core) if p.exit_room_held and core is not None else None,
+            _Yield.build(lays, statics, n_p, p.yield_block_s) if p.yield_block_s > 0 else None,
         )
 
     def decide_all(
@@ -534,19 +591,19 @@ class NetPressure:
         ratio = None
         if self.held is not None:
             ratio, network = self._held_ratio(tick, estimates, signals, mov, lanes, network, now_s)
-        if network is None and tick.reference and self.core is not None:
+        ref = tick.reference if self.yielded is None else tick.reference | self.yielded.junctions(self, tick, estimates)
+        if network is None and ref and self.core is not None:
             network = self.core.view(self, estimates, signals)
         v = self._pressures(tick, mov, self._spilled(lanes["hidden_pcu"]), now_s, held, stalled, ratio)
         j = np.arange(len(v))
         best = v.argmax(axis=1)  # the first highest; a NaN first, as decide's argmax
         go = ~(v[j, best] <= v[j, tick.cur]) & ~(tick.elapsed_s < self.min_green_s[j, tick.cur])
-        go_l, best_l, spans, policy = go.tolist(), best.tolist(), self.spans, self.policy
-        stay = self.stay
+        go_l, best_l, spans, policy, stay = go.tolist(), best.tolist(), self.spans, self.policy, self.stay
         out: list[tuple[MaxPressureState, PhaseWish | None]] = []
         for k, (state, est, view) in enumerate(zip(states, estimates, signals)):
             if view is None:
                 out.append((state, None))
-            elif k in tick.reference:
+            elif k in ref:
                 mine = None if held is None else held[spans[k][0] : spans[k][1]]
                 out.append(policy.decide_held(state, self.layouts[k], est, view, now_s, network, None, mine))
             elif view.in_intergreen:
