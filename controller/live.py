@@ -1155,6 +1155,29 @@ def warm_up(policy: str) -> None:
         webster_net.compile_raise_rows()
 
 
+def warm_up_until(policy: str, stop: threading.Event, look_s: float = 0.1) -> bool:
+    """warm_up in a thread of its own, waited for until it ends or `stop` is set; False: stopped first (the
+    thread, a daemon, ends with the process). Its compile holds the main thread a second near idle, 20 s and more
+    on a loaded machine, and a SIGTERM then waited for it: the controller of tests/integration/test_restart.py,
+    stopped before its first tick, took 7-8 s to end (session 55). An error of warm_up is raised here."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            warm_up(policy)
+        except BaseException as exc:  # raised in the caller's thread, below
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        if stop.wait(look_s):
+            return False
+    if failed:
+        raise failed[0]
+    return True
+
+
 def freeze_heap() -> None:
     """Take every object built so far (junction models, layouts, the service's start state) out
     of the garbage collector's passes: they live as long as the process, and at a city's size
@@ -1234,9 +1257,9 @@ def main(cfg: Config, region: str | None = None) -> int:
                 trust.epoch,
                 trust.signer is not None,
             )
-            warm_up(node.policy)
-            freeze_heap()
-            run_realtime(driver, clock, stop, **tick_start(cfg.service))
+            if warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM meanwhile would wait for it
+                freeze_heap()
+                run_realtime(driver, clock, stop, **tick_start(cfg.service))
     finally:
         driver.close()
         if recorder is not None:

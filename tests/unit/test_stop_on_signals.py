@@ -11,8 +11,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from controller import live
 from controller.live import stop_on_signals
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +76,31 @@ def test_a_signal_to_a_child_forked_inside_stops_the_child_and_not_the_parent() 
         child.join(10)
         assert child.exitcode == 0
         assert not stop.wait(0.5)
+
+
+def test_the_start_up_compile_is_not_waited_for_once_stopped(monkeypatch) -> None:
+    """controller/live.py warm_up_until: `run`'s start-up compile (warm_up) in a thread, waited for until `stop`.
+    Called in the main thread, as before, a SIGTERM during it waited for the compile (7-8 s under load)."""
+    release = threading.Event()
+    monkeypatch.setattr(live, "warm_up", lambda policy: release.wait(30))
+    stop = threading.Event()
+    threading.Timer(0.05, stop.set).start()
+    t0 = time.monotonic()
+    try:
+        assert not live.warm_up_until("webster", stop)
+        assert time.monotonic() - t0 < 5
+    finally:
+        release.set()
+
+
+def test_the_start_up_compile_is_waited_for_and_its_error_raised(monkeypatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(live, "warm_up", calls.append)
+    assert live.warm_up_until("webster", threading.Event()) and calls == ["webster"]
+
+    def broken(policy: str) -> None:
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(live, "warm_up", broken)
+    with pytest.raises(RuntimeError, match="no compiler"):
+        live.warm_up_until("webster", threading.Event())
