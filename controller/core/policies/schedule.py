@@ -158,6 +158,8 @@ class ScheduleState:
     # last tick (`wait_kept_in_green`)
     held_red_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (movements,) red time the green
     # phase's movements had when its green began (`wait_kept_in_green`; 0 for the others)
+    queued_since_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (lanes,) when the lane's queue went
+    # from none to some (inf: none now; `stall_clock_after_travel`)
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,8 @@ class SchedulePolicy(Policy):
             return state, None
         cur = signal.phase
         st = state.statics
+        if self.params.stall_clock_after_travel:
+            state = replace(state, queued_since_s=queued_since_s(state.queued_since_s, est, now_s))
         held = state.held_red_s
         if self.params.wait_kept_in_green:
             red_now = now_s - np.asarray(signal.red_since_s, dtype=float)
@@ -531,10 +535,14 @@ class SchedulePolicy(Policy):
         downstream; `stall_head_on_loop`: a head on its stop-line loop, _head). With `stall_after_travel`, a
         queue still on its way is not: it arrives when it reaches the stop line (_on_its_way); with
         `stall_after_travel_split_junction`, the same at a junction with parts `split_movements_by_green` made
-        (split_parts) only.
+        (split_parts) only. With `stall_clock_after_travel`, the clock starts no earlier than the queue can have
+        reached the stop line (reachable_s).
         Returns (stalled, the estimate, the arrivals `arr`), the last two as _on_its_way leaves them."""
         cur = signal.phase
-        since = now_s - np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+        start = np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
+        if self.params.stall_clock_after_travel:
+            start = np.maximum(start, reachable_s(layout, est, state.queued_since_s))
+        since = now_s - start
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
         if self.params.stall_after_travel:
             return self._on_its_way(layout, est, arr, stalled)
@@ -608,6 +616,30 @@ def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
     loops, on its way), and no head stands there (`[schedule] stall_head_on_loop`)."""
     occupied = np.asarray(est.lanes.stop_empty_s <= 0.0, dtype=bool)
     out: np.ndarray = np.any(layout.lane_uses & occupied[None, :], axis=1)
+    return out
+
+
+def queued_since_s(prev: np.ndarray, est: Estimate, now_s: float) -> np.ndarray:
+    """(lanes,) when each lane's queue (between the loops) went from none to some: `prev`'s time where the lane
+    stays queued, now where its queue appears, inf where it has none (`[schedule] stall_clock_after_travel`)."""
+    queued = est.lanes.queue_pcu > 0
+    if len(prev) != len(queued):
+        prev = np.full(len(queued), np.inf)
+    out: np.ndarray = np.where(queued, np.minimum(prev, now_s), np.inf)
+    return out
+
+
+def reachable_s(layout: Layout, est: Estimate, since_s: np.ndarray) -> np.ndarray:
+    """(movements,) the earliest time a vehicle of the movement's queue can have reached its stop line: over its
+    lanes with a queue, when that queue appeared (`since_s`, queued_since_s) plus the zone's travel time (the
+    distance between the loops / the speed the advance loop measures, at least 1 m/s, as due_s; 0 on a lane without
+    an advance loop: its queue is counted at the stop line); -inf where none of its lanes has a queue since a known
+    time (stall_s's clock as without `[schedule] stall_clock_after_travel`)."""
+    if len(since_s) != len(layout.lanes):
+        return np.full(len(est.queue_pcu), -np.inf)
+    travel = np.where(layout.lane_adv >= 0, layout.lane_zone_m / np.maximum(est.lanes.adv_speed_mps, 1.0), 0.0)
+    at = np.where(layout.lane_uses, (since_s + travel)[None, :], np.inf).min(axis=1)
+    out: np.ndarray = np.where(np.isfinite(at), at, -np.inf)
     return out
 
 
