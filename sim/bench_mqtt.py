@@ -70,7 +70,11 @@ the bundled city's junction with the most detectors (ids made unique).
   on the last second's ticks, the slowest 1 % of a 60 s live run's plans at 5,000 junctions near idle.
 - --dump FOLDER: each 1 Hz run's timeline of every plan as JSON (its message handed to the
   feeder's client, received by the controller, its tick's start, the core's step's start, the
-  plan handed, and heard by a subscriber through the broker: this process, QoS 0).
+  plan handed, and heard by a subscriber through the broker: this process, QoS 0); since session 55
+  also each controller's socket reads (`recvs`: wall before and after, bytes, its network thread's
+  CPU so far), when its tick's thread read each message (`read_at`), and every TAP_EVERY-th
+  junction's detector messages as this process's subscriber hears them (`taps`): a message's
+  transport by part, the feeder's hand-off, the broker, the controller's socket and its thread.
 - decode: "batch", the service's MQTT path (a tick's detector messages decoded together,
   core/feedbatch.py), or "1-by-1" (--per-message yes/both): each message decoded alone by
   ControllerService.on_detectors, the path before the batch decoder, for comparison on one tree.
@@ -558,7 +562,7 @@ def controller_process(spec: dict) -> None:
     warm_up(cfg.service.policy)  # as run_controller.py run does
     freeze_heap()
     validate_s, ticks, plans, begun = _instrument(node)
-    collections = _note_collections() if spec.get("dump") else []
+    notes = (_note_collections(), _note_recvs(node)) if spec.get("dump") else ([], [])
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
     try:
@@ -576,10 +580,9 @@ def controller_process(spec: dict) -> None:
     # the heartbeat's junction tables built in the node's idle time, and those built at once in a tick (live.py)
     body["tables"] = [node.tables_in_idle_time, node.tables_at_once]
     body["gc"] = [node.collector.in_idle_time, node.collector.at_once, *node.collector.collections]  # IdleCollector
-    if spec.get("dump"):  # each junction's message received, each tick's start (live: its wait's end)
-        body["arrived"] = node.inbox.by_junction
-        body["begun"] = begun
-        body["collections"] = collections
+    if spec.get("dump"):  # each junction's message received and read, each tick's start (live: its wait's end)
+        body |= {"arrived": node.inbox.by_junction, "begun": begun, "read_at": node.inbox.read_at}
+        body["collections"], body["recvs"] = notes
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
 
 
@@ -606,6 +609,25 @@ def _note_collections() -> list[list[float]]:
             out[-1][1], out[-1][3] = time.time(), info["collected"]
 
     gc.callbacks.append(noted)
+    return out
+
+
+def _note_recvs(node: ServiceNode) -> list[list[float]]:
+    """--dump: each read of the connection's socket by its network thread from now on, [wall before, wall after,
+    bytes, the network thread's CPU seconds so far] (paho's `_sock_recv`, which the lean reader calls once per
+    burst): a message put in the inbox after a read and before the next came with it (or was left over from an
+    earlier one), so its transport splits into the socket's side (before the read) and the thread's (after)."""
+    out: list[list[float]] = []
+    client = node.client._client
+    recv = client._sock_recv
+
+    def noted(bufsize: int) -> bytes:
+        a = time.time()
+        data = recv(bufsize)
+        out.append([a, time.time(), len(data), time.thread_time()])
+        return data
+
+    client._sock_recv = noted  # type: ignore[method-assign]
     return out
 
 
@@ -684,6 +706,8 @@ def _time_reads_and_plans(node: ServiceNode, cpu: dict) -> tuple[dict[float, lis
         out = read(payload, junction)
         dt = time.thread_time() - c
         cpu["read"] += dt
+        if out[1] is not None and junction is not None and junction[1:].isdigit():  # --dump: when each was read
+            node.inbox.read_at.setdefault(out[1][0][0], {})[int(junction[1:])] = time.time()
         if out[1] is not None and out[1][0][0] in clocks_in:
             n_s = late.setdefault(out[1][0][0], [0, 0.0])
             n_s[0], n_s[1] = n_s[0] + 1, n_s[1] + dt
@@ -709,6 +733,7 @@ class _StampedInbox:
     def __init__(self, inbox) -> None:
         self._inbox, self.arrivals = inbox, {}
         self.by_junction: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time received
+        self.read_at: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time read (the tick's thread)
         self.clocks_in: set[float] = set()  # the seconds whose clock message has come in
         self.ended = threading.Event()  # the feed's end clock message came in
         self.get, self.get_nowait, self.empty, self.qsize = inbox.get, inbox.get_nowait, inbox.empty, inbox.qsize
@@ -806,7 +831,7 @@ def one_hz_regions(
     spec |= dict(feeder or {})
     if statuses:
         spec |= {"statuses": True, "phases": len(next(iter(junctions.values())).phases)}
-    heard = _PlansHeard(broker) if dump is not None else None
+    heard = _PlansHeard(broker, n) if dump is not None else None
     broker_cpu0 = cpu_seconds(broker._proc.pid)
     feed, t0 = start_paced_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
     stop, scrapes, scraper = _scraper(ports, t0, scrape_every_s, metrics == "scraped")
@@ -861,27 +886,37 @@ class _PlansHeard:
     """--dump: every plan as a subscriber hears it through the broker (QoS 0 subscription, this
     process): junction number -> wall times heard, in order (a junction's plans keep their order)."""
 
-    def __init__(self, broker) -> None:
+    def __init__(self, broker, n: int = 0) -> None:
         self.walls: dict[int, list[float]] = {}
+        self.taps: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time its message was heard
         settings = MqttSettings(
             broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "plans-heard", session_expiry_s=0
         )
         self.client = MqttClient(settings, self._on_message)
-        self.client.subscribe([f"{Topics(SITE).root}/+/plan"], qos=0)
+        topics = Topics(SITE)
+        self.client.subscribe([f"{topics.root}/+/plan"], qos=0)
+        # a sample of the detector messages as the broker hands them to a subscriber with little else to do
+        self.client.subscribe([topics.detectors(junction_id(k)) for k in range(0, n, TAP_EVERY)], qos=0)
         self.client.start()
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         now = time.time()
-        level = topic.rsplit("/", 2)[-2]
-        if level[1:].isdigit():
+        level, kind = topic.rsplit("/", 2)[-2:]
+        if not level[1:].isdigit():
+            return
+        if kind == "plan":
             self.walls.setdefault(int(level[1:]), []).append(now)
+            return
+        t = _stamp(payload)
+        if t is not None:
+            self.taps.setdefault(t, {})[int(level[1:])] = now
 
     def dump(self, path: Path, body: dict) -> None:
         """Stop listening (a second after the feed's end: the last plans' way through the broker) and
         write `body` with what was heard."""
         time.sleep(1.0)
         self.client.close()
-        path.write_text(json.dumps(body | {"heard": self.walls}))
+        path.write_text(json.dumps(body | {"heard": self.walls, "taps": self.taps}))
 
 
 def _loop_cpu(out: dict, rows: list[dict], from_t: float, broker_cpu: float) -> dict:
@@ -1232,6 +1267,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
             _row(n, k, per_message, med | {"error": "", "rejected": {}}, raw_msg_s, kind)
 
 
+TAP_EVERY = 50  # --dump: every 50th junction's detector messages also heard by the bench's own subscriber
 _TIMELINE = ("transport", "wait", "queued", "validate", "tick")
 STEADY_AFTER_S = 10.0  # each plan's own latency also from the kept window's start + this (bench_cfg: period_s 5)
 # sim/broker.py's max_inflight: a connection's QoS 1 window holds a second's statuses of its junctions
