@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,6 +333,12 @@ class _Overrides:
     active: Mapping[str, Override]
 
 
+def feed_routes(topics: Topics, junctions: Iterable[str]) -> dict[bytes, tuple[str, str]]:
+    """Each junction's detectors and status topics, as bytes -> (kind, junction): what ServiceNode._on_message
+    puts in the inbox for a message on that topic."""
+    return {topics.junction(j, kind).encode(): (kind, j) for j in junctions for kind in ("detectors", "status")}
+
+
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out.
@@ -403,14 +409,14 @@ class ServiceNode:
             raise ConfigError(cfg.source, "service.policy", str(exc)) from None
         self._started(trust, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
+        self._topic_routes = feed_routes(self.topics, junctions)  # the network thread's look-up (_on_raw)
         self.lockstep, self.region = lockstep, region
         # lockstep: the field's packed seconds; a region's node reads its region's pack alone (sim/mqtt_run.py)
         self._packed_topic = self.topics.packed_detectors if region is None else self.topics.packed_detectors_of(region)
         self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
         self.sent: list[tuple[str, int]] = []  # (junction, seq) of the plans of the last tick
         self.unrouted = 0  # messages on topics we did not ask for
-        self.tick_durations_s: deque[float] = deque(maxlen=3600)
-        self.drain_durations_s: deque[float] = deque(maxlen=3600)
+        self.tick_durations_s, self.drain_durations_s = deque[float](maxlen=3600), deque[float](maxlen=3600)
         self.ticks, self.now_s, self.collector = 0, start_s, IdleCollector()  # (its collections: tick, _idle_share)
         self._next_heartbeat, self._next_summary = 0.0, time.monotonic() + SUMMARY_EVERY_S
         # gather: the messages taken before the tick (arrival order), each junction's latest second, those awaited
@@ -418,14 +424,15 @@ class ServiceNode:
         self._heard: dict[str, float] = {}
         self._awaited: set[str] = set()  # junctions whose detector message of second _awaited_t is not in yet
         self._owns_client, self.pump = client is None, pump
-        self.client = client or MqttClient(
-            settings,
-            self._on_message,
-            will=(self.topics.heartbeat(self.instance), self._heartbeat_payload("offline")),
-            on_connected=self._on_connected,
-        )
+        self.client = client or self._own_client(settings)
 
     # -- connection -----------------------------------------------------------------------
+    def _own_client(self, settings: MqttSettings) -> MqttClient:
+        """This node's connection: its messages to _on_raw (the feed's fast path) and _on_message, a Last Will
+        saying "offline"."""
+        will = (self.topics.heartbeat(self.instance), self._heartbeat_payload("offline"))
+        return MqttClient(settings, self._on_message, will=will, on_connected=self._on_connected, on_raw=self._on_raw)
+
     def _desk(self, audit: AuditSink | None, validation: DeskValidation | None) -> OperatorDesk:
         ops, roadside = self.cfg.operators, self.cfg.roadside
         return OperatorDesk(
@@ -498,6 +505,16 @@ class ServiceNode:
         # The broker may have published our Last Will while we were away: say "online" again
         # at the next tick (the heartbeat reads the service, which belongs to the tick thread).
         self._next_heartbeat = 0.0
+
+    def _on_raw(self, topic: bytes, payload: bytes) -> None:
+        """_on_message for a message read on paho_read's fast path (most of the feed), its topic as bytes: a
+        junction's detectors or status topic goes to the inbox by one look-up, as _on_message puts it; any
+        other, or every one while `route` is set, to _on_message (T, session 55)."""
+        hit = self._topic_routes.get(topic)
+        if hit is None or self.route is not None:
+            self._on_message(topic.decode(), payload)
+            return
+        self.inbox.put((hit[0], hit[1], payload))
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.clock:

@@ -4,7 +4,11 @@ It decides nothing. It connects (MQTT 5, persistent session: clean_start=False w
 expiry, so QoS 1 messages queued while it is away are delivered when it comes back), keeps its
 subscriptions across reconnects, reconnects with exponential backoff, and hands every message
 to one `on_message(topic, payload)` callable. That callable runs on paho's network thread:
-it should only queue the message for the thread that owns the service. A client started with
+it should only queue the message for the thread that owns the service. A client may also be given
+`on_raw(topic's bytes, payload)`: the messages paho_read.py reads on its fast path (the feeds:
+QoS 0 and 1 PUBLISHes without properties) go there, the topic not decoded (a live node routes a
+junction's topics by their bytes); every other message, and all of them without the lean reader,
+still goes to on_message. A client started with
 a pump (controller/adapters/mqtt_pump.py) has no network thread of its own: the pump's caller
 serves it, with its other clients, and the callable runs there.
 
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
+OnRaw = Callable[[bytes, bytes], None]  # (the topic's bytes, payload)
 
 # Topic levels of the contract that can never be junction ids.
 RESERVED_LEVELS = frozenset({"service", "sim", "ops"})
@@ -256,19 +261,16 @@ class MqttClient:
         *,
         will: tuple[str, bytes] | None = None,
         on_connected: Callable[[bool], None] | None = None,
+        on_raw: OnRaw | None = None,
     ) -> None:
         """on_connected(session_present) runs on the network thread after every (re)connect,
-        before `connected` is set."""
+        before `connected` is set. on_raw: see the module's docstring (default: on_message for all)."""
         self.settings = settings
-        self._on_message = on_message
+        self._on_message, self._on_raw = on_message, on_raw
         self._on_connected = on_connected
         self.connected = threading.Event()
         self.refused: str = ""  # CONNACK reason when the broker refused us for good (auth, ACL)
-        self.connects = 0
-        self.disconnects = 0
-        self.received = 0
-        self.published = 0
-        self.callback_errors = 0
+        self.connects, self.disconnects, self.received, self.published, self.callback_errors = 0, 0, 0, 0, 0
         self.acks: dict[int, int] = {}  # mid -> PUBACK reason code (0 success, 135 not authorised, ...)
         self._acks_cv = threading.Condition()
         self._subs: dict[str, int] = {}  # topic filter -> QoS, re-sent on every (re)connect
@@ -306,7 +308,8 @@ class MqttClient:
         c.on_publish = self._handle_publish
         c.on_connect_fail = self._handle_connect_fail
         c.on_subscribe = self._handle_subscribe
-        paho_read.install(c)  # paho's packet reader buffered, QoS 0 PUBLISH decoded at once (exact)
+        # paho's packet reader buffered, a QoS 0 or 1 PUBLISH handed on at once without paho's MQTTMessage (exact)
+        paho_read.install(c, raw=self._handle_raw)
         paho_acks.install(c)  # no walk of the messages in flight after an ack when none is queued (exact)
         self._client = c
 
@@ -641,6 +644,19 @@ class MqttClient:
         except Exception:  # a handler bug must not kill the network thread
             self.callback_errors += 1
             log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id, message.topic)
+
+    def _handle_raw(self, topic: bytes, payload: bytes) -> None:
+        """_handle_message for a message of paho_read's fast path: its topic's bytes, no MQTTMessage."""
+        self.received += 1
+        try:
+            if self._on_raw is not None:
+                self._on_raw(topic, payload)
+            elif self._on_message is not None:
+                self._on_message(topic.decode(), payload)
+        except Exception:  # a handler bug must not kill the network thread
+            self.callback_errors += 1
+            name = topic.decode(errors="replace")
+            log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id, name)
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._acks_cv:

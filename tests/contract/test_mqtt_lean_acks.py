@@ -26,9 +26,8 @@ def broker(tmp_path):
 @pytest.mark.parametrize("lean", [True, False])
 def test_every_plan_is_acknowledged_and_arrives_in_order(broker, clients, limit, lean):
     got: list[bytes] = []
-    dev = MqttClient(broker.settings(field_user("J1")))
+    dev = MqttClient(broker.settings(field_user("J1")), lambda topic, payload: got.append(payload))
     clients.append(dev)
-    dev._client.on_message = lambda client, userdata, m: got.append(m.payload)
     dev.subscribe([broker.topics.plan("J1")], qos=1)
     dev.start()
     ctl = MqttClient(broker.settings(CONTROLLER, max_inflight=limit))

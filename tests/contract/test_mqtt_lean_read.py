@@ -32,6 +32,8 @@ def _subscriber(broker: Broker, user: str, lean: bool, got: list, clients: list)
     if not lean:
         del sub._client.__dict__["_packet_read"]  # paho's own reader
     assert ("_packet_read" in sub._client.__dict__) == (lean and paho_read.exact_here())
+    if lean:
+        paho_read.install(sub._client)  # no raw handler: every message an MQTTMessage, its fields compared
     sub._client.on_message = lambda client, userdata, m: got.append(
         (m.topic, m.payload, m.qos, m.retain, m.dup, m.properties.json() if m.properties else None)
     )
