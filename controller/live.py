@@ -1262,7 +1262,7 @@ def main(cfg: Config, region: str | None = None) -> int:
         with stop_on_signals(stop):  # not stop.set() in a handler: stop_on_signals
             node.start(wait=False)
             try:
-                node.client.wait_connected(settings.connect_timeout_s)
+                node.client.wait_connected(settings.connect_timeout_s, stop)  # a SIGTERM ends the wait
             except AdapterError as exc:
                 if exc.fatal:
                     raise
@@ -1274,7 +1274,7 @@ def main(cfg: Config, region: str | None = None) -> int:
                 trust.epoch,
                 trust.signer is not None,
             )
-            if warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM meanwhile would wait for it
+            if not stop.is_set() and warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM would wait for it
                 freeze_heap()
                 run_realtime(driver, clock, stop, **tick_start(cfg.service))
     finally:

@@ -59,6 +59,8 @@ POLL_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 # (None once lost), the packet reader (MQTT_ERR_AGAIN when the socket would block) and its error
 # handling, as paho 2.0-2.2's own loop_read does. A release without them is read by loop_read.
 PAHO_BURST_READ = ("_sock", "_packet_read", "_loop_rc_handle")
+# MqttClient.wait_connected given a stop event looks at it this often
+STOP_LOOK_S = 0.1
 
 
 def burst_read_missing(client: object) -> list[str]:
@@ -67,6 +69,18 @@ def burst_read_missing(client: object) -> list[str]:
     reads by paho's public loop_read, the same packets, a poll round for each read)."""
     missing = [n for n in PAHO_BURST_READ if not hasattr(client, n)]
     return missing + [n for n in PAHO_BURST_READ[1:] if n not in missing and not callable(getattr(client, n))]
+
+
+def _wait_or_stop(wait: Callable[[float], bool], deadline_s: float, stop: threading.Event) -> bool:
+    """wait(seconds) in turns of at most STOP_LOOK_S: True once a turn returns True; False at
+    deadline_s (monotonic) or once `stop` is set."""
+    while not stop.is_set():
+        left_s = deadline_s - time.monotonic()
+        if wait(max(0.0, min(left_s, STOP_LOOK_S))):
+            return True
+        if left_s <= STOP_LOOK_S:
+            return False
+    return False
 
 
 def topic_level(name: str) -> str:
@@ -348,13 +362,19 @@ class MqttClient:
             self.wait_connected(s.connect_timeout_s)
         return self
 
-    def wait_connected(self, timeout_s: float) -> None:
+    def wait_connected(self, timeout_s: float, stop: threading.Event | None = None) -> None:
         """Until connected and the subscriptions acknowledged (messages published by others from
-        then on reach us)."""
+        then on reach us). With `stop`: returns, connected or not, once it is set (looked at every
+        STOP_LOOK_S): a SIGTERM to `run` does not wait out connect_timeout_s while no broker answers."""
+        halt = stop if stop is not None else threading.Event()  # never set
         deadline_s = time.monotonic() + timeout_s
         if self._pump is not None:  # nobody else serves the socket: serve it until answered
-            self._pump.run_until(lambda: bool(self.refused) or self.ready(), timeout_s)
-        if not self._first.wait(max(0.0, deadline_s - time.monotonic())) and not self.connected.is_set():
+            done = lambda: halt.is_set() or bool(self.refused) or self.ready()  # noqa: E731
+            self._pump.run_until(done, timeout_s, idle=lambda: None, idle_every_s=STOP_LOOK_S)
+        first = _wait_or_stop(self._first.wait, deadline_s, halt)
+        if halt.is_set():
+            return
+        if not first and not self.connected.is_set():
             raise AdapterError(
                 f"no MQTT broker answered at {self.settings.host}:{self.settings.port} "
                 f"within {timeout_s:g} s (client {self.settings.client_id})"
@@ -366,8 +386,9 @@ class MqttClient:
                 fatal=True,
             )
         with self._sub_cv:
-            if not self._sub_cv.wait_for(lambda: not self._sub_pending, max(0.0, deadline_s - time.monotonic())):
-                raise AdapterError(f"broker did not acknowledge the subscriptions of {self.settings.client_id}")
+            acked = _wait_or_stop(lambda s: self._sub_cv.wait_for(lambda: not self._sub_pending, s), deadline_s, halt)
+        if not acked and not halt.is_set():
+            raise AdapterError(f"broker did not acknowledge the subscriptions of {self.settings.client_id}")
 
     def ready(self) -> bool:
         """Connected, and every subscription acknowledged."""
