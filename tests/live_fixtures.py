@@ -98,6 +98,67 @@ def wait_until(pred: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return pred()
 
 
+class Stopped:
+    """The processes a test starts, stopped when its `with` block ends: SIGTERM to each still
+    running (the last started first), SIGKILL to any still running `within_s` later. An error raised
+    in the block stays the test's failure (which processes ignored SIGTERM noted on it); without
+    one, a process that ignored SIGTERM fails the test by its name, with its log's tail.
+
+        with Stopped() as procs:
+            controller = procs.add("the controller", subprocess.Popen(...), tmp_path / "controller.log")
+            ...
+        assert controller.returncode == 0
+    """
+
+    def __init__(self, within_s: float = 10.0) -> None:
+        self.within_s = within_s
+        self.procs: list[tuple[str, subprocess.Popen, Path | None]] = []
+
+    def add(self, name: str, proc: subprocess.Popen, log: Path | None = None) -> subprocess.Popen:
+        """`proc`, stopped at the block's end; `log`: the file its output goes to (else its stderr, if a pipe)."""
+        self.procs.append((name, proc, log))
+        return proc
+
+    def __enter__(self) -> Stopped:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        late = self.stop()
+        if late and exc is not None:
+            exc.add_note("\n".join(late))  # the block's own error is raised, as it came
+        elif late:
+            pytest.fail("\n".join(late), pytrace=False)
+
+    def stop(self) -> list[str]:
+        """Stop every process; for each that did not end within `within_s` of SIGTERM (then killed),
+        its name, pid and log's tail."""
+        for _, proc, _ in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        deadline_s = time.monotonic() + self.within_s
+        late = []
+        for name, proc, log in reversed(self.procs):
+            try:
+                proc.wait(max(0.0, deadline_s - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                tail = _log_tail(proc, log)
+                late.append(
+                    f"{name} (pid {proc.pid}) ignored SIGTERM for {self.within_s:g} s (killed); its log ends:\n{tail}"
+                )
+        return late
+
+
+def _log_tail(proc: subprocess.Popen, log: Path | None, chars: int = 2000) -> str:
+    """The last `chars` of a killed process's log file, or of its stderr when that is a pipe."""
+    if log is not None or proc.stderr is None:
+        proc.wait()
+        return log.read_text(errors="replace")[-chars:] if log is not None else "(no log kept)"
+    _, err = proc.communicate()
+    text = err.decode(errors="replace") if isinstance(err, bytes) else err
+    return text[-chars:]
+
+
 class Inbox:
     """An MQTT client's on_message that keeps every (topic, payload) and lets a test wait for
     them: the one the live tests share.

@@ -19,7 +19,7 @@ import tomli_w
 from controller.config import Config
 from sim.broker import CREDENTIALS_DIR, Broker, free_port, provision
 from sim.netimport import import_network
-from tests.live_fixtures import skip_without_mosquitto
+from tests.live_fixtures import Stopped, skip_without_mosquitto
 
 pytest.importorskip("sumo")
 skip_without_mosquitto()
@@ -36,9 +36,10 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
     env = {**os.environ, "TSC_PLAN_KEYS": _plan_key()}
     creds = str(tmp_path / "broker" / CREDENTIALS_DIR)
     cli = [sys.executable, str(ROOT / "run_controller.py"), "--config", str(conf)]
-    procs = []
-    try:
-        procs.append(subprocess.Popen([broker.binary, "-c", str(broker.conf_path)], stderr=subprocess.DEVNULL))
+    # a process that ignores SIGTERM fails the test; an error in the block stays the failure
+    with Stopped() as procs:
+        broker_cmd = [broker.binary, "-c", str(broker.conf_path)]
+        procs.add("mosquitto", subprocess.Popen(broker_cmd, stderr=subprocess.DEVNULL))
         time.sleep(0.3)
         service = subprocess.Popen(
             [*cli, "run", "--credentials", creds, "--speed", str(SPEED)],
@@ -47,7 +48,7 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        procs.append(service)
+        procs.add("the service (run)", service)
         field_args = ["--out", str(tmp_path / "field"), "--intersections", str(inter), "--credentials", creds]
         field = subprocess.run(
             [*cli, "field", str(small_grid), *field_args, "--speed", str(SPEED), "--", "--end", str(END_S)],
@@ -66,11 +67,6 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
         _out, err = service.communicate(timeout=15)
         assert service.returncode == 0, err[-2000:]
         assert "signed=True" in err and "service stopped" in err
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                p.wait(10)
 
 
 def _provisioned(small_grid: Path, tmp_path: Path) -> tuple[Path, list[str], Broker]:

@@ -31,7 +31,7 @@ from controller.adapters.mqtt import MqttClient
 from controller.core.messages import decode_plan, encode_detector_message, encode_status
 from sim.broker import CONTROLLER, Broker, field_user
 from sim.roadside import RoadsideController
-from tests.live_fixtures import cross, cross_toml, skip_without_mosquitto
+from tests.live_fixtures import Stopped, cross, cross_toml, skip_without_mosquitto
 
 skip_without_mosquitto()
 
@@ -162,38 +162,35 @@ def test_kill_9_and_restart_every_junction_back_within_2_ticks(tmp_path):
         monitor.subscribe([broker.topics.heartbeat("ctl-rs")], qos=1)
         monitor.start()
         field = Field(broker, junctions, keys)
-        procs = []
-        try:
-            procs.append(start_controller(tmp_path, broker, ring.masters["k1"].hex()))
-            wait_for(
-                lambda: all(m == "adaptive" for j, m in field.modes().items() if j in GOOD),
-                30,
-                "the first run to control every junction",
-            )
-            wait_for(lambda: all(field.rc[j].last_seq >= 8 for j in GOOD), 20, "seq to grow")
-            old_epoch = field.rc["J1"].epoch
-            old_plan = field.arrivals["J1"][-1][1]
-            procs[0].send_signal(signal.SIGKILL)
-            procs[0].wait(10)
-            wait_for(lambda: all(m == "local" for m in field.modes().values()), 15, "the plans to run out")
-            old_seq = {j: field.rc[j].last_seq for j in GOOD}
-            restart_t = time.time()
+        log = tmp_path / "controller.log"
+        with Stopped() as procs:  # a run that ignores SIGTERM fails the test, and an error above it stays the failure
+            try:
+                first = procs.add("the first run", start_controller(tmp_path, broker, ring.masters["k1"].hex()), log)
+                wait_for(
+                    lambda: all(m == "adaptive" for j, m in field.modes().items() if j in GOOD),
+                    30,
+                    "the first run to control every junction",
+                )
+                wait_for(lambda: all(field.rc[j].last_seq >= 8 for j in GOOD), 20, "seq to grow")
+                old_epoch = field.rc["J1"].epoch
+                old_plan = field.arrivals["J1"][-1][1]
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+                wait_for(lambda: all(m == "local" for m in field.modes().values()), 15, "the plans to run out")
+                old_seq = {j: field.rc[j].last_seq for j in GOOD}
+                restart_t = time.time()
 
-            procs.append(start_controller(tmp_path, broker, ring.masters["k1"].hex()))
-            wait_for(
-                lambda: all(field.adaptive_since[j] is not None for j in GOOD),
-                30,
-                "the second run to control every junction",
-            )
-            new_epoch = check_second_run(field, heartbeats, restart_t, old_epoch, old_seq, old_plan)
-        finally:
-            field.close()
-            monitor.close()
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-                    p.wait(10)
-        assert procs[1].returncode == 0, (tmp_path / "controller.log").read_text()[-2000:]
+                second = procs.add("the second run", start_controller(tmp_path, broker, ring.masters["k1"].hex()), log)
+                wait_for(
+                    lambda: all(field.adaptive_since[j] is not None for j in GOOD),
+                    30,
+                    "the second run to control every junction",
+                )
+                new_epoch = check_second_run(field, heartbeats, restart_t, old_epoch, old_seq, old_plan)
+            finally:
+                field.close()
+                monitor.close()
+        assert second.returncode == 0, log.read_text()[-2000:]
     check_audit(tmp_path, old_epoch, new_epoch)
 
 
