@@ -89,6 +89,11 @@ def test_held_green_needs_protection_a_spill_and_less_than_the_plans_green():
     protected, spill = np.array([True, True, False, True]), np.array([2.0, 0.0, 2.0, 2.0])
     assert held_green(hold, protected, spill, 99.0).tolist() == [True, False, False, False]
     assert not held_green(hold, protected, spill, 100.0).any()  # green 30 s: the plan's green lasted
+    # seen green a tick late (from 71 s): the phase in force has been green 30 s, so has the movement; unseen: not held
+    late = GreenHold(hold.plan_s, np.array([71.0, 71.0, 71.0, np.nan]))
+    assert late.from_s[0] + 29.0 == 100.0 and held_green(late, protected, spill, 100.0).tolist()[0]
+    assert not held_green(late, protected, spill, 100.0, 30.0).any()
+    assert held_green(late, protected, spill, 100.0, 29.0).tolist() == [True, False, False, False]
     protected_phases = np.array([[True, False, True], [True, True, False], [False, True, True]])
     assert keep_phases(protected_phases, np.array([True, False, True])).tolist() == [True, False, False]
     assert keep_phases(protected_phases, np.array([True, False, False])).tolist() == [True, True, False]
@@ -125,6 +130,17 @@ def test_max_pressure_spill_plan_green_keeps_the_ring_exits_green_for_the_plans_
     assert _wish_after(key, lay, no_spill, 19.0) == PhaseWish(1)
     permitted = replace(lay, protected=np.zeros_like(lay.protected))
     assert _wish_after(key, permitted, est, 19.0) == PhaseWish(1)
+
+
+def test_max_pressure_spill_plan_green_holds_no_longer_than_the_phase_in_force_has_been_green():
+    """The policy first sees N green a tick after N/S's green began (70 s; first tick 71 s): at 100 s N/S has been
+    green the plan's 30 s, so has N, though its recorded start says 29 s: the pressures go on to E/W."""
+    lay, est, _ = ring_exit_and_long_entry(2.0, 10.0)
+    key = MaxPressurePolicy(KEY)
+    state, wishes = key.init(lay, 0.0), {}
+    for t in np.arange(71.0, 100.5, 1.0):
+        state, wishes[float(t)] = key.decide(state, lay, est, _ns_green_from(lay, 70.0, float(t)), float(t))
+    assert wishes[99.0] == PhaseWish(0) and wishes[100.0] == PhaseWish(1)
 
 
 def test_max_pressure_spill_plan_green_goes_on_only_into_a_phase_that_keeps_it_green():

@@ -988,7 +988,7 @@ class MaxPressurePolicy(Policy):
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         if state.hold is not None:
-            held = self._held_wish(state.hold, layout, est, cur, now_s, v, state, partner)
+            held = self._held_wish(state.hold, layout, est, signal, now_s, v, state, partner)
             if held is not None:
                 return state, held
         if state.plan_red_s is not None:
@@ -1106,7 +1106,7 @@ class MaxPressurePolicy(Policy):
         hold: GreenHold,
         layout: Layout,
         est: Estimate,
-        cur: int,
+        signal: SignalView,
         now_s: float,
         v: np.ndarray,
         state: MaxPressureState,
@@ -1117,7 +1117,8 @@ class MaxPressurePolicy(Policy):
         highest-pressure phase among those that keep every such movement green protected (spill_red.keep_phases;
         the phase in force unless another's pressure is higher); None: no movement held (the rules go on; the hold
         comes before `spill_plan_red`'s due red)."""
-        held = held_green(hold, layout.protected[cur], blocking_queue_pcu(layout, est), now_s)
+        cur = signal.phase
+        held = held_green(hold, layout.protected[cur], blocking_queue_pcu(layout, est), now_s, signal.green_elapsed_s)
         if not held.any():
             return None
         best = int(np.where(keep_phases(layout.protected, held), v, -np.inf).argmax())

@@ -190,11 +190,15 @@ def track_green_from(prev: GreenHold, green: np.ndarray, now_s: float) -> GreenH
     return GreenHold(prev.plan_s, start)
 
 
-def held_green(hold: GreenHold, protected_now: np.ndarray, blocking_pcu: np.ndarray, now_s: float) -> np.ndarray:
+def held_green(
+    hold: GreenHold, protected_now: np.ndarray, blocking_pcu: np.ndarray, now_s: float, green_elapsed_s: float = 0.0
+) -> np.ndarray:
     """(movements,) bool: held green under the rule: served protected by the phase in force
     (`protected_now`), its spill past the room (`blocking_pcu` > 0), green for less than the plan's
-    longest green (`hold.from_s` known)."""
-    lasted_s = now_s - hold.from_s
+    longest green (`hold.from_s` known). A movement the phase in force serves has been green at least
+    as long as that phase (`green_elapsed_s`): its status is seen green a tick after the phase's
+    green starts, and a 6 s stage whose plan green is 6 s was held a second more."""
+    lasted_s = np.maximum(now_s - hold.from_s, green_elapsed_s)
     out: np.ndarray = protected_now & (blocking_pcu > 0.0) & (lasted_s < hold.plan_s)
     return out
 
