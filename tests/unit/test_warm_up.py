@@ -7,6 +7,7 @@ that `run --region` hands its metrics to the failover."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,58 @@ def test_a_webster_service_compiles_at_its_start_what_its_first_pass_calls():
 
 def test_another_policy_compiles_nothing_at_its_start():
     assert compiled_before_and_after("adaptive") == [0, 1]  # (its first floors-together call would compile)
+
+
+# -- numba's disk cache (warm_up, live.compile_cache_dir): a later process loads what an earlier one compiled -----
+# warm_up, then raise_rows compiled (or loaded) against raise_rows run by Python on random rows; prints the
+# compiled loop's cache hits and misses and whether the two agree to the bit
+CACHED = """
+import logging
+import numpy as np
+from controller.core.policies import webster_net as w
+from controller.live import warm_up
+logging.basicConfig(level=logging.INFO)
+warm_up("webster")
+compiled = w._compiled_raise_rows()
+rng = np.random.default_rng(11)
+rows = tuple(tuple(sorted(rng.choice(4, size=rng.integers(1, 4), replace=False).tolist())) for _ in range(5))
+pad = w.PaddedIndex(*w._padded(rows), *w._padded(tuple(r[::-1] for r in rows)), np.array([False] * 5))
+owed = rng.uniform(-5, 30, size=(3, 5))
+args = (pad.counting, pad.counting_on, pad.serving, pad.serving_on, pad.always, owed, np.argsort(-owed, axis=1))
+hi, lo = np.full((3, 4), 60.0), rng.uniform(5, 20, size=(3, 4))
+by_python, by_numba = lo.copy(), lo.copy()
+w.raise_rows(*args, hi, by_python)
+compiled(*args, hi, by_numba)
+stats = compiled.stats
+print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), by_python.tobytes() == by_numba.tobytes())
+"""
+
+
+def warmed_up(cache_dir: Path) -> tuple[list[str], str]:
+    """CACHED in a fresh process with NUMBA_CACHE_DIR=cache_dir: ([hits, misses, same bits], its log)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", CACHED], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return out.stdout.split(), out.stderr
+
+
+def test_a_second_process_loads_the_compiled_loop_the_first_saved(tmp_path):
+    """The first process compiles and saves (a miss), the second loads (a hit): the same bits as Python's."""
+    assert warmed_up(tmp_path)[0] == ["0", "1", "True"]
+    assert len(list(tmp_path.glob("tsc-*/*/webster_net.raise_rows-*.nbc"))) == 1  # a folder per text
+    assert warmed_up(tmp_path)[0] == ["1", "0", "True"]
+
+
+def test_a_broken_or_unwritable_cache_is_done_without(tmp_path):
+    """A cache index that cannot be read, or a cache folder that cannot be made, is logged and the loop
+    compiled as without a cache: the service starts."""
+    warmed_up(tmp_path)
+    for index in tmp_path.glob("tsc-*/*/*.nbi"):
+        index.write_bytes(b"garbage")
+    got, log = warmed_up(tmp_path)
+    assert got == ["0", "1", "True"] and "compile cache in" in log and "not used" in log
+    (tmp_path / "a_file").write_text("")
+    got, log = warmed_up(tmp_path / "a_file")
+    assert got == ["0", "1", "True"] and "no compile cache" in log
 
 
 # -- who calls it: `run` and bench_mqtt's controllers, once set up and before the heap is frozen --------

@@ -154,7 +154,8 @@ def _compiled_raise_rows() -> Callable[..., None]:
     operations per movement rank, whose cost per call dominated webster's searches under roadside
     statuses (BENCHMARKS.md, issue 12, E, session 49). Kept per process as a module's functions are
     (the cache holds no result, only the compiled form of raise_rows): held by each FloorAnswers it
-    would be compiled again for every network pass built (each test's, each region's)."""
+    would be compiled again for every network pass built (each test's, each region's). No disk
+    cache here (I/O): a live service's warm_up gives it numba's (controller/live.py compile_cache_dir)."""
     import numba
 
     compiled: Callable[..., None] = numba.njit(raise_rows)
