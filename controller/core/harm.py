@@ -204,7 +204,7 @@ class HarmParams:
     # policy or, every light at once, by the city's plan on its clocks (pairs.program_wish, through the gate),
     # whichever its stop-line loops count crossing more PCU a minute over whole cycles; the side not kept is tried
     # again on a schedule. false: each light judged on its own, as above
-    group_trial: bool = False
+    group_trial: bool = True
     # group_trial: the cycles of its program over which each side is counted (a trial: the side on trial; the
     # side kept: the cycles before a trial)
     group_trial_cycles: float = 3.0
@@ -220,11 +220,11 @@ class HarmParams:
     # group_trial: the least gain (a fraction) in the plan's crossings a trial is run to find: the plan is tried
     # only where the policy's window counted enough crossings for that gain to be significant at group_trial_z
     # (grouptrial.least_count_pcu; 0: no least)
-    group_trial_min_gain: float = 0.2
+    group_trial_min_gain: float = 0.15
     # group_trial: the plan is tried only where its greens show the group's lanes at least as much green (lanes
     # green, on average over its cycle) as the policy showed them over its window (the roadside's status).
     # false: no such gate
-    group_trial_green: bool = False
+    group_trial_green: bool = True
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 
-from controller.config import Config
+from controller.config import Config, load_config
 from controller.core import grouptrial
 from controller.core.estimation import Layout
 from controller.core.grouptrial import Count, Group
@@ -22,6 +23,7 @@ from tests.unit.test_harm_pairs import _Stub
 
 C = 90.0  # the group's cycle in the schedule tests
 G = Group("A", ("A", "B"), C)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_groups_are_neighbours_whose_programs_run_one_cycle():
@@ -327,3 +329,16 @@ def test_the_step_gates_the_trial_on_the_green_the_roadsides_showed_under_the_po
     assert {r.mode for r in report.values()} == {"policy"}
     _, _, why, _ = _core_run(True, until, green=True, policy_intergreen=True)
     assert why and "on trial" in why[0] and "green 2.0 lanes" in why[0], why
+
+
+def test_the_shipped_config_forms_the_groups_and_gates_their_trials_on_the_plan_s_green():
+    """The defaults (config.toml and the dataclass; on since session 55): J and K are one group, its
+    trials are gated on the plan's green (2 x 110 / 65 lanes; inf: no gate) and on a window of 382 PCU
+    (a gain of 0.15 at z 2)."""
+    for cfg in (load_config(ROOT / "config.toml"), Config()):
+        h = cfg.harm
+        assert grouptrial.least_count_pcu(h.group_trial_z, h.group_trial_min_gain) == pytest.approx(382.2, abs=0.1)
+        lays = short_link_layouts()
+        core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
+        assert [g.lights for g in core.trial_groups] == [("J", "K")]
+        assert core._plan_green == {"J": pytest.approx(2 * 110 / 65)}
