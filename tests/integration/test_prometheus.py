@@ -34,7 +34,7 @@ import tomli_w
 
 from sim.broker import free_port
 from sim.commands import simulate_command
-from tests.live_fixtures import skip_without_mosquitto
+from tests.live_fixtures import Stopped, skip_without_mosquitto
 
 pytest.importorskip("sumo")
 
@@ -105,20 +105,21 @@ def prometheus(tmp_path_factory):
         f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
     )
     log = work / "prometheus.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={work / 'prometheus.yml'}",
-                f"--storage.tsdb.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{web_port}",
-                "--log.level=warn",
-            ],
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{web_port}"
-    try:
+    with Stopped(within_s=20) as procs:  # one that ignores SIGTERM fails the module's teardown, with its log
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [
+                    PROMETHEUS,
+                    f"--config.file={work / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={work / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{web_port}",
+                    "--log.level=warn",
+                ],
+                stdout=out,
+                stderr=out,
+            )
+        procs.add("prometheus", proc, log)
+        base = f"http://127.0.0.1:{web_port}"
         wait_for(
             "prometheus ready",
             lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200,
@@ -131,13 +132,6 @@ def prometheus(tmp_path_factory):
         # port, failed or not, marks the target's health other than "unknown".
         wait_for("prometheus scraping its target", lambda: _target_scraped(base), 60, proc, log)
         yield base, metrics_port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +159,9 @@ def scraped_run(prometheus, tmp_path_factory):
         ),
     )
     t0 = time.monotonic()
-    with open(log, "wb") as err, open(stdout, "wb") as so:
-        proc = subprocess.Popen(cmd, cwd=work, stdout=so, stderr=err)
-    try:
+    with Stopped(within_s=20) as procs:  # a simulate that ignores SIGTERM fails the module's teardown, with its log
+        with open(log, "wb") as err, open(stdout, "wb") as so:
+            proc = procs.add("simulate (lingering)", subprocess.Popen(cmd, cwd=work, stdout=so, stderr=err), log)
         summary = wait_for(
             "simulate wrote summary.json",
             lambda: (out / "summary.json").exists() and json.loads((out / "summary.json").read_text()),
@@ -188,13 +182,6 @@ def scraped_run(prometheus, tmp_path_factory):
         (samples,) = api(base, "/api/v1/query", query="tsc_service_time_seconds[5m]")["result"]
         at = samples["values"][-1][0]
         yield {"base": base, "at": at, "summary": summary, "stdout": stdout, "log": log, "run_s": run_s, "proc": proc}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def city_with_one_refused(work: Path) -> tuple[Path, Path]:
