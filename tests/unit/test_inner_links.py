@@ -12,7 +12,7 @@ import numpy as np
 from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.inner_links import inner_link_ratio, inner_links
+from controller.core.policies.inner_links import inner_link_ratio, inner_links, unseen_links, unseen_step
 from controller.core.policies.max_pressure import MaxPressurePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
@@ -165,3 +165,68 @@ def test_a_stage_serving_fewer_of_the_approachs_movements_than_another_does_not_
     raw["movements"].append(dict(e_t, id="E_R", turn="right", links=[4], to_edge="z", conflicts=[]))
     lay = Layout.build(parse_intersection(raw, "inner.toml"), Config())
     assert inner_links(lay).drains[:, 0].tolist() == [False, True]
+
+
+def _sent(lay: Layout, n_t_sent_pcu: float, e_t_crossed_pcu: float, e_empty_s: float = 0.0) -> Estimate:
+    """N_T sent `n_t_sent_pcu` over its stop line onto eE, E_T sent `e_t_crossed_pcu` over eE's; eE's stop-line
+    loop empty for `e_empty_s`; no queue seen anywhere."""
+    est = _est(lay, [0.0, 0.0, 0.0, 0.0], 0.0)
+    empty = np.zeros(len(lay.lanes))
+    empty[lay.lanes.index("eE_0")] = e_empty_s
+    return dataclasses.replace(
+        est,
+        departures_pcu=np.array([n_t_sent_pcu, e_t_crossed_pcu, 0.0, 0.0]),
+        lanes=dataclasses.replace(est.lanes, stop_empty_s=empty),
+    )
+
+
+def test_what_the_light_sent_onto_an_approach_without_advance_loop_and_no_loop_counted_is_its_queue() -> None:
+    """N_T's exit is eE, watched by its stop-line loop alone: 3 PCU sent, 1 counted over eE's stop line, 2 wait
+    unseen (in the box short of the loop) and are E_T's queue (K, session 55)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    assert unseen_links(lay).outs.tolist() == [[False, True, False, False]]
+    assert not len(unseen_links(_layout(direct=True)).outs)  # an advance loop sees what comes in
+    base, unseen = unseen_step(None, lay, _sent(lay, 3.0, 1.0), 0)
+    assert base is not None and base.tolist() == [0.0]
+    assert unseen is not None and unseen.tolist() == [0.0, 2.0, 0.0, 0.0]
+
+
+def test_the_unseen_count_restarts_below_none_and_when_the_approach_is_served_with_its_loop_empty() -> None:
+    lay = _layout(direct=True, adv_on_e=False)
+    base, unseen = unseen_step(None, lay, _sent(lay, 3.0, 1.0, e_empty_s=3.0), 1)  # phase 1 serves E_T, loop empty
+    assert base is not None and base.tolist() == [2.0] and unseen is None
+    _, later = unseen_step(base, lay, _sent(lay, 4.0, 1.0), 0)
+    assert later is not None and later[1] == 1.0  # counted from the restart: 1 PCU sent since
+    _, red = unseen_step(None, lay, _sent(lay, 3.0, 1.0, e_empty_s=3.0), 0)
+    assert red is not None and red[1] == 2.0  # a stage leaving E_T red: they still wait
+    low, none = unseen_step(None, lay, _sent(lay, 1.0, 2.0), 0)
+    assert low is not None and low.tolist() == [-1.0] and none is None  # the shares' error: restarted at none
+
+
+def test_decide_serves_the_approach_where_the_light_sent_vehicles_no_loop_sees() -> None:
+    """Phase 0 green 20 s, N_T 2 PCU queued; E_T's loops see nothing, but N_T sent 4 PCU onto eE and none crossed
+    its stop line: with the key on phase 1 is served (key off: phase 0 stays)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    est = dataclasses.replace(_sent(lay, 4.0, 0.0), queue_pcu=np.array([2.0, 0.0, 0.0, 0.0]))
+    assert _wish(False, lay, est) == 0
+    assert _wish(True, lay, est) == 1
+    assert _wish(True, lay, dataclasses.replace(est, departures_pcu=np.array([4.0, 4.0, 0.0, 0.0]))) == 0
+
+
+def test_the_unseen_count_keeps_its_restart_across_ticks_and_stages() -> None:
+    """Tick 1, phase 1 (E_T) green, eE's loop empty 3 s: the 2 PCU counted are taken as gone. Tick 2, phase 0: the
+    same counts, nothing sent since, so nothing unseen and phase 0 stays (with the restart lost: phase 1)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    policy = MaxPressurePolicy(MaxPressureParams(inner_link_room=True, stall_s=0.0, head_block_s=0.0))
+    served = SignalView(1, False, 20.0, (80.0, 100.0, 80.0, 100.0))
+    state, _ = policy.decide(policy.init(lay, 0.0), lay, _sent(lay, 3.0, 1.0, e_empty_s=3.0), served, 100.0)
+    assert state.unseen_base_pcu is not None and state.unseen_base_pcu.tolist() == [2.0]
+    est = dataclasses.replace(_sent(lay, 3.0, 1.0), queue_pcu=np.array([2.0, 0.0, 0.0, 0.0]))
+    starting = SignalView(0, False, 2.0, (102.0, 92.0, 102.0, 92.0))  # phase 0 in its minimum green
+    state, _ = policy.decide(state, lay, est, starting, 102.0)
+    assert state.unseen_base_pcu is not None and state.unseen_base_pcu.tolist() == [2.0]
+    signal = SignalView(0, False, 20.0, (110.0, 90.0, 110.0, 90.0))
+    _, wish = policy.decide(state, lay, est, signal, 110.0)
+    assert wish is not None and wish.phase == 0
+    _, lost = policy.decide(policy.init(lay, 0.0), lay, est, signal, 110.0)
+    assert lost is not None and lost.phase == 1

@@ -25,6 +25,19 @@ full link is still served by its deadline.
 Example: SW2_T (queue 12 PCU) into a chain of 8.9 PCU whose approach holds 7.9 PCU: room 1 PCU, so in a
 stage leaving that approach red SW2_T weighs 1/12 of its rate; in a stage serving the approach, whole;
 once the approach's advance loop has stood 3 s, nothing in a stage leaving it red.
+
+The vehicles no loop sees (`unseen_step`): an approach that only a stop-line loop watches (no advance
+loop: a road of a few metres inside the light) and that the light's own movements feed directly. A
+vehicle sent onto it while its stage is red waits before its stop line; where the road is shorter than
+the vehicle it stands in the box it came through, short of the loop, across that box's other streams,
+and no loop counts it (board rand_tight_clusters: node 193's through from -213 onto the 0.2 m road -194
+waits in 193's box for 171's red, and 194's left turn stands behind it; K session 55). Counted instead:
+what the feeding movements sent over their stop lines less what crossed the approach's stop line is
+added to the approach's movements' queues (shared evenly; a vehicle standing on that loop is in both
+its queue and the count). The count
+restarts at none when it goes below none (the turning shares that split a shared lane's crossings are
+estimates) and when a stage serving all the approach's movements is green with its stop-line loop
+empty for `[estimation] standing_s`: a vehicle waiting there would have crossed it.
 """
 
 from __future__ import annotations
@@ -82,6 +95,63 @@ def inner_links(layout: Layout) -> InnerLinks:
         np.array([f[2] for f in found], dtype=float),
         np.array([f[3] for f in found], dtype=bool).reshape(len(found), n_p).T,
     )
+
+
+_COUNT_MIN_PCU = 0.05  # below this the count is the turning shares' rounding, not a vehicle
+
+
+@dataclass(frozen=True)
+class UnseenLinks:
+    """The approaches of one junction only a stop-line loop watches and its own movements feed directly
+    (built once per layout: `unseen_links`)."""
+
+    feeds: np.ndarray  # (k, movements) bool: the movements whose exit edge is the approach
+    outs: np.ndarray  # (k, movements) bool: the approach's movements
+    lanes: np.ndarray  # (k, lanes) bool: the approach's lanes
+
+
+def unseen_links(layout: Layout) -> UnseenLinks:
+    """The junction's approaches without an advance loop fed by its own movements (the network model
+    only); `layout.derived(unseen_links)` keeps it."""
+    movs = layout.junction.movements
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for edge in sorted({m.to_edge for m in movs if m.to_edge}):
+        outs = np.array([m.from_edge == edge for m in movs], dtype=bool)
+        if not outs.any():
+            continue
+        lanes = layout.lane_uses[outs].any(axis=0)
+        feeds = np.array([m.to_edge == edge and not m.reach_edge for m in movs], dtype=bool)
+        if (layout.lane_adv[lanes] < 0).all() and feeds.any():
+            found.append((feeds, outs, lanes))
+    n_m, n_l = len(movs), len(layout.lanes)
+    return UnseenLinks(
+        np.array([f[0] for f in found], dtype=bool).reshape(len(found), n_m),
+        np.array([f[1] for f in found], dtype=bool).reshape(len(found), n_m),
+        np.array([f[2] for f in found], dtype=bool).reshape(len(found), n_l),
+    )
+
+
+def unseen_step(
+    base_pcu: np.ndarray | None, layout: Layout, est: Estimate, phase: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One tick of the unseen count (the module doc): (the new base, None without such an approach;
+    per movement the PCU to add to its queue, None where nothing is unseen). `base_pcu`: per approach of
+    `unseen_links`, the count's zero (None: 0); `phase`: the stage green now."""
+    links = layout.derived(unseen_links)
+    if not len(links.outs):
+        return None, None
+    dep = est.departures_pcu
+    base = np.zeros(len(links.outs)) if base_pcu is None else base_pcu
+    count = links.feeds @ dep - links.outs @ dep - base
+    served = (links.outs & ~layout.serves[phase][None, :]).sum(axis=1) == 0 if phase >= 0 else np.zeros(len(base), bool)
+    empty = (np.where(links.lanes, est.lanes.stop_empty_s[None, :], np.inf) >= layout.params.standing_s).all(axis=1)
+    restart = (count < 0.0) | (served & empty)
+    base = np.where(restart, base + count, base)
+    count = np.where(restart, 0.0, count)
+    if not (count > _COUNT_MIN_PCU).any():
+        return base, None
+    unseen = np.where(count > _COUNT_MIN_PCU, count, 0.0)
+    return base, (unseen / links.outs.sum(axis=1)) @ links.outs
 
 
 def inner_link_ratio(layout: Layout, est: Estimate) -> np.ndarray | None:

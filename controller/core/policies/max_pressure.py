@@ -89,7 +89,7 @@ from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
-from controller.core.policies.inner_links import inner_link_ratio
+from controller.core.policies.inner_links import inner_link_ratio, unseen_step
 from controller.core.policies.phases import (
     direct_exits,
     exit_rate_ratio,
@@ -165,6 +165,8 @@ class MaxPressureState:
     stuck_from_s: np.ndarray | None = None
     # with `spill_plan_green`: the program's longest green per movement and when each green began (None: key off)
     hold: GreenHold | None = None
+    # with `inner_link_room`: per approach of inner_links.unseen_links, the zero of its unseen count (None: 0)
+    unseen_base_pcu: np.ndarray | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -538,6 +540,30 @@ def _box_state(
         hold=hold,
     )
     return out
+
+
+def _kept(state: MaxPressureState, stuck: np.ndarray | None, unseen_base: np.ndarray | None) -> MaxPressureState:
+    """`state` with `stuck_from_s` and `unseen_base_pcu` put back where given (None: as it is)."""
+    if stuck is None and unseen_base is None:
+        return state
+    return replace(state, stuck_from_s=state.stuck_from_s if stuck is None else stuck, unseen_base_pcu=unseen_base)
+
+
+def _with_unseen(
+    state: MaxPressureState,
+    layout: Layout,
+    est: Estimate,
+    cur: int,
+    base_pcu: np.ndarray | None,
+    drop: np.ndarray | None,
+) -> tuple[MaxPressureState, np.ndarray | None]:
+    """`inner_link_room`'s unseen count, one tick (inner_links.unseen_step): its zero kept in the state, the PCU
+    no loop sees added to `drop` (per movement; None: none)."""
+    base, unseen = unseen_step(base_pcu, layout, est, cur)
+    state = replace(state, unseen_base_pcu=base)
+    if unseen is None:
+        return state, drop
+    return state, unseen if drop is None else drop + unseen
 
 
 def _green_now(signal: SignalView, now_s: float) -> np.ndarray:
@@ -972,16 +998,17 @@ class MaxPressurePolicy(Policy):
             state = replace(state, hold=track_green_from(state.hold, _green_now(signal, now_s), now_s))
         if signal.in_intergreen:
             return state, PhaseWish(cur)
-        prev_dep_pcu = state.last_dep_pcu
+        prev_dep_pcu, unseen_base = state.last_dep_pcu, state.unseen_base_pcu
         state = self._track_box(state, layout, est, cur, now_s)
         if self.params.head_block_s > 0:
             state = self._track_heads(state, layout, est, signal, now_s, prev_dep_pcu)
-        if stuck is not None:  # _box_state builds the state anew
-            state = replace(state, stuck_from_s=stuck)
+        state = _kept(state, stuck, unseen_base)  # _box_state builds the state anew
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
         stalled = self._stalls(state, layout, est, signal, now_s, network, held_pcu)
         drop = stuck_drop_pcu(layout, est, stuck) if stuck is not None else None
+        if self.params.inner_link_room:  # the vehicles no loop sees (inner_links.unseen_step)
+            state, drop = _with_unseen(state, layout, est, cur, unseen_base, drop)
         v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled, drop)
         if self.params.yield_block_s > 0:
             v = self._yield_blocked(state, layout, est, signal, now_s, network, held_pcu, stalled, drop, v)
