@@ -230,3 +230,38 @@ def test_the_unseen_count_keeps_its_restart_across_ticks_and_stages() -> None:
     assert wish is not None and wish.phase == 0
     _, lost = policy.decide(policy.init(lay, 0.0), lay, est, signal, 110.0)
     assert lost is not None and lost.phase == 1
+
+
+def test_the_unseen_count_restarts_only_once_the_served_loop_stood_empty_standing_s() -> None:
+    """Phase 1 serves E_T with eE's stop-line loop empty 2.5 s, under `[estimation] standing_s` (3 s): a vehicle may
+    still be on its way over, so the 2 PCU stay counted (R, session 55: any empty loop restarting survived)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    assert lay.params.standing_s == 3.0
+    base, unseen = unseen_step(None, lay, _sent(lay, 3.0, 1.0, e_empty_s=2.5), 1)
+    assert base is not None and base.tolist() == [0.0]
+    assert unseen is not None and unseen.tolist() == [0.0, 2.0, 0.0, 0.0]
+
+
+def test_a_restart_moves_the_counts_zero_by_what_it_counted_since_the_last() -> None:
+    """The zero at 2 PCU: 5 sent, 1 crossed, so 2 counted since; served with its loop empty 3 s, the zero moves to
+    4 PCU, not to the 2 counted (R, session 55: `base + count` -> `count` survived)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    base, unseen = unseen_step(np.array([2.0]), lay, _sent(lay, 5.0, 1.0, e_empty_s=3.0), 1)
+    assert base is not None and base.tolist() == [4.0] and unseen is None
+
+
+def test_the_unseen_vehicles_are_shared_evenly_by_the_approachs_movements() -> None:
+    """eE carries E_T and a right turn E_R on its one lane: N_T sent 3 PCU onto it, 1 crossed, 2 unseen, 1 each
+    (R, session 55: each movement given the whole count survived)."""
+    raw = two_phase_raw()
+    raw["n_links"] = 5
+    raw["phases"][0]["state"], raw["phases"][1]["state"] = "GrGrr", "rGrGG"
+    raw["movements"][0]["to_edge"] = "eE"
+    e_t = next(m for m in raw["movements"] if m["id"] == "E_T")
+    raw["movements"].append(dict(e_t, id="E_R", turn="right", links=[4], to_edge="z", conflicts=[]))
+    raw["detectors"] = [d for d in raw["detectors"] if d["id"] != "E_adv"]
+    lay = Layout.build(parse_intersection(raw, "inner.toml"), Config())
+    assert unseen_links(lay).outs.tolist() == [[False, True, False, False, True]]
+    est = dataclasses.replace(Estimate.empty(lay, 0.0), departures_pcu=np.array([3.0, 1.0, 0.0, 0.0, 0.0]))
+    _, unseen = unseen_step(None, lay, est, 0)
+    assert unseen is not None and unseen.tolist() == [0.0, 1.0, 0.0, 0.0, 1.0]
