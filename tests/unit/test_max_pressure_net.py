@@ -23,6 +23,7 @@ from controller.core.network import NetworkView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import make_policy
 from controller.core.policies.max_pressure import (
+    Look,
     MaxPressurePolicy,
     MaxPressureState,
     build_statics,
@@ -711,7 +712,7 @@ def test_the_pass_applies_the_stall_rule_as_each_junction_alone(
                     assert np.array_equal(found[m0:m1], cand & net.stall.can_hold[m0:m1]), (tick, jid)
                 seen["candidate"] += bool(cand.any())
                 if cand.any() and view.green_elapsed_s >= lay.junction.phases[view.phase].min_green_s:
-                    marks = policy._held_stalls(r_state, lay, est, view, t, view_net, None, cand)
+                    marks = policy._held_stalls(Look(r_state, lay, est, view, t, view_net, None), cand)
                     seen["stalled"] += bool(marks.any())
     seen |= sides.seen
     assert seen["candidate"] > 300 and seen["stalled"] > 20 and seen["changed"] > 5 and seen["switch"] > 300, seen

@@ -19,6 +19,7 @@ from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
 from controller.core.policies.max_pressure import (
+    Look,
     MaxPressurePolicy,
     stage_stalled,
     stuck_drop_pcu,
@@ -258,7 +259,7 @@ def test_the_stage_stall_keeps_the_other_rules_stalls() -> None:
     policy = MaxPressurePolicy(MaxPressureParams(stage_stall_s=STALL_S, gap_out_s=3.0, stall_s=0.0, head_block_s=0.0))
     red = tuple(NOW_S if lay.serves[0, i] else NOW_S - 60.0 for i in range(len(lay.junction.movements)))
     signal = SignalView(0, False, 60.0, red)
-    stalled = policy._stalls(policy.init(lay, 0.0), lay, est, signal, NOW_S, None, None)
+    stalled = policy._stalls(Look(policy.init(lay, 0.0), lay, est, signal, NOW_S, None, None))
     assert stalled is not None and stalled.tolist() == [True, False, False, False]
 
 
@@ -298,5 +299,6 @@ def test_a_stuck_lane_drop_adds_to_the_head_block_drop(monkeypatch: pytest.Monke
     policy = MaxPressurePolicy(MaxPressureParams(stage_stall_s=STALL_S, stage_stall_lanes=True))
     state = dataclasses.replace(policy.init(lay, 0.0), head_waits=np.zeros(len(lay.lanes)))
     red = tuple(NOW_S for _ in lay.junction.movements)
-    policy._pressures(state, lay, _est(lay, {}, {}), SignalView(0, False, 60.0, red), NOW_S, None, None, None, stuck)
+    look = Look(state, lay, _est(lay, {}, {}), SignalView(0, False, 60.0, red), NOW_S, None, None)
+    policy._pressures(look, None, stuck)
     assert seen[0].tolist() == [-4.0, 0.0, -2.0, -4.0]

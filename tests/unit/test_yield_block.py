@@ -14,7 +14,7 @@ import pytest
 from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.max_pressure import MaxPressurePolicy, yield_blocked_lanes, yield_lanes
+from controller.core.policies.max_pressure import Look, MaxPressurePolicy, yield_blocked_lanes, yield_lanes
 from controller.core.policies.max_pressure_net import NetPressure
 from controller.core.safety import SignalView
 from controller.errors import ConfigError
@@ -114,8 +114,8 @@ def test_the_other_phases_weigh_the_blocked_lane_as_before() -> None:
     off = MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0, stall_s=0.0, head_block_s=0.0))
     signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0, 100.0))
     st_on, st_off = on.init(lay, 0.0), off.init(lay, 0.0)
-    v_off = off._pressures(st_off, lay, est, signal, 100.0, None, None)
-    v_on = on._yield_blocked(st_on, lay, est, signal, 100.0, None, None, None, None, v_off)
+    v_off = off._pressures(Look(st_off, lay, est, signal, 100.0, None, None))
+    v_on = on._yield_blocked(Look(st_on, lay, est, signal, 100.0, None, None), None, None, v_off)
     assert v_on[1] == v_off[1]
     assert v_on[0] < v_off[0]
 
@@ -168,8 +168,8 @@ def test_only_the_lane_of_the_permitted_movement_is_blocked_and_only_in_the_phas
     on = MaxPressurePolicy(MaxPressureParams(yield_block_s=BLOCK_S, stall_s=0.0, head_block_s=0.0))
     off = MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0, stall_s=0.0, head_block_s=0.0))
     signal = SignalView(0, False, 20.0, (100.0,) * 8)
-    v_off = off._pressures(off.init(lay, 0.0), lay, est, signal, 100.0, None, None)
-    v_on = on._yield_blocked(on.init(lay, 0.0), lay, est, signal, 100.0, None, None, None, None, v_off)
+    v_off = off._pressures(Look(off.init(lay, 0.0), lay, est, signal, 100.0, None, None))
+    v_on = on._yield_blocked(Look(on.init(lay, 0.0), lay, est, signal, 100.0, None, None), None, None, v_off)
     assert v_on[0] < v_off[0]
     assert v_off[1] > 0 and v_on[1] == v_off[1]
     assert (v_on[2:] == v_off[2:]).all()

@@ -80,6 +80,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -870,6 +871,20 @@ def stuck_drop_pcu(layout: Layout, est: Estimate, stuck: np.ndarray) -> np.ndarr
     return out
 
 
+class Look(NamedTuple):
+    """What one junction's tick reads, as the rules that weigh its phases take it (decide_held after the state's
+    tracking, stage_view): `held_pcu`, the queue held upstream per movement (`pull_upstream`; None: none). A
+    NamedTuple rather than a frozen dataclass: built once a junction and tick."""
+
+    state: MaxPressureState
+    layout: Layout
+    est: Estimate
+    signal: SignalView
+    now_s: float
+    network: NetworkView | None
+    held_pcu: np.ndarray | None
+
+
 class MaxPressurePolicy(Policy):
     name = "max_pressure"
 
@@ -1005,13 +1020,14 @@ class MaxPressurePolicy(Policy):
         state = _kept(state, stuck, unseen_base)  # _box_state builds the state anew
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
-        stalled = self._stalls(state, layout, est, signal, now_s, network, held_pcu)
         drop = stuck_drop_pcu(layout, est, stuck) if stuck is not None else None
         if self.params.inner_link_room:  # the vehicles no loop sees (inner_links.unseen_step)
             state, drop = _with_unseen(state, layout, est, cur, unseen_base, drop)
-        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled, drop)
+        look = Look(state, layout, est, signal, now_s, network, held_pcu)
+        stalled = self._stalls(look)
+        v = self._pressures(look, stalled, drop)
         if self.params.yield_block_s > 0:
-            v = self._yield_blocked(state, layout, est, signal, now_s, network, held_pcu, stalled, drop, v)
+            v = self._yield_blocked(look, stalled, drop, v)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         if state.hold is not None:
@@ -1032,19 +1048,11 @@ class MaxPressurePolicy(Policy):
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
 
-    def _stalls(
-        self,
-        state: MaxPressureState,
-        layout: Layout,
-        est: Estimate,
-        signal: SignalView,
-        now_s: float,
-        network: NetworkView | None,
-        held_pcu: np.ndarray | None,
-    ) -> np.ndarray | None:
+    def _stalls(self, look: Look) -> np.ndarray | None:
         """(movements,) the movements of the phase in force that hold no pressure this tick: `stall_s`'s
         (stalled_movements where the exit is held, _held_stalls), `gap_out_s`'s (gapped_out) and
         `stage_stall_s`'s (stage_stalled); None with none of the keys on."""
+        state, layout, est, signal, now_s, network, _ = look
         cur, p = signal.phase, self.params
         stalled = None
         if p.stall_s > 0 and state.last_dep_s is not None and network is not None:
@@ -1052,7 +1060,7 @@ class MaxPressurePolicy(Policy):
                 layout, est, cur, signal.green_elapsed_s, state.last_dep_s, now_s, p.stall_s, state.statics.full_green
             )
             if stalled.any():
-                stalled = self._held_stalls(state, layout, est, signal, now_s, network, held_pcu, stalled)
+                stalled = self._held_stalls(look, stalled)
         if p.gap_out_s > 0:
             gapped = gapped_out(layout, est, cur, p.gap_out_s)
             stalled = gapped if stalled is None else stalled | gapped
@@ -1062,29 +1070,20 @@ class MaxPressurePolicy(Policy):
         return stalled
 
     def _yield_blocked(
-        self,
-        state: MaxPressureState,
-        layout: Layout,
-        est: Estimate,
-        signal: SignalView,
-        now_s: float,
-        network: NetworkView | None,
-        held_pcu: np.ndarray | None,
-        stalled: np.ndarray | None,
-        drop: np.ndarray | None,
-        v: np.ndarray,
+        self, look: Look, stalled: np.ndarray | None, drop: np.ndarray | None, v: np.ndarray
     ) -> np.ndarray:
         """`yield_block_s`: the pressures `v` with the phase in force's own weighed without the lanes whose head
         waits for a gap its green denies (yield_blocked_lanes; their share of each movement's queue, as
         stuck_drop_pcu takes it); the other phases' as they are (the lane is served once the green ends)."""
+        layout, est, signal = look.layout, look.est, look.signal
         p, cur = self.params, signal.phase
-        yl = state.statics.yield_lanes[cur]
+        yl = look.state.statics.yield_lanes[cur]
         blocked = yield_blocked_lanes(layout, est, cur, signal.green_elapsed_s, p.yield_block_s, yl)
-        more = stuck_drop_pcu(layout, est, np.where(blocked, now_s, np.nan))
+        more = stuck_drop_pcu(layout, est, np.where(blocked, look.now_s, np.nan))
         if more is None:
             return v
         shift = more if drop is None else drop + more
-        own = self._pressures(state, layout, est, signal, now_s, network, held_pcu, stalled, shift)
+        own = self._pressures(look, stalled, shift)
         out = v.copy()
         out[cur] = own[cur]
         return out
@@ -1102,30 +1101,24 @@ class MaxPressurePolicy(Policy):
             state.stuck_from_s, layout, est, cur, g_s, green, now_s, p.stage_stall_s, p.clearance_gap_s, yl
         )
 
-    def _held_stalls(
-        self,
-        state: MaxPressureState,
-        layout: Layout,
-        est: Estimate,
-        signal: SignalView,
-        now_s: float,
-        network: NetworkView,
-        held_pcu: np.ndarray | None,
-        stalled: np.ndarray,
-    ) -> np.ndarray:
+    def _held_stalls(self, look: Look, stalled: np.ndarray) -> np.ndarray:
         """`stalled` (stalled_movements) where the exit is held (exits_held) for longer than the way
         back here: through the phase the pressures with those movements stalled would serve instead,
         its intergreens and the longer of its minimum green and the time its queue takes to clear
-        (switch_back_s). Where the phase in force still wins, the quickest way back through any phase."""
-        cur, ig = signal.phase, state.statics.intergreen_s
+        (switch_back_s). Where the phase in force still wins, the quickest way back through any phase.
+        `look.network` must be given."""
+        layout, network, now_s = look.layout, look.network, look.now_s
+        assert network is not None  # _stalls and the network pass call this with the network only
+        cur, ig = look.signal.phase, look.state.statics.intergreen_s
         fc = self.params if self.params.stall_red_forecast else None
         red: np.ndarray = stalled & exits_held(layout, network, now_s, 0.0, fc)
         if not red.any():
             return red
-        v = self._pressures(state, layout, est, signal, now_s, network, held_pcu, red)
+        v = self._pressures(look, red)
         best = int(v.argmax())
         via = best if v[best] > v[cur] else None
-        out: np.ndarray = red & exits_held(layout, network, now_s, switch_back_s(layout, ig, cur, est, via), fc)
+        back_s = switch_back_s(layout, ig, cur, look.est, via)
+        out: np.ndarray = red & exits_held(layout, network, now_s, back_s, fc)
         return out
 
     def _held_wish(
@@ -1198,22 +1191,13 @@ class MaxPressurePolicy(Policy):
             for k in range(len(layout.junction.phases))
         )
         held = upstream_held_pcu(layout, est, network, self.params.pull_chains) if self.params.pull_upstream else None
-        return StageView(self._pressures(state, layout, est, signal, now_s, network, held), detours)
+        return StageView(self._pressures(Look(state, layout, est, signal, now_s, network, held)), detours)
 
-    def _pressures(
-        self,
-        state: MaxPressureState,
-        layout: Layout,
-        est: Estimate,
-        signal: SignalView,
-        now_s: float,
-        network: NetworkView | None,
-        held_pcu: np.ndarray | None,
-        stalled: np.ndarray | None = None,
-        drop: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """phase_pressures with this policy's parameters; `drop`: PCU to add to each movement's queue besides
-        head_drop_pcu's (stuck_drop_pcu; None: none)."""
+    def _pressures(self, look: Look, stalled: np.ndarray | None = None, drop: np.ndarray | None = None) -> np.ndarray:
+        """phase_pressures with this policy's parameters; `stalled`: the movements that hold no pressure this tick
+        (_stalls; None: none); `drop`: PCU to add to each movement's queue besides head_drop_pcu's (stuck_drop_pcu;
+        None: none)."""
+        state, layout, est, signal, now_s, network, held_pcu = look
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
         shift = head_drop_pcu(layout, est, state.head_waits) if state.head_waits is not None else None

@@ -73,6 +73,7 @@ from controller.core.estimation import Estimate, Layout, LinkLayout, LinkState
 from controller.core.netestimate import lanes_of
 from controller.core.network import NetworkView
 from controller.core.policies.max_pressure import (
+    Look,
     MaxPressurePolicy,
     MaxPressureState,
     Statics,
@@ -715,9 +716,8 @@ class NetPressure:
                 network = self.core.view(self, estimates, signals)
             state = _box_state(states[k].statics, view.phase, dep[m0:m1], boxed[m0:m1], last_s[m0:m1])
             mine = None if held is None else held[m0:m1]
-            out[m0:m1] = self.policy._held_stalls(
-                state, self.layouts[k], estimates[k], view, now_s, network, mine, cand[m0:m1]
-            )
+            look = Look(state, self.layouts[k], estimates[k], view, now_s, network, mine)
+            out[m0:m1] = self.policy._held_stalls(look, cand[m0:m1])
         return out, network
 
     def _held_ratio(
