@@ -189,6 +189,11 @@ def test_what_the_light_sent_onto_an_approach_without_advance_loop_and_no_loop_c
     base, unseen = unseen_step(None, lay, _sent(lay, 3.0, 1.0), 0)
     assert base is not None and base.tolist() == [0.0]
     assert unseen is not None and unseen.tolist() == [0.0, 2.0, 0.0, 0.0]
+    est = _sent(lay, 3.0, 1.0)
+    seen = np.zeros(len(lay.lanes))
+    seen[lay.lanes.index("eE_0")] = 1.5  # one of them stands on eE's stop-line loop: seen, not counted again
+    _, less = unseen_step(None, lay, dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, queue_pcu=seen)), 0)
+    assert less is not None and less[1] == 0.5
 
 
 def test_the_unseen_count_restarts_below_none_and_when_the_approach_is_served_with_its_loop_empty() -> None:

@@ -32,9 +32,8 @@ vehicle sent onto it while its stage is red waits before its stop line; where th
 the vehicle it stands in the box it came through, short of the loop, across that box's other streams,
 and no loop counts it (board rand_tight_clusters: node 193's through from -213 onto the 0.2 m road -194
 waits in 193's box for 171's red, and 194's left turn stands behind it; K session 55). Counted instead:
-what the feeding movements sent over their stop lines less what crossed the approach's stop line is
-added to the approach's movements' queues (shared evenly; a vehicle standing on that loop is in both
-its queue and the count). The count
+what the feeding movements sent over their stop lines less what crossed the approach's stop line, less
+the queue its loops see, is added to the approach's movements' queues (shared evenly). The count
 restarts at none when it goes below none (the turning shares that split a shared lane's crossings are
 estimates) and when a stage serving all the approach's movements is green with its stop-line loop
 empty for `[estimation] standing_s`: a vehicle waiting there would have crossed it.
@@ -148,9 +147,10 @@ def unseen_step(
     restart = (count < 0.0) | (served & empty)
     base = np.where(restart, base + count, base)
     count = np.where(restart, 0.0, count)
-    if not (count > _COUNT_MIN_PCU).any():
+    unseen = count - links.lanes @ (est.lanes.queue_pcu + est.lanes.hidden_pcu)  # less what its loops see
+    if not (unseen > _COUNT_MIN_PCU).any():
         return base, None
-    unseen = np.where(count > _COUNT_MIN_PCU, count, 0.0)
+    unseen = np.where(unseen > _COUNT_MIN_PCU, unseen, 0.0)
     return base, (unseen / links.outs.sum(axis=1)) @ links.outs
 
 
