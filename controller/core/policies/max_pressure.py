@@ -524,9 +524,8 @@ def _box_state(
     hold: GreenHold | None = None,
 ) -> MaxPressureState:
     """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens, stuck_from_s,
-    hold) without
-    the frozen dataclass's per-field __setattr__ (no __post_init__, every field given): built every tick per
-    junction."""
+    hold) without the frozen dataclass's per-field __setattr__ (no __post_init__, every field given;
+    `unseen_base_pcu` None, put back by `_kept`): built every tick per junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
     out.__dict__.update(
         statics=statics,
@@ -539,6 +538,7 @@ def _box_state(
         greens=greens,
         stuck_from_s=stuck_from_s,
         hold=hold,
+        unseen_base_pcu=None,
     )
     return out
 
