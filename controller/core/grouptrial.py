@@ -25,7 +25,12 @@ The schedule, in cycles C of the group's program (`params`: HarmParams):
   lanes at least the green lane-seconds a second the policy showed them over that window (the roadside's
   status: green_lanes): a plan that shows less green can cross more only by crossing more a green
   second, and where it shows much less (a short cycle, its intergreens a large share of it) a trial
-  only costs what it loses while it runs, which on an oversaturated group is never made up;
+  only costs what it loses while it runs, which on an oversaturated group is never made up; and,
+  with `group_trial_min_degree`, only where the policy's window crossed at least that fraction of
+  what its green could cross (the degree of saturation of the green shown: the PCU crossed over the
+  saturation flow of the lanes green, by the roadsides' statuses, integrated: Count.degree): where
+  the group's green stands mostly unused, its lanes empty or blocked at their exits, the green is
+  not what limits its crossings, and a plan that times the same green otherwise has nothing to win;
 - a trial hands the group to the other side at once (the plan on its clocks, or the policy); its
   first cycle is not counted (it serves the queues the other side left, and the plan's lights jump
   to their clocks); after one cycle counted, the side on trial is ended early if it serves
@@ -108,7 +113,9 @@ class Count:
     plan's least wait (uniform_wait_s) of each PCU crossed, summed; `hidden_pcu_s`: the group's hidden
     queue (upstream of its advance loops, LaneState.hidden_pcu, summed) integrated over the window;
     `green_lane_s`: the group's lanes green (the roadside's status) integrated over the window
-    ([harm] group_trial_green; 0: not measured)."""
+    ([harm] group_trial_green; 0: not measured); `green_sat_pcu`: the saturation flow of the lanes
+    green integrated over the window, the PCU the green shown could cross ([harm] group_trial_min_degree;
+    0: not measured)."""
 
     pcu: float
     s: float
@@ -116,6 +123,12 @@ class Count:
     floor_pcu_s: float = 0.0
     hidden_pcu_s: float = 0.0
     green_lane_s: float = 0.0
+    green_sat_pcu: float = 0.0
+
+    @property
+    def degree(self) -> float:
+        """The degree of saturation of the green shown: the PCU crossed over what it could cross (inf: not measured)."""
+        return self.pcu / self.green_sat_pcu if self.green_sat_pcu > 0 else math.inf
 
     @property
     def pcu_min(self) -> float:
@@ -133,6 +146,7 @@ class Count:
 
     def text(self) -> str:
         green = f"; green {self.green_lane_s / self.s:.1f} lanes" if self.green_lane_s > 0 and self.s > 0 else ""
+        green += f", degree {self.degree:.2f}" if self.green_sat_pcu > 0 else ""
         hidden = self.hidden_pcu_s / self.s if self.s > 0 else 0
         return (
             f"{self.pcu_min:.1f} PCU/min (wait at the loops {self.wait_s:.0f} s/PCU, the plan's least "
@@ -164,6 +178,8 @@ class TrialState:
     mark_hidden_pcu_s: float = 0.0  # ... at mark_s
     green_total_lane_s: float = 0.0  # the group's lanes green integrated since the start (lane-seconds)
     mark_green_lane_s: float = 0.0  # ... at mark_s
+    green_sat_total_pcu: float = 0.0  # the saturation flow of the lanes green integrated since the start (PCU)
+    mark_green_sat_pcu: float = 0.0  # ... at mark_s
 
 
 def start(group: Group, now_s: float, cycles: float) -> TrialState:
@@ -214,6 +230,8 @@ def advance(
     min_gain: float = 0.0,
     green_lanes_now: float = 0.0,
     plan_green_lanes: float = math.inf,
+    green_sat_pcu_s_now: float = 0.0,
+    min_degree: float = 0.0,
 ) -> tuple[TrialState, str | None]:
     """The group's trial state at now_s, given its stop-line crossings so far (PCU, cumulative), the
     plan's least wait of each (s, summed: uniform_wait_s, cumulative) and its queue at the loops now
@@ -221,7 +239,9 @@ def advance(
     hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average, and
     a policy's window that counted least_count_pcu(z, min_gain) PCU or more. `green_lanes_now`: its
     lanes green now (the roadside's status); a trial of the plan needs the policy's window to have shown
-    no more green lanes on average than `plan_green_lanes` (the plan's: green_lanes; inf: no gate)."""
+    no more green lanes on average than `plan_green_lanes` (the plan's: green_lanes; inf: no gate).
+    `green_sat_pcu_s_now`: the saturation flow of those lanes (PCU/s); a trial of the plan needs the
+    policy's window to have crossed at least `min_degree` of it integrated (Count.degree; 0: no gate)."""
     dt_s = 0.0 if math.isnan(st.t_s) else max(now_s - st.t_s, 0.0)
     st = replace(
         st,
@@ -229,13 +249,14 @@ def advance(
         queue_pcu_s=st.queue_pcu_s + queue_pcu * dt_s,
         hidden_total_pcu_s=st.hidden_total_pcu_s + hidden_pcu * dt_s,
         green_total_lane_s=st.green_total_lane_s + green_lanes_now * dt_s,
+        green_sat_total_pcu=st.green_sat_total_pcu + green_sat_pcu_s_now * dt_s,
     )
-    hid, green = st.hidden_total_pcu_s, st.green_total_lane_s
+    hid, green, sat = st.hidden_total_pcu_s, st.green_total_lane_s, st.green_sat_total_pcu
     least_pcu = least_count_pcu(z, min_gain)
-    gates = (hidden_min_pcu, least_pcu, plan_green_lanes)
+    gates = (hidden_min_pcu, least_pcu, plan_green_lanes, min_degree)
     nxt, why = _advance(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, gates)
-    if nxt.hidden_total_pcu_s != hid or nxt.green_total_lane_s != green:
-        nxt = replace(nxt, hidden_total_pcu_s=hid, green_total_lane_s=green)
+    if nxt.hidden_total_pcu_s != hid or nxt.green_total_lane_s != green or nxt.green_sat_total_pcu != sat:
+        nxt = replace(nxt, hidden_total_pcu_s=hid, green_total_lane_s=green, green_sat_total_pcu=sat)
     return nxt, why
 
 
@@ -248,7 +269,7 @@ def _advance(
     cycles: float,
     retry_cycles: float,
     z: float,
-    gates: tuple[float, float, float],
+    gates: tuple[float, float, float, float],
 ) -> tuple[TrialState, str | None]:
     c = group.cycle_s
     if st.running == st.kept:
@@ -271,22 +292,22 @@ def _while_kept(
     floor_pcu_s: float,
     now_s: float,
     cycles: float,
-    gates: tuple[float, float, float] = (0.0, 0.0, math.inf),
+    gates: tuple[float, float, float, float] = (0.0, 0.0, math.inf, 0.0),
 ) -> tuple[TrialState, str | None]:
     """The side kept runs: counted over the cycles before the trial due, which then begins; a trial
     of the plan only where the policy's wait exceeds the plan's least (Count.floor_s), the group held
-    `gates[0]` PCU hidden on average, the window counted `gates[1]` PCU (least_count_pcu) and showed
-    no more green lanes on average than the plan's `gates[2]` (green_lanes), else the window is
-    counted again."""
+    `gates[0]` PCU hidden on average, the window counted `gates[1]` PCU (least_count_pcu), showed
+    no more green lanes on average than the plan's `gates[2]` (green_lanes) and used its green at a
+    degree of at least `gates[3]` (Count.degree), else the window is counted again."""
     c = group.cycle_s
     if math.isinf(st.mark_s) and now_s >= st.next_trial_s - cycles * c:
         st = _marked(st, now_s, crossed_pcu, floor_pcu_s)
     if now_s < st.next_trial_s or math.isinf(st.mark_s) or now_s <= st.mark_s:
         return st, None
     kept = _count(st, crossed_pcu, floor_pcu_s, now_s)
-    hidden_min_pcu, least_pcu, plan_green = gates
+    hidden_min_pcu, least_pcu, plan_green, min_degree = gates
     gated = kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s or kept.pcu < least_pcu
-    gated = gated or kept.green_lane_s > plan_green * kept.s
+    gated = gated or kept.green_lane_s > plan_green * kept.s or kept.degree < min_degree
     if st.kept == "policy" and gated:
         return replace(_marked(st, now_s, crossed_pcu, floor_pcu_s), next_trial_s=now_s + cycles * c), None
     trial = _other(st.kept)
@@ -334,6 +355,7 @@ def _marked(st: TrialState, now_s: float, crossed_pcu: float, floor_pcu_s: float
         mark_floor_pcu_s=floor_pcu_s,
         mark_hidden_pcu_s=st.hidden_total_pcu_s,
         mark_green_lane_s=st.green_total_lane_s,
+        mark_green_sat_pcu=st.green_sat_total_pcu,
     )
 
 
@@ -346,6 +368,7 @@ def _count(st: TrialState, crossed_pcu: float, floor_pcu_s: float, now_s: float)
         floor_pcu_s - st.mark_floor_pcu_s,
         st.hidden_total_pcu_s - st.mark_hidden_pcu_s,
         st.green_total_lane_s - st.mark_green_lane_s,
+        st.green_sat_total_pcu - st.mark_green_sat_pcu,
     )
 
 

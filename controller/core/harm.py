@@ -225,6 +225,11 @@ class HarmParams:
     # green, on average over its cycle) as the policy showed them over its window (the roadside's status).
     # false: no such gate
     group_trial_green: bool = True
+    # group_trial: the plan is tried only where the policy's window crossed at least this fraction of the PCU its
+    # green could cross (the degree of saturation of the green shown: the PCU crossed over the lanes green, by the
+    # roadsides' statuses, at their saturation flows, integrated): where less, the group's green stands mostly
+    # unused (its lanes empty, or blocked at their exits) and is not what limits its crossings. 0: no such gate
+    group_trial_min_degree: float = 0.0
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:

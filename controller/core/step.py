@@ -844,8 +844,9 @@ class Core:
 
     def _init_trial_groups(self, cfg: CoreConfig) -> None:
         """[harm] group_trial: neighbouring lights whose programs run one cycle, run as one by the policy or
-        the plan (grouptrial.find; none without the key), each light's plan's least waits, and per group the
-        lanes its plan shows green on average ([harm] group_trial_green; inf: no gate)."""
+        the plan (grouptrial.find; none without the key), each light's plan's least waits, per group the
+        lanes its plan shows green on average ([harm] group_trial_green; inf: no gate), and whether the lanes
+        green are measured (that key or [harm] group_trial_min_degree)."""
         self.trial_groups = (
             grouptrial.find(_plan_neighbours(self.layouts), {jid: p.cycle_s for jid, p in self.programs.items()})
             if self.guarded and cfg.harm.enabled and cfg.harm.group_trial
@@ -860,6 +861,7 @@ class Core:
             else math.inf
             for g in self.trial_groups
         }
+        self._measure_green = cfg.harm.group_trial_green or cfg.harm.group_trial_min_degree > 0
 
     def _group_trials(
         self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
@@ -880,6 +882,7 @@ class Core:
             queue = float(sum(float(e.queue_pcu.sum()) for e in ests))
             args = (h.group_trial_cycles, h.group_trial_retry_cycles, h.group_trial_z)
             hidden = float(sum(float(e.lanes.hidden_pcu.sum()) for e in ests))
+            lanes_now, sat_now = self._green_lanes(g, updated)
             st, why = grouptrial.advance(
                 st,
                 g,
@@ -891,8 +894,10 @@ class Core:
                 hidden_pcu=hidden,
                 hidden_min_pcu=h.group_trial_hidden_pcu,
                 min_gain=h.group_trial_min_gain,
-                green_lanes_now=self._green_lanes(g, updated),
+                green_lanes_now=lanes_now,
                 plan_green_lanes=self._plan_green[g.name],
+                green_sat_pcu_s_now=sat_now,
+                min_degree=h.group_trial_min_degree,
             )
             trials[g.name] = st
             if st.running == "plan":
@@ -905,17 +910,19 @@ class Core:
                     mode_changes.append(harm.ModeChange(j, now_s, "fixed" if j in on_plan else "policy", why, hs.gains))
         return trials, on_plan
 
-    def _green_lanes(self, g: grouptrial.Group, updated: Mapping[str, JunctionState]) -> float:
-        """[harm] group_trial_green: the group's lanes green now by its roadsides' statuses (a light in
-        an intergreen, or with no status: none); 0 without the key."""
-        if math.isinf(self._plan_green[g.name]):
-            return 0.0
-        n = 0.0
+    def _green_lanes(self, g: grouptrial.Group, updated: Mapping[str, JunctionState]) -> tuple[float, float]:
+        """[harm] group_trial_green / group_trial_min_degree: the group's lanes green now by its roadsides'
+        statuses (a light in an intergreen, or with no status: none), and their saturation flow (PCU/s, the
+        lanes' priors: Layout.lane_sat_prior_pcu_h); 0, 0 without either key."""
+        if not self._measure_green:
+            return 0.0, 0.0
+        n = sat_pcu_s = 0.0
         for j in g.lights:
-            st, lane_green = updated[j].status, self.layouts[j].lane_green
-            if st is not None and not st.in_intergreen and 0 <= st.phase < len(lane_green):
-                n += float(lane_green[st.phase].sum())
-        return n
+            st, lay = updated[j].status, self.layouts[j]
+            if st is not None and not st.in_intergreen and 0 <= st.phase < len(lay.lane_green):
+                n += float(lay.lane_green[st.phase].sum())
+                sat_pcu_s += float(lay.lane_sat_prior_pcu_h[lay.lane_green[st.phase]].sum()) / 3600.0
+        return n, sat_pcu_s
 
     def _guard(
         self, jid: str, js: JunctionState, now_s: float, mode_changes: list[harm.ModeChange]

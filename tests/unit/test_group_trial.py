@@ -56,17 +56,22 @@ def _schedule(
     min_gain: float = 0.0,
     green_lanes: dict[str, float] | None = None,
     plan_green_lanes: float = math.inf,
+    green_sat: dict[str, float] | None = None,
+    min_degree: float = 0.0,
 ) -> list[tuple[float, str, str]]:
     """The group run tick by tick to until_s, crossing `rates[side]` PCU a second under each side,
     one PCU waiting at the loops, the plan's least wait `least_s` a PCU, `hidden_pcu` PCU upstream
     of its advance loops (a trial needs `hidden_min_pcu`, and a window that could show `min_gain`),
     `green_lanes[side]` lanes green under each side (a trial needs the policy's no more than
-    `plan_green_lanes`); (t, side running, reason) at each trial's start and verdict, and at the end."""
+    `plan_green_lanes`), `green_sat[side]` their saturation flow (PCU/s; a trial needs the policy's
+    crossings at least `min_degree` of it); (t, side running, reason) at each trial's start and verdict,
+    and at the end."""
     st, pcu, out = grouptrial.start(G, 0.0, 2.0), 0.0, []
     for t in range(1, int(until_s) + 1):
         pcu += rates[st.running]
         hidden = {"hidden_pcu": hidden_pcu, "hidden_min_pcu": hidden_min_pcu, "min_gain": min_gain}
         hidden |= {"green_lanes_now": (green_lanes or {}).get(st.running, 0.0), "plan_green_lanes": plan_green_lanes}
+        hidden |= {"green_sat_pcu_s_now": (green_sat or {}).get(st.running, 0.0), "min_degree": min_degree}
         st, why = grouptrial.advance(st, G, pcu, least_s * pcu, 1.0, float(t), 2.0, 10.0, z, **hidden)
         if why is not None:
             out.append((float(t), st.running, why))
@@ -137,6 +142,18 @@ def test_no_plan_is_tried_where_the_policy_showed_more_green_than_the_plan_s_gre
     assert _schedule(rates, 600.0, green_lanes=green)[0][:2] == (270.0, "plan")  # no gate: inf
 
 
+def test_no_plan_is_tried_where_the_policy_used_less_of_its_green_than_the_degree_asked():
+    """group_trial_min_degree: the policy crosses 100 PCU/min (1.67 PCU/s); its lanes green could cross
+    4 PCU/s (degree 0.42) or 3 PCU/s (0.56). At 0.5 asked the first is not tried, however much more the
+    plan would cross; the second is, and the reason gives the degree. Not measured (0): no gate."""
+    rates = {"policy": 100 / 60, "plan": 200 / 60}
+    assert _schedule(rates, 3000.0, green_sat={"policy": 4.0}, min_degree=0.5) == [(3000.0, "policy", "")]
+    out = _schedule(rates, 600.0, green_sat={"policy": 3.0}, min_degree=0.5)
+    assert out[0][:2] == (270.0, "plan") and "hidden 0.0 PCU, degree 0.56) over 180 s" in out[0][2], out[0]
+    assert _schedule(rates, 600.0, min_degree=0.5)[0][:2] == (270.0, "plan")
+    assert Count(300.0, 180.0, green_sat_pcu=600.0).degree == 0.5 and Count(300.0, 180.0).degree == math.inf
+
+
 def test_a_program_s_green_lanes_are_its_greens_lanes_over_its_cycle():
     """J's program: stage 0 (N and S lanes) 30 s, stage 1 (E and W) 25 s, two intergreens, 65 s:
     (2 x 30 + 2 x 25) / 65 = 1.69 lanes green on average."""
@@ -169,6 +186,7 @@ def _core_run(
     min_gain: float = 0.0,
     green: bool = False,
     policy_intergreen: bool = False,
+    min_degree: float = 0.0,
 ) -> tuple[dict[str, list[tuple[float, int]]], Core, list[str], list]:
     """J and K (J's north exit is K's north approach, one cycle) under a policy that wants stage 1
     at every light, each roadside showing the stage commanded at once; each advance loop counts a car
@@ -179,6 +197,7 @@ def _core_run(
     second. Per light the phase commands (t, phase); the core; the mode changes' reasons; the last report."""
     # no loop here stands upstream (no hidden queue): the gates at 0 by default, for the trial's mechanics
     gates = {"group_trial_hidden_pcu": hidden_gate_pcu, "group_trial_min_gain": min_gain}
+    gates |= {"group_trial_min_degree": min_degree}
     harm = HarmParams(group_trial=on, short_pair_together=False, group_trial_green=green, **gates)
     cfg = Config(harm=harm)
     lays = short_link_layouts()
@@ -329,6 +348,25 @@ def test_the_step_gates_the_trial_on_the_green_the_roadsides_showed_under_the_po
     assert {r.mode for r in report.values()} == {"policy"}
     _, _, why, _ = _core_run(True, until, green=True, policy_intergreen=True)
     assert why and "on trial" in why[0] and "green 2.0 lanes" in why[0], why
+
+
+def test_the_step_gates_the_trial_on_the_degree_the_policy_used_its_green_at():
+    """group_trial_min_degree: the policy holds stage 1 (2 lanes of each light's 4); each light's 4 stop-line
+    loops count a car every 2 s (2 PCU/s), against the saturation flow of the 2 lanes green (their priors):
+    the degree d. Asked 1.2 d, the plan, which would cross more, is never tried; asked 0.8 d it is, and the
+    reason gives d (a step that hands no saturation flow, or every lane's, passes neither)."""
+    cycle, counted = short_link_layouts()["J"].junction.base_cycle_s(), HarmParams().group_trial_cycles
+    until = math.ceil((1 + counted) * cycle) + math.ceil(3 * cycle)
+    _, core, _, _ = _core_run(True, 1)
+    sat = sum(float(core.layouts[j].lane_sat_prior_pcu_h[core.layouts[j].lane_green[1]].sum()) for j in ("J", "K"))
+    degree = 4.0 / (sat / 3600.0)
+    _, core, why, report = _core_run(True, until, min_degree=1.2 * degree)
+    assert [g.lights for g in core.trial_groups] == [("J", "K")] and why == []
+    assert {r.mode for r in report.values()} == {"policy"}
+    _, _, why, _ = _core_run(True, until, min_degree=0.8 * degree)
+    assert why and "on trial" in why[0], why
+    shown = float(re.search(r"degree ([\d.]+)\)", why[0]).group(1))  # type: ignore[union-attr]
+    assert shown == pytest.approx(degree, abs=0.05), (why[0], degree)
 
 
 def test_the_shipped_config_forms_the_groups_and_gates_their_trials_on_the_plan_s_green():
