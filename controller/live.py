@@ -18,7 +18,6 @@ Two ways to drive a node:
 from __future__ import annotations
 
 import gc
-import hashlib
 import heapq
 import json
 import logging
@@ -43,6 +42,7 @@ from prometheus_client import CollectorRegistry
 
 from controller.adapters import checkpoints
 from controller.adapters.audit import AuditStore
+from controller.adapters.compile_cache import warm_up
 from controller.adapters.metrics import MetricsServer, ServiceMetrics
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
 from controller.adapters.mqtt_pump import MqttPump
@@ -1160,68 +1160,6 @@ class LockstepStepper:
                 ticks += 1
             box.clocks.popleft()
         return ticks
-
-
-def warm_up(policy: str) -> None:
-    """What a live service's first ticks would pay once, paid at its start instead (before
-    freeze_heap): under webster, its floors' compiled loop (webster_net.compile_raise_rows: numba,
-    about a second, which made the first re-plan tick that late and, in a 60 s bench run, its whole
-    p99; BENCHMARKS.md, issue 12, T, session 50). The same compiled code: no plan moves. Since
-    session 55 loaded from numba's disk cache in compile_cache_dir() when a process compiled it
-    there before (about half its CPU: numba's start remains), else compiled and saved there; a cache
-    that cannot be written or read is done without (logged)."""
-    if policy == "webster":
-        from controller.core.policies import webster_net
-
-        folder = disk_cached(webster_net._compiled_raise_rows())
-        try:
-            webster_net.compile_raise_rows()
-        except Exception as exc:  # an unreadable or broken cache file: not a reason not to start
-            if folder is None:
-                raise
-            log.warning("webster's compile cache in %s not used (%r): compiling without it", folder, exc)
-            webster_net._compiled_raise_rows.cache_clear()  # a new compiled form, without the cache
-            webster_net.compile_raise_rows()
-
-
-def compile_cache_dir() -> Path:
-    """Where warm_up keeps webster's compiled floors' loop (numba's disk cache): under $NUMBA_CACHE_DIR
-    when set, else the user's cache folder ($XDG_CACHE_HOME, else ~/.cache) /numba, a folder per text
-    of controller/core/policies/webster_net.py, host CPU and numba version. Per text: numba reuses a
-    data file's name when the source changes, and a process reading the new index before the new data
-    file is written would load the old code (two processes starting at once after an edit)."""
-    import numba
-    from llvmlite import binding
-
-    from controller.core.policies import webster_net
-
-    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    base = numba.config.CACHE_DIR or os.path.join(home, "numba")
-    digest = hashlib.sha256(Path(webster_net.__file__).read_bytes()).hexdigest()[:16]
-    return Path(base) / f"tsc-{digest}-{binding.get_host_cpu_name()}-numba{numba.__version__}"
-
-
-def disk_cached(compiled: Any) -> Path | None:
-    """numba's disk cache for `compiled` (a numba dispatcher) in compile_cache_dir() (made if missing),
-    that folder; None, logged: it cannot be written, the dispatcher compiles per process as before."""
-    import numba
-
-    try:
-        folder = compile_cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as exc:
-        log.info("no compile cache (%s): compiling at each start", exc)
-        return None
-    saved, numba.config.CACHE_DIR = numba.config.CACHE_DIR, str(folder)
-    try:
-        compiled.enable_caching()  # its locator reads numba.config.CACHE_DIR now
-    except RuntimeError as exc:  # numba found no writable folder after all
-        log.info("no compile cache (%s): compiling at each start", exc)
-        return None
-    finally:
-        numba.config.CACHE_DIR = saved
-    return folder
 
 
 def warm_up_until(policy: str, stop: threading.Event, look_s: float = 0.1) -> bool:

@@ -105,6 +105,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from controller.adapters.compile_cache import warm_up
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.adapters.mqtt_pump import MqttPump
 from controller.config import Config, RegionsConfig, ServiceConfig, with_section
@@ -112,16 +113,7 @@ from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.errors import ConfigError
 from controller.junctions import load_intersections
-from controller.live import (
-    ScaledClock,
-    ServiceNode,
-    freeze_heap,
-    percentile,
-    run_lockstep,
-    run_realtime,
-    tick_start,
-    warm_up,
-)
+from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime, tick_start
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate

@@ -1,4 +1,4 @@
-"""A live service compiles webster's floors' loop at its start (controller/live.py warm_up,
+"""A live service compiles webster's floors' loop at its start (controller/adapters/compile_cache.py warm_up,
 webster_net.compile_raise_rows), for the very argument types a network pass gives it: its first
 re-plan tick then compiles nothing (numba, about a second: in a 60 s bench run that tick's plans
 were the whole p99; T, session 50). Each compiling case in a fresh process: numba's compiled forms
@@ -50,7 +50,7 @@ def test_another_policy_compiles_nothing_at_its_start():
     assert compiled_before_and_after("adaptive") == [0, 1]  # (its first floors-together call would compile)
 
 
-# -- numba's disk cache (warm_up, live.compile_cache_dir): a later process loads what an earlier one compiled -----
+# -- numba's disk cache (warm_up, compile_cache.compile_cache_dir): a later process loads what an earlier one compiled -
 # warm_up, then raise_rows compiled (or loaded) against raise_rows run by Python on random rows; prints the
 # compiled loop's cache hits and misses and whether the two agree to the bit
 CACHED = """
@@ -198,3 +198,18 @@ def test_run_with_a_region_hands_its_metrics_to_the_failover(monkeypatch):
         live.main(cfg, region="r0")
     assert isinstance(seen["metrics"], live.ServiceMetrics)
     assert seen["metrics"] is seen["node_metrics"]
+
+
+def test_simulate_warms_its_policy_up_before_its_loop(monkeypatch):
+    """sim/simulate.py run: warm_up(its policy) once the scenario is prepared, before SUMO and the loop start
+    (webster's compiled loop then loaded from numba's disk cache, not compiled by each run's first pass; E,
+    session 56). Stopped there: nothing of the scenario is read."""
+    from sim import simulate
+
+    calls = calls_recorded(monkeypatch, simulate, stop_at="warm_up")
+    monkeypatch.setattr(simulate, "prepare", lambda req, cfg: (None, {}, ()))
+    monkeypatch.setattr(simulate, "load_api", lambda prefer_libsumo: None)
+    req = simulate.SimulateRequest(sumocfg=Path("none.sumocfg"), out_dir=Path("none"), policy="webster")
+    with pytest.raises(StopHere):
+        simulate.run(req, simulate.Config())
+    assert calls == [("warm_up", ("webster",))]

@@ -155,7 +155,7 @@ def _compiled_raise_rows() -> Callable[..., None]:
     statuses (BENCHMARKS.md, issue 12, E, session 49). Kept per process as a module's functions are
     (the cache holds no result, only the compiled form of raise_rows): held by each FloorAnswers it
     would be compiled again for every network pass built (each test's, each region's). No disk
-    cache here (I/O): a live service's warm_up gives it numba's (controller/live.py compile_cache_dir)."""
+    cache here (I/O): a live service's warm_up gives it numba's (controller/adapters/compile_cache.py)."""
     import numba
 
     compiled: Callable[..., None] = numba.njit(raise_rows)
@@ -165,7 +165,7 @@ def _compiled_raise_rows() -> Callable[..., None]:
 def compile_raise_rows() -> None:
     """Compile raise_rows now, for the argument types raised_floors_all gives it (C-ordered intp,
     bool and float arrays), rather than in a process's first floors-together call: at a live
-    service's start (controller/live.py warm_up), so that its first re-plan tick is not a second
+    service's start (controller/adapters/compile_cache.py warm_up), so that its first re-plan tick is not a second
     or more late (BENCHMARKS.md, issue 12, T, session 50). The same compiled code: no answer moves."""
     one, on = _padded(((0,),))  # one movement counted in and served by one phase, as PaddedIndex.build pads it
     pad = PaddedIndex(one, on, one, on, np.zeros(1, dtype=bool))
