@@ -1258,15 +1258,16 @@ def main(cfg: Config, region: str | None = None) -> int:
                     raise
                 log.warning("%s; ticking anyway and retrying in the background", exc)
             up = (cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port)
-            log.info(
-                "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
-                *up,
-                trust.epoch,
-                trust.signer is not None,
-            )
-            if not stop.is_set() and warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM would wait for it
-                freeze_heap()
-                run_realtime(driver, clock, stop, **tick_start(cfg.service))
+            if not stop.is_set():  # stopped during the broker wait: never up
+                log.info(
+                    "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
+                    *up,
+                    trust.epoch,
+                    trust.signer is not None,
+                )
+                if warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM would wait for it
+                    freeze_heap()
+                    run_realtime(driver, clock, stop, **tick_start(cfg.service))
     finally:
         driver.close()
         if recorder is not None:
