@@ -41,14 +41,12 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
         broker_cmd = [broker.binary, "-c", str(broker.conf_path)]
         procs.add("mosquitto", subprocess.Popen(broker_cmd, stderr=subprocess.DEVNULL))
         time.sleep(0.3)
-        service = subprocess.Popen(
-            [*cli, "run", "--credentials", creds, "--speed", str(SPEED)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.add("the service (run)", service)
+        log = tmp_path / "service.log"  # a file, not a pipe: a pipe nobody reads fills and stalls the service
+        with open(log, "wb") as err:
+            service = subprocess.Popen(
+                [*cli, "run", "--credentials", creds, "--speed", str(SPEED)], env=env, stdout=err, stderr=err
+            )
+        procs.add("the service (run)", service, log)
         field_args = ["--out", str(tmp_path / "field"), "--intersections", str(inter), "--credentials", creds]
         field = subprocess.run(
             [*cli, "field", str(small_grid), *field_args, "--speed", str(SPEED), "--", "--end", str(END_S)],
@@ -64,9 +62,10 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
         assert transport["plans_refused"] == 0, field.stderr[-2000:]
         assert summary["transport"]["realtime_factor"] == pytest.approx(1 / SPEED)
         service.send_signal(signal.SIGTERM)
-        _out, err = service.communicate(timeout=15)
-        assert service.returncode == 0, err[-2000:]
-        assert "signed=True" in err and "service stopped" in err
+        service.wait(timeout=15)
+        text = log.read_text()
+        assert service.returncode == 0, text[-2000:]
+        assert "signed=True" in text and "service stopped" in text
 
 
 def _provisioned(small_grid: Path, tmp_path: Path) -> tuple[Path, list[str], Broker]:
