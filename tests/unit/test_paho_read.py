@@ -313,14 +313,20 @@ def test_a_callback_error_is_paho_own() -> None:
                 raise ValueError("handler bug")
 
         c.on_message = boom
-        c._sock = ScriptedSocket([b"".join(_publish(b"a/b", b"%d" % k, True) for k in range(3))])  # type: ignore[assignment]
-        if suppress:
-            c._packet_read()
-        else:
-            with pytest.raises(ValueError, match="handler bug"):
-                c._packet_read()
-            c._packet_read()
+        read_past_a_handler_bug(c, suppress)
         assert got == [b"0", b"1", b"2"]
+
+
+def read_past_a_handler_bug(c: mqtt.Client, suppress: bool) -> None:
+    """c reads three PUBLISHes (payloads b"0", b"1", b"2") whose handler raises ValueError("handler bug")
+    at b"1": with `suppress` one call reads all three; without, the first call raises and the next reads on."""
+    c._sock = ScriptedSocket([b"".join(_publish(b"a/b", b"%d" % k, True) for k in range(3))])  # type: ignore[assignment]
+    if suppress:
+        c._packet_read()
+    else:
+        with pytest.raises(ValueError, match="handler bug"):
+            c._packet_read()
+        c._packet_read()
 
 
 def test_install_is_idempotent_and_version_gated(monkeypatch: pytest.MonkeyPatch) -> None:

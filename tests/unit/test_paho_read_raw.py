@@ -1,4 +1,4 @@
-"""controller/adapters/paho_read.py's raw handler (T, session 55): the fast path's PUBLISHes handed on as
+"""controller/adapters/paho_read.py's raw handler: the fast path's PUBLISHes handed on as
 (topic's bytes, payload), without paho's MQTTMessage, in the same order among the other packets and with the
 same packets sent back as paho's own reader; MqttClient's `on_raw`; a live node's `_on_raw` puts in its inbox
 what `_on_message` puts for every topic."""
@@ -17,7 +17,17 @@ from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.config import Config
 from controller.live import ServiceNode
 from tests.live_fixtures import cross
-from tests.unit.test_paho_read import AGAIN, V5, V311, ScriptedSocket, _publish, _splits, read_all, stream
+from tests.unit.test_paho_read import (
+    AGAIN,
+    V5,
+    V311,
+    ScriptedSocket,
+    _publish,
+    _splits,
+    read_all,
+    read_past_a_handler_bug,
+    stream,
+)
 
 
 def _pairs(messages: list) -> list:
@@ -91,13 +101,7 @@ def test_a_raw_handler_error_is_paho_own(caplog: pytest.LogCaptureFixture) -> No
                 raise ValueError("handler bug")
 
         paho_read.install(c, raw=boom)
-        c._sock = ScriptedSocket([b"".join(_publish(b"a/b", b"%d" % k, True) for k in range(3))])  # type: ignore[assignment]
-        if suppress:
-            c._packet_read()
-        else:
-            with pytest.raises(ValueError, match="handler bug"):
-                c._packet_read()
-            c._packet_read()
+        read_past_a_handler_bug(c, suppress)
         assert got == [(b"0", True), (b"1", True), (b"2", True)]
 
 
