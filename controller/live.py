@@ -510,7 +510,7 @@ class ServiceNode:
     def _on_raw(self, topic: bytes, payload: bytes) -> None:
         """_on_message for a message read on paho_read's fast path (most of the feed), its topic as bytes: a
         junction's detectors or status topic goes to the inbox by one look-up, as _on_message puts it; any
-        other, or every one while `route` is set, to _on_message (T, session 55)."""
+        other, or every one while `route` is set, to _on_message."""
         hit = self._topic_routes.get(topic)
         if hit is None or self.route is not None:
             self._on_message(topic.decode(), payload)
@@ -1163,10 +1163,10 @@ class LockstepStepper:
 
 
 def warm_up_until(policy: str, stop: threading.Event, look_s: float = 0.1) -> bool:
-    """warm_up in a thread of its own, waited for until it ends or `stop` is set; False: stopped first (the
-    thread, a daemon, ends with the process). Its compile holds the main thread a second near idle, 20 s and more
-    on a loaded machine, and a SIGTERM then waited for it: the controller of tests/integration/test_restart.py,
-    stopped before its first tick, took 7-8 s to end (session 55). An error of warm_up is raised here."""
+    """warm_up in a thread of its own, waited for until it ends or `stop` is set (looked at every `look_s`);
+    False: stopped first (the thread, a daemon, ends with the process). The compile can take many seconds on a
+    loaded machine; run in the main thread it would hold a SIGTERM until it ended. An error of warm_up is raised
+    here."""
     failed: list[BaseException] = []
 
     def run() -> None:

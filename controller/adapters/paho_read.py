@@ -17,22 +17,22 @@ slot: topic, payload, qos, retain, dup, mid, state, info, properties, timestamp)
 paho's `_handle_on_message` does: with no per-topic callback (`message_callback_add`) on_message
 is called as paho calls it (under its locks, its error logged and raised unless
 `suppress_exceptions`); with one, paho's own `_handle_on_message`. A QoS 1 message is then
-acknowledged as paho's handler does it: paho's own `_send_puback`, unless `manual_ack` (since
-session 51). Every other packet (QoS 2, with properties, CONNACK, SUBACK, PUBACK, PUBREL,
-PINGRESP, a malformed one) is put where paho's reader puts it (`_in_packet`) and handled by
-paho's `_packet_handle`: its callbacks, acknowledgements and errors are paho's. Reading stops at
-the first packet whose handling fails (the caller drops the connection) or whose callback closed
-or replaced the socket (the rest of the buffer goes with the socket); what a raising callback
-leaves is handled by the next call.
+acknowledged as paho's handler does it: paho's own `_send_puback`, unless `manual_ack`. Every
+other packet (QoS 2, with properties, CONNACK, SUBACK, PUBACK, PUBREL, PINGRESP, a malformed
+one) is put where paho's reader puts it (`_in_packet`) and handled by paho's `_packet_handle`:
+its callbacks, acknowledgements and errors are paho's. Reading stops at the first packet whose
+handling fails (the caller drops the connection) or whose callback closed or replaced the socket
+(the rest of the buffer goes with the socket); what a raising callback leaves is handled by the
+next call.
 
 A client may also be given a raw handler (`install(client, raw)`, MqttClient does): then such a
 PUBLISH is not built into an `MQTTMessage` at all, and with no per-topic callback the handler is
 called with the topic's bytes and the payload (under paho's `_in_callback_mutex`, as on_message
 is; its error logged and raised unless `suppress_exceptions`), in the same order among the other
 packets; a QoS 1 message is then acknowledged as above. Its topic, payload and order are the
-message's; its flags (retain, dup, QoS, mid) are not handed on (T, session 55: a subscriber's
-network thread built an MQTTMessage, an MQTTMessageInfo with its Condition, a Properties, and
-decoded the topic, for each 3 KB detector message, about 60 % of its work per message).
+message's; its flags (retain, dup, QoS, mid) are not handed on (building an MQTTMessage, its
+MQTTMessageInfo with a Condition and a Properties, and decoding the topic, was most of a
+subscriber's network thread's work per detector message: BENCHMARKS.md).
 
 What changes is only when the reads happen: a burst is handled in one call, and the time of the
 last bytes received (the keepalive's) is taken once per `recv`, not once per packet. With paho's
@@ -215,8 +215,8 @@ def _fast_publish(
     sent by paho's own `_send_puback` unless the client acknowledges by hand (`manual_ack`), as
     paho's handler does after on_message. Returns what paho's handler returns (success, or the
     PUBACK's code); None, having done nothing, for any other form (paho's handler reads it). QoS 1
-    since session 51: a roadside status (QoS 1, retained) cost the subscriber's network thread
-    19-24 µs against 6-7.5 for a 3 KB QoS 0 detector message (BENCHMARKS.md, issue 12, T)."""
+    too, because paho's own path made a roadside status (QoS 1, retained) cost several times a
+    detector message (BENCHMARKS.md, issue 12)."""
     if stop - start < 2:
         return None
     topic_end = start + 2 + ((buf[start] << 8) | buf[start + 1])
