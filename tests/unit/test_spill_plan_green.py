@@ -17,6 +17,7 @@ from controller.core.policies.spill_red import (
     keep_phases,
     plan_green_s,
     track_green_from,
+    whole_spill_pcu,
 )
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
@@ -130,6 +131,33 @@ def test_max_pressure_spill_plan_green_keeps_the_ring_exits_green_for_the_plans_
     assert _wish_after(key, lay, no_spill, 19.0) == PhaseWish(1)
     permitted = replace(lay, protected=np.zeros_like(lay.protected))
     assert _wish_after(key, permitted, est, 19.0) == PhaseWish(1)
+
+
+def test_max_pressure_spill_plan_green_holds_for_a_whole_vehicle_past_the_room_not_a_fraction():
+    """The hidden queue grows by the learnt flow while the advance loop stands and drains by what crosses it: it
+    leaves fractions no vehicle stands for (cologne3's 0.005-0.63 PCU, ingolstadt21's 0.78 held greens where SUMO
+    showed no one past the loop, F session 56). 0.9 PCU past N's room holds nothing, 1 PCU holds N/S's green."""
+    key = MaxPressurePolicy(KEY)
+    lay, fraction, _ = ring_exit_and_long_entry(0.9, 10.0)
+    assert _wish_after(MaxPressurePolicy(NO_LOSS), lay, fraction, 19.0) == PhaseWish(1)
+    assert _wish_after(key, lay, fraction, 19.0) == PhaseWish(1)
+    _, whole, _ = ring_exit_and_long_entry(1.0, 10.0)
+    assert _wish_after(key, lay, whole, 19.0) == PhaseWish(0)
+
+
+def test_whole_spill_counts_a_lanes_spill_from_one_pcu_then_splits_it_between_its_movements():
+    """Per lane, not per movement: 1.2 PCU past the room of a lane N_T and S_T share counts 0.6 for each; 0.9 PCU
+    counts none; a lane whose room holds its hidden queue counts none (E's 10 PCU on its 250 m entry)."""
+    lay, est, _ = ring_exit_and_long_entry(1.2, 10.0)
+    n = lay.lanes.index("eN_0")
+    ids = [m.id for m in lay.junction.movements]
+    share = lay.lane_share.copy()
+    share[:, n] = 0.0
+    share[ids.index("N_T"), n] = share[ids.index("S_T"), n] = 0.5
+    out = whole_spill_pcu(replace(lay, lane_share=share), est)
+    assert np.allclose(out, [0.6 if i in ("N_T", "S_T") else 0.0 for i in ids])
+    _, fraction, _ = ring_exit_and_long_entry(0.9, 10.0)
+    assert not whole_spill_pcu(lay, fraction).any()
 
 
 def test_max_pressure_spill_plan_green_holds_no_longer_than_the_phase_in_force_has_been_green():

@@ -115,6 +115,7 @@ from controller.core.policies.spill_red import (
     track_green_from,
     track_greens,
     turn_off_room_pcu,
+    whole_spill_pcu,
 )
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
@@ -1133,12 +1134,13 @@ class MaxPressurePolicy(Policy):
         partner: StageView | None,
     ) -> PhaseWish | None:
         """`spill_plan_green`: while a movement the phase in force serves protected has its spill past the room
-        and has been green less than the program's longest green for it (spill_red.held_green), the
+        (a whole vehicle on some lane, spill_red.whole_spill_pcu) and has been green less than the program's
+        longest green for it (spill_red.held_green), the
         highest-pressure phase among those that keep every such movement green protected (spill_red.keep_phases;
         the phase in force unless another's pressure is higher); None: no movement held (the rules go on; the hold
         comes before `spill_plan_red`'s due red)."""
         cur = signal.phase
-        held = held_green(hold, layout.protected[cur], blocking_queue_pcu(layout, est), now_s, signal.green_elapsed_s)
+        held = held_green(hold, layout.protected[cur], whole_spill_pcu(layout, est), now_s, signal.green_elapsed_s)
         if not held.any():
             return None
         best = int(np.where(keep_phases(layout.protected, held), v, -np.inf).argmax())

@@ -36,10 +36,11 @@ whole spill past the room; a lane whose road starts where two 24 m roads merge, 
 that turns off too, counts only what stands past 3.2 PCU more.
 
 `[max_pressure] spill_plan_green` is the green half of the same promise: a movement whose queue stands
-past its room (`spillback.blocking_queue_pcu` > 0), once green and served protected by the phase in
-force, keeps its green until it has lasted the program's longest green for it in one cycle
-(`plan_green_s`: its run of consecutive phases serving it protected at their base greens, the
-intergreens between them counted, as it stays green across them), or until its spill clears. Past the
+past its room (`spillback.blocking_queue_pcu` > 0, a lane's counted once it reaches a whole vehicle:
+`whole_spill_pcu`), once green and served protected by the phase in force, keeps its green until it
+has lasted the program's longest green for it in one cycle (`plan_green_s`: its run of consecutive
+phases serving it protected at their base greens, the intergreens between them counted, as it stays
+green across them), or until its spill clears. Past the
 minimum green only the phases that keep every such movement green protected are chosen, by their
 pressures (`keep_phases`); a phase giving it a permitted green only ends the plan's run, as the hold
 keeps no such phase (a left turn permitted in a 33 s stage and protected in the next 6 s one: 6 s).
@@ -200,6 +201,17 @@ def held_green(
     green starts, and a 6 s stage whose plan green is 6 s was held a second more."""
     lasted_s = np.maximum(now_s - hold.from_s, green_elapsed_s)
     out: np.ndarray = protected_now & (blocking_pcu > 0.0) & (lasted_s < hold.plan_s)
+    return out
+
+
+def whole_spill_pcu(layout: Layout, est: Estimate) -> np.ndarray:
+    """(movements,) spillback.blocking_queue_pcu counted in whole vehicles (`spill_plan_green`): a lane's queue
+    past its room counts once it reaches 1 PCU, split between the movements as the estimator splits it. The
+    hidden queue grows by the learnt flow while the advance loop stands and drains by what crosses it, so it
+    leaves fractions no vehicle stands for: cologne3's 0.005-0.63 PCU and ingolstadt21's 0.78 PCU held greens
+    where SUMO showed no one past the loop (F, session 56)."""
+    spill = np.maximum(est.lanes.hidden_pcu - layout.lane_adv_room_pcu, 0.0)
+    out: np.ndarray = layout.lane_share @ np.where(spill >= 1.0, spill, 0.0)
     return out
 
 
