@@ -380,3 +380,15 @@ def test_the_shipped_config_forms_the_groups_and_gates_their_trials_on_the_plan_
         core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
         assert [g.lights for g in core.trial_groups] == [("J", "K")]
         assert core._plan_green == {"J": pytest.approx(2 * 110 / 65)}
+
+
+def test_the_windows_integrate_over_seconds_not_ticks():
+    """advance integrates the group's queue, hidden queue, lanes green and their saturation flow over the
+    seconds between its calls (ticks need not be a second apart): each held constant over calls at 0, 1,
+    3 and 6 s integrates to 6 s of it."""
+    st = grouptrial.start(G, 0.0, 2.0)
+    now = {"hidden_pcu": 3.0, "green_lanes_now": 4.0, "green_sat_pcu_s_now": 5.0}
+    for t in (0.0, 1.0, 3.0, 6.0):
+        st, why = grouptrial.advance(st, G, 0.0, 0.0, 2.0, t, 2.0, 10.0, 2.0, **now)
+        assert why is None
+    assert (st.queue_pcu_s, st.hidden_total_pcu_s, st.green_total_lane_s, st.green_sat_total_pcu) == (12, 18, 24, 30)
