@@ -135,8 +135,8 @@ def test_max_pressure_spill_plan_green_keeps_the_ring_exits_green_for_the_plans_
 
 def test_max_pressure_spill_plan_green_holds_for_a_whole_vehicle_past_the_room_not_a_fraction():
     """The hidden queue grows by the learnt flow while the advance loop stands and drains by what crosses it: it
-    leaves fractions no vehicle stands for (cologne3's 0.005-0.63 PCU, ingolstadt21's 0.78 held greens where SUMO
-    showed no one past the loop, F session 56). 0.9 PCU past N's room holds nothing, 1 PCU holds N/S's green."""
+    leaves fractions that count no vehicle (ingolstadt21's 0.78 PCU held a green where SUMO showed no one past the
+    loop; cologne3's 0.005-0.63 PCU, F session 56). 0.9 PCU past N's room holds nothing, 1 PCU holds N/S's green."""
     key = MaxPressurePolicy(KEY)
     lay, fraction, _ = ring_exit_and_long_entry(0.9, 10.0)
     assert _wish_after(MaxPressurePolicy(NO_LOSS), lay, fraction, 19.0) == PhaseWish(1)

@@ -208,8 +208,9 @@ def whole_spill_pcu(layout: Layout, est: Estimate) -> np.ndarray:
     """(movements,) spillback.blocking_queue_pcu counted in whole vehicles (`spill_plan_green`): a lane's queue
     past its room counts once it reaches 1 PCU, split between the movements as the estimator splits it. The
     hidden queue grows by the learnt flow while the advance loop stands and drains by what crosses it, so it
-    leaves fractions no vehicle stands for: cologne3's 0.005-0.63 PCU and ingolstadt21's 0.78 PCU held greens
-    where SUMO showed no one past the loop (F, session 56)."""
+    leaves fractions that count no vehicle: ingolstadt21's 0.78 PCU held a green where SUMO showed no one past
+    the loop; cologne3's 0.005-0.63 PCU held greens while SUMO showed 3 vehicles standing there, which the
+    fraction did not count either (F, session 56)."""
     spill = np.maximum(est.lanes.hidden_pcu - layout.lane_adv_room_pcu, 0.0)
     out: np.ndarray = layout.lane_share @ np.where(spill >= 1.0, spill, 0.0)
     return out
