@@ -15,13 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def warm_up(policy: str) -> None:
-    """What a live service's first ticks would pay once, paid at its start instead (before
-    freeze_heap): under webster, its floors' compiled loop (webster_net.compile_raise_rows: numba,
-    about a second, which made the first re-plan tick that late and, in a 60 s bench run, its whole
-    p99; BENCHMARKS.md, issue 12, T, session 50). The same compiled code: no plan moves. Since
-    session 55 loaded from numba's disk cache in compile_cache_dir() when a process compiled it
-    there before (about half its CPU: numba's start remains), else compiled and saved there; a cache
-    that cannot be written or read is done without (logged)."""
+    """What a process's first ticks would pay once, paid at its start instead (`run`: before
+    freeze_heap): under webster, its floors' compiled loop (webster_net.compile_raise_rows: numba;
+    compiled in the first re-plan tick it would make that tick late, BENCHMARKS.md issue 12). The
+    same compiled code: no plan moves. Loaded from numba's disk cache in compile_cache_dir() when a
+    process compiled it there before, else compiled and saved there; a cache that cannot be written
+    or read is done without (logged)."""
     if policy == "webster":
         from controller.core.policies import webster_net
 
