@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from controller.adapters.compile_cache import warm_up
 from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config
 from controller.core.policies import REGISTRY
@@ -635,9 +634,6 @@ def run(
     scfg, junctions, args = prepare(req, cfg)
     api = load_api(req.prefer_libsumo)
     controlled = req.policy not in FIELD_POLICIES
-    # webster's compiled loop from numba's disk cache, as `run` has it (compiled and saved by the first process
-    # only): its first call in the run would compile it (about a second of CPU); a forked service inherits it
-    warm_up(req.policy)
     wall0 = time.perf_counter()
     _start(api, scfg, args)
     loop: ClosedLoop | None = None

@@ -198,18 +198,3 @@ def test_run_with_a_region_hands_its_metrics_to_the_failover(monkeypatch):
         live.main(cfg, region="r0")
     assert isinstance(seen["metrics"], live.ServiceMetrics)
     assert seen["metrics"] is seen["node_metrics"]
-
-
-def test_simulate_warms_its_policy_up_before_its_loop(monkeypatch):
-    """sim/simulate.py run: warm_up(its policy) once the scenario is prepared, before SUMO and the loop start
-    (webster's compiled loop then loaded from numba's disk cache, not compiled by each run's first pass; E,
-    session 56). Stopped there: nothing of the scenario is read."""
-    from sim import simulate
-
-    calls = calls_recorded(monkeypatch, simulate, stop_at="warm_up")
-    monkeypatch.setattr(simulate, "prepare", lambda req, cfg: (None, {}, ()))
-    monkeypatch.setattr(simulate, "load_api", lambda prefer_libsumo: None)
-    req = simulate.SimulateRequest(sumocfg=Path("none.sumocfg"), out_dir=Path("none"), policy="webster")
-    with pytest.raises(StopHere):
-        simulate.run(req, simulate.Config())
-    assert calls == [("warm_up", ("webster",))]
