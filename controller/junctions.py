@@ -277,6 +277,7 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
                 reach_storage_pcu=mf.num("reach_storage_pcu", 0.0),
                 reach_merges=mf.int("reach_merges") if "reach_merges" in mf.table else 0,
                 reach_diverges=mf.int("reach_diverges") if "reach_diverges" in mf.table else 0,
+                yields_to=mf.strs("yields_to") if "yields_to" in mf.table else None,
             )
         )
     return movements
@@ -298,6 +299,9 @@ def _symmetric_conflicts(movements: list[Movement], path: str) -> list[Movement]
             if other == m.id:
                 raise JunctionError(path, f"movements[{i}].conflicts", "a movement cannot conflict with itself")
             conflict_pairs.add(frozenset((m.id, other)))
+        bad = sorted(set(m.yields_to or ()) - known)
+        if bad:
+            raise JunctionError(path, f"movements[{i}].yields_to", f"unknown movements {bad}")
     return [
         Movement(
             **{**m.__dict__, "conflicts": tuple(sorted(next(iter(p - {m.id})) for p in conflict_pairs if m.id in p))}

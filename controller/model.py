@@ -96,6 +96,9 @@ class Movement:
     reach_storage_pcu: float = 0.0
     reach_merges: int = 0
     reach_diverges: int = 0
+    # the movements some link of this one gives way to by the network's own right of way (import-net: SUMO's
+    # <request response> of the junction); None when not known (a file without the field)
+    yields_to: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

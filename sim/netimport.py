@@ -205,6 +205,7 @@ def _junction_table(
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)
     netmovements.add_conflicts(movements, phases)
+    netmovements.add_yields(tl, movements)
     table = {
         "id": tl.getID(),
         "n_links": n_links,

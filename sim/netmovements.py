@@ -209,3 +209,42 @@ def add_conflicts(movement_tables: list[dict[str, Any]], phase_tables: list[dict
             for o in movement_tables
             if o["id"] != m["id"] and not any(m["id"] in s and o["id"] in s for s in served)
         )
+
+
+def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]]) -> None:
+    """Set each movement's `yields_to`: the movements some link of it gives way to by the network's right of way
+    (the `response` of SUMO's `<request>` at the link's junction, read by sumolib), such as a permitted left to the
+    oncoming through, and not a right turn to it (in right-hand traffic a right turn crosses no oncoming stream; it
+    gives way to the pedestrians it crosses, which are no movement). Left unset (not known) on every movement when
+    the network carries no right of way for one of the light's vehicle links (read without foes)."""
+    movement_of: dict[int, set[str]] = {}
+    for m in movement_tables:
+        for link in m["links"]:
+            movement_of.setdefault(link, set()).add(m["id"])
+    gives: dict[int, set[int]] = {}  # signal link -> the signal links it gives way to
+    for node, conns in _node_links(tl, set(movement_of)).items():
+        index = {node.getLinkIndex(c): link for c, link in conns}
+        prohibits = getattr(node, "_prohibits", {})
+        for c, link in conns:
+            response = prohibits.get(node.getLinkIndex(c))
+            if response is None:
+                return
+            n = len(response)
+            gives.setdefault(link, set()).update(index[k] for k in index if k < n and response[n - 1 - k] == "1")
+    for m in movement_tables:
+        others = {o for link in m["links"] for g in gives.get(link, ()) for o in movement_of.get(g, ())}
+        m["yields_to"] = sorted(others - {m["id"]})
+
+
+def _node_links(
+    tl: sumolib.net.TLS, links: set[int]
+) -> dict[sumolib.net.node.Node, list[tuple[sumolib.net.connection.Connection, int]]]:
+    """The light's vehicle connections whose signal link is in `links`, by the junction (node) they cross."""
+    out: dict[sumolib.net.node.Node, list[tuple[sumolib.net.connection.Connection, int]]] = {}
+    for in_lane, out_lane, link in tl.getConnections():
+        if link not in links:
+            continue
+        for c in in_lane.getOutgoing():
+            if c.getToLane() is out_lane and c.getTLLinkIndex() == link:
+                out.setdefault(in_lane.getEdge().getToNode(), []).append((c, link))
+    return out

@@ -14,10 +14,16 @@ import pytest
 from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.max_pressure import Look, MaxPressurePolicy, yield_blocked_lanes, yield_lanes
+from controller.core.policies.max_pressure import (
+    Look,
+    MaxPressurePolicy,
+    given_way_lanes,
+    yield_blocked_lanes,
+    yield_lanes,
+)
 from controller.core.policies.max_pressure_net import NetPressure
 from controller.core.safety import SignalView
-from controller.errors import ConfigError
+from controller.errors import ConfigError, JunctionError
 from controller.junctions import parse_intersection
 from tests.junction_fixtures import four_phase_raw, shared_left_raw
 from tests.unit.test_max_pressure_net import mixed_junctions
@@ -128,6 +134,59 @@ def test_the_network_pass_carries_the_rule_with_the_key_on() -> None:
     assert isinstance(on, NetPressure) and on.yielded is not None and on.yielded.block_s == 5.0
     off = MaxPressurePolicy(MaxPressureParams(yield_block_s=0.0)).network_decision(layouts)
     assert isinstance(off, NetPressure) and off.yielded is None
+
+
+def _given_way_layout(yields_to: list[str] | None) -> Layout:
+    """shared_left with N_L's `yields_to` written (import-net reads the network's right of way): ["S_T"], the
+    oncoming through; [], no stream of the junction (as a right turn that gives way to the walkers on the crossing
+    it turns over); None: not written (not known)."""
+    raw = shared_left_raw()
+    if yields_to is not None:
+        raw["movements"][-1]["yields_to"] = yields_to
+    return Layout.build(parse_intersection(raw, "yield.toml"), Config())
+
+
+@pytest.mark.parametrize(("yields_to", "blocked", "wish"), [(None, ["eN_0"], 1), (["S_T"], ["eN_0"], 1), ([], [], 0)])
+def test_only_a_stream_the_turn_gives_way_to_by_the_right_of_way_blocks_its_lane(
+    yields_to: list[str] | None, blocked: list[str], wish: int
+) -> None:
+    """single_scramble_h (A session 56): a right-turner stood in the junction for the walkers on the crossing of
+    the scramble's walk stage while the oncoming through's loop counted one car, and the rule, reading the right
+    turn as yielding to every protected stream of another approach, cut the walk. The rule reads the streams the
+    movement gives way to by the network's right of way (Movement.yields_to, given_way_lanes) where known: N's
+    head standing 6 s while S_T crosses blocks N's lane where N_L gives way to S_T (or where that is not known)
+    and not where it gives way to none of the streams phase 0 serves protected; the decision follows."""
+    lay = _given_way_layout(yields_to)
+    q = {"N": 8.0, "S": 1.0, "E": 3.0, "W": 3.0}
+    est = _est(lay, {"N": 6.0}, {}, q)
+    out = yield_blocked_lanes(lay, est, 0, 20.0, BLOCK_S, given_way_lanes(lay)[0])
+    assert [lane for lane, b in zip(lay.lanes, out) if b] == blocked
+    assert _wish(BLOCK_S, lay, est) == wish
+    assert _wish(0.0, lay, est) == 0
+    # the network pass sends the junction to decide() only where the rule can mark the lane
+    on = MaxPressurePolicy(MaxPressureParams(yield_block_s=BLOCK_S)).network_decision({"J": lay})
+    assert isinstance(on, NetPressure) and on.yielded is not None
+    assert bool(on.yielded.can.any()) == bool(blocked)
+
+
+def test_given_way_lanes_are_yield_lanes_but_for_a_movement_giving_way_to_none_of_the_streams() -> None:
+    """Not known (None) or giving way to S_T: yield_lanes; giving way to no stream of the junction: none. A movement
+    that gives way to some of the streams keeps them all (A session 56: the stricter reading lost pasubio)."""
+    lay = _given_way_layout(None)
+    assert (given_way_lanes(lay) == yield_lanes(lay)).all()
+    n_l = [m.id for m in lay.junction.movements].index("N_L")
+    assert yield_lanes(lay)[0, n_l].any()
+    assert (given_way_lanes(_given_way_layout(["S_T"])) == yield_lanes(lay)).all()
+    # E_T is served in phase 1 only: in phase 0 N_L gives way to none of the streams crossing
+    assert not given_way_lanes(_given_way_layout(["E_T"]))[0, n_l].any()
+    assert not given_way_lanes(_given_way_layout([])).any()
+
+
+def test_a_junction_file_refuses_yields_to_an_unknown_movement_naming_the_file_and_field() -> None:
+    raw = shared_left_raw()
+    raw["movements"][-1]["yields_to"] = ["X_T"]
+    with pytest.raises(JunctionError, match=r"yield\.toml.*movements\[4\]\.yields_to"):
+        parse_intersection(raw, "yield.toml")
 
 
 def test_config_reads_the_key_and_refuses_a_negative_time_naming_the_file_and_key(tmp_path: Path) -> None:

@@ -143,6 +143,9 @@ class Statics:
     has_permitted: tuple[bool, ...] | None = None
     # (phases, lanes) every link of every movement on the lane 'G' (full_green_lanes; None: derived per call)
     full_green: np.ndarray | None = None
+    # (phases, movements, lanes) yield_lanes, none for a movement that by the network's right of way gives way to
+    # none of them (given_way_lanes; `yield_block_s` reads it; None: yield_lanes)
+    given_way: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
         permitted_only,
         has_permitted,
         full_green_lanes(layout),
+        given_way_lanes(layout),
     )
 
 
@@ -237,6 +241,28 @@ def yield_lanes(layout: Layout) -> np.ndarray:
     for c in range(len(j.phases)):
         for m in np.flatnonzero(layout.serves[c] & ~layout.protected[c]):
             out[c, m] = share[layout.protected[c] & (approach != approach[m])].any(axis=0)
+    return out
+
+
+def given_way_lanes(layout: Layout) -> np.ndarray:
+    """(phases, movements, lanes) bool: yield_lanes, emptied for a movement that by the network's right of way
+    (Movement.yields_to, written by import-net) gives way to none of the streams of another approach the phase
+    serves protected; as yield_lanes where `yields_to` is not known. Such a movement waits for nothing the loops
+    see: a right turn in right-hand traffic crosses no oncoming stream; it gives way to the walkers on the crossing
+    it turns over, whom no loop counts. A movement that gives way to some of those streams keeps them all, as
+    yield_lanes reads them (reading only those it gives way to measured worse: BENCHMARKS.md, issue 9,
+    "single_scramble_h traced"). Example: phase 0 serves N_T and S_T protected, N_R and N_L permitted; N_R's
+    `yields_to` empty: no lane in phase 0; N_L's ("S_T",): every lane of S's protected movements."""
+    out = yield_lanes(layout)
+    ms = layout.junction.movements
+    approach = np.array([m.approach for m in ms])
+    for m, mv in enumerate(ms):
+        if mv.yields_to is None:
+            continue
+        gives = np.array([o.id in mv.yields_to for o in ms]) & (approach != approach[m])
+        for c in np.flatnonzero(out[:, m].any(axis=1)):
+            if not (layout.protected[c] & gives).any():
+                out[c, m] = False
     return out
 
 
@@ -1078,7 +1104,8 @@ class MaxPressurePolicy(Policy):
         stuck_drop_pcu takes it); the other phases' as they are (the lane is served once the green ends)."""
         layout, est, signal = look.layout, look.est, look.signal
         p, cur = self.params, signal.phase
-        yl = look.state.statics.yield_lanes[cur]
+        st = look.state.statics
+        yl = (st.yield_lanes if st.given_way is None else st.given_way)[cur]
         blocked = yield_blocked_lanes(layout, est, cur, signal.green_elapsed_s, p.yield_block_s, yl)
         more = stuck_drop_pcu(layout, est, np.where(blocked, look.now_s, np.nan))
         if more is None:

@@ -431,7 +431,8 @@ class _Yield:
         stop: list[np.ndarray] = []
         det = 0
         for lay, st in zip(lays, statics):
-            yields = (st.yield_lanes.any(axis=2) & lay.serves & ~lay.protected).astype(int)  # (phases, movements)
+            given = st.yield_lanes if st.given_way is None else st.given_way
+            yields = (given.any(axis=2) & lay.serves & ~lay.protected).astype(int)  # (phases, movements)
             can.append(((yields @ lay.lane_uses.astype(int) > 0) & (lay.lane_stop >= 0)).reshape(-1))
             stop.append(np.where(lay.lane_stop >= 0, lay.lane_stop + det, -1))
             det += len(lay.det_index)

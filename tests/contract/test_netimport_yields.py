@@ -1,0 +1,84 @@
+"""import-net writes each movement's `yields_to`: the movements some link of it gives way to by the network's own
+right of way (SUMO's `<request response>`), which `[max_pressure] yield_block_s` reads (given_way_lanes). On a grid
+with signalised crossings a right turn is permitted ('g') for the walkers only (single_scramble_h, A session 56)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.config import load_config
+from controller.core.estimation import Layout
+from controller.core.policies.max_pressure import given_way_lanes, yield_lanes
+from controller.junctions import load_intersections
+from sim.netimport import import_net, read_net
+from tests.scenarios import pedestrian_net
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = load_config(ROOT / "config.toml")
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    work = tmp_path_factory.mktemp("ped")
+    net = pedestrian_net(work)
+    import_net(net, work / "j", CFG)
+    return net, load_intersections(work / "j")
+
+
+def test_yields_to_is_the_right_of_way_sumo_reads(imported: tuple[Path, dict]) -> None:
+    """Movement m yields to o when SUMO's node forbids some link of m while a link of o passes (sumolib's forbids)."""
+    path, junctions = imported
+    net = read_net(path)
+    checked = 0
+    for jid, j in junctions.items():
+        conns: dict[int, list] = {}
+        for in_lane, out_lane, link in net.getTLS(jid).getConnections():
+            conns.setdefault(link, []).extend(
+                c for c in in_lane.getOutgoing() if c.getToLane() is out_lane and c.getTLLinkIndex() == link
+            )
+        node = next(iter(conns[j.movements[0].links[0]])).getFrom().getToNode()
+        for m in j.movements:
+            want = {
+                o.id
+                for o in j.movements
+                if o.id != m.id
+                and any(node.forbids(b, a) for k in m.links for a in conns[k] for q in o.links for b in conns[q])
+            }
+            assert m.yields_to is not None and set(m.yields_to) == want, (jid, m.id)
+            checked += 1
+    assert checked > 40
+
+
+def test_a_permitted_right_turn_gives_way_to_no_stream_and_a_permitted_left_to_the_oncoming(
+    imported: tuple[Path, dict],
+) -> None:
+    _, junctions = imported
+    rights = lefts = 0
+    for j in junctions.values():
+        lay = Layout.build(j, CFG)
+        old, new = yield_lanes(lay), given_way_lanes(lay)
+        for c in range(len(j.phases)):
+            for m in np.flatnonzero(lay.serves[c] & ~lay.protected[c]):
+                mv = j.movements[m]
+                if mv.turn == "right":
+                    assert old[c, m].any() and not new[c, m].any(), (j.id, c, mv.id)
+                    rights += 1
+                elif mv.turn == "left":
+                    oncoming = [
+                        o
+                        for o in j.movements
+                        if o.turn == "through"
+                        and o.to_edge
+                        and o.from_edge != mv.from_edge
+                        and lay.protected[c][j.movements.index(o)]
+                        and o.approach != mv.approach
+                        and {o.approach, mv.approach} in ({"N", "S"}, {"E", "W"})
+                    ]
+                    assert oncoming, (j.id, c, mv.id)
+                    for o in oncoming:
+                        assert new[c, m][[lay.lanes.index(lane) for lane in o.lanes]].all(), (j.id, c, mv.id, o.id)
+                    lefts += 1
+    assert rights > 4 and lefts > 4
