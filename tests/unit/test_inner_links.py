@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
@@ -20,10 +21,13 @@ from tests.junction_fixtures import two_phase_raw
 from tests.unit.test_max_pressure_net import mixed_junctions
 
 
-def _layout(reach: str = "eE", direct: bool = False, adv_on_e: bool = True) -> Layout:
+def _layout(reach: str = "eE", direct: bool = False, adv_on_e: bool = True, entry_loop: bool = False) -> Layout:
     """two_phase (phase 0: N, S; phase 1: E, W) where N_T's exit leads over an unsignalised node onto the
-    junction's own approach eE (`reach`; with `direct`, its exit edge is `reach` itself)."""
+    junction's own approach eE (`reach`; with `direct`, its exit edge is `reach` itself); with `entry_loop`,
+    eE's advance loop stands at the link's entry (no road of its own upstream: `room_m` 0)."""
     raw = two_phase_raw()
+    if entry_loop:
+        next(d for d in raw["detectors"] if d["id"] == "E_adv")["room_m"] = 0.0
     n = raw["movements"][0]
     if direct:
         n["to_edge"] = reach
@@ -60,14 +64,40 @@ def test_a_movement_reaching_its_own_lights_approach_is_an_inner_link_drained_by
 def test_the_rate_kept_is_the_room_left_over_the_queue_in_a_stage_that_does_not_drain_the_link() -> None:
     lay = _layout()
     storage = float(inner_links(lay).storage_pcu[0])
-    ratio = inner_link_ratio(lay, _est(lay, [4.0, 1.0, 2.0, 0.0], storage - 2.0))
+    ratio = inner_link_ratio(lay, _est(lay, [3.2, 1.0, 2.0, 0.0], storage - 1.6))
     assert ratio is not None
-    assert ratio[0].tolist() == [0.5, 1.0, 1.0, 1.0]  # room 2 PCU over N_T's 4
+    assert ratio[0].tolist() == pytest.approx([0.5, 1.0, 1.0, 1.0])  # room 1.6 over N_T's 3.2 (7 s sends 3.5)
     assert ratio[1].tolist() == [1.0, 1.0, 1.0, 1.0]  # phase 1 drains eE
-    full = inner_link_ratio(lay, _est(lay, [4.0, 1.0, 2.0, 0.0], 1.0, e_adv_standing_s=3.0))
-    assert full is not None and full[0, 0] == 0.0  # the advance loop stood standing_s: no room
+    entry = _layout(entry_loop=True)
+    full = inner_link_ratio(entry, _est(entry, [4.0, 1.0, 2.0, 0.0], 1.0, e_adv_standing_s=3.0))
+    assert full is not None and full[0, 0] == 0.0  # the advance loop at the entry stood standing_s: no room
     roomy = inner_link_ratio(lay, _est(lay, [4.0, 1.0, 2.0, 0.0], 0.0))
     assert roomy is not None and (roomy == 1.0).all()
+
+
+def test_a_queue_longer_than_a_minimum_green_sends_weighs_the_room_over_what_that_green_sends() -> None:
+    """N_T (1,800 PCU/h) holds 12 PCU, but phase 0's 7 s minimum green sends 3.5 PCU of it: with 1.75 PCU of room
+    it keeps half its rate, and with 3.5 PCU all of it (Bologna pasubio's node 230, K session 56: 15 PCU queued
+    over 12 PCU of room cut a 4 s stage whose green sends 4)."""
+    lay = _layout()
+    storage = float(inner_links(lay).storage_pcu[0])
+    assert lay.junction.phases[0].min_green_s == 7.0 and lay.sat_flow_pcu_h[0] == 1800.0
+    half = inner_link_ratio(lay, _est(lay, [12.0, 1.0, 2.0, 0.0], storage - 1.75))
+    assert half is not None and half[0, 0] == pytest.approx(0.5)
+    whole = inner_link_ratio(lay, _est(lay, [12.0, 1.0, 2.0, 0.0], storage - 3.5))
+    assert whole is not None and whole[0, 0] == 1.0
+
+
+def test_an_advance_loop_with_road_behind_it_that_stood_leaves_the_room_the_queue_does_not_fill() -> None:
+    """eE's advance loop has 20 m of its own road upstream (more than one car): its standing says the queue passed
+    it, not that the link is full; the room is the storage less the queue (Bologna pasubio's node 232, K session
+    56: a 79 PCU link read full with 15 PCU on it)."""
+    lay = _layout()
+    e = lay.lanes.index("eE_0")
+    assert lay.lane_adv_room_pcu[e] >= 1.0 and _layout(entry_loop=True).lane_adv_room_pcu[e] < 1.0
+    storage = float(inner_links(lay).storage_pcu[0])
+    stood = inner_link_ratio(lay, _est(lay, [3.2, 1.0, 2.0, 0.0], storage - 1.6, e_adv_standing_s=3.0))
+    assert stood is not None and stood[0, 0] == pytest.approx(0.5)  # room 1.6 over N_T's 3.2, as if not stood
 
 
 def test_an_approach_without_advance_loop_is_full_while_its_stop_line_loop_is_occupied() -> None:
@@ -92,8 +122,9 @@ def _wish(on: bool, lay: Layout, est: Estimate) -> int:
 
 def test_decide_leaves_a_green_into_a_full_inner_link_for_the_stage_that_drains_it() -> None:
     """N_T holds 6 PCU, E_T 2 PCU (red 20 s): the switch's loss keeps phase 0 on the pressures. With eE's
-    advance loop standing, N_T's green sends into a full link: with the key on phase 1 is served."""
-    lay = _layout()
+    advance loop (at the link's entry) standing, N_T's green sends into a full link: with the key on phase 1 is
+    served."""
+    lay = _layout(entry_loop=True)
     est = _est(lay, [6.0, 2.0, 0.0, 0.0], 10.0, e_adv_standing_s=5.0)
     assert _wish(False, lay, est) == 0
     assert _wish(True, lay, est) == 1
@@ -113,6 +144,7 @@ def test_a_movement_sharing_a_lane_with_one_into_a_full_inner_link_keeps_its_sha
     raw["n_links"] = 5
     raw["phases"][0]["state"], raw["phases"][1]["state"] = "GrGrG", "rGrGr"
     raw["movements"][0].update(to_edge="x", reach_edge="eE", reach_storage_pcu=8.0)
+    next(d for d in raw["detectors"] if d["id"] == "E_adv")["room_m"] = 0.0  # the loop at the link's entry
     left = dict(raw["movements"][0], id="N_L", turn="left", links=[4], to_edge="y")
     for key in ("reach_edge", "reach_storage_pcu"):
         left.pop(key)
@@ -135,12 +167,12 @@ def test_the_links_queue_counts_its_hidden_part_and_a_short_queue_counts_as_one_
     lay = _layout()
     e = lay.lanes.index("eE_0")
     storage = float(inner_links(lay).storage_pcu[0])
-    est = _est(lay, [4.0, 1.0, 2.0, 0.0], storage - 2.0)
+    est = _est(lay, [2.0, 1.0, 2.0, 0.0], storage - 2.0)
     hidden = np.zeros(len(lay.lanes))
     hidden[e] = 1.0
     est = dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, hidden_pcu=hidden))
     ratio = inner_link_ratio(lay, est)
-    assert ratio is not None and ratio[0, 0] == 0.25  # room 1 PCU over N_T's 4
+    assert ratio is not None and ratio[0, 0] == 0.5  # room 1 PCU over N_T's 2
     short = inner_link_ratio(lay, _est(lay, [0.5, 1.0, 2.0, 0.0], storage - 0.25))
     assert short is not None and short[0, 0] == 0.25  # room 0.25 PCU over 1 PCU, not over N_T's 0.5
 

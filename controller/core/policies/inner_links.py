@@ -10,21 +10,28 @@ rand_tight_clusters_hw: node 16's SW2_T over node 82 onto node 14's one-lane app
 BENCHMARKS.md, issue 9, K sessions 53-54).
 
 Reading (the light's own loops on the approach: its queue between the loops and past its advance loop,
-`Estimate.lanes`): the room left is the link's storage (the approach's between its loops plus what its
-road stores upstream of the advance loop; for a chain at least `reach_storage_pcu`) less that queue,
-never below 0, and none while an advance loop of the approach has stood `[estimation] standing_s` (the
-queue reaches the link's entry), or, on a lane without an advance loop (a road of a few metres inside
-the light), while its stop-line loop is occupied. In a stage that *drains* the link (it serves as many
-of the approach's movements as any stage does: a head may be bound for any of them, as `coupled_exit_all`
-reads a road) the link empties as it fills, and the movement counts whole. In any other stage its rate is
-slowed to the share of its queue the room can take (room / queue, at least 1 PCU, at most 1), as
-`exit_room_held` slows a movement into a held exit, and a lane's movements all take the lowest share
-among them (phases.lane_fifo_ratio: first in, first out). The gate's maximum red is untouched: a movement into a
-full link is still served by its deadline.
+`Estimate.lanes`): the room left is the link's storage (the approach's between its loops plus what its road
+stores upstream of the advance loop; for a chain at least `reach_storage_pcu`) less that queue, never below 0,
+and none while an advance loop of the approach has stood `[estimation] standing_s` where that loop stands at
+the link's entry (its road upstream stores less than one car, `Layout.lane_adv_room_pcu`: the queue reaches
+the entry), or, on a lane without an advance loop (a road of a few metres inside the light), while its
+stop-line loop is occupied. A loop with road behind it that stood says only that the queue passed it: the room
+left there is the storage less the queue, its hidden part included (Bologna pasubio's node 232: 16 PCU a lane
+behind the loop, 79 PCU on the link, read full with 15 PCU on it; K session 56). In a stage that *drains* the
+link (it serves as many of the approach's movements as any stage does: a head may be bound for any of them, as
+`coupled_exit_all` reads a road) the link empties as it fills, and the movement counts whole. In any other
+stage its rate is slowed to the share the room can take of what the stage's minimum green sends of it (the
+least a switch commits to: its saturation flow for that time, at most its queue; room over that, at least 1
+PCU, at most 1), as `exit_room_held` slows a movement into a held exit; a link with room for a minimum green's
+worth is no limit yet (the next decision can end the stage before it fills: pasubio's node 230, NW_T at 3,600
+PCU/h into a 13.9 PCU link, a 4 s stage; its queue of 15 PCU over 12 PCU of room cut it, K session 56), and a
+lane's movements all take the lowest share among them (phases.lane_fifo_ratio: first in, first out). The
+gate's maximum red is untouched: a movement into a full link is still served by its deadline.
 
-Example: SW2_T (queue 12 PCU) into a chain of 8.9 PCU whose approach holds 7.9 PCU: room 1 PCU, so in a
-stage leaving that approach red SW2_T weighs 1/12 of its rate; in a stage serving the approach, whole;
-once the approach's advance loop has stood 3 s, nothing in a stage leaving it red.
+Example: SW2_T (queue 12 PCU, 1,800 PCU/h) into a chain of 8.9 PCU whose approach holds 7.9 PCU: room 1 PCU,
+so in a stage leaving that approach red with a 4 s minimum green (2 PCU of SW2_T) SW2_T weighs 1/2 of its
+rate; in a stage serving the approach, whole; once the approach's advance loop has stood 3 s, nothing in a
+stage leaving it red.
 
 The vehicles no loop sees (`unseen_step`): an approach that only a stop-line loop watches (no advance
 loop: a road of a few metres inside the light) and that the light's own movements feed directly. A
@@ -96,6 +103,8 @@ def inner_links(layout: Layout) -> InnerLinks:
     )
 
 
+_VEHICLE_PCU = 1.0  # one car: a road upstream of the advance loop that stores less holds no queue of its own
+
 _COUNT_MIN_PCU = 0.05  # below this the count is the turning shares' rounding, not a vehicle
 
 
@@ -155,22 +164,27 @@ def unseen_step(
 
 
 def inner_link_ratio(layout: Layout, est: Estimate) -> np.ndarray | None:
-    """(phases, movements) share of its rate each movement keeps in each phase (the module doc): 1 but for
-    a movement into an inner link in a phase that does not drain it, there the room left over its queue
-    (0..1), lowered over each lane to its lowest (first in, first out). None where the junction has no
-    inner link."""
+    """(phases, movements) share of its rate each movement keeps in each phase (the module doc): 1 but for a
+    movement into an inner link in a phase that does not drain it, there the room left over what the phase's
+    minimum green sends of it at its saturation flow, at most its queue (0..1), lowered over each lane to its
+    lowest (first in, first out). None where the junction has no inner link."""
     links = layout.derived(inner_links)
     if not len(links.movements):
         return None
     ls = est.lanes
     stored = links.lanes @ (ls.queue_pcu + ls.hidden_pcu)
     stood = ls.adv_standing_s >= layout.params.standing_s - 1e-9
-    entry_full = np.where(layout.lane_adv >= 0, stood, ls.stop_empty_s <= 0.0)  # no advance loop: the stop line's
+    at_entry = layout.lane_adv_room_pcu < _VEHICLE_PCU  # the advance loop stands at the link's entry
+    # no advance loop (a road of a few metres): full while the stop line's loop is occupied
+    entry_full = np.where(layout.lane_adv >= 0, stood & at_entry, ls.stop_empty_s <= 0.0)
     full = links.lanes @ entry_full > 0
     room = np.where(full, 0.0, np.maximum(links.storage_pcu - stored, 0.0))
-    share = np.clip(room / np.maximum(est.queue_pcu[links.movements], 1.0), 0.0, 1.0)
+    min_green_s = np.array([ph.min_green_s for ph in layout.junction.phases])
+    sat_pcu_s = est.sat_flow_pcu_h[links.movements] / 3600.0
+    sends = np.minimum(est.queue_pcu[links.movements][None, :], sat_pcu_s[None, :] * min_green_s[:, None])
+    share = np.clip(room[None, :] / np.maximum(sends, 1.0), 0.0, 1.0)  # (phases, k)
     out = np.ones((len(layout.junction.phases), len(layout.junction.movements)))
-    out[:, links.movements] = np.where(links.drains, 1.0, share[None, :])
+    out[:, links.movements] = np.where(links.drains, 1.0, share)
     for k in np.flatnonzero((out < 1.0).any(axis=1)):
         out[k] = lane_fifo_ratio(layout, out[k])
     return out
