@@ -232,3 +232,11 @@ def test_only_the_lane_of_the_permitted_movement_is_blocked_and_only_in_the_phas
     assert v_on[0] < v_off[0]
     assert v_off[1] > 0 and v_on[1] == v_off[1]
     assert (v_on[2:] == v_off[2:]).all()
+
+
+def test_a_movement_giving_way_only_to_its_own_approach_waits_for_no_stream_the_loops_see() -> None:
+    """given_way_lanes reads the streams of another approach: N_L giving way only to N_T (its own approach, green
+    protected in phase 0, in the same lane) gives way to none of them, and has no yield lanes in phase 0."""
+    n_l = [m.id for m in _given_way_layout(None).junction.movements].index("N_L")
+    assert yield_lanes(_given_way_layout(None))[0, n_l].any()
+    assert not given_way_lanes(_given_way_layout(["N_T"]))[0, n_l].any()
