@@ -302,3 +302,28 @@ def test_the_unseen_vehicles_are_shared_evenly_by_the_approachs_movements() -> N
     est = dataclasses.replace(Estimate.empty(lay, 0.0), departures_pcu=np.array([3.0, 1.0, 0.0, 0.0, 0.0]))
     _, unseen = unseen_step(None, lay, est, 0)
     assert unseen is not None and unseen.tolist() == [0.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_an_advance_loop_with_less_than_a_car_of_road_behind_it_stands_at_the_link_s_entry() -> None:
+    """Half a car of road behind eE's advance loop stores no queue of its own: its standing says the link is full,
+    as a loop at the entry's (a car, 1 PCU, is the least a road holds)."""
+    lay = _layout()
+    e = lay.lanes.index("eE_0")
+    room = lay.lane_adv_room_pcu.copy()
+    room[e] = 0.5
+    half = dataclasses.replace(lay, lane_adv_room_pcu=room)
+    storage = float(inner_links(half).storage_pcu[0])
+    ratio = inner_link_ratio(half, _est(half, [3.2, 1.0, 2.0, 0.0], storage - 1.6, e_adv_standing_s=3.0))
+    assert ratio is not None and ratio[0, 0] == 0.0
+
+
+def test_each_stage_weighs_the_room_over_what_its_own_minimum_green_sends() -> None:
+    """A third stage like phase 0 (N, S) with a 14 s minimum green: N_T (1,800 PCU/h, 12 PCU queued) sends 3.5 PCU
+    in phase 0's 7 s and 7 PCU in its 14 s; 1.75 PCU of room keeps half its rate in phase 0, a quarter in phase 2."""
+    raw = two_phase_raw()
+    raw["phases"].append({"state": "GrGr", "min_green_s": 14.0, "max_green_s": 60.0, "base_green_s": 20.0})
+    raw["movements"][0].update(to_edge="x", reach_edge="eE", reach_storage_pcu=8.0)
+    lay = Layout.build(parse_intersection(raw, "inner3.toml"), Config())
+    storage = float(inner_links(lay).storage_pcu[0])
+    ratio = inner_link_ratio(lay, _est(lay, [12.0, 1.0, 2.0, 0.0], storage - 1.75))
+    assert ratio is not None and ratio[:, 0].tolist() == pytest.approx([0.5, 1.0, 0.25])
