@@ -327,3 +327,30 @@ def test_each_stage_weighs_the_room_over_what_its_own_minimum_green_sends() -> N
     storage = float(inner_links(lay).storage_pcu[0])
     ratio = inner_link_ratio(lay, _est(lay, [12.0, 1.0, 2.0, 0.0], storage - 1.75))
     assert ratio is not None and ratio[:, 0].tolist() == pytest.approx([0.5, 1.0, 0.25])
+
+
+def test_a_link_of_several_lanes_is_full_only_when_every_lane_of_it_reads_full() -> None:
+    """eE has two lanes, each with an advance loop at the link's entry: with one of them standing the other still
+    takes N_T's vehicles (the room is the sum over both lanes); with both standing the link is full (ingolstadt21,
+    K session 56: a three-lane link read full by one lane's loop with nothing stored)."""
+    raw = two_phase_raw()
+    raw["movements"][0].update(to_edge="x", reach_edge="eE", reach_storage_pcu=8.0)
+    next(m for m in raw["movements"] if m["id"] == "E_T")["lanes"] = ["eE_0", "eE_1"]
+    next(d for d in raw["detectors"] if d["id"] == "E_adv")["room_m"] = 0.0
+    raw["detectors"] += [
+        {"id": "E1_stop", "lane": "eE_1", "kind": "stop", "pos_m": 98.0, "dist_to_stop_m": 2.0},
+        {"id": "E1_adv", "lane": "eE_1", "kind": "advance", "pos_m": 20.0, "dist_to_stop_m": 80.0, "room_m": 0.0},
+    ]
+    lay = Layout.build(parse_intersection(raw, "inner.toml"), Config())
+    est = dataclasses.replace(Estimate.empty(lay, 0.0), queue_pcu=np.array([2.0, 1.0, 0.0, 0.0]))
+
+    def standing(*lanes: str) -> Estimate:
+        stand = np.zeros(len(lay.lanes))
+        for lane in lanes:
+            stand[lay.lanes.index(lane)] = 3.0
+        return dataclasses.replace(est, lanes=dataclasses.replace(est.lanes, adv_standing_s=stand))
+
+    one = inner_link_ratio(lay, standing("eE_0"))
+    assert one is not None and one[0, 0] == 1.0
+    both = inner_link_ratio(lay, standing("eE_0", "eE_1"))
+    assert both is not None and both[0, 0] == 0.0

@@ -12,26 +12,29 @@ BENCHMARKS.md, issue 9, K sessions 53-54).
 Reading (the light's own loops on the approach: its queue between the loops and past its advance loop,
 `Estimate.lanes`): the room left is the link's storage (the approach's between its loops plus what its road
 stores upstream of the advance loop; for a chain at least `reach_storage_pcu`) less that queue, never below 0,
-and none while an advance loop of the approach has stood `[estimation] standing_s` where that loop stands at
-the link's entry (its road upstream stores less than one car, `Layout.lane_adv_room_pcu`: the queue reaches
-the entry), or, on a lane without an advance loop (a road of a few metres inside the light), while its
-stop-line loop is occupied. A loop with road behind it that stood says only that the queue passed it: the room
+and none while an advance loop of the approach has stood `[estimation] standing_s` where that loop stands at the
+link's entry (its road upstream stores less than one car, `Layout.lane_adv_room_pcu`: the queue reaches the
+entry), or, on a lane without an advance loop (a road of a few metres inside the light), while its stop-line
+loop is occupied; a link of several lanes is full only when every lane of it reads full (the model does not know
+which lane a movement enters, and the room is the sum over its lanes: ingolstadt21's cluster_1757124350, a
+three-lane link of 23.8 PCU read full with nothing stored by the occupied stop-line loop of a lane without an
+advance loop; K session 56). A loop with road behind it that stood says only that the queue passed it: the room
 left there is the storage less the queue, its hidden part included (Bologna pasubio's node 232: 16 PCU a lane
 behind the loop, 79 PCU on the link, read full with 15 PCU on it; K session 56). In a stage that *drains* the
 link (it serves as many of the approach's movements as any stage does: a head may be bound for any of them, as
-`coupled_exit_all` reads a road) the link empties as it fills, and the movement counts whole. In any other
-stage its rate is slowed to the share the room can take of what the stage's minimum green sends of it (the
-least a switch commits to: its saturation flow for that time, at most its queue; room over that, at least 1
-PCU, at most 1), as `exit_room_held` slows a movement into a held exit; a link with room for a minimum green's
-worth is no limit yet (the next decision can end the stage before it fills: pasubio's node 230, NW_T at 3,600
-PCU/h into a 13.9 PCU link, a 4 s stage; its queue of 15 PCU over 12 PCU of room cut it, K session 56), and a
-lane's movements all take the lowest share among them (phases.lane_fifo_ratio: first in, first out). The
-gate's maximum red is untouched: a movement into a full link is still served by its deadline.
+`coupled_exit_all` reads a road) the link empties as it fills, and the movement counts whole. In any other stage
+its rate is slowed to the share the room can take of what the stage's minimum green sends of it (the least a
+switch commits to: its saturation flow for that time, at most its queue; room over that, at least 1 PCU, at most
+1), as `exit_room_held` slows a movement into a held exit; a link with room for a minimum green's worth is no
+limit yet (the next decision can end the stage before it fills: pasubio's node 230, NW_T at 3,600 PCU/h into a
+13.9 PCU link, a 4 s stage; its queue of 15 PCU over 12 PCU of room cut it, K session 56), and a lane's
+movements all take the lowest share among them (phases.lane_fifo_ratio: first in, first out). The gate's maximum
+red is untouched: a movement into a full link is still served by its deadline.
 
 Example: SW2_T (queue 12 PCU, 1,800 PCU/h) into a chain of 8.9 PCU whose approach holds 7.9 PCU: room 1 PCU,
 so in a stage leaving that approach red with a 4 s minimum green (2 PCU of SW2_T) SW2_T weighs 1/2 of its
-rate; in a stage serving the approach, whole; once the approach's advance loop has stood 3 s, nothing in a
-stage leaving it red.
+rate; in a stage serving the approach, whole; once the approach's advance loop (at the link's entry) has stood
+3 s, nothing in a stage leaving it red.
 
 The vehicles no loop sees (`unseen_step`): an approach that only a stop-line loop watches (no advance
 loop: a road of a few metres inside the light) and that the light's own movements feed directly. A
@@ -177,7 +180,7 @@ def inner_link_ratio(layout: Layout, est: Estimate) -> np.ndarray | None:
     at_entry = layout.lane_adv_room_pcu < _VEHICLE_PCU  # the advance loop stands at the link's entry
     # no advance loop (a road of a few metres): full while the stop line's loop is occupied
     entry_full = np.where(layout.lane_adv >= 0, stood & at_entry, ls.stop_empty_s <= 0.0)
-    full = links.lanes @ entry_full > 0
+    full = (links.lanes & ~entry_full[None, :]).sum(axis=1) == 0  # every lane of the link reads full
     room = np.where(full, 0.0, np.maximum(links.storage_pcu - stored, 0.0))
     min_green_s = np.array([ph.min_green_s for ph in layout.junction.phases])
     sat_pcu_s = est.sat_flow_pcu_h[links.movements] / 3600.0
