@@ -202,7 +202,8 @@ class ScheduleParams:
     # made parts only (schedule.split_parts: a movement sharing its edge and turn with one other stages green;
     # policies.md)
     stall_clock_after_travel: bool = False  # with stall_s, a movement's clock starts no earlier than its queue
-    # could reach the stop line: the zone's travel time after the queue appeared on its lane (policies.md)
+    # could reach the stop line: the zone's travel time after the queue appeared on its lane, or when a vehicle was
+    # first on the lane's stop-line loop since, if earlier (policies.md)
     permitted_sat_ratio: float = 0.4  # share of its saturation flow a permitted (yielding) turn discharges
     clearance_min_pcu: float = 0.5  # a permitted turn with this queue will need its protected phase
     clearance_gap_s: float = 4.0  # as MaxPressureParams.clearance_gap_s

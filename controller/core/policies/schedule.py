@@ -160,6 +160,8 @@ class ScheduleState:
     # phase's movements had when its green began (`wait_kept_in_green`; 0 for the others)
     queued_since_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (lanes,) when the lane's queue went
     # from none to some (inf: none now; `stall_clock_after_travel`)
+    head_seen_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (lanes,) when a vehicle was first on the
+    # lane's stop-line loop since its queue appeared (inf: not since, or no queue; `stall_clock_after_travel`)
 
 
 @dataclass(frozen=True)
@@ -398,8 +400,7 @@ class SchedulePolicy(Policy):
             return state, None
         cur = signal.phase
         st = state.statics
-        if self.params.stall_clock_after_travel:
-            state = replace(state, queued_since_s=queued_since_s(state.queued_since_s, est, now_s))
+        state = self._track_queues(state, est, now_s)
         held = state.held_red_s
         if self.params.wait_kept_in_green:
             red_now = now_s - np.asarray(signal.red_since_s, dtype=float)
@@ -470,6 +471,14 @@ class SchedulePolicy(Policy):
         protect = [k for k in st.clearance[cur] if layout.protected[k][stood].all()]
         return protect[0] if protect else -1
 
+    def _track_queues(self, state: ScheduleState, est: Estimate, now_s: float) -> ScheduleState:
+        """With `stall_clock_after_travel`: when each lane's queue appeared (queued_since_s) and when a vehicle was
+        first on its stop-line loop since (head_seen_s); without it, `state` as it is."""
+        if not self.params.stall_clock_after_travel:
+            return state
+        since = queued_since_s(state.queued_since_s, est, now_s)
+        return replace(state, queued_since_s=since, head_seen_s=head_seen_s(state.head_seen_s, since, est, now_s))
+
     def _replan(
         self,
         state: ScheduleState,
@@ -536,12 +545,12 @@ class SchedulePolicy(Policy):
         queue still on its way is not: it arrives when it reaches the stop line (_on_its_way); with
         `stall_after_travel_split_junction`, the same at a junction with parts `split_movements_by_green` made
         (split_parts) only. With `stall_clock_after_travel`, the clock starts no earlier than the queue can have
-        reached the stop line (reachable_s).
+        reached the stop line or was seen on its stop-line loop (reachable_s).
         Returns (stalled, the estimate, the arrivals `arr`), the last two as _on_its_way leaves them."""
         cur = signal.phase
         start = np.maximum(state.last_dep_s, now_s - signal.green_elapsed_s + layout.params.startup_lost_s)
         if self.params.stall_clock_after_travel:
-            start = np.maximum(start, reachable_s(layout, est, state.queued_since_s))
+            start = np.maximum(start, reachable_s(layout, est, state.queued_since_s, state.head_seen_s))
         since = now_s - start
         stalled = layout.serves[cur] & (est.queue_pcu > 0) & (since >= self.params.stall_s) & self._head(layout, est)
         if self.params.stall_after_travel:
@@ -629,16 +638,31 @@ def queued_since_s(prev: np.ndarray, est: Estimate, now_s: float) -> np.ndarray:
     return out
 
 
-def reachable_s(layout: Layout, est: Estimate, since_s: np.ndarray) -> np.ndarray:
+def head_seen_s(prev: np.ndarray, since_s: np.ndarray, est: Estimate, now_s: float) -> np.ndarray:
+    """(lanes,) when a vehicle was first on each lane's stop-line loop since the lane's queue appeared (`since_s`,
+    queued_since_s): `prev`'s time where it was seen already, now where the loop is occupied in this period (a lane
+    without a working stop-line loop reads occupied: `stop_empty_s` 0), inf where the lane has no queue or its loop
+    has stood empty since the queue appeared (`[schedule] stall_clock_after_travel`)."""
+    if len(prev) != len(since_s):
+        prev = np.full(len(since_s), np.inf)
+    seen = np.where(est.lanes.stop_empty_s <= 0.0, np.minimum(prev, now_s), prev)
+    out: np.ndarray = np.where(np.isfinite(since_s), seen, np.inf)
+    return out
+
+
+def reachable_s(layout: Layout, est: Estimate, since_s: np.ndarray, seen_s: np.ndarray) -> np.ndarray:
     """(movements,) the earliest time a vehicle of the movement's queue can have reached its stop line: over its
     lanes with a queue, when that queue appeared (`since_s`, queued_since_s) plus the zone's travel time (the
     distance between the loops / the speed the advance loop measures, at least 1 m/s, as due_s; 0 on a lane without
-    an advance loop: its queue is counted at the stop line); -inf where none of its lanes has a queue since a known
-    time (stall_s's clock as without `[schedule] stall_clock_after_travel`)."""
+    an advance loop: its queue is counted at the stop line), or when a vehicle was seen on the lane's stop-line loop
+    since (`seen_s`, head_seen_s: a head standing there, on a shared lane behind another phase's vehicle or before a
+    full exit, is at the stop line whatever the travel time), whichever is earlier; -inf where none of its lanes has
+    a queue since a known time (stall_s's clock as without `[schedule] stall_clock_after_travel`)."""
     if len(since_s) != len(layout.lanes):
         return np.full(len(est.queue_pcu), -np.inf)
     travel = np.where(layout.lane_adv >= 0, layout.lane_zone_m / np.maximum(est.lanes.adv_speed_mps, 1.0), 0.0)
-    at = np.where(layout.lane_uses, (since_s + travel)[None, :], np.inf).min(axis=1)
+    lane_at = since_s + travel if len(seen_s) != len(since_s) else np.minimum(since_s + travel, seen_s)
+    at = np.where(layout.lane_uses, lane_at[None, :], np.inf).min(axis=1)
     out: np.ndarray = np.where(np.isfinite(at), at, -np.inf)
     return out
 
