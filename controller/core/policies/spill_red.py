@@ -198,7 +198,7 @@ def held_green(
     (`protected_now`), its spill past the room (`blocking_pcu` > 0), green for less than the plan's
     longest green (`hold.from_s` known). A movement the phase in force serves has been green at least
     as long as that phase (`green_elapsed_s`): its status is seen green a tick after the phase's
-    green starts, and a 6 s stage whose plan green is 6 s was held a second more."""
+    green starts, which alone would hold it a tick past its plan green."""
     lasted_s = np.maximum(now_s - hold.from_s, green_elapsed_s)
     out: np.ndarray = protected_now & (blocking_pcu > 0.0) & (lasted_s < hold.plan_s)
     return out
@@ -208,9 +208,7 @@ def whole_spill_pcu(layout: Layout, est: Estimate) -> np.ndarray:
     """(movements,) spillback.blocking_queue_pcu counted in whole vehicles (`spill_plan_green`): a lane's queue
     past its room counts once it reaches 1 PCU, split between the movements as the estimator splits it. The
     hidden queue grows by the learnt flow while the advance loop stands and drains by what crosses it, so it
-    leaves fractions that count no vehicle: ingolstadt21's 0.78 PCU held a green where SUMO showed no one past
-    the loop; cologne3's 0.005-0.63 PCU held greens while SUMO showed 3 vehicles standing there, which the
-    fraction did not count either (F, session 56)."""
+    leaves fractions that count no vehicle (docs/policies.md, `spill_plan_green`: what SUMO showed)."""
     spill = np.maximum(est.lanes.hidden_pcu - layout.lane_adv_room_pcu, 0.0)
     out: np.ndarray = layout.lane_share @ np.where(spill >= 1.0, spill, 0.0)
     return out
