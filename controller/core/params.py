@@ -102,7 +102,7 @@ class MaxPressureParams:
     # protected whose every lane's stop-line loop has been empty this long holds no pressure (gapped_out): its
     # standing queue is served, and what the estimate still counts arrives at the arrival rate (SUMO actuated's
     # gap-out); 0: off
-    yield_block_s: float = 0.0  # a lane the phase in force serves, on which a movement it serves permitted only
+    yield_block_s: float = 10.0  # a lane the phase in force serves, on which a movement it serves permitted only
     # (yielding) has its head on the stop-line loop, occupied without a count this long, while a stream it yields to
     # (green protected in the same phase) crosses its stop-line loop at its saturation headway, counts nothing in
     # that phase's own pressure (yield_blocked_lanes): the head waits for a gap this green's own streams deny; 0: off

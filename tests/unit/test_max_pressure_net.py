@@ -892,7 +892,7 @@ def test_the_pass_applies_yield_block_as_each_junction_alone(cuts: bool) -> None
     js = mixed_junctions(6)
     layouts = {jid: Layout.build(j, Config()) for jid, j in js.items()}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), yield_block_s=10.0))
-    without = MaxPressurePolicy(MaxPressureParams())
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), yield_block_s=0.0))
     net = policy.network_decision(layouts)
     assert isinstance(net, NetPressure) and net.yielded is not None
     ref = {jid: policy.init(lay, 0.0) for jid, lay in layouts.items()}
@@ -926,8 +926,9 @@ def test_the_pass_applies_yield_block_with_the_stall_rule_as_each_junction_alone
     rng, nrng = random.Random(12), np.random.default_rng(12)
     js = _line(5)
     keys = {"stall_s": 5.0, "exit_room_held": False}
+    off = {**keys, "yield_block_s": 0.0}
     policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), yield_block_s=10.0, **keys))  # type: ignore[arg-type]
-    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
+    without = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **off))  # type: ignore[arg-type]
     sides = _PassAgainstDecide.build(js, policy, without, None)
     assert sides.net.yielded is not None
     signals, ests = _Signals(rng, js, change=0.03), dict.fromkeys(js)

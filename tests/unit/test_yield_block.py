@@ -189,8 +189,28 @@ def test_a_junction_file_refuses_yields_to_an_unknown_movement_naming_the_file_a
         parse_intersection(raw, "yield.toml")
 
 
+def test_the_shipped_policy_leaves_a_green_whose_head_has_stood_10_s_behind_a_permitted_turner() -> None:
+    """On as shipped (10 s since session 56): with every other key as shipped, N's lane (8 PCU behind a head on its
+    stop-line loop, occupied without a count 11 s, while S_T crosses) counts nothing in phase 0's pressure and phase
+    1 is served; with the key set to 0, or the head standing 9 s, phase 0 is kept."""
+    lay = _layout()
+    q = {"N": 8.0, "S": 1.0, "E": 3.0, "W": 3.0}
+    signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0, 100.0))
+
+    def wish(params: MaxPressureParams, on_s: float) -> int:
+        policy = MaxPressurePolicy(params)
+        _, w = policy.decide(policy.init(lay, 0.0), lay, _est(lay, {"N": on_s}, {}, q), signal, 100.0)
+        assert w is not None
+        return w.phase
+
+    assert wish(MaxPressureParams(), 11.0) == 1
+    assert wish(MaxPressureParams(), 9.0) == 0
+    assert wish(dataclasses.replace(MaxPressureParams(), yield_block_s=0.0), 11.0) == 0
+
+
 def test_config_reads_the_key_and_refuses_a_negative_time_naming_the_file_and_key(tmp_path: Path) -> None:
-    assert load_config(Path(__file__).resolve().parents[2] / "config.toml").max_pressure.yield_block_s == 0.0
+    assert load_config(Path(__file__).resolve().parents[2] / "config.toml").max_pressure.yield_block_s == 10.0
+    assert MaxPressureParams().yield_block_s == 10.0
     cfg = tmp_path / "c.toml"
     cfg.write_text("[max_pressure]\nyield_block_s = 5.0\n")
     assert load_config(cfg).max_pressure.yield_block_s == 5.0
