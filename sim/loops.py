@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,12 +121,38 @@ def _turns_back(feeder, lane) -> bool:
     return min(turn, 2 * math.pi - turn) >= math.radians(_TURN_BACK_DEG)
 
 
-def _feeders(lane) -> list:
-    return [
+# The feeders of each lane asked for within `feeders_memo` (one network's import): sumolib's getIncoming walks every
+# connection into the lane's edge on each call, and the loop rules ask for the same lanes' feeders thousands of times.
+_FEEDERS_MEMO: ContextVar[dict[object, tuple] | None] = ContextVar("feeders_memo", default=None)
+
+
+@contextmanager
+def feeders_memo() -> Iterator[None]:
+    """Within it, each lane's feeders are read from sumolib once (the network must not change inside)."""
+    token = _FEEDERS_MEMO.set({})
+    try:
+        yield
+    finally:
+        _FEEDERS_MEMO.reset(token)
+
+
+def _feeders(lane) -> tuple:
+    memo = _FEEDERS_MEMO.get()
+    if memo is None:
+        return _feeders_read(lane)
+    kept = memo.get(lane)
+    if kept is None:
+        kept = memo[lane] = _feeders_read(lane)
+    return kept
+
+
+def _feeders_read(lane) -> tuple:
+    """The lanes with a connection into `lane`, less internal, crossing and walking-area lanes, in sumolib's order."""
+    return tuple(
         ln
         for ln in lane.getIncoming()
         if not ln.getID().startswith(":") and ln.getEdge().getFunction() not in ("crossing", "walkingarea")
-    ]
+    )
 
 
 def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:

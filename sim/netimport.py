@@ -40,7 +40,7 @@ from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import intersections_from_tables, parse_intersection
 from controller.model import Intersection
-from sim import netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages
+from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages
 from sim.netdetectors import DETECTOR_SOURCES
 
 __all__ = [
@@ -97,6 +97,18 @@ def junction_tables(
     """The TOML tables of every signalised junction that can be controlled, sorted by id, and
     the (id, reason) of those that cannot. Raises NetworkError for an unknown `detectors`, an
     unreadable additional file, or a network without traffic lights."""
+    with loops.feeders_memo():  # the loop rules read the same lanes' feeders again and again
+        return _junction_tables(net, cfg, net_path, additional, detectors, begin_s)
+
+
+def _junction_tables(
+    net: sumolib.net.Net,
+    cfg: Config,
+    net_path: str,
+    additional: list[Path] | None,
+    detectors: str,
+    begin_s: float | None,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     netdetectors.check_source(net_path, detectors)
     files = list(additional or [])
     at_begin_s = begin_s if cfg.timing.waut_program_at_begin else None

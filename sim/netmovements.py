@@ -223,10 +223,11 @@ def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]]) -> No
             movement_of.setdefault(link, set()).add(m["id"])
     gives: dict[int, set[int]] = {}  # signal link -> the signal links it gives way to
     for node, conns in _node_links(tl, set(movement_of)).items():
-        index = {node.getLinkIndex(c): link for c, link in conns}
+        at = [(node.getLinkIndex(c), link) for c, link in conns]  # sumolib's getLinkIndex walks the node's links
+        index = dict(at)
         prohibits = getattr(node, "_prohibits", {})
-        for c, link in conns:
-            response = prohibits.get(node.getLinkIndex(c))
+        for k_c, link in at:
+            response = prohibits.get(k_c)
             if response is None:
                 return
             n = len(response)

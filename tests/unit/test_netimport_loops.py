@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import sumolib
 
 from controller.config import load_config
 from controller.junctions import load_intersections
+from sim import loops
 from sim.field import write_detector_file
 from sim.netimport import import_network, read_net
 from tests.netbuild import additional, cross_net
@@ -376,3 +379,27 @@ def test_the_road_past_the_room_that_leads_only_into_the_approach_is_stored_befo
     j, _ = _import(_diverge_net(tmp_path), tmp_path / "j2")
     assert all(_loops(j, lane)["advance"].room_to_turn_off_pcu == 0.0 for lane in ("PC_0", "PC_1"))
     assert all(d.room_to_turn_off_pcu is None for d in j.detectors if d.kind == "stop")
+
+
+def test_an_import_reads_each_lanes_feeders_from_sumolib_once(tmp_path, monkeypatch):
+    """junction_tables asks sumolib for a lane's incoming lanes once (loops.feeders_memo), not at every rule
+    that walks up the lane (sumolib's getIncoming walks every connection into the edge), and writes the same
+    junction file as without the memo."""
+    net = cross_net(tmp_path)
+    calls: dict[str, int] = {}
+    read = sumolib.net.lane.Lane.getIncoming
+
+    def counted(lane, *args, **kw):
+        calls[lane.getID()] = calls.get(lane.getID(), 0) + 1
+        return read(lane, *args, **kw)
+
+    monkeypatch.setattr(sumolib.net.lane.Lane, "getIncoming", counted)
+    import_network(net, tmp_path / "memo", CFG)
+    assert calls and max(calls.values()) == 1
+    calls.clear()
+    monkeypatch.setattr(loops, "feeders_memo", contextlib.nullcontext)
+    import_network(net, tmp_path / "plain", CFG)
+    assert max(calls.values()) > 1  # without the memo the rules read the same lanes again
+    assert [p.read_bytes() for p in sorted((tmp_path / "memo").glob("*.toml"))] == [
+        p.read_bytes() for p in sorted((tmp_path / "plain").glob("*.toml"))
+    ]
