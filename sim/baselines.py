@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import sumolib
+
 from controller.model import GREEN, Intersection
 from sim.netimport import read_net
 from sim.netprogram import active_programs, merge_runs
@@ -21,13 +23,18 @@ FIELD_POLICIES = ("actuated", "delay_based")
 
 
 def write_baseline_programs(
-    net_file: Path, junctions: Mapping[str, Intersection], kind: str, path: Path, additional: Sequence[Path] = ()
+    net_file: Path,
+    junctions: Mapping[str, Intersection],
+    kind: str,
+    path: Path,
+    additional: Sequence[Path] = (),
+    net: sumolib.net.Net | None = None,
 ) -> Path:
     """`additional`: the scenario's additional files in SUMO's loading order (their programs
-    replace the network's)."""
+    replace the network's). `net`: the network at net_file already read (read_net), else read here."""
     if kind not in FIELD_POLICIES:
         raise ValueError(f"unknown SUMO controller type {kind!r}")
-    net = read_net(net_file)
+    net = net if net is not None else read_net(net_file)
     programs = active_programs(net, str(net_file), list(additional))
     root = ET.Element("additional")
     for tid in sorted(programs):

@@ -314,6 +314,7 @@ def import_network(
     additional: list[Path] | None = None,
     detectors: str = "generated",
     begin_s: float | None = None,
+    net: sumolib.net.Net | None = None,
 ) -> ImportResult:
     """Write one <tls>.toml per controllable traffic light into out_dir, and skipped.txt (one
     `id: reason` line per traffic light left on its own program) when any is left out. When
@@ -323,8 +324,9 @@ def import_network(
     replace the network's (the last loaded runs), their induction loops are the city's.
     `detectors`: "generated" (a stop-line and an advance loop per lane) or "city".
     `begin_s`: the run's begin; with `[timing] waut_program_at_begin` a light a WAUT switches is
-    modelled on the program in force then (netprogram.active_programs), not on the one loaded last."""
-    net = read_net(net_path)
+    modelled on the program in force then (netprogram.active_programs), not on the one loaded last.
+    `net`: the network at net_path already read (read_net), else read here."""
+    net = net if net is not None else read_net(net_path)
     tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors, begin_s)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

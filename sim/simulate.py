@@ -30,7 +30,7 @@ from controller.service import ControllerService, Recorder
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
-from sim.netimport import ImportResult, NoTrafficLights, import_network, read_skipped
+from sim.netimport import ImportResult, NoTrafficLights, import_network, read_net, read_skipped
 from sim.netprogram import Waut, additional_programs, waut_schedules
 from sim.progress import Progress
 from sim.sumo import (
@@ -49,6 +49,8 @@ from sim.sumo import (
 )
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
+    import sumolib
+
     from controller.adapters.archive import ArchiveRecorder
     from sim.twin_sim import SimTwin
 
@@ -252,7 +254,9 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
     additional = additional_files(scfg, listed)
     begin_s = begin_s_of(scfg, user)
-    junctions = _junction_models(req, cfg, scfg, [Path(a) for a in additional], begin_s)
+    # the network read once: the import and the baseline programs both take it (sumolib's read, 0.03-0.08 s)
+    net = read_net(scfg.net_file) if req.intersections is None or req.policy in FIELD_POLICIES else None
+    junctions = _junction_models(req, cfg, scfg, [Path(a) for a in additional], begin_s, net)
     wauts = waut_schedules([Path(a) for a in additional])
     if wauts:
         modelled = modelled_programs(wauts, [Path(a) for a in additional], begin_s, cfg.timing.waut_program_at_begin)
@@ -263,7 +267,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     if req.policy in FIELD_POLICIES:
         extra.append(
             write_baseline_programs(
-                scfg.net_file, junctions, req.policy, out / "baseline.add.xml", [Path(a) for a in additional]
+                scfg.net_file, junctions, req.policy, out / "baseline.add.xml", [Path(a) for a in additional], net
             )
         )
     return scfg, junctions, merge_args(_own_args(scfg, out, additional + [str(p) for p in extra], user), user)
@@ -283,17 +287,22 @@ def _user_args(req: SimulateRequest, scfg: SumoConfig) -> list[str]:
 
 
 def _junction_models(
-    req: SimulateRequest, cfg: Config, scfg: SumoConfig, additional: list[Path], begin_s: float
+    req: SimulateRequest,
+    cfg: Config,
+    scfg: SumoConfig,
+    additional: list[Path],
+    begin_s: float,
+    net: sumolib.net.Net | None = None,
 ) -> dict:
     """The junction models: imported from the network into --out/intersections (an earlier
     import's files there removed first), or read from `req.intersections`; the lights skipped are
-    logged with their reason."""
+    logged with their reason. `net`: the network already read (read_net), else read by the import."""
     out = req.out_dir
     if req.intersections is None:
         for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
             stale.unlink()  # (the archive copies the folder as the models the run used)
         try:
-            result = import_network(scfg.net_file, out / "intersections", cfg, additional, req.detectors, begin_s)
+            result = import_network(scfg.net_file, out / "intersections", cfg, additional, req.detectors, begin_s, net)
         except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
             log.warning("%s: SUMO runs the scenario alone", exc)
             result = ImportResult((), (), ())
