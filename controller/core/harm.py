@@ -229,7 +229,7 @@ class HarmParams:
     # green could cross (the degree of saturation of the green shown: the PCU crossed over the lanes green, by the
     # roadsides' statuses, at their saturation flows, integrated): where less, the group's green stands mostly
     # unused (its lanes empty, or blocked at their exits) and is not what limits its crossings. 0: no such gate
-    group_trial_min_degree: float = 0.0
+    group_trial_min_degree: float = 0.5
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:

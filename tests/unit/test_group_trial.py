@@ -372,10 +372,11 @@ def test_the_step_gates_the_trial_on_the_degree_the_policy_used_its_green_at():
 def test_the_shipped_config_forms_the_groups_and_gates_their_trials_on_the_plan_s_green():
     """The defaults (config.toml and the dataclass; on since session 55): J and K are one group, its
     trials are gated on the plan's green (2 x 110 / 65 lanes; inf: no gate) and on a window of 382 PCU
-    (a gain of 0.15 at z 2)."""
+    (a gain of 0.15 at z 2) and on a degree of 0.5 of the green shown (on since session 56)."""
     for cfg in (load_config(ROOT / "config.toml"), Config()):
         h = cfg.harm
         assert grouptrial.least_count_pcu(h.group_trial_z, h.group_trial_min_gain) == pytest.approx(382.2, abs=0.1)
+        assert h.group_trial_min_degree == 0.5
         lays = short_link_layouts()
         core = Core({j: Layout.build(lay.junction, cfg) for j, lay in lays.items()}, _Stub(), cfg)  # type: ignore[abstract]
         assert [g.lights for g in core.trial_groups] == [("J", "K")]
