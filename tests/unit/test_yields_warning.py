@@ -1,0 +1,46 @@
+"""The service names, at start, the junctions whose files give no movement's `yields_to` while
+[max_pressure] yield_block_s is on under a policy that reads it (controller/service.py)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from controller.config import Config
+from controller.junctions import load_intersections
+from controller.service import ControllerService
+
+CITY = Path(__file__).resolve().parents[2] / "intersections" / "city"
+
+
+def _junctions(without: str) -> dict:
+    js = load_intersections(CITY)
+    j = js[without]
+    js[without] = replace(j, movements=tuple(replace(m, yields_to=None) for m in j.movements))
+    return js
+
+
+def _warned(caplog: pytest.LogCaptureFixture, policy: str, block_s: float) -> list[str]:
+    js = _junctions("J00")
+    cfg = Config()
+    cfg = replace(cfg, max_pressure=replace(cfg.max_pressure, yield_block_s=block_s))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="controller.service"):
+        ControllerService(js, cfg, policy, publish=lambda c, p: None, start_s=0.0)
+    return [r.getMessage() for r in caplog.records if "yields_to" in r.getMessage()]
+
+
+def test_a_junction_file_without_yields_to_is_named_under_a_policy_that_reads_the_rule(caplog):
+    assert all(m.yields_to is not None for j in load_intersections(CITY).values() for m in j.movements)
+    for policy in ("adaptive", "max_pressure"):
+        warned = _warned(caplog, policy, 10.0)
+        assert len(warned) == 1 and warned[0].startswith("junction=J00 has movements without `yields_to`"), warned
+        assert "run import-net again" in warned[0]
+
+
+def test_no_such_warning_with_the_rule_off_or_under_a_policy_that_does_not_read_it(caplog):
+    assert _warned(caplog, "adaptive", 0.0) == []
+    assert _warned(caplog, "webster", 10.0) == []
