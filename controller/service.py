@@ -53,7 +53,7 @@ from controller.core.feed import RoadsideReport, check_status, decode_detector_m
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
 from controller.core.policies import make_policy
-from controller.core.policies.max_pressure import MaxPressurePolicy
+from controller.core.policies.max_pressure import MaxPressurePolicy, yield_lanes
 from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
 from controller.ledger import AuditSink, PlanLedger
@@ -142,20 +142,19 @@ def _served_core(
     for jid, lay in layouts.items():
         if jid not in refused and (why := chosen.watches_first(lay)):
             log.warning("policy=%s watches junction=%s on its own program first: %s", chosen.name, jid, why)
-    _warn_unknown_yields(junctions, [jid for jid in layouts if jid not in refused], chosen, cfg)
+    _warn_unknown_yields({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg)
     return Core({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg), refused
 
 
-def _warn_unknown_yields(
-    junctions: Mapping[str, Intersection], served: Sequence[str], chosen: object, cfg: Config
-) -> None:
-    """With [max_pressure] yield_block_s on under a policy that reads it, name the served junctions whose files
-    give no movement's `yields_to` (imported before import-net wrote it, or a network without a right of way):
-    there the rule reads every protected stream of another approach as one a permitted movement gives way to,
-    the older reading that cut a right turn waiting only for walkers (docs/policies.md)."""
+def _warn_unknown_yields(served: Mapping[str, Layout], chosen: object, cfg: Config) -> None:
+    """With [max_pressure] yield_block_s on under a policy that reads it, name the served junctions where a
+    movement the rule can read as waiting (served permitted with protected streams of another approach,
+    max_pressure.yield_lanes) has no `yields_to` in its file (imported before import-net wrote it, or a network
+    without a right of way): there the rule reads every such stream as one it gives way to, the older reading
+    that cut a right turn waiting only for walkers (docs/policies.md)."""
     if not (isinstance(chosen, MaxPressurePolicy) and cfg.max_pressure.yield_block_s > 0):
         return
-    unknown = [jid for jid in served if any(m.yields_to is None for m in junctions[jid].movements)]
+    unknown = [jid for jid, lay in served.items() if _unknown_yields(lay)]
     _log_group(
         unknown,
         "has movements without `yields_to`",
@@ -163,6 +162,12 @@ def _warn_unknown_yields(
         " approach; run import-net again to write the network's right of way",
         many="have movements without `yields_to`",
     )
+
+
+def _unknown_yields(layout: Layout) -> bool:
+    """A movement yield_lanes gives some lane to (the rule can act on it) has no `yields_to`."""
+    reads = yield_lanes(layout).any(axis=(0, 2))
+    return any(mv.yields_to is None and reads[m] for m, mv in enumerate(layout.junction.movements))
 
 
 def _unshown_stage(j: Intersection, program_states: Sequence[str]) -> str:
