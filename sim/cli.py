@@ -107,7 +107,7 @@ def run_in_subprocess(
 
 def with_edgedata(sumocfg: Path, sumo_args: tuple[str, ...], out: Path) -> tuple[str, ...]:
     """The user's SUMO arguments plus the report's edgeData file, added to the additional files
-    SUMO would load (the user's `--additional-files`, else the config's)."""
+    SUMO would load (the config's, then the user's `--additional-files`)."""
     from sim.replay_report import edgedata_additional  # matplotlib: only for the commands that plot
 
     listed, user = take_option(canonical_args(sumo_args), "--additional-files")

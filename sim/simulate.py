@@ -42,6 +42,7 @@ from sim.sumo import (
     load_api,
     merge_args,
     option_at,
+    scenario_files_kept,
     start_command,
     start_sumo,
     sumo_time_s,
@@ -240,7 +241,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     """Junction models, generated additional files and the SUMO command line.
 
     The junction models are imported from the network and the additional files SUMO will load
-    (the config's, or the user's `--additional-files`): their signal programs are the ones SUMO
+    (the config's, then the user's `--additional-files`): their signal programs are the ones SUMO
     runs, their induction loops the city's (`req.detectors == "city"` maps those instead of
     generating loops). Traffic lights that cannot be controlled stay on their own program; each
     is logged with the reason (skipped.txt of the junction folder). A network without any traffic
@@ -251,8 +252,8 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     out = req.out_dir
     out.mkdir(parents=True, exist_ok=True)
     user = _user_args(req, scfg)
-    listed, user = take_option(user, "--additional-files")  # the user's list replaces the config's; ours still go in
-    additional = additional_files(scfg, listed)
+    listed, user = take_option(user, "--additional-files")  # the user's list goes after the config's; ours after both
+    additional = _additional(scfg, listed)
     begin_s = begin_s_of(scfg, user)
     # the network read once: the import and the baseline programs both take it (sumolib's read, 0.03-0.08 s)
     net = read_net(scfg.net_file) if req.intersections is None or req.policy in FIELD_POLICIES else None
@@ -271,6 +272,22 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
             )
         )
     return scfg, junctions, merge_args(_own_args(scfg, out, additional + [str(p) for p in extra], user), user)
+
+
+def _additional(scfg: SumoConfig, listed: str | None) -> list[str]:
+    """The additional files SUMO loads (`additional_files`: the configuration's, then the user's),
+    logged where the user's `--additional-files` leaves out some of the configuration's, which SUMO
+    alone would then not load."""
+    kept = scenario_files_kept(scfg, listed) if listed is not None else []
+    if kept:
+        log.info(
+            "additional files: the scenario's %s load before the ones after -- (%s), which SUMO alone would "
+            "load instead of them; to run without one of the scenario's, edit %s",
+            ",".join(kept),
+            listed,
+            scfg.path,
+        )
+    return additional_files(scfg, listed)
 
 
 def _user_args(req: SimulateRequest, scfg: SumoConfig) -> list[str]:
@@ -546,8 +563,8 @@ def start_recorder(
     end_s: float,
 ) -> ArchiveRecorder:
     """The feed archive of a simulated run, under root/{site}/, with what a replay needs in its
-    meta/: the network, the scenario (the additional files SUMO ran: the user's `--additional-files`
-    after `--`, else the configuration's; their signal programs) and the junction models the feeds
+    meta/: the network, the scenario (the additional files SUMO ran: the configuration's, then the
+    user's `--additional-files` after `--`; their signal programs) and the junction models the feeds
     were validated against."""
     from controller.adapters.archive import ArchiveRecorder
 

@@ -275,9 +275,21 @@ def listed_files(value: str) -> list[str]:
 
 
 def additional_files(scfg: SumoConfig, listed: str | None) -> list[str]:
-    """The additional files SUMO loads: the user's `--additional-files` value when given (it
-    replaces the configuration's), else the configuration's."""
-    return listed_files(listed) if listed is not None else [str(p) for p in scfg.files("additional-files")]
+    """The additional files SUMO loads: the configuration's, then the user's `--additional-files`
+    value when given (`listed`, after `--`). SUMO alone would load the user's list only (an option on
+    the command line replaces the configuration's), and a user who adds a file of loops or programs
+    would lose the scenario's detectors and programs: here the user's list is added to them. A file
+    in both lists loads once, where the user's list puts it, so a list that names the configuration's
+    files too (as plain SUMO needs) runs as it always did."""
+    user = listed_files(listed) if listed is not None else []
+    return scenario_files_kept(scfg, listed) + user
+
+
+def scenario_files_kept(scfg: SumoConfig, listed: str | None) -> list[str]:
+    """The configuration's additional files that the user's `--additional-files` value (`listed`)
+    does not name: those `additional_files` loads before the user's."""
+    user = set(listed_files(listed)) if listed is not None else set()
+    return [str(p) for p in scfg.files("additional-files") if str(p) not in user]
 
 
 def merge_args(defaults: list[str], user: list[str]) -> list[str]:

@@ -216,9 +216,10 @@ def test_simulate_prepare_imports_with_the_scenario_files_and_logs_skipped(tmp_p
     assert any(tl0 in r.getMessage() and "green stage" in r.getMessage() for r in caplog.records)
     files = args[args.index("--additional-files") + 1].split(",")
     assert files[0] == str(add) and files[-1].endswith("detectors.add.xml")
-    # the user's --additional-files replace the config's, for the import too
-    _, junctions, _ = prepare(SimulateRequest(cfg_file, tmp_path / "out2", sumo_args=("--additional-files", "")), CFG)
-    assert set(junctions) == set(tls)
+    # the user's --additional-files add to the config's, for the import too: its program still runs at tl0
+    mine = additional(tmp_path, "mine.add.xml", "")
+    _, junctions, _ = prepare(SimulateRequest(cfg_file, tmp_path / "out2", sumo_args=("-a", str(mine))), CFG)
+    assert set(junctions) == set(tls) - {tl0}
 
 
 # -- NEMA dual-ring programs ------------------------------------------------------------------

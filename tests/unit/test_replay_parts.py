@@ -128,7 +128,7 @@ def test_validate_adds_the_report_edgedata_to_the_additional_files(tmp_path):
     assert adds[0].endswith("city.add.xml") and adds[-1].endswith("edgedata.add.xml")
     assert args[:2] == ("--end", "60")
     mine = with_edgedata(cfg, ("--additional-files", "x.add.xml"), tmp_path / "run")
-    assert [Path(a).name for a in mine[1].split(",")] == ["x.add.xml", "edgedata.add.xml"]
+    assert [Path(a).name for a in mine[1].split(",")] == ["city.add.xml", "x.add.xml", "edgedata.add.xml"]
     edge_data = ET.parse(tmp_path / "run" / "edgedata.add.xml").getroot().find("edgeData")
     assert edge_data.get("period") == "60" and edge_data.get("file").endswith("edgedata.xml")
 

@@ -169,8 +169,9 @@ def test_sumos_table_is_asked_once_per_binary(tmp_path, monkeypatch):
 
 
 def test_a_recorded_run_names_the_additional_files_sumo_ran(tmp_path):
-    """The archive's meta (what a replay loads) lists the user's `-a` files when given after
-    `--` (they replace the configuration's), the configuration's otherwise (R, session 22)."""
+    """The archive's meta (what a replay loads) lists the configuration's additional files, then
+    the user's `-a` files when given after `--` (R, session 22; added to the configuration's since
+    session 57)."""
     import json
     from pathlib import Path
 
@@ -185,12 +186,54 @@ def test_a_recorded_run_names_the_additional_files_sumo_ran(tmp_path):
     _files(tmp_path, "city.add.xml", "mine.add.xml")
     sumocfg = tmp_path / "run.sumo.cfg"
     sumocfg.write_text(f'<c><net value="{net.name}"/><additional value="city.add.xml"/></c>')
-    for args, listed in [((), "city.add.xml"), (("-a", str(tmp_path / "mine.add.xml")), "mine.add.xml")]:
+    for args, listed in [
+        ((), ["city.add.xml"]),
+        (("-a", str(tmp_path / "mine.add.xml")), ["city.add.xml", "mine.add.xml"]),
+    ]:
         root = tmp_path / f"arch{len(args)}"
         req = SimulateRequest(sumocfg, tmp_path / "out", sumo_args=args)
         start_recorder(root, req, cfg, SumoConfig(sumocfg), CollectorRegistry(), 0.0, 60.0).close()
         (meta,) = root.glob("*/meta/meta.json")
-        assert json.loads(meta.read_text())["additional_files"] == [str(tmp_path / listed)]
+        assert json.loads(meta.read_text())["additional_files"] == [str(tmp_path / f) for f in listed]
+
+
+ADDED = [
+    # (the user's list after `--`, the files SUMO loads before simulate's own, in order)
+    ("mine.add.xml", ["city.add.xml", "mine.add.xml"]),  # added: the scenario's loops and programs stay
+    ("city.add.xml,mine.add.xml", ["city.add.xml", "mine.add.xml"]),  # plain SUMO's habit: the same run
+    ("mine.add.xml,city.add.xml", ["mine.add.xml", "city.add.xml"]),  # the user's order kept (the last program runs)
+]
+
+
+@pytest.mark.parametrize(("listed", "loaded"), ADDED)
+def test_simulate_adds_the_users_additional_files_to_the_scenarios(tmp_path, monkeypatch, caplog, listed, loaded):
+    """`simulate CFG -- -a mine.add.xml` loads the configuration's additional files, then the
+    user's: SUMO alone would load only the user's, silently dropping the scenario's detectors and
+    programs. A file in both lists loads once, where the user's list puts it. The log names the
+    configuration's files the user's list leaves out (session 57)."""
+    import logging
+    from pathlib import Path
+
+    from controller.config import load_config
+    from sim.simulate import SimulateRequest, prepare
+    from tests.scenarios import grid_net
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    net = grid_net(tmp_path, "g", n=2)
+    for name in ("city.add.xml", "mine.add.xml"):
+        (tmp_path / name).write_text("<additional/>")
+    sumocfg = tmp_path / "run.sumo.cfg"
+    sumocfg.write_text(f'<c><net value="{net.name}"/><additional value="city.add.xml"/></c>')
+    monkeypatch.chdir(tmp_path)  # the user's relative names are the working folder's, as SUMO reads them
+    with caplog.at_level(logging.INFO, logger="sim.simulate"):
+        _, _, args = prepare(SimulateRequest(sumocfg, tmp_path / "out", sumo_args=("-a", listed)), cfg)
+    assert args.count("--additional-files") == 1
+    files = args[args.index("--additional-files") + 1].split(",")
+    assert files[: len(loaded)] == [str(tmp_path / f) for f in loaded]
+    assert [Path(f).name for f in files[len(loaded) :]] == ["detectors.add.xml"]
+    kept = [r.getMessage() for r in caplog.records if "load before the ones after --" in r.getMessage()]
+    assert len(kept) == ("city" not in listed)
+    assert all(str(tmp_path / "city.add.xml") in m and str(sumocfg) in m for m in kept)
 
 
 def test_a_configuration_read_under_sumos_own_synonyms(tmp_path):
