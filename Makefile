@@ -64,7 +64,7 @@ test-slow: setup
 	$(PY) -m pytest -q -ra -m "slow and wallclock" || status=1; \
 	exit $$status
 
-# ruff (lint rules and format check) on the whole repo, mypy --strict on controller/core (pyproject.toml).
+# ruff (lint rules and format check) on the whole repo, mypy --strict on the packages pyproject.toml lists.
 lint: setup
 	@status=0; \
 	$(PY) -m ruff check . || status=1; \

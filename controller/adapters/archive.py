@@ -117,12 +117,16 @@ def day_of(t_s: float) -> str:
     return dt.datetime.fromtimestamp(t_s, dt.UTC).strftime("%Y-%m-%d")
 
 
+# what the caller hands the writer's thread: (kind, the snapshot, status or (command, payload), seconds received)
+_Item = tuple[str, Any, float]
+
+
 class _Columns:
     """Rows of one kind and one day, column by column, until the next flush."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.cols: dict[str, list] = {name: [] for name in SCHEMAS[kind].names}
+        self.cols: dict[str, list[Any]] = {name: [] for name in SCHEMAS[kind].names}
 
     def __len__(self) -> int:
         return len(self.cols["t_s"])
@@ -306,7 +310,7 @@ class ArchiveRecorder:
         self.session = time.time_ns()
         self._clock = clock
         self._seq = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=cfg.queue_max)
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=cfg.queue_max)
         self._buffers: dict[tuple[str, str], _Columns] = {}
         self._journals: dict[tuple[str, str], _Journal] = {}
         self._parts = 0
@@ -327,7 +331,7 @@ class ArchiveRecorder:
         self._thread.start()
 
     # -- the caller's side: never blocks -------------------------------------------------
-    def _put(self, item: tuple) -> None:
+    def _put(self, item: _Item) -> None:
         self.stats.received += 1
         try:
             self._queue.put_nowait(item)
@@ -462,7 +466,7 @@ class ArchiveRecorder:
 
 
 class _Metrics:
-    def __init__(self, registry: CollectorRegistry, q: queue.Queue) -> None:
+    def __init__(self, registry: CollectorRegistry, q: queue.Queue[_Item]) -> None:
         self.dropped = Counter(
             "tsc_archive_dropped", "Messages not archived: the recorder's queue was full", registry=registry
         )

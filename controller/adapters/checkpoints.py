@@ -24,8 +24,9 @@ def save(store: AuditSink, site: str, instance: str, learnt: dict[str, Any], t_s
     )
 
 
-def latest(store: AuditStore, site: str) -> tuple[int, dict[str, Any]] | None:
-    """(event id, the "learnt" data) of the newest checkpoint of `site`, None if there is none.
+def latest(store: AuditStore, site: str) -> tuple[int, object] | None:
+    """(event id, the "learnt" data as stored: checkpoint.restore reads it, and refuses what it
+    cannot read) of the newest checkpoint of `site`, None if there is none.
     Reads the checkpoints newest first, a page at a time, until one of `site`."""
     before: int | None = None
     while True:

@@ -37,6 +37,14 @@ def warm_up(policy: str) -> None:
             webster_net.compile_raise_rows()
 
 
+def _numba_config() -> Any:
+    """numba's config module: its options (CACHE_DIR) are set from the environment when numba is
+    imported, so the type checker does not know them."""
+    import numba
+
+    return numba.config
+
+
 def compile_cache_dir() -> Path:
     """Where warm_up keeps webster's compiled floors' loop (numba's disk cache): under $NUMBA_CACHE_DIR
     when set, else the user's cache folder ($XDG_CACHE_HOME, else ~/.cache) /numba, a folder per text
@@ -49,7 +57,7 @@ def compile_cache_dir() -> Path:
     from controller.core.policies import webster_net
 
     home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    base = numba.config.CACHE_DIR or os.path.join(home, "numba")
+    base = _numba_config().CACHE_DIR or os.path.join(home, "numba")
     digest = hashlib.sha256(Path(webster_net.__file__).read_bytes()).hexdigest()[:16]
     return Path(base) / f"tsc-{digest}-{binding.get_host_cpu_name()}-numba{numba.__version__}"
 
@@ -57,8 +65,6 @@ def compile_cache_dir() -> Path:
 def disk_cached(compiled: Any) -> Path | None:
     """numba's disk cache for `compiled` (a numba dispatcher) in compile_cache_dir() (made if missing),
     that folder; None, logged: it cannot be written, the dispatcher compiles per process as before."""
-    import numba
-
     try:
         folder = compile_cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -66,12 +72,13 @@ def disk_cached(compiled: Any) -> Path | None:
     except OSError as exc:
         log.info("no compile cache (%s): compiling at each start", exc)
         return None
-    saved, numba.config.CACHE_DIR = numba.config.CACHE_DIR, str(folder)
+    config = _numba_config()
+    saved, config.CACHE_DIR = config.CACHE_DIR, str(folder)
     try:
         compiled.enable_caching()  # its locator reads numba.config.CACHE_DIR now
     except RuntimeError as exc:  # numba found no writable folder after all
         log.info("no compile cache (%s): compiling at each start", exc)
         return None
     finally:
-        numba.config.CACHE_DIR = saved
+        config.CACHE_DIR = saved
     return folder

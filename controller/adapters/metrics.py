@@ -56,6 +56,8 @@ from controller.errors import AdapterError
 from controller.model import JUNCTION_MODES, VEHICLE_CLASSES, CyclePlan, Intersection, SignalStatus
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
     from controller.config import Config, MetricsConfig
     from controller.core.step import CoreState, JunctionState, TickResult
 
@@ -316,7 +318,8 @@ def fixed_capacity_pcu_h(layout: Layout) -> np.ndarray:
     g = np.array([p.base_green_s for p in j.phases], dtype=float) @ green
     for k in range(n if n > 1 else 0):
         g += j.intergreen_s(k, (k + 1) % n) * green[k] * green[(k + 1) % n]
-    return np.clip(g / max(j.base_cycle_s(), 1e-9), 0.0, 1.0) * layout.lane_sat_prior_pcu_h
+    capacity_pcu_h: np.ndarray = np.clip(g / max(j.base_cycle_s(), 1e-9), 0.0, 1.0) * layout.lane_sat_prior_pcu_h
+    return capacity_pcu_h
 
 
 def ratio_or_none(num: float, den: float) -> float | None:
@@ -420,7 +423,7 @@ class _Junction:
         self.held_key: tuple[int, bool] | None = None
         self.held_t_s = 0.0
         self.held_keep = 1.0  # product of the EWMA's (1 - step) over the ticks not yet folded
-        self.c: dict[str, object] = {}  # this junction's metric children (counters), by attribute name
+        self.c: dict[str, Counter] = {}  # this junction's metric children (counters), by attribute name
         self.gauges = [0.0] * len(JUNCTION_GAUGES)  # JUNCTION_GAUGES' values, exported by _JunctionGauges
         # what the cycle gauge reads, as the last refresh left it: the plan's cycle (s), or the
         # shadow's intervals between green onsets, their median taken only when it is collected
@@ -434,7 +437,7 @@ class _Junction:
         self.saturation_in: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
         self.cycle_measured = False
         self.by_class = [0.0] * len(VEHICLE_CLASSES)  # throughput by class, veh/s (VEHICLE_CLASSES order)
-        self.modes: dict[str, object] = {}
+        self.modes: dict[str, Gauge] = {}
         self.mode: str | None = None
         self.harm_switches = 0  # the core's count of do-no-harm switches, as last seen
         self.mode_in: tuple[object, ...] | None = None  # what decided the mode gauges last (_each_tick)
@@ -547,7 +550,7 @@ class ServiceMetrics:
         self._last_network_s: float | None = None
         self._failing: dict[str, str] = {}  # junction -> failure_label: the series on tsc_junction_failed_info
         self._run = _RunTotals()
-        self._last_network: dict[str, float] = {}
+        self._last_network: dict[str, float | None] = {}
         self._lock = threading.Lock()  # a tick against a collection (_JunctionGauges)
         # the shadows' folds (taken under _lock, made under this one alone: a tick need not wait
         # for them); taken under _lock before _lock is released, so the folds go in the order taken
@@ -1121,7 +1124,8 @@ class ServiceMetrics:
             (self.net_served, "throughput_pcu_h", 1 / 3600.0),
             (self.net_fixed_served, "throughput_fixed_pcu_h", 1 / 3600.0),
         ):
-            gauge.set(math.nan if m[key] is None else m[key] * scale)
+            value = m[key]
+            gauge.set(math.nan if value is None else value * scale)
         self.net_delay_gain.set(delay_gain)
         self.net_delay.set(delay_ctrl)
         self.net_fixed_delay.set(delay_fixed)
@@ -1138,7 +1142,7 @@ class ServiceMetrics:
         }
         self._run.add(tot, loop_speed, dt_s)
 
-    def _faults(self, j: _Junction, est) -> None:
+    def _faults(self, j: _Junction, est: Estimate) -> None:
         faulty = np.asarray(est.health.faulty, dtype=bool)
         if faulty.shape != j.faulty.shape:
             return
@@ -1169,18 +1173,18 @@ class ServiceMetrics:
         return total
 
     # -- the run report -----------------------------------------------------------------------
-    def report(self) -> dict:
+    def report(self) -> dict[str, object]:
         """The network figures of the dashboard's overview: over the whole run and at the last
         update. Plain JSON types; None where a figure is not defined (n/a). The measured run
         figures are this exporter's own junctions' (a replay's: no replay takes a region over)."""
         cum = sum((j.cum for j in self._j.values()), np.zeros(len(CUM)))
-        spans = [j.cum_t_s - j.cum_t0_s for j in self._j.values() if j.cum_t0_s is not None]
+        spans = [j.cum_t_s - j.cum_t0_s for j in self._j.values() if j.cum_t_s is not None and j.cum_t0_s is not None]
         run = self._run.figures()
         run.update(measured_figures(cum, max(spans, default=0.0)))
         return {"updates": self.updates, "run": run, "last": dict(self._last_network)}
 
 
-def measured_figures(cum: np.ndarray, span_s: float) -> dict:
+def measured_figures(cum: np.ndarray, span_s: float) -> dict[str, float | None]:
     """The measured network figures from quantities summed over junctions (CUM order): cumulative
     ones over `span_s` of service time, or per-second rates with span_s = 1. None: undefined."""
     c = {name: float(cum[k]) for k, name in enumerate(CUM)}
@@ -1220,7 +1224,7 @@ class _RunTotals:
             self.speed_t_s += dt
             self.speed_sum += loop_speed_mps * dt
 
-    def figures(self) -> dict:
+    def figures(self) -> dict[str, float | None]:
         s, t = self.sums, self.t_s
         if t <= 0:
             return {"service_s": 0.0}
@@ -1250,13 +1254,14 @@ class MetricsServer:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"metrics port must be an integer in 0..65535, got {port!r}")
         try:
-            self._httpd, self._thread = start_http_server(port, addr=addr, registry=registry)
+            httpd, self._thread = start_http_server(port, addr=addr, registry=registry)
         except OSError as exc:
             raise AdapterError(
                 f"metrics endpoint: cannot listen on {addr}:{port}: {exc.strerror or exc}", fatal=True
             ) from None
+        self._httpd: WSGIServer | None = httpd
         self.addr = addr
-        self.port = int(self._httpd.server_address[1])
+        self.port = int(httpd.server_address[1])
         log.info("metrics endpoint up url=%s", self.url)
 
     @property
@@ -1274,7 +1279,7 @@ class MetricsServer:
     def __enter__(self) -> MetricsServer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

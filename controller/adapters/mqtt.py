@@ -26,12 +26,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.adapters import paho_acks, paho_lean, paho_read
@@ -232,7 +233,7 @@ class MqttSettings:
         )
 
     @staticmethod
-    def for_user(broker: BrokerConfig, user: str, password: str, **overrides: float) -> MqttSettings:
+    def for_user(broker: BrokerConfig, user: str, password: str, **overrides: Any) -> MqttSettings:
         """A named user of config.toml's [broker] (a field device, an operator's console): its
         client id is its user name (the broker binds them), and a clean session every time."""
         settings = MqttSettings(
@@ -336,7 +337,7 @@ class MqttClient:
         s = self.settings
         keepalive = max(1, round(s.keepalive_s))
         if self._v5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho's __init__
             if s.session_expiry_s > 0:
                 props.SessionExpiryInterval = int(s.session_expiry_s)
             self._client.connect_async(
@@ -563,10 +564,13 @@ class MqttClient:
     def _send_subscriptions(self, subs: list[tuple[str, int]], always: bool = False) -> None:
         retain = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE if always else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
         for k in range(0, len(subs), 500):  # keep SUBSCRIBE packets small
-            chunk: list = [
-                (t, SubscribeOptions(qos=q, retainHandling=retain) if self._v5 else q) for t, q in subs[k : k + 500]
-            ]
-            rc, mid = self._client.subscribe(chunk)
+            chunk = subs[k : k + 500]
+            if self._v5:
+                rc, mid = self._client.subscribe(
+                    [(t, SubscribeOptions(qos=q, retainHandling=retain)) for t, q in chunk]
+                )
+            else:
+                rc, mid = self._client.subscribe(chunk)
             if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
                 with self._sub_cv:
                     if mid in self._sub_early:
@@ -574,7 +578,9 @@ class MqttClient:
                     else:
                         self._sub_pending.add(mid)
 
-    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+    def _handle_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, reason_codes: object, properties: object
+    ) -> None:
         with self._sub_cv:
             if mid in self._sub_pending:
                 self._sub_pending.discard(mid)
@@ -582,7 +588,14 @@ class MqttClient:
                 self._sub_early.add(mid)
             self._sub_cv.notify_all()
 
-    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if reason_code.is_failure:
             code = reason_code.value
             if code in _AUTH_REFUSED:
@@ -613,7 +626,7 @@ class MqttClient:
                 receive_max,
             )
         sock = client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # TLS too (ssl.SSLSocket); not a websocket's wrapper
             with contextlib.suppress(OSError):  # small messages, latency matters: no Nagle delay
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._subs_lock:
@@ -631,7 +644,9 @@ class MqttClient:
         self.connected.set()
         self._first.set()
 
-    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _handle_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason_code: ReasonCode, properties: object
+    ) -> None:
         was = self.connected.is_set()
         self.connected.clear()
         with self._sub_cv:  # re-sent, and re-counted, on the next connect
@@ -647,7 +662,7 @@ class MqttClient:
                     reason_code,
                 )
 
-    def _handle_connect_fail(self, client, userdata) -> None:
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         self._warn(
             "connect_fail",
             "mqtt broker %s:%d unreachable client=%s; retrying",
@@ -656,12 +671,12 @@ class MqttClient:
             self.settings.client_id,
         )
 
-    def _handle_message(self, client, userdata, message) -> None:
+    def _handle_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self.received += 1
         if self._on_message is None:
             return
         try:
-            self._on_message(message.topic, message.payload)
+            self._on_message(message.topic, bytes(message.payload))  # paho's bytes: the same object
         except Exception:  # a handler bug must not kill the network thread
             self.callback_errors += 1
             log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id, message.topic)
@@ -679,7 +694,9 @@ class MqttClient:
             name = topic.decode(errors="replace")
             log.exception("mqtt message handler failed client=%s topic=%s", self.settings.client_id, name)
 
-    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+    def _handle_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason_code: ReasonCode | None, properties: object
+    ) -> None:
         with self._acks_cv:
             self.acks[mid] = reason_code.value if reason_code is not None else 0
             if len(self.acks) > 10000:  # keep the newest only; callers wait for fresh mids

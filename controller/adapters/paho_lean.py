@@ -22,14 +22,13 @@ and changes nothing else.
 from __future__ import annotations
 
 import importlib
-from typing import ClassVar
 
 import paho.mqtt
 from paho.mqtt import client
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-_TEMPLATE = Properties(0)  # paho's own tables, as its __init__ builds them
+_TEMPLATE = Properties(0)  # type: ignore[no-untyped-call]  # paho's own tables, as its __init__ builds them
 _COMPRESSED = tuple(name.replace(" ", "") for name in _TEMPLATE.names)
 
 
@@ -54,7 +53,8 @@ class LeanProperties(Properties):
 class LeanReasonCode(ReasonCode):
     """paho's ReasonCode with its table of names as a plain dict (copied per instance as before)."""
 
-    names: ClassVar[dict] = dict(ReasonCode.names)
+    # paho's __init__ copies it into each instance (an instance field to the type checker, as in paho)
+    names: dict[int, dict[str, list[int]]] = dict(ReasonCode.names)  # noqa: RUF012
 
 
 # the paho releases whose Properties and ReasonCode these classes were read against (2.2.0: the

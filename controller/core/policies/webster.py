@@ -924,7 +924,7 @@ def least_moved_greens_s(
     at least its `need_s` through `counted` (phases, movements) with the least change from `city_s`,
     each phase's change weighted by 1 / its city green (a linear program: HiGHS, deterministic); None
     where none does."""
-    from scipy.optimize import linprog  # type: ignore[import-untyped]  # here: 0.3 s of a start without the key
+    from scipy.optimize import linprog  # here: 0.3 s of a start without the key
 
     n = len(city_s)
     weight = 1.0 / np.maximum(city_s, 1.0)
