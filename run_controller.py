@@ -89,6 +89,12 @@ def _add_simulate(sub: Any) -> None:
         metavar="DIR",
         help="record the controller's feeds and plans into the archive DIR (docs/replay.md)",
     )
+    s.add_argument(
+        "--no-import-cache",
+        dest="import_cache",
+        action="store_false",
+        help="import the network's junctions even when the import cache holds them (docs/import.md)",
+    )
 
 
 def _add_replay(sub: Any) -> None:

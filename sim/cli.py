@@ -31,6 +31,7 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         prefer_libsumo=not args.traci,
         detectors=getattr(args, "detectors", "generated"),
         record=getattr(args, "record", None),
+        import_cache=getattr(args, "import_cache", True),
     )
     registry = CollectorRegistry()
     # a policy that sends plans: in a second process with [service] simulate_second_process, not with the

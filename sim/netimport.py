@@ -48,11 +48,13 @@ __all__ = [
     "SKIPPED_FILE",
     "ImportResult",
     "NoTrafficLights",
+    "file_texts",
     "import_net",
     "import_network",
     "junction_tables",
     "read_net",
     "read_skipped",
+    "write_import",
 ]
 
 
@@ -328,16 +330,33 @@ def import_network(
     `net`: the network at net_path already read (read_net), else read here."""
     net = net if net is not None else read_net(net_path)
     tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors, begin_s)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    return write_import(out_dir, file_texts(tables, net_path), tables, skipped)
+
+
+def file_texts(tables: list[dict[str, Any]], net_path: str | Path) -> list[tuple[str, str]]:
+    """(file name, text) of each junction file import_network writes for `tables`, in order."""
+    out = []
     for table in tables:
-        fp = out / _file_name(table["id"])
         header = (
             f"# Junction {table['id']}, imported from {Path(net_path).name} by import-net.\n"
             "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n"
         )
-        fp.write_text(header + tomli_w.dumps(table), encoding="utf-8")
+        out.append((_file_name(table["id"]), header + tomli_w.dumps(table)))
+    return out
+
+
+def write_import(
+    out_dir: str | Path, texts: list[tuple[str, str]], tables: list[dict[str, Any]], skipped: list[tuple[str, str]]
+) -> ImportResult:
+    """The import's files in out_dir: each (file name, text) of `texts` (the junction files of
+    `tables`, in order: file_texts), a skipped light's earlier file removed, and skipped.txt
+    (when any is skipped; an earlier one removed)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in texts:
+        fp = out / name
+        fp.write_text(text, encoding="utf-8")
         written.append(fp)
     for tid, _ in skipped:  # a previous import's model of a light skipped now must not linger
         (out / _file_name(tid)).unlink(missing_ok=True)
@@ -348,7 +367,7 @@ def import_network(
             + "".join(f"{tid}: {why}\n" for tid, why in skipped),
             encoding="utf-8",
         )
-    return ImportResult(tuple(written), tuple(skipped), tuple(tables))
+    return ImportResult(tuple(written), tuple((tid, why) for tid, why in skipped), tuple(tables))
 
 
 def read_skipped(folder: str | Path) -> list[tuple[str, str]]:

@@ -71,6 +71,7 @@ class SimulateRequest:
     progress_every_s: float = 900.0
     detectors: str = "generated"  # or "city": the scenario's own induction loops (sim/loops.py)
     record: Path | None = None  # archive root: the controller's feeds and plans recorded there (docs/replay.md)
+    import_cache: bool = True  # imported junction models kept and reused (sim/netcache.py; --no-import-cache)
 
 
 # the files simulate itself writes into --out and evaluates: a user's option after `--` may not move them
@@ -255,8 +256,9 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     listed, user = take_option(user, "--additional-files")  # the user's list goes after the config's; ours after both
     additional = _additional(scfg, listed)
     begin_s = begin_s_of(scfg, user)
-    # the network read once: the import and the baseline programs both take it (sumolib's read, 0.03-0.08 s)
-    net = read_net(scfg.net_file) if req.intersections is None or req.policy in FIELD_POLICIES else None
+    # the network read once: the import (unless its cache holds it) and the baseline programs both
+    # take it (sumolib's read, 0.03-0.08 s)
+    net = read_net(scfg.net_file) if req.policy in FIELD_POLICIES else None
     junctions = _junction_models(req, cfg, scfg, [Path(a) for a in additional], begin_s, net)
     wauts = waut_schedules([Path(a) for a in additional])
     if wauts:
@@ -319,7 +321,7 @@ def _junction_models(
         for stale in (out / "intersections").glob("*.toml"):  # an earlier import's: the folder holds this run's only
             stale.unlink()  # (the archive copies the folder as the models the run used)
         try:
-            result = import_network(scfg.net_file, out / "intersections", cfg, additional, req.detectors, begin_s, net)
+            result = _import(req, cfg, scfg, additional, begin_s, net)
         except NoTrafficLights as exc:  # any SUMO scenario runs: nothing to control, SUMO alone
             log.warning("%s: SUMO runs the scenario alone", exc)
             result = ImportResult((), (), ())
@@ -331,6 +333,27 @@ def _junction_models(
     for tid, why in skipped:
         log.warning("junction=%s stays on its own program: %s", tid, why)
     return junctions
+
+
+def _import(
+    req: SimulateRequest,
+    cfg: Config,
+    scfg: SumoConfig,
+    additional: list[Path],
+    begin_s: float,
+    net: sumolib.net.Net | None,
+) -> ImportResult:
+    """The import into --out/intersections: through the import cache (sim/netcache.py) unless
+    `req.import_cache` is off; `net`, the network when already read."""
+    out = req.out_dir / "intersections"
+    if not req.import_cache:
+        return import_network(scfg.net_file, out, cfg, additional, req.detectors, begin_s, net)
+    from sim.netcache import cached_import
+
+    def read() -> sumolib.net.Net:
+        return net if net is not None else read_net(scfg.net_file)
+
+    return cached_import(scfg.net_file, out, cfg, additional, req.detectors, begin_s, read)
 
 
 def _own_args(scfg: SumoConfig, out: Path, additional: list[str], user: list[str]) -> list[str]:

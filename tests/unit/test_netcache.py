@@ -1,0 +1,173 @@
+"""simulate's import cache (sim/netcache.py): a second import of the same scenario is read from the
+cache and gives the same files and models; a changed network, configuration or code re-imports; an
+entry that is corrupt is re-built with a warning, never trusted."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_config
+from sim import netcache
+from sim.netimport import import_network, junction_tables, read_net
+
+ROOT = Path(__file__).resolve().parents[2]
+CITY = ROOT / "sim" / "scenarios" / "city"
+CFG = load_config(ROOT / "config.toml")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """The cache in a folder of the test's; netcache.junction_tables counted (`imports` attribute)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    calls: list[int] = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return junction_tables(*args, **kwargs)
+
+    monkeypatch.setattr(netcache, "junction_tables", counted)
+    netcache.imports = calls  # type: ignore[attr-defined]
+    return tmp_path / "xdg" / "tsc" / "netimport"
+
+
+def _import(net: Path, out: Path, cfg=CFG, additional=(), begin_s=0.0):
+    return netcache.cached_import(net, out, cfg, list(additional), "generated", begin_s, lambda: read_net(net))
+
+
+def _models(result) -> list[str]:
+    """The models imported, each as its repr with the file it came from left out (folders differ)."""
+    return [repr(dataclasses.replace(j, source=Path(j.source).name)) for j in result.junctions().values()]
+
+
+def _plain(net: Path, out: Path) -> list[str]:
+    return _models(import_network(net, out, CFG, [], "generated", 0.0))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {fp.name: fp.read_bytes() for fp in sorted(folder.iterdir())}
+
+
+def test_a_second_import_is_read_from_the_cache_the_same(cache, tmp_path):
+    net = CITY / "city.net.xml"
+    first = _import(net, tmp_path / "a")
+    second = _import(net, tmp_path / "b")
+    assert len(netcache.imports) == 1  # the second read from the cache
+    plain = import_network(net, tmp_path / "plain", CFG, [], "generated", 0.0)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b") == _files(tmp_path / "plain")
+    assert _models(second) == _models(first) == _models(plain)
+    assert second.skipped == plain.skipped and [p.name for p in second.written] == [p.name for p in plain.written]
+    assert len(list(cache.glob("*.json"))) == 1
+
+
+def test_a_changed_network_is_imported_again(cache, tmp_path):
+    net = tmp_path / "city.net.xml"
+    shutil.copy(CITY / "city.net.xml", net)
+    before = _models(_import(net, tmp_path / "a"))
+    text = net.read_text()
+    assert '<phase duration="31" state="GGGgrrrrGGGgrrrr"/>' in text
+    longer = '<phase duration="41" state="GGGgrrrrGGGgrrrr"/>'
+    net.write_text(text.replace('<phase duration="31" state="GGGgrrrrGGGgrrrr"/>', longer, 1))
+    after = _models(_import(net, tmp_path / "b"))
+    assert len(netcache.imports) == 2
+    assert after != before  # the new program's green, not the entry of the old network
+    assert after == _plain(net, tmp_path / "plain")
+
+
+def test_the_configuration_and_the_code_are_in_the_key(cache, tmp_path, monkeypatch):
+    net = CITY / "city.net.xml"
+    _import(net, tmp_path / "a")
+    longer = dataclasses.replace(CFG, timing=dataclasses.replace(CFG.timing, max_green_s=CFG.timing.max_green_s + 7))
+    _import(net, tmp_path / "b", cfg=longer)
+    assert len(netcache.imports) == 2
+    # a section the import does not read
+    other_policy = dataclasses.replace(CFG, webster=dataclasses.replace(CFG.webster, period_s=360.0))
+    _import(net, tmp_path / "c", cfg=other_policy)
+    assert len(netcache.imports) == 2
+    monkeypatch.setattr(netcache, "code_digest", lambda: "another version of the code")
+    _import(net, tmp_path / "d")
+    assert len(netcache.imports) == 3
+
+
+class _Unread:
+    """A configuration section the import must not read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, field: str):
+        raise AssertionError(f"the import read [{self.name}] {field}: add the section to netcache.IMPORT_SECTIONS")
+
+
+def test_the_import_reads_only_the_sections_in_the_key():
+    """The key holds IMPORT_SECTIONS only: an import that read another section could be served an
+    entry made under another value of it."""
+    unread = {
+        f.name: _Unread(f.name)
+        for f in dataclasses.fields(CFG)
+        if f.name not in netcache.IMPORT_SECTIONS and f.name != "source"
+    }
+    net = read_net(CITY / "city.net.xml")
+    add = [CITY / "city.add.xml"]
+    for detectors in ("generated",):
+        plain = junction_tables(net, CFG, str(CITY / "city.net.xml"), add, detectors, 0.0)
+        only = junction_tables(net, dataclasses.replace(CFG, **unread), str(CITY / "city.net.xml"), add, detectors, 0.0)
+        assert only == plain
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short", "altered", "another key", "invalid model"])
+def test_a_corrupt_entry_is_rebuilt_with_a_warning(cache, tmp_path, caplog, damage):
+    net = CITY / "city.net.xml"
+    _import(net, tmp_path / "a")
+    (entry,) = cache.glob("*.json")
+    text = entry.read_text()
+    digest, _, body = text.partition("\n")
+    if damage == "garbage":
+        entry.write_text("not an entry")
+    elif damage == "cut short":
+        entry.write_text(text[: len(text) // 2])
+    elif damage == "altered":  # the content changed, its sha256 kept
+        entry.write_text(f"{digest}\n{body.replace('min_green_s', 'max_green_s', 1)}")
+    else:  # sound to its sha256, but not this import's or not a model: never trusted
+        import hashlib
+
+        if damage == "another key":
+            body = body.replace(entry.stem, "0" * 64)
+        else:
+            body = body.replace('"min_green_s": ', '"min_green_s": -', 1)
+        entry.write_text(f"{hashlib.sha256(body.encode()).hexdigest()}\n{body}")
+    with caplog.at_level(logging.WARNING, logger="sim.netcache"):
+        again = _import(net, tmp_path / "b")
+    assert len(netcache.imports) == 2  # imported again
+    assert any(str(entry) in r.getMessage() and "imported again" in r.getMessage() for r in caplog.records)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert _models(again) == _plain(net, tmp_path / "plain")
+    assert entry.read_text() == text  # rewritten sound: the next run reads it
+    _import(net, tmp_path / "c")
+    assert len(netcache.imports) == 2
+
+
+def test_a_folder_that_cannot_be_written_imports_as_without_a_cache(cache, tmp_path):
+    cache.parent.mkdir(parents=True)
+    cache.write_text("a file where the folder should be")
+    net = CITY / "city.net.xml"
+    _import(net, tmp_path / "a")
+    _import(net, tmp_path / "b")
+    assert len(netcache.imports) == 2
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_the_least_recently_used_entries_beyond_the_bound_are_removed(cache, tmp_path, monkeypatch):
+    monkeypatch.setattr(netcache, "MAX_ENTRIES", 2)
+    net = CITY / "city.net.xml"
+    for k in range(3):
+        cfg = dataclasses.replace(CFG, timing=dataclasses.replace(CFG.timing, max_green_s=60.0 + k))
+        _import(net, tmp_path / f"o{k}", cfg=cfg)
+    assert len(list(cache.glob("*.json"))) == 2
+    newest = dataclasses.replace(CFG, timing=dataclasses.replace(CFG.timing, max_green_s=62.0))
+    _import(net, tmp_path / "again", cfg=newest)
+    assert len(netcache.imports) == 3  # the newest kept
