@@ -119,7 +119,7 @@ def _junction_tables(
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
-            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src)
+            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, net_path)
             junction = _parsed(table, f"{net_path}#{tl.getID()}")
             if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
                 table["phases"] = derived_phases
@@ -187,11 +187,13 @@ def _junction_table(
     program: netprogram.Program | None,
     cfg: Config,
     src: netdetectors.LoopSource,
+    net_path: str,
 ) -> tuple[dict[str, Any], set[sumolib.net.node.Node], list[dict[str, Any]] | None]:
     """One junction's TOML table (neighbours still empty), the nodes it controls, and, where
     the table has the program's own transitions, its phases as without them (their base greens
     follow the derived intergreens: the phases to write if the loader refuses the transitions).
-    Raises NotControllable with the reason when the traffic light cannot be controlled safely."""
+    `net_path`: the network's file (its right of way, netmovements.add_yields). Raises
+    NotControllable with the reason when the traffic light cannot be controlled safely."""
     if program is None:
         raise netstages.NotControllable(_no_program_reason(tl))
     plan, n_links = _stage_plan(tl, program, cfg)
@@ -219,7 +221,7 @@ def _junction_table(
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)
     netmovements.add_conflicts(movements, phases)
-    netmovements.add_yields(tl, movements)
+    netmovements.add_yields(tl, movements, net_path)
     table = {
         "id": tl.getID(),
         "n_links": n_links,

@@ -23,14 +23,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sumolib
 
 from controller.config import Config
 from sim.netstages import NotControllable, is_pedestrian
+from sim.xmlfiles import open_xml
 
 _TURN = {"s": "through", "l": "left", "L": "left", "r": "right", "R": "right", "t": "uturn"}
 _TURN_LETTER = {"through": "T", "left": "L", "right": "R", "uturn": "U"}
@@ -211,23 +215,24 @@ def add_conflicts(movement_tables: list[dict[str, Any]], phase_tables: list[dict
         )
 
 
-def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]]) -> None:
+def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]], net_path: str | Path) -> None:
     """Set each movement's `yields_to`: the movements some link of it gives way to by the network's right of way
-    (the `response` of SUMO's `<request>` at the link's junction, read by sumolib), such as a permitted left to the
-    oncoming through, and not a right turn to it (in right-hand traffic a right turn crosses no oncoming stream; it
-    gives way to the pedestrians it crosses, which are no movement). Left unset (not known) on every movement when
-    the network carries no right of way for one of the light's vehicle links (read without foes)."""
+    (the `response` of SUMO's `<request>` at the link's junction in the network file at `net_path`, right_of_way),
+    such as a permitted left to the oncoming through, and not a right turn to it (in right-hand traffic a right turn
+    crosses no oncoming stream; it gives way to the pedestrians it crosses, which are no movement). Left unset (not
+    known) on every movement when the network carries no right of way for one of the light's vehicle links."""
     movement_of: dict[int, set[str]] = {}
     for m in movement_tables:
         for link in m["links"]:
             movement_of.setdefault(link, set()).add(m["id"])
+    responses = right_of_way(net_path)
     gives: dict[int, set[int]] = {}  # signal link -> the signal links it gives way to
     for node, conns in _node_links(tl, set(movement_of)).items():
         at = [(node.getLinkIndex(c), link) for c, link in conns]  # sumolib's getLinkIndex walks the node's links
         index = dict(at)
-        prohibits = getattr(node, "_prohibits", {})
+        requests = responses.get(node.getID(), {})
         for k_c, link in at:
-            response = prohibits.get(k_c)
+            response = requests.get(k_c)
             if response is None:
                 return
             n = len(response)
@@ -235,6 +240,33 @@ def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]]) -> No
     for m in movement_tables:
         others = {o for link in m["links"] for g in gives.get(link, ()) for o in movement_of.get(g, ())}
         m["yields_to"] = sorted(others - {m["id"]})
+
+
+def right_of_way(net_path: str | Path) -> dict[str, dict[int, str]]:
+    """Per junction of the network file at `net_path` (gzip or not), its `<request>` elements' `response` by
+    `index`: SUMO's right of way, read from the file (not from sumolib's private node fields, whose renaming would
+    silently leave every `yields_to` unset). One pass over the file, cached per path and modification time. Example:
+    `<junction id="A0" ...><request index="0" response="0100" .../>` gives {"A0": {0: "0100"}}."""
+    p = Path(net_path)
+    return _right_of_way(str(p), p.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _right_of_way(path: str, mtime_ns: int) -> dict[str, dict[int, str]]:
+    out: dict[str, dict[int, str]] = {}
+    current: dict[int, str] | None = None
+    with open_xml(path) as source:
+        for event, elem in ET.iterparse(source, events=("start", "end")):
+            if event == "start":
+                if elem.tag == "junction":
+                    current = out.setdefault(elem.get("id", ""), {})
+                continue
+            if elem.tag == "request" and current is not None:
+                current[int(elem.get("index", "-1"))] = elem.get("response", "")
+            elif elem.tag == "junction":
+                current = None
+            elem.clear()
+    return out
 
 
 def _node_links(

@@ -4,16 +4,20 @@ with signalised crossings a right turn is permitted ('g') for the walkers only (
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sumolib
 
 from controller.config import load_config
 from controller.core.estimation import Layout
 from controller.core.policies.max_pressure import given_way_lanes, yield_lanes
 from controller.junctions import load_intersections
 from sim.netimport import import_net, read_net
+from sim.netmovements import right_of_way
 from tests.scenarios import pedestrian_net
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,3 +86,30 @@ def test_a_permitted_right_turn_gives_way_to_no_stream_and_a_permitted_left_to_t
                         assert new[c, m][[lay.lanes.index(lane) for lane in o.lanes]].all(), (j.id, c, mv.id, o.id)
                     lefts += 1
     assert rights > 4 and lefts > 4
+
+
+def test_yields_to_is_read_from_the_network_file_not_from_sumolib_s_node_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The right of way comes from the file's `<request>` elements (netmovements.right_of_way): with sumolib keeping
+    none of it on its nodes (as after a rename of its private fields), import-net writes the same files, every
+    movement's `yields_to` included."""
+    net = pedestrian_net(tmp_path)
+    import_net(net, tmp_path / "a", CFG)
+    monkeypatch.setattr(sumolib.net.node.Node, "setFoes", lambda self, index, foes, prohibits: None)
+    assert not any(n._prohibits for n in read_net(net).getNodes())
+    import_net(net, tmp_path / "b", CFG)
+    a, b = sorted((tmp_path / "a").glob("*.toml")), sorted((tmp_path / "b").glob("*.toml"))
+    assert a and [p.name for p in a] == [p.name for p in b]
+    assert all("yields_to" in p.read_text() and p.read_text() == q.read_text() for p, q in zip(a, b))
+
+
+def test_right_of_way_reads_each_junction_s_requests_from_a_plain_or_gzip_file(tmp_path: Path) -> None:
+    net = pedestrian_net(tmp_path)
+    gz = tmp_path / "ped.net.xml.gz"
+    with open(net, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    plain = right_of_way(net)
+    node = next(n for n in read_net(net).getNodes() if n.getType() == "traffic_light")
+    assert plain[node.getID()] and plain[node.getID()] == node._prohibits
+    assert right_of_way(gz) == plain
