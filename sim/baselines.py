@@ -12,12 +12,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import sumolib
+from typing import TYPE_CHECKING
 
 from controller.model import GREEN, Intersection
-from sim.netimport import read_net
 from sim.netprogram import active_programs, merge_runs
+
+if TYPE_CHECKING:  # sumolib and the import are loaded by a baseline run only (simulate's start: sim/importfiles.py)
+    import sumolib
 
 FIELD_POLICIES = ("actuated", "delay_based")
 
@@ -34,6 +35,8 @@ def write_baseline_programs(
     replace the network's). `net`: the network at net_file already read (read_net), else read here."""
     if kind not in FIELD_POLICIES:
         raise ValueError(f"unknown SUMO controller type {kind!r}")
+    from sim.netimport import read_net
+
     net = net if net is not None else read_net(net_file)
     programs = active_programs(net, str(net_file), list(additional))
     root = ET.Element("additional")

@@ -8,8 +8,8 @@ that (`entry_key`):
 - the import's options: the detectors' source and the run's begin (a WAUT's program at the begin);
 - the configuration's sections the import reads (IMPORT_SECTIONS; tests/unit/test_netcache.py fails
   when the import reads another);
-- the code: a content hash of every module of the `controller` and `sim` packages, sumolib's and
-  Python's versions. Any edit re-imports: a stale model can never be served by an old entry.
+- the code: a content hash of every module of the `controller` and `sim` packages, Python's version
+  and sumolib's files. Any edit re-imports: a stale model can never be served by an old entry.
 
 An entry holds the junction files' texts, their tables and the lights skipped, with a sha256 of it
 all on its first line. It is never trusted: an entry that is unreadable, not of its key, altered or
@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from typing import Any
 
 from controller.config import Config
 from controller.junctions import intersections_from_tables
-from sim.netimport import ImportResult, file_texts, junction_tables, write_import
+from sim.importfiles import ImportResult, file_texts, write_import
 from sim.sumo import options_cache_dir
 
 log = logging.getLogger(__name__)
@@ -55,15 +56,19 @@ def cache_dir() -> Path:
 @functools.cache
 def code_digest() -> str:
     """sha256 of the text of every module of the `controller` and `sim` packages (by path within
-    the package), with sumolib's and Python's versions: any edit of the code gives another."""
-    import sumolib
-
+    the package), Python's version and sumolib's installed files (by path, size and modification
+    time; sumolib is not imported for it): any edit of the code, or another sumolib, gives another."""
     root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(f"sumolib {sumolib.__version__}; python {platform.python_version()}".encode())
+    h = hashlib.sha256(f"python {platform.python_version()}".encode())
     for package in _PACKAGES:
         for fp in sorted((root / package).rglob("*.py")):
             h.update(f"\0{fp.relative_to(root).as_posix()}\0".encode())
             h.update(fp.read_bytes())
+    spec = importlib.util.find_spec("sumolib")
+    if spec is not None and spec.origin is not None:
+        for fp in sorted(Path(spec.origin).parent.rglob("*.py")):
+            st = fp.stat()
+            h.update(f"\0sumolib {fp} {st.st_size} {st.st_mtime_ns}".encode())
     return h.hexdigest()
 
 
@@ -103,11 +108,18 @@ def cached_import(
     kept = _load(entry, out_dir) if entry is not None and entry.is_file() else None
     if kept is not None:
         return write_import(out_dir, *kept)
-    tables, skipped = junction_tables(read(), cfg, str(net_path), additional, detectors, begin_s)
+    tables, skipped = _junction_tables(read(), cfg, str(net_path), additional, detectors, begin_s)
     texts = file_texts(tables, net_path)
     if entry is not None:
         _store(entry, texts, tables, skipped)
     return write_import(out_dir, texts, tables, skipped)
+
+
+def _junction_tables(*args: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """sim/netimport.py's junction_tables, imported when the cache misses (with sumolib)."""
+    from sim.netimport import junction_tables
+
+    return junction_tables(*args)
 
 
 def _load(entry: Path, out_dir: str | Path) -> tuple[list, list, list] | None:

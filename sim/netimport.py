@@ -28,19 +28,19 @@ programs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import sumolib
-import tomli_w
 
 from controller.config import Config
 from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
-from controller.junctions import intersections_from_tables, parse_intersection
+from controller.junctions import parse_intersection
 from controller.model import Intersection
 from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages
+from sim.importfiles import SKIPPED_FILE, ImportResult, NoTrafficLights, file_texts, read_skipped, write_import
 from sim.netdetectors import DETECTOR_SOURCES
 
 __all__ = [
@@ -68,24 +68,6 @@ def read_net(path: str | Path) -> sumolib.net.Net:
         return sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=True)
     except Exception as exc:  # sumolib raises plain SAX/parse errors
         raise NetworkError(str(p), "-", f"not a readable SUMO network: {exc}") from None
-
-
-class NoTrafficLights(NetworkError):
-    """The network has no traffic light at all: import-net refuses it, simulate runs SUMO alone."""
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """Files written, and the traffic lights left on their own program with the reason."""
-
-    written: tuple[Path, ...]
-    skipped: tuple[tuple[str, str], ...]  # (traffic light id, reason)
-    tables: tuple[dict[str, Any], ...]  # what each written file holds, in the same order
-
-    def junctions(self) -> dict[str, Intersection]:
-        """The models of the files written, as load_intersections reads them back from a folder
-        holding only them, without reading the files again (the TOML round trip changes no value)."""
-        return intersections_from_tables(list(zip(self.written, self.tables, strict=True)))
 
 
 def junction_tables(
@@ -303,14 +285,6 @@ def _drop_timeline_if_base(table: dict[str, Any], junction: Intersection) -> Non
         table.pop("program_timeline", None)
 
 
-def _file_name(tid: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in tid)
-    return f"{safe}.toml"
-
-
-SKIPPED_FILE = "skipped.txt"
-
-
 def import_network(
     net_path: str | Path,
     out_dir: str | Path,
@@ -333,56 +307,6 @@ def import_network(
     net = net if net is not None else read_net(net_path)
     tables, skipped = junction_tables(net, cfg, str(net_path), additional, detectors, begin_s)
     return write_import(out_dir, file_texts(tables, net_path), tables, skipped)
-
-
-def file_texts(tables: list[dict[str, Any]], net_path: str | Path) -> list[tuple[str, str]]:
-    """(file name, text) of each junction file import_network writes for `tables`, in order."""
-    out = []
-    for table in tables:
-        header = (
-            f"# Junction {table['id']}, imported from {Path(net_path).name} by import-net.\n"
-            "# Edit freely: timing limits, detector positions, conflicts. Loading validates it.\n\n"
-        )
-        out.append((_file_name(table["id"]), header + tomli_w.dumps(table)))
-    return out
-
-
-def write_import(
-    out_dir: str | Path, texts: list[tuple[str, str]], tables: list[dict[str, Any]], skipped: list[tuple[str, str]]
-) -> ImportResult:
-    """The import's files in out_dir: each (file name, text) of `texts` (the junction files of
-    `tables`, in order: file_texts), a skipped light's earlier file removed, and skipped.txt
-    (when any is skipped; an earlier one removed)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in texts:
-        fp = out / name
-        fp.write_text(text, encoding="utf-8")
-        written.append(fp)
-    for tid, _ in skipped:  # a previous import's model of a light skipped now must not linger
-        (out / _file_name(tid)).unlink(missing_ok=True)
-    (out / SKIPPED_FILE).unlink(missing_ok=True)
-    if skipped:
-        (out / SKIPPED_FILE).write_text(
-            "# Traffic lights left on their own program by import-net, with the reason.\n"
-            + "".join(f"{tid}: {why}\n" for tid, why in skipped),
-            encoding="utf-8",
-        )
-    return ImportResult(tuple(written), tuple((tid, why) for tid, why in skipped), tuple(tables))
-
-
-def read_skipped(folder: str | Path) -> list[tuple[str, str]]:
-    """The (id, reason) lines of a folder's skipped.txt; [] when there is none."""
-    fp = Path(folder) / SKIPPED_FILE
-    if not fp.is_file():
-        return []
-    out = []
-    for line in fp.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            tid, _, why = line.partition(": ")
-            out.append((tid, why))
-    return out
 
 
 def import_net(

@@ -30,7 +30,7 @@ from controller.service import ControllerService, Recorder
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
-from sim.netimport import ImportResult, NoTrafficLights, import_network, read_net, read_skipped
+from sim.importfiles import ImportResult, NoTrafficLights, read_skipped
 from sim.netprogram import Waut, additional_programs, waut_schedules
 from sim.progress import Progress
 from sim.sumo import (
@@ -258,7 +258,7 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[s
     begin_s = begin_s_of(scfg, user)
     # the network read once: the import (unless its cache holds it) and the baseline programs both
     # take it (sumolib's read, 0.03-0.08 s)
-    net = read_net(scfg.net_file) if req.policy in FIELD_POLICIES else None
+    net = _read_net(scfg.net_file) if req.policy in FIELD_POLICIES else None
     junctions = _junction_models(req, cfg, scfg, [Path(a) for a in additional], begin_s, net)
     wauts = waut_schedules([Path(a) for a in additional])
     if wauts:
@@ -347,13 +347,22 @@ def _import(
     `req.import_cache` is off; `net`, the network when already read."""
     out = req.out_dir / "intersections"
     if not req.import_cache:
+        from sim.netimport import import_network
+
         return import_network(scfg.net_file, out, cfg, additional, req.detectors, begin_s, net)
     from sim.netcache import cached_import
 
     def read() -> sumolib.net.Net:
-        return net if net is not None else read_net(scfg.net_file)
+        return net if net is not None else _read_net(scfg.net_file)
 
     return cached_import(scfg.net_file, out, cfg, additional, req.detectors, begin_s, read)
+
+
+def _read_net(path: str | Path) -> sumolib.net.Net:
+    """sim/netimport.py's read_net: sumolib and the import loaded only when a run reads the network."""
+    from sim.netimport import read_net
+
+    return read_net(path)
 
 
 def _own_args(scfg: SumoConfig, out: Path, additional: list[str], user: list[str]) -> list[str]:

@@ -22,7 +22,7 @@ CFG = load_config(ROOT / "config.toml")
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
-    """The cache in a folder of the test's; netcache.junction_tables counted (`imports` attribute)."""
+    """The cache in a folder of the test's; the imports it makes counted (`netcache.imports`)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     calls: list[int] = []
 
@@ -30,7 +30,7 @@ def cache(tmp_path, monkeypatch) -> Path:
         calls.append(1)
         return junction_tables(*args, **kwargs)
 
-    monkeypatch.setattr(netcache, "junction_tables", counted)
+    monkeypatch.setattr(netcache, "_junction_tables", counted)
     netcache.imports = calls  # type: ignore[attr-defined]
     return tmp_path / "xdg" / "tsc" / "netimport"
 
