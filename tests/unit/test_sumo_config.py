@@ -199,6 +199,7 @@ def test_a_recorded_run_names_the_additional_files_sumo_ran(tmp_path):
 
 ADDED = [
     # (the user's list after `--`, the files SUMO loads before simulate's own, in order)
+    (None, ["city.add.xml"]),  # no list: the scenario's alone, and nothing to log
     ("mine.add.xml", ["city.add.xml", "mine.add.xml"]),  # added: the scenario's loops and programs stay
     ("city.add.xml,mine.add.xml", ["city.add.xml", "mine.add.xml"]),  # plain SUMO's habit: the same run
     ("mine.add.xml,city.add.xml", ["mine.add.xml", "city.add.xml"]),  # the user's order kept (the last program runs)
@@ -226,13 +227,14 @@ def test_simulate_adds_the_users_additional_files_to_the_scenarios(tmp_path, mon
     sumocfg.write_text(f'<c><net value="{net.name}"/><additional value="city.add.xml"/></c>')
     monkeypatch.chdir(tmp_path)  # the user's relative names are the working folder's, as SUMO reads them
     with caplog.at_level(logging.INFO, logger="sim.simulate"):
-        _, _, args = prepare(SimulateRequest(sumocfg, tmp_path / "out", sumo_args=("-a", listed)), cfg)
+        user = ("-a", listed) if listed is not None else ()
+        _, _, args = prepare(SimulateRequest(sumocfg, tmp_path / "out", sumo_args=user), cfg)
     assert args.count("--additional-files") == 1
     files = args[args.index("--additional-files") + 1].split(",")
     assert files[: len(loaded)] == [str(tmp_path / f) for f in loaded]
     assert [Path(f).name for f in files[len(loaded) :]] == ["detectors.add.xml"]
     kept = [r.getMessage() for r in caplog.records if "load before the ones after --" in r.getMessage()]
-    assert len(kept) == ("city" not in listed)
+    assert len(kept) == (listed is not None and "city" not in listed)
     assert all(str(tmp_path / "city.add.xml") in m and str(sumocfg) in m for m in kept)
 
 
