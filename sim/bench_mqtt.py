@@ -35,7 +35,9 @@ the bundled city's junction with the most detectors (ids made unique).
   second handed to the feeder's client -> the plan handed to the controller's, over every plan;
   e2e above runs from the second's first message, so it holds the feeder's whole publishing. With
   the feeder's hand-off span (its first message to its last) and how many of the slowest region's
-  messages were still unread when their clock came in (lockstep: read then, the `wait`).
+  messages were still unread when their clock came in (lockstep: read then, the `wait`). Live with
+  --dump, also by part (_own_parts): the wait for the region's last message of the second, the tick
+  thread's reads until the tick starts, and the tick until the plan is handed.
 - --service live: the controllers tick as `run` does (controller.live.run_realtime), not in
   lockstep, by the service's own start rule (ServiceConfig's defaults, config.toml's: [service]
   tick_wait_max_s 0.6, a tick once every junction's message of the second is in, at the latest
@@ -845,6 +847,7 @@ def one_hz_regions(
         heard.dump(dump, {"sent": sent, "handed": handed, "from_t": t0 + 2, "results": results})
     if "tick_p50" in out:
         out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
+        out |= _own_parts(results, sent, handed, t0 + 2)
     return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
 
 
@@ -989,6 +992,36 @@ def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -
         out |= {"steady_p50": statistics.median(steady), "steady_p99": percentile(steady, 99), "steady_n": len(steady)}
         out |= _without_slowest_tick(by_tick, from_t)
     return out | {"feed_p50": statistics.median(spans), "feed_p99": percentile(spans, 99)}
+
+
+def _own_parts(results: list[dict], sent: dict, handed: dict, from_t: float) -> dict:
+    """--dump (the controllers' `arrived` and `begun`), live: each steady plan's own latency (_own_latency's, from
+    from_t + STEADY_AFTER_S) in three parts, ms p50 / p99: `region`, its message handed -> the last of its region's
+    messages of that second received (the network thread's put: the wait for the region's other junctions);
+    `reads`, that receipt -> its tick's start (gather's end: the tick's thread still reading what came in, or
+    still on the second before); `tick`, the tick's start -> the plan handed (validation, the core's step, the
+    plans published before it). The three add up to the own latency, plan by plan."""
+    parts: dict[str, list[float]] = {"region": [], "reads": [], "tick": []}
+    last_s = max(sent, default=from_t)
+    for r in results:
+        arrived, begun = r.get("arrived") or {}, r.get("begun") or {}
+        last_in = {float(t): max(v.values()) for t, v in arrived.items() if v}
+        for t_text, plans in r.get("plans", {}).items():
+            start = begun.get(t_text)
+            if start is None or not from_t + STEADY_AFTER_S <= float(t_text) <= last_s:
+                continue
+            for k, wall, t in plans:
+                at, got = handed.get(repr(t)), last_in.get(t)
+                if at is None or got is None or t not in sent:
+                    continue
+                own_at = sent[t] + at[k] / 1000
+                parts["region"].append(1000 * (got - own_at))
+                parts["reads"].append(1000 * (start - got))
+                parts["tick"].append(1000 * (wall - start))
+    if not parts["tick"]:
+        return {}
+    out = {f"own_{k}_p50": statistics.median(v) for k, v in parts.items()}
+    return out | {f"own_{k}_p99": percentile(v, 99) for k, v in parts.items()}
 
 
 def _without_slowest_tick(by_tick: dict[float, list[float]], from_t: float) -> dict:
@@ -1344,8 +1377,16 @@ def _own_line(hz: dict) -> str:
         f"(slowest region), p50: {hz.get('late_reads_p50', float('nan')):.0f}, "
         f"{hz.get('late_read_ms_p50', float('nan')):.0f} ms of CPU; junction-seconds not in at the tick's latest "
         f"start (live, --tick-wait): {hz.get('late_junctions', 0):g}; feeder connections "
-        f"{hz.get('feeder_connections', 1):g}"
+        f"{hz.get('feeder_connections', 1):g}" + _own_parts_text(hz)
     )
+
+
+def _own_parts_text(hz: dict) -> str:
+    """_own_parts' figures for _own_line ("" without them: no --dump)."""
+    if "own_tick_p50" not in hz:
+        return ""
+    line = ", ".join(f"{k} {hz[f'own_{k}_p50']:.0f}/{hz[f'own_{k}_p99']:.0f}" for k in ("region", "reads", "tick"))
+    return f"; from +{STEADY_AFTER_S:g} s by part, ms p50/p99: {line}"
 
 
 if __name__ == "__main__":

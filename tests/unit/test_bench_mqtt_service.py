@@ -131,3 +131,26 @@ def test_pin_sets_every_thread_of_the_process():
         other.join()
         pin(0, sorted(before))
     assert os.sched_getaffinity(0) == before
+
+
+def test_own_latency_by_part_adds_up_to_each_plans_own_latency():
+    """--dump, live: each steady plan's own latency split at its region's last message received and its tick's
+    start (P, session 57): the parts are those spans, plan by plan, and the line says them."""
+    from sim.bench_mqtt import STEADY_AFTER_S, _own_line, _own_parts
+
+    t0 = 100.0
+    sent = {t0 + s: 1000.0 + s for s in range(30)}
+    handed = {repr(t): [0.0, 40.0] for t in sent}  # junction 1 handed 40 ms after junction 0
+    arrived = {str(t): {"0": sent[t] + 0.010, "1": sent[t] + 0.050} for t in sent}  # the region's last in at +50 ms
+    begun = {str(t): sent[t] + 0.080 for t in sent}  # the tick starts 30 ms after it
+    plans = {str(t): [[0, sent[t] + 0.200, t], [1, sent[t] + 0.300, t]] for t in sent}
+    out = _own_parts([{"plans": plans, "arrived": arrived, "begun": begun}], sent, handed, t0)
+    # junction 0: 50 + 30 + 120 = its own 200 ms; junction 1: 10 + 30 + 220 = its own 300 - 40 ms
+    assert round(out["own_region_p50"], 6) == 30.0 and round(out["own_region_p99"], 6) == 50.0
+    assert round(out["own_reads_p99"], 6) == round(out["own_reads_p50"], 6) == 30.0
+    assert round(out["own_tick_p50"], 6) == 170.0 and round(out["own_tick_p99"], 6) == 220.0
+    early = {str(t): v for t, v in plans.items() if float(t) < t0 + STEADY_AFTER_S}
+    assert _own_parts([{"plans": early, "arrived": arrived, "begun": begun}], sent, handed, t0) == {}
+    assert _own_parts([{"plans": plans}], sent, handed, t0) == {}  # no --dump: no parts
+    line = _own_line({"own_p50": 1, "own_p99": 1, "own_max": 1, "own_n": 1, "feed_p50": 1, "feed_p99": 1} | out)
+    assert "by part, ms p50/p99: region " in line and ", reads 30/30, tick " in line
