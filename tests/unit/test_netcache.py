@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def test_the_import_reads_only_the_sections_in_the_key():
     }
     net = read_net(CITY / "city.net.xml")
     add = [CITY / "city.add.xml"]
-    for detectors in ("generated",):
+    for detectors in ("generated", "city"):
         plain = junction_tables(net, CFG, str(CITY / "city.net.xml"), add, detectors, 0.0)
         only = junction_tables(net, dataclasses.replace(CFG, **unread), str(CITY / "city.net.xml"), add, detectors, 0.0)
         assert only == plain
@@ -171,3 +172,41 @@ def test_the_least_recently_used_entries_beyond_the_bound_are_removed(cache, tmp
     newest = dataclasses.replace(CFG, timing=dataclasses.replace(CFG.timing, max_green_s=62.0))
     _import(net, tmp_path / "again", cfg=newest)
     assert len(netcache.imports) == 3  # the newest kept
+
+
+def test_the_begin_the_detectors_and_the_additional_files_are_in_the_key(cache, tmp_path):
+    """Each input of the import beside the network and the configuration takes its own entry: the
+    run's begin (a WAUT's program at the begin), the detectors' source, and each additional file
+    by its content (its programs and loops)."""
+    net = CITY / "city.net.xml"
+    add = tmp_path / "city.add.xml"
+    shutil.copy(CITY / "city.add.xml", add)
+
+    def imported(begin_s=0.0, detectors="generated", additional=()):
+        out = tmp_path / f"o{len(netcache.imports)}"
+        netcache.cached_import(net, out, CFG, list(additional), detectors, begin_s, lambda: read_net(net))
+        return len(netcache.imports)
+
+    assert imported() == 1
+    assert imported(begin_s=3600.0) == 2
+    assert imported(detectors="city", additional=[add]) == 3
+    assert imported(additional=[add]) == 4
+    add.write_text(add.read_text() + "<!-- edited -->\n")
+    assert imported(additional=[add]) == 5
+    assert imported() == imported(begin_s=3600.0) == imported(additional=[add]) == 5  # each still held
+
+
+def test_an_entry_read_is_kept_over_an_older_one_unread(cache, tmp_path, monkeypatch):
+    """The bound removes the least recently *used* entry: one read since is kept."""
+    monkeypatch.setattr(netcache, "MAX_ENTRIES", 2)
+    net = CITY / "city.net.xml"
+    cfgs = [dataclasses.replace(CFG, timing=dataclasses.replace(CFG.timing, max_green_s=60.0 + k)) for k in range(3)]
+    for k, age_s in ((0, 1000), (1, 2000)):  # o0's entry the oldest, then o1's
+        _import(net, tmp_path / f"o{k}", cfg=cfgs[k])
+        (entry,) = set(cache.glob("*.json")) - {fp for fp in cache.glob("*.json") if fp.stat().st_mtime < 3000}
+        os.utime(entry, (age_s, age_s))
+    _import(net, tmp_path / "read", cfg=cfgs[0])  # read: now the most recently used
+    _import(net, tmp_path / "o2", cfg=cfgs[2])  # beyond the bound: o1's, unread, goes
+    assert len(netcache.imports) == 3
+    _import(net, tmp_path / "again", cfg=cfgs[0])
+    assert len(netcache.imports) == 3
