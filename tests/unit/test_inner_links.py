@@ -13,7 +13,15 @@ import pytest
 from controller.config import Config, load_config
 from controller.core.estimation import Estimate, Layout
 from controller.core.params import MaxPressureParams
-from controller.core.policies.inner_links import inner_link_ratio, inner_links, unseen_links, unseen_step
+from controller.core.policies.inner_links import (
+    in_transit_pcu,
+    inner_link_ratio,
+    inner_links,
+    sent_lag_s,
+    track_sent,
+    unseen_links,
+    unseen_step,
+)
 from controller.core.policies.max_pressure import MaxPressurePolicy
 from controller.core.safety import SignalView
 from controller.junctions import parse_intersection
@@ -248,6 +256,40 @@ def test_decide_serves_the_approach_where_the_light_sent_vehicles_no_loop_sees()
     assert _wish(False, lay, est) == 0
     assert _wish(True, lay, est) == 1
     assert _wish(True, lay, dataclasses.replace(est, departures_pcu=np.array([4.0, 4.0, 0.0, 0.0]))) == 0
+
+
+def test_what_was_sent_within_the_lights_clearance_is_on_its_way_not_waiting() -> None:
+    """N_T sent 3 PCU onto eE, 1 crossed its stop line: 2 counted, but 1 of them was sent within the clearance
+    (yellow 3 s + all-red 2 s): still crossing the box, so 1 waits unseen (held-out rand_tight_clusters_hc seed 1,
+    a car read as waiting 3 s before it crossed road 78's loop; K session 57)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    assert sent_lag_s(lay) == 5.0
+    _, unseen = unseen_step(None, lay, _sent(lay, 3.0, 1.0), 0, np.array([1.0]))
+    assert unseen is not None and unseen.tolist() == [0.0, 1.0, 0.0, 0.0]
+    _, none = unseen_step(None, lay, _sent(lay, 3.0, 1.0), 0, np.array([2.5]))
+    assert none is None  # more on its way than counted: none waits
+    log = None
+    for t_s, sent in ((100.0, 0.0), (102.0, 1.0), (104.0, 3.0), (107.0, 4.0)):
+        log = track_sent(log, lay, _sent(lay, sent, 0.0), t_s)
+    assert log is not None and log.t_s.tolist() == [102.0, 104.0, 107.0]  # back to the newest 5 s old
+    transit = in_transit_pcu(log, lay, 107.0)
+    assert transit is not None and transit.tolist() == [3.0]  # sent since 102 s
+
+
+def test_decide_waits_the_clearance_before_it_counts_a_send_as_waiting() -> None:
+    """Phase 0 green, N_T 2 PCU queued; N_T sent 4 PCU onto eE between 100 s and 103 s, none crossed: until 5 s
+    after the last tick that saw none of them sent (108 s) they may be crossing the box and phase 0 stays; then
+    they wait unseen and phase 1 is served (without the clearance: at 103 s)."""
+    lay = _layout(direct=True, adv_on_e=False)
+    policy = MaxPressurePolicy(MaxPressureParams(inner_link_room=True, stall_s=0.0, head_block_s=0.0))
+    state, phases = policy.init(lay, 0.0), []
+    for t_s, sent in ((100.0, 0.0), (103.0, 4.0), (106.0, 4.0), (108.0, 4.0)):
+        est = dataclasses.replace(_sent(lay, sent, 0.0), queue_pcu=np.array([2.0, 0.0, 0.0, 0.0]))
+        signal = SignalView(0, False, t_s - 80.0, (t_s, 80.0, t_s, 80.0))
+        state, wish = policy.decide(state, lay, est, signal, t_s)
+        assert wish is not None
+        phases.append(wish.phase)
+    assert phases == [0, 0, 0, 1]
 
 
 def test_the_unseen_count_keeps_its_restart_across_ticks_and_stages() -> None:

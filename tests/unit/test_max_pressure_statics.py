@@ -113,7 +113,7 @@ def test_has_permitted_is_whether_the_phase_serves_a_permitted_only_movement() -
 
 def test_the_state_built_without_init_is_the_dataclass_one():
     """_box_state fills MaxPressureState's __dict__ directly: it must stay a frozen dataclass of
-    exactly these eleven fields with no __post_init__, and equal the state built the usual way
+    exactly these twelve fields with no __post_init__, and equal the state built the usual way
     (`last_dep_s`, `plan_red_s`, `head_waits`, `greens`, `stuck_from_s` and `hold` given and left at their
     defaults)."""
     import dataclasses
@@ -135,6 +135,7 @@ def test_the_state_built_without_init_is_the_dataclass_one():
         "stuck_from_s",
         "hold",
         "unseen_base_pcu",
+        "unseen_sent",
     ]
     assert [f.name for f in dataclasses.fields(MaxPressureState)] == fields
     assert not hasattr(MaxPressureState, "__post_init__")

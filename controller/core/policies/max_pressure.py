@@ -90,7 +90,7 @@ from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
-from controller.core.policies.inner_links import inner_link_ratio, unseen_step
+from controller.core.policies.inner_links import SentLog, in_transit_pcu, inner_link_ratio, track_sent, unseen_step
 from controller.core.policies.phases import (
     direct_exits,
     exit_rate_ratio,
@@ -172,6 +172,8 @@ class MaxPressureState:
     hold: GreenHold | None = None
     # with `inner_link_room`: per approach of inner_links.unseen_links, the zero of its unseen count (None: 0)
     unseen_base_pcu: np.ndarray | None = None
+    # with `inner_link_room`: what the movements feeding those approaches sent, the clearance back (None: nothing yet)
+    unseen_sent: SentLog | None = None
 
 
 def intergreen_matrix(layout: Layout) -> np.ndarray:
@@ -552,7 +554,7 @@ def _box_state(
 ) -> MaxPressureState:
     """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens, stuck_from_s,
     hold) without the frozen dataclass's per-field __setattr__ (no __post_init__, every field given;
-    `unseen_base_pcu` None, put back by `_kept`): built every tick per junction."""
+    `unseen_base_pcu` and `unseen_sent` None, put back by `_kept`): built every tick per junction."""
     out: MaxPressureState = object.__new__(MaxPressureState)
     out.__dict__.update(
         statics=statics,
@@ -566,28 +568,34 @@ def _box_state(
         stuck_from_s=stuck_from_s,
         hold=hold,
         unseen_base_pcu=None,
+        unseen_sent=None,
     )
     return out
 
 
-def _kept(state: MaxPressureState, stuck: np.ndarray | None, unseen_base: np.ndarray | None) -> MaxPressureState:
-    """`state` with `stuck_from_s` and `unseen_base_pcu` put back where given (None: as it is)."""
-    if stuck is None and unseen_base is None:
+def _kept(
+    state: MaxPressureState, stuck: np.ndarray | None, unseen_base: np.ndarray | None, sent: SentLog | None = None
+) -> MaxPressureState:
+    """`state` with `stuck_from_s`, `unseen_base_pcu` and `unseen_sent` put back where given (None: as it is)."""
+    if stuck is None and unseen_base is None and sent is None:
         return state
-    return replace(state, stuck_from_s=state.stuck_from_s if stuck is None else stuck, unseen_base_pcu=unseen_base)
+    stuck_from_s = state.stuck_from_s if stuck is None else stuck
+    return replace(state, stuck_from_s=stuck_from_s, unseen_base_pcu=unseen_base, unseen_sent=sent)
 
 
 def _with_unseen(
     state: MaxPressureState,
     layout: Layout,
     est: Estimate,
+    now_s: float,
     cur: int,
     base_pcu: np.ndarray | None,
     drop: np.ndarray | None,
 ) -> tuple[MaxPressureState, np.ndarray | None]:
     """`inner_link_room`'s unseen count, one tick (inner_links.unseen_step): its zero kept in the state, the PCU
     no loop sees added to `drop` (per movement; None: none)."""
-    base, unseen = unseen_step(base_pcu, layout, est, cur)
+    transit = in_transit_pcu(state.unseen_sent, layout, now_s)
+    base, unseen = unseen_step(base_pcu, layout, est, cur, transit)
     state = replace(state, unseen_base_pcu=base)
     if unseen is None:
         return state, drop
@@ -1034,22 +1042,19 @@ class MaxPressurePolicy(Policy):
         stuck = self._stuck(state, layout, est, signal, now_s)
         if stuck is not None:
             state = replace(state, stuck_from_s=stuck)
-        if state.plan_red_s is not None and self.params.spill_plan_red_served:  # a green ends as its yellow starts
-            state = replace(state, greens=track_greens(state.greens, est.departures_pcu, _green_now(signal, now_s)))
-        if state.hold is not None:  # a green's start, kept across the phases that keep it green
-            state = replace(state, hold=track_green_from(state.hold, _green_now(signal, now_s), now_s))
+        state = self._track_every_tick(state, layout, est, signal, now_s)
         if signal.in_intergreen:
             return state, PhaseWish(cur)
-        prev_dep_pcu, unseen_base = state.last_dep_pcu, state.unseen_base_pcu
+        prev_dep_pcu, unseen_base, sent = state.last_dep_pcu, state.unseen_base_pcu, state.unseen_sent
         state = self._track_box(state, layout, est, cur, now_s)
         if self.params.head_block_s > 0:
             state = self._track_heads(state, layout, est, signal, now_s, prev_dep_pcu)
-        state = _kept(state, stuck, unseen_base)  # _box_state builds the state anew
+        state = _kept(state, stuck, unseen_base, sent)  # _box_state builds the state anew
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
         drop = stuck_drop_pcu(layout, est, stuck) if stuck is not None else None
         if self.params.inner_link_room:  # the vehicles no loop sees (inner_links.unseen_step)
-            state, drop = _with_unseen(state, layout, est, cur, unseen_base, drop)
+            state, drop = _with_unseen(state, layout, est, now_s, cur, unseen_base, drop)
         look = Look(state, layout, est, signal, now_s, network, held_pcu)
         stalled = self._stalls(look)
         v = self._pressures(look, stalled, drop)
@@ -1074,6 +1079,18 @@ class MaxPressurePolicy(Policy):
             best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s, disjoint)
         best = program_successor(v, cur, best, self.params.program_order_share)
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
+    def _track_every_tick(
+        self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
+    ) -> MaxPressureState:
+        """What decide_held keeps of every tick, intergreens and minimum greens included."""
+        if state.plan_red_s is not None and self.params.spill_plan_red_served:  # a green ends as its yellow starts
+            state = replace(state, greens=track_greens(state.greens, est.departures_pcu, _green_now(signal, now_s)))
+        if state.hold is not None:  # a green's start, kept across the phases that keep it green
+            state = replace(state, hold=track_green_from(state.hold, _green_now(signal, now_s), now_s))
+        if self.params.inner_link_room:  # what was sent within the clearance is on its way over (inner_links)
+            state = replace(state, unseen_sent=track_sent(state.unseen_sent, layout, est, now_s))
+        return state
 
     def _stalls(self, look: Look) -> np.ndarray | None:
         """(movements,) the movements of the phase in force that hold no pressure this tick: `stall_s`'s
