@@ -232,7 +232,7 @@ def rows(snap: dict[str, Any], now_s: float, junction: str | None = None) -> lis
     table = (snap.get("table") or {}).get("junctions", {})
     statuses = snap.get("statuses", {})
     ids = sorted(set(table) | {st.get("junction", k) for k, st in statuses.items() if isinstance(st, dict)})
-    out = []
+    out: list[tuple[str, ...]] = []
     for jid in ids:
         if junction is not None and jid != junction:
             continue

@@ -12,15 +12,14 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from controller.errors import JunctionError
-from controller.model import GREEN, Detector, Intersection, Movement, Phase, Transition
+from controller.model import GREEN, LOOP_KINDS, TURNS, Detector, Intersection, LoopKind, Movement, Phase, Transition
 
 _PHASE_LETTERS = frozenset("GgrsoO")  # green stages only: no yellow inside a stage
 _TRANSITION_LETTERS = frozenset("GgsuyYroO")  # a program transition: any of SUMO's letters
-_TURNS = ("left", "through", "right", "uturn")
-_KINDS = ("stop", "advance")
+_Choice = TypeVar("_Choice", bound=str)
 
 
 class _Fields:
@@ -41,12 +40,6 @@ class _Fields:
             return default
         return self.table[key]
 
-    def str(self, key: str, default: Any = ...) -> str:
-        v = self.get(key, default)
-        if not isinstance(v, str) or not v:
-            raise JunctionError(self.path, self.name(key), f"must be a non-empty string, got {v!r}")
-        return v
-
     def num(self, key: str, default: Any = ..., *, positive: bool = False) -> float:
         v = self.get(key, default)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -59,12 +52,6 @@ class _Fields:
         v = self.get(key, default)
         if not isinstance(v, bool):
             raise JunctionError(self.path, self.name(key), f"must be true or false, got {v!r}")
-        return v
-
-    def int(self, key: str) -> int:
-        v = self.get(key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise JunctionError(self.path, self.name(key), f"must be a non-negative integer, got {v!r}")
         return v
 
     def strs(self, key: str, default: Any = ...) -> tuple[str, ...]:
@@ -84,6 +71,26 @@ class _Fields:
         if not isinstance(v, list) or not v:
             raise JunctionError(self.path, self.name(key), "must be a non-empty array of tables")
         return [_Fields(self.path, f"{self.name(key)}[{i}]", t) for i, t in enumerate(v)]
+
+    def choice(self, key: str, choices: tuple[_Choice, ...]) -> _Choice:
+        v = self.get(key)
+        for c in choices:
+            if v == c:
+                return c
+        raise JunctionError(self.path, self.name(key), f"must be one of {choices}, got {v!r}")
+
+    # these two come last: below them in the class body, `str` and `int` would name the methods, not the types
+    def int(self, key: str) -> int:
+        v = self.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise JunctionError(self.path, self.name(key), f"must be a non-negative integer, got {v!r}")
+        return v
+
+    def str(self, key: str, default: Any = ...) -> str:
+        v = self.get(key, default)
+        if not isinstance(v, str) or not v:
+            raise JunctionError(self.path, self.name(key), f"must be a non-empty string, got {v!r}")
+        return v
 
 
 def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
@@ -251,9 +258,7 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
     path = f.path
     movements = []
     for mf in f.tables("movements"):
-        turn = mf.str("turn")
-        if turn not in _TURNS:
-            raise JunctionError(path, mf.name("turn"), f"must be one of {_TURNS}, got {turn!r}")
+        turn = mf.choice("turn", TURNS)
         links = mf.ints("links")
         bad = [i for i in links if not 0 <= i < n_links]
         if bad or not links:
@@ -346,9 +351,7 @@ def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
     seen_det: set[str] = set()
     kinds_seen: dict[tuple[str, str], str] = {}
     for df in f.tables("detectors"):
-        kind = df.str("kind")
-        if kind not in _KINDS:
-            raise JunctionError(path, df.name("kind"), f"must be one of {_KINDS}, got {kind!r}")
+        kind = df.choice("kind", LOOP_KINDS)
         lane = df.str("lane")
         if lane not in lanes_known:
             raise JunctionError(path, df.name("lane"), f"unknown lane {lane!r} (not an incoming lane of any movement)")
@@ -367,7 +370,7 @@ def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
     return detectors
 
 
-def _detector(df: _Fields, did: str, lane: str, kind: str) -> Detector:
+def _detector(df: _Fields, did: str, lane: str, kind: LoopKind) -> Detector:
     """One loop's positions, length and `city` flag, validated."""
     length = df.num("length_m", positive=True) if "length_m" in df.table else None
     city, at_entry, from_light = df.get("city", False), df.get("at_entry", False), df.get("room_from_light", False)

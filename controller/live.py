@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 import orjson
@@ -62,6 +62,9 @@ from controller.model import VEHICLE_CLASSES, Command, Intersection
 from controller.operators import AuditSink, OperatorDesk, junction_table, newest_first
 from controller.service import ControllerService, Observer, Recorder
 from controller.validation import DeskValidation, RecentCounts, TwinMetrics, ValidationGate
+
+if TYPE_CHECKING:  # pyarrow loads with it: only where a run records
+    from controller.adapters.archive import ArchiveRecorder
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +215,7 @@ def stop_on_signals(stop: threading.Event, signals: Sequence[int] = (signal.SIGI
         os.close(read_fd)
 
 
-def percentile(values, q: float) -> float:
+def percentile(values: Iterable[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
     v = sorted(values)
     return v[min(len(v) - 1, max(0, math.ceil(q / 100 * len(v)) - 1))]
@@ -249,7 +252,7 @@ def desk_validation(
     work = str(Path(tempfile.gettempdir()) / f"tsc-twin-{cfg.service.site}-{cfg.service.instance}")
     net = str(beside_config(cfg.source, v.network))
     programs, vtypes = scenario_files([beside_config(cfg.source, f) for f in v.additional_files])
-    shared = {"horizon_s": v.horizon_s, "seed": v.seed, "programs": programs, "vtype_files": vtypes}
+    shared: dict[str, Any] = {"horizon_s": v.horizon_s, "seed": v.seed, "programs": programs, "vtype_files": vtypes}
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(
         net, dict(junctions), recent, v.window_s, work, mesoscopic=v.mesoscopic, vehicle_spacing_m=spacing_m, **shared
@@ -402,8 +405,9 @@ class ServiceNode:
         self.overrides: queue.SimpleQueue[tuple[str | None, str, str, bytes]] = queue.SimpleQueue()
         self.ops_metrics: OperatorMetrics | None = None
         try:
-            hooks = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent, "programs": programs}
-            hooks |= {"start_s": start_s, "defer": tail.submit if tail is not None else None, **_trust_kwargs(trust)}
+            hooks: dict[str, Any] = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent}
+            hooks |= {"programs": programs, "start_s": start_s, "defer": tail.submit if tail is not None else None}
+            hooks |= _trust_kwargs(trust)
             hooks["observed"] = set(junctions) - set(owned) if owned is not None else ()
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan, **hooks)
         except UnknownPolicyError as exc:  # any other error is not the config's: it propagates as it is
@@ -533,7 +537,7 @@ class ServiceNode:
                 self.overrides.put((self._junction_of_level.get(who[0]), unquote(who[1]), topic, payload))
                 return
         junction = self._junction_of_level.get(parts[0]) if parts else None
-        if junction is None or parts[1] not in ("detectors", "status"):
+        if parts is None or junction is None or parts[1] not in ("detectors", "status"):
             self.unrouted += 1
             return
         self.inbox.put((parts[1], junction, payload))
@@ -551,7 +555,7 @@ class ServiceNode:
             self.service.on_status(payload, junction=junction)
 
     def handle_detectors(
-        self, messages: list[tuple[str | None, bytes]], reads: Sequence[feedbatch.Read] | None = None
+        self, messages: Sequence[tuple[str | None, bytes]], reads: Sequence[feedbatch.Read] | None = None
     ) -> None:
         """A batch of detector messages, (junction of the topic, payload) in arrival order: as
         `handle` on each, decoded together (ControllerService.on_detector_batch); `reads`: each
@@ -868,8 +872,16 @@ class ServiceNode:
         }
 
 
+class Ticked(Protocol):
+    """What run_realtime ticks: a ServiceNode, or an instance's nodes (takeover.Failover)."""
+
+    def gather(self, t_s: float, until_s: float, clock: Clock, stop: threading.Event) -> bool: ...
+
+    def tick(self, now_s: float, clock_s: float | None = None) -> None: ...
+
+
 def run_realtime(
-    node: ServiceNode,
+    node: Ticked,
     clock: Clock,
     stop: threading.Event,
     *,
@@ -947,7 +959,7 @@ class _LockstepInbox:
         # (kind, t) -> junction -> (payload, its read: detectors only)
         self.buffered: dict[tuple[str, float], dict[str, tuple[bytes, feedbatch.Read | None]]] = {}
         self.done_t = {"detectors": -math.inf, "status": -math.inf}  # consumed up to here: later copies are duplicates
-        self.clocks: deque[dict] = deque()
+        self.clocks: deque[dict[str, Any]] = deque()
         # field messages received but not taken yet: they arrived while others waited
         self.unread: deque[tuple[str, str, bytes]] = deque()
         self._look_at_s = -math.inf  # pumped: the connection is looked at again from then while reading ahead
@@ -1040,7 +1052,7 @@ class _LockstepInbox:
             if junction in order:
                 buffered[junction] = (body, read(body, junction))
 
-    def next_clock(self, stop: threading.Event) -> dict | None:
+    def next_clock(self, stop: threading.Event) -> dict[str, Any] | None:
         """The next clock message; None when stopped."""
         deadline = time.monotonic() + self.timeout_s
         while not self.clocks:
@@ -1079,7 +1091,7 @@ class _LockstepInbox:
         for key in [k for k in self.buffered if k[1] <= self.done_t[k[0]]]:
             del self.buffered[key]
 
-    def needs(self, clock: dict) -> dict[tuple[str, float], int] | None:
+    def needs(self, clock: dict[str, Any]) -> dict[tuple[str, float], int] | None:
         """What a clock message announces for this node, (kind, t) -> count; None for a QoS 1
         redelivery (after a reconnect) of a clock already ticked."""
         t, status_t = float(clock["t"]), clock.get("status_t")
@@ -1207,7 +1219,7 @@ def resolve_intersections(cfg: Config) -> Path:
     return p
 
 
-def _open_archive(cfg: Config, registry: CollectorRegistry) -> Recorder:
+def _open_archive(cfg: Config, registry: CollectorRegistry) -> ArchiveRecorder:
     """The feed archive (docs/replay.md), written off the tick's thread."""
     from controller.adapters.archive import ArchiveRecorder
 

@@ -32,6 +32,10 @@ MODES: tuple[Mode, ...] = ("local", "adaptive", "manual")
 # it), fixed (do no harm withdrew our plans; core/harm.py).
 JunctionMode = Literal["adaptive", "fallback", "manual", "fixed"]
 JUNCTION_MODES: tuple[JunctionMode, ...] = ("adaptive", "fallback", "manual", "fixed")
+Turn = Literal["left", "through", "right", "uturn"]  # a movement's turn
+TURNS: tuple[Turn, ...] = ("left", "through", "right", "uturn")
+LoopKind = Literal["stop", "advance"]  # a loop at the stop line, or one upstream of it
+LOOP_KINDS: tuple[LoopKind, ...] = ("stop", "advance")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class Detector:
 
     id: str
     lane: str
-    kind: Literal["stop", "advance"]
+    kind: LoopKind
     pos_m: float
     dist_to_stop_m: float
     at_lane: str = ""
@@ -81,7 +85,7 @@ class Movement:
 
     id: str
     approach: str  # compass point the vehicles come from: N, E, S, W (NE, ... on odd angles)
-    turn: Literal["left", "through", "right", "uturn"]
+    turn: Turn
     from_edge: str
     lanes: tuple[str, ...]
     links: tuple[int, ...]

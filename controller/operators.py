@@ -47,11 +47,23 @@ Reply = Callable[[str, bytes], None]  # (operator, reply message)
 
 
 class AuditRecordLike(Protocol):
-    """An audit record as controller/adapters/audit.py returns it."""
+    """An audit record as controller/adapters/audit.py returns it (read only)."""
 
-    junction: str
-    actor: str
-    payload: dict[str, Any]
+    @property
+    def junction(self) -> str: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class OverridesInForce(Protocol):
+    """What junction_table reads of the operators' desk: the overrides in force, by junction."""
+
+    @property
+    def active(self) -> Mapping[str, Override]: ...
 
 
 class AuditReader(Protocol):
@@ -732,7 +744,7 @@ def _hold_note(j: Intersection, ov: Override) -> str:
 def junction_table(
     core: Core,
     state: CoreState,
-    desk: OperatorDesk | None,
+    desk: OverridesInForce | None,
     refused: Mapping[str, str],
     now_s: float,
     failed: Mapping[str, str] | None = None,

@@ -140,7 +140,7 @@ class PolicyPlanGate:
                 self._verdict(jid, h, out)
 
     def _poll(self, core: Core, state: CoreState, now_s: float) -> tuple[CoreState, list[CyclePlan]]:
-        pushed = []
+        pushed: list[CyclePlan] = []
         for jid, h in list(self.held.items()):
             if h.pending is None:
                 continue

@@ -154,7 +154,8 @@ def _fiedler_order(sub: csr_matrix) -> np.ndarray:
             vals, vecs = vals[np.argsort(vals)], vecs[:, np.argsort(vals)]
         fiedler = np.round(_fiedler_vector(vals[:3], vecs[:, :3]), 9)
     except Exception:  # ARPACK did not converge: a banded order is still a fair one
-        return reverse_cuthill_mckee(sub, symmetric_mode=True)
+        banded: np.ndarray = reverse_cuthill_mckee(sub, symmetric_mode=True)
+        return banded
     if fiedler[0] > fiedler[-1] or (fiedler[0] == fiedler[-1] and fiedler[0] > 0):
         fiedler = -fiedler
     return np.lexsort((np.arange(n), fiedler))
@@ -168,11 +169,13 @@ def _fiedler_vector(vals: np.ndarray, vecs: np.ndarray) -> np.ndarray:
     tol = 1e-6 * max(abs(float(vals[1])), 1e-9)
     same = [k for k in range(1, len(vals)) if abs(float(vals[k] - vals[1])) <= tol]
     if len(same) == 1:
-        return vecs[:, 1]
+        second: np.ndarray = vecs[:, 1]
+        return second
     space = vecs[:, same]
     ramp = np.linspace(1.0, 2.0, space.shape[0])
     v = space @ (space.T @ (ramp - ramp.mean()))
-    return v / max(float(np.linalg.norm(v)), 1e-300)
+    unit: np.ndarray = v / max(float(np.linalg.norm(v)), 1e-300)
+    return unit
 
 
 def halo(owned: Iterable[str], nbrs: Mapping[str, set[str]], hops: int) -> tuple[str, ...]:
@@ -250,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     from controller.junctions import load_intersections
     from controller.live import resolve_intersections
 
-    p = argparse.ArgumentParser(prog="python -m controller.regions", description=main.__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m controller.regions", description=(main.__doc__ or "").split("\n")[0])
     p.add_argument("--config", default="config.toml")
     p.add_argument("--count", type=int, default=None, help="instead of [regions] count (and named)")
     a = p.parse_args(argv)

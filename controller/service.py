@@ -48,6 +48,7 @@ import numpy as np
 from controller.adapters import checkpoints
 from controller.config import Config
 from controller.core import checkpoint, feedarrays, feedbatch, statusread
+from controller.core.checkpoint import Restored  # `checkpoint` in the class body is its method
 from controller.core.estimation import Layout
 from controller.core.feed import RoadsideReport, check_status, decode_detector_message
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
@@ -166,7 +167,7 @@ def _warn_unknown_yields(served: Mapping[str, Layout], chosen: object, cfg: Conf
 
 def _unknown_yields(layout: Layout) -> bool:
     """A movement yield_lanes gives some lane to (the rule can act on it) has no `yields_to`."""
-    reads = yield_lanes(layout).any(axis=(0, 2))
+    reads = np.asarray(yield_lanes(layout).any(axis=(0, 2)))
     return any(mv.yields_to is None and reads[m] for m, mv in enumerate(layout.junction.movements))
 
 
@@ -585,7 +586,7 @@ class ControllerService:
         except Exception as exc:  # sqlite3 errors: the store is full, locked too long ...
             log.warning("checkpoint of the learnt state not saved: %s", exc)
 
-    def resume(self, data: object, source: str) -> checkpoint.Restored | None:
+    def resume(self, data: object, source: str) -> Restored | None:
         """Put a checkpoint's learnt state (core/checkpoint.py) into the state, before the first
         tick; logs what it restored and what it skipped. Data it cannot read is logged and
         ignored (the run starts fresh): None."""
