@@ -284,7 +284,14 @@ def update_boxed(
     It is taken to have crossed once each of their stop-line loops has been empty for `gap_s`
     at once (a gap it could take; also when it yields to no stream) while the stop-line loops
     of its own lanes are empty (no one held at the line through the gap: the box empties). A
-    lane without a working stop-line loop shows no gap and is never empty."""
+    lane without a working stop-line loop shows no gap and is never empty.
+
+    The streams are Statics.yield_lanes (every protected stream of another approach), not the network's right of
+    way (given_way_lanes, which `yield_block_s` reads): here they guard the reading, so more is the safe side. A
+    movement that gives way to none of them (a right turn) still gives way to the walkers on its crossing, whom no
+    loop counts; given_way_lanes would read it out of the box as soon as its own stop line is clear (on 19 of the
+    boards' 244 networks a decision could move; rand_fast_3lane_ch seed 1 65.57 -> 64.59 s/veh: BENCHMARKS.md,
+    issue 9, A session 57)."""
     boxed = boxed | (permitted_c & discharged)
     # (np.count_nonzero and the ufuncs' reduce below are what ndarray.any calls, without its
     # Python-level wrapper: a few microseconds a call, every tick per junction)
@@ -828,7 +835,9 @@ def stuck_lanes(
     count for `stall_s` (DetectorHealth.on_s), and where a movement on it is served permitted only, every lane of
     the streams it yields to (`yield_lanes_c`, Statics.yield_lanes[cur]) has a stop-line loop that counted nobody
     for `gap_s` now (a gap the head does not take). It stays stuck, red or green, while the same head stands (the
-    loop occupied without a count since then, `prev`'s time); a count or a gap ends it."""
+    loop occupied without a count since then, `prev`'s time); a count or a gap ends it. The streams are
+    Statics.yield_lanes, not the right of way (given_way_lanes), as in update_boxed: they guard the reading; a right
+    turn held by walkers, whom no loop counts, would read stuck."""
     n = len(layout.lanes)
     stop = layout.lane_stop
     has = stop >= 0
