@@ -5,6 +5,7 @@ with signalised crossings a right turn is permitted ('g') for the walkers only (
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -113,3 +114,15 @@ def test_right_of_way_reads_each_junction_s_requests_from_a_plain_or_gzip_file(t
     node = next(n for n in read_net(net).getNodes() if n.getType() == "traffic_light")
     assert plain[node.getID()] and plain[node.getID()] == node._prohibits
     assert right_of_way(gz) == plain
+
+
+def test_right_of_way_reads_a_network_file_again_once_it_is_rewritten(tmp_path: Path) -> None:
+    """right_of_way keeps a file's reading by path and modification time: a network written again at the same path
+    (netconvert run anew over a scenario) is read again, not served the reading of the file it replaced."""
+    net = pedestrian_net(tmp_path)
+    before = right_of_way(net)
+    text = net.read_text()
+    assert 'response="' in text
+    net.write_text(text.replace('response="', 'response="1', 1).replace('foes="', 'foes="1', 1))
+    os.utime(net, ns=(net.stat().st_atime_ns, net.stat().st_mtime_ns + 1_000_000_000))
+    assert right_of_way(net) != before
