@@ -42,6 +42,13 @@ and then per movement:
     stores upstream of the loop (`Layout.lane_hidden_cap_pcu`: its room / the jam spacing): past
     it the queue stands on that light's approaches, held at its stop line, counted by its loops.
     On a 12 m link whose advance loop sits at its start the cap is 0.
+  * with `hidden_clear_at_advance` (off by default), where the advance loop works, an empty
+    stop-line loop clears only the queue between the loops: the hidden queue is gone at a gap
+    over the advance loop after the queue over it moved in the lane's green (as
+    `hidden_clear_gap` reads it), or once the stop-line loop has been empty and the advance loop
+    has counted nobody for `TRANSIT_HISTORY_TICKS` periods. The head of a queue past the
+    advance loop may be held behind it (merging into the lane at a node upstream of the loop,
+    starting up) while the zone between the loops empties.
 - **saturation flow** (PCU/h): learnt online from stop-line discharge during saturated green
   (lane green past the start-up loss, a queue of at least `sat_min_queue_pcu`, head vehicle
   not standing). Discharge counts and seconds are summed with forgetting (`sat_window_s`) and
@@ -190,6 +197,11 @@ class EstimationParams:
     # that light's approaches, held at its stop line and counted by its loops. False: up to
     # max_hidden_queue_pcu_lane on every lane
     hidden_room_at_light: bool = False
+    # where the advance loop works, an empty stop-line loop (clear_gap_s) clears the queue between the loops only, not
+    # the queue past the advance loop (_cleared_at_advance): that one is gone at a gap over the advance loop after the
+    # queue over it moved in the lane's green (_advance_gap), or once the stop-line loop has been empty and the
+    # advance loop has counted nobody for TRANSIT_HISTORY_TICKS periods. False: the empty stop-line loop clears both
+    hidden_clear_at_advance: bool = False
     # a lane capped so (lane_hidden_cap_pcu) whose queue fills its room back to the light (the advance loop
     # stood standing_s, the hidden queue at the room): the queue that light's loops count on its movements into
     # the lane's edge is added to the movements draining the lane, for the policy's decision only, less what the
@@ -1012,7 +1024,11 @@ def _lanes(
     recent[1:] = L.adv_recent_pcu[:-1]
     transit = _in_transit(layout, recent, adv_speed, dt)
     cleared = stop_empty_s >= p.clear_gap_s
-    queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked, cleared, transit)
+    hidden_cleared = cleared
+    if p.hidden_clear_at_advance:
+        hidden_cleared = _cleared_at_advance(sig, stop_empty_s, recent, r.occ[ai], green_s, p.clear_gap_s, dt)
+    clears = (cleared, hidden_cleared)
+    queue, hidden = _queue(layout, L, sig, arr, dep, flow * dt / 3600.0, adv_blocked, clears, transit)
     if p.hidden_clear_gap:
         hidden = np.where(_advance_gap(sig, recent, r.occ[ai], green_s, p.clear_gap_s, dt), 0.0, hidden)
     sat_pcu, sat_s, block = _learn(p, L, sig, stop_pcu, dt)
@@ -1049,6 +1065,31 @@ def _advance_gap(
     moved = ((rows >= k) & (rows < green_ticks[None, :]) & (recent > 0.0)).any(axis=0)
     quiet = (recent[:k] <= 0.0).all(axis=0) & (adv_occ <= 0.0)  # nobody over it, so nobody standing
     out: np.ndarray = sig.adv_ok & quiet & moved  # moved: the lane is green now
+    return out
+
+
+def _cleared_at_advance(
+    sig: _LaneSignals,
+    stop_empty_s: np.ndarray,
+    recent: np.ndarray,
+    adv_occ: np.ndarray,
+    green_s: np.ndarray,
+    clear_gap_s: float,
+    dt: float,
+) -> np.ndarray:
+    """[estimation] hidden_clear_at_advance: per lane, True where the queue past the advance loop is gone.
+
+    An empty stop-line loop shows that no queue stands between the loops; of a queue standing past the advance loop
+    it shows nothing: that queue's head may be held upstream of the loop (vehicles merging into the lane at a node
+    behind the loop, or still starting up) while the zone between the loops empties. Where the advance loop works,
+    that queue is gone at a gap over it after the queue over it moved in the lane's green (_advance_gap), or once
+    the stop-line loop has been empty for TRANSIT_HISTORY_TICKS periods and the advance loop has counted nobody in
+    them, nobody over it now: nothing has fed the zone for that long. Without a working advance loop, the empty
+    stop-line loop for `clear_gap_s` as before."""
+    stop_cleared = stop_empty_s >= clear_gap_s
+    gap = _advance_gap(sig, recent, adv_occ, green_s, clear_gap_s, dt)
+    idle = (stop_empty_s >= TRANSIT_HISTORY_TICKS * dt) & (recent <= 0.0).all(axis=0) & (adv_occ <= 0.0)
+    out: np.ndarray = np.where(sig.adv_ok, gap | idle, stop_cleared)
     return out
 
 
@@ -1134,10 +1175,12 @@ def _queue(
     dep: np.ndarray,
     demand_pcu: np.ndarray,
     adv_blocked: np.ndarray,
-    cleared: np.ndarray,
+    clears: tuple[np.ndarray, np.ndarray],
     transit_pcu: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Queue (PCU, within the lane's storage) and hidden queue (upstream of it) after one period.
+    `clears`: per lane, the queue between the loops cleared (the stop-line loop empty for `clear_gap_s`), and the
+    hidden queue cleared (the same, or with `hidden_clear_at_advance` _cleared_at_advance's reading).
 
     Counted where the advance loop works: input-output between the loops, the hidden queue
     growing by the demand while the advance loop is blocked and drained by the vehicles that
@@ -1148,6 +1191,7 @@ def _queue(
     it, at least one PCU waits. A blocked advance loop fills the storage."""
     p = layout.params
     storage = layout.lane_storage_pcu
+    cleared, hidden_cleared = clears
     counted = _clip(L.queue_pcu + arr - dep, 0.0, storage)
     if p.hidden_queue_balance:  # every arrival joins a hidden queue held back, every crossing leaves it
         held = adv_blocked | ((L.hidden_pcu > 0.0) & (sig.adv_stand_now | (L.adv_standing_s > 0.0)))
@@ -1163,8 +1207,8 @@ def _queue(
     queue = np.where(sig.stop_stand_now, np.maximum(queue, np.minimum(1.0, storage)), queue)
     queue = np.where(adv_blocked, storage, queue)
     if p.hidden_queue_balance:  # an empty stop line says nothing beyond an advance loop that stands
-        cleared = cleared & ~(adv_blocked | sig.adv_stand_now)
-    hidden = np.where(cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
+        hidden_cleared = hidden_cleared & ~(adv_blocked | sig.adv_stand_now)
+    hidden = np.where(hidden_cleared, 0.0, np.minimum(hidden, p.max_hidden_queue_pcu_lane))
     if p.hidden_room_at_light:
         hidden = np.minimum(hidden, layout.lane_hidden_cap_pcu)
     return queue, hidden

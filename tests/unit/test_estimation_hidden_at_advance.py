@@ -1,0 +1,68 @@
+"""An empty stop-line loop clears the queue between the loops only ([estimation] hidden_clear_at_advance): the queue
+past the advance loop may be held behind it while the zone empties; it is gone at a gap over the advance loop after
+the queue over it moved in the lane's green, or once neither loop has seen anybody for a minute."""
+
+from __future__ import annotations
+
+from controller.config import Config
+from controller.core.estimation import TRANSIT_HISTORY_TICKS, EstimationParams
+from tests.estimate_fixtures import Feed, reading
+
+
+def _feed(on: bool) -> Feed:
+    return Feed(cfg=Config(estimation=EstimationParams(flow_window_s=60.0, hidden_clear_at_advance=on)))
+
+
+def _jam(f: Feed) -> None:
+    """Free flow learns the demand (a car every 6 s), then 60 s of red with the queue standing over both loops."""
+    for _ in range(300):
+        car = {"car": 1} if int(f.t) % 6 == 0 else {}
+        f.step(reading("N_adv", car, 0.2, 12.0), reading("N_stop", car, 0.2, 10.0), green=0)
+    for _ in range(60):
+        f.step(reading("N_adv", {}, 1.0, 0.0), reading("N_stop", {}, 1.0, 0.0), green=1)
+
+
+def _quiet(det: str) -> dict:
+    return reading(det, {}, 0.0, -1.0)
+
+
+def _hidden(f: Feed) -> float:
+    return float(f.est.lanes.hidden_pcu[0])
+
+
+def test_an_empty_stop_line_keeps_the_queue_past_the_advance_loop():
+    """Green: the zone empties (nobody over either loop for 4 s) while what stands past the advance loop waits."""
+    hidden, queue = {}, {}
+    for on in (False, True):
+        f = _feed(on)
+        _jam(f)
+        before = _hidden(f)
+        for _ in range(4):
+            f.step(_quiet("N_adv"), _quiet("N_stop"), green=0)
+        hidden[on], queue[on] = _hidden(f), float(f.est.lanes.queue_pcu[0])
+        assert before > 5.0
+    assert hidden[False] == 0.0
+    assert hidden[True] > 5.0
+    assert queue[True] == queue[False] == 0.0  # the zone between the loops is cleared either way
+
+
+def test_a_gap_over_the_advance_loop_after_the_queue_moved_ends_it():
+    f = _feed(True)
+    _jam(f)
+    for k in range(4):  # green: the queue over the advance loop moves, a car every 2 s, the stop line busy
+        car = {"car": 1} if k % 2 == 0 else {}
+        f.step(reading("N_adv", car, 0.5, 5.0), reading("N_stop", {"car": 1}, 0.5, 6.0), green=0)
+    assert _hidden(f) > 5.0
+    for _ in range(4):  # then nobody over the advance loop
+        f.step(_quiet("N_adv"), _quiet("N_stop"), green=0)
+    assert _hidden(f) == 0.0
+
+
+def test_both_loops_idle_a_minute_ends_it():
+    f = _feed(True)
+    _jam(f)
+    for _ in range(TRANSIT_HISTORY_TICKS - 1):  # nobody over either loop, at red (the gap rule reads only green)
+        f.step(_quiet("N_adv"), _quiet("N_stop"), green=1)
+    assert _hidden(f) > 5.0
+    f.step(_quiet("N_adv"), _quiet("N_stop"), green=1)
+    assert _hidden(f) == 0.0
