@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from controller.model import GREEN, Intersection
 from sim.netprogram import active_programs, merge_runs
 
-if TYPE_CHECKING:  # sumolib and the import are loaded by a baseline run only (simulate's start: sim/importfiles.py)
+if TYPE_CHECKING:  # the import's modules loaded where a run reads the network (sim/importfiles.py)
     import sumolib
 
 FIELD_POLICIES = ("actuated", "delay_based")

@@ -1,6 +1,7 @@
 """The files of a network's import (sim/netimport.py) and its result, without sumolib: what `simulate`
-needs when the import cache (sim/netcache.py) holds the import (sumolib and the import's modules are
-then not loaded: BENCHMARKS.md, issue 12, session 57)."""
+needs when the import cache (sim/netcache.py) holds the import. The import's modules (sim.netimport,
+netstages, netmovements, ...) and tomli_w are then not loaded; sumolib is all the same, by libsumo
+(traci.main imports sumolib.miscutils): BENCHMARKS.md, issue 12, session 57."""
 
 from __future__ import annotations
 

@@ -359,7 +359,7 @@ def _import(
 
 
 def _read_net(path: str | Path) -> sumolib.net.Net:
-    """sim/netimport.py's read_net: sumolib and the import loaded only when a run reads the network."""
+    """sim/netimport.py's read_net: the import's modules loaded only when a run reads the network."""
     from sim.netimport import read_net
 
     return read_net(path)
