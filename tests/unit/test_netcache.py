@@ -210,3 +210,19 @@ def test_an_entry_read_is_kept_over_an_older_one_unread(cache, tmp_path, monkeyp
     assert len(netcache.imports) == 3
     _import(net, tmp_path / "again", cfg=cfgs[0])
     assert len(netcache.imports) == 3
+
+
+def test_another_sumolib_gives_another_code_digest(tmp_path, monkeypatch):
+    """The import reads the network through sumolib: another sumolib (a file of it changed) gives another key."""
+    import importlib.util
+
+    fake = tmp_path / "sumolib" / "__init__.py"
+    fake.parent.mkdir()
+    fake.write_text("version = 1\n")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: importlib.util.spec_from_file_location(name, fake))
+    netcache.code_digest.cache_clear()
+    before = netcache.code_digest()
+    fake.write_text("version = 22\n")
+    netcache.code_digest.cache_clear()
+    assert netcache.code_digest() != before
+    netcache.code_digest.cache_clear()  # the real sumolib's again for the tests after
