@@ -66,3 +66,24 @@ def test_both_loops_idle_a_minute_ends_it():
     assert _hidden(f) > 5.0
     f.step(_quiet("N_adv"), _quiet("N_stop"), green=1)
     assert _hidden(f) == 0.0
+
+
+def test_a_count_over_the_advance_loop_within_the_minute_keeps_it():
+    """Idle means nobody over the advance loop in the whole minute: one car counted over it within it (something still
+    feeds the zone) keeps the queue past it, though the stop-line loop stayed empty."""
+    f = _feed(True)
+    _jam(f)
+    for k in range(TRANSIT_HISTORY_TICKS):
+        adv = reading("N_adv", {"car": 1}, 0.2, 12.0) if k == TRANSIT_HISTORY_TICKS // 2 else _quiet("N_adv")
+        f.step(adv, _quiet("N_stop"), green=1)
+    assert _hidden(f) > 5.0
+
+
+def test_a_vehicle_standing_over_the_advance_loop_keeps_it():
+    """Idle means nobody over the advance loop now either: one standing over it (counted nothing for the minute, the
+    stop-line loop empty) is the queue past the loop, not its end."""
+    f = _feed(True)
+    _jam(f)
+    for _ in range(TRANSIT_HISTORY_TICKS):
+        f.step(reading("N_adv", {}, 1.0, 0.0), _quiet("N_stop"), green=1)
+    assert _hidden(f) > 5.0
