@@ -111,50 +111,27 @@ def test_has_permitted_is_whether_the_phase_serves_a_permitted_only_movement() -
         assert st.has_permitted == tuple(bool((lay.serves[c] & ~lay.protected[c]).any()) for c in range(len(j.phases)))
 
 
-def test_the_state_built_without_init_is_the_dataclass_one():
-    """_box_state fills MaxPressureState's __dict__ directly: it must stay a frozen dataclass of
-    exactly these twelve fields with no __post_init__, and equal the state built the usual way
-    (`last_dep_s`, `plan_red_s`, `head_waits`, `greens`, `stuck_from_s` and `hold` given and left at their
-    defaults)."""
+def test_a_state_one_tick_on_is_dataclasses_replace_and_carries_every_field():
+    """_ticked copies MaxPressureState's __dict__ with the fields changed: it must equal
+    dataclasses.replace (the class a frozen dataclass without __post_init__ or an init=False field),
+    carry every field it is not given (a field added to the class is not dropped, the bug behind
+    session 55's red test, where the state was built field by field), and refuse a field the class
+    has not, as replace does."""
     import dataclasses
 
     import pytest
 
-    from controller.core.policies.max_pressure import MaxPressureState, _box_state
-    from controller.core.policies.spill_red import GreenDischarge, GreenHold
+    from controller.core.policies.max_pressure import MaxPressureState, _ticked
 
-    fields = [
-        "statics",
-        "phase",
-        "last_dep_pcu",
-        "boxed",
-        "last_dep_s",
-        "plan_red_s",
-        "head_waits",
-        "greens",
-        "stuck_from_s",
-        "hold",
-        "unseen_base_pcu",
-        "unseen_sent",
-    ]
-    assert [f.name for f in dataclasses.fields(MaxPressureState)] == fields
     assert not hasattr(MaxPressureState, "__post_init__")
-    lay = Layout.build(next(iter(load_intersections(Path("intersections/city")).values())), Config())
-    statics = build_statics(lay, MaxPressureParams().permitted_sat_ratio)
-    dep, boxed = np.arange(len(lay.junction.movements), dtype=float), np.zeros(len(lay.junction.movements), bool)
-    waits = np.zeros((len(lay.junction.movements), len(lay.lanes)), bool)
-    greens = GreenDischarge(dep + 3.0, dep + 4.0)
-    stuck = np.full(len(lay.lanes), np.nan)
-    hold = GreenHold(dep + 5.0, dep + 6.0)
-    cases = (
-        (None, None, None, None, None, None),
-        (dep + 1.0, dep + 2.0, None, None, None, None),
-        (dep + 1.0, dep + 2.0, waits, greens, stuck, hold),
-    )
-    for last_s, red_s, head_waits, kept, stuck_s, held in cases:
-        built = _box_state(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s, held)
-        usual = MaxPressureState(statics, 2, dep, boxed, last_s, red_s, head_waits, kept, stuck_s, held)
-        assert vars(built).keys() == vars(usual).keys()
+    assert all(f.init for f in dataclasses.fields(MaxPressureState))
+    state = MaxPressureState(**{f.name: object() for f in dataclasses.fields(MaxPressureState)})
+    dep, boxed = np.arange(3.0), np.zeros(3, bool)
+    for changes in ({}, {"phase": 2}, {"phase": 2, "last_dep_pcu": dep, "boxed": boxed}, {"head_waits": None}):
+        built, usual = _ticked(state, **changes), dataclasses.replace(state, **changes)
+        assert type(built) is MaxPressureState and vars(built).keys() == vars(usual).keys()
         assert all(getattr(built, k) is getattr(usual, k) for k in vars(usual))
+    with pytest.raises(TypeError, match="no field"):
+        _ticked(state, phase=2, box=boxed)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.phase = 3  # type: ignore[misc]

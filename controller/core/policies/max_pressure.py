@@ -79,8 +79,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -547,47 +547,21 @@ def _covered(service: np.ndarray | None, k: int, best: int) -> bool:
     return service is not None and bool((service[k] <= service[best]).all())
 
 
-def _box_state(
-    statics: Statics,
-    phase: int,
-    last_dep_pcu: np.ndarray,
-    boxed: np.ndarray,
-    last_dep_s: np.ndarray | None = None,
-    plan_red_s: np.ndarray | None = None,
-    head_waits: np.ndarray | None = None,
-    greens: GreenDischarge | None = None,
-    stuck_from_s: np.ndarray | None = None,
-    hold: GreenHold | None = None,
-) -> MaxPressureState:
-    """MaxPressureState(statics, phase, last_dep_pcu, boxed, last_dep_s, plan_red_s, head_waits, greens, stuck_from_s,
-    hold) without the frozen dataclass's per-field __setattr__ (no __post_init__, every field given;
-    `unseen_base_pcu` and `unseen_sent` None, put back by `_kept`): built every tick per junction."""
+_STATE_FIELDS = frozenset(f.name for f in fields(MaxPressureState))
+
+
+def _ticked(state: MaxPressureState, **changes: Any) -> MaxPressureState:
+    """`dataclasses.replace(state, **changes)`: every field not named is `state`'s, so a field added
+    to the class is carried without being named here. Built every tick per junction, without
+    replace's per-call look-up of the fields and the frozen class's per-field __setattr__: the copy of
+    the `__dict__` is the object replace builds, as the class has no __post_init__ and no init=False
+    field (frozen.copier's reasoning; copier refuses `boxed`'s default_factory, which replace never
+    calls: it passes every field's value). An unknown field raises TypeError, as replace does."""
+    if not changes.keys() <= _STATE_FIELDS:
+        raise TypeError(f"MaxPressureState has no field {sorted(changes.keys() - _STATE_FIELDS)}")
     out: MaxPressureState = object.__new__(MaxPressureState)
-    out.__dict__.update(
-        statics=statics,
-        phase=phase,
-        last_dep_pcu=last_dep_pcu,
-        boxed=boxed,
-        last_dep_s=last_dep_s,
-        plan_red_s=plan_red_s,
-        head_waits=head_waits,
-        greens=greens,
-        stuck_from_s=stuck_from_s,
-        hold=hold,
-        unseen_base_pcu=None,
-        unseen_sent=None,
-    )
+    out.__dict__.update(state.__dict__, **changes)
     return out
-
-
-def _kept(
-    state: MaxPressureState, stuck: np.ndarray | None, unseen_base: np.ndarray | None, sent: SentLog | None = None
-) -> MaxPressureState:
-    """`state` with `stuck_from_s`, `unseen_base_pcu` and `unseen_sent` put back where given (None: as it is)."""
-    if stuck is None and unseen_base is None and sent is None:
-        return state
-    stuck_from_s = state.stuck_from_s if stuck is None else stuck
-    return replace(state, stuck_from_s=stuck_from_s, unseen_base_pcu=unseen_base, unseen_sent=sent)
 
 
 def _with_unseen(
@@ -1054,11 +1028,10 @@ class MaxPressurePolicy(Policy):
         state = self._track_every_tick(state, layout, est, signal, now_s)
         if signal.in_intergreen:
             return state, PhaseWish(cur)
-        prev_dep_pcu, unseen_base, sent = state.last_dep_pcu, state.unseen_base_pcu, state.unseen_sent
+        prev_dep_pcu, unseen_base = state.last_dep_pcu, state.unseen_base_pcu
         state = self._track_box(state, layout, est, cur, now_s)
         if self.params.head_block_s > 0:
             state = self._track_heads(state, layout, est, signal, now_s, prev_dep_pcu)
-        state = _kept(state, stuck, unseen_base, sent)  # _box_state builds the state anew
         if signal.green_elapsed_s < layout.junction.phases[cur].min_green_s:
             return state, PhaseWish(cur)
         drop = stuck_drop_pcu(layout, est, stuck) if stuck is not None else None
@@ -1301,12 +1274,11 @@ class MaxPressurePolicy(Policy):
                 last_s = np.full(len(dep), now_s)
             else:
                 last_s = np.where(dep > state.last_dep_pcu, now_s, state.last_dep_s)
-        waits = state.head_waits
         if state.phase != cur or state.last_dep_pcu is None:
             no_box = np.zeros(len(dep), dtype=bool)
-            return _box_state(st, cur, dep, no_box, last_s, state.plan_red_s, waits, state.greens, hold=state.hold)
+            return _ticked(state, phase=cur, last_dep_pcu=dep, boxed=no_box, last_dep_s=last_s)
         if st.has_permitted is not None and not st.has_permitted[cur]:
-            return _box_state(st, cur, dep, state.boxed, last_s, state.plan_red_s, waits, state.greens, hold=state.hold)
+            return _ticked(state, phase=cur, last_dep_pcu=dep, last_dep_s=last_s)
         boxed = update_boxed(
             state.boxed,
             layout,
@@ -1316,7 +1288,7 @@ class MaxPressurePolicy(Policy):
             est,
             self.params.clearance_gap_s,
         )
-        return _box_state(st, cur, dep, boxed, last_s, state.plan_red_s, waits, state.greens, hold=state.hold)
+        return _ticked(state, phase=cur, last_dep_pcu=dep, boxed=boxed, last_dep_s=last_s)
 
     def _track_heads(
         self,
@@ -1346,10 +1318,8 @@ class MaxPressurePolicy(Policy):
                 p.head_block_s,
                 p.head_block_unshared_only,
             )
-        waits = update_head_waits(state.head_waits, layout, est, departed, found)
-        st = state.statics
-        return _box_state(
-            st, state.phase, dep, state.boxed, state.last_dep_s, state.plan_red_s, waits, state.greens, hold=state.hold
+        return _ticked(
+            state, last_dep_pcu=dep, head_waits=update_head_waits(state.head_waits, layout, est, departed, found)
         )
 
     def via_clearance(

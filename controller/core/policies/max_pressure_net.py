@@ -77,7 +77,7 @@ from controller.core.policies.max_pressure import (
     MaxPressurePolicy,
     MaxPressureState,
     Statics,
-    _box_state,
+    _ticked,
     build_statics,
     full_green_lanes,
     held_exit_ratio,
@@ -477,6 +477,15 @@ class _Tick:
     last_dep_s: np.ndarray | None = None
 
 
+def _boxed_state(
+    state: MaxPressureState, phase: int, dep: np.ndarray, boxed: np.ndarray, last_s: np.ndarray | None
+) -> MaxPressureState:
+    """decide's state after this tick's box (max_pressure._track_box): the phase, departures, box and
+    last departures given. The other tracked fields stay `state`'s: None, as the keys that fill them
+    keep the pass off (network_decision); no head is read blocked (head_waits None)."""
+    return _ticked(state, phase=phase, last_dep_pcu=dep, boxed=boxed, last_dep_s=last_s, head_waits=None)
+
+
 @dataclass(frozen=True)
 class NetPressure:
     """max-pressure's constants of many junctions, concatenated (`build`; junction order `jids`)."""
@@ -614,7 +623,7 @@ class NetPressure:
                 cur = view.phase
                 m0, m1 = spans[k]
                 since = None if last_s is None else last_s[m0:m1]
-                new = _box_state(state.statics, cur, dep[m0:m1], boxed[m0:m1], since)
+                new = _boxed_state(state, cur, dep[m0:m1], boxed[m0:m1], since)
                 if go_l[k]:
                     lay, vk = self.layouts[k], v[k, : self.n_phases[k]]
                     out.append((new, PhaseWish(policy.via_clearance(new, lay, est, cur, best_l[k], vk))))
@@ -715,7 +724,7 @@ class NetPressure:
             if network is None:
                 assert self.core is not None  # build() gives the stall rule only with a core
                 network = self.core.view(self, estimates, signals)
-            state = _box_state(states[k].statics, view.phase, dep[m0:m1], boxed[m0:m1], last_s[m0:m1])
+            state = _boxed_state(states[k], view.phase, dep[m0:m1], boxed[m0:m1], last_s[m0:m1])
             mine = None if held is None else held[m0:m1]
             look = Look(state, self.layouts[k], estimates[k], view, now_s, network, mine)
             out[m0:m1] = self.policy._held_stalls(look, cand[m0:m1])
