@@ -49,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_simulate(sub: Any) -> None:
-    s = sub.add_parser("simulate", help="run a SUMO scenario in closed loop and evaluate it")
-    s.add_argument("sumocfg", type=Path)
+    s = sub.add_parser(
+        "simulate",
+        help="run a SUMO scenario in closed loop and evaluate it",
+        description="Run a SUMO scenario in closed loop and evaluate it. Arguments after `--` go to SUMO "
+        "(--additional-files adds to the scenario's files; README.md).",
+    )
+    s.add_argument("sumocfg", type=Path, help="the scenario's SUMO configuration (.sumocfg)")
     s.add_argument("--out", type=Path, required=True, help="output folder")
     s.add_argument("--policy", default="fixed", help="control policy (default: fixed)")
     s.add_argument(
@@ -124,8 +129,8 @@ def _add_replay(sub: Any) -> None:
 
 def _add_import_net(sub: Any) -> None:
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
-    i.add_argument("net", type=Path)
-    i.add_argument("--out", type=Path, required=True)
+    i.add_argument("net", type=Path, help="the SUMO network (.net.xml)")
+    i.add_argument("--out", type=Path, required=True, help="folder of the junction TOMLs (written)")
     i.add_argument(
         "--additional",
         default="",
@@ -142,11 +147,16 @@ def _add_import_net(sub: Any) -> None:
 
 
 def _add_validate(sub: Any) -> None:
-    v = sub.add_parser("validate", help="compare a policy with a baseline on a SUMO scenario")
-    v.add_argument("sumocfg", type=Path)
-    v.add_argument("--policy", required=True)
-    v.add_argument("--baseline", default="fixed")
-    v.add_argument("--out", type=Path, required=True)
+    v = sub.add_parser(
+        "validate",
+        help="compare a policy with a baseline on a SUMO scenario",
+        description="Compare a policy with a baseline on a SUMO scenario (DIR/report.html). Arguments after "
+        "`--` go to SUMO in both runs.",
+    )
+    v.add_argument("sumocfg", type=Path, help="the scenario's SUMO configuration (.sumocfg)")
+    v.add_argument("--policy", required=True, help="the policy judged")
+    v.add_argument("--baseline", default="fixed", help="the policy it is compared with (default: fixed)")
+    v.add_argument("--out", type=Path, required=True, help="output folder (a run per policy, the report)")
 
 
 # the commands whose process ends at once when they return (`exit_now`)

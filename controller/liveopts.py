@@ -40,8 +40,12 @@ def add_options(p: argparse.ArgumentParser, *, speed: bool) -> None:
 
 def add_field_parser(sub: Any) -> None:
     """`field SUMOCFG` (sim/field_live.py)."""
-    f = sub.add_parser("field", help="SUMO as the live city (real time) against a broker (docs/operators.md)")
-    f.add_argument("sumocfg", type=Path)
+    f = sub.add_parser(
+        "field",
+        help="SUMO as the live city (real time) against a broker (docs/operators.md)",
+        description="SUMO as the live city (real time) against a broker. Arguments after `--` go to SUMO.",
+    )
+    f.add_argument("sumocfg", type=Path, help="the scenario's SUMO configuration (.sumocfg)")
     f.add_argument("--out", type=Path, default=Path("out/field"), help="evaluation at the end (default: out/field)")
     f.add_argument(
         "--intersections",
@@ -61,9 +65,9 @@ def add_broker_setup_parser(sub: Any) -> None:
     bs.add_argument("--listen", default=None, metavar="ADDR", help="listen address (default: config [broker] host)")
     bs.add_argument("--port", type=int, default=None, help="port (default: config [broker] port)")
     bs.add_argument("--intersections", type=Path, default=None, help="junction TOMLs (one field user each)")
-    bs.add_argument("--tls-cert", type=Path, default=None)
-    bs.add_argument("--tls-key", type=Path, default=None)
-    bs.add_argument("--tls-ca", type=Path, default=None)
+    bs.add_argument("--tls-cert", type=Path, default=None, help="the listener's certificate (with --tls-key, --tls-ca)")
+    bs.add_argument("--tls-key", type=Path, default=None, help="the listener's private key")
+    bs.add_argument("--tls-ca", type=Path, default=None, help="the CA clients verify the listener with")
     bs.add_argument("--log-denied", action="store_true", help="log every refused publish (Mosquitto debug level)")
 
 
