@@ -38,9 +38,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from controller.errors import NetworkError
 from sim.xmlfiles import UNREADABLE_XML, open_xml
+
+if TYPE_CHECKING:  # sumolib has no type information: these read as Any, and name what is passed
+    from sumolib.net import Net
+    from sumolib.net.edge import Edge
+    from sumolib.net.lane import Lane
+    from sumolib.net.node import Node
 
 _EPS_M = 0.01  # SUMO's lane-end check is strict; keep loops this far inside the lane
 _TURN_BACK_DEG = 150.0  # a change of heading this large from one lane to the next is a U-turn
@@ -78,11 +85,11 @@ class CityLoop:
     source: str
 
 
-def _is_signalised(node) -> bool:
-    return node.getType().startswith("traffic_light")
+def _is_signalised(node: Node) -> bool:
+    return bool(node.getType().startswith("traffic_light"))
 
 
-def upstream_chain(lane, max_m: float, turn_back_is_fringe: bool) -> list[Hop]:
+def upstream_chain(lane: Lane, max_m: float, turn_back_is_fringe: bool) -> list[Hop]:
     """The junction lane, then the lanes that alone feed it, up to max_m upstream. A lane is a
     fringe start when nothing feeds it (or, with `turn_back_is_fringe`, nothing but a U-turn)."""
     chain = [Hop(lane.getID(), lane.getLength(), 0.0, _fringe(lane, turn_back_is_fringe))]
@@ -105,7 +112,7 @@ def upstream_chain(lane, max_m: float, turn_back_is_fringe: bool) -> list[Hop]:
     return chain
 
 
-def _fringe(lane, turn_back: bool) -> bool:
+def _fringe(lane: Lane, turn_back: bool) -> bool:
     """Vehicles enter the network on this lane: nothing feeds it, or (`turn_back`) nothing but a
     turn back (the dead end where a cut-out network's road turns around at its boundary: the
     traffic on the lane comes from outside the network, not from the few that U-turn there)."""
@@ -113,7 +120,7 @@ def _fringe(lane, turn_back: bool) -> bool:
     return all(_turns_back(f, lane) for f in feeders) if turn_back else not feeders
 
 
-def _turns_back(feeder, lane) -> bool:
+def _turns_back(feeder: Lane, lane: Lane) -> bool:
     """The feeder's last heading and the lane's first differ by at least _TURN_BACK_DEG."""
     (ax, ay), (bx, by) = feeder.getShape()[-2:]
     (cx, cy), (dx, dy) = lane.getShape()[:2]
@@ -123,7 +130,7 @@ def _turns_back(feeder, lane) -> bool:
 
 # The feeders of each lane asked for within `feeders_memo` (one network's import): sumolib's getIncoming walks every
 # connection into the lane's edge on each call, and the loop rules ask for the same lanes' feeders thousands of times.
-_FEEDERS_MEMO: ContextVar[dict[object, tuple] | None] = ContextVar("feeders_memo", default=None)
+_FEEDERS_MEMO: ContextVar[dict[object, tuple[Lane, ...]] | None] = ContextVar("feeders_memo", default=None)
 
 
 @contextmanager
@@ -136,7 +143,7 @@ def feeders_memo() -> Iterator[None]:
         _FEEDERS_MEMO.reset(token)
 
 
-def _feeders(lane) -> tuple:
+def _feeders(lane: Lane) -> tuple[Lane, ...]:
     memo = _FEEDERS_MEMO.get()
     if memo is None:
         return _feeders_read(lane)
@@ -146,7 +153,7 @@ def _feeders(lane) -> tuple:
     return kept
 
 
-def _feeders_read(lane) -> tuple:
+def _feeders_read(lane: Lane) -> tuple[Lane, ...]:
     """The lanes with a connection into `lane`, less internal, crossing and walking-area lanes, in sumolib's order."""
     return tuple(
         ln
@@ -161,7 +168,7 @@ def _fit(pos_m: float, length_m: float, lane_m: float) -> tuple[float, float]:
     return min(max(pos_m, 0.0), max(lane_m - length - _EPS_M, 0.0)), length
 
 
-def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
+def generated(tid: str, lane: Lane, p: Placement, taken: set[str]) -> list[dict[str, Any]]:
     """Stop-line and advance loop tables for one junction lane (sumolib Lane)."""
     lane_id = lane.getID()
     chain = upstream_chain(lane, p.advance_dist_m, p.turn_back_is_fringe)
@@ -203,7 +210,7 @@ def generated(tid: str, lane, p: Placement, taken: set[str]) -> list[dict]:
     return out
 
 
-def entry_fed(lane, turn_back_is_fringe: bool) -> bool:
+def entry_fed(lane: Lane, turn_back_is_fringe: bool) -> bool:
     """Vehicles reach `lane` only from a network entry: it is a fringe start, or its one feeder
     feeds only it (not at a signal: the upstream_chain rule) and is, in turn, entry fed. A queue
     standing back past the lane's start then waits to enter the network, holding no one."""
@@ -224,7 +231,7 @@ def entry_fed(lane, turn_back_is_fringe: bool) -> bool:
     return True
 
 
-def own_road_m(lane, turn_back_is_fringe: bool) -> float | None:
+def own_road_m(lane: Lane, turn_back_is_fringe: bool) -> float | None:
     """Metres of road upstream of `lane`'s start that still carry only the traffic reaching it
     (the room a queue past an advance loop on `lane` has before it stands across a junction): the
     lanes that alone feed it, one after another (an edge split, a lane added, a turn pocket's
@@ -238,7 +245,7 @@ def own_road_m(lane, turn_back_is_fringe: bool) -> float | None:
     return _own_road(lane, turn_back_is_fringe)[1]
 
 
-def own_road_from_light(lane, turn_back_is_fringe: bool) -> bool:
+def own_road_from_light(lane: Lane, turn_back_is_fringe: bool) -> bool:
     """Whether `lane`'s own road (own_road_m) starts at a signalised node: a queue standing back past
     its room stands on that light's approaches, held at its stop line, where that light's loops count
     it. False where the road leads back to a network entry or starts at an unsignalised node."""
@@ -246,7 +253,7 @@ def own_road_from_light(lane, turn_back_is_fringe: bool) -> bool:
     return end is not None and _is_signalised(end.getEdge().getFromNode())
 
 
-def room_to_turn_off_m(lane, turn_back_is_fringe: bool) -> float | None:
+def room_to_turn_off_m(lane: Lane, turn_back_is_fringe: bool) -> float | None:
     """Metres of road past the node where `lane`'s own road ends upstream (own_road_m) that still
     lead only into that road, before a lane that also turns off it: the lanes feeding it there,
     theirs in turn, by the shortest way (each lane's length shared by the lanes of the road it
@@ -262,11 +269,11 @@ def room_to_turn_off_m(lane, turn_back_is_fringe: bool) -> float | None:
 MAX_TURN_OFF_HOPS = 6  # nodes followed upstream by room_to_turn_off_m (as sim/netlinks.py's MAX_HOPS)
 
 
-def _to_turn_off_m(lane, seen: frozenset[str], hops: int) -> float:
+def _to_turn_off_m(lane: Lane, seen: frozenset[str], hops: int) -> float:
     feeders = _feeders(lane)
     if not feeders or hops >= MAX_TURN_OFF_HOPS:
         return 0.0
-    road, ways = lane.getEdge(), []
+    road, ways = lane.getEdge(), list[float]()
     for f in feeders:
         fed = {c.getToLane() for c in f.getOutgoing() if c.getDirection() != "t"}
         if f.getID() in seen or any(ln.getEdge() is not road for ln in fed):
@@ -275,7 +282,7 @@ def _to_turn_off_m(lane, seen: frozenset[str], hops: int) -> float:
     return min(ways)
 
 
-def _own_road(lane, turn_back_is_fringe: bool) -> tuple:
+def _own_road(lane: Lane, turn_back_is_fringe: bool) -> tuple[Lane | None, float | None]:
     """(the lane where own_road_m's walk stops, its room); (None, None) at a network entry."""
     cur, seen, room, share = lane, {lane.getID()}, 0.0, 1.0
     while True:
@@ -295,7 +302,7 @@ def _own_road(lane, turn_back_is_fringe: bool) -> tuple:
         cur = prev
 
 
-def _other_streams(node, from_edge, to_edge) -> bool:
+def _other_streams(node: Node, from_edge: Edge, to_edge: Edge) -> bool:
     """Vehicles other than from_edge's reach `node`: an incoming road carrying vehicles that is
     neither `from_edge` nor the opposite direction of `to_edge` (the other half of a two-way road
     through a node that only splits or joins it)."""
@@ -309,11 +316,11 @@ def _other_streams(node, from_edge, to_edge) -> bool:
     return False
 
 
-def _carries_vehicles(lane) -> bool:
+def _carries_vehicles(lane: Lane) -> bool:
     return bool(set(lane.getPermissions()) - {"pedestrian"})
 
 
-def _stop_hop(lane, chain: list[Hop], p: Placement) -> Hop:
+def _stop_hop(lane: Lane, chain: list[Hop], p: Placement) -> Hop:
     """The lane of the junction lane's chain (upstream_chain) the stop-line loop sits on: the
     junction lane itself, unless it is shorter than one loop (`loop_length_m`). Such a lane is a
     node's artefact (an edge split where nothing joins the lane): a vehicle halting for the
@@ -369,8 +376,14 @@ def _unique(did: str, taken: set[str]) -> str:
 
 def _table(
     did: str, lane: str, kind: str, at_lane: str, pos_m: float, dist_m: float, length_m: float, default_length_m: float
-) -> dict:
-    t = {"id": did, "lane": lane, "kind": kind, "pos_m": _down(pos_m), "dist_to_stop_m": round(dist_m, 2)}
+) -> dict[str, Any]:
+    t: dict[str, Any] = {
+        "id": did,
+        "lane": lane,
+        "kind": kind,
+        "pos_m": _down(pos_m),
+        "dist_to_stop_m": round(dist_m, 2),
+    }
     if at_lane != lane:
         t["at_lane"] = at_lane
     if length_m < default_length_m:
@@ -383,7 +396,7 @@ def _down(x: float) -> float:
     return int(max(x, 0.0) * 100) / 100
 
 
-def read_city_loops(files: list[Path], net) -> list[CityLoop]:
+def read_city_loops(files: list[Path], net: Net) -> list[CityLoop]:
     """Induction loops (e1Detector, inductionLoop) of additional files on lanes of the net."""
     loops = []
     for fp in files:
@@ -407,7 +420,7 @@ def read_city_loops(files: list[Path], net) -> list[CityLoop]:
     return loops
 
 
-def city(lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[dict]:
+def city(lane: Lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[dict[str, Any]]:
     """The city's loops on one junction lane's chain as its stop-line and advance loop."""
     chain = upstream_chain(lane, 3 * p.advance_dist_m, p.turn_back_is_fringe)
     found = []

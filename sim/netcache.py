@@ -122,7 +122,7 @@ def _junction_tables(*args: Any) -> tuple[list[dict[str, Any]], list[tuple[str, 
     return junction_tables(*args)
 
 
-def _load(entry: Path, out_dir: str | Path) -> tuple[list, list, list] | None:
+def _load(entry: Path, out_dir: str | Path) -> tuple[list[tuple[str, str]], list[Any], list[tuple[str, str]]] | None:
     """(texts, tables, skipped) of a sound entry, else None with a warning naming the file and why."""
     try:
         digest, _, body = entry.read_text(encoding="utf-8").partition("\n")
@@ -143,7 +143,7 @@ def _load(entry: Path, out_dir: str | Path) -> tuple[list, list, list] | None:
     return texts, tables, skipped
 
 
-def _store(entry: Path, texts: list, tables: list, skipped: list) -> None:
+def _store(entry: Path, texts: list[tuple[str, str]], tables: list[Any], skipped: list[tuple[str, str]]) -> None:
     """The entry written whole then renamed; the least recently used beyond MAX_ENTRIES removed.
     A folder that cannot be written: logged, the run goes on."""
     part = entry.with_name(f"{entry.name}.{os.getpid()}.part")

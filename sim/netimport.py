@@ -150,7 +150,7 @@ def _cycle_min_s(
     the gate must accept it)."""
     if all(st.min_green_s is None for st in plan.stages):
         return config_s
-    own_s = sum(p["min_green_s"] for p in phases) + len(phases) * (yellow_s + all_red_s)
+    own_s: float = sum(p["min_green_s"] for p in phases) + len(phases) * (yellow_s + all_red_s)
     return round(min(config_s, own_s), 3)
 
 

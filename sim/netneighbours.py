@@ -126,7 +126,12 @@ def add_paired(
         for n in nodes_of[t["id"]]:
             for e in n.getIncoming():
                 other = tls_of_node.get(e.getFromNode().getID())
-                if other in by_id and other != t["id"] and min(ln.getLength() for ln in e.getLanes()) < link_m:
+                if (
+                    other is not None
+                    and other in by_id
+                    and other != t["id"]
+                    and min(ln.getLength() for ln in e.getLanes()) < link_m
+                ):
                     near[t["id"]].add(other)
                     near[other].add(t["id"])
     for tid, t in by_id.items():

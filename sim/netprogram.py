@@ -34,11 +34,16 @@ from __future__ import annotations
 import functools
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from controller.errors import NetworkError
 from sim.xmlfiles import UNREADABLE_XML, open_xml
+
+if TYPE_CHECKING:  # sumolib has no type information: this reads as Any, and names what is passed
+    from sumolib.net import TLS, Net
 
 STAGE_GREEN = frozenset("Gg")
 YELLOW = frozenset("yYu")
@@ -103,7 +108,7 @@ class StagePlan:
     segments_s: tuple[float, ...] = ()
 
 
-def net_program(tl, net_path: str, program_id: str | None = None) -> Program | None:
+def net_program(tl: TLS, net_path: str, program_id: str | None = None) -> Program | None:
     """The program a network file makes active for a sumolib TLS: the last one it lists, or the
     one named `program_id` (a NEMA program as its fixed-time cycle, `nema_cycle`, read from the
     file: sumolib drops the phases' yellow and red)."""
@@ -439,7 +444,7 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
     return out
 
 
-def program_named(tl, net_path: str, files: list[Path], program_id: str) -> Program | None:
+def program_named(tl: TLS, net_path: str, files: list[Path], program_id: str) -> Program | None:
     """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
     additional files, else the network's (with an offset the files set on it); None when neither
     has it (SUMO's own 'off')."""
@@ -452,7 +457,7 @@ def program_named(tl, net_path: str, files: list[Path], program_id: str) -> Prog
 
 
 def active_programs(
-    net, net_path: str, additional: list[Path], begin_s: float | None = None
+    net: Net, net_path: str, additional: list[Path], begin_s: float | None = None
 ) -> dict[str, Program | None]:
     """The program SUMO starts each traffic light of a sumolib net with: the last tlLogic for it
     in the additional files (loaded in order after the network), else the network's; with
@@ -474,7 +479,7 @@ def active_programs(
     return out
 
 
-def _min_dur(value: object, actuated: bool) -> float | None:
+def _min_dur(value: Any, actuated: bool) -> float | None:
     """A phase's minDur as the program's minimum, for an actuated program that gives one."""
     try:
         v = float(value) if actuated and value not in (None, "") else -1.0
@@ -512,7 +517,7 @@ def _shorter(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _never_stopped(letters) -> bool:
+def _never_stopped(letters: Iterable[str]) -> bool:
     """A link the signal never controls: green or off in every phase, but not off in some and
     green in others. Such a link (a left turn the city switches off, yielding on 'o', and
     protects in a stage of its own: SUMO's RiLSA_example4) is a controlled movement: its
@@ -525,7 +530,12 @@ def is_stage(state: str) -> bool:
     return any(c in STAGE_GREEN for c in state) and not any(c in YELLOW for c in state)
 
 
-def _longest_run(phases: list[ProgramPhase], hit) -> float:
+def _shows_yellow(link: int) -> Callable[[ProgramPhase], bool]:
+    """Whether a phase shows `link` yellow."""
+    return lambda p: p.state[link] in "yY"
+
+
+def _longest_run(phases: list[ProgramPhase], hit: Callable[[ProgramPhase], bool]) -> float:
     """Longest cyclic run of consecutive phases for which hit(phase) holds."""
     n = len(phases)
     if all(hit(p) for p in phases):
@@ -554,7 +564,7 @@ def stage_plan(program: Program) -> StagePlan:
     if odd:
         raise ValueError(f"unknown signal letters {odd}")
     phases = merge_runs(program.phases)
-    by_green: dict[frozenset[int], list] = {}
+    by_green: dict[frozenset[int], list[Any]] = {}  # [state, summed duration, shortest minimum]
     for ph in phases:
         if is_stage(ph.state):
             green = frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN)
@@ -567,7 +577,7 @@ def stage_plan(program: Program) -> StagePlan:
     stages = tuple(Stage("".join(c if c in _KEPT else "r" for c in st), dur, mn) for st, dur, mn in by_green.values())
     greens = set().union(*by_green) if by_green else set()
     ever = {i for p in phases for i, c in enumerate(p.state) if c in STAGE_GREEN}
-    yellow_s = max((_longest_run(phases, lambda p, i=i: p.state[i] in "yY") for i in range(n_links)), default=0.0)
+    yellow_s = max((_longest_run(phases, _shows_yellow(i)) for i in range(n_links)), default=0.0)
     all_red_s = _longest_run(phases, lambda p: not any(c in STAGE_GREEN or c in "yY" for c in p.state))
     spans, first = _timeline(program.phases, list(by_green))
     clearances = link_clearances_s(phases, yellow_s + all_red_s, list(by_green), yellow_s)

@@ -24,8 +24,9 @@ from controller.errors import DefinitionError
 def sumo_home() -> str:
     import sumo  # the eclipse-sumo wheel
 
-    os.environ.setdefault("SUMO_HOME", sumo.SUMO_HOME)
-    return sumo.SUMO_HOME
+    home: str = sumo.SUMO_HOME
+    os.environ.setdefault("SUMO_HOME", home)
+    return home
 
 
 def sumo_binary(name: str = "sumo") -> str:
@@ -39,12 +40,14 @@ def load_api(prefer_libsumo: bool = True) -> ModuleType:
         try:
             import libsumo
 
-            return libsumo
+            api: ModuleType = libsumo
+            return api
         except ImportError:
             pass
     import traci
 
-    return traci
+    fallback: ModuleType = traci
+    return fallback
 
 
 def start_command(api: ModuleType) -> str:

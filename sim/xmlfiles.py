@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import io
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
-from typing import IO
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -16,7 +16,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 UNREADABLE_XML: tuple[type[Exception], ...] = (ET.ParseError, OSError, EOFError, zlib.error)
 
 
-def open_xml(path: str | Path) -> IO[bytes]:
+def open_xml(path: str | Path) -> io.BufferedIOBase:
     """The file at `path` for reading as XML bytes, decompressed when it is gzip (by its first two
     bytes, as SUMO and sumolib tell: a city's `net.xml.gz`, `rou.xml.gz`, `add.xml.gz`). Raises
     FileNotFoundError as open() does; a caller parsing it catches UNREADABLE_XML."""
