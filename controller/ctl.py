@@ -67,7 +67,7 @@ def add_parser(sub: Any) -> None:
     liveopts.add_options(c, speed=True)
     cs = c.add_subparsers(dest="ctl_command", required=True)
     st = cs.add_parser("status", help="table of junctions")
-    st.add_argument("--junction", default=None)
+    st.add_argument("--junction", default=None, metavar="J", help="only this junction's line")
     st.add_argument(
         "--watch",
         nargs="?",
@@ -78,11 +78,13 @@ def add_parser(sub: Any) -> None:
         help="refresh every S seconds (default 2) until Ctrl-C",
     )
     ov = cs.add_parser("override", help="take a junction over")
-    ov.add_argument("junction")
+    ov.add_argument("junction", help="the junction taken over")
     what = ov.add_mutually_exclusive_group(required=True)
-    what.add_argument("--hold-phase", type=int, default=None, metavar="N")
-    what.add_argument("--plan", type=Path, default=None, metavar="FILE")
-    what.add_argument("--flash", action="store_true")
+    what.add_argument("--hold-phase", type=int, default=None, metavar="N", help="keep phase N green")
+    what.add_argument(
+        "--plan", type=Path, default=None, metavar="FILE", help="run this fixed cycle (TOML or JSON; docs/operators.md)"
+    )
+    what.add_argument("--flash", action="store_true", help="flashing operation")
     ov.add_argument(
         "--for",
         dest="for_s",
@@ -106,7 +108,7 @@ def add_parser(sub: Any) -> None:
         help="seconds to wait for the validation verdict (default [validation] timeout_s + --timeout)",
     )
     rel = cs.add_parser("release", help="give a junction back to the service's policy")
-    rel.add_argument("junction")
+    rel.add_argument("junction", help="the junction given back")
     _add_policy_parser(cs)
 
 

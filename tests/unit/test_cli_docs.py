@@ -65,3 +65,14 @@ def test_every_option_a_documented_command_line_gives_is_real():
                 f"{f.name}: {cmd} {o}" for o in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest) if o not in known
             ]
     assert not wrong, "documented options the command does not have:\n" + "\n".join(wrong)
+
+
+def test_every_option_and_argument_has_a_help_text():
+    """`--help` of every command says what each of its options and positional arguments is."""
+    bare = [
+        f"{name or '(top)'} {a.option_strings or a.dest}"
+        for name, parser in _commands().items()
+        for a in parser._actions
+        if not isinstance(a, argparse._SubParsersAction) and a.dest != "help" and not a.help
+    ]
+    assert not bare, "without a help text:\n" + "\n".join(bare)
