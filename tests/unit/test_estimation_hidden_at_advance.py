@@ -87,3 +87,18 @@ def test_a_vehicle_standing_over_the_advance_loop_keeps_it():
     for _ in range(TRANSIT_HISTORY_TICKS):
         f.step(reading("N_adv", {}, 1.0, 0.0), _quiet("N_stop"), green=1)
     assert _hidden(f) > 5.0
+
+
+def test_with_the_count_balance_an_empty_stop_line_still_keeps_it():
+    """With `hidden_queue_balance` too, the empty stop-line loop's clear of the queue past the advance loop is the
+    advance loop's reading (the balance only stops a clear while that loop stands), not the stop line's."""
+    f = Feed(
+        cfg=Config(
+            estimation=EstimationParams(flow_window_s=60.0, hidden_clear_at_advance=True, hidden_queue_balance=True)
+        )
+    )
+    _jam(f)
+    assert _hidden(f) > 5.0
+    for _ in range(4):
+        f.step(_quiet("N_adv"), _quiet("N_stop"), green=0)
+    assert _hidden(f) > 5.0
