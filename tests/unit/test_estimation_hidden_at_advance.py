@@ -102,3 +102,16 @@ def test_with_the_count_balance_an_empty_stop_line_still_keeps_it():
     for _ in range(4):
         f.step(_quiet("N_adv"), _quiet("N_stop"), green=0)
     assert _hidden(f) > 5.0
+
+
+def test_without_a_working_advance_loop_the_empty_stop_line_clears_it_as_before():
+    """The advance loop's readings need the loop: one gone faulty (missing since the jam) leaves the clear to the
+    stop-line loop empty for `clear_gap_s`, as with the key off."""
+    f = _feed(True)
+    _jam(f)
+    for _ in range(320):  # the advance loop sends nothing: faulty
+        f.step(reading("N_stop", {}, 1.0, 0.0), green=1, drop=("N_adv",))
+    assert _hidden(f) > 5.0 and bool(f.est.health.faulty[0])
+    for _ in range(4):
+        f.step(_quiet("N_stop"), green=0, drop=("N_adv",))
+    assert _hidden(f) == 0.0
