@@ -18,10 +18,7 @@ The schedule, in cycles C of the group's program (`params`: HarmParams):
   window is counted again; and only where the group held, on average over that window, at least
   `group_trial_hidden_pcu` PCU upstream of its advance loops (the estimator's hidden queue: demand
   its loops cannot count; where none waits there the policy serves what arrives, and a trial only
-  costs); and only where that window counted enough crossings for a gain of `group_trial_min_gain`
-  (a fraction) in the plan's to stand out beyond `group_trial_z` standard errors (least_count_pcu:
-  a trial that could only find a larger gain can only keep the policy, and costs what the plan
-  loses while it runs); and, with `group_trial_green`, only where the plan's greens give the group's
+  costs); and, with `group_trial_green`, only where the plan's greens give the group's
   lanes at least the green lane-seconds a second the policy showed them over that window (the roadside's
   status: green_lanes): a plan that shows less green can cross more only by crossing more a green
   second, and where it shows much less (a short cycle, its intergreens a large share of it) a trial
@@ -194,13 +191,6 @@ def _other(side: Side) -> Side:
     return "plan" if side == "policy" else "policy"
 
 
-def least_count_pcu(z: float, gain: float) -> float:
-    """The PCU a window must count for the other side's crossing `gain` (a fraction) more over as long
-    to be significant (`better`): N gain > z sqrt(N + N (1 + gain)), N > z^2 (2 + gain) / gain^2.
-    Example: z 2, gain 0.2: 220 PCU. 0: gain 0 (no least)."""
-    return z * z * (2.0 + gain) / (gain * gain) if gain > 0 else 0.0
-
-
 def better(a: Count, b: Count, z: float) -> int:
     """+1: `a` crossed significantly more a second than `b` (beyond z standard errors of the difference,
     each a Poisson count); -1: significantly less; 0: neither."""
@@ -227,7 +217,6 @@ def advance(
     z: float,
     hidden_pcu: float = 0.0,
     hidden_min_pcu: float = 0.0,
-    min_gain: float = 0.0,
     green_lanes_now: float = 0.0,
     plan_green_lanes: float = math.inf,
     green_sat_pcu_s_now: float = 0.0,
@@ -236,10 +225,10 @@ def advance(
     """The group's trial state at now_s, given its stop-line crossings so far (PCU, cumulative), the
     plan's least wait of each (s, summed: uniform_wait_s, cumulative) and its queue at the loops now
     (PCU), and the reason when a trial begins or ends this tick (None: neither). `hidden_pcu`: its
-    hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average, and
-    a policy's window that counted least_count_pcu(z, min_gain) PCU or more. `green_lanes_now`: its
-    lanes green now (the roadside's status); a trial of the plan needs the policy's window to have shown
-    no more green lanes on average than `plan_green_lanes` (the plan's: green_lanes; inf: no gate).
+    hidden queue now (PCU); a trial of the plan needs at least `hidden_min_pcu` of it on average.
+    `green_lanes_now`: its lanes green now (the roadside's status); a trial of the plan needs the policy's
+    window to have shown no more green lanes on average than `plan_green_lanes` (the plan's: green_lanes;
+    inf: no gate).
     `green_sat_pcu_s_now`: the saturation flow of those lanes (PCU/s); a trial of the plan needs the
     policy's window to have crossed at least `min_degree` of it integrated (Count.degree; 0: no gate)."""
     dt_s = 0.0 if math.isnan(st.t_s) else max(now_s - st.t_s, 0.0)
@@ -252,8 +241,7 @@ def advance(
         green_sat_total_pcu=st.green_sat_total_pcu + green_sat_pcu_s_now * dt_s,
     )
     hid, green, sat = st.hidden_total_pcu_s, st.green_total_lane_s, st.green_sat_total_pcu
-    least_pcu = least_count_pcu(z, min_gain)
-    gates = (hidden_min_pcu, least_pcu, plan_green_lanes, min_degree)
+    gates = (hidden_min_pcu, plan_green_lanes, min_degree)
     nxt, why = _advance(st, group, crossed_pcu, floor_pcu_s, now_s, cycles, retry_cycles, z, gates)
     if nxt.hidden_total_pcu_s != hid or nxt.green_total_lane_s != green or nxt.green_sat_total_pcu != sat:
         nxt = replace(nxt, hidden_total_pcu_s=hid, green_total_lane_s=green, green_sat_total_pcu=sat)
@@ -269,7 +257,7 @@ def _advance(
     cycles: float,
     retry_cycles: float,
     z: float,
-    gates: tuple[float, float, float, float],
+    gates: tuple[float, float, float],
 ) -> tuple[TrialState, str | None]:
     c = group.cycle_s
     if st.running == st.kept:
@@ -292,21 +280,21 @@ def _while_kept(
     floor_pcu_s: float,
     now_s: float,
     cycles: float,
-    gates: tuple[float, float, float, float] = (0.0, 0.0, math.inf, 0.0),
+    gates: tuple[float, float, float] = (0.0, math.inf, 0.0),
 ) -> tuple[TrialState, str | None]:
     """The side kept runs: counted over the cycles before the trial due, which then begins; a trial
     of the plan only where the policy's wait exceeds the plan's least (Count.floor_s), the group held
-    `gates[0]` PCU hidden on average, the window counted `gates[1]` PCU (least_count_pcu), showed
-    no more green lanes on average than the plan's `gates[2]` (green_lanes) and used its green at a
-    degree of at least `gates[3]` (Count.degree), else the window is counted again."""
+    `gates[0]` PCU hidden on average, showed no more green lanes on average than the plan's
+    `gates[1]` (green_lanes) and used its green at a degree of at least `gates[2]` (Count.degree),
+    else the window is counted again."""
     c = group.cycle_s
     if math.isinf(st.mark_s) and now_s >= st.next_trial_s - cycles * c:
         st = _marked(st, now_s, crossed_pcu, floor_pcu_s)
     if now_s < st.next_trial_s or math.isinf(st.mark_s) or now_s <= st.mark_s:
         return st, None
     kept = _count(st, crossed_pcu, floor_pcu_s, now_s)
-    hidden_min_pcu, least_pcu, plan_green, min_degree = gates
-    gated = kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s or kept.pcu < least_pcu
+    hidden_min_pcu, plan_green, min_degree = gates
+    gated = kept.wait_s <= kept.floor_s or kept.hidden_pcu_s < hidden_min_pcu * kept.s
     gated = gated or kept.green_lane_s > plan_green * kept.s or kept.degree < min_degree
     if st.kept == "policy" and gated:
         return replace(_marked(st, now_s, crossed_pcu, floor_pcu_s), next_trial_s=now_s + cycles * c), None

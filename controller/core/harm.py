@@ -217,10 +217,6 @@ class HarmParams:
     # group_trial: the plan is tried only where the group held at least this many PCU upstream of its advance
     # loops on average over the policy's window (the estimator's hidden queue: demand its loops cannot count)
     group_trial_hidden_pcu: float = 1.0
-    # group_trial: the least gain (a fraction) in the plan's crossings a trial is run to find: the plan is tried
-    # only where the policy's window counted enough crossings for that gain to be significant at group_trial_z
-    # (grouptrial.least_count_pcu; 0: no least)
-    group_trial_min_gain: float = 0.15
     # group_trial: the plan is tried only where its greens show the group's lanes at least as much green (lanes
     # green, on average over its cycle) as the policy showed them over its window (the roadside's status).
     # false: no such gate

@@ -893,7 +893,6 @@ class Core:
                 *args,
                 hidden_pcu=hidden,
                 hidden_min_pcu=h.group_trial_hidden_pcu,
-                min_gain=h.group_trial_min_gain,
                 green_lanes_now=lanes_now,
                 plan_green_lanes=self._plan_green[g.name],
                 green_sat_pcu_s_now=sat_now,
