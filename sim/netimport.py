@@ -98,10 +98,11 @@ def _junction_tables(
     at_begin_s = begin_s if cfg.timing.waut_program_at_begin else None
     programs = netprogram.active_programs(net, net_path, files, at_begin_s)
     src = netdetectors.loop_source(net, cfg, files, detectors)
+    responses = netmovements.right_of_way(net_path)  # one pass over the file for every light's yields
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
-            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, net_path)
+            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, responses)
             junction = _parsed(table, f"{net_path}#{tl.getID()}")
             if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
                 table["phases"] = derived_phases
@@ -169,12 +170,12 @@ def _junction_table(
     program: netprogram.Program | None,
     cfg: Config,
     src: netdetectors.LoopSource,
-    net_path: str,
+    responses: dict[str, dict[int, str]],
 ) -> tuple[dict[str, Any], set[sumolib.net.node.Node], list[dict[str, Any]] | None]:
     """One junction's TOML table (neighbours still empty), the nodes it controls, and, where
     the table has the program's own transitions, its phases as without them (their base greens
     follow the derived intergreens: the phases to write if the loader refuses the transitions).
-    `net_path`: the network's file (its right of way, netmovements.add_yields). Raises
+    `responses`: the network file's right of way (netmovements.right_of_way, for add_yields). Raises
     NotControllable with the reason when the traffic light cannot be controlled safely."""
     if program is None:
         raise netstages.NotControllable(_no_program_reason(tl))
@@ -203,7 +204,7 @@ def _junction_table(
     cycle_max_s = max(t.cycle_max_s, plan.cycle_s)
     netstages.check_minimum_cycle(phases, cycle_max_s)
     netmovements.add_conflicts(movements, phases)
-    netmovements.add_yields(tl, movements, net_path)
+    netmovements.add_yields(tl, movements, responses)
     table = {
         "id": tl.getID(),
         "n_links": n_links,

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -215,9 +214,11 @@ def add_conflicts(movement_tables: list[dict[str, Any]], phase_tables: list[dict
         )
 
 
-def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]], net_path: str | Path) -> None:
+def add_yields(
+    tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]], responses: dict[str, dict[int, str]]
+) -> None:
     """Set each movement's `yields_to`: the movements some link of it gives way to by the network's right of way
-    (the `response` of SUMO's `<request>` at the link's junction in the network file at `net_path`, right_of_way),
+    (`responses`: the `response` of SUMO's `<request>` by junction and index, right_of_way of the network file),
     such as a permitted left to the oncoming through, and not a right turn to it (in right-hand traffic a right turn
     crosses no oncoming stream; it gives way to the pedestrians it crosses, which are no movement). Left unset (not
     known) on every movement when the network carries no right of way for one of the light's vehicle links."""
@@ -225,7 +226,6 @@ def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]], net_p
     for m in movement_tables:
         for link in m["links"]:
             movement_of.setdefault(link, set()).add(m["id"])
-    responses = right_of_way(net_path)
     gives: dict[int, set[int]] = {}  # signal link -> the signal links it gives way to
     for node, conns in _node_links(tl, set(movement_of)).items():
         at = [(node.getLinkIndex(c), link) for c, link in conns]  # sumolib's getLinkIndex walks the node's links
@@ -245,17 +245,12 @@ def add_yields(tl: sumolib.net.TLS, movement_tables: list[dict[str, Any]], net_p
 def right_of_way(net_path: str | Path) -> dict[str, dict[int, str]]:
     """Per junction of the network file at `net_path` (gzip or not), its `<request>` elements' `response` by
     `index`: SUMO's right of way, read from the file (not from sumolib's private node fields, whose renaming would
-    silently leave every `yields_to` unset). One pass over the file, cached per path and modification time. Example:
-    `<junction id="A0" ...><request index="0" response="0100" .../>` gives {"A0": {0: "0100"}}."""
-    p = Path(net_path)
-    return _right_of_way(str(p), p.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _right_of_way(path: str, mtime_ns: int) -> dict[str, dict[int, str]]:
+    silently leave every `yields_to` unset). One pass over the file as it is now; the import reads it once per network
+    and hands it to add_yields. Example: `<junction id="A0" ...><request index="0" response="0100" .../>` gives
+    {"A0": {0: "0100"}}."""
     out: dict[str, dict[int, str]] = {}
     current: dict[int, str] | None = None
-    with open_xml(path) as source:
+    with open_xml(net_path) as source:
         for event, elem in ET.iterparse(source, events=("start", "end")):
             if event == "start":
                 if elem.tag == "junction":

@@ -17,6 +17,7 @@ from controller.config import load_config
 from controller.core.estimation import Layout
 from controller.core.policies.max_pressure import given_way_lanes, yield_lanes
 from controller.junctions import load_intersections
+from sim import netmovements
 from sim.netimport import import_net, read_net
 from sim.netmovements import right_of_way
 from tests.scenarios import pedestrian_net
@@ -116,13 +117,32 @@ def test_right_of_way_reads_each_junction_s_requests_from_a_plain_or_gzip_file(t
     assert right_of_way(gz) == plain
 
 
-def test_right_of_way_reads_a_network_file_again_once_it_is_rewritten(tmp_path: Path) -> None:
-    """right_of_way keeps a file's reading by path and modification time: a network written again at the same path
-    (netconvert run anew over a scenario) is read again, not served the reading of the file it replaced."""
+def test_right_of_way_reads_the_file_as_it_is_now_even_at_the_same_modification_time(tmp_path: Path) -> None:
+    """right_of_way keeps no reading between calls (no module-level cache): a network written again at the same path
+    within the file system's clock step (netconvert run anew over a scenario) is read anew, not served the reading of
+    the file it replaced."""
     net = pedestrian_net(tmp_path)
     before = right_of_way(net)
-    text = net.read_text()
+    text, mtime_ns = net.read_text(), net.stat().st_mtime_ns
     assert 'response="' in text
     net.write_text(text.replace('response="', 'response="1', 1).replace('foes="', 'foes="1', 1))
-    os.utime(net, ns=(net.stat().st_atime_ns, net.stat().st_mtime_ns + 1_000_000_000))
+    os.utime(net, ns=(net.stat().st_atime_ns, mtime_ns))
     assert right_of_way(net) != before
+
+
+def test_the_import_reads_the_right_of_way_once_for_all_the_lights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The network file's `<request>` elements are read in one pass per import and handed to every light's
+    add_yields, not read again for each light."""
+    net = pedestrian_net(tmp_path)
+    calls: list[str] = []
+
+    def counted(path: str | Path) -> dict[str, dict[int, str]]:
+        calls.append(str(path))
+        return right_of_way(path)
+
+    monkeypatch.setattr(netmovements, "right_of_way", counted)
+    written = import_net(net, tmp_path / "j", CFG)
+    assert len(written) > 1 and calls == [str(net)]
+    assert all("yields_to" in p.read_text() for p in written)
