@@ -39,12 +39,19 @@ def upstream_queue_pcu(layout: Layout, est: Estimate) -> np.ndarray:
 def blocking_queue_pcu(layout: Layout, est: Estimate, beyond_pcu: np.ndarray | None = None) -> np.ndarray:
     """(movements,) the part of `upstream_queue_pcu` that reaches the junction at the head of each
     lane's link: per lane, the hidden queue beyond what the link stores upstream of the advance
-    loop (`Layout.lane_adv_room_pcu`), never below 0, split between the movements as the estimator
-    splits it. A queue past the advance loop of a 333 m entry whose loop stands 80 m from the stop
-    line holds no one but itself until it is 33 PCU long; past a loop at the start of a 34 m exit of
-    a ring it stands in the ring at once ([max_pressure] spill_room). `beyond_pcu` (lanes,): PCU more
-    of room past the link's head per lane (None: none)."""
+    loop (`lane_spill_pcu`), split between the movements as the estimator splits it. A queue past the
+    advance loop of a 333 m entry whose loop stands 80 m from the stop line holds no one but itself until
+    it is 33 PCU long; past a loop at the start of a 34 m exit of a ring it stands in the ring at once
+    ([max_pressure] spill_room). `beyond_pcu` (lanes,): PCU more of room past the link's head per lane
+    (None: none)."""
+    out: np.ndarray = layout.lane_share @ lane_spill_pcu(layout, est, beyond_pcu)
+    return out
+
+
+def lane_spill_pcu(layout: Layout, est: Estimate, beyond_pcu: np.ndarray | None = None) -> np.ndarray:
+    """(lanes,) PCU of each lane's hidden queue beyond what its link stores upstream of the advance loop
+    (`Layout.lane_adv_room_pcu`, plus `beyond_pcu` where given), never below 0: the one reading of a
+    spill past the link's head that blocking_queue_pcu and spill_red.whole_spill_pcu split."""
     room = layout.lane_adv_room_pcu if beyond_pcu is None else layout.lane_adv_room_pcu + beyond_pcu
-    blocking = np.maximum(est.lanes.hidden_pcu - room, 0.0)
-    out: np.ndarray = layout.lane_share @ blocking
+    out: np.ndarray = np.maximum(est.lanes.hidden_pcu - room, 0.0)
     return out

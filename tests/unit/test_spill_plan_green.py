@@ -20,6 +20,7 @@ from controller.core.policies.spill_red import (
     whole_spill_pcu,
 )
 from controller.core.safety import SignalView
+from controller.core.spillback import blocking_queue_pcu
 from controller.junctions import parse_intersection
 from controller.model import PhaseWish
 from tests.junction_fixtures import two_phase_raw
@@ -220,3 +221,13 @@ def test_max_pressure_spill_plan_green_stays_on_a_tie_between_phases_that_keep_i
     plain, key = MaxPressurePolicy(NO_LOSS), MaxPressurePolicy(KEY)
     assert plain.decide(plain.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(2)
     assert key.decide(key.init(lay, 0.0), lay, est, sig, 100.0)[1] == PhaseWish(1)
+
+
+def test_whole_spill_reads_the_room_past_the_link_s_head_as_the_blocking_queue_does():
+    """One reading of the spill past a lane's room (spillback.lane_spill_pcu): where every lane's spill reaches a
+    whole PCU, whole_spill_pcu is blocking_queue_pcu to the bit, on the ring exit and with the entry's room cut."""
+    lay, est, _ = ring_exit_and_long_entry(1.2, 40.0)
+    tight = replace(lay, lane_adv_room_pcu=np.minimum(lay.lane_adv_room_pcu, 3.0))
+    for layout in (lay, tight):
+        spill = blocking_queue_pcu(layout, est)
+        assert spill.any() and np.array_equal(whole_spill_pcu(layout, est), spill)

@@ -57,6 +57,7 @@ import numpy as np
 
 from controller.core.estimation import Estimate, Layout
 from controller.core.safety import max_red_s
+from controller.core.spillback import lane_spill_pcu
 from controller.model import Intersection
 
 
@@ -209,7 +210,7 @@ def whole_spill_pcu(layout: Layout, est: Estimate) -> np.ndarray:
     past its room counts once it reaches 1 PCU, split between the movements as the estimator splits it. The
     hidden queue grows by the learnt flow while the advance loop stands and drains by what crosses it, so it
     leaves fractions that count no vehicle (docs/policies.md, `spill_plan_green`: what SUMO showed)."""
-    spill = np.maximum(est.lanes.hidden_pcu - layout.lane_adv_room_pcu, 0.0)
+    spill = lane_spill_pcu(layout, est)
     out: np.ndarray = layout.lane_share @ np.where(spill >= 1.0, spill, 0.0)
     return out
 
