@@ -4,6 +4,8 @@ Definition-time errors (bad files, bad config) are raised early, at load time, a
 file and the field. Run-time errors are split by whether the service can carry on.
 """
 
+from os import PathLike
+
 
 class TscError(Exception):
     """Base of every error this project raises on purpose."""
@@ -12,7 +14,7 @@ class TscError(Exception):
 class DefinitionError(TscError):
     """Something loaded from disk is wrong; raised at load time, before anything runs."""
 
-    def __init__(self, path: str, field: str, problem: str) -> None:
+    def __init__(self, path: str | PathLike[str], field: str, problem: str) -> None:
         self.path = str(path)
         self.field = field
         self.problem = problem

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -68,7 +69,7 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def format_table(summaries: list[dict], baseline: dict | None = None) -> str:
+def format_table(summaries: list[dict[str, Any]], baseline: dict[str, Any] | None = None) -> str:
     """Policy comparison: delay, speed, throughput, and ratios to the baseline when given."""
     head = (
         f"{'policy':<14}{'delay s/veh':>12}{'speed km/h':>12}{'arrived/h':>11}"
@@ -100,7 +101,7 @@ def run_in_subprocess(
     sumo_args: tuple[str, ...] = (),
     config: str | None = None,
     extra: tuple[str, ...] = (),
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """libsumo allows one simulation per process: each run gets its own."""
     cmd = simulate_command(sumocfg, out, policy, config=config, options=extra, sumo_args=sumo_args)
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)

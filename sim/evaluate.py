@@ -35,6 +35,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controller.errors import DefinitionError
 
@@ -106,9 +107,9 @@ def mean_delay_parts_s(trips: TripTotals, stats: RunStatistics) -> tuple[float, 
     return trips.time_loss_s / vehicles, (trips.depart_delay_s + waiting_delay_s) / vehicles
 
 
-def junction_rates(junction_counts: Mapping[str, Mapping[str, int]], duration_s: float) -> dict[str, dict]:
+def junction_rates(junction_counts: Mapping[str, Mapping[str, int]], duration_s: float) -> dict[str, dict[str, Any]]:
     """Stop-line crossings per junction and vehicle class -> veh/h, plus the junction total."""
-    rates: dict[str, dict] = {}
+    rates: dict[str, dict[str, Any]] = {}
     for junction, by_class in junction_counts.items():
         for vclass, count in by_class.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -128,7 +129,7 @@ def summarise(
     *,
     duration_s: float,
     junction_counts: Mapping[str, Mapping[str, int]] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The summary.json dict from parsed totals. Pure: no files, no SUMO."""
     time_loss_s, depart_delay_s = mean_delay_parts_s(trips, stats)
     return {
@@ -295,7 +296,7 @@ def evaluate(
     begin_s: float,
     end_s: float,
     junction_counts: Mapping[str, Mapping[str, int]] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Score a run from its tripinfo and statistics files; returns the summary.json dict.
 
     ``begin_s``/``end_s`` bound the simulated period (s) used for the per-hour rates.
@@ -310,6 +311,6 @@ def evaluate(
     return summarise(trips, stats, duration_s=duration_s, junction_counts=junction_counts)
 
 
-def write_summary(summary: dict, path: str | Path) -> None:
+def write_summary(summary: Mapping[str, Any], path: str | Path) -> None:
     """Write the summary as pretty JSON with sorted keys (stable diffs between runs)."""
     Path(path).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")

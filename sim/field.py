@@ -136,7 +136,7 @@ class SumoField:
         # per junction entering a program through an intergreen (_resume_program): (since, how)
         self._entries: dict[str, tuple[float, ProgramEntry]] = {}
         self._class_of_type: dict[str, str] = {}
-        self._status_sent: dict[str, tuple[tuple, float]] = {}
+        self._status_sent: dict[str, tuple[tuple[object, ...], float]] = {}  # (status_key, when sent)
         self.status_every_s = status_every_s
         for jid in self.junctions:
             self._program[jid] = api.trafficlight.getProgram(jid)
@@ -152,8 +152,7 @@ class SumoField:
         out = {}
         for jid, program in self._program.items():
             logic = next((lg for lg in tl.getAllProgramLogics(jid) if lg.programID == program), None)
-            shown = logic is not None and logic.type != nema
-            out[jid] = tuple(ph.state for ph in logic.phases) if shown else ()
+            out[jid] = tuple(ph.state for ph in logic.phases) if logic is not None and logic.type != nema else ()
         return out
 
     # -- detectors -------------------------------------------------------------------------

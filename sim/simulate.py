@@ -26,6 +26,7 @@ from controller.config import Config
 from controller.core.policies import REGISTRY
 from controller.errors import AdapterError, DefinitionError
 from controller.junctions import load_intersections
+from controller.model import Command, Intersection
 from controller.service import ControllerService, Recorder
 from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
@@ -187,7 +188,9 @@ def begin_s_of(scfg: SumoConfig, user: list[str]) -> float:
         return 0.0
 
 
-def modelled_programs(wauts: Mapping[str, Waut], additional: list[Path], begin_s: float, at_begin: bool) -> dict:
+def modelled_programs(
+    wauts: Mapping[str, Waut], additional: list[Path], begin_s: float, at_begin: bool
+) -> dict[str, str]:
     """Per light a WAUT switches, the program its model describes, for messages: the one in force
     at the begin (`[timing] waut_program_at_begin`) or the one loaded last."""
     if at_begin:
@@ -200,7 +203,7 @@ def modelled_programs(wauts: Mapping[str, Waut], additional: list[Path], begin_s
 
 
 def name_time_of_day_programs(
-    wauts: Mapping[str, Waut], junctions: Mapping, begin_s: float, modelled: Mapping[str, str]
+    wauts: Mapping[str, Waut], junctions: Mapping[str, Intersection], begin_s: float, modelled: Mapping[str, str]
 ) -> None:
     """Name each controlled light whose program a WAUT switches during the run, with the program
     its model describes (`modelled`, by light; and with it do no harm's fixed side and the city's
@@ -221,7 +224,7 @@ def name_time_of_day_programs(
             )
 
 
-def name_baseline_switched_back(wauts: Mapping[str, Waut], junctions: Mapping, policy: str) -> None:
+def name_baseline_switched_back(wauts: Mapping[str, Waut], junctions: Mapping[str, Intersection], policy: str) -> None:
     """`actuated` / `delay_based` (sim/baselines.py): SUMO's controller, loaded last, runs a light
     a WAUT switches only until the WAUT's first switch, which puts one of the city's programs in
     force (SUMO refuses a second program of the same id, so the baseline cannot replace the ones
@@ -238,7 +241,7 @@ def name_baseline_switched_back(wauts: Mapping[str, Waut], junctions: Mapping, p
             )
 
 
-def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict, list[str]]:
+def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict[str, Intersection], list[str]]:
     """Junction models, generated additional files and the SUMO command line.
 
     The junction models are imported from the network and the additional files SUMO will load
@@ -312,7 +315,7 @@ def _junction_models(
     additional: list[Path],
     begin_s: float,
     net: sumolib.net.Net | None = None,
-) -> dict:
+) -> dict[str, Intersection]:
     """The junction models: imported from the network into --out/intersections (an earlier
     import's files there removed first), or read from `req.intersections`; the lights skipped are
     logged with their reason. `net`: the network already read (read_net), else read by the import."""
@@ -399,8 +402,11 @@ class ClosedLoop(Protocol):
     """How the controller and the field exchange one second: in process, or through a broker
     (sim/mqtt_run.py). The field is stepped by `run`; the loop carries the messages."""
 
-    plans_sent: int
-    rejected: Mapping[str, int]
+    @property
+    def plans_sent(self) -> int: ...
+
+    @property
+    def rejected(self) -> Mapping[str, int]: ...
 
     def start(self, begin_s: float) -> None:
         """The roadside controllers' first actuation, before the first step."""
@@ -410,7 +416,7 @@ class ClosedLoop(Protocol):
 
     def close(self) -> None: ...
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Extra entries for summary.json ({} in process)."""
 
 
@@ -423,7 +429,7 @@ class LoopFactory(Protocol):
     def __call__(
         self,
         field: SumoField,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         cfg: Config,
         policy: str,
         begin_s: float,
@@ -433,13 +439,17 @@ class LoopFactory(Protocol):
     ) -> ClosedLoop: ...
 
 
+def _dropped(cmd: Command) -> None:
+    """A command not handed to the field (InProcessLoop's plans_to_field False)."""
+
+
 class InProcessLoop:
     """The controller service called directly: the reference every transport must reproduce."""
 
     def __init__(
         self,
         field: SumoField,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         cfg: Config,
         policy: str,
         begin_s: float,
@@ -469,7 +479,7 @@ class InProcessLoop:
             start_s=begin_s,
             metrics=metrics,
             archive=archive,
-            hand_over=(lambda cmd: field.receive(cmd, self.now_s)) if plans_to_field else (lambda cmd: None),
+            hand_over=self._to_field if plans_to_field else _dropped,
             programs=field.program_states(),  # a junction with a stage its program never shows is refused
             desk=None if twin is None else twin.desk,
             recent=None if twin is None else twin.recent,
@@ -480,6 +490,10 @@ class InProcessLoop:
         # statuses likewise as their messages' JSON objects, checked by the same feed.check_status
         # as a status message (the via-MQTT run encodes and decodes them: test_via_mqtt.py)
         self._statuses: list[dict[str, Any]] = []
+
+    def _to_field(self, cmd: Command) -> None:
+        """The service's command to the field's roadside controller, at the loop's time."""
+        self.field.receive(cmd, self.now_s)
 
     @property
     def plans_sent(self) -> int:
@@ -508,7 +522,7 @@ class InProcessLoop:
         if self._tail is not None:
             self._tail.close()
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         if self._tail is not None:
             self._tail.wait()
         s = self.service
@@ -555,7 +569,7 @@ class MetricsThread:
             self._pool.shutdown(wait=True)
 
 
-def junction_summary(service: ControllerService) -> dict[str, dict]:
+def junction_summary(service: ControllerService) -> dict[str, dict[str, Any]]:
     """Per controlled junction at the end of the run: plans sent, the do-no-harm state (mode,
     switches to the fixed plan, the last reason, the replay's delays per PCU), and, for a junction
     whose decision raised, the ticks it was left on its own program for it, the first one's time and
@@ -566,7 +580,7 @@ def junction_summary(service: ControllerService) -> dict[str, dict]:
     failing = dict(service.last_result.failed)
     out = {}
     for jid, js in service.state.junctions.items():
-        entry: dict = {"plans": js.plans}
+        entry: dict[str, Any] = {"plans": js.plans}
         r = reports.get(jid)
         if r is not None:
             entry.update(
@@ -620,7 +634,7 @@ def start_recorder(
     return recorder
 
 
-def substeps_per_second(api, sumocfg: Path) -> int:
+def substeps_per_second(api: Any, sumocfg: Path) -> int:
     """SUMO's steps in one of the controller's seconds, at the step length SUMO runs; a step
     that does not divide 1 s is refused naming the configuration (`steps_per_second`)."""
     step_s = api.simulation.getDeltaT()
@@ -630,7 +644,7 @@ def substeps_per_second(api, sumocfg: Path) -> int:
     return substeps
 
 
-def step_second(api, field: SumoField, substeps: int) -> tuple[float, int]:
+def step_second(api: Any, field: SumoField, substeps: int) -> tuple[float, int]:
     """SUMO's `substeps` steps to the next whole second, the field's loops read after each but
     the last (SumoField.sample_substep: the second's read aggregates them); returns SUMO's time
     and the vehicles arrived in those steps (SUMO's getArrivedNumber counts the last step's only)."""
@@ -644,7 +658,7 @@ def step_second(api, field: SumoField, substeps: int) -> tuple[float, int]:
 
 
 def step_to_end(
-    api,
+    api: Any,
     loop: ClosedLoop,
     field: SumoField,
     req: SimulateRequest,
@@ -674,7 +688,7 @@ def step_to_end(
         arrived += now_arrived
         loop.second(t)
         progress.update(t - begin_s, detail)
-    return api.simulation.getTime()
+    return float(api.simulation.getTime())
 
 
 def run(
@@ -683,7 +697,7 @@ def run(
     progress: Callable[[str], None] | None = None,
     loop_factory: LoopFactory = InProcessLoop,
     registry: CollectorRegistry | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run the scenario in closed loop; returns the summary (also written to summary.json).
 
     The controller's metrics (controller/adapters/metrics.py) go into `registry` — serve it to
@@ -703,7 +717,7 @@ def run(
         registry = registry if registry is not None else CollectorRegistry()
         # a loop whose service runs in another process (sim/service_process.py) keeps its metrics there
         metrics = None if getattr(loop_factory, "metrics_apart", False) else ServiceMetrics(registry, junctions, cfg)
-        extra = {}
+        extra: dict[str, Any] = {}
         if req.record is not None:
             recorder = extra["archive"] = start_recorder(req.record, req, cfg, scfg, registry, begin_s, end_s)
         if cfg.validation.enabled and controlled and req.policy != "fixed":
@@ -765,7 +779,7 @@ def _start(api: Any, scfg: SumoConfig, args: list[str]) -> None:
         ) from None
 
 
-def _field(api: Any, junctions: dict, cfg: Config, args: list[str], begin_s: float) -> SumoField:
+def _field(api: Any, junctions: dict[str, Intersection], cfg: Config, args: list[str], begin_s: float) -> SumoField:
     """The city: SUMO's lights behind virtual roadside controllers, with the WAUT schedules of the
     additional files SUMO loads (the scenario's, and ours: no WAUT in them)."""
     listed, _ = take_option(args, "--additional-files")
@@ -780,7 +794,12 @@ def _field(api: Any, junctions: dict, cfg: Config, args: list[str], begin_s: flo
 
 
 def _twin(
-    req: SimulateRequest, scfg: SumoConfig, junctions: dict, cfg: Config, args: list[str], factory: Any
+    req: SimulateRequest,
+    scfg: SumoConfig,
+    junctions: dict[str, Intersection],
+    cfg: Config,
+    args: list[str],
+    factory: Any,
 ) -> SimTwin:
     """[validation] enabled: the gate on the scenario's own network, programs and vehicle types
     (sim/twin_sim.py), in process only."""
@@ -797,12 +816,12 @@ def _twin(
 def _summary(
     req: SimulateRequest,
     sumo_api: str,
-    junctions: Mapping,
+    junctions: Mapping[str, Intersection],
     field: SumoField,
     loop: ClosedLoop,
     span_s: tuple[float, float],
     wall_s: float,
-) -> dict:
+) -> dict[str, Any]:
     """The run's evaluation (sim/evaluate.py) over span_s = (begin, end) simulated seconds, with
     what the controller and the field counted."""
     summary = evaluate(
