@@ -85,8 +85,8 @@ TABLE_SHARE_JUNCTIONS = 200
 TABLE_LOOK_S = 0.002
 # Second-generation garbage collections per full one once the heap is frozen (freeze_heap;
 # CPython's default 10). A tick's garbage is freed by reference counting: full passes over a
-# 2,500-junction region's state found nothing to collect, and one came every tick at that size,
-# ~15 % of the tick thread's CPU (BENCHMARKS.md, S session 28). Cycles are still collected,
+# 2,500-junction region's state found nothing to collect, and one came every tick at that size, a
+# share of the tick thread's CPU no decision needs (BENCHMARKS.md, S session 28). Cycles are still collected,
 # a hundred times more rarely.
 FULL_GC_AFTER_GEN1 = 1000
 
@@ -98,8 +98,8 @@ class IdleCollector:
     generation whose count is over its threshold; FULL_GC_AFTER_GEN1 for the oldest). A tick's garbage is
     freed by reference counting. Inside the tick, the young generation's count (allocations less
     deallocations) passed its 700 dozens of times a tick at a region's size, as the new state was built
-    before the old was freed, and each time a collection walked the young objects alive (11-47 ms a tick
-    at 2,500 junctions: BENCHMARKS.md, issue 12, T, session 53); read once a tick, in idle time, the count
+    before the old was freed, and each time a collection walked the young objects alive (a tick's time
+    measured in BENCHMARKS.md, issue 12, T, session 53); read once a tick, in idle time, the count
     is mostly under its threshold without roadside statuses (with them, one young collection a tick, off
     the tick). Garbage in a cycle adds to the count until it is collected, as before. A collection
     still owed when a tick starts (no idle moment since the last tick: an overrun) is run then

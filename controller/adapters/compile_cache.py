@@ -1,7 +1,7 @@
 """numba's disk cache for the service's compiled loops, and `warm_up`: what a process's first ticks would
 compile, compiled (or loaded from that cache) at its start. Used by `run` (controller/live.py) and bench_mqtt's
 controllers; I/O, so not in the core (webster_net compiles without a cache). Not by `simulate`: loading at the
-start costs numba's start (0.68-0.71 s of CPU alone) also in the runs that never call the loop (BENCHMARKS.md, issue 12,
+start costs numba's own start also in the runs that never call the loop (BENCHMARKS.md, issue 12,
 E, session 56); a lazy load needs the core to take its compiled form from the caller."""
 
 from __future__ import annotations

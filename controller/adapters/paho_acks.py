@@ -4,8 +4,8 @@ paho 2.2 calls `_update_inflight` whenever a QoS 1 or 2 message it sent is ackno
 its PUBACK or PUBCOMP) while `max_inflight_messages` is above 0: the walk goes through every message still in
 `_out_messages`, in order, to send those queued behind the in-flight limit. A controller publishes a tick's plans
 together (about 500 a region and tick at 5,000 junctions, replan_spread 1) and, pumped, reads their PUBACKs
-after them: each PUBACK then walks the plans still unacknowledged, about n^2 / 2 steps a tick, 7.7 ms of CPU for
-500 plans (BENCHMARKS.md, issue 12, D session 46).
+after them: each PUBACK then walks the plans still unacknowledged, about n^2 / 2 steps a tick (its CPU for a
+region's plans: BENCHMARKS.md, issue 12, D session 46).
 
 The walk sends something only when a message waits queued (paho's state `mqtt_ms_queued`). Every message of
 `_out_messages` is QoS 1 or 2 (paho sends QoS 0 without keeping it) and is either in flight, counted in

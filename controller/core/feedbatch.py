@@ -10,7 +10,7 @@ known classes and integer counts within [0, max_count(period_s)] and numbers for
 speed. A junction's k-th plain message of the batch is in layer k (its first in layer 0), and
 the messages of a layer with the same (t, period_s) share a frame; the frames go layer by layer
 (a tick that takes two seconds of every junction, after a late start or an overrun, validates two
-frames, not 1 + the second seconds one by one at ~10 times the cost: T, session 54). Every other
+frames, not 1 + the second seconds one by one at many times the cost: BENCHMARKS.md, T, session 54). Every other
 message is left to `decode_detector_message` (core/feed.py), one by one, which gives the reason it
 is refused, or reads it: malformed JSON (or JSON orjson does not read exactly as the json module:
 NaN, numbers beyond the float range, a byte-order mark), a wrong type or an out-of-range count

@@ -142,7 +142,7 @@ class MaxPressureParams:
     # every link (full_green_lanes) whose exits include a controlled neighbour's approach that is not a short link
     # and whose light, by the stage it reports, shows red to it (stalled_movements, exits_held), no longer holds
     # the green: it waits for room on a link its far light is not draining, and the green it holds is lost time;
-    # 0: off (on at 5 since session 44: config.toml's comment)
+    # 0: off (config.toml's comment says why it is on)
     stage_stall_s: float = 0.0  # the phase in force, past its minimum green, under which every stop-line loop of
     # the lanes it serves has for this long been either fully occupied without a count (a head standing, nobody
     # crossing) or empty, at least one occupied: the stage moves nobody, whatever holds the head; its movements hold

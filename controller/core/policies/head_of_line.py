@@ -23,10 +23,9 @@ their queues (head_drop_pcu): the green that cannot use the lane gets none of it
 lane, as a vehicle-actuated controller's). It is dropped in every phase's pressure, also in a phase
 that serves the waiting movement too, where the lane does discharge once the head leaves (RESCO
 ingolstadt21's light gneJ207, seed 2: the green went to a third stage before the through's own).
-Session 41 moved that part to the waiting movements instead; session 42 measured that form, this
-one and one that drops the part only in the phases serving none of the waiting movements: this one
-gave the best figures (BENCHMARKS.md, "the shared lane's head-of-line block: the drop form", K session
-42).
+Of the forms measured (that part moved to the waiting movements instead; this one; the part dropped only
+in the phases serving none of the waiting movements), this one gave the best figures (BENCHMARKS.md,
+"the shared lane's head-of-line block: the drop form", K session 42).
 
 Example: lane E_0 used by E_L (red in phase 0, green in phase 1) and E_T (green in phase 0), 4 PCU
 on the lane (2 each), phase 0 green for 20 s, E_0's stop-line loop occupied and no E_T crossing

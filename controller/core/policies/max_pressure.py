@@ -289,9 +289,8 @@ def update_boxed(
     The streams are Statics.yield_lanes (every protected stream of another approach), not the network's right of
     way (given_way_lanes, which `yield_block_s` reads): here they guard the reading, so more is the safe side. A
     movement that gives way to none of them (a right turn) still gives way to the walkers on its crossing, whom no
-    loop counts; given_way_lanes would read it out of the box as soon as its own stop line is clear (on 19 of the
-    boards' 244 networks a decision could move; rand_fast_3lane_ch seed 1 65.57 -> 64.59 s/veh: BENCHMARKS.md,
-    issue 9, A session 57)."""
+    loop counts; given_way_lanes would read it out of the box as soon as its own stop line is clear (where that
+    moves a decision on the boards: BENCHMARKS.md, issue 9, A session 57)."""
     boxed = boxed | (permitted_c & discharged)
     # (np.count_nonzero and the ufuncs' reduce below are what ndarray.any calls, without its
     # Python-level wrapper: a few microseconds a call, every tick per junction)
@@ -484,8 +483,8 @@ def saturated_successor(
     share and the cover come from
     Bologna pasubio (BENCHMARKS.md, Q session 33): at 232, leaving stage 2 for stage 0, its subset
     stage 4 cut the main through for 4's minimum green and an intergreen; at 219 (nine stages)
-    the stage chosen had a median 0.41 of the highest pressure (51 of 84 below half), a stage the
-    queues do not make long. The intergreens' condition comes from Bologna joined (Q session 34):
+    the stage chosen often had under half of the highest pressure, a stage the queues do not make long.
+    The intergreens' condition comes from Bologna joined (Q session 34):
     at 231 (nine stages, every intergreen 3 s or 0) the program's order 0 -> 5 -> 6 loses 6 s where
     the greedy 0 -> 6 -> 5 loses 3 s (6 -> 5 keeps its greens). With `disjoint`
     (`program_order_saturated_disjoint`), a phase is also skipped where it, or a phase it leads into without an

@@ -64,10 +64,8 @@ rate is slowed to that room) is split the same way: whole, a turn held by its ex
 phase's standing queue a job past the maximum green, and the programme serves the phase, through
 movement and all, at its minimum green after every other phase's.
 
-Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, on with `floor_after_overflow`
-since session 23; alone, off: better on
-the three Bologna networks, worse on ingolstadt1 and ingolstadt7 and at 600 s on the city,
-docs/policies.md): a phase one of whose protected movements has a lane queued
+Saturation floor (`full_floors_s`; with `[schedule] saturation_floor`, on with `floor_after_overflow`;
+alone, off: config.toml and docs/policies.md say why): a phase one of whose protected movements has a lane queued
 up to its advance loop or beyond (the estimator's lane queue at the storage between the loops,
 or a hidden queue), with more queue than the phase's minimum green discharges at saturation,
 has the city's own green for that stage (`base_green_s`, within its minimum and maximum) as its
@@ -744,7 +742,7 @@ def lead_in(st: ScheduleStatics, layout: Layout, cur: int, target: int) -> int:
     Bologna acosta's 221 keeps its south approach's second stop line (links 0-2, past an 8 m
     internal link) green 4 s into the change, which empties that link; through the lead-in stage
     (a derived 4 s yellow of both stop lines, 2 s, then 0 s) the change was 2 s shorter without that
-    clearance, and acosta lost 4.2 % (BENCHMARKS.md, B session 33)."""
+    clearance, and acosta lost delay (BENCHMARKS.md, B session 33)."""
     if cur == target or layout.junction.transition(cur, target) is not None:
         return target
     phases, ig, min_g = layout.junction.phases, st.intergreen_s, st.min_green_s

@@ -897,7 +897,7 @@ def retimed_greens_s(
     long stage gives a second before a short one). Where no split meets them (or the solver
     fails), the city's greens: the junction lacks capacity, not a split, and its counts, capped by
     the greens in force, read their own split back (sharing the excess at one degree of saturation
-    lost Bologna pasubio 218.5 -> 282.7 s/veh at seed 1, BENCHMARKS.md, W session 34)."""
+    lost on Bologna pasubio, BENCHMARKS.md, W session 34)."""
     j = layout.junction
     cycle_s = reference_cycle_s(layout)
     lo, hi = layout.derived(_green_range_s)
