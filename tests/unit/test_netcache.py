@@ -5,6 +5,7 @@ entry that is corrupt is re-built with a warning, never trusted."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -120,7 +121,9 @@ def test_the_import_reads_only_the_sections_in_the_key():
         assert only == plain
 
 
-@pytest.mark.parametrize("damage", ["garbage", "cut short", "altered", "another key", "invalid model"])
+@pytest.mark.parametrize(
+    "damage", ["garbage", "cut short", "altered", "another key", "invalid model", "one file too many"]
+)
 def test_a_corrupt_entry_is_rebuilt_with_a_warning(cache, tmp_path, caplog, damage):
     net = CITY / "city.net.xml"
     _import(net, tmp_path / "a")
@@ -138,6 +141,11 @@ def test_a_corrupt_entry_is_rebuilt_with_a_warning(cache, tmp_path, caplog, dama
 
         if damage == "another key":
             body = body.replace(entry.stem, "0" * 64)
+        elif damage == "one file too many":  # a junction file with no table: the models would not say what it holds
+            kept = json.loads(body)
+            name, text_of = kept["texts"][-1]
+            kept["texts"].append([f"more_{name}", text_of])
+            body = json.dumps(kept)
         else:
             body = body.replace('"min_green_s": ', '"min_green_s": -', 1)
         entry.write_text(f"{hashlib.sha256(body.encode()).hexdigest()}\n{body}")
