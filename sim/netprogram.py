@@ -31,7 +31,6 @@ its yellow and its red. Those unions are what SUMO shows and sim/field.py reads 
 
 from __future__ import annotations
 
-import functools
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -108,17 +107,20 @@ class StagePlan:
     segments_s: tuple[float, ...] = ()
 
 
-def net_program(tl: TLS, net_path: str, program_id: str | None = None) -> Program | None:
+def net_program(
+    tl: TLS, net_path: str, program_id: str | None = None, nema: NemaLogics | None = None
+) -> Program | None:
     """The program a network file makes active for a sumolib TLS: the last one it lists, or the
     one named `program_id` (a NEMA program as its fixed-time cycle, `nema_cycle`, read from the
-    file: sumolib drops the phases' yellow and red)."""
+    file: sumolib drops the phases' yellow and red). `nema`: the file's NEMA programs, read once for
+    every light of an import (None: read here when the light's program is NEMA)."""
     programs = tl.getPrograms()
     if not programs:
         return None
     program_id = list(programs)[-1] if program_id is None else program_id
     prog = programs[program_id]
     if str(prog.getType()).upper() == "NEMA":
-        elem = _nema_logics(str(net_path), Path(net_path).stat().st_mtime_ns).get((tl.getID(), program_id))
+        elem = (nema if nema is not None else NemaLogics(net_path)).get(tl.getID(), program_id)
         if elem is not None:
             return _read_tl_logic(elem, net_path)
     actuated = str(prog.getType()).lower() in ACTUATED_TYPES
@@ -173,10 +175,25 @@ def _reachable(succ: list[list[int]], start: list[int]) -> set[int]:
     return found
 
 
-@functools.lru_cache(maxsize=4)
-def _nema_logics(path: str, mtime_ns: int) -> dict[tuple[str, str], ET.Element]:
+class NemaLogics:
+    """The NEMA <tlLogic> elements of a network file by (id, programID), read in one pass at the first
+    look-up whatever the number of lights (a network without NEMA programs is not read again). One per
+    import: it holds the file as it was then."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._found: dict[tuple[str, str], ET.Element] | None = None
+
+    def get(self, tls: str, program_id: str) -> ET.Element | None:
+        """The last NEMA <tlLogic> of id `tls` and programID `program_id`, None where the file has none."""
+        if self._found is None:
+            self._found = _nema_logics(self.path)
+        return self._found.get((tls, program_id))
+
+
+def _nema_logics(path: str) -> dict[tuple[str, str], ET.Element]:
     """The NEMA <tlLogic> elements of a file by (id, programID), the last of each; one pass over
-    the file whatever the number of lights (cached per file and modification time)."""
+    the file."""
     found: dict[tuple[str, str], ET.Element] = {}
     with open_xml(path) as source:
         for _, elem in ET.iterparse(source, events=("end",)):
@@ -444,16 +461,18 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
     return out
 
 
-def program_named(tl: TLS, net_path: str, files: list[Path], program_id: str) -> Program | None:
+def program_named(
+    tl: TLS, net_path: str, files: list[Path], program_id: str, nema: NemaLogics | None = None
+) -> Program | None:
     """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
     additional files, else the network's (with an offset the files set on it); None when neither
-    has it (SUMO's own 'off')."""
+    has it (SUMO's own 'off'). `nema`: as net_program's."""
     _, loaded, net_offsets = _read_additional(files)
     if (tl.getID(), program_id) in loaded:
         return loaded[(tl.getID(), program_id)]
     if program_id not in tl.getPrograms():
         return None
-    return _with_net_offset(net_program(tl, net_path, program_id), net_offsets)
+    return _with_net_offset(net_program(tl, net_path, program_id, nema), net_offsets)
 
 
 def active_programs(
@@ -464,8 +483,9 @@ def active_programs(
     `begin_s`, for a light a WAUT switches, the program its WAUT has in force at the begin
     (Waut.program_at) where the files hold it."""
     from_files, _, net_offsets = _read_additional(additional)
+    nema = NemaLogics(net_path)  # the network's NEMA programs, read once for every light
     out = {
-        tl.getID(): from_files.get(tl.getID()) or _with_net_offset(net_program(tl, net_path), net_offsets)
+        tl.getID(): from_files.get(tl.getID()) or _with_net_offset(net_program(tl, net_path, None, nema), net_offsets)
         for tl in net.getTrafficLights()
     }
     if begin_s is None:
@@ -474,7 +494,7 @@ def active_programs(
         program_id = waut.program_at(begin_s, begin_s)
         loaded = out.get(tid)
         if loaded is not None and loaded.program_id != program_id:
-            in_force = program_named(net.getTLS(tid), net_path, additional, program_id)
+            in_force = program_named(net.getTLS(tid), net_path, additional, program_id, nema)
             out[tid] = in_force or loaded
     return out
 

@@ -3,6 +3,8 @@ joined clusters, and junctions left on their own program with the reason."""
 
 from __future__ import annotations
 
+import os
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,10 +12,11 @@ import pytest
 
 from controller.config import load_config
 from controller.junctions import load_intersections
+from sim import netprogram
 from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
-from sim.netprogram import Program, ProgramPhase, stage_plan
+from sim.netprogram import Program, ProgramPhase, active_programs, stage_plan
 from tests.netbuild import additional, cluster_net, cross_net, netconvert, node_xml, tl_logic
-from tests.scenarios import grid_net
+from tests.scenarios import grid_net, netgenerate
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
@@ -608,3 +611,49 @@ def test_an_offset_on_a_loaded_program_that_is_not_active_leaves_the_active_one(
     (active,) = active_programs(net, str(cross), [loaded, offsets]).values()
     assert (active.program_id, active.offset_s) == ("late", 0.0)
     assert program_named(net.getTLS("C"), str(cross), [loaded, offsets], "webster").offset_s == 11.0
+
+
+def _nema_grid(tmp_path: Path) -> Path:
+    """A 2 x 2 grid whose four lights netgenerate writes as NEMA programs."""
+    return netgenerate(
+        tmp_path,
+        "nemagrid",
+        "--grid",
+        "--grid.number",
+        "2",
+        "--grid.attach-length",
+        "100",
+        "--default-junction-type",
+        "traffic_light",
+        "--tls.default-type",
+        "NEMA",
+    )
+
+
+def test_the_import_reads_a_network_s_nema_programs_once_for_all_its_lights(tmp_path, monkeypatch):
+    """The NEMA <tlLogic> elements (which sumolib reads without their yellow and red) are read from the network file
+    in one pass per import (netprogram.NemaLogics), not once per light."""
+    net = _nema_grid(tmp_path)
+    calls: list[str] = []
+    real = netprogram._nema_logics
+    monkeypatch.setattr(netprogram, "_nema_logics", lambda path, *rest: calls.append(str(path)) or real(path, *rest))
+    import_network(net, tmp_path / "j", CFG)
+    assert len(read_net(net).getTrafficLights()) > 1 and calls == [str(net)]
+
+
+def test_the_nema_programs_are_read_as_the_file_is_now_even_at_the_same_modification_time(tmp_path):
+    """No reading is kept between imports (no module-level cache): a network written again at the same path within
+    the file system's clock step is read anew."""
+    net = _nema_grid(tmp_path)
+    sumo_net = read_net(net)
+    before = active_programs(sumo_net, str(net), [])
+    tree, mtime_ns = ET.parse(net), net.stat().st_mtime_ns
+    for tl in tree.getroot().iter("tlLogic"):
+        for ph in tl.iter("phase"):
+            for key in ("duration", "maxDur"):  # a NEMA phase's green: its duration within its maxDur
+                if ph.get(key) is not None:
+                    ph.set(key, str(float(ph.get(key, "0")) + 7.0))
+    tree.write(net)
+    os.utime(net, ns=(net.stat().st_atime_ns, mtime_ns))
+    after = active_programs(sumo_net, str(net), [])
+    assert before.keys() == after.keys() and any(before[k] != after[k] for k in before)
