@@ -1341,6 +1341,23 @@ class LinkLayout:
     allowed: dict[str, np.ndarray]  # J -> (exits, targets) bool: the approach faces the exit
     edge_movements: dict[str, dict[str, np.ndarray]]  # J' -> approach edge -> movement indices
 
+    @cached_property
+    def _derived(self) -> dict[tuple[Callable[..., object], int], tuple[Layout, object]]:
+        return {}
+
+    def derived(self, layout: Layout, build: Callable[[Layout, LinkLayout], _T]) -> _T:
+        """build(layout, self), computed at the first call with that function and that layout object and
+        kept for this link layout (Layout.derived's memo for a quantity of a junction's layout and the
+        network's links alone, never written after `build`: a policy would otherwise recompute it at every
+        decision). `build` must be a module-level function (the key)."""
+        key = (build, id(layout))
+        hit = self._derived.get(key)
+        if hit is not None and hit[0] is layout:  # the layout kept with it: its id is not another's
+            return hit[1]  # type: ignore[return-value]  # stored by this very `build`
+        out = build(layout, self)
+        self._derived[key] = (layout, out)
+        return out
+
     @staticmethod
     def build(layouts: dict[str, Layout], params: EstimationParams = EstimationParams()) -> LinkLayout:
         edge_movements, edge_deg = {}, {}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Estimate, Layout, LinkLayout
 from controller.core.keepclear import fills_in_one_green
 from controller.core.network import NetworkView
 from controller.core.params import MaxPressureParams
@@ -174,8 +174,15 @@ def red_left_s(
     if est is not None and pressures is not None:
         hold_s = max(hold_s, overtake_s(layout, est, p, waited, now_s - since, ig_s, pressures))
     lower_s = hold_s + ig_s
-    program_s = float((plan_red_s(j)[waited] - (now_s - since)).min())
+    program_s = float((layout.derived(_plan_red_s)[waited] - (now_s - since)).min())
     return max(lower_s, program_s)
+
+
+def _plan_red_s(layout: Layout) -> np.ndarray:
+    """spill_red.plan_red_s of the layout's junction (a function of its model alone: Layout.derived keeps it)."""
+    out = plan_red_s(layout.junction)
+    out.flags.writeable = False
+    return out
 
 
 def overtake_s(
@@ -330,7 +337,12 @@ def direct_exits(layout: Layout, network: NetworkView) -> tuple[tuple[str, str] 
     """Per movement: (neighbour junction, approach edge) where the movement's exit edge is itself
     an approach of a downstream junction of the network (the link between two lights, read from
     the network, not learnt), else None."""
-    return _direct_exits(layout, network.links.edge_movements)
+    return network.links.derived(layout, _direct_exits_of)
+
+
+def _direct_exits_of(layout: Layout, links: LinkLayout) -> tuple[tuple[str, str] | None, ...]:
+    """direct_exits of a layout over the network's links: static (LinkLayout.derived keeps it)."""
+    return _direct_exits(layout, links.edge_movements)
 
 
 def _direct_exits(layout: Layout, edge_movements: EdgeMovements) -> tuple[tuple[str, str] | None, ...]:
