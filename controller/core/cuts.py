@@ -46,7 +46,8 @@ class Cut:
 
 
 class _Lazy:
-    """A non-data descriptor: the instance's own value (its __dict__) wins once stored."""
+    """A non-data descriptor: the instance's own value (its __dict__) wins once stored. The field's view of the
+    source's entries `_at` is cut (`_cut`) at the first read and stored."""
 
     __slots__ = ("columns", "name")
 
@@ -59,30 +60,26 @@ class _Lazy:
         d = obj.__dict__
         if "_src" not in d:
             raise AttributeError(self.name)
-        at = d["_at"]
-        value = getattr(d["_src"], self.name)[(slice(None), at) if self.columns else at]
+        value = self._cut(getattr(d["_src"], self.name), d["_at"])
         d[self.name] = value
         return value
 
+    def _cut(self, whole: Any, at: slice) -> Any:
+        """The entries `at` of the source's field `whole`: along its last axis (COLUMNS_LAST) or its first."""
+        return whole[(slice(None), at) if self.columns else at]
 
-class _LazyCut:
+
+class _LazyCut(_Lazy):
     """_Lazy for a field that is a record (Cut.NESTED): its Cut over the same entries."""
 
-    __slots__ = ("kind", "name")
+    __slots__ = ("kind",)
 
     def __init__(self, name: str, kind: type[Cut]) -> None:
-        self.name, self.kind = name, kind
+        super().__init__(name, False)
+        self.kind = kind
 
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        d = obj.__dict__
-        if "_src" not in d:
-            raise AttributeError(self.name)
-        at = d["_at"]
-        value = cut_of(self.kind, getattr(d["_src"], self.name), at.start, at.stop)
-        d[self.name] = value
-        return value
+    def _cut(self, whole: Any, at: slice) -> Any:
+        return cut_of(self.kind, whole, at.start, at.stop)
 
 
 def cut_of(kind: type[_C], src: object, a: int, b: int, **known: object) -> _C:

@@ -85,7 +85,7 @@ estimate, bit for bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -865,6 +865,14 @@ def movement_arrays(
     )
 
 
+def counts_pcu(counts: Sequence[tuple[str, int]], factor: Mapping[str, float]) -> float:
+    """A loop's counts by vehicle class in PCU: each class's count times its weight (`factor`, [pcu]; 1.0 for a class
+    it does not name), summed in the message's order (the one sum _read and netestimate.readings_from_snapshots
+    share, so a junction gives the floats it gives inside a network). Example: (("car", 3), ("bus", 1)) with bus 2.0:
+    5.0."""
+    return sum(factor.get(c, 1.0) * n for c, n in counts)
+
+
 def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int], ...]) -> _Readings:
     """The message's readings as per-detector arrays (PCU by the configured class weights);
     loops the junction does not know are ignored."""
@@ -882,7 +890,7 @@ def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int],
         occ[i] = rd.occupancy
         spd[i] = rd.speed_mps
         if rd.counts:
-            pcu[i] = sum(factor.get(c, 1.0) * n for c, n in rd.counts)
+            pcu[i] = counts_pcu(rd.counts, factor)
             veh[i] = sum(n for _, n in rd.counts)
             if rd.detector in layout.stop_detectors:
                 crossed = crossed if crossed is not None else dict(crossed_before)

@@ -46,6 +46,7 @@ from controller.core.estimation import (
     _Readings,
     _sat_estimate,
     block_now_lanes,
+    counts_pcu,
     movement_arrays,
 )
 from controller.core.estimation import update as estimation_update
@@ -252,7 +253,7 @@ def readings_from_snapshots(net: NetworkLayout, snaps: Mapping[str, Snapshot]) -
             occ[i] = rd.occupancy
             spd[i] = rd.speed_mps
             if rd.counts:
-                pcu[i] = sum(factor.get(c, 1.0) * c_n for c, c_n in rd.counts)
+                pcu[i] = counts_pcu(rd.counts, factor)
                 veh[i] = sum(c_n for _, c_n in rd.counts)
                 if net.det_is_stop[i]:
                     for c, c_n in rd.counts:

@@ -41,3 +41,12 @@ def test_network_layout_refuses_junctions_without_loops_or_with_other_parameters
     other = Config(estimation=estimation.EstimationParams(flow_window_s=60.0))
     with pytest.raises(ValueError, match="sharing estimation parameters"):
         netestimate.NetworkLayout.build({"A": Layout.build(js["A"], Config()), "B": Layout.build(js["B"], other)})
+
+
+def test_counts_pcu_weighs_each_class_sums_in_the_message_order_and_weighs_an_unnamed_class_as_a_car():
+    """estimation.counts_pcu, the one PCU sum of a loop's counts that the junction's read and the network's share."""
+    assert estimation.counts_pcu((("car", 3), ("bus", 1)), {"car": 1.0, "bus": 2.0}) == 5.0
+    assert estimation.counts_pcu((("tram", 2),), {"car": 1.0}) == 2.0
+    weights = {"a": 0.1, "b": 0.2, "c": 0.3}
+    assert estimation.counts_pcu((("a", 1), ("b", 1), ("c", 1)), weights) == (0.1 + 0.2) + 0.3
+    assert estimation.counts_pcu((("c", 1), ("b", 1), ("a", 1)), weights) == (0.3 + 0.2) + 0.1
