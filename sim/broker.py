@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from controller.adapters.mqtt import MqttSettings, Topics, topic_level
 from controller.config import Config
@@ -64,7 +65,8 @@ def find_mosquitto() -> str:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def new_password() -> str:
@@ -73,7 +75,13 @@ def new_password() -> str:
 
 
 def private_settings(
-    host: str, port: int, user: str, password: str, client_id: str | None, tls: TlsFiles | None, overrides: dict
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    client_id: str | None,
+    tls: TlsFiles | None,
+    overrides: dict[str, Any],
 ) -> MqttSettings:
     """Connection settings of a user of a private broker (Broker, sim.rabbit.RabbitCluster): a
     random client id `{user}-{hex}` unless given, fast reconnects (0.2 s, at most 2 s: a broker a
@@ -272,7 +280,7 @@ class Broker:
         self.rules = acl_rules(self.topics, self.junctions, self.operators, self.monitors, self.extra_users, replays)
         kept = dict(passwords or {})
         self.users: dict[str, str] = {u: kept.get(u) or new_password() for u in self.rules}
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._written = False
 
     # -- files ----------------------------------------------------------------------------
@@ -362,7 +370,7 @@ class Broker:
     def __enter__(self) -> Broker:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def log_tail(self, n: int = 20) -> str:
@@ -373,7 +381,7 @@ class Broker:
         return "\n".join(text.splitlines()[-n:])
 
     # -- credentials ----------------------------------------------------------------------
-    def settings(self, user: str, client_id: str | None = None, **overrides) -> MqttSettings:
+    def settings(self, user: str, client_id: str | None = None, **overrides: Any) -> MqttSettings:
         """Connection settings for one of this broker's users (private_settings)."""
         overrides.setdefault("max_inflight", self.max_inflight)
         return private_settings(self.host, self.port, user, self.users[user], client_id, self.tls, overrides)

@@ -10,6 +10,7 @@ docs/metrics.md defines them and records how far they are from SUMO's truth.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 COLUMNS = (  # (heading, key in online_gains["run"], format, shown when the figure is undefined)
     ("crossings/h", "crossings_veh_h", "{:.0f}", "-"),
@@ -24,13 +25,13 @@ COLUMNS = (  # (heading, key in online_gains["run"], format, shown when the figu
 )
 
 
-def _cell(fmt: str, value, undefined: str = "-") -> str:
+def _cell(fmt: str, value: Any, undefined: str = "-") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return undefined
     return fmt.format(value)
 
 
-def gains_table(summaries: list[dict]) -> str:
+def gains_table(summaries: list[dict[str, Any]]) -> str:
     """One row per run, run means over the service time: stop-line crossings; PCU served against
     what the fixed-time plans are estimated to serve of the same demand, and their gain ("n/a"
     while those plans serve it all); the measured delay per PCU over a stop line; the shadow

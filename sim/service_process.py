@@ -38,7 +38,7 @@ from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config
 from controller.core.feedarrays import FrameLayout
 from controller.errors import AdapterError
-from controller.model import Command
+from controller.model import Command, Intersection
 from controller.service import ControllerService, Recorder
 from sim.field import SumoField, frame_of
 from sim.simulate import junction_summary
@@ -50,7 +50,11 @@ BATCH_S = 16
 _NO_SPEED_BITS = np.array(-1.0).view(np.int64)  # a loop's speed with no vehicle (sim/field.py _read_loops)
 
 
-def _sparse(counted: dict, occupancy: np.ndarray, speed_mps: np.ndarray) -> tuple:
+# a second's loop readings as piped: (counts by loop and class, loops, positions, occupancies, speeds as bytes)
+Sparse = tuple[dict[int, dict[str, int]], int, bytes, bytes, bytes]
+
+
+def _sparse(counted: dict[int, dict[str, int]], occupancy: np.ndarray, speed_mps: np.ndarray) -> Sparse:
     """A second's loop readings (SumoField.loop_readings) for the pipe: the counts, the number of
     loops, and the positions, occupancies and speeds (as bytes) of the loops whose occupancy is not
     0.0 or whose speed is not -1.0, compared bit for bit (a -0.0 or a NaN is sent as it is)."""
@@ -75,7 +79,7 @@ class ServiceProcessLoop:
     def __init__(
         self,
         field: SumoField,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         cfg: Config,
         policy: str,
         begin_s: float,
@@ -92,7 +96,7 @@ class ServiceProcessLoop:
         self._result: dict[str, Any] = {}
         self._answered = False
         self._statuses: list[dict[str, Any]] = []
-        self._pending: list[tuple] = []  # seconds not yet piped (under `fixed`: up to BATCH_S)
+        self._pending: list[tuple[Any, ...]] = []  # seconds not yet piped (under `fixed`: up to BATCH_S)
         ctx = multiprocessing.get_context("fork")  # the child needs no import and never touches SUMO
         self._conn, child = ctx.Pipe()
         # the child closes its copy of the parent's end first: when the run dies without close()
@@ -124,13 +128,16 @@ class ServiceProcessLoop:
 
     def _commands(self) -> list[Command]:
         """This second's commands, from the child (its error, or its end, raised)."""
+        kind: str
+        body: Any  # the child's message: its commands, its error, or nothing
         try:
             ready = self._conn.poll(ANSWER_WAIT_S)
             kind, body = self._conn.recv() if ready else ("late", None)
         except (EOFError, ConnectionResetError):
             kind, body = "ended", None
         if kind == "commands":
-            return body
+            commands: list[Command] = body
+            return commands
         self._answered = True
         self._conn.close()
         self._proc.join(5.0)
@@ -174,7 +181,7 @@ class ServiceProcessLoop:
         self.plans_sent = body["plans_sent"]
         self.rejected = body["rejected"]
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {k: self._result[k] for k in ("decision_cost", "refused", "junction_control", "online_gains")}
 
 
@@ -182,7 +189,7 @@ def _serve(
     conn: Connection,
     parent_end: Connection,
     layout: FrameLayout,
-    junctions: dict,
+    junctions: dict[str, Intersection],
     cfg: Config,
     policy: str,
     begin_s: float,
