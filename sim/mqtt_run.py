@@ -44,6 +44,7 @@ ticking on its own clock (controller.live.ScaledClock). Not reproducible bit for
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -53,6 +54,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -67,6 +69,7 @@ from controller.core.messages import MESSAGE_VERSION, decode_command, encode_bod
 from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError, TscError
 from controller.live import LOCKSTEP_TIMEOUT_S, LockstepStepper, ScaledClock, ServiceNode, run_realtime
+from controller.model import Intersection
 from controller.regions import Region, plan_regions, region_instance
 from controller.service import Recorder
 from sim.broker import CONTROLLER, SIM, Broker, field_user
@@ -86,7 +89,7 @@ class MqttLoop:
     def __init__(
         self,
         field: SumoField,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         cfg: Config,
         policy: str,
         begin_s: float,
@@ -179,7 +182,7 @@ class MqttLoop:
     def _controllers(
         self,
         cfg: Config,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         policy: str,
         start_s: float,
         realtime_factor: float | None,
@@ -222,7 +225,7 @@ class MqttLoop:
     def _node(
         self,
         cfg: Config,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         policy: str,
         start_s: float,
         keyring: Keyring,
@@ -247,7 +250,7 @@ class MqttLoop:
             tail=self._tail,
         )
 
-    def _connect(self, junctions: dict, timeout_s: float) -> None:
+    def _connect(self, junctions: dict[str, Intersection], timeout_s: float) -> None:
         """Start the controller(s), then connect one field device per junction (and the replay's
         clock in lockstep); returns once every client is connected."""
         site = self.topics.site
@@ -260,8 +263,7 @@ class MqttLoop:
         for jid in junctions:
             user = field_user(jid)
             dev = MqttClient(
-                self.broker.settings(user, client_id=f"{user}-{site}"),
-                lambda topic, payload, jid=jid: self._inbox.put(("plan", jid, payload)),
+                self.broker.settings(user, client_id=f"{user}-{site}"), functools.partial(self._plan_message, jid)
             )
             dev.subscribe([self.topics.plan(jid)], qos=1)
             self.devices[jid] = dev.start(wait=False, pump=self.pump if self.lockstep else None)
@@ -275,6 +277,22 @@ class MqttLoop:
         for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
             c.wait_connected(c.settings.connect_timeout_s)
 
+    def _plan_message(self, jid: str, topic: str, payload: bytes) -> None:
+        """A plan message on junction `jid`'s device: to the field's inbox."""
+        self._inbox.put(("plan", jid, payload))
+
+    def _realtime_clock(self) -> ScaledClock:
+        """The clock of a real-time run (none in lockstep)."""
+        if self.clock is None:
+            raise AdapterError("a lockstep replay has no real-time clock", fatal=True)
+        return self.clock
+
+    def _sim_client(self) -> MqttClient:
+        """The replay clock's client of a lockstep run (connected by _connect)."""
+        if self.sim is None:
+            raise AdapterError("lockstep replay: the clock's client is not connected", fatal=True)
+        return self.sim
+
     @property
     def node(self) -> ServiceNode:
         """The controller node of an unsharded run."""
@@ -284,7 +302,7 @@ class MqttLoop:
     def _controller_main(self, node: ServiceNode) -> None:
         """A real-time run's controller thread."""
         try:
-            run_realtime(node, self.clock, self._stop)
+            run_realtime(node, self._realtime_clock(), self._stop)
         except BaseException as exc:  # reported by the field side
             self._error = exc
             log.error("controller thread failed: %s", exc)
@@ -312,7 +330,7 @@ class MqttLoop:
     def rejected(self) -> Counter[str]:
         return sum((Counter(s.get("rejected", {})) for s in self._stats()), Counter())
 
-    def _stats(self) -> list[dict]:
+    def _stats(self) -> list[dict[str, Any]]:
         """Every node's stats (a process's once it has stopped; an unsharded one's as a node's)."""
         own = ("online_gains", "subscriptions", "error") if not self.regions else ("online_gains",)
         ended = [{k: v for k, v in p.final.items() if k not in own} for p in self.procs if p.final is not None]
@@ -386,7 +404,7 @@ class MqttLoop:
         msgs = self._feed = self.field.detector_messages(t_s)
         self._feed_t = t_s
         self._publish_feed()
-        clock = {
+        clock: dict[str, Any] = {
             "v": MESSAGE_VERSION,
             "t": t_s,
             "detectors": len(msgs),
@@ -395,7 +413,7 @@ class MqttLoop:
         }
         if self.regions:
             clock["regions"] = region_counts(self.regions, [jid for jid, _ in msgs], self._status_junctions)
-        self.sim.publish(self.topics.clock, json.dumps(clock, separators=(",", ":")).encode(), qos=1)
+        self._sim_client().publish(self.topics.clock, json.dumps(clock, separators=(",", ":")).encode(), qos=1)
         plans = self._wait_ticked(t_s)
         for jid, seq in plans:
             self._apply(jid, seq, self._plans.pop((jid, seq)), t_s)
@@ -467,7 +485,7 @@ class MqttLoop:
             self.field.refusals += 1
 
     def _second_realtime(self, t_s: float) -> None:
-        if not self.clock.wait_until(self.offset_s + t_s, self._stop):
+        if not self._realtime_clock().wait_until(self.offset_s + t_s, self._stop):
             raise AdapterError("real-time replay stopped", fatal=True)
         self._check_controller()
         for jid, payload in self.field.detector_messages(t_s):
@@ -500,7 +518,7 @@ class MqttLoop:
         for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
             c.close()
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         devices = list(self.devices.values())
         controller = merged_stats(self._stats())
         reports = [p.final["online_gains"] for p in self.procs if p.final and "online_gains" in p.final]
@@ -508,7 +526,7 @@ class MqttLoop:
             "refused": controller.get("refused", {}),  # as in process: junctions named at start, with the reason
             "transport": {
                 "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
-                "realtime_factor": None if self.lockstep else self.clock.factor,
+                "realtime_factor": None if self.lockstep else self._realtime_clock().factor,
                 "controller_process": self.apart,  # an unsharded controller in a process of its own
                 "metrics_thread": self._tail is not None,  # its tick metrics beside the field's step
                 "metrics_works": 0 if self._tail is None else self._tail.submitted,  # one per tick when on
@@ -527,7 +545,7 @@ class MqttLoop:
         }
 
 
-def sharded_regions(cfg: Config, junctions: dict) -> list[Region]:
+def sharded_regions(cfg: Config, junctions: dict[str, Intersection]) -> list[Region]:
     """The regions of a sharded replay ([regions] named or count in cfg); [] when not sharded."""
     if not cfg.regions.named and cfg.regions.count <= 0:
         return []
@@ -537,7 +555,7 @@ def sharded_regions(cfg: Config, junctions: dict) -> list[Region]:
 def _region_spec(
     broker: Broker,
     cfg: Config,
-    junctions: dict,
+    junctions: dict[str, Intersection],
     region: Region,
     policy: str,
     start_s: float,
@@ -574,11 +592,11 @@ def region_counts(regions: list[Region], detectors: list[str], statuses: list[st
     return out
 
 
-def merged_stats(stats: list[dict]) -> dict:
+def merged_stats(stats: list[dict[str, Any]]) -> dict[str, Any]:
     """The controller figures of summary.json over every node's stats (the latencies of the slowest)."""
     if len(stats) == 1:
         return stats[0]
-    out: dict = {k: sum(s[k] for s in stats) for k in ("received", "plans_sent", "unrouted", "reconnects")}
+    out: dict[str, Any] = {k: sum(s[k] for s in stats) for k in ("received", "plans_sent", "unrouted", "reconnects")}
     out["rejected"] = dict(sum((Counter(s["rejected"]) for s in stats), Counter()))
     out["refused"] = {j: why for s in stats for j, why in s.get("refused", {}).items()}
     out["ticks"] = min(s["ticks"] for s in stats)
@@ -598,20 +616,29 @@ def run_via_mqtt(
     progress: Callable[[str], None] | None = None,
     registry: CollectorRegistry | None = None,
     controller_process: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """sim.simulate.run with controller and field talking through a private Mosquitto.
     Same outputs (tripinfo.xml, statistics.xml, summary.json) plus summary["transport"].
     controller_process: see MqttLoop (nothing reads `registry` during the run then)."""
     with tempfile.TemporaryDirectory(prefix="tsc-mqtt-") as workdir:
         brokers: list[Broker] = []
 
-        def factory(field: SumoField, junctions: dict, cfg_: Config, *args, **kwargs) -> MqttLoop:
+        def factory(
+            field: SumoField,
+            junctions: dict[str, Intersection],
+            cfg: Config,
+            policy: str,
+            begin_s: float,
+            *,
+            metrics: ServiceMetrics | None = None,
+            archive: Recorder | None = None,
+        ) -> MqttLoop:
             """A LoopFactory (sim/simulate.py): a private broker for `junctions`, then the loop."""
             for jid in junctions:
                 topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
             # a sharded replay's region processes: a broker user each (client ids bound to user names)
-            site = cfg_.service.site
-            users = region_users(Topics(site), [r.name for r in sharded_regions(cfg_, junctions)])
+            site = cfg.service.site
+            users = region_users(Topics(site), [r.name for r in sharded_regions(cfg, junctions)])
             # a lockstep replay's broker yields to its clients' bursts (Broker's `yields`)
             broker = Broker(
                 Path(workdir) / "broker",
@@ -622,9 +649,20 @@ def run_via_mqtt(
                 yields=realtime_factor is None,
             )
             brokers.append(broker.start())
-            opts = {"realtime_factor": realtime_factor, "timeout_s": timeout_s, "after_second": after_second}
-            opts["controller_process"] = controller_process
-            return MqttLoop(field, junctions, cfg_, *args, broker=broker, **opts, **kwargs)
+            return MqttLoop(
+                field,
+                junctions,
+                cfg,
+                policy,
+                begin_s,
+                broker=broker,
+                realtime_factor=realtime_factor,
+                timeout_s=timeout_s,
+                after_second=after_second,
+                metrics=metrics,
+                archive=archive,
+                controller_process=controller_process,
+            )
 
         try:
             return run(req, cfg, progress=progress, loop_factory=factory, registry=registry)
