@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,11 @@ class TwinResult:
 
     @classmethod
     def of(
-        cls, preds: Mapping[str, Prediction], t_s: tuple[float, float, float], info: Mapping[str, int], files: dict
+        cls,
+        preds: Mapping[str, Prediction],
+        t_s: tuple[float, float, float],
+        info: Mapping[str, int],
+        files: dict[str, str],
     ) -> TwinResult:
         """From the runs' predictions ("incumbent", "candidate"), the monotonic clock at the start,
         after the scenario and after the runs, and build_scenario's info."""
@@ -206,7 +210,9 @@ class RouteSet:
         return cls(tuple(tuple(r) for r in used), tuple(edges), inc)
 
 
-def edge_targets(counters: list, loop_counts: Mapping[str, np.ndarray], edges: tuple[str, ...]) -> np.ndarray:
+def edge_targets(
+    counters: Sequence[demand.EdgeCounter], loop_counts: Mapping[str, np.ndarray], edges: tuple[str, ...]
+) -> np.ndarray:
     """(counted edges, classes): vehicles each counted edge is to see over the horizon (its loops'
     projected counts summed)."""
     row = {e: k for k, e in enumerate(edges)}
@@ -276,8 +282,8 @@ def write_demand(
                 at = en_route.place(routes.routes[r], (k - phase) * horizon_s / n)
                 if at is not None:
                     placed.append((f"{cls}_{r}_early{k}", vtype, routes.routes[r][at[0] :], at[1]))
-    for r in sorted({d[3] for d in departs}, key=lambda x: int(x[1:])):
-        ET.SubElement(root, "route", id=r, edges=" ".join(routes.routes[int(r[1:])]))
+    for rid in sorted({d[3] for d in departs}, key=lambda x: int(x[1:])):
+        ET.SubElement(root, "route", id=rid, edges=" ".join(routes.routes[int(rid[1:])]))
     for vid, vtype, rest, pos_m in placed:
         v = ET.SubElement(root, "vehicle", id=vid, type=vtype, depart="0", departLane="best", departPos=f"{pos_m:.1f}")
         v.set("departSpeed", "max")
@@ -291,7 +297,7 @@ def write_demand(
     return [list(r) for r in used]
 
 
-def car_lanes(queues_pcu: Mapping[str, float], net) -> dict[str, float]:
+def car_lanes(queues_pcu: Mapping[str, float], net: sumolib.net.Net) -> dict[str, float]:
     """The queues of lanes that exist and that cars may use (the seeded queue is cars; a bus
     lane's estimate is left out)."""
     out = {}
@@ -305,7 +311,7 @@ def car_lanes(queues_pcu: Mapping[str, float], net) -> dict[str, float]:
     return out
 
 
-def en_route(req: TwinRequest, net) -> EnRoute | None:
+def en_route(req: TwinRequest, net: sumolib.net.Net) -> EnRoute | None:
     """The request's EnRoute (None unless it asks for vehicles en route): free-flow lengths and
     speeds of every edge, and how far back from each stop line its seeded queue reaches."""
     if not req.en_route:
@@ -318,7 +324,7 @@ def en_route(req: TwinRequest, net) -> EnRoute | None:
     return EnRoute(edges, queued_m, req.vehicle_spacing_m)
 
 
-def build_scenario(req: TwinRequest, net) -> tuple[list[Path], dict[str, int]]:
+def build_scenario(req: TwinRequest, net: sumolib.net.Net) -> tuple[list[Path], dict[str, int]]:
     """The route files of the twin (vTypes, the counted demand, seeded queues). The counts are
     projected flat over the horizon; each class's vehicles go on the candidate routes by
     route_weights, departing evenly; each lane's estimated queue becomes standing vehicles."""
@@ -443,7 +449,7 @@ def write_lanedata(path: Path, output: Path, horizon_s: float, edges: frozenset[
 
 def _start(
     req: TwinRequest, routes: list[Path], plans: Mapping[str, CycleWish], out: Path, edges: frozenset[str]
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     out.mkdir(parents=True, exist_ok=True)
     junctions = {j.id: j for j in req.junctions}
     adds = [*map(Path, req.programs), write_plans(out / "plans.add.xml", junctions, plans)]
@@ -455,7 +461,7 @@ def _start(
         log.close()
 
 
-def approach_lanes(net, j: Intersection, reach_m: float = APPROACH_REACH_M) -> frozenset[str]:
+def approach_lanes(net: sumolib.net.Net, j: Intersection, reach_m: float = APPROACH_REACH_M) -> frozenset[str]:
     """The lanes whose time loss is the junction's: its movements' lanes, and upstream of them
     every lane of the edges that lead there, up to reach_m from the stop line or the next
     traffic light (a queue that spills back past the first edge still counts, once)."""
@@ -514,7 +520,9 @@ def meandata_intervals(meandata: Path) -> list[dict[str, tuple[float, float]]]:
     return out
 
 
-def run_plans(req: TwinRequest, net, routes: list[Path], runs: Mapping[str, Mapping[str, CycleWish]]) -> dict:
+def run_plans(
+    req: TwinRequest, net: sumolib.net.Net, routes: list[Path], runs: Mapping[str, Mapping[str, CycleWish]]
+) -> dict[str, Prediction]:
     """One SUMO run per entry of `runs` (name -> plans), all in parallel on the same scenario and
     seed; name -> Prediction per junction of the region."""
     run_dir = Path(req.work_dir).resolve() / f"run_{_key(time.time_ns())}"

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import Config
+from controller.core.validation import Verdict
 from controller.model import VEHICLE_CLASSES, Intersection
 from controller.operators import OperatorDesk
-from controller.validation import DeskValidation, Pending, RecentCounts, ValidationGate
+from controller.validation import Candidate, DeskValidation, Pending, RecentCounts, ValidationGate
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,32 @@ class WaitingGate(ValidationGate):
         super().__init__(*args, **kwargs)
         self.verdicts: list[Judged] = []
 
-    def start_checked(self, junction, candidate, incumbent, request, who, now_s, safety):  # type: ignore[override]
+    def start_checked(
+        self,
+        junction: str,
+        candidate: Candidate,
+        incumbent: Candidate | None,
+        request: Any,
+        who: str,
+        now_s: float,
+        safety: str,
+    ) -> Pending | Verdict:
         out = super().start_checked(junction, candidate, incumbent, request, who, now_s, safety)
         if isinstance(out, Pending):
             limit_s, _ = self.timeout(out.candidate)
             out.conn.poll(max(0.0, limit_s - (self.clock() - out.started)))  # the answer, or the timeout
         return out
 
-    def _done(self, verdict, junction, who, candidate, incumbent, twin_s, now_s):  # type: ignore[override]
+    def _done(
+        self,
+        verdict: Verdict,
+        junction: str,
+        who: str,
+        candidate: Candidate,
+        incumbent: Candidate | None,
+        twin_s: float,
+        now_s: float,
+    ) -> Verdict:
         self.verdicts.append(Judged(now_s, junction, who, verdict.outcome, twin_s))
         return super()._done(verdict, junction, who, candidate, incumbent, twin_s, now_s)
 
@@ -107,7 +126,6 @@ def wire(
     recent = RecentCounts(v.window_s, VEHICLE_CLASSES)
     gate = WaitingGate(v, predict, predict_policy=predict_policies)
     programs, vtypes = scenario_files(files)
-    shared = {"horizon_s": v.horizon_s, "seed": v.seed, "programs": programs, "vtype_files": vtypes}
     work = str(work_dir.resolve())
     spacing_m = cfg.detectors.vehicle_spacing_m
     maker = RequestMaker(
@@ -116,11 +134,25 @@ def wire(
         recent,
         v.window_s,
         work,
+        horizon_s=v.horizon_s,
+        seed=v.seed,
+        programs=programs,
+        vtype_files=vtypes,
         mesoscopic=v.mesoscopic,
         vehicle_spacing_m=spacing_m,
-        **shared,
     )
-    policy_maker = PolicyRequestMaker(net_file, dict(junctions), recent, v.window_s, work, cfg, **shared)
+    policy_maker = PolicyRequestMaker(
+        net_file,
+        dict(junctions),
+        recent,
+        v.window_s,
+        work,
+        cfg,
+        horizon_s=v.horizon_s,
+        seed=v.seed,
+        programs=programs,
+        vtype_files=vtypes,
+    )
     desk = OperatorDesk(
         cfg.operators,
         ttl_s=cfg.roadside.plan_ttl_s,
