@@ -125,7 +125,9 @@ class RegionProcess:
     def __init__(self, spec: RegionSpec, start_method: str = "spawn") -> None:
         """start_method "spawn" (default): no SUMO, no threads inherited from the field; "fork"
         where the field has no thread yet (an unsharded lockstep replay's one controller)."""
-        ctx = multiprocessing.get_context(start_method)
+        if start_method not in ("spawn", "fork"):
+            raise ValueError(f"RegionProcess: start_method {start_method!r}: 'spawn' or 'fork'")
+        ctx = multiprocessing.get_context("fork") if start_method == "fork" else multiprocessing.get_context("spawn")
         self.spec = spec
         self.region = spec.region
         self._conn, child = ctx.Pipe(duplex=False)

@@ -14,12 +14,15 @@ import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from controller.adapters.archive import read_archive
+from controller.adapters.metrics import ServiceMetrics
 from controller.config import Config, load_config
 from controller.core.messages import decode_command
 from controller.errors import FeedError, TscError
-from controller.model import Command
+from controller.model import Command, Intersection
+from controller.service import Recorder
 from sim.field import SumoField
 from sim.simulate import InProcessLoop, SimulateRequest, run
 
@@ -48,14 +51,14 @@ class RecordedPlansLoop:
     def __init__(
         self,
         field: SumoField,
-        junctions: dict,
+        junctions: dict[str, Intersection],
         cfg: Config,
         policy: str,
         begin_s: float,
         *,
         plans: list[tuple[float, Command]],
-        metrics=None,
-        archive=None,
+        metrics: ServiceMetrics | None = None,
+        archive: Recorder | None = None,
     ) -> None:
         # the recorded plans replace the policy's
         self.inner = InProcessLoop(
@@ -87,7 +90,7 @@ class RecordedPlansLoop:
     def close(self) -> None:
         self.inner.close()
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"recorded_plans": len(self.plans)}
 
 
@@ -110,8 +113,19 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         plans = recorded_plans(args.archive, args.t_from, args.t_to, args.offset)
 
-        def factory(field, junctions, cfg, policy, begin_s, **kw):
-            return RecordedPlansLoop(field, junctions, cfg, policy, begin_s, plans=plans, **kw)
+        def factory(
+            field: SumoField,
+            junctions: dict[str, Intersection],
+            cfg: Config,
+            policy: str,
+            begin_s: float,
+            *,
+            metrics: ServiceMetrics | None = None,
+            archive: Recorder | None = None,
+        ) -> RecordedPlansLoop:
+            return RecordedPlansLoop(
+                field, junctions, cfg, policy, begin_s, plans=plans, metrics=metrics, archive=archive
+            )
 
         req = SimulateRequest(
             sumocfg=args.sumocfg,

@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from unittest import mock
 
 from controller.config import load_config
 from sim import roadside
@@ -35,24 +36,26 @@ def main(argv: list[str] | None = None) -> int:
     cases: list[str] = []
     limit, refuse = roadside.RoadsideController._limit, roadside.RoadsideController._refuse
 
-    def counted_limit(self, what: str, now_s: float) -> None:  # measurement: count, then do as before
+    def counted_limit(
+        self: roadside.RoadsideController, what: str, now_s: float
+    ) -> None:  # measurement: count, then do as before
         counts[what.split(":")[0]] += 1
         cases.append(f"{self.j.id} t={now_s:g} {what}")
         limit(self, what, now_s)
 
-    def counted_refuse(self, why: str) -> str:
+    def counted_refuse(self: roadside.RoadsideController, why: str) -> str:
         counts["refused"] += 1
         cases.append(f"{self.j.id} refused {why}")
         return refuse(self, why)
 
-    roadside.RoadsideController._limit, roadside.RoadsideController._refuse = counted_limit, counted_refuse
-    try:
+    with (
+        mock.patch.object(roadside.RoadsideController, "_limit", counted_limit),
+        mock.patch.object(roadside.RoadsideController, "_refuse", counted_refuse),
+    ):
         summary = run(
             SimulateRequest(a.sumocfg, a.out / a.policy, policy=a.policy, sumo_args=("--end", a.end)),
             load_config(a.config),
         )
-    finally:
-        roadside.RoadsideController._limit, roadside.RoadsideController._refuse = limit, refuse
     print(
         f"{a.policy}: max green {counts['max green']}, max red {counts['max red']}, refused {counts['refused']}, "
         f"delay {summary['delay_s']:.2f} s/veh"
