@@ -79,3 +79,30 @@ def test_red_left_reads_the_programs_reds_derived_once(monkeypatch):
     assert left[0] == left[2] and left[1] >= left[0] - 1.0
     kept = lay.derived(phases._plan_red_s)
     assert np.array_equal(kept, plan_red_s(j)) and not kept.flags.writeable
+
+
+def _junction_id(layout: Layout, links: LinkLayout) -> str:
+    return layout.junction.id
+
+
+def _movement_count(layout: Layout, links: LinkLayout) -> int:
+    return len(layout.junction.movements)
+
+
+def test_each_layout_and_each_function_keeps_its_own_reading():
+    """The memo is keyed by the function and the layout object: readings of several junctions asked in turn are each
+    built once, and two functions of the same layout do not read each other's (R, mutations of LinkLayout.derived's
+    key: without the layout every call rebuilt, without the function the second read the first's)."""
+    layouts, links = _network()
+    calls: list[str] = []
+
+    def counted(layout: Layout, lk: LinkLayout) -> str:
+        calls.append(layout.junction.id)
+        return _junction_id(layout, lk)
+
+    for _ in range(2):
+        for lay in layouts.values():
+            assert links.derived(lay, counted) == lay.junction.id
+            assert links.derived(lay, _junction_id) == lay.junction.id
+            assert links.derived(lay, _movement_count) == len(lay.junction.movements)
+    assert calls == [lay.junction.id for lay in layouts.values()]
