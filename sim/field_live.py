@@ -24,6 +24,8 @@ other characters than letters and digits as `_`).
 
 from __future__ import annotations
 
+import argparse
+import functools
 import json
 import logging
 import queue
@@ -31,6 +33,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from controller.adapters.credentials import password_for
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
@@ -40,6 +43,12 @@ from controller.live import ScaledClock, stop_on_signals
 from sim.broker import field_user
 from sim.field import SumoField
 from sim.simulate import SimulateRequest, run
+
+if TYPE_CHECKING:
+    from controller.adapters.metrics import ServiceMetrics
+    from controller.core.signing import Keyring
+    from controller.model import Intersection
+    from controller.service import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +74,7 @@ class LiveFieldLoop:
         settings_for: Callable[[str], MqttSettings],
         clock: ScaledClock,
         stop: threading.Event,
-        keyring: object | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.field = field
         self.topics = Topics(cfg.service.site)
@@ -80,12 +89,10 @@ class LiveFieldLoop:
         self.devices: dict[str, MqttClient] = {}
         if keyring is not None:  # the cabinets hold their derived keys: only signed plans pass
             for jid, rc in field.roadside.items():
-                rc.set_keys(keyring.for_junction(jid))  # type: ignore[attr-defined]
+                rc.set_keys(keyring.for_junction(jid))
         try:
             for jid in junctions:
-                dev = MqttClient(
-                    settings_for(field_user(jid)), lambda topic, payload, jid=jid: self._inbox.put((jid, payload))
-                )
+                dev = MqttClient(settings_for(field_user(jid)), functools.partial(self._plan_message, jid))
                 dev.subscribe([self.topics.plan(jid)], qos=1)
                 self.devices[jid] = dev.start(wait=False)
             for dev in self.devices.values():
@@ -130,11 +137,15 @@ class LiveFieldLoop:
             jid = json.loads(payload)["junction"]
             self.devices[jid].publish(self.topics.status(jid), shift_t(payload, self.offset_s), qos=1, retain=True)
 
+    def _plan_message(self, jid: str, topic: str, payload: bytes) -> None:
+        """A plan message on junction `jid`'s device: to the inbox the field's second reads."""
+        self._inbox.put((jid, payload))
+
     def close(self) -> None:
         for dev in self.devices.values():
             dev.close(flush_s=0.5)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "transport": {
                 "mode": "field-realtime",
@@ -160,9 +171,9 @@ def run_field(
     speed: float,
     stop: threading.Event,
     sumo_args: tuple[str, ...] = (),
-    keyring: object | None = None,
+    keyring: Keyring | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run SUMO as the field until the scenario ends or `stop` is set; returns the summary."""
     if not speed > 0:
         raise AdapterError(f"--speed must be > 0, got {speed}", fatal=True)
@@ -172,10 +183,20 @@ def run_field(
     def settings_for(user: str) -> MqttSettings:  # a clean session: a field device's plans are only good now
         return MqttSettings.for_user(b, user, password_for(user, credentials))
 
-    def factory(field: SumoField, junctions: dict, cfg_: Config, policy: str, begin_s: float, **_kw) -> LiveFieldLoop:
+    def factory(
+        field: SumoField,
+        junctions: dict[str, Intersection],
+        cfg: Config,
+        policy: str,
+        begin_s: float,
+        *,
+        metrics: ServiceMetrics | None = None,
+        archive: Recorder | None = None,
+    ) -> LiveFieldLoop:
+        """A LoopFactory for `run`: the field's devices (no controller here: `metrics` and `archive` unused)."""
         log.info("field up junctions=%d broker=%s:%d speed=%g", len(junctions), b.host, b.port, speed)
         return LiveFieldLoop(
-            field, junctions, cfg_, begin_s, settings_for=settings_for, clock=clock, stop=stop, keyring=keyring
+            field, junctions, cfg, begin_s, settings_for=settings_for, clock=clock, stop=stop, keyring=keyring
         )
 
     req = SimulateRequest(
@@ -189,7 +210,7 @@ def run_field(
     return run(req, replace(cfg), progress=progress, loop_factory=factory)
 
 
-def cli(args, cfg: Config) -> int:
+def cli(args: argparse.Namespace, cfg: Config) -> int:
     """`field` and `broker-setup` of run_controller.py."""
     from controller.junctions import load_intersections
     from controller.live import resolve_intersections
@@ -226,7 +247,7 @@ def cli(args, cfg: Config) -> int:
     return 0
 
 
-def _keyring(cfg: Config) -> object | None:
+def _keyring(cfg: Config) -> Keyring | None:
     """The plan keys the virtual cabinets verify with (config [security]); None: unsigned plans."""
     try:
         from controller.adapters.keys import load_keyring
@@ -235,7 +256,7 @@ def _keyring(cfg: Config) -> object | None:
     return load_keyring(cfg)
 
 
-def broker_setup(args, cfg: Config, junctions: list[str]) -> int:
+def broker_setup(args: argparse.Namespace, cfg: Config, junctions: list[str]) -> int:
     """Write passwd, acl, mosquitto.conf and credentials/ into args.out (sim/broker.py provision)."""
     from sim.broker import CREDENTIALS_DIR, TlsFiles, provision
 
@@ -245,14 +266,13 @@ def broker_setup(args, cfg: Config, junctions: list[str]) -> int:
 
         raise ConfigError("--tls-*", "broker-setup", "give --tls-ca, --tls-cert and --tls-key together")
     tls = TlsFiles(*(p.resolve() for p in tls_parts)) if all(tls_parts) else None
-    split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     root = Path(__file__).resolve().parent.parent
     b = provision(
         args.out,
         cfg,
         junctions,
-        operators=split(args.operators),
-        monitors=split(args.monitors),
+        operators=_names(args.operators),
+        monitors=_names(args.monitors),
         host=args.listen or cfg.broker.host,
         port=args.port or cfg.broker.port,
         tls=tls,
@@ -274,3 +294,8 @@ def broker_setup(args, cfg: Config, junctions: list[str]) -> int:
     )
     print("give each user only its own file; never commit them")
     return 0
+
+
+def _names(listed: str) -> list[str]:
+    """The names of a comma-separated option (`--operators a,b`), blanks dropped."""
+    return [x.strip() for x in listed.split(",") if x.strip()]
