@@ -51,12 +51,13 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 import orjson
+from msgspec.structs import astuple
 
 from controller.core import feedrules as rules
 from controller.core.feed import MAX_PAYLOAD_BYTES  # a larger message is refused there
@@ -92,7 +93,8 @@ class _Counts(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False)
 
 
 class _Loop(msgspec.Struct, gc=False):
-    """A loop's readings as _read_typed decodes them (other keys ignored, as the general read does)."""
+    """A loop's readings as _read_typed decodes them (other keys ignored, as the general read does). Their
+    order is _read_typed's: it reads a loop as the tuple of its fields (msgspec.structs.astuple)."""
 
     occupancy: float
     speed_mps: float
@@ -112,9 +114,6 @@ class _Message(msgspec.Struct, gc=False):
 if _Counts.__struct_fields__ != VEHICLE_CLASSES:  # a loop's counts column per class, in the classes' order
     raise TypeError(f"feedbatch._Counts's fields {_Counts.__struct_fields__} are not VEHICLE_CLASSES {VEHICLE_CLASSES}")
 _DECODE = msgspec.json.Decoder(_Message).decode
-_LOOP_COUNTS = attrgetter("counts")
-_CLASS_COUNTS = attrgetter(*VEHICLE_CLASSES)
-_OCCUPANCY, _SPEED = attrgetter("occupancy"), attrgetter("speed_mps")
 
 # (array is not subscriptable at run time before Python 3.12: the names are for the type checker)
 _Columns = tuple["array[int]", "array[int]", "array[int]", "array[float]", "array[float]"]
@@ -275,13 +274,17 @@ def _read_typed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> R
         or tuple(msg.detectors) != layout.loops[position]
     ):
         return None
-    loops = list(msg.detectors.values())
-    values = list(chain.from_iterable(map(_CLASS_COUNTS, map(_LOOP_COUNTS, loops))))
+    # each loop as its fields' tuple (_Loop's order), then a column per field: one pass in C over the loops
+    occupancy, speed, counts = zip(*map(astuple, msg.detectors.values())) if msg.detectors else ((), (), ())
+    values = list(chain.from_iterable(map(astuple, counts)))  # (_Counts' fields are VEHICLE_CLASSES, in order)
     if values and max(values) > min(rules.max_count(msg.period_s), _INT64_MAX):  # (>= 0: msgspec's)
         return None
     per_loop, classes = layout.every_class[position]
-    occupancy, speed = array("d", map(_OCCUPANCY, loops)), array("d", map(_SPEED, loops))
-    return jid, ((msg.t, msg.period_s), position, (per_loop, classes, _ints(values), occupancy, speed))
+    return jid, (
+        (msg.t, msg.period_s),
+        position,
+        (per_loop, classes, _ints(values), array("d", occupancy), array("d", speed)),
+    )
 
 
 def _read_parsed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> Read:
