@@ -26,9 +26,12 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import sumolib
 
@@ -37,7 +40,7 @@ from controller.config import Config, ReplayConfig
 from controller.core.policies import REGISTRY
 from controller.errors import AdapterError, DefinitionError
 from controller.junctions import load_intersections
-from controller.model import VEHICLE_CLASSES
+from controller.model import VEHICLE_CLASSES, Intersection
 from sim import replay_demand as demand
 from sim.baselines import FIELD_POLICIES
 from sim.commands import simulate_command
@@ -83,9 +86,9 @@ class Window:
 class ReplayResult:
     scenario: Path
     window: Window
-    summaries: list[dict] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
     geh: GehResult | None = None
-    demand: dict = field(default_factory=dict)
+    demand: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_time(text: str, option: str) -> float:
@@ -151,7 +154,18 @@ def _progress(line: str) -> None:
     print(f"[replay] {line}", file=sys.stderr, flush=True)
 
 
-def scenario_counters(junctions, net, turning_counts: bool = True) -> dict[str, list[demand.EdgeCounter]]:
+# vClass -> the ways in past an approach's advance loops that its candidate routes take instead (ways_in)
+WaysIn = Callable[[str], dict[str, tuple[str, ...]]]
+
+
+def _no_ways_in(vclass: str) -> dict[str, tuple[str, ...]]:
+    """No way in moved (ways_in's reading off)."""
+    return {}
+
+
+def scenario_counters(
+    junctions: Mapping[str, Intersection], net: sumolib.net.Net, turning_counts: bool = True
+) -> dict[str, list[demand.EdgeCounter]]:
     """Per vehicle class, the edge counts and (`turning_counts`) the turning counts the loops give."""
     return {
         cls: demand.edge_counters(junctions, net, vclass)
@@ -160,7 +174,7 @@ def scenario_counters(junctions, net, turning_counts: bool = True) -> dict[str, 
     }
 
 
-def scenario_net(req: ReplayRequest, meta: dict) -> Path:
+def scenario_net(req: ReplayRequest, meta: Mapping[str, Any]) -> Path:
     """The SUMO network the window is rebuilt on: --net, else the one the recording's meta.json
     names. DefinitionError when there is none that exists."""
     net_file = Path(req.net or meta.get("net_file", ""))
@@ -182,7 +196,7 @@ class CountTargets:
     lag from where the routes start (s, demand.edge_lags_s)."""
 
     counters: dict[str, list[demand.EdgeCounter]]
-    loop_counts: dict
+    loop_counts: dict[str, np.ndarray]
     begin_s: float
     intervals: int
     lags_s: dict[str, float]
@@ -200,7 +214,9 @@ class ClassRoutes:
     permit: list[Path]
 
 
-def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, window: Window) -> tuple[Path, dict]:
+def build_scenario(
+    req: ReplayRequest, cfg: Config, site: Path, meta: Mapping[str, Any], window: Window
+) -> tuple[Path, dict[str, Any]]:
     """OUT/scenario/replay.sumocfg for the window; returns it and what the demand is made of."""
     net_file = scenario_net(req, meta)
     out = req.out_dir / "scenario"
@@ -259,12 +275,12 @@ def build_scenario(req: ReplayRequest, cfg: Config, site: Path, meta: dict, wind
 def class_route_files(
     req: ReplayRequest,
     params: ReplayConfig,
-    junctions: dict,
-    net,
+    junctions: Mapping[str, Intersection],
+    net: sumolib.net.Net,
     net_file: Path,
     candidates: demand.Candidates,
     targets: CountTargets,
-    ways,
+    ways: WaysIn,
     sources: list[Path],
 ) -> ClassRoutes:
     """Per vehicle class, OUT/scenario/counts_<class>.xml (the class's counted passes) and the
@@ -297,7 +313,14 @@ def class_route_files(
 
 
 def queued_vehicles(
-    cfg: Config, site: Path, window: Window, junctions: dict, net, sampled: list[list[str]], begin_s: float, out: Path
+    cfg: Config,
+    site: Path,
+    window: Window,
+    junctions: Mapping[str, Intersection],
+    net: sumolib.net.Net,
+    sampled: list[list[str]],
+    begin_s: float,
+    out: Path,
 ) -> tuple[int, float]:
     """The queues the service's estimator saw at the window's start (over the recording's
     `warmup_s` before it) as standing vehicles on routes from `sampled`, in OUT/queues.rou.xml.
@@ -311,7 +334,12 @@ def queued_vehicles(
     return queued, sum(queues.values())
 
 
-def ways_in(params: ReplayConfig, junctions, net, loop_counts: dict):
+def ways_in(
+    params: ReplayConfig,
+    junctions: Mapping[str, Intersection],
+    net: sumolib.net.Net,
+    loop_counts: Mapping[str, np.ndarray],
+) -> WaysIn:
     """vClass -> the ways in that candidate routes starting past an approach's advance loops
     take instead (`start_before_advance_loops`: demand.ways_in_past_advance_loops, but where the
     recorded counts (`loop_counts`, demand.interval_counts) show traffic entering between the
@@ -332,13 +360,13 @@ def ways_in(params: ReplayConfig, junctions, net, loop_counts: dict):
 def class_routes(
     req: ReplayRequest,
     params: ReplayConfig,
-    net,
+    net: sumolib.net.Net,
     net_file: Path,
     candidates: demand.Candidates,
     counters: list[demand.EdgeCounter],
     edgedata: Path,
     cls: str,
-    ways=lambda vclass: {},
+    ways: WaysIn = _no_ways_in,
 ) -> list[Path]:
     """The route files of one vehicle class (demand.sample_class): on the cars' candidates,
     or (`req.class_routes`, a class the network gives other lanes: bus lanes, bus-only streets)
@@ -374,9 +402,9 @@ def class_routes(
 def permit_cars(
     req: ReplayRequest,
     params: ReplayConfig,
-    net,
+    net: sumolib.net.Net,
     car_counters: list[demand.EdgeCounter],
-    counts: tuple,
+    counts: tuple[list[demand.EdgeCounter], Mapping[str, np.ndarray], float, int, Mapping[str, float]],
     edgedata: Path,
     sources: list[Path],
 ) -> tuple[Path, list[Path]]:
@@ -458,7 +486,7 @@ def write_sumocfg(
 
 def start_run(
     req: ReplayRequest, policy: str, sumocfg: Path, site: Path, window: Window, additional: list[str], record: bool
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """One run in its own process: `simulate` for a policy, sim.replay_recorded for the plans in
     force; `record`: its feeds go to OUT/<policy>/archive (the calibration run)."""
     out = req.out_dir / policy
