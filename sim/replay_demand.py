@@ -28,11 +28,11 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,9 @@ from sim.field import FEED_CLASS_OF_VCLASS as KNOWN_VCLASSES
 from sim.field import vehicle_class
 from sim.replay_geh import GEH_OK, geh
 from sim.sumo import sumo_home
+
+if TYPE_CHECKING:
+    from sumolib.net import Net
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class EdgeCounter:
     to_edge: str = ""
 
 
-def edge_counters(junctions: Mapping[str, Intersection], net, vclass: str = "passenger") -> list[EdgeCounter]:
+def edge_counters(junctions: Mapping[str, Intersection], net: Net, vclass: str = "passenger") -> list[EdgeCounter]:
     """The edges that loops of one kind (stop line preferred) count for SUMO vClass `vclass`:
     every lane of the edge the class may use has such a loop. The count is the sum of all the
     edge's loops of that kind, also those on lanes the class may not use (a bus lane's loop
@@ -92,7 +95,7 @@ def edge_counters(junctions: Mapping[str, Intersection], net, vclass: str = "pas
     return out
 
 
-def turn_counters(junctions: Mapping[str, Intersection], net, vclass: str = "passenger") -> list[EdgeCounter]:
+def turn_counters(junctions: Mapping[str, Intersection], net: Net, vclass: str = "passenger") -> list[EdgeCounter]:
     """Turning counts the stop-line loops give: from an edge into a next edge, when every lane of
     the edge that leads there (for SUMO vClass `vclass`) leads nowhere else and has a stop-line
     loop (a lane of its own for the turn). Edges whose traffic all goes one way are left out: the
@@ -128,7 +131,7 @@ CAR_VCLASSES = ("taxi", "private", "evehicle")  # SUMO vClasses the feed counts 
 PERMIT_VTYPE = "tsc_car_permit"
 
 
-def restricted_counters(junctions: Mapping[str, Intersection], net) -> list[EdgeCounter]:
+def restricted_counters(junctions: Mapping[str, Intersection], net: Net) -> list[EdgeCounter]:
     """The counted edges that no lane of admits cars (SUMO vClass passenger): bus-only streets
     with a loop on every lane. The cars their loops count (taxis, permit holders: vehicles a
     bus lane admits that the feed counts as cars) are not part of the passenger demand, which
@@ -136,7 +139,7 @@ def restricted_counters(junctions: Mapping[str, Intersection], net) -> list[Edge
     return [c for c in edge_counters(junctions, net, "ignoring") if not net.getEdge(c.edge).allows("passenger")]
 
 
-def permit_vclass(net, edges: list[str]) -> str:
+def permit_vclass(net: Net, edges: list[str]) -> str:
     """The SUMO vClass of the cars counted on `edges` (closed to passenger cars): the first car
     vClass (CAR_VCLASSES) that a lane of each of them admits, else "ignoring" (a vehicle that
     ignores lane permissions: SUMO's own for such traffic)."""
@@ -163,7 +166,7 @@ def window_counts(edgedata: Path) -> dict[str, int]:
     return dict(out)
 
 
-def other_permissions(net, vclass: str) -> bool:
+def other_permissions(net: Net, vclass: str) -> bool:
     """Whether SUMO vClass `vclass` may use other lanes than cars (bus lanes, bus-only streets,
     streets closed to trucks): then its routes are its own, else the cars' candidates serve."""
     return any(ln.allows(vclass) != ln.allows("passenger") for e in net.getEdges() for ln in e.getLanes())
@@ -186,7 +189,7 @@ def interval_counts(det: pa.Table, interval_s: float, begin_s: float) -> dict[st
     return out
 
 
-def edge_lags_s(net, routes: list[list[str]], edges: list[str]) -> dict[str, float]:
+def edge_lags_s(net: Net, routes: list[list[str]], edges: list[str]) -> dict[str, float]:
     """Edge -> median free-flow travel time (s) from the start of the candidate routes through it
     to the edge's end (where its loops are): how long before a count its vehicles depart."""
     wanted = set(edges)
@@ -245,11 +248,11 @@ def write_edgedata(
             end=f"{begin_s + (k + 1) * interval_s:.0f}",
         )
         for c in counters:
-            n = str(per[k].get((c.edge, c.to_edge), 0))
+            entered = str(per[k].get((c.edge, c.to_edge), 0))
             if c.to_edge:
-                ET.SubElement(iv, "edgeRelation", {"from": c.edge, "to": c.to_edge, "entered": n})
+                ET.SubElement(iv, "edgeRelation", {"from": c.edge, "to": c.to_edge, "entered": entered})
             else:
-                ET.SubElement(iv, "edge", id=c.edge, entered=n)
+                ET.SubElement(iv, "edge", id=c.edge, entered=entered)
     write_xml(path, root)
     return total
 
@@ -358,8 +361,9 @@ def candidate_sets(
     files = candidate_routes(net_file, out_dir, seed, n_routes, vclass)
     for f in files if drop_one_edge else ():
         drop_one_edge_routes(f)
-    for f in files if ways_in else ():
-        prefix_routes(f, ways_in)
+    if ways_in:
+        for f in files:
+            prefix_routes(f, ways_in)
     for f in files if turnarounds else ():
         drop_turnaround_routes(f, turnarounds)
     entries = tuple(f for f in files if f.name.endswith("fringe.rou.xml"))
@@ -432,7 +436,7 @@ def drop_one_edge_routes(path: Path) -> int:
     return len(gone)
 
 
-def turnaround_links(net, where: str) -> frozenset[tuple[str, str]]:
+def turnaround_links(net: Net, where: str) -> frozenset[tuple[str, str]]:
     """The (from edge, to edge) pairs of `net` (sumolib, without internal edges) that a
     connection joins by turning around (SUMO's direction "t", or "T" where traffic drives on
     the left): a U-turn. `where` ([replay] drop_turnaround_routes): "all" of them, "signals"
@@ -473,7 +477,7 @@ def _turns_around(vehicle: ET.Element, turnarounds: frozenset[tuple[str, str]]) 
 DEFAULT_LENGTH_M = {"passenger": 5.0, "bus": 12.0, "truck": 7.1, "motorcycle": 2.2, "bicycle": 1.6, "ignoring": 5.0}
 
 
-def edges_past_advance_loops(junctions: Mapping[str, Intersection], net, vclass: str = "passenger") -> set[str]:
+def edges_past_advance_loops(junctions: Mapping[str, Intersection], net: Net, vclass: str = "passenger") -> set[str]:
     """The edges where a vehicle of SUMO vClass `vclass` that departs there (at the edge's start,
     its back on it) has already passed an advance loop of the approach it drives: the approach's
     edge when one of its advance loops sits on an edge upstream (a lane that alone feeds it), the
@@ -492,7 +496,7 @@ def edges_past_advance_loops(junctions: Mapping[str, Intersection], net, vclass:
 
 
 def ways_in_past_advance_loops(
-    junctions: Mapping[str, Intersection], net, vclass: str = "passenger", counts: Mapping[str, int] | None = None
+    junctions: Mapping[str, Intersection], net: Net, vclass: str = "passenger", counts: Mapping[str, int] | None = None
 ) -> dict[str, tuple[str, ...]]:
     """Edge of edges_past_advance_loops -> the edges (upstream first) that lead into it over the
     approach's advance loops: the lanes that alone feed it back to the loop's edge, and the one
@@ -526,7 +530,7 @@ def ways_in_past_advance_loops(
     return out
 
 
-def _advance_chains(junctions: Mapping[str, Intersection], net) -> Iterator[tuple[Detector, Any, list]]:
+def _advance_chains(junctions: Mapping[str, Intersection], net: Net) -> Iterator[tuple[Detector, Any, list[Any]]]:
     """(advance loop, the lane it sits on, _feeding_chain from its junction lane back to that
     lane) for every advance loop reached that way; loops on lanes the network lacks are skipped."""
     for d in (d for j in junctions.values() for d in j.detectors if d.kind == "advance"):
@@ -566,7 +570,7 @@ def prefix_routes(path: Path, ways: Mapping[str, tuple[str, ...]]) -> int:
     return n
 
 
-def _feeding_chain(lane, at) -> list | None:
+def _feeding_chain(lane: Any, at: Any) -> list[Any] | None:
     """The lanes from `lane` back to `at` (both included), each the only one feeding the one
     before; None when `at` is not reached that way or over a turnaround."""
     chain = [lane]
@@ -581,7 +585,7 @@ def _feeding_chain(lane, at) -> list | None:
     return chain
 
 
-def _entered_from(edge, vclass: str) -> bool:
+def _entered_from(edge: Any, vclass: str) -> bool:
     """Whether traffic of `vclass` reaches `edge` from another edge (not over a turnaround)."""
     return any(
         c.getDirection() != "t" and c.getToLane().allows(vclass)
@@ -602,7 +606,7 @@ def _one_edge(vehicle: ET.Element) -> bool:
 
 
 def covering_routes(
-    net,
+    net: Net,
     candidates: list[Path],
     edges: list[str],
     vclass: str,
@@ -633,18 +637,20 @@ def covering_routes(
     sources = [e for e in net.getEdges() if not e.getIncoming() and e.allows(vclass)]
     sinks = [e for e in net.getEdges() if not e.getOutgoing() and e.allows(vclass)]
 
-    def nearest(pairs) -> list[list]:
+    def nearest(pairs: Iterable[tuple[Any, Any]]) -> list[list[Any]]:
         paths = [path for path, _cost in (net.getShortestPath(a, b, vClass=vclass) for a, b in pairs) if path]
         return sorted(paths, key=lambda path: sum(e.getLength() for e in path))[:per_edge]
 
     routes: dict[str, None] = {}
     for edge_id in missing:
         edge = net.getEdge(edge_id)
-        ins = [[e.getID() for e in p] for p in nearest((a, edge) for a in sources if a is not edge)] or [[edge_id]]
-        outs = [[e.getID() for e in p] for p in nearest((edge, b) for b in sinks if b is not edge)] or [[edge_id]]
+        ways_to = [[e.getID() for e in p] for p in nearest((a, edge) for a in sources if a is not edge)] or [[edge_id]]
+        ways_on = [[e.getID() for e in p] for p in nearest((edge, b) for b in sinks if b is not edge)] or [[edge_id]]
+        ins = [tuple(p) for p in ways_to]
+        outs = [tuple(p) for p in ways_on]
         if counts is not None:
-            ins = list(dict.fromkeys(tuple(p) for q in ins for p in (q, cut_at_low_counts(q[::-1], counts)[::-1])))
-            outs = list(dict.fromkeys(tuple(p) for q in outs for p in (q, cut_at_low_counts(q, counts))))
+            ins = list(dict.fromkeys(tuple(p) for q in ways_to for p in (q, cut_at_low_counts(q[::-1], counts)[::-1])))
+            outs = list(dict.fromkeys(tuple(p) for q in ways_on for p in (q, cut_at_low_counts(q, counts))))
         pairs = [(a, b) for a in ins for b in outs if counts is None or not set(a[:-1]) & set(b)]
         pairs = pairs or [((edge_id,), b) for b in outs]
         routes.update({" ".join([*a[:-1], *b]): None for a, b in pairs})
@@ -670,7 +676,7 @@ def cut_at_low_counts(path: list[str], counts: Mapping[str, int]) -> list[str]:
     return path
 
 
-def entry_prefix(net, edge_id: str, counted: set[str], vclass: str) -> list[str]:
+def entry_prefix(net: Net, edge_id: str, counted: set[str], vclass: str) -> list[str]:
     """The shortest way (by length) into edge `edge_id` from an edge where traffic enters the
     network (no incoming edge), over edges open to SUMO vClass `vclass` that no loop counts
     (`counted`: counted edges and the from-edges of turning counts): the edges before
@@ -702,7 +708,7 @@ def entry_prefix(net, edge_id: str, counted: set[str], vclass: str) -> list[str]
     return []
 
 
-def extend_to_entries(net, routes: Path, out: Path, counted: set[str], vclass: str, begin_s: float) -> int:
+def extend_to_entries(net: Net, routes: Path, out: Path, counted: set[str], vclass: str, begin_s: float) -> int:
     """Writes `routes` to `out` with each vehicle that starts inside the network moved back to
     where traffic enters it, when a way in passes no counted edge (entry_prefix): the counts its
     route meets are the same, and it no longer appears from nowhere in the middle of a street
@@ -717,7 +723,7 @@ def extend_to_entries(net, routes: Path, out: Path, counted: set[str], vclass: s
     for v in root.findall("vehicle"):
         route = v.find("route")
         edges = route.get("edges", "").split() if route is not None else []
-        if not edges:
+        if route is None or not edges:
             continue
         if edges[0] not in prefixes:
             prefixes[edges[0]] = entry_prefix(net, edges[0], counted, vclass)
@@ -736,7 +742,7 @@ def extend_to_entries(net, routes: Path, out: Path, counted: set[str], vclass: s
     return moved
 
 
-def loop_edges(junctions: Mapping[str, Intersection], net) -> set[str]:
+def loop_edges(junctions: Mapping[str, Intersection], net: Net) -> set[str]:
     """The edges any loop of the junction models sits on (counted or not, every counting site)."""
     out = set()
     for j in junctions.values():
@@ -748,7 +754,7 @@ def loop_edges(junctions: Mapping[str, Intersection], net) -> set[str]:
     return out
 
 
-def routes_from_entries(net, files: list[Path], loops: set[str], vclass: str, begin_s: float) -> list[Path]:
+def routes_from_entries(net: Net, files: list[Path], loops: set[str], vclass: str, begin_s: float) -> list[Path]:
     """Each route file with its vehicles moved back to the network's entries where no loop is on
     the way (extend_to_entries), as `<name>_entries.rou.xml`."""
     out = []
@@ -782,8 +788,8 @@ def route_fit(edgedata: Path, routes: Path | list[Path], period_s: float = 3600.
     end = max((float(iv.get("end", 0)) for iv in intervals), default=begin)
     for iv in intervals:
         k = int((float(iv.get("begin", 0)) - begin) // period_s)
-        for e in iv.iter("edge"):
-            asked[(e.get("id", ""), k)] += int(e.get("entered", 0))
+        for el in iv.iter("edge"):
+            asked[(el.get("id", ""), k)] += int(el.get("entered", 0))
     edges = {e for e, _k in asked}
     got: dict[tuple[str, int], int] = defaultdict(int)
     n = 0
@@ -947,7 +953,8 @@ def _route_counts(routes: Path, begin_s: float, interval_s: float) -> dict[tuple
     depart in interval k (routeSampler's own accounting: a route counts where it departs)."""
     got: dict[tuple[str, str, int], int] = defaultdict(int)
     for v in ET.parse(routes).getroot().iter("vehicle"):
-        edges = (v.find("route").get("edges", "") if v.find("route") is not None else "").split()
+        route = v.find("route")
+        edges = (route.get("edges", "") if route is not None else "").split()
         k = int((float(v.get("depart", begin_s)) - begin_s) // interval_s)
         for e in set(edges):
             got[(e, "", k)] += 1
@@ -1096,7 +1103,7 @@ def estimated_queues(
 
 
 def write_queue_vehicles(
-    path: Path, queues: Mapping[str, float], net, routes: list[list[str]], depart_s: float, spacing_m: float
+    path: Path, queues: Mapping[str, float], net: Net, routes: list[list[str]], depart_s: float, spacing_m: float
 ) -> int:
     """Standing vehicles (type car) on each lane at depart_s, from the stop line back, each on
     the rest of a sampled route that goes on from that lane. Returns how many."""
@@ -1162,7 +1169,7 @@ def counting_signature(edges: list[str], counted: set[str], turns: set[tuple[str
     return tuple(sig)
 
 
-def route_capacity(net, edges: list[str], counted: set[str], vclass: str) -> int:
+def route_capacity(net: Net, edges: list[str], counted: set[str], vclass: str) -> int:
     """How much traffic a route's uncounted ends can take, relative to an equivalent route: the
     fewest lanes (open to SUMO vClass `vclass`) from its start to its first counted edge, times
     the fewest from its last counted edge to its end (a route that passes none: over all its
@@ -1175,7 +1182,7 @@ def route_capacity(net, edges: list[str], counted: set[str], vclass: str) -> int
 
 
 def spread_equivalent_routes(
-    routes: Path, candidates: list[Path], edgedata: Path, seed: int, net, vclass: str = "passenger"
+    routes: Path, candidates: list[Path], edgedata: Path, seed: int, net: Net, vclass: str = "passenger"
 ) -> Path:
     """Spreads each sampled vehicle over the candidate routes equivalent to its own (the same
     counting_signature), in proportion to route_capacity: routeSampler's programme puts a whole
