@@ -324,10 +324,14 @@ def _frame(layout: BatchLayout, t_s: float, period_s: float, group: _Group) -> t
     first = np.cumsum(sizes) - sizes  # each message's first loop among the group's
     occupancy, speed = _joined(group.occupancy, np.float64), _joined(group.speed, np.float64)
     rows = np.repeat(fl.det_start[positions] - first, sizes) + np.arange(len(occupancy))
-    n = len(fl.detectors)
-    counts = np.zeros((n, len(VEHICLE_CLASSES)), dtype=np.int64)
-    entry_rows = np.repeat(rows, _joined(group.per_loop, np.int64))
-    counts[entry_rows, _joined(group.classes, np.int64)] = _joined(group.values, np.int64)
+    n, k = len(fl.detectors), len(VEHICLE_CLASSES)
+    counts = np.zeros((n, k), dtype=np.int64)
+    per_loop, classes = _joined(group.per_loop, np.int64), _joined(group.classes, np.int64)
+    values = _joined(group.values, np.int64)
+    if len(classes) == k * len(rows) and (per_loop == k).all() and (classes.reshape(-1, k) == np.arange(k)).all():
+        counts[rows] = values.reshape(-1, k)  # every loop counts every class in order (the typed read's): by rows
+    else:
+        counts[np.repeat(rows, per_loop), classes] = values
     occ, spd = np.zeros(n), np.full(n, -1.0)
     occ[rows] = occupancy
     spd[rows] = speed

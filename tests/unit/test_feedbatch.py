@@ -288,6 +288,28 @@ def test_junctions_with_other_numbers_of_loops_read_typed_to_the_general_reads_f
     assert len({id(pair) for pair in layout.every_class}) == len({len(j.detectors) for j in js.values()})
 
 
+def test_a_group_whose_loops_count_every_class_out_of_order_frames_as_the_typed_read():
+    """_frame lays a group's counts by rows when every loop counts every class in VEHICLE_CLASSES' order (the typed
+    read's columns), else entry by entry: the general read of loops that count all five classes in another order takes
+    the second way, and its frame is the typed read's to the bit."""
+    every = {c: k + 1 for k, c in enumerate(VEHICLE_CLASSES)}
+    backwards = dict(reversed(every.items()))
+    layout = BatchLayout.build(JS)
+    messages, typed, parsed = [], [], []
+    for jid in JS:
+        dets = {d.id: {"counts": backwards, "occupancy": 0.25, "speed_mps": 4.0} for d in JS[jid].detectors}
+        payload = enc({"v": 1, "junction": jid, "t": NOW_S, "period_s": 1.0, "detectors": dets})
+        messages.append((jid, payload))
+        typed.append(feedbatch._read_typed(payload, jid, layout))
+        parsed.append(feedbatch._read_parsed(payload, jid, layout))
+    assert all(r is not None and r[1] is not None for r in typed + parsed)
+    assert list(parsed[0][1][2][1][: len(every)]) == list(range(len(every)))[::-1]  # the general read: as written
+    ((by_rows, present_t),) = split_batch(messages, layout, typed).frames
+    ((by_entries, present_p),) = split_batch(messages, layout, parsed).frames
+    assert (by_rows.counts == by_entries.counts).all() and (present_t == present_p).all()
+    assert by_rows.counts[0].tolist() == list(every.values())
+
+
 def test_counts_not_in_the_classes_order_are_refused_at_import_under_python_O():
     """feedbatch's typed counts (_Counts) must be the classes in VEHICLE_CLASSES' order: checked
     at import by a raise, not an assert, so that `python -O` checks it too."""
