@@ -606,6 +606,17 @@ def merged_stats(stats: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _private_broker(folder: Path, cfg: Config, junctions: dict[str, Intersection], *, lockstep: bool) -> Broker:
+    """run_via_mqtt's broker for `junctions` (not started), junction ids the topic tree cannot carry refused first:
+    a user per region process of a sharded replay (client ids bound to user names); a lockstep replay's broker
+    yields to its clients' bursts (Broker's `yields`)."""
+    for jid in junctions:
+        topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
+    site = cfg.service.site
+    users = region_users(Topics(site), [r.name for r in sharded_regions(cfg, junctions)])
+    return Broker(folder, site, junctions, extra_users=users, bind_client_ids=True, yields=lockstep)
+
+
 def run_via_mqtt(
     req: SimulateRequest,
     cfg: Config,
@@ -634,20 +645,7 @@ def run_via_mqtt(
             archive: Recorder | None = None,
         ) -> MqttLoop:
             """A LoopFactory (sim/simulate.py): a private broker for `junctions`, then the loop."""
-            for jid in junctions:
-                topic_level(jid)  # refuse ids the topic tree cannot carry before starting anything
-            # a sharded replay's region processes: a broker user each (client ids bound to user names)
-            site = cfg.service.site
-            users = region_users(Topics(site), [r.name for r in sharded_regions(cfg, junctions)])
-            # a lockstep replay's broker yields to its clients' bursts (Broker's `yields`)
-            broker = Broker(
-                Path(workdir) / "broker",
-                site,
-                junctions,
-                extra_users=users,
-                bind_client_ids=True,
-                yields=realtime_factor is None,
-            )
+            broker = _private_broker(Path(workdir) / "broker", cfg, junctions, lockstep=realtime_factor is None)
             brokers.append(broker.start())
             return MqttLoop(
                 field,
