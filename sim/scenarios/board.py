@@ -25,6 +25,7 @@ the CLI prints before exiting 1. Nothing here is committed.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -284,15 +285,15 @@ def build_all(
     except resco.RescoError as e:
         raise BoardError(f"RESCO: {e}") from e
     for short in RILSA:
-        step(f"rilsa {short}", rilsa_cfg(out / "rilsa", short), lambda s=short: build_rilsa(s, out / "rilsa"))
+        step(f"rilsa {short}", rilsa_cfg(out / "rilsa", short), functools.partial(build_rilsa, short, out / "rilsa"))
     for net in CORPUS:
         step(
             f"corpus {net.name}",
             corpus_cfg(out / "corpus", net.name),
-            lambda n=net.name: build_corpus(n, out / "corpus"),
+            functools.partial(build_corpus, net.name, out / "corpus"),
         )
     for fz in FUZZ:
-        step(f"fz {fz.name}", fuzz_cfg(out / "fz", fz.name), lambda f=fz: build_fuzz(f, out / "fz"))
+        step(f"fz {fz.name}", fuzz_cfg(out / "fz", fz.name), functools.partial(build_fuzz, fz, out / "fz"))
     if not bologna.is_dir():
         raise BoardError(f"Bologna: no folder {bologna} (the shared networks, beside the repo; --bologna DIR)")
     board = write_board(out, bologna, city)

@@ -128,7 +128,7 @@ def build_net(sc: RandomScenario, home: Path, seed: int, out: Path) -> None:
 def build_routes(sc: RandomScenario, home: Path, net: Path, seed: int, out: Path) -> None:
     tools = home / "tools"
     with tempfile.TemporaryDirectory() as tmp:
-        parts = []
+        parts: list[str] = []
         for prefix, share, vclass in (("c", 1.0 - sc.truck_share, "passenger"), ("t", sc.truck_share, "truck")):
             f = Path(tmp) / f"{prefix}.rou.xml"
             run(
@@ -172,7 +172,10 @@ def merge_routes(parts: list[str], out: Path) -> None:
     for text in parts:
         vtypes += re.findall(r"<vType .*?(?:/>|</vType>)", text, flags=re.S)
         for m in re.finditer(r"<vehicle .*?</vehicle>", text, flags=re.S):
-            depart = float(re.search(r'depart="([^"]+)"', m.group(0)).group(1))
+            found = re.search(r'depart="([^"]+)"', m.group(0))
+            if found is None:
+                raise ValueError(f"a vehicle without a depart: {m.group(0)[:80]}")
+            depart = float(found.group(1))
             vehicles.append((depart, m.group(0)))
     vehicles.sort(key=lambda dv: dv[0])
     body = "\n".join(
