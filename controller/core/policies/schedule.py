@@ -742,7 +742,7 @@ def lead_in(st: ScheduleStatics, layout: Layout, cur: int, target: int) -> int:
     Bologna acosta's 221 keeps its south approach's second stop line (links 0-2, past an 8 m
     internal link) green 4 s into the change, which empties that link; through the lead-in stage
     (a derived 4 s yellow of both stop lines, 2 s, then 0 s) the change was 2 s shorter without that
-    clearance, and acosta lost delay (BENCHMARKS.md, B session 33)."""
+    clearance, and acosta's delay grew (BENCHMARKS.md, B session 33)."""
     if cur == target or layout.junction.transition(cur, target) is not None:
         return target
     phases, ig, min_g = layout.junction.phases, st.intergreen_s, st.min_green_s
