@@ -88,3 +88,33 @@ def test_the_service_takes_one_way_out() -> None:
         ControllerService({"J": two_phase()}, CFG, "fixed")
     with pytest.raises(ValueError, match="publish .* or hand_over"):
         ControllerService({"J": two_phase()}, CFG, "fixed", publish=lambda c, p: None, hand_over=lambda c: None)
+
+
+def test_the_in_process_loop_hands_each_command_to_the_field_at_the_loop_s_time(monkeypatch) -> None:
+    """InProcessLoop: every command the service sends reaches the field's roadside controllers with the loop's time
+    (field.receive); with plans_to_field False (sim/replay_recorded.py sends its own) none does. Without it a run's
+    plans could be dropped and only a whole-scenario run would notice (R, session 58)."""
+    from controller.core.step import TickResult
+    from sim.simulate import InProcessLoop
+    from tests.junction_fixtures import two_phase
+    from tests.metrics_fixtures import CFG
+
+    cmds = [PhaseCommand("J", f"p{k}", k, k % 2, 1.0, 10.0, 30.0) for k in range(1, 4)]
+
+    class Field:
+        def __init__(self) -> None:
+            self.got: list[tuple[object, float]] = []
+
+        def program_states(self) -> dict[str, tuple[str, ...]]:
+            return {}
+
+        def receive(self, cmd, now_s: float) -> None:
+            self.got.append((cmd, now_s))
+
+    for to_field in (True, False):
+        field = Field()
+        loop = InProcessLoop(field, {"J": two_phase()}, CFG, "fixed", 0.0, plans_to_field=to_field)  # type: ignore[arg-type]
+        monkeypatch.setattr(loop.service.core, "step", lambda state, *a: (state, TickResult(commands=tuple(cmds))))
+        loop.now_s = 10.0
+        loop.service.tick(10.0)
+        assert field.got == ([(c, 10.0) for c in cmds] if to_field else [])
