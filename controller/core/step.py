@@ -292,9 +292,12 @@ class Core:
             decided = self._decide_network(updated, now_s, network)
         except Exception as exc:  # the junctions decide one by one: the one that raises is named there
             decided, log.network_failed = {}, _failure_reason(f"policy {self.policy.name}", exc)
-        gated = self._gate_due(updated, decided, now_s)
+        gated, quiet = self._gate_due(updated, decided, now_s), self._quiet(updated, now_s)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
+            if jid in quiet:  # nothing to decide, gate or send (_quiet)
+                out_states[jid] = quiet[jid]
+                continue
             if jid in self.pairs and jid not in self._followers:
                 continue  # a pair's follower: decided with its leader (_pair)
             mark = log.mark()
@@ -313,6 +316,24 @@ class Core:
         if self.pairs:
             out_states = {jid: out_states[jid] for jid in self.layouts}
         return CoreState(now_s, out_states, links, advice, advice_t, trials), log.result()
+
+    def _quiet(self, updated: Mapping[str, JunctionState], now_s: float) -> dict[str, JunctionState]:
+        """Under a policy that runs the city's own program (`silent`), the junctions with nothing to
+        decide, gate or send this tick, in one pass: a fresh feed, no command in force, not in fixed
+        mode, not on a short link's pair; each with the state _decide's shortcut gives it (the same
+        object, or marked not stale). The others go through _junction (a stale feed, a command to
+        withdraw or refresh, a pair). {} under any other policy."""
+        if not self.silent:
+            return {}
+        stale_s, pairs_ = self.feed_stale_s, self.pairs
+        return {
+            jid: _evolve(js, stale=False) if js.stale else js
+            for jid, js in updated.items()
+            if js.command is None
+            and (js.harm is None or js.harm.mode != "fixed")
+            and jid not in pairs_
+            and not _feed_stale(js.estimate, now_s, stale_s)
+        }
 
     def _coordinate(
         self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float

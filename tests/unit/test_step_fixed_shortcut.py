@@ -83,3 +83,29 @@ def test_the_core_reads_the_policys_declared_capability_not_its_name():
     assert own.silent and not own.guarded
     named = Core(layouts, NamedFixed(cfg.webster), cfg)
     assert not named.silent and named.guarded
+
+
+def test_quiet_junctions_are_passed_in_one_pass_without_the_per_junction_path(monkeypatch) -> None:
+    """Under the fixed policy a junction with a fresh feed, no command in force and not in fixed mode
+    has its state from Core._quiet (one pass over the network) and never enters Core._junction; the
+    exceptions (a stale feed, an override's command, fixed mode) still do, with the same results."""
+    seen: list[float] = []
+    through = Core._junction
+
+    def counted(self, jid, lay, updated, network, now_s, *rest, **kw):
+        seen.append(now_s)
+        return through(self, jid, lay, updated, network, now_s, *rest, **kw)
+
+    monkeypatch.setattr(Core, "_junction", counted)
+    fast = _run(True)
+    assert not [t for t in seen if t < 12]  # fresh, nothing in force: the quiet pass alone
+    ran = {int(t) for t in seen}
+    assert {24, 31, 44, 51, 60} <= ran  # stale, the command in force, fixed mode: the full path
+    assert not ran & {26, 27, 28, 29, 30, 46, 47, 48, 49, 50}  # fresh again, nothing in force: quiet
+    full = _run(False)
+    assert [s.junctions for s, _ in fast] and all(
+        [getattr(a.junctions[j], f) for j in a.junctions for f in FIELDS]
+        == [getattr(b.junctions[j], f) for j in b.junctions for f in FIELDS]
+        and ra == rb
+        for (a, ra), (b, rb) in zip(fast, full, strict=True)
+    )
