@@ -930,7 +930,12 @@ def advance_replays(
         block_now=params.block_now,
         block_profile=params.block_profile,
     )
-    return [_evolve(s, replay=r) for s, r in zip(states, replays)]
+    out = []
+    for s, r in zip(states, replays):
+        d = s.__dict__.copy()  # _evolve(s, replay=r), its field known: once per junction and tick
+        d["replay"] = r
+        out.append(record_of(HarmState, d))
+    return out
 
 
 def _measured_spill(
