@@ -325,13 +325,14 @@ class Core:
         withdraw or refresh, a pair). {} under any other policy."""
         if not self.silent:
             return {}
-        stale_s, pairs_ = self.feed_stale_s, self.pairs
+        stale_s, followers, leaders = self.feed_stale_s, self.pairs, self._followers
         return {
             jid: _evolve(js, stale=False) if js.stale else js
             for jid, js in updated.items()
             if js.command is None
             and (js.harm is None or js.harm.mode != "fixed")
-            and jid not in pairs_
+            and jid not in followers
+            and jid not in leaders  # a leader decides its follower too (_pair)
             and not _feed_stale(js.estimate, now_s, stale_s)
         }
 

@@ -12,7 +12,7 @@ from controller.core.policies.fixed import FixedPolicy
 from controller.core.policies.webster import WebsterPolicy
 from controller.core.step import Core, CoreState, TickResult
 from controller.model import DetectorReading, PhaseCommand, SignalStatus, Snapshot
-from tests.junction_fixtures import two_phase
+from tests.junction_fixtures import timed_junction, two_phase
 
 FIELDS = ("command", "sent_s", "seq", "plans", "stale", "policy_state", "status", "red_since_s")
 
@@ -109,3 +109,29 @@ def test_quiet_junctions_are_passed_in_one_pass_without_the_per_junction_path(mo
         and ra == rb
         for (a, ra), (b, rb) in zip(fast, full, strict=True)
     )
+
+
+def test_a_short_link_pair_under_the_fixed_policy_keeps_both_lights() -> None:
+    """[detectors] pair_one_program: a pair's leader decides its follower too (Core._pair), so
+    neither light takes the quiet pass; with it, the follower was left out of the tick's states
+    (a KeyError) and the tick failed. Both lights come out as without the quiet pass."""
+    cfg = Config()
+    a, b = timed_junction("A", paired=("B",)), timed_junction("B", paired=("A",))
+    runs = []
+    for quiet in (True, False):
+        core = Core({x.id: Layout.build(x, cfg) for x in (a, b)}, make_policy("fixed", cfg), cfg)
+        assert core.pairs and core.silent
+        if not quiet:
+            core._quiet = lambda updated, now_s: {}  # type: ignore[method-assign]
+        state, out = core.initial_state(0.0), []
+        for t in range(1, 9):
+            if t == 4:  # the leader in do-no-harm's fixed mode: the pair runs its programs as one (_pair)
+                js = state.junctions["A"]
+                hs = replace(js.harm, mode="fixed", since_s=4.0, hold_s=100.0)
+                state = replace(state, junctions={**state.junctions, "A": replace(js, harm=hs)})
+            snaps = [Snapshot(x, float(t), 1.0, ()) for x in ("A", "B")]
+            statuses = [SignalStatus(x, float(t), 0, False, 10.0 + t, "", 0, "local") for x in ("A", "B")]
+            state, result = core.step(state, snaps, statuses, float(t))
+            out.append(([getattr(state.junctions[j], f) for j in ("A", "B") for f in FIELDS], result))
+        runs.append(out)
+    assert runs[0] == runs[1]
