@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     queue = list(policies)
-    running: dict[str, subprocess.Popen] = {}
+    running: dict[str, subprocess.Popen[bytes]] = {}
     failed = []
     t0 = time.perf_counter()
     while queue or running:
