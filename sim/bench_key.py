@@ -69,7 +69,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_VARIANTS = ("off", "on")  # a perturbation takes any other name
@@ -380,7 +380,8 @@ def finished(run: Run) -> bool:
     if not meta.is_file() or not (run.out / "summary.json").is_file():
         return False
     try:
-        return json.loads(meta.read_text())["command"] == _shown(run.command)
+        shown: object = json.loads(meta.read_text())["command"]
+        return shown == _shown(run.command)
     except (ValueError, KeyError):
         return False
 
@@ -405,7 +406,8 @@ def run_all(
     progress line of each one's log (simulate's `[policy] ...`, every 900 simulated seconds). Returns
     the runs that failed (their log: <run>.log beside the run's folder)."""
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    pending, active, failed = list(runs), [], []
+    pending, failed = list(runs), []
+    active: list[tuple[Run, subprocess.Popen[bytes], IO[str], float]] = []  # run, its process, its log, started
     done, t_start, t_said = 0, time.monotonic(), time.monotonic()
     while pending or active:
         while pending and len(active) < max(1, jobs):
