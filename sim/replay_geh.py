@@ -68,8 +68,10 @@ class GehResult:
     def quarter_n(self) -> int:
         return len(self.quarter)
 
-    def as_dict(self) -> dict:
-        def rows(rs: list[GehRow]) -> list[dict]:
+    def as_dict(self) -> dict[str, float | int | list[dict[str, str | float]]]:
+        """geh.json's body."""
+
+        def rows(rs: list[GehRow]) -> list[dict[str, str | float]]:
             return [
                 {
                     "detector": r.detector,
