@@ -66,11 +66,11 @@ def cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def one_call(args: argparse.Namespace, js: dict[str, Intersection], name: str, per_loop: int) -> dict:
+def one_call(args: argparse.Namespace, js: dict[str, Intersection], name: str, per_loop: int) -> dict[str, str | float]:
     req = request(args, js, per_loop)
     t0, c0 = time.monotonic(), cpu_s()
     r = predict(req)
-    row = {
+    row: dict[str, str | float] = {
         "call": name,
         "total_s": round(time.monotonic() - t0, 2),
         "cpu_s": round(cpu_s() - c0, 2),
@@ -91,7 +91,7 @@ def one_call(args: argparse.Namespace, js: dict[str, Intersection], name: str, p
     return row
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--net", type=Path, default=ROOT / "sim" / "scenarios" / "city" / "city.net.xml")
     ap.add_argument("--horizon", type=float, default=900.0)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     calls = [one_call(args, js, "first", args.per_loop)]
     calls += [one_call(args, js, f"new counts {k}", args.per_loop + k) for k in range(1, args.runs + 1)]
     keys = ["total_s", "cpu_s", "build_s", "two_runs_s"] + (["gate_s", "gate_cpu_s"] if args.gate else [])
-    medians = {k: statistics.median(c[k] for c in calls[1:]) for k in keys}
+    medians = {k: statistics.median(float(c[k]) for c in calls[1:]) for k in keys}  # the timings: floats
     out = {
         "net": str(args.net),
         "junctions": len(js),
