@@ -29,11 +29,29 @@ import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
+from typing import TypedDict
 
 from controller.junctions import load_intersections
 from sim.bench import approach_edges, read_edgedata
 
 SHARES = ("before first verdict", "later policy spells", "fixed mode", "never judged", "no signal", "insertion")
+
+
+class Change(TypedDict):
+    """A switch of mode in harm_check.json's `changes`."""
+
+    t_s: float
+    junction: str
+    mode: str
+
+
+class Split(TypedDict):
+    """split's result: excess veh-s by share, per junction and per time bin; each junction's first verdict."""
+
+    shares: dict[str, float]
+    junctions: dict[str, dict[str, float]]
+    bins: dict[float, dict[str, float]]
+    first_verdict_s: dict[str, float | None]
 
 
 def edge_owner(net_file: Path, junctions_dir: Path) -> dict[str, str]:
@@ -46,7 +64,7 @@ def edge_owner(net_file: Path, junctions_dir: Path) -> dict[str, str]:
     return owner
 
 
-def spells(changes: list[dict]) -> dict[str, list[tuple[float, str]]]:
+def spells(changes: list[Change]) -> dict[str, list[tuple[float, str]]]:
     """Junction -> [(t_s, mode)] in time order (mode after the change)."""
     out: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for c in sorted(changes, key=lambda c: c["t_s"]):
@@ -79,7 +97,7 @@ def depart_delay(path: Path) -> float:
     return total
 
 
-def split(args: argparse.Namespace) -> dict:
+def split(args: argparse.Namespace) -> Split:
     owner = edge_owner(args.net, args.junctions)
     modes = spells(json.loads(args.harm.read_text())["changes"])
     pol, fix = read_edgedata(args.policy_edges), read_edgedata(args.fixed_edges)
@@ -101,7 +119,7 @@ def split(args: argparse.Namespace) -> dict:
     return {"shares": shares, "junctions": per_j, "bins": per_bin, "first_verdict_s": first}
 
 
-def show(out: dict) -> str:
+def show(out: Split) -> str:
     total = sum(out["shares"].values())
     lines = [f"excess delay, policy - fixed: {total:,.0f} veh-s"]
     lines += [f"  {s:<22}{v:>12,.0f}  {v / total:6.1%}" for s, v in out["shares"].items()] if total else []
