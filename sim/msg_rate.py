@@ -14,21 +14,31 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from controller.adapters.mqtt import MqttClient, MqttSettings
 
 END = b"end"  # the publisher's last message: not counted, it ends the measurement
 
 
+@dataclass
+class _Seen:
+    """receive_rate's count: messages, the first's and the last's arrival (perf_counter s)."""
+
+    n: int = 0
+    first: float | None = None
+    last: float | None = None
+
+
 def receive_rate(
-    sub: MqttSettings, topic: str, start_publisher: Callable[[], subprocess.Popen], wait_s: float, sent: int
-) -> dict:
+    sub: MqttSettings, topic: str, start_publisher: Callable[[], subprocess.Popen[bytes]], wait_s: float, sent: int
+) -> dict[str, float]:
     """Subscribe to `topic` with `sub`, start the publisher, count until END or `wait_s` seconds.
 
     Returns {"received": messages counted, "sent": `sent`, "msg_s": received / span between the
     first and the last message (NaN when fewer than two distinct arrival times)}."""
     lock, done = threading.Lock(), threading.Event()
-    seen: dict = {"n": 0, "first": None, "last": None}
+    seen = _Seen()
 
     def on_message(_topic: str, payload: bytes) -> None:
         now = time.perf_counter()
@@ -36,9 +46,9 @@ def receive_rate(
             done.set()
             return
         with lock:
-            seen["n"] += 1
-            seen["first"] = seen["first"] or now
-            seen["last"] = now
+            seen.n += 1
+            seen.first = seen.first or now
+            seen.last = now
 
     client = MqttClient(sub, on_message)
     client.subscribe([topic], qos=0)
@@ -49,5 +59,5 @@ def receive_rate(
         proc.wait(60)
     finally:
         client.close()
-    span = (seen["last"] or 0) - (seen["first"] or 0)
-    return {"received": seen["n"], "sent": sent, "msg_s": seen["n"] / span if span > 0 else float("nan")}
+    span = (seen.last or 0) - (seen.first or 0)
+    return {"received": seen.n, "sent": sent, "msg_s": seen.n / span if span > 0 else float("nan")}
