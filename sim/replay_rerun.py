@@ -22,7 +22,9 @@ import statistics
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -50,7 +52,9 @@ def rerun(req: ReplayRequest, sumocfg: Path, site: Path, window: Window, sites: 
     return compare_counts(recorded, rebuilt, window.from_s, window.to_s, sites)
 
 
-def rerun_original(meta: dict, out: Path, seed: int, site: Path, window: Window, sites: dict[str, str]) -> GehResult:
+def rerun_original(
+    meta: dict[str, Any], out: Path, seed: int, site: Path, window: Window, sites: dict[str, str]
+) -> GehResult:
     """The recorded scenario (meta.json: sumocfg, policy, SUMO arguments) run again with `seed`
     into `out`, recording its feeds; its GEH against the recording over `window`."""
     sumocfg = meta.get("sumocfg")
@@ -70,7 +74,10 @@ def rerun_original(meta: dict, out: Path, seed: int, site: Path, window: Window,
 
 def vehicles(sumocfg: Path) -> int:
     """Vehicles the scenario's route files define (the rebuilt demand, queued ones included)."""
-    files = ET.parse(sumocfg).getroot().find("input/route-files").get("value", "").split(",")
+    routes = ET.parse(sumocfg).getroot().find("input/route-files")
+    if routes is None:
+        raise RuntimeError(f"{sumocfg}: no input/route-files")
+    files = routes.get("value", "").split(",")
     return sum(1 for f in files if f for _ in ET.parse(f).getroot().iter("vehicle"))
 
 
@@ -108,7 +115,7 @@ def main(argv: list[str]) -> int:
     return _table(seeds, one)
 
 
-def _table(seeds: list[int], run) -> int:
+def _table(seeds: list[int], run: Callable[[int], GehResult]) -> int:
     """Runs `run(seed)` for each seed, printing a table row each and the median."""
     print("| seed | GEH < 5 hourly | sites | 15 min |\n|---:|---:|---:|---:|")
     shares = []
