@@ -84,9 +84,9 @@ class Processes:
 
     def __init__(self, work: Path) -> None:
         self.work = work
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         with open(self.work / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
             proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append((name, proc))
