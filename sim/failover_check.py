@@ -44,6 +44,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from controller.adapters.audit import AuditStore
 from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient, Topics
 from controller.config import Config, load_config
+from controller.model import Intersection
 from controller.regions import plan_regions, region_instance
 from sim.broker import Broker
 from sim.mqtt_regions import region_user, region_users
@@ -206,7 +208,14 @@ def region_epochs(audit_path: Path, cfg: Config, region: str, killed_wall: float
 
 
 def _report(
-    junctions, states, rows: list[Row], lost, epochs: Epochs, times: tuple[float, float | None, float], cfg, out: Path
+    junctions: Mapping[str, Intersection],
+    states: dict[str, list[str]],
+    rows: list[Row],
+    lost: tuple[str, ...],
+    epochs: Epochs,
+    times: tuple[float, float | None, float],
+    cfg: Config,
+    out: Path,
 ) -> dict[str, Any]:
     """Per junction of the lost region: until when it ran the lost instance's plans, when it was
     first adaptive under the taker's, and whose epoch it ended under. An epoch is known by who
