@@ -78,7 +78,8 @@ def size(archive: Path, segment_s: float = 900.0) -> None:
                 for batch in part.to_batches(max_chunksize=junctions * 40 * 2):
                     j.append(batch)
                 j.close()
-                nbytes += compact_journal(j.path, kind).stat().st_size
+                parquet = compact_journal(j.path, kind)  # None: an empty journal (none here: part has rows)
+                nbytes += parquet.stat().st_size if parquet is not None else 0
             total += nbytes
             print(f"{kind:<10}{table.num_rows:>12}{nbytes:>12}{nbytes / table.num_rows:>10.2f}")
         per_day = total / span_s * 86400.0 / max(junctions, 1)
