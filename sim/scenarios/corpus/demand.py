@@ -139,7 +139,7 @@ def sampled_demand(
             "--validate",
             "--remove-loops",
         )
-        edges = sorted({e for r in ET.parse(cand).getroot().iter("route") for e in r.get("edges").split()})
+        edges = sorted({e for r in ET.parse(cand).getroot().iter("route") for e in r.get("edges", "").split()})
         hours = (end_s - begin_s) / 3600
         counted = rng.sample(edges, max(1, len(edges) // 3))
         counts = {e: rng.randint(d.veh_h // 10, d.veh_h // 4) * hours for e in counted}
