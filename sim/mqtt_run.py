@@ -39,7 +39,9 @@ a sharded replay (each instance would need its own).
 
 Real-time (`realtime_factor`, for demos): one simulated second every `realtime_factor` wall
 seconds; feeds at QoS 0, no clock messages, plans applied when they arrive, the controller
-ticking on its own clock (controller.live.ScaledClock). Not reproducible bit for bit.
+ticking on its own clock (controller.live.ScaledClock), warmed up first as `run` is. A cabinet
+checks a plan's validity window on the clock when the plan came (SUMO may run behind the clock on a
+loaded machine: `lag_max_s`), as sim/field_live.py's do. Not reproducible bit for bit.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from controller.adapters.compile_cache import warm_up
 from controller.adapters.keys import new_keyring
 from controller.adapters.metrics import ServiceMetrics
 from controller.adapters.mqtt import MqttClient, Topics, topic_level
@@ -115,6 +118,10 @@ class MqttLoop:
         self.timeout_s = timeout_s
         self.after_second = after_second
         self._field_books(begin_s)
+        if realtime_factor is not None:
+            # as `run` does at a service's start: the first re-plan tick would otherwise compile webster's
+            # loop (about a second of CPU), and at 10x real time stamp plans that expire before they arrive
+            warm_up(policy)
         # the service's start: the simulated begin in lockstep, its scaled wall clock in real time
         self.clock = None if realtime_factor is None else ScaledClock(realtime_factor)
         self.offset_s = 0.0 if self.clock is None else self.clock.now() + 1.0 - begin_s  # first second in 1 s
@@ -143,12 +150,14 @@ class MqttLoop:
 
     def _field_books(self, begin_s: float) -> None:
         """The field side's inbox, stop flag, kept statuses and plans, and counters, all empty."""
-        self._inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        # (kind, junction, payload, real time: the clock when it came, in SUMO's time; None in lockstep)
+        self._inbox: queue.SimpleQueue[tuple[str, str, bytes, float | None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._statuses: list[tuple[str, bytes]] = []
         self._status_t: float | None = None
         self._plans: dict[tuple[str, int], bytes] = {}
+        self._arrived_s: dict[tuple[str, int], float] = {}  # real time: each kept plan's arrival on the clock
         self._applied_seq: dict[str, int] = {}
         self._feed: list[tuple[str, bytes]] = []  # this second's detector messages (sent again after a reconnect)
         self._feed_t = begin_s  # the second they are for
@@ -157,6 +166,7 @@ class MqttLoop:
         self.plans_received = 0
         self.plans_bad = 0
         self.plans_applied = 0
+        self.lag_max_s = 0.0  # real time: how far SUMO's time was behind the clock when a plan came
         self.seconds = 0
 
     def _connected(self, cfg: Config) -> None:
@@ -270,7 +280,7 @@ class MqttLoop:
         if self.lockstep:
             self.sim = MqttClient(
                 self.broker.settings(SIM, client_id=f"sim-{site}"),
-                lambda topic, payload: self._inbox.put(("ticked", "", payload)),
+                lambda topic, payload: self._inbox.put(("ticked", "", payload, None)),
             )
             self.sim.subscribe([self.topics.ticked], qos=1)
             self.sim.start(wait=False, pump=self.pump)
@@ -278,8 +288,10 @@ class MqttLoop:
             c.wait_connected(c.settings.connect_timeout_s)
 
     def _plan_message(self, jid: str, topic: str, payload: bytes) -> None:
-        """A plan message on junction `jid`'s device: to the field's inbox."""
-        self._inbox.put(("plan", jid, payload))
+        """A plan message on junction `jid`'s device: to the field's inbox (in real time with the
+        clock's reading as it came, in SUMO's time: the cabinet's own when it received it)."""
+        arrived_s = None if self.clock is None else self.clock.now() - self.offset_s
+        self._inbox.put(("plan", jid, payload, arrived_s))
 
     def _realtime_clock(self) -> ScaledClock:
         """The clock of a real-time run (none in lockstep)."""
@@ -452,7 +464,7 @@ class MqttLoop:
         messages for t_s by region (a redelivered one of an earlier second is dropped)."""
         while True:
             try:
-                kind, jid, payload = self._inbox.get_nowait()
+                kind, jid, payload, _arrived_s = self._inbox.get_nowait()
             except queue.Empty:
                 return
             if kind != "ticked":
@@ -462,7 +474,7 @@ class MqttLoop:
             if body.get("t") == t_s:
                 ticked[body.get("region")] = [(j, int(s)) for j, s in body["plans"]]
 
-    def _collect_plan(self, jid: str, payload: bytes) -> None:
+    def _collect_plan(self, jid: str, payload: bytes, arrived_s: float | None = None) -> None:
         try:
             cmd = decode_command(payload)
         except FeedError as exc:
@@ -475,13 +487,23 @@ class MqttLoop:
         self.plans_received += 1
         if cmd.seq > self._applied_seq.get(jid, -1):  # else a QoS 1 redelivery of an applied plan
             self._plans[(jid, cmd.seq)] = payload
+            if arrived_s is not None:
+                self._arrived_s[(jid, cmd.seq)] = arrived_s
 
     def _apply(self, jid: str, seq: int, payload: bytes, t_s: float) -> None:
         """The junction's roadside checks the message itself (signature, identity, limits);
-        `seq`: the plan's, as _collect_plan decoded it (its key in _plans)."""
+        `seq`: the plan's, as _collect_plan decoded it (its key in _plans). In real time the
+        cabinet checks the plan's validity window on the clock when the plan came (a real cabinet
+        takes it as it comes), and applies it at SUMO's t_s: on a loaded machine SUMO falls behind
+        the clock, and a plan stamped on the clock would otherwise be refused as not yet valid, or
+        as expired after it waited for SUMO's second (sim/field_live.py's cabinets, on the clock too)."""
         self._applied_seq[jid] = max(seq, self._applied_seq.get(jid, -1))
         self.plans_applied += 1
-        if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s):
+        clock_s = self._arrived_s.pop((jid, seq), None)
+        if clock_s is not None:
+            clock_s = max(t_s, clock_s)
+            self.lag_max_s = max(self.lag_max_s, clock_s - t_s)
+        if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s, clock_s=clock_s):
             self.field.refusals += 1
 
     def _second_realtime(self, t_s: float) -> None:
@@ -492,10 +514,10 @@ class MqttLoop:
             self.devices[jid].publish(self.topics.detectors(jid), shift_t(payload, self.offset_s), qos=0)
         while True:
             try:
-                _kind, jid, payload = self._inbox.get_nowait()
+                _kind, jid, payload, arrived_s = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self._collect_plan(jid, payload)
+            self._collect_plan(jid, payload, arrived_s)
         for jid, seq in sorted(self._plans, key=lambda k: k[1]):
             self._apply(jid, seq, self._plans.pop((jid, seq)), t_s)
         self._publish_statuses(t_s)
@@ -536,6 +558,8 @@ class MqttLoop:
                 "field": {
                     "plans_received": self.plans_received,
                     "plans_unreadable": self.plans_bad,
+                    "plans_applied": self.plans_applied,  # handed to the roadsides (each checks it itself)
+                    "lag_max_s": round(self.lag_max_s, 3),  # real time: SUMO behind the clock at a plan
                     "reconnects": sum(max(0, c.connects - 1) for c in devices),
                     "feed_qos": self.feed_qos,
                     "feed_packed": self.feed_packed,  # a second's detector messages in one (sim/detectors)
