@@ -23,15 +23,28 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from controller.adapters.mqtt import MqttClient
 from sim.broker import CONTROLLER, field_user
 from sim.rabbit import RabbitCluster
 
 JUNCTION = "J1"
+SESSION_ID = "tsc-city-ctl-1"  # the controller's client id, the same through both nodes (its session)
 
 
-def run_check(nodes: int, session_queues: str, workdir: Path) -> dict:
+class NodeLoss(TypedDict):
+    """What run_check saw: the cluster's start, the session queue before the loss, the status's
+    PUBACK code through node 2 (None: none came), session_present at each reconnect, the messages."""
+
+    boot_s: float
+    queues: str
+    puback: int | None
+    session_present: list[bool]
+    received: list[bytes]
+
+
+def run_check(nodes: int, session_queues: str, workdir: Path) -> NodeLoss:
     """The four steps of the module docstring; returns what was seen."""
     got: list[bytes] = []
     seen = threading.Event()
@@ -45,8 +58,7 @@ def run_check(nodes: int, session_queues: str, workdir: Path) -> dict:
     with RabbitCluster(workdir, "city", [JUNCTION], nodes=nodes, session_queues=session_queues) as cluster:
         boot_s = time.monotonic() - t0
         topic = cluster.topics.status(JUNCTION)
-        session = {"client_id": "tsc-city-ctl-1", "session_expiry_s": 3600.0}
-        first = MqttClient(cluster.settings(CONTROLLER, node=0, **session))
+        first = MqttClient(cluster.settings(CONTROLLER, SESSION_ID, node=0, session_expiry_s=3600.0))
         first.subscribe([topic], qos=1)
         first.start()
         first.close()
@@ -54,7 +66,8 @@ def run_check(nodes: int, session_queues: str, workdir: Path) -> dict:
         cluster.stop_node(cluster.nodes[0])
         dev = MqttClient(cluster.settings(field_user(JUNCTION), node=1)).start()
         ack = dev.wait_ack(dev.publish(topic, b"while node 1 was down", qos=1), 10.0)
-        back = MqttClient(cluster.settings(CONTROLLER, node=1, **session), on_message, on_connected=sessions.append)
+        settings = cluster.settings(CONTROLLER, SESSION_ID, node=1, session_expiry_s=3600.0)
+        back = MqttClient(settings, on_message, on_connected=sessions.append)
         back.subscribe([topic], qos=1)
         back.start()
         seen.wait(5.0)
