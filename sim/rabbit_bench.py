@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, TypedDict
 
 from controller.adapters.mqtt import MqttClient, MqttSettings
 from sim.broker import Broker
@@ -34,7 +35,16 @@ USER = "bench"
 ROUTES = ("mosquitto", "rabbit-same", "rabbit-cross")
 
 
-def publisher(spec: dict) -> None:
+class PublisherSpec(TypedDict):
+    """The publisher process's task (JSON on its command line): MqttSettings' fields, topic, size, count."""
+
+    settings: dict[str, Any]
+    topic: str
+    size: int
+    count: int
+
+
+def publisher(spec: PublisherSpec) -> None:
     """Runs in its own process: `count` messages of `size` bytes at QoS 0, then "end" at QoS 1."""
     client = MqttClient(MqttSettings(**spec["settings"])).start()
     payload = b"x" * spec["size"]
@@ -44,9 +54,9 @@ def publisher(spec: dict) -> None:
     client.close(flush_s=10.0)
 
 
-def rate(pub: MqttSettings, sub: MqttSettings, topic: str, size: int, count: int) -> dict:
+def rate(pub: MqttSettings, sub: MqttSettings, topic: str, size: int, count: int) -> dict[str, float]:
     """Messages per second from a publisher process through the broker(s) to a subscriber."""
-    spec = {"settings": pub.__dict__, "topic": topic, "size": size, "count": count}
+    spec: PublisherSpec = {"settings": pub.__dict__, "topic": topic, "size": size, "count": count}
     cmd = [sys.executable, "-m", "sim.rabbit_bench", "--publisher", json.dumps(spec)]
     return receive_rate(sub, topic, lambda: subprocess.Popen(cmd), wait_s=300, sent=count)
 
@@ -75,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rabbit-same": (rabbit.settings(USER, node=0, max_inflight=1000), rabbit.settings(USER, node=0)),
                 "rabbit-cross": (rabbit.settings(USER, node=1, max_inflight=1000), rabbit.settings(USER, node=0)),
             }
-            results: dict[str, list[dict]] = {r: [] for r in ROUTES}
+            results: dict[str, list[dict[str, float]]] = {r: [] for r in ROUTES}
             for k in range(args.rounds):
                 for route in ROUTES:
                     pub, sub = routes[route]
