@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sim.timers import Timers
 
-STAGES = (  # (module, attribute, label): nested labels are indented
+STAGES: tuple[tuple[str, str, str], ...] = (  # (module, attribute, label): nested labels are indented
     ("libsumo", "simulationStep", "SUMO step (libsumo)"),
     ("sim.field:SumoField", "detector_frame", "field: read loops into a frame"),
     ("sim.field:SumoField", "actuate", "field: roadside controllers"),
@@ -52,7 +52,7 @@ STAGES = (  # (module, attribute, label): nested labels are indented
 
 # --deep: the per-junction stage split further (18,000 calls each on the city in 900 s: their
 # timers add ~0.04 s each, so the outer stages read higher than without them)
-DEEP = (
+DEEP: tuple[tuple[str, str, str], ...] = (
     ("controller.core.step:Core", "_guard", "    do-no-harm mode (harm.decide)"),
     ("controller.core.policies.max_pressure:MaxPressurePolicy", "decide", "    policy decide (max_pressure)"),
     ("controller.core.policies.max_pressure", "phase_pressures", "      pressures"),
@@ -63,7 +63,7 @@ DEEP = (
 
 # --via-mqtt: the lockstep replay's transport (sim/mqtt_run.py), nested as they run: the field's
 # second holds the pump's rounds (every packet read) and, between them, the controller's ticks
-VIA_MQTT = (
+VIA_MQTT: tuple[tuple[str, str, str], ...] = (
     ("sim.mqtt_run:MqttLoop", "_second_lockstep", "via MQTT: the field's second (publish, wait, apply)"),
     ("sim.field:SumoField", "detector_messages", "  field: loops read, messages built"),
     ("sim.field", "encode_detector_message", "    detector messages encoded (JSON)"),  # before session 15
@@ -103,11 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     args, sumo_args = ap.parse_known_args(argv)
     sumo_args = [a for a in sumo_args if a != "--"]
     from controller.config import load_config
+    from sim.mqtt_run import run_via_mqtt
     from sim.simulate import SimulateRequest, run
 
-    if args.via_mqtt:
-        from sim.mqtt_run import run_via_mqtt as run
-
+    simulate = run_via_mqtt if args.via_mqtt else run
     n_runs = max(args.runs, 1)
     timers = Timers(cpu=time.process_time, wall=time.perf_counter)
     cpu, totals = timers.totals["cpu"], timers.totals["wall"]
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = args.out or Path(tmp)
             t0, c0, b0 = time.perf_counter(), time.process_time(), _children_cpu_s()
-            run(SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)), cfg, progress=lambda line: None)
+            simulate(SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)), cfg, progress=lambda line: None)
             totals[WHOLE], cpu[WHOLE] = time.perf_counter() - t0, time.process_time() - c0
             cpu[BROKER] = _children_cpu_s() - b0  # the broker is stopped (reaped) when run returns
         runs.append((dict(cpu), dict(totals)))
