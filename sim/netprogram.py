@@ -107,20 +107,18 @@ class StagePlan:
     segments_s: tuple[float, ...] = ()
 
 
-def net_program(
-    tl: TLS, net_path: str, program_id: str | None = None, nema: NemaLogics | None = None
-) -> Program | None:
+def net_program(tl: TLS, net_path: str, program_id: str | None, nema: NemaLogics) -> Program | None:
     """The program a network file makes active for a sumolib TLS: the last one it lists, or the
     one named `program_id` (a NEMA program as its fixed-time cycle, `nema_cycle`, read from the
     file: sumolib drops the phases' yellow and red). `nema`: the file's NEMA programs, read once for
-    every light of an import (None: read here when the light's program is NEMA)."""
+    every light of an import (the caller's: none is read here)."""
     programs = tl.getPrograms()
     if not programs:
         return None
     program_id = list(programs)[-1] if program_id is None else program_id
     prog = programs[program_id]
     if str(prog.getType()).upper() == "NEMA":
-        elem = (nema if nema is not None else NemaLogics(net_path)).get(tl.getID(), program_id)
+        elem = nema.get(tl.getID(), program_id)
         if elem is not None:
             return _read_tl_logic(elem, net_path)
     actuated = str(prog.getType()).lower() in ACTUATED_TYPES
@@ -461,9 +459,7 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
     return out
 
 
-def program_named(
-    tl: TLS, net_path: str, files: list[Path], program_id: str, nema: NemaLogics | None = None
-) -> Program | None:
+def program_named(tl: TLS, net_path: str, files: list[Path], program_id: str, nema: NemaLogics) -> Program | None:
     """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
     additional files, else the network's (with an offset the files set on it); None when neither
     has it (SUMO's own 'off'). `nema`: as net_program's."""

@@ -567,7 +567,7 @@ def test_a_tlLogic_without_phases_sets_the_offset_of_a_loaded_program(cross, tmp
     """tlsCoordinator writes `<tlLogic id programID offset/>`: SUMO shifts that program and keeps
     the active one active (libsumo, N session 50). The import read it as a program with no phases and
     left every coordinated light on its own program (`program has no phases`)."""
-    from sim.netprogram import active_programs, program_named
+    from sim.netprogram import NemaLogics, active_programs, program_named
 
     webster = additional(
         tmp_path, "w.add.xml", tl_logic("C", "webster", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))])
@@ -580,7 +580,8 @@ def test_a_tlLogic_without_phases_sets_the_offset_of_a_loaded_program(cross, tmp
     net = read_net(cross)
     (active,) = active_programs(net, str(cross), [webster, offsets]).values()
     assert (active.program_id, active.offset_s, len(active.phases)) == ("webster", 11.0, 4)
-    assert program_named(net.getTLS("C"), str(cross), [webster, offsets], "0").offset_s == 5.0
+    named = program_named(net.getTLS("C"), str(cross), [webster, offsets], "0", NemaLogics(cross))
+    assert named is not None and named.offset_s == 5.0
     (own,) = active_programs(net, str(cross), [offsets]).values()  # the network's program, shifted
     assert (own.program_id, own.offset_s) == ("0", 5.0) and own.phases
     (plain,) = active_programs(net, str(cross), [webster]).values()
@@ -601,7 +602,7 @@ def test_an_offset_that_is_not_a_number_names_the_file_and_field(cross, tmp_path
 def test_an_offset_on_a_loaded_program_that_is_not_active_leaves_the_active_one(cross, tmp_path):
     """R, session 50: SUMO shifts the program named and keeps the active one active; the offset on
     an earlier-loaded program must not make it the active one."""
-    from sim.netprogram import active_programs, program_named
+    from sim.netprogram import NemaLogics, active_programs, program_named
 
     plans = tl_logic("C", "webster", [(30, NS), (3, _y(NS)), (30, EW), (3, _y(EW))])
     plans += tl_logic("C", "late", [(20, NS), (3, _y(NS)), (20, EW), (3, _y(EW))])
@@ -610,7 +611,8 @@ def test_an_offset_on_a_loaded_program_that_is_not_active_leaves_the_active_one(
     net = read_net(cross)
     (active,) = active_programs(net, str(cross), [loaded, offsets]).values()
     assert (active.program_id, active.offset_s) == ("late", 0.0)
-    assert program_named(net.getTLS("C"), str(cross), [loaded, offsets], "webster").offset_s == 11.0
+    named = program_named(net.getTLS("C"), str(cross), [loaded, offsets], "webster", NemaLogics(cross))
+    assert named is not None and named.offset_s == 11.0
 
 
 def _nema_grid(tmp_path: Path) -> Path:
@@ -639,6 +641,28 @@ def test_the_import_reads_a_network_s_nema_programs_once_for_all_its_lights(tmp_
     monkeypatch.setattr(netprogram, "_nema_logics", lambda path, *rest: calls.append(str(path)) or real(path, *rest))
     import_network(net, tmp_path / "j", CFG)
     assert len(read_net(net).getTrafficLights()) > 1 and calls == [str(net)]
+
+
+def test_a_nema_light_a_waut_switches_is_read_in_the_import_s_one_pass(tmp_path, monkeypatch):
+    """The program a WAUT has in force at the begin (`[timing] waut_program_at_begin`), where it is the network's NEMA
+    program and not the one loaded last, comes from the same reading of the network file as every other light's
+    (program_named is handed the import's NemaLogics): one pass, and the NEMA cycle with its yellow and red."""
+    net = _nema_grid(tmp_path)
+    sumo_net = read_net(net)
+    tid = sumo_net.getTrafficLights()[0].getID()
+    n_links = len(sumo_net.getTLS(tid).getPrograms()["0"].getPhases()[0].state)
+    waut = '<WAUT id="day" startProg="0" refTime="0"><wautSwitch time="600" to="alt"/></WAUT>'
+    waut += f'<wautJunction wautID="day" junctionID="{tid}"/>'
+    alt = additional(tmp_path, "alt.add.xml", tl_logic(tid, "alt", [(30, "G" * n_links), (3, "y" * n_links)]) + waut)
+    own = active_programs(sumo_net, str(net), [])[tid]  # the network's NEMA program, as its cycle
+    calls: list[str] = []
+    real = netprogram._nema_logics
+    monkeypatch.setattr(netprogram, "_nema_logics", lambda path, *rest: calls.append(str(path)) or real(path, *rest))
+    assert active_programs(sumo_net, str(net), [alt])[tid] != own  # the one loaded last: alt
+    calls.clear()
+    in_force = active_programs(sumo_net, str(net), [alt], begin_s=0.0)
+    assert in_force[tid] == own and own is not None and any("y" in p.state for p in own.phases)
+    assert calls == [str(net)]
 
 
 def test_the_nema_programs_are_read_as_the_file_is_now_even_at_the_same_modification_time(tmp_path):
