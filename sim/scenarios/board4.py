@@ -490,7 +490,7 @@ OWN_PROGRAMS = (
 NO_PLAN = ("spider_centre7", "rand_big_clusters", "rand_uncontrolled_within")
 
 
-HEAVY = 2.5  # the coordinated draws again at this many times the demand (name + "_ch"): near what the lights carry
+HEAVY_FACTOR = 2.5  # the coordinated drawn again at this many times the demand (name + "_ch"): near what lights carry
 
 
 def by_name() -> dict[str, Board4Net]:
@@ -501,7 +501,7 @@ def by_name() -> dict[str, Board4Net]:
         c = dataclasses.replace(b, net=dataclasses.replace(b.net, name=f"{b.net.name}_c"), plan="coordinated")
         out[c.net.name] = c
     for b in drawn:
-        d = dataclasses.replace(b.net.demand, veh_h=round(b.net.demand.veh_h * HEAVY))
+        d = dataclasses.replace(b.net.demand, veh_h=round(b.net.demand.veh_h * HEAVY_FACTOR))
         h = dataclasses.replace(
             b, net=dataclasses.replace(b.net, name=f"{b.net.name}_ch", demand=d), plan="coordinated"
         )
