@@ -269,14 +269,14 @@ def _drop_zero_greens(text: str) -> str:
             if "y" in after.lower() and all(b not in "yY" or a in "Gg" for a, b in zip(green, after)):
                 drop.add((k + 1) % len(phases))
         for k in sorted(drop):  # a yellow before the dropped stage that kept a link green yellows it
-            before, after = (
+            before_k, after_k = (
                 (k - 1) % len(phases),
                 next((j % len(phases) for j in range(k + 1, k + len(phases)) if j % len(phases) not in drop), k),
             )
-            if before in drop or "y" not in phases[before].get("state", "").lower():
+            if before_k in drop or "y" not in phases[before_k].get("state", "").lower():
                 continue
-            state, nxt = phases[before].get("state", ""), phases[after].get("state", "")
-            phases[before].set("state", "".join("y" if a in "Gg" and b in "rR" else a for a, b in zip(state, nxt)))
+            state, nxt = phases[before_k].get("state", ""), phases[after_k].get("state", "")
+            phases[before_k].set("state", "".join("y" if a in "Gg" and b in "rR" else a for a, b in zip(state, nxt)))
         for k in sorted(drop, reverse=True):
             tl.remove(phases[k])
     return ET.tostring(root, encoding="unicode") + "\n"
