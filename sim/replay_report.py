@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -24,6 +25,9 @@ import matplotlib.pyplot as plt
 
 from controller.model import Intersection
 from sim.replay_geh import GEH_OK, TARGET_SHARE, GehResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WORST = 5
 
@@ -86,7 +90,7 @@ def junction_queue(
 
 
 def trip_speeds_kmh(tripinfo: Path) -> list[float]:
-    speeds = []
+    speeds: list[float] = []
     if not tripinfo.exists():
         return speeds
     for _ev, el in ET.iterparse(tripinfo):
@@ -105,7 +109,7 @@ def short_label(jid: str, max_chars: int = 24) -> str:
     return jid if len(jid) <= max_chars else f"{jid[: max_chars - 1]}…"
 
 
-def _save(fig, path: Path) -> str:
+def _save(fig: Figure, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -129,7 +133,7 @@ def plot_delays(out: Path, delays: Mapping[str, Mapping[str, float]], policies: 
 
 def plot_queues(
     out: Path,
-    series: Mapping[str, Mapping],
+    series: Mapping[str, Mapping[str, Mapping[float, tuple[float, float, float]]]],
     junctions: Mapping[str, Intersection],
     worst: list[str],
     policies: list[str],
@@ -188,7 +192,7 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
-def _summary_table(summaries: list[dict]) -> str:
+def _summary_table(summaries: list[dict[str, Any]]) -> str:
     rows = [
         [
             s["policy"],
@@ -235,7 +239,7 @@ def _geh_section(geh: GehResult) -> str:
 
 def write_report(
     out: Path,
-    summaries: list[dict],
+    summaries: list[dict[str, Any]],
     policies: list[str],
     junctions: Mapping[str, Intersection],
     geh: GehResult | None = None,
