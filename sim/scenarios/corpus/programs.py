@@ -33,11 +33,22 @@ class Link:
     direction: str  # SUMO connection dir: s, l, r, t, L, R
 
 
+def _attr(el: ET.Element, key: str, net: Path) -> str:
+    """An attribute netconvert always writes; a file without it is refused, naming the file, element and field."""
+    value = el.get(key)
+    if value is None:
+        raise ValueError(f"{net}: <{el.tag} id={el.get('id')!r}> has no {key}")
+    return value
+
+
 def read_programs(net: Path) -> dict[str, list[Phase]]:
     """The net's own program of each traffic light, by tls id (static, actuated, ... alike)."""
     out = {}
     for tl in ET.parse(net).getroot().iter("tlLogic"):
-        out[tl.get("id")] = [Phase(round(float(p.get("duration"))), p.get("state")) for p in tl.iter("phase")]
+        phases = tl.iter("phase")
+        out[_attr(tl, "id", net)] = [
+            Phase(round(float(_attr(p, "duration", net))), _attr(p, "state", net)) for p in phases
+        ]
     return out
 
 
@@ -45,9 +56,10 @@ def read_links(net: Path) -> dict[str, list[Link]]:
     """The signal links of each traffic light, sorted by link index."""
     out: dict[str, list[Link]] = {}
     for c in ET.parse(net).getroot().iter("connection"):
-        if c.get("tl"):
+        tl = c.get("tl")
+        if tl:
             lane = f"{c.get('from')}_{c.get('fromLane')}"
-            out.setdefault(c.get("tl"), []).append(Link(int(c.get("linkIndex")), lane, c.get("dir")))
+            out.setdefault(tl, []).append(Link(int(_attr(c, "linkIndex", net)), lane, _attr(c, "dir", net)))
     return {tl: sorted(links, key=lambda k: k.index) for tl, links in out.items()}
 
 
@@ -210,7 +222,7 @@ def lagging_left_program(main_edges: tuple[str, ...], program_id: str = "lagging
 def lane_lengths(net: Path) -> dict[str, float]:
     """Length of every non-internal lane, by lane id (m)."""
     return {
-        lane.get("id"): float(lane.get("length"))
+        _attr(lane, "id", net): float(_attr(lane, "length", net))
         for e in ET.parse(net).getroot().iter("edge")
         if e.get("function") != "internal"
         for lane in e.iter("lane")
