@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,13 @@ from sim.passthrough import split_sumo_args
 from sim.simulate import step_second, substeps_per_second
 from sim.sumo import SumoConfig, load_api
 
+if TYPE_CHECKING:  # sumolib has no type information: Net reads as Any, and names what is passed
+    from sumolib.net import Net
+
+# (layout, lane kind) -> per junction-second, its lanes' errors and true queues stacked (2, lanes)
+Errors = dict[tuple[str, str], list[np.ndarray]]
+# (layout, lane kind) -> mae_veh, bias_veh, truth_veh, samples, lanes
+Summary = dict[tuple[str, str], dict[str, float]]
 LAYOUTS = {"full": ("stop", "advance"), "stop": ("stop",), "advance": ("advance",), "none": ()}
 
 
@@ -44,7 +52,7 @@ def layouts(junctions: dict[str, Intersection]) -> dict[str, dict[str, Intersect
     """The junction models with only the loops of each layout's kinds. `none` keeps the loops
     of the junction's first lane (a junction needs one loop to be estimated at all) and
     removes every other."""
-    out = {}
+    out: dict[str, dict[str, Intersection]] = {}
     for name, kinds in LAYOUTS.items():
         out[name] = {}
         for jid, j in junctions.items():
@@ -78,7 +86,7 @@ def _phase_of(state: str, j: Intersection) -> int | None:
     return next((p.index for p in j.phases if p.green_links() == greens), None)
 
 
-def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_args: tuple[str, ...]) -> dict:
+def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_args: tuple[str, ...]) -> Summary:
     cfg = load_config(Path(__file__).resolve().parent.parent / "config.toml")
     scfg = SumoConfig(sumocfg)
     work = Path(tempfile.mkdtemp(prefix="estimate_check_"))
@@ -93,7 +101,7 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     api = load_api(True)
     api.start(sumo_command(scfg, [*additional, det], end_s, sumo_args))
     kinds = {v: {jid: np.array(lane_kind(lay)) for jid, lay in ls.items()} for v, ls in lays.items()}
-    err: dict[tuple[str, str], list] = {}
+    err: Errors = {}
     try:
         keep_off = cfg.roadside.keep_off_through_intergreen
         field = SumoField(api, full, cfg.roadside.backup_s, keep_off_through_intergreen=keep_off)
@@ -102,7 +110,7 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
         substeps = substeps_per_second(api, sumocfg)  # under 1 s: the loops aggregated per second, as simulate
         while t < end_s:
             t, _ = step_second(api, field, substeps)
-            halting = {}
+            halting: dict[str, int] = {}  # lane -> SUMO's halting vehicles this second
             for jid, payload in field.detector_messages(t):
                 snap = decode_detector_message(payload, full, last, t, cfg.security.clock_skew_s)
                 last[jid] = t
@@ -126,7 +134,7 @@ def measure(sumocfg: Path, end_s: float, detectors: str, warmup_s: float, sumo_a
     return summary(err, kinds)
 
 
-def upstream_lanes(net, lays: dict[str, estimation.Layout], reach_m: float) -> dict[str, dict[str, list[str]]]:
+def upstream_lanes(net: Net, lays: dict[str, estimation.Layout], reach_m: float) -> dict[str, dict[str, list[str]]]:
     """Per junction and lane of its layout, the lane and those upstream of it within `reach_m`
     (loops.upstream_chain; only the lanes are read, so its fringe flag is moot): where SUMO's halting
     vehicles count as that lane's queue."""
@@ -136,7 +144,7 @@ def upstream_lanes(net, lays: dict[str, estimation.Layout], reach_m: float) -> d
     }
 
 
-def sumo_command(scfg: SumoConfig, additional: list, end_s: float, sumo_args: tuple[str, ...]) -> list[str]:
+def sumo_command(scfg: SumoConfig, additional: list[Path], end_s: float, sumo_args: tuple[str, ...]) -> list[str]:
     """The SUMO run of the check: the scenario with the loops added, no teleporting."""
     return [
         "sumo",
@@ -154,7 +162,7 @@ def sumo_command(scfg: SumoConfig, additional: list, end_s: float, sumo_args: tu
     ]
 
 
-def add_errors(err: dict, variant: str, est: estimation.Estimate, kinds: np.ndarray, truth: np.ndarray) -> None:
+def add_errors(err: Errors, variant: str, est: estimation.Estimate, kinds: np.ndarray, truth: np.ndarray) -> None:
     """One junction's estimate against the truth (vehicles per lane), the error and the truth
     added under (variant, lane kind)."""
     e = est.lanes.queue_pcu + est.lanes.hidden_pcu - truth
@@ -163,10 +171,10 @@ def add_errors(err: dict, variant: str, est: estimation.Estimate, kinds: np.ndar
         err.setdefault((variant, k), []).append(np.stack([e[on], truth[on]]))
 
 
-def summary(err: dict, kinds: dict) -> dict:
+def summary(err: Errors, kinds: dict[str, dict[str, np.ndarray]]) -> Summary:
     """Per (variant, lane kind): mean absolute error and bias of the queue estimate (veh), the
     mean true queue, the samples and the lanes of that kind."""
-    out = {}
+    out: Summary = {}
     for key, rows in sorted(err.items(), key=lambda kv: (list(LAYOUTS).index(kv[0][0]), kv[0][1])):
         e, truth = np.concatenate(rows, axis=1)
         n_lanes = sum(int(np.sum(ks == key[1])) for ks in kinds[key[0]].values())
