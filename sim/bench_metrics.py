@@ -37,6 +37,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sim.commands import simulate_command
 
@@ -126,12 +127,13 @@ def error_pct(online: float | None, truth: float | None) -> float | None:
     return (online / truth - 1.0) * 100.0
 
 
-def crossings(summary: dict) -> float:
+def crossings(summary: dict[str, Any]) -> float:
     """SUMO's stop-line crossings of all junctions over the run (vehicles)."""
-    return sum(j["veh_h"] for j in summary.get("junctions", {}).values()) * summary["duration_s"] / 3600.0
+    veh_h = sum(float(j["veh_h"]) for j in summary.get("junctions", {}).values())
+    return veh_h * float(summary["duration_s"]) / 3600.0
 
 
-def delay_per_passage_s(summary: dict) -> float | None:
+def delay_per_passage_s(summary: dict[str, Any]) -> float | None:
     """SUMO's delay (timeLoss + departDelay of every vehicle) per stop-line crossing: the truth on
     the online measured delay's basis (per junction passed, not per trip)."""
     v = summary["vehicles"]
@@ -150,7 +152,7 @@ def approach_lanes(intersections: Path) -> set[str]:
     return lanes
 
 
-def approach_truth(out: Path, summary: dict) -> dict:
+def approach_truth(out: Path, summary: dict[str, Any]) -> dict[str, float | None]:
     """SUMO's lane data summed over the approach lanes: space-mean speed (km/h) and time loss per
     stop-line crossing (s); {} without lane data."""
     path, lanes = out / "lanedata.xml", approach_lanes(out / "intersections")
@@ -169,7 +171,9 @@ def approach_truth(out: Path, summary: dict) -> dict:
     return {"speed_kmh": distance / seconds * 3.6 if seconds > 0 else None, "delay_s": loss / n if n > 0 else None}
 
 
-def compare(summary: dict, fixed: dict, lane_truth: dict | None = None) -> dict:
+def compare(
+    summary: dict[str, Any], fixed: dict[str, Any], lane_truth: dict[str, float | None] | None = None
+) -> dict[str, float | None]:
     """One row: SUMO's truth and the online run figures of one run, with the gains of the pair
     (policy run, fixed run) on the same seed."""
     on = summary.get("online_gains", {}).get("run", {})
@@ -215,11 +219,13 @@ HEAD = (
 
 
 def _err2(online: float | None, a: float | None, b: float | None, fmt: str) -> str:
-    e = lambda truth: _f(error_pct(online, truth), "{:+.0f} %")  # noqa: E731
+    def e(truth: float | None) -> str:
+        return _f(error_pct(online, truth), "{:+.0f} %")
+
     return f"{_f(online, fmt)} ({e(a)}, {e(b)})"
 
 
-def table(rows: list[tuple[str, str, dict]]) -> str:
+def table(rows: list[tuple[str, str, dict[str, float | None]]]) -> str:
     out = [HEAD, "|" + "---|" * 2 + "---:|" * (HEAD.count("|") - 3)]
     for scen, pol, r in rows:
         cells = [
