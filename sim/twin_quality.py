@@ -34,6 +34,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -158,7 +159,9 @@ def plans_in_force(site: Path, t_s: float) -> dict[str, CycleWish]:
     return out
 
 
-def known_at(site: Path, t_s: float, req: QualityRequest, junctions: Mapping[str, Intersection], cfg: Config):
+def known_at(
+    site: Path, t_s: float, req: QualityRequest, junctions: Mapping[str, Intersection], cfg: Config
+) -> tuple[dict[str, tuple[int, ...]], dict[str, float], dict[str, CycleWish]]:
     """What the controller knew at t_s (from the recording): counts, estimated queues (the
     estimator run over the recorded feed of the [replay] warmup_s before t_s), plans."""
     since_s = max(0.0, t_s - cfg.replay.warmup_s)
@@ -178,7 +181,48 @@ def measured(edgedata: Path, approaches: Mapping[str, frozenset[str]]) -> list[d
     return out
 
 
-def stats(pairs: Sequence[tuple[float, float]]) -> dict[str, float]:
+class Stats(TypedDict):
+    """stats' figures over the (predicted, measured) pairs."""
+
+    pairs: int
+    pearson_r: float
+    mean_abs_error_veh_s: float
+    relative_error: float
+    total_ratio: float
+
+
+class TwinAt(TypedDict):
+    """predict_at's: per junction the twin's time loss (veh-s), build_scenario's counts, the plans in force, the
+    queues seeded (PCU)."""
+
+    delay_s: Mapping[str, float]
+    info: dict[str, int]
+    plans: int
+    queued_pcu: float
+
+
+class Row(TypedDict):
+    at_s: float
+    junction: str
+    predicted_veh_s: int
+    measured_veh_s: int
+
+
+class Quality(Stats):
+    """evaluate_quality's report (quality.json)."""
+
+    scenario: str
+    policy: str
+    mesoscopic: bool
+    en_route: bool
+    city_vtypes: bool
+    horizon_s: float
+    window_s: float
+    at_s: list[float]
+    rows: list[Row]
+
+
+def stats(pairs: Sequence[tuple[float, float]]) -> Stats:
     """Pearson r, mean absolute error (veh-s), relative error sum|p-m|/sum m, ratio sum p/sum m."""
     p = np.array([a for a, _ in pairs], dtype=float)
     m = np.array([b for _, b in pairs], dtype=float)
@@ -192,7 +236,15 @@ def stats(pairs: Sequence[tuple[float, float]]) -> dict[str, float]:
     }
 
 
-def predict_at(req: QualityRequest, cfg: Config, site: Path, t_s: float, net, junctions, programs) -> dict:
+def predict_at(
+    req: QualityRequest,
+    cfg: Config,
+    site: Path,
+    t_s: float,
+    net: sumolib.net.Net,
+    junctions: Mapping[str, Intersection],
+    programs: tuple[str, ...],
+) -> TwinAt:
     """The twin's prediction per junction over [t_s, t_s + horizon] from what was known at t_s."""
     counts, queues, plans = known_at(site, t_s, req, junctions, cfg)
     treq = twin.TwinRequest(
@@ -216,7 +268,7 @@ def predict_at(req: QualityRequest, cfg: Config, site: Path, t_s: float, net, ju
     return {"delay_s": pred.delay_s, "info": info, "plans": len(plans), "queued_pcu": round(sum(queues.values()), 1)}
 
 
-def evaluate_quality(req: QualityRequest, cfg: Config) -> dict:
+def evaluate_quality(req: QualityRequest, cfg: Config) -> Quality:
     """Run the field, then the twin at every instant; the pairs and their statistics."""
     check(req)
     scfg = SumoConfig(req.sumocfg)
@@ -226,7 +278,8 @@ def evaluate_quality(req: QualityRequest, cfg: Config) -> dict:
     approaches = {jid: twin.approach_lanes(net, j) for jid, j in junctions.items()}
     field = measured(edgedata, approaches)
     programs = program_files(scfg)
-    rows, pairs = [], []
+    rows: list[Row] = []
+    pairs: list[tuple[float, float]] = []
     for t_s, meas in zip(req.at_s, field):
         pred = predict_at(req, cfg, site, t_s, net, junctions, programs)
         for jid in sorted(junctions):
@@ -249,7 +302,7 @@ def evaluate_quality(req: QualityRequest, cfg: Config) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> Quality:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sumocfg", type=Path)
     ap.add_argument("--out", type=Path, required=True)
