@@ -56,14 +56,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from controller.adapters.compile_cache import warm_up
 from controller.adapters.keys import new_keyring
 from controller.adapters.metrics import ServiceMetrics
-from controller.adapters.mqtt import MqttClient, Topics, topic_level
+from controller.adapters.mqtt import MqttClient, MqttSettings, Topics, topic_level
 from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.trust import Trust
 from controller.config import Config
@@ -86,6 +86,26 @@ log = logging.getLogger(__name__)
 AfterSecond = Callable[["MqttLoop", float], None]
 
 
+class BrokerSide(Protocol):
+    """What MqttLoop uses of its broker, the clients' side: sim.broker.Broker (a private Mosquitto) or
+    sim.rabbit.ClusterSplit (a RabbitMQ cluster's nodes, the service on one and the field on another)."""
+
+    @property
+    def topics(self) -> Topics: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def settings(self, user: str, client_id: str | None = None, **overrides: Any) -> MqttSettings: ...
+
+    def controller_config(self, cfg: Config) -> Config: ...
+
+    def log_tail(self, n: int = 20) -> str: ...
+
+
 class MqttLoop:
     """sim.simulate.ClosedLoop through a broker: controller thread + per-junction field clients."""
 
@@ -97,7 +117,7 @@ class MqttLoop:
         policy: str,
         begin_s: float,
         *,
-        broker: Broker,
+        broker: BrokerSide,
         realtime_factor: float | None = None,
         timeout_s: float = LOCKSTEP_TIMEOUT_S,
         after_second: AfterSecond | None = None,
@@ -577,7 +597,7 @@ def sharded_regions(cfg: Config, junctions: dict[str, Intersection]) -> list[Reg
 
 
 def _region_spec(
-    broker: Broker,
+    broker: BrokerSide,
     cfg: Config,
     junctions: dict[str, Intersection],
     region: Region,

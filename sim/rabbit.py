@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from controller.adapters.mqtt import MqttSettings, Topics, topic_level
 from controller.config import BrokerConfig, Config
@@ -120,11 +121,13 @@ def _any_of(filters: Sequence[str]) -> str:
 
 def definitions(
     rules: Mapping[str, Sequence[tuple[str, str]]], passwords: Mapping[str, str], *, bind_client_ids: bool
-) -> dict:
+) -> dict[str, list[dict[str, str]]]:
     """RabbitMQ definitions (users, vhost permissions, topic permissions) of the roles `rules`
     (user -> [(access, MQTT topic filter)], sim.broker.acl_rules), in the format of
     `rabbitmqctl import_definitions` and of `load_definitions`."""
-    users, perms, topic_perms = [], [], []
+    users: list[dict[str, str]] = []
+    perms: list[dict[str, str]] = []
+    topic_perms: list[dict[str, str]] = []
     for user, user_rules in rules.items():
         users.append({"name": user, "password_hash": password_hash(passwords[user]), "tags": ""})
         users[-1]["hashing_algorithm"] = "rabbit_password_hashing_sha256"
@@ -283,8 +286,8 @@ class RabbitCluster:
             RabbitNode(f"tsc{k + 1}-{tag}@localhost", free_port(host), free_port(host), self.workdir / f"node{k + 1}")
             for k in range(nodes)
         ]
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._epmd: subprocess.Popen | None = None
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._epmd: subprocess.Popen[bytes] | None = None
 
     # -- environment -----------------------------------------------------------------------
     def _env(self, node: RabbitNode | None = None) -> dict[str, str]:
@@ -393,7 +396,10 @@ class RabbitCluster:
 
     def join(self, node: RabbitNode, deadline: float) -> None:
         """Make `node` (fresh) a member of node 1's cluster: stop_app, join_cluster, start_app."""
-        left = lambda: max(5.0, deadline - time.monotonic())  # noqa: E731
+
+        def left() -> float:
+            return max(5.0, deadline - time.monotonic())
+
         self.ctl(node, "stop_app", timeout_s=left())
         self.ctl(node, "join_cluster", self.nodes[0].name, timeout_s=left())
         self.ctl(node, "start_app", timeout_s=left())
@@ -449,7 +455,7 @@ class RabbitCluster:
     def __enter__(self) -> RabbitCluster:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def log_tail(self, node: RabbitNode | None = None, n: int = 20) -> str:
@@ -462,7 +468,7 @@ class RabbitCluster:
         return "\n".join(text.splitlines()[-n:])
 
     # -- clients ---------------------------------------------------------------------------
-    def settings(self, user: str, client_id: str | None = None, *, node: int = 0, **overrides) -> MqttSettings:
+    def settings(self, user: str, client_id: str | None = None, *, node: int = 0, **overrides: Any) -> MqttSettings:
         """MQTT 3.1.1 connection settings for one of the users, on node `node` (0-based)
         (sim.broker.private_settings)."""
         overrides.setdefault("protocol", MQTT_VERSION)
@@ -524,7 +530,7 @@ class ClusterSplit:
             self.placed[client_id] = (self.controller_node + len(self.placed)) % len(self.cluster.nodes)
         return self.placed[client_id]
 
-    def settings(self, user: str, client_id: str | None = None, **overrides) -> MqttSettings:
+    def settings(self, user: str, client_id: str | None = None, **overrides: Any) -> MqttSettings:
         return self.cluster.settings(user, client_id, node=self._node(user, client_id), **overrides)
 
     def controller_config(self, cfg: Config) -> Config:
@@ -543,7 +549,7 @@ def run_via_cluster(
     *,
     timeout_s: float = LOCKSTEP_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """sim.simulate.run in lockstep through a running cluster (sim.mqtt_run.MqttLoop): the
     service on one node, the field and the replay clock on another. Same outputs as
     `simulate --via-mqtt` (tripinfo.xml, summary.json with summary["transport"])."""
