@@ -40,10 +40,29 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from controller.model import Intersection
 
 ROOT = Path(__file__).resolve().parent.parent
+# begin_s -> edge -> {left, entered, timeLoss, waitingTime, sampledSeconds} (read_edgedata)
+EdgeData = dict[float, dict[str, dict[str, float]]]
+# bin begin_s -> crossed, time_loss_s, waiting_s, sampled_s and on:EDGE of one junction's approaches (junction_bins)
+Bins = dict[float, dict[str, float]]
+
+
+class RunData(TypedDict):
+    """One run as collect reads it: its summary.json, its junctions' bins."""
+
+    summary: dict[str, Any]
+    bins: dict[str, Bins]
+
+
+Data = dict[str, dict[int, RunData]]  # policy -> seed -> its run (collect)
 SCENARIOS = ROOT / "sim" / "scenarios"
 FIELD = ("actuated", "delay_based")
 
@@ -94,7 +113,9 @@ def _command(cfg: Path, run: Run, config: str | None, bin_s: float, end_s: float
 def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> list[int]:
     """Run (label, command, log file) jobs, `parallel` at a time, from the project root; each
     ending is printed with its label. Returns the indices of the jobs that failed."""
-    pending, active, failed = list(enumerate(jobs)), [], []
+    pending, failed = list(enumerate(jobs)), []
+    # job index, label, its process, its log, started (perf_counter)
+    active: list[tuple[int, str, subprocess.Popen[bytes], IO[str], float]] = []
     while pending or active:
         while pending and len(active) < parallel:
             k, (label, cmd, log_path) = pending.pop(0)
@@ -104,11 +125,11 @@ def run_processes(jobs: list[tuple[str, list[str], Path]], parallel: int) -> lis
             active.append((k, label, proc, log, time.perf_counter()))
         time.sleep(0.5)
         for item in list(active):
-            k, label, proc, log, t0 = item
+            k, label, proc, ended_log, t0 = item
             if proc.poll() is None:
                 continue
             active.remove(item)
-            log.close()
+            ended_log.close()
             status = "ok" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
             print(f"  {label}: {status} in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             if proc.returncode != 0:
@@ -130,7 +151,7 @@ def run_all(
 # -- per-junction figures from SUMO edge data ------------------------------------------------
 
 
-def approach_edges(net_file: Path, junctions: dict) -> dict[str, dict[str, list[str]]]:
+def approach_edges(net_file: Path, junctions: Mapping[str, Intersection]) -> dict[str, dict[str, list[str]]]:
     """Per junction, per incoming stop-line edge: that edge and the edges upstream of it back to
     the previous signalised junction (through unsignalised nodes such as lane-pocket splits)."""
     from sim.netimport import read_net
@@ -157,13 +178,13 @@ def approach_edges(net_file: Path, junctions: dict) -> dict[str, dict[str, list[
     return out
 
 
-def read_edgedata(path: Path) -> dict[float, dict[str, dict[str, float]]]:
+def read_edgedata(path: Path) -> EdgeData:
     """begin_s -> edge -> {left, entered, timeLoss, waitingTime, sampledSeconds}."""
-    out: dict[float, dict[str, dict[str, float]]] = {}
+    out: EdgeData = {}
     for _, el in ET.iterparse(path, events=("end",)):
         if el.tag != "interval":
             continue
-        edges = {}
+        edges: dict[str, dict[str, float]] = {}
         for e in el.findall("edge"):
             edges[e.get("id")] = {
                 k: float(e.get(k, 0.0)) for k in ("left", "entered", "timeLoss", "waitingTime", "sampledSeconds")
@@ -173,11 +194,11 @@ def read_edgedata(path: Path) -> dict[float, dict[str, dict[str, float]]]:
     return out
 
 
-def junction_bins(edgedata: dict, chains: dict[str, dict[str, list[str]]]) -> dict[str, dict[float, dict[str, float]]]:
+def junction_bins(edgedata: EdgeData, chains: dict[str, dict[str, list[str]]]) -> dict[str, Bins]:
     """junction -> bin begin -> crossings, time loss, waiting and sampled seconds on its approaches."""
-    out: dict[str, dict[float, dict[str, float]]] = {}
+    out: dict[str, Bins] = {}
     for jid, by_edge in chains.items():
-        per = {}
+        per: Bins = {}
         for b, edges in edgedata.items():
             z = {"crossed": 0.0, "time_loss_s": 0.0, "waiting_s": 0.0, "sampled_s": 0.0}
             for stop_edge, chain in by_edge.items():
@@ -211,8 +232,8 @@ def peak_window(bins_by_junction: dict[str, dict[float, dict[str, float]]], bin_
     return best, best + n * bin_s
 
 
-def window(per: dict[float, dict[str, float]], lo: float, hi: float) -> dict[str, float]:
-    z = defaultdict(float)
+def window(per: Bins, lo: float, hi: float) -> dict[str, float]:
+    z: dict[str, float] = defaultdict(float)
     for b, d in per.items():
         if lo <= b < hi:
             for k, v in d.items():
@@ -223,14 +244,14 @@ def window(per: dict[float, dict[str, float]], lo: float, hi: float) -> dict[str
 # -- report ------------------------------------------------------------------------------------
 
 
-def med(xs: list[float]) -> float:
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else float("nan")
+def med(xs: list[float | None]) -> float:
+    known = [x for x in xs if x is not None]
+    return statistics.median(known) if known else float("nan")
 
 
-def collect(runs: list[Run], chains) -> dict:
+def collect(runs: list[Run], chains: dict[str, dict[str, list[str]]]) -> Data:
     """policy -> seed -> {summary, bins}."""
-    data: dict[str, dict[int, dict]] = defaultdict(dict)
+    data: Data = defaultdict(dict)
     for r in runs:
         summary_path, ed = r.out / "summary.json", r.out / "edgedata.xml"
         if not summary_path.is_file() or not ed.is_file():
@@ -242,7 +263,7 @@ def collect(runs: list[Run], chains) -> dict:
     return data
 
 
-def decisions_failed(data: dict) -> list[str]:
+def decisions_failed(data: Data) -> list[str]:
     """The runs in which a junction's decision raised (summary.json's junction_control counts
     `failed_ticks`: the core left it on its own program those ticks, controller/core/step.py), one
     line each: `policy/seedN: J (T ticks from t s: reason), ...`. Such a run finished, but its
@@ -262,14 +283,14 @@ def decisions_failed(data: dict) -> list[str]:
     return out
 
 
-def _raised(runs: dict) -> bool:
+def _raised(runs: dict[int, RunData]) -> bool:
     """A run of these (seed -> {summary, ...}) in which a junction's decision raised (decisions_failed)."""
     return any(
         c.get("failed_ticks") for run in runs.values() for c in (run["summary"].get("junction_control") or {}).values()
     )
 
 
-def queue_growth_veh(per: dict[float, dict[str, float]], lo: float, hi: float, bin_s: float) -> float:
+def queue_growth_veh(per: Bins, lo: float, hi: float, bin_s: float) -> float:
     """Largest rise, over the junction's approaches, of the vehicles present on the approach from
     the bin before the peak hour to the fullest bin within it: demand above what is served."""
     best = 0.0
@@ -283,7 +304,7 @@ def queue_growth_veh(per: dict[float, dict[str, float]], lo: float, hi: float, b
 
 
 def report(
-    data: dict,
+    data: Data,
     policies: list[str],
     bin_s: float,
     top: int,
@@ -351,15 +372,15 @@ class JunctionFigures:
 
 
 def junction_figures(
-    data: dict, base: str, junctions: list[str], peak_s: tuple[float, float], bin_s: float, oversat_growth_veh: float
+    data: Data, base: str, junctions: list[str], peak_s: tuple[float, float], bin_s: float, oversat_growth_veh: float
 ) -> JunctionFigures:
     """The per-junction figures of `data` (report's), `peak_s` the peak hour (from, to) in s."""
     lo, hi = peak_s
 
-    def per_junction(policy: str, fn) -> dict[str, float]:
+    def per_junction(policy: str, fn: Callable[[Bins], float]) -> dict[str, float]:
         return {j: med([fn(run["bins"][j]) for run in data[policy].values()]) for j in junctions}
 
-    def delay_s(z: dict) -> float:
+    def delay_s(z: dict[str, float]) -> float:
         return z["time_loss_s"] / z["crossed"] if z["crossed"] else 0.0
 
     peak = {p: per_junction(p, lambda per: window(per, lo, hi)["crossed"] * 3600.0 / (hi - lo)) for p in data}
@@ -372,7 +393,7 @@ def junction_figures(
     return JunctionFigures(junctions, peak, jdelay, oversat)
 
 
-def network_rows(data: dict, order: list[str], base: str, figures: JunctionFigures) -> list[str]:
+def network_rows(data: Data, order: list[str], base: str, figures: JunctionFigures) -> list[str]:
     """report's network table, a row per policy in `order`: medians over the seeds, ratios to
     `base` and to the best of SUMO's own actuated controllers (FIELD)."""
 
@@ -413,7 +434,9 @@ def record(text: str, scenario: str, path: Path = ROOT / "BENCHMARKS.md") -> Non
     path.write_text(new, encoding="utf-8")
 
 
-def decision_scale(junctions: dict, n: int, policies: list[str], ticks: int, config: str | None) -> str:
+def decision_scale(
+    junctions: Mapping[str, Intersection], n: int, policies: list[str], ticks: int, config: str | None
+) -> str:
     """Core step cost on `n` junctions (the scenario's, replicated) fed synthetic detector
     messages and roadside statuses: can the policy keep 1 Hz for a city of n junctions?"""
     import numpy as np
@@ -544,7 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(1, opts.seeds + 1))
     single = set(opts.single_seed.split(",")) if opts.single_seed else set()
     runs = [Run(p, s, out / p / f"seed{s}") for p in everything for s in (seeds[:1] if p in single else seeds)]
-    done = lambda r: (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file()  # noqa: E731
+
+    def done(r: Run) -> bool:
+        return (r.out / "summary.json").is_file() and (r.out / "edgedata.xml").is_file()
+
     todo = [r for r in runs if not (opts.reuse and done(r))]
     print(f"bench {name}: {len(todo)} runs ({len(runs) - len(todo)} reused), {opts.jobs} at a time", file=sys.stderr)
     failed = run_all(cfg_path, todo, max(1, opts.jobs), opts.config, opts.bin_s, opts.end_s)
