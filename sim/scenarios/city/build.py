@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 from xml.sax.saxutils import quoteattr
 
 from sim.scenarios.common import strip_header, sumo_home, write_sumocfg
@@ -106,7 +107,45 @@ def jid(c: int, r: int) -> str:
     return f"J{c}{r}"
 
 
-def build_layout(rng: random.Random) -> dict:
+Node = tuple[float, float, str]  # x, y (m), netconvert's node type
+Fringe = dict[str, tuple[str, str, int]]  # fringe node -> (side, the junction it joins, road index)
+Road = tuple[str, str, bool, str]  # an undirected road: its ends, arterial or not, street name
+# a flow of the route file: (begin s, 0 a bus line or 1 general traffic, index, its XML, buses)
+Flow = tuple[int, int, int, str, int]
+
+
+class Layout(TypedDict):
+    """build_layout's drawing: block and fringe lengths (m), the nodes, the fringe's ends, the roads."""
+
+    dx: list[float]
+    dy: list[float]
+    fringe_len: dict[str, float]
+    art_fringe_len: dict[str, float]
+    nodes: dict[str, Node]
+    fringe: Fringe
+    roads: list[Road]
+
+
+class BusLine(TypedDict):
+    """One direction of a bus line: its number and street, route id, edges and the edges with a stop."""
+
+    line: str
+    name: str
+    id: str
+    edges: list[str]
+    stops: list[str]
+
+
+class RoutesInfo(TypedDict):
+    """write_routes': the general vehicles expected, the buses, the OD weights and their scale (veh/h per weight)."""
+
+    expected_general: float
+    buses: int
+    weights: dict[tuple[str, str], float]
+    scale: float
+
+
+def build_layout(rng: random.Random) -> Layout:
     dx = spacing(rng, N_COLS - 1, BLOCK_MIN, BLOCK_MAX, 100.0)
     dy = spacing(rng, N_ROWS - 1, BLOCK_MIN, BLOCK_MAX, 80.0)
     fr = {side: spacing(rng, 1, FRINGE_MIN, FRINGE_MAX, 0)[0] for side in "WESN"}
@@ -118,11 +157,11 @@ def build_layout(rng: random.Random) -> dict:
     for d in dy:
         ys.append(ys[-1] + d)
 
-    nodes = {}  # id -> (x, y, type)
+    nodes: dict[str, Node] = {}  # id -> (x, y, type)
     for c in range(N_COLS):
         for r in range(N_ROWS):
             nodes[jid(c, r)] = (xs[c], ys[r], "traffic_light")
-    fringe = {}  # fringe id -> (side, attached junction, road index)
+    fringe: Fringe = {}  # fringe id -> (side, attached junction, road index)
     for c in range(N_COLS):
         art = c == ART_COL
         nodes[f"S{c}"] = (xs[c], -extra["S"] if art else 0.0, "priority")
@@ -137,7 +176,7 @@ def build_layout(rng: random.Random) -> dict:
         fringe[f"E{r}"] = ("E", jid(N_COLS - 1, r), r)
 
     # undirected roads: (a, b, is_arterial, name)
-    roads = []
+    roads: list[Road] = []
     for r in range(N_ROWS):
         art = r == ART_ROW
         chain = [f"W{r}"] + [jid(c, r) for c in range(N_COLS)] + [f"E{r}"]
@@ -157,7 +196,7 @@ def build_layout(rng: random.Random) -> dict:
     }
 
 
-def draw_pockets(layout: dict, rng: random.Random) -> dict[str, float]:
+def draw_pockets(layout: Layout, rng: random.Random) -> dict[str, float]:
     """Usable left-pocket length (stop line to taper) for every signalised approach."""
     pockets = {}
     for a, b, art, _ in layout["roads"]:
@@ -168,7 +207,7 @@ def draw_pockets(layout: dict, rng: random.Random) -> dict[str, float]:
     return pockets
 
 
-def write_plain(layout: dict, split_pos: dict[str, float], tmp: Path) -> tuple[Path, Path]:
+def write_plain(layout: Layout, split_pos: dict[str, float], tmp: Path) -> tuple[Path, Path]:
     nodes = layout["nodes"]
     nod = ["<nodes>"]
     for nid, (x, y, typ) in nodes.items():
@@ -203,7 +242,7 @@ def write_plain(layout: dict, split_pos: dict[str, float], tmp: Path) -> tuple[P
     return nod_f, edg_f
 
 
-def build_net(layout: dict, pockets: dict[str, float], out: Path) -> None:
+def build_net(layout: Layout, pockets: dict[str, float], out: Path) -> None:
     """Two netconvert passes: the second moves each split so that the usable
     pocket (after the junction area is cut off) has exactly the drawn length."""
     split_pos = {eid: p + 12.0 for eid, p in pockets.items()}  # first guess of the cut
@@ -244,11 +283,11 @@ def run_netconvert(nod_f: Path, edg_f: Path, out: Path) -> None:
 # --------------------------------------------------------------------------
 # Demand
 # --------------------------------------------------------------------------
-def entry_edge(f: str, fringe: dict) -> str:
+def entry_edge(f: str, fringe: Fringe) -> str:
     return f"{f}_{fringe[f][1]}"
 
 
-def exit_edge(f: str, fringe: dict) -> str:
+def exit_edge(f: str, fringe: Fringe) -> str:
     return f"{fringe[f][1]}_{f}"
 
 
@@ -257,8 +296,8 @@ def is_art_end(f: str) -> bool:
     return (side in "WE" and idx == ART_ROW) or (side in "SN" and idx == ART_COL)
 
 
-def od_weights(fringe: dict) -> dict[tuple[str, str], float]:
-    w = {}
+def od_weights(fringe: Fringe) -> dict[tuple[str, str], float]:
+    w: dict[tuple[str, str], float] = {}
     for o in fringe:
         for d in fringe:
             if o == d:
@@ -271,16 +310,16 @@ def od_weights(fringe: dict) -> dict[tuple[str, str], float]:
     return w
 
 
-def route_edges(net, frm: str, to: str, vclass: str = "passenger") -> list[str]:
+def route_edges(net: sumolib.net.Net, frm: str, to: str, vclass: str = "passenger") -> list[str]:
     path, _ = net.getShortestPath(net.getEdge(frm), net.getEdge(to), vClass=vclass)
     if not path:
         raise RuntimeError(f"no route {frm} -> {to}")
     return [e.getID() for e in path]
 
 
-def bus_lines(layout: dict, net) -> list[dict]:
+def bus_lines(layout: Layout, net: sumolib.net.Net) -> list[BusLine]:
     fringe = layout["fringe"]
-    lines = []
+    lines: list[BusLine] = []
     for line, a, b, name in (
         ("1", f"W{ART_ROW}", f"E{ART_ROW}", ROW_NAMES[ART_ROW]),
         ("2", f"S{ART_COL}", f"N{ART_COL}", COL_NAMES[ART_COL]),
@@ -293,7 +332,7 @@ def bus_lines(layout: dict, net) -> list[dict]:
     return lines
 
 
-def write_additional(lines: list[dict], net, path: Path, seed: int) -> None:
+def write_additional(lines: list[BusLine], net: sumolib.net.Net, path: Path, seed: int) -> None:
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f"<!-- city scenario bus stops; generated by build.py, seed {seed} -->",
@@ -322,7 +361,7 @@ def write_additional(lines: list[dict], net, path: Path, seed: int) -> None:
     path.write_text("\n".join(out), encoding="utf-8")
 
 
-def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) -> dict:
+def write_routes(layout: Layout, lines: list[BusLine], net: sumolib.net.Net, path: Path, seed: int) -> RoutesInfo:
     fringe = layout["fringe"]
     weights = od_weights(fringe)
     scale = PEAK_TOTAL_VPH / sum(weights.values())
@@ -354,9 +393,9 @@ def write_routes(layout: dict, lines: list[dict], net, path: Path, seed: int) ->
     return {"expected_general": expected, "buses": sum(t[4] for t in elems), "weights": weights, "scale": scale}
 
 
-def bus_flows(lines: list[dict]) -> list[tuple]:
+def bus_flows(lines: list[BusLine]) -> list[Flow]:
     """A flow per bus line: (begin s, 0, line index, xml, buses)."""
-    elems = []
+    elems: list[Flow] = []
     for i, ln in enumerate(lines):
         begin = 30 + 75 * i  # stagger the four directional services
         n = len(range(begin, DEMAND_END, BUS_HEADWAY))
@@ -374,10 +413,10 @@ def bus_flows(lines: list[dict]) -> list[tuple]:
     return elems
 
 
-def car_flows(weights: dict, scale: float, fringe) -> tuple[list[tuple], float]:
+def car_flows(weights: dict[tuple[str, str], float], scale: float, fringe: Fringe) -> tuple[list[Flow], float]:
     """The general traffic's flows, one per OD pair and PROFILE interval, as (begin s, 1, pair
     index, xml, 0), and the vehicles they are expected to bring."""
-    elems = []
+    elems: list[Flow] = []
     expected = 0.0
     for k, share in enumerate(PROFILE):
         b, e = k * INTERVAL, (k + 1) * INTERVAL
@@ -399,7 +438,7 @@ def car_flows(weights: dict, scale: float, fringe) -> tuple[list[tuple], float]:
     return elems, expected
 
 
-def summary(layout: dict, net, info: dict) -> str:
+def summary(layout: Layout, net: sumolib.net.Net, info: RoutesInfo) -> str:
     tls = net.getTrafficLights()
     lines = [
         f"blocks x (m): {layout['dx']}",
