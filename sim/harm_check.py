@@ -46,14 +46,30 @@ import argparse
 import json
 import statistics
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from controller.config import load_config
 from controller.core import harm, netshadow, shadow
+from controller.core.step import Core, CoreState, JunctionState
+from controller.model import Intersection
 from sim.simulate import InProcessLoop, SimulateRequest, run
+
+
+def _harm(js: JunctionState, jid: str) -> harm.HarmState:
+    """A junction's do-no-harm state: harm_check runs with [harm] on, so every junction has one."""
+    if js.harm is None:
+        raise RuntimeError(f"harm_check: junction {jid} has no do-no-harm state ([harm] off?)")
+    return js.harm
+
+
+# per junction, per approach (its from edge), the integrals of --per-approach
+Approaches = dict[str, dict[str, dict[str, float]]]
 
 
 class _Loop(InProcessLoop):
@@ -66,7 +82,7 @@ class _Loop(InProcessLoop):
     trace_junctions: tuple[str, ...] = ()  # ... and these junctions' approaches, one line each
     per_approach: bool = False  # integrals per approach too (_Approaches)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # InProcessLoop's, as a LoopFactory is called
         super().__init__(*args, **kwargs)
         api = self.field.api
         self.lanes = {
@@ -79,7 +95,7 @@ class _Loop(InProcessLoop):
             )
             for jid in self.lanes
         }
-        self.changes: list[dict] = []
+        self.changes: list[dict[str, str | float]] = []
         self.feeders = _feeders(api, self.field.junctions, self.trace_junctions) if self.trace_junctions else {}
         # ground truth of each traced approach's demand (diagnosis only, never the controller's):
         # vehicles inserted whose route takes the approach edge, and vehicles entering the edge
@@ -99,7 +115,7 @@ class _Loop(InProcessLoop):
         st = self.service.state
         for jid in sorted(jids):
             js = st.junctions[jid]
-            hs = replace(js.harm, mode="fixed", hold_s=hold_s, since_s=self.now_s)
+            hs = replace(_harm(js, jid), mode="fixed", hold_s=hold_s, since_s=self.now_s)
             st = replace(st, junctions={**st.junctions, jid: replace(js, harm=hs)})
         self.service.state = st
 
@@ -120,7 +136,7 @@ class _Loop(InProcessLoop):
                 st,
                 junctions={
                     **st.junctions,
-                    **{j: replace(st.junctions[j], harm=replace(st.junctions[j].harm, hold_s=0.0)) for j in free},
+                    **{j: replace(st.junctions[j], harm=replace(_harm(st.junctions[j], j), hold_s=0.0)) for j in free},
                 },
             )
             self.released = True
@@ -145,7 +161,7 @@ class _Loop(InProcessLoop):
         if self.approaches is not None:
             self.approaches.second(api, self.service.state, self.vmax)
         for jid, js in self.service.state.junctions.items():
-            acc, rp = self.sums[jid], js.harm.replay
+            acc, rp = self.sums[jid], _harm(js, jid).replay
             acc["replay_fixed_pcu_s"] += float(rp.fixed.queue_pcu.sum())
             acc["replay_controlled_pcu_s"] += float(rp.controlled.queue_pcu.sum())
             for lane in self.lanes[jid]:
@@ -154,7 +170,7 @@ class _Loop(InProcessLoop):
                 if n:
                     acc["time_loss_veh_s"] += n * max(0.0, 1.0 - api.lane.getLastStepMeanSpeed(lane) / self.vmax[lane])
 
-    def _count_truth(self, api) -> None:
+    def _count_truth(self, api: ModuleType) -> None:
         """Per traced approach edge, this second: vehicles inserted with the edge on their route,
         and vehicles new on the edge (SUMO's ground truth, for diagnosis)."""
         for vid in api.simulation.getDepartedIDList():
@@ -165,7 +181,7 @@ class _Loop(InProcessLoop):
             self.entered[e] += len(now - self.on_edge[e])
             self.on_edge[e] = now
 
-    def _truth_line(self, api, jid: str) -> str:
+    def _truth_line(self, api: ModuleType, jid: str) -> str:
         """Per approach of jid over the last trace interval, in veh/h: inserted with the edge on
         their route / entering the edge; then vehicles in the network with the edge still ahead,
         the harm state's demand now and at its reference (PCU/h), and SUMO's insertion backlog."""
@@ -178,13 +194,13 @@ class _Loop(InProcessLoop):
         parts = " ".join(
             f"{e}:{self.inserted[e] * per_h:.0f}/{self.entered[e] * per_h:.0f} ahead {ahead[e]}" for e in ahead
         )
-        hs = self.service.state.junctions[jid].harm
+        hs = _harm(self.service.state.junctions[jid], jid)
         return (
             f"{parts} | demand {hs.replay.demand_pcu_h:.0f} ref {hs.demand_ref_pcu_h:.0f} PCU/h "
             f"| pending {len(api.simulation.getPendingVehicles())}"
         )
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         out = super().summary()
         core, st = self.service.core, self.service.state
         out["harm_check"] = {
@@ -199,7 +215,7 @@ class _Loop(InProcessLoop):
         return out
 
 
-def blocked_ratios(state, bounds: shadow.BlockedFit | None, raw: bool = False) -> dict[str, list[float]]:
+def blocked_ratios(state: CoreState, bounds: shadow.BlockedFit | None, raw: bool = False) -> dict[str, list[float]]:
     """[harm] blocked_discharge: per junction, the beta (shadow.blocked_ratio) of each movement the
     loops have taught (a blocked queued protected green seen); with `raw` the fit's own estimate
     (no evidence needed, no upper bound; still at least 0): what the prior held back. Empty lists with the key off."""
@@ -207,20 +223,20 @@ def blocked_ratios(state, bounds: shadow.BlockedFit | None, raw: bool = False) -
         bounds = shadow.BlockedFit(0.0, 0.0, float("inf"), bounds.share_max)
     out: dict[str, list[float]] = {}
     for jid, js in state.junctions.items():
-        fit = js.harm.replay.blocked_fit
+        fit = _harm(js, jid).replay.blocked_fit
         beta = shadow.blocked_ratio(fit, bounds)
         taught = None if fit is None else fit[shadow.FIT_BLOCKED_S] > 0
         out[jid] = [] if beta is None or taught is None else [round(float(b), 3) for b in beta[taught]]
     return out
 
 
-def blocked_fits(state) -> dict[str, list[list[float]]]:
+def blocked_fits(state: CoreState) -> dict[str, list[list[float]]]:
     """[harm] blocked_discharge: per junction and movement taught, the fit's a (the street's unblocked
     discharge over the model's), its own beta, beta's standard error and the seconds of blockage read
     (shadow.blocked_fit_terms)."""
     out: dict[str, list[list[float]]] = {}
     for jid, js in state.junctions.items():
-        fit = js.harm.replay.blocked_fit
+        fit = _harm(js, jid).replay.blocked_fit
         if fit is None:
             continue
         a, beta, se = shadow.blocked_fit_terms(fit)
@@ -239,7 +255,7 @@ class _Approaches:
 
     KEYS = ("replay_controlled_pcu_s", "replay_fixed_pcu_s", "estimate_pcu_s", "halting_veh_s", "time_loss_veh_s")
 
-    def __init__(self, core) -> None:
+    def __init__(self, core: Core) -> None:
         self.index: dict[str, tuple[np.ndarray, list[str], dict[str, list[str]]]] = {}
         for jid, lay in core.layouts.items():
             approach, _ = shadow.approaches(lay)
@@ -251,10 +267,10 @@ class _Approaches:
             for jid, ix in self.index.items()
         }
 
-    def second(self, api, state, vmax: dict[str, float]) -> None:
+    def second(self, api: ModuleType, state: CoreState, vmax: dict[str, float]) -> None:
         for jid, (approach, edges, lanes) in self.index.items():
             js = state.junctions[jid]
-            q, est = js.harm.replay.sides.queue_pcu, js.estimate.queue_pcu
+            q, est = _harm(js, jid).replay.sides.queue_pcu, js.estimate.queue_pcu
             for a, e in enumerate(edges):
                 m, acc = approach == a, self.sums[jid][e]
                 acc["replay_controlled_pcu_s"] += float(q[shadow.CONTROLLED][m].sum())
@@ -268,11 +284,11 @@ class _Approaches:
                         acc["time_loss_veh_s"] += loss
                         acc["standing_loss_veh_s" if v < 0.1 else "moving_loss_veh_s"] += loss
 
-    def result(self, state) -> dict:
-        out: dict[str, dict] = {}
+    def result(self, state: CoreState) -> Approaches:
+        out: Approaches = {}
         for jid, (approach, edges, _) in self.index.items():
             js = state.junctions[jid]
-            rp = js.harm.replay
+            rp = _harm(js, jid).replay
             reached = rp.fed_pcu - rp.pending_pcu.sum(axis=0)
             served = reached - rp.sides.queue_pcu[shadow.CONTROLLED]
             out[jid] = {
@@ -286,7 +302,7 @@ class _Approaches:
         return out
 
 
-def spill_trace(core, state) -> str:
+def spill_trace(core: Core, state: CoreState) -> str:
     """Per junction, means over its movements: the measured exit blockage / the fixed side's
     (netshadow.fixed_block), the fill of the approaches they feed under the policy / the fixed
     plan, and the two replayed queues (PCU, controlled / fixed)."""
@@ -294,7 +310,7 @@ def spill_trace(core, state) -> str:
     if net.spill is None:
         return "(spill_back off)"
     jids = list(core.layouts)
-    q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
+    q = np.concatenate([_harm(state.junctions[j], j).replay.sides.queue_pcu for j in jids], axis=1)
     block = measured_block(core, state, jids)
     fixed_block = fixed_side_block(core, state, q, block)
     fills = [netshadow.fills(net.spill, q[side], len(block)) for side in (shadow.CONTROLLED, shadow.FIXED)]
@@ -308,26 +324,28 @@ def spill_trace(core, state) -> str:
     return " | ".join(parts)
 
 
-def measured_block(core, state, jids: list[str]) -> np.ndarray:
+def measured_block(core: Core, state: CoreState, jids: list[str]) -> np.ndarray:
     """(movements,) the measured exit blockage the replay discharges with: Estimate.block, or with [harm]
     block_now the last second's (Estimate.block_now)."""
     name = "block_now" if core.harm.block_now else "block"
     return np.concatenate([getattr(state.junctions[j].estimate, name) for j in jids])
 
 
-def fixed_side_block(core, state, q: np.ndarray, block: np.ndarray) -> np.ndarray:
+def fixed_side_block(core: Core, state: CoreState, q: np.ndarray, block: np.ndarray) -> np.ndarray:
     """(movements,) the fixed side's exit blockage as netshadow.advance_all gives it (from the
     last tick's queues `q` and the measured blockage `block`): spill_back's rule, and with [harm]
     plan_block the blockage measured under the city's program as far as there is evidence."""
     net = core.shadow_net
     out = netshadow.fixed_block(net.spill, q, block) if net.spill is not None else block
     if core.harm.plan_block:
-        plan = harm.plan_blocks([state.junctions[j].harm for j in core.layouts], core.block_window_s)
+        plan = harm.plan_blocks([_harm(state.junctions[j], j) for j in core.layouts], core.block_window_s)
         out = out if plan is None else netshadow.plan_block(plan[0], plan[1], out)
     return out
 
 
-def _feeders(api, junctions: dict, jids: tuple[str, ...]) -> dict[str, dict[str, tuple[list, list]]]:
+def _feeders(
+    api: ModuleType, junctions: Mapping[str, Intersection], jids: tuple[str, ...]
+) -> dict[str, dict[str, tuple[list[str], list[str]]]]:
     """Per traced junction and approach edge: its lanes, and the lanes two links upstream of them
     (the links before the approach, where a queue beyond its storage stands)."""
     into: dict[str, set[str]] = {}
@@ -337,28 +355,28 @@ def _feeders(api, junctions: dict, jids: tuple[str, ...]) -> dict[str, dict[str,
                 into.setdefault(link[0], set()).add(lane)
     out = {}
     for jid in jids:
-        per: dict[str, tuple[list, list]] = {}
+        per: dict[str, tuple[list[str], list[str]]] = {}
         for m in junctions[jid].movements:
             own = {f"{m.from_edge}_{k}" for k in range(api.edge.getLaneNumber(m.from_edge))}
-            up1 = set().union(*(into.get(x, set()) for x in own)) - own
-            up2 = set().union(*(into.get(x, set()) for x in up1)) - own - up1
+            up1: set[str] = set().union(*(into.get(x, set()) for x in own)) - own
+            up2: set[str] = set().union(*(into.get(x, set()) for x in up1)) - own - up1
             per[m.from_edge] = (sorted(own), sorted(up1 | up2))
         out[jid] = per
     return out
 
 
-def approach_trace(core, state, jid: str) -> str:
+def approach_trace(core: Core, state: CoreState, jid: str) -> str:
     """One junction, per approach (its from edge): storage (PCU), the replayed queue controlled /
     fixed (PCU), the estimator's queue and its hidden part (PCU), the measured exit blockage / the
     fixed side's (means over its movements); then the cumulative sum (s/PCU), the window's delays
     with the spill charge (controlled / fixed, s/PCU) and the mode."""
     net, jids = core.shadow_net, list(core.layouts)
-    q = np.concatenate([state.junctions[j].harm.replay.sides.queue_pcu for j in jids], axis=1)
+    q = np.concatenate([_harm(state.junctions[j], j).replay.sides.queue_pcu for j in jids], axis=1)
     block = measured_block(core, state, jids)
     fb = fixed_side_block(core, state, q, block)
     k = jids.index(jid)
     m = slice(net.mov_start[k], net.mov_start[k + 1])
-    hs = state.junctions[jid].harm
+    hs = _harm(state.junctions[jid], jid)
     lay = core.layouts[jid]
     approach, storage = shadow.approaches(lay)
     edges = list(dict.fromkeys(mv.from_edge for mv in lay.junction.movements))
@@ -377,12 +395,28 @@ def approach_trace(core, state, jid: str) -> str:
     return f"{jid} S {hs.excess_s:.2f} win {d_c:.1f}/{d_f:.1f} {hs.mode} | " + " | ".join(parts)
 
 
+# per junction, the integrals harm_check.json keeps (the _Loop's sums, the report's figures)
+Sums = Mapping[str, Mapping[str, float]]
+
+
+def _ratio(x: float, y: float) -> float:
+    return x / y if y > 0 else float("nan")
+
+
+def _gain(x: float, y: float) -> float:
+    return 1.0 - x / y if y > 0 else float("nan")
+
+
+def _total(sums: Sums, key: str) -> float:
+    return sum(v[key] for v in sums.values())
+
+
 def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
     """Per junction and for the network: the replay's gain and SUMO's, a run against a fixed one;
     then each side of the replay against its own truth (side_ratios)."""
     a, f = (json.loads((d / "summary.json").read_text()) for d in (run_dir, fixed_dir))
     ja, jf = a["harm_check"]["junctions"], f["harm_check"]["junctions"]
-    gain = lambda x, y: 1.0 - x / y if y > 0 else float("nan")  # noqa: E731
+    gain, tot = _gain, _total
     lines = [f"{'junction':10s} {'replay':>7s} {'timeloss':>8s} {'halting':>8s}"]
     errors = []
     for jid in sorted(ja):
@@ -394,7 +428,6 @@ def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
         )
         errors.append(g[0] - g[1])
         lines.append(f"{jid:10s} {g[0]:+7.2f} {g[1]:+8.2f} {g[2]:+8.2f}")
-    tot = lambda d, k: sum(v[k] for v in d.values())  # noqa: E731
     lines.append(
         f"{'network':10s} {gain(tot(ja, 'replay_controlled_pcu_s'), tot(ja, 'replay_fixed_pcu_s')):+7.2f} "
         f"{gain(tot(ja, 'time_loss_veh_s'), tot(jf, 'time_loss_veh_s')):+8.2f} "
@@ -410,12 +443,12 @@ def compare(run_dir: Path, fixed_dir: Path) -> list[str]:
     return lines + (approach_lines(pa, pf) if pa and pf else [])
 
 
-def approach_lines(pa: dict, pf: dict) -> list[str]:
+def approach_lines(pa: Approaches, pf: Approaches) -> list[str]:
     """--per-approach of a policy run (`pa`) against a fixed run (`pf`), per junction and approach:
     the controlled side's replayed PCU s over SUMO's time loss (veh s) in each run (under fixed: the
     model's scale), the time loss of the policy run (standing / moving), the estimator's PCU s, and
     the controlled side's discharge against the stop-line count (PCU, policy run)."""
-    ratio = lambda x, y: x / y if y > 0 else float("nan")  # noqa: E731
+    ratio = _ratio
     lines = [
         f"{'junction':10s} {'approach':16s} {'scale':>5s} {'ctrl':>5s} {'loss':>7s} {'stand':>7s} {'move':>6s} "
         f"{'estimate':>8s} {'served':>6s} {'counted':>7s}"
@@ -432,21 +465,19 @@ def approach_lines(pa: dict, pf: dict) -> list[str]:
     return lines
 
 
-def side_ratios(ja: dict, jf: dict) -> list[str]:
+def side_ratios(ja: Sums, jf: Sums) -> list[str]:
     """Each side of the replay against its own truth, per junction: replayed queue PCU s over SUMO's
     time loss veh s on the approach lanes. `under fixed`: the fixed run's replay over its truth (both
     sides are the city's program there: the model's own scale); `fixed side`: the policy run's
     replay of the city's program over the fixed run's truth; `controlled`: the policy run's replay
     of its greens over its truth. A side whose ratio departs from `under fixed` is the side the
     replay gets wrong (the fixed side's truth is the fixed run's, under its own arrivals)."""
-    ratio = lambda x, y: x / y if y > 0 else float("nan")  # noqa: E731
+    ratio = _ratio
     head = f"{'junction':10s} {'under fixed':>11s} {'fixed side':>10s} {'controlled':>10s}"
     lines = [f"{head}   (replay PCU s / time loss veh s)"]
     rows = {jid: (ja[jid], jf[jid]) for jid in sorted(ja)}
-    rows["network"] = tuple(  # type: ignore[assignment]
-        {k: sum(v[k] for v in d.values()) for k in ("replay_fixed_pcu_s", "replay_controlled_pcu_s", "time_loss_veh_s")}
-        for d in (ja, jf)
-    )
+    keys = ("replay_fixed_pcu_s", "replay_controlled_pcu_s", "time_loss_veh_s")
+    rows["network"] = ({k: _total(ja, k) for k in keys}, {k: _total(jf, k) for k in keys})
     for jid, (x, y) in rows.items():
         lines.append(
             f"{jid:10s} {ratio(y['replay_controlled_pcu_s'], y['time_loss_veh_s']):11.2f} "
