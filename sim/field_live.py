@@ -10,7 +10,8 @@ by `realtime_factor` (1 / `--speed`), so both sides must run at the same speed.
 
 SUMO's time t maps to service time `offset_s + t`, with offset_s set at the start so that the
 first simulated second is one clock second away. The cabinets check a plan's validity window on
-the clock, as a real cabinet would, and apply it at SUMO's time: on a loaded machine SUMO falls
+the clock when the plan came (not when SUMO's next second takes it from the inbox), as a real
+cabinet would, and apply it at SUMO's time: on a loaded machine SUMO falls
 behind the clock (the largest lag when a plan arrived is `lag_max_s` in the summary), and a plan
 stamped on the clock would otherwise be refused as not yet valid. Once admitted, the roadside
 judges the plan's expiry and its backup time at SUMO's time (its tick): while SUMO lags the clock,
@@ -85,7 +86,8 @@ class LiveFieldLoop:
         self.plans_refused = 0
         self.lag_max_s = 0.0  # how far SUMO's time fell behind the clock when a plan arrived
         self.seconds = 0
-        self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        # (junction, payload, the clock when it came in SUMO's time: the cabinet's own when it received it)
+        self._inbox: queue.SimpleQueue[tuple[str, bytes, float]] = queue.SimpleQueue()
         self.devices: dict[str, MqttClient] = {}
         if keyring is not None:  # the cabinets hold their derived keys: only signed plans pass
             for jid, rc in field.roadside.items():
@@ -115,19 +117,21 @@ class LiveFieldLoop:
             self.devices[jid].publish(self.topics.detectors(jid), shift_t(payload, self.offset_s), qos=0)
         while True:
             try:
-                jid, payload = self._inbox.get_nowait()
+                jid, payload, arrived_s = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self._apply(jid, payload, t_s)
+            self._apply(jid, payload, t_s, arrived_s)
         self._publish_statuses(t_s)
         self.seconds += 1
 
-    def _apply(self, jid: str, payload: bytes, t_s: float) -> None:
+    def _apply(self, jid: str, payload: bytes, t_s: float, arrived_s: float) -> None:
+        """The plan to junction `jid`'s roadside at SUMO's t_s, its validity window checked on the
+        clock when it came (`arrived_s`, in SUMO's time), not when SUMO's second took it: a plan
+        that waited through a slow SUMO second would otherwise expire in the inbox."""
         self.plans_received += 1
         rc = self.field.roadside[jid]
-        clock_s = self.clock.now() - self.offset_s  # the cabinet's clock in SUMO's time
-        self.lag_max_s = max(self.lag_max_s, clock_s - t_s)
-        why = rc.receive_message(payload, t_s, self.offset_s, clock_s=max(t_s, clock_s))
+        self.lag_max_s = max(self.lag_max_s, arrived_s - t_s)
+        why = rc.receive_message(payload, t_s, self.offset_s, clock_s=max(t_s, arrived_s))
         if why:
             self.plans_refused += 1
             log.warning("roadside junction=%s refused a plan: %s", jid, why)
@@ -138,8 +142,9 @@ class LiveFieldLoop:
             self.devices[jid].publish(self.topics.status(jid), shift_t(payload, self.offset_s), qos=1, retain=True)
 
     def _plan_message(self, jid: str, topic: str, payload: bytes) -> None:
-        """A plan message on junction `jid`'s device: to the inbox the field's second reads."""
-        self._inbox.put((jid, payload))
+        """A plan message on junction `jid`'s device: to the inbox the field's second reads, with the
+        clock's reading as it came, in SUMO's time (the cabinet's own when it received it)."""
+        self._inbox.put((jid, payload, self.clock.now() - self.offset_s))
 
     def close(self) -> None:
         for dev in self.devices.values():

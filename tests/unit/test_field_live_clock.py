@@ -41,7 +41,26 @@ def test_a_plan_stamped_on_the_clock_is_applied_while_sumo_runs_behind_it():
     assert loop.offset_s == 1_001.0  # SUMO's 0 s is the clock's 1,001 s
     clock.now_s = 1_001.0 + 105.0  # the clock at SUMO's 105 s; SUMO still at 100 s
     cmd = PhaseCommand("J", "p1", 1, 1, 5.0, 1_001.0 + 105.0, 1_001.0 + 125.0)
-    loop._apply("J", encode_command(cmd, 7, RING.sign), 100.0)
+    loop._apply("J", encode_command(cmd, 7, RING.sign), 100.0, 105.0)
     assert (loop.plans_received, loop.plans_refused) == (1, 0), rc.faults
     assert rc.plan is not None and rc.last_rx_s == 100.0
     assert loop.summary()["transport"]["field"]["lag_max_s"] == 5.0
+
+
+def test_a_plan_is_judged_on_the_clock_when_it_came_not_when_a_slow_sumo_second_takes_it():
+    """A plan valid for 20 s on the clock comes while SUMO steps a slow second (25 s of the clock):
+    the cabinet received it in its window, so it is applied; judged on the clock when SUMO's next
+    second reads the inbox it had expired (session 59, U; as sim/mqtt_run.py's real time, 068fa9d)."""
+    clock = StoppedClock(1_000.0)
+    rc = RoadsideController(two_phase(), backup_s=30.0)
+    field = SimpleNamespace(roadside={"J": rc}, detector_messages=lambda t_s: [], actuate=lambda t_s: [])
+    loop = LiveFieldLoop(field, {}, Config(), 0.0, settings_for=lambda user: None, clock=clock, stop=threading.Event())
+    rc.set_keys(RING.for_junction("J"))
+    clock.now_s = 1_001.0 + 100.5  # the plan comes at SUMO's 100.5 s on the clock, valid until 120.5 s
+    cmd = PhaseCommand("J", "p1", 1, 1, 5.0, 1_001.0 + 100.5, 1_001.0 + 120.5)
+    loop._plan_message("J", "plan", encode_command(cmd, 7, RING.sign))
+    clock.now_s = 1_001.0 + 126.0  # SUMO's 101 s is taken 25 s late on the clock
+    loop.second(101.0)
+    assert (loop.plans_received, loop.plans_refused) == (1, 0), rc.faults
+    assert rc.plan is not None and rc.last_rx_s == 101.0
+    assert loop.summary()["transport"]["field"]["lag_max_s"] == 0.0  # it came within SUMO's second
