@@ -40,7 +40,7 @@ from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core.signing import Keyring
 from controller.errors import AdapterError
-from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime, stop_on_signals
+from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime, stop_on_signals, warm_up_until
 from controller.model import Intersection
 from sim.broker import CONTROLLER, acl_rules
 
@@ -105,6 +105,11 @@ def _run_region(spec: RegionSpec, conn: Any, stop: threading.Event) -> None:
     )
     error = ""
     try:
+        # real time, as `run` and the unsharded replay (sim/mqtt_run.py) do before their clock starts: the
+        # first re-plan tick would otherwise compile webster's loop, and its plans expire before they arrive;
+        # before "ready", which the replay waits for before its field steps. Lockstep has no clock to miss.
+        if spec.realtime_factor is not None and not warm_up_until(spec.policy, stop):
+            return  # stopped while compiling: reported as done, below
         node.start()
         conn.send(("ready", sorted(node.client._subs)))
         if spec.realtime_factor is None:
