@@ -278,6 +278,8 @@ _POSITIVE = frozenset(
         "estimation.link_window_s",
         "estimation.link_remap_s",
         "estimation.undercount_window_s",
+        "estimation.permitted_critical_gap_s",
+        "estimation.permitted_follow_up_s",
         "webster.period_s",
         "webster.divide_after_periods",
         "webster.max_flow_ratio",

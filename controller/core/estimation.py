@@ -159,6 +159,12 @@ class EstimationParams:
     # a link switched off in a stage ('o': its drivers yield) serves its movement permitted there,
     # as 'g' does (Layout.serves); False: it serves nothing (the model before session 14)
     off_is_permitted: bool = False
+    # a permitted movement's share of its saturation flow from the flow it gives way to, as the loops measure it
+    # (policies/gap_acceptance.py: HCM 2010 ch. 31 permitted left, Harders / Siegloch); False: the policies'
+    # constant permitted_sat_ratio
+    permitted_gap_acceptance: bool = False
+    permitted_critical_gap_s: float = 4.5  # t_c: the least gap in the opposing stream a driver takes (HCM: 4.5 s)
+    permitted_follow_up_s: float = 2.5  # t_f: between two drivers taking one long gap (HCM: 2.5 s)
     # don't block the box: a movement whose exit lanes the next light's loops see full to their entry
     # has that share of its queue and flow seen as not servable by the policies (core/keepclear.py)
     keep_clear: bool = False

@@ -18,7 +18,9 @@ where (parameters: config.toml [max_pressure], core/params.py MaxPressureParams)
 - k_m is the number of movements sharing m's lanes (core/shared_lanes.py): a lane shared by k
   movements, whose queue and saturation flow the estimator splits k ways, weighs as one queue;
 - s_mk is the learnt saturation flow x (1 - the exit blockage b_m the estimator measures), x
-  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement; with
+  `permitted_sat_ratio` where k serves m only as a permitted (yielding, 'g') movement (with
+  [estimation] `permitted_gap_acceptance`, the share the flow it gives way to leaves it:
+  policies/gap_acceptance.py); with
   `exit_room`, x min(1 - b_m, r_m) instead of (1 - b_m), r_m the share of m's queue the room left on
   the neighbour approach its exit feeds can take (phases.exit_rate_ratio: the learnt exit, else the
   neighbour approach m's exit edge is; core NetworkView), lowered to the lowest r of the movements
@@ -89,6 +91,7 @@ from controller.core.network import NetworkView
 from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
+from controller.core.policies.gap_acceptance import YieldFoes, permitted_service
 from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
 from controller.core.policies.inner_links import SentLog, in_transit_pcu, inner_link_ratio, track_sent, unseen_step
 from controller.core.policies.phases import (
@@ -146,6 +149,8 @@ class Statics:
     # (phases, movements, lanes) yield_lanes, none for a movement that by the network's right of way gives way to
     # none of them (given_way_lanes; `yield_block_s` reads it; None: yield_lanes)
     given_way: np.ndarray | None = None
+    # with [estimation] permitted_gap_acceptance: whom each permitted movement gives way to (None: key off, `service`)
+    gap_foes: YieldFoes | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,7 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
         has_permitted,
         full_green_lanes(layout),
         given_way_lanes(layout),
+        YieldFoes.build(layout) if layout.params.permitted_gap_acceptance else None,
     )
 
 
@@ -356,7 +362,8 @@ def phase_pressures(
     movements the phase in force serves on it); None: none. `once_lanes`: (lanes,) bool, lanes whose queue
     past the advance loop counts once (entry_once_lanes, `spill_entry_once`; without spill_room / spill_reach);
     None: none. `phase_ratio`: (phases, movements) share of its rate each movement keeps in each phase
-    (inner_links.inner_link_ratio, `inner_link_room`); None: 1."""
+    (inner_links.inner_link_ratio, `inner_link_room`); None: 1. With Statics.gap_foes ([estimation]
+    permitted_gap_acceptance) the permitted shares follow the opposing flow (gap_acceptance.permitted_service)."""
     cur = signal.phase
     x = _counted_pcu(layout, est, arrival_s, spill_room, spill_reach, once_lanes)
     if held_pcu is not None:
@@ -375,7 +382,10 @@ def phase_pressures(
         useful = statics.useful[cur]
     else:
         useful = switch_useful(layout, statics.intergreen_s, cur, switch_service_s)
-    service = statics.service if phase_ratio is None else statics.service * phase_ratio
+    base = statics.service
+    if statics.gap_foes is not None:
+        base = permitted_service(layout, est, statics.gap_foes, base)
+    service = base if phase_ratio is None else base * phase_ratio
     out: np.ndarray = np.add.reduce(service * weight * useful, axis=1)  # = .sum(axis=1), its reduction
     return out
 
@@ -958,6 +968,7 @@ class MaxPressurePolicy(Policy):
             or p.spill_entry_once
             or p.stage_stall_s > 0
             or p.inner_link_room
+            or any(lay.params.permitted_gap_acceptance for lay in layouts.values())  # the pass reads Statics.service
         ):
             return None
         return NetPressure.build(self, layouts)

@@ -114,6 +114,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.network import NetworkView
 from controller.core.params import ScheduleParams
 from controller.core.policies import Policy
+from controller.core.policies.gap_acceptance import YieldFoes, permitted_service
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.phases import exit_rate_ratio, primary_phases
 from controller.core.policies.requirements import acyclic_refusal, coupled_refusal
@@ -133,6 +134,7 @@ class ScheduleStatics:
     clearance: tuple[tuple[int, ...], ...]
     permitted: np.ndarray  # (phases, movements) bool
     yield_lanes: np.ndarray  # (phases, movements, lanes): max_pressure.Statics.yield_lanes
+    gap_foes: YieldFoes | None = None  # max_pressure.Statics.gap_foes ([estimation] permitted_gap_acceptance)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ class SchedulePolicy(Policy):
                 clearance=mp.clearance,
                 permitted=layout.serves & ~layout.protected,
                 yield_lanes=mp.yield_lanes,
+                gap_foes=mp.gap_foes,
             ),
             overflow=np.zeros(len(layout.lanes), dtype=bool),
         )
@@ -500,15 +503,17 @@ class SchedulePolicy(Policy):
         if len(state.held_red_s) == len(red_s):  # wait_kept_in_green: the wait its green began with
             red_s = np.maximum(red_s, state.held_red_s)
         # a movement the green phase serves is served by it, whichever its primary; a
-        # permitted (yielding) one at `permitted_sat_ratio` of its rate
+        # permitted (yielding) one at `permitted_sat_ratio` of its rate (with `permitted_gap_acceptance`, at the
+        # share the flow it gives way to leaves it: gap_acceptance.permitted_service)
         primary = np.where(layout.serves[cur], cur, st.primary)
         # ... unless it stands (_stalled): its queue no longer holds the green; it waits for its own phase.
         stalled, est, arr = self._stalled(state, layout, est, signal, now_s, arr)
         primary = np.where(stalled, np.where(st.primary == cur, -1, st.primary), primary)
         home_rate = rate
-        rate = rate * np.where(
-            st.permitted[np.maximum(primary, 0), np.arange(len(rate))], self.params.permitted_sat_ratio, 1.0
-        )
+        share = np.where(st.permitted, self.params.permitted_sat_ratio, 1.0)
+        if st.gap_foes is not None:
+            share = permitted_service(layout, est, st.gap_foes, share)
+        rate = rate * share[np.maximum(primary, 0), np.arange(len(rate))]
         # what a permitted turn cannot pass through the gaps before this green must end waits
         # for its protected phase
         room_s = max(float(st.max_green_s[cur] - signal.green_elapsed_s), 0.0)
