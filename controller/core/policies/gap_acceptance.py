@@ -16,7 +16,7 @@ only to what no loop counts (`yields_to` empty: a right turn over a crossing's w
 movement no working loop measures (Estimate.blind).
 
 Example: a left turn on one lane of 1,800 PCU/h against 600 veh/h (v_o = 1/6 veh/s), t_c 4.5 s, t_f 2.5 s:
-s_p = 0.1667 x 0.472 / 0.341 = 0.231 veh/s = 831 veh/h, a share of 0.46; against 1,250 veh/h, 451 veh/h (0.25);
+s_p = 0.1667 x 0.472 / 0.341 = 0.231 veh/s = 832 veh/h, a share of 0.46; against 1,250 veh/h, 452 veh/h (0.25);
 against none, 1,440 veh/h (0.8).
 """
 
