@@ -16,7 +16,7 @@ import pytest
 from controller.config import Config
 from controller.core.estimation import Estimate, EstimationParams, Layout
 from controller.core.params import MaxPressureParams, ScheduleParams
-from controller.core.policies.gap_acceptance import gap_rate_veh_s
+from controller.core.policies.gap_acceptance import YieldFoes, gap_rate_veh_s, opposing_flow_pcu_h, permitted_service
 from controller.core.policies.max_pressure import MaxPressurePolicy, build_statics, phase_pressures
 from controller.core.policies.schedule import SchedulePolicy
 from controller.core.safety import SignalView
@@ -125,3 +125,29 @@ def test_the_network_pass_steps_aside_for_the_key() -> None:
     p = MaxPressurePolicy(MaxPressureParams())
     assert p.network_decision({"J": _layout(ON)}) is None
     assert p.network_decision({"J": _layout(Config())}) is not None
+
+
+def test_a_standing_queue_opposes_at_its_unblocked_saturation_flow_from_one_pcu() -> None:
+    """opposing_flow_pcu_h: a stream with a queue of one PCU or more at its stop line discharges at its saturation
+    flow less the exit blockage the estimator measures (half blocked: half of it); under one PCU, its arrival flow."""
+    lay = _layout(ON)
+    est = Estimate.empty(lay, 0.0)
+    n = len(est.queue_pcu)
+    sat = est.sat_flow_pcu_h
+    queue = np.where(np.arange(n) % 2 == 0, 1.0, 0.99)
+    e = replace(est, queue_pcu=queue, flow_pcu_h=np.full(n, 300.0), block=np.full(n, 0.5))
+    assert opposing_flow_pcu_h(e) == pytest.approx(np.where(queue >= 1.0, sat * 0.5, 300.0))
+
+
+def test_the_share_is_per_lane_and_at_most_the_whole_rate() -> None:
+    """A left on the lane it shares with the through (half of that lane) passes the gaps on that half: half the
+    share of a left on its own lane. Unopposed, on a left whose learnt saturation flow (1,000 PCU/h) is under
+    what one lane passes with no stream to cross (1 / t_f: 1,440 veh/h), the share is the whole rate, 1."""
+    own, shared = _layout(ON), _layout(ON, shared=True)
+    assert _n_l_share(shared, {"S_T": 600.0}) == pytest.approx(0.5 * _n_l_share(own, {"S_T": 600.0}), rel=1e-9)
+    n_l = _ix(own, "N_L")
+    est = Estimate.empty(own, 0.0)
+    slow = replace(est, sat_flow_pcu_h=np.where(np.arange(len(est.queue_pcu)) == n_l, 1000.0, est.sat_flow_pcu_h))
+    service = np.where(own.serves & ~own.protected, 0.4, own.serves.astype(float))
+    out = permitted_service(own, slow, YieldFoes.build(own), service)
+    assert out[0, n_l] == 1.0 and service[0, n_l] == 0.4
