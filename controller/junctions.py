@@ -23,17 +23,36 @@ _Choice = TypeVar("_Choice", bound=str)
 
 
 class _Fields:
-    """Typed access to one TOML table, raising JunctionError(path, 'prefix.key', ...)."""
+    """Typed access to one TOML table, raising JunctionError(path, 'prefix.key', ...). Each key
+    looked for is noted (`looked`), and each table opened from the file's root is in the root's
+    `opened`: a key no one looked for is unknown (check_known)."""
 
-    def __init__(self, path: str, prefix: str, table: Any) -> None:
+    def __init__(self, path: str, prefix: str, table: Any, opened: list[_Fields] | None = None) -> None:
         if not isinstance(table, dict):
             raise JunctionError(path, prefix or "-", f"must be a table, got {type(table).__name__}")
         self.path, self.prefix, self.table = path, prefix, table
+        self.looked: set[str] = set()
+        self.opened = [] if opened is None else opened
+        self.opened.append(self)
 
     def name(self, key: str) -> str:
         return f"{self.prefix}.{key}" if self.prefix else key
 
+    def check_known(self) -> None:
+        """Raise JunctionError naming the first key of a table opened from here that no one looked
+        for: a misspelt optional key (`base_ofset_s`) would otherwise be ignored without a word."""
+        for t in self.opened:
+            unknown = sorted(k for k in t.table if k not in t.looked)
+            if unknown:
+                known = ", ".join(sorted(t.looked))
+                raise JunctionError(t.path, t.name(unknown[0]), f"unknown key (known here: {known})")
+
+    def sub(self, key: str) -> _Fields:
+        """The table under `key` (required)."""
+        return _Fields(self.path, self.name(key), self.get(key), self.opened)
+
     def get(self, key: str, default: Any = ...) -> Any:
+        self.looked.add(key)
         if key not in self.table:
             if default is ...:
                 raise JunctionError(self.path, self.name(key), "missing")
@@ -70,7 +89,7 @@ class _Fields:
         v = self.get(key)
         if not isinstance(v, list) or not v:
             raise JunctionError(self.path, self.name(key), "must be a non-empty array of tables")
-        return [_Fields(self.path, f"{self.name(key)}[{i}]", t) for i, t in enumerate(v)]
+        return [_Fields(self.path, f"{self.name(key)}[{i}]", t, self.opened) for i, t in enumerate(v)]
 
     def choice(self, key: str, choices: tuple[_Choice, ...]) -> _Choice:
         v = self.get(key)
@@ -126,6 +145,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
     _check_consistency(junction, path)
+    f.check_known()
     return junction
 
 
@@ -157,7 +177,7 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
     (seconds, > 0), one each per segment."""
     if "program_timeline" not in f.table:
         return ()
-    t = _Fields(f.path, "program_timeline", f.table["program_timeline"])
+    t = f.sub("program_timeline")
     phases = t.get("phases")
     if not (isinstance(phases, list) and phases and all(_is_int(k) and -1 <= k < n_phases for k in phases)):
         why = f"must be a non-empty list of phase indices in -1..{n_phases - 1}, got {phases!r}"

@@ -173,3 +173,33 @@ def test_the_program_timeline_loads_as_phase_and_seconds_pairs():
     j = parse_intersection(raw, "J.toml")
     assert j.program_timeline == ((0, 32.0), (-1, 3.0), (1, 23.0), (-1, 7.0))
     assert two_phase().program_timeline == ()  # none written: the base program runs the city's
+
+
+@pytest.mark.parametrize(
+    "where, field",
+    [
+        ((), "base_ofset_s"),  # a misspelt optional key: ignored before session 59 (U), its default used
+        (("phases", 1), "max_gren_s"),
+        (("movements", 2), "storage"),
+        (("detectors", 0), "room_m_"),
+        (("program_timeline",), "phase"),
+    ],
+)
+def test_a_key_the_loader_does_not_know_is_refused_naming_it(where, field):
+    raw = two_phase_raw()
+    raw["program_timeline"] = _timeline([0, -1, 1, -1], [30.0, 5.0, 25.0, 5.0])
+    table = raw
+    for step in where:
+        table = table[step]
+    table[field] = 1.0
+    e = _error(raw)
+    prefix = ".".join(w if isinstance(w, str) else f"[{w}]" for w in where).replace(".[", "[")
+    assert e.field == (f"{prefix}.{field}" if prefix else field), e
+    assert "unknown key" in e.problem
+
+
+def test_every_key_import_net_writes_is_known():
+    """The bundled city's files (import-net's output) load with the unknown-key check."""
+    from pathlib import Path
+
+    assert len(load_intersections(Path(__file__).resolve().parents[2] / "intersections" / "city")) == 20
