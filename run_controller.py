@@ -188,6 +188,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     config_path = getattr(args, "config_run", None) or args.config
     try:
+        check_out(getattr(args, "out", None))
         cfg = load_config(config_path if Path(config_path).exists() or config_path != "config.toml" else None)
         if args.command == "import-net":
             from sim.netimport import SKIPPED_FILE, import_network
@@ -234,6 +235,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 1
+
+
+def check_out(out: Path | None) -> None:
+    """A command's `--out` folder can be made or written in, before anything runs: else a
+    DefinitionError naming it (a file in its place was a FileExistsError traceback at the end of
+    the import, before SUMO started)."""
+    if out is None:
+        return
+    from controller.errors import DefinitionError
+
+    there = Path(out)
+    while not there.exists() and there != there.parent:  # the folder, or its nearest existing parent
+        there = there.parent
+    if not there.is_dir():
+        raise DefinitionError(there, "--out", f"is a file, not a folder (--out {out})")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise DefinitionError(there, "--out", f"cannot be written in (--out {out})")
 
 
 def exit_now(code: int) -> None:

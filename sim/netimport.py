@@ -39,7 +39,7 @@ from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
 from controller.model import Intersection
-from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages
+from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages, xmlfiles
 from sim.importfiles import SKIPPED_FILE, ImportResult, NoTrafficLights, file_texts, read_skipped, write_import
 from sim.netdetectors import DETECTOR_SOURCES
 
@@ -60,14 +60,18 @@ __all__ = [
 
 def read_net(path: str | Path) -> sumolib.net.Net:
     """The SUMO network at `path`, with its programs and pedestrian connections. Raises
-    NetworkError naming the file when it is missing or unreadable."""
+    NetworkError naming the file when it is missing, unreadable or not a network."""
     p = Path(path)
     if not p.is_file():
         raise NetworkError(str(p), "-", "file not found")
     try:
-        return sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=True)
+        tag = xmlfiles.root_tag(p)
+        if tag == "net":  # sumolib reads any XML as an empty network: the root tells
+            return sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=True)
     except Exception as exc:  # sumolib raises plain SAX/parse errors
         raise NetworkError(str(p), "-", f"not a readable SUMO network: {exc}") from None
+    hint = ": a SUMO configuration (simulate takes it; import-net its net-file)" if tag == "configuration" else ""
+    raise NetworkError(str(p), "-", f"not a SUMO network: its root element is <{tag}>, not <net>{hint}")
 
 
 def junction_tables(

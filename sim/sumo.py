@@ -125,6 +125,9 @@ class SumoConfig:
                 if "value" in opt.attrib:
                     self.values[names.get(opt.tag, opt.tag)] = opt.attrib["value"]
         net = self.values.get("net-file")
+        if not net and root.tag == "net":
+            why = "a SUMO network, not a configuration (.sumocfg): simulate takes a .sumocfg, import-net a network"
+            raise DefinitionError(str(path), "-", why)
         if not net:
             raise DefinitionError(str(path), "input.net-file", "missing")
         self.net_file = self._abs(net)

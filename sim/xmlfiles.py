@@ -23,3 +23,12 @@ def open_xml(path: str | Path) -> io.BufferedIOBase:
     with open(path, "rb") as head:
         compressed = head.read(2) == GZIP_MAGIC
     return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+def root_tag(path: str | Path) -> str:
+    """The name of the file's root element, read from its first bytes only (plain or gzip).
+    Raises one of UNREADABLE_XML when there is none to read."""
+    with open_xml(path) as stream:
+        for _event, element in ET.iterparse(stream, events=("start",)):
+            return str(element.tag)
+    raise ET.ParseError("no root element")

@@ -1,0 +1,55 @@
+"""A user who gives the wrong kind of file is told so, naming the file and the field, with exit
+code 2: a network where a configuration goes and the other way round, an XML file that is not a
+network, a file where the --out folder goes (session 59, U: before, "input.net-file: missing",
+"the network has no traffic lights to control" and a FileExistsError traceback)."""
+
+from __future__ import annotations
+
+import pytest
+
+import run_controller
+from controller.errors import DefinitionError, NetworkError
+from sim.netimport import read_net
+from sim.sumo import SumoConfig
+
+NET = (
+    '<net version="1.16"><location netOffset="0.00,0.00" convBoundary="0.00,0.00,1.00,1.00"'
+    ' origBoundary="0.00,0.00,1.00,1.00" projParameter="!"/></net>'
+)
+
+
+def test_an_xml_file_that_is_not_a_network_is_named_so(tmp_path):
+    other = tmp_path / "routes.xml"
+    other.write_text("<routes/>")
+    with pytest.raises(NetworkError, match=r"routes\.xml: -: not a SUMO network: its root element is <routes>"):
+        read_net(other)
+
+
+def test_a_configuration_given_as_a_network_says_which_command_takes_it(tmp_path):
+    cfg = tmp_path / "run.sumocfg"
+    cfg.write_text('<configuration><input><net-file value="a.net.xml"/></input></configuration>')
+    with pytest.raises(NetworkError, match=r"a SUMO configuration \(simulate takes it; import-net its net-file\)"):
+        read_net(cfg)
+
+
+def test_a_network_still_reads(tmp_path):
+    net = tmp_path / "a.net.xml"
+    net.write_text(NET)
+    assert read_net(net).getEdges() == []
+
+
+def test_a_network_given_as_a_configuration_says_which_command_takes_it(tmp_path):
+    net = tmp_path / "a.net.xml"
+    net.write_text(NET)
+    with pytest.raises(DefinitionError, match=r"a\.net\.xml: -: a SUMO network, not a configuration \(\.sumocfg\)"):
+        SumoConfig(net, names={})
+
+
+@pytest.mark.parametrize("command", [["simulate", "none.sumocfg"], ["import-net", "none.net.xml"]])
+def test_a_file_where_the_out_folder_goes_is_named_before_anything_runs(tmp_path, capsys, command):
+    taken = tmp_path / "taken"
+    taken.write_text("a file the user keeps")
+    for out in (taken, taken / "below"):
+        assert run_controller.run([*command, "--out", str(out)]) == (2, command[0])
+        assert f"error: {taken}: --out: is a file, not a folder" in capsys.readouterr().err
+    assert taken.read_text() == "a file the user keeps"
