@@ -57,7 +57,7 @@ COLLECT_S = 1.5  # how long `status` listens for retained messages
 
 
 def add_parser(sub: Any) -> None:
-    c = sub.add_parser("ctl", help="operators' console: status, override, release (docs/operators.md)")
+    c = sub.add_parser("ctl", help="operators' console: status, override, release, policy (docs/operators.md)")
     c.add_argument(
         "--user",
         default=os.environ.get("TSC_MQTT_USER", DEFAULT_USER),
