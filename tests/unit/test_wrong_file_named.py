@@ -53,3 +53,19 @@ def test_a_file_where_the_out_folder_goes_is_named_before_anything_runs(tmp_path
         assert run_controller.run([*command, "--out", str(out)]) == (2, command[0])
         assert f"error: {taken}: --out: is a file, not a folder" in capsys.readouterr().err
     assert taken.read_text() == "a file the user keeps"
+
+
+def test_an_out_folder_that_cannot_be_written_in_is_named_before_anything_runs(tmp_path, capsys, monkeypatch):
+    """The nearest folder that exists on --out's path is asked for write and search access (os.access:
+    root passes it anywhere, so the refusal is stood in for)."""
+    asked: list[str] = []
+
+    def access(path, mode) -> bool:
+        asked.append(str(path))
+        return False
+
+    monkeypatch.setattr(run_controller.os, "access", access)
+    out = tmp_path / "runs" / "one"
+    assert run_controller.run(["simulate", "none.sumocfg", "--out", str(out)]) == (2, "simulate")
+    assert f"error: {tmp_path}: --out: cannot be written in (--out {out})" in capsys.readouterr().err
+    assert asked == [str(tmp_path)]
