@@ -407,7 +407,9 @@ def load_config(path: str | Path | None) -> Config:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(str(p), "-", "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:  # a folder, no permission: a traceback before session 59 (U)
+        raise ConfigError(str(p), "-", f"cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), "-", f"malformed TOML: {exc}") from None
     raw = _drop_removed(raw, str(p))
     sections = {}

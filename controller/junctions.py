@@ -445,6 +445,8 @@ def load_intersection(path: str | Path) -> Intersection:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise JunctionError(str(p), "-", "file not found") from None
+    except OSError as exc:  # a folder named *.toml, no permission: a traceback before session 59 (U)
+        raise JunctionError(str(p), "-", f"cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise JunctionError(str(p), "-", f"malformed TOML: {exc}") from None
     return parse_intersection(raw, str(p))

@@ -150,6 +150,15 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "absent.toml")
 
 
+def test_a_folder_or_a_binary_file_as_config_is_named(tmp_path):
+    """--config naming a folder was an IsADirectoryError traceback, a binary file a UnicodeDecodeError one."""
+    with pytest.raises(ConfigError, match=r": -: cannot be read: Is a directory"):
+        load_config(tmp_path)
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match=r"bin\.toml: -: malformed TOML"):
+        load_config(tmp_path / "bin.toml")
+
+
 @pytest.mark.parametrize(
     "policy, section",
     [

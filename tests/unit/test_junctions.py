@@ -203,3 +203,11 @@ def test_every_key_import_net_writes_is_known():
     from pathlib import Path
 
     assert len(load_intersections(Path(__file__).resolve().parents[2] / "intersections" / "city")) == 20
+
+
+def test_a_folder_named_like_a_junction_file_is_named(tmp_path):
+    """A folder `J2.toml` beside the junction files was an IsADirectoryError traceback."""
+    (tmp_path / "J.toml").write_text(tomli_w.dumps(two_phase_raw()))
+    (tmp_path / "J2.toml").mkdir()
+    with pytest.raises(JunctionError, match=r"J2\.toml: -: cannot be read: Is a directory"):
+        load_intersections(tmp_path)
