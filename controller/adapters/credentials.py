@@ -33,9 +33,10 @@ def password_for(user: str, folder: Path | None) -> str:
     value = os.environ.get(env_name(user), "")
     if value:
         return value
-    where = f"{folder / (user + '.password')} nor " if folder is not None else ""
+    if folder is None:  # "neither $X is set" read as if a second place were missing
+        raise ConfigError(
+            "<environment>", user, f"no password: ${env_name(user)} is not set (or give --credentials DIR)"
+        )
     raise ConfigError(
-        str(folder) if folder is not None else "<environment>",
-        user,
-        f"no password: neither {where}${env_name(user)} is set",
+        str(folder), user, f"no password: neither {folder / (user + '.password')} nor ${env_name(user)} is set"
     )

@@ -130,6 +130,11 @@ def test_passwords_from_a_file_then_the_environment_never_silently_empty(tmp_pat
     with pytest.raises(ConfigError) as err:
         password_for("bob", tmp_path)
     assert "bob.password" in str(err.value) and "TSC_MQTT_PASSWORD_BOB" in str(err.value)
+    with pytest.raises(ConfigError) as err:  # no folder: says what to set, not "neither $X is set"
+        password_for("bob", None)
+    assert str(err.value) == (
+        "<environment>: bob: no password: $TSC_MQTT_PASSWORD_BOB is not set (or give --credentials DIR)"
+    )
 
 
 def _override_args(*argv: str) -> argparse.Namespace:
