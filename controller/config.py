@@ -450,8 +450,7 @@ def load_config(path: str | Path | None) -> Config:
     _check_estimation(cfg.estimation, str(p))
     if cfg.broker.mqtt_version not in ("5", "3.1.1"):
         raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
-    if not 0 <= cfg.metrics.port <= 65535:
-        raise ConfigError(str(p), "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
+    _check_names(cfg, str(p))
     r = cfg.regions
     if r.lease_s < 2 * r.heartbeat_s:
         why = "one late heartbeat would hand a region over"
@@ -509,6 +508,24 @@ def _check_max_pressure(mp: MaxPressureParams, path: str) -> None:
             raise ConfigError(
                 path, f"max_pressure.{key}", f"a share of the highest pressure, must be <= 1, got {share}"
             )
+
+
+def _check_names(cfg: Config, source: str) -> None:
+    """The ports, the broker's host and the service's names in the topic tree: ConfigError naming `source`
+    and the field (a site with '/' was refused only when the first topic was built, naming no file;
+    port 70000 or an empty host only when the connection failed)."""
+    if not 0 <= cfg.metrics.port <= 65535:
+        raise ConfigError(source, "metrics.port", f"must be in 0..65535, got {cfg.metrics.port}")
+    if not cfg.broker.host:
+        raise ConfigError(source, "broker.host", "must be a host name or address, got ''")
+    if not 0 < cfg.broker.port <= 65535:
+        raise ConfigError(source, "broker.port", f"must be in 1..65535, got {cfg.broker.port}")
+    site = cfg.service.site
+    if not site or any(c in site for c in "/+#") or any(ord(c) < 32 for c in site):
+        why = "one MQTT topic level (tsc/v1/{site}/...): not empty, no '/', '+', '#' or control characters"
+        raise ConfigError(source, "service.site", f"must be {why}, got {site!r}")
+    if not cfg.service.instance:
+        raise ConfigError(source, "service.instance", "must be a name (the heartbeat's topic level), got ''")
 
 
 def _check_service(service: ServiceConfig, source: str) -> None:

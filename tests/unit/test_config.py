@@ -225,3 +225,33 @@ def test_a_lease_of_exactly_two_heartbeats_is_accepted(tmp_path):
     p.write_text("[regions]\nheartbeat_s = 2.5\nlease_s = 5.0\n")
     cfg = load_config(p)
     assert (cfg.regions.heartbeat_s, cfg.regions.lease_s) == (2.5, 5.0)
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("[broker]\nport = 70000\n", "broker.port"),
+        ("[broker]\nport = 0\n", "broker.port"),
+        ('[broker]\nhost = ""\n', "broker.host"),
+        ('[service]\nsite = "north/east"\n', "service.site"),
+        ('[service]\nsite = "city+"\n', "service.site"),
+        ('[service]\nsite = ""\n', "service.site"),
+        ('[service]\ninstance = ""\n', "service.instance"),
+        ("[metrics]\nport = 70000\n", "metrics.port"),
+    ],
+)
+def test_broker_address_and_topic_names_are_checked_at_load(tmp_path, text, field):
+    """Before session 59 (U) these loaded: the port and host failed only at the connection, a site
+    with '/' or '+' only when the first topic was built (an error naming no file)."""
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert err.value.field == field and str(err.value).startswith(f"{p}: {field}: must be")
+
+
+def test_names_that_fit_the_topic_tree_load(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[broker]\nport = 65535\nhost = "10.0.0.1"\n[service]\nsite = "bologna-2"\ninstance = "ctl #2"\n')
+    cfg = load_config(p)
+    assert (cfg.broker.port, cfg.service.site, cfg.service.instance) == (65535, "bologna-2", "ctl #2")
