@@ -166,6 +166,9 @@ class MqttLoop:
         except BaseException:
             self.close()
             raise
+        if self.clock is not None:  # the field's first second one clock second after every controller is up:
+            # region processes take seconds to spawn and warm up, the field would start that far behind the clock
+            self.offset_s = self.clock.now() + 1.0 - begin_s
         self._connected(cfg)
 
     def _field_books(self, begin_s: float) -> None:
