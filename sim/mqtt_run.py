@@ -166,8 +166,7 @@ class MqttLoop:
         except BaseException:
             self.close()
             raise
-        if self.clock is not None:  # the field's first second one clock second after every controller is up:
-            # region processes take seconds to spawn and warm up, the field would start that far behind the clock
+        if self.clock is not None:  # SUMO's first second one clock second after the controllers are up (regions spawn)
             self.offset_s = self.clock.now() + 1.0 - begin_s
         self._connected(cfg)
 
