@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from sim.sumo import (
     sumo_time_s,
     take_option,
 )
+from sim.xmlfiles import open_xml
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
     import sumolib
@@ -333,9 +335,25 @@ def _junction_models(
     else:
         skipped = tuple(read_skipped(req.intersections))
         junctions = load_intersections(req.intersections)
+        check_lights(junctions, scfg.net_file)
     for tid, why in skipped:
         log.warning("junction=%s stays on its own program: %s", tid, why)
     return junctions
+
+
+def check_lights(junctions: Mapping[str, Intersection], net_file: Path) -> None:
+    """Each junction file of `--intersections` names a traffic light of the scenario's network, else a
+    DefinitionError naming the file and its `id`: a folder imported from another network was refused only by
+    SUMO, a screen of unknown lanes of the generated loops."""
+    lights = set()
+    with open_xml(net_file) as stream:
+        for _event, element in ET.iterparse(stream):
+            if element.tag == "tlLogic":
+                lights.add(element.get("id"))
+            element.clear()  # the network streams past, not kept
+    for jid, j in sorted(junctions.items()):
+        if jid not in lights:
+            raise DefinitionError(j.source, "id", f"{jid!r} is not a traffic light of {net_file} (--intersections)")
 
 
 def _import(

@@ -69,3 +69,20 @@ def test_an_out_folder_that_cannot_be_written_in_is_named_before_anything_runs(t
     assert run_controller.run(["simulate", "none.sumocfg", "--out", str(out)]) == (2, "simulate")
     assert f"error: {tmp_path}: --out: cannot be written in (--out {out})" in capsys.readouterr().err
     assert asked == [str(tmp_path)]
+
+
+def test_junction_files_of_another_network_are_named_before_sumo_starts(tmp_path):
+    """simulate --intersections with a folder imported from another network: SUMO refused it with a
+    screen of unknown lanes; now the first file whose id is no traffic light of the network, by name."""
+    from controller.junctions import parse_intersection
+    from sim.simulate import check_lights
+    from tests.junction_fixtures import two_phase_raw
+
+    def junction(jid: str):
+        return parse_intersection({**two_phase_raw(), "id": jid}, f"{jid}.toml")
+
+    net = tmp_path / "a.net.xml"
+    net.write_text('<net><tlLogic id="J" type="static"><phase duration="30" state="GGrr"/></tlLogic></net>')
+    check_lights({"J": junction("J")}, net)  # J is a light of a.net.xml
+    with pytest.raises(DefinitionError, match=r"K\.toml: id: 'K' is not a traffic light of .*a\.net\.xml"):
+        check_lights({"J": junction("J"), "K": junction("K")}, net)
