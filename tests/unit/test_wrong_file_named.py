@@ -86,3 +86,23 @@ def test_junction_files_of_another_network_are_named_before_sumo_starts(tmp_path
     check_lights({"J": junction("J")}, net)  # J is a light of a.net.xml
     with pytest.raises(DefinitionError, match=r"K\.toml: id: 'K' is not a traffic light of .*a\.net\.xml"):
         check_lights({"J": junction("J"), "K": junction("K")}, net)
+
+
+def test_simulate_checks_the_lights_of_an_intersections_folder(tmp_path):
+    """The check runs where simulate reads --intersections (_junction_models), before SUMO starts."""
+    from types import SimpleNamespace
+
+    import tomli_w
+
+    from controller.config import Config
+    from sim.simulate import _junction_models
+    from tests.junction_fixtures import two_phase_raw
+
+    folder = tmp_path / "intersections"
+    folder.mkdir()
+    (folder / "K.toml").write_text(tomli_w.dumps({**two_phase_raw(), "id": "K"}))
+    net = tmp_path / "a.net.xml"
+    net.write_text('<net><tlLogic id="J" type="static"><phase duration="30" state="GGrr"/></tlLogic></net>')
+    req = SimpleNamespace(intersections=folder, out_dir=tmp_path / "out")
+    with pytest.raises(DefinitionError, match=r"K\.toml: id: 'K' is not a traffic light of .*a\.net\.xml"):
+        _junction_models(req, Config(), SimpleNamespace(net_file=net), [], 0.0)  # type: ignore[arg-type]
