@@ -177,6 +177,8 @@ class MaxPressureParams:
     head_block_unshared_only: bool = True  # with head_block_s, only a lane no stage serves whole: no phase
     # serves both a movement the head may wait for and every movement the green serves on the lane
     # (head_of_line.unshared_lanes); False: every such shared lane
+    head_block_past_city_green: bool = False  # with head_block_unshared_only, every shared lane too once the phase in
+    # force has run longer than the city's green for it (base_green_s; head_of_line.read_lanes); False: off
 
 
 @dataclass(frozen=True)

@@ -279,3 +279,33 @@ def test_with_unshared_only_the_one_pass_decision_is_used_where_no_lane_is_unsha
     assert p.network_decision({"J": shared, "K": unshared}) is None
     every_lane = MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=False)
     assert MaxPressurePolicy(every_lane).network_decision({"J": shared}) is None
+
+
+def test_past_the_city_green_a_lane_a_stage_serves_whole_is_read_too():
+    """`head_block_past_city_green`: with `head_block_unshared_only`, eN_0 (served whole by phase 2) is
+    not read in phase 0 while it runs within the city's green for it (base_green_s 30 s), and is read once
+    it runs longer: a policy holding the stage on breaks unshared_lanes' premise (F, session 59)."""
+    lay = Layout.build(parse_intersection(_shared_raw(), "j.toml"), CFG)
+    base_s = lay.junction.phases[0].base_green_s
+    est, last = _est(lay), np.full(len(MOVES), NOW_S - 60.0)
+    n_l = MOVES.index("N_L")
+    for elapsed_s, past, found in ((base_s, True, False), (base_s + 1.0, True, True), (base_s + 1.0, False, False)):
+        out = blocked_heads(lay, est, 0, elapsed_s, last, NOW_S, HOL_S, unshared_only=True, past_city_green=past)
+        assert bool(out[n_l, 0]) == found and out.sum() == int(found), (elapsed_s, past)
+
+
+def test_past_the_city_green_the_policy_reads_the_lane_and_leaves_the_one_pass_decision():
+    lay = Layout.build(parse_intersection(_shared_raw("g"), "j.toml"), CFG)
+    base_s = lay.junction.phases[0].base_green_s
+    for past, found in ((False, False), (True, True)):
+        params = MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=True, head_block_past_city_green=past)
+        p = MaxPressurePolicy(params)
+        s = p.init(lay, 0.0)
+        for k in range(int(base_s) + 3):
+            red_since = tuple(NOW_S if m.id in ("N_T", "S_T") else NOW_S - 60.0 for m in lay.junction.movements)
+            s, _ = p.decide(
+                s, lay, _est(lay, lane_queue={"eN_0": 6.0}), SignalView(0, False, float(k), red_since), NOW_S + k
+            )
+        assert s.head_waits is not None
+        assert bool(s.head_waits[MOVES.index("N_L"), 0]) == found, past
+        assert (p.network_decision({"J": lay}) is None) == past, past

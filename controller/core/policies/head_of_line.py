@@ -70,6 +70,18 @@ def unshared_lanes(layout: Layout) -> np.ndarray:
     return out
 
 
+def read_lanes(
+    layout: Layout, cur: int, green_elapsed_s: float, unshared_only: bool, past_city_green: bool
+) -> np.ndarray:
+    """(lanes,) bool: the lanes blocked_heads reads in phase `cur`: mixed_lanes, or with `unshared_only`
+    unshared_lanes; with `past_city_green` too, mixed_lanes again once `cur` has been green longer than
+    the city's program gives it (its base_green_s), where a stage that serves the lane whole no longer
+    empties it in time (a short protected stage held on by the policy)."""
+    past = past_city_green and green_elapsed_s > layout.junction.phases[cur].base_green_s
+    out: np.ndarray = layout.derived(unshared_lanes if unshared_only and not past else mixed_lanes)[cur]
+    return out
+
+
 def blocked_heads(
     layout: Layout,
     est: Estimate,
@@ -79,6 +91,7 @@ def blocked_heads(
     now_s: float,
     head_block_s: float,
     unshared_only: bool = False,
+    past_city_green: bool = False,
 ) -> np.ndarray:
     """(movements, lanes) bool: per lane found blocked at its head now, the movements using it
     that phase `cur` (green for `green_elapsed_s`) leaves red: the movements its head may wait for.
@@ -88,9 +101,12 @@ def blocked_heads(
     the movements `cur` serves on it sent a vehicle over its stop line (`last_dep_s`, s, when each
     last did) for `head_block_s` past the green's start-up loss, and the stop-line loop of every
     other lane of those movements shows a gap (`stop_empty_s` > 0: a vehicle standing there, or a
-    loop that does not work, leaves the lane unblocked; the movement's exit may hold it)."""
+    loop that does not work, leaves the lane unblocked; the movement's exit may hold it). With
+    `unshared_only` and `past_city_green`, every mixed lane once `cur` has run longer than the city's
+    green for it (base_green_s): unshared_lanes' premise, a head holding only the rest of a short
+    stage, no longer holds (read_lanes)."""
     uses = layout.lane_uses
-    mixed = layout.derived(unshared_lanes if unshared_only else mixed_lanes)[cur]
+    mixed = read_lanes(layout, cur, green_elapsed_s, unshared_only, past_city_green)
     since_s = now_s - np.maximum(last_dep_s, now_s - green_elapsed_s + layout.params.startup_lost_s)
     served = layout.protected[cur]
     moving = served & (since_s < head_block_s)

@@ -963,7 +963,10 @@ class MaxPressurePolicy(Policy):
             or p.gap_out_s > 0
             or p.spill_plan_red
             or p.spill_plan_green
-            or (p.head_block_s > 0 and (not p.head_block_unshared_only or _any_unshared(layouts)))
+            or (
+                p.head_block_s > 0
+                and (not p.head_block_unshared_only or p.head_block_past_city_green or _any_unshared(layouts))
+            )
             or (p.exit_room_held and not p.exit_room_held_direct)
             or p.spill_entry_once
             or p.stage_stall_s > 0
@@ -1327,6 +1330,7 @@ class MaxPressurePolicy(Policy):
                 now_s,
                 p.head_block_s,
                 p.head_block_unshared_only,
+                p.head_block_past_city_green,
             )
         return _ticked(
             state, last_dep_pcu=dep, head_waits=update_head_waits(state.head_waits, layout, est, departed, found)
