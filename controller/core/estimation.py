@@ -217,7 +217,7 @@ class EstimationParams:
     # them, has a source the advance loops do not see (_advance_undercount): "off"; "blind": its advance loops
     # are taken as not counting arrivals (as a lane without one); "scale": their counts are scaled by the
     # ratio of the approach's stop-line to advance counts
-    advance_undercount: str = "off"
+    advance_undercount: str = "blind"
     undercount_window_s: float = 600.0  # time constant of the two counts compared (exponentially discounted)
     undercount_min_pcu: float = 30.0  # the approach's stop-line count, so discounted, below which nothing is decided
     undercount_share: float = 0.1  # the advance count falls short of the stop-line count by more than this share

@@ -160,3 +160,13 @@ def test_a_bad_key_is_refused_naming_the_field(tmp_path: Path, line: str, field:
     p.write_text(f"[estimation]\n{line}\n")
     with pytest.raises(ConfigError, match=f"estimation.{field}"):
         load_config(p)
+
+
+def test_blind_as_shipped_counts_the_departures_of_an_approach_with_a_source_between_its_loops():
+    """Shipped "blind" (session 59): config.toml and the dataclass agree, and the estimator built
+    from the shipped settings reads the approach's arrivals from its stop-line departures."""
+    shipped = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    assert shipped.estimation.advance_undercount == EstimationParams().advance_undercount == "blind"
+    f = Feed(cfg=Config(estimation=replace(shipped.estimation, flow_window_s=60.0)))
+    _source_between_the_loops(f, 900)
+    assert float(f.est.flow_pcu_h[N]) == pytest.approx(900.0, rel=0.15)
