@@ -8,6 +8,12 @@ the core's estimator, do-no-harm replay and decision, the metrics) and prints a 
 seconds (process time) and wall seconds per stage, medians over the runs, nested stages
 indented under the one that contains them. CPU time is what the machine's other load disturbs
 least. Timers (sim/timers.py) cost a few microseconds per call; use bench_speed for the ratios to plain SUMO.
+The calls column counts each stage's outer calls: a stage with 0 timed nothing in this run (another
+policy's pass, a function an older tree calls, decide() where the network pass decides every junction).
+A stage is wrapped where it is defined (the class, or the module whose global the callers look up), so
+which modules were imported before the timers does not matter; a caller that bound a module function to
+its own name (`from m import f`) before the wrap would bypass it, and none of the stages' callers does
+(checked in session 60: tests/integration/test_bench_breakdown.py).
 With --via-mqtt the run is a lockstep replay through a private Mosquitto (sim/mqtt_run.py): its
 transport's stages come first, and the broker's CPU (a child process) last.
 """
@@ -40,6 +46,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (  # (module, attribute, label): nest
     ("controller.core.netestimate", "_cut", "    per junction: estimates cut from the network"),
     ("controller.core.step:Core", "_observe_harm", "  do-no-harm: replays, and the charges for a verdict"),
     ("controller.core.netshadow", "advance_all", "    do-no-harm replay"),
+    ("controller.core.step:Core", "_decide_network", "  policy: the network pass (every junction's decision)"),
+    ("controller.core.step:Core", "_gate_due", "  safety gate: the network pass's cycle wishes together"),
     ("controller.core.step:Core", "_junction", "  per junction: policy, gate, send"),
     ("controller.adapters.metrics:ServiceMetrics", "tick_done", "metrics (per tick)"),
     ("controller.adapters.metrics:ServiceMetrics", "_each_tick", "  every tick: acks, signal folding, modes"),
@@ -54,11 +62,20 @@ STAGES: tuple[tuple[str, str, str], ...] = (  # (module, attribute, label): nest
 # timers add ~0.04 s each, so the outer stages read higher than without them)
 DEEP: tuple[tuple[str, str, str], ...] = (
     ("controller.core.step:Core", "_guard", "    do-no-harm mode (harm.decide)"),
-    ("controller.core.policies.max_pressure:MaxPressurePolicy", "decide", "    policy decide (max_pressure)"),
+    # decide() runs only where the network pass leaves a junction to it (NetPressure.held_at) or is off
+    ("controller.core.policies.max_pressure:MaxPressurePolicy", "decide", "    policy decide (max_pressure, no pass)"),
     ("controller.core.policies.max_pressure", "phase_pressures", "      pressures"),
     ("controller.core.policies.max_pressure:MaxPressurePolicy", "_track_box", "      permitted-turn box"),
     ("controller.core.step:Core", "_gate", "    safety gate"),
     ("controller.core.step:Core", "_send", "    send or refresh"),
+)
+
+# --deep, under the network pass (Core._decide_network): the policies' passes over every junction
+DEEP_NET: tuple[tuple[str, str, str], ...] = (
+    ("controller.core.policies.max_pressure_net:NetPressure", "decide_all", "    max_pressure's pass (decide_all)"),
+    ("controller.core.policies.max_pressure_net:NetPressure", "_pressures", "      pressures (network)"),
+    ("controller.core.policies.max_pressure_net:NetPressure", "_boxes", "      permitted-turn boxes (network)"),
+    ("controller.core.policies.webster_net:NetWebster", "decide_all", "    webster's pass (decide_all)"),
 )
 
 # --via-mqtt: the lockstep replay's transport (sim/mqtt_run.py), nested as they run: the field's
@@ -70,6 +87,8 @@ VIA_MQTT: tuple[tuple[str, str, str], ...] = (
     ("controller.core.messages:DetectorMessageFormat", "encode", "    detector messages encoded (JSON)"),
     ("controller.adapters.mqtt_pump:MqttPump", "run_once", "  pump: poll, reads, writes"),
     ("paho.mqtt.client:Client", "_packet_read", "    paho: packets read and handled"),
+    # the lean reader replaces each client's _packet_read on the instance when it starts (paho_read.install)
+    ("controller.adapters.paho_read", "lean_packet_read", "    paho: packets read and handled"),
     ("controller.live:LockstepStepper", "step", "  controller: lockstep step (between the pump's rounds)"),
     ("controller.live", "_t_of", "    each message parsed, its t read"),
     ("controller.service:ControllerService", "on_detector_batch", "    service: decode and check the batch"),
@@ -89,6 +108,14 @@ def _children_cpu_s() -> float:
 
     use = resource.getrusage(resource.RUSAGE_CHILDREN)
     return use.ru_utime + use.ru_stime
+
+
+def _nested(
+    stages: tuple[tuple[str, str, str], ...], under: str, rows: tuple[tuple[str, str, str], ...]
+) -> tuple[tuple[str, str, str], ...]:
+    """`stages` with `rows` right after the first stage whose label starts with `under`."""
+    at = next(i for i, (_s, _n, lab) in enumerate(stages) if lab.startswith(under)) + 1
+    return stages[:at] + rows + stages[at:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,14 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     timers = Timers(cpu=time.process_time, wall=time.perf_counter)
     cpu, totals = timers.totals["cpu"], timers.totals["wall"]
     stages = STAGES
-    if args.deep:  # the parts go under "per junction: policy, gate, send"
-        at = [lab for _s, _n, lab in STAGES].index("  per junction: policy, gate, send") + 1
-        stages = STAGES[:at] + DEEP + STAGES[at:]
+    if args.deep:  # the parts go under the network pass and under "per junction: policy, gate, send"
+        stages = _nested(_nested(stages, "  policy: the network pass", DEEP_NET), "  per junction:", DEEP)
     if args.via_mqtt:
         stages = VIA_MQTT + stages
     for spec, name, label in stages:
         timers.wrap(spec, name, label)  # an older tree lacks some (a label may name two)
-    runs: list[tuple[dict[str, float], dict[str, float]]] = []
+    runs: list[tuple[dict[str, float], dict[str, float], dict[str, int]]] = []
     cfg = load_config(args.config)
     if getattr(cfg.service, "simulate_metrics_thread", False):  # a stage's process time: one thread at work
         cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, simulate_metrics_thread=False))
@@ -130,17 +156,28 @@ def main(argv: list[str] | None = None) -> int:
             simulate(SimulateRequest(args.sumocfg, out, args.policy, tuple(sumo_args)), cfg, progress=lambda line: None)
             totals[WHOLE], cpu[WHOLE] = time.perf_counter() - t0, time.process_time() - c0
             cpu[BROKER] = _children_cpu_s() - b0  # the broker is stopped (reaped) when run returns
-        runs.append((dict(cpu), dict(totals)))
+        runs.append((dict(cpu), dict(totals), dict(timers.calls)))
     timers.unwrap()
     print(f"scenario: {args.sumocfg}  policy: {args.policy}  sumo args: {' '.join(sumo_args)}  runs: {n_runs}")
-    print("| stage | CPU s (median) | wall s (median) | CPU s, each run |\n|---|---:|---:|---|")
-    for label in [*dict.fromkeys(lab for _s, _n, lab in stages), WHOLE, *([BROKER] if args.via_mqtt else [])]:
+    labels = [*dict.fromkeys(lab for _s, _n, lab in stages), WHOLE, *([BROKER] if args.via_mqtt else [])]
+    print("\n".join(table(labels, runs)))
+    return 0
+
+
+def table(labels: list[str], runs: list[tuple[dict[str, float], dict[str, float], dict[str, int]]]) -> list[str]:
+    """The printed table's lines: per label, the medians over `runs` (CPU s, wall s, calls) of its
+    seconds and calls; "-" for calls where nothing counts them (the whole run, the broker)."""
+    head = "| stage | CPU s (median) | wall s (median) | calls (median) | CPU s, each run |"
+    lines = [head, "|---|---:|---:|---:|---|"]
+    for label in labels:
         c = [r[0].get(label, 0.0) for r in runs]
         w = [r[1].get(label, 0.0) for r in runs]
+        n = [r[2][label] for r in runs if label in r[2]]
         each = ", ".join(f"{x:.2f}" for x in c)
         name = label.replace("  ", "&nbsp;&nbsp;")
-        print(f"| {name} | {statistics.median(c):.2f} | {statistics.median(w):.2f} | {each} |")
-    return 0
+        calls = f"{statistics.median(n):.0f}" if n else "-"
+        lines.append(f"| {name} | {statistics.median(c):.2f} | {statistics.median(w):.2f} | {calls} | {each} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ sim/bench_breakdown.py): each wrapped function adds, per call, each clock's time
     timers.wrap("controller.core.step:Core", "_observe", "observe")   # False: no such function here
     ...                                                               # the run
     timers.totals["cpu"]["observe"]                                   # seconds, all calls
+    timers.calls["observe"]                                           # outer calls (0: never ran)
     timers.unwrap()                                                   # the functions as they were
 
 A call made while another call of the same label runs (a re-entrant call, or a second function under
@@ -36,13 +37,15 @@ def target(spec: str) -> Any:
 class Timers:
     """Per clock (a name: a function of no argument giving seconds), per label, the seconds added up
     by the calls of the functions wrapped (`totals[clock][label]`; a label wrapped reads 0.0 before
-    its first call)."""
+    its first call), and per label the calls counted (`calls[label]`, the outer ones: a label that
+    reads 0 after a run timed nothing, e.g. a function the run no longer calls)."""
 
     def __init__(self, **clocks: Callable[[], float]) -> None:
         if not clocks:
             raise ValueError("Timers needs at least one clock, e.g. Timers(cpu=time.thread_time)")
         self.clocks = clocks
         self.totals: dict[str, dict[str, float]] = {name: {} for name in clocks}
+        self.calls: dict[str, int] = {}
         self._depth: dict[str, int] = {}
         self._wrapped: list[tuple[Any, str, Any]] = []
 
@@ -55,6 +58,7 @@ class Timers:
             return False
         for totals in self.totals.values():
             totals.setdefault(label, 0.0)
+        self.calls.setdefault(label, 0)
         self._depth.setdefault(label, 0)
         # as it stands in the module or class, or _INHERITED (from a base class): unwrap deletes the wrapper
         raw = vars(owner).get(attr, _INHERITED)
@@ -77,17 +81,19 @@ class Timers:
                 setattr(owner, attr, fn)
 
     def reset(self) -> None:
-        """Every label's seconds back to 0.0 (between runs)."""
+        """Every label's seconds back to 0.0 and its calls to 0 (between runs)."""
         for totals in self.totals.values():
             for label in totals:
                 totals[label] = 0.0
+        for label in self.calls:
+            self.calls[label] = 0
 
     def labels(self) -> list[str]:
         """The labels wrapped, in the order they were first wrapped."""
         return list(self._depth)
 
     def _timed(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
-        depth, clocks = self._depth, list(self.clocks.items())
+        depth, calls, clocks = self._depth, self.calls, list(self.clocks.items())
         totals = [(self.totals[name], clock) for name, clock in clocks]
 
         @functools.wraps(fn)
@@ -95,6 +101,7 @@ class Timers:
             if depth[label]:
                 return fn(*args, **kwargs)
             depth[label] += 1
+            calls[label] += 1
             started = [clock() for _, clock in totals]
             try:
                 return fn(*args, **kwargs)

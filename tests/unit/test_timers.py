@@ -70,8 +70,20 @@ def test_each_label_adds_up_its_calls_and_a_nested_one_counts_once(fake) -> None
     assert t.totals["cpu"] == {"work": 3.75, "static": 5.0, "made": 1.0}  # work: 1.5 + (2.0 + 0.25 once)
     assert t.totals["twice"] == {"work": 7.5, "static": 10.0, "made": 2.0}
     assert t.labels() == ["work", "static", "made"]
+    assert t.calls == {"work": 2, "static": 2, "made": 2}  # the nested work call not counted
     t.reset()
     assert t.totals["cpu"] == {"work": 0.0, "static": 0.0, "made": 0.0}
+    assert t.calls == {"work": 0, "static": 0, "made": 0}
+
+
+def test_a_label_whose_function_the_run_never_calls_reads_zero_calls(fake) -> None:
+    mod, clock = fake
+    t = Timers(cpu=clock)
+    t.wrap("timers_fake", "work", "work")
+    t.wrap("timers_fake:Kind", "static", "static")
+    mod.work(0.0)  # no time passes: the seconds cannot tell this call from none
+    assert t.totals["cpu"] == {"work": 0.0, "static": 0.0}
+    assert t.calls == {"work": 1, "static": 0}
 
 
 def test_two_functions_under_one_label_count_the_outer_call(fake) -> None:
