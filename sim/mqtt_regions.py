@@ -13,7 +13,8 @@ deployment does (docs/deployment.md), so the broker binds client ids to user nam
 connection per user) in replays too.
 
 The child reports once it is subscribed ("ready", with its subscriptions) and when it stops
-("done", with ServiceNode.stats(), its subscriptions and its error, if any, and with
+("done", with ServiceNode.stats(), its subscriptions and its error, if any, its junctions' control and
+its decision cost (summary.json's `junction_control`, `decision_cost`: sim/junction_control.py), and with
 `RegionSpec.metrics` its run report). Children are spawned (multiprocessing "spawn"): a script
 that runs a sharded replay must guard its entry point with `if __name__ == "__main__":` and be a
 file (not `python -`). An unsharded lockstep replay's controller (region None: every junction,
@@ -43,6 +44,7 @@ from controller.errors import AdapterError
 from controller.live import ScaledClock, ServiceNode, run_lockstep, run_realtime, stop_on_signals, warm_up_until
 from controller.model import Intersection
 from sim.broker import CONTROLLER, acl_rules
+from sim.junction_control import summary_parts
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,8 @@ def _run_region(spec: RegionSpec, conn: Any, stop: threading.Event) -> None:
         error = f"{type(exc).__name__}: {exc}"
     finally:
         node.close()
-        report = {} if metrics is None else {"online_gains": metrics.report()}
+        report: dict[str, Any] = {} if metrics is None else {"online_gains": metrics.report()}
+        report |= summary_parts(node.service)
         conn.send(("done", {**node.stats(), "subscriptions": sorted(node.client._subs), "error": error, **report}))
 
 

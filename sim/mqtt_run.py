@@ -78,6 +78,7 @@ from controller.service import Recorder
 from sim.broker import CONTROLLER, SIM, Broker, field_user
 from sim.field import SumoField
 from sim.field_live import shift_t
+from sim.junction_control import merged_decision_cost, summary_parts
 from sim.mqtt_regions import RegionProcess, RegionSpec, region_user, region_users
 from sim.simulate import MetricsThread, SimulateRequest, run
 
@@ -366,7 +367,8 @@ class MqttLoop:
 
     def _stats(self) -> list[dict[str, Any]]:
         """Every node's stats (a process's once it has stopped; an unsharded one's as a node's)."""
-        own = ("online_gains", "subscriptions", "error") if not self.regions else ("online_gains",)
+        parts = ("online_gains", "junction_control", "decision_cost")  # summary.json's own keys (_controller_parts)
+        own = (*parts, "subscriptions", "error") if not self.regions else parts
         ended = [{k: v for k, v in p.final.items() if k not in own} for p in self.procs if p.final is not None]
         return [n.stats() for n in self.nodes] + ended
 
@@ -562,33 +564,45 @@ class MqttLoop:
         for c in [*self.devices.values(), *([self.sim] if self.sim else [])]:
             c.close()
 
+    def _controller_parts(self) -> dict[str, Any]:
+        """summary.json's `junction_control` and `decision_cost`, as an in-process run writes them, over
+        every node (this process's, or each process's final report; a region's own junctions)."""
+        finals = [summary_parts(n.service) for n in self.nodes] + [p.final for p in self.procs if p.final is not None]
+        costs = [f["decision_cost"] for f in finals if "decision_cost" in f]
+        control = {jid: entry for f in finals for jid, entry in f.get("junction_control", {}).items()}
+        return {"decision_cost": merged_decision_cost(costs) if costs else {}, "junction_control": control}
+
     def summary(self) -> dict[str, Any]:
         devices = list(self.devices.values())
         controller = merged_stats(self._stats())
         reports = [p.final["online_gains"] for p in self.procs if p.final and "online_gains" in p.final]
-        return ({"online_gains": reports[0]} if reports else {}) | {
-            "refused": controller.get("refused", {}),  # as in process: junctions named at start, with the reason
-            "transport": {
-                "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
-                "realtime_factor": None if self.lockstep else self._realtime_clock().factor,
-                "controller_process": self.apart,  # an unsharded controller in a process of its own
-                "metrics_thread": self._tail is not None,  # its tick metrics beside the field's step
-                "metrics_works": 0 if self._tail is None else self._tail.submitted,  # one per tick when on
-                "broker": f"{self.broker.host}:{self.broker.port}",
-                "controller": controller,
-                "regions": {p.region: p.final for p in self.procs} if self.regions else {},
-                "field": {
-                    "plans_received": self.plans_received,
-                    "plans_unreadable": self.plans_bad,
-                    "plans_applied": self.plans_applied,  # handed to the roadsides (each checks it itself)
-                    "lag_max_s": round(self.lag_max_s, 3),  # real time: SUMO behind the clock at a plan
-                    "reconnects": sum(max(0, c.connects - 1) for c in devices),
-                    "feed_qos": self.feed_qos,
-                    "feed_packed": self.feed_packed,  # a second's detector messages in one (sim/detectors)
-                    "feed_resent": self.feed_resent,  # seconds whose detector messages went out again
+        return (
+            ({"online_gains": reports[0]} if reports else {})
+            | self._controller_parts()
+            | {
+                "refused": controller.get("refused", {}),  # as in process: junctions named at start, with the reason
+                "transport": {
+                    "mode": "mqtt-lockstep" if self.lockstep else "mqtt-realtime",
+                    "realtime_factor": None if self.lockstep else self._realtime_clock().factor,
+                    "controller_process": self.apart,  # an unsharded controller in a process of its own
+                    "metrics_thread": self._tail is not None,  # its tick metrics beside the field's step
+                    "metrics_works": 0 if self._tail is None else self._tail.submitted,  # one per tick when on
+                    "broker": f"{self.broker.host}:{self.broker.port}",
+                    "controller": controller,
+                    "regions": {p.region: p.final for p in self.procs} if self.regions else {},
+                    "field": {
+                        "plans_received": self.plans_received,
+                        "plans_unreadable": self.plans_bad,
+                        "plans_applied": self.plans_applied,  # handed to the roadsides (each checks it itself)
+                        "lag_max_s": round(self.lag_max_s, 3),  # real time: SUMO behind the clock at a plan
+                        "reconnects": sum(max(0, c.connects - 1) for c in devices),
+                        "feed_qos": self.feed_qos,
+                        "feed_packed": self.feed_packed,  # a second's detector messages in one (sim/detectors)
+                        "feed_resent": self.feed_resent,  # seconds whose detector messages went out again
+                    },
                 },
-            },
-        }
+            }
+        )
 
 
 def sharded_regions(cfg: Config, junctions: dict[str, Intersection]) -> list[Region]:

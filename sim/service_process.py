@@ -41,7 +41,7 @@ from controller.errors import AdapterError
 from controller.model import Command, Intersection
 from controller.service import ControllerService, Recorder
 from sim.field import SumoField, frame_of
-from sim.simulate import junction_summary
+from sim.junction_control import junction_summary
 
 ANSWER_WAIT_S = 120.0  # the child is at most a few seconds behind (the pipe's buffer holds a few)
 # under `fixed`, the simulated seconds piped to the child in one message: fewer writes and wake-ups

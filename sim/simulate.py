@@ -33,6 +33,7 @@ from sim.baselines import FIELD_POLICIES, write_baseline_programs
 from sim.evaluate import evaluate, write_summary
 from sim.field import SumoField, write_detector_file
 from sim.importfiles import ImportResult, NoTrafficLights, read_skipped
+from sim.junction_control import junction_summary
 from sim.netprogram import Waut, additional_programs, waut_schedules
 from sim.progress import Progress
 from sim.sumo import (
@@ -585,36 +586,6 @@ class MetricsThread:
             self.wait()
         finally:
             self._pool.shutdown(wait=True)
-
-
-def junction_summary(service: ControllerService) -> dict[str, dict[str, Any]]:
-    """Per controlled junction at the end of the run: plans sent, the do-no-harm state (mode,
-    switches to the fixed plan, the last reason, the replay's delays per PCU), and, for a junction
-    whose decision raised, the ticks it was left on its own program for it, the first one's time and
-    reason (failed_ticks, failed_first_t_s, failed_reason). The mode of a junction whose decision
-    raised at the last tick is `failed`, as in the metrics and `ctl status` (its roadside runs its own
-    program whatever do no harm's mode says)."""
-    reports = service.core.report(service.state)
-    failing = dict(service.last_result.failed)
-    out = {}
-    for jid, js in service.state.junctions.items():
-        entry: dict[str, Any] = {"plans": js.plans}
-        r = reports.get(jid)
-        if r is not None:
-            entry.update(
-                mode=r.mode,
-                harm_switches=r.switches,
-                harm_reason=r.reason,
-                delay_fixed_s=round(r.delay_fixed_s, 2),
-                delay_controlled_s=round(r.delay_controlled_s, 2),
-            )
-        if jid in service.failures:  # its decision raised: left on its own program those ticks
-            ticks, first_s, reason = service.failures[jid]
-            entry.update(failed_ticks=ticks, failed_first_t_s=first_s, failed_reason=reason)
-        if jid in failing:
-            entry["mode"] = "failed"
-        out[jid] = entry
-    return out
 
 
 def start_recorder(

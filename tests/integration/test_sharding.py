@@ -57,6 +57,11 @@ def test_two_instances_sharding_the_city_give_the_same_trips_as_one(tmp_path):
     assert trips(tmp_path / "two" / "tripinfo.xml") == one
     single = json.loads((tmp_path / "one" / "summary.json").read_text())
     assert summary["controller"]["plans_sent"] == single["controller"]["plans_sent"]
+    # summary.json carries the in-process run's keys (and the transport): each junction's control from
+    # the region that owns it, the decision cost over both regions
+    assert set(summary) - {"transport"} == set(single)
+    assert summary["junction_control"] == single["junction_control"]
+    assert summary["decision_cost"]["ticks"] == END_S and summary["decision_cost"]["core_step_s"] > 0
 
     junctions = load_intersections(tmp_path / "two" / "intersections")
     plan = plan_regions(cfg, junctions)

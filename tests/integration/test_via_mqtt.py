@@ -149,6 +149,10 @@ def test_lockstep_via_mqtt_reproduces_the_in_process_run(reference_and_mqtt, var
     ref_summary = json.loads((ref / "summary.json").read_text())
     via_summary = json.loads((via / "summary.json").read_text())
     assert run_figures(via_summary) == run_figures(ref_summary)
+    # the in-process run's keys (and the transport); the same decisions, so the same control per junction
+    assert set(via_summary) - {"transport"} == set(ref_summary)
+    assert via_summary["junction_control"] == ref_summary["junction_control"]
+    assert via_summary["decision_cost"]["ticks"] == END_S and via_summary["decision_cost"]["junctions"] == 9
     transport = via_summary["transport"]
     assert transport["mode"] == "mqtt-lockstep"
     # [service] simulate_second_process: in a process of its own, else on the field's thread

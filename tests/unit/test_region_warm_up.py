@@ -23,6 +23,7 @@ class Node:
     def __init__(self, events: list[str]) -> None:
         self.events = events
         self.client = type("Client", (), {"_subs": {"tsc/v1/x/J/detectors"}})()
+        self.service = None  # summary_parts' (faked in region_events)
 
     def start(self) -> None:
         self.events.append("start")
@@ -51,6 +52,7 @@ def region_events(monkeypatch: pytest.MonkeyPatch, realtime_factor: float | None
 
     monkeypatch.setattr(mqtt_regions, "ServiceNode", lambda *args, **kwargs: Node(events))
     monkeypatch.setattr(mqtt_regions, "warm_up_until", warm)
+    monkeypatch.setattr(mqtt_regions, "summary_parts", lambda service: {})
     monkeypatch.setattr(mqtt_regions, "run_realtime", lambda node, clock, stop: events.append("clock"))
     monkeypatch.setattr(mqtt_regions, "run_lockstep", lambda node, stop, timeout_s: events.append("lockstep"))
     spec = RegionSpec(

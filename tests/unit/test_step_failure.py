@@ -22,7 +22,7 @@ from controller.core.safety import SignalView
 from controller.core.step import DECISION_PERIOD_S, Core, CoreState, TickResult
 from controller.model import SignalStatus, Wish
 from controller.service import ControllerService
-from sim.simulate import junction_summary
+from sim.junction_control import junction_summary
 from tests.estimate_fixtures import mixed_junctions, random_snapshot, ring_chained
 
 BAD = "a credit from a foreign layout"  # webster's ValueError in the control path (green_floors_s), or any
