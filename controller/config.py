@@ -99,6 +99,7 @@ class TimingConfig:
     bicycle_lane_movements: bool = True  # sim/netmovements.py movements: a bicycle-only lane a movement of its own
     car_movements_skip_restricted_lanes: bool = False  # sim/netmovements.py: a lane closed to cars left out
     bus_lane_movements: bool = False  # sim/netmovements.py movements: a bus lane a movement of its own
+    crossings_from_program: bool = False  # sim/netstages.py, netimport.py: a crossing's green and clearance the city's
 
 
 @dataclass(frozen=True)

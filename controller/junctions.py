@@ -139,7 +139,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         source=path,
         clearance_s=_clearances(f, n_links),
         program_timeline=_timeline(f, len(phases)),
-        transitions=_transitions(f, phases, n_links, f.num("yellow_s")),
+        transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, movements)),
         actuated=f.bool("actuated", False),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
@@ -189,13 +189,31 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
     return tuple(zip(phases, (float(d) for d in durations)))
 
 
-def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float) -> tuple[Transition, ...]:
+def _crossing_links(f: _Fields, n_links: int, movements: list[Movement]) -> frozenset[int]:
+    """The optional `crossing_links`: links of pedestrian crossings, which show no yellow (SUMO's
+    crossings go from green to red; the red after, conflicting vehicles still held, is their
+    clearance). None may serve a movement: a vehicle link always shows its yellow."""
+    if "crossing_links" not in f.table:
+        return frozenset()
+    links = f.ints("crossing_links")
+    vehicle = {i for m in movements for i in m.links}
+    bad = [i for i in links if not 0 <= i < n_links or i in vehicle]
+    if bad:
+        why = f"must be link indices in 0..{n_links - 1} that serve no movement, got {list(links)}"
+        raise JunctionError(f.path, "crossing_links", why)
+    return frozenset(links)
+
+
+def _transitions(
+    f: _Fields, phases: list[Phase], n_links: int, yellow_s: float, crossings: frozenset[int] = frozenset()
+) -> tuple[Transition, ...]:
     """The optional `transitions` array: the program's own change from `from_phase` to
     `to_phase`, as `states` (SUMO's letters, n_links each) shown for `durations_s` (> 0). A link
     may show green in it only where one of the two phases greens it, a link both phases green
     shows green in every state (the model serves it through the change), and a link the change
     stops shows no green in its last state and, after its last green, yellow for at least the
-    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11). For
+    junction's `yellow_s` (the intergreen every other change runs; docs/import.md, rule 11),
+    but for a link of `crossings` (`crossing_links`: a pedestrian crossing, which has no yellow). For
     a link `to_phase` switches off ('o'), the states that show it off after its last green count
     as its yellow: it yields from then on (the city's program turns a protected turn off with no
     yellow: SUMO's RiLSA_example3), but never green into the next stage's conflicting greens."""
@@ -227,7 +245,8 @@ def _transitions(f: _Fields, phases: list[Phase], n_links: int, yellow_s: float)
         if not last or any(last[i] in GREEN for i in stopped):
             why = "must end with no green on a link the change stops (its yellow first)"
             raise JunctionError(f.path, tf.name("states"), why)
-        short = _short_yellow(states, [float(d) for d in durations], stopped, phases[b].off_yield_links(), yellow_s)
+        yellows = stopped - crossings
+        short = _short_yellow(states, [float(d) for d in durations], yellows, phases[b].off_yield_links(), yellow_s)
         if short is not None:
             why = f"shows link {short} less than yellow_s = {yellow_s:g} s of yellow after its green"
             raise JunctionError(f.path, tf.name("states"), why)

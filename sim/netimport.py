@@ -110,6 +110,7 @@ def _junction_tables(
             junction = _parsed(table, f"{net_path}#{tl.getID()}")
             if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
                 table["phases"] = derived_phases
+                table.pop("crossing_links", None)
                 junction = _parsed(table, f"{net_path}#{tl.getID()}")
             _drop_timeline_if_base(table, junction)
         except (netstages.NotControllable, JunctionError) as exc:
@@ -193,11 +194,12 @@ def _junction_table(
     yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
+    city_s = _crossing_greens_s(program, conns.crossing_m) if t.crossings_from_program else None
 
     def phase_tables(p: netprogram.StagePlan) -> list[dict[str, Any]]:
         greens = netprogram.aligned_greens_s(p, yellow_s, all_red_s)
         stages = [replace(st, base_green_s=g) for st, g in zip(p.stages, greens)]
-        return [netstages.phase_table(st, conns.crossing_m, t, f) for st, f in zip(stages, floors)]
+        return [netstages.phase_table(st, conns.crossing_m, t, f, city_s) for st, f in zip(stages, floors)]
 
     phases = phase_tables(plan)
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m, [ph["state"] for ph in phases])
@@ -225,8 +227,14 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
-    _add_program_fields(table, program, plan)
+    _add_program_fields(table, program, plan, set(conns.crossing_m) if city_s is not None else set())
     return table, conns.nodes, derived
+
+
+def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]) -> dict[int, float]:
+    """By crossing link, the shortest green the program gives it ([timing] crossings_from_program)."""
+    greens = {i: netprogram.shortest_green_s(program.phases, i) for i in crossing_m}
+    return {i: g for i, g in greens.items() if g is not None}
 
 
 def _stage_plan(tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config) -> tuple[netprogram.StagePlan, int]:
@@ -241,13 +249,19 @@ def _stage_plan(tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config) -
     return plan, n_links
 
 
-def _add_program_fields(table: dict[str, Any], program: netprogram.Program, plan: netprogram.StagePlan) -> None:
+def _add_program_fields(
+    table: dict[str, Any], program: netprogram.Program, plan: netprogram.StagePlan, crossings: set[int]
+) -> None:
     """The keys of a junction's table that only some programs give it, added to `table` in this order: actuated,
-    the program's own clearances, its transitions and its roadside timeline."""
+    the program's own clearances, the crossings its transitions stop (`crossings`: the crossing links, with
+    [timing] crossings_from_program; none without), its transitions and its roadside timeline."""
     if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
         table["actuated"] = True
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
         table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
+    stopped = {i for a, b, _ in plan.transitions for i in crossings if _stops(plan, a, b, i)}
+    if stopped:  # a crossing shows no yellow: the loader reads the red after its green as its clearance
+        table["crossing_links"] = sorted(stopped)
     if plan.transitions:  # the program's own transitions between stages (docs/import.md rule 11)
         table["transitions"] = [
             {
@@ -261,6 +275,11 @@ def _add_program_fields(table: dict[str, Any], program: netprogram.Program, plan
     timeline = netprogram.roadside_timeline(program, plan)
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
+
+
+def _stops(plan: netprogram.StagePlan, a: int, b: int, link: int) -> bool:
+    """The change from stage a to stage b stops `link` (green in a, not in b)."""
+    return plan.stages[a].state[link] in "Gg" and plan.stages[b].state[link] not in "Gg"
 
 
 def _parsed(table: dict[str, Any], where: str) -> Intersection:

@@ -551,6 +551,26 @@ def _shows_yellow(link: int) -> Callable[[ProgramPhase], bool]:
     return lambda p: p.state[link] in "yY"
 
 
+def shortest_green_s(phases: tuple[ProgramPhase, ...], link: int) -> float | None:
+    """The shortest green the program gives `link` in its cycle: over each cyclic run of
+    consecutive phases showing it 'G' or 'g', their seconds, a phase counted at its minDur where
+    it has one (an actuated program may end it there), else at its duration. None where the link
+    is green in every phase or in none ([timing] crossings_from_program, sim/netstages.py)."""
+    hit = [p.state[link] in STAGE_GREEN for p in phases]
+    if all(hit) or not any(hit):
+        return None
+    n, runs = len(phases), []
+    for start in range(n):
+        if hit[start] and not hit[start - 1]:
+            run, k = 0.0, start
+            while hit[k % n]:
+                p = phases[k % n]
+                run += p.duration_s if p.min_dur_s is None else p.min_dur_s
+                k += 1
+            runs.append(run)
+    return min(runs)
+
+
 def _longest_run(phases: list[ProgramPhase], hit: Callable[[ProgramPhase], bool]) -> float:
     """Longest cyclic run of consecutive phases for which hit(phase) holds."""
     n = len(phases)

@@ -9,7 +9,9 @@ timing limits (docs/import.md, "Stages and intergreens"):
 - max_green_s = max(config, program's green, pedestrian minimum): the program stays valid
   under the gate;
 - pedestrian minimum = walk time + crossing length / walking speed, over the crossings the
-  stage greens.
+  stage greens; with [timing] crossings_from_program, each crossing's at most the shortest green
+  the program gives that crossing (the city's plan is the approved one: its walk and its
+  clearance, the red after the crossing's green, carry its pedestrians' safety).
 
 A model whose stages at their minimum greens alone take longer than the longest cycle cannot run
 the city's stages within its own limits: the light is not controllable (`check_minimum_cycle`).
@@ -20,6 +22,7 @@ minimum the program spreads over its run.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sumolib
@@ -71,14 +74,25 @@ def checked_stage_plan(tl: sumolib.net.TLS, program: netprogram.Program) -> tupl
 
 
 def phase_table(
-    stage: netprogram.Stage, crossing_m: dict[int, float], t: TimingConfig, floor_green_s: float | None = None
+    stage: netprogram.Stage,
+    crossing_m: dict[int, float],
+    t: TimingConfig,
+    floor_green_s: float | None = None,
+    crossing_green_s: dict[int, float] | None = None,
 ) -> dict[str, Any]:
     """A green stage with its limits; the network's own program must stay valid under the
     gate, so the limits widen to include it. `crossing_m`: crossing length by link index.
     `floor_green_s`: a green of the program below its base green that the minimum green also
-    stays within (netprogram.aligned_greens_s without the program's clearances)."""
+    stays within (netprogram.aligned_greens_s without the program's clearances).
+    `crossing_green_s` ([timing] crossings_from_program): by crossing link, the shortest green the
+    program gives it (netprogram.shortest_green_s), which its pedestrian minimum does not exceed."""
     base = stage.base_green_s
-    walk = [t.ped_walk_s + length / t.ped_speed_mps for i, length in crossing_m.items() if stage.state[i] in "Gg"]
+    cap = crossing_green_s or {}
+    walk = [
+        min(t.ped_walk_s + length / t.ped_speed_mps, cap.get(i, math.inf))
+        for i, length in crossing_m.items()
+        if stage.state[i] in "Gg"
+    ]
     ped_min = round(max(walk, default=0.0), 2)
     own_min = max(stage.min_green_s, 1.0) if stage.min_green_s is not None else base
     floor = base if floor_green_s is None else min(base, floor_green_s)
