@@ -123,7 +123,7 @@ from controller.core.policies.spill_red import (
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
 from controller.core.spillback import blocking_queue_pcu, upstream_queue_pcu
-from controller.model import PhaseWish
+from controller.model import Intersection, PhaseWish
 
 
 @dataclass(frozen=True)
@@ -317,6 +317,31 @@ def _any_row(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def tail_stage(j: Intersection, cur: int) -> int | None:
+    """The stage the city's program ends `cur` with, or None: the phase after `cur` in the program's order,
+    entered without a transition of the program's own, keeping a strict subset of `cur`'s greens (the streams
+    the program stops first, as a crossing's clearance before the vehicles' yellow) and left through a
+    transition of the program. `[max_pressure] tail_stage`: a policy leaving `cur` goes through it, so what
+    turned across the stopped streams clears the junction before a conflicting green."""
+    n = len(j.phases)
+    nxt = (cur + 1) % n
+    if n < 3 or j.transition(cur, nxt) is not None or j.transition(nxt, (nxt + 1) % n) is None:
+        return None
+    return nxt if j.phases[nxt].green_links() < j.phases[cur].green_links() else None
+
+
+def _cyclists(est: Estimate) -> bool:
+    """Whether the junction's stop-line loops have counted a bicycle (Estimate.crossed_by_class)."""
+    return any(c == "bicycle" and n > 0 for c, n in est.crossed_by_class)
+
+
+def cut_off(layout: Layout, cur: int, target: int, waiting: np.ndarray) -> np.ndarray:
+    """The movements `cur` serves permitted that `target` does not serve, of those that may wait inside the
+    junction (`waiting`: update_boxed)."""
+    out: np.ndarray = layout.serves[cur] & ~layout.protected[cur] & ~layout.serves[target] & waiting
+    return out
+
+
 def clearance_detours(
     clearance: tuple[int, ...], layout: Layout, cur: int, target: int, waiting: np.ndarray
 ) -> list[int]:
@@ -325,7 +350,7 @@ def clearance_detours(
     that protect all of them (or, if none does, every option). `clearance` is Statics.clearance[cur]."""
     if not clearance or cur == target:
         return []
-    cut = layout.serves[cur] & ~layout.protected[cur] & ~layout.serves[target] & waiting
+    cut = cut_off(layout, cur, target, waiting)
     if not cut.any():
         return []
     return [p for p in clearance if layout.protected[p][cut].all()] or list(clearance)
@@ -1348,9 +1373,18 @@ class MaxPressurePolicy(Policy):
     ) -> int:
         """The target, or a protected phase for permitted movements the target would cut off
         while they may stand in the junction (update_boxed); for a pair's leader, in either
-        junction (`partner`'s detours: one both need if there is one, else any either needs)."""
+        junction (`partner`'s detours: one both need if there is one, else any either needs). With
+        `tail_stage` and no detour, at a junction whose loops have counted a cyclist: the program's tail stage
+        of `cur` when it keeps such a movement green."""
         detours = clearance_detours(state.statics.clearance[cur], layout, cur, target, state.boxed)
         if partner is not None and partner.detours[target]:
             need = partner.detours[target]
             detours = [p for p in detours if p in need] or [*detours, *need]
-        return max(detours, key=lambda p: v[p]) if detours else target
+        if detours:
+            return max(detours, key=lambda p: v[p])
+        if self.params.tail_stage and target != cur and _cyclists(est):
+            tail = tail_stage(layout.junction, cur)
+            if tail is not None and tail != target and len(state.boxed):
+                kept = cut_off(layout, cur, target, state.boxed) & layout.serves[tail]
+                return tail if kept.any() else target
+        return target
