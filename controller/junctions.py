@@ -322,6 +322,7 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
                 reach_merges=mf.int("reach_merges") if "reach_merges" in mf.table else 0,
                 reach_diverges=mf.int("reach_diverges") if "reach_diverges" in mf.table else 0,
                 yields_to=mf.strs("yields_to") if "yields_to" in mf.table else None,
+                bus_lane=mf.bool("bus_lane", False),
             )
         )
     return movements

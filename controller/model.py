@@ -103,6 +103,9 @@ class Movement:
     # the movements some link of this one gives way to by the network's own right of way (import-net: SUMO's
     # <request response> of the junction); None when not known (a file without the field)
     yields_to: tuple[str, ...] | None = None
+    # its lanes are open to buses and closed to passenger cars (import-net with [timing] bus_lane_movements): the
+    # stream a turn that gives way to it crosses is a bus service's, not a car lane's
+    bus_lane: bool = False
 
 
 @dataclass(frozen=True)

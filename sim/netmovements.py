@@ -9,7 +9,8 @@
   with `[timing] bus_lane_movements`, a lane open to buses and closed to cars (a bus lane) apart from the
   others: its own lanes, loops and queue (the loops weigh a bus [pcu] bus), at a lane's saturation flow by
   turn, served by whichever stage greens it (precedence over `bicycle_lane_movements`: a bus-and-bicycle lane is a
-  bus lane);
+  bus lane), marked `bus_lane = true` (a permitted turn that gives way to such movements only is served protected:
+  controller/core/estimation.py `_phase_service`);
   with `[timing] car_movements_skip_restricted_lanes`, a lane closed to passenger cars (a bus lane) is
   left out of a group that has a lane cars may use: not in its lanes, saturation flow or queue;
 - approach: the compass point the vehicles come from, from the edge's last segment;
@@ -196,6 +197,8 @@ def movements(
                 "storage_pcu": round(max(storage, 1.0), 2),
             }
         )
+        if cls == _BUS:  # its lanes closed to cars: a stream of buses only (the core's Movement.bus_lane)
+            table["bus_lane"] = True
         out.append(table)
     return out
 

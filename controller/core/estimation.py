@@ -608,18 +608,31 @@ def _lane_approach(junction: Intersection, lanes: tuple[str, ...]) -> np.ndarray
 def _phase_service(junction: Intersection, off_is_permitted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(phases, movements) bool three times: the movement's vehicles may leave in the phase (a
     link of it in Phase.served_links: green, or switched off, 'o', with `off_is_permitted`); it
-    has a green link there; it is served with protected green only ('G', no 'g' nor 'o')."""
+    has a green link there; it is served with protected green only ('G', no 'g' nor 'o'), or with
+    'g' where every movement it gives way to is a bus lane's (`_yields_to_buses_only`)."""
     n_p, n_m = len(junction.phases), len(junction.movements)
     serves = np.zeros((n_p, n_m), dtype=bool)
     serves_green = np.zeros((n_p, n_m), dtype=bool)
     protected = np.zeros((n_p, n_m), dtype=bool)
+    unopposed = _yields_to_buses_only(junction)
     for k, ph in enumerate(junction.phases):
         green, served = ph.green_links(), ph.served_links(off_is_permitted)
         for i, m in enumerate(junction.movements):
             serves[k, i] = bool(served.intersection(m.links))
             serves_green[k, i] = bool(green.intersection(m.links))
-            protected[k, i] = {ph.state[li] for li in m.links if li in served} == {"G"}
+            states = {ph.state[li] for li in m.links if li in served}
+            protected[k, i] = states == {"G"} or (unopposed[i] and bool(states) and states <= {"G", "g"})
     return serves, serves_green, protected
+
+
+def _yields_to_buses_only(junction: Intersection) -> list[bool]:
+    """Per movement: it gives way to some movement (`yields_to`, the network's right of way) and every one it gives
+    way to is a bus lane's (Movement.bus_lane: lanes closed to cars, import-net's [timing] bus_lane_movements). Such a
+    'g' turn (a right turn from the car lane beside a bus lane, crossing it) filters through a bus service's
+    stream, a bus every few tens of seconds, not a car lane's queue: gap acceptance leaves it most of its flow, not
+    `permitted_sat_ratio` of it. False without `yields_to` or a bus lane (main's reading)."""
+    buses = {m.id for m in junction.movements if m.bus_lane}
+    return [bool(buses) and bool(m.yields_to) and set(m.yields_to or ()) <= buses for m in junction.movements]
 
 
 @dataclass(frozen=True)
