@@ -212,6 +212,8 @@ class Core:
         self.groups = short_groups if self.guarded and cfg.harm.short_pair_together else {}
         self.clock_neighbours = _plan_neighbours(self.layouts) if self.guarded and cfg.harm.on_clock else {}
         self._init_trial_groups(cfg)
+        # the lights _steady leaves to _junction: a pair's (decided together), a short group's (judged together)
+        self._not_steady = frozenset(self.pairs) | frozenset(self._followers) | frozenset(self.groups)
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -292,10 +294,10 @@ class Core:
             decided = self._decide_network(updated, now_s, network)
         except Exception as exc:  # the junctions decide one by one: the one that raises is named there
             decided, log.network_failed = {}, _failure_reason(f"policy {self.policy.name}", exc)
-        gated, quiet = self._gate_due(updated, decided, now_s), self._quiet(updated, now_s)
+        gated, quiet = self._gate_due(updated, decided, now_s), self._unchanged(updated, decided, now_s, blocked, held)
         out_states: dict[str, JunctionState] = {}
         for jid, lay in self.layouts.items():
-            if jid in quiet:  # nothing to decide, gate or send (_quiet)
+            if jid in quiet:  # nothing to decide, gate or send (_unchanged)
                 out_states[jid] = quiet[jid]
                 continue
             if jid in self.pairs and jid not in self._followers:
@@ -335,6 +337,57 @@ class Core:
             and jid not in leaders  # a leader decides its follower too (_pair)
             and not _feed_stale(js.estimate, now_s, stale_s)
         }
+
+    def _unchanged(
+        self,
+        updated: Mapping[str, JunctionState],
+        decided: Mapping[str, _Decided],
+        now_s: float,
+        blocked: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        held: Mapping[str, str],
+    ) -> dict[str, JunctionState]:
+        """The junctions with nothing to decide, gate or send this tick, and their states: _quiet's under
+        a policy that runs the city's program, _steady's under the others."""
+        return self._quiet(updated, now_s) if self.silent else self._steady(updated, decided, now_s, blocked, held)
+
+    def _steady(
+        self,
+        updated: Mapping[str, JunctionState],
+        decided: Mapping[str, _Decided],
+        now_s: float,
+        blocked: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        held: Mapping[str, str],
+    ) -> dict[str, JunctionState]:
+        """Under a policy with a network pass, the junctions whose tick changes nothing, in one pass: the
+        pass wished nothing and left the policy state as it was (the same object), the feed fresh and not
+        stale before, no phase held in force (nothing for the gate to watch) and no refresh due, in policy
+        mode with do no harm's verdict (harm.decide) the state it was given and no switch; not on a
+        short link's pair or group, held on the plan, or seen blocked. _junction would return the same
+        object and log nothing. A verdict that raises is left to _junction, which names it."""
+        skip, stale_s, refresh_s = self._not_steady, self.feed_stale_s, self.refresh_s
+        guarded, params = self.guarded, self.harm
+        out: dict[str, JunctionState] = {}
+        for jid, (pstate, wish, _view) in decided.items():
+            js = updated[jid]
+            if wish is not None or pstate is not js.policy_state or js.stale or jid in skip:
+                continue
+            cmd = js.command
+            if cmd is not None and (isinstance(cmd, PhaseCommand) or now_s - js.sent_s >= refresh_s):
+                continue
+            if jid in blocked or jid in held or _feed_stale(js.estimate, now_s, stale_s):
+                continue
+            hs = js.harm
+            if hs is not None and hs.mode != "policy":
+                continue
+            if hs is not None and guarded:
+                try:
+                    verdict, why = harm.decide(hs, now_s, params)
+                except Exception:
+                    continue
+                if verdict is not hs or why is not None:
+                    continue
+            out[jid] = js
+        return out
 
     def _coordinate(
         self, state: CoreState, updated: Mapping[str, JunctionState], now_s: float
