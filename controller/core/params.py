@@ -179,10 +179,10 @@ class MaxPressureParams:
     # (head_of_line.unshared_lanes); False: every such shared lane
     head_block_past_city_green: bool = False  # with head_block_unshared_only, every shared lane too once the phase in
     # force has run longer than the city's green for it (base_green_s; head_of_line.read_lanes); False: off
-    tail_stage: bool = False  # at a junction whose loops have counted a cyclist, leaving a phase the program ends
+    tail_stage: bool = True  # at a junction whose loops have counted a cyclist, leaving a phase the program ends
     # with a stage of its own (entered without a transition, a strict subset of its greens, left through one: a
     # crossing's clearance) while a permitted turn may stand in the junction and the target would cut it off, the
-    # policy goes through that stage first (max_pressure.tail_stage, via_clearance); False: off
+    # policy goes through that stage first (max_pressure.tail_stage, via_clearance); on since session 60; False: off
 
 
 @dataclass(frozen=True)

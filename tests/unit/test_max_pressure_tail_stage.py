@@ -64,3 +64,15 @@ def test_no_boxed_turn_or_a_target_that_keeps_it_goes_straight() -> None:
 
 def test_a_junction_where_no_cyclist_was_counted_goes_straight() -> None:
     assert _switch(_junction(), on=True, boxed=["N_L"], cyclists=0) == 2
+
+
+def test_the_default_goes_through_the_tail_stage() -> None:
+    """On since session 60: config.toml's and the dataclass's default take the tail."""
+    j = _junction()
+    assert MaxPressureParams().tail_stage and Config().max_pressure.tail_stage
+    lay = Layout.build(j, Config())
+    box = np.array([m.id == "N_L" for m in j.movements], dtype=bool)
+    p = Config().max_pressure
+    state = MaxPressureState(statics=build_statics(lay, p.permitted_sat_ratio, p.switch_service_s), phase=0, boxed=box)
+    est = replace(Estimate.empty(lay, 0.0), crossed_by_class=(("bicycle", 1),))
+    assert MaxPressurePolicy(p).via_clearance(state, lay, est, 0, 2, np.zeros(len(j.phases))) == 1
