@@ -1,0 +1,32 @@
+"""`bus_lane` movements (import-net's [timing] bus_lane_movements): a 'g' turn is served protected where it gives way
+to some movement and to bus lanes' only (estimation._phase_service, _yields_to_buses_only). Not a turn that gives way
+to no movement (it may give way to a crossing's walkers), nor in a phase that does not serve it.
+
+The junction: tests/junction_fixtures.py's four-phase one, S_T made a bus lane; N_L (permitted in phase 0, protected
+in phase 1) gives way to S_T only, S_L (permitted in phase 0) to no movement."""
+
+from __future__ import annotations
+
+from controller.config import Config
+from controller.core.estimation import Layout
+from controller.junctions import parse_intersection
+from tests.junction_fixtures import four_phase_raw
+
+
+def _layout(bus_lane: bool) -> tuple[Layout, list[str]]:
+    raw = four_phase_raw()
+    for m in raw["movements"]:
+        m["yields_to"] = {"N_L": ["S_T"], "S_L": []}.get(m["id"], [])
+        if m["id"] == "S_T" and bus_lane:
+            m["bus_lane"] = True
+    lay = Layout.build(parse_intersection(raw, "bus_lane.toml"), Config())
+    return lay, [m.id for m in lay.junction.movements]
+
+
+def test_a_turn_giving_way_to_a_bus_lane_only_is_protected_where_it_is_served() -> None:
+    lay, ids = _layout(bus_lane=True)
+    n_l, s_l = ids.index("N_L"), ids.index("S_L")
+    assert lay.protected[:, n_l].tolist() == [True, True, False, False]  # 'g' in 0, 'G' in 1, red in 2 and 3
+    assert lay.protected[:, s_l].tolist() == [False, True, False, False]  # gives way to no movement: as before
+    plain, _ = _layout(bus_lane=False)
+    assert plain.protected[:, n_l].tolist() == [False, True, False, False]  # no bus lane: main's reading
