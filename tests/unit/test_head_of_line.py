@@ -309,3 +309,16 @@ def test_past_the_city_green_the_policy_reads_the_lane_and_leaves_the_one_pass_d
         assert s.head_waits is not None
         assert bool(s.head_waits[MOVES.index("N_L"), 0]) == found, past
         assert (p.network_decision({"J": lay}) is None) == past, past
+
+
+def test_past_the_city_green_the_one_pass_decision_is_used_where_no_lane_is_mixed():
+    """With `head_block_past_city_green` the rule reads every mixed lane once a phase outlasts the city's
+    green, so only a network with one leaves the one-pass decision; two_phase alone (one movement a lane)
+    keeps it, as with the key off (the key costs nothing there)."""
+    plain = Layout.build(parse_intersection(two_phase_raw(), "j.toml"), CFG)
+    shared = Layout.build(parse_intersection(_shared_raw(), "j.toml"), CFG)
+    assert not mixed_lanes(plain).any() and mixed_lanes(shared).any() and not unshared_lanes(shared).any()
+    params = MaxPressureParams(head_block_s=HOL_S, head_block_unshared_only=True, head_block_past_city_green=True)
+    p = MaxPressurePolicy(params)
+    assert p.network_decision({"J": plain}) is not None
+    assert p.network_decision({"J": plain, "K": shared}) is None

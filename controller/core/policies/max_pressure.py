@@ -92,7 +92,13 @@ from controller.core.pairs import StageView
 from controller.core.params import MaxPressureParams
 from controller.core.policies import NetworkDecision, Policy
 from controller.core.policies.gap_acceptance import YieldFoes, permitted_service
-from controller.core.policies.head_of_line import blocked_heads, head_drop_pcu, unshared_lanes, update_head_waits
+from controller.core.policies.head_of_line import (
+    blocked_heads,
+    head_drop_pcu,
+    mixed_lanes,
+    unshared_lanes,
+    update_head_waits,
+)
 from controller.core.policies.inner_links import SentLog, in_transit_pcu, inner_link_ratio, track_sent, unseen_step
 from controller.core.policies.phases import (
     direct_exits,
@@ -748,9 +754,12 @@ def stage_clear_s(layout: Layout, est: Estimate) -> np.ndarray:
     return out
 
 
-def _any_unshared(layouts: Mapping[str, Layout]) -> bool:
-    """Some junction has a lane no stage serves whole (head_of_line.unshared_lanes)."""
-    return any(bool(lay.derived(unshared_lanes).any()) for lay in layouts.values())
+def _any_head_read(layouts: Mapping[str, Layout], past_city_green: bool) -> bool:
+    """Some junction has a lane head_block_s reads with `head_block_unshared_only`: one no stage serves
+    whole (head_of_line.unshared_lanes), or with `past_city_green` any mixed one (mixed_lanes, which
+    read_lanes reads once a phase outlasts the city's green)."""
+    read = mixed_lanes if past_city_green else unshared_lanes
+    return any(bool(lay.derived(read).any()) for lay in layouts.values())
 
 
 def full_green_lanes(layout: Layout) -> np.ndarray:
@@ -973,7 +982,8 @@ class MaxPressurePolicy(Policy):
         where the rule can act, NetPressure.held_at) or
         `program_order_share` / `program_order_saturated` / `spill_plan_red` / `spill_plan_green` / `head_block_s` /
         `spill_entry_once` on (the pass does not apply them; with `head_block_unshared_only`, only where a
-        junction has a lane no stage serves whole: elsewhere the rule finds no block), and None
+        junction has a lane no stage serves whole, with `head_block_past_city_green` too any lane
+        head_of_line.mixed_lanes finds: elsewhere the rule finds no block), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
         override). With `pull_upstream` the pass reads the queues held upstream from its own
         estimates, with `stall_s` the neighbours' lights from its own signal views: `layouts` must be
@@ -990,7 +1000,7 @@ class MaxPressurePolicy(Policy):
             or p.spill_plan_green
             or (
                 p.head_block_s > 0
-                and (not p.head_block_unshared_only or p.head_block_past_city_green or _any_unshared(layouts))
+                and (not p.head_block_unshared_only or _any_head_read(layouts, p.head_block_past_city_green))
             )
             or (p.exit_room_held and not p.exit_room_held_direct)
             or p.spill_entry_once
