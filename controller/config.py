@@ -99,7 +99,8 @@ class TimingConfig:
     bicycle_lane_movements: bool = True  # sim/netmovements.py movements: a bicycle-only lane a movement of its own
     car_movements_skip_restricted_lanes: bool = False  # sim/netmovements.py: a lane closed to cars left out
     bus_lane_movements: bool = False  # sim/netmovements.py movements: a bus lane a movement of its own
-    crossings_from_program: bool = False  # sim/netstages.py, netimport.py: a crossing's green and clearance the city's
+    ped_min_from_program: bool = False  # sim/netstages.py: a crossing's pedestrian minimum at most its program green
+    crossing_red_is_clearance: bool = False  # sim/netimport.py: a transition stopping a crossing kept without yellow
 
 
 @dataclass(frozen=True)

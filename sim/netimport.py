@@ -194,7 +194,7 @@ def _junction_table(
     yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
-    city_s = _crossing_greens_s(program, conns.crossing_m) if t.crossings_from_program else None
+    city_s = _crossing_greens_s(program, conns.crossing_m) if t.ped_min_from_program else None
 
     def phase_tables(p: netprogram.StagePlan) -> list[dict[str, Any]]:
         greens = netprogram.aligned_greens_s(p, yellow_s, all_red_s)
@@ -227,12 +227,12 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
-    _add_program_fields(table, program, plan, set(conns.crossing_m) if city_s is not None else set())
+    _add_program_fields(table, program, plan, set(conns.crossing_m) if t.crossing_red_is_clearance else set())
     return table, conns.nodes, derived
 
 
 def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]) -> dict[int, float]:
-    """By crossing link, the shortest green the program gives it ([timing] crossings_from_program)."""
+    """By crossing link, the shortest green the program gives it ([timing] ped_min_from_program)."""
     greens = {i: netprogram.shortest_green_s(program.phases, i) for i in crossing_m}
     return {i: g for i, g in greens.items() if g is not None}
 
@@ -254,7 +254,7 @@ def _add_program_fields(
 ) -> None:
     """The keys of a junction's table that only some programs give it, added to `table` in this order: actuated,
     the program's own clearances, the crossings its transitions stop (`crossings`: the crossing links, with
-    [timing] crossings_from_program; none without), its transitions and its roadside timeline."""
+    [timing] crossing_red_is_clearance; none without), its transitions and its roadside timeline."""
     if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
         table["actuated"] = True
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one

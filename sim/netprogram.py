@@ -555,7 +555,7 @@ def shortest_green_s(phases: tuple[ProgramPhase, ...], link: int) -> float | Non
     """The shortest green the program gives `link` in its cycle: over each cyclic run of
     consecutive phases showing it 'G' or 'g', their seconds, a phase counted at its minDur where
     it has one (an actuated program may end it there), else at its duration. None where the link
-    is green in every phase or in none ([timing] crossings_from_program, sim/netstages.py)."""
+    is green in every phase or in none ([timing] ped_min_from_program, sim/netstages.py)."""
     hit = [p.state[link] in STAGE_GREEN for p in phases]
     if all(hit) or not any(hit):
         return None

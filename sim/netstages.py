@@ -9,7 +9,7 @@ timing limits (docs/import.md, "Stages and intergreens"):
 - max_green_s = max(config, program's green, pedestrian minimum): the program stays valid
   under the gate;
 - pedestrian minimum = walk time + crossing length / walking speed, over the crossings the
-  stage greens; with [timing] crossings_from_program, each crossing's at most the shortest green
+  stage greens; with [timing] ped_min_from_program, each crossing's at most the shortest green
   the program gives that crossing (the city's plan is the approved one: its walk and its
   clearance, the red after the crossing's green, carry its pedestrians' safety).
 
@@ -84,7 +84,7 @@ def phase_table(
     gate, so the limits widen to include it. `crossing_m`: crossing length by link index.
     `floor_green_s`: a green of the program below its base green that the minimum green also
     stays within (netprogram.aligned_greens_s without the program's clearances).
-    `crossing_green_s` ([timing] crossings_from_program): by crossing link, the shortest green the
+    `crossing_green_s` ([timing] ped_min_from_program): by crossing link, the shortest green the
     program gives it (netprogram.shortest_green_s), which its pedestrian minimum does not exceed."""
     base = stage.base_green_s
     cap = crossing_green_s or {}

@@ -1,10 +1,11 @@
-"""`[timing] crossings_from_program`: a pedestrian crossing is asked no more than the city's program gives it.
+"""`[timing] ped_min_from_program`, `crossing_red_is_clearance`: a crossing asked no more than its program gives.
 
 netconvert's signalised mid-block crossing (F's midblock_ped, session 59): the road green 77 s, its yellow 3 s, the
 crossing green 5 s, then 5 s with everything red (the crossing's clearance: SUMO's crossings show no yellow). Without
-the key the crossing's stage runs walk + length / speed (15.67 s) of green and every change the derived 3 s yellow and
-5 s all-red, both ways; with it the crossing stage's minimum is the program's 5 s and the two changes keep the program's
-transitions (3 s and 5 s), the crossing written as `crossing_links`."""
+the keys the crossing's stage runs walk + length / speed (15.67 s) of green and every change the derived 3 s yellow and
+5 s all-red, both ways; with ped_min_from_program the crossing stage's minimum is the program's 5 s, with
+crossing_red_is_clearance the two changes keep the program's transitions (3 s and 5 s), the crossing written as
+`crossing_links`."""
 
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ from tests.netbuild import edge_xml, netconvert, node_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
-ON = replace(CFG, timing=replace(CFG.timing, crossings_from_program=True))
-OFF = replace(CFG, timing=replace(CFG.timing, crossings_from_program=False))
+
+
+def _cfg(ped_min: bool, red_clears: bool):
+    return replace(CFG, timing=replace(CFG.timing, ped_min_from_program=ped_min, crossing_red_is_clearance=red_clears))
+
+
+ON, OFF = _cfg(True, True), _cfg(False, False)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +64,16 @@ def test_on_the_crossing_gets_the_program_green_and_transitions(midblock, tmp_pa
     assert j.intergreen_s(0, 1) == 3.0 and j.intergreen_s(1, 0) == 5.0  # the city's yellow, the crossing's clearance
     assert j.base_cycle_s() == 90.0
     assert road.min_green_s == 7.0  # the road's stage as without the key
+
+
+def test_each_key_alone(midblock, tmp_path):
+    """The pedestrian minimum and the transitions are two keys, each changing only its part."""
+    ped = _import(midblock, tmp_path / "ped", _cfg(True, False))
+    assert ped["junction"].phases[1].min_green_s == 5.0 and ped["junction"].transitions == ()
+    assert "crossing_links" not in ped["table"]
+    red = _import(midblock, tmp_path / "red", _cfg(False, True))["junction"]
+    assert red.phases[1].min_green_s == 15.67 and red.phases[1].base_green_s == 5.0
+    assert red.intergreen_s(0, 1) == 3.0 and red.intergreen_s(1, 0) == 5.0
 
 
 def test_the_loader_reads_a_crossing_red_as_its_clearance_only_when_named(midblock, tmp_path):
