@@ -469,7 +469,64 @@ def load_intersection(path: str | Path) -> Intersection:
         raise JunctionError(str(p), "-", f"cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise JunctionError(str(p), "-", f"malformed TOML: {exc}") from None
-    return parse_intersection(raw, str(p))
+    return checked_max_red(parse_intersection(raw, str(p)), str(p))
+
+
+def checked_max_red(j: Intersection, path: str) -> Intersection:
+    """`j` of the file at `path`, once every phase is known to be one a plan can run within `max_red_s`.
+
+    A phase keeps every movement it does not serve red for its minimum green plus the red on either
+    side (_reds_past_max; yellow counts as red, as the safety gate counts it), whatever the plan. Where
+    that exceeds `max_red_s`, no plan that runs the phase keeps it: every plan, where the phase is the
+    only one serving some movement; else webster and scats refuse the junction at start, while the
+    acyclic gate still commands the phase (its deadlines are those of the movements waiting, not of the
+    ones it turns red) and breaks `max_red_s` without a word. So the file is refused either way:
+    JunctionError naming the file, the junction and the field. Lower the phase's min_green_s or raise
+    max_red_s."""
+    for k, red_id, red_s in _reds_past_max(j):
+        others = set().union(*(j.served_movements(p) for p in range(len(j.phases)) if p != k))
+        only = [m for m in j.served_movements(k) if m not in others]
+        why = (
+            f"junction {j.id}: {j.max_red_s:g} s cannot be kept: phase {k} keeps movement {red_id} red at least "
+            f"{red_s:g} s (its min_green_s {j.phases[k].min_green_s:g} s and the red on either side)"
+        )
+        runs = f"every plan runs phase {k}, the only one serving {only[0]}" if only else f"no plan may run phase {k}"
+        raise JunctionError(path, "max_red_s", f"{why}: {runs}")
+    return j
+
+
+def _reds_past_max(j: Intersection) -> list[tuple[int, str, float]]:
+    """Per phase whose shortest run keeps a movement red past `j.max_red_s`: (phase, the movement kept red
+    longest, its red in seconds). A lower bound over every plan: the phase's min green, and on each side
+    the intergreen to or from the neighbouring phase, plus that phase's min green where it too keeps the
+    movement red; the neighbour that gives the least."""
+    n, out = len(j.phases), []
+    served = [set(j.served_movements(k)) for k in range(n)]
+    for k, phase in enumerate(j.phases):
+        if n < 2:
+            break
+        worst = max(
+            (
+                (_side_s(j, served, k, m.id, True) + phase.min_green_s + _side_s(j, served, k, m.id, False), m.id)
+                for m in j.movements
+                if m.id not in served[k]
+            ),
+            default=None,
+        )
+        if worst is not None and worst[0] > j.max_red_s + 1e-9:
+            out.append((k, worst[1], worst[0]))
+    return out
+
+
+def _side_s(j: Intersection, served: list[set[str]], k: int, m_id: str, into: bool) -> float:
+    """The least red `m_id` sees on one side of phase k (into it or out of it): the intergreen, plus the
+    neighbouring phase's min green where that phase keeps it red too."""
+    return min(
+        (j.intergreen_s(p, k) if into else j.intergreen_s(k, p))
+        + (0.0 if m_id in served[p] else j.phases[p].min_green_s)
+        for p in range(len(j.phases))
+        if p != k
+    )
 
 
 def load_intersections(folder: str | Path) -> dict[str, Intersection]:
@@ -490,7 +547,8 @@ def intersections_from_tables(files: Sequence[tuple[Path, dict[str, Any]]]) -> d
     (file name) order."""
     ordered = sorted(files, key=lambda f: f[0])
     return _with_known_neighbours(
-        (parse_intersection(table, str(fp)) for fp, table in ordered), [str(fp) for fp, _ in ordered]
+        (checked_max_red(parse_intersection(table, str(fp)), str(fp)) for fp, table in ordered),
+        [str(fp) for fp, _ in ordered],
     )
 
 
