@@ -25,6 +25,7 @@ from controller.core.estimation import ADVANCE_UNDERCOUNT_MODES, DEFAULT_VEHICLE
 from controller.core.harm import HarmParams
 from controller.core.override import OperatorParams
 from controller.core.params import MaxPressureParams, ScatsParams, ScheduleParams, WebsterParams
+from controller.core.policies import REGISTRY
 from controller.core.validation import ValidationParams
 from controller.errors import ConfigError
 
@@ -378,6 +379,8 @@ def _value(want: Any, value: Any, path: str, field_name: str) -> Any:
         raise ConfigError(path, field_name, f"must be a string, got {value!r}")
     if want == tuple[str, ...]:
         return _names(value, path, field_name)
+    if want == dict[str, list[str]]:
+        return _lists_of_names(value, path, field_name)
     if want in (int, float):
         if field_name in _POSITIVE and value <= 0:
             raise ConfigError(path, field_name, f"must be > 0, got {value}")
@@ -398,6 +401,17 @@ def _names(value: Any, path: str, field_name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
         raise ConfigError(path, field_name, f"must be a list of file names, got {value!r}")
     return tuple(n.strip() for n in value)
+
+
+def _lists_of_names(value: Any, path: str, field_name: str) -> dict[str, list[str]]:
+    """A table of lists of names (`[regions.named]`: region -> junction ids), its shape only: what
+    the names must be is checked where they are known (controller/regions.py)."""
+    if not isinstance(value, dict):
+        raise ConfigError(path, field_name, f"must be a table of lists of names, got {value!r}")
+    for key, names in value.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(path, f"{field_name}.{key}", f"must be a list of names, got {names!r}")
+    return value
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -531,7 +545,12 @@ def _check_names(cfg: Config, source: str) -> None:
 
 
 def _check_service(service: ServiceConfig, source: str) -> None:
-    """[service]'s bounds beyond the signs (_section): ConfigError naming `source` and the field."""
+    """[service]'s bounds beyond the signs (_section): ConfigError naming `source` and the field. An
+    unknown policy was named only when `run` built its service (after the broker's credentials and the
+    junctions were read), and only there."""
+    if service.policy not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise ConfigError(source, "service.policy", f"unknown policy {service.policy!r}; known: {known}")
     for key in ("tick_delay_s", "tick_wait_max_s"):
         if not getattr(service, key) < 1.0:  # the next second's messages would be in before its tick
             raise ConfigError(
