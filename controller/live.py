@@ -767,11 +767,11 @@ class ServiceNode:
         """The first (usually the only) page of junction_table_pages()."""
         return self.junction_table_pages()[0]
 
-    def junction_table_pages(self) -> list[bytes]:
+    def junction_table_pages(self: PagedTableSource) -> list[bytes]:
         """The table of this node's junctions now (docs/mqtt.md), in pages (table_build)."""
         return table_pages(self.table_snapshot(), self.table_page_bytes)
 
-    def table_snapshot(self) -> TableSnapshot:
+    def table_snapshot(self: TableSource) -> TableSnapshot:
         """What the junction table shows now: the table of a later build is this one's."""
         svc = self.service
         head = {"v": MESSAGE_VERSION, "instance": self.instance, "t": self.now_s, "policy": self.policy_in_force()}
@@ -870,6 +870,26 @@ class ServiceNode:
             "tick_p50_ms": round(1000 * statistics.median(ticks), 2) if ticks else None,
             "tick_p99_ms": round(1000 * percentile(ticks, 99), 2) if ticks else None,
         }
+
+
+class TableSource(Protocol):
+    """What ServiceNode.table_snapshot reads of its node (a stand-in without a connection passes for
+    one: sim/bench_tick.py times the table that way)."""
+
+    service: ControllerService
+    desk: OperatorDesk | None
+    instance: str
+    now_s: float
+
+    def policy_in_force(self) -> str: ...
+
+
+class PagedTableSource(TableSource, Protocol):
+    """What ServiceNode.junction_table_pages reads of its node: its snapshot and its page size."""
+
+    table_page_bytes: int
+
+    def table_snapshot(self: TableSource) -> TableSnapshot: ...
 
 
 class Ticked(Protocol):

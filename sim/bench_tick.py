@@ -42,7 +42,6 @@ loaded machine disturbs least; compare trees only inside one interleaved run.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import statistics
@@ -57,7 +56,10 @@ from typing import TYPE_CHECKING, Any
 from sim.timers import Timers
 
 if TYPE_CHECKING:
+    from controller.live import TableSnapshot
     from controller.model import SignalStatus
+    from controller.operators import OperatorDesk
+    from controller.service import ControllerService
 
 HERE = Path(__file__).resolve().parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,29 +157,35 @@ def run_one(
 
 
 class _TableNode:
-    """What ServiceNode.junction_table_pages reads of its node, without a connection: the service,
-    no operators' desk, the policy, the service time and live's page size; `cpu`: the timers' totals,
-    where time_pages adds the table's thread CPU under "table"."""
+    """What ServiceNode.junction_table_pages reads of its node (live.PagedTableSource), without a
+    connection: the service, no operators' desk, the policy, the service time and live's page size;
+    `cpu`: the timers' totals, where time_pages adds the table's thread CPU under "table"."""
 
-    def __init__(self, service: Any, policy: str, cpu: dict[str, float]) -> None:
-        self.service, self.desk, self.now_s, self.instance = service, None, 0.0, "bench"
-        self.policy, self.cpu = policy, cpu
+    def __init__(self, service: ControllerService, policy: str, cpu: dict[str, float]) -> None:
         from controller.live import ServiceNode
 
-        self.table_page_bytes = ServiceNode.table_page_bytes
-        self._pages = ServiceNode.junction_table_pages
-        if hasattr(ServiceNode, "table_snapshot"):  # (a tree from before session 52 has none)
-            self.table_snapshot = functools.partial(ServiceNode.table_snapshot, self)
+        self.service, self.now_s, self.instance = service, 0.0, "bench"
+        self.desk: OperatorDesk | None = None
+        self.policy, self.cpu = policy, cpu
+        self.table_page_bytes: int = ServiceNode.table_page_bytes
         cpu["table"] = 0.0
 
     def policy_in_force(self) -> str:
         return self.policy
 
+    def table_snapshot(self) -> TableSnapshot:
+        """ServiceNode's, on this node (a tree from before session 52 has none, and its pages do not ask)."""
+        from controller.live import ServiceNode
+
+        return ServiceNode.table_snapshot(self)
+
     def time_pages(self, now_s: float) -> list[bytes]:
         """Every page of the table at `now_s`, its thread CPU added to cpu["table"]."""
+        from controller.live import ServiceNode
+
         self.now_s = now_s
         c0 = time.thread_time()
-        pages: list[bytes] = self._pages(self)
+        pages = ServiceNode.junction_table_pages(self)
         self.cpu["table"] += time.thread_time() - c0
         return pages
 
