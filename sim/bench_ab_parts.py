@@ -22,10 +22,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 from prometheus_client import CollectorRegistry
 
@@ -35,7 +37,25 @@ from controller.core import safety as safety_mine
 from controller.core import step as step_mine
 from controller.core.policies import make_policy
 
+if TYPE_CHECKING:
+    from controller.adapters.metrics import ServiceMetrics
+    from controller.core.estimation import Layout
+    from controller.core.safety import GateOutcome
+    from controller.core.step import Core, CoreState, JunctionState, TickResult
+    from controller.model import Intersection, SignalStatus
+
 ROOT = Path(__file__).resolve().parents[1]
+Junctions = Mapping[str, "Intersection"]
+
+
+@contextmanager
+def recording(*patches: tuple[object, str, object]) -> Iterator[None]:
+    """Each (owner: a class or module, name, new function) patched in for the block and put back on
+    the way out, whatever happens (unittest.mock.patch.object): the A/B scripts record a run's calls so."""
+    with ExitStack() as stack:
+        for owner, name, new in patches:
+            stack.enter_context(mock.patch.object(owner, name, new))
+        yield
 
 
 def _load(name: str, path: Path) -> ModuleType:
@@ -55,7 +75,7 @@ class Recorded:
         self.gate: list[tuple[Any, ...]] = []
         self.red: list[tuple[Any, ...]] = []
         self.ticks: list[tuple[Any, ...]] = []
-        self.junctions: Any = None
+        self.junctions: Junctions = {}
 
     def record(self, cfg: Config) -> None:
         from sim.simulate import SimulateRequest, run
@@ -64,29 +84,29 @@ class Recorded:
         gate, tick, init = core._gate, metrics.tick_done, metrics.__init__
         rec = self
 
-        def rec_gate(self: Any, jid: str, lay: Any, js: Any, *rest: Any) -> Any:
+        def rec_gate(self: Core, jid: str, lay: Layout, js: JunctionState, *rest: Any) -> GateOutcome | None:
             rec.gate.append((jid, lay, step_mine._evolve(js, estimate=None, harm=None, policy_state=None), *rest[:3]))
             return gate(self, jid, lay, js, *rest)
 
-        def rec_red(*a: Any) -> Any:
-            rec.red.append(a)
-            return red(*a)
+        def rec_red(
+            served: tuple[tuple[int, ...], ...], status: SignalStatus | None, prev: tuple[float, ...], now_s: float
+        ) -> tuple[float, ...]:
+            rec.red.append((served, status, prev, now_s))
+            return red(served, status, prev, now_s)
 
-        def rec_tick(self: Any, *a: Any) -> Any:
-            rec.ticks.append(a)
-            return tick(self, *a)
+        def rec_tick(self: ServiceMetrics, state: CoreState, result: TickResult, now_s: float, dur_s: float) -> None:
+            rec.ticks.append((state, result, now_s, dur_s))
+            tick(self, state, result, now_s, dur_s)
 
-        def rec_init(self: Any, registry: Any, junctions: Any, cfg: Any, **kw: Any) -> None:
-            rec.junctions = junctions
-            init(self, registry, junctions, cfg, **kw)
+        def rec_init(self: ServiceMetrics, reg: CollectorRegistry, js: Junctions, cfg: Config, **kw: Any) -> None:
+            rec.junctions = js
+            init(self, reg, js, cfg, **kw)
 
-        core._gate, step_mine._red_since, metrics.tick_done, metrics.__init__ = rec_gate, rec_red, rec_tick, rec_init
-        try:
+        patches = ((core, "_gate", rec_gate), (step_mine, "_red_since", rec_red), (metrics, "tick_done", rec_tick))
+        with recording(*patches, (metrics, "__init__", rec_init)):
             sumocfg = ROOT / "sim/scenarios/city/city.sumocfg"
             req = SimulateRequest(sumocfg, Path(tempfile.mkdtemp()), "adaptive", ("--seed", "1", "--end", "900"))
             run(req, cfg, progress=lambda _line: None)
-        finally:
-            core._gate, step_mine._red_since, metrics.tick_done, metrics.__init__ = gate, red, tick, init
 
 
 def _core(mod: ModuleType, memo: type, cfg: Config) -> Any:
@@ -100,7 +120,7 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
     """Per part, a block that runs it over the recorded inputs with `which` code; (CPU s, output)."""
     safety_base = _load("safety_base", base / "controller/core/safety.py")
     step_base = _load("step_base", base / "controller/core/step.py")
-    step_base.gate_phase, step_base.gate_cycle = safety_base.gate_phase, safety_base.gate_cycle
+    vars(step_base).update(gate_phase=safety_base.gate_phase, gate_cycle=safety_base.gate_cycle)  # the base's gate
     metrics_base = _load("metrics_base", base / "controller/adapters/metrics.py")
     steps = {"base": step_base, "mine": step_mine}
     cores = {"base": _core(step_base, safety_base.GateMemo, cfg), "mine": _core(step_mine, safety_mine.GateMemo, cfg)}
@@ -127,10 +147,12 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
         mod = metrics_base if which == "base" else metrics_mine
         m = mod.ServiceMetrics(CollectorRegistry(), rec.junctions, cfg)
         if not refresh:  # the refresh's bookkeeping only, the same for both
-            m._refresh = lambda due, now_s: [
-                setattr(j, "next_update_s", max(j.next_update_s + m.params.update_s, now_s + 1e-9)) for _i, j, _s in due
-            ]
-            m._network = lambda now_s: None
+
+            def bookkeeping(due: list[tuple[Any, Any, Any]], now_s: float) -> None:
+                for _i, j, _s in due:
+                    j.next_update_s = max(j.next_update_s + m.params.update_s, now_s + 1e-9)
+
+            m._refresh, m._network = bookkeeping, lambda now_s: None
         t0 = time.process_time()
         for a in rec.ticks:
             m.tick_done(*a)
