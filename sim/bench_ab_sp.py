@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -37,7 +37,14 @@ from controller.adapters import metrics as metrics_mine
 from controller.config import Config, load_config
 from sim import field as field_mine
 from sim import roadside as roadside_mine
-from sim.bench_ab_parts import _load, compare
+from sim.bench_ab_parts import _load, compare, recording
+
+if TYPE_CHECKING:
+    from controller.adapters.metrics import ServiceMetrics
+    from controller.core.step import CoreState, TickResult
+    from controller.model import Command
+    from sim.field import SumoField
+    from sim.roadside import RoadsideController
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL_CLOCK = ("tsc_tick_duration_seconds", "tsc_metrics_update_seconds")
@@ -59,42 +66,38 @@ class Recorded:
         from sim.simulate import SimulateRequest, run
 
         rc_cls, sf_cls, sm_cls = roadside_mine.RoadsideController, field_mine.SumoField, metrics_mine.ServiceMetrics
-        saved = (rc_cls.receive, rc_cls.tick, sf_cls._count_entries, sf_cls._class_of_vehicle, sm_cls.tick_done)
-        receive, tick, count, class_of, tick_done = saved
+        receive, tick, count = rc_cls.receive, rc_cls.tick, sf_cls._count_entries
+        class_of, tick_done = sf_cls._class_of_vehicle, sm_cls.tick_done
         rec = self
 
-        def rec_receive(self: Any, cmd: Any, now_s: float, epoch: int = 0) -> str:
+        def rec_receive(self: RoadsideController, cmd: Command, now_s: float, epoch: int = 0) -> str:
             rec.roadside.setdefault(self.j.id, []).append(("receive", cmd, now_s, epoch))
             return receive(self, cmd, now_s, epoch)
 
-        def rec_tick(self: Any, now_s: float, phase: int | None, spent_s: float) -> str | None:
+        def rec_tick(self: RoadsideController, now_s: float, phase: int | None, spent_s: float) -> str | None:
             rec.junctions[self.j.id] = self.j
             rec.roadside.setdefault(self.j.id, []).append(("tick", now_s, phase, spent_s))
             return tick(self, now_s, phase, spent_s)
 
-        def rec_count(self: Any, hits: list[tuple[int, tuple[str, ...]]]) -> Any:
+        def rec_count(self: SumoField, hits: list[tuple[int, tuple[str, ...]]]) -> Any:
             if not rec.loops:
                 owner = {id(c): jid for jid, c in self.crossed.items()}
                 rec.loops = tuple((did, stop, owner[id(c)]) for did, stop, c in self._loops)
             rec.hits.append(list(hits))
             return count(self, hits)
 
-        def rec_class(self: Any, vid: str, detector: str) -> str:
+        def rec_class(self: SumoField, vid: str, detector: str) -> str:
             cls = rec.classes[vid] = class_of(self, vid, detector)
             return cls
 
-        def rec_tick_done(self: Any, state: Any, result: Any, now_s: float, duration_s: float) -> None:
-            rec.ticks.append((state, result, now_s, duration_s))
-            tick_done(self, state, result, now_s, duration_s)
+        def rec_tick_done(self: ServiceMetrics, state: CoreState, result: TickResult, now_s: float, d_s: float) -> None:
+            rec.ticks.append((state, result, now_s, d_s))
+            tick_done(self, state, result, now_s, d_s)
 
-        rc_cls.receive, rc_cls.tick = rec_receive, rec_tick
-        sf_cls._count_entries, sf_cls._class_of_vehicle, sm_cls.tick_done = rec_count, rec_class, rec_tick_done
-        try:
+        patches = ((rc_cls, "receive", rec_receive), (rc_cls, "tick", rec_tick), (sf_cls, "_count_entries", rec_count))
+        with recording(*patches, (sf_cls, "_class_of_vehicle", rec_class), (sm_cls, "tick_done", rec_tick_done)):
             req = SimulateRequest(sumocfg, Path(tempfile.mkdtemp()), policy, ("--seed", "1", "--end", str(end_s)))
             run(req, cfg, progress=lambda _line: None)
-        finally:
-            rc_cls.receive, rc_cls.tick = saved[0], saved[1]
-            sf_cls._count_entries, sf_cls._class_of_vehicle, sm_cls.tick_done = saved[2], saved[3], saved[4]
 
 
 def _exposition(reg: CollectorRegistry) -> list[str]:
