@@ -21,48 +21,54 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from controller.config import load_config
 from controller.core import feed as feed_mine
 from controller.core import messages as messages_mine
-from sim.bench_ab_parts import _load, compare
+from sim.bench_ab_parts import _load, compare, recording
+
+if TYPE_CHECKING:
+    from controller.model import Command, Intersection, SignalStatus
+    from sim.field import SumoField
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def record(sumocfg: Path, policy: str, end_s: int) -> tuple[list[tuple[Any, int | None]], dict, list[Any]]:
+def record(
+    sumocfg: Path, policy: str, end_s: int
+) -> tuple[list[tuple[SignalStatus, int | None]], dict[str, Intersection], list[Command]]:
     """Every status the field sent in one run, as (SignalStatus, epoch), the junction models and
     the commands the field received."""
+    from controller.core.messages import status_body as body_of
     from sim import field
     from sim.simulate import SimulateRequest, run
 
-    sent: list[tuple[Any, int | None]] = []
-    junctions: dict = {}
-    plans: list[Any] = []
-    body_of = field.status_body
+    sent: list[tuple[SignalStatus, int | None]] = []
+    junctions: dict[str, Intersection] = {}
+    plans: list[Command] = []
 
-    def rec_body(status: Any, epoch: int | None = None) -> dict:
+    def rec_body(status: SignalStatus, epoch: int | None = None) -> dict[str, Any]:
         sent.append((status, epoch))
         return body_of(status, epoch)
 
     init, receive = field.SumoField.__init__, field.SumoField.receive
 
-    def rec_init(self: Any, api: Any, js: Any, *a: Any, **kw: Any) -> None:
+    def rec_init(self: SumoField, api: ModuleType, js: Mapping[str, Intersection], *a: Any, **kw: Any) -> None:
         junctions.update(js)
         init(self, api, js, *a, **kw)
 
-    def rec_receive(self: Any, cmd: Any, t_s: float) -> str:
+    def rec_receive(self: SumoField, cmd: Command, t_s: float) -> str:
         plans.append(cmd)
         return receive(self, cmd, t_s)
 
-    field.status_body, field.SumoField.__init__, field.SumoField.receive = rec_body, rec_init, rec_receive
-    try:
+    sf = field.SumoField
+    with recording((field, "status_body", rec_body), (sf, "__init__", rec_init), (sf, "receive", rec_receive)):
         req = SimulateRequest(sumocfg, Path(tempfile.mkdtemp()), policy, ("--seed", "1", "--end", str(end_s)))
         run(req, load_config(ROOT / "config.toml"), progress=lambda _line: None)
-    finally:
-        field.status_body, field.SumoField.__init__, field.SumoField.receive = body_of, init, receive
     return sent, junctions, plans
 
 
