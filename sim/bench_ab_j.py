@@ -22,12 +22,20 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.config import Config, load_config
 from controller.core import step as step_mine
 from controller.core.policies import max_pressure as mp_mine
-from sim.bench_ab_parts import _load, compare
+from sim.bench_ab_parts import _load, compare, recording
+
+if TYPE_CHECKING:
+    from controller.core.estimation import Estimate, Layout
+    from controller.core.messages import Signer
+    from controller.core.network import NetworkView
+    from controller.core.policies.max_pressure import MaxPressurePolicy, MaxPressureState
+    from controller.core.safety import SignalView
+    from controller.model import Command, PhaseWish, SignalStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,40 +45,50 @@ class Recorded:
 
     def __init__(self) -> None:
         self.decide: dict[str, list[tuple[Any, ...]]] = {}
-        self.layouts: dict[str, Any] = {}
+        self.layouts: dict[str, Layout] = {}
         self.views: list[tuple[Any, ...]] = []
         self.plans: list[bytes] = []
 
     def record(self, cfg: Config, end_s: int) -> None:
         import controller.service as service_mod
+        from controller.core.messages import encode_command as encode  # as controller.service imports it
         from sim.simulate import SimulateRequest, run
 
         pol, decide, view = mp_mine.MaxPressurePolicy, mp_mine.MaxPressurePolicy.decide, step_mine._view
-        encode = service_mod.encode_command  # the in-process loop no longer decodes: the payloads encoded
         rec = self
 
-        def rec_decide(self: Any, state: Any, lay: Any, est: Any, signal: Any, now_s: float, net: Any = None) -> Any:
+        def rec_decide(
+            self: MaxPressurePolicy,
+            state: MaxPressureState,
+            lay: Layout,
+            est: Estimate,
+            signal: SignalView | None,
+            now_s: float,
+            net: NetworkView | None = None,
+        ) -> tuple[MaxPressureState, PhaseWish | None]:
             jid = lay.junction.id
             rec.layouts[jid] = lay
             rec.decide.setdefault(jid, []).append((est, signal, now_s))
             return decide(self, state, lay, est, signal, now_s, net)
 
-        def rec_encode(*a: Any, **k: Any) -> bytes:
-            payload = encode(*a, **k)
+        def rec_encode(cmd: Command, epoch: int = 0, signer: Signer | None = None) -> bytes:
+            payload = encode(cmd, epoch, signer)  # the in-process loop no longer decodes: the payloads encoded
             rec.plans.append(payload)
             return payload
 
-        def rec_view(*a: Any) -> Any:
-            rec.views.append(a)
-            return view(*a)
+        def rec_view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
+            rec.views.append((status, red_since, now_s))
+            return view(status, red_since, now_s)
 
-        pol.decide, service_mod.encode_command, step_mine._view = rec_decide, rec_encode, rec_view
-        try:
+        patches = (
+            (pol, "decide", rec_decide),
+            (service_mod, "encode_command", rec_encode),
+            (step_mine, "_view", rec_view),
+        )
+        with recording(*patches):
             sumocfg = ROOT / "sim/scenarios/city/city.sumocfg"
             req = SimulateRequest(sumocfg, Path(tempfile.mkdtemp()), "adaptive", ("--seed", "1", "--end", str(end_s)))
             run(req, cfg, progress=lambda _line: None)
-        finally:
-            pol.decide, service_mod.encode_command, step_mine._view = decide, encode, view
 
 
 def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], tuple[float, Any]]]:
