@@ -343,6 +343,24 @@ def feed_routes(topics: Topics, junctions: Iterable[str]) -> dict[bytes, tuple[s
     return {topics.junction(j, kind).encode(): (kind, j) for j in junctions for kind in ("detectors", "status")}
 
 
+Received = tuple[str, str, bytes]  # an inbox's item: (kind, junction, payload)
+
+
+class Inbox(Protocol):
+    """A node's inbox: the network thread puts what came in, the tick's thread takes it (a
+    queue.SimpleQueue; sim/bench_mqtt.py puts one in front of it that notes arrivals)."""
+
+    def put(self, item: Received) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Received: ...
+
+    def get_nowait(self) -> Received: ...
+
+    def empty(self) -> bool: ...
+
+    def qsize(self) -> int: ...
+
+
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
     heartbeat (with a Last Will saying "offline") out.
@@ -418,7 +436,7 @@ class ServiceNode:
         self.lockstep, self.region = lockstep, region
         # lockstep: the field's packed seconds; a region's node reads its region's pack alone (sim/mqtt_run.py)
         self._packed_topic = self.topics.packed_detectors if region is None else self.topics.packed_detectors_of(region)
-        self.inbox: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        self.inbox: Inbox = queue.SimpleQueue[Received]()
         self.sent: list[tuple[str, int]] = []  # (junction, seq) of the plans of the last tick
         self.unrouted = 0  # messages on topics we did not ask for
         self.tick_durations_s, self.drain_durations_s = deque[float](maxlen=3600), deque[float](maxlen=3600)

@@ -103,22 +103,37 @@ import tempfile
 import threading
 import time
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from controller.adapters.compile_cache import warm_up
 from controller.adapters.mqtt import MqttClient, MqttSettings, Topics
 from controller.adapters.mqtt_pump import MqttPump
 from controller.config import Config, RegionsConfig, ServiceConfig, with_section
+from controller.core.feedbatch import Read
 from controller.core.messages import encode_detector_message
 from controller.core.params import WebsterParams
 from controller.errors import ConfigError
 from controller.junctions import load_intersections
-from controller.live import ScaledClock, ServiceNode, freeze_heap, percentile, run_lockstep, run_realtime, tick_start
+from controller.live import (
+    Inbox,
+    Received,
+    ScaledClock,
+    ServiceNode,
+    freeze_heap,
+    percentile,
+    run_lockstep,
+    run_realtime,
+    tick_start,
+)
 from controller.model import Intersection
 from controller.regions import Region, plan_regions
 from sim.msg_rate import END, receive_rate
+
+if TYPE_CHECKING:
+    from sim.broker import Broker
 
 SITE = "bench"
 NETWORK_HELP = (
@@ -185,7 +200,7 @@ def message_parts(jid: str, detector_ids: list[str], k: int) -> tuple[bytes, byt
 
 
 # -- the field process ------------------------------------------------------------------------
-def spawned_settings(spec: dict, client_id: str) -> MqttSettings:
+def spawned_settings(spec: dict[str, Any], client_id: str) -> MqttSettings:
     """The bench user's connection in a spawned process (feeder, controller): the broker's host,
     port and password from `spec`, a clean session, up to 1,000 QoS 1 messages in flight."""
     return MqttSettings(
@@ -199,7 +214,7 @@ def spawned_settings(spec: dict, client_id: str) -> MqttSettings:
     )
 
 
-def feeder(spec: dict) -> None:
+def feeder(spec: dict[str, Any]) -> None:
     """Runs in its own process: publishes what `spec` says, prints JSON lines of send times. The
     paced feed goes out on spec["connections"] connections (junction k on connection k mod C, the
     clock messages on the first), each with its own QoS 1 window, served by the feeder's one
@@ -221,7 +236,9 @@ def feeder(spec: dict) -> None:
         n, dets = spec["n"], spec["detectors"]
         parts = [message_parts(junction_id(k), dets, k) for k in range(n)]
         det_topics = [topics.detectors(junction_id(k)) for k in range(n)]
-        handed: dict[str, tuple[float, array]] = {}  # t -> (sent_wall, when each message was handed to the client)
+        handed: dict[
+            str, tuple[float, array[float]]
+        ] = {}  # t -> (sent_wall, when each message was handed to the client)
         joined = _JoinedWriter(spec) if spec.get("write") == "joined" else None
         statuses = _Statuses(spec, topics) if spec.get("statuses") else None
         t0 = _first_second(spec)
@@ -257,7 +274,7 @@ def feeder(spec: dict) -> None:
         c.close()
 
 
-def _first_second(spec: dict) -> float:
+def _first_second(spec: dict[str, Any]) -> float:
     """The feed's first second: spec["t0"], or when it has none (start_paced_feeder), the one the bench sends once
     this feeder says it is ready."""
     if spec.get("t0") is not None:
@@ -267,7 +284,11 @@ def _first_second(spec: dict) -> float:
 
 
 def _feed_end(
-    client: MqttClient, clock_topic: str, last_t: float, handed: dict[str, tuple[float, array]], pump: MqttPump | None
+    client: MqttClient,
+    clock_topic: str,
+    last_t: float,
+    handed: dict[str, tuple[float, array[float]]],
+    pump: MqttPump | None,
 ) -> None:
     """The paced feed's end: its end clock message, then each message's send offset (ms from its second's sent_wall)
     printed, after the feed (not to delay its clock messages) and FEEDER_END_AFTER_S after the last second: built and
@@ -279,7 +300,7 @@ def _feed_end(
     print(json.dumps({"handed": offsets}), flush=True)
 
 
-def _raw(client: MqttClient, spec: dict, topics: Topics) -> None:
+def _raw(client: MqttClient, spec: dict[str, Any], topics: Topics) -> None:
     """The raw rate's feed: spec["count"] QoS 0 messages of spec["size"] bytes as fast as paho takes them, then END."""
     payload, topic = b"x" * spec["size"], f"{topics.root}/raw"
     for _ in range(spec["count"]):
@@ -329,9 +350,9 @@ PIN_HELP = (
 )
 
 
-def mode_pumped(spec: dict) -> bool:
+def mode_pumped(spec: dict[str, Any]) -> bool:
     """The feeder's connections served by its own thread: the paced feed, unless spec["pump"] is False."""
-    return spec["mode"] == "paced" and spec.get("pump", True)
+    return spec["mode"] == "paced" and bool(spec.get("pump", True))
 
 
 def _until(t: float, pump: MqttPump | None) -> None:
@@ -343,7 +364,7 @@ def _until(t: float, pump: MqttPump | None) -> None:
         time.sleep(min(0.01, t - time.time()) if t > time.time() else 0)
 
 
-def _clock(spec: dict, t: float, statuses: bool) -> bytes:
+def _clock(spec: dict[str, Any], t: float, statuses: bool) -> bytes:
     """The lockstep clock message of second t: the detector messages (and statuses) sent, per region too."""
     n = spec["n"]
     m = n if statuses else 0
@@ -359,7 +380,7 @@ class _Statuses:
     `status_at` (its own program, each phase 10 s, the last second an intergreen, the junctions
     staggered by 3 s), encoded by controller/core/messages.py's `encode_status`."""
 
-    def __init__(self, spec: dict, topics: Topics) -> None:
+    def __init__(self, spec: dict[str, Any], topics: Topics) -> None:
         from controller.core.messages import encode_status
         from sim.bench_tick import status_at
 
@@ -381,7 +402,7 @@ class _JoinedWriter:
 
     CHUNK_BYTES = 65536
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any]) -> None:
         import socket
 
         self.sock = socket.create_connection((spec["host"], spec["port"]))
@@ -395,7 +416,7 @@ class _JoinedWriter:
         if ack[:2] != b"\x20\x02" or ack[3:4] != b"\x00":
             raise RuntimeError(f"bench feeder: the broker refused the joined connection: {ack!r}")
 
-    def send(self, messages: list[tuple[str, bytes]], at: array) -> None:
+    def send(self, messages: list[tuple[str, bytes]], at: array[float]) -> None:
         """Write the messages as QoS 0 PUBLISH packets; `at` gets, for each, when its chunk was written."""
         chunk: list[bytes] = []
         size = 0
@@ -409,7 +430,7 @@ class _JoinedWriter:
                 chunk, size = [], 0
         self._flush(chunk, at)
 
-    def _flush(self, chunk: list[bytes], at: array) -> None:
+    def _flush(self, chunk: list[bytes], at: array[float]) -> None:
         if chunk:
             self.sock.sendall(b"".join(chunk))
             at.extend([time.time()] * len(chunk))
@@ -425,31 +446,31 @@ def _remaining(n: int) -> bytes:
             return bytes(out)
 
 
-def start_feeder(broker, spec: dict, more: bool = False) -> subprocess.Popen:
+def start_feeder(broker: Broker, spec: dict[str, Any], more: bool = False) -> subprocess.Popen[str]:
     return _spawn(
         "--feeder", {"host": broker.host, "port": broker.port, "password": broker.users[BENCH_USER], **spec}, more
     )
 
 
-def start_paced_feeder(broker, spec: dict) -> tuple[subprocess.Popen, float]:
+def start_paced_feeder(broker: Broker, spec: dict[str, Any]) -> tuple[subprocess.Popen[str], float]:
     """The paced feeder started and, once it is ready (connected, its messages built), told its first second t0,
     the next whole second but one; returns it and t0. Before session 54 t0 was set before the feeder started,
     and its start (Python, 5,000 junctions' messages built, the connections: 1-3 s at load) could pass t0: its
     first seconds then went out late and together, and a controller validated them in one tick, which the run's
     window (from t0 + 2) could take in: that tick was the whole run's validate p99 (T, session 54)."""
     feed = start_feeder(broker, spec, more=True)
-    ready = feed.stdout.readline() if feed.stdout is not None else ""
+    ready = _pipe(feed.stdout).readline()
     if "ready" not in ready:
         raise RuntimeError(f"the feeder did not start: {ready!r}")
     t0 = float(int(time.time()) + 2)
-    assert feed.stdin is not None
-    feed.stdin.write(json.dumps({"t0": t0}) + "\n")
-    feed.stdin.close()
+    stdin = _pipe(feed.stdin)
+    stdin.write(json.dumps({"t0": t0}) + "\n")
+    stdin.close()
     return feed, t0
 
 
 # -- measurements -----------------------------------------------------------------------------
-def raw_rate(broker, size: int, count: int, cpus: list[int] | None = None) -> dict:
+def raw_rate(broker: Broker, size: int, count: int, cpus: list[int] | None = None) -> dict[str, Any]:
     """Mosquitto's loopback rate: `count` QoS 0 messages of `size` bytes from the feeder process (on `cpus`)."""
     sub = MqttSettings(broker.host, broker.port, BENCH_USER, broker.users[BENCH_USER], "raw-sub", session_expiry_s=0)
     spec = {"mode": "raw", "size": size, "count": count, "cpus": cpus}
@@ -473,19 +494,19 @@ def service_given(tick_delay_s: float | None, tick_wait_max_s: float | None) -> 
     return {key: value for key, value in given.items() if value is not None}
 
 
-def new_node(broker, junctions, start_s: float, lockstep: bool) -> ServiceNode:
+def new_node(broker: Broker, junctions: dict[str, Intersection], start_s: float, lockstep: bool) -> ServiceNode:
     settings = broker.settings("controller", client_id=f"ctl-{len(junctions)}-{lockstep}", session_expiry_s=0)
     return ServiceNode(bench_cfg(), junctions, settings, start_s=start_s, lockstep=lockstep).start()
 
 
 def ingest_rate(
-    broker,
-    junctions: dict,
+    broker: Broker,
+    junctions: dict[str, Any],
     detectors: list[str],
     rounds: int = 4,
     per_message: bool = False,
     cpus: list[int] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     n = len(junctions)
     # a lockstep node (never ticked here): no operators' desk, no retained junction table (over
     # the broker's 1 MiB message limit at 5,000 junctions: the broker drops the client)
@@ -515,12 +536,12 @@ def ingest_rate(
 
 
 # -- K controller processes ------------------------------------------------------------------
-def bench_regions(junctions: dict, k: int) -> list[Region]:
+def bench_regions(junctions: dict[str, Any], k: int) -> list[Region]:
     cfg = replace(bench_cfg(), regions=RegionsConfig(count=k))  # the partition does not read [webster]
     return list(plan_regions(cfg, junctions).regions)
 
 
-def controller_process(spec: dict) -> None:
+def controller_process(spec: dict[str, Any]) -> None:
     """Runs in its own process: one region's node, in lockstep or live (spec["service"]); prints
     "ready", then its timings."""
     pin(0, spec.get("cpus"))
@@ -555,13 +576,13 @@ def controller_process(spec: dict) -> None:
     _as_told(node, spec, live)
     warm_up(cfg.service.policy)  # as run_controller.py run does
     freeze_heap()
-    validate_s, ticks, plans, begun = _instrument(node)
+    validate_s, ticks, plans, begun, inbox = _instrument(node)
     notes = (_note_collections(), _note_recvs(node)) if spec.get("dump") else ([], [])
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
     try:
         if live:  # as `run` does: a tick every wall second (after the delay), what came in drained
-            run_realtime(node, ScaledClock(), node.inbox.ended, **tick_start(cfg.service))
+            run_realtime(node, ScaledClock(), inbox.ended, **tick_start(cfg.service))
         else:
             run_lockstep(node, threading.Event(), timeout_s=30)
     except Exception as exc:  # report, do not crash the table
@@ -569,18 +590,19 @@ def controller_process(spec: dict) -> None:
     node.close()
     if server is not None:
         server.close()
-    body = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "received": node.service.received, "error": error}
+    body: dict[str, Any] = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "error": error}
+    body["received"] = node.service.received
     body["late_junctions"] = node.late_junctions
     # the heartbeat's junction tables built in the node's idle time, and those built at once in a tick (live.py)
     body["tables"] = [node.tables_in_idle_time, node.tables_at_once]
     body["gc"] = [node.collector.in_idle_time, node.collector.at_once, *node.collector.collections]  # IdleCollector
     if spec.get("dump"):  # each junction's message received and read, each tick's start (live: its wait's end)
-        body |= {"arrived": node.inbox.by_junction, "begun": begun, "read_at": node.inbox.read_at}
+        body |= {"arrived": inbox.by_junction, "begun": begun, "read_at": inbox.read_at}
         body["collections"], body["recvs"] = notes
     print(json.dumps({**body, "rejected": dict(node.service.rejected)}), flush=True)
 
 
-def _as_told(node: ServiceNode, spec: dict, live: bool) -> None:
+def _as_told(node: ServiceNode, spec: dict[str, Any], live: bool) -> None:
     """A controller's node as the bench's spec says: live, it hears the feed's end (the clock topic); its
     detector messages decoded one by one (--per-message); its garbage collector (--gc)."""
     if live:
@@ -596,7 +618,7 @@ def _note_collections() -> list[list[float]]:
     out: list[list[float]] = []
     main = threading.main_thread()
 
-    def noted(phase: str, info: dict) -> None:
+    def noted(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             out.append([time.time(), 0.0, info["generation"], 0, int(threading.current_thread() is main)])
         elif out:
@@ -621,28 +643,42 @@ def _note_recvs(node: ServiceNode) -> list[list[float]]:
         out.append([a, time.time(), len(data), time.thread_time()])
         return data
 
-    client._sock_recv = noted  # type: ignore[method-assign]
+    _patch(client, "_sock_recv", noted)
     return out
 
 
-def _instrument(node: ServiceNode) -> tuple[dict, dict, dict, dict]:
-    """Time the node's validation per second and its ticks: (t -> seconds validating,
-    t -> [wall start, wall end, plans sent, and at the end: process CPU seconds, CPU seconds of
-    the tick's thread validating so far, and ticking so far, ..., reading detector messages
-    as they arrived so far (ControllerService.read_detector_message, run_lockstep's thread),
-    and of the second's messages, how many were read after its clock message came in and that
-    reading's CPU seconds], t -> [[junction number, wall time its plan was handed to the client], ...])."""
+Plans = dict[float, list[list[float | None]]]  # t -> [[junction number, wall handed, second fed], ...]
+Messages = Sequence[tuple[str | None, bytes]]  # a batch of detector messages: (junction of the topic, payload)
+# _instrument's: per t the seconds validating, the tick's figures, the plans, when the tick began; the inbox
+Instruments = tuple[dict[float, float], dict[float, list[float]], Plans, dict[float, float], "_StampedInbox"]
+
+
+def _patch(obj: object, name: str, new: Callable[..., Any]) -> None:
+    """`obj`'s method `name` replaced on the instance by `new` (the bench's timer round it); AttributeError
+    naming it where `obj` has no such method: a method renamed would otherwise leave the timer uncalled and
+    its figures silently empty."""
+    if not callable(getattr(obj, name, None)):
+        raise AttributeError(f"{type(obj).__name__} has no method {name!r} to time")
+    setattr(obj, name, new)
+
+
+def _instrument(node: ServiceNode) -> Instruments:
+    """Time the node's validation per second and its ticks: (t -> seconds validating, t -> [wall start, wall end,
+    plans sent, and at the end: process CPU seconds, CPU seconds of the tick's thread validating so far, and ticking
+    so far, ..., reading detector messages as they arrived so far (ControllerService.read_detector_message,
+    run_lockstep's thread), and of the second's messages, how many were read after its clock message came in and
+    that reading's CPU seconds], Plans, t -> wall time its tick began (live), the inbox noting arrivals)."""
     validate_s: dict[float, float] = {}
-    ticks: dict[float, list] = {}
-    plans: dict[float, list] = {}
-    fed_t: dict[str, float | None] = {}  # live: each junction's second its last message was fed
+    ticks: dict[float, list[float]] = {}
+    plans: Plans = {}
+    fed_t: dict[str | None, float | None] = {}  # live: each junction's second its last message was fed
     handle, handle_detectors, tick, live_tick = node.handle, node.handle_detectors, node._tick, node.tick
     live_t = [0.0]  # live: the second of the tick under way (its clock reading lies up to a second after it)
-    node.inbox = _StampedInbox(node.inbox)  # type: ignore[assignment]
+    node.inbox = inbox = _StampedInbox(node.inbox)
     cpu = {"validate": 0.0, "tick": 0.0, "publish": 0.0, "read": 0.0}
-    late, plan_walls = _time_reads_and_plans(node, cpu)
+    late, plan_walls = _time_reads_and_plans(node, cpu, inbox)
 
-    def timed(validate, *args):
+    def timed(validate: Callable[..., None], *args: Any) -> None:
         a, c, w = time.perf_counter(), time.thread_time(), time.time()
         validate(*args)
         t = node.service._now_s if node.lockstep else live_t[0]
@@ -650,22 +686,22 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict, dict, dict]:
         validate_wall.setdefault(t, [w, 0.0])[1] = time.time()
         cpu["validate"] += time.thread_time() - c
 
-    def timed_handle(kind, junction, payload):
+    def timed_handle(kind: str, junction: str, payload: bytes) -> None:
         timed(handle, kind, junction, payload)
 
-    def timed_handle_detectors(messages, reads=None):
+    def timed_handle_detectors(messages: Messages, reads: Sequence[Read] | None = None) -> None:
         if not node.lockstep:  # live: which second of each junction a tick takes (lockstep: the tick's own)
             fed_t.update((j, _stamp(payload)) for j, payload in messages)
         timed(handle_detectors, messages, reads)
 
-    def timed_tick(now_s):
+    def timed_tick(now_s: float) -> None:
         a, c, step0, pub0 = time.time(), time.thread_time(), node.service.core_step_s, cpu["publish"]
         plan_walls.clear()
         tick(now_s)
         tick_cpu = time.thread_time() - c
         step_s, pub_s = node.service.core_step_s - step0, cpu["publish"] - pub0
         cpu["tick"] += tick_cpu
-        arrived = node.inbox.arrivals.get(now_s, [a, a, a, 0])
+        arrived = inbox.arrivals.get(now_s, [a, a, a, 0])
         v = validate_wall.get(now_s, [a, a])
         ticks[now_s] = [a, time.time(), len(node.sent), time.process_time(), cpu["validate"], cpu["tick"]]
         # the second's timeline: first and last arrival, mean arrival, validation start and end, tick CPU
@@ -675,48 +711,51 @@ def _instrument(node: ServiceNode) -> tuple[dict, dict, dict, dict]:
         plans[now_s] = [[int(j[1:]), w, fed_t.get(j, now_s)] for (j, _), w in zip(node.sent, plan_walls)]
         plan_walls.clear()
 
-    def noted_tick(now_s, clock_s=None):
+    def noted_tick(now_s: float, clock_s: float | None = None) -> None:
         live_t[0] = now_s
         begun[now_s] = time.time()
         live_tick(now_s, clock_s)
 
     validate_wall: dict[float, list[float]] = {}
     begun: dict[float, float] = {}  # live: t -> wall time its tick started (the wait's end)
-    node.handle, node.handle_detectors, node._tick = timed_handle, timed_handle_detectors, timed_tick
-    node.tick = noted_tick  # type: ignore[method-assign]
-    return validate_s, ticks, plans, begun
+    for name, fn in (("handle", timed_handle), ("handle_detectors", timed_handle_detectors), ("_tick", timed_tick)):
+        _patch(node, name, fn)
+    _patch(node, "tick", noted_tick)
+    return validate_s, ticks, plans, begun, inbox
 
 
-def _time_reads_and_plans(node: ServiceNode, cpu: dict) -> tuple[dict[float, list], list[float]]:
+def _time_reads_and_plans(
+    node: ServiceNode, cpu: dict[str, float], inbox: _StampedInbox
+) -> tuple[dict[float, list[float]], list[float]]:
     """Wrap the node's reads on arrival and its publishing: their CPU seconds into `cpu`; returns
     (t -> [messages of t read after t's clock message came in, their CPU seconds], the wall time
     each plan of the tick under way was handed to the client, in order)."""
-    late: dict[float, list] = {}
+    late: dict[float, list[float]] = {}
     plan_walls: list[float] = []
-    read, publish, clocks_in = node.service.read_detector_message, node.client.publish, node.inbox.clocks_in
+    read, publish, clocks_in = node.service.read_detector_message, node.client.publish, inbox.clocks_in
 
-    def timed_read(payload, junction=None):
+    def timed_read(payload: bytes, junction: str | None = None) -> Read:
         c = time.thread_time()
         out = read(payload, junction)
         dt = time.thread_time() - c
         cpu["read"] += dt
         if out[1] is not None and junction is not None and junction[1:].isdigit():  # --dump: when each was read
-            node.inbox.read_at.setdefault(out[1][0][0], {})[int(junction[1:])] = time.time()
+            inbox.read_at.setdefault(out[1][0][0], {})[int(junction[1:])] = time.time()
         if out[1] is not None and out[1][0][0] in clocks_in:
             n_s = late.setdefault(out[1][0][0], [0, 0.0])
             n_s[0], n_s[1] = n_s[0] + 1, n_s[1] + dt
         return out
 
-    def timed_publish(topic, *args, **kwargs):
+    def timed_publish(topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> int:
         a = time.perf_counter()
-        mid = publish(topic, *args, **kwargs)
+        mid = publish(topic, payload, qos, retain)
         cpu["publish"] += time.perf_counter() - a
         if topic.endswith("/plan"):
             plan_walls.append(time.time())
         return mid
 
-    node.client.publish = timed_publish  # type: ignore[method-assign]
-    node.service.read_detector_message = timed_read  # type: ignore[method-assign]
+    _patch(node.client, "publish", timed_publish)
+    _patch(node.service, "read_detector_message", timed_read)
     return late, plan_walls
 
 
@@ -724,15 +763,27 @@ class _StampedInbox:
     """The node's inbox, noting when each second's detector messages arrive (network thread):
     t -> [first, last, sum of arrival times, count], t read from the bench's message text."""
 
-    def __init__(self, inbox) -> None:
-        self._inbox, self.arrivals = inbox, {}
+    def __init__(self, inbox: Inbox) -> None:
+        self._inbox = inbox
+        self.arrivals: dict[float, list[float]] = {}  # t -> [first, last, sum of arrival times, count]
         self.by_junction: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time received
         self.read_at: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time read (the tick's thread)
         self.clocks_in: set[float] = set()  # the seconds whose clock message has come in
         self.ended = threading.Event()  # the feed's end clock message came in
-        self.get, self.get_nowait, self.empty, self.qsize = inbox.get, inbox.get_nowait, inbox.empty, inbox.qsize
 
-    def put(self, item) -> None:
+    def get(self, block: bool = True, timeout: float | None = None) -> Received:
+        return self._inbox.get(block, timeout)
+
+    def get_nowait(self) -> Received:
+        return self._inbox.get_nowait()
+
+    def empty(self) -> bool:
+        return self._inbox.empty()
+
+    def qsize(self) -> int:
+        return self._inbox.qsize()
+
+    def put(self, item: Received) -> None:
         if item[0] == "detectors":
             self._note(time.time(), item[2], item[1])
         elif item[0] == "clock":
@@ -772,29 +823,37 @@ def one_by_one(node: ServiceNode) -> None:
     """The node decodes its detector messages one by one (ControllerService.on_detectors), as
     before the batch decoder: the comparison run of --per-message."""
 
-    def handle_detectors(messages: list[tuple[str | None, bytes]], reads=None) -> None:
+    def handle_detectors(messages: Sequence[tuple[str | None, bytes]], reads: Sequence[Read] | None = None) -> None:
         for junction, payload in messages:
             node.service.on_detectors(payload, junction=junction)
 
-    node.handle_detectors = handle_detectors  # type: ignore[method-assign]
+    _patch(node, "handle_detectors", handle_detectors)
 
 
-def _spawn(flag: str, spec: dict, more: bool = False) -> subprocess.Popen:
+def _spawn(flag: str, spec: dict[str, Any], more: bool = False) -> subprocess.Popen[str]:
     """A feeder or controller process told `spec` (a JSON line on its stdin; more: stdin left open for more)."""
     cmd = [sys.executable, "-m", "sim.bench_mqtt", flag]
     p = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    p.stdin.write(json.dumps(spec) + "\n")
+    stdin = _pipe(p.stdin)
+    stdin.write(json.dumps(spec) + "\n")
     if more:
-        p.stdin.flush()
+        stdin.flush()
     else:
-        p.stdin.close()
+        stdin.close()
     return p
 
 
+def _pipe(stream: IO[str] | None) -> IO[str]:
+    """A bench process's stdin or stdout, which _spawn opens as pipes (RuntimeError where one is missing)."""
+    if stream is None:
+        raise RuntimeError("a bench process started without its pipe")
+    return stream
+
+
 def one_hz_regions(
-    broker,
+    broker: Broker,
     work: Path,
-    junctions: dict,
+    junctions: dict[str, Any],
     k: int,
     detectors: list[str],
     seconds: int,
@@ -810,7 +869,7 @@ def one_hz_regions(
     dump: Path | None = None,
     controller_cpus: list[int] | None = None,
     gc: str = "idle",
-) -> dict:
+) -> dict[str, Any]:
     """The 1 Hz run with k controller processes (module docstring); feeder: its "connections", "pump" and "cpus"
     (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start, the core's step
     started, the plan handed, heard through the broker) as JSON; controller_cpus: theirs (--pin); gc: their
@@ -820,23 +879,24 @@ def one_hz_regions(
     common = _controllers_spec(broker, work, network, live, metrics, controller_cpus)
     common |= {"per_message": per_message, "replan_spread": replan_spread, "dump": bool(dump), "gc": gc}
     procs = [_spawn("--controller", {**common, "n": n, "k": k, "region": r.name}) for r in regions]
-    ports = [json.loads(p.stdout.readline())["port"] for p in procs]  # each has built its junctions and subscribed
+    ports = [json.loads(_pipe(p.stdout).readline())["port"] for p in procs]  # each built its junctions, subscribed
     spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "write": feeder_write}
     spec |= dict(feeder or {})
     if statuses:
         spec |= {"statuses": True, "phases": len(next(iter(junctions.values())).phases)}
     heard = _PlansHeard(broker, n) if dump is not None else None
-    broker_cpu0 = cpu_seconds(broker._proc.pid)
+    broker_cpu0 = cpu_seconds(broker.pid)
     feed, t0 = start_paced_feeder(broker, {**spec, "regions": {r.name: len(r.watched) for r in regions}})
     stop, scrapes, scraper = _scraper(ports, t0, scrape_every_s, metrics == "scraped")
-    lines = [json.loads(line) for line in feed.stdout]
-    rows, handed = [r for r in lines if "t" in r], next((r["handed"] for r in lines if "handed" in r), {})
+    lines = [json.loads(line) for line in _pipe(feed.stdout)]
+    rows = [r for r in lines if "t" in r]
+    handed: dict[str, list[float]] = next((r["handed"] for r in lines if "handed" in r), {})
     stop.set()
     if scraper.is_alive():
         scraper.join(60)
-    broker_cpu = cpu_seconds(broker._proc.pid) - broker_cpu0
+    broker_cpu = cpu_seconds(broker.pid) - broker_cpu0
     feed.wait(60)
-    results = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs]
+    results = [json.loads(_pipe(p.stdout).read().strip().splitlines()[-1]) for p in procs]
     for p in procs:
         p.wait(60)
     sent = {r["t"]: r["sent_wall"] for r in rows}
@@ -855,7 +915,7 @@ def _scraper(
     ports: list[int], t0: float, every_s: float, scraped: bool
 ) -> tuple[threading.Event, list[tuple[float, float, int]], threading.Thread]:
     """--metrics scraped: the scrape loop (_scrape) from the feed's third second, started; else not started."""
-    stop, scrapes = threading.Event(), []
+    stop, scrapes = threading.Event(), list[tuple[float, float, int]]()
     scraper = threading.Thread(target=_scrape, args=(ports, t0 + 2, every_s, stop, scrapes), daemon=True)
     if scraped:
         scraper.start()
@@ -863,8 +923,13 @@ def _scraper(
 
 
 def _controllers_spec(
-    broker, work: Path, network: str, live: tuple[str, Mapping[str, float]], metrics: str, cpus: list[int] | None
-) -> dict:
+    broker: Broker,
+    work: Path,
+    network: str,
+    live: tuple[str, Mapping[str, float]],
+    metrics: str,
+    cpus: list[int] | None,
+) -> dict[str, Any]:
     """What every controller process of a 1 Hz run is told (controller_process's spec), but its region's and the
     run's decode, re-plan spread and dump."""
     common = {"pump": network == "pump", "service": live[0], "service_given": live[1], "cpus": cpus}
@@ -881,7 +946,7 @@ class _PlansHeard:
     """--dump: every plan as a subscriber hears it through the broker (QoS 0 subscription, this
     process): junction number -> wall times heard, in order (a junction's plans keep their order)."""
 
-    def __init__(self, broker, n: int = 0) -> None:
+    def __init__(self, broker: Broker, n: int = 0) -> None:
         self.walls: dict[int, list[float]] = {}
         self.taps: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time its message was heard
         settings = MqttSettings(
@@ -906,7 +971,7 @@ class _PlansHeard:
         if t is not None:
             self.taps.setdefault(t, {})[int(level[1:])] = now
 
-    def dump(self, path: Path, body: dict) -> None:
+    def dump(self, path: Path, body: dict[str, Any]) -> None:
         """Stop listening (a second after the feed's end: the last plans' way through the broker) and
         write `body` with what was heard."""
         time.sleep(1.0)
@@ -914,7 +979,7 @@ class _PlansHeard:
         path.write_text(json.dumps(body | {"heard": self.walls, "taps": self.taps}))
 
 
-def _loop_cpu(out: dict, rows: list[dict], from_t: float, broker_cpu: float) -> dict:
+def _loop_cpu(out: dict[str, Any], rows: list[dict[str, Any]], from_t: float, broker_cpu: float) -> dict[str, Any]:
     """The feeder's and Mosquitto's CPU seconds per second of feed, and the whole loop's."""
     kept = [r for r in rows if r["t"] >= from_t]
     if len(kept) < 2 or "tick_p50" not in out:
@@ -924,7 +989,9 @@ def _loop_cpu(out: dict, rows: list[dict], from_t: float, broker_cpu: float) -> 
     return cpu | {"cpu_all": out["cpu_ctl_sum"] + cpu["cpu_feeder"] + cpu["cpu_broker"]}
 
 
-def _scrape(ports: list[int], start: float, every_s: float, stop: threading.Event, out: list) -> None:
+def _scrape(
+    ports: list[int], start: float, every_s: float, stop: threading.Event, out: list[tuple[float, float, int]]
+) -> None:
     """A Prometheus-like scraper (an HTTP GET loop, not a Prometheus): from `start` (wall), every
     `every_s` seconds, GET every controller's /metrics one after the other, reading the whole body;
     notes (wall start, wall end, bytes) of each GET."""
@@ -940,7 +1007,9 @@ def _scrape(ports: list[int], start: float, every_s: float, stop: threading.Even
         k += 1
 
 
-def _scraped(results: list[dict], sent: dict, from_t: float, scrapes: list) -> dict:
+def _scraped(
+    results: list[dict[str, Any]], sent: dict[float, float], from_t: float, scrapes: list[tuple[float, float, int]]
+) -> dict[str, Any]:
     """The scrapes' count, duration and size, and the e2e of the seconds whose tick (in any
     region) overlapped a scrape, against the others'."""
     ticks = [{float(t): v for t, v in r["ticks"].items()} for r in results]
@@ -961,7 +1030,9 @@ def _scraped(results: list[dict], sent: dict, from_t: float, scrapes: list) -> d
     }
 
 
-def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -> dict:
+def _own_latency(
+    results: list[dict[str, Any]], sent: dict[float, float], handed: dict[str, list[float]], from_t: float
+) -> dict[str, Any]:
     """Each plan's own latency: its junction's detector message of that second handed to the
     feeder's client -> the plan handed to the controller's (ms), over every plan of the ticks on
     the seconds from from_t to the feed's last (a live tick after it took no message: its plans
@@ -994,7 +1065,9 @@ def _own_latency(results: list[dict], sent: dict, handed: dict, from_t: float) -
     return out | {"feed_p50": statistics.median(spans), "feed_p99": percentile(spans, 99)}
 
 
-def _own_parts(results: list[dict], sent: dict, handed: dict, from_t: float) -> dict:
+def _own_parts(
+    results: list[dict[str, Any]], sent: dict[float, float], handed: dict[str, list[float]], from_t: float
+) -> dict[str, Any]:
     """--dump (the controllers' `arrived` and `begun`), live: each steady plan's own latency (_own_latency's, from
     from_t + STEADY_AFTER_S) in three parts, ms p50 / p99: `region`, its message handed -> the last of its region's
     messages of that second received (the network thread's put: the wait for the region's other junctions);
@@ -1024,7 +1097,7 @@ def _own_parts(results: list[dict], sent: dict, handed: dict, from_t: float) -> 
     return out | {f"own_{k}_p99": percentile(v, 99) for k, v in parts.items()}
 
 
-def _without_slowest_tick(by_tick: dict[float, list[float]], from_t: float) -> dict:
+def _without_slowest_tick(by_tick: dict[float, list[float]], from_t: float) -> dict[str, Any]:
     """The steady p99 without the plans of its slowest second (the second whose plans' p99 is the
     highest, every region's ticks on it): one tick of a 60 s run is 1/50 of its plans, twice the 1 %
     the p99 leaves out, so a single slow second (one second's work of the machine, not the service's:
@@ -1043,7 +1116,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) -> dict:
+def _summarise(results: list[dict[str, Any]], sent: dict[float, float], from_t: float, expected: int) -> dict[str, Any]:
     """The table's figures over the seconds from from_t that every region ticked."""
     ticks = [{float(t): v for t, v in r["ticks"].items()} for r in results]
     vals = [{float(t): v for t, v in r["validate_s"].items()} for r in results]
@@ -1078,7 +1151,7 @@ def _summarise(results: list[dict], sent: dict, from_t: float, expected: int) ->
     )
 
 
-def _timeline(ticks: list[dict], sent: dict, keep: list[float]) -> dict:
+def _timeline(ticks: list[dict[float, list[float]]], sent: dict[float, float], keep: list[float]) -> dict[str, Any]:
     """Where each second's e2e goes, in the region whose plans went out last (ms): the feed's
     transport (sent -> the region's last message in), the wait before validation (last message
     in -> validation starts: the clock message, the previous tick), the mean message's queueing
@@ -1116,7 +1189,7 @@ def _timeline(ticks: list[dict], sent: dict, keep: list[float]) -> dict:
     return out | {f"n_{k}": len(v) for k, v in cpu.items()}
 
 
-def _cpu(ticks: list[dict], keep: list[float]) -> dict:
+def _cpu(ticks: list[dict[float, list[float]]], keep: list[float]) -> dict[str, Any]:
     """Process CPU seconds per second of feed, from the first to the last kept tick: the busiest
     controller process's and all of them together."""
     span = max(keep[-1] - keep[0], 1.0)
@@ -1212,7 +1285,7 @@ def main(argv: list[str] | None = None) -> int:
         size = len(b"".join(message_parts(junction_id(0), detectors, 0))) + 12
         root = Topics(SITE).root
         with Broker(Path(work) / "broker", SITE, (), extra_users={BENCH_USER: [("readwrite", f"{root}/#")]}) as broker:
-            pin(broker._proc.pid, pins.get("broker"))
+            pin(broker.pid, pins.get("broker"))
             args.pins = pins
             print(
                 f"# junction model: {base.id} of the city ({len(base.detectors)} detectors, "
@@ -1236,7 +1309,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg_s: float, args) -> None:
+def _table(
+    broker: Broker, work: Path, base: Intersection, detectors: list[str], raw_msg_s: float, args: argparse.Namespace
+) -> None:
     head = (
         f"{'N':>6} {'K':>2} {'decode':>6} {'ingest msg/s':>13} {'raw ×':>6} | {'validate p50/p99 ms':>20} "
         f"{'tick p50/p99 ms':>17} {'e2e p50/p99 ms':>16} {'plans/s':>8} {'dropped':>8} {'late':>5} | "
@@ -1246,7 +1321,7 @@ def _table(broker, work: Path, base: Intersection, detectors: list[str], raw_msg
     print("-" * len(head), flush=True)
     modes = {"no": [False], "yes": [True], "both": [True, False]}[args.per_message]
     kinds = ["idle", "scraped"] if args.metrics == "both" else [args.metrics]
-    rows: dict[tuple[int, int, bool, str], list[dict]] = {}
+    rows: dict[tuple[int, int, bool, str], list[dict[str, Any]]] = {}
     for _ in range(args.repeat):
         for n in args.sizes:
             junctions = replicate(base, n)
@@ -1313,7 +1388,7 @@ def _dump_path(folder: str | None, n: int, k: int, kind: str) -> Path | None:
     return Path(folder) / f"{time.strftime('%H%M%S', time.gmtime())}_{n}_{k}_{kind}.json"
 
 
-def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics: str = "none") -> None:
+def _row(n: int, k: int, per_message: bool, hz: dict[str, Any], raw_msg_s: float, metrics: str = "none") -> None:
     ing = hz["ingest"]
     decode = "1-by-1" if per_message else "batch"
     lead = f"{n:>6} {k:>2} {decode:>6} {ing['msg_s']:>13,.0f} {ing['msg_s'] / raw_msg_s:>6.2f} | "
@@ -1364,7 +1439,7 @@ def _row(n: int, k: int, per_message: bool, hz: dict, raw_msg_s: float, metrics:
         print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
 
 
-def _own_line(hz: dict) -> str:
+def _own_line(hz: dict[str, Any]) -> str:
     """The live row's line of each plan's own latency (_own_latency) and the feeder's hand-off."""
     return (
         f"#   each plan from its own junction's message, ms p50/p99/max: {hz['own_p50']:.0f}/{hz['own_p99']:.0f}/"
@@ -1381,7 +1456,7 @@ def _own_line(hz: dict) -> str:
     )
 
 
-def _own_parts_text(hz: dict) -> str:
+def _own_parts_text(hz: dict[str, Any]) -> str:
     """_own_parts' figures for _own_line ("" without them: no --dump)."""
     if "own_tick_p50" not in hz:
         return ""

@@ -326,6 +326,13 @@ class Broker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """Mosquitto's process id (the benches pin it and read its CPU); AdapterError before start()."""
+        if self._proc is None:
+            raise AdapterError("the broker has not been started: no process id")
+        return self._proc.pid
+
     def start(self, timeout_s: float = 10.0) -> Broker:
         if self.running:
             return self

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from controller.adapters.mqtt import MqttClient, MqttSettings
 
@@ -31,7 +32,7 @@ class _Seen:
 
 
 def receive_rate(
-    sub: MqttSettings, topic: str, start_publisher: Callable[[], subprocess.Popen[bytes]], wait_s: float, sent: int
+    sub: MqttSettings, topic: str, start_publisher: Callable[[], subprocess.Popen[Any]], wait_s: float, sent: int
 ) -> dict[str, float]:
     """Subscribe to `topic` with `sub`, start the publisher, count until END or `wait_s` seconds.
 
