@@ -1,4 +1,4 @@
-"""`[timing] crossings_from_program`'s edges the first tests leave open (tests/unit/test_crossings_from_program.py):
+"""`[timing] crossing_red_is_clearance` and `ped_min_from_program`'s edges the first tests leave open:
 a crossing green in two runs of the cycle is asked no more than the shorter, and `crossing_links` naming no link of
 the junction is refused naming the file and the field."""
 
@@ -19,7 +19,7 @@ from tests.netbuild import edge_xml, netconvert, node_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
-ON = replace(CFG, timing=replace(CFG.timing, crossings_from_program=True))
+ON = replace(CFG, timing=replace(CFG.timing, crossing_red_is_clearance=True))
 
 
 def test_a_link_green_twice_a_cycle_gets_the_shorter_run() -> None:
