@@ -163,6 +163,10 @@ class EstimationParams:
     # (policies/gap_acceptance.py: HCM 2010 ch. 31 permitted left, Harders / Siegloch); False: the policies'
     # constant permitted_sat_ratio
     permitted_gap_acceptance: bool = False
+    # a movement a stage greens 'g' that gives way only to bus lanes' movements (Movement.bus_lane, written by
+    # import-net with [timing] bus_lane_movements) is served protected there: it filters through a bus service's
+    # stream, not a car lane's queue (_yields_to_buses_only); False: permitted, as every 'g'
+    bus_lane_unopposed: bool = False
     permitted_critical_gap_s: float = 4.5  # t_c: the least gap in the opposing stream a driver takes (HCM: 4.5 s)
     permitted_follow_up_s: float = 2.5  # t_f: between two drivers taking one long gap (HCM: 2.5 s)
     # don't block the box: a movement whose exit lanes the next light's loops see full to their entry
@@ -386,7 +390,7 @@ class Layout:
         per_lane_equiv = mov_sat / np.maximum(share.sum(axis=1), 1e-9)
         lane_sat = (share > 0).T.astype(float) @ per_lane_equiv / np.maximum((share > 0).sum(axis=0), 1)
         same_movement, same_edge = _lane_neighbours(junction, lanes, share)
-        serves, serves_green, protected = _phase_service(junction, params.off_is_permitted)
+        serves, serves_green, protected = _phase_service(junction, params.off_is_permitted, params.bus_lane_unopposed)
         lane_green = (serves.astype(float) @ (share > 0).astype(float)) > 0
         permitted = serves & ~protected
         lane_protected = lane_green & ~((permitted.astype(float) @ (share > 0).astype(float)) > 0)
@@ -605,16 +609,18 @@ def _lane_approach(junction: Intersection, lanes: tuple[str, ...]) -> np.ndarray
     return np.array([ids.setdefault(e, len(ids)) for e in edges], dtype=int)
 
 
-def _phase_service(junction: Intersection, off_is_permitted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _phase_service(
+    junction: Intersection, off_is_permitted: bool, bus_lane_unopposed: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(phases, movements) bool three times: the movement's vehicles may leave in the phase (a
     link of it in Phase.served_links: green, or switched off, 'o', with `off_is_permitted`); it
-    has a green link there; it is served with protected green only ('G', no 'g' nor 'o'), or with
-    'g' where every movement it gives way to is a bus lane's (`_yields_to_buses_only`)."""
+    has a green link there; it is served with protected green only ('G', no 'g' nor 'o'), or, with
+    `bus_lane_unopposed`, with 'g' where every movement it gives way to is a bus lane's (`_yields_to_buses_only`)."""
     n_p, n_m = len(junction.phases), len(junction.movements)
     serves = np.zeros((n_p, n_m), dtype=bool)
     serves_green = np.zeros((n_p, n_m), dtype=bool)
     protected = np.zeros((n_p, n_m), dtype=bool)
-    unopposed = _yields_to_buses_only(junction)
+    unopposed = _yields_to_buses_only(junction) if bus_lane_unopposed else [False] * n_m
     for k, ph in enumerate(junction.phases):
         green, served = ph.green_links(), ph.served_links(off_is_permitted)
         for i, m in enumerate(junction.movements):
@@ -630,7 +636,7 @@ def _yields_to_buses_only(junction: Intersection) -> list[bool]:
     way to is a bus lane's (Movement.bus_lane: lanes closed to cars, import-net's [timing] bus_lane_movements). Such a
     'g' turn (a right turn from the car lane beside a bus lane, crossing it) filters through a bus service's
     stream, a bus every few tens of seconds, not a car lane's queue: gap acceptance leaves it most of its flow, not
-    `permitted_sat_ratio` of it. False without `yields_to` or a bus lane (main's reading)."""
+    `permitted_sat_ratio` of it. False without `yields_to` or a bus lane."""
     buses = {m.id for m in junction.movements if m.bus_lane}
     return [bool(buses) and bool(m.yields_to) and set(m.yields_to or ()) <= buses for m in junction.movements]
 

@@ -182,7 +182,11 @@ def test_the_import_marks_a_lane_open_to_buses_and_closed_to_cars_and_no_other(t
 # A right turn from the car lane beside the bus lane crosses the bus lane's streams: SUMO makes it 'g' (it gives way
 # to the buses). With the bus lane its own movement it was planned at `permitted_sat_ratio` of its lane, as if it
 # filtered through an oncoming queue (K session 58: part of schedule's loss on arterial_buslane_ch). The import marks
-# the bus lane's movements `bus_lane`; a turn that gives way to those only is served protected (K session 60).
+# the bus lane's movements `bus_lane`; with `[estimation] bus_lane_unopposed` a turn that gives way to those only is
+# served protected (K session 60).
+UNOPPOSED = replace(Config(), estimation=replace(Config().estimation, bus_lane_unopposed=True))
+
+
 def test_bus_key_marks_the_bus_lane_movements_and_no_other(built, bus_movements):
     net, tables = built
     (j0,) = bus_movements
@@ -193,23 +197,24 @@ def test_bus_key_marks_the_bus_lane_movements_and_no_other(built, bus_movements)
     assert not any("bus_lane" in m for m in tables[0]["movements"])  # key off: the file as before
 
 
-def _layout(table):
-    return Layout.build(parse_intersection(table, "bus.toml"), Config())
+def _protected(table, cfg):
+    lay = Layout.build(parse_intersection(table, "bus.toml"), cfg)
+    return {m.id: lay.protected[:, i] & lay.serves[:, i] for i, m in enumerate(lay.junction.movements)}
 
 
-def test_bus_key_a_turn_giving_way_to_the_bus_lane_only_is_served_protected(bus_movements):
+def test_unopposed_key_a_turn_giving_way_to_the_bus_lane_only_is_served_protected(bus_movements):
+    assert not Config().estimation.bus_lane_unopposed  # off as shipped
     (j0,) = bus_movements
     buses = {m["id"] for m in j0["movements"] if m.get("bus_lane")}
-    lay = _layout(j0)
-    ids = [m.id for m in lay.junction.movements]
+    on, off = _protected(j0, UNOPPOSED), _protected(j0, Config())
     beside = [m for m in j0["movements"] if m["yields_to"] and set(m["yields_to"]) <= buses]
     assert beside  # the right turn from the car lane next to the bus lane
     for m in beside:
-        i = ids.index(m["id"])
         green = [k for k, p in enumerate(j0["phases"]) if p["state"][m["links"][0]] == "g"]
-        assert green and all(lay.serves[k, i] and lay.protected[k, i] for k in green)
+        assert green and all(on[m["id"]][k] for k in green)
+        assert not off[m["id"]].any()  # key off: permitted, as every 'g'
     yielding = [m for m in j0["movements"] if any(p["state"][li] == "g" for p in j0["phases"] for li in m["links"])]
     opposed = [m for m in yielding if set(m["yields_to"]) - buses]  # the left turns, giving way to the cars
-    assert opposed and not any(lay.protected[:, ids.index(m["id"])].any() for m in opposed)
-    unmarked = _layout({**j0, "movements": [{k: v for k, v in m.items() if k != "bus_lane"} for m in j0["movements"]]})
-    assert not any(unmarked.protected[:, ids.index(m["id"])].any() for m in beside)  # main's reading
+    assert opposed and not any(on[m["id"]].any() for m in opposed)
+    unmarked = [{k: v for k, v in m.items() if k != "bus_lane"} for m in j0["movements"]]
+    assert not any(_protected({**j0, "movements": unmarked}, UNOPPOSED)[m["id"]].any() for m in beside)
