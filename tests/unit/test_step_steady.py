@@ -21,7 +21,7 @@ from controller.core.harm import HarmParams, HarmState
 from controller.core.policies import make_policy
 from controller.core.step import Core, CoreState, TickResult
 from controller.junctions import load_intersections
-from controller.model import DetectorReading, PhaseCommand, SignalStatus, Snapshot
+from controller.model import DetectorReading, PhaseCommand, PhaseWish, SignalStatus, Snapshot
 from tests.junction_fixtures import timed_junction
 from tests.unit.test_step_views_once import _same
 
@@ -165,7 +165,8 @@ def test_only_junctions_with_something_to_do_enter_the_per_junction_path(monkeyp
 def test_a_junction_blocked_held_or_holding_a_phase_is_not_steady(monkeypatch: pytest.MonkeyPatch) -> None:
     """A junction the exits' reading blocks (keep_clear and its kin: its estimate changes for the policy),
     that its group holds on the city's plan, or with a phase in force (the gate watches its maximum green
-    and red) goes through _junction even when the pass wished nothing."""
+    and red) goes through _junction even when the pass wished nothing; so does one the pass wished
+    something for while keeping its policy state."""
     cores: list[Core] = []
     state = _run("webster", 15, True, monkeypatch, cores=cores)[-1][0]
     core, now_s = cores[0], 15.0
@@ -175,6 +176,9 @@ def test_a_junction_blocked_held_or_holding_a_phase_is_not_steady(monkeypatch: p
     none = (np.zeros(0), np.zeros(0))
     assert jid not in core._steady(state.junctions, decided, now_s, {jid: none}, {})
     assert jid not in core._steady(state.junctions, decided, now_s, {}, {jid: "a group"})
+    pstate, _, view = decided[jid]
+    wished = {**decided, jid: (pstate, PhaseWish(0), view)}  # a wish with the policy state kept: to be gated
+    assert jid not in core._steady(state.junctions, wished, now_s, {}, {})
     js = state.junctions[jid]
     cmd = PhaseCommand(jid, "op-1", js.seq + 1, 0, 10.0, now_s, now_s + 20.0)
     holding = {**state.junctions, jid: replace(js, command=cmd, sent_s=now_s)}
