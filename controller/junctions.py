@@ -15,7 +15,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from controller.errors import JunctionError
-from controller.model import GREEN, LOOP_KINDS, TURNS, Detector, Intersection, LoopKind, Movement, Phase, Transition
+from controller.model import (
+    GREEN,
+    LOOP_KINDS,
+    TURNS,
+    Detector,
+    Intersection,
+    LoopKind,
+    Movement,
+    Phase,
+    Transition,
+    crossing_movement,
+)
 
 _PHASE_LETTERS = frozenset("GgrsoO")  # green stages only: no yellow inside a stage
 _TRANSITION_LETTERS = frozenset("GgsuyYroO")  # a program transition: any of SUMO's letters
@@ -119,6 +130,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     n_links = f.int("n_links")
     movements = _symmetric_conflicts(_movements(f, n_links), path)
     phases = _phases(f, n_links)
+    movements += _crossing_walkers(f, n_links, movements, phases)
     detectors = _detectors(f, {lane for m in movements for lane in m.lanes})
     junction = Intersection(
         id=jid,
@@ -202,6 +214,23 @@ def _crossing_links(f: _Fields, n_links: int, movements: list[Movement]) -> froz
         why = f"must be link indices in 0..{n_links - 1} that serve no movement, got {list(links)}"
         raise JunctionError(f.path, "crossing_links", why)
     return frozenset(links)
+
+
+def _crossing_walkers(f: _Fields, n_links: int, movements: list[Movement], phases: list[Phase]) -> list[Movement]:
+    """The optional `crossings` (import-net with [timing] crossings_max_red): the links of the
+    junction's signalised pedestrian crossings, each a movement of its own, `PED_PREFIX` and its
+    link, so that every rule of a movement's red (max_red_s in the gate, the roadside's check, the
+    loader's) bounds a crossing's too. A crossing has no detector: it waits always, as the city's
+    program serves it every cycle. Each link must serve no vehicle movement and be green in some phase."""
+    if "crossings" not in f.table:
+        return []
+    links = f.ints("crossings")
+    vehicle = {i for m in movements for i in m.links}
+    green = {i for p in phases for i in p.green_links()}
+    if any(not 0 <= i < n_links or i in vehicle or i not in green for i in links) or len(set(links)) != len(links):
+        why = f"must be distinct link indices in 0..{n_links - 1}, green in some phase, that serve no movement"
+        raise JunctionError(f.path, "crossings", f"{why}, got {list(links)}")
+    return [crossing_movement(i) for i in links]
 
 
 def _transitions(

@@ -108,6 +108,27 @@ class Movement:
     bus_lane: bool = False
 
 
+PED_PREFIX = "ped"  # a pedestrian crossing's movement id: this and its link index (crossing_movement)
+
+
+def crossing_movement(link: int) -> Movement:
+    """A signalised pedestrian crossing as a movement ([timing] crossings_max_red; the junction
+    file's `crossings`): its one link, no lane, no detector, no conflict listed (the phases keep it
+    apart from the vehicles), so the rules of a movement's red hold for it. It carries no
+    vehicle: a flow of one PCU an hour and one PCU of storage keep every estimate finite."""
+    return Movement(
+        id=f"{PED_PREFIX}{link}",
+        approach="",
+        turn="through",
+        from_edge="",
+        lanes=(),
+        links=(link,),
+        sat_flow_pcu_h=1.0,
+        storage_pcu=1.0,
+        conflicts=(),
+    )
+
+
 @dataclass(frozen=True)
 class Phase:
     """A green stage: which links are green. Intergreens are derived, never listed."""

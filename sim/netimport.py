@@ -34,7 +34,7 @@ from typing import Any
 
 import sumolib
 
-from controller.config import Config
+from controller.config import Config, TimingConfig
 from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
@@ -227,8 +227,17 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
-    _add_program_fields(table, program, plan, set(conns.crossing_m) if t.crossing_red_is_clearance else set())
+    _add_program_fields(table, program, plan, conns.crossing_m, t)
     return table, conns.nodes, derived
+
+
+def _add_crossings(table: dict[str, Any], crossing_m: dict[int, float]) -> None:
+    """[timing] crossings_max_red (`crossing_m`: the crossings' links, none without the key): the crossings some
+    stage greens, as `crossings` (the loader makes each a movement, its red at most max_red_s); no key without one."""
+    served = {i for ph in table["phases"] for i, c in enumerate(ph["state"]) if c in "Gg"}
+    crossings = sorted(i for i in crossing_m if i in served)
+    if crossings:
+        table["crossings"] = crossings
 
 
 def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]) -> dict[int, float]:
@@ -250,11 +259,17 @@ def _stage_plan(tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config) -
 
 
 def _add_program_fields(
-    table: dict[str, Any], program: netprogram.Program, plan: netprogram.StagePlan, crossings: set[int]
+    table: dict[str, Any],
+    program: netprogram.Program,
+    plan: netprogram.StagePlan,
+    crossing_m: dict[int, float],
+    t: TimingConfig,
 ) -> None:
     """The keys of a junction's table that only some programs give it, added to `table` in this order: actuated,
-    the program's own clearances, the crossings its transitions stop (`crossings`: the crossing links, with
-    [timing] crossing_red_is_clearance; none without), its transitions and its roadside timeline."""
+    the program's own clearances, the crossings its transitions stop (of `crossing_m`'s, with [timing]
+    crossing_red_is_clearance; none without), its transitions, its roadside timeline and, with [timing]
+    crossings_max_red, its crossings (_add_crossings)."""
+    crossings = set(crossing_m) if t.crossing_red_is_clearance else set()
     if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
         table["actuated"] = True
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
@@ -275,6 +290,7 @@ def _add_program_fields(
     timeline = netprogram.roadside_timeline(program, plan)
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
+    _add_crossings(table, crossing_m if t.crossings_max_red else {})
 
 
 def _stops(plan: netprogram.StagePlan, a: int, b: int, link: int) -> bool:
