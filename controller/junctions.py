@@ -128,9 +128,9 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     f = _Fields(path, "", raw)
     jid = f.str("id")
     n_links = f.int("n_links")
-    movements = _symmetric_conflicts(_movements(f, n_links), path)
+    vehicle = _symmetric_conflicts(_movements(f, n_links), path)
     phases = _phases(f, n_links)
-    movements += _crossing_walkers(f, n_links, movements, phases)
+    movements = vehicle + _crossing_walkers(f, n_links, vehicle, phases)
     detectors = _detectors(f, {lane for m in movements for lane in m.lanes})
     junction = Intersection(
         id=jid,
@@ -151,7 +151,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         source=path,
         clearance_s=_clearances(f, n_links),
         program_timeline=_timeline(f, len(phases)),
-        transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, movements)),
+        transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, vehicle)),
         actuated=f.bool("actuated", False),
     )
     if junction.cycle_min_s > junction.cycle_max_s:

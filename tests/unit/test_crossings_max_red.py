@@ -120,3 +120,14 @@ def test_the_importer_writes_the_crossings_only_with_the_key(midblock, tmp_path)
         (j,) = load_intersections(out).values()
         table = tomllib.loads((out / "m.toml").read_text())
         assert (table.get("crossings") == [4]) == on and ("ped4" in [m.id for m in j.movements]) == on
+
+
+def test_with_crossing_red_is_clearance_too_the_junction_is_kept(midblock, tmp_path):
+    """Both keys: the crossing is named in `crossing_links` (its red its clearance) and is the movement ped4; the
+    loader's `crossing_links` rule (no link of a vehicle movement) does not read ped4 as one."""
+    t = replace(mb.CFG.timing, crossings_max_red=True, crossing_red_is_clearance=True)
+    import_network(midblock, tmp_path, replace(mb.CFG, timing=t))
+    (j,) = load_intersections(tmp_path).values()
+    table = tomllib.loads((tmp_path / "m.toml").read_text())
+    assert table["crossings"] == table["crossing_links"] == [4] and j.movement("ped4").links == (4,)
+    assert j.intergreen_s(0, 1) == 3.0 and j.intergreen_s(1, 0) == 5.0  # the program's transitions kept
