@@ -363,7 +363,7 @@ class Inbox(Protocol):
 
 class ServiceNode:
     """ControllerService + one MQTT client: feeds and statuses in, QoS 1 plans and a retained
-    heartbeat (with a Last Will saying "offline") out.
+    heartbeat (with a Last Will saying "offline") out: "starting" until it serves, then "online".
 
     trust: this run's plan epoch, signer and audit store (controller/adapters/trust.py); its
     store also takes the operators' actions. region: the name of this node's region
@@ -391,6 +391,7 @@ class ServiceNode:
     table_share_junctions = TABLE_SHARE_JUNCTIONS
     table_in_idle_time = True  # False: the table built at once even after gather (a taken region's node: takeover.py)
     gc_in_idle_time = True  # False: the garbage collector as CPython runs it, in the ticks too (IdleCollector)
+    serving = False  # its heartbeat says "online" (start(serving=True), or the first tick's heartbeat)
 
     def __init__(
         self,
@@ -487,13 +488,26 @@ class ServiceNode:
         if last is not None:
             self.service.resume(last[1], f"{audit.path} checkpoint #{last[0]}")
 
-    def start(self, wait: bool = True) -> ServiceNode:
-        """Connect (unless the connection is shared) and subscribe to `subscriptions()`."""
+    def start(self, wait: bool = True, serving: bool = True) -> ServiceNode:
+        """Connect (unless the connection is shared) and subscribe to `subscriptions()`. serving: the
+        heartbeat says "online" at once; False: "starting" (the node warms up before its first tick,
+        `_serve`), and the first tick's heartbeat says "online" (docs/mqtt.md)."""
+        self.serving = serving  # before the connect: _on_connected reads it
         self.client.subscribe(self.subscriptions(), qos=1)
         if self._owns_client:
             self.client.start(wait=wait, pump=self.pump)
-        self.heartbeat()
+        if serving:
+            self.heartbeat()
+        else:
+            self._say_starting()
+            if not self.lockstep:  # the operators' console reads this run's junctions, not the last run's
+                self._publish_table()
         return self
+
+    def _say_starting(self) -> None:
+        self.client.publish(
+            self.topics.heartbeat(self.instance), self._heartbeat_payload("starting"), qos=1, retain=True
+        )
 
     def subscriptions(self) -> list[str]:
         """Every junction's detectors and status (subscribed at QoS 1: a field that publishes at
@@ -526,7 +540,11 @@ class ServiceNode:
     # -- messages in (network thread) -----------------------------------------------------
     def _on_connected(self, session_present: bool) -> None:
         # The broker may have published our Last Will while we were away: say "online" again
-        # at the next tick (the heartbeat reads the service, which belongs to the tick thread).
+        # at the next tick (the heartbeat reads the service, which belongs to the tick thread),
+        # "starting" at once before the first one. A first tick's "online" that this "starting"
+        # overtakes is said again by the next tick: _next_heartbeat is reset after it.
+        if not self.serving:
+            self._say_starting()
         self._next_heartbeat = 0.0
 
     def _on_raw(self, topic: bytes, payload: bytes) -> None:
@@ -869,6 +887,7 @@ class ServiceNode:
         return json.dumps(body, separators=(",", ":")).encode()
 
     def heartbeat(self) -> None:
+        self.serving = True
         self._next_heartbeat = time.monotonic() + self.cfg.regions.heartbeat_s  # wall seconds
         self.client.publish(self.topics.heartbeat(self.instance), self._heartbeat_payload("online"), qos=1, retain=True)
         if not self.lockstep:  # the operators' console reads it (ctl status)
@@ -1267,6 +1286,37 @@ def _open_archive(cfg: Config, registry: CollectorRegistry) -> ArchiveRecorder:
     return recorder
 
 
+def _serve(
+    node: ServiceNode, driver: Ticked, settings: MqttSettings, clock: Clock, stop: threading.Event, trust: Trust
+) -> None:
+    """`run` from the connect: the heartbeat says "starting" through warm_up (numba's load or
+    compile: seconds, more on a loaded machine), and the first tick's says "online" (docs/mqtt.md):
+    a monitor, or a taker of this region (controller/takeover.py), never reads "online" from a
+    service that cannot tick yet. "service up" is logged after warm_up, when the ticks begin."""
+    node.start(wait=False, serving=False)
+    try:
+        node.client.wait_connected(settings.connect_timeout_s, stop)  # a SIGTERM ends the wait
+    except AdapterError as exc:
+        if exc.fatal:
+            raise
+        log.warning("%s; ticking anyway and retrying in the background", exc)
+    if stop.is_set():  # stopped during the broker wait: never up
+        return
+    cfg, started = node.cfg, time.monotonic()
+    log.info("service starting site=%s instance=%s: warming up", cfg.service.site, node.instance)
+    if not warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM would wait for it
+        return
+    freeze_heap()
+    log.info(
+        "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s warm_up_s=%.1f",
+        *(cfg.service.site, node.instance, len(node.service.junctions), node.policy, settings.host, settings.port),
+        trust.epoch,
+        trust.signer is not None,
+        time.monotonic() - started,
+    )
+    run_realtime(driver, clock, stop, **tick_start(cfg.service))
+
+
 def main(cfg: Config, region: str | None = None) -> int:
     """The live service: connect, then tick in real time until SIGINT or SIGTERM. With `region`
     (`run --region NAME`): that region's junctions and halo only (controller/regions.py), and
@@ -1300,24 +1350,7 @@ def main(cfg: Config, region: str | None = None) -> int:
         raise
     try:
         with stop_on_signals(stop):  # not stop.set() in a handler: stop_on_signals
-            node.start(wait=False)
-            try:
-                node.client.wait_connected(settings.connect_timeout_s, stop)  # a SIGTERM ends the wait
-            except AdapterError as exc:
-                if exc.fatal:
-                    raise
-                log.warning("%s; ticking anyway and retrying in the background", exc)
-            up = (cfg.service.site, node.instance, len(junctions), node.policy, settings.host, settings.port)
-            if not stop.is_set():  # stopped during the broker wait: never up
-                log.info(
-                    "service up site=%s instance=%s junctions=%d policy=%s broker=%s:%d epoch=%d signed=%s",
-                    *up,
-                    trust.epoch,
-                    trust.signer is not None,
-                )
-                if warm_up_until(node.policy, stop):  # not warm_up(): a SIGTERM would wait for it
-                    freeze_heap()
-                    run_realtime(driver, clock, stop, **tick_start(cfg.service))
+            _serve(node, driver, settings, clock, stop, trust)
     finally:
         driver.close()
         if recorder is not None:

@@ -4,7 +4,8 @@
 heartbeats (docs/mqtt.md) of the other regions' instances through its own node's connection:
 
 - an instance is alive while its last heartbeat says "online" and arrived less than
-  [regions] lease_s (wall seconds) ago; its Last Will ("offline") ends that at once;
+  [regions] lease_s (wall seconds) ago; its Last Will ("offline") ends that at once; one that
+  says "starting" (warming up before its first tick: live._serve) is not alive yet;
 - a region whose instance is not alive is taken over by the first live region after it in the
   plan's order (RegionPlan.successor), so exactly one survivor takes it, whatever the order in
   which they notice; nobody takes anything over during its first lease_s (the others' retained

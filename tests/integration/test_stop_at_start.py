@@ -3,11 +3,13 @@ restart safety). The compile (warm_up: webster's numba loop) takes a second near
 machine; run in the main thread, it held a SIGTERM until it ended. That is how tests/integration/test_restart.py's
 controller took 7-8 s to stop when it was stopped before its first tick (session 55). Here the compile is made to
 last a minute: `run` must still end within the 10 s test_restart gives it. And `run` stopped while it waits for a
-broker that answers nothing (MqttClient.wait_connected, up to connect_timeout_s) ends at once too."""
+broker that answers nothing (MqttClient.wait_connected, up to connect_timeout_s) ends at once too. Through the
+start-up compile the service's heartbeat says "starting", never "online"."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -22,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 
 from controller.adapters.keys import new_keyring
+from controller.adapters.mqtt import MqttClient
 from sim.broker import CONTROLLER, Broker
 from tests.integration.test_restart import SITE, write_config
 from tests.live_fixtures import cross, skip_without_mosquitto
@@ -59,17 +62,83 @@ def test_a_sigterm_during_the_start_up_compile_stops_run(tmp_path: Path) -> None
             proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
         try:
             deadline = time.monotonic() + 60
-            while "service up" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            while "service starting" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert "service up" in log.read_text(), log.read_text()[-2000:]
+            assert "service starting" in log.read_text(), log.read_text()[-2000:]
             time.sleep(0.2)  # in warm_up's minute
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(10) == 0, log.read_text()[-2000:]
-            assert "service stopped" in log.read_text()
+            assert "service stopped" in log.read_text() and "service up" not in log.read_text()
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+# `run` whose warm_up lasts argv[3] seconds and then touches the file argv[2]
+RUN_MARKED = """
+import logging, pathlib, sys, time
+from controller import live
+from controller.config import load_config
+logging.basicConfig(level=logging.INFO)
+def warm_up(policy):
+    time.sleep(float(sys.argv[3]))
+    pathlib.Path(sys.argv[2]).touch()
+live.warm_up = warm_up
+sys.exit(live.main(load_config(sys.argv[1])))
+"""
+WARM_UP_S = 3.0
+START_MAX_S = 120.0  # a backstop: the wait ends at the service's "online" (imports take 10 s and more under load)
+
+
+@pytest.mark.timeout(START_MAX_S + 30)
+def test_the_heartbeat_says_online_only_once_warm_up_is_done(tmp_path: Path) -> None:
+    """`run`'s retained heartbeat says "starting" from the connect through warm_up, and "online" from its
+    first tick on (controller/live.py _serve, docs/mqtt.md): a monitor, or the taker of a region
+    (controller/takeover.py reads "online" as alive), never reads "online" from a service that cannot tick
+    yet. warm_up here lasts WARM_UP_S and touches a file as it ends; each heartbeat is matched, as it
+    arrives, with whether the file was there. Then a SIGTERM: "offline", as before."""
+    junctions = {"J1": cross("J1")}
+    ring = new_keyring("k1")
+    mark = tmp_path / "warmed-up"
+    seen: list[tuple[str, bool]] = []
+    with Broker(tmp_path / "broker", SITE, tuple(junctions)) as broker:
+        write_config(tmp_path, broker, junctions)
+        monitor = MqttClient(
+            broker.settings("monitor"), lambda t, p: seen.append((json.loads(p)["state"], mark.exists()))
+        )
+        monitor.subscribe([broker.topics.heartbeat("ctl-rs")], qos=1)
+        monitor.start()
+        env = {
+            **os.environ,
+            "TSC_BROKER_PASSWORD": broker.users[CONTROLLER],
+            "TSC_PLAN_KEYS": f"k1:{ring.masters['k1'].hex()}",
+            "PYTHONPATH": str(ROOT),
+        }
+        log = tmp_path / "controller.log"
+        with open(log, "wb") as err:
+            cmd = [sys.executable, "-c", RUN_MARKED, str(tmp_path / "config.toml"), str(mark), str(WARM_UP_S)]
+            proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + START_MAX_S
+            while ("online", True) not in seen and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert ("online", True) in seen, f"{seen} {log.read_text()[-2000:]}"
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0, log.read_text()[-2000:]
+            deadline = time.monotonic() + 10
+            while seen[-1][0] != "offline" and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            monitor.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert ("starting", False) in seen, seen  # said while it warmed up
+    assert ("online", False) not in seen, seen  # never "online" before warm_up ended
+    assert seen[-1] == ("offline", True), seen
+    text = log.read_text()
+    assert text.index("service starting") < text.index("service up"), text[-2000:]
 
 
 @contextlib.contextmanager

@@ -138,7 +138,7 @@ def test_run_warms_its_policy_up_before_it_freezes_the_heap_and_ticks(monkeypatc
 
     calls = calls_recorded(monkeypatch, live)
     monkeypatch.setattr(live, "load_intersections", lambda path: {"J": two_phase()})
-    monkeypatch.setattr(live.ServiceNode, "start", lambda self, wait=True: self)
+    monkeypatch.setattr(live.ServiceNode, "start", lambda self, wait=True, serving=True: self)
     monkeypatch.setattr(MqttClient, "wait_connected", lambda self, timeout_s, stop=None: None)
     cfg = Config()
     cfg = dataclasses.replace(
