@@ -37,3 +37,20 @@ def test_a_turn_giving_way_to_a_bus_lane_only_is_protected_where_it_is_served() 
     assert plain.protected[:, n_l].tolist() == [False, True, False, False]  # no bus lane: main's reading
     off, _ = _layout(bus_lane=True, cfg=Config())
     assert off.protected[:, n_l].tolist() == [False, True, False, False]  # the key off (as shipped)
+
+
+def test_a_turn_with_a_link_switched_off_is_not_protected() -> None:
+    """A turn one of whose links the stage switches off ('o': it yields as at a priority sign, read as served with
+    [estimation] off_is_permitted) is not served by 'g' alone: permitted, bus lane or not."""
+    raw = four_phase_raw()
+    raw["n_links"] = 9
+    for ph, extra in zip(raw["phases"], "oGrr", strict=True):
+        ph["state"] += extra  # link 8: N_L's second link, off in phase 0 and protected in phase 1
+    for m in raw["movements"]:
+        m["yields_to"] = ["S_T"] if m["id"] == "N_L" else []
+        m["links"] = [*m["links"], 8] if m["id"] == "N_L" else m["links"]
+        m["bus_lane"] = m["id"] == "S_T"
+    cfg = replace(ON, estimation=replace(ON.estimation, off_is_permitted=True))
+    lay = Layout.build(parse_intersection(raw, "bus_lane_off.toml"), cfg)
+    n_l = [m.id for m in lay.junction.movements].index("N_L")
+    assert lay.serves[0, n_l] and lay.protected[:, n_l].tolist() == [False, True, False, False]
