@@ -25,6 +25,7 @@ import pytest
 
 from controller.adapters.keys import new_keyring
 from controller.adapters.mqtt import MqttClient
+from controller.core.signing import Keyring
 from sim.broker import CONTROLLER, Broker
 from tests.integration.test_restart import SITE, write_config
 from tests.live_fixtures import cross, skip_without_mosquitto
@@ -33,7 +34,18 @@ skip_without_mosquitto()
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 # `run` as run_controller.py runs it, its start-up compile a minute long
+def _controller_env(broker: Broker, ring: Keyring) -> dict[str, str]:
+    """The environment `run` reads its broker password and plan keys from."""
+    return {
+        **os.environ,
+        "TSC_BROKER_PASSWORD": broker.users[CONTROLLER],
+        "TSC_PLAN_KEYS": f"k1:{ring.masters['k1'].hex()}",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 RUN = """
 import logging, sys, time
 from controller import live
@@ -50,12 +62,7 @@ def test_a_sigterm_during_the_start_up_compile_stops_run(tmp_path: Path) -> None
     ring = new_keyring("k1")
     with Broker(tmp_path / "broker", SITE, tuple(junctions)) as broker:
         write_config(tmp_path, broker, junctions)
-        env = {
-            **os.environ,
-            "TSC_BROKER_PASSWORD": broker.users[CONTROLLER],
-            "TSC_PLAN_KEYS": f"k1:{ring.masters['k1'].hex()}",
-            "PYTHONPATH": str(ROOT),
-        }
+        env = _controller_env(broker, ring)
         log = tmp_path / "controller.log"
         with open(log, "wb") as err:
             cmd = [sys.executable, "-c", RUN, str(tmp_path / "config.toml")]
@@ -109,12 +116,7 @@ def test_the_heartbeat_says_online_only_once_warm_up_is_done(tmp_path: Path) -> 
         )
         monitor.subscribe([broker.topics.heartbeat("ctl-rs")], qos=1)
         monitor.start()
-        env = {
-            **os.environ,
-            "TSC_BROKER_PASSWORD": broker.users[CONTROLLER],
-            "TSC_PLAN_KEYS": f"k1:{ring.masters['k1'].hex()}",
-            "PYTHONPATH": str(ROOT),
-        }
+        env = _controller_env(broker, ring)
         log = tmp_path / "controller.log"
         with open(log, "wb") as err:
             cmd = [sys.executable, "-c", RUN_MARKED, str(tmp_path / "config.toml"), str(mark), str(WARM_UP_S)]

@@ -21,9 +21,9 @@ from controller.core.harm import HarmParams, HarmState
 from controller.core.policies import make_policy
 from controller.core.step import Core, CoreState, TickResult
 from controller.junctions import load_intersections
-from controller.model import DetectorReading, PhaseCommand, PhaseWish, SignalStatus, Snapshot
+from controller.model import PhaseCommand, PhaseWish
 from tests.junction_fixtures import timed_junction
-from tests.unit.test_step_views_once import _same
+from tests.unit.test_step_views_once import _same, _snapshot, _status
 
 ROOT = Path(__file__).resolve().parents[2]
 # the city's 20 junctions and a pair (A and B name each other: decided together, never steady)
@@ -37,20 +37,6 @@ GAP = range(20, 32)  # the first junction's feed missing: stale past feed_stale_
 FIXED_AT, HOLD_S = 40, 4.0  # the second junction put in do no harm's fixed mode for a hold, as a verdict would
 HELD_AT = 27  # an operator's phase put in force at the fourth junction
 VERDICT_AT = 54  # do no harm's verdict sends every junction to fixed mode (harm.decide patched)
-
-
-def _snapshot(jid: str, detectors: list[str], t: float, k: int) -> Snapshot:
-    on = (int(t) + k) % 3 != 0
-    readings = tuple(
-        DetectorReading(d, (("car", 1 + (i + k) % 2),) if on else (), 0.3 if on else 0.0, 6.0 if on else -1.0)
-        for i, d in enumerate(detectors)
-    )
-    return Snapshot(jid, t, 1.0, readings)
-
-
-def _status(jid: str, phases: int, t: int, k: int) -> SignalStatus:
-    at = (t + 4 * k) % (12 * phases)
-    return SignalStatus(jid, float(t), at // 12, at % 12 == 11, float(at % 12), "p", 0, "webster")
 
 
 def _run(
