@@ -23,7 +23,7 @@ from controller.core.step import Core, CoreState, TickResult
 from controller.junctions import load_intersections
 from controller.model import PhaseCommand, PhaseWish
 from tests.junction_fixtures import timed_junction
-from tests.unit.test_step_views_once import _same, _snapshot, _status
+from tests.unit.test_step_views_once import _same_runs, _snapshot, _status
 
 ROOT = Path(__file__).resolve().parents[2]
 # the city's 20 junctions and a pair (A and B name each other: decided together, never steady)
@@ -111,13 +111,7 @@ def test_steady_junctions_give_the_per_junction_paths_states_and_results(
     fast = _run(policy, 60, True, monkeypatch, guarded)
     took = len(seen)
     full = _run(policy, 60, False, monkeypatch, guarded)
-    plans = 0
-    for t, ((s_fast, r_fast), (s_full, r_full)) in enumerate(zip(fast, full, strict=True), 1):
-        _same(r_fast, r_full, f"t={t} result")
-        plans += r_full.new_plans
-        for jid, js in s_full.junctions.items():
-            for f in FIELDS:
-                _same(getattr(s_fast.junctions[jid], f), getattr(js, f), f"t={t} {jid}.{f}")
+    plans = _same_runs(fast, full, FIELDS)
     assert plans > 20  # the policy decided: not a comparison of empty ticks
     if policy == "webster":  # a cycle plan stands between re-plans: most junction-ticks are steady
         assert took < 0.5 * (len(seen) - took)
