@@ -6,6 +6,8 @@ placement (lengths in metres can be overridden per edge):
 - E: E0 -> C, a long link from the fringe;
 - N: N0 -> C, a short link starting at the fringe (vehicles are inserted at its start);
 - S: S0 -> S1 <- S2, then S1 -> C: the short link S1C fed by two links (the chain branches).
+
+`midblock_net` is netconvert's signalised mid-block pedestrian crossing (F's midblock_ped, session 59).
 """
 
 from __future__ import annotations
@@ -99,6 +101,17 @@ def cluster_net(cwd: Path, name: str = "cluster") -> Path:
     for a, b in pairs:
         edges += [(f"{a}_{b}", a, b), (f"{b}_{a}", b, a)]
     return netconvert(cwd, name, node_xml(nodes, {"A": "J", "B": "J"}), edge_xml(edges, {}, {}))
+
+
+WALK = ("--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess")  # sidewalks, crossings
+
+
+def midblock_net(cwd: Path, name: str = "mb") -> Path:
+    """One signalised node m on a two-lane road a - m - b (200 m each side), sidewalks guessed and one
+    crossing over the road at m (link 4: the road's links first): netconvert's mid-block crossing."""
+    nodes = {"a": (-200, 0, "priority"), "m": (0, 0, "traffic_light"), "b": (200, 0, "priority")}
+    edges = [("a_m", "a", "m"), ("m_a", "m", "a"), ("m_b", "m", "b"), ("b_m", "b", "m")]
+    return netconvert(cwd, name, node_xml(nodes), edge_xml(edges, {}, {e: 2 for e, _, _ in edges}), *WALK)
 
 
 def additional(cwd: Path, name: str, body: str) -> Path:

@@ -15,7 +15,7 @@ from controller.errors import JunctionError
 from controller.junctions import parse_intersection
 from sim.netimport import import_network
 from sim.netprogram import ProgramPhase, shortest_green_s
-from tests.netbuild import edge_xml, netconvert, node_xml
+from tests.netbuild import midblock_net
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
@@ -31,10 +31,7 @@ def test_a_link_green_twice_a_cycle_gets_the_shorter_run() -> None:
 @pytest.fixture(scope="module")
 def table(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("midblock")
-    nodes = {"a": (-200, 0, "priority"), "m": (0, 0, "traffic_light"), "b": (200, 0, "priority")}
-    edges = [("a_m", "a", "m"), ("m_a", "m", "a"), ("m_b", "m", "b"), ("b_m", "b", "m")]
-    walk = ("--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess")
-    net = netconvert(d, "mb", node_xml(nodes), edge_xml(edges, {}, {e: 2 for e, _, _ in edges}), *walk)
+    net = midblock_net(d)
     import_network(net, d / "j", ON)
     return tomllib.loads((d / "j" / "m.toml").read_text())
 

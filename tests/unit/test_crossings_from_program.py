@@ -20,7 +20,7 @@ from controller.errors import JunctionError
 from controller.junctions import load_intersections, parse_intersection
 from sim.netimport import import_network
 from sim.netprogram import ProgramPhase, shortest_green_s
-from tests.netbuild import edge_xml, netconvert, node_xml
+from tests.netbuild import midblock_net
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
@@ -35,11 +35,7 @@ ON, OFF = _cfg(True, True), _cfg(False, False)
 
 @pytest.fixture(scope="module")
 def midblock(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("midblock")
-    nodes = {"a": (-200, 0, "priority"), "m": (0, 0, "traffic_light"), "b": (200, 0, "priority")}
-    edges = [("a_m", "a", "m"), ("m_a", "m", "a"), ("m_b", "m", "b"), ("b_m", "b", "m")]
-    walk = ("--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess")
-    return netconvert(d, "mb", node_xml(nodes), edge_xml(edges, {}, {e: 2 for e, _, _ in edges}), *walk)
+    return midblock_net(tmp_path_factory.mktemp("midblock"))
 
 
 def _import(net: Path, out: Path, cfg) -> dict:

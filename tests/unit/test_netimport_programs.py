@@ -15,7 +15,7 @@ from controller.junctions import load_intersections
 from sim import netprogram
 from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
 from sim.netprogram import Program, ProgramPhase, active_programs, stage_plan
-from tests.netbuild import additional, cluster_net, cross_net, netconvert, node_xml, tl_logic
+from tests.netbuild import WALK, additional, cluster_net, cross_net, netconvert, node_xml, tl_logic
 from tests.scenarios import grid_net, netgenerate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,9 +372,7 @@ def _ripple(vehicle: list[int], crossings: list[int], n_links: int, last_s: floa
 def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_path):
     """A program that keeps its crossings green over many 1 s stages: each stage would carry the
     whole pedestrian minimum, and the stages' minimum greens alone exceed the longest cycle."""
-    net = cross_net(
-        tmp_path, "xped", None, "--sidewalks.guess", "--sidewalks.guess.max-speed", "20", "--crossings.guess"
-    )
+    net = cross_net(tmp_path, "xped", None, *WALK)
     tl = read_net(net).getTrafficLights()[0]
     n_links = len(next(iter(tl.getPrograms().values())).getPhases()[0].state)
     assert n_links == 16  # 12 vehicle links, crossings 12-15 (12 and 14 cross N/S, 13 and 15 E/W)
