@@ -3,7 +3,7 @@
 
 run_controller.py run [--config config.toml] [--region NAME]
 run_controller.py simulate SUMOCFG --out DIR [--policy NAME] [--via-mqtt] [-- SUMO ARGS...]
-run_controller.py import-net NET.xml --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
+run_controller.py import-net NET.xml|SUMOCFG --out intersections/NAME/ [--additional A.xml,B.xml] [--detectors city]
 run_controller.py validate SUMOCFG --policy NAME [--baseline fixed] --out DIR [-- SUMO ARGS...]
 run_controller.py replay ARCHIVE [--from T] [--to T] --out DIR [--policy NAME ...] [--net NET]
 run_controller.py field SUMOCFG [--out DIR] [--speed X] [--broker HOST:PORT] [--credentials DIR]
@@ -129,7 +129,12 @@ def _add_replay(sub: Any) -> None:
 
 def _add_import_net(sub: Any) -> None:
     i = sub.add_parser("import-net", help="write one TOML per signalised junction of a SUMO network")
-    i.add_argument("net", type=Path, help="the SUMO network (.net.xml)")
+    i.add_argument(
+        "net",
+        type=Path,
+        help="the SUMO network (.net.xml), or a scenario's configuration (.sumocfg): its network, additional "
+        "files and begin, as simulate imports them",
+    )
     i.add_argument("--out", type=Path, required=True, help="folder of the junction TOMLs (written)")
     i.add_argument(
         "--additional",
@@ -191,19 +196,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         check_out(getattr(args, "out", None))
         cfg = load_config(config_path if Path(config_path).exists() or config_path != "config.toml" else None)
         if args.command == "import-net":
-            from sim.netimport import SKIPPED_FILE, import_network
+            from sim.importnet import import_net
 
-            additional = [Path(a) for a in args.additional.replace(";", ",").split(",") if a.strip()]
-            result = import_network(args.net, args.out, cfg, additional, args.detectors)
-            print(f"wrote {len(result.written)} junction files to {args.out}")
-            for tid, why in result.skipped:
-                print(f"skipped {tid}: {why}")
-            if result.skipped:
-                print(
-                    f"{len(result.skipped)} traffic lights stay on their own program (listed in "
-                    f"{args.out / SKIPPED_FILE})"
-                )
-            return 0
+            return import_net(args, cfg)
         if args.command == "simulate":
             from sim import cli
 

@@ -70,7 +70,11 @@ def read_net(path: str | Path) -> sumolib.net.Net:
             return sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=True)
     except Exception as exc:  # sumolib raises plain SAX/parse errors
         raise NetworkError(str(p), "-", f"not a readable SUMO network: {exc}") from None
-    hint = ": a SUMO configuration (simulate takes it; import-net its net-file)" if tag == "configuration" else ""
+    hint = (
+        ": a SUMO configuration (simulate and import-net take one; a network goes here)"
+        if tag == "configuration"
+        else ""
+    )
     raise NetworkError(str(p), "-", f"not a SUMO network: its root element is <{tag}>, not <net>{hint}")
 
 

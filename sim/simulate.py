@@ -40,6 +40,7 @@ from sim.sumo import (
     SumoConfig,
     SumoRefused,
     additional_files,
+    begin_s_of,
     canonical_args,
     listed_files,
     load_api,
@@ -48,7 +49,6 @@ from sim.sumo import (
     scenario_files_kept,
     start_command,
     start_sumo,
-    sumo_time_s,
     take_option,
 )
 from sim.xmlfiles import open_xml
@@ -178,17 +178,6 @@ def require_microsim(scfg: SumoConfig, user: list[str]) -> None:
             "the mesoscopic model is not supported: the controller reads induction loops per lane, which"
             " SUMO does not give there (run the scenario microscopic)",
         )
-
-
-def begin_s_of(scfg: SumoConfig, user: list[str]) -> float:
-    """The run's begin in seconds: the user's `--begin` (canonical arguments), else the
-    configuration's, else 0 (SUMO's default). A value SUMO cannot read counts as 0 here: SUMO
-    refuses it when it starts."""
-    value, _ = take_option(user, "--begin")
-    try:
-        return (scfg.seconds("begin") if value is None else sumo_time_s(value)) or 0.0
-    except ValueError:
-        return 0.0
 
 
 def modelled_programs(

@@ -262,6 +262,17 @@ def option_at(args: Sequence[str], option: str) -> tuple[int, str | None] | None
     return None
 
 
+def begin_s_of(scfg: SumoConfig, user: list[str]) -> float:
+    """The run's begin in seconds: the user's `--begin` (canonical arguments), else the
+    configuration's, else 0 (SUMO's default). A value SUMO cannot read counts as 0 here: SUMO
+    refuses it when it starts."""
+    value, _ = take_option(user, "--begin")
+    try:
+        return (scfg.seconds("begin") if value is None else sumo_time_s(value)) or 0.0
+    except ValueError:
+        return 0.0
+
+
 def take_option(args: Sequence[str], option: str) -> tuple[str | None, list[str]]:
     """(the value of `--option`, the other arguments), from arguments in `canonical_args` form."""
     rest = list(args)

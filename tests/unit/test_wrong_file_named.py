@@ -28,7 +28,9 @@ def test_an_xml_file_that_is_not_a_network_is_named_so(tmp_path):
 def test_a_configuration_given_as_a_network_says_which_command_takes_it(tmp_path):
     cfg = tmp_path / "run.sumocfg"
     cfg.write_text('<configuration><input><net-file value="a.net.xml"/></input></configuration>')
-    with pytest.raises(NetworkError, match=r"a SUMO configuration \(simulate takes it; import-net its net-file\)"):
+    with pytest.raises(
+        NetworkError, match=r"a SUMO configuration \(simulate and import-net take one; a network goes here\)"
+    ):
         read_net(cfg)
 
 

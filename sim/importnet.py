@@ -1,0 +1,83 @@
+"""The `import-net` command (argument handling and printing only): what it reads, as SUMO would load it.
+
+Kept apart from sim/cli.py, which loads the simulation's modules: an import needs none of them."""
+
+from __future__ import annotations
+
+import argparse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from controller.config import Config
+from controller.errors import TscError
+from sim.sumo import SumoConfig, additional_files, begin_s_of
+from sim.xmlfiles import UNREADABLE_XML, open_xml, root_tag
+
+IMPORT_TAGS = frozenset({"tlLogic", "WAUT", "e1Detector", "inductionLoop"})  # what the import reads of a file
+
+
+def import_net(args: argparse.Namespace, cfg: Config) -> int:
+    """`import-net NET.xml|SCENARIO.sumocfg --out DIR [--additional A,B]`: one TOML per signalised junction."""
+    from sim.netimport import SKIPPED_FILE, import_network
+
+    net, additional, begin_s = import_sources(Path(args.net), args.additional)
+    if not additional:
+        for note in scenario_notes(net):
+            print(note)
+    result = import_network(net, args.out, cfg, additional, args.detectors, begin_s)
+    print(f"wrote {len(result.written)} junction files to {args.out}")
+    for tid, why in result.skipped:
+        print(f"skipped {tid}: {why}")
+    if result.skipped:
+        print(f"{len(result.skipped)} traffic lights stay on their own program (listed in {args.out / SKIPPED_FILE})")
+    return 0
+
+
+def import_sources(path: Path, listed: str) -> tuple[Path, list[Path], float | None]:
+    """What import-net reads, as SUMO would load it: the network, the additional files in loading order, the
+    run's begin. Given a scenario's configuration (.sumocfg): its net-file, its additional files then the
+    `--additional` list (`listed`, added as `simulate` adds `--additional-files`: sim/sumo.py additional_files)
+    and its begin, as `simulate` imports it. Given a network: the network, `listed`, no begin."""
+    try:
+        is_config = path.is_file() and root_tag(path) == "configuration"
+    except UNREADABLE_XML:
+        is_config = False  # the import names what is wrong with the file
+    if not is_config:
+        return path, [Path(a) for a in listed.replace(";", ",").split(",") if a.strip()], None
+    scfg = SumoConfig(path)
+    additional = additional_files(scfg, listed if listed.strip() else None)
+    return scfg.net_file, [Path(a) for a in additional], begin_s_of(scfg, [])
+
+
+def scenario_notes(net: Path) -> list[str]:
+    """A line per SUMO configuration beside `net` that runs it with additional files, which import-net given
+    the network alone does not read: its junction files then describe the network's own programs, not those
+    the scenario runs, and generated loops, not the scenario's."""
+    notes = []
+    for path in sorted(net.resolve().parent.glob("*.sumocfg")):
+        try:
+            scfg = SumoConfig(path)
+        except TscError:
+            continue  # not a configuration SUMO reads: nothing to say of this import
+        adds = [a for a in scfg.files("additional-files") if scfg.net_file == net.resolve() and import_reads(a)]
+        if adds:
+            names = ", ".join(a.name for a in adds)
+            notes.append(
+                f"note: {path.name} runs this network with signal programs or loops in {names}, not read here: "
+                f"`import-net {path.name}` (or --additional) imports what that scenario runs"
+            )
+    return notes
+
+
+def import_reads(path: Path) -> bool:
+    """Whether the additional file holds anything the import reads: a signal program, a WAUT, an induction loop
+    (not bus stops, rerouters...). A file that cannot be read counts as one: the note names it."""
+    try:
+        with open_xml(path) as stream:
+            for _event, element in ET.iterparse(stream):
+                if element.tag in IMPORT_TAGS:
+                    return True
+                element.clear()
+    except UNREADABLE_XML:
+        return True
+    return False
