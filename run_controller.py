@@ -249,6 +249,16 @@ def check_out(out: Path | None) -> None:
         raise DefinitionError(there, "--out", f"cannot be written in (--out {out})")
 
 
+def one_blas_thread() -> None:
+    """numpy's BLAS (the OpenBLAS of its wheel) starts a pool of threads, one per core, as numpy
+    loads, and they spin a while waiting for work. No command gives them any: the controller's
+    passes are element-wise over arrays of a few hundred entries, with no matrix product, so the
+    spin is CPU for nothing in every process that imports numpy (a `simulate` run, each region's
+    process). Called before numpy loads; a user's own OPENBLAS_NUM_THREADS wins (BENCHMARKS.md,
+    issue 12, S session 61)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def exit_now(code: int) -> None:
     """End the process with `code` without Python's finalisation. When `simulate` returns, its
     files are written and closed, its service process, broker and threads ended; what a normal
@@ -262,6 +272,7 @@ def exit_now(code: int) -> None:
 
 
 if __name__ == "__main__":
+    one_blas_thread()  # before numpy loads (build_parser imports it)
     code, command = run()
     if command in EXIT_AT_ONCE and sys.getprofile() is None and sys.gettrace() is None:
         exit_now(code)

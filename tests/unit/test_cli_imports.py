@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,3 +61,25 @@ def test_a_simulate_whose_import_is_cached_loads_not_the_import(tmp_path):
     assert first.stdout.strip() == "['sim.netimport', 'sim.netstages', 'tomli_w']", first.stdout + first.stderr
     second = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     assert second.stdout.strip() == "[]", second.stdout + second.stderr
+
+
+def test_the_command_line_starts_numpy_with_one_blas_thread():
+    """OpenBLAS starts a thread per core as numpy loads, which spins waiting for matrix products no
+    command makes: `run_controller.py` asks for one (its own OPENBLAS_NUM_THREADS unless the user set
+    one). Counted as the process's threads once the parser (which imports numpy) is built."""
+    if (os.cpu_count() or 1) < 2 or not Path("/proc/self/task").is_dir():
+        pytest.skip("one core (OpenBLAS starts no thread of its own), or no /proc to count threads in")
+    code = (
+        "import atexit, os, runpy, sys\n"
+        "atexit.register(lambda: print('threads', len(os.listdir('/proc/self/task'))))\n"
+        "sys.argv = ['run_controller.py', 'simulate', '--help']\n"
+        "runpy.run_path('run_controller.py', run_name='__main__')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "threads 1", out.stdout[-300:] + out.stderr
+    user = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={**env, "OPENBLAS_NUM_THREADS": "2"}
+    )
+    assert user.stdout.strip().splitlines()[-1] == "threads 2", user.stdout[-300:] + user.stderr
