@@ -45,9 +45,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from controller.adapters import checkpoints
 from controller.config import Config
-from controller.core import checkpoint, feedarrays, feedbatch, statusread
+from controller.core import checkpoint, feedarrays, statusread
 from controller.core.checkpoint import Restored  # `checkpoint` in the class body is its method
 from controller.core.estimation import Layout
 from controller.core.feed import RoadsideReport, check_status, decode_detector_message
@@ -61,7 +60,8 @@ from controller.ledger import AuditSink, PlanLedger
 from controller.model import Command, Intersection, SignalStatus, Snapshot
 from controller.stagecheck import unshown_stages
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # feedbatch (the messages' batch read) is imported by the transports that read messages
+    from controller.core import feedbatch
     from controller.operators import OperatorDesk
 
 log = logging.getLogger(__name__)
@@ -296,6 +296,8 @@ class ControllerService:
         readings as columns when plain), for on_detector_batch's `reads`: a caller may read each
         message as it arrives, while it waits for the rest. Changes nothing: no count, no check
         against the clock or the junction's last message (those are the batch's)."""
+        from controller.core import feedbatch
+
         return feedbatch.read_message(payload, junction, self._layout())
 
     def on_detector_batch(
@@ -306,6 +308,8 @@ class ControllerService:
         turn, decoded as arrays where a message has its junction's plain shape (core/feedbatch.py)
         and one by one otherwise. reads: each message's read_detector_message, made as it
         arrived (None: read here)."""
+        from controller.core import feedbatch
+
         batch = feedbatch.split_batch(messages, self._layout(), reads)
         for frame, present in batch.frames:
             self.on_detector_frame(frame, present)
@@ -315,6 +319,8 @@ class ControllerService:
 
     def _layout(self) -> feedbatch.BatchLayout:
         if self._batch_layout is None:
+            from controller.core import feedbatch
+
             self._batch_layout = feedbatch.BatchLayout.build(self.junctions)
         return self._batch_layout
 
@@ -575,6 +581,8 @@ class ControllerService:
         self._checkpoint_t_s = now_s
         if self._audit is None:
             return
+        from controller.adapters import checkpoints  # sqlite3: only where there is a store
+
         try:
             checkpoints.save(
                 self._audit,

@@ -40,6 +40,22 @@ def test_an_in_process_simulate_imports_no_progress_bar_and_no_multiprocessing()
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_simulate_loads_neither_the_audit_store_nor_the_message_batch_read():
+    """The service's checkpoints go to an audit store (sqlite3) and its detector messages are read in
+    batches (feedbatch, orjson) only where there is a store or a broker: `simulate`'s service, in the
+    run's process or its forked child, has neither, and its modules load neither."""
+    code = (
+        "import sys, run_controller\n"
+        "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
+        "import sim.cli, sim.simulate, sim.service_process\n"
+        "names = ('sqlite3', 'controller.adapters.audit', 'controller.adapters.checkpoints',\n"
+        "         'controller.core.feedbatch')\n"
+        "print(sorted(m for m in names if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_a_simulate_whose_import_is_cached_loads_not_the_import(tmp_path):
     """The import cache's hit (sim/netcache.py) writes the junction files without the network: the
     import's modules (sim.netimport, sim.netstages, ...) and tomli_w are loaded only by a run that
