@@ -214,6 +214,9 @@ class Core:
         self._init_trial_groups(cfg)
         # the lights _steady leaves to _junction: a pair's (decided together), a short group's (judged together)
         self._not_steady = frozenset(self.pairs) | frozenset(self._followers) | frozenset(self.groups)
+        # the do-no-harm verdicts _steady reached for the junctions it turned down, per junction: (state judged,
+        # time, verdict, reason); _guard takes one given the same state object at the same time (harm.decide is pure)
+        self._verdicts: dict[str, tuple[harm.HarmState, float, harm.HarmState, str | None]] = {}
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -363,10 +366,12 @@ class Core:
         stale before, no phase held in force (nothing for the gate to watch) and no refresh due, in policy
         mode with do no harm's verdict (harm.decide) the state it was given and no switch; not on a
         short link's pair or group, held on the plan, or seen blocked. _junction would return the same
-        object and log nothing. A verdict that raises is left to _junction, which names it."""
+        object and log nothing. A verdict that raises is left to _junction, which names it; one that turns
+        the junction down is kept for _junction's _guard (self._verdicts), not reached twice."""
         skip, stale_s, refresh_s = self._not_steady, self.feed_stale_s, self.refresh_s
         guarded, params = self.guarded, self.harm
         out: dict[str, JunctionState] = {}
+        verdicts = self._verdicts = {}  # the junctions turned down on their verdict: _guard takes it (once a tick)
         for jid, (pstate, wish, _view) in decided.items():
             js = updated[jid]
             if wish is not None or pstate is not js.policy_state or js.stale or jid in skip:
@@ -385,6 +390,7 @@ class Core:
                 except Exception:
                     continue
                 if verdict is not hs or why is not None:
+                    verdicts[jid] = (hs, now_s, verdict, why)
                     continue
             out[jid] = js
         return out
@@ -1005,7 +1011,11 @@ class Core:
         recorded. The state as it was when the core does not guard (the fixed policy)."""
         if not self.guarded or js.harm is None:
             return js.harm
-        hs, why = harm.decide(js.harm, now_s, self.harm)
+        kept = self._verdicts.get(jid)
+        if kept is not None and kept[0] is js.harm and kept[1] == now_s:  # reached by _steady this tick
+            hs, why = kept[2], kept[3]
+        else:
+            hs, why = harm.decide(js.harm, now_s, self.harm)
         if why is not None:
             mode_changes.append(harm.ModeChange(jid, now_s, hs.mode, why, js.harm.gains))
         return hs

@@ -84,3 +84,24 @@ def test_neither_light_of_a_pair_is_steady(monkeypatch, light) -> None:
     assert light not in _steady(core, seen, {**decided, light: (pstate, None, view)})
     core._not_steady = frozenset()  # as if it were no pair's: steady, so the pair is what keeps it out
     assert light in _steady(core, seen, {**decided, light: (pstate, None, view)})
+
+
+def test_a_verdict_that_turns_the_junction_down_is_reached_once(tick, monkeypatch) -> None:
+    """_junction's _guard takes the verdict _steady reached for the same state object at the same time (harm.decide
+    is pure), and records its mode change; another time or another state is judged again."""
+    core, junctions, decided, jid = tick
+    calls: list[float] = []
+
+    def switch(hs, now_s, params):
+        calls.append(now_s)
+        return replace(hs, mode="fixed", excess_s=hs.excess_s + 1.0), "lost"
+
+    monkeypatch.setattr(harm, "decide", switch)
+    assert jid not in _steady(core, junctions, decided)
+    n, changes = len(calls), []
+    hs = core._guard(jid, junctions[jid], 15.0, changes)
+    assert len(calls) == n and hs is core._verdicts[jid][2] and hs.mode == "fixed"
+    assert [(c.junction, c.mode, c.reason) for c in changes] == [(jid, "fixed", "lost")]
+    core._guard(jid, junctions[jid], 16.0, [])
+    core._guard(jid, replace(junctions[jid], harm=replace(junctions[jid].harm)), 15.0, [])
+    assert calls[n:] == [16.0, 15.0]
