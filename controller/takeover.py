@@ -13,7 +13,8 @@ heartbeats (docs/mqtt.md) of the other regions' instances through its own node's
 - the taker runs the region with a node of its own (instance `{own instance}-for-{region}`, a
   new plan epoch, above the lost instance's, so the roadsides accept its plans from seq 1), from
   the region's feed and statuses: the roadsides are back under adaptive control as soon as its
-  estimates are fresh (service.feed_stale_s);
+  estimates are fresh (service.feed_stale_s). Its heartbeat says "starting" from its build (on a
+  thread of its own) and "online" from its first tick, the instance's next;
 - that node shares its instance's MQTT connection (a broker that binds client ids to user names,
   as broker-setup writes, admits one connection per user, and a second one would kick the
   first): it subscribes the region's topics on it, publishes its plans and heartbeat through it,
@@ -235,7 +236,7 @@ class Failover:
         levels = (frozenset(topic_level(j) for j in region.watched), frozenset(topic_level(j) for j in region.owned))
         with self._lock:  # routed before it subscribes: the retained statuses reach it
             self._routes = (*self._routes, (node, *levels))
-        node.start(wait=False)
+        node.start(wait=False, serving=False)  # "starting" until its first tick (with the region's next) says "online"
         # the border's statuses were subscribed already (the own node's halo): sent again
         border = set(region.watched) & set(self.plan.region(self.region).watched)
         client.subscribe([node.topics.status(j) for j in sorted(border)], qos=1, retained_again=True)

@@ -339,3 +339,24 @@ def test_a_taken_region_s_node_builds_its_junction_table_at_once():
     sent.clear()
     own.heartbeat()  # the own node's is left to its idle time
     assert own.topics.junction_table(own.instance) not in sent and own._table is not None
+
+
+def test_the_taker_s_node_says_online_from_its_first_tick_only():
+    """The node built for a lost region (on a thread of its own) says "starting" until the instance's next tick
+    runs it: "online" means it ticks (docs/mqtt.md), as for an instance that warms up."""
+    city = load_intersections(ROOT / "intersections" / "city")
+    cfg = replace(Config(), regions=RegionsConfig(count=2, lease_s=15.0))
+    rcfg, watched, owned = select(cfg, city, "r1")
+    own = ServiceNode(
+        rcfg, watched, MqttSettings("127.0.0.1", 1, "controller", "", "tsc-ctl-r1"), region="r1", owned=owned
+    )
+    said: list[tuple[str, str]] = []
+    own.client.publish = lambda topic, payload, qos=0, retain=False: said.append((topic, payload))
+    f = Failover(own, cfg, city, "r1", Trust(1, None, None))
+    f._take("r0", 0.0)
+    node = f._built["r0"]
+    topic = node.topics.heartbeat(node.instance)
+    states = lambda: [json.loads(p)["state"] for t, p in said if t == topic]  # noqa: E731
+    assert states() == ["starting"]
+    f.tick(1.0)  # the instance's next tick takes the node and ticks it
+    assert states() == ["starting", "online"] and json.loads([p for t, p in said if t == topic][-1])["t"] == 1.0
