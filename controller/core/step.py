@@ -361,20 +361,21 @@ class Core:
         blocked: Mapping[str, tuple[np.ndarray, np.ndarray]],
         held: Mapping[str, str],
     ) -> dict[str, JunctionState]:
-        """Under a policy with a network pass, the junctions whose tick changes nothing, in one pass: the
-        pass wished nothing and left the policy state as it was (the same object), the feed fresh and not
-        stale before, no phase held in force (nothing for the gate to watch) and no refresh due, in policy
-        mode with do no harm's verdict (harm.decide) the state it was given and no switch; not on a
-        short link's pair or group, held on the plan, or seen blocked. _junction would return the same
-        object and log nothing. A verdict that raises is left to _junction, which names it; one that turns
-        the junction down is kept for _junction's _guard (self._verdicts), not reached twice."""
+        """Under a policy with a network pass, the junctions whose tick changes nothing but the policy state,
+        in one pass: the pass wished nothing, the feed fresh and not stale before, no phase held in force
+        (nothing for the gate to watch) and no refresh due, in policy mode with do no harm's verdict
+        (harm.decide) the state it was given and no switch; not on a short link's pair or group, held on the
+        plan, or seen blocked. _junction would log nothing and return the same object, or, where the pass
+        gave a new policy state (webster's sums after a re-plan), a copy with that state alone changed
+        (_decide's): so does this pass. A verdict that raises is left to _junction, which names it; one that
+        turns the junction down is kept for _junction's _guard (self._verdicts), not reached twice."""
         skip, stale_s, refresh_s = self._not_steady, self.feed_stale_s, self.refresh_s
         guarded, params = self.guarded, self.harm
         out: dict[str, JunctionState] = {}
         verdicts = self._verdicts = {}  # the junctions turned down on their verdict: _guard takes it (once a tick)
         for jid, (pstate, wish, _view) in decided.items():
             js = updated[jid]
-            if wish is not None or pstate is not js.policy_state or js.stale or jid in skip:
+            if wish is not None or js.stale or jid in skip:
                 continue
             cmd = js.command
             if cmd is not None and (isinstance(cmd, PhaseCommand) or now_s - js.sent_s >= refresh_s):
@@ -392,7 +393,7 @@ class Core:
                 if verdict is not hs or why is not None:
                     verdicts[jid] = (hs, now_s, verdict, why)
                     continue
-            out[jid] = js
+            out[jid] = js if pstate is js.policy_state else _evolve(js, policy_state=pstate)
         return out
 
     def _coordinate(

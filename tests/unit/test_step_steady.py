@@ -1,5 +1,5 @@
-"""step.Core._steady: under a policy with a network pass, a junction whose tick changes nothing (the
-pass wished nothing and kept its policy state, the feed fresh, no phase held, no refresh due, do no
+"""step.Core._steady: under a policy with a network pass, a junction whose tick changes nothing but
+its policy state (the pass wished nothing, the feed fresh, no phase held, no refresh due, do no
 harm's verdict unchanged) takes its state from one pass and never enters Core._junction. The
 exceptions (a stale feed, a refresh, a re-plan, fixed mode, a pair) still do, and every state and
 result equals the per-junction path's to the bit."""
@@ -164,3 +164,20 @@ def test_a_junction_blocked_held_or_holding_a_phase_is_not_steady(monkeypatch: p
     holding = {**state.junctions, jid: replace(js, command=cmd, sent_s=now_s)}
     assert jid not in core._steady(holding, decided, now_s, {}, {})
     assert set(core._steady(state.junctions, decided, now_s, {}, {})) == set(steady)
+
+
+def test_a_new_policy_state_without_a_wish_is_steady_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tick after a re-plan webster's pass gives a new policy state (its sums of the new period) and
+    no wish: the junction is steady, with that state and every other field as it was (_decide's copy)."""
+    cores: list[Core] = []
+    state = _run("webster", 15, True, monkeypatch, cores=cores)[-1][0]
+    core, now_s = cores[0], 16.0
+    decided = core._decide_network(state.junctions, now_s)
+    new = [j for j, (p, w, _) in decided.items() if w is None and p is not state.junctions[j].policy_state]
+    steady = core._steady(state.junctions, decided, now_s, {}, {})
+    taken = [j for j in new if j in steady]
+    assert taken  # the junctions webster's pass re-planned a tick ago, whose sums it restarted
+    for jid in taken:
+        js, got = state.junctions[jid], steady[jid]
+        assert got.policy_state is decided[jid][0]
+        assert all(getattr(got, f) is getattr(js, f) for f in FIELDS if f != "policy_state")
