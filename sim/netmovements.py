@@ -231,7 +231,9 @@ def add_yields(
             movement_of.setdefault(link, set()).add(m["id"])
     gives: dict[int, set[int]] = {}  # signal link -> the signal links it gives way to
     for node, conns in _node_links(tl, set(movement_of)).items():
-        at = [(node.getLinkIndex(c), link) for c, link in conns]  # sumolib's getLinkIndex walks the node's links
+        # sumolib's getLinkIndex walks the node's links: -1 for a signal link from inside the box (an internal stop's
+        # own signal, a connection's linkIndex2), which has no request of its own
+        at = [(k, link) for c, link in conns if (k := node.getLinkIndex(c)) >= 0]
         index = dict(at)
         requests = responses.get(node.getID(), {})
         for k_c, link in at:
