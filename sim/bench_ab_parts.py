@@ -6,11 +6,12 @@ from one city adaptive run (seed 1, 900 s), the start-of-session code against th
 `--base`: a worktree of c67ca0b (`git worktree add --detach /tmp/S8-base c67ca0b`); its
 controller/core/safety.py, step.py and controller/adapters/metrics.py are loaded beside this
 tree's. Parts: (1) step.Core._gate + _send per junction tick, (2) step._red_since per junction
-tick (the base's per-phase masks rebuilt from the positions), (3) ServiceMetrics.tick_done per
+tick (c67ca0b's per-phase masks rebuilt from the positions), (3) ServiceMetrics.tick_done per
 tick, and the same with the junction refreshes left out. Blocks alternate base/mine per round;
 CPU time (process_time); medians over rounds. Every block's output must equal the first one's
 (the commands, sequence numbers, refusals and clips; the red times; the metrics' run report;
-the per-junction mode state), else it stops. Tied to c67ca0b's signatures: not a general tool.
+the per-junction mode state), else it stops. Tied to c67ca0b's signatures (Core._gate's, ServiceMetrics'); the
+red times' input is given in either form, c67ca0b's masks or the positions of later trees (session 61).
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ def _core(mod: ModuleType, memo: type, cfg: Config) -> Any:
     return c
 
 
+def _takes_positions(red_since: Callable[..., Any], calls: list[tuple[Any, ...]]) -> bool:
+    """Whether a base's _red_since reads the served movements as this tree's does (per phase, their positions),
+    not as c67ca0b's (per phase, a mask over the movements): it gives this tree's red times on the recorded calls."""
+    try:
+        return all(red_since(*a) == step_mine._red_since(*a) for a in calls[:200])
+    except Exception:  # the other form may not even read
+        return False
+
+
 def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], tuple[float, Any]]]:
     """Per part, a block that runs it over the recorded inputs with `which` code; (CPU s, output)."""
     safety_base = _load("safety_base", base / "controller/core/safety.py")
@@ -124,9 +134,11 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
     metrics_base = _load("metrics_base", base / "controller/adapters/metrics.py")
     steps = {"base": step_base, "mine": step_mine}
     cores = {"base": _core(step_base, safety_base.GateMemo, cfg), "mine": _core(step_mine, safety_mine.GateMemo, cfg)}
-    masks = {}  # the base's form of the served movements: per phase, per movement, served
+    masks = {}  # c67ca0b's form of the served movements: per phase, per movement, served
     for served, _status, prev, _now_s in rec.red:
         masks[served] = tuple(tuple(i in set(pos) for i in range(len(prev))) for pos in served)
+    if _takes_positions(step_base._red_since, rec.red):  # a base after c67ca0b: the served positions, as this tree
+        masks = {served: served for served in masks}
 
     def gate(which: str) -> tuple[float, Any]:
         mod, core, out = steps[which], cores[which], []
