@@ -246,8 +246,8 @@ class Intersection:
     # the program's own transitions between stages ([timing] program_transitions): a change with
     # one runs its states, and its intergreen is their length; other changes keep the derived one
     transitions: tuple[Transition, ...] = ()
-    # the city's program is vehicle-actuated (SUMO's actuated, delay_based or NEMA: it ends a green
-    # at a gap): with [webster] / [scats] keep_actuated that policy leaves the light on it
+    # the city's program is vehicle-actuated (SUMO's actuated, delay_based, NEMA or a self-organising one: it ends a
+    # green at a gap): with [webster] / [scats] keep_actuated that policy leaves the light on it
     actuated: bool = False
 
     @cached_property

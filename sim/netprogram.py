@@ -15,10 +15,10 @@ no 'y', 'Y' or 'u' link; a phase mixing green with yellow is a transition. Stage
 apart by their set of green links (how sim/field.py recognises them at run time): a set the
 program serves twice a cycle is one stage whose base green is the sum of both.
 
-Actuated programs (type "actuated" or "delay_based"): a phase's `minDur` is the city's own
-minimum green for it, which SUMO may run every cycle; a stage keeps the shortest of those of its
-greens (the sum over the sub-phases of one green), and sim/netstages.py lowers the model's
-minimum green to it. Static programs' `minDur` is ignored, as SUMO ignores it.
+Actuated programs (type "actuated", "delay_based", or self-organising: SELF_ORGANISING_TYPES): a
+phase's `minDur` is the city's own minimum green for it, which SUMO may run every cycle; a stage
+keeps the shortest of those of its greens (the sum over the sub-phases of one green), and
+sim/netstages.py lowers the model's minimum green to it. Static programs' `minDur` is ignored, as SUMO ignores it.
 
 NEMA dual-ring programs (type="NEMA"): each phase is one ring's movement group, and SUMO shows
 the union of one phase of each ring, with yellow and red drawn from the phases' `yellow` and `red`
@@ -53,7 +53,12 @@ _FREE = frozenset("GgoO")
 _OFF = frozenset("oO")
 
 
-ACTUATED_TYPES = frozenset({"actuated", "delay_based"})
+# SUMO's self-organising programs (the SOTL family, swarm, and its high-level `deterministic`): they switch from
+# their own detectors between each phase's minDur and maxDur; the durations written are not what runs
+SELF_ORGANISING_TYPES = frozenset(
+    {"sotl_phase", "sotl_platoon", "sotl_request", "sotl_wave", "sotl_marching", "swarm", "deterministic"}
+)
+ACTUATED_TYPES = frozenset({"actuated", "delay_based"}) | SELF_ORGANISING_TYPES
 # Programs SUMO extends and ends from its own detectors (gap-out, time loss, NEMA's rings): `Program.actuated`
 VEHICLE_ACTUATED_TYPES = ACTUATED_TYPES | {"nema"}
 
@@ -75,7 +80,7 @@ class Program:
     phases: tuple[ProgramPhase, ...]
     source: str
     unusable: str = ""  # why the program cannot be read as stages (a malformed NEMA program)
-    actuated: bool = False  # SUMO runs it vehicle-actuated (type actuated, delay_based or NEMA)
+    actuated: bool = False  # SUMO runs it vehicle-actuated (type actuated, delay_based, NEMA or self-organising)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ accept, else one line naming what is missing. A refused junction stays on its ow
 - the policies that time each light on its own (webster, scats, schedule) also refuse a light
   coupled to another by a road shorter than one vehicle (`coupled_refusal`);
 - webster and scats, each with its `keep_actuated` key, also refuse a light whose own program is
-  vehicle-actuated (`Intersection.actuated`: SUMO's actuated, delay_based or NEMA; `actuated_refusal`).
+  vehicle-actuated (`Intersection.actuated`: SUMO's actuated, delay_based, NEMA or self-organising; `actuated_refusal`).
 - scats with `keep_actuated_crossings` refuses such a light only where a stage's minimum green is the
   pedestrian minimum of the crossings it greens (`actuated_crossing_refusal`).
 """
