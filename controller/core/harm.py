@@ -536,10 +536,15 @@ def observe_all(
     charges, excess, tests = _charged(states, replays, *charged, known, judge, params, cache)
     measured = params.lock_green_s > 0 or params.plan_block  # _measured has something to add
     out = []
-    for k, (s, r, charge, ex, a, b) in enumerate(zip(states, replays, charges, excess, st, st[1:])):
-        d = s.__dict__.copy()  # _evolve, its fields known: a copy of the state's, changed
-        d["replay"], d["measured_hidden_pcu"], d["charge"] = r, hidden_net[a:b], charge
-        d["measured_spill_pcu"], d["spill_base_pcu"] = own[k], base[k]
+    for k, s, r, charge, ex, a, b, o, ob in zip(
+        itertools.count(), states, replays, charges, excess, st, st[1:], own, base
+    ):
+        d = s.__dict__.copy()  # _evolve, its fields known: a copy of the state's, changed (one store a field)
+        d["replay"] = r
+        d["measured_hidden_pcu"] = hidden_net[a:b]
+        d["charge"] = charge
+        d["measured_spill_pcu"] = o
+        d["spill_base_pcu"] = ob
         if measured:
             d.update(_measured(s, net.programs[k], ests[k], statuses[k], now_s, params, block_window_s))
         if bound is not None:
@@ -581,6 +586,8 @@ def _charged(
     )
     # a Charge where accumulate may read it: in policy mode, commanded, its test not brought up to its replay here
     needed = [j and x is None for j, x in zip(read.judgeable.tolist(), excess)]
+    if not any(needed):  # every test brought up here (or not judged): no Charge to make
+        return itertools.repeat(None), excess, tests
     return _charges(replays, sums, spill, trims, needed), excess, tests
 
 
