@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -53,7 +54,6 @@ from controller.core.feed import RoadsideReport, check_status, decode_detector_m
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
 from controller.core.policies import make_policy
-from controller.core.policies.max_pressure import MaxPressurePolicy, yield_lanes
 from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
 from controller.ledger import AuditSink, PlanLedger
@@ -153,7 +153,11 @@ def _warn_unknown_yields(served: Mapping[str, Layout], chosen: object, cfg: Conf
     max_pressure.yield_lanes) has no `yields_to` in its file (imported before import-net wrote it, or a network
     without a right of way): there the rule reads every such stream as one it gives way to, the older reading
     that cut a right turn waiting only for walkers (docs/policies.md)."""
-    if not (isinstance(chosen, MaxPressurePolicy) and cfg.max_pressure.yield_block_s > 0):
+    # max_pressure's module not loaded: no policy of it was made (a `fixed` run never loads it)
+    max_pressure = sys.modules.get("controller.core.policies.max_pressure")
+    if max_pressure is None or not (
+        isinstance(chosen, max_pressure.MaxPressurePolicy) and cfg.max_pressure.yield_block_s > 0
+    ):
         return
     unknown = [jid for jid, lay in served.items() if _unknown_yields(lay)]
     _log_group(
@@ -167,6 +171,8 @@ def _warn_unknown_yields(served: Mapping[str, Layout], chosen: object, cfg: Conf
 
 def _unknown_yields(layout: Layout) -> bool:
     """A movement yield_lanes gives some lane to (the rule can act on it) has no `yields_to`."""
+    from controller.core.policies.max_pressure import yield_lanes
+
     reads = np.asarray(yield_lanes(layout).any(axis=(0, 2)))
     return any(mv.yields_to is None and reads[m] for m, mv in enumerate(layout.junction.movements))
 

@@ -43,13 +43,14 @@ def test_an_in_process_simulate_imports_no_progress_bar_and_no_multiprocessing()
 def test_simulate_loads_neither_the_audit_store_nor_the_message_batch_read():
     """The service's checkpoints go to an audit store (sqlite3) and its detector messages are read in
     batches (feedbatch, orjson) only where there is a store or a broker: `simulate`'s service, in the
-    run's process or its forked child, has neither, and its modules load neither."""
+    run's process or its forked child, has neither, and its modules load neither. max_pressure's
+    module loads with a policy that is one (make_policy), not with the service."""
     code = (
         "import sys, run_controller\n"
         "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
         "import sim.cli, sim.simulate, sim.service_process\n"
         "names = ('sqlite3', 'controller.adapters.audit', 'controller.adapters.checkpoints',\n"
-        "         'controller.core.feedbatch')\n"
+        "         'controller.core.feedbatch', 'controller.core.policies.max_pressure')\n"
         "print(sorted(m for m in names if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
