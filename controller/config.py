@@ -103,6 +103,8 @@ class TimingConfig:
     ped_min_from_program: bool = False  # sim/netstages.py: a crossing's pedestrian minimum at most its program green
     crossing_red_is_clearance: bool = False  # sim/netimport.py: a transition stopping a crossing kept without yellow
     crossings_max_red: bool = False  # sim/netimport.py: each crossing a movement of the file, red at most max_red_s
+    cyclist_clearance: bool = False  # sim/netmovements.py: each movement's cyclist_clear_s (core/safety.py reads it)
+    cyclist_speed_mps: float = 4.0  # with cyclist_clearance: a cyclist's speed through the junction
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ _POSITIVE = frozenset(
         "timing.cycle_max_s",
         "timing.max_red_s",
         "timing.ped_speed_mps",
+        "timing.cyclist_speed_mps",
         "detectors.advance_dist_m",
         "detectors.loop_length_m",
         "detectors.vehicle_spacing_m",

@@ -352,6 +352,7 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
                 reach_diverges=mf.int("reach_diverges") if "reach_diverges" in mf.table else 0,
                 yields_to=mf.strs("yields_to") if "yields_to" in mf.table else None,
                 bus_lane=mf.bool("bus_lane", False),
+                cyclist_clear_s=mf.num("cyclist_clear_s", 0.0),
             )
         )
     return movements

@@ -106,6 +106,10 @@ class Movement:
     # its lanes are open to buses and closed to passenger cars (import-net with [timing] bus_lane_movements): the
     # stream a turn that gives way to it crosses is a bus service's, not a car lane's
     bus_lane: bool = False
+    # seconds a cyclist takes through the junction on the longest path of this movement's links its lanes let
+    # bicycles take (the internal lanes' length / [timing] cyclist_speed_mps, import-net); 0: not known, or no
+    # bicycle may take it. [timing] cyclist_clearance (core/safety.py cyclist_all_red_s) reads it
+    cyclist_clear_s: float = 0.0
 
 
 PED_PREFIX = "ped"  # a pedestrian crossing's movement id: this and its link index (crossing_movement)
@@ -391,7 +395,9 @@ class CyclePlan:
 
 @dataclass(frozen=True)
 class PhaseCommand:
-    """Acyclic control: be in (or change to) `phase` and hold it for at least `hold_s`."""
+    """Acyclic control: be in (or change to) `phase` and hold it for at least `hold_s`. `all_red_s` > 0: a
+    change to `phase` shows at least that much all-red before its green (the gate's cyclist clearance,
+    core/safety.py cyclist_all_red_s); 0: the junction's own."""
 
     junction: str
     plan_id: str
@@ -400,6 +406,7 @@ class PhaseCommand:
     hold_s: float
     valid_from_s: float
     expires_s: float
+    all_red_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ def check_limits(j: Intersection, cmd: Command) -> str:
             return f"phase {cmd.phase} not in 0..{n - 1}"
         if not 0.0 <= cmd.hold_s <= j.phases[cmd.phase].max_green_s + tol:
             return f"hold {cmd.hold_s:g} s outside 0..max green {j.phases[cmd.phase].max_green_s:g} s"
+        if not 0.0 <= cmd.all_red_s <= j.max_red_s:
+            return f"all-red {cmd.all_red_s:g} s outside 0..max red {j.max_red_s:g} s"
         return phase_conflict(j, cmd.phase)
     if len(cmd.phase_order) != len(cmd.greens_s) or not cmd.phase_order:
         return "phase order and greens differ in length"

@@ -107,10 +107,13 @@ def _junction_tables(
     programs = netprogram.active_programs(net, net_path, files, at_begin_s)
     src = netdetectors.loop_source(net, cfg, files, detectors)
     responses = netmovements.right_of_way(net_path)  # one pass over the file for every light's yields
+    paths_m = netmovements.internal_paths_m(net_path) if cfg.timing.cyclist_clearance else {}
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
             table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, responses)
+            if paths_m:  # [timing] cyclist_clearance: each movement's crossing time for a cyclist
+                netmovements.add_cyclist_clear(table["movements"], tl, paths_m, cfg.timing.cyclist_speed_mps)
             junction = _parsed(table, f"{net_path}#{tl.getID()}")
             if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
                 table["phases"] = derived_phases

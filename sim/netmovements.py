@@ -269,6 +269,51 @@ def right_of_way(net_path: str | Path) -> dict[str, dict[int, str]]:
     return out
 
 
+def internal_paths_m(net_path: str | Path) -> dict[str, float]:
+    """Per internal lane of the network file at `net_path`, the length of the path through the junction from it: its
+    own length plus, where SUMO splits the path at an internal junction (a left turn waiting inside the box), the
+    internal lanes after it. One pass over the file. Example: fkk_in_delay's gneJ21 link 1 (a bicycle turning left) has
+    via ":gneJ21_2_0" (35 m) and then ":gneJ21_27_0" (31 m): {":gneJ21_2_0": 66.0, ...}."""
+    length: dict[str, float] = {}
+    then: dict[str, str] = {}  # internal lane -> the internal lane its path goes on to
+    with open_xml(net_path) as source:
+        for _, elem in ET.iterparse(source, events=("end",)):
+            if elem.tag == "lane" and elem.get("id", "").startswith(":"):
+                length[elem.get("id", "")] = float(elem.get("length", "0"))
+            elif elem.tag == "connection" and elem.get("from", "").startswith(":") and elem.get("via"):
+                then[f"{elem.get('from')}_{elem.get('fromLane', '0')}"] = elem.get("via", "")
+            elem.clear()
+    out: dict[str, float] = {}
+    for lane in length:
+        total, at, seen = 0.0, lane, set()
+        while at in length and at not in seen:
+            seen.add(at)
+            total += length[at]
+            at = then.get(at, "")
+        out[lane] = round(total, 2)
+    return out
+
+
+def add_cyclist_clear(
+    movement_tables: list[dict[str, Any]], tl: sumolib.net.TLS, paths_m: dict[str, float], speed_mps: float
+) -> None:
+    """[timing] cyclist_clearance: set `cyclist_clear_s` on each movement with a link a bicycle may take (its lane open
+    to bicycles): the longest such link's path through the junction (`paths_m`, internal_paths_m) at `speed_mps`."""
+    path_m: dict[tuple[str, int], float] = {}  # (lane, link) -> its path, for lanes open to bicycles
+    for in_lane, out_lane, link in tl.getConnections():
+        if not in_lane.allows("bicycle"):
+            continue
+        for c in in_lane.getOutgoing():
+            if c.getToLane() is out_lane and c.getTLLinkIndex() == link:
+                key = (in_lane.getID(), link)
+                path_m[key] = max(path_m.get(key, 0.0), paths_m.get(c.getViaLaneID() or "", 0.0))
+    for m in movement_tables:
+        links, lanes = set(m["links"]), set(m["lanes"])
+        most_m = max((p for (lane, link), p in path_m.items() if link in links and lane in lanes), default=0.0)
+        if most_m > 0:
+            m["cyclist_clear_s"] = round(most_m / speed_mps, 2)
+
+
 def _node_links(
     tl: sumolib.net.TLS, links: set[int]
 ) -> dict[sumolib.net.node.Node, list[tuple[sumolib.net.connection.Connection, int]]]:

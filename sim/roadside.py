@@ -62,6 +62,10 @@ class _Stage:
     from_phase: int
     start_s: float
     to_flash: bool = False  # a yellow or all-red leading into flash
+    # the plan's all-red for this change (PhaseCommand.all_red_s: at least that much before the green; 0: the
+    # junction's own); after a program transition, the all-red added to it (`added`)
+    all_red_s: float = 0.0
+    added: bool = False
 
 
 class RoadsideController:
@@ -244,7 +248,11 @@ class RoadsideController:
         if st.kind in ("flash", "clear"):
             st = self._advance_flash(st, now_s)
         if st.kind == "transition" and now_s - st.start_s >= self._transition(st).total_s - 1e-9:
-            st = self._after_intergreen(st, now_s)
+            more_s = st.all_red_s - self.j.all_red_between_s(st.from_phase, st.phase)
+            if more_s > 1e-9:  # the plan asks more all-red than the transition ends with
+                st = replace(st, kind="allred", start_s=now_s, all_red_s=more_s, added=True)
+            else:
+                st = self._after_intergreen(st, now_s)
         if st.kind == "yellow" and now_s - st.start_s >= j.yellow_s:
             if self._all_red_s(st) > 0:
                 st = replace(st, kind="allred", start_s=now_s)
@@ -263,7 +271,11 @@ class RoadsideController:
         return tr
 
     def _all_red_s(self, st: _Stage) -> float:
-        return self.j.all_red_s if st.to_flash else self.j.all_red_between_s(st.from_phase, st.phase)
+        if st.to_flash:
+            return self.j.all_red_s
+        if st.added:
+            return st.all_red_s
+        return max(self.j.all_red_between_s(st.from_phase, st.phase), st.all_red_s)
 
     def _after_intergreen(self, st: _Stage, now_s: float) -> _Stage:
         if st.to_flash and not self._flashing(now_s):  # the flash ended before it began
@@ -279,10 +291,12 @@ class RoadsideController:
             return _Stage("yellow", st.phase, st.phase, now_s, to_flash=True) if min_done else st
         nxt = self._keep_limits(st, self._next_phase(st, now_s), now_s)
         if nxt != st.phase and min_done:
+            plan = self.plan
+            clear_s = plan.all_red_s if isinstance(plan, PhaseCommand) and plan.phase == nxt else 0.0
             if j.transition(st.phase, nxt) is not None:  # the city's program's own states
-                return _Stage("transition", nxt, st.phase, now_s)
+                return _Stage("transition", nxt, st.phase, now_s, all_red_s=clear_s)
             if j.intergreen_s(st.phase, nxt) > 0:
-                return _Stage("yellow", nxt, st.phase, now_s)
+                return _Stage("yellow", nxt, st.phase, now_s, all_red_s=clear_s)
             return _Stage("green", nxt, nxt, now_s)
         return st
 

@@ -192,3 +192,16 @@ def snapshot(frame: DetectorFrame, k: int) -> Snapshot:
             DetectorReading(layout.detectors[i], pairs, float(frame.occupancy[i]), float(frame.speed_mps[i]))
         )
     return Snapshot(layout.junctions[k], frame.t_s, frame.period_s, tuple(readings))
+
+
+def counted_by_class(frame: DetectorFrame, accepted: np.ndarray, junction: str, vehicle_class: str) -> list[str]:
+    """The loops of `junction` in the frame (if there and accepted) that counted a vehicle of `vehicle_class`."""
+    lay = frame.layout
+    if junction not in lay.junctions:
+        return []
+    k = lay.junctions.index(junction)
+    if not accepted[k]:
+        return []
+    a, b = int(lay.det_start[k]), int(lay.det_start[k + 1])
+    hit = np.nonzero(frame.counts[a:b, VEHICLE_CLASSES.index(vehicle_class)] > 0)[0]
+    return [lay.detectors[a + i] for i in hit.tolist()]

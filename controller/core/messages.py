@@ -202,6 +202,8 @@ def encode_command(cmd: Command, epoch: int = 0, signer: Signer | None = None) -
         }
     elif isinstance(cmd, PhaseCommand):
         body = {**common, "kind": "next_phase", "phase": cmd.phase, "hold_s": cmd.hold_s}
+        if cmd.all_red_s > 0:  # only then: a plan without it reads as before
+            body["all_red_s"] = cmd.all_red_s
     else:
         body = {**common, "kind": "flash"}
     raw = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
@@ -278,7 +280,10 @@ def decode_plan(payload: bytes) -> PlanMessage:
             offset_s=_finite(obj, "offset_s"),
         )
     elif kind == "next_phase":
-        cmd = PhaseCommand(**common, phase=_field(obj, "phase", int), hold_s=_finite(obj, "hold_s"))
+        all_red_s = _finite(obj, "all_red_s") if "all_red_s" in obj else 0.0
+        cmd = PhaseCommand(
+            **common, phase=_field(obj, "phase", int), hold_s=_finite(obj, "hold_s"), all_red_s=all_red_s
+        )
     elif kind == "flash":
         cmd = FlashCommand(**common)
     else:

@@ -884,3 +884,40 @@ def _most_starved_phase(j: Intersection, view: SignalView, now_s: float, exclude
         if wait > best_wait:
             best, best_wait = k, wait
     return exclude if best is None else best
+
+
+def cyclist_all_red_s(
+    j: Intersection, view: SignalView, target: int, seen_s: tuple[float, ...], now_s: float, memo: GateMemo
+) -> float:
+    """The all-red a change from the phase in force to `target` must show for the cyclists ([timing]
+    cyclist_clearance; 0: the junction's own suffices). `seen_s`: per movement, when a bicycle was last counted over
+    a stop-line loop of its lanes (-inf: never; (): none known). A movement the change stops, with `cyclist_clear_s`
+    (its longest path a bicycle may take through the junction at a cyclist's speed) and a conflict the target serves,
+    may still have that cyclist inside for its crossing time from the count: the conflicting green waits for it, past
+    the yellow, as the intergreen (sized for motor vehicles) does not. Only where the extension leaves every
+    movement's maximum red reachable (the change, delayed by it, in _feasible); else 0."""
+    cur = view.phase
+    if not seen_s or view.in_intergreen or target == cur:
+        return 0.0
+    stopped = set(j.served_movements(cur)) - set(j.served_movements(target))
+    crossed = set(j.served_movements(target))
+    clear_until_s = max(
+        (
+            seen_s[i] + m.cyclist_clear_s
+            for i, m in enumerate(j.movements)
+            if m.cyclist_clear_s > 0 and m.id in stopped and crossed & set(m.conflicts)
+        ),
+        default=-math.inf,
+    )
+    left_s = clear_until_s - now_s - max(_whole(j.yellow_s), DECISION_PERIOD_S)  # after the yellow
+    if left_s <= 0:
+        return 0.0
+    all_red_s = _whole(left_s)
+    own_s = _whole(j.all_red_between_s(cur, target))
+    if all_red_s <= own_s:
+        return 0.0
+    lean = memo.lean(j)
+    delayed_s = now_s + all_red_s - own_s
+    if lean.at[cur][3] is not None and not _feasible(j, view, cur, delayed_s, target, memo, lean.static, lean):
+        return 0.0
+    return all_red_s

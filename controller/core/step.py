@@ -55,6 +55,7 @@ from controller.core.safety import (
     GateMemo,
     GateOutcome,
     SignalView,
+    cyclist_all_red_s,
     gate_cycle,
     phase_outcome,
     phase_target,
@@ -87,6 +88,9 @@ class JunctionState:
     harm: harm.HarmState | None = None  # mode (policy | fixed) and the fixed-time shadow
     own_wish: Wish | None = None  # a pair follower's own policy's last cycle wish (core/pairs.py joint_cycle)
     failed: bool = False  # left on its own program by a failure last tick (_failed): harm.resume when observed
+    # per movement, when a bicycle was last counted over a stop-line loop of its lanes (-inf: never), kept only at a
+    # light with a movement's cyclist_clear_s ([timing] cyclist_clearance; safety.cyclist_all_red_s); (): none
+    cyclist_seen_s: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,8 @@ class Core:
         # the do-no-harm verdicts _steady reached for the junctions it turned down, per junction: (state judged,
         # time, verdict, reason); _guard takes one given the same state object at the same time (harm.decide is pure)
         self._verdicts: dict[str, tuple[harm.HarmState, float, harm.HarmState, str | None]] = {}
+        self._cyclists = _cyclist_lights(self.layouts)  # [timing] cyclist_clearance: always through _junction
+        self._not_steady |= frozenset(self._cyclists)
         # the policy's decide() for every junction in one pass, where it has one (not with learnt links); the
         # pass covers every junction (max_pressure's pull_upstream reads the neighbours' estimates from it)
         in_pass = self.net.jids if self.net is not None else tuple(self.layouts)
@@ -761,6 +767,8 @@ class Core:
                     refusals.append(Refusal(jid, outcome.refused))
                 plan_id = self._plan_id(jid, js)
                 outcome = phase_outcome(lay.junction, keep, plan_id=plan_id, seq=seq, now_s=now_s, ttl_s=ttl_s)
+        if jid in self._cyclists and outcome is not None and view is not None:
+            return _cyclist_clearance(lay.junction, js, view, outcome, now_s, memo)
         return outcome
 
     def _plan_id(self, jid: str, js: JunctionState) -> str:
@@ -851,8 +859,29 @@ class Core:
                 hs = harm.resume(hs, now_s, js.harm) if self.guarded else hs  # js.harm: before the outage
                 d["failed"] = False
             d["estimate"], d["harm"] = estimates[jid], hs
+            if jid in self._cyclists:
+                d["cyclist_seen_s"] = self._cyclists_seen(jid, js, snaps.get(jid, ()), frames, now_s)
             updated[jid] = record_of(JunctionState, d)
         return updated
+
+    def _cyclists_seen(
+        self,
+        jid: str,
+        js: JunctionState,
+        snaps: Sequence[Snapshot],
+        frames: Sequence[tuple[DetectorFrame, np.ndarray]],
+        now_s: float,
+    ) -> tuple[float, ...]:
+        """The junction's JunctionState.cyclist_seen_s after this tick's readings (messages and frames)."""
+        by_loop = self._cyclists[jid]
+        seen = list(js.cyclist_seen_s) or [-math.inf] * len(self.layouts[jid].junction.movements)
+        counted = [rd.detector for s in snaps for rd in s.readings if dict(rd.counts).get("bicycle", 0) > 0]
+        for frame, accepted in frames:
+            counted += feedarrays.counted_by_class(frame, accepted, jid, "bicycle")
+        for det in counted:
+            for i in by_loop.get(det, ()):
+                seen[i] = now_s
+        return tuple(seen)
 
     def _observe_harm(
         self,
@@ -1307,6 +1336,31 @@ def _views(
 def _same_decision(new: Command, old: Command | None) -> bool:
     """A PhaseCommand that repeats the one in force (same phase) carries no new decision."""
     return isinstance(new, PhaseCommand) and isinstance(old, PhaseCommand) and new.phase == old.phase
+
+
+def _cyclist_lights(layouts: Mapping[str, Layout]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """The lights with a movement's cyclist_clear_s ([timing] cyclist_clearance: their bicycle counts read, their
+    changes gated for them, _gate), each with, per stop-line loop, the positions of the movements using its lane."""
+    return {
+        jid: {
+            d.id: tuple(i for i, m in enumerate(lay.junction.movements) if d.lane in m.lanes)
+            for d in lay.junction.detectors
+            if d.kind == "stop"
+        }
+        for jid, lay in layouts.items()
+        if any(m.cyclist_clear_s > 0 for m in lay.junction.movements)
+    }
+
+
+def _cyclist_clearance(
+    j: Intersection, js: JunctionState, view: SignalView, outcome: GateOutcome, now_s: float, memo: GateMemo
+) -> GateOutcome:
+    """The outcome with the all-red its change needs for a cyclist counted lately (safety.cyclist_all_red_s)."""
+    cmd = outcome.command
+    if not isinstance(cmd, PhaseCommand):
+        return outcome
+    all_red_s = cyclist_all_red_s(j, view, cmd.phase, js.cyclist_seen_s, now_s, memo)
+    return replace(outcome, command=replace(cmd, all_red_s=all_red_s)) if all_red_s > 0 else outcome
 
 
 def _feed_stale(est: Estimate, now_s: float, stale_s: float) -> bool:

@@ -82,6 +82,7 @@ def _city_with_the_optional_fields() -> dict[str, Any]:
     t |= {"clearance_s": {"0>4": 2.0}, "paired": ["J01"], "coupled": ["J10"], "actuated": False}
     t["program_timeline"] = {"phases": [0, -1, 1, -1, 2, -1, 3, -1], "durations_s": [31, 5, 6, 5, 31, 5, 6, 5]}
     t["movements"][0]["bus_lane"] = False
+    t["movements"][0]["cyclist_clear_s"] = 16.5  # [timing] cyclist_clearance
     return t
 
 

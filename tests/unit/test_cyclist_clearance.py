@@ -1,0 +1,211 @@
+"""`[timing] cyclist_clearance`: a cyclist counted over a stop line lately gets its crossing time before a conflicting
+green (fkk_in_delay's gneJ21: a bicycle's left takes 66 m through the box, about 16 s at 4 m/s, against the 6 s
+intergreen sized for motor vehicles). The importer writes each movement's `cyclist_clear_s` (its longest path a
+bicycle may take through the junction, over `cyclist_speed_mps`); the gate extends the all-red of a change that
+stops such a movement (core/safety.py cyclist_all_red_s); the plan carries it (`all_red_s`) and the roadside shows it.
+
+The junction: tests/junction_fixtures.py's two-phase one (N/S through, then E/W through; 3 s yellow, 2 s all-red),
+N_T with a cyclist's crossing time of 16 s."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.core.messages import decode_command, encode_command
+from controller.core.safety import GateMemo, SignalView, cyclist_all_red_s
+from controller.errors import JunctionError
+from controller.junctions import parse_intersection
+from controller.model import Intersection, PhaseCommand
+from controller.roadside_agent import check_limits
+from sim.netmovements import add_cyclist_clear, internal_paths_m
+from sim.roadside import RoadsideController
+from tests.junction_fixtures import two_phase_raw
+
+
+def _junction(clear_s: float = 16.0, max_red_s: float = 120.0) -> Intersection:
+    raw = two_phase_raw()
+    raw["movements"][0]["cyclist_clear_s"] = clear_s  # N_T
+    raw["max_red_s"] = max_red_s
+    return parse_intersection(raw, "cyclists.toml")
+
+
+def _view(j: Intersection, now_s: float, red_for_s: float = 20.0) -> SignalView:
+    """Phase 0 (N_T, S_T) green for 20 s; E_T and W_T red for `red_for_s`."""
+    served = set(j.served_movements(0))
+    return SignalView(0, False, 20.0, tuple(now_s if m.id in served else now_s - red_for_s for m in j.movements))
+
+
+def _all_red(j: Intersection, seen_s: float | None, now_s: float = 100.0, on: int = 0, **kw: float) -> float:
+    """The all-red of the change 0 -> 1 at `now_s`, a bicycle counted at `seen_s` on movement `on`'s lane."""
+    seen = tuple(seen_s if i == on and seen_s is not None else -math.inf for i in range(len(j.movements)))
+    return cyclist_all_red_s(j, _view(j, now_s, **kw), 1, seen, now_s, GateMemo())
+
+
+def test_a_cyclist_counted_lately_gets_its_crossing_time_before_the_conflicting_green() -> None:
+    j = _junction()
+    # counted at 99 s: the cross street's green no sooner than 115 s; the yellow ends at 103 s
+    assert _all_red(j, 99.0) == 12.0
+    assert _all_red(j, 90.5) == 4.0  # whole seconds, rounded up
+    # the junction's own 2 s all-red suffices, no bicycle, or one on a movement without a crossing time
+    assert _all_red(j, 88.0) == 0.0
+    assert _all_red(j, None) == 0.0
+    assert _all_red(j, 99.0, on=2) == 0.0  # S_T
+    assert cyclist_all_red_s(j, _view(j, 100.0), 1, (), 100.0, GateMemo()) == 0.0  # no light's count kept
+    assert _all_red(_junction(clear_s=0.0), 99.0) == 0.0
+
+
+def test_no_extension_for_a_change_that_keeps_the_movement_or_during_an_intergreen() -> None:
+    j = _junction()
+    seen = (99.0, -math.inf, -math.inf, -math.inf)
+    view = _view(j, 100.0)
+    assert cyclist_all_red_s(j, view, 0, seen, 100.0, GateMemo()) == 0.0
+    during = SignalView(0, True, 0.0, view.red_since_s)
+    assert cyclist_all_red_s(j, during, 1, seen, 100.0, GateMemo()) == 0.0
+
+
+def test_the_maximum_red_wins_over_the_extension() -> None:
+    j = _junction(max_red_s=60.0)
+    assert _all_red(j, 99.0, red_for_s=40.0) == 12.0
+    # E_T red 50 s: with 12 s of all-red it would wait 50 + 3 + 12 > 60 s
+    assert _all_red(j, 99.0, red_for_s=50.0) == 0.0
+
+
+def _shown(all_red_s: float) -> list[str]:
+    j = _junction()
+    rc = RoadsideController(j, backup_s=1e6, max_validity_s=1e6)
+    assert rc.receive(PhaseCommand("J", "p1", 1, 0, 1.0, 0.0, 1e6), 0.0) == ""
+    for t in range(20):
+        rc.tick(float(t), 0, float(t))
+    assert rc.receive(PhaseCommand("J", "p2", 2, 1, 1.0, 20.0, 1e6, all_red_s=all_red_s), 20.0) == ""
+    return [rc.tick(float(t), None, 0.0) or "" for t in range(20, 45)]
+
+
+def test_the_roadside_shows_the_all_red_the_plan_asks_for() -> None:
+    assert _shown(0.0).count("rrrr") == 2  # the junction's own
+    states = _shown(10.0)
+    assert states[:3] == ["yryr"] * 3
+    assert states[3:13] == ["rrrr"] * 10
+    assert states[13] == "rGrG"
+
+
+def test_the_plan_message_carries_it_and_the_roadside_checks_it() -> None:
+    j = _junction()
+    cmd = PhaseCommand("J", "p", 3, 1, 1.0, 0.0, 10.0, all_red_s=12.0)
+    assert decode_command(encode_command(cmd)) == cmd
+    plain = PhaseCommand("J", "p", 3, 1, 1.0, 0.0, 10.0)
+    assert b"all_red_s" not in encode_command(plain)  # a plan without it reads as before
+    assert decode_command(encode_command(plain)) == plain
+    assert check_limits(j, cmd) == ""
+    assert "all-red 121 s outside 0..max red 120 s" in check_limits(
+        j, PhaseCommand("J", "p", 3, 1, 1.0, 0.0, 10.0, 121.0)
+    )
+
+
+def test_the_loader_reads_the_crossing_time_and_refuses_a_negative_one() -> None:
+    assert _junction().movements[0].cyclist_clear_s == 16.0
+    assert _junction().movements[1].cyclist_clear_s == 0.0
+    with pytest.raises(JunctionError, match="cyclist_clear_s"):
+        _junction(clear_s=-1.0)
+
+
+NET = """<net>
+  <edge id=":J_0" function="internal"><lane id=":J_0_0" index="0" length="35.0" shape="0,0 1,1"/></edge>
+  <edge id=":J_5" function="internal"><lane id=":J_5_0" index="0" length="31.0" shape="0,0 1,1"/></edge>
+  <edge id=":J_1" function="internal"><lane id=":J_1_0" index="0" length="12.0" shape="0,0 1,1"/></edge>
+  <edge id="a"><lane id="a_0" index="0" length="100.0" shape="0,0 1,1"/></edge>
+  <connection from="a" to="b" fromLane="0" toLane="0" via=":J_0_0" tl="J" linkIndex="0" dir="l" state="o"/>
+  <connection from=":J_0" to="b" fromLane="0" toLane="0" via=":J_5_0" dir="l" state="m"/>
+  <connection from=":J_5" to="b" fromLane="0" toLane="0" dir="l" state="M"/>
+</net>
+"""
+
+
+class _Lane:
+    def __init__(self, lid: str, bicycles: bool) -> None:
+        self.lid, self.bicycles = lid, bicycles
+        self.out: list[_Conn] = []
+
+    def getID(self) -> str:
+        return self.lid
+
+    def allows(self, vclass: str) -> bool:
+        return self.bicycles if vclass == "bicycle" else True
+
+    def getOutgoing(self) -> list[_Conn]:
+        return self.out
+
+
+class _Conn:
+    def __init__(self, to: _Lane, link: int, via: str) -> None:
+        self.to, self.link, self.via = to, link, via
+
+    def getToLane(self) -> _Lane:
+        return self.to
+
+    def getTLLinkIndex(self) -> int:
+        return self.link
+
+    def getViaLaneID(self) -> str:
+        return self.via
+
+
+class _Light:
+    def __init__(self, links: list[tuple[_Lane, _Lane, int]]) -> None:
+        self.links = links
+
+    def getConnections(self) -> list[tuple[_Lane, _Lane, int]]:
+        return self.links
+
+
+def test_the_importer_reads_the_path_through_the_box_and_times_it(tmp_path: Path) -> None:
+    net = tmp_path / "j.net.xml"
+    net.write_text(NET)
+    paths = internal_paths_m(net)
+    assert paths == {":J_0_0": 66.0, ":J_5_0": 31.0, ":J_1_0": 12.0}  # a left waiting inside: both parts
+    bike, car, out = _Lane("a_1", True), _Lane("a_2", False), _Lane("b_0", True)
+    bike.out.append(_Conn(out, 0, ":J_0_0"))
+    car.out.append(_Conn(out, 1, ":J_1_0"))
+    tables: list[dict[str, Any]] = [{"links": [0], "lanes": ["a_1"]}, {"links": [1], "lanes": ["a_2"]}]
+    add_cyclist_clear(tables, _Light([(bike, out, 0), (car, out, 1)]), paths, 4.0)  # type: ignore[arg-type]
+    assert tables[0]["cyclist_clear_s"] == 16.5
+    assert "cyclist_clear_s" not in tables[1]  # no bicycle may take it
+
+
+def _core_seen(feed: str, counts: dict[str, int], clear_s: float = 16.0) -> tuple[float, ...]:
+    """Core.step at 10 s with one message (`feed` "snapshot") or frame ("frame") in which N_stop counted `counts`:
+    the junction's cyclist_seen_s after it."""
+    import numpy as np
+
+    from controller.config import Config
+    from controller.core.estimation import Layout
+    from controller.core.feedarrays import DetectorFrame, FrameLayout
+    from controller.core.policies import make_policy
+    from controller.core.step import Core
+    from controller.model import VEHICLE_CLASSES, DetectorReading, Snapshot
+
+    cfg, j = Config(), _junction(clear_s)
+    core = Core({j.id: Layout.build(j, cfg)}, make_policy("adaptive", cfg), cfg)
+    state = core.initial_state(0.0)
+    ids = [d.id for d in j.detectors]
+    if feed == "snapshot":
+        readings = tuple(DetectorReading(d, tuple(counts.items()) if d == "N_stop" else (), 0.0, -1.0) for d in ids)
+        state, _ = core.step(state, [Snapshot(j.id, 10.0, 1.0, readings)], [], 10.0)
+    else:
+        grid = np.zeros((len(ids), len(VEHICLE_CLASSES)), dtype=int)
+        for c, n in counts.items():
+            grid[ids.index("N_stop"), VEHICLE_CLASSES.index(c)] = n
+        frame = DetectorFrame(FrameLayout.build({j.id: ids}), 10.0, 1.0, grid, np.zeros(len(ids)), -np.ones(len(ids)))
+        state, _ = core.step(state, [], [], 10.0, frames=[(frame, np.ones(1, dtype=bool))])
+    return state.junctions[j.id].cyclist_seen_s
+
+
+@pytest.mark.parametrize("feed", ["snapshot", "frame"])
+def test_the_core_times_a_bicycle_over_a_stop_line_per_movement_of_its_lane(feed: str) -> None:
+    never = -math.inf
+    assert _core_seen(feed, {"bicycle": 1}) == (10.0, never, never, never)  # N_stop is on N_T's lane alone
+    assert _core_seen(feed, {"car": 2}) == (never,) * 4
+    assert _core_seen(feed, {"bicycle": 1}, clear_s=0.0) == ()  # no movement with a crossing time: not kept
