@@ -130,12 +130,11 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     n_links = f.int("n_links")
     vehicle = _symmetric_conflicts(_movements(f, n_links), path)
     phases = _phases(f, n_links)
-    movements = vehicle + _crossing_walkers(f, n_links, vehicle, phases)
-    detectors = _detectors(f, {lane for m in movements for lane in m.lanes})
+    detectors = _detectors(f, {lane for m in vehicle for lane in m.lanes})
     junction = Intersection(
         id=jid,
         n_links=n_links,
-        movements=tuple(movements),
+        movements=tuple(vehicle),
         phases=tuple(phases),
         detectors=tuple(detectors),
         yellow_s=f.num("yellow_s"),
@@ -153,6 +152,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         program_timeline=_timeline(f, len(phases)),
         transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, vehicle)),
         actuated=f.bool("actuated", False),
+        crossings=tuple(_crossing_walkers(f, n_links, vehicle, phases)),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -219,8 +219,9 @@ def _crossing_links(f: _Fields, n_links: int, movements: list[Movement]) -> froz
 def _crossing_walkers(f: _Fields, n_links: int, movements: list[Movement], phases: list[Phase]) -> list[Movement]:
     """The optional `crossings` (import-net with [timing] crossings_max_red): the links of the
     junction's signalised pedestrian crossings, each a movement of its own, `PED_PREFIX` and its
-    link, so that every rule of a movement's red (max_red_s in the gate, the roadside's check, the
-    loader's) bounds a crossing's too. A crossing has no detector: it waits always, as the city's
+    link, kept in `Intersection.crossings`, so that every rule of a movement's red (max_red_s in the
+    gate, the roadside's check, the loader's: Intersection.red_bounded) bounds a crossing's too and
+    nothing else reads them. A crossing has no detector: it waits always, as the city's
     program serves it every cycle. Each link must serve no vehicle movement and be green in some phase."""
     if "crossings" not in f.table:
         return []
@@ -512,10 +513,11 @@ def checked_max_red(j: Intersection, path: str) -> Intersection:
     acyclic gate still commands the phase (its deadlines are those of the movements waiting, not of the
     ones it turns red) and breaks `max_red_s` without a word. So the file is refused either way:
     JunctionError naming the file, the junction and the field. Lower the phase's min_green_s or raise
-    max_red_s."""
-    for k, red_id, red_s in _reds_past_max(j):
-        others = set().union(*(j.served_movements(p) for p in range(len(j.phases)) if p != k))
-        only = [m for m in j.served_movements(k) if m not in others]
+    max_red_s. Its crossings are bounded too (`j.red_bounded`); `j` is returned as parsed."""
+    bounded = j.red_bounded
+    for k, red_id, red_s in _reds_past_max(bounded):
+        others = set().union(*(bounded.served_movements(p) for p in range(len(j.phases)) if p != k))
+        only = [m for m in bounded.served_movements(k) if m not in others]
         why = (
             f"junction {j.id}: {j.max_red_s:g} s cannot be kept: phase {k} keeps movement {red_id} red at least "
             f"{red_s:g} s (its min_green_s {j.phases[k].min_green_s:g} s and the red on either side)"

@@ -17,7 +17,7 @@ do-no-harm replay.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal, NamedTuple
 
@@ -118,8 +118,9 @@ PED_PREFIX = "ped"  # a pedestrian crossing's movement id: this and its link ind
 def crossing_movement(link: int) -> Movement:
     """A signalised pedestrian crossing as a movement ([timing] crossings_max_red; the junction
     file's `crossings`): its one link, no lane, no detector, no conflict listed (the phases keep it
-    apart from the vehicles), so the rules of a movement's red hold for it. It carries no
-    vehicle: a flow of one PCU an hour and one PCU of storage keep every estimate finite."""
+    apart from the vehicles). Kept in `Intersection.crossings`, never among its `movements`: only
+    the rules of a movement's maximum red read it (Intersection.red_bounded). It carries no
+    vehicle: a flow of one PCU an hour and one PCU of storage keep every sum over it finite."""
     return Movement(
         id=f"{PED_PREFIX}{link}",
         approach="",
@@ -253,6 +254,19 @@ class Intersection:
     # the city's program is vehicle-actuated (SUMO's actuated, delay_based, NEMA or a self-organising one: it ends a
     # green at a gap): with [webster] / [scats] keep_actuated that policy leaves the light on it
     actuated: bool = False
+    # [timing] crossings_max_red: the signalised pedestrian crossings (crossing_movement), apart from `movements`:
+    # read by the rules of a movement's maximum red alone (red_bounded); () without the key
+    crossings: tuple[Movement, ...] = ()
+
+    @cached_property
+    def red_bounded(self) -> Intersection:
+        """The model every rule of a movement's maximum red reads (the gate's, the roadside's re-check, the
+        loader's): its `movements` and then its `crossings` as movements of one model; itself without crossings.
+        Nothing else reads the crossings: the policies, the estimate, do-no-harm and the metrics see the vehicle
+        movements alone, so a plan that never keeps a crossing red past max_red_s is the same with or without."""
+        if not self.crossings:
+            return self
+        return replace(self, movements=self.movements + self.crossings, crossings=())
 
     @cached_property
     def _by_id(self) -> dict[str, Movement]:

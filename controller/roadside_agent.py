@@ -101,7 +101,7 @@ def check_limits(j: Intersection, cmd: Command) -> str:
             return why
     if not j.cycle_min_s - tol <= cmd.cycle_s <= j.cycle_max_s + tol:
         return f"cycle {cmd.cycle_s:g} s outside [{j.cycle_min_s:g}, {j.cycle_max_s:g}] s"
-    reds = max_red_s(j, cmd.phase_order, cmd.greens_s)
+    reds = max_red_s(j.red_bounded, cmd.phase_order, cmd.greens_s)  # its crossings too
     worst = max(reds, key=lambda m: reds[m]) if reds else None
     if worst is not None and reds[worst] > j.max_red_s + tol:
         return f"movement {worst} red {reds[worst]:g} s > max red {j.max_red_s:g} s"

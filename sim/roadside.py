@@ -81,6 +81,7 @@ class RoadsideController:
         max_validity_s: float = DEFAULT_MAX_VALIDITY_S,
         keep_off_through_intergreen: bool = True,  # config.toml [roadside] keep_off_through_intergreen
     ) -> None:
+        junction = junction.red_bounded  # the crossings' maximum red kept as the movements' (Intersection.crossings)
         self.j = junction
         self.keep_off_through_intergreen = keep_off_through_intergreen  # config.toml [roadside]
         self.backup_s = backup_s

@@ -274,7 +274,7 @@ def signal_view(js: JunctionState, now_s: float) -> SignalView | None:
     if st is None:
         return None
     elapsed_s = 0.0 if st.in_intergreen else st.time_in_phase_s + max(0.0, now_s - st.t_s)
-    return SignalView(st.phase, st.in_intergreen, elapsed_s, js.red_since_s)
+    return SignalView(st.phase, st.in_intergreen, elapsed_s, js.red_since_s, js.crossing_red_since_s)
 
 
 def gate(

@@ -6,7 +6,8 @@ Hard constraints, all from the junction model (intersections/<name>/<tls>.toml):
   is not, and the gate refuses every wish for a model built otherwise (`pedestrian_refusal`);
 - yellow and all-red intergreens between phases (derived per link, Intersection.intergreen_s);
 - no conflicting greens inside a phase;
-- maximum red for every movement (no starvation);
+- maximum red for every movement (no starvation), and for every crossing of the model
+  (`Intersection.crossings`, [timing] crossings_max_red: bounded as movements, bounded_view);
 - cycle bounds.
 A wish that can be brought inside the constraints by clipping is clipped and the clip is
 reported; one that cannot is refused with the reason. The roadside controller checks again.
@@ -42,6 +43,18 @@ class SignalView:
     in_intergreen: bool
     green_elapsed_s: float  # time the current phase has been green; 0 during an intergreen
     red_since_s: tuple[float, ...]  # per movement: when it was last green (now if green now)
+    # per crossing of the model (Intersection.crossings): the same; read by the gate alone (bounded_view)
+    crossing_red_since_s: tuple[float, ...] = ()
+
+
+def bounded_view(j: Intersection, view: SignalView) -> SignalView:
+    """`view` as the maximum-red rules of the gate read it, over `j.red_bounded` (the crossings as movements
+    after the vehicle movements): the crossings' red times after the movements'; `view` itself for a model
+    without crossings. The policies are handed `j` and `view` as they are: the crossings' rule is the gate's."""
+    if not j.crossings:
+        return view
+    red = view.red_since_s + view.crossing_red_since_s
+    return SignalView(view.phase, view.in_intergreen, view.green_elapsed_s, red)
 
 
 def phase_conflict(j: Intersection, phase: int) -> str:
@@ -197,9 +210,11 @@ def gate_cycle(
     """A cycle plan: greens clipped to [min, max], the cycle fitted into its bounds, refused when
     a movement would wait longer than max_red_s within the cycle, or (with `view`, the signal
     as it stands) before the new plan first serves it, or when `view` is of another model (a
-    phase the junction has not, not one red time per movement). `memo`: the caller's GateMemo (without
-    one, a new one: every check has one code path)."""
+    phase the junction has not, not one red time per movement), its crossings bounded as movements
+    (bounded_view). `memo`: the caller's GateMemo (without one, a new one: one code path)."""
     memo = memo if memo is not None else GateMemo()
+    if j.crossings:  # bounded as movements (Intersection.red_bounded)
+        j, view = j.red_bounded, None if view is None else bounded_view(j, view)
     order, greens = tuple(wish.phase_order), tuple(wish.greens_s)
     why = _cycle_form_refusal(j, order, greens, wish.offset_s, memo) or (
         _view_mismatch(j, view) if view is not None else ""
@@ -436,8 +451,11 @@ def phase_target(
 ) -> tuple[int, float, tuple[str, ...]] | str:
     """gate_phase's decision without its command: (phase, hold_s, clipped) of the PhaseCommand
     gate_phase would build for the same arguments, or the reason it would refuse (a str). For a
-    caller that drops a command repeating the one in force (core/step.py) and need not build it."""
+    caller that drops a command repeating the one in force (core/step.py) and need not build it. The
+    crossings of `j` are bounded as movements (bounded_view)."""
     memo = memo if memo is not None else GateMemo()
+    if j.crossings:  # bounded as movements (Intersection.red_bounded)
+        j, view = j.red_bounded, bounded_view(j, view)
     lean = memo._leans.get(id(j))  # memo.lean(j) once the wish is checked (its lookup inline)
     if lean is not None and lean.model is not j:
         lean = None
@@ -895,10 +913,13 @@ def cyclist_all_red_s(
     (its longest path a bicycle may take through the junction at a cyclist's speed) and a conflict the target serves,
     may still have that cyclist inside for its crossing time from the count: the conflicting green waits for it, past
     the yellow, as the intergreen (sized for motor vehicles) does not. Only where the extension leaves every
-    movement's maximum red reachable (the change, delayed by it, in _feasible); else 0."""
+    movement's maximum red reachable (the change, delayed by it, in _feasible; the crossings' too: bounded_view);
+    else 0."""
     cur = view.phase
     if not seen_s or view.in_intergreen or target == cur:
         return 0.0
+    if j.crossings:  # bounded as movements (Intersection.red_bounded); a crossing has no cyclist_clear_s
+        j, view = j.red_bounded, bounded_view(j, view)
     stopped = set(j.served_movements(cur)) - set(j.served_movements(target))
     crossed = set(j.served_movements(target))
     clear_until_s = max(

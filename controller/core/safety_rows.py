@@ -33,6 +33,7 @@ from controller.core.safety import (
     _cycle_form_refusal,
     _view_mismatch,
     _whole,
+    bounded_view,
     gate_cycle,
 )
 from controller.model import CyclePlan, CycleWish, Intersection
@@ -59,6 +60,16 @@ class Form:
     min_green_s: tuple[float, ...]  # per phase
     intergreen_start_s: float  # first_green_at's first time during an intergreen
     movements: int
+
+
+def _bounded(
+    item: tuple[Intersection, CycleWish, str, int, SignalView | None],
+) -> tuple[Intersection, CycleWish, str, int, SignalView | None]:
+    """An item as gate_cycle reads it: its model's crossings as movements (Intersection.red_bounded)."""
+    j, wish, pid, seq, view = item
+    if not j.crossings:
+        return item
+    return j.red_bounded, wish, pid, seq, None if view is None else bounded_view(j, view)
 
 
 def form_of(j: Intersection, order: tuple[int, ...], memo: GateMemo) -> Form | None:
@@ -123,7 +134,8 @@ class CycleRows:
         memo: GateMemo,
     ) -> list[GateOutcome]:
         """Per item (model, wish, plan_id, seq, view), gate_cycle(model, wish, plan_id=, seq=, now_s=,
-        ttl_s=, view=, memo=)'s outcome."""
+        ttl_s=, view=, memo=)'s outcome (a model's crossings bounded as movements: safety.bounded_view)."""
+        items = [_bounded(item) for item in items]
         out: list[GateOutcome | None] = [None] * len(items)
         groups: dict[int, tuple[Form, list[int]]] = {}  # id(form) -> (form, its items)
         for r, (j, wish, _pid, _seq, view) in enumerate(items):

@@ -91,6 +91,8 @@ class JunctionState:
     # per movement, when a bicycle was last counted over a stop-line loop of its lanes (-inf: never), kept only at a
     # light with a movement's cyclist_clear_s ([timing] cyclist_clearance; safety.cyclist_all_red_s); (): none
     cyclist_seen_s: tuple[float, ...] = ()
+    # per crossing of the model (Intersection.crossings), when it was last green: the gate's alone (SignalView)
+    crossing_red_since_s: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ class Core:
         self._replay_cache = netshadow.ReplayCache()  # memo of the last tick's network replay arrays
         # per junction, per phase: the positions of the movements the phase serves (for the red times)
         self._served = {jid: _served_positions(lay.junction) for jid, lay in self.layouts.items()}
+        self._crossings_served = _crossings_served(self.layouts)  # JunctionState.crossing_red_since_s's
         self._wire_exits(cfg)  # the exits' readings the [estimation] keys turn on (_exits_full)
         # lights on one short link decided as one program (core/pairs.py): at the leader, the follower's policy first
         self.pairs = pairs.find({jid: lay.junction for jid, lay in self.layouts.items()})
@@ -260,6 +263,7 @@ class Core:
                     Estimate.empty(lay, now_s),
                     self.policy.init(lay, now_s),
                     red_since_s=tuple(now_s for _ in lay.junction.movements),
+                    crossing_red_since_s=tuple(now_s for _ in lay.junction.crossings),
                     harm=harm.initial(self.programs[jid], len(lay.junction.movements), now_s, self._commanded),
                 )
                 for jid, lay in self.layouts.items()
@@ -416,7 +420,9 @@ class Core:
         if self.learns_links:
             links = estimation.update_links(self.links, links, estimates, max(now_s - state.t_s, 1e-3), now_s)
         signals = (
-            {j: _view(js.status, js.red_since_s, now_s) for j, js in updated.items()} if self.reads_signals else {}
+            {j: _view(js.status, js.red_since_s, now_s, js.crossing_red_since_s) for j, js in updated.items()}
+            if self.reads_signals
+            else {}
         )
         phases = _reported_phases(updated)
         network = NetworkView(self.links, links, estimates, self.layouts, phases=phases, signals=signals)
@@ -855,6 +861,9 @@ class Core:
             status = d["status"] = now_status[jid]
             if status is not None and not status.in_intergreen:  # else _red_since keeps the red times
                 d["red_since_s"] = _red_since(self._served[jid], status, js.red_since_s, now_s)
+                if js.crossing_red_since_s:
+                    crossing = self._crossings_served[jid]
+                    d["crossing_red_since_s"] = _red_since(crossing, status, js.crossing_red_since_s, now_s)
             if js.failed:  # its roadside ran its own program: evidence for neither side (harm.resume)
                 hs = harm.resume(hs, now_s, js.harm) if self.guarded else hs  # js.harm: before the outage
                 d["failed"] = False
@@ -1285,6 +1294,17 @@ def _served_positions(j: Intersection) -> tuple[tuple[int, ...], ...]:
     return tuple(out)
 
 
+def _crossings_served(layouts: Mapping[str, Layout]) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """Per junction with crossings, per phase, the positions (in its crossings) of the crossings it greens:
+    those of its red_bounded model past the vehicle movements."""
+    out = {}
+    for jid, lay in layouts.items():
+        j, n = lay.junction, len(lay.junction.movements)
+        if j.crossings:
+            out[jid] = tuple(tuple(i - n for i in at if i >= n) for at in _served_positions(j.red_bounded))
+    return out
+
+
 def _red_since(
     served: tuple[tuple[int, ...], ...], status: SignalStatus | None, prev: tuple[float, ...], now_s: float
 ) -> tuple[float, ...]:
@@ -1303,8 +1323,11 @@ def _reported_phases(updated: Mapping[str, JunctionState]) -> dict[str, int | No
     return {j: None if js.status is None else js.status.phase for j, js in updated.items()}
 
 
-def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
-    """The gate's SignalView of the junction now (None without a status). Built field by field
+def _view(
+    status: SignalStatus | None, red_since: tuple[float, ...], now_s: float, crossing_red_since: tuple[float, ...] = ()
+) -> SignalView | None:
+    """The gate's SignalView of the junction now (None without a status; `crossing_red_since`: its
+    crossings', JunctionState.crossing_red_since_s). Built field by field
     (SignalView has no __post_init__; the frozen dataclass's __init__ sets each field through
     object.__setattr__): once per junction per tick (_views)."""
     if status is None:
@@ -1312,11 +1335,12 @@ def _view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: floa
     elapsed = 0.0 if status.in_intergreen else status.time_in_phase_s + max(0.0, now_s - status.t_s)
     view: SignalView = object.__new__(SignalView)
     d = view.__dict__
-    d["phase"], d["in_intergreen"], d["green_elapsed_s"], d["red_since_s"] = (
+    d["phase"], d["in_intergreen"], d["green_elapsed_s"], d["red_since_s"], d["crossing_red_since_s"] = (
         status.phase,
         status.in_intergreen,
         elapsed,
         red_since,
+        crossing_red_since,
     )
     return view
 
@@ -1330,7 +1354,7 @@ def _views(
     signals = network.signals if network is not None else None
     if signals:
         return [signals[j] for j in jids]
-    return [_view(js.status, js.red_since_s, now_s) for js in jss]
+    return [_view(js.status, js.red_since_s, now_s, js.crossing_red_since_s) for js in jss]
 
 
 def _same_decision(new: Command, old: Command | None) -> bool:

@@ -1,7 +1,7 @@
 """step._view builds the gate's SignalView field by field: equal to SignalView(...) of the same
-values (phase, intergreen, green elapsed to now, red times), still frozen, None without a
-status; and SignalView stays a plain frozen dataclass of those four fields (no __post_init__),
-which the field-by-field build relies on."""
+values (phase, intergreen, green elapsed to now, red times, the crossings' red times), still frozen,
+None without a status; and SignalView stays a plain frozen dataclass of those five fields (no
+__post_init__), which the field-by-field build relies on."""
 
 from __future__ import annotations
 
@@ -41,10 +41,14 @@ def test_view_equals_the_dataclass_built_one(
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.phase = 1  # type: ignore[misc]
     assert _view(None, red, now_s) is None
+    crossing = (60.0,)  # a junction's crossings ([timing] crossings_max_red): their red times ride along
+    assert _view(_status(2, intergreen, in_phase_s, t_s), red, now_s, crossing) == SignalView(
+        2, intergreen, elapsed, red, crossing
+    )
 
 
-def test_signal_view_is_a_plain_frozen_dataclass_of_four_fields() -> None:
+def test_signal_view_is_a_plain_frozen_dataclass_of_five_fields() -> None:
     names = [f.name for f in dataclasses.fields(SignalView)]
-    assert names == ["phase", "in_intergreen", "green_elapsed_s", "red_since_s"]
+    assert names == ["phase", "in_intergreen", "green_elapsed_s", "red_since_s", "crossing_red_since_s"]
     assert all(f.init for f in dataclasses.fields(SignalView))
     assert not hasattr(SignalView, "__post_init__") and not hasattr(SignalView, "__slots__")
