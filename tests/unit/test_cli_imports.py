@@ -16,28 +16,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_building_the_parser_imports_no_mqtt_client():
+def loaded_after_parsing(names: tuple[str, ...], then: str = "") -> tuple[str, str]:
+    """Which of `names` a new interpreter has loaded once it has built the command line (a `simulate`'s)
+    and run the code `then`: (the sorted list as printed, its stdout and stderr for the assertion)."""
     code = (
         "import sys, run_controller\n"
         "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
-        "print(sorted(m for m in ('paho.mqtt.client', 'controller.adapters.mqtt') if m in sys.modules))\n"
+        f"{then}print(sorted(m for m in {names!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    return out.stdout.strip(), out.stdout + out.stderr
+
+
+def test_building_the_parser_imports_no_mqtt_client():
+    names, why = loaded_after_parsing(("paho.mqtt.client", "controller.adapters.mqtt"))
+    assert names == "[]", why
 
 
 def test_an_in_process_simulate_imports_no_progress_bar_and_no_multiprocessing():
     """tqdm draws a bar on a terminal only, and multiprocessing serves a service in a second process
     (`fixed`, `simulate_second_process`): a run in process (the benchmarks') imports neither."""
-    code = (
-        "import sys, run_controller\n"
-        "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
+    then = (
         "import sim.cli, sim.simulate, sim.progress\n"
         "sim.progress.Progress('adaptive', 900.0, 900.0, bar=False).update(1.0, str)\n"
-        "print(sorted(m for m in ('tqdm', 'multiprocessing') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    names, why = loaded_after_parsing(("tqdm", "multiprocessing"), then)
+    assert names == "[]", why
 
 
 def test_simulate_loads_neither_the_audit_store_nor_the_message_batch_read():
@@ -45,16 +49,10 @@ def test_simulate_loads_neither_the_audit_store_nor_the_message_batch_read():
     batches (feedbatch, orjson) only where there is a store or a broker: `simulate`'s service, in the
     run's process or its forked child, has neither, and its modules load neither. max_pressure's
     module loads with a policy that is one (make_policy), not with the service."""
-    code = (
-        "import sys, run_controller\n"
-        "run_controller.build_parser().parse_args(['simulate', 'x.sumocfg', '--out', 'o'])\n"
-        "import sim.cli, sim.simulate, sim.service_process\n"
-        "names = ('sqlite3', 'controller.adapters.audit', 'controller.adapters.checkpoints',\n"
-        "         'controller.core.feedbatch', 'controller.core.policies.max_pressure')\n"
-        "print(sorted(m for m in names if m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    names = ("sqlite3", "controller.adapters.audit", "controller.adapters.checkpoints")
+    names += ("controller.core.feedbatch", "controller.core.policies.max_pressure")
+    loaded, why = loaded_after_parsing(names, "import sim.cli, sim.simulate, sim.service_process\n")
+    assert loaded == "[]", why
 
 
 def test_a_simulate_whose_import_is_cached_loads_not_the_import(tmp_path):
