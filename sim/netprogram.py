@@ -216,10 +216,10 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
     for i, ph in enumerate(tl.iter("phase")):
         try:
             min_dur = _min_dur(ph.get("minDur"), (tl.get("type") or "").lower() in ACTUATED_TYPES)
-            phases.append(ProgramPhase(float(ph.get("duration", "")), ph.get("state", ""), min_dur))
+            phases.append(ProgramPhase(seconds(ph.get("duration", "")), ph.get("state", ""), min_dur))
         except ValueError:
             raise NetworkError(
-                source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number: {ph.get('duration')!r}"
+                source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number or time: {ph.get('duration')!r}"
             ) from None
         try:
             nexts.append(tuple(int(x) for x in (ph.get("next") or "").split()))
@@ -227,7 +227,7 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
             raise NetworkError(
                 source, f"tlLogic[{tid}].phase[{i}].next", f"not phase indices: {ph.get('next')!r}"
             ) from None
-    offset_s = float(tl.get("offset", "0") or 0.0)
+    offset_s = seconds(tl.get("offset", "0") or "0")
     actuated = (tl.get("type") or "").lower() in VEHICLE_ACTUATED_TYPES
     cycle = tuple(phases) if (tl.get("type") or "").upper() == "NEMA" else tuple(phases[k] for k in phase_cycle(nexts))
     program = Program(tid, tl.get("programID", ""), offset_s, cycle, source, actuated=actuated)
@@ -289,7 +289,7 @@ def _nema_pair(members: list[ET.Element]) -> list[ProgramPhase]:
 
     def attr(ph: ET.Element, key: str, default: float) -> float:
         value = ph.get(key)
-        return float(value) if value not in (None, "") else default
+        return seconds(value) if value not in (None, "") else default
 
     state = _union_state([ph.get("state", "") for ph in members])
     green_s = max(min(attr(ph, "duration", 0.0), attr(ph, "maxDur", math.inf)) for ph in members)
@@ -353,9 +353,9 @@ def _offset_s(tl: ET.Element, source: str, k: int) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        return seconds(value)
     except ValueError:
-        raise NetworkError(source, f"tlLogic[{k}].offset", f"not a number: {value!r}") from None
+        raise NetworkError(source, f"tlLogic[{k}].offset", f"not a number or time: {value!r}") from None
 
 
 def _with_net_offset(program: Program | None, net_offsets: dict[tuple[str, str], float]) -> Program | None:
@@ -423,18 +423,26 @@ class Waut:
         return f"WAUT {self.waut_id} ({self.source}): starts {self.start_program!r}, {switches}{every}"
 
 
+def seconds(text: str | float) -> float:
+    """A SUMO time value in seconds, as SUMO reads one (string2time): a number, or h:m:s / d:h:m:s
+    ("0:00:27" is 27; sumolib's numbers pass as they are). Raises ValueError otherwise."""
+    if not isinstance(text, str):
+        return float(text)
+    parts = text.split(":")
+    if len(parts) == 1:
+        return float(parts[0])
+    if len(parts) in (3, 4):
+        return sum(float(p) * unit for p, unit in zip(reversed(parts), (1, 60, 3600, 86400), strict=False))
+    raise ValueError(f"not a time: {text!r}")
+
+
 def _time_s(text: str | None, source: str, field: str) -> float:
-    """A SUMO time attribute in seconds: a number, or h:m:s / d:h:m:s. Raises NetworkError naming
-    the file and the field otherwise."""
-    parts = (text or "0").split(":")
+    """A SUMO time attribute in seconds (`seconds`; none: 0). Raises NetworkError naming the file and
+    the field otherwise."""
     try:
-        if len(parts) == 1:
-            return float(parts[0])
-        if len(parts) in (3, 4):
-            return sum(float(p) * unit for p, unit in zip(reversed(parts), (1, 60, 3600, 86400), strict=False))
+        return seconds(text or "0")
     except ValueError:
-        pass
-    raise NetworkError(source, field, f"not a time: {text!r}")
+        raise NetworkError(source, field, f"not a time: {text!r}") from None
 
 
 def waut_schedules(files: list[Path]) -> dict[str, Waut]:
@@ -503,7 +511,7 @@ def active_programs(
 def _min_dur(value: Any, actuated: bool) -> float | None:
     """A phase's minDur as the program's minimum, for an actuated program that gives one."""
     try:
-        v = float(value) if actuated and value not in (None, "") else -1.0
+        v = seconds(value) if actuated and value not in (None, "") else -1.0
     except (TypeError, ValueError):
         return None
     return v if v >= 0 and math.isfinite(v) else None

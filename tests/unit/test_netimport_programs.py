@@ -112,6 +112,31 @@ def test_program_from_additional_files_last_loaded_wins(cross, tmp_path):
     ]
 
 
+def test_a_program_with_times_written_as_h_m_s_imports_as_with_seconds(cross, tmp_path):
+    """SUMO reads a time attribute as seconds or h:m:s / d:h:m:s (string2time): a city's program written
+    '0:00:40' runs 40 s. The import stopped the whole run on it ("not a number"; H, session 61)."""
+
+    def logic(t: dict[str, str], kind: str = "actuated") -> str:
+        rows = [("green_ns", NS), ("yellow", _y(NS)), ("green_ew", EW), ("yellow", _y(EW))]
+        body = "\n".join(
+            f'    <phase duration="{t[k]}" state="{s}"'
+            + (f' minDur="{t["min"]}" maxDur="{t["max"]}"' if "g" in k else "")
+            + "/>"
+            for k, s in rows
+        )
+        return f'  <tlLogic id="C" type="{kind}" programID="city" offset="{t["off"]}">\n{body}\n  </tlLogic>'
+
+    times = {"green_ns": "40", "yellow": "4", "green_ew": "20", "min": "5", "max": "60", "off": "75"}
+    hms = {"green_ns": "0:00:40", "yellow": "00:00:04", "green_ew": "0:0:20", "min": "0:00:05", "max": "0:01:00"}
+    hms["off"] = "0:00:01:15"  # d:h:m:s
+    for name, t in (("sec", times), ("hms", hms)):
+        import_network(cross, tmp_path / name, CFG, additional=[additional(tmp_path, f"{name}.add.xml", logic(t))])
+    sec, h = _one(tmp_path / "sec"), _one(tmp_path / "hms")
+    assert [(p.base_green_s, p.min_green_s) for p in h.phases] == [(40.0, 5.0), (20.0, 5.0)]
+    assert (h.yellow_s, h.base_offset_s) == (4.0, 7.0)  # 75 s modulo the 68 s cycle
+    assert replace(h, source=sec.source) == sec  # every other field the same
+
+
 def test_free_and_never_green_links_are_not_movements(cross, tmp_path):
     # link 11 (W, left) never stopped ('O'), link 5 (E, left) never green, link 9 right on red ('s')
     a, b = "GGgrrrGGgrrO", "rrrGGrrrrGGO"
