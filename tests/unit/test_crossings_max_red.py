@@ -139,6 +139,19 @@ def test_the_importer_writes_the_crossings_only_with_the_key(midblock, tmp_path)
         assert "ped4" not in [m.id for m in j.movements]  # the vehicle movements, the same both ways
 
 
+def test_on_as_shipped_the_importer_writes_the_crossings_and_the_vehicle_movements_stay(midblock, tmp_path):
+    """The flip (session 61): config.toml and the dataclass both on; the shipped import of netconvert's mid-block
+    crossing names it (`crossings = [4]`, the model's crossing ped4), its vehicle movements those of the key off."""
+    assert Config().timing.crossings_max_red and mb.CFG.timing.crossings_max_red
+    off = tmp_path / "off"
+    import_network(midblock, tmp_path / "on", mb.CFG)
+    import_network(midblock, off, replace(mb.CFG, timing=replace(mb.CFG.timing, crossings_max_red=False)))
+    (on_j,), (off_j,) = (load_intersections(tmp_path / d).values() for d in ("on", "off"))
+    assert tomllib.loads((tmp_path / "on" / "m.toml").read_text())["crossings"] == [4]
+    assert [c.id for c in on_j.crossings] == ["ped4"] and not off_j.crossings
+    assert on_j.movements == off_j.movements and on_j.phases == off_j.phases
+
+
 def test_with_crossing_red_is_clearance_too_the_junction_is_kept(midblock, tmp_path):
     """Both keys: the crossing is named in `crossing_links` (its red its clearance) and is the movement ped4; the
     loader's `crossing_links` rule (no link of a vehicle movement) does not read ped4 as one."""
