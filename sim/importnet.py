@@ -11,7 +11,7 @@ from pathlib import Path
 from controller.config import Config
 from controller.errors import TscError
 from sim.sumo import SumoConfig, additional_files, begin_s_of
-from sim.xmlfiles import UNREADABLE_XML, open_xml, root_tag
+from sim.xmlfiles import UNREADABLE_XML, open_xml, root_tag, with_includes
 
 IMPORT_TAGS = frozenset({"tlLogic", "WAUT", "e1Detector", "inductionLoop"})  # what the import reads of a file
 
@@ -43,10 +43,10 @@ def import_sources(path: Path, listed: str) -> tuple[Path, list[Path], float | N
     except UNREADABLE_XML:
         is_config = False  # the import names what is wrong with the file
     if not is_config:
-        return path, [Path(a) for a in listed.replace(";", ",").split(",") if a.strip()], None
+        return path, with_includes([Path(a) for a in listed.replace(";", ",").split(",") if a.strip()]), None
     scfg = SumoConfig(path)
     additional = additional_files(scfg, listed if listed.strip() else None)
-    return scfg.net_file, [Path(a) for a in additional], begin_s_of(scfg, [])
+    return scfg.net_file, with_includes([Path(a) for a in additional]), begin_s_of(scfg, [])
 
 
 def scenario_notes(net: Path) -> list[str]:

@@ -51,7 +51,7 @@ from sim.sumo import (
     start_sumo,
     take_option,
 )
-from sim.xmlfiles import open_xml
+from sim.xmlfiles import open_xml, with_includes
 
 if TYPE_CHECKING:  # imported when a run records: pyarrow takes a while to load
     import sumolib
@@ -254,20 +254,17 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict[str, In
     # the network read once: the import (unless its cache holds it) and the baseline programs both
     # take it (sumolib's read, 0.03-0.08 s)
     net = _read_net(scfg.net_file) if req.policy in FIELD_POLICIES else None
-    junctions = _junction_models(req, cfg, scfg, [Path(a) for a in additional], begin_s, net)
-    wauts = waut_schedules([Path(a) for a in additional])
+    read = with_includes([Path(a) for a in additional])  # what SUMO reads; SUMO is given `additional`
+    junctions = _junction_models(req, cfg, scfg, read, begin_s, net)
+    wauts = waut_schedules(read)
     if wauts:
-        modelled = modelled_programs(wauts, [Path(a) for a in additional], begin_s, cfg.timing.waut_program_at_begin)
+        modelled = modelled_programs(wauts, read, begin_s, cfg.timing.waut_program_at_begin)
         name_time_of_day_programs(wauts, junctions, begin_s, modelled)
         if req.policy in FIELD_POLICIES:
             name_baseline_switched_back(wauts, junctions, req.policy)
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]
     if req.policy in FIELD_POLICIES:
-        extra.append(
-            write_baseline_programs(
-                scfg.net_file, junctions, req.policy, out / "baseline.add.xml", [Path(a) for a in additional], net
-            )
-        )
+        extra.append(write_baseline_programs(scfg.net_file, junctions, req.policy, out / "baseline.add.xml", read, net))
     return scfg, junctions, merge_args(_own_args(scfg, out, additional + [str(p) for p in extra], user), user)
 
 

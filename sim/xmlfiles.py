@@ -32,3 +32,38 @@ def root_tag(path: str | Path) -> str:
         for _event, element in ET.iterparse(stream, events=("start",)):
             return str(element.tag)
     raise ET.ParseError("no root element")
+
+
+def with_includes(files: list[Path]) -> list[Path]:
+    """The additional files as SUMO reads them: each followed by the files its `<include href="...">` elements
+    name (relative to the including file; recursively, in document order). SUMO loads an included file's
+    elements in place of the element: a city's programs or loops may sit in a file only an index file names.
+    Listed after the including file, an included program wins over one the including file defines for the same
+    light after the include (SUMO's would): no city file seen does both. A file that cannot be read, or a cycle
+    of includes, adds nothing (the readers name an unreadable file)."""
+    out: list[Path] = []
+
+    def add(fp: Path, seen: tuple[Path, ...]) -> None:
+        out.append(fp)
+        for href in _included(fp):
+            inner = (fp.parent / href).resolve()
+            if inner not in seen:
+                add(inner, (*seen, inner))
+
+    for fp in files:
+        add(Path(fp), (Path(fp).resolve(),))
+    return out
+
+
+def _included(path: Path) -> list[str]:
+    """The `href`s of the file's `<include>` elements, in document order."""
+    try:
+        with open_xml(path) as stream:
+            found = []
+            for _event, element in ET.iterparse(stream):
+                if element.tag == "include" and element.get("href"):
+                    found.append(str(element.get("href")))
+                element.clear()
+            return found
+    except UNREADABLE_XML:
+        return []

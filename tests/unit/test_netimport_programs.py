@@ -704,3 +704,30 @@ def test_the_nema_programs_are_read_as_the_file_is_now_even_at_the_same_modifica
     os.utime(net, ns=(net.stat().st_atime_ns, mtime_ns))
     after = active_programs(sumo_net, str(net), [])
     assert before.keys() == after.keys() and any(before[k] != after[k] for k in before)
+
+
+def test_programs_in_a_file_an_index_file_includes_are_the_ones_imported(cross, tmp_path):
+    """SUMO loads the elements of an additional file's `<include href>` in its place (a city's programs in a
+    file an index file names, relative to it). The import read the index alone and modelled the network's own
+    program while SUMO ran the city's (H, session 61). SUMO itself is still given the index only."""
+    from sim.importnet import import_sources
+    from sim.simulate import SimulateRequest, prepare
+
+    (tmp_path / "progs").mkdir()
+    additional(
+        tmp_path / "progs", "city.add.xml", tl_logic("C", "city", [(40, NS), (4, _y(NS)), (20, EW), (4, _y(EW))], 9)
+    )
+    index = additional(tmp_path, "index.add.xml", '  <include href="progs/city.add.xml"/>')
+    _, files, _ = import_sources(cross, str(index))
+    assert files == [index, (tmp_path / "progs" / "city.add.xml").resolve()]
+    import_network(cross, tmp_path / "j", CFG, additional=files)
+    j = _one(tmp_path / "j")
+    assert [p.base_green_s for p in j.phases] == [40.0, 20.0] and j.base_offset_s == 9.0
+    cfg_file = tmp_path / "c.sumocfg"
+    cfg_file.write_text(
+        f'<configuration><input><net-file value="{cross}"/><additional-files value="{index.name}"/></input>'
+        "</configuration>"
+    )
+    _, junctions, args = prepare(SimulateRequest(cfg_file, tmp_path / "out"), CFG)
+    assert [p.base_green_s for p in junctions["C"].phases] == [40.0, 20.0]
+    assert args[args.index("--additional-files") + 1].split(",")[0] == str(index)
