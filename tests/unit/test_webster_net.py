@@ -649,3 +649,21 @@ def test_floors_raised_compiled_meet_a_deficit_just_above_1e9_as_raised_floors_s
         step = got - lo
         tiny_rows += int(((step > 0) & (step < 1e-6)).any(axis=1).sum())
     assert tiny_rows > 50, tiny_rows
+
+
+def test_a_period_s_first_tick_is_known_without_replan_due(monkeypatch):
+    """A junction re-planned a tick ago (its four per-phase sums empty) and shown the same green phase
+    before its period's end is given track_green_ends' copy with the sums sized by QuietStates, without
+    replan_due; the plans and states stay decide()'s junction by junction (the tests above, "spread")."""
+    fresh: list[bool] = []
+    real = WebsterPolicy.replan_due
+
+    def counted(self, state, *args):
+        fresh.append(state.arrivals_pcu is not None and state.residual_pcu == () and state.green_ends == ())
+        return real(self, state, *args)
+
+    monkeypatch.setattr(WebsterPolicy, "replan_due", counted)
+    _digest, plans, net = run_region(KEYS[0], 7, 40)
+    assert isinstance(net, webster_net.NetWebster) and plans > 100
+    # before: one call with the sums empty for every re-plan (about one a plan); now only where due at once
+    assert sum(fresh) < 0.1 * plans, (sum(fresh), plans)

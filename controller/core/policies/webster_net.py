@@ -39,6 +39,7 @@ from controller.core.policies.webster import (
     WebsterState,
     _cycle_intergreens_s,
     _green_range_s,
+    evolved,
     floor_index,
     green_end,
     green_ended,
@@ -483,7 +484,11 @@ class QuietStates:
     frozen state, held here, so its id is not reused) with the same green phase in its view, its
     replan_due is (state, None) before its period's end (now - period start < the period's
     length, the same float operations as replan_due's, as arrays) and the state itself from it.
-    Only for WebsterPolicy itself (a subclass may change any of these steps)."""
+    A state whose four per-phase sums are all empty (a period's first tick: a re-plan starts them
+    afresh) is kept too, `fresh`: given again with the same green phase before its period's end, its
+    replan_due is track_green_ends' copy with the sums sized to zeros and nothing else changed (no
+    green ended: the phase is the one it saw), which `sized` makes without the call; that copy is
+    then kept in its place. Only for WebsterPolicy itself (a subclass may change any of these steps)."""
 
     def __init__(self, policy: WebsterPolicy, layouts: Sequence[Layout], jids: Sequence[str]) -> None:
         self.policy = policy
@@ -494,6 +499,7 @@ class QuietStates:
         self._observes = [replays and bool(lay.junction.upstream or lay.junction.downstream) for lay in layouts]
         n = len(self._jids)
         self._kept: list[WebsterState | None] = [None] * n
+        self._fresh = [False] * n  # the kept state's four sums are empty (a period's first tick)
         self._green: list[int | None] = [None] * n
         self._start_s = np.zeros(n)
         self._period_s = np.zeros(n)
@@ -502,6 +508,24 @@ class QuietStates:
         """Per junction: its state is the one kept and its view shows the green phase it saw."""
         greens = [None if v is None or v.in_intergreen else v.phase for v in signals]
         return [s is k and g == h for s, k, g, h in zip(states, self._kept, greens, self._green)]
+
+    def fresh(self, k: int) -> bool:
+        """The kept state of junction `k` (by position) has its four per-phase sums empty."""
+        return self._fresh[k]
+
+    def sized(self, k: int, state: WebsterState) -> WebsterState:
+        """track_green_ends(state, ...) of a fresh state given again with the green phase it saw
+        (still): the four sums sized to zeros, the green phase the same."""
+        n = self._phases[k]
+        zeros, counts = (0.0,) * n, (0,) * n
+        return evolved(
+            state,
+            green_phase=state.green_phase,
+            residual_pcu=zeros,
+            green_ends=counts,
+            short_run=counts,
+            free_residual_pcu=zeros,
+        )
 
     def due(self, now_s: float) -> list[bool]:
         """Per junction: the kept state's period has ended (replan_due's elapsed_s >= period_s)."""
@@ -518,19 +542,20 @@ class QuietStates:
         """Keep each junction's decided state where it is quiet (class docstring), else nothing."""
         policy = self.policy
         for i, (state, _wish) in enumerate(decided):
-            if still[i] and not due[i]:
+            if still[i] and not due[i] and state is self._kept[i]:
                 continue  # the state kept, unchanged
+            fresh = state.residual_pcu == state.green_ends == state.short_run == state.free_residual_pcu == ()
             quiet = (
                 state.arrivals_pcu is not None
                 and state.steady_s is None
-                and len(state.residual_pcu) == self._phases[i]
+                and (len(state.residual_pcu) == self._phases[i] or fresh)
                 and (state.retimed or not self._observes[i])
                 and not policy._cut_divided(state)
             )
             if not quiet:
                 self._kept[i] = None
                 continue
-            self._kept[i], self._green[i] = state, state.green_phase
+            self._kept[i], self._green[i], self._fresh[i] = state, state.green_phase, fresh
             self._start_s[i] = state.period_start_s
             self._period_s[i] = policy._period_s(state, self._jids[i])
 
@@ -566,11 +591,15 @@ class NetWebster:
         quiet = self._quiet
         still = quiet.still(states, signals) if quiet is not None else [False] * len(states)
         due_now = quiet.due(now_s) if quiet is not None else []
+        if quiet is not None:  # a fresh state due now goes through replan_due (its sums sized there)
+            still = [s and not (d and quiet.fresh(i)) for i, (s, d) in enumerate(zip(still, due_now))]
         ends = self._green_ends(states, estimates, signals, still)
         for i, (state, lay, est, view) in enumerate(zip(states, self._layouts, estimates, signals)):
             if still[i]:  # replan_due's answer known without calling it (QuietStates)
                 if due_now[i]:
                     dues.append((i, state))
+                elif quiet is not None and quiet.fresh(i):
+                    out[i] = (quiet.sized(i, state), None)
                 else:
                     out[i] = (state, None)
                 continue
