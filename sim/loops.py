@@ -24,7 +24,8 @@ Rules (docs/import.md explains them with figures):
   Geometric only: the routes are not read.
 - a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
   (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
-- the city's loops (e1Detector / inductionLoop in the scenario's additional files) found on
+- the city's loops (e1Detector / inductionLoop in the scenario's additional files; not one that counts
+  only some vehicles, `vTypes` or `nextEdges`, or persons, `detectPersons`) found on
   a junction lane's unambiguous chain become its stop-line loop when within one vehicle of the
   stop line, its advance loop otherwise (the one nearest the configured advance distance).
 """
@@ -406,7 +407,7 @@ def read_city_loops(files: list[Path], net: Net) -> list[CityLoop]:
         except UNREADABLE_XML as exc:  # FileNotFoundError among them
             raise NetworkError(str(fp), "-", f"cannot read additional file: {exc}") from None
         for el in root.iter():
-            if el.tag not in ("e1Detector", "inductionLoop"):
+            if el.tag not in ("e1Detector", "inductionLoop") or _counts_a_subset(el):
                 continue
             did, lane_id = el.get("id", ""), el.get("lane", "")
             try:
@@ -418,6 +419,14 @@ def read_city_loops(files: list[Path], net: Net) -> list[CityLoop]:
                 pos += lane.getLength()
             loops.append(CityLoop(did, lane_id, min(max(pos, 0.0), lane.getLength()), str(fp)))
     return loops
+
+
+def _counts_a_subset(el: ET.Element) -> bool:
+    """A loop SUMO lets count only some of the lane's vehicles or none: `vTypes` (those types only, a bus
+    loop), `nextEdges` (those whose route goes on there: a turn's loop), `detectPersons` (persons instead of
+    vehicles). Not the lane's flow: read as one, a truck-only loop made the lane look empty (H, session 61)."""
+    persons = (el.get("detectPersons") or "none").strip()
+    return bool((el.get("vTypes") or "").strip() or (el.get("nextEdges") or "").strip() or persons != "none")
 
 
 def city(lane: Lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[dict[str, Any]]:
