@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import NetworkError
+from sim.sumo import sumo_time_s
 from sim.xmlfiles import UNREADABLE_XML, open_xml
 
 if TYPE_CHECKING:  # sumolib has no type information: this reads as Any, and names what is passed
@@ -424,16 +425,9 @@ class Waut:
 
 
 def seconds(text: str | float) -> float:
-    """A SUMO time value in seconds, as SUMO reads one (string2time): a number, or h:m:s / d:h:m:s
-    ("0:00:27" is 27; sumolib's numbers pass as they are). Raises ValueError otherwise."""
-    if not isinstance(text, str):
-        return float(text)
-    parts = text.split(":")
-    if len(parts) == 1:
-        return float(parts[0])
-    if len(parts) in (3, 4):
-        return sum(float(p) * unit for p, unit in zip(reversed(parts), (1, 60, 3600, 86400), strict=False))
-    raise ValueError(f"not a time: {text!r}")
+    """A SUMO time value in seconds, as SUMO reads one (sim.sumo.sumo_time_s: a number, or h:m:s / d:h:m:s,
+    "0:00:27" is 27; sumolib's numbers pass as they are). Raises ValueError otherwise."""
+    return sumo_time_s(text) if isinstance(text, str) else float(text)
 
 
 def _time_s(text: str | None, source: str, field: str) -> float:
