@@ -20,6 +20,7 @@ share the same load.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import tempfile
 import time
@@ -75,9 +76,11 @@ class Recorded:
             rec.wishes.append([wish for _state, wish in out])
             return out
 
-        def rec_view(status: SignalStatus | None, red_since: tuple[float, ...], now_s: float) -> SignalView | None:
-            rec.views.append((status, red_since, now_s))
-            return view(status, red_since, now_s)
+        def rec_view(
+            status: SignalStatus | None, red_since: tuple[float, ...], now_s: float, *rest: Any
+        ) -> SignalView | None:
+            rec.views.append((status, red_since, now_s, *rest))
+            return view(status, red_since, now_s, *rest)
 
         with recording((net_mine.NetPressure, "decide_all", rec_decide_all), (step_mine, "_view", rec_view)):
             sumocfg = ROOT / "sim/scenarios/city/city.sumocfg"
@@ -136,8 +139,9 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
 
     def view(which: str) -> tuple[float, Any]:
         f = stp[which]._view
+        arity = len(inspect.signature(f).parameters)  # a base before crossing_red_since (session 61) takes three
         t0 = time.process_time()
-        out = [f(*a) for a in rec.views]
+        out = [f(*a[:arity]) for a in rec.views]
         return time.process_time() - t0, out
 
     return {"max_pressure's pass (decide_all)": network_pass, "max_pressure decide": decide, "step _view": view}
