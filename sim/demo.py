@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from controller.config import load_config
 from sim.cli import format_table
@@ -77,17 +78,30 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed_s = time.perf_counter() - t0
                 print(f"[demo] {p} finished (exit {proc.returncode}) after {elapsed_s:.0f} s", flush=True)
     summaries = [json.loads((args.out / p / "summary.json").read_text()) for p in policies if p not in failed]
-    base = next((s for s in summaries if s["policy"] == "fixed"), None)
-    horizon = " ".join(sumo_args) or "07:00–09:00"
-    print(f"\nCity, {horizon} (delay = timeLoss + departDelay over all vehicles; ratios vs fixed-time):")
-    print(format_table(summaries, baseline=base))
-    print()
-    print(gains_table(summaries))
-    print(f"\noutputs in {args.out}/<policy>/ (tripinfo.xml, statistics.xml, summary.json)")
+    print(summary_text(summaries, args.out, " ".join(sumo_args), time.perf_counter() - t0))
     if failed:
         print(f"error: runs failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def summary_text(summaries: list[dict[str, Any]], out: Path, sumo_args: str, wall_s: float) -> str:
+    """The end of the demo: SUMO's figures against fixed-time, the online ones, where the outputs are,
+    and where to watch the online figures in Prometheus and Grafana (the demo starts neither)."""
+    base = next((s for s in summaries if s["policy"] == "fixed"), None)
+    horizon = sumo_args or "07:00–09:10 (demand 07:00–09:00, then 10 min to empty)"
+    return "\n".join(
+        [
+            f"\nCity, {horizon} (SUMO's figures: delay = timeLoss + departDelay over all vehicles;"
+            " ratios vs fixed-time):",
+            format_table(summaries, baseline=base),
+            "",
+            gains_table(summaries),
+            f"\noutputs in {out}/<policy>/ (tripinfo.xml, statistics.xml, summary.json); {wall_s:.0f} s of wall time",
+            "Prometheus and Grafana: this demo starts neither. `make live` runs the service live with a Prometheus"
+            " (it prints its address); grafana/README.md points a Grafana at it, dashboards in grafana/dashboards/.",
+        ]
+    )
 
 
 def _mqtt_available() -> bool:
