@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,11 @@ MAX_RED_S = 90.0
 def scramble(crossings: list[int] | None) -> Intersection:
     """two_phase with a crossing (link 4) green with N/S in phase 2 (its pedestrian minimum 10 s) and phase 0 the
     same vehicles without it (the crossing-less twin); `crossings` written as the importer writes them, or not."""
+    return parse_intersection(scramble_raw(crossings), "scramble.toml")
+
+
+def scramble_raw(crossings: list[int] | None) -> dict[str, Any]:
+    """scramble's junction file as a table, before the loader reads it."""
     raw = two_phase_raw()
     raw.update(n_links=5, max_red_s=MAX_RED_S)
     ns, ew = raw["phases"]
@@ -48,7 +54,7 @@ def scramble(crossings: list[int] | None) -> Intersection:
     ]
     if crossings is not None:
         raw["crossings"] = crossings
-    return parse_intersection(raw, "scramble.toml")
+    return raw
 
 
 def crossing_reds_s(j: Intersection, end_s: int = 1200) -> list[float]:
@@ -311,17 +317,8 @@ def test_a_cyclist_s_all_red_is_not_given_past_the_crossing_s_maximum_red():
     wait 26 s more and the crossing, red since 0 s, would then wait past 90 s; without `crossings` the 26 s is given."""
     got = []
     for crossings in ([4], None):
-        raw = two_phase_raw()
-        raw.update(n_links=5, max_red_s=MAX_RED_S)
-        ns, ew = raw["phases"]
-        raw["phases"] = [
-            {**ns, "state": "GrGrr"},
-            {**ew, "state": "rGrGr"},
-            {**ns, "state": "GrGrG", "min_green_s": 10.0, "ped_min_green_s": 10.0},
-        ]
+        raw = scramble_raw(crossings)
         raw["movements"][0]["cyclist_clear_s"] = 30.0
-        if crossings is not None:
-            raw["crossings"] = crossings
         j = parse_intersection(raw, "cyclist.toml")
         view = SignalView(0, False, 20.0, (60.0, 40.0, 60.0, 40.0), (0.0,) if crossings else ())
         got.append(cyclist_all_red_s(j, view, 1, (59.0, -math.inf, -math.inf, -math.inf), 60.0, GateMemo()))

@@ -219,18 +219,3 @@ def test_no_extension_toward_a_stage_that_crosses_no_stopped_cyclist() -> None:
     seen = (99.0, -math.inf, -math.inf, -math.inf)
     assert cyclist_all_red_s(j, _view(j, 100.0), 2, seen, 100.0, GateMemo()) == 0.0
     assert cyclist_all_red_s(j, _view(j, 100.0), 1, seen, 100.0, GateMemo()) == 12.0
-
-
-def test_after_a_program_transition_the_roadside_adds_what_the_plan_asks_more() -> None:
-    raw = two_phase_raw()
-    raw["transitions"] = [{"from_phase": 0, "to_phase": 1, "states": ["yryr", "rrrr"], "durations_s": [3.0, 2.0]}]
-    j = parse_intersection(raw, "transition.toml")
-    rc = RoadsideController(j, backup_s=1e6, max_validity_s=1e6)
-    assert rc.receive(PhaseCommand("J", "p1", 1, 0, 1.0, 0.0, 1e6), 0.0) == ""
-    for t in range(20):
-        rc.tick(float(t), 0, float(t))
-    assert rc.receive(PhaseCommand("J", "p2", 2, 1, 1.0, 20.0, 1e6, all_red_s=10.0), 20.0) == ""
-    states = [rc.tick(float(t), None, 0.0) or "" for t in range(20, 40)]
-    assert states[:3] == ["yryr"] * 3
-    assert states[3:13] == ["rrrr"] * 10  # the transition's 2 s, then 8 s more
-    assert states[13] == "rGrG"
