@@ -129,19 +129,15 @@ class PlanGuard:
             raise ValueError(f"keys of junction {keys.junction!r} given to junction {self.junction.id!r}")
         self.keys = keys
 
-    def admit(
-        self, payload: bytes, now_s: float, offset_s: float = 0.0, *, decoded: PlanMessage | None = None
-    ) -> Admission:
+    def admit(self, payload: bytes, now_s: float, offset_s: float = 0.0) -> Admission:
         """The plan message as received. `offset_s` is subtracted from its times (a demo field
-        whose clock runs offset from the service's); now_s is the cabinet's clock. `decoded`:
-        decode_plan(payload), where the receiver already made it (a replay's field reads each plan
-        once, sim/mqtt_run.py); the signature is still checked on the payload, first."""
+        whose clock runs offset from the service's); now_s is the cabinet's clock."""
         if self.keys is not None:
             why = self.keys.verify(payload)
             if why:
                 return Admission(None, why)
         try:
-            msg = decode_plan(payload) if decoded is None else decoded
+            msg = decode_plan(payload)
         except FeedError as exc:
             return Admission(None, f"malformed plan ({exc.reason}: {exc.detail})")
         if offset_s:

@@ -68,7 +68,7 @@ from controller.adapters.mqtt_pump import MqttPump
 from controller.adapters.trust import Trust
 from controller.config import Config
 from controller.core import feedpack
-from controller.core.messages import MESSAGE_VERSION, PlanMessage, decode_plan, encode_body
+from controller.core.messages import MESSAGE_VERSION, decode_command, encode_body
 from controller.core.signing import Keyring
 from controller.errors import AdapterError, FeedError, TscError
 from controller.live import LOCKSTEP_TIMEOUT_S, LockstepStepper, ScaledClock, ServiceNode, run_realtime
@@ -179,8 +179,7 @@ class MqttLoop:
         self._error: BaseException | None = None
         self._statuses: list[tuple[str, bytes]] = []
         self._status_t: float | None = None
-        # each kept plan as received and as _collect_plan decoded it (the roadside checks the bytes, reads the decode)
-        self._plans: dict[tuple[str, int], tuple[bytes, PlanMessage]] = {}
+        self._plans: dict[tuple[str, int], bytes] = {}
         self._arrived_s: dict[tuple[str, int], float] = {}  # real time: each kept plan's arrival on the clock
         self._applied_seq: dict[str, int] = {}
         self._feed: list[tuple[str, bytes]] = []  # this second's detector messages (sent again after a reconnect)
@@ -500,40 +499,35 @@ class MqttLoop:
                 ticked[body.get("region")] = [(j, int(s)) for j, s in body["plans"]]
 
     def _collect_plan(self, jid: str, payload: bytes, arrived_s: float | None = None) -> None:
-        """A plan message on `jid`'s device, decoded once: kept with its decode for the roadside
-        (_apply), unless unreadable or another junction's (counted in plans_bad, dropped)."""
         try:
-            msg = decode_plan(payload)
+            cmd = decode_command(payload)
         except FeedError as exc:
             self.plans_bad += 1
             log.warning("field %s: unreadable plan dropped: %s", jid, exc)
             return
-        cmd = msg.command
         if cmd.junction != jid:
             self.plans_bad += 1
             return
         self.plans_received += 1
         if cmd.seq > self._applied_seq.get(jid, -1):  # else a QoS 1 redelivery of an applied plan
-            self._plans[(jid, cmd.seq)] = (payload, msg)
+            self._plans[(jid, cmd.seq)] = payload
             if arrived_s is not None:
                 self._arrived_s[(jid, cmd.seq)] = arrived_s
 
-    def _apply(self, jid: str, seq: int, kept: tuple[bytes, PlanMessage], t_s: float) -> None:
-        """The junction's roadside checks the message itself (signature, identity, limits), on
-        `kept`'s bytes, reading `kept`'s decode of them (_collect_plan's: one decode per plan);
-        `seq`: the plan's (its key in _plans). In real time the
+    def _apply(self, jid: str, seq: int, payload: bytes, t_s: float) -> None:
+        """The junction's roadside checks the message itself (signature, identity, limits);
+        `seq`: the plan's, as _collect_plan decoded it (its key in _plans). In real time the
         cabinet checks the plan's validity window on the clock when the plan came (a real cabinet
         takes it as it comes), and applies it at SUMO's t_s: on a loaded machine SUMO falls behind
         the clock, and a plan stamped on the clock would otherwise be refused as not yet valid, or
         as expired after it waited for SUMO's second (sim/field_live.py's cabinets, on the clock too)."""
-        payload, msg = kept
         self._applied_seq[jid] = max(seq, self._applied_seq.get(jid, -1))
         self.plans_applied += 1
         clock_s = self._arrived_s.pop((jid, seq), None)
         if clock_s is not None:
             clock_s = max(t_s, clock_s)
             self.lag_max_s = max(self.lag_max_s, clock_s - t_s)
-        if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s, clock_s=clock_s, decoded=msg):
+        if self.field.roadside[jid].receive_message(payload, t_s, self.offset_s, clock_s=clock_s):
             self.field.refusals += 1
 
     def _second_realtime(self, t_s: float) -> None:

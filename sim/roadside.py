@@ -134,22 +134,15 @@ class RoadsideController:
         return self._take(self.guard.admit_unsigned(cmd, epoch, now_s), now_s)
 
     def receive_message(
-        self,
-        payload: bytes,
-        now_s: float,
-        offset_s: float = 0.0,
-        *,
-        clock_s: float | None = None,
-        decoded: PlanMessage | None = None,
+        self, payload: bytes, now_s: float, offset_s: float = 0.0, *, clock_s: float | None = None
     ) -> str:
         """A plan message as received: '' when applied, else the reason it was refused.
         offset_s: subtracted from the plan's times (a demo field on a shifted clock).
         clock_s: the cabinet's clock, where it is not the simulated now_s: a live field whose
         SUMO runs behind the clock (a loaded machine) checks the plan's validity window against
-        the clock, as a real cabinet would, and applies the plan at the simulated now_s.
-        decoded: the payload's decode_plan, where the field already read it (PlanGuard.admit)."""
+        the clock, as a real cabinet would, and applies the plan at the simulated now_s."""
         check_s = now_s if clock_s is None else clock_s
-        return self._take(self.guard.admit(payload, check_s, offset_s, decoded=decoded), now_s)
+        return self._take(self.guard.admit(payload, check_s, offset_s), now_s)
 
     def _take(self, adm: Admission, now_s: float) -> str:
         if adm.plan is None:
