@@ -200,10 +200,7 @@ def closed_loop_greens(j: Intersection, policy: Policy, seconds: int = 1200) -> 
     state, status, shown = core.initial_state(0.0), field.rc.status(0.0), []
     for t in range(1, seconds + 1):
         state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
-        for cmd in result.commands:
-            field.rc.receive(cmd, float(t))
-        field.actuate(float(t))
-        status = field.rc.status(float(t))
+        status = field.answer(result.commands, float(t))
         shown.append(field.rc.green_phase())
     return shown
 

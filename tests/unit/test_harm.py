@@ -139,6 +139,14 @@ class Field:
         else:
             self.signal_phase = self.rc.green_phase()
 
+    def answer(self, commands, t: float) -> SignalStatus:
+        """The roadside takes the tick's commands, the field moves one second (actuate), and the status the
+        core reads next tick."""
+        for cmd in commands:
+            self.rc.receive(cmd, t)
+        self.actuate(t)
+        return self.rc.status(t)
+
 
 def closed_loop(policy, rates, seconds: int, params: HarmParams = FAST, *, rates_after=None, change_at=None):
     """Run `seconds` of the loop; returns the per-second log and the core's last state."""
@@ -155,10 +163,7 @@ def closed_loop(policy, rates, seconds: int, params: HarmParams = FAST, *, rates
             field.rates = np.array([rates_after[i] for i in field.ids])
         snap = field.traffic(float(t))
         state, result = core.step(state, [snap], [status], float(t))
-        for cmd in result.commands:
-            field.rc.receive(cmd, float(t))
-        field.actuate(float(t))
-        status = field.rc.status(float(t))
+        status = field.answer(result.commands, float(t))
         log.append((t, result, state.junctions["J"].harm, field.rc.mode))
     return log, state, core
 
@@ -366,10 +371,7 @@ def closed_loop_validated(policy, seconds: int, on_due, params: HarmParams = FAS
         state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
         if core.report(state)["J"].return_due:
             state = on_due(core, state, t)
-        for cmd in result.commands:
-            field.rc.receive(cmd, float(t))
-        field.actuate(float(t))
-        status = field.rc.status(float(t))
+        status = field.answer(result.commands, float(t))
         log.append((t, result, state.junctions["J"].harm, field.rc.mode))
     return log, state, core
 
@@ -955,10 +957,7 @@ def _lock_run_with(
     state, status, log, queues = core.initial_state(0.0), field.rc.status(0.0), [], []
     for t in range(1, seconds + 1):
         state, result = core.step(state, [field.traffic(float(t))], [status], float(t))
-        for cmd in result.commands:
-            field.rc.receive(cmd, float(t))
-        field.actuate(float(t))
-        status = field.rc.status(float(t))
+        status = field.answer(result.commands, float(t))
         log.append((t, result, state.junctions["J"].harm, field.rc.mode))
         queues.append(field.queue.copy())
     return log, queues
