@@ -251,11 +251,12 @@ def check_out(out: Path | None) -> None:
 
 def one_blas_thread() -> None:
     """numpy's BLAS (the OpenBLAS of its wheel) starts a pool of threads, one per core, as numpy
-    loads, and they spin a while waiting for work. No command gives them any: the controller's
-    passes are element-wise over arrays of a few hundred entries, with no matrix product, so the
-    spin is CPU for nothing in every process that imports numpy (a `simulate` run, each region's
-    process). Called before numpy loads; a user's own OPENBLAS_NUM_THREADS wins (BENCHMARKS.md,
-    issue 12, S session 61)."""
+    loads, and they spin a while waiting for work. The controller's passes give them none worth a
+    thread: element-wise over arrays of a few hundred entries, and matrix products (spillback, the
+    policies' passes) small enough that OpenBLAS runs them on one thread anyway (so the trips are the
+    same either way), and the spin is CPU for nothing in every process that imports numpy (a
+    `simulate` run, each region's process). Called before numpy loads; a user's own
+    OPENBLAS_NUM_THREADS wins (BENCHMARKS.md, issue 12, S session 61; the matrix products: R's review)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
