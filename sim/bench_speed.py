@@ -13,7 +13,11 @@ statistics: the fair baseline of a closed-loop run), then `simulate --policy P` 
 one), so that a version before a change and one after it are timed in the same session. The
 ratios are to plain sumo (the binary); the last column is the ratio to the fair baseline. Runs
 are interleaved (every variant once, then again) so that a noisy neighbour hurts all of them
-alike. Every closed-loop run uses `--seed 1` unless the SUMO arguments after `--` say otherwise.
+alike, and the rounds alternate their order (ABBA: the first in the order above, the second
+reversed, and so on), so that no variant always runs right after another: with one order in every
+round a tree given second always ran after the first (a warm page cache, a load that rises or falls
+through the round). Give an even `--runs` to balance the orders exactly. Every closed-loop run uses
+`--seed 1` unless the SUMO arguments after `--` say otherwise.
 
 Each tree's bytecode is brought up to date first (`--as-is`: not), as an install does once: a module
 whose cached bytecode is missing or older than its source is compiled again by every run, in
@@ -166,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         times, cpus, loads = _rounds(variants(args, out, sumo_args), args.runs)
     print(f"\nscenario: {args.sumocfg}  runs: {args.runs}  sumo args: {' '.join(sumo_args)}")
     print(f"load average (1 min) at the start of each round and at the end: {', '.join(loads)}")
+    print("order: the rounds alternate (ABBA): rounds 1, 3, ... in the table's order, rounds 2, 4, ... reversed")
     print(f"bytecode: {'; '.join(bytecode)}")
     _table(times, cpus)
     return 0
@@ -188,20 +193,26 @@ def _parser() -> argparse.ArgumentParser:
 def _rounds(
     todo: dict[str, tuple[list[str], Path]], runs: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], list[str]]:
-    """`runs` rounds of every variant in turn: per variant its wall and CPU seconds per round, and
-    the load average at the start of each round and at the end."""
+    """`runs` rounds of every variant in turn, in round_order's order: per variant its wall and CPU seconds
+    per round, and the load average at the start of each round and at the end."""
     times: dict[str, list[float]] = {k: [] for k in todo}
     cpus: dict[str, list[float]] = {k: [] for k in todo}
     loads = []
     for i in range(runs):
         loads.append(_load())
-        for name, (cmd, cwd) in todo.items():
+        for name in round_order(list(todo), i):
+            cmd, cwd = todo[name]
             wall_s, cpu_s = _timed(cmd, cwd)
             times[name].append(wall_s)
             cpus[name].append(cpu_s)
             print(f"run {i + 1}/{runs} {name}: {wall_s:.1f} s, CPU {cpu_s:.1f} s", file=sys.stderr, flush=True)
     loads.append(_load())
     return times, cpus, loads
+
+
+def round_order(names: list[str], i: int) -> list[str]:
+    """The order of round `i` (from 0): `names` as given in the even rounds, reversed in the odd ones (ABBA)."""
+    return names if i % 2 == 0 else names[::-1]
 
 
 def _table(times: dict[str, list[float]], cpus: dict[str, list[float]]) -> None:
