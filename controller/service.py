@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -53,7 +52,7 @@ from controller.core.estimation import Layout
 from controller.core.feed import RoadsideReport, check_status, decode_detector_message
 from controller.core.feedarrays import DetectorFrame, FrameLayout, check_frame, check_layout
 from controller.core.messages import Signer, encode_command
-from controller.core.policies import make_policy
+from controller.core.policies import Policy, make_policy
 from controller.core.step import Core, CoreState, TickResult
 from controller.errors import FeedError
 from controller.ledger import AuditSink, PlanLedger
@@ -143,38 +142,25 @@ def _served_core(
     for jid, lay in layouts.items():
         if jid not in refused and (why := chosen.watches_first(lay)):
             log.warning("policy=%s watches junction=%s on its own program first: %s", chosen.name, jid, why)
-    _warn_unknown_yields({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg)
+    _warn_unknown_yields({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen)
     return Core({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg), refused
 
 
-def _warn_unknown_yields(served: Mapping[str, Layout], chosen: object, cfg: Config) -> None:
-    """With [max_pressure] yield_block_s on under a policy that reads it, name the served junctions where a
-    movement the rule can read as waiting (served permitted with protected streams of another approach,
-    max_pressure.yield_lanes) has no `yields_to` in its file (imported before import-net wrote it, or a network
-    without a right of way): there the rule reads every such stream as one it gives way to, the older reading
-    that cut a right turn waiting only for walkers (docs/policies.md)."""
-    # max_pressure's module not loaded: no policy of it was made (a `fixed` run never loads it)
-    max_pressure = sys.modules.get("controller.core.policies.max_pressure")
-    if max_pressure is None or not (
-        isinstance(chosen, max_pressure.MaxPressurePolicy) and cfg.max_pressure.yield_block_s > 0
-    ):
-        return
-    unknown = [jid for jid, lay in served.items() if _unknown_yields(lay)]
-    _log_group(
-        unknown,
-        "has movements without `yields_to`",
-        ": [max_pressure] yield_block_s reads them as giving way to every protected stream of another"
-        " approach; run import-net again to write the network's right of way",
-        many="have movements without `yields_to`",
-    )
-
-
-def _unknown_yields(layout: Layout) -> bool:
-    """A movement yield_lanes gives some lane to (the rule can act on it) has no `yields_to`."""
-    from controller.core.policies.max_pressure import yield_lanes
-
-    reads = np.asarray(yield_lanes(layout).any(axis=(0, 2)))
-    return any(mv.yields_to is None and reads[m] for m, mv in enumerate(layout.junction.movements))
+def _warn_unknown_yields(served: Mapping[str, Layout], chosen: Policy) -> None:
+    """Name the served junctions where `chosen` would read a movement's `yields_to` their file does not give
+    (Policy.lacks_yields_to; a file imported before import-net wrote it, or a network without a right of way),
+    one warning per reading the policy falls back on."""
+    fallback: dict[str, list[str]] = {}
+    for jid, lay in served.items():
+        if why := chosen.lacks_yields_to(lay):
+            fallback.setdefault(why, []).append(jid)
+    for why, jids in fallback.items():
+        _log_group(
+            jids,
+            "has movements without `yields_to`",
+            f": {why}; run import-net again to write the network's right of way",
+            many="have movements without `yields_to`",
+        )
 
 
 def _unshown_stage(j: Intersection, program_states: Sequence[str]) -> str:

@@ -1,5 +1,6 @@
 """The service names, at start, the junctions whose files give no movement's `yields_to` while
-[max_pressure] yield_block_s is on under a policy that reads it (controller/service.py)."""
+[max_pressure] yield_block_s is on under a policy that reads it (controller/service.py, asking the policy:
+Policy.lacks_yields_to)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from controller.config import Config
+from controller.core.estimation import Layout
+from controller.core.policies import REGISTRY, make_policy
 from controller.junctions import load_intersections
 from controller.service import ControllerService
 
@@ -44,3 +47,18 @@ def test_a_junction_file_without_yields_to_is_named_under_a_policy_that_reads_th
 def test_no_such_warning_with_the_rule_off_or_under_a_policy_that_does_not_read_it(caplog):
     assert _warned(caplog, "adaptive", 0.0) == []
     assert _warned(caplog, "webster", 10.0) == []
+
+
+def test_each_policy_says_itself_whether_it_would_read_a_missing_yields_to():
+    """The service asks the policy (Policy.lacks_yields_to), not the module it comes from: only max_pressure's
+    family reads `yields_to`, and only with yield_block_s on."""
+    js = _junctions("J00")
+    for block_s in (0.0, 10.0):
+        cfg = Config()
+        cfg = replace(cfg, max_pressure=replace(cfg.max_pressure, yield_block_s=block_s))
+        for name in REGISTRY:
+            policy = make_policy(name, cfg)
+            said = {jid: policy.lacks_yields_to(Layout.build(j, cfg)) for jid, j in js.items()}
+            reads = block_s > 0 and name in ("adaptive", "max_pressure")
+            assert [jid for jid, why in said.items() if why] == (["J00"] if reads else []), (name, block_s)
+            assert not reads or said["J00"].startswith("[max_pressure] yield_block_s reads them"), said["J00"]

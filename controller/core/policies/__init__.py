@@ -78,6 +78,13 @@ class Policy(Protocol):
         per served junction before the run; the service says so, as it does for a refusal."""
         return ""
 
+    def lacks_yields_to(self, layout: Layout) -> str:
+        """'' unless the policy, serving this junction, would read a movement's `yields_to` (the network's right
+        of way, written by import-net) that the junction's file does not give; then what it reads in its place,
+        in one line. Asked once per served junction before the run; the service names those junctions in a
+        warning (a file imported before import-net wrote the field: run it again)."""
+        return ""
+
     def init(self, layout: Layout, now_s: float) -> Any:
         """The policy's state for one junction."""
         ...

@@ -975,6 +975,18 @@ class MaxPressurePolicy(Policy):
     def cannot_serve(self, layout: Layout) -> str:
         return acyclic_refusal(layout)
 
+    def lacks_yields_to(self, layout: Layout) -> str:
+        """With `yield_block_s` on (the only rule that reads `yields_to`: given_way_lanes), where a movement the
+        rule can read as waiting (served permitted with protected streams of another approach, yield_lanes) has
+        no `yields_to`: the rule then reads every such stream as one it gives way to, the older reading that cut
+        a right turn waiting only for walkers (docs/policies.md)."""
+        if self.params.yield_block_s <= 0:
+            return ""
+        reads = np.asarray(yield_lanes(layout).any(axis=(0, 2)))
+        if not any(mv.yields_to is None and reads[m] for m, mv in enumerate(layout.junction.movements)):
+            return ""
+        return "[max_pressure] yield_block_s reads them as giving way to every protected stream of another approach"
+
     def network_decision(self, layouts: Mapping[str, Layout]) -> NetworkDecision | None:
         """decide() for all `layouts` in one numpy pass (policies/max_pressure_net.py); None with
         Varaiya's downstream term, `exit_room` or `exit_room_held` without `exit_room_held_direct` on (they
