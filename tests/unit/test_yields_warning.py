@@ -8,6 +8,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from controller.config import Config
@@ -62,3 +63,23 @@ def test_each_policy_says_itself_whether_it_would_read_a_missing_yields_to():
             reads = block_s > 0 and name in ("adaptive", "max_pressure")
             assert [jid for jid, why in said.items() if why] == (["J00"] if reads else []), (name, block_s)
             assert not reads or said["J00"].startswith("[max_pressure] yield_block_s reads them"), said["J00"]
+
+
+def test_a_movement_the_rule_cannot_read_as_waiting_is_not_named_without_its_yields_to():
+    """Only a movement yield_lanes gives some lane to counts (R's review, session 62: the check without that
+    condition passed every test): one served protected, or never waiting on another approach's stream, is not
+    read by the rule, so its missing `yields_to` changes nothing and is not named."""
+    from controller.core.policies.max_pressure import yield_lanes
+
+    cfg = Config()
+    cfg = replace(cfg, max_pressure=replace(cfg.max_pressure, yield_block_s=10.0))
+    policy = make_policy("adaptive", cfg)
+    cleared = 0
+    for j in load_intersections(CITY).values():
+        reads = np.asarray(yield_lanes(Layout.build(j, cfg)).any(axis=(0, 2)))
+        unread = replace(
+            j, movements=tuple(m if reads[i] else replace(m, yields_to=None) for i, m in enumerate(j.movements))
+        )
+        cleared += int((~reads).sum())
+        assert policy.lacks_yields_to(Layout.build(unread, cfg)) == "", j.id
+    assert cleared > 0  # the city has such movements: the check above can fail
