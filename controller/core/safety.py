@@ -909,24 +909,24 @@ def cyclist_all_red_s(
 ) -> float:
     """The all-red a change from the phase in force to `target` must show for the cyclists ([timing]
     cyclist_clearance; 0: the junction's own suffices). `seen_s`: per movement, when a bicycle was last counted over
-    a stop-line loop of its lanes (-inf: never; (): none known). A movement the change stops, with `cyclist_clear_s`
-    (its longest path a bicycle may take through the junction at a cyclist's speed) and a conflict the target serves,
-    may still have that cyclist inside for its crossing time from the count: the conflicting green waits for it, past
-    the yellow, as the intergreen (sized for motor vehicles) does not. Only where the extension leaves every
-    movement's maximum red reachable (the change, delayed by it, in _feasible; the crossings' too: bounded_view);
-    else 0."""
+    a stop-line loop of its lanes (-inf: never; (): none known). A movement the target does not serve, with
+    `cyclist_clear_s` (its longest path a bicycle may take through the junction at a cyclist's speed) and a conflict
+    the target serves, may still have that cyclist inside for its crossing time from the count: the conflicting green
+    waits for it, past the yellow, as the intergreen (sized for motor vehicles) does not. Whichever change stopped
+    the movement: this one, or one before it toward a stage it does not conflict with (its cyclist still inside when
+    a later change starts a conflicting green). Only where the extension leaves every movement's maximum red
+    reachable (the change, delayed by it, in _feasible; the crossings' too: bounded_view); else 0."""
     cur = view.phase
     if not seen_s or view.in_intergreen or target == cur:
         return 0.0
     if j.crossings:  # bounded as movements (Intersection.red_bounded); a crossing has no cyclist_clear_s
         j, view = j.red_bounded, bounded_view(j, view)
-    stopped = set(j.served_movements(cur)) - set(j.served_movements(target))
     crossed = set(j.served_movements(target))
     clear_until_s = max(
         (
             seen_s[i] + m.cyclist_clear_s
             for i, m in enumerate(j.movements)
-            if m.cyclist_clear_s > 0 and m.id in stopped and crossed & set(m.conflicts)
+            if m.cyclist_clear_s > 0 and m.id not in crossed and crossed & set(m.conflicts)
         ),
         default=-math.inf,
     )

@@ -219,3 +219,22 @@ def test_no_extension_toward_a_stage_that_crosses_no_stopped_cyclist() -> None:
     seen = (99.0, -math.inf, -math.inf, -math.inf)
     assert cyclist_all_red_s(j, _view(j, 100.0), 2, seen, 100.0, GateMemo()) == 0.0
     assert cyclist_all_red_s(j, _view(j, 100.0), 1, seen, 100.0, GateMemo()) == 12.0
+
+
+def test_a_cyclist_on_a_movement_stopped_one_change_earlier_still_gets_its_crossing_time() -> None:
+    """R's finding (session 61): N_T's bicycle counted at 99 s, N_T stopped at 100 s toward phase 1 (S_T alone,
+    which N_T does not conflict with: no extension then), phase 1 green from 105 s, and at 112 s (its minimum green
+    done) the change to E/W, which N_T conflicts with. The cyclist has 30 s to cross, so is inside until 129 s: the
+    E/W green waits for it (yellow to 115 s, then 14 s of all-red) although this change does not stop N_T."""
+    raw = two_phase_raw()
+    raw["movements"][0]["cyclist_clear_s"] = 30.0  # N_T
+    ns, ew = raw["phases"]
+    raw["phases"] = [ns, {**ns, "state": "rrGr"}, ew]
+    j = parse_intersection(raw, "stopped_before.toml")
+    seen = (99.0, -math.inf, -math.inf, -math.inf)
+    at_stop = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0))
+    assert cyclist_all_red_s(j, at_stop, 1, seen, 100.0, GateMemo()) == 0.0  # toward S_T alone: none needed
+    later = SignalView(1, False, 7.0, (100.0, 72.0, 112.0, 72.0))
+    assert cyclist_all_red_s(j, later, 2, seen, 112.0, GateMemo()) == 14.0
+    assert cyclist_all_red_s(j, later, 2, seen, 112.0 + 16.0, GateMemo()) == 0.0  # it is out by then
+    assert cyclist_all_red_s(j, later, 0, seen, 112.0, GateMemo()) == 0.0  # back to N_T's own green: none
