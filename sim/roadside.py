@@ -20,6 +20,8 @@ It keeps its own local safety whatever the centre says:
   green's minimum, yellow and all-red, then 'o' on every link; out of it, the all-red
   `flash_exit_all_red_s`, then a green. The status shows the flash as an intergreen (no green
   in force) of the phase green before it.
+Every rule here reads the junction's signalised crossings as movements (`Intersection.red_bounded`): the max-red
+override, the longest wait, which green is due for the hand-back, and the admission's check (docs/security.md).
 Without fresh plans for `backup_s` it reverts to local control (the network's own program,
 run by SUMO), at a green that is due: one whose phase served, when it began, the movement
 that had waited longest. Until one shows it runs that rule itself (after each minimum green,

@@ -238,3 +238,18 @@ def test_a_cyclist_on_a_movement_stopped_one_change_earlier_still_gets_its_cross
     assert cyclist_all_red_s(j, later, 2, seen, 112.0, GateMemo()) == 14.0
     assert cyclist_all_red_s(j, later, 2, seen, 112.0 + 16.0, GateMemo()) == 0.0  # it is out by then
     assert cyclist_all_red_s(j, later, 0, seen, 112.0, GateMemo()) == 0.0  # back to N_T's own green: none
+
+
+def test_the_plan_s_all_red_is_shown_only_before_the_plan_s_own_phase() -> None:
+    """sim/roadside.py gives a change the plan's `all_red_s` only when it goes to the plan's phase (`plan.phase ==
+    nxt`): the gate sized it for that change alone, and checked the maximum reds with it there. Phase 0 held by a plan
+    that came with 12 s of all-red; E_T and W_T red since 0 s reach max_red_s 40 s, so the roadside itself changes
+    to phase 1 (a max-red override): through the junction's own 2 s of all-red, E_T green again at 41 s (red from 1 s:
+    40 s). Given the plan's 12 s there (session 61's surviving mutant: the comparison dropped), E_T would be red
+    50 s."""
+    rc = RoadsideController(_junction(max_red_s=40.0), backup_s=1e6, max_validity_s=1e6)
+    assert rc.receive(PhaseCommand("J", "p1", 1, 0, 1.0, 0.0, 1e6, all_red_s=12.0), 0.0) == ""
+    states = [rc.tick(float(t), 0, float(t)) or "" for t in range(60)]
+    ew = states.index("rGrG")
+    assert states[ew - 5 : ew] == ["yryr"] * 3 + ["rrrr"] * 2
+    assert ew == 41 and any("limit: max red: movement E_T" in f for f in rc.status(float(ew)).faults)
