@@ -12,7 +12,9 @@ It keeps its own local safety whatever the centre says:
   program_transitions`), that transition's own states for their seconds;
 - a plan that would hold a green past its maximum, or keep a movement red past `max_red_s`
   (for instance a hold re-sent again and again), is overridden: the roadside changes to the
-  phase serving the movement that has waited longest and says so in `faults` ("limit: ...").
+  phase serving the movement that has waited longest and says so in `faults` ("limit: ...");
+  a plan's own all-red (`all_red_s`) is shown before its phase's green only, cut where it would
+  keep a movement red past `max_red_s` (also a "limit: ..." fault).
   A green cut at its maximum is reported only when the plan does not end it itself within one
   decision period (the service's gate cuts it at the same second; its plan may arrive a step
   later);
@@ -111,6 +113,8 @@ class RoadsideController:
         # per (phase in force, next phase): the movements _late_movement weighs and the red each
         # would still wait beyond now (static: from the model alone), built on first use
         self._red_ahead: dict[tuple[int, int], tuple[tuple[int, float], ...]] = {}
+        # the same for _clear_within_max_red, of every movement the change does not keep green
+        self._red_through: dict[tuple[int, int], tuple[tuple[int, float], ...]] = {}
         self._intergreen_states: dict[tuple[str, int, int, bool], str] = {}  # _state of each intergreen stage
         self._limit_s: float | None = None  # when the last limit fault was raised
         self._cut: tuple[str, int, float] | None = None  # a max-green cut not reported yet: (what, phase, when)
@@ -296,12 +300,54 @@ class RoadsideController:
         if nxt != st.phase and min_done:
             plan = self.plan
             clear_s = plan.all_red_s if isinstance(plan, PhaseCommand) and plan.phase == nxt else 0.0
+            if clear_s > 0:
+                clear_s = self._clear_within_max_red(st.phase, nxt, clear_s, now_s)
             if j.transition(st.phase, nxt) is not None:  # the city's program's own states
                 return _Stage("transition", nxt, st.phase, now_s, all_red_s=clear_s)
             if j.intergreen_s(st.phase, nxt) > 0:
                 return _Stage("yellow", nxt, st.phase, now_s, all_red_s=clear_s)
             return _Stage("green", nxt, nxt, now_s)
         return st
+
+    def _clear_within_max_red(self, cur: int, nxt: int, asked_s: float, now_s: float) -> float:
+        """The plan's all-red for the change `cur` -> `nxt` now (PhaseCommand.all_red_s, [timing] cyclist_clearance),
+        cut to what keeps every movement's red within max_red_s, in whole seconds (at least the junction's own): the
+        gate sized it against the maximum reds at its decision, the change may come later, and the admission checks
+        only that it is at most max_red_s. A movement `nxt` serves waits for its green through it; one it does not,
+        through it and `nxt`'s minimum green as well (_late_movement's count). A cut is a limit fault."""
+        own_s = self.j.all_red_between_s(cur, nxt)
+        if asked_s <= own_s:
+            return asked_s
+        ahead = self._red_through.get((cur, nxt))
+        if ahead is None:
+            ahead = self._red_through[(cur, nxt)] = self._red_through_of(cur, nxt)
+        room_s, worst, last = math.inf, -1, self._last_green_s
+        for i, more_s in ahead:
+            left_s = self.j.max_red_s - (now_s - last[i]) - more_s
+            if left_s < room_s:
+                room_s, worst = left_s, i
+        extra_s = asked_s - own_s
+        if extra_s <= room_s + 1e-9:
+            return asked_s
+        cut_s = own_s + max(0.0, math.floor(room_s + 1e-9))
+        who = self.j.movements[worst].id
+        self._limit(f"max red: all-red {asked_s:g} s cut to {cut_s:g} s for movement {who}", now_s)
+        return cut_s
+
+    def _red_through_of(self, cur: int, nxt: int) -> tuple[tuple[int, float], ...]:
+        """For _clear_within_max_red: (position, seconds of red still ahead, the junction's own all-red counted) of
+        each movement some phase serves and not both `cur` and `nxt` (those stay green through the change)."""
+        j, memo, out = self.j, self._gate_memo, []
+        into_s = stage_intergreen_s(j, cur, nxt, memo)
+        for i, phases in enumerate(self._movement_phases):
+            if not phases or (cur in phases and nxt in phases):
+                continue
+            if nxt in phases:  # green after the intergreen (red from the second after its last green)
+                out.append((i, into_s - 1.0))
+            else:
+                back_s = min(stage_intergreen_s(j, nxt, p, memo) for p in phases)
+                out.append((i, into_s + math.ceil(j.phases[nxt].min_green_s - 1e-9) + back_s - 1.0))
+        return tuple(out)
 
     def _flashing(self, now_s: float) -> bool:
         """A flash plan in force (admitted, not expired, not superseded)."""

@@ -253,3 +253,28 @@ def test_the_plan_s_all_red_is_shown_only_before_the_plan_s_own_phase() -> None:
     ew = states.index("rGrG")
     assert states[ew - 5 : ew] == ["yryr"] * 3 + ["rrrr"] * 2
     assert ew == 41 and any("limit: max red: movement E_T" in f for f in rc.status(float(ew)).faults)
+
+
+def _asked(all_red_s: float, max_red_s: float) -> tuple[list[str], tuple[str, ...]]:
+    """Phase 0 (N/S) from 0 s; at 25 s a plan for phase 1 (E/W, red since 0 s) with `all_red_s`: the states shown
+    from 25 s and the faults at 60 s."""
+    rc = RoadsideController(_junction(max_red_s=max_red_s), backup_s=1e6, max_validity_s=1e6)
+    assert rc.receive(PhaseCommand("J", "p1", 1, 0, 1.0, 0.0, 1e6), 0.0) == ""
+    for t in range(25):
+        rc.tick(float(t), 0, float(t))
+    assert rc.receive(PhaseCommand("J", "p2", 2, 1, 1.0, 25.0, 1e6, all_red_s=all_red_s), 25.0) == ""
+    return [rc.tick(float(t), None, 0.0) or "" for t in range(25, 60)], rc.status(60.0).faults
+
+
+def test_the_roadside_cuts_a_plan_s_all_red_that_would_keep_a_movement_red_past_max_red() -> None:
+    """The admission checks only that `all_red_s` is at most max_red_s; the cabinet keeps max red itself (its
+    second line: the gate sized the all-red at its decision, the change may come later). E/W red since 0 s, the
+    change at 25 s: 30 s of all-red would show their green at 58 s, red 57 s against max_red_s 40; the roadside shows
+    13 s (green at 41 s, red 40 s) and says so. Within the limit it shows what the plan asks."""
+    states, faults = _asked(30.0, 40.0)
+    assert states[:3] == ["yryr"] * 3 and states[3:16] == ["rrrr"] * 13 and states[16] == "rGrG"
+    assert "limit: max red: all-red 30 s cut to 13 s for movement E_T" in faults
+    states, faults = _asked(13.0, 40.0)
+    assert states[3:16] == ["rrrr"] * 13 and states[16] == "rGrG" and not faults
+    states, faults = _asked(30.0, 120.0)
+    assert states[3:33] == ["rrrr"] * 30 and states[33] == "rGrG" and not faults
