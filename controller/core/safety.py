@@ -914,19 +914,25 @@ def cyclist_all_red_s(
     the target serves, may still have that cyclist inside for its crossing time from the count: the conflicting green
     waits for it, past the yellow, as the intergreen (sized for motor vehicles) does not. Whichever change stopped
     the movement: this one, or one before it toward a stage it does not conflict with (its cyclist still inside when
-    a later change starts a conflicting green). Only where the extension leaves every movement's maximum red
-    reachable (the change, delayed by it, in _feasible; the crossings' too: bounded_view); else 0."""
+    a later change starts a conflicting green); a count that came after the movement's last green and its yellow
+    (`view.red_since_s` + the yellow + one period) is a cyclist held at its red over the loop, not one inside. Only
+    where the extension leaves every movement's maximum red reachable (the change, delayed by it, in _feasible; the
+    crossings' too: bounded_view); else 0."""
     cur = view.phase
     if not seen_s or view.in_intergreen or target == cur:
         return 0.0
     if j.crossings:  # bounded as movements (Intersection.red_bounded); a crossing has no cyclist_clear_s
         j, view = j.red_bounded, bounded_view(j, view)
     crossed = set(j.served_movements(target))
+    held_after_s = _whole(j.yellow_s) + DECISION_PERIOD_S  # after its last green: a count of a cyclist held at red
     clear_until_s = max(
         (
             seen_s[i] + m.cyclist_clear_s
             for i, m in enumerate(j.movements)
-            if m.cyclist_clear_s > 0 and m.id not in crossed and crossed & set(m.conflicts)
+            if m.cyclist_clear_s > 0
+            and m.id not in crossed
+            and crossed & set(m.conflicts)
+            and seen_s[i] <= view.red_since_s[i] + held_after_s
         ),
         default=-math.inf,
     )

@@ -278,3 +278,22 @@ def test_the_roadside_cuts_a_plan_s_all_red_that_would_keep_a_movement_red_past_
     assert states[3:16] == ["rrrr"] * 13 and states[16] == "rGrG" and not faults
     states, faults = _asked(30.0, 120.0)
     assert states[3:33] == ["rrrr"] * 30 and states[33] == "rGrG" and not faults
+
+
+def test_a_bicycle_counted_after_its_movement_s_green_and_yellow_is_held_at_red_not_inside() -> None:
+    """A stop-line loop counts a cyclist that rolls over it to wait at the red line (SUMO's loop 2 m before it): N_T
+    last green at 100 s, its yellow to 103 s; a count up to 104 s (one period late) may be a cyclist that entered on
+    the yellow, one at 105 s is held at its red and gets no all-red at the change to E/W at 112 s. N_T stopped by
+    this change (green now) keeps every count, as before."""
+    raw = two_phase_raw()
+    raw["movements"][0]["cyclist_clear_s"] = 30.0  # N_T
+    ns, ew = raw["phases"]
+    raw["phases"] = [ns, {**ns, "state": "rrGr"}, ew]
+    j = parse_intersection(raw, "held.toml")
+    later = SignalView(1, False, 7.0, (100.0, 72.0, 112.0, 72.0))
+
+    def asked(seen_s: float) -> float:
+        return cyclist_all_red_s(j, later, 2, (seen_s, -math.inf, -math.inf, -math.inf), 112.0, GateMemo())
+
+    assert asked(104.0) == 19.0 and asked(105.0) == 0.0 and asked(111.0) == 0.0
+    assert _all_red(_junction(), 99.0) == 12.0  # green now: counted at 99 s, it may be inside
