@@ -123,17 +123,33 @@ def net_program(tl: TLS, net_path: str, program_id: str | None, nema: NemaLogics
         return None
     program_id = list(programs)[-1] if program_id is None else program_id
     prog = programs[program_id]
+    if str(prog.getType()).lower() == "off":
+        return off_program(tl.getID(), program_id, net_path)
     if str(prog.getType()).upper() == "NEMA":
         elem = nema.get(tl.getID(), program_id)
         if elem is not None:
             return _read_tl_logic(elem, net_path)
     actuated = str(prog.getType()).lower() in ACTUATED_TYPES
     listed = prog.getPhases()
+    zero = next((i for i, p in enumerate(listed) if float(p.duration) == 0), None)
+    if zero is not None:  # SUMO refuses the network ("Duration of phase i ... is zero")
+        raise NetworkError(
+            net_path,
+            f"tlLogic[{tl.getID()}] programID {program_id!r} phase[{zero}].duration",
+            "0: SUMO refuses a phase of duration 0; give it a duration or remove it",
+        )
     order = phase_cycle([tuple(p.next or ()) for p in listed])
     phases = tuple(
         ProgramPhase(float(listed[k].duration), listed[k].state, _min_dur(listed[k].minDur, actuated)) for k in order
     )
     return Program(tl.getID(), program_id, float(prog.getOffset() or 0.0), phases, net_path, actuated=actuated)
+
+
+def off_program(tls: str, program_id: str, source: str) -> Program:
+    """A program of type `off`: SUMO shows no signal, the junction runs on its right of way. Unusable as
+    stages: the junction stays on it."""
+    why = "type 'off' (no signal shown: SUMO runs the junction on its right of way)"
+    return Program(tls, program_id, 0.0, (), source, unusable=why)
 
 
 def phase_cycle(nexts: list[tuple[int, ...]]) -> list[int]:
@@ -222,6 +238,12 @@ def _read_tl_logic(tl: ET.Element, source: str) -> Program:
             raise NetworkError(
                 source, f"tlLogic[{tid}].phase[{i}].duration", f"not a number or time: {ph.get('duration')!r}"
             ) from None
+        if phases[-1].duration_s == 0:  # SUMO refuses the program at load ("Duration of phase i ... is zero")
+            raise NetworkError(
+                source,
+                f"tlLogic[{tid}] programID {tl.get('programID', '')!r} phase[{i}].duration",
+                "0: SUMO refuses a phase of duration 0; give it a duration or remove it",
+            )
         try:
             nexts.append(tuple(int(x) for x in (ph.get("next") or "").split()))
         except ValueError:
@@ -334,6 +356,9 @@ def _read_additional(
             if not tid:
                 raise NetworkError(str(fp), f"tlLogic[{k}].id", "missing")
             key = (tid, tl.get("programID", ""))
+            if (tl.get("type") or "").lower() == "off":  # a program of its own, with no phase
+                loaded[key] = out[tid] = off_program(tid, key[1], str(fp))
+                continue
             if tl.find("phase") is None:  # modifies a loaded program's offset
                 offset = _offset_s(tl, str(fp), k)
                 if key in loaded:
