@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from controller.config import Config
 from controller.errors import TscError
@@ -30,7 +32,26 @@ def import_net(args: argparse.Namespace, cfg: Config) -> int:
         print(f"skipped {tid}: {why}")
     if result.skipped:
         print(f"{len(result.skipped)} traffic lights stay on their own program (listed in {args.out / SKIPPED_FILE})")
+    if args.detectors == "city":
+        for line in unread_city_detectors(additional, result.tables):
+            print(f"note: {line}")
     return 0
+
+
+def unread_city_detectors(files: list[Path], tables: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Lines naming the city's detectors the import does not read (sim/loops.py read_unread_detectors), by the
+    junction (a table of the import) on whose lanes they sit: its movements' lanes and those its loops are on."""
+    from sim.loops import read_unread_detectors, unread_lines
+
+    found = read_unread_detectors(files)
+    if not found:
+        return []
+    lanes_of = {
+        str(t["id"]): {lane for m in t["movements"] for lane in m["lanes"]}
+        | {d.get("at_lane", d["lane"]) for d in t["detectors"]}
+        for t in tables
+    }
+    return unread_lines(found, lanes_of)
 
 
 def import_sources(path: Path, listed: str) -> tuple[Path, list[Path], float | None]:

@@ -429,6 +429,74 @@ def _counts_a_subset(el: ET.Element) -> bool:
     return bool((el.get("vTypes") or "").strip() or (el.get("nextEdges") or "").strip() or persons != "none")
 
 
+# The city's detectors the import does not map onto a junction's loops, by tag, with what they measure.
+UNREAD_KINDS = {
+    "e2Detector": "e2",
+    "laneAreaDetector": "e2",
+    "e3Detector": "e3",
+    "entryExitDetector": "e3",
+    "instantInductionLoop": "instant loop",
+}
+UNREAD_WHY = 'only induction loops (e1) counting every vehicle are read (docs/import.md, "The city\'s own loops")'
+
+
+@dataclass(frozen=True)
+class UnreadDetector:
+    """A detector of the scenario's files the import leaves out (UNREAD_KINDS, or an e1 counting a subset)."""
+
+    id: str
+    kind: str  # e2, e3, instant loop, e1 subset
+    lanes: tuple[str, ...]  # the lanes it sits on (an e3: its entries' and exits')
+    source: str
+
+
+def read_unread_detectors(files: list[Path]) -> list[UnreadDetector]:
+    """The detectors of the additional files the import does not read as the city's loops, in file order.
+    Unreadable files are left to read_city_loops, which raises."""
+    out = []
+    for fp in files:
+        try:
+            with open_xml(fp) as source:
+                root = ET.parse(source).getroot()
+        except UNREADABLE_XML:
+            continue
+        for el in root.iter():
+            kind = UNREAD_KINDS.get(el.tag)
+            if kind is None and el.tag in ("e1Detector", "inductionLoop") and _counts_a_subset(el):
+                kind = "e1 subset"
+            if kind is None:
+                continue
+            lanes = [x for x in (el.get("lanes") or el.get("lane") or "").split() if x]
+            lanes += [c.get("lane", "") for c in el if c.tag in ("detEntry", "detExit") and c.get("lane")]
+            out.append(UnreadDetector(el.get("id", ""), kind, tuple(dict.fromkeys(lanes)), str(fp)))
+    return out
+
+
+def unread_lines(found: list[UnreadDetector], lanes_of: dict[str, set[str]]) -> list[str]:
+    """One line per junction naming the unread detectors on its lanes (`lanes_of`: by junction id, the lanes its
+    loops measure for), and one for those on no junction's lane; each line says why (UNREAD_WHY)."""
+    by_tid: dict[str, list[UnreadDetector]] = {}
+    for d in found:
+        tids = [tid for tid, lanes in sorted(lanes_of.items()) if lanes.intersection(d.lanes)]
+        for tid in tids or [""]:
+            by_tid.setdefault(tid, []).append(d)
+
+    def names(ds: list[UnreadDetector]) -> str:
+        groups: dict[tuple[str, str], list[str]] = {}
+        for d in ds:
+            groups.setdefault((d.kind, d.source), []).append(d.id)
+        return "; ".join(f"{kind} in {Path(src).name}: {', '.join(ids)}" for (kind, src), ids in groups.items())
+
+    lines = [
+        f"junction={tid}: the city's detectors on its lanes are not read ({names(ds)}): {UNREAD_WHY}"
+        for tid, ds in sorted(by_tid.items())
+        if tid
+    ]
+    if "" in by_tid:
+        lines.append(f"the city's detectors on no junction's lane are not read either ({names(by_tid[''])})")
+    return lines
+
+
 def city(lane: Lane, p: Placement, loops_by_lane: dict[str, list[CityLoop]]) -> list[dict[str, Any]]:
     """The city's loops on one junction lane's chain as its stop-line and advance loop."""
     chain = upstream_chain(lane, 3 * p.advance_dist_m, p.turn_back_is_fringe)

@@ -325,7 +325,24 @@ def _junction_models(
         check_lights(junctions, scfg.net_file)
     for tid, why in skipped:
         log.warning("junction=%s stays on its own program: %s", tid, why)
+    if req.detectors == "city":
+        _name_unread_city_detectors(additional, junctions)
     return junctions
+
+
+def _name_unread_city_detectors(files: list[Path], junctions: Mapping[str, Intersection]) -> None:
+    """A warning per junction naming the city's detectors on its lanes the import does not read (e2, e3,
+    instant loops, e1 loops counting a subset: sim/loops.py), and one for those on no junction's lane."""
+    from sim.loops import read_unread_detectors, unread_lines
+
+    found = read_unread_detectors(files)
+    if found:
+        lanes_of = {
+            tid: {lane for m in j.movements for lane in m.lanes} | {d.at_lane or d.lane for d in j.detectors}
+            for tid, j in junctions.items()
+        }
+        for line in unread_lines(found, lanes_of):
+            log.warning("%s", line)
 
 
 def check_lights(junctions: Mapping[str, Intersection], net_file: Path) -> None:

@@ -45,3 +45,50 @@ def test_a_phase_of_duration_zero_is_refused_at_import_naming_file_program_and_p
     zero = additional(tmp_path, "zero.add.xml", tl_logic("C", "city", [(30, NS), (0, NS), (3, Y_NS), *CITY[2:]]))
     with pytest.raises(NetworkError, match=r"zero\.add\.xml: tlLogic\[C\] programID 'city' phase\[1\]\.duration: 0:"):
         import_network(cross, tmp_path / "z", CFG, additional=[zero])
+
+
+DETECTORS = """
+  <laneAreaDetector id="area_e" lane="E0C_0" pos="200" length="90" period="60" file="NUL"/>
+  <e2Detector id="area_far" lanes="W0W1_0" pos="10" length="50" period="60" file="NUL"/>
+  <instantInductionLoop id="instant_n" lane="N0C_0" pos="280" file="NUL"/>
+  <entryExitDetector id="box" period="60" file="NUL">
+    <detEntry lane="W1C_0" pos="1"/><detExit lane="CE0_0" pos="10"/>
+  </entryExitDetector>
+  <e1Detector id="bus_only" lane="E0C_0" pos="290" vTypes="bus" period="60" file="NUL"/>
+  <e1Detector id="loop_s" lane="S1C_0" pos="-3" period="60" file="NUL"/>
+"""
+
+
+def test_the_citys_detectors_that_are_not_loops_are_named_at_import_and_at_start(cross, tmp_path, caplog, capsys):
+    """With `--detectors city` only e1 loops counting every vehicle are read; the others were left out with no
+    word (H, session 61: a city of e2, e3 and instant loops ran on generated loops, silently)."""
+    import argparse
+
+    from sim.importnet import import_net
+    from sim.simulate import SimulateRequest, prepare
+
+    det = additional(tmp_path, "det.add.xml", DETECTORS)
+    args = argparse.Namespace(net=str(cross), additional=str(det), detectors="city", out=tmp_path / "imp")
+    assert import_net(args, CFG) == 0
+    notes = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note: ")]
+    assert notes == [
+        "note: junction=C: the city's detectors on its lanes are not read (e2 in det.add.xml: area_e; instant loop "
+        "in det.add.xml: instant_n; e3 in det.add.xml: box; e1 subset in det.add.xml: bus_only): only induction "
+        'loops (e1) counting every vehicle are read (docs/import.md, "The city\'s own loops")',
+        "note: the city's detectors on no junction's lane are not read either (e2 in det.add.xml: area_far)",
+    ]
+    (table,) = import_network(cross, tmp_path / "t", CFG, additional=[det], detectors="city").tables
+    assert [d["id"] for d in table["detectors"] if d.get("city")] == ["loop_s"]  # the one loop read, as before
+    cfg_file = tmp_path / "c.sumocfg"
+    cfg_file.write_text(
+        f'<configuration><input><net-file value="{cross}"/><additional-files value="{det.name}"/></input>'
+        "</configuration>"
+    )
+    with caplog.at_level("WARNING"):
+        prepare(SimulateRequest(cfg_file, tmp_path / "out", detectors="city"), CFG)
+    logged = [r.getMessage() for r in caplog.records if "are not read" in r.getMessage()]
+    assert [m.removeprefix("note: ") for m in notes] == logged
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        prepare(SimulateRequest(cfg_file, tmp_path / "gen"), CFG)  # generated loops: nothing of the city's read
+    assert not [r for r in caplog.records if "are not read" in r.getMessage()]
