@@ -59,15 +59,32 @@ def import_sources(path: Path, listed: str) -> tuple[Path, list[Path], float | N
     run's begin. Given a scenario's configuration (.sumocfg): its net-file, its additional files then the
     `--additional` list (`listed`, added as `simulate` adds `--additional-files`: sim/sumo.py additional_files)
     and its begin, as `simulate` imports it. Given a network: the network, `listed`, no begin."""
-    try:
-        is_config = path.is_file() and root_tag(path) == "configuration"
-    except UNREADABLE_XML:
-        is_config = False  # the import names what is wrong with the file
-    if not is_config:
+    if not _is_config(path):
         return path, with_includes([Path(a) for a in listed.replace(";", ",").split(",") if a.strip()]), None
     scfg = SumoConfig(path)
     additional = additional_files(scfg, listed if listed.strip() else None)
     return scfg.net_file, with_includes([Path(a) for a in additional]), begin_s_of(scfg, [])
+
+
+def _is_config(path: Path) -> bool:
+    """Whether `path` is a SUMO configuration: its root is <configuration>, or another root that is not a
+    network's and that holds a net-file option (SUMO reads a configuration's options under any root: Bologna's
+    run.sumocfg is a <sumoConfiguration>, RiLSA's run.sumo.cfg a <c>)."""
+    if not path.is_file():
+        return False
+    try:
+        tag = root_tag(path)
+    except UNREADABLE_XML:
+        return False  # the import names what is wrong with the file
+    if tag == "net":
+        return False
+    if tag == "configuration":
+        return True
+    try:
+        SumoConfig(path)
+    except TscError:
+        return False  # not one: read as a network, the import names its root
+    return True
 
 
 def scenario_notes(net: Path) -> list[str]:

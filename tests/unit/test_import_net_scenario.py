@@ -76,3 +76,16 @@ def test_a_configuration_whose_network_is_missing_is_named(tmp_path, capsys):
     cfg.write_text('<configuration><input><net-file value="gone.net.xml"/></input></configuration>')
     assert run_controller.run(["import-net", str(cfg), "--out", str(tmp_path / "o")]) == (2, "import-net")
     assert "run.sumocfg: input.net-file:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("root", ["sumoConfiguration", "c"])
+def test_a_configuration_under_another_root_imports_as_one(scenario, capsys, tmp_path, root):
+    """SUMO reads a configuration's options under any root element: Bologna's run.sumocfg is a
+    <sumoConfiguration>, RiLSA's run.sumo.cfg a <c>. import-net took only <configuration> and refused the others
+    as "not a SUMO network" (H, session 62)."""
+    cfg = scenario / f"{root}.sumocfg"
+    cfg.write_text(
+        f'<{root}><input><net-file value="cross.net.xml"/><additional-files value="city.add.xml"/></input></{root}>'
+    )
+    got, _ = _greens(capsys, str(cfg), "--out", str(tmp_path / root))
+    assert got == [41.0, 17.0]
