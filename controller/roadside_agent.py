@@ -72,7 +72,10 @@ class Admission:
 
 def check_limits(j: Intersection, cmd: Command) -> str:
     """'' when the command respects the junction's hard limits, else the first violation. A
-    flash plan has none to break: the sequence into and out of it is the cabinet's own."""
+    flash plan has none to break: the sequence into and out of it is the cabinet's own. A cycle's
+    maximum red is checked over `j.red_bounded` (its signalised crossings as movements, as every
+    maximum-red rule of the cabinet reads them: docs/security.md); the other checks are the same
+    with or without them (a crossing lists no conflict)."""
     n, tol = len(j.phases), LIMIT_TOLERANCE_S
     if isinstance(cmd, FlashCommand):
         return ""  # no timing in it: the cabinet runs the intergreens into and out of flash itself
