@@ -527,6 +527,7 @@ class ServiceNode:
         """Clean stop: the learnt state checkpointed (when there is an audit store), "offline";
         the connection closed when it is this node's own; the garbage collector on again (IdleCollector)."""
         self.collector.release()
+        self.service.retired = None
         self.settle()
         if self.cfg.audit.checkpoint_s > 0:
             self.service.checkpoint(self.now_s)
@@ -657,7 +658,7 @@ class ServiceNode:
             except queue.Empty:
                 continue
             self._take_early(kind, junction, payload)
-        while (self._table is not None or self.collector.owed) and clock.wall_until(t_s) > 0:  # all in, not yet t_s
+        while (self._table is not None or self._idle_owed()) and clock.wall_until(t_s) > 0:  # all in, not yet t_s
             self._take_received(self.inbox.qsize())
             if not self._idle_share() and not clock.wait_until(min(t_s, clock.now() + TABLE_LOOK_S), stop):
                 return False
@@ -668,7 +669,11 @@ class ServiceNode:
         connection to finish writing (the collection owed, a table being built), so that it runs as soon as the
         tick's plans are written; else 0.5 s. (With 0.5 s for the collection, it ran at the next second's first
         message, in its burst, or half a second after the tick: BENCHMARKS.md, issue 12, T, session 54.)"""
-        return TABLE_LOOK_S if self._table is not None or self.collector.owed else 0.5
+        return TABLE_LOOK_S if self._table is not None or self._idle_owed() else 0.5
+
+    def _idle_owed(self) -> bool:
+        """The idle time owes the last tick's state freed (ControllerService.retired) or a collection."""
+        return self.collector.owed or self.service.retired is not None
 
     def _take_early(self, kind: str, junction: str, payload: bytes) -> None:
         """A message taken before its tick (arrival order kept); a detector message's second raises
@@ -746,6 +751,7 @@ class ServiceNode:
         t0 = time.perf_counter()
         if self.reads_ahead and self.gc_in_idle_time:  # collections in idle time only (gather)
             self.collector.hold()
+            self.service.retire_in_idle = True  # and the state a tick replaces freed then too (_idle_share)
         self.settle()
         self.service.advance_clock(now_s if clock_s is None else max(now_s, clock_s))
         self.drain(received)
@@ -830,9 +836,11 @@ class ServiceNode:
         self._send_table(table_pages(snap, self.table_page_bytes))
 
     def _idle_share(self) -> bool:
-        """When nothing waits in the inbox and the connection has nothing left to write: the collection
-        owed (IdleCollector), else a share of the heartbeat's table (_table_share). True: one was done."""
-        if self.collector.owed and self.inbox.empty() and not self.client.wants_write():
+        """When nothing waits in the inbox and the connection has nothing left to write: the state the last
+        tick replaced freed (ControllerService.retire_in_idle) and the collection owed (IdleCollector), else a
+        share of the heartbeat's table (_table_share). True: one was done."""
+        if self._idle_owed() and self.inbox.empty() and not self.client.wants_write():
+            self.service.retired = None  # first: what it frees no collection needs to walk
             self.collector.collect()
             return True
         return self._table_share()

@@ -191,6 +191,10 @@ class ControllerService:
     _batch_layout: feedbatch.BatchLayout | None = None  # on_detector_batch's frames, built at first use
     _failing: tuple[tuple[str, str], ...] = ()  # the last tick's TickResult.failed (_log_failures)
     _network_failed = ""  # the last tick's TickResult.network_failed (_log_failures)
+    # True (a live node that gathers, in its idle time: ServiceNode._idle_share): each tick keeps the state it
+    # replaced in `retired` for the node to free; False: it is freed as the tick ends, after its plans are out
+    retire_in_idle = False
+    retired: CoreState | None = None  # the state the last tick replaced, not yet freed (retire_in_idle)
 
     def __init__(
         self,
@@ -417,6 +421,11 @@ class ControllerService:
         released = self._swap_policy(now_s) if self._policy_due is not None else ()
         snaps, statuses, frames = self._snaps, self._statuses, self._frames
         self._snaps, self._statuses, self._frames = [], [], []
+        self.retired = None  # one the node had no idle moment to free (an overrun): freed now, as before
+        # The state this tick replaces is freed after the tick's plans are out (at the tick's end, or in the node's
+        # idle time: retire_in_idle), not as the step returns: freeing a region's records is milliseconds of
+        # reference counting (BENCHMARKS.md, issue 12, E, session 62) no plan needs to wait for.
+        retired = self.state
         t_step = time.perf_counter()
         self.state, result = self.core.step(self.state, snaps, statuses, now_s, frames)
         if released:  # the former policy's commands, withdrawn on a change to fixed
@@ -451,6 +460,8 @@ class ControllerService:
                 done()
             else:
                 self._defer(done)
+        if self.retire_in_idle:
+            self.retired = retired
         return result
 
     def decision_cost(self) -> dict[str, float | int]:
