@@ -40,6 +40,7 @@ ReplayCache()`, then every tick
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import ClassVar
@@ -452,7 +453,7 @@ class ReplayCache:
             return None
         if profile and self.net.block_profile is None:
             return None
-        if all(a is b for a, b in zip(replays, self.views)):
+        if all(map(operator.is_, replays, self.views)):
             return self.net
         return None
 
@@ -778,13 +779,20 @@ def _to_stop_line(
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """shadow._to_stop_line over the network: every junction's ring with its own head (`heads`: each junction's
     replay's, Replay.head)."""
-    head_m = np.array(heads, dtype=int)[net.mov_junction]
     cols = np.arange(len(counted))
     pending = pending_pcu.copy()
+    new_heads = [(h + 1) % TRANSIT_MAX_TICKS for h in heads]
+    if heads and list(heads).count(heads[0]) == len(heads):  # one head (the replays advanced together)
+        head = heads[0]  # (the same for every junction: its row is the (head, column) entries)
+        pending[(head + ticks) % TRANSIT_MAX_TICKS, cols] += counted
+        arrivals = pending[head].copy()
+        pending[head] = 0.0
+        return arrivals, pending, new_heads
+    head_m = np.array(heads, dtype=int)[net.mov_junction]
     pending[(head_m + ticks) % TRANSIT_MAX_TICKS, cols] += counted
-    arrivals = pending[head_m, cols].copy()
+    arrivals = pending[head_m, cols]  # (a copy: fancy indexing)
     pending[head_m, cols] = 0.0
-    return arrivals, pending, [(h + 1) % TRANSIT_MAX_TICKS for h in heads]
+    return arrivals, pending, new_heads
 
 
 class SideCut(Cut, Side):
@@ -862,6 +870,9 @@ def _split(
 def forgetting_factors(dts: Sequence[float], window_s: float) -> list[float]:
     """math.exp(-dt / window_s) of each dt (the forgetting factors of shadow.advance and of do no
     harm's accumulate), computed once per distinct dt (a tick's intervals are mostly one)."""
+    n = len(dts)
+    if n and isinstance(dts, list) and dts.count(dts[0]) == n:  # one interval (every junction ticked together)
+        return [math.exp(-dts[0] / window_s)] * n  # (what the memo gives each: the value of the first equal)
     memo: dict[float, float] = {}
     out = []
     for d in dts:

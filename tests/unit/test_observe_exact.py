@@ -338,6 +338,8 @@ def test_the_forgetting_factors_are_math_exps_of_each_interval() -> None:
     dts = [1.0, 2.5, 1.0, 31.0, 2.5, 0.1 + 0.2, 0.3]
     expected = [math.exp(-d / 900.0) for d in dts]
     assert netshadow.forgetting_factors(dts, 900.0) == expected
+    for one in ([0.1 + 0.2] * 5, [1.0], [], (2.5, 2.5)):  # one interval for every junction (a list: one exp)
+        assert netshadow.forgetting_factors(one, 900.0) == [math.exp(-d / 900.0) for d in one]
 
 
 def test_a_junction_without_approaches_is_charged_no_spill() -> None:
