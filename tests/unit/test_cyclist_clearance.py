@@ -297,3 +297,37 @@ def test_a_bicycle_counted_after_its_movement_s_green_and_yellow_is_held_at_red_
 
     assert asked(104.0) == 19.0 and asked(105.0) == 0.0 and asked(111.0) == 0.0
     assert _all_red(_junction(), 99.0) == 12.0  # green now: counted at 99 s, it may be inside
+
+
+def test_the_roadside_s_all_red_cut_counts_the_target_s_minimum_green_for_a_movement_it_does_not_serve() -> None:
+    """R's review (session 62): the cut's room for a movement the plan's phase does not serve counts that phase's
+    minimum green and the intergreen after it too (_red_through_of); with that term dropped every test passed.
+    Phases: N/S (0), E_T alone (1), W_T alone (2); max_red_s 60. At 25 s a plan for phase 1 asks 30 s of all-red:
+    W_T, red since 0 s, can be green no sooner than the yellow (3 s), the all-red, phase 1's 7 s and its 5 s
+    intergreen later, so the all-red is cut to 21 s (W_T green at 61 s, red 60 s). The roadside, left on phase 1,
+    then changes to W_T's phase itself at its maximum red."""
+    raw = two_phase_raw()
+    raw["max_red_s"] = 60.0
+    ns, ew = raw["phases"]
+    raw["phases"] = [ns, {**ew, "state": "rGrr"}, {**ew, "state": "rrrG"}]
+    rc = RoadsideController(parse_intersection(raw, "three.toml"), backup_s=1e6, max_validity_s=1e6)
+    assert rc.receive(PhaseCommand("J", "p1", 1, 0, 1.0, 0.0, 1e6), 0.0) == ""
+    for t in range(25):
+        rc.tick(float(t), 0, float(t))
+    assert rc.receive(PhaseCommand("J", "p2", 2, 1, 1.0, 25.0, 1e6, all_red_s=30.0), 25.0) == ""
+    states, faults = [], set()
+    for t in range(25, 90):
+        states.append(rc.tick(float(t), None, 0.0) or "")
+        faults.update(rc.status(float(t)).faults)
+    assert states[:3] == ["yryr"] * 3 and states[3:24] == ["rrrr"] * 21 and states[24] == "rGrr"
+    assert "limit: max red: all-red 30 s cut to 21 s for movement W_T" in faults
+    w_green_s = 25 + next(k for k, s in enumerate(states) if s[3] == "G")
+    assert w_green_s - 1 <= 60  # W_T red from 1 s (its last green 0 s) to its green: within max_red_s
+
+
+def test_the_roadside_cuts_a_plan_s_all_red_to_whole_seconds_within_max_red() -> None:
+    """The cut rounds the room down (R's review, session 62: rounding it up passed every test): max_red_s 40.5, E_T red
+    since 0 s, the change at 25 s: 13 s of all-red (green at 41 s, red 40 s), not 14 (red 41 s, past 40.5)."""
+    states, faults = _asked(30.0, 40.5)
+    assert states[3:16] == ["rrrr"] * 13 and states[16] == "rGrG"
+    assert "limit: max red: all-red 30 s cut to 13 s for movement E_T" in faults
