@@ -152,7 +152,9 @@ class MqttLoop:
         self.regions = sharded_regions(cfg, junctions)
         self._watched = [(r, frozenset(r.watched)) for r in self.regions]
         # lockstep: this thread serves the field's and the controller's connections (none has a thread)
-        self.pump = MqttPump()
+        # what this thread publishes in a row on a connection (the clock's pack and clock message, the controller's
+        # plans and `ticked`, a burst's acknowledgements) goes in one send, in the pump's next round
+        self.pump = MqttPump(gather_writes=True)
         self.apart = controller_process and self.lockstep and not self.regions
         # [service] simulate_metrics_thread: a lockstep controller's tick metrics in a thread while the
         # field applies the plans and SUMO steps, as in process (not beside a recorder, which reports

@@ -18,6 +18,7 @@ The topic layout of the contract (docs/mqtt.md) lives in `Topics`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import select
 import socket
@@ -35,7 +36,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from controller.adapters import paho_acks, paho_lean, paho_read
+from controller.adapters import paho_acks, paho_lean, paho_read, paho_write
 from controller.config import BrokerConfig
 from controller.core.messages import MESSAGE_VERSION
 from controller.errors import AdapterError
@@ -356,6 +357,8 @@ class MqttClient:
                     getattr(mqtt, "__version__", "?"),
                     ", ".join(missing),
                 )
+            if pump.gather_writes:  # queued, then each connection's queue in one send (exact)
+                paho_write.install(self._client, functools.partial(pump.queued, self))
             self._pump = pump
             pump.add(self)
         self._started = True
@@ -421,7 +424,8 @@ class MqttClient:
 
         pump.run_until(settled, flush_s)
         self._started = False  # a disconnect from here on is ours: no warning
-        self._client.disconnect()  # written at once: this is not a paho callback
+        self._client.disconnect()
+        self._client.loop_write()  # now: paho wrote it already, or only queued it (a pump that gathers writes)
         pump.remove(self)
         self._pump = None
 

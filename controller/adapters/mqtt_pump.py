@@ -12,6 +12,13 @@ message in and out. Every call on a pumped client (publish, subscribe, close) mu
 pump's thread, and nothing moves between `run_until` calls (the broker's socket buffers hold
 what arrives; keepalives wait), so a pump does not suit a service that idles on other work.
 
+With `gather_writes` a publish (and every other packet) is queued, not written: the pump's next
+round starts by writing each connection's queue in one `send` (controller/adapters/paho_write.py),
+so the packets a thread queues in a row (a tick's plans and `ticked`, the clock's pack and clock
+message) cost one system call and one wake-up of the broker, and a burst read's acknowledgements
+go in one after the read. The publisher must run the pump after publishing (as a lockstep field
+does, waiting for the answer); without it a publish from the pump's thread is written at once.
+
 Example (one thread, two devices, each with its own credentials)::
 
     pump = MqttPump()
@@ -35,9 +42,12 @@ from controller.adapters.mqtt import POLL_READ, MqttClient
 class MqttPump:
     """The network loop of several MqttClients, run by the thread that calls run_until."""
 
-    def __init__(self, misc_every_s: float = 1.0) -> None:
-        """misc_every_s: how often keepalives are checked (far below any keepalive_s)."""
+    def __init__(self, misc_every_s: float = 1.0, *, gather_writes: bool = False) -> None:
+        """misc_every_s: how often keepalives are checked (far below any keepalive_s). gather_writes:
+        the clients started on this pump from now on queue their packets for the pump's rounds (above)."""
         self.misc_every_s = misc_every_s
+        self.gather_writes = gather_writes
+        self._queued: list[MqttClient] = []  # gather_writes: clients with packets queued since the last round
         self.clients: list[MqttClient] = []
         self._misc_due_s = 0.0
         self._loop_read_said = False  # a client of this pump fell back to loop_read, logged (first_loop_read)
@@ -47,6 +57,10 @@ class MqttPump:
         paho lacks what MqttClient.pump_read's burst read calls), so that it is logged once."""
         first, self._loop_read_said = not self._loop_read_said, True
         return first
+
+    def queued(self, client: MqttClient) -> None:
+        """gather_writes: `client` queued a packet on an empty queue; written at the next round's start."""
+        self._queued.append(client)
 
     def add(self, client: MqttClient) -> None:
         if client not in self.clients:
@@ -83,6 +97,10 @@ class MqttPump:
     def run_once(self, timeout_s: float) -> None:
         """One poll over every client's socket (at most timeout_s, less when a reconnect falls
         due), then the reads and writes it allows, and the keepalives when due."""
+        while self._queued:  # what was published since the last round, each connection's queue in one send
+            client = self._queued.pop(0)
+            if client.wants_write():
+                client.pump_write()
         now_s = time.monotonic()
         poller = select.poll()
         by_fd: dict[int, MqttClient] = {}

@@ -1,7 +1,9 @@
 """Several MqttClients served by one thread (controller/adapters/mqtt_pump.py) against a real
 Mosquitto: no network thread per client, each client keeps its own connection and credentials
 (the broker's ACL still refuses what its user may not publish), QoS 1 messages published while
-the broker is down arrive after the pump reconnects, and a pumped close flushes. A lockstep
+the broker is down arrive after the pump reconnects, and a pumped close flushes; all three also
+with the pump gathering each connection's writes (controller/adapters/paho_write.py), which
+writes a connection's queue in one send. A lockstep
 replay's broker (`yields`) runs under SCHED_BATCH."""
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ skip_without_mosquitto()
 pytestmark = pytest.mark.timeout(30)
 
 NOT_AUTHORISED = 135
+GATHER = pytest.mark.parametrize("gather", [False, True], ids=["paho_writes", "gathered"])
 JUNCTIONS = ["J1", "J2", "J3"]
 
 
@@ -47,8 +50,9 @@ def _pumped_devices(broker: Broker, pump: MqttPump, got: list[tuple[str, bytes]]
     return devices
 
 
-def test_one_thread_serves_every_device_each_with_its_own_user(broker, clients):
-    pump = MqttPump()
+@GATHER
+def test_one_thread_serves_every_device_each_with_its_own_user(broker, clients, gather):
+    pump = MqttPump(gather_writes=gather)
     plans: list[tuple[str, bytes]] = []
     devices = _pumped_devices(broker, pump, plans)
     clients.extend(devices.values())
@@ -77,8 +81,9 @@ def test_one_thread_serves_every_device_each_with_its_own_user(broker, clients):
     assert _paho_threads() == []
 
 
-def test_messages_published_while_the_broker_is_down_arrive_after_the_reconnect(broker, clients):
-    pump = MqttPump()
+@GATHER
+def test_messages_published_while_the_broker_is_down_arrive_after_the_reconnect(broker, clients, gather):
+    pump = MqttPump(gather_writes=gather)
     plans: list[tuple[str, bytes]] = []
     devices = _pumped_devices(broker, pump, plans)
     clients.extend(devices.values())
@@ -100,8 +105,9 @@ def test_messages_published_while_the_broker_is_down_arrive_after_the_reconnect(
     assert _paho_threads() == []
 
 
-def test_a_pumped_close_flushes_what_is_in_flight(broker, clients):
-    pump = MqttPump()
+@GATHER
+def test_a_pumped_close_flushes_what_is_in_flight(broker, clients, gather):
+    pump = MqttPump(gather_writes=gather)
     seen: list[bytes] = []
     ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: seen.append(payload)).start()  # own thread
     clients.append(ctl)
