@@ -115,3 +115,41 @@ def test_a_node_that_does_not_gather_frees_it_in_the_tick() -> None:
     replaced = weakref.ref(node.service.state)
     node.tick(100.0)
     assert not node.service.retire_in_idle and node.service.retired is None and replaced() is None
+
+
+def test_an_overrun_tick_frees_the_held_state_before_its_own_commands_go_out() -> None:
+    """R's review (session 62): the tick that finds the last state still held frees it at its start, before its
+    commands are handed over, not only when it files its own at the end (the freeing at the start dropped passed
+    every test: a third state kept through the step)."""
+    svc, alive = _service()
+    svc.retire_in_idle = True
+    _feed(svc, 100.0)
+    svc.holder["old"] = weakref.ref(svc.state)  # type: ignore[attr-defined]
+    svc.tick(100.0)
+    first = weakref.ref(svc.retired)  # type: ignore[arg-type]
+    svc.holder["old"] = first  # type: ignore[attr-defined]
+    alive.clear()
+    _feed(svc, 101.0)
+    svc.tick(101.0)
+    assert alive and not any(alive) and first() is None
+
+
+def test_a_gathering_node_frees_it_in_idle_time_where_the_collector_was_off_already() -> None:
+    """With the collector off before the node starts (IdleCollector leaves it so: nothing owed), the replaced state
+    is still owed to the idle time and freed there (R's review, session 62: _idle_owed reading the collector alone
+    passed every test; it left the state to the next tick's start, on its path)."""
+    gc.disable()
+    try:
+        node, _sent = rig()
+        node.reads_ahead = True
+        node._next_heartbeat = float("inf")
+        node.inbox.put(detectors("J00", 100.0))
+        replaced = weakref.ref(node.service.state)
+        node.tick(100.0)
+        assert not node.collector.owed and node.service.retired is not None
+        assert node._idle_owed() and node._look_s() == TABLE_LOOK_S
+        node.client.wants_write = lambda: False  # type: ignore[method-assign]
+        assert node._idle_share() and replaced() is None and node.service.retired is None
+        node.close()
+    finally:
+        gc.enable()
