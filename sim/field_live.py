@@ -15,8 +15,11 @@ cabinet would, and apply it at SUMO's time: on a loaded machine SUMO falls
 behind the clock (the largest lag when a plan arrived is `lag_max_s` in the summary), and a plan
 stamped on the clock would otherwise be refused as not yet valid. Once admitted, the roadside
 judges the plan's expiry and its backup time at SUMO's time (its tick): while SUMO lags the clock,
-a plan may stay in force up to `lag_max_s` beyond its expiry on the clock. When the scenario ends, the evaluation is
-written as for `simulate` (tripinfo.xml, statistics.xml, summary.json); Ctrl-C stops without it.
+a plan may stay in force up to `lag_max_s` beyond its expiry on the clock. The largest lag at any
+second is `behind_max_s`: the age of its detector messages on the service's clock when sent; past
+[service] feed_stale_s the service commands none of those junctions (they run their local plans). When
+the scenario ends, the evaluation is written as for `simulate` (tripinfo.xml, statistics.xml,
+summary.json); Ctrl-C stops without it.
 
 Credentials: one password per device user, from `{credentials}/{user}.password` (the folder
 `broker-setup` writes) or the environment variable TSC_MQTT_PASSWORD_{USER} (user upper-cased,
@@ -85,6 +88,7 @@ class LiveFieldLoop:
         self.plans_received = 0
         self.plans_refused = 0
         self.lag_max_s = 0.0  # how far SUMO's time fell behind the clock when a plan arrived
+        self.behind_max_s = 0.0  # how far SUMO's time fell behind the clock at any second (its detector messages' age)
         self.seconds = 0
         # (junction, payload, the clock when it came in SUMO's time: the cabinet's own when it received it)
         self._inbox: queue.SimpleQueue[tuple[str, bytes, float]] = queue.SimpleQueue()
@@ -113,6 +117,7 @@ class LiveFieldLoop:
     def second(self, t_s: float) -> None:
         if not self.clock.wait_until(self.offset_s + t_s, self.stop):
             raise KeyboardInterrupt  # stopped (SIGINT/SIGTERM): run() closes SUMO and this loop
+        self.behind_max_s = max(self.behind_max_s, self.clock.now() - self.offset_s - t_s)
         for jid, payload in self.field.detector_messages(t_s):
             self.devices[jid].publish(self.topics.detectors(jid), shift_t(payload, self.offset_s), qos=0)
         while True:
@@ -160,6 +165,7 @@ class LiveFieldLoop:
                     "plans_received": self.plans_received,
                     "plans_refused": self.plans_refused,
                     "lag_max_s": round(self.lag_max_s, 3),
+                    "behind_max_s": round(self.behind_max_s, 3),
                     "reconnects": sum(max(0, c.connects - 1) for c in self.devices.values()),
                 },
             }

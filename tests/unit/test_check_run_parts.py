@@ -11,7 +11,7 @@ import tomli_w
 
 from controller.config import load_config
 from sim.broker import Broker
-from sim.restart_check import ROOT, StatesRun, check_parser, service_config, write_plan_keys
+from sim.restart_check import ROOT, StatesRun, check_parser, service_config, wait_field_end, write_plan_keys
 
 
 def test_the_parser_takes_each_scripts_defaults_and_requires_out():
@@ -46,3 +46,36 @@ def test_the_service_config_loads_with_the_brokers_site_and_the_written_key(tmp_
     cfg = load_config(conf)
     assert (cfg.service.site, cfg.service.instance, cfg.broker.port) == ("check", "ctl-x", 1883)
     assert cfg.security.plan_keys_file == str(keys) and tomllib.loads(conf.read_text())["metrics"]["port"] == 0
+
+
+class _Field:
+    """A field process that writes one simulated second to the states file each time it is polled, says
+    "service up" in the service's log at second `up_at`, and ends after `end` seconds (never: end None)."""
+
+    def __init__(self, states: Path, log: Path, up_at: int, end: int | None, write: bool = True) -> None:
+        self.states, self.log, self.up_at, self.end, self.write, self.t = states, log, up_at, end, write, 0
+
+    def poll(self) -> int | None:
+        if self.end is not None and self.t >= self.end:
+            return 0
+        if self.write:
+            with self.states.open("a") as f:
+                f.write(f'<tlsState time="{self.t:.2f}" id="J" state="Gr"/>\n')
+            if self.t == self.up_at:
+                self.log.write_text("INFO controller.live service up site=restart\n")
+            self.t += 1
+        return None
+
+
+def test_the_field_is_waited_on_while_it_writes_seconds_and_the_new_service_is_seen_up(tmp_path: Path):
+    states, log = tmp_path / "tls_states.xml", tmp_path / "service2.log"
+    up_at_s = wait_field_end(states, _Field(states, log, up_at=5, end=40), log, poll_s=0.0)
+    assert up_at_s == 5.0
+    never_up = tmp_path / "never.log"
+    assert wait_field_end(states, _Field(states, never_up, up_at=99, end=80), tmp_path / "x.log", poll_s=0.0) is None
+
+
+def test_a_field_that_writes_no_second_is_stuck(tmp_path: Path):
+    states, log = tmp_path / "tls_states.xml", tmp_path / "service2.log"
+    with pytest.raises(RuntimeError, match="stuck"):
+        wait_field_end(states, _Field(states, log, up_at=0, end=None, write=False), log, stuck_s=0.3, poll_s=0.05)

@@ -64,3 +64,20 @@ def test_a_plan_is_judged_on_the_clock_when_it_came_not_when_a_slow_sumo_second_
     assert (loop.plans_received, loop.plans_refused) == (1, 0), rc.faults
     assert rc.plan is not None and rc.last_rx_s == 101.0
     assert loop.summary()["transport"]["field"]["lag_max_s"] == 0.0  # it came within SUMO's second
+
+
+def test_how_far_sumo_fell_behind_the_clock_at_any_second_is_in_the_summary():
+    """behind_max_s: the largest age, on the service's clock, of the detector messages of a second as SUMO
+    sends them (past [service] feed_stale_s the service commands none of those junctions:
+    sim/restart_check.py reports it), with no plan arriving (lag_max_s, at a plan, says nothing then)."""
+    clock = StoppedClock(1_000.0)
+    field = SimpleNamespace(roadside={}, detector_messages=lambda t_s: [], actuate=lambda t_s: [])
+    loop = LiveFieldLoop(field, {}, Config(), 0.0, settings_for=lambda user: None, clock=clock, stop=threading.Event())
+    clock.now_s = 1_001.0 + 10.0  # SUMO's 10 s on time
+    loop.second(10.0)
+    clock.now_s = 1_001.0 + 19.5  # SUMO's 11 s taken 8.5 s late, then catching up
+    loop.second(11.0)
+    clock.now_s = 1_001.0 + 20.0
+    loop.second(18.0)
+    field_summary = loop.summary()["transport"]["field"]
+    assert (field_summary["behind_max_s"], field_summary["lag_max_s"]) == (8.5, 0.0)
