@@ -19,9 +19,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 IDLE_S = 60.0  # a process tree that spent no CPU in this long, still running, is stuck
 PROC = Path("/proc")
@@ -103,11 +104,37 @@ def _watch(
         for name, p in procs.items():
             if p.poll() is not None or not PROC.is_dir():
                 continue
-            tree, now = _tree(p.pid), time.monotonic()
-            before, worked_s = seen[name]
-            if any(cpu > before.get(pid, -1.0) for pid, cpu in tree.items()):
-                worked_s = now
-            elif now - worked_s > idle_s:
+            seen[name] = _look(p.pid, *seen[name])
+            if time.monotonic() - seen[name][1] > idle_s:
                 return name
-            seen[name] = (tree, worked_s)
     return None
+
+
+def _look(pid: int, before: dict[int, float], worked_s: float) -> tuple[dict[int, float], float]:
+    """The tree of process `pid` now, and when it last worked: now, if one of its processes has spent CPU since
+    `before` (the tree last seen) or joined it, else `worked_s` as it was."""
+    tree, now = _tree(pid), time.monotonic()
+    return tree, now if any(cpu > before.get(p, -1.0) for p, cpu in tree.items()) else worked_s
+
+
+def until(
+    pred: Callable[[], bool], procs: Mapping[str, Popen[Any]], what: str, idle_s: float = IDLE_S, poll_s: float = 1.0
+) -> None:
+    """Until pred() is true (asked every 50 ms), for as long as the processes work (looked at every `poll_s`): one
+    that ended, or whose tree has spent no CPU for `idle_s`, fails with an AssertionError naming it and `what` was
+    waited for. For a start-up (a service's imports and warm-up: 15-20 s of wall time at load 25-35, under 2 s
+    near idle), waited on before a flat deadline that counts the service's own ticks."""
+    seen: dict[str, tuple[dict[int, float], float]] = {name: ({}, time.monotonic()) for name in procs}
+    looked = time.monotonic()
+    while not pred():
+        time.sleep(0.05)
+        ended = next((name for name, p in procs.items() if p.poll() is not None), None)
+        if ended is not None and not pred():
+            raise AssertionError(f"{ended} ended (exit {procs[ended].returncode}) before {what}")
+        if time.monotonic() - looked < poll_s or not PROC.is_dir():
+            continue
+        looked = time.monotonic()
+        for name, p in procs.items():
+            seen[name] = _look(p.pid, *seen[name])
+            if time.monotonic() - seen[name][1] > idle_s:
+                raise AssertionError(f"{name}: no CPU spent in {idle_s:.0f} s while waiting for {what}: stuck")

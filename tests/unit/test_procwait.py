@@ -41,3 +41,28 @@ def test_a_process_that_waits_for_nothing_is_stuck_and_killed_with_its_children(
         procwait.finish({"stuck": stuck}, idle_s=1.0, poll_s=0.2)
     assert time.monotonic() - t0 < 20  # its `sleep` killed too: the pipes closed, not read until it ends
     assert stuck.returncode == -9
+
+
+def test_until_waits_while_the_process_works_and_fails_fast_when_it_idles_or_ends(tmp_path) -> None:
+    """procwait.until: a start-up that works past idle_s is waited for; one that waits without working, or
+    ends, fails at once, naming it and what was waited for."""
+    flag = tmp_path / "up"
+    busy = f"import time\nt = time.time()\nwhile time.time() - t < 3: pass\nopen({str(flag)!r}, 'w').write('up')"
+    works = _popen(sys.executable, "-c", busy + "\ntime.sleep(30)")
+    try:
+        procwait.until(flag.exists, {"the service": works}, "its start", idle_s=1.5, poll_s=0.2)
+    finally:
+        works.kill()
+        works.communicate()
+    idle = _popen("sleep", "30")
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(AssertionError, match="the service: no CPU spent in 1 s while waiting for its start: stuck"):
+            procwait.until(lambda: False, {"the service": idle}, "its start", idle_s=1.0, poll_s=0.2)
+        assert time.monotonic() - t0 < 10
+    finally:
+        idle.kill()
+        idle.communicate()
+    gone = _popen("sh", "-c", "exit 3")
+    with pytest.raises(AssertionError, match=r"the service ended \(exit 3\) before its start"):
+        procwait.until(lambda: False, {"the service": gone}, "its start")
