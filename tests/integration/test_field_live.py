@@ -20,11 +20,12 @@ from controller.config import Config
 from sim.broker import CREDENTIALS_DIR, Broker, free_port, provision
 from sim.netimport import import_network
 from tests.live_fixtures import Stopped, skip_without_mosquitto
+from tests.procwait import finish
 
 pytest.importorskip("sumo")
 skip_without_mosquitto()
 
-pytestmark = [pytest.mark.timeout(90), pytest.mark.wallclock]  # 20x real time: run alone
+pytestmark = [pytest.mark.timeout(600), pytest.mark.wallclock]  # 20x real time: run alone; a backstop (procwait)
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 20.0
 END_S = 120
@@ -48,18 +49,19 @@ def test_field_and_service_as_separate_processes(small_grid, tmp_path):
             )
         procs.add("the service (run)", service, log)
         field_args = ["--out", str(tmp_path / "field"), "--intersections", str(inter), "--credentials", creds]
-        field = subprocess.run(
+        field = subprocess.Popen(
             [*cli, "field", str(small_grid), *field_args, "--speed", str(SPEED), "--", "--end", str(END_S)],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=70,
         )
-        assert field.returncode == 0, field.stderr[-2000:]
+        _out, field_err = finish({"the field": field})["the field"]  # while it works: slow under load, not stuck
+        assert field.returncode == 0, field_err[-2000:]
         summary = json.loads((tmp_path / "field" / "summary.json").read_text())
         transport = summary["transport"]["field"]
         assert transport["plans_received"] > len(junctions)  # every junction got plans, refreshed
-        assert transport["plans_refused"] == 0, field.stderr[-2000:]
+        assert transport["plans_refused"] == 0, field_err[-2000:]
         assert summary["transport"]["realtime_factor"] == pytest.approx(1 / SPEED)
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=15)
