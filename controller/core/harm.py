@@ -536,8 +536,9 @@ def observe_all(
     charges, excess, tests = _charged(states, replays, *charged, known, judge, params, cache)
     measured = params.lock_green_s > 0 or params.plan_block  # _measured has something to add
     out = []
-    for k, s, r, charge, ex, a, b, o, ob in zip(
-        itertools.count(), states, replays, charges, excess, st, st[1:], own, base
+    # every sequence one entry per junction (_charged's and _measured_spill's contract): a wrong length raises
+    for k, (s, r, charge, ex, a, b, o, ob) in enumerate(
+        zip(states, replays, charges, excess, st[:-1], st[1:], own, base, strict=True)
     ):
         d = s.__dict__.copy()  # _evolve, its fields known: a copy of the state's, changed (one store a field)
         d["replay"] = r
@@ -569,17 +570,18 @@ def _charged(
     judge: Sequence[bool],
     params: HarmParams,
     cache: netshadow.ReplayCache | None,
-) -> tuple[Iterable[Charge | None], Sequence[_Excess | None], _TestArrays | None]:
+) -> tuple[Sequence[Charge | None], Sequence[_Excess | None], _TestArrays | None]:
     """observe_all's Charges (_charges; `known` False: None each, charge_of computes them junction by
     junction), its tests brought up (_excess_all; None each where not, and without `known`), and the tests as
     arrays as its records will hold them (None: not known), read from what `cache` kept (_TestArrays.of; taken
     out of it: observe_all keeps them again with its records). `sums`, `spill`, `trims` (2, junctions):
-    queue_charges' and _trims' (None: no trim)."""
+    queue_charges' and _trims' (None: no trim). The Charges and the tests: one entry per junction, in `states`'
+    order (observe_all zips them strictly)."""
     read = _TestArrays.of(states, cache.tests if cache is not None else None)  # the states' tests as arrays
     if cache is not None:
         cache.tests = None
     if not known:
-        return itertools.repeat(None), [None] * len(states), read
+        return [None] * len(states), [None] * len(states), read
     spill = np.where(read.spilt & params.spill_back, spill, 0.0)  # (0.0, 0.0) where the junction has no approaches
     excess, tests = _excess_all(
         read, replays, sums, spill, np.zeros_like(sums) if trims is None else trims, judge, params, cache
@@ -587,7 +589,7 @@ def _charged(
     # a Charge where accumulate may read it: in policy mode, commanded, its test not brought up to its replay here
     needed = [j and x is None for j, x in zip(read.judgeable.tolist(), excess)]
     if not any(needed):  # every test brought up here (or not judged): no Charge to make
-        return itertools.repeat(None), excess, tests
+        return [None] * len(states), excess, tests
     return _charges(replays, sums, spill, trims, needed), excess, tests
 
 
@@ -596,17 +598,21 @@ def _charges(
     sums: np.ndarray,
     spill: np.ndarray,
     trims: np.ndarray | None,
-    needed: Iterable[bool] | None = None,
-) -> Iterable[Charge | None]:
+    needed: Sequence[bool] | None = None,
+) -> list[Charge | None]:
     """observe_all's Charge of each junction's replay, made as observe_all's loop reads it: (2, junctions) each
     side's queues summed, their spill charged and their trim (rows FIXED, CONTROLLED; None: no trim, (0.0, 0.0)).
     `needed`: per junction, whether to make it (else None: a junction whose test observe_all brought up to its
     replay, so accumulate finds nothing to add, or one that leaves policy mode or is first commanded only
-    through _switch, which restarts the replay: no accumulate reads its Charge); None: every one."""
-    trimmed = itertools.repeat((0.0, 0.0)) if trims is None else zip(*trims.tolist())
-    wanted = itertools.repeat(True) if needed is None else needed
-    for r, q, s, t, w in zip(replays, zip(*sums.tolist()), zip(*spill.tolist()), trimmed, wanted):
-        yield record_of(Charge, {"replay": r, "queue_pcu": q, "spill_pcu": s, "trim_pcu": t}) if w else None
+    through _switch, which restarts the replay: no accumulate reads its Charge); None: every one. One entry per
+    junction of `replays`."""
+    n = len(replays)
+    trimmed = [(0.0, 0.0)] * n if trims is None else zip(*trims.tolist())
+    wanted = [True] * n if needed is None else needed
+    return [
+        record_of(Charge, {"replay": r, "queue_pcu": q, "spill_pcu": s, "trim_pcu": t}) if w else None
+        for r, q, s, t, w in zip(replays, zip(*sums.tolist()), zip(*spill.tolist()), trimmed, wanted, strict=True)
+    ]
 
 
 class _TestArrays:
@@ -724,7 +730,7 @@ def _excess_each(
     params: HarmParams,
 ) -> list[_Excess | None]:
     """_excess_all's rows junction by junction: _excess of each `due` one with a charge, None for the others."""
-    charges = list(_charges(replays, sums, spill, trims))
+    charges = _charges(replays, sums, spill, trims)
     rows = [
         _excess(s, r, c, r.t_s - s.excess_t_s, params) if d and c is not None else None
         for s, r, c, d in zip(states, replays, charges, due.tolist())
