@@ -8,6 +8,7 @@ the file and the field.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -36,13 +37,15 @@ _Choice = TypeVar("_Choice", bound=str)
 class _Fields:
     """Typed access to one TOML table, raising JunctionError(path, 'prefix.key', ...). Each key
     looked for is noted (`looked`), and each table opened from the file's root is in the root's
-    `opened`: a key no one looked for is unknown (check_known)."""
+    `opened`: a key no one looked for is unknown (check_known). The keys looked for, with the default of
+    each optional one that has one (`defaults`), are the table's schema as the loader reads it (keys_read)."""
 
     def __init__(self, path: str, prefix: str, table: Any, opened: list[_Fields] | None = None) -> None:
         if not isinstance(table, dict):
             raise JunctionError(path, prefix or "-", f"must be a table, got {type(table).__name__}")
         self.path, self.prefix, self.table = path, prefix, table
         self.looked: set[str] = set()
+        self.defaults: dict[str, Any] = {}
         self.opened = [] if opened is None else opened
         self.opened.append(self)
 
@@ -62,8 +65,15 @@ class _Fields:
         """The table under `key` (required)."""
         return _Fields(self.path, self.name(key), self.get(key), self.opened)
 
+    def has(self, key: str) -> bool:
+        """Whether the table gives `key`, an optional key the loader reads only when present (no default)."""
+        self.looked.add(key)
+        return key in self.table
+
     def get(self, key: str, default: Any = ...) -> Any:
         self.looked.add(key)
+        if default is not ...:
+            self.defaults.setdefault(key, default)
         if key not in self.table:
             if default is ...:
                 raise JunctionError(self.path, self.name(key), "missing")
@@ -125,6 +135,24 @@ class _Fields:
 
 def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
     """Validate one junction's parsed TOML. Raises JunctionError naming the field."""
+    return _parse(raw, path)[0]
+
+
+def keys_read(raw: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    """The schema the loader reads one junction's parsed TOML by: per table it opens (named as its errors name
+    it, indices dropped: '', 'movements[]', 'program_timeline'), each key it looks for, with its default where it
+    has one (`...` where it has none: required, or read only when present). A table the file does not give is not
+    opened (program_timeline's keys are known only where it is given). Raises JunctionError as parse_intersection."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in _parse(raw, path)[1].opened:
+        keys = out.setdefault(re.sub(r"\[\d+\]", "[]", t.prefix), {})
+        for k in sorted(t.looked):  # a default that depends on the row (at_lane: the loop's lane): the first row's
+            keys.setdefault(k, t.defaults.get(k, ...))
+    return out
+
+
+def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
+    """The junction, and the root of the tables its loading opened."""
     f = _Fields(path, "", raw)
     jid = f.str("id")
     n_links = f.int("n_links")
@@ -158,7 +186,7 @@ def parse_intersection(raw: dict[str, Any], path: str) -> Intersection:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
     _check_consistency(junction, path)
     f.check_known()
-    return junction
+    return junction, f
 
 
 def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
@@ -187,7 +215,7 @@ def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:
     """The optional `program_timeline` table: the city's program as the roadside reports it, from
     base_offset_s, as `phases` (a phase index, or -1 in a transition) and their `durations_s`
     (seconds, > 0), one each per segment."""
-    if "program_timeline" not in f.table:
+    if not f.has("program_timeline"):
         return ()
     t = f.sub("program_timeline")
     phases = t.get("phases")
@@ -205,7 +233,7 @@ def _crossing_links(f: _Fields, n_links: int, movements: list[Movement]) -> froz
     """The optional `crossing_links`: links of pedestrian crossings, which show no yellow (SUMO's
     crossings go from green to red; the red after, conflicting vehicles still held, is their
     clearance). None may serve a movement: a vehicle link always shows its yellow."""
-    if "crossing_links" not in f.table:
+    if not f.has("crossing_links"):
         return frozenset()
     links = f.ints("crossing_links")
     vehicle = {i for m in movements for i in m.links}
@@ -223,7 +251,7 @@ def _crossing_walkers(f: _Fields, n_links: int, movements: list[Movement], phase
     gate, the roadside's check, the loader's: Intersection.red_bounded) bounds a crossing's too and
     nothing else reads them. A crossing has no detector: it waits always, as the city's
     program serves it every cycle. Each link must serve no vehicle movement and be green in some phase."""
-    if "crossings" not in f.table:
+    if not f.has("crossings"):
         return []
     links = f.ints("crossings")
     vehicle = {i for m in movements for i in m.links}
@@ -247,7 +275,7 @@ def _transitions(
     a link `to_phase` switches off ('o'), the states that show it off after its last green count
     as its yellow: it yields from then on (the city's program turns a protected turn off with no
     yellow: SUMO's RiLSA_example3), but never green into the next stage's conflicting greens."""
-    if "transitions" not in f.table:
+    if not f.has("transitions"):
         return ()
     out: dict[tuple[int, int], Transition] = {}
     for tf in f.tables("transitions"):
@@ -346,12 +374,12 @@ def _movements(f: _Fields, n_links: int) -> list[Movement]:
                 sat_flow_pcu_h=mf.num("sat_flow_pcu_h", positive=True),
                 storage_pcu=mf.num("storage_pcu", positive=True),
                 conflicts=mf.strs("conflicts", []),
-                to_edge=mf.str("to_edge") if "to_edge" in mf.table else "",
-                reach_edge=mf.str("reach_edge") if "reach_edge" in mf.table else "",
+                to_edge=mf.str("to_edge") if mf.has("to_edge") else "",
+                reach_edge=mf.str("reach_edge") if mf.has("reach_edge") else "",
                 reach_storage_pcu=mf.num("reach_storage_pcu", 0.0),
-                reach_merges=mf.int("reach_merges") if "reach_merges" in mf.table else 0,
-                reach_diverges=mf.int("reach_diverges") if "reach_diverges" in mf.table else 0,
-                yields_to=mf.strs("yields_to") if "yields_to" in mf.table else None,
+                reach_merges=mf.int("reach_merges") if mf.has("reach_merges") else 0,
+                reach_diverges=mf.int("reach_diverges") if mf.has("reach_diverges") else 0,
+                yields_to=mf.strs("yields_to") if mf.has("yields_to") else None,
                 bus_lane=mf.bool("bus_lane", False),
                 cyclist_clear_s=mf.num("cyclist_clear_s", 0.0),
             )
@@ -443,15 +471,15 @@ def _detectors(f: _Fields, lanes_known: set[str]) -> list[Detector]:
 
 def _detector(df: _Fields, did: str, lane: str, kind: LoopKind) -> Detector:
     """One loop's positions, length and `city` flag, validated."""
-    length = df.num("length_m", positive=True) if "length_m" in df.table else None
+    length = df.num("length_m", positive=True) if df.has("length_m") else None
     city, at_entry, from_light = df.get("city", False), df.get("at_entry", False), df.get("room_from_light", False)
     for name, flag in (("city", city), ("at_entry", at_entry), ("room_from_light", from_light)):
         if not isinstance(flag, bool):
             raise JunctionError(df.path, df.name(name), f"must be true or false, got {flag!r}")
     pos, dist = df.num("pos_m"), df.num("dist_to_stop_m")
     at_lane = df.str("at_lane", lane)
-    room = df.num("room_m") if "room_m" in df.table else None
-    turn_off = df.num("room_to_turn_off_pcu") if "room_to_turn_off_pcu" in df.table else None
+    room = df.num("room_m") if df.has("room_m") else None
+    turn_off = df.num("room_to_turn_off_pcu") if df.has("room_to_turn_off_pcu") else None
     return Detector(
         id=did,
         lane=lane,

@@ -2,11 +2,13 @@
 for a string, a list or a table, a negative or non-finite number, a fraction or a switch for a count, an empty string,
 list or array of tables), is refused at load by a JunctionError naming the file and the field (or the field above
 it: a list's own name for a bad entry), never accepted and never another exception; as config.toml's keys are
-(test_config_walk.py). The fields are drawn from two files: the bundled city's J00 with the optional fields it
-lacks (clearance_s, paired, coupled, program_timeline, actuated, bus_lane), and netconvert's mid-block crossing
-imported with every crossing key on (crossing_links, crossings, transitions, ped_min_green_s), so a field the
-importer writes later is walked too. Each field once, where it first appears (session 61: 1,508 cases on eight
-files of the machine's junction files, all refused so)."""
+(test_config_walk.py). The fields are the loader's own schema (junctions.keys_read: every key it looks for, in
+every table it opens), drawn from two files: the bundled city's J00 and netconvert's mid-block crossing imported with
+every crossing key on (crossing_links, crossings, transitions, ped_min_green_s). A field either file lacks is
+written with the loader's default, so a new optional field is walked without a word here; one without a default
+that neither file gives takes its value from EXAMPLES (the test names it until it has one), as do the fields
+walked deeper than their default (an entry of clearance_s, program_timeline's lists). Each field once, where it
+first appears (session 61: 1,508 cases on eight files of the machine's junction files, all refused so)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import pytest
 
 from controller.config import load_config
 from controller.errors import JunctionError
-from controller.junctions import parse_intersection
+from controller.junctions import keys_read, parse_intersection
 from sim.netimport import import_network
 from tests.netbuild import midblock_net
 
@@ -77,13 +79,48 @@ def _at(table: Any, path: Path_) -> Any:
     return table
 
 
-def _city_with_the_optional_fields() -> dict[str, Any]:
-    t = tomllib.loads((ROOT / "intersections" / "city" / "J00.toml").read_text())
-    t |= {"clearance_s": {"0>4": 2.0}, "paired": ["J01"], "coupled": ["J10"], "actuated": False}
-    t["program_timeline"] = {"phases": [0, -1, 1, -1, 2, -1, 3, -1], "durations_s": [31, 5, 6, 5, 31, 5, 6, 5]}
-    t["movements"][0]["bus_lane"] = False
-    t["movements"][0]["cyclist_clear_s"] = 16.5  # [timing] cyclist_clearance
-    return t
+# the fields no walked file gives whose default does not walk them: no default (program_timeline, read only where
+# given; a loop's room and length, which import-net writes where it knows them) or an empty one (clearance_s: {}),
+# in the city's J00 (they fit its links and phases), by the table the loader names them in, at its first row
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "": {
+        "clearance_s": {"0>4": 2.0},
+        "program_timeline": {"phases": [0, -1, 1, -1, 2, -1, 3, -1], "durations_s": [31, 5, 6, 5, 31, 5, 6, 5]},
+    },
+    "detectors[]": {"length_m": 1.5, "room_m": 120.0, "room_to_turn_off_pcu": 3.0},
+}
+
+
+def _row(table: dict[str, Any], shape: str) -> dict[str, Any]:
+    """The first row of the table named `shape` ('' the file's root, 'movements[]' its first movement)."""
+    if not shape:
+        return table
+    name, _, rest = shape.partition(".")
+    row = table[name.removesuffix("[]")]
+    row = row[0] if name.endswith("[]") else row
+    return _row(row, rest) if rest else row
+
+
+def _with_every_field(
+    table: dict[str, Any], path: str, examples: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], set[str]]:
+    """`table` with the `examples` fields and, for every field the loader looks for that the table lacks, its
+    default where it has one (at the first row of its table); and the fields still without a value (dotted,
+    `detectors[].room_m`)."""
+    out = copy.deepcopy(table)
+    for shape, fields in examples.items():
+        _row(out, shape).update(copy.deepcopy(fields))
+    missing = set()
+    for shape, keys in keys_read(out, path).items():
+        row = _row(out, shape)
+        for key, default in keys.items():
+            if key in row:
+                continue
+            if default is ...:
+                missing.add(f"{shape}.{key}" if shape else key)
+            else:
+                row[key] = copy.deepcopy(default)
+    return out, missing
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +162,42 @@ def _walk(table: dict[str, Any], path: str) -> tuple[int, list[str]]:
     return tried, wrong
 
 
-def test_every_field_of_the_city_s_junction_file_with_its_optional_ones() -> None:
-    tried, wrong = _walk(_city_with_the_optional_fields(), "intersections/city/J00.toml")
+@pytest.fixture(scope="module")
+def walked(midblock: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The two files with every field: (table, its path)."""
+    city = tomllib.loads((ROOT / "intersections" / "city" / "J00.toml").read_text())
+    return [
+        (_with_every_field(city, "intersections/city/J00.toml", EXAMPLES)[0], "intersections/city/J00.toml"),
+        (_with_every_field(midblock, "m.toml", {})[0], "m.toml"),
+    ]
+
+
+def test_every_field_the_loader_reads_has_a_value_in_a_walked_file(midblock: dict[str, Any]) -> None:
+    """What the walk derives from the loader: each key it looks for, in each table, is in a walked file (a field
+    without a default that neither file gives is named here, to be given in EXAMPLES)."""
+    city = tomllib.loads((ROOT / "intersections" / "city" / "J00.toml").read_text())
+    (c, city_missing), (m, mid_missing) = _with_every_field(city, "J00", EXAMPLES), _with_every_field(midblock, "m", {})
+    assert city_missing & mid_missing == set()
+    known = {
+        f"{shape}.{key}" if shape else key for t in (c, m) for shape, keys in keys_read(t, "-").items() for key in keys
+    }
+    assert {"program_timeline.phases", "detectors[].room_m", "movements[].cyclist_clear_s", "paired"} <= known
+    # EXAMPLES names only fields the loader reads (a field dropped from the loader is dropped here)
+    assert {f"{shape}.{key}" if shape else key for shape, keys in EXAMPLES.items() for key in keys} <= known
+
+
+def test_every_field_of_the_city_s_junction_file_with_every_optional_one(walked: list[Any]) -> None:
+    table, path = walked[0]
+    assert {"paired", "actuated", "program_timeline"} <= set(table)
+    assert {"bus_lane", "cyclist_clear_s"} <= set(table["movements"][0])
+    tried, wrong = _walk(table, path)
     assert tried > 150 and wrong == []
 
 
-def test_every_field_of_an_imported_crossing_with_the_crossing_keys(midblock) -> None:
+def test_every_field_of_an_imported_crossing_with_the_crossing_keys(
+    midblock: dict[str, Any], walked: list[Any]
+) -> None:
     assert {"crossing_links", "crossings", "transitions"} <= set(midblock)
-    tried, wrong = _walk(midblock, "m.toml")
+    table, path = walked[1]
+    tried, wrong = _walk(table, path)
     assert tried > 100 and wrong == []
