@@ -5,7 +5,7 @@
 
 Builds each network into DIR/NAME (its .net.xml, route files, additional files and NAME.sumocfg; what is
 already there is left as is) and writes DIR/messy.txt, one network a line, `name cfg end_s`, as
-`sim.bench_key --board` reads it. Each network is small (1-6 lights, 300 s of demand, 600 s runs) and drawn
+`sim.bench_key --board` reads it. Each network is small (1-12 lights, 300 s of demand, 600 s runs) and drawn
 from its seed (6200 + its index), so a build is reproducible; nothing is committed. A network SUMO itself
 refuses to run (`runs=False`: a probe of the importer, e.g. a phase of duration 0) is built but left out of
 the board file.
@@ -468,7 +468,8 @@ def stop_neighbours() -> NetBuilder:
 
 def roundabout_lefthand() -> NetBuilder:
     """A left-hand signalised roundabout: a clockwise two-lane ring of radius 30 m, every entry node a
-    traffic light, four two-way arms (`--lefthand --roundabouts.guess`)."""
+    traffic light, four two-way arms (`--lefthand --roundabouts.guess`; netconvert writes no `<roundabout>` for a
+    ring of lights, as for the corpus' roundabout_signals)."""
 
     nodes, edges = "", ""
     for k in range(4):
