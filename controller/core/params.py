@@ -231,6 +231,8 @@ class ScheduleParams:
     # phase serving it protected. 0: off (policies.md)
     wait_kept_in_green: bool = False  # a standing queue keeps, through its green, the wait weight it had when
     # that green began (without it the weight falls to 1 at the green's start) (policies.md)
+    crossing_stages: bool = False  # a change into a stage goes to its crossing stage (the same vehicle greens and a
+    # crossing it keeps red) when that crossing would reach max_red_s before the stage is green again (policies.md)
     lead_in_stages: bool = True  # a change goes through a phase greening only links of the target when
     # that is quicker than the direct intergreen (the program's lead-in stage), never where the program has
     # its own transition for that change (policies.md)

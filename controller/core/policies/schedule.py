@@ -100,6 +100,13 @@ only links of the target when both intergreens and that phase's minimum green ar
 the direct intergreen: the city's program starting a stage with part of it (a program transition
 into it, then 0 s), where the model's direct change derives a yellow and the longest all-red. Never
 where the program has its own transition for the change: that one is the city's.
+
+Crossing stages (`crossing_stages`; `[schedule] crossing_stages`, off): the programme plans the vehicle movements, each
+charged to the stage of its longest base green, which may be a crossing stage's twin showing the same vehicle links
+with the crossing red (a city's plan giving the walk less green than the twin): then the gate alone brings the
+crossing, at its maximum red, into whatever stage is green. With the key, a change into such a twin goes to the
+crossing stage instead when a crossing it greens would reach its maximum red before the twin is green again
+(`crossing_due`): the crossing rides on a green the vehicles get anyway, without a change of its own.
 """
 
 from __future__ import annotations
@@ -120,7 +127,7 @@ from controller.core.policies.phases import exit_rate_ratio, primary_phases
 from controller.core.policies.requirements import acyclic_refusal, coupled_refusal
 from controller.core.safety import DECISION_PERIOD_S, SignalView
 from controller.core.spillback import upstream_queue_pcu
-from controller.model import PhaseWish
+from controller.model import Intersection, PhaseWish
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,8 @@ class ScheduleStatics:
     permitted: np.ndarray  # (phases, movements) bool
     yield_lanes: np.ndarray  # (phases, movements, lanes): max_pressure.Statics.yield_lanes
     gap_foes: YieldFoes | None = None  # max_pressure.Statics.gap_foes ([estimation] permitted_gap_acceptance)
+    crossing_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (phases,) crossing_stages
+    crossing_green: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))  # (crossings, phases)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,8 @@ class ScheduleState:
     # phase's movements had when its green began (`wait_kept_in_green`; 0 for the others)
     queued_since_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (lanes,) when the lane's queue went
     # from none to some (inf: none now; `stall_clock_after_travel`)
+    next_green_s: float = 0.0  # the standing queue's service (s, with the start-up loss) of the phase the plan
+    # changes to (`crossing_stages`)
     head_seen_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (lanes,) when a vehicle was first on the
     # lane's stop-line loop since its queue appeared (inf: not since, or no queue; `stall_clock_after_travel`)
 
@@ -221,6 +232,10 @@ class SchedulePolicy(Policy):
                 permitted=layout.serves & ~layout.protected,
                 yield_lanes=mp.yield_lanes,
                 gap_foes=mp.gap_foes,
+                crossing_stage=crossing_stages(j),
+                crossing_green=np.array(
+                    [[bool(ph.green_links().intersection(c.links)) for ph in j.phases] for c in j.crossings], dtype=bool
+                ).reshape(len(j.crossings), len(j.phases)),
             ),
             overflow=np.zeros(len(layout.lanes), dtype=bool),
         )
@@ -444,9 +459,18 @@ class SchedulePolicy(Policy):
         if now_s - state.planned_s >= self.params.replan_s:
             state = self._replan(state, layout, est, signal, now_s, network)
         if state.next_phase >= 0 and now_s >= state.switch_at_s:
-            target = self._via_clearance(state, layout, est, cur, state.next_phase)
-            return state, PhaseWish(target)
+            return state, PhaseWish(self._switch_target(state, layout, est, signal, now_s))
         return state, PhaseWish(cur)
+
+    def _switch_target(
+        self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
+    ) -> int:
+        """The phase wished at the plan's change: its next phase, or with `crossing_stages` that phase's crossing
+        stage where a crossing is due (crossing_due), through the clearance or lead-in the change takes (_via)."""
+        st, nxt = state.statics, state.next_phase
+        if self.params.crossing_stages and crossing_due(st, layout, signal, now_s, nxt, state.next_green_s):
+            nxt = int(st.crossing_stage[nxt])
+        return self._via_clearance(state, layout, est, signal.phase, nxt)
 
     def _box_clearance(
         self, state: ScheduleState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
@@ -536,7 +560,8 @@ class SchedulePolicy(Policy):
             state = replace(state, planned_s=now_s, next_phase=-1, switch_at_s=float("inf"))
         else:
             # switch now; the plan's first green of `first` comes after the intergreen
-            state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s)
+            need = layout.params.startup_lost_s + standing_s(cl[first])
+            state = replace(state, planned_s=now_s, next_phase=first, switch_at_s=now_s, next_green_s=need)
         return state
 
     def _stalled(
@@ -618,6 +643,60 @@ class SchedulePolicy(Policy):
 
     def _via_clearance(self, state: ScheduleState, layout: Layout, est: Estimate, cur: int, target: int) -> int:
         return self._via(state.statics, layout, cur, target, self._waiting(state, est))
+
+
+def crossing_stages(j: Intersection) -> np.ndarray:
+    """(phases,) per phase, its crossing stage: the phase showing every vehicle link as it does (the same state letter)
+    and greening signalised crossings (`Intersection.crossings`) it keeps red, the one greening most of them (ties: the
+    lowest index); -1 where there is none, and everywhere without crossings. A change from a phase to its crossing
+    stage stops no vehicle: the crossing joins a green the vehicles have already.
+
+    Example: SUMO's program ends a crossing stage with its twin, the vehicles still green and the walk red (the
+    crossing's clearance): "gGGgrrrrgGGgrrrrrGrG" then "gGGgrrrrgGGgrrrrrrrr"; the second's crossing stage is the
+    first, the first has none."""
+    out = np.full(len(j.phases), -1)
+    cross = frozenset(link for c in j.crossings for link in c.links)
+    if not cross:
+        return out
+    vehicle = [i for i in range(j.n_links) if i not in cross]
+    shown = ["".join(ph.state[i] for i in vehicle) for ph in j.phases]
+    for k, ph in enumerate(j.phases):
+        most = 0
+        for c, other in enumerate(j.phases):
+            n = len((other.green_links() - ph.green_links()) & cross)
+            if c != k and shown[c] == shown[k] and n > most:
+                out[k], most = c, n
+    return out
+
+
+def standing_s(clusters: list[Cluster]) -> float:
+    """Seconds of saturated discharge the standing queue (the clusters arrived now, `standing_clusters`) of a phase's
+    `clusters` takes; 0 without one."""
+    return float(sum(c.service_s for c in clusters if c.arrival_s == 0.0 and c.end_s is None))
+
+
+def crossing_due(st: ScheduleStatics, layout: Layout, signal: SignalView, now_s: float, k: int, green_s: float) -> bool:
+    """A change into phase `k` goes to its crossing stage instead (`crossing_stages`, `[schedule] crossing_stages`):
+    that stage greens a crossing `k` keeps red which would reach `max_red_s` before `k` is green again, taken as its
+    red now (`signal.crossing_red_since_s`) plus `k`'s green (`green_s`, the standing queue's service, at least `k`'s
+    minimum), the red `k`'s movements have had so far (what the other stages took: as long again before `k` returns)
+    and two of the junction's longest intergreens (into and out of `k`). False without a crossing stage.
+
+    Why: where the programme serves the crossing stage's twin (the stage of the vehicles' longest base green), the
+    gate brings the crossing at its maximum red, into whatever stage is green: a change of its own, the crossing
+    stage's minimum green (the walk) against the queues of the stage it cut short. Here the walk rides on a green
+    the vehicles get anyway, at the last such green before the maximum red; no earlier, as every walk slows the
+    turns that yield to it."""
+    twin = int(st.crossing_stage[k]) if len(st.crossing_stage) else -1
+    if twin < 0 or len(signal.crossing_red_since_s) != len(st.crossing_green):
+        return False
+    joins = st.crossing_green[:, twin] & ~st.crossing_green[:, k]
+    crossing_red = now_s - np.asarray(signal.crossing_red_since_s, dtype=float)
+    served = layout.serves[k]
+    red = float((now_s - np.asarray(signal.red_since_s, dtype=float))[served].max()) if served.any() else 0.0
+    green = max(green_s, float(st.min_green_s[k]))
+    wait_s = green + red + 2.0 * float(st.intergreen_s.max())
+    return bool((joins & (crossing_red + wait_s >= layout.junction.max_red_s)).any())
 
 
 def head_on_stop_loop(layout: Layout, est: Estimate) -> np.ndarray:
