@@ -53,6 +53,8 @@ class WebsterParams:
     # took or gave into the next cycle, so each phase gets its fractional green over cycles (policies.md)
     offsets_need_neighbour: bool = False  # with keep_offsets: only a junction with a signalised neighbour keeps its
     # offset; a lone one runs each plan at once from the phase in force, as with keep_offsets off (policies.md)
+    spare_above_minimum: bool = False  # the green left once every movement's need is met is shared in proportion to
+    # the phases' base greens above their minimum greens, not to their base greens (webster.spare_shares)
     keep_actuated: bool = True  # refuse a light whose own program is vehicle-actuated (Intersection.actuated): it
     # keeps its gap-out, which a fixed cycle would replace (requirements.actuated_refusal)
     credit_unopposed: bool = True  # a movement's needs are met first from where it yields ('o' or 'g') while no

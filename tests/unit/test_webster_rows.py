@@ -176,16 +176,21 @@ def cycle_steps(policy: WebsterPolicy, lay: Layout, m: int) -> list[float]:
     return [*out, 2 * low]
 
 
-@pytest.mark.parametrize("fit_capacity", [True, False], ids=["fit", "no_fit"])
-def test_flows_at_each_step_of_the_cycle_plan_as_replan_steps_does(fit_capacity):
+@pytest.mark.parametrize(
+    ("fit_capacity", "spare_above_minimum"),
+    [(True, False), (False, False), (True, True)],
+    ids=["fit", "no_fit", "fit_spare_above_minimum"],
+)
+def test_flows_at_each_step_of_the_cycle_plan_as_replan_steps_does(fit_capacity, spare_above_minimum):
     """The city's junction and two long-cycle ones (k up to 6; one with a minimum cycle that binds, one
     credited unopposed seconds in its transitions), each movement loaded alone at both sides of each
     step of the cycle's divisor and beyond: the arrays' plans equal replan_steps' to the bit; with
-    fit_capacity some steps are the capacity fit's within its 1e-9 s (C0 alone would divide more)."""
+    fit_capacity some steps are the capacity fit's within its 1e-9 s (C0 alone would divide more);
+    with spare_above_minimum the spare's shares are the base greens above the minimums."""
     j = city()["J00"]
     models = [replace(j, upstream=(), downstream=()), long_cycle(j, 30.0), long_cycle(j, 100.0)]
     lays = [Layout.build(m, CFG) for m in models]
-    policy = WebsterPolicy(replace(CFG.webster, fit_capacity=fit_capacity))
+    policy = WebsterPolicy(replace(CFG.webster, fit_capacity=fit_capacity, spare_above_minimum=spare_above_minimum))
     credit = policy._credit(lays[1])
     policy._credits[id(lays[1])] = (lays[1], replace(credit, transition_s=np.linspace(0.0, 4.5, len(j.movements))))
     n = len(j.movements)
@@ -353,6 +358,7 @@ READ_OR_NOT_A_REPLAN = {
     "carry_green_remainders",
     "offsets_need_neighbour",
     "keep_actuated",
+    "spare_above_minimum",
     "credit_unopposed",
     "credit_transition_green",
     "lone_cycle_max_s",

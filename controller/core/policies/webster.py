@@ -732,6 +732,7 @@ def webster_greens(
     kept_share: np.ndarray | None = None,
     credit: Credit | None = None,
     lone_cycle_max_s: float = 0.0,
+    spare_above_minimum: bool = False,
 ) -> tuple[float, tuple[float, ...]]:
     """(cycle_s, greens_s per phase in index order): the common cycle (the base cycle with
     `full_cycle`, common_cycle_s) and Webster's split of it (demand_split_s). `held` (phases,)
@@ -747,9 +748,12 @@ def webster_greens(
     cycle is chosen from (common_cycle_s), when not `flow_pcu_h` (divided_flow_pcu_h).
     `kept_share` (phases): the short phases' shares of the green time in the plan in force, 0 for
     the others (keep_green_residual_pcu): those phases are not cut below their share of this plan's
-    green time (keep_short_greens). `credit` (`credit_unopposed`), `lone_cycle_max_s`: cycle_and_needs_s'."""
+    green time (keep_short_greens). `credit` (`credit_unopposed`), `lone_cycle_max_s`: cycle_and_needs_s'.
+    `spare_above_minimum`: the spare green in proportion to the base greens above the minimums (spare_shares)."""
     q_cycle = flow_pcu_h if cycle_flow_pcu_h is None else cycle_flow_pcu_h
-    plan = GreensAsked(full_cycle, (fit_capacity, platoon_fit), city_split, slack_to_city, lone_cycle_max_s)
+    plan = GreensAsked(
+        full_cycle, (fit_capacity, platoon_fit), city_split, slack_to_city, lone_cycle_max_s, spare_above_minimum
+    )
     return solved(
         webster_greens_steps(
             layout,
@@ -772,6 +776,7 @@ class GreensAsked:
     city_split: bool
     slack_to_city: bool
     lone_cycle_max_s: float
+    spare_above_minimum: bool = False
 
 
 def webster_greens_steps(
@@ -812,7 +817,7 @@ def webster_greens_steps(
     # the city's plan as the prior: only at its own cycle, and while no phase ran short
     use = slack_to_city and not full_cycle and cycle_s >= reference_cycle_s(layout) - 1e-6
     greens = yield from demand_split_steps(
-        layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None, credit
+        layout, capacity_s, storage_s, lo, hi, total_s, prior_s if use else None, credit, plan.spare_above_minimum
     )
     if kept_share is not None and (kept_share > 0).any():
         kept_s = np.where(kept_share > 0, np.clip(kept_share * total_s, lo, hi), 0.0)
@@ -1003,15 +1008,17 @@ def demand_split_s(
     total_s: float,
     prior_s: np.ndarray | None = None,
     credit: Credit | None = None,
+    above_minimum: bool = False,
 ) -> np.ndarray:
     """(phases,) `total_s` of green split from the movements' needs (movement_needs_s): the
     floors within [lo, hi] (from the capacity and storage needs; from the capacity needs alone
     when those do not fit, then scaled down above `lo` when these do not either), the rest in
-    proportion to the base greens (a phase at its maximum passes its share on). `prior_s`
-    (phases; the city's split): the rest first raises each phase below it toward it, in
-    proportion to the shortfall, and only what is left then goes in the base proportions.
-    `credit`: green_floors_s'."""
-    return solved(demand_split_steps(layout, capacity_s, storage_s, lo, hi, total_s, prior_s, credit))
+    proportion to the base greens (a phase at its maximum passes its share on); with
+    `above_minimum` (`[webster] spare_above_minimum`) in proportion to the base greens above the
+    minimum greens (spare_shares). `prior_s` (phases; the city's split): the rest first raises each
+    phase below it toward it, in proportion to the shortfall, and only what is left then goes in
+    those proportions. `credit`: green_floors_s'."""
+    return solved(demand_split_steps(layout, capacity_s, storage_s, lo, hi, total_s, prior_s, credit, above_minimum))
 
 
 def demand_split_steps(
@@ -1023,6 +1030,7 @@ def demand_split_steps(
     total_s: float,
     prior_s: np.ndarray | None,
     credit: Credit | None,
+    above_minimum: bool = False,
 ) -> FloorSteps[np.ndarray]:
     """demand_split_s, its green_floors_s calls and its spare's split yielded (FloorAsk, SplitAsk)."""
     floors = yield FloorAsk(layout, np.maximum(capacity_s, storage_s), lo, hi, credit)
@@ -1037,7 +1045,7 @@ def demand_split_steps(
         left_s = max(total_s - float(greens.sum()), 0.0)
         if below_s.sum() > 1e-9:
             greens = greens + below_s * min(left_s / float(below_s.sum()), 1.0)
-    out: np.ndarray = yield SplitAsk(greens, hi, layout.derived(_base_shares), total_s)
+    out: np.ndarray = yield SplitAsk(greens, hi, spare_shares(layout, above_minimum), total_s)
     return out
 
 
@@ -1056,6 +1064,32 @@ def spare_split_s(greens_s: np.ndarray, hi: np.ndarray, share: np.ndarray, total
         w = w / w.sum() if w.sum() > 0 else open_ / open_.sum()
         greens = greens + np.minimum(w * left, room)
     return greens
+
+
+def spare_shares(layout: Layout, above_minimum: bool) -> np.ndarray:
+    """(phases,) the proportions demand_split_s hands the spare green out in: the base greens
+    (_base_shares), or with `above_minimum` (`[webster] spare_above_minimum`) the base greens above the
+    minimum greens (_above_minimum_shares); read-only, per layout (Layout.derived).
+
+    Why above the minimum: the floors the spare goes on already hold every phase's minimum green, so
+    shares of the whole base green count the minimum twice and move green toward the phases whose
+    city green is near their minimum. With no need above the minimums, the shares above them give
+    the city's own split at its cycle (city_split_s), the base shares do not: a 27 / 8 / 27 / 8 s
+    program with 7 s minimums got 22 / 11 / 25 / 11 s from light counts."""
+    return layout.derived(_above_minimum_shares if above_minimum else _base_shares)
+
+
+def _above_minimum_shares(layout: Layout) -> np.ndarray:
+    """(phases,) spare_shares' proportions with `above_minimum`: each phase's base green less its minimum
+    green (green_range_s' lower bound, at least 0) over their sum; the base shares where none is above
+    its minimum (Layout.derived); read-only."""
+    lo, _ = layout.derived(_green_range_s)
+    above = np.maximum(np.array([p.base_green_s for p in layout.junction.phases]) - lo, 0.0)
+    if above.sum() <= 1e-9:
+        return layout.derived(_base_shares)
+    out: np.ndarray = above / above.sum()
+    out.setflags(write=False)
+    return out
 
 
 def _base_shares(layout: Layout) -> np.ndarray:
@@ -1602,7 +1636,7 @@ class WebsterPolicy(Policy):
         over = self.params.lone_cycle_max_s > 0 and oversaturated(state, layout, self.residual_queue_pcu)
         lone_s = self.params.lone_cycle_max_s if over else 0.0
         full = full or over
-        asked = GreensAsked(full, (fit, plat), city, slack, lone_s)
+        asked = GreensAsked(full, (fit, plat), city, slack, lone_s, self.params.spare_above_minimum)
         cycle_s, greens = yield from webster_greens_steps(
             layout, flow_pcu_h, lost_s, max_y, asked, (held, est.blind, keep_city, q_cycle, kept), credit
         )

@@ -40,7 +40,6 @@ from controller.core.policies.webster import (
     SaturationAsk,
     WebsterPolicy,
     WebsterState,
-    _base_shares,
     _charged_phases,
     _cycle_intergreens_s,
     _cycle_terms_s,
@@ -51,6 +50,7 @@ from controller.core.policies.webster import (
     oversaturated,
     period_flow_pcu_h,
     reference_cycle_s,
+    spare_shares,
 )
 from controller.core.policies.webster_net import FloorAnswers, PaddedIndex, spare_split_rows
 from controller.model import CycleWish
@@ -88,7 +88,7 @@ class Group:
     charged: np.ndarray  # (rows, movements) int: flow_ratio_sum's phase of each movement (_charged_phases)
     lo: np.ndarray  # (rows, phases) minimum greens
     hi: np.ndarray  # (rows, phases) maximum greens (at least the minimum)
-    share: np.ndarray  # (rows, phases) the spare's base proportions (_base_shares)
+    share: np.ndarray  # (rows, phases) the spare's proportions (spare_shares)
     ref_s: np.ndarray  # (rows,) the reference cycle
     intergreens_s: np.ndarray  # (rows,) one cycle's intergreens (_cycle_intergreens_s)
     lost_s: np.ndarray  # (rows,) common_cycle_steps' L: per phase the larger of the lost time and its intergreen
@@ -112,7 +112,7 @@ class Group:
             charged=np.array([lay.derived(_charged_phases) for lay in lays], dtype=np.intp),
             lo=np.array([lay.derived(_green_range_s)[0] for lay in lays], dtype=float),
             hi=np.array([lay.derived(_green_range_s)[1] for lay in lays], dtype=float),
-            share=np.array([lay.derived(_base_shares) for lay in lays], dtype=float),
+            share=np.array([spare_shares(lay, policy.params.spare_above_minimum) for lay in lays], dtype=float),
             ref_s=np.array([reference_cycle_s(lay) for lay in lays], dtype=float),
             intergreens_s=np.array([lay.derived(_cycle_intergreens_s) for lay in lays], dtype=float),
             lost_s=np.array([sum(max(lost, i_s) for i_s in ig) for ig, _ in terms], dtype=float),
