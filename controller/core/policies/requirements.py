@@ -17,14 +17,16 @@ accept, else one line naming what is missing. A refused junction stays on its ow
 - webster and scats, each with its `keep_actuated` key, also refuse a light whose own program is
   vehicle-actuated (`Intersection.actuated`: SUMO's actuated, delay_based, NEMA or self-organising; `actuated_refusal`).
 - scats with `keep_actuated_crossings` refuses such a light only where a stage's minimum green is the
-  pedestrian minimum of the crossings it greens (`actuated_crossing_refusal`).
+  pedestrian minimum of the crossings it greens (`actuated_crossing_refusal`);
+- scats with `keep_shorter_city_cycle` refuses a light on a fixed-time program whose cycle is shorter than
+  the cycle of all its stages at their minimum greens (`shorter_city_cycle_refusal`).
 """
 
 from __future__ import annotations
 
 from controller.core.estimation import Layout
 from controller.core.safety import gate_cycle, phase_conflict
-from controller.model import CycleWish
+from controller.model import CycleWish, Intersection
 
 
 def acyclic_refusal(layout: Layout) -> str:
@@ -85,6 +87,36 @@ def crossing_held_stages(layout: Layout) -> tuple[int, ...]:
     length / walking speed, `Phase.ped_min_green_s`): a cycle must give each that long, every cycle."""
     return tuple(
         p.index for p in layout.junction.phases if p.ped_min_green_s > 0.0 and p.min_green_s <= p.ped_min_green_s + 1e-9
+    )
+
+
+def shortest_cycle_s(j: Intersection) -> float:
+    """The cycle of every stage in index order at its minimum green, with the model's intergreens (s): the
+    shortest a cyclic policy can run."""
+    n = len(j.phases)
+    return sum(p.min_green_s for p in j.phases) + sum(j.intergreen_s(i, (i + 1) % n) for i in range(n))
+
+
+def shorter_city_cycle_refusal(layout: Layout) -> str:
+    """'' unless the city's program is fixed-time (not `actuated`) and its cycle (`base_cycle_s`) is shorter
+    than `shortest_cycle_s`; then why a cyclic policy leaves the light on it. The model asks more of every
+    cycle than the program gives (a stage's minimum green above its program green: a crossing's pedestrian
+    minimum, walk + length / walking speed, where the program gives the crossing less; intergreens the
+    program does not run), so every cycle the policy can send is longer than the city's, whatever the
+    demand: its stages' fixed minimums then weigh on light traffic. An actuated program's cycle is not its
+    base cycle (actuated_crossing_refusal, the watch)."""
+    j = layout.junction
+    if j.actuated:
+        return ""
+    shortest_s, city_s = shortest_cycle_s(j), j.base_cycle_s()
+    if shortest_s <= city_s + 1e-6:
+        return ""
+    held = [str(p.index) for p in j.phases if p.min_green_s > p.base_green_s + 1e-6]
+    why = f"stage(s) {', '.join(held)} have minimum greens above the program's" if held else "the intergreens"
+    return (
+        f"the shortest cycle of its stages at their minimum greens ({shortest_s:.1f} s) is longer than the "
+        f"city's program's ({city_s:.1f} s; {why}): every cycle would be longer than the city's; it keeps its "
+        "own program"
     )
 
 

@@ -113,6 +113,7 @@ from controller.core.policies.requirements import (
     coupled_refusal,
     crossing_held_stages,
     cyclic_refusal,
+    shorter_city_cycle_refusal,
 )
 from controller.core.policies.webster import lane_shared_layout
 from controller.core.safety import DECISION_PERIOD_S, SignalView
@@ -230,10 +231,13 @@ class ScatsPolicy(Policy):
     def cannot_serve(self, layout: Layout) -> str:
         """Also refuses a junction coupled to another light (module doc), and with its keys a light on a
         vehicle-actuated program: every such light (`keep_actuated`), or one whose stages carry pedestrian
-        minimum greens (`keep_actuated_crossings`, unless `watch_actuated_crossings` watches it instead)."""
+        minimum greens (`keep_actuated_crossings`, unless `watch_actuated_crossings` watches it instead); with
+        `keep_shorter_city_cycle` a light on a fixed-time program whose cycle is shorter than its stages at their
+        minimum greens (requirements.shorter_city_cycle_refusal)."""
         kept = actuated_refusal(layout) if self.params.keep_actuated else ""
         crossings = self.params.keep_actuated_crossings and not self.params.watch_actuated_crossings
         kept = kept or (actuated_crossing_refusal(layout) if crossings else "")
+        kept = kept or (shorter_city_cycle_refusal(layout) if self.params.keep_shorter_city_cycle else "")
         return cyclic_refusal(layout) or coupled_refusal(layout) or kept
 
     def watches_first(self, layout: Layout) -> str:
