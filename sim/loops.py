@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import NetworkError
-from sim.xmlfiles import UNREADABLE_XML, open_xml
+from sim.xmlfiles import UNREADABLE_XML, open_xml, readable_roots
 
 if TYPE_CHECKING:  # sumolib has no type information: these read as Any, and name what is passed
     from sumolib.net import Net
@@ -454,12 +454,7 @@ def read_unread_detectors(files: list[Path]) -> list[UnreadDetector]:
     """The detectors of the additional files the import does not read as the city's loops, in file order.
     Unreadable files are left to read_city_loops, which raises."""
     out = []
-    for fp in files:
-        try:
-            with open_xml(fp) as source:
-                root = ET.parse(source).getroot()
-        except UNREADABLE_XML:
-            continue
+    for fp, root in readable_roots(files):
         for el in root.iter():
             kind = UNREAD_KINDS.get(el.tag)
             if kind is None and el.tag in ("e1Detector", "inductionLoop") and _counts_a_subset(el):

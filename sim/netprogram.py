@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from controller.errors import NetworkError
 from sim.sumo import sumo_time_s
-from sim.xmlfiles import UNREADABLE_XML, open_xml
+from sim.xmlfiles import UNREADABLE_XML, open_xml, readable_roots
 
 if TYPE_CHECKING:  # sumolib has no type information: this reads as Any, and names what is passed
     from sumolib.net import TLS, Net
@@ -470,12 +470,7 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
     are left to the readers that raise; a time that is not one raises NetworkError."""
     wauts: dict[str, Waut] = {}
     out: dict[str, Waut] = {}
-    for fp in files:
-        try:
-            with open_xml(fp) as source:
-                root = ET.parse(source).getroot()
-        except UNREADABLE_XML:
-            continue
+    for fp, root in readable_roots(files):
         for w in root.iter("WAUT"):
             wid, src = w.get("id", ""), str(fp)
             ref_s = _time_s(w.get("refTime"), src, f"WAUT[{wid}].refTime")

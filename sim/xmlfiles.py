@@ -6,6 +6,7 @@ import gzip
 import io
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -32,6 +33,18 @@ def root_tag(path: str | Path) -> str:
         for _event, element in ET.iterparse(stream, events=("start",)):
             return str(element.tag)
     raise ET.ParseError("no root element")
+
+
+def readable_roots(files: list[Path]) -> Iterator[tuple[Path, ET.Element]]:
+    """Each file of `files` that reads as XML, with its root element, in order. A file that does not
+    (UNREADABLE_XML) is skipped: the readers that must refuse it (the loops', the programs') raise on it."""
+    for fp in files:
+        try:
+            with open_xml(fp) as source:
+                root = ET.parse(source).getroot()
+        except UNREADABLE_XML:
+            continue
+        yield fp, root
 
 
 def with_includes(files: list[Path]) -> list[Path]:
