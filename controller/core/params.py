@@ -256,7 +256,7 @@ class ScatsParams:
     keep_actuated_crossings: bool = True  # with keep_actuated off: refuse such a light only where a stage's
     # minimum green is its crossings' pedestrian minimum (requirements.actuated_crossing_refusal); with
     # `watch_actuated_crossings` such a light is watched instead and kept while that minimum binds
-    keep_shorter_city_cycle: bool = False  # refuse a light on a fixed-time program whose cycle is shorter than
+    keep_shorter_city_cycle: bool = True  # refuse a light on a fixed-time program whose cycle is shorter than
     # its stages at their minimum greens with the intergreens (requirements.shorter_city_cycle_refusal)
     own_cycle_now: bool = False  # the cycle starting now is the longest of the junction's own wish, made at
     # this cycle's start, and the wishes of the others in its married subsystem (False: the subsystem's longest
