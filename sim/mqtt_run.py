@@ -126,10 +126,9 @@ class MqttLoop:
         archive: Recorder | None = None,
         controller_process: bool = False,
     ) -> None:
-        """archive: where the controller records what it received and sent (docs/replay.md),
-        as the in-process loop does (`simulate --record`). controller_process: in lockstep and
-        not sharded, the controller in a process of its own, with its own metrics (their run
-        report in summary()): `metrics` and `archive` are then not fed (refused with an archive)."""
+        """archive: where the controller records what it received and sent (docs/replay.md), as the in-process
+        loop does (`simulate --record`). controller_process: in lockstep and not sharded, the controller in a process
+        of its own, with its own metrics (their run report in summary()): `metrics` and `archive` are then not fed."""
         if controller_process and archive is not None:
             raise ValueError("MqttLoop: a controller process keeps no archive (its writer is a thread)")
         self.field = field
@@ -140,8 +139,8 @@ class MqttLoop:
         self.after_second = after_second
         self._field_books(begin_s)
         if realtime_factor is not None:
-            # as `run` does at a service's start: the first re-plan tick would otherwise compile webster's
-            # loop (about a second of CPU), and at 10x real time stamp plans that expire before they arrive
+            # as `run` does at a service's start: else the first re-plan tick compiles webster's loop (about a
+            # second of CPU) and, at 10x real time, stamps plans that expire before they arrive
             warm_up(policy)
         # the service's start: the simulated begin in lockstep, its scaled wall clock in real time
         self.clock = None if realtime_factor is None else ScaledClock(realtime_factor)
@@ -151,9 +150,8 @@ class MqttLoop:
         self.procs: list[RegionProcess] = []
         self.regions = sharded_regions(cfg, junctions)
         self._watched = [(r, frozenset(r.watched)) for r in self.regions]
-        # lockstep: this thread serves the field's and the controller's connections (none has a thread)
-        # what this thread publishes in a row on a connection (the clock's pack and clock message, the controller's
-        # plans and `ticked`, a burst's acknowledgements) goes in one send, in the pump's next round
+        # lockstep: this thread serves the field's and the controller's connections (none has a thread); what it
+        # publishes in a row on one (clock, plans and `ticked`, a burst's acknowledgements) goes in one send
         self.pump = MqttPump(gather_writes=True)
         self.apart = controller_process and self.lockstep and not self.regions
         # [service] simulate_metrics_thread: a lockstep controller's tick metrics in a thread while the

@@ -544,8 +544,7 @@ def observe_all(
         d["replay"] = r
         d["measured_hidden_pcu"] = hidden_net[a:b]
         d["charge"] = charge
-        d["measured_spill_pcu"] = o
-        d["spill_base_pcu"] = ob
+        d["measured_spill_pcu"], d["spill_base_pcu"] = o, ob
         if measured:
             d.update(_measured(s, net.programs[k], ests[k], statuses[k], now_s, params, block_window_s))
         if bound is not None:
