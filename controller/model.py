@@ -352,9 +352,20 @@ class Intersection:
         A program transition: its length less yellow_s (the roadside runs its states instead)."""
         return self._intergreens[from_phase][to_phase][1]
 
-    def base_cycle_s(self) -> float:
+    def cycle_intergreens_s(self) -> tuple[float, ...]:
+        """The intergreen after each phase when the phases run in index order (s): phase k to k + 1,
+        the last to the first."""
         n = len(self.phases)
-        return sum(p.base_green_s for p in self.phases) + sum(self.intergreen_s(i, (i + 1) % n) for i in range(n))
+        return tuple(self.intergreen_s(i, (i + 1) % n) for i in range(n))
+
+    def base_cycle_s(self) -> float:
+        """The city's program's cycle (s): every phase at its program green, with `cycle_intergreens_s`."""
+        return sum(p.base_green_s for p in self.phases) + sum(self.cycle_intergreens_s())
+
+    def min_cycle_s(self) -> float:
+        """The shortest cycle a cyclic policy can run (s): every phase in index order at its minimum green,
+        with `cycle_intergreens_s`."""
+        return sum(p.min_green_s for p in self.phases) + sum(self.cycle_intergreens_s())
 
 
 class DetectorReading(NamedTuple):

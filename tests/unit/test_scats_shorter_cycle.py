@@ -11,7 +11,7 @@ import pytest
 from controller.config import load_config
 from controller.core.estimation import Layout
 from controller.core.params import ScatsParams
-from controller.core.policies.requirements import shorter_city_cycle_refusal, shortest_cycle_s
+from controller.core.policies.requirements import shorter_city_cycle_refusal
 from controller.core.policies.scats import ScatsPolicy
 from controller.model import Intersection
 from tests.unit.test_webster_net import CFG, city
@@ -36,7 +36,7 @@ def junction() -> Intersection:
 
 def test_a_light_whose_stages_at_their_minimums_outlast_the_city_cycle_is_refused_named(junction):
     j = with_minimums(junction, 2.0 * junction.base_cycle_s())
-    assert shortest_cycle_s(j) > j.base_cycle_s()
+    assert j.min_cycle_s() > j.base_cycle_s()
     lay = Layout.build(j, CFG)
     why = ScatsPolicy(replace(ScatsParams(), keep_shorter_city_cycle=True)).cannot_serve(lay)
     assert why == shorter_city_cycle_refusal(lay)
@@ -52,7 +52,7 @@ def test_the_shipped_config_refuses_such_a_light():
 
 def test_a_light_that_can_run_the_city_cycle_or_an_actuated_one_is_not_refused(junction):
     fits = with_minimums(junction, 0.0)
-    assert shortest_cycle_s(fits) <= fits.base_cycle_s()
+    assert fits.min_cycle_s() <= fits.base_cycle_s()
     assert shorter_city_cycle_refusal(Layout.build(fits, CFG)) == ""
     actuated = with_minimums(junction, 2.0 * junction.base_cycle_s(), actuated=True)
     assert shorter_city_cycle_refusal(Layout.build(actuated, CFG)) == ""

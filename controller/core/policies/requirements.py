@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from controller.core.estimation import Layout
 from controller.core.safety import gate_cycle, phase_conflict
-from controller.model import CycleWish, Intersection
+from controller.model import CycleWish
 
 
 def acyclic_refusal(layout: Layout) -> str:
@@ -90,16 +90,9 @@ def crossing_held_stages(layout: Layout) -> tuple[int, ...]:
     )
 
 
-def shortest_cycle_s(j: Intersection) -> float:
-    """The cycle of every stage in index order at its minimum green, with the model's intergreens (s): the
-    shortest a cyclic policy can run."""
-    n = len(j.phases)
-    return sum(p.min_green_s for p in j.phases) + sum(j.intergreen_s(i, (i + 1) % n) for i in range(n))
-
-
 def shorter_city_cycle_refusal(layout: Layout) -> str:
     """'' unless the city's program is fixed-time (not `actuated`) and its cycle (`base_cycle_s`) is shorter
-    than `shortest_cycle_s`; then why a cyclic policy leaves the light on it. The model asks more of every
+    than `Intersection.min_cycle_s`; then why a cyclic policy leaves the light on it. The model asks more of every
     cycle than the program gives (a stage's minimum green above its program green: a crossing's pedestrian
     minimum, walk + length / walking speed, where the program gives the crossing less; intergreens the
     program does not run), so every cycle the policy can send is longer than the city's, whatever the
@@ -108,7 +101,7 @@ def shorter_city_cycle_refusal(layout: Layout) -> str:
     j = layout.junction
     if j.actuated:
         return ""
-    shortest_s, city_s = shortest_cycle_s(j), j.base_cycle_s()
+    shortest_s, city_s = j.min_cycle_s(), j.base_cycle_s()
     if shortest_s <= city_s + 1e-6:
         return ""
     held = [str(p.index) for p in j.phases if p.min_green_s > p.base_green_s + 1e-6]

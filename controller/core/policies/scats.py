@@ -262,9 +262,9 @@ class ScatsPolicy(Policy):
     def init(self, layout: Layout, now_s: float) -> ScatsState:
         j = layout.junction
         n = len(j.phases)
-        ig = tuple(j.intergreen_s(k, (k + 1) % n) for k in range(n))
+        ig = j.cycle_intergreens_s()
         greens = tuple(p.base_green_s for p in j.phases)
-        cycle_s = sum(greens) + sum(ig)
+        cycle_s = j.base_cycle_s()
         return ScatsState(
             primary_phases(layout, protected_first=True),
             ig,
@@ -369,8 +369,7 @@ class ScatsPolicy(Policy):
             return self._wish(replace(state, cycle_start_s=start_s), layout, network, now_s, signal)
         cycle_seen_s = start_s - state.cycle_start_s
         state = replace(state, cycle_start_s=start_s)
-        j = layout.junction
-        shortest_s = sum(p.min_green_s for p in j.phases) + sum(state.intergreen_s)
+        shortest_s = layout.junction.min_cycle_s()
         if cycle_seen_s < 0.5 * shortest_s:  # the same cycle seen again (a late status), not a new one
             return state, None
         return self._wish(self._adapt(state, layout, est), layout, network, now_s, signal)

@@ -399,9 +399,7 @@ def _cycle_terms_s(layout: Layout) -> tuple[tuple[float, ...], float]:
     """common_cycle_s' terms of the layout alone (Layout.derived): the intergreens after each phase
     in index order, and the minimum greens with them summed (s)."""
     j = layout.junction
-    n = len(j.phases)
-    intergreens_s = [j.intergreen_s(k, (k + 1) % n) for k in range(n)]
-    return tuple(intergreens_s), sum(p.min_green_s for p in j.phases) + sum(intergreens_s)
+    return j.cycle_intergreens_s(), j.min_cycle_s()
 
 
 def capacity_fits(
@@ -1147,8 +1145,7 @@ def _cycle_intergreens_s(layout: Layout) -> float:
 
 def cycle_intergreens_s(j: Intersection) -> float:
     """The intergreens of one cycle, the phases in index order (Intersection.intergreen_s)."""
-    n = len(j.phases)
-    return float(sum(j.intergreen_s(k, (k + 1) % n) for k in range(n)))
+    return float(sum(j.cycle_intergreens_s()))
 
 
 def _green_bounds_s(j: Intersection) -> tuple[np.ndarray, np.ndarray]:
